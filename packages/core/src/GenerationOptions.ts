@@ -1,0 +1,88 @@
+/**
+ * The knobs of one generation, validated before any network call.
+ *
+ * | field | default | rule |
+ * | --- | --- | --- |
+ * | `temperature` | 0.7 | finite, 0..2 |
+ * | `maxTokens` | 2000 | positive integer |
+ * | `model` | the provider's configured model | non-empty |
+ * | `responseFormat` | `"text"` | `"text"` or `"json"` |
+ * | `system` | none | a system prompt put before the messages |
+ * | `stop` | none | 1-4 non-empty stop sequences |
+ * | `seed` | none | integer; best effort where the provider supports it |
+ * | `timeout` | the configured deadline | positive; milliseconds or a duration string (`"30 seconds"`) |
+ *
+ * `decode` turns what a caller wrote (`Input`) into `GenerationOptions` or an
+ * `InvalidOptions` naming the field, so a bad value never reaches a provider.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as GenerationOptions from "@baton/core/GenerationOptions"
+ *
+ * const options = GenerationOptions.decode({ temperature: 0.2, timeout: "20 seconds" })
+ * // Effect<GenerationOptions, InvalidOptions>
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Schema } from "effect"
+import { ModelId } from "./Ids.ts"
+import { firstIssue } from "./internal/schemaIssue.ts"
+import { InvalidOptions } from "./LlmError.ts"
+
+const PositiveDuration = Schema.Union([Schema.DurationFromMillis, Schema.DurationFromString]).check(
+  Schema.makeFilter((d: Duration.Duration) => Duration.isGreaterThan(d, Duration.zero) || "Expected a positive duration")
+)
+
+/**
+ * The options schema. Its `Encoded` side is what callers write.
+ *
+ * @since 0.1.0
+ */
+export const GenerationOptions = Schema.Struct({
+  temperature: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 2 })).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(0.7))
+  ),
+  maxTokens: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(2000))),
+  model: Schema.optionalKey(ModelId),
+  responseFormat: Schema.optionalKey(Schema.Literals(["text", "json"])),
+  system: Schema.optionalKey(Schema.String),
+  stop: Schema.optionalKey(Schema.Array(Schema.NonEmptyString).check(Schema.isBetweenLength(1, 4))),
+  seed: Schema.optionalKey(Schema.Int),
+  timeout: Schema.optionalKey(PositiveDuration)
+})
+
+/**
+ * Decoded options: defaults filled in, every value checked.
+ *
+ * @since 0.1.0
+ */
+export type GenerationOptions = typeof GenerationOptions.Type
+
+/**
+ * Options as a caller writes them.
+ *
+ * @since 0.1.0
+ */
+export type Input = typeof GenerationOptions.Encoded
+
+const decodeOptions = Schema.decodeUnknownEffect(GenerationOptions)
+
+/**
+ * Checks options and fills in defaults, failing with `InvalidOptions` that
+ * names the first bad field.
+ *
+ * @since 0.1.0
+ */
+export const decode = (input: unknown = {}): Effect.Effect<GenerationOptions, InvalidOptions> =>
+  decodeOptions(input ?? {}).pipe(
+    Effect.mapError((error) => new InvalidOptions(firstIssue(error, "options")))
+  )
+
+/**
+ * The defaults alone.
+ *
+ * @since 0.1.0
+ */
+export const defaults: GenerationOptions = Schema.decodeUnknownSync(GenerationOptions)({})

@@ -1,0 +1,97 @@
+/**
+ * What a successful generation returns, and the parts a stream is made of.
+ *
+ * A `GenerationResult` has the text, the priced `TokenUsage`, the provider
+ * and model that answered, the latency of the answering attempt, the
+ * normalised `finishReason` and every attempt that led to it (retries,
+ * fallbacks and hedges included), so a caller can always see what a result
+ * cost and where it came from.
+ *
+ * A stream is a `Stream` of `StreamPart`s: `TextDelta`s, then exactly one
+ * `Finish` carrying the finish reason and usage. A stream that ends without
+ * its `Finish` was cut: adapters fail it with `StreamInterrupted` rather than
+ * end it quietly.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { Attempt } from "./Attempt.ts"
+import { ModelId, ProviderName, RequestId } from "./Ids.ts"
+import { TokenUsage } from "./TokenUsage.ts"
+
+/**
+ * Why the model stopped, normalised across providers: a natural stop (or a
+ * stop sequence), the token limit, a safety filter, a tool call, or anything
+ * else.
+ *
+ * @since 0.1.0
+ */
+export const FinishReason = Schema.Literals(["stop", "length", "content_filter", "tool_calls", "other"])
+
+/** @since 0.1.0 */
+export type FinishReason = typeof FinishReason.Type
+
+/**
+ * A completed generation.
+ *
+ * @since 0.1.0
+ */
+export const GenerationResult = Schema.Struct({
+  content: Schema.String,
+  usage: TokenUsage,
+  model: ModelId,
+  provider: ProviderName,
+  latencyMs: Schema.Finite,
+  finishReason: FinishReason,
+  requestId: RequestId,
+  attempts: Schema.Array(Attempt)
+})
+
+/** @since 0.1.0 */
+export type GenerationResult = typeof GenerationResult.Type
+
+/**
+ * A completed structured generation: the result plus the decoded value.
+ *
+ * @since 0.1.0
+ */
+export interface StructuredResult<A> extends GenerationResult {
+  readonly value: A
+}
+
+/**
+ * A piece of streamed text.
+ *
+ * @since 0.1.0
+ */
+export interface TextDelta {
+  readonly _tag: "TextDelta"
+  readonly text: string
+}
+
+/**
+ * The end of a stream: why it stopped and what it cost.
+ *
+ * @since 0.1.0
+ */
+export interface Finish {
+  readonly _tag: "Finish"
+  readonly finishReason: FinishReason
+  readonly usage: TokenUsage
+  readonly provider: ProviderName
+  readonly model: ModelId
+}
+
+/**
+ * One element of a generation stream.
+ *
+ * @since 0.1.0
+ */
+export type StreamPart = TextDelta | Finish
+
+/**
+ * A text delta.
+ *
+ * @since 0.1.0
+ */
+export const textDelta = (text: string): TextDelta => ({ _tag: "TextDelta", text })

@@ -1,0 +1,68 @@
+/**
+ * Branded identifiers used across Baton.
+ *
+ * A provider name, a model id, a subject id (the person a quota and a usage
+ * ledger are kept for, such as a teacher) and a request id are all strings on
+ * the wire, but mixing them up is a bug: the brands make the compiler catch
+ * `quota.remaining(modelId)`. Each brand is a `Schema`, so values read from
+ * JSON, HTTP or configuration are checked once at the edge and trusted after.
+ *
+ * @example
+ * ```ts
+ * import * as Ids from "@baton/core/Ids"
+ *
+ * const teacher = Ids.SubjectId.make("teacher-42")
+ * const model = Ids.ModelId.make("gpt-4o-mini")
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * The name a provider is known by in logs, metrics, prices and configuration
+ * (`deepseek`, `gemini`, `openai`, `anthropic`, or the name given to an
+ * OpenAI-compatible endpoint). Lower-case letters, digits, `-` and `_`.
+ *
+ * @since 0.1.0
+ */
+export const ProviderName = Schema.String.check(
+  Schema.isPattern(/^[a-z][a-z0-9_-]{0,63}$/, {
+    message: "a provider name is 1-64 lower-case letters, digits, '-' or '_', starting with a letter"
+  })
+).pipe(Schema.brand("ProviderName"))
+
+/** @since 0.1.0 */
+export type ProviderName = typeof ProviderName.Type
+
+/**
+ * A model id as the provider spells it (`deepseek-flash`, `gemini-2.5-flash`).
+ *
+ * @since 0.1.0
+ */
+export const ModelId = Schema.NonEmptyString.pipe(Schema.brand("ModelId"))
+
+/** @since 0.1.0 */
+export type ModelId = typeof ModelId.Type
+
+/**
+ * The subject a quota and a usage ledger are kept for: a teacher id in
+ * DreamAI, a user or tenant id elsewhere. At most 256 characters.
+ *
+ * @since 0.1.0
+ */
+export const SubjectId = Schema.NonEmptyString.check(Schema.isMaxLength(256)).pipe(Schema.brand("SubjectId"))
+
+/** @since 0.1.0 */
+export type SubjectId = typeof SubjectId.Type
+
+/**
+ * The id that links every attempt of one logical request. Callers may choose
+ * it (an HTTP request id); otherwise Baton generates a UUID.
+ *
+ * @since 0.1.0
+ */
+export const RequestId = Schema.NonEmptyString.check(Schema.isMaxLength(128)).pipe(Schema.brand("RequestId"))
+
+/** @since 0.1.0 */
+export type RequestId = typeof RequestId.Type

@@ -1,0 +1,294 @@
+/**
+ * Baton's configuration, read from the environment through Effect `Config`
+ * and checked once, when the layer is built.
+ *
+ * Every variable, its default and its rule:
+ *
+ * | variable | default | meaning |
+ * | --- | --- | --- |
+ * | `LLM_PRIMARY_PROVIDER` | `deepseek` | first provider of the chain: `deepseek`, `gemini`, `openai` or `anthropic` |
+ * | `LLM_FALLBACK_PROVIDER` | `gemini` | the fallback; `none` for no fallback |
+ * | `LLM_FALLBACK_PROVIDERS` | unset | a longer chain, comma-separated (`gemini,openai`); replaces `LLM_FALLBACK_PROVIDER` |
+ * | `DEEPSEEK_API_KEY`, `GEMINI_API_KEY`, `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` | unset | required for every provider in the chain |
+ * | `DEEPSEEK_MODEL`, `GEMINI_MODEL`, `OPENAI_MODEL`, `ANTHROPIC_MODEL` | `deepseek-flash`, `gemini-2.5-flash`, `gpt-4o-mini`, `claude-haiku-4-5` | default model per provider |
+ * | `DEEPSEEK_BASE_URL`, `GEMINI_BASE_URL`, `OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL` | the public endpoints | base URL per provider (a proxy, the mock server) |
+ * | `AI_GENERATION_ENABLED` | `true` | `false` fails every call with `GenerationDisabled` |
+ * | `AI_MAX_QUESTIONS_PER_REQUEST` | `20` | per-request limit, positive |
+ * | `AI_DAILY_LIMIT_PER_TEACHER` | `100` | daily limit per subject, positive |
+ * | `AI_QUOTA_TIMEZONE` | `UTC` | IANA zone whose midnight resets daily quotas |
+ * | `LLM_REQUEST_TIMEOUT_MS` | `60000` | deadline of a whole request, all attempts included |
+ * | `LLM_ATTEMPT_TIMEOUT_MS` | `30000` | limit of one attempt |
+ * | `LLM_MAX_RETRIES` | `2` | retries on the same provider for retryable errors (0 or more) |
+ * | `LLM_RETRY_BASE_DELAY_MS` | `250` | first backoff delay, doubled each retry, with jitter |
+ * | `LLM_CIRCUIT_FAILURE_THRESHOLD` | `5` | consecutive failures that open a provider's circuit |
+ * | `LLM_CIRCUIT_COOLDOWN_MS` | `30000` | how long a circuit stays open before one probe |
+ * | `REDIS_URL` | unset | Redis for shared quotas and circuits |
+ * | `LLM_USAGE_STORE_URL` | unset | usage ledger database (`sqlite:path` or `postgres://...`) |
+ * | `LLM_LOG_PROMPTS` | `false` | log (truncated) prompt text |
+ * | `LLM_PRICES` | unset | JSON price overrides: `{"openai":{"models":{"gpt-4.1":{"input":2,"output":8}}}}` |
+ *
+ * Errors are `LlmConfigError`s naming the variable: unknown provider names
+ * (the message lists the valid ones), a primary that is also a fallback, a
+ * provider in the chain without its key, non-positive limits, malformed
+ * numbers, booleans, URLs, zones and prices. Keys stay `Redacted`.
+ *
+ * Tests build it from a map, never by touching `process.env`:
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Effect, Layer } from "effect"
+ * import * as LlmConfig from "@baton/core/LlmConfig"
+ *
+ * const TestConfig = LlmConfig.layer.pipe(
+ *   Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+ *     DEEPSEEK_API_KEY: "sk-test",
+ *     GEMINI_API_KEY: "g-test"
+ *   })))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Config, ConfigProvider, Context, DateTime, Effect, Layer, Option, type Redacted, Schema, SchemaIssue } from "effect"
+import { ModelId } from "./Ids.ts"
+import { LlmConfigError } from "./LlmError.ts"
+import * as Pricing from "./Pricing.ts"
+
+/**
+ * The providers Baton configures from the environment.
+ *
+ * @since 0.1.0
+ */
+export const ProviderKind = Schema.Literals(["deepseek", "gemini", "openai", "anthropic"])
+
+/** @since 0.1.0 */
+export type ProviderKind = typeof ProviderKind.Type
+
+/**
+ * Settings of one provider.
+ *
+ * @since 0.1.0
+ */
+export interface ProviderSettings {
+  readonly kind: ProviderKind
+  readonly apiKey: Option.Option<Redacted.Redacted<string>>
+  /** The variable the key is read from, for error messages. */
+  readonly apiKeyVariable: string
+  readonly model: ModelId
+  readonly baseUrl: string
+}
+
+/**
+ * The whole configuration.
+ *
+ * @since 0.1.0
+ */
+export interface Settings {
+  readonly primary: ProviderKind
+  readonly fallbacks: ReadonlyArray<ProviderKind>
+  /** `primary` then `fallbacks`: the order providers are tried in. */
+  readonly chain: ReadonlyArray<ProviderKind>
+  readonly providers: Readonly<Record<ProviderKind, ProviderSettings>>
+  readonly generationEnabled: boolean
+  readonly maxQuestionsPerRequest: number
+  readonly dailyLimitPerTeacher: number
+  readonly quotaTimeZone: string
+  readonly requestTimeoutMs: number
+  readonly attemptTimeoutMs: number
+  readonly maxRetries: number
+  readonly retryBaseDelayMs: number
+  readonly circuitFailureThreshold: number
+  readonly circuitCooldownMs: number
+  readonly redisUrl: Option.Option<Redacted.Redacted<string>>
+  readonly usageStoreUrl: Option.Option<Redacted.Redacted<string>>
+  readonly logPrompts: boolean
+  readonly prices: Pricing.PriceTable
+}
+
+/**
+ * The configuration service.
+ *
+ * @since 0.1.0
+ */
+export class LlmConfig extends Context.Service<LlmConfig, Settings>()("@baton/core/LlmConfig") {}
+
+const defaults: Readonly<Record<ProviderKind, { readonly model: string; readonly baseUrl: string }>> = {
+  deepseek: { model: "deepseek-flash", baseUrl: "https://api.deepseek.com" },
+  gemini: { model: "gemini-2.5-flash", baseUrl: "https://generativelanguage.googleapis.com/v1beta" },
+  openai: { model: "gpt-4o-mini", baseUrl: "https://api.openai.com/v1" },
+  anthropic: { model: "claude-haiku-4-5", baseUrl: "https://api.anthropic.com" }
+}
+
+const kinds = ProviderKind.literals
+
+const read = <A>(variable: string, config: Config.Config<A>): Effect.Effect<A, LlmConfigError> =>
+  Effect.catch(config, (error) =>
+    Effect.flatMap(
+      Effect.option(Config.String(variable)),
+      (raw) => {
+        const problem = Schema.isSchemaError(error.cause) ? issueText(error.cause) : error.message
+        return fail(variable, Option.isSome(raw) ? `${problem}, got "${raw.value}"` : problem)
+      }
+    ))
+
+const issueText = (error: Schema.SchemaError): string => {
+  const issue = SchemaIssue.makeFormatterStandardSchemaV1()(error.issue).issues[0]
+  return issue?.message ?? error.message
+}
+
+const fail = (variable: string, problem: string) =>
+  Effect.fail(new LlmConfigError({ variable, message: `${variable}: ${problem}` }))
+
+const providerName = (variable: string, value: string): Effect.Effect<ProviderKind, LlmConfigError> => {
+  const name = value.trim().toLowerCase()
+  return Schema.is(ProviderKind)(name)
+    ? Effect.succeed(name)
+    : fail(variable, `unknown provider "${value}"; valid providers: ${kinds.join(", ")}`)
+}
+
+const positiveInt = (variable: string, fallback: number) =>
+  Effect.flatMap(read(variable, Config.Int(variable).pipe(Config.withDefault(fallback))), (n) =>
+    n > 0 ? Effect.succeed(n) : fail(variable, `must be a positive integer, got ${n}`))
+
+const nonNegativeInt = (variable: string, fallback: number) =>
+  Effect.flatMap(read(variable, Config.Int(variable).pipe(Config.withDefault(fallback))), (n) =>
+    n >= 0 ? Effect.succeed(n) : fail(variable, `must be 0 or more, got ${n}`))
+
+const bool = (variable: string, fallback: boolean) =>
+  read(variable, Config.Boolean(variable).pipe(Config.withDefault(fallback)))
+
+const optionalString = (variable: string) => read(variable, Config.option(Config.String(variable)))
+
+const optionalRedacted = (variable: string) =>
+  Effect.map(
+    read(variable, Config.option(Config.Redacted(variable))),
+    Option.filter((key) => key.toString().length > 0)
+  )
+
+const readProvider = (kind: ProviderKind): Effect.Effect<ProviderSettings, LlmConfigError> =>
+  Effect.gen(function*() {
+    const prefix = kind.toUpperCase()
+    const apiKeyVariable = `${prefix}_API_KEY`
+    const apiKey = yield* optionalRedacted(apiKeyVariable)
+    const model = yield* read(`${prefix}_MODEL`, Config.String(`${prefix}_MODEL`).pipe(Config.withDefault(defaults[kind].model)))
+    const baseUrl = yield* read(
+      `${prefix}_BASE_URL`,
+      Config.URL(`${prefix}_BASE_URL`).pipe(Config.map((url) => url.href), Config.withDefault(defaults[kind].baseUrl))
+    )
+    if (model.trim().length === 0) return yield* fail(`${prefix}_MODEL`, "must not be empty")
+    return { kind, apiKey, apiKeyVariable, model: ModelId.make(model.trim()), baseUrl: baseUrl.replace(/\/+$/, "") }
+  })
+
+const readChain = Effect.gen(function*() {
+  const primaryRaw = yield* read("LLM_PRIMARY_PROVIDER", Config.String("LLM_PRIMARY_PROVIDER").pipe(Config.withDefault("deepseek")))
+  const primary = yield* providerName("LLM_PRIMARY_PROVIDER", primaryRaw)
+  const list = yield* optionalString("LLM_FALLBACK_PROVIDERS")
+  const variable = Option.isSome(list) ? "LLM_FALLBACK_PROVIDERS" : "LLM_FALLBACK_PROVIDER"
+  const raw = Option.isSome(list)
+    ? list.value
+    : yield* read(variable, Config.String(variable).pipe(Config.withDefault("gemini")))
+  const names = raw.split(",").map((name) => name.trim()).filter((name) => name.length > 0 && name.toLowerCase() !== "none")
+  const fallbacks = yield* Effect.forEach(names, (name) => providerName(variable, name))
+  if (fallbacks.includes(primary)) {
+    return yield* fail(variable, `"${primary}" is already the primary provider (LLM_PRIMARY_PROVIDER); a fallback must differ`)
+  }
+  const duplicate = fallbacks.find((name, index) => fallbacks.indexOf(name) !== index)
+  if (duplicate !== undefined) return yield* fail(variable, `"${duplicate}" is listed twice`)
+  return { primary, fallbacks }
+})
+
+const PriceOverrides = Schema.fromJsonString(Schema.Record(
+  Schema.String,
+  Schema.Struct({
+    default: Schema.optionalKey(Pricing.Price),
+    models: Schema.optionalKey(Schema.Record(Schema.String, Pricing.Price))
+  })
+))
+
+const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
+  Option.match(json, {
+    onNone: () => Effect.succeed(Pricing.defaultTable),
+    onSome: (text) =>
+      Schema.decodeUnknownEffect(PriceOverrides)(text).pipe(
+        Effect.map((overrides) => Pricing.mergeTables(Pricing.defaultTable, overrides)),
+        Effect.catch((error) => fail("LLM_PRICES", error.message))
+      )
+  }))
+
+const readZone = Effect.flatMap(
+  read("AI_QUOTA_TIMEZONE", Config.String("AI_QUOTA_TIMEZONE").pipe(Config.withDefault("UTC"))),
+  (zone) =>
+    Option.isSome(DateTime.zoneMakeNamed(zone))
+      ? Effect.succeed(zone)
+      : fail("AI_QUOTA_TIMEZONE", `unknown time zone "${zone}"; use an IANA name such as UTC or America/New_York`)
+)
+
+/**
+ * Reads and checks the whole configuration from the current `ConfigProvider`.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<Settings, LlmConfigError> = Effect.gen(function*() {
+  const { fallbacks, primary } = yield* readChain
+  const providers = yield* Effect.all({
+    deepseek: readProvider("deepseek"),
+    gemini: readProvider("gemini"),
+    openai: readProvider("openai"),
+    anthropic: readProvider("anthropic")
+  })
+  const chain = [primary, ...fallbacks]
+  for (const kind of chain) {
+    const settings = providers[kind]
+    if (Option.isNone(settings.apiKey)) {
+      const role = kind === primary ? "the primary provider" : "a fallback provider"
+      return yield* fail(settings.apiKeyVariable, `is required because ${kind} is ${role}; set it or change the chain`)
+    }
+  }
+  return {
+    primary,
+    fallbacks,
+    chain,
+    providers,
+    generationEnabled: yield* bool("AI_GENERATION_ENABLED", true),
+    maxQuestionsPerRequest: yield* positiveInt("AI_MAX_QUESTIONS_PER_REQUEST", 20),
+    dailyLimitPerTeacher: yield* positiveInt("AI_DAILY_LIMIT_PER_TEACHER", 100),
+    quotaTimeZone: yield* readZone,
+    requestTimeoutMs: yield* positiveInt("LLM_REQUEST_TIMEOUT_MS", 60_000),
+    attemptTimeoutMs: yield* positiveInt("LLM_ATTEMPT_TIMEOUT_MS", 30_000),
+    maxRetries: yield* nonNegativeInt("LLM_MAX_RETRIES", 2),
+    retryBaseDelayMs: yield* positiveInt("LLM_RETRY_BASE_DELAY_MS", 250),
+    circuitFailureThreshold: yield* positiveInt("LLM_CIRCUIT_FAILURE_THRESHOLD", 5),
+    circuitCooldownMs: yield* positiveInt("LLM_CIRCUIT_COOLDOWN_MS", 30_000),
+    redisUrl: yield* optionalRedacted("REDIS_URL"),
+    usageStoreUrl: yield* optionalRedacted("LLM_USAGE_STORE_URL"),
+    logPrompts: yield* bool("LLM_LOG_PROMPTS", false),
+    prices: yield* readPrices
+  }
+})
+
+/**
+ * The configuration read from the current `ConfigProvider` (the environment
+ * by default). Fails to build with an `LlmConfigError` naming the variable.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<LlmConfig, LlmConfigError> = Layer.effect(LlmConfig, make)
+
+/**
+ * The configuration read from an explicit map of variables, ignoring the
+ * environment (tests, embedded use).
+ *
+ * @since 0.1.0
+ */
+export const layerFromRecord = (variables: Readonly<Record<string, string>>): Layer.Layer<LlmConfig, LlmConfigError> =>
+  layer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(variables))))
+
+/**
+ * The pricing service built from the configured price table.
+ *
+ * @since 0.1.0
+ */
+export const layerPricing: Layer.Layer<Pricing.Pricing, never, LlmConfig> = Layer.effect(
+  Pricing.Pricing,
+  LlmConfig.useSync((settings) => Pricing.make(settings.prices))
+)

@@ -1,0 +1,185 @@
+/**
+ * Every failure a Baton call can end with, as one closed union.
+ *
+ * - Provider errors (`ProviderError.ts`): what went wrong on one attempt.
+ * - Manager errors: `AllProvidersFailed` (every attempt, in order),
+ *   `DeadlineExceeded` (the request's time ran out; the attempts so far),
+ *   `GenerationDisabled` (`AI_GENERATION_ENABLED=false`), `InvalidOptions`
+ *   (Baton rejected the options before any network call).
+ * - Quota errors: `RateLimitExceeded` (a subject's daily quota is spent; the
+ *   fields an HTTP layer puts in `RateLimit-*` and `Retry-After` headers),
+ *   `TooManyQuestions` (one request asks for more than the per-request limit),
+ *   `QuotaStoreUnavailable` (the quota store cannot be reached and the limiter
+ *   fails closed).
+ * - `LlmConfigError`: configuration that cannot work, raised when a layer is
+ *   built, naming the variable to fix.
+ *
+ * Match them exhaustively with `Match.tagsExhaustive` or `Effect.catchTags`;
+ * every class has a `message` fit to show an operator.
+ *
+ * @since 0.1.0
+ */
+import { DateTime, Duration, Schema } from "effect"
+import * as Attempt from "./Attempt.ts"
+import { SubjectId } from "./Ids.ts"
+import { ProviderError } from "./ProviderError.ts"
+
+/**
+ * Options or a request that Baton rejected before any provider was called.
+ * `field` is the path of the offending field (`options.temperature`).
+ *
+ * @since 0.1.0
+ */
+export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("InvalidOptions", {
+  field: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * Every provider in the chain failed or was skipped. `attempts` lists each
+ * attempt in the order it started, with its error.
+ *
+ * @since 0.1.0
+ */
+export class AllProvidersFailed extends Schema.TaggedError<AllProvidersFailed>()("AllProvidersFailed", {
+  attempts: Schema.Array(Attempt.Attempt)
+}) {
+  override get message(): string {
+    return `all providers failed:\n${this.attempts.map((a) => `  - ${Attempt.describe(a)}`).join("\n")}`
+  }
+}
+
+/**
+ * The request's deadline passed before any provider answered.
+ *
+ * @since 0.1.0
+ */
+export class DeadlineExceeded extends Schema.TaggedError<DeadlineExceeded>()("DeadlineExceeded", {
+  timeoutMs: Schema.Int,
+  attempts: Schema.Array(Attempt.Attempt)
+}) {
+  override get message(): string {
+    return `no answer within the ${this.timeoutMs} ms deadline after ${this.attempts.length} attempt(s)`
+  }
+}
+
+/**
+ * Generation is switched off (`AI_GENERATION_ENABLED=false`).
+ *
+ * @since 0.1.0
+ */
+export class GenerationDisabled extends Schema.TaggedError<GenerationDisabled>()("GenerationDisabled", {}) {
+  override get message(): string {
+    return "AI generation is disabled (AI_GENERATION_ENABLED=false)"
+  }
+}
+
+/**
+ * A subject's quota is spent until `resetsAt`. `remaining` is 0; `limit` and
+ * `used` are the day's numbers.
+ *
+ * @since 0.1.0
+ */
+export class RateLimitExceeded extends Schema.TaggedError<RateLimitExceeded>()("RateLimitExceeded", {
+  subjectId: SubjectId,
+  limit: Schema.Int,
+  used: Schema.Int,
+  remaining: Schema.Int,
+  resetsAt: Schema.DateTimeUtc
+}) {
+  /**
+   * The time left until the quota resets, for a `Retry-After` header.
+   *
+   * @since 0.1.0
+   */
+  retryAfter(now: DateTime.Utc): Duration.Duration {
+    return DateTime.distance(now, this.resetsAt)
+  }
+  override get message(): string {
+    return `daily limit of ${this.limit} reached for ${this.subjectId}; resets at ${DateTime.formatIso(this.resetsAt)}`
+  }
+}
+
+/**
+ * One request asked for more questions than `AI_MAX_QUESTIONS_PER_REQUEST`.
+ *
+ * @since 0.1.0
+ */
+export class TooManyQuestions extends Schema.TaggedError<TooManyQuestions>()("TooManyQuestions", {
+  requested: Schema.Int,
+  max: Schema.Int
+}) {
+  override get message(): string {
+    return `${this.requested} questions requested; at most ${this.max} per request`
+  }
+}
+
+/**
+ * The quota store (Redis) could not be reached and the limiter is set to fail
+ * closed.
+ *
+ * @since 0.1.0
+ */
+export class QuotaStoreUnavailable extends Schema.TaggedError<QuotaStoreUnavailable>()("QuotaStoreUnavailable", {
+  message: Schema.String
+}) {}
+
+/**
+ * Configuration that cannot work. `variable` names the environment variable
+ * to fix.
+ *
+ * @since 0.1.0
+ */
+export class LlmConfigError extends Schema.TaggedError<LlmConfigError>()("LlmConfigError", {
+  variable: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * The failures of the manager itself.
+ *
+ * @since 0.1.0
+ */
+export type ManagerError = AllProvidersFailed | DeadlineExceeded | GenerationDisabled | InvalidOptions
+
+/**
+ * The failures of quota checks.
+ *
+ * @since 0.1.0
+ */
+export type QuotaError = RateLimitExceeded | TooManyQuestions | QuotaStoreUnavailable
+
+/**
+ * Every failure of a Baton call, as a schema (for logs and wire formats).
+ *
+ * @since 0.1.0
+ */
+export const LlmError = Schema.Union([
+  ProviderError,
+  InvalidOptions,
+  AllProvidersFailed,
+  DeadlineExceeded,
+  GenerationDisabled,
+  RateLimitExceeded,
+  TooManyQuestions,
+  QuotaStoreUnavailable,
+  LlmConfigError
+])
+
+/** @since 0.1.0 */
+export type LlmError = typeof LlmError.Type
+
+/**
+ * True when trying the same provider again may succeed. Only provider errors
+ * can be; everything else is final for the request.
+ *
+ * @since 0.1.0
+ */
+export const isRetryable = (error: LlmError): boolean => "retryable" in error && error.retryable
+
+/**
+ * True when another provider may succeed where this error happened.
+ *
+ * @since 0.1.0
+ */
+export const shouldFallback = (error: LlmError): boolean => "fallback" in error && error.fallback

@@ -1,0 +1,188 @@
+/**
+ * What a caller asks for: a prompt or a conversation, options and metadata.
+ *
+ * Callers write an `LlmRequest.Input`: a plain prompt string or a list of chat
+ * messages (`system`, `user`, `assistant`), optional `GenerationOptions` and
+ * optional metadata (the `subjectId` a quota and the usage ledger are kept
+ * for, a caller-chosen `requestId`, free-form string `tags`). `make` checks it
+ * once and returns the normalised `LlmRequest` every provider receives:
+ *
+ * - `messages` always holds the conversation, with `options.system` (if any)
+ *   as the first system message, and at least one non-system message;
+ * - a last `assistant` message is a prefill: the model continues that text;
+ * - `requestId` is always set (a UUID when the caller gave none);
+ * - `promptHash` is the SHA-256 of the normalised messages, the only trace of
+ *   the prompt that logs keep by default.
+ *
+ * @example
+ * ```ts
+ * import * as LlmRequest from "@baton/core/LlmRequest"
+ *
+ * const request = LlmRequest.make({
+ *   prompt: [{ role: "user", content: "Write one quiz question about photosynthesis." }],
+ *   options: { temperature: 0.3, maxTokens: 400 },
+ *   metadata: { subjectId: "teacher-42", tags: { feature: "quiz" } }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { createHash, randomUUID } from "node:crypto"
+import { Effect, Schema } from "effect"
+import * as GenerationOptions from "./GenerationOptions.ts"
+import { RequestId, SubjectId } from "./Ids.ts"
+import { firstIssue } from "./internal/schemaIssue.ts"
+import { InvalidOptions } from "./LlmError.ts"
+
+/**
+ * Who speaks a message.
+ *
+ * @since 0.1.0
+ */
+export const Role = Schema.Literals(["system", "user", "assistant"])
+
+/** @since 0.1.0 */
+export type Role = typeof Role.Type
+
+/**
+ * One chat message.
+ *
+ * @since 0.1.0
+ */
+export const Message = Schema.Struct({ role: Role, content: Schema.String })
+
+/** @since 0.1.0 */
+export type Message = typeof Message.Type
+
+/**
+ * Who and what a request is for; logged, never sent to a provider.
+ *
+ * @since 0.1.0
+ */
+export const Metadata = Schema.Struct({
+  subjectId: Schema.optionalKey(SubjectId),
+  requestId: Schema.optionalKey(RequestId),
+  tags: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+})
+
+/** @since 0.1.0 */
+export type Metadata = typeof Metadata.Type
+
+const Prompt = Schema.Union([
+  Schema.NonEmptyString,
+  Schema.Array(Message).check(
+    Schema.makeFilter((messages: ReadonlyArray<Message>) =>
+      messages.some((message) => message.role !== "system") || "Expected at least one user or assistant message"
+    )
+  )
+])
+
+const InputSchema = Schema.Struct({
+  prompt: Prompt,
+  metadata: Schema.optionalKey(Metadata)
+})
+
+/**
+ * A request as a caller writes it.
+ *
+ * @since 0.1.0
+ */
+export interface Input {
+  readonly prompt: string | ReadonlyArray<Message>
+  readonly options?: GenerationOptions.Input | undefined
+  readonly metadata?: {
+    readonly subjectId?: string | undefined
+    readonly requestId?: string | undefined
+    readonly tags?: Readonly<Record<string, string>> | undefined
+  } | undefined
+}
+
+/**
+ * A checked, normalised request.
+ *
+ * @since 0.1.0
+ */
+export interface LlmRequest {
+  readonly messages: ReadonlyArray<Message>
+  readonly options: GenerationOptions.GenerationOptions
+  readonly requestId: RequestId
+  readonly subjectId: SubjectId | undefined
+  readonly tags: Readonly<Record<string, string>>
+  readonly promptHash: string
+}
+
+const decodeInput = Schema.decodeUnknownEffect(InputSchema)
+
+/**
+ * Checks a request and normalises it; fails with `InvalidOptions` naming the
+ * first bad field, before any network call.
+ *
+ * @since 0.1.0
+ */
+export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> =>
+  Effect.gen(function*() {
+    const { metadata, prompt } = yield* decodeInput(withoutUndefined(input)).pipe(
+      Effect.mapError((error) => new InvalidOptions(firstIssue(error, "")))
+    )
+    const options = yield* GenerationOptions.decode(input.options)
+    const conversation: ReadonlyArray<Message> = typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt
+    const messages = options.system === undefined
+      ? conversation
+      : [{ role: "system" as const, content: options.system }, ...conversation]
+    return {
+      messages,
+      options,
+      requestId: metadata?.requestId ?? RequestId.make(randomUUID()),
+      subjectId: metadata?.subjectId,
+      tags: metadata?.tags ?? {},
+      promptHash: hashMessages(messages)
+    }
+  })
+
+const withoutUndefined = (input: Input): Record<string, unknown> =>
+  input.metadata === undefined ? { prompt: input.prompt } : {
+    prompt: input.prompt,
+    metadata: Object.fromEntries(Object.entries(input.metadata).filter(([, value]) => value !== undefined))
+  }
+
+/**
+ * The SHA-256 (hex) of normalised messages: the same conversation always has
+ * the same hash, whatever object it came from.
+ *
+ * @since 0.1.0
+ */
+export const hashMessages = (messages: ReadonlyArray<Message>): string => {
+  const hash = createHash("sha256")
+  for (const message of messages) hash.update(`${message.role}\u0000${message.content}\u0001`)
+  return hash.digest("hex")
+}
+
+/**
+ * The system messages of a request joined by blank lines, for providers that
+ * take the system prompt apart from the conversation (Gemini, Anthropic).
+ *
+ * @since 0.1.0
+ */
+export const systemPrompt = (request: LlmRequest): string | undefined => {
+  const parts = request.messages.filter((message) => message.role === "system").map((message) => message.content)
+  return parts.length === 0 ? undefined : parts.join("\n\n")
+}
+
+/**
+ * The non-system messages of a request.
+ *
+ * @since 0.1.0
+ */
+export const conversation = (request: LlmRequest): ReadonlyArray<Message> =>
+  request.messages.filter((message) => message.role !== "system")
+
+/**
+ * The same request with other messages (used for re-asks and continuations);
+ * the request id and prompt hash stay those of the original request.
+ *
+ * @since 0.1.0
+ */
+export const withMessages = (request: LlmRequest, messages: ReadonlyArray<Message>): LlmRequest => ({
+  ...request,
+  messages
+})

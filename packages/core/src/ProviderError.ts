@@ -1,0 +1,404 @@
+/**
+ * The failures of one call to one provider.
+ *
+ * Every provider adapter maps whatever went wrong (an HTTP status, an error
+ * body, a timeout, a dropped connection, a reply that is not what was asked
+ * for) to exactly one of these tagged errors. Each error carries the fields a
+ * caller needs to act, and two facts the manager reads instead of guessing:
+ *
+ * - `retryable`: trying the same provider again may succeed (a 503, a 429, a
+ *   reset connection, a garbled reply). Authentication, invalid requests and
+ *   silent providers are not retried on the same route.
+ * - `fallback`: another provider may succeed where this one failed. True for
+ *   every provider error except {@link StreamInterrupted}, whose partial answer
+ *   has already reached the caller (the manager decides about continuations).
+ *
+ * Both facts are fixed per error type and declared on the class, next to the
+ * error, so the policy is visible in one place.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as ProviderError from "@baton/core/ProviderError"
+ *
+ * const describe = (e: ProviderError.ProviderError) =>
+ *   e.retryable ? "try again" : e.fallback ? "try another provider" : "give up"
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { ModelId, ProviderName } from "./Ids.ts"
+import { TokenUsage } from "./TokenUsage.ts"
+
+const common = {
+  provider: ProviderName,
+  model: Schema.optionalKey(ModelId)
+}
+
+/**
+ * The provider answered 429: too many requests for now. `retryAfter` is the
+ * server's hint (`Retry-After`, `retry-after-ms` or the provider's own retry
+ * info) when it gave one.
+ *
+ * @since 0.1.0
+ */
+export class ProviderRateLimited extends Schema.TaggedError<ProviderRateLimited>()("ProviderRateLimited", {
+  ...common,
+  message: Schema.String,
+  retryAfter: Schema.optionalKey(Schema.Duration)
+}) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return true
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+}
+
+/**
+ * The account behind the key has no credit or has spent a hard quota
+ * (DeepSeek 402, OpenAI `insufficient_quota`, a Gemini per-day quota). Waiting
+ * will not help today; another provider may.
+ *
+ * @since 0.1.0
+ */
+export class ProviderQuotaExhausted extends Schema.TaggedError<ProviderQuotaExhausted>()("ProviderQuotaExhausted", {
+  ...common,
+  status: Schema.Int,
+  message: Schema.String
+}) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+}
+
+/**
+ * The provider is down or overloaded: a 5xx status, Anthropic's 529, a 408.
+ *
+ * @since 0.1.0
+ */
+export class ProviderUnavailable extends Schema.TaggedError<ProviderUnavailable>()("ProviderUnavailable", {
+  ...common,
+  status: Schema.Int,
+  message: Schema.String
+}) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return true
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+}
+
+/**
+ * Which limit a silent provider ran into: the whole attempt, the first
+ * response byte, the first token of a stream, or the silence between two
+ * stream events.
+ *
+ * @since 0.1.0
+ */
+export const TimeoutPhase = Schema.Literals(["attempt", "first-byte", "first-token", "idle"])
+
+/** @since 0.1.0 */
+export type TimeoutPhase = typeof TimeoutPhase.Type
+
+/**
+ * The provider stayed silent past a limit. Not retried on the same provider:
+ * a silent provider retried only multiplies the wait.
+ *
+ * @since 0.1.0
+ */
+export class ProviderTimeout extends Schema.TaggedError<ProviderTimeout>()("ProviderTimeout", {
+  ...common,
+  phase: TimeoutPhase,
+  timeoutMs: Schema.Int
+}) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+  override get message(): string {
+    return `${this.provider} sent nothing within ${this.timeoutMs} ms (${this.phase} limit)`
+  }
+}
+
+/**
+ * The connection could not be made or broke before a complete response:
+ * refused, reset, DNS failure, TLS failure.
+ *
+ * @since 0.1.0
+ */
+export class ProviderConnectionFailed extends Schema.TaggedError<ProviderConnectionFailed>()(
+  "ProviderConnectionFailed",
+  {
+    ...common,
+    message: Schema.String
+  }
+) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return true
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+}
+
+/**
+ * The provider rejected the key (401) or its permissions (403). Fix the key.
+ *
+ * @since 0.1.0
+ */
+export class ProviderAuthenticationFailed extends Schema.TaggedError<ProviderAuthenticationFailed>()(
+  "ProviderAuthenticationFailed",
+  {
+    ...common,
+    status: Schema.Int,
+    message: Schema.String
+  }
+) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+}
+
+/**
+ * The provider rejected the request itself (400, 404, 422): an unknown model,
+ * a parameter that model does not take, an assistant prefill it does not
+ * accept. Another provider may take the same request, so the manager falls
+ * back; options Baton itself finds invalid fail earlier, as `InvalidOptions`,
+ * before any provider is called.
+ *
+ * @since 0.1.0
+ */
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
+  ...common,
+  status: Schema.Int,
+  message: Schema.String,
+  param: Schema.optionalKey(Schema.String)
+}) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+}
+
+/**
+ * The prompt plus `maxTokens` does not fit the model's context window.
+ *
+ * @since 0.1.0
+ */
+export class ContextLengthExceeded extends Schema.TaggedError<ContextLengthExceeded>()("ContextLengthExceeded", {
+  ...common,
+  message: Schema.String
+}) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+}
+
+/**
+ * The provider's safety system blocked the prompt or the answer.
+ *
+ * @since 0.1.0
+ */
+export class ContentFiltered extends Schema.TaggedError<ContentFiltered>()("ContentFiltered", {
+  ...common,
+  stage: Schema.Literals(["prompt", "response"]),
+  message: Schema.String
+}) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+}
+
+/**
+ * The provider answered, but not in its own format: a body that is not JSON,
+ * JSON of the wrong shape, a broken stream event, a blank answer.
+ *
+ * @since 0.1.0
+ */
+export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("MalformedResponse", {
+  ...common,
+  message: Schema.String,
+  status: Schema.optionalKey(Schema.Int)
+}) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return true
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+}
+
+/**
+ * The model answered, but its answer does not decode with the requested
+ * schema. `issue` is the decode error (fed back to the model on a re-ask) and
+ * `content` the raw answer.
+ *
+ * @since 0.1.0
+ */
+export class StructuredOutputInvalid extends Schema.TaggedError<StructuredOutputInvalid>()(
+  "StructuredOutputInvalid",
+  {
+    ...common,
+    issue: Schema.String,
+    content: Schema.String
+  }
+) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return true
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+  override get message(): string {
+    return `${this.provider} answered with output that does not match the schema: ${this.issue}`
+  }
+}
+
+/**
+ * A stream broke after text had reached the caller: cut, stalled, malformed or
+ * ended without its terminating event. `partialText` and `usage` (when the
+ * provider reported any) say what was delivered. A truncated answer is never
+ * presented as complete.
+ *
+ * @since 0.1.0
+ */
+export class StreamInterrupted extends Schema.TaggedError<StreamInterrupted>()("StreamInterrupted", {
+  ...common,
+  partialText: Schema.String,
+  usage: Schema.optionalKey(TokenUsage),
+  reason: Schema.String
+}) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return false
+  }
+  override get message(): string {
+    return `${this.provider} stream interrupted after ${this.partialText.length} characters: ${this.reason}`
+  }
+}
+
+/**
+ * Baton skipped the provider without calling it because its circuit is open
+ * (it failed too often lately). `retryAfter` is how long until a probe is let
+ * through.
+ *
+ * @since 0.1.0
+ */
+export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
+  ...common,
+  retryAfter: Schema.optionalKey(Schema.Duration)
+}) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+  override get message(): string {
+    return `${this.provider} skipped: its circuit is open after repeated failures`
+  }
+}
+
+/**
+ * Baton skipped the provider without calling it because its local
+ * requests-per-minute or tokens-per-minute budget is spent.
+ *
+ * @since 0.1.0
+ */
+export class ProviderThrottled extends Schema.TaggedError<ProviderThrottled>()("ProviderThrottled", {
+  ...common,
+  limit: Schema.Literals(["requests-per-minute", "tokens-per-minute"]),
+  retryAfter: Schema.optionalKey(Schema.Duration)
+}) {
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.1.0 */
+  get fallback(): boolean {
+    return true
+  }
+  override get message(): string {
+    return `${this.provider} skipped: its local ${this.limit} budget is spent`
+  }
+}
+
+/**
+ * Every failure of a single provider attempt, including the two ways Baton
+ * itself skips a provider (an open circuit, a spent local budget).
+ *
+ * @since 0.1.0
+ */
+export const ProviderError = Schema.Union([
+  ProviderRateLimited,
+  ProviderQuotaExhausted,
+  ProviderUnavailable,
+  ProviderTimeout,
+  ProviderConnectionFailed,
+  ProviderAuthenticationFailed,
+  InvalidRequest,
+  ContextLengthExceeded,
+  ContentFiltered,
+  MalformedResponse,
+  StructuredOutputInvalid,
+  StreamInterrupted,
+  CircuitOpen,
+  ProviderThrottled
+])
+
+/** @since 0.1.0 */
+export type ProviderError = typeof ProviderError.Type
+
+/**
+ * True for the tagged errors of this module.
+ *
+ * @since 0.1.0
+ */
+export const isProviderError: (u: unknown) => u is ProviderError = Schema.is(ProviderError)

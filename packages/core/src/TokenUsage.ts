@@ -1,0 +1,123 @@
+/**
+ * Token usage and its cost, as the provider billed it.
+ *
+ * Every result carries a `TokenUsage` mapped from the provider's own usage
+ * fields (never estimated from text length), priced by `Pricing`:
+ *
+ * - `promptTokens` counts every input token, cached ones included;
+ *   `cachedPromptTokens` is the cached part of it.
+ * - `completionTokens` counts every billed output token, reasoning included;
+ *   `reasoningTokens` is the reasoning part of it.
+ * - `costNanoUsd` is the exact cost as an integer number of nano-USD
+ *   (1 USD = 1e9), so sums over millions of calls never drift;
+ *   `estimatedCostUsd` is the same value in dollars, for display.
+ * - `pricing` says where the price came from: the model's own row of the price
+ *   table, the provider's default row because the model has none, or nothing
+ *   (an endpoint with no price configured, costed at 0).
+ *
+ * Integer nano-USD stays exact up to about 9 million USD per value
+ * (`Number.MAX_SAFE_INTEGER`); aggregate in the database beyond that.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+/**
+ * Where the price of a usage came from.
+ *
+ * @since 0.1.0
+ */
+export const PriceSource = Schema.Literals(["model", "provider-default", "unpriced"])
+
+/** @since 0.1.0 */
+export type PriceSource = typeof PriceSource.Type
+
+/**
+ * Token counts and cost of one provider call (or of several, summed).
+ *
+ * @since 0.1.0
+ */
+export const TokenUsage = Schema.Struct({
+  promptTokens: Count,
+  completionTokens: Count,
+  totalTokens: Count,
+  cachedPromptTokens: Count,
+  reasoningTokens: Count,
+  costNanoUsd: Count,
+  estimatedCostUsd: Schema.Finite,
+  pricing: PriceSource
+})
+
+/** @since 0.1.0 */
+export type TokenUsage = typeof TokenUsage.Type
+
+/**
+ * Token counts as a provider reports them, before pricing. Missing fields
+ * mean the provider did not report them and count as 0.
+ *
+ * @since 0.1.0
+ */
+export interface TokenCounts {
+  readonly promptTokens: number
+  readonly completionTokens: number
+  readonly cachedPromptTokens?: number | undefined
+  readonly reasoningTokens?: number | undefined
+}
+
+/** Nano-USD in one USD. @since 0.1.0 */
+export const NANO_USD_PER_USD = 1_000_000_000
+
+/**
+ * Converts an integer nano-USD amount to dollars.
+ *
+ * @since 0.1.0
+ */
+export const nanoUsdToUsd = (nanoUsd: number): number => nanoUsd / NANO_USD_PER_USD
+
+/**
+ * Usage with the given counts and cost.
+ *
+ * @since 0.1.0
+ */
+export const make = (counts: TokenCounts, costNanoUsd: number, pricing: PriceSource): TokenUsage => ({
+  promptTokens: counts.promptTokens,
+  completionTokens: counts.completionTokens,
+  totalTokens: counts.promptTokens + counts.completionTokens,
+  cachedPromptTokens: counts.cachedPromptTokens ?? 0,
+  reasoningTokens: counts.reasoningTokens ?? 0,
+  costNanoUsd,
+  estimatedCostUsd: nanoUsdToUsd(costNanoUsd),
+  pricing
+})
+
+/**
+ * No tokens, no cost: the neutral start of a sum (its price source is the
+ * most certain one, so it never lowers the certainty of what is added to it).
+ *
+ * @since 0.1.0
+ */
+export const zero: TokenUsage = make({ promptTokens: 0, completionTokens: 0 }, 0, "model")
+
+/**
+ * The sum of two usages; exact, because costs are integers. The price source
+ * of a sum is the least certain of the two.
+ *
+ * @since 0.1.0
+ */
+export const add = (self: TokenUsage, that: TokenUsage): TokenUsage =>
+  make(
+    {
+      promptTokens: self.promptTokens + that.promptTokens,
+      completionTokens: self.completionTokens + that.completionTokens,
+      cachedPromptTokens: self.cachedPromptTokens + that.cachedPromptTokens,
+      reasoningTokens: self.reasoningTokens + that.reasoningTokens
+    },
+    self.costNanoUsd + that.costNanoUsd,
+    leastCertain(self.pricing, that.pricing)
+  )
+
+const certainty: Record<PriceSource, number> = { model: 2, "provider-default": 1, unpriced: 0 }
+
+const leastCertain = (a: PriceSource, b: PriceSource): PriceSource => certainty[a] <= certainty[b] ? a : b

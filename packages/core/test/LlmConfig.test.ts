@@ -1,0 +1,121 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option, Redacted } from "effect"
+import * as LlmConfig from "../src/LlmConfig.ts"
+import * as Pricing from "../src/Pricing.ts"
+import { ModelId, ProviderName } from "../src/Ids.ts"
+
+const keys = { DEEPSEEK_API_KEY: "sk-deepseek", GEMINI_API_KEY: "g-key" }
+
+const load = (variables: Record<string, string>) =>
+  Effect.service(LlmConfig.LlmConfig).pipe(Effect.provide(LlmConfig.layerFromRecord(variables)))
+
+const failsOn = (variables: Record<string, string>, variable: string, text: string) =>
+  Effect.gen(function*() {
+    const error = yield* Effect.flip(load(variables))
+    assert.strictEqual(error._tag, "LlmConfigError")
+    assert.strictEqual(error.variable, variable)
+    assert.include(error.message, variable)
+    assert.include(error.message, text)
+  })
+
+describe("LlmConfig", () => {
+  it.effect("reads the defaults", () =>
+    Effect.gen(function*() {
+      const config = yield* load(keys)
+      assert.deepStrictEqual(config.chain, ["deepseek", "gemini"])
+      assert.strictEqual(config.generationEnabled, true)
+      assert.strictEqual(config.maxQuestionsPerRequest, 20)
+      assert.strictEqual(config.dailyLimitPerTeacher, 100)
+      assert.strictEqual(config.quotaTimeZone, "UTC")
+      assert.strictEqual(config.providers.deepseek.model, "deepseek-flash")
+      assert.strictEqual(config.providers.deepseek.baseUrl, "https://api.deepseek.com")
+      assert.isTrue(Option.isNone(config.providers.openai.apiKey))
+      assert.strictEqual(Redacted.value(Option.getOrThrow(config.providers.deepseek.apiKey)), "sk-deepseek")
+      assert.notInclude(JSON.stringify(config.providers), "sk-deepseek")
+      assert.isTrue(Option.isNone(config.redisUrl))
+    }))
+
+  it.effect("reads every setting", () =>
+    Effect.gen(function*() {
+      const config = yield* load({
+        ...keys,
+        OPENAI_API_KEY: "sk-openai",
+        LLM_PRIMARY_PROVIDER: "OpenAI",
+        LLM_FALLBACK_PROVIDERS: "gemini, deepseek",
+        AI_GENERATION_ENABLED: "false",
+        AI_MAX_QUESTIONS_PER_REQUEST: "5",
+        AI_DAILY_LIMIT_PER_TEACHER: "500",
+        AI_QUOTA_TIMEZONE: "Asia/Tokyo",
+        OPENAI_MODEL: "gpt-4.1",
+        OPENAI_BASE_URL: "http://127.0.0.1:8080/openai/v1/",
+        LLM_REQUEST_TIMEOUT_MS: "10000",
+        LLM_MAX_RETRIES: "0",
+        REDIS_URL: "redis://127.0.0.1:6379",
+        LLM_PRICES: JSON.stringify({ openai: { models: { "gpt-4.1": { input: 1, output: 4 } } } })
+      })
+      assert.deepStrictEqual(config.chain, ["openai", "gemini", "deepseek"])
+      assert.strictEqual(config.generationEnabled, false)
+      assert.strictEqual(config.maxQuestionsPerRequest, 5)
+      assert.strictEqual(config.dailyLimitPerTeacher, 500)
+      assert.strictEqual(config.quotaTimeZone, "Asia/Tokyo")
+      assert.strictEqual(config.providers.openai.model, "gpt-4.1")
+      assert.strictEqual(config.providers.openai.baseUrl, "http://127.0.0.1:8080/openai/v1")
+      assert.strictEqual(config.requestTimeoutMs, 10_000)
+      assert.strictEqual(config.maxRetries, 0)
+      assert.isTrue(Option.isSome(config.redisUrl))
+      const price = Pricing.lookup(config.prices, ProviderName.make("openai"), ModelId.make("gpt-4.1"))
+      assert.deepStrictEqual(price.price, { input: 1, output: 4 })
+    }))
+
+  it.effect("allows no fallback", () =>
+    Effect.gen(function*() {
+      const config = yield* load({ DEEPSEEK_API_KEY: "k", LLM_FALLBACK_PROVIDER: "none" })
+      assert.deepStrictEqual(config.chain, ["deepseek"])
+    }))
+
+  it.effect("builds the pricing service from the configured table", () =>
+    Effect.gen(function*() {
+      const pricing = yield* Pricing.Pricing
+      const usage = pricing.usage(ProviderName.make("gemini"), ModelId.make("x"), { promptTokens: 1e6, completionTokens: 0 })
+      assert.strictEqual(usage.costNanoUsd, 10_000_000)
+    }).pipe(Effect.provide(LlmConfig.layerPricing.pipe(
+      Layer.provide(LlmConfig.layerFromRecord({ ...keys, LLM_PRICES: '{"gemini":{"default":{"input":0.01,"output":0.02}}}' }))
+    ))))
+
+  it.effect("names an unknown primary provider and lists the valid ones", () =>
+    failsOn({ ...keys, LLM_PRIMARY_PROVIDER: "mistral" }, "LLM_PRIMARY_PROVIDER", "deepseek, gemini, openai, anthropic"))
+  it.effect("names an unknown fallback provider", () =>
+    failsOn({ ...keys, LLM_FALLBACK_PROVIDER: "grok" }, "LLM_FALLBACK_PROVIDER", "unknown provider \"grok\""))
+  it.effect("names an unknown provider in a longer chain", () =>
+    failsOn({ ...keys, LLM_FALLBACK_PROVIDERS: "gemini,nope" }, "LLM_FALLBACK_PROVIDERS", "unknown provider \"nope\""))
+  it.effect("rejects a primary that is also the fallback", () =>
+    failsOn({ ...keys, LLM_FALLBACK_PROVIDER: "deepseek" }, "LLM_FALLBACK_PROVIDER", "already the primary"))
+  it.effect("rejects a provider listed twice", () =>
+    failsOn({ ...keys, LLM_FALLBACK_PROVIDERS: "gemini,gemini" }, "LLM_FALLBACK_PROVIDERS", "listed twice"))
+  it.effect("names the missing key of the primary", () =>
+    failsOn({ GEMINI_API_KEY: "g" }, "DEEPSEEK_API_KEY", "primary"))
+  it.effect("names the missing key of a fallback", () =>
+    failsOn({ DEEPSEEK_API_KEY: "d" }, "GEMINI_API_KEY", "fallback"))
+  it.effect("treats an empty key as missing", () =>
+    failsOn({ ...keys, DEEPSEEK_API_KEY: "" }, "DEEPSEEK_API_KEY", "required"))
+  it.effect("names the missing key of a longer chain", () =>
+    failsOn({ ...keys, LLM_FALLBACK_PROVIDERS: "gemini,anthropic" }, "ANTHROPIC_API_KEY", "required"))
+  it.effect("rejects a zero daily limit", () =>
+    failsOn({ ...keys, AI_DAILY_LIMIT_PER_TEACHER: "0" }, "AI_DAILY_LIMIT_PER_TEACHER", "positive"))
+  it.effect("rejects a negative per-request limit", () =>
+    failsOn({ ...keys, AI_MAX_QUESTIONS_PER_REQUEST: "-3" }, "AI_MAX_QUESTIONS_PER_REQUEST", "positive"))
+  it.effect("rejects a malformed number", () =>
+    failsOn({ ...keys, AI_DAILY_LIMIT_PER_TEACHER: "lots" }, "AI_DAILY_LIMIT_PER_TEACHER", "lots"))
+  it.effect("rejects a fractional number", () =>
+    failsOn({ ...keys, LLM_REQUEST_TIMEOUT_MS: "1.5" }, "LLM_REQUEST_TIMEOUT_MS", "1.5"))
+  it.effect("rejects a negative retry count", () =>
+    failsOn({ ...keys, LLM_MAX_RETRIES: "-1" }, "LLM_MAX_RETRIES", "0 or more"))
+  it.effect("rejects a malformed boolean", () =>
+    failsOn({ ...keys, AI_GENERATION_ENABLED: "maybe" }, "AI_GENERATION_ENABLED", "maybe"))
+  it.effect("rejects a malformed URL", () =>
+    failsOn({ ...keys, DEEPSEEK_BASE_URL: "not a url" }, "DEEPSEEK_BASE_URL", "not a url"))
+  it.effect("rejects an unknown time zone", () =>
+    failsOn({ ...keys, AI_QUOTA_TIMEZONE: "Mars/Olympus" }, "AI_QUOTA_TIMEZONE", "Mars/Olympus"))
+  it.effect("rejects malformed prices", () =>
+    failsOn({ ...keys, LLM_PRICES: '{"openai":{"default":{"input":-1,"output":2}}}' }, "LLM_PRICES", "input"))
+})

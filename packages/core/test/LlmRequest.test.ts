@@ -1,0 +1,54 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as LlmRequest from "../src/LlmRequest.ts"
+
+describe("LlmRequest", () => {
+  it.effect("turns a prompt string into one user message and generates a request id", () =>
+    Effect.gen(function*() {
+      const request = yield* LlmRequest.make({ prompt: "Hello" })
+      assert.deepStrictEqual(request.messages, [{ role: "user", content: "Hello" }])
+      assert.match(request.requestId, /^[0-9a-f-]{36}$/)
+      assert.strictEqual(request.subjectId, undefined)
+      assert.match(request.promptHash, /^[0-9a-f]{64}$/)
+    }))
+
+  it.effect("puts options.system first and keeps metadata", () =>
+    Effect.gen(function*() {
+      const request = yield* LlmRequest.make({
+        prompt: [{ role: "user", content: "Q?" }, { role: "assistant", content: "A:" }],
+        options: { system: "Be brief." },
+        metadata: { subjectId: "teacher-1", requestId: "req-1", tags: { feature: "quiz" } }
+      })
+      assert.deepStrictEqual(request.messages.map((m) => m.role), ["system", "user", "assistant"])
+      assert.strictEqual(LlmRequest.systemPrompt(request), "Be brief.")
+      assert.strictEqual(LlmRequest.conversation(request).length, 2)
+      assert.strictEqual(request.requestId, "req-1")
+      assert.strictEqual(request.subjectId, "teacher-1")
+      assert.deepStrictEqual(request.tags, { feature: "quiz" })
+    }))
+
+  it.effect("hashes the same conversation the same way, and a different one differently", () =>
+    Effect.gen(function*() {
+      const a = yield* LlmRequest.make({ prompt: "same" })
+      const b = yield* LlmRequest.make({ prompt: [{ role: "user", content: "same" }] })
+      const c = yield* LlmRequest.make({ prompt: "other" })
+      assert.strictEqual(a.promptHash, b.promptHash)
+      assert.notStrictEqual(a.promptHash, c.promptHash)
+    }))
+
+  it.effect("rejects an empty prompt, a system-only conversation and a bad role", () =>
+    Effect.gen(function*() {
+      const empty = yield* Effect.flip(LlmRequest.make({ prompt: "" }))
+      assert.strictEqual(empty.field, "prompt")
+      const systemOnly = yield* Effect.flip(LlmRequest.make({ prompt: [{ role: "system", content: "x" }] }))
+      assert.include(systemOnly.message, "at least one user or assistant message")
+      const badRole = yield* Effect.flip(
+        LlmRequest.make({ prompt: [{ role: "tool" as "user", content: "x" }] })
+      )
+      assert.strictEqual(badRole._tag, "InvalidOptions")
+      const badSubject = yield* Effect.flip(LlmRequest.make({ prompt: "x", metadata: { subjectId: "" } }))
+      assert.strictEqual(badSubject.field, "metadata.subjectId")
+      const badOptions = yield* Effect.flip(LlmRequest.make({ prompt: "x", options: { maxTokens: -1 } }))
+      assert.strictEqual(badOptions.field, "options.maxTokens")
+    }))
+})
