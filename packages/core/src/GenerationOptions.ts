@@ -32,7 +32,9 @@ import { firstIssue } from "./internal/schemaIssue.ts"
 import { InvalidOptions } from "./LlmError.ts"
 
 const PositiveDuration = Schema.Union([Schema.DurationFromMillis, Schema.DurationFromString]).check(
-  Schema.makeFilter((d: Duration.Duration) => Duration.isGreaterThan(d, Duration.zero) || "Expected a positive duration")
+  Schema.makeFilter((d: Duration.Duration) =>
+    Duration.isGreaterThan(d, Duration.zero) || "Expected a positive duration"
+  )
 )
 
 /**

@@ -49,7 +49,7 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigProvider, Context, DateTime, Effect, Layer, Option, type Redacted, Schema, SchemaIssue } from "effect"
+import { Config, ConfigProvider, Context, DateTime, Effect, Layer, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { ModelId } from "./Ids.ts"
 import { LlmConfigError } from "./LlmError.ts"
 import * as Pricing from "./Pricing.ts"
@@ -71,7 +71,7 @@ export type ProviderKind = typeof ProviderKind.Type
  */
 export interface ProviderSettings {
   readonly kind: ProviderKind
-  readonly apiKey: Option.Option<Redacted.Redacted<string>>
+  readonly apiKey: Option.Option<Redacted.Redacted>
   /** The variable the key is read from, for error messages. */
   readonly apiKeyVariable: string
   readonly model: ModelId
@@ -99,8 +99,8 @@ export interface Settings {
   readonly retryBaseDelayMs: number
   readonly circuitFailureThreshold: number
   readonly circuitCooldownMs: number
-  readonly redisUrl: Option.Option<Redacted.Redacted<string>>
-  readonly usageStoreUrl: Option.Option<Redacted.Redacted<string>>
+  readonly redisUrl: Option.Option<Redacted.Redacted>
+  readonly usageStoreUrl: Option.Option<Redacted.Redacted>
   readonly logPrompts: boolean
   readonly prices: Pricing.PriceTable
 }
@@ -147,12 +147,16 @@ const providerName = (variable: string, value: string): Effect.Effect<ProviderKi
 }
 
 const positiveInt = (variable: string, fallback: number) =>
-  Effect.flatMap(read(variable, Config.Int(variable).pipe(Config.withDefault(fallback))), (n) =>
-    n > 0 ? Effect.succeed(n) : fail(variable, `must be a positive integer, got ${n}`))
+  Effect.flatMap(
+    read(variable, Config.Int(variable).pipe(Config.withDefault(fallback))),
+    (n) => n > 0 ? Effect.succeed(n) : fail(variable, `must be a positive integer, got ${n}`)
+  )
 
 const nonNegativeInt = (variable: string, fallback: number) =>
-  Effect.flatMap(read(variable, Config.Int(variable).pipe(Config.withDefault(fallback))), (n) =>
-    n >= 0 ? Effect.succeed(n) : fail(variable, `must be 0 or more, got ${n}`))
+  Effect.flatMap(
+    read(variable, Config.Int(variable).pipe(Config.withDefault(fallback))),
+    (n) => n >= 0 ? Effect.succeed(n) : fail(variable, `must be 0 or more, got ${n}`)
+  )
 
 const bool = (variable: string, fallback: boolean) =>
   read(variable, Config.Boolean(variable).pipe(Config.withDefault(fallback)))
@@ -162,7 +166,7 @@ const optionalString = (variable: string) => read(variable, Config.option(Config
 const optionalRedacted = (variable: string) =>
   Effect.map(
     read(variable, Config.option(Config.Redacted(variable))),
-    Option.filter((key) => key.toString().length > 0)
+    Option.filter((key) => Redacted.value(key).trim().length > 0)
   )
 
 const readProvider = (kind: ProviderKind): Effect.Effect<ProviderSettings, LlmConfigError> =>
@@ -170,7 +174,10 @@ const readProvider = (kind: ProviderKind): Effect.Effect<ProviderSettings, LlmCo
     const prefix = kind.toUpperCase()
     const apiKeyVariable = `${prefix}_API_KEY`
     const apiKey = yield* optionalRedacted(apiKeyVariable)
-    const model = yield* read(`${prefix}_MODEL`, Config.String(`${prefix}_MODEL`).pipe(Config.withDefault(defaults[kind].model)))
+    const model = yield* read(
+      `${prefix}_MODEL`,
+      Config.String(`${prefix}_MODEL`).pipe(Config.withDefault(defaults[kind].model))
+    )
     const baseUrl = yield* read(
       `${prefix}_BASE_URL`,
       Config.URL(`${prefix}_BASE_URL`).pipe(Config.map((url) => url.href), Config.withDefault(defaults[kind].baseUrl))
@@ -180,17 +187,25 @@ const readProvider = (kind: ProviderKind): Effect.Effect<ProviderSettings, LlmCo
   })
 
 const readChain = Effect.gen(function*() {
-  const primaryRaw = yield* read("LLM_PRIMARY_PROVIDER", Config.String("LLM_PRIMARY_PROVIDER").pipe(Config.withDefault("deepseek")))
+  const primaryRaw = yield* read(
+    "LLM_PRIMARY_PROVIDER",
+    Config.String("LLM_PRIMARY_PROVIDER").pipe(Config.withDefault("deepseek"))
+  )
   const primary = yield* providerName("LLM_PRIMARY_PROVIDER", primaryRaw)
   const list = yield* optionalString("LLM_FALLBACK_PROVIDERS")
   const variable = Option.isSome(list) ? "LLM_FALLBACK_PROVIDERS" : "LLM_FALLBACK_PROVIDER"
   const raw = Option.isSome(list)
     ? list.value
     : yield* read(variable, Config.String(variable).pipe(Config.withDefault("gemini")))
-  const names = raw.split(",").map((name) => name.trim()).filter((name) => name.length > 0 && name.toLowerCase() !== "none")
+  const names = raw.split(",").map((name) => name.trim()).filter((name) =>
+    name.length > 0 && name.toLowerCase() !== "none"
+  )
   const fallbacks = yield* Effect.forEach(names, (name) => providerName(variable, name))
   if (fallbacks.includes(primary)) {
-    return yield* fail(variable, `"${primary}" is already the primary provider (LLM_PRIMARY_PROVIDER); a fallback must differ`)
+    return yield* fail(
+      variable,
+      `"${primary}" is already the primary provider (LLM_PRIMARY_PROVIDER); a fallback must differ`
+    )
   }
   const duplicate = fallbacks.find((name, index) => fallbacks.indexOf(name) !== index)
   if (duplicate !== undefined) return yield* fail(variable, `"${duplicate}" is listed twice`)

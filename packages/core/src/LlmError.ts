@@ -19,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import { DateTime, Duration, Schema } from "effect"
+import { DateTime, type Duration, Schema } from "effect"
 import * as Attempt from "./Attempt.ts"
 import { SubjectId } from "./Ids.ts"
 import { ProviderError } from "./ProviderError.ts"

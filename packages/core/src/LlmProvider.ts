@@ -114,17 +114,26 @@ export class LlmProvider extends Context.Service<LlmProvider, Service>()("@baton
  * @since 0.1.0
  */
 export const make = (implementation: Implementation): Service => {
-  const generateStructured = <A>(
+  function generateStructured<A>(
     request: LlmRequest.LlmRequest,
-    spec: StructuredOutput.Spec<A>
-  ): Effect.Effect<StructuredResult<A | unknown>, ProviderError | InvalidOptions> =>
-    Effect.flatMap(
-      StructuredOutput.make(spec as StructuredOutput.JsonSchema),
+    schema: Schema.Codec<A, unknown> | StructuredOutput.StructuredOutput<A>
+  ): Effect.Effect<StructuredResult<A>, ProviderError | InvalidOptions>
+  function generateStructured(
+    request: LlmRequest.LlmRequest,
+    schema: StructuredOutput.JsonSchema
+  ): Effect.Effect<StructuredResult<unknown>, ProviderError | InvalidOptions>
+  function generateStructured(
+    request: LlmRequest.LlmRequest,
+    spec: StructuredOutput.Spec<unknown>
+  ): Effect.Effect<StructuredResult<unknown>, ProviderError | InvalidOptions> {
+    return Effect.flatMap(
+      StructuredOutput.fromSpec(spec),
       (output) => implementation.generateStructured(request, output)
     )
+  }
   return LlmProvider.of({
     ...implementation,
-    generateStructured: generateStructured as GenerateStructured,
+    generateStructured,
     generateStructuredOutput: implementation.generateStructured
   })
 }
@@ -157,21 +166,23 @@ export const generate = (
  *
  * @since 0.1.0
  */
-export const generateStructured: {
-  <A>(
-    input: LlmRequest.Input | LlmRequest.LlmRequest,
-    schema: Schema.Codec<A, unknown> | StructuredOutput.StructuredOutput<A>
-  ): Effect.Effect<StructuredResult<A>, ProviderError | InvalidOptions, LlmProvider>
-  (
-    input: LlmRequest.Input | LlmRequest.LlmRequest,
-    schema: StructuredOutput.JsonSchema
-  ): Effect.Effect<StructuredResult<unknown>, ProviderError | InvalidOptions, LlmProvider>
-} = <A>(input: LlmRequest.Input | LlmRequest.LlmRequest, schema: StructuredOutput.Spec<A>) =>
-  Effect.flatMap(
-    toRequest(input),
-    (request) =>
-      LlmProvider.use((provider) => provider.generateStructured(request, schema as StructuredOutput.JsonSchema))
+export function generateStructured<A>(
+  input: LlmRequest.Input | LlmRequest.LlmRequest,
+  schema: Schema.Codec<A, unknown> | StructuredOutput.StructuredOutput<A>
+): Effect.Effect<StructuredResult<A>, ProviderError | InvalidOptions, LlmProvider>
+export function generateStructured(
+  input: LlmRequest.Input | LlmRequest.LlmRequest,
+  schema: StructuredOutput.JsonSchema
+): Effect.Effect<StructuredResult<unknown>, ProviderError | InvalidOptions, LlmProvider>
+export function generateStructured(
+  input: LlmRequest.Input | LlmRequest.LlmRequest,
+  spec: StructuredOutput.Spec<unknown>
+): Effect.Effect<StructuredResult<unknown>, ProviderError | InvalidOptions, LlmProvider> {
+  return Effect.flatMap(
+    Effect.zip(toRequest(input), StructuredOutput.fromSpec(spec)),
+    ([request, output]) => LlmProvider.use((provider) => provider.generateStructuredOutput(request, output))
   )
+}
 
 /**
  * Streams text deltas, then a `Finish` with the usage, from the current provider.

@@ -27,8 +27,8 @@
  *
  * @since 0.1.0
  */
-import { createHash, randomUUID } from "node:crypto"
 import { Effect, Schema } from "effect"
+import { createHash, randomUUID } from "node:crypto"
 import * as GenerationOptions from "./GenerationOptions.ts"
 import { RequestId, SubjectId } from "./Ids.ts"
 import { firstIssue } from "./internal/schemaIssue.ts"
@@ -125,7 +125,9 @@ export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> =>
       Effect.mapError((error) => new InvalidOptions(firstIssue(error, "")))
     )
     const options = yield* GenerationOptions.decode(input.options)
-    const conversation: ReadonlyArray<Message> = typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt
+    const conversation: ReadonlyArray<Message> = typeof prompt === "string"
+      ? [{ role: "user", content: prompt }]
+      : prompt
     const messages = options.system === undefined
       ? conversation
       : [{ role: "system" as const, content: options.system }, ...conversation]

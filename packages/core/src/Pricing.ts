@@ -124,7 +124,10 @@ export const defaultTable: PriceTable = {
  *
  * @since 0.1.0
  */
-export const mergeTables = (base: PriceTable, overrides: Readonly<Record<string, Partial<ProviderPrices>>>): PriceTable => {
+export const mergeTables = (
+  base: PriceTable,
+  overrides: Readonly<Record<string, Partial<ProviderPrices>>>
+): PriceTable => {
   const merged: Record<string, ProviderPrices> = { ...base }
   for (const [provider, override] of Object.entries(overrides)) {
     const current = merged[provider]

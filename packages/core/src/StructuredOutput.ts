@@ -97,8 +97,10 @@ export const fromSchema = <A>(
     name: options?.name ?? "output",
     jsonSchema,
     decode: (text) =>
-      Result.flatMap(parseJson(text), (value) =>
-        Result.mapError(decodeValue(value, { errors: "all" }), (error) => error.message))
+      Result.flatMap(
+        parseJson(text),
+        (value) => Result.mapError(decodeValue(value, { errors: "all" }), (error) => error.message)
+      )
   }
 }
 
@@ -145,10 +147,22 @@ export function make(
   spec: JsonSchema,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<StructuredOutput<unknown>, InvalidOptions>
-export function make<A>(
-  spec: Spec<A>,
+export function make(
+  spec: Spec<unknown>,
   options?: { readonly name?: string | undefined }
-): Effect.Effect<StructuredOutput<A> | StructuredOutput<unknown>, InvalidOptions> {
+): Effect.Effect<StructuredOutput<unknown>, InvalidOptions> {
+  return fromSpec(spec, options)
+}
+
+/**
+ * `make` for a spec whose kind is not known statically; values are `unknown`.
+ *
+ * @since 0.1.0
+ */
+export const fromSpec = (
+  spec: Spec<unknown>,
+  options?: { readonly name?: string | undefined }
+): Effect.Effect<StructuredOutput<unknown>, InvalidOptions> => {
   const name = options?.name
   if (name !== undefined && !NAME.test(name)) {
     return Effect.fail(new InvalidOptions({ field: "name", message: "name: 1-64 letters, digits, '_' or '-'" }))

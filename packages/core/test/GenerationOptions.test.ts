@@ -33,9 +33,9 @@ describe("GenerationOptions", () => {
       })
       assert.strictEqual(options.temperature, 0)
       assert.strictEqual(options.model, "gpt-4o-mini")
-      assert.strictEqual(Duration.toMillis(options.timeout!), 1500)
+      assert.strictEqual(Duration.toMillis(options.timeout ?? Duration.zero), 1500)
       const text = yield* GenerationOptions.decode({ timeout: "20 seconds" })
-      assert.strictEqual(Duration.toMillis(text.timeout!), 20_000)
+      assert.strictEqual(Duration.toMillis(text.timeout ?? Duration.zero), 20_000)
     }))
 
   it.effect("rejects temperature out of 0..2", () => rejects({ temperature: 2.5 }, "options.temperature"))

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
+import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as LlmConfig from "../src/LlmConfig.ts"
 import * as Pricing from "../src/Pricing.ts"
-import { ModelId, ProviderName } from "../src/Ids.ts"
 
 const keys = { DEEPSEEK_API_KEY: "sk-deepseek", GEMINI_API_KEY: "g-key" }
 
@@ -76,14 +76,26 @@ describe("LlmConfig", () => {
   it.effect("builds the pricing service from the configured table", () =>
     Effect.gen(function*() {
       const pricing = yield* Pricing.Pricing
-      const usage = pricing.usage(ProviderName.make("gemini"), ModelId.make("x"), { promptTokens: 1e6, completionTokens: 0 })
+      const usage = pricing.usage(ProviderName.make("gemini"), ModelId.make("x"), {
+        promptTokens: 1e6,
+        completionTokens: 0
+      })
       assert.strictEqual(usage.costNanoUsd, 10_000_000)
     }).pipe(Effect.provide(LlmConfig.layerPricing.pipe(
-      Layer.provide(LlmConfig.layerFromRecord({ ...keys, LLM_PRICES: '{"gemini":{"default":{"input":0.01,"output":0.02}}}' }))
+      Layer.provide(
+        LlmConfig.layerFromRecord({
+          ...keys,
+          LLM_PRICES: "{\"gemini\":{\"default\":{\"input\":0.01,\"output\":0.02}}}"
+        })
+      )
     ))))
 
   it.effect("names an unknown primary provider and lists the valid ones", () =>
-    failsOn({ ...keys, LLM_PRIMARY_PROVIDER: "mistral" }, "LLM_PRIMARY_PROVIDER", "deepseek, gemini, openai, anthropic"))
+    failsOn(
+      { ...keys, LLM_PRIMARY_PROVIDER: "mistral" },
+      "LLM_PRIMARY_PROVIDER",
+      "deepseek, gemini, openai, anthropic"
+    ))
   it.effect("names an unknown fallback provider", () =>
     failsOn({ ...keys, LLM_FALLBACK_PROVIDER: "grok" }, "LLM_FALLBACK_PROVIDER", "unknown provider \"grok\""))
   it.effect("names an unknown provider in a longer chain", () =>
@@ -117,5 +129,5 @@ describe("LlmConfig", () => {
   it.effect("rejects an unknown time zone", () =>
     failsOn({ ...keys, AI_QUOTA_TIMEZONE: "Mars/Olympus" }, "AI_QUOTA_TIMEZONE", "Mars/Olympus"))
   it.effect("rejects malformed prices", () =>
-    failsOn({ ...keys, LLM_PRICES: '{"openai":{"default":{"input":-1,"output":2}}}' }, "LLM_PRICES", "input"))
+    failsOn({ ...keys, LLM_PRICES: "{\"openai\":{\"default\":{\"input\":-1,\"output\":2}}}" }, "LLM_PRICES", "input"))
 })

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration } from "effect"
-import * as Attempt from "../src/Attempt.ts"
+import type * as Attempt from "../src/Attempt.ts"
 import { ModelId, ProviderName, SubjectId } from "../src/Ids.ts"
 import * as LlmError from "../src/LlmError.ts"
 import * as ProviderError from "../src/ProviderError.ts"
@@ -9,7 +9,11 @@ const provider = ProviderName.make("deepseek")
 
 // [error, retryable on the same provider, fall back to the next provider]
 const table: ReadonlyArray<readonly [LlmError.LlmError, boolean, boolean]> = [
-  [new ProviderError.ProviderRateLimited({ provider, message: "slow down", retryAfter: Duration.seconds(3) }), true, true],
+  [
+    new ProviderError.ProviderRateLimited({ provider, message: "slow down", retryAfter: Duration.seconds(3) }),
+    true,
+    true
+  ],
   [new ProviderError.ProviderQuotaExhausted({ provider, status: 402, message: "Insufficient Balance" }), false, true],
   [new ProviderError.ProviderUnavailable({ provider, status: 503, message: "overloaded" }), true, true],
   [new ProviderError.ProviderTimeout({ provider, phase: "first-byte", timeoutMs: 1000 }), false, true],
@@ -20,7 +24,11 @@ const table: ReadonlyArray<readonly [LlmError.LlmError, boolean, boolean]> = [
   [new ProviderError.ContentFiltered({ provider, stage: "response", message: "blocked" }), false, true],
   [new ProviderError.MalformedResponse({ provider, message: "not JSON" }), true, true],
   [new ProviderError.StructuredOutputInvalid({ provider, issue: "missing answer", content: "{}" }), true, true],
-  [new ProviderError.StreamInterrupted({ provider, partialText: "Once upon", reason: "connection reset" }), false, false],
+  [
+    new ProviderError.StreamInterrupted({ provider, partialText: "Once upon", reason: "connection reset" }),
+    false,
+    false
+  ],
   [new ProviderError.CircuitOpen({ provider }), false, true],
   [new ProviderError.ProviderThrottled({ provider, limit: "requests-per-minute" }), false, true],
   [new LlmError.InvalidOptions({ field: "options.temperature", message: "bad" }), false, false],

@@ -60,7 +60,8 @@ describe("Pricing", () => {
       const usage = pricing.usage(gemini, ModelId.make("x"), counts)
       total = TokenUsage.add(total, usage)
       // exact reference in bigint: (in × 75_000_000 + out × 300_000_000 + 500_000) / 1_000_000 per call
-      expected += (BigInt(counts.promptTokens) * 75_000_000n + BigInt(counts.completionTokens) * 300_000_000n + 500_000n) /
+      expected +=
+        (BigInt(counts.promptTokens) * 75_000_000n + BigInt(counts.completionTokens) * 300_000_000n + 500_000n) /
         1_000_000n
     }
     assert.strictEqual(BigInt(total.costNanoUsd), expected)
