@@ -76,7 +76,9 @@ export class GenerationDisabled extends Schema.TaggedError<GenerationDisabled>()
 
 /**
  * A subject's quota is spent until `resetsAt`. `remaining` is 0; `limit` and
- * `used` are the day's numbers.
+ * `used` are the day's numbers. `budget` is absent when the daily request
+ * limit is spent; `"tokens"` or `"cost"` when a daily token or cost budget
+ * is, and then `limit` and `used` count tokens or nano-USD.
  *
  * @since 0.1.0
  */
@@ -85,7 +87,8 @@ export class RateLimitExceeded extends Schema.TaggedError<RateLimitExceeded>()("
   limit: Schema.Int,
   used: Schema.Int,
   remaining: Schema.Int,
-  resetsAt: Schema.DateTimeUtc
+  resetsAt: Schema.DateTimeUtc,
+  budget: Schema.optionalKey(Schema.Literals(["tokens", "cost"]))
 }) {
   /**
    * The time left until the quota resets, for a `Retry-After` header.
@@ -96,7 +99,12 @@ export class RateLimitExceeded extends Schema.TaggedError<RateLimitExceeded>()("
     return DateTime.distance(now, this.resetsAt)
   }
   override get message(): string {
-    return `daily limit of ${this.limit} reached for ${this.subjectId}; resets at ${DateTime.formatIso(this.resetsAt)}`
+    const what = this.budget === undefined
+      ? "daily limit"
+      : this.budget === "tokens"
+      ? "daily token budget"
+      : "daily cost budget (nano-USD)"
+    return `${what} of ${this.limit} reached for ${this.subjectId}; resets at ${DateTime.formatIso(this.resetsAt)}`
   }
 }
 

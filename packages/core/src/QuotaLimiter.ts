@@ -1,15 +1,78 @@
 /**
- * Per-subject quotas: at most `AI_MAX_QUESTIONS_PER_REQUEST` per request and
- * `AI_DAILY_LIMIT_PER_TEACHER` per subject per local day.
+ * Per-subject quotas: how many generations (or questions) a subject, such as
+ * a teacher, may spend per local day, and how many questions one request may
+ * ask for.
  *
- * TODO(issue 6): module header (the day rule, reservations, stores, failure
- * modes), `make`, `layerMemory`, `layer` from `LlmConfig`.
+ * **The rules**
+ *
+ * - One request asks for at most `maxQuestionsPerRequest` questions
+ *   (`AI_MAX_QUESTIONS_PER_REQUEST`): `checkRequestSize` fails with
+ *   `TooManyQuestions` and is meant to run before any reservation.
+ * - A subject spends at most `dailyLimit` units (`AI_DAILY_LIMIT_PER_TEACHER`)
+ *   per day. A unit is one generation by default; a caller may charge one per
+ *   question instead by passing `units`.
+ * - The day is the calendar day in `timeZone` (`AI_QUOTA_TIMEZONE`, default
+ *   `UTC`): counters reset at local midnight, so a New York day is 23 hours
+ *   long on 2026-03-08 and 25 hours long on 2026-11-01. The day is read from
+ *   the Effect `Clock` (a `TestClock` in tests), never from the store's clock.
+ * - Optional daily token and cost budgets (off by default) are charged with
+ *   the actual usage at commit. A subject whose budget is spent is refused
+ *   (`RateLimitExceeded` with `budget: "tokens"` or `"cost"`) until midnight;
+ *   the request that crosses the budget is not cut short.
+ * - `overrides` gives some subjects other limits (a premium teacher with 500).
+ *
+ * **Reservations**
+ *
+ * `reserve` holds units before the provider is called, so concurrent requests
+ * of one subject can never spend more than the limit. A reservation is
+ * committed when the request succeeds and refunded when it fails or is
+ * interrupted; whichever comes first wins, and a second commit or refund is a
+ * no-op. `withQuota` does all of that around an effect and is the one way
+ * callers should spend quota: call it once per logical request (hedged or
+ * retried attempts inside it are not charged again).
+ *
+ * **Stores**
+ *
+ * The counters live in a {@link QuotaStore}: `layerStoreMemory` (default,
+ * process-local, drops a day's counters when the day is over) or the Redis
+ * store of `@baton/redis` (shared by every process; one atomic round trip per
+ * reserve and per refund, keys that expire after their day).
+ *
+ * **When the store is down**
+ *
+ * By default the limiter fails closed: `reserve`, `withQuota` and `remaining`
+ * fail with `QuotaStoreUnavailable`. With `failOpen: true` they log a warning
+ * and let the request through, reporting a fresh day's numbers. A refund or a
+ * budget charge that cannot reach the store is logged and dropped (the units
+ * stay spent: the safe direction). Nothing here ever dies on a store error.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+ * import { SubjectId } from "@baton/core/Ids"
+ *
+ * const generate = (questions: number) =>
+ *   Effect.gen(function*() {
+ *     const quota = yield* QuotaLimiter.QuotaLimiter
+ *     yield* quota.checkRequestSize(questions)
+ *     return yield* quota.withQuota(SubjectId.make("teacher-42"), 1, (reservation) =>
+ *       Effect.succeed(`generated; ${reservation.remaining} left today`))
+ *   })
+ *
+ * const program = generate(5).pipe(Effect.provide(QuotaLimiter.layerMemoryWith({
+ *   maxQuestionsPerRequest: 20,
+ *   dailyLimit: 100,
+ *   timeZone: "Europe/Oslo"
+ * })))
+ * ```
  *
  * @since 0.1.0
  */
-import { Context, type DateTime, type Effect } from "effect"
+import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option, Ref } from "effect"
 import type { SubjectId } from "./Ids.ts"
-import type { QuotaStoreUnavailable, RateLimitExceeded, TooManyQuestions } from "./LlmError.ts"
+import { LlmConfig } from "./LlmConfig.ts"
+import { LlmConfigError, type QuotaStoreUnavailable, RateLimitExceeded, TooManyQuestions } from "./LlmError.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
 
 /**
@@ -72,3 +135,518 @@ export interface Service {
  * @since 0.1.0
  */
 export class QuotaLimiter extends Context.Service<QuotaLimiter, Service>()("@baton/core/QuotaLimiter") {}
+
+// -----------------------------------------------------------------------------
+// Policy
+// -----------------------------------------------------------------------------
+
+/**
+ * The daily limits of one subject. Budgets that are `undefined` are off.
+ *
+ * @since 0.1.0
+ */
+export interface Limits {
+  /** Units (generations or questions) per local day. */
+  readonly daily: number
+  /** Total tokens (prompt + completion) per local day. */
+  readonly dailyTokens?: number | undefined
+  /** Cost per local day, in nano-USD (1 USD = 1e9). */
+  readonly dailyCostNanoUsd?: number | undefined
+}
+
+/**
+ * A lookup of per-subject limits. `Option.none()` keeps the defaults; a
+ * partial `Limits` replaces only the fields it sets.
+ *
+ * @since 0.1.0
+ */
+export type Overrides = (subjectId: SubjectId) => Effect.Effect<Option.Option<Partial<Limits>>>
+
+/**
+ * Options that do not come from environment variables: budgets, overrides
+ * and the behaviour when the store is unreachable.
+ *
+ * @since 0.1.0
+ */
+export interface Extras {
+  /** Default daily token budget per subject; off when absent. */
+  readonly dailyTokenBudget?: number | undefined
+  /** Default daily cost budget per subject in nano-USD; off when absent. */
+  readonly dailyCostBudgetNanoUsd?: number | undefined
+  /** Per-subject limits, for example premium teachers. */
+  readonly overrides?: Overrides | undefined
+  /** Let requests through when the store is unreachable (default: fail closed). */
+  readonly failOpen?: boolean | undefined
+}
+
+/**
+ * Everything `make` needs.
+ *
+ * @since 0.1.0
+ */
+export interface Options extends Extras {
+  readonly maxQuestionsPerRequest: number
+  readonly dailyLimit: number
+  /** IANA zone whose midnight resets the counters, such as `UTC` or `Asia/Tokyo`. */
+  readonly timeZone: string
+}
+
+/**
+ * An `Overrides` lookup from a fixed table keyed by subject id.
+ *
+ * @example
+ * ```ts
+ * import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+ *
+ * const overrides = QuotaLimiter.overridesFromRecord({ "teacher-premium": { daily: 500 } })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const overridesFromRecord = (table: Readonly<Record<string, Partial<Limits>>>): Overrides => (subjectId) =>
+  Effect.succeed(Option.fromNullishOr(Object.hasOwn(table, subjectId) ? table[subjectId] : undefined))
+
+// -----------------------------------------------------------------------------
+// Store
+// -----------------------------------------------------------------------------
+
+/**
+ * What a subject has spent on one day.
+ *
+ * @since 0.1.0
+ */
+export interface Usage {
+  readonly units: number
+  readonly tokens: number
+  readonly costNanoUsd: number
+}
+
+/**
+ * The counter of one subject on one local day (`day` is `YYYY-MM-DD`).
+ *
+ * @since 0.1.0
+ */
+export interface StoreKey {
+  readonly subjectId: SubjectId
+  readonly day: string
+}
+
+/**
+ * The answer of a store to a reservation: the usage after it, or the limit
+ * that refused it and the usage that made it refuse.
+ *
+ * @since 0.1.0
+ */
+export type ReserveOutcome =
+  | { readonly _tag: "Reserved"; readonly usage: Usage }
+  | Denied
+
+/**
+ * A refused reservation: which limit refused it, and the usage then.
+ *
+ * @since 0.1.0
+ */
+export interface Denied {
+  readonly _tag: "Denied"
+  readonly limit: "units" | "tokens" | "cost"
+  readonly usage: Usage
+}
+
+/**
+ * Where counters live. Each operation is atomic; `reserve` checks the limits
+ * in the order units, tokens, cost and adds `units` only when all pass.
+ * `expiresInMillis` is how long the day's counter must be kept (computed
+ * from the Effect clock, so a store never needs a clock of its own). `refund`
+ * and `charge` on a counter that no longer exists do nothing.
+ *
+ * @since 0.1.0
+ */
+export class QuotaStore extends Context.Service<QuotaStore, {
+  readonly reserve: (options: {
+    readonly key: StoreKey
+    readonly units: number
+    readonly limits: Limits
+    readonly expiresInMillis: number
+  }) => Effect.Effect<ReserveOutcome, QuotaStoreUnavailable>
+  readonly refund: (options: { readonly key: StoreKey; readonly units: number }) => Effect.Effect<
+    void,
+    QuotaStoreUnavailable
+  >
+  readonly charge: (options: {
+    readonly key: StoreKey
+    readonly tokens: number
+    readonly costNanoUsd: number
+  }) => Effect.Effect<void, QuotaStoreUnavailable>
+  readonly usage: (key: StoreKey) => Effect.Effect<Usage, QuotaStoreUnavailable>
+}>()("@baton/core/QuotaLimiter/QuotaStore") {}
+
+/**
+ * Nothing spent.
+ *
+ * @since 0.1.0
+ */
+export const emptyUsage: Usage = { units: 0, tokens: 0, costNanoUsd: 0 }
+
+/**
+ * Which limit `usage` plus `units` more would break, if any, in the order a
+ * store must check them.
+ *
+ * @since 0.1.0
+ */
+export const deniedBy = (limits: Limits, usage: Usage, units: number): "units" | "tokens" | "cost" | undefined =>
+  usage.units + units > limits.daily
+    ? "units"
+    : limits.dailyTokens !== undefined && usage.tokens >= limits.dailyTokens
+    ? "tokens"
+    : limits.dailyCostNanoUsd !== undefined && usage.costNanoUsd >= limits.dailyCostNanoUsd
+    ? "cost"
+    : undefined
+
+interface MemoryDay {
+  expiresAt: number
+  readonly subjects: Map<SubjectId, Usage>
+}
+
+/**
+ * A process-local store. A day's counters are dropped once the day is over,
+ * so the map holds at most the current day (and the previous one until its
+ * in-flight requests settle). `size` counts the subject-days held.
+ *
+ * @since 0.1.0
+ */
+export const makeStoreMemory: Effect.Effect<QuotaStore["Service"] & { readonly size: Effect.Effect<number> }> = Effect
+  .sync(() => {
+    const days = new Map<string, MemoryDay>()
+    const sweep = (now: number) => {
+      for (const [day, entry] of days) if (entry.expiresAt <= now) days.delete(day)
+    }
+    const read = (key: StoreKey): Usage => days.get(key.day)?.subjects.get(key.subjectId) ?? emptyUsage
+    const write = (key: StoreKey, usage: Usage) => {
+      days.get(key.day)?.subjects.set(key.subjectId, usage)
+    }
+    return {
+      reserve: ({ expiresInMillis, key, limits, units }) =>
+        Effect.clockWith((clock) =>
+          Effect.sync((): ReserveOutcome => {
+            const now = clock.currentTimeMillisUnsafe()
+            sweep(now)
+            const usage = read(key)
+            const denied = deniedBy(limits, usage, units)
+            if (denied !== undefined) return { _tag: "Denied", limit: denied, usage }
+            const day = days.get(key.day) ?? { expiresAt: 0, subjects: new Map() }
+            day.expiresAt = Math.max(day.expiresAt, now + expiresInMillis)
+            days.set(key.day, day)
+            const next = { ...usage, units: usage.units + units }
+            day.subjects.set(key.subjectId, next)
+            return { _tag: "Reserved", usage: next }
+          })
+        ),
+      refund: ({ key, units }) =>
+        Effect.sync(() => {
+          const usage = read(key)
+          write(key, { ...usage, units: Math.max(0, usage.units - units) })
+        }),
+      charge: ({ costNanoUsd, key, tokens }) =>
+        Effect.sync(() => {
+          const usage = read(key)
+          write(key, { ...usage, tokens: usage.tokens + tokens, costNanoUsd: usage.costNanoUsd + costNanoUsd })
+        }),
+      usage: (key) => Effect.sync(() => read(key)),
+      size: Effect.sync(() => {
+        let size = 0
+        for (const day of days.values()) size += day.subjects.size
+        return size
+      })
+    }
+  })
+
+/**
+ * The process-local store (see `makeStoreMemory`).
+ *
+ * @since 0.1.0
+ */
+export const layerStoreMemory: Layer.Layer<QuotaStore> = Layer.effect(QuotaStore, makeStoreMemory)
+
+// -----------------------------------------------------------------------------
+// Days
+// -----------------------------------------------------------------------------
+
+/**
+ * The local day `now` falls in: its `YYYY-MM-DD` name, the instant of the next
+ * local midnight, and the milliseconds until then.
+ *
+ * @since 0.1.0
+ */
+export const dayOf = (now: DateTime.Utc, zone: DateTime.TimeZone): {
+  readonly day: string
+  readonly resetsAt: DateTime.Utc
+  readonly expiresInMillis: number
+} => {
+  const local = DateTime.setZone(now, zone)
+  const resetsAt = DateTime.toUtc(local.pipe(DateTime.add({ days: 1 }), DateTime.startOf("day")))
+  return {
+    day: DateTime.formatIsoDate(local),
+    resetsAt,
+    expiresInMillis: DateTime.toEpochMillis(resetsAt) - DateTime.toEpochMillis(now)
+  }
+}
+
+// -----------------------------------------------------------------------------
+// Limiter
+// -----------------------------------------------------------------------------
+
+const invalid = (variable: string, message: string) => Effect.fail(new LlmConfigError({ variable, message }))
+
+const checkCount = (variable: string, value: number | undefined) =>
+  value === undefined || (Number.isSafeInteger(value) && value > 0)
+    ? Effect.void
+    : invalid(variable, `${variable}: must be a positive integer, got ${value}`)
+
+const checkOptions = (options: Options): Effect.Effect<DateTime.TimeZone, LlmConfigError> =>
+  Effect.gen(function*() {
+    yield* checkCount("AI_MAX_QUESTIONS_PER_REQUEST", options.maxQuestionsPerRequest)
+    yield* checkCount("AI_DAILY_LIMIT_PER_TEACHER", options.dailyLimit)
+    yield* checkCount("QuotaLimiter.dailyTokenBudget", options.dailyTokenBudget)
+    yield* checkCount("QuotaLimiter.dailyCostBudgetNanoUsd", options.dailyCostBudgetNanoUsd)
+    return yield* Option.match(DateTime.zoneMakeNamed(options.timeZone), {
+      onNone: () =>
+        invalid(
+          "AI_QUOTA_TIMEZONE",
+          `AI_QUOTA_TIMEZONE: unknown time zone "${options.timeZone}"; use an IANA name such as UTC or America/New_York`
+        ),
+      onSome: Effect.succeed
+    })
+  })
+
+const checkUnits = (units: number) =>
+  Number.isSafeInteger(units) && units > 0
+    ? Effect.void
+    : Effect.die(new RangeError(`QuotaLimiter: units must be a positive integer, got ${units}`))
+
+/**
+ * Builds the limiter over the current `QuotaStore`. Fails with an
+ * `LlmConfigError` for a non-positive limit or budget or an unknown zone.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const store = yield* QuotaStore
+  const zone = yield* checkOptions(options)
+  const defaults: Limits = {
+    daily: options.dailyLimit,
+    dailyTokens: options.dailyTokenBudget,
+    dailyCostNanoUsd: options.dailyCostBudgetNanoUsd
+  }
+  const failOpen = options.failOpen ?? false
+
+  const limitsFor = (subjectId: SubjectId): Effect.Effect<Limits> =>
+    options.overrides === undefined ? Effect.succeed(defaults) : Effect.map(
+      options.overrides(subjectId),
+      Option.match({
+        onNone: () => defaults,
+        onSome: (o): Limits => ({
+          daily: o.daily ?? defaults.daily,
+          dailyTokens: o.dailyTokens ?? defaults.dailyTokens,
+          dailyCostNanoUsd: o.dailyCostNanoUsd ?? defaults.dailyCostNanoUsd
+        })
+      })
+    )
+
+  // Zone arithmetic is slow (Intl), so the current day is kept until the
+  // clock leaves it (forwards or, under a TestClock, backwards).
+  let current: ReturnType<typeof dayOf> & { readonly startsAt: number } | undefined
+  const today = Effect.map(Clock.currentTimeMillis, (millis) => {
+    if (current === undefined || millis < current.startsAt || millis >= DateTime.toEpochMillis(current.resetsAt)) {
+      const now = DateTime.makeUnsafe(millis)
+      const day = dayOf(now, zone)
+      const startsAt = DateTime.toEpochMillis(DateTime.toUtc(DateTime.startOf(DateTime.setZone(now, zone), "day")))
+      current = { ...day, startsAt }
+      return day
+    }
+    return { ...current, expiresInMillis: DateTime.toEpochMillis(current.resetsAt) - millis }
+  })
+
+  const statusOf = (subjectId: SubjectId, limits: Limits, used: number, resetsAt: DateTime.Utc): QuotaStatus => ({
+    subjectId,
+    limit: limits.daily,
+    used,
+    remaining: Math.max(0, limits.daily - used),
+    resetsAt
+  })
+
+  const orFailOpen = <A>(effect: Effect.Effect<A, QuotaStoreUnavailable>, fallback: A) =>
+    failOpen
+      ? Effect.catchTag(effect, "QuotaStoreUnavailable", (error) =>
+        Effect.as(Effect.logWarning("quota store unavailable; failing open", error.message), fallback))
+      : effect
+
+  const logDropped = (what: string) => (effect: Effect.Effect<void, QuotaStoreUnavailable>) =>
+    Effect.catchTag(
+      effect,
+      "QuotaStoreUnavailable",
+      (error) => Effect.logWarning(`quota ${what} dropped: store unavailable`, error.message)
+    )
+
+  const exceeded = (subjectId: SubjectId, limits: Limits, outcome: Denied, resetsAt: DateTime.Utc) => {
+    const usage = outcome.usage
+    if (outcome.limit === "units") {
+      return new RateLimitExceeded({ subjectId, limit: limits.daily, used: usage.units, remaining: 0, resetsAt })
+    }
+    const tokens = outcome.limit === "tokens"
+    return new RateLimitExceeded({
+      subjectId,
+      limit: (tokens ? limits.dailyTokens : limits.dailyCostNanoUsd) ?? 0,
+      used: tokens ? usage.tokens : usage.costNanoUsd,
+      remaining: 0,
+      resetsAt,
+      budget: outcome.limit
+    })
+  }
+
+  const makeReservation = (status: QuotaStatus, key: StoreKey, limits: Limits, units: number, live: boolean) =>
+    Effect.map(Ref.make(false), (settled): Reservation => {
+      const settleWith = (effect: Effect.Effect<void>) =>
+        Effect.uninterruptible(Effect.flatMap(Ref.getAndSet(settled, true), (done) => done ? Effect.void : effect))
+      const budgeted = limits.dailyTokens !== undefined || limits.dailyCostNanoUsd !== undefined
+      return {
+        ...status,
+        units,
+        commit: (usage) =>
+          settleWith(
+            live && budgeted && usage !== undefined
+              ? logDropped("budget charge")(
+                store.charge({ key, tokens: usage.totalTokens, costNanoUsd: usage.costNanoUsd })
+              )
+              : Effect.void
+          ),
+        refund: settleWith(live ? logDropped("refund")(store.refund({ key, units })) : Effect.void)
+      }
+    })
+
+  const reserve = (subjectId: SubjectId, units = 1) =>
+    Effect.uninterruptible(Effect.gen(function*() {
+      yield* checkUnits(units)
+      const limits = yield* limitsFor(subjectId)
+      const { day, expiresInMillis, resetsAt } = yield* today
+      const key: StoreKey = { subjectId, day }
+      const outcome = yield* orFailOpen(
+        store.reserve({ key, units, limits, expiresInMillis }),
+        undefined
+      )
+      if (outcome === undefined) {
+        return yield* makeReservation(statusOf(subjectId, limits, 0, resetsAt), key, limits, units, false)
+      }
+      if (outcome._tag === "Denied") return yield* exceeded(subjectId, limits, outcome, resetsAt)
+      return yield* makeReservation(
+        statusOf(subjectId, limits, outcome.usage.units, resetsAt),
+        key,
+        limits,
+        units,
+        true
+      )
+    }))
+
+  const remaining = (subjectId: SubjectId) =>
+    Effect.gen(function*() {
+      const limits = yield* limitsFor(subjectId)
+      const { day, resetsAt } = yield* today
+      const usage = yield* orFailOpen(store.usage({ subjectId, day }), emptyUsage)
+      return statusOf(subjectId, limits, usage.units, resetsAt)
+    })
+
+  const checkRequestSize = (questions: number) =>
+    questions > options.maxQuestionsPerRequest
+      ? Effect.fail(new TooManyQuestions({ requested: questions, max: options.maxQuestionsPerRequest }))
+      : Effect.void
+
+  const withQuota = <A, E, R>(
+    subjectId: SubjectId,
+    units: number,
+    effect: (reservation: Reservation) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable, R> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(
+        reserve(subjectId, units),
+        (reservation) =>
+          restore(Effect.suspend(() => effect(reservation))).pipe(
+            Effect.onExit((exit) => Exit.isSuccess(exit) ? reservation.commit() : reservation.refund)
+          )
+      )
+    )
+
+  return QuotaLimiter.of({ checkRequestSize, reserve, remaining, withQuota })
+})
+
+/**
+ * The limiter's options from `LlmConfig` plus the extras that have no
+ * environment variable.
+ *
+ * @since 0.1.0
+ */
+export const optionsFromConfig = (settings: LlmConfig["Service"], extras: Extras = {}): Options => ({
+  ...extras,
+  maxQuestionsPerRequest: settings.maxQuestionsPerRequest,
+  dailyLimit: settings.dailyLimitPerTeacher,
+  timeZone: settings.quotaTimeZone
+})
+
+/**
+ * The limiter configured from `LlmConfig` over the current `QuotaStore`
+ * (give it `layerStoreMemory` or the Redis store).
+ *
+ * @since 0.1.0
+ */
+export const layer = (extras: Extras = {}): Layer.Layer<QuotaLimiter, LlmConfigError, LlmConfig | QuotaStore> =>
+  Layer.effect(QuotaLimiter, LlmConfig.use((settings) => make(optionsFromConfig(settings, extras))))
+
+/**
+ * The limiter configured from `LlmConfig` with the process-local store: the
+ * default for a single process.
+ *
+ * @since 0.1.0
+ */
+export const layerMemory = (extras: Extras = {}): Layer.Layer<QuotaLimiter, LlmConfigError, LlmConfig> =>
+  layer(extras).pipe(Layer.provide(layerStoreMemory))
+
+/**
+ * The limiter with explicit options and the process-local store (tests,
+ * embedded use).
+ *
+ * @since 0.1.0
+ */
+export const layerMemoryWith = (options: Options): Layer.Layer<QuotaLimiter, LlmConfigError> =>
+  Layer.effect(QuotaLimiter, make(options)).pipe(Layer.provide(layerStoreMemory))
+
+// -----------------------------------------------------------------------------
+// HTTP headers
+// -----------------------------------------------------------------------------
+
+/**
+ * Header values for a quota answer: `RateLimit-Limit`, `RateLimit-Remaining`,
+ * `RateLimit-Reset` (seconds until the counter resets) and, for a refusal,
+ * `Retry-After` (the same seconds). Seconds are rounded up, never 0 before
+ * the reset.
+ *
+ * @example
+ * ```ts
+ * import { DateTime } from "effect"
+ * import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+ *
+ * declare const status: QuotaLimiter.QuotaStatus
+ * const headers = QuotaLimiter.rateLimitHeaders(status, DateTime.nowUnsafe())
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const rateLimitHeaders = (
+  answer: QuotaStatus | RateLimitExceeded,
+  now: DateTime.Utc
+): Readonly<Record<string, string>> => {
+  const seconds = String(Math.max(0, Math.ceil(Duration.toSeconds(DateTime.distance(now, answer.resetsAt)))))
+  const headers = {
+    "RateLimit-Limit": String(answer.limit),
+    "RateLimit-Remaining": String(answer.remaining),
+    "RateLimit-Reset": seconds
+  }
+  return answer instanceof RateLimitExceeded ? { ...headers, "Retry-After": seconds } : headers
+}

@@ -1,15 +1,70 @@
 /**
- * One structured record per provider attempt.
+ * One structured record per provider attempt: who asked what of whom, what it
+ * cost and how it ended, without the prompt and without any key.
  *
- * TODO(issue 7): module header, the `LlmRequestLog` record schema, layers
- * (JSON lines through the Effect `Logger` as default, memory, fan-out),
- * prompt and key redaction rules.
+ * The manager calls `write` with an {@link AttemptReport} once per attempt; the
+ * log turns it into an {@link LlmRequestLog} record (timestamp, provider,
+ * model, SHA-256 prompt hash, subject, tokens, cost in nano-USD and USD,
+ * latency, outcome, error tag and message, role, finish reason) and hands it
+ * to its sinks. All attempts of one request share its `requestId`; `attempt`
+ * is their 1-based order.
+ *
+ * Sinks and layers:
+ * - {@link layerJson} (the default): one JSON object per line, through the
+ *   Effect `Logger` machinery with a dedicated JSON-lines logger, so app log
+ *   levels and loggers neither drop nor reformat request records.
+ * - {@link layerMemory}: records kept in memory, readable through
+ *   {@link RequestLogMemory} (tests, demos).
+ * - {@link layer}: a fan-out over any sinks ({@link jsonSink},
+ *   {@link memorySink}, the database sink of `@baton/sql/SqlRequestLog`).
+ *
+ * Rules:
+ * - Prompt text is never logged unless `logPrompts` is on (`LLM_LOG_PROMPTS=true`,
+ *   see {@link layerFromConfig}); then it is truncated to `promptMaxChars`.
+ *   The `promptHash` is always there to correlate identical prompts.
+ * - Keys are never logged: the configured keys and anything shaped like a
+ *   provider key are scrubbed from error messages and prompt text, whatever
+ *   the setting.
+ * - Writing never fails and never slows the request: a sink that fails is
+ *   counted in `baton_sink_failures_total{sink}` (see `LlmMetrics`), warned
+ *   about once, and the request goes on.
+ * - Skipped attempts (Baton did not call the provider: open circuit, spent
+ *   local budget) are logged too, with `outcome: "skipped"`, zero tokens and
+ *   the skip reason as `errorTag` (`CircuitOpen`, `ProviderThrottled`), so a
+ *   log reader sees why a provider was passed over.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as RequestLog from "@baton/core/RequestLog"
+ *
+ * const records = Effect.gen(function*() {
+ *   const memory = yield* RequestLog.RequestLogMemory
+ *   return yield* memory.records
+ * }).pipe(Effect.provide(RequestLog.layerMemory()))
+ * ```
  *
  * @since 0.1.0
  */
-import { Context, type Effect } from "effect"
-import type { Attempt } from "./Attempt.ts"
-import type { FinishReason } from "./GenerationResult.ts"
+import {
+  Context,
+  DateTime,
+  Effect,
+  Layer,
+  Logger,
+  Option,
+  type Redacted,
+  Ref,
+  References,
+  Schema,
+  type Scope
+} from "effect"
+import { Attempt, type Attempt as AttemptType } from "./Attempt.ts"
+import { FinishReason } from "./GenerationResult.ts"
+import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
+import { scrub, truncate } from "./internal/redact.ts"
+import { LlmConfig } from "./LlmConfig.ts"
+import * as LlmMetrics from "./LlmMetrics.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
 
@@ -23,10 +78,117 @@ export interface AttemptReport {
   readonly request: LlmRequest
   /** 1-based position of the attempt within its request. */
   readonly attemptNumber: number
-  readonly attempt: Attempt
+  readonly attempt: AttemptType
   /** Usage the provider billed for this attempt, when it reported any (failed and cancelled attempts included). */
   readonly usage: TokenUsage | undefined
   readonly finishReason: FinishReason | undefined
+}
+
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+/**
+ * One request-log record: one provider attempt. Every key is always present
+ * (`null` when it does not apply) except `prompt`, present only when prompts
+ * are logged.
+ *
+ * @since 0.1.0
+ */
+export const LlmRequestLog = Schema.Struct({
+  requestId: RequestId,
+  attempt: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  /** ISO 8601, UTC, when the attempt ended. */
+  timestamp: Schema.String,
+  provider: ProviderName,
+  model: ModelId,
+  promptHash: Schema.String,
+  subjectId: Schema.NullOr(SubjectId),
+  role: Attempt.fields.role,
+  outcome: Attempt.fields.outcome,
+  latencyMs: Schema.Finite,
+  /** False when the provider reported no usage for the attempt (token and cost fields are then 0). */
+  usageReported: Schema.Boolean,
+  promptTokens: Count,
+  completionTokens: Count,
+  cachedPromptTokens: Count,
+  reasoningTokens: Count,
+  totalTokens: Count,
+  costNanoUsd: Count,
+  costUsd: Schema.Finite,
+  finishReason: Schema.NullOr(FinishReason),
+  errorTag: Schema.NullOr(Schema.String),
+  errorMessage: Schema.NullOr(Schema.String),
+  prompt: Schema.optionalKey(Schema.String)
+})
+
+/** @since 0.1.0 */
+export type LlmRequestLog = typeof LlmRequestLog.Type
+
+/**
+ * How records are written: prompt logging, its truncation, and the secrets to
+ * scrub besides key-shaped text.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly logPrompts?: boolean | undefined
+  /** Characters of prompt text kept when prompts are logged (default 500). */
+  readonly promptMaxChars?: number | undefined
+  readonly secrets?: ReadonlyArray<Redacted.Redacted> | undefined
+}
+
+const ERROR_MESSAGE_MAX_CHARS = 1000
+
+const renderPrompt = (request: LlmRequest): string =>
+  request.messages.map((message) => `${message.role}: ${message.content}`).join("\n")
+
+/**
+ * The record of an attempt that ended at `timestamp`.
+ *
+ * @since 0.1.0
+ */
+export const toRecord = (report: AttemptReport, timestamp: DateTime.Utc, options: Options = {}): LlmRequestLog => {
+  const { attempt, request, usage } = report
+  const secrets = options.secrets ?? []
+  const record: LlmRequestLog = {
+    requestId: request.requestId,
+    attempt: report.attemptNumber,
+    timestamp: DateTime.formatIso(timestamp),
+    provider: attempt.provider,
+    model: attempt.model,
+    promptHash: request.promptHash,
+    subjectId: request.subjectId ?? null,
+    role: attempt.role,
+    outcome: attempt.outcome,
+    latencyMs: attempt.latencyMs,
+    usageReported: usage !== undefined,
+    promptTokens: usage?.promptTokens ?? 0,
+    completionTokens: usage?.completionTokens ?? 0,
+    cachedPromptTokens: usage?.cachedPromptTokens ?? 0,
+    reasoningTokens: usage?.reasoningTokens ?? 0,
+    totalTokens: usage?.totalTokens ?? 0,
+    costNanoUsd: usage?.costNanoUsd ?? 0,
+    costUsd: usage?.estimatedCostUsd ?? 0,
+    finishReason: report.finishReason ?? null,
+    errorTag: attempt.error?._tag ?? null,
+    errorMessage: attempt.error === undefined
+      ? null
+      : truncate(scrub(attempt.error.message, secrets), ERROR_MESSAGE_MAX_CHARS)
+  }
+  return options.logPrompts === true
+    ? { ...record, prompt: truncate(scrub(renderPrompt(request), secrets), options.promptMaxChars ?? 500) }
+    : record
+}
+
+/**
+ * A destination for records. `write` may fail: the log counts and reports the
+ * failure, the request never sees it. A sink must not block on I/O: one that
+ * talks to a database queues and writes in the background.
+ *
+ * @since 0.1.0
+ */
+export interface Sink {
+  readonly name: string
+  readonly write: (record: LlmRequestLog) => Effect.Effect<void, unknown>
 }
 
 /**
@@ -45,3 +207,137 @@ export interface Service {
  * @since 0.1.0
  */
 export class RequestLog extends Context.Service<RequestLog, Service>()("@baton/core/RequestLog") {}
+
+const guard = (sink: Sink): Effect.Effect<(record: LlmRequestLog) => Effect.Effect<void>> =>
+  Effect.map(Ref.make(false), (warned) => (record) =>
+    sink.write(record).pipe(
+      Effect.catchCause((cause) =>
+        Effect.andThen(
+          LlmMetrics.recordSinkFailure(`request-log:${sink.name}`),
+          Effect.flatMap(Ref.getAndSet(warned, true), (already) =>
+            already ? Effect.void : Effect.logWarning(
+              `Baton request-log sink "${sink.name}" failed; the request goes on and further failures are only counted in baton_sink_failures_total`,
+              cause
+            ))
+        )
+      )
+    ))
+
+/**
+ * A request log writing every record to each of `sinks` (each guarded on its
+ * own: one failing sink does not stop the others).
+ *
+ * @since 0.1.0
+ */
+export const make = (sinks: ReadonlyArray<Sink>, options: Options = {}): Effect.Effect<Service> =>
+  Effect.gen(function*() {
+    const writers = yield* Effect.forEach(sinks, guard)
+    return RequestLog.of({
+      write: (report) =>
+        Effect.flatMap(DateTime.now, (now) => {
+          const record = toRecord(report, now, options)
+          return Effect.forEach(writers, (write) => write(record), { discard: true })
+        })
+    })
+  })
+
+const jsonLinesLogger: Logger.Logger<unknown, void> = Logger.withConsoleLog(
+  Logger.make(({ message }) => JSON.stringify(Array.isArray(message) ? message[0] : message))
+)
+
+/**
+ * A sink that logs each record as one JSON object on one line, through the
+ * Effect `Logger` API with its own logger (`logger`, by default JSON lines on
+ * the `Console`), whatever loggers and minimum level the app has set.
+ *
+ * @since 0.1.0
+ */
+export const jsonSink = (logger: Logger.Logger<unknown, unknown> = jsonLinesLogger): Sink => ({
+  name: "json",
+  write: (record) =>
+    Effect.logInfo(record).pipe(
+      Effect.provideService(Logger.CurrentLoggers, new Set([logger])),
+      Effect.provideService(References.MinimumLogLevel, "Info")
+    )
+})
+
+/**
+ * Records kept by {@link layerMemory}.
+ *
+ * @since 0.1.0
+ */
+export class RequestLogMemory extends Context.Service<RequestLogMemory, {
+  readonly records: Effect.Effect<ReadonlyArray<LlmRequestLog>>
+}>()("@baton/core/RequestLog/RequestLogMemory") {}
+
+/**
+ * A sink keeping records in memory, and the service that reads them.
+ *
+ * @since 0.1.0
+ */
+export const memorySink: Effect.Effect<{ readonly sink: Sink; readonly memory: RequestLogMemory["Service"] }> = Effect
+  .map(
+    Ref.make<ReadonlyArray<LlmRequestLog>>([]),
+    (ref) => ({
+      sink: { name: "memory", write: (record) => Ref.update(ref, (records) => [...records, record]) },
+      memory: RequestLogMemory.of({ records: Ref.get(ref) })
+    })
+  )
+
+/**
+ * A request log over the given sinks (a fan-out when there are several).
+ * Sinks may be built by effects (a database sink needs a `SqlClient` and a
+ * scope for its background writer).
+ *
+ * @since 0.1.0
+ */
+export const layer = <E = never, R = never>(
+  sinks: ReadonlyArray<Sink | Effect.Effect<Sink, E, R>>,
+  options: Options = {}
+): Layer.Layer<RequestLog, E, Exclude<R, Scope.Scope>> =>
+  Layer.effect(
+    RequestLog,
+    Effect.flatMap(
+      Effect.forEach(sinks, (sink) => Effect.isEffect(sink) ? sink : Effect.succeed(sink)),
+      (built) => make(built, options)
+    )
+  )
+
+/**
+ * JSON lines on the console: the default request log.
+ *
+ * @since 0.1.0
+ */
+export const layerJson = (options: Options = {}): Layer.Layer<RequestLog> => layer([jsonSink()], options)
+
+/**
+ * A request log kept in memory, with {@link RequestLogMemory} to read it.
+ *
+ * @since 0.1.0
+ */
+export const layerMemory = (options: Options = {}): Layer.Layer<RequestLog | RequestLogMemory> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const { memory, sink } = yield* memorySink
+    const log = yield* make([sink], options)
+    return Context.make(RequestLog, log).pipe(Context.add(RequestLogMemory, memory))
+  }))
+
+/**
+ * The {@link Options} given by the configuration: `LLM_LOG_PROMPTS` and every
+ * configured provider key as a secret to scrub.
+ *
+ * @since 0.1.0
+ */
+export const optionsFromConfig: Effect.Effect<Options, never, LlmConfig> = LlmConfig.useSync((settings) => ({
+  logPrompts: settings.logPrompts,
+  secrets: Object.values(settings.providers).flatMap((provider) => Option.toArray(provider.apiKey))
+}))
+
+/**
+ * JSON lines with the configured options.
+ *
+ * @since 0.1.0
+ */
+export const layerFromConfig: Layer.Layer<RequestLog, never, LlmConfig> = Layer.unwrap(
+  Effect.map(optionsFromConfig, layerJson)
+)

@@ -1,22 +1,207 @@
 /**
- * Token usage and cost per attempt, aggregated per subject, provider and day.
+ * Token usage and cost per attempt, aggregated per subject, provider and day:
+ * the answer to "what did teacher X cost us yesterday, and on which provider".
  *
- * TODO(issue 7): module header, entry and aggregate schemas, `layerMemory`.
+ * The manager calls `record` with the `AttemptReport` of every attempt. The
+ * ledger appends one {@link UsageEntry} per attempt that consumed tokens or
+ * cost money, whatever its outcome: a failed or cancelled attempt the
+ * provider billed is a row too. Attempts without reported usage, or with
+ * zero tokens and zero cost (skipped attempts, connection failures), leave no
+ * row; the request log still has them.
+ *
+ * Queries:
+ * - `usageBySubject(day)`: per subject on one day;
+ * - `usageByProvider(from, to, { subjectId })`: per provider over a range of
+ *   days, optionally for one subject;
+ * - `dailyTotals(from, to, { subjectId })`: per day over a range.
+ * Each aggregate has request counts (distinct request ids), attempt counts,
+ * token sums and the exact cost sum in integer nano-USD (plus USD for
+ * display). Days are `YYYY-MM-DD` in the ledger's `timeZone` (default UTC;
+ * use the quota zone, `AI_QUOTA_TIMEZONE`, to match quota days), inclusive.
+ *
+ * Writes never touch the request's path: `record` enqueues and a background
+ * fiber appends rows in batches (see `BatchWriter`: flushed every
+ * `flushInterval`, default 1 second, and when the layer's scope closes). A
+ * crash loses at most the rows of the last `flushInterval`. Queries flush
+ * first, so a process always reads its own writes.
+ *
+ * Stores: {@link layerMemory} (the library default), and SQLite or PostgreSQL
+ * through `effect/sql` in `@baton/sql/SqlUsageLedger`. Every store answers the
+ * same queries with the same numbers: costs are integers, so sums are exact.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as UsageLedger from "@baton/core/UsageLedger"
+ *
+ * const yesterday = Effect.gen(function*() {
+ *   const ledger = yield* UsageLedger.UsageLedger
+ *   return yield* ledger.usageBySubject(UsageLedger.Day.make("2026-03-07"))
+ * }).pipe(Effect.provide(UsageLedger.layerMemory()))
+ * ```
  *
  * @since 0.1.0
  */
-import { Context, type Effect } from "effect"
+import { type Array as Arr, Context, DateTime, Effect, Layer, Ref, Schema, type Scope } from "effect"
+import { Attempt } from "./Attempt.ts"
+import * as BatchWriter from "./BatchWriter.ts"
+import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
 import type { AttemptReport } from "./RequestLog.ts"
+import { nanoUsdToUsd } from "./TokenUsage.ts"
+
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+/**
+ * A calendar day, `YYYY-MM-DD`.
+ *
+ * @since 0.1.0
+ */
+export const Day = Schema.String.check(
+  Schema.isPattern(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, { message: "a day is written YYYY-MM-DD" })
+).pipe(Schema.brand("Day"))
+
+/** @since 0.1.0 */
+export type Day = typeof Day.Type
+
+/**
+ * The day of an instant in a time zone.
+ *
+ * @since 0.1.0
+ */
+export const dayOf = (instant: DateTime.DateTime, timeZone: string): Day =>
+  Day.make(DateTime.formatIsoDate(DateTime.setZoneNamedUnsafe(instant, timeZone)))
+
+/**
+ * One ledger row: the billed usage of one attempt.
+ *
+ * @since 0.1.0
+ */
+export const UsageEntry = Schema.Struct({
+  requestId: RequestId,
+  attempt: Schema.Int,
+  /** ISO 8601, UTC. */
+  timestamp: Schema.String,
+  day: Day,
+  subjectId: Schema.NullOr(SubjectId),
+  provider: ProviderName,
+  model: ModelId,
+  outcome: Attempt.fields.outcome,
+  promptTokens: Count,
+  completionTokens: Count,
+  cachedPromptTokens: Count,
+  reasoningTokens: Count,
+  totalTokens: Count,
+  costNanoUsd: Count
+})
+
+/** @since 0.1.0 */
+export type UsageEntry = typeof UsageEntry.Type
+
+const totalsFields = {
+  requests: Count,
+  attempts: Count,
+  promptTokens: Count,
+  completionTokens: Count,
+  cachedPromptTokens: Count,
+  reasoningTokens: Count,
+  totalTokens: Count,
+  costNanoUsd: Count,
+  costUsd: Schema.Finite
+}
+
+/**
+ * Sums over a set of rows. `requests` counts distinct request ids.
+ *
+ * @since 0.1.0
+ */
+export const UsageTotals = Schema.Struct(totalsFields)
+
+/** @since 0.1.0 */
+export type UsageTotals = typeof UsageTotals.Type
+
+/**
+ * Usage of one subject on one day (`subjectId` is null for requests made
+ * without one).
+ *
+ * @since 0.1.0
+ */
+export const SubjectUsage = Schema.Struct({ day: Day, subjectId: Schema.NullOr(SubjectId), ...totalsFields })
+
+/** @since 0.1.0 */
+export type SubjectUsage = typeof SubjectUsage.Type
+
+/**
+ * Usage of one provider over a range of days.
+ *
+ * @since 0.1.0
+ */
+export const ProviderUsage = Schema.Struct({ provider: ProviderName, ...totalsFields })
+
+/** @since 0.1.0 */
+export type ProviderUsage = typeof ProviderUsage.Type
+
+/**
+ * Usage on one day.
+ *
+ * @since 0.1.0
+ */
+export const DailyTotal = Schema.Struct({ day: Day, ...totalsFields })
+
+/** @since 0.1.0 */
+export type DailyTotal = typeof DailyTotal.Type
+
+/**
+ * A store could not answer a query (a database down, a table missing). The
+ * message says which store and why.
+ *
+ * @since 0.1.0
+ */
+export class UsageLedgerError extends Schema.TaggedError<UsageLedgerError>()("UsageLedgerError", {
+  store: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * Optional narrowing of a range query.
+ *
+ * @since 0.1.0
+ */
+export interface RangeFilter {
+  readonly subjectId?: SubjectId | undefined
+}
+
+/**
+ * Where rows live. `append` takes a non-empty batch; the queries are the
+ * service's, without the flush.
+ *
+ * @since 0.1.0
+ */
+export interface Store {
+  readonly name: string
+  readonly append: (rows: Arr.NonEmptyReadonlyArray<UsageEntry>) => Effect.Effect<void, UsageLedgerError>
+  readonly usageBySubject: (day: Day) => Effect.Effect<ReadonlyArray<SubjectUsage>, UsageLedgerError>
+  readonly usageByProvider: (
+    from: Day,
+    to: Day,
+    filter?: RangeFilter
+  ) => Effect.Effect<ReadonlyArray<ProviderUsage>, UsageLedgerError>
+  readonly dailyTotals: (
+    from: Day,
+    to: Day,
+    filter?: RangeFilter
+  ) => Effect.Effect<ReadonlyArray<DailyTotal>, UsageLedgerError>
+}
 
 /**
  * The usage-ledger service. `record` appends one row for an attempt that
  * consumed tokens; it never fails the request (rows are written in batches
- * off the request's path).
+ * off the request's path). `flush` writes the queued rows now.
  *
  * @since 0.1.0
  */
-export interface Service {
+export interface Service extends Omit<Store, "name" | "append"> {
   readonly record: (report: AttemptReport) => Effect.Effect<void>
+  readonly flush: Effect.Effect<void>
 }
 
 /**
@@ -25,3 +210,165 @@ export interface Service {
  * @since 0.1.0
  */
 export class UsageLedger extends Context.Service<UsageLedger, Service>()("@baton/core/UsageLedger") {}
+
+/**
+ * The row for an attempt that ended at `timestamp`, or `undefined` when the
+ * attempt consumed nothing (no usage reported, or zero tokens and zero cost).
+ *
+ * @since 0.1.0
+ */
+export const toEntry = (report: AttemptReport, timestamp: DateTime.Utc, timeZone: string): UsageEntry | undefined => {
+  const usage = report.usage
+  if (usage === undefined || (usage.totalTokens === 0 && usage.costNanoUsd === 0)) return undefined
+  return {
+    requestId: report.request.requestId,
+    attempt: report.attemptNumber,
+    timestamp: DateTime.formatIso(timestamp),
+    day: dayOf(timestamp, timeZone),
+    subjectId: report.request.subjectId ?? null,
+    provider: report.attempt.provider,
+    model: report.attempt.model,
+    outcome: report.attempt.outcome,
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+    cachedPromptTokens: usage.cachedPromptTokens,
+    reasoningTokens: usage.reasoningTokens,
+    totalTokens: usage.totalTokens,
+    costNanoUsd: usage.costNanoUsd
+  }
+}
+
+/**
+ * Batching and day settings of a ledger (see `BatchWriter.Options`).
+ *
+ * @since 0.1.0
+ */
+export interface Options extends Omit<BatchWriter.Options, "name"> {
+  /** IANA zone whose midnight starts a ledger day (default `UTC`). */
+  readonly timeZone?: string | undefined
+}
+
+/**
+ * A ledger over a store: `record` enqueues, a background fiber appends, the
+ * scope's end flushes.
+ *
+ * @since 0.1.0
+ */
+export const make = (store: Store, options: Options = {}): Effect.Effect<Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const timeZone = options.timeZone ?? "UTC"
+    const writer = yield* BatchWriter.make(store.append, { ...options, name: `usage-ledger:${store.name}` })
+    return UsageLedger.of({
+      record: (report) =>
+        Effect.flatMap(DateTime.now, (now) => {
+          const entry = toEntry(report, now, timeZone)
+          return entry === undefined ? Effect.void : writer.offer(entry)
+        }),
+      flush: writer.flush,
+      usageBySubject: (day) => Effect.andThen(writer.flush, store.usageBySubject(day)),
+      usageByProvider: (from, to, filter) => Effect.andThen(writer.flush, store.usageByProvider(from, to, filter)),
+      dailyTotals: (from, to, filter) => Effect.andThen(writer.flush, store.dailyTotals(from, to, filter))
+    })
+  })
+
+/**
+ * Sums rows. Exact: every count and cost is an integer.
+ *
+ * @since 0.1.0
+ */
+export const totals = (rows: ReadonlyArray<UsageEntry>): UsageTotals => {
+  const requests = new Set<string>()
+  const sum = {
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedPromptTokens: 0,
+    reasoningTokens: 0,
+    totalTokens: 0,
+    costNanoUsd: 0
+  }
+  for (const row of rows) {
+    requests.add(row.requestId)
+    sum.promptTokens += row.promptTokens
+    sum.completionTokens += row.completionTokens
+    sum.cachedPromptTokens += row.cachedPromptTokens
+    sum.reasoningTokens += row.reasoningTokens
+    sum.totalTokens += row.totalTokens
+    sum.costNanoUsd += row.costNanoUsd
+  }
+  return { requests: requests.size, attempts: rows.length, ...sum, costUsd: nanoUsdToUsd(sum.costNanoUsd) }
+}
+
+const groupBy = <K extends string | null>(
+  rows: ReadonlyArray<UsageEntry>,
+  key: (row: UsageEntry) => K
+): ReadonlyArray<readonly [K, UsageTotals]> => {
+  const groups = new Map<K, Array<UsageEntry>>()
+  for (const row of rows) {
+    const k = key(row)
+    const group = groups.get(k)
+    if (group === undefined) groups.set(k, [row])
+    else group.push(row)
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a ?? "").localeCompare(b ?? ""))
+    .map(([k, group]) => [k, totals(group)] as const)
+}
+
+const inRange = (from: Day, to: Day, filter: RangeFilter | undefined) => (row: UsageEntry) =>
+  row.day >= from && row.day <= to && (filter?.subjectId === undefined || row.subjectId === filter.subjectId)
+
+/**
+ * A store keeping rows in memory, aggregated on each query.
+ *
+ * @since 0.1.0
+ */
+export const makeMemoryStore: Effect.Effect<Store> = Effect.map(
+  Ref.make<ReadonlyArray<UsageEntry>>([]),
+  (ref): Store => ({
+    name: "memory",
+    append: (rows) => Ref.update(ref, (current) => [...current, ...rows]),
+    usageBySubject: (day) =>
+      Effect.map(
+        Ref.get(ref),
+        (rows) =>
+          groupBy(rows.filter((row) => row.day === day), (row) => row.subjectId).map(([subjectId, sums]) => ({
+            day,
+            subjectId,
+            ...sums
+          }))
+      ),
+    usageByProvider: (from, to, filter) =>
+      Effect.map(
+        Ref.get(ref),
+        (rows) =>
+          groupBy(rows.filter(inRange(from, to, filter)), (row) => row.provider).map(([provider, sums]) => ({
+            provider,
+            ...sums
+          }))
+      ),
+    dailyTotals: (from, to, filter) =>
+      Effect.map(
+        Ref.get(ref),
+        (rows) =>
+          groupBy(rows.filter(inRange(from, to, filter)), (row) => row.day).map(([day, sums]) => ({ day, ...sums }))
+      )
+  })
+)
+
+/**
+ * A ledger over a store built by `store`.
+ *
+ * @since 0.1.0
+ */
+export const layer = <E, R>(
+  store: Effect.Effect<Store, E, R>,
+  options: Options = {}
+): Layer.Layer<UsageLedger, E, Exclude<R, Scope.Scope>> =>
+  Layer.effect(UsageLedger, Effect.flatMap(store, (built) => make(built, options)))
+
+/**
+ * A ledger in memory: the library default (lost when the process ends).
+ *
+ * @since 0.1.0
+ */
+export const layerMemory = (options: Options = {}): Layer.Layer<UsageLedger> => layer(makeMemoryStore, options)

@@ -128,6 +128,35 @@ describe("LlmConfig", () => {
     failsOn({ ...keys, DEEPSEEK_BASE_URL: "not a url" }, "DEEPSEEK_BASE_URL", "not a url"))
   it.effect("rejects an unknown time zone", () =>
     failsOn({ ...keys, AI_QUOTA_TIMEZONE: "Mars/Olympus" }, "AI_QUOTA_TIMEZONE", "Mars/Olympus"))
+  it.effect("reads the per-attempt limits and the manager options", () =>
+    Effect.gen(function*() {
+      const defaults = yield* load(keys)
+      assert.strictEqual(defaults.firstByteTimeoutMs, 10_000)
+      assert.strictEqual(defaults.firstTokenTimeoutMs, 20_000)
+      assert.strictEqual(defaults.streamIdleTimeoutMs, 15_000)
+      assert.isTrue(Option.isNone(defaults.hedgeDelayMs))
+      assert.strictEqual(defaults.structuredOutputRetries, 1)
+      assert.strictEqual(defaults.continueOnInterruption, false)
+      const config = yield* load({
+        ...keys,
+        LLM_FIRST_BYTE_TIMEOUT_MS: "500",
+        LLM_FIRST_TOKEN_TIMEOUT_MS: "800",
+        LLM_STREAM_IDLE_TIMEOUT_MS: "300",
+        LLM_HEDGE_DELAY_MS: "1500",
+        LLM_STRUCTURED_OUTPUT_RETRIES: "0",
+        LLM_CONTINUE_ON_INTERRUPTION: "true"
+      })
+      assert.strictEqual(config.firstByteTimeoutMs, 500)
+      assert.strictEqual(config.firstTokenTimeoutMs, 800)
+      assert.strictEqual(config.streamIdleTimeoutMs, 300)
+      assert.deepStrictEqual(config.hedgeDelayMs, Option.some(1500))
+      assert.strictEqual(config.structuredOutputRetries, 0)
+      assert.strictEqual(config.continueOnInterruption, true)
+    }))
+  it.effect("rejects a zero hedge delay", () =>
+    failsOn({ ...keys, LLM_HEDGE_DELAY_MS: "0" }, "LLM_HEDGE_DELAY_MS", "positive"))
+  it.effect("rejects a malformed stream idle limit", () =>
+    failsOn({ ...keys, LLM_STREAM_IDLE_TIMEOUT_MS: "soon" }, "LLM_STREAM_IDLE_TIMEOUT_MS", "soon"))
   it.effect("rejects malformed prices", () =>
     failsOn({ ...keys, LLM_PRICES: "{\"openai\":{\"default\":{\"input\":-1,\"output\":2}}}" }, "LLM_PRICES", "input"))
 })

@@ -1,0 +1,126 @@
+/**
+ * When a provider's circuit opens, and what counts against it.
+ *
+ * `LlmManager` guards every attempt with `effect/persistence`'s
+ * `CircuitBreaker`, one circuit per provider and model (key
+ * `provider/model`):
+ *
+ * - Closed: attempts run. `failureThreshold` consecutive failures open it.
+ * - Open: for `cooldownMs` (or longer, when the failure that opened it
+ *   carried a `Retry-After`), attempts on that provider are skipped without a
+ *   network call and without delay: an `Attempt` with outcome `skipped` and a
+ *   `CircuitOpen` error, and the request moves on to the next provider.
+ * - Half-open: the next attempt is the single probe; others are skipped while
+ *   it runs. A successful probe closes the circuit, a failed one reopens it.
+ *
+ * What counts ({@link classify}): a failure of the provider itself (5xx, 429,
+ * a timeout, a broken connection, a garbled reply, a rejected key, a spent
+ * account) is a `Failure`. An answer that shows the provider is up, even if
+ * this request could not use it (a content filter, a schema mismatch, a
+ * context-length or request error), is a `Success`. An attempt that was
+ * interrupted, or cut by the request's own deadline, says nothing and is
+ * `Ignored`.
+ *
+ * State lives in a `CircuitBreakerStore`: in memory by default (one view per
+ * process), or in Redis (`@baton/redis/RedisCircuitBreaker`) so several
+ * processes share one view. Transitions are logged and counted by the
+ * manager.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Duration, Exit, Option } from "effect"
+import { CircuitBreaker } from "effect/persistence"
+import type { ModelId, ProviderName } from "./Ids.ts"
+import type * as LlmConfig from "./LlmConfig.ts"
+import { isProviderError, type ProviderError } from "./ProviderError.ts"
+
+/**
+ * The circuit settings.
+ *
+ * @since 0.1.0
+ */
+export interface CircuitPolicy {
+  /** Consecutive failures that open a circuit. */
+  readonly failureThreshold: number
+  /** How long a circuit stays open before one probe. */
+  readonly cooldownMs: number
+}
+
+/**
+ * The defaults, the same as `LlmConfig`'s.
+ *
+ * @since 0.1.0
+ */
+export const defaults: CircuitPolicy = { failureThreshold: 5, cooldownMs: 30_000 }
+
+/**
+ * The circuit settings of a configuration.
+ *
+ * @since 0.1.0
+ */
+export const fromConfig = (settings: LlmConfig.Settings): CircuitPolicy => ({
+  failureThreshold: settings.circuitFailureThreshold,
+  cooldownMs: settings.circuitCooldownMs
+})
+
+/**
+ * The circuit key of a provider and model.
+ *
+ * @since 0.1.0
+ */
+export const key = (provider: ProviderName, model: ModelId): string => `${provider}/${model}`
+
+/**
+ * What each provider error says about the provider's health.
+ *
+ * @since 0.1.0
+ */
+export const health: { readonly [Tag in ProviderError["_tag"]]: "failure" | "success" | "ignored" } = {
+  ProviderRateLimited: "failure",
+  ProviderQuotaExhausted: "failure",
+  ProviderUnavailable: "failure",
+  ProviderTimeout: "failure",
+  ProviderConnectionFailed: "failure",
+  ProviderAuthenticationFailed: "failure",
+  MalformedResponse: "failure",
+  StreamInterrupted: "failure",
+  InvalidRequest: "success",
+  ContextLengthExceeded: "success",
+  ContentFiltered: "success",
+  StructuredOutputInvalid: "success",
+  CircuitOpen: "ignored",
+  ProviderThrottled: "ignored"
+}
+
+/**
+ * The breaker outcome of an attempt's exit. Failures that are not provider
+ * errors (the request's own deadline) and interruptions are ignored.
+ *
+ * @since 0.1.0
+ */
+export const classify = <A, E>(exit: Exit.Exit<A, E>): CircuitBreaker.Outcome => {
+  if (Exit.isSuccess(exit)) return CircuitBreaker.success
+  const error = Cause.findErrorOption(exit.cause)
+  if (Option.isNone(error) || !isProviderError(error.value)) return CircuitBreaker.ignored
+  switch (health[error.value._tag]) {
+    case "failure":
+      return CircuitBreaker.failure({
+        retryAfter: error.value._tag === "ProviderRateLimited" ? error.value.retryAfter : undefined
+      })
+    case "success":
+      return CircuitBreaker.success
+    case "ignored":
+      return CircuitBreaker.ignored
+  }
+}
+
+/**
+ * A breaker for this policy, on the `CircuitBreakerStore` in context.
+ *
+ * @since 0.1.0
+ */
+export const makeBreaker = (policy: CircuitPolicy) =>
+  CircuitBreaker.make({
+    tripPolicy: CircuitBreaker.consecutive(policy.failureThreshold),
+    openDuration: Duration.millis(policy.cooldownMs)
+  })

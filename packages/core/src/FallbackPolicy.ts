@@ -1,0 +1,236 @@
+/**
+ * How `LlmManager` moves a request along its chain of providers: every rule,
+ * as data, in one place.
+ *
+ * A request walks the chain in order (primary, then each fallback). On each
+ * provider:
+ *
+ * 1. **Retry** the same provider only for errors whose class says
+ *    `retryable` (503, 429, a reset connection, a garbled reply), at most
+ *    `maxRetries` times, after an exponential, jittered backoff starting at
+ *    `retryBaseDelayMs`. A server's `Retry-After` lengthens the wait; when the
+ *    wait would outlive the request's deadline the manager does not sleep and
+ *    moves to the next provider at once.
+ * 2. **Re-ask** a structured answer that does not decode
+ *    (`StructuredOutputInvalid`) on the same provider, with the decode error
+ *    in the prompt, `structuredOutputRetries` times, without delay.
+ * 3. **Fall back** to the next provider for every other error whose class
+ *    says `fallback`, at once.
+ * 4. **Stop** the chain for an error that would fail everywhere: see
+ *    {@link stopsChain}.
+ *
+ * Limits, per attempt: the response headers within `firstByteMs`, the first
+ * streamed token within `firstTokenMs`, no silence between stream events
+ * longer than `idleMs`, and the whole attempt within `attemptMs` or what is
+ * left of the request's `requestTimeoutMs`, whichever is shorter. A provider
+ * silent past a limit fails with `ProviderTimeout`, which is not retried on
+ * the same provider: the next provider gets the remaining budget.
+ *
+ * Hedging (`hedgeDelayMs`): when the current provider has not answered after
+ * that long, the next one starts in parallel; the first success wins and the
+ * other is interrupted.
+ *
+ * Streams: before the first delta reaches the caller every failure falls
+ * back as above; after it, the stream fails with `StreamInterrupted`, unless
+ * `continueOnInterruption` is on, in which case the answer is continued on
+ * the next provider that accepts an assistant prefill.
+ *
+ * @example
+ * ```ts
+ * import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+ *
+ * const policy = FallbackPolicy.make({ maxRetries: 1, hedgeDelayMs: 2_000 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Option, Schedule } from "effect"
+import type * as LlmConfig from "./LlmConfig.ts"
+import { isProviderError, type ProviderError } from "./ProviderError.ts"
+
+/**
+ * The per-attempt limits, in milliseconds.
+ *
+ * @since 0.1.0
+ */
+export interface Limits {
+  /** The whole attempt (further bounded by what is left of the request's deadline). */
+  readonly attemptMs: number
+  /** From the start of the attempt to the response headers. */
+  readonly firstByteMs: number
+  /** From the response headers to the first streamed token. */
+  readonly firstTokenMs: number
+  /** The longest silence between two stream events. */
+  readonly idleMs: number
+}
+
+/**
+ * The whole policy.
+ *
+ * @since 0.1.0
+ */
+export interface FallbackPolicy {
+  /** Deadline of a request, all attempts included (a request's `timeout` option overrides it). */
+  readonly requestTimeoutMs: number
+  /** Retries on the same provider for retryable errors. */
+  readonly maxRetries: number
+  /** First backoff delay; doubled each retry, jittered by ±20%. */
+  readonly retryBaseDelayMs: number
+  readonly limits: Limits
+  /** Start the next provider in parallel after this long without an answer; `undefined` disables hedging. */
+  readonly hedgeDelayMs: number | undefined
+  /** Re-asks on the same provider after an answer that does not match the schema. */
+  readonly structuredOutputRetries: number
+  /** Continue a stream cut mid-answer on a provider that accepts an assistant prefill. */
+  readonly continueOnInterruption: boolean
+  /**
+   * How `generate` calls a provider: `"stream"` streams underneath (so a
+   * stalled provider is detected within the first-token and idle limits)
+   * when the provider reports usage on streams, `"generate"` always makes a
+   * plain call (bounded by the first-byte and attempt limits only).
+   */
+  readonly generateVia: "stream" | "generate"
+}
+
+/**
+ * The defaults, the same as `LlmConfig`'s.
+ *
+ * @since 0.1.0
+ */
+export const defaults: FallbackPolicy = {
+  requestTimeoutMs: 60_000,
+  maxRetries: 2,
+  retryBaseDelayMs: 250,
+  limits: { attemptMs: 30_000, firstByteMs: 10_000, firstTokenMs: 20_000, idleMs: 15_000 },
+  hedgeDelayMs: undefined,
+  structuredOutputRetries: 1,
+  continueOnInterruption: false,
+  generateVia: "stream"
+}
+
+/**
+ * A policy from the defaults and some overrides.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  overrides: Partial<Omit<FallbackPolicy, "limits">> & { readonly limits?: Partial<Limits> | undefined } = {}
+): FallbackPolicy => ({
+  ...defaults,
+  ...overrides,
+  limits: { ...defaults.limits, ...overrides.limits }
+})
+
+/**
+ * The policy of a configuration.
+ *
+ * @since 0.1.0
+ */
+export const fromConfig = (settings: LlmConfig.Settings): FallbackPolicy => ({
+  ...defaults,
+  requestTimeoutMs: settings.requestTimeoutMs,
+  maxRetries: settings.maxRetries,
+  retryBaseDelayMs: settings.retryBaseDelayMs,
+  limits: {
+    attemptMs: settings.attemptTimeoutMs,
+    firstByteMs: settings.firstByteTimeoutMs,
+    firstTokenMs: settings.firstTokenTimeoutMs,
+    idleMs: settings.streamIdleTimeoutMs
+  },
+  hedgeDelayMs: Option.getOrUndefined(settings.hedgeDelayMs),
+  structuredOutputRetries: settings.structuredOutputRetries,
+  continueOnInterruption: settings.continueOnInterruption
+})
+
+/**
+ * Request parameters Baton builds from the caller's own request, under the
+ * names the providers report them with. A provider that rejects one of these
+ * rejects the request itself, not its own route.
+ */
+const callerParams: ReadonlySet<string> = new Set([
+  "messages",
+  "contents",
+  "system",
+  "systeminstruction",
+  "max_tokens",
+  "max_completion_tokens",
+  "maxoutputtokens",
+  "temperature",
+  "stop",
+  "stop_sequences",
+  "stopsequences",
+  "seed",
+  "response_format"
+])
+
+const paramName = (param: string): string =>
+  param.toLowerCase().replace(/^generationconfig\./, "").replace(/\[.*$/, "").split(".")[0] ?? ""
+
+/**
+ * The field a 400 names: its `param`, else the `field: problem` form of the
+ * provider's message (Anthropic's style), after the adapters' `<provider>
+ * answered HTTP 400: ` prefix.
+ */
+const offendingField = (param: string | undefined, message: string): string | undefined =>
+  param ?? /^(?:[\w-]+ answered HTTP \d{3}: )?([A-Za-z_][\w.[\]]*):\s/.exec(message)?.[1]
+
+/**
+ * The rule for provider 400s. Baton checks the caller's options itself and
+ * fails with `InvalidOptions` before any call, so a provider's
+ * `InvalidRequest` usually concerns the route (an unknown model, a parameter
+ * this model does not take, an assistant prefill it refuses) and the next
+ * provider may accept the same request: the manager falls back.
+ *
+ * The chain stops only when the provider names the offending field (its
+ * `param`, or a `field: problem` message) and it is one Baton built from the
+ * caller's request and sends to every provider alike (the messages, the
+ * token limit, the temperature, the stop sequences, the seed, the response
+ * format): that request would fail everywhere, so trying the others only
+ * spends money and time. A 400 naming `model`, or naming nothing, falls back.
+ *
+ * @since 0.1.0
+ */
+export const stopsChain = (error: ProviderError): boolean => {
+  if (error._tag !== "InvalidRequest") return false
+  const field = offendingField(error.param, error.message)
+  return field !== undefined && callerParams.has(paramName(field))
+}
+
+/**
+ * The wait a failure asks for before the same provider is tried again:
+ * `Retry-After` on a 429.
+ *
+ * @since 0.1.0
+ */
+export const retryAfter = (error: ProviderError): Duration.Duration | undefined =>
+  error._tag === "ProviderRateLimited" ? error.retryAfter : undefined
+
+/**
+ * The retry schedule on one provider for a request whose deadline is at
+ * `deadlineAt` (epoch milliseconds, on the effect `Clock`). Its input is the
+ * failure; it recurs only for retryable errors (a schema mismatch is re-asked
+ * separately), at most `maxRetries` times, waits `retryBaseDelayMs * 2^n`
+ * jittered by ±20%, at least the server's `Retry-After`, and never waits past
+ * the deadline: a wait that would outlive it ends the schedule so the next
+ * provider gets the remaining budget. Inputs that are not provider errors
+ * end it too.
+ *
+ * @since 0.1.0
+ */
+export const retrySchedule = (
+  policy: FallbackPolicy,
+  deadlineAt: number
+): Schedule.Schedule<Duration.Duration> =>
+  Schedule.exponential(Duration.millis(policy.retryBaseDelayMs)).pipe(
+    Schedule.jittered,
+    Schedule.setInputType<unknown>(),
+    Schedule.modifyDelay(({ duration, input }) => {
+      const hint = isProviderError(input) ? retryAfter(input) : undefined
+      return Effect.succeed(hint === undefined ? duration : Duration.max(duration, hint))
+    }),
+    Schedule.while(({ duration, input, now }) =>
+      isProviderError(input) && input.retryable && input._tag !== "StructuredOutputInvalid" &&
+      now + Duration.toMillis(duration) < deadlineAt
+    ),
+    Schedule.upTo({ times: policy.maxRetries })
+  )

@@ -1,0 +1,351 @@
+/**
+ * The manager: one request, served by whichever configured provider can
+ * serve it, as fast as the healthiest one allows, failing only with a full
+ * account of why.
+ *
+ * An `LlmManager` holds a chain of providers (each a `Layer` for the one
+ * `LlmProvider` tag, built once when the manager is built) and runs every
+ * call through the same policies:
+ *
+ * - `FallbackPolicy` (`@baton/core/FallbackPolicy`): retries on the same
+ *   provider for retryable errors with jittered exponential backoff and
+ *   `Retry-After`, fallback to the next provider, the rule that stops the
+ *   chain, the per-attempt limits (first byte, first token, stream silence,
+ *   attempt), the request deadline, hedging, structured re-asks and stream
+ *   continuation.
+ * - `CircuitPolicy` (`@baton/core/CircuitPolicy`): one circuit per provider
+ *   and model; an open circuit skips its provider without a network call.
+ *
+ * Every attempt (retries, fallbacks, hedges, skips, cancellations) is listed,
+ * in the order it started, on `GenerationResult.attempts`, or on
+ * `AllProvidersFailed` / `DeadlineExceeded`, and reported to `RequestLog`
+ * and `UsageLedger` when those services are in context at build time. When
+ * a `QuotaLimiter` is in context and the request names a `subjectId`, each
+ * call spends one unit, refunded if the call fails or is interrupted (a
+ * hedged call still spends one).
+ *
+ * Interrupting a call (a client that goes away) interrupts the HTTP request
+ * in flight and still records the attempt as `cancelled`, reports it, and
+ * refunds the quota.
+ *
+ * Gotchas:
+ * - Build it once (a layer), not per request.
+ * - `generate` streams underneath by default so that a stalled provider is
+ *   caught within the first-token and idle limits; set
+ *   `FallbackPolicy.generateVia: "generate"` for plain calls.
+ * - Circuit state is per process unless a `CircuitBreakerStore` for Redis
+ *   (`@baton/redis/RedisCircuitBreaker`) is in context at build time.
+ * - The first-byte limit needs to see the response headers: the manager
+ *   hands each provider layer the `HttpClient` in context, wrapped to watch
+ *   them. A provider layer that brings its own client (`Layer.provide`d
+ *   before it reaches the manager) is bounded by the first-token, idle and
+ *   attempt limits only.
+ * - A `ProviderThrottle` in context is checked before each attempt: a spent
+ *   local budget skips the provider (`ProviderThrottled`) like an open
+ *   circuit.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import * as LlmManager from "@baton/core/LlmManager"
+ *
+ * const program = Effect.gen(function*() {
+ *   const manager = yield* LlmManager.LlmManager
+ *   const result = yield* manager.generate({ prompt: "One quiz question on Mars" })
+ *   return [result.content, result.provider, result.attempts.length]
+ * })
+ * // provide LlmManager.layer({ providers: [DeepSeek.layer(...), Gemini.layer(...)] })
+ * // or LlmManager.layerConfig({ deepseek: DeepSeek.layerConfig, gemini: Gemini.layerConfig })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Queue, type Schema, type Scope, Stream } from "effect"
+import { CircuitBreaker } from "effect/persistence"
+import * as CircuitPolicy from "./CircuitPolicy.ts"
+import * as FallbackPolicy from "./FallbackPolicy.ts"
+import type { GenerationResult, StreamPart, StructuredResult } from "./GenerationResult.ts"
+import type { ProviderName } from "./Ids.ts"
+import * as internal from "./internal/manager.ts"
+import * as LlmConfig from "./LlmConfig.ts"
+import {
+  type AllProvidersFailed,
+  type DeadlineExceeded,
+  GenerationDisabled,
+  type InvalidOptions,
+  LlmConfigError,
+  type QuotaStoreUnavailable,
+  type RateLimitExceeded
+} from "./LlmError.ts"
+import * as LlmMetrics from "./LlmMetrics.ts"
+import { LlmProvider } from "./LlmProvider.ts"
+import * as LlmRequest from "./LlmRequest.ts"
+import type { StreamInterrupted } from "./ProviderError.ts"
+import { ProviderThrottle } from "./ProviderThrottle.ts"
+import { QuotaLimiter } from "./QuotaLimiter.ts"
+import { RequestLog } from "./RequestLog.ts"
+import * as StructuredOutput from "./StructuredOutput.ts"
+import { UsageLedger } from "./UsageLedger.ts"
+
+/**
+ * How a `generate` or `generateStructured` call can fail.
+ *
+ * @since 0.1.0
+ */
+export type GenerateError =
+  | AllProvidersFailed
+  | DeadlineExceeded
+  | GenerationDisabled
+  | InvalidOptions
+  | RateLimitExceeded
+  | QuotaStoreUnavailable
+
+/**
+ * How a `stream` can fail: as `generate`, or with `StreamInterrupted` once
+ * text has reached the caller.
+ *
+ * @since 0.1.0
+ */
+export type StreamError = GenerateError | StreamInterrupted
+
+/**
+ * A request as a caller writes it, or one already checked by `LlmRequest.make`.
+ *
+ * @since 0.1.0
+ */
+export type Input = LlmRequest.Input | LlmRequest.LlmRequest
+
+/**
+ * Structured generation from any schema specification; the value is typed by
+ * the schema (`unknown` for a raw JSON Schema).
+ *
+ * @since 0.1.0
+ */
+export interface GenerateStructured {
+  <A>(
+    input: Input,
+    schema: Schema.Codec<A, unknown> | StructuredOutput.StructuredOutput<A>
+  ): Effect.Effect<StructuredResult<A>, GenerateError>
+  (input: Input, schema: StructuredOutput.JsonSchema): Effect.Effect<StructuredResult<unknown>, GenerateError>
+}
+
+/**
+ * The manager service.
+ *
+ * @since 0.1.0
+ */
+export interface Service {
+  /** The providers in the order they are tried. */
+  readonly providers: ReadonlyArray<ProviderName>
+  readonly policy: FallbackPolicy.FallbackPolicy
+  readonly circuitPolicy: CircuitPolicy.CircuitPolicy
+  readonly generate: (input: Input) => Effect.Effect<GenerationResult, GenerateError>
+  readonly generateStructured: GenerateStructured
+  readonly stream: (input: Input) => Stream.Stream<StreamPart, StreamError>
+  /** The circuit of a provider's default model, as the store sees it now. */
+  readonly circuitState: (provider: ProviderName) => Effect.Effect<CircuitBreaker.State>
+}
+
+/**
+ * The manager tag.
+ *
+ * @since 0.1.0
+ */
+export class LlmManager extends Context.Service<LlmManager, Service>()("@baton/core/LlmManager") {}
+
+/**
+ * What the manager is built from.
+ *
+ * @since 0.1.0
+ */
+export interface Options<E, R> {
+  /** The chain, in order: primary first. Each layer is built once. */
+  readonly providers: ReadonlyArray<Layer.Layer<LlmProvider, E, R>>
+  readonly policy?: FallbackPolicy.FallbackPolicy | undefined
+  readonly circuitPolicy?: CircuitPolicy.CircuitPolicy | undefined
+  /** `false` fails every call with `GenerationDisabled` before any network call (default `true`). */
+  readonly generationEnabled?: boolean | undefined
+}
+
+const toRequest = (input: Input): Effect.Effect<LlmRequest.LlmRequest, InvalidOptions> =>
+  "promptHash" in input ? Effect.succeed(input) : LlmRequest.make(input)
+
+const buildRoutes = <E, R>(
+  providers: ReadonlyArray<Layer.Layer<LlmProvider, E, R>>
+): Effect.Effect<ReadonlyArray<internal.Route>, E, R | Scope.Scope> =>
+  Effect.forEach(providers, (providerLayer, index) =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(Layer.provide(providerLayer, internal.instrumentation))
+      return { index, provider: Context.get(context, LlmProvider) }
+    }))
+
+const circuitStore = Effect.flatMap(
+  Effect.serviceOption(CircuitBreaker.CircuitBreakerStore),
+  (store) =>
+    store._tag === "Some"
+      ? Effect.succeed(store.value)
+      : Effect.map(
+        Layer.build(CircuitBreaker.layerStoreMemory()),
+        (context) => Context.get(context, CircuitBreaker.CircuitBreakerStore)
+      )
+)
+
+const circuitStates = { Closed: "closed", Open: "open", HalfOpen: "half-open" } as const
+
+const watchTransitions = (breaker: CircuitBreaker.CircuitBreaker, routes: ReadonlyArray<internal.Route>) =>
+  breaker.transitions.pipe(
+    Stream.runForEach((transition) =>
+      Effect.all([
+        transition.to === "Open"
+          ? Effect.logWarning(`circuit ${transition.key}: ${transition.from} -> Open`).pipe(
+            Effect.annotateLogs({ circuit: transition.key, retryAfterMs: transition.retryAfter.toString() })
+          )
+          : Effect.logInfo(`circuit ${transition.key}: ${transition.from} -> ${transition.to}`).pipe(
+            Effect.annotateLogs({ circuit: transition.key })
+          ),
+        Effect.forEach(
+          routes.filter((route) => transition.key.startsWith(`${route.provider.name}/`)).slice(0, 1),
+          (route) => LlmMetrics.recordCircuitTransition(route.provider.name, circuitStates[transition.to])
+        )
+      ], { discard: true })
+    ),
+    Effect.forkScoped({ startImmediately: true })
+  )
+
+/**
+ * Builds a manager: each provider layer once, the breaker on the
+ * `CircuitBreakerStore` in context (memory when there is none), and the
+ * optional `RequestLog`, `UsageLedger` and `QuotaLimiter` found in context.
+ * Fails with `LlmConfigError` for an empty chain.
+ *
+ * @since 0.1.0
+ */
+export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | LlmConfigError, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    if (options.providers.length === 0) {
+      return yield* new LlmConfigError({
+        variable: "LLM_PRIMARY_PROVIDER",
+        message: "LlmManager needs at least one provider"
+      })
+    }
+    const policy = options.policy ?? FallbackPolicy.defaults
+    const circuitPolicy = options.circuitPolicy ?? CircuitPolicy.defaults
+    const routes = yield* buildRoutes(options.providers)
+    const store = yield* circuitStore
+    const breaker = yield* CircuitPolicy.makeBreaker(circuitPolicy).pipe(
+      Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
+    )
+    yield* watchTransitions(breaker, routes)
+    const engine: internal.Engine = {
+      routes,
+      policy,
+      breaker,
+      requestLog: yield* Effect.serviceOption(RequestLog),
+      usageLedger: yield* Effect.serviceOption(UsageLedger),
+      quota: yield* Effect.serviceOption(QuotaLimiter),
+      throttle: yield* Effect.serviceOption(ProviderThrottle)
+    }
+    const enabled = options.generationEnabled ?? true
+    const begin = (input: Input): Effect.Effect<internal.Run, InvalidOptions | GenerationDisabled> =>
+      enabled
+        ? Effect.flatMap(toRequest(input), (request) => internal.startRun(engine, request))
+        : Effect.fail(new GenerationDisabled())
+
+    const generate = (input: Input) =>
+      Effect.flatMap(begin(input), (run) => internal.observe(engine, run, internal.generate(engine, run)))
+
+    function generateStructured<A>(
+      input: Input,
+      schema: Schema.Codec<A, unknown> | StructuredOutput.StructuredOutput<A>
+    ): Effect.Effect<StructuredResult<A>, GenerateError>
+    function generateStructured(
+      input: Input,
+      schema: StructuredOutput.JsonSchema
+    ): Effect.Effect<StructuredResult<unknown>, GenerateError>
+    function generateStructured(
+      input: Input,
+      spec: StructuredOutput.Spec<unknown>
+    ): Effect.Effect<StructuredResult<unknown>, GenerateError> {
+      return Effect.flatMap(
+        Effect.zip(StructuredOutput.fromSpec(spec), begin(input)),
+        ([output, run]) => internal.observe(engine, run, internal.generateStructured(engine, run, output))
+      )
+    }
+
+    const stream = (input: Input): Stream.Stream<StreamPart, StreamError> =>
+      Stream.unwrap(Effect.map(begin(input), (run) =>
+        Stream.callback<StreamPart, StreamError>(
+          (queue) =>
+            internal.observe(
+              engine,
+              run,
+              Effect.andThen(internal.stream(engine, run, (part) => Queue.offer(queue, part)), Queue.end(queue))
+            ),
+          { bufferSize: 16 }
+        )))
+
+    return LlmManager.of({
+      providers: routes.map((route) => route.provider.name),
+      policy,
+      circuitPolicy,
+      generate,
+      generateStructured,
+      stream,
+      circuitState: (provider) => {
+        const route = routes.find((r) => r.provider.name === provider)
+        const key = route === undefined ? provider : CircuitPolicy.key(provider, route.provider.model)
+        return Effect.orDie(breaker.state(key))
+      }
+    })
+  })
+
+/**
+ * The manager as a layer, from an explicit chain of provider layers.
+ *
+ * @since 0.1.0
+ */
+export const layer = <E, R>(options: Options<E, R>): Layer.Layer<LlmManager, E | LlmConfigError, R> =>
+  Layer.effect(LlmManager, make(options))
+
+/**
+ * The provider layers `layerConfig` may pick from, by configured name.
+ *
+ * @since 0.1.0
+ */
+export type ProviderLayers<E, R> = { readonly [K in LlmConfig.ProviderKind]?: Layer.Layer<LlmProvider, E, R> }
+
+/**
+ * The manager from `LlmConfig`: the chain `LLM_PRIMARY_PROVIDER` then the
+ * fallbacks, each taken from `providers` (e.g. `{ deepseek:
+ * DeepSeek.layerConfig, gemini: Gemini.layerConfig }`), with the policies and
+ * `AI_GENERATION_ENABLED` from the configuration. A configured provider
+ * missing from `providers` is an `LlmConfigError`.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = <E, R>(
+  providers: ProviderLayers<E, R>
+): Layer.Layer<LlmManager, E | LlmConfigError, R | LlmConfig.LlmConfig> =>
+  Layer.effect(
+    LlmManager,
+    Effect.gen(function*() {
+      const settings = yield* LlmConfig.LlmConfig
+      const chain = yield* Effect.forEach(settings.chain, (kind) => {
+        const provider = providers[kind]
+        return provider === undefined
+          ? Effect.fail(
+            new LlmConfigError({
+              variable: kind === settings.primary ? "LLM_PRIMARY_PROVIDER" : "LLM_FALLBACK_PROVIDERS",
+              message: `${kind} is configured but no layer was given for it to LlmManager.layerConfig`
+            })
+          )
+          : Effect.succeed(provider)
+      })
+      return yield* make({
+        providers: chain,
+        policy: FallbackPolicy.fromConfig(settings),
+        circuitPolicy: CircuitPolicy.fromConfig(settings),
+        generationEnabled: settings.generationEnabled
+      })
+    })
+  )

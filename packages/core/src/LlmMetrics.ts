@@ -1,0 +1,397 @@
+/**
+ * Baton's metrics and trace spans: what an operator graphs and alerts on.
+ *
+ * Every metric is an Effect `Metric` in the global registry, so it needs no
+ * layer: it shows up in `Metric.snapshot`, in the Prometheus exposition
+ * (`PrometheusMetrics.format()` or {@link layerPrometheusHttp}) and in OTLP
+ * exports ({@link layerOtlp}) as soon as it is updated.
+ *
+ * | metric | type | attributes |
+ * | --- | --- | --- |
+ * | `baton_llm_requests_total` | counter | `outcome` |
+ * | `baton_llm_attempts_total` | counter | `provider`, `model`, `role`, `outcome` |
+ * | `baton_llm_retries_total`, `baton_llm_fallbacks_total`, `baton_llm_hedges_total` | counter | `provider`, `model` |
+ * | `baton_llm_tokens_total` | counter | `provider`, `model`, `kind` (`prompt`, `completion`, `cached`, `reasoning`) |
+ * | `baton_llm_cost_nano_usd_total` | counter | `provider`, `model` |
+ * | `baton_llm_attempt_latency_ms` | histogram | `provider`, `outcome` |
+ * | `baton_llm_circuit_transitions_total` | counter | `provider`, `state` |
+ * | `baton_llm_quota_rejections_total` | counter | `reason` |
+ * | `baton_sink_failures_total` | counter | `sink` (a request-log or ledger sink that failed) |
+ * | `baton_sink_rows_dropped_total` | counter | `sink` |
+ *
+ * The manager calls the helpers, never `Metric.update` itself:
+ *
+ * - {@link withRequestSpan} around a whole request, {@link recordRequest} when
+ *   it ends;
+ * - {@link withAttemptSpan} around each provider attempt, and
+ *   {@link recordAttempt} with the attempt's `AttemptReport` inside that span
+ *   (it updates the metrics and sets the span's response attributes);
+ * - {@link recordCircuitTransition} and {@link recordQuotaRejection} where
+ *   those happen.
+ *
+ * Spans carry the OpenTelemetry GenAI semantic-convention attributes
+ * (`gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`,
+ * `gen_ai.response.model`, `gen_ai.usage.input_tokens`,
+ * `gen_ai.usage.output_tokens`, `gen_ai.response.finish_reasons`, ...) and
+ * never prompt or completion text.
+ *
+ * Gotchas:
+ * - Attribute values are bounded sets (provider and model names, literals),
+ *   never subject or request ids: per-teacher numbers come from the
+ *   `UsageLedger`, not from metrics, which would explode in cardinality.
+ * - Skipped attempts (open circuit, throttled) are counted in
+ *   `baton_llm_attempts_total` with `outcome="skipped"` but observe no latency.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { PrometheusMetrics } from "effect/observability"
+ * import * as LlmMetrics from "@baton/core/LlmMetrics"
+ *
+ * const exposition = Effect.gen(function*() {
+ *   yield* LlmMetrics.recordQuotaRejection("daily-limit")
+ *   return yield* PrometheusMetrics.format()
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Effect, type Layer, Metric } from "effect"
+import type { HttpClient, HttpRouter } from "effect/http"
+import { Otlp, type OtlpExporter, PrometheusMetrics } from "effect/observability"
+import type * as Attempt from "./Attempt.ts"
+import type { ModelId, ProviderName } from "./Ids.ts"
+import type { LlmRequest } from "./LlmRequest.ts"
+import type { AttemptReport } from "./RequestLog.ts"
+
+/**
+ * Logical requests, by how they ended.
+ *
+ * @since 0.1.0
+ */
+export const requests = Metric.counter("baton_llm_requests_total", {
+  description: "LLM requests handled by Baton, by outcome",
+  incremental: true
+})
+
+/**
+ * Provider attempts, by provider, model, role and outcome.
+ *
+ * @since 0.1.0
+ */
+export const attempts = Metric.counter("baton_llm_attempts_total", {
+  description: "LLM provider attempts, by provider, model, role and outcome",
+  incremental: true
+})
+
+/**
+ * Attempts that were retries on the same provider.
+ *
+ * @since 0.1.0
+ */
+export const retries = Metric.counter("baton_llm_retries_total", {
+  description: "Retries on the same provider",
+  incremental: true
+})
+
+/**
+ * Attempts that fell back to another provider.
+ *
+ * @since 0.1.0
+ */
+export const fallbacks = Metric.counter("baton_llm_fallbacks_total", {
+  description: "Fallbacks to another provider",
+  incremental: true
+})
+
+/**
+ * Attempts started as hedges.
+ *
+ * @since 0.1.0
+ */
+export const hedges = Metric.counter("baton_llm_hedges_total", {
+  description: "Hedged attempts started in parallel",
+  incremental: true
+})
+
+/**
+ * Tokens billed, by provider, model and kind (`prompt`, `completion`,
+ * `cached`, `reasoning`; cached and reasoning are parts of prompt and
+ * completion).
+ *
+ * @since 0.1.0
+ */
+export const tokens = Metric.counter("baton_llm_tokens_total", {
+  description: "Tokens billed by providers, by kind",
+  incremental: true
+})
+
+/**
+ * Cost billed, in integer nano-USD, by provider and model.
+ *
+ * @since 0.1.0
+ */
+export const costNanoUsd = Metric.counter("baton_llm_cost_nano_usd_total", {
+  description: "Cost billed by providers in nano-USD (1e-9 USD)",
+  incremental: true
+})
+
+/**
+ * Latency of provider attempts in milliseconds, by provider and outcome.
+ *
+ * @since 0.1.0
+ */
+export const attemptLatency = Metric.histogram("baton_llm_attempt_latency_ms", {
+  description: "Latency of provider attempts in milliseconds",
+  boundaries: Metric.exponentialBoundaries({ start: 25, factor: 2, count: 12 })
+})
+
+/**
+ * Circuit-breaker state changes, by provider and the state entered.
+ *
+ * @since 0.1.0
+ */
+export const circuitTransitions = Metric.counter("baton_llm_circuit_transitions_total", {
+  description: "Circuit-breaker state changes, by provider and new state",
+  incremental: true
+})
+
+/**
+ * Requests refused by a quota, by reason.
+ *
+ * @since 0.1.0
+ */
+export const quotaRejections = Metric.counter("baton_llm_quota_rejections_total", {
+  description: "Requests refused by a quota, by reason",
+  incremental: true
+})
+
+/**
+ * Failed writes of a request-log or usage-ledger sink. The request never
+ * sees these failures; this counter and one warning per sink are the only
+ * trace.
+ *
+ * @since 0.1.0
+ */
+export const sinkFailures = Metric.counter("baton_sink_failures_total", {
+  description: "Failed writes of a request-log or usage-ledger sink",
+  incremental: true
+})
+
+/**
+ * Rows given up after their batch kept failing to be written (usage entries, request-log records in a database).
+ *
+ * @since 0.1.0
+ */
+export const sinkRowsDropped = Metric.counter("baton_sink_rows_dropped_total", {
+  description: "Rows (usage entries, request-log records) dropped after repeated write failures",
+  incremental: true
+})
+
+/**
+ * How a whole request ended.
+ *
+ * @since 0.1.0
+ */
+export type RequestOutcome = "success" | "error" | "cancelled" | "rejected"
+
+/**
+ * A circuit-breaker state.
+ *
+ * @since 0.1.0
+ */
+export type CircuitState = "closed" | "open" | "half-open"
+
+const increment = (metric: Metric.Metric<number, unknown>, attributes: Record<string, string>, by = 1) =>
+  Metric.update(Metric.withAttributes(metric, attributes), by)
+
+/**
+ * Counts one finished request.
+ *
+ * @since 0.1.0
+ */
+export const recordRequest = (outcome: RequestOutcome): Effect.Effect<void> => increment(requests, { outcome })
+
+/**
+ * Counts a circuit entering `state`.
+ *
+ * @since 0.1.0
+ */
+export const recordCircuitTransition = (provider: ProviderName, state: CircuitState): Effect.Effect<void> =>
+  increment(circuitTransitions, { provider, state })
+
+/**
+ * Counts a request refused by a quota (`daily-limit`, `request-size`, ...).
+ *
+ * @since 0.1.0
+ */
+export const recordQuotaRejection = (reason: string): Effect.Effect<void> => increment(quotaRejections, { reason })
+
+/**
+ * Counts a failed sink write.
+ *
+ * @since 0.1.0
+ */
+export const recordSinkFailure = (sink: string): Effect.Effect<void> => increment(sinkFailures, { sink })
+
+const roleCounters: Partial<Record<Attempt.Role, Metric.Metric<number, unknown>>> = {
+  retry: retries,
+  fallback: fallbacks,
+  hedge: hedges
+}
+
+/**
+ * Updates every per-attempt metric from an attempt's report (attempt,
+ * retry/fallback/hedge, token, cost and latency metrics) and sets the GenAI
+ * response attributes on the current span. Call it inside
+ * {@link withAttemptSpan}, once per attempt.
+ *
+ * @since 0.1.0
+ */
+export const recordAttempt = (report: AttemptReport): Effect.Effect<void> => {
+  const { model, outcome, provider, role } = report.attempt
+  const byModel = { provider, model }
+  const roleCounter = roleCounters[role]
+  const usage = report.usage
+  return Effect.all([
+    increment(attempts, { ...byModel, role, outcome }),
+    roleCounter === undefined ? Effect.void : increment(roleCounter, byModel),
+    outcome === "skipped"
+      ? Effect.void
+      : Metric.update(Metric.withAttributes(attemptLatency, { provider, outcome }), report.attempt.latencyMs),
+    usage === undefined ? Effect.void : Effect.all([
+      increment(tokens, { ...byModel, kind: "prompt" }, usage.promptTokens),
+      increment(tokens, { ...byModel, kind: "completion" }, usage.completionTokens),
+      increment(tokens, { ...byModel, kind: "cached" }, usage.cachedPromptTokens),
+      increment(tokens, { ...byModel, kind: "reasoning" }, usage.reasoningTokens),
+      increment(costNanoUsd, byModel, usage.costNanoUsd)
+    ], { discard: true }),
+    annotateAttempt(report)
+  ], { discard: true })
+}
+
+/**
+ * The GenAI semantic-convention attributes known before a call: operation,
+ * provider, requested model and the request's options. No prompt text.
+ *
+ * @since 0.1.0
+ */
+export const requestAttributes = (
+  request: LlmRequest,
+  target?: { readonly provider: ProviderName; readonly model: ModelId }
+): Record<string, unknown> => ({
+  "gen_ai.operation.name": "chat",
+  "gen_ai.request.max_tokens": request.options.maxTokens,
+  "gen_ai.request.temperature": request.options.temperature,
+  "baton.request.id": request.requestId,
+  "baton.prompt.hash": request.promptHash,
+  ...(target === undefined ? {} : {
+    "gen_ai.provider.name": target.provider,
+    "gen_ai.request.model": target.model
+  })
+})
+
+/**
+ * The GenAI attributes known once an attempt has ended: the answering model,
+ * token usage, finish reason and, for a failure, `error.type`.
+ *
+ * @since 0.1.0
+ */
+export const responseAttributes = (report: AttemptReport): Record<string, unknown> => ({
+  "gen_ai.response.model": report.attempt.model,
+  "baton.attempt.number": report.attemptNumber,
+  "baton.attempt.role": report.attempt.role,
+  "baton.attempt.outcome": report.attempt.outcome,
+  ...(report.usage === undefined ? {} : {
+    "gen_ai.usage.input_tokens": report.usage.promptTokens,
+    "gen_ai.usage.output_tokens": report.usage.completionTokens,
+    "baton.usage.cost_nano_usd": report.usage.costNanoUsd
+  }),
+  ...(report.finishReason === undefined ? {} : { "gen_ai.response.finish_reasons": [report.finishReason] }),
+  ...(report.attempt.error === undefined ? {} : { "error.type": report.attempt.error._tag })
+})
+
+/**
+ * Sets {@link responseAttributes} on the current span.
+ *
+ * @since 0.1.0
+ */
+export const annotateAttempt = (report: AttemptReport): Effect.Effect<void> =>
+  Effect.annotateCurrentSpan(responseAttributes(report))
+
+/**
+ * Runs a whole request in a `baton.request` span carrying its GenAI request
+ * attributes.
+ *
+ * @since 0.1.0
+ */
+export const withRequestSpan =
+  (request: LlmRequest) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.withSpan(effect, "baton.request", { attributes: requestAttributes(request), kind: "internal" })
+
+/**
+ * What the manager knows when it starts an attempt.
+ *
+ * @since 0.1.0
+ */
+export interface AttemptStart {
+  readonly request: LlmRequest
+  readonly provider: ProviderName
+  readonly model: ModelId
+  readonly role: Attempt.Role
+  readonly attemptNumber: number
+}
+
+/**
+ * Runs one provider attempt in a client span named `chat <model>` (the GenAI
+ * convention) with the request attributes; {@link recordAttempt} inside it
+ * adds the response attributes.
+ *
+ * @since 0.1.0
+ */
+export const withAttemptSpan =
+  (start: AttemptStart) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.withSpan(effect, `chat ${start.model}`, {
+      kind: "client",
+      attributes: {
+        ...requestAttributes(start.request, start),
+        "baton.attempt.number": start.attemptNumber,
+        "baton.attempt.role": start.role
+      }
+    })
+
+/**
+ * Serves the Prometheus exposition of every metric at `path` (default
+ * `/metrics`) on an `HttpRouter`.
+ *
+ * @since 0.1.0
+ */
+export const layerPrometheusHttp = (
+  options?: { readonly path?: HttpRouter.PathInput | undefined }
+): Layer.Layer<never, never, HttpRouter.HttpRouter> =>
+  PrometheusMetrics.layerHttp({ path: options?.path ?? "/metrics" })
+
+/**
+ * Exports traces, metrics and logs over OTLP/HTTP JSON to a collector at
+ * `baseUrl` (`/v1/traces`, `/v1/metrics`, `/v1/logs`). Needs an `HttpClient`
+ * (`FetchHttpClient.layer` or `NodeHttpClient.layerUndici`); flushes on
+ * shutdown.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { FetchHttpClient } from "effect/http"
+ * import * as LlmMetrics from "@baton/core/LlmMetrics"
+ *
+ * const Telemetry = LlmMetrics.layerOtlp({ baseUrl: "http://127.0.0.1:4318" }).pipe(
+ *   Layer.provide(FetchHttpClient.layer)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerOtlp = (options: {
+  readonly baseUrl: string
+  readonly serviceName?: string | undefined
+}): Layer.Layer<OtlpExporter.Flusher, never, HttpClient.HttpClient> =>
+  Otlp.layerJson({ baseUrl: options.baseUrl, resource: { serviceName: options.serviceName ?? "baton" } })

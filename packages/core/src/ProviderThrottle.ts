@@ -1,0 +1,189 @@
+/**
+ * Local requests-per-minute and tokens-per-minute limits per provider,
+ * checked before a call so the manager can skip a provider whose budget is
+ * spent and go to the next one at once, instead of queueing or collecting a
+ * 429.
+ *
+ * **How it works**
+ *
+ * Each limited provider has up to two token buckets in `effect/persistence`'s
+ * `RateLimiter` (memory store in one process, Redis store from
+ * `@baton/redis` for many): `<provider>:rpm` holds `requestsPerMinute`
+ * requests and `<provider>:tpm` holds `tokensPerMinute` tokens, both refilled
+ * evenly over a minute. Buckets run on the Effect clock, so `TestClock` drives
+ * them in tests.
+ *
+ * - `check(provider, { tokens })` takes one request and `tokens` (an estimate
+ *   of the call's tokens, default 0) from the buckets, or fails at once with
+ *   `ProviderThrottled` (`limit` says which bucket, `retryAfter` when it
+ *   refills enough). Nothing is taken when it fails on the request bucket; a
+ *   failure on the token bucket keeps the request it took.
+ * - `record(provider, tokens)` charges tokens after the call (the actual
+ *   usage minus the estimate passed to `check`). It never fails: a bucket may
+ *   go into debt, and the next `check` fails until the debt is repaid.
+ * - A provider without limits is never throttled and costs nothing.
+ *
+ * **Gotchas**
+ *
+ * - A throttle is a courtesy to the provider, not a quota: when its store
+ *   fails, the check logs a warning and lets the call through (fail open).
+ * - `ProviderThrottled` is not retryable and asks for fallback: calling the
+ *   same provider again before `retryAfter` only fails again.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as ProviderThrottle from "@baton/core/ProviderThrottle"
+ * import { ProviderName } from "@baton/core/Ids"
+ *
+ * const openai = ProviderName.make("openai")
+ * const program = Effect.gen(function*() {
+ *   const throttle = yield* ProviderThrottle.ProviderThrottle
+ *   yield* throttle.check(openai, { tokens: 1_500 }) // fails with ProviderThrottled when spent
+ *   // ... call the provider, then charge what the estimate missed:
+ *   yield* throttle.record(openai, 300)
+ * }).pipe(Effect.provide(ProviderThrottle.layerMemory({ openai: { requestsPerMinute: 500, tokensPerMinute: 200_000 } })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Context, Duration, Effect, Layer } from "effect"
+import { RateLimiter } from "effect/persistence"
+import type { ModelId, ProviderName } from "./Ids.ts"
+import { ProviderThrottled } from "./ProviderError.ts"
+
+/**
+ * The limits of one provider; an absent limit is off.
+ *
+ * @since 0.1.0
+ */
+export interface Limits {
+  readonly requestsPerMinute?: number | undefined
+  readonly tokensPerMinute?: number | undefined
+}
+
+/**
+ * Limits keyed by provider name; providers not listed are not throttled.
+ *
+ * @since 0.1.0
+ */
+export type LimitTable = Readonly<Record<string, Limits>>
+
+/**
+ * The throttle service.
+ *
+ * @since 0.1.0
+ */
+export interface Service {
+  /**
+   * Takes one request and `tokens` (default 0) from the provider's buckets,
+   * or fails with `ProviderThrottled` without waiting. `model` only labels
+   * the error.
+   */
+  readonly check: (
+    provider: ProviderName,
+    options?: { readonly tokens?: number | undefined; readonly model?: ModelId | undefined }
+  ) => Effect.Effect<void, ProviderThrottled>
+  /** Charges `tokens` to the provider's token bucket after a call; never fails. */
+  readonly record: (provider: ProviderName, tokens: number) => Effect.Effect<void>
+}
+
+/**
+ * The throttle tag.
+ *
+ * @since 0.1.0
+ */
+export class ProviderThrottle extends Context.Service<ProviderThrottle, Service>()("@baton/core/ProviderThrottle") {}
+
+const window = Duration.minutes(1)
+
+type Bucket = "requests-per-minute" | "tokens-per-minute"
+
+const suffix: Record<Bucket, string> = { "requests-per-minute": "rpm", "tokens-per-minute": "tpm" }
+
+/**
+ * Builds the throttle over the current `RateLimiter`.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(limits: LimitTable) {
+  const limiter = yield* RateLimiter.RateLimiter
+
+  const limitOf = (provider: ProviderName, bucket: Bucket): number | undefined => {
+    const entry = Object.hasOwn(limits, provider) ? limits[provider] : undefined
+    return bucket === "requests-per-minute" ? entry?.requestsPerMinute : entry?.tokensPerMinute
+  }
+
+  const failOpen = (error: RateLimiter.RateLimiterError) =>
+    Effect.logWarning("provider throttle store unavailable; letting the call through", error.message)
+
+  const take = (
+    provider: ProviderName,
+    bucket: Bucket,
+    tokens: number,
+    model: ModelId | undefined
+  ): Effect.Effect<void, ProviderThrottled> => {
+    const limit = limitOf(provider, bucket)
+    if (limit === undefined) return Effect.void
+    return limiter.consume({
+      key: `${provider}:${suffix[bucket]}`,
+      algorithm: "token-bucket",
+      onExceeded: "fail",
+      window,
+      limit,
+      tokens
+    }).pipe(
+      Effect.asVoid,
+      Effect.catch((error) =>
+        error.reason._tag === "RateLimitExceeded"
+          ? Effect.fail(
+            new ProviderThrottled({
+              provider,
+              ...(model === undefined ? {} : { model }),
+              limit: bucket,
+              retryAfter: error.reason.retryAfter
+            })
+          )
+          : failOpen(error)
+      )
+    )
+  }
+
+  const check: Service["check"] = (provider, options) =>
+    Effect.andThen(
+      take(provider, "requests-per-minute", 1, options?.model),
+      take(provider, "tokens-per-minute", Math.max(0, Math.ceil(options?.tokens ?? 0)), options?.model)
+    )
+
+  const record: Service["record"] = (provider, tokens) => {
+    const limit = limitOf(provider, "tokens-per-minute")
+    if (limit === undefined || tokens <= 0) return Effect.void
+    return limiter.consume({
+      key: `${provider}:${suffix["tokens-per-minute"]}`,
+      algorithm: "token-bucket",
+      onExceeded: "delay",
+      window,
+      limit,
+      tokens: Math.ceil(tokens)
+    }).pipe(Effect.asVoid, Effect.catch(failOpen))
+  }
+
+  return ProviderThrottle.of({ check, record })
+})
+
+/**
+ * The throttle over the current `RateLimiter` (give it a memory or Redis
+ * store).
+ *
+ * @since 0.1.0
+ */
+export const layer = (limits: LimitTable): Layer.Layer<ProviderThrottle, never, RateLimiter.RateLimiter> =>
+  Layer.effect(ProviderThrottle, make(limits))
+
+/**
+ * The throttle with a process-local store.
+ *
+ * @since 0.1.0
+ */
+export const layerMemory = (limits: LimitTable): Layer.Layer<ProviderThrottle> =>
+  layer(limits).pipe(Layer.provide(RateLimiter.layer), Layer.provide(RateLimiter.layerStoreMemory))

@@ -1,0 +1,34 @@
+/**
+ * Scrubbing of secrets from text that is about to be logged.
+ *
+ * Two nets: the exact values of the keys Baton was configured with, and the
+ * shapes of provider keys and credentials that a provider may echo back in an
+ * error message (`sk-...`, `AIza...`, `Bearer ...`, `api_key=...`).
+ */
+import { Redacted } from "effect"
+
+const REPLACEMENT = "[redacted]"
+
+const keyShapes: ReadonlyArray<RegExp> = [
+  /sk-[A-Za-z0-9_-]{8,}/g,
+  /AIza[0-9A-Za-z_-]{20,}/g,
+  /(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
+  /((?:api[_-]?key|x-goog-api-key|authorization)["']?\s*[=:]\s*["']?)[A-Za-z0-9._~+/=-]{8,}/gi
+]
+
+/** Text with every configured secret and every key-shaped token replaced. */
+export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): string => {
+  let out = text
+  for (const secret of secrets) {
+    const value = Redacted.value(secret)
+    if (typeof value === "string" && value.length > 0) out = out.split(value).join(REPLACEMENT)
+  }
+  for (const shape of keyShapes) {
+    out = out.replace(shape, (_match, prefix: unknown) => `${typeof prefix === "string" ? prefix : ""}${REPLACEMENT}`)
+  }
+  return out
+}
+
+/** At most `max` characters of `text`, saying how many were cut. */
+export const truncate = (text: string, max: number): string =>
+  text.length <= max ? text : `${text.slice(0, max)}...[${text.length - max} more characters]`

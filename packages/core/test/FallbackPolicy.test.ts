@@ -1,0 +1,121 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Schedule } from "effect"
+import { CircuitBreaker } from "effect/persistence"
+import * as CircuitPolicy from "../src/CircuitPolicy.ts"
+import * as FallbackPolicy from "../src/FallbackPolicy.ts"
+import { ModelId, ProviderName } from "../src/Ids.ts"
+import * as LlmConfig from "../src/LlmConfig.ts"
+import {
+  ContentFiltered,
+  InvalidRequest,
+  type ProviderError,
+  ProviderRateLimited,
+  ProviderTimeout,
+  ProviderUnavailable,
+  StructuredOutputInvalid
+} from "../src/ProviderError.ts"
+
+const provider = ProviderName.make("openai")
+const model = ModelId.make("gpt-4o-mini")
+const invalid = (message: string, param?: string) =>
+  new InvalidRequest(
+    param === undefined ? { provider, model, status: 400, message } : {
+      provider,
+      model,
+      status: 400,
+      message,
+      param
+    }
+  )
+
+/** The delays a schedule asks for on successive inputs, until it stops. */
+const delays = (schedule: Schedule.Schedule<Duration.Duration>, inputs: ReadonlyArray<ProviderError>) =>
+  Effect.gen(function*() {
+    const step = yield* Schedule.toStep(schedule)
+    const out: Array<number> = []
+    let now = 0
+    for (const input of inputs) {
+      const exit = yield* Effect.exit(step(now, input))
+      if (Exit.isFailure(exit)) break
+      const ms = Duration.toMillis(exit.value[1])
+      out.push(ms)
+      now += ms
+    }
+    return out
+  })
+
+describe("FallbackPolicy", () => {
+  it("stops the chain only for a 400 naming a field of the caller's request", () => {
+    assert.isTrue(FallbackPolicy.stopsChain(invalid("bad", "max_tokens")))
+    assert.isTrue(FallbackPolicy.stopsChain(invalid("bad", "messages[3].content")))
+    assert.isTrue(FallbackPolicy.stopsChain(invalid("anthropic answered HTTP 400: messages: at least one message")))
+    assert.isTrue(
+      FallbackPolicy.stopsChain(invalid("gemini answered HTTP 400: generationConfig.temperature: bad", undefined))
+    )
+    assert.isFalse(FallbackPolicy.stopsChain(invalid("bad", "model")))
+    assert.isFalse(FallbackPolicy.stopsChain(invalid("openai answered HTTP 400: this model does not support prefill")))
+    assert.isFalse(FallbackPolicy.stopsChain(new ContentFiltered({ provider, stage: "prompt", message: "blocked" })))
+  })
+
+  it.effect("retries retryable errors with doubling, jittered backoff, at most maxRetries times", () =>
+    Effect.gen(function*() {
+      const policy = FallbackPolicy.make({ maxRetries: 3, retryBaseDelayMs: 100 })
+      const down = new ProviderUnavailable({ provider, status: 503, message: "down" })
+      const out = yield* delays(FallbackPolicy.retrySchedule(policy, Number.MAX_SAFE_INTEGER), [down, down, down, down])
+      assert.strictEqual(out.length, 3)
+      out.forEach((ms, i) => {
+        const base = 100 * 2 ** i
+        assert.isAtLeast(ms, base * 0.8)
+        assert.isAtMost(ms, base * 1.2)
+      })
+    }))
+
+  it.effect("waits at least Retry-After, and not at all past the deadline or for non-retryable errors", () =>
+    Effect.gen(function*() {
+      const policy = FallbackPolicy.make({ maxRetries: 3, retryBaseDelayMs: 100 })
+      const limited = (seconds: number) =>
+        new ProviderRateLimited({ provider, message: "slow", retryAfter: Duration.seconds(seconds) })
+      assert.deepStrictEqual(yield* delays(FallbackPolicy.retrySchedule(policy, 10_000), [limited(2)]), [2_000])
+      assert.deepStrictEqual(yield* delays(FallbackPolicy.retrySchedule(policy, 10_000), [limited(30)]), [])
+      const silent = new ProviderTimeout({ provider, phase: "first-byte", timeoutMs: 100 })
+      assert.deepStrictEqual(yield* delays(FallbackPolicy.retrySchedule(policy, 10_000), [silent]), [])
+      const mismatch = new StructuredOutputInvalid({ provider, issue: "x", content: "{}" })
+      assert.deepStrictEqual(yield* delays(FallbackPolicy.retrySchedule(policy, 10_000), [mismatch]), [])
+    }))
+
+  it.effect("reads the whole policy from LlmConfig", () =>
+    Effect.gen(function*() {
+      const settings = yield* LlmConfig.LlmConfig
+      const policy = FallbackPolicy.fromConfig(settings)
+      assert.strictEqual(policy.maxRetries, 1)
+      assert.strictEqual(policy.hedgeDelayMs, 900)
+      assert.strictEqual(policy.limits.idleMs, 700)
+      assert.isTrue(policy.continueOnInterruption)
+      assert.deepStrictEqual(CircuitPolicy.fromConfig(settings), { failureThreshold: 3, cooldownMs: 4_000 })
+    }).pipe(Effect.provide(LlmConfig.layerFromRecord({
+      DEEPSEEK_API_KEY: "k",
+      GEMINI_API_KEY: "g",
+      LLM_MAX_RETRIES: "1",
+      LLM_HEDGE_DELAY_MS: "900",
+      LLM_STREAM_IDLE_TIMEOUT_MS: "700",
+      LLM_CONTINUE_ON_INTERRUPTION: "true",
+      LLM_CIRCUIT_FAILURE_THRESHOLD: "3",
+      LLM_CIRCUIT_COOLDOWN_MS: "4000"
+    }))))
+})
+
+describe("CircuitPolicy", () => {
+  it("counts provider failures, not answers the request could not use, and ignores interruptions", () => {
+    const outcome = (error: ProviderError) => CircuitPolicy.classify(Exit.fail(error))._tag
+    assert.strictEqual(outcome(new ProviderUnavailable({ provider, status: 503, message: "down" })), "Failure")
+    assert.strictEqual(outcome(new ProviderTimeout({ provider, phase: "idle", timeoutMs: 1 })), "Failure")
+    assert.strictEqual(outcome(invalid("bad")), "Success")
+    assert.strictEqual(outcome(new ContentFiltered({ provider, stage: "response", message: "x" })), "Success")
+    assert.strictEqual(CircuitPolicy.classify(Exit.succeed(1))._tag, "Success")
+    assert.strictEqual(CircuitPolicy.classify(Exit.fail("not a provider error"))._tag, "Ignored")
+    const hinted = CircuitPolicy.classify(
+      Exit.fail(new ProviderRateLimited({ provider, message: "slow", retryAfter: Duration.seconds(90) }))
+    )
+    assert.deepStrictEqual(hinted, CircuitBreaker.failure({ retryAfter: Duration.seconds(90) }))
+  })
+})

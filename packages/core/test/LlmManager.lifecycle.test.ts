@@ -1,0 +1,129 @@
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { SubjectId } from "../src/Ids.ts"
+import * as ProviderThrottle from "../src/ProviderThrottle.ts"
+import * as QuotaLimiter from "../src/QuotaLimiter.ts"
+import * as RequestLog from "../src/RequestLog.ts"
+import * as UsageLedger from "../src/UsageLedger.ts"
+import { Bench, eventually, inject, liveWait, manager, pick, stats } from "./utils/chain.ts"
+
+const prompt = { prompt: "Write one quiz question about the moon." }
+const teacher = SubjectId.make("teacher-7")
+
+const Services = Layer.mergeAll(
+  RequestLog.layerMemory(),
+  UsageLedger.layerMemory(),
+  QuotaLimiter.layerMemoryWith({ maxQuestionsPerRequest: 20, dailyLimit: 10, timeZone: "UTC" })
+)
+
+const usedToday = Effect.flatMap(QuotaLimiter.QuotaLimiter, (quota) => quota.remaining(teacher))
+
+describe("LlmManager lifecycle", () => {
+  it.live("interruption mid-call aborts the HTTP request and still runs every finaliser", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"] })
+      yield* inject("openai", MockFault.latency(10_000))
+      const fiber = yield* Effect.forkChild(llm.generate({ ...prompt, metadata: { subjectId: teacher } }))
+      yield* eventually(Effect.map(stats("openai"), (s) => s.requests === 1))
+      assert.strictEqual((yield* usedToday).used, 1) // the unit is held while the call runs
+
+      yield* Fiber.interrupt(fiber)
+      const exit = yield* Fiber.await(fiber)
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+
+      // the attempt is logged as cancelled, the quota refunded, the connection closed
+      const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+      assert.deepStrictEqual(records.map((r) => [r.provider, r.outcome]), [["openai", "cancelled"]])
+      assert.strictEqual((yield* usedToday).used, 0)
+      yield* eventually(Effect.map(stats("openai"), (s) => s.cancelled === 1))
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+    }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+
+  it.live("a caller that stops reading a stream interrupts the provider's stream", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["gemini", "anthropic"] })
+      yield* inject("gemini", MockFault.stallMidStream("forever"))
+      const first = yield* Stream.runHead(llm.stream({ ...prompt, metadata: { subjectId: teacher } }))
+      assert.strictEqual(first._tag, "Some")
+      const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+      assert.deepStrictEqual(records.map((r) => [r.provider, r.outcome]), [["gemini", "cancelled"]])
+      assert.strictEqual((yield* usedToday).used, 0)
+      yield* eventually(Effect.map(stats("gemini"), (s) => s.cancelled === 1))
+    }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+
+  it.live("records every attempt in the request log and the usage ledger, and spends one unit of quota", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { hedgeDelayMs: 50 } })
+      yield* inject("openai", MockFault.latency(2_000))
+      const result = yield* llm.generate({ ...prompt, metadata: { subjectId: teacher } })
+      assert.strictEqual(result.provider, "anthropic")
+      const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+      assert.sameMembers(records.map((r) => `${r.provider}:${r.role}:${r.outcome}`), [
+        "openai:primary:cancelled",
+        "anthropic:hedge:success"
+      ])
+      // a hedged request counts once against the quota
+      assert.strictEqual((yield* usedToday).used, 1)
+      const ledger = yield* UsageLedger.UsageLedger
+      const byProvider = yield* ledger.usageByProvider(
+        UsageLedger.Day.make("2000-01-01"),
+        UsageLedger.Day.make("2100-01-01"),
+        { subjectId: teacher }
+      )
+      assert.deepStrictEqual(byProvider.map((row) => row.provider), ["anthropic"])
+      assert.strictEqual(byProvider[0]?.totalTokens, result.usage.totalTokens)
+    }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+
+  it.live("skips a provider whose local budget is spent, without a call, as a skipped attempt", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"] })
+      assert.strictEqual((yield* llm.generate(prompt)).provider, "openai")
+      const second = yield* llm.generate(prompt)
+      assert.deepStrictEqual(second.attempts.map(pick("provider", "outcome", "error")), [
+        ["openai", "skipped", "ProviderThrottled"],
+        ["anthropic", "success", undefined]
+      ])
+      assert.strictEqual((yield* stats("openai")).requests, 1)
+    }).pipe(
+      Effect.provide(Bench),
+      Effect.provide(ProviderThrottle.layerMemory({ openai: { requestsPerMinute: 1 } }))
+    ))
+
+  it.live(
+    "an outage of the primary under a steady trickle: served by the fallback, bounded by the circuit, back soon after",
+    () =>
+      Effect.gen(function*() {
+        const cooldownMs = 200
+        const llm = yield* manager({
+          chain: ["openai", "anthropic"],
+          circuit: { failureThreshold: 2, cooldownMs }
+        })
+        const outageMs = 1_000
+        yield* inject("openai", MockFault.status(503), { forMs: outageMs })
+        const started = performance.now()
+        const served: Array<{ readonly at: number; readonly provider: string }> = []
+        let primaryCallsDuringOutage: number | undefined
+        while (performance.now() - started < outageMs + 600) {
+          const result = yield* llm.generate(prompt)
+          const at = performance.now() - started
+          served.push({ at, provider: result.provider })
+          if (primaryCallsDuringOutage === undefined && at >= outageMs) {
+            primaryCallsDuringOutage = (yield* stats("openai")).requests
+          }
+          yield* liveWait(20)
+        }
+        const during = served.filter((s) => s.at < outageMs)
+        const after = served.filter((s) => s.at > outageMs + cooldownMs + 100)
+        assert.isAbove(during.length, 15)
+        // every request was served, by the fallback during the outage
+        assert.isTrue(during.every((s) => s.provider === "anthropic"))
+        // the primary saw only the trips and one probe per cool-down, not the whole trickle
+        assert.isAtMost(primaryCallsDuringOutage ?? Infinity, 2 + Math.ceil(outageMs / cooldownMs) + 1)
+        // traffic is back on the primary soon after it recovers
+        assert.isAbove(after.length, 3)
+        assert.isTrue(after.every((s) => s.provider === "openai"))
+      }).pipe(Effect.provide(Bench)),
+    15_000
+  )
+})

@@ -1,0 +1,141 @@
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schema, Stream } from "effect"
+import type { StreamPart } from "../src/GenerationResult.ts"
+import { Bench, inject, manager, pick, stats } from "./utils/chain.ts"
+
+const prompt = { prompt: "Explain the water cycle to a ten year old in a few sentences." }
+
+const textOf = (parts: ReadonlyArray<StreamPart>): string =>
+  parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
+
+const finishOf = (parts: ReadonlyArray<StreamPart>) => parts.filter((part) => part._tag === "Finish")
+
+const collect = <E>(stream: Stream.Stream<StreamPart, E>) => Stream.runCollect(stream)
+
+describe("LlmManager streams", () => {
+  it.live("streams deltas then exactly one Finish from the primary", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"] })
+      const parts = yield* collect(llm.stream(prompt))
+      assert.include(textOf(parts), "Mock answer from openai")
+      const finishes = finishOf(parts)
+      assert.strictEqual(finishes.length, 1)
+      assert.strictEqual(parts.at(-1)?._tag, "Finish")
+      assert.strictEqual(finishes[0]?.provider, "openai")
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("falls back transparently before the first delta", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"] })
+      yield* inject("openai", MockFault.status(503))
+      const parts = yield* collect(llm.stream(prompt))
+      const text = textOf(parts)
+      assert.include(text, "Mock answer from anthropic")
+      assert.notInclude(text, "openai")
+      assert.strictEqual(finishOf(parts)[0]?.provider, "anthropic")
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("falls back when the primary breaks after an event without text", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"] })
+      yield* inject("openai", MockFault.cutStream)
+      const parts = yield* collect(llm.stream(prompt))
+      assert.include(textOf(parts), "Mock answer from anthropic")
+    }).pipe(Effect.provide(Bench)))
+
+  // Gemini's first event carries text, so a stall after it breaks the stream mid-answer
+  const stalledGemini = inject("gemini", MockFault.stallMidStream("forever"))
+  const shortIdle = { limits: { idleMs: 300 } }
+
+  it.live("fails honestly with StreamInterrupted after the first delta, never as a success", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["gemini", "anthropic"], policy: shortIdle })
+      yield* stalledGemini
+      const received: Array<StreamPart> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(llm.stream(prompt), (part) => Effect.sync(() => received.push(part)))
+      )
+      assert.strictEqual(error._tag, "StreamInterrupted")
+      if (error._tag !== "StreamInterrupted") return
+      const delivered = textOf(received)
+      assert.isAbove(delivered.length, 0)
+      assert.isTrue("Mock answer from gemini".startsWith(delivered))
+      assert.strictEqual(error.partialText, delivered)
+      assert.include(error.reason, "idle")
+      assert.strictEqual(finishOf(received).length, 0)
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("treats a stream that ends without its terminator as cut", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["gemini"] })
+      yield* inject("gemini", MockFault.noTerminator)
+      const error = yield* Effect.flip(collect(llm.stream(prompt)))
+      assert.strictEqual(error._tag, "StreamInterrupted")
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("continues a cut answer seamlessly on a prefill-capable fallback when asked to", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["gemini", "openai", "anthropic"],
+        policy: { ...shortIdle, continueOnInterruption: true }
+      })
+      yield* stalledGemini
+      const parts = yield* collect(llm.stream(prompt))
+      const text = textOf(parts)
+      const finishes = finishOf(parts)
+      assert.strictEqual(finishes.length, 1)
+      assert.strictEqual(finishes[0]?.provider, "anthropic")
+      // Gemini delivered its first word ("Mock") before stalling; Anthropic got it as a prefill and
+      // continued it, so the caller reads one answer with no repetition
+      assert.match(text, /^Mock answer from anthropic: Explain the water cycle/)
+      assert.strictEqual((yield* stats("openai")).requests, 0) // OpenAI takes no prefill: never asked
+      assert.strictEqual((yield* stats("anthropic")).requests, 1)
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("skips a continuation that rejects the prefill, and reports the real failure when none is left", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["gemini", "deepseek"],
+        policy: { ...shortIdle, continueOnInterruption: true }
+      })
+      yield* stalledGemini
+      yield* inject("deepseek", MockFault.rejectPrefill)
+      const error = yield* Effect.flip(collect(llm.stream(prompt)))
+      assert.strictEqual(error._tag, "StreamInterrupted")
+      if (error._tag === "StreamInterrupted") assert.strictEqual(error.provider, "gemini")
+      assert.strictEqual((yield* stats("deepseek")).requests, 1)
+    }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager structured output", () => {
+  const Quiz = Schema.Struct({ answer: Schema.String })
+
+  it.live("re-asks once on the same provider with the decode error, then succeeds", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"] })
+      yield* inject("openai", MockFault.content("not json at all"))
+      const result = yield* llm.generateStructured(prompt, Quiz)
+      assert.strictEqual(result.provider, "openai")
+      assert.isString(result.value.answer)
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "role", "error")), [
+        ["openai", "primary", "StructuredOutputInvalid"],
+        ["openai", "retry", undefined]
+      ])
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("falls back once the re-asks are spent", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { maxRetries: 3 } })
+      yield* inject("openai", MockFault.content("{\"wrong\": 1}"), { times: 5 })
+      const result = yield* llm.generateStructured(prompt, Quiz)
+      assert.strictEqual(result.provider, "anthropic")
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "role", "error")), [
+        ["openai", "primary", "StructuredOutputInvalid"],
+        ["openai", "retry", "StructuredOutputInvalid"],
+        ["anthropic", "fallback", undefined]
+      ])
+      assert.strictEqual((yield* stats("openai")).requests, 2)
+    }).pipe(Effect.provide(Bench)))
+})

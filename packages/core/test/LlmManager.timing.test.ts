@@ -1,0 +1,228 @@
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { ProviderName } from "../src/Ids.ts"
+import { Bench, eventually, inject, liveNow, manager, pick, stats } from "./utils/chain.ts"
+
+const prompt = { prompt: "Write one quiz question about volcanoes." }
+const openai = ProviderName.make("openai")
+
+/** Moves the test clock in small steps, letting real I/O happen in between, until `fiber` is done. */
+const driveClock = <A, E>(fiber: Fiber.Fiber<A, E>, stepMs: number) =>
+  eventually(
+    Effect.gen(function*() {
+      if (fiber.pollUnsafe() !== undefined) return true
+      yield* TestClock.adjust(stepMs)
+      return false
+    }),
+    10_000
+  )
+
+describe("LlmManager timing (TestClock for the manager's sleeps, real HTTP)", () => {
+  it.effect("honours Retry-After when it fits the remaining budget", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 2, retryBaseDelayMs: 100, requestTimeoutMs: 60_000 }
+      })
+      yield* inject("openai", MockFault.rateLimited({ retryAfter: "2" }))
+      const fiber = yield* Effect.forkChild(llm.generate(prompt))
+      yield* driveClock(fiber, 100)
+      const result = yield* Fiber.join(fiber)
+      assert.strictEqual(result.provider, "openai")
+      assert.deepStrictEqual(result.attempts.map(pick("role", "outcome", "error")), [
+        ["primary", "error", "ProviderRateLimited"],
+        ["retry", "success", undefined]
+      ])
+      // the retry waited the server's 2 s, not the 100 ms backoff
+      assert.isAtLeast(yield* Clock.currentTimeMillis, 2_000)
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("goes straight to the next provider when Retry-After outlives the deadline", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 2, retryBaseDelayMs: 100, requestTimeoutMs: 10_000 }
+      })
+      yield* inject("openai", MockFault.rateLimited({ retryAfter: "30" }))
+      // the clock never moves: any sleep would hang this test
+      const result = yield* llm.generate(prompt)
+      assert.strictEqual(result.provider, "anthropic")
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "role", "error")), [
+        ["openai", "primary", "ProviderRateLimited"],
+        ["anthropic", "fallback", undefined]
+      ])
+      assert.strictEqual(yield* Clock.currentTimeMillis, 0)
+      assert.strictEqual((yield* stats("openai")).requests, 1)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("opens the circuit after the configured failures, skips without a call, probes once, closes", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        circuit: { failureThreshold: 2, cooldownMs: 30_000 }
+      })
+      yield* inject("openai", MockFault.status(503), { times: 2 })
+      for (let i = 0; i < 2; i++) assert.strictEqual((yield* llm.generate(prompt)).provider, "anthropic")
+      assert.strictEqual((yield* llm.circuitState(openai))._tag, "Open")
+
+      // open: skipped at once, no request reaches the server
+      const skipped = yield* llm.generate(prompt)
+      assert.deepStrictEqual(skipped.attempts.map(pick("provider", "outcome", "error")), [
+        ["openai", "skipped", "CircuitOpen"],
+        ["anthropic", "success", undefined]
+      ])
+      assert.strictEqual((yield* stats("openai")).requests, 2)
+
+      // after the cool-down, one probe at a time: a slow probe, and a second call meanwhile
+      yield* TestClock.adjust("30 seconds")
+      yield* inject("openai", MockFault.latency(300))
+      const probe = yield* Effect.forkChild(llm.generate(prompt))
+      yield* eventually(Effect.map(stats("openai"), (s) => s.requests === 3))
+      const during = yield* llm.generate(prompt)
+      assert.deepStrictEqual(during.attempts.map(pick("provider", "outcome")), [
+        ["openai", "skipped"],
+        ["anthropic", "success"]
+      ])
+      assert.strictEqual((yield* Fiber.join(probe)).provider, "openai")
+      assert.strictEqual((yield* stats("openai")).requests, 3)
+
+      // the successful probe closed the circuit
+      assert.strictEqual((yield* llm.circuitState(openai))._tag, "Closed")
+      assert.strictEqual((yield* llm.generate(prompt)).provider, "openai")
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("reopens the circuit when the probe fails", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        circuit: { failureThreshold: 1, cooldownMs: 5_000 }
+      })
+      yield* inject("openai", MockFault.status(503), { times: 2 })
+      yield* llm.generate(prompt)
+      yield* TestClock.adjust("5 seconds")
+      const probe = yield* llm.generate(prompt)
+      assert.deepStrictEqual(probe.attempts.map(pick("provider", "error")), [
+        ["openai", "ProviderUnavailable"],
+        ["anthropic", undefined]
+      ])
+      assert.strictEqual((yield* llm.circuitState(openai))._tag, "Open")
+      assert.strictEqual((yield* stats("openai")).requests, 2)
+    }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager limits (real time, short limits)", () => {
+  it.live("a provider that never answers: one attempt, then the fallback answers within the first-byte limit", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 2, limits: { firstByteMs: 300, firstTokenMs: 5_000, idleMs: 5_000 } }
+      })
+      yield* inject("openai", MockFault.noResponse, { times: 5 })
+      const start = yield* liveNow
+      const result = yield* llm.generate(prompt)
+      const elapsed = (yield* liveNow) - start
+      assert.strictEqual(result.provider, "anthropic")
+      const first = result.attempts[0]
+      assert.strictEqual(first?.error?._tag, "ProviderTimeout")
+      if (first?.error?._tag === "ProviderTimeout") assert.strictEqual(first.error.phase, "first-byte")
+      assert.strictEqual((yield* stats("openai")).requests, 1)
+      assert.isAtLeast(elapsed, 290)
+      assert.isBelow(elapsed, 1_300)
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("detects a slow first token within its limit", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { limits: { firstByteMs: 5_000, firstTokenMs: 300, idleMs: 5_000 } }
+      })
+      yield* inject("openai", MockFault.slowFirstToken(5_000))
+      const start = yield* liveNow
+      const result = yield* llm.generate(prompt)
+      const elapsed = (yield* liveNow) - start
+      assert.strictEqual(result.provider, "anthropic")
+      const first = result.attempts[0]
+      if (first?.error?._tag !== "ProviderTimeout") return assert.fail(`expected a timeout, got ${first?.error?._tag}`)
+      assert.strictEqual(first.error.phase, "first-token")
+      assert.isBelow(elapsed, 1_300)
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("detects a stream that stalls mid-answer within the idle limit", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["gemini", "anthropic"],
+        policy: { limits: { firstByteMs: 5_000, firstTokenMs: 5_000, idleMs: 300 } }
+      })
+      // Gemini's first event carries text; the stall comes after it
+      yield* inject("gemini", MockFault.stallMidStream("forever"))
+      const start = yield* liveNow
+      const result = yield* llm.generate(prompt)
+      const elapsed = (yield* liveNow) - start
+      assert.strictEqual(result.provider, "anthropic")
+      const first = result.attempts[0]
+      if (first?.error?._tag !== "ProviderTimeout") return assert.fail(`expected a timeout, got ${first?.error?._tag}`)
+      assert.strictEqual(first.error.phase, "idle")
+      assert.isBelow(elapsed, 1_300)
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("fails with DeadlineExceeded, carrying the attempts so far, when the request's time runs out", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { limits: { attemptMs: 250 } } })
+      yield* inject("openai", MockFault.noResponse)
+      yield* inject("anthropic", MockFault.noResponse)
+      const start = yield* liveNow
+      const error = yield* Effect.flip(llm.generate({ ...prompt, options: { timeout: 400 } }))
+      const elapsed = (yield* liveNow) - start
+      assert.strictEqual(error._tag, "DeadlineExceeded")
+      if (error._tag !== "DeadlineExceeded") return
+      assert.strictEqual(error.timeoutMs, 400)
+      assert.deepStrictEqual(error.attempts.map(pick("provider", "outcome", "error")), [
+        ["openai", "error", "ProviderTimeout"],
+        ["anthropic", "cancelled", undefined]
+      ])
+      assert.isAtLeast(elapsed, 390)
+      assert.isBelow(elapsed, 1_000)
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("hedges a slow provider: the first success wins, the loser is interrupted and logged", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { hedgeDelayMs: 150 } })
+      yield* inject("openai", MockFault.latency(3_000))
+      const start = yield* liveNow
+      const result = yield* llm.generate(prompt)
+      const elapsed = (yield* liveNow) - start
+      assert.strictEqual(result.provider, "anthropic")
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "role", "outcome")), [
+        ["openai", "primary", "cancelled"],
+        ["anthropic", "hedge", "success"]
+      ])
+      assert.isBelow(elapsed, 1_500)
+      // the mock server saw the primary's connection closed
+      yield* eventually(Effect.map(stats("openai"), (s) => s.cancelled === 1))
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("does not hedge a provider that answers within the delay", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { hedgeDelayMs: 2_000 } })
+      const result = yield* llm.generate(prompt)
+      assert.strictEqual(result.provider, "openai")
+      assert.strictEqual(result.attempts.length, 1)
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("falls back at once, without waiting for the hedge delay, when the primary fails early", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { hedgeDelayMs: 5_000 } })
+      yield* inject("openai", MockFault.status(500))
+      const start = yield* liveNow
+      const result = yield* llm.generate(prompt)
+      assert.isBelow((yield* liveNow) - start, 2_000)
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "role", "outcome")), [
+        ["openai", "primary", "error"],
+        ["anthropic", "fallback", "success"]
+      ])
+    }).pipe(Effect.provide(Bench)))
+})

@@ -1,0 +1,51 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import { TestClock } from "effect/testing"
+import { ModelId, ProviderName } from "../src/Ids.ts"
+import * as ProviderThrottle from "../src/ProviderThrottle.ts"
+
+const openai = ProviderName.make("openai")
+const gemini = ProviderName.make("gemini")
+
+const throttle = (limits: ProviderThrottle.LimitTable) =>
+  Effect.service(ProviderThrottle.ProviderThrottle).pipe(Effect.provide(ProviderThrottle.layerMemory(limits)))
+
+describe("ProviderThrottle", () => {
+  it.effect("fails at once past requests-per-minute, and lets calls through as the bucket refills", () =>
+    Effect.gen(function*() {
+      const t = yield* throttle({ openai: { requestsPerMinute: 2 } })
+      yield* t.check(openai)
+      yield* t.check(openai)
+      const error = yield* Effect.flip(t.check(openai, { model: ModelId.make("gpt-4o-mini") }))
+      assert.strictEqual(error._tag, "ProviderThrottled")
+      assert.strictEqual(error.limit, "requests-per-minute")
+      assert.strictEqual(error.model, "gpt-4o-mini")
+      assert.isTrue(error.fallback)
+      assert.strictEqual(Duration.toMillis(error.retryAfter ?? Duration.zero), 30_000)
+      yield* TestClock.adjust("30 seconds")
+      yield* t.check(openai)
+    }))
+
+  it.effect("fails past tokens-per-minute with the estimate, and after recorded usage", () =>
+    Effect.gen(function*() {
+      const t = yield* throttle({ openai: { tokensPerMinute: 1_000 } })
+      yield* t.check(openai, { tokens: 600 })
+      assert.strictEqual((yield* Effect.flip(t.check(openai, { tokens: 600 }))).limit, "tokens-per-minute")
+      yield* t.check(openai, { tokens: 300 })
+      yield* t.record(openai, 500)
+      const error = yield* Effect.flip(t.check(openai))
+      assert.strictEqual(error.limit, "tokens-per-minute")
+      assert.isDefined(error.retryAfter)
+      yield* TestClock.adjust(error.retryAfter ?? Duration.zero)
+      yield* t.check(openai)
+    }))
+
+  it.effect("keeps providers apart and never throttles one without limits", () =>
+    Effect.gen(function*() {
+      const t = yield* throttle({ openai: { requestsPerMinute: 1 } })
+      yield* t.check(openai)
+      assert.strictEqual((yield* Effect.flip(t.check(openai)))._tag, "ProviderThrottled")
+      yield* Effect.forEach(Array.from({ length: 100 }), () => t.check(gemini, { tokens: 1_000_000 }))
+      yield* t.record(gemini, 1_000_000)
+    }))
+})

@@ -1,0 +1,143 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { DateTime, Effect, Exit, Layer } from "effect"
+import { SubjectId } from "../src/Ids.ts"
+import * as LlmConfig from "../src/LlmConfig.ts"
+import { QuotaStoreUnavailable, RateLimitExceeded } from "../src/LlmError.ts"
+import * as QuotaLimiter from "../src/QuotaLimiter.ts"
+import { freshSubject, limiter, quotaBehaviour, setTime } from "./QuotaLimiterBehaviour.ts"
+
+layer(QuotaLimiter.layerStoreMemory)("QuotaLimiter (memory store)", quotaBehaviour)
+
+const down = new QuotaStoreUnavailable({ message: "connection refused" })
+
+/** A store whose every call fails, as Redis does when it is unreachable. */
+const unreachable = Layer.succeed(
+  QuotaLimiter.QuotaStore,
+  QuotaLimiter.QuotaStore.of({
+    reserve: () => Effect.fail(down),
+    refund: () => Effect.fail(down),
+    charge: () => Effect.fail(down),
+    usage: () => Effect.fail(down)
+  })
+)
+
+describe("QuotaLimiter", () => {
+  it.effect("the memory store drops a day's counters once the day is over", () =>
+    Effect.gen(function*() {
+      const store = yield* QuotaLimiter.makeStoreMemory
+      const quota = yield* limiter().pipe(Effect.provideService(QuotaLimiter.QuotaStore, store))
+      yield* setTime("2026-05-10T23:00:00Z")
+      yield* Effect.forEach(["a", "b", "c"], (name) => quota.reserve(freshSubject(name)))
+      assert.strictEqual(yield* store.size, 3)
+      yield* setTime("2026-05-11T00:00:00Z")
+      yield* quota.reserve(freshSubject("d"))
+      assert.strictEqual(yield* store.size, 1)
+    }))
+
+  it.effect("reads its limits from LlmConfig", () =>
+    Effect.gen(function*() {
+      yield* setTime("2026-05-10T14:00:00Z")
+      const quota = yield* QuotaLimiter.QuotaLimiter
+      const subject = freshSubject("config")
+      const first = yield* quota.reserve(subject)
+      assert.strictEqual(first.limit, 2)
+      assert.strictEqual(DateTime.formatIso(first.resetsAt), "2026-05-10T15:00:00.000Z")
+      const error = yield* Effect.flip(quota.checkRequestSize(6))
+      assert.strictEqual(error.max, 5)
+    }).pipe(Effect.provide(
+      QuotaLimiter.layerMemory().pipe(Layer.provide(LlmConfig.layerFromRecord({
+        DEEPSEEK_API_KEY: "sk-test",
+        GEMINI_API_KEY: "g-test",
+        AI_DAILY_LIMIT_PER_TEACHER: "2",
+        AI_MAX_QUESTIONS_PER_REQUEST: "5",
+        AI_QUOTA_TIMEZONE: "Asia/Tokyo"
+      })))
+    )))
+
+  it.effect("rejects options that cannot work, naming what to fix", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [Partial<QuotaLimiter.Options>, string]> = [
+        [{ dailyLimit: 0 }, "AI_DAILY_LIMIT_PER_TEACHER"],
+        [{ maxQuestionsPerRequest: 1.5 }, "AI_MAX_QUESTIONS_PER_REQUEST"],
+        [{ dailyTokenBudget: -1 }, "QuotaLimiter.dailyTokenBudget"],
+        [{ timeZone: "Mars/Olympus" }, "AI_QUOTA_TIMEZONE"]
+      ]
+      for (const [options, variable] of cases) {
+        const error = yield* Effect.flip(limiter(options).pipe(Effect.provide(QuotaLimiter.layerStoreMemory)))
+        assert.strictEqual(error._tag, "LlmConfigError")
+        assert.strictEqual(error.variable, variable)
+        assert.include(error.message, variable)
+      }
+    }))
+
+  it.effect("units that are not a positive integer are a defect", () =>
+    Effect.gen(function*() {
+      const quota = yield* limiter().pipe(Effect.provide(QuotaLimiter.layerStoreMemory))
+      const exit = yield* Effect.exit(quota.reserve(SubjectId.make("t"), 0))
+      assert.isTrue(Exit.hasDies(exit))
+    }))
+
+  it.effect("fails closed when the store is unreachable", () =>
+    Effect.gen(function*() {
+      const quota = yield* limiter().pipe(Effect.provide(unreachable))
+      const subject = SubjectId.make("teacher-1")
+      let ran = false
+      const error = yield* Effect.flip(quota.withQuota(subject, 1, () => Effect.sync(() => (ran = true))))
+      assert.strictEqual(error._tag, "QuotaStoreUnavailable")
+      assert.isFalse(ran)
+      assert.strictEqual((yield* Effect.flip(quota.remaining(subject)))._tag, "QuotaStoreUnavailable")
+    }))
+
+  it.effect("fails open when configured, and never fails a commit or a refund", () =>
+    Effect.gen(function*() {
+      yield* setTime("2026-05-10T10:00:00Z")
+      const quota = yield* limiter({ failOpen: true, dailyTokenBudget: 10 }).pipe(Effect.provide(unreachable))
+      const subject = SubjectId.make("teacher-1")
+      const value = yield* quota.withQuota(subject, 1, (reservation) => Effect.succeed(reservation.remaining))
+      assert.strictEqual(value, 3)
+      const reservation = yield* quota.reserve(subject)
+      yield* reservation.commit()
+      assert.strictEqual((yield* quota.remaining(subject)).remaining, 3)
+    }))
+
+  it.effect("a refund the store cannot take is logged, not raised", () =>
+    Effect.gen(function*() {
+      yield* setTime("2026-05-10T10:00:00Z")
+      const store = yield* QuotaLimiter.makeStoreMemory
+      const flaky = QuotaLimiter.QuotaStore.of({ ...store, refund: () => Effect.fail(down) })
+      const quota = yield* limiter().pipe(Effect.provideService(QuotaLimiter.QuotaStore, flaky))
+      const subject = SubjectId.make("teacher-1")
+      const exit = yield* Effect.exit(quota.withQuota(subject, 1, () => Effect.fail("boom")))
+      assert.deepStrictEqual(exit, Exit.fail("boom"))
+      assert.strictEqual((yield* quota.remaining(subject)).used, 1)
+    }))
+})
+
+describe("QuotaLimiter.rateLimitHeaders", () => {
+  const now = DateTime.makeUnsafe("2026-05-10T22:00:00.250Z")
+  const resetsAt = DateTime.makeUnsafe("2026-05-11T00:00:00Z")
+  const subjectId = SubjectId.make("teacher-1")
+
+  it("turns a status into RateLimit headers, seconds rounded up", () => {
+    assert.deepStrictEqual(
+      QuotaLimiter.rateLimitHeaders({ subjectId, limit: 100, used: 40, remaining: 60, resetsAt }, now),
+      { "RateLimit-Limit": "100", "RateLimit-Remaining": "60", "RateLimit-Reset": "7200" }
+    )
+  })
+
+  it("adds Retry-After to a refusal", () => {
+    const error = new RateLimitExceeded({ subjectId, limit: 100, used: 100, remaining: 0, resetsAt })
+    assert.deepStrictEqual(QuotaLimiter.rateLimitHeaders(error, now), {
+      "RateLimit-Limit": "100",
+      "RateLimit-Remaining": "0",
+      "RateLimit-Reset": "7200",
+      "Retry-After": "7200"
+    })
+  })
+
+  it("never reports a negative reset", () => {
+    const late = DateTime.makeUnsafe("2026-05-11T00:00:05Z")
+    const headers = QuotaLimiter.rateLimitHeaders({ subjectId, limit: 1, used: 0, remaining: 1, resetsAt }, late)
+    assert.strictEqual(headers["RateLimit-Reset"], "0")
+  })
+})

@@ -1,0 +1,185 @@
+import { assert, describe, it } from "@effect/vitest"
+import { DateTime, Effect, Logger, Metric, Redacted, References, Schema } from "effect"
+import { TestConsole } from "effect/testing"
+import { SubjectId } from "../src/Ids.ts"
+import * as LlmConfig from "../src/LlmConfig.ts"
+import * as LlmMetrics from "../src/LlmMetrics.ts"
+import * as RequestLog from "../src/RequestLog.ts"
+import { at, CANARY_KEY, deepseek, defined, flash, SECRET_PROMPT, stories } from "./RequestLog.fixtures.ts"
+
+const writeAll = (reports: ReadonlyArray<RequestLog.AttemptReport>) =>
+  RequestLog.RequestLog.use((log) => Effect.forEach(reports, log.write, { discard: true }))
+
+const allReports = Effect.map(
+  stories,
+  (s) => [...s.success, ...s.fallback, ...s.cancelled, ...s.skipped]
+)
+
+const recordKeys = Object.keys(RequestLog.LlmRequestLog.fields).filter((key) => key !== "prompt").sort()
+
+describe("RequestLog", () => {
+  it.effect("one record per attempt with every field, for success, fallback, failure, cancellation and skip", () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      yield* writeAll([...s.success, ...s.fallback, ...s.cancelled, ...s.skipped])
+      const records = yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
+
+      assert.strictEqual(records.length, 5)
+      for (const record of records) {
+        assert.deepStrictEqual(Object.keys(record).sort(), recordKeys)
+        assert.isTrue(Schema.is(RequestLog.LlmRequestLog)(record))
+      }
+      const success = at(records, 0)
+      const failed = at(records, 1)
+      const fallback = at(records, 2)
+      const cancelled = at(records, 3)
+      const skipped = at(records, 4)
+      assert.deepStrictEqual(success, {
+        requestId: s.success[0].request.requestId,
+        attempt: 1,
+        timestamp: "1970-01-01T00:00:00.000Z",
+        provider: deepseek,
+        model: flash,
+        promptHash: s.success[0].request.promptHash,
+        subjectId: SubjectId.make("teacher-1"),
+        role: "primary",
+        outcome: "success",
+        latencyMs: 120,
+        usageReported: true,
+        promptTokens: 1200,
+        completionTokens: 300,
+        cachedPromptTokens: 200,
+        reasoningTokens: 0,
+        totalTokens: 1500,
+        // 1000 uncached at $0.30/M + 200 cached at $0.006/M + 300 out at $1.20/M
+        costNanoUsd: 300_000 + 1_200 + 360_000,
+        costUsd: 0.0006612,
+        finishReason: "stop",
+        errorTag: null,
+        errorMessage: null
+      })
+      assert.strictEqual(success.promptHash.length, 64)
+      // the failed primary and the fallback share the request id, in order
+      assert.strictEqual(failed.requestId, fallback.requestId)
+      assert.deepStrictEqual([failed.attempt, fallback.attempt], [1, 2])
+      assert.deepStrictEqual([failed.outcome, failed.errorTag, failed.role], [
+        "error",
+        "ProviderUnavailable",
+        "primary"
+      ])
+      assert.strictEqual(failed.costNanoUsd, 360_000) // billed although it failed
+      assert.deepStrictEqual([fallback.role, fallback.provider, fallback.finishReason], [
+        "fallback",
+        "gemini",
+        "length"
+      ])
+      assert.deepStrictEqual([cancelled.outcome, cancelled.usageReported, cancelled.totalTokens], [
+        "cancelled",
+        true,
+        940
+      ])
+      assert.deepStrictEqual([skipped.outcome, skipped.errorTag, skipped.usageReported, skipped.subjectId], [
+        "skipped",
+        "CircuitOpen",
+        false,
+        null
+      ])
+    }).pipe(Effect.provide(RequestLog.layerMemory())))
+
+  it.effect("JSON lines parse to the records, with no prompt text and no key by default", () =>
+    Effect.gen(function*() {
+      yield* writeAll(yield* allReports)
+      const lines = yield* TestConsole.logLines
+      assert.strictEqual(lines.length, 5)
+      for (const line of lines) {
+        assert.isString(line)
+        const text = String(line)
+        assert.notInclude(text, "\n")
+        assert.notInclude(text, "secret-prompt-canary")
+        assert.notInclude(text, "teacher's assistant")
+        assert.notInclude(text, CANARY_KEY)
+        const parsed: unknown = JSON.parse(text)
+        assert.isTrue(Schema.is(RequestLog.LlmRequestLog)(parsed))
+      }
+      const failed = JSON.parse(String(lines[1])) as RequestLog.LlmRequestLog
+      assert.strictEqual(failed.errorMessage, "upstream overloaded (key [redacted])")
+    }).pipe(Effect.provide(RequestLog.layerJson())))
+
+  it.effect("JSON lines ignore the app's loggers and minimum level", () =>
+    Effect.gen(function*() {
+      yield* writeAll((yield* stories).success)
+      assert.strictEqual((yield* TestConsole.logLines).length, 1)
+    }).pipe(
+      Effect.provide(RequestLog.layerJson()),
+      Effect.provide(Logger.layer([])),
+      Effect.provideService(References.MinimumLogLevel, "Error")
+    ))
+
+  it.effect("LLM_LOG_PROMPTS=true logs truncated prompt text, never a key", () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      const leaky = {
+        ...s.success[0],
+        request: {
+          ...s.success[0].request,
+          messages: [{ role: "user" as const, content: `use ${CANARY_KEY} ${"x".repeat(2000)}` }]
+        }
+      }
+      yield* writeAll([s.success[0], leaky])
+      const records = yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
+      const plain = at(records, 0)
+      const withKey = at(records, 1)
+      assert.strictEqual(plain.prompt, `system: You are a teacher's assistant.\nuser: ${SECRET_PROMPT}`)
+      const prompt = defined(withKey.prompt)
+      assert.notInclude(prompt, CANARY_KEY)
+      assert.isTrue(prompt.startsWith("user: use [redacted] xxx"))
+      assert.isTrue(prompt.endsWith("more characters]"))
+      assert.isBelow(prompt.length, 600)
+    }).pipe(Effect.provide(RequestLog.layerMemory({ logPrompts: true }))))
+
+  it.effect("options from the configuration: prompt flag and configured keys scrubbed exactly", () =>
+    Effect.gen(function*() {
+      const options = yield* RequestLog.optionsFromConfig
+      assert.isTrue(options.logPrompts)
+      const s = yield* stories
+      const record = RequestLog.toRecord(
+        {
+          ...s.success[0],
+          request: { ...s.success[0].request, messages: [{ role: "user", content: "my key is plainkey-XYZ-42" }] }
+        },
+        DateTime.makeUnsafe(0),
+        options
+      )
+      assert.strictEqual(record.prompt, "user: my key is [redacted]")
+      assert.isTrue((options.secrets ?? []).every((secret) => Redacted.isRedacted(secret)))
+    }).pipe(Effect.provide(LlmConfig.layerFromRecord({
+      DEEPSEEK_API_KEY: "plainkey-XYZ-42",
+      GEMINI_API_KEY: "g-test-key",
+      LLM_LOG_PROMPTS: "true"
+    }))))
+
+  it.effect("a failing sink is counted and reported once; the request and the other sinks go on", () =>
+    Effect.gen(function*() {
+      const warnings: Array<unknown> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        if (logLevel === "Warn") warnings.push(message)
+      })
+      const broken: RequestLog.Sink = { name: "broken", write: () => Effect.fail("disk full") }
+      const dying: RequestLog.Sink = { name: "dying", write: () => Effect.die(new Error("boom")) }
+      const { memory, sink } = yield* RequestLog.memorySink
+      const failures = (name: string) =>
+        Metric.value(Metric.withAttributes(LlmMetrics.sinkFailures, { sink: `request-log:${name}` }))
+      const before = (yield* failures("broken")).count
+
+      const reports = yield* allReports
+      yield* writeAll(reports).pipe(
+        Effect.provide(RequestLog.layer([broken, dying, sink])),
+        Effect.provide(Logger.layer([capture]))
+      )
+
+      assert.strictEqual((yield* memory.records).length, reports.length)
+      assert.strictEqual((yield* failures("broken")).count - before, reports.length)
+      assert.isAtLeast((yield* failures("dying")).count, reports.length)
+      assert.strictEqual(warnings.length, 2)
+    }))
+})

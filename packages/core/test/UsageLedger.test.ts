@@ -1,0 +1,65 @@
+import { assert, describe, it } from "@effect/vitest"
+import { DateTime, Effect, Exit, Fiber, Metric, Schema, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import * as LlmMetrics from "../src/LlmMetrics.ts"
+import * as UsageLedger from "../src/UsageLedger.ts"
+import { at, defined, stories } from "./RequestLog.fixtures.ts"
+
+const day = (text: string) => UsageLedger.Day.make(text)
+const isDay = Schema.is(UsageLedger.Day)
+
+describe("UsageLedger", () => {
+  it.effect("toEntry: a row for billed attempts whatever the outcome, none for attempts that consumed nothing", () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      const when = DateTime.makeUnsafe(Date.UTC(2026, 2, 7, 23, 30))
+      const entries = [...s.success, ...s.fallback, ...s.cancelled, ...s.skipped].map((r) =>
+        UsageLedger.toEntry(r, when, "UTC")
+      )
+      assert.deepStrictEqual(entries.map((e) => e?.outcome), ["success", "error", "success", "cancelled", undefined])
+      assert.strictEqual(defined(at(entries, 1)).costNanoUsd, s.fallback[0].usage?.costNanoUsd)
+      // days are cut at the ledger zone's midnight
+      assert.strictEqual(defined(UsageLedger.toEntry(s.success[0], when, "Asia/Tokyo")).day, "2026-03-08")
+      assert.strictEqual(defined(UsageLedger.toEntry(s.success[0], when, "America/New_York")).day, "2026-03-07")
+    }))
+
+  it.effect("Day rejects anything but YYYY-MM-DD", () =>
+    Effect.sync(() => {
+      assert.isTrue(isDay("2026-03-07"))
+      assert.isFalse(isDay("2026-13-07"))
+      assert.isFalse(isDay("07/03/2026"))
+    }))
+
+  it.effect("record does not write; the background fiber flushes every flushInterval", () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      const store = yield* UsageLedger.makeMemoryStore
+      const ledger = yield* UsageLedger.make(store, { flushInterval: "5 seconds" })
+      yield* Effect.forEach(s.success, ledger.record, { discard: true })
+      const range = store.dailyTotals(day("1970-01-01"), day("1970-01-01"))
+      assert.deepStrictEqual(yield* range, [])
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual((yield* range)[0]?.attempts, 1)
+    }))
+
+  it.effect("a failing store never fails record; its rows are retried, dropped and counted", () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      const failing: UsageLedger.Store = {
+        ...(yield* UsageLedger.makeMemoryStore),
+        name: "failing-test",
+        append: () => Effect.fail(new UsageLedger.UsageLedgerError({ store: "failing-test", message: "down" }))
+      }
+      const dropped = Metric.value(
+        Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: "usage-ledger:failing-test" })
+      )
+      const before = (yield* dropped).count
+      const scope = yield* Scope.make()
+      const ledger = yield* Scope.provide(UsageLedger.make(failing, { flushInterval: "1 hour", retries: 2 }), scope)
+      yield* Effect.forEach([...s.success, ...s.fallback], ledger.record, { discard: true })
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("1 second") // the retry backoff
+      yield* Fiber.join(closing)
+      assert.strictEqual((yield* dropped).count - before, 3)
+    }))
+})

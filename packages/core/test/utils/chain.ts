@@ -1,0 +1,97 @@
+/**
+ * The test bench for `LlmManager`: the mock provider server on 127.0.0.1,
+ * the real provider adapters pointed at it over undici, and a manager built
+ * from a chain of them with a chosen policy.
+ */
+import * as Anthropic from "@baton/providers/Anthropic"
+import * as DeepSeek from "@baton/providers/DeepSeek"
+import * as Gemini from "@baton/providers/Gemini"
+import * as OpenAi from "@baton/providers/OpenAi"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Effect, Layer, Redacted, type Scope } from "effect"
+import type { HttpClient } from "effect/http"
+import type { Attempt } from "../../src/Attempt.ts"
+import type * as CircuitPolicy from "../../src/CircuitPolicy.ts"
+import * as FallbackPolicy from "../../src/FallbackPolicy.ts"
+import type { LlmConfigError } from "../../src/LlmError.ts"
+import * as LlmManager from "../../src/LlmManager.ts"
+import * as Pricing from "../../src/Pricing.ts"
+
+/** The providers the mock server speaks. */
+export type Kind = MockProviderServer.MockProvider
+
+const apiKey = Redacted.make("sk-test-key")
+
+const layers = {
+  openai: OpenAi.layer,
+  anthropic: Anthropic.layer,
+  deepseek: DeepSeek.layer,
+  gemini: Gemini.layer
+} as const
+
+/** The mock server, the HTTP client and the default prices. */
+export const Bench = Layer.mergeAll(MockProviderServer.layer(), NodeHttpClient.layerUndici, Pricing.layerDefault)
+
+/** Options of a test manager: the chain, and policy overrides. */
+export interface ChainOptions {
+  readonly chain: ReadonlyArray<Kind>
+  readonly policy?: Parameters<typeof FallbackPolicy.make>[0]
+  readonly circuit?: CircuitPolicy.CircuitPolicy
+  readonly generationEnabled?: boolean
+}
+
+/** A manager over real provider adapters pointed at the mock server. */
+export const manager = (
+  options: ChainOptions
+): Effect.Effect<
+  LlmManager.Service,
+  LlmConfigError,
+  MockProviderServer.MockProviderServer | Scope.Scope | Pricing.Pricing | HttpClient.HttpClient
+> =>
+  Effect.gen(function*() {
+    const server = yield* MockProviderServer.MockProviderServer
+    return yield* LlmManager.make({
+      providers: options.chain.map((kind) => layers[kind]({ apiKey, baseUrl: server.baseUrl(kind) })),
+      policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 10, ...options.policy }),
+      circuitPolicy: options.circuit ?? { failureThreshold: 100, cooldownMs: 60_000 },
+      generationEnabled: options.generationEnabled ?? true
+    })
+  })
+
+/** Chosen fields of an attempt, as plain strings (the error as its tag), for compact assertions. */
+export const pick =
+  (...fields: ReadonlyArray<"provider" | "model" | "role" | "outcome" | "error">) =>
+  (attempt: Attempt): Array<string | undefined> =>
+    fields.map((field) => field === "error" ? attempt.error?._tag : attempt[field])
+
+/** The server's counters for a provider. */
+export const stats = (kind: Kind) => Effect.flatMap(MockProviderServer.MockProviderServer, (s) => s.stats(kind))
+
+/** Queues a fault on the server. */
+export const inject = (...args: Parameters<MockProviderServer.MockProviderServer["Service"]["inject"]>) =>
+  Effect.flatMap(MockProviderServer.MockProviderServer, (server) => server.inject(...args))
+
+/** Milliseconds of real time, whatever clock the test runs on. */
+export const liveNow = Effect.sync(() => performance.now())
+
+/** Waits real time (for I/O to happen, never for time under test to pass). */
+export const liveWait = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+
+/**
+ * Waits on the live clock (real I/O, not time under test) until `check`
+ * holds, polling every 5 ms for at most `withinMs`.
+ */
+export const eventually = <E, R>(
+  check: Effect.Effect<boolean, E, R>,
+  withinMs = 5_000
+): Effect.Effect<void, E | Error, R> =>
+  Effect.gen(function*() {
+    const start = yield* liveNow
+    while (!(yield* check)) {
+      if ((yield* liveNow) - start > withinMs) {
+        return yield* Effect.fail(new Error(`condition not met within ${withinMs} ms`))
+      }
+      yield* liveWait(5)
+    }
+  })

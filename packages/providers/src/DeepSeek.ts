@@ -1,0 +1,122 @@
+/**
+ * DeepSeek (`https://api.deepseek.com`), over the shared chat-completions
+ * codec.
+ *
+ * What differs from OpenAI:
+ *
+ * - `max_tokens`, and usage with cache hits in `prompt_cache_hit_tokens`
+ *   (`prompt_tokens` already includes them) and reasoning tokens in
+ *   `completion_tokens_details.reasoning_tokens` (part of
+ *   `completion_tokens`).
+ * - Structured output has no JSON Schema mode: Baton sends `response_format:
+ *   { type: "json_object" }` and puts the schema, with the word "json", in a
+ *   system message. DeepSeek may answer blank content when it failed to
+ *   produce JSON: that is a retryable `MalformedResponse`; an answer that does
+ *   not match the schema is `StructuredOutputInvalid`.
+ * - A final assistant message is sent with `prefix: true` (chat prefix
+ *   completion), so the model continues it. DeepSeek serves prefix completion
+ *   on its beta endpoint: set the base URL to `https://api.deepseek.com/beta`
+ *   if the manager continues cut streams on DeepSeek.
+ * - A 402 ("Insufficient Balance") is `ProviderQuotaExhausted`.
+ *
+ * @example
+ * ```ts
+ * import { Layer, Redacted } from "effect"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import * as Pricing from "@baton/core/Pricing"
+ * import * as DeepSeek from "@baton/providers/DeepSeek"
+ *
+ * const DeepSeekLive = DeepSeek.layer({ apiKey: Redacted.make("sk-...") }).pipe(
+ *   Layer.provide([NodeHttpClient.layerUndici, Pricing.layerDefault])
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as LlmConfig from "@baton/core/LlmConfig"
+import type { LlmConfigError } from "@baton/core/LlmError"
+import type * as LlmProvider from "@baton/core/LlmProvider"
+import type * as Pricing from "@baton/core/Pricing"
+import type { TokenCounts } from "@baton/core/TokenUsage"
+import type { Effect, Layer } from "effect"
+import type { HttpClient } from "effect/http"
+import * as Json from "./internal/json.ts"
+import * as OpenAiChat from "./internal/openAiChat.ts"
+import * as Provider from "./internal/provider.ts"
+
+/**
+ * Options of the DeepSeek layer: `apiKey` (required), `model`
+ * (default `deepseek-flash`), `baseUrl`, `timeoutMs` (default 30 000).
+ *
+ * @since 0.1.0
+ */
+export type Options = Provider.Options
+
+/**
+ * DeepSeek's usage fields.
+ *
+ * @since 0.1.0
+ */
+export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
+  const counts = OpenAiChat.openAiUsage(usage)
+  return counts === undefined ? undefined : { ...counts, cachedPromptTokens: Json.count(usage.prompt_cache_hit_tokens) }
+}
+
+/**
+ * What DeepSeek can do: prefill (prefix completion), usage at the end of
+ * streams, structured output through JSON mode.
+ *
+ * @since 0.1.0
+ */
+export const capabilities: LlmProvider.Capabilities = {
+  assistantPrefill: true,
+  streamUsage: true,
+  structuredOutput: "json-mode"
+}
+
+const definition: Provider.Definition = {
+  name: "deepseek",
+  defaultModel: "deepseek-flash",
+  defaultBaseUrl: "https://api.deepseek.com",
+  capabilities,
+  codec: OpenAiChat.make({
+    maxTokensField: "max_tokens",
+    structured: "json-object",
+    prefill: "prefix",
+    usage,
+    requireDone: true
+  })
+}
+
+/**
+ * The DeepSeek provider service.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options
+): Effect.Effect<LlmProvider.Service, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
+  Provider.make(definition, options)
+
+/**
+ * A layer providing `LlmProvider` backed by DeepSeek.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
+  Provider.layer(definition, options)
+
+/**
+ * The DeepSeek layer configured by `LlmConfig` (`DEEPSEEK_API_KEY`,
+ * `DEEPSEEK_MODEL`, `DEEPSEEK_BASE_URL`, `LLM_ATTEMPT_TIMEOUT_MS`). Fails with
+ * an `LlmConfigError` naming `DEEPSEEK_API_KEY` when the key is absent.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig: Layer.Layer<
+  LlmProvider.LlmProvider,
+  LlmConfigError,
+  HttpClient.HttpClient | Pricing.Pricing | LlmConfig.LlmConfig
+> = Provider.layerConfig("deepseek", definition)

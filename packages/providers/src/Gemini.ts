@@ -1,0 +1,105 @@
+/**
+ * Google Gemini (`https://generativelanguage.googleapis.com/v1beta`), over
+ * its own `generateContent` codec.
+ *
+ * - The key travels in the `x-goog-api-key` header (never in the URL, where
+ *   logs and span attributes would see it).
+ * - Structured output is native: `responseMimeType: "application/json"` with
+ *   the schema as `responseJsonSchema`.
+ * - A final assistant message is sent as a trailing `model` turn, which
+ *   Gemini continues (prefill).
+ * - Output tokens are `candidatesTokenCount + thoughtsTokenCount`: Gemini
+ *   reports thinking apart but bills it as output.
+ * - A prompt blocked by safety (`promptFeedback.blockReason`) is
+ *   `ContentFiltered` at stage `prompt`; a `SAFETY`-like finish reason is
+ *   `ContentFiltered` at stage `response`.
+ * - A 429 with `RetryInfo` gives `retryAfter`; a 429 whose `QuotaFailure`
+ *   names a per-day quota is `ProviderQuotaExhausted` (waiting will not help
+ *   today).
+ * - Gemini streams have no terminator: the last event carries the finish
+ *   reason; a stream that ends without one was cut.
+ *
+ * @example
+ * ```ts
+ * import { Layer, Redacted } from "effect"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import * as Pricing from "@baton/core/Pricing"
+ * import * as Gemini from "@baton/providers/Gemini"
+ *
+ * const GeminiLive = Gemini.layer({ apiKey: Redacted.make("AIza...") }).pipe(
+ *   Layer.provide([NodeHttpClient.layerUndici, Pricing.layerDefault])
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as LlmConfig from "@baton/core/LlmConfig"
+import type { LlmConfigError } from "@baton/core/LlmError"
+import type * as LlmProvider from "@baton/core/LlmProvider"
+import type * as Pricing from "@baton/core/Pricing"
+import type { Effect, Layer } from "effect"
+import type { HttpClient } from "effect/http"
+import * as GeminiCodec from "./internal/gemini.ts"
+import * as Provider from "./internal/provider.ts"
+
+/**
+ * Options of the Gemini layer: `apiKey` (required), `model` (default
+ * `gemini-2.5-flash`), `baseUrl` (including the API version), `timeoutMs`
+ * (default 30 000).
+ *
+ * @since 0.1.0
+ */
+export type Options = Provider.Options
+
+/**
+ * What Gemini can do: prefill, usage in streams, JSON Schema structured
+ * output.
+ *
+ * @since 0.1.0
+ */
+export const capabilities: LlmProvider.Capabilities = {
+  assistantPrefill: true,
+  streamUsage: true,
+  structuredOutput: "json-schema"
+}
+
+const definition: Provider.Definition = {
+  name: "gemini",
+  defaultModel: "gemini-2.5-flash",
+  defaultBaseUrl: "https://generativelanguage.googleapis.com/v1beta",
+  capabilities,
+  codec: GeminiCodec.codec
+}
+
+/**
+ * The Gemini provider service.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options
+): Effect.Effect<LlmProvider.Service, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
+  Provider.make(definition, options)
+
+/**
+ * A layer providing `LlmProvider` backed by Gemini.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
+  Provider.layer(definition, options)
+
+/**
+ * The Gemini layer configured by `LlmConfig` (`GEMINI_API_KEY`,
+ * `GEMINI_MODEL`, `GEMINI_BASE_URL`, `LLM_ATTEMPT_TIMEOUT_MS`). Fails with an
+ * `LlmConfigError` naming `GEMINI_API_KEY` when the key is absent.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig: Layer.Layer<
+  LlmProvider.LlmProvider,
+  LlmConfigError,
+  HttpClient.HttpClient | Pricing.Pricing | LlmConfig.LlmConfig
+> = Provider.layerConfig("gemini", definition)

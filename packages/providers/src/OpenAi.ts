@@ -1,0 +1,112 @@
+/**
+ * OpenAI chat completions (`https://api.openai.com/v1`), over the shared
+ * chat-completions codec.
+ *
+ * What is OpenAI's own:
+ *
+ * - `max_completion_tokens` (`max_tokens` is rejected by gpt-5 and o-series
+ *   models).
+ * - Structured output is `response_format: json_schema` in strict mode. The
+ *   schema is rewritten to OpenAI's strict subset (every property required,
+ *   optional ones nullable, `additionalProperties: false`); `null`s the model
+ *   puts in optional properties are removed before the answer is decoded
+ *   with the caller's schema, so the caller's types hold. A schema whose root
+ *   is not an object is sent with `strict: false`.
+ * - No assistant prefill: chat completions do not reliably continue a final
+ *   assistant message, so `capabilities.assistantPrefill` is `false`.
+ * - 429 `insufficient_quota` is `ProviderQuotaExhausted`; other 429s are
+ *   `ProviderRateLimited`; `context_length_exceeded` is
+ *   `ContextLengthExceeded`.
+ *
+ * Gotcha: gpt-5 and o-series models reject any `temperature` but 1; set
+ * `temperature: 1` in the request options for them.
+ *
+ * @example
+ * ```ts
+ * import { Layer, Redacted } from "effect"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import * as Pricing from "@baton/core/Pricing"
+ * import * as OpenAi from "@baton/providers/OpenAi"
+ *
+ * const OpenAiLive = OpenAi.layer({ apiKey: Redacted.make("sk-..."), model: "gpt-4.1" }).pipe(
+ *   Layer.provide([NodeHttpClient.layerUndici, Pricing.layerDefault])
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as LlmConfig from "@baton/core/LlmConfig"
+import type { LlmConfigError } from "@baton/core/LlmError"
+import type * as LlmProvider from "@baton/core/LlmProvider"
+import type * as Pricing from "@baton/core/Pricing"
+import type { Effect, Layer } from "effect"
+import type { HttpClient } from "effect/http"
+import * as OpenAiChat from "./internal/openAiChat.ts"
+import * as Provider from "./internal/provider.ts"
+
+/**
+ * Options of the OpenAI layer: `apiKey` (required), `model` (default
+ * `gpt-4o-mini`), `baseUrl`, `timeoutMs` (default 30 000).
+ *
+ * @since 0.1.0
+ */
+export type Options = Provider.Options
+
+/**
+ * What OpenAI can do: no prefill, usage at the end of streams, JSON Schema
+ * structured output.
+ *
+ * @since 0.1.0
+ */
+export const capabilities: LlmProvider.Capabilities = {
+  assistantPrefill: false,
+  streamUsage: true,
+  structuredOutput: "json-schema"
+}
+
+const definition: Provider.Definition = {
+  name: "openai",
+  defaultModel: "gpt-4o-mini",
+  defaultBaseUrl: "https://api.openai.com/v1",
+  capabilities,
+  codec: OpenAiChat.make({
+    maxTokensField: "max_completion_tokens",
+    structured: "json-schema",
+    prefill: "plain",
+    usage: OpenAiChat.openAiUsage,
+    requireDone: true
+  })
+}
+
+/**
+ * The OpenAI provider service.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options
+): Effect.Effect<LlmProvider.Service, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
+  Provider.make(definition, options)
+
+/**
+ * A layer providing `LlmProvider` backed by OpenAI.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
+  Provider.layer(definition, options)
+
+/**
+ * The OpenAI layer configured by `LlmConfig` (`OPENAI_API_KEY`,
+ * `OPENAI_MODEL`, `OPENAI_BASE_URL`, `LLM_ATTEMPT_TIMEOUT_MS`). Fails with an
+ * `LlmConfigError` naming `OPENAI_API_KEY` when the key is absent.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig: Layer.Layer<
+  LlmProvider.LlmProvider,
+  LlmConfigError,
+  HttpClient.HttpClient | Pricing.Pricing | LlmConfig.LlmConfig
+> = Provider.layerConfig("openai", definition)

@@ -1,0 +1,114 @@
+/**
+ * Any server that speaks OpenAI chat completions: Ollama, vLLM, LM Studio,
+ * Groq, OpenRouter, Together, a company proxy. Give it a name (used in logs,
+ * metrics, prices and errors), a base URL, a model and, when the server
+ * wants one, a key.
+ *
+ * Defaults suit most servers and can be changed per endpoint:
+ *
+ * | option | default | why |
+ * | --- | --- | --- |
+ * | `maxTokensField` | `max_tokens` | the field every compatible server knows |
+ * | `structuredOutput` | `json-schema` | `response_format: json_schema` (strict); `json-mode` sends `json_object` plus the schema in a system message, for servers without schema support |
+ * | `assistantPrefill` | `false` | whether the server continues a final assistant message |
+ * | `headers` | none | extra headers (OpenRouter's `HTTP-Referer`, ...) |
+ *
+ * Streams are complete at `data: [DONE]` or, for servers that omit it, at
+ * the end of a body whose last chunk carried a `finish_reason`. Usage is read
+ * OpenAI-style; a server that reports none is priced as zero tokens. Prices
+ * come from the `Pricing` table under the endpoint's name (unpriced when the
+ * table has no row for it).
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import * as Pricing from "@baton/core/Pricing"
+ * import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
+ *
+ * const Ollama = OpenAiCompatible.layer({
+ *   name: "ollama",
+ *   baseUrl: "http://localhost:11434/v1",
+ *   model: "llama3.2"
+ * }).pipe(Layer.provide([NodeHttpClient.layerUndici, Pricing.layerDefault]))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { LlmConfigError } from "@baton/core/LlmError"
+import type * as LlmProvider from "@baton/core/LlmProvider"
+import type * as Pricing from "@baton/core/Pricing"
+import type { Effect, Layer, Redacted } from "effect"
+import type { HttpClient } from "effect/http"
+import * as OpenAiChat from "./internal/openAiChat.ts"
+import * as Provider from "./internal/provider.ts"
+
+/**
+ * Options of an OpenAI-compatible endpoint.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The provider name: lower-case letters, digits, `-`, `_` (`ollama`, `groq`). */
+  readonly name: string
+  /** The base URL, up to and including the version segment (`http://localhost:11434/v1`). */
+  readonly baseUrl: string
+  /** The model used when a request names none. */
+  readonly model: string
+  /** The key sent as `Authorization: Bearer`; omit it for servers without auth. */
+  readonly apiKey?: Redacted.Redacted | undefined
+  /** The limit of one attempt, in milliseconds. Default 30 000. */
+  readonly timeoutMs?: number | undefined
+  /** `max_tokens` (default) or `max_completion_tokens`. */
+  readonly maxTokensField?: "max_tokens" | "max_completion_tokens" | undefined
+  /** `json-schema` (default) or `json-mode`. */
+  readonly structuredOutput?: LlmProvider.Capabilities["structuredOutput"] | undefined
+  /** Whether the server continues a final assistant message. Default `false`. */
+  readonly assistantPrefill?: boolean | undefined
+  /** Extra request headers. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+const definitionOf = (options: Options): Provider.Definition => {
+  const structured = options.structuredOutput ?? "json-schema"
+  return {
+    name: options.name,
+    defaultModel: options.model,
+    defaultBaseUrl: options.baseUrl,
+    capabilities: {
+      assistantPrefill: options.assistantPrefill ?? false,
+      streamUsage: true,
+      structuredOutput: structured
+    },
+    codec: OpenAiChat.make({
+      maxTokensField: options.maxTokensField ?? "max_tokens",
+      structured: structured === "json-schema" ? "json-schema" : "json-object",
+      prefill: "plain",
+      usage: OpenAiChat.openAiUsage,
+      requireDone: false,
+      headers: options.headers
+    })
+  }
+}
+
+/**
+ * The provider service for an OpenAI-compatible endpoint. Fails with an
+ * `LlmConfigError` naming the option when the name, model, base URL or
+ * timeout is invalid.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options
+): Effect.Effect<LlmProvider.Service, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
+  Provider.make(definitionOf(options), { apiKey: options.apiKey, timeoutMs: options.timeoutMs })
+
+/**
+ * A layer providing `LlmProvider` backed by an OpenAI-compatible endpoint.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
+  Provider.layer(definitionOf(options), { apiKey: options.apiKey, timeoutMs: options.timeoutMs })

@@ -1,0 +1,411 @@
+/**
+ * The HTTP engine every provider adapter runs on.
+ *
+ * A provider is a `Codec` (how a request becomes a body, how a reply or a
+ * stream event becomes text, a finish reason and token counts) plus
+ * `Settings` (name, model, base URL, key, timeout). `make` turns them into an
+ * `LlmProvider.Implementation` that does the rest, identically for all:
+ *
+ * - one POST per call through Effect's `HttpClient`; the key is revealed only
+ *   inside `codec.headers`, which puts it in a header; the client's own span
+ *   and trace headers are disabled (the manager owns tracing, and a span per
+ *   request is measurable overhead);
+ * - the attempt timeout (`request.options.timeout`, else the layer's) bounds a
+ *   whole non-streaming call (`ProviderTimeout`, phase `attempt`); a stream
+ *   gets it for the headers (`first-byte`), then for each chunk
+ *   (`first-token` before any text, `StreamInterrupted` after);
+ * - errors map through `httpError.ts`; replies that are not JSON or not of
+ *   the provider's shape are `MalformedResponse`; a safety block is
+ *   `ContentFiltered`;
+ * - usage is priced with `Pricing`; a provider that reports none is priced as
+ *   zero tokens (never estimated);
+ * - structured answers are decoded with the request's `StructuredOutput`; a
+ *   blank answer is a retryable `MalformedResponse`, an answer that does not
+ *   decode is `StructuredOutputInvalid` with the issue and the content;
+ * - a stream ends with exactly one `Finish`, only once the provider's own end
+ *   marker arrived; a body that breaks, stalls or ends early is
+ *   `StreamInterrupted` (with the text so far) once text was emitted, and
+ *   `MalformedResponse` / `ProviderConnectionFailed` / `ProviderTimeout`
+ *   before.
+ */
+import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
+import type { ModelId, ProviderName } from "@baton/core/Ids"
+import type * as LlmProvider from "@baton/core/LlmProvider"
+import type { LlmRequest } from "@baton/core/LlmRequest"
+import * as Pricing from "@baton/core/Pricing"
+import {
+  ContentFiltered,
+  MalformedResponse,
+  type ProviderError,
+  ProviderTimeout,
+  StreamInterrupted,
+  StructuredOutputInvalid
+} from "@baton/core/ProviderError"
+import type { StructuredOutput } from "@baton/core/StructuredOutput"
+import type { TokenCounts, TokenUsage } from "@baton/core/TokenUsage"
+import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Stream, Tracer } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
+import { HttpBody, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
+import * as HttpError from "./httpError.ts"
+import * as Json from "./json.ts"
+import * as Sse from "./sse.ts"
+
+/** One call as a codec sees it. */
+export interface Call {
+  readonly request: LlmRequest
+  readonly model: ModelId
+  readonly stream: boolean
+  /** Set for structured generation. */
+  readonly output: StructuredOutput<unknown> | undefined
+}
+
+/** A decoded non-streaming reply. */
+export interface Reply {
+  readonly content: string
+  readonly finishReason: FinishReason
+  readonly counts: TokenCounts | undefined
+  /** Why the provider blocked the prompt itself (Gemini `promptFeedback.blockReason`). */
+  readonly blockedPrompt?: string | undefined
+}
+
+/** What a stream event may mean besides text. */
+export type StreamFault =
+  | { readonly _tag: "Malformed"; readonly message: string }
+  | { readonly _tag: "ErrorEvent"; readonly body: unknown }
+  | { readonly _tag: "Blocked"; readonly message: string }
+
+/** The state of one stream: fed event by event. */
+export interface StreamDecoder {
+  /** The text an event carries ("" for none), or what is wrong with it. */
+  readonly event: (event: Sse.SseEvent) => string | StreamFault
+  /** Why the model stopped, once the provider's end marker arrived; `undefined` before. */
+  readonly finishReason: () => FinishReason | undefined
+  /** Token counts reported so far. */
+  readonly counts: () => TokenCounts | undefined
+}
+
+/** What differs between providers. */
+export interface Codec {
+  /** The path after the base URL (`/chat/completions`). */
+  readonly path: (call: Call) => string
+  /** Headers for a call; the only place the API key is revealed. */
+  readonly headers: (apiKey: string | undefined) => Record<string, string>
+  /** The JSON body, as plain objects. */
+  readonly body: (call: Call) => unknown
+  /** The reply of a parsed 2xx body, or what is wrong with its shape. */
+  readonly decode: (json: unknown) => Reply | string
+  /** A fresh decoder for one stream. */
+  readonly streamDecoder: () => StreamDecoder
+  /** Rewrites a structured answer before it is decoded (OpenAI strict mode: optional `null`s). */
+  readonly structuredAnswer?: ((content: string, output: StructuredOutput<unknown>) => string) | undefined
+}
+
+/** Everything an adapter instance is built from. */
+export interface Settings {
+  readonly name: ProviderName
+  readonly model: ModelId
+  readonly baseUrl: string
+  readonly apiKey: Redacted.Redacted | undefined
+  readonly timeoutMs: number
+  readonly capabilities: LlmProvider.Capabilities
+  readonly codec: Codec
+}
+
+const isOk = (status: number): boolean => status >= 200 && status < 300
+
+/**
+ * The implementation of a provider from its codec and settings.
+ */
+export const make = Effect.fnUntraced(function*(settings: Settings) {
+  const client = yield* HttpClient.HttpClient
+  const pricing = yield* Pricing.Pricing
+  const { apiKey, capabilities, codec, name } = settings
+  const baseUrl = settings.baseUrl.replace(/\/+$/, "")
+
+  const contextOf = (model: ModelId): HttpError.ErrorContext => ({ provider: name, model, apiKey })
+  const malformed = (model: ModelId, message: string, status?: number) =>
+    new MalformedResponse(
+      status === undefined ? { provider: name, model, message } : { provider: name, model, message, status }
+    )
+  const price = (model: ModelId, counts: TokenCounts | undefined): TokenUsage =>
+    pricing.usage(name, model, counts ?? { promptTokens: 0, completionTokens: 0 })
+  const timeoutOf = (request: LlmRequest): number =>
+    request.options.timeout === undefined
+      ? settings.timeoutMs
+      : Math.max(1, Math.round(Duration.toMillis(request.options.timeout)))
+
+  const send = (call: Call): Effect.Effect<HttpClientResponse.HttpClientResponse, ProviderError> =>
+    client.execute(HttpClientRequest.post(baseUrl + codec.path(call), {
+      headers: codec.headers(apiKey === undefined ? undefined : Redacted.value(apiKey)),
+      body: HttpBody.text(JSON.stringify(codec.body(call)), "application/json")
+    })).pipe(
+      Effect.mapError((error) => HttpError.fromTransport(contextOf(call.model), error)),
+      Effect.provideService(Tracer.DisablePropagation, true)
+    )
+
+  const readText = (model: ModelId, response: HttpClientResponse.HttpClientResponse) =>
+    Effect.mapError(response.text, (error) => HttpError.fromTransport(contextOf(model), error))
+
+  const failStatus = (model: ModelId, response: HttpClientResponse.HttpClientResponse) =>
+    Effect.flatMap(
+      Effect.zip(readText(model, response), Clock.currentTimeMillis),
+      ([text, now]) => Effect.fail(HttpError.fromStatus(contextOf(model), response.status, response.headers, text, now))
+    )
+
+  /** A 2xx body read into a result, or the error it amounts to. */
+  const toResult = (call: Call, status: number, text: string, latencyMs: number): GenerationResult | ProviderError => {
+    const model = call.model
+    const json = Json.parse(text)
+    if (json === undefined) return malformed(model, `${name} answered with a body that is not JSON`, status)
+    const reply = codec.decode(json)
+    if (typeof reply === "string") return malformed(model, `${name} answered with an unexpected shape: ${reply}`)
+    if (reply.blockedPrompt !== undefined) {
+      return new ContentFiltered({
+        provider: name,
+        model,
+        stage: "prompt",
+        message: `${name} blocked the prompt (${reply.blockedPrompt})`
+      })
+    }
+    if (reply.finishReason === "content_filter") {
+      return new ContentFiltered({
+        provider: name,
+        model,
+        stage: "response",
+        message: `${name}'s content filter stopped the answer`
+      })
+    }
+    return {
+      content: reply.content,
+      usage: price(model, reply.counts),
+      model,
+      provider: name,
+      latencyMs,
+      finishReason: reply.finishReason,
+      requestId: call.request.requestId,
+      attempts: [{ provider: name, model, role: "primary", outcome: "success", latencyMs }]
+    }
+  }
+
+  const complete = (call: Call): Effect.Effect<GenerationResult, ProviderError> => {
+    const model = call.model
+    const timeoutMs = timeoutOf(call.request)
+    return Effect.flatMap(
+      Clock.currentTimeMillis,
+      (started) =>
+        Effect.flatMap(send(call), (response) =>
+          isOk(response.status)
+            ? Effect.flatMap(readText(model, response), (text) =>
+              Effect.flatMap(Clock.currentTimeMillis, (now) => {
+                const result = toResult(call, response.status, text, now - started)
+                return isProviderError(result) ? Effect.fail(result) : Effect.succeed(result)
+              }))
+            : failStatus(model, response))
+    ).pipe(
+      Effect.timeoutOrElse({
+        duration: timeoutMs,
+        orElse: () => Effect.fail(new ProviderTimeout({ provider: name, model, phase: "attempt", timeoutMs }))
+      })
+    )
+  }
+
+  const modelOf = (request: LlmRequest): ModelId => request.options.model ?? settings.model
+
+  const generate = (request: LlmRequest) =>
+    complete({ request, model: modelOf(request), stream: false, output: undefined })
+
+  const generateStructured = <A>(
+    request: LlmRequest,
+    output: StructuredOutput<A>
+  ): Effect.Effect<StructuredResult<A>, ProviderError> =>
+    Effect.flatMap(complete({ request, model: modelOf(request), stream: false, output }), (result): Effect.Effect<
+      StructuredResult<A>,
+      ProviderError
+    > => {
+      const model = result.model
+      if (result.content.trim().length === 0) {
+        return Effect.fail(malformed(model, `${name} answered structured output with blank content`))
+      }
+      const answer = codec.structuredAnswer === undefined
+        ? result.content
+        : codec.structuredAnswer(result.content, output)
+      const decoded = output.decode(answer)
+      return decoded._tag === "Success"
+        ? Effect.succeed({ ...result, value: decoded.success })
+        : Effect.fail(
+          new StructuredOutputInvalid({ provider: name, model, issue: decoded.failure, content: result.content })
+        )
+    })
+
+  const stream = (request: LlmRequest): Stream.Stream<StreamPart, ProviderError> => {
+    const call: Call = { request, model: modelOf(request), stream: true, output: undefined }
+    const model = call.model
+    const timeoutMs = timeoutOf(request)
+    const firstByte = () => Effect.fail(new ProviderTimeout({ provider: name, model, phase: "first-byte", timeoutMs }))
+    return Stream.unwrap(
+      Effect.flatMap(
+        Effect.timeoutOrElse(send(call), { duration: timeoutMs, orElse: firstByte }),
+        (response) =>
+          isOk(response.status)
+            ? Effect.succeed(decodeStream(call, timeoutMs, response.stream))
+            : Effect.timeoutOrElse(failStatus(model, response), { duration: timeoutMs, orElse: firstByte })
+      )
+    )
+  }
+
+  const decodeStream = (
+    call: Call,
+    timeoutMs: number,
+    body: Stream.Stream<Uint8Array, HttpClientError.HttpClientError>
+  ): Stream.Stream<StreamPart, ProviderError> =>
+    Stream.transformPull(body, (upstream) =>
+      Effect.sync(() => {
+        const run = makeRun(call.model, timeoutMs)
+        const next: Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> = Effect.suspend(() => {
+          if (run.pending !== undefined) return Effect.fail(run.pending)
+          return run.finished
+            ? Cause.done()
+            : upstream.pipe(
+              Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.succeed(undefined) }),
+              Effect.matchCauseEffect({
+                onSuccess: (chunks) => emit(chunks === undefined ? run.stalled() : run.feed(chunks)),
+                onFailure: (cause) => {
+                  const error = Cause.findErrorOption(cause)
+                  if (Option.isNone(error)) {
+                    return Cause.hasInterrupts(cause)
+                      ? Effect.interrupt
+                      : Effect.die(Cause.squash(cause))
+                  }
+                  return emit(Cause.isDone(error.value) ? run.ended() : run.broken(error.value))
+                }
+              })
+            )
+        })
+        const emit = (
+          outcome: ReadonlyArray<StreamPart> | ProviderError
+        ): Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> => {
+          if (!isParts(outcome)) return Effect.fail(outcome)
+          return isNonEmpty(outcome) ? Effect.succeed(outcome) : next
+        }
+        return next
+      }))
+
+  /** The bookkeeping of one stream: text so far, the SSE framing, the codec's state. */
+  const makeRun = (model: ModelId, timeoutMs: number) => {
+    const sse = Sse.make()
+    const decoder = codec.streamDecoder()
+    let partialText = ""
+    const run: StreamRun = {
+      finished: false,
+      pending: undefined,
+      fail: (early: ProviderError, reason: string): ProviderError => {
+        run.finished = true
+        if (partialText.length === 0) return early
+        const counts = decoder.counts()
+        const fields = { provider: name, model, partialText, reason }
+        return new StreamInterrupted(counts === undefined ? fields : { ...fields, usage: price(model, counts) })
+      },
+      feed: (chunks: ReadonlyArray<Uint8Array>): ReadonlyArray<StreamPart> => {
+        const parts: Array<StreamPart> = []
+        for (const chunk of chunks) {
+          const events = sse.feed(chunk)
+          if (typeof events === "string") {
+            run.pending = run.fail(malformed(model, `${name} stream: ${events}`), events)
+            return parts
+          }
+          for (const event of events) {
+            const step = decoder.event(event)
+            if (typeof step !== "string") {
+              run.pending = run.fault(step)
+              return parts
+            }
+            if (step.length > 0) {
+              partialText += step
+              parts.push({ _tag: "TextDelta", text: step })
+            }
+          }
+        }
+        return parts
+      },
+      fault: (fault: StreamFault): ProviderError => {
+        switch (fault._tag) {
+          case "Malformed":
+            return run.fail(malformed(model, `${name} sent a malformed stream event: ${fault.message}`), fault.message)
+          case "Blocked":
+            return run.fail(
+              new ContentFiltered({ provider: name, model, stage: "prompt", message: fault.message }),
+              fault.message
+            )
+          case "ErrorEvent": {
+            const error = HttpError.fromStreamError(contextOf(model), fault.body, Date.now())
+            return run.fail(error, `error event: ${error.message}`)
+          }
+        }
+      },
+      stalled: (): ReadonlyArray<StreamPart> | ProviderError =>
+        decoder.finishReason() === undefined
+          ? run.fail(
+            new ProviderTimeout({ provider: name, model, phase: "first-token", timeoutMs }),
+            `no event for ${timeoutMs} ms`
+          )
+          : run.ended(),
+      broken: (error: HttpClientError.HttpClientError): ProviderError => {
+        const mapped = HttpError.fromTransport(contextOf(model), error)
+        return run.fail(mapped, mapped.message)
+      },
+      ended: (): ReadonlyArray<StreamPart> | ProviderError => {
+        const finishReason = decoder.finishReason()
+        if (finishReason === undefined) {
+          return run.fail(
+            malformed(model, `${name} stream ended without its end marker`),
+            "the stream ended without its end marker"
+          )
+        }
+        if (finishReason === "content_filter") {
+          return run.fail(
+            new ContentFiltered({
+              provider: name,
+              model,
+              stage: "response",
+              message: `${name}'s content filter stopped the answer`
+            }),
+            "the provider's content filter stopped the answer"
+          )
+        }
+        run.finished = true
+        return [{ _tag: "Finish", finishReason, usage: price(model, decoder.counts()), provider: name, model }]
+      }
+    }
+    return run
+  }
+
+  return {
+    name,
+    model: settings.model,
+    capabilities,
+    generate,
+    generateStructured,
+    stream
+  } satisfies LlmProvider.Implementation
+})
+
+/** The bookkeeping of one stream. */
+interface StreamRun {
+  finished: boolean
+  /** A failure found after some text of the same chunk: raised once that text is emitted. */
+  pending: ProviderError | undefined
+  /** Before any text: `early`; after: `StreamInterrupted` with the text so far. */
+  readonly fail: (early: ProviderError, reason: string) => ProviderError
+  readonly feed: (chunks: ReadonlyArray<Uint8Array>) => ReadonlyArray<StreamPart>
+  readonly fault: (fault: StreamFault) => ProviderError
+  readonly stalled: () => ReadonlyArray<StreamPart> | ProviderError
+  readonly broken: (error: HttpClientError.HttpClientError) => ProviderError
+  readonly ended: () => ReadonlyArray<StreamPart> | ProviderError
+}
+
+const isProviderError = (u: GenerationResult | ProviderError): u is ProviderError => "_tag" in u
+
+const isParts = (outcome: ReadonlyArray<StreamPart> | ProviderError): outcome is ReadonlyArray<StreamPart> =>
+  Array.isArray(outcome)
+
+const isNonEmpty = <A>(array: ReadonlyArray<A>): array is NonEmptyReadonlyArray<A> => array.length > 0

@@ -1,0 +1,166 @@
+/**
+ * The Anthropic Messages wire format (`POST /v1/messages`, version
+ * `2023-06-01`).
+ *
+ * - System messages go to the top-level `system`; `max_tokens` is required;
+ *   a final `assistant` message is a prefill the model continues.
+ * - Structured output is `output_config: { format: { type: "json_schema",
+ *   schema } }`; the JSON arrives in the first text block.
+ * - Text is the join of the `text` blocks of `content`.
+ * - Usage: `input_tokens` counts uncached input only, so prompt tokens are
+ *   `input_tokens + cache_read_input_tokens + cache_creation_input_tokens`
+ *   (cache fields may be absent or `null`); `output_tokens` includes
+ *   thinking, reported apart in `output_tokens_details.thinking_tokens`.
+ * - Streams: `message_start` (input usage) → `content_block_delta`
+ *   (`text_delta`) → `message_delta` (`stop_reason`, cumulative output usage)
+ *   → `message_stop`, plus `ping` and `error`; unknown event types are
+ *   ignored, as Anthropic asks. Only `message_stop` completes a stream.
+ */
+import type { FinishReason } from "@baton/core/GenerationResult"
+import * as LlmRequest from "@baton/core/LlmRequest"
+import type { TokenCounts } from "@baton/core/TokenUsage"
+import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
+import * as Json from "./json.ts"
+
+/** The API version sent in `anthropic-version`. */
+export const version = "2023-06-01"
+
+/** The normalised finish reason of a `stop_reason`. */
+export const finishReason = (reason: unknown): FinishReason => {
+  switch (reason) {
+    case "end_turn":
+    case "stop_sequence":
+      return "stop"
+    case "max_tokens":
+    case "model_context_window_exceeded":
+      return "length"
+    case "refusal":
+      return "content_filter"
+    case "tool_use":
+      return "tool_calls"
+    default:
+      return "other"
+  }
+}
+
+interface InputUsage {
+  readonly uncached: number
+  readonly cacheRead: number
+  readonly cacheWrite: number
+}
+
+const inputOf = (usage: Json.JsonObject): InputUsage | undefined => {
+  const uncached = Json.count(usage.input_tokens)
+  return uncached === undefined ? undefined : {
+    uncached,
+    cacheRead: Json.count(usage.cache_read_input_tokens) ?? 0,
+    cacheWrite: Json.count(usage.cache_creation_input_tokens) ?? 0
+  }
+}
+
+const thinkingOf = (usage: Json.JsonObject): number | undefined =>
+  Json.isObject(usage.output_tokens_details) ? Json.count(usage.output_tokens_details.thinking_tokens) : undefined
+
+const countsOf = (input: InputUsage, output: number, thinking: number | undefined): TokenCounts => ({
+  promptTokens: input.uncached + input.cacheRead + input.cacheWrite,
+  cachedPromptTokens: input.cacheRead,
+  completionTokens: output,
+  reasoningTokens: thinking
+})
+
+/** Token counts from a complete `usage` object. */
+export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
+  const input = inputOf(usage)
+  const output = Json.count(usage.output_tokens)
+  return input === undefined || output === undefined ? undefined : countsOf(input, output, thinkingOf(usage))
+}
+
+const bodyOf = (call: Call): Json.JsonObject => {
+  const options = call.request.options
+  const body: Record<string, unknown> = {
+    model: call.model,
+    max_tokens: options.maxTokens,
+    messages: LlmRequest.conversation(call.request).map((message) => ({
+      role: message.role,
+      content: message.content
+    })),
+    temperature: options.temperature
+  }
+  const system = LlmRequest.systemPrompt(call.request)
+  if (system !== undefined) body.system = system
+  if (options.stop !== undefined) body.stop_sequences = options.stop
+  if (call.output !== undefined) {
+    body.output_config = { format: { type: "json_schema", schema: call.output.jsonSchema } }
+  }
+  if (call.stream) body.stream = true
+  return body
+}
+
+const decode = (json: unknown): Reply | string => {
+  if (!Json.isObject(json)) return "the body is not an object"
+  if (!Array.isArray(json.content)) return "no content array"
+  let content = ""
+  for (const block of json.content) {
+    if (Json.isObject(block) && block.type === "text" && typeof block.text === "string") content += block.text
+  }
+  return {
+    content,
+    finishReason: finishReason(json.stop_reason),
+    counts: Json.isObject(json.usage) ? usage(json.usage) : undefined
+  }
+}
+
+const streamDecoder = (): StreamDecoder => {
+  let input: InputUsage | undefined
+  let output: number | undefined
+  let thinking: number | undefined
+  let finish: FinishReason | undefined
+  let done = false
+  const track = (usage: Json.JsonObject) => {
+    input = inputOf(usage) ?? input
+    output = Json.count(usage.output_tokens) ?? output
+    thinking = thinkingOf(usage) ?? thinking
+  }
+  return {
+    event: (event) => {
+      const json = Json.parse(event.data)
+      if (!Json.isObject(json) || typeof json.type !== "string") {
+        return { _tag: "Malformed", message: "an event without a type" }
+      }
+      switch (json.type) {
+        case "message_start":
+          if (Json.isObject(json.message) && Json.isObject(json.message.usage)) track(json.message.usage)
+          return ""
+        case "content_block_delta":
+          return Json.isObject(json.delta) && json.delta.type === "text_delta" && typeof json.delta.text === "string"
+            ? json.delta.text
+            : ""
+        case "message_delta":
+          if (Json.isObject(json.delta) && typeof json.delta.stop_reason === "string") {
+            finish = finishReason(json.delta.stop_reason)
+          }
+          if (Json.isObject(json.usage)) track(json.usage)
+          return ""
+        case "message_stop":
+          done = true
+          return ""
+        case "error":
+          return { _tag: "ErrorEvent", body: json }
+        default:
+          return ""
+      }
+    },
+    finishReason: () => done ? finish ?? "other" : undefined,
+    counts: () => input === undefined || output === undefined ? undefined : countsOf(input, output, thinking)
+  }
+}
+
+/** The Anthropic codec. */
+export const codec: Codec = {
+  path: () => "/v1/messages",
+  headers: (apiKey) =>
+    apiKey === undefined ? { "anthropic-version": version } : { "x-api-key": apiKey, "anthropic-version": version },
+  body: bodyOf,
+  decode,
+  streamDecoder
+}

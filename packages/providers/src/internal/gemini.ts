@@ -1,0 +1,152 @@
+/**
+ * The Gemini `generateContent` wire format (v1beta).
+ *
+ * - Messages become `contents` with roles `user` and `model`; system messages
+ *   become `systemInstruction`. A final `model` turn is a prefill the model
+ *   continues.
+ * - Options go in `generationConfig` (`maxOutputTokens`, `temperature`,
+ *   `stopSequences`, `seed`); structured output is `responseMimeType:
+ *   "application/json"` plus `responseJsonSchema` (plain JSON Schema).
+ * - Text is the join of `candidates[0].content.parts[].text`, minus thought
+ *   parts. A prompt the safety system blocked has no candidates, only
+ *   `promptFeedback.blockReason`.
+ * - Usage: `promptTokenCount` (cached included), `cachedContentTokenCount`,
+ *   and output = `candidatesTokenCount` + `thoughtsTokenCount` (candidates
+ *   exclude thoughts, but both are billed as output).
+ * - Streams (`:streamGenerateContent?alt=sse`) have no terminator: each event
+ *   is a whole response with a running usage total, and the last carries the
+ *   `finishReason`. A stream whose events never carried one was cut.
+ */
+import type { FinishReason } from "@baton/core/GenerationResult"
+import * as LlmRequest from "@baton/core/LlmRequest"
+import type { TokenCounts } from "@baton/core/TokenUsage"
+import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
+import * as Json from "./json.ts"
+
+const filtered = new Set([
+  "SAFETY",
+  "RECITATION",
+  "BLOCKLIST",
+  "PROHIBITED_CONTENT",
+  "SPII",
+  "IMAGE_SAFETY",
+  "ESCALATION"
+])
+
+/** The normalised finish reason of a Gemini `finishReason`. */
+export const finishReason = (reason: string, toolCall: boolean): FinishReason => {
+  if (reason === "STOP") return toolCall ? "tool_calls" : "stop"
+  if (reason === "MAX_TOKENS" || reason === "CONTINUATION") return "length"
+  return filtered.has(reason) ? "content_filter" : "other"
+}
+
+/** Token counts from `usageMetadata`. */
+export const usage = (metadata: Json.JsonObject): TokenCounts | undefined => {
+  const promptTokens = Json.count(metadata.promptTokenCount)
+  if (promptTokens === undefined) return undefined
+  const thoughts = Json.count(metadata.thoughtsTokenCount) ?? 0
+  return {
+    promptTokens,
+    completionTokens: (Json.count(metadata.candidatesTokenCount) ?? 0) + thoughts,
+    cachedPromptTokens: Json.count(metadata.cachedContentTokenCount),
+    reasoningTokens: thoughts
+  }
+}
+
+const bodyOf = (call: Call): Json.JsonObject => {
+  const options = call.request.options
+  const contents = LlmRequest.conversation(call.request).map((message) => ({
+    role: message.role === "assistant" ? "model" : "user",
+    parts: [{ text: message.content }]
+  }))
+  const generationConfig: Record<string, unknown> = {
+    maxOutputTokens: options.maxTokens,
+    temperature: options.temperature
+  }
+  if (options.stop !== undefined) generationConfig.stopSequences = options.stop
+  if (options.seed !== undefined) generationConfig.seed = options.seed
+  if (call.output !== undefined || options.responseFormat === "json") {
+    generationConfig.responseMimeType = "application/json"
+  }
+  if (call.output !== undefined) generationConfig.responseJsonSchema = call.output.jsonSchema
+  const system = LlmRequest.systemPrompt(call.request)
+  return system === undefined
+    ? { contents, generationConfig }
+    : { contents, systemInstruction: { parts: [{ text: system }] }, generationConfig }
+}
+
+interface Candidate {
+  readonly text: string
+  readonly finishReason: string | undefined
+  readonly toolCall: boolean
+}
+
+const candidateOf = (json: Json.JsonObject): Candidate | undefined => {
+  const candidates = json.candidates
+  if (!Array.isArray(candidates) || !Json.isObject(candidates[0])) return undefined
+  const candidate = candidates[0]
+  const content = Json.isObject(candidate.content) ? candidate.content : {}
+  const parts = Array.isArray(content.parts) ? content.parts : []
+  let text = ""
+  let toolCall = false
+  for (const part of parts) {
+    if (!Json.isObject(part)) continue
+    if (typeof part.text === "string" && part.thought !== true) text += part.text
+    if (part.functionCall !== undefined) toolCall = true
+  }
+  return { text, finishReason: Json.string(candidate.finishReason), toolCall }
+}
+
+const blockReason = (json: Json.JsonObject): string | undefined =>
+  Json.isObject(json.promptFeedback) ? Json.string(json.promptFeedback.blockReason) : undefined
+
+const decode = (json: unknown): Reply | string => {
+  if (!Json.isObject(json)) return "the body is not an object"
+  const counts = Json.isObject(json.usageMetadata) ? usage(json.usageMetadata) : undefined
+  const blocked = blockReason(json)
+  if (blocked !== undefined) return { content: "", finishReason: "content_filter", counts, blockedPrompt: blocked }
+  const candidate = candidateOf(json)
+  if (candidate === undefined) return "no candidates[0]"
+  return {
+    content: candidate.text,
+    finishReason: candidate.finishReason === undefined
+      ? "other"
+      : finishReason(candidate.finishReason, candidate.toolCall),
+    counts
+  }
+}
+
+const streamDecoder = (): StreamDecoder => {
+  let finish: FinishReason | undefined
+  let counts: TokenCounts | undefined
+  return {
+    event: (event) => {
+      const json = Json.parse(event.data)
+      if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
+      if (json.error !== undefined) return { _tag: "ErrorEvent", body: json }
+      if (Json.isObject(json.usageMetadata)) counts = usage(json.usageMetadata) ?? counts
+      const blocked = blockReason(json)
+      if (blocked !== undefined) return { _tag: "Blocked", message: `gemini blocked the prompt (${blocked})` }
+      const candidate = candidateOf(json)
+      if (candidate === undefined) {
+        return Json.isObject(json.usageMetadata) ? "" : { _tag: "Malformed", message: "an event without candidates" }
+      }
+      if (candidate.finishReason !== undefined) finish = finishReason(candidate.finishReason, candidate.toolCall)
+      return candidate.text
+    },
+    finishReason: () => finish,
+    counts: () => counts
+  }
+}
+
+/** The Gemini codec. */
+export const codec: Codec = {
+  path: (call) =>
+    call.stream
+      ? `/models/${encodeURIComponent(call.model)}:streamGenerateContent?alt=sse`
+      : `/models/${encodeURIComponent(call.model)}:generateContent`,
+  headers: (apiKey) => apiKey === undefined ? {} : { "x-goog-api-key": apiKey },
+  body: bodyOf,
+  decode,
+  streamDecoder
+}

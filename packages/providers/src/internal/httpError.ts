@@ -1,0 +1,239 @@
+/**
+ * Maps what went wrong on the wire to exactly one `ProviderError`.
+ *
+ * Every provider reports failures the same few ways: an HTTP status with an
+ * error body (`{"error":{...}}` for OpenAI, DeepSeek, Gemini and compatible
+ * servers, `{"type":"error","error":{...}}` for Anthropic, a flat
+ * `{"object":"error","message":...}` for older vLLM, or plain text), hint
+ * headers (`retry-after-ms`, `Retry-After`), an error event in the middle of
+ * a stream, or a transport failure before any byte arrived. One table covers
+ * them all:
+ *
+ * | what | error |
+ * | --- | --- |
+ * | 429, or a stream error of type `rate_limit*` | `ProviderRateLimited` (`retryAfter` from `retry-after-ms`, `Retry-After` seconds or date, Gemini `RetryInfo.retryDelay`) |
+ * | 402, 4xx `insufficient_quota` / `billing_error` / "credit balance is too low" (Anthropic's 400), a Gemini `QuotaFailure` on a per-day quota | `ProviderQuotaExhausted` |
+ * | 401, 403 | `ProviderAuthenticationFailed` |
+ * | 400, 404, 413, 422 and other 4xx | `InvalidRequest`, or `ContextLengthExceeded` when the code or message says the prompt is too long |
+ * | 408, 409, 499, 5xx, Anthropic 529 | `ProviderUnavailable` |
+ * | refused, reset, DNS, TLS | `ProviderConnectionFailed` |
+ * | anything else | `MalformedResponse` |
+ *
+ * Provider messages are copied into the error with the API key scrubbed:
+ * some providers echo part or all of a rejected key.
+ */
+import type { ModelId, ProviderName } from "@baton/core/Ids"
+import {
+  ContextLengthExceeded,
+  InvalidRequest,
+  MalformedResponse,
+  ProviderAuthenticationFailed,
+  ProviderConnectionFailed,
+  type ProviderError,
+  ProviderQuotaExhausted,
+  ProviderRateLimited,
+  ProviderUnavailable
+} from "@baton/core/ProviderError"
+import { Duration, Redacted, Result } from "effect"
+import { Headers, type HttpClientError } from "effect/http"
+import * as Json from "./json.ts"
+
+/** Who failed, and the secret that must never appear in a message. */
+export interface ErrorContext {
+  readonly provider: ProviderName
+  readonly model: ModelId
+  readonly apiKey: Redacted.Redacted | undefined
+}
+
+/** The fields of a provider error body, whatever its shape. */
+export interface ErrorBody {
+  readonly message: string | undefined
+  readonly type: string | undefined
+  readonly code: string | undefined
+  readonly param: string | undefined
+  readonly details: ReadonlyArray<unknown>
+}
+
+const emptyBody: ErrorBody = { message: undefined, type: undefined, code: undefined, param: undefined, details: [] }
+
+/**
+ * The error fields of a parsed body: `error` as an object or a string,
+ * Anthropic's envelope, vLLM's flat shape.
+ */
+export const errorBody = (json: unknown): ErrorBody => {
+  if (!Json.isObject(json)) return emptyBody
+  const inner = json.error
+  if (typeof inner === "string") {
+    return { ...emptyBody, message: inner, type: Json.string(json.type), code: Json.string(json.code) }
+  }
+  const source = Json.isObject(inner) ? inner : json
+  return {
+    message: Json.string(source.message),
+    type: Json.string(source.type) ?? Json.string(source.status),
+    code: Json.string(source.code),
+    param: Json.string(source.param),
+    details: Array.isArray(source.details) ? source.details : []
+  }
+}
+
+/** The text with the API key (if any) replaced by `<redacted>`. */
+export const scrub = (apiKey: Redacted.Redacted | undefined, text: string): string => {
+  if (apiKey === undefined) return text
+  const secret = Redacted.value(apiKey)
+  return secret.length === 0 ? text : text.split(secret).join("<redacted>")
+}
+
+const detailOf = (details: ReadonlyArray<unknown>, type: string): Record<string, unknown> | undefined => {
+  for (const detail of details) {
+    if (Json.isObject(detail) && typeof detail["@type"] === "string" && detail["@type"].endsWith(type)) return detail
+  }
+  return undefined
+}
+
+const protobufDuration = /^(\d+(?:\.\d+)?)s$/
+
+/**
+ * The server's wait hint: `retry-after-ms`, then `Retry-After` (seconds or an
+ * HTTP date), then Gemini's `RetryInfo.retryDelay` (`"34s"`).
+ */
+export const retryAfter = (
+  headers: Readonly<Record<string, string | undefined>>,
+  details: ReadonlyArray<unknown>,
+  nowMs: number
+): Duration.Duration | undefined => {
+  const ms = Number(headers["retry-after-ms"])
+  if (headers["retry-after-ms"] !== undefined && Number.isFinite(ms) && ms >= 0) return Duration.millis(ms)
+  const header = headers["retry-after"]
+  if (header !== undefined) {
+    const parsed = Headers.parseRetryAfter(header)
+    if (Result.isSuccess(parsed)) return Headers.retryAfterDelay(parsed.success, nowMs)
+  }
+  const delay = Json.string(detailOf(details, "google.rpc.RetryInfo")?.retryDelay)
+  const seconds = delay === undefined ? undefined : protobufDuration.exec(delay)?.[1]
+  return seconds === undefined ? undefined : Duration.millis(Math.round(Number(seconds) * 1000))
+}
+
+const isPerDayQuota = (details: ReadonlyArray<unknown>): boolean => {
+  const violations = detailOf(details, "google.rpc.QuotaFailure")?.violations
+  return Array.isArray(violations) &&
+    violations.some((v) =>
+      Json.isObject(v) && /per.?day/i.test(`${Json.string(v.quotaId) ?? ""} ${Json.string(v.quotaMetric) ?? ""}`)
+    )
+}
+
+const billingPattern = /credit balance is too low|insufficient balance/i
+
+const isQuotaExhausted = (body: ErrorBody): boolean =>
+  body.code === "insufficient_quota" || body.type === "insufficient_quota" || body.type === "billing_error" ||
+  billingPattern.test(body.message ?? "") || isPerDayQuota(body.details)
+
+const contextLengthPattern =
+  /context[ _-]?length|context window|maximum context|prompt is too long|input token count|too many tokens|exceeds the maximum number of tokens/i
+
+const isContextLength = (body: ErrorBody): boolean =>
+  body.code === "context_length_exceeded" || contextLengthPattern.test(body.message ?? "")
+
+/** A stream error's type mapped to the status the same failure has over plain HTTP. */
+const statusOfType = (type: string | undefined, code: string | undefined): number => {
+  const numeric = Number(code)
+  if (Number.isInteger(numeric) && numeric >= 400 && numeric < 600) return numeric
+  if (type === undefined) return 500
+  if (/overloaded/i.test(type)) return 529
+  if (/rate.?limit|resource_exhausted/i.test(type)) return 429
+  if (/insufficient_quota/i.test(type)) return 429
+  if (/auth|permission/i.test(type)) return 401
+  if (/invalid|not_found|argument/i.test(type)) return 400
+  return 500
+}
+
+const describe = (context: ErrorContext, status: number, body: ErrorBody, text: string): string => {
+  const detail = body.message ?? (text.trim().length > 0 ? text.trim().slice(0, 300) : "no error message")
+  return scrub(context.apiKey, `${context.provider} answered HTTP ${status}: ${detail}`)
+}
+
+const fromBody = (
+  context: ErrorContext,
+  status: number,
+  headers: Readonly<Record<string, string | undefined>>,
+  body: ErrorBody,
+  text: string,
+  nowMs: number
+): ProviderError => {
+  const common = { provider: context.provider, model: context.model }
+  const message = describe(context, status, body, text)
+  if (status === 402 || (status >= 400 && status < 500 && isQuotaExhausted(body))) {
+    return new ProviderQuotaExhausted({ ...common, status, message })
+  }
+  if (status === 429) {
+    const wait = retryAfter(headers, body.details, nowMs)
+    return new ProviderRateLimited(
+      wait === undefined ? { ...common, message } : { ...common, message, retryAfter: wait }
+    )
+  }
+  if (status === 401 || status === 403) {
+    return new ProviderAuthenticationFailed({ ...common, status, message: `${message} (check the API key)` })
+  }
+  if (status === 408 || status === 409 || status === 499 || status >= 500) {
+    return new ProviderUnavailable({ ...common, status, message })
+  }
+  if (status >= 400) {
+    if (isContextLength(body)) return new ContextLengthExceeded({ ...common, message })
+    return new InvalidRequest(
+      body.param === undefined ? { ...common, status, message } : { ...common, status, message, param: body.param }
+    )
+  }
+  return new MalformedResponse({ ...common, status, message: `${message} (unexpected status)` })
+}
+
+/** The error for a non-2xx response, from its status, headers and body text. */
+export const fromStatus = (
+  context: ErrorContext,
+  status: number,
+  headers: Readonly<Record<string, string | undefined>>,
+  text: string,
+  nowMs: number
+): ProviderError => fromBody(context, status, headers, errorBody(Json.parse(text)), text, nowMs)
+
+/** The error for an error event inside a 200 stream, before any text reached the caller. */
+export const fromStreamError = (context: ErrorContext, json: unknown, nowMs: number): ProviderError => {
+  const body = errorBody(json)
+  const status = statusOfType(body.type, body.code)
+  return fromBody(context, status, {}, body, "", nowMs)
+}
+
+const causeCode = (cause: unknown): string | undefined => {
+  let current: unknown = cause
+  for (let depth = 0; depth < 4 && Json.isObject(current); depth++) {
+    const code = Json.string(current.code)
+    if (code !== undefined) return code
+    current = current.cause
+  }
+  return undefined
+}
+
+const causeMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
+/** The error for a transport failure: no usable response arrived. */
+export const fromTransport = (context: ErrorContext, error: HttpClientError.HttpClientError): ProviderError => {
+  const common = { provider: context.provider, model: context.model }
+  const reason = error.reason
+  switch (reason._tag) {
+    case "TransportError":
+    case "DecodeError": {
+      const code = causeCode(reason.cause)
+      const what = reason._tag === "TransportError" ? "could not be reached" : "broke the connection mid-response"
+      const detail = code === undefined ? causeMessage(reason.cause) : `${code}: ${causeMessage(reason.cause)}`
+      return new ProviderConnectionFailed({
+        ...common,
+        message: scrub(context.apiKey, `${context.provider} ${what} (${detail})`)
+      })
+    }
+    case "InvalidUrlError":
+      return new ProviderConnectionFailed({
+        ...common,
+        message: `${context.provider}: invalid URL (check the base URL setting)`
+      })
+    default:
+      return new MalformedResponse({ ...common, message: `${context.provider}: ${reason._tag}` })
+  }
+}

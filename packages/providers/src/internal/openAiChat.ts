@@ -1,0 +1,200 @@
+/**
+ * The OpenAI chat-completions wire format, shared by OpenAI, DeepSeek and
+ * every OpenAI-compatible server (Ollama, vLLM, Groq, OpenRouter, ...).
+ *
+ * `make(dialect)` returns the codec; a `Dialect` says only what differs
+ * between servers speaking the format:
+ *
+ * - `maxTokensField`: OpenAI wants `max_completion_tokens` (`max_tokens` is a
+ *   400 on gpt-5 and o-series models); DeepSeek and compatible servers want
+ *   `max_tokens`.
+ * - `structured`: `json-schema` sends `response_format: json_schema` in strict
+ *   mode (the schema rewritten to OpenAI's strict subset, see
+ *   `strictSchema.ts`); `json-object` sends `response_format: json_object` and
+ *   puts the schema, with the word "json", in a system message (DeepSeek).
+ * - `prefill`: `prefix` marks a final assistant message with `prefix: true`
+ *   (DeepSeek's chat prefix completion); `plain` sends it as is.
+ * - `usage`: how the server's `usage` object maps to token counts (DeepSeek
+ *   reports cache hits as `prompt_cache_hit_tokens`).
+ * - `requireDone`: a stream is complete only at `data: [DONE]` (OpenAI,
+ *   DeepSeek); otherwise a chunk with a `finish_reason` is enough (compatible
+ *   servers that omit the terminator).
+ *
+ * Streams ask for usage with `stream_options.include_usage`; it arrives in a
+ * last chunk with empty `choices`. A refusal (`message.refusal`) counts as a
+ * content-filter finish.
+ */
+import type { FinishReason } from "@baton/core/GenerationResult"
+import type { Message } from "@baton/core/LlmRequest"
+import type { TokenCounts } from "@baton/core/TokenUsage"
+import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
+import * as Json from "./json.ts"
+import * as StrictSchema from "./strictSchema.ts"
+
+/** What differs between servers speaking chat completions. */
+export interface Dialect {
+  readonly maxTokensField: "max_completion_tokens" | "max_tokens"
+  readonly structured: "json-schema" | "json-object"
+  readonly prefill: "prefix" | "plain"
+  readonly usage: (usage: Json.JsonObject) => TokenCounts | undefined
+  readonly requireDone: boolean
+  /** Headers besides the bearer token. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+/** OpenAI's usage fields: cached and reasoning counts in `*_details`. */
+export const openAiUsage = (usage: Json.JsonObject): TokenCounts | undefined => {
+  const promptTokens = Json.count(usage.prompt_tokens)
+  const completionTokens = Json.count(usage.completion_tokens)
+  if (promptTokens === undefined || completionTokens === undefined) return undefined
+  const prompt = Json.isObject(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {}
+  const completion = Json.isObject(usage.completion_tokens_details) ? usage.completion_tokens_details : {}
+  return {
+    promptTokens,
+    completionTokens,
+    cachedPromptTokens: Json.count(prompt.cached_tokens),
+    reasoningTokens: Json.count(completion.reasoning_tokens)
+  }
+}
+
+/** The normalised finish reason of a chat-completions `finish_reason`. */
+export const finishReason = (reason: unknown): FinishReason => {
+  switch (reason) {
+    case "stop":
+    case "length":
+    case "content_filter":
+    case "tool_calls":
+      return reason
+    case "function_call":
+      return "tool_calls"
+    default:
+      return "other"
+  }
+}
+
+const jsonInstruction = (schema: unknown): string =>
+  `Reply in json only: a single JSON object, and nothing else, that matches this JSON Schema:\n${
+    JSON.stringify(schema)
+  }`
+
+const messagesOf = (call: Call, dialect: Dialect): Array<Json.JsonObject> => {
+  const source: ReadonlyArray<Message> = call.request.messages
+  const out: Array<Json.JsonObject> = []
+  const last = source.length - 1
+  for (const [i, message] of source.entries()) {
+    out.push(
+      i === last && message.role === "assistant" && dialect.prefill === "prefix"
+        ? { role: message.role, content: message.content, prefix: true }
+        : { role: message.role, content: message.content }
+    )
+  }
+  if (call.output !== undefined && dialect.structured === "json-object") {
+    const firstNonSystem = out.findIndex((message) => message.role !== "system")
+    out.splice(firstNonSystem, 0, { role: "system", content: jsonInstruction(call.output.jsonSchema) })
+  }
+  return out
+}
+
+const responseFormat = (call: Call, dialect: Dialect): Json.JsonObject | undefined => {
+  if (call.output === undefined) {
+    return call.request.options.responseFormat === "json"
+      ? { type: "json_object" }
+      : undefined
+  }
+  if (dialect.structured === "json-object") return { type: "json_object" }
+  const strict = StrictSchema.toStrict(call.output.jsonSchema)
+  return {
+    type: "json_schema",
+    json_schema: strict === undefined
+      ? { name: call.output.name, schema: call.output.jsonSchema, strict: false }
+      : { name: call.output.name, schema: strict, strict: true }
+  }
+}
+
+const bodyOf = (call: Call, dialect: Dialect): Json.JsonObject => {
+  const options = call.request.options
+  const body: Record<string, unknown> = {
+    model: call.model,
+    messages: messagesOf(call, dialect),
+    [dialect.maxTokensField]: options.maxTokens,
+    temperature: options.temperature
+  }
+  if (options.stop !== undefined) body.stop = options.stop
+  if (options.seed !== undefined) body.seed = options.seed
+  const format = responseFormat(call, dialect)
+  if (format !== undefined) body.response_format = format
+  if (call.stream) {
+    body.stream = true
+    body.stream_options = { include_usage: true }
+  }
+  return body
+}
+
+const firstChoice = (json: Json.JsonObject): Json.JsonObject | undefined => {
+  const choices = json.choices
+  return Array.isArray(choices) && Json.isObject(choices[0]) ? choices[0] : undefined
+}
+
+const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
+  if (!Json.isObject(json)) return "the body is not an object"
+  const choice = firstChoice(json)
+  if (choice === undefined || !Json.isObject(choice.message)) return "no choices[0].message"
+  const message = choice.message
+  if (message.content !== null && message.content !== undefined && typeof message.content !== "string") {
+    return "choices[0].message.content is not a string"
+  }
+  const refused = typeof message.refusal === "string" && message.refusal.length > 0
+  return {
+    content: message.content ?? "",
+    finishReason: refused ? "content_filter" : finishReason(choice.finish_reason),
+    counts: Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined
+  }
+}
+
+const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
+  let done = false
+  let finish: FinishReason | undefined
+  let counts: TokenCounts | undefined
+  return {
+    event: (event) => {
+      if (event.data === "[DONE]") {
+        done = true
+        return ""
+      }
+      const json = Json.parse(event.data)
+      if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
+      if (event.event === "error" || json.error !== undefined) return { _tag: "ErrorEvent", body: json }
+      if (Json.isObject(json.usage)) counts = dialect.usage(json.usage) ?? counts
+      if (!Array.isArray(json.choices)) {
+        return Json.isObject(json.usage) ? "" : { _tag: "Malformed", message: "a chunk without choices" }
+      }
+      const choice = firstChoice(json)
+      if (choice === undefined) return ""
+      if (typeof choice.finish_reason === "string") finish = finishReason(choice.finish_reason)
+      const delta = Json.isObject(choice.delta) ? choice.delta : undefined
+      if (typeof delta?.refusal === "string" && delta.refusal.length > 0) finish = "content_filter"
+      return typeof delta?.content === "string" ? delta.content : ""
+    },
+    finishReason: () => dialect.requireDone ? (done ? finish ?? "other" : undefined) : finish,
+    counts: () => counts
+  }
+}
+
+/** The chat-completions codec for a dialect. */
+export const make = (dialect: Dialect): Codec => ({
+  path: () => "/chat/completions",
+  headers: (apiKey) => {
+    const headers: Record<string, string> = { ...dialect.headers }
+    if (apiKey !== undefined) headers.authorization = `Bearer ${apiKey}`
+    return headers
+  },
+  body: (call) => bodyOf(call, dialect),
+  decode: decodeReply(dialect),
+  streamDecoder: streamDecoder(dialect),
+  structuredAnswer: dialect.structured === "json-schema" ? strictAnswer : undefined
+})
+
+const strictAnswer: NonNullable<Codec["structuredAnswer"]> = (content, output) => {
+  const json = Json.parse(content)
+  return json === undefined ? content : JSON.stringify(StrictSchema.dropOptionalNulls(json, output.jsonSchema))
+}

@@ -1,0 +1,124 @@
+/**
+ * Turns a provider definition (name, defaults, capabilities, codec) and
+ * options into the `LlmProvider` service and its layers, so each public
+ * provider module is a few declarations.
+ *
+ * Options are checked once, when the layer is built: a blank model, a name
+ * that is not a valid `ProviderName`, a base URL that is not a URL or a
+ * non-positive timeout fail with an `LlmConfigError` naming the option.
+ * `fromConfig` reads the provider's settings from `LlmConfig` and fails with
+ * an `LlmConfigError` naming the key variable (`DEEPSEEK_API_KEY`) when the
+ * key is absent.
+ */
+import { ModelId, ProviderName } from "@baton/core/Ids"
+import * as LlmConfig from "@baton/core/LlmConfig"
+import { LlmConfigError } from "@baton/core/LlmError"
+import * as LlmProvider from "@baton/core/LlmProvider"
+import type * as Pricing from "@baton/core/Pricing"
+import { Effect, Layer, Option, type Redacted, Schema } from "effect"
+import type { HttpClient } from "effect/http"
+import * as Adapter from "./adapter.ts"
+
+/** What the caller chooses for any provider; the key may be absent for a local server. */
+export interface BaseOptions {
+  /** The API key; revealed only in the request header. */
+  readonly apiKey: Redacted.Redacted | undefined
+  /** The model used when a request names none. */
+  readonly model?: string | undefined
+  /** The API base URL (a proxy, a mock server). */
+  readonly baseUrl?: string | undefined
+  /** The limit of one attempt, in milliseconds (a request's `options.timeout` overrides it). Default 30 000. */
+  readonly timeoutMs?: number | undefined
+}
+
+/** What the caller chooses for a hosted provider: the key is required. */
+export interface Options extends BaseOptions {
+  readonly apiKey: Redacted.Redacted
+}
+
+/** What a provider module declares. */
+export interface Definition {
+  readonly name: string
+  readonly defaultModel: string
+  readonly defaultBaseUrl: string
+  readonly capabilities: LlmProvider.Capabilities
+  readonly codec: Adapter.Codec
+}
+
+/** The default attempt limit, the same as `LLM_ATTEMPT_TIMEOUT_MS`'s. */
+export const defaultTimeoutMs = 30_000
+
+const invalid = (option: string, problem: string) =>
+  Effect.fail(new LlmConfigError({ variable: option, message: `${option}: ${problem}` }))
+
+const check = <A>(schema: Schema.Codec<A, string>, option: string, value: string) =>
+  Effect.mapError(
+    Schema.decodeUnknownEffect(schema)(value),
+    (error) => new LlmConfigError({ variable: option, message: `${option}: ${error.message}` })
+  )
+
+const settingsOf = (
+  definition: Definition,
+  options: BaseOptions
+): Effect.Effect<Adapter.Settings, LlmConfigError> =>
+  Effect.gen(function*() {
+    const name = yield* check(ProviderName, "name", definition.name)
+    const model = yield* check(ModelId, "model", (options.model ?? definition.defaultModel).trim())
+    const baseUrl = options.baseUrl ?? definition.defaultBaseUrl
+    if (!URL.canParse(baseUrl)) return yield* invalid("baseUrl", `"${baseUrl}" is not a URL`)
+    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      return yield* invalid("timeoutMs", `must be a positive integer, got ${timeoutMs}`)
+    }
+    return {
+      name,
+      model,
+      baseUrl,
+      apiKey: options.apiKey,
+      timeoutMs,
+      capabilities: definition.capabilities,
+      codec: definition.codec
+    }
+  })
+
+/** The service for a definition and options. */
+export const make = (
+  definition: Definition,
+  options: BaseOptions
+): Effect.Effect<LlmProvider.Service, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
+  Effect.flatMap(settingsOf(definition, options), (settings) => Effect.map(Adapter.make(settings), LlmProvider.make))
+
+/** A layer providing the service for a definition and options. */
+export const layer = (
+  definition: Definition,
+  options: BaseOptions
+): Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
+  Layer.effect(LlmProvider.LlmProvider, make(definition, options))
+
+/** A provider's options from `LlmConfig`; fails naming the key variable when the key is absent. */
+export const fromConfig = (
+  kind: LlmConfig.ProviderKind
+): Effect.Effect<Options, LlmConfigError, LlmConfig.LlmConfig> =>
+  Effect.flatMap(LlmConfig.LlmConfig.useSync((settings) => settings), (settings) => {
+    const provider = settings.providers[kind]
+    return Option.match(provider.apiKey, {
+      onNone: () => invalid(provider.apiKeyVariable, `is required to use ${kind}; set it to your ${kind} API key`),
+      onSome: (apiKey) =>
+        Effect.succeed({
+          apiKey,
+          model: provider.model,
+          baseUrl: provider.baseUrl,
+          timeoutMs: settings.attemptTimeoutMs
+        })
+    })
+  })
+
+/** A layer for a provider kind configured by `LlmConfig`. */
+export const layerConfig = (
+  kind: LlmConfig.ProviderKind,
+  definition: Definition
+): Layer.Layer<
+  LlmProvider.LlmProvider,
+  LlmConfigError,
+  HttpClient.HttpClient | Pricing.Pricing | LlmConfig.LlmConfig
+> => Layer.effect(LlmProvider.LlmProvider, Effect.flatMap(fromConfig(kind), (options) => make(definition, options)))

@@ -1,0 +1,125 @@
+/**
+ * OpenAI's strict structured-output subset of JSON Schema, and the way back.
+ *
+ * `response_format: { type: "json_schema", strict: true }` accepts a root
+ * `type: "object"` whose objects list every property in `required` and set
+ * `additionalProperties: false`, and only a subset of keywords. `toStrict`
+ * rewrites any schema to that subset:
+ *
+ * - an optional property becomes required and nullable (`anyOf: [S, {type: "null"}]`);
+ * - `oneOf` becomes `anyOf`; keywords outside the subset are dropped (Baton
+ *   still checks every answer against the caller's full schema, so a dropped
+ *   constraint is enforced after the reply instead of during generation);
+ * - a root that is not an object cannot be strict: `toStrict` returns
+ *   `undefined` and the caller sends the schema with `strict: false`.
+ *
+ * `dropOptionalNulls` undoes the nullable rewrite on an answer: a `null` in a
+ * property that was optional (and did not allow null) is removed, so the
+ * caller's decoder sees an absent key, as its schema expects.
+ */
+import type { JsonSchema } from "@baton/core/StructuredOutput"
+import * as JsonGuards from "./json.ts"
+
+type Json = { [key: string]: unknown }
+
+const isRecord = JsonGuards.isObject
+
+const kept = new Set([
+  "$ref",
+  "type",
+  "title",
+  "description",
+  "enum",
+  "const",
+  "anyOf",
+  "properties",
+  "required",
+  "items",
+  "pattern",
+  "format",
+  "multipleOf",
+  "minimum",
+  "exclusiveMinimum",
+  "maximum",
+  "exclusiveMaximum",
+  "minItems",
+  "maxItems"
+])
+
+const isObjectSchema = (schema: Json): boolean =>
+  schema.type === "object" || (schema.type === undefined && isRecord(schema.properties))
+
+const nullable = (schema: unknown): Json => ({ anyOf: [schema, { type: "null" }] })
+
+const allowsNull = (schema: unknown): boolean =>
+  isRecord(schema) && (
+    schema.type === "null" ||
+    (Array.isArray(schema.type) && schema.type.includes("null")) ||
+    (Array.isArray(schema.anyOf) && schema.anyOf.some(allowsNull))
+  )
+
+const requiredOf = (schema: Json): ReadonlyArray<string> =>
+  Array.isArray(schema.required) ? schema.required.filter((key): key is string => typeof key === "string") : []
+
+const rewriteObject = (schema: Json, out: Json): void => {
+  const properties = isRecord(schema.properties) ? schema.properties : {}
+  const required = new Set(requiredOf(schema))
+  const rewritten: Json = {}
+  for (const [key, value] of Object.entries(properties)) {
+    const strict = rewrite(value)
+    rewritten[key] = required.has(key) || allowsNull(value) ? strict : nullable(strict)
+  }
+  out.type = "object"
+  out.properties = rewritten
+  out.required = Object.keys(rewritten)
+  out.additionalProperties = false
+}
+
+const rewrite = (schema: unknown): unknown => {
+  if (!isRecord(schema)) return schema
+  const out: Json = {}
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === "oneOf" && Array.isArray(value)) out.anyOf = value.map(rewrite)
+    else if (key === "anyOf" && Array.isArray(value)) out.anyOf = value.map(rewrite)
+    else if (key === "items") out.items = rewrite(value)
+    else if (key === "$defs" && isRecord(value)) out.$defs = rewriteDefinitions(value)
+    else if (kept.has(key) && key !== "properties" && key !== "required") out[key] = value
+  }
+  if (isObjectSchema(schema)) rewriteObject(schema, out)
+  return out
+}
+
+const rewriteDefinitions = (definitions: Json): Json =>
+  Object.fromEntries(Object.entries(definitions).map(([key, value]) => [key, rewrite(value)]))
+
+/** The strict form of a schema, or `undefined` when its root is not an object. */
+export const toStrict = (schema: JsonSchema): JsonSchema | undefined => {
+  const root = rewrite(schema)
+  return isRecord(root) && root.type === "object" && root.anyOf === undefined ? root : undefined
+}
+
+const resolve = (schema: unknown, definitions: Json): unknown => {
+  if (!isRecord(schema) || typeof schema.$ref !== "string") return schema
+  const name = /^#\/\$defs\/(.+)$/.exec(schema.$ref)?.[1]
+  return name === undefined ? schema : definitions[name]
+}
+
+const strip = (value: unknown, schema: unknown, definitions: Json): unknown => {
+  const resolved = resolve(schema, definitions)
+  if (!isRecord(resolved)) return value
+  if (Array.isArray(value)) return value.map((item) => strip(item, resolved.items, definitions))
+  if (!isRecord(value) || !isRecord(resolved.properties)) return value
+  const properties = resolved.properties
+  const required = new Set(requiredOf(resolved))
+  const out: Json = {}
+  for (const [key, item] of Object.entries(value)) {
+    const property = properties[key]
+    if (item === null && !required.has(key) && !allowsNull(resolve(property, definitions))) continue
+    out[key] = strip(item, property, definitions)
+  }
+  return out
+}
+
+/** The answer with `null`s of originally optional, non-nullable properties removed. */
+export const dropOptionalNulls = (value: unknown, original: JsonSchema): unknown =>
+  strip(value, original, isRecord(original.$defs) ? original.$defs : {})

@@ -1,0 +1,10 @@
+import * as DeepSeek from "../src/DeepSeek.ts"
+import { conformance } from "./conformance.ts"
+
+conformance({
+  name: "deepseek",
+  mock: "deepseek",
+  priced: true,
+  strictTerminator: true,
+  layer: (baseUrl, apiKey) => DeepSeek.layer({ apiKey, baseUrl })
+})

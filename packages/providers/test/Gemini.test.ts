@@ -1,0 +1,10 @@
+import * as Gemini from "../src/Gemini.ts"
+import { conformance } from "./conformance.ts"
+
+conformance({
+  name: "gemini",
+  mock: "gemini",
+  priced: true,
+  strictTerminator: true,
+  layer: (baseUrl, apiKey) => Gemini.layer({ apiKey, baseUrl })
+})

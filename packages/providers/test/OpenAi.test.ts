@@ -1,0 +1,10 @@
+import * as OpenAi from "../src/OpenAi.ts"
+import { conformance } from "./conformance.ts"
+
+conformance({
+  name: "openai",
+  mock: "openai",
+  priced: true,
+  strictTerminator: true,
+  layer: (baseUrl, apiKey) => OpenAi.layer({ apiKey, baseUrl })
+})

@@ -1,0 +1,10 @@
+import * as OpenAiCompatible from "../src/OpenAiCompatible.ts"
+import { conformance } from "./conformance.ts"
+
+conformance({
+  name: "local-llm",
+  mock: "openai",
+  priced: false,
+  strictTerminator: false,
+  layer: (baseUrl, apiKey) => OpenAiCompatible.layer({ name: "local-llm", baseUrl, model: "llama-3.1-8b", apiKey })
+})

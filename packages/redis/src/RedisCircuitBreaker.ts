@@ -1,0 +1,110 @@
+/**
+ * Circuit state in Redis, so every process serving the same providers shares
+ * one view of which provider is down.
+ *
+ * `LlmManager` guards each provider and model with `effect/persistence`'s
+ * `CircuitBreaker` (see `@baton/core/CircuitPolicy`). By default each process
+ * keeps its circuits in memory: after an outage every process spends its own
+ * `LLM_CIRCUIT_FAILURE_THRESHOLD` failures before it stops calling. With this
+ * store in context when the manager is built, they share the state: once one
+ * process trips a circuit, the others skip that provider too, and a single
+ * probe (a lease held in Redis, renewed while it runs) tests recovery for
+ * all of them.
+ *
+ * **Layout**
+ *
+ * One hash per circuit, `<prefix><provider>/<model>` (default prefix
+ * `baton:circuit:`), written by `CircuitBreaker.layerStoreRedis`'s Lua
+ * scripts; times come from Redis `TIME`, so clock skew between hosts does not
+ * matter. Idle keys expire after an hour.
+ *
+ * **When Redis is unreachable**
+ *
+ * The breaker fails open: a call whose admission cannot reach Redis runs
+ * unrecorded (reported at `References.UnhandledLogLevel`), so a Redis outage
+ * never takes the providers down with it. `layerConfig` connects when built
+ * and fails with an `LlmConfigError` naming `REDIS_URL` when it is unset.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import * as LlmConfig from "@baton/core/LlmConfig"
+ * import * as LlmManager from "@baton/core/LlmManager"
+ * import * as RedisCircuitBreaker from "@baton/redis/RedisCircuitBreaker"
+ *
+ * // declare const providers: LlmManager.ProviderLayers<never, never>
+ * // const Manager = LlmManager.layerConfig(providers).pipe(
+ * //   Layer.provide(RedisCircuitBreaker.layerConfig),
+ * //   Layer.provide(LlmConfig.layer)
+ * // )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { LlmConfig } from "@baton/core/LlmConfig"
+import { LlmConfigError } from "@baton/core/LlmError"
+import { NodeRedis } from "@effect/platform-node"
+import { Effect, Layer, Option, Redacted } from "effect"
+import { CircuitBreaker, type Redis } from "effect/persistence"
+
+/**
+ * Where the circuits live.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Prepended to every key; default `baton:circuit:`. Separate deployments that must not share circuits use different prefixes. */
+  readonly prefix?: string | undefined
+}
+
+/**
+ * The default key prefix.
+ *
+ * @since 0.1.0
+ */
+export const defaultPrefix = "baton:circuit:"
+
+/**
+ * The circuit store on the `Redis` in context.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options = {}): Layer.Layer<CircuitBreaker.CircuitBreakerStore, never, Redis.Redis> =>
+  CircuitBreaker.layerStoreRedis({ prefix: options.prefix ?? defaultPrefix })
+
+/**
+ * The circuit store on the Redis at `REDIS_URL` (from `LlmConfig`).
+ *
+ * @since 0.1.0
+ */
+export const layerConfig: Layer.Layer<
+  CircuitBreaker.CircuitBreakerStore,
+  LlmConfigError,
+  LlmConfig
+> = Layer.unwrap(LlmConfig.use((settings) =>
+  Option.match(settings.redisUrl, {
+    onNone: () =>
+      Effect.fail(
+        new LlmConfigError({
+          variable: "REDIS_URL",
+          message: "REDIS_URL: required for the Redis circuit store; set it or leave circuits in memory"
+        })
+      ),
+    onSome: (url) =>
+      Effect.succeed(
+        layer().pipe(
+          Layer.provide(NodeRedis.layer({ url: Redacted.value(url) })),
+          Layer.catchTag("RedisError", (error) =>
+            Layer.effect(
+              CircuitBreaker.CircuitBreakerStore,
+              Effect.fail(
+                new LlmConfigError({
+                  variable: "REDIS_URL",
+                  message: `REDIS_URL: the circuit store could not connect to Redis: ${String(error.cause)}`
+                })
+              )
+            ))
+        )
+      )
+  })
+))

@@ -1,0 +1,41 @@
+/**
+ * Provider requests-per-minute and tokens-per-minute limits shared by every
+ * process through Redis: `ProviderThrottle` (see `@baton/core/ProviderThrottle`)
+ * over `effect/persistence`'s Redis `RateLimiter` store.
+ *
+ * The buckets are keyed `<prefix><provider>:rpm` and `<prefix><provider>:tpm`
+ * (provider names are validated lower-case words, safe in a key). The token
+ * bucket script takes the time from the Effect clock of the caller, so
+ * processes should have synchronised clocks (NTP) and tests can use
+ * `TestClock`. When Redis fails, checks let calls through and log a warning.
+ *
+ * @example
+ * ```ts
+ * import { NodeRedis } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import * as RedisProviderThrottle from "@baton/redis/RedisProviderThrottle"
+ *
+ * const Throttle = RedisProviderThrottle.layer({ openai: { requestsPerMinute: 500 } }).pipe(
+ *   Layer.provide(NodeRedis.layer({ url: "redis://127.0.0.1:6379" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as ProviderThrottle from "@baton/core/ProviderThrottle"
+import { Layer } from "effect"
+import { RateLimiter, type Redis } from "effect/persistence"
+
+/**
+ * The throttle over Redis; `prefix` defaults to `baton:throttle:`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  limits: ProviderThrottle.LimitTable,
+  options: { readonly prefix?: string | undefined } = {}
+): Layer.Layer<ProviderThrottle.ProviderThrottle, never, Redis.Redis> =>
+  ProviderThrottle.layer(limits).pipe(
+    Layer.provide(RateLimiter.layer),
+    Layer.provide(RateLimiter.layerStoreRedis({ prefix: options.prefix ?? "baton:throttle:" }))
+  )

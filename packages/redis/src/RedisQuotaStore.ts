@@ -1,0 +1,259 @@
+/**
+ * The quota store in Redis: daily counters shared by every process that
+ * serves the same subjects.
+ *
+ * **Layout**
+ *
+ * One hash per subject and local day, `<prefix><YYYY-MM-DD>:<subject>`, with
+ * the fields `units`, `tokens` and `cost` (nano-USD). The subject id is
+ * base64url-encoded, so no id (however hostile: `:`, `{`, `*`, newlines, 256
+ * characters) can reach another subject's key, a hash slot tag or a pattern.
+ * The day in the key comes from the Effect clock (see `QuotaLimiter.dayOf`),
+ * and each reservation sets the key's expiry to the next local midnight
+ * (`PEXPIRE` with a TTL computed by the caller), so Redis drops a day's keys
+ * on its own and its clock never decides which day it is.
+ *
+ * **Round trips**
+ *
+ * `reserve` and `refund` are one Lua script each (`EVALSHA`): atomic, so
+ * concurrent reservations from many processes never overshoot the limit and
+ * never lose a refund. A commit costs nothing unless the subject has a token
+ * or cost budget and usage is given; then it is one more script.
+ *
+ * **When Redis is unreachable**
+ *
+ * Each command is bounded by `timeout` (default 1 second); a Redis error or a
+ * timeout becomes `QuotaStoreUnavailable`, and the limiter then fails closed,
+ * or lets the request through with `failOpen: true` (see `QuotaLimiter`).
+ * A command that times out may still run on Redis later: a reservation can
+ * then be counted without its request running (never the other way round).
+ * `layerConfig` connects when built: an unreachable Redis at startup fails
+ * the layer with `QuotaStoreUnavailable` instead of starting without quotas.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import * as LlmConfig from "@baton/core/LlmConfig"
+ * import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
+ *
+ * // REDIS_URL, AI_DAILY_LIMIT_PER_TEACHER and AI_QUOTA_TIMEZONE come from LlmConfig.
+ * const Quotas = RedisQuotaStore.layerConfig({ failOpen: false }).pipe(Layer.provide(LlmConfig.layer))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { LlmConfig } from "@baton/core/LlmConfig"
+import { LlmConfigError, QuotaStoreUnavailable } from "@baton/core/LlmError"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import { NodeRedis } from "@effect/platform-node"
+import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Redis } from "effect/persistence"
+
+/**
+ * Where keys go and how long a command may take.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Prepended to every key; default `baton:quota:`. */
+  readonly prefix?: string | undefined
+  /** Bound of each Redis command; default 1 second. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * The Redis key of one subject's counters on one local day.
+ *
+ * @since 0.1.0
+ */
+export const keyOf = (prefix: string, key: QuotaLimiter.StoreKey): string =>
+  `${prefix}${key.day}:${Buffer.from(key.subjectId, "utf8").toString("base64url")}`
+
+const reserveScript = Redis.script(
+  (
+    key: string,
+    units: number,
+    limit: number,
+    tokenBudget: number,
+    costBudget: number,
+    expiresInMillis: number
+  ) => [key, units, limit, tokenBudget, costBudget, expiresInMillis],
+  {
+    numberOfKeys: 1,
+    lua: `
+local usage = redis.call('HMGET', KEYS[1], 'units', 'tokens', 'cost')
+local units = tonumber(usage[1] or '0')
+local tokens = tonumber(usage[2] or '0')
+local cost = tonumber(usage[3] or '0')
+local add = tonumber(ARGV[1])
+local tokenBudget = tonumber(ARGV[3])
+local costBudget = tonumber(ARGV[4])
+if units + add > tonumber(ARGV[2]) then return {1, units, tokens, cost} end
+if tokenBudget >= 0 and tokens >= tokenBudget then return {2, units, tokens, cost} end
+if costBudget >= 0 and cost >= costBudget then return {3, units, tokens, cost} end
+units = redis.call('HINCRBY', KEYS[1], 'units', add)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {0, units, tokens, cost}
+`
+  }
+).withReturnType<unknown>()
+
+const refundScript = Redis.script((key: string, units: number) => [key, units], {
+  numberOfKeys: 1,
+  lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local units = redis.call('HINCRBY', KEYS[1], 'units', -tonumber(ARGV[1]))
+if units < 0 then
+  redis.call('HSET', KEYS[1], 'units', 0)
+  return 0
+end
+return units
+`
+}).withReturnType<unknown>()
+
+const chargeScript = Redis.script((key: string, tokens: number, costNanoUsd: number) => [key, tokens, costNanoUsd], {
+  numberOfKeys: 1,
+  lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'cost', ARGV[2])
+return 1
+`
+}).withReturnType<unknown>()
+
+const deniedLimits = ["units", "tokens", "cost"] as const
+
+const unexpected = (reply: unknown) =>
+  new QuotaStoreUnavailable({ message: `quota store (Redis) sent an unexpected reply: ${JSON.stringify(reply)}` })
+
+/** Reads `[a, b, c, ...]` of integers (or integer strings and nils, as `HMGET` sends them). */
+const integers = (reply: unknown, length: number): Effect.Effect<ReadonlyArray<number>, QuotaStoreUnavailable> => {
+  if (!Array.isArray(reply) || reply.length !== length) return Effect.fail(unexpected(reply))
+  const values = reply.map((value: unknown) => value === null ? 0 : Number(value))
+  return values.every(Number.isSafeInteger) ? Effect.succeed(values) : Effect.fail(unexpected(reply))
+}
+
+const usageOf = (units: number, tokens: number, costNanoUsd: number): QuotaLimiter.Usage => ({
+  units,
+  tokens,
+  costNanoUsd
+})
+
+const toOutcome = (reply: ReadonlyArray<number>): QuotaLimiter.ReserveOutcome => {
+  const [code = 0, units = 0, tokens = 0, cost = 0] = reply
+  const usage = usageOf(units, tokens, cost)
+  const denied = deniedLimits[code - 1]
+  return denied === undefined ? { _tag: "Reserved", usage } : { _tag: "Denied", limit: denied, usage }
+}
+
+/**
+ * Builds the store over the current `Redis` service.
+ *
+ * @since 0.1.0
+ */
+export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
+  const redis = yield* Redis.Redis
+  const prefix = options.prefix ?? "baton:quota:"
+  const timeout = Duration.fromInputUnsafe(options.timeout ?? Duration.seconds(1))
+
+  const guard = <A>(what: string, effect: Effect.Effect<A, Redis.RedisError>) =>
+    effect.pipe(
+      Effect.mapError((error) =>
+        new QuotaStoreUnavailable({ message: `quota store (Redis) failed on ${what}: ${String(error.cause)}` })
+      ),
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () =>
+          Effect.fail(
+            new QuotaStoreUnavailable({
+              message: `quota store (Redis) did not answer ${what} within ${Duration.format(timeout)}`
+            })
+          )
+      })
+    )
+
+  const reserve = redis.eval(reserveScript)
+  const refund = redis.eval(refundScript)
+  const charge = redis.eval(chargeScript)
+
+  return QuotaLimiter.QuotaStore.of({
+    reserve: ({ expiresInMillis, key, limits, units }) =>
+      guard(
+        "reserve",
+        reserve(
+          keyOf(prefix, key),
+          units,
+          limits.daily,
+          limits.dailyTokens ?? -1,
+          limits.dailyCostNanoUsd ?? -1,
+          Math.max(1, Math.ceil(expiresInMillis))
+        )
+      ).pipe(Effect.flatMap((reply) => integers(reply, 4)), Effect.map(toOutcome)),
+    refund: ({ key, units }) => Effect.asVoid(guard("refund", refund(keyOf(prefix, key), units))),
+    charge: ({ costNanoUsd, key, tokens }) =>
+      Effect.asVoid(guard("charge", charge(keyOf(prefix, key), tokens, costNanoUsd))),
+    usage: (key) =>
+      guard("usage", redis.send("HMGET", keyOf(prefix, key), "units", "tokens", "cost")).pipe(
+        Effect.flatMap((reply) => integers(reply, 3)),
+        Effect.map(([units = 0, tokens = 0, cost = 0]) => usageOf(units, tokens, cost))
+      )
+  })
+})
+
+/**
+ * The store over the current `Redis` service.
+ *
+ * @since 0.1.0
+ */
+export const layerStore = (options: Options = {}): Layer.Layer<QuotaLimiter.QuotaStore, never, Redis.Redis> =>
+  Layer.effect(QuotaLimiter.QuotaStore, makeStore(options))
+
+/**
+ * The limiter, configured from `LlmConfig`, over Redis.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  options: QuotaLimiter.Extras & Options = {}
+): Layer.Layer<QuotaLimiter.QuotaLimiter, LlmConfigError, LlmConfig | Redis.Redis> =>
+  QuotaLimiter.layer(options).pipe(Layer.provide(layerStore(options)))
+
+/**
+ * The limiter over a Redis client connected to `REDIS_URL` (from
+ * `LlmConfig`). Fails with `LlmConfigError` when `REDIS_URL` is not set and
+ * with `QuotaStoreUnavailable` when Redis cannot be reached at startup.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options: QuotaLimiter.Extras & Options = {}
+): Layer.Layer<QuotaLimiter.QuotaLimiter, LlmConfigError | QuotaStoreUnavailable, LlmConfig> =>
+  Layer.unwrap(LlmConfig.use((settings) =>
+    Option.match(settings.redisUrl, {
+      onNone: () =>
+        Effect.fail(
+          new LlmConfigError({
+            variable: "REDIS_URL",
+            message: "REDIS_URL: required for the Redis quota store; set it or use QuotaLimiter.layerMemory"
+          })
+        ),
+      onSome: (url) =>
+        Effect.succeed(
+          layer(options).pipe(
+            Layer.provide(
+              NodeRedis.layer({ url: Redacted.value(url) }).pipe(
+                Layer.catchTag("RedisError", (error) =>
+                  Layer.effect(
+                    Redis.Redis,
+                    Effect.fail(
+                      new QuotaStoreUnavailable({
+                        message: `quota store (Redis at REDIS_URL) unreachable at startup: ${String(error.cause)}`
+                      })
+                    )
+                  ))
+              )
+            )
+          )
+        )
+    })
+  ))

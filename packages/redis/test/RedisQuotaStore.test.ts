@@ -1,0 +1,91 @@
+import { SubjectId } from "@baton/core/Ids"
+import * as LlmConfig from "@baton/core/LlmConfig"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import { NodeRedis } from "@effect/platform-node"
+import { afterAll, assert, describe, it, layer } from "@effect/vitest"
+import { DateTime, Effect, Layer } from "effect"
+import { freshSubject, limiter, quotaBehaviour, setTime } from "../../core/test/QuotaLimiterBehaviour.ts"
+import * as RedisQuotaStore from "../src/RedisQuotaStore.ts"
+import * as RedisTest from "./redisTest.ts"
+
+const prefix = RedisTest.uniquePrefix("quota")
+const Store = RedisQuotaStore.layerStore({ prefix }).pipe(Layer.provideMerge(RedisTest.layer(prefix)))
+
+describe.skipIf(!RedisTest.redisAvailable)("RedisQuotaStore", () => {
+  afterAll(() => RedisTest.deleteKeys(prefix))
+
+  layer(Store)("behaviour", quotaBehaviour)
+
+  layer(Store)("keys", (it) => {
+    it.effect("encodes hostile subject ids and expires each key at local midnight", () =>
+      Effect.gen(function*() {
+        yield* setTime("2026-11-01T16:00:00Z")
+        const quota = yield* limiter({ timeZone: "America/New_York" })
+        const hostile = SubjectId.make(`x:{tag}*\r\nDEL *${crypto.randomUUID()}`)
+        const lookalike = SubjectId.make(hostile.replace("x:", "x"))
+        yield* quota.reserve(hostile)
+        yield* quota.reserve(hostile)
+        yield* quota.reserve(lookalike)
+        const key = RedisQuotaStore.keyOf(prefix, { subjectId: hostile, day: "2026-11-01" })
+        assert.match(key.slice(prefix.length), /^2026-11-01:[A-Za-z0-9_-]+$/)
+        const { client } = yield* NodeRedis.NodeRedis
+        const [units, ttl] = yield* Effect.promise(() => Promise.all([client.hGet(key, "units"), client.pTTL(key)]))
+        assert.strictEqual(units, "2")
+        const untilMidnight = DateTime.toEpochMillis(DateTime.makeUnsafe("2026-11-02T05:00:00Z")) -
+          DateTime.toEpochMillis(DateTime.makeUnsafe("2026-11-01T16:00:00Z"))
+        assert.isAtMost(ttl, untilMidnight)
+        assert.isAbove(ttl, untilMidnight - 60_000)
+      }))
+  })
+
+  it.effect("fails closed, or open when configured, once Redis is gone", () =>
+    Effect.gen(function*() {
+      yield* setTime("2026-05-10T10:00:00Z")
+      const closed = yield* limiter()
+      const open = yield* limiter({ failOpen: true })
+      const { client } = yield* NodeRedis.NodeRedis
+      const subject = freshSubject("gone")
+      yield* closed.reserve(subject)
+      client.destroy()
+      const error = yield* Effect.flip(closed.withQuota(subject, 1, () => Effect.void))
+      assert.strictEqual(error._tag, "QuotaStoreUnavailable")
+      assert.include(error.message, "Redis")
+      assert.strictEqual((yield* Effect.flip(closed.remaining(subject)))._tag, "QuotaStoreUnavailable")
+      assert.strictEqual(yield* open.withQuota(subject, 1, () => Effect.succeed("served")), "served")
+    }).pipe(Effect.provide(Store, { local: true })))
+
+  it.live("layerConfig reads REDIS_URL and the limits from LlmConfig", () =>
+    Effect.gen(function*() {
+      const quota = yield* QuotaLimiter.QuotaLimiter
+      const subject = freshSubject("config")
+      assert.strictEqual((yield* quota.reserve(subject)).limit, 7)
+      yield* (yield* quota.reserve(subject)).refund
+      assert.strictEqual((yield* quota.remaining(subject)).used, 1)
+    }).pipe(Effect.provide(
+      RedisQuotaStore.layerConfig({ prefix }).pipe(Layer.provide(LlmConfig.layerFromRecord({
+        DEEPSEEK_API_KEY: "sk-test",
+        GEMINI_API_KEY: "g-test",
+        AI_DAILY_LIMIT_PER_TEACHER: "7",
+        REDIS_URL: RedisTest.redisUrl
+      })))
+    )))
+
+  it.effect("layerConfig names REDIS_URL when it is missing or unreachable", () =>
+    Effect.gen(function*() {
+      const build = (variables: Record<string, string>) =>
+        Effect.flip(Effect.provide(
+          QuotaLimiter.QuotaLimiter.use(() => Effect.void),
+          RedisQuotaStore.layerConfig().pipe(Layer.provide(LlmConfig.layerFromRecord({
+            DEEPSEEK_API_KEY: "sk-test",
+            GEMINI_API_KEY: "g-test",
+            ...variables
+          })))
+        ))
+      const missing = yield* build({})
+      assert.strictEqual(missing._tag, "LlmConfigError")
+      assert.include(missing.message, "REDIS_URL")
+      const unreachable = yield* build({ REDIS_URL: "redis://127.0.0.1:1" })
+      assert.strictEqual(unreachable._tag, "QuotaStoreUnavailable")
+      assert.include(unreachable.message, "REDIS_URL")
+    }))
+})

@@ -1,0 +1,134 @@
+/**
+ * Baton's tables and their migrations, for SQLite and PostgreSQL.
+ *
+ * Two tables, both named with a prefix (default `baton_`, so several
+ * deployments or test runs can share a database):
+ *
+ * - `<prefix>usage`: one row per billed attempt (the usage ledger). Costs are
+ *   integer nano-USD (`BIGINT` on PostgreSQL, SQLite's 64-bit `INTEGER`), so
+ *   `SUM` is exact.
+ * - `<prefix>request_log`: one row per attempt (the request log's database
+ *   sink), never with a key; `prompt` only when prompts are logged.
+ *
+ * Migrations are recorded in `<prefix>migrations` by `effect/sql`'s
+ * `Migrator` and run once each, at layer build: the usage ledger and the
+ * request log both run them, and the second finds nothing to do. On
+ * PostgreSQL the migrator locks its table, so concurrent starts are safe.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import { Migrator, SqlClient, type SqlError } from "effect/sql"
+
+/**
+ * Where Baton's tables are.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Prefix of every table name (default `baton_`): letters, digits and `_`. */
+  readonly tablePrefix?: string | undefined
+}
+
+/**
+ * The table names for a prefix.
+ *
+ * @since 0.1.0
+ */
+export interface Tables {
+  readonly usage: string
+  readonly requestLog: string
+  readonly migrations: string
+}
+
+/**
+ * The tables for some options; dies on a prefix that is not a plain
+ * identifier (a programming error, never user input).
+ *
+ * @since 0.1.0
+ */
+export const tables = (options: Options = {}): Tables => {
+  const prefix = options.tablePrefix ?? "baton_"
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
+    throw new Error(`table prefix "${prefix}" must be 1-41 letters, digits or '_', not starting with a digit`)
+  }
+  return { usage: `${prefix}usage`, requestLog: `${prefix}request_log`, migrations: `${prefix}migrations` }
+}
+
+const createUsage = (table: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const bigint = sql.onDialectOrElse({ pg: () => sql.literal("BIGINT"), orElse: () => sql.literal("INTEGER") })
+    yield* sql`CREATE TABLE ${sql(table)} (
+      request_id TEXT NOT NULL,
+      attempt INTEGER NOT NULL,
+      ts TEXT NOT NULL,
+      day TEXT NOT NULL,
+      subject_id TEXT,
+      provider TEXT NOT NULL,
+      model TEXT NOT NULL,
+      outcome TEXT NOT NULL,
+      prompt_tokens ${bigint} NOT NULL,
+      completion_tokens ${bigint} NOT NULL,
+      cached_prompt_tokens ${bigint} NOT NULL,
+      reasoning_tokens ${bigint} NOT NULL,
+      total_tokens ${bigint} NOT NULL,
+      cost_nano_usd ${bigint} NOT NULL
+    )`
+    yield* sql`CREATE INDEX ${sql(`${table}_day_subject`)} ON ${sql(table)} (day, subject_id)`
+    yield* sql`CREATE INDEX ${sql(`${table}_request`)} ON ${sql(table)} (request_id)`
+  })
+
+const createRequestLog = (table: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const bigint = sql.onDialectOrElse({ pg: () => sql.literal("BIGINT"), orElse: () => sql.literal("INTEGER") })
+    const real = sql.onDialectOrElse({ pg: () => sql.literal("DOUBLE PRECISION"), orElse: () => sql.literal("REAL") })
+    yield* sql`CREATE TABLE ${sql(table)} (
+      request_id TEXT NOT NULL,
+      attempt INTEGER NOT NULL,
+      ts TEXT NOT NULL,
+      provider TEXT NOT NULL,
+      model TEXT NOT NULL,
+      prompt_hash TEXT NOT NULL,
+      subject_id TEXT,
+      role TEXT NOT NULL,
+      outcome TEXT NOT NULL,
+      latency_ms ${real} NOT NULL,
+      usage_reported INTEGER NOT NULL,
+      prompt_tokens ${bigint} NOT NULL,
+      completion_tokens ${bigint} NOT NULL,
+      cached_prompt_tokens ${bigint} NOT NULL,
+      reasoning_tokens ${bigint} NOT NULL,
+      total_tokens ${bigint} NOT NULL,
+      cost_nano_usd ${bigint} NOT NULL,
+      cost_usd ${real} NOT NULL,
+      finish_reason TEXT,
+      error_tag TEXT,
+      error_message TEXT,
+      prompt TEXT
+    )`
+    yield* sql`CREATE INDEX ${sql(`${table}_request`)} ON ${sql(table)} (request_id)`
+    yield* sql`CREATE INDEX ${sql(`${table}_subject_ts`)} ON ${sql(table)} (subject_id, ts)`
+  })
+
+/**
+ * Runs the pending migrations for the given tables.
+ *
+ * @since 0.1.0
+ */
+export const migrate = (
+  options: Options = {}
+): Effect.Effect<void, Migrator.MigrationError | SqlError.SqlError, SqlClient.SqlClient> =>
+  Effect.suspend(() => {
+    const names = tables(options)
+    return Effect.asVoid(
+      Migrator.make({})({
+        table: names.migrations,
+        loader: Migrator.fromRecord({
+          "1_usage": createUsage(names.usage),
+          "2_request_log": createRequestLog(names.requestLog)
+        })
+      })
+    )
+  })

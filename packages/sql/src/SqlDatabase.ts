@@ -1,0 +1,88 @@
+/**
+ * Picks the `effect/sql` driver from a database URL, for the usage ledger
+ * and the request log's database sink.
+ *
+ * | URL | driver |
+ * | --- | --- |
+ * | `sqlite:path/to/usage.db`, `file:path/to/usage.db` | SQLite file (`SqliteClient`, `node:sqlite`) |
+ * | `sqlite::memory:` | SQLite in memory (tests) |
+ * | `postgres://user@host:5432/db`, `postgresql://...` | PostgreSQL (`@effect/sql-pg`) |
+ *
+ * Anything else fails with a `DatabaseError` naming the scheme and the
+ * accepted ones. URLs are handled as `Redacted` values: a password in a
+ * PostgreSQL URL never reaches an error message or a log.
+ *
+ * @since 0.1.0
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, Redacted, Schema } from "effect"
+import type { SqlClient } from "effect/sql"
+import * as SqliteClient from "./SqliteClient.ts"
+
+/**
+ * The database named by a URL could not be used: an unknown scheme, a
+ * connection failure, a failed migration.
+ *
+ * @since 0.1.0
+ */
+export class DatabaseError extends Schema.TaggedError<DatabaseError>()("DatabaseError", {
+  /** The URL without credentials. */
+  url: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * A URL with any password replaced, for messages.
+ *
+ * @since 0.1.0
+ */
+export const describeUrl = (url: string | Redacted.Redacted): string => {
+  const text = typeof url === "string" ? url : Redacted.value(url)
+  return text.replace(/^([a-z]+:\/\/[^:/@]*):[^@]*@/i, "$1:***@")
+}
+
+/**
+ * Maps any failure of building a database layer to a `DatabaseError` for
+ * `url`.
+ *
+ * @since 0.1.0
+ */
+export const toDatabaseError =
+  (url: string | Redacted.Redacted) => (error: { readonly _tag: string; readonly message: string }): DatabaseError =>
+    error instanceof DatabaseError ?
+      error :
+      new DatabaseError({ url: describeUrl(url), message: `${error._tag}: ${error.message}` })
+
+/**
+ * A layer whose build failures become `DatabaseError`s for `url`.
+ *
+ * @since 0.1.0
+ */
+export const withDatabaseError = <A, E extends { readonly _tag: string; readonly message: string }, R>(
+  self: Layer.Layer<A, E, R>,
+  url: string | Redacted.Redacted
+): Layer.Layer<A, DatabaseError, R> =>
+  Layer.catch(self, (error) => Layer.unwrap(Effect.fail(toDatabaseError(url)(error))))
+
+/**
+ * A `SqlClient` for the database a URL names.
+ *
+ * @since 0.1.0
+ */
+export const layerUrl = (url: string | Redacted.Redacted): Layer.Layer<SqlClient.SqlClient, DatabaseError> => {
+  const text = typeof url === "string" ? url : Redacted.value(url)
+  const filename = /^(?:sqlite|file):(.+)$/.exec(text)?.[1]
+  if (filename !== undefined) {
+    return withDatabaseError(SqliteClient.layer({ filename }), url)
+  }
+  if (/^postgres(?:ql)?:\/\//.test(text)) {
+    return withDatabaseError(PgClient.layer({ url: Redacted.make(text) }), url)
+  }
+  return Layer.unwrap(Effect.fail(
+    new DatabaseError({
+      url: describeUrl(url),
+      message:
+        "unsupported database URL; use sqlite:<path>, file:<path>, sqlite::memory: or postgres://user@host:port/db"
+    })
+  ))
+}

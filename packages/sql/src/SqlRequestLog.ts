@@ -1,0 +1,87 @@
+/**
+ * The request log's database sink: every `LlmRequestLog` record as a row of
+ * `<prefix>request_log`, in the same database as the usage ledger.
+ *
+ * Like the ledger, the sink only enqueues; a background writer inserts in
+ * batches, flushes when the scope closes, and a crash loses at most the last
+ * `flushInterval` (default 1 second) of records. A failing database never
+ * reaches the request: batches are retried, then dropped and counted
+ * (`baton_sink_failures_total`, `baton_sink_rows_dropped_total`).
+ *
+ * Combine it with the JSON-lines sink through `RequestLog.layer`:
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import * as RequestLog from "@baton/core/RequestLog"
+ * import * as SqlDatabase from "@baton/sql/SqlDatabase"
+ * import * as SqlRequestLog from "@baton/sql/SqlRequestLog"
+ *
+ * const Logs = RequestLog.layer([RequestLog.jsonSink(), SqlRequestLog.sink()]).pipe(
+ *   Layer.provide(SqlDatabase.layerUrl("sqlite:baton.db"))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as BatchWriter from "@baton/core/BatchWriter"
+import type * as RequestLog from "@baton/core/RequestLog"
+import { Array as Arr, Effect, type Scope } from "effect"
+import { type Migrator, SqlClient, type SqlError } from "effect/sql"
+import * as BatonSchema from "./BatonSchema.ts"
+
+/**
+ * Table and batching options.
+ *
+ * @since 0.1.0
+ */
+export interface Options extends BatonSchema.Options, Omit<BatchWriter.Options, "name"> {}
+
+const toColumns = (record: RequestLog.LlmRequestLog) => ({
+  request_id: record.requestId,
+  attempt: record.attempt,
+  ts: record.timestamp,
+  provider: record.provider,
+  model: record.model,
+  prompt_hash: record.promptHash,
+  subject_id: record.subjectId,
+  role: record.role,
+  outcome: record.outcome,
+  latency_ms: record.latencyMs,
+  usage_reported: record.usageReported ? 1 : 0,
+  prompt_tokens: record.promptTokens,
+  completion_tokens: record.completionTokens,
+  cached_prompt_tokens: record.cachedPromptTokens,
+  reasoning_tokens: record.reasoningTokens,
+  total_tokens: record.totalTokens,
+  cost_nano_usd: record.costNanoUsd,
+  cost_usd: record.costUsd,
+  finish_reason: record.finishReason,
+  error_tag: record.errorTag,
+  error_message: record.errorMessage,
+  prompt: record.prompt ?? null
+})
+
+/**
+ * Runs the migrations and starts the sink's background writer.
+ *
+ * @since 0.1.0
+ */
+export const sink = (
+  options: Options = {}
+): Effect.Effect<
+  RequestLog.Sink,
+  Migrator.MigrationError | SqlError.SqlError,
+  SqlClient.SqlClient | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* BatonSchema.migrate(options)
+    const table = sql(BatonSchema.tables(options).requestLog)
+    const writer = yield* BatchWriter.make(
+      (records: Arr.NonEmptyReadonlyArray<RequestLog.LlmRequestLog>) =>
+        Effect.asVoid(sql`INSERT INTO ${table} ${sql.insert(Arr.map(records, toColumns))}`),
+      { ...options, name: `request-log:sql:${sql.driver}` }
+    )
+    return { name: `sql:${sql.driver}`, write: writer.offer }
+  })

@@ -1,0 +1,214 @@
+/**
+ * The usage ledger in a SQL database: SQLite (embedded, the CLI and demo
+ * default) or PostgreSQL (shared, `DATABASE_URL`), one implementation
+ * through `effect/sql`'s `SqlClient`.
+ *
+ * {@link layer} needs a `SqlClient`; {@link layerUrl} picks the driver from a
+ * URL (`sqlite:path`, `file:path`, `sqlite::memory:`, `postgres://...`, see
+ * `SqlDatabase`); {@link layerFromConfig} reads `LLM_USAGE_STORE_URL` from
+ * `LlmConfig`. Building the layer runs the migrations (`BatonSchema`).
+ *
+ * Rows are appended in batches by the core ledger's background writer
+ * (`UsageLedger.make`): `record` never waits for the database, a failing
+ * database never fails a request (rows are retried, then dropped and
+ * counted), rows are flushed when the layer's scope closes, and a crash loses
+ * at most the last `flushInterval` (default 1 second) of rows. Aggregates
+ * are computed by the database with `SUM` over integer nano-USD, so they
+ * equal the sum of the rows exactly.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as UsageLedger from "@baton/core/UsageLedger"
+ * import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
+ *
+ * const program = UsageLedger.UsageLedger.use((ledger) =>
+ *   ledger.usageBySubject(UsageLedger.Day.make("2026-03-07"))
+ * ).pipe(Effect.provide(SqlUsageLedger.layerUrl("sqlite:baton-usage.db")))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { SubjectId } from "@baton/core/Ids"
+import { LlmConfig } from "@baton/core/LlmConfig"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import { Array as Arr, Effect, Layer, Option, Redacted, type Scope } from "effect"
+import { type Migrator, SqlClient, type SqlError } from "effect/sql"
+import * as BatonSchema from "./BatonSchema.ts"
+import * as SqlDatabase from "./SqlDatabase.ts"
+
+/**
+ * Table and batching options.
+ *
+ * @since 0.1.0
+ */
+export interface Options extends BatonSchema.Options, UsageLedger.Options {}
+
+type Row = Readonly<Record<string, unknown>>
+
+const storeError = (error: SqlError.SqlError | UsageLedger.UsageLedgerError) =>
+  error._tag === "UsageLedgerError"
+    ? error
+    : new UsageLedger.UsageLedgerError({ store: "sql", message: `usage ledger query failed: ${error.message}` })
+
+const integer = (row: Row, column: string): Effect.Effect<number, UsageLedger.UsageLedgerError> => {
+  const raw = row[column]
+  const value = raw === null || raw === undefined ? 0 : Number(raw)
+  return Number.isSafeInteger(value) ? Effect.succeed(value) : Effect.fail(
+    new UsageLedger.UsageLedgerError({
+      store: "sql",
+      message: `column ${column} holds ${String(raw)}, not an exact integer; aggregate a shorter range`
+    })
+  )
+}
+
+const readTotals = (row: Row): Effect.Effect<UsageLedger.UsageTotals, UsageLedger.UsageLedgerError> =>
+  Effect.map(
+    Effect.all({
+      requests: integer(row, "requests"),
+      attempts: integer(row, "attempts"),
+      promptTokens: integer(row, "prompt_tokens"),
+      completionTokens: integer(row, "completion_tokens"),
+      cachedPromptTokens: integer(row, "cached_prompt_tokens"),
+      reasoningTokens: integer(row, "reasoning_tokens"),
+      totalTokens: integer(row, "total_tokens"),
+      costNanoUsd: integer(row, "cost_nano_usd")
+    }),
+    (totals) => ({ ...totals, costUsd: totals.costNanoUsd / 1_000_000_000 })
+  )
+
+const byKey = <A>(key: (a: A) => string | null) => (a: A, b: A) => (key(a) ?? "").localeCompare(key(b) ?? "")
+
+const toColumns = (entry: UsageLedger.UsageEntry) => ({
+  request_id: entry.requestId,
+  attempt: entry.attempt,
+  ts: entry.timestamp,
+  day: entry.day,
+  subject_id: entry.subjectId,
+  provider: entry.provider,
+  model: entry.model,
+  outcome: entry.outcome,
+  prompt_tokens: entry.promptTokens,
+  completion_tokens: entry.completionTokens,
+  cached_prompt_tokens: entry.cachedPromptTokens,
+  reasoning_tokens: entry.reasoningTokens,
+  total_tokens: entry.totalTokens,
+  cost_nano_usd: entry.costNanoUsd
+})
+
+/**
+ * A ledger store over the current `SqlClient`, in the given tables (the
+ * migrations must have run).
+ *
+ * @since 0.1.0
+ */
+export const makeStore = (
+  options: BatonSchema.Options = {}
+): Effect.Effect<UsageLedger.Store, never, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const table = sql(BatonSchema.tables(options).usage)
+    const sums = sql`COUNT(DISTINCT request_id) AS requests, COUNT(*) AS attempts,
+      SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
+      SUM(cached_prompt_tokens) AS cached_prompt_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
+      SUM(total_tokens) AS total_tokens, SUM(cost_nano_usd) AS cost_nano_usd`
+    const range = (from: UsageLedger.Day, to: UsageLedger.Day, subjectId: SubjectId | undefined) =>
+      sql.and([
+        sql`day >= ${from}`,
+        sql`day <= ${to}`,
+        ...(subjectId === undefined ? [] : [sql`subject_id = ${subjectId}`])
+      ])
+    const query = <A>(
+      statement: Effect.Effect<ReadonlyArray<Row>, SqlError.SqlError>,
+      decode: (row: Row) => Effect.Effect<A, UsageLedger.UsageLedgerError>
+    ) => statement.pipe(Effect.flatMap((rows) => Effect.forEach(rows, decode)), Effect.mapError(storeError))
+
+    return {
+      name: `sql:${sql.driver}`,
+      append: (rows: Arr.NonEmptyReadonlyArray<UsageLedger.UsageEntry>) =>
+        sql`INSERT INTO ${table} ${sql.insert(Arr.map(rows, toColumns))}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(storeError)
+        ),
+      usageBySubject: (day) =>
+        query(
+          sql`SELECT subject_id, ${sums} FROM ${table} WHERE day = ${day} GROUP BY subject_id`,
+          (row) =>
+            Effect.map(readTotals(row), (totals) => ({
+              day,
+              subjectId: row["subject_id"] as SubjectId | null,
+              ...totals
+            }))
+        ).pipe(Effect.map((rows) => rows.toSorted(byKey((row) => row.subjectId)))),
+      usageByProvider: (from, to, filter) =>
+        query(
+          sql`SELECT provider, ${sums} FROM ${table} WHERE ${range(from, to, filter?.subjectId)} GROUP BY provider`,
+          (row) =>
+            Effect.map(readTotals(row), (totals) => ({
+              provider: row["provider"] as UsageLedger.ProviderUsage["provider"],
+              ...totals
+            }))
+        ).pipe(Effect.map((rows) => rows.toSorted(byKey((row) => row.provider)))),
+      dailyTotals: (from, to, filter) =>
+        query(
+          sql`SELECT day, ${sums} FROM ${table} WHERE ${range(from, to, filter?.subjectId)} GROUP BY day`,
+          (row) =>
+            Effect.map(readTotals(row), (totals) => ({ day: UsageLedger.Day.make(String(row["day"])), ...totals }))
+        ).pipe(Effect.map((rows) => rows.toSorted(byKey((row) => row.day))))
+    }
+  })
+
+/**
+ * Runs the migrations, then builds a ledger over the current `SqlClient`.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<
+  UsageLedger.Service,
+  Migrator.MigrationError | SqlError.SqlError,
+  SqlClient.SqlClient | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    yield* BatonSchema.migrate(options)
+    return yield* UsageLedger.make(yield* makeStore(options), options)
+  })
+
+/**
+ * The ledger over the `SqlClient` in context.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<UsageLedger.UsageLedger, Migrator.MigrationError | SqlError.SqlError, SqlClient.SqlClient> =>
+  Layer.effect(UsageLedger.UsageLedger, make(options))
+
+/**
+ * The ledger in the database a URL names.
+ *
+ * @since 0.1.0
+ */
+export const layerUrl = (
+  url: string | Redacted.Redacted,
+  options: Options = {}
+): Layer.Layer<UsageLedger.UsageLedger, SqlDatabase.DatabaseError> =>
+  SqlDatabase.withDatabaseError(layer(options), url).pipe(Layer.provide(SqlDatabase.layerUrl(url)))
+
+/**
+ * The ledger in `LLM_USAGE_STORE_URL`, else in `fallbackUrl` (the CLI passes
+ * an SQLite file), else in memory.
+ *
+ * @since 0.1.0
+ */
+export const layerFromConfig = (
+  options: Options & { readonly fallbackUrl?: string | undefined } = {}
+): Layer.Layer<UsageLedger.UsageLedger, SqlDatabase.DatabaseError, LlmConfig> =>
+  Layer.unwrap(LlmConfig.useSync((settings) => {
+    const url = Option.orElse(
+      settings.usageStoreUrl,
+      () => Option.map(Option.fromUndefinedOr(options.fallbackUrl), Redacted.make)
+    )
+    return Option.isSome(url) ? layerUrl(url.value, options) : UsageLedger.layerMemory(options)
+  }))

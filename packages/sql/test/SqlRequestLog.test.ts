@@ -1,0 +1,71 @@
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as RequestLog from "../../core/src/RequestLog.ts"
+import { CANARY_KEY, defined, stories } from "../../core/test/RequestLog.fixtures.ts"
+import * as BatonSchema from "../src/BatonSchema.ts"
+import * as SqlDatabase from "../src/SqlDatabase.ts"
+import * as SqlRequestLog from "../src/SqlRequestLog.ts"
+import { postgresAvailable, postgresUrl } from "./postgres.ts"
+
+const prefix = `rl${process.pid}_${Date.now().toString(36)}_`
+const tables = BatonSchema.tables({ tablePrefix: prefix })
+
+const suite = (name: string, url: string) => {
+  it.effect(`${name}: one row per attempt, flushed on shutdown, same fields as the JSON record, no key`, () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      const reports = [...s.success, ...s.fallback, ...s.cancelled, ...s.skipped]
+      const database = SqlDatabase.layerUrl(url)
+      // the log lives in its own scope: closing it flushes the queued rows
+      yield* RequestLog.RequestLog.use((log) => Effect.forEach(reports, log.write, { discard: true })).pipe(
+        Effect.provide(
+          RequestLog.layer([SqlRequestLog.sink({ tablePrefix: prefix, flushInterval: "1 hour" })]).pipe(
+            Layer.provide(database)
+          )
+        )
+      )
+      const rows = yield* SqlClient.SqlClient.use((sql) =>
+        sql`SELECT * FROM ${sql(tables.requestLog)} ORDER BY request_id, attempt`
+      ).pipe(Effect.provide(database))
+      assert.strictEqual(rows.length, reports.length)
+      const failed = defined(rows.find((row) => row["request_id"] === "req-fallback" && Number(row["attempt"]) === 1))
+      assert.strictEqual(failed["error_tag"], "ProviderUnavailable")
+      assert.strictEqual(Number(failed["cost_nano_usd"]), s.fallback[0].usage?.costNanoUsd)
+      assert.strictEqual(failed["prompt"], null)
+      const text = JSON.stringify(rows, (_key, value: unknown) => typeof value === "bigint" ? String(value) : value)
+      assert.notInclude(text, CANARY_KEY)
+      assert.notInclude(text, "secret-prompt-canary")
+      const skipped = defined(rows.find((row) => row["request_id"] === "req-skipped"))
+      assert.deepStrictEqual([skipped["outcome"], skipped["error_tag"], skipped["subject_id"]], [
+        "skipped",
+        "CircuitOpen",
+        null
+      ])
+    }))
+}
+
+describe("SqlRequestLog", () => {
+  const dir = mkdtempSync(join(tmpdir(), "baton-log-"))
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true })
+  })
+  suite("sqlite", `sqlite:${join(dir, "log.db")}`)
+})
+
+describe.skipIf(!postgresAvailable)("SqlRequestLog on PostgreSQL", () => {
+  afterAll(() =>
+    Effect.runPromise(
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        for (const table of [tables.usage, tables.requestLog, tables.migrations]) {
+          yield* sql`DROP TABLE IF EXISTS ${sql(table)}`
+        }
+      }).pipe(Effect.provide(SqlDatabase.layerUrl(postgresUrl)))
+    )
+  )
+  suite("postgres", postgresUrl)
+})

@@ -1,0 +1,416 @@
+/**
+ * The faults the mock provider server can play, and their compact text form.
+ *
+ * A `MockFault` describes one way a real provider misbehaves: an HTTP error
+ * with the provider's own error body, a slow or silent server, a broken
+ * connection, a garbled or truncated stream, a safety block, or a reply with
+ * chosen content. Build faults with the constructors below and hand them to
+ * `MockProviderServer.inject`, or name them per request in an `x-mock-fault`
+ * header or a model-name suffix (`gpt-4o-mini@status=503`), for clients in
+ * any language.
+ *
+ * Text form: `name` or `name=value`, then optional `;option=value` pairs.
+ * Values are percent-decoded, so `content=%7B%7D` replies `{}`.
+ *
+ * | Fault | Text form |
+ * |---|---|
+ * | {@link status} | `status=503`, `status=429;retryAfter=2;message=slow%20down` |
+ * | {@link rateLimited} | `rateLimited`, `rateLimited;retryAfter=5` |
+ * | {@link quotaExhausted} | `quotaExhausted` |
+ * | {@link contextLengthExceeded} | `contextLengthExceeded` |
+ * | {@link contentFilter} | `contentFilter` |
+ * | {@link latency} | `latency=250` (ms) |
+ * | {@link noResponse} | `noResponse` |
+ * | {@link slowFirstToken} | `slowFirstToken=250` (ms) |
+ * | {@link stallMidStream} | `stallMidStream=250`, `stallMidStream=forever` |
+ * | {@link resetBeforeHeaders} | `resetBeforeHeaders` |
+ * | {@link notJson} | `notJson` |
+ * | {@link wrongShape} | `wrongShape` |
+ * | {@link cutStream} | `cutStream` |
+ * | {@link malformedEvent} | `malformedEvent` |
+ * | {@link noTerminator} | `noTerminator` |
+ * | {@link noUsage} | `noUsage` |
+ * | {@link rejectPrefill} | `rejectPrefill` |
+ * | {@link content} | `content=Hello` |
+ *
+ * Parsing is strict: an unknown name, a missing or extra value, an unknown
+ * option or a bad number is a {@link MockFaultParseError} (the server answers
+ * it with a 400).
+ *
+ * @since 0.1.0
+ */
+import { Data, Result } from "effect"
+
+/**
+ * One misbehaviour of a provider. See the module header for the catalogue.
+ *
+ * @since 0.1.0
+ */
+export type MockFault =
+  | Status
+  | RateLimited
+  | QuotaExhausted
+  | ContextLengthExceeded
+  | ContentFilter
+  | Latency
+  | NoResponse
+  | SlowFirstToken
+  | StallMidStream
+  | ResetBeforeHeaders
+  | NotJson
+  | WrongShape
+  | CutStream
+  | MalformedEvent
+  | NoTerminator
+  | NoUsage
+  | RejectPrefill
+  | Content
+
+/** @since 0.1.0 */
+export interface Status {
+  readonly _tag: "Status"
+  readonly code: number
+  readonly retryAfter: string | undefined
+  readonly message: string | undefined
+}
+/** @since 0.1.0 */
+export interface RateLimited {
+  readonly _tag: "RateLimited"
+  readonly retryAfter: string | undefined
+}
+/** @since 0.1.0 */
+export interface QuotaExhausted {
+  readonly _tag: "QuotaExhausted"
+}
+/** @since 0.1.0 */
+export interface ContextLengthExceeded {
+  readonly _tag: "ContextLengthExceeded"
+}
+/** @since 0.1.0 */
+export interface ContentFilter {
+  readonly _tag: "ContentFilter"
+}
+/** @since 0.1.0 */
+export interface Latency {
+  readonly _tag: "Latency"
+  readonly ms: number
+}
+/** @since 0.1.0 */
+export interface NoResponse {
+  readonly _tag: "NoResponse"
+}
+/** @since 0.1.0 */
+export interface SlowFirstToken {
+  readonly _tag: "SlowFirstToken"
+  readonly ms: number
+}
+/** @since 0.1.0 */
+export interface StallMidStream {
+  readonly _tag: "StallMidStream"
+  readonly ms: number | "forever"
+}
+/** @since 0.1.0 */
+export interface ResetBeforeHeaders {
+  readonly _tag: "ResetBeforeHeaders"
+}
+/** @since 0.1.0 */
+export interface NotJson {
+  readonly _tag: "NotJson"
+}
+/** @since 0.1.0 */
+export interface WrongShape {
+  readonly _tag: "WrongShape"
+}
+/** @since 0.1.0 */
+export interface CutStream {
+  readonly _tag: "CutStream"
+}
+/** @since 0.1.0 */
+export interface MalformedEvent {
+  readonly _tag: "MalformedEvent"
+}
+/** @since 0.1.0 */
+export interface NoTerminator {
+  readonly _tag: "NoTerminator"
+}
+/** @since 0.1.0 */
+export interface NoUsage {
+  readonly _tag: "NoUsage"
+}
+/** @since 0.1.0 */
+export interface RejectPrefill {
+  readonly _tag: "RejectPrefill"
+}
+/** @since 0.1.0 */
+export interface Content {
+  readonly _tag: "Content"
+  readonly text: string
+}
+
+/**
+ * Answers with this HTTP status and the provider's real error body for it
+ * (Anthropic 529 `overloaded_error`, Gemini 429 `RESOURCE_EXHAUSTED` with a
+ * `RetryInfo`, OpenAI 429 `rate_limit_exceeded`, DeepSeek 402 `Insufficient
+ * Balance`, ...). `retryAfter` is sent as the `retry-after` header (and as the
+ * Gemini `retryDelay`); `message` replaces the default message.
+ *
+ * @since 0.1.0
+ */
+export const status = (
+  code: number,
+  options: { readonly retryAfter?: string | undefined; readonly message?: string | undefined } = {}
+): MockFault => ({ _tag: "Status", code, retryAfter: options.retryAfter, message: options.message })
+
+/**
+ * Answers 429 with the provider's rate-limit body (OpenAI
+ * `rate_limit_exceeded`, Anthropic `rate_limit_error`, Gemini
+ * `RESOURCE_EXHAUSTED` with a `RetryInfo`, DeepSeek `Rate Limit Reached`).
+ *
+ * @since 0.1.0
+ */
+export const rateLimited = (options: { readonly retryAfter?: string | undefined } = {}): MockFault => ({
+  _tag: "RateLimited",
+  retryAfter: options.retryAfter
+})
+
+/**
+ * Answers the provider's "out of money" error, which must never be retried:
+ * OpenAI 429 `insufficient_quota`, DeepSeek 402 `Insufficient Balance`,
+ * Gemini 429 `RESOURCE_EXHAUSTED` with a per-day `QuotaFailure`, Anthropic
+ * 400 "credit balance is too low".
+ *
+ * @since 0.1.0
+ */
+export const quotaExhausted: MockFault = { _tag: "QuotaExhausted" }
+
+/**
+ * Answers 400 with the provider's "prompt too long" error and message text.
+ *
+ * @since 0.1.0
+ */
+export const contextLengthExceeded: MockFault = { _tag: "ContextLengthExceeded" }
+
+/**
+ * Answers HTTP 200 with the provider's safety block: `finish_reason:
+ * "content_filter"`, Gemini `finishReason: "SAFETY"`, Anthropic `stop_reason:
+ * "refusal"`, and no text.
+ *
+ * @since 0.1.0
+ */
+export const contentFilter: MockFault = { _tag: "ContentFilter" }
+
+/**
+ * Waits `ms` milliseconds before sending the headers, then answers normally.
+ *
+ * @since 0.1.0
+ */
+export const latency = (ms: number): MockFault => ({ _tag: "Latency", ms })
+
+/**
+ * Reads the request and never answers (until the client gives up).
+ *
+ * @since 0.1.0
+ */
+export const noResponse: MockFault = { _tag: "NoResponse" }
+
+/**
+ * Sends the headers at once, then waits `ms` milliseconds before the first
+ * event. A non-streaming reply waits before its body.
+ *
+ * @since 0.1.0
+ */
+export const slowFirstToken = (ms: number): MockFault => ({ _tag: "SlowFirstToken", ms })
+
+/**
+ * Stops after the first event (or half the body when not streaming) for `ms`
+ * milliseconds, or for ever, then goes on.
+ *
+ * @since 0.1.0
+ */
+export const stallMidStream = (ms: number | "forever"): MockFault => ({ _tag: "StallMidStream", ms })
+
+/**
+ * Destroys the connection before any byte of the response.
+ *
+ * @since 0.1.0
+ */
+export const resetBeforeHeaders: MockFault = { _tag: "ResetBeforeHeaders" }
+
+/**
+ * Answers 200 with an HTML page instead of JSON or SSE (a proxy error page).
+ *
+ * @since 0.1.0
+ */
+export const notJson: MockFault = { _tag: "NotJson" }
+
+/**
+ * Answers 200 with valid JSON of the wrong shape (`{"unexpected":true}`);
+ * a stream sends well-framed events of that shape.
+ *
+ * @since 0.1.0
+ */
+export const wrongShape: MockFault = { _tag: "WrongShape" }
+
+/**
+ * Destroys the connection in the middle of the body, after the first event
+ * of a stream.
+ *
+ * @since 0.1.0
+ */
+export const cutStream: MockFault = { _tag: "CutStream" }
+
+/**
+ * Puts one event whose data is not JSON in the middle of an otherwise good
+ * stream. A non-streaming reply gets a truncated JSON body.
+ *
+ * @since 0.1.0
+ */
+export const malformedEvent: MockFault = { _tag: "MalformedEvent" }
+
+/**
+ * Ends a stream without its terminator: no `data: [DONE]` (OpenAI,
+ * DeepSeek), no `finishReason` (Gemini), no `message_stop` (Anthropic).
+ * Non-streaming replies are unaffected.
+ *
+ * @since 0.1.0
+ */
+export const noTerminator: MockFault = { _tag: "NoTerminator" }
+
+/**
+ * Leaves every usage field out of the reply or stream.
+ *
+ * @since 0.1.0
+ */
+export const noUsage: MockFault = { _tag: "NoUsage" }
+
+/**
+ * Answers 400 when the last message is an assistant prefill, as OpenAI does;
+ * other requests are answered normally.
+ *
+ * @since 0.1.0
+ */
+export const rejectPrefill: MockFault = { _tag: "RejectPrefill" }
+
+/**
+ * Replies with exactly this text (still cut at the request's max tokens),
+ * e.g. invalid JSON for a structured-output retry test.
+ *
+ * @since 0.1.0
+ */
+export const content = (text: string): MockFault => ({ _tag: "Content", text })
+
+/**
+ * A fault's text form could not be read. `input` is the text, `message` says
+ * what is wrong and what is accepted.
+ *
+ * @since 0.1.0
+ */
+export class MockFaultParseError extends Data.TaggedError("MockFaultParseError")<{
+  readonly input: string
+  readonly message: string
+}> {}
+
+type Parser = (value: string | undefined, options: ReadonlyMap<string, string>) => MockFault | string
+
+const noValue = (fault: MockFault): Parser => (value) => value === undefined ? fault : "takes no value"
+
+const millis = (value: string | undefined): number | string =>
+  value !== undefined && /^\d{1,9}$/.test(value) ? Number(value) : "needs a whole number of milliseconds"
+
+const withMillis = (make: (ms: number) => MockFault): Parser => (value) => {
+  const ms = millis(value)
+  return typeof ms === "number" ? make(ms) : ms
+}
+
+const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonly parse: Parser }> = {
+  status: {
+    options: ["retryAfter", "message"],
+    parse: (value, options) =>
+      value !== undefined && /^[1-5]\d\d$/.test(value)
+        ? status(Number(value), { retryAfter: options.get("retryAfter"), message: options.get("message") })
+        : "needs an HTTP status code such as 503"
+  },
+  rateLimited: {
+    options: ["retryAfter"],
+    parse: (value, options) =>
+      value === undefined ? rateLimited({ retryAfter: options.get("retryAfter") }) : "takes no value"
+  },
+  quotaExhausted: { options: [], parse: noValue(quotaExhausted) },
+  contextLengthExceeded: { options: [], parse: noValue(contextLengthExceeded) },
+  contentFilter: { options: [], parse: noValue(contentFilter) },
+  latency: { options: [], parse: withMillis(latency) },
+  noResponse: { options: [], parse: noValue(noResponse) },
+  slowFirstToken: { options: [], parse: withMillis(slowFirstToken) },
+  stallMidStream: {
+    options: [],
+    parse: (value) => value === "forever" ? stallMidStream("forever") : withMillis(stallMidStream)(value, new Map())
+  },
+  resetBeforeHeaders: { options: [], parse: noValue(resetBeforeHeaders) },
+  notJson: { options: [], parse: noValue(notJson) },
+  wrongShape: { options: [], parse: noValue(wrongShape) },
+  cutStream: { options: [], parse: noValue(cutStream) },
+  malformedEvent: { options: [], parse: noValue(malformedEvent) },
+  noTerminator: { options: [], parse: noValue(noTerminator) },
+  noUsage: { options: [], parse: noValue(noUsage) },
+  rejectPrefill: { options: [], parse: noValue(rejectPrefill) },
+  content: {
+    options: [],
+    parse: (value) => value === undefined ? "needs the reply text, e.g. content=Hello" : content(value)
+  }
+}
+
+/**
+ * The names accepted by {@link parse}.
+ *
+ * @since 0.1.0
+ */
+export const names: ReadonlyArray<string> = Object.keys(parsers)
+
+const decode = (text: string): string | undefined => {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return undefined
+  }
+}
+
+const splitPair = (text: string): readonly [string, string | undefined] => {
+  const at = text.indexOf("=")
+  return at === -1 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)]
+}
+
+/**
+ * Reads a fault from its text form (see the module header).
+ *
+ * @example
+ * ```ts
+ * import * as MockFault from "@baton/testing/MockFault"
+ *
+ * MockFault.parse("status=429;retryAfter=2") // Result.succeed(status(429, { retryAfter: "2" }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const parse = (input: string): Result.Result<MockFault, MockFaultParseError> => {
+  const fail = (problem: string) =>
+    Result.fail(new MockFaultParseError({ input, message: `mock fault "${input}": ${problem}` }))
+  const [head = "", ...rest] = input.trim().split(";")
+  const [name, rawValue] = splitPair(head)
+  const parser = Object.hasOwn(parsers, name) ? parsers[name] : undefined
+  if (parser === undefined) return fail(`unknown fault "${name}"; expected one of ${names.join(", ")}`)
+  const value = rawValue === undefined ? undefined : decode(rawValue)
+  if (rawValue !== undefined && value === undefined) return fail("the value is not valid percent-encoding")
+  const options = new Map<string, string>()
+  for (const pair of rest) {
+    const [key, rawOption] = splitPair(pair)
+    const option = rawOption === undefined ? undefined : decode(rawOption)
+    if (!parser.options.includes(key)) {
+      const accepted = parser.options.length === 0 ? "none" : parser.options.join(", ")
+      return fail(`unknown option "${key}" for ${name}; accepted options: ${accepted}`)
+    }
+    if (option === undefined) return fail(`option "${key}" needs a percent-encoded value, e.g. ${key}=2`)
+    options.set(key, option)
+  }
+  const fault = parser.parse(value, options)
+  return typeof fault === "string" ? fail(`${name} ${fault}`) : Result.succeed(fault)
+}

@@ -1,0 +1,167 @@
+/**
+ * The Anthropic Messages wire format: top-level `system`, required
+ * `max_tokens` and `anthropic-version`, `output_config.format` for JSON,
+ * usage with `input_tokens` counting uncached input only, and the named SSE
+ * events `message_start` → `content_block_*` → `message_delta` →
+ * `message_stop`.
+ *
+ * @internal
+ */
+import type { Conversation, Message, Reply, Usage } from "./conversation.ts"
+import type { ErrorResponse, RequestHeaders, WireError, WireFormat, WriteOptions } from "./wire.ts"
+import { asArray, asCount, asRecord, header, textOf } from "./wire.ts"
+
+const parseMessages = (raw: unknown): ReadonlyArray<Message> | string => {
+  const list = asArray(raw)
+  if (list === undefined || list.length === 0) return "messages: at least one message is required"
+  const messages: Array<Message> = []
+  for (const [i, item] of list.entries()) {
+    const record = asRecord(item)
+    const role = record?.["role"]
+    const text = textOf(record?.["content"])
+    if (role !== "user" && role !== "assistant") return `messages.${i}.role: Input should be 'user' or 'assistant'`
+    if (text === undefined) return `messages.${i}.content: Input should be a valid string or list of blocks`
+    messages.push({ role, text })
+  }
+  return messages
+}
+
+const parseJson = (outputConfig: unknown): Conversation["json"] => {
+  const format = asRecord(asRecord(outputConfig)?.["format"])
+  return format?.["type"] === "json_schema" ? { schema: format["schema"] } : undefined
+}
+
+const parse = (body: unknown, _route: unknown, headers: RequestHeaders): Conversation | string => {
+  if ((header(headers, "anthropic-version") ?? "") === "") return "anthropic-version: header is required"
+  const record = asRecord(body)
+  if (record === undefined) return "the request body must be a JSON object"
+  const model = record["model"]
+  if (typeof model !== "string" || model === "") return "model: Field required"
+  const maxTokens = asCount(record["max_tokens"])
+  if (maxTokens === undefined) return "max_tokens: Field required"
+  const messages = parseMessages(record["messages"])
+  if (typeof messages === "string") return messages
+  const system = textOf(record["system"])
+  return {
+    provider: "anthropic",
+    model,
+    stream: record["stream"] === true,
+    streamUsage: true,
+    messages: system === undefined ? messages : [{ role: "system", text: system }, ...messages],
+    maxTokens,
+    json: parseJson(record["output_config"])
+  }
+}
+
+const checkAuth = (headers: RequestHeaders) =>
+  (header(headers, "x-api-key") ?? header(headers, "authorization") ?? "") !== ""
+    ? undefined
+    : "x-api-key header is required"
+
+const STOP: Record<Reply["finish"], string> = { stop: "end_turn", length: "max_tokens", content_filter: "refusal" }
+
+const inputUsage = (usage: Usage) => ({
+  input_tokens: usage.promptTokens - usage.cachedPromptTokens,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: usage.cachedPromptTokens
+})
+
+const outputUsage = (usage: Usage) => ({
+  output_tokens: usage.completionTokens,
+  ...(usage.reasoningTokens > 0 ? { output_tokens_details: { thinking_tokens: usage.reasoningTokens } } : {})
+})
+
+const message = (options: WriteOptions, content: ReadonlyArray<unknown>, stop: string | null, usage: unknown) => ({
+  id: options.id,
+  type: "message",
+  role: "assistant",
+  model: options.model,
+  content,
+  stop_reason: stop,
+  stop_sequence: null,
+  ...(options.usage ? { usage } : {})
+})
+
+const textBlocks = (reply: Reply) => reply.finish === "content_filter" ? [] : [{ type: "text", text: reply.text }]
+
+const body = (reply: Reply, options: WriteOptions) =>
+  message(options, textBlocks(reply), STOP[reply.finish], {
+    ...inputUsage(reply.usage),
+    ...outputUsage(reply.usage)
+  })
+
+const frame = (event: string, data: string): string => `event: ${event}\ndata: ${data}\n\n`
+
+const event = (type: string, data: Readonly<Record<string, unknown>>) => frame(type, JSON.stringify({ type, ...data }))
+
+const events = (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
+  const usage = options.usage
+  const blocks = reply.finish === "content_filter" ? [] : [
+    event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
+    ...reply.deltas.map((text) => event("content_block_delta", { index: 0, delta: { type: "text_delta", text } })),
+    event("content_block_stop", { index: 0 })
+  ]
+  return [
+    event("message_start", {
+      message: message(options, [], null, { ...inputUsage(reply.usage), output_tokens: 1 })
+    }),
+    event("ping", {}),
+    ...blocks,
+    event("message_delta", {
+      delta: { stop_reason: STOP[reply.finish], stop_sequence: null },
+      ...(usage ? { usage: outputUsage(reply.usage) } : {})
+    }),
+    ...(options.terminator ? [event("message_stop", {})] : [])
+  ]
+}
+
+const TYPES: Record<number, readonly [string, string]> = {
+  400: ["invalid_request_error", "Invalid request."],
+  401: ["authentication_error", "invalid x-api-key"],
+  402: ["billing_error", "Your credit balance is too low to access the Anthropic API."],
+  403: ["permission_error", "Your API key does not have permission to use the specified resource."],
+  404: ["not_found_error", "The requested resource could not be found."],
+  413: ["request_too_large", "Request exceeds the maximum allowed number of bytes."],
+  429: ["rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."],
+  500: ["api_error", "Internal server error"],
+  504: ["timeout_error", "Request timed out."],
+  529: ["overloaded_error", "Overloaded"]
+}
+
+const errorBody = (status: number, type: string, message: string): ErrorResponse => ({
+  status,
+  body: { type: "error", error: { type, message }, request_id: "req_mock" }
+})
+
+const byCode = (code: number, message?: string): ErrorResponse => {
+  const [type, text] = TYPES[code] ?? [code >= 500 ? "api_error" : "invalid_request_error", `Mock error ${code}.`]
+  return errorBody(code, type, message ?? text)
+}
+
+const error = (e: WireError): ErrorResponse => {
+  switch (e._tag) {
+    case "Status":
+      return byCode(e.code, e.message)
+    case "RateLimited":
+      return byCode(429)
+    case "QuotaExhausted":
+      return errorBody(
+        400,
+        "invalid_request_error",
+        "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."
+      )
+    case "ContextLength":
+      return errorBody(
+        400,
+        "invalid_request_error",
+        `prompt is too long: ${200_000 + e.promptTokens} tokens > 200000 maximum`
+      )
+    case "InvalidRequest":
+      return byCode(400, e.message)
+    case "Unauthorized":
+      return byCode(401, e.message)
+  }
+}
+
+/** The Anthropic Messages format. @internal */
+export const anthropic: WireFormat = { checkAuth, parse, body, events, frame, error }

@@ -1,0 +1,234 @@
+/**
+ * The chat-completions wire format shared by OpenAI and DeepSeek. The two
+ * differ only in usage fields (DeepSeek adds `prompt_cache_hit_tokens` /
+ * `prompt_cache_miss_tokens`), error texts and status codes (DeepSeek 402
+ * `Insufficient Balance`), and JSON mode (DeepSeek has `json_object` only).
+ *
+ * @internal
+ */
+import type { Conversation, Message, Provider, Reply, Usage } from "./conversation.ts"
+import type { ErrorResponse, WireError, WireFormat, WriteOptions } from "./wire.ts"
+import { asArray, asCount, asRecord, dataFrame, header, textOf } from "./wire.ts"
+
+const ROLES: Record<string, Message["role"] | undefined> = {
+  system: "system",
+  developer: "system",
+  user: "user",
+  assistant: "assistant",
+  tool: "user"
+}
+
+const parseMessages = (raw: unknown): ReadonlyArray<Message> | string => {
+  const list = asArray(raw)
+  if (list === undefined || list.length === 0) return "messages: a non-empty array is required"
+  const messages: Array<Message> = []
+  for (const [i, item] of list.entries()) {
+    const record = asRecord(item)
+    const role = ROLES[String(record?.["role"])]
+    const text = textOf(record?.["content"])
+    if (role === undefined) return `messages[${i}].role: expected system, developer, user, assistant or tool`
+    if (text === undefined) return `messages[${i}].content: expected a string or an array of text parts`
+    messages.push({ role, text })
+  }
+  return messages
+}
+
+const parseJson = (format: unknown): Conversation["json"] | string => {
+  const record = asRecord(format)
+  if (record === undefined) return undefined
+  if (record["type"] === "json_object") return { schema: undefined }
+  if (record["type"] === "json_schema") {
+    const schema = asRecord(record["json_schema"])?.["schema"]
+    return schema === undefined ? "response_format.json_schema.schema is required" : { schema }
+  }
+  if (record["type"] === "text") return undefined
+  return "response_format.type: expected text, json_object or json_schema"
+}
+
+const parse = (provider: Provider) => (body: unknown): Conversation | string => {
+  const record = asRecord(body)
+  if (record === undefined) return "the request body must be a JSON object"
+  const model = record["model"]
+  if (typeof model !== "string" || model === "") return "model: a model name is required"
+  const messages = parseMessages(record["messages"])
+  if (typeof messages === "string") return messages
+  const json = parseJson(record["response_format"])
+  if (typeof json === "string") return json
+  if (provider === "deepseek" && json?.schema !== undefined) {
+    return "This response_format type is unavailable now"
+  }
+  return {
+    provider,
+    model,
+    stream: record["stream"] === true,
+    streamUsage: asRecord(record["stream_options"])?.["include_usage"] === true,
+    messages,
+    maxTokens: asCount(record["max_completion_tokens"]) ?? asCount(record["max_tokens"]),
+    json
+  }
+}
+
+const checkAuth = (headers: Parameters<WireFormat["checkAuth"]>[0]) =>
+  /^Bearer \S+/.test(header(headers, "authorization") ?? "")
+    ? undefined
+    : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+
+const usageOf = (provider: Provider, usage: Usage) => ({
+  prompt_tokens: usage.promptTokens,
+  completion_tokens: usage.completionTokens,
+  total_tokens: usage.promptTokens + usage.completionTokens,
+  ...(provider === "deepseek"
+    ? {
+      prompt_cache_hit_tokens: usage.cachedPromptTokens,
+      prompt_cache_miss_tokens: usage.promptTokens - usage.cachedPromptTokens
+    }
+    : {}),
+  prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens },
+  completion_tokens_details: { reasoning_tokens: usage.reasoningTokens }
+})
+
+const created = () => Math.floor(Date.now() / 1000)
+
+const body = (provider: Provider) => (reply: Reply, options: WriteOptions) => ({
+  id: options.id,
+  object: "chat.completion",
+  created: created(),
+  model: options.model,
+  choices: [{
+    index: 0,
+    message: { role: "assistant", content: reply.text, refusal: null },
+    logprobs: null,
+    finish_reason: reply.finish
+  }],
+  ...(options.usage ? { usage: usageOf(provider, reply.usage) } : {}),
+  system_fingerprint: "fp_mock"
+})
+
+const events = (provider: Provider) => (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
+  const time = created()
+  const withUsage = options.usage
+  const chunk = (choices: ReadonlyArray<unknown>, usage: unknown) =>
+    dataFrame(
+      "",
+      JSON.stringify({
+        id: options.id,
+        object: "chat.completion.chunk",
+        created: time,
+        model: options.model,
+        system_fingerprint: "fp_mock",
+        choices,
+        ...(withUsage ? { usage } : {})
+      })
+    )
+  const choice = (delta: unknown, finish: string | null) => ({ index: 0, delta, logprobs: null, finish_reason: finish })
+  return [
+    chunk([choice({ role: "assistant", content: "" }, null)], null),
+    ...reply.deltas.map((content) => chunk([choice({ content }, null)], null)),
+    chunk([choice({}, reply.finish)], null),
+    ...(withUsage ? [chunk([], usageOf(provider, reply.usage))] : []),
+    ...(options.terminator ? [dataFrame("", "[DONE]")] : [])
+  ]
+}
+
+interface ErrorText {
+  readonly type: string
+  readonly code: string | null
+  readonly message: string
+}
+
+const OPENAI_ERRORS: Record<number, ErrorText> = {
+  400: { type: "invalid_request_error", code: null, message: "Invalid request." },
+  401: { type: "invalid_request_error", code: "invalid_api_key", message: "Incorrect API key provided." },
+  403: {
+    type: "invalid_request_error",
+    code: "unsupported_country_region_territory",
+    message: "Country, region, or territory not supported"
+  },
+  404: {
+    type: "invalid_request_error",
+    code: "model_not_found",
+    message: "The model does not exist or you do not have access to it."
+  },
+  409: { type: "invalid_request_error", code: null, message: "Conflict." },
+  422: { type: "invalid_request_error", code: null, message: "Unprocessable entity." },
+  429: {
+    type: "requests",
+    code: "rate_limit_exceeded",
+    message: "Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s."
+  },
+  500: {
+    type: "server_error",
+    code: null,
+    message: "The server had an error while processing your request. Sorry about that!"
+  },
+  503: { type: "server_error", code: null, message: "The engine is currently overloaded, please try again later." }
+}
+
+const DEEPSEEK_ERRORS: Record<number, ErrorText> = {
+  400: { type: "invalid_request_error", code: "invalid_request_error", message: "Invalid Format" },
+  401: {
+    type: "authentication_error",
+    code: "invalid_request_error",
+    message: "Authentication Fails, Your api key is invalid"
+  },
+  402: { type: "unknown_error", code: "invalid_request_error", message: "Insufficient Balance" },
+  422: { type: "invalid_request_error", code: "invalid_request_error", message: "Invalid Parameters" },
+  429: { type: "rate_limit_error", code: "rate_limit_exceeded", message: "Rate Limit Reached" },
+  500: { type: "server_error", code: "server_error", message: "Server Error" },
+  503: { type: "server_error", code: "server_error", message: "Server Overloaded" }
+}
+
+const fallbackText = (code: number): ErrorText => ({
+  type: code >= 500 ? "server_error" : "invalid_request_error",
+  code: null,
+  message: `Mock error ${code}.`
+})
+
+const errorBody = (status: number, text: ErrorText, param: string | null = null): ErrorResponse => ({
+  status,
+  body: { error: { message: text.message, type: text.type, param, code: text.code } }
+})
+
+const CONTEXT_WINDOW: Record<string, number> = { openai: 128_000, deepseek: 131_072 }
+
+const error = (provider: Provider) => (e: WireError): ErrorResponse => {
+  const table = provider === "deepseek" ? DEEPSEEK_ERRORS : OPENAI_ERRORS
+  const text = (code: number) => table[code] ?? fallbackText(code)
+  switch (e._tag) {
+    case "Status":
+      return errorBody(e.code, { ...text(e.code), ...(e.message === undefined ? {} : { message: e.message }) })
+    case "RateLimited":
+      return errorBody(429, text(429))
+    case "QuotaExhausted":
+      return provider === "deepseek" ? errorBody(402, text(402)) : errorBody(429, {
+        type: "insufficient_quota",
+        code: "insufficient_quota",
+        message:
+          "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."
+      })
+    case "ContextLength": {
+      const max = CONTEXT_WINDOW[provider] ?? 128_000
+      const tokens = max + e.promptTokens
+      return errorBody(400, {
+        type: "invalid_request_error",
+        code: provider === "openai" ? "context_length_exceeded" : "invalid_request_error",
+        message:
+          `This model's maximum context length is ${max} tokens. However, your messages resulted in ${tokens} tokens. Please reduce the length of the messages.`
+      }, "messages")
+    }
+    case "InvalidRequest":
+      return errorBody(400, { ...text(400), message: e.message })
+    case "Unauthorized":
+      return errorBody(401, { ...text(401), message: e.message })
+  }
+}
+
+/** The chat-completions format as `provider` speaks it. @internal */
+export const chatCompletions = (provider: "openai" | "deepseek"): WireFormat => ({
+  checkAuth,
+  parse: parse(provider),
+  body: body(provider),
+  events: events(provider),
+  frame: dataFrame,
+  error: error(provider)
+})

@@ -1,0 +1,121 @@
+/**
+ * The provider-neutral view of a request the mock server answers, and the
+ * deterministic reply it gives: content derived from the prompt, token counts
+ * derived from the text (`ceil(chars / 4)` per message), max tokens honoured,
+ * JSON requested → a JSON value satisfying the schema, an assistant prefill
+ * continued.
+ *
+ * @internal
+ */
+import { sampleJson } from "./jsonSample.ts"
+
+/** The wire formats the mock server speaks. @internal */
+export type Provider = "openai" | "deepseek" | "gemini" | "anthropic"
+
+/** One message, text only. @internal */
+export interface Message {
+  readonly role: "system" | "user" | "assistant"
+  readonly text: string
+}
+
+/** What the request asked for, whatever its wire format. @internal */
+export interface Conversation {
+  readonly provider: Provider
+  readonly model: string
+  readonly stream: boolean
+  /** OpenAI/DeepSeek `stream_options.include_usage`; always true elsewhere. */
+  readonly streamUsage: boolean
+  readonly messages: ReadonlyArray<Message>
+  readonly maxTokens: number | undefined
+  /** `undefined`: plain text; `{ schema: undefined }`: any JSON object. */
+  readonly json: { readonly schema: unknown } | undefined
+}
+
+/** Token counts as the server bills them. @internal */
+export interface Usage {
+  /** All input tokens, cached ones included. */
+  readonly promptTokens: number
+  readonly cachedPromptTokens: number
+  /** All output tokens, reasoning included. */
+  readonly completionTokens: number
+  readonly reasoningTokens: number
+}
+
+/** The usage a test asked the server to report on top of the text counts. @internal */
+export interface UsageSettings {
+  readonly cachedPromptTokens: number
+  readonly reasoningTokens: number
+}
+
+/** The server's answer, before it is put on the wire. @internal */
+export interface Reply {
+  readonly text: string
+  readonly finish: "stop" | "length" | "content_filter"
+  readonly usage: Usage
+  /** `text` split into stream deltas. */
+  readonly deltas: ReadonlyArray<string>
+}
+
+/** Tokens in a text, as the mock counts them. @internal */
+export const countTokens = (text: string): number => Math.ceil(text.length / 4)
+
+const ANSWER_WORDS = 12
+
+const lastUserText = (messages: ReadonlyArray<Message>): string =>
+  messages.findLast((m) => m.role === "user")?.text ?? ""
+
+const prefillOf = (conversation: Conversation): string | undefined => {
+  const last = conversation.messages.at(-1)
+  return last?.role === "assistant" ? last.text : undefined
+}
+
+/** True when the last message is an assistant prefill. @internal */
+export const hasPrefill = (conversation: Conversation): boolean => prefillOf(conversation) !== undefined
+
+const answerOf = (conversation: Conversation): string => {
+  const words = lastUserText(conversation.messages).split(/\s+/).filter((w) => w !== "").slice(0, ANSWER_WORDS)
+  const answer = `Mock answer from ${conversation.provider}: ${words.join(" ")}`.trim()
+  if (conversation.json === undefined) return answer
+  return JSON.stringify(conversation.json.schema === undefined ? { answer } : sampleJson(conversation.json.schema))
+}
+
+const continuation = (full: string, prefill: string | undefined): string =>
+  prefill !== undefined && prefill !== "" && full.startsWith(prefill) ? full.slice(prefill.length) : full
+
+const splitDeltas = (text: string): ReadonlyArray<string> => text.match(/\s*\S+/g) ?? (text === "" ? [] : [text])
+
+/** Input tokens of a conversation. @internal */
+export const promptTokensOf = (conversation: Conversation): number =>
+  conversation.messages.reduce((sum, m) => sum + countTokens(m.text), 0)
+
+/**
+ * The reply to a conversation: `content` when a test forced it, else the
+ * deterministic answer (continuing a prefill). Cut at max tokens.
+ *
+ * @internal
+ */
+export const makeReply = (
+  conversation: Conversation,
+  settings: UsageSettings,
+  options: { readonly content?: string | undefined; readonly contentFilter?: boolean | undefined }
+): Reply => {
+  const full = options.contentFilter === true
+    ? ""
+    : options.content ?? continuation(answerOf(conversation), prefillOf(conversation))
+  const limit = conversation.maxTokens
+  const truncated = limit !== undefined && countTokens(full) > limit
+  const text = truncated ? full.slice(0, limit * 4) : full
+  const promptTokens = promptTokensOf(conversation)
+  const reasoningTokens = settings.reasoningTokens
+  return {
+    text,
+    finish: options.contentFilter === true ? "content_filter" : truncated ? "length" : "stop",
+    deltas: splitDeltas(text),
+    usage: {
+      promptTokens,
+      cachedPromptTokens: Math.min(settings.cachedPromptTokens, promptTokens),
+      completionTokens: countTokens(text) + reasoningTokens,
+      reasoningTokens
+    }
+  }
+}

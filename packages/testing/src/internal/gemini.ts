@@ -1,0 +1,194 @@
+/**
+ * The Gemini `generateContent` / `streamGenerateContent?alt=sse` wire format:
+ * `contents[].parts[].text`, `systemInstruction`, `generationConfig`, a
+ * running `usageMetadata` on every stream chunk, CRLF-separated events, no
+ * terminator (the last chunk carries `finishReason`), and Google RPC error
+ * bodies (`RESOURCE_EXHAUSTED` with `RetryInfo`).
+ *
+ * @internal
+ */
+import type { Conversation, Message, Reply, Usage } from "./conversation.ts"
+import { countTokens } from "./conversation.ts"
+import type { ErrorResponse, Route, WireError, WireFormat, WriteOptions } from "./wire.ts"
+import { asArray, asCount, asRecord, header, retryDelaySeconds, textOf } from "./wire.ts"
+
+const parseContents = (raw: unknown): ReadonlyArray<Message> | string => {
+  const list = asArray(raw)
+  if (list === undefined || list.length === 0) return "contents is not specified"
+  const messages: Array<Message> = []
+  for (const [i, item] of list.entries()) {
+    const record = asRecord(item)
+    const role = record?.["role"] ?? "user"
+    const text = textOf(record?.["parts"])
+    if (role !== "user" && role !== "model") {
+      return `Please use a valid role: user, model. (contents[${i}].role)`
+    }
+    if (text === undefined) return `contents[${i}].parts: expected an array of parts`
+    messages.push({ role: role === "model" ? "assistant" : "user", text })
+  }
+  return messages
+}
+
+const parseJson = (config: Readonly<Record<string, unknown>> | undefined): Conversation["json"] => {
+  if (config?.["responseMimeType"] !== "application/json") return undefined
+  return { schema: config["responseJsonSchema"] ?? config["responseSchema"] }
+}
+
+const parse = (body: unknown, route: Route): Conversation | string => {
+  const record = asRecord(body)
+  if (record === undefined) return "the request body must be a JSON object"
+  const contents = parseContents(record["contents"])
+  if (typeof contents === "string") return contents
+  const system = textOf(asRecord(record["systemInstruction"])?.["parts"])
+  const config = asRecord(record["generationConfig"])
+  return {
+    provider: "gemini",
+    model: route.model ?? "",
+    stream: route.stream,
+    streamUsage: true,
+    messages: system === undefined ? contents : [{ role: "system", text: system }, ...contents],
+    maxTokens: asCount(config?.["maxOutputTokens"]),
+    json: parseJson(config)
+  }
+}
+
+const checkAuth = (headers: Parameters<WireFormat["checkAuth"]>[0], query: URLSearchParams) =>
+  (header(headers, "x-goog-api-key") ?? query.get("key") ?? "") !== ""
+    ? undefined
+    : "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."
+
+const usageMetadata = (usage: Usage, candidates: number) => ({
+  promptTokenCount: usage.promptTokens,
+  candidatesTokenCount: candidates,
+  totalTokenCount: usage.promptTokens + candidates + usage.reasoningTokens,
+  ...(usage.cachedPromptTokens > 0 ? { cachedContentTokenCount: usage.cachedPromptTokens } : {}),
+  ...(usage.reasoningTokens > 0 ? { thoughtsTokenCount: usage.reasoningTokens } : {})
+})
+
+const FINISH: Record<Reply["finish"], string> = { stop: "STOP", length: "MAX_TOKENS", content_filter: "SAFETY" }
+
+const SAFETY_RATINGS = [{ category: "HARM_CATEGORY_DANGEROUS_CONTENT", probability: "HIGH", blocked: true }]
+
+const candidate = (text: string | undefined, finish: Reply["finish"] | undefined) => ({
+  ...(text === undefined ? {} : { content: { role: "model", parts: [{ text }] } }),
+  ...(finish === undefined ? {} : { finishReason: FINISH[finish] }),
+  ...(finish === "content_filter" ? { safetyRatings: SAFETY_RATINGS } : {}),
+  index: 0
+})
+
+const response = (
+  options: WriteOptions,
+  text: string | undefined,
+  finish: Reply["finish"] | undefined,
+  usage: ReturnType<typeof usageMetadata>
+) => ({
+  candidates: [candidate(text, finish)],
+  ...(options.usage ? { usageMetadata: usage } : {}),
+  modelVersion: options.model,
+  responseId: options.id
+})
+
+const visibleTokens = (usage: Usage) => usage.completionTokens - usage.reasoningTokens
+
+const body = (reply: Reply, options: WriteOptions) =>
+  response(
+    options,
+    reply.finish === "content_filter" ? undefined : reply.text,
+    reply.finish,
+    usageMetadata(reply.usage, visibleTokens(reply.usage))
+  )
+
+const frame = (_event: string, data: string): string => `data: ${data}\r\n\r\n`
+
+const events = (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
+  const deltas = reply.deltas.length === 0 ? [""] : reply.deltas
+  let sent = ""
+  return deltas.map((delta, i) => {
+    sent += delta
+    const last = i === deltas.length - 1
+    const finish = last && options.terminator ? reply.finish : undefined
+    const candidates = last ? visibleTokens(reply.usage) : countTokens(sent)
+    const usage = usageMetadata(last ? reply.usage : { ...reply.usage, reasoningTokens: 0 }, candidates)
+    const text = reply.finish === "content_filter" ? undefined : delta
+    return frame("", JSON.stringify(response(options, text, finish, usage)))
+  })
+}
+
+const STATUS: Record<number, string> = {
+  400: "INVALID_ARGUMENT",
+  401: "UNAUTHENTICATED",
+  403: "PERMISSION_DENIED",
+  404: "NOT_FOUND",
+  409: "ABORTED",
+  429: "RESOURCE_EXHAUSTED",
+  499: "CANCELLED",
+  500: "INTERNAL",
+  501: "NOT_IMPLEMENTED",
+  503: "UNAVAILABLE",
+  504: "DEADLINE_EXCEEDED"
+}
+
+const MESSAGES: Record<number, string> = {
+  400: "Request contains an invalid argument.",
+  403: "The caller does not have permission",
+  404: "models/unknown is not found for API version v1beta, or is not supported for generateContent.",
+  429: "You exceeded your current quota, please check your plan and billing details.",
+  500:
+    "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+  503: "The model is overloaded. Please try again later.",
+  504: "Deadline expired before operation could complete."
+}
+
+const quotaFailure = (quotaId: string) => ({
+  "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+  violations: [{ quotaMetric: "generativelanguage.googleapis.com/generate_content_free_tier_requests", quotaId }]
+})
+
+const retryInfo = (retryAfter: string | undefined) => ({
+  "@type": "type.googleapis.com/google.rpc.RetryInfo",
+  retryDelay: retryDelaySeconds(retryAfter, 34)
+})
+
+const errorBody = (
+  code: number,
+  message: string | undefined,
+  details: ReadonlyArray<unknown> = []
+): ErrorResponse => ({
+  status: code,
+  body: {
+    error: {
+      code,
+      message: message ?? MESSAGES[code] ?? `Mock error ${code}.`,
+      status: STATUS[code] ?? (code >= 500 ? "INTERNAL" : "FAILED_PRECONDITION"),
+      ...(details.length > 0 ? { details } : {})
+    }
+  }
+})
+
+const rateLimitDetails = (retryAfter: string | undefined) => [
+  quotaFailure("GenerateRequestsPerMinutePerProjectPerModel-FreeTier"),
+  retryInfo(retryAfter)
+]
+
+const error = (e: WireError, retryAfter: string | undefined): ErrorResponse => {
+  switch (e._tag) {
+    case "Status":
+      return errorBody(e.code, e.message, e.code === 429 ? rateLimitDetails(retryAfter) : [])
+    case "RateLimited":
+      return errorBody(429, undefined, rateLimitDetails(retryAfter))
+    case "QuotaExhausted":
+      return errorBody(429, undefined, [quotaFailure("GenerateRequestsPerDayPerProjectPerModel-FreeTier")])
+    case "ContextLength":
+      return errorBody(
+        400,
+        `The input token count (${1_048_576 + e.promptTokens}) exceeds the maximum number of tokens allowed (1048576).`
+      )
+    case "InvalidRequest":
+      return errorBody(400, e.message)
+    case "Unauthorized":
+      return errorBody(403, e.message)
+  }
+}
+
+/** The Gemini format. @internal */
+export const gemini: WireFormat = { checkAuth, parse, body, events, frame, error }

@@ -1,0 +1,423 @@
+/**
+ * The request handler of the mock provider server, on plain `node:http`
+ * (faults such as a reset before the headers or a stall for ever need the
+ * raw socket). One handler serves all four wire formats under their path
+ * prefixes; per-provider state holds the fault queue, the usage settings and
+ * the counters.
+ *
+ * The happy path is cheap: read the body, parse it once, build the reply,
+ * write it in one call.
+ *
+ * @internal
+ */
+import * as Result from "effect/Result"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import type { MockFault } from "../MockFault.ts"
+import * as Fault from "../MockFault.ts"
+import { anthropic } from "./anthropic.ts"
+import { chatCompletions } from "./chatCompletions.ts"
+import type { Conversation, Provider, Reply, Usage, UsageSettings } from "./conversation.ts"
+import { hasPrefill, makeReply, promptTokensOf } from "./conversation.ts"
+import type { FaultQueue } from "./faultQueue.ts"
+import { gemini } from "./gemini.ts"
+import type { Route, WireError, WireFormat } from "./wire.ts"
+import { header } from "./wire.ts"
+
+/** The counters of one provider. @internal */
+export interface Counters {
+  requests: number
+  completed: number
+  cancelled: number
+  promptTokens: number
+  completionTokens: number
+  cachedPromptTokens: number
+  reasoningTokens: number
+}
+
+/** Counters at zero. @internal */
+export const emptyCounters = (): Counters => ({
+  requests: 0,
+  completed: 0,
+  cancelled: 0,
+  promptTokens: 0,
+  completionTokens: 0,
+  cachedPromptTokens: 0,
+  reasoningTokens: 0
+})
+
+/** The mutable state of one provider. @internal */
+export interface ProviderState {
+  readonly queue: FaultQueue
+  counters: Counters
+  usage: UsageSettings
+}
+
+/** The header naming a fault for one request. @internal */
+export const FAULT_HEADER = "x-mock-fault"
+
+const WIRES: Record<Provider, WireFormat> = {
+  openai: chatCompletions("openai"),
+  deepseek: chatCompletions("deepseek"),
+  gemini,
+  anthropic
+}
+
+interface Match {
+  readonly provider: Provider
+  readonly route: Route
+}
+
+const GEMINI_PATH = /^\/gemini\/v1(?:beta)?\/models\/([^/]+):(generateContent|streamGenerateContent)$/
+
+const matchRoute = (path: string): Match | undefined => {
+  switch (path) {
+    case "/openai/v1/chat/completions":
+    case "/openai/chat/completions":
+      return { provider: "openai", route: { stream: false, model: undefined } }
+    case "/deepseek/chat/completions":
+    case "/deepseek/v1/chat/completions":
+      return { provider: "deepseek", route: { stream: false, model: undefined } }
+    case "/anthropic/v1/messages":
+      return { provider: "anthropic", route: { stream: false, model: undefined } }
+  }
+  const gemini = GEMINI_PATH.exec(path)
+  if (gemini === null) return undefined
+  const model = decodeURIComponent(gemini[1] ?? "").replace(/^models\//, "")
+  return { provider: "gemini", route: { stream: gemini[2] === "streamGenerateContent", model } }
+}
+
+const ROUTES_HELP =
+  "POST /openai/v1/chat/completions, /deepseek/chat/completions, /gemini/v1beta/models/{model}:generateContent, " +
+  "/gemini/v1beta/models/{model}:streamGenerateContent?alt=sse, /anthropic/v1/messages"
+
+const sendJson = (res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}) => {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...extra
+  })
+  res.end(text)
+}
+
+const sendError = (res: ServerResponse, wire: WireFormat, error: WireError, retryAfter?: string) => {
+  const response = wire.error(error, retryAfter)
+  sendJson(res, response.status, response.body, retryAfter === undefined ? {} : { "retry-after": retryAfter })
+}
+
+/** Resolves after `ms`, or at once when the response closes. */
+const wait = (res: ServerResponse, ms: number | "forever"): Promise<void> =>
+  new Promise((resolve) => {
+    if (res.destroyed) {
+      resolve()
+      return
+    }
+    const timer = ms === "forever" ? undefined : setTimeout(resolve, ms)
+    res.once("close", () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+
+/** How a good reply is played out; every field is optional misbehaviour. */
+interface Playback {
+  readonly firstDelay?: number
+  readonly stall?: number | "forever"
+  readonly cut?: boolean
+  readonly malformed?: boolean
+}
+
+const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  connection: "keep-alive"
+}
+
+const MALFORMED_EVENT = "{\"choices\":[{\"delta\":{\"content\":"
+
+const withMalformed = (wire: WireFormat, frames: ReadonlyArray<string>): ReadonlyArray<string> => [
+  ...frames.slice(0, 1),
+  wire.frame("content_block_delta", MALFORMED_EVENT),
+  ...frames.slice(1)
+]
+
+const playFrames = async (res: ServerResponse, session: Session, frames: ReadonlyArray<string>, playback: Playback) => {
+  res.writeHead(200, SSE_HEADERS)
+  if (playback.firstDelay === undefined && playback.stall === undefined && playback.cut !== true) {
+    res.end(frames.join(""))
+    return
+  }
+  res.flushHeaders()
+  if (playback.firstDelay !== undefined) await wait(res, playback.firstDelay)
+  const cutAt = playback.cut === true ? Math.max(1, Math.floor(frames.length / 2)) : Infinity
+  for (const [i, frame] of frames.entries()) {
+    if (res.destroyed) return
+    if (i === cutAt) {
+      session.destroy()
+      return
+    }
+    res.write(frame)
+    if (i === 0 && playback.stall !== undefined) await wait(res, playback.stall)
+  }
+  if (!res.destroyed) res.end()
+}
+
+const playBody = async (res: ServerResponse, session: Session, text: string, playback: Playback) => {
+  const body = playback.malformed === true ? text.slice(0, Math.ceil(text.length / 2)) : text
+  res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+  if (playback.firstDelay === undefined && playback.stall === undefined && playback.cut !== true) {
+    res.end(body)
+    return
+  }
+  res.flushHeaders()
+  if (playback.firstDelay !== undefined) await wait(res, playback.firstDelay)
+  const half = Math.floor(body.length / 2)
+  if (!res.destroyed) res.write(body.slice(0, half))
+  if (playback.cut === true) {
+    session.destroy()
+    return
+  }
+  if (playback.stall !== undefined) await wait(res, playback.stall)
+  if (!res.destroyed) res.end(body.slice(half))
+}
+
+/** What the server does for a request, once the fault is known. */
+interface Exchange {
+  readonly res: ServerResponse
+  readonly wire: WireFormat
+  readonly conversation: Conversation
+  readonly model: string
+  readonly id: string
+  readonly state: ProviderState
+  readonly session: Session
+}
+
+/** One response in flight: what to bill once it is fully sent, and how to cut it (not a client cancel). */
+interface Session {
+  readonly bill: (usage: Usage) => void
+  readonly destroy: () => void
+}
+
+const replyWith = (
+  exchange: Exchange,
+  options: {
+    readonly content?: string
+    readonly contentFilter?: boolean
+    readonly usage?: boolean
+    readonly terminator?: boolean
+    readonly playback?: Playback
+  } = {}
+): Promise<void> | void => {
+  const { conversation, res, wire } = exchange
+  const reply: Reply = makeReply(conversation, exchange.state.usage, options)
+  const write = {
+    id: exchange.id,
+    model: exchange.model,
+    usage: options.usage ?? true,
+    terminator: options.terminator ?? true
+  }
+  exchange.session.bill(reply.usage)
+  const playback = options.playback ?? {}
+  if (!conversation.stream) return playBody(res, exchange.session, JSON.stringify(wire.body(reply, write)), playback)
+  const frames = wire.events(reply, { ...write, usage: write.usage && conversation.streamUsage })
+  return playFrames(res, exchange.session, playback.malformed === true ? withMalformed(wire, frames) : frames, playback)
+}
+
+const WRONG_SHAPE = "{\"unexpected\":true}"
+
+const playWrongShape = (exchange: Exchange) => {
+  const { conversation, res, wire } = exchange
+  if (!conversation.stream) {
+    sendJson(res, 200, { unexpected: true })
+    return
+  }
+  res.writeHead(200, SSE_HEADERS)
+  res.end(wire.frame("message_start", WRONG_SHAPE) + wire.frame("message_stop", WRONG_SHAPE))
+}
+
+const PREFILL_REJECTED =
+  "This model does not support assistant message prefill. The conversation must end with a user message."
+
+const NOT_JSON = "<html><head><title>502 Bad Gateway</title></head><body>mock proxy error</body></html>"
+
+const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<void> => {
+  const { conversation, res, wire } = exchange
+  if (fault === undefined) return replyWith(exchange)
+  switch (fault._tag) {
+    case "Status": {
+      sendError(res, wire, { _tag: "Status", code: fault.code, message: fault.message }, fault.retryAfter)
+      return
+    }
+    case "RateLimited": {
+      sendError(res, wire, { _tag: "RateLimited" }, fault.retryAfter)
+      return
+    }
+    case "QuotaExhausted": {
+      sendError(res, wire, { _tag: "QuotaExhausted" })
+      return
+    }
+    case "ContextLengthExceeded": {
+      sendError(res, wire, { _tag: "ContextLength", promptTokens: promptTokensOf(conversation) })
+      return
+    }
+    case "ContentFilter":
+      return replyWith(exchange, { contentFilter: true })
+    case "Latency":
+      await wait(res, fault.ms)
+      return res.destroyed ? undefined : replyWith(exchange)
+    case "NoResponse":
+      return wait(res, "forever")
+    case "SlowFirstToken":
+      return replyWith(exchange, { playback: { firstDelay: fault.ms } })
+    case "StallMidStream":
+      return replyWith(exchange, { playback: { stall: fault.ms } })
+    case "ResetBeforeHeaders": {
+      exchange.session.destroy()
+      return
+    }
+    case "NotJson":
+      res.writeHead(200, { "content-type": "text/html" })
+      res.end(NOT_JSON)
+      return
+    case "WrongShape": {
+      playWrongShape(exchange)
+      return
+    }
+    case "CutStream":
+      return replyWith(exchange, { playback: { cut: true } })
+    case "MalformedEvent":
+      return replyWith(exchange, { playback: { malformed: true } })
+    case "NoTerminator":
+      return replyWith(exchange, { terminator: false })
+    case "NoUsage":
+      return replyWith(exchange, { usage: false })
+    case "RejectPrefill":
+      if (!hasPrefill(conversation)) return replyWith(exchange)
+      {
+        sendError(res, wire, { _tag: "InvalidRequest", message: PREFILL_REJECTED })
+        return
+      }
+    case "Content":
+      return replyWith(exchange, { content: fault.text })
+  }
+}
+
+const parseFault = (text: string, source: string): MockFault | string => {
+  const result = Fault.parse(text)
+  return Result.isSuccess(result)
+    ? result.success
+    : `${result.failure.message} (from ${source}; see the @baton/testing README for the fault syntax)`
+}
+
+const splitModel = (model: string): readonly [string, string | undefined] => {
+  const at = model.indexOf("@")
+  return at === -1 ? [model, undefined] : [model.slice(0, at), model.slice(at + 1)]
+}
+
+const chooseFault = (
+  req: IncomingMessage,
+  suffix: string | undefined,
+  state: ProviderState
+): MockFault | string | undefined => {
+  const fromHeader = header(req.headers, FAULT_HEADER)
+  if (fromHeader !== undefined) return parseFault(fromHeader, `the ${FAULT_HEADER} header`)
+  if (suffix !== undefined) return parseFault(suffix, "the model name suffix")
+  return state.queue.next()
+}
+
+/** Counts the response's end in the provider's counters; see {@link Session}. */
+const track = (res: ServerResponse, state: ProviderState): Session => {
+  let billed: Usage | undefined
+  let destroyedByServer = false
+  res.once("finish", () => {
+    const c = state.counters
+    c.completed++
+    if (billed === undefined) return
+    c.promptTokens += billed.promptTokens
+    c.completionTokens += billed.completionTokens
+    c.cachedPromptTokens += billed.cachedPromptTokens
+    c.reasoningTokens += billed.reasoningTokens
+  })
+  res.once("close", () => {
+    if (!res.writableFinished && !destroyedByServer) state.counters.cancelled++
+  })
+  return {
+    bill: (usage) => {
+      billed = usage
+    },
+    destroy: () => {
+      destroyedByServer = true
+      res.destroy()
+    }
+  }
+}
+
+const respond = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  match: Match,
+  raw: string,
+  state: ProviderState,
+  id: string,
+  session: Session
+): Promise<void> | void => {
+  const wire = WIRES[match.provider]
+  const url = new URL(req.url ?? "/", "http://mock")
+  const unauthorized = wire.checkAuth(req.headers, url.searchParams)
+  if (unauthorized !== undefined) {
+    sendError(res, wire, { _tag: "Unauthorized", message: unauthorized })
+    return
+  }
+  if (match.route.stream && url.searchParams.get("alt") !== "sse") {
+    sendError(res, wire, { _tag: "InvalidRequest", message: "the mock server streams only with ?alt=sse" })
+    return
+  }
+  let body: unknown
+  try {
+    body = JSON.parse(raw)
+  } catch {
+    sendError(res, wire, { _tag: "InvalidRequest", message: "the request body is not valid JSON" })
+    return
+  }
+  const conversation = wire.parse(body, match.route, req.headers)
+  if (typeof conversation === "string") {
+    sendError(res, wire, { _tag: "InvalidRequest", message: conversation })
+    return
+  }
+  const [model, suffix] = splitModel(conversation.model)
+  const fault = chooseFault(req, suffix, state)
+  if (typeof fault === "string") {
+    sendError(res, wire, { _tag: "InvalidRequest", message: fault })
+    return
+  }
+  return play({ res, wire, conversation, model, id, state, session }, fault)
+}
+
+/**
+ * The `node:http` request listener over the given per-provider state.
+ *
+ * @internal
+ */
+export const makeHandler = (states: Record<Provider, ProviderState>) => {
+  let sequence = 0
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? "/").split("?", 1)[0] ?? "/"
+    const match = req.method === "POST" ? matchRoute(path) : undefined
+    if (match === undefined) {
+      req.resume()
+      sendJson(res, 404, {
+        error: { message: `mock provider server: no route for ${req.method} ${path}; expected ${ROUTES_HELP}` }
+      })
+      return
+    }
+    const state = states[match.provider]
+    state.counters.requests++
+    const id = `mock-${match.provider}-${++sequence}`
+    const session = track(res, state)
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    req.once("end", () => {
+      void respond(req, res, match, Buffer.concat(chunks).toString("utf8"), state, id, session)
+    })
+  }
+}

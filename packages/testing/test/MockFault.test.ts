@@ -1,0 +1,63 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Result } from "effect"
+import * as MockFault from "../src/MockFault.ts"
+
+describe("MockFault.parse", () => {
+  const cases: ReadonlyArray<readonly [string, MockFault.MockFault]> = [
+    ["status=503", MockFault.status(503)],
+    ["status=429;retryAfter=2;message=slow%20down", MockFault.status(429, { retryAfter: "2", message: "slow down" })],
+    ["rateLimited", MockFault.rateLimited()],
+    ["rateLimited;retryAfter=5", MockFault.rateLimited({ retryAfter: "5" })],
+    ["quotaExhausted", MockFault.quotaExhausted],
+    ["contextLengthExceeded", MockFault.contextLengthExceeded],
+    ["contentFilter", MockFault.contentFilter],
+    ["latency=250", MockFault.latency(250)],
+    ["noResponse", MockFault.noResponse],
+    ["slowFirstToken=10", MockFault.slowFirstToken(10)],
+    ["stallMidStream=20", MockFault.stallMidStream(20)],
+    ["stallMidStream=forever", MockFault.stallMidStream("forever")],
+    ["resetBeforeHeaders", MockFault.resetBeforeHeaders],
+    ["notJson", MockFault.notJson],
+    ["wrongShape", MockFault.wrongShape],
+    ["cutStream", MockFault.cutStream],
+    ["malformedEvent", MockFault.malformedEvent],
+    ["noTerminator", MockFault.noTerminator],
+    ["noUsage", MockFault.noUsage],
+    ["rejectPrefill", MockFault.rejectPrefill],
+    ["content=a%3Db%3Bc", MockFault.content("a=b;c")]
+  ]
+
+  it("reads every fault of the catalogue", () => {
+    assert.strictEqual(cases.length - 3, MockFault.names.length)
+    for (const [text, fault] of cases) {
+      const result = MockFault.parse(text)
+      assert.isTrue(Result.isSuccess(result), text)
+      if (Result.isSuccess(result)) assert.deepStrictEqual(result.success, fault)
+    }
+  })
+
+  const failures: ReadonlyArray<readonly [string, string]> = [
+    ["explode", "unknown fault \"explode\""],
+    ["status", "status needs an HTTP status code"],
+    ["status=99", "status needs an HTTP status code"],
+    ["latency", "latency needs a whole number of milliseconds"],
+    ["latency=-1", "latency needs a whole number of milliseconds"],
+    ["noUsage=1", "noUsage takes no value"],
+    ["status=503;retry=2", "unknown option \"retry\" for status; accepted options: retryAfter, message"],
+    ["cutStream;x=1", "accepted options: none"],
+    ["content", "content needs the reply text"],
+    ["content=a;b", "unknown option \"b\" for content"],
+    ["content=%E0%A4%A", "not valid percent-encoding"]
+  ]
+
+  it("rejects bad input with a message saying what is accepted", () => {
+    for (const [text, message] of failures) {
+      const result = MockFault.parse(text)
+      assert.isTrue(Result.isFailure(result), text)
+      if (Result.isFailure(result)) {
+        assert.strictEqual(result.failure._tag, "MockFaultParseError")
+        assert.include(result.failure.message, message)
+      }
+    }
+  })
+})

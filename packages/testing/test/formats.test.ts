@@ -1,0 +1,320 @@
+import { assert, describe, layer } from "@effect/vitest"
+import { Ajv } from "ajv"
+import { Effect } from "effect"
+import * as MockProviderServer from "../src/MockProviderServer.ts"
+import { ask, parseJson, pick, replyText, requestOf, sseEvents, sseJson } from "./helpers.ts"
+
+const PROMPT = "Write three quiz questions about photosynthesis for grade seven students today please now"
+const EXPECTED = (provider: string) =>
+  `Mock answer from ${provider}: Write three quiz questions about photosynthesis for grade seven students today please`
+
+/** Input tokens the mock bills for PROMPT alone: ceil(chars / 4). */
+const PROMPT_TOKENS = Math.ceil(PROMPT.length / 4)
+
+layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderServer wire formats", (it) => {
+  const fresh = Effect.gen(function*() {
+    const server = yield* MockProviderServer.MockProviderServer
+    yield* server.reset
+    return server
+  })
+
+  describe("non-streaming replies", () => {
+    it.effect("OpenAI chat completion with usage details", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const res = yield* ask(server, "openai", { prompt: PROMPT })
+        assert.strictEqual(res.status, 200)
+        const body = parseJson(res.text)
+        assert.strictEqual(pick(body, "object"), "chat.completion")
+        assert.strictEqual(pick(body, "model"), "gpt-4o-mini")
+        assert.strictEqual(pick(body, "choices", 0, "message", "content"), EXPECTED("openai"))
+        assert.strictEqual(pick(body, "choices", 0, "finish_reason"), "stop")
+        const completion = Math.ceil(EXPECTED("openai").length / 4)
+        assert.deepStrictEqual(pick(body, "usage"), {
+          prompt_tokens: PROMPT_TOKENS,
+          completion_tokens: completion,
+          total_tokens: PROMPT_TOKENS + completion,
+          prompt_tokens_details: { cached_tokens: 0 },
+          completion_tokens_details: { reasoning_tokens: 0 }
+        })
+      }))
+
+    it.effect("DeepSeek reports cache hit and miss tokens", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        yield* server.setUsage("deepseek", { cachedPromptTokens: 8, reasoningTokens: 30 })
+        const res = yield* ask(server, "deepseek", { prompt: PROMPT })
+        const usage = pick(JSON.parse(res.text), "usage")
+        const visible = Math.ceil(EXPECTED("deepseek").length / 4)
+        assert.strictEqual(pick(usage, "prompt_tokens"), PROMPT_TOKENS)
+        assert.strictEqual(pick(usage, "prompt_cache_hit_tokens"), 8)
+        assert.strictEqual(pick(usage, "prompt_cache_miss_tokens"), PROMPT_TOKENS - 8)
+        assert.strictEqual(pick(usage, "completion_tokens"), visible + 30)
+        assert.strictEqual(pick(usage, "completion_tokens_details", "reasoning_tokens"), 30)
+      }))
+
+    it.effect("Gemini generateContent with system instruction and thoughts", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        yield* server.setUsage("gemini", { cachedPromptTokens: 4, reasoningTokens: 10 })
+        const res = yield* ask(server, "gemini", { prompt: PROMPT, system: "Be brief" })
+        assert.strictEqual(res.status, 200)
+        const body = parseJson(res.text)
+        assert.strictEqual(pick(body, "candidates", 0, "content", "parts", 0, "text"), EXPECTED("gemini"))
+        assert.strictEqual(pick(body, "candidates", 0, "finishReason"), "STOP")
+        const prompt = PROMPT_TOKENS + Math.ceil("Be brief".length / 4)
+        const candidates = Math.ceil(EXPECTED("gemini").length / 4)
+        assert.deepStrictEqual(pick(body, "usageMetadata"), {
+          promptTokenCount: prompt,
+          candidatesTokenCount: candidates,
+          totalTokenCount: prompt + candidates + 10,
+          cachedContentTokenCount: 4,
+          thoughtsTokenCount: 10
+        })
+      }))
+
+    it.effect("Anthropic message: input_tokens counts uncached input only", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        yield* server.setUsage("anthropic", { cachedPromptTokens: 5 })
+        const res = yield* ask(server, "anthropic", { prompt: PROMPT })
+        const body = parseJson(res.text)
+        assert.strictEqual(pick(body, "type"), "message")
+        assert.strictEqual(pick(body, "content", 0, "text"), EXPECTED("anthropic"))
+        assert.strictEqual(pick(body, "stop_reason"), "end_turn")
+        assert.deepStrictEqual(pick(body, "usage"), {
+          input_tokens: PROMPT_TOKENS - 5,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 5,
+          output_tokens: Math.ceil(EXPECTED("anthropic").length / 4)
+        })
+      }))
+
+    it.effect("the same request always gets the same reply and usage", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const first = yield* ask(server, "openai", { prompt: "same question" })
+        const second = yield* ask(server, "openai", { prompt: "same question" })
+        const strip = (text: string) => ({ ...(parseJson(text) as object), id: "", created: 0 })
+        assert.deepStrictEqual(strip(first.text), strip(second.text))
+      }))
+  })
+
+  describe("streaming replies", () => {
+    for (const provider of MockProviderServer.providers) {
+      it.effect(`${provider} stream carries the same text as the plain reply`, () =>
+        Effect.gen(function*() {
+          const server = yield* fresh
+          const res = yield* ask(server, provider, { prompt: PROMPT, stream: true })
+          assert.strictEqual(res.status, 200)
+          assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/)
+          assert.strictEqual(replyText(provider, true, res.text), EXPECTED(provider))
+        }))
+    }
+
+    it.effect("OpenAI: usage:null chunks, one usage chunk with no choices, then [DONE]", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const res = yield* ask(server, "openai", { prompt: PROMPT, stream: true })
+        const events = sseJson(res.text)
+        assert.strictEqual(events.at(-1), "[DONE]")
+        const usageChunk = events.at(-2)
+        assert.deepStrictEqual(pick(usageChunk, "choices"), [])
+        assert.strictEqual(pick(usageChunk, "usage", "prompt_tokens"), PROMPT_TOKENS)
+        assert.strictEqual(pick(events.at(-3), "choices", 0, "finish_reason"), "stop")
+        assert.isTrue(events.slice(0, -2).every((e) => pick(e, "usage") === null))
+      }))
+
+    it.effect("OpenAI: no usage chunk unless stream_options.include_usage", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const res = yield* ask(server, "openai", { stream: true, extra: { stream_options: { include_usage: false } } })
+        const events = sseJson(res.text)
+        assert.strictEqual(events.at(-1), "[DONE]")
+        assert.isTrue(events.slice(0, -1).every((e) => pick(e, "usage") === undefined))
+      }))
+
+    it.effect("Gemini: CRLF frames, running usage, finishReason only on the last chunk", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const res = yield* ask(server, "gemini", { prompt: PROMPT, stream: true })
+        assert.include(res.text, "\r\n\r\n")
+        const events = sseJson(res.text)
+        const counts = events.map((e) => pick(e, "usageMetadata", "candidatesTokenCount"))
+        assert.deepStrictEqual(counts, [...counts].sort((a, b) => Number(a) - Number(b)))
+        assert.strictEqual(counts.at(-1), Math.ceil(EXPECTED("gemini").length / 4))
+        assert.deepStrictEqual(events.map((e) => pick(e, "candidates", 0, "finishReason")).filter(Boolean), ["STOP"])
+        assert.strictEqual(pick(events.at(-1), "candidates", 0, "finishReason"), "STOP")
+      }))
+
+    it.effect("Anthropic: named events in order", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const res = yield* ask(server, "anthropic", { prompt: PROMPT, stream: true })
+        const names = sseEvents(res.text).map((e) => e.event)
+        assert.deepStrictEqual(names.slice(0, 3), ["message_start", "ping", "content_block_start"])
+        assert.deepStrictEqual(names.slice(-3), ["content_block_stop", "message_delta", "message_stop"])
+        const events = sseJson(res.text)
+        assert.strictEqual(pick(events[0], "message", "usage", "input_tokens"), PROMPT_TOKENS)
+        const delta = events.at(-2)
+        assert.strictEqual(pick(delta, "delta", "stop_reason"), "end_turn")
+        assert.strictEqual(pick(delta, "usage", "output_tokens"), Math.ceil(EXPECTED("anthropic").length / 4))
+      }))
+  })
+
+  describe("request features", () => {
+    for (const provider of MockProviderServer.providers) {
+      it.effect(`${provider} honours max tokens with a length finish`, () =>
+        Effect.gen(function*() {
+          const server = yield* fresh
+          const res = yield* ask(server, provider, { prompt: PROMPT, maxTokens: 3 })
+          const body = parseJson(res.text)
+          const finish = provider === "gemini"
+            ? pick(body, "candidates", 0, "finishReason")
+            : provider === "anthropic"
+            ? pick(body, "stop_reason")
+            : pick(body, "choices", 0, "finish_reason")
+          const expected: Record<string, string> = { gemini: "MAX_TOKENS", anthropic: "max_tokens" }
+          assert.strictEqual(finish, expected[provider] ?? "length")
+          assert.strictEqual(replyText(provider, false, res.text), EXPECTED(provider).slice(0, 12))
+        }))
+
+      it.effect(`${provider} continues an assistant prefill`, () =>
+        Effect.gen(function*() {
+          const server = yield* fresh
+          const res = yield* ask(server, provider, { prompt: PROMPT, prefill: "Mock answer" })
+          assert.strictEqual(res.status, 200)
+          assert.strictEqual(replyText(provider, false, res.text), EXPECTED(provider).slice("Mock answer".length))
+        }))
+
+      it.effect(`${provider} without credentials is refused`, () =>
+        Effect.gen(function*() {
+          const server = yield* fresh
+          const { body, path } = requestOf(provider, {})
+          const res = yield* Effect.promise(() =>
+            fetch(`${server.baseUrl(provider)}${path.replace("?alt=sse", "")}`, {
+              method: "POST",
+              headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+              body: JSON.stringify(body)
+            })
+          )
+          assert.strictEqual(res.status, provider === "gemini" ? 403 : 401)
+        }))
+    }
+
+    const QUIZ_SCHEMA = {
+      type: "object",
+      properties: {
+        questions: {
+          type: "array",
+          minItems: 3,
+          items: { $ref: "#/$defs/Question" }
+        },
+        topic: { type: "string", enum: ["biology", "physics"] },
+        version: { const: 2 }
+      },
+      required: ["questions", "topic", "version"],
+      additionalProperties: false,
+      $defs: {
+        Question: {
+          type: "object",
+          properties: {
+            text: { type: "string", minLength: 20 },
+            difficulty: { type: "integer", minimum: 3, maximum: 5 },
+            weight: { type: "number", exclusiveMinimum: 0, maximum: 0.75 },
+            answer: { anyOf: [{ type: "string", format: "email" }, { type: "null" }] },
+            tags: { type: ["array", "null"], items: { type: "string", maxLength: 3 } }
+          },
+          required: ["text", "difficulty", "weight", "answer", "tags"],
+          additionalProperties: false
+        }
+      }
+    }
+
+    const schemaBodies: Record<MockProviderServer.MockProvider, Record<string, unknown>> = {
+      openai: {
+        response_format: { type: "json_schema", json_schema: { name: "quiz", schema: QUIZ_SCHEMA, strict: true } }
+      },
+      deepseek: { response_format: { type: "json_object" } },
+      gemini: { generationConfig: { responseMimeType: "application/json", responseJsonSchema: QUIZ_SCHEMA } },
+      anthropic: { output_config: { format: { type: "json_schema", schema: QUIZ_SCHEMA } } }
+    }
+
+    for (const provider of MockProviderServer.providers) {
+      it.effect(`${provider} replies JSON satisfying the requested schema`, () =>
+        Effect.gen(function*() {
+          const server = yield* fresh
+          const res = yield* ask(server, provider, { prompt: PROMPT, extra: schemaBodies[provider] })
+          const value: unknown = JSON.parse(replyText(provider, false, res.text))
+          if (provider === "deepseek") {
+            assert.deepStrictEqual(value, { answer: EXPECTED("deepseek") })
+          } else {
+            const validate = new Ajv({ strict: false }).compile(QUIZ_SCHEMA)
+            assert.isTrue(validate(value), JSON.stringify(validate.errors))
+            assert.strictEqual(pick(value, "questions", "length"), 3)
+          }
+        }))
+    }
+
+    it.effect("Gemini responseSchema (OpenAPI subset, upper-case types)", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const responseSchema = {
+          type: "OBJECT",
+          properties: { score: { type: "INTEGER", minimum: 7 }, label: { type: "STRING", nullable: true } },
+          required: ["score", "label"]
+        }
+        const res = yield* ask(server, "gemini", {
+          extra: { generationConfig: { responseMimeType: "application/json", responseSchema } }
+        })
+        assert.deepStrictEqual(JSON.parse(replyText("gemini", false, res.text)), { score: 7, label: "mock label" })
+      }))
+
+    it.effect("a JSON prefill is continued to a complete JSON value", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const res = yield* ask(server, "anthropic", { prefill: "{", extra: schemaBodies.anthropic })
+        const value: unknown = JSON.parse("{" + replyText("anthropic", false, res.text))
+        assert.isTrue(new Ajv({ strict: false }).validate(QUIZ_SCHEMA, value))
+      }))
+
+    it.effect("DeepSeek rejects json_schema, which it does not support", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const res = yield* ask(server, "deepseek", { extra: schemaBodies.openai })
+        assert.strictEqual(res.status, 400)
+      }))
+
+    it.effect("Anthropic requires max_tokens and anthropic-version", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const noMax = yield* ask(server, "anthropic", { extra: { max_tokens: undefined } })
+        assert.strictEqual(noMax.status, 400)
+        assert.include(pick(JSON.parse(noMax.text), "error", "message"), "max_tokens")
+        const noVersion = yield* ask(server, "anthropic", { headers: { "anthropic-version": "" } })
+        assert.strictEqual(noVersion.status, 400)
+      }))
+
+    it.effect("unknown routes answer 404 naming the routes", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const res = yield* Effect.promise(() => fetch(`${server.url}/openai/v1/completions`, { method: "POST" }))
+        assert.strictEqual(res.status, 404)
+        assert.include(yield* Effect.promise(() => res.text()), "/anthropic/v1/messages")
+      }))
+
+    it.effect("a body that is not JSON is a 400 in the provider's error shape", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const res = yield* Effect.promise(() =>
+          fetch(`${server.baseUrl("openai")}/chat/completions`, {
+            method: "POST",
+            headers: { authorization: "Bearer x" },
+            body: "{nope"
+          })
+        )
+        assert.strictEqual(res.status, 400)
+        assert.strictEqual(pick(yield* Effect.promise(() => res.json()), "error", "type"), "invalid_request_error")
+      }))
+  })
+})
