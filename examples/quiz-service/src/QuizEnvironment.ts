@@ -1,0 +1,53 @@
+/**
+ * Where the example's providers live: the real APIs when a key is set, the
+ * bundled mock provider server otherwise.
+ *
+ * With no `*_API_KEY` in the environment, the example starts
+ * `@baton/testing`'s mock server on a free loopback port, points DeepSeek and
+ * Gemini at it with placeholder keys, and makes DeepSeek answer 503 three
+ * times so the first request shows retries and the fallback at work. Every
+ * other variable is read from the environment as usual.
+ *
+ * @since 0.1.0
+ */
+import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { ConfigProvider, Effect, Layer } from "effect"
+
+const keyVariables = ["DEEPSEEK_API_KEY", "GEMINI_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"]
+
+const hasAnyKey = (env: NodeJS.ProcessEnv): boolean => keyVariables.some((name) => (env[name] ?? "").trim().length > 0)
+
+/**
+ * A `ConfigProvider` layer for the example: the environment, plus the mock
+ * server's base URLs and placeholder keys when no key is set.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<never, MockProviderServer.MockServerStartError> = Layer.unwrap(
+  Effect.gen(function*() {
+    if (hasAnyKey(process.env)) {
+      yield* Effect.logInfo("Using the configured provider API keys.")
+      return Layer.empty
+    }
+    const server = yield* MockProviderServer.start()
+    yield* server.inject("deepseek", MockFault.status(503), { times: 3 })
+    yield* Effect.logInfo(
+      `No provider API key set: using the bundled mock provider server at ${server.url} ` +
+        "(DeepSeek will answer 503 three times to show retries and the fallback)."
+    )
+    const env: Record<string, string> = {
+      ...definedOnly(process.env),
+      DEEPSEEK_API_KEY: "mock-deepseek-key",
+      GEMINI_API_KEY: "mock-gemini-key",
+      DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
+      GEMINI_BASE_URL: server.baseUrl("gemini"),
+      LLM_PRIMARY_PROVIDER: "deepseek",
+      LLM_FALLBACK_PROVIDER: "gemini"
+    }
+    return ConfigProvider.layer(ConfigProvider.fromEnv({ env }))
+  })
+)
+
+const definedOnly = (env: NodeJS.ProcessEnv): Record<string, string> =>
+  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
