@@ -256,6 +256,19 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
         }))
     }
 
+    it.effect("deepseek JSON mode follows a JSON Schema written in the system prompt", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const res = yield* ask(server, "deepseek", {
+          prompt: PROMPT,
+          system: `Answer in json matching this JSON Schema: ${JSON.stringify(QUIZ_SCHEMA)}`,
+          extra: { response_format: { type: "json_object" } }
+        })
+        const value: unknown = JSON.parse(replyText("deepseek", false, res.text))
+        const validate = new Ajv({ strict: false }).compile(QUIZ_SCHEMA)
+        assert.isTrue(validate(value), JSON.stringify(validate.errors))
+      }))
+
     it.effect("Gemini responseSchema (OpenAPI subset, upper-case types)", () =>
       Effect.gen(function*() {
         const server = yield* fresh

@@ -16,12 +16,18 @@ const keyShapes: ReadonlyArray<RegExp> = [
   /((?:api[_-]?key|x-goog-api-key|authorization)["']?\s*[=:]\s*["']?)[A-Za-z0-9._~+/=-]{8,}/gi
 ]
 
+/**
+ * Configured values shorter than this are placeholders (`"x"`, `"test"`), not
+ * secrets: scrubbing them would mangle every message they occur in.
+ */
+const MIN_SECRET_LENGTH = 8
+
 /** Text with every configured secret and every key-shaped token replaced. */
 export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): string => {
   let out = text
   for (const secret of secrets) {
     const value = Redacted.value(secret)
-    if (typeof value === "string" && value.length > 0) out = out.split(value).join(REPLACEMENT)
+    if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH) out = out.split(value).join(REPLACEMENT)
   }
   for (const shape of keyShapes) {
     out = out.replace(shape, (_match, prefix: unknown) => `${typeof prefix === "string" ? prefix : ""}${REPLACEMENT}`)

@@ -45,6 +45,26 @@ const parseJson = (format: unknown): Conversation["json"] | string => {
   return "response_format.type: expected text, json_object or json_schema"
 }
 
+/**
+ * JSON mode carries no schema: like a model following its instructions, answer
+ * with the JSON Schema written in a system message when there is one.
+ */
+const schemaInInstructions = (messages: ReadonlyArray<{ readonly role: string; readonly text: string }>): unknown => {
+  for (const message of messages) {
+    if (message.role !== "system") continue
+    const start = message.text.indexOf("{")
+    const end = message.text.lastIndexOf("}")
+    if (start < 0 || end <= start) continue
+    try {
+      const candidate = asRecord(JSON.parse(message.text.slice(start, end + 1)))
+      if (candidate !== undefined && ("type" in candidate || "properties" in candidate)) return candidate
+    } catch {
+      continue
+    }
+  }
+  return undefined
+}
+
 const parse = (provider: Provider) => (body: unknown): Conversation | string => {
   const record = asRecord(body)
   if (record === undefined) return "the request body must be a JSON object"
@@ -64,7 +84,7 @@ const parse = (provider: Provider) => (body: unknown): Conversation | string => 
     streamUsage: asRecord(record["stream_options"])?.["include_usage"] === true,
     messages,
     maxTokens: asCount(record["max_completion_tokens"]) ?? asCount(record["max_tokens"]),
-    json
+    json: json?.schema === undefined && json !== undefined ? { schema: schemaInInstructions(messages) } : json
   }
 }
 
