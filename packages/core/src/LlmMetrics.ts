@@ -39,6 +39,8 @@
  * - Attribute values are bounded sets (provider and model names, literals),
  *   never subject or request ids: per-teacher numbers come from the
  *   `UsageLedger`, not from metrics, which would explode in cardinality.
+ * - Baton's spans capture no stack trace: it would only point into Baton's
+ *   engine, and capturing one per span is measurable on the hot path.
  * - Skipped attempts (open circuit, throttled) are counted in
  *   `baton_llm_attempts_total` with `outcome="skipped"` but observe no latency.
  *
@@ -136,6 +138,8 @@ export const costNanoUsd = Metric.counter("baton_llm_cost_nano_usd_total", {
   incremental: true
 })
 
+const latencyBoundaries = Metric.exponentialBoundaries({ start: 25, factor: 2, count: 12 })
+
 /**
  * Latency of provider attempts in milliseconds, by provider and outcome.
  *
@@ -143,7 +147,7 @@ export const costNanoUsd = Metric.counter("baton_llm_cost_nano_usd_total", {
  */
 export const attemptLatency = Metric.histogram("baton_llm_attempt_latency_ms", {
   description: "Latency of provider attempts in milliseconds",
-  boundaries: Metric.exponentialBoundaries({ start: 25, factor: 2, count: 12 })
+  boundaries: latencyBoundaries
 })
 
 /**
@@ -202,15 +206,68 @@ export type RequestOutcome = "success" | "error" | "cancelled" | "rejected"
  */
 export type CircuitState = "closed" | "open" | "half-open"
 
-const increment = (metric: Metric.Metric<number, unknown>, attributes: Record<string, string>, by = 1) =>
-  Metric.update(Metric.withAttributes(metric, attributes), by)
+interface SeriesNode<S> {
+  readonly next: Map<string, SeriesNode<S>>
+  metric: Metric.Metric<number, S> | undefined
+}
+
+/**
+ * One metric per attribute set, built the first time the set is used: the
+ * same series as `Metric.withAttributes(metric, attributes)` (same id,
+ * description and attributes, hence the same registry key), but its key is
+ * serialised once instead of on every update, and updating it adds nothing
+ * to the context. Attribute values are bounded sets (see the module notes),
+ * so the cache is too.
+ */
+const series = <S>(
+  names: ReadonlyArray<string>,
+  make: (attributes: Record<string, string>) => Metric.Metric<number, S>
+) => {
+  const root: SeriesNode<S> = { next: new Map(), metric: undefined }
+  // looked up value by value (no key string to build and hash per update)
+  return (...values: ReadonlyArray<string>): Metric.Metric<number, S> => {
+    let node = root
+    for (const value of values) {
+      let child = node.next.get(value)
+      if (child === undefined) {
+        child = { next: new Map(), metric: undefined }
+        node.next.set(value, child)
+      }
+      node = child
+    }
+    if (node.metric === undefined) {
+      node.metric = make(Object.fromEntries(names.map((name, i) => [name, values[i] ?? ""])))
+    }
+    return node.metric
+  }
+}
+
+const counterSeries = (counter: Metric.Counter<number>, names: ReadonlyArray<string>) =>
+  series(
+    names,
+    (attributes) => Metric.counter(counter.id, { description: counter.description, incremental: true, attributes })
+  )
+
+const requestsBy = counterSeries(requests, ["outcome"])
+const attemptsBy = counterSeries(attempts, ["provider", "model", "role", "outcome"])
+const tokensBy = counterSeries(tokens, ["provider", "model", "kind"])
+const costBy = counterSeries(costNanoUsd, ["provider", "model"])
+const latencyBy = series(["provider", "outcome"], (attributes) =>
+  Metric.histogram(attemptLatency.id, {
+    description: attemptLatency.description,
+    boundaries: latencyBoundaries,
+    attributes
+  }))
+
+const increment = (metric: Metric.Metric<number, unknown>, attributes: Record<string, string>) =>
+  Metric.update(Metric.withAttributes(metric, attributes), 1)
 
 /**
  * Counts one finished request.
  *
  * @since 0.1.0
  */
-export const recordRequest = (outcome: RequestOutcome): Effect.Effect<void> => increment(requests, { outcome })
+export const recordRequest = (outcome: RequestOutcome): Effect.Effect<void> => Metric.update(requestsBy(outcome), 1)
 
 /**
  * Counts a circuit entering `state`.
@@ -234,10 +291,12 @@ export const recordQuotaRejection = (reason: string): Effect.Effect<void> => inc
  */
 export const recordSinkFailure = (sink: string): Effect.Effect<void> => increment(sinkFailures, { sink })
 
-const roleCounters: Partial<Record<Attempt.Role, Metric.Metric<number, unknown>>> = {
-  retry: retries,
-  fallback: fallbacks,
-  hedge: hedges
+const roleCounters: Partial<
+  Record<Attempt.Role, (...values: ReadonlyArray<string>) => Metric.Metric<number, unknown>>
+> = {
+  retry: counterSeries(retries, ["provider", "model"]),
+  fallback: counterSeries(fallbacks, ["provider", "model"]),
+  hedge: counterSeries(hedges, ["provider", "model"])
 }
 
 /**
@@ -248,27 +307,23 @@ const roleCounters: Partial<Record<Attempt.Role, Metric.Metric<number, unknown>>
  *
  * @since 0.1.0
  */
-export const recordAttempt = (report: AttemptReport): Effect.Effect<void> => {
-  const { model, outcome, provider, role } = report.attempt
-  const byModel = { provider, model }
-  const roleCounter = roleCounters[role]
-  const usage = report.usage
-  return Effect.all([
-    increment(attempts, { ...byModel, role, outcome }),
-    roleCounter === undefined ? Effect.void : increment(roleCounter, byModel),
-    outcome === "skipped"
-      ? Effect.void
-      : Metric.update(Metric.withAttributes(attemptLatency, { provider, outcome }), report.attempt.latencyMs),
-    usage === undefined ? Effect.void : Effect.all([
-      increment(tokens, { ...byModel, kind: "prompt" }, usage.promptTokens),
-      increment(tokens, { ...byModel, kind: "completion" }, usage.completionTokens),
-      increment(tokens, { ...byModel, kind: "cached" }, usage.cachedPromptTokens),
-      increment(tokens, { ...byModel, kind: "reasoning" }, usage.reasoningTokens),
-      increment(costNanoUsd, byModel, usage.costNanoUsd)
-    ], { discard: true }),
-    annotateAttempt(report)
-  ], { discard: true })
-}
+export const recordAttempt = (report: AttemptReport): Effect.Effect<void> =>
+  Effect.contextWith((context) => {
+    // one effect for all updates: this runs once per attempt on the hot path
+    const { model, outcome, provider, role } = report.attempt
+    attemptsBy(provider, model, role, outcome).updateUnsafe(1, context)
+    roleCounters[role]?.(provider, model).updateUnsafe(1, context)
+    if (outcome !== "skipped") latencyBy(provider, outcome).updateUnsafe(report.attempt.latencyMs, context)
+    const usage = report.usage
+    if (usage !== undefined) {
+      tokensBy(provider, model, "prompt").updateUnsafe(usage.promptTokens, context)
+      tokensBy(provider, model, "completion").updateUnsafe(usage.completionTokens, context)
+      tokensBy(provider, model, "cached").updateUnsafe(usage.cachedPromptTokens, context)
+      tokensBy(provider, model, "reasoning").updateUnsafe(usage.reasoningTokens, context)
+      costBy(provider, model).updateUnsafe(usage.costNanoUsd, context)
+    }
+    return annotateAttempt(report)
+  })
 
 /**
  * The GenAI semantic-convention attributes known before a call: operation,
@@ -327,7 +382,11 @@ export const annotateAttempt = (report: AttemptReport): Effect.Effect<void> =>
  */
 export const withRequestSpan =
   (request: LlmRequest) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.withSpan(effect, "baton.request", { attributes: requestAttributes(request), kind: "internal" })
+    Effect.withSpan(effect, "baton.request", {
+      attributes: requestAttributes(request),
+      kind: "internal",
+      captureStackTrace: false
+    })
 
 /**
  * What the manager knows when it starts an attempt.
@@ -353,6 +412,7 @@ export const withAttemptSpan =
   (start: AttemptStart) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.withSpan(effect, `chat ${start.model}`, {
       kind: "client",
+      captureStackTrace: false,
       attributes: {
         ...requestAttributes(start.request, start),
         "baton.attempt.number": start.attemptNumber,

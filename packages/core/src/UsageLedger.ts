@@ -71,6 +71,27 @@ export type Day = typeof Day.Type
 export const dayOf = (instant: DateTime.DateTime, timeZone: string): Day =>
   Day.make(DateTime.formatIsoDate(DateTime.setZoneNamedUnsafe(instant, timeZone)))
 
+const MINUTE_MS = 60_000
+
+/**
+ * `dayOf` in one zone, remembered for the current minute: today's UTC
+ * offsets are whole minutes and change on minute boundaries, so all instants
+ * of one UTC minute fall on the same day. Saves a time-zone
+ * conversion and a `Day` check per ledger row.
+ */
+const cachedDayOf = (timeZone: string) => {
+  let minute = Number.NaN
+  let day: Day | undefined
+  return (instant: DateTime.Utc): Day => {
+    const current = Math.floor(instant.epochMilliseconds / MINUTE_MS)
+    if (current !== minute || day === undefined) {
+      day = dayOf(instant, timeZone)
+      minute = current
+    }
+    return day
+  }
+}
+
 /**
  * One ledger row: the billed usage of one attempt.
  *
@@ -214,17 +235,23 @@ export class UsageLedger extends Context.Service<UsageLedger, Service>()("@baton
 /**
  * The row for an attempt that ended at `timestamp`, or `undefined` when the
  * attempt consumed nothing (no usage reported, or zero tokens and zero cost).
+ * `day` is `dayOf(timestamp, timeZone)`, given when the caller knows it.
  *
  * @since 0.1.0
  */
-export const toEntry = (report: AttemptReport, timestamp: DateTime.Utc, timeZone: string): UsageEntry | undefined => {
+export const toEntry = (
+  report: AttemptReport,
+  timestamp: DateTime.Utc,
+  timeZone: string,
+  day?: Day
+): UsageEntry | undefined => {
   const usage = report.usage
   if (usage === undefined || (usage.totalTokens === 0 && usage.costNanoUsd === 0)) return undefined
   return {
     requestId: report.request.requestId,
     attempt: report.attemptNumber,
     timestamp: DateTime.formatIso(timestamp),
-    day: dayOf(timestamp, timeZone),
+    day: day ?? dayOf(timestamp, timeZone),
     subjectId: report.request.subjectId ?? null,
     provider: report.attempt.provider,
     model: report.attempt.model,
@@ -258,10 +285,11 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
   Effect.gen(function*() {
     const timeZone = options.timeZone ?? "UTC"
     const writer = yield* BatchWriter.make(store.append, { ...options, name: `usage-ledger:${store.name}` })
+    const dayAt = cachedDayOf(timeZone)
     return UsageLedger.of({
       record: (report) =>
         Effect.flatMap(DateTime.now, (now) => {
-          const entry = toEntry(report, now, timeZone)
+          const entry = toEntry(report, now, timeZone, dayAt(now))
           return entry === undefined ? Effect.void : writer.offer(entry)
         }),
       flush: writer.flush,

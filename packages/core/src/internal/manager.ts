@@ -87,21 +87,26 @@ export interface Route {
   readonly provider: LlmProvider.Service
 }
 
+/**
+ * Moves the current attempt from phase `from` (the phase after the headers
+ * when `from` is `undefined`) to `to`, if it is there. One context read, no
+ * generator: it runs twice per HTTP request.
+ */
+const mark = (from: Phase | undefined, to: Phase | undefined): Effect.Effect<void> =>
+  Effect.contextWith((context: Context.Context<never>) => {
+    const progress = Context.get(context, CurrentProgress)
+    if (progress !== undefined && progress.phase === (from ?? progress.afterHeaders)) {
+      progress.phase = to ?? progress.afterHeaders
+      progress.since = Context.get(context, Clock.Clock).currentTimeMillisUnsafe()
+    }
+    return Effect.void
+  })
+
 /** The request left: from now on the attempt waits for its first byte. */
-const markSent = Effect.gen(function*() {
-  const progress = yield* CurrentProgress
-  if (progress === undefined || progress.phase !== progress.afterHeaders) return
-  progress.phase = "first-byte"
-  progress.since = yield* Clock.currentTimeMillis
-})
+const markSent = mark(undefined, "first-byte")
 
 /** The headers arrived: the attempt moves on to its first token (streams) or its body. */
-const markHeaders = Effect.gen(function*() {
-  const progress = yield* CurrentProgress
-  if (progress === undefined || progress.phase !== "first-byte") return
-  progress.phase = progress.afterHeaders
-  progress.since = yield* Clock.currentTimeMillis
-})
+const markHeaders = mark("first-byte", undefined)
 
 /**
  * A layer that hands a provider the surrounding `HttpClient` wrapped so that
@@ -311,15 +316,16 @@ const attempt = <A>(
     )
   })
 
-const writeReport = (engine: Engine, report: RequestLog.AttemptReport): Effect.Effect<void> =>
-  Effect.all([
-    LlmMetrics.recordAttempt(report),
-    report.usage === undefined || Option.isNone(engine.throttle)
-      ? Effect.void
-      : engine.throttle.value.record(report.attempt.provider, report.usage.totalTokens),
-    Option.match(engine.requestLog, { onNone: () => Effect.void, onSome: (log) => log.write(report) }),
-    Option.match(engine.usageLedger, { onNone: () => Effect.void, onSome: (ledger) => ledger.record(report) })
-  ], { discard: true })
+/** Metrics, throttle budget, request log and ledger for one finished attempt, in one chain (runs per attempt). */
+const writeReport = (engine: Engine, report: RequestLog.AttemptReport): Effect.Effect<void> => {
+  let written = LlmMetrics.recordAttempt(report)
+  if (report.usage !== undefined && Option.isSome(engine.throttle)) {
+    written = Effect.andThen(written, engine.throttle.value.record(report.attempt.provider, report.usage.totalTokens))
+  }
+  if (Option.isSome(engine.requestLog)) written = Effect.andThen(written, engine.requestLog.value.write(report))
+  if (Option.isSome(engine.usageLedger)) written = Effect.andThen(written, engine.usageLedger.value.record(report))
+  return written
+}
 
 // ---------------------------------------------------------------------------
 // the kinds of attempt
@@ -344,18 +350,30 @@ const consume = (
 ): Effect.Effect<Streamed, ProviderError> => {
   let text = ""
   let finish: Finish | undefined
-  const onPart = (part: StreamPart): Effect.Effect<void> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      progress.phase = "idle"
-      progress.since = now
-      if (part._tag === "Finish") {
-        finish = part
+  // each part moves the watchdog on; the clock is read directly, not through an effect per part
+  const onPart = (clock: Clock.Clock, part: StreamPart): string | undefined => {
+    progress.phase = "idle"
+    progress.since = clock.currentTimeMillisUnsafe()
+    if (part._tag === "Finish") {
+      finish = part
+      return undefined
+    }
+    text += part.text
+    return part.text
+  }
+  const onParts = (parts: ReadonlyArray<StreamPart>): Effect.Effect<void> =>
+    Effect.clockWith((clock) => {
+      if (emit === undefined) {
+        for (const part of parts) onPart(clock, part)
         return Effect.void
       }
-      text += part.text
-      return emit === undefined ? Effect.void : emit(part.text)
+      return Effect.forEach(parts, (part) =>
+        Effect.suspend(() => {
+          const delta = onPart(clock, part)
+          return delta === undefined ? Effect.void : emit(delta)
+        }), { discard: true })
     })
-  return Stream.runForEach(route.provider.stream(request), onPart).pipe(
+  return Stream.runForEachArray(route.provider.stream(request), onParts).pipe(
     Effect.flatMap(() =>
       finish === undefined
         ? Effect.fail(
