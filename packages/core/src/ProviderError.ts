@@ -227,14 +227,16 @@ export class ContextLengthExceeded extends Schema.TaggedError<ContextLengthExcee
 }
 
 /**
- * The provider's safety system blocked the prompt or the answer.
+ * The provider's safety system blocked the prompt or the answer. `usage` is
+ * what the provider billed for a blocked answer, when it reported any.
  *
  * @since 0.1.0
  */
 export class ContentFiltered extends Schema.TaggedError<ContentFiltered>()("ContentFiltered", {
   ...common,
   stage: Schema.Literals(["prompt", "response"]),
-  message: Schema.String
+  message: Schema.String,
+  usage: Schema.optionalKey(TokenUsage)
 }) {
   /** @since 0.1.0 */
   get retryable(): boolean {
@@ -248,14 +250,16 @@ export class ContentFiltered extends Schema.TaggedError<ContentFiltered>()("Cont
 
 /**
  * The provider answered, but not in its own format: a body that is not JSON,
- * JSON of the wrong shape, a broken stream event, a blank answer.
+ * JSON of the wrong shape, a broken stream event, a blank answer. `usage` is
+ * what the provider billed for it, when it reported any (a blank answer).
  *
  * @since 0.1.0
  */
 export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("MalformedResponse", {
   ...common,
   message: Schema.String,
-  status: Schema.optionalKey(Schema.Int)
+  status: Schema.optionalKey(Schema.Int),
+  usage: Schema.optionalKey(TokenUsage)
 }) {
   /** @since 0.1.0 */
   get retryable(): boolean {
@@ -269,8 +273,8 @@ export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("
 
 /**
  * The model answered, but its answer does not decode with the requested
- * schema. `issue` is the decode error (fed back to the model on a re-ask) and
- * `content` the raw answer.
+ * schema. `issue` is the decode error (fed back to the model on a re-ask),
+ * `content` the raw answer and `usage` what the provider billed for it.
  *
  * @since 0.1.0
  */
@@ -279,7 +283,8 @@ export class StructuredOutputInvalid extends Schema.TaggedError<StructuredOutput
   {
     ...common,
     issue: Schema.String,
-    content: Schema.String
+    content: Schema.String,
+    usage: Schema.optionalKey(TokenUsage)
   }
 ) {
   /** @since 0.1.0 */

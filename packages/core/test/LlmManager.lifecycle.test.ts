@@ -1,6 +1,6 @@
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
 import { SubjectId } from "../src/Ids.ts"
 import * as ProviderThrottle from "../src/ProviderThrottle.ts"
 import * as QuotaLimiter from "../src/QuotaLimiter.ts"
@@ -73,6 +73,33 @@ describe("LlmManager lifecycle", () => {
       )
       assert.deepStrictEqual(byProvider.map((row) => row.provider), ["anthropic"])
       assert.strictEqual(byProvider[0]?.totalTokens, result.usage.totalTokens)
+    }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+
+  it.live("answers that were billed but failed (schema mismatch) reach the usage ledger and the log", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { maxRetries: 1 } })
+      yield* inject("openai", MockFault.content("{\"wrong\": 1}"), { times: 2 })
+      const before = yield* stats("openai")
+      const result = yield* llm.generateStructured(
+        { ...prompt, metadata: { subjectId: teacher } },
+        Schema.Struct({ question: Schema.String })
+      )
+      assert.strictEqual(result.provider, "anthropic")
+      const billed = yield* stats("openai")
+      const ledger = yield* UsageLedger.UsageLedger
+      const byProvider = yield* ledger.usageByProvider(
+        UsageLedger.Day.make("2000-01-01"),
+        UsageLedger.Day.make("2100-01-01"),
+        { subjectId: teacher }
+      )
+      const openai = byProvider.find((row) => row.provider === "openai")
+      assert.strictEqual(openai?.attempts, 2)
+      assert.strictEqual(openai?.promptTokens, billed.promptTokens - before.promptTokens)
+      assert.strictEqual(openai?.completionTokens, billed.completionTokens - before.completionTokens)
+      const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+      const failed = records.filter((r) => r.requestId === result.requestId && r.provider === "openai")
+      assert.deepStrictEqual(failed.map((r) => r.errorTag), ["StructuredOutputInvalid", "StructuredOutputInvalid"])
+      assert.isTrue(failed.every((r) => r.promptTokens > 0 && r.costNanoUsd > 0))
     }).pipe(Effect.provide(Bench), Effect.provide(Services)))
 
   it.live("skips a provider whose local budget is spent, without a call, as a skipped attempt", () =>

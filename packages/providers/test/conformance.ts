@@ -230,6 +230,9 @@ export const conformance = (subject: Subject): void => {
           assert.strictEqual(error.content, `{"question": 42}`)
           assert.include(error.issue, "question")
           assert.isTrue(error.retryable)
+          const billed = yield* server.stats(mock)
+          assert.strictEqual(error.usage?.promptTokens, billed.promptTokens, "the billed answer keeps its usage")
+          assert.strictEqual(error.usage?.completionTokens, billed.completionTokens)
         }))
 
       it.effect("a blank structured answer is a retryable MalformedResponse", () =>

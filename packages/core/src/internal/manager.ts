@@ -255,7 +255,7 @@ const toAttempt = <A>(
 const failureReport = (cause: Cause.Cause<Failure>): Report => {
   const error = Cause.findErrorOption(cause)
   return {
-    usage: Option.isSome(error) && error.value._tag === "StreamInterrupted" ? error.value.usage : undefined,
+    usage: Option.isSome(error) && "usage" in error.value ? error.value.usage : undefined,
     finishReason: undefined
   }
 }

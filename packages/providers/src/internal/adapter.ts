@@ -172,7 +172,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         provider: name,
         model,
         stage: "response",
-        message: `${name}'s content filter stopped the answer`
+        message: `${name}'s content filter stopped the answer`,
+        ...(reply.counts === undefined ? {} : { usage: price(model, reply.counts) })
       })
     }
     return {
@@ -224,7 +225,14 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     > => {
       const model = result.model
       if (result.content.trim().length === 0) {
-        return Effect.fail(malformed(model, `${name} answered structured output with blank content`))
+        return Effect.fail(
+          new MalformedResponse({
+            provider: name,
+            model,
+            message: `${name} answered structured output with blank content`,
+            usage: result.usage
+          })
+        )
       }
       const answer = codec.structuredAnswer === undefined
         ? result.content
@@ -233,7 +241,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       return decoded._tag === "Success"
         ? Effect.succeed({ ...result, value: decoded.success })
         : Effect.fail(
-          new StructuredOutputInvalid({ provider: name, model, issue: decoded.failure, content: result.content })
+          new StructuredOutputInvalid({
+            provider: name,
+            model,
+            issue: decoded.failure,
+            content: result.content,
+            usage: result.usage
+          })
         )
     })
 
