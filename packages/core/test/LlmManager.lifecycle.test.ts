@@ -17,6 +17,9 @@ const Services = Layer.mergeAll(
   QuotaLimiter.layerMemoryWith({ maxQuestionsPerRequest: 20, dailyLimit: 10, timeZone: "UTC" })
 )
 
+/** Timers pending in this process: a fiber left sleeping holds one. */
+const pendingTimers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length
+
 const usedToday = Effect.flatMap(QuotaLimiter.QuotaLimiter, (quota) => quota.remaining(teacher))
 
 describe("LlmManager lifecycle", () => {
@@ -24,6 +27,7 @@ describe("LlmManager lifecycle", () => {
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai", "anthropic"] })
       yield* inject("openai", MockFault.latency(10_000))
+      const timersBefore = pendingTimers()
       const fiber = yield* Effect.forkChild(llm.generate({ ...prompt, metadata: { subjectId: teacher } }))
       yield* eventually(Effect.map(stats("openai"), (s) => s.requests === 1))
       assert.strictEqual((yield* usedToday).used, 1) // the unit is held while the call runs
@@ -38,6 +42,8 @@ describe("LlmManager lifecycle", () => {
       assert.strictEqual((yield* usedToday).used, 0)
       yield* eventually(Effect.map(stats("openai"), (s) => s.cancelled === 1))
       assert.strictEqual((yield* stats("anthropic")).requests, 0)
+      // nothing of the call is left waiting: no watchdog, deadline or retry timer (each a sleeping fiber)
+      yield* eventually(Effect.sync(() => pendingTimers() <= timersBefore))
     }).pipe(Effect.provide(Bench), Effect.provide(Services)))
 
   it.live("a caller that stops reading a stream interrupts the provider's stream", () =>
