@@ -5,12 +5,14 @@
  * character, inside a line, between the CR and LF of a CRLF. `make` returns a
  * push decoder that turns each chunk into the complete events it finishes,
  * keeping the rest for the next chunk. Framing follows the WHATWG algorithm
- * through Effect's `Sse.makeParser`: `:` comment lines (`: keep-alive`) are
- * skipped, `data:` lines of one event are joined with `\n`, `event:` names
- * the event, and an event without a blank line after it when the body ends
- * is dropped (it was cut).
+ * (as Effect's `Sse.makeParser` does): lines end with LF, CR or CRLF, `:`
+ * comment lines (`: keep-alive`) are skipped, `data:` lines of one event are
+ * joined with `\n`, `event:` names the event, and an event without a blank
+ * line after it when the body ends is dropped (it was cut). Lines are found
+ * with `indexOf` on whole chunks, not character by character: this runs on
+ * every byte of every stream. `id:` and `retry:` lines are skipped, as no
+ * provider relies on reconnection.
  */
-import { Sse } from "effect/encoding"
 
 /** One complete event: its name (`message` when unnamed) and its data. */
 export interface SseEvent {
@@ -24,20 +26,93 @@ export interface SseDecoder {
   readonly feed: (chunk: Uint8Array) => ReadonlyArray<SseEvent> | string
 }
 
+/** The largest pending event (as Effect's parser allows), in UTF-16 code units. */
+const maxEventSize = 10 * 1024 * 1024
+
+const tooLarge = `Pending SSE event exceeded the maximum size of ${maxEventSize}`
+
+const BOM = "\uFEFF"
+
 /** A fresh decoder for one response body. */
 export const make = (): SseDecoder => {
   const text = new TextDecoder()
-  let events: Array<SseEvent> = []
-  const parser = Sse.makeParser((event) => {
-    if (event._tag === "Event") events.push({ event: event.event, data: event.data })
-  })
+  let first = true
+  // pieces of the unterminated line, joined once it ends
+  let pending: Array<string> = []
+  let pendingLength = 0
+  // the previous chunk ended with a CR: a leading LF completes that CRLF
+  let skipLf = false
+  let eventName = ""
+  let data = ""
+
+  const line = (events: Array<SseEvent>, value: string): void => {
+    if (value.length === 0) {
+      if (data.length > 0) events.push({ event: eventName === "" ? "message" : eventName, data: data.slice(0, -1) })
+      eventName = ""
+      data = ""
+      return
+    }
+    const colon = value.indexOf(":")
+    const field = colon < 0 ? value : value.slice(0, colon)
+    if (field === "data") data += fieldValue(value, colon) + "\n"
+    else if (field === "event") eventName = fieldValue(value, colon)
+  }
+
   return {
-    feed: (chunk) => {
-      const error = parser.feed(text.decode(chunk, { stream: true }))
-      if (error !== undefined) return error.message
-      const out = events
-      events = []
-      return out
+    feed: (bytes) => {
+      let chunk = text.decode(bytes, { stream: true })
+      if (chunk.length === 0) return []
+      if (first && chunk.startsWith(BOM)) chunk = chunk.slice(BOM.length)
+      first = false
+      const events: Array<SseEvent> = []
+      const length = chunk.length
+      let position = 0
+      let lf = -1
+      let cr = -1
+      if (skipLf && chunk.charCodeAt(0) === LF) position = 1
+      skipLf = false
+      while (position < length) {
+        if (lf !== -2 && lf < position) lf = orNone(chunk.indexOf("\n", position))
+        if (cr !== -2 && cr < position) cr = orNone(chunk.indexOf("\r", position))
+        const end = lf === -2 ? cr : cr === -2 ? lf : Math.min(lf, cr)
+        if (end === -2) {
+          pending.push(chunk.slice(position))
+          pendingLength += length - position
+          break
+        }
+        let value = chunk.slice(position, end)
+        if (pending.length > 0) {
+          pending.push(value)
+          value = pending.join("")
+          pending = []
+          pendingLength = 0
+        }
+        line(events, value)
+        position = end + 1
+        if (end === cr) {
+          if (position === length) skipLf = true
+          else if (chunk.charCodeAt(position) === LF) position++
+        }
+      }
+      if (pendingLength + data.length > maxEventSize) {
+        first = true
+        pending = []
+        pendingLength = 0
+        skipLf = false
+        eventName = ""
+        data = ""
+        return tooLarge
+      }
+      return events
     }
   }
 }
+
+const LF = 10
+
+/** `-2` for "none left in this chunk" (`-1` means "not searched yet"). */
+const orNone = (index: number): number => index < 0 ? -2 : index
+
+/** The value after `field:`, without the one optional space. */
+const fieldValue = (value: string, colon: number): string =>
+  colon < 0 ? "" : value.slice(value.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1)
