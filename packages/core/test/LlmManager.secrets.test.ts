@@ -53,7 +53,10 @@ describe("LlmManager secrets", () => {
       )
       const errors = yield* Effect.gen(function*() {
         const manager = yield* LlmManager.LlmManager
-        yield* server.inject("deepseek", MockFault.status(401, { message: `Incorrect API key provided: ${deepseekKey}` }))
+        yield* server.inject(
+          "deepseek",
+          MockFault.status(401, { message: `Incorrect API key provided: ${deepseekKey}` })
+        )
         yield* server.inject("gemini", MockFault.status(400, { message: `API key not valid: ${geminiKey}` }))
         const failed = yield* Effect.flip(manager.generate({ prompt: "Hello", metadata: { subjectId: "teacher-1" } }))
         yield* Effect.logError("generation failed", failed)
@@ -75,7 +78,9 @@ describe("LlmManager secrets", () => {
       assert.isAbove(spans.length, 2)
       const seen = [
         ...lines,
-        ...errors.flatMap((error) => [error.message, String(error), JSON.stringify(error), Cause.pretty(Cause.fail(error))]),
+        ...errors.flatMap((
+          error
+        ) => [error.message, String(error), JSON.stringify(error), Cause.pretty(Cause.fail(error))]),
         ...spans.flatMap((span) => [...span.attributes.entries()].map(([key, value]) => `${key}=${String(value)}`))
       ].join("\n")
       for (const key of [deepseekKey, geminiKey]) {
