@@ -51,7 +51,7 @@ export const toDatabaseError =
   (url: string | Redacted.Redacted) => (error: { readonly _tag: string; readonly message: string }): DatabaseError =>
     error instanceof DatabaseError ?
       error :
-      new DatabaseError({ url: describeUrl(url), message: `${error._tag}: ${error.message}` })
+      new DatabaseError({ url: describeUrl(url), message: `${describeUrl(url)}: ${error._tag}: ${error.message}` })
 
 /**
  * A layer whose build failures become `DatabaseError`s for `url`.

@@ -36,10 +36,13 @@
 import { Context, Effect, Layer, type Scope, Semaphore, Stream } from "effect"
 import { Reactivity } from "effect/reactivity"
 import { SqlClient, type SqlConnection, SqlError, Statement } from "effect/sql"
+import { mkdirSync } from "node:fs"
+import { dirname } from "node:path"
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite"
 
 /**
- * Where the database lives: a file path, or `:memory:`.
+ * Where the database lives: a file path, or `:memory:`. A missing parent
+ * directory of the file is created.
  *
  * @since 0.1.0
  */
@@ -70,6 +73,7 @@ const openDatabase = (filename: string): Effect.Effect<DatabaseSync, SqlError.Sq
   Effect.acquireRelease(
     Effect.try({
       try: () => {
+        if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true })
         const db = new DatabaseSync(filename)
         if (filename !== ":memory:") db.exec("PRAGMA journal_mode = WAL")
         db.exec("PRAGMA busy_timeout = 5000")
