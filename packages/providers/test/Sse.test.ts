@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Sse as EffectSse } from "effect/encoding"
 import * as Sse from "../src/internal/sse.ts"
 
 const stream = [
@@ -52,5 +53,67 @@ describe("Sse", () => {
   it("gives the same events one byte at a time (UTF-8 characters split across chunks)", () => {
     const single = Array.from(bytes, (_, i) => bytes.subarray(i, i + 1))
     assert.deepStrictEqual(decodeAll(single), expected)
+  })
+})
+
+/**
+ * A deterministic pseudo-random generator (mulberry32), so a failing case is
+ * reproducible from its seed.
+ */
+const random = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+const pieces = [
+  "data: ",
+  "data:",
+  "event: ",
+  "event: ping",
+  ": comment",
+  "x",
+  "\u00e9",
+  "\ud83c\udf0d",
+  "{\"a\":1}",
+  " ",
+  ":",
+  "\n",
+  "\r\n",
+  "\r",
+  "\n\n",
+  "\r\n\r\n",
+  "id: 7",
+  "retry: 10"
+]
+
+/** Events as Effect's own SSE parser reads the same text (retry and id ignored, as our adapters do). */
+const referenceEvents = (text: string): Array<Sse.SseEvent> => {
+  const events: Array<Sse.SseEvent> = []
+  const parser = EffectSse.makeParser((event) => {
+    if (event._tag === "Event") events.push({ event: event.event, data: event.data })
+  })
+  parser.feed(text)
+  return events
+}
+
+describe("Sse matches Effect's parser", () => {
+  it("on 2,000 random streams split at random points", () => {
+    const next = random(20261125)
+    for (let run = 0; run < 2_000; run++) {
+      const length = 1 + Math.floor(next() * 40)
+      const text = (next() < 0.1 ? "\uFEFF" : "") +
+        Array.from({ length }, () => pieces[Math.floor(next() * pieces.length)]).join("")
+      const encoded = new TextEncoder().encode(text)
+      const chunks: Array<Uint8Array> = []
+      let start = 0
+      while (start < encoded.length) {
+        const end = Math.min(encoded.length, start + Math.floor(next() * 8))
+        chunks.push(encoded.subarray(start, end))
+        start = end
+      }
+      assert.deepStrictEqual(decodeAll(chunks), referenceEvents(text), `run ${run}: ${JSON.stringify(text)}`)
+    }
   })
 })
