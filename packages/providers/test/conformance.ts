@@ -11,11 +11,12 @@ import * as LlmProvider from "@baton/core/LlmProvider"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
 import type { ProviderError } from "@baton/core/ProviderError"
+import * as LeakCheck from "@baton/testing/LeakCheck"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Layer, Logger, Redacted, Schema, Stream, Tracer } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, Redacted, Schema, Stream } from "effect"
 import type { HttpClient } from "effect/http"
 
 /** The key every conformance layer is built with; it must appear nowhere but in the header. */
@@ -461,18 +462,7 @@ export const conformance = (subject: Subject): void => {
 
       it.effect("the API key never appears in errors, logs or span attributes", () =>
         Effect.gen(function*() {
-          const lines: Array<string> = []
-          const spans: Array<Tracer.NativeSpan> = []
-          const capture = Logger.make((options) => {
-            lines.push(`${Logger.formatSimple.log(options)} ${Cause.pretty(options.cause)}`)
-          })
-          const tracer = Tracer.make({
-            span(options) {
-              const span = new Tracer.NativeSpan(options)
-              spans.push(span)
-              return span
-            }
-          })
+          const check = LeakCheck.make()
           const errors: Array<ProviderError> = []
           const run = Effect.gen(function*() {
             const { provider, server } = yield* setup
@@ -485,22 +475,13 @@ export const conformance = (subject: Subject): void => {
             errors.push(failureOf(cut.exit))
             yield* Effect.logError("provider failed", auth)
             yield* Effect.logWarning(cut.exit)
-          }).pipe(
-            Effect.withSpan("conformance.canary"),
-            Effect.provide(Logger.layer([capture])),
-            Effect.withTracer(tracer)
-          )
+          }).pipe(Effect.withSpan("conformance.canary"), check.capture)
           yield* run
+          check.addErrors(errors)
           assert.strictEqual(errors[0]?._tag, "ProviderAuthenticationFailed")
-          assert.isAbove(lines.length, 1)
-          assert.isAbove(spans.length, 0)
-          const seen = [
-            ...lines,
-            ...errors.flatMap((
-              error
-            ) => [error.message, String(error), JSON.stringify(error), Cause.pretty(Cause.fail(error))]),
-            ...spans.flatMap((span) => [...span.attributes.entries()].map(([key, value]) => `${key}=${String(value)}`))
-          ]
+          assert.isAbove(check.counts().lines, 1)
+          assert.isAbove(check.counts().spans, 0)
+          const seen = check.texts()
           for (const text of seen) assert.notInclude(text, canaryKey)
           assert.notInclude(seen.join("\n"), canaryKey.slice(3))
         }))
