@@ -66,7 +66,7 @@ import { scrub, truncate } from "./internal/redact.ts"
 import { LlmConfig } from "./LlmConfig.ts"
 import * as LlmMetrics from "./LlmMetrics.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
-import type { TokenUsage } from "./TokenUsage.ts"
+import * as TokenUsage from "./TokenUsage.ts"
 
 /**
  * What the manager knows about an attempt when it ends; the log turns it into
@@ -80,11 +80,9 @@ export interface AttemptReport {
   readonly attemptNumber: number
   readonly attempt: AttemptType
   /** Usage the provider billed for this attempt, when it reported any (failed and cancelled attempts included). */
-  readonly usage: TokenUsage | undefined
+  readonly usage: TokenUsage.TokenUsage | undefined
   readonly finishReason: FinishReason | undefined
 }
-
-const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
 /**
  * One request-log record: one provider attempt. Every key is always present
@@ -107,12 +105,7 @@ export const LlmRequestLog = Schema.Struct({
   latencyMs: Schema.Finite,
   /** False when the provider reported no usage for the attempt (token and cost fields are then 0). */
   usageReported: Schema.Boolean,
-  promptTokens: Count,
-  completionTokens: Count,
-  cachedPromptTokens: Count,
-  reasoningTokens: Count,
-  totalTokens: Count,
-  costNanoUsd: Count,
+  ...TokenUsage.countFields,
   costUsd: Schema.Finite,
   finishReason: Schema.NullOr(FinishReason),
   errorTag: Schema.NullOr(Schema.String),

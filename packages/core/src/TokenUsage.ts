@@ -22,7 +22,27 @@
  */
 import { Schema } from "effect"
 
-const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+/**
+ * A token count or an amount of nano-USD: an integer, 0 or more.
+ *
+ * @since 0.1.0
+ */
+export const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+/**
+ * The counted fields of a usage (tokens and exact cost), shared by every
+ * record that carries usage: log records, ledger rows and their sums.
+ *
+ * @since 0.1.0
+ */
+export const countFields = {
+  promptTokens: Count,
+  completionTokens: Count,
+  totalTokens: Count,
+  cachedPromptTokens: Count,
+  reasoningTokens: Count,
+  costNanoUsd: Count
+}
 
 /**
  * Where the price of a usage came from.
@@ -40,12 +60,7 @@ export type PriceSource = typeof PriceSource.Type
  * @since 0.1.0
  */
 export const TokenUsage = Schema.Struct({
-  promptTokens: Count,
-  completionTokens: Count,
-  totalTokens: Count,
-  cachedPromptTokens: Count,
-  reasoningTokens: Count,
-  costNanoUsd: Count,
+  ...countFields,
   estimatedCostUsd: Schema.Finite,
   pricing: PriceSource
 })

@@ -47,9 +47,7 @@ import { Attempt } from "./Attempt.ts"
 import * as BatchWriter from "./BatchWriter.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
 import type { AttemptReport } from "./RequestLog.ts"
-import { nanoUsdToUsd } from "./TokenUsage.ts"
-
-const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+import * as TokenUsage from "./TokenUsage.ts"
 
 /**
  * A calendar day, `YYYY-MM-DD`.
@@ -107,26 +105,16 @@ export const UsageEntry = Schema.Struct({
   provider: ProviderName,
   model: ModelId,
   outcome: Attempt.fields.outcome,
-  promptTokens: Count,
-  completionTokens: Count,
-  cachedPromptTokens: Count,
-  reasoningTokens: Count,
-  totalTokens: Count,
-  costNanoUsd: Count
+  ...TokenUsage.countFields
 })
 
 /** @since 0.1.0 */
 export type UsageEntry = typeof UsageEntry.Type
 
 const totalsFields = {
-  requests: Count,
-  attempts: Count,
-  promptTokens: Count,
-  completionTokens: Count,
-  cachedPromptTokens: Count,
-  reasoningTokens: Count,
-  totalTokens: Count,
-  costNanoUsd: Count,
+  requests: TokenUsage.Count,
+  attempts: TokenUsage.Count,
+  ...TokenUsage.countFields,
   costUsd: Schema.Finite
 }
 
@@ -323,7 +311,7 @@ export const totals = (rows: ReadonlyArray<UsageEntry>): UsageTotals => {
     sum.totalTokens += row.totalTokens
     sum.costNanoUsd += row.costNanoUsd
   }
-  return { requests: requests.size, attempts: rows.length, ...sum, costUsd: nanoUsdToUsd(sum.costNanoUsd) }
+  return { requests: requests.size, attempts: rows.length, ...sum, costUsd: TokenUsage.nanoUsdToUsd(sum.costNanoUsd) }
 }
 
 const groupBy = <K extends string | null>(

@@ -29,10 +29,11 @@
  *
  * @since 0.1.0
  */
-import type { SubjectId } from "@baton/core/Ids"
+import { ProviderName, SubjectId } from "@baton/core/Ids"
 import { LlmConfig } from "@baton/core/LlmConfig"
+import * as TokenUsage from "@baton/core/TokenUsage"
 import * as UsageLedger from "@baton/core/UsageLedger"
-import { Array as Arr, Effect, Layer, Option, Redacted, type Scope } from "effect"
+import { Array as Arr, Effect, Layer, Option, Redacted, Schema, type Scope } from "effect"
 import { type Migrator, SqlClient, type SqlError } from "effect/sql"
 import * as BatonSchema from "./BatonSchema.ts"
 import * as SqlDatabase from "./SqlDatabase.ts"
@@ -74,8 +75,18 @@ const readTotals = (row: Row): Effect.Effect<UsageLedger.UsageTotals, UsageLedge
       totalTokens: integer(row, "total_tokens"),
       costNanoUsd: integer(row, "cost_nano_usd")
     }),
-    (totals) => ({ ...totals, costUsd: totals.costNanoUsd / 1_000_000_000 })
+    (totals) => ({ ...totals, costUsd: TokenUsage.nanoUsdToUsd(totals.costNanoUsd) })
   )
+
+/** A grouping column read back through its schema (a brand is checked, never assumed). */
+const key = <A>(schema: Schema.Codec<A, unknown>, row: Row, column: string) =>
+  Schema.decodeUnknownEffect(schema)(row[column]).pipe(
+    Effect.mapError((error) =>
+      new UsageLedger.UsageLedgerError({ store: "sql", message: `column ${column}: ${error.message}` })
+    )
+  )
+
+const SubjectOrNull = Schema.NullOr(SubjectId)
 
 const byKey = <A>(key: (a: A) => string | null) => (a: A, b: A) => (key(a) ?? "").localeCompare(key(b) ?? "")
 
@@ -134,26 +145,28 @@ export const makeStore = (
         query(
           sql`SELECT subject_id, ${sums} FROM ${table} WHERE day = ${day} GROUP BY subject_id`,
           (row) =>
-            Effect.map(readTotals(row), (totals) => ({
-              day,
-              subjectId: row["subject_id"] as SubjectId | null,
-              ...totals
-            }))
+            Effect.map(
+              Effect.zip(key(SubjectOrNull, row, "subject_id"), readTotals(row)),
+              ([subjectId, totals]) => ({ day, subjectId, ...totals })
+            )
         ).pipe(Effect.map((rows) => rows.toSorted(byKey((row) => row.subjectId)))),
       usageByProvider: (from, to, filter) =>
         query(
           sql`SELECT provider, ${sums} FROM ${table} WHERE ${range(from, to, filter?.subjectId)} GROUP BY provider`,
           (row) =>
-            Effect.map(readTotals(row), (totals) => ({
-              provider: row["provider"] as UsageLedger.ProviderUsage["provider"],
-              ...totals
-            }))
+            Effect.map(
+              Effect.zip(key(ProviderName, row, "provider"), readTotals(row)),
+              ([provider, totals]) => ({ provider, ...totals })
+            )
         ).pipe(Effect.map((rows) => rows.toSorted(byKey((row) => row.provider)))),
       dailyTotals: (from, to, filter) =>
         query(
           sql`SELECT day, ${sums} FROM ${table} WHERE ${range(from, to, filter?.subjectId)} GROUP BY day`,
           (row) =>
-            Effect.map(readTotals(row), (totals) => ({ day: UsageLedger.Day.make(String(row["day"])), ...totals }))
+            Effect.map(
+              Effect.zip(key(UsageLedger.Day, row, "day"), readTotals(row)),
+              ([day, totals]) => ({ day, ...totals })
+            )
         ).pipe(Effect.map((rows) => rows.toSorted(byKey((row) => row.day))))
     }
   })
