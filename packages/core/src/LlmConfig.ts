@@ -252,12 +252,22 @@ const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
       )
   }))
 
+/**
+ * The quota time zone named `zone`, or an `LlmConfigError` for
+ * `AI_QUOTA_TIMEZONE` when it is not an IANA zone.
+ *
+ * @since 0.1.0
+ */
+export const quotaTimeZone = (zone: string): Effect.Effect<DateTime.TimeZone.Named, LlmConfigError> =>
+  Option.match(DateTime.zoneMakeNamed(zone), {
+    onNone: () =>
+      fail("AI_QUOTA_TIMEZONE", `unknown time zone "${zone}"; use an IANA name such as UTC or America/New_York`),
+    onSome: Effect.succeed
+  })
+
 const readZone = Effect.flatMap(
   read("AI_QUOTA_TIMEZONE", Config.String("AI_QUOTA_TIMEZONE").pipe(Config.withDefault("UTC"))),
-  (zone) =>
-    Option.isSome(DateTime.zoneMakeNamed(zone))
-      ? Effect.succeed(zone)
-      : fail("AI_QUOTA_TIMEZONE", `unknown time zone "${zone}"; use an IANA name such as UTC or America/New_York`)
+  (zone) => Effect.as(quotaTimeZone(zone), zone)
 )
 
 /**

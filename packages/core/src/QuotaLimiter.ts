@@ -71,7 +71,7 @@
  */
 import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option, Ref } from "effect"
 import type { SubjectId } from "./Ids.ts"
-import { LlmConfig } from "./LlmConfig.ts"
+import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
 import { LlmConfigError, type QuotaStoreUnavailable, RateLimitExceeded, TooManyQuestions } from "./LlmError.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
 
@@ -408,14 +408,7 @@ const checkOptions = (options: Options): Effect.Effect<DateTime.TimeZone, LlmCon
     yield* checkCount("AI_DAILY_LIMIT_PER_TEACHER", options.dailyLimit)
     yield* checkCount("QuotaLimiter.dailyTokenBudget", options.dailyTokenBudget)
     yield* checkCount("QuotaLimiter.dailyCostBudgetNanoUsd", options.dailyCostBudgetNanoUsd)
-    return yield* Option.match(DateTime.zoneMakeNamed(options.timeZone), {
-      onNone: () =>
-        invalid(
-          "AI_QUOTA_TIMEZONE",
-          `AI_QUOTA_TIMEZONE: unknown time zone "${options.timeZone}"; use an IANA name such as UTC or America/New_York`
-        ),
-      onSome: Effect.succeed
-    })
+    return yield* quotaTimeZone(options.timeZone)
   })
 
 const checkUnits = (units: number) =>
