@@ -13,13 +13,14 @@
  * - Half-open: the next attempt is the single probe; others are skipped while
  *   it runs. A successful probe closes the circuit, a failed one reopens it.
  *
- * What counts ({@link classify}): a failure of the provider itself (5xx, 429,
- * a timeout, a broken connection, a garbled reply, a rejected key, a spent
- * account) is a `Failure`. An answer that shows the provider is up, even if
- * this request could not use it (a content filter, a schema mismatch, a
- * context-length or request error), is a `Success`. An attempt that was
- * interrupted, or cut by the request's own deadline, says nothing and is
- * `Ignored`.
+ * What counts ({@link classify}) is the `circuit` column of the one error
+ * table, `@baton/core/ErrorPolicy`: a failure of the provider itself (5xx,
+ * 429, a timeout, a broken connection, a garbled reply, a rejected key, a
+ * spent account, a defect in its adapter) is a `Failure`. An answer that
+ * shows the provider is up, even if this request could not use it (a content
+ * filter, a schema mismatch, a context-length or request error), is a
+ * `Success`. An attempt that was interrupted, or cut by the request's own
+ * deadline, says nothing and is `Ignored`.
  *
  * State lives in a `CircuitBreakerStore`: in memory by default (one view per
  * process), or in Redis (`@baton/redis/RedisCircuitBreaker`) so several
@@ -30,9 +31,10 @@
  */
 import { Cause, Duration, Exit, Option } from "effect"
 import { CircuitBreaker } from "effect/persistence"
+import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
 import type * as LlmConfig from "./LlmConfig.ts"
-import { isProviderError, type ProviderError } from "./ProviderError.ts"
+import { isProviderError } from "./ProviderError.ts"
 
 /**
  * The circuit settings.
@@ -71,28 +73,6 @@ export const fromConfig = (settings: LlmConfig.Settings): CircuitPolicy => ({
 export const key = (provider: ProviderName, model: ModelId): string => `${provider}/${model}`
 
 /**
- * What each provider error says about the provider's health.
- *
- * @since 0.1.0
- */
-export const health: { readonly [Tag in ProviderError["_tag"]]: "failure" | "success" | "ignored" } = {
-  ProviderRateLimited: "failure",
-  ProviderQuotaExhausted: "failure",
-  ProviderUnavailable: "failure",
-  ProviderTimeout: "failure",
-  ProviderConnectionFailed: "failure",
-  ProviderAuthenticationFailed: "failure",
-  MalformedResponse: "failure",
-  StreamInterrupted: "failure",
-  InvalidRequest: "success",
-  ContextLengthExceeded: "success",
-  ContentFiltered: "success",
-  StructuredOutputInvalid: "success",
-  CircuitOpen: "ignored",
-  ProviderThrottled: "ignored"
-}
-
-/**
  * The breaker outcome of an attempt's exit. Failures that are not provider
  * errors (the request's own deadline) and interruptions are ignored.
  *
@@ -102,7 +82,7 @@ export const classify = <A, E>(exit: Exit.Exit<A, E>): CircuitBreaker.Outcome =>
   if (Exit.isSuccess(exit)) return CircuitBreaker.success
   const error = Cause.findErrorOption(exit.cause)
   if (Option.isNone(error) || !isProviderError(error.value)) return CircuitBreaker.ignored
-  switch (health[error.value._tag]) {
+  switch (ErrorPolicy.health(error.value)) {
     case "failure":
       return CircuitBreaker.failure({
         retryAfter: error.value._tag === "ProviderRateLimited" ? error.value.retryAfter : undefined

@@ -5,8 +5,11 @@
  * A request walks the chain in order (primary, then each fallback). On each
  * provider:
  *
- * 1. **Retry** the same provider only for errors whose class says
- *    `retryable` (503, 429, a reset connection, a garbled reply), at most
+ * Which errors are retried, fall back or stop the chain is the one table of
+ * `@baton/core/ErrorPolicy`; this module holds the numbers and switches.
+ *
+ * 1. **Retry** the same provider only for errors the table retries with a
+ *    backoff (503, 429, a reset connection, a garbled reply), at most
  *    `maxRetries` times, after an exponential, jittered backoff starting at
  *    `retryBaseDelayMs`. A server's `Retry-After` lengthens the wait; when the
  *    wait would outlive the request's deadline the manager does not sleep and
@@ -14,9 +17,11 @@
  * 2. **Re-ask** a structured answer that does not decode
  *    (`StructuredOutputInvalid`) on the same provider, with the decode error
  *    in the prompt, `structuredOutputRetries` times, without delay.
- * 3. **Fall back** to the next provider for every other error whose class
- *    says `fallback`, at once.
- * 4. **Stop** the chain for an error that would fail everywhere: see
+ * 3. **Fall back** to the next provider, at once, for every other error the
+ *    table lets fall back.
+ * 4. **Stop** the chain for an error that would fail everywhere (the
+ *    provider rejected the conversation itself) and, unless
+ *    `fallbackOnContentFilter` is on, for a content-filter block: see
  *    {@link stopsChain}.
  *
  * Limits, per attempt: the response headers within `firstByteMs`, the first
@@ -45,6 +50,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Option, Schedule } from "effect"
+import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type * as LlmConfig from "./LlmConfig.ts"
 import { isProviderError, type ProviderError } from "./ProviderError.ts"
 
@@ -90,6 +96,8 @@ export interface FallbackPolicy {
    * plain call (bounded by the first-byte and attempt limits only).
    */
   readonly generateVia: "stream" | "generate"
+  /** Send a prompt one provider refused on policy grounds (`ContentFiltered`) to the next one. */
+  readonly fallbackOnContentFilter: boolean
 }
 
 /**
@@ -105,7 +113,8 @@ export const defaults: FallbackPolicy = {
   hedgeDelayMs: undefined,
   structuredOutputRetries: 1,
   continueOnInterruption: false,
-  generateVia: "stream"
+  generateVia: "stream",
+  fallbackOnContentFilter: false
 }
 
 /**
@@ -139,62 +148,20 @@ export const fromConfig = (settings: LlmConfig.Settings): FallbackPolicy => ({
   },
   hedgeDelayMs: Option.getOrUndefined(settings.hedgeDelayMs),
   structuredOutputRetries: settings.structuredOutputRetries,
-  continueOnInterruption: settings.continueOnInterruption
+  continueOnInterruption: settings.continueOnInterruption,
+  fallbackOnContentFilter: settings.fallbackOnContentFilter
 })
 
 /**
- * Request parameters Baton builds from the caller's own request, under the
- * names the providers report them with. A provider that rejects one of these
- * rejects the request itself, not its own route.
- */
-const callerParams: ReadonlySet<string> = new Set([
-  "messages",
-  "contents",
-  "system",
-  "systeminstruction",
-  "max_tokens",
-  "max_completion_tokens",
-  "maxoutputtokens",
-  "temperature",
-  "stop",
-  "stop_sequences",
-  "stopsequences",
-  "seed",
-  "response_format"
-])
-
-const paramName = (param: string): string =>
-  param.toLowerCase().replace(/^generationconfig\./, "").replace(/\[.*$/, "").split(".")[0] ?? ""
-
-/**
- * The field a 400 names: its `param`, else the `field: problem` form of the
- * provider's message (Anthropic's style), after the adapters' `<provider>
- * answered HTTP 400: ` prefix.
- */
-const offendingField = (param: string | undefined, message: string): string | undefined =>
-  param ?? /^(?:[\w-]+ answered HTTP \d{3}: )?([A-Za-z_][\w.[\]]*):\s/.exec(message)?.[1]
-
-/**
- * The rule for provider 400s. Baton checks the caller's options itself and
- * fails with `InvalidOptions` before any call, so a provider's
- * `InvalidRequest` usually concerns the route (an unknown model, a parameter
- * this model does not take, an assistant prefill it refuses) and the next
- * provider may accept the same request: the manager falls back.
- *
- * The chain stops only when the provider names the offending field (its
- * `param`, or a `field: problem` message) and it is one Baton built from the
- * caller's request and sends to every provider alike (the messages, the
- * token limit, the temperature, the stop sequences, the seed, the response
- * format): that request would fail everywhere, so trying the others only
- * spends money and time. A 400 naming `model`, or naming nothing, falls back.
+ * True when this error ends the whole request at once: the provider refused
+ * the conversation itself (a rejection every provider would give), or a
+ * content filter blocked it and the policy does not allow sending it
+ * elsewhere. A read of the `fallback` column of `ErrorPolicy`'s table.
  *
  * @since 0.1.0
  */
-export const stopsChain = (error: ProviderError): boolean => {
-  if (error._tag !== "InvalidRequest") return false
-  const field = offendingField(error.param, error.message)
-  return field !== undefined && callerParams.has(paramName(field))
-}
+export const stopsChain = (policy: FallbackPolicy, error: ProviderError): boolean =>
+  !ErrorPolicy.fallsBack(error, policy)
 
 /**
  * The wait a failure asks for before the same provider is tried again:
@@ -229,7 +196,7 @@ export const retrySchedule = (
       return Effect.succeed(hint === undefined ? duration : Duration.max(duration, hint))
     }),
     Schedule.while(({ duration, input, now }) =>
-      isProviderError(input) && input.retryable && input._tag !== "StructuredOutputInvalid" &&
+      isProviderError(input) && ErrorPolicy.retries(input) &&
       now + Duration.toMillis(duration) < deadlineAt
     ),
     Schedule.upTo({ times: policy.maxRetries })

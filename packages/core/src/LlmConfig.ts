@@ -28,6 +28,7 @@
  * | `LLM_HEDGE_DELAY_MS` | unset | start the next provider in parallel after this long without an answer; unset = no hedging |
  * | `LLM_STRUCTURED_OUTPUT_RETRIES` | `1` | re-asks on the same provider when an answer does not match the schema (0 or more) |
  * | `LLM_CONTINUE_ON_INTERRUPTION` | `false` | continue a stream cut mid-answer on a provider that accepts an assistant prefill |
+ * | `LLM_FALLBACK_ON_CONTENT_FILTER` | `false` | send a prompt one provider refused on policy grounds to the next provider |
  * | `REDIS_URL` | unset | Redis for shared quotas and circuits |
  * | `LLM_USAGE_STORE_URL` | unset | usage ledger database (`sqlite:path` or `postgres://...`) |
  * | `LLM_LOG_PROMPTS` | `false` | log (truncated) prompt text |
@@ -112,6 +113,7 @@ export interface Settings {
   readonly hedgeDelayMs: Option.Option<number>
   readonly structuredOutputRetries: number
   readonly continueOnInterruption: boolean
+  readonly fallbackOnContentFilter: boolean
   readonly redisUrl: Option.Option<Redacted.Redacted>
   readonly usageStoreUrl: Option.Option<Redacted.Redacted>
   readonly logPrompts: boolean
@@ -312,6 +314,7 @@ export const make: Effect.Effect<Settings, LlmConfigError> = Effect.gen(function
     hedgeDelayMs: yield* optionalPositiveInt("LLM_HEDGE_DELAY_MS"),
     structuredOutputRetries: yield* nonNegativeInt("LLM_STRUCTURED_OUTPUT_RETRIES", 1),
     continueOnInterruption: yield* bool("LLM_CONTINUE_ON_INTERRUPTION", false),
+    fallbackOnContentFilter: yield* bool("LLM_FALLBACK_ON_CONTENT_FILTER", false),
     redisUrl: yield* optionalRedacted("REDIS_URL"),
     usageStoreUrl: yield* optionalRedacted("LLM_USAGE_STORE_URL"),
     logPrompts: yield* bool("LLM_LOG_PROMPTS", false),

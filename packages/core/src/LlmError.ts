@@ -21,8 +21,9 @@
  */
 import { DateTime, type Duration, Schema } from "effect"
 import * as Attempt from "./Attempt.ts"
+import * as ErrorPolicy from "./ErrorPolicy.ts"
 import { SubjectId } from "./Ids.ts"
-import { ProviderError } from "./ProviderError.ts"
+import { isProviderError, ProviderError } from "./ProviderError.ts"
 
 /**
  * Options or a request that Baton rejected before any provider was called.
@@ -178,16 +179,19 @@ export const LlmError = Schema.Union([
 export type LlmError = typeof LlmError.Type
 
 /**
- * True when trying the same provider again may succeed. Only provider errors
+ * True when trying the same provider again may succeed (a backoff retry or a
+ * structured-output re-ask in `ErrorPolicy`'s table). Only provider errors
  * can be; everything else is final for the request.
  *
  * @since 0.1.0
  */
-export const isRetryable = (error: LlmError): boolean => "retryable" in error && error.retryable
+export const isRetryable = (error: LlmError): boolean =>
+  isProviderError(error) && ErrorPolicy.table[error._tag].retry !== "no"
 
 /**
- * True when another provider may succeed where this error happened.
+ * True when another provider may succeed where this error happened, under
+ * the default switches of `ErrorPolicy`.
  *
  * @since 0.1.0
  */
-export const shouldFallback = (error: LlmError): boolean => "fallback" in error && error.fallback
+export const shouldFallback = (error: LlmError): boolean => isProviderError(error) && ErrorPolicy.fallsBack(error)

@@ -3,26 +3,22 @@
  *
  * Every provider adapter maps whatever went wrong (an HTTP status, an error
  * body, a timeout, a dropped connection, a reply that is not what was asked
- * for) to exactly one of these tagged errors. Each error carries the fields a
- * caller needs to act, and two facts the manager reads instead of guessing:
+ * for) to exactly one of these tagged errors; a bug in an adapter or codec
+ * (a throw, a defect) becomes a {@link Defect}. Each error carries the fields
+ * a caller needs to act.
  *
- * - `retryable`: trying the same provider again may succeed (a 503, a 429, a
- *   reset connection, a garbled reply). Authentication, invalid requests and
- *   silent providers are not retried on the same route.
- * - `fallback`: another provider may succeed where this one failed. True for
- *   every provider error except {@link StreamInterrupted}, whose partial answer
- *   has already reached the caller (the manager decides about continuations).
- *
- * Both facts are fixed per error type and declared on the class, next to the
- * error, so the policy is visible in one place.
+ * What the manager does with each (retry on the same provider, fall back to
+ * the next, count against the circuit) is not declared here but in one
+ * table, `@baton/core/ErrorPolicy`; `LlmError.isRetryable` and
+ * `LlmError.shouldFallback` read it.
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import * as ProviderError from "@baton/core/ProviderError"
+ * import * as ErrorPolicy from "@baton/core/ErrorPolicy"
+ * import type * as ProviderError from "@baton/core/ProviderError"
  *
  * const describe = (e: ProviderError.ProviderError) =>
- *   e.retryable ? "try again" : e.fallback ? "try another provider" : "give up"
+ *   ErrorPolicy.retries(e) ? "try again" : ErrorPolicy.fallsBack(e) ? "try another provider" : "give up"
  * ```
  *
  * @since 0.1.0
@@ -47,16 +43,7 @@ export class ProviderRateLimited extends Schema.TaggedError<ProviderRateLimited>
   ...common,
   message: Schema.String,
   retryAfter: Schema.optionalKey(Schema.Duration)
-}) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
-}
+}) {}
 
 /**
  * The account behind the key has no credit or has spent a hard quota
@@ -69,16 +56,7 @@ export class ProviderQuotaExhausted extends Schema.TaggedError<ProviderQuotaExha
   ...common,
   status: Schema.Int,
   message: Schema.String
-}) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
-}
+}) {}
 
 /**
  * The provider is down or overloaded: a 5xx status, Anthropic's 529, a 408.
@@ -89,16 +67,7 @@ export class ProviderUnavailable extends Schema.TaggedError<ProviderUnavailable>
   ...common,
   status: Schema.Int,
   message: Schema.String
-}) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
-}
+}) {}
 
 /**
  * Which limit a silent provider ran into: the whole attempt, the first
@@ -113,8 +82,7 @@ export const TimeoutPhase = Schema.Literals(["attempt", "first-byte", "first-tok
 export type TimeoutPhase = typeof TimeoutPhase.Type
 
 /**
- * The provider stayed silent past a limit. Not retried on the same provider:
- * a silent provider retried only multiplies the wait.
+ * The provider stayed silent past a limit.
  *
  * @since 0.1.0
  */
@@ -123,14 +91,6 @@ export class ProviderTimeout extends Schema.TaggedError<ProviderTimeout>()("Prov
   phase: TimeoutPhase,
   timeoutMs: Schema.Int
 }) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
   override get message(): string {
     return `${this.provider} sent nothing within ${this.timeoutMs} ms (${this.phase} limit)`
   }
@@ -148,16 +108,7 @@ export class ProviderConnectionFailed extends Schema.TaggedError<ProviderConnect
     ...common,
     message: Schema.String
   }
-) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
-}
+) {}
 
 /**
  * The provider rejected the key (401) or its permissions (403). Fix the key.
@@ -171,23 +122,16 @@ export class ProviderAuthenticationFailed extends Schema.TaggedError<ProviderAut
     status: Schema.Int,
     message: Schema.String
   }
-) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
-}
+) {}
 
 /**
  * The provider rejected the request itself (400, 404, 422): an unknown model,
  * a parameter that model does not take, an assistant prefill it does not
- * accept. Another provider may take the same request, so the manager falls
- * back; options Baton itself finds invalid fail earlier, as `InvalidOptions`,
- * before any provider is called.
+ * accept. `param` is the field it named and `code` its error code
+ * (`unsupported_value`), when it gave them. Another provider may take the
+ * same request, so the manager falls back, unless the provider rejected the
+ * conversation itself (see `ErrorPolicy`); options Baton itself finds
+ * invalid fail earlier, as `InvalidOptions`, before any provider is called.
  *
  * @since 0.1.0
  */
@@ -195,17 +139,9 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("Invali
   ...common,
   status: Schema.Int,
   message: Schema.String,
-  param: Schema.optionalKey(Schema.String)
-}) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
-}
+  param: Schema.optionalKey(Schema.String),
+  code: Schema.optionalKey(Schema.String)
+}) {}
 
 /**
  * The prompt plus `maxTokens` does not fit the model's context window.
@@ -215,16 +151,7 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("Invali
 export class ContextLengthExceeded extends Schema.TaggedError<ContextLengthExceeded>()("ContextLengthExceeded", {
   ...common,
   message: Schema.String
-}) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
-}
+}) {}
 
 /**
  * The provider's safety system blocked the prompt or the answer. `usage` is
@@ -237,16 +164,7 @@ export class ContentFiltered extends Schema.TaggedError<ContentFiltered>()("Cont
   stage: Schema.Literals(["prompt", "response"]),
   message: Schema.String,
   usage: Schema.optionalKey(TokenUsage)
-}) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
-}
+}) {}
 
 /**
  * The provider answered, but not in its own format: a body that is not JSON,
@@ -260,16 +178,7 @@ export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("
   message: Schema.String,
   status: Schema.optionalKey(Schema.Int),
   usage: Schema.optionalKey(TokenUsage)
-}) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
-}
+}) {}
 
 /**
  * The model answered, but its answer does not decode with the requested
@@ -287,14 +196,6 @@ export class StructuredOutputInvalid extends Schema.TaggedError<StructuredOutput
     usage: Schema.optionalKey(TokenUsage)
   }
 ) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
   override get message(): string {
     return `${this.provider} answered with output that does not match the schema: ${this.issue}`
   }
@@ -314,14 +215,6 @@ export class StreamInterrupted extends Schema.TaggedError<StreamInterrupted>()("
   usage: Schema.optionalKey(TokenUsage),
   reason: Schema.String
 }) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return false
-  }
   override get message(): string {
     return `${this.provider} stream interrupted after ${this.partialText.length} characters: ${this.reason}`
   }
@@ -338,14 +231,6 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen"
   ...common,
   retryAfter: Schema.optionalKey(Schema.Duration)
 }) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
   override get message(): string {
     return `${this.provider} skipped: its circuit is open after repeated failures`
   }
@@ -362,18 +247,24 @@ export class ProviderThrottled extends Schema.TaggedError<ProviderThrottled>()("
   limit: Schema.Literals(["requests-per-minute", "tokens-per-minute"]),
   retryAfter: Schema.optionalKey(Schema.Duration)
 }) {
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-  /** @since 0.1.0 */
-  get fallback(): boolean {
-    return true
-  }
   override get message(): string {
     return `${this.provider} skipped: its local ${this.limit} budget is spent`
   }
 }
+
+/**
+ * A bug, not a provider failure: the adapter or its codec threw or died
+ * while calling the provider or reading its answer. `message` is the
+ * defect's own message. Recorded as the attempt's error (`errorTag:
+ * "Defect"` in the request log), counted against the provider's circuit,
+ * and the request falls back (see `ErrorPolicy`).
+ *
+ * @since 0.1.0
+ */
+export class Defect extends Schema.TaggedError<Defect>()("Defect", {
+  ...common,
+  message: Schema.String
+}) {}
 
 /**
  * Every failure of a single provider attempt, including the two ways Baton
@@ -395,7 +286,8 @@ export const ProviderError = Schema.Union([
   StructuredOutputInvalid,
   StreamInterrupted,
   CircuitOpen,
-  ProviderThrottled
+  ProviderThrottled,
+  Defect
 ])
 
 /** @since 0.1.0 */

@@ -45,16 +45,18 @@ const delays = (schedule: Schedule.Schedule<Duration.Duration>, inputs: Readonly
   })
 
 describe("FallbackPolicy", () => {
-  it("stops the chain only for a 400 naming a field of the caller's request", () => {
-    assert.isTrue(FallbackPolicy.stopsChain(invalid("bad", "max_tokens")))
-    assert.isTrue(FallbackPolicy.stopsChain(invalid("bad", "messages[3].content")))
-    assert.isTrue(FallbackPolicy.stopsChain(invalid("anthropic answered HTTP 400: messages: at least one message")))
-    assert.isTrue(
-      FallbackPolicy.stopsChain(invalid("gemini answered HTTP 400: generationConfig.temperature: bad", undefined))
-    )
-    assert.isFalse(FallbackPolicy.stopsChain(invalid("bad", "model")))
-    assert.isFalse(FallbackPolicy.stopsChain(invalid("openai answered HTTP 400: this model does not support prefill")))
-    assert.isFalse(FallbackPolicy.stopsChain(new ContentFiltered({ provider, stage: "prompt", message: "blocked" })))
+  it("stops the chain only for a 400 rejecting the conversation itself, or a content filter by default", () => {
+    const stops = (error: ProviderError) => FallbackPolicy.stopsChain(FallbackPolicy.defaults, error)
+    assert.isTrue(stops(invalid("bad", "messages[3].content")))
+    assert.isTrue(stops(invalid("anthropic answered HTTP 400: messages: at least one message")))
+    assert.isFalse(stops(invalid("bad", "max_tokens")))
+    assert.isFalse(stops(invalid("gemini answered HTTP 400: generationConfig.temperature: bad", undefined)))
+    assert.isFalse(stops(invalid("bad", "model")))
+    assert.isFalse(stops(invalid("openai answered HTTP 400: this model does not support prefill")))
+    assert.isFalse(stops(invalid("messages: image input is not supported with this model", "messages")))
+    const filtered = new ContentFiltered({ provider, stage: "prompt", message: "blocked" })
+    assert.isTrue(stops(filtered))
+    assert.isFalse(FallbackPolicy.stopsChain(FallbackPolicy.make({ fallbackOnContentFilter: true }), filtered))
   })
 
   it.effect("retries retryable errors with doubling, jittered backoff, at most maxRetries times", () =>

@@ -21,14 +21,15 @@ const table: ReadonlyArray<readonly [LlmError.LlmError, boolean, boolean]> = [
   [new ProviderError.ProviderAuthenticationFailed({ provider, status: 401, message: "bad key" }), false, true],
   [new ProviderError.InvalidRequest({ provider, status: 400, message: "unknown model" }), false, true],
   [new ProviderError.ContextLengthExceeded({ provider, message: "too long" }), false, true],
-  [new ProviderError.ContentFiltered({ provider, stage: "response", message: "blocked" }), false, true],
+  [new ProviderError.ContentFiltered({ provider, stage: "response", message: "blocked" }), false, false],
   [new ProviderError.MalformedResponse({ provider, message: "not JSON" }), true, true],
   [new ProviderError.StructuredOutputInvalid({ provider, issue: "missing answer", content: "{}" }), true, true],
   [
     new ProviderError.StreamInterrupted({ provider, partialText: "Once upon", reason: "connection reset" }),
     false,
-    false
+    true
   ],
+  [new ProviderError.Defect({ provider, message: "bug in the adapter" }), false, true],
   [new ProviderError.CircuitOpen({ provider }), false, true],
   [new ProviderError.ProviderThrottled({ provider, limit: "requests-per-minute" }), false, true],
   [new LlmError.InvalidOptions({ field: "options.temperature", message: "bad" }), false, false],
@@ -46,7 +47,7 @@ describe("LlmError", () => {
       assert.strictEqual(LlmError.isRetryable(error), retryable, `${error._tag} retryable`)
       assert.strictEqual(LlmError.shouldFallback(error), fallback, `${error._tag} fallback`)
       assert.isTrue(error.message.length > 0, `${error._tag} has a message`)
-      assert.isTrue(ProviderError.isProviderError(error) === ("fallback" in error), `${error._tag} membership`)
+      assert.isTrue(ProviderError.isProviderError(error) === ("provider" in error), `${error._tag} membership`)
     }
   })
 

@@ -32,7 +32,6 @@ describe("LlmManager against the mock provider server", () => {
     ["401", MockFault.status(401), "ProviderAuthenticationFailed"],
     ["a 400 about the route", MockFault.status(400, { message: "this model does not take a seed" }), "InvalidRequest"],
     ["context length", MockFault.contextLengthExceeded, "ContextLengthExceeded"],
-    ["content filter", MockFault.contentFilter, "ContentFiltered"],
     ["an HTML page", MockFault.notJson, "MalformedResponse"],
     ["the wrong shape", MockFault.wrongShape, "MalformedResponse"],
     ["a reset connection", MockFault.resetBeforeHeaders, "ProviderConnectionFailed"],

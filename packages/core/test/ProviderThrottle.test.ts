@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { TestClock } from "effect/testing"
 import { ModelId, ProviderName } from "../src/Ids.ts"
+import * as LlmError from "../src/LlmError.ts"
 import * as ProviderThrottle from "../src/ProviderThrottle.ts"
 
 const openai = ProviderName.make("openai")
@@ -20,7 +21,7 @@ describe("ProviderThrottle", () => {
       assert.strictEqual(error._tag, "ProviderThrottled")
       assert.strictEqual(error.limit, "requests-per-minute")
       assert.strictEqual(error.model, "gpt-4o-mini")
-      assert.isTrue(error.fallback)
+      assert.isTrue(LlmError.shouldFallback(error))
       assert.strictEqual(Duration.toMillis(error.retryAfter ?? Duration.zero), 30_000)
       yield* TestClock.adjust("30 seconds")
       yield* t.check(openai)

@@ -14,7 +14,7 @@
  *
  * | Fault | Text form |
  * |---|---|
- * | {@link status} | `status=503`, `status=429;retryAfter=2;message=slow%20down` |
+ * | {@link status} | `status=503`, `status=429;retryAfter=2;message=slow%20down`, `status=400;errorCode=unsupported_value;param=temperature` |
  * | {@link rateLimited} | `rateLimited`, `rateLimited;retryAfter=5` |
  * | {@link quotaExhausted} | `quotaExhausted` |
  * | {@link contextLengthExceeded} | `contextLengthExceeded` |
@@ -72,6 +72,10 @@ export interface Status {
   readonly code: number
   readonly retryAfter: string | undefined
   readonly message: string | undefined
+  /** The provider's error code (OpenAI `code`, Anthropic `error.type`, Gemini `status`). */
+  readonly errorCode?: string | undefined
+  /** The field the error names (OpenAI `param`). */
+  readonly param?: string | undefined
 }
 /** @since 0.1.0 */
 export interface RateLimited {
@@ -152,14 +156,28 @@ export interface Content {
  * (Anthropic 529 `overloaded_error`, Gemini 429 `RESOURCE_EXHAUSTED` with a
  * `RetryInfo`, OpenAI 429 `rate_limit_exceeded`, DeepSeek 402 `Insufficient
  * Balance`, ...). `retryAfter` is sent as the `retry-after` header (and as the
- * Gemini `retryDelay`); `message` replaces the default message.
+ * Gemini `retryDelay`); `message` replaces the default message; `errorCode`
+ * replaces the provider's error code (OpenAI `code`, Anthropic `error.type`,
+ * Gemini `status`) and `param` sets OpenAI's `param`.
  *
  * @since 0.1.0
  */
 export const status = (
   code: number,
-  options: { readonly retryAfter?: string | undefined; readonly message?: string | undefined } = {}
-): MockFault => ({ _tag: "Status", code, retryAfter: options.retryAfter, message: options.message })
+  options: {
+    readonly retryAfter?: string | undefined
+    readonly message?: string | undefined
+    readonly errorCode?: string | undefined
+    readonly param?: string | undefined
+  } = {}
+): MockFault => ({
+  _tag: "Status",
+  code,
+  retryAfter: options.retryAfter,
+  message: options.message,
+  errorCode: options.errorCode,
+  param: options.param
+})
 
 /**
  * Answers 429 with the provider's rate-limit body (OpenAI
@@ -324,10 +342,15 @@ const withMillis = (make: (ms: number) => MockFault): Parser => (value) => {
 
 const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonly parse: Parser }> = {
   status: {
-    options: ["retryAfter", "message"],
+    options: ["retryAfter", "message", "errorCode", "param"],
     parse: (value, options) =>
       value !== undefined && /^[1-5]\d\d$/.test(value)
-        ? status(Number(value), { retryAfter: options.get("retryAfter"), message: options.get("message") })
+        ? status(Number(value), {
+          retryAfter: options.get("retryAfter"),
+          message: options.get("message"),
+          errorCode: options.get("errorCode"),
+          param: options.get("param")
+        })
         : "needs an HTTP status code such as 503"
   },
   rateLimited: {

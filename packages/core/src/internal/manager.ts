@@ -40,6 +40,7 @@ import type * as LlmProvider from "../LlmProvider.ts"
 import * as LlmRequest from "../LlmRequest.ts"
 import {
   CircuitOpen,
+  Defect,
   type ProviderError,
   ProviderTimeout,
   StreamInterrupted,
@@ -241,6 +242,11 @@ const watchdog = (
     }
   })
 
+/**
+ * The attempt an exit records. Provider errors (a `Defect` included) are
+ * errors or skips; only an interruption or the request's own deadline is
+ * `cancelled`.
+ */
 const toAttempt = <A>(
   exit: Exit.Exit<A, Failure>,
   base: Omit<Attempt, "outcome" | "error">
@@ -259,6 +265,21 @@ const failureReport = (cause: Cause.Cause<Failure>): Report => {
     finishReason: undefined
   }
 }
+
+/** A bug in the adapter or codec (a throw, a die) as the attempt's `Defect` error. */
+const asFailure = <A>(
+  call: Effect.Effect<A, ProviderError>,
+  provider: ProviderName,
+  model: ModelId
+): Effect.Effect<A, ProviderError> =>
+  Effect.catchDefect(call, (defect) =>
+    Effect.fail(
+      new Defect({
+        provider,
+        model,
+        message: `bug in the ${provider} adapter: ${defect instanceof Error ? defect.message : String(defect)}`
+      })
+    ))
 
 /**
  * Runs one call on one provider: through its circuit, under the watchdog,
@@ -283,7 +304,7 @@ const attempt = <A>(
     const first: Phase = mode === "stream" ? "first-token" : "body"
     const progress: Progress = { phase: first, since: startedAt, afterHeaders: first }
     const guarded = Effect.raceFirst(
-      Effect.provideService(call(progress), CurrentProgress, progress),
+      Effect.provideService(asFailure(call(progress), provider, model), CurrentProgress, progress),
       watchdog(progress, engine.policy.limits, startedAt, run.deadlineAt, provider, model)
     )
     const record = (exit: Exit.Exit<A, Failure>) =>
@@ -520,10 +541,9 @@ const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: On
     )
   })
 
-/** True when the next provider may be tried after this failure. */
-const movesOn = (run: Run, error: Failure): boolean =>
-  error._tag !== "DeadlineReached" && run.delivered.length === 0 &&
-  (error.fallback || error._tag === "StreamInterrupted") && !FallbackPolicy.stopsChain(error)
+/** True when the next provider may be tried after this failure (`ErrorPolicy`, before any text reached the caller). */
+const movesOn = (engine: Engine, run: Run, error: Failure): boolean =>
+  error._tag !== "DeadlineReached" && run.delivered.length === 0 && !FallbackPolicy.stopsChain(engine.policy, error)
 
 /** Walks the chain from `from`, hedging when the policy says so. */
 const chain = <A>(
@@ -541,8 +561,8 @@ const chain = <A>(
   const current = onRoute(engine, run, route, role, once)
   if (!hasNext) return current
   const delay = engine.policy.hedgeDelayMs
-  if (hedge && delay !== undefined) return hedged(run, current, next, delay)
-  return Effect.catch(current, (error) => movesOn(run, error) ? next("fallback") : Effect.fail(error))
+  if (hedge && delay !== undefined) return hedged(engine, run, current, next, delay)
+  return Effect.catch(current, (error) => movesOn(engine, run, error) ? next("fallback") : Effect.fail(error))
 }
 
 /**
@@ -552,6 +572,7 @@ const chain = <A>(
  * failure before the delay falls back at once, as without hedging.
  */
 const hedged = <A>(
+  engine: Engine,
   run: Run,
   current: Effect.Effect<A, Failure>,
   next: (role: Role) => Effect.Effect<A, Failure>,
@@ -566,7 +587,7 @@ const hedged = <A>(
         Effect.map(Deferred.await(early), Option.some)
       ).pipe(Effect.flatMap(Option.match({
         onNone: () => next("hedge"),
-        onSome: (error) => movesOn(run, error) ? next("fallback") : Effect.fail(error)
+        onSome: (error) => movesOn(engine, run, error) ? next("fallback") : Effect.fail(error)
       })))
     )
     return yield* Effect.race(Fiber.join(first), Fiber.join(second)).pipe(

@@ -14,7 +14,8 @@
  * | 429, or a stream error of type `rate_limit*` | `ProviderRateLimited` (`retryAfter` from `retry-after-ms`, `Retry-After` seconds or date, Gemini `RetryInfo.retryDelay`) |
  * | 402, 4xx `insufficient_quota` / `billing_error` / "credit balance is too low" (Anthropic's 400), a Gemini `QuotaFailure` on a per-day quota | `ProviderQuotaExhausted` |
  * | 401, 403 | `ProviderAuthenticationFailed` |
- * | 400, 404, 413, 422 and other 4xx | `InvalidRequest`, or `ContextLengthExceeded` when the code or message says the prompt is too long |
+ * | 4xx `content_policy_violation` / `content_filter` (OpenAI, Azure), a message about the content (filtering) policy or safety system (Anthropic, Gemini) | `ContentFiltered` (stage `prompt`) |
+ * | 400, 404, 413, 422 and other 4xx | `InvalidRequest` (with the provider's `param` and `code`), or `ContextLengthExceeded` when the code or message says the prompt is too long |
  * | 408, 409, 499, 5xx, Anthropic 529 | `ProviderUnavailable` |
  * | refused, reset, DNS, TLS | `ProviderConnectionFailed` |
  * | anything else | `MalformedResponse` |
@@ -24,6 +25,7 @@
  */
 import type { ModelId, ProviderName } from "@baton/core/Ids"
 import {
+  ContentFiltered,
   ContextLengthExceeded,
   InvalidRequest,
   MalformedResponse,
@@ -133,6 +135,15 @@ const contextLengthPattern =
 const isContextLength = (body: ErrorBody): boolean =>
   body.code === "context_length_exceeded" || contextLengthPattern.test(body.message ?? "")
 
+const contentPolicyCodes: ReadonlySet<string> = new Set(["content_policy_violation", "content_filter"])
+
+const contentPolicyPattern =
+  /content (?:filtering |management )?polic|safety system|blocked by (?:our|the) (?:content|safety)|prohibited content/i
+
+const isContentPolicy = (body: ErrorBody): boolean =>
+  (body.code !== undefined && contentPolicyCodes.has(body.code)) ||
+  contentPolicyPattern.test(body.message ?? "")
+
 /** A stream error's type mapped to the status the same failure has over plain HTTP. */
 const statusOfType = (type: string | undefined, code: string | undefined): number => {
   const numeric = Number(code)
@@ -178,9 +189,14 @@ const fromBody = (
   }
   if (status >= 400) {
     if (isContextLength(body)) return new ContextLengthExceeded({ ...common, message })
-    return new InvalidRequest(
-      body.param === undefined ? { ...common, status, message } : { ...common, status, message, param: body.param }
-    )
+    if (isContentPolicy(body)) return new ContentFiltered({ ...common, stage: "prompt", message })
+    return new InvalidRequest({
+      ...common,
+      status,
+      message,
+      ...(body.param === undefined ? {} : { param: body.param }),
+      ...(body.code === undefined ? {} : { code: body.code })
+    })
   }
   return new MalformedResponse({ ...common, status, message: `${message} (unexpected status)` })
 }

@@ -133,15 +133,15 @@ const errorBody = (status: number, type: string, message: string): ErrorResponse
   body: { type: "error", error: { type, message }, request_id: "req_mock" }
 })
 
-const byCode = (code: number, message?: string): ErrorResponse => {
+const byCode = (code: number, message?: string, errorType?: string): ErrorResponse => {
   const [type, text] = TYPES[code] ?? [code >= 500 ? "api_error" : "invalid_request_error", `Mock error ${code}.`]
-  return errorBody(code, type, message ?? text)
+  return errorBody(code, errorType ?? type, message ?? text)
 }
 
 const error = (e: WireError): ErrorResponse => {
   switch (e._tag) {
     case "Status":
-      return byCode(e.code, e.message)
+      return byCode(e.code, e.message, e.errorCode)
     case "RateLimited":
       return byCode(429)
     case "QuotaExhausted":

@@ -216,7 +216,11 @@ const error = (provider: Provider) => (e: WireError): ErrorResponse => {
   const text = (code: number) => table[code] ?? fallbackText(code)
   switch (e._tag) {
     case "Status":
-      return errorBody(e.code, { ...text(e.code), ...(e.message === undefined ? {} : { message: e.message }) })
+      return errorBody(e.code, {
+        ...text(e.code),
+        ...(e.message === undefined ? {} : { message: e.message }),
+        ...(e.errorCode === undefined ? {} : { code: e.errorCode })
+      }, e.param ?? null)
     case "RateLimited":
       return errorBody(429, text(429))
     case "QuotaExhausted":

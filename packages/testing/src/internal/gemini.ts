@@ -152,14 +152,15 @@ const retryInfo = (retryAfter: string | undefined) => ({
 const errorBody = (
   code: number,
   message: string | undefined,
-  details: ReadonlyArray<unknown> = []
+  details: ReadonlyArray<unknown> = [],
+  status?: string
 ): ErrorResponse => ({
   status: code,
   body: {
     error: {
       code,
       message: message ?? MESSAGES[code] ?? `Mock error ${code}.`,
-      status: STATUS[code] ?? (code >= 500 ? "INTERNAL" : "FAILED_PRECONDITION"),
+      status: status ?? STATUS[code] ?? (code >= 500 ? "INTERNAL" : "FAILED_PRECONDITION"),
       ...(details.length > 0 ? { details } : {})
     }
   }
@@ -173,7 +174,7 @@ const rateLimitDetails = (retryAfter: string | undefined) => [
 const error = (e: WireError, retryAfter: string | undefined): ErrorResponse => {
   switch (e._tag) {
     case "Status":
-      return errorBody(e.code, e.message, e.code === 429 ? rateLimitDetails(retryAfter) : [])
+      return errorBody(e.code, e.message, e.code === 429 ? rateLimitDetails(retryAfter) : [], e.errorCode)
     case "RateLimited":
       return errorBody(429, undefined, rateLimitDetails(retryAfter))
     case "QuotaExhausted":

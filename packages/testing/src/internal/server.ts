@@ -245,7 +245,7 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
   if (fault === undefined) return replyWith(exchange)
   switch (fault._tag) {
     case "Status": {
-      sendError(res, wire, { _tag: "Status", code: fault.code, message: fault.message }, fault.retryAfter)
+      sendError(res, wire, { ...fault, _tag: "Status" }, fault.retryAfter)
       return
     }
     case "RateLimited": {

@@ -10,7 +10,13 @@ import type { Conversation, Reply } from "./conversation.ts"
 
 /** An error the server answers instead of a reply. @internal */
 export type WireError =
-  | { readonly _tag: "Status"; readonly code: number; readonly message?: string | undefined }
+  | {
+    readonly _tag: "Status"
+    readonly code: number
+    readonly message?: string | undefined
+    readonly errorCode?: string | undefined
+    readonly param?: string | undefined
+  }
   | { readonly _tag: "RateLimited" }
   | { readonly _tag: "QuotaExhausted" }
   | { readonly _tag: "ContextLength"; readonly promptTokens: number }

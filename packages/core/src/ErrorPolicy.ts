@@ -1,0 +1,205 @@
+/**
+ * What the manager does with each provider error: the one table.
+ *
+ * For every error tag of `ProviderError`, three facts, read by every part of
+ * Baton that has to decide (the `retryable` / `fallback` getters on the error
+ * classes, `FallbackPolicy.retrySchedule`, the manager's walk along the
+ * chain, `CircuitPolicy.classify`):
+ *
+ * | error | retry (same provider) | fall back (next provider) | circuit |
+ * | --- | --- | --- | --- |
+ * | `ProviderRateLimited` | backoff (at least `Retry-After`) | yes | failure |
+ * | `ProviderQuotaExhausted` | no | yes | failure |
+ * | `ProviderUnavailable` | backoff | yes | failure |
+ * | `ProviderTimeout` | no (a silent provider retried multiplies the wait) | yes | failure |
+ * | `ProviderConnectionFailed` | backoff | yes | failure |
+ * | `ProviderAuthenticationFailed` | no | yes | failure |
+ * | `MalformedResponse` | backoff | yes | failure |
+ * | `Defect` (a bug in an adapter or codec) | no | yes | failure |
+ * | `InvalidRequest` | no | unless the caller's own conversation is rejected | success |
+ * | `ContextLengthExceeded` | no | yes (another model may have a larger window) | success |
+ * | `ContentFiltered` | no | only with `FallbackPolicy.fallbackOnContentFilter` | success |
+ * | `StructuredOutputInvalid` | re-ask (decode error in the prompt, no delay) | yes | success |
+ * | `StreamInterrupted` | no | yes, while no text reached the caller | failure |
+ * | `CircuitOpen` | no | yes | ignored |
+ * | `ProviderThrottled` | no | yes | ignored |
+ *
+ * Two rules hold for every row: nothing falls back once a stream's text has
+ * reached the caller (`continueOnInterruption` decides about continuing it),
+ * and the request's own deadline ends everything (it is never the
+ * provider's fault, so the circuit ignores it).
+ *
+ * `InvalidRequest`: Baton checks the caller's options itself (against the
+ * widest range any provider takes) and fails with `InvalidOptions` before
+ * any call, so a provider's 400 about a parameter (`temperature` outside
+ * Anthropic's 0..1, a value "not supported with this model", too many stop
+ * sequences, a token limit above this model's) concerns the route, and the
+ * next provider may accept the same request. The chain stops only when the
+ * provider names the conversation itself (`messages`, `contents`, `system`,
+ * `systemInstruction`, as `param` or in a `field: problem` message) and
+ * neither its code (`unsupported_value`, `unsupported_parameter`,
+ * `model_not_found`) nor its message ("... with this model") says the
+ * rejection is this model's: that request would fail everywhere.
+ *
+ * `ContentFiltered`: a prompt refused on policy grounds is by default not
+ * sent to another provider (one attempt, a typed error); set
+ * `fallbackOnContentFilter` (`LLM_FALLBACK_ON_CONTENT_FILTER=true`) to allow
+ * it.
+ *
+ * `Defect`: an adapter or codec that throws or dies is recorded as an
+ * attempt with a `Defect` error (`errorTag: "Defect"` in the log), counts
+ * against that provider's circuit, and the request falls back, so a bug in
+ * one adapter ends, at worst, in `AllProvidersFailed` listing it.
+ *
+ * @since 0.1.0
+ */
+import type { ProviderError } from "./ProviderError.ts"
+
+/**
+ * Whether the same provider is tried again: after a backoff, by a re-ask
+ * with the decode error (structured output), or not at all.
+ *
+ * @since 0.1.0
+ */
+export type Retry = "backoff" | "re-ask" | "no"
+
+/**
+ * Whether the next provider is tried: always, never, unless the provider
+ * rejected the caller's own conversation, or only when the policy allows
+ * content-filter fallback.
+ *
+ * @since 0.1.0
+ */
+export type Fallback = "yes" | "no" | "unless-conversation-rejected" | "if-policy-allows"
+
+/**
+ * What an error says about a provider's health, for its circuit.
+ *
+ * @since 0.1.0
+ */
+export type Health = "failure" | "success" | "ignored"
+
+/**
+ * One row of the table.
+ *
+ * @since 0.1.0
+ */
+export interface Rule {
+  readonly retry: Retry
+  readonly fallback: Fallback
+  readonly circuit: Health
+}
+
+const rule = (retry: Retry, fallback: Fallback, circuit: Health): Rule => ({ retry, fallback, circuit })
+
+/**
+ * The table: one row per provider error tag (see the module header).
+ *
+ * @since 0.1.0
+ */
+export const table: { readonly [Tag in ProviderError["_tag"]]: Rule } = {
+  ProviderRateLimited: rule("backoff", "yes", "failure"),
+  ProviderQuotaExhausted: rule("no", "yes", "failure"),
+  ProviderUnavailable: rule("backoff", "yes", "failure"),
+  ProviderTimeout: rule("no", "yes", "failure"),
+  ProviderConnectionFailed: rule("backoff", "yes", "failure"),
+  ProviderAuthenticationFailed: rule("no", "yes", "failure"),
+  MalformedResponse: rule("backoff", "yes", "failure"),
+  Defect: rule("no", "yes", "failure"),
+  InvalidRequest: rule("no", "unless-conversation-rejected", "success"),
+  ContextLengthExceeded: rule("no", "yes", "success"),
+  ContentFiltered: rule("no", "if-policy-allows", "success"),
+  StructuredOutputInvalid: rule("re-ask", "yes", "success"),
+  StreamInterrupted: rule("no", "yes", "failure"),
+  CircuitOpen: rule("no", "yes", "ignored"),
+  ProviderThrottled: rule("no", "yes", "ignored")
+}
+
+/**
+ * The policy switches the table depends on.
+ *
+ * @since 0.1.0
+ */
+export interface Switches {
+  /** Send a prompt one provider refused on policy grounds to the next one. */
+  readonly fallbackOnContentFilter: boolean
+}
+
+/**
+ * The default switches: a refused prompt is not sent elsewhere.
+ *
+ * @since 0.1.0
+ */
+export const defaultSwitches: Switches = { fallbackOnContentFilter: false }
+
+/** The names of the conversation itself, as providers report the field they reject. */
+const conversationFields: ReadonlySet<string> = new Set(["messages", "contents", "system", "systeminstruction"])
+
+/** Provider error codes that say the rejection is this model's, not the request's. */
+const modelSpecificCodes: ReadonlySet<string> = new Set([
+  "unsupported_value",
+  "unsupported_parameter",
+  "model_not_found"
+])
+
+const modelSpecificMessage =
+  /\b(?:this|the selected|the requested) model\b|not supported (?:by|for|on) (?:this|the) model/i
+
+const fieldName = (field: string): string =>
+  field.toLowerCase().replace(/^generationconfig\./, "").replace(/\[.*$/, "").split(".")[0] ?? ""
+
+/**
+ * The field a 400 names: its `param`, else the `field: problem` form of the
+ * provider's message (Anthropic's style), after the adapters' `<provider>
+ * answered HTTP 400: ` prefix.
+ */
+const offendingField = (param: string | undefined, message: string): string | undefined =>
+  param ?? /^(?:[\w-]+ answered HTTP \d{3}: )?([A-Za-z_][\w.[\]]*):\s/.exec(message)?.[1]
+
+/**
+ * True when a provider rejected the caller's own conversation in a way
+ * every provider would (see the module header): the only `InvalidRequest`
+ * that stops the chain.
+ *
+ * @since 0.1.0
+ */
+export const rejectsConversation = (error: ProviderError): boolean => {
+  if (error._tag !== "InvalidRequest") return false
+  if (error.code !== undefined && modelSpecificCodes.has(error.code)) return false
+  if (modelSpecificMessage.test(error.message)) return false
+  const field = offendingField(error.param, error.message)
+  return field !== undefined && conversationFields.has(fieldName(field))
+}
+
+/**
+ * True when the same provider is tried again after a backoff.
+ *
+ * @since 0.1.0
+ */
+export const retries = (error: ProviderError): boolean => table[error._tag].retry === "backoff"
+
+/**
+ * True when the next provider may be tried after this error (before any
+ * text reached the caller).
+ *
+ * @since 0.1.0
+ */
+export const fallsBack = (error: ProviderError, switches: Switches = defaultSwitches): boolean => {
+  switch (table[error._tag].fallback) {
+    case "yes":
+      return true
+    case "no":
+      return false
+    case "unless-conversation-rejected":
+      return !rejectsConversation(error)
+    case "if-policy-allows":
+      return switches.fallbackOnContentFilter
+  }
+}
+
+/**
+ * What the error says about the provider's health.
+ *
+ * @since 0.1.0
+ */
+export const health = (error: ProviderError): Health => table[error._tag].circuit
