@@ -16,7 +16,9 @@
  *   long on 2026-03-08 and 25 hours long on 2026-11-01. The day is read from
  *   the Effect `Clock` (a `TestClock` in tests), never from the store's clock.
  * - Optional daily token and cost budgets (off by default) are charged with
- *   the actual usage at commit. A subject whose budget is spent is refused
+ *   what the providers billed: every attempt's usage, failed and cancelled
+ *   ones included (`reservation.bill`), is charged when the reservation
+ *   settles, whether it is committed or refunded. A subject whose budget is spent is refused
  *   (`RateLimitExceeded` with `budget: "tokens"` or `"cost"`) until midnight;
  *   the request that crosses the budget is not cut short.
  * - `overrides` gives some subjects other limits (a premium teacher with 500).
@@ -29,7 +31,8 @@
  * interrupted; whichever comes first wins, and a second commit or refund is a
  * no-op. `withQuota` does all of that around an effect and is the one way
  * callers should spend quota: call it once per logical request (hedged or
- * retried attempts inside it are not charged again).
+ * retried attempts inside it spend no more units, but what each of them
+ * billed is charged to the budgets).
  *
  * **Stores**
  *
@@ -97,9 +100,15 @@ export interface QuotaStatus {
  */
 export interface Reservation extends QuotaStatus {
   readonly units: number
-  /** Keeps the units; `usage` is charged against token and cost budgets when they are on. */
+  /**
+   * Adds what one provider attempt billed (a failed or cancelled attempt
+   * too) to the reservation; it is charged against the token and cost
+   * budgets when the reservation settles, by `commit` or by `refund`.
+   */
+  readonly bill: (usage: TokenUsage) => Effect.Effect<void>
+  /** Keeps the units and charges the budgets with everything billed (plus `usage`, when given). */
   readonly commit: (usage?: TokenUsage) => Effect.Effect<void>
-  /** Gives the units back. */
+  /** Gives the units back; what was billed stays charged (the provider was paid). */
   readonly refund: Effect.Effect<void>
 }
 
@@ -120,7 +129,8 @@ export interface Service {
   readonly remaining: (subjectId: SubjectId) => Effect.Effect<QuotaStatus, QuotaStoreUnavailable>
   /**
    * Reserves, runs `effect`, commits on success and refunds on failure or
-   * interruption: the one safe way to spend quota.
+   * interruption: the one safe way to spend quota. Either way the budgets
+   * are charged with what `effect` billed through `reservation.bill`.
    */
   readonly withQuota: <A, E, R>(
     subjectId: SubjectId,
@@ -498,20 +508,30 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
   const makeReservation = (status: QuotaStatus, key: StoreKey, limits: Limits, units: number, live: boolean) =>
     Effect.map(Ref.make(false), (settled): Reservation => {
+      const budgeted = live && (limits.dailyTokens !== undefined || limits.dailyCostNanoUsd !== undefined)
+      let tokens = 0
+      let costNanoUsd = 0
+      const bill = (usage: TokenUsage) =>
+        Effect.sync(() => {
+          tokens += usage.totalTokens
+          costNanoUsd += usage.costNanoUsd
+        })
+      const charge = budgeted
+        ? Effect.suspend(() =>
+          tokens === 0 && costNanoUsd === 0
+            ? Effect.void
+            : logDropped("budget charge")(store.charge({ key, tokens, costNanoUsd }))
+        )
+        : Effect.void
       const settleWith = (effect: Effect.Effect<void>) =>
-        Effect.uninterruptible(Effect.flatMap(Ref.getAndSet(settled, true), (done) => done ? Effect.void : effect))
-      const budgeted = limits.dailyTokens !== undefined || limits.dailyCostNanoUsd !== undefined
+        Effect.uninterruptible(
+          Effect.flatMap(Ref.getAndSet(settled, true), (done) => done ? Effect.void : Effect.andThen(effect, charge))
+        )
       return {
         ...status,
         units,
-        commit: (usage) =>
-          settleWith(
-            live && budgeted && usage !== undefined
-              ? logDropped("budget charge")(
-                store.charge({ key, tokens: usage.totalTokens, costNanoUsd: usage.costNanoUsd })
-              )
-              : Effect.void
-          ),
+        bill: budgeted ? bill : () => Effect.void,
+        commit: (usage) => settleWith(usage === undefined || !budgeted ? Effect.void : bill(usage)),
         refund: settleWith(live ? logDropped("refund")(store.refund({ key, units })) : Effect.void)
       }
     })

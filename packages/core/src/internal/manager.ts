@@ -158,6 +158,8 @@ export interface Run {
   deliveredUsage: TokenUsage.TokenUsage | undefined
   /** The route that produced the last delivered text. */
   lastRoute: number
+  /** The quota held for the request, billed with each attempt's usage (when there is a quota and a subject). */
+  reservation: QuotaLimiter.Reservation | undefined
 }
 
 /** Starts the clock of a request. */
@@ -173,7 +175,8 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest): Effect
       attempts: [],
       delivered: "",
       deliveredUsage: undefined,
-      lastRoute: 0
+      lastRoute: 0,
+      reservation: undefined
     }
   })
 
@@ -291,7 +294,7 @@ const attempt = <A>(
         const entry = toAttempt(exit, { provider, model, role, latencyMs: now - startedAt })
         run.attempts[slot] = entry
         const details = exit._tag === "Success" ? report(exit.value) : failureReport(exit.cause)
-        return writeReport(engine, { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details })
+        return writeReport(engine, run, { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details })
       })
     const throttled = Option.isNone(engine.throttle)
       ? Effect.void
@@ -316,11 +319,14 @@ const attempt = <A>(
     )
   })
 
-/** Metrics, throttle budget, request log and ledger for one finished attempt, in one chain (runs per attempt). */
-const writeReport = (engine: Engine, report: RequestLog.AttemptReport): Effect.Effect<void> => {
+/** Metrics, throttle budget, quota budgets, request log and ledger for one finished attempt, in one chain (runs per attempt). */
+const writeReport = (engine: Engine, run: Run, report: RequestLog.AttemptReport): Effect.Effect<void> => {
   let written = LlmMetrics.recordAttempt(report)
   if (report.usage !== undefined && Option.isSome(engine.throttle)) {
     written = Effect.andThen(written, engine.throttle.value.record(report.attempt.provider, report.usage.totalTokens))
+  }
+  if (report.usage !== undefined && run.reservation !== undefined) {
+    written = Effect.andThen(written, run.reservation.bill(report.usage))
   }
   if (Option.isSome(engine.requestLog)) written = Effect.andThen(written, engine.requestLog.value.write(report))
   if (Option.isSome(engine.usageLedger)) written = Effect.andThen(written, engine.usageLedger.value.record(report))
@@ -599,16 +605,22 @@ const runChain = <A>(
 ): Effect.Effect<A, AllProvidersFailed | DeadlineExceeded> =>
   Effect.catchCause(chain(engine, run, 0, "primary", once, hedge), (cause) => conclude(run, cause))
 
-/** Spends one unit of the subject's quota around `effect`, when there is a quota and a subject. */
+/**
+ * Spends one unit of the subject's quota around `effect`, when there is a
+ * quota and a subject, and charges its budgets with what every attempt billed.
+ */
 const withQuota = <A, E>(
   engine: Engine,
-  request: LlmRequest.LlmRequest,
+  run: Run,
   effect: Effect.Effect<A, E>
 ): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable> => {
-  const subjectId = request.subjectId
+  const subjectId = run.request.subjectId
   return Option.isNone(engine.quota) || subjectId === undefined
     ? effect
-    : engine.quota.value.withQuota(subjectId, 1, () => effect)
+    : engine.quota.value.withQuota(subjectId, 1, (reservation) => {
+      run.reservation = reservation
+      return effect
+    })
 }
 
 const requestOutcome = (exit: Exit.Exit<unknown, unknown>): LlmMetrics.RequestOutcome => {
@@ -626,7 +638,7 @@ export const observe = <A, E>(
   run: Run,
   effect: Effect.Effect<A, E>
 ): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable> =>
-  withQuota(engine, run.request, effect).pipe(
+  withQuota(engine, run, effect).pipe(
     Effect.onExit((exit) => LlmMetrics.recordRequest(requestOutcome(exit))),
     LlmMetrics.withRequestSpan(run.request)
   )
