@@ -7,10 +7,13 @@
  *
  * - One request asks for at most `maxQuestionsPerRequest` questions
  *   (`AI_MAX_QUESTIONS_PER_REQUEST`): `checkRequestSize` fails with
- *   `TooManyQuestions` and is meant to run before any reservation.
+ *   `TooManyQuestions` and is meant to run before any reservation. The
+ *   `LlmManager` runs it on every request's `metadata.units`.
  * - A subject spends at most `dailyLimit` units (`AI_DAILY_LIMIT_PER_TEACHER`)
  *   per day. A unit is one generation by default; a caller may charge one per
- *   question instead by passing `units`.
+ *   question instead by passing `units` (through the manager:
+ *   `metadata.units`). Questions and units that are not a positive integer
+ *   fail with `InvalidOptions`.
  * - The day is the calendar day in `timeZone` (`AI_QUOTA_TIMEZONE`, default
  *   `UTC`): counters reset at local midnight, so a New York day is 23 hours
  *   long on 2026-03-08 and 25 hours long on 2026-11-01. The day is read from
@@ -72,10 +75,17 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option, Ref } from "effect"
+import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option, Ref, Schema } from "effect"
 import type { SubjectId } from "./Ids.ts"
 import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
-import { LlmConfigError, type QuotaStoreUnavailable, RateLimitExceeded, TooManyQuestions } from "./LlmError.ts"
+import {
+  InvalidOptions,
+  LlmConfigError,
+  type QuotaStoreUnavailable,
+  RateLimitExceeded,
+  TooManyQuestions
+} from "./LlmError.ts"
+import { Units } from "./LlmRequest.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
 
 /**
@@ -118,13 +128,20 @@ export interface Reservation extends QuotaStatus {
  * @since 0.1.0
  */
 export interface Service {
-  /** Fails with `TooManyQuestions` when one request asks for more than the per-request limit. */
-  readonly checkRequestSize: (questions: number) => Effect.Effect<void, TooManyQuestions>
-  /** Holds `units` (default 1) of the subject's daily quota. */
+  /**
+   * Fails with `TooManyQuestions` when one request asks for more than the
+   * per-request limit, and with `InvalidOptions` (field `questions`) when
+   * `questions` is not a positive integer.
+   */
+  readonly checkRequestSize: (questions: number) => Effect.Effect<void, TooManyQuestions | InvalidOptions>
+  /**
+   * Holds `units` (default 1) of the subject's daily quota. Units that are
+   * not a positive integer fail with `InvalidOptions` (field `units`).
+   */
   readonly reserve: (
     subjectId: SubjectId,
     units?: number
-  ) => Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable>
+  ) => Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions>
   /** The subject's quota now, without reserving anything. */
   readonly remaining: (subjectId: SubjectId) => Effect.Effect<QuotaStatus, QuotaStoreUnavailable>
   /**
@@ -136,7 +153,7 @@ export interface Service {
     subjectId: SubjectId,
     units: number,
     effect: (reservation: Reservation) => Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable, R>
+  ) => Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions, R>
 }
 
 /**
@@ -421,10 +438,13 @@ const checkOptions = (options: Options): Effect.Effect<DateTime.TimeZone, LlmCon
     return yield* quotaTimeZone(options.timeZone)
   })
 
-const checkUnits = (units: number) =>
-  Number.isSafeInteger(units) && units > 0
+const isUnits = Schema.is(Units)
+
+/** `value` as a count of units, or `InvalidOptions` naming `field`. */
+const checkUnits = (field: string, value: number): Effect.Effect<void, InvalidOptions> =>
+  isUnits(value)
     ? Effect.void
-    : Effect.die(new RangeError(`QuotaLimiter: units must be a positive integer, got ${units}`))
+    : Effect.fail(new InvalidOptions({ field, message: `${field}: must be a positive integer, got ${String(value)}` }))
 
 /**
  * Builds the limiter over the current `QuotaStore`. Fails with an
@@ -538,7 +558,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
   const reserve = (subjectId: SubjectId, units = 1) =>
     Effect.uninterruptible(Effect.gen(function*() {
-      yield* checkUnits(units)
+      yield* checkUnits("units", units)
       const limits = yield* limitsFor(subjectId)
       const { day, expiresInMillis, resetsAt } = yield* today
       const key: StoreKey = { subjectId, day }
@@ -567,8 +587,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       return statusOf(subjectId, limits, usage.units, resetsAt)
     })
 
-  const checkRequestSize = (questions: number) =>
-    questions > options.maxQuestionsPerRequest
+  const checkRequestSize = (questions: number): Effect.Effect<void, TooManyQuestions | InvalidOptions> =>
+    !isUnits(questions)
+      ? checkUnits("questions", questions)
+      : questions > options.maxQuestionsPerRequest
       ? Effect.fail(new TooManyQuestions({ requested: questions, max: options.maxQuestionsPerRequest }))
       : Effect.void
 
@@ -576,7 +598,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     subjectId: SubjectId,
     units: number,
     effect: (reservation: Reservation) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable, R> =>
+  ): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions, R> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(
         reserve(subjectId, units),

@@ -4,7 +4,7 @@
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Schema, Stream } from "effect"
 import { SubjectId } from "../src/Ids.ts"
 import * as QuotaLimiter from "../src/QuotaLimiter.ts"
 import { Bench, type ChainOptions, inject, manager, stats } from "./utils/chain.ts"
@@ -88,5 +88,48 @@ describe("LlmManager quotas", () => {
       assert.strictEqual(usage.units, 0)
       assert.strictEqual(usage.tokens, yield* billed("openai"))
       assert.isAbove(usage.tokens, 0)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("refuses more units than the per-request maximum with TooManyQuestions before any network call", () =>
+    Effect.gen(function*() {
+      const { llm, spent } = yield* withQuota({ maxQuestionsPerRequest: 5 }, { chain: ["openai"] })
+      for (const metadata of [{ subjectId: teacher, units: 6 }, { units: 6 }]) {
+        const error = yield* Effect.flip(llm.generate({ ...prompt, metadata }))
+        assert.strictEqual(error._tag, "TooManyQuestions")
+        if (error._tag !== "TooManyQuestions") return
+        assert.deepStrictEqual([error.requested, error.max], [6, 5])
+      }
+      const streamed = yield* Effect.flip(Stream.runDrain(llm.stream({ ...prompt, metadata: { units: 6 } })))
+      assert.strictEqual(streamed._tag, "TooManyQuestions")
+      assert.strictEqual((yield* stats("openai")).requests, 0)
+      assert.strictEqual((yield* spent).units, 0)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("reserves the request's units of the daily limit", () =>
+    Effect.gen(function*() {
+      const { llm, spent } = yield* withQuota({ dailyLimit: 10 }, { chain: ["openai"] })
+      const asking = (units: number) => ({ ...prompt, metadata: { subjectId: teacher, units } })
+      yield* llm.generate(asking(4))
+      yield* llm.generate(asking(5))
+      assert.strictEqual((yield* spent).units, 9)
+      const refused = yield* Effect.flip(llm.generate(asking(2)))
+      assert.strictEqual(refused._tag, "RateLimitExceeded")
+      if (refused._tag !== "RateLimitExceeded") return
+      assert.deepStrictEqual([refused.limit, refused.used], [10, 9])
+      yield* llm.generate(asking(1))
+      assert.strictEqual((yield* spent).units, 10)
+      assert.strictEqual((yield* stats("openai")).requests, 3)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("units that are not a positive integer are InvalidOptions naming metadata.units", () =>
+    Effect.gen(function*() {
+      const { llm } = yield* withQuota({}, { chain: ["openai"] })
+      for (const units of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e300]) {
+        const error = yield* Effect.flip(llm.generate({ ...prompt, metadata: { subjectId: teacher, units } }))
+        assert.strictEqual(error._tag, "InvalidOptions")
+        if (error._tag !== "InvalidOptions") return
+        assert.strictEqual(error.field, "metadata.units")
+      }
+      assert.strictEqual((yield* stats("openai")).requests, 0)
     }).pipe(Effect.provide(Bench)))
 })

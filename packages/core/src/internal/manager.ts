@@ -29,12 +29,7 @@ import * as FallbackPolicy from "../FallbackPolicy.ts"
 import type { Finish, GenerationResult, StreamPart, StructuredResult } from "../GenerationResult.ts"
 import { textDelta } from "../GenerationResult.ts"
 import type { ModelId, ProviderName } from "../Ids.ts"
-import {
-  AllProvidersFailed,
-  DeadlineExceeded,
-  type QuotaStoreUnavailable,
-  type RateLimitExceeded
-} from "../LlmError.ts"
+import { AllProvidersFailed, DeadlineExceeded, type InvalidOptions, type QuotaError } from "../LlmError.ts"
 import * as LlmMetrics from "../LlmMetrics.ts"
 import type * as LlmProvider from "../LlmProvider.ts"
 import * as LlmRequest from "../LlmRequest.ts"
@@ -606,21 +601,23 @@ const runChain = <A>(
   Effect.catchCause(chain(engine, run, 0, "primary", once, hedge), (cause) => conclude(run, cause))
 
 /**
- * Spends one unit of the subject's quota around `effect`, when there is a
- * quota and a subject, and charges its budgets with what every attempt billed.
+ * With a quota: refuses a request asking for more units than the per-request
+ * maximum, then, when it names a subject, spends its units of the subject's
+ * quota around `effect` and charges the budgets with what every attempt billed.
  */
 const withQuota = <A, E>(
   engine: Engine,
   run: Run,
   effect: Effect.Effect<A, E>
-): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable> => {
-  const subjectId = run.request.subjectId
-  return Option.isNone(engine.quota) || subjectId === undefined
-    ? effect
-    : engine.quota.value.withQuota(subjectId, 1, (reservation) => {
-      run.reservation = reservation
-      return effect
-    })
+): Effect.Effect<A, E | QuotaError | InvalidOptions> => {
+  if (Option.isNone(engine.quota)) return effect
+  const quota = engine.quota.value
+  const { subjectId, units } = run.request
+  const spend = subjectId === undefined ? effect : quota.withQuota(subjectId, units, (reservation) => {
+    run.reservation = reservation
+    return effect
+  })
+  return Effect.andThen(quota.checkRequestSize(units), spend)
 }
 
 const requestOutcome = (exit: Exit.Exit<unknown, unknown>): LlmMetrics.RequestOutcome => {
@@ -637,7 +634,7 @@ export const observe = <A, E>(
   engine: Engine,
   run: Run,
   effect: Effect.Effect<A, E>
-): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable> =>
+): Effect.Effect<A, E | QuotaError | InvalidOptions> =>
   withQuota(engine, run, effect).pipe(
     Effect.onExit((exit) => LlmMetrics.recordRequest(requestOutcome(exit))),
     LlmMetrics.withRequestSpan(run.request)
