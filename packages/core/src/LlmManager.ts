@@ -20,9 +20,13 @@
  * in the order it started, on `GenerationResult.attempts`, or on
  * `AllProvidersFailed` / `DeadlineExceeded`, and reported to `RequestLog`
  * and `UsageLedger` when those services are in context at build time. When
- * a `QuotaLimiter` is in context and the request names a `subjectId`, each
- * call spends one unit, refunded if the call fails or is interrupted (a
- * hedged call still spends one).
+ * a `QuotaLimiter` is in context, a request asking for more than
+ * `AI_MAX_QUESTIONS_PER_REQUEST` units (`metadata.units`, default 1) fails
+ * with `TooManyQuestions` before any network call; when it also names a
+ * `subjectId`, each call spends its units, refunded if the call fails or is
+ * interrupted (a hedged call still spends them once), and the subject's token
+ * and cost budgets are charged with what every attempt billed, failed ones
+ * included.
  *
  * Interrupting a call (a client that goes away) interrupts the HTTP request
  * in flight and still records the attempt as `cancelled`, reports it, and
@@ -75,7 +79,8 @@ import {
   type InvalidOptions,
   LlmConfigError,
   type QuotaStoreUnavailable,
-  type RateLimitExceeded
+  type RateLimitExceeded,
+  type TooManyQuestions
 } from "./LlmError.ts"
 import * as LlmMetrics from "./LlmMetrics.ts"
 import { LlmProvider } from "./LlmProvider.ts"
@@ -98,6 +103,7 @@ export type GenerateError =
   | GenerationDisabled
   | InvalidOptions
   | RateLimitExceeded
+  | TooManyQuestions
   | QuotaStoreUnavailable
 
 /**

@@ -4,7 +4,8 @@
  * Callers write an `LlmRequest.Input`: a plain prompt string or a list of chat
  * messages (`system`, `user`, `assistant`), optional `GenerationOptions` and
  * optional metadata (the `subjectId` a quota and the usage ledger are kept
- * for, a caller-chosen `requestId`, free-form string `tags`). `make` checks it
+ * for, a caller-chosen `requestId`, the `units` of quota the request spends,
+ * free-form string `tags`). `make` checks it
  * once and returns the normalised `LlmRequest` every provider receives:
  *
  * - `messages` always holds the conversation, with `options.system` (if any)
@@ -55,13 +56,24 @@ export const Message = Schema.Struct({ role: Role, content: Schema.String })
 export type Message = typeof Message.Type
 
 /**
- * Who and what a request is for; logged, never sent to a provider.
+ * How many units of quota a request spends (questions, in the seed's terms):
+ * a positive safe integer.
+ *
+ * @since 0.1.0
+ */
+export const Units = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }))
+
+/**
+ * Who and what a request is for; logged, never sent to a provider. `units`
+ * (default 1) is what the request spends of its subject's daily quota, and
+ * is checked against the per-request maximum (`AI_MAX_QUESTIONS_PER_REQUEST`).
  *
  * @since 0.1.0
  */
 export const Metadata = Schema.Struct({
   subjectId: Schema.optionalKey(SubjectId),
   requestId: Schema.optionalKey(RequestId),
+  units: Schema.optionalKey(Units),
   tags: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
 })
 
@@ -93,6 +105,8 @@ export interface Input {
   readonly metadata?: {
     readonly subjectId?: string | undefined
     readonly requestId?: string | undefined
+    /** Units of quota the request spends (default 1), such as the number of questions it asks for. */
+    readonly units?: number | undefined
     readonly tags?: Readonly<Record<string, string>> | undefined
   } | undefined
 }
@@ -107,6 +121,8 @@ export interface LlmRequest {
   readonly options: GenerationOptions.GenerationOptions
   readonly requestId: RequestId
   readonly subjectId: SubjectId | undefined
+  /** Units of quota the request spends (1 unless the caller said otherwise). */
+  readonly units: number
   readonly tags: Readonly<Record<string, string>>
   readonly promptHash: string
 }
@@ -136,6 +152,7 @@ export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> =>
       options,
       requestId: metadata?.requestId ?? RequestId.make(randomUUID()),
       subjectId: metadata?.subjectId,
+      units: metadata?.units ?? 1,
       tags: metadata?.tags ?? {},
       promptHash: hashMessages(messages)
     }

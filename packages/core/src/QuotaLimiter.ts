@@ -7,16 +7,21 @@
  *
  * - One request asks for at most `maxQuestionsPerRequest` questions
  *   (`AI_MAX_QUESTIONS_PER_REQUEST`): `checkRequestSize` fails with
- *   `TooManyQuestions` and is meant to run before any reservation.
+ *   `TooManyQuestions` and is meant to run before any reservation. The
+ *   `LlmManager` runs it on every request's `metadata.units`.
  * - A subject spends at most `dailyLimit` units (`AI_DAILY_LIMIT_PER_TEACHER`)
  *   per day. A unit is one generation by default; a caller may charge one per
- *   question instead by passing `units`.
+ *   question instead by passing `units` (through the manager:
+ *   `metadata.units`). Questions and units that are not a positive integer
+ *   fail with `InvalidOptions`.
  * - The day is the calendar day in `timeZone` (`AI_QUOTA_TIMEZONE`, default
  *   `UTC`): counters reset at local midnight, so a New York day is 23 hours
  *   long on 2026-03-08 and 25 hours long on 2026-11-01. The day is read from
  *   the Effect `Clock` (a `TestClock` in tests), never from the store's clock.
  * - Optional daily token and cost budgets (off by default) are charged with
- *   the actual usage at commit. A subject whose budget is spent is refused
+ *   what the providers billed: every attempt's usage, failed and cancelled
+ *   ones included (`reservation.bill`), is charged when the reservation
+ *   settles, whether it is committed or refunded. A subject whose budget is spent is refused
  *   (`RateLimitExceeded` with `budget: "tokens"` or `"cost"`) until midnight;
  *   the request that crosses the budget is not cut short.
  * - `overrides` gives some subjects other limits (a premium teacher with 500).
@@ -29,7 +34,8 @@
  * interrupted; whichever comes first wins, and a second commit or refund is a
  * no-op. `withQuota` does all of that around an effect and is the one way
  * callers should spend quota: call it once per logical request (hedged or
- * retried attempts inside it are not charged again).
+ * retried attempts inside it spend no more units, but what each of them
+ * billed is charged to the budgets).
  *
  * **Stores**
  *
@@ -69,10 +75,17 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option, Ref } from "effect"
+import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option, Ref, Schema } from "effect"
 import type { SubjectId } from "./Ids.ts"
 import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
-import { LlmConfigError, type QuotaStoreUnavailable, RateLimitExceeded, TooManyQuestions } from "./LlmError.ts"
+import {
+  InvalidOptions,
+  LlmConfigError,
+  type QuotaStoreUnavailable,
+  RateLimitExceeded,
+  TooManyQuestions
+} from "./LlmError.ts"
+import { Units } from "./LlmRequest.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
 
 /**
@@ -97,9 +110,15 @@ export interface QuotaStatus {
  */
 export interface Reservation extends QuotaStatus {
   readonly units: number
-  /** Keeps the units; `usage` is charged against token and cost budgets when they are on. */
+  /**
+   * Adds what one provider attempt billed (a failed or cancelled attempt
+   * too) to the reservation; it is charged against the token and cost
+   * budgets when the reservation settles, by `commit` or by `refund`.
+   */
+  readonly bill: (usage: TokenUsage) => Effect.Effect<void>
+  /** Keeps the units and charges the budgets with everything billed (plus `usage`, when given). */
   readonly commit: (usage?: TokenUsage) => Effect.Effect<void>
-  /** Gives the units back. */
+  /** Gives the units back; what was billed stays charged (the provider was paid). */
   readonly refund: Effect.Effect<void>
 }
 
@@ -109,24 +128,32 @@ export interface Reservation extends QuotaStatus {
  * @since 0.1.0
  */
 export interface Service {
-  /** Fails with `TooManyQuestions` when one request asks for more than the per-request limit. */
-  readonly checkRequestSize: (questions: number) => Effect.Effect<void, TooManyQuestions>
-  /** Holds `units` (default 1) of the subject's daily quota. */
+  /**
+   * Fails with `TooManyQuestions` when one request asks for more than the
+   * per-request limit, and with `InvalidOptions` (field `questions`) when
+   * `questions` is not a positive integer.
+   */
+  readonly checkRequestSize: (questions: number) => Effect.Effect<void, TooManyQuestions | InvalidOptions>
+  /**
+   * Holds `units` (default 1) of the subject's daily quota. Units that are
+   * not a positive integer fail with `InvalidOptions` (field `units`).
+   */
   readonly reserve: (
     subjectId: SubjectId,
     units?: number
-  ) => Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable>
+  ) => Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions>
   /** The subject's quota now, without reserving anything. */
   readonly remaining: (subjectId: SubjectId) => Effect.Effect<QuotaStatus, QuotaStoreUnavailable>
   /**
    * Reserves, runs `effect`, commits on success and refunds on failure or
-   * interruption: the one safe way to spend quota.
+   * interruption: the one safe way to spend quota. Either way the budgets
+   * are charged with what `effect` billed through `reservation.bill`.
    */
   readonly withQuota: <A, E, R>(
     subjectId: SubjectId,
     units: number,
     effect: (reservation: Reservation) => Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable, R>
+  ) => Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions, R>
 }
 
 /**
@@ -411,10 +438,13 @@ const checkOptions = (options: Options): Effect.Effect<DateTime.TimeZone, LlmCon
     return yield* quotaTimeZone(options.timeZone)
   })
 
-const checkUnits = (units: number) =>
-  Number.isSafeInteger(units) && units > 0
+const isUnits = Schema.is(Units)
+
+/** `value` as a count of units, or `InvalidOptions` naming `field`. */
+const checkUnits = (field: string, value: number): Effect.Effect<void, InvalidOptions> =>
+  isUnits(value)
     ? Effect.void
-    : Effect.die(new RangeError(`QuotaLimiter: units must be a positive integer, got ${units}`))
+    : Effect.fail(new InvalidOptions({ field, message: `${field}: must be a positive integer, got ${String(value)}` }))
 
 /**
  * Builds the limiter over the current `QuotaStore`. Fails with an
@@ -498,27 +528,37 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
   const makeReservation = (status: QuotaStatus, key: StoreKey, limits: Limits, units: number, live: boolean) =>
     Effect.map(Ref.make(false), (settled): Reservation => {
+      const budgeted = live && (limits.dailyTokens !== undefined || limits.dailyCostNanoUsd !== undefined)
+      let tokens = 0
+      let costNanoUsd = 0
+      const bill = (usage: TokenUsage) =>
+        Effect.sync(() => {
+          tokens += usage.totalTokens
+          costNanoUsd += usage.costNanoUsd
+        })
+      const charge = budgeted
+        ? Effect.suspend(() =>
+          tokens === 0 && costNanoUsd === 0
+            ? Effect.void
+            : logDropped("budget charge")(store.charge({ key, tokens, costNanoUsd }))
+        )
+        : Effect.void
       const settleWith = (effect: Effect.Effect<void>) =>
-        Effect.uninterruptible(Effect.flatMap(Ref.getAndSet(settled, true), (done) => done ? Effect.void : effect))
-      const budgeted = limits.dailyTokens !== undefined || limits.dailyCostNanoUsd !== undefined
+        Effect.uninterruptible(
+          Effect.flatMap(Ref.getAndSet(settled, true), (done) => done ? Effect.void : Effect.andThen(effect, charge))
+        )
       return {
         ...status,
         units,
-        commit: (usage) =>
-          settleWith(
-            live && budgeted && usage !== undefined
-              ? logDropped("budget charge")(
-                store.charge({ key, tokens: usage.totalTokens, costNanoUsd: usage.costNanoUsd })
-              )
-              : Effect.void
-          ),
+        bill: budgeted ? bill : () => Effect.void,
+        commit: (usage) => settleWith(usage === undefined || !budgeted ? Effect.void : bill(usage)),
         refund: settleWith(live ? logDropped("refund")(store.refund({ key, units })) : Effect.void)
       }
     })
 
   const reserve = (subjectId: SubjectId, units = 1) =>
     Effect.uninterruptible(Effect.gen(function*() {
-      yield* checkUnits(units)
+      yield* checkUnits("units", units)
       const limits = yield* limitsFor(subjectId)
       const { day, expiresInMillis, resetsAt } = yield* today
       const key: StoreKey = { subjectId, day }
@@ -547,8 +587,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       return statusOf(subjectId, limits, usage.units, resetsAt)
     })
 
-  const checkRequestSize = (questions: number) =>
-    questions > options.maxQuestionsPerRequest
+  const checkRequestSize = (questions: number): Effect.Effect<void, TooManyQuestions | InvalidOptions> =>
+    !isUnits(questions)
+      ? checkUnits("questions", questions)
+      : questions > options.maxQuestionsPerRequest
       ? Effect.fail(new TooManyQuestions({ requested: questions, max: options.maxQuestionsPerRequest }))
       : Effect.void
 
@@ -556,7 +598,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     subjectId: SubjectId,
     units: number,
     effect: (reservation: Reservation) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable, R> =>
+  ): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions, R> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(
         reserve(subjectId, units),

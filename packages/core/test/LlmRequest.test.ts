@@ -25,6 +25,9 @@ describe("LlmRequest", () => {
       assert.strictEqual(request.requestId, "req-1")
       assert.strictEqual(request.subjectId, "teacher-1")
       assert.deepStrictEqual(request.tags, { feature: "quiz" })
+      assert.strictEqual(request.units, 1)
+      const five = yield* LlmRequest.make({ prompt: "Q?", metadata: { units: 5 } })
+      assert.strictEqual(five.units, 5)
     }))
 
   it.effect("hashes the same conversation the same way, and a different one differently", () =>

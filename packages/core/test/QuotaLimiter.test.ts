@@ -43,7 +43,7 @@ describe("QuotaLimiter", () => {
       assert.strictEqual(first.limit, 2)
       assert.strictEqual(DateTime.formatIso(first.resetsAt), "2026-05-10T15:00:00.000Z")
       const error = yield* Effect.flip(quota.checkRequestSize(6))
-      assert.strictEqual(error.max, 5)
+      assert.strictEqual(error._tag === "TooManyQuestions" ? error.max : error._tag, 5)
     }).pipe(Effect.provide(
       QuotaLimiter.layerMemory().pipe(Layer.provide(LlmConfig.layerFromRecord({
         DEEPSEEK_API_KEY: "sk-test",
@@ -70,11 +70,29 @@ describe("QuotaLimiter", () => {
       }
     }))
 
-  it.effect("units that are not a positive integer are a defect", () =>
+  it.effect("questions and units that are not a positive integer are typed errors, never defects", () =>
     Effect.gen(function*() {
+      yield* setTime("2026-05-10T10:00:00Z")
       const quota = yield* limiter().pipe(Effect.provide(QuotaLimiter.layerStoreMemory))
-      const exit = yield* Effect.exit(quota.reserve(SubjectId.make("t"), 0))
-      assert.isTrue(Exit.hasDies(exit))
+      const subject = freshSubject("bad-units")
+      for (const value of [Number.NaN, -1, 0, 1.5, 21.5, Number.POSITIVE_INFINITY, 1e300]) {
+        const size = yield* Effect.flip(quota.checkRequestSize(value))
+        assert.deepStrictEqual([size._tag, size._tag === "InvalidOptions" ? size.field : ""], [
+          "InvalidOptions",
+          "questions"
+        ])
+        assert.include(size.message, String(value))
+        const reserved = yield* Effect.flip(quota.reserve(subject, value))
+        assert.deepStrictEqual([reserved._tag, reserved._tag === "InvalidOptions" ? reserved.field : ""], [
+          "InvalidOptions",
+          "units"
+        ])
+        let ran = false
+        const spent = yield* Effect.flip(quota.withQuota(subject, value, () => Effect.sync(() => (ran = true))))
+        assert.strictEqual(spent._tag, "InvalidOptions")
+        assert.isFalse(ran)
+      }
+      assert.strictEqual((yield* quota.remaining(subject)).used, 0)
     }))
 
   it.effect("fails closed when the store is unreachable", () =>

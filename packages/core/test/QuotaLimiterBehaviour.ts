@@ -208,6 +208,7 @@ export const quotaBehaviour = (it: Vitest.MethodsNonLive<QuotaLimiter.QuotaStore
       yield* quota.checkRequestSize(20)
       const error = yield* Effect.flip(quota.checkRequestSize(21))
       assert.strictEqual(error._tag, "TooManyQuestions")
+      if (error._tag !== "TooManyQuestions") return
       assert.deepStrictEqual([error.requested, error.max], [21, 20])
     }))
 
@@ -264,6 +265,26 @@ export const quotaBehaviour = (it: Vitest.MethodsNonLive<QuotaLimiter.QuotaStore
       assert.strictEqual(refused._tag, "RateLimitExceeded")
       if (refused._tag !== "RateLimitExceeded") return
       assert.deepStrictEqual([refused.budget, refused.limit, refused.used], ["cost", 5_000_000, 5_000_000])
+    }))
+
+  it.effect("withQuota charges what was billed whether it commits or refunds", () =>
+    Effect.gen(function*() {
+      yield* setTime("2026-05-10T10:00:00Z")
+      const quota = yield* limiter({ dailyLimit: 100, dailyTokenBudget: 1_000 })
+      const subject = freshSubject("billed")
+      const failed = yield* Effect.flip(quota.withQuota(subject, 1, (reservation) =>
+        Effect.andThen(reservation.bill(usage(600, 0)), Effect.fail("provider down" as const))))
+      assert.strictEqual(failed, "provider down")
+      assert.strictEqual((yield* quota.remaining(subject)).used, 0)
+      yield* quota.withQuota(subject, 2, (reservation) =>
+        Effect.andThen(reservation.bill(usage(300, 0)), reservation.bill(usage(200, 0))))
+      const refused = yield* Effect.flip(quota.reserve(subject))
+      assert.strictEqual(refused._tag, "RateLimitExceeded")
+      if (refused._tag !== "RateLimitExceeded") {
+        return
+      }
+      assert.deepStrictEqual([refused.budget, refused.used], ["tokens", 1_100])
+      assert.strictEqual((yield* quota.remaining(subject)).used, 2)
     }))
 
   it.effect("ignores usage when budgets are off", () =>

@@ -29,6 +29,8 @@
  * or the queue filled by `inject`. `stats` counts requests, fully sent
  * responses (errors included), client cancellations and the tokens billed for
  * replies fully sent (billed even when a `noUsage` fault hid them).
+ * `received` lists the requests themselves (path, query, headers without
+ * credentials, parsed body), so a test can assert on what reached the wire.
  *
  * @example
  * ```ts
@@ -52,7 +54,7 @@ import { createServer } from "node:http"
 import type { Provider } from "./internal/conversation.ts"
 import type { FaultSchedule } from "./internal/faultQueue.ts"
 import { makeFaultQueue, seededRandom } from "./internal/faultQueue.ts"
-import type { Counters, ProviderState } from "./internal/server.ts"
+import type { Counters, ProviderState, Received } from "./internal/server.ts"
 import { emptyCounters, makeHandler } from "./internal/server.ts"
 import type { MockFault } from "./MockFault.ts"
 
@@ -98,6 +100,15 @@ export interface MockStats {
   readonly cachedPromptTokens: number
   readonly reasoningTokens: number
 }
+
+/**
+ * One request as the server received it: where it went and what it carried,
+ * credentials left out (no `authorization`, `x-api-key` or `x-goog-api-key`
+ * header, no `key` query parameter).
+ *
+ * @since 0.1.0
+ */
+export type MockRequest = Received
 
 /**
  * Extra usage the server reports on every reply of a provider: that many
@@ -148,6 +159,12 @@ export class MockProviderServer extends Context.Service<MockProviderServer, {
   /** Clears every provider's faults, usage settings and counters. */
   readonly reset: Effect.Effect<void>
   readonly stats: (provider: MockProvider) => Effect.Effect<MockStats>
+  /**
+   * The requests received for `provider` (every provider when omitted), in
+   * the order they arrived, parsed bodies included; the last
+   * {@link RECEIVED_KEPT} are kept, until `reset`.
+   */
+  readonly received: (provider?: MockProvider) => Effect.Effect<ReadonlyArray<MockRequest>>
   /** Sets the cached and reasoning tokens reported for `provider`, until `reset`. */
   readonly setUsage: (provider: MockProvider, usage: MockUsage) => Effect.Effect<void>
 }>()("@baton/testing/MockProviderServer") {}
@@ -184,9 +201,37 @@ const resetStates = (states: Record<MockProvider, ProviderState>, seed: number):
 
 type NodeServer = ReturnType<typeof createServer>
 
-const listen = (options: MockServerOptions, states: Record<MockProvider, ProviderState>) =>
+/**
+ * How many received requests the server keeps (older ones are dropped, so a
+ * long benchmark does not grow without bound).
+ *
+ * @since 0.1.0
+ */
+export const RECEIVED_KEPT = 1_000
+
+/** The received requests, the last `RECEIVED_KEPT` of them (dropped in halves, not one by one). */
+const makeLog = () => {
+  let requests: Array<Received> = []
+  return {
+    record: (request: Received) => {
+      requests.push(request)
+      if (requests.length >= 2 * RECEIVED_KEPT) requests = requests.slice(-RECEIVED_KEPT)
+    },
+    read: (provider: MockProvider | undefined): ReadonlyArray<Received> =>
+      requests.slice(-RECEIVED_KEPT).filter((request) => provider === undefined || request.provider === provider),
+    clear: () => {
+      requests = []
+    }
+  }
+}
+
+const listen = (
+  options: MockServerOptions,
+  states: Record<MockProvider, ProviderState>,
+  record: (request: Received) => void
+) =>
   Effect.callback<NodeServer, MockServerStartError>((resume) => {
-    const server = createServer(makeHandler(states))
+    const server = createServer(makeHandler(states, record))
     server.once(
       "error",
       (cause) => {
@@ -225,7 +270,8 @@ const snapshot = (counters: Counters): MockStats => ({ ...counters })
 export const start = Effect.fnUntraced(function*(options: MockServerOptions = {}) {
   const seed = options.seed ?? 1
   const states = makeStates(seed)
-  const server = yield* Effect.acquireRelease(listen(options, states), close)
+  const log = makeLog()
+  const server = yield* Effect.acquireRelease(listen(options, states, log.record), close)
   const url = urlOf(server)
   return MockProviderServer.of({
     url,
@@ -236,8 +282,10 @@ export const start = Effect.fnUntraced(function*(options: MockServerOptions = {}
       }),
     reset: Effect.sync(() => {
       resetStates(states, seed)
+      log.clear()
     }),
     stats: (provider) => Effect.sync(() => snapshot(states[provider].counters)),
+    received: (provider) => Effect.sync(() => log.read(provider)),
     setUsage: (provider, usage) =>
       Effect.sync(() => {
         const state = states[provider]

@@ -29,12 +29,7 @@ import * as FallbackPolicy from "../FallbackPolicy.ts"
 import type { Finish, GenerationResult, StreamPart, StructuredResult } from "../GenerationResult.ts"
 import { textDelta } from "../GenerationResult.ts"
 import type { ModelId, ProviderName } from "../Ids.ts"
-import {
-  AllProvidersFailed,
-  DeadlineExceeded,
-  type QuotaStoreUnavailable,
-  type RateLimitExceeded
-} from "../LlmError.ts"
+import { AllProvidersFailed, DeadlineExceeded, type InvalidOptions, type QuotaError } from "../LlmError.ts"
 import * as LlmMetrics from "../LlmMetrics.ts"
 import type * as LlmProvider from "../LlmProvider.ts"
 import * as LlmRequest from "../LlmRequest.ts"
@@ -159,6 +154,8 @@ export interface Run {
   deliveredUsage: TokenUsage.TokenUsage | undefined
   /** The route that produced the last delivered text. */
   lastRoute: number
+  /** The quota held for the request, billed with each attempt's usage (when there is a quota and a subject). */
+  reservation: QuotaLimiter.Reservation | undefined
 }
 
 /** Starts the clock of a request. */
@@ -174,7 +171,8 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest): Effect
       attempts: [],
       delivered: "",
       deliveredUsage: undefined,
-      lastRoute: 0
+      lastRoute: 0,
+      reservation: undefined
     }
   })
 
@@ -312,7 +310,7 @@ const attempt = <A>(
         const entry = toAttempt(exit, { provider, model, role, latencyMs: now - startedAt })
         run.attempts[slot] = entry
         const details = exit._tag === "Success" ? report(exit.value) : failureReport(exit.cause)
-        return writeReport(engine, { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details })
+        return writeReport(engine, run, { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details })
       })
     const throttled = Option.isNone(engine.throttle)
       ? Effect.void
@@ -337,11 +335,14 @@ const attempt = <A>(
     )
   })
 
-/** Metrics, throttle budget, request log and ledger for one finished attempt, in one chain (runs per attempt). */
-const writeReport = (engine: Engine, report: RequestLog.AttemptReport): Effect.Effect<void> => {
+/** Metrics, throttle budget, quota budgets, request log and ledger for one finished attempt, in one chain (runs per attempt). */
+const writeReport = (engine: Engine, run: Run, report: RequestLog.AttemptReport): Effect.Effect<void> => {
   let written = LlmMetrics.recordAttempt(report)
   if (report.usage !== undefined && Option.isSome(engine.throttle)) {
     written = Effect.andThen(written, engine.throttle.value.record(report.attempt.provider, report.usage.totalTokens))
+  }
+  if (report.usage !== undefined && run.reservation !== undefined) {
+    written = Effect.andThen(written, run.reservation.bill(report.usage))
   }
   if (Option.isSome(engine.requestLog)) written = Effect.andThen(written, engine.requestLog.value.write(report))
   if (Option.isSome(engine.usageLedger)) written = Effect.andThen(written, engine.usageLedger.value.record(report))
@@ -620,16 +621,24 @@ const runChain = <A>(
 ): Effect.Effect<A, AllProvidersFailed | DeadlineExceeded> =>
   Effect.catchCause(chain(engine, run, 0, "primary", once, hedge), (cause) => conclude(run, cause))
 
-/** Spends one unit of the subject's quota around `effect`, when there is a quota and a subject. */
+/**
+ * With a quota: refuses a request asking for more units than the per-request
+ * maximum, then, when it names a subject, spends its units of the subject's
+ * quota around `effect` and charges the budgets with what every attempt billed.
+ */
 const withQuota = <A, E>(
   engine: Engine,
-  request: LlmRequest.LlmRequest,
+  run: Run,
   effect: Effect.Effect<A, E>
-): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable> => {
-  const subjectId = request.subjectId
-  return Option.isNone(engine.quota) || subjectId === undefined
-    ? effect
-    : engine.quota.value.withQuota(subjectId, 1, () => effect)
+): Effect.Effect<A, E | QuotaError | InvalidOptions> => {
+  if (Option.isNone(engine.quota)) return effect
+  const quota = engine.quota.value
+  const { subjectId, units } = run.request
+  const spend = subjectId === undefined ? effect : quota.withQuota(subjectId, units, (reservation) => {
+    run.reservation = reservation
+    return effect
+  })
+  return Effect.andThen(quota.checkRequestSize(units), spend)
 }
 
 const requestOutcome = (exit: Exit.Exit<unknown, unknown>): LlmMetrics.RequestOutcome => {
@@ -646,8 +655,8 @@ export const observe = <A, E>(
   engine: Engine,
   run: Run,
   effect: Effect.Effect<A, E>
-): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable> =>
-  withQuota(engine, run.request, effect).pipe(
+): Effect.Effect<A, E | QuotaError | InvalidOptions> =>
+  withQuota(engine, run, effect).pipe(
     Effect.onExit((exit) => LlmMetrics.recordRequest(requestOutcome(exit))),
     LlmMetrics.withRequestSpan(run.request)
   )

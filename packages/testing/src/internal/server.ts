@@ -52,6 +52,48 @@ export interface ProviderState {
   usage: UsageSettings
 }
 
+/** One request as the server received it, credentials left out. @internal */
+export interface Received {
+  readonly provider: Provider
+  /** The path, without the query. */
+  readonly path: string
+  /** The query parameters, without Gemini's `key`. */
+  readonly query: Readonly<Record<string, string>>
+  /** Lower-case header names, without `authorization`, `x-api-key` and `x-goog-api-key`. */
+  readonly headers: Readonly<Record<string, string>>
+  /** The parsed JSON body, or the raw text when it is not JSON. */
+  readonly body: unknown
+}
+
+/** Where the handler hands each request it received. @internal */
+export type Recorder = (request: Received) => void
+
+const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key", "x-goog-api-key"])
+
+const withoutCredentials = (req: IncomingMessage): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && !CREDENTIAL_HEADERS.has(name)) headers[name] = String(value)
+  }
+  return headers
+}
+
+const queryOf = (url: URL): Record<string, string> => {
+  const query: Record<string, string> = {}
+  for (const [name, value] of url.searchParams) if (name !== "key") query[name] = value
+  return query
+}
+
+const NOT_JSON_BODY = Symbol("not JSON")
+
+const parseBody = (raw: string): unknown => {
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return NOT_JSON_BODY
+  }
+}
+
 /** The header naming a fault for one request. @internal */
 export const FAULT_HEADER = "x-mock-fault"
 
@@ -359,10 +401,19 @@ const respond = (
   raw: string,
   state: ProviderState,
   id: string,
-  session: Session
+  session: Session,
+  record: Recorder
 ): Promise<void> | void => {
   const wire = WIRES[match.provider]
   const url = new URL(req.url ?? "/", "http://mock")
+  const body = parseBody(raw)
+  record({
+    provider: match.provider,
+    path: url.pathname,
+    query: queryOf(url),
+    headers: withoutCredentials(req),
+    body: body === NOT_JSON_BODY ? raw : body
+  })
   const unauthorized = wire.checkAuth(req.headers, url.searchParams)
   if (unauthorized !== undefined) {
     sendError(res, wire, { _tag: "Unauthorized", message: unauthorized })
@@ -372,10 +423,7 @@ const respond = (
     sendError(res, wire, { _tag: "InvalidRequest", message: "the mock server streams only with ?alt=sse" })
     return
   }
-  let body: unknown
-  try {
-    body = JSON.parse(raw)
-  } catch {
+  if (body === NOT_JSON_BODY) {
     sendError(res, wire, { _tag: "InvalidRequest", message: "the request body is not valid JSON" })
     return
   }
@@ -394,11 +442,12 @@ const respond = (
 }
 
 /**
- * The `node:http` request listener over the given per-provider state.
+ * The `node:http` request listener over the given per-provider state; every
+ * request on a provider route goes to `record` before it is answered.
  *
  * @internal
  */
-export const makeHandler = (states: Record<Provider, ProviderState>) => {
+export const makeHandler = (states: Record<Provider, ProviderState>, record: Recorder) => {
   let sequence = 0
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/"
@@ -417,7 +466,7 @@ export const makeHandler = (states: Record<Provider, ProviderState>) => {
     const chunks: Array<Buffer> = []
     req.on("data", (chunk: Buffer) => chunks.push(chunk))
     req.once("end", () => {
-      void respond(req, res, match, Buffer.concat(chunks).toString("utf8"), state, id, session)
+      void respond(req, res, match, Buffer.concat(chunks).toString("utf8"), state, id, session, record)
     })
   }
 }

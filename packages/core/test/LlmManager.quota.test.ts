@@ -1,0 +1,135 @@
+/**
+ * Quotas through the manager: units and budgets are spent by real calls to
+ * the mock provider server (time is the TestClock, so the day is 1970-01-01).
+ */
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schema, Stream } from "effect"
+import { SubjectId } from "../src/Ids.ts"
+import * as QuotaLimiter from "../src/QuotaLimiter.ts"
+import { Bench, type ChainOptions, inject, manager, stats } from "./utils/chain.ts"
+
+const prompt = { prompt: "Write one quiz question about the moon." }
+const teacher = SubjectId.make("teacher-quota")
+const asTeacher = { ...prompt, metadata: { subjectId: teacher } }
+
+/** A manager over a quota whose store the test can read: `spent` is the teacher's usage today. */
+const withQuota = (quota: Partial<QuotaLimiter.Options>, chain: ChainOptions) =>
+  Effect.gen(function*() {
+    const store = yield* QuotaLimiter.makeStoreMemory
+    const limiter = yield* QuotaLimiter.make({
+      maxQuestionsPerRequest: 20,
+      dailyLimit: 100,
+      timeZone: "UTC",
+      ...quota
+    }).pipe(Effect.provideService(QuotaLimiter.QuotaStore, store))
+    const llm = yield* manager(chain).pipe(Effect.provideService(QuotaLimiter.QuotaLimiter, limiter))
+    return { llm, spent: store.usage({ subjectId: teacher, day: "1970-01-01" }) }
+  })
+
+/** Tokens the server billed for a provider so far. */
+const billed = (kind: Parameters<typeof stats>[0]) =>
+  Effect.map(stats(kind), (s) => s.promptTokens + s.completionTokens)
+
+describe("LlmManager quotas", () => {
+  it.effect("charges the token budget with each call's usage and refuses once it is spent", () =>
+    Effect.gen(function*() {
+      const { llm, spent } = yield* withQuota({ dailyTokenBudget: 10 }, { chain: ["openai"] })
+      const first = yield* llm.generate(asTeacher)
+      assert.isAbove(first.usage.totalTokens, 10)
+      for (let i = 0; i < 3; i++) {
+        const refused = yield* Effect.flip(llm.generate(asTeacher))
+        assert.strictEqual(refused._tag, "RateLimitExceeded")
+        if (refused._tag !== "RateLimitExceeded") return
+        assert.deepStrictEqual([refused.budget, refused.limit, refused.used], ["tokens", 10, first.usage.totalTokens])
+      }
+      assert.strictEqual((yield* stats("openai")).requests, 1)
+      assert.deepStrictEqual(yield* spent, {
+        units: 1,
+        tokens: first.usage.totalTokens,
+        costNanoUsd: first.usage.costNanoUsd
+      })
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("charges the cost budget in nano-USD and refuses once it is spent", () =>
+    Effect.gen(function*() {
+      const { llm, spent } = yield* withQuota({ dailyCostBudgetNanoUsd: 1 }, { chain: ["openai"] })
+      const first = yield* llm.generate(asTeacher)
+      assert.isAbove(first.usage.costNanoUsd, 0)
+      const refused = yield* Effect.flip(llm.generate(asTeacher))
+      assert.strictEqual(refused._tag === "RateLimitExceeded" ? refused.budget : refused._tag, "cost")
+      assert.strictEqual((yield* spent).costNanoUsd, first.usage.costNanoUsd)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("charges what failed attempts billed, on the provider that failed and the one that served", () =>
+    Effect.gen(function*() {
+      const { llm, spent } = yield* withQuota({ dailyTokenBudget: 1_000_000 }, {
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 1 }
+      })
+      yield* inject("openai", MockFault.content("{\"wrong\": 1}"), { times: 2 })
+      const result = yield* llm.generateStructured(asTeacher, Schema.Struct({ question: Schema.String }))
+      assert.strictEqual(result.provider, "anthropic")
+      const openai = yield* billed("openai")
+      assert.isAbove(openai, 0)
+      const usage = yield* spent
+      assert.strictEqual(usage.units, 1)
+      assert.strictEqual(usage.tokens, openai + result.usage.totalTokens)
+      assert.strictEqual(usage.tokens, openai + (yield* billed("anthropic")))
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a request that fails gives its unit back but stays charged with what it billed", () =>
+    Effect.gen(function*() {
+      const { llm, spent } = yield* withQuota({ dailyTokenBudget: 1_000_000 }, { chain: ["openai"] })
+      yield* inject("openai", MockFault.content("{\"wrong\": 1}"), { times: 2 })
+      const error = yield* Effect.flip(llm.generateStructured(asTeacher, Schema.Struct({ question: Schema.String })))
+      assert.strictEqual(error._tag, "AllProvidersFailed")
+      const usage = yield* spent
+      assert.strictEqual(usage.units, 0)
+      assert.strictEqual(usage.tokens, yield* billed("openai"))
+      assert.isAbove(usage.tokens, 0)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("refuses more units than the per-request maximum with TooManyQuestions before any network call", () =>
+    Effect.gen(function*() {
+      const { llm, spent } = yield* withQuota({ maxQuestionsPerRequest: 5 }, { chain: ["openai"] })
+      for (const metadata of [{ subjectId: teacher, units: 6 }, { units: 6 }]) {
+        const error = yield* Effect.flip(llm.generate({ ...prompt, metadata }))
+        assert.strictEqual(error._tag, "TooManyQuestions")
+        if (error._tag !== "TooManyQuestions") return
+        assert.deepStrictEqual([error.requested, error.max], [6, 5])
+      }
+      const streamed = yield* Effect.flip(Stream.runDrain(llm.stream({ ...prompt, metadata: { units: 6 } })))
+      assert.strictEqual(streamed._tag, "TooManyQuestions")
+      assert.strictEqual((yield* stats("openai")).requests, 0)
+      assert.strictEqual((yield* spent).units, 0)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("reserves the request's units of the daily limit", () =>
+    Effect.gen(function*() {
+      const { llm, spent } = yield* withQuota({ dailyLimit: 10 }, { chain: ["openai"] })
+      const asking = (units: number) => ({ ...prompt, metadata: { subjectId: teacher, units } })
+      yield* llm.generate(asking(4))
+      yield* llm.generate(asking(5))
+      assert.strictEqual((yield* spent).units, 9)
+      const refused = yield* Effect.flip(llm.generate(asking(2)))
+      assert.strictEqual(refused._tag, "RateLimitExceeded")
+      if (refused._tag !== "RateLimitExceeded") return
+      assert.deepStrictEqual([refused.limit, refused.used], [10, 9])
+      yield* llm.generate(asking(1))
+      assert.strictEqual((yield* spent).units, 10)
+      assert.strictEqual((yield* stats("openai")).requests, 3)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("units that are not a positive integer are InvalidOptions naming metadata.units", () =>
+    Effect.gen(function*() {
+      const { llm } = yield* withQuota({}, { chain: ["openai"] })
+      for (const units of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e300]) {
+        const error = yield* Effect.flip(llm.generate({ ...prompt, metadata: { subjectId: teacher, units } }))
+        assert.strictEqual(error._tag, "InvalidOptions")
+        if (error._tag !== "InvalidOptions") return
+        assert.strictEqual(error.field, "metadata.units")
+      }
+      assert.strictEqual((yield* stats("openai")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
+})
