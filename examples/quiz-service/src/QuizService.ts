@@ -20,14 +20,16 @@ import * as Providers from "@baton/providers/Providers"
 import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import { NodeHttpClient, NodeHttpServer, NodeServices } from "@effect/platform-node"
-import { createServer } from "node:http"
 import { Config, Effect, Layer, Logger, Option } from "effect"
 import { HttpRouter } from "effect/http"
+import { createServer } from "node:http"
 import { Routes } from "./QuizApi.ts"
 
-const Quotas = Layer.unwrap(LlmConfig.LlmConfig.useSync((settings) =>
-  Option.isSome(settings.redisUrl) ? RedisQuotaStore.layerConfig() : QuotaLimiter.layerMemory()
-))
+const Quotas = Layer.unwrap(
+  LlmConfig.LlmConfig.useSync((settings) =>
+    Option.isSome(settings.redisUrl) ? RedisQuotaStore.layerConfig() : QuotaLimiter.layerMemory()
+  )
+)
 
 const recordLogger = Logger.make(({ message }) => JSON.stringify(Array.isArray(message) ? message[0] : message))
 
