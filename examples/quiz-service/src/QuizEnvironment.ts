@@ -3,20 +3,18 @@
  * bundled mock provider server otherwise.
  *
  * With no `*_API_KEY` in the environment, the example starts
- * `@baton/testing`'s mock server on a free loopback port, points DeepSeek and
- * Gemini at it with placeholder keys, and makes DeepSeek answer 503 three
- * times so the first request shows retries and the fallback at work. Every
- * other variable is read from the environment as usual.
+ * `@baton/testing`'s mock server on a free loopback port, points every
+ * provider at it with placeholder keys (`MockEnvironment`), and makes
+ * DeepSeek answer 503 three times so the first request shows retries and the
+ * fallback at work. Every other variable is read from the environment as
+ * usual.
  *
  * @since 0.1.0
  */
+import * as MockEnvironment from "@baton/testing/MockEnvironment"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { ConfigProvider, Effect, Layer } from "effect"
-
-const keyVariables = ["DEEPSEEK_API_KEY", "GEMINI_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"]
-
-const hasAnyKey = (env: NodeJS.ProcessEnv): boolean => keyVariables.some((name) => (env[name] ?? "").trim().length > 0)
 
 /**
  * A `ConfigProvider` layer for the example: the environment, plus the mock
@@ -26,7 +24,7 @@ const hasAnyKey = (env: NodeJS.ProcessEnv): boolean => keyVariables.some((name) 
  */
 export const layer: Layer.Layer<never, MockProviderServer.MockServerStartError> = Layer.unwrap(
   Effect.gen(function*() {
-    if (hasAnyKey(process.env)) {
+    if (MockEnvironment.hasProviderKey(process.env)) {
       yield* Effect.logInfo("Using the configured provider API keys.")
       return Layer.empty
     }
@@ -36,18 +34,7 @@ export const layer: Layer.Layer<never, MockProviderServer.MockServerStartError> 
       `No provider API key set: using the bundled mock provider server at ${server.url} ` +
         "(DeepSeek will answer 503 three times to show retries and the fallback)."
     )
-    const env: Record<string, string> = {
-      ...definedOnly(process.env),
-      DEEPSEEK_API_KEY: "mock-deepseek-key",
-      GEMINI_API_KEY: "mock-gemini-key",
-      DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
-      GEMINI_BASE_URL: server.baseUrl("gemini"),
-      LLM_PRIMARY_PROVIDER: "deepseek",
-      LLM_FALLBACK_PROVIDER: "gemini"
-    }
+    const env = MockEnvironment.pointedAt(server, process.env)
     return ConfigProvider.layer(ConfigProvider.fromEnv({ env }))
   })
 )
-
-const definedOnly = (env: NodeJS.ProcessEnv): Record<string, string> =>
-  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))

@@ -269,6 +269,60 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
         assert.isTrue(validate(value), JSON.stringify(validate.errors))
       }))
 
+    const QUESTION_SCHEMA = {
+      type: "object",
+      properties: {
+        topic: { type: "string" },
+        questions: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              question: { type: "string" },
+              choices: { type: "array", items: { type: "string" }, minItems: 2, maxItems: 6 },
+              answerIndex: { type: "integer", minimum: 0 },
+              explanation: { type: "string" }
+            },
+            required: ["question", "choices", "answerIndex", "explanation"]
+          }
+        }
+      },
+      required: ["topic", "questions"]
+    }
+    const plausibleBodies: Record<MockProviderServer.MockProvider, Record<string, unknown>> = {
+      openai: { response_format: { type: "json_schema", json_schema: { name: "quiz", schema: QUESTION_SCHEMA } } },
+      deepseek: { response_format: { type: "json_object" } },
+      gemini: { generationConfig: { responseMimeType: "application/json", responseJsonSchema: QUESTION_SCHEMA } },
+      anthropic: { output_config: { format: { type: "json_schema", schema: QUESTION_SCHEMA } } }
+    }
+
+    for (const provider of MockProviderServer.providers) {
+      it.effect(`${provider} structured content reads like an answer to the prompt`, () =>
+        Effect.gen(function*() {
+          const server = yield* fresh
+          const res = yield* ask(server, provider, {
+            prompt: "Write 4 multiple-choice questions about volcanoes for grade 5.",
+            system: `Answer in json matching this JSON Schema: ${JSON.stringify(QUESTION_SCHEMA)}`,
+            extra: plausibleBodies[provider]
+          })
+          const quiz = JSON.parse(replyText(provider, false, res.text)) as {
+            topic: string
+            questions: ReadonlyArray<{ question: string; choices: ReadonlyArray<string>; answerIndex: number }>
+          }
+          assert.strictEqual(quiz.topic, "volcanoes")
+          assert.strictEqual(quiz.questions.length, 4)
+          for (const q of quiz.questions) {
+            assert.include(q.question, "volcanoes")
+            assert.notInclude(q.question, "mock")
+            assert.strictEqual(new Set(q.choices).size, q.choices.length)
+            assert.isAtLeast(q.choices.length, 2)
+            assert.isTrue(q.answerIndex >= 0 && q.answerIndex < q.choices.length)
+          }
+          assert.strictEqual(new Set(quiz.questions.map((q) => q.question)).size, 4)
+          assert.isAbove(new Set(quiz.questions.map((q) => q.answerIndex)).size, 1)
+        }))
+    }
+
     it.effect("Gemini responseSchema (OpenAPI subset, upper-case types)", () =>
       Effect.gen(function*() {
         const server = yield* fresh

@@ -73,10 +73,13 @@ const prefillOf = (conversation: Conversation): string | undefined => {
 export const hasPrefill = (conversation: Conversation): boolean => prefillOf(conversation) !== undefined
 
 const answerOf = (conversation: Conversation): string => {
-  const words = lastUserText(conversation.messages).split(/\s+/).filter((w) => w !== "").slice(0, ANSWER_WORDS)
+  const prompt = lastUserText(conversation.messages)
+  const words = prompt.split(/\s+/).filter((w) => w !== "").slice(0, ANSWER_WORDS)
   const answer = `Mock answer from ${conversation.provider}: ${words.join(" ")}`.trim()
   if (conversation.json === undefined) return answer
-  return JSON.stringify(conversation.json.schema === undefined ? { answer } : sampleJson(conversation.json.schema))
+  return JSON.stringify(
+    conversation.json.schema === undefined ? { answer } : sampleJson(conversation.json.schema, prompt)
+  )
 }
 
 const continuation = (full: string, prefill: string | undefined): string =>

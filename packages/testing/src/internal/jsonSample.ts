@@ -7,10 +7,24 @@
  * `anyOf`/`oneOf` (first branch), `allOf` (merged) and `$ref` into `$defs` or
  * `definitions`.
  *
+ * Content reads like a model's answer to the prompt: the topic (`about X`)
+ * fills `topic`/`title` fields and every question; a `questions` array has as
+ * many items as the prompt asks for (`5 ... questions`); `choices`/`options`
+ * arrays hold four distinct choices; an `answer`/`correct` integer next to
+ * them is an index in range; `explanation` fields explain.
+ *
  * @internal
  */
 
 type SchemaObject = Readonly<Record<string, unknown>>
+
+/** What the prompt asked about, and where in the answer a value sits. */
+interface Context {
+  readonly topic: string
+  readonly count: number | undefined
+  /** Index of the innermost array item being generated. */
+  readonly item: number
+}
 
 const MAX_DEPTH = 8
 
@@ -49,10 +63,39 @@ const FORMATS: Record<string, string> = {
   uuid: "00000000-0000-4000-8000-000000000000"
 }
 
-const sampleString = (schema: SchemaObject, name: string): string => {
+const QUESTIONS: ReadonlyArray<(topic: string) => string> = [
+  (topic) => `Which statement about ${topic} is true?`,
+  (topic) => `What is the main idea behind ${topic}?`,
+  (topic) => `Which example best shows ${topic} at work?`,
+  (topic) => `Why does ${topic} matter?`,
+  (topic) => `What would change without ${topic}?`
+]
+
+const CHOICES: ReadonlyArray<(topic: string) => string> = [
+  (topic) => `A key fact about ${topic}`,
+  (topic) => `A common myth about ${topic}`,
+  (topic) => `Something unrelated to ${topic}`,
+  (topic) => `A half-truth about ${topic}`
+]
+
+const pick = <A>(list: ReadonlyArray<A>, index: number): A => list[index % list.length] as A
+
+const wordOf = (name: string, pattern: RegExp): boolean => pattern.test(name.toLowerCase())
+
+const contentFor = (name: string, context: Context): string => {
+  if (wordOf(name, /^(topic|subject|title)$/)) return context.topic
+  if (wordOf(name, /question|stem/)) return `${pick(QUESTIONS, context.item)(context.topic)} (#${context.item + 1})`
+  if (wordOf(name, /choice|option/)) return pick(CHOICES, context.item)(context.topic)
+  if (wordOf(name, /explanation|reason|rationale/)) {
+    return `The right choice states a key fact about ${context.topic}; the others are myths or unrelated.`
+  }
+  return `mock ${name}`.trim()
+}
+
+const sampleString = (schema: SchemaObject, name: string, context: Context): string => {
   const format = schema["format"]
   if (typeof format === "string" && format in FORMATS) return FORMATS[format] ?? "mock"
-  const base = `mock ${name}`.trim()
+  const base = contentFor(name, context)
   const min = num(schema["minLength"]) ?? 0
   const max = num(schema["maxLength"])
   const padded = base.length >= min ? base : base.padEnd(min, "x")
@@ -84,34 +127,55 @@ const mergeAll = (root: SchemaObject, parts: ReadonlyArray<unknown>): SchemaObje
     }
   }, {})
 
-const sampleObject = (root: SchemaObject, schema: SchemaObject, depth: number): unknown => {
+const isAnswerIndex = (name: string) => wordOf(name, /answer|correct/)
+
+/** An answer index next to a list of choices points into it, one per item so answers vary. */
+const pointAnswers = (out: Record<string, unknown>, context: Context): void => {
+  const choices = Object.values(out).find(Array.isArray)
+  if (choices === undefined || choices.length === 0) return
+  for (const [key, value] of Object.entries(out)) {
+    if (isAnswerIndex(key) && typeof value === "number" && Number.isInteger(value)) {
+      out[key] = context.item % choices.length
+    }
+  }
+}
+
+const sampleObject = (root: SchemaObject, schema: SchemaObject, depth: number, context: Context): unknown => {
   const properties = isObject(schema["properties"]) ? schema["properties"] : {}
   const required = Array.isArray(schema["required"]) ? schema["required"] : []
   const out: Record<string, unknown> = {}
   for (const [key, property] of Object.entries(properties)) {
-    if (depth < MAX_DEPTH / 2 || required.includes(key)) out[key] = sample(root, property, depth + 1, key)
+    if (depth < MAX_DEPTH / 2 || required.includes(key)) out[key] = sample(root, property, depth + 1, key, context)
   }
+  pointAnswers(out, context)
   return out
 }
 
-const sampleArray = (root: SchemaObject, schema: SchemaObject, depth: number, name: string): unknown => {
-  const count = Math.min(Math.max(num(schema["minItems"]) ?? 1, 1), num(schema["maxItems"]) ?? Infinity)
-  return Array.from({ length: count }, () => sample(root, schema["items"], depth + 1, name))
+const wantedItems = (name: string, context: Context): number =>
+  wordOf(name, /choice|option/) ? CHOICES.length : wordOf(name, /question|item/) ? context.count ?? 1 : 1
+
+const sampleArray = (root: SchemaObject, schema: SchemaObject, depth: number, name: string, context: Context) => {
+  const wanted = Math.max(num(schema["minItems"]) ?? 1, wantedItems(name, context), 1)
+  const count = Math.min(wanted, num(schema["maxItems"]) ?? Infinity)
+  return Array.from(
+    { length: count },
+    (_, item) => sample(root, schema["items"], depth + 1, name, { ...context, item })
+  )
 }
 
-const sample = (root: SchemaObject, node: unknown, depth: number, name: string): unknown => {
+const sample = (root: SchemaObject, node: unknown, depth: number, name: string, context: Context): unknown => {
   if (!isObject(node) || depth > MAX_DEPTH) return null
-  if (typeof node["$ref"] === "string") return sample(root, resolveRef(root, node["$ref"]), depth + 1, name)
+  if (typeof node["$ref"] === "string") return sample(root, resolveRef(root, node["$ref"]), depth + 1, name, context)
   if ("const" in node) return node["const"]
   if (Array.isArray(node["enum"]) && node["enum"].length > 0) return node["enum"][0]
   const branches = node["anyOf"] ?? node["oneOf"]
-  if (Array.isArray(branches) && branches.length > 0) return sample(root, branches[0], depth + 1, name)
-  if (Array.isArray(node["allOf"])) return sample(root, mergeAll(root, node["allOf"]), depth + 1, name)
+  if (Array.isArray(branches) && branches.length > 0) return sample(root, branches[0], depth + 1, name, context)
+  if (Array.isArray(node["allOf"])) return sample(root, mergeAll(root, node["allOf"]), depth + 1, name, context)
   switch (firstType(node)) {
     case "object":
-      return sampleObject(root, node, depth)
+      return sampleObject(root, node, depth, context)
     case "array":
-      return sampleArray(root, node, depth, name)
+      return sampleArray(root, node, depth, name, context)
     case "integer":
       return sampleNumber(node, true)
     case "number":
@@ -121,13 +185,29 @@ const sample = (root: SchemaObject, node: unknown, depth: number, name: string):
     case "null":
       return null
     default:
-      return sampleString(node, name)
+      return sampleString(node, name, context)
   }
 }
 
+/** The topic of a prompt: what follows "about" (up to "for", punctuation or the end), else its first words. */
+const topicOf = (prompt: string): string => {
+  const about = /\babout\s+(.+?)(?:\s+for\b|\s+to\b|[.,;:!?\n]|$)/i.exec(prompt)?.[1]?.trim()
+  if (about !== undefined && about !== "") return about
+  const words = prompt.split(/\s+/).filter((w) => w !== "").slice(0, 4).join(" ")
+  return words === "" ? "the topic" : words
+}
+
+/** How many questions a prompt asks for ("Write 5 multiple-choice questions"). */
+const countOf = (prompt: string): number | undefined => {
+  const match = /\b(\d{1,3})\s+(?:[\w-]+\s+){0,3}questions?\b/i.exec(prompt)?.[1]
+  return match === undefined ? undefined : Number(match)
+}
+
 /**
- * One JSON value satisfying `schema`, the same value for the same schema.
+ * One JSON value satisfying `schema` that reads like an answer to `prompt`,
+ * the same value for the same schema and prompt.
  *
  * @internal
  */
-export const sampleJson = (schema: unknown): unknown => sample(isObject(schema) ? schema : {}, schema, 0, "")
+export const sampleJson = (schema: unknown, prompt = ""): unknown =>
+  sample(isObject(schema) ? schema : {}, schema, 0, "", { topic: topicOf(prompt), count: countOf(prompt), item: 0 })

@@ -1,0 +1,154 @@
+/**
+ * The quiz service's routes:
+ *
+ * - `POST /v1/quizzes` (header `x-teacher-id`; body `{ topic, grade,
+ *   questionCount }`): a quiz decoded by `Quiz.Quiz`, with the teacher's
+ *   `RateLimit-*` headers; 429 with `Retry-After` once the teacher's daily
+ *   limit is spent, 400 naming the field over the per-request maximum.
+ * - `POST /v1/quizzes/stream` (header `x-teacher-id`; body `{ topic, grade }`):
+ *   an explanation as Server-Sent Events (`delta`, `finish`, or `error`).
+ * - `GET /v1/usage?day=YYYY-MM-DD` (header `x-admin-key`): the ledger per
+ *   teacher for a day (today by default).
+ * - `GET /healthz`: each provider's circuit.
+ *
+ * @since 0.1.0
+ */
+import * as LlmConfig from "@baton/core/LlmConfig"
+import * as LlmManager from "@baton/core/LlmManager"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import * as HttpBody from "@baton/http/HttpBody"
+import * as HttpQuota from "@baton/http/HttpQuota"
+import * as HttpSse from "@baton/http/HttpSse"
+import { Config, DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse, ProblemDetails } from "effect/http"
+import { timingSafeEqual } from "node:crypto"
+import * as Quiz from "./Quiz.ts"
+
+const countField = "questionCount"
+
+const teacher = HttpQuota.handler({ subject: { header: "x-teacher-id" }, countField })
+
+const createQuiz = HttpRouter.add(
+  "POST",
+  "/v1/quizzes",
+  teacher((subjectId) =>
+    Effect.gen(function*() {
+      const request = yield* HttpBody.json(Quiz.QuizRequest)
+      const quota = yield* QuotaLimiter.QuotaLimiter
+      yield* quota.checkRequestSize(request.questionCount)
+      const manager = yield* LlmManager.LlmManager
+      const result = yield* manager.generateStructured({
+        prompt: Quiz.quizPrompt(request),
+        options: { system: Quiz.system, temperature: 0.4, maxTokens: 300 * request.questionCount + 200 },
+        metadata: { subjectId, tags: { feature: "quiz" } }
+      }, Quiz.Quiz)
+      return HttpServerResponse.jsonUnsafe({
+        quiz: result.value,
+        provider: result.provider,
+        model: result.model,
+        attempts: result.attempts.length,
+        usage: {
+          promptTokens: result.usage.promptTokens,
+          completionTokens: result.usage.completionTokens,
+          costUsd: result.usage.estimatedCostUsd
+        }
+      })
+    })
+  )
+)
+
+const streamExplanation = HttpRouter.add(
+  "POST",
+  "/v1/quizzes/stream",
+  teacher((subjectId) =>
+    Effect.gen(function*() {
+      const request = yield* HttpBody.json(Quiz.ExplainRequest)
+      const manager = yield* LlmManager.LlmManager
+      return yield* HttpSse.response(manager.stream({
+        prompt: Quiz.explainPrompt(request),
+        options: { system: Quiz.system, maxTokens: 400 },
+        metadata: { subjectId, tags: { feature: "explain" } }
+      }))
+    })
+  )
+)
+
+const problem = (status: number, title: string, detail: string) =>
+  ProblemDetails.toResponse({ type: ProblemDetails.blankType, status, title, detail })
+
+const sameSecret = (given: string, expected: Redacted.Redacted): boolean => {
+  const a = Buffer.from(given)
+  const b = Buffer.from(Redacted.value(expected))
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** `QUIZ_ADMIN_KEY`: the key of `GET /v1/usage`; the route answers 403 while it is unset. */
+const adminKey = Config.option(Config.Redacted("QUIZ_ADMIN_KEY"))
+
+const readUsage = (day: UsageLedger.Day) =>
+  Effect.gen(function*() {
+    const ledger = yield* UsageLedger.UsageLedger
+    yield* ledger.flush
+    const rows = yield* ledger.usageBySubject(day)
+    return HttpServerResponse.jsonUnsafe({
+      day,
+      teachers: rows.map((row) => ({
+        teacher: row.subjectId,
+        requests: row.requests,
+        attempts: row.attempts,
+        promptTokens: row.promptTokens,
+        completionTokens: row.completionTokens,
+        totalTokens: row.totalTokens,
+        costUsd: row.costUsd
+      }))
+    })
+  }).pipe(
+    Effect.catchTag("UsageLedgerError", () => Effect.succeed(problem(503, "Ledger unavailable", "Try again later.")))
+  )
+
+const usage = HttpRouter.add(
+  "GET",
+  "/v1/usage",
+  Effect.gen(function*() {
+    const key = yield* adminKey
+    const request = yield* HttpServerRequest.HttpServerRequest
+    if (Option.isNone(key)) return problem(403, "Admin API disabled", "Set QUIZ_ADMIN_KEY to enable it.")
+    if (!sameSecret(request.headers["x-admin-key"] ?? "", key.value)) {
+      return problem(401, "Unauthorized", "Send the admin key in the x-admin-key header.")
+    }
+    const given = new URL(request.url, "http://localhost").searchParams.get("day")
+    const settings = yield* LlmConfig.LlmConfig
+    const today = UsageLedger.dayOf(yield* DateTime.now, settings.quotaTimeZone)
+    const day = Schema.decodeUnknownOption(UsageLedger.Day)(given ?? today)
+    return Option.isNone(day)
+      ? problem(400, "Invalid request", "day: expected YYYY-MM-DD")
+      : yield* readUsage(day.value)
+  }).pipe(
+    Effect.catchTag("ConfigError", () => Effect.succeed(problem(500, "Server misconfigured", "QUIZ_ADMIN_KEY")))
+  )
+)
+
+const circuitNames = { Closed: "closed", Open: "open", HalfOpen: "half-open" } as const
+
+const health = HttpRouter.add(
+  "GET",
+  "/healthz",
+  Effect.gen(function*() {
+    const manager = yield* LlmManager.LlmManager
+    const providers = yield* Effect.forEach(
+      manager.providers,
+      (provider) =>
+        Effect.map(manager.circuitState(provider), (state) => ({ provider, circuit: circuitNames[state._tag] }))
+    )
+    const up = providers.some((p) => p.circuit !== "open")
+    return HttpServerResponse.jsonUnsafe({ status: up ? "ok" : "down", providers }, { status: up ? 200 : 503 })
+  })
+)
+
+/**
+ * Every route of the service.
+ *
+ * @since 0.1.0
+ */
+export const Routes = Layer.mergeAll(createQuiz, streamExplanation, usage, health)

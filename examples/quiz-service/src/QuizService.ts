@@ -1,0 +1,95 @@
+/**
+ * The quiz service assembled from the environment (`LlmConfig`):
+ *
+ * - the provider chain (DeepSeek then Gemini by default) behind one
+ *   `LlmManager` with retries, circuit breaking and fallback;
+ * - the per-teacher quota in memory, or in Redis when `REDIS_URL` is set
+ *   (shared by every process of the service);
+ * - the usage ledger in SQLite (`.baton/usage.sqlite`) or the database of
+ *   `LLM_USAGE_STORE_URL` (`postgres://...` for PostgreSQL);
+ * - request logs as JSON lines on stdout, or in the file `QUIZ_REQUEST_LOG`;
+ * - the routes of `QuizApi` on `HOST:PORT`.
+ *
+ * @since 0.1.0
+ */
+import * as LlmConfig from "@baton/core/LlmConfig"
+import * as LlmManager from "@baton/core/LlmManager"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as RequestLog from "@baton/core/RequestLog"
+import * as Providers from "@baton/providers/Providers"
+import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
+import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
+import { NodeHttpClient, NodeHttpServer, NodeServices } from "@effect/platform-node"
+import { Config, Effect, Layer, Logger, Option } from "effect"
+import { HttpRouter } from "effect/http"
+import { createServer } from "node:http"
+import { Routes } from "./QuizApi.ts"
+
+const Quotas = Layer.unwrap(
+  LlmConfig.LlmConfig.useSync((settings) =>
+    Option.isSome(settings.redisUrl) ? RedisQuotaStore.layerConfig() : QuotaLimiter.layerMemory()
+  )
+)
+
+const recordLogger = Logger.make(({ message }) => JSON.stringify(Array.isArray(message) ? message[0] : message))
+
+const RequestLogs = Layer.unwrap(Effect.gen(function*() {
+  const file = yield* Config.option(Config.String("QUIZ_REQUEST_LOG"))
+  const options = yield* RequestLog.optionsFromConfig
+  if (Option.isNone(file)) return RequestLog.layerJson(options)
+  const logger = yield* Logger.toFile(recordLogger, file.value, { batchWindow: "100 millis" })
+  return RequestLog.layer([RequestLog.jsonSink(logger)], options)
+})).pipe(Layer.provide(NodeServices.layer))
+
+const Stores = Layer.mergeAll(
+  RequestLogs,
+  SqlUsageLedger.layerFromConfig({ fallbackUrl: "sqlite:.baton/usage.sqlite" }),
+  Quotas
+)
+
+/**
+ * The manager, quota, ledger and configuration, from the environment.
+ *
+ * @since 0.1.0
+ */
+export const Stack = LlmManager.layerConfig({
+  deepseek: Providers.layerFromConfig("deepseek"),
+  gemini: Providers.layerFromConfig("gemini"),
+  openai: Providers.layerFromConfig("openai"),
+  anthropic: Providers.layerFromConfig("anthropic")
+}).pipe(
+  Layer.provideMerge(Stores),
+  Layer.provide([LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
+  Layer.provideMerge(LlmConfig.layer)
+)
+
+/**
+ * Where the service listens.
+ *
+ * @since 0.1.0
+ */
+export interface ListenOptions {
+  readonly port: number
+  readonly host: string
+}
+
+/**
+ * `PORT` (default 3000) and `HOST` (default `127.0.0.1`).
+ *
+ * @since 0.1.0
+ */
+export const listenConfig: Config.Config<ListenOptions> = Config.all({
+  port: Config.Port("PORT").pipe(Config.withDefault(3000)),
+  host: Config.String("HOST").pipe(Config.withDefault("127.0.0.1"))
+})
+
+/**
+ * The service listening on `options`, over `Stack`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: ListenOptions) =>
+  HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
+    Layer.provide(Stack),
+    Layer.provideMerge(NodeHttpServer.layer(createServer, options))
+  )

@@ -1,0 +1,181 @@
+/**
+ * Baton's errors as HTTP responses: one table from each error to its status,
+ * rendered as RFC 9457 Problem Details (`application/problem+json`).
+ *
+ * | error | status | extra |
+ * | --- | --- | --- |
+ * | `RateLimitExceeded` | 429 | `RateLimit-*` and `Retry-After` headers |
+ * | `TooManyQuestions` | 400 | `field` (the request's count field), `requested`, `max` |
+ * | `InvalidOptions` | 400 | `field` (the offending field) |
+ * | `GenerationDisabled` | 503 | |
+ * | `AllProvidersFailed` | 503 | `Retry-After` when every provider was skipped by an open circuit |
+ * | `QuotaStoreUnavailable` | 503 | |
+ * | `DeadlineExceeded` | 504 | |
+ * | `StreamInterrupted` | 502 | |
+ * | `LlmConfigError` | 500 | |
+ *
+ * A body never carries an error's internal detail: no provider message, no
+ * attempt list, no key, no prompt, no store URL. Only `InvalidOptions`
+ * repeats its message, which describes the caller's own input. Operators
+ * read the rest in the request log.
+ *
+ * @since 0.1.0
+ */
+import type * as Attempt from "@baton/core/Attempt"
+import type {
+  AllProvidersFailed,
+  DeadlineExceeded,
+  GenerationDisabled,
+  InvalidOptions,
+  LlmConfigError,
+  QuotaStoreUnavailable,
+  RateLimitExceeded,
+  TooManyQuestions
+} from "@baton/core/LlmError"
+import type { StreamInterrupted } from "@baton/core/ProviderError"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import { DateTime, Duration } from "effect"
+import { HttpServerResponse, ProblemDetails } from "effect/http"
+
+/**
+ * Every Baton error an HTTP handler may answer with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type BatonError =
+  | AllProvidersFailed
+  | DeadlineExceeded
+  | GenerationDisabled
+  | InvalidOptions
+  | LlmConfigError
+  | QuotaStoreUnavailable
+  | RateLimitExceeded
+  | StreamInterrupted
+  | TooManyQuestions
+
+/**
+ * How errors are rendered. `countField` is the request field that
+ * `TooManyQuestions` names (default `questionCount`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly countField?: string | undefined
+}
+
+interface Rendered {
+  readonly status: number
+  readonly title: string
+  readonly detail: string
+  readonly extensions?: Readonly<Record<string, unknown>>
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+const seconds = (duration: Duration.Duration): string => String(Math.max(1, Math.ceil(Duration.toSeconds(duration))))
+
+/** The earliest probe of the open circuits when every attempt was skipped by one. */
+const circuitRetryAfter = (attempts: ReadonlyArray<Attempt.Attempt>): Duration.Duration | undefined => {
+  const waits = attempts.map((a) => a.error?._tag === "CircuitOpen" ? a.error.retryAfter : undefined)
+  if (waits.length === 0 || waits.some((w) => w === undefined)) return undefined
+  return waits.reduce<Duration.Duration | undefined>(
+    (min, w) => w === undefined ? min : min === undefined ? w : Duration.min(min, w),
+    undefined
+  )
+}
+
+const render = (error: BatonError, now: DateTime.Utc, options: Options): Rendered => {
+  switch (error._tag) {
+    case "RateLimitExceeded":
+      return {
+        status: 429,
+        title: "Daily limit reached",
+        detail: `The daily ${error.budget ?? "request"} limit of ${error.limit} is spent; it resets at ${
+          DateTime.formatIso(error.resetsAt)
+        }.`,
+        extensions: { limit: error.limit, resetsAt: DateTime.formatIso(error.resetsAt) },
+        headers: QuotaLimiter.rateLimitHeaders(error, now)
+      }
+    case "TooManyQuestions": {
+      const field = options.countField ?? "questionCount"
+      return {
+        status: 400,
+        title: "Too many questions",
+        detail: `${field}: ${error.requested} requested; at most ${error.max} per request.`,
+        extensions: { field, requested: error.requested, max: error.max }
+      }
+    }
+    case "InvalidOptions":
+      return { status: 400, title: "Invalid request", detail: error.message, extensions: { field: error.field } }
+    case "GenerationDisabled":
+      return { status: 503, title: "Generation disabled", detail: "AI generation is switched off." }
+    case "AllProvidersFailed": {
+      const wait = circuitRetryAfter(error.attempts)
+      return {
+        status: 503,
+        title: "No provider available",
+        detail: "Every configured provider failed or is paused; try again later.",
+        ...(wait === undefined ? {} : { headers: { "Retry-After": seconds(wait) } })
+      }
+    }
+    case "QuotaStoreUnavailable":
+      return { status: 503, title: "Quota store unavailable", detail: "Quotas cannot be checked right now." }
+    case "DeadlineExceeded":
+      return { status: 504, title: "Deadline exceeded", detail: `No answer within ${error.timeoutMs} ms.` }
+    case "StreamInterrupted":
+      return { status: 502, title: "Answer interrupted", detail: "The provider stopped mid-answer." }
+    case "LlmConfigError":
+      return { status: 500, title: "Server misconfigured", detail: "The service configuration is invalid." }
+  }
+}
+
+/**
+ * The Problem Details object of an error (also the data of an SSE `error`
+ * event), and the headers that go with it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toProblem = (
+  error: BatonError,
+  now: DateTime.Utc,
+  options: Options = {}
+): { readonly problem: ProblemDetails.ProblemDetails; readonly headers: Readonly<Record<string, string>> } => {
+  const rendered = render(error, now, options)
+  return {
+    problem: {
+      type: `urn:baton:problem:${error._tag}`,
+      status: rendered.status,
+      title: rendered.title,
+      detail: rendered.detail,
+      ...rendered.extensions
+    },
+    headers: rendered.headers ?? {}
+  }
+}
+
+/**
+ * The response for an error: its status, `application/problem+json`, and its
+ * headers (`Retry-After`, `RateLimit-*` for a 429).
+ *
+ * @example
+ * ```ts
+ * import { DateTime } from "effect"
+ * import { GenerationDisabled } from "@baton/core/LlmError"
+ * import * as HttpProblem from "@baton/http/HttpProblem"
+ *
+ * const response = HttpProblem.toResponse(new GenerationDisabled(), DateTime.nowUnsafe()) // 503
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toResponse = (
+  error: BatonError,
+  now: DateTime.Utc,
+  options: Options = {}
+): HttpServerResponse.HttpServerResponse => {
+  const { headers, problem } = toProblem(error, now, options)
+  return ProblemDetails.toResponse(problem).pipe(HttpServerResponse.setHeaders(headers))
+}

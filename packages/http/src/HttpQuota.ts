@@ -1,0 +1,119 @@
+/**
+ * Per-subject quotas on an `effect/http` server: the subject of each request
+ * (a teacher) from a header or a function, `RateLimit-Limit`,
+ * `RateLimit-Remaining` and `RateLimit-Reset` on every response, success or
+ * error, and Baton's errors as Problem Details (see `HttpProblem`).
+ *
+ * **Who reserves.** The `LlmManager` reserves the subject's quota for each
+ * call that names a `subjectId` (and refunds it when the call fails or is
+ * interrupted), so quota is spent in one place whatever the door. `handler`
+ * reads the subject's quota after the call for the headers, or takes them
+ * from the `RateLimitExceeded` that refused it (429 with `Retry-After`).
+ *
+ * @example
+ * ```ts
+ * import * as HttpQuota from "@baton/http/HttpQuota"
+ * import * as LlmManager from "@baton/core/LlmManager"
+ * import { Effect } from "effect"
+ * import { HttpRouter, HttpServerResponse } from "effect/http"
+ *
+ * const route = HttpRouter.add("POST", "/v1/answer", HttpQuota.handler({ subject: { header: "x-teacher-id" } })(
+ *   (subjectId) => Effect.gen(function*() {
+ *     const manager = yield* LlmManager.LlmManager
+ *     const result = yield* manager.generate({ prompt: "Hi", metadata: { subjectId } })
+ *     return HttpServerResponse.jsonUnsafe({ content: result.content })
+ *   })
+ * ))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { SubjectId } from "@baton/core/Ids"
+import { InvalidOptions } from "@baton/core/LlmError"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import { DateTime, Effect, Schema } from "effect"
+import { HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as HttpProblem from "./HttpProblem.ts"
+
+/**
+ * Where the subject of a request comes from: a header (a missing or invalid
+ * value is a 400 naming the header) or a function of the request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SubjectSource =
+  | { readonly header: string }
+  | ((request: HttpServerRequest.HttpServerRequest) => Effect.Effect<SubjectId, InvalidOptions>)
+
+/**
+ * What `handler` needs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends HttpProblem.Options {
+  readonly subject: SubjectSource
+}
+
+const decodeSubject = Schema.decodeUnknownEffect(SubjectId)
+
+const fromHeader = (name: string) => (request: HttpServerRequest.HttpServerRequest) =>
+  decodeSubject(request.headers[name.toLowerCase()]).pipe(
+    Effect.mapError(() =>
+      new InvalidOptions({
+        field: `header ${name}`,
+        message: `header ${name}: required, a non-empty id of at most 256 characters`
+      })
+    )
+  )
+
+/**
+ * The subject of the current request.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const subjectOf = (
+  source: SubjectSource
+): Effect.Effect<SubjectId, InvalidOptions, HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, typeof source === "function" ? source : fromHeader(source.header))
+
+/** The subject's quota headers now; none when the store cannot say. */
+const currentHeaders = (subjectId: SubjectId) =>
+  Effect.gen(function*() {
+    const quota = yield* QuotaLimiter.QuotaLimiter
+    const status = yield* quota.remaining(subjectId)
+    return QuotaLimiter.rateLimitHeaders(status, yield* DateTime.now)
+  }).pipe(Effect.catchTag("QuotaStoreUnavailable", () => Effect.succeed({})))
+
+/**
+ * Wraps a handler that serves one subject: resolves the subject, runs the
+ * handler, renders a Baton error as Problem Details, and puts the subject's
+ * `RateLimit-*` headers on the response.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const handler = (options: Options) =>
+<E extends HttpProblem.BatonError, R>(
+  handle: (subjectId: SubjectId) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  R | HttpServerRequest.HttpServerRequest | QuotaLimiter.QuotaLimiter
+> =>
+  Effect.gen(function*() {
+    const subject = yield* Effect.result(subjectOf(options.subject))
+    if (subject._tag === "Failure") return HttpProblem.toResponse(subject.failure, yield* DateTime.now, options)
+    const subjectId = subject.success
+    const outcome = yield* Effect.result(handle(subjectId))
+    if (outcome._tag === "Failure" && outcome.failure._tag === "RateLimitExceeded") {
+      return HttpProblem.toResponse(outcome.failure, yield* DateTime.now, options)
+    }
+    const headers = yield* currentHeaders(subjectId)
+    const response = outcome._tag === "Success"
+      ? outcome.success
+      : HttpProblem.toResponse(outcome.failure, yield* DateTime.now, options)
+    return HttpServerResponse.setHeaders(response, headers)
+  })

@@ -1,0 +1,75 @@
+/**
+ * A `manager.stream` as a Server-Sent Events response.
+ *
+ * Events:
+ * - `delta`: `{"text": "..."}` for each piece of text;
+ * - `finish`: `{"provider", "model", "finishReason", "usage"}`, the only clean
+ *   end of an answer;
+ * - `error`: a Problem Details object (see `HttpProblem`) when the stream
+ *   fails after the response has started. A client that sees the body end
+ *   without `finish` must treat the answer as cut.
+ *
+ * The stream is pulled once before the response is made, so a failure before
+ * any text (a spent quota, every provider down) is an ordinary error response
+ * with its status (429, 503, ...) rather than a 200 carrying an error event.
+ *
+ * @since 0.1.0
+ */
+import type { StreamPart } from "@baton/core/GenerationResult"
+import type { StreamError } from "@baton/core/LlmManager"
+import { DateTime, Effect, Exit, Pull, Scope, Stream } from "effect"
+import { Sse } from "effect/encoding"
+import { HttpServerResponse } from "effect/http"
+import * as HttpProblem from "./HttpProblem.ts"
+
+const event = (name: string, data: unknown): Sse.Event => ({
+  _tag: "Event",
+  event: name,
+  id: undefined,
+  data: JSON.stringify(data)
+})
+
+const toEvent = (part: StreamPart): Sse.Event =>
+  part._tag === "TextDelta"
+    ? event("delta", { text: part.text })
+    : event("finish", {
+      provider: part.provider,
+      model: part.model,
+      finishReason: part.finishReason,
+      usage: part.usage
+    })
+
+const errorEvent = (error: StreamError, options: HttpProblem.Options) =>
+  Effect.map(DateTime.now, (now) => event("error", HttpProblem.toProblem(error, now, options).problem))
+
+/**
+ * Starts `parts` and answers with an SSE response once its first part is
+ * there; fails with the stream's error when it fails before any part.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const response = (
+  parts: Stream.Stream<StreamPart, StreamError>,
+  options: HttpProblem.Options = {}
+): Effect.Effect<HttpServerResponse.HttpServerResponse, StreamError> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const pull = yield* Scope.provide(Stream.toPull(parts), scope)
+      const first = yield* restore(Pull.catchDone(pull, () => Effect.succeed<ReadonlyArray<StreamPart>>([]))).pipe(
+        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))
+      )
+      const body = Stream.concat(Stream.fromIterable(first), Stream.fromPull(Effect.succeed(pull))).pipe(
+        Stream.map(toEvent),
+        Stream.catch((error) => Stream.fromEffect(errorEvent(error, options))),
+        Stream.ensuring(Scope.close(scope, Exit.void)),
+        Stream.pipeThroughChannel(Sse.encode()),
+        Stream.encodeText
+      )
+      return HttpServerResponse.stream(body, {
+        contentType: "text/event-stream",
+        headers: { "cache-control": "no-cache" }
+      })
+    })
+  )

@@ -1,0 +1,32 @@
+/**
+ * The mock provider server as a command line: `baton-mock-server` and
+ * `baton mock-server` are both this command under two names. It serves until
+ * Ctrl-C and prints the base URL of each provider.
+ *
+ * @since 0.1.0
+ */
+import { Console, Effect } from "effect"
+import { Command, Flag } from "effect/cli"
+import * as MockProviderServer from "./MockProviderServer.ts"
+
+const serve = Effect.fnUntraced(function*(options: MockProviderServer.MockServerOptions) {
+  const server = yield* MockProviderServer.start(options)
+  yield* Console.log(`Baton mock provider server on ${server.url}`)
+  for (const provider of MockProviderServer.providers) {
+    yield* Console.log(`  ${provider.padEnd(9)} ${server.baseUrl(provider)}`)
+  }
+  yield* Console.log(`Faults: header "x-mock-fault: status=503" or model "gpt-4o-mini@status=503". Ctrl-C stops.`)
+  return yield* Effect.never
+}, Effect.scoped)
+
+/**
+ * The command, named `name`.
+ *
+ * @since 0.1.0
+ */
+export const command = (name: string) =>
+  Command.make(name, {
+    port: Flag.Int("port").pipe(Flag.withDefault(8787), Flag.withDescription("port to listen on (0: any free port)")),
+    host: Flag.String("host").pipe(Flag.withDefault("127.0.0.1"), Flag.withDescription("address to listen on")),
+    seed: Flag.Int("seed").pipe(Flag.withDefault(1), Flag.withDescription("seed of probability faults"))
+  }, serve).pipe(Command.withDescription("Run the mock provider server (OpenAI, DeepSeek, Gemini, Anthropic formats)"))
