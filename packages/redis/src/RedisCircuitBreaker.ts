@@ -20,9 +20,11 @@
  *
  * **When Redis is unreachable**
  *
- * The breaker fails open: a call whose admission cannot reach Redis runs
- * unrecorded (reported at `References.UnhandledLogLevel`), so a Redis outage
- * never takes the providers down with it. `layerConfig` connects when built
+ * The breaker fails open: a call whose admission cannot reach Redis within
+ * `commandTimeout` (default 500 ms) runs unrecorded (reported at
+ * `References.UnhandledLogLevel`), so a Redis outage never takes the
+ * providers down with it, and while Redis stays silent later commands fail
+ * at once (see `RedisConnection`). `layerConfig` connects when built
  * and fails with an `LlmConfigError` naming `REDIS_URL` when it is unset.
  *
  * @example
@@ -41,11 +43,11 @@
  *
  * @since 0.1.0
  */
-import { LlmConfig } from "@baton/core/LlmConfig"
+import { type LlmConfig } from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
-import { NodeRedis } from "@effect/platform-node"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { type Duration, Effect, Layer } from "effect"
 import { CircuitBreaker, type Redis } from "effect/persistence"
+import * as RedisConnection from "./RedisConnection.ts"
 
 /**
  * Where the circuits live.
@@ -55,6 +57,8 @@ import { CircuitBreaker, type Redis } from "effect/persistence"
 export interface Options {
   /** Prepended to every key; default `baton:circuit:`. Separate deployments that must not share circuits use different prefixes. */
   readonly prefix?: string | undefined
+  /** Bound of each Redis command; default `RedisConnection.defaults.commandTimeout`. */
+  readonly commandTimeout?: Duration.Input | undefined
 }
 
 /**
@@ -65,15 +69,20 @@ export interface Options {
 export const defaultPrefix = "baton:circuit:"
 
 /**
- * The circuit store on the `Redis` in context.
+ * The circuit store on the `Redis` in context, each command bounded by
+ * `commandTimeout` (see `RedisConnection.bound`): a store that does not
+ * answer lets the call through unrecorded.
  *
  * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<CircuitBreaker.CircuitBreakerStore, never, Redis.Redis> =>
-  CircuitBreaker.layerStoreRedis({ prefix: options.prefix ?? defaultPrefix })
+  CircuitBreaker.layerStoreRedis({ prefix: options.prefix ?? defaultPrefix }).pipe(
+    Layer.provide(RedisConnection.layerBound(options.commandTimeout))
+  )
 
 /**
- * The circuit store on the Redis at `REDIS_URL` (from `LlmConfig`).
+ * The circuit store on the Redis at `REDIS_URL` (from `LlmConfig`), over a
+ * bounded `RedisConnection`.
  *
  * @since 0.1.0
  */
@@ -81,30 +90,18 @@ export const layerConfig: Layer.Layer<
   CircuitBreaker.CircuitBreakerStore,
   LlmConfigError,
   LlmConfig
-> = Layer.unwrap(LlmConfig.use((settings) =>
-  Option.match(settings.redisUrl, {
-    onNone: () =>
+> = layer().pipe(
+  Layer.provide(
+    RedisConnection.layerConfig({ purpose: "the Redis circuit store; set it or leave circuits in memory" })
+  ),
+  Layer.catchTag("RedisError", (error) =>
+    Layer.effect(
+      CircuitBreaker.CircuitBreakerStore,
       Effect.fail(
         new LlmConfigError({
           variable: "REDIS_URL",
-          message: "REDIS_URL: required for the Redis circuit store; set it or leave circuits in memory"
+          message: `REDIS_URL: the circuit store could not connect to Redis: ${String(error.cause)}`
         })
-      ),
-    onSome: (url) =>
-      Effect.succeed(
-        layer().pipe(
-          Layer.provide(NodeRedis.layer({ url: Redacted.value(url) })),
-          Layer.catchTag("RedisError", (error) =>
-            Layer.effect(
-              CircuitBreaker.CircuitBreakerStore,
-              Effect.fail(
-                new LlmConfigError({
-                  variable: "REDIS_URL",
-                  message: `REDIS_URL: the circuit store could not connect to Redis: ${String(error.cause)}`
-                })
-              )
-            ))
-        )
       )
-  })
-))
+    ))
+)

@@ -7,24 +7,27 @@
  * (provider names are validated lower-case words, safe in a key). The token
  * bucket script takes the time from the Effect clock of the caller, so
  * processes should have synchronised clocks (NTP) and tests can use
- * `TestClock`. When Redis fails, checks let calls through and log a warning.
+ * `TestClock`. When Redis fails or does not answer within `commandTimeout`
+ * (default 500 ms, see `RedisConnection`), checks let calls through and log a
+ * warning (fail open).
  *
  * @example
  * ```ts
- * import { NodeRedis } from "@effect/platform-node"
  * import { Layer } from "effect"
+ * import * as RedisConnection from "@baton/redis/RedisConnection"
  * import * as RedisProviderThrottle from "@baton/redis/RedisProviderThrottle"
  *
  * const Throttle = RedisProviderThrottle.layer({ openai: { requestsPerMinute: 500 } }).pipe(
- *   Layer.provide(NodeRedis.layer({ url: "redis://127.0.0.1:6379" }))
+ *   Layer.provide(RedisConnection.layer({ url: "redis://127.0.0.1:6379" }))
  * )
  * ```
  *
  * @since 0.1.0
  */
 import * as ProviderThrottle from "@baton/core/ProviderThrottle"
-import { Layer } from "effect"
+import { type Duration, Layer } from "effect"
 import { RateLimiter, type Redis } from "effect/persistence"
+import * as RedisConnection from "./RedisConnection.ts"
 
 /**
  * The throttle over Redis; `prefix` defaults to `baton:throttle:`.
@@ -33,9 +36,10 @@ import { RateLimiter, type Redis } from "effect/persistence"
  */
 export const layer = (
   limits: ProviderThrottle.LimitTable,
-  options: { readonly prefix?: string | undefined } = {}
+  options: { readonly prefix?: string | undefined; readonly commandTimeout?: Duration.Input | undefined } = {}
 ): Layer.Layer<ProviderThrottle.ProviderThrottle, never, Redis.Redis> =>
   ProviderThrottle.layer(limits).pipe(
     Layer.provide(RateLimiter.layer),
-    Layer.provide(RateLimiter.layerStoreRedis({ prefix: options.prefix ?? "baton:throttle:" }))
+    Layer.provide(RateLimiter.layerStoreRedis({ prefix: options.prefix ?? "baton:throttle:" })),
+    Layer.provide(RedisConnection.layerBound(options.commandTimeout))
   )

@@ -5,7 +5,8 @@
  * **Layout**
  *
  * One hash per subject and local day, `<prefix><YYYY-MM-DD>:<subject>`, with
- * the fields `units`, `tokens` and `cost` (nano-USD). The subject id is
+ * the fields `units`, `tokens` and `cost` (nano-USD), and one `r:<id>` per
+ * reservation (see below). The subject id is
  * base64url-encoded, so no id (however hostile: `:`, `{`, `*`, newlines, 256
  * characters) can reach another subject's key, a hash slot tag or a pattern.
  * The day in the key comes from the Effect clock (see `QuotaLimiter.dayOf`),
@@ -22,11 +23,20 @@
  *
  * **When Redis is unreachable**
  *
- * Each command is bounded by `timeout` (default 1 second); a Redis error or a
- * timeout becomes `QuotaStoreUnavailable`, and the limiter then fails closed,
- * or lets the request through with `failOpen: true` (see `QuotaLimiter`).
- * A command that times out may still run on Redis later: a reservation can
- * then be counted without its request running (never the other way round).
+ * Each command is bounded by `timeout` (default 1 second, see
+ * `RedisConnection`); a Redis error or a timeout becomes
+ * `QuotaStoreUnavailable`, and the limiter then fails closed, or lets the
+ * request through with `failOpen: true` (see `QuotaLimiter`).
+ *
+ * A reservation whose reply the caller gave up on (a timeout, a dropped
+ * connection) may still run on Redis later, when a paused server resumes.
+ * So each reservation carries an id, kept as a field `r:<id>` of the
+ * subject's hash (at most one per reserved request and day), and a failed
+ * reservation is undone in the background: the undo refunds it if it ran,
+ * or marks the id so that a late reservation does nothing. The undo goes on
+ * the same connection after the reservation, so Redis runs them in that
+ * order, and is retried every 500 ms for a minute while Redis is away. A
+ * request refused or failed by the client side is therefore never charged.
  * `layerConfig` connects when built: an unreachable Redis at startup fails
  * the layer with `QuotaStoreUnavailable` instead of starting without quotas.
  *
@@ -42,12 +52,12 @@
  *
  * @since 0.1.0
  */
-import { LlmConfig } from "@baton/core/LlmConfig"
-import { LlmConfigError, QuotaStoreUnavailable } from "@baton/core/LlmError"
+import { type LlmConfig } from "@baton/core/LlmConfig"
+import { type LlmConfigError, QuotaStoreUnavailable } from "@baton/core/LlmError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
-import { NodeRedis } from "@effect/platform-node"
-import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, FiberSet, Layer, Schedule } from "effect"
 import { Redis } from "effect/persistence"
+import * as RedisConnection from "./RedisConnection.ts"
 
 /**
  * Where keys go and how long a command may take.
@@ -76,15 +86,18 @@ const reserveScript = Redis.script(
     limit: number,
     tokenBudget: number,
     costBudget: number,
-    expiresInMillis: number
-  ) => [key, units, limit, tokenBudget, costBudget, expiresInMillis],
+    expiresInMillis: number,
+    reservation: string
+  ) => [key, units, limit, tokenBudget, costBudget, expiresInMillis, reservation],
   {
     numberOfKeys: 1,
     lua: `
-local usage = redis.call('HMGET', KEYS[1], 'units', 'tokens', 'cost')
+local field = 'r:' .. ARGV[6]
+local usage = redis.call('HMGET', KEYS[1], 'units', 'tokens', 'cost', field)
 local units = tonumber(usage[1] or '0')
 local tokens = tonumber(usage[2] or '0')
 local cost = tonumber(usage[3] or '0')
+if usage[4] then return {4, units, tokens, cost} end
 local add = tonumber(ARGV[1])
 local tokenBudget = tonumber(ARGV[3])
 local costBudget = tonumber(ARGV[4])
@@ -92,8 +105,30 @@ if units + add > tonumber(ARGV[2]) then return {1, units, tokens, cost} end
 if tokenBudget >= 0 and tokens >= tokenBudget then return {2, units, tokens, cost} end
 if costBudget >= 0 and cost >= costBudget then return {3, units, tokens, cost} end
 units = redis.call('HINCRBY', KEYS[1], 'units', add)
+redis.call('HSET', KEYS[1], field, add)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return {0, units, tokens, cost}
+`
+  }
+).withReturnType<unknown>()
+
+/**
+ * Undoes a reservation whose reply the caller gave up on: refunds it when it
+ * ran, or marks it so that it never runs when it arrives later.
+ */
+const cancelScript = Redis.script(
+  (key: string, reservation: string, expiresInMillis: number) => [key, reservation, expiresInMillis],
+  {
+    numberOfKeys: 1,
+    lua: `
+local field = 'r:' .. ARGV[1]
+local held = redis.call('HGET', KEYS[1], field)
+if held == 'x' then return 0 end
+redis.call('HSET', KEYS[1], field, 'x')
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not held then return 0 end
+if redis.call('HINCRBY', KEYS[1], 'units', -tonumber(held)) < 0 then redis.call('HSET', KEYS[1], 'units', 0) end
+return 1
 `
   }
 ).withReturnType<unknown>()
@@ -139,12 +174,18 @@ const usageOf = (units: number, tokens: number, costNanoUsd: number): QuotaLimit
   costNanoUsd
 })
 
-const toOutcome = (reply: ReadonlyArray<number>): QuotaLimiter.ReserveOutcome => {
+const toOutcome = (reply: ReadonlyArray<number>): Effect.Effect<QuotaLimiter.ReserveOutcome, QuotaStoreUnavailable> => {
   const [code = 0, units = 0, tokens = 0, cost = 0] = reply
   const usage = usageOf(units, tokens, cost)
+  if (code === 0) return Effect.succeed({ _tag: "Reserved", usage })
   const denied = deniedLimits[code - 1]
-  return denied === undefined ? { _tag: "Reserved", usage } : { _tag: "Denied", limit: denied, usage }
+  return denied === undefined
+    ? Effect.fail(unexpected(reply))
+    : Effect.succeed({ _tag: "Denied", limit: denied, usage })
 }
+
+/** How an undo is retried while Redis is away: every half second, for about a minute. */
+const cancelRetry = { schedule: Schedule.spaced("500 millis"), times: 120 }
 
 /**
  * Builds the store over the current `Redis` service.
@@ -152,43 +193,55 @@ const toOutcome = (reply: ReadonlyArray<number>): QuotaLimiter.ReserveOutcome =>
  * @since 0.1.0
  */
 export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
-  const redis = yield* Redis.Redis
+  const redis = RedisConnection.bound(yield* Redis.Redis, options.timeout ?? Duration.seconds(1))
   const prefix = options.prefix ?? "baton:quota:"
-  const timeout = Duration.fromInputUnsafe(options.timeout ?? Duration.seconds(1))
+  const cancellations = yield* FiberSet.make()
 
   const guard = <A>(what: string, effect: Effect.Effect<A, Redis.RedisError>) =>
-    effect.pipe(
-      Effect.mapError((error) =>
-        new QuotaStoreUnavailable({ message: `quota store (Redis) failed on ${what}: ${String(error.cause)}` })
-      ),
-      Effect.timeoutOrElse({
-        duration: timeout,
-        orElse: () =>
-          Effect.fail(
-            new QuotaStoreUnavailable({
-              message: `quota store (Redis) did not answer ${what} within ${Duration.format(timeout)}`
-            })
-          )
-      })
+    Effect.mapError(
+      effect,
+      (error) => new QuotaStoreUnavailable({ message: `quota store (Redis) failed on ${what}: ${String(error.cause)}` })
     )
 
   const reserve = redis.eval(reserveScript)
   const refund = redis.eval(refundScript)
   const charge = redis.eval(chargeScript)
+  const cancel = redis.eval(cancelScript)
+
+  /** Keeps undoing a reservation the caller gave up on until Redis confirms, for at most `cancelWindow`. */
+  const cancelLater = (key: string, reservation: string, expiresInMillis: number) =>
+    FiberSet.run(
+      cancellations,
+      cancel(key, reservation, expiresInMillis).pipe(
+        Effect.retry(cancelRetry),
+        Effect.catch((error) =>
+          Effect.logWarning("quota store (Redis): could not undo a reservation the caller gave up on", error.cause)
+        )
+      )
+    )
 
   return QuotaLimiter.QuotaStore.of({
-    reserve: ({ expiresInMillis, key, limits, units }) =>
-      guard(
+    reserve: ({ expiresInMillis, key, limits, units }) => {
+      const redisKey = keyOf(prefix, key)
+      const ttl = Math.max(1, Math.ceil(expiresInMillis))
+      const reservation = crypto.randomUUID()
+      return guard(
         "reserve",
         reserve(
-          keyOf(prefix, key),
+          redisKey,
           units,
           limits.daily,
           limits.dailyTokens ?? -1,
           limits.dailyCostNanoUsd ?? -1,
-          Math.max(1, Math.ceil(expiresInMillis))
+          ttl,
+          reservation
         )
-      ).pipe(Effect.flatMap((reply) => integers(reply, 4)), Effect.map(toOutcome)),
+      ).pipe(
+        Effect.flatMap((reply) => integers(reply, 4)),
+        Effect.flatMap(toOutcome),
+        Effect.onExit((exit) => exit._tag === "Success" ? Effect.void : cancelLater(redisKey, reservation, ttl))
+      )
+    },
     refund: ({ key, units }) => Effect.asVoid(guard("refund", refund(keyOf(prefix, key), units))),
     charge: ({ costNanoUsd, key, tokens }) =>
       Effect.asVoid(guard("charge", charge(keyOf(prefix, key), tokens, costNanoUsd))),
@@ -219,41 +272,31 @@ export const layer = (
   QuotaLimiter.layer(options).pipe(Layer.provide(layerStore(options)))
 
 /**
- * The limiter over a Redis client connected to `REDIS_URL` (from
- * `LlmConfig`). Fails with `LlmConfigError` when `REDIS_URL` is not set and
- * with `QuotaStoreUnavailable` when Redis cannot be reached at startup.
+ * The limiter over a bounded `RedisConnection` to `REDIS_URL` (from
+ * `LlmConfig`). Fails with `LlmConfigError` when `REDIS_URL` is not set or
+ * malformed and with `QuotaStoreUnavailable` when Redis cannot be reached at
+ * startup.
  *
  * @since 0.1.0
  */
 export const layerConfig = (
   options: QuotaLimiter.Extras & Options = {}
 ): Layer.Layer<QuotaLimiter.QuotaLimiter, LlmConfigError | QuotaStoreUnavailable, LlmConfig> =>
-  Layer.unwrap(LlmConfig.use((settings) =>
-    Option.match(settings.redisUrl, {
-      onNone: () =>
-        Effect.fail(
-          new LlmConfigError({
-            variable: "REDIS_URL",
-            message: "REDIS_URL: required for the Redis quota store; set it or use QuotaLimiter.layerMemory"
-          })
-        ),
-      onSome: (url) =>
-        Effect.succeed(
-          layer(options).pipe(
-            Layer.provide(
-              NodeRedis.layer({ url: Redacted.value(url) }).pipe(
-                Layer.catchTag("RedisError", (error) =>
-                  Layer.effect(
-                    Redis.Redis,
-                    Effect.fail(
-                      new QuotaStoreUnavailable({
-                        message: `quota store (Redis at REDIS_URL) unreachable at startup: ${String(error.cause)}`
-                      })
-                    )
-                  ))
-              )
+  layer(options).pipe(
+    Layer.provide(
+      RedisConnection.layerConfig({
+        purpose: "the Redis quota store; set it or use QuotaLimiter.layerMemory",
+        ...(options.timeout === undefined ? {} : { commandTimeout: options.timeout })
+      }).pipe(
+        Layer.catchTag("RedisError", (error) =>
+          Layer.effect(
+            Redis.Redis,
+            Effect.fail(
+              new QuotaStoreUnavailable({
+                message: `quota store (Redis at REDIS_URL) unreachable at startup: ${String(error.cause)}`
+              })
             )
-          )
-        )
-    })
-  ))
+          ))
+      )
+    )
+  )

@@ -1,0 +1,194 @@
+/**
+ * The Redis connection every Baton store uses, bounded so that a Redis
+ * outage never holds a request or a shutdown.
+ *
+ * **What is bounded**
+ *
+ * - Each command: `commandTimeout` (default 500 ms). A command Redis does
+ *   not answer in time fails with `RedisError`; each store then applies its
+ *   documented choice (circuits and throttles fail open, quotas fail closed
+ *   unless `failOpen`).
+ * - Commands during an outage: after a timeout the connection fails every
+ *   command at once for `commandTimeout` again before it lets one through,
+ *   so a request pays at most one `commandTimeout` per store check, not one
+ *   per command, while Redis is paused.
+ * - The offline queue: while the client reconnects, commands fail at once
+ *   (`disableOfflineQueue`) instead of piling up until Redis returns.
+ * - Shutdown: closing the layer waits for in-flight replies at most
+ *   `closeTimeout` (default 1 second), then drops the socket. Closing a
+ *   Redis-backed stack therefore takes at most `closeTimeout` per connection
+ *   whatever state Redis is in.
+ *
+ * Every store layer of this package also bounds the `Redis` it is given
+ * (`bound`), so a client built elsewhere (`NodeRedis.layer`) cannot hang a
+ * request either; only its own offline queue and its close stay unbounded,
+ * which is why `layer` and `layerConfig` are the way to connect.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import * as RedisConnection from "@baton/redis/RedisConnection"
+ * import * as RedisProviderThrottle from "@baton/redis/RedisProviderThrottle"
+ *
+ * const Throttle = RedisProviderThrottle.layer({ openai: { requestsPerMinute: 500 } }).pipe(
+ *   Layer.provide(RedisConnection.layer({ url: "redis://127.0.0.1:6379" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { LlmConfig } from "@baton/core/LlmConfig"
+import { LlmConfigError } from "@baton/core/LlmError"
+import { NodeRedis } from "@effect/platform-node"
+import { Cause, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Redis } from "effect/persistence"
+import { createClient } from "redis"
+
+/**
+ * Where Redis is and how long it may take.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly url: string | Redacted.Redacted
+  /** Bound of each command; default 500 ms. */
+  readonly commandTimeout?: Duration.Input | undefined
+  /** Bound of closing the connection; default 1 second. */
+  readonly closeTimeout?: Duration.Input | undefined
+}
+
+/**
+ * The default bounds.
+ *
+ * @since 0.1.0
+ */
+export const defaults = {
+  commandTimeout: Duration.millis(500),
+  closeTimeout: Duration.seconds(1)
+} as const
+
+/**
+ * The same `Redis` with every command (`send`, `eval`) bounded by
+ * `timeout`, interruptible even inside uninterruptible regions (the circuit
+ * breaker's admission), and failing at once for `timeout` after a timeout.
+ *
+ * @since 0.1.0
+ */
+export const bound = (redis: Redis.Redis["Service"], timeout: Duration.Input): Redis.Redis["Service"] => {
+  const limit = Duration.fromInputUnsafe(timeout)
+  const limitMs = Duration.toMillis(limit)
+  let quietUntil = 0
+  const guarded = <A>(effect: Effect.Effect<A, Redis.RedisError>): Effect.Effect<A, Redis.RedisError> =>
+    Effect.suspend(() => {
+      if (Date.now() < quietUntil) {
+        return Effect.fail(
+          new Redis.RedisError({ cause: new Cause.TimeoutError("Redis did not answer lately; not waiting again yet") })
+        )
+      }
+      return Effect.interruptible(effect).pipe(Effect.timeoutOrElse({
+        duration: limit,
+        orElse: () =>
+          Effect.suspend(() => {
+            quietUntil = Date.now() + limitMs
+            return Effect.fail(
+              new Redis.RedisError({
+                cause: new Cause.TimeoutError(`Redis did not answer within ${Duration.format(limit)}`)
+              })
+            )
+          })
+      }))
+    })
+  return {
+    ...redis,
+    send: (command, ...args) => guarded(redis.send(command, ...args)),
+    eval: (script) => {
+      const run = redis.eval(script)
+      return (...params) => guarded(run(...params))
+    }
+  }
+}
+
+/**
+ * Re-provides the `Redis` in context, bounded (see `bound`).
+ *
+ * @since 0.1.0
+ */
+export const layerBound = (
+  timeout: Duration.Input = defaults.commandTimeout
+): Layer.Layer<Redis.Redis, never, Redis.Redis> =>
+  Layer.effect(Redis.Redis, Effect.map(Effect.service(Redis.Redis), (redis) => bound(redis, timeout)))
+
+const malformed = (url: string): string | undefined => {
+  try {
+    createClient({ url })
+    return undefined
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  }
+}
+
+/**
+ * Connects to Redis: bounded commands, no offline queue, bounded close.
+ * A malformed URL or an unreachable server fails the layer with
+ * `RedisError`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<Redis.Redis | NodeRedis.NodeRedis, Redis.RedisError> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
+    const problem = malformed(url)
+    if (problem !== undefined) {
+      return yield* new Redis.RedisError({ cause: new Error(`malformed Redis URL: ${problem}`) })
+    }
+    const commandTimeout = Duration.fromInputUnsafe(options.commandTimeout ?? defaults.commandTimeout)
+    const closeTimeout = Duration.fromInputUnsafe(options.closeTimeout ?? defaults.closeTimeout)
+    const context = yield* Layer.build(NodeRedis.layer({
+      url,
+      disableOfflineQueue: true,
+      // no node-redis command timeout: on a command already written it corrupts the reply queue (5.12);
+      // `bound` times commands out instead and leaves their late replies to be read and dropped
+      socket: { connectTimeout: Duration.toMillis(closeTimeout) }
+    }))
+    const { client } = Context.get(context, NodeRedis.NodeRedis)
+    // runs before NodeRedis's own unbounded close, which then finds the client closed
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => client.close()).pipe(
+        Effect.timeoutOrElse({
+          duration: closeTimeout,
+          orElse: () =>
+            Effect.sync(() => {
+              client.destroy()
+            })
+        }),
+        Effect.ignoreCause
+      )
+    )
+    return Context.add(context, Redis.Redis, bound(Context.get(context, Redis.Redis), commandTimeout))
+  }))
+
+/**
+ * Connects to `REDIS_URL` (from `LlmConfig`); an unset or malformed
+ * `REDIS_URL` fails with an `LlmConfigError` naming it.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options: Omit<Options, "url"> & { readonly purpose: string }
+): Layer.Layer<Redis.Redis | NodeRedis.NodeRedis, LlmConfigError | Redis.RedisError, LlmConfig> =>
+  Layer.unwrap(LlmConfig.use((settings) =>
+    Option.match(settings.redisUrl, {
+      onNone: () =>
+        Effect.fail(
+          new LlmConfigError({ variable: "REDIS_URL", message: `REDIS_URL: required for ${options.purpose}` })
+        ),
+      onSome: (url) => {
+        const problem = malformed(Redacted.value(url))
+        return problem === undefined
+          ? Effect.succeed(layer({ ...options, url }))
+          : Effect.fail(
+            new LlmConfigError({ variable: "REDIS_URL", message: `REDIS_URL: not a Redis URL (${problem})` })
+          )
+      }
+    })
+  ))

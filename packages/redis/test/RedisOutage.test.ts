@@ -1,0 +1,149 @@
+/**
+ * Redis down or paused under a running `LlmManager`: every store keeps its
+ * documented choice (circuits and throttles fail open, quotas fail closed),
+ * no request waits past its deadline, and closing the stack is bounded.
+ * Each test runs its own Redis on a spare port and pauses or kills it by pid.
+ */
+import { SubjectId } from "@baton/core/Ids"
+import * as LlmConfig from "@baton/core/LlmConfig"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import { NodeRedis } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Layer, Scope } from "effect"
+import { Bench, eventually, liveNow, liveWait, manager } from "../../core/test/utils/chain.ts"
+import * as RedisCircuitBreaker from "../src/RedisCircuitBreaker.ts"
+import * as RedisConnection from "../src/RedisConnection.ts"
+import * as RedisProviderThrottle from "../src/RedisProviderThrottle.ts"
+import * as RedisQuotaStore from "../src/RedisQuotaStore.ts"
+import { redisServer } from "./redisServer.ts"
+import * as RedisTest from "./redisTest.ts"
+
+/** Scheduling slack on a loaded 2-core machine; the bounds themselves are the deadline and `closeTimeout`. */
+const slackMs = 1_000
+const prompt = { prompt: "One question about Mars" }
+const config = (url: string) =>
+  LlmConfig.layerFromRecord({ DEEPSEEK_API_KEY: "k", GEMINI_API_KEY: "g", REDIS_URL: url })
+
+/** The circuit store and the throttle on the test's own Redis, both as a user wires them. */
+const stores = (url: string) =>
+  Layer.mergeAll(
+    RedisCircuitBreaker.layerConfig.pipe(Layer.provide(config(url))),
+    RedisProviderThrottle.layer({ openai: { requestsPerMinute: 10_000 } }, {
+      prefix: RedisTest.uniquePrefix("outage-throttle")
+    }).pipe(Layer.provide(NodeRedis.layer({ url })))
+  )
+
+/** Runs `requests` generate calls with a deadline of `deadlineMs`, returning their exits and the longest wait. */
+const burst = (requests: number, deadlineMs: number) =>
+  Effect.gen(function*() {
+    const llm = yield* manager({ chain: ["openai"] })
+    const started = yield* liveNow
+    const exits = yield* Effect.forEach(
+      Array.from({ length: requests }),
+      () => Effect.exit(llm.generate({ ...prompt, options: { timeout: deadlineMs } })),
+      { concurrency: "unbounded" }
+    )
+    return { exits, elapsedMs: (yield* liveNow) - started }
+  })
+
+describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", () => {
+  it.live(
+    "paused Redis: circuit and throttle fail open, every request answers within its deadline",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const context = yield* Layer.build(stores(server.url))
+        yield* Effect.provideContext(burst(1, 3_000), context)
+        yield* server.pause
+        yield* Effect.addFinalizer(() => server.resume)
+        const { elapsedMs, exits } = yield* Effect.provideContext(burst(3, 3_000), context)
+        assert.deepStrictEqual(exits.filter(Exit.isFailure), [], "the stores fail open")
+        assert.isBelow(elapsedMs, 3_000 + slackMs)
+      }).pipe(Effect.provide(Bench), Effect.scoped),
+    20_000
+  )
+
+  it.live(
+    "killed Redis: requests keep being served at once; after a restart the stores work again",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const context = yield* Layer.build(stores(server.url))
+        yield* server.kill
+        const down = yield* Effect.provideContext(burst(50, 3_000), context)
+        assert.deepStrictEqual(down.exits.filter(Exit.isFailure), [], "the stores fail open")
+        assert.isBelow(down.elapsedMs, 3_000 + slackMs)
+        yield* server.restart
+        const up = yield* Effect.provideContext(burst(5, 3_000), context)
+        assert.isTrue(up.exits.every(Exit.isSuccess))
+      }).pipe(Effect.provide(Bench), Effect.scoped),
+    20_000
+  )
+
+  it.live(
+    "paused Redis: the quota fails closed within the deadline, and closing the stack is bounded",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(
+          Layer.merge(stores(server.url), RedisQuotaStore.layerConfig({ prefix: RedisTest.uniquePrefix("outage-q") }))
+            .pipe(
+              Layer.provide(config(server.url))
+            ),
+          scope
+        )
+        yield* server.pause
+        yield* Effect.addFinalizer(() => server.resume)
+        const llm = yield* Effect.provideContext(manager({ chain: ["openai"] }), context)
+        const started = yield* liveNow
+        const exit = yield* Effect.exit(
+          llm.generate({ ...prompt, metadata: { subjectId: SubjectId.make("t-1") }, options: { timeout: 3_000 } })
+        )
+        assert.isBelow((yield* liveNow) - started, 3_000 + slackMs)
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) assert.include(String(exit.cause), "QuotaStoreUnavailable")
+        const closing = yield* liveNow
+        yield* Scope.close(scope, Exit.void)
+        assert.isBelow((yield* liveNow) - closing, closeBoundMs)
+      }).pipe(Effect.provide(Bench), Effect.scoped),
+    30_000
+  )
+
+  it.live(
+    "a 3 s pause charges nothing for the requests that failed closed, once Redis resumes",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const context = yield* Layer.build(
+          RedisQuotaStore.layerConfig({ prefix: RedisTest.uniquePrefix("pause-q") }).pipe(
+            Layer.provide(config(server.url))
+          )
+        )
+        const llm = yield* Effect.provideContext(manager({ chain: ["openai"] }), context)
+        const teacher = SubjectId.make("teacher-paused")
+        const request = { ...prompt, metadata: { subjectId: teacher }, options: { timeout: 3_000 } }
+        yield* llm.generate(request)
+        yield* server.pause
+        const exits = yield* Effect.forEach(Array.from({ length: 5 }), () => Effect.exit(llm.generate(request)), {
+          concurrency: "unbounded"
+        })
+        assert.isTrue(exits.every(Exit.isFailure), "the quota fails closed while Redis is paused")
+        yield* liveWait(3_000)
+        yield* server.resume
+        const used = QuotaLimiter.QuotaLimiter.use((quota) => quota.remaining(teacher)).pipe(
+          Effect.map((status) => status.used),
+          Effect.provideContext(context)
+        )
+        // late reservations run on resume; the undo that follows each must take it back
+        yield* liveWait(1_500)
+        yield* eventually(Effect.map(used, (n) => n === 1))
+        yield* liveWait(1_000)
+        assert.strictEqual(yield* used, 1)
+      }).pipe(Effect.provide(Bench), Effect.scoped),
+    30_000
+  )
+})
+
+/** Closing takes at most `closeTimeout` per connection (two here: quota, circuit store; the throttle client is built in the outer scope). */
+const closeBoundMs = 2 * Duration.toMillis(RedisConnection.defaults.closeTimeout) + slackMs
