@@ -1,0 +1,114 @@
+/**
+ * Measuring one batch of calls: client CPU per call (`process.cpuUsage`,
+ * user + system), throughput, latency percentiles and heap retained after a
+ * full GC; and the memory a request holds while in flight.
+ */
+import type * as L from "./library.ts"
+
+/** Runs a full GC when the process was started with `--expose-gc`. */
+export const gc = (): void => {
+  if (typeof globalThis.gc === "function") globalThis.gc()
+}
+
+/** One batch of one case at one concurrency. */
+export interface Sample {
+  /** CPU (user + system) per call, µs. */
+  readonly cpuMicros: number
+  /** Calls per second. */
+  readonly throughput: number
+  /** Latency percentiles of the batch's calls, µs. */
+  readonly p50Micros: number
+  readonly p99Micros: number
+  /** Heap left after a full GC, per call, bytes. */
+  readonly retainedBytes: number
+}
+
+/** The `q` quantile (0-1) of `values`. */
+export const quantile = (values: ReadonlyArray<number>, q: number): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  const at = (sorted.length - 1) * q
+  const low = sorted[Math.floor(at)] ?? Number.NaN
+  const high = sorted[Math.ceil(at)] ?? Number.NaN
+  return low + (high - low) * (at - Math.floor(at))
+}
+
+/** The median of `values`. */
+export const median = (values: ReadonlyArray<number>): number => quantile(values, 0.5)
+
+/** `n` calls by `concurrency` workers; the latency of each call in µs. */
+export const runCalls = async (
+  call: L.Call,
+  model: string,
+  n: number,
+  concurrency: number
+): Promise<Array<number>> => {
+  const latencies: Array<number> = []
+  let started = 0
+  const worker = async () => {
+    while (started < n) {
+      started++
+      const start = performance.now()
+      await call(model)
+      latencies.push((performance.now() - start) * 1000)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
+  return latencies
+}
+
+/** One batch of `n` calls at `concurrency`, measured. */
+export const measure = async (call: L.Call, model: string, n: number, concurrency: number): Promise<Sample> => {
+  gc()
+  const heapBefore = process.memoryUsage().heapUsed
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const latencies = await runCalls(call, model, n, concurrency)
+  const wallMs = performance.now() - started
+  const used = process.cpuUsage(cpu)
+  gc()
+  const heapAfter = process.memoryUsage().heapUsed
+  return {
+    cpuMicros: (used.user + used.system) / n,
+    throughput: (n * 1000) / wallMs,
+    p50Micros: quantile(latencies, 0.5),
+    p99Micros: quantile(latencies, 0.99),
+    retainedBytes: (heapAfter - heapBefore) / n
+  }
+}
+
+/** What `concurrency` requests hold while in flight, per request. */
+export interface InFlight {
+  /** Heap live (after a full GC) while every request waits for its answer, bytes per request. */
+  readonly heapBytes: number
+  /** RSS growth from before the burst to its peak, bytes per request. */
+  readonly rssBytes: number
+}
+
+/**
+ * Starts `concurrency` calls of a model the mock server holds before it
+ * answers (`slowModel`), samples heap (after GC) and RSS while all are in
+ * flight, then waits for them.
+ */
+export const inFlight = async (
+  call: L.Call,
+  slowModel: string,
+  concurrency: number,
+  holdMs: number
+): Promise<InFlight> => {
+  gc()
+  const heapBefore = process.memoryUsage().heapUsed
+  const rssBefore = process.memoryUsage.rss()
+  let rssPeak = rssBefore
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage.rss())
+  }, 10)
+  const calls = Promise.all(Array.from({ length: concurrency }, () => call(slowModel)))
+  await new Promise((resolve) => setTimeout(resolve, holdMs))
+  gc()
+  const heapHeld = process.memoryUsage().heapUsed
+  rssPeak = Math.max(rssPeak, process.memoryUsage.rss())
+  await calls
+  clearInterval(sampler)
+  return { heapBytes: (heapHeld - heapBefore) / concurrency, rssBytes: (rssPeak - rssBefore) / concurrency }
+}

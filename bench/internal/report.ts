@@ -1,0 +1,311 @@
+/**
+ * RESULTS.md: the machine, the date, every row, the targets of issue 12 met
+ * or not, written from the measurements of one run.
+ */
+import * as os from "node:os"
+import * as L from "./library.ts"
+import * as Measure from "./measure.ts"
+import * as Rounds from "./rounds.ts"
+
+/** What one child process measured for a case (see `subject.ts`); medians over children. */
+export interface Subject {
+  readonly name: string
+  readonly importMs: number
+  readonly setupMs: number
+  readonly firstCallMs: number
+  readonly heapBytes: number
+  readonly rssBytes: number
+  readonly maxRssMiB: number
+}
+
+/** Time to the first streamed delta of one client, ms per run. */
+export interface FirstDelta {
+  readonly name: string
+  readonly ms: ReadonlyArray<number>
+}
+
+/** The leak check's result (see `leak.ts`). */
+export interface Leak {
+  readonly calls: number
+  readonly seconds: number
+  readonly slopeBytesPer1k: number
+  readonly samples: ReadonlyArray<{ readonly calls: number; readonly heapBytes: number }>
+  readonly ledger: string
+}
+
+/** Everything a run measured. */
+export interface Run {
+  readonly mode: "full" | "quick"
+  readonly rounds: number
+  readonly loadBefore: string
+  readonly loadAfter: string
+  readonly started: Date
+  readonly seconds: number
+  readonly byConcurrency: ReadonlyArray<Rounds.Rounds>
+  readonly subjects: ReadonlyArray<Subject>
+  readonly firstDelta: ReadonlyArray<FirstDelta>
+  readonly leak: Leak | undefined
+}
+
+/** The current load average, 1, 5 and 15 minutes. */
+export const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(" ")
+
+const fixed = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : "-")
+const times = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}x` : "-")
+const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string =>
+  [
+    `| ${header.join(" | ")} |`,
+    `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`)
+  ].join("\n")
+
+const cpuRatio = (rounds: Rounds.Rounds, name: string, base: string): number => {
+  const row = Rounds.find(rounds, name)
+  return row === undefined ? Number.NaN : Rounds.ratio(row, Rounds.find(rounds, base)).median
+}
+
+const headline = (run: Run): string => {
+  const rows = run.byConcurrency[0]?.rows.filter((r) => r.case.headline) ?? []
+  const header = [
+    "case (client CPU per call, ratio to the floor; in brackets to the openai SDK)",
+    ...run.byConcurrency.map((r) => `conc ${r.concurrency}`)
+  ]
+  return table(
+    header,
+    rows.map((row) => [
+      row.case.name,
+      ...run.byConcurrency.map((rounds) => {
+        const floor = cpuRatio(rounds, row.case.name, L.names.floor)
+        const openai = cpuRatio(rounds, row.case.name, L.names.openai)
+        return row.case.name === L.names.floor ? times(floor) : `${times(floor)} (${times(openai)})`
+      })
+    ])
+  )
+}
+
+const detail = (rounds: Rounds.Rounds): string => {
+  const floor = Rounds.find(rounds, L.names.floor)
+  const base = (name: string) => Rounds.find(rounds, name)
+  return table(
+    [
+      "case",
+      "calls",
+      "CPU µs/call",
+      "x floor (min-max)",
+      "x adapter",
+      "x openai",
+      "x LangChain",
+      "x Vercel",
+      "calls/s",
+      "p50 ms",
+      "p50 +ms vs floor",
+      "p99 +ms vs floor",
+      "heap B/call"
+    ],
+    rounds.rows.map((row) => {
+      const ratio = Rounds.ratio(row, floor)
+      const vs = (name: string) => times(Rounds.ratio(row, base(name)).median)
+      return [
+        row.case.name,
+        String(row.calls),
+        fixed(Rounds.medianOf(row, (s) => s.cpuMicros), 0),
+        `${times(ratio.median)} (${fixed(ratio.min)}-${fixed(ratio.max)})`,
+        vs(L.names.adapter),
+        vs(L.names.openai),
+        vs(L.names.langchain),
+        vs(L.names.vercel),
+        fixed(Rounds.medianOf(row, (s) => s.throughput), 0),
+        fixed(Rounds.medianOf(row, (s) => s.p50Micros) / 1000),
+        fixed(Rounds.difference(row, floor, (s) => s.p50Micros) / 1000),
+        fixed(Rounds.difference(row, floor, (s) => s.p99Micros) / 1000),
+        fixed(Rounds.medianOf(row, (s) => s.retainedBytes), 0)
+      ]
+    })
+  )
+}
+
+const subjects = (run: Run): string =>
+  table(
+    [
+      "case",
+      "import ms",
+      "set-up ms",
+      "first call ms",
+      "heap KiB per in-flight request",
+      "RSS KiB per in-flight request",
+      "peak RSS MiB"
+    ],
+    run.subjects.map((s) => [
+      s.name,
+      fixed(s.importMs, 0),
+      fixed(s.setupMs, 0),
+      fixed(s.firstCallMs, 1),
+      fixed(s.heapBytes / 1024, 1),
+      fixed(s.rssBytes / 1024, 1),
+      fixed(s.maxRssMiB, 0)
+    ])
+  )
+
+const firstDeltas = (run: Run): string => {
+  const floor = run.firstDelta.find((f) => f.name.startsWith("floor"))
+  const floorMedian = floor === undefined ? Number.NaN : Measure.median(floor.ms)
+  return table(
+    ["client", "runs", "median ms", "p90 ms", "x floor"],
+    run.firstDelta.map((f) => [
+      f.name,
+      String(f.ms.length),
+      fixed(Measure.median(f.ms), 3),
+      fixed(Measure.quantile(f.ms, 0.9), 3),
+      times(Measure.median(f.ms) / floorMedian)
+    ])
+  )
+}
+
+/** Each target of issue 12, met or not, with its number. */
+export const targets = (
+  run: Run
+): ReadonlyArray<{ readonly target: string; readonly met: boolean; readonly value: string }> => {
+  const out: Array<{ target: string; met: boolean; value: string; known: boolean }> = []
+  const add = (target: string, measured: ReadonlyArray<number>, met: boolean, value: string) =>
+    out.push({ target, met, value, known: measured.every(Number.isFinite) })
+  const each = (target: string, limit: number, name: string, base: string) => {
+    const values = run.byConcurrency.map((r) => ({ c: r.concurrency, v: cpuRatio(r, name, base) }))
+    add(
+      target,
+      values.map((x) => x.v),
+      values.every((x) => x.v <= limit),
+      values.map((x) => `conc ${x.c}: ${times(x.v)}`).join(", ")
+    )
+  }
+  each("`manager.generate` (default) <= 1.25x the adapter alone", 1.25, L.names.generate, L.names.adapter)
+  const c1 = run.byConcurrency[0]
+  if (c1 !== undefined) {
+    const v = cpuRatio(c1, L.names.generate, L.names.floor)
+    add("`manager.generate` near 1.5x the floor at conc 1", [v], v <= 1.5, times(v))
+  }
+  each("`manager.stream` within 1.2x of `generate`", 1.2, L.names.stream, L.names.generate)
+  each(
+    "`generateStructured` (Effect Schema) within 1.2x of `generate`",
+    1.2,
+    L.names.structuredSchema,
+    L.names.generate
+  )
+  each(
+    "`generateStructured` (raw JSON Schema) within 1.2x of `generate`",
+    1.2,
+    L.names.structuredJson,
+    L.names.generate
+  )
+  each("`manager.generate` <= 0.6x the openai SDK", 0.6, L.names.generate, L.names.openai)
+  each("`manager.generate` <= 0.5x LangChain", 0.5, L.names.generate, L.names.langchain)
+  each("`manager.generate` <= 0.3x the Vercel AI SDK", 0.3, L.names.generate, L.names.vercel)
+  if (c1 !== undefined) {
+    const cpu = (name: string) => {
+      const row = Rounds.find(c1, name)
+      return row === undefined ? Number.NaN : Rounds.medianOf(row, (s) => s.cpuMicros)
+    }
+    const open = cpu(L.names.openCircuitAlone)
+    add("open-circuit skip (no fallback) < 20 µs CPU, no network call", [open], open < 20, `${fixed(open, 0)} µs`)
+    const quota = cpu(L.names.quota)
+    add("quota refusal < 20 µs CPU, no network call", [quota], quota < 20, `${fixed(quota, 0)} µs`)
+    const failover = Rounds.find(c1, L.names.failover)
+    const added = failover === undefined
+      ? Number.NaN
+      : Rounds.difference(failover, Rounds.find(c1, L.names.withFallback), (s) => s.p50Micros) / 1000
+    add(
+      "failover (primary 503 at once) adds < 2 ms p50 latency to the fallback's own time (conc 1)",
+      [added],
+      added < 2,
+      `${fixed(added)} ms`
+    )
+  }
+  const rss = (name: string) => run.subjects.find((s) => s.name === name)?.rssBytes ?? Number.NaN
+  if (run.subjects.length > 0) {
+    const baton = rss(L.names.generate)
+    const openai = rss(L.names.openai)
+    add(
+      "RSS per in-flight request at conc 512 <= the openai SDK's",
+      [baton, openai],
+      baton <= openai,
+      `Baton ${fixed(baton / 1024, 1)} KiB, openai SDK ${fixed(openai / 1024, 1)} KiB`
+    )
+  }
+  if (run.leak !== undefined) {
+    add(
+      "retained heap flat over the leak check (|slope| < 10 KiB per 1k calls)",
+      [run.leak.slopeBytesPer1k],
+      Math.abs(run.leak.slopeBytesPer1k) < 10 * 1024,
+      `${fixed(run.leak.slopeBytesPer1k / 1024, 1)} KiB per 1k calls over ${run.leak.calls} calls`
+    )
+  }
+  return out.filter((t) => t.known)
+}
+
+/** The report as Markdown. */
+export const markdown = (run: Run): string => {
+  const cpus = os.cpus()
+  const parts = [
+    "# Baton benchmark results",
+    "",
+    `Written by \`npx -y pnpm@12 ${
+      run.mode === "full" ? "bench" : "bench:quick"
+    }\` (bench/stack.ts); do not edit by hand.`,
+    "",
+    `- date: ${run.started.toISOString()} (${fixed(run.seconds / 60, 1)} min)`,
+    `- machine: ${os.type()} ${os.release()} ${os.arch()}, ${cpus.length} x ${cpus[0]?.model ?? "?"}, ${
+      fixed(os.totalmem() / 2 ** 30, 1)
+    } GiB`,
+    `- Node ${process.version}`,
+    `- load average before: ${run.loadBefore}; after: ${run.loadAfter}`,
+    `- ${run.rounds} interleaved rounds per concurrency after warm-up; every figure is the median over rounds; the`,
+    "  range in brackets is the min-max of the per-round ratio (the spread).",
+    "- `effect/ai`: no OpenAI provider loads on Effect 4.1 (`@effect/ai-openai` 4.0.0-beta.106 and",
+    "  `@effect/ai-openai-compat` 4.0.0-beta.98 import `effect/unstable/ai/*`, which Effect 4.1 does not export), so",
+    "  it has no row.",
+    "",
+    "## Headline",
+    "",
+    headline(run),
+    "",
+    "## Targets (issue 12)",
+    "",
+    table(["target", "met", "measured"], targets(run).map((t) => [t.target, t.met ? "yes" : "**no**", t.value])),
+    ""
+  ]
+  for (const rounds of run.byConcurrency) {
+    parts.push(`## Concurrency ${rounds.concurrency}`, "", detail(rounds), "")
+  }
+  if (run.subjects.length > 0) {
+    parts.push(
+      "## Cold start and memory in flight (one fresh process per case)",
+      "",
+      "Import and set-up: `import()` of the client, then building it (for Baton, the layers of every manager the",
+      "bench uses: the adapter and seven managers). Memory: 512 requests held in flight by the mock server",
+      "(`@latency=500`), heap after a full GC and RSS growth from before the burst, per request.",
+      "",
+      subjects(run),
+      ""
+    )
+  }
+  if (run.firstDelta.length > 0) {
+    parts.push("## Streaming: time to the first text delta (conc 1)", "", firstDeltas(run), "")
+  }
+  if (run.leak !== undefined) {
+    const leak = run.leak
+    parts.push(
+      "## Leak check (bench/leak.ts)",
+      "",
+      `${leak.calls} calls of \`manager.generate\` (default) in ${
+        fixed(leak.seconds, 0)
+      } s at conc 8, heap sampled after a`,
+      `full GC; ${leak.ledger}. Slope of retained heap: **${fixed(leak.slopeBytesPer1k, 0)} bytes per 1k calls**.`,
+      "",
+      table(
+        ["calls", "heap MiB"],
+        leak.samples.map((s) => [String(s.calls), fixed(s.heapBytes / 2 ** 20, 2)])
+      ),
+      ""
+    )
+  }
+  return parts.join("\n")
+}

@@ -1,0 +1,79 @@
+/**
+ * Interleaved rounds: each round runs every case once at one concurrency, in
+ * an order rotated each round (so a change in machine load spreads over all
+ * cases), and keeps each case's sample and its ratios to the other cases of
+ * the same round.
+ */
+import type * as L from "./library.ts"
+import * as Measure from "./measure.ts"
+
+/** A case's samples over rounds at one concurrency. */
+export interface Row {
+  readonly case: L.Case
+  /** Calls per batch. */
+  readonly calls: number
+  readonly samples: Array<Measure.Sample>
+}
+
+/** The rounds of one concurrency. */
+export interface Rounds {
+  readonly concurrency: number
+  readonly rows: ReadonlyArray<Row>
+}
+
+/**
+ * Calls per batch: `base`, fewer for a case whose batch would cost more than
+ * `budgetMs` of CPU, but never fewer than a quarter of `base`.
+ */
+const callsFor = (cpuMsPerCall: number, base: number, budgetMs: number): number =>
+  Math.max(Math.ceil(base / 4), Math.min(base, Math.ceil(budgetMs / Math.max(cpuMsPerCall, 0.001))))
+
+/** Warms every case at `concurrency` and runs `rounds` rounds. */
+export const run = async (
+  cases: ReadonlyArray<L.Case>,
+  options: { readonly concurrency: number; readonly rounds: number; readonly calls: number; readonly budgetMs: number },
+  model: string
+): Promise<Rounds> => {
+  const { concurrency } = options
+  const rows: Array<Row> = []
+  const warmup = Math.max(concurrency, 50)
+  for (const c of cases) {
+    await Measure.runCalls(c.call, model, warmup, concurrency)
+    const sample = await Measure.measure(c.call, model, warmup, concurrency)
+    rows.push({ case: c, calls: callsFor(sample.cpuMicros / 1000, options.calls, options.budgetMs), samples: [] })
+  }
+  for (let round = 0; round < options.rounds; round++) {
+    for (let k = 0; k < rows.length; k++) {
+      const row = rows[(k + round) % rows.length]
+      if (row !== undefined) row.samples.push(await Measure.measure(row.case.call, model, row.calls, concurrency))
+    }
+  }
+  return { concurrency, rows }
+}
+
+/** Per round, `pick(case) / pick(base)`; the median, min and max over rounds. */
+export const ratio = (
+  row: Row,
+  base: Row | undefined,
+  pick: (sample: Measure.Sample) => number = (s) => s.cpuMicros
+): { readonly median: number; readonly min: number; readonly max: number } => {
+  const ratios = row.samples.map((sample, i) => {
+    const other = base?.samples[i]
+    return other === undefined ? Number.NaN : pick(sample) / pick(other)
+  })
+  return { median: Measure.median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
+}
+
+/** Per round, `pick(case) - pick(base)`; the median over rounds. */
+export const difference = (row: Row, base: Row | undefined, pick: (sample: Measure.Sample) => number): number =>
+  Measure.median(row.samples.map((sample, i) => {
+    const other = base?.samples[i]
+    return other === undefined ? Number.NaN : pick(sample) - pick(other)
+  }))
+
+/** The median over rounds of `pick`. */
+export const medianOf = (row: Row, pick: (sample: Measure.Sample) => number): number =>
+  Measure.median(row.samples.map(pick))
+
+/** The row of the case named `name`. */
+export const find = (rounds: Rounds, name: string): Row | undefined => rounds.rows.find((r) => r.case.name === name)

@@ -1,0 +1,73 @@
+/**
+ * Leak check: `manager.generate` (default policy, the whole stack) called at
+ * concurrency 8 for `BENCH_LEAK_SECONDS` (default 120) seconds, the heap
+ * sampled after a full GC every few seconds, and the slope of retained heap
+ * per 1k calls fitted by least squares. The usage ledger's store discards its
+ * rows (each is still built and batched), so only what should not be kept
+ * shows; the in-memory ledger keeps one row per call by design.
+ *
+ * Run: `npx -y pnpm@12 bench:leak` (or `node --expose-gc bench/leak.ts`);
+ * `--json` prints one JSON line (what `bench` reads).
+ */
+import * as Baton from "./internal/libraries/baton.ts"
+import * as L from "./internal/library.ts"
+import * as Measure from "./internal/measure.ts"
+import type * as Report from "./internal/report.ts"
+import * as Server from "./internal/server.ts"
+
+const seconds = Number(process.env["BENCH_LEAK_SECONDS"] ?? 120)
+const sampleEveryMs = Math.max(1000, (seconds * 1000) / 24)
+
+/** Least-squares slope of `y` over `x`. */
+const slope = (points: ReadonlyArray<{ readonly x: number; readonly y: number }>): number => {
+  const n = points.length
+  const mx = points.reduce((a, p) => a + p.x, 0) / n
+  const my = points.reduce((a, p) => a + p.y, 0) / n
+  const num = points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0)
+  const den = points.reduce((a, p) => a + (p.x - mx) ** 2, 0)
+  return num / den
+}
+
+const heapAfterGc = (): number => {
+  Measure.gc()
+  Measure.gc()
+  return process.memoryUsage().heapUsed
+}
+
+const server = await Server.start()
+try {
+  const client = await Baton.setupWith(server.url, Baton.discardingLedger)
+  const generate = client.cases.find((c) => c.name === L.names.generate)
+  if (generate === undefined) throw new Error("no generate case")
+  await Measure.runCalls(generate.call, L.model, 2000, 8)
+  const samples: Array<{ calls: number; heapBytes: number }> = [{ calls: 0, heapBytes: heapAfterGc() }]
+  const start = performance.now()
+  let calls = 0
+  while (performance.now() - start < seconds * 1000) {
+    const windowStart = performance.now()
+    while (performance.now() - windowStart < sampleEveryMs) {
+      await Measure.runCalls(generate.call, L.model, 200, 8)
+      calls += 200
+    }
+    samples.push({ calls, heapBytes: heapAfterGc() })
+  }
+  await client.close()
+  const leak: Report.Leak = {
+    calls,
+    seconds: (performance.now() - start) / 1000,
+    slopeBytesPer1k: slope(samples.map((s) => ({ x: s.calls, y: s.heapBytes }))) * 1000,
+    samples,
+    ledger: "usage-ledger store discarding rows, request-log sink discarding records, memory quota and circuit"
+  }
+  if (process.argv.includes("--json")) console.log(JSON.stringify(leak))
+  else {
+    for (const s of samples) {
+      console.log(`${String(s.calls).padStart(8)} calls  ${(s.heapBytes / 2 ** 20).toFixed(2)} MiB`)
+    }
+    console.log(
+      `${calls} calls in ${leak.seconds.toFixed(0)} s; slope ${leak.slopeBytesPer1k.toFixed(0)} bytes per 1k calls`
+    )
+  }
+} finally {
+  server.stop()
+}
