@@ -1,0 +1,180 @@
+/**
+ * Baton as an `effect/ai` `LanguageModel`: code written against
+ * `LanguageModel.LanguageModel` gets Baton's fallback chain, retries, circuit
+ * breaker, deadline, quotas, usage ledger, request logs and metrics by
+ * swapping one layer.
+ *
+ * ```ts
+ * // before: OpenAiLanguageModel.layer({ model: "gpt-4o-mini" })
+ * const Model = BatonLanguageModel.layer.pipe(Layer.provide(Manager)) // Manager: an LlmManager layer
+ * ```
+ *
+ * How `effect/ai` (Effect 4.1, `effect/ai`) maps onto Baton:
+ *
+ * | `effect/ai` | Baton |
+ * | --- | --- |
+ * | `LanguageModel.LanguageModel` (`generateText`, `generateObject`, `streamText`) | `LlmManager` (`generate`, `generateStructured`, `stream`): this layer is built with `LanguageModel.make` over the manager |
+ * | `Prompt` (system / user / assistant messages of parts) | `LlmRequest` messages: text parts joined per message; reasoning parts dropped; a file or tool part is an `InvalidUserInputError` before any call |
+ * | `LanguageModel.ProviderOptions.responseFormat: json` (`generateObject`) | `generateStructured` with the schema's JSON Schema (compiled once per schema), so a non-matching answer is re-asked once (`LLM_STRUCTURED_OUTPUT_RETRIES`) and may fall back; `generateObject` then decodes the value with its own codec |
+ * | `Response` parts | `text` (or `text-start`/`-delta`/`-end` when streaming), `response-metadata` (`id` = Baton request id, `modelId` = the model that answered), `finish` (finish reason, `Usage` with cached and reasoning tokens apart; `metadata.baton` = provider, cost in nano-USD and USD, price source, every attempt) |
+ * | `AiError` and its reasons | Baton's errors (`internal/aiError.ts`): `ProviderRateLimited` -> `RateLimitError`, `ProviderQuotaExhausted` and the subject quota `RateLimitExceeded` -> `QuotaExhaustedError`, `ProviderConnectionFailed`/`ProviderTimeout`/`StreamInterrupted` -> `NetworkError`, `ProviderAuthenticationFailed` -> `AuthenticationError`, `InvalidRequest`/`ContextLengthExceeded`/`InvalidOptions` -> `InvalidRequestError`, `ContentFiltered` -> `ContentPolicyError`, `MalformedResponse` -> `InvalidResponseError`, `StructuredOutputInvalid` -> `StructuredOutputError`, `ProviderUnavailable`/`CircuitOpen` -> `InternalProviderError`; `AllProvidersFailed` maps its deciding attempt (the last real failure). `isRetryable` always equals Baton's `LlmError.isRetryable`: where the natural reason's fixed answer differs, the next reason that agrees is used |
+ * | `Telemetry` (GenAI span attributes) | Baton's own `baton.request` and `chat <model>` spans carry the `gen_ai.*` attributes, as children of `LanguageModel.generateText`; this layer adds none, so they are not emitted twice |
+ * | `Tool` / `Toolkit`, `Chat` | `Chat` works unchanged on top; tools are not sent by this layer yet |
+ * | provider config (`withConfigOverride` in `@effect/ai-*`) | {@link Config}: the quota subject, tags and `GenerationOptions` of every call; {@link withConfigOverride} for one call |
+ *
+ * Gotchas:
+ * - The quota subject comes from {@link Config} (`subjectId`); without one,
+ *   no quota is spent (Baton's rule for requests without a subject).
+ * - Retrying an `AiError` whose `isRetryable` is true re-runs the whole Baton
+ *   request (all its attempts): Baton has already retried and fallen back
+ *   within the request's deadline.
+ *
+ * @example
+ * ```ts
+ * import * as BatonLanguageModel from "@baton/ai/BatonLanguageModel"
+ * import { Effect } from "effect"
+ * import { LanguageModel } from "effect/ai"
+ *
+ * const program = LanguageModel.generateText({ prompt: "One question about Mars" }).pipe(
+ *   BatonLanguageModel.withConfigOverride({ subjectId: "teacher-42" })
+ * )
+ * // provide BatonLanguageModel.layer, itself provided with an LlmManager layer
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as GenerationOptions from "@baton/core/GenerationOptions"
+import * as LlmManager from "@baton/core/LlmManager"
+import * as LlmRequest from "@baton/core/LlmRequest"
+import * as StructuredOutput from "@baton/core/StructuredOutput"
+import { Context, Effect, Layer, type Schema, Stream } from "effect"
+import { AiError, LanguageModel } from "effect/ai"
+import { dual } from "effect/Function"
+import { toAiError } from "./internal/aiError.ts"
+import * as Prompt from "./internal/prompt.ts"
+import * as Response from "./internal/response.ts"
+
+/**
+ * What every call sends along: the quota subject, tags for logs and the
+ * ledger, and Baton's `GenerationOptions` (temperature, maxTokens, model,
+ * timeout, ...).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Config {
+  readonly subjectId?: string | undefined
+  readonly tags?: Readonly<Record<string, string>> | undefined
+  readonly options?: GenerationOptions.Input | undefined
+}
+
+/**
+ * The {@link Config} of the calls in its scope (empty by default).
+ *
+ * @since 0.1.0
+ * @category context
+ */
+export const Config: Context.Reference<Config> = Context.Reference<Config>("@baton/ai/BatonLanguageModel/Config", {
+  defaultValue: () => ({})
+})
+
+/**
+ * Runs an effect with `overrides` merged over the current {@link Config}
+ * (tags and options merged field by field).
+ *
+ * @since 0.1.0
+ * @category context
+ */
+export const withConfigOverride: {
+  (overrides: Config): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, overrides: Config): Effect.Effect<A, E, R>
+} = dual(
+  2,
+  <A, E, R>(self: Effect.Effect<A, E, R>, overrides: Config): Effect.Effect<A, E, R> =>
+    Effect.flatMap(Config, (config) => Effect.provideService(self, Config, merge(config, overrides)))
+)
+
+const merge = (config: Config, overrides: Config): Config => ({
+  subjectId: overrides.subjectId ?? config.subjectId,
+  tags: { ...config.tags, ...overrides.tags },
+  options: { ...config.options, ...overrides.options }
+})
+
+const objectNameOf = (name: string): string => name.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64) || "output"
+
+/**
+ * A `LanguageModel` served by the `LlmManager` in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<LanguageModel.LanguageModel, never, LlmManager.LlmManager> = Effect.gen(function*() {
+  const manager = yield* LlmManager.LlmManager
+  const outputs = new WeakMap<Schema.Top, StructuredOutput.StructuredOutput<unknown>>()
+
+  const requestOf = (method: string, options: LanguageModel.ProviderOptions) =>
+    Effect.gen(function*() {
+      const config = yield* Config
+      const messages = yield* Prompt.toMessages(method, options.prompt)
+      return yield* LlmRequest.make({
+        prompt: messages,
+        options: config.options,
+        metadata: { subjectId: config.subjectId, tags: config.tags }
+      }).pipe(Effect.mapError(toAiError(method)))
+    })
+
+  const outputOf = (objectName: string, schema: Schema.Top) => {
+    const known = outputs.get(schema)
+    if (known !== undefined) return Effect.succeed(known)
+    const { jsonSchema } = LanguageModel.defaultCodecTransformer(schema)
+    return StructuredOutput.fromJsonSchema(jsonSchema, { name: objectNameOf(objectName) }).pipe(
+      Effect.tap((output) => Effect.sync(() => outputs.set(schema, output))),
+      Effect.mapError((error) =>
+        AiError.make({
+          module: "BatonLanguageModel",
+          method: "generateObject",
+          reason: new AiError.UnsupportedSchemaError({ description: error.message })
+        })
+      )
+    )
+  }
+
+  const generateText = (options: LanguageModel.ProviderOptions) => {
+    const format = options.responseFormat
+    if (format.type === "json") {
+      return Effect.gen(function*() {
+        const request = yield* requestOf("generateObject", options)
+        const output = yield* outputOf(format.objectName, format.schema)
+        const result = yield* manager.generateStructured(request, output).pipe(
+          Effect.mapError(toAiError("generateObject"))
+        )
+        return Response.resultParts(result, JSON.stringify(result.value))
+      })
+    }
+    return Effect.gen(function*() {
+      const request = yield* requestOf("generateText", options)
+      const result = yield* manager.generate(request).pipe(Effect.mapError(toAiError("generateText")))
+      return Response.resultParts(result, result.content)
+    })
+  }
+
+  const streamText = (options: LanguageModel.ProviderOptions) =>
+    Stream.unwrap(Effect.map(requestOf("streamText", options), (request) =>
+      manager.stream(request).pipe(
+        Stream.mapError(toAiError("streamText")),
+        Stream.mapAccum(() => false, Response.streamParts(request.requestId))
+      )))
+
+  return yield* LanguageModel.make({ generateText, streamText })
+})
+
+/**
+ * `LanguageModel.LanguageModel` from the `LlmManager` in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<LanguageModel.LanguageModel, never, LlmManager.LlmManager> = Layer.effect(
+  LanguageModel.LanguageModel,
+  make
+)

@@ -1,0 +1,173 @@
+/**
+ * Baton's errors as `AiError` reasons, and back.
+ *
+ * `AiError` fixes `isRetryable` per reason class, so a Baton error is mapped
+ * to the first of its candidate reasons whose `isRetryable` agrees with
+ * Baton's own `LlmError.isRetryable` for it; when none agrees, to
+ * `InternalProviderError` (retryable) or `UnknownError` (not). The Baton
+ * error's tag, provider and model travel in the reason's `metadata.baton`.
+ */
+import type { Attempt } from "@baton/core/Attempt"
+import type { ModelId, ProviderName } from "@baton/core/Ids"
+import * as LlmError from "@baton/core/LlmError"
+import * as ProviderError from "@baton/core/ProviderError"
+import type { Duration } from "effect"
+import { AiError } from "effect/ai"
+
+type Reason = AiError.AiErrorReason
+
+type Metadata = AiError.ProviderMetadata
+
+const metadataOf = (error: LlmError.LlmError): Metadata => ({
+  baton: {
+    tag: error._tag,
+    ...("provider" in error ? { provider: error.provider } : {}),
+    ...("model" in error ? { model: error.model } : {})
+  }
+})
+
+const agreeing = (candidates: ReadonlyArray<Reason>, retryable: boolean, description: string, metadata: Metadata) =>
+  candidates.find((reason) => reason.isRetryable === retryable) ??
+    (retryable
+      ? new AiError.InternalProviderError({ description, metadata })
+      : new AiError.UnknownError({ description, metadata }))
+
+const candidatesOf = (error: ProviderError.ProviderError, metadata: Metadata): ReadonlyArray<Reason> => {
+  const description = error.message
+  switch (error._tag) {
+    case "ProviderRateLimited":
+    case "ProviderThrottled":
+      return [new AiError.RateLimitError({ metadata, ...retryAfterOf(error.retryAfter) })]
+    case "ProviderQuotaExhausted":
+      return [new AiError.QuotaExhaustedError({ metadata })]
+    case "ProviderUnavailable":
+    case "CircuitOpen":
+      return [new AiError.InternalProviderError({ description, metadata })]
+    case "ProviderTimeout":
+    case "ProviderConnectionFailed":
+    case "StreamInterrupted":
+      return [
+        new AiError.NetworkError({ reason: "TransportError", method: "POST", url: error.provider, description })
+      ]
+    case "ProviderAuthenticationFailed":
+      return [
+        new AiError.AuthenticationError({
+          kind: error.status === 403 ? "InsufficientPermissions" : "InvalidKey",
+          description,
+          metadata
+        })
+      ]
+    case "InvalidRequest":
+      return [
+        new AiError.InvalidRequestError({
+          description,
+          metadata,
+          ...(error.param === undefined ? {} : { parameter: error.param })
+        })
+      ]
+    case "ContextLengthExceeded":
+      return [new AiError.InvalidRequestError({ constraint: "context length", description, metadata })]
+    case "ContentFiltered":
+      return [new AiError.ContentPolicyError({ description, metadata })]
+    case "MalformedResponse":
+      return [
+        new AiError.InvalidResponseError({ description, metadata }),
+        new AiError.InvalidOutputError({ description, metadata })
+      ]
+    case "StructuredOutputInvalid":
+      return [
+        new AiError.StructuredOutputError({ description: error.issue, responseText: error.content, metadata }),
+        new AiError.InvalidResponseError({ description, metadata })
+      ]
+  }
+}
+
+const retryAfterOf = (retryAfter: Duration.Duration | undefined) => retryAfter === undefined ? {} : { retryAfter }
+
+const skipped = (attempt: Attempt): boolean =>
+  attempt.error?._tag === "CircuitOpen" || attempt.error?._tag === "ProviderThrottled"
+
+/** The error that decided a failed chain: the last real failure, else the last skip. */
+const decisive = (attempts: ReadonlyArray<Attempt>): ProviderError.ProviderError | undefined =>
+  (attempts.findLast((attempt) => attempt.error !== undefined && !skipped(attempt)) ??
+    attempts.findLast((attempt) => attempt.error !== undefined))?.error
+
+/**
+ * The `AiError` reason of any Baton error.
+ */
+export const reasonOf = (error: LlmError.LlmError): Reason => {
+  const metadata = metadataOf(error)
+  if (ProviderError.isProviderError(error)) {
+    return agreeing(candidatesOf(error, metadata), LlmError.isRetryable(error), error.message, metadata)
+  }
+  switch (error._tag) {
+    case "AllProvidersFailed": {
+      const last = decisive(error.attempts)
+      return last === undefined ? new AiError.UnknownError({ description: error.message, metadata }) : reasonOf(last)
+    }
+    case "RateLimitExceeded":
+      return new AiError.QuotaExhaustedError({ resetAt: error.resetsAt, metadata })
+    case "InvalidOptions":
+      return new AiError.InvalidRequestError({ parameter: error.field, description: error.message, metadata })
+    case "TooManyQuestions":
+    case "GenerationDisabled":
+    case "LlmConfigError":
+      return new AiError.InvalidRequestError({ description: error.message, metadata })
+    case "DeadlineExceeded":
+    case "QuotaStoreUnavailable":
+      return agreeing([], LlmError.isRetryable(error), error.message, metadata)
+  }
+}
+
+/**
+ * A Baton error as the `AiError` an `effect/ai` caller matches on.
+ */
+export const toAiError = (method: string) => (error: LlmError.LlmError): AiError.AiError =>
+  AiError.make({ module: "BatonLanguageModel", method, reason: reasonOf(error) })
+
+/**
+ * An `AiError` from a `LanguageModel` as the `ProviderError` Baton's manager
+ * reads (retry, fallback, circuit): each reason to the Baton error of the
+ * same meaning.
+ */
+export const toProviderError = (
+  provider: ProviderName,
+  model: ModelId,
+  error: AiError.AiError
+): ProviderError.ProviderError => {
+  const reason = error.reason
+  const common = { provider, model }
+  const message = reason.message
+  switch (reason._tag) {
+    case "RateLimitError":
+      return new ProviderError.ProviderRateLimited({ ...common, message, ...retryAfterOf(reason.retryAfter) })
+    case "QuotaExhaustedError":
+      return new ProviderError.ProviderQuotaExhausted({ ...common, status: 429, message })
+    case "AuthenticationError":
+      return new ProviderError.ProviderAuthenticationFailed({
+        ...common,
+        status: reason.kind === "InsufficientPermissions" ? 403 : 401,
+        message
+      })
+    case "ContentPolicyError":
+      return new ProviderError.ContentFiltered({ ...common, stage: "prompt", message })
+    case "InvalidRequestError":
+    case "InvalidUserInputError":
+    case "UnsupportedSchemaError":
+    case "ToolkitRequiredError":
+    case "ToolConfigurationError":
+      return new ProviderError.InvalidRequest({ ...common, status: 400, message })
+    case "InternalProviderError":
+      return new ProviderError.ProviderUnavailable({ ...common, status: 500, message })
+    case "NetworkError":
+      return new ProviderError.ProviderConnectionFailed({ ...common, message })
+    case "StructuredOutputError":
+      return new ProviderError.StructuredOutputInvalid({
+        ...common,
+        issue: reason.description,
+        content: reason.responseText
+      })
+    default:
+      return new ProviderError.MalformedResponse({ ...common, message })
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Baton results as `effect/ai` response parts, and back.
+ *
+ * A `GenerationResult` becomes `response-metadata` (the request id, the model
+ * that answered), the text, and a `finish` part with the finish reason and
+ * the usage; Baton's own account (provider, cost in nano-USD, price source,
+ * every attempt) rides in the finish part's `metadata.baton`. A stream
+ * becomes `text-start` / `text-delta`s / `text-end`, then the same metadata
+ * and finish parts.
+ */
+import type { FinishReason, GenerationResult, StreamPart } from "@baton/core/GenerationResult"
+import type { ModelId, ProviderName, RequestId } from "@baton/core/Ids"
+import type * as TokenUsage from "@baton/core/TokenUsage"
+import type { Response } from "effect/ai"
+
+const finishReasons: Record<FinishReason, Response.FinishReason> = {
+  stop: "stop",
+  length: "length",
+  content_filter: "content-filter",
+  tool_calls: "tool-calls",
+  other: "other"
+}
+
+const batonReasons: Partial<Record<Response.FinishReason, FinishReason>> = {
+  stop: "stop",
+  length: "length",
+  "content-filter": "content_filter",
+  "tool-calls": "tool_calls"
+}
+
+/**
+ * Baton's finish reason of an `effect/ai` one.
+ */
+export const toFinishReason = (reason: Response.FinishReason): FinishReason => batonReasons[reason] ?? "other"
+
+/**
+ * Baton's usage as `effect/ai` usage: prompt tokens with the cached ones
+ * apart, completion tokens with the reasoning ones apart.
+ */
+export const toUsage = (usage: TokenUsage.TokenUsage): typeof Response.Usage.Encoded => ({
+  inputTokens: {
+    total: usage.promptTokens,
+    uncached: usage.promptTokens - usage.cachedPromptTokens,
+    cacheRead: usage.cachedPromptTokens
+  },
+  outputTokens: {
+    total: usage.completionTokens,
+    text: usage.completionTokens - usage.reasoningTokens,
+    reasoning: usage.reasoningTokens
+  }
+})
+
+/**
+ * Baton's token counts of `effect/ai` usage (absent counts are zero).
+ */
+export const toCounts = (usage: Response.Usage): TokenUsage.TokenCounts => ({
+  promptTokens: usage.inputTokens.total ?? 0,
+  completionTokens: usage.outputTokens.total ?? 0,
+  cachedPromptTokens: usage.inputTokens.cacheRead,
+  reasoningTokens: usage.outputTokens.reasoning
+})
+
+interface Account {
+  readonly requestId: RequestId
+  readonly provider: ProviderName
+  readonly model: ModelId
+  readonly finishReason: FinishReason
+  readonly usage: TokenUsage.TokenUsage
+  readonly attempts?: GenerationResult["attempts"] | undefined
+}
+
+const closing = (account: Account): [Response.ResponseMetadataPartEncoded, Response.FinishPartEncoded] => [
+  { type: "response-metadata", id: account.requestId, modelId: account.model },
+  {
+    type: "finish",
+    reason: finishReasons[account.finishReason],
+    usage: toUsage(account.usage),
+    metadata: {
+      baton: {
+        provider: account.provider,
+        model: account.model,
+        costNanoUsd: account.usage.costNanoUsd,
+        estimatedCostUsd: account.usage.estimatedCostUsd,
+        pricing: account.usage.pricing,
+        attempts: (account.attempts ?? []).map((attempt) => ({
+          provider: attempt.provider,
+          model: attempt.model,
+          role: attempt.role,
+          outcome: attempt.outcome,
+          latencyMs: attempt.latencyMs,
+          error: attempt.error?._tag ?? null
+        }))
+      }
+    }
+  }
+]
+
+/**
+ * The parts of a completed generation whose answer is `text`.
+ */
+export const resultParts = (result: GenerationResult, text: string): Array<Response.PartEncoded> => [
+  { type: "text", text },
+  ...closing(result)
+]
+
+/**
+ * The stream parts of one Baton stream part; `started` says whether text was
+ * already opened (the state of `Stream.mapAccum`).
+ */
+export const streamParts = (requestId: RequestId) =>
+(
+  started: boolean,
+  part: StreamPart
+): readonly [boolean, ReadonlyArray<Response.StreamPartEncoded>] => {
+  if (part._tag === "TextDelta") {
+    const delta: Response.StreamPartEncoded = { type: "text-delta", id: requestId, delta: part.text }
+    return [true, started ? [delta] : [{ type: "text-start", id: requestId }, delta]]
+  }
+  const end: ReadonlyArray<Response.StreamPartEncoded> = started ? [{ type: "text-end", id: requestId }] : []
+  return [false, [...end, ...closing({ ...part, requestId })]]
+}

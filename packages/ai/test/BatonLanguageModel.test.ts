@@ -1,0 +1,174 @@
+import { SubjectId } from "@baton/core/Ids"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, describe, it } from "@effect/vitest"
+import { DateTime, Effect, Schema, Stream, Tracer } from "effect"
+import { AiError, LanguageModel, type Response } from "effect/ai"
+import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
+import { inject, stack, stats } from "./stack.ts"
+
+const Question = Schema.Struct({
+  question: Schema.String,
+  choices: Schema.Array(Schema.String),
+  answer: Schema.Int
+})
+
+/** An effect/ai program, written against `LanguageModel` only. */
+const program = Effect.gen(function*() {
+  const text = yield* LanguageModel.generateText({ prompt: "Say hello to the class" })
+  const quiz = yield* LanguageModel.generateObject({
+    prompt: "One multiple-choice question about Mars",
+    schema: Question,
+    objectName: "quiz"
+  })
+  const streamed = yield* Stream.runCollect(LanguageModel.streamText({ prompt: "Tell a short story about Mars" }))
+  return { text, quiz, streamed }
+})
+
+const subject = "teacher-ai-1"
+
+/** Baton's account in a finish part's metadata. */
+const Account = Schema.Struct({
+  provider: Schema.String,
+  costNanoUsd: Schema.Int,
+  attempts: Schema.Array(
+    Schema.Struct({ provider: Schema.String, outcome: Schema.String, error: Schema.NullOr(Schema.String) })
+  )
+})
+
+const batonOf = (part: { readonly metadata: Response.ProviderMetadata } | undefined) =>
+  Schema.decodeUnknownSync(Account)(part?.metadata.baton)
+
+const finishOf = (parts: ReadonlyArray<Response.AnyPart>) => parts.find((part) => part.type === "finish")
+
+describe("BatonLanguageModel", () => {
+  it.live("an effect/ai program runs over Baton: fallback, quota spent, ledger rows written", () =>
+    Effect.gen(function*() {
+      yield* inject("openai", MockFault.status(503), { times: 100 })
+      const { quiz, streamed, text } = yield* program.pipe(
+        BatonLanguageModel.withConfigOverride({ subjectId: subject })
+      )
+
+      assert.include(text.text, "Mock answer from anthropic")
+      assert.strictEqual(text.finishReason, "stop")
+      assert.isAbove(text.usage.inputTokens.total ?? 0, 0)
+      assert.isAbove(text.usage.outputTokens.total ?? 0, 0)
+      const account = batonOf(finishOf(text.content))
+      assert.strictEqual(account.provider, "anthropic")
+      assert.deepStrictEqual(account.attempts.map((a) => [a.provider, a.outcome, a.error]), [
+        ["openai", "error", "ProviderUnavailable"],
+        ["anthropic", "success", null]
+      ])
+      assert.isAbove(account.costNanoUsd, 0)
+      const metadata = text.content.find((part) => part.type === "response-metadata")
+      assert.strictEqual(metadata?.modelId, "claude-haiku-4-5")
+
+      assert.isTrue(Schema.is(Question)(quiz.value))
+      assert.strictEqual(batonOf(finishOf(quiz.content)).provider, "anthropic")
+
+      const types = streamed.map((part) => part.type)
+      assert.deepStrictEqual(types.slice(0, 1), ["text-start"])
+      assert.deepStrictEqual(types.slice(-3), ["text-end", "response-metadata", "finish"])
+      const deltas = streamed.flatMap((part) => part.type === "text-delta" ? [part.delta] : [])
+      assert.include(deltas.join(""), "Mock answer from anthropic")
+      const streamFinish = streamed.find((part) => part.type === "finish")
+      assert.strictEqual(streamFinish?.reason, "stop")
+      assert.isAbove(streamFinish?.usage.outputTokens.total ?? 0, 0)
+
+      assert.strictEqual((yield* stats("openai")).requests, 3)
+      assert.strictEqual((yield* stats("anthropic")).requests, 3)
+
+      const quota = yield* QuotaLimiter.QuotaLimiter
+      const status = yield* quota.remaining(SubjectId.make(subject))
+      assert.strictEqual(status.used, 3)
+
+      const ledger = yield* UsageLedger.UsageLedger
+      yield* ledger.flush
+      const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+      const rows = yield* ledger.usageBySubject(day)
+      const mine = rows.find((row) => row.subjectId === subject)
+      assert.strictEqual(mine?.requests, 3)
+      const billed = (yield* stats("anthropic")).completionTokens
+      assert.strictEqual(mine?.completionTokens, billed)
+      const byProvider = yield* ledger.usageByProvider(day, day)
+      assert.deepStrictEqual(byProvider.map((row) => row.provider), ["anthropic"])
+    }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"] }))))
+
+  it.live("a spent daily quota is an AiError QuotaExhaustedError, not retryable, with no provider call", () =>
+    Effect.gen(function*() {
+      const call = LanguageModel.generateText({ prompt: "Hello" }).pipe(
+        BatonLanguageModel.withConfigOverride({ subjectId: "teacher-ai-2" })
+      )
+      yield* call
+      yield* call
+      const error = yield* Effect.flip(call)
+      assert.isTrue(AiError.isAiError(error))
+      assert.strictEqual(error.reason._tag, "QuotaExhaustedError")
+      assert.isFalse(error.isRetryable)
+      assert.strictEqual((yield* stats("openai")).requests, 2)
+      const other = yield* LanguageModel.generateText({ prompt: "Hello" }).pipe(
+        BatonLanguageModel.withConfigOverride({ subjectId: "teacher-ai-3" })
+      )
+      assert.include(other.text, "Mock answer from openai")
+    }).pipe(Effect.provide(stack({ chain: ["openai"], dailyLimit: 2 }))))
+
+  it.live("generateObject keeps Baton's re-ask: an answer that does not match is asked again", () =>
+    Effect.gen(function*() {
+      yield* inject("openai", MockFault.content("{\"question\": 42}"))
+      const quiz = yield* LanguageModel.generateObject({ prompt: "One question about Mars", schema: Question })
+      assert.isTrue(Schema.is(Question)(quiz.value))
+      assert.strictEqual((yield* stats("openai")).requests, 2)
+      assert.deepStrictEqual(batonOf(finishOf(quiz.content)).attempts.map((a) => [a.outcome, a.error]), [
+        ["error", "StructuredOutputInvalid"],
+        ["success", null]
+      ])
+    }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+
+  const failures: ReadonlyArray<readonly [string, MockFault.MockFault, string, boolean]> = [
+    ["503", MockFault.status(503), "InternalProviderError", true],
+    ["429", MockFault.rateLimited(), "RateLimitError", true],
+    ["401", MockFault.status(401), "AuthenticationError", false],
+    ["a spent account", MockFault.quotaExhausted, "QuotaExhaustedError", false],
+    ["a content filter", MockFault.contentFilter, "ContentPolicyError", false],
+    ["context length", MockFault.contextLengthExceeded, "InvalidRequestError", false],
+    ["a reset connection", MockFault.resetBeforeHeaders, "NetworkError", true],
+    ["an HTML page", MockFault.notJson, "InvalidOutputError", true]
+  ]
+  for (const [name, fault, reason, retryable] of failures) {
+    it.live(`a chain failing with ${name} is an AiError ${reason}, isRetryable ${retryable}`, () =>
+      Effect.gen(function*() {
+        yield* inject("openai", fault, { times: 10 })
+        const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+        assert.strictEqual(error.reason._tag, reason)
+        assert.strictEqual(error.isRetryable, retryable)
+        assert.strictEqual(error.module, "BatonLanguageModel")
+      }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+  }
+
+  it.live("GenAI spans come from Baton once: the LanguageModel span carries no gen_ai attributes", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span(options) {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      yield* inject("openai", MockFault.status(503))
+      yield* LanguageModel.generateText({ prompt: "Hello" }).pipe(Effect.withTracer(tracer))
+      const genAiKeys = (span: Tracer.NativeSpan) =>
+        [...span.attributes.keys()].filter((key) => key.startsWith("gen_ai."))
+      const outer = spans.find((span) => span.name === "LanguageModel.generateText")
+      // effect/ai's own output type only; operation, provider, model and usage come from Baton's spans
+      assert.deepStrictEqual(outer === undefined ? undefined : genAiKeys(outer), ["gen_ai.output.type"])
+      const operations = spans.filter((span) => span.attributes.has("gen_ai.operation.name"))
+      assert.deepStrictEqual(operations.map((span) => span.name), [
+        "baton.request",
+        "chat gpt-4o-mini",
+        "chat claude-haiku-4-5"
+      ])
+      assert.strictEqual(spans.filter((span) => span.attributes.has("gen_ai.usage.output_tokens")).length, 1)
+    }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"] }))))
+})

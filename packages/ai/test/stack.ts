@@ -1,0 +1,68 @@
+/**
+ * The whole stack under an `effect/ai` program: a fresh mock provider server
+ * on 127.0.0.1, the real adapters pointed at it over undici, an `LlmManager`
+ * over a chain of them with an in-memory quota and usage ledger, and
+ * `BatonLanguageModel.layer` on top.
+ */
+import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+import * as LlmManager from "@baton/core/LlmManager"
+import * as Pricing from "@baton/core/Pricing"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import * as Anthropic from "@baton/providers/Anthropic"
+import * as DeepSeek from "@baton/providers/DeepSeek"
+import * as Gemini from "@baton/providers/Gemini"
+import * as OpenAi from "@baton/providers/OpenAi"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Effect, Layer, Redacted } from "effect"
+import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
+
+const apiKey = Redacted.make("sk-test-key")
+
+const adapters = {
+  openai: OpenAi.layer,
+  anthropic: Anthropic.layer,
+  deepseek: DeepSeek.layer,
+  gemini: Gemini.layer
+} as const
+
+/** The chain and the daily quota of a test stack. */
+export interface StackOptions {
+  readonly chain: ReadonlyArray<MockProviderServer.MockProvider>
+  readonly dailyLimit?: number
+}
+
+/** The services a test reads besides the model: the server, the quota and the ledger. */
+export const services = (dailyLimit: number) =>
+  Layer.mergeAll(
+    MockProviderServer.layer(),
+    NodeHttpClient.layerUndici,
+    Pricing.layerDefault,
+    QuotaLimiter.layerMemoryWith({ maxQuestionsPerRequest: 20, dailyLimit, timeZone: "UTC" }),
+    UsageLedger.layerMemory()
+  )
+
+/** A manager over real adapters pointed at the mock server, no retries on the same provider. */
+export const manager = (chain: ReadonlyArray<MockProviderServer.MockProvider>) =>
+  Layer.unwrap(Effect.map(MockProviderServer.MockProviderServer, (server) =>
+    LlmManager.layer({
+      providers: chain.map((kind) => adapters[kind]({ apiKey, baseUrl: server.baseUrl(kind) })),
+      policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 10 }),
+      circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 }
+    })))
+
+/** `LanguageModel.LanguageModel` over Baton, with the manager and the services kept in context. */
+export const stack = (options: StackOptions) =>
+  BatonLanguageModel.layer.pipe(
+    Layer.provideMerge(manager(options.chain)),
+    Layer.provideMerge(services(options.dailyLimit ?? 100))
+  )
+
+/** Queues a fault on the server. */
+export const inject = (...args: Parameters<MockProviderServer.MockProviderServer["Service"]["inject"]>) =>
+  Effect.flatMap(MockProviderServer.MockProviderServer, (server) => server.inject(...args))
+
+/** The server's counters for a provider. */
+export const stats = (kind: MockProviderServer.MockProvider) =>
+  Effect.flatMap(MockProviderServer.MockProviderServer, (server) => server.stats(kind))
