@@ -42,6 +42,7 @@ const candidatesOf = (error: ProviderError.ProviderError, metadata: Metadata): R
       return [new AiError.QuotaExhaustedError({ metadata })]
     case "ProviderUnavailable":
     case "CircuitOpen":
+    case "Defect":
       return [new AiError.InternalProviderError({ description, metadata })]
     case "ProviderTimeout":
     case "ProviderConnectionFailed":
