@@ -1,12 +1,13 @@
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import { SubjectId } from "../src/Ids.ts"
 import * as ProviderThrottle from "../src/ProviderThrottle.ts"
 import * as QuotaLimiter from "../src/QuotaLimiter.ts"
 import * as RequestLog from "../src/RequestLog.ts"
 import * as UsageLedger from "../src/UsageLedger.ts"
-import { Bench, eventually, inject, liveWait, manager, pick, stats } from "./utils/chain.ts"
+import { Bench, eventually, inject, manager, pick, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about the moon." }
 const teacher = SubjectId.make("teacher-7")
@@ -123,40 +124,30 @@ describe("LlmManager lifecycle", () => {
       Effect.provide(ProviderThrottle.layerMemory({ openai: { requestsPerMinute: 1 } }))
     ))
 
-  it.live(
-    "an outage of the primary under a steady trickle: served by the fallback, bounded by the circuit, back soon after",
+  it.effect(
+    "an outage of the primary under a steady trickle: served by the fallback, bounded by the circuit, back after it",
     () =>
       Effect.gen(function*() {
+        // time is the TestClock: one request every 20 ms, the circuit cools down for 200 ms
         const cooldownMs = 200
-        const llm = yield* manager({
-          chain: ["openai", "anthropic"],
-          circuit: { failureThreshold: 2, cooldownMs }
-        })
-        const outageMs = 1_000
-        yield* inject("openai", MockFault.status(503), { forMs: outageMs })
-        const started = performance.now()
-        const served: Array<{ readonly at: number; readonly provider: string }> = []
-        let primaryCallsDuringOutage: number | undefined
-        while (performance.now() - started < outageMs + 600) {
-          const result = yield* llm.generate(prompt)
-          const at = performance.now() - started
-          served.push({ at, provider: result.provider })
-          if (primaryCallsDuringOutage === undefined && at >= outageMs) {
-            primaryCallsDuringOutage = (yield* stats("openai")).requests
-          }
-          yield* liveWait(20)
+        const llm = yield* manager({ chain: ["openai", "anthropic"], circuit: { failureThreshold: 2, cooldownMs } })
+        // the outage: the primary's next 4 calls answer 503 (2 trip the circuit, 2 are failed probes)
+        yield* inject("openai", MockFault.status(503), { times: 4 })
+        const served: Array<string> = []
+        for (let i = 0; i < 60; i++) {
+          served.push((yield* llm.generate(prompt)).provider)
+          yield* TestClock.adjust(20)
         }
-        const during = served.filter((s) => s.at < outageMs)
-        const after = served.filter((s) => s.at > outageMs + cooldownMs + 100)
-        assert.isAbove(during.length, 15)
-        // every request was served, by the fallback during the outage
-        assert.isTrue(during.every((s) => s.provider === "anthropic"))
-        // the primary saw only the trips and one probe per cool-down, not the whole trickle
-        assert.isAtMost(primaryCallsDuringOutage ?? Infinity, 2 + Math.ceil(outageMs / cooldownMs) + 1)
-        // traffic is back on the primary soon after it recovers
-        assert.isAbove(after.length, 3)
-        assert.isTrue(after.every((s) => s.provider === "openai"))
-      }).pipe(Effect.provide(Bench)),
-    15_000
+        const primaryServed = served.filter((provider) => provider === "openai").length
+        // every request was served; the primary saw only its 4 failures and its successes, not the trickle
+        assert.strictEqual((yield* stats("openai")).requests, 4 + primaryServed)
+        // 2 trips, then one probe per cool-down (every 10 requests): the 3rd probe finds it healthy
+        const recovery = served.indexOf("openai")
+        assert.isTrue(served.slice(0, recovery).every((provider) => provider === "anthropic"))
+        assert.isAtLeast(recovery, 2 + 2 * (cooldownMs / 20))
+        assert.isAtMost(recovery, 2 + 3 * (cooldownMs / 20) + 1)
+        // once recovered, traffic stays on the primary
+        assert.isTrue(served.slice(recovery).every((provider) => provider === "openai"))
+      }).pipe(Effect.provide(Bench))
   )
 })
