@@ -8,7 +8,7 @@ import * as OpenAi from "@baton/providers/OpenAi"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Stream } from "effect"
+import { Effect, Layer, Redacted, Schema, Stream } from "effect"
 import * as ErrorPolicy from "../src/ErrorPolicy.ts"
 import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import { ProviderName } from "../src/Ids.ts"
@@ -193,5 +193,43 @@ describe("a defect in an adapter", () => {
       assert.strictEqual(error._tag, "AllProvidersFailed")
       const streamed = yield* Effect.flip(Stream.runCollect(llm.stream(prompt)))
       assert.strictEqual(streamed._tag, "AllProvidersFailed")
+    }).pipe(Effect.provide(Bench)))
+})
+
+describe("structured output", () => {
+  it.live("compiles a raw JSON Schema once, however many calls use it", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"] })
+      let compilations = 0
+      // Ajv reads `$async` once per compilation; nothing else on the call path does
+      const schema = new Proxy({
+        type: "object",
+        properties: { answer: { type: "string" } },
+        required: ["answer"],
+        additionalProperties: false
+      }, {
+        get: (target, key): unknown => {
+          if (key === "$async") compilations++
+          return Reflect.get(target, key) as unknown
+        }
+      })
+      for (let i = 0; i < 3; i++) yield* llm.generateStructured(prompt, schema)
+      assert.strictEqual(compilations, 1)
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("generates the JSON Schema of an Effect Schema once, however many calls use it", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"] })
+      let generations = 0
+      // the JSON Schema generator calls a check's toJsonSchema; decoding does not
+      const nonEmpty = Schema.makeFilter((text: string) => text.length > 0, {
+        toJsonSchema: () => {
+          generations++
+          return { minLength: 1 }
+        }
+      })
+      const Quiz = Schema.Struct({ answer: Schema.String.check(nonEmpty) })
+      for (let i = 0; i < 3; i++) yield* llm.generateStructured(prompt, Quiz)
+      assert.strictEqual(generations, 1)
     }).pipe(Effect.provide(Bench)))
 })
