@@ -15,7 +15,7 @@
  * | `baton_llm_cost_nano_usd_total` | counter | `provider`, `model` |
  * | `baton_llm_attempt_latency_ms` | histogram | `provider`, `outcome` |
  * | `baton_llm_circuit_transitions_total` | counter | `provider`, `state` |
- * | `baton_llm_quota_rejections_total` | counter | `reason` |
+ * | `baton_llm_quota_rejections_total` | counter | `reason` (`daily-limit`, `token-budget`, `cost-budget`, `request-size`, `store-unavailable`) |
  * | `baton_sink_failures_total` | counter | `sink` (a request-log or ledger sink that failed) |
  * | `baton_sink_rows_dropped_total` | counter | `sink` |
  *
@@ -51,7 +51,7 @@
  * import * as LlmMetrics from "@baton/core/LlmMetrics"
  *
  * const exposition = Effect.gen(function*() {
- *   yield* LlmMetrics.recordQuotaRejection("daily-limit")
+ *   yield* LlmMetrics.recordRequest("success")
  *   return yield* PrometheusMetrics.format()
  * })
  * ```
@@ -278,11 +278,45 @@ export const recordCircuitTransition = (provider: ProviderName, state: CircuitSt
   increment(circuitTransitions, { provider, state })
 
 /**
- * Counts a request refused by a quota (`daily-limit`, `request-size`, ...).
+ * Why a quota refused a request: the daily limit, the daily token or cost
+ * budget, the per-request size, or a quota store that could not be reached
+ * (failing closed).
  *
  * @since 0.1.0
  */
-export const recordQuotaRejection = (reason: string): Effect.Effect<void> => increment(quotaRejections, { reason })
+export type QuotaRejectionReason = "daily-limit" | "token-budget" | "cost-budget" | "request-size" | "store-unavailable"
+
+/**
+ * The reason of a quota refusal, or `undefined` when `error` is not one.
+ *
+ * @since 0.1.0
+ */
+export const quotaRejectionReason = (error: unknown): QuotaRejectionReason | undefined => {
+  if (typeof error !== "object" || error === null || !("_tag" in error)) return undefined
+  switch (error._tag) {
+    case "RateLimitExceeded":
+      return !("budget" in error) || error.budget === undefined
+        ? "daily-limit"
+        : error.budget === "tokens"
+        ? "token-budget"
+        : "cost-budget"
+    case "TooManyQuestions":
+      return "request-size"
+    case "QuotaStoreUnavailable":
+      return "store-unavailable"
+    default:
+      return undefined
+  }
+}
+
+/**
+ * Counts a request refused by a quota. The manager calls it for every
+ * request it refuses on quota grounds.
+ *
+ * @since 0.1.0
+ */
+export const recordQuotaRejection = (reason: QuotaRejectionReason): Effect.Effect<void> =>
+  increment(quotaRejections, { reason })
 
 /**
  * Counts a failed sink write.

@@ -1,96 +1,174 @@
+/**
+ * Metrics and spans after real manager runs against the mock provider server
+ * (a retry, a fallback, a circuit opening, quota refusals), read from the
+ * global metric registry as deltas, and spans from a recording tracer.
+ */
+import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric, Option } from "effect"
+import { Effect, Metric, Option, Tracer } from "effect"
 import { PrometheusMetrics } from "effect/observability"
-import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as LlmMetrics from "../src/LlmMetrics.ts"
-import { report, request, unavailable, usage } from "./RequestLog.fixtures.ts"
+import * as QuotaLimiter from "../src/QuotaLimiter.ts"
+import { Bench, eventually, inject, manager } from "./utils/chain.ts"
 
-// A provider name of its own keeps these numbers apart from other tests'.
-const provider = ProviderName.make("metrics-test")
-const model = ModelId.make("m-1")
+const prompt = "Write one quiz question about the secret-prompt-canary."
 
 const counter = (metric: Metric.Counter<number>, attributes: Record<string, string>) =>
   Effect.map(Metric.value(Metric.withAttributes(metric, attributes)), (state) => state.count)
 
-describe("LlmMetrics", () => {
-  it.effect("recordAttempt updates attempts, fallbacks, tokens, cost and latency, readable and in Prometheus", () =>
-    Effect.gen(function*() {
-      const req = yield* request("metrics-1", "teacher-9")
-      const billed = usage(provider, model, 1000, 200, 100)
-      yield* LlmMetrics.recordAttempt(
-        report(req, 1, {
-          provider,
-          model,
-          role: "primary",
-          outcome: "error",
-          latencyMs: 40,
-          error: unavailable(provider)
-        }, billed)
-      )
-      yield* LlmMetrics.recordAttempt(
-        report(req, 2, { provider, model, role: "fallback", outcome: "success", latencyMs: 300 }, billed, "stop")
-      )
-      yield* LlmMetrics.recordAttempt(
-        report(req, 3, { provider, model, role: "retry", outcome: "skipped", latencyMs: 0 })
-      )
-      yield* LlmMetrics.recordRequest("success")
-      yield* LlmMetrics.recordCircuitTransition(provider, "open")
-      yield* LlmMetrics.recordQuotaRejection("metrics-test-limit")
+/** Reads the counters now; `delta` gives how much each grew since. */
+const watch = <K extends string>(counters: Record<K, readonly [Metric.Counter<number>, Record<string, string>]>) =>
+  Effect.gen(function*() {
+    const read = Effect.forEach(
+      Object.entries(counters) as Array<[K, readonly [Metric.Counter<number>, Record<string, string>]]>,
+      ([name, [metric, attributes]]) => Effect.map(counter(metric, attributes), (count) => [name, count] as const)
+    ).pipe(Effect.map((entries) => Object.fromEntries(entries) as Record<K, number>))
+    const before = yield* read
+    return Effect.map(read, (after) => {
+      const delta = {} as Record<K, number>
+      for (const name of Object.keys(after) as Array<K>) delta[name] = after[name] - before[name]
+      return delta
+    })
+  })
 
-      const byModel = { provider, model }
-      assert.strictEqual(yield* counter(LlmMetrics.attempts, { ...byModel, role: "primary", outcome: "error" }), 1)
-      assert.strictEqual(yield* counter(LlmMetrics.attempts, { ...byModel, role: "retry", outcome: "skipped" }), 1)
-      assert.strictEqual(yield* counter(LlmMetrics.fallbacks, byModel), 1)
-      assert.strictEqual(yield* counter(LlmMetrics.retries, byModel), 1)
-      assert.strictEqual(yield* counter(LlmMetrics.tokens, { ...byModel, kind: "prompt" }), 2000)
-      assert.strictEqual(yield* counter(LlmMetrics.tokens, { ...byModel, kind: "completion" }), 400)
-      assert.strictEqual(yield* counter(LlmMetrics.tokens, { ...byModel, kind: "cached" }), 200)
-      assert.strictEqual(yield* counter(LlmMetrics.costNanoUsd, byModel), 2 * billed.costNanoUsd)
-      assert.strictEqual(yield* counter(LlmMetrics.circuitTransitions, { provider, state: "open" }), 1)
-      assert.strictEqual(yield* counter(LlmMetrics.quotaRejections, { reason: "metrics-test-limit" }), 1)
-      const latency = yield* Metric.value(
-        Metric.withAttributes(LlmMetrics.attemptLatency, { provider, outcome: "success" })
+const openai = { provider: "openai", model: "gpt-4o-mini" }
+const anthropic = { provider: "anthropic", model: "claude-haiku-4-5" }
+
+/** A tracer that keeps every span it starts. */
+const recordingTracer = () => {
+  const spans: Array<Tracer.NativeSpan> = []
+  const tracer = Tracer.make({
+    span: (options) => {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { spans, tracer }
+}
+
+describe("LlmMetrics after manager runs", () => {
+  it.effect("a retry then a fallback: attempts, retries, fallbacks, tokens, cost, latency and the request", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { maxRetries: 1, retryBaseDelayMs: 0 } })
+      yield* inject("openai", MockFault.status(503), { times: 2 })
+      const delta = yield* watch({
+        primaryErrors: [LlmMetrics.attempts, { ...openai, role: "primary", outcome: "error" }],
+        retryErrors: [LlmMetrics.attempts, { ...openai, role: "retry", outcome: "error" }],
+        fallbackSuccesses: [LlmMetrics.attempts, { ...anthropic, role: "fallback", outcome: "success" }],
+        retries: [LlmMetrics.retries, openai],
+        fallbacks: [LlmMetrics.fallbacks, anthropic],
+        promptTokens: [LlmMetrics.tokens, { ...anthropic, kind: "prompt" }],
+        completionTokens: [LlmMetrics.tokens, { ...anthropic, kind: "completion" }],
+        cost: [LlmMetrics.costNanoUsd, anthropic],
+        succeeded: [LlmMetrics.requests, { outcome: "success" }]
+      })
+      const latencyBefore = yield* Metric.value(
+        Metric.withAttributes(LlmMetrics.attemptLatency, { provider: "openai", outcome: "error" })
       )
-      assert.deepStrictEqual([latency.count, latency.sum], [1, 300])
+      const result = yield* llm.generate({ prompt })
+      assert.strictEqual(result.provider, "anthropic")
+      assert.deepStrictEqual(yield* delta, {
+        primaryErrors: 1,
+        retryErrors: 1,
+        fallbackSuccesses: 1,
+        retries: 1,
+        fallbacks: 1,
+        promptTokens: result.usage.promptTokens,
+        completionTokens: result.usage.completionTokens,
+        cost: result.usage.costNanoUsd,
+        succeeded: 1
+      })
+      const latency = yield* Metric.value(
+        Metric.withAttributes(LlmMetrics.attemptLatency, { provider: "openai", outcome: "error" })
+      )
+      assert.strictEqual(latency.count - latencyBefore.count, 2)
 
       const text = yield* PrometheusMetrics.format()
-      const line = (prefix: string) => text.split("\n").find((l) => l.startsWith(prefix))
-      assert.strictEqual(
-        line(`baton_llm_tokens_total{provider="metrics-test",model="m-1",kind="prompt"}`)?.split(" ")[1],
-        "2000"
-      )
-      assert.isDefined(line(`baton_llm_fallbacks_total{provider="metrics-test",model="m-1"}`))
-      assert.isDefined(line(`baton_llm_attempt_latency_ms_bucket{provider="metrics-test",outcome="success",le="400"}`))
+      assert.isDefined(text.split("\n").find((l) => l.startsWith(`baton_llm_fallbacks_total{provider="anthropic"`)))
       assert.include(text, "# TYPE baton_llm_attempt_latency_ms histogram")
-      assert.notInclude(text, "teacher-9")
-    }))
+      assert.notInclude(text, "secret-prompt-canary")
+    }).pipe(Effect.provide(Bench)))
 
-  it.effect("attempt spans carry GenAI attributes and no prompt text", () =>
+  it.effect("a circuit opening is counted", () =>
     Effect.gen(function*() {
-      const req = yield* request("metrics-span", "teacher-9")
-      const billed = usage(provider, model, 50, 10)
-      const span = yield* LlmMetrics.recordAttempt(
-        report(req, 1, { provider, model, role: "primary", outcome: "success", latencyMs: 12 }, billed, "stop")
-      ).pipe(
-        Effect.andThen(Effect.currentSpan),
-        LlmMetrics.withAttemptSpan({ request: req, provider, model, role: "primary", attemptNumber: 1 }),
-        LlmMetrics.withRequestSpan(req)
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        circuit: { failureThreshold: 2, cooldownMs: 60_000 }
+      })
+      const delta = yield* watch({ opened: [LlmMetrics.circuitTransitions, { provider: "openai", state: "open" }] })
+      yield* inject("openai", MockFault.status(503), { times: 2 })
+      yield* llm.generate({ prompt })
+      assert.strictEqual((yield* delta).opened, 0)
+      yield* llm.generate({ prompt })
+      yield* eventually(Effect.map(delta, (d) => d.opened === 1))
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("quota refusals are counted by reason, and the requests as rejected", () =>
+    Effect.gen(function*() {
+      const quota = QuotaLimiter.layerMemoryWith({
+        maxQuestionsPerRequest: 3,
+        dailyLimit: 1,
+        dailyTokenBudget: 5,
+        timeZone: "UTC"
+      })
+      const llm = yield* manager({ chain: ["openai"] }).pipe(Effect.provide(quota))
+      const delta = yield* watch({
+        dailyLimit: [LlmMetrics.quotaRejections, { reason: "daily-limit" }],
+        tokenBudget: [LlmMetrics.quotaRejections, { reason: "token-budget" }],
+        requestSize: [LlmMetrics.quotaRejections, { reason: "request-size" }],
+        rejected: [LlmMetrics.requests, { outcome: "rejected" }]
+      })
+      yield* llm.generate({ prompt, metadata: { subjectId: "teacher-a" } })
+      // teacher-a's unit is spent and so is its token budget: the budget is checked after the unit
+      assert.strictEqual(
+        (yield* Effect.flip(llm.generate({ prompt, metadata: { subjectId: "teacher-a" } })))._tag,
+        "RateLimitExceeded"
       )
-      assert.strictEqual(span.name, "chat m-1")
+      assert.strictEqual(
+        (yield* Effect.flip(llm.generate({ prompt, metadata: { subjectId: "teacher-b", units: 4 } })))._tag,
+        "TooManyQuestions"
+      )
+      assert.deepStrictEqual(yield* delta, { dailyLimit: 1, tokenBudget: 0, requestSize: 1, rejected: 2 })
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a spent token budget is counted as token-budget", () =>
+    Effect.gen(function*() {
+      const quota = QuotaLimiter.layerMemoryWith({
+        maxQuestionsPerRequest: 3,
+        dailyLimit: 100,
+        dailyTokenBudget: 5,
+        timeZone: "UTC"
+      })
+      const llm = yield* manager({ chain: ["openai"] }).pipe(Effect.provide(quota))
+      const delta = yield* watch({ tokenBudget: [LlmMetrics.quotaRejections, { reason: "token-budget" }] })
+      yield* llm.generate({ prompt, metadata: { subjectId: "teacher-c" } })
+      yield* Effect.flip(llm.generate({ prompt, metadata: { subjectId: "teacher-c" } }))
+      assert.deepStrictEqual(yield* delta, { tokenBudget: 1 })
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("attempt spans carry GenAI attributes under the request span, and no prompt text", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const llm = yield* manager({ chain: ["openai"] })
+      const result = yield* llm.generate({ prompt, options: { maxTokens: 300 } }).pipe(
+        Effect.provideService(Tracer.Tracer, tracer)
+      )
+      const span = spans.find((s) => s.name === "chat gpt-4o-mini")
+      if (span === undefined) return assert.fail("no attempt span")
       assert.strictEqual(span.kind, "client")
       const attributes = Object.fromEntries(span.attributes)
       assert.deepInclude(attributes, {
         "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": "metrics-test",
-        "gen_ai.request.model": "m-1",
-        "gen_ai.response.model": "m-1",
-        "gen_ai.usage.input_tokens": 50,
-        "gen_ai.usage.output_tokens": 10,
-        "gen_ai.request.max_tokens": 2000
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": result.usage.promptTokens,
+        "gen_ai.usage.output_tokens": result.usage.completionTokens,
+        "gen_ai.request.max_tokens": 300
       })
       assert.deepStrictEqual(attributes["gen_ai.response.finish_reasons"], ["stop"])
       const parent = Option.getOrUndefined(span.parent)
       assert.strictEqual(parent?._tag === "Span" ? parent.name : undefined, "baton.request")
-      assert.notInclude(JSON.stringify(attributes), "secret-prompt-canary")
-    }))
+      assert.notInclude(JSON.stringify([...spans.flatMap((s) => [...s.attributes])]), "secret-prompt-canary")
+    }).pipe(Effect.provide(Bench)))
 })

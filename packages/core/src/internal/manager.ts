@@ -641,23 +641,25 @@ const withQuota = <A, E>(
   return Effect.andThen(quota.checkRequestSize(units), spend)
 }
 
-const requestOutcome = (exit: Exit.Exit<unknown, unknown>): LlmMetrics.RequestOutcome => {
-  if (exit._tag === "Success") return "success"
-  if (Cause.hasInterruptsOnly(exit.cause)) return "cancelled"
+/** Counts the request by how it ended, and a quota refusal by its reason. */
+const recordOutcome = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+  if (exit._tag === "Success") return LlmMetrics.recordRequest("success")
+  if (Cause.hasInterruptsOnly(exit.cause)) return LlmMetrics.recordRequest("cancelled")
   const error = Cause.findErrorOption(exit.cause)
-  const rejected = Option.isSome(error) && typeof error.value === "object" && error.value !== null &&
-    "_tag" in error.value && (error.value._tag === "RateLimitExceeded" || error.value._tag === "QuotaStoreUnavailable")
-  return rejected ? "rejected" : "error"
+  const reason = Option.isSome(error) ? LlmMetrics.quotaRejectionReason(error.value) : undefined
+  return reason === undefined
+    ? LlmMetrics.recordRequest("error")
+    : Effect.andThen(LlmMetrics.recordRequest("rejected"), LlmMetrics.recordQuotaRejection(reason))
 }
 
-/** Runs a whole request under the quota, its span and its request metric. */
+/** Runs a whole request under the quota, its span and its request and quota metrics. */
 export const observe = <A, E>(
   engine: Engine,
   run: Run,
   effect: Effect.Effect<A, E>
 ): Effect.Effect<A, E | QuotaError | InvalidOptions> =>
   withQuota(engine, run, effect).pipe(
-    Effect.onExit((exit) => LlmMetrics.recordRequest(requestOutcome(exit))),
+    Effect.onExit((exit) => recordOutcome(exit)),
     LlmMetrics.withRequestSpan(run.request)
   )
 
