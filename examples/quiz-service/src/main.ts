@@ -77,6 +77,8 @@ const streamExplanation = Effect.gen(function*() {
   yield* Stream.runForEach(parts, (part) =>
     part._tag === "TextDelta"
       ? Effect.sync(() => process.stdout.write(part.text))
+      : part._tag === "Restart"
+      ? Console.log("\n  (the answer restarted)")
       : Console.log(`\n  finished (${part.finishReason}) on ${part.provider}, ${part.usage.totalTokens} tokens`))
 })
 
