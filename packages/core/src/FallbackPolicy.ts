@@ -24,21 +24,33 @@
  *    `fallbackOnContentFilter` is on, for a content-filter block: see
  *    {@link stopsChain}.
  *
- * Limits, per attempt: the response headers within `firstByteMs`, the first
- * streamed token within `firstTokenMs`, no silence between stream events
- * longer than `idleMs`, and the whole attempt within `attemptMs` or what is
- * left of the request's `requestTimeoutMs`, whichever is shorter. A provider
- * silent past a limit fails with `ProviderTimeout`, which is not retried on
- * the same provider: the next provider gets the remaining budget.
+ * Limits, per attempt, all enforced by the manager's one watchdog (the
+ * adapters run no timer of their own under the manager): the response
+ * headers within `firstByteMs`, the first streamed token within the model's
+ * first-token limit ({@link firstTokenLimit}: `firstTokenMs`, longer for
+ * models that think first), no silence between stream events longer than
+ * `idleMs`, and the whole attempt within `attemptMs`, always within what is
+ * left of the request's `requestTimeoutMs`. A stream that has produced its
+ * first token is bounded by `idleMs` and the request deadline only: a
+ * healthy long answer is never cut by `attemptMs`. A provider silent past a
+ * limit fails with `ProviderTimeout` (its message names the limit and how
+ * much text had arrived), which is not retried on the same provider: the
+ * next provider gets the remaining budget.
  *
  * Hedging (`hedgeDelayMs`): when the current provider has not answered after
- * that long, the next one starts in parallel; the first success wins and the
- * other is interrupted.
+ * that long, the next one starts in parallel; the first success wins (for a
+ * stream, the first to produce a token) and the other is interrupted.
  *
  * Streams: before the first delta reaches the caller every failure falls
- * back as above; after it, the stream fails with `StreamInterrupted`, unless
- * `continueOnInterruption` is on, in which case the answer is continued on
- * the next provider that accepts an assistant prefill.
+ * back as above. After it, the request's `rescue` option decides (see the
+ * README's "Streams that survive"): `"auto"` (default) completes the answer
+ * by the same retry and fallback rules, continuing from the delivered text
+ * on a provider that accepts an assistant prefill and otherwise restarting
+ * while suppressing the replayed prefix (a restarted answer that diverges
+ * ends with `StreamInterrupted`); `"restart"` sends a `Restart` part and the
+ * whole new answer instead of suppressing; `"none"` fails with
+ * `StreamInterrupted` at once. `continueOnInterruption: false` makes
+ * `"none"` the default.
  *
  * @example
  * ```ts
@@ -64,8 +76,12 @@ export interface Limits {
   readonly attemptMs: number
   /** From the start of the attempt to the response headers. */
   readonly firstByteMs: number
-  /** From the response headers to the first streamed token. */
+  /** From the response headers to the first streamed token, for models not listed below. */
   readonly firstTokenMs: number
+  /** The same for models that think silently before their first token (see {@link thinksSilently}). */
+  readonly thinkingFirstTokenMs: number
+  /** Per-model first-token limits, keyed by `provider/model` or by model: they win over the two above. */
+  readonly firstTokenMsByModel: Readonly<Record<string, number>>
   /** The longest silence between two stream events. */
   readonly idleMs: number
 }
@@ -87,7 +103,7 @@ export interface FallbackPolicy {
   readonly hedgeDelayMs: number | undefined
   /** Re-asks on the same provider after an answer that does not match the schema. */
   readonly structuredOutputRetries: number
-  /** Continue a stream cut mid-answer on a provider that accepts an assistant prefill. */
+  /** Rescue a stream broken mid-answer (the default of a request's `rescue` option: `"auto"` when on, `"none"` when off). */
   readonly continueOnInterruption: boolean
   /**
    * How `generate` calls a provider: `"stream"` streams underneath (so a
@@ -109,10 +125,17 @@ export const defaults: FallbackPolicy = {
   requestTimeoutMs: 60_000,
   maxRetries: 2,
   retryBaseDelayMs: 250,
-  limits: { attemptMs: 30_000, firstByteMs: 10_000, firstTokenMs: 20_000, idleMs: 15_000 },
+  limits: {
+    attemptMs: 30_000,
+    firstByteMs: 10_000,
+    firstTokenMs: 10_000,
+    thinkingFirstTokenMs: 60_000,
+    firstTokenMsByModel: {},
+    idleMs: 15_000
+  },
   hedgeDelayMs: undefined,
   structuredOutputRetries: 1,
-  continueOnInterruption: false,
+  continueOnInterruption: true,
   generateVia: "stream",
   fallbackOnContentFilter: false
 }
@@ -141,6 +164,7 @@ export const fromConfig = (settings: LlmConfig.Settings): FallbackPolicy => ({
   maxRetries: settings.maxRetries,
   retryBaseDelayMs: settings.retryBaseDelayMs,
   limits: {
+    ...defaults.limits,
     attemptMs: settings.attemptTimeoutMs,
     firstByteMs: settings.firstByteTimeoutMs,
     firstTokenMs: settings.firstTokenTimeoutMs,
@@ -151,6 +175,29 @@ export const fromConfig = (settings: LlmConfig.Settings): FallbackPolicy => ({
   continueOnInterruption: settings.continueOnInterruption,
   fallbackOnContentFilter: settings.fallbackOnContentFilter
 })
+
+/**
+ * True for models known to think silently before their first token
+ * (DeepSeek's reasoner and R1, OpenAI's o-series, Gemini's thinking and 2.5
+ * models, Claude models asked to think): their first token gets
+ * `thinkingFirstTokenMs`.
+ *
+ * @since 0.1.0
+ */
+export const thinksSilently = (model: string): boolean =>
+  /reasoner|(^|[/-])r1\b|^o\d|thinking|gemini-2\.5|gemini-3/i.test(model)
+
+/**
+ * The first-token limit of a model on a provider: its entry in
+ * `firstTokenMsByModel` (`provider/model` first, then `model`), else
+ * `thinkingFirstTokenMs` for a model that {@link thinksSilently}, else
+ * `firstTokenMs`.
+ *
+ * @since 0.1.0
+ */
+export const firstTokenLimit = (limits: Limits, provider: string, model: string): number =>
+  limits.firstTokenMsByModel[`${provider}/${model}`] ?? limits.firstTokenMsByModel[model] ??
+    (thinksSilently(model) ? limits.thinkingFirstTokenMs : limits.firstTokenMs)
 
 /**
  * True when this error ends the whole request at once: the provider refused

@@ -11,6 +11,7 @@
  * | `stop` | none | 1-4 non-empty stop sequences |
  * | `seed` | none | integer; best effort where the provider supports it |
  * | `timeout` | the configured deadline | positive; milliseconds or a duration string (`"30 seconds"`) |
+ * | `rescue` | `"auto"` | `"auto"`, `"restart"` or `"none"`: how `LlmManager.stream` completes an answer broken after its first delta (see `FallbackPolicy`) |
  *
  * `decode` turns what a caller wrote (`Input`) into `GenerationOptions` or an
  * `InvalidOptions` naming the field, so a bad value never reaches a provider.
@@ -52,7 +53,8 @@ export const GenerationOptions = Schema.Struct({
   system: Schema.optionalKey(Schema.String),
   stop: Schema.optionalKey(Schema.Array(Schema.NonEmptyString).check(Schema.isBetweenLength(1, 4))),
   seed: Schema.optionalKey(Schema.Int),
-  timeout: Schema.optionalKey(PositiveDuration)
+  timeout: Schema.optionalKey(PositiveDuration),
+  rescue: Schema.optionalKey(Schema.Literals(["auto", "restart", "none"]))
 })
 
 /**

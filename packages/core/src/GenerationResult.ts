@@ -10,7 +10,9 @@
  * A stream is a `Stream` of `StreamPart`s: `TextDelta`s, then exactly one
  * `Finish` carrying the finish reason and usage. A stream that ends without
  * its `Finish` was cut: adapters fail it with `StreamInterrupted` rather than
- * end it quietly.
+ * end it quietly. `LlmManager.stream` with `rescue: "restart"` may send one
+ * `Restart` when it restarts a broken answer: discard the text received so
+ * far, the whole new answer follows.
  *
  * @since 0.1.0
  */
@@ -70,7 +72,22 @@ export interface TextDelta {
 }
 
 /**
- * The end of a stream: why it stopped and what it cost.
+ * A provider and model that produced text of an answer.
+ *
+ * @since 0.1.0
+ */
+export interface Source {
+  readonly provider: ProviderName
+  readonly model: ModelId
+}
+
+/**
+ * The end of a stream: why it stopped and what it cost. `provider` and
+ * `model` are those of the attempt that finished the answer; from
+ * `LlmManager.stream`, `sources` lists every provider and model whose text
+ * the caller received (in order; more than one after a rescue), `rescued`
+ * says whether the answer survived a broken attempt, and `usage` is the sum
+ * of every billed attempt of the request.
  *
  * @since 0.1.0
  */
@@ -80,6 +97,19 @@ export interface Finish {
   readonly usage: TokenUsage
   readonly provider: ProviderName
   readonly model: ModelId
+  readonly sources?: ReadonlyArray<Source> | undefined
+  readonly rescued?: boolean | undefined
+}
+
+/**
+ * The answer so far is abandoned and starts again from its first character
+ * (`LlmManager.stream` with `rescue: "restart"`): `reason` says why.
+ *
+ * @since 0.1.0
+ */
+export interface Restart {
+  readonly _tag: "Restart"
+  readonly reason: string
 }
 
 /**
@@ -87,7 +117,7 @@ export interface Finish {
  *
  * @since 0.1.0
  */
-export type StreamPart = TextDelta | Finish
+export type StreamPart = TextDelta | Restart | Finish
 
 /**
  * A text delta.

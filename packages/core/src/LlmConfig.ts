@@ -23,11 +23,11 @@
  * | `LLM_CIRCUIT_FAILURE_THRESHOLD` | `5` | consecutive failures that open a provider's circuit |
  * | `LLM_CIRCUIT_COOLDOWN_MS` | `30000` | how long a circuit stays open before one probe |
  * | `LLM_FIRST_BYTE_TIMEOUT_MS` | `10000` | per attempt: longest wait for the response headers |
- * | `LLM_FIRST_TOKEN_TIMEOUT_MS` | `20000` | per attempt: longest wait for the first streamed token |
+ * | `LLM_FIRST_TOKEN_TIMEOUT_MS` | `10000` | per attempt: longest wait for the first streamed token (thinking models: 60000) |
  * | `LLM_STREAM_IDLE_TIMEOUT_MS` | `15000` | per attempt: longest silence between two stream events |
  * | `LLM_HEDGE_DELAY_MS` | unset | start the next provider in parallel after this long without an answer; unset = no hedging |
  * | `LLM_STRUCTURED_OUTPUT_RETRIES` | `1` | re-asks on the same provider when an answer does not match the schema (0 or more) |
- * | `LLM_CONTINUE_ON_INTERRUPTION` | `false` | continue a stream cut mid-answer on a provider that accepts an assistant prefill |
+ * | `LLM_CONTINUE_ON_INTERRUPTION` | `true` | rescue a stream broken mid-answer (continue with a prefill, or restart suppressing the replayed text) |
  * | `LLM_FALLBACK_ON_CONTENT_FILTER` | `false` | send a prompt one provider refused on policy grounds to the next provider |
  * | `REDIS_URL` | unset | Redis for shared quotas and circuits |
  * | `LLM_USAGE_STORE_URL` | unset | usage ledger database (`sqlite:path` or `postgres://...`) |
@@ -309,11 +309,11 @@ export const make: Effect.Effect<Settings, LlmConfigError> = Effect.gen(function
     circuitFailureThreshold: yield* positiveInt("LLM_CIRCUIT_FAILURE_THRESHOLD", 5),
     circuitCooldownMs: yield* positiveInt("LLM_CIRCUIT_COOLDOWN_MS", 30_000),
     firstByteTimeoutMs: yield* positiveInt("LLM_FIRST_BYTE_TIMEOUT_MS", 10_000),
-    firstTokenTimeoutMs: yield* positiveInt("LLM_FIRST_TOKEN_TIMEOUT_MS", 20_000),
+    firstTokenTimeoutMs: yield* positiveInt("LLM_FIRST_TOKEN_TIMEOUT_MS", 10_000),
     streamIdleTimeoutMs: yield* positiveInt("LLM_STREAM_IDLE_TIMEOUT_MS", 15_000),
     hedgeDelayMs: yield* optionalPositiveInt("LLM_HEDGE_DELAY_MS"),
     structuredOutputRetries: yield* nonNegativeInt("LLM_STRUCTURED_OUTPUT_RETRIES", 1),
-    continueOnInterruption: yield* bool("LLM_CONTINUE_ON_INTERRUPTION", false),
+    continueOnInterruption: yield* bool("LLM_CONTINUE_ON_INTERRUPTION", true),
     fallbackOnContentFilter: yield* bool("LLM_FALLBACK_ON_CONTENT_FILTER", false),
     redisUrl: yield* optionalRedacted("REDIS_URL"),
     usageStoreUrl: yield* optionalRedacted("LLM_USAGE_STORE_URL"),

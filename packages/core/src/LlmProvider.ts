@@ -40,6 +40,7 @@ import type { InvalidOptions } from "./LlmError.ts"
 import * as LlmRequest from "./LlmRequest.ts"
 import type { ProviderError } from "./ProviderError.ts"
 import * as StructuredOutput from "./StructuredOutput.ts"
+import type { TokenUsage } from "./TokenUsage.ts"
 
 /**
  * What a provider can do beyond the basics; the manager reads these (e.g. to
@@ -55,6 +56,32 @@ export interface Capabilities {
   /** How structured output is enforced: a JSON Schema the provider honours, or JSON mode plus the schema in the prompt. */
   readonly structuredOutput: "json-schema" | "json-mode"
 }
+
+/**
+ * What a caller that owns the time of a call puts in context for it
+ * (`LlmManager` does, for every attempt): its presence tells the adapter that
+ * this caller's watchdog enforces the first-byte, first-token, idle and
+ * attempt limits, so the adapter runs no timer of its own and fails a broken
+ * stream with the underlying error (the caller knows what it delivered).
+ * `usage` receives the usage a stream reports before its end marker, so a
+ * call cut or cancelled after the provider billed it is still accounted for.
+ * Without a supervisor (a provider used on its own) the adapter bounds each
+ * call with its own `timeoutMs`.
+ *
+ * @since 0.1.0
+ */
+export interface Supervisor {
+  readonly usage: (usage: TokenUsage) => void
+}
+
+/**
+ * The supervisor of the current call, if any.
+ *
+ * @since 0.1.0
+ */
+export const Supervisor = Context.Reference<Supervisor | undefined>("@baton/core/LlmProvider/Supervisor", {
+  defaultValue: () => undefined
+})
 
 /**
  * What an adapter implements.

@@ -89,10 +89,22 @@ export type TimeoutPhase = typeof TimeoutPhase.Type
 export class ProviderTimeout extends Schema.TaggedError<ProviderTimeout>()("ProviderTimeout", {
   ...common,
   phase: TimeoutPhase,
-  timeoutMs: Schema.Int
+  timeoutMs: Schema.Int,
+  /** Characters of answer text received before the limit ran out (0 when absent). */
+  received: Schema.optionalKey(Schema.Int)
 }) {
   override get message(): string {
-    return `${this.provider} sent nothing within ${this.timeoutMs} ms (${this.phase} limit)`
+    const received = this.received ?? 0
+    switch (this.phase) {
+      case "first-byte":
+        return `${this.provider} sent no response headers within ${this.timeoutMs} ms (first-byte limit)`
+      case "first-token":
+        return `${this.provider} sent no token within ${this.timeoutMs} ms of its headers (first-token limit)`
+      case "idle":
+        return `${this.provider} went silent for ${this.timeoutMs} ms after ${received} characters (idle limit)`
+      case "attempt":
+        return `${this.provider} did not finish within ${this.timeoutMs} ms, ${received} characters received (attempt limit)`
+    }
   }
 }
 
@@ -213,7 +225,9 @@ export class StreamInterrupted extends Schema.TaggedError<StreamInterrupted>()("
   ...common,
   partialText: Schema.String,
   usage: Schema.optionalKey(TokenUsage),
-  reason: Schema.String
+  reason: Schema.String,
+  /** When a restarted answer diverged from `partialText`: how many of its characters matched it. */
+  restartedLength: Schema.optionalKey(Schema.Int)
 }) {
   override get message(): string {
     return `${this.provider} stream interrupted after ${this.partialText.length} characters: ${this.reason}`

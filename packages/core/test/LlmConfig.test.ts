@@ -132,11 +132,11 @@ describe("LlmConfig", () => {
     Effect.gen(function*() {
       const defaults = yield* load(keys)
       assert.strictEqual(defaults.firstByteTimeoutMs, 10_000)
-      assert.strictEqual(defaults.firstTokenTimeoutMs, 20_000)
+      assert.strictEqual(defaults.firstTokenTimeoutMs, 10_000)
       assert.strictEqual(defaults.streamIdleTimeoutMs, 15_000)
       assert.isTrue(Option.isNone(defaults.hedgeDelayMs))
       assert.strictEqual(defaults.structuredOutputRetries, 1)
-      assert.strictEqual(defaults.continueOnInterruption, false)
+      assert.strictEqual(defaults.continueOnInterruption, true)
       const config = yield* load({
         ...keys,
         LLM_FIRST_BYTE_TIMEOUT_MS: "500",
@@ -144,14 +144,14 @@ describe("LlmConfig", () => {
         LLM_STREAM_IDLE_TIMEOUT_MS: "300",
         LLM_HEDGE_DELAY_MS: "1500",
         LLM_STRUCTURED_OUTPUT_RETRIES: "0",
-        LLM_CONTINUE_ON_INTERRUPTION: "true"
+        LLM_CONTINUE_ON_INTERRUPTION: "false"
       })
       assert.strictEqual(config.firstByteTimeoutMs, 500)
       assert.strictEqual(config.firstTokenTimeoutMs, 800)
       assert.strictEqual(config.streamIdleTimeoutMs, 300)
       assert.deepStrictEqual(config.hedgeDelayMs, Option.some(1500))
       assert.strictEqual(config.structuredOutputRetries, 0)
-      assert.strictEqual(config.continueOnInterruption, true)
+      assert.strictEqual(config.continueOnInterruption, false)
     }))
   it.effect("rejects a zero hedge delay", () =>
     failsOn({ ...keys, LLM_HEDGE_DELAY_MS: "0" }, "LLM_HEDGE_DELAY_MS", "positive"))

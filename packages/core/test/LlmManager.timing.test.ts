@@ -1,9 +1,11 @@
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Fiber } from "effect"
+import { Cause, Clock, Effect, Fiber, Option, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import * as FallbackPolicy from "../src/FallbackPolicy.ts"
+import type { StreamPart } from "../src/GenerationResult.ts"
 import { ProviderName } from "../src/Ids.ts"
-import { Bench, eventually, inject, liveNow, manager, pick, stats } from "./utils/chain.ts"
+import { Bench, eventually, inject, liveNow, liveWait, manager, pick, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about volcanoes." }
 const openai = ProviderName.make("openai")
@@ -225,4 +227,95 @@ describe("LlmManager limits (real time, short limits)", () => {
         ["anthropic", "fallback", "success"]
       ])
     }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager: one owner of time (TestClock, real HTTP)", () => {
+  const textOf = (parts: Iterable<StreamPart>): string =>
+    Array.from(parts).flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
+
+  /** Streams `input`, running `onDelta(n)` after the n-th delta reached the caller. */
+  const streamWith = <E>(
+    stream: Stream.Stream<StreamPart, E>,
+    onDelta: (n: number) => Effect.Effect<void>
+  ) =>
+    Effect.gen(function*() {
+      const parts: Array<StreamPart> = []
+      let deltas = 0
+      const exit = yield* Effect.exit(Stream.runForEach(stream, (part) =>
+        Effect.suspend(() => {
+          parts.push(part)
+          return part._tag === "TextDelta" ? onDelta(++deltas) : Effect.void
+        })))
+      return { parts, exit }
+    })
+
+  it.effect("raising idleMs is enough: the adapter's own timeout does not race the manager's watchdog", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai"],
+        providerTimeoutMs: 1_000,
+        policy: { limits: { idleMs: 20_000 } }
+      })
+      yield* inject("openai", MockFault.stallMidStream(400, { after: 2 }))
+      // during the stall (real time), 10 s of time under test pass: past the adapter's 1 s, within idleMs
+      const { exit, parts } = yield* streamWith(
+        llm.stream({ ...prompt, options: { rescue: "none" } }),
+        (n) => n === 2 ? Effect.andThen(liveWait(100), TestClock.adjust("10 seconds")) : Effect.void
+      )
+      assert.strictEqual(exit._tag, "Success")
+      assert.strictEqual(parts.at(-1)?._tag, "Finish")
+      assert.match(textOf(parts), /^Mock answer from openai: Write one quiz question about volcanoes\.$/)
+      assert.strictEqual((yield* stats("openai")).requests, 1)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a stall past idleMs ends with a message naming the idle limit and what had arrived", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"], policy: { limits: { idleMs: 5_000 } } })
+      yield* inject("openai", MockFault.stallMidStream("forever", { after: 2 }))
+      const { exit, parts } = yield* streamWith(
+        llm.stream({ ...prompt, options: { rescue: "none" } }),
+        (n) => n === 2 ? Effect.andThen(liveWait(50), TestClock.adjust("6 seconds")) : Effect.void
+      )
+      const delivered = textOf(parts)
+      assert.strictEqual(delivered, "Mock answer")
+      if (exit._tag !== "Failure") return assert.fail("expected a failure")
+      const error = Cause.findErrorOption(exit.cause)
+      if (Option.isNone(error) || error.value._tag !== "StreamInterrupted") {
+        return assert.fail("expected StreamInterrupted")
+      }
+      assert.strictEqual(error.value.partialText, delivered)
+      assert.strictEqual(error.value.reason, "openai went silent for 5000 ms after 11 characters (idle limit)")
+      assert.notInclude(error.value.message, "sent nothing")
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a healthy 45 s answer at one token per second completes under a 30 s attempt limit", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { requestTimeoutMs: 60_000, limits: { attemptMs: 30_000, idleMs: 15_000 } }
+      })
+      const answer = Array.from({ length: 45 }, (_, i) => `w${i}`).join(" ")
+      yield* inject("openai", MockFault.slowTokens(15, { content: answer }))
+      // each delta the caller receives is one second under test
+      const { exit, parts } = yield* streamWith(llm.stream(prompt), () => TestClock.adjust("1 second"))
+      assert.strictEqual(exit._tag, "Success")
+      assert.strictEqual(textOf(parts), answer)
+      const finish = parts.at(-1)
+      if (finish?._tag !== "Finish") return assert.fail("expected a Finish")
+      assert.strictEqual(finish.provider, "openai")
+      assert.isFalse(finish.rescued)
+      assert.strictEqual(yield* Clock.currentTimeMillis, 45_000)
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("the first-token limit follows the model: a thinking model waits longer", () =>
+    Effect.gen(function*() {
+      const limits = FallbackPolicy.make().limits
+      assert.strictEqual(FallbackPolicy.firstTokenLimit(limits, "openai", "gpt-4o-mini"), 10_000)
+      assert.strictEqual(FallbackPolicy.firstTokenLimit(limits, "deepseek", "deepseek-reasoner"), 60_000)
+      assert.strictEqual(FallbackPolicy.firstTokenLimit(limits, "openai", "o3-mini"), 60_000)
+      assert.strictEqual(FallbackPolicy.firstTokenLimit(limits, "gemini", "gemini-2.0-flash-thinking-exp"), 60_000)
+      const custom = FallbackPolicy.make({ limits: { firstTokenMsByModel: { "openai/gpt-4o-mini": 3_000 } } }).limits
+      assert.strictEqual(FallbackPolicy.firstTokenLimit(custom, "openai", "gpt-4o-mini"), 3_000)
+    }))
 })

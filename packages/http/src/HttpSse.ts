@@ -3,6 +3,9 @@
  *
  * Events:
  * - `delta`: `{"text": "..."}` for each piece of text;
+ * - `restart`: `{"reason"}`, only for a request that asked for
+ *   `rescue: "restart"`: discard the text shown so far, the whole new answer
+ *   follows;
  * - `finish`: `{"provider", "model", "finishReason", "usage"}`, the only clean
  *   end of an answer;
  * - `error`: a Problem Details object (see `HttpProblem`) when the stream
@@ -32,6 +35,8 @@ const event = (name: string, data: unknown): Sse.Event => ({
 const toEvent = (part: StreamPart): Sse.Event =>
   part._tag === "TextDelta"
     ? event("delta", { text: part.text })
+    : part._tag === "Restart"
+    ? event("restart", { reason: part.reason })
     : event("finish", {
       provider: part.provider,
       model: part.model,

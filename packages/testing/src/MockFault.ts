@@ -22,12 +22,13 @@
  * | {@link latency} | `latency=250` (ms) |
  * | {@link noResponse} | `noResponse` |
  * | {@link slowFirstToken} | `slowFirstToken=250` (ms) |
- * | {@link stallMidStream} | `stallMidStream=250`, `stallMidStream=forever` |
+ * | {@link slowTokens} | `slowTokens=1000` (ms between events), `slowTokens=5;content=one%20two` |
+ * | {@link stallMidStream} | `stallMidStream=250`, `stallMidStream=forever;after=3`, `stallMidStream=forever;after=end` |
  * | {@link resetBeforeHeaders} | `resetBeforeHeaders` |
  * | {@link notJson} | `notJson` |
  * | {@link wrongShape} | `wrongShape` |
- * | {@link cutStream} | `cutStream` |
- * | {@link malformedEvent} | `malformedEvent` |
+ * | {@link cutStream} | `cutStream`, `cutStream;after=3` (text events) |
+ * | {@link malformedEvent} | `malformedEvent`, `malformedEvent;after=3` |
  * | {@link noTerminator} | `noTerminator` |
  * | {@link noUsage} | `noUsage` |
  * | {@link rejectPrefill} | `rejectPrefill` |
@@ -55,6 +56,7 @@ export type MockFault =
   | Latency
   | NoResponse
   | SlowFirstToken
+  | SlowTokens
   | StallMidStream
   | ResetBeforeHeaders
   | NotJson
@@ -109,9 +111,17 @@ export interface SlowFirstToken {
   readonly ms: number
 }
 /** @since 0.1.0 */
+export interface SlowTokens {
+  readonly _tag: "SlowTokens"
+  readonly ms: number
+  readonly content?: string | undefined
+}
+/** @since 0.1.0 */
 export interface StallMidStream {
   readonly _tag: "StallMidStream"
   readonly ms: number | "forever"
+  /** Text events sent before the stall; `"end"`: every event but the last. Default: after the first event. */
+  readonly after?: number | "end" | undefined
 }
 /** @since 0.1.0 */
 export interface ResetBeforeHeaders {
@@ -128,10 +138,14 @@ export interface WrongShape {
 /** @since 0.1.0 */
 export interface CutStream {
   readonly _tag: "CutStream"
+  /** Text events sent before the cut. Default: half the events. */
+  readonly after?: number | undefined
 }
 /** @since 0.1.0 */
 export interface MalformedEvent {
   readonly _tag: "MalformedEvent"
+  /** Text events sent before the malformed one. Default: after the first event. */
+  readonly after?: number | undefined
 }
 /** @since 0.1.0 */
 export interface NoTerminator {
@@ -240,12 +254,30 @@ export const noResponse: MockFault = { _tag: "NoResponse" }
 export const slowFirstToken = (ms: number): MockFault => ({ _tag: "SlowFirstToken", ms })
 
 /**
- * Stops after the first event (or half the body when not streaming) for `ms`
- * milliseconds, or for ever, then goes on.
+ * Sends the events of a stream `ms` milliseconds apart (a slow but healthy
+ * stream), with `content` as the text when given (one event per word).
  *
  * @since 0.1.0
  */
-export const stallMidStream = (ms: number | "forever"): MockFault => ({ _tag: "StallMidStream", ms })
+export const slowTokens = (ms: number, options: { readonly content?: string | undefined } = {}): MockFault => ({
+  _tag: "SlowTokens",
+  ms,
+  content: options.content
+})
+
+/**
+ * Stops after the first event (or half the body when not streaming) for `ms`
+ * milliseconds, or for ever, then goes on. `after` stops after that many
+ * text events instead, or before the last event (`"end"`: the answer, its
+ * finish and its usage sent, the terminator not). A stream abandoned during
+ * the stall is billed the usage it had reported.
+ *
+ * @since 0.1.0
+ */
+export const stallMidStream = (
+  ms: number | "forever",
+  options: { readonly after?: number | "end" | undefined } = {}
+): MockFault => ({ _tag: "StallMidStream", ms, after: options.after })
 
 /**
  * Destroys the connection before any byte of the response.
@@ -270,12 +302,19 @@ export const notJson: MockFault = { _tag: "NotJson" }
 export const wrongShape: MockFault = { _tag: "WrongShape" }
 
 /**
- * Destroys the connection in the middle of the body, after the first event
- * of a stream.
+ * Destroys the connection in the middle of the body (half of a stream's
+ * events). A stream is billed the usage it had reported before the cut.
  *
  * @since 0.1.0
  */
 export const cutStream: MockFault = { _tag: "CutStream" }
+
+/**
+ * Destroys the connection of a stream after `tokens` text events.
+ *
+ * @since 0.1.0
+ */
+export const cutStreamAfter = (tokens: number): MockFault => ({ _tag: "CutStream", after: tokens })
 
 /**
  * Puts one event whose data is not JSON in the middle of an otherwise good
@@ -284,6 +323,13 @@ export const cutStream: MockFault = { _tag: "CutStream" }
  * @since 0.1.0
  */
 export const malformedEvent: MockFault = { _tag: "MalformedEvent" }
+
+/**
+ * Puts the malformed event after `tokens` text events.
+ *
+ * @since 0.1.0
+ */
+export const malformedEventAfter = (tokens: number): MockFault => ({ _tag: "MalformedEvent", after: tokens })
 
 /**
  * Ends a stream without its terminator: no `data: [DONE]` (OpenAI,
@@ -340,6 +386,22 @@ const withMillis = (make: (ms: number) => MockFault): Parser => (value) => {
   return typeof ms === "number" ? make(ms) : ms
 }
 
+/** The `after` option: a whole number of text events (or `end` where `allowEnd`). */
+const afterOption = (options: ReadonlyMap<string, string>, allowEnd: boolean): number | undefined | string => {
+  const after = options.get("after")
+  if (after === undefined) return undefined
+  if (allowEnd && after === "end") return "end"
+  return /^\d{1,6}$/.test(after)
+    ? Number(after)
+    : `after needs a whole number of text events${allowEnd ? " or end" : ""}`
+}
+
+const withAfter = (make: (after: number | undefined) => MockFault): Parser => (value, options) => {
+  if (value !== undefined) return "takes no value"
+  const after = afterOption(options, false)
+  return typeof after === "string" ? after : make(after)
+}
+
 const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonly parse: Parser }> = {
   status: {
     options: ["retryAfter", "message", "errorCode", "param"],
@@ -364,15 +426,33 @@ const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonl
   latency: { options: [], parse: withMillis(latency) },
   noResponse: { options: [], parse: noValue(noResponse) },
   slowFirstToken: { options: [], parse: withMillis(slowFirstToken) },
+  slowTokens: {
+    options: ["content"],
+    parse: (value, options) => withMillis((ms) => slowTokens(ms, { content: options.get("content") }))(value, options)
+  },
   stallMidStream: {
-    options: [],
-    parse: (value) => value === "forever" ? stallMidStream("forever") : withMillis(stallMidStream)(value, new Map())
+    options: ["after"],
+    parse: (value, options) => {
+      const after = afterOption(options, true)
+      if (after === "end" || typeof after !== "string") {
+        return value === "forever"
+          ? stallMidStream("forever", { after })
+          : withMillis((ms) => stallMidStream(ms, { after }))(value, options)
+      }
+      return after
+    }
   },
   resetBeforeHeaders: { options: [], parse: noValue(resetBeforeHeaders) },
   notJson: { options: [], parse: noValue(notJson) },
   wrongShape: { options: [], parse: noValue(wrongShape) },
-  cutStream: { options: [], parse: noValue(cutStream) },
-  malformedEvent: { options: [], parse: noValue(malformedEvent) },
+  cutStream: {
+    options: ["after"],
+    parse: withAfter((after) => after === undefined ? cutStream : cutStreamAfter(after))
+  },
+  malformedEvent: {
+    options: ["after"],
+    parse: withAfter((after) => after === undefined ? malformedEvent : malformedEventAfter(after))
+  },
   noTerminator: { options: [], parse: noValue(noTerminator) },
   noUsage: { options: [], parse: noValue(noUsage) },
   rejectPrefill: { options: [], parse: noValue(rejectPrefill) },

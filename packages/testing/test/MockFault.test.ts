@@ -16,6 +16,11 @@ describe("MockFault.parse", () => {
     ["slowFirstToken=10", MockFault.slowFirstToken(10)],
     ["stallMidStream=20", MockFault.stallMidStream(20)],
     ["stallMidStream=forever", MockFault.stallMidStream("forever")],
+    ["stallMidStream=forever;after=end", MockFault.stallMidStream("forever", { after: "end" })],
+    ["stallMidStream=30;after=2", MockFault.stallMidStream(30, { after: 2 })],
+    ["slowTokens=5;content=a%20b", MockFault.slowTokens(5, { content: "a b" })],
+    ["cutStream;after=3", MockFault.cutStreamAfter(3)],
+    ["malformedEvent;after=2", MockFault.malformedEventAfter(2)],
     ["resetBeforeHeaders", MockFault.resetBeforeHeaders],
     ["notJson", MockFault.notJson],
     ["wrongShape", MockFault.wrongShape],
@@ -28,7 +33,7 @@ describe("MockFault.parse", () => {
   ]
 
   it("reads every fault of the catalogue", () => {
-    assert.strictEqual(cases.length - 3, MockFault.names.length)
+    assert.strictEqual(cases.length - 7, MockFault.names.length)
     for (const [text, fault] of cases) {
       const result = MockFault.parse(text)
       assert.isTrue(Result.isSuccess(result), text)
@@ -44,7 +49,9 @@ describe("MockFault.parse", () => {
     ["latency=-1", "latency needs a whole number of milliseconds"],
     ["noUsage=1", "noUsage takes no value"],
     ["status=503;retry=2", "unknown option \"retry\" for status; accepted options: retryAfter, message"],
-    ["cutStream;x=1", "accepted options: none"],
+    ["cutStream;x=1", "accepted options: after"],
+    ["cutStream;after=x", "after needs a whole number of text events"],
+    ["stallMidStream=forever;after=soon", "after needs a whole number of text events or end"],
     ["content", "content needs the reply text"],
     ["content=a;b", "unknown option \"b\" for content"],
     ["content=%E0%A4%A", "not valid percent-encoding"]

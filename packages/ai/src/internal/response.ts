@@ -117,5 +117,7 @@ export const streamParts = (requestId: RequestId) =>
     return [true, started ? [delta] : [{ type: "text-start", id: requestId }, delta]]
   }
   const end: ReadonlyArray<Response.StreamPartEncoded> = started ? [{ type: "text-end", id: requestId }] : []
+  // a `Restart` comes only with `rescue: "restart"`, which this layer never asks for: it closes the text block
+  if (part._tag === "Restart") return [false, end]
   return [false, [...end, ...closing({ ...part, requestId })]]
 }

@@ -26,16 +26,17 @@ import type { CircuitBreaker } from "effect/persistence"
 import type { Attempt, Role } from "../Attempt.ts"
 import * as CircuitPolicy from "../CircuitPolicy.ts"
 import * as FallbackPolicy from "../FallbackPolicy.ts"
-import type { Finish, GenerationResult, StreamPart, StructuredResult } from "../GenerationResult.ts"
+import type { Finish, GenerationResult, Source, StreamPart, StructuredResult } from "../GenerationResult.ts"
 import { textDelta } from "../GenerationResult.ts"
-import type { ModelId, ProviderName } from "../Ids.ts"
+import { type ModelId, ProviderName } from "../Ids.ts"
 import { AllProvidersFailed, DeadlineExceeded, type InvalidOptions, type QuotaError } from "../LlmError.ts"
 import * as LlmMetrics from "../LlmMetrics.ts"
-import type * as LlmProvider from "../LlmProvider.ts"
+import * as LlmProvider from "../LlmProvider.ts"
 import * as LlmRequest from "../LlmRequest.ts"
 import {
   CircuitOpen,
   Defect,
+  MalformedResponse,
   type ProviderError,
   ProviderTimeout,
   StreamInterrupted,
@@ -58,18 +59,38 @@ export type Failure = ProviderError | DeadlineReached
 // routes and the first-byte signal
 // ---------------------------------------------------------------------------
 
-type Phase = "first-byte" | "first-token" | "idle" | "body"
+/** `delivering`: a stream waits for the caller to take a delta (no limit but the deadline). */
+type Phase = "first-byte" | "first-token" | "idle" | "body" | "delivering"
 
 /**
  * How far the current attempt has got, updated by the instrumented HTTP
  * client (request sent, headers received) and by the stream (each part).
  * Before the request leaves, the attempt is in `afterHeaders` (the first
- * token for a stream, the body for a plain call).
+ * token for a stream, the body for a plain call). It is also the attempt's
+ * `LlmProvider.Supervisor`: the adapter reports usage seen mid-stream to it.
  */
-interface Progress {
+interface Progress extends LlmProvider.Supervisor {
   phase: Phase
   since: number
   readonly afterHeaders: Phase
+  /** Characters of text received by this attempt. */
+  received: number
+  /** The latest usage the provider reported during this attempt. */
+  reported: TokenUsage.TokenUsage | undefined
+}
+
+const makeProgress = (first: Phase, now: number): Progress => {
+  const progress: Progress = {
+    phase: first,
+    since: now,
+    afterHeaders: first,
+    received: 0,
+    reported: undefined,
+    usage: (usage) => {
+      progress.reported = usage
+    }
+  }
+  return progress
 }
 
 /** The progress of the attempt running on this fiber, read by the instrumented HTTP client. */
@@ -148,12 +169,20 @@ export interface Run {
   readonly deadlineAt: number
   /** One slot per attempt, in the order they started; filled when each ends. */
   readonly attempts: Array<Attempt | undefined>
-  /** Text that already reached the caller (streams only). */
+  /** The sum of the usage every attempt reported (what the request was billed). */
+  billed: TokenUsage.TokenUsage | undefined
+  /** Streams: the answer's text that reached the caller (since the last `Restart`). */
   delivered: string
-  /** Usage of attempts whose text reached the caller before they broke. */
-  deliveredUsage: TokenUsage.TokenUsage | undefined
-  /** The route that produced the last delivered text. */
-  lastRoute: number
+  /** Streams: some text reached the caller (a failure now ends in `StreamInterrupted`). */
+  shown: boolean
+  /** Streams: a `Restart` is owed to the caller before the next delta. */
+  restartPending: boolean
+  /** Streams: who produced the delivered text, in order. */
+  sources: Array<Source>
+  /** Streams: the answer survived a broken attempt. */
+  rescued: boolean
+  /** Streams: routes that refused an assistant prefill during this request. */
+  readonly noPrefill: Array<number>
   /** The quota held for the request, billed with each attempt's usage (when there is a quota and a subject). */
   reservation: QuotaLimiter.Reservation | undefined
 }
@@ -169,9 +198,13 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest): Effect
       timeoutMs,
       deadlineAt: now + timeoutMs,
       attempts: [],
+      billed: undefined,
       delivered: "",
-      deliveredUsage: undefined,
-      lastRoute: 0,
+      shown: false,
+      restartPending: false,
+      sources: [],
+      rescued: false,
+      noPrefill: [],
       reservation: undefined
     }
   })
@@ -190,7 +223,15 @@ interface Report {
   readonly finishReason: GenerationResult["finishReason"] | undefined
 }
 
-const limitOf = (limits: FallbackPolicy.Limits, phase: Phase): number => {
+/** The limits of one attempt: the policy's, with the first-token limit of its model. */
+interface AttemptLimits {
+  readonly attemptMs: number
+  readonly firstByteMs: number
+  readonly firstTokenMs: number
+  readonly idleMs: number
+}
+
+const limitOf = (limits: AttemptLimits, phase: Phase): number => {
   switch (phase) {
     case "first-byte":
       return limits.firstByteMs
@@ -199,19 +240,23 @@ const limitOf = (limits: FallbackPolicy.Limits, phase: Phase): number => {
     case "idle":
       return limits.idleMs
     case "body":
+    case "delivering":
       return Number.POSITIVE_INFINITY
   }
 }
 
 /**
  * Fails when the attempt outlives a limit: its phase limit (first byte,
- * first token, idle), the attempt limit, or the request's deadline. One
- * timer per attempt, re-armed at most every `shortest` limit, instead of a
- * timeout per stream event.
+ * first token, idle), the attempt limit, or the request's deadline. Once a
+ * stream produced its first token only the idle limit and the deadline
+ * bound it: a healthy long answer is not cut by the attempt limit. One timer
+ * per attempt, re-armed at most every `shortest` limit, instead of a timeout
+ * per stream event; it is the only clock on the manager's path (adapters run
+ * none under a supervisor).
  */
 const watchdog = (
   progress: Progress,
-  limits: FallbackPolicy.Limits,
+  limits: AttemptLimits,
   startedAt: number,
   deadlineAt: number,
   provider: ProviderName,
@@ -224,19 +269,20 @@ const watchdog = (
       : Math.min(limits.firstByteMs, limits.firstTokenMs, limits.idleMs)
     for (;;) {
       const now = yield* Clock.currentTimeMillis
-      const limit = limitOf(limits, progress.phase)
-      const phaseEnd = progress.since + limit
-      if (now >= attemptEnd) {
-        return yield* attemptEnd === deadlineAt
-          ? new DeadlineReached()
-          : new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: limits.attemptMs })
+      if (now >= deadlineAt) return yield* new DeadlineReached()
+      const phase = progress.phase
+      const end = phase === "idle" || phase === "delivering" ? deadlineAt : attemptEnd
+      const received = progress.received
+      if (now >= end) {
+        return yield* new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: limits.attemptMs, received })
       }
-      if (now >= phaseEnd) {
-        const phase = progress.phase === "body" ? "attempt" : progress.phase
-        return yield* new ProviderTimeout({ provider, model, phase, timeoutMs: limit })
+      const limit = limitOf(limits, phase)
+      const phaseEnd = progress.since + limit
+      if (now >= phaseEnd && phase !== "body" && phase !== "delivering") {
+        return yield* new ProviderTimeout({ provider, model, phase, timeoutMs: limit, received })
       }
       // a later phase may start any moment with a shorter limit: never sleep past the shortest
-      yield* Effect.sleep(Math.min(attemptEnd, phaseEnd, now + shortest) - now)
+      yield* Effect.sleep(Math.min(end, phaseEnd, now + shortest) - now)
     }
   })
 
@@ -256,12 +302,11 @@ const toAttempt = <A>(
   return { ...base, outcome: skipped ? "skipped" : "error", error: error.value }
 }
 
-const failureReport = (cause: Cause.Cause<Failure>): Report => {
+/** A failed or cancelled attempt's report: the usage its error carries, else what the stream reported. */
+const failureReport = (cause: Cause.Cause<Failure>, progress: Progress): Report => {
   const error = Cause.findErrorOption(cause)
-  return {
-    usage: Option.isSome(error) && "usage" in error.value ? error.value.usage : undefined,
-    finishReason: undefined
-  }
+  const usage = Option.isSome(error) && "usage" in error.value ? error.value.usage : undefined
+  return { usage: usage ?? progress.reported, finishReason: undefined }
 }
 
 /** A bug in the adapter or codec (a throw, a die) as the attempt's `Defect` error. */
@@ -299,17 +344,30 @@ const attempt = <A>(
     const provider = route.provider.name
     const model = modelOf(route, run.request)
     const slot = run.attempts.push(undefined) - 1
-    const first: Phase = mode === "stream" ? "first-token" : "body"
-    const progress: Progress = { phase: first, since: startedAt, afterHeaders: first }
+    const progress = makeProgress(mode === "stream" ? "first-token" : "body", startedAt)
+    const limits = engine.policy.limits
     const guarded = Effect.raceFirst(
-      Effect.provideService(asFailure(call(progress), provider, model), CurrentProgress, progress),
-      watchdog(progress, engine.policy.limits, startedAt, run.deadlineAt, provider, model)
+      asFailure(call(progress), provider, model).pipe(
+        Effect.provideService(CurrentProgress, progress),
+        Effect.provideService(LlmProvider.Supervisor, progress)
+      ),
+      watchdog(
+        progress,
+        { ...limits, firstTokenMs: FallbackPolicy.firstTokenLimit(limits, provider, model) },
+        startedAt,
+        run.deadlineAt,
+        provider,
+        model
+      )
     )
     const record = (exit: Exit.Exit<A, Failure>) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const entry = toAttempt(exit, { provider, model, role, latencyMs: now - startedAt })
         run.attempts[slot] = entry
-        const details = exit._tag === "Success" ? report(exit.value) : failureReport(exit.cause)
+        const details = exit._tag === "Success" ? report(exit.value) : failureReport(exit.cause, progress)
+        if (details.usage !== undefined) {
+          run.billed = run.billed === undefined ? details.usage : TokenUsage.add(run.billed, details.usage)
+        }
         return writeReport(engine, run, { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details })
       })
     const throttled = Option.isNone(engine.throttle)
@@ -359,16 +417,25 @@ interface Streamed {
   readonly finish: Finish
 }
 
+/** Where a stream attempt's text goes: `emit` per delta, `end` once the provider finished (may refuse the end). */
+interface Sink {
+  readonly emit: (text: string) => Effect.Effect<void, StreamInterrupted>
+  readonly end: Effect.Effect<void, StreamInterrupted>
+}
+
 /**
  * Consumes a provider's stream, moving the watchdog along on every part and
- * handing each delta to `emit`. A stream that ends without its `Finish` was
- * cut. Once text reached the caller, any failure becomes `StreamInterrupted`.
+ * handing each delta to the sink. While the caller has not taken a delta
+ * the attempt is `delivering`, which no limit but the deadline bounds (the
+ * idle limit measures the provider's silence, not the caller's). A stream
+ * that ends without its `Finish` was cut (`MalformedResponse`, rescued like
+ * any other break).
  */
 const consume = (
   route: Route,
   request: LlmRequest.LlmRequest,
   progress: Progress,
-  emit: ((text: string) => Effect.Effect<void>) | undefined
+  sink: Sink | undefined
 ): Effect.Effect<Streamed, ProviderError> => {
   let text = ""
   let finish: Finish | undefined
@@ -380,33 +447,39 @@ const consume = (
       finish = part
       return undefined
     }
+    if (part._tag === "Restart") return undefined
     text += part.text
+    progress.received += part.text.length
     return part.text
   }
-  const onParts = (parts: ReadonlyArray<StreamPart>): Effect.Effect<void> =>
+  const onParts = (parts: ReadonlyArray<StreamPart>): Effect.Effect<void, StreamInterrupted> =>
     Effect.clockWith((clock) => {
-      if (emit === undefined) {
+      if (sink === undefined) {
         for (const part of parts) onPart(clock, part)
         return Effect.void
       }
       return Effect.forEach(parts, (part) =>
         Effect.suspend(() => {
           const delta = onPart(clock, part)
-          return delta === undefined ? Effect.void : emit(delta)
-        }), { discard: true })
+          if (delta === undefined) return Effect.void
+          progress.phase = "delivering"
+          return sink.emit(delta)
+        }), { discard: true }).pipe(Effect.andThen(Effect.sync(() => {
+          progress.phase = "idle"
+          progress.since = clock.currentTimeMillisUnsafe()
+        })))
     })
   return Stream.runForEachArray(route.provider.stream(request), onParts).pipe(
-    Effect.flatMap(() =>
+    Effect.flatMap((): Effect.Effect<Streamed, ProviderError> =>
       finish === undefined
         ? Effect.fail(
-          new StreamInterrupted({
+          new MalformedResponse({
             provider: route.provider.name,
             model: modelOf(route, request),
-            partialText: text,
-            reason: "the stream ended without its finish event"
+            message: `${route.provider.name} stream ended without its finish`
           })
         )
-        : Effect.succeed({ text, finish })
+        : Effect.as(sink === undefined ? Effect.void : sink.end, { text, finish })
     )
   )
 }
@@ -417,20 +490,18 @@ const withPartialText = (error: StreamInterrupted, partialText: string): StreamI
     provider: error.provider,
     ...(error.model === undefined ? {} : { model: error.model }),
     ...(error.usage === undefined ? {} : { usage: error.usage }),
+    ...(error.restartedLength === undefined ? {} : { restartedLength: error.restartedLength }),
     reason: error.reason,
     partialText
   })
 
-/** Once text reached the caller, every failure of the stream is an interruption carrying it. */
-const interrupted = (run: Run, route: Route, error: Failure): Failure => {
-  if (run.delivered.length === 0 || error._tag === "DeadlineReached" || error._tag === "StreamInterrupted") {
-    return error._tag === "StreamInterrupted" && run.delivered.length > 0
-      ? withPartialText(error, run.delivered)
-      : error
-  }
+/** Once text reached the caller and it may not be rescued, every failure is an interruption carrying it. */
+const interrupted = (run: Run, error: Failure): Failure => {
+  if (!run.shown || error._tag === "DeadlineReached") return error
+  if (error._tag === "StreamInterrupted") return withPartialText(error, run.delivered)
   return new StreamInterrupted({
-    provider: route.provider.name,
-    model: modelOf(route, run.request),
+    provider: error.provider,
+    ...(error.model === undefined ? {} : { model: error.model }),
     partialText: run.delivered,
     reason: error.message
   })
@@ -442,7 +513,7 @@ const streamAttempt = (
   route: Route,
   role: Role,
   request: LlmRequest.LlmRequest,
-  emit: ((text: string) => Effect.Effect<void>) | undefined
+  sink: Sink | undefined
 ): Effect.Effect<Streamed, Failure> =>
   attempt(
     engine,
@@ -450,9 +521,9 @@ const streamAttempt = (
     route,
     role,
     "stream",
-    (progress) => consume(route, request, progress, emit),
+    (progress) => consume(route, request, progress, sink),
     ({ finish }) => ({ usage: finish.usage, finishReason: finish.finishReason })
-  ).pipe(Effect.mapError((error) => emit === undefined ? error : interrupted(run, route, error)))
+  )
 
 const resultReport = (result: GenerationResult): Report => ({
   usage: result.usage,
@@ -542,9 +613,14 @@ const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: On
     )
   })
 
-/** True when the next provider may be tried after this failure (`ErrorPolicy`, before any text reached the caller). */
+/**
+ * True when the next provider may be tried after this failure (`ErrorPolicy`).
+ * A `StreamInterrupted` raised once text reached the caller is final (no
+ * rescue asked, or a restarted answer that diverged).
+ */
 const movesOn = (engine: Engine, run: Run, error: Failure): boolean =>
-  error._tag !== "DeadlineReached" && run.delivered.length === 0 && !FallbackPolicy.stopsChain(engine.policy, error)
+  error._tag !== "DeadlineReached" && !(error._tag === "StreamInterrupted" && run.shown) &&
+  !FallbackPolicy.stopsChain(engine.policy, error)
 
 /** Walks the chain from `from`, hedging when the policy says so. */
 const chain = <A>(
@@ -566,11 +642,41 @@ const chain = <A>(
   return Effect.catch(current, (error) => movesOn(engine, run, error) ? next("fallback") : Effect.fail(error))
 }
 
+/** A hedged stream's side: its first token claims the request for it (and for the sides around it). */
+interface Lane {
+  readonly claim: Effect.Effect<boolean>
+}
+
+/** The hedge side the current fiber runs on, if any. */
+const HedgeLane = Context.Reference<Lane | undefined>("@baton/core/internal/manager/HedgeLane", {
+  defaultValue: () => undefined
+})
+
+/** True when the current attempt may deliver: no hedge, or its side won (or just won) the race. */
+const claim: Effect.Effect<boolean> = HedgeLane.use((lane) => lane === undefined ? Effect.succeed(true) : lane.claim)
+
+/** The two sides of one hedge; a side wins once its parent side (if any) let it. */
+const lanes = (parent: Lane | undefined, claimed: Deferred.Deferred<0 | 1>) => {
+  let winner: 0 | 1 | undefined
+  return (side: 0 | 1): Lane => ({
+    claim: Effect.suspend(() => {
+      if (winner !== undefined) return Effect.succeed(winner === side)
+      return Effect.flatMap(parent === undefined ? Effect.succeed(true) : parent.claim, (won) => {
+        if (!won || winner !== undefined) return Effect.succeed(won && winner === side)
+        winner = side
+        return Effect.as(Deferred.succeed(claimed, side), true)
+      })
+    })
+  })
+}
+
 /**
  * Runs `current`; if it has not answered after `delay`, starts the rest of
- * the chain in parallel as a hedge. The first success wins and the other is
- * interrupted (and awaited, so its attempt is recorded as cancelled). A
- * failure before the delay falls back at once, as without hedging.
+ * the chain in parallel as a hedge. The first success wins, or for streams
+ * the first side to produce a token (the other is interrupted at once, and
+ * awaited, so its attempt is recorded as cancelled with any usage it was
+ * billed). A failure before the delay, or of a side that won a stream, falls
+ * back as without hedging.
  */
 const hedged = <A>(
   engine: Engine,
@@ -580,21 +686,36 @@ const hedged = <A>(
   delay: number
 ): Effect.Effect<A, Failure> =>
   Effect.gen(function*() {
-    const early = yield* Deferred.make<Failure>()
-    const first = yield* Effect.forkChild(Effect.tapError(current, (error) => Deferred.succeed(early, error)))
-    const second = yield* Effect.forkChild(
+    const claimed = yield* Deferred.make<0 | 1>()
+    const side = lanes(yield* HedgeLane, claimed)
+    const orFallback = (effect: Effect.Effect<A, Failure>) =>
+      Effect.catch(effect, (error) => movesOn(engine, run, error) ? next("fallback") : Effect.fail(error))
+    const first = yield* Effect.forkChild(Effect.provideService(current, HedgeLane, side(0)))
+    const opening = yield* Effect.raceFirst(
+      Effect.as(Fiber.await(first), "settled" as const),
       Effect.raceFirst(
-        Effect.as(Effect.sleep(delay), Option.none<Failure>()),
-        Effect.map(Deferred.await(early), Option.some)
-      ).pipe(Effect.flatMap(Option.match({
-        onNone: () => next("hedge"),
-        onSome: (error) => movesOn(engine, run, error) ? next("fallback") : Effect.fail(error)
-      })))
+        Effect.as(Effect.sleep(delay), "hedge" as const),
+        Effect.as(Deferred.await(claimed), "won" as const)
+      )
     )
-    return yield* Effect.race(Fiber.join(first), Fiber.join(second)).pipe(
-      Effect.ensuring(Fiber.interruptAll([first, second]))
+    if (opening !== "hedge") return yield* orFallback(Fiber.join(first))
+    const second = yield* Effect.forkChild(Effect.provideService(next("hedge"), HedgeLane, side(1)))
+    const settled = (index: 0 | 1) => Effect.map(Fiber.await(index === 0 ? first : second), (exit) => ({ index, exit }))
+    const outcome = yield* Effect.raceFirst(
+      Effect.raceFirst(settled(0), settled(1)),
+      Effect.map(Deferred.await(claimed), (index) => ({ index, exit: undefined }))
     )
-  })
+    const other = outcome.index === 0 ? second : first
+    if (outcome.exit === undefined) {
+      yield* Fiber.interrupt(other)
+      return yield* outcome.index === 0 ? orFallback(Fiber.join(first)) : Fiber.join(second)
+    }
+    if (outcome.exit._tag === "Success") {
+      yield* Fiber.interrupt(other)
+      return outcome.exit.value
+    }
+    return yield* Fiber.join(other)
+  }).pipe(Effect.onInterrupt(() => Effect.void))
 
 /** The public failure of a request that ended in `cause` (interruptions and defects pass through). */
 const conclude = (
@@ -688,79 +809,163 @@ export const generateStructured = <A>(
     (result) => ({ ...result, requestId: run.request.requestId, attempts: attemptsOf(run) })
   )
 
+/** How a stream broken after its first delta is completed (`GenerationOptions.rescue`). */
+type Rescue = "auto" | "restart" | "none"
+
+const rescueOf = (engine: Engine, run: Run): Rescue =>
+  run.request.options.rescue ?? (engine.policy.continueOnInterruption ? "auto" : "none")
+
 /**
- * `stream`: deltas go to `queue` as they arrive. Before the first one, any
- * failure falls back; after it, the stream fails with `StreamInterrupted`,
- * or is continued on a prefill-capable provider when the policy says so.
+ * The sink handing an attempt's text to the caller: the attempt first claims
+ * the request (hedged streams), a pending `Restart` goes first, and the
+ * attempt's provider and model are noted as a source.
+ */
+const deliver = (run: Run, route: Route, offer: (part: StreamPart) => Effect.Effect<unknown>): Sink => {
+  const source: Source = { provider: route.provider.name, model: modelOf(route, run.request) }
+  let claimed = false
+  const push = (text: string): Effect.Effect<void> => {
+    const last = run.sources.at(-1)
+    if (last?.provider !== source.provider || last.model !== source.model) run.sources.push(source)
+    run.delivered += text
+    run.shown = true
+    if (!run.restartPending) return Effect.asVoid(offer(textDelta(text)))
+    run.restartPending = false
+    return Effect.andThen(
+      offer({ _tag: "Restart", reason: "the answer broke and was restarted" }),
+      offer(textDelta(text))
+    )
+  }
+  return {
+    emit: (text) => {
+      if (claimed) return push(text)
+      claimed = true
+      return Effect.flatMap(claim, (won) => won ? push(text) : Effect.never)
+    },
+    end: Effect.void
+  }
+}
+
+/**
+ * A sink for an answer restarted without a prefill: nothing reaches the
+ * caller until the new answer reproduced the delivered text exactly, then
+ * only the rest does. A new answer that differs from it, or ends before
+ * reproducing it, fails with a final `StreamInterrupted` recording both
+ * lengths: two different answers are never spliced.
+ */
+const replaying = (run: Run, route: Route, forward: Sink): Sink => {
+  const target = run.delivered
+  let matched = 0
+  const diverged = (at: number) =>
+    new StreamInterrupted({
+      provider: route.provider.name,
+      model: modelOf(route, run.request),
+      partialText: target,
+      restartedLength: at,
+      reason: `the restarted answer diverged from the ${target.length} characters delivered ` +
+        `after ${at} matching characters`
+    })
+  return {
+    emit: (text) => {
+      if (matched >= target.length) return forward.emit(text)
+      const overlap = Math.min(text.length, target.length - matched)
+      for (let i = 0; i < overlap; i++) {
+        if (text.charCodeAt(i) !== target.charCodeAt(matched + i)) return Effect.fail(diverged(matched + i))
+      }
+      matched += overlap
+      return overlap < text.length ? forward.emit(text.slice(overlap)) : Effect.void
+    },
+    end: Effect.suspend(() => matched < target.length ? Effect.fail(diverged(matched)) : Effect.void)
+  }
+}
+
+/** A 400 refusing the assistant prefill Baton added (it names the assistant message or the prefill). */
+const refusesPrefill = (error: Failure): boolean =>
+  error._tag === "InvalidRequest" && /assistant|prefill/i.test(`${error.param ?? ""} ${error.message}`)
+
+/**
+ * One stream attempt on a route, in the light of what the caller already
+ * received: nothing yet, a plain attempt; else, by the request's rescue mode,
+ * a continuation from the delivered text on a route that accepts a prefill
+ * (restarted without it if the route refuses it at run time), or a restart
+ * that suppresses the replayed prefix (`"auto"`) or announces itself with a
+ * `Restart` part (`"restart"`). With `"none"`, a failure after the first
+ * delta is final.
+ */
+const streamOnce = (engine: Engine, run: Run, offer: (part: StreamPart) => Effect.Effect<unknown>): Once<Streamed> => {
+  const mode = rescueOf(engine, run)
+  const once: Once<Streamed> = (route, role) => {
+    const direct = deliver(run, route, offer)
+    if (run.delivered.length === 0) {
+      const plain = streamAttempt(engine, run, route, role, run.request, direct)
+      return mode === "none" ? Effect.mapError(plain, (error) => interrupted(run, error)) : plain
+    }
+    run.rescued = true
+    if (route.provider.capabilities.assistantPrefill && !run.noPrefill.includes(route.index)) {
+      const request = LlmRequest.withMessages(run.request, prefilled(run.request, run.delivered))
+      return streamAttempt(engine, run, route, role, request, direct).pipe(
+        Effect.catchIf(refusesPrefill, () =>
+          Effect.suspend(() => {
+            run.noPrefill.push(route.index)
+            return once(route, "retry")
+          }))
+      )
+    }
+    if (mode === "restart") {
+      run.restartPending = true
+      run.delivered = ""
+      run.sources = []
+      return streamAttempt(engine, run, route, role, run.request, direct)
+    }
+    return streamAttempt(engine, run, route, role, run.request, replaying(run, route, direct))
+  }
+  return once
+}
+
+const unknownProvider = ProviderName.make("unknown")
+
+/** The final failure of a stream whose text reached the caller: an interruption carrying it, never a `Finish`. */
+const interruption = (run: Run, errors: ReadonlyArray<Failure>): StreamInterrupted => {
+  const error = errors.find((e) => e._tag !== "DeadlineReached")
+  if (error?._tag === "StreamInterrupted") return withPartialText(error, run.delivered)
+  // text was shown, so an attempt ran: the failing provider, else the last one that ran
+  const source: { readonly provider: ProviderName; readonly model?: ModelId | undefined } = error ??
+    attemptsOf(run).at(-1) ?? { provider: unknownProvider }
+  return new StreamInterrupted({
+    provider: source.provider,
+    ...(source.model === undefined ? {} : { model: source.model }),
+    partialText: run.delivered,
+    reason: error === undefined ? `the request's deadline of ${run.timeoutMs} ms ran out` : error.message
+  })
+}
+
+/**
+ * `stream`: deltas go to `offer` as they arrive. Before the first one, any
+ * failure falls back (and the chain is hedged when the policy says so);
+ * after it, the answer is rescued by the request's rescue mode, within the
+ * same retry and fallback rules and the request deadline, or the stream
+ * fails with `StreamInterrupted`. The `Finish` names every source of the
+ * text, whether a rescue happened, and the usage of every billed attempt.
  */
 export const stream = (
   engine: Engine,
   run: Run,
   offer: (part: StreamPart) => Effect.Effect<unknown>
-): Effect.Effect<void, StreamInterrupted | AllProvidersFailed | DeadlineExceeded> => {
-  const emitFrom = (route: Route) => (text: string) => {
-    run.delivered += text
-    run.lastRoute = route.index
-    return Effect.asVoid(offer(textDelta(text)))
-  }
-  const once: Once<Streamed> = (route, role) => streamAttempt(engine, run, route, role, run.request, emitFrom(route))
-  return chain(engine, run, 0, "primary", once, false).pipe(
-    Effect.catch((error) =>
-      error._tag === "StreamInterrupted" && run.delivered.length > 0
-        ? continueOrFail(engine, run, error, emitFrom)
-        : Effect.fail(error)
-    ),
+): Effect.Effect<void, StreamInterrupted | AllProvidersFailed | DeadlineExceeded> =>
+  chain(engine, run, 0, "primary", streamOnce(engine, run, offer), true).pipe(
     Effect.catchCause((cause): Effect.Effect<never, StreamInterrupted | AllProvidersFailed | DeadlineExceeded> => {
-      const error = Cause.findErrorOption(cause)
-      return Option.isSome(error) && error.value._tag === "StreamInterrupted"
-        ? Effect.fail(error.value)
-        : conclude(run, cause)
+      const errors = cause.reasons.filter(Cause.isFailReason).map((reason) => reason.error)
+      return run.shown && errors.length > 0 ? Effect.fail(interruption(run, errors)) : conclude(run, cause)
     }),
     Effect.flatMap(({ finish }) =>
       offer({
         ...finish,
-        usage: run.deliveredUsage === undefined ? finish.usage : TokenUsage.add(run.deliveredUsage, finish.usage)
+        usage: run.billed ?? finish.usage,
+        sources: run.sources,
+        rescued: run.rescued
       })
     ),
     Effect.asVoid
   )
-}
-
-/**
- * After a cut: continue on the next providers that accept an assistant
- * prefill, with the text delivered so far as the prefill, or fail with the
- * interruption itself (never with a continuation's own rejection).
- */
-const continueOrFail = (
-  engine: Engine,
-  run: Run,
-  cut: StreamInterrupted,
-  emitFrom: (route: Route) => (text: string) => Effect.Effect<void>
-): Effect.Effect<Streamed, Failure> => {
-  if (!engine.policy.continueOnInterruption) return Effect.fail(cut)
-  run.deliveredUsage = cut.usage === undefined
-    ? run.deliveredUsage
-    : run.deliveredUsage === undefined
-    ? cut.usage
-    : TokenUsage.add(run.deliveredUsage, cut.usage)
-  const candidates = engine.routes.filter((route) =>
-    route.index !== run.lastRoute && route.provider.capabilities.assistantPrefill
-  )
-  const tryFrom = (i: number, last: StreamInterrupted): Effect.Effect<Streamed, Failure> => {
-    const route = candidates[i]
-    if (route === undefined) return Effect.fail(withPartialText(last, run.delivered))
-    const before = run.delivered.length
-    const request = LlmRequest.withMessages(run.request, prefilled(run.request, run.delivered))
-    return streamAttempt(engine, run, route, "fallback", request, emitFrom(route)).pipe(
-      Effect.catch((error) => {
-        if (error._tag === "DeadlineReached") return Effect.fail(error)
-        const progressed = run.delivered.length > before
-        return tryFrom(i + 1, progressed && error._tag === "StreamInterrupted" ? error : last)
-      })
-    )
-  }
-  return tryFrom(0, cut)
-}
 
 /** The conversation with `text` as the assistant's prefill (appended to a prefill the caller gave). */
 const prefilled = (request: LlmRequest.LlmRequest, text: string): ReadonlyArray<LlmRequest.Message> => {

@@ -39,6 +39,8 @@ export interface ChainOptions {
   readonly policy?: Parameters<typeof FallbackPolicy.make>[0]
   readonly circuit?: CircuitPolicy.CircuitPolicy
   readonly generationEnabled?: boolean
+  /** The adapters' own `timeoutMs` (it applies only to a provider used without the manager). */
+  readonly providerTimeoutMs?: number
 }
 
 /** A manager over real provider adapters pointed at the mock server. */
@@ -52,7 +54,9 @@ export const manager = (
   Effect.gen(function*() {
     const server = yield* MockProviderServer.MockProviderServer
     return yield* LlmManager.make({
-      providers: options.chain.map((kind) => layers[kind]({ apiKey, baseUrl: server.baseUrl(kind) })),
+      providers: options.chain.map((kind) =>
+        layers[kind]({ apiKey, baseUrl: server.baseUrl(kind), timeoutMs: options.providerTimeoutMs })
+      ),
       policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 10, ...options.policy }),
       circuitPolicy: options.circuit ?? { failureThreshold: 100, cooldownMs: 60_000 },
       generationEnabled: options.generationEnabled ?? true

@@ -10,10 +10,14 @@
  *   inside `codec.headers`, which puts it in a header; the client's own span
  *   and trace headers are disabled (the manager owns tracing, and a span per
  *   request is measurable overhead);
- * - the attempt timeout (`request.options.timeout`, else the layer's) bounds a
- *   whole non-streaming call (`ProviderTimeout`, phase `attempt`); a stream
- *   gets it for the headers (`first-byte`), then for each chunk
- *   (`first-token` before any text, `StreamInterrupted` after);
+ * - time: under a `LlmProvider.Supervisor` (every `LlmManager` attempt) the
+ *   adapter runs no timer at all; the manager's watchdog owns the first-byte,
+ *   first-token, idle and attempt limits, so raising `idleMs` is enough. A
+ *   provider used on its own bounds a whole non-streaming call with its
+ *   attempt timeout (`request.options.timeout`, else the layer's
+ *   `timeoutMs`; `ProviderTimeout`, phase `attempt`), and a stream's headers
+ *   (`first-byte`) and each chunk (`first-token` before any text,
+ *   `StreamInterrupted` after) with the same value;
  * - errors map through `httpError.ts`; replies that are not JSON or not of
  *   the provider's shape are `MalformedResponse`; a safety block is
  *   `ContentFiltered`;
@@ -26,11 +30,12 @@
  *   marker arrived; a body that breaks, stalls or ends early is
  *   `StreamInterrupted` (with the text so far) once text was emitted, and
  *   `MalformedResponse` / `ProviderConnectionFailed` / `ProviderTimeout`
- *   before.
+ *   before; under a supervisor it is always the underlying error, and the
+ *   usage the stream reported so far goes to `supervisor.usage`.
  */
 import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
-import type * as LlmProvider from "@baton/core/LlmProvider"
+import * as LlmProvider from "@baton/core/LlmProvider"
 import type { LlmRequest } from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
 import {
@@ -191,7 +196,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   const complete = (call: Call): Effect.Effect<GenerationResult, ProviderError> => {
     const model = call.model
     const timeoutMs = timeoutOf(call.request)
-    return Effect.flatMap(
+    const exchange = Effect.flatMap(
       Clock.currentTimeMillis,
       (started) =>
         Effect.flatMap(send(call), (response) =>
@@ -202,11 +207,15 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
                 return isProviderError(result) ? Effect.fail(result) : Effect.succeed(result)
               }))
             : failStatus(model, response))
-    ).pipe(
-      Effect.timeoutOrElse({
-        duration: timeoutMs,
-        orElse: () => Effect.fail(new ProviderTimeout({ provider: name, model, phase: "attempt", timeoutMs }))
-      })
+    )
+    // a supervisor's watchdog owns the time of the call: no second clock
+    return LlmProvider.Supervisor.use((supervisor) =>
+      supervisor === undefined
+        ? Effect.timeoutOrElse(exchange, {
+          duration: timeoutMs,
+          orElse: () => Effect.fail(new ProviderTimeout({ provider: name, model, phase: "attempt", timeoutMs }))
+        })
+        : exchange
     )
   }
 
@@ -256,31 +265,37 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const model = call.model
     const timeoutMs = timeoutOf(request)
     const firstByte = () => Effect.fail(new ProviderTimeout({ provider: name, model, phase: "first-byte", timeoutMs }))
-    return Stream.unwrap(
-      Effect.flatMap(
-        Effect.timeoutOrElse(send(call), { duration: timeoutMs, orElse: firstByte }),
+    return Stream.unwrap(LlmProvider.Supervisor.use((supervisor) => {
+      // a supervisor's watchdog owns the time of the call: no second clock
+      const bounded = <A>(effect: Effect.Effect<A, ProviderError>) =>
+        supervisor === undefined ? Effect.timeoutOrElse(effect, { duration: timeoutMs, orElse: firstByte }) : effect
+      return Effect.flatMap(
+        bounded(send(call)),
         (response) =>
           isOk(response.status)
-            ? Effect.succeed(decodeStream(call, timeoutMs, response.stream))
-            : Effect.timeoutOrElse(failStatus(model, response), { duration: timeoutMs, orElse: firstByte })
+            ? Effect.succeed(decodeStream(call, timeoutMs, supervisor, response.stream))
+            : bounded(failStatus(model, response))
       )
-    )
+    }))
   }
 
   const decodeStream = (
     call: Call,
     timeoutMs: number,
+    supervisor: LlmProvider.Supervisor | undefined,
     body: Stream.Stream<Uint8Array, HttpClientError.HttpClientError>
   ): Stream.Stream<StreamPart, ProviderError> =>
     Stream.transformPull(body, (upstream) =>
       Effect.sync(() => {
-        const run = makeRun(call.model, timeoutMs)
+        const run = makeRun(call.model, timeoutMs, supervisor)
+        const pull = supervisor === undefined
+          ? Effect.timeoutOrElse(upstream, { duration: timeoutMs, orElse: () => Effect.succeed(undefined) })
+          : upstream
         const next: Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> = Effect.suspend(() => {
           if (run.pending !== undefined) return Effect.fail(run.pending)
           return run.finished
             ? Cause.done()
-            : upstream.pipe(
-              Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.succeed(undefined) }),
+            : pull.pipe(
               Effect.matchCauseEffect({
                 onSuccess: (chunks) => emit(chunks === undefined ? run.stalled() : run.feed(chunks)),
                 onFailure: (cause) => {
@@ -305,16 +320,18 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       }))
 
   /** The bookkeeping of one stream: text so far, the SSE framing, the codec's state. */
-  const makeRun = (model: ModelId, timeoutMs: number) => {
+  const makeRun = (model: ModelId, timeoutMs: number, supervisor: LlmProvider.Supervisor | undefined) => {
     const sse = Sse.make()
     const decoder = codec.streamDecoder()
     let partialText = ""
+    let reported: TokenCounts | undefined
     const run: StreamRun = {
       finished: false,
       pending: undefined,
       fail: (early: ProviderError, reason: string): ProviderError => {
         run.finished = true
-        if (partialText.length === 0) return early
+        // a supervisor knows what it delivered and decides what a break means
+        if (partialText.length === 0 || supervisor !== undefined) return early
         const counts = decoder.counts()
         const fields = { provider: name, model, partialText, reason }
         return new StreamInterrupted(counts === undefined ? fields : { ...fields, usage: price(model, counts) })
@@ -338,6 +355,11 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
               parts.push({ _tag: "TextDelta", text: step })
             }
           }
+        }
+        const counts = decoder.counts()
+        if (supervisor !== undefined && counts !== reported && counts !== undefined) {
+          reported = counts
+          supervisor.usage(price(model, counts))
         }
         return parts
       },

@@ -164,4 +164,24 @@ const error = (e: WireError): ErrorResponse => {
 }
 
 /** The Anthropic Messages format. @internal */
-export const anthropic: WireFormat = { checkAuth, parse, body, events, frame, error }
+/** `message_start` reports the input and one output token; `message_delta` the whole usage. */
+const usageByFrame = (reply: Reply, options: WriteOptions): ReadonlyArray<Usage | undefined> => {
+  const started: Usage = { ...reply.usage, completionTokens: 1, reasoningTokens: 0 }
+  const blocks = reply.finish === "content_filter" ? 0 : reply.deltas.length + 2
+  return [
+    ...Array.from({ length: 2 + blocks }, () => started),
+    options.usage ? reply.usage : started,
+    ...(options.terminator ? [options.usage ? reply.usage : started] : [])
+  ]
+}
+
+export const anthropic: WireFormat = {
+  checkAuth,
+  parse,
+  body,
+  events,
+  leadingFrames: 3,
+  usageByFrame,
+  frame,
+  error
+}

@@ -150,6 +150,13 @@ const events = (provider: Provider) => (reply: Reply, options: WriteOptions): Re
   ]
 }
 
+/** Usage reaches the client with its own chunk, after the finish chunk. */
+const usageByFrame = (reply: Reply, options: WriteOptions): ReadonlyArray<Usage | undefined> => {
+  const usageAt = options.usage ? reply.deltas.length + 2 : Infinity
+  const count = reply.deltas.length + 2 + (options.usage ? 1 : 0) + (options.terminator ? 1 : 0)
+  return Array.from({ length: count }, (_, i) => i >= usageAt ? reply.usage : undefined)
+}
+
 interface ErrorText {
   readonly type: string
   readonly code: string | null
@@ -253,6 +260,8 @@ export const chatCompletions = (provider: "openai" | "deepseek"): WireFormat => 
   parse: parse(provider),
   body: body(provider),
   events: events(provider),
+  leadingFrames: 1,
+  usageByFrame,
   frame: dataFrame,
   error: error(provider)
 })

@@ -114,6 +114,19 @@ const events = (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
   })
 }
 
+/** Every chunk reports the usage so far: the prompt and the text sent until then; the last one all of it. */
+const usageByFrame = (reply: Reply, options: WriteOptions): ReadonlyArray<Usage | undefined> => {
+  const deltas = reply.deltas.length === 0 ? [""] : reply.deltas
+  let sent = ""
+  return deltas.map((delta, i) => {
+    sent += delta
+    if (!options.usage) return undefined
+    return i === deltas.length - 1
+      ? reply.usage
+      : { ...reply.usage, completionTokens: countTokens(sent), reasoningTokens: 0 }
+  })
+}
+
 const STATUS: Record<number, string> = {
   400: "INVALID_ARGUMENT",
   401: "UNAUTHENTICATED",
@@ -192,4 +205,4 @@ const error = (e: WireError, retryAfter: string | undefined): ErrorResponse => {
 }
 
 /** The Gemini format. @internal */
-export const gemini: WireFormat = { checkAuth, parse, body, events, frame, error }
+export const gemini: WireFormat = { checkAuth, parse, body, events, leadingFrames: 0, usageByFrame, frame, error }

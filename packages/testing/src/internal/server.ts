@@ -161,12 +161,21 @@ const wait = (res: ServerResponse, ms: number | "forever"): Promise<void> =>
     })
   })
 
-/** How a good reply is played out; every field is optional misbehaviour. */
+/**
+ * How a good reply is played out; every field is optional misbehaviour.
+ * `after` counts text events (a stream's frames after the format's leading
+ * ones); `"end"` means before the last frame.
+ */
 interface Playback {
   readonly firstDelay?: number
   readonly stall?: number | "forever"
+  readonly stallAfter?: number | "end" | undefined
   readonly cut?: boolean
+  readonly cutAfter?: number | undefined
   readonly malformed?: boolean
+  readonly malformedAfter?: number | undefined
+  /** Milliseconds between two frames. */
+  readonly tokenDelay?: number
 }
 
 const SSE_HEADERS = {
@@ -177,21 +186,50 @@ const SSE_HEADERS = {
 
 const MALFORMED_EVENT = "{\"choices\":[{\"delta\":{\"content\":"
 
-const withMalformed = (wire: WireFormat, frames: ReadonlyArray<string>): ReadonlyArray<string> => [
-  ...frames.slice(0, 1),
-  wire.frame("content_block_delta", MALFORMED_EVENT),
-  ...frames.slice(1)
-]
+/** A stream's frames, each with the usage the client has been told once it is sent. */
+interface Frames {
+  readonly frames: ReadonlyArray<string>
+  readonly usage: ReadonlyArray<Usage | undefined>
+}
 
-const playFrames = async (res: ServerResponse, session: Session, frames: ReadonlyArray<string>, playback: Playback) => {
+const withMalformed = (wire: WireFormat, played: Frames, after: number | undefined): Frames => {
+  const at = after === undefined ? 1 : wire.leadingFrames + after
+  return {
+    frames: [
+      ...played.frames.slice(0, at),
+      wire.frame("content_block_delta", MALFORMED_EVENT),
+      ...played.frames.slice(at)
+    ],
+    usage: [...played.usage.slice(0, at), played.usage[at - 1], ...played.usage.slice(at)]
+  }
+}
+
+/** The index of the frame after which a stall or a cut happens. */
+const frameAfter = (wire: WireFormat, count: number, after: number | "end" | undefined, fallback: number): number =>
+  after === undefined ? fallback : after === "end" ? count - 2 : wire.leadingFrames + after - 1
+
+const playFrames = async (
+  res: ServerResponse,
+  session: Session,
+  wire: WireFormat,
+  played: Frames,
+  playback: Playback
+) => {
+  const { frames } = played
   res.writeHead(200, SSE_HEADERS)
-  if (playback.firstDelay === undefined && playback.stall === undefined && playback.cut !== true) {
+  if (
+    playback.firstDelay === undefined && playback.stall === undefined && playback.cut !== true &&
+    playback.tokenDelay === undefined
+  ) {
     res.end(frames.join(""))
     return
   }
   res.flushHeaders()
   if (playback.firstDelay !== undefined) await wait(res, playback.firstDelay)
-  const cutAt = playback.cut === true ? Math.max(1, Math.floor(frames.length / 2)) : Infinity
+  const cutAt = playback.cut === true
+    ? frameAfter(wire, frames.length, playback.cutAfter, Math.max(1, Math.floor(frames.length / 2)) - 1) + 1
+    : Infinity
+  const stallAt = playback.stall === undefined ? -1 : frameAfter(wire, frames.length, playback.stallAfter, 0)
   for (const [i, frame] of frames.entries()) {
     if (res.destroyed) return
     if (i === cutAt) {
@@ -199,7 +237,9 @@ const playFrames = async (res: ServerResponse, session: Session, frames: Readonl
       return
     }
     res.write(frame)
-    if (i === 0 && playback.stall !== undefined) await wait(res, playback.stall)
+    session.reported(played.usage[i])
+    if (i === stallAt && playback.stall !== undefined) await wait(res, playback.stall)
+    else if (playback.tokenDelay !== undefined && i < frames.length - 1) await wait(res, playback.tokenDelay)
   }
   if (!res.destroyed) res.end()
 }
@@ -234,9 +274,14 @@ interface Exchange {
   readonly session: Session
 }
 
-/** One response in flight: what to bill once it is fully sent, and how to cut it (not a client cancel). */
+/**
+ * One response in flight: what to bill once it is fully sent, the usage a
+ * stream has reported so far (billed if it is cut or abandoned), and how to
+ * cut it (not a client cancel).
+ */
 interface Session {
   readonly bill: (usage: Usage) => void
+  readonly reported: (usage: Usage | undefined) => void
   readonly destroy: () => void
 }
 
@@ -261,8 +306,15 @@ const replyWith = (
   exchange.session.bill(reply.usage)
   const playback = options.playback ?? {}
   if (!conversation.stream) return playBody(res, exchange.session, JSON.stringify(wire.body(reply, write)), playback)
-  const frames = wire.events(reply, { ...write, usage: write.usage && conversation.streamUsage })
-  return playFrames(res, exchange.session, playback.malformed === true ? withMalformed(wire, frames) : frames, playback)
+  const streamed = { ...write, usage: write.usage && conversation.streamUsage }
+  const frames: Frames = { frames: wire.events(reply, streamed), usage: wire.usageByFrame(reply, streamed) }
+  return playFrames(
+    res,
+    exchange.session,
+    wire,
+    playback.malformed === true ? withMalformed(wire, frames, playback.malformedAfter) : frames,
+    playback
+  )
 }
 
 const WRONG_SHAPE = "{\"unexpected\":true}"
@@ -311,8 +363,13 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
       return wait(res, "forever")
     case "SlowFirstToken":
       return replyWith(exchange, { playback: { firstDelay: fault.ms } })
+    case "SlowTokens":
+      return replyWith(exchange, {
+        ...(fault.content === undefined ? {} : { content: fault.content }),
+        playback: { tokenDelay: fault.ms }
+      })
     case "StallMidStream":
-      return replyWith(exchange, { playback: { stall: fault.ms } })
+      return replyWith(exchange, { playback: { stall: fault.ms, stallAfter: fault.after } })
     case "ResetBeforeHeaders": {
       exchange.session.destroy()
       return
@@ -326,9 +383,9 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
       return
     }
     case "CutStream":
-      return replyWith(exchange, { playback: { cut: true } })
+      return replyWith(exchange, { playback: { cut: true, cutAfter: fault.after } })
     case "MalformedEvent":
-      return replyWith(exchange, { playback: { malformed: true } })
+      return replyWith(exchange, { playback: { malformed: true, malformedAfter: fault.after } })
     case "NoTerminator":
       return replyWith(exchange, { terminator: false })
     case "NoUsage":
@@ -370,22 +427,32 @@ const chooseFault = (
 /** Counts the response's end in the provider's counters; see {@link Session}. */
 const track = (res: ServerResponse, state: ProviderState): Session => {
   let billed: Usage | undefined
+  let reported: Usage | undefined
   let destroyedByServer = false
-  res.once("finish", () => {
+  const charge = (usage: Usage | undefined) => {
+    if (usage === undefined) return
     const c = state.counters
-    c.completed++
-    if (billed === undefined) return
-    c.promptTokens += billed.promptTokens
-    c.completionTokens += billed.completionTokens
-    c.cachedPromptTokens += billed.cachedPromptTokens
-    c.reasoningTokens += billed.reasoningTokens
+    c.promptTokens += usage.promptTokens
+    c.completionTokens += usage.completionTokens
+    c.cachedPromptTokens += usage.cachedPromptTokens
+    c.reasoningTokens += usage.reasoningTokens
+  }
+  res.once("finish", () => {
+    state.counters.completed++
+    charge(billed)
   })
   res.once("close", () => {
-    if (!res.writableFinished && !destroyedByServer) state.counters.cancelled++
+    if (res.writableFinished) return
+    if (!destroyedByServer) state.counters.cancelled++
+    // a stream cut or abandoned mid-way is billed what it had reported
+    charge(reported)
   })
   return {
     bill: (usage) => {
       billed = usage
+    },
+    reported: (usage) => {
+      if (usage !== undefined) reported = usage
     },
     destroy: () => {
       destroyedByServer = true

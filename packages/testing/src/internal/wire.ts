@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import type { Conversation, Reply } from "./conversation.ts"
+import type { Conversation, Reply, Usage } from "./conversation.ts"
 
 /** An error the server answers instead of a reply. @internal */
 export type WireError =
@@ -55,6 +55,14 @@ export interface WireFormat {
   readonly parse: (body: unknown, route: Route, headers: RequestHeaders) => Conversation | string
   readonly body: (reply: Reply, options: WriteOptions) => unknown
   readonly events: (reply: Reply, options: WriteOptions) => ReadonlyArray<string>
+  /** How many of `events`' frames come before the first one that can carry text. */
+  readonly leadingFrames: number
+  /**
+   * For each frame of `events`, the usage a client has been told once that
+   * frame is sent (`undefined`: none yet): what the server bills for a
+   * response cut or abandoned after it.
+   */
+  readonly usageByFrame: (reply: Reply, options: WriteOptions) => ReadonlyArray<Usage | undefined>
   /** One SSE frame carrying `data` (`event` is used by formats that name events). */
   readonly frame: (event: string, data: string) => string
   readonly error: (error: WireError, retryAfter: string | undefined) => ErrorResponse
