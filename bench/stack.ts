@@ -102,7 +102,7 @@ const main = async () => {
         await Rounds.run(cases, {
           concurrency,
           rounds,
-          calls: Math.max(calls, concurrency * 4),
+          calls: Math.max(calls, concurrency * 2),
           budgetMs: quick ? 400 : 1500
         }, L.model)
       )

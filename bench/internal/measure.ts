@@ -14,6 +14,8 @@ export const gc = (): void => {
 export interface Sample {
   /** CPU (user + system) per call, µs. */
   readonly cpuMicros: number
+  /** User CPU per call, µs: the client's own work, without the kernel's socket work. */
+  readonly userMicros: number
   /** Calls per second. */
   readonly throughput: number
   /** Latency percentiles of the batch's calls, µs. */
@@ -70,6 +72,7 @@ export const measure = async (call: L.Call, model: string, n: number, concurrenc
   const heapAfter = process.memoryUsage().heapUsed
   return {
     cpuMicros: (used.user + used.system) / n,
+    userMicros: used.user / n,
     throughput: (n * 1000) / wallMs,
     p50Micros: quantile(latencies, 0.5),
     p99Micros: quantile(latencies, 0.99),

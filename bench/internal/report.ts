@@ -59,15 +59,20 @@ const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<
     ...rows.map((r) => `| ${r.join(" | ")} |`)
   ].join("\n")
 
-const cpuRatio = (rounds: Rounds.Rounds, name: string, base: string): number => {
+const cpuRatio = (
+  rounds: Rounds.Rounds,
+  name: string,
+  base: string,
+  pick: (sample: Measure.Sample) => number = (s) => s.cpuMicros
+): number => {
   const row = Rounds.find(rounds, name)
-  return row === undefined ? Number.NaN : Rounds.ratio(row, Rounds.find(rounds, base)).median
+  return row === undefined ? Number.NaN : Rounds.ratio(row, Rounds.find(rounds, base), pick).median
 }
 
-const headline = (run: Run): string => {
+const headline = (run: Run, what: string, pick: (sample: Measure.Sample) => number): string => {
   const rows = run.byConcurrency[0]?.rows.filter((r) => r.case.headline) ?? []
   const header = [
-    "case (client CPU per call, ratio to the floor; in brackets to the openai SDK)",
+    `case (${what} per call, ratio to the floor; in brackets to the openai SDK)`,
     ...run.byConcurrency.map((r) => `conc ${r.concurrency}`)
   ]
   return table(
@@ -75,8 +80,8 @@ const headline = (run: Run): string => {
     rows.map((row) => [
       row.case.name,
       ...run.byConcurrency.map((rounds) => {
-        const floor = cpuRatio(rounds, row.case.name, L.names.floor)
-        const openai = cpuRatio(rounds, row.case.name, L.names.openai)
+        const floor = cpuRatio(rounds, row.case.name, L.names.floor, pick)
+        const openai = cpuRatio(rounds, row.case.name, L.names.openai, pick)
         return row.case.name === L.names.floor ? times(floor) : `${times(floor)} (${times(openai)})`
       })
     ])
@@ -91,7 +96,9 @@ const detail = (rounds: Rounds.Rounds): string => {
       "case",
       "calls",
       "CPU µs/call",
+      "user µs/call",
       "x floor (min-max)",
+      "user x floor",
       "x adapter",
       "x openai",
       "x LangChain",
@@ -109,7 +116,9 @@ const detail = (rounds: Rounds.Rounds): string => {
         row.case.name,
         String(row.calls),
         fixed(Rounds.medianOf(row, (s) => s.cpuMicros), 0),
+        fixed(Rounds.medianOf(row, (s) => s.userMicros), 0),
         `${times(ratio.median)} (${fixed(ratio.min)}-${fixed(ratio.max)})`,
+        times(Rounds.ratio(row, floor, (s) => s.userMicros).median),
         vs(L.names.adapter),
         vs(L.names.openai),
         vs(L.names.langchain),
@@ -265,7 +274,12 @@ export const markdown = (run: Run): string => {
     "",
     "## Headline",
     "",
-    headline(run),
+    headline(run, "client CPU, user + system,", (s) => s.cpuMicros),
+    "",
+    "The same in user CPU alone (the clients' own work; system CPU is mostly the kernel's loopback socket work,",
+    "the same for every client of one request and response, and large on this virtual machine):",
+    "",
+    headline(run, "user CPU", (s) => s.userMicros),
     "",
     "## Targets (issue 12)",
     "",
