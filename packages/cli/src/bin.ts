@@ -11,6 +11,7 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import * as Check from "./Check.ts"
+import * as Demo from "./Demo.ts"
 import * as Generate from "./Generate.ts"
 import * as Usage from "./Usage.ts"
 
@@ -20,7 +21,8 @@ const baton = Command.make("baton").pipe(
     Generate.command,
     Usage.command,
     Check.command,
-    MockServerCommand.command("mock-server")
+    MockServerCommand.command("mock-server"),
+    Demo.command
   ])
 )
 
