@@ -20,7 +20,7 @@ import * as UsageLedger from "@baton/core/UsageLedger"
 import * as HttpBody from "@baton/http/HttpBody"
 import * as HttpQuota from "@baton/http/HttpQuota"
 import * as HttpSse from "@baton/http/HttpSse"
-import { Config, DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Config, Context, DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse, ProblemDetails } from "effect/http"
 import { timingSafeEqual } from "node:crypto"
 import * as Quiz from "./Quiz.ts"
@@ -83,8 +83,16 @@ const sameSecret = (given: string, expected: Redacted.Redacted): boolean => {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
-/** `QUIZ_ADMIN_KEY`: the key of `GET /v1/usage`; the route answers 403 while it is unset. */
-const adminKey = Config.option(Config.Redacted("QUIZ_ADMIN_KEY"))
+/**
+ * The key of `GET /v1/usage` (`QUIZ_ADMIN_KEY`); the route answers 403 while
+ * it is unset.
+ *
+ * @since 0.1.0
+ */
+export class AdminKey extends Context.Service<AdminKey, Option.Option<Redacted.Redacted>>()("quiz/AdminKey") {
+  /** @since 0.1.0 */
+  static readonly layerConfig = Layer.effect(AdminKey, Config.option(Config.Redacted("QUIZ_ADMIN_KEY")))
+}
 
 const readUsage = (day: UsageLedger.Day) =>
   Effect.gen(function*() {
@@ -111,7 +119,7 @@ const usage = HttpRouter.add(
   "GET",
   "/v1/usage",
   Effect.gen(function*() {
-    const key = yield* adminKey
+    const key = yield* AdminKey
     const request = yield* HttpServerRequest.HttpServerRequest
     if (Option.isNone(key)) return problem(403, "Admin API disabled", "Set QUIZ_ADMIN_KEY to enable it.")
     if (!sameSecret(request.headers["x-admin-key"] ?? "", key.value)) {
@@ -124,9 +132,7 @@ const usage = HttpRouter.add(
     return Option.isNone(day)
       ? problem(400, "Invalid request", "day: expected YYYY-MM-DD")
       : yield* readUsage(day.value)
-  }).pipe(
-    Effect.catchTag("ConfigError", () => Effect.succeed(problem(500, "Server misconfigured", "QUIZ_ADMIN_KEY")))
-  )
+  })
 )
 
 const circuitNames = { Closed: "closed", Open: "open", HalfOpen: "half-open" } as const

@@ -8,6 +8,7 @@
  * - the usage ledger in SQLite (`.baton/usage.sqlite`) or the database of
  *   `LLM_USAGE_STORE_URL` (`postgres://...` for PostgreSQL);
  * - request logs as JSON lines on stdout, or in the file `QUIZ_REQUEST_LOG`;
+ * - the admin key of `GET /v1/usage` (`QUIZ_ADMIN_KEY`);
  * - the routes of `QuizApi` on `HOST:PORT`.
  *
  * @since 0.1.0
@@ -23,7 +24,7 @@ import { NodeHttpClient, NodeHttpServer, NodeServices } from "@effect/platform-n
 import { Config, Effect, Layer, Logger, Option } from "effect"
 import { HttpRouter } from "effect/http"
 import { createServer } from "node:http"
-import { Routes } from "./QuizApi.ts"
+import { AdminKey, Routes } from "./QuizApi.ts"
 
 const Quotas = Layer.unwrap(
   LlmConfig.LlmConfig.useSync((settings) =>
@@ -42,6 +43,7 @@ const RequestLogs = Layer.unwrap(Effect.gen(function*() {
 })).pipe(Layer.provide(NodeServices.layer))
 
 const Stores = Layer.mergeAll(
+  AdminKey.layerConfig,
   RequestLogs,
   SqlUsageLedger.layerFromConfig({ fallbackUrl: "sqlite:.baton/usage.sqlite" }),
   Quotas
@@ -84,12 +86,19 @@ export const listenConfig: Config.Config<ListenOptions> = Config.all({
 })
 
 /**
+ * The routes listening on `options`, over the `Stack` services in context
+ * (the demo builds the stack itself to read its ledger).
+ *
+ * @since 0.1.0
+ */
+export const serve = (options: ListenOptions) =>
+  HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(createServer, options))
+  )
+
+/**
  * The service listening on `options`, over `Stack`.
  *
  * @since 0.1.0
  */
-export const layer = (options: ListenOptions) =>
-  HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
-    Layer.provide(Stack),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, options))
-  )
+export const layer = (options: ListenOptions) => serve(options).pipe(Layer.provide(Stack))

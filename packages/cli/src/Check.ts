@@ -1,0 +1,76 @@
+/**
+ * `baton check [--ping]`: validates the configuration (exit 2 with the
+ * variable to fix when it cannot work) and prints the effective provider
+ * chain and limits; `--ping` makes one tiny call per provider of the chain
+ * and prints provider, model, latency and outcome.
+ *
+ * @since 0.1.0
+ */
+import * as LlmConfig from "@baton/core/LlmConfig"
+import * as LlmRequest from "@baton/core/LlmRequest"
+import * as Providers from "@baton/providers/Providers"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Clock, Effect, Layer, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import * as Environment from "./internal/environment.ts"
+import * as Exit from "./internal/exit.ts"
+import * as Table from "./internal/table.ts"
+
+const schemeOf = (url: Option.Option<unknown>, fallback: string): string =>
+  Option.match(url, { onNone: () => fallback, onSome: () => "set (value hidden)" })
+
+const describe = (settings: LlmConfig.Settings): string => {
+  const chain = settings.chain.map((kind) => `${kind} (${settings.providers[kind].model})`).join(" -> ")
+  const rows: ReadonlyArray<readonly [string, string]> = [
+    ["chain", chain],
+    ["generation", settings.generationEnabled ? "enabled" : "disabled (AI_GENERATION_ENABLED=false)"],
+    ["questions per request", String(settings.maxQuestionsPerRequest)],
+    ["daily limit per teacher", `${settings.dailyLimitPerTeacher} (day in ${settings.quotaTimeZone})`],
+    ["request deadline", `${settings.requestTimeoutMs} ms`],
+    ["attempt limit", `${settings.attemptTimeoutMs} ms`],
+    ["retries", `${settings.maxRetries} (from ${settings.retryBaseDelayMs} ms)`],
+    ["circuit", `opens after ${settings.circuitFailureThreshold} failures for ${settings.circuitCooldownMs} ms`],
+    ["quota store", Option.isSome(settings.redisUrl) ? "Redis (REDIS_URL)" : "memory"],
+    ["usage ledger", schemeOf(settings.usageStoreUrl, "SQLite .baton/usage.sqlite")]
+  ]
+  return `Configuration OK\n${rows.map(([k, v]) => `  ${k.padEnd(24)} ${v}`).join("\n")}\n`
+}
+
+const pingOne = (kind: LlmConfig.ProviderKind) =>
+  Effect.gen(function*() {
+    const provider = yield* Providers.make(kind)
+    const request = yield* LlmRequest.make({ prompt: "Reply with: pong", options: { maxTokens: 5 } })
+    const started = yield* Clock.currentTimeMillis
+    const outcome = yield* provider.generate(request).pipe(
+      Effect.timeout("20 seconds"),
+      Effect.match({ onSuccess: () => "ok", onFailure: (error) => error._tag })
+    )
+    return [kind, provider.model, Math.round((yield* Clock.currentTimeMillis) - started), outcome] as const
+  })
+
+const check = (flags: { readonly ping: boolean }) =>
+  Effect.gen(function*() {
+    const settings = yield* LlmConfig.LlmConfig
+    process.stdout.write(describe(settings))
+    if (!flags.ping) return
+    const rows = yield* Effect.forEach(settings.chain, pingOne)
+    process.stdout.write(`${Table.render(["provider", "model", "latency ms", "outcome"], rows)}\n`)
+    if (rows.some((row) => row[3] !== "ok")) yield* Exit.fail(Exit.failed, "a provider did not answer the ping")
+  }).pipe(
+    Effect.provide(
+      Layer.mergeAll(LlmConfig.layerPricing, NodeHttpClient.layerUndici).pipe(
+        Layer.provideMerge(LlmConfig.layer),
+        Layer.provide(Environment.fromProcess())
+      )
+    ),
+    Effect.catch((error) => Exit.fail(Exit.configuration, error.message))
+  )
+
+/**
+ * The `check` command.
+ *
+ * @since 0.1.0
+ */
+export const command = Command.make("check", {
+  ping: Flag.Boolean("ping").pipe(Flag.withDefault(false), Flag.withDescription("one tiny call per provider"))
+}, check).pipe(Command.withDescription("Validate the configuration and print the provider chain and limits"))

@@ -1,0 +1,183 @@
+/**
+ * `baton generate "prompt"`: one generation through the whole stack
+ * (fallback chain, retries, circuit breaker, usage ledger), the content on
+ * stdout, and provider, model, attempts, tokens, cost and latency on stderr.
+ *
+ * Flags: `--provider` (only that provider, no fallback), `--model`,
+ * `--schema FILE` (a JSON Schema: the answer is JSON matching it),
+ * `--teacher ID` (the subject charged in the ledger), `--stream`, `--json`
+ * (one JSON object on stdout instead). With no API key in the environment,
+ * the bundled mock provider server is started in-process.
+ *
+ * @since 0.1.0
+ */
+import * as LlmConfig from "@baton/core/LlmConfig"
+import * as LlmManager from "@baton/core/LlmManager"
+import type * as StructuredOutput from "@baton/core/StructuredOutput"
+import type { TokenUsage } from "@baton/core/TokenUsage"
+import * as Providers from "@baton/providers/Providers"
+import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Clock, Effect, Layer, Option, Stream } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { readFileSync } from "node:fs"
+import * as Environment from "./internal/environment.ts"
+import * as Exit from "./internal/exit.ts"
+
+const providerKinds = ["deepseek", "gemini", "openai", "anthropic"] as const
+
+/** `sqlite:.baton/usage.sqlite`: where the ledger is when `LLM_USAGE_STORE_URL` is not set. @since 0.1.0 */
+export const defaultLedgerUrl = "sqlite:.baton/usage.sqlite"
+
+/**
+ * The manager with the usage ledger, from `LlmConfig`.
+ *
+ * @since 0.1.0
+ */
+export const Stack = LlmManager.layerConfig({
+  deepseek: Providers.layerFromConfig("deepseek"),
+  gemini: Providers.layerFromConfig("gemini"),
+  openai: Providers.layerFromConfig("openai"),
+  anthropic: Providers.layerFromConfig("anthropic")
+}).pipe(
+  Layer.provide(SqlUsageLedger.layerFromConfig({ fallbackUrl: defaultLedgerUrl })),
+  Layer.provide([LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
+  Layer.provideMerge(LlmConfig.layer)
+)
+
+interface Flags {
+  readonly prompt: string
+  readonly provider: Option.Option<(typeof providerKinds)[number]>
+  readonly model: Option.Option<string>
+  readonly schema: Option.Option<string>
+  readonly teacher: Option.Option<string>
+  readonly stream: boolean
+  readonly json: boolean
+}
+
+const overridesOf = (flags: Flags): Record<string, string> => {
+  const provider = Option.getOrUndefined(flags.provider)
+  const primary = provider ?? process.env["LLM_PRIMARY_PROVIDER"] ?? "deepseek"
+  return {
+    ...(provider === undefined
+      ? {}
+      : { LLM_PRIMARY_PROVIDER: provider, LLM_FALLBACK_PROVIDER: "none", LLM_FALLBACK_PROVIDERS: "" }),
+    ...Option.match(flags.model, { onNone: () => ({}), onSome: (m) => ({ [`${primary.toUpperCase()}_MODEL`]: m }) })
+  }
+}
+
+class SchemaFileError extends Error {}
+
+const readSchema = (file: string): Effect.Effect<StructuredOutput.JsonSchema, SchemaFileError> =>
+  Effect.try({
+    try: () => {
+      const value: unknown = JSON.parse(readFileSync(file, "utf8"))
+      if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not a JSON object")
+      return value as StructuredOutput.JsonSchema
+    },
+    catch: (cause) => new SchemaFileError(`--schema ${file}: ${cause instanceof Error ? cause.message : String(cause)}`)
+  })
+
+interface Outcome {
+  readonly content: string
+  readonly value?: unknown
+  readonly provider: string
+  readonly model: string
+  readonly attempts: number
+  readonly usage: TokenUsage
+}
+
+const summary = (outcome: Outcome, latencyMs: number): string =>
+  `${outcome.provider}/${outcome.model} · ${outcome.attempts} attempt(s) · ` +
+  `${outcome.usage.promptTokens} in / ${outcome.usage.completionTokens} out tokens · ` +
+  `$${outcome.usage.estimatedCostUsd.toFixed(6)} · ${Math.round(latencyMs)} ms`
+
+const streamed = (manager: LlmManager.Service, input: LlmManager.Input, echo: boolean) =>
+  Effect.gen(function*() {
+    let content = ""
+    let finish: Outcome | undefined
+    yield* Stream.runForEach(manager.stream(input), (part) =>
+      Effect.sync(() => {
+        if (part._tag === "TextDelta") {
+          content += part.text
+          if (echo) process.stdout.write(part.text)
+        } else {
+          finish = { content: "", provider: part.provider, model: part.model, attempts: 1, usage: part.usage }
+        }
+      }))
+    if (echo) process.stdout.write("\n")
+    return finish === undefined ? undefined : { ...finish, content }
+  })
+
+const run = (flags: Flags) =>
+  Effect.gen(function*() {
+    const manager = yield* LlmManager.LlmManager
+    const input: LlmManager.Input = {
+      prompt: flags.prompt,
+      metadata: { subjectId: Option.getOrUndefined(flags.teacher), tags: { feature: "cli" } }
+    }
+    const started = yield* Clock.currentTimeMillis
+    let outcome: Outcome | undefined
+    if (Option.isSome(flags.schema)) {
+      const schema = yield* readSchema(flags.schema.value)
+      const result = yield* manager.generateStructured(input, schema)
+      outcome = { ...result, attempts: result.attempts.length, content: JSON.stringify(result.value, null, 2) }
+    } else if (flags.stream) {
+      outcome = yield* streamed(manager, input, !flags.json)
+    } else {
+      const result = yield* manager.generate(input)
+      outcome = { ...result, attempts: result.attempts.length }
+    }
+    const latencyMs = (yield* Clock.currentTimeMillis) - started
+    if (outcome === undefined) return yield* Exit.fail(Exit.failed, "the stream ended without an answer")
+    if (flags.json) {
+      const { attempts, content, model, provider, usage, value } = outcome
+      process.stdout.write(
+        `${JSON.stringify({ content, value, provider, model, attempts, usage, latencyMs: Math.round(latencyMs) })}\n`
+      )
+    } else if (!flags.stream) {
+      process.stdout.write(`${outcome.content}\n`)
+    }
+    process.stderr.write(`${summary(outcome, latencyMs)}\n`)
+  })
+
+const generate = (flags: Flags) =>
+  Effect.gen(function*() {
+    if (flags.stream && Option.isSome(flags.schema)) {
+      return yield* Exit.fail(Exit.usage, "--stream and --schema cannot be used together")
+    }
+    const config = yield* Environment.withMockWhenNoKey(overridesOf(flags))
+    yield* run(flags).pipe(Effect.provide(Stack.pipe(Layer.provide(config))))
+  }).pipe(
+    Effect.scoped,
+    Effect.catch((error) =>
+      error instanceof SchemaFileError
+        ? Exit.fail(Exit.configuration, error.message)
+        : error._tag === "LlmConfigError" || error._tag === "MockServerStartError" || error._tag === "DatabaseError"
+        ? Exit.fail(Exit.configuration, error.message)
+        : error._tag === "InvalidOptions"
+        ? Exit.fail(Exit.usage, error.message)
+        : Exit.fail(Exit.failed, error.message)
+    )
+  )
+
+/**
+ * The `generate` command.
+ *
+ * @since 0.1.0
+ */
+export const command = Command.make("generate", {
+  prompt: Argument.String("prompt").pipe(Argument.withDescription("what to ask")),
+  provider: Flag.Literals("provider", providerKinds).pipe(
+    Flag.optional,
+    Flag.withDescription("use only this provider (no fallback)")
+  ),
+  model: Flag.String("model").pipe(Flag.optional, Flag.withDescription("model of the first provider")),
+  schema: Flag.String("schema").pipe(
+    Flag.optional,
+    Flag.withDescription("FILE with a JSON Schema; the answer is JSON matching it")
+  ),
+  teacher: Flag.String("teacher").pipe(Flag.optional, Flag.withDescription("subject charged in the usage ledger")),
+  stream: Flag.Boolean("stream").pipe(Flag.withDefault(false), Flag.withDescription("print the answer as it comes")),
+  json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("print one JSON object on stdout"))
+}, generate).pipe(Command.withDescription("Generate an answer (the bundled mock server when no API key is set)"))

@@ -1,0 +1,153 @@
+/**
+ * `baton usage`: the usage ledger as a table, from `LLM_USAGE_STORE_URL`
+ * (`sqlite:path`, `file:path` or `postgres://...`; SQLite in
+ * `.baton/usage.sqlite` by default).
+ *
+ * `--day D` (default today, UTC) or `--from D --to D`; `--teacher ID` keeps
+ * one subject; `--by teacher|provider|day` groups the rows (default
+ * `teacher`); `--json` prints the rows as JSON.
+ *
+ * @since 0.1.0
+ */
+import { SubjectId } from "@baton/core/Ids"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
+import { DateTime, Effect, Option, Schema } from "effect"
+import { Command, Flag } from "effect/cli"
+import { defaultLedgerUrl } from "./Generate.ts"
+import * as Exit from "./internal/exit.ts"
+import * as Table from "./internal/table.ts"
+
+const groupings = ["teacher", "provider", "day"] as const
+
+interface Flags {
+  readonly day: Option.Option<string>
+  readonly from: Option.Option<string>
+  readonly to: Option.Option<string>
+  readonly teacher: Option.Option<string>
+  readonly by: (typeof groupings)[number]
+  readonly json: boolean
+}
+
+class UsageFlagError extends Error {}
+
+const MAX_DAYS = 366
+
+const parseDay = (flag: string, value: string) =>
+  Schema.decodeUnknownEffect(UsageLedger.Day)(value).pipe(
+    Effect.mapError(() => new UsageFlagError(`--${flag} ${value}: expected a day as YYYY-MM-DD`))
+  )
+
+const rangeOf = (flags: Flags) =>
+  Effect.gen(function*() {
+    const today = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+    if (Option.isSome(flags.day) && (Option.isSome(flags.from) || Option.isSome(flags.to))) {
+      return yield* Effect.fail(new UsageFlagError("--day cannot be combined with --from/--to"))
+    }
+    if (Option.isSome(flags.day)) {
+      const day = yield* parseDay("day", flags.day.value)
+      return { from: day, to: day }
+    }
+    const from = Option.isSome(flags.from) ? yield* parseDay("from", flags.from.value) : today
+    const to = Option.isSome(flags.to)
+      ? yield* parseDay("to", flags.to.value)
+      : Option.isSome(flags.from)
+      ? today
+      : from
+    if (from > to) return yield* Effect.fail(new UsageFlagError(`--from ${from} is after --to ${to}`))
+    return { from, to }
+  })
+
+const daysBetween = (from: UsageLedger.Day, to: UsageLedger.Day): ReadonlyArray<UsageLedger.Day> => {
+  const days: Array<UsageLedger.Day> = []
+  let current = DateTime.makeUnsafe(`${from}T00:00:00Z`)
+  while (days.length <= MAX_DAYS) {
+    const day = UsageLedger.dayOf(current, "UTC")
+    if (day > to) break
+    days.push(day)
+    current = DateTime.add(current, { days: 1 })
+  }
+  return days
+}
+
+const byTeacher = (ledger: UsageLedger.Service, days: ReadonlyArray<UsageLedger.Day>, teacher: Option.Option<string>) =>
+  Effect.map(
+    Effect.forEach(days, (day) => ledger.usageBySubject(day)),
+    (perDay) => perDay.flat().filter((row) => Option.isNone(teacher) || row.subjectId === teacher.value)
+  )
+
+const totalsColumns = ["requests", "attempts", "prompt tokens", "completion tokens", "total tokens", "cost"]
+
+const totalsCells = (row: UsageLedger.UsageTotals) => [
+  row.requests,
+  row.attempts,
+  row.promptTokens,
+  row.completionTokens,
+  row.totalTokens,
+  Table.usd(row.costUsd)
+]
+
+const report = (ledger: UsageLedger.Service, flags: Flags) =>
+  Effect.gen(function*() {
+    const { from, to } = yield* rangeOf(flags)
+    const days = daysBetween(from, to)
+    if (days.length > MAX_DAYS) {
+      return yield* Effect.fail(new UsageFlagError(`at most ${MAX_DAYS} days at once`))
+    }
+    const filter = Option.match(flags.teacher, {
+      onNone: () => ({}),
+      onSome: (id) => ({ subjectId: SubjectId.make(id) })
+    })
+    const period = from === to ? from : `${from} to ${to}`
+    const rows = flags.by === "teacher"
+      ? (yield* byTeacher(ledger, days, flags.teacher)).map((row) => ({
+        key: [row.day, row.subjectId ?? "(none)"],
+        row
+      }))
+      : flags.by === "provider"
+      ? (yield* ledger.usageByProvider(from, to, filter)).map((row) => ({ key: [row.provider], row }))
+      : (yield* ledger.dailyTotals(from, to, filter)).map((row) => ({ key: [row.day], row }))
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(rows.map((r) => r.row))}\n`)
+    } else if (rows.length === 0) {
+      process.stdout.write(`No usage recorded for ${period}.\n`)
+    } else {
+      const keys = flags.by === "teacher" ? ["day", "teacher"] : [flags.by]
+      process.stdout.write(
+        `Usage ${period} by ${flags.by}\n${
+          Table.render([...keys, ...totalsColumns], rows.map(({ key, row }) => [...key, ...totalsCells(row)]))
+        }\n`
+      )
+    }
+  })
+
+const usage = (flags: Flags) =>
+  Effect.gen(function*() {
+    const url = process.env["LLM_USAGE_STORE_URL"]?.trim() || defaultLedgerUrl
+    yield* Effect.gen(function*() {
+      yield* report(yield* UsageLedger.UsageLedger, flags)
+    }).pipe(Effect.provide(SqlUsageLedger.layerUrl(url)))
+  }).pipe(
+    Effect.scoped,
+    Effect.catch((error) =>
+      error instanceof UsageFlagError
+        ? Exit.fail(Exit.usage, error.message)
+        : error._tag === "DatabaseError"
+        ? Exit.fail(Exit.configuration, `LLM_USAGE_STORE_URL: ${error.message}`)
+        : Exit.fail(Exit.failed, error.message)
+    )
+  )
+
+/**
+ * The `usage` command.
+ *
+ * @since 0.1.0
+ */
+export const command = Command.make("usage", {
+  day: Flag.String("day").pipe(Flag.optional, Flag.withDescription("one day, YYYY-MM-DD (default today, UTC)")),
+  from: Flag.String("from").pipe(Flag.optional, Flag.withDescription("first day of a range, YYYY-MM-DD")),
+  to: Flag.String("to").pipe(Flag.optional, Flag.withDescription("last day of a range (default today)")),
+  teacher: Flag.String("teacher").pipe(Flag.optional, Flag.withDescription("only this subject")),
+  by: Flag.Literals("by", groupings).pipe(Flag.withDefault("teacher"), Flag.withDescription("how rows are grouped")),
+  json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("print the rows as JSON"))
+}, usage).pipe(Command.withDescription("Show the usage ledger (LLM_USAGE_STORE_URL; SQLite in .baton/ by default)"))

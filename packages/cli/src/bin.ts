@@ -1,0 +1,29 @@
+/**
+ * The `baton` command: `generate`, `usage`, `check`, `mock-server` and
+ * `demo`. Started by `bin/baton.js`, which runs it on a Node that strips
+ * types (Node 20 included, through the workspace's Node 24). Exit codes: see
+ * `internal/exit.ts` (0 done, 1 bad command line, 2 configuration, 3 failed).
+ *
+ * @since 0.1.0
+ */
+import * as MockServerCommand from "@baton/testing/MockServerCommand"
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Effect } from "effect"
+import { Command } from "effect/cli"
+import * as Check from "./Check.ts"
+import * as Demo from "./Demo.ts"
+import * as Generate from "./Generate.ts"
+import * as Usage from "./Usage.ts"
+
+const baton = Command.make("baton").pipe(
+  Command.withDescription("Typed LLM calls with fallback, quotas and cost accounting"),
+  Command.withSubcommands([
+    Generate.command,
+    Usage.command,
+    Check.command,
+    MockServerCommand.command("mock-server"),
+    Demo.command
+  ])
+)
+
+baton.pipe(Command.run({ version: "0.1.0" }), Effect.provide(NodeServices.layer), NodeRuntime.runMain)

@@ -1,0 +1,44 @@
+/**
+ * The configuration a `baton` command runs with: the process environment
+ * plus the flags' overrides, and, when no provider key is set, the bundled
+ * mock provider server started in-process (announced in one line on stderr).
+ *
+ * @internal
+ */
+import * as MockEnvironment from "@baton/testing/MockEnvironment"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { ConfigProvider, Effect, type Layer, type Scope } from "effect"
+
+const defined = (env: NodeJS.ProcessEnv): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value
+  return out
+}
+
+/** The environment with `overrides` applied (an empty override removes the variable). @internal */
+export const withOverrides = (
+  env: Record<string, string>,
+  overrides: Readonly<Record<string, string>>
+): Record<string, string> =>
+  Object.fromEntries(Object.entries({ ...env, ...overrides }).filter(([name]) => overrides[name] !== ""))
+
+/** A `ConfigProvider` layer over the process environment and `overrides`. @internal */
+export const fromProcess = (overrides: Readonly<Record<string, string>> = {}): Layer.Layer<never> =>
+  ConfigProvider.layer(ConfigProvider.fromEnv({ env: withOverrides(defined(process.env), overrides) }))
+
+/**
+ * As `fromProcess`, but with every provider on a mock server started in the
+ * current scope when the environment has no provider key.
+ *
+ * @internal
+ */
+export const withMockWhenNoKey = (
+  overrides: Readonly<Record<string, string>> = {}
+): Effect.Effect<Layer.Layer<never>, MockProviderServer.MockServerStartError, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (MockEnvironment.hasProviderKey(process.env)) return fromProcess(overrides)
+    const server = yield* MockProviderServer.start()
+    process.stderr.write(`baton: no provider API key set; using the bundled mock provider server at ${server.url}\n`)
+    const env = withOverrides(MockEnvironment.pointedAt(server, process.env), overrides)
+    return ConfigProvider.layer(ConfigProvider.fromEnv({ env }))
+  })

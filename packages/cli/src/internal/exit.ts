@@ -1,0 +1,28 @@
+/**
+ * How a `baton` command ends: one line on stderr starting with `baton:` and
+ * an exit code a shell can act on.
+ *
+ * | code | meaning |
+ * | --- | --- |
+ * | 0 | done |
+ * | 1 | bad command line (effect/cli prints the usage) |
+ * | 2 | configuration to fix (a missing key names its variable; an unreadable file) |
+ * | 3 | the work failed (every provider failed, a quota, a database) |
+ *
+ * @internal
+ */
+import { Effect } from "effect"
+
+/** @internal */
+export const usage = 1
+/** @internal */
+export const configuration = 2
+/** @internal */
+export const failed = 3
+
+/** Prints `baton: message` on stderr and sets the exit code. @internal */
+export const fail = (code: number, message: string): Effect.Effect<void> =>
+  Effect.sync(() => {
+    process.stderr.write(`baton: ${message}\n`)
+    process.exitCode = code
+  })
