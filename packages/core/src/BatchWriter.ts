@@ -15,9 +15,12 @@
  *   since the last flush are lost: at most `flushInterval` worth of rows.
  *   Lower it to narrow that window at the cost of more, smaller writes.
  * - A batch that fails is retried `retries` times (default 3, exponential
- *   backoff from 50 ms); then its items are dropped, counted in
+ *   backoff from 50 ms); then it is split in halves, each written on its own
+ *   (and split again when it fails), so a row the sink refuses costs no
+ *   other row. Only rows that fail alone are dropped, counted in
  *   `baton_sink_rows_dropped_total{sink}` and `baton_sink_failures_total{sink}`,
- *   and reported once as a warning. Writes never fail the caller.
+ *   and reported once as a warning. Writes never fail the caller. (While the
+ *   sink is down, a batch of n rows thus costs up to 2n-1 failed writes.)
  * - A flush runs uninterruptibly, so a shutdown waits for an in-flight batch
  *   instead of losing it.
  *
@@ -82,8 +85,18 @@ export const make = <A, E>(
           ))
       ], { discard: true })
 
+    /** Writes the halves of a batch that failed on its own, so that one row the sink refuses costs no other. */
+    const bisect = (batch: Arr.NonEmptyReadonlyArray<A>, cause: unknown): Effect.Effect<void> => {
+      if (batch.length === 1) return drop(batch, cause)
+      const [left, right] = Arr.splitAt(batch, Math.ceil(batch.length / 2))
+      return Effect.forEach([left, right], (half) =>
+        Arr.isReadonlyArrayNonEmpty(half)
+          ? write(half).pipe(Effect.catchCause((failure) => bisect(half, failure)))
+          : Effect.void, { discard: true })
+    }
+
     const writeBatch = (batch: Arr.NonEmptyReadonlyArray<A>) =>
-      write(batch).pipe(Effect.retry(retry), Effect.catchCause((cause) => drop(batch, cause)))
+      write(batch).pipe(Effect.retry(retry), Effect.catchCause((cause) => bisect(batch, cause)))
 
     const flush = lock.withPermit(
       Effect.flatMap(Queue.clear(queue), (items) =>

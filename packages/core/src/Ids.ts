@@ -47,11 +47,17 @@ export type ModelId = typeof ModelId.Type
 
 /**
  * The subject a quota and a usage ledger are kept for: a teacher id in
- * DreamAI, a user or tenant id elsewhere. At most 256 characters.
+ * DreamAI, a user or tenant id elsewhere. At most 256 characters, no control
+ * characters (a newline or a NUL would reach logs, keys and database rows).
  *
  * @since 0.1.0
  */
-export const SubjectId = Schema.NonEmptyString.check(Schema.isMaxLength(256)).pipe(Schema.brand("SubjectId"))
+export const SubjectId = Schema.NonEmptyString.check(
+  Schema.isMaxLength(256),
+  Schema.isPattern(/^\P{Cc}*$/u, {
+    message: "a subject id must not contain control characters (newline, NUL, escape, ...)"
+  })
+).pipe(Schema.brand("SubjectId"))
 
 /** @since 0.1.0 */
 export type SubjectId = typeof SubjectId.Type

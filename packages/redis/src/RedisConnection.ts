@@ -53,6 +53,8 @@ export interface Options {
   readonly url: string | Redacted.Redacted
   /** Bound of each command; default 500 ms. */
   readonly commandTimeout?: Duration.Input | undefined
+  /** Bound of each (re)connection attempt; default 5 seconds. Commands fail at once while it reconnects. */
+  readonly connectTimeout?: Duration.Input | undefined
   /** Bound of closing the connection; default 1 second. */
   readonly closeTimeout?: Duration.Input | undefined
 }
@@ -64,6 +66,7 @@ export interface Options {
  */
 export const defaults = {
   commandTimeout: Duration.millis(500),
+  connectTimeout: Duration.seconds(5),
   closeTimeout: Duration.seconds(1)
 } as const
 
@@ -143,12 +146,13 @@ export const layer = (options: Options): Layer.Layer<Redis.Redis | NodeRedis.Nod
     }
     const commandTimeout = Duration.fromInputUnsafe(options.commandTimeout ?? defaults.commandTimeout)
     const closeTimeout = Duration.fromInputUnsafe(options.closeTimeout ?? defaults.closeTimeout)
+    const connectTimeout = Duration.fromInputUnsafe(options.connectTimeout ?? defaults.connectTimeout)
     const context = yield* Layer.build(NodeRedis.layer({
       url,
       disableOfflineQueue: true,
       // no node-redis command timeout: on a command already written it corrupts the reply queue (5.12);
       // `bound` times commands out instead and leaves their late replies to be read and dropped
-      socket: { connectTimeout: Duration.toMillis(closeTimeout) }
+      socket: { connectTimeout: Duration.toMillis(connectTimeout) }
     }))
     const { client } = Context.get(context, NodeRedis.NodeRedis)
     // runs before NodeRedis's own unbounded close, which then finds the client closed

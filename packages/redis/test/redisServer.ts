@@ -52,6 +52,10 @@ const start = async (port: number): Promise<ChildProcess> => {
   const child = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
     stdio: "ignore"
   })
+  // a worker killed on a test timeout skips finalisers: never leave the server behind
+  process.once("exit", () => {
+    child.kill("SIGKILL")
+  })
   const url = `redis://127.0.0.1:${port}`
   for (let i = 0; i < 200; i++) {
     if (await answers(url)) return child

@@ -29,6 +29,8 @@ import type * as RequestLog from "@baton/core/RequestLog"
 import { Array as Arr, Effect, type Scope } from "effect"
 import { type Migrator, SqlClient, type SqlError } from "effect/sql"
 import * as BatonSchema from "./BatonSchema.ts"
+import { driverName } from "./internal/driver.ts"
+import { storable } from "./internal/storable.ts"
 
 /**
  * Table and batching options.
@@ -80,8 +82,10 @@ export const sink = (
     const table = sql(BatonSchema.tables(options).requestLog)
     const writer = yield* BatchWriter.make(
       (records: Arr.NonEmptyReadonlyArray<RequestLog.LlmRequestLog>) =>
-        Effect.asVoid(sql`INSERT INTO ${table} ${sql.insert(Arr.map(records, toColumns))}`),
-      { ...options, name: `request-log:sql:${sql.driver}` }
+        Effect.asVoid(
+          sql`INSERT INTO ${table} ${sql.insert(Arr.map(records, (record) => storable(toColumns(record))))}`
+        ),
+      { ...options, name: `request-log:sql:${driverName(sql)}` }
     )
-    return { name: `sql:${sql.driver}`, write: writer.offer }
+    return { name: `sql:${driverName(sql)}`, write: writer.offer }
   })

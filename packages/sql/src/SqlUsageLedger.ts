@@ -36,6 +36,8 @@ import * as UsageLedger from "@baton/core/UsageLedger"
 import { Array as Arr, Effect, Layer, Option, Redacted, Schema, type Scope } from "effect"
 import { type Migrator, SqlClient, type SqlError } from "effect/sql"
 import * as BatonSchema from "./BatonSchema.ts"
+import { driverName } from "./internal/driver.ts"
+import { storable } from "./internal/storable.ts"
 import * as SqlDatabase from "./SqlDatabase.ts"
 
 /**
@@ -135,9 +137,9 @@ export const makeStore = (
     ) => statement.pipe(Effect.flatMap((rows) => Effect.forEach(rows, decode)), Effect.mapError(storeError))
 
     return {
-      name: `sql:${sql.driver}`,
+      name: `sql:${driverName(sql)}`,
       append: (rows: Arr.NonEmptyReadonlyArray<UsageLedger.UsageEntry>) =>
-        sql`INSERT INTO ${table} ${sql.insert(Arr.map(rows, toColumns))}`.pipe(
+        sql`INSERT INTO ${table} ${sql.insert(Arr.map(rows, (row) => storable(toColumns(row))))}`.pipe(
           Effect.asVoid,
           Effect.mapError(storeError)
         ),
