@@ -21,6 +21,7 @@ interface Cursor {
 const find = (lines: ReadonlyArray<string>, cursor: Cursor, segment: PropertyKey): number => {
   let item = -1
   let dashIndent = -1
+  let keyIndent = -1
   for (let i = cursor.start; i < lines.length; i++) {
     const line = lines[i] ?? ""
     const trimmed = line.trimStart()
@@ -36,8 +37,10 @@ const find = (lines: ReadonlyArray<string>, cursor: Cursor, segment: PropertyKey
         item++
         if (item === segment) return i
       }
-    } else if (isKeyLine(first ? trimmed.replace(/^-\s+/, "") : trimmed, String(segment))) {
-      return i
+    } else {
+      const level = first ? indent + 2 : indent
+      if (keyIndent === -1) keyIndent = level
+      if (level === keyIndent && isKeyLine(first ? trimmed.replace(/^-\s+/, "") : trimmed, String(segment))) return i
     }
   }
   return -1
