@@ -19,5 +19,6 @@ export default [
   project("testing", "./packages/testing"),
   project("redis", "./packages/redis", { testTimeout: 30_000 }),
   project("sql", "./packages/sql", { testTimeout: 30_000 }),
-  project("ai", "./packages/ai")
+  project("ai", "./packages/ai"),
+  project("gateway", "./packages/gateway", { testTimeout: 30_000 })
 ]

@@ -1,0 +1,227 @@
+/**
+ * An OpenAI-compatible HTTP gateway over Baton: clients in any language
+ * point an OpenAI client at it and get Baton's fallback, retries, circuit
+ * breaking, quotas, ledger and logs.
+ *
+ * Endpoints:
+ * - `POST /v1/chat/completions`: plain JSON or SSE (`stream: true`,
+ *   `stream_options.include_usage`), in OpenAI's wire format; `model` is an
+ *   alias or a configured `provider/model`, `fallbacks` may add more; the
+ *   answer's `model` (and every chunk's) is the `provider/model` that
+ *   produced the text.
+ * - `GET /v1/models`: the aliases and `provider/model`s a client may ask for.
+ * - `GET /healthz`: `{"status":"ok"}`.
+ * - `GET /metrics`: every Baton metric in Prometheus text format.
+ *
+ * Behaviour:
+ * - Clients authenticate with `Authorization: Bearer <gateway key>`; keys
+ *   are looked up by SHA-256 (`GatewayConfig.hashKey`). An unknown or
+ *   revoked key gets 401 before anything else happens. Provider keys stay
+ *   on the server.
+ * - The body is read up to `maxBodyBytes` (413 past it) and decoded
+ *   strictly: malformed JSON, an unknown field or a wrong type is a 400
+ *   naming the field, before any provider is called.
+ * - Each call spends one unit of the key's subject's daily quota (the
+ *   `QuotaStore` in context: memory, or Redis shared by every replica);
+ *   answers to an authenticated client carry `RateLimit-Limit`,
+ *   `RateLimit-Remaining`, `RateLimit-Reset`, and `Retry-After` on 429.
+ * - Errors use OpenAI's `{"error":{"message","type","code","param"}}` with
+ *   400, 401, 404 (unknown model), 413, 429, 503 (every provider failed,
+ *   generation disabled, quota store down) or 504 (deadline, timeouts).
+ * - Streams: a failure before the first delta falls back invisibly (the
+ *   manager's chain); a failure after it that the manager cannot rescue ends
+ *   the stream with an in-band `{"error":...}` event and no `[DONE]`.
+ * - `response_format: json_schema` answers are validated against the
+ *   schema before they are returned (also when streamed: the validated
+ *   answer is sent as one delta).
+ *
+ * Use it as a library: `Gateway.layer(config, { port })` is the server as a
+ * `Layer` over the stores in context; `Gateway.serve(options)` runs it with
+ * the environment's defaults (memory quota, SQLite ledger) until
+ * interrupted. Shutdown closes the listener and lets in-flight requests
+ * finish (20 s) before interrupting them; an interrupted call still records
+ * its usage (the manager's cancellation path).
+ *
+ * @example
+ * ```ts
+ * import * as Gateway from "@baton/gateway/Gateway"
+ * import * as GatewayConfig from "@baton/gateway/GatewayConfig"
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ *
+ * Effect.flatMap(GatewayConfig.load("baton.yaml"), (config) => Gateway.serve({ config, port: 8080 }))
+ *   .pipe(NodeRuntime.runMain)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as LlmConfig from "@baton/core/LlmConfig"
+import type { LlmConfigError } from "@baton/core/LlmError"
+import * as LlmMetrics from "@baton/core/LlmMetrics"
+import type * as Pricing from "@baton/core/Pricing"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as RequestLog from "@baton/core/RequestLog"
+import type * as UsageLedger from "@baton/core/UsageLedger"
+import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
+import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { Context, Effect, Layer } from "effect"
+import type { HttpClient, HttpServer } from "effect/http"
+import { HttpRouter } from "effect/http"
+import { CircuitBreaker } from "effect/persistence"
+import { createServer } from "node:http"
+import * as GatewayConfig from "./GatewayConfig.ts"
+import * as Chains from "./internal/chains.ts"
+import * as Handlers from "./internal/handlers.ts"
+
+/**
+ * Where the server listens.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenOptions {
+  readonly port?: number | undefined
+  /** Default `127.0.0.1`. */
+  readonly host?: string | undefined
+}
+
+/**
+ * What the gateway's routes need in context. `RequestLog`, `UsageLedger`
+ * and a `CircuitBreakerStore` are used when present.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Requirements =
+  | HttpClient.HttpClient
+  | Pricing.Pricing
+  | LlmConfig.LlmConfig
+  | QuotaLimiter.QuotaStore
+
+const keyLimits = (config: GatewayConfig.GatewayConfig): QuotaLimiter.Overrides => {
+  const bySubject: Record<string, Partial<QuotaLimiter.Limits>> = {}
+  for (const key of config.keys.values()) {
+    bySubject[key.subject] = {
+      ...(key.daily === undefined ? {} : { daily: key.daily }),
+      ...(key.dailyTokens === undefined ? {} : { dailyTokens: key.dailyTokens }),
+      ...(key.dailyCostNanoUsd === undefined ? {} : { dailyCostNanoUsd: key.dailyCostNanoUsd })
+    }
+  }
+  return QuotaLimiter.overridesFromRecord(bySubject)
+}
+
+const sharedCircuitStore = Effect.flatMap(
+  Effect.serviceOption(CircuitBreaker.CircuitBreakerStore),
+  (store) =>
+    store._tag === "Some"
+      ? Effect.succeed(store.value)
+      : Effect.map(
+        Layer.build(CircuitBreaker.layerStoreMemory()),
+        (context) => Context.get(context, CircuitBreaker.CircuitBreakerStore)
+      )
+)
+
+/**
+ * Builds the gateway's handlers: the quota limiter (the environment's
+ * limits, each key's own limits on top), one manager per alias (built now,
+ * so a provider without its key fails the start), the others on first use.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fnUntraced(function*(config: GatewayConfig.GatewayConfig) {
+  const settings = yield* LlmConfig.LlmConfig
+  const quota = yield* QuotaLimiter.make({
+    ...QuotaLimiter.optionsFromConfig(settings),
+    overrides: keyLimits(config)
+  })
+  const circuitStore = yield* sharedCircuitStore
+  const context = (yield* Effect.context<HttpClient.HttpClient | Pricing.Pricing>()).pipe(
+    Context.add(QuotaLimiter.QuotaLimiter, quota),
+    Context.add(CircuitBreaker.CircuitBreakerStore, circuitStore)
+  )
+  const chains = Chains.make(config, settings, context, yield* Effect.scope)
+  yield* Effect.forEach(config.aliases.values(), chains.managerFor, { discard: true })
+  return Handlers.make(config, chains, quota)
+})
+
+/**
+ * The gateway's routes on an `HttpRouter` (Prometheus `/metrics` included).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const routes = (
+  config: GatewayConfig.GatewayConfig
+): Layer.Layer<never, LlmConfigError, HttpRouter.HttpRouter | Requirements> =>
+  Layer.unwrap(Effect.map(make(config), (handlers) =>
+    Layer.mergeAll(
+      HttpRouter.add("POST", "/v1/chat/completions", handlers.chatCompletions),
+      HttpRouter.add("GET", "/v1/models", handlers.models),
+      HttpRouter.add("GET", "/healthz", handlers.health),
+      LlmMetrics.layerPrometheusHttp()
+    )))
+
+/**
+ * The gateway server as a layer: a Node HTTP server on `listen` serving
+ * `routes(config)` over the stores in context. Building it starts
+ * listening; releasing it closes the listener and lets in-flight requests
+ * finish (up to 20 s) before interrupting them.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  config: GatewayConfig.GatewayConfig,
+  listen: ListenOptions = {}
+): Layer.Layer<HttpServer.HttpServer, unknown, Requirements> =>
+  HttpRouter.serve(routes(config), { disableLogger: true }).pipe(
+    Layer.provideMerge(
+      NodeHttpServer.layer(() => createServer({ requestTimeout: 0 }), {
+        port: listen.port ?? 8080,
+        host: listen.host ?? "127.0.0.1"
+      })
+    )
+  )
+
+/**
+ * The environment's defaults around `layer`: `LlmConfig` from the
+ * environment, its price table, undici, JSON request logs, the usage ledger
+ * of `LLM_USAGE_STORE_URL` (SQLite `.baton/usage.sqlite` when unset) and the
+ * in-memory quota store. Give another `QuotaStore` (the Redis one) by
+ * providing `layer` yourself.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDefaults: Layer.Layer<
+  Requirements | RequestLog.RequestLog | UsageLedger.UsageLedger,
+  unknown
+> = Layer.mergeAll(
+  LlmConfig.layerPricing,
+  RequestLog.layerFromConfig,
+  SqlUsageLedger.layerFromConfig({ fallbackUrl: "sqlite:.baton/usage.sqlite" }),
+  QuotaLimiter.layerStoreMemory,
+  NodeHttpClient.layerUndici
+).pipe(Layer.provideMerge(LlmConfig.layer))
+
+/**
+ * Runs the gateway until interrupted (SIGINT under `NodeRuntime.runMain`):
+ * with `config`, or without one the environment's chain under the alias
+ * `default` and the keys of `BATON_GATEWAY_KEYS`, over `layerDefaults`.
+ *
+ * @since 0.1.0
+ */
+export const serve = (
+  options: ListenOptions & { readonly config?: GatewayConfig.GatewayConfig | undefined } = {}
+): Effect.Effect<never, unknown> =>
+  Layer.launch(
+    Layer.unwrap(
+      Effect.map(
+        options.config === undefined
+          ? LlmConfig.LlmConfig.use(GatewayConfig.fromEnvironment)
+          : Effect.succeed(options.config),
+        (config) => layer(config, options)
+      )
+    ).pipe(Layer.provide(layerDefaults))
+  )

@@ -1,0 +1,396 @@
+/**
+ * What a gateway serves and to whom: the providers it may call, the model
+ * aliases clients may ask for, the gateway keys clients authenticate with,
+ * and the request size limit.
+ *
+ * A config file (JSON or YAML) looks like this:
+ *
+ * ```yaml
+ * providers:
+ *   deepseek: { models: [deepseek-flash, deepseek-pro] }        # key from DEEPSEEK_API_KEY
+ *   openai: { models: [gpt-4o-mini], apiKeyEnv: OPENAI_KEY_PROD }
+ *   ollama: { baseUrl: "http://127.0.0.1:11434/v1", models: [llama3] }  # OpenAI-compatible
+ * models:
+ *   fast: [deepseek/deepseek-flash, openai/gpt-4o-mini]          # an alias: a chain of steps
+ * keys:
+ *   - sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+ *     subject: teacher-42
+ *     daily: 200
+ * maxBodyBytes: 1048576
+ * ```
+ *
+ * - A provider named `deepseek`, `gemini`, `openai` or `anthropic` uses that
+ *   adapter (`baseUrl` optional); any other name is an OpenAI-compatible
+ *   endpoint and needs a `baseUrl`. The first model of `models` is its
+ *   default; a client may name only the models listed.
+ * - Its key is read from `apiKeyEnv` (default `<NAME>_API_KEY`) through
+ *   Effect `Config`; provider keys never leave the server.
+ * - A client asks for an alias (`fast`) or a concrete `provider/model`; a
+ *   `fallbacks` body field may add more of either.
+ * - Gateway keys are stored as the SHA-256 (hex) of the key (`hashKey`),
+ *   each mapping to a subject and optional daily limits (`daily`,
+ *   `dailyTokens`, `dailyCostNanoUsd`) that override the environment's
+ *   defaults; `revoked: true` refuses a key.
+ *
+ * `parse` checks a file against the schema (unknown fields included) and
+ * the cross-references between its parts, failing with a
+ * `GatewayConfigError` that names the field and, for YAML, the line.
+ * `fromEnvironment` builds the config without a file, from `LlmConfig`'s
+ * chain and the `BATON_GATEWAY_KEYS` variable.
+ *
+ * @since 0.1.0
+ */
+import { ModelId, ProviderName, SubjectId } from "@baton/core/Ids"
+import type * as LlmConfig from "@baton/core/LlmConfig"
+import { Config, Effect, Option, type Redacted, Schema, SchemaIssue } from "effect"
+import { Yaml } from "effect/encoding"
+import { createHash } from "node:crypto"
+import { readFile } from "node:fs/promises"
+import { lineOf } from "./internal/yamlLine.ts"
+
+/**
+ * A config that cannot be used: the field (a dotted path) and, for YAML,
+ * the 1-based line it is on.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class GatewayConfigError extends Schema.TaggedError<GatewayConfigError>()("GatewayConfigError", {
+  field: Schema.String,
+  line: Schema.optionalKey(Schema.Int),
+  message: Schema.String
+}) {}
+
+/** The adapters a provider name selects; any other name is OpenAI-compatible. */
+const hostedKinds: ReadonlyArray<string> = ["deepseek", "gemini", "openai", "anthropic"]
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+
+const ProviderEntry = Schema.Struct({
+  baseUrl: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^https?:\/\/\S+$/))),
+  apiKeyEnv: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Z_][A-Z0-9_]*$/))),
+  models: Schema.Array(ModelId).check(Schema.isMinLength(1))
+})
+
+const KeyEntry = Schema.Struct({
+  sha256: Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/)),
+  subject: SubjectId,
+  daily: Schema.optionalKey(PositiveInt),
+  dailyTokens: Schema.optionalKey(PositiveInt),
+  dailyCostNanoUsd: Schema.optionalKey(PositiveInt),
+  revoked: Schema.optionalKey(Schema.Boolean)
+})
+
+const Step = Schema.String.check(Schema.isPattern(/^[^/\s]+\/\S+$/))
+
+/**
+ * The file's schema.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const File = Schema.Struct({
+  providers: Schema.Record(
+    Schema.String.check(Schema.isPattern(/^[a-z0-9_-]+$/)),
+    ProviderEntry
+  ),
+  models: Schema.optionalKey(Schema.Record(Schema.String, Schema.Array(Step).check(Schema.isMinLength(1)))),
+  keys: Schema.Array(KeyEntry),
+  maxBodyBytes: Schema.optionalKey(PositiveInt)
+})
+
+/** @since 0.1.0 */
+export type File = typeof File.Type
+
+/**
+ * One step of a chain: a provider and one of its models.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Step {
+  readonly provider: ProviderName
+  readonly model: ModelId
+}
+
+/**
+ * A provider the gateway may call.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Provider {
+  readonly name: ProviderName
+  /** The adapter: a hosted one, or `openai-compatible`. */
+  readonly kind: LlmConfig.ProviderKind | "openai-compatible"
+  readonly baseUrl: string | undefined
+  readonly apiKey: Option.Option<Redacted.Redacted>
+  /** The variable the key came from, for error messages. */
+  readonly apiKeyVariable: string
+  readonly models: ReadonlyArray<ModelId>
+}
+
+/**
+ * A gateway key's owner and limits.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Key = typeof KeyEntry.Type
+
+/**
+ * A checked config.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GatewayConfig {
+  readonly providers: ReadonlyMap<string, Provider>
+  /** Alias name to its chain. */
+  readonly aliases: ReadonlyMap<string, ReadonlyArray<Step>>
+  /** SHA-256 (hex) of a key to its entry. */
+  readonly keys: ReadonlyMap<string, Key>
+  readonly maxBodyBytes: number
+}
+
+/** The default request body limit: 1 MiB. @since 0.1.0 */
+export const defaultMaxBodyBytes = 1_048_576
+
+/**
+ * The SHA-256 (hex) of a gateway key, as stored in the config.
+ *
+ * @since 0.1.0
+ */
+export const hashKey = (key: string): string => createHash("sha256").update(key).digest("hex")
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const schemaError = (error: Schema.SchemaError, text: string | undefined): GatewayConfigError => {
+  const issue = formatter(error.issue).issues[0]
+  const path = (issue?.path ?? []).map((segment) => typeof segment === "object" ? segment.key : segment)
+  return configError(path, issue?.message ?? error.message, text)
+}
+
+const configError = (
+  path: ReadonlyArray<PropertyKey>,
+  problem: string,
+  yamlText: string | undefined
+): GatewayConfigError => {
+  const field = path.map((segment) => typeof segment === "number" ? `[${segment}]` : `.${String(segment)}`).join("")
+    .replace(/^\./, "")
+  const line = yamlText === undefined ? undefined : lineOf(yamlText, path)
+  const where = line === undefined ? field : `${field} (line ${line})`
+  return new GatewayConfigError({
+    field,
+    ...(line === undefined ? {} : { line }),
+    message: `gateway config: ${where}: ${problem}`
+  })
+}
+
+const decodeFile = Schema.decodeUnknownEffect(File)
+
+const parseText = (text: string, format: "json" | "yaml"): Effect.Effect<unknown, GatewayConfigError> =>
+  Effect.try({
+    try: (): unknown => format === "json" ? JSON.parse(text) : Yaml.parse(text),
+    catch: (error) =>
+      new GatewayConfigError({
+        field: "",
+        message: `gateway config: not valid ${format.toUpperCase()} (${
+          error instanceof Error ? error.message : String(error)
+        })`
+      })
+  })
+
+const splitStep = (step: string): Step => {
+  const slash = step.indexOf("/")
+  return { provider: ProviderName.make(step.slice(0, slash)), model: ModelId.make(step.slice(slash + 1)) }
+}
+
+const checkStep = (
+  providers: File["providers"],
+  step: string,
+  path: ReadonlyArray<PropertyKey>,
+  text: string | undefined
+): Effect.Effect<Step, GatewayConfigError> => {
+  const parsed = splitStep(step)
+  const provider = Object.hasOwn(providers, parsed.provider) ? providers[parsed.provider] : undefined
+  if (provider === undefined) {
+    return Effect.fail(configError(path, `unknown provider "${parsed.provider}" in "${step}"`, text))
+  }
+  return provider.models.includes(parsed.model)
+    ? Effect.succeed(parsed)
+    : Effect.fail(
+      configError(path, `model "${parsed.model}" is not in providers.${parsed.provider}.models`, text)
+    )
+}
+
+const resolveProvider = (
+  name: string,
+  entry: File["providers"][string],
+  text: string | undefined
+): Effect.Effect<Provider, GatewayConfigError> =>
+  Effect.gen(function*() {
+    const hosted = hostedKinds.includes(name)
+    if (!hosted && entry.baseUrl === undefined) {
+      return yield* configError(
+        ["providers", name, "baseUrl"],
+        `is required: "${name}" is not deepseek, gemini, openai or anthropic, so it is an OpenAI-compatible endpoint`,
+        text
+      )
+    }
+    const apiKeyVariable = entry.apiKeyEnv ?? `${name.toUpperCase().replace(/-/g, "_")}_API_KEY`
+    const apiKey = yield* Config.option(Config.Redacted(apiKeyVariable)).pipe(
+      Effect.mapError(() => configError(["providers", name, "apiKeyEnv"], `${apiKeyVariable} cannot be read`, text))
+    )
+    if (hosted && Option.isNone(apiKey)) {
+      return yield* configError(["providers", name, "apiKeyEnv"], `${apiKeyVariable} is not set`, text)
+    }
+    return {
+      name: ProviderName.make(name),
+      kind: hosted ? name as LlmConfig.ProviderKind : "openai-compatible",
+      baseUrl: entry.baseUrl,
+      apiKey,
+      apiKeyVariable,
+      models: entry.models
+    }
+  })
+
+/**
+ * Checks a decoded file: every alias step names a configured provider and
+ * one of its models, hosted providers have their key, compatible ones a URL.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromFile = (file: File, yamlText?: string): Effect.Effect<GatewayConfig, GatewayConfigError> =>
+  Effect.gen(function*() {
+    const providers = new Map<string, Provider>()
+    for (const [name, entry] of Object.entries(file.providers)) {
+      providers.set(name, yield* resolveProvider(name, entry, yamlText))
+    }
+    const aliases = new Map<string, ReadonlyArray<Step>>()
+    for (const [alias, steps] of Object.entries(file.models ?? {})) {
+      if (alias.includes("/")) {
+        return yield* configError(["models", alias], "an alias may not contain '/'", yamlText)
+      }
+      aliases.set(
+        alias,
+        yield* Effect.forEach(steps, (step, i) => checkStep(file.providers, step, ["models", alias, i], yamlText))
+      )
+    }
+    return {
+      providers,
+      aliases,
+      keys: new Map(file.keys.map((key) => [key.sha256, key])),
+      maxBodyBytes: file.maxBodyBytes ?? defaultMaxBodyBytes
+    }
+  })
+
+/**
+ * Parses and checks a config file's text.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const parse = (text: string, format: "json" | "yaml"): Effect.Effect<GatewayConfig, GatewayConfigError> =>
+  Effect.gen(function*() {
+    const raw = yield* parseText(text, format)
+    const yamlText = format === "yaml" ? text : undefined
+    const file = yield* decodeFile(raw, { onExcessProperty: "error" }).pipe(
+      Effect.mapError((error) => schemaError(error, yamlText))
+    )
+    return yield* fromFile(file, yamlText)
+  })
+
+/**
+ * Reads and checks a config file; `.yaml` / `.yml` are YAML, anything else JSON.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const load = (path: string): Effect.Effect<GatewayConfig, GatewayConfigError> =>
+  Effect.tryPromise({
+    try: () => readFile(path, "utf8"),
+    catch: (error) =>
+      new GatewayConfigError({
+        field: "",
+        message: `gateway config: cannot read ${path} (${error instanceof Error ? error.message : String(error)})`
+      })
+  }).pipe(Effect.flatMap((text) => parse(text, /\.ya?ml$/i.test(path) ? "yaml" : "json")))
+
+const KeysVariable = Schema.String.check(Schema.isPattern(/^([^:,\s]+:[0-9a-f]{64})(,[^:,\s]+:[0-9a-f]{64})*$/))
+
+const environmentKeys = Config.schema(KeysVariable, "BATON_GATEWAY_KEYS").pipe(
+  Config.map((value) =>
+    value.split(",").map((pair): Key => {
+      const [subject = "", sha256 = ""] = pair.split(":")
+      return { subject: SubjectId.make(subject), sha256 }
+    })
+  )
+)
+
+/**
+ * The config without a file: one provider per entry of `LlmConfig`'s chain
+ * (its key, URL and model), the alias `default` for the whole chain, and the
+ * gateway keys of `BATON_GATEWAY_KEYS` (`subject:sha256hex`, comma-separated).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromEnvironment = (settings: LlmConfig.Settings): Effect.Effect<GatewayConfig, GatewayConfigError> =>
+  Effect.gen(function*() {
+    const keys = yield* environmentKeys.pipe(
+      Effect.mapError(() =>
+        new GatewayConfigError({
+          field: "BATON_GATEWAY_KEYS",
+          message: "BATON_GATEWAY_KEYS: expected subject:sha256hex pairs separated by commas"
+        })
+      )
+    )
+    const providers = new Map<string, Provider>(settings.chain.map((kind) => {
+      const provider = settings.providers[kind]
+      return [kind, {
+        name: ProviderName.make(kind),
+        kind,
+        baseUrl: provider.baseUrl,
+        apiKey: provider.apiKey,
+        apiKeyVariable: provider.apiKeyVariable,
+        models: [provider.model]
+      }]
+    }))
+    const chain = settings.chain.map((kind): Step => ({
+      provider: ProviderName.make(kind),
+      model: settings.providers[kind].model
+    }))
+    return {
+      providers,
+      aliases: new Map([["default", chain]]),
+      keys: new Map(keys.map((key) => [key.sha256, key])),
+      maxBodyBytes: defaultMaxBodyBytes
+    }
+  })
+
+/**
+ * The chain a model name stands for: an alias's steps, or the one step of a
+ * configured `provider/model`; `undefined` for anything else.
+ *
+ * @since 0.1.0
+ */
+export const resolveModel = (config: GatewayConfig, name: string): ReadonlyArray<Step> | undefined => {
+  const alias = config.aliases.get(name)
+  if (alias !== undefined) return alias
+  if (!name.includes("/")) return undefined
+  const step = splitStep(name)
+  const provider = config.providers.get(step.provider)
+  return provider !== undefined && provider.models.includes(step.model) ? [step] : undefined
+}
+
+/**
+ * The entry of a presented key, when it is known and not revoked.
+ *
+ * @since 0.1.0
+ */
+export const authenticate = (config: GatewayConfig, presented: string): Option.Option<Key> => {
+  const key = config.keys.get(hashKey(presented))
+  return key === undefined || key.revoked === true ? Option.none() : Option.some(key)
+}

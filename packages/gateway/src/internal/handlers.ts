@@ -1,0 +1,291 @@
+/**
+ * The gateway's request handlers: authentication, strict body decoding,
+ * chain selection, the JSON and SSE answers, quota headers and the one
+ * mapping of failures to OpenAI error responses.
+ */
+import type { StreamPart } from "@baton/core/GenerationResult"
+import { textDelta } from "@baton/core/GenerationResult"
+import type { SubjectId } from "@baton/core/Ids"
+import type { InvalidOptions } from "@baton/core/LlmError"
+import type * as LlmManager from "@baton/core/LlmManager"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as StructuredOutput from "@baton/core/StructuredOutput"
+import { ByteSize, Cause, DateTime, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
+import { HttpIncomingMessage, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import { randomUUID } from "node:crypto"
+import * as GatewayConfig from "../GatewayConfig.ts"
+import type * as Chains from "./chains.ts"
+import { Rejected, toHttp } from "./failure.ts"
+import * as Wire from "./wire.ts"
+
+type CallError = Rejected | InvalidOptions | LlmManager.StreamError
+
+const decodeChatRequest = Schema.decodeUnknownEffect(Wire.ChatRequest)
+
+const reject = (status: Rejected["status"], code: string, message: string, param: string | null = null) =>
+  new Rejected({ status, code, param, message })
+
+const errorResponse = (error: CallError, headers: Readonly<Record<string, string>> = {}) => {
+  const failure = toHttp(error)
+  return HttpServerResponse.jsonUnsafe(Wire.errorBody(failure.body), { status: failure.status, headers })
+}
+
+const bearer = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
+  const header = request.headers["authorization"]
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return match?.[1]
+}
+
+const authenticate = (config: GatewayConfig.GatewayConfig, request: HttpServerRequest.HttpServerRequest) => {
+  const presented = bearer(request)
+  const key = presented === undefined ? Option.none() : GatewayConfig.authenticate(config, presented)
+  return Option.match(key, {
+    onNone: () =>
+      Effect.fail(
+        reject(
+          401,
+          "invalid_api_key",
+          presented === undefined
+            ? "missing gateway key: send Authorization: Bearer <key>"
+            : "unknown or revoked gateway key"
+        )
+      ),
+    onSome: Effect.succeed
+  })
+}
+
+const readBody = (request: HttpServerRequest.HttpServerRequest, maxBytes: number) =>
+  Effect.gen(function*() {
+    const declared = Number(request.headers["content-length"] ?? "0")
+    const tooLarge = reject(413, "request_too_large", `the request body is over ${maxBytes} bytes`)
+    if (declared > maxBytes) return yield* tooLarge
+    const text = yield* request.text.pipe(
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(maxBytes)),
+      Effect.mapError((error) =>
+        error.reason._tag === "RequestParseError" && error.reason.reason === "BodyTooLarge"
+          ? tooLarge
+          : reject(400, "invalid_body", "the request body could not be read")
+      )
+    )
+    const json = yield* Effect.try({
+      try: (): unknown => JSON.parse(text),
+      catch: (error) =>
+        reject(400, "invalid_json", `malformed JSON body: ${error instanceof Error ? error.message : String(error)}`)
+    })
+    return yield* decodeChatRequest(json, { onExcessProperty: "error" }).pipe(
+      Effect.mapError((error) => {
+        const issue = Wire.describeIssue(error)
+        return reject(400, "invalid_request", issue.message, issue.param === "" ? null : issue.param)
+      })
+    )
+  })
+
+const chainFor = (config: GatewayConfig.GatewayConfig, body: Wire.ChatRequest) =>
+  Effect.gen(function*() {
+    const primary = GatewayConfig.resolveModel(config, body.model)
+    if (primary === undefined) {
+      return yield* reject(404, "model_not_found", `the model "${body.model}" does not exist`, "model")
+    }
+    const steps = [...primary]
+    for (const [i, name] of (body.fallbacks ?? []).entries()) {
+      const fallback = GatewayConfig.resolveModel(config, name)
+      if (fallback === undefined) {
+        return yield* reject(
+          400,
+          "invalid_fallback",
+          `fallbacks[${i}]: "${name}" is not a configured alias or provider/model`,
+          `fallbacks[${i}]`
+        )
+      }
+      steps.push(...fallback)
+    }
+    return steps.filter((step, i) =>
+      steps.findIndex((other) => other.provider === step.provider && other.model === step.model) === i
+    )
+  })
+
+const structuredOutput = (format: Wire.JsonSchemaFormat) =>
+  StructuredOutput.fromJsonSchema(format.json_schema.schema, { name: format.json_schema.name }).pipe(
+    Effect.mapError((error) => reject(400, "invalid_schema", error.message, "response_format.json_schema"))
+  )
+
+const sse = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`
+
+/** Encodes stream parts as OpenAI chunks; `modelOf` says who produced the latest text. */
+const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelOf: () => string) => {
+  let started = false
+  return (part: StreamPart): string => {
+    if (part._tag === "TextDelta") {
+      const delta = started ? { content: part.text } : { role: "assistant", content: part.text }
+      started = true
+      return sse(Wire.chunk(id, created, modelOf(), { delta, finish_reason: null }))
+    }
+    const model = Wire.producedBy(part.provider, part.model)
+    const finish = sse(
+      Wire.chunk(id, created, model, {
+        delta: started ? {} : { role: "assistant", content: "" },
+        finish_reason: Wire.finishReason(part.finishReason)
+      })
+    )
+    return includeUsage ? finish + sse(Wire.chunk(id, created, model, undefined, part.usage)) : finish
+  }
+}
+
+/** The handlers of one gateway. */
+export const make = (
+  config: GatewayConfig.GatewayConfig,
+  chains: Chains.Chains,
+  quota: QuotaLimiter.Service
+) => {
+  const quotaHeaders = (subjectId: SubjectId, error?: CallError) =>
+    Effect.gen(function*() {
+      const now = yield* DateTime.now
+      if (error?._tag === "RateLimitExceeded") return QuotaLimiter.rateLimitHeaders(error, now)
+      const status = yield* Effect.option(quota.remaining(subjectId))
+      return Option.match(status, {
+        onNone: () => ({}),
+        onSome: (s) => QuotaLimiter.rateLimitHeaders(s, now)
+      })
+    })
+
+  const streamAnswer = (
+    manager: LlmManager.Service,
+    body: Wire.ChatRequest,
+    input: ReturnType<typeof Wire.toInput>,
+    requestId: string,
+    subjectId: SubjectId
+  ) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const close = Effect.andThen(
+        Scope.close(scope, Exit.void),
+        Effect.sync(() => chains.producers.delete(requestId))
+      )
+      const pull = yield* Stream.toPull(manager.stream(input)).pipe(Scope.provide(scope))
+      const first = yield* pull.pipe(
+        Effect.catchIf(Cause.isDone, () => Effect.succeed<ReadonlyArray<StreamPart>>([])),
+        Effect.onError(() => close)
+      )
+      const created = Date.now()
+      const encode = chunkEncoder(
+        `chatcmpl-${requestId}`,
+        created,
+        body.stream_options?.include_usage === true,
+        () => {
+          const producer = chains.producers.get(requestId)
+          return producer === undefined ? body.model : Wire.producedBy(producer.provider, producer.model)
+        }
+      )
+      const events = Stream.fromIterable(first).pipe(
+        Stream.concat(Stream.fromPull(Effect.succeed(pull))),
+        Stream.map(encode),
+        Stream.concat(Stream.succeed("data: [DONE]\n\n")),
+        Stream.catch((error) => Stream.succeed(sse(Wire.errorBody(toHttp(error).body)))),
+        Stream.ensuring(close),
+        Stream.encodeText
+      )
+      return HttpServerResponse.stream(events, {
+        contentType: "text/event-stream",
+        headers: { "cache-control": "no-cache", ...(yield* quotaHeaders(subjectId)) }
+      })
+    })
+
+  const structuredAnswer = (
+    manager: LlmManager.Service,
+    input: ReturnType<typeof Wire.toInput>,
+    format: Wire.JsonSchemaFormat
+  ) =>
+    Effect.flatMap(
+      structuredOutput(format),
+      (output) =>
+        Effect.map(manager.generateStructured(input, output), (result) => ({
+          result,
+          content: JSON.stringify(result.value)
+        }))
+    )
+
+  const plainAnswer = (manager: LlmManager.Service, input: ReturnType<typeof Wire.toInput>) =>
+    Effect.map(manager.generate(input), (result) => ({ result, content: result.content }))
+
+  const answer = (
+    manager: LlmManager.Service,
+    body: Wire.ChatRequest,
+    input: ReturnType<typeof Wire.toInput>,
+    requestId: string,
+    subjectId: SubjectId
+  ) =>
+    Effect.gen(function*() {
+      const format = body.response_format
+      const { content, result } = yield* format?.type === "json_schema"
+        ? structuredAnswer(manager, input, format)
+        : plainAnswer(manager, input)
+      const id = `chatcmpl-${requestId}`
+      if (body.stream !== true) {
+        return HttpServerResponse.jsonUnsafe(Wire.completion(id, Date.now(), result, content), {
+          headers: yield* quotaHeaders(subjectId)
+        })
+      }
+      chains.producers.set(requestId, { provider: result.provider, model: result.model })
+      const parts: ReadonlyArray<StreamPart> = [textDelta(content), {
+        _tag: "Finish",
+        finishReason: result.finishReason,
+        usage: result.usage,
+        provider: result.provider,
+        model: result.model
+      }]
+      const encode = chunkEncoder(
+        id,
+        Date.now(),
+        body.stream_options?.include_usage === true,
+        () => Wire.producedBy(result.provider, result.model)
+      )
+      chains.producers.delete(requestId)
+      return HttpServerResponse.text(parts.map(encode).join("") + "data: [DONE]\n\n", {
+        contentType: "text/event-stream",
+        headers: { "cache-control": "no-cache", ...(yield* quotaHeaders(subjectId)) }
+      })
+    })
+
+  const call = (request: HttpServerRequest.HttpServerRequest, subjectId: SubjectId) =>
+    Effect.gen(function*() {
+      const body = yield* readBody(request, config.maxBodyBytes)
+      const manager = yield* chains.managerFor(yield* chainFor(config, body)).pipe(
+        Effect.mapError((error) => reject(404, "model_unavailable", error.message, "model"))
+      )
+      const requestId = randomUUID()
+      const input = Wire.toInput(body, { subjectId, requestId })
+      return yield* body.stream === true && body.response_format?.type !== "json_schema"
+        ? streamAnswer(manager, body, input, requestId, subjectId)
+        : answer(manager, body, input, requestId, subjectId)
+    })
+
+  const chatCompletions = (request: HttpServerRequest.HttpServerRequest) =>
+    Effect.flatMap(Effect.result(authenticate(config, request)), (auth) =>
+      auth._tag === "Failure"
+        ? Effect.succeed(errorResponse(auth.failure))
+        : call(request, auth.success.subject).pipe(
+          Effect.catch((error: CallError) =>
+            Effect.map(quotaHeaders(auth.success.subject, error), (headers) => errorResponse(error, headers))
+          )
+        ))
+
+  const modelList = () => {
+    const ids = [
+      ...[...config.aliases.keys()].map((id) => ({ id, owned_by: "baton" })),
+      ...[...config.providers.values()].flatMap((provider) =>
+        provider.models.map((model) => ({ id: `${provider.name}/${model}`, owned_by: provider.name }))
+      )
+    ]
+    return { object: "list", data: ids.map((entry) => ({ ...entry, object: "model", created: 0 })) }
+  }
+
+  const models = (request: HttpServerRequest.HttpServerRequest) =>
+    Effect.match(authenticate(config, request), {
+      onFailure: (error) => errorResponse(error),
+      onSuccess: () => HttpServerResponse.jsonUnsafe(modelList())
+    })
+
+  const health = Effect.succeed(HttpServerResponse.jsonUnsafe({ status: "ok" }))
+
+  return { chatCompletions, models, health }
+}

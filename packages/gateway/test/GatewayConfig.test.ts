@@ -1,0 +1,145 @@
+import * as LlmConfig from "@baton/core/LlmConfig"
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Option } from "effect"
+import * as GatewayConfig from "../src/GatewayConfig.ts"
+
+const keys = ConfigProvider.layer(ConfigProvider.fromUnknown({ DEEPSEEK_API_KEY: "sk-ds", OPENAI_KEY_PROD: "sk-oa" }))
+
+const digest = GatewayConfig.hashKey("gw-key")
+
+const yaml = `# the gateway
+providers:
+  deepseek:
+    models: [deepseek-flash, deepseek-pro]
+  openai:
+    apiKeyEnv: OPENAI_KEY_PROD
+    models:
+      - gpt-4o-mini
+  ollama:
+    baseUrl: "http://127.0.0.1:11434/v1"
+    models: [llama3]
+models:
+  fast:
+    - deepseek/deepseek-flash
+    - openai/gpt-4o-mini
+keys:
+  - sha256: ${digest}
+    subject: teacher-42
+    daily: 200
+  - sha256: ${GatewayConfig.hashKey("old")}
+    subject: teacher-7
+    revoked: true
+maxBodyBytes: 65536
+`
+
+const steps = (chain: ReadonlyArray<GatewayConfig.Step> | undefined) =>
+  chain?.map((step) => `${step.provider}/${step.model}`)
+
+const parseYaml = (text: string) => GatewayConfig.parse(text, "yaml").pipe(Effect.provide(keys))
+
+describe("GatewayConfig", () => {
+  it.effect("parses YAML: providers, aliases, hashed keys, limits; resolves aliases and provider/models", () =>
+    Effect.gen(function*() {
+      const config = yield* parseYaml(yaml)
+      assert.strictEqual(config.maxBodyBytes, 65536)
+      assert.strictEqual(config.providers.get("ollama")?.kind, "openai-compatible")
+      assert.strictEqual(config.providers.get("openai")?.apiKeyVariable, "OPENAI_KEY_PROD")
+      assert.deepStrictEqual(steps(GatewayConfig.resolveModel(config, "fast")), [
+        "deepseek/deepseek-flash",
+        "openai/gpt-4o-mini"
+      ])
+      assert.deepStrictEqual(steps(GatewayConfig.resolveModel(config, "ollama/llama3")), ["ollama/llama3"])
+      assert.isUndefined(GatewayConfig.resolveModel(config, "ollama/llama4"))
+      assert.isUndefined(GatewayConfig.resolveModel(config, "slow"))
+      assert.strictEqual(Option.getOrUndefined(GatewayConfig.authenticate(config, "gw-key"))?.subject, "teacher-42")
+      assert.isTrue(Option.isNone(GatewayConfig.authenticate(config, "old")))
+      assert.isTrue(Option.isNone(GatewayConfig.authenticate(config, "nope")))
+    }))
+
+  it.effect("the same config as JSON", () =>
+    Effect.gen(function*() {
+      const config = yield* GatewayConfig.parse(
+        JSON.stringify({
+          providers: { deepseek: { models: ["deepseek-flash"] } },
+          models: { fast: ["deepseek/deepseek-flash"] },
+          keys: [{ sha256: digest, subject: "teacher-42" }]
+        }),
+        "json"
+      ).pipe(Effect.provide(keys))
+      assert.strictEqual(config.maxBodyBytes, GatewayConfig.defaultMaxBodyBytes)
+      assert.strictEqual(config.aliases.get("fast")?.length, 1)
+    }))
+
+  it.effect("a wrong type names the field and its YAML line", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(parseYaml(yaml.replace("daily: 200", "daily: many")))
+      assert.strictEqual(error.field, "keys[0].daily")
+      assert.strictEqual(error.line, 19)
+      assert.match(error.message, /keys\[0\]\.daily \(line 19\)/)
+    }))
+
+  it.effect("an unknown field is an error naming it", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        parseYaml(yaml.replace("    apiKeyEnv: OPENAI_KEY_PROD", "    apiKey: sk-inline"))
+      )
+      assert.strictEqual(error.field, "providers.openai.apiKey")
+      assert.strictEqual(error.line, 6)
+    }))
+
+  it.effect("an alias step must name a configured provider and one of its models", () =>
+    Effect.gen(function*() {
+      const unknownModel = yield* Effect.flip(parseYaml(yaml.replace("- openai/gpt-4o-mini", "- openai/gpt-5")))
+      assert.strictEqual(unknownModel.field, "models.fast[1]")
+      assert.strictEqual(unknownModel.line, 15)
+      assert.match(unknownModel.message, /gpt-5.*providers\.openai\.models/)
+      const unknownProvider = yield* Effect.flip(parseYaml(yaml.replace("- deepseek/deepseek-flash", "- groq/llama")))
+      assert.strictEqual(unknownProvider.field, "models.fast[0]")
+      assert.match(unknownProvider.message, /unknown provider "groq"/)
+    }))
+
+  it.effect("a hosted provider without its key, a compatible one without a URL", () =>
+    Effect.gen(function*() {
+      const missingKey = yield* Effect.flip(parseYaml(yaml.replace("OPENAI_KEY_PROD", "OPENAI_KEY_MISSING")))
+      assert.strictEqual(missingKey.field, "providers.openai.apiKeyEnv")
+      assert.match(missingKey.message, /OPENAI_KEY_MISSING is not set/)
+      const missingUrl = yield* Effect.flip(parseYaml(yaml.replace("    baseUrl: \"http://127.0.0.1:11434/v1\"\n", "")))
+      assert.strictEqual(missingUrl.field, "providers.ollama.baseUrl")
+    }))
+
+  it.effect("malformed YAML and JSON are errors", () =>
+    Effect.gen(function*() {
+      const badYaml = yield* Effect.flip(parseYaml("providers: [a, b\nkeys: ]"))
+      assert.match(badYaml.message, /not valid YAML/)
+      const badJson = yield* Effect.flip(GatewayConfig.parse("{", "json"))
+      assert.match(badJson.message, /not valid JSON/)
+    }))
+
+  it.effect("fromEnvironment: the LlmConfig chain as the alias default, keys from BATON_GATEWAY_KEYS", () =>
+    Effect.gen(function*() {
+      const env = {
+        LLM_PRIMARY_PROVIDER: "deepseek",
+        LLM_FALLBACK_PROVIDER: "gemini",
+        DEEPSEEK_API_KEY: "sk-ds",
+        GEMINI_API_KEY: "sk-gm",
+        BATON_GATEWAY_KEYS: `teacher-42:${digest}`
+      }
+      const settings = yield* LlmConfig.make.pipe(
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env)))
+      )
+      const config = yield* GatewayConfig.fromEnvironment(settings).pipe(
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env)))
+      )
+      assert.deepStrictEqual(steps(GatewayConfig.resolveModel(config, "default")), [
+        "deepseek/deepseek-flash",
+        "gemini/gemini-2.5-flash"
+      ])
+      assert.strictEqual(Option.getOrUndefined(GatewayConfig.authenticate(config, "gw-key"))?.subject, "teacher-42")
+      const bad = yield* Effect.flip(
+        GatewayConfig.fromEnvironment(settings).pipe(
+          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ BATON_GATEWAY_KEYS: "teacher-42" })))
+        )
+      )
+      assert.strictEqual(bad.field, "BATON_GATEWAY_KEYS")
+    }))
+})

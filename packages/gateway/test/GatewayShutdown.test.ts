@@ -1,0 +1,42 @@
+import * as UsageLedger from "@baton/core/UsageLedger"
+import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, DateTime, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { HttpServer } from "effect/http"
+import * as Fixture from "./fixture.ts"
+
+const hello = JSON.stringify({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "Say hello" }] })
+
+describe("Gateway shutdown", () => {
+  it.live("an in-flight request finishes when the server shuts down, and its usage is recorded", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const mock = yield* MockProviderServer.start()
+      yield* mock.inject("openai", MockFault.latency(800))
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        Fixture.gateway().pipe(Layer.provide(Layer.succeed(MockProviderServer.MockProviderServer, mock))),
+        scope
+      )
+      const url = HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
+      const ledger = Context.get(context, UsageLedger.UsageLedger)
+      const inFlight = yield* Effect.promise(() =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${Fixture.clientKey}`, "content-type": "application/json" },
+          body: hello
+        }).then(async (response) => ({ status: response.status, text: await response.text() }))
+      ).pipe(Effect.forkChild)
+      yield* Effect.sleep("300 millis")
+      assert.strictEqual((yield* mock.stats("openai")).requests, 1)
+      const rows = yield* Effect.gen(function*() {
+        yield* Scope.close(scope, Exit.void)
+        return yield* ledger.usageBySubject(UsageLedger.dayOf(yield* DateTime.now, "UTC"))
+      })
+      const answer = yield* Fiber.join(inFlight)
+      assert.strictEqual(answer.status, 200, answer.text)
+      const billed = yield* mock.stats("openai")
+      assert.strictEqual(billed.completed, 1)
+      assert.strictEqual(rows.reduce((sum, row) => sum + row.completionTokens, 0), billed.completionTokens)
+    })))
+})

@@ -1,0 +1,82 @@
+/**
+ * A gateway on a free port over the mock provider server, with in-memory
+ * stores, for the conformance tests.
+ */
+import * as LlmConfig from "@baton/core/LlmConfig"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as RequestLog from "@baton/core/RequestLog"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { NodeHttpClient } from "@effect/platform-node"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { HttpServer } from "effect/http"
+import * as Gateway from "../src/Gateway.ts"
+import * as GatewayConfig from "../src/GatewayConfig.ts"
+
+/** The gateway key of the test subject, and one that was revoked. */
+export const clientKey = "gw-test-key-1"
+export const revokedKey = "gw-revoked-key"
+export const limitedKey = "gw-limited-key"
+export const limitedDaily = 2
+
+/** The provider keys the gateway holds; they must never reach a client. */
+export const providerKeys = {
+  OPENAI_API_KEY: "sk-provider-openai-secret",
+  DEEPSEEK_API_KEY: "sk-provider-deepseek-secret"
+}
+
+export const configFile = (mock: MockProviderServer.MockProviderServer["Service"], subjectPrefix = "teacher") => ({
+  providers: {
+    openai: { baseUrl: mock.baseUrl("openai"), models: ["gpt-4o-mini", "gpt-4.1"] },
+    deepseek: { baseUrl: mock.baseUrl("deepseek"), models: ["deepseek-flash"] }
+  },
+  models: { fast: ["openai/gpt-4o-mini", "deepseek/deepseek-flash"] },
+  keys: [
+    { sha256: GatewayConfig.hashKey(clientKey), subject: `${subjectPrefix}-1` },
+    { sha256: GatewayConfig.hashKey(revokedKey), subject: `${subjectPrefix}-2`, revoked: true },
+    { sha256: GatewayConfig.hashKey(limitedKey), subject: `${subjectPrefix}-3`, daily: limitedDaily }
+  ],
+  maxBodyBytes: 4096
+})
+
+/** The environment of the tests: no retries, short limits. */
+export const environment: Record<string, string> = {
+  ...providerKeys,
+  LLM_PRIMARY_PROVIDER: "openai",
+  LLM_FALLBACK_PROVIDER: "deepseek",
+  LLM_MAX_RETRIES: "0",
+  LLM_RETRY_BASE_DELAY_MS: "1",
+  LLM_FIRST_BYTE_TIMEOUT_MS: "1000",
+  LLM_FIRST_TOKEN_TIMEOUT_MS: "1000",
+  LLM_STREAM_IDLE_TIMEOUT_MS: "1000",
+  LLM_CIRCUIT_FAILURE_THRESHOLD: "1000",
+  AI_DAILY_LIMIT_PER_TEACHER: "1000"
+}
+
+/** The gateway's URL. */
+export const gatewayUrl = HttpServer.HttpServer.useSync((server) => HttpServer.formatAddress(server.address))
+
+/** Stores and services of one gateway; `quotaStore` defaults to memory. */
+export const services = (
+  quotaStore: Layer.Layer<QuotaLimiter.QuotaStore, unknown> = QuotaLimiter.layerStoreMemory
+) =>
+  Layer.mergeAll(
+    LlmConfig.layerPricing,
+    RequestLog.layerMemory(),
+    UsageLedger.layerMemory(),
+    quotaStore,
+    NodeHttpClient.layerUndici
+  ).pipe(Layer.provideMerge(LlmConfig.layerFromRecord(environment)))
+
+/** A gateway over the mock server in context. */
+export const gateway = (
+  options: { readonly subjectPrefix?: string; readonly quotaStore?: Layer.Layer<QuotaLimiter.QuotaStore, unknown> } = {}
+) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    const config = yield* GatewayConfig.parse(JSON.stringify(configFile(mock, options.subjectPrefix)), "json")
+    return Gateway.layer(config, { port: 0 })
+  })).pipe(
+    Layer.provideMerge(services(options.quotaStore)),
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment)))
+  )
