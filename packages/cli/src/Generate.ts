@@ -101,7 +101,7 @@ const streamed = (manager: LlmManager.Service, input: LlmManager.Input, echo: bo
         if (part._tag === "TextDelta") {
           content += part.text
           if (echo) process.stdout.write(part.text)
-        } else {
+        } else if (part._tag === "Finish") {
           finish = { content: "", provider: part.provider, model: part.model, attempts: 1, usage: part.usage }
         }
       }))

@@ -69,6 +69,8 @@ export const toHttp = (error: Rejected | InvalidOptions | LlmManager.StreamError
         error.budget === undefined ? "rate_limit_exceeded" : `daily_${error.budget}_budget_exceeded`,
         error.message
       )
+    case "TooManyQuestions":
+      return make(400, "invalid_request_error", "too_many_units", error.message, "units")
     case "QuotaStoreUnavailable":
       return make(503, "service_unavailable", "quota_store_unavailable", "the quota store is unavailable")
     case "GenerationDisabled":

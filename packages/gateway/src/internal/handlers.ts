@@ -120,6 +120,8 @@ const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelO
       started = true
       return sse(Wire.chunk(id, created, modelOf(), { delta, finish_reason: null }))
     }
+    // a `Restart` comes only with `rescue: "restart"`, which the gateway never asks for
+    if (part._tag === "Restart") return ""
     const model = Wire.producedBy(part.provider, part.model)
     const finish = sse(
       Wire.chunk(id, created, model, {
