@@ -225,7 +225,6 @@ export const make = (
           headers: yield* quotaHeaders(subjectId)
         })
       }
-      chains.producers.set(requestId, { provider: result.provider, model: result.model })
       const parts: ReadonlyArray<StreamPart> = [textDelta(content), {
         _tag: "Finish",
         finishReason: result.finishReason,
@@ -239,7 +238,6 @@ export const make = (
         body.stream_options?.include_usage === true,
         () => Wire.producedBy(result.provider, result.model)
       )
-      chains.producers.delete(requestId)
       return HttpServerResponse.text(parts.map(encode).join("") + "data: [DONE]\n\n", {
         contentType: "text/event-stream",
         headers: { "cache-control": "no-cache", ...(yield* quotaHeaders(subjectId)) }
@@ -256,7 +254,10 @@ export const make = (
       const input = Wire.toInput(body, { subjectId, requestId })
       return yield* body.stream === true && body.response_format?.type !== "json_schema"
         ? streamAnswer(manager, body, input, requestId, subjectId)
-        : answer(manager, body, input, requestId, subjectId)
+        : answer(manager, body, input, requestId, subjectId).pipe(
+          // `generate` streams underneath: forget who produced the text once answered
+          Effect.ensuring(Effect.sync(() => chains.producers.delete(requestId)))
+        )
     })
 
   const chatCompletions = (request: HttpServerRequest.HttpServerRequest) =>
