@@ -57,8 +57,15 @@ const expectError = (
 
 const hello = JSON.stringify({ model: "fast", messages: [{ role: "user", content: "Say hello" }] })
 
-const collect = (stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>) =>
+/** The chunks of a streamed story from the alias `fast`, with usage. */
+const storyChunks = (url: string) =>
   Effect.promise(async () => {
+    const stream = await client(url).chat.completions.create({
+      model: "fast",
+      messages: [{ role: "user", content: "Tell me a story" }],
+      stream: true,
+      stream_options: { include_usage: true }
+    })
     const chunks: Array<OpenAI.Chat.Completions.ChatCompletionChunk> = []
     for await (const chunk of stream) chunks.push(chunk)
     return chunks
@@ -180,15 +187,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
   it.effect("streaming with usage: OpenAI chunks naming the producing model, a final usage chunk", () =>
     Effect.gen(function*() {
       const { mock, url } = yield* setup
-      const stream = yield* Effect.promise(() =>
-        client(url).chat.completions.create({
-          model: "fast",
-          messages: [{ role: "user", content: "Tell me a story" }],
-          stream: true,
-          stream_options: { include_usage: true }
-        })
-      )
-      const chunks = yield* collect(stream)
+      const chunks = yield* storyChunks(url)
       assert.isAbove(textOf(chunks).length, 0)
       for (const chunk of chunks) assert.strictEqual(chunk.model, "openai/gpt-4o-mini")
       assert.strictEqual(chunks.at(-2)?.choices[0]?.finish_reason, "stop")
@@ -203,15 +202,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
     Effect.gen(function*() {
       const { mock, url } = yield* setup
       yield* mock.inject("openai", MockFault.status(500))
-      const stream = yield* Effect.promise(() =>
-        client(url).chat.completions.create({
-          model: "fast",
-          messages: [{ role: "user", content: "Tell me a story" }],
-          stream: true,
-          stream_options: { include_usage: true }
-        })
-      )
-      const chunks = yield* collect(stream)
+      const chunks = yield* storyChunks(url)
       assert.isAbove(textOf(chunks).length, 0)
       for (const chunk of chunks) assert.strictEqual(chunk.model, "deepseek/deepseek-flash")
       assert.isDefined(chunks.at(-1)?.usage)
