@@ -164,18 +164,26 @@ export const make = (
         headers: { "cache-control": "no-cache", ...headers }
       }))
 
+  /**
+   * Waits for the first part before answering, so that a call failing
+   * before any text gets an HTTP error status; the response stream then owns
+   * the manager's stream and closes it when it ends or the client leaves.
+   */
   const streamAnswer = (call: Call) =>
-    Effect.gen(function*() {
-      const { body, manager, input, requestId } = call
-      const scope = yield* Scope.make()
+    Effect.flatMap(Scope.make(), (scope) => {
       const close = Effect.andThen(
         Scope.close(scope, Exit.void),
-        Effect.sync(() => chains.producers.delete(requestId))
+        Effect.sync(() => chains.producers.delete(call.requestId))
       )
+      return startStream(call, scope, close).pipe(Effect.onError(() => close))
+    })
+
+  const startStream = (call: Call, scope: Scope.Scope, close: Effect.Effect<void>) =>
+    Effect.gen(function*() {
+      const { body, manager, input, requestId } = call
       const pull = yield* Stream.toPull(manager.stream(input)).pipe(Scope.provide(scope))
       const first = yield* pull.pipe(
-        Effect.catchIf(Cause.isDone, () => Effect.succeed<ReadonlyArray<StreamPart>>([])),
-        Effect.onError(() => close)
+        Effect.catchIf(Cause.isDone, () => Effect.succeed<ReadonlyArray<StreamPart>>([]))
       )
       const created = Date.now()
       const encode = chunkEncoder(
