@@ -64,7 +64,7 @@ import * as RequestLog from "@baton/core/RequestLog"
 import type * as UsageLedger from "@baton/core/UsageLedger"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import type { HttpClient, HttpServer } from "effect/http"
 import { HttpRouter } from "effect/http"
 import { CircuitBreaker } from "effect/persistence"
@@ -110,17 +110,6 @@ const keyLimits = (config: GatewayConfig.GatewayConfig): QuotaLimiter.Overrides 
   return QuotaLimiter.overridesFromRecord(bySubject)
 }
 
-const sharedCircuitStore = Effect.flatMap(
-  Effect.serviceOption(CircuitBreaker.CircuitBreakerStore),
-  (store) =>
-    store._tag === "Some"
-      ? Effect.succeed(store.value)
-      : Effect.map(
-        Layer.build(CircuitBreaker.layerStoreMemory()),
-        (context) => Context.get(context, CircuitBreaker.CircuitBreakerStore)
-      )
-)
-
 /**
  * Builds the gateway's handlers: the quota limiter (the environment's
  * limits, each key's own limits on top), one manager per alias (built now,
@@ -135,12 +124,16 @@ export const make = Effect.fnUntraced(function*(config: GatewayConfig.GatewayCon
     ...QuotaLimiter.optionsFromConfig(settings),
     overrides: keyLimits(config)
   })
-  const circuitStore = yield* sharedCircuitStore
-  const context = (yield* Effect.context<HttpClient.HttpClient | Pricing.Pricing>()).pipe(
-    Context.add(QuotaLimiter.QuotaLimiter, quota),
-    Context.add(CircuitBreaker.CircuitBreakerStore, circuitStore)
+  const context = Context.add(
+    yield* Effect.context<HttpClient.HttpClient | Pricing.Pricing>(),
+    QuotaLimiter.QuotaLimiter,
+    quota
   )
-  const chains = Chains.make(config, settings, context, yield* Effect.scope)
+  // one circuit store for every chain's manager: the one in context, else one in memory
+  const circuits = Option.isSome(Context.getOption(context, CircuitBreaker.CircuitBreakerStore))
+    ? context
+    : Context.merge(context, yield* Layer.build(CircuitBreaker.layerStoreMemory()))
+  const chains = Chains.make(config, settings, circuits, yield* Effect.scope)
   yield* Effect.forEach(config.aliases.values(), chains.managerFor, { discard: true })
   return Handlers.make(config, chains, quota)
 })

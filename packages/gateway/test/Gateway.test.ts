@@ -57,8 +57,15 @@ const expectError = (
 
 const hello = JSON.stringify({ model: "fast", messages: [{ role: "user", content: "Say hello" }] })
 
-const collect = (stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>) =>
+/** The chunks of a streamed story from the alias `fast`, with usage. */
+const storyChunks = (url: string) =>
   Effect.promise(async () => {
+    const stream = await client(url).chat.completions.create({
+      model: "fast",
+      messages: [{ role: "user", content: "Tell me a story" }],
+      stream: true,
+      stream_options: { include_usage: true }
+    })
     const chunks: Array<OpenAI.Chat.Completions.ChatCompletionChunk> = []
     for await (const chunk of stream) chunks.push(chunk)
     return chunks
@@ -165,6 +172,53 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       assert.isString(value.city)
     }))
 
+  it.effect("json_schema with stream: the validated answer as one delta, then usage and [DONE]", () =>
+    Effect.gen(function*() {
+      const { url } = yield* setup
+      const response = yield* post(
+        url,
+        JSON.stringify({
+          model: "fast",
+          messages: [{ role: "user", content: "Name a city" }],
+          stream: true,
+          stream_options: { include_usage: true },
+          response_format: {
+            type: "json_schema",
+            json_schema: {
+              name: "city",
+              schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+            }
+          }
+        })
+      )
+      assert.strictEqual(response.status, 200, response.text)
+      const events = response.text.split("\n\n").filter((event) => event.length > 0)
+      assert.strictEqual(events.at(-1), "data: [DONE]")
+      const Chunk = Schema.Struct({
+        model: Schema.String,
+        choices: Schema.Array(Schema.Struct({ delta: Schema.Struct({ content: Schema.optionalKey(Schema.String) }) }))
+      })
+      const chunks = events.slice(0, -1).map((event) => Schema.decodeUnknownSync(Chunk)(JSON.parse(event.slice(6))))
+      const text = chunks.map((chunk) => chunk.choices[0]?.delta.content ?? "").join("")
+      assert.isString(Schema.decodeUnknownSync(Schema.Struct({ city: Schema.String }))(JSON.parse(text)).city)
+      for (const chunk of chunks) assert.strictEqual(chunk.model, "openai/gpt-4o-mini")
+    }))
+
+  it.effect("max_tokens is passed on: a short limit ends with finish_reason length", () =>
+    Effect.gen(function*() {
+      const { url } = yield* setup
+      const data = yield* Effect.promise(() =>
+        client(url).chat.completions.create({
+          model: "fast",
+          messages: [{ role: "user", content: "Tell me a long story about the sea and the stars" }],
+          // eslint-disable-next-line @typescript-eslint/no-deprecated -- part of the wire format the gateway accepts
+          max_tokens: 2
+        })
+      )
+      assert.strictEqual(data.choices[0]?.finish_reason, "length")
+      assert.strictEqual(data.usage?.completion_tokens, 2)
+    }))
+
   it.effect("a JSON Schema that is not one is a 400 before any provider call", () =>
     Effect.gen(function*() {
       const { mock, url } = yield* setup
@@ -180,15 +234,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
   it.effect("streaming with usage: OpenAI chunks naming the producing model, a final usage chunk", () =>
     Effect.gen(function*() {
       const { mock, url } = yield* setup
-      const stream = yield* Effect.promise(() =>
-        client(url).chat.completions.create({
-          model: "fast",
-          messages: [{ role: "user", content: "Tell me a story" }],
-          stream: true,
-          stream_options: { include_usage: true }
-        })
-      )
-      const chunks = yield* collect(stream)
+      const chunks = yield* storyChunks(url)
       assert.isAbove(textOf(chunks).length, 0)
       for (const chunk of chunks) assert.strictEqual(chunk.model, "openai/gpt-4o-mini")
       assert.strictEqual(chunks.at(-2)?.choices[0]?.finish_reason, "stop")
@@ -203,15 +249,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
     Effect.gen(function*() {
       const { mock, url } = yield* setup
       yield* mock.inject("openai", MockFault.status(500))
-      const stream = yield* Effect.promise(() =>
-        client(url).chat.completions.create({
-          model: "fast",
-          messages: [{ role: "user", content: "Tell me a story" }],
-          stream: true,
-          stream_options: { include_usage: true }
-        })
-      )
-      const chunks = yield* collect(stream)
+      const chunks = yield* storyChunks(url)
       assert.isAbove(textOf(chunks).length, 0)
       for (const chunk of chunks) assert.strictEqual(chunk.model, "deepseek/deepseek-flash")
       assert.isDefined(chunks.at(-1)?.usage)

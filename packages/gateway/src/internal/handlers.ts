@@ -20,6 +20,15 @@ import * as Wire from "./wire.ts"
 
 type CallError = Rejected | InvalidOptions | LlmManager.StreamError
 
+/** One accepted call: its manager, body, Baton request and who it is for. */
+interface Call {
+  readonly manager: LlmManager.Service
+  readonly body: Wire.ChatRequest
+  readonly input: ReturnType<typeof Wire.toInput>
+  readonly requestId: string
+  readonly subjectId: SubjectId
+}
+
 const decodeChatRequest = Schema.decodeUnknownEffect(Wire.ChatRequest)
 
 const reject = (status: Rejected["status"], code: string, message: string, param: string | null = null) =>
@@ -150,23 +159,33 @@ export const make = (
       })
     })
 
-  const streamAnswer = (
-    manager: LlmManager.Service,
-    body: Wire.ChatRequest,
-    input: ReturnType<typeof Wire.toInput>,
-    requestId: string,
-    subjectId: SubjectId
-  ) =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.make()
+  const eventStream = (call: Call, events: Stream.Stream<Uint8Array>) =>
+    Effect.map(quotaHeaders(call.subjectId), (headers) =>
+      HttpServerResponse.stream(events, {
+        contentType: "text/event-stream",
+        headers: { "cache-control": "no-cache", ...headers }
+      }))
+
+  /**
+   * Waits for the first part before answering, so that a call failing
+   * before any text gets an HTTP error status; the response stream then owns
+   * the manager's stream and closes it when it ends or the client leaves.
+   */
+  const streamAnswer = (call: Call) =>
+    Effect.flatMap(Scope.make(), (scope) => {
       const close = Effect.andThen(
         Scope.close(scope, Exit.void),
-        Effect.sync(() => chains.producers.delete(requestId))
+        Effect.sync(() => chains.producers.delete(call.requestId))
       )
+      return startStream(call, scope, close).pipe(Effect.onError(() => close))
+    })
+
+  const startStream = (call: Call, scope: Scope.Scope, close: Effect.Effect<void>) =>
+    Effect.gen(function*() {
+      const { body, manager, input, requestId } = call
       const pull = yield* Stream.toPull(manager.stream(input)).pipe(Scope.provide(scope))
       const first = yield* pull.pipe(
-        Effect.catchIf(Cause.isDone, () => Effect.succeed<ReadonlyArray<StreamPart>>([])),
-        Effect.onError(() => close)
+        Effect.catchIf(Cause.isDone, () => Effect.succeed<ReadonlyArray<StreamPart>>([]))
       )
       const created = Date.now()
       const encode = chunkEncoder(
@@ -186,10 +205,7 @@ export const make = (
         Stream.ensuring(close),
         Stream.encodeText
       )
-      return HttpServerResponse.stream(events, {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", ...(yield* quotaHeaders(subjectId)) }
-      })
+      return yield* eventStream(call, events)
     })
 
   const structuredAnswer = (
@@ -209,14 +225,9 @@ export const make = (
   const plainAnswer = (manager: LlmManager.Service, input: ReturnType<typeof Wire.toInput>) =>
     Effect.map(manager.generate(input), (result) => ({ result, content: result.content }))
 
-  const answer = (
-    manager: LlmManager.Service,
-    body: Wire.ChatRequest,
-    input: ReturnType<typeof Wire.toInput>,
-    requestId: string,
-    subjectId: SubjectId
-  ) =>
+  const answer = (call: Call) =>
     Effect.gen(function*() {
+      const { body, manager, input, requestId } = call
       const format = body.response_format
       const { content, result } = yield* format?.type === "json_schema"
         ? structuredAnswer(manager, input, format)
@@ -224,10 +235,9 @@ export const make = (
       const id = `chatcmpl-${requestId}`
       if (body.stream !== true) {
         return HttpServerResponse.jsonUnsafe(Wire.completion(id, Date.now(), result, content), {
-          headers: yield* quotaHeaders(subjectId)
+          headers: yield* quotaHeaders(call.subjectId)
         })
       }
-      chains.producers.set(requestId, { provider: result.provider, model: result.model })
       const parts: ReadonlyArray<StreamPart> = [textDelta(content), {
         _tag: "Finish",
         finishReason: result.finishReason,
@@ -241,31 +251,33 @@ export const make = (
         body.stream_options?.include_usage === true,
         () => Wire.producedBy(result.provider, result.model)
       )
-      chains.producers.delete(requestId)
-      return HttpServerResponse.text(parts.map(encode).join("") + "data: [DONE]\n\n", {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", ...(yield* quotaHeaders(subjectId)) }
-      })
+      return yield* eventStream(
+        call,
+        Stream.encodeText(Stream.succeed(parts.map(encode).join("") + "data: [DONE]\n\n"))
+      )
     })
 
-  const call = (request: HttpServerRequest.HttpServerRequest, subjectId: SubjectId) =>
+  const accept = (request: HttpServerRequest.HttpServerRequest, subjectId: SubjectId) =>
     Effect.gen(function*() {
       const body = yield* readBody(request, config.maxBodyBytes)
       const manager = yield* chains.managerFor(yield* chainFor(config, body)).pipe(
         Effect.mapError((error) => reject(404, "model_unavailable", error.message, "model"))
       )
       const requestId = randomUUID()
-      const input = Wire.toInput(body, { subjectId, requestId })
+      const call: Call = { manager, body, input: Wire.toInput(body, { subjectId, requestId }), requestId, subjectId }
       return yield* body.stream === true && body.response_format?.type !== "json_schema"
-        ? streamAnswer(manager, body, input, requestId, subjectId)
-        : answer(manager, body, input, requestId, subjectId)
+        ? streamAnswer(call)
+        : answer(call).pipe(
+          // `generate` streams underneath: forget who produced the text once answered
+          Effect.ensuring(Effect.sync(() => chains.producers.delete(requestId)))
+        )
     })
 
   const chatCompletions = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.flatMap(Effect.result(authenticate(config, request)), (auth) =>
       auth._tag === "Failure"
         ? Effect.succeed(errorResponse(auth.failure))
-        : call(request, auth.success.subject).pipe(
+        : accept(request, auth.success.subject).pipe(
           Effect.catch((error: CallError) =>
             Effect.map(quotaHeaders(auth.success.subject, error), (headers) => errorResponse(error, headers))
           )
