@@ -51,7 +51,14 @@ const packageOf = (url: string): string => {
 
 const top = (map: Map<string, number>, n: number) => [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, n)
 
-const analyse = (profile: Profile): string => {
+/**
+ * The profile by package, by function (self time) and by Baton function
+ * (inclusive). The sampler runs on wall time, so on a loaded machine a
+ * function is also charged while the process waits for a core: every figure
+ * is scaled so that the non-idle samples add up to the CPU the calls used
+ * (`cpuMicros` per call).
+ */
+const analyse = (profile: Profile, cpuMicros: number): string => {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map<number, number>()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
@@ -81,10 +88,16 @@ const analyse = (profile: Profile): string => {
       }
     }
   })
+  const busy = total - (self.get("(idle)") ?? 0)
+  const scale = (cpuMicros * calls) / busy
   const row = ([name, us]: [string, number]) =>
-    `${(us / calls).toFixed(1).padStart(8)} µs/call ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`
+    `${((us * scale) / calls).toFixed(1).padStart(8)} µs/call ${((100 * us) / busy).toFixed(1).padStart(5)}%  ${name}`
+  self.delete("(idle)")
+  packages.delete("(idle)")
   return [
-    `profile of "${wanted}": ${calls} calls, ${(total / calls).toFixed(1)} µs of samples per call (idle included)`,
+    `profile of "${wanted}": ${calls} calls, ${(busy / calls).toFixed(0)} µs of non-idle samples per call, scaled by ${
+      scale.toFixed(2)
+    } to the ${cpuMicros.toFixed(0)} µs of CPU per call measured`,
     "",
     "by package (self time):",
     ...top(packages, 20).map(row),
@@ -117,8 +130,9 @@ try {
   const used = process.cpuUsage(cpu)
   session.disconnect()
   writeFileSync(fileURLToPath(new URL("profile.cpuprofile", import.meta.url)), JSON.stringify(profile))
-  console.log(`${found.name}: ${((used.user + used.system) / calls).toFixed(0)} µs CPU per call (profiler on)\n`)
-  console.log(analyse(profile as unknown as Profile))
+  const cpuMicros = (used.user + used.system) / calls
+  console.log(`${found.name}: ${cpuMicros.toFixed(0)} µs CPU per call (profiler on)\n`)
+  console.log(analyse(profile as unknown as Profile, cpuMicros))
   for (const l of libraries) await l.close()
 } finally {
   server.stop()

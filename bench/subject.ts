@@ -23,7 +23,7 @@ await found.call(L.model)
 const firstCall = performance.now()
 
 // warm the connection pool to 512 sockets, then hold 512 requests in flight
-await Measure.runCalls(found.call, L.model, 1024, 512)
+await Measure.runCalls(found.call, L.model, 512, 512)
 const held = await Measure.inFlight(found.call, L.slowModel, 512, 300)
 await client.close()
 console.log(JSON.stringify({

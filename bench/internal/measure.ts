@@ -23,6 +23,8 @@ export interface Sample {
   readonly p99Micros: number
   /** Heap left after a full GC, per call, bytes. */
   readonly retainedBytes: number
+  /** Calls that failed (a client's timeout on an overloaded machine, say): counted, not fatal. */
+  readonly errors: number
 }
 
 /** The `q` quantile (0-1) of `values`. */
@@ -38,25 +40,30 @@ export const quantile = (values: ReadonlyArray<number>, q: number): number => {
 /** The median of `values`. */
 export const median = (values: ReadonlyArray<number>): number => quantile(values, 0.5)
 
-/** `n` calls by `concurrency` workers; the latency of each call in µs. */
+/** `n` calls by `concurrency` workers: the latency of each successful call in µs, and the failures. */
 export const runCalls = async (
   call: L.Call,
   model: string,
   n: number,
   concurrency: number
-): Promise<Array<number>> => {
+): Promise<{ readonly latencies: Array<number>; readonly errors: number }> => {
   const latencies: Array<number> = []
+  let errors = 0
   let started = 0
   const worker = async () => {
     while (started < n) {
       started++
       const start = performance.now()
-      await call(model)
-      latencies.push((performance.now() - start) * 1000)
+      try {
+        await call(model)
+        latencies.push((performance.now() - start) * 1000)
+      } catch {
+        errors++
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
-  return latencies
+  return { latencies, errors }
 }
 
 /** One batch of `n` calls at `concurrency`, measured. */
@@ -65,7 +72,7 @@ export const measure = async (call: L.Call, model: string, n: number, concurrenc
   const heapBefore = process.memoryUsage().heapUsed
   const cpu = process.cpuUsage()
   const started = performance.now()
-  const latencies = await runCalls(call, model, n, concurrency)
+  const { errors, latencies } = await runCalls(call, model, n, concurrency)
   const wallMs = performance.now() - started
   const used = process.cpuUsage(cpu)
   gc()
@@ -76,7 +83,8 @@ export const measure = async (call: L.Call, model: string, n: number, concurrenc
     throughput: (n * 1000) / wallMs,
     p50Micros: quantile(latencies, 0.5),
     p99Micros: quantile(latencies, 0.99),
-    retainedBytes: (heapAfter - heapBefore) / n
+    retainedBytes: (heapAfter - heapBefore) / n,
+    errors
   }
 }
 
@@ -106,7 +114,7 @@ export const inFlight = async (
   const sampler = setInterval(() => {
     rssPeak = Math.max(rssPeak, process.memoryUsage.rss())
   }, 10)
-  const calls = Promise.all(Array.from({ length: concurrency }, () => call(slowModel)))
+  const calls = Promise.allSettled(Array.from({ length: concurrency }, () => call(slowModel)))
   await new Promise((resolve) => setTimeout(resolve, holdMs))
   gc()
   const heapHeld = process.memoryUsage().heapUsed

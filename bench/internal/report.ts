@@ -107,7 +107,8 @@ const detail = (rounds: Rounds.Rounds): string => {
       "p50 ms",
       "p50 +ms vs floor",
       "p99 +ms vs floor",
-      "heap B/call"
+      "heap B/call",
+      "failed calls"
     ],
     rounds.rows.map((row) => {
       const ratio = Rounds.ratio(row, floor)
@@ -127,7 +128,8 @@ const detail = (rounds: Rounds.Rounds): string => {
         fixed(Rounds.medianOf(row, (s) => s.p50Micros) / 1000),
         fixed(Rounds.difference(row, floor, (s) => s.p50Micros) / 1000),
         fixed(Rounds.difference(row, floor, (s) => s.p99Micros) / 1000),
-        fixed(Rounds.medianOf(row, (s) => s.retainedBytes), 0)
+        fixed(Rounds.medianOf(row, (s) => s.retainedBytes), 0),
+        String(row.samples.reduce((sum, s) => sum + s.errors, 0))
       ]
     })
   )
