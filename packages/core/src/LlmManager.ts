@@ -35,11 +35,11 @@
  *   `FallbackPolicy.generateVia: "generate"` for plain calls.
  * - Circuit state is per process unless a `CircuitBreakerStore` for Redis
  *   (`@baton/redis/RedisCircuitBreaker`) is in context at build time.
- * - The first-byte limit needs to see the response headers: the manager
- *   hands each provider layer the `HttpClient` in context, wrapped to watch
- *   them. A provider layer that brings its own client (`Layer.provide`d
- *   before it reaches the manager) is bounded by the first-token, idle and
- *   attempt limits only.
+ * - The first-byte limit needs to see the response headers: Baton's adapters
+ *   report them through `LlmProvider.observeHttpClient`, whichever
+ *   `HttpClient` their layer was given. A provider of your own that does not
+ *   wrap its client with it is bounded by the first-token, idle and attempt
+ *   limits only.
  * - A `ProviderThrottle` in context is checked before each attempt: a spent
  *   local budget skips the provider (`ProviderThrottled`) like an open
  *   circuit.
@@ -60,7 +60,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Queue, type Schema, type Scope, Stream } from "effect"
+import { Context, Effect, identity, Layer, Queue, type Schema, type Scope, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import * as CircuitPolicy from "./CircuitPolicy.ts"
 import * as FallbackPolicy from "./FallbackPolicy.ts"
@@ -175,7 +175,7 @@ const buildRoutes = <E, R>(
 ): Effect.Effect<ReadonlyArray<internal.Route>, E, R | Scope.Scope> =>
   Effect.forEach(providers, (providerLayer, index) =>
     Effect.gen(function*() {
-      const context = yield* Layer.build(Layer.provide(providerLayer, internal.instrumentation))
+      const context = yield* Layer.build(providerLayer)
       return { index, provider: Context.get(context, LlmProvider) }
     }))
 
@@ -216,7 +216,9 @@ const watchTransitions = (breaker: CircuitBreaker.CircuitBreaker, routes: Readon
  * Builds a manager: each provider layer once, the breaker on the
  * `CircuitBreakerStore` in context (memory when there is none), and the
  * optional `RequestLog`, `UsageLedger` and `QuotaLimiter` found in context.
- * Fails with `LlmConfigError` for an empty chain.
+ * Fails with `LlmConfigError` for an empty chain, and for
+ * `continueOnInterruption` when no provider of the chain accepts an
+ * assistant prefill (the switch could never take effect).
  *
  * @since 0.1.0
  */
@@ -231,6 +233,14 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     const policy = options.policy ?? FallbackPolicy.defaults
     const circuitPolicy = options.circuitPolicy ?? CircuitPolicy.defaults
     const routes = yield* buildRoutes(options.providers)
+    if (policy.continueOnInterruption && !routes.some((route) => route.provider.capabilities.assistantPrefill)) {
+      return yield* new LlmConfigError({
+        variable: "LLM_CONTINUE_ON_INTERRUPTION",
+        message: `continueOnInterruption needs a provider that accepts an assistant prefill; none of ${
+          routes.map((route) => route.provider.name).join(", ")
+        } does (add one, e.g. anthropic, or turn the switch off)`
+      })
+    }
     const store = yield* circuitStore
     const breaker = yield* CircuitPolicy.makeBreaker(circuitPolicy).pipe(
       Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
@@ -315,16 +325,40 @@ export const layer = <E, R>(options: Options<E, R>): Layer.Layer<LlmManager, E |
 export type ProviderLayers<E, R> = { readonly [K in LlmConfig.ProviderKind]?: Layer.Layer<LlmProvider, E, R> }
 
 /**
+ * What `layerConfig` lets code choose over the configuration: the fallback
+ * policy as a function of the configured one (e.g. `(p) => ({ ...p,
+ * generateVia: "generate" })`), and the circuit policy.
+ *
+ * @since 0.1.0
+ */
+export interface ConfigOverrides {
+  readonly policy?: ((configured: FallbackPolicy.FallbackPolicy) => FallbackPolicy.FallbackPolicy) | undefined
+  readonly circuitPolicy?: CircuitPolicy.CircuitPolicy | undefined
+}
+
+/**
  * The manager from `LlmConfig`: the chain `LLM_PRIMARY_PROVIDER` then the
  * fallbacks, each taken from `providers` (e.g. `{ deepseek:
  * DeepSeek.layerConfig, gemini: Gemini.layerConfig }`), with the policies and
- * `AI_GENERATION_ENABLED` from the configuration. A configured provider
- * missing from `providers` is an `LlmConfigError`.
+ * `AI_GENERATION_ENABLED` from the configuration, adjusted by `overrides`.
+ * A configured provider missing from `providers` is an `LlmConfigError`.
+ *
+ * @example
+ * ```ts
+ * import * as LlmManager from "@baton/core/LlmManager"
+ * import * as Providers from "@baton/providers/Providers"
+ *
+ * const Manager = LlmManager.layerConfig(
+ *   { openai: Providers.layerFromConfig("openai"), anthropic: Providers.layerFromConfig("anthropic") },
+ *   { policy: (configured) => ({ ...configured, generateVia: "generate" }) }
+ * )
+ * ```
  *
  * @since 0.1.0
  */
 export const layerConfig = <E, R>(
-  providers: ProviderLayers<E, R>
+  providers: ProviderLayers<E, R>,
+  overrides: ConfigOverrides = {}
 ): Layer.Layer<LlmManager, E | LlmConfigError, R | LlmConfig.LlmConfig> =>
   Layer.effect(
     LlmManager,
@@ -343,8 +377,8 @@ export const layerConfig = <E, R>(
       })
       return yield* make({
         providers: chain,
-        policy: FallbackPolicy.fromConfig(settings),
-        circuitPolicy: CircuitPolicy.fromConfig(settings),
+        policy: (overrides.policy ?? identity)(FallbackPolicy.fromConfig(settings)),
+        circuitPolicy: overrides.circuitPolicy ?? CircuitPolicy.fromConfig(settings),
         generationEnabled: settings.generationEnabled
       })
     })

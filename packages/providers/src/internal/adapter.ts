@@ -30,7 +30,7 @@
  */
 import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
-import type * as LlmProvider from "@baton/core/LlmProvider"
+import * as LlmProvider from "@baton/core/LlmProvider"
 import type { LlmRequest } from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
 import {
@@ -117,7 +117,7 @@ const isOk = (status: number): boolean => status >= 200 && status < 300
  * The implementation of a provider from its codec and settings.
  */
 export const make = Effect.fnUntraced(function*(settings: Settings) {
-  const client = yield* HttpClient.HttpClient
+  const client = LlmProvider.observeHttpClient(yield* HttpClient.HttpClient)
   const pricing = yield* Pricing.Pricing
   const { apiKey, capabilities, codec, name } = settings
   const baseUrl = settings.baseUrl.replace(/\/+$/, "")
