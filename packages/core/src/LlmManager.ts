@@ -70,9 +70,10 @@ import * as internal from "./internal/manager.ts"
 import * as LlmConfig from "./LlmConfig.ts"
 import {
   type AllProvidersFailed,
+  CircuitStoreUnavailable,
   type DeadlineExceeded,
   GenerationDisabled,
-  type InvalidOptions,
+  InvalidOptions,
   LlmConfigError,
   type QuotaStoreUnavailable,
   type RateLimitExceeded
@@ -142,8 +143,14 @@ export interface Service {
   readonly generate: (input: Input) => Effect.Effect<GenerationResult, GenerateError>
   readonly generateStructured: GenerateStructured
   readonly stream: (input: Input) => Stream.Stream<StreamPart, StreamError>
-  /** The circuit of a provider's default model, as the store sees it now. */
-  readonly circuitState: (provider: ProviderName) => Effect.Effect<CircuitBreaker.State>
+  /**
+   * The circuit of a provider's default model, as the store sees it now.
+   * Fails with `InvalidOptions` for a provider that is not in the chain and
+   * with `CircuitStoreUnavailable` when the store cannot be read.
+   */
+  readonly circuitState: (
+    provider: ProviderName
+  ) => Effect.Effect<CircuitBreaker.State, InvalidOptions | CircuitStoreUnavailable>
 }
 
 /**
@@ -303,8 +310,17 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       stream,
       circuitState: (provider) => {
         const route = routes.find((r) => r.provider.name === provider)
-        const key = route === undefined ? provider : CircuitPolicy.key(provider, route.provider.model)
-        return Effect.orDie(breaker.state(key))
+        return route === undefined
+          ? Effect.fail(
+            new InvalidOptions({
+              field: "provider",
+              message: `provider: "${provider}" is not in the chain (${routes.map((r) => r.provider.name).join(", ")})`
+            })
+          )
+          : Effect.mapError(
+            breaker.state(CircuitPolicy.key(provider, route.provider.model)),
+            (error) => new CircuitStoreUnavailable({ message: `circuit store: ${error.message}` })
+          )
       }
     })
   })

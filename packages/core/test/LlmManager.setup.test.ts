@@ -12,6 +12,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import * as FallbackPolicy from "../src/FallbackPolicy.ts"
+import { ProviderName } from "../src/Ids.ts"
 import * as LlmConfig from "../src/LlmConfig.ts"
 import * as LlmManager from "../src/LlmManager.ts"
 import { Bench, eventually, inject, pick, stats } from "./utils/chain.ts"
@@ -105,5 +106,17 @@ describe("LlmManager.layerConfig", () => {
         ["openai", "error"],
         ["anthropic", "success"]
       ])
+    }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager.circuitState", () => {
+  it.effect("fails with InvalidOptions, not a defect, for a provider that is not in the chain", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const llm = yield* LlmManager.make({ providers: [OpenAi.layer({ apiKey, baseUrl: server.baseUrl("openai") })] })
+      assert.strictEqual((yield* llm.circuitState(ProviderName.make("openai")))._tag, "Closed")
+      const error = yield* Effect.flip(llm.circuitState(ProviderName.make("gemini")))
+      assert.strictEqual(error._tag, "InvalidOptions")
+      assert.include(error.message, "not in the chain")
     }).pipe(Effect.provide(Bench)))
 })
