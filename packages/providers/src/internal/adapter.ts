@@ -42,7 +42,7 @@ import {
   StructuredOutputInvalid
 } from "@baton/core/ProviderError"
 import type { StructuredOutput } from "@baton/core/StructuredOutput"
-import type { TokenCounts, TokenUsage } from "@baton/core/TokenUsage"
+import { estimate, type TokenCounts, type TokenUsage } from "@baton/core/TokenUsage"
 import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Stream, Tracer } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { HttpBody, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
@@ -129,6 +129,12 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     )
   const price = (model: ModelId, counts: TokenCounts | undefined): TokenUsage =>
     pricing.usage(name, model, counts ?? { promptTokens: 0, completionTokens: 0 })
+  /** The billed usage of a complete answer; estimated from the text when the provider reported none. */
+  const usageOf = (call: Call, counts: TokenCounts | undefined, content: string): TokenUsage =>
+    counts !== undefined ? price(call.model, counts) : {
+      ...price(call.model, estimate(call.request.messages.map((message) => message.content), content)),
+      estimated: true
+    }
   const timeoutOf = (request: LlmRequest): number =>
     request.options.timeout === undefined
       ? settings.timeoutMs
@@ -178,7 +184,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     }
     return {
       content: reply.content,
-      usage: price(model, reply.counts),
+      usage: usageOf(call, reply.counts, reply.content),
       model,
       provider: name,
       latencyMs,
@@ -274,7 +280,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   ): Stream.Stream<StreamPart, ProviderError> =>
     Stream.transformPull(body, (upstream) =>
       Effect.sync(() => {
-        const run = makeRun(call.model, timeoutMs)
+        const run = makeRun(call, timeoutMs)
         const next: Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> = Effect.suspend(() => {
           if (run.pending !== undefined) return Effect.fail(run.pending)
           return run.finished
@@ -305,7 +311,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       }))
 
   /** The bookkeeping of one stream: text so far, the SSE framing, the codec's state. */
-  const makeRun = (model: ModelId, timeoutMs: number) => {
+  const makeRun = (call: Call, timeoutMs: number) => {
+    const model = call.model
     const sse = Sse.make()
     const decoder = codec.streamDecoder()
     let partialText = ""
@@ -387,7 +394,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
         }
         run.finished = true
-        return [{ _tag: "Finish", finishReason, usage: price(model, decoder.counts()), provider: name, model }]
+        const usage = usageOf(call, decoder.counts(), partialText)
+        return [{ _tag: "Finish", finishReason, usage, provider: name, model }]
       }
     }
     return run
