@@ -35,8 +35,8 @@
  * that long, the next one starts in parallel; the first success wins and the
  * other is interrupted.
  *
- * Streams: before the first delta reaches the caller every failure falls
- * back as above; after it, the stream fails with `StreamInterrupted`, unless
+ * Streams: before the first delta reaches the caller failures fall back as
+ * above; after it, the stream fails with `StreamInterrupted`, unless
  * `continueOnInterruption` is on, in which case the answer is continued on
  * the next provider that accepts an assistant prefill.
  *
