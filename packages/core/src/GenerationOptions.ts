@@ -6,12 +6,17 @@
  * | `temperature` | 0.7 | finite, 0..2 |
  * | `maxTokens` | 2000 | positive integer |
  * | `model` | the provider's configured model | non-empty |
- * | `responseFormat` | `"text"` | `"text"` or `"json"` |
+ * | `responseFormat` | `"text"` | `"text"` or `"json"` (OpenAI, DeepSeek, compatible: `json_object`; Gemini: `application/json`; Anthropic, which has no JSON mode: an instruction in the system prompt) |
  * | `system` | none | a system prompt put before the messages |
  * | `stop` | none | 1-4 non-empty stop sequences |
  * | `seed` | none | integer; best effort where the provider supports it |
  * | `timeout` | the configured deadline | positive; milliseconds or a duration string (`"30 seconds"`) |
  * | `rescue` | `"auto"` | `"auto"`, `"restart"` or `"none"`: how `LlmManager.stream` completes an answer broken after its first delta (see `FallbackPolicy`) |
+ *
+ * The ranges are the widest any provider takes; a provider that takes less
+ * for a model (Anthropic's temperature 0..1, a model that takes only the
+ * default temperature) rejects it and the manager falls back (see
+ * `ErrorPolicy`).
  *
  * `decode` turns what a caller wrote (`Input`) into `GenerationOptions` or an
  * `InvalidOptions` naming the field, so a bad value never reaches a provider.

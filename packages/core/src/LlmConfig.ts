@@ -7,7 +7,7 @@
  * | variable | default | meaning |
  * | --- | --- | --- |
  * | `LLM_PRIMARY_PROVIDER` | `deepseek` | first provider of the chain: `deepseek`, `gemini`, `openai` or `anthropic` |
- * | `LLM_FALLBACK_PROVIDER` | `gemini` | the fallback; `none` for no fallback |
+ * | `LLM_FALLBACK_PROVIDER` | `gemini` (`none` when the primary is `gemini`) | the fallback; `none` for no fallback |
  * | `LLM_FALLBACK_PROVIDERS` | unset | a longer chain, comma-separated (`gemini,openai`); replaces `LLM_FALLBACK_PROVIDER` |
  * | `DEEPSEEK_API_KEY`, `GEMINI_API_KEY`, `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` | unset | required for every provider in the chain |
  * | `DEEPSEEK_MODEL`, `GEMINI_MODEL`, `OPENAI_MODEL`, `ANTHROPIC_MODEL` | `deepseek-flash`, `gemini-2.5-flash`, `gpt-4o-mini`, `claude-haiku-4-5` | default model per provider |
@@ -218,9 +218,11 @@ const readChain = Effect.gen(function*() {
   const primary = yield* providerName("LLM_PRIMARY_PROVIDER", primaryRaw)
   const list = yield* optionalString("LLM_FALLBACK_PROVIDERS")
   const variable = Option.isSome(list) ? "LLM_FALLBACK_PROVIDERS" : "LLM_FALLBACK_PROVIDER"
+  // the default fallback is gemini, unless gemini is already the primary
+  const defaultFallback = primary === "gemini" ? "none" : "gemini"
   const raw = Option.isSome(list)
     ? list.value
-    : yield* read(variable, Config.String(variable).pipe(Config.withDefault("gemini")))
+    : yield* read(variable, Config.String(variable).pipe(Config.withDefault(defaultFallback)))
   const names = raw.split(",").map((name) => name.trim()).filter((name) =>
     name.length > 0 && name.toLowerCase() !== "none"
   )

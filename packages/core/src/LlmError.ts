@@ -134,6 +134,17 @@ export class QuotaStoreUnavailable extends Schema.TaggedError<QuotaStoreUnavaila
 }) {}
 
 /**
+ * The circuit store (Redis) could not be read. `message` is the store's
+ * error.
+ *
+ * @since 0.1.0
+ */
+export class CircuitStoreUnavailable extends Schema.TaggedError<CircuitStoreUnavailable>()(
+  "CircuitStoreUnavailable",
+  { message: Schema.String }
+) {}
+
+/**
  * Configuration that cannot work. `variable` names the environment variable
  * to fix.
  *
@@ -172,6 +183,7 @@ export const LlmError = Schema.Union([
   RateLimitExceeded,
   TooManyQuestions,
   QuotaStoreUnavailable,
+  CircuitStoreUnavailable,
   LlmConfigError
 ])
 

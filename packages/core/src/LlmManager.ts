@@ -39,11 +39,11 @@
  *   `FallbackPolicy.generateVia: "generate"` for plain calls.
  * - Circuit state is per process unless a `CircuitBreakerStore` for Redis
  *   (`@baton/redis/RedisCircuitBreaker`) is in context at build time.
- * - The first-byte limit needs to see the response headers: the manager
- *   hands each provider layer the `HttpClient` in context, wrapped to watch
- *   them. A provider layer that brings its own client (`Layer.provide`d
- *   before it reaches the manager) is bounded by the first-token, idle and
- *   attempt limits only.
+ * - The first-byte limit needs to see the response headers: Baton's adapters
+ *   report them through `LlmProvider.observeHttpClient`, whichever
+ *   `HttpClient` their layer was given. A provider of your own that does not
+ *   wrap its client with it is bounded by the first-token, idle and attempt
+ *   limits only.
  * - A `ProviderThrottle` in context is checked before each attempt: a spent
  *   local budget skips the provider (`ProviderThrottled`) like an open
  *   circuit.
@@ -64,7 +64,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Queue, type Schema, type Scope, Stream } from "effect"
+import { Context, Effect, identity, Layer, Queue, type Schema, type Scope, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import * as CircuitPolicy from "./CircuitPolicy.ts"
 import * as FallbackPolicy from "./FallbackPolicy.ts"
@@ -74,9 +74,10 @@ import * as internal from "./internal/manager.ts"
 import * as LlmConfig from "./LlmConfig.ts"
 import {
   type AllProvidersFailed,
+  CircuitStoreUnavailable,
   type DeadlineExceeded,
   GenerationDisabled,
-  type InvalidOptions,
+  InvalidOptions,
   LlmConfigError,
   type QuotaStoreUnavailable,
   type RateLimitExceeded,
@@ -148,8 +149,14 @@ export interface Service {
   readonly generate: (input: Input) => Effect.Effect<GenerationResult, GenerateError>
   readonly generateStructured: GenerateStructured
   readonly stream: (input: Input) => Stream.Stream<StreamPart, StreamError>
-  /** The circuit of a provider's default model, as the store sees it now. */
-  readonly circuitState: (provider: ProviderName) => Effect.Effect<CircuitBreaker.State>
+  /**
+   * The circuit of a provider's default model, as the store sees it now.
+   * Fails with `InvalidOptions` for a provider that is not in the chain and
+   * with `CircuitStoreUnavailable` when the store cannot be read.
+   */
+  readonly circuitState: (
+    provider: ProviderName
+  ) => Effect.Effect<CircuitBreaker.State, InvalidOptions | CircuitStoreUnavailable>
 }
 
 /**
@@ -181,7 +188,7 @@ const buildRoutes = <E, R>(
 ): Effect.Effect<ReadonlyArray<internal.Route>, E, R | Scope.Scope> =>
   Effect.forEach(providers, (providerLayer, index) =>
     Effect.gen(function*() {
-      const context = yield* Layer.build(Layer.provide(providerLayer, internal.instrumentation))
+      const context = yield* Layer.build(providerLayer)
       return { index, provider: Context.get(context, LlmProvider) }
     }))
 
@@ -222,7 +229,9 @@ const watchTransitions = (breaker: CircuitBreaker.CircuitBreaker, routes: Readon
  * Builds a manager: each provider layer once, the breaker on the
  * `CircuitBreakerStore` in context (memory when there is none), and the
  * optional `RequestLog`, `UsageLedger` and `QuotaLimiter` found in context.
- * Fails with `LlmConfigError` for an empty chain.
+ * Fails with `LlmConfigError` for an empty chain. (`continueOnInterruption`
+ * works on any chain: a provider without assistant prefill rescues a broken
+ * stream by restarting it and suppressing the replayed prefix.)
  *
  * @since 0.1.0
  */
@@ -299,8 +308,17 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       stream,
       circuitState: (provider) => {
         const route = routes.find((r) => r.provider.name === provider)
-        const key = route === undefined ? provider : CircuitPolicy.key(provider, route.provider.model)
-        return Effect.orDie(breaker.state(key))
+        return route === undefined
+          ? Effect.fail(
+            new InvalidOptions({
+              field: "provider",
+              message: `provider: "${provider}" is not in the chain (${routes.map((r) => r.provider.name).join(", ")})`
+            })
+          )
+          : Effect.mapError(
+            breaker.state(CircuitPolicy.key(provider, route.provider.model)),
+            (error) => new CircuitStoreUnavailable({ message: `circuit store: ${error.message}` })
+          )
       }
     })
   })
@@ -321,16 +339,40 @@ export const layer = <E, R>(options: Options<E, R>): Layer.Layer<LlmManager, E |
 export type ProviderLayers<E, R> = { readonly [K in LlmConfig.ProviderKind]?: Layer.Layer<LlmProvider, E, R> }
 
 /**
+ * What `layerConfig` lets code choose over the configuration: the fallback
+ * policy as a function of the configured one (e.g. `(p) => ({ ...p,
+ * generateVia: "generate" })`), and the circuit policy.
+ *
+ * @since 0.1.0
+ */
+export interface ConfigOverrides {
+  readonly policy?: ((configured: FallbackPolicy.FallbackPolicy) => FallbackPolicy.FallbackPolicy) | undefined
+  readonly circuitPolicy?: CircuitPolicy.CircuitPolicy | undefined
+}
+
+/**
  * The manager from `LlmConfig`: the chain `LLM_PRIMARY_PROVIDER` then the
  * fallbacks, each taken from `providers` (e.g. `{ deepseek:
  * DeepSeek.layerConfig, gemini: Gemini.layerConfig }`), with the policies and
- * `AI_GENERATION_ENABLED` from the configuration. A configured provider
- * missing from `providers` is an `LlmConfigError`.
+ * `AI_GENERATION_ENABLED` from the configuration, adjusted by `overrides`.
+ * A configured provider missing from `providers` is an `LlmConfigError`.
+ *
+ * @example
+ * ```ts
+ * import * as LlmManager from "@baton/core/LlmManager"
+ * import * as Providers from "@baton/providers/Providers"
+ *
+ * const Manager = LlmManager.layerConfig(
+ *   { openai: Providers.layerFromConfig("openai"), anthropic: Providers.layerFromConfig("anthropic") },
+ *   { policy: (configured) => ({ ...configured, generateVia: "generate" }) }
+ * )
+ * ```
  *
  * @since 0.1.0
  */
 export const layerConfig = <E, R>(
-  providers: ProviderLayers<E, R>
+  providers: ProviderLayers<E, R>,
+  overrides: ConfigOverrides = {}
 ): Layer.Layer<LlmManager, E | LlmConfigError, R | LlmConfig.LlmConfig> =>
   Layer.effect(
     LlmManager,
@@ -349,8 +391,8 @@ export const layerConfig = <E, R>(
       })
       return yield* make({
         providers: chain,
-        policy: FallbackPolicy.fromConfig(settings),
-        circuitPolicy: CircuitPolicy.fromConfig(settings),
+        policy: (overrides.policy ?? identity)(FallbackPolicy.fromConfig(settings)),
+        circuitPolicy: overrides.circuitPolicy ?? CircuitPolicy.fromConfig(settings),
         generationEnabled: settings.generationEnabled
       })
     })

@@ -16,6 +16,11 @@
  * the public `generateStructured` that takes an Effect `Schema` or a raw JSON
  * Schema.
  *
+ * An adapter that calls its provider over HTTP wraps its `HttpClient` with
+ * {@link observeHttpClient}, so the manager's first-byte limit sees each
+ * request leave and its headers arrive, whichever client the provider layer
+ * was given (the manager's or its own).
+ *
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
@@ -34,6 +39,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, type Schema, Stream } from "effect"
+import { HttpClient } from "effect/http"
 import type { GenerationResult, StreamPart, StructuredResult } from "./GenerationResult.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
 import type { InvalidOptions } from "./LlmError.ts"
@@ -222,3 +228,42 @@ export const stream = (
   Stream.unwrap(
     Effect.flatMap(toRequest(input), (request) => LlmProvider.useSync((provider) => provider.stream(request)))
   )
+
+/**
+ * Who watches the HTTP exchange of the call running on this fiber: `sent`
+ * runs when the request leaves, `headers` when the response headers arrive.
+ * `LlmManager` sets it per attempt to drive its first-byte limit; outside a
+ * manager it is absent and nothing is watched.
+ *
+ * @since 0.1.0
+ */
+export interface HttpObserver {
+  readonly sent: Effect.Effect<void>
+  readonly headers: Effect.Effect<void>
+}
+
+/**
+ * The observer of the current call, if any.
+ *
+ * @since 0.1.0
+ */
+export const CurrentHttpObserver = Context.Reference<HttpObserver | undefined>(
+  "@baton/core/LlmProvider/CurrentHttpObserver",
+  { defaultValue: () => undefined }
+)
+
+/**
+ * A provider's `HttpClient` reporting each exchange to the current
+ * {@link HttpObserver}. Adapters wrap the client they were given with it
+ * once, when they are built.
+ *
+ * @since 0.1.0
+ */
+export const observeHttpClient = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+  HttpClient.transform(client, (response) =>
+    Effect.contextWith((context: Context.Context<never>) => {
+      const observer = Context.get(context, CurrentHttpObserver)
+      return observer === undefined
+        ? response
+        : observer.sent.pipe(Effect.andThen(response), Effect.tap(observer.headers))
+    }))

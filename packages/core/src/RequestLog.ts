@@ -103,8 +103,10 @@ export const LlmRequestLog = Schema.Struct({
   role: Attempt.fields.role,
   outcome: Attempt.fields.outcome,
   latencyMs: Schema.Finite,
-  /** False when the provider reported no usage for the attempt (token and cost fields are then 0). */
+  /** False when the provider reported no usage for the attempt (token and cost fields are then 0, or an estimate). */
   usageReported: Schema.Boolean,
+  /** True when the token and cost fields are Baton's estimate from the text (the provider reported none). */
+  usageEstimated: Schema.Boolean,
   ...TokenUsage.countFields,
   costUsd: Schema.Finite,
   finishReason: Schema.NullOr(FinishReason),
@@ -153,7 +155,8 @@ export const toRecord = (report: AttemptReport, timestamp: DateTime.Utc, options
     role: attempt.role,
     outcome: attempt.outcome,
     latencyMs: attempt.latencyMs,
-    usageReported: usage !== undefined,
+    usageReported: usage !== undefined && usage.estimated !== true,
+    usageEstimated: usage?.estimated === true,
     promptTokens: usage?.promptTokens ?? 0,
     completionTokens: usage?.completionTokens ?? 0,
     cachedPromptTokens: usage?.cachedPromptTokens ?? 0,

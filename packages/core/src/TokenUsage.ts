@@ -2,7 +2,11 @@
  * Token usage and its cost, as the provider billed it.
  *
  * Every result carries a `TokenUsage` mapped from the provider's own usage
- * fields (never estimated from text length), priced by `Pricing`:
+ * fields, priced by `Pricing`. Only when a provider reports no usage at all
+ * (an OpenAI-compatible server without stream usage) are the counts
+ * estimated from the text, four characters a token ({@link estimate}), and
+ * the usage says so with `estimated: true` (as do the request-log record and
+ * the ledger row), so the call is still charged:
  *
  * - `promptTokens` counts every input token, cached ones included;
  *   `cachedPromptTokens` is the cached part of it.
@@ -61,6 +65,8 @@ export type PriceSource = typeof PriceSource.Type
  */
 export const TokenUsage = Schema.Struct({
   ...countFields,
+  /** True when the provider reported no usage and the counts are Baton's estimate from the text. */
+  estimated: Schema.optionalKey(Schema.Boolean),
   estimatedCostUsd: Schema.Finite,
   pricing: PriceSource
 })
@@ -107,6 +113,20 @@ export const make = (counts: TokenCounts, costNanoUsd: number, pricing: PriceSou
   pricing
 })
 
+/** Characters per token of the estimate: the usual rule of thumb for English text. */
+const CHARS_PER_TOKEN = 4
+
+/**
+ * Token counts estimated from text, for a provider that reported none: the
+ * prompt's characters and the answer's, four to a token, rounded up.
+ *
+ * @since 0.1.0
+ */
+export const estimate = (prompt: ReadonlyArray<string>, completion: string): TokenCounts => ({
+  promptTokens: Math.ceil(prompt.reduce((chars, text) => chars + text.length, 0) / CHARS_PER_TOKEN),
+  completionTokens: Math.ceil(completion.length / CHARS_PER_TOKEN)
+})
+
 /**
  * No tokens, no cost: the neutral start of a sum (its price source is the
  * most certain one, so it never lowers the certainty of what is added to it).
@@ -121,8 +141,8 @@ export const zero: TokenUsage = make({ promptTokens: 0, completionTokens: 0 }, 0
  *
  * @since 0.1.0
  */
-export const add = (self: TokenUsage, that: TokenUsage): TokenUsage =>
-  make(
+export const add = (self: TokenUsage, that: TokenUsage): TokenUsage => {
+  const sum = make(
     {
       promptTokens: self.promptTokens + that.promptTokens,
       completionTokens: self.completionTokens + that.completionTokens,
@@ -132,6 +152,8 @@ export const add = (self: TokenUsage, that: TokenUsage): TokenUsage =>
     self.costNanoUsd + that.costNanoUsd,
     leastCertain(self.pricing, that.pricing)
   )
+  return self.estimated === true || that.estimated === true ? { ...sum, estimated: true } : sum
+}
 
 const certainty: Record<PriceSource, number> = { model: 2, "provider-default": 1, unpriced: 0 }
 

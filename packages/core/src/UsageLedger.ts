@@ -105,7 +105,9 @@ export const UsageEntry = Schema.Struct({
   provider: ProviderName,
   model: ModelId,
   outcome: Attempt.fields.outcome,
-  ...TokenUsage.countFields
+  ...TokenUsage.countFields,
+  /** Present and true when the counts are Baton's estimate from the text (the provider reported no usage). */
+  usageEstimated: Schema.optionalKey(Schema.Boolean)
 })
 
 /** @since 0.1.0 */
@@ -249,7 +251,8 @@ export const toEntry = (
     cachedPromptTokens: usage.cachedPromptTokens,
     reasoningTokens: usage.reasoningTokens,
     totalTokens: usage.totalTokens,
-    costNanoUsd: usage.costNanoUsd
+    costNanoUsd: usage.costNanoUsd,
+    ...(usage.estimated === true ? { usageEstimated: true } : {})
   }
 }
 

@@ -46,6 +46,7 @@ describe("RequestLog", () => {
         outcome: "success",
         latencyMs: 120,
         usageReported: true,
+        usageEstimated: false,
         promptTokens: 1200,
         completionTokens: 300,
         cachedPromptTokens: 200,

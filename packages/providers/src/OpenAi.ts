@@ -18,8 +18,9 @@
  *   `ProviderRateLimited`; `context_length_exceeded` is
  *   `ContextLengthExceeded`.
  *
- * Gotcha: gpt-5 and o-series models reject any `temperature` but 1; set
- * `temperature: 1` in the request options for them.
+ * Gotcha: gpt-5 and o-series models reject any `temperature` but 1
+ * (`unsupported_value`); the manager then falls back to the next provider,
+ * so set `temperature: 1` in the request options for them.
  *
  * @example
  * ```ts

@@ -15,7 +15,8 @@
  *
  * Streams are complete at `data: [DONE]` or, for servers that omit it, at
  * the end of a body whose last chunk carried a `finish_reason`. Usage is read
- * OpenAI-style; a server that reports none is priced as zero tokens. Prices
+ * OpenAI-style; a server that reports none is charged with an estimate
+ * from the text (four characters a token), labelled `usage.estimated`. Prices
  * come from the `Pricing` table under the endpoint's name (unpriced when the
  * table has no row for it).
  *

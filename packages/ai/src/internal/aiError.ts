@@ -116,6 +116,7 @@ export const reasonOf = (error: LlmError.LlmError): Reason => {
       return new AiError.InvalidRequestError({ description: error.message, metadata })
     case "DeadlineExceeded":
     case "QuotaStoreUnavailable":
+    case "CircuitStoreUnavailable":
       return agreeing([], LlmError.isRetryable(error), error.message, metadata)
   }
 }

@@ -7,21 +7,7 @@
  * services), so a call builds no layer. Per attempt there is one race: the
  * provider call against a watchdog that enforces the limits.
  */
-import {
-  Cause,
-  Clock,
-  Context,
-  Data,
-  Deferred,
-  Duration,
-  Effect,
-  type Exit,
-  Fiber,
-  Layer,
-  Option,
-  Stream
-} from "effect"
-import { HttpClient } from "effect/http"
+import { Cause, Clock, Context, Data, Deferred, Duration, Effect, type Exit, Fiber, Option, Stream } from "effect"
 import type { CircuitBreaker } from "effect/persistence"
 import type { Attempt, Role } from "../Attempt.ts"
 import * as CircuitPolicy from "../CircuitPolicy.ts"
@@ -63,8 +49,8 @@ export type Failure = ProviderError | DeadlineReached
 type Phase = "first-byte" | "first-token" | "idle" | "body" | "delivering"
 
 /**
- * How far the current attempt has got, updated by the instrumented HTTP
- * client (request sent, headers received) and by the stream (each part).
+ * How far the current attempt has got, updated by the provider's observed
+ * HTTP client (request sent, headers received) and by the stream (each part).
  * Before the request leaves, the attempt is in `afterHeaders` (the first
  * token for a stream, the body for a plain call). It is also the attempt's
  * `LlmProvider.Supervisor`: the adapter reports usage seen mid-stream to it.
@@ -93,7 +79,7 @@ const makeProgress = (first: Phase, now: number): Progress => {
   return progress
 }
 
-/** The progress of the attempt running on this fiber, read by the instrumented HTTP client. */
+/** The progress of the attempt running on this fiber, moved by the HTTP observer. */
 const CurrentProgress = Context.Reference<Progress | undefined>("@baton/core/internal/manager/CurrentProgress", {
   defaultValue: () => undefined
 })
@@ -125,27 +111,8 @@ const markSent = mark(undefined, "first-byte")
 /** The headers arrived: the attempt moves on to its first token (streams) or its body. */
 const markHeaders = mark("first-byte", undefined)
 
-/**
- * A layer that hands a provider the surrounding `HttpClient` wrapped so that
- * sending a request and receiving its headers move the current attempt
- * through its first-byte phase. It provides nothing when there is no client
- * in context (a provider that brings its own, or needs none); such a
- * provider's attempts are bounded by the first-token, idle and attempt
- * limits only.
- */
-export const instrumentation: Layer.Layer<never> = Layer.effectContext(
-  Effect.map(
-    Effect.serviceOption(HttpClient.HttpClient),
-    (client): Context.Context<never> =>
-      Option.isSome(client)
-        ? Context.make(
-          HttpClient.HttpClient,
-          HttpClient.transform(client.value, (response) =>
-            markSent.pipe(Effect.andThen(response), Effect.tap(markHeaders)))
-        )
-        : Context.empty()
-  )
-)
+/** What the manager hears from a provider's observed `HttpClient` (`LlmProvider.observeHttpClient`). */
+const httpObserver: LlmProvider.HttpObserver = { sent: markSent, headers: markHeaders }
 
 // ---------------------------------------------------------------------------
 // the engine and one request
@@ -349,7 +316,8 @@ const attempt = <A>(
     const guarded = Effect.raceFirst(
       asFailure(call(progress), provider, model).pipe(
         Effect.provideService(CurrentProgress, progress),
-        Effect.provideService(LlmProvider.Supervisor, progress)
+        Effect.provideService(LlmProvider.Supervisor, progress),
+        Effect.provideService(LlmProvider.CurrentHttpObserver, httpObserver)
       ),
       watchdog(
         progress,

@@ -47,7 +47,7 @@ import {
   StructuredOutputInvalid
 } from "@baton/core/ProviderError"
 import type { StructuredOutput } from "@baton/core/StructuredOutput"
-import type { TokenCounts, TokenUsage } from "@baton/core/TokenUsage"
+import { estimate, type TokenCounts, type TokenUsage } from "@baton/core/TokenUsage"
 import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Stream, Tracer } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { HttpBody, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
@@ -122,7 +122,7 @@ const isOk = (status: number): boolean => status >= 200 && status < 300
  * The implementation of a provider from its codec and settings.
  */
 export const make = Effect.fnUntraced(function*(settings: Settings) {
-  const client = yield* HttpClient.HttpClient
+  const client = LlmProvider.observeHttpClient(yield* HttpClient.HttpClient)
   const pricing = yield* Pricing.Pricing
   const { apiKey, capabilities, codec, name } = settings
   const baseUrl = settings.baseUrl.replace(/\/+$/, "")
@@ -134,6 +134,12 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     )
   const price = (model: ModelId, counts: TokenCounts | undefined): TokenUsage =>
     pricing.usage(name, model, counts ?? { promptTokens: 0, completionTokens: 0 })
+  /** The billed usage of a complete answer; estimated from the text when the provider reported none. */
+  const usageOf = (call: Call, counts: TokenCounts | undefined, content: string): TokenUsage =>
+    counts !== undefined ? price(call.model, counts) : {
+      ...price(call.model, estimate(call.request.messages.map((message) => message.content), content)),
+      estimated: true
+    }
   const timeoutOf = (request: LlmRequest): number =>
     request.options.timeout === undefined
       ? settings.timeoutMs
@@ -183,7 +189,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     }
     return {
       content: reply.content,
-      usage: price(model, reply.counts),
+      usage: usageOf(call, reply.counts, reply.content),
       model,
       provider: name,
       latencyMs,
@@ -287,7 +293,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   ): Stream.Stream<StreamPart, ProviderError> =>
     Stream.transformPull(body, (upstream) =>
       Effect.sync(() => {
-        const run = makeRun(call.model, timeoutMs, supervisor)
+        const run = makeRun(call, timeoutMs, supervisor)
         const pull = supervisor === undefined
           ? Effect.timeoutOrElse(upstream, { duration: timeoutMs, orElse: () => Effect.succeed(undefined) })
           : upstream
@@ -320,7 +326,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       }))
 
   /** The bookkeeping of one stream: text so far, the SSE framing, the codec's state. */
-  const makeRun = (model: ModelId, timeoutMs: number, supervisor: LlmProvider.Supervisor | undefined) => {
+  const makeRun = (call: Call, timeoutMs: number, supervisor: LlmProvider.Supervisor | undefined) => {
+    const model = call.model
     const sse = Sse.make()
     const decoder = codec.streamDecoder()
     let partialText = ""
@@ -409,7 +416,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
         }
         run.finished = true
-        return [{ _tag: "Finish", finishReason, usage: price(model, decoder.counts()), provider: name, model }]
+        const usage = usageOf(call, decoder.counts(), partialText)
+        return [{ _tag: "Finish", finishReason, usage, provider: name, model }]
       }
     }
     return run

@@ -6,6 +6,9 @@
  *   a final `assistant` message is a prefill the model continues.
  * - Structured output is `output_config: { format: { type: "json_schema",
  *   schema } }`; the JSON arrives in the first text block.
+ * - `responseFormat: "json"` without a schema: Anthropic has no JSON mode
+ *   (its schema mode demands a closed schema), so the instruction
+ *   {@link jsonInstruction} is added to the system prompt.
  * - Text is the join of the `text` blocks of `content`.
  * - Usage: `input_tokens` counts uncached input only, so prompt tokens are
  *   `input_tokens + cache_read_input_tokens + cache_creation_input_tokens`
@@ -75,6 +78,15 @@ export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
   return input === undefined || output === undefined ? undefined : countsOf(input, output, thinkingOf(usage))
 }
 
+/** What `responseFormat: "json"` adds to the system prompt. */
+export const jsonInstruction = "Respond with only one valid JSON value: no prose before or after it, no Markdown fence."
+
+const systemOf = (call: Call): string | undefined => {
+  const system = LlmRequest.systemPrompt(call.request)
+  if (call.output !== undefined || call.request.options.responseFormat !== "json") return system
+  return system === undefined ? jsonInstruction : `${system}\n\n${jsonInstruction}`
+}
+
 const bodyOf = (call: Call): Json.JsonObject => {
   const options = call.request.options
   const body: Record<string, unknown> = {
@@ -86,7 +98,7 @@ const bodyOf = (call: Call): Json.JsonObject => {
     })),
     temperature: options.temperature
   }
-  const system = LlmRequest.systemPrompt(call.request)
+  const system = systemOf(call)
   if (system !== undefined) body.system = system
   if (options.stop !== undefined) body.stop_sequences = options.stop
   if (call.output !== undefined) {

@@ -1,0 +1,55 @@
+/**
+ * Options that must take effect on every provider, through `LlmManager`.
+ */
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { SubjectId } from "../src/Ids.ts"
+import * as RequestLog from "../src/RequestLog.ts"
+import * as UsageLedger from "../src/UsageLedger.ts"
+import { Bench, inject, manager } from "./utils/chain.ts"
+
+const prompt = "Write one quiz question about glaciers."
+
+describe("LlmManager options", () => {
+  it.live("responseFormat json reaches Anthropic (as a system instruction: it has no JSON mode)", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["anthropic"], policy: { generateVia: "generate" } })
+      const text = yield* llm.generate({ prompt })
+      const json = yield* llm.generate({ prompt, options: { responseFormat: "json" } })
+      // the mock bills the prompt it received: the JSON instruction made it longer
+      assert.isAbove(json.usage.promptTokens, text.usage.promptTokens)
+      const streamed = yield* manager({ chain: ["anthropic"] })
+      const viaStream = yield* streamed.generate({ prompt, options: { responseFormat: "json" } })
+      assert.strictEqual(viaStream.usage.promptTokens, json.usage.promptTokens)
+    }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager usage a provider did not report", () => {
+  for (const via of ["stream", "generate"] as const) {
+    it.live(`is estimated and labelled in the result, the log and the ledger (generate via ${via})`, () =>
+      Effect.gen(function*() {
+        const teacher = SubjectId.make(`teacher-estimate-${via}`)
+        const llm = yield* manager({ chain: ["openai"], policy: { generateVia: via } })
+        yield* inject("openai", MockFault.noUsage)
+        const result = yield* llm.generate({ prompt, metadata: { subjectId: teacher } })
+        assert.isTrue(result.usage.estimated)
+        assert.isAbove(result.usage.promptTokens, 0)
+        assert.isAbove(result.usage.completionTokens, 0)
+        assert.isAbove(result.usage.costNanoUsd, 0)
+        const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+        assert.deepStrictEqual(records.map((r) => [r.usageReported, r.usageEstimated, r.totalTokens]), [
+          [false, true, result.usage.totalTokens]
+        ])
+        const ledger = yield* UsageLedger.UsageLedger
+        const rows = yield* ledger.usageByProvider(
+          UsageLedger.Day.make("2000-01-01"),
+          UsageLedger.Day.make("2100-01-01"),
+          { subjectId: teacher }
+        )
+        assert.deepStrictEqual(rows.map((row) => [row.provider, row.totalTokens]), [
+          ["openai", result.usage.totalTokens]
+        ])
+      }).pipe(Effect.provide(Bench), Effect.provide(Layer.merge(RequestLog.layerMemory(), UsageLedger.layerMemory()))))
+  }
+})

@@ -1,0 +1,108 @@
+/**
+ * Set-up traps: each way of building a manager either works or fails at
+ * build time with an `LlmConfigError` naming what to fix.
+ */
+import * as OpenAi from "@baton/providers/OpenAi"
+import * as Providers from "@baton/providers/Providers"
+import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Fiber, Layer, Redacted } from "effect"
+import { TestClock } from "effect/testing"
+import * as FallbackPolicy from "../src/FallbackPolicy.ts"
+import { ProviderName } from "../src/Ids.ts"
+import * as LlmConfig from "../src/LlmConfig.ts"
+import * as LlmManager from "../src/LlmManager.ts"
+import { Bench, eventually, inject, pick, stats } from "./utils/chain.ts"
+
+const apiKey = Redacted.make("sk-test-key")
+const prompt = { prompt: "Write one quiz question about tides." }
+
+describe("LlmManager set-up", () => {
+  it.effect("a provider layer given its own HttpClient keeps the first-byte limit", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const llm = yield* LlmManager.make({
+        providers: [
+          // as OpenAiCompatible's doc example does: the client is provided to the provider layer itself
+          OpenAi.layer({ apiKey, baseUrl: server.baseUrl("openai") }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+        ],
+        policy: FallbackPolicy.make({
+          maxRetries: 0,
+          limits: { firstByteMs: 1_000, firstTokenMs: 20_000, idleMs: 20_000, attemptMs: 30_000 }
+        })
+      })
+      yield* inject("openai", MockFault.noResponse)
+      const fiber = yield* Effect.forkChild(Effect.flip(llm.generate(prompt)))
+      yield* eventually(Effect.map(stats("openai"), (s) => s.requests === 1))
+      yield* TestClock.adjust(1_000)
+      yield* TestClock.adjust(20_000)
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "AllProvidersFailed")
+      if (error._tag !== "AllProvidersFailed") return
+      const timeout = error.attempts[0]?.error
+      assert.strictEqual(timeout?._tag, "ProviderTimeout")
+      if (timeout?._tag === "ProviderTimeout") assert.strictEqual(timeout.phase, "first-byte")
+    }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager.layerConfig", () => {
+  const build = (variables: Record<string, string>, overrides?: LlmManager.ConfigOverrides) =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const config = LlmConfig.layerFromRecord({
+        OPENAI_API_KEY: "sk-openai",
+        GEMINI_API_KEY: "g-key",
+        ANTHROPIC_API_KEY: "sk-anthropic",
+        OPENAI_BASE_URL: server.baseUrl("openai"),
+        GEMINI_BASE_URL: server.baseUrl("gemini"),
+        ANTHROPIC_BASE_URL: server.baseUrl("anthropic"),
+        ...variables
+      })
+      const context = yield* Layer.build(
+        LlmManager.layerConfig({
+          openai: Providers.layerFromConfig("openai"),
+          gemini: Providers.layerFromConfig("gemini"),
+          anthropic: Providers.layerFromConfig("anthropic")
+        }, overrides).pipe(Layer.provide(LlmConfig.layerPricing), Layer.provideMerge(config))
+      )
+      return Context.get(context, LlmManager.LlmManager)
+    })
+
+  it.effect("LLM_PRIMARY_PROVIDER=gemini alone works: the default fallback is not gemini again", () =>
+    Effect.gen(function*() {
+      const llm = yield* build({ LLM_PRIMARY_PROVIDER: "gemini" })
+      assert.deepStrictEqual(llm.providers.map(String), ["gemini"])
+      const result = yield* llm.generate(prompt)
+      assert.strictEqual(result.provider, "gemini")
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("takes a policy override on top of the configured policy", () =>
+    Effect.gen(function*() {
+      const llm = yield* build(
+        { LLM_PRIMARY_PROVIDER: "openai", LLM_FALLBACK_PROVIDER: "anthropic", LLM_MAX_RETRIES: "0" },
+        { policy: (configured) => ({ ...configured, generateVia: "generate" }) }
+      )
+      assert.strictEqual(llm.policy.generateVia, "generate")
+      assert.strictEqual(llm.policy.maxRetries, 0)
+      yield* inject("openai", MockFault.status(503))
+      const result = yield* llm.generate(prompt)
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "outcome")), [
+        ["openai", "error"],
+        ["anthropic", "success"]
+      ])
+    }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager.circuitState", () => {
+  it.effect("fails with InvalidOptions, not a defect, for a provider that is not in the chain", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const llm = yield* LlmManager.make({ providers: [OpenAi.layer({ apiKey, baseUrl: server.baseUrl("openai") })] })
+      assert.strictEqual((yield* llm.circuitState(ProviderName.make("openai")))._tag, "Closed")
+      const error = yield* Effect.flip(llm.circuitState(ProviderName.make("gemini")))
+      assert.strictEqual(error._tag, "InvalidOptions")
+      assert.include(error.message, "not in the chain")
+    }).pipe(Effect.provide(Bench)))
+})
