@@ -1,7 +1,11 @@
+import * as Providers from "@baton/providers/Providers"
 import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema, Stream } from "effect"
+import { Context, Effect, Layer, Schema, Stream } from "effect"
 import type { StreamPart } from "../src/GenerationResult.ts"
+import * as LlmConfig from "../src/LlmConfig.ts"
+import * as LlmManager from "../src/LlmManager.ts"
 import { Bench, inject, manager, pick, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Explain the water cycle to a ten year old in a few sentences." }
@@ -106,6 +110,43 @@ describe("LlmManager streams", () => {
       assert.deepStrictEqual(finishOf(parts)[0]?.sources?.map((s) => s.provider), ["gemini", "deepseek"])
       assert.strictEqual((yield* stats("deepseek")).requests, 2)
     }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager prefill capability from the environment", () => {
+  const fromEnv = (extra: Record<string, string>) =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const config = LlmConfig.layerFromRecord({
+        LLM_PRIMARY_PROVIDER: "openai",
+        LLM_FALLBACK_PROVIDER: "none",
+        OPENAI_API_KEY: "sk-openai",
+        OPENAI_BASE_URL: server.baseUrl("openai"),
+        LLM_MAX_RETRIES: "1",
+        LLM_RETRY_BASE_DELAY_MS: "1",
+        ...extra
+      })
+      const context = yield* Layer.build(
+        LlmManager.layerConfig({ openai: Providers.layerFromConfig("openai") }).pipe(
+          Layer.provide(LlmConfig.layerPricing),
+          Layer.provideMerge(config)
+        )
+      )
+      return Context.get(context, LlmManager.LlmManager)
+    })
+
+  for (const [setting, requests] of [["unset", 2], ["true", 3]] as const) {
+    it.live(`OPENAI_ASSISTANT_PREFILL ${setting}: a cut answer is ${setting === "true" ? "continued" : "restarted"}`, () =>
+      Effect.gen(function*() {
+        const llm = yield* fromEnv(setting === "true" ? { OPENAI_ASSISTANT_PREFILL: "true" } : {})
+        // with the prefill on, the retry sends it and this endpoint refuses it: restarted without it
+        yield* inject("openai", MockFault.cutStreamAfter(2))
+        yield* inject("openai", MockFault.rejectPrefill)
+        const parts = yield* collect(llm.stream(prompt))
+        const words = prompt.prompt.split(/\s+/).slice(0, 12).join(" ")
+        assert.strictEqual(textOf(parts), `Mock answer from openai: ${words}`)
+        assert.strictEqual((yield* stats("openai")).requests, requests)
+      }).pipe(Effect.provide(Bench)))
+  }
 })
 
 describe("LlmManager structured output", () => {
