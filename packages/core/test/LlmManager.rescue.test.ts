@@ -70,43 +70,47 @@ const primaryAndFallback = (primary: Kind, fallback: Kind) => [primary, fallback
 const still: Time = { _tag: "still" }
 const retried = (error: string) => (primary: Kind) => [[primary, error], [primary, undefined]] as const
 
+/** A fault the primary gets over on its own retry: the whole answer is its own. */
+const onRetry = (name: string, fault: MockFault.MockFault, error: string): Scenario => ({
+  name,
+  kinds: all,
+  chain: primaryAndFallback,
+  faults: () => [fault],
+  time: still,
+  expected: { _tag: "whole", text: answerOf, attempts: retried(error) }
+})
+
+/** A fault the fallback gets over: the whole answer is the fallback's. */
+const onFallback = (
+  name: string,
+  fault: MockFault.MockFault,
+  time: Time,
+  error: string | undefined,
+  hedgeDelayMs?: number
+): Scenario => ({
+  name,
+  kinds: all,
+  chain: primaryAndFallback,
+  faults: () => [fault],
+  time,
+  ...(hedgeDelayMs === undefined ? {} : { hedgeDelayMs }),
+  expected: {
+    _tag: "whole",
+    text: (_, fallback) => answerOf(fallback),
+    attempts: (primary, fallback) => [[primary, error], [fallback, undefined]]
+  }
+})
+
 const scenarios: ReadonlyArray<Scenario> = [
-  {
-    name: "cut after 2 tokens",
-    kinds: all,
-    chain: primaryAndFallback,
-    faults: () => [MockFault.cutStreamAfter(2)],
-    time: still,
-    expected: { _tag: "whole", text: answerOf, attempts: retried("ProviderConnectionFailed") }
-  },
-  {
-    name: "stall after 2 tokens",
-    kinds: all,
-    chain: primaryAndFallback,
-    faults: () => [MockFault.stallMidStream("forever", { after: 2 })],
-    time: { _tag: "afterDelta", delta: 2, ms: 10_001 },
-    expected: {
-      _tag: "whole",
-      text: (_, fallback) => answerOf(fallback),
-      attempts: (primary, fallback) => [[primary, "ProviderTimeout"], [fallback, undefined]]
-    }
-  },
-  {
-    name: "malformed event after 2 tokens",
-    kinds: all,
-    chain: primaryAndFallback,
-    faults: () => [MockFault.malformedEventAfter(2)],
-    time: still,
-    expected: { _tag: "whole", text: answerOf, attempts: retried("MalformedResponse") }
-  },
-  {
-    name: "no terminator",
-    kinds: all,
-    chain: primaryAndFallback,
-    faults: () => [MockFault.noTerminator],
-    time: still,
-    expected: { _tag: "whole", text: answerOf, attempts: retried("MalformedResponse") }
-  },
+  onRetry("cut after 2 tokens", MockFault.cutStreamAfter(2), "ProviderConnectionFailed"),
+  onFallback(
+    "stall after 2 tokens",
+    MockFault.stallMidStream("forever", { after: 2 }),
+    { _tag: "afterDelta", delta: 2, ms: 10_001 },
+    "ProviderTimeout"
+  ),
+  onRetry("malformed event after 2 tokens", MockFault.malformedEventAfter(2), "MalformedResponse"),
+  onRetry("no terminator", MockFault.noTerminator, "MalformedResponse"),
   {
     name: "cut, then the prefill rejected",
     kinds: prefillable,
@@ -119,47 +123,21 @@ const scenarios: ReadonlyArray<Scenario> = [
       attempts: (primary) => [[primary, "ProviderConnectionFailed"], [primary, "InvalidRequest"], [primary, undefined]]
     }
   },
-  {
-    name: "slow first token",
-    kinds: all,
-    chain: primaryAndFallback,
-    faults: () => [MockFault.slowFirstToken(600_000)],
-    time: { _tag: "beforeFirstToken", ms: "first-token limit" },
-    expected: {
-      _tag: "whole",
-      text: (_, fallback) => answerOf(fallback),
-      attempts: (primary, fallback) => [[primary, "ProviderTimeout"], [fallback, undefined]]
-    }
-  },
-  {
-    name: "slow first token, hedged after 2 s",
-    kinds: all,
-    chain: primaryAndFallback,
-    faults: () => [MockFault.slowFirstToken(600_000)],
-    time: { _tag: "beforeFirstToken", ms: 2_000 },
-    hedgeDelayMs: 2_000,
-    expected: {
-      _tag: "whole",
-      text: (_, fallback) => answerOf(fallback),
-      attempts: (primary, fallback) => [[primary, undefined], [fallback, undefined]]
-    }
-  },
-  {
-    name: "503 before the first token",
-    kinds: all,
-    chain: primaryAndFallback,
-    faults: () => [MockFault.status(503)],
-    time: still,
-    expected: { _tag: "whole", text: answerOf, attempts: retried("ProviderUnavailable") }
-  },
-  {
-    name: "429 before the first token",
-    kinds: all,
-    chain: primaryAndFallback,
-    faults: () => [MockFault.rateLimited({ retryAfter: "0" })],
-    time: still,
-    expected: { _tag: "whole", text: answerOf, attempts: retried("ProviderRateLimited") }
-  },
+  onFallback(
+    "slow first token",
+    MockFault.slowFirstToken(600_000),
+    { _tag: "beforeFirstToken", ms: "first-token limit" },
+    "ProviderTimeout"
+  ),
+  onFallback(
+    "slow first token, hedged after 2 s",
+    MockFault.slowFirstToken(600_000),
+    { _tag: "beforeFirstToken", ms: 2_000 },
+    undefined,
+    2_000
+  ),
+  onRetry("503 before the first token", MockFault.status(503), "ProviderUnavailable"),
+  onRetry("429 before the first token", MockFault.rateLimited({ retryAfter: "0" }), "ProviderRateLimited"),
   {
     name: "healthy 45 s stream, 1 token/s",
     kinds: all,
