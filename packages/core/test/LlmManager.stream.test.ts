@@ -179,3 +179,22 @@ describe("LlmManager structured output", () => {
       assert.strictEqual((yield* stats("openai")).requests, 2)
     }).pipe(Effect.provide(Bench)))
 })
+
+describe("LlmManager.generate streaming underneath follows the rescue rules", () => {
+  it.live("a cut answer is continued from the text received on a prefill-capable provider, usage summed", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["deepseek", "anthropic"], policy: { maxRetries: 1 } })
+      const whole = yield* llm.generate(prompt)
+      yield* inject("deepseek", MockFault.cutStreamAfter(3))
+      const rescued = yield* llm.generate(prompt)
+      assert.strictEqual(rescued.content, whole.content)
+      assert.deepStrictEqual(rescued.attempts.map(pick("provider", "role", "error")), [
+        ["deepseek", "primary", "ProviderConnectionFailed"],
+        ["deepseek", "retry", undefined]
+      ])
+      // the retry produced only the rest of the answer: fewer output tokens than a whole answer
+      assert.isBelow(rescued.usage.completionTokens, whole.usage.completionTokens)
+      assert.isAbove(rescued.usage.completionTokens, 0)
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
+})
