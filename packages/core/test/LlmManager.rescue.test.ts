@@ -195,7 +195,7 @@ const textOf = (parts: ReadonlyArray<StreamPart>): string =>
   parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
 
 /** Runs the stream, moving the test clock as the scenario says; returns what the caller received. */
-const play = <E>(stream: Stream.Stream<StreamPart, E>, time: Time, firstTokenMs: number) =>
+const play = <E>(stream: Stream.Stream<StreamPart, E>, time: Time, primary: Kind, firstTokenMs: number) =>
   Effect.gen(function*() {
     const parts: Array<StreamPart> = []
     let deltas = 0
@@ -214,7 +214,9 @@ const play = <E>(stream: Stream.Stream<StreamPart, E>, time: Time, firstTokenMs:
       })
     const fiber = yield* Effect.forkChild(Effect.exit(Stream.runForEach(stream, onPart)))
     if (time._tag === "beforeFirstToken") {
-      yield* liveWait(150)
+      // the primary's headers must have arrived (its first-token phase began) before time passes
+      yield* eventually(Effect.map(stats(primary), (s) => s.requests >= 1))
+      yield* liveWait(200)
       yield* TestClock.adjust(time.ms === "first-token limit" ? firstTokenMs + 1 : time.ms)
     }
     const exit = yield* Fiber.join(fiber)
@@ -249,7 +251,7 @@ describe("LlmManager.stream rescue scenarios (mock faults, TestClock)", () => {
           // the primary's own first-token limit (a thinking model such as gemini-2.5-flash waits longer)
           const limits = FallbackPolicy.make(policy).limits
           const firstTokenMs = FallbackPolicy.firstTokenLimit(limits, primary, defaultModels[primary])
-          const { exit, lastDeltaAt, parts } = yield* play(llm.stream(input), scenario.time, firstTokenMs)
+          const { exit, lastDeltaAt, parts } = yield* play(llm.stream(input), scenario.time, primary, firstTokenMs)
           const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
           const attempts: ReadonlyArray<readonly [string, string | undefined]> = records.map((r) =>
             [r.provider, r.errorTag ?? undefined] as const
