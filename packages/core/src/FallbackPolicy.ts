@@ -168,6 +168,7 @@ export const fromConfig = (settings: LlmConfig.Settings): FallbackPolicy => ({
     attemptMs: settings.attemptTimeoutMs,
     firstByteMs: settings.firstByteTimeoutMs,
     firstTokenMs: settings.firstTokenTimeoutMs,
+    thinkingFirstTokenMs: settings.thinkingFirstTokenTimeoutMs,
     idleMs: settings.streamIdleTimeoutMs
   },
   hedgeDelayMs: Option.getOrUndefined(settings.hedgeDelayMs),

@@ -12,6 +12,7 @@
  * | `DEEPSEEK_API_KEY`, `GEMINI_API_KEY`, `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` | unset | required for every provider in the chain |
  * | `DEEPSEEK_MODEL`, `GEMINI_MODEL`, `OPENAI_MODEL`, `ANTHROPIC_MODEL` | `deepseek-flash`, `gemini-2.5-flash`, `gpt-4o-mini`, `claude-haiku-4-5` | default model per provider |
  * | `DEEPSEEK_BASE_URL`, `GEMINI_BASE_URL`, `OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL` | the public endpoints | base URL per provider (a proxy, the mock server) |
+ * | `DEEPSEEK_ASSISTANT_PREFILL`, `GEMINI_ASSISTANT_PREFILL`, `OPENAI_ASSISTANT_PREFILL`, `ANTHROPIC_ASSISTANT_PREFILL` | the provider's (`true` but for OpenAI) | whether the model continues a final assistant message (a broken stream is then continued there, not restarted) |
  * | `AI_GENERATION_ENABLED` | `true` | `false` fails every call with `GenerationDisabled` |
  * | `AI_MAX_QUESTIONS_PER_REQUEST` | `20` | per-request limit, positive |
  * | `AI_DAILY_LIMIT_PER_TEACHER` | `100` | daily limit per subject, positive |
@@ -23,7 +24,8 @@
  * | `LLM_CIRCUIT_FAILURE_THRESHOLD` | `5` | consecutive failures that open a provider's circuit |
  * | `LLM_CIRCUIT_COOLDOWN_MS` | `30000` | how long a circuit stays open before one probe |
  * | `LLM_FIRST_BYTE_TIMEOUT_MS` | `10000` | per attempt: longest wait for the response headers |
- * | `LLM_FIRST_TOKEN_TIMEOUT_MS` | `10000` | per attempt: longest wait for the first streamed token (thinking models: 60000) |
+ * | `LLM_FIRST_TOKEN_TIMEOUT_MS` | `10000` | per attempt: longest wait for the first streamed token |
+ * | `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS` | `60000` | the same for models that think before their first token (`deepseek-reasoner`, o-series, Gemini 2.5 and thinking models) |
  * | `LLM_STREAM_IDLE_TIMEOUT_MS` | `15000` | per attempt: longest silence between two stream events |
  * | `LLM_HEDGE_DELAY_MS` | unset | start the next provider in parallel after this long without an answer; unset = no hedging |
  * | `LLM_STRUCTURED_OUTPUT_RETRIES` | `1` | re-asks on the same provider when an answer does not match the schema (0 or more) |
@@ -83,6 +85,8 @@ export interface ProviderSettings {
   readonly apiKeyVariable: string
   readonly model: ModelId
   readonly baseUrl: string
+  /** `<PROVIDER>_ASSISTANT_PREFILL`: overrides the provider's own prefill capability when set. */
+  readonly assistantPrefill: Option.Option<boolean>
 }
 
 /**
@@ -108,6 +112,7 @@ export interface Settings {
   readonly circuitCooldownMs: number
   readonly firstByteTimeoutMs: number
   readonly firstTokenTimeoutMs: number
+  readonly thinkingFirstTokenTimeoutMs: number
   readonly streamIdleTimeoutMs: number
   /** `None`: no hedging. */
   readonly hedgeDelayMs: Option.Option<number>
@@ -207,7 +212,16 @@ const readProvider = (kind: ProviderKind): Effect.Effect<ProviderSettings, LlmCo
       Config.URL(`${prefix}_BASE_URL`).pipe(Config.map((url) => url.href), Config.withDefault(defaults[kind].baseUrl))
     )
     if (model.trim().length === 0) return yield* fail(`${prefix}_MODEL`, "must not be empty")
-    return { kind, apiKey, apiKeyVariable, model: ModelId.make(model.trim()), baseUrl: baseUrl.replace(/\/+$/, "") }
+    const prefillVariable = `${prefix}_ASSISTANT_PREFILL`
+    const assistantPrefill = yield* read(prefillVariable, Config.option(Config.Boolean(prefillVariable)))
+    return {
+      kind,
+      apiKey,
+      apiKeyVariable,
+      model: ModelId.make(model.trim()),
+      baseUrl: baseUrl.replace(/\/+$/, ""),
+      assistantPrefill
+    }
   })
 
 const readChain = Effect.gen(function*() {
@@ -312,6 +326,7 @@ export const make: Effect.Effect<Settings, LlmConfigError> = Effect.gen(function
     circuitCooldownMs: yield* positiveInt("LLM_CIRCUIT_COOLDOWN_MS", 30_000),
     firstByteTimeoutMs: yield* positiveInt("LLM_FIRST_BYTE_TIMEOUT_MS", 10_000),
     firstTokenTimeoutMs: yield* positiveInt("LLM_FIRST_TOKEN_TIMEOUT_MS", 10_000),
+    thinkingFirstTokenTimeoutMs: yield* positiveInt("LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS", 60_000),
     streamIdleTimeoutMs: yield* positiveInt("LLM_STREAM_IDLE_TIMEOUT_MS", 15_000),
     hedgeDelayMs: yield* optionalPositiveInt("LLM_HEDGE_DELAY_MS"),
     structuredOutputRetries: yield* nonNegativeInt("LLM_STRUCTURED_OUTPUT_RETRIES", 1),

@@ -1,13 +1,13 @@
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
+import { Cause, DateTime, Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { SubjectId } from "../src/Ids.ts"
 import * as ProviderThrottle from "../src/ProviderThrottle.ts"
 import * as QuotaLimiter from "../src/QuotaLimiter.ts"
 import * as RequestLog from "../src/RequestLog.ts"
 import * as UsageLedger from "../src/UsageLedger.ts"
-import { Bench, eventually, inject, manager, pick, stats } from "./utils/chain.ts"
+import { Bench, eventually, inject, liveWait, manager, pick, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about the moon." }
 const teacher = SubjectId.make("teacher-7")
@@ -150,4 +150,47 @@ describe("LlmManager lifecycle", () => {
         assert.isTrue(served.slice(recovery).every((provider) => provider === "openai"))
       }).pipe(Effect.provide(Bench))
   )
+})
+
+describe("LlmManager keeps billed usage on cancellation", () => {
+  for (const kind of ["openai", "anthropic"] as const) {
+    it.live(`${kind}: a caller that cancels after the usage arrived, before the terminator, is still charged`, () =>
+      Effect.gen(function*() {
+        const llm = yield* manager({ chain: [kind] })
+        // the whole answer, its finish and its usage are sent; the terminator never comes
+        yield* inject(kind, MockFault.stallMidStream("forever", { after: "end" }))
+        let text = ""
+        const fiber = yield* Effect.forkChild(
+          Stream.runForEach(llm.stream(prompt), (part) =>
+            Effect.sync(() => {
+              if (part._tag === "TextDelta") text += part.text
+            }))
+        )
+        yield* eventually(Effect.sync(() => text === `Mock answer from ${kind}: ${prompt.prompt}`))
+        yield* liveWait(50)
+        yield* Fiber.interrupt(fiber)
+
+        const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+        assert.deepStrictEqual(records.map((r) => [r.provider, r.outcome, r.usageReported]), [[
+          kind,
+          "cancelled",
+          true
+        ]])
+        const billed = yield* eventually(Effect.map(stats(kind), (s) => s.cancelled === 1)).pipe(
+          Effect.andThen(stats(kind))
+        )
+        assert.isAbove(billed.completionTokens, 0)
+        assert.strictEqual(records[0]?.promptTokens, billed.promptTokens)
+        assert.strictEqual(records[0]?.completionTokens, billed.completionTokens)
+        const ledger = yield* UsageLedger.UsageLedger
+        const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+        const rows = yield* ledger.usageByProvider(day, day)
+        assert.deepStrictEqual(
+          rows.map((r): ReadonlyArray<unknown> => [r.provider, r.promptTokens, r.completionTokens]),
+          [
+            [kind, billed.promptTokens, billed.completionTokens]
+          ]
+        )
+      }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+  }
 })

@@ -1,7 +1,11 @@
+import * as Providers from "@baton/providers/Providers"
 import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema, Stream } from "effect"
+import { Context, Effect, Layer, Schema, Stream } from "effect"
 import type { StreamPart } from "../src/GenerationResult.ts"
+import * as LlmConfig from "../src/LlmConfig.ts"
+import * as LlmManager from "../src/LlmManager.ts"
 import { Bench, inject, manager, pick, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Explain the water cycle to a ten year old in a few sentences." }
@@ -108,6 +112,43 @@ describe("LlmManager streams", () => {
     }).pipe(Effect.provide(Bench)))
 })
 
+describe("LlmManager prefill capability from the environment", () => {
+  const fromEnv = (extra: Record<string, string>) =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const config = LlmConfig.layerFromRecord({
+        LLM_PRIMARY_PROVIDER: "openai",
+        LLM_FALLBACK_PROVIDER: "none",
+        OPENAI_API_KEY: "sk-openai",
+        OPENAI_BASE_URL: server.baseUrl("openai"),
+        LLM_MAX_RETRIES: "1",
+        LLM_RETRY_BASE_DELAY_MS: "1",
+        ...extra
+      })
+      const context = yield* Layer.build(
+        LlmManager.layerConfig({ openai: Providers.layerFromConfig("openai") }).pipe(
+          Layer.provide(LlmConfig.layerPricing),
+          Layer.provideMerge(config)
+        )
+      )
+      return Context.get(context, LlmManager.LlmManager)
+    })
+
+  for (const [setting, requests] of [["unset", 2], ["true", 3]] as const) {
+    it.live(`OPENAI_ASSISTANT_PREFILL ${setting}: a cut answer is ${setting === "true" ? "continued" : "restarted"}`, () =>
+      Effect.gen(function*() {
+        const llm = yield* fromEnv(setting === "true" ? { OPENAI_ASSISTANT_PREFILL: "true" } : {})
+        // with the prefill on, the retry sends it and this endpoint refuses it: restarted without it
+        yield* inject("openai", MockFault.cutStreamAfter(2))
+        yield* inject("openai", MockFault.rejectPrefill)
+        const parts = yield* collect(llm.stream(prompt))
+        const words = prompt.prompt.split(/\s+/).slice(0, 12).join(" ")
+        assert.strictEqual(textOf(parts), `Mock answer from openai: ${words}`)
+        assert.strictEqual((yield* stats("openai")).requests, requests)
+      }).pipe(Effect.provide(Bench)))
+  }
+})
+
 describe("LlmManager structured output", () => {
   const Quiz = Schema.Struct({ answer: Schema.String })
 
@@ -136,5 +177,24 @@ describe("LlmManager structured output", () => {
         ["anthropic", "fallback", undefined]
       ])
       assert.strictEqual((yield* stats("openai")).requests, 2)
+    }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager.generate streaming underneath follows the rescue rules", () => {
+  it.live("a cut answer is continued from the text received on a prefill-capable provider, usage summed", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["deepseek", "anthropic"], policy: { maxRetries: 1 } })
+      const whole = yield* llm.generate(prompt)
+      yield* inject("deepseek", MockFault.cutStreamAfter(3))
+      const rescued = yield* llm.generate(prompt)
+      assert.strictEqual(rescued.content, whole.content)
+      assert.deepStrictEqual(rescued.attempts.map(pick("provider", "role", "error")), [
+        ["deepseek", "primary", "ProviderConnectionFailed"],
+        ["deepseek", "retry", undefined]
+      ])
+      // the retry produced only the rest of the answer: fewer output tokens than a whole answer
+      assert.isBelow(rescued.usage.completionTokens, whole.usage.completionTokens)
+      assert.isAbove(rescued.usage.completionTokens, 0)
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
     }).pipe(Effect.provide(Bench)))
 })

@@ -498,20 +498,26 @@ const resultReport = (result: GenerationResult): Report => ({
   finishReason: result.finishReason
 })
 
-/** One `generate` attempt: streamed underneath when the policy says so and the provider reports stream usage. */
+/**
+ * One `generate` attempt: streamed underneath when the policy says so and
+ * the provider reports stream usage, by the stream's rescue rules with
+ * nothing shown (`streamed`): an answer broken after its first token is
+ * continued where a prefill is accepted, else restarted whole; a rescued
+ * answer's usage is the sum of its billed attempts.
+ */
 const generateAttempt = (
   engine: Engine,
   run: Run,
-  route: Route,
-  role: Role
-): Effect.Effect<GenerationResult, Failure> =>
+  streamed: Once<Streamed>
+): Once<GenerationResult> =>
+(route, role) =>
   engine.policy.generateVia === "stream" && route.provider.capabilities.streamUsage
     ? Effect.gen(function*() {
       const startedAt = yield* Clock.currentTimeMillis
-      const { finish, text } = yield* streamAttempt(engine, run, route, role, run.request, undefined)
+      const { finish } = yield* streamed(route, role)
       return {
-        content: text,
-        usage: finish.usage,
+        content: run.delivered,
+        usage: run.rescued ? run.billed ?? finish.usage : finish.usage,
         model: finish.model,
         provider: finish.provider,
         latencyMs: (yield* Clock.currentTimeMillis) - startedAt,
@@ -762,7 +768,7 @@ export const generate = (
   run: Run
 ): Effect.Effect<GenerationResult, AllProvidersFailed | DeadlineExceeded> =>
   Effect.map(
-    runChain(engine, run, (route, role) => generateAttempt(engine, run, route, role), true),
+    runChain(engine, run, generateAttempt(engine, run, streamOnce(engine, run, () => Effect.void, "restart")), true),
     (result) => ({ ...result, requestId: run.request.requestId, attempts: attemptsOf(run) })
   )
 
@@ -859,8 +865,12 @@ const refusesPrefill = (error: Failure): boolean =>
  * `Restart` part (`"restart"`). With `"none"`, a failure after the first
  * delta is final.
  */
-const streamOnce = (engine: Engine, run: Run, offer: (part: StreamPart) => Effect.Effect<unknown>): Once<Streamed> => {
-  const mode = rescueOf(engine, run)
+const streamOnce = (
+  engine: Engine,
+  run: Run,
+  offer: (part: StreamPart) => Effect.Effect<unknown>,
+  mode: Rescue = rescueOf(engine, run)
+): Once<Streamed> => {
   const once: Once<Streamed> = (route, role) => {
     const direct = deliver(run, route, offer)
     if (run.delivered.length === 0) {

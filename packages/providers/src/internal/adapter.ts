@@ -332,6 +332,17 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const decoder = codec.streamDecoder()
     let partialText = ""
     let reported: TokenCounts | undefined
+    // under a supervisor, a malformed event leaves a hole in the answer: nothing after it is forwarded,
+    // the rest is read for its usage, and the stream then fails with this error (the manager rescues it)
+    let hole: ProviderError | undefined
+    const report = (parts: ReadonlyArray<StreamPart>): ReadonlyArray<StreamPart> => {
+      const counts = decoder.counts()
+      if (supervisor !== undefined && counts !== reported && counts !== undefined) {
+        reported = counts
+        supervisor.usage(price(model, counts))
+      }
+      return parts
+    }
     const run: StreamRun = {
       finished: false,
       pending: undefined,
@@ -349,26 +360,25 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           const events = sse.feed(chunk)
           if (typeof events === "string") {
             run.pending = run.fail(malformed(model, `${name} stream: ${events}`), events)
-            return parts
+            return report(parts)
           }
           for (const event of events) {
             const step = decoder.event(event)
             if (typeof step !== "string") {
+              if (step._tag === "Malformed" && supervisor !== undefined) {
+                hole ??= malformed(model, `${name} sent a malformed stream event: ${step.message}`)
+                continue
+              }
               run.pending = run.fault(step)
-              return parts
+              return report(parts)
             }
-            if (step.length > 0) {
+            if (step.length > 0 && hole === undefined) {
               partialText += step
               parts.push({ _tag: "TextDelta", text: step })
             }
           }
         }
-        const counts = decoder.counts()
-        if (supervisor !== undefined && counts !== reported && counts !== undefined) {
-          reported = counts
-          supervisor.usage(price(model, counts))
-        }
-        return parts
+        return report(parts)
       },
       fault: (fault: StreamFault): ProviderError => {
         switch (fault._tag) {
@@ -397,6 +407,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         return run.fail(mapped, mapped.message)
       },
       ended: (): ReadonlyArray<StreamPart> | ProviderError => {
+        if (hole !== undefined) return run.fail(hole, hole.message)
         const finishReason = decoder.finishReason()
         if (finishReason === undefined) {
           return run.fail(

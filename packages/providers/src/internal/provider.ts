@@ -27,8 +27,18 @@ export interface BaseOptions {
   readonly model?: string | undefined
   /** The API base URL (a proxy, a mock server). */
   readonly baseUrl?: string | undefined
-  /** The limit of one attempt, in milliseconds (a request's `options.timeout` overrides it). Default 30 000. */
+  /**
+   * The limit of one call when the provider is used on its own, in
+   * milliseconds (a request's `options.timeout` overrides it). Default 30 000.
+   * Under `LlmManager` the manager's limits apply instead.
+   */
   readonly timeoutMs?: number | undefined
+  /**
+   * Whether the model continues a final assistant message; default: the
+   * provider's own capability. `LlmManager` continues a broken stream from
+   * the delivered text where this is on, and restarts it elsewhere.
+   */
+  readonly assistantPrefill?: boolean | undefined
 }
 
 /** What the caller chooses for a hosted provider: the key is required. */
@@ -76,7 +86,9 @@ const settingsOf = (
       baseUrl,
       apiKey: options.apiKey,
       timeoutMs,
-      capabilities: definition.capabilities,
+      capabilities: options.assistantPrefill === undefined
+        ? definition.capabilities
+        : { ...definition.capabilities, assistantPrefill: options.assistantPrefill },
       codec: definition.codec
     }
   })
@@ -108,7 +120,8 @@ export const fromConfig = (
           apiKey,
           model: provider.model,
           baseUrl: provider.baseUrl,
-          timeoutMs: settings.attemptTimeoutMs
+          timeoutMs: settings.attemptTimeoutMs,
+          assistantPrefill: Option.getOrUndefined(provider.assistantPrefill)
         })
     })
   })

@@ -208,6 +208,9 @@ const withMalformed = (wire: WireFormat, played: Frames, after: number | undefin
 const frameAfter = (wire: WireFormat, count: number, after: number | "end" | undefined, fallback: number): number =>
   after === undefined ? fallback : after === "end" ? count - 2 : wire.leadingFrames + after - 1
 
+/** Real milliseconds between a stream's last frame and the cut. */
+const CUT_GRACE_MS = 30
+
 const playFrames = async (
   res: ServerResponse,
   session: Session,
@@ -233,6 +236,8 @@ const playFrames = async (
   for (const [i, frame] of frames.entries()) {
     if (res.destroyed) return
     if (i === cutAt) {
+      // let the frames sent reach the client first, as when a connection drops mid-answer
+      await wait(res, CUT_GRACE_MS)
       session.destroy()
       return
     }
