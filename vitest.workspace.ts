@@ -18,5 +18,6 @@ export default [
   project("providers", "./packages/providers"),
   project("testing", "./packages/testing"),
   project("redis", "./packages/redis", { testTimeout: 30_000 }),
-  project("sql", "./packages/sql", { testTimeout: 30_000 })
+  project("sql", "./packages/sql", { testTimeout: 30_000 }),
+  project("quiz-service", "./examples/quiz-service", { testTimeout: 60_000 })
 ]
