@@ -54,12 +54,7 @@ const Stores = Layer.mergeAll(
  *
  * @since 0.1.0
  */
-export const Stack = LlmManager.layerConfig({
-  deepseek: Providers.layerFromConfig("deepseek"),
-  gemini: Providers.layerFromConfig("gemini"),
-  openai: Providers.layerFromConfig("openai"),
-  anthropic: Providers.layerFromConfig("anthropic")
-}).pipe(
+export const Stack = LlmManager.layerConfig(Providers.layersFromConfig).pipe(
   Layer.provideMerge(Stores),
   Layer.provide([LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
   Layer.provideMerge(LlmConfig.layer)
