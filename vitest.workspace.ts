@@ -19,6 +19,7 @@ export default [
   project("testing", "./packages/testing"),
   project("redis", "./packages/redis", { testTimeout: 30_000 }),
   project("sql", "./packages/sql", { testTimeout: 30_000 }),
+  project("http", "./packages/http"),
   project("cli", "./packages/cli", { testTimeout: 180_000 }),
   project("quiz-service", "./examples/quiz-service", { testTimeout: 60_000 })
 ]
