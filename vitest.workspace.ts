@@ -20,5 +20,8 @@ export default [
   project("redis", "./packages/redis", { testTimeout: 30_000 }),
   project("sql", "./packages/sql", { testTimeout: 30_000 }),
   project("ai", "./packages/ai"),
-  project("gateway", "./packages/gateway", { testTimeout: 30_000 })
+  project("gateway", "./packages/gateway", { testTimeout: 30_000 }),
+  project("http", "./packages/http"),
+  project("cli", "./packages/cli", { testTimeout: 180_000 }),
+  project("quiz-service", "./examples/quiz-service", { testTimeout: 60_000 })
 ]

@@ -21,7 +21,7 @@ import * as Providers from "@baton/providers/Providers"
 import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import { NodeHttpClient, NodeHttpServer, NodeServices } from "@effect/platform-node"
-import { Config, Effect, Layer, Logger, Option } from "effect"
+import { Config, Effect, Layer, Logger, Option, Schema } from "effect"
 import { HttpRouter } from "effect/http"
 import { createServer } from "node:http"
 import { AdminKey, Routes } from "./QuizApi.ts"
@@ -54,12 +54,7 @@ const Stores = Layer.mergeAll(
  *
  * @since 0.1.0
  */
-export const Stack = LlmManager.layerConfig({
-  deepseek: Providers.layerFromConfig("deepseek"),
-  gemini: Providers.layerFromConfig("gemini"),
-  openai: Providers.layerFromConfig("openai"),
-  anthropic: Providers.layerFromConfig("anthropic")
-}).pipe(
+export const Stack = LlmManager.layerConfig(Providers.layersFromConfig).pipe(
   Layer.provideMerge(Stores),
   Layer.provide([LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
   Layer.provideMerge(LlmConfig.layer)
@@ -76,12 +71,14 @@ export interface ListenOptions {
 }
 
 /**
- * `PORT` (default 3000) and `HOST` (default `127.0.0.1`).
+ * `PORT` (default 3000; 0 for any free port) and `HOST` (default `127.0.0.1`).
  *
  * @since 0.1.0
  */
 export const listenConfig: Config.Config<ListenOptions> = Config.all({
-  port: Config.Port("PORT").pipe(Config.withDefault(3000)),
+  port: Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })), "PORT").pipe(
+    Config.withDefault(3000)
+  ),
   host: Config.String("HOST").pipe(Config.withDefault("127.0.0.1"))
 })
 

@@ -34,12 +34,7 @@ export const defaultLedgerUrl = "sqlite:.baton/usage.sqlite"
  *
  * @since 0.1.0
  */
-export const Stack = LlmManager.layerConfig({
-  deepseek: Providers.layerFromConfig("deepseek"),
-  gemini: Providers.layerFromConfig("gemini"),
-  openai: Providers.layerFromConfig("openai"),
-  anthropic: Providers.layerFromConfig("anthropic")
-}).pipe(
+export const Stack = LlmManager.layerConfig(Providers.layersFromConfig).pipe(
   Layer.provide(SqlUsageLedger.layerFromConfig({ fallbackUrl: defaultLedgerUrl })),
   Layer.provide([LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
   Layer.provideMerge(LlmConfig.layer)

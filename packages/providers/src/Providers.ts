@@ -67,6 +67,14 @@ const layers: Readonly<Record<LlmConfig.ProviderKind, ConfiguredLayer>> = {
 }
 
 /**
+ * Every provider kind's configured layer, for `LlmManager.layerConfig`
+ * (which picks the chain `LlmConfig` names).
+ *
+ * @since 0.1.0
+ */
+export const layersFromConfig: Readonly<Record<LlmConfig.ProviderKind, ConfiguredLayer>> = layers
+
+/**
  * The configured layer of one provider kind.
  *
  * @since 0.1.0

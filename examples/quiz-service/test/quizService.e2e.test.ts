@@ -1,0 +1,226 @@
+/**
+ * End to end: the quiz service as two real processes (`node src/main.ts`)
+ * sharing one Redis for quotas, the mock provider server in this process, and
+ * every check made over HTTP like a client would.
+ */
+import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { Effect, Exit, Scope } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+const run = `${process.pid}-${Date.now()}`
+const limit = 3
+const adminKey = "e2e-admin-key"
+
+interface Service {
+  readonly url: string
+  readonly child: ChildProcess
+}
+
+const children: Array<ChildProcess> = []
+
+const startService = (server: MockProviderServer.MockProviderServer["Service"], name: string) =>
+  new Promise<Service>((resolve, reject) => {
+    const dir = mkdtempSync(join(tmpdir(), "quiz-e2e-"))
+    const child = spawn(process.execPath, [main], {
+      cwd: dir,
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        PORT: "0",
+        DEEPSEEK_API_KEY: "mock-deepseek-key",
+        GEMINI_API_KEY: "mock-gemini-key",
+        DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
+        GEMINI_BASE_URL: server.baseUrl("gemini"),
+        AI_DAILY_LIMIT_PER_TEACHER: String(limit),
+        AI_MAX_QUESTIONS_PER_REQUEST: "10",
+        LLM_MAX_RETRIES: "0",
+        LLM_CIRCUIT_FAILURE_THRESHOLD: "50",
+        LLM_STREAM_IDLE_TIMEOUT_MS: "1000",
+        REDIS_URL: "redis://127.0.0.1:6379",
+        LLM_USAGE_STORE_URL: `sqlite:${join(dir, "usage.sqlite")}`,
+        QUIZ_REQUEST_LOG: join(dir, "requests.log"),
+        QUIZ_ADMIN_KEY: adminKey
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    children.push(child)
+    let output = ""
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      const url = /quiz-service listening on (http:\/\/\S+)/.exec(output)?.[1]
+      if (url !== undefined) resolve({ url, child })
+    }
+    child.stdout.on("data", onData)
+    child.stderr.on("data", onData)
+    child.on("exit", (code) => {
+      reject(new Error(`${name} exited with ${code}:\n${output}`))
+    })
+  })
+
+interface Reply {
+  readonly status: number
+  readonly headers: Headers
+  readonly text: string
+}
+
+const request = async (url: string, init: RequestInit = {}): Promise<Reply> => {
+  const response = await fetch(url, init)
+  return { status: response.status, headers: response.headers, text: await response.text() }
+}
+
+const postJson = (url: string, teacher: string, body: unknown) =>
+  request(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-teacher-id": teacher },
+    body: JSON.stringify(body)
+  })
+
+const quiz = (service: Service, teacher: string, questionCount = 3) =>
+  postJson(`${service.url}/v1/quizzes`, teacher, { topic: "photosynthesis", grade: 6, questionCount })
+
+const secondsToUtcMidnight = () => {
+  const now = new Date()
+  const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1)
+  return (midnight - now.getTime()) / 1000
+}
+
+interface QuizBody {
+  readonly provider: string
+  readonly attempts: number
+  readonly quiz: {
+    readonly questions: ReadonlyArray<{ question: string; choices: ReadonlyArray<string>; answerIndex: number }>
+  }
+}
+
+describe("quiz service over HTTP", () => {
+  const scope = Effect.runSync(Scope.make())
+  let server: MockProviderServer.MockProviderServer["Service"]
+  let a: Service
+  let b: Service
+  const inject = (provider: MockProviderServer.MockProvider, fault: MockFault.MockFault) =>
+    Effect.runPromise(server.inject(provider, fault))
+
+  beforeAll(async () => {
+    server = await Effect.runPromise(Scope.provide(MockProviderServer.start(), scope))
+    ;[a, b] = await Promise.all([startService(server, "service A"), startService(server, "service B")])
+  }, 90_000)
+
+  afterAll(async () => {
+    for (const child of children) child.kill("SIGTERM")
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
+
+  it("answers a quiz with plausible questions and the quota headers", async () => {
+    const reply = await quiz(a, `t-ok-${run}`)
+    assert.strictEqual(reply.status, 200, reply.text)
+    assert.strictEqual(reply.headers.get("ratelimit-limit"), String(limit))
+    assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit - 1))
+    assert.isAbove(Number(reply.headers.get("ratelimit-reset")), 0)
+    const body = JSON.parse(reply.text) as QuizBody
+    assert.strictEqual(body.provider, "deepseek")
+    assert.strictEqual(body.quiz.questions.length, 3)
+    for (const q of body.quiz.questions) {
+      assert.include(q.question, "photosynthesis")
+      assert.strictEqual(new Set(q.choices).size, q.choices.length)
+      assert.isTrue(q.answerIndex >= 0 && q.answerIndex < q.choices.length)
+    }
+  })
+
+  it("refuses the limit+1-th request of the day with 429 and a correct Retry-After", async () => {
+    const teacher = `t-limit-${run}`
+    for (let i = 0; i < limit; i++) assert.strictEqual((await quiz(a, teacher)).status, 200)
+    const refused = await quiz(a, teacher)
+    assert.strictEqual(refused.status, 429)
+    assert.strictEqual(refused.headers.get("content-type"), "application/problem+json")
+    assert.strictEqual(refused.headers.get("ratelimit-remaining"), "0")
+    const retryAfter = Number(refused.headers.get("retry-after"))
+    assert.closeTo(retryAfter, secondsToUtcMidnight(), 5)
+    assert.strictEqual(refused.headers.get("ratelimit-reset"), refused.headers.get("retry-after"))
+    assert.notInclude(refused.text, "photosynthesis")
+  })
+
+  it("answers 400 naming the field over the per-request maximum, without spending quota", async () => {
+    const teacher = `t-max-${run}`
+    const reply = await quiz(a, teacher, 11)
+    assert.strictEqual(reply.status, 400)
+    const problem = JSON.parse(reply.text) as { field: string; max: number }
+    assert.strictEqual(problem.field, "questionCount")
+    assert.strictEqual(problem.max, 10)
+    assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit))
+  })
+
+  it("answers 400 naming the missing teacher header", async () => {
+    const reply = await request(`${a.url}/v1/quizzes`, { method: "POST", body: "{}" })
+    assert.strictEqual(reply.status, 400)
+    assert.strictEqual((JSON.parse(reply.text) as { field: string }).field, "header x-teacher-id")
+  })
+
+  it("falls back to Gemini when the mock DeepSeek fails", async () => {
+    await inject("deepseek", MockFault.status(503))
+    const reply = await quiz(a, `t-fallback-${run}`)
+    assert.strictEqual(reply.status, 200, reply.text)
+    const body = JSON.parse(reply.text) as QuizBody
+    assert.strictEqual(body.provider, "gemini")
+    assert.strictEqual(body.attempts, 2)
+  })
+
+  it("answers 503 without internal detail when both providers fail, and refunds the quota", async () => {
+    await inject("deepseek", MockFault.status(503))
+    await inject("gemini", MockFault.status(500))
+    const reply = await quiz(a, `t-down-${run}`)
+    assert.strictEqual(reply.status, 503)
+    assert.strictEqual(reply.headers.get("content-type"), "application/problem+json")
+    assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit))
+    for (const secret of ["deepseek", "gemini", "mock-", "photosynthesis", "HTTP"]) {
+      assert.notInclude(reply.text, secret)
+    }
+  })
+
+  it("ends a stream cut mid-answer with an error event, never a clean finish", async () => {
+    await inject("deepseek", MockFault.status(503))
+    // Gemini's first event carries text: a stall after it cuts the answer mid-way
+    await inject("gemini", MockFault.stallMidStream("forever"))
+    const reply = await postJson(`${a.url}/v1/quizzes/stream`, `t-cut-${run}`, { topic: "tides", grade: 5 })
+    assert.strictEqual(reply.status, 200)
+    const events = reply.text.split("\n").filter((l) => l.startsWith("event: ")).map((l) => l.slice(7))
+    assert.include(events, "delta")
+    assert.strictEqual(events.at(-1), "error")
+    assert.notInclude(events, "finish")
+  })
+
+  it("streams an explanation that ends with finish", async () => {
+    const reply = await postJson(`${a.url}/v1/quizzes/stream`, `t-stream-${run}`, { topic: "tides", grade: 5 })
+    assert.strictEqual(reply.headers.get("content-type"), "text/event-stream")
+    const events = reply.text.split("\n").filter((l) => l.startsWith("event: ")).map((l) => l.slice(7))
+    assert.strictEqual(events.at(-1), "finish")
+    assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit - 1))
+  })
+
+  it("two processes sharing one Redis give exactly the daily limit between them", async () => {
+    const teacher = `t-shared-${run}`
+    const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => quiz(i % 2 === 0 ? a : b, teacher)))
+    const statuses = replies.map((r) => r.status)
+    assert.strictEqual(statuses.filter((s) => s === 200).length, limit, statuses.join(","))
+    assert.strictEqual(statuses.filter((s) => s === 429).length, 10 - limit, statuses.join(","))
+  })
+
+  it("reports usage per teacher to the admin only, and each circuit", async () => {
+    const teacher = `t-usage-${run}`
+    await quiz(b, teacher)
+    assert.strictEqual((await request(`${b.url}/v1/usage`)).status, 401)
+    const usage = await request(`${b.url}/v1/usage`, { headers: { "x-admin-key": adminKey } })
+    const rows = (JSON.parse(usage.text) as { teachers: ReadonlyArray<{ teacher: string; requests: number }> }).teachers
+    assert.strictEqual(rows.find((row) => row.teacher === teacher)?.requests, 1)
+    const health = JSON.parse((await request(`${b.url}/healthz`)).text) as { providers: ReadonlyArray<unknown> }
+    assert.deepStrictEqual(health.providers, [
+      { provider: "deepseek", circuit: "closed" },
+      { provider: "gemini", circuit: "closed" }
+    ])
+  })
+})

@@ -1,0 +1,173 @@
+/**
+ * The `baton` command as a shell user runs it: the bin as a subprocess (on the
+ * machine's Node 20 when there is one, to prove the launcher), its output and
+ * its exit code.
+ */
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { Effect, Exit, Scope } from "effect"
+import { execFileSync, spawn } from "node:child_process"
+import { existsSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+
+const baton = fileURLToPath(new URL("../bin/baton.js", import.meta.url))
+const mockServerBin = fileURLToPath(new URL("../../testing/bin/baton-mock-server.js", import.meta.url))
+
+/** The system's Node (20 here) when it is older than the workspace's, else this one. */
+const node =
+  ["/usr/bin/node", "/usr/local/bin/node"].find((path) =>
+    existsSync(path) && execFileSync(path, ["--version"]).toString().startsWith("v20")
+  ) ?? process.execPath
+
+interface Ran {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const baseEnv = { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "" }
+
+const freshDir = () => mkdtempSync(join(tmpdir(), "baton-cli-"))
+
+const run = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly cwd?: string; readonly bin?: string } = {}
+) =>
+  new Promise<Ran>((resolve) => {
+    const child = spawn(node, [options.bin ?? baton, ...args], {
+      cwd: options.cwd ?? freshDir(),
+      env: { ...baseEnv, ...options.env }
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on("exit", (code) => {
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+/** Starts a long-running command and resolves with its first output line matching `ready`, then stops it. */
+const startAndStop = (args: ReadonlyArray<string>, ready: RegExp, bin?: string) =>
+  new Promise<string>((resolve, reject) => {
+    const child = spawn(node, [bin ?? baton, ...args], { cwd: freshDir(), env: baseEnv })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+      if (ready.test(output)) {
+        child.kill("SIGINT")
+        resolve(output)
+      }
+    })
+    child.on("exit", (code) => {
+      if (!ready.test(output)) reject(new Error(`exited with ${code} before ready:\n${output}`))
+    })
+  })
+
+describe("baton", () => {
+  const scope = Effect.runSync(Scope.make())
+  let server: MockProviderServer.MockProviderServer["Service"]
+
+  beforeAll(async () => {
+    server = await Effect.runPromise(Scope.provide(MockProviderServer.start(), scope))
+  })
+  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+
+  it("--help on every command, exit 0", async () => {
+    const commands = ["generate", "usage", "check", "mock-server", "demo"]
+    const root = await run(["--help"])
+    assert.strictEqual(root.code, 0)
+    for (const command of commands) {
+      assert.include(root.stdout, command)
+      const ran = await run([command, "--help"])
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      assert.include(ran.stdout, `baton ${command}`)
+    }
+  })
+
+  it("a bad flag shows the usage and exits 1", async () => {
+    const ran = await run(["usage", "--by", "nope"])
+    assert.strictEqual(ran.code, 1)
+    assert.include(ran.stdout, "USAGE")
+    assert.include(ran.stderr, "--by")
+  })
+
+  it("a bad day names the flag and exits 1", async () => {
+    const ran = await run(["usage", "--day", "2026-13-01"], {
+      env: { LLM_USAGE_STORE_URL: `sqlite:${join(freshDir(), "u.sqlite")}` }
+    })
+    assert.strictEqual(ran.code, 1)
+    assert.include(ran.stderr, "baton: --day 2026-13-01")
+  })
+
+  it("a missing key names the variable and exits 2", async () => {
+    for (const command of [["check"], ["generate", "hi"]]) {
+      const ran = await run(command, { env: { DEEPSEEK_API_KEY: "sk-test" } })
+      assert.strictEqual(ran.code, 2)
+      assert.match(ran.stderr, /^baton: GEMINI_API_KEY/m)
+    }
+  })
+
+  it("an empty ledger says so and exits 0", async () => {
+    const ran = await run(["usage"], { env: { LLM_USAGE_STORE_URL: `sqlite:${join(freshDir(), "empty.sqlite")}` } })
+    assert.strictEqual(ran.code, 0, ran.stderr)
+    assert.match(ran.stdout, /^No usage recorded for \d{4}-\d{2}-\d{2}\.$/m)
+  })
+
+  it("generate with no key uses the bundled mock server, says so once, and the ledger shows the call", async () => {
+    const cwd = freshDir()
+    const generated = await run(["generate", "Write 2 questions about Mars for grade 4", "--teacher", "cli-t"], { cwd })
+    assert.strictEqual(generated.code, 0, generated.stderr)
+    assert.include(generated.stdout, "Mock answer from deepseek")
+    assert.strictEqual(generated.stderr.match(/bundled mock provider server/g)?.length, 1)
+    assert.match(
+      generated.stderr,
+      /deepseek\/deepseek-flash · 1 attempt\(s\) · \d+ in \/ \d+ out tokens · \$[\d.]+ · \d+ ms/
+    )
+    const usage = await run(["usage", "--teacher", "cli-t", "--json"], { cwd })
+    assert.strictEqual(usage.code, 0, usage.stderr)
+    const rows = JSON.parse(usage.stdout) as ReadonlyArray<{ subjectId: string; requests: number }>
+    assert.deepStrictEqual(rows.map((r) => [r.subjectId, r.requests]), [["cli-t", 1]])
+  })
+
+  it("check --ping prints the chain and one line per provider", async () => {
+    const ran = await run(["check", "--ping"], {
+      env: {
+        DEEPSEEK_API_KEY: "sk-test",
+        GEMINI_API_KEY: "g-test",
+        DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
+        GEMINI_BASE_URL: server.baseUrl("gemini")
+      }
+    })
+    assert.strictEqual(ran.code, 0, ran.stderr)
+    assert.include(ran.stdout, "deepseek (deepseek-flash) -> gemini (gemini-2.5-flash)")
+    assert.match(ran.stdout, /^deepseek\s+deepseek-flash\s+\d+\s+ok$/m)
+    assert.match(ran.stdout, /^gemini\s+gemini-2\.5-flash\s+\d+\s+ok$/m)
+  })
+
+  it("mock-server and baton-mock-server start and print their URLs", async () => {
+    const ready = /Ctrl-C stops/
+    for (
+      const started of [
+        await startAndStop(["mock-server", "--port", "0"], ready),
+        await startAndStop(["--port", "0", "--seed", "3"], ready, mockServerBin)
+      ]
+    ) {
+      assert.match(started, /Baton mock provider server on http:\/\/127\.0\.0\.1:\d+/)
+      assert.match(started, /deepseek +http:\/\/127\.0\.0\.1:\d+\/deepseek/)
+    }
+  })
+
+  it("demo runs the DreamAI day and ends with the per-teacher table", async () => {
+    const ran = await run(["demo"])
+    assert.strictEqual(ran.code, 0, ran.stderr)
+    assert.include(ran.stdout, "from gemini")
+    assert.match(ran.stdout, /mr-chen\s+429 .*Retry-After: \d+s/)
+    assert.match(ran.stdout, /ms-okafor\s+400 .*questionCount/)
+    assert.include(ran.stdout, "circuits: deepseek open")
+    assert.match(ran.stdout, /Per teacher[\s\S]*mr-chen\s+5\s+\d+\s+\$/)
+    assert.match(ran.stdout, /Per provider[\s\S]*deepseek\s+\d+/)
+  })
+})

@@ -1,0 +1,66 @@
+import type * as Attempt from "@baton/core/Attempt"
+import { ModelId, ProviderName } from "@baton/core/Ids"
+import {
+  AllProvidersFailed,
+  DeadlineExceeded,
+  GenerationDisabled,
+  InvalidOptions,
+  QuotaStoreUnavailable
+} from "@baton/core/LlmError"
+import { CircuitOpen, ProviderUnavailable } from "@baton/core/ProviderError"
+import { assert, describe, it } from "@effect/vitest"
+import { DateTime, Duration } from "effect"
+import * as HttpProblem from "../src/HttpProblem.ts"
+
+const now = DateTime.makeUnsafe("2026-03-01T12:00:00Z")
+
+const skipped = (provider: string, retryAfter: Duration.Duration): Attempt.Attempt => ({
+  provider: ProviderName.make(provider),
+  model: ModelId.make(`${provider}-model`),
+  role: "primary",
+  outcome: "skipped",
+  latencyMs: 0,
+  error: new CircuitOpen({ provider: ProviderName.make(provider), retryAfter })
+})
+
+describe("HttpProblem", () => {
+  it("maps each error to its status as Problem Details, without internal detail", () => {
+    const cases = [
+      [new GenerationDisabled(), 503],
+      [new DeadlineExceeded({ timeoutMs: 60_000, attempts: [] }), 504],
+      [new QuotaStoreUnavailable({ message: "redis://user:hunter2@10.0.0.5:6379 refused" }), 503],
+      [new InvalidOptions({ field: "topic", message: "topic: expected a non-empty string" }), 400]
+    ] as const
+    for (const [error, status] of cases) {
+      const { headers, problem } = HttpProblem.toProblem(error, now)
+      assert.strictEqual(problem.status, status, error._tag)
+      assert.strictEqual(problem.type, `urn:baton:problem:${error._tag}`)
+      assert.notInclude(JSON.stringify(problem), "hunter2")
+      assert.deepStrictEqual(headers, {})
+    }
+    assert.strictEqual(HttpProblem.toProblem(cases[3][0], now).problem["field"], "topic")
+  })
+
+  it("AllProvidersFailed is a 503 with Retry-After only when every provider was skipped by an open circuit", () => {
+    const open = new AllProvidersFailed({
+      attempts: [skipped("deepseek", Duration.seconds(12.2)), skipped("gemini", Duration.seconds(30))]
+    })
+    const { headers, problem } = HttpProblem.toProblem(open, now)
+    assert.strictEqual(problem.status, 503)
+    assert.deepStrictEqual(headers, { "Retry-After": "13" })
+
+    const failed = new AllProvidersFailed({
+      attempts: [skipped("deepseek", Duration.seconds(12)), {
+        provider: ProviderName.make("gemini"),
+        model: ModelId.make("gemini-model"),
+        role: "fallback",
+        outcome: "error",
+        latencyMs: 40,
+        error: new ProviderUnavailable({ provider: ProviderName.make("gemini"), status: 503, message: "sk-live-123" })
+      }]
+    })
+    const answer = HttpProblem.toProblem(failed, now)
+    assert.deepStrictEqual(answer.headers, {})
+    assert.notInclude(JSON.stringify(answer.problem), "sk-live-123")
+  })
+})
