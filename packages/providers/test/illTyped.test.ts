@@ -9,47 +9,13 @@ import * as LlmManager from "@baton/core/LlmManager"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Anthropic from "../src/Anthropic.ts"
 import * as Gemini from "../src/Gemini.ts"
 import * as OpenAi from "../src/OpenAi.ts"
+import { rawServer } from "./rawServer.ts"
 
 type Kind = "openai" | "anthropic" | "gemini"
-
-/** A server that answers every request with `body` (JSON) or, for a stream, with `events` as SSE. */
-const rawServer = (reply: { readonly body: unknown; readonly events: ReadonlyArray<unknown> }) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<{ readonly url: string; readonly close: () => void }>((resolve) => {
-        const server = createServer((req, res) => {
-          let text = ""
-          req.on("data", (chunk: Buffer) => {
-            text += chunk.toString()
-          })
-          req.on("end", () => {
-            const streamed = text.includes("\"stream\":true") || (req.url ?? "").includes("alt=sse")
-            if (streamed) {
-              res.writeHead(200, { "content-type": "text/event-stream" })
-              for (const event of reply.events) {
-                res.write(`data: ${typeof event === "string" ? event : JSON.stringify(event)}\n\n`)
-              }
-              res.end()
-            } else {
-              res.writeHead(200, { "content-type": "application/json" })
-              res.end(JSON.stringify(reply.body))
-            }
-          })
-        })
-        server.listen(0, "127.0.0.1", () => {
-          const { port } = server.address() as AddressInfo
-          resolve({ url: `http://127.0.0.1:${port}`, close: () => server.close() })
-        })
-      })
-    ),
-    (server) => Effect.sync(server.close)
-  )
 
 const apiKey = Redacted.make("sk-test-key")
 const adapters = { openai: OpenAi.layer, anthropic: Anthropic.layer, gemini: Gemini.layer } as const
