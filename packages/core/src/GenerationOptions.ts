@@ -4,7 +4,7 @@
  * | field | default | rule |
  * | --- | --- | --- |
  * | `temperature` | 0.7 | finite, 0..2 |
- * | `maxTokens` | 2000 | positive integer |
+ * | `maxTokens` | 2000 | integer from 1 to `maxTokensLimit` (10,000,000) |
  * | `model` | the provider's configured model | non-empty |
  * | `responseFormat` | `"text"` | `"text"` or `"json"` (OpenAI, DeepSeek, compatible: `json_object`; Gemini: `application/json`; Anthropic, which has no JSON mode: an instruction in the system prompt) |
  * | `system` | none | a system prompt put before the messages |
@@ -37,6 +37,14 @@ import { ModelId } from "./Ids.ts"
 import { firstIssue } from "./internal/schemaIssue.ts"
 import { InvalidOptions } from "./LlmError.ts"
 
+/**
+ * The largest `maxTokens` accepted: far above any model's output limit, low
+ * enough that token estimates and budgets stay exact integers.
+ *
+ * @since 0.1.0
+ */
+export const maxTokensLimit = 10_000_000
+
 const PositiveDuration = Schema.Union([Schema.DurationFromMillis, Schema.DurationFromString]).check(
   Schema.makeFilter((d: Duration.Duration) =>
     Duration.isGreaterThan(d, Duration.zero) || "Expected a positive duration"
@@ -52,7 +60,9 @@ export const GenerationOptions = Schema.Struct({
   temperature: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 2 })).pipe(
     Schema.withDecodingDefaultKey(Effect.succeed(0.7))
   ),
-  maxTokens: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(2000))),
+  maxTokens: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxTokensLimit })).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(2000))
+  ),
   model: Schema.optionalKey(ModelId),
   responseFormat: Schema.optionalKey(Schema.Literals(["text", "json"])),
   system: Schema.optionalKey(Schema.String),

@@ -40,7 +40,11 @@ export type ProviderName = typeof ProviderName.Type
  *
  * @since 0.1.0
  */
-export const ModelId = Schema.NonEmptyString.pipe(Schema.brand("ModelId"))
+export const ModelId = Schema.String.check(
+  Schema.isPattern(/^\S(?:\P{Cc}*\S)?$/u, {
+    message: "a model id is not blank, has no leading or trailing space and no control characters"
+  })
+).pipe(Schema.brand("ModelId"))
 
 /** @since 0.1.0 */
 export type ModelId = typeof ModelId.Type
@@ -68,7 +72,10 @@ export type SubjectId = typeof SubjectId.Type
  *
  * @since 0.1.0
  */
-export const RequestId = Schema.NonEmptyString.check(Schema.isMaxLength(128)).pipe(Schema.brand("RequestId"))
+export const RequestId = Schema.NonEmptyString.check(
+  Schema.isMaxLength(128),
+  Schema.isPattern(/^\P{Cc}*$/u, { message: "a request id must not contain control characters" })
+).pipe(Schema.brand("RequestId"))
 
 /** @since 0.1.0 */
 export type RequestId = typeof RequestId.Type

@@ -264,7 +264,7 @@ const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
   Option.match(json, {
     onNone: () => Effect.succeed(Pricing.defaultTable),
     onSome: (text) =>
-      Schema.decodeUnknownEffect(PriceOverrides)(text).pipe(
+      Schema.decodeUnknownEffect(PriceOverrides)(text, { onExcessProperty: "error" }).pipe(
         Effect.map((overrides) => Pricing.mergeTables(Pricing.defaultTable, overrides)),
         Effect.catch((error) => fail("LLM_PRICES", error.message))
       )

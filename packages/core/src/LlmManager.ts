@@ -180,8 +180,7 @@ export interface Options<E, R> {
   readonly generationEnabled?: boolean | undefined
 }
 
-const toRequest = (input: Input): Effect.Effect<LlmRequest.LlmRequest, InvalidOptions> =>
-  "promptHash" in input ? Effect.succeed(input) : LlmRequest.make(input)
+const toRequest = LlmRequest.fromInput
 
 const buildRoutes = <E, R>(
   providers: ReadonlyArray<Layer.Layer<LlmProvider, E, R>>

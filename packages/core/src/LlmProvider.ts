@@ -179,10 +179,7 @@ export const make = (implementation: Implementation): Service => {
 export const layer = (implementation: Implementation): Layer.Layer<LlmProvider> =>
   Layer.succeed(LlmProvider, make(implementation))
 
-const toRequest = (
-  input: LlmRequest.Input | LlmRequest.LlmRequest
-): Effect.Effect<LlmRequest.LlmRequest, InvalidOptions> =>
-  "promptHash" in input ? Effect.succeed(input) : LlmRequest.make(input)
+const toRequest = LlmRequest.fromInput
 
 /**
  * Generates text with the current provider.

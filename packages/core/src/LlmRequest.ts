@@ -137,6 +137,7 @@ const decodeInput = Schema.decodeUnknownEffect(InputSchema)
  */
 export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> =>
   Effect.gen(function*() {
+    if (!isObject(input)) return yield* notAnObject
     const { metadata, prompt } = yield* decodeInput(withoutUndefined(input)).pipe(
       Effect.mapError((error) => new InvalidOptions(firstIssue(error, "")))
     )
@@ -157,6 +158,20 @@ export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> =>
       promptHash: hashMessages(messages)
     }
   })
+
+const isObject = (input: unknown): input is object => typeof input === "object" && input !== null
+
+const notAnObject = new InvalidOptions({ field: "request", message: "request: expected an object with a prompt" })
+
+/**
+ * A request from what a caller passed: an `Input` (decoded by `make`) or an
+ * already built `LlmRequest`; anything else (`null`, a number) is an
+ * `InvalidOptions` naming `request`.
+ *
+ * @since 0.1.0
+ */
+export const fromInput = (input: Input | LlmRequest): Effect.Effect<LlmRequest, InvalidOptions> =>
+  isObject(input) && "promptHash" in input ? Effect.succeed(input) : make(input)
 
 const withoutUndefined = (input: Input): Record<string, unknown> =>
   input.metadata === undefined ? { prompt: input.prompt } : {

@@ -40,7 +40,8 @@ import { Context, Layer, Schema } from "effect"
 import type { ModelId, ProviderName } from "./Ids.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
-const UsdPerMillion = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+/** At most $1,000,000 per 1M tokens: any real price, and a cost that stays an exact integer of nano-USD. */
+const UsdPerMillion = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1_000_000 }))
 
 /**
  * USD per 1M tokens. `cachedInput` defaults to `input` when a provider gives

@@ -62,10 +62,10 @@ import {
 import { Attempt, type Attempt as AttemptType } from "./Attempt.ts"
 import { FinishReason } from "./GenerationResult.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
-import { scrub, truncate } from "./internal/redact.ts"
 import { LlmConfig } from "./LlmConfig.ts"
 import * as LlmMetrics from "./LlmMetrics.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
+import { scrub, truncate } from "./Redact.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
 /**

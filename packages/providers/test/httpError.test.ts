@@ -146,7 +146,7 @@ describe("httpError", () => {
     assert.include(map(503, "plain text outage").message, "plain text outage")
     const leaked = map(401, openAiError("Incorrect API key provided: sk-canary-123", "invalid_request_error"))
     assert.notInclude(leaked.message, "sk-canary-123")
-    assert.include(leaked.message, "<redacted>")
+    assert.include(leaked.message, "[redacted]")
   })
 
   it("maps stream error events by their type", () => {

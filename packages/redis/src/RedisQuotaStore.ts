@@ -7,7 +7,7 @@
  * One hash per subject and local day, `<prefix><YYYY-MM-DD>:<subject>`, with
  * the fields `units`, `tokens` and `cost` (nano-USD), and one `r:<id>` per
  * reservation (see below). The subject id is
- * base64url-encoded, so no id (however hostile: `:`, `{`, `*`, newlines, 256
+ * base64url-encoded, so no id (however hostile: `:`, `{`, `*`, spaces, 256
  * characters) can reach another subject's key, a hash slot tag or a pattern.
  * The day in the key comes from the Effect clock (see `QuotaLimiter.dayOf`),
  * and each reservation sets the key's expiry to the next local midnight

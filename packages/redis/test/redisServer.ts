@@ -6,7 +6,7 @@
 import { Effect, type Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createServer } from "node:net"
-import { createClient } from "redis"
+import { answers } from "./redisTest.ts"
 
 /** A running server and its controls. */
 export interface RedisServer {
@@ -35,19 +35,6 @@ const sparePort = (): Promise<number> =>
     })
   })
 
-const answers = async (url: string): Promise<boolean> => {
-  const client = createClient({ url, socket: { connectTimeout: 200, reconnectStrategy: false } })
-  client.on("error", () => {})
-  try {
-    await client.connect()
-    await client.ping()
-    client.destroy()
-    return true
-  } catch {
-    return false
-  }
-}
-
 const start = async (port: number): Promise<ChildProcess> => {
   const child = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
     stdio: "ignore"
@@ -58,7 +45,7 @@ const start = async (port: number): Promise<ChildProcess> => {
   })
   const url = `redis://127.0.0.1:${port}`
   for (let i = 0; i < 200; i++) {
-    if (await answers(url)) return child
+    if (await answers(url, 200)) return child
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
   child.kill("SIGKILL")

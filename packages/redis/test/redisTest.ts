@@ -12,8 +12,9 @@ import { createClient } from "redis"
 /** The Redis the tests use. */
 export const redisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
-const probe = async (): Promise<boolean> => {
-  const client = createClient({ url: redisUrl, socket: { connectTimeout: 1_000, reconnectStrategy: false } })
+/** True when the Redis at `url` answers a PING within `connectTimeout` ms. */
+export const answers = async (url: string, connectTimeout = 1_000): Promise<boolean> => {
+  const client = createClient({ url, socket: { connectTimeout, reconnectStrategy: false } })
   client.on("error", () => {})
   try {
     await client.connect()
@@ -26,7 +27,7 @@ const probe = async (): Promise<boolean> => {
 }
 
 /** True when Redis answered a PING. */
-export const redisAvailable: boolean = await probe()
+export const redisAvailable: boolean = await answers(redisUrl)
 
 if (!redisAvailable) {
   if (process.env["CI"] === "true") {

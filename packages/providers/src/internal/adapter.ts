@@ -46,6 +46,7 @@ import {
   StreamInterrupted,
   StructuredOutputInvalid
 } from "@baton/core/ProviderError"
+import * as Redact from "@baton/core/Redact"
 import type { StructuredOutput } from "@baton/core/StructuredOutput"
 import { estimate, type TokenCounts, type TokenUsage } from "@baton/core/TokenUsage"
 import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Stream, Tracer } from "effect"
@@ -175,7 +176,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         provider: name,
         model,
         stage: "prompt",
-        message: `${name} blocked the prompt (${reply.blockedPrompt})`
+        message: HttpError.scrub(apiKey, `${name} blocked the prompt (${Redact.truncate(reply.blockedPrompt, 200)})`)
       })
     }
     if (reply.finishReason === "content_filter") {
@@ -386,8 +387,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             return run.fail(malformed(model, `${name} sent a malformed stream event: ${fault.message}`), fault.message)
           case "Blocked":
             return run.fail(
-              new ContentFiltered({ provider: name, model, stage: "prompt", message: fault.message }),
-              fault.message
+              new ContentFiltered({
+                provider: name,
+                model,
+                stage: "prompt",
+                message: HttpError.scrub(apiKey, fault.message)
+              }),
+              HttpError.scrub(apiKey, fault.message)
             )
           case "ErrorEvent": {
             const error = HttpError.fromStreamError(contextOf(model), fault.body, Date.now())

@@ -113,7 +113,10 @@ const decode = (json: unknown): Reply | string => {
   if (!Array.isArray(json.content)) return "no content array"
   let content = ""
   for (const block of json.content) {
-    if (Json.isObject(block) && block.type === "text" && typeof block.text === "string") content += block.text
+    if (!Json.isObject(block) || typeof block.type !== "string") return "a content block without a type"
+    if (block.type !== "text") continue
+    if (typeof block.text !== "string") return "a text block whose text is not a string"
+    content += block.text
   }
   return {
     content,
@@ -144,10 +147,15 @@ const streamDecoder = (): StreamDecoder => {
           if (Json.isObject(json.message) && Json.isObject(json.message.usage)) track(json.message.usage)
           return ""
         case "content_block_delta":
-          return Json.isObject(json.delta) && json.delta.type === "text_delta" && typeof json.delta.text === "string"
+          if (!Json.isObject(json.delta) || typeof json.delta.type !== "string") {
+            return { _tag: "Malformed", message: "a content_block_delta without a typed delta" }
+          }
+          if (json.delta.type !== "text_delta") return ""
+          return typeof json.delta.text === "string"
             ? json.delta.text
-            : ""
+            : { _tag: "Malformed", message: "a text_delta whose text is not a string" }
         case "message_delta":
+          if (!Json.isObject(json.delta)) return { _tag: "Malformed", message: "a message_delta without a delta" }
           if (Json.isObject(json.delta) && typeof json.delta.stop_reason === "string") {
             finish = finishReason(json.delta.stop_reason)
           }

@@ -81,16 +81,20 @@ interface Candidate {
   readonly toolCall: boolean
 }
 
-const candidateOf = (json: Json.JsonObject): Candidate | undefined => {
+/** The first candidate; a string says what is ill-typed in it. */
+const candidateOf = (json: Json.JsonObject): Candidate | string | undefined => {
   const candidates = json.candidates
   if (!Array.isArray(candidates) || !Json.isObject(candidates[0])) return undefined
   const candidate = candidates[0]
-  const content = Json.isObject(candidate.content) ? candidate.content : {}
-  const parts = Array.isArray(content.parts) ? content.parts : []
+  const content = candidate.content ?? {}
+  if (!Json.isObject(content)) return "candidates[0].content is not an object"
+  const parts = content.parts ?? []
+  if (!Array.isArray(parts)) return "candidates[0].content.parts is not an array"
   let text = ""
   let toolCall = false
   for (const part of parts) {
-    if (!Json.isObject(part)) continue
+    if (!Json.isObject(part)) return "a part is not an object"
+    if (part.text !== undefined && typeof part.text !== "string") return "a part's text is not a string"
     if (typeof part.text === "string" && part.thought !== true) text += part.text
     if (part.functionCall !== undefined) toolCall = true
   }
@@ -107,6 +111,7 @@ const decode = (json: unknown): Reply | string => {
   if (blocked !== undefined) return { content: "", finishReason: "content_filter", counts, blockedPrompt: blocked }
   const candidate = candidateOf(json)
   if (candidate === undefined) return "no candidates[0]"
+  if (typeof candidate === "string") return candidate
   return {
     content: candidate.text,
     finishReason: candidate.finishReason === undefined
@@ -131,6 +136,7 @@ const streamDecoder = (): StreamDecoder => {
       if (candidate === undefined) {
         return Json.isObject(json.usageMetadata) ? "" : { _tag: "Malformed", message: "an event without candidates" }
       }
+      if (typeof candidate === "string") return { _tag: "Malformed", message: candidate }
       if (candidate.finishReason !== undefined) finish = finishReason(candidate.finishReason, candidate.toolCall)
       return candidate.text
     },

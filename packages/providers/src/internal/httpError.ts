@@ -36,7 +36,8 @@ import {
   ProviderRateLimited,
   ProviderUnavailable
 } from "@baton/core/ProviderError"
-import { Duration, Redacted, Result } from "effect"
+import * as Redact from "@baton/core/Redact"
+import { Duration, type Redacted, Result } from "effect"
 import { Headers, type HttpClientError } from "effect/http"
 import * as Json from "./json.ts"
 
@@ -78,12 +79,9 @@ export const errorBody = (json: unknown): ErrorBody => {
   }
 }
 
-/** The text with the API key (if any) replaced by `<redacted>`. */
-export const scrub = (apiKey: Redacted.Redacted | undefined, text: string): string => {
-  if (apiKey === undefined) return text
-  const secret = Redacted.value(apiKey)
-  return secret.length === 0 ? text : text.split(secret).join("<redacted>")
-}
+/** The text with the API key (if any) and key-shaped tokens replaced (`@baton/core/Redact`). */
+export const scrub = (apiKey: Redacted.Redacted | undefined, text: string): string =>
+  Redact.scrub(text, apiKey === undefined ? [] : [apiKey])
 
 const detailOf = (details: ReadonlyArray<unknown>, type: string): Record<string, unknown> | undefined => {
   for (const detail of details) {
@@ -158,8 +156,8 @@ const statusOfType = (type: string | undefined, code: string | undefined): numbe
 }
 
 const describe = (context: ErrorContext, status: number, body: ErrorBody, text: string): string => {
-  const detail = body.message ?? (text.trim().length > 0 ? text.trim().slice(0, 300) : "no error message")
-  return scrub(context.apiKey, `${context.provider} answered HTTP ${status}: ${detail}`)
+  const detail = body.message ?? (text.trim().length > 0 ? text.trim() : "no error message")
+  return Redact.truncate(scrub(context.apiKey, `${context.provider} answered HTTP ${status}: ${detail}`), 400)
 }
 
 const fromBody = (
@@ -194,8 +192,8 @@ const fromBody = (
       ...common,
       status,
       message,
-      ...(body.param === undefined ? {} : { param: body.param }),
-      ...(body.code === undefined ? {} : { code: body.code })
+      ...(body.param === undefined ? {} : { param: Redact.truncate(scrub(context.apiKey, body.param), 200) }),
+      ...(body.code === undefined ? {} : { code: Redact.truncate(scrub(context.apiKey, body.code), 200) })
     })
   }
   return new MalformedResponse({ ...common, status, message: `${message} (unexpected status)` })

@@ -140,15 +140,28 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   const choice = firstChoice(json)
   if (choice === undefined || !Json.isObject(choice.message)) return "no choices[0].message"
   const message = choice.message
-  if (message.content !== null && message.content !== undefined && typeof message.content !== "string") {
-    return "choices[0].message.content is not a string"
-  }
   const refused = typeof message.refusal === "string" && message.refusal.length > 0
+  if (
+    typeof message.content !== "string" && !(message.content === null && (refused || Array.isArray(message.tool_calls)))
+  ) {
+    return "choices[0].message.content is not a string (null only with a refusal or tool calls)"
+  }
   return {
     content: message.content ?? "",
     finishReason: refused ? "content_filter" : finishReason(choice.finish_reason),
     counts: Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined
   }
+}
+
+/** What a chunk's delta may hold: text fields are strings or null, nothing else. */
+const illTypedDelta = (delta: Json.JsonObject): string | undefined => {
+  for (const field of ["content", "role", "refusal"] as const) {
+    const value = delta[field]
+    if (value !== undefined && value !== null && typeof value !== "string") {
+      return `choices[0].delta.${field} is not a string`
+    }
+  }
+  return undefined
 }
 
 const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
@@ -171,9 +184,12 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
       const choice = firstChoice(json)
       if (choice === undefined) return ""
       if (typeof choice.finish_reason === "string") finish = finishReason(choice.finish_reason)
-      const delta = Json.isObject(choice.delta) ? choice.delta : undefined
-      if (typeof delta?.refusal === "string" && delta.refusal.length > 0) finish = "content_filter"
-      return typeof delta?.content === "string" ? delta.content : ""
+      const delta = choice.delta ?? {}
+      if (!Json.isObject(delta)) return { _tag: "Malformed", message: "choices[0].delta is not an object" }
+      const malformed = illTypedDelta(delta)
+      if (malformed !== undefined) return { _tag: "Malformed", message: malformed }
+      if (typeof delta.refusal === "string" && delta.refusal.length > 0) finish = "content_filter"
+      return typeof delta.content === "string" ? delta.content : ""
     },
     finishReason: () => dialect.requireDone ? (done ? finish ?? "other" : undefined) : finish,
     counts: () => counts

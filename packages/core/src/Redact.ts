@@ -3,7 +3,11 @@
  *
  * Two nets: the exact values of the keys Baton was configured with, and the
  * shapes of provider keys and credentials that a provider may echo back in an
- * error message (`sk-...`, `AIza...`, `Bearer ...`, `api_key=...`).
+ * error message (`sk-...`, `AIza...`, `Bearer ...`, `api_key=...`). The one
+ * rule for the request log and for every field of a provider error: scrub
+ * first, then truncate, so a cut can never leave part of a key behind.
+ *
+ * @since 0.1.0
  */
 import { Redacted } from "effect"
 
@@ -19,15 +23,22 @@ const keyShapes: ReadonlyArray<RegExp> = [
 /**
  * Configured values shorter than this are placeholders (`"x"`, `"test"`), not
  * secrets: scrubbing them would mangle every message they occur in.
+ *
+ * @since 0.1.0
  */
-const MIN_SECRET_LENGTH = 8
+export const minSecretLength = 8
 
-/** Text with every configured secret and every key-shaped token replaced. */
+/**
+ * Text with every configured secret (of at least `minSecretLength`
+ * characters) and every key-shaped token replaced by `[redacted]`.
+ *
+ * @since 0.1.0
+ */
 export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): string => {
   let out = text
   for (const secret of secrets) {
     const value = Redacted.value(secret)
-    if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH) out = out.split(value).join(REPLACEMENT)
+    if (typeof value === "string" && value.length >= minSecretLength) out = out.split(value).join(REPLACEMENT)
   }
   for (const shape of keyShapes) {
     out = out.replace(shape, (_match, prefix: unknown) => `${typeof prefix === "string" ? prefix : ""}${REPLACEMENT}`)
@@ -35,6 +46,10 @@ export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): 
   return out
 }
 
-/** At most `max` characters of `text`, saying how many were cut. */
+/**
+ * At most `max` characters of `text`, saying how many were cut.
+ *
+ * @since 0.1.0
+ */
 export const truncate = (text: string, max: number): string =>
   text.length <= max ? text : `${text.slice(0, max)}...[${text.length - max} more characters]`
