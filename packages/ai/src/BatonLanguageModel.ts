@@ -53,6 +53,7 @@ import { dual } from "effect/Function"
 import { toAiError } from "./internal/aiError.ts"
 import * as Prompt from "./internal/prompt.ts"
 import * as Response from "./internal/response.ts"
+import * as Tools from "./internal/tools.ts"
 
 /**
  * What every call sends along: the quota subject, tags for logs and the
@@ -119,7 +120,8 @@ export const make: Effect.Effect<LanguageModel.LanguageModel, never, LlmManager.
       return yield* LlmRequest.make({
         prompt: messages,
         options: config.options,
-        metadata: { subjectId: config.subjectId, tags: config.tags }
+        metadata: { subjectId: config.subjectId, tags: config.tags },
+        ...Tools.toRequest(options)
       }).pipe(Effect.mapError(toAiError(method)))
     })
 

@@ -456,7 +456,8 @@ const generateAttempt = (
         latencyMs: (yield* Clock.currentTimeMillis) - startedAt,
         finishReason: finish.finishReason,
         requestId: run.request.requestId,
-        attempts: []
+        attempts: [],
+        ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
       }
     })
     : attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport)
@@ -705,7 +706,8 @@ const continueOrFail = (
   cut: StreamInterrupted,
   emitFrom: (route: Route) => (text: string) => Effect.Effect<void>
 ): Effect.Effect<Streamed, Failure> => {
-  if (!engine.policy.continueOnInterruption) return Effect.fail(cut)
+  // a request with tools is never continued elsewhere: a tool-call answer is not spliced across providers
+  if (!engine.policy.continueOnInterruption || run.request.tools !== undefined) return Effect.fail(cut)
   run.deliveredUsage = cut.usage === undefined
     ? run.deliveredUsage
     : run.deliveredUsage === undefined

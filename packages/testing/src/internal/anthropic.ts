@@ -58,7 +58,12 @@ const checkAuth = (headers: RequestHeaders) =>
     ? undefined
     : "x-api-key header is required"
 
-const STOP: Record<Reply["finish"], string> = { stop: "end_turn", length: "max_tokens", content_filter: "refusal" }
+const STOP: Record<Reply["finish"], string> = {
+  stop: "end_turn",
+  length: "max_tokens",
+  content_filter: "refusal",
+  tool_calls: "tool_use"
+}
 
 const inputUsage = (usage: Usage) => ({
   input_tokens: usage.promptTokens - usage.cachedPromptTokens,
