@@ -15,10 +15,13 @@ const request: LlmRequest.Input = {
 }
 
 describe("tool calls through LlmManager", () => {
-  for (const generateVia of ["stream", "generate"] as const) {
-    it.live(`the model's tool calls come back on the result (generateVia: ${generateVia})`, () =>
+  const cases = (["openai", "anthropic"] as const).flatMap((kind) =>
+    (["stream", "generate"] as const).map((generateVia) => [kind, generateVia] as const)
+  )
+  for (const [kind, generateVia] of cases) {
+    it.live(`${kind}: the model's tool calls come back on the result (generateVia: ${generateVia})`, () =>
       Effect.gen(function*() {
-        const llm = yield* manager({ chain: ["openai"], policy: { generateVia } })
+        const llm = yield* manager({ chain: [kind], policy: { generateVia } })
         const result = yield* llm.generate(request)
         assert.strictEqual(result.finishReason, "tool_calls")
         assert.deepStrictEqual(result.toolCalls?.map((call) => call.name), ["get_weather"])

@@ -20,6 +20,7 @@ import type { FinishReason } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
+import * as AnthropicTools from "./anthropicTools.ts"
 import * as Json from "./json.ts"
 
 /** The API version sent in `anthropic-version`. */
@@ -80,11 +81,9 @@ const bodyOf = (call: Call): Json.JsonObject => {
   const body: Record<string, unknown> = {
     model: call.model,
     max_tokens: options.maxTokens,
-    messages: LlmRequest.conversation(call.request).map((message) => ({
-      role: message.role,
-      content: message.content
-    })),
-    temperature: options.temperature
+    messages: AnthropicTools.messages(LlmRequest.conversation(call.request)),
+    temperature: options.temperature,
+    ...AnthropicTools.bodyFields(call.request)
   }
   const system = LlmRequest.systemPrompt(call.request)
   if (system !== undefined) body.system = system
@@ -103,10 +102,12 @@ const decode = (json: unknown): Reply | string => {
   for (const block of json.content) {
     if (Json.isObject(block) && block.type === "text" && typeof block.text === "string") content += block.text
   }
+  const toolCalls = AnthropicTools.decode(json.content)
   return {
     content,
     finishReason: finishReason(json.stop_reason),
-    counts: Json.isObject(json.usage) ? usage(json.usage) : undefined
+    counts: Json.isObject(json.usage) ? usage(json.usage) : undefined,
+    ...(toolCalls === undefined ? {} : { toolCalls })
   }
 }
 
@@ -116,6 +117,7 @@ const streamDecoder = (): StreamDecoder => {
   let thinking: number | undefined
   let finish: FinishReason | undefined
   let done = false
+  const tools = AnthropicTools.accumulator()
   const track = (usage: Json.JsonObject) => {
     input = inputOf(usage) ?? input
     output = Json.count(usage.output_tokens) ?? output
@@ -127,6 +129,7 @@ const streamDecoder = (): StreamDecoder => {
       if (!Json.isObject(json) || typeof json.type !== "string") {
         return { _tag: "Malformed", message: "an event without a type" }
       }
+      tools.feed(json)
       switch (json.type) {
         case "message_start":
           if (Json.isObject(json.message) && Json.isObject(json.message.usage)) track(json.message.usage)
@@ -151,7 +154,8 @@ const streamDecoder = (): StreamDecoder => {
       }
     },
     finishReason: () => done ? finish ?? "other" : undefined,
-    counts: () => input === undefined || output === undefined ? undefined : countsOf(input, output, thinking)
+    counts: () => input === undefined || output === undefined ? undefined : countsOf(input, output, thinking),
+    toolCalls: tools.calls
   }
 }
 
