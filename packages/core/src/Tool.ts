@@ -6,7 +6,7 @@
  * Schema. `make` checks them once (names of 1-64 letters, digits, `_` or `-`,
  * no duplicates) and turns the parameters into JSON Schema, which each codec
  * sends in its provider's native fields (OpenAI `tools[].function`, Anthropic
- * `tools[].input_schema`, Gemini `functionDeclarations`).
+ * `tools[].input_schema`). The Gemini codec does not send tools yet.
  *
  * A model that calls tools answers with `ToolCall`s (`GenerationResult.toolCalls`,
  * and on a stream's `Finish`) and the finish reason `tool_calls`. The caller
