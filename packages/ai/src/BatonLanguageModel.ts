@@ -14,12 +14,12 @@
  * | `effect/ai` | Baton |
  * | --- | --- |
  * | `LanguageModel.LanguageModel` (`generateText`, `generateObject`, `streamText`) | `LlmManager` (`generate`, `generateStructured`, `stream`): this layer is built with `LanguageModel.make` over the manager |
- * | `Prompt` (system / user / assistant messages of parts) | `LlmRequest` messages: text parts joined per message; reasoning parts dropped; a file or tool part is an `InvalidUserInputError` before any call |
+ * | `Prompt` (system / user / assistant / tool messages of parts) | `LlmRequest` messages: text parts joined per message; an assistant's `tool-call` parts as its `toolCalls`; each `tool-result` as a `tool` message; reasoning parts dropped; a file part is an `InvalidUserInputError` before any call |
  * | `LanguageModel.ProviderOptions.responseFormat: json` (`generateObject`) | `generateStructured` with the schema's JSON Schema (compiled once per schema), so a non-matching answer is re-asked once (`LLM_STRUCTURED_OUTPUT_RETRIES`) and may fall back; `generateObject` then decodes the value with its own codec |
  * | `Response` parts | `text` (or `text-start`/`-delta`/`-end` when streaming), `response-metadata` (`id` = Baton request id, `modelId` = the model that answered), `finish` (finish reason, `Usage` with cached and reasoning tokens apart; `metadata.baton` = provider, cost in nano-USD and USD, price source, every attempt) |
  * | `AiError` and its reasons | Baton's errors (`internal/aiError.ts`): `ProviderRateLimited` -> `RateLimitError`, `ProviderQuotaExhausted` and the subject quota `RateLimitExceeded` -> `QuotaExhaustedError`, `ProviderConnectionFailed`/`ProviderTimeout`/`StreamInterrupted` -> `NetworkError`, `ProviderAuthenticationFailed` -> `AuthenticationError`, `InvalidRequest`/`ContextLengthExceeded`/`InvalidOptions` -> `InvalidRequestError`, `ContentFiltered` -> `ContentPolicyError`, `MalformedResponse` -> `InvalidResponseError`, `StructuredOutputInvalid` -> `StructuredOutputError`, `ProviderUnavailable`/`CircuitOpen` -> `InternalProviderError`; `AllProvidersFailed` maps its deciding attempt (the last real failure). `isRetryable` always equals Baton's `LlmError.isRetryable`: where the natural reason's fixed answer differs, the next reason that agrees is used |
  * | `Telemetry` (GenAI span attributes) | Baton's own `baton.request` and `chat <model>` spans carry the `gen_ai.*` attributes, as children of `LanguageModel.generateText`; this layer adds none, so they are not emitted twice |
- * | `Tool` / `Toolkit`, `Chat` | `Chat` works unchanged on top; tools are not sent by this layer yet |
+ * | `Tool` / `Toolkit`, `ToolChoice` | `LlmRequest.tools` (name, description, `Tool.getJsonSchema`) and `toolChoice`; the model's `toolCalls` come back as `tool-call` parts (finish reason `tool-calls`), so `effect/ai` runs the handlers and its tool loop (or `Chat`) continues over Baton. Tools reach providers speaking the OpenAI format (OpenAI, DeepSeek, compatible servers) and Anthropic; the Gemini codec does not send them yet |
  * | provider config (`withConfigOverride` in `@effect/ai-*`) | {@link Config}: the quota subject, tags and `GenerationOptions` of every call; {@link withConfigOverride} for one call |
  *
  * Gotchas:
@@ -53,6 +53,7 @@ import { dual } from "effect/Function"
 import { toAiError } from "./internal/aiError.ts"
 import * as Prompt from "./internal/prompt.ts"
 import * as Response from "./internal/response.ts"
+import * as Tools from "./internal/tools.ts"
 
 /**
  * What every call sends along: the quota subject, tags for logs and the
@@ -119,7 +120,8 @@ export const make: Effect.Effect<LanguageModel.LanguageModel, never, LlmManager.
       return yield* LlmRequest.make({
         prompt: messages,
         options: config.options,
-        metadata: { subjectId: config.subjectId, tags: config.tags }
+        metadata: { subjectId: config.subjectId, tags: config.tags },
+        ...Tools.toRequest(options)
       }).pipe(Effect.mapError(toAiError(method)))
     })
 

@@ -20,6 +20,7 @@ import { Schema } from "effect"
 import { Attempt } from "./Attempt.ts"
 import { ModelId, ProviderName, RequestId } from "./Ids.ts"
 import { TokenUsage } from "./TokenUsage.ts"
+import { ToolCall } from "./Tool.ts"
 
 /**
  * Why the model stopped, normalised across providers: a natural stop (or a
@@ -46,7 +47,9 @@ export const GenerationResult = Schema.Struct({
   latencyMs: Schema.Finite,
   finishReason: FinishReason,
   requestId: RequestId,
-  attempts: Schema.Array(Attempt)
+  attempts: Schema.Array(Attempt),
+  /** The tools the model called (finish reason `tool_calls`); absent when it called none. */
+  toolCalls: Schema.optionalKey(Schema.Array(ToolCall))
 })
 
 /** @since 0.1.0 */
@@ -99,6 +102,8 @@ export interface Finish {
   readonly model: ModelId
   readonly sources?: ReadonlyArray<Source> | undefined
   readonly rescued?: boolean | undefined
+  /** The tools the model called, assembled from the stream's tool-call deltas. */
+  readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
 }
 
 /**

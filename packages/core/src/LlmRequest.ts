@@ -34,23 +34,32 @@ import * as GenerationOptions from "./GenerationOptions.ts"
 import { RequestId, SubjectId } from "./Ids.ts"
 import { firstIssue } from "./internal/schemaIssue.ts"
 import { InvalidOptions } from "./LlmError.ts"
+import * as Tool from "./Tool.ts"
 
 /**
  * Who speaks a message.
  *
  * @since 0.1.0
  */
-export const Role = Schema.Literals(["system", "user", "assistant"])
+export const Role = Schema.Literals(["system", "user", "assistant", "tool"])
 
 /** @since 0.1.0 */
 export type Role = typeof Role.Type
 
 /**
- * One chat message.
+ * One chat message. An `assistant` message may carry the `toolCalls` the
+ * model made; a `tool` message answers one of them (`toolCallId`, the tool's
+ * `name`, its result as `content`).
  *
  * @since 0.1.0
  */
-export const Message = Schema.Struct({ role: Role, content: Schema.String })
+export const Message = Schema.Struct({
+  role: Role,
+  content: Schema.String,
+  toolCalls: Schema.optionalKey(Schema.Array(Tool.ToolCall)),
+  toolCallId: Schema.optionalKey(Schema.String),
+  name: Schema.optionalKey(Schema.String)
+})
 
 /** @since 0.1.0 */
 export type Message = typeof Message.Type
@@ -109,6 +118,9 @@ export interface Input {
     readonly units?: number | undefined
     readonly tags?: Readonly<Record<string, string>> | undefined
   } | undefined
+  /** Tools the model may call (see `Tool`). */
+  readonly tools?: ReadonlyArray<Tool.Input> | undefined
+  readonly toolChoice?: Tool.Choice | undefined
 }
 
 /**
@@ -125,6 +137,9 @@ export interface LlmRequest {
   readonly units: number
   readonly tags: Readonly<Record<string, string>>
   readonly promptHash: string
+  /** Set only when the request carries tools. */
+  readonly tools?: ReadonlyArray<Tool.Tool> | undefined
+  readonly toolChoice?: Tool.Choice | undefined
 }
 
 const decodeInput = Schema.decodeUnknownEffect(InputSchema)
@@ -148,7 +163,7 @@ export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> =>
     const messages = options.system === undefined
       ? conversation
       : [{ role: "system" as const, content: options.system }, ...conversation]
-    return {
+    const request: LlmRequest = {
       messages,
       options,
       requestId: metadata?.requestId ?? RequestId.make(randomUUID()),
@@ -157,6 +172,9 @@ export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> =>
       tags: metadata?.tags ?? {},
       promptHash: hashMessages(messages)
     }
+    if (input.tools === undefined || input.tools.length === 0) return request
+    const tools = yield* Tool.make(input.tools)
+    return { ...request, tools, toolChoice: yield* Tool.checkChoice(input.toolChoice, tools) }
   })
 
 const isObject = (input: unknown): input is object => typeof input === "object" && input !== null
@@ -187,7 +205,12 @@ const withoutUndefined = (input: Input): Record<string, unknown> =>
  */
 export const hashMessages = (messages: ReadonlyArray<Message>): string => {
   const hash = createHash("sha256")
-  for (const message of messages) hash.update(`${message.role}\u0000${message.content}\u0001`)
+  for (const message of messages) {
+    hash.update(`${message.role}\u0000${message.content}\u0001`)
+    if (message.toolCalls !== undefined || message.toolCallId !== undefined) {
+      hash.update(`${JSON.stringify([message.toolCalls, message.toolCallId, message.name])}\u0001`)
+    }
+  }
   return hash.digest("hex")
 }
 

@@ -46,7 +46,7 @@ describe("LlmRequest", () => {
       const systemOnly = yield* Effect.flip(LlmRequest.make({ prompt: [{ role: "system", content: "x" }] }))
       assert.include(systemOnly.message, "at least one user or assistant message")
       const badRole = yield* Effect.flip(
-        LlmRequest.make({ prompt: [{ role: "tool" as "user", content: "x" }] })
+        LlmRequest.make({ prompt: [{ role: "function" as "user", content: "x" }] })
       )
       assert.strictEqual(badRole._tag, "InvalidOptions")
       const badSubject = yield* Effect.flip(LlmRequest.make({ prompt: "x", metadata: { subjectId: "" } }))

@@ -1,14 +1,19 @@
 /**
  * `effect/ai` prompts as Baton messages, and Baton messages as prompts.
  *
- * Baton sends text: system, user and assistant text parts become messages
- * (the parts of one message joined), reasoning parts are dropped (providers
- * do not take them back). A file part, or any part Baton cannot send, is an
- * `InvalidUserInputError` naming it, before any network call.
+ * System, user and assistant text parts become messages (the parts of one
+ * message joined); reasoning parts and approval responses are dropped
+ * (providers do not take them back). An assistant's `tool-call` parts become
+ * its `toolCalls` (parameters as JSON text); each `tool-result` part becomes
+ * a `tool` message (the result as JSON text). A file part, or any other part
+ * Baton cannot send, is an `InvalidUserInputError` naming it, before any
+ * network call.
  */
 import type { Message } from "@baton/core/LlmRequest"
+import type { ToolCall } from "@baton/core/Tool"
 import { Effect } from "effect"
 import { AiError, Prompt } from "effect/ai"
+import { parseJson } from "./response.ts"
 
 const unsupported = (method: string, what: string) =>
   AiError.make({
@@ -17,20 +22,35 @@ const unsupported = (method: string, what: string) =>
     reason: new AiError.InvalidUserInputError({ description: `Baton cannot send ${what} to a provider` })
   })
 
-const textOf = (
+type Part = Prompt.UserMessagePart | Prompt.AssistantMessagePart
+
+const dropped = new Set(["reasoning", "tool-approval-request", "tool-approval-response"])
+
+const messageOf = (
   method: string,
-  role: string,
-  parts: ReadonlyArray<{ readonly type: string; readonly text?: string }>
-): Effect.Effect<string, AiError.AiError> => {
+  role: "user" | "assistant",
+  parts: ReadonlyArray<Part>
+): Effect.Effect<Message, AiError.AiError> => {
   const texts: Array<string> = []
+  const toolCalls: Array<ToolCall> = []
   for (const part of parts) {
-    if (part.type === "text" && part.text !== undefined) texts.push(part.text)
-    else if (part.type !== "reasoning") {
+    if (part.type === "text") texts.push(part.text)
+    else if (part.type === "tool-call" && role === "assistant") {
+      toolCalls.push({ id: part.id, name: part.name, arguments: JSON.stringify(part.params) })
+    } else if (!dropped.has(part.type)) {
       return Effect.fail(unsupported(method, `a ${part.type} part in a ${role} message`))
     }
   }
-  return Effect.succeed(texts.join(""))
+  const content = texts.join("")
+  return Effect.succeed(toolCalls.length === 0 ? { role, content } : { role, content, toolCalls })
 }
+
+const toolMessages = (message: Prompt.ToolMessage): ReadonlyArray<Message> =>
+  message.content.flatMap((part) =>
+    part.type === "tool-result"
+      ? [{ role: "tool", content: JSON.stringify(part.result), toolCallId: part.id, name: part.name }]
+      : []
+  )
 
 /**
  * The Baton messages of a prompt.
@@ -39,23 +59,54 @@ export const toMessages = (
   method: string,
   prompt: Prompt.Prompt
 ): Effect.Effect<ReadonlyArray<Message>, AiError.AiError> =>
-  Effect.forEach(prompt.content, (message): Effect.Effect<Message, AiError.AiError> => {
-    switch (message.role) {
-      case "system":
-        return Effect.succeed({ role: "system", content: message.content })
-      case "user":
-      case "assistant":
-        return Effect.map(textOf(method, message.role, message.content), (content) => ({
-          role: message.role,
-          content
-        }))
-      case "tool":
-        return Effect.fail(unsupported(method, "a tool message"))
-    }
-  })
+  Effect.map(
+    Effect.forEach(prompt.content, (message): Effect.Effect<ReadonlyArray<Message>, AiError.AiError> => {
+      switch (message.role) {
+        case "system":
+          return Effect.succeed([{ role: "system", content: message.content }])
+        case "user":
+        case "assistant":
+          return Effect.map(messageOf(method, message.role, message.content), (one) => [one])
+        case "tool":
+          return Effect.succeed(toolMessages(message))
+      }
+    }),
+    (groups) => groups.flat()
+  )
+
+const encode = (message: Message): Prompt.MessageEncoded => {
+  switch (message.role) {
+    case "system":
+    case "user":
+      return { role: message.role, content: message.content }
+    case "assistant":
+      return {
+        role: "assistant",
+        content: [
+          ...(message.content.length === 0 ? [] : [{ type: "text" as const, text: message.content }]),
+          ...(message.toolCalls ?? []).map((call) => ({
+            type: "tool-call" as const,
+            id: call.id,
+            name: call.name,
+            params: parseJson(call.arguments)
+          }))
+        ]
+      }
+    case "tool":
+      return {
+        role: "tool",
+        content: [{
+          type: "tool-result",
+          id: message.toolCallId ?? "",
+          name: message.name ?? "",
+          isFailure: false,
+          result: parseJson(message.content)
+        }]
+      }
+  }
+}
 
 /**
  * A prompt from Baton messages.
  */
-export const fromMessages = (messages: ReadonlyArray<Message>): Prompt.Prompt =>
-  Prompt.make(messages.map((message) => ({ role: message.role, content: message.content })))
+export const fromMessages = (messages: ReadonlyArray<Message>): Prompt.Prompt => Prompt.make(messages.map(encode))

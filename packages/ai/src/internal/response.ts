@@ -11,6 +11,7 @@
 import type { FinishReason, GenerationResult, StreamPart } from "@baton/core/GenerationResult"
 import type { ModelId, ProviderName, RequestId } from "@baton/core/Ids"
 import type * as TokenUsage from "@baton/core/TokenUsage"
+import type { ToolCall } from "@baton/core/Tool"
 import type { Response } from "effect/ai"
 
 const finishReasons: Record<FinishReason, Response.FinishReason> = {
@@ -60,6 +61,18 @@ export const toCounts = (usage: Response.Usage): TokenUsage.TokenCounts => ({
   reasoningTokens: usage.outputTokens.reasoning
 })
 
+/** The value of a JSON text, or the text itself when it is not JSON. */
+export const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+const toolCallParts = (calls: ReadonlyArray<ToolCall> | undefined): Array<Response.ToolCallPartEncoded> =>
+  (calls ?? []).map((call) => ({ type: "tool-call", id: call.id, name: call.name, params: parseJson(call.arguments) }))
+
 interface Account {
   readonly requestId: RequestId
   readonly provider: ProviderName
@@ -67,9 +80,13 @@ interface Account {
   readonly finishReason: FinishReason
   readonly usage: TokenUsage.TokenUsage
   readonly attempts?: GenerationResult["attempts"] | undefined
+  readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
 }
 
-const closing = (account: Account): [Response.ResponseMetadataPartEncoded, Response.FinishPartEncoded] => [
+const closing = (
+  account: Account
+): Array<Response.ToolCallPartEncoded | Response.ResponseMetadataPartEncoded | Response.FinishPartEncoded> => [
+  ...toolCallParts(account.toolCalls),
   { type: "response-metadata", id: account.requestId, modelId: account.model },
   {
     type: "finish",
@@ -99,7 +116,7 @@ const closing = (account: Account): [Response.ResponseMetadataPartEncoded, Respo
  * The parts of a completed generation whose answer is `text`.
  */
 export const resultParts = (result: GenerationResult, text: string): Array<Response.PartEncoded> => [
-  { type: "text", text },
+  ...(text.length === 0 && result.toolCalls !== undefined ? [] : [{ type: "text" as const, text }]),
   ...closing(result)
 ]
 

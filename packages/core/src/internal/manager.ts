@@ -523,7 +523,8 @@ const generateAttempt = (
         latencyMs: (yield* Clock.currentTimeMillis) - startedAt,
         finishReason: finish.finishReason,
         requestId: run.request.requestId,
-        attempts: []
+        attempts: [],
+        ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
       }
     })
     : attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport)
@@ -783,11 +784,17 @@ export const generateStructured = <A>(
     (result) => ({ ...result, requestId: run.request.requestId, attempts: attemptsOf(run) })
   )
 
-/** How a stream broken after its first delta is completed (`GenerationOptions.rescue`). */
+/**
+ * How a stream broken after its first delta is completed
+ * (`GenerationOptions.rescue`). A request with tools is never rescued: a
+ * tool-call answer is not spliced across attempts.
+ */
 type Rescue = "auto" | "restart" | "none"
 
 const rescueOf = (engine: Engine, run: Run): Rescue =>
-  run.request.options.rescue ?? (engine.policy.continueOnInterruption ? "auto" : "none")
+  run.request.tools !== undefined
+    ? "none"
+    : run.request.options.rescue ?? (engine.policy.continueOnInterruption ? "auto" : "none")
 
 /**
  * The sink handing an attempt's text to the caller: the attempt first claims

@@ -49,6 +49,7 @@ import {
 import * as Redact from "@baton/core/Redact"
 import type { StructuredOutput } from "@baton/core/StructuredOutput"
 import { estimate, type TokenCounts, type TokenUsage } from "@baton/core/TokenUsage"
+import type { ToolCall } from "@baton/core/Tool"
 import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Stream, Tracer } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { HttpBody, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
@@ -72,6 +73,8 @@ export interface Reply {
   readonly counts: TokenCounts | undefined
   /** Why the provider blocked the prompt itself (Gemini `promptFeedback.blockReason`). */
   readonly blockedPrompt?: string | undefined
+  /** The tools the model called, when it called any. */
+  readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
 }
 
 /** What a stream event may mean besides text. */
@@ -88,6 +91,8 @@ export interface StreamDecoder {
   readonly finishReason: () => FinishReason | undefined
   /** Token counts reported so far. */
   readonly counts: () => TokenCounts | undefined
+  /** The tool calls assembled from the deltas so far, for codecs that speak tools. */
+  readonly toolCalls?: (() => ReadonlyArray<ToolCall> | undefined) | undefined
 }
 
 /** What differs between providers. */
@@ -196,7 +201,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       latencyMs,
       finishReason: reply.finishReason,
       requestId: call.request.requestId,
-      attempts: [{ provider: name, model, role: "primary", outcome: "success", latencyMs }]
+      attempts: [{ provider: name, model, role: "primary", outcome: "success", latencyMs }],
+      ...(reply.toolCalls === undefined ? {} : { toolCalls: reply.toolCalls })
     }
   }
 
@@ -433,8 +439,16 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
         }
         run.finished = true
+        const toolCalls = decoder.toolCalls?.()
         const usage = usageOf(call, decoder.counts(), partialText)
-        return [{ _tag: "Finish", finishReason, usage, provider: name, model }]
+        return [{
+          _tag: "Finish",
+          finishReason,
+          usage,
+          provider: name,
+          model,
+          ...(toolCalls === undefined ? {} : { toolCalls })
+        }]
       }
     }
     return run

@@ -23,6 +23,7 @@ import type { FinishReason } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
+import * as AnthropicTools from "./anthropicTools.ts"
 import * as Json from "./json.ts"
 
 /** The API version sent in `anthropic-version`. */
@@ -92,11 +93,9 @@ const bodyOf = (call: Call): Json.JsonObject => {
   const body: Record<string, unknown> = {
     model: call.model,
     max_tokens: options.maxTokens,
-    messages: LlmRequest.conversation(call.request).map((message) => ({
-      role: message.role,
-      content: message.content
-    })),
-    temperature: options.temperature
+    messages: AnthropicTools.messages(LlmRequest.conversation(call.request)),
+    temperature: options.temperature,
+    ...AnthropicTools.bodyFields(call.request)
   }
   const system = systemOf(call)
   if (system !== undefined) body.system = system
@@ -118,10 +117,12 @@ const decode = (json: unknown): Reply | string => {
     if (typeof block.text !== "string") return "a text block whose text is not a string"
     content += block.text
   }
+  const toolCalls = AnthropicTools.decode(json.content)
   return {
     content,
     finishReason: finishReason(json.stop_reason),
-    counts: Json.isObject(json.usage) ? usage(json.usage) : undefined
+    counts: Json.isObject(json.usage) ? usage(json.usage) : undefined,
+    ...(toolCalls === undefined ? {} : { toolCalls })
   }
 }
 
@@ -131,6 +132,7 @@ const streamDecoder = (): StreamDecoder => {
   let thinking: number | undefined
   let finish: FinishReason | undefined
   let done = false
+  const tools = AnthropicTools.accumulator()
   const track = (usage: Json.JsonObject) => {
     input = inputOf(usage) ?? input
     output = Json.count(usage.output_tokens) ?? output
@@ -142,6 +144,7 @@ const streamDecoder = (): StreamDecoder => {
       if (!Json.isObject(json) || typeof json.type !== "string") {
         return { _tag: "Malformed", message: "an event without a type" }
       }
+      tools.feed(json)
       switch (json.type) {
         case "message_start":
           if (Json.isObject(json.message) && Json.isObject(json.message.usage)) track(json.message.usage)
@@ -171,7 +174,8 @@ const streamDecoder = (): StreamDecoder => {
       }
     },
     finishReason: () => done ? finish ?? "other" : undefined,
-    counts: () => input === undefined || output === undefined ? undefined : countsOf(input, output, thinking)
+    counts: () => input === undefined || output === undefined ? undefined : countsOf(input, output, thinking),
+    toolCalls: tools.calls
   }
 }
 

@@ -29,6 +29,7 @@ import type { Message } from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as Json from "./json.ts"
+import * as OpenAiTools from "./openAiTools.ts"
 import * as StrictSchema from "./strictSchema.ts"
 
 /** What differs between servers speaking chat completions. */
@@ -83,9 +84,9 @@ const messagesOf = (call: Call, dialect: Dialect): Array<Json.JsonObject> => {
   const last = source.length - 1
   for (const [i, message] of source.entries()) {
     out.push(
-      i === last && message.role === "assistant" && dialect.prefill === "prefix"
+      OpenAiTools.message(message) ?? (i === last && message.role === "assistant" && dialect.prefill === "prefix"
         ? { role: message.role, content: message.content, prefix: true }
-        : { role: message.role, content: message.content }
+        : { role: message.role, content: message.content })
     )
   }
   if (call.output !== undefined && dialect.structured === "json-object") {
@@ -117,7 +118,8 @@ const bodyOf = (call: Call, dialect: Dialect): Json.JsonObject => {
     model: call.model,
     messages: messagesOf(call, dialect),
     [dialect.maxTokensField]: options.maxTokens,
-    temperature: options.temperature
+    temperature: options.temperature,
+    ...OpenAiTools.bodyFields(call.request)
   }
   if (options.stop !== undefined) body.stop = options.stop
   if (options.seed !== undefined) body.seed = options.seed
@@ -146,10 +148,13 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   ) {
     return "choices[0].message.content is not a string (null only with a refusal or tool calls)"
   }
+  const toolCalls = OpenAiTools.decode(message)
+  if (typeof toolCalls === "string") return toolCalls
   return {
     content: message.content ?? "",
     finishReason: refused ? "content_filter" : finishReason(choice.finish_reason),
-    counts: Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined
+    counts: Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined,
+    ...(toolCalls === undefined ? {} : { toolCalls })
   }
 }
 
@@ -168,6 +173,7 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
   let done = false
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
+  const tools = OpenAiTools.accumulator()
   return {
     event: (event) => {
       if (event.data === "[DONE]") {
@@ -188,11 +194,13 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
       if (!Json.isObject(delta)) return { _tag: "Malformed", message: "choices[0].delta is not an object" }
       const malformed = illTypedDelta(delta)
       if (malformed !== undefined) return { _tag: "Malformed", message: malformed }
+      tools.feed(delta)
       if (typeof delta.refusal === "string" && delta.refusal.length > 0) finish = "content_filter"
       return typeof delta.content === "string" ? delta.content : ""
     },
     finishReason: () => dialect.requireDone ? (done ? finish ?? "other" : undefined) : finish,
-    counts: () => counts
+    counts: () => counts,
+    toolCalls: tools.calls
   }
 }
 

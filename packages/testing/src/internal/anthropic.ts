@@ -8,6 +8,7 @@
  * @internal
  */
 import type { Conversation, Message, Reply, Usage } from "./conversation.ts"
+import type { ToolRequest } from "./tools.ts"
 import type { ErrorResponse, RequestHeaders, WireError, WireFormat, WriteOptions } from "./wire.ts"
 import { asArray, asCount, asRecord, header, textOf } from "./wire.ts"
 
@@ -18,12 +19,30 @@ const parseMessages = (raw: unknown): ReadonlyArray<Message> | string => {
   for (const [i, item] of list.entries()) {
     const record = asRecord(item)
     const role = record?.["role"]
-    const text = textOf(record?.["content"])
+    const blocks = asArray(record?.["content"])?.map(asRecord) ?? []
+    const results = blocks.flatMap((block) => block?.["type"] === "tool_result" ? [textOf(block["content"]) ?? ""] : [])
+    const toolCalls = blocks.flatMap((block) => block?.["type"] === "tool_use" ? [String(block["name"])] : [])
+    const text = results.length > 0 ? results.join("; ") : textOf(record?.["content"])
     if (role !== "user" && role !== "assistant") return `messages.${i}.role: Input should be 'user' or 'assistant'`
     if (text === undefined) return `messages.${i}.content: Input should be a valid string or list of blocks`
-    messages.push({ role, text })
+    messages.push({ role, text, toolCalls, toolResult: results.length > 0 })
   }
   return messages
+}
+
+/** `tools` and `tool_choice`, when the request offers tools. */
+const parseTools = (record: Record<string, unknown>): ToolRequest | undefined => {
+  const tools = asArray(record["tools"])?.flatMap((tool) => {
+    const fields = asRecord(tool)
+    return typeof fields?.["name"] === "string" ? [{ name: fields["name"], parameters: fields["input_schema"] }] : []
+  })
+  if (tools === undefined || tools.length === 0) return undefined
+  const choice = asRecord(record["tool_choice"])
+  const type = choice?.["type"]
+  return {
+    tools,
+    choice: type === "tool" ? String(choice?.["name"]) : type === "any" ? "required" : type === "none" ? "none" : "auto"
+  }
 }
 
 const parseJson = (outputConfig: unknown): Conversation["json"] => {
@@ -49,7 +68,8 @@ const parse = (body: unknown, _route: unknown, headers: RequestHeaders): Convers
     streamUsage: true,
     messages: system === undefined ? messages : [{ role: "system", text: system }, ...messages],
     maxTokens,
-    json: parseJson(record["output_config"])
+    json: parseJson(record["output_config"]),
+    tools: parseTools(record)
   }
 }
 
@@ -58,7 +78,12 @@ const checkAuth = (headers: RequestHeaders) =>
     ? undefined
     : "x-api-key header is required"
 
-const STOP: Record<Reply["finish"], string> = { stop: "end_turn", length: "max_tokens", content_filter: "refusal" }
+const STOP: Record<Reply["finish"], string> = {
+  stop: "end_turn",
+  length: "max_tokens",
+  content_filter: "refusal",
+  tool_calls: "tool_use"
+}
 
 const inputUsage = (usage: Usage) => ({
   input_tokens: usage.promptTokens - usage.cachedPromptTokens,
@@ -82,7 +107,20 @@ const message = (options: WriteOptions, content: ReadonlyArray<unknown>, stop: s
   ...(options.usage ? { usage } : {})
 })
 
-const textBlocks = (reply: Reply) => reply.finish === "content_filter" ? [] : [{ type: "text", text: reply.text }]
+/** A tool call's arguments as the `input` object of a `tool_use` block. */
+const inputOf = (args: string): unknown => JSON.parse(args)
+
+const textBlocks = (reply: Reply) =>
+  reply.finish === "content_filter"
+    ? []
+    : reply.toolCalls === undefined
+    ? [{ type: "text", text: reply.text }]
+    : reply.toolCalls.map((call) => ({
+      type: "tool_use",
+      id: call.id,
+      name: call.name,
+      input: inputOf(call.arguments)
+    }))
 
 const body = (reply: Reply, options: WriteOptions) =>
   message(options, textBlocks(reply), STOP[reply.finish], {
@@ -96,7 +134,7 @@ const event = (type: string, data: Readonly<Record<string, unknown>>) => frame(t
 
 const events = (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
   const usage = options.usage
-  const blocks = reply.finish === "content_filter" ? [] : [
+  const blocks = reply.finish === "content_filter" ? [] : reply.toolCalls !== undefined ? toolEvents(reply) : [
     event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
     ...reply.deltas.map((text) => event("content_block_delta", { index: 0, delta: { type: "text_delta", text } })),
     event("content_block_stop", { index: 0 })
@@ -114,6 +152,21 @@ const events = (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
     ...(options.terminator ? [event("message_stop", {})] : [])
   ]
 }
+
+const toolEvents = (reply: Reply): ReadonlyArray<string> =>
+  (reply.toolCalls ?? []).flatMap((call, index) => {
+    const half = Math.ceil(call.arguments.length / 2)
+    return [
+      event("content_block_start", {
+        index,
+        content_block: { type: "tool_use", id: call.id, name: call.name, input: {} }
+      }),
+      ...[call.arguments.slice(0, half), call.arguments.slice(half)].map((partial_json) =>
+        event("content_block_delta", { index, delta: { type: "input_json_delta", partial_json } })
+      ),
+      event("content_block_stop", { index })
+    ]
+  })
 
 const TYPES: Record<number, readonly [string, string]> = {
   400: ["invalid_request_error", "Invalid request."],

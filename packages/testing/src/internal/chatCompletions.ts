@@ -7,6 +7,7 @@
  * @internal
  */
 import type { Conversation, Message, Provider, Reply, Usage } from "./conversation.ts"
+import type { ToolRequest } from "./tools.ts"
 import type { ErrorResponse, WireError, WireFormat, WriteOptions } from "./wire.ts"
 import { asArray, asCount, asRecord, dataFrame, header, textOf } from "./wire.ts"
 
@@ -25,12 +26,29 @@ const parseMessages = (raw: unknown): ReadonlyArray<Message> | string => {
   for (const [i, item] of list.entries()) {
     const record = asRecord(item)
     const role = ROLES[String(record?.["role"])]
-    const text = textOf(record?.["content"])
+    const toolCalls = calledTools(record?.["tool_calls"])
+    const text = textOf(record?.["content"]) ?? (toolCalls === undefined ? undefined : "")
     if (role === undefined) return `messages[${i}].role: expected system, developer, user, assistant or tool`
     if (text === undefined) return `messages[${i}].content: expected a string or an array of text parts`
-    messages.push({ role, text })
+    messages.push({ role, text, toolCalls, toolResult: record?.["role"] === "tool" })
   }
   return messages
+}
+
+/** The names of the tools an assistant message called. */
+const calledTools = (raw: unknown): ReadonlyArray<string> | undefined =>
+  asArray(raw)?.map((call) => String(asRecord(asRecord(call)?.["function"])?.["name"]))
+
+/** `tools` and `tool_choice`, when the request offers tools. */
+const parseTools = (record: Record<string, unknown>): ToolRequest | undefined => {
+  const tools = asArray(record["tools"])?.flatMap((tool) => {
+    const fn = asRecord(asRecord(tool)?.["function"])
+    return typeof fn?.["name"] === "string" ? [{ name: fn["name"], parameters: fn["parameters"] }] : []
+  })
+  if (tools === undefined || tools.length === 0) return undefined
+  const choice = record["tool_choice"]
+  const named = asRecord(asRecord(choice)?.["function"])?.["name"]
+  return { tools, choice: typeof choice === "string" ? choice : typeof named === "string" ? named : "auto" }
 }
 
 const parseJson = (format: unknown): Conversation["json"] | string => {
@@ -84,7 +102,8 @@ const parse = (provider: Provider) => (body: unknown): Conversation | string => 
     streamUsage: asRecord(record["stream_options"])?.["include_usage"] === true,
     messages,
     maxTokens: asCount(record["max_completion_tokens"]) ?? asCount(record["max_tokens"]),
-    json: json?.schema === undefined && json !== undefined ? { schema: schemaInInstructions(messages) } : json
+    json: json?.schema === undefined && json !== undefined ? { schema: schemaInInstructions(messages) } : json,
+    tools: parseTools(record)
   }
 }
 
@@ -116,7 +135,18 @@ const body = (provider: Provider) => (reply: Reply, options: WriteOptions) => ({
   model: options.model,
   choices: [{
     index: 0,
-    message: { role: "assistant", content: reply.text, refusal: null },
+    message: {
+      role: "assistant",
+      content: reply.toolCalls === undefined ? reply.text : null,
+      refusal: null,
+      ...(reply.toolCalls === undefined ? {} : {
+        tool_calls: reply.toolCalls.map((call) => ({
+          id: call.id,
+          type: "function",
+          function: { name: call.name, arguments: call.arguments }
+        }))
+      })
+    },
     logprobs: null,
     finish_reason: reply.finish
   }],
@@ -144,6 +174,14 @@ const events = (provider: Provider) => (reply: Reply, options: WriteOptions): Re
   return [
     chunk([choice({ role: "assistant", content: "" }, null)], null),
     ...reply.deltas.map((content) => chunk([choice({ content }, null)], null)),
+    ...(reply.toolCalls ?? []).flatMap((call, index) => {
+      const half = Math.ceil(call.arguments.length / 2)
+      return [
+        { index, id: call.id, type: "function", function: { name: call.name, arguments: "" } },
+        { index, function: { arguments: call.arguments.slice(0, half) } },
+        { index, function: { arguments: call.arguments.slice(half) } }
+      ].map((fragment) => chunk([choice({ tool_calls: [fragment] }, null)], null))
+    }),
     chunk([choice({}, reply.finish)], null),
     ...(withUsage ? [chunk([], usageOf(provider, reply.usage))] : []),
     ...(options.terminator ? [dataFrame("", "[DONE]")] : [])

@@ -8,6 +8,8 @@
  * @internal
  */
 import { sampleJson } from "./jsonSample.ts"
+import type { MockToolCall, ToolRequest } from "./tools.ts"
+import { nextCall, withResults } from "./tools.ts"
 
 /** The wire formats the mock server speaks. @internal */
 export type Provider = "openai" | "deepseek" | "gemini" | "anthropic"
@@ -16,6 +18,10 @@ export type Provider = "openai" | "deepseek" | "gemini" | "anthropic"
 export interface Message {
   readonly role: "system" | "user" | "assistant"
   readonly text: string
+  /** Names of the tools an assistant message called. */
+  readonly toolCalls?: ReadonlyArray<string> | undefined
+  /** True for a tool's result (sent back as a user-side message). */
+  readonly toolResult?: boolean | undefined
 }
 
 /** What the request asked for, whatever its wire format. @internal */
@@ -29,6 +35,8 @@ export interface Conversation {
   readonly maxTokens: number | undefined
   /** `undefined`: plain text; `{ schema: undefined }`: any JSON object. */
   readonly json: { readonly schema: unknown } | undefined
+  /** The tools offered, when the request offered any. */
+  readonly tools?: ToolRequest | undefined
 }
 
 /** Token counts as the server bills them. @internal */
@@ -50,7 +58,9 @@ export interface UsageSettings {
 /** The server's answer, before it is put on the wire. @internal */
 export interface Reply {
   readonly text: string
-  readonly finish: "stop" | "length" | "content_filter"
+  readonly finish: "stop" | "length" | "content_filter" | "tool_calls"
+  /** The tool calls of a reply that calls tools (its text is then empty). */
+  readonly toolCalls?: ReadonlyArray<MockToolCall> | undefined
   readonly usage: Usage
   /** `text` split into stream deltas. */
   readonly deltas: ReadonlyArray<string>
@@ -62,7 +72,7 @@ export const countTokens = (text: string): number => Math.ceil(text.length / 4)
 const ANSWER_WORDS = 12
 
 const lastUserText = (messages: ReadonlyArray<Message>): string =>
-  messages.findLast((m) => m.role === "user")?.text ?? ""
+  messages.findLast((m) => m.role === "user" && m.toolResult !== true)?.text ?? ""
 
 const prefillOf = (conversation: Conversation): string | undefined => {
   const last = conversation.messages.at(-1)
@@ -75,7 +85,10 @@ export const hasPrefill = (conversation: Conversation): boolean => prefillOf(con
 const answerOf = (conversation: Conversation): string => {
   const prompt = lastUserText(conversation.messages)
   const words = prompt.split(/\s+/).filter((w) => w !== "").slice(0, ANSWER_WORDS)
-  const answer = `Mock answer from ${conversation.provider}: ${words.join(" ")}`.trim()
+  const answer = withResults(
+    `Mock answer from ${conversation.provider}: ${words.join(" ")}`.trim(),
+    conversation.messages.flatMap((m) => m.toolResult === true ? [m.text] : [])
+  )
   if (conversation.json === undefined) return answer
   return JSON.stringify(
     conversation.json.schema === undefined ? { answer } : sampleJson(conversation.json.schema, prompt)
@@ -102,6 +115,10 @@ export const makeReply = (
   settings: UsageSettings,
   options: { readonly content?: string | undefined; readonly contentFilter?: boolean | undefined }
 ): Reply => {
+  const call = options.content === undefined && options.contentFilter !== true
+    ? nextCall(conversation.tools, conversation.messages.flatMap((m) => m.toolCalls ?? []))
+    : undefined
+  if (call !== undefined) return toolCallReply(conversation, settings, call)
   const full = options.contentFilter === true
     ? ""
     : options.content ?? continuation(answerOf(conversation), prefillOf(conversation))
@@ -119,6 +136,22 @@ export const makeReply = (
       cachedPromptTokens: Math.min(settings.cachedPromptTokens, promptTokens),
       completionTokens: countTokens(text) + reasoningTokens,
       reasoningTokens
+    }
+  }
+}
+
+const toolCallReply = (conversation: Conversation, settings: UsageSettings, call: MockToolCall): Reply => {
+  const promptTokens = promptTokensOf(conversation)
+  return {
+    text: "",
+    finish: "tool_calls",
+    toolCalls: [call],
+    deltas: [],
+    usage: {
+      promptTokens,
+      cachedPromptTokens: Math.min(settings.cachedPromptTokens, promptTokens),
+      completionTokens: countTokens(call.name + call.arguments) + settings.reasoningTokens,
+      reasoningTokens: settings.reasoningTokens
     }
   }
 }

@@ -65,7 +65,12 @@ const usageMetadata = (usage: Usage, candidates: number) => ({
   ...(usage.reasoningTokens > 0 ? { thoughtsTokenCount: usage.reasoningTokens } : {})
 })
 
-const FINISH: Record<Reply["finish"], string> = { stop: "STOP", length: "MAX_TOKENS", content_filter: "SAFETY" }
+const FINISH: Record<Reply["finish"], string> = {
+  stop: "STOP",
+  length: "MAX_TOKENS",
+  content_filter: "SAFETY",
+  tool_calls: "STOP"
+}
 
 const SAFETY_RATINGS = [{ category: "HARM_CATEGORY_DANGEROUS_CONTENT", probability: "HIGH", blocked: true }]
 

@@ -1,0 +1,101 @@
+import { SubjectId } from "@baton/core/Ids"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, describe, it } from "@effect/vitest"
+import { DateTime, Effect, Schema, Stream } from "effect"
+import { LanguageModel, Prompt, Tool, Toolkit } from "effect/ai"
+import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
+import { inject, stack, stats } from "./stack.ts"
+
+const GetWeather = Tool.make("GetWeather", {
+  description: "The weather in a city",
+  parameters: Schema.Struct({ city: Schema.String }),
+  success: Schema.String
+})
+
+const GetTime = Tool.make("GetTime", {
+  description: "The local time in a time zone",
+  parameters: Schema.Struct({ zone: Schema.String }),
+  success: Schema.String
+})
+
+const Tools = Toolkit.make(GetWeather, GetTime)
+
+/** Runs the tools for real, recording every call. */
+const handlers = (calls: Array<string>) =>
+  Tools.toLayer({
+    GetWeather: ({ city }) => Effect.sync(() => (calls.push(`GetWeather(${city})`), `sunny in ${city}`)),
+    GetTime: ({ zone }) => Effect.sync(() => (calls.push(`GetTime(${zone})`), `noon in ${zone}`))
+  })
+
+/** effect/ai's tool loop: ask, run the calls, send the results back, until the model answers. */
+const toolLoop = (question: string) =>
+  Effect.gen(function*() {
+    let prompt = Prompt.make(question)
+    for (let turn = 1; turn <= 4; turn++) {
+      const response = yield* LanguageModel.generateText({ prompt, toolkit: Tools })
+      prompt = Prompt.concat(prompt, Prompt.fromResponseParts(response.content))
+      if (response.finishReason !== "tool-calls") return { response, turns: turn }
+    }
+    return yield* Effect.die(new Error("no answer after 4 turns"))
+  })
+
+describe("effect/ai tool calls over Baton", () => {
+  it.live("a two-tool loop runs over Baton: each call falls back, spends quota and writes the ledger", () => {
+    const calls: Array<string> = []
+    return Effect.gen(function*() {
+      yield* inject("deepseek", MockFault.status(503), { times: 100 })
+      const { response, turns } = yield* toolLoop("What is the weather and the time in Paris?").pipe(
+        BatonLanguageModel.withConfigOverride({ subjectId: "teacher-tools" })
+      )
+      assert.strictEqual(turns, 3)
+      assert.deepStrictEqual(calls.map((call) => call.split("(")[0]), ["GetWeather", "GetTime"])
+      assert.strictEqual(response.finishReason, "stop")
+      assert.include(response.text, "Mock answer from openai: What is the weather and the time in Paris?")
+      for (const call of calls) {
+        const result = call.startsWith("GetWeather") ? `sunny in ${call.slice(11, -1)}` : `noon in ${call.slice(8, -1)}`
+        assert.include(response.text, result)
+      }
+      assert.strictEqual((yield* stats("deepseek")).requests, 3)
+      assert.strictEqual((yield* stats("openai")).requests, 3)
+
+      const quota = yield* QuotaLimiter.QuotaLimiter
+      assert.strictEqual((yield* quota.remaining(SubjectId.make("teacher-tools"))).used, 3)
+      const ledger = yield* UsageLedger.UsageLedger
+      yield* ledger.flush
+      const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+      const row = (yield* ledger.usageBySubject(day)).find((r) => r.subjectId === "teacher-tools")
+      assert.strictEqual(row?.requests, 3)
+      assert.strictEqual(row?.completionTokens, (yield* stats("openai")).completionTokens)
+    }).pipe(Effect.provide(handlers(calls)), Effect.provide(stack({ chain: ["deepseek", "openai"] })))
+  })
+
+  it.live("streamed tool calls are assembled from their deltas and run by effect/ai", () => {
+    const calls: Array<string> = []
+    return Effect.gen(function*() {
+      const parts = yield* Stream.runCollect(
+        LanguageModel.streamText({ prompt: "What is the weather in Paris?", toolkit: Tools })
+      )
+      const toolCall = parts.find((part) => part.type === "tool-call")
+      assert.strictEqual(toolCall?.name, "GetWeather")
+      const toolResult = parts.find((part) => part.type === "tool-result")
+      assert.strictEqual(toolResult?.name, "GetWeather")
+      assert.deepStrictEqual(calls.map((call) => call.split("(")[0]), ["GetWeather"])
+      assert.strictEqual(parts.find((part) => part.type === "finish")?.reason, "tool-calls")
+    }).pipe(Effect.provide(handlers(calls)), Effect.provide(stack({ chain: ["openai"] })))
+  })
+
+  it.live("a tool choice that names a tool makes the model call it", () => {
+    const calls: Array<string> = []
+    return Effect.gen(function*() {
+      const response = yield* LanguageModel.generateText({
+        prompt: "What time is it in Tokyo?",
+        toolkit: Tools,
+        toolChoice: { tool: "GetTime" as const }
+      })
+      assert.deepStrictEqual(response.toolCalls.map((call) => call.name), ["GetTime"])
+      assert.deepStrictEqual(calls.map((call) => call.split("(")[0]), ["GetTime"])
+    }).pipe(Effect.provide(handlers(calls)), Effect.provide(stack({ chain: ["openai"] })))
+  })
+})

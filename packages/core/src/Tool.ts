@@ -1,0 +1,104 @@
+/**
+ * Tools a model may call, and the calls it makes.
+ *
+ * A request may carry tool definitions (`LlmRequest.Input.tools`): a name,
+ * a description, and the parameters as an Effect `Schema` or a raw JSON
+ * Schema. `make` checks them once (names of 1-64 letters, digits, `_` or `-`,
+ * no duplicates) and turns the parameters into JSON Schema, which each codec
+ * sends in its provider's native fields (OpenAI `tools[].function`, Anthropic
+ * `tools[].input_schema`). The Gemini codec does not send tools yet.
+ *
+ * A model that calls tools answers with `ToolCall`s (`GenerationResult.toolCalls`,
+ * and on a stream's `Finish`) and the finish reason `tool_calls`. The caller
+ * runs them and continues the conversation with an `assistant` message
+ * carrying those `toolCalls`, then one `tool` message per call
+ * (`toolCallId`, `name`, the result as `content`).
+ *
+ * Gotcha: the manager never continues a request with tools on another
+ * provider after a cut stream: a tool-call answer is not spliced.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import { InvalidOptions } from "./LlmError.ts"
+import * as StructuredOutput from "./StructuredOutput.ts"
+
+/**
+ * A tool as a caller writes it.
+ *
+ * @since 0.1.0
+ */
+export interface Input {
+  readonly name: string
+  readonly description?: string | undefined
+  readonly parameters: Schema.Codec<unknown, unknown> | StructuredOutput.JsonSchema
+}
+
+/**
+ * A checked tool: its parameters as JSON Schema.
+ *
+ * @since 0.1.0
+ */
+export interface Tool {
+  readonly name: string
+  readonly description: string | undefined
+  readonly parameters: StructuredOutput.JsonSchema
+}
+
+/**
+ * How the model may use the tools: as it likes (`auto`, the default), not at
+ * all, at least one, or one named tool.
+ *
+ * @since 0.1.0
+ */
+export type Choice = "auto" | "none" | "required" | { readonly tool: string }
+
+/**
+ * One call the model asks for; `arguments` is the JSON text of the
+ * parameters, as the model wrote it.
+ *
+ * @since 0.1.0
+ */
+export const ToolCall = Schema.Struct({ id: Schema.String, name: Schema.String, arguments: Schema.String })
+
+/** @since 0.1.0 */
+export type ToolCall = typeof ToolCall.Type
+
+const NAME = /^[a-zA-Z0-9_-]{1,64}$/
+
+const invalid = (index: number, message: string) =>
+  new InvalidOptions({ field: `tools[${index}]`, message: `tools[${index}]: ${message}` })
+
+/**
+ * Checks tool definitions; fails with `InvalidOptions` naming the first bad
+ * one, before any network call.
+ *
+ * @since 0.1.0
+ */
+export const make = (inputs: ReadonlyArray<Input>): Effect.Effect<ReadonlyArray<Tool>, InvalidOptions> =>
+  Effect.forEach(inputs, (input, index) => {
+    if (!NAME.test(input.name)) return Effect.fail(invalid(index, "name: 1-64 letters, digits, '_' or '-'"))
+    if (inputs.findIndex((other) => other.name === input.name) !== index) {
+      return Effect.fail(invalid(index, `the name ${input.name} is used twice`))
+    }
+    const parameters = Schema.isSchema(input.parameters)
+      ? StructuredOutput.fromSchema(input.parameters).jsonSchema
+      : input.parameters
+    return Effect.succeed({ name: input.name, description: input.description, parameters })
+  })
+
+/**
+ * Checks a tool choice against the tools; fails with `InvalidOptions` when it
+ * names a tool the request does not carry.
+ *
+ * @since 0.1.0
+ */
+export const checkChoice = (
+  choice: Choice | undefined,
+  tools: ReadonlyArray<Tool>
+): Effect.Effect<Choice | undefined, InvalidOptions> =>
+  typeof choice === "object" && !tools.some((tool) => tool.name === choice.tool)
+    ? Effect.fail(
+      new InvalidOptions({ field: "toolChoice", message: `toolChoice: no tool named ${choice.tool} in tools` })
+    )
+    : Effect.succeed(choice)
