@@ -40,7 +40,7 @@ import {
   StreamInterrupted,
   type StructuredOutputInvalid
 } from "../ProviderError.ts"
-import type * as ProviderThrottle from "../ProviderThrottle.ts"
+import * as ProviderThrottle from "../ProviderThrottle.ts"
 import type * as QuotaLimiter from "../QuotaLimiter.ts"
 import type * as RequestLog from "../RequestLog.ts"
 import type * as StructuredOutput from "../StructuredOutput.ts"
@@ -278,6 +278,7 @@ const attempt = <A>(
     const provider = route.provider.name
     const model = modelOf(route, run.request)
     const slot = run.attempts.push(undefined) - 1
+    const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
     const first: Phase = mode === "stream" ? "first-token" : "body"
     const progress: Progress = { phase: first, since: startedAt, afterHeaders: first }
     const guarded = Effect.raceFirst(
@@ -289,11 +290,16 @@ const attempt = <A>(
         const entry = toAttempt(exit, { provider, model, role, latencyMs: now - startedAt })
         run.attempts[slot] = entry
         const details = exit._tag === "Success" ? report(exit.value) : failureReport(exit.cause)
-        return writeReport(engine, run, { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details })
+        return writeReport(
+          engine,
+          run,
+          { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details },
+          estimate
+        )
       })
     const throttled = Option.isNone(engine.throttle)
       ? Effect.void
-      : engine.throttle.value.check(provider, { model })
+      : engine.throttle.value.check(provider, { model, tokens: estimate })
     return yield* throttled.pipe(
       Effect.andThen(engine.breaker.execute(guarded, {
         key: CircuitPolicy.key(provider, model),
@@ -315,10 +321,17 @@ const attempt = <A>(
   })
 
 /** Metrics, throttle budget, quota budgets, request log and ledger for one finished attempt, in one chain (runs per attempt). */
-const writeReport = (engine: Engine, run: Run, report: RequestLog.AttemptReport): Effect.Effect<void> => {
+const writeReport = (
+  engine: Engine,
+  run: Run,
+  report: RequestLog.AttemptReport,
+  estimate: number
+): Effect.Effect<void> => {
   let written = LlmMetrics.recordAttempt(report)
   if (report.usage !== undefined && Option.isSome(engine.throttle)) {
-    written = Effect.andThen(written, engine.throttle.value.record(report.attempt.provider, report.usage.totalTokens))
+    // the estimate was taken by `check`: charge only what the usage exceeded it by
+    const extra = report.usage.totalTokens - estimate
+    written = Effect.andThen(written, engine.throttle.value.record(report.attempt.provider, extra))
   }
   if (report.usage !== undefined && run.reservation !== undefined) {
     written = Effect.andThen(written, run.reservation.bill(report.usage))
