@@ -8,6 +8,7 @@ import { Effect, Tracer } from "effect"
 import { TestConsole } from "effect/testing"
 import * as RequestLog from "../src/RequestLog.ts"
 import { Bench, inject, manager } from "./utils/chain.ts"
+import { recordingTracer } from "./utils/tracer.ts"
 
 const tags = { feature: "quiz", tenant: "school-9" }
 const request = { prompt: "Write one quiz question about comets.", metadata: { subjectId: "teacher-t", tags } }
@@ -39,14 +40,7 @@ describe("LlmManager request tags", () => {
 
   it.effect("are attributes of the request span and of each attempt span", () =>
     Effect.gen(function*() {
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span: (options) => {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recordingTracer()
       const llm = yield* manager({ chain: ["anthropic"] })
       yield* llm.generate(request).pipe(Effect.provideService(Tracer.Tracer, tracer))
       const named = (name: string) => Object.fromEntries(spans.find((s) => s.name === name)?.attributes ?? [])
