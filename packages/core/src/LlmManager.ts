@@ -44,9 +44,10 @@
  *   `HttpClient` their layer was given. A provider of your own that does not
  *   wrap its client with it is bounded by the first-token, idle and attempt
  *   limits only.
- * - A `ProviderThrottle` in context is checked before each attempt: a spent
- *   local budget skips the provider (`ProviderThrottled`) like an open
- *   circuit.
+ * - A `ProviderThrottle` in context is checked before each attempt with the
+ *   request's token estimate (`ProviderThrottle.estimateTokens`: prompt
+ *   characters / 4 plus `maxTokens`): a spent local budget skips the provider
+ *   (`ProviderThrottled`) like an open circuit.
  *
  * @example
  * ```ts

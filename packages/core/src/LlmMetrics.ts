@@ -32,8 +32,9 @@
  * Spans carry the OpenTelemetry GenAI semantic-convention attributes
  * (`gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`,
  * `gen_ai.response.model`, `gen_ai.usage.input_tokens`,
- * `gen_ai.usage.output_tokens`, `gen_ai.response.finish_reasons`, ...) and
- * never prompt or completion text.
+ * `gen_ai.usage.output_tokens`, `gen_ai.response.finish_reasons`, ...), the
+ * request's `tags` as `baton.tag.<name>` (spans only: tags are unbounded, so
+ * never metric attributes) and never prompt or completion text.
  *
  * Gotchas:
  * - Attribute values are bounded sets (provider and model names, literals),
@@ -361,24 +362,29 @@ export const recordAttempt = (report: AttemptReport): Effect.Effect<void> =>
 
 /**
  * The GenAI semantic-convention attributes known before a call: operation,
- * provider, requested model and the request's options. No prompt text.
+ * provider, requested model and the request's options, plus each of the
+ * request's `tags` as `baton.tag.<name>`. No prompt text.
  *
  * @since 0.1.0
  */
 export const requestAttributes = (
   request: LlmRequest,
   target?: { readonly provider: ProviderName; readonly model: ModelId }
-): Record<string, unknown> => ({
-  "gen_ai.operation.name": "chat",
-  "gen_ai.request.max_tokens": request.options.maxTokens,
-  "gen_ai.request.temperature": request.options.temperature,
-  "baton.request.id": request.requestId,
-  "baton.prompt.hash": request.promptHash,
-  ...(target === undefined ? {} : {
-    "gen_ai.provider.name": target.provider,
-    "gen_ai.request.model": target.model
-  })
-})
+): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.request.max_tokens": request.options.maxTokens,
+    "gen_ai.request.temperature": request.options.temperature,
+    "baton.request.id": request.requestId,
+    "baton.prompt.hash": request.promptHash
+  }
+  if (target !== undefined) {
+    attributes["gen_ai.provider.name"] = target.provider
+    attributes["gen_ai.request.model"] = target.model
+  }
+  for (const name in request.tags) attributes[`baton.tag.${name}`] = request.tags[name]
+  return attributes
+}
 
 /**
  * The GenAI attributes known once an attempt has ended: the answering model,

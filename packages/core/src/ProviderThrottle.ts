@@ -21,6 +21,10 @@
  * - `record(provider, tokens)` charges tokens after the call (the actual
  *   usage minus the estimate passed to `check`). It never fails: a bucket may
  *   go into debt, and the next `check` fails until the debt is repaid.
+ * - The manager passes {@link estimateTokens} (prompt characters / 4 plus
+ *   `maxTokens`) to `check` before each attempt and records what the usage
+ *   exceeded it by; an estimate that was too high is not given back (the
+ *   bucket refills with time), so the limit errs on the provider's side.
  * - A provider without limits is never throttled and costs nothing.
  *
  * **Gotchas**
@@ -50,6 +54,7 @@
 import { Context, Duration, Effect, Layer } from "effect"
 import { RateLimiter } from "effect/persistence"
 import type { ModelId, ProviderName } from "./Ids.ts"
+import type { LlmRequest } from "./LlmRequest.ts"
 import { ProviderThrottled } from "./ProviderError.ts"
 
 /**
@@ -86,6 +91,20 @@ export interface Service {
   ) => Effect.Effect<void, ProviderThrottled>
   /** Charges `tokens` to the provider's token bucket after a call; never fails. */
   readonly record: (provider: ProviderName, tokens: number) => Effect.Effect<void>
+}
+
+/**
+ * The tokens a request may cost, as the manager passes it to `check` before
+ * each attempt: its prompt at 4 characters per token, plus `maxTokens` (the
+ * most it can be billed for output, as providers' own TPM limits count it).
+ * It errs high, so a TPM limit acts before the debt, never after it.
+ *
+ * @since 0.1.0
+ */
+export const estimateTokens = (request: LlmRequest): number => {
+  let chars = 0
+  for (const message of request.messages) chars += message.content.length
+  return Math.ceil(chars / 4) + request.options.maxTokens
 }
 
 /**

@@ -143,7 +143,7 @@ export interface Service {
     units?: number
   ) => Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions>
   /** The subject's quota now, without reserving anything. */
-  readonly remaining: (subjectId: SubjectId) => Effect.Effect<QuotaStatus, QuotaStoreUnavailable>
+  readonly remaining: (subjectId: SubjectId) => Effect.Effect<QuotaStatus, QuotaStoreUnavailable | InvalidOptions>
   /**
    * Reserves, runs `effect`, commits on success and refunds on failure or
    * interruption: the one safe way to spend quota. Either way the budgets
@@ -183,11 +183,16 @@ export interface Limits {
 
 /**
  * A lookup of per-subject limits. `Option.none()` keeps the defaults; a
- * partial `Limits` replaces only the fields it sets.
+ * partial `Limits` replaces only the fields it sets. A lookup backed by a
+ * store may fail with `QuotaStoreUnavailable` (the request is then refused,
+ * or let through with `failOpen`); a limit that is not a positive integer
+ * fails the request with `InvalidOptions` naming it.
  *
  * @since 0.1.0
  */
-export type Overrides = (subjectId: SubjectId) => Effect.Effect<Option.Option<Partial<Limits>>>
+export type Overrides = (
+  subjectId: SubjectId
+) => Effect.Effect<Option.Option<Partial<Limits>>, QuotaStoreUnavailable>
 
 /**
  * Options that do not come from environment variables: budgets, overrides
@@ -424,10 +429,23 @@ export const dayOf = (now: DateTime.Utc, zone: DateTime.TimeZone): {
 
 const invalid = (variable: string, message: string) => Effect.fail(new LlmConfigError({ variable, message }))
 
+const isCount = (value: number | undefined) => value === undefined || (Number.isSafeInteger(value) && value > 0)
+
 const checkCount = (variable: string, value: number | undefined) =>
-  value === undefined || (Number.isSafeInteger(value) && value > 0)
-    ? Effect.void
-    : invalid(variable, `${variable}: must be a positive integer, got ${value}`)
+  isCount(value) ? Effect.void : invalid(variable, `${variable}: must be a positive integer, got ${value}`)
+
+/** The first limit of an override that is not a positive integer, as `InvalidOptions`. */
+const checkOverride = (subjectId: SubjectId, limits: Limits): Effect.Effect<Limits, InvalidOptions> => {
+  const bad = (["daily", "dailyTokens", "dailyCostNanoUsd"] as const).find((name) => !isCount(limits[name]))
+  if (bad === undefined) return Effect.succeed(limits)
+  const field = `QuotaLimiter.overrides.${bad}`
+  return Effect.fail(
+    new InvalidOptions({
+      field,
+      message: `${field}: must be a positive integer, got ${String(limits[bad])} for ${subjectId}`
+    })
+  )
+}
 
 const checkOptions = (options: Options): Effect.Effect<DateTime.TimeZone, LlmConfigError> =>
   Effect.gen(function*() {
@@ -462,16 +480,17 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   }
   const failOpen = options.failOpen ?? false
 
-  const limitsFor = (subjectId: SubjectId): Effect.Effect<Limits> =>
-    options.overrides === undefined ? Effect.succeed(defaults) : Effect.map(
+  const limitsFor = (subjectId: SubjectId): Effect.Effect<Limits, InvalidOptions | QuotaStoreUnavailable> =>
+    options.overrides === undefined ? Effect.succeed(defaults) : Effect.flatMap(
       options.overrides(subjectId),
       Option.match({
-        onNone: () => defaults,
-        onSome: (o): Limits => ({
-          daily: o.daily ?? defaults.daily,
-          dailyTokens: o.dailyTokens ?? defaults.dailyTokens,
-          dailyCostNanoUsd: o.dailyCostNanoUsd ?? defaults.dailyCostNanoUsd
-        })
+        onNone: () => Effect.succeed(defaults),
+        onSome: (o) =>
+          checkOverride(subjectId, {
+            daily: o.daily ?? defaults.daily,
+            dailyTokens: o.dailyTokens ?? defaults.dailyTokens,
+            dailyCostNanoUsd: o.dailyCostNanoUsd ?? defaults.dailyCostNanoUsd
+          })
       })
     )
 

@@ -4,7 +4,7 @@
  *
  * The manager calls `write` with an {@link AttemptReport} once per attempt; the
  * log turns it into an {@link LlmRequestLog} record (timestamp, provider,
- * model, SHA-256 prompt hash, subject, tokens, cost in nano-USD and USD,
+ * model, SHA-256 prompt hash, subject, the request's `tags`, tokens, cost in nano-USD and USD,
  * latency, outcome, error tag and message, role, finish reason) and hands it
  * to its sinks. All attempts of one request share its `requestId`; `attempt`
  * is their 1-based order.
@@ -100,6 +100,8 @@ export const LlmRequestLog = Schema.Struct({
   model: ModelId,
   promptHash: Schema.String,
   subjectId: Schema.NullOr(SubjectId),
+  /** The request's `metadata.tags` (`{}` when it had none). */
+  tags: Schema.Record(Schema.String, Schema.String),
   role: Attempt.fields.role,
   outcome: Attempt.fields.outcome,
   latencyMs: Schema.Finite,
@@ -152,6 +154,7 @@ export const toRecord = (report: AttemptReport, timestamp: DateTime.Utc, options
     model: attempt.model,
     promptHash: request.promptHash,
     subjectId: request.subjectId ?? null,
+    tags: request.tags,
     role: attempt.role,
     outcome: attempt.outcome,
     latencyMs: attempt.latencyMs,

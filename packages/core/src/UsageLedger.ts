@@ -9,6 +9,12 @@
  * zero tokens and zero cost (skipped attempts, connection failures), leave no
  * row; the request log still has them.
  *
+ * A request's `tags` are not kept here: the ledger aggregates per subject,
+ * provider and day, and free-form tags would split those aggregates without
+ * bound. Per-request tags are in the request log (its JSON records and the
+ * SQL `request_log.tags` column); join on the request id to break costs down
+ * by tag.
+ *
  * Queries:
  * - `usageBySubject(day)`: per subject on one day;
  * - `usageByProvider(from, to, { subjectId })`: per provider over a range of

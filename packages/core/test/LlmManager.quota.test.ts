@@ -134,4 +134,20 @@ describe("LlmManager quotas", () => {
       }
       assert.strictEqual((yield* stats("openai")).requests, 0)
     }).pipe(Effect.provide(Bench)))
+
+  it.effect("a bad per-subject override is InvalidOptions through the manager, never a defect, before any call", () =>
+    Effect.gen(function*() {
+      const { llm } = yield* withQuota(
+        { overrides: QuotaLimiter.overridesFromRecord({ [teacher]: { daily: 2.5 } }) },
+        { chain: ["openai"] }
+      )
+      for (let i = 0; i < 3; i++) {
+        const error = yield* Effect.flip(llm.generate(asTeacher))
+        assert.deepStrictEqual([error._tag, error._tag === "InvalidOptions" ? error.field : ""], [
+          "InvalidOptions",
+          "QuotaLimiter.overrides.daily"
+        ])
+      }
+      assert.strictEqual((yield* stats("openai")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
 })

@@ -10,6 +10,7 @@ import { PrometheusMetrics } from "effect/observability"
 import * as LlmMetrics from "../src/LlmMetrics.ts"
 import * as QuotaLimiter from "../src/QuotaLimiter.ts"
 import { Bench, eventually, inject, manager } from "./utils/chain.ts"
+import { recordingTracer } from "./utils/tracer.ts"
 
 const prompt = "Write one quiz question about the secret-prompt-canary."
 
@@ -33,19 +34,6 @@ const watch = <K extends string>(counters: Record<K, readonly [Metric.Counter<nu
 
 const openai = { provider: "openai", model: "gpt-4o-mini" }
 const anthropic = { provider: "anthropic", model: "claude-haiku-4-5" }
-
-/** A tracer that keeps every span it starts. */
-const recordingTracer = () => {
-  const spans: Array<Tracer.NativeSpan> = []
-  const tracer = Tracer.make({
-    span: (options) => {
-      const span = new Tracer.NativeSpan(options)
-      spans.push(span)
-      return span
-    }
-  })
-  return { spans, tracer }
-}
 
 describe("LlmMetrics after manager runs", () => {
   it.effect("a retry then a fallback: attempts, retries, fallbacks, tokens, cost, latency and the request", () =>
@@ -108,9 +96,10 @@ describe("LlmMetrics after manager runs", () => {
     Effect.gen(function*() {
       const quota = QuotaLimiter.layerMemoryWith({
         maxQuestionsPerRequest: 3,
-        dailyLimit: 1,
+        dailyLimit: 100,
         dailyTokenBudget: 5,
-        timeZone: "UTC"
+        timeZone: "UTC",
+        overrides: QuotaLimiter.overridesFromRecord({ "teacher-a": { daily: 1, dailyTokens: 1_000_000 } })
       })
       const llm = yield* manager({ chain: ["openai"] }).pipe(Effect.provide(quota))
       const delta = yield* watch({
@@ -119,32 +108,16 @@ describe("LlmMetrics after manager runs", () => {
         requestSize: [LlmMetrics.quotaRejections, { reason: "request-size" }],
         rejected: [LlmMetrics.requests, { outcome: "rejected" }]
       })
+      const refusal = (subjectId: string, units = 1) =>
+        Effect.map(Effect.flip(llm.generate({ prompt, metadata: { subjectId, units } })), (error) => error._tag)
+      // teacher-a may make one request a day; teacher-c spends its 5-token budget on its first
       yield* llm.generate({ prompt, metadata: { subjectId: "teacher-a" } })
-      // teacher-a's unit is spent and so is its token budget: the budget is checked after the unit
-      assert.strictEqual(
-        (yield* Effect.flip(llm.generate({ prompt, metadata: { subjectId: "teacher-a" } })))._tag,
-        "RateLimitExceeded"
-      )
-      assert.strictEqual(
-        (yield* Effect.flip(llm.generate({ prompt, metadata: { subjectId: "teacher-b", units: 4 } })))._tag,
-        "TooManyQuestions"
-      )
-      assert.deepStrictEqual(yield* delta, { dailyLimit: 1, tokenBudget: 0, requestSize: 1, rejected: 2 })
-    }).pipe(Effect.provide(Bench)))
-
-  it.effect("a spent token budget is counted as token-budget", () =>
-    Effect.gen(function*() {
-      const quota = QuotaLimiter.layerMemoryWith({
-        maxQuestionsPerRequest: 3,
-        dailyLimit: 100,
-        dailyTokenBudget: 5,
-        timeZone: "UTC"
-      })
-      const llm = yield* manager({ chain: ["openai"] }).pipe(Effect.provide(quota))
-      const delta = yield* watch({ tokenBudget: [LlmMetrics.quotaRejections, { reason: "token-budget" }] })
       yield* llm.generate({ prompt, metadata: { subjectId: "teacher-c" } })
-      yield* Effect.flip(llm.generate({ prompt, metadata: { subjectId: "teacher-c" } }))
-      assert.deepStrictEqual(yield* delta, { tokenBudget: 1 })
+      assert.deepStrictEqual(
+        [yield* refusal("teacher-a"), yield* refusal("teacher-c"), yield* refusal("teacher-b", 4)],
+        ["RateLimitExceeded", "RateLimitExceeded", "TooManyQuestions"]
+      )
+      assert.deepStrictEqual(yield* delta, { dailyLimit: 1, tokenBudget: 1, requestSize: 1, rejected: 3 })
     }).pipe(Effect.provide(Bench)))
 
   it.effect("attempt spans carry GenAI attributes under the request span, and no prompt text", () =>

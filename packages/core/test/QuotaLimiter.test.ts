@@ -95,6 +95,39 @@ describe("QuotaLimiter", () => {
       assert.strictEqual((yield* quota.remaining(subject)).used, 0)
     }))
 
+  it.effect("an override that is not a positive integer, or a lookup that fails, is a typed error", () =>
+    Effect.gen(function*() {
+      yield* setTime("2026-05-10T10:00:00Z")
+      const subject = freshSubject("override")
+      const cases: ReadonlyArray<readonly [Partial<QuotaLimiter.Limits>, string]> = [
+        [{ daily: 2.5 }, "QuotaLimiter.overrides.daily"],
+        [{ daily: Number.NaN }, "QuotaLimiter.overrides.daily"],
+        [{ daily: -1 }, "QuotaLimiter.overrides.daily"],
+        [{ dailyTokens: 0.5 }, "QuotaLimiter.overrides.dailyTokens"],
+        [{ dailyCostNanoUsd: Number.POSITIVE_INFINITY }, "QuotaLimiter.overrides.dailyCostNanoUsd"]
+      ]
+      for (const [override, field] of cases) {
+        const quota = yield* limiter({ overrides: QuotaLimiter.overridesFromRecord({ [subject]: override }) }).pipe(
+          Effect.provide(QuotaLimiter.layerStoreMemory)
+        )
+        for (let i = 0; i < 4; i++) {
+          const error = yield* Effect.flip(quota.reserve(subject))
+          assert.deepStrictEqual([error._tag, error._tag === "InvalidOptions" ? error.field : ""], [
+            "InvalidOptions",
+            field
+          ])
+        }
+        assert.strictEqual((yield* Effect.flip(quota.remaining(subject)))._tag, "InvalidOptions")
+      }
+      const lookupDown = yield* limiter({ overrides: () => Effect.fail(down) }).pipe(
+        Effect.provide(QuotaLimiter.layerStoreMemory)
+      )
+      assert.strictEqual(
+        (yield* Effect.flip(lookupDown.withQuota(subject, 1, () => Effect.void)))._tag,
+        "QuotaStoreUnavailable"
+      )
+    }))
+
   it.effect("fails closed when the store is unreachable", () =>
     Effect.gen(function*() {
       const quota = yield* limiter().pipe(Effect.provide(unreachable))

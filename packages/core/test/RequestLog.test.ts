@@ -42,6 +42,7 @@ describe("RequestLog", () => {
         model: flash,
         promptHash: s.success[0].request.promptHash,
         subjectId: SubjectId.make("teacher-1"),
+        tags: {},
         role: "primary",
         outcome: "success",
         latencyMs: 120,

@@ -8,7 +8,8 @@
  *   integer nano-USD (`BIGINT` on PostgreSQL, SQLite's 64-bit `INTEGER`), so
  *   `SUM` is exact.
  * - `<prefix>request_log`: one row per attempt (the request log's database
- *   sink), never with a key; `prompt` only when prompts are logged.
+ *   sink), never with a key; `prompt` only when prompts are logged; `tags`
+ *   the request's tags as a JSON object (text, so both dialects read it).
  *
  * Migrations are recorded in `<prefix>migrations` by `effect/sql`'s
  * `Migrator` and run once each, at layer build: the usage ledger and the
@@ -112,6 +113,13 @@ const createRequestLog = (table: string) =>
     yield* sql`CREATE INDEX ${sql(`${table}_subject_ts`)} ON ${sql(table)} (subject_id, ts)`
   })
 
+/** The request's tags, as a JSON object in a text column (`{}` for rows written before). */
+const addRequestLogTags = (table: string) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`ALTER TABLE ${sql(table)} ADD COLUMN tags TEXT NOT NULL DEFAULT '{}'`
+  )
+
 /**
  * Runs the pending migrations for the given tables.
  *
@@ -127,7 +135,8 @@ export const migrate = (
         table: names.migrations,
         loader: Migrator.fromRecord({
           "1_usage": createUsage(names.usage),
-          "2_request_log": createRequestLog(names.requestLog)
+          "2_request_log": createRequestLog(names.requestLog),
+          "3_request_log_tags": addRequestLogTags(names.requestLog)
         })
       })
     )

@@ -47,6 +47,7 @@ const toColumns = (record: RequestLog.LlmRequestLog) => ({
   model: record.model,
   prompt_hash: record.promptHash,
   subject_id: record.subjectId,
+  tags: JSON.stringify(record.tags),
   role: record.role,
   outcome: record.outcome,
   latency_ms: record.latencyMs,

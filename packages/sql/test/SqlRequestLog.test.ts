@@ -6,6 +6,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as RequestLog from "../../core/src/RequestLog.ts"
 import { CANARY_KEY, defined, stories } from "../../core/test/RequestLog.fixtures.ts"
+import { Bench, manager } from "../../core/test/utils/chain.ts"
 import * as BatonSchema from "../src/BatonSchema.ts"
 import * as SqlDatabase from "../src/SqlDatabase.ts"
 import * as SqlRequestLog from "../src/SqlRequestLog.ts"
@@ -46,6 +47,28 @@ const suite = (name: string, url: string) => {
         null
       ])
     }))
+
+  it.effect(`${name}: a request's tags made through the manager are in its rows, as a JSON object`, () =>
+    Effect.gen(function*() {
+      const database = SqlDatabase.layerUrl(url)
+      const tags = { feature: "quiz", tenant: `sql-${name}` }
+      const result = yield* Effect.scoped(
+        Effect.flatMap(
+          manager({ chain: ["deepseek"] }),
+          (llm) => llm.generate({ prompt: "Name a planet.", metadata: { tags } })
+        ).pipe(
+          Effect.provide(
+            RequestLog.layer([SqlRequestLog.sink({ tablePrefix: prefix, flushInterval: "1 hour" })]).pipe(
+              Layer.provide(database)
+            )
+          )
+        )
+      )
+      const rows = yield* SqlClient.SqlClient.use((sql) =>
+        sql`SELECT tags FROM ${sql(tables.requestLog)} WHERE request_id = ${result.requestId}`
+      ).pipe(Effect.provide(database))
+      assert.deepStrictEqual(rows.map((row) => JSON.parse(String(row["tags"])) as unknown), [tags])
+    }).pipe(Effect.provide(Bench)))
 }
 
 describe("SqlRequestLog", () => {

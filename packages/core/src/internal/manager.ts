@@ -28,7 +28,7 @@ import {
   StreamInterrupted,
   type StructuredOutputInvalid
 } from "../ProviderError.ts"
-import type * as ProviderThrottle from "../ProviderThrottle.ts"
+import * as ProviderThrottle from "../ProviderThrottle.ts"
 import type * as QuotaLimiter from "../QuotaLimiter.ts"
 import type * as RequestLog from "../RequestLog.ts"
 import type * as StructuredOutput from "../StructuredOutput.ts"
@@ -311,6 +311,7 @@ const attempt = <A>(
     const provider = route.provider.name
     const model = modelOf(route, run.request)
     const slot = run.attempts.push(undefined) - 1
+    const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
     const progress = makeProgress(mode === "stream" ? "first-token" : "body", startedAt)
     const limits = engine.policy.limits
     const guarded = Effect.raceFirst(
@@ -336,11 +337,16 @@ const attempt = <A>(
         if (details.usage !== undefined) {
           run.billed = run.billed === undefined ? details.usage : TokenUsage.add(run.billed, details.usage)
         }
-        return writeReport(engine, run, { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details })
+        return writeReport(
+          engine,
+          run,
+          { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details },
+          estimate
+        )
       })
     const throttled = Option.isNone(engine.throttle)
       ? Effect.void
-      : engine.throttle.value.check(provider, { model })
+      : engine.throttle.value.check(provider, { model, tokens: estimate })
     return yield* throttled.pipe(
       Effect.andThen(engine.breaker.execute(guarded, {
         key: CircuitPolicy.key(provider, model),
@@ -362,10 +368,17 @@ const attempt = <A>(
   })
 
 /** Metrics, throttle budget, quota budgets, request log and ledger for one finished attempt, in one chain (runs per attempt). */
-const writeReport = (engine: Engine, run: Run, report: RequestLog.AttemptReport): Effect.Effect<void> => {
+const writeReport = (
+  engine: Engine,
+  run: Run,
+  report: RequestLog.AttemptReport,
+  estimate: number
+): Effect.Effect<void> => {
   let written = LlmMetrics.recordAttempt(report)
   if (report.usage !== undefined && Option.isSome(engine.throttle)) {
-    written = Effect.andThen(written, engine.throttle.value.record(report.attempt.provider, report.usage.totalTokens))
+    // the estimate was taken by `check`: charge only what the usage exceeded it by
+    const extra = report.usage.totalTokens - estimate
+    written = Effect.andThen(written, engine.throttle.value.record(report.attempt.provider, extra))
   }
   if (report.usage !== undefined && run.reservation !== undefined) {
     written = Effect.andThen(written, run.reservation.bill(report.usage))
