@@ -1,6 +1,6 @@
 /**
- * The `baton` command: `generate`, `usage`, `check`, `mock-server` and
- * `demo`. Started by `bin/baton.js`, which runs it on a Node that strips
+ * The `baton` command: `generate`, `usage`, `check`, `mock-server`, `demo`
+ * and `serve`. Started by `bin/baton.js`, which runs it on a Node that strips
  * types (Node 20 included, through the workspace's Node 24). Exit codes: see
  * `internal/exit.ts` (0 done, 1 bad command line, 2 configuration, 3 failed).
  *
@@ -13,6 +13,7 @@ import { Command } from "effect/cli"
 import * as Check from "./Check.ts"
 import * as Demo from "./Demo.ts"
 import * as Generate from "./Generate.ts"
+import * as Serve from "./Serve.ts"
 import * as Usage from "./Usage.ts"
 
 const baton = Command.make("baton").pipe(
@@ -22,7 +23,8 @@ const baton = Command.make("baton").pipe(
     Usage.command,
     Check.command,
     MockServerCommand.command("mock-server"),
-    Demo.command
+    Demo.command,
+    Serve.command
   ])
 )
 

@@ -6,7 +6,9 @@
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { Effect, Exit, Scope } from "effect"
 import { execFileSync, spawn } from "node:child_process"
+import { createHash } from "node:crypto"
 import { existsSync, mkdtempSync } from "node:fs"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -28,6 +30,17 @@ interface Ran {
 }
 
 const baseEnv = { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "" }
+
+/** A port nobody listens on now (the OS picks it; closed before it is handed out). */
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const address = probe.address()
+      probe.close(() => {
+        resolve(typeof address === "object" && address !== null ? address.port : 0)
+      })
+    })
+  })
 
 const freshDir = () => mkdtempSync(join(tmpdir(), "baton-cli-"))
 
@@ -76,7 +89,7 @@ describe("baton", () => {
   afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
   it("--help on every command, exit 0", async () => {
-    const commands = ["generate", "usage", "check", "mock-server", "demo"]
+    const commands = ["generate", "usage", "check", "mock-server", "demo", "serve"]
     const root = await run(["--help"])
     assert.strictEqual(root.code, 0)
     for (const command of commands) {
@@ -169,5 +182,47 @@ describe("baton", () => {
     assert.include(ran.stdout, "circuits: deepseek open")
     assert.match(ran.stdout, /Per teacher[\s\S]*mr-chen\s+5\s+\d+\s+\$/)
     assert.match(ran.stdout, /Per provider[\s\S]*deepseek\s+\d+/)
+  })
+  it("serve: the gateway on the environment's chain (mock providers), a client key's call answered, others 401", async () => {
+    const key = "client-key-for-the-cli-test"
+    const hash = createHash("sha256").update(key).digest("hex")
+    const port = await freePort()
+    const child = spawn(node, [baton, "serve", "--port", String(port)], {
+      cwd: freshDir(),
+      env: { ...baseEnv, BATON_GATEWAY_KEYS: `teacher-cli:${hash}` }
+    })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let output = ""
+        child.stdout.on("data", (chunk: Buffer) => {
+          output += chunk.toString()
+          if (output.includes("Listening on")) resolve()
+        })
+        child.on("exit", (code) => {
+          reject(new Error(`exited with ${code} before listening:\n${output}`))
+        })
+      })
+      const call = (authorization: string) =>
+        fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization, "content-type": "application/json" },
+          body: JSON.stringify({ model: "default", messages: [{ role: "user", content: "Hello about Mars" }] })
+        })
+      const answered = await call(`Bearer ${key}`)
+      assert.strictEqual(answered.status, 200)
+      assert.strictEqual(answered.headers.get("ratelimit-remaining"), "99")
+      const body = await answered.json() as { model: string; choices: ReadonlyArray<{ message: { content: string } }> }
+      assert.strictEqual(body.model, "deepseek/deepseek-flash")
+      assert.include(body.choices[0]?.message.content, "Mock answer from deepseek")
+      assert.strictEqual((await call("Bearer not-a-key")).status, 401)
+    } finally {
+      child.kill("SIGINT")
+    }
+  })
+
+  it("serve --config with a missing file names it and exits 2", async () => {
+    const ran = await run(["serve", "--config", "/nonexistent/baton.yaml"])
+    assert.strictEqual(ran.code, 2)
+    assert.match(ran.stderr, /^baton: gateway config: cannot read \/nonexistent\/baton.yaml/m)
   })
 })
