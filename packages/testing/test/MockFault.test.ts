@@ -27,6 +27,7 @@ describe("MockFault.parse", () => {
     ["cutStream", MockFault.cutStream],
     ["malformedEvent", MockFault.malformedEvent],
     ["noTerminator", MockFault.noTerminator],
+    ["oversized=1048576", MockFault.oversized(1048576)],
     ["noUsage", MockFault.noUsage],
     ["rejectPrefill", MockFault.rejectPrefill],
     ["content=a%3Db%3Bc", MockFault.content("a=b;c")]

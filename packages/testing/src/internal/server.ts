@@ -297,11 +297,14 @@ const replyWith = (
     readonly contentFilter?: boolean
     readonly usage?: boolean
     readonly terminator?: boolean
+    /** The whole answer in one stream event. */
+    readonly oneEvent?: boolean
     readonly playback?: Playback
   } = {}
 ): Promise<void> | void => {
   const { conversation, res, wire } = exchange
-  const reply: Reply = makeReply(conversation, exchange.state.usage, options)
+  const made: Reply = makeReply(conversation, exchange.state.usage, options)
+  const reply: Reply = options.oneEvent === true ? { ...made, deltas: [made.text] } : made
   const write = {
     id: exchange.id,
     model: exchange.model,
@@ -393,6 +396,8 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
       return replyWith(exchange, { playback: { malformed: true, malformedAfter: fault.after } })
     case "NoTerminator":
       return replyWith(exchange, { terminator: false })
+    case "Oversized":
+      return replyWith(exchange, { content: "x".repeat(fault.bytes), oneEvent: true })
     case "NoUsage":
       return replyWith(exchange, { usage: false })
     case "RejectPrefill":
