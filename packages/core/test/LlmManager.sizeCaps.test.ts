@@ -8,7 +8,7 @@ import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import * as RequestLog from "../src/RequestLog.ts"
-import { Bench, inject, manager, pick } from "./utils/chain.ts"
+import { Bench, eventually, inject, manager, pick, stats } from "./utils/chain.ts"
 
 const cap = 64 * 1024
 const over = 4 * cap
@@ -49,6 +49,34 @@ describe("a provider reply over the size cap", () => {
       assert.strictEqual(finish?._tag === "Finish" ? finish.provider : undefined, "anthropic")
       assert.isFalse(parts.some((part) => part._tag === "TextDelta" && part.text.includes("xxxx")))
       assert.deepStrictEqual(yield* logged, [["openai", "error", "MalformedResponse"], ["anthropic", "success", null]])
+    }).pipe(Effect.provide(Layer.merge(Bench, RequestLog.layerMemory()))))
+
+  it.live("an endless body or event is cut at its cap, the connection closed, and the fallback answers", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { generateVia: "generate" },
+        maxBodyBytes: cap,
+        maxEventBytes: cap
+      })
+      yield* inject("openai", MockFault.oversized("forever"))
+      const result = yield* llm.generate(prompt)
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "outcome", "error")), [
+        ["openai", "error", "MalformedResponse"],
+        ["anthropic", "success", undefined]
+      ])
+      yield* inject("openai", MockFault.oversized("forever"))
+      const parts = yield* Stream.runCollect(llm.stream(prompt))
+      const finish = parts.find((part) => part._tag === "Finish")
+      assert.strictEqual(finish?._tag === "Finish" ? finish.provider : undefined, "anthropic")
+      assert.deepStrictEqual(yield* logged, [
+        ["openai", "error", "MalformedResponse"],
+        ["anthropic", "success", null],
+        ["openai", "error", "MalformedResponse"],
+        ["anthropic", "success", null]
+      ])
+      // the client closed both endless replies
+      yield* eventually(Effect.map(stats("openai"), (s) => s.cancelled === 2))
     }).pipe(Effect.provide(Layer.merge(Bench, RequestLog.layerMemory()))))
 
   it.live("within the default caps, the same replies are read whole", () =>

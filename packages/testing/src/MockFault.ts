@@ -30,7 +30,7 @@
  * | {@link cutStream} | `cutStream`, `cutStream;after=3` (text events) |
  * | {@link malformedEvent} | `malformedEvent`, `malformedEvent;after=3` |
  * | {@link noTerminator} | `noTerminator` |
- * | {@link oversized} | `oversized=1048576` (bytes) |
+ * | {@link oversized} | `oversized=1048576` (bytes), `oversized=forever` |
  * | {@link noUsage} | `noUsage` |
  * | {@link rejectPrefill} | `rejectPrefill` |
  * | {@link content} | `content=Hello` |
@@ -156,7 +156,7 @@ export interface NoTerminator {
 /** @since 0.1.0 */
 export interface Oversized {
   readonly _tag: "Oversized"
-  readonly bytes: number
+  readonly bytes: number | "forever"
 }
 /** @since 0.1.0 */
 export interface NoUsage {
@@ -350,11 +350,13 @@ export const noTerminator: MockFault = { _tag: "NoTerminator" }
 /**
  * A well-formed reply whose answer is `bytes` characters of ASCII text: a
  * non-streaming body over `bytes`, or a stream whose one text event is over
- * `bytes`. For provider body and event size caps.
+ * `bytes`. For provider body and event size caps. `"forever"`: an endless
+ * body (or one endless stream event), written as fast as the client reads
+ * it, until the client closes the connection.
  *
  * @since 0.1.0
  */
-export const oversized = (bytes: number): MockFault => ({ _tag: "Oversized", bytes })
+export const oversized = (bytes: number | "forever"): MockFault => ({ _tag: "Oversized", bytes })
 
 /**
  * Leaves every usage field out of the reply or stream.
@@ -473,7 +475,11 @@ const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonl
   oversized: {
     options: [],
     parse: (value) =>
-      value !== undefined && /^\d{1,9}$/.test(value) ? oversized(Number(value)) : "needs a whole number of bytes"
+      value === "forever"
+        ? oversized("forever")
+        : value !== undefined && /^\d{1,9}$/.test(value)
+        ? oversized(Number(value))
+        : "needs a whole number of bytes or forever"
   },
   noUsage: { options: [], parse: noValue(noUsage) },
   rejectPrefill: { options: [], parse: noValue(rejectPrefill) },

@@ -342,6 +342,26 @@ const PREFILL_REJECTED =
 
 const NOT_JSON = "<html><head><title>502 Bad Gateway</title></head><body>mock proxy error</body></html>"
 
+const ENDLESS_CHUNK = "x".repeat(64 * 1024)
+
+/** A reply that never ends: a body (or one stream event) opened, then text as fast as the client reads it. */
+const writeEndless = (exchange: Exchange): Promise<void> =>
+  new Promise((resolve) => {
+    const { conversation, res } = exchange
+    res.writeHead(200, conversation.stream ? SSE_HEADERS : { "content-type": "application/json" })
+    res.write(conversation.stream ? "data: {\"text\":\"" : "{\"text\":\"")
+    const fill = () => {
+      while (!res.destroyed && res.write(ENDLESS_CHUNK)) {
+        // the socket buffer has room: keep writing
+      }
+    }
+    res.on("drain", fill)
+    res.once("close", () => {
+      resolve()
+    })
+    fill()
+  })
+
 const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<void> => {
   const { conversation, res, wire } = exchange
   if (fault === undefined) return replyWith(exchange)
@@ -397,7 +417,9 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
     case "NoTerminator":
       return replyWith(exchange, { terminator: false })
     case "Oversized":
-      return replyWith(exchange, { content: "x".repeat(fault.bytes), oneEvent: true })
+      return fault.bytes === "forever"
+        ? writeEndless(exchange)
+        : replyWith(exchange, { content: "x".repeat(fault.bytes), oneEvent: true })
     case "NoUsage":
       return replyWith(exchange, { usage: false })
     case "RejectPrefill":
