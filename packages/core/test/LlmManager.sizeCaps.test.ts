@@ -20,15 +20,18 @@ const logged = Effect.flatMap(
   (memory) => Effect.map(memory.records, (records) => records.map((r) => [r.provider, r.outcome, r.errorTag]))
 )
 
+/** OpenAI then Anthropic, both capped; `generate` reads plain bodies. */
+const capped = manager({
+  chain: ["openai", "anthropic"],
+  policy: { generateVia: "generate" },
+  maxBodyBytes: cap,
+  maxEventBytes: cap
+})
+
 describe("a provider reply over the size cap", () => {
   it.live("a plain body over maxBodyBytes is a MalformedResponse attempt and the fallback answers", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        policy: { generateVia: "generate" },
-        maxBodyBytes: cap,
-        maxEventBytes: cap
-      })
+      const llm = yield* capped
       yield* inject("openai", MockFault.oversized(over))
       const result = yield* llm.generate(prompt)
       assert.strictEqual(result.provider, "anthropic")
@@ -42,7 +45,7 @@ describe("a provider reply over the size cap", () => {
 
   it.live("a stream event over maxEventBytes is a MalformedResponse attempt and the fallback streams", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({ chain: ["openai", "anthropic"], maxBodyBytes: cap, maxEventBytes: cap })
+      const llm = yield* capped
       yield* inject("openai", MockFault.oversized(over))
       const parts = yield* Stream.runCollect(llm.stream(prompt))
       const finish = parts.find((part) => part._tag === "Finish")
@@ -53,12 +56,7 @@ describe("a provider reply over the size cap", () => {
 
   it.live("an endless body or event is cut at its cap, the connection closed, and the fallback answers", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        policy: { generateVia: "generate" },
-        maxBodyBytes: cap,
-        maxEventBytes: cap
-      })
+      const llm = yield* capped
       yield* inject("openai", MockFault.oversized("forever"))
       const result = yield* llm.generate(prompt)
       assert.deepStrictEqual(result.attempts.map(pick("provider", "outcome", "error")), [
