@@ -60,6 +60,10 @@ export interface Options {
   readonly apiKey?: Redacted.Redacted | undefined
   /** The limit of one attempt, in milliseconds. Default 30 000. */
   readonly timeoutMs?: number | undefined
+  /** The largest plain reply body read, in bytes; over it: `MalformedResponse`. Default 16 MiB. */
+  readonly maxBodyBytes?: number | undefined
+  /** The largest single stream event, in UTF-16 code units; over it: `MalformedResponse`. Default 1 MiB. */
+  readonly maxEventBytes?: number | undefined
   /** `max_tokens` (default) or `max_completion_tokens`. */
   readonly maxTokensField?: "max_tokens" | "max_completion_tokens" | undefined
   /** `json-schema` (default) or `json-mode`. */
@@ -69,6 +73,13 @@ export interface Options {
   /** Extra request headers. */
   readonly headers?: Readonly<Record<string, string>> | undefined
 }
+
+const baseOptionsOf = (options: Options): Provider.BaseOptions => ({
+  apiKey: options.apiKey,
+  timeoutMs: options.timeoutMs,
+  maxBodyBytes: options.maxBodyBytes,
+  maxEventBytes: options.maxEventBytes
+})
 
 const definitionOf = (options: Options): Provider.Definition => {
   const structured = options.structuredOutput ?? "json-schema"
@@ -94,15 +105,15 @@ const definitionOf = (options: Options): Provider.Definition => {
 
 /**
  * The provider service for an OpenAI-compatible endpoint. Fails with an
- * `LlmConfigError` naming the option when the name, model, base URL or
- * timeout is invalid.
+ * `LlmConfigError` naming the option when the name, model, base URL,
+ * timeout or a size cap is invalid.
  *
  * @since 0.1.0
  */
 export const make = (
   options: Options
 ): Effect.Effect<LlmProvider.Service, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
-  Provider.make(definitionOf(options), { apiKey: options.apiKey, timeoutMs: options.timeoutMs })
+  Provider.make(definitionOf(options), baseOptionsOf(options))
 
 /**
  * A layer providing `LlmProvider` backed by an OpenAI-compatible endpoint.
@@ -112,4 +123,4 @@ export const make = (
 export const layer = (
   options: Options
 ): Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
-  Provider.layer(definitionOf(options), { apiKey: options.apiKey, timeoutMs: options.timeoutMs })
+  Provider.layer(definitionOf(options), baseOptionsOf(options))

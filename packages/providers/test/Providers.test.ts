@@ -81,6 +81,11 @@ describe("Providers", () => {
         const apiKey = Redacted.make("k")
         const cases = [
           [DeepSeek.make({ apiKey, timeoutMs: 0 }), "timeoutMs"],
+          [DeepSeek.make({ apiKey, maxBodyBytes: 1.5 }), "maxBodyBytes"],
+          [
+            OpenAiCompatible.make({ name: "local", baseUrl: "http://localhost:1/v1", model: "m", maxEventBytes: -1 }),
+            "maxEventBytes"
+          ],
           [DeepSeek.make({ apiKey, model: "  " }), "model"],
           [DeepSeek.make({ apiKey, baseUrl: "not a url" }), "baseUrl"],
           [OpenAiCompatible.make({ name: "Bad Name", baseUrl: "http://localhost:1/v1", model: "m" }), "name"]

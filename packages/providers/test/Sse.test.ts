@@ -29,7 +29,7 @@ const expected: ReadonlyArray<Sse.SseEvent> = [
 const bytes = new TextEncoder().encode(stream)
 
 const decodeAll = (chunks: ReadonlyArray<Uint8Array>): Array<Sse.SseEvent> => {
-  const decoder = Sse.make()
+  const decoder = Sse.make(1024 * 1024)
   const events: Array<Sse.SseEvent> = []
   for (const chunk of chunks) {
     const out = decoder.feed(chunk)

@@ -30,6 +30,7 @@
  * | {@link cutStream} | `cutStream`, `cutStream;after=3` (text events) |
  * | {@link malformedEvent} | `malformedEvent`, `malformedEvent;after=3` |
  * | {@link noTerminator} | `noTerminator` |
+ * | {@link oversized} | `oversized=1048576` (bytes), `oversized=forever` |
  * | {@link noUsage} | `noUsage` |
  * | {@link rejectPrefill} | `rejectPrefill` |
  * | {@link content} | `content=Hello` |
@@ -64,6 +65,7 @@ export type MockFault =
   | CutStream
   | MalformedEvent
   | NoTerminator
+  | Oversized
   | NoUsage
   | RejectPrefill
   | Content
@@ -150,6 +152,11 @@ export interface MalformedEvent {
 /** @since 0.1.0 */
 export interface NoTerminator {
   readonly _tag: "NoTerminator"
+}
+/** @since 0.1.0 */
+export interface Oversized {
+  readonly _tag: "Oversized"
+  readonly bytes: number | "forever"
 }
 /** @since 0.1.0 */
 export interface NoUsage {
@@ -341,6 +348,17 @@ export const malformedEventAfter = (tokens: number): MockFault => ({ _tag: "Malf
 export const noTerminator: MockFault = { _tag: "NoTerminator" }
 
 /**
+ * A well-formed reply whose answer is `bytes` characters of ASCII text: a
+ * non-streaming body over `bytes`, or a stream whose one text event is over
+ * `bytes`. For provider body and event size caps. `"forever"`: an endless
+ * body (or one endless stream event), written as fast as the client reads
+ * it, until the client closes the connection.
+ *
+ * @since 0.1.0
+ */
+export const oversized = (bytes: number | "forever"): MockFault => ({ _tag: "Oversized", bytes })
+
+/**
  * Leaves every usage field out of the reply or stream.
  *
  * @since 0.1.0
@@ -454,6 +472,15 @@ const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonl
     parse: withAfter((after) => after === undefined ? malformedEvent : malformedEventAfter(after))
   },
   noTerminator: { options: [], parse: noValue(noTerminator) },
+  oversized: {
+    options: [],
+    parse: (value) =>
+      value === "forever"
+        ? oversized("forever")
+        : value !== undefined && /^\d{1,9}$/.test(value)
+        ? oversized(Number(value))
+        : "needs a whole number of bytes or forever"
+  },
   noUsage: { options: [], parse: noValue(noUsage) },
   rejectPrefill: { options: [], parse: noValue(rejectPrefill) },
   content: {

@@ -27,13 +27,15 @@ describe("MockFault.parse", () => {
     ["cutStream", MockFault.cutStream],
     ["malformedEvent", MockFault.malformedEvent],
     ["noTerminator", MockFault.noTerminator],
+    ["oversized=1048576", MockFault.oversized(1048576)],
+    ["oversized=forever", MockFault.oversized("forever")],
     ["noUsage", MockFault.noUsage],
     ["rejectPrefill", MockFault.rejectPrefill],
     ["content=a%3Db%3Bc", MockFault.content("a=b;c")]
   ]
 
   it("reads every fault of the catalogue", () => {
-    assert.strictEqual(cases.length - 7, MockFault.names.length)
+    assert.strictEqual(cases.length - 8, MockFault.names.length)
     for (const [text, fault] of cases) {
       const result = MockFault.parse(text)
       assert.isTrue(Result.isSuccess(result), text)

@@ -41,6 +41,9 @@ export interface ChainOptions {
   readonly generationEnabled?: boolean
   /** The adapters' own `timeoutMs` (it applies only to a provider used without the manager). */
   readonly providerTimeoutMs?: number
+  /** The adapters' body and stream event size caps. */
+  readonly maxBodyBytes?: number
+  readonly maxEventBytes?: number
 }
 
 /** A manager over real provider adapters pointed at the mock server. */
@@ -55,7 +58,13 @@ export const manager = (
     const server = yield* MockProviderServer.MockProviderServer
     return yield* LlmManager.make({
       providers: options.chain.map((kind) =>
-        layers[kind]({ apiKey, baseUrl: server.baseUrl(kind), timeoutMs: options.providerTimeoutMs })
+        layers[kind]({
+          apiKey,
+          baseUrl: server.baseUrl(kind),
+          timeoutMs: options.providerTimeoutMs,
+          maxBodyBytes: options.maxBodyBytes,
+          maxEventBytes: options.maxEventBytes
+        })
       ),
       policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 10, ...options.policy }),
       circuitPolicy: options.circuit ?? { failureThreshold: 100, cooldownMs: 60_000 },

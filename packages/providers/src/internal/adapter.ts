@@ -118,9 +118,15 @@ export interface Settings {
   readonly baseUrl: string
   readonly apiKey: Redacted.Redacted | undefined
   readonly timeoutMs: number
+  /** The largest plain reply body read, in bytes. */
+  readonly maxBodyBytes: number
+  /** The largest single stream event read, in UTF-16 code units (bytes for ASCII). */
+  readonly maxEventBytes: number
   readonly capabilities: LlmProvider.Capabilities
   readonly codec: Codec
 }
+
+const utf8 = new TextDecoder()
 
 const isOk = (status: number): boolean => status >= 200 && status < 300
 
@@ -160,8 +166,27 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       Effect.provideService(Tracer.DisablePropagation, true)
     )
 
-  const readText = (model: ModelId, response: HttpClientResponse.HttpClientResponse) =>
-    Effect.mapError(response.text, (error) => HttpError.fromTransport(contextOf(model), error))
+  /** The body as text, read with a running byte count: past `maxBodyBytes` it is a `MalformedResponse`. */
+  const readText = (model: ModelId, response: HttpClientResponse.HttpClientResponse) => {
+    const chunks: Array<Uint8Array> = []
+    let bytes = 0
+    return Stream.runForEachArray(response.stream, (array) => {
+      for (const chunk of array) {
+        bytes += chunk.length
+        chunks.push(chunk)
+      }
+      return bytes > settings.maxBodyBytes
+        ? Effect.fail(
+          malformed(model, `${name} sent a body over the limit of ${settings.maxBodyBytes} bytes`, response.status)
+        )
+        : Effect.void
+    }).pipe(
+      Effect.mapError((error) =>
+        error instanceof MalformedResponse ? error : HttpError.fromTransport(contextOf(model), error)
+      ),
+      Effect.map(() => utf8.decode(Buffer.concat(chunks, bytes)))
+    )
+  }
 
   const failStatus = (model: ModelId, response: HttpClientResponse.HttpClientResponse) =>
     Effect.flatMap(
@@ -335,7 +360,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   /** The bookkeeping of one stream: text so far, the SSE framing, the codec's state. */
   const makeRun = (call: Call, timeoutMs: number, supervisor: LlmProvider.Supervisor | undefined) => {
     const model = call.model
-    const sse = Sse.make()
+    const sse = Sse.make(settings.maxEventBytes)
     const decoder = codec.streamDecoder()
     let partialText = ""
     let reported: TokenCounts | undefined

@@ -5,7 +5,7 @@
  *
  * Options are checked once, when the layer is built: a blank model, a name
  * that is not a valid `ProviderName`, a base URL that is not a URL or a
- * non-positive timeout fail with an `LlmConfigError` naming the option.
+ * non-positive timeout or size cap fail with an `LlmConfigError` naming the option.
  * `fromConfig` reads the provider's settings from `LlmConfig` and fails with
  * an `LlmConfigError` naming the key variable (`DEEPSEEK_API_KEY`) when the
  * key is absent.
@@ -34,6 +34,16 @@ export interface BaseOptions {
    */
   readonly timeoutMs?: number | undefined
   /**
+   * The largest non-streaming reply body read, in bytes; a larger one is a
+   * `MalformedResponse` (retried, then the chain falls back). Default 16 MiB.
+   */
+  readonly maxBodyBytes?: number | undefined
+  /**
+   * The largest single stream event, in UTF-16 code units (bytes for ASCII
+   * text); a larger one is a `MalformedResponse`. Default 1 MiB.
+   */
+  readonly maxEventBytes?: number | undefined
+  /**
    * Whether the model continues a final assistant message; default: the
    * provider's own capability. `LlmManager` continues a broken stream from
    * the delivered text where this is on, and restarts it elsewhere.
@@ -58,6 +68,12 @@ export interface Definition {
 /** The default attempt limit, the same as `LLM_ATTEMPT_TIMEOUT_MS`'s. */
 export const defaultTimeoutMs = 30_000
 
+/** The default cap of a reply body, in bytes. */
+export const defaultMaxBodyBytes = 16 * 1024 * 1024
+
+/** The default cap of one stream event. */
+export const defaultMaxEventBytes = 1024 * 1024
+
 const invalid = (option: string, problem: string) =>
   Effect.fail(new LlmConfigError({ variable: option, message: `${option}: ${problem}` }))
 
@@ -66,6 +82,11 @@ const check = <A>(schema: Schema.Codec<A, string>, option: string, value: string
     Schema.decodeUnknownEffect(schema)(value),
     (error) => new LlmConfigError({ variable: option, message: `${option}: ${error.message}` })
   )
+
+const positiveInteger = (option: string, value: number): Effect.Effect<number, LlmConfigError> =>
+  Number.isInteger(value) && value > 0
+    ? Effect.succeed(value)
+    : invalid(option, `must be a positive integer, got ${value}`)
 
 const settingsOf = (
   definition: Definition,
@@ -76,16 +97,17 @@ const settingsOf = (
     const model = yield* check(ModelId, "model", (options.model ?? definition.defaultModel).trim())
     const baseUrl = options.baseUrl ?? definition.defaultBaseUrl
     if (!URL.canParse(baseUrl)) return yield* invalid("baseUrl", `"${baseUrl}" is not a URL`)
-    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-      return yield* invalid("timeoutMs", `must be a positive integer, got ${timeoutMs}`)
-    }
+    const timeoutMs = yield* positiveInteger("timeoutMs", options.timeoutMs ?? defaultTimeoutMs)
+    const maxBodyBytes = yield* positiveInteger("maxBodyBytes", options.maxBodyBytes ?? defaultMaxBodyBytes)
+    const maxEventBytes = yield* positiveInteger("maxEventBytes", options.maxEventBytes ?? defaultMaxEventBytes)
     return {
       name,
       model,
       baseUrl,
       apiKey: options.apiKey,
       timeoutMs,
+      maxBodyBytes,
+      maxEventBytes,
       capabilities: options.assistantPrefill === undefined
         ? definition.capabilities
         : { ...definition.capabilities, assistantPrefill: options.assistantPrefill },

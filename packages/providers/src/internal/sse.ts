@@ -22,19 +22,15 @@ export interface SseEvent {
 
 /** A push decoder: feed byte chunks, get the events they complete. */
 export interface SseDecoder {
-  /** The events completed by this chunk; a string when an event exceeds the size limit. */
+  /** The events completed by this chunk; a string when an event exceeds `maxEventSize` (UTF-16 code units). */
   readonly feed: (chunk: Uint8Array) => ReadonlyArray<SseEvent> | string
 }
-
-/** The largest pending event (as Effect's parser allows), in UTF-16 code units. */
-const maxEventSize = 10 * 1024 * 1024
-
-const tooLarge = `Pending SSE event exceeded the maximum size of ${maxEventSize}`
 
 const BOM = "\uFEFF"
 
 /** A fresh decoder for one response body. */
-export const make = (): SseDecoder => {
+export const make = (maxEventSize: number): SseDecoder => {
+  const tooLarge = `an event exceeded the limit of ${maxEventSize} characters`
   const text = new TextDecoder()
   let first = true
   // pieces of the unterminated line, joined once it ends
@@ -44,10 +40,15 @@ export const make = (): SseDecoder => {
   let skipLf = false
   let eventName = ""
   let data = ""
+  // an event completed within one chunk went over the limit
+  let oversized = false
 
   const line = (events: Array<SseEvent>, value: string): void => {
     if (value.length === 0) {
-      if (data.length > 0) events.push({ event: eventName === "" ? "message" : eventName, data: data.slice(0, -1) })
+      if (data.length > maxEventSize) oversized = true
+      else if (data.length > 0) {
+        events.push({ event: eventName === "" ? "message" : eventName, data: data.slice(0, -1) })
+      }
       eventName = ""
       data = ""
       return
@@ -94,7 +95,8 @@ export const make = (): SseDecoder => {
           else if (chunk.charCodeAt(position) === LF) position++
         }
       }
-      if (pendingLength + data.length > maxEventSize) {
+      if (oversized || pendingLength + data.length > maxEventSize) {
+        oversized = false
         first = true
         pending = []
         pendingLength = 0

@@ -297,11 +297,14 @@ const replyWith = (
     readonly contentFilter?: boolean
     readonly usage?: boolean
     readonly terminator?: boolean
+    /** The whole answer in one stream event. */
+    readonly oneEvent?: boolean
     readonly playback?: Playback
   } = {}
 ): Promise<void> | void => {
   const { conversation, res, wire } = exchange
-  const reply: Reply = makeReply(conversation, exchange.state.usage, options)
+  const made: Reply = makeReply(conversation, exchange.state.usage, options)
+  const reply: Reply = options.oneEvent === true ? { ...made, deltas: [made.text] } : made
   const write = {
     id: exchange.id,
     model: exchange.model,
@@ -338,6 +341,26 @@ const PREFILL_REJECTED =
   "This model does not support assistant message prefill. The conversation must end with a user message."
 
 const NOT_JSON = "<html><head><title>502 Bad Gateway</title></head><body>mock proxy error</body></html>"
+
+const ENDLESS_CHUNK = "x".repeat(64 * 1024)
+
+/** A reply that never ends: a body (or one stream event) opened, then text as fast as the client reads it. */
+const writeEndless = (exchange: Exchange): Promise<void> =>
+  new Promise((resolve) => {
+    const { conversation, res } = exchange
+    res.writeHead(200, conversation.stream ? SSE_HEADERS : { "content-type": "application/json" })
+    res.write(conversation.stream ? "data: {\"text\":\"" : "{\"text\":\"")
+    const fill = () => {
+      while (!res.destroyed && res.write(ENDLESS_CHUNK)) {
+        // the socket buffer has room: keep writing
+      }
+    }
+    res.on("drain", fill)
+    res.once("close", () => {
+      resolve()
+    })
+    fill()
+  })
 
 const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<void> => {
   const { conversation, res, wire } = exchange
@@ -393,6 +416,10 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
       return replyWith(exchange, { playback: { malformed: true, malformedAfter: fault.after } })
     case "NoTerminator":
       return replyWith(exchange, { terminator: false })
+    case "Oversized":
+      return fault.bytes === "forever"
+        ? writeEndless(exchange)
+        : replyWith(exchange, { content: "x".repeat(fault.bytes), oneEvent: true })
     case "NoUsage":
       return replyWith(exchange, { usage: false })
     case "RejectPrefill":
