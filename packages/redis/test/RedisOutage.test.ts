@@ -7,7 +7,6 @@
 import { SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
-import { NodeRedis } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Scope } from "effect"
 import { Bench, eventually, liveNow, liveWait, manager } from "../../core/test/utils/chain.ts"
@@ -24,13 +23,17 @@ const prompt = { prompt: "One question about Mars" }
 const config = (url: string) =>
   LlmConfig.layerFromRecord({ DEEPSEEK_API_KEY: "k", GEMINI_API_KEY: "g", REDIS_URL: url })
 
-/** The circuit store and the throttle on the test's own Redis, both as a user wires them. */
+/**
+ * The circuit store and the throttle on the test's own Redis, both as a user wires them: over
+ * `RedisConnection`, whose close is bounded (a plain `NodeRedis.layer` client's own close can
+ * wait on a reconnecting socket).
+ */
 const stores = (url: string) =>
   Layer.mergeAll(
     RedisCircuitBreaker.layerConfig.pipe(Layer.provide(config(url))),
     RedisProviderThrottle.layer({ openai: { requestsPerMinute: 10_000 } }, {
       prefix: RedisTest.uniquePrefix("outage-throttle")
-    }).pipe(Layer.provide(NodeRedis.layer({ url })))
+    }).pipe(Layer.provide(RedisConnection.layer({ url })))
   )
 
 /** Runs `requests` generate calls with a deadline of `deadlineMs`, returning their exits and the longest wait. */
