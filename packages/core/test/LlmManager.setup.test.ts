@@ -3,18 +3,16 @@
  * build time with an `LlmConfigError` naming what to fix.
  */
 import * as OpenAi from "@baton/providers/OpenAi"
-import * as Providers from "@baton/providers/Providers"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Redacted } from "effect"
+import { Effect, Fiber, Layer, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import { ProviderName } from "../src/Ids.ts"
-import * as LlmConfig from "../src/LlmConfig.ts"
 import * as LlmManager from "../src/LlmManager.ts"
-import { Bench, eventually, inject, pick, stats } from "./utils/chain.ts"
+import { Bench, eventually, inject, managerFromEnv, pick, stats } from "./utils/chain.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 const prompt = { prompt: "Write one quiz question about tides." }
@@ -48,31 +46,9 @@ describe("LlmManager set-up", () => {
 })
 
 describe("LlmManager.layerConfig", () => {
-  const build = (variables: Record<string, string>, overrides?: LlmManager.ConfigOverrides) =>
-    Effect.gen(function*() {
-      const server = yield* MockProviderServer.MockProviderServer
-      const config = LlmConfig.layerFromRecord({
-        OPENAI_API_KEY: "sk-openai",
-        GEMINI_API_KEY: "g-key",
-        ANTHROPIC_API_KEY: "sk-anthropic",
-        OPENAI_BASE_URL: server.baseUrl("openai"),
-        GEMINI_BASE_URL: server.baseUrl("gemini"),
-        ANTHROPIC_BASE_URL: server.baseUrl("anthropic"),
-        ...variables
-      })
-      const context = yield* Layer.build(
-        LlmManager.layerConfig({
-          openai: Providers.layerFromConfig("openai"),
-          gemini: Providers.layerFromConfig("gemini"),
-          anthropic: Providers.layerFromConfig("anthropic")
-        }, overrides).pipe(Layer.provide(LlmConfig.layerPricing), Layer.provideMerge(config))
-      )
-      return Context.get(context, LlmManager.LlmManager)
-    })
-
   it.effect("LLM_PRIMARY_PROVIDER=gemini alone works: the default fallback is not gemini again", () =>
     Effect.gen(function*() {
-      const llm = yield* build({ LLM_PRIMARY_PROVIDER: "gemini" })
+      const llm = yield* managerFromEnv({ LLM_PRIMARY_PROVIDER: "gemini" })
       assert.deepStrictEqual(llm.providers.map(String), ["gemini"])
       const result = yield* llm.generate(prompt)
       assert.strictEqual(result.provider, "gemini")
@@ -80,7 +56,7 @@ describe("LlmManager.layerConfig", () => {
 
   it.effect("takes a policy override on top of the configured policy", () =>
     Effect.gen(function*() {
-      const llm = yield* build(
+      const llm = yield* managerFromEnv(
         { LLM_PRIMARY_PROVIDER: "openai", LLM_FALLBACK_PROVIDER: "anthropic", LLM_MAX_RETRIES: "0" },
         { policy: (configured) => ({ ...configured, generateVia: "generate" }) }
       )

@@ -1,12 +1,8 @@
-import * as Providers from "@baton/providers/Providers"
 import * as MockFault from "@baton/testing/MockFault"
-import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Schema, Stream } from "effect"
+import { Effect, Schema, Stream } from "effect"
 import type { StreamPart } from "../src/GenerationResult.ts"
-import * as LlmConfig from "../src/LlmConfig.ts"
-import * as LlmManager from "../src/LlmManager.ts"
-import { Bench, inject, manager, pick, stats } from "./utils/chain.ts"
+import { Bench, inject, manager, managerFromEnv, pick, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Explain the water cycle to a ten year old in a few sentences." }
 
@@ -113,31 +109,16 @@ describe("LlmManager streams", () => {
 })
 
 describe("LlmManager prefill capability from the environment", () => {
-  const fromEnv = (extra: Record<string, string>) =>
-    Effect.gen(function*() {
-      const server = yield* MockProviderServer.MockProviderServer
-      const config = LlmConfig.layerFromRecord({
-        LLM_PRIMARY_PROVIDER: "openai",
-        LLM_FALLBACK_PROVIDER: "none",
-        OPENAI_API_KEY: "sk-openai",
-        OPENAI_BASE_URL: server.baseUrl("openai"),
-        LLM_MAX_RETRIES: "1",
-        LLM_RETRY_BASE_DELAY_MS: "1",
-        ...extra
-      })
-      const context = yield* Layer.build(
-        LlmManager.layerConfig({ openai: Providers.layerFromConfig("openai") }).pipe(
-          Layer.provide(LlmConfig.layerPricing),
-          Layer.provideMerge(config)
-        )
-      )
-      return Context.get(context, LlmManager.LlmManager)
-    })
-
   for (const [setting, requests] of [["unset", 2], ["true", 3]] as const) {
     it.live(`OPENAI_ASSISTANT_PREFILL ${setting}: a cut answer is ${setting === "true" ? "continued" : "restarted"}`, () =>
       Effect.gen(function*() {
-        const llm = yield* fromEnv(setting === "true" ? { OPENAI_ASSISTANT_PREFILL: "true" } : {})
+        const llm = yield* managerFromEnv({
+          LLM_PRIMARY_PROVIDER: "openai",
+          LLM_FALLBACK_PROVIDER: "none",
+          LLM_MAX_RETRIES: "1",
+          LLM_RETRY_BASE_DELAY_MS: "1",
+          ...(setting === "true" ? { OPENAI_ASSISTANT_PREFILL: "true" } : {})
+        })
         // with the prefill on, the retry sends it and this endpoint refuses it: restarted without it
         yield* inject("openai", MockFault.cutStreamAfter(2))
         yield* inject("openai", MockFault.rejectPrefill)

@@ -7,13 +7,15 @@ import * as Anthropic from "@baton/providers/Anthropic"
 import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as Gemini from "@baton/providers/Gemini"
 import * as OpenAi from "@baton/providers/OpenAi"
+import * as Providers from "@baton/providers/Providers"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Layer, Redacted, type Scope } from "effect"
+import { Context, Effect, Layer, Redacted, type Scope } from "effect"
 import type { HttpClient } from "effect/http"
 import type { Attempt } from "../../src/Attempt.ts"
 import type * as CircuitPolicy from "../../src/CircuitPolicy.ts"
 import * as FallbackPolicy from "../../src/FallbackPolicy.ts"
+import * as LlmConfig from "../../src/LlmConfig.ts"
 import type { LlmConfigError } from "../../src/LlmError.ts"
 import * as LlmManager from "../../src/LlmManager.ts"
 import * as Pricing from "../../src/Pricing.ts"
@@ -70,6 +72,31 @@ export const manager = (
       circuitPolicy: options.circuit ?? { failureThreshold: 100, cooldownMs: 60_000 },
       generationEnabled: options.generationEnabled ?? true
     })
+  })
+
+/**
+ * A manager built as an application builds it, by `LlmManager.layerConfig`
+ * from the environment `variables`, with every provider's key set and its
+ * base URL on the mock server.
+ */
+export const managerFromEnv = (variables: Record<string, string>, overrides?: LlmManager.ConfigOverrides) =>
+  Effect.gen(function*() {
+    const server = yield* MockProviderServer.MockProviderServer
+    const environment: Record<string, string> = {}
+    for (const kind of ["deepseek", "gemini", "openai", "anthropic"] as const) {
+      environment[`${kind.toUpperCase()}_API_KEY`] = `sk-${kind}`
+      environment[`${kind.toUpperCase()}_BASE_URL`] = server.baseUrl(kind)
+    }
+    const config = LlmConfig.layerFromRecord({ ...environment, ...variables })
+    const context = yield* Layer.build(
+      LlmManager.layerConfig({
+        deepseek: Providers.layerFromConfig("deepseek"),
+        gemini: Providers.layerFromConfig("gemini"),
+        openai: Providers.layerFromConfig("openai"),
+        anthropic: Providers.layerFromConfig("anthropic")
+      }, overrides).pipe(Layer.provide(LlmConfig.layerPricing), Layer.provideMerge(config))
+    )
+    return Context.get(context, LlmManager.LlmManager)
   })
 
 /** Chosen fields of an attempt, as plain strings (the error as its tag), for compact assertions. */
