@@ -9,8 +9,10 @@
  *
  * A stream is a `Stream` of `StreamPart`s: `TextDelta`s, then exactly one
  * `Finish` carrying the finish reason and usage. A stream that ends without
- * its `Finish` was cut: adapters fail it with `StreamInterrupted` rather than
- * end it quietly. `LlmManager.stream` with `rescue: "restart"` may send one
+ * its `Finish` was cut, and fails rather than ending quietly: an adapter's
+ * with `ProviderConnectionFailed` or `MalformedResponse`, `LlmManager.stream`
+ * (once text reached the caller and no rescue completed the answer) with
+ * `StreamInterrupted`. `LlmManager.stream` with `rescue: "restart"` may send one
  * `Restart` when it restarts a broken answer: discard the text received so
  * far, the whole new answer follows.
  *
