@@ -8,7 +8,9 @@
  *   `stream_options.include_usage`), in OpenAI's wire format; `model` is an
  *   alias or a configured `provider/model`, `fallbacks` may add more; the
  *   answer's `model` (and every chunk's) is the `provider/model` that
- *   produced the text.
+ *   produced the text. `tools` and `tool_choice` pass through to the chain;
+ *   tool calls come back as `tool_calls` (streamed as OpenAI's `tool_calls`
+ *   chunk deltas).
  * - `GET /v1/models`: the aliases and `provider/model`s a client may ask for.
  * - `GET /healthz`: `{"status":"ok"}`.
  * - `GET /metrics`: every Baton metric in Prometheus text format.

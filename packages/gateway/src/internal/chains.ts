@@ -81,7 +81,9 @@ const recording = (layer: ProviderLayer, producers: Map<string, Producer>): Prov
           return provider.stream(request).pipe(
             Stream.tap((part) =>
               Effect.sync(() => {
-                if (part._tag === "TextDelta") producers.set(request.requestId, producer)
+                if (part._tag === "TextDelta" || part._tag === "ToolCallDelta") {
+                  producers.set(request.requestId, producer)
+                }
               })
             )
           )

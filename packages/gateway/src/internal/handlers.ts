@@ -123,9 +123,17 @@ const sse = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`
 /** Encodes stream parts as OpenAI chunks; `modelOf` says who produced the latest text. */
 const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelOf: () => string) => {
   let started = false
+  const opened = new Set<number>()
   return (part: StreamPart): string => {
     if (part._tag === "TextDelta") {
       const delta = started ? { content: part.text } : { role: "assistant", content: part.text }
+      started = true
+      return sse(Wire.chunk(id, created, modelOf(), { delta, finish_reason: null }))
+    }
+    if (part._tag === "ToolCallDelta") {
+      const calls = Wire.toolCallDelta(part, !opened.has(part.index))
+      opened.add(part.index)
+      const delta = started ? calls : { role: "assistant", content: null, ...calls }
       started = true
       return sse(Wire.chunk(id, created, modelOf(), { delta, finish_reason: null }))
     }
