@@ -31,6 +31,8 @@ const ErrorResponse = Schema.Struct({
 })
 const decodeError = Schema.decodeUnknownSync(ErrorResponse)
 
+const modelOf = (body: unknown) => Schema.decodeUnknownSync(Schema.Struct({ model: Schema.String }))(body).model
+
 const post = (url: string, body: string, key = Fixture.clientKey) =>
   Effect.promise(async () => {
     const response = await fetch(`${url}/v1/chat/completions`, {
@@ -115,6 +117,38 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       assert.strictEqual((yield* mock.stats("deepseek")).requests, 1)
     }))
 
+  it.effect("per-step policy: each step of an alias retries as configured before the next one", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* setup
+      yield* mock.inject("openai", MockFault.status(503), { times: 100 })
+      const modelsAsked = Effect.map(mock.received(), (requests) => requests.map((request) => modelOf(request.body)))
+      const data = yield* Effect.promise(() =>
+        client(url).chat.completions.create({ model: "steady", messages: [{ role: "user", content: "hi" }] })
+      )
+      assert.strictEqual(data.model, "deepseek/deepseek-flash")
+      assert.deepStrictEqual(yield* modelsAsked, [
+        "gpt-4o-mini",
+        "gpt-4o-mini",
+        "gpt-4o-mini",
+        "gpt-4.1",
+        "gpt-4.1",
+        "deepseek-flash"
+      ])
+      // the same steps named directly follow the environment's policy (no retries)
+      yield* mock.reset
+      yield* mock.inject("openai", MockFault.status(503), { times: 100 })
+      const direct = yield* post(
+        url,
+        JSON.stringify({
+          model: "openai/gpt-4o-mini",
+          messages: [{ role: "user", content: "hi" }],
+          fallbacks: ["openai/gpt-4.1", "deepseek/deepseek-flash"]
+        })
+      )
+      assert.strictEqual(direct.status, 200, direct.text)
+      assert.deepStrictEqual(yield* modelsAsked, ["gpt-4o-mini", "gpt-4.1", "deepseek-flash"])
+    }))
+
   it.effect("per-request fallbacks: a concrete provider/model falls back to the fallbacks given", () =>
     Effect.gen(function*() {
       const { mock, url } = yield* setup
@@ -126,10 +160,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       })
       const response = yield* post(url, body)
       assert.strictEqual(response.status, 200, response.text)
-      assert.strictEqual(
-        Schema.decodeUnknownSync(Schema.Struct({ model: Schema.String }))(JSON.parse(response.text)).model,
-        "deepseek/deepseek-flash"
-      )
+      assert.strictEqual(modelOf(JSON.parse(response.text)), "deepseek/deepseek-flash")
     }))
 
   it.effect("fallbacks are limited to configured providers and models (400, no provider call)", () =>
@@ -400,7 +431,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       const models = yield* Effect.promise(() => client(url).models.list())
       assert.deepStrictEqual(
         models.data.map((model) => model.id),
-        ["fast", "openai/gpt-4o-mini", "openai/gpt-4.1", "deepseek/deepseek-flash"]
+        ["fast", "steady", "openai/gpt-4o-mini", "openai/gpt-4.1", "deepseek/deepseek-flash"]
       )
       const health = yield* Effect.promise(() => fetch(`${url}/healthz`).then((r) => r.json()))
       assert.deepStrictEqual(health, { status: "ok" })
