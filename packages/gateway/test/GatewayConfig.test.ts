@@ -103,9 +103,13 @@ describe("GatewayConfig", () => {
       const withPolicy = (step: string) =>
         yaml.replace("    - openai/gpt-4o-mini\n", `    - openai/gpt-4o-mini\n  careful:\n    - ${step}\n`)
       const config = yield* parseYaml(withPolicy("{ model: deepseek/deepseek-pro, retries: 0, firstTokenMs: 20000 }"))
-      assert.deepStrictEqual(GatewayConfig.resolveModel(config, "careful"), [
-        { provider: "deepseek", model: "deepseek-pro", retries: 0, firstTokenMs: 20000 }
-      ])
+      const [step] = GatewayConfig.resolveModel(config, "careful") ?? []
+      assert.deepStrictEqual({ ...step }, {
+        provider: "deepseek",
+        model: "deepseek-pro",
+        retries: 0,
+        firstTokenMs: 20000
+      })
       const negative = yield* Effect.flip(parseYaml(withPolicy("{ model: deepseek/deepseek-pro, retries: -1 }")))
       assert.strictEqual(negative.field, "models.careful[0].retries")
       assert.strictEqual(negative.line, 17)
