@@ -1,3 +1,4 @@
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
@@ -5,7 +6,19 @@ import { Effect, Layer, Schema } from "effect"
 import OpenAI from "openai"
 import * as Fixture from "./fixture.ts"
 
-const TestLayer = Fixture.gateway().pipe(Layer.provideMerge(MockProviderServer.layer()))
+/** Reads of the quota store (`usage`): the headers of a call that reserved must not need one. */
+const storeReads = { count: 0 }
+
+const countingStore = Layer.effect(
+  QuotaLimiter.QuotaStore,
+  Effect.map(QuotaLimiter.makeStoreMemory, (store) =>
+    QuotaLimiter.QuotaStore.of({
+      ...store,
+      usage: (key) => Effect.suspend(() => (storeReads.count++, store.usage(key)))
+    }))
+)
+
+const TestLayer = Fixture.gateway({ quotaStore: countingStore }).pipe(Layer.provideMerge(MockProviderServer.layer()))
 
 const client = (url: string, apiKey = Fixture.clientKey) => new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0 })
 
@@ -405,6 +418,26 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       assert.isAbove(Number(refused.headers.get("retry-after")), 0)
       assert.strictEqual(refused.headers.get("retry-after"), refused.headers.get("ratelimit-reset"))
       assert.strictEqual(yield* providerRequests(mock), Fixture.limitedDaily)
+    }))
+
+  it.effect("quota headers come from the call's reservation (a failed call's refunded): no quota-store read", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* setup
+      const remaining = (response: { readonly headers: Headers }) => Number(response.headers.get("ratelimit-remaining"))
+      const reads = storeReads.count
+      const first = yield* post(url, hello)
+      assert.strictEqual(first.status, 200, first.text)
+      const streamed = yield* post(url, JSON.stringify({ ...JSON.parse(hello), stream: true }))
+      assert.strictEqual(streamed.status, 200, streamed.text)
+      assert.strictEqual(remaining(streamed), remaining(first) - 1)
+      yield* mock.inject("openai", MockFault.status(500))
+      yield* mock.inject("deepseek", MockFault.status(502))
+      const failed = yield* post(url, hello)
+      assert.strictEqual(failed.status, 503, failed.text)
+      assert.strictEqual(remaining(failed), remaining(streamed))
+      const next = yield* post(url, hello)
+      assert.strictEqual(remaining(next), remaining(streamed) - 1)
+      assert.strictEqual(storeReads.count, reads)
     }))
 
   it.effect("503: every provider failed; provider keys never reach the client", () =>
