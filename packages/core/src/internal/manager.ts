@@ -610,7 +610,13 @@ const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: On
   Effect.suspend(() => {
     let tries = 0
     return Effect.suspend(() => once(route, tries++ === 0 ? role : "retry")).pipe(
-      Effect.retry(FallbackPolicy.retrySchedule(engine.policy, run.deadlineAt))
+      Effect.retry(
+        FallbackPolicy.retrySchedule(
+          engine.policy,
+          run.deadlineAt,
+          FallbackPolicy.maxRetriesFor(engine.policy, route.provider.name, route.provider.model)
+        )
+      )
     )
   })
 
