@@ -142,8 +142,9 @@ export class QuotaStoreUnavailable extends Schema.TaggedError<QuotaStoreUnavaila
 }) {}
 
 /**
- * The circuit store (Redis) could not be read. `message` is the store's
- * error.
+ * The circuit store (Redis) could not be read by `LlmManager.circuitState`
+ * (attempts do not fail with it: circuits fail open, see
+ * `@baton/core/CircuitPolicy`). `message` is the store's error.
  *
  * @since 0.1.0
  */

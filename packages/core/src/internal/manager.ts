@@ -362,7 +362,7 @@ const attempt = <A>(
       })),
       Effect.catchTag("CircuitBreakerError", (error) =>
         error.reason._tag === "CircuitBreakerStoreError"
-          ? Effect.die(error)
+          ? guarded // the store could not admit the call: fail open, run it unrecorded (CircuitPolicy)
           : Effect.fail(
             new CircuitOpen({
               provider,
