@@ -16,10 +16,10 @@
  * | `LanguageModel.LanguageModel` (`generateText`, `generateObject`, `streamText`) | `LlmManager` (`generate`, `generateStructured`, `stream`): this layer is built with `LanguageModel.make` over the manager |
  * | `Prompt` (system / user / assistant / tool messages of parts) | `LlmRequest` messages: text parts joined per message; an assistant's `tool-call` parts as its `toolCalls`; each `tool-result` as a `tool` message; reasoning parts dropped; a file part is an `InvalidUserInputError` before any call |
  * | `LanguageModel.ProviderOptions.responseFormat: json` (`generateObject`) | `generateStructured` with the schema's JSON Schema (compiled once per schema), so a non-matching answer is re-asked once (`LLM_STRUCTURED_OUTPUT_RETRIES`) and may fall back; `generateObject` then decodes the value with its own codec |
- * | `Response` parts | `text` (or `text-start`/`-delta`/`-end` when streaming), `response-metadata` (`id` = Baton request id, `modelId` = the model that answered), `finish` (finish reason, `Usage` with cached and reasoning tokens apart; `metadata.baton` = provider, cost in nano-USD and USD, price source, every attempt) |
+ * | `Response` parts | `text` (or `text-start`/`-delta`/`-end` when streaming, and a tool call's `tool-params-start`/`-delta`/`-end` as its arguments stream), `response-metadata` (`id` = Baton request id, `modelId` = the model that answered), `finish` (finish reason, `Usage` with cached and reasoning tokens apart; `metadata.baton` = provider, cost in nano-USD and USD, price source, every attempt) |
  * | `AiError` and its reasons | Baton's errors (`internal/aiError.ts`): `ProviderRateLimited` -> `RateLimitError`, `ProviderQuotaExhausted` and the subject quota `RateLimitExceeded` -> `QuotaExhaustedError`, `ProviderConnectionFailed`/`ProviderTimeout`/`StreamInterrupted` -> `NetworkError`, `ProviderAuthenticationFailed` -> `AuthenticationError`, `InvalidRequest`/`ContextLengthExceeded`/`InvalidOptions` -> `InvalidRequestError`, `ContentFiltered` -> `ContentPolicyError`, `MalformedResponse` -> `InvalidResponseError`, `StructuredOutputInvalid` -> `StructuredOutputError`, `ProviderUnavailable`/`CircuitOpen` -> `InternalProviderError`; `AllProvidersFailed` maps its deciding attempt (the last real failure). `isRetryable` always equals Baton's `LlmError.isRetryable`: where the natural reason's fixed answer differs, the next reason that agrees is used |
  * | `Telemetry` (GenAI span attributes) | Baton's own `baton.request` and `chat <model>` spans carry the `gen_ai.*` attributes, as children of `LanguageModel.generateText`; this layer adds none, so they are not emitted twice |
- * | `Tool` / `Toolkit`, `ToolChoice` | `LlmRequest.tools` (name, description, `Tool.getJsonSchema`) and `toolChoice`; the model's `toolCalls` come back as `tool-call` parts (finish reason `tool-calls`), so `effect/ai` runs the handlers and its tool loop (or `Chat`) continues over Baton. Tools reach providers speaking the OpenAI format (OpenAI, DeepSeek, compatible servers) and Anthropic; the Gemini codec does not send them yet |
+ * | `Tool` / `Toolkit`, `ToolChoice` | `LlmRequest.tools` (name, description, `Tool.getJsonSchema`) and `toolChoice`; the model's `toolCalls` come back as `tool-call` parts (finish reason `tool-calls`), so `effect/ai` runs the handlers and its tool loop (or `Chat`) continues over Baton. Tools reach providers speaking the OpenAI format (OpenAI, DeepSeek, compatible servers), Anthropic and Gemini |
  * | provider config (`withConfigOverride` in `@effect/ai-*`) | {@link Config}: the quota subject, tags and `GenerationOptions` of every call; {@link withConfigOverride} for one call |
  *
  * Gotchas:
@@ -164,7 +164,7 @@ export const make: Effect.Effect<LanguageModel.LanguageModel, never, LlmManager.
     Stream.unwrap(Effect.map(requestOf("streamText", options), (request) =>
       manager.stream(request).pipe(
         Stream.mapError(toAiError("streamText")),
-        Stream.mapAccum(() => false, Response.streamParts(request.requestId))
+        Stream.mapAccum(Response.initialState, Response.streamParts(request.requestId))
       )))
 
   return yield* LanguageModel.make({ generateText, streamText })

@@ -98,4 +98,46 @@ describe("effect/ai tool calls over Baton", () => {
       assert.deepStrictEqual(calls.map((call) => call.split("(")[0]), ["GetTime"])
     }).pipe(Effect.provide(handlers(calls)), Effect.provide(stack({ chain: ["openai"] })))
   })
+
+  it.live("the two-tool loop runs with Gemini as the primary, whole and streamed", () => {
+    const calls: Array<string> = []
+    return Effect.gen(function*() {
+      const { response, turns } = yield* toolLoop("What is the weather and the time in Paris?")
+      assert.strictEqual(turns, 3)
+      assert.deepStrictEqual(calls.map((call) => call.split("(")[0]), ["GetWeather", "GetTime"])
+      assert.strictEqual(response.finishReason, "stop")
+      assert.include(response.text, "Mock answer from gemini: What is the weather and the time in Paris?")
+      for (const result of calls.map((call) => call.startsWith("GetWeather") ? "sunny in" : "noon in")) {
+        assert.include(response.text, result)
+      }
+      const parts = yield* Stream.runCollect(
+        LanguageModel.streamText({ prompt: "What is the weather in Paris?", toolkit: Tools })
+      )
+      assert.strictEqual(parts.find((part) => part.type === "tool-result")?.name, "GetWeather")
+      assert.strictEqual((yield* stats("gemini")).requests, 4)
+    }).pipe(Effect.provide(handlers(calls)), Effect.provide(stack({ chain: ["gemini"] })))
+  })
+
+  for (const kind of ["openai", "anthropic", "gemini"] as const) {
+    it.live(`${kind}: streamText sends a tool call's params as they stream, then the call`, () => {
+      const calls: Array<string> = []
+      return Effect.gen(function*() {
+        const parts = yield* Stream.runCollect(
+          LanguageModel.streamText({ prompt: "What is the weather in Paris?", toolkit: Tools })
+        )
+        const types = parts.map((part) => part.type).filter((type) => type.startsWith("tool-"))
+        assert.deepStrictEqual(types.filter((type) => type !== "tool-params-delta"), [
+          "tool-params-start",
+          "tool-params-end",
+          "tool-call",
+          "tool-result"
+        ])
+        const call = parts.find((part) => part.type === "tool-call")
+        const start = parts.find((part) => part.type === "tool-params-start")
+        assert.deepStrictEqual([start?.id, start?.name], [call?.id, "GetWeather"])
+        const params = parts.flatMap((part) => part.type === "tool-params-delta" ? [part.delta] : []).join("")
+        assert.deepStrictEqual(JSON.parse(params), call?.params)
+      }).pipe(Effect.provide(handlers(calls)), Effect.provide(stack({ chain: [kind] })))
+    })
+  }
 })

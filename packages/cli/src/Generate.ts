@@ -93,11 +93,18 @@ const streamed = (manager: LlmManager.Service, input: LlmManager.Input, echo: bo
     let finish: Outcome | undefined
     yield* Stream.runForEach(manager.stream(input), (part) =>
       Effect.sync(() => {
-        if (part._tag === "TextDelta") {
-          content += part.text
-          if (echo) process.stdout.write(part.text)
-        } else if (part._tag === "Finish") {
-          finish = { content: "", provider: part.provider, model: part.model, attempts: 1, usage: part.usage }
+        switch (part._tag) {
+          case "TextDelta":
+            content += part.text
+            if (echo) process.stdout.write(part.text)
+            return
+          case "Finish":
+            finish = { content: "", provider: part.provider, model: part.model, attempts: 1, usage: part.usage }
+            return
+          // the CLI sends no tools and asks for no restart: neither part comes
+          case "ToolCallDelta":
+          case "Restart":
+            return
         }
       }))
     if (echo) process.stdout.write("\n")

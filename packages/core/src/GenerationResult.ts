@@ -7,10 +7,12 @@
  * fallbacks and hedges included), so a caller can always see what a result
  * cost and where it came from.
  *
- * A stream is a `Stream` of `StreamPart`s: `TextDelta`s, then exactly one
- * `Finish` carrying the finish reason and usage. A stream that ends without
- * its `Finish` was cut, and fails rather than ending quietly: an adapter's
- * with `ProviderConnectionFailed` or `MalformedResponse`, `LlmManager.stream`
+ * A stream is a `Stream` of `StreamPart`s: `TextDelta`s (and, when the model
+ * calls tools, `ToolCallDelta`s as the provider streams each call's
+ * arguments), then exactly one `Finish` carrying the finish reason, the usage
+ * and the assembled tool calls. A stream that ends without its `Finish` was
+ * cut, and fails rather than ending quietly: an adapter's with
+ * `ProviderConnectionFailed` or `MalformedResponse`, `LlmManager.stream`
  * (once text reached the caller and no rescue completed the answer) with
  * `StreamInterrupted`. `LlmManager.stream` with `rescue: "restart"` may send one
  * `Restart` when it restarts a broken answer: discard the text received so
@@ -77,6 +79,27 @@ export interface TextDelta {
 }
 
 /**
+ * A piece of a tool call, as the provider streams it. The first delta with
+ * a given `index` opens that call (`argumentsDelta` may be `""`); every
+ * delta of the call repeats its `id` and `name`, and `argumentsDelta` is the
+ * next fragment of its JSON arguments. Joined in order, a call's fragments
+ * are its `arguments`; the `Finish` carries the assembled calls. Gemini sends
+ * each call whole, as one delta. Once a delta reached the caller, the
+ * manager never completes the answer on another provider (a tool-call answer
+ * is not spliced): a cut stream fails with `StreamInterrupted`.
+ *
+ * @since 0.1.0
+ */
+export interface ToolCallDelta {
+  readonly _tag: "ToolCallDelta"
+  /** The call's position in the answer (0 for the first call). */
+  readonly index: number
+  readonly id: string
+  readonly name: string
+  readonly argumentsDelta: string
+}
+
+/**
  * A provider and model that produced text of an answer.
  *
  * @since 0.1.0
@@ -124,7 +147,7 @@ export interface Restart {
  *
  * @since 0.1.0
  */
-export type StreamPart = TextDelta | Restart | Finish
+export type StreamPart = TextDelta | ToolCallDelta | Restart | Finish
 
 /**
  * A text delta.

@@ -6,16 +6,21 @@
  * Schema. `make` checks them once (names of 1-64 letters, digits, `_` or `-`,
  * no duplicates) and turns the parameters into JSON Schema, which each codec
  * sends in its provider's native fields (OpenAI `tools[].function`, Anthropic
- * `tools[].input_schema`). The Gemini codec does not send tools yet.
+ * `tools[].input_schema`, Gemini `tools[].functionDeclarations`).
  *
  * A model that calls tools answers with `ToolCall`s (`GenerationResult.toolCalls`,
- * and on a stream's `Finish`) and the finish reason `tool_calls`. The caller
+ * and on a stream's `Finish`, after `ToolCallDelta` parts as the arguments
+ * arrive) and the finish reason `tool_calls`. Gemini gives its calls no id
+ * unless the model sets one: Baton then names them `gemini-call-<response
+ * id>-<index>` and sends the tool's name back with the result. The caller
  * runs them and continues the conversation with an `assistant` message
  * carrying those `toolCalls`, then one `tool` message per call
  * (`toolCallId`, `name`, the result as `content`).
  *
  * Gotcha: the manager never continues a request with tools on another
- * provider after a cut stream: a tool-call answer is not spliced.
+ * provider after a cut stream: a tool-call answer is not spliced. A stream
+ * fails with `StreamInterrupted` once a delta reached the caller; `generate`
+ * restarts the answer whole.
  *
  * @since 0.1.0
  */

@@ -15,7 +15,7 @@ const request: LlmRequest.Input = {
 }
 
 describe("tool calls through LlmManager", () => {
-  const cases = (["openai", "anthropic"] as const).flatMap((kind) =>
+  const cases = (["openai", "anthropic", "gemini"] as const).flatMap((kind) =>
     (["stream", "generate"] as const).map((generateVia) => [kind, generateVia] as const)
   )
   for (const [kind, generateVia] of cases) {
@@ -33,13 +33,13 @@ describe("tool calls through LlmManager", () => {
           prompt: [
             { role: "user", content: "What is the weather in Paris?" },
             { role: "assistant", content: "", toolCalls: result.toolCalls ?? [] },
-            { role: "tool", content: "\"rain\"", toolCallId: result.toolCalls?.[0]?.id ?? "", name: "get_weather" }
+            { role: "tool", content: "rain", toolCallId: result.toolCalls?.[0]?.id ?? "" }
           ],
           toolChoice: { tool: "get_weather" }
         })
         // every tool named by the choice was called: the model answers, with the result it was given
         assert.strictEqual(answer.finishReason, "stop")
-        assert.include(answer.content, "[tool results: \"rain\"]")
+        assert.include(answer.content, "[tool results: rain]")
       }).pipe(Effect.provide(Bench)))
   }
 
@@ -53,6 +53,72 @@ describe("tool calls through LlmManager", () => {
       assert.strictEqual(finish.finishReason, "tool_calls")
       assert.deepStrictEqual(finish.toolCalls?.map((call) => call.name), ["get_time"])
       assert.isString((JSON.parse(finish.toolCalls?.[0]?.arguments ?? "{}") as { zone?: unknown }).zone)
+    }).pipe(Effect.provide(Bench)))
+
+  for (const kind of ["openai", "deepseek", "anthropic", "gemini"] as const) {
+    it.live(`${kind}: tool calls stream as ToolCallDelta parts before the Finish, which carries them whole`, () =>
+      Effect.gen(function*() {
+        const llm = yield* manager({ chain: [kind] })
+        const parts = yield* Stream.runCollect(llm.stream(request))
+        const deltas = parts.filter((part) => part._tag === "ToolCallDelta")
+        const finish = parts.at(-1)
+        assert.strictEqual(finish?._tag, "Finish")
+        if (finish?._tag !== "Finish") return
+        const call = finish.toolCalls?.[0]
+        assert.strictEqual(call?.name, "get_weather")
+        assert.isAbove(deltas.length, 0)
+        for (const delta of deltas) {
+          assert.deepStrictEqual([delta.index, delta.id, delta.name], [0, call?.id, "get_weather"])
+        }
+        assert.strictEqual(deltas.map((delta) => delta.argumentsDelta).join(""), call?.arguments)
+        assert.isTrue(Schema.is(Weather)(JSON.parse(call?.arguments ?? "null")))
+      }).pipe(Effect.provide(Bench)))
+  }
+
+  it.live("gemini calls get stable ids, answered by the tool's name", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["gemini"] })
+      const whole = yield* llm.generate(request)
+      const streamed = yield* Stream.runCollect(llm.stream(request))
+      const id = whole.toolCalls?.[0]?.id ?? ""
+      assert.match(id, /^gemini-call-.+-0$/)
+      const finish = streamed.at(-1)
+      assert.match(finish?._tag === "Finish" ? finish.toolCalls?.[0]?.id ?? "" : "", /^gemini-call-.+-0$/)
+    }).pipe(Effect.provide(Bench)))
+
+  for (const kind of ["openai", "anthropic"] as const) {
+    it.live(`${kind}: a stream cut after a tool-call delta fails: nothing spliced from the fallback`, () =>
+      Effect.gen(function*() {
+        const llm = yield* manager({ chain: [kind, "deepseek"], policy: { continueOnInterruption: true } })
+        yield* inject(kind, MockFault.cutStream)
+        const parts: Array<string> = []
+        const error = yield* Effect.flip(
+          Stream.runForEach(llm.stream(request), (part) => Effect.sync(() => parts.push(part._tag)))
+        )
+        assert.strictEqual(error._tag, "StreamInterrupted")
+        assert.include(parts, "ToolCallDelta")
+        assert.notInclude(parts, "Finish")
+        assert.strictEqual((yield* stats("deepseek")).requests, 0)
+      }).pipe(Effect.provide(Bench)))
+  }
+
+  it.live("a tool-call stream that fails before any delta falls back", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["gemini", "anthropic"] })
+      yield* inject("gemini", MockFault.status(503))
+      const parts = yield* Stream.runCollect(llm.stream(request))
+      const finish = parts.at(-1)
+      assert.strictEqual(finish?._tag === "Finish" ? finish.provider : undefined, "anthropic")
+      assert.isTrue(parts.some((part) => part._tag === "ToolCallDelta"))
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("generate restarts a cut answer to a request with tools whole: no prefill continuation", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "gemini"], policy: { generateVia: "stream" } })
+      yield* inject("openai", MockFault.cutStream)
+      const result = yield* llm.generate({ ...request, toolChoice: "none" })
+      assert.strictEqual(result.provider, "gemini")
+      assert.strictEqual(result.content, "Mock answer from gemini: What is the weather in Paris?")
     }).pipe(Effect.provide(Bench)))
 
   it.live("a request with tools is never continued on another provider after a cut stream", () =>

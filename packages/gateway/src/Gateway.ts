@@ -8,7 +8,9 @@
  *   `stream_options.include_usage`), in OpenAI's wire format; `model` is an
  *   alias or a configured `provider/model`, `fallbacks` may add more; the
  *   answer's `model` (and every chunk's) is the `provider/model` that
- *   produced the text.
+ *   produced the text. `tools` and `tool_choice` pass through to the chain;
+ *   tool calls come back as `tool_calls` (streamed as OpenAI's `tool_calls`
+ *   chunk deltas).
  * - `GET /v1/models`: the aliases and `provider/model`s a client may ask for.
  * - `GET /healthz`: `{"status":"ok"}`.
  * - `GET /metrics`: every Baton metric in Prometheus text format.
@@ -72,6 +74,7 @@ import { createServer } from "node:http"
 import * as GatewayConfig from "./GatewayConfig.ts"
 import * as Chains from "./internal/chains.ts"
 import * as Handlers from "./internal/handlers.ts"
+import * as QuotaNote from "./internal/quotaNote.ts"
 
 /**
  * Where the server listens.
@@ -127,7 +130,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayConfig.GatewayCon
   const context = Context.add(
     yield* Effect.context<HttpClient.HttpClient | Pricing.Pricing>(),
     QuotaLimiter.QuotaLimiter,
-    quota
+    QuotaNote.noting(quota)
   )
   // one circuit store for every chain's manager: the one in context, else one in memory
   const circuits = Option.isSome(Context.getOption(context, CircuitBreaker.CircuitBreakerStore))

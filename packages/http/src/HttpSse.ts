@@ -3,11 +3,14 @@
  *
  * Events:
  * - `delta`: `{"text": "..."}` for each piece of text;
+ * - `tool_call`: `{"index", "id", "name", "argumentsDelta"}` for each piece of
+ *   a tool call, only for a request that carries tools (see
+ *   `GenerationResult.ToolCallDelta`);
  * - `restart`: `{"reason"}`, only for a request that asked for
  *   `rescue: "restart"`: discard the text shown so far, the whole new answer
  *   follows;
- * - `finish`: `{"provider", "model", "finishReason", "usage"}`, the only clean
- *   end of an answer;
+ * - `finish`: `{"provider", "model", "finishReason", "usage"}` (and
+ *   `toolCalls` when the model called tools), the only clean end of an answer;
  * - `error`: a Problem Details object (see `HttpProblem`) when the stream
  *   fails after the response has started. A client that sees the body end
  *   without `finish` must treat the answer as cut.
@@ -32,17 +35,29 @@ const event = (name: string, data: unknown): Sse.Event => ({
   data: JSON.stringify(data)
 })
 
-const toEvent = (part: StreamPart): Sse.Event =>
-  part._tag === "TextDelta"
-    ? event("delta", { text: part.text })
-    : part._tag === "Restart"
-    ? event("restart", { reason: part.reason })
-    : event("finish", {
-      provider: part.provider,
-      model: part.model,
-      finishReason: part.finishReason,
-      usage: part.usage
-    })
+const toEvent = (part: StreamPart): Sse.Event => {
+  switch (part._tag) {
+    case "TextDelta":
+      return event("delta", { text: part.text })
+    case "ToolCallDelta":
+      return event("tool_call", {
+        index: part.index,
+        id: part.id,
+        name: part.name,
+        argumentsDelta: part.argumentsDelta
+      })
+    case "Restart":
+      return event("restart", { reason: part.reason })
+    case "Finish":
+      return event("finish", {
+        provider: part.provider,
+        model: part.model,
+        finishReason: part.finishReason,
+        usage: part.usage,
+        ...(part.toolCalls === undefined ? {} : { toolCalls: part.toolCalls })
+      })
+  }
+}
 
 const errorEvent = (error: StreamError, options: HttpProblem.Options) =>
   Effect.map(DateTime.now, (now) => event("error", HttpProblem.toProblem(error, now, options).problem))

@@ -18,6 +18,11 @@
  *   today).
  * - Gemini streams have no terminator: the last event carries the finish
  *   reason; a stream that ends without one was cut.
+ * - Tools are `functionDeclarations` (parameters as `parametersJsonSchema`),
+ *   the tool choice is `toolConfig.functionCallingConfig`; Gemini sends its
+ *   calls without ids, so Baton names them `gemini-call-<responseId>-<n>`
+ *   and answers each by the tool's name (`functionResponse`). A streamed call
+ *   arrives whole: one `ToolCallDelta` per call.
  *
  * @example
  * ```ts

@@ -4,6 +4,13 @@
  */
 import Anthropic from "@anthropic-ai/sdk"
 import { assert, layer } from "@effect/vitest"
+import {
+  createPartFromFunctionCall,
+  createPartFromFunctionResponse,
+  FinishReason,
+  FunctionCallingConfigMode,
+  GoogleGenAI
+} from "@google/genai"
 import { Effect } from "effect"
 import OpenAI from "openai"
 import * as MockProviderServer from "../src/MockProviderServer.ts"
@@ -87,5 +94,48 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("official clien
       assert.strictEqual(answer.stop_reason, "end_turn")
       const text = answer.content.find((b) => b.type === "text")
       assert.include(text?.type === "text" ? text.text : "", "[tool results: rain]")
+    }))
+
+  it.effect("@google/genai: a functionCall, whole and streamed, then the answer to its functionResponse", () =>
+    Effect.gen(function*() {
+      const server = yield* fresh
+      const ai = new GoogleGenAI({
+        apiKey: "test",
+        httpOptions: { baseUrl: `${server.url}/gemini`, apiVersion: "v1beta" }
+      })
+      const request = {
+        model: "gemini-2.5-flash",
+        contents: [{ role: "user", parts: [{ text: "Weather in Oslo?" }] }],
+        config: {
+          tools: [{ functionDeclarations: [{ name: "get_weather", parametersJsonSchema: parameters }] }],
+          toolConfig: { functionCallingConfig: { mode: FunctionCallingConfigMode.ANY } }
+        }
+      }
+      const whole = yield* Effect.promise(() => ai.models.generateContent(request))
+      assert.strictEqual(whole.candidates?.[0]?.finishReason, FinishReason.STOP)
+      const call = whole.functionCalls?.[0]
+      assert.strictEqual(call?.name, "get_weather")
+      assert.isString(cityOf(call?.args))
+      const streamed = yield* Effect.promise(async () => {
+        const calls: Array<{ readonly name?: string | undefined; readonly args?: unknown }> = []
+        for await (const chunk of await ai.models.generateContentStream(request)) {
+          calls.push(...chunk.functionCalls ?? [])
+        }
+        return calls
+      })
+      assert.deepStrictEqual(streamed.map((c) => c.name), ["get_weather"])
+      assert.isString(cityOf(streamed[0]?.args))
+      const answer = yield* Effect.promise(() =>
+        ai.models.generateContent({
+          ...request,
+          contents: [
+            ...request.contents,
+            { role: "model", parts: [createPartFromFunctionCall("get_weather", call?.args ?? {})] },
+            { role: "user", parts: [createPartFromFunctionResponse("", "get_weather", { output: "rain" })] }
+          ]
+        })
+      )
+      assert.strictEqual(answer.functionCalls, undefined)
+      assert.include(answer.text, "[tool results: rain]")
     }))
 })

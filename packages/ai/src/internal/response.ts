@@ -5,8 +5,9 @@
  * that answered), the text, and a `finish` part with the finish reason and
  * the usage; Baton's own account (provider, cost in nano-USD, price source,
  * every attempt) rides in the finish part's `metadata.baton`. A stream
- * becomes `text-start` / `text-delta`s / `text-end`, then the same metadata
- * and finish parts.
+ * becomes `text-start` / `text-delta`s / `text-end`, the tool calls'
+ * `tool-params-start` / `-delta`s / `-end` as their arguments arrive, then
+ * the same tool-call, metadata and finish parts.
  */
 import type { FinishReason, GenerationResult, StreamPart } from "@baton/core/GenerationResult"
 import type { ModelId, ProviderName, RequestId } from "@baton/core/Ids"
@@ -120,21 +121,56 @@ export const resultParts = (result: GenerationResult, text: string): Array<Respo
   ...closing(result)
 ]
 
+/** What a stream has opened so far: the text block, and the tool calls whose params are streaming. */
+export interface StreamState {
+  readonly text: boolean
+  readonly tools: ReadonlyArray<string>
+}
+
+/** The state of a stream before its first part. */
+export const initialState = (): StreamState => ({ text: false, tools: [] })
+
+const textEnd = (state: StreamState, requestId: RequestId): ReadonlyArray<Response.StreamPartEncoded> =>
+  state.text ? [{ type: "text-end", id: requestId }] : []
+
 /**
- * The stream parts of one Baton stream part; `started` says whether text was
- * already opened (the state of `Stream.mapAccum`).
+ * The stream parts of one Baton stream part, with the state of
+ * `Stream.mapAccum`: text becomes `text-start` / `text-delta`s; a tool call's
+ * deltas become `tool-params-start` (its first) and `tool-params-delta`s;
+ * the `Finish` closes what is open (`text-end`, `tool-params-end`s) before the
+ * assembled `tool-call`s and the finish parts.
  */
 export const streamParts = (requestId: RequestId) =>
 (
-  started: boolean,
+  state: StreamState,
   part: StreamPart
-): readonly [boolean, ReadonlyArray<Response.StreamPartEncoded>] => {
-  if (part._tag === "TextDelta") {
-    const delta: Response.StreamPartEncoded = { type: "text-delta", id: requestId, delta: part.text }
-    return [true, started ? [delta] : [{ type: "text-start", id: requestId }, delta]]
+): readonly [StreamState, ReadonlyArray<Response.StreamPartEncoded>] => {
+  switch (part._tag) {
+    case "TextDelta": {
+      const delta: Response.StreamPartEncoded = { type: "text-delta", id: requestId, delta: part.text }
+      return [
+        state.text ? state : { ...state, text: true },
+        state.text ? [delta] : [{ type: "text-start", id: requestId }, delta]
+      ]
+    }
+    case "ToolCallDelta": {
+      const delta: ReadonlyArray<Response.StreamPartEncoded> = part.argumentsDelta === ""
+        ? []
+        : [{ type: "tool-params-delta", id: part.id, delta: part.argumentsDelta }]
+      if (state.tools.includes(part.id)) return [state, delta]
+      return [{ ...state, tools: [...state.tools, part.id] }, [
+        { type: "tool-params-start", id: part.id, name: part.name },
+        ...delta
+      ]]
+    }
+    // a `Restart` comes only with `rescue: "restart"`, which this layer never asks for: it closes the text block
+    case "Restart":
+      return [{ ...state, text: false }, textEnd(state, requestId)]
+    case "Finish":
+      return [initialState(), [
+        ...textEnd(state, requestId),
+        ...state.tools.map((id): Response.StreamPartEncoded => ({ type: "tool-params-end", id })),
+        ...closing({ ...part, requestId })
+      ]]
   }
-  const end: ReadonlyArray<Response.StreamPartEncoded> = started ? [{ type: "text-end", id: requestId }] : []
-  // a `Restart` comes only with `rescue: "restart"`, which this layer never asks for: it closes the text block
-  if (part._tag === "Restart") return [false, end]
-  return [false, [...end, ...closing({ ...part, requestId })]]
 }

@@ -12,7 +12,15 @@ import type { CircuitBreaker } from "effect/persistence"
 import type { Attempt, Role } from "../Attempt.ts"
 import * as CircuitPolicy from "../CircuitPolicy.ts"
 import * as FallbackPolicy from "../FallbackPolicy.ts"
-import type { Finish, GenerationResult, Source, StreamPart, StructuredResult } from "../GenerationResult.ts"
+import type {
+  Finish,
+  GenerationResult,
+  Source,
+  StreamPart,
+  StructuredResult,
+  TextDelta,
+  ToolCallDelta
+} from "../GenerationResult.ts"
 import { textDelta } from "../GenerationResult.ts"
 import { type ModelId, ProviderName } from "../Ids.ts"
 import { AllProvidersFailed, DeadlineExceeded, type InvalidOptions, type QuotaError } from "../LlmError.ts"
@@ -140,7 +148,7 @@ export interface Run {
   billed: TokenUsage.TokenUsage | undefined
   /** Streams: the answer's text that reached the caller (since the last `Restart`). */
   delivered: string
-  /** Streams: some text reached the caller (a failure now ends in `StreamInterrupted`). */
+  /** Streams: some text or tool-call delta reached the caller (a failure now ends in `StreamInterrupted`). */
   shown: boolean
   /** Streams: a `Restart` is owed to the caller before the next delta. */
   restartPending: boolean
@@ -398,9 +406,12 @@ interface Streamed {
   readonly finish: Finish
 }
 
-/** Where a stream attempt's text goes: `emit` per delta, `end` once the provider finished (may refuse the end). */
+/** A delta of an answer: text, or a piece of a tool call. */
+type Delta = TextDelta | ToolCallDelta
+
+/** Where a stream attempt's deltas go: `emit` per delta, `end` once the provider finished (may refuse the end). */
 interface Sink {
-  readonly emit: (text: string) => Effect.Effect<void, StreamInterrupted>
+  readonly emit: (delta: Delta) => Effect.Effect<void, StreamInterrupted>
   readonly end: Effect.Effect<void, StreamInterrupted>
 }
 
@@ -421,7 +432,7 @@ const consume = (
   let text = ""
   let finish: Finish | undefined
   // each part moves the watchdog on; the clock is read directly, not through an effect per part
-  const onPart = (clock: Clock.Clock, part: StreamPart): string | undefined => {
+  const onPart = (clock: Clock.Clock, part: StreamPart): Delta | undefined => {
     progress.phase = "idle"
     progress.since = clock.currentTimeMillisUnsafe()
     if (part._tag === "Finish") {
@@ -429,9 +440,11 @@ const consume = (
       return undefined
     }
     if (part._tag === "Restart") return undefined
-    text += part.text
-    progress.received += part.text.length
-    return part.text
+    if (part._tag === "TextDelta") {
+      text += part.text
+      progress.received += part.text.length
+    }
+    return part
   }
   const onParts = (parts: ReadonlyArray<StreamPart>): Effect.Effect<void, StreamInterrupted> =>
     Effect.clockWith((clock) => {
@@ -597,7 +610,13 @@ const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: On
   Effect.suspend(() => {
     let tries = 0
     return Effect.suspend(() => once(route, tries++ === 0 ? role : "retry")).pipe(
-      Effect.retry(FallbackPolicy.retrySchedule(engine.policy, run.deadlineAt))
+      Effect.retry(
+        FallbackPolicy.retrySchedule(
+          engine.policy,
+          run.deadlineAt,
+          FallbackPolicy.maxRetriesFor(engine.policy, route.provider.name, route.provider.model)
+        )
+      )
     )
   })
 
@@ -817,23 +836,20 @@ const rescueOf = (engine: Engine, run: Run): Rescue =>
 const deliver = (run: Run, route: Route, offer: (part: StreamPart) => Effect.Effect<unknown>): Sink => {
   const source: Source = { provider: route.provider.name, model: modelOf(route, run.request) }
   let claimed = false
-  const push = (text: string): Effect.Effect<void> => {
+  const push = (delta: Delta): Effect.Effect<void> => {
     const last = run.sources.at(-1)
     if (last?.provider !== source.provider || last.model !== source.model) run.sources.push(source)
-    run.delivered += text
+    if (delta._tag === "TextDelta") run.delivered += delta.text
     run.shown = true
-    if (!run.restartPending) return Effect.asVoid(offer(textDelta(text)))
+    if (!run.restartPending) return Effect.asVoid(offer(delta))
     run.restartPending = false
-    return Effect.andThen(
-      offer({ _tag: "Restart", reason: "the answer broke and was restarted" }),
-      offer(textDelta(text))
-    )
+    return Effect.andThen(offer({ _tag: "Restart", reason: "the answer broke and was restarted" }), offer(delta))
   }
   return {
-    emit: (text) => {
-      if (claimed) return push(text)
+    emit: (delta) => {
+      if (claimed) return push(delta)
       claimed = true
-      return Effect.flatMap(claim, (won) => won ? push(text) : Effect.never)
+      return Effect.flatMap(claim, (won) => won ? push(delta) : Effect.never)
     },
     end: Effect.void
   }
@@ -859,14 +875,17 @@ const replaying = (run: Run, route: Route, forward: Sink): Sink => {
         `after ${at} matching characters`
     })
   return {
-    emit: (text) => {
-      if (matched >= target.length) return forward.emit(text)
+    emit: (delta) => {
+      if (matched >= target.length) return forward.emit(delta)
+      // a tool call where the delivered text should go on: a different answer
+      if (delta._tag !== "TextDelta") return Effect.fail(diverged(matched))
+      const text = delta.text
       const overlap = Math.min(text.length, target.length - matched)
       for (let i = 0; i < overlap; i++) {
         if (text.charCodeAt(i) !== target.charCodeAt(matched + i)) return Effect.fail(diverged(matched + i))
       }
       matched += overlap
-      return overlap < text.length ? forward.emit(text.slice(overlap)) : Effect.void
+      return overlap < text.length ? forward.emit(textDelta(text.slice(overlap))) : Effect.void
     },
     end: Effect.suspend(() => matched < target.length ? Effect.fail(diverged(matched)) : Effect.void)
   }
@@ -898,7 +917,9 @@ const streamOnce = (
       return mode === "none" ? Effect.mapError(plain, (error) => interrupted(run, error)) : plain
     }
     run.rescued = true
-    if (route.provider.capabilities.assistantPrefill && !run.noPrefill.includes(route.index)) {
+    // an answer with tools is never continued from its text: it restarts whole (`generate`) or fails (streams)
+    const continues = run.request.tools === undefined && route.provider.capabilities.assistantPrefill
+    if (continues && !run.noPrefill.includes(route.index)) {
       const request = LlmRequest.withMessages(run.request, prefilled(run.request, run.delivered))
       return streamAttempt(engine, run, route, role, request, direct).pipe(
         Effect.catchIf(refusesPrefill, () =>

@@ -3,18 +3,47 @@
  * request schema (strict: an unknown field is an error), its translation to
  * a Baton request, and the response, chunk and error bodies.
  */
-import type { FinishReason, GenerationResult } from "@baton/core/GenerationResult"
+import type { FinishReason, GenerationResult, ToolCallDelta } from "@baton/core/GenerationResult"
 import type * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenUsage } from "@baton/core/TokenUsage"
 import { Schema, SchemaIssue } from "effect"
 
 const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Schema.String })
 
-const Message = Schema.Struct({
-  role: Schema.Literals(["system", "developer", "user", "assistant"]),
-  content: Schema.Union([Schema.String, Schema.Array(TextPart)]),
-  name: Schema.optionalKey(Schema.String)
+const WireToolCall = Schema.Struct({
+  id: Schema.String,
+  type: Schema.Literal("function"),
+  function: Schema.Struct({ name: Schema.String, arguments: Schema.String })
 })
+
+const Message = Schema.Struct({
+  role: Schema.Literals(["system", "developer", "user", "assistant", "tool"]),
+  /** `null` only on an assistant message carrying `tool_calls`. */
+  content: Schema.NullOr(Schema.Union([Schema.String, Schema.Array(TextPart)])),
+  name: Schema.optionalKey(Schema.String),
+  tool_calls: Schema.optionalKey(Schema.Array(WireToolCall)),
+  tool_call_id: Schema.optionalKey(Schema.String)
+}).check(
+  Schema.makeFilter((message) =>
+    message.content !== null || message.tool_calls !== undefined ||
+    { path: ["content"], issue: "content may be null only on an assistant message with tool_calls" }
+  )
+)
+
+const WireTool = Schema.Struct({
+  type: Schema.Literal("function"),
+  function: Schema.Struct({
+    name: Schema.String,
+    description: Schema.optionalKey(Schema.String),
+    parameters: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
+    strict: Schema.optionalKey(Schema.NullOr(Schema.Boolean))
+  })
+})
+
+const ToolChoice = Schema.Union([
+  Schema.Literals(["auto", "none", "required"]),
+  Schema.Struct({ type: Schema.Literal("function"), function: Schema.Struct({ name: Schema.String }) })
+])
 
 const JsonSchemaFormat = Schema.Struct({
   type: Schema.Literal("json_schema"),
@@ -50,6 +79,9 @@ export const ChatRequest = Schema.Struct({
   seed: Schema.optionalKey(Schema.NullOr(Schema.Int)),
   user: Schema.optionalKey(Schema.String),
   response_format: Schema.optionalKey(ResponseFormat),
+  tools: Schema.optionalKey(Schema.Array(WireTool).check(Schema.isMinLength(1))),
+  tool_choice: Schema.optionalKey(ToolChoice),
+  parallel_tool_calls: Schema.optionalKey(Schema.Boolean),
   stream: Schema.optionalKey(Schema.NullOr(Schema.Boolean)),
   stream_options: Schema.optionalKey(
     Schema.NullOr(Schema.Struct({ include_usage: Schema.optionalKey(Schema.Boolean) }))
@@ -78,7 +110,36 @@ export const describeIssue = (error: Schema.SchemaError): { readonly param: stri
 }
 
 const textOf = (content: typeof Message.Type["content"]): string =>
-  typeof content === "string" ? content : content.map((part) => part.text).join("")
+  content === null ? "" : typeof content === "string" ? content : content.map((part) => part.text).join("")
+
+const messageOf = (message: typeof Message.Type): LlmRequest.Message => {
+  const content = textOf(message.content)
+  if (message.role === "tool") return { role: "tool", content, toolCallId: message.tool_call_id ?? "" }
+  const role = message.role === "developer" ? "system" : message.role
+  return message.tool_calls === undefined ? { role, content } : {
+    role,
+    content,
+    toolCalls: message.tool_calls.map((call) => ({
+      id: call.id,
+      name: call.function.name,
+      arguments: call.function.arguments
+    }))
+  }
+}
+
+const toolsOf = (body: ChatRequest) =>
+  body.tools === undefined ? {} : {
+    tools: body.tools.map((tool) => ({
+      name: tool.function.name,
+      description: tool.function.description,
+      parameters: tool.function.parameters ?? { type: "object", properties: {} }
+    })),
+    ...(body.tool_choice === undefined ? {} : {
+      toolChoice: typeof body.tool_choice === "string"
+        ? body.tool_choice
+        : { tool: body.tool_choice.function.name }
+    })
+  }
 
 /** The Baton request for a chat request (the chain is chosen apart). */
 export const toInput = (
@@ -88,10 +149,8 @@ export const toInput = (
   const maxTokens = body.max_completion_tokens ?? body.max_tokens
   const stop = body.stop ?? undefined
   return {
-    prompt: body.messages.map((message) => ({
-      role: message.role === "developer" ? "system" : message.role,
-      content: textOf(message.content)
-    })),
+    prompt: body.messages.map(messageOf),
+    ...toolsOf(body),
     options: {
       ...(body.temperature == null ? {} : { temperature: body.temperature }),
       ...(maxTokens == null ? {} : { maxTokens }),
@@ -144,11 +203,39 @@ export const completion = (
   model: producedBy(result.provider, result.model),
   choices: [{
     index: 0,
-    message: { role: "assistant", content, refusal: null },
+    message: result.toolCalls === undefined
+      ? { role: "assistant", content, refusal: null }
+      : {
+        role: "assistant",
+        content: content.length === 0 ? null : content,
+        refusal: null,
+        tool_calls: result.toolCalls.map((call) => ({
+          id: call.id,
+          type: "function",
+          function: { name: call.name, arguments: call.arguments }
+        }))
+      },
     finish_reason: finishReason(result.finishReason),
     logprobs: null
   }],
   usage: usage(result.usage)
+})
+
+/**
+ * The chunk delta of a piece of a tool call: the first of a call opens it
+ * (`id`, `type`, `function.name`), the rest append to `function.arguments`.
+ */
+export const toolCallDelta = (part: ToolCallDelta, first: boolean) => ({
+  tool_calls: [
+    first
+      ? {
+        index: part.index,
+        id: part.id,
+        type: "function",
+        function: { name: part.name, arguments: part.argumentsDelta }
+      }
+      : { index: part.index, function: { arguments: part.argumentsDelta } }
+  ]
 })
 
 /** One `chat.completion.chunk`. */
@@ -156,7 +243,7 @@ export const chunk = (
   id: string,
   createdMillis: number,
   model: string,
-  choice: { readonly delta: Record<string, string>; readonly finish_reason: string | null } | undefined,
+  choice: { readonly delta: Record<string, unknown>; readonly finish_reason: string | null } | undefined,
   tokens?: TokenUsage
 ) => ({
   id,

@@ -26,6 +26,8 @@
  * - structured answers are decoded with the request's `StructuredOutput`; a
  *   blank answer is a retryable `MalformedResponse`, an answer that does not
  *   decode is `StructuredOutputInvalid` with the issue and the content;
+ * - tool calls stream as `ToolCallDelta` parts after the text of the same
+ *   event (the codec feeds a `ToolStream`);
  * - a stream ends with exactly one `Finish`, only once the provider's own end
  *   marker arrived; a body that breaks, stalls or ends early is
  *   `StreamInterrupted` (with the text so far) once text was emitted, and
@@ -56,6 +58,7 @@ import { HttpBody, HttpClient, type HttpClientError, HttpClientRequest, type Htt
 import * as HttpError from "./httpError.ts"
 import * as Json from "./json.ts"
 import * as Sse from "./sse.ts"
+import type * as ToolStream from "./toolStream.ts"
 
 /** One call as a codec sees it. */
 export interface Call {
@@ -91,8 +94,8 @@ export interface StreamDecoder {
   readonly finishReason: () => FinishReason | undefined
   /** Token counts reported so far. */
   readonly counts: () => TokenCounts | undefined
-  /** The tool calls assembled from the deltas so far, for codecs that speak tools. */
-  readonly toolCalls?: (() => ReadonlyArray<ToolCall> | undefined) | undefined
+  /** The stream's tool calls, for codecs that speak tools: drained for deltas after every event. */
+  readonly tools?: ToolStream.ToolStream | undefined
 }
 
 /** What differs between providers. */
@@ -408,6 +411,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
               partialText += step
               parts.push({ _tag: "TextDelta", text: step })
             }
+            const calls = decoder.tools?.deltas()
+            if (calls !== undefined && calls.length > 0 && hole === undefined) parts.push(...calls)
           }
         }
         return report(parts)
@@ -464,7 +469,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
         }
         run.finished = true
-        const toolCalls = decoder.toolCalls?.()
+        const toolCalls = decoder.tools?.calls()
         const usage = usageOf(call, decoder.counts(), partialText)
         return [{
           _tag: "Finish",

@@ -25,6 +25,7 @@ import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as AnthropicTools from "./anthropicTools.ts"
 import * as Json from "./json.ts"
+import * as ToolStream from "./toolStream.ts"
 
 /** The API version sent in `anthropic-version`. */
 export const version = "2023-06-01"
@@ -118,6 +119,7 @@ const decode = (json: unknown): Reply | string => {
     content += block.text
   }
   const toolCalls = AnthropicTools.decode(json.content)
+  if (typeof toolCalls === "string") return toolCalls
   return {
     content,
     finishReason: finishReason(json.stop_reason),
@@ -132,7 +134,7 @@ const streamDecoder = (): StreamDecoder => {
   let thinking: number | undefined
   let finish: FinishReason | undefined
   let done = false
-  const tools = AnthropicTools.accumulator()
+  const tools = ToolStream.make()
   const track = (usage: Json.JsonObject) => {
     input = inputOf(usage) ?? input
     output = Json.count(usage.output_tokens) ?? output
@@ -144,7 +146,8 @@ const streamDecoder = (): StreamDecoder => {
       if (!Json.isObject(json) || typeof json.type !== "string") {
         return { _tag: "Malformed", message: "an event without a type" }
       }
-      tools.feed(json)
+      const badCall = AnthropicTools.feed(tools, json)
+      if (badCall !== undefined) return { _tag: "Malformed", message: badCall }
       switch (json.type) {
         case "message_start":
           if (Json.isObject(json.message) && Json.isObject(json.message.usage)) track(json.message.usage)
@@ -175,7 +178,7 @@ const streamDecoder = (): StreamDecoder => {
     },
     finishReason: () => done ? finish ?? "other" : undefined,
     counts: () => input === undefined || output === undefined ? undefined : countsOf(input, output, thinking),
-    toolCalls: tools.calls
+    tools
   }
 }
 

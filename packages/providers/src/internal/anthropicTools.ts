@@ -13,6 +13,7 @@
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import type { ToolCall } from "@baton/core/Tool"
 import * as Json from "./json.ts"
+import type * as ToolStream from "./toolStream.ts"
 
 const CHOICES = { auto: "auto", required: "any", none: "none" } as const
 
@@ -63,38 +64,37 @@ export const messages = (conversation: ReadonlyArray<Message>): Array<Json.JsonO
   return out
 }
 
-/** The tool calls of a reply's content blocks. */
-export const decode = (content: ReadonlyArray<unknown>): ReadonlyArray<ToolCall> | undefined => {
-  const calls = content.flatMap((block) =>
-    Json.isObject(block) && block.type === "tool_use" && typeof block.id === "string" && typeof block.name === "string"
-      ? [{ id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) }]
-      : []
-  )
+/** The tool calls of a reply's content blocks; a string says what is malformed. */
+export const decode = (content: ReadonlyArray<unknown>): ReadonlyArray<ToolCall> | undefined | string => {
+  const calls: Array<ToolCall> = []
+  for (const block of content) {
+    if (!Json.isObject(block) || block.type !== "tool_use") continue
+    if (typeof block.id !== "string" || typeof block.name !== "string") return "a tool_use block without an id or name"
+    if (block.input !== undefined && !Json.isObject(block.input)) return "a tool_use block whose input is not an object"
+    calls.push({ id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) })
+  }
   return calls.length === 0 ? undefined : calls
 }
 
-/** Assembles streamed `tool_use` blocks and their `input_json_delta` fragments. */
-export const accumulator = () => {
-  const calls = new Map<number, { id: string; name: string; arguments: string }>()
-  return {
-    feed: (event: Json.JsonObject): void => {
-      if (typeof event.index !== "number") return
-      const block = event.content_block
-      if (event.type === "content_block_start" && Json.isObject(block) && block.type === "tool_use") {
-        calls.set(event.index, { id: Json.string(block.id) ?? "", name: Json.string(block.name) ?? "", arguments: "" })
-      }
-      const delta = event.delta
-      const call = calls.get(event.index)
-      if (call !== undefined && Json.isObject(delta) && typeof delta.partial_json === "string") {
-        call.arguments += delta.partial_json
-      }
-    },
-    calls: (): ReadonlyArray<ToolCall> | undefined =>
-      calls.size === 0
-        ? undefined
-        : [...calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => ({
-          ...call,
-          arguments: call.arguments === "" ? "{}" : call.arguments
-        }))
+/**
+ * Feeds a stream event's `tool_use` block start or `input_json_delta` to the
+ * stream's calls (keyed by block index); a string says what is malformed.
+ */
+export const feed = (tools: ToolStream.ToolStream, event: Json.JsonObject): string | undefined => {
+  const block = event.content_block
+  if (event.type === "content_block_start" && Json.isObject(block) && block.type === "tool_use") {
+    if (typeof event.index !== "number" || typeof block.id !== "string" || typeof block.name !== "string") {
+      return "a tool_use block without an index, id or name"
+    }
+    tools.feed(event.index, { id: block.id, name: block.name })
   }
+  const delta = event.delta
+  if (
+    event.type === "content_block_delta" && Json.isObject(delta) && delta.type === "input_json_delta" &&
+    typeof event.index === "number" && tools.has(event.index)
+  ) {
+    if (typeof delta.partial_json !== "string") return "an input_json_delta whose partial_json is not a string"
+    tools.feed(event.index, { arguments: delta.partial_json })
+  }
+  return undefined
 }

@@ -8,7 +8,7 @@
  *   `stopSequences`, `seed`); structured output is `responseMimeType:
  *   "application/json"` plus `responseJsonSchema` (plain JSON Schema).
  * - Text is the join of `candidates[0].content.parts[].text`, minus thought
- *   parts. A prompt the safety system blocked has no candidates, only
+ *   parts; tools and tool calls are `geminiTools.ts`. A prompt the safety system blocked has no candidates, only
  *   `promptFeedback.blockReason`.
  * - Usage: `promptTokenCount` (cached included), `cachedContentTokenCount`,
  *   and output = `candidatesTokenCount` + `thoughtsTokenCount` (candidates
@@ -21,7 +21,9 @@ import type { FinishReason } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
+import * as GeminiTools from "./geminiTools.ts"
 import * as Json from "./json.ts"
+import * as ToolStream from "./toolStream.ts"
 
 const filtered = new Set([
   "SAFETY",
@@ -55,10 +57,7 @@ export const usage = (metadata: Json.JsonObject): TokenCounts | undefined => {
 
 const bodyOf = (call: Call): Json.JsonObject => {
   const options = call.request.options
-  const contents = LlmRequest.conversation(call.request).map((message) => ({
-    role: message.role === "assistant" ? "model" : "user",
-    parts: [{ text: message.content }]
-  }))
+  const contents = GeminiTools.contents(LlmRequest.conversation(call.request))
   const generationConfig: Record<string, unknown> = {
     maxOutputTokens: options.maxTokens,
     temperature: options.temperature
@@ -70,15 +69,16 @@ const bodyOf = (call: Call): Json.JsonObject => {
   }
   if (call.output !== undefined) generationConfig.responseJsonSchema = call.output.jsonSchema
   const system = LlmRequest.systemPrompt(call.request)
+  const tools = GeminiTools.bodyFields(call.request)
   return system === undefined
-    ? { contents, generationConfig }
-    : { contents, systemInstruction: { parts: [{ text: system }] }, generationConfig }
+    ? { contents, generationConfig, ...tools }
+    : { contents, systemInstruction: { parts: [{ text: system }] }, generationConfig, ...tools }
 }
 
 interface Candidate {
   readonly text: string
   readonly finishReason: string | undefined
-  readonly toolCall: boolean
+  readonly calls: ReadonlyArray<Exclude<ReturnType<typeof GeminiTools.callOf>, string | undefined>>
 }
 
 /** The first candidate; a string says what is ill-typed in it. */
@@ -91,14 +91,16 @@ const candidateOf = (json: Json.JsonObject): Candidate | string | undefined => {
   const parts = content.parts ?? []
   if (!Array.isArray(parts)) return "candidates[0].content.parts is not an array"
   let text = ""
-  let toolCall = false
+  const calls: Array<Candidate["calls"][number]> = []
   for (const part of parts) {
     if (!Json.isObject(part)) return "a part is not an object"
     if (part.text !== undefined && typeof part.text !== "string") return "a part's text is not a string"
     if (typeof part.text === "string" && part.thought !== true) text += part.text
-    if (part.functionCall !== undefined) toolCall = true
+    const call = GeminiTools.callOf(part)
+    if (typeof call === "string") return call
+    if (call !== undefined) calls.push(call)
   }
-  return { text, finishReason: Json.string(candidate.finishReason), toolCall }
+  return { text, finishReason: Json.string(candidate.finishReason), calls }
 }
 
 const blockReason = (json: Json.JsonObject): string | undefined =>
@@ -116,14 +118,18 @@ const decode = (json: unknown): Reply | string => {
     content: candidate.text,
     finishReason: candidate.finishReason === undefined
       ? "other"
-      : finishReason(candidate.finishReason, candidate.toolCall),
-    counts
+      : finishReason(candidate.finishReason, candidate.calls.length > 0),
+    counts,
+    ...(candidate.calls.length === 0
+      ? {}
+      : { toolCalls: GeminiTools.withIds(candidate.calls, Json.string(json.responseId)) })
   }
 }
 
 const streamDecoder = (): StreamDecoder => {
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
+  const tools = ToolStream.make()
   return {
     event: (event) => {
       const json = Json.parse(event.data)
@@ -137,11 +143,15 @@ const streamDecoder = (): StreamDecoder => {
         return Json.isObject(json.usageMetadata) ? "" : { _tag: "Malformed", message: "an event without candidates" }
       }
       if (typeof candidate === "string") return { _tag: "Malformed", message: candidate }
-      if (candidate.finishReason !== undefined) finish = finishReason(candidate.finishReason, candidate.toolCall)
+      if (candidate.calls.length > 0) GeminiTools.feed(tools, candidate.calls, Json.string(json.responseId))
+      if (candidate.finishReason !== undefined) {
+        finish = finishReason(candidate.finishReason, tools.calls() !== undefined)
+      }
       return candidate.text
     },
     finishReason: () => finish,
-    counts: () => counts
+    counts: () => counts,
+    tools
   }
 }
 

@@ -31,6 +31,7 @@ import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as Json from "./json.ts"
 import * as OpenAiTools from "./openAiTools.ts"
 import * as StrictSchema from "./strictSchema.ts"
+import * as ToolStream from "./toolStream.ts"
 
 /** What differs between servers speaking chat completions. */
 export interface Dialect {
@@ -173,7 +174,7 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
   let done = false
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
-  const tools = OpenAiTools.accumulator()
+  const tools = ToolStream.make()
   return {
     event: (event) => {
       if (event.data === "[DONE]") {
@@ -194,13 +195,14 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
       if (!Json.isObject(delta)) return { _tag: "Malformed", message: "choices[0].delta is not an object" }
       const malformed = illTypedDelta(delta)
       if (malformed !== undefined) return { _tag: "Malformed", message: malformed }
-      tools.feed(delta)
+      const badCall = OpenAiTools.feed(tools, delta)
+      if (badCall !== undefined) return { _tag: "Malformed", message: badCall }
       if (typeof delta.refusal === "string" && delta.refusal.length > 0) finish = "content_filter"
       return typeof delta.content === "string" ? delta.content : ""
     },
     finishReason: () => dialect.requireDone ? (done ? finish ?? "other" : undefined) : finish,
     counts: () => counts,
-    toolCalls: tools.calls
+    tools
   }
 }
 

@@ -14,6 +14,7 @@
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import type { ToolCall } from "@baton/core/Tool"
 import * as Json from "./json.ts"
+import type * as ToolStream from "./toolStream.ts"
 
 /** The `tools` and `tool_choice` body fields of a request (none without tools). */
 export const bodyFields = (request: LlmRequest): Json.JsonObject => {
@@ -66,23 +67,24 @@ export const decode = (replyMessage: Json.JsonObject): ReadonlyArray<ToolCall> |
   return decoded.every((call) => call !== undefined) ? decoded : "a tool call without id, function.name or arguments"
 }
 
-/** Assembles streamed `delta.tool_calls` fragments. */
-export const accumulator = () => {
-  const calls = new Map<number, { id: string; name: string; arguments: string }>()
-  return {
-    feed: (delta: Json.JsonObject): void => {
-      if (!Array.isArray(delta.tool_calls)) return
-      for (const fragment of delta.tool_calls) {
-        if (!Json.isObject(fragment) || typeof fragment.index !== "number") continue
-        const fn = Json.isObject(fragment.function) ? fragment.function : {}
-        const call = calls.get(fragment.index) ?? { id: "", name: "", arguments: "" }
-        if (typeof fragment.id === "string") call.id = fragment.id
-        if (typeof fn.name === "string") call.name += fn.name
-        if (typeof fn.arguments === "string") call.arguments += fn.arguments
-        calls.set(fragment.index, call)
-      }
-    },
-    calls: (): ReadonlyArray<ToolCall> | undefined =>
-      calls.size === 0 ? undefined : [...calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call)
+const illTyped = (value: unknown): boolean => value !== undefined && value !== null && typeof value !== "string"
+
+/** Feeds a chunk's `delta.tool_calls` fragments to the stream's calls; a string says what is malformed. */
+export const feed = (tools: ToolStream.ToolStream, delta: Json.JsonObject): string | undefined => {
+  const fragments = delta.tool_calls
+  if (fragments === undefined || fragments === null) return undefined
+  if (!Array.isArray(fragments)) return "choices[0].delta.tool_calls is not an array"
+  for (const fragment of fragments) {
+    if (!Json.isObject(fragment) || typeof fragment.index !== "number") return "a tool call delta without an index"
+    const fn = fragment.function ?? {}
+    if (!Json.isObject(fn) || illTyped(fragment.id) || illTyped(fn.name) || illTyped(fn.arguments)) {
+      return "a tool call delta whose id, function.name or function.arguments is not a string"
+    }
+    tools.feed(fragment.index, {
+      id: Json.string(fragment.id),
+      name: Json.string(fn.name),
+      arguments: Json.string(fn.arguments)
+    })
   }
+  return undefined
 }

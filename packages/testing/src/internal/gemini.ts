@@ -2,13 +2,17 @@
  * The Gemini `generateContent` / `streamGenerateContent?alt=sse` wire format:
  * `contents[].parts[].text`, `systemInstruction`, `generationConfig`, a
  * running `usageMetadata` on every stream chunk, CRLF-separated events, no
- * terminator (the last chunk carries `finishReason`), and Google RPC error
- * bodies (`RESOURCE_EXHAUSTED` with `RetryInfo`).
+ * terminator (the last chunk carries `finishReason`), Google RPC error
+ * bodies (`RESOURCE_EXHAUSTED` with `RetryInfo`), and tool calls:
+ * `tools[].functionDeclarations` and `toolConfig.functionCallingConfig` in,
+ * `functionCall` parts out (without ids, as Gemini sends them; one stream
+ * chunk per call, then the finish chunk), `functionResponse` parts back.
  *
  * @internal
  */
 import type { Conversation, Message, Reply, Usage } from "./conversation.ts"
 import { countTokens } from "./conversation.ts"
+import type { MockToolCall, ToolRequest } from "./tools.ts"
 import type { ErrorResponse, Route, WireError, WireFormat, WriteOptions } from "./wire.ts"
 import { asArray, asCount, asRecord, header, retryDelaySeconds, textOf } from "./wire.ts"
 
@@ -19,14 +23,55 @@ const parseContents = (raw: unknown): ReadonlyArray<Message> | string => {
   for (const [i, item] of list.entries()) {
     const record = asRecord(item)
     const role = record?.["role"] ?? "user"
-    const text = textOf(record?.["parts"])
+    const parts = asArray(record?.["parts"])?.map(asRecord) ?? []
+    const results = parts.flatMap((part) => {
+      const response = asRecord(part?.["functionResponse"])?.["response"]
+      return response === undefined ? [] : [resultText(response)]
+    })
+    const toolCalls = parts.flatMap((part) => {
+      const name = asRecord(part?.["functionCall"])?.["name"]
+      return typeof name === "string" ? [name] : []
+    })
+    const text = results.length > 0 ? results.join("; ") : textOf(record?.["parts"])
     if (role !== "user" && role !== "model") {
       return `Please use a valid role: user, model. (contents[${i}].role)`
     }
     if (text === undefined) return `contents[${i}].parts: expected an array of parts`
-    messages.push({ role: role === "model" ? "assistant" : "user", text })
+    messages.push({ role: role === "model" ? "assistant" : "user", text, toolCalls, toolResult: results.length > 0 })
   }
   return messages
+}
+
+/** A `functionResponse.response` as text: its `output` (or the whole object), strings as they are. */
+const resultText = (response: unknown): string => {
+  const output = asRecord(response)?.["output"] ?? response
+  return typeof output === "string" ? output : JSON.stringify(output)
+}
+
+/** `tools[].functionDeclarations` and `toolConfig`, when the request offers tools. */
+const parseTools = (record: Record<string, unknown>): ToolRequest | undefined => {
+  const tools = (asArray(record["tools"]) ?? []).flatMap((tool) =>
+    (asArray(asRecord(tool)?.["functionDeclarations"]) ?? []).flatMap((declaration) => {
+      const fields = asRecord(declaration)
+      return typeof fields?.["name"] === "string"
+        ? [{ name: fields["name"], parameters: fields["parametersJsonSchema"] ?? fields["parameters"] }]
+        : []
+    })
+  )
+  if (tools.length === 0) return undefined
+  const config = asRecord(asRecord(record["toolConfig"])?.["functionCallingConfig"])
+  const allowed = asArray(config?.["allowedFunctionNames"])
+  const mode = config?.["mode"]
+  return {
+    tools,
+    choice: mode === "NONE"
+      ? "none"
+      : mode !== "ANY"
+      ? "auto"
+      : allowed?.length === 1 && typeof allowed[0] === "string"
+      ? allowed[0]
+      : "required"
+  }
 }
 
 const parseJson = (config: Readonly<Record<string, unknown>> | undefined): Conversation["json"] => {
@@ -48,7 +93,8 @@ const parse = (body: unknown, route: Route): Conversation | string => {
     streamUsage: true,
     messages: system === undefined ? contents : [{ role: "system", text: system }, ...contents],
     maxTokens: asCount(config?.["maxOutputTokens"]),
-    json: parseJson(config)
+    json: parseJson(config),
+    tools: parseTools(record)
   }
 }
 
@@ -74,8 +120,18 @@ const FINISH: Record<Reply["finish"], string> = {
 
 const SAFETY_RATINGS = [{ category: "HARM_CATEGORY_DANGEROUS_CONTENT", probability: "HIGH", blocked: true }]
 
-const candidate = (text: string | undefined, finish: Reply["finish"] | undefined) => ({
-  ...(text === undefined ? {} : { content: { role: "model", parts: [{ text }] } }),
+const functionCall = (call: MockToolCall) => ({
+  functionCall: { name: call.name, args: JSON.parse(call.arguments) as unknown }
+})
+
+const candidate = (
+  text: string | undefined,
+  finish: Reply["finish"] | undefined,
+  calls: ReadonlyArray<MockToolCall> = []
+) => ({
+  ...(text === undefined
+    ? {}
+    : { content: { role: "model", parts: calls.length > 0 ? calls.map(functionCall) : [{ text }] } }),
   ...(finish === undefined ? {} : { finishReason: FINISH[finish] }),
   ...(finish === "content_filter" ? { safetyRatings: SAFETY_RATINGS } : {}),
   index: 0
@@ -85,9 +141,10 @@ const response = (
   options: WriteOptions,
   text: string | undefined,
   finish: Reply["finish"] | undefined,
-  usage: ReturnType<typeof usageMetadata>
+  usage: ReturnType<typeof usageMetadata>,
+  calls?: ReadonlyArray<MockToolCall>
 ) => ({
-  candidates: [candidate(text, finish)],
+  candidates: [candidate(text, finish, calls)],
   ...(options.usage ? { usageMetadata: usage } : {}),
   modelVersion: options.model,
   responseId: options.id
@@ -100,12 +157,22 @@ const body = (reply: Reply, options: WriteOptions) =>
     options,
     reply.finish === "content_filter" ? undefined : reply.text,
     reply.finish,
-    usageMetadata(reply.usage, visibleTokens(reply.usage))
+    usageMetadata(reply.usage, visibleTokens(reply.usage)),
+    reply.toolCalls
   )
 
 const frame = (_event: string, data: string): string => `data: ${data}\r\n\r\n`
 
+/** A tool-call reply streams one chunk per call, each with the whole usage; the last carries the finish. */
+const toolEvents = (reply: Reply, calls: ReadonlyArray<MockToolCall>, options: WriteOptions) =>
+  calls.map((call, i) => {
+    const finish = i === calls.length - 1 && options.terminator ? reply.finish : undefined
+    const usage = usageMetadata(reply.usage, visibleTokens(reply.usage))
+    return frame("", JSON.stringify(response(options, "", finish, usage, [call])))
+  })
+
 const events = (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
+  if (reply.toolCalls !== undefined) return toolEvents(reply, reply.toolCalls, options)
   const deltas = reply.deltas.length === 0 ? [""] : reply.deltas
   let sent = ""
   return deltas.map((delta, i) => {
@@ -121,6 +188,7 @@ const events = (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
 
 /** Every chunk reports the usage so far: the prompt and the text sent until then; the last one all of it. */
 const usageByFrame = (reply: Reply, options: WriteOptions): ReadonlyArray<Usage | undefined> => {
+  if (reply.toolCalls !== undefined) return reply.toolCalls.map(() => options.usage ? reply.usage : undefined)
   const deltas = reply.deltas.length === 0 ? [""] : reply.deltas
   let sent = ""
   return deltas.map((delta, i) => {

@@ -1,0 +1,87 @@
+/**
+ * Tool calls through the gateway with the official openai client: `tools`
+ * pass through to the chain, calls come back as `tool_calls`, whole and as
+ * streamed chunk deltas, and the tool's result continues the conversation.
+ */
+import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import OpenAI from "openai"
+import * as Fixture from "./fixture.ts"
+
+const TestLayer = Fixture.gateway().pipe(Layer.provideMerge(MockProviderServer.layer()))
+
+const client = (url: string) => new OpenAI({ apiKey: Fixture.clientKey, baseURL: `${url}/v1`, maxRetries: 0 })
+
+const setup = Effect.gen(function*() {
+  const mock = yield* MockProviderServer.MockProviderServer
+  yield* mock.reset
+  return { mock, url: yield* Fixture.gatewayUrl }
+})
+
+const request = {
+  model: "fast",
+  messages: [{ role: "user" as const, content: "Weather in Oslo?" }],
+  tools: [{
+    type: "function" as const,
+    function: {
+      name: "get_weather",
+      parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+    }
+  }]
+}
+
+const cityOf = (call: OpenAI.Chat.Completions.ChatCompletionMessageToolCall | undefined): unknown => {
+  const args: unknown = JSON.parse(call?.type === "function" ? call.function.arguments : "null")
+  return typeof args === "object" && args !== null && "city" in args ? args.city : undefined
+}
+
+layer(TestLayer, { excludeTestServices: true })("Gateway tool calls (openai client over the mock)", (it) => {
+  it.effect("a tool call, whole and streamed as tool_calls deltas, then the answer to its result", () =>
+    Effect.gen(function*() {
+      const { url } = yield* setup
+      const whole = yield* Effect.promise(() => client(url).chat.completions.create(request))
+      const call = whole.choices[0]?.message.tool_calls?.[0]
+      assert.strictEqual(whole.choices[0]?.finish_reason, "tool_calls")
+      assert.strictEqual(whole.choices[0]?.message.content, null)
+      assert.isString(cityOf(call))
+
+      const chunks: Array<OpenAI.Chat.Completions.ChatCompletionChunk> = []
+      const streamed = yield* Effect.promise(() => {
+        const stream = client(url).chat.completions.stream(request)
+        stream.on("chunk", (chunk) => chunks.push(chunk))
+        return stream.finalChatCompletion()
+      })
+      assert.strictEqual(streamed.choices[0]?.finish_reason, "tool_calls")
+      const streamedCall = streamed.choices[0]?.message.tool_calls?.[0]
+      assert.strictEqual(streamedCall?.type === "function" ? streamedCall.function.name : undefined, "get_weather")
+      assert.isString(cityOf(streamedCall))
+      // the arguments arrived in more than one delta, before the finish chunk
+      const argumentDeltas = chunks.filter((chunk) => chunk.choices[0]?.delta.tool_calls !== undefined)
+      assert.isAbove(argumentDeltas.length, 1)
+      assert.strictEqual(argumentDeltas[0]?.model, "openai/gpt-4o-mini")
+
+      const answer = yield* Effect.promise(() =>
+        client(url).chat.completions.create({
+          ...request,
+          messages: [
+            ...request.messages,
+            { role: "assistant", content: null, tool_calls: whole.choices[0]?.message.tool_calls ?? [] },
+            { role: "tool", tool_call_id: call?.id ?? "", content: "rain" }
+          ]
+        })
+      )
+      assert.strictEqual(answer.choices[0]?.finish_reason, "stop")
+      assert.include(answer.choices[0]?.message.content, "[tool results: rain]")
+    }))
+
+  it.effect("a streamed tool call falls back before its first delta", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* setup
+      yield* mock.inject("openai", MockFault.status(503))
+      const streamed = yield* Effect.promise(() => client(url).chat.completions.stream(request).finalChatCompletion())
+      assert.isString(cityOf(streamed.choices[0]?.message.tool_calls?.[0]))
+      assert.strictEqual((yield* mock.stats("deepseek")).requests, 1)
+    }))
+})

@@ -1,0 +1,128 @@
+/**
+ * Tool calls in the Gemini `generateContent` wire format.
+ *
+ * - Request: `tools: [{ functionDeclarations: [{ name, description,
+ *   parametersJsonSchema }] }]` (plain JSON Schema, as `responseJsonSchema`
+ *   for structured output) and `toolConfig.functionCallingConfig`: `mode`
+ *   `AUTO`, `NONE` or `ANY`, a named tool as `ANY` with
+ *   `allowedFunctionNames: [name]`.
+ * - Conversation: an assistant's calls as `functionCall` parts of its `model`
+ *   turn (`args` the parsed arguments); results as `functionResponse` parts
+ *   (`name`, `response: { output }`) of one `user` turn per run of results,
+ *   as Gemini wants as many responses in a turn as calls in the one before.
+ * - Reply: `functionCall` parts (`name`, `args`, and `id` only when the model
+ *   set one). A call without an id gets `gemini-call-<responseId>-<index>`
+ *   (the index counts the calls of the answer, across stream events), the
+ *   same whole or streamed; such ids are never sent back, the name is.
+ *   Gemini streams each call whole, in one event: one delta per call.
+ */
+import type { LlmRequest, Message } from "@baton/core/LlmRequest"
+import type { ToolCall } from "@baton/core/Tool"
+import * as Json from "./json.ts"
+import type * as ToolStream from "./toolStream.ts"
+
+const MODES = { auto: "AUTO", required: "ANY", none: "NONE" } as const
+
+/** The `tools` and `toolConfig` body fields of a request (none without tools). */
+export const bodyFields = (request: LlmRequest): Json.JsonObject => {
+  if (request.tools === undefined) return {}
+  const choice = request.toolChoice
+  return {
+    tools: [{
+      functionDeclarations: request.tools.map((tool) => ({
+        name: tool.name,
+        ...(tool.description === undefined ? {} : { description: tool.description }),
+        parametersJsonSchema: tool.parameters
+      }))
+    }],
+    ...(choice === undefined ? {} : {
+      toolConfig: {
+        functionCallingConfig: typeof choice === "string"
+          ? { mode: MODES[choice] }
+          : { mode: "ANY", allowedFunctionNames: [choice.tool] }
+      }
+    })
+  }
+}
+
+const SYNTHESIZED = "gemini-call-"
+
+/** The id Baton gives a call Gemini sent without one. */
+const idOf = (responseId: string | undefined, index: number): string => `${SYNTHESIZED}${responseId ?? "0"}-${index}`
+
+const idField = (id: string): Json.JsonObject => id.startsWith(SYNTHESIZED) ? {} : { id }
+
+const functionCall = (call: ToolCall): Json.JsonObject => ({
+  functionCall: { name: call.name, args: Json.parse(call.arguments) ?? {}, ...idField(call.id) }
+})
+
+/** The name of the call a tool message answers: its own `name`, else the call's with that id. */
+const nameOf = (message: Message, conversation: ReadonlyArray<Message>): string =>
+  message.name ??
+    conversation.flatMap((m) => m.toolCalls ?? []).find((call) => call.id === message.toolCallId)?.name ?? ""
+
+const functionResponse = (message: Message, conversation: ReadonlyArray<Message>): Json.JsonObject => ({
+  functionResponse: {
+    name: nameOf(message, conversation),
+    response: { output: Json.parse(message.content) ?? message.content },
+    ...idField(message.toolCallId ?? SYNTHESIZED)
+  }
+})
+
+/** The conversation (system messages apart) as Gemini `contents`. */
+export const contents = (conversation: ReadonlyArray<Message>): Array<Json.JsonObject> => {
+  const out: Array<{ role: string; parts: Array<Json.JsonObject> }> = []
+  for (const message of conversation) {
+    if (message.role === "tool") {
+      const part = functionResponse(message, conversation)
+      const last = out.at(-1)
+      if (last?.role === "user" && last.parts.every((p) => p.functionResponse !== undefined)) last.parts.push(part)
+      else out.push({ role: "user", parts: [part] })
+      continue
+    }
+    const text = message.content.length === 0 && message.toolCalls !== undefined ? [] : [{ text: message.content }]
+    out.push({
+      role: message.role === "assistant" ? "model" : "user",
+      parts: [...text, ...(message.toolCalls ?? []).map(functionCall)]
+    })
+  }
+  return out
+}
+
+/** A part's `functionCall` as a call (without its id yet); a string says what is malformed. */
+export const callOf = (
+  part: Json.JsonObject
+): { readonly id: string | undefined; readonly name: string; readonly arguments: string } | string | undefined => {
+  const call = part.functionCall
+  if (call === undefined) return undefined
+  if (!Json.isObject(call) || typeof call.name !== "string") return "a functionCall without a name"
+  if (call.args !== undefined && call.args !== null && !Json.isObject(call.args)) {
+    return "a functionCall whose args is not an object"
+  }
+  if (call.id !== undefined && call.id !== null && typeof call.id !== "string") {
+    return "a functionCall whose id is not a string"
+  }
+  return {
+    id: typeof call.id === "string" && call.id !== "" ? call.id : undefined,
+    name: call.name,
+    arguments: JSON.stringify(call.args ?? {})
+  }
+}
+
+/** The calls of an answer, numbered from `first` (the calls of earlier stream events). */
+export const withIds = (
+  calls: ReadonlyArray<{ readonly id: string | undefined; readonly name: string; readonly arguments: string }>,
+  responseId: string | undefined,
+  first = 0
+): ReadonlyArray<ToolCall> =>
+  calls.map((call, i) => ({ id: call.id ?? idOf(responseId, first + i), name: call.name, arguments: call.arguments }))
+
+/** Feeds the calls of one stream event to the stream's calls, each whole. */
+export const feed = (
+  tools: ToolStream.ToolStream,
+  calls: ReadonlyArray<{ readonly id: string | undefined; readonly name: string; readonly arguments: string }>,
+  responseId: string | undefined
+): void => {
+  const first = tools.calls()?.length ?? 0
+  for (const [i, call] of withIds(calls, responseId, first).entries()) tools.feed(first + i, call)
+}
