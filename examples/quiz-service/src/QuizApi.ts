@@ -3,8 +3,9 @@
  *
  * - `POST /v1/quizzes` (header `x-teacher-id`; body `{ topic, grade,
  *   questionCount }`): a quiz decoded by `Quiz.Quiz`, with the teacher's
- *   `RateLimit-*` headers; 429 with `Retry-After` once the teacher's daily
- *   limit is spent, 400 naming the field over the per-request maximum.
+ *   `RateLimit-*` headers. Each question is one unit of the teacher's daily
+ *   limit (`metadata.units`): 429 with `Retry-After` once it is spent, 400
+ *   naming the field over the per-request maximum, before any provider call.
  * - `POST /v1/quizzes/stream` (header `x-teacher-id`; body `{ topic, grade }`):
  *   an explanation as Server-Sent Events (`delta`, `finish`, or `error`).
  * - `GET /v1/usage?day=YYYY-MM-DD` (header `x-admin-key`): the ledger per
@@ -15,7 +16,6 @@
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as LlmManager from "@baton/core/LlmManager"
-import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as HttpBody from "@baton/http/HttpBody"
 import * as HttpQuota from "@baton/http/HttpQuota"
@@ -35,13 +35,11 @@ const createQuiz = HttpRouter.add(
   teacher((subjectId) =>
     Effect.gen(function*() {
       const request = yield* HttpBody.json(Quiz.QuizRequest)
-      const quota = yield* QuotaLimiter.QuotaLimiter
-      yield* quota.checkRequestSize(request.questionCount)
       const manager = yield* LlmManager.LlmManager
       const result = yield* manager.generateStructured({
         prompt: Quiz.quizPrompt(request),
         options: { system: Quiz.system, temperature: 0.4, maxTokens: 300 * request.questionCount + 200 },
-        metadata: { subjectId, tags: { feature: "quiz" } }
+        metadata: { subjectId, units: request.questionCount, tags: { feature: "quiz" } }
       }, Quiz.Quiz)
       return HttpServerResponse.jsonUnsafe({
         quiz: result.value,

@@ -81,7 +81,7 @@ const postJson = (url: string, teacher: string, body: unknown) =>
     body: JSON.stringify(body)
   })
 
-const quiz = (service: Service, teacher: string, questionCount = 3) =>
+const quiz = (service: Service, teacher: string, questionCount = 1) =>
   postJson(`${service.url}/v1/quizzes`, teacher, { topic: "photosynthesis", grade: 6, questionCount })
 
 const secondsToUtcMidnight = () => {
@@ -116,15 +116,15 @@ describe("quiz service over HTTP", () => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
   })
 
-  it("answers a quiz with plausible questions and the quota headers", async () => {
-    const reply = await quiz(a, `t-ok-${run}`)
+  it("answers a quiz with plausible questions and the quota headers, one unit per question", async () => {
+    const reply = await quiz(a, `t-ok-${run}`, 2)
     assert.strictEqual(reply.status, 200, reply.text)
     assert.strictEqual(reply.headers.get("ratelimit-limit"), String(limit))
-    assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit - 1))
+    assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit - 2))
     assert.isAbove(Number(reply.headers.get("ratelimit-reset")), 0)
     const body = JSON.parse(reply.text) as QuizBody
     assert.strictEqual(body.provider, "deepseek")
-    assert.strictEqual(body.quiz.questions.length, 3)
+    assert.strictEqual(body.quiz.questions.length, 2)
     for (const q of body.quiz.questions) {
       assert.include(q.question, "photosynthesis")
       assert.strictEqual(new Set(q.choices).size, q.choices.length)

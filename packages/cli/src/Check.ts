@@ -20,7 +20,7 @@ const schemeOf = (url: Option.Option<unknown>, fallback: string): string =>
   Option.match(url, { onNone: () => fallback, onSome: () => "set (value hidden)" })
 
 const describe = (settings: LlmConfig.Settings): string => {
-  const chain = settings.chain.map((kind) => `${kind} (${settings.providers[kind].model})`).join(" -> ")
+  const chain = settings.steps.map((step) => `${step.provider} (${step.model})`).join(" -> ")
   const rows: ReadonlyArray<readonly [string, string]> = [
     ["chain", chain],
     ["generation", settings.generationEnabled ? "enabled" : "disabled (AI_GENERATION_ENABLED=false)"],

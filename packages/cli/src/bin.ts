@@ -1,6 +1,6 @@
 /**
- * The `baton` command: `generate`, `usage`, `check`, `mock-server`, `demo`
- * and `serve`. Started by `bin/baton.js`, which runs it on a Node that strips
+ * The `baton` command: `generate`, `usage`, `check`, `mock-server` and
+ * `serve`. Started by `bin/baton.js`, which runs it on a Node that strips
  * types (Node 20 included, through the workspace's Node 24). Exit codes: see
  * `internal/exit.ts` (0 done, 1 bad command line, 2 configuration, 3 failed).
  *
@@ -11,7 +11,6 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import * as Check from "./Check.ts"
-import * as Demo from "./Demo.ts"
 import * as Generate from "./Generate.ts"
 import * as Serve from "./Serve.ts"
 import * as Usage from "./Usage.ts"
@@ -23,7 +22,6 @@ const baton = Command.make("baton").pipe(
     Usage.command,
     Check.command,
     MockServerCommand.command("mock-server"),
-    Demo.command,
     Serve.command
   ])
 )

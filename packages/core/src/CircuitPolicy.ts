@@ -27,9 +27,16 @@
  * processes share one view. Transitions are logged and counted by the
  * manager.
  *
+ * A store that cannot answer (an error, or a defect in the store itself)
+ * fails open: the attempt runs unrecorded (reported at
+ * `References.UnhandledLogLevel`), so a store outage never takes the
+ * providers down with it, and `LlmManager.circuitState` fails with
+ * `CircuitStoreUnavailable`. A store that never answers is not caught here:
+ * bound its commands (the Redis store does, see `@baton/redis/RedisConnection`).
+ *
  * @since 0.1.0
  */
-import { Cause, Duration, Exit, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Option } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
@@ -94,13 +101,33 @@ export const classify = <A, E>(exit: Exit.Exit<A, E>): CircuitBreaker.Outcome =>
   }
 }
 
+const storeDown = (defect: unknown) =>
+  new CircuitBreaker.CircuitBreakerError({
+    reason: new CircuitBreaker.CircuitBreakerStoreError({
+      message: `the circuit store failed: ${defect instanceof Error ? defect.message : String(defect)}`,
+      cause: defect
+    })
+  })
+
+/** The store, with a defect in any of its commands turned into the store error it stands for. */
+const typedStore = (
+  store: CircuitBreaker.CircuitBreakerStore["Service"]
+): CircuitBreaker.CircuitBreakerStore["Service"] => ({
+  admit: (key) => Effect.catchDefect(store.admit(key), (defect) => Effect.fail(storeDown(defect))),
+  record: (options) => Effect.catchDefect(store.record(options), (defect) => Effect.fail(storeDown(defect))),
+  state: (key) => Effect.catchDefect(store.state(key), (defect) => Effect.fail(storeDown(defect)))
+})
+
 /**
- * A breaker for this policy, on the `CircuitBreakerStore` in context.
+ * A breaker for this policy, on the `CircuitBreakerStore` in context, failing
+ * open when the store cannot answer (see the module header).
  *
  * @since 0.1.0
  */
 export const makeBreaker = (policy: CircuitPolicy) =>
-  CircuitBreaker.make({
-    tripPolicy: CircuitBreaker.consecutive(policy.failureThreshold),
-    openDuration: Duration.millis(policy.cooldownMs)
-  })
+  Effect.flatMap(Effect.service(CircuitBreaker.CircuitBreakerStore), (store) =>
+    CircuitBreaker.make({
+      tripPolicy: CircuitBreaker.consecutive(policy.failureThreshold),
+      openDuration: Duration.millis(policy.cooldownMs),
+      onStoreError: "allow"
+    }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, typedStore(store))))

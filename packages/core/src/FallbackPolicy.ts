@@ -10,7 +10,7 @@
  *
  * 1. **Retry** the same provider only for errors the table retries with a
  *    backoff (503, 429, a reset connection, a garbled reply), at most
- *    `maxRetries` times, after an exponential, jittered backoff starting at
+ *    `maxRetries` times (a step of its own: `maxRetriesByModel`), after an exponential, jittered backoff starting at
  *    `retryBaseDelayMs`. A server's `Retry-After` lengthens the wait; when the
  *    wait would outlive the request's deadline the manager does not sleep and
  *    moves to the next provider at once.
@@ -96,6 +96,8 @@ export interface FallbackPolicy {
   readonly requestTimeoutMs: number
   /** Retries on the same provider for retryable errors. */
   readonly maxRetries: number
+  /** Per-step retries, keyed by `provider/model` or by model: they win over `maxRetries` (see {@link maxRetriesFor}). */
+  readonly maxRetriesByModel: Readonly<Record<string, number>>
   /** First backoff delay; doubled each retry, jittered by ±20%. */
   readonly retryBaseDelayMs: number
   readonly limits: Limits
@@ -124,6 +126,7 @@ export interface FallbackPolicy {
 export const defaults: FallbackPolicy = {
   requestTimeoutMs: 60_000,
   maxRetries: 2,
+  maxRetriesByModel: {},
   retryBaseDelayMs: 250,
   limits: {
     attemptMs: 30_000,
@@ -201,6 +204,15 @@ export const firstTokenLimit = (limits: Limits, provider: string, model: string)
     (thinksSilently(model) ? limits.thinkingFirstTokenMs : limits.firstTokenMs)
 
 /**
+ * The retries of a model on a provider: its entry in `maxRetriesByModel`
+ * (`provider/model` first, then `model`), else `maxRetries`.
+ *
+ * @since 0.1.0
+ */
+export const maxRetriesFor = (policy: FallbackPolicy, provider: string, model: string): number =>
+  policy.maxRetriesByModel[`${provider}/${model}`] ?? policy.maxRetriesByModel[model] ?? policy.maxRetries
+
+/**
  * True when this error ends the whole request at once: the provider refused
  * the conversation itself (a rejection every provider would give), or a
  * content filter blocked it and the policy does not allow sending it
@@ -228,13 +240,15 @@ export const retryAfter = (error: ProviderError): Duration.Duration | undefined 
  * jittered by ±20%, at least the server's `Retry-After`, and never waits past
  * the deadline: a wait that would outlive it ends the schedule so the next
  * provider gets the remaining budget. Inputs that are not provider errors
- * end it too.
+ * end it too. `maxRetries` defaults to the policy's (the manager passes
+ * the step's, {@link maxRetriesFor}).
  *
  * @since 0.1.0
  */
 export const retrySchedule = (
   policy: FallbackPolicy,
-  deadlineAt: number
+  deadlineAt: number,
+  maxRetries: number = policy.maxRetries
 ): Schedule.Schedule<Duration.Duration> =>
   Schedule.exponential(Duration.millis(policy.retryBaseDelayMs)).pipe(
     Schedule.jittered,
@@ -247,5 +261,5 @@ export const retrySchedule = (
       isProviderError(input) && ErrorPolicy.retries(input) &&
       now + Duration.toMillis(duration) < deadlineAt
     ),
-    Schedule.upTo({ times: policy.maxRetries })
+    Schedule.upTo({ times: maxRetries })
   )

@@ -9,6 +9,11 @@
  * | `LLM_PRIMARY_PROVIDER` | `deepseek` | first provider of the chain: `deepseek`, `gemini`, `openai` or `anthropic` |
  * | `LLM_FALLBACK_PROVIDER` | `gemini` (`none` when the primary is `gemini`) | the fallback; `none` for no fallback |
  * | `LLM_FALLBACK_PROVIDERS` | unset | a longer chain, comma-separated (`gemini,openai`); replaces `LLM_FALLBACK_PROVIDER` |
+ * | `LLM_CHAIN` | unset | the whole chain as steps `provider[/model]`, comma-separated (`deepseek/deepseek-chat,deepseek/deepseek-reasoner,gemini,ollama`); replaces the three variables above (setting both is an error); a provider may appear with several models |
+ * | `LLM_COMPAT_<NAME>_BASE_URL` | unset | declares `<name>` (lower-case in `LLM_CHAIN`; `-` is `_` in the variable) as an OpenAI-compatible endpoint: its base URL, up to the version segment |
+ * | `LLM_COMPAT_<NAME>_MODEL` | the first model `LLM_CHAIN` names for it | the endpoint's default model |
+ * | `LLM_COMPAT_<NAME>_API_KEY` | unset | the endpoint's key (`Authorization: Bearer`); unset for servers without auth |
+ * | `LLM_COMPAT_<NAME>_ASSISTANT_PREFILL` | `false` | whether the endpoint continues a final assistant message |
  * | `DEEPSEEK_API_KEY`, `GEMINI_API_KEY`, `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` | unset | required for every provider in the chain |
  * | `DEEPSEEK_MODEL`, `GEMINI_MODEL`, `OPENAI_MODEL`, `ANTHROPIC_MODEL` | `deepseek-flash`, `gemini-2.5-flash`, `gpt-4o-mini`, `claude-haiku-4-5` | default model per provider |
  * | `DEEPSEEK_BASE_URL`, `GEMINI_BASE_URL`, `OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL` | the public endpoints | base URL per provider (a proxy, the mock server) |
@@ -31,15 +36,25 @@
  * | `LLM_STRUCTURED_OUTPUT_RETRIES` | `1` | re-asks on the same provider when an answer does not match the schema (0 or more) |
  * | `LLM_CONTINUE_ON_INTERRUPTION` | `true` | rescue a stream broken mid-answer (continue with a prefill, or restart suppressing the replayed text) |
  * | `LLM_FALLBACK_ON_CONTENT_FILTER` | `false` | send a prompt one provider refused on policy grounds to the next provider |
+ * | `LLM_MAX_BODY_BYTES` | unset (the adapters' 16 MiB) | largest plain reply body read from a provider; over it the attempt is a `MalformedResponse` and the chain falls back |
+ * | `LLM_MAX_EVENT_BYTES` | unset (the adapters' 1 MiB) | largest single stream event (UTF-16 code units); the same rule |
  * | `REDIS_URL` | unset | Redis for shared quotas and circuits |
  * | `LLM_USAGE_STORE_URL` | unset | usage ledger database (`sqlite:path` or `postgres://...`) |
  * | `LLM_LOG_PROMPTS` | `false` | log (truncated) prompt text |
  * | `LLM_PRICES` | unset | JSON price overrides: `{"openai":{"models":{"gpt-4.1":{"input":2,"output":8}}}}` |
  *
+ * The chain is `steps`: one provider and model per step. `LlmManager.layerConfig`
+ * builds each step's provider layer with `CurrentStep` set to that step, so
+ * the configured layers (`Providers.layerFromConfig`,
+ * `OpenAiCompatible.layerConfig`) take the step's model and, for an
+ * OpenAI-compatible step, its endpoint.
+ *
  * Errors are `LlmConfigError`s naming the variable: unknown provider names
- * (the message lists the valid ones), a primary that is also a fallback, a
- * provider in the chain without its key, non-positive limits, malformed
- * numbers, booleans, URLs, zones and prices. Keys stay `Redacted`.
+ * (the message lists the valid ones), a primary that is also a fallback, the
+ * same step twice, `LLM_CHAIN` next to the older chain variables, a provider
+ * in the chain without its key, an OpenAI-compatible endpoint without a base
+ * URL or model, non-positive limits, malformed numbers, booleans, URLs, zones
+ * and prices. Keys stay `Redacted`.
  *
  * Tests build it from a map, never by touching `process.env`:
  *
@@ -59,7 +74,7 @@
  * @since 0.1.0
  */
 import { Config, ConfigProvider, Context, DateTime, Effect, Layer, Option, Redacted, Schema, SchemaIssue } from "effect"
-import { ModelId } from "./Ids.ts"
+import { ModelId, ProviderName } from "./Ids.ts"
 import { LlmConfigError } from "./LlmError.ts"
 import * as Pricing from "./Pricing.ts"
 
@@ -72,6 +87,56 @@ export const ProviderKind = Schema.Literals(["deepseek", "gemini", "openai", "an
 
 /** @since 0.1.0 */
 export type ProviderKind = typeof ProviderKind.Type
+
+/**
+ * What builds a step of the chain: one of the hosted providers' adapters, or
+ * the OpenAI-compatible one.
+ *
+ * @since 0.1.0
+ */
+export type StepKind = ProviderKind | "openai-compatible"
+
+/**
+ * One step of the chain: a provider (a hosted kind, or an OpenAI-compatible
+ * endpoint's name) and the model it is called with.
+ *
+ * @since 0.1.0
+ */
+export interface ChainStep {
+  readonly provider: ProviderName
+  readonly kind: StepKind
+  readonly model: ModelId
+  /** The variable that named this step, for error messages. */
+  readonly variable: string
+}
+
+/**
+ * The step whose provider layer is being built: `LlmManager.layerConfig`
+ * sets it around each step's layer, and the configured provider layers read
+ * their model (and an OpenAI-compatible endpoint its name) from it.
+ * `undefined` outside a chain: a configured layer then uses its provider's
+ * default model.
+ *
+ * @since 0.1.0
+ */
+export const CurrentStep = Context.Reference<ChainStep | undefined>("@baton/core/LlmConfig/CurrentStep", {
+  defaultValue: () => undefined
+})
+
+/**
+ * Settings of one OpenAI-compatible endpoint (`LLM_COMPAT_<NAME>_*`).
+ *
+ * @since 0.1.0
+ */
+export interface CompatibleSettings {
+  readonly name: ProviderName
+  readonly baseUrl: string
+  /** The default model: `LLM_COMPAT_<NAME>_MODEL`, else the first model `LLM_CHAIN` names for it. */
+  readonly model: ModelId
+  /** `None` for a server without auth. */
+  readonly apiKey: Option.Option<Redacted.Redacted>
+  readonly assistantPrefill: Option.Option<boolean>
+}
 
 /**
  * Settings of one provider.
@@ -95,11 +160,13 @@ export interface ProviderSettings {
  * @since 0.1.0
  */
 export interface Settings {
-  readonly primary: ProviderKind
-  readonly fallbacks: ReadonlyArray<ProviderKind>
-  /** `primary` then `fallbacks`: the order providers are tried in. */
+  /** The chain, in the order it is tried: a provider and model per step. */
+  readonly steps: ReadonlyArray<ChainStep>
+  /** The hosted provider kinds the chain uses, each once, in order of first use. */
   readonly chain: ReadonlyArray<ProviderKind>
   readonly providers: Readonly<Record<ProviderKind, ProviderSettings>>
+  /** The OpenAI-compatible endpoints the chain names, by name. */
+  readonly compatible: Readonly<Record<string, CompatibleSettings>>
   readonly generationEnabled: boolean
   readonly maxQuestionsPerRequest: number
   readonly dailyLimitPerTeacher: number
@@ -123,6 +190,10 @@ export interface Settings {
   readonly usageStoreUrl: Option.Option<Redacted.Redacted>
   readonly logPrompts: boolean
   readonly prices: Pricing.PriceTable
+  /** `LLM_MAX_BODY_BYTES`; `None`: the adapters' default. */
+  readonly maxBodyBytes: Option.Option<number>
+  /** `LLM_MAX_EVENT_BYTES`; `None`: the adapters' default. */
+  readonly maxEventBytes: Option.Option<number>
 }
 
 /**
@@ -224,33 +295,155 @@ const readProvider = (kind: ProviderKind): Effect.Effect<ProviderSettings, LlmCo
     }
   })
 
-const readChain = Effect.gen(function*() {
-  const primaryRaw = yield* read(
-    "LLM_PRIMARY_PROVIDER",
-    Config.String("LLM_PRIMARY_PROVIDER").pipe(Config.withDefault("deepseek"))
-  )
-  const primary = yield* providerName("LLM_PRIMARY_PROVIDER", primaryRaw)
-  const list = yield* optionalString("LLM_FALLBACK_PROVIDERS")
-  const variable = Option.isSome(list) ? "LLM_FALLBACK_PROVIDERS" : "LLM_FALLBACK_PROVIDER"
-  // the default fallback is gemini, unless gemini is already the primary
-  const defaultFallback = primary === "gemini" ? "none" : "gemini"
-  const raw = Option.isSome(list)
-    ? list.value
-    : yield* read(variable, Config.String(variable).pipe(Config.withDefault(defaultFallback)))
-  const names = raw.split(",").map((name) => name.trim()).filter((name) =>
-    name.length > 0 && name.toLowerCase() !== "none"
-  )
-  const fallbacks = yield* Effect.forEach(names, (name) => providerName(variable, name))
-  if (fallbacks.includes(primary)) {
-    return yield* fail(
-      variable,
-      `"${primary}" is already the primary provider (LLM_PRIMARY_PROVIDER); a fallback must differ`
-    )
-  }
-  const duplicate = fallbacks.find((name, index) => fallbacks.indexOf(name) !== index)
-  if (duplicate !== undefined) return yield* fail(variable, `"${duplicate}" is listed twice`)
-  return { primary, fallbacks }
+type Providers = Readonly<Record<ProviderKind, ProviderSettings>>
+
+const hostedStep = (providers: Providers, kind: ProviderKind, variable: string): ChainStep => ({
+  provider: ProviderName.make(kind),
+  kind,
+  model: providers[kind].model,
+  variable
 })
+
+/** The chain of `LLM_PRIMARY_PROVIDER` and `LLM_FALLBACK_PROVIDER(S)`: one step per kind, its default model. */
+const readKindChain = (providers: Providers) =>
+  Effect.gen(function*() {
+    const primaryRaw = yield* read(
+      "LLM_PRIMARY_PROVIDER",
+      Config.String("LLM_PRIMARY_PROVIDER").pipe(Config.withDefault("deepseek"))
+    )
+    const primary = yield* providerName("LLM_PRIMARY_PROVIDER", primaryRaw)
+    const list = yield* optionalString("LLM_FALLBACK_PROVIDERS")
+    const variable = Option.isSome(list) ? "LLM_FALLBACK_PROVIDERS" : "LLM_FALLBACK_PROVIDER"
+    // the default fallback is gemini, unless gemini is already the primary
+    const defaultFallback = primary === "gemini" ? "none" : "gemini"
+    const raw = Option.isSome(list)
+      ? list.value
+      : yield* read(variable, Config.String(variable).pipe(Config.withDefault(defaultFallback)))
+    const names = raw.split(",").map((name) => name.trim()).filter((name) =>
+      name.length > 0 && name.toLowerCase() !== "none"
+    )
+    const fallbacks = yield* Effect.forEach(names, (name) => providerName(variable, name))
+    if (fallbacks.includes(primary)) {
+      return yield* fail(
+        variable,
+        `"${primary}" is already the primary provider (LLM_PRIMARY_PROVIDER); a fallback must differ`
+      )
+    }
+    const duplicate = fallbacks.find((name, index) => fallbacks.indexOf(name) !== index)
+    if (duplicate !== undefined) return yield* fail(variable, `"${duplicate}" is listed twice`)
+    return [
+      hostedStep(providers, primary, "LLM_PRIMARY_PROVIDER"),
+      ...fallbacks.map((kind) => hostedStep(providers, kind, variable))
+    ]
+  })
+
+/** The prefix of an OpenAI-compatible endpoint's variables: `ollama-2` -> `LLM_COMPAT_OLLAMA_2`. */
+const compatiblePrefix = (name: string) => `LLM_COMPAT_${name.toUpperCase().replaceAll("-", "_")}`
+
+interface StepText {
+  readonly name: ProviderName
+  readonly model: Option.Option<ModelId>
+}
+
+const parseStep = (text: string): Effect.Effect<StepText, LlmConfigError> => {
+  const item = text.trim()
+  const slash = item.indexOf("/")
+  const name = (slash < 0 ? item : item.slice(0, slash)).trim().toLowerCase()
+  const model = slash < 0 ? undefined : item.slice(slash + 1).trim()
+  if (!Schema.is(ProviderName)(name)) {
+    return fail("LLM_CHAIN", `step "${item}": a step is provider or provider/model (deepseek/deepseek-chat)`)
+  }
+  if (model !== undefined && !Schema.is(ModelId)(model)) {
+    return fail("LLM_CHAIN", `step "${item}": the model after "/" must not be blank`)
+  }
+  return Effect.succeed({ name, model: Option.map(Option.fromUndefinedOr(model), (id) => ModelId.make(id)) })
+}
+
+const readCompatible = (name: ProviderName, steps: ReadonlyArray<StepText>) =>
+  Effect.gen(function*() {
+    const prefix = compatiblePrefix(name)
+    const baseUrl = yield* read(`${prefix}_BASE_URL`, Config.option(Config.URL(`${prefix}_BASE_URL`)))
+    if (Option.isNone(baseUrl)) {
+      return yield* fail(
+        "LLM_CHAIN",
+        `unknown provider "${name}"; valid providers: ${
+          kinds.join(", ")
+        }, or an OpenAI-compatible endpoint declared with ${prefix}_BASE_URL`
+      )
+    }
+    const named = yield* optionalString(`${prefix}_MODEL`)
+    const model = Option.orElse(
+      Option.map(named, (model) => model.trim()),
+      () => Option.firstSomeOf(steps.filter((step) => step.name === name).map((step) => step.model))
+    )
+    if (Option.isNone(model) || !Schema.is(ModelId)(model.value)) {
+      return yield* fail(`${prefix}_MODEL`, `is required: LLM_CHAIN names ${name} without a model`)
+    }
+    const settings: CompatibleSettings = {
+      name,
+      baseUrl: baseUrl.value.href.replace(/\/+$/, ""),
+      model: model.value,
+      apiKey: yield* optionalRedacted(`${prefix}_API_KEY`),
+      assistantPrefill: yield* read(
+        `${prefix}_ASSISTANT_PREFILL`,
+        Config.option(Config.Boolean(`${prefix}_ASSISTANT_PREFILL`))
+      )
+    }
+    return settings
+  })
+
+/** `LLM_CHAIN`: steps of any provider and model, OpenAI-compatible endpoints included. */
+const readStepChain = (providers: Providers, raw: string) =>
+  Effect.gen(function*() {
+    for (const older of ["LLM_PRIMARY_PROVIDER", "LLM_FALLBACK_PROVIDER", "LLM_FALLBACK_PROVIDERS"]) {
+      if (Option.isSome(Option.filter(yield* optionalString(older), (value) => value.trim().length > 0))) {
+        return yield* fail("LLM_CHAIN", `replaces ${older}; set one of them, not both`)
+      }
+    }
+    const texts = yield* Effect.forEach(raw.split(","), parseStep)
+    const compatible: Record<string, CompatibleSettings> = {}
+    const steps: Array<ChainStep> = []
+    for (const text of texts) {
+      if (Schema.is(ProviderKind)(text.name)) {
+        const kind: ProviderKind = text.name
+        const step = hostedStep(providers, kind, "LLM_CHAIN")
+        steps.push({ ...step, model: Option.getOrElse(text.model, () => step.model) })
+        continue
+      }
+      const endpoint = compatible[text.name] ?? (yield* readCompatible(text.name, texts))
+      compatible[text.name] = endpoint
+      steps.push({
+        provider: text.name,
+        kind: "openai-compatible",
+        model: Option.getOrElse(text.model, () => endpoint.model),
+        variable: "LLM_CHAIN"
+      })
+    }
+    const keys = steps.map((step) => `${step.provider}/${step.model}`)
+    const duplicate = keys.find((key, index) => keys.indexOf(key) !== index)
+    if (duplicate !== undefined) return yield* fail("LLM_CHAIN", `"${duplicate}" is listed twice`)
+    return { steps, compatible }
+  })
+
+const readChain = (providers: Providers) =>
+  Effect.flatMap(
+    Effect.map(optionalString("LLM_CHAIN"), Option.filter((raw) => raw.trim().length > 0)),
+    Option.match({
+      onNone: () => Effect.map(readKindChain(providers), (steps) => ({ steps, compatible: {} })),
+      onSome: (raw) => readStepChain(providers, raw)
+    })
+  )
+
+/** Every hosted kind of the chain needs its key. */
+const checkKeys = (providers: Providers, steps: ReadonlyArray<ChainStep>) =>
+  Effect.forEach(steps, (step, index) => {
+    if (step.kind === "openai-compatible" || Option.isSome(providers[step.kind].apiKey)) return Effect.void
+    const role = index === 0 ? "the primary provider" : "a fallback provider"
+    return fail(
+      providers[step.kind].apiKeyVariable,
+      `is required because ${step.kind} is ${role}; set it or change the chain`
+    )
+  }, { discard: true })
 
 const PriceOverrides = Schema.fromJsonString(Schema.Record(
   Schema.String,
@@ -294,26 +487,20 @@ const readZone = Effect.flatMap(
  * @since 0.1.0
  */
 export const make: Effect.Effect<Settings, LlmConfigError> = Effect.gen(function*() {
-  const { fallbacks, primary } = yield* readChain
   const providers = yield* Effect.all({
     deepseek: readProvider("deepseek"),
     gemini: readProvider("gemini"),
     openai: readProvider("openai"),
     anthropic: readProvider("anthropic")
   })
-  const chain = [primary, ...fallbacks]
-  for (const kind of chain) {
-    const settings = providers[kind]
-    if (Option.isNone(settings.apiKey)) {
-      const role = kind === primary ? "the primary provider" : "a fallback provider"
-      return yield* fail(settings.apiKeyVariable, `is required because ${kind} is ${role}; set it or change the chain`)
-    }
-  }
+  const { compatible, steps } = yield* readChain(providers)
+  yield* checkKeys(providers, steps)
+  const chain = [...new Set(steps.flatMap((step) => step.kind === "openai-compatible" ? [] : [step.kind]))]
   return {
-    primary,
-    fallbacks,
+    steps,
     chain,
     providers,
+    compatible,
     generationEnabled: yield* bool("AI_GENERATION_ENABLED", true),
     maxQuestionsPerRequest: yield* positiveInt("AI_MAX_QUESTIONS_PER_REQUEST", 20),
     dailyLimitPerTeacher: yield* positiveInt("AI_DAILY_LIMIT_PER_TEACHER", 100),
@@ -335,7 +522,9 @@ export const make: Effect.Effect<Settings, LlmConfigError> = Effect.gen(function
     redisUrl: yield* optionalRedacted("REDIS_URL"),
     usageStoreUrl: yield* optionalRedacted("LLM_USAGE_STORE_URL"),
     logPrompts: yield* bool("LLM_LOG_PROMPTS", false),
-    prices: yield* readPrices
+    prices: yield* readPrices,
+    maxBodyBytes: yield* optionalPositiveInt("LLM_MAX_BODY_BYTES"),
+    maxEventBytes: yield* optionalPositiveInt("LLM_MAX_EVENT_BYTES")
   }
 })
 

@@ -76,10 +76,12 @@ export class GenerationDisabled extends Schema.TaggedError<GenerationDisabled>()
 }
 
 /**
- * A subject's quota is spent until `resetsAt`. `remaining` is 0; `limit` and
- * `used` are the day's numbers. `budget` is absent when the daily request
- * limit is spent; `"tokens"` or `"cost"` when a daily token or cost budget
- * is, and then `limit` and `used` count tokens or nano-USD.
+ * A subject's quota cannot pay for the request until `resetsAt`. `limit` and
+ * `used` are the day's numbers. `budget` is absent when the daily unit limit
+ * refused: then `requested` is the request's units and `remaining` what is
+ * left (more than 0 when the request asked for more than is left). `"tokens"`
+ * or `"cost"` when a daily token or cost budget is spent, and then `limit` and
+ * `used` count tokens or nano-USD and `remaining` is 0.
  *
  * @since 0.1.0
  */
@@ -89,7 +91,8 @@ export class RateLimitExceeded extends Schema.TaggedError<RateLimitExceeded>()("
   used: Schema.Int,
   remaining: Schema.Int,
   resetsAt: Schema.DateTimeUtc,
-  budget: Schema.optionalKey(Schema.Literals(["tokens", "cost"]))
+  budget: Schema.optionalKey(Schema.Literals(["tokens", "cost"])),
+  requested: Schema.optionalKey(Schema.Int)
 }) {
   /**
    * The time left until the quota resets, for a `Retry-After` header.
@@ -105,7 +108,12 @@ export class RateLimitExceeded extends Schema.TaggedError<RateLimitExceeded>()("
       : this.budget === "tokens"
       ? "daily token budget"
       : "daily cost budget (nano-USD)"
-    return `${what} of ${this.limit} reached for ${this.subjectId}; resets at ${DateTime.formatIso(this.resetsAt)}`
+    const asked = this.requested !== undefined && this.remaining > 0
+      ? ` (${this.requested} requested, ${this.remaining} left)`
+      : ""
+    return `${what} of ${this.limit} reached for ${this.subjectId}${asked}; resets at ${
+      DateTime.formatIso(this.resetsAt)
+    }`
   }
 }
 
@@ -134,8 +142,9 @@ export class QuotaStoreUnavailable extends Schema.TaggedError<QuotaStoreUnavaila
 }) {}
 
 /**
- * The circuit store (Redis) could not be read. `message` is the store's
- * error.
+ * The circuit store (Redis) could not be read by `LlmManager.circuitState`
+ * (attempts do not fail with it: circuits fail open, see
+ * `@baton/core/CircuitPolicy`). `message` is the store's error.
  *
  * @since 0.1.0
  */

@@ -70,7 +70,7 @@ import { CircuitBreaker } from "effect/persistence"
 import * as CircuitPolicy from "./CircuitPolicy.ts"
 import * as FallbackPolicy from "./FallbackPolicy.ts"
 import type { GenerationResult, StreamPart, StructuredResult } from "./GenerationResult.ts"
-import type { ProviderName } from "./Ids.ts"
+import type { ModelId, ProviderName } from "./Ids.ts"
 import * as internal from "./internal/manager.ts"
 import * as LlmConfig from "./LlmConfig.ts"
 import {
@@ -151,12 +151,14 @@ export interface Service {
   readonly generateStructured: GenerateStructured
   readonly stream: (input: Input) => Stream.Stream<StreamPart, StreamError>
   /**
-   * The circuit of a provider's default model, as the store sees it now.
-   * Fails with `InvalidOptions` for a provider that is not in the chain and
-   * with `CircuitStoreUnavailable` when the store cannot be read.
+   * The circuit of a provider and model (by default the model of the
+   * provider's first step), as the store sees it now. Fails with
+   * `InvalidOptions` for a provider that is not in the chain and with
+   * `CircuitStoreUnavailable` when the store cannot be read.
    */
   readonly circuitState: (
-    provider: ProviderName
+    provider: ProviderName,
+    model?: ModelId
   ) => Effect.Effect<CircuitBreaker.State, InvalidOptions | CircuitStoreUnavailable>
 }
 
@@ -306,7 +308,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       generate,
       generateStructured,
       stream,
-      circuitState: (provider) => {
+      circuitState: (provider, model) => {
         const route = routes.find((r) => r.provider.name === provider)
         return route === undefined
           ? Effect.fail(
@@ -316,7 +318,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
             })
           )
           : Effect.mapError(
-            breaker.state(CircuitPolicy.key(provider, route.provider.model)),
+            breaker.state(CircuitPolicy.key(provider, model ?? route.provider.model)),
             (error) => new CircuitStoreUnavailable({ message: `circuit store: ${error.message}` })
           )
       }
@@ -332,11 +334,13 @@ export const layer = <E, R>(options: Options<E, R>): Layer.Layer<LlmManager, E |
   Layer.effect(LlmManager, make(options))
 
 /**
- * The provider layers `layerConfig` may pick from, by configured name.
+ * The provider layers `layerConfig` may pick from, by the kind of a chain
+ * step: a hosted provider, or `"openai-compatible"` for every
+ * OpenAI-compatible endpoint of `LLM_CHAIN`.
  *
  * @since 0.1.0
  */
-export type ProviderLayers<E, R> = { readonly [K in LlmConfig.ProviderKind]?: Layer.Layer<LlmProvider, E, R> }
+export type ProviderLayers<E, R> = { readonly [K in LlmConfig.StepKind]?: Layer.Layer<LlmProvider, E, R> }
 
 /**
  * What `layerConfig` lets code choose over the configuration: the fallback
@@ -350,12 +354,33 @@ export interface ConfigOverrides {
   readonly circuitPolicy?: CircuitPolicy.CircuitPolicy | undefined
 }
 
+/** One step's layer: a fresh build of its kind's layer, with `CurrentStep` set to the step. */
+const stepLayer = <E, R>(
+  providers: ProviderLayers<E, R>,
+  step: LlmConfig.ChainStep
+): Effect.Effect<Layer.Layer<LlmProvider, E, R>, LlmConfigError> => {
+  const provider = providers[step.kind]
+  return provider === undefined
+    ? Effect.fail(
+      new LlmConfigError({
+        variable: step.variable,
+        message: `${step.variable}: ${step.provider} is configured but no "${step.kind}" layer was given to ` +
+          "LlmManager.layerConfig"
+      })
+    )
+    : Effect.succeed(Layer.fresh(provider).pipe(Layer.provide(Layer.succeed(LlmConfig.CurrentStep, step))))
+}
+
 /**
- * The manager from `LlmConfig`: the chain `LLM_PRIMARY_PROVIDER` then the
- * fallbacks, each taken from `providers` (e.g. `{ deepseek:
- * DeepSeek.layerConfig, gemini: Gemini.layerConfig }`), with the policies and
- * `AI_GENERATION_ENABLED` from the configuration, adjusted by `overrides`.
- * A configured provider missing from `providers` is an `LlmConfigError`.
+ * The manager from `LlmConfig`: one provider per step of the configured
+ * chain (`LLM_CHAIN`, or `LLM_PRIMARY_PROVIDER` then the fallbacks), each
+ * built from the layer of its kind in `providers` (e.g. `{ deepseek:
+ * DeepSeek.layerConfig, gemini: Gemini.layerConfig }`, or
+ * `Providers.layersFromConfig` for every kind) with `LlmConfig.CurrentStep`
+ * set to the step, so one kind may serve several steps with different
+ * models. The policies and `AI_GENERATION_ENABLED` come from the
+ * configuration, adjusted by `overrides`. A configured kind missing from
+ * `providers` is an `LlmConfigError`.
  *
  * @example
  * ```ts
@@ -378,17 +403,7 @@ export const layerConfig = <E, R>(
     LlmManager,
     Effect.gen(function*() {
       const settings = yield* LlmConfig.LlmConfig
-      const chain = yield* Effect.forEach(settings.chain, (kind) => {
-        const provider = providers[kind]
-        return provider === undefined
-          ? Effect.fail(
-            new LlmConfigError({
-              variable: kind === settings.primary ? "LLM_PRIMARY_PROVIDER" : "LLM_FALLBACK_PROVIDERS",
-              message: `${kind} is configured but no layer was given for it to LlmManager.layerConfig`
-            })
-          )
-          : Effect.succeed(provider)
-      })
+      const chain = yield* Effect.forEach(settings.steps, (step) => stepLayer(providers, step))
       return yield* make({
         providers: chain,
         policy: (overrides.policy ?? identity)(FallbackPolicy.fromConfig(settings)),

@@ -529,10 +529,24 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       (error) => Effect.logWarning(`quota ${what} dropped: store unavailable`, error.message)
     )
 
-  const exceeded = (subjectId: SubjectId, limits: Limits, outcome: Denied, resetsAt: DateTime.Utc) => {
+  const exceeded = (
+    subjectId: SubjectId,
+    limits: Limits,
+    outcome: Denied,
+    resetsAt: DateTime.Utc,
+    requested: number
+  ) => {
     const usage = outcome.usage
     if (outcome.limit === "units") {
-      return new RateLimitExceeded({ subjectId, limit: limits.daily, used: usage.units, remaining: 0, resetsAt })
+      const remaining = Math.max(0, limits.daily - usage.units)
+      return new RateLimitExceeded({
+        subjectId,
+        limit: limits.daily,
+        used: usage.units,
+        remaining,
+        resetsAt,
+        requested
+      })
     }
     const tokens = outcome.limit === "tokens"
     return new RateLimitExceeded({
@@ -588,7 +602,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       if (outcome === undefined) {
         return yield* makeReservation(statusOf(subjectId, limits, 0, resetsAt), key, limits, units, false)
       }
-      if (outcome._tag === "Denied") return yield* exceeded(subjectId, limits, outcome, resetsAt)
+      if (outcome._tag === "Denied") return yield* exceeded(subjectId, limits, outcome, resetsAt, units)
       return yield* makeReservation(
         statusOf(subjectId, limits, outcome.usage.units, resetsAt),
         key,

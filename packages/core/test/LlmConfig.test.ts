@@ -159,4 +159,73 @@ describe("LlmConfig", () => {
     failsOn({ ...keys, LLM_STREAM_IDLE_TIMEOUT_MS: "soon" }, "LLM_STREAM_IDLE_TIMEOUT_MS", "soon"))
   it.effect("rejects malformed prices", () =>
     failsOn({ ...keys, LLM_PRICES: "{\"openai\":{\"default\":{\"input\":-1,\"output\":2}}}" }, "LLM_PRICES", "input"))
+
+  it.effect("LLM_CHAIN: steps of any provider and model, OpenAI-compatible endpoints included", () =>
+    Effect.gen(function*() {
+      const config = yield* load({
+        ...keys,
+        LLM_CHAIN: "deepseek/deepseek-chat, DeepSeek/deepseek-reasoner,gemini,ollama,ollama/qwen3, my-proxy",
+        LLM_COMPAT_OLLAMA_BASE_URL: "http://127.0.0.1:11434/v1/",
+        LLM_COMPAT_OLLAMA_MODEL: "llama3.2",
+        LLM_COMPAT_MY_PROXY_BASE_URL: "https://proxy.example/v1",
+        LLM_COMPAT_MY_PROXY_MODEL: "meta-llama/llama-3-8b",
+        LLM_COMPAT_MY_PROXY_API_KEY: "sk-proxy"
+      })
+      assert.deepStrictEqual(config.steps.map((step) => [step.provider, step.kind, step.model]), [
+        ["deepseek", "deepseek", "deepseek-chat"],
+        ["deepseek", "deepseek", "deepseek-reasoner"],
+        ["gemini", "gemini", "gemini-2.5-flash"],
+        ["ollama", "openai-compatible", "llama3.2"],
+        ["ollama", "openai-compatible", "qwen3"],
+        ["my-proxy", "openai-compatible", "meta-llama/llama-3-8b"]
+      ])
+      assert.deepStrictEqual(config.chain, ["deepseek", "gemini"])
+      assert.strictEqual(config.compatible["ollama"]?.baseUrl, "http://127.0.0.1:11434/v1")
+      assert.isTrue(config.compatible["ollama"] !== undefined && Option.isNone(config.compatible["ollama"].apiKey))
+      assert.notInclude(JSON.stringify(config.compatible), "sk-proxy")
+      // the model of the first step that names one, when the endpoint has no _MODEL
+      const named = yield* load({ LLM_CHAIN: "local/qwen3", LLM_COMPAT_LOCAL_BASE_URL: "http://127.0.0.1:1/v1" })
+      assert.strictEqual(named.compatible["local"]?.model, "qwen3")
+    }))
+  it.effect("LLM_CHAIN names an unknown provider and how to declare an endpoint", () =>
+    failsOn({ ...keys, LLM_CHAIN: "deepseek,olama" }, "LLM_CHAIN", "LLM_COMPAT_OLAMA_BASE_URL"))
+  it.effect("LLM_CHAIN rejects the same step twice", () =>
+    failsOn({ ...keys, LLM_CHAIN: "gemini,deepseek,gemini/gemini-2.5-flash" }, "LLM_CHAIN", "listed twice"))
+  it.effect("LLM_CHAIN rejects a blank model and an empty step", () =>
+    Effect.gen(function*() {
+      yield* failsOn({ ...keys, LLM_CHAIN: "deepseek/ ,gemini" }, "LLM_CHAIN", "must not be blank")
+      yield* failsOn({ ...keys, LLM_CHAIN: "deepseek,,gemini" }, "LLM_CHAIN", "provider/model")
+    }))
+  it.effect("LLM_CHAIN next to LLM_PRIMARY_PROVIDER is an error", () =>
+    failsOn({ ...keys, LLM_CHAIN: "gemini", LLM_PRIMARY_PROVIDER: "deepseek" }, "LLM_CHAIN", "LLM_PRIMARY_PROVIDER"))
+  it.effect("LLM_CHAIN names the missing key of a hosted step", () =>
+    failsOn({ ...keys, LLM_CHAIN: "gemini,openai/gpt-4.1" }, "OPENAI_API_KEY", "fallback"))
+  it.effect("an OpenAI-compatible endpoint needs a model and a valid URL", () =>
+    Effect.gen(function*() {
+      yield* failsOn(
+        { ...keys, LLM_CHAIN: "local", LLM_COMPAT_LOCAL_BASE_URL: "http://127.0.0.1:1/v1" },
+        "LLM_COMPAT_LOCAL_MODEL",
+        "required"
+      )
+      yield* failsOn(
+        { ...keys, LLM_CHAIN: "local/qwen3", LLM_COMPAT_LOCAL_BASE_URL: "nowhere" },
+        "LLM_COMPAT_LOCAL_BASE_URL",
+        "nowhere"
+      )
+    }))
+  it.effect("reads the size caps; unset leaves the adapters' defaults", () =>
+    Effect.gen(function*() {
+      const defaults = yield* load(keys)
+      assert.isTrue(Option.isNone(defaults.maxBodyBytes))
+      assert.isTrue(Option.isNone(defaults.maxEventBytes))
+      const config = yield* load({ ...keys, LLM_MAX_BODY_BYTES: "65536", LLM_MAX_EVENT_BYTES: "4096" })
+      assert.deepStrictEqual(config.maxBodyBytes, Option.some(65_536))
+      assert.deepStrictEqual(config.maxEventBytes, Option.some(4096))
+    }))
+  it.effect("rejects a zero, negative or malformed size cap", () =>
+    Effect.gen(function*() {
+      yield* failsOn({ ...keys, LLM_MAX_BODY_BYTES: "0" }, "LLM_MAX_BODY_BYTES", "positive")
+      yield* failsOn({ ...keys, LLM_MAX_EVENT_BYTES: "-1" }, "LLM_MAX_EVENT_BYTES", "positive")
+      yield* failsOn({ ...keys, LLM_MAX_BODY_BYTES: "16MB" }, "LLM_MAX_BODY_BYTES", "16MB")
+    }))
 })

@@ -10,7 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import * as FallbackPolicy from "../src/FallbackPolicy.ts"
-import { ProviderName } from "../src/Ids.ts"
+import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as LlmManager from "../src/LlmManager.ts"
 import { Bench, eventually, inject, managerFromEnv, pick, stats } from "./utils/chain.ts"
 
@@ -68,6 +68,56 @@ describe("LlmManager.layerConfig", () => {
         ["openai", "error"],
         ["anthropic", "success"]
       ])
+    }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager.layerConfig with LLM_CHAIN", () => {
+  const models = (provider: "openai" | "deepseek") =>
+    Effect.map(
+      Effect.flatMap(MockProviderServer.MockProviderServer, (server) => server.received(provider)),
+      (requests) => requests.map((request) => (request.body as { readonly model?: unknown }).model)
+    )
+
+  it.effect("one provider twice with two models: the first model fails, the second answers", () =>
+    Effect.gen(function*() {
+      const llm = yield* managerFromEnv({
+        LLM_CHAIN: "deepseek/deepseek-chat, deepseek/deepseek-reasoner",
+        LLM_MAX_RETRIES: "0"
+      }, { circuitPolicy: { failureThreshold: 1, cooldownMs: 60_000 } })
+      assert.deepStrictEqual(llm.providers.map(String), ["deepseek", "deepseek"])
+      yield* inject("deepseek", MockFault.status(503))
+      const result = yield* llm.generate(prompt)
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "model", "outcome")), [
+        ["deepseek", "deepseek-chat", "error"],
+        ["deepseek", "deepseek-reasoner", "success"]
+      ])
+      assert.deepStrictEqual(yield* models("deepseek"), ["deepseek-chat", "deepseek-reasoner"])
+      // one circuit per step: the first model's opened, the second's did not
+      const deepseek = ProviderName.make("deepseek")
+      assert.strictEqual((yield* llm.circuitState(deepseek))._tag, "Open")
+      assert.strictEqual((yield* llm.circuitState(deepseek, ModelId.make("deepseek-reasoner")))._tag, "Closed")
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("two OpenAI-compatible endpoints: the first fails, the second answers", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const llm = yield* managerFromEnv({
+        LLM_CHAIN: "local,backup-1/deepseek-flash",
+        LLM_COMPAT_LOCAL_BASE_URL: server.baseUrl("openai"),
+        LLM_COMPAT_LOCAL_MODEL: "llama3.2",
+        LLM_COMPAT_BACKUP_1_BASE_URL: server.baseUrl("deepseek"),
+        LLM_COMPAT_BACKUP_1_API_KEY: "sk-backup",
+        LLM_MAX_RETRIES: "0"
+      })
+      assert.deepStrictEqual(llm.providers.map(String), ["local", "backup-1"])
+      yield* inject("openai", MockFault.status(503))
+      const result = yield* llm.generate(prompt)
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "model", "outcome")), [
+        ["local", "llama3.2", "error"],
+        ["backup-1", "deepseek-flash", "success"]
+      ])
+      assert.deepStrictEqual(yield* models("openai"), ["llama3.2"])
+      assert.deepStrictEqual(yield* models("deepseek"), ["deepseek-flash"])
     }).pipe(Effect.provide(Bench)))
 })
 

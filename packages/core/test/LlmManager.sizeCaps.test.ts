@@ -8,7 +8,7 @@ import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import * as RequestLog from "../src/RequestLog.ts"
-import { Bench, eventually, inject, manager, pick, stats } from "./utils/chain.ts"
+import { Bench, eventually, inject, manager, managerFromEnv, pick, stats } from "./utils/chain.ts"
 
 const cap = 64 * 1024
 const over = 4 * cap
@@ -89,4 +89,26 @@ describe("a provider reply over the size cap", () => {
       const text = parts.map((part) => part._tag === "TextDelta" ? part.text : "").join("")
       assert.strictEqual(text.length, over)
     }).pipe(Effect.provide(Layer.merge(Bench, RequestLog.layerMemory()))))
+
+  it.live("LLM_MAX_BODY_BYTES and LLM_MAX_EVENT_BYTES set the caps of a manager built by layerConfig", () =>
+    Effect.gen(function*() {
+      const llm = yield* managerFromEnv({
+        LLM_PRIMARY_PROVIDER: "openai",
+        LLM_FALLBACK_PROVIDER: "anthropic",
+        LLM_MAX_RETRIES: "0",
+        LLM_MAX_BODY_BYTES: String(cap),
+        LLM_MAX_EVENT_BYTES: String(cap)
+      }, { policy: (configured) => ({ ...configured, generateVia: "generate" }) })
+      yield* inject("openai", MockFault.oversized(over))
+      const result = yield* llm.generate(prompt)
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "outcome", "error")), [
+        ["openai", "error", "MalformedResponse"],
+        ["anthropic", "success", undefined]
+      ])
+      assert.include(result.attempts[0]?.error?.message, `limit of ${cap} bytes`)
+      yield* inject("openai", MockFault.oversized(over))
+      const parts = yield* Stream.runCollect(llm.stream(prompt))
+      const finish = parts.find((part) => part._tag === "Finish")
+      assert.strictEqual(finish?._tag === "Finish" ? finish.provider : undefined, "anthropic")
+    }).pipe(Effect.provide(Bench)))
 })

@@ -92,7 +92,10 @@ export const quotaBehaviour = (it: Vitest.MethodsNonLive<QuotaLimiter.QuotaStore
       const subject = freshSubject("units")
       assert.strictEqual((yield* quota.reserve(subject, 2)).remaining, 1)
       const refused = yield* Effect.flip(quota.reserve(subject, 2))
-      assert.strictEqual(refused._tag === "RateLimitExceeded" ? refused.used : -1, 2)
+      assert.strictEqual(refused._tag, "RateLimitExceeded")
+      if (refused._tag !== "RateLimitExceeded") return
+      assert.deepStrictEqual([refused.used, refused.remaining, refused.requested], [2, 1, 2])
+      assert.include(refused.message, "(2 requested, 1 left)")
       assert.strictEqual((yield* quota.reserve(subject, 1)).remaining, 0)
     }))
 

@@ -74,6 +74,7 @@ import { createServer } from "node:http"
 import * as GatewayConfig from "./GatewayConfig.ts"
 import * as Chains from "./internal/chains.ts"
 import * as Handlers from "./internal/handlers.ts"
+import * as QuotaNote from "./internal/quotaNote.ts"
 
 /**
  * Where the server listens.
@@ -129,7 +130,7 @@ export const make = Effect.fnUntraced(function*(config: GatewayConfig.GatewayCon
   const context = Context.add(
     yield* Effect.context<HttpClient.HttpClient | Pricing.Pricing>(),
     QuotaLimiter.QuotaLimiter,
-    quota
+    QuotaNote.noting(quota)
   )
   // one circuit store for every chain's manager: the one in context, else one in memory
   const circuits = Option.isSome(Context.getOption(context, CircuitBreaker.CircuitBreakerStore))

@@ -12,6 +12,9 @@
  *   ollama: { baseUrl: "http://127.0.0.1:11434/v1", models: [llama3] }  # OpenAI-compatible
  * models:
  *   fast: [deepseek/deepseek-flash, openai/gpt-4o-mini]          # an alias: a chain of steps
+ *   careful:                                                     # steps with their own policy
+ *     - { model: deepseek/deepseek-pro, retries: 0, firstTokenMs: 20000 }
+ *     - openai/gpt-4o-mini
  * keys:
  *   - sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
  *     subject: teacher-42
@@ -25,6 +28,10 @@
  *   default; a client may name only the models listed.
  * - Its key is read from `apiKeyEnv` (default `<NAME>_API_KEY`) through
  *   Effect `Config`; provider keys never leave the server.
+ * - A step is `provider/model`, or `{ model: provider/model, retries,
+ *   firstTokenMs }` to override, for that step only, the environment's
+ *   retries on the same provider (`LLM_MAX_RETRIES`) and first-token limit
+ *   (`LLM_FIRST_TOKEN_TIMEOUT_MS`).
  * - A client asks for an alias (`fast`) or a concrete `provider/model`; a
  *   `fallbacks` body field may add more of either.
  * - Gateway keys are stored as the SHA-256 (hex) of the key (`hashKey`),
@@ -66,6 +73,8 @@ const hostedKinds: ReadonlyArray<string> = ["deepseek", "gemini", "openai", "ant
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
 const ProviderEntry = Schema.Struct({
   baseUrl: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^https?:\/\/\S+$/))),
   apiKeyEnv: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Z_][A-Z0-9_]*$/))),
@@ -81,7 +90,16 @@ const KeyEntry = Schema.Struct({
   revoked: Schema.optionalKey(Schema.Boolean)
 })
 
-const Step = Schema.String.check(Schema.isPattern(/^[^/\s]+\/\S+$/))
+const StepName = Schema.String.check(Schema.isPattern(/^[^/\s]+\/\S+$/))
+
+const StepEntry = Schema.Union([
+  StepName,
+  Schema.Struct({
+    model: StepName,
+    retries: Schema.optionalKey(NonNegativeInt),
+    firstTokenMs: Schema.optionalKey(PositiveInt)
+  })
+])
 
 /**
  * The file's schema.
@@ -94,7 +112,7 @@ export const File = Schema.Struct({
     Schema.String.check(Schema.isPattern(/^[a-z0-9_-]+$/)),
     ProviderEntry
   ),
-  models: Schema.optionalKey(Schema.Record(Schema.String, Schema.Array(Step).check(Schema.isMinLength(1)))),
+  models: Schema.optionalKey(Schema.Record(Schema.String, Schema.Array(StepEntry).check(Schema.isMinLength(1)))),
   keys: Schema.Array(KeyEntry),
   maxBodyBytes: Schema.optionalKey(PositiveInt)
 })
@@ -103,7 +121,8 @@ export const File = Schema.Struct({
 export type File = typeof File.Type
 
 /**
- * One step of a chain: a provider and one of its models.
+ * One step of a chain: a provider, one of its models, and the step's own
+ * policy where the config gives one (else the environment's).
  *
  * @since 0.1.0
  * @category models
@@ -111,6 +130,10 @@ export type File = typeof File.Type
 export interface Step {
   readonly provider: ProviderName
   readonly model: ModelId
+  /** Retries on this step for retryable errors. */
+  readonly retries?: number | undefined
+  /** The first streamed token's limit on this step, in milliseconds. */
+  readonly firstTokenMs?: number | undefined
 }
 
 /**
@@ -208,17 +231,19 @@ const splitStep = (step: string): Step => {
 
 const checkStep = (
   providers: File["providers"],
-  step: string,
-  path: ReadonlyArray<PropertyKey>,
+  entry: typeof StepEntry.Type,
+  at: ReadonlyArray<PropertyKey>,
   text: string | undefined
 ): Effect.Effect<Step, GatewayConfigError> => {
-  const parsed = splitStep(step)
+  const { model: name, ...policy } = typeof entry === "string" ? { model: entry } : entry
+  const path = typeof entry === "string" ? at : [...at, "model"]
+  const parsed = splitStep(name)
   const provider = Object.hasOwn(providers, parsed.provider) ? providers[parsed.provider] : undefined
   if (provider === undefined) {
-    return Effect.fail(configError(path, `unknown provider "${parsed.provider}" in "${step}"`, text))
+    return Effect.fail(configError(path, `unknown provider "${parsed.provider}" in "${name}"`, text))
   }
   return provider.models.includes(parsed.model)
-    ? Effect.succeed(parsed)
+    ? Effect.succeed({ ...parsed, ...policy })
     : Effect.fail(
       configError(path, `model "${parsed.model}" is not in providers.${parsed.provider}.models`, text)
     )

@@ -1,3 +1,4 @@
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
@@ -5,7 +6,19 @@ import { Effect, Layer, Schema } from "effect"
 import OpenAI from "openai"
 import * as Fixture from "./fixture.ts"
 
-const TestLayer = Fixture.gateway().pipe(Layer.provideMerge(MockProviderServer.layer()))
+/** Reads of the quota store (`usage`): the headers of a call that reserved must not need one. */
+const storeReads = { count: 0 }
+
+const countingStore = Layer.effect(
+  QuotaLimiter.QuotaStore,
+  Effect.map(QuotaLimiter.makeStoreMemory, (store) =>
+    QuotaLimiter.QuotaStore.of({
+      ...store,
+      usage: (key) => Effect.suspend(() => (storeReads.count++, store.usage(key)))
+    }))
+)
+
+const TestLayer = Fixture.gateway({ quotaStore: countingStore }).pipe(Layer.provideMerge(MockProviderServer.layer()))
 
 const client = (url: string, apiKey = Fixture.clientKey) => new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0 })
 
@@ -30,6 +43,8 @@ const ErrorResponse = Schema.Struct({
   })
 })
 const decodeError = Schema.decodeUnknownSync(ErrorResponse)
+
+const modelOf = (body: unknown) => Schema.decodeUnknownSync(Schema.Struct({ model: Schema.String }))(body).model
 
 const post = (url: string, body: string, key = Fixture.clientKey) =>
   Effect.promise(async () => {
@@ -115,6 +130,38 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       assert.strictEqual((yield* mock.stats("deepseek")).requests, 1)
     }))
 
+  it.effect("per-step policy: each step of an alias retries as configured before the next one", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* setup
+      yield* mock.inject("openai", MockFault.status(503), { times: 100 })
+      const modelsAsked = Effect.map(mock.received(), (requests) => requests.map((request) => modelOf(request.body)))
+      const data = yield* Effect.promise(() =>
+        client(url).chat.completions.create({ model: "steady", messages: [{ role: "user", content: "hi" }] })
+      )
+      assert.strictEqual(data.model, "deepseek/deepseek-flash")
+      assert.deepStrictEqual(yield* modelsAsked, [
+        "gpt-4o-mini",
+        "gpt-4o-mini",
+        "gpt-4o-mini",
+        "gpt-4.1",
+        "gpt-4.1",
+        "deepseek-flash"
+      ])
+      // the same steps named directly follow the environment's policy (no retries)
+      yield* mock.reset
+      yield* mock.inject("openai", MockFault.status(503), { times: 100 })
+      const direct = yield* post(
+        url,
+        JSON.stringify({
+          model: "openai/gpt-4o-mini",
+          messages: [{ role: "user", content: "hi" }],
+          fallbacks: ["openai/gpt-4.1", "deepseek/deepseek-flash"]
+        })
+      )
+      assert.strictEqual(direct.status, 200, direct.text)
+      assert.deepStrictEqual(yield* modelsAsked, ["gpt-4o-mini", "gpt-4.1", "deepseek-flash"])
+    }))
+
   it.effect("per-request fallbacks: a concrete provider/model falls back to the fallbacks given", () =>
     Effect.gen(function*() {
       const { mock, url } = yield* setup
@@ -126,10 +173,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       })
       const response = yield* post(url, body)
       assert.strictEqual(response.status, 200, response.text)
-      assert.strictEqual(
-        Schema.decodeUnknownSync(Schema.Struct({ model: Schema.String }))(JSON.parse(response.text)).model,
-        "deepseek/deepseek-flash"
-      )
+      assert.strictEqual(modelOf(JSON.parse(response.text)), "deepseek/deepseek-flash")
     }))
 
   it.effect("fallbacks are limited to configured providers and models (400, no provider call)", () =>
@@ -376,6 +420,26 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       assert.strictEqual(yield* providerRequests(mock), Fixture.limitedDaily)
     }))
 
+  it.effect("quota headers come from the call's reservation (a failed call's refunded): no quota-store read", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* setup
+      const remaining = (response: { readonly headers: Headers }) => Number(response.headers.get("ratelimit-remaining"))
+      const reads = storeReads.count
+      const first = yield* post(url, hello)
+      assert.strictEqual(first.status, 200, first.text)
+      const streamed = yield* post(url, JSON.stringify({ ...JSON.parse(hello), stream: true }))
+      assert.strictEqual(streamed.status, 200, streamed.text)
+      assert.strictEqual(remaining(streamed), remaining(first) - 1)
+      yield* mock.inject("openai", MockFault.status(500))
+      yield* mock.inject("deepseek", MockFault.status(502))
+      const failed = yield* post(url, hello)
+      assert.strictEqual(failed.status, 503, failed.text)
+      assert.strictEqual(remaining(failed), remaining(streamed))
+      const next = yield* post(url, hello)
+      assert.strictEqual(remaining(next), remaining(streamed) - 1)
+      assert.strictEqual(storeReads.count, reads)
+    }))
+
   it.effect("503: every provider failed; provider keys never reach the client", () =>
     Effect.gen(function*() {
       const { mock, url } = yield* setup
@@ -400,7 +464,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       const models = yield* Effect.promise(() => client(url).models.list())
       assert.deepStrictEqual(
         models.data.map((model) => model.id),
-        ["fast", "openai/gpt-4o-mini", "openai/gpt-4.1", "deepseek/deepseek-flash"]
+        ["fast", "steady", "openai/gpt-4o-mini", "openai/gpt-4.1", "deepseek/deepseek-flash"]
       )
       const health = yield* Effect.promise(() => fetch(`${url}/healthz`).then((r) => r.json()))
       assert.deepStrictEqual(health, { status: "ok" })

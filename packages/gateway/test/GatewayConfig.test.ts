@@ -98,6 +98,28 @@ describe("GatewayConfig", () => {
       assert.match(unknownProvider.message, /unknown provider "groq"/)
     }))
 
+  it.effect("a step with its own policy: retries and first-token limit, checked and named by field and line", () =>
+    Effect.gen(function*() {
+      const withPolicy = (step: string) =>
+        yaml.replace("    - openai/gpt-4o-mini\n", `    - openai/gpt-4o-mini\n  careful:\n    - ${step}\n`)
+      const config = yield* parseYaml(withPolicy("{ model: deepseek/deepseek-pro, retries: 0, firstTokenMs: 20000 }"))
+      const [step] = GatewayConfig.resolveModel(config, "careful") ?? []
+      assert.deepStrictEqual({ ...step }, {
+        provider: "deepseek",
+        model: "deepseek-pro",
+        retries: 0,
+        firstTokenMs: 20000
+      })
+      const negative = yield* Effect.flip(parseYaml(withPolicy("{ model: deepseek/deepseek-pro, retries: -1 }")))
+      assert.strictEqual(negative.field, "models.careful[0].retries")
+      assert.strictEqual(negative.line, 17)
+      const unknown = yield* Effect.flip(parseYaml(withPolicy("{ model: deepseek/deepseek-pro, backoff: 3 }")))
+      assert.strictEqual(unknown.field, "models.careful[0].backoff")
+      const unlisted = yield* Effect.flip(parseYaml(withPolicy("{ model: deepseek/deepseek-max, retries: 1 }")))
+      assert.strictEqual(unlisted.field, "models.careful[0].model")
+      assert.strictEqual(unlisted.line, 17)
+    }))
+
   it.effect("a hosted provider without its key, a compatible one without a URL", () =>
     Effect.gen(function*() {
       const missingKey = yield* Effect.flip(parseYaml(yaml.replace("OPENAI_KEY_PROD", "OPENAI_KEY_MISSING")))

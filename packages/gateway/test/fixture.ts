@@ -30,7 +30,15 @@ export const configFile = (mock: MockProviderServer.MockProviderServer["Service"
     openai: { baseUrl: mock.baseUrl("openai"), models: ["gpt-4o-mini", "gpt-4.1"] },
     deepseek: { baseUrl: mock.baseUrl("deepseek"), models: ["deepseek-flash"] }
   },
-  models: { fast: ["openai/gpt-4o-mini", "deepseek/deepseek-flash"] },
+  models: {
+    fast: ["openai/gpt-4o-mini", "deepseek/deepseek-flash"],
+    // each step with its own retries (the environment's default is 0)
+    steady: [
+      { model: "openai/gpt-4o-mini", retries: 2 },
+      { model: "openai/gpt-4.1", retries: 1 },
+      "deepseek/deepseek-flash"
+    ]
+  },
   keys: [
     { sha256: GatewayConfig.hashKey(clientKey), subject: `${subjectPrefix}-1` },
     { sha256: GatewayConfig.hashKey(revokedKey), subject: `${subjectPrefix}-2`, revoked: true },

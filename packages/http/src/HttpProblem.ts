@@ -85,15 +85,20 @@ const circuitRetryAfter = (attempts: ReadonlyArray<Attempt.Attempt>): Duration.D
   )
 }
 
+const spent = (error: RateLimitExceeded): string =>
+  error.budget !== undefined
+    ? `The daily ${error.budget} budget of ${error.limit} is spent`
+    : error.requested !== undefined && error.remaining > 0
+    ? `The daily limit of ${error.limit} leaves ${error.remaining}, less than the ${error.requested} requested`
+    : `The daily limit of ${error.limit} is spent`
+
 const render = (error: BatonError, now: DateTime.Utc, options: Options): Rendered => {
   switch (error._tag) {
     case "RateLimitExceeded":
       return {
         status: 429,
         title: "Daily limit reached",
-        detail: `The daily ${error.budget ?? "request"} limit of ${error.limit} is spent; it resets at ${
-          DateTime.formatIso(error.resetsAt)
-        }.`,
+        detail: `${spent(error)}; it resets at ${DateTime.formatIso(error.resetsAt)}.`,
         extensions: { limit: error.limit, resetsAt: DateTime.formatIso(error.resetsAt) },
         headers: QuotaLimiter.rateLimitHeaders(error, now)
       }

@@ -13,6 +13,13 @@
  * | `assistantPrefill` | `false` | whether the server continues a final assistant message |
  * | `headers` | none | extra headers (OpenRouter's `HTTP-Referer`, ...) |
  *
+ * From the environment, `LLM_CHAIN` names an endpoint declared with
+ * `LLM_COMPAT_<NAME>_BASE_URL` (and `_MODEL`, `_API_KEY`,
+ * `_ASSISTANT_PREFILL`; see `@baton/core/LlmConfig`), and `layerConfig`
+ * builds it for `LlmManager.layerConfig`, which sets the step it builds:
+ * `LlmManager.layerConfig({ "openai-compatible": OpenAiCompatible.layerConfig,
+ * ... })`, or `Providers.layersFromConfig`, which includes it.
+ *
  * Streams are complete at `data: [DONE]` or, for servers that omit it, at
  * the end of a body whose last chunk carried a `finish_reason`. Usage is read
  * OpenAI-style; a server that reports none is charged with an estimate
@@ -36,10 +43,11 @@
  *
  * @since 0.1.0
  */
-import type { LlmConfigError } from "@baton/core/LlmError"
-import type * as LlmProvider from "@baton/core/LlmProvider"
+import * as LlmConfig from "@baton/core/LlmConfig"
+import { LlmConfigError } from "@baton/core/LlmError"
+import * as LlmProvider from "@baton/core/LlmProvider"
 import type * as Pricing from "@baton/core/Pricing"
-import type { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Option, type Redacted } from "effect"
 import type { HttpClient } from "effect/http"
 import * as OpenAiChat from "./internal/openAiChat.ts"
 import * as Provider from "./internal/provider.ts"
@@ -124,3 +132,39 @@ export const layer = (
   options: Options
 ): Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
   Provider.layer(definitionOf(options), baseOptionsOf(options))
+
+/**
+ * The OpenAI-compatible step `LlmManager.layerConfig` is building
+ * (`LlmConfig.CurrentStep`), configured by its `LLM_COMPAT_<NAME>_*`
+ * variables, with the attempt limit and size caps of `LlmConfig`. Outside
+ * such a step it fails with an `LlmConfigError` naming `LLM_CHAIN`.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig: Layer.Layer<
+  LlmProvider.LlmProvider,
+  LlmConfigError,
+  HttpClient.HttpClient | Pricing.Pricing | LlmConfig.LlmConfig
+> = Layer.effect(
+  LlmProvider.LlmProvider,
+  Effect.gen(function*() {
+    const settings = yield* LlmConfig.LlmConfig
+    const step = yield* LlmConfig.CurrentStep
+    const endpoint = step === undefined ? undefined : settings.compatible[step.provider]
+    if (step === undefined || endpoint === undefined) {
+      return yield* new LlmConfigError({
+        variable: "LLM_CHAIN",
+        message: "LLM_CHAIN: OpenAiCompatible.layerConfig builds an OpenAI-compatible step of LLM_CHAIN " +
+          "under LlmManager.layerConfig; use OpenAiCompatible.layer on its own"
+      })
+    }
+    return yield* make({
+      name: endpoint.name,
+      baseUrl: endpoint.baseUrl,
+      model: step.model,
+      apiKey: Option.getOrUndefined(endpoint.apiKey),
+      ...Provider.configuredLimits(settings),
+      assistantPrefill: Option.getOrUndefined(endpoint.assistantPrefill)
+    })
+  })
+)

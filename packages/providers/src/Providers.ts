@@ -2,23 +2,30 @@
  * The provider layers by kind, for code that builds its chain from
  * configuration.
  *
- * `LlmConfig` names a chain of provider kinds (`LLM_PRIMARY_PROVIDER`,
- * `LLM_FALLBACK_PROVIDERS`); `layerFromConfig(kind)` is the configured layer
- * of one kind, so a manager builds one `LlmProvider` per kind in the chain:
+ * `LlmConfig` names a chain of steps, a provider and model each
+ * (`LLM_CHAIN`, or `LLM_PRIMARY_PROVIDER` and `LLM_FALLBACK_PROVIDERS`);
+ * `layersFromConfig` has the configured layer of every step kind (the four
+ * hosted providers and `"openai-compatible"`), and `LlmManager.layerConfig`
+ * builds one per step, so one kind may serve several steps with different
+ * models:
  *
  * @example
  * ```ts
- * import { Effect, Layer } from "effect"
+ * import { Layer } from "effect"
  * import * as LlmConfig from "@baton/core/LlmConfig"
- * import * as LlmProvider from "@baton/core/LlmProvider"
+ * import * as LlmManager from "@baton/core/LlmManager"
  * import * as Providers from "@baton/providers/Providers"
  *
- * // one built service per kind of the configured chain
- * const chain = Effect.gen(function*() {
- *   const settings = yield* LlmConfig.LlmConfig
- *   return yield* Effect.forEach(settings.chain, (kind) => Providers.make(kind))
- * })
+ * // LLM_CHAIN=deepseek/deepseek-chat,deepseek/deepseek-reasoner,ollama
+ * // LLM_COMPAT_OLLAMA_BASE_URL=http://127.0.0.1:11434/v1 LLM_COMPAT_OLLAMA_MODEL=llama3.2
+ * const Manager = LlmManager.layerConfig(Providers.layersFromConfig).pipe(
+ *   Layer.provide(LlmConfig.layerPricing),
+ *   Layer.provideMerge(LlmConfig.layer)
+ * )
  * ```
+ *
+ * `make(kind)` builds one hosted provider with its default model, outside a
+ * manager (a health check).
  *
  * @since 0.1.0
  */
@@ -33,6 +40,7 @@ import * as DeepSeek from "./DeepSeek.ts"
 import * as Gemini from "./Gemini.ts"
 import * as Provider from "./internal/provider.ts"
 import * as OpenAi from "./OpenAi.ts"
+import * as OpenAiCompatible from "./OpenAiCompatible.ts"
 
 /**
  * What a provider layer configured by `LlmConfig` needs and may fail with.
@@ -59,32 +67,36 @@ const makers: Readonly<
   anthropic: Anthropic.make
 }
 
-const layers: Readonly<Record<LlmConfig.ProviderKind, ConfiguredLayer>> = {
+const layers: Readonly<Record<LlmConfig.StepKind, ConfiguredLayer>> = {
   deepseek: DeepSeek.layerConfig,
   gemini: Gemini.layerConfig,
   openai: OpenAi.layerConfig,
-  anthropic: Anthropic.layerConfig
+  anthropic: Anthropic.layerConfig,
+  "openai-compatible": OpenAiCompatible.layerConfig
 }
 
 /**
- * Every provider kind's configured layer, for `LlmManager.layerConfig`
- * (which picks the chain `LlmConfig` names).
+ * Every step kind's configured layer, OpenAI-compatible endpoints included,
+ * for `LlmManager.layerConfig` (which builds one per step of the chain
+ * `LlmConfig` names).
  *
  * @since 0.1.0
  */
-export const layersFromConfig: Readonly<Record<LlmConfig.ProviderKind, ConfiguredLayer>> = layers
+export const layersFromConfig: Readonly<Record<LlmConfig.StepKind, ConfiguredLayer>> = layers
 
 /**
- * The configured layer of one provider kind.
+ * The configured layer of one step kind. Under `LlmManager.layerConfig` it
+ * takes the model of the step being built; on its own, the kind's default
+ * model (an `"openai-compatible"` layer needs a step).
  *
  * @since 0.1.0
  */
-export const layerFromConfig = (kind: LlmConfig.ProviderKind): ConfiguredLayer => layers[kind]
+export const layerFromConfig = (kind: LlmConfig.StepKind): ConfiguredLayer => layers[kind]
 
 /**
- * The configured service of one provider kind, built in the current context
- * (for a manager holding several providers at once). Fails with an
- * `LlmConfigError` naming the key variable when the key is absent.
+ * The configured service of one hosted provider kind, built in the current
+ * context, with the kind's default model. Fails with an `LlmConfigError`
+ * naming the key variable when the key is absent.
  *
  * @since 0.1.0
  */

@@ -4,7 +4,7 @@
  * no request waits past its deadline, and closing the stack is bounded.
  * Each test runs its own Redis on a spare port and pauses or kills it by pid.
  */
-import { SubjectId } from "@baton/core/Ids"
+import { ProviderName, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { assert, describe, it } from "@effect/vitest"
@@ -76,6 +76,9 @@ describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", ()
         const down = yield* Effect.provideContext(burst(50, 3_000), context)
         assert.deepStrictEqual(down.exits.filter(Exit.isFailure), [], "the stores fail open")
         assert.isBelow(down.elapsedMs, 3_000 + slackMs)
+        const llm = yield* Effect.provideContext(manager({ chain: ["openai"] }), context)
+        const state = yield* Effect.flip(llm.circuitState(ProviderName.make("openai")))
+        assert.strictEqual(state._tag, "CircuitStoreUnavailable")
         yield* server.restart
         const up = yield* Effect.provideContext(burst(5, 3_000), context)
         assert.isTrue(up.exits.every(Exit.isSuccess))

@@ -362,7 +362,7 @@ const attempt = <A>(
       })),
       Effect.catchTag("CircuitBreakerError", (error) =>
         error.reason._tag === "CircuitBreakerStoreError"
-          ? Effect.die(error)
+          ? guarded // the store could not admit the call: fail open, run it unrecorded (CircuitPolicy)
           : Effect.fail(
             new CircuitOpen({
               provider,
@@ -610,7 +610,13 @@ const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: On
   Effect.suspend(() => {
     let tries = 0
     return Effect.suspend(() => once(route, tries++ === 0 ? role : "retry")).pipe(
-      Effect.retry(FallbackPolicy.retrySchedule(engine.policy, run.deadlineAt))
+      Effect.retry(
+        FallbackPolicy.retrySchedule(
+          engine.policy,
+          run.deadlineAt,
+          FallbackPolicy.maxRetriesFor(engine.policy, route.provider.name, route.provider.model)
+        )
+      )
     )
   })
 

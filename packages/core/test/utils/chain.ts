@@ -89,12 +89,10 @@ export const managerFromEnv = (variables: Record<string, string>, overrides?: Ll
     }
     const config = LlmConfig.layerFromRecord({ ...environment, ...variables })
     const context = yield* Layer.build(
-      LlmManager.layerConfig({
-        deepseek: Providers.layerFromConfig("deepseek"),
-        gemini: Providers.layerFromConfig("gemini"),
-        openai: Providers.layerFromConfig("openai"),
-        anthropic: Providers.layerFromConfig("anthropic")
-      }, overrides).pipe(Layer.provide(LlmConfig.layerPricing), Layer.provideMerge(config))
+      LlmManager.layerConfig(Providers.layersFromConfig, overrides).pipe(
+        Layer.provide(LlmConfig.layerPricing),
+        Layer.provideMerge(config)
+      )
     )
     return Context.get(context, LlmManager.LlmManager)
   })

@@ -4,6 +4,10 @@
  * the start). Every manager shares the quota limiter, ledger, request log
  * and circuit-breaker store of the gateway, so a circuit opened by one
  * chain is open for every chain that uses the same provider and model.
+ * A chain's policy is the environment's with each step's own retries and
+ * first-token limit on top (keyed by `provider/model`, as `FallbackPolicy`
+ * reads them per step); chains differing only in those get their own
+ * managers.
  *
  * Each step's provider layer is wrapped to note, per request id, which
  * provider and model produced the latest stream delta: a stream's chunks
@@ -92,7 +96,23 @@ const recording = (layer: ProviderLayer, producers: Map<string, Producer>): Prov
     )
   ).pipe(Layer.provide(layer))
 
-const keyOf = (steps: ReadonlyArray<GatewayConfig.Step>) => steps.map((s) => `${s.provider}/${s.model}`).join(",")
+const keyOf = (steps: ReadonlyArray<GatewayConfig.Step>) =>
+  steps.map((s) => `${s.provider}/${s.model}:${s.retries ?? ""}:${s.firstTokenMs ?? ""}`).join(",")
+
+/** The environment's policy with each step's own settings on top. */
+const chainPolicy = (
+  base: FallbackPolicy.FallbackPolicy,
+  steps: ReadonlyArray<GatewayConfig.Step>
+): FallbackPolicy.FallbackPolicy => {
+  const maxRetriesByModel: Record<string, number> = { ...base.maxRetriesByModel }
+  const firstTokenMsByModel: Record<string, number> = { ...base.limits.firstTokenMsByModel }
+  for (const step of steps) {
+    const name = `${step.provider}/${step.model}`
+    if (step.retries !== undefined) maxRetriesByModel[name] = step.retries
+    if (step.firstTokenMs !== undefined) firstTokenMsByModel[name] = step.firstTokenMs
+  }
+  return { ...base, maxRetriesByModel, limits: { ...base.limits, firstTokenMsByModel } }
+}
 
 /**
  * The managers of a gateway, built in `scope` with the services of `context`
@@ -120,7 +140,7 @@ export const make = (
           )
           : recording(baseLayer(provider, step.model, settings.attemptTimeoutMs), producers)
       }),
-      policy,
+      policy: chainPolicy(policy, steps),
       circuitPolicy,
       generationEnabled: settings.generationEnabled
     }).pipe(Scope.provide(scope), Effect.provide(context))

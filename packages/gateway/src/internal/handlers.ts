@@ -16,17 +16,19 @@ import { randomUUID } from "node:crypto"
 import * as GatewayConfig from "../GatewayConfig.ts"
 import type * as Chains from "./chains.ts"
 import { Rejected, toHttp } from "./failure.ts"
+import * as QuotaNote from "./quotaNote.ts"
 import * as Wire from "./wire.ts"
 
 type CallError = Rejected | InvalidOptions | LlmManager.StreamError
 
-/** One accepted call: its manager, body, Baton request and who it is for. */
+/** One accepted call: its manager, body, Baton request, who it is for and its quota note. */
 interface Call {
   readonly manager: LlmManager.Service
   readonly body: Wire.ChatRequest
   readonly input: ReturnType<typeof Wire.toInput>
   readonly requestId: string
   readonly subjectId: SubjectId
+  readonly note: QuotaNote.Note
 }
 
 const decodeChatRequest = Schema.decodeUnknownEffect(Wire.ChatRequest)
@@ -156,10 +158,13 @@ export const make = (
   chains: Chains.Chains,
   quota: QuotaLimiter.Service
 ) => {
-  const quotaHeaders = (subjectId: SubjectId, error?: CallError) =>
+  /** From the call's reservation; a call refused before reserving reads the store. */
+  const quotaHeaders = (subjectId: SubjectId, note: QuotaNote.Note, error?: CallError) =>
     Effect.gen(function*() {
       const now = yield* DateTime.now
       if (error?._tag === "RateLimitExceeded") return QuotaLimiter.rateLimitHeaders(error, now)
+      const noted = QuotaNote.statusAfter(note, error !== undefined)
+      if (noted !== undefined) return QuotaLimiter.rateLimitHeaders(noted, now)
       const status = yield* Effect.option(quota.remaining(subjectId))
       return Option.match(status, {
         onNone: () => ({}),
@@ -168,7 +173,7 @@ export const make = (
     })
 
   const eventStream = (call: Call, events: Stream.Stream<Uint8Array>) =>
-    Effect.map(quotaHeaders(call.subjectId), (headers) =>
+    Effect.map(quotaHeaders(call.subjectId, call.note), (headers) =>
       HttpServerResponse.stream(events, {
         contentType: "text/event-stream",
         headers: { "cache-control": "no-cache", ...headers }
@@ -243,7 +248,7 @@ export const make = (
       const id = `chatcmpl-${requestId}`
       if (body.stream !== true) {
         return HttpServerResponse.jsonUnsafe(Wire.completion(id, Date.now(), result, content), {
-          headers: yield* quotaHeaders(call.subjectId)
+          headers: yield* quotaHeaders(call.subjectId, call.note)
         })
       }
       const parts: ReadonlyArray<StreamPart> = [textDelta(content), {
@@ -265,14 +270,15 @@ export const make = (
       )
     })
 
-  const accept = (request: HttpServerRequest.HttpServerRequest, subjectId: SubjectId) =>
+  const accept = (request: HttpServerRequest.HttpServerRequest, subjectId: SubjectId, note: QuotaNote.Note) =>
     Effect.gen(function*() {
       const body = yield* readBody(request, config.maxBodyBytes)
       const manager = yield* chains.managerFor(yield* chainFor(config, body)).pipe(
         Effect.mapError((error) => reject(404, "model_unavailable", error.message, "model"))
       )
       const requestId = randomUUID()
-      const call: Call = { manager, body, input: Wire.toInput(body, { subjectId, requestId }), requestId, subjectId }
+      const input = Wire.toInput(body, { subjectId, requestId })
+      const call: Call = { manager, body, input, requestId, subjectId, note }
       return yield* body.stream === true && body.response_format?.type !== "json_schema"
         ? streamAnswer(call)
         : answer(call).pipe(
@@ -282,14 +288,16 @@ export const make = (
     })
 
   const chatCompletions = (request: HttpServerRequest.HttpServerRequest) =>
-    Effect.flatMap(Effect.result(authenticate(config, request)), (auth) =>
-      auth._tag === "Failure"
-        ? Effect.succeed(errorResponse(auth.failure))
-        : accept(request, auth.success.subject).pipe(
-          Effect.catch((error: CallError) =>
-            Effect.map(quotaHeaders(auth.success.subject, error), (headers) => errorResponse(error, headers))
-          )
-        ))
+    Effect.flatMap(Effect.result(authenticate(config, request)), (auth) => {
+      if (auth._tag === "Failure") return Effect.succeed(errorResponse(auth.failure))
+      const note: QuotaNote.Note = { reservation: undefined }
+      return accept(request, auth.success.subject, note).pipe(
+        Effect.catch((error: CallError) =>
+          Effect.map(quotaHeaders(auth.success.subject, note, error), (headers) => errorResponse(error, headers))
+        ),
+        Effect.provideService(QuotaNote.CurrentNote, note)
+      )
+    })
 
   const modelList = () => {
     const ids = [

@@ -129,24 +129,36 @@ export const layer = (
 ): Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
   Layer.effect(LlmProvider.LlmProvider, make(definition, options))
 
-/** A provider's options from `LlmConfig`; fails naming the key variable when the key is absent. */
+/**
+ * A provider's options from `LlmConfig`: the model of `LlmConfig.CurrentStep`
+ * when the step is of this kind, else the kind's default; fails naming the
+ * key variable when the key is absent.
+ */
 export const fromConfig = (
   kind: LlmConfig.ProviderKind
 ): Effect.Effect<Options, LlmConfigError, LlmConfig.LlmConfig> =>
-  Effect.flatMap(LlmConfig.LlmConfig.useSync((settings) => settings), (settings) => {
+  Effect.gen(function*() {
+    const settings = yield* LlmConfig.LlmConfig
+    const step = yield* LlmConfig.CurrentStep
     const provider = settings.providers[kind]
-    return Option.match(provider.apiKey, {
-      onNone: () => invalid(provider.apiKeyVariable, `is required to use ${kind}; set it to your ${kind} API key`),
-      onSome: (apiKey) =>
-        Effect.succeed({
-          apiKey,
-          model: provider.model,
-          baseUrl: provider.baseUrl,
-          timeoutMs: settings.attemptTimeoutMs,
-          assistantPrefill: Option.getOrUndefined(provider.assistantPrefill)
-        })
-    })
+    if (Option.isNone(provider.apiKey)) {
+      return yield* invalid(provider.apiKeyVariable, `is required to use ${kind}; set it to your ${kind} API key`)
+    }
+    return {
+      apiKey: provider.apiKey.value,
+      model: step?.kind === kind ? step.model : provider.model,
+      baseUrl: provider.baseUrl,
+      ...configuredLimits(settings),
+      assistantPrefill: Option.getOrUndefined(provider.assistantPrefill)
+    }
   })
+
+/** The attempt limit and size caps `LlmConfig` sets for every provider. */
+export const configuredLimits = (settings: LlmConfig.Settings) => ({
+  timeoutMs: settings.attemptTimeoutMs,
+  maxBodyBytes: Option.getOrUndefined(settings.maxBodyBytes),
+  maxEventBytes: Option.getOrUndefined(settings.maxEventBytes)
+})
 
 /** A layer for a provider kind configured by `LlmConfig`. */
 export const layerConfig = (

@@ -1,9 +1,9 @@
 /**
- * `baton demo`: a day at DreamAI, end to end over HTTP, in well under 30
- * seconds.
+ * The DreamAI demo (`node src/demo.ts`, the repository's `npx -y pnpm@12
+ * start`): a day at DreamAI, end to end over HTTP, in well under 30 seconds.
  *
- * It starts the bundled mock provider server and the quiz service
- * (`@baton/example-quiz-service`) on loopback, then drives the service with
+ * It starts the bundled mock provider server and this quiz service on
+ * loopback, then drives the service with
  * plain HTTP requests: teachers generating quizzes, a DeepSeek outage that
  * trips its circuit (Gemini takes over) and then recovers, one teacher
  * reaching the daily limit (429 with `Retry-After`), a request over the
@@ -12,23 +12,21 @@
  * It ends with the per-teacher table read back from the ledger through
  * `GET /v1/usage`, and a per-provider table.
  *
- * The demo's settings (daily limit 5, circuit opening after 3 failures for
+ * The demo's settings (daily limit 20 questions, circuit opening after 3 failures for
  * 3 seconds) are its own; the run's ledger is `.baton/demo-usage.sqlite`,
  * started afresh each time.
  *
  * @since 0.1.0
  */
 import * as UsageLedger from "@baton/core/UsageLedger"
-import * as QuizService from "@baton/example-quiz-service/QuizService"
 import * as MockEnvironment from "@baton/testing/MockEnvironment"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { ConfigProvider, Context, DateTime, Effect, Layer, Logger } from "effect"
-import { Command } from "effect/cli"
 import { HttpServer } from "effect/http"
 import { mkdirSync, rmSync } from "node:fs"
-import * as Exit from "./internal/exit.ts"
-import * as Table from "./internal/table.ts"
+import * as QuizService from "./QuizService.ts"
 
 const directory = ".baton"
 const files = {
@@ -37,7 +35,7 @@ const files = {
   service: `${directory}/demo-service.log`
 }
 const adminKey = "demo-admin-key"
-const dailyLimit = 5
+const dailyLimit = 20
 
 const settings: Record<string, string> = {
   LLM_PRIMARY_PROVIDER: "deepseek",
@@ -148,9 +146,9 @@ const outage = (service: Client, server: MockProviderServer.MockProviderServer["
 
 const limit = (service: Client) =>
   Effect.gen(function*() {
-    yield* say(`13:00  mr-chen keeps going until his daily limit of ${dailyLimit}`)
+    yield* say(`13:00  mr-chen keeps going until his daily limit of ${dailyLimit} questions`)
     for (let i = 0; i < dailyLimit; i++) {
-      const status = yield* service.quiz("mr-chen", `decimals, part ${i + 1}`, 2)
+      const status = yield* service.quiz("mr-chen", `decimals, part ${i + 1}`, 5)
       if (status === 429) break
     }
   })
@@ -161,8 +159,20 @@ const tooMany = (service: Client) =>
     yield* service.quiz("ms-okafor", "rocks and minerals", 25)
   })
 
+/** Left-aligned text, right-aligned numbers, two spaces between columns. */
+const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>) => {
+  const all = [headers, ...rows]
+  const width = (i: number) => Math.max(...all.map((row) => String(row[i]).length))
+  const cell = (value: string | number, i: number) =>
+    typeof value === "number" ? String(value).padStart(width(i)) : value.padEnd(width(i))
+  const rule = headers.map((_, i) => "-".repeat(width(i)))
+  return [headers, rule, ...rows].map((row) => row.map(cell).join("  ").trimEnd()).join("\n")
+}
+
+const usd = (value: number) => `$${value.toFixed(6)}`
+
 const teacherTable = (rows: ReadonlyArray<Record<string, number | string | null>>) =>
-  Table.render(
+  table(
     ["teacher", "requests", "tokens", "cost"],
     rows.map((
       row
@@ -170,7 +180,7 @@ const teacherTable = (rows: ReadonlyArray<Record<string, number | string | null>
       String(row["teacher"]),
       Number(row["requests"]),
       Number(row["totalTokens"]),
-      Table.usd(Number(row["costUsd"]))
+      usd(Number(row["costUsd"]))
     ])
   )
 
@@ -178,11 +188,11 @@ const providerTable = (
   rows: ReadonlyArray<UsageLedger.ProviderUsage>,
   calls: ReadonlyArray<readonly [string, MockProviderServer.MockStats]>
 ) =>
-  Table.render(
+  table(
     ["provider", "HTTP calls", "billed attempts", "tokens", "cost"],
     calls.map(([provider, stats]) => {
       const row = rows.find((r) => r.provider === provider)
-      return [provider, stats.requests, row?.attempts ?? 0, row?.totalTokens ?? 0, Table.usd(row?.costUsd ?? 0)]
+      return [provider, stats.requests, row?.attempts ?? 0, row?.totalTokens ?? 0, usd(row?.costUsd ?? 0)]
     })
   )
 
@@ -229,16 +239,6 @@ const run = Effect.gen(function*() {
   yield* say(`\nPer teacher (from the ledger, GET /v1/usage)\n${teacherTable(teachers)}`)
   yield* say(`\nPer provider\n${providerTable(providers, calls)}`)
   yield* say(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s.`)
-}).pipe(
-  Effect.scoped,
-  Effect.catch((error) => Exit.fail(Exit.failed, `demo failed: ${error.message}`))
-)
+}).pipe(Effect.scoped)
 
-/**
- * The `demo` command.
- *
- * @since 0.1.0
- */
-export const command = Command.make("demo", {}, () => run).pipe(
-  Command.withDescription("Run the DreamAI day end to end over HTTP on the bundled mock server")
-)
+run.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)

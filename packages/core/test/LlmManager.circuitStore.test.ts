@@ -1,0 +1,62 @@
+/**
+ * A circuit store that cannot answer, through `LlmManager`: circuits fail
+ * open (`CircuitPolicy`), so each attempt runs unrecorded and the request is
+ * served; `circuitState` fails with a typed `CircuitStoreUnavailable`. The
+ * stores here are fakes of the store interface (`CircuitBreakerStore`), not
+ * of Baton's code.
+ */
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Stream } from "effect"
+import { CircuitBreaker } from "effect/persistence"
+import { ProviderName } from "../src/Ids.ts"
+import { Bench, inject, manager, pick } from "./utils/chain.ts"
+
+const prompt = { prompt: "Write one quiz question about volcanoes." }
+
+const outage = new CircuitBreaker.CircuitBreakerError({
+  reason: new CircuitBreaker.CircuitBreakerStoreError({ message: "store unreachable" })
+})
+
+/** Every store command fails, as a store whose server is down. */
+const failingStore = Layer.succeed(CircuitBreaker.CircuitBreakerStore, {
+  admit: () => Effect.fail(outage),
+  record: () => Effect.fail(outage),
+  state: () => Effect.fail(outage)
+})
+
+/** Every store command dies, as a store with a bug. */
+const dyingStore = Layer.succeed(CircuitBreaker.CircuitBreakerStore, {
+  admit: () => Effect.die(new Error("store bug")),
+  record: () => Effect.die(new Error("store bug")),
+  state: () => Effect.die(new Error("store bug"))
+})
+
+const chain = manager({ chain: ["openai", "anthropic"] })
+
+describe("LlmManager with a circuit store that cannot answer", () => {
+  for (const [name, store] of [["failing", failingStore], ["dying", dyingStore]] as const) {
+    it.effect(`${name} store: attempts run unrecorded, fallback and streams still work`, () =>
+      Effect.gen(function*() {
+        const llm = yield* chain
+        const result = yield* llm.generate(prompt)
+        assert.strictEqual(result.provider, "openai")
+        yield* inject("openai", MockFault.status(503))
+        const fallback = yield* llm.generate(prompt)
+        assert.deepStrictEqual(fallback.attempts.map(pick("provider", "outcome")), [
+          ["openai", "error"],
+          ["anthropic", "success"]
+        ])
+        const parts = yield* Stream.runCollect(llm.stream(prompt))
+        assert.strictEqual(parts.at(-1)?._tag, "Finish")
+      }).pipe(Effect.provide(Layer.merge(Bench, store))))
+
+    it.effect(`${name} store: circuitState is a typed CircuitStoreUnavailable`, () =>
+      Effect.gen(function*() {
+        const llm = yield* chain
+        const error = yield* Effect.flip(llm.circuitState(ProviderName.make("openai")))
+        assert.strictEqual(error._tag, "CircuitStoreUnavailable")
+        assert.include(error.message, "circuit store")
+      }).pipe(Effect.provide(Layer.merge(Bench, store))))
+  }
+})
