@@ -23,7 +23,7 @@
  */
 import type { StreamPart } from "@baton/core/GenerationResult"
 import type { StreamError } from "@baton/core/LlmManager"
-import { DateTime, Effect, Exit, Pull, Scope, Stream } from "effect"
+import { DateTime, Effect, Exit, Pull, Scope, Stream, Struct } from "effect"
 import { Sse } from "effect/encoding"
 import { HttpServerResponse } from "effect/http"
 import * as HttpProblem from "./HttpProblem.ts"
@@ -40,12 +40,7 @@ const toEvent = (part: StreamPart): Sse.Event => {
     case "TextDelta":
       return event("delta", { text: part.text })
     case "ToolCallDelta":
-      return event("tool_call", {
-        index: part.index,
-        id: part.id,
-        name: part.name,
-        argumentsDelta: part.argumentsDelta
-      })
+      return event("tool_call", Struct.omit(part, ["_tag"]))
     case "Restart":
       return event("restart", { reason: part.reason })
     case "Finish":

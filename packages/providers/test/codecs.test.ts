@@ -202,6 +202,78 @@ describe("Gemini codec", () => {
       assert.deepStrictEqual(GeminiCodec.codec.headers("k"), { "x-goog-api-key": "k" })
     }))
 
+  it.effect("tools: functionDeclarations, a forced choice, calls and results as parts (Gemini's own ids only)", () =>
+    Effect.gen(function*() {
+      const parameters = { type: "object", properties: { city: { type: "string" } } }
+      const call = yield* callOf({
+        prompt: [
+          { role: "user", content: "Weather?" },
+          {
+            role: "assistant",
+            content: "",
+            toolCalls: [
+              { id: "gemini-call-r1-0", name: "get_weather", arguments: "{\"city\":\"Oslo\"}" },
+              { id: "own-id", name: "get_time", arguments: "{}" }
+            ]
+          },
+          { role: "tool", content: "\"rain\"", toolCallId: "gemini-call-r1-0" },
+          { role: "tool", content: "noon", toolCallId: "own-id", name: "get_time" }
+        ],
+        tools: [{ name: "get_weather", description: "Weather", parameters }, { name: "get_time", parameters }],
+        toolChoice: { tool: "get_weather" }
+      })
+      const body = bodyOf(GeminiCodec.codec, call)
+      assert.deepStrictEqual(body.tools, [{
+        functionDeclarations: [
+          { name: "get_weather", description: "Weather", parametersJsonSchema: parameters },
+          { name: "get_time", parametersJsonSchema: parameters }
+        ]
+      }])
+      assert.deepStrictEqual(body.toolConfig, {
+        functionCallingConfig: { mode: "ANY", allowedFunctionNames: ["get_weather"] }
+      })
+      assert.deepStrictEqual(body.contents, [
+        { role: "user", parts: [{ text: "Weather?" }] },
+        {
+          role: "model",
+          parts: [
+            { functionCall: { name: "get_weather", args: { city: "Oslo" } } },
+            { functionCall: { name: "get_time", args: {}, id: "own-id" } }
+          ]
+        },
+        {
+          role: "user",
+          parts: [
+            { functionResponse: { name: "get_weather", response: { output: "rain" } } },
+            { functionResponse: { name: "get_time", response: { output: "noon" }, id: "own-id" } }
+          ]
+        }
+      ])
+    }))
+
+  it("tool calls: ids from the response id, numbered across stream events; Gemini's own ids kept", () => {
+    const part = (name: string, id?: string) => ({ functionCall: { name, args: { n: 1 }, ...(id ? { id } : {}) } })
+    const reply = GeminiCodec.codec.decode({
+      responseId: "r1",
+      candidates: [{ content: { parts: [part("a"), part("b", "own")] }, finishReason: "STOP" }]
+    })
+    assert.deepStrictEqual(typeof reply === "string" ? reply : [reply.finishReason, reply.toolCalls], ["tool_calls", [
+      { id: "gemini-call-r1-0", name: "a", arguments: "{\"n\":1}" },
+      { id: "own", name: "b", arguments: "{\"n\":1}" }
+    ]])
+    const decoder = GeminiCodec.codec.streamDecoder()
+    feed(decoder, [
+      ["", { responseId: "r2", candidates: [{ content: { parts: [part("a")] } }] }],
+      ["", { responseId: "r2", candidates: [{ content: { parts: [part("b")] } }] }]
+    ])
+    assert.deepStrictEqual(decoder.tools?.deltas().map((delta) => [delta.index, delta.id, delta.argumentsDelta]), [
+      [0, "gemini-call-r2-0", "{\"n\":1}"],
+      [1, "gemini-call-r2-1", "{\"n\":1}"]
+    ])
+    feed(decoder, [["", { responseId: "r2", candidates: [{ content: { parts: [] }, finishReason: "STOP" }] }]])
+    assert.strictEqual(decoder.finishReason(), "tool_calls")
+  })
+
   it("usage: output is candidates plus thoughts", () => {
     assert.deepStrictEqual(
       GeminiCodec.usage({

@@ -73,6 +73,30 @@ const cases: ReadonlyArray<
   ["gemini text: a number", "gemini", {
     body: geminiReply({ parts: [{ text: 1 }] }),
     events: [geminiReply({ parts: [{ text: 1 }] })]
+  }],
+  ["openai tool call id: a number", "openai", {
+    body: openAiPlain({
+      role: "assistant",
+      content: null,
+      tool_calls: [{ id: 5, type: "function", function: { name: "f", arguments: "{}" } }]
+    }),
+    events: openAiChunks({ tool_calls: [{ index: 0, id: "call_1", function: { name: "f", arguments: 7 } }] })
+  }],
+  ["anthropic tool_use without a name", "anthropic", {
+    body: {
+      content: [{ type: "tool_use", id: "toolu_1", input: {} }],
+      stop_reason: "tool_use",
+      usage: { input_tokens: 3, output_tokens: 2 }
+    },
+    events: [
+      anthropicEvents(null)[0],
+      { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "toolu_1", input: {} } },
+      ...anthropicEvents({ type: "text_delta", text: "" }).slice(2)
+    ]
+  }],
+  ["gemini functionCall args: a string", "gemini", {
+    body: geminiReply({ parts: [{ functionCall: { name: "f", args: "x" } }] }),
+    events: [geminiReply({ parts: [{ functionCall: { args: {} } }] })]
   }]
 ]
 

@@ -22,7 +22,9 @@ const Message = Schema.Struct({
   content: Schema.NullOr(Schema.Union([Schema.String, Schema.Array(TextPart)])),
   name: Schema.optionalKey(Schema.String),
   tool_calls: Schema.optionalKey(Schema.Array(WireToolCall)),
-  tool_call_id: Schema.optionalKey(Schema.String)
+  tool_call_id: Schema.optionalKey(Schema.String),
+  /** As an answer's message carries it, so a client can send that message back as it got it. */
+  refusal: Schema.optionalKey(Schema.NullOr(Schema.String))
 }).check(
   Schema.makeFilter((message) =>
     message.content !== null || message.tool_calls !== undefined ||

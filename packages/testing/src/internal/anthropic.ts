@@ -217,10 +217,14 @@ const error = (e: WireError): ErrorResponse => {
 }
 
 /** The Anthropic Messages format. @internal */
-/** `message_start` reports the input and one output token; `message_delta` the whole usage. */
+/** `message_start` reports the input and one output token; `message_delta` the whole usage (a tool call is four block events). */
 const usageByFrame = (reply: Reply, options: WriteOptions): ReadonlyArray<Usage | undefined> => {
   const started: Usage = { ...reply.usage, completionTokens: 1, reasoningTokens: 0 }
-  const blocks = reply.finish === "content_filter" ? 0 : reply.deltas.length + 2
+  const blocks = reply.finish === "content_filter"
+    ? 0
+    : reply.toolCalls !== undefined
+    ? 4 * reply.toolCalls.length
+    : reply.deltas.length + 2
   return [
     ...Array.from({ length: 2 + blocks }, () => started),
     options.usage ? reply.usage : started,

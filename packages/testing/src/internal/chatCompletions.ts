@@ -188,10 +188,11 @@ const events = (provider: Provider) => (reply: Reply, options: WriteOptions): Re
   ]
 }
 
-/** Usage reaches the client with its own chunk, after the finish chunk. */
+/** Usage reaches the client with its own chunk, after the finish chunk (a tool call is three chunks). */
 const usageByFrame = (reply: Reply, options: WriteOptions): ReadonlyArray<Usage | undefined> => {
-  const usageAt = options.usage ? reply.deltas.length + 2 : Infinity
-  const count = reply.deltas.length + 2 + (options.usage ? 1 : 0) + (options.terminator ? 1 : 0)
+  const body = reply.deltas.length + 3 * (reply.toolCalls?.length ?? 0) + 2
+  const usageAt = options.usage ? body : Infinity
+  const count = body + (options.usage ? 1 : 0) + (options.terminator ? 1 : 0)
   return Array.from({ length: count }, (_, i) => i >= usageAt ? reply.usage : undefined)
 }
 
