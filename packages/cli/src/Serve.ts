@@ -50,7 +50,8 @@ export const description = `Run the OpenAI-compatible gateway with Baton's polic
 
 Without --config: the environment's chain (LLM_PRIMARY_PROVIDER, fallbacks) as the model "default",
 client keys from BATON_GATEWAY_KEYS (subject:sha256hex,...), an in-memory quota and the SQLite
-ledger .baton/usage.sqlite (or LLM_USAGE_STORE_URL).
+ledger .baton/usage.sqlite (or LLM_USAGE_STORE_URL). Replicas: REDIS_URL shares quotas and circuits,
+LLM_USAGE_STORE_URL=postgres://... one ledger.
 
 A minimal config (baton.yaml; JSON works too):
 
