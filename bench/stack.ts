@@ -11,7 +11,8 @@
  * headline rows at concurrency 1 and 64 in under a minute. Options by
  * environment: `BENCH_ROUNDS`, `BENCH_CALLS` (calls per batch at concurrency
  * 1), `BENCH_CASES` (only cases whose name contains one of these
- * comma-separated words; the floor always runs), `BENCH_LEAK_SECONDS`. See
+ * comma-separated words, of any group; the floor always runs),
+ * `BENCH_CONCURRENCY` (comma-separated), `BENCH_LEAK_SECONDS`. See
  * `bench/README.md`.
  */
 import { execFile } from "node:child_process"
@@ -29,7 +30,7 @@ const quick = process.argv.includes("--quick")
 const rounds = Number(process.env["BENCH_ROUNDS"] ?? (quick ? 3 : 5))
 const calls = Number(process.env["BENCH_CALLS"] ?? (quick ? 100 : 200))
 const only = (process.env["BENCH_CASES"] ?? "").split(",").filter((s) => s.length > 0)
-const concurrencies = quick ? [1, 64] : [1, 64, 512]
+const concurrencies = (process.env["BENCH_CONCURRENCY"] ?? (quick ? "1,64" : "1,64,512")).split(",").map(Number)
 /** Children per case for cold start and memory in flight. */
 const children = 2
 const firstDeltaRuns = quick ? 0 : 60
@@ -46,8 +47,9 @@ const child = async <A>(script: string, args: ReadonlyArray<string>): Promise<A>
   return JSON.parse(last) as A
 }
 
+/** The floor; then the cases named by `BENCH_CASES` (any group), else every case (quick: the headline ones). */
 const selected = (c: L.Case): boolean =>
-  c.name === L.names.floor || ((!quick || c.headline) && (only.length === 0 || only.some((w) => c.name.includes(w))))
+  c.name === L.names.floor || (only.length > 0 ? only.some((w) => c.name.includes(w)) : !quick || c.headline)
 
 /** Cold start and memory in flight of each case, `children` fresh processes each, interleaved; medians. */
 const measureSubjects = async (url: string): Promise<ReadonlyArray<Report.Subject>> => {
@@ -100,7 +102,7 @@ const main = async () => {
   const libraries: Array<L.Library> = []
   try {
     for (const name of Registry.names) {
-      if (quick && name === "transport") continue
+      if (quick && only.length === 0 && name === "transport") continue
       libraries.push(await (await Registry.libraries[name]()).setup(server.url))
     }
     const cases = libraries.flatMap((l) => l.cases).filter(selected)

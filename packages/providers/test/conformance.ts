@@ -15,10 +15,10 @@ import type { ProviderError } from "@baton/core/ProviderError"
 import * as LeakCheck from "@baton/testing/LeakCheck"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Layer, Redacted, Schema, Stream } from "effect"
 import type { HttpClient } from "effect/http"
+import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
 
 /** The key every conformance layer is built with; it must appear nowhere but in the header. */
 export const canaryKey = "sk-canary-XYZ-7f3a"
@@ -85,7 +85,7 @@ export const conformance = (subject: Subject): void => {
     )
   )
   const TestLive = ProviderLive.pipe(
-    Layer.provideMerge(Layer.mergeAll(MockProviderServer.layer(), NodeHttpClient.layerUndici, Pricing.layerDefault))
+    Layer.provideMerge(Layer.mergeAll(MockProviderServer.layer(), ProviderHttpClient.layer, Pricing.layerDefault))
   )
 
   const setup = Effect.gen(function*() {
