@@ -16,8 +16,8 @@
  * `bench/README.md`.
  */
 import { execFile } from "node:child_process"
-import { writeFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
+import { existsSync, writeFileSync } from "node:fs"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { promisify } from "node:util"
 import * as L from "./internal/library.ts"
 import * as Measure from "./internal/measure.ts"
@@ -95,6 +95,21 @@ const measureFirstDelta = async (libraries: ReadonlyArray<L.Library>): Promise<R
   return streams.map((s, k) => ({ name: s.name, ms: ms[k] ?? [] }))
 }
 
+/**
+ * The gateway's section of RESULTS.md: `bench/gateway.ts`, when present, may
+ * export `resultsSection(url)` (the mock server's URL) resolving with
+ * Markdown. gateway.ts must run its own benchmark only as the entry point
+ * (`import.meta.main`), not when imported here.
+ */
+const gatewaySection = async (url: string): Promise<ReadonlyArray<string>> => {
+  const file = here("gateway.ts")
+  if (!existsSync(file)) return []
+  const module = (await import(pathToFileURL(file).href)) as {
+    readonly resultsSection?: (url: string) => Promise<string>
+  }
+  return module.resultsSection === undefined ? [] : [await module.resultsSection(url)]
+}
+
 const main = async () => {
   const started = new Date()
   const loadBefore = Report.loadAverage()
@@ -130,6 +145,10 @@ const main = async () => {
         return undefined
       }
     )
+    const sections = quick || only.length > 0 ? [] : await gatewaySection(server.url).catch((error: unknown) => {
+      console.error(`gateway: ${String(error).slice(0, 300)}`)
+      return []
+    })
     const result: Report.Run = {
       mode: quick ? "quick" : "full",
       rounds,
@@ -140,7 +159,8 @@ const main = async () => {
       byConcurrency,
       subjects,
       firstDelta,
-      leak
+      leak,
+      sections
     }
     const text = Report.markdown(result)
     console.log(text)
