@@ -461,6 +461,23 @@ export const conformance = (subject: Subject): void => {
           assertBroken(result, ["ProviderTimeout"])
         }))
 
+      it.effect("a stream left after its first delta closes the connection", () =>
+        Effect.gen(function*() {
+          const { provider, server } = yield* setup
+          yield* server.inject(mock, MockFault.stallMidStream("forever", { after: 2 }))
+          const first = yield* provider.stream(yield* request({ prompt: "Hello there, stream please" })).pipe(
+            Stream.take(1),
+            Stream.runCollect
+          )
+          assert.strictEqual(first[0]?._tag, "TextDelta")
+          let stats = yield* server.stats(mock)
+          for (let poll = 0; poll < 100 && stats.cancelled === 0; poll++) {
+            yield* Effect.sleep("10 millis")
+            stats = yield* server.stats(mock)
+          }
+          assert.deepInclude(stats, { requests: 1, completed: 0, cancelled: 1 })
+        }))
+
       it.effect("the API key never appears in errors, logs or span attributes", () =>
         Effect.gen(function*() {
           const check = LeakCheck.make()

@@ -13,10 +13,12 @@
  * headers) or destroys the body (reading it): the server sees the connection
  * closed.
  */
-import { NodeHttpClient, NodeStream } from "@effect/platform-node"
+import { NodeHttpClient } from "@effect/platform-node"
 import type * as Undici from "@effect/platform-node/Undici"
-import { Effect, Layer, Stream, Tracer } from "effect"
+import { Cause, Channel, Effect, Layer, type Pull, Scope, Stream, Tracer } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import { HttpBody, HttpClient, type HttpClientError, HttpClientRequest } from "effect/http"
+import type { Readable } from "node:stream"
 
 /** What went wrong on the wire: before the response headers (`request`) or while reading the body (`body`). */
 export interface TransportFailure {
@@ -74,9 +76,68 @@ const viaDispatcher = (dispatcher: Undici.Dispatcher): Post => (origin, path, he
     (response): Response => ({
       status: response.statusCode,
       headers: () => flatHeaders(response.headers),
-      body: NodeStream.fromReadable({ evaluate: () => response.body, onError: bodyFailure })
+      body: bodyStream(response.body)
     })
   )
+
+/**
+ * An undici body as a stream: each pull takes every chunk Node has buffered,
+ * waiting for `readable` only when there is none. A body left before its end
+ * (the consumer stopped, or was interrupted) is destroyed, which closes the
+ * connection.
+ */
+const bodyStream = (body: Readable): Stream.Stream<Uint8Array, TransportFailure> =>
+  Stream.fromChannel(Channel.fromTransform((_, scope) =>
+    Effect.suspend(() => {
+      let failed: TransportFailure | undefined
+      let wake: (() => void) | undefined
+      const signal = () => wake?.()
+      const onError = (cause: unknown) => {
+        failed ??= bodyFailure(cause)
+        signal()
+      }
+      const onClose = () => {
+        if (!body.readableEnded) onError(new Error("the response body closed before its end"))
+      }
+      // stays attached: an error after the consumer left must not be unhandled
+      body.on("error", onError)
+      body.on("readable", signal)
+      body.on("end", signal)
+      body.on("close", onClose)
+      const wait = Effect.callback<undefined>((resume) => {
+        wake = () => {
+          wake = undefined
+          resume(Effect.undefined)
+        }
+        return Effect.sync(() => {
+          wake = undefined
+        })
+      })
+      const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure> = Effect.suspend(() => {
+        let chunk = body.read() as Uint8Array | null
+        if (chunk !== null) {
+          const chunks: [Uint8Array, ...Array<Uint8Array>] = [chunk]
+          while ((chunk = body.read() as Uint8Array | null) !== null) chunks.push(chunk)
+          return Effect.succeed(chunks)
+        }
+        if (failed !== undefined) return Effect.fail(failed)
+        if (body.readableEnded) return Cause.done()
+        return Effect.flatMap(wait, () => pull)
+      })
+      return Effect.as(
+        Scope.addFinalizer(
+          scope,
+          Effect.sync(() => {
+            body.off("readable", signal)
+            body.off("end", signal)
+            body.off("close", onClose)
+            if (!body.readableEnded) body.destroy()
+          })
+        ),
+        pull
+      )
+    })
+  ))
 
 const flatHeaders = (
   headers: Record<string, string | Array<string> | undefined>
