@@ -111,6 +111,8 @@ export interface Codec {
   readonly body: (call: Call) => unknown
   /** The reply of a parsed 2xx body, or what is wrong with its shape. */
   readonly decode: (json: unknown) => Reply | string
+  /** The usage a parsed 2xx body reports, read even when its reply does not decode (the provider billed it). */
+  readonly billed: (json: unknown) => TokenCounts | undefined
   /** A fresh decoder for one stream. */
   readonly streamDecoder: () => StreamDecoder
   /** Rewrites a structured answer before it is decoded (OpenAI strict mode: optional `null`s). */
@@ -210,7 +212,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const json = Json.parse(text)
     if (json === undefined) return malformed(model, `${name} answered with a body that is not JSON`, status)
     const reply = codec.decode(json)
-    if (typeof reply === "string") return malformed(model, `${name} answered with an unexpected shape: ${reply}`)
+    if (typeof reply === "string") {
+      const counts = codec.billed(json)
+      const message = `${name} answered with an unexpected shape: ${reply}`
+      return counts === undefined
+        ? malformed(model, message)
+        : new MalformedResponse({ provider: name, model, message, usage: price(model, counts) })
+    }
     if (reply.blockedPrompt !== undefined) {
       return new ContentFiltered({
         provider: name,
