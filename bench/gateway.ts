@@ -24,7 +24,6 @@
  */
 import { execFileSync, spawn } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 import { Agent, request } from "undici"
@@ -37,16 +36,6 @@ const concurrencies = [1, 256] as const
 const callsAt = (concurrency: number) => concurrency === 1 ? callsAtOne : concurrency * 10
 const clientKey = "bench-gateway-key"
 const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim())
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const address = probe.address()
-      probe.close(() => {
-        resolve(typeof address === "object" && address !== null ? address.port : 0)
-      })
-    })
-  })
 
 /** The gateway child's CPU (user + system) so far, µs. */
 const processCpuMicros = (pid: number): number => {
@@ -61,23 +50,30 @@ const memoryMiB = (pid: number, field: "VmRSS" | "VmHWM"): number => {
   return Number(/(\d+)/.exec(line ?? "")?.[1] ?? Number.NaN) / 1024
 }
 
-/** Starts the gateway process and resolves once `/healthz` answers. */
-const startGateway = async (mockUrl: string) => {
-  const port = await freePort()
-  const script = fileURLToPath(new URL("gateway/server.ts", import.meta.url))
-  const child = spawn(process.execPath, [script, mockUrl, String(port), clientKey], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, NODE_OPTIONS: "" }
+/** Starts the gateway process (its request log to /dev/null) and resolves once it announces its URL. */
+const startGateway = (mockUrl: string) =>
+  new Promise<{ readonly url: string; readonly pid: number; readonly stop: () => void }>((resolve, reject) => {
+    const script = fileURLToPath(new URL("gateway/server.ts", import.meta.url))
+    const child = spawn(process.execPath, [script, mockUrl, clientKey], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, NODE_OPTIONS: "" }
+    })
+    let err = ""
+    child.on("exit", (code) => {
+      reject(new Error(`the gateway exited (${code}) before it listened:\n${err}`))
+    })
+    child.stderr.setEncoding("utf8")
+    child.stderr.on("data", (data: string) => {
+      err += data
+      const match = /gateway on (http:\/\/\S+)/.exec(err)
+      if (match?.[1] !== undefined) {
+        child.removeAllListeners("exit")
+        child.stderr.removeAllListeners("data")
+        child.stderr.pipe(process.stderr)
+        resolve({ url: match[1], pid: child.pid ?? 0, stop: () => child.kill("SIGINT") })
+      }
+    })
   })
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 300; i++) {
-    const up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false)
-    if (up) return { url, pid: child.pid ?? 0, stop: () => child.kill("SIGINT") }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  child.kill()
-  throw new Error("the gateway did not answer /healthz within 30 s")
-}
 
 const agent = new Agent({ connections: 512 })
 

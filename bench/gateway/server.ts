@@ -2,19 +2,20 @@
  * The gateway of `bench/gateway.ts`, in its own process so that its CPU and
  * memory can be read from `/proc/<pid>`: `baton serve`'s defaults (memory
  * quota, SQLite ledger in a temporary directory, JSON request log on stdout)
- * over one provider, the mock server at `argv[2]`, on the port `argv[3]`,
- * for the client key `argv[4]`. (`@baton/gateway` is imported by path: the
- * bench package does not list it.)
+ * over one provider, the mock server at `argv[2]`, for the client key
+ * `argv[3]`, on a free port it announces on stderr (`gateway on <url>`).
+ * (`@baton/gateway` is imported by path: the bench package does not list it.)
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { ConfigProvider, Effect } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { HttpServer } from "effect/http"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Gateway from "../../packages/gateway/src/Gateway.ts"
 import * as GatewayConfig from "../../packages/gateway/src/GatewayConfig.ts"
 
-const [mockUrl = "", port = "0", clientKey = ""] = process.argv.slice(2)
+const [mockUrl = "", clientKey = ""] = process.argv.slice(2)
 
 const environment = {
   LLM_PRIMARY_PROVIDER: "openai",
@@ -33,8 +34,18 @@ const config = {
   keys: [{ sha256: GatewayConfig.hashKey(clientKey), subject: "bench-teacher" }]
 }
 
+const announce = Layer.effectDiscard(
+  HttpServer.HttpServer.use((server) =>
+    Effect.sync(() => process.stderr.write(`gateway on ${HttpServer.formatAddress(server.address)}\n`))
+  )
+)
+
 GatewayConfig.parse(JSON.stringify(config), "json").pipe(
-  Effect.flatMap((checked) => Gateway.serve({ config: checked, port: Number(port) })),
+  Effect.flatMap((checked) =>
+    Layer.launch(
+      announce.pipe(Layer.provideMerge(Gateway.layer(checked, { port: 0 })), Layer.provide(Gateway.layerDefaults))
+    )
+  ),
   Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment))),
   NodeRuntime.runMain
 )

@@ -38,21 +38,23 @@ const ask = (url: string, key: string) =>
 
 const sqliteUrl = () => `sqlite:${join(mkdtempSync(join(tmpdir(), "baton-gateway-")), "usage.sqlite")}`
 
+/** No config file: the chain deepseek -> gemini on `mock`, a fresh SQLite ledger, `subject`'s key `gw-key`. */
+const environmentOf = (mock: MockProviderServer.MockProviderServer["Service"], subject: string) => ({
+  LLM_PRIMARY_PROVIDER: "deepseek",
+  LLM_FALLBACK_PROVIDER: "gemini",
+  DEEPSEEK_API_KEY: "sk-ds",
+  GEMINI_API_KEY: "sk-gm",
+  DEEPSEEK_BASE_URL: mock.baseUrl("deepseek"),
+  GEMINI_BASE_URL: mock.baseUrl("gemini"),
+  LLM_USAGE_STORE_URL: sqliteUrl(),
+  BATON_GATEWAY_KEYS: `${subject}:${GatewayConfig.hashKey("gw-key")}`
+})
+
 describe("Gateway.serve", () => {
   it.live("without a config file serves the environment's chain as `default` (memory quota, SQLite ledger)", () =>
     Effect.scoped(Effect.gen(function*() {
       const mock = yield* MockProviderServer.start()
-      const environment = {
-        LLM_PRIMARY_PROVIDER: "deepseek",
-        LLM_FALLBACK_PROVIDER: "gemini",
-        DEEPSEEK_API_KEY: "sk-ds",
-        GEMINI_API_KEY: "sk-gm",
-        DEEPSEEK_BASE_URL: mock.baseUrl("deepseek"),
-        GEMINI_BASE_URL: mock.baseUrl("gemini"),
-        LLM_USAGE_STORE_URL: sqliteUrl(),
-        BATON_GATEWAY_KEYS: `teacher-42:${GatewayConfig.hashKey("gw-key")}`
-      }
-      const answer = yield* ask(yield* serveOn(environment), "gw-key")
+      const answer = yield* ask(yield* serveOn(environmentOf(mock, "teacher-42")), "gw-key")
       assert.strictEqual(answer.status, 200)
       const completion = Schema.decodeUnknownSync(Completion)(answer.json)
       assert.strictEqual(completion.model, "deepseek/deepseek-flash")
@@ -62,21 +64,11 @@ describe("Gateway.serve", () => {
   it.live("with REDIS_URL two serve processes share the subject's daily limit exactly", () =>
     Effect.scoped(Effect.gen(function*() {
       const mock = yield* MockProviderServer.start()
-      const environment = () => ({
-        LLM_PRIMARY_PROVIDER: "deepseek",
-        LLM_FALLBACK_PROVIDER: "gemini",
-        DEEPSEEK_API_KEY: "sk-ds",
-        GEMINI_API_KEY: "sk-gm",
-        DEEPSEEK_BASE_URL: mock.baseUrl("deepseek"),
-        GEMINI_BASE_URL: mock.baseUrl("gemini"),
-        REDIS_URL: redisUrl,
-        AI_DAILY_LIMIT_PER_TEACHER: "3",
-        LLM_USAGE_STORE_URL: sqliteUrl(),
-        // a subject of its own: the daily count lives in the shared Redis
-        BATON_GATEWAY_KEYS: `teacher-${randomUUID()}:${GatewayConfig.hashKey("gw-key")}`
-      })
-      const shared = environment()
-      const urls = [yield* serveOn(shared), yield* serveOn({ ...shared, LLM_USAGE_STORE_URL: sqliteUrl() })]
+      // a subject of its own: the daily count lives in the shared Redis
+      const subject = `teacher-${randomUUID()}`
+      const replica = () =>
+        serveOn({ ...environmentOf(mock, subject), REDIS_URL: redisUrl, AI_DAILY_LIMIT_PER_TEACHER: "3" })
+      const urls = [yield* replica(), yield* replica()]
       const answers = yield* Effect.forEach(
         Array.from({ length: 8 }, (_, i) => urls[i % 2] ?? ""),
         (url) => ask(url, "gw-key")
