@@ -23,5 +23,6 @@ export default [
   project("gateway", "./packages/gateway", { testTimeout: 30_000 }),
   project("http", "./packages/http"),
   project("cli", "./packages/cli", { testTimeout: 180_000 }),
-  project("quiz-service", "./examples/quiz-service", { testTimeout: 60_000 })
+  project("quiz-service", "./examples/quiz-service", { testTimeout: 60_000 }),
+  project("chaos", "./chaos", { testTimeout: 120_000 })
 ]

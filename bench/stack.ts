@@ -11,12 +11,13 @@
  * headline rows at concurrency 1 and 64 in under a minute. Options by
  * environment: `BENCH_ROUNDS`, `BENCH_CALLS` (calls per batch at concurrency
  * 1), `BENCH_CASES` (only cases whose name contains one of these
- * comma-separated words; the floor always runs), `BENCH_LEAK_SECONDS`. See
+ * comma-separated words, of any group; the floor always runs),
+ * `BENCH_CONCURRENCY` (comma-separated), `BENCH_LEAK_SECONDS`. See
  * `bench/README.md`.
  */
 import { execFile } from "node:child_process"
-import { writeFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
+import { existsSync, writeFileSync } from "node:fs"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { promisify } from "node:util"
 import * as L from "./internal/library.ts"
 import * as Measure from "./internal/measure.ts"
@@ -29,7 +30,7 @@ const quick = process.argv.includes("--quick")
 const rounds = Number(process.env["BENCH_ROUNDS"] ?? (quick ? 3 : 5))
 const calls = Number(process.env["BENCH_CALLS"] ?? (quick ? 100 : 200))
 const only = (process.env["BENCH_CASES"] ?? "").split(",").filter((s) => s.length > 0)
-const concurrencies = quick ? [1, 64] : [1, 64, 512]
+const concurrencies = (process.env["BENCH_CONCURRENCY"] ?? (quick ? "1,64" : "1,64,512")).split(",").map(Number)
 /** Children per case for cold start and memory in flight. */
 const children = 2
 const firstDeltaRuns = quick ? 0 : 60
@@ -46,8 +47,9 @@ const child = async <A>(script: string, args: ReadonlyArray<string>): Promise<A>
   return JSON.parse(last) as A
 }
 
+/** The floor; then the cases named by `BENCH_CASES` (any group), else every case (quick: the headline ones). */
 const selected = (c: L.Case): boolean =>
-  c.name === L.names.floor || ((!quick || c.headline) && (only.length === 0 || only.some((w) => c.name.includes(w))))
+  c.name === L.names.floor || (only.length > 0 ? only.some((w) => c.name.includes(w)) : !quick || c.headline)
 
 /** Cold start and memory in flight of each case, `children` fresh processes each, interleaved; medians. */
 const measureSubjects = async (url: string): Promise<ReadonlyArray<Report.Subject>> => {
@@ -93,6 +95,21 @@ const measureFirstDelta = async (libraries: ReadonlyArray<L.Library>): Promise<R
   return streams.map((s, k) => ({ name: s.name, ms: ms[k] ?? [] }))
 }
 
+/**
+ * The gateway's section of RESULTS.md: `bench/gateway.ts`, when present, may
+ * export `resultsSection(url)` (the mock server's URL) resolving with
+ * Markdown. gateway.ts must run its own benchmark only as the entry point
+ * (`import.meta.main`), not when imported here.
+ */
+const gatewaySection = async (url: string): Promise<ReadonlyArray<string>> => {
+  const file = here("gateway.ts")
+  if (!existsSync(file)) return []
+  const module = (await import(pathToFileURL(file).href)) as {
+    readonly resultsSection?: (url: string) => Promise<string>
+  }
+  return module.resultsSection === undefined ? [] : [await module.resultsSection(url)]
+}
+
 const main = async () => {
   const started = new Date()
   const loadBefore = Report.loadAverage()
@@ -100,7 +117,7 @@ const main = async () => {
   const libraries: Array<L.Library> = []
   try {
     for (const name of Registry.names) {
-      if (quick && name === "transport") continue
+      if (quick && only.length === 0 && name === "transport") continue
       libraries.push(await (await Registry.libraries[name]()).setup(server.url))
     }
     const cases = libraries.flatMap((l) => l.cases).filter(selected)
@@ -128,6 +145,10 @@ const main = async () => {
         return undefined
       }
     )
+    const sections = quick || only.length > 0 ? [] : await gatewaySection(server.url).catch((error: unknown) => {
+      console.error(`gateway: ${String(error).slice(0, 300)}`)
+      return []
+    })
     const result: Report.Run = {
       mode: quick ? "quick" : "full",
       rounds,
@@ -138,7 +159,8 @@ const main = async () => {
       byConcurrency,
       subjects,
       firstDelta,
-      leak
+      leak,
+      sections
     }
     const text = Report.markdown(result)
     console.log(text)

@@ -63,6 +63,9 @@ export const names = {
   openai: "openai SDK chat.completions.create",
   langchain: "LangChain ChatOpenAI.withFallbacks",
   vercel: "Vercel AI SDK generateText",
+  adapterStream: "Baton adapter alone, streamed (provider.stream drained)",
   httpClient: "Effect HttpClient (undici) + text + JSON.parse",
+  adapterOverHttpClient: "Baton adapter alone over NodeHttpClient.layerUndici",
+  adapterStreamOverHttpClient: "Baton adapter alone, streamed, over NodeHttpClient.layerUndici",
   undiciService: "undici Agent under an Effect service + JSON.parse"
 } as const

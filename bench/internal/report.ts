@@ -45,6 +45,8 @@ export interface Run {
   readonly subjects: ReadonlyArray<Subject>
   readonly firstDelta: ReadonlyArray<FirstDelta>
   readonly leak: Leak | undefined
+  /** Sections of other benchmarks (the gateway's), Markdown, appended as they are. */
+  readonly sections: ReadonlyArray<string>
 }
 
 /** The current load average, 1, 5 and 15 minutes. */
@@ -323,5 +325,6 @@ export const markdown = (run: Run): string => {
       ""
     )
   }
+  parts.push(...run.sections)
   return parts.join("\n")
 }

@@ -17,7 +17,7 @@ import * as RequestLog from "@baton/core/RequestLog"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as OpenAi from "@baton/providers/OpenAi"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import { Context, Effect, Exit, Layer, Redacted, Schema, Scope, Stream } from "effect"
 import type { HttpClient } from "effect/http"
 import * as L from "../library.ts"
@@ -118,7 +118,7 @@ export const setupWith = async (url: string, ledger: Layer.Layer<UsageLedger.Usa
   const scope = Scope.makeUnsafe()
   // built in `scope` (not with `Effect.provide`, which would close the HTTP client when the build ends)
   const built = Effect.flatMap(
-    Layer.build(Layer.merge(NodeHttpClient.layerUndici, Pricing.layerDefault)),
+    Layer.build(Layer.merge(ProviderHttpClient.layer, Pricing.layerDefault)),
     (context) => Effect.provideContext(makeManagers(url, ledger), context)
   ).pipe(Scope.provide(scope))
   const m = await run(built)
@@ -159,6 +159,7 @@ export const setupWith = async (url: string, ledger: Layer.Layer<UsageLedger.Usa
   return {
     cases: [
       baton(L.names.adapter, async (model) => run(m.adapter.generate(await requestOf(model))), true, true),
+      baton(L.names.adapterStream, async (model) => run(Stream.runDrain(m.adapter.stream(await requestOf(model))))),
       baton(L.names.generate, (model) => run(m.streamed.generate(inputOf(model))), true, true),
       baton(L.names.plain, (model) => run(m.plain.generate(inputOf(model))), true, true),
       baton(L.names.structuredSchema, (model) => run(m.streamed.generateStructured(inputOf(model), Quiz)), true),

@@ -4,10 +4,17 @@
  * propagation off, an attempt timeout) against undici's dispatcher directly
  * under an Effect service that keeps interruption (an `AbortSignal`) and a
  * first-byte hook (the headers and the body are two steps). Both read the body
- * as text and `JSON.parse` it, as the adapter does.
+ * as text and `JSON.parse` it, as the adapter does. And Baton's adapter given
+ * `NodeHttpClient.layerUndici` (called through the `HttpClient` interface)
+ * rather than `ProviderHttpClient.layer` (its dispatcher called directly), plain
+ * and streamed.
  */
+import { LlmProvider } from "@baton/core/LlmProvider"
+import * as LlmRequest from "@baton/core/LlmRequest"
+import * as Pricing from "@baton/core/Pricing"
+import * as DeepSeek from "@baton/providers/DeepSeek"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Context, Effect, Exit, Layer, Scope, Tracer } from "effect"
+import { Context, Effect, Exit, Layer, Redacted, Scope, Stream, Tracer } from "effect"
 import { HttpBody, HttpClient, HttpClientRequest } from "effect/http"
 import { Agent } from "undici"
 import * as L from "../library.ts"
@@ -40,11 +47,17 @@ const makeTransport = (origin: string): Transport => {
 /** The transports against `url/deepseek/chat/completions`. */
 export const setup = async (url: string): Promise<L.Library> => {
   const scope = Scope.makeUnsafe()
-  const client = await Effect.runPromise(
-    Effect.map(Layer.build(NodeHttpClient.layerUndici), (context) => Context.get(context, HttpClient.HttpClient)).pipe(
-      Scope.provide(scope)
-    )
+  const context = await Effect.runPromise(
+    Layer.build(
+      Layer.provideMerge(
+        DeepSeek.layer({ apiKey: Redacted.make(L.apiKey), baseUrl: `${url}/deepseek`, model: L.model }),
+        Layer.merge(NodeHttpClient.layerUndici, Pricing.layerDefault)
+      )
+    ).pipe(Scope.provide(scope))
   )
+  const client = Context.get(context, HttpClient.HttpClient)
+  const adapter = Context.get(context, LlmProvider)
+  const request = await Effect.runPromise(LlmRequest.make({ prompt: L.prompt }))
   const path = "/deepseek/chat/completions"
   const headers = { authorization: `Bearer ${L.apiKey}`, "content-type": "application/json" }
   const bodyOf = (model: string) =>
@@ -79,7 +92,12 @@ export const setup = async (url: string): Promise<L.Library> => {
   return {
     cases: [
       transportCase(L.names.httpClient, viaHttpClient),
-      transportCase(L.names.undiciService, viaUndici)
+      transportCase(L.names.undiciService, viaUndici),
+      transportCase(L.names.adapterOverHttpClient, () => Effect.runPromise(adapter.generate(request))),
+      transportCase(
+        L.names.adapterStreamOverHttpClient,
+        () => Effect.runPromise(Stream.runDrain(adapter.stream(request)))
+      )
     ],
     firstDelta: [],
     close: () => Effect.runPromise(Scope.close(scope, Exit.void))

@@ -56,7 +56,7 @@ const overridesOf = (flags: Flags): Record<string, string> => {
   return {
     ...(provider === undefined
       ? {}
-      : { LLM_PRIMARY_PROVIDER: provider, LLM_FALLBACK_PROVIDER: "none", LLM_FALLBACK_PROVIDERS: "" }),
+      : { LLM_PRIMARY_PROVIDER: provider, LLM_FALLBACK_PROVIDER: "none", LLM_FALLBACK_PROVIDERS: "", LLM_CHAIN: "" }),
     ...Option.match(flags.model, { onNone: () => ({}), onSome: (m) => ({ [`${primary.toUpperCase()}_MODEL`]: m }) })
   }
 }

@@ -7,18 +7,8 @@
  * `default`, with client keys from `BATON_GATEWAY_KEYS`
  * (`subject:sha256hex`, comma-separated), an in-memory quota and the SQLite
  * ledger `.baton/usage.sqlite`. With no provider key in the environment the
- * providers are the bundled mock server, announced in one line. A minimal
- * config file:
- *
- * ```yaml
- * providers:
- *   deepseek: { models: [deepseek-flash] }
- *   gemini: { models: [gemini-2.5-flash] }
- * models:
- *   quiz: [deepseek/deepseek-flash, gemini/gemini-2.5-flash]
- * keys:
- *   - { sha256: <sha256 hex of the client's key>, subject: teacher-42 }
- * ```
+ * providers are the bundled mock server, announced in one line. `--help`
+ * shows a minimal config file ({@link description}).
  *
  * @since 0.1.0
  */
@@ -51,6 +41,31 @@ const serve = (flags: Flags) =>
   )
 
 /**
+ * What `baton serve --help` says: the command, what runs without a config,
+ * and a minimal config file.
+ *
+ * @since 0.1.0
+ */
+export const description = `Run the OpenAI-compatible gateway with Baton's policies.
+
+Without --config: the environment's chain (LLM_PRIMARY_PROVIDER, fallbacks) as the model "default",
+client keys from BATON_GATEWAY_KEYS (subject:sha256hex,...), an in-memory quota and the SQLite
+ledger .baton/usage.sqlite (or LLM_USAGE_STORE_URL). Replicas: REDIS_URL shares quotas and circuits,
+LLM_USAGE_STORE_URL=postgres://... one ledger.
+
+A minimal config (baton.yaml; JSON works too):
+
+  providers:
+    deepseek: { models: [deepseek-flash] }            # key from DEEPSEEK_API_KEY
+    gemini: { models: [gemini-2.5-flash] }            # key from GEMINI_API_KEY
+  models:
+    quiz:                                             # an alias: a chain of steps
+      - { model: deepseek/deepseek-flash, retries: 1 }  # a step with its own policy
+      - gemini/gemini-2.5-flash
+  keys:
+    - { sha256: <sha256 hex of the client's key>, subject: teacher-42, daily: 200 }`
+
+/**
  * The `serve` command.
  *
  * @since 0.1.0
@@ -62,4 +77,4 @@ export const command = Command.make("serve", {
   ),
   port: Flag.Int("port").pipe(Flag.withDefault(8080), Flag.withDescription("port to listen on")),
   host: Flag.String("host").pipe(Flag.withDefault("127.0.0.1"), Flag.withDescription("address to listen on"))
-}, serve).pipe(Command.withDescription("Run the OpenAI-compatible gateway with Baton's policies"))
+}, serve).pipe(Command.withDescription(description))

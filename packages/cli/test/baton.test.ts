@@ -3,8 +3,9 @@
  * machine's Node 20 when there is one, to prove the launcher), its output and
  * its exit code.
  */
+import * as GatewayConfig from "@baton/gateway/GatewayConfig"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import { Effect, Exit, Scope } from "effect"
+import { ConfigProvider, Effect, Exit, Scope } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync, mkdtempSync } from "node:fs"
@@ -173,14 +174,16 @@ describe("baton", () => {
     }
   })
 
-  it("serve: the gateway on the environment's chain (mock providers), a client key's call answered, others 401", async () => {
+  it("serve without a config: the environment's chain (mock providers), memory quota, SQLite ledger; others 401", async () => {
     const key = "client-key-for-the-cli-test"
     const hash = createHash("sha256").update(key).digest("hex")
     const port = await freePort()
+    const cwd = freshDir()
     const child = spawn(node, [baton, "serve", "--port", String(port)], {
-      cwd: freshDir(),
+      cwd,
       env: { ...baseEnv, BATON_GATEWAY_KEYS: `teacher-cli:${hash}` }
     })
+    const exited = new Promise((resolve) => child.once("exit", resolve))
     try {
       await new Promise<void>((resolve, reject) => {
         let output = ""
@@ -205,9 +208,34 @@ describe("baton", () => {
       assert.strictEqual(body.model, "deepseek/deepseek-flash")
       assert.include(body.choices[0]?.message.content, "Mock answer from deepseek")
       assert.strictEqual((await call("Bearer not-a-key")).status, 401)
+      child.kill("SIGINT")
+      await exited
+      // the call's row is in the embedded ledger, .baton/usage.sqlite under the working directory
+      const usage = await run(["usage"], { cwd })
+      assert.strictEqual(usage.code, 0, usage.stderr)
+      assert.match(usage.stdout, /teacher-cli\s+1\s/)
     } finally {
       child.kill("SIGINT")
     }
+  })
+
+  it("serve --help shows a minimal config, and that config is valid", async () => {
+    const help = await run(["serve", "--help"])
+    assert.strictEqual(help.code, 0, help.stderr)
+    const yaml = /A minimal config[^\n]*\n\n((?: {2}.*\n)+)/.exec(help.stdout)?.[1] ?? ""
+    assert.include(yaml, "providers:")
+    const config = await Effect.runPromise(
+      GatewayConfig.parse(
+        yaml.replace(/<sha256 hex of the client's key>/, GatewayConfig.hashKey("k")),
+        "yaml"
+      ).pipe(
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DEEPSEEK_API_KEY: "d", GEMINI_API_KEY: "g" })))
+      )
+    )
+    assert.deepStrictEqual(
+      GatewayConfig.resolveModel(config, "quiz")?.map((step) => `${step.provider}/${step.model}:${step.retries}`),
+      ["deepseek/deepseek-flash:1", "gemini/gemini-2.5-flash:undefined"]
+    )
   })
 
   it("serve --config with a missing file names it and exits 2", async () => {

@@ -2,9 +2,9 @@
  * What the manager does with each provider error: the one table.
  *
  * For every error tag of `ProviderError`, three facts, read by every part of
- * Baton that has to decide (the `retryable` / `fallback` getters on the error
- * classes, `FallbackPolicy.retrySchedule`, the manager's walk along the
- * chain, `CircuitPolicy.classify`):
+ * Baton that has to decide (`LlmError.isRetryable` / `shouldFallback`,
+ * `FallbackPolicy.retrySchedule` and `stopsChain`, the manager's walk along
+ * the chain, `CircuitPolicy.classify`):
  *
  * | error | retry (same provider) | fall back (next provider) | circuit |
  * | --- | --- | --- | --- |

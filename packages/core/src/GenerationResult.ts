@@ -10,9 +10,11 @@
  * A stream is a `Stream` of `StreamPart`s: `TextDelta`s (and, when the model
  * calls tools, `ToolCallDelta`s as the provider streams each call's
  * arguments), then exactly one `Finish` carrying the finish reason, the usage
- * and the assembled tool calls. A stream that ends without
- * its `Finish` was cut: adapters fail it with `StreamInterrupted` rather than
- * end it quietly. `LlmManager.stream` with `rescue: "restart"` may send one
+ * and the assembled tool calls. A stream that ends without its `Finish` was
+ * cut, and fails rather than ending quietly: an adapter's with
+ * `ProviderConnectionFailed` or `MalformedResponse`, `LlmManager.stream`
+ * (once text reached the caller and no rescue completed the answer) with
+ * `StreamInterrupted`. `LlmManager.stream` with `rescue: "restart"` may send one
  * `Restart` when it restarts a broken answer: discard the text received so
  * far, the whole new answer follows.
  *

@@ -38,7 +38,7 @@
  * | `LLM_FALLBACK_ON_CONTENT_FILTER` | `false` | send a prompt one provider refused on policy grounds to the next provider |
  * | `LLM_MAX_BODY_BYTES` | unset (the adapters' 16 MiB) | largest plain reply body read from a provider; over it the attempt is a `MalformedResponse` and the chain falls back |
  * | `LLM_MAX_EVENT_BYTES` | unset (the adapters' 1 MiB) | largest single stream event (UTF-16 code units); the same rule |
- * | `REDIS_URL` | unset | Redis for shared quotas and circuits |
+ * | `REDIS_URL` | unset | Redis for shared quotas, circuits and throttles |
  * | `LLM_USAGE_STORE_URL` | unset | usage ledger database (`sqlite:path` or `postgres://...`) |
  * | `LLM_LOG_PROMPTS` | `false` | log (truncated) prompt text |
  * | `LLM_PRICES` | unset | JSON price overrides: `{"openai":{"models":{"gpt-4.1":{"input":2,"output":8}}}}` |

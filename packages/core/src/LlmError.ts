@@ -11,6 +11,8 @@
  *   `TooManyQuestions` (one request asks for more than the per-request limit),
  *   `QuotaStoreUnavailable` (the quota store cannot be reached and the limiter
  *   fails closed).
+ * - `CircuitStoreUnavailable`: `LlmManager.circuitState` could not read the
+ *   circuit store (calls do not fail with it: circuits fail open).
  * - `LlmConfigError`: configuration that cannot work, raised when a layer is
  *   built, naming the variable to fix.
  *

@@ -250,6 +250,21 @@ export const CurrentHttpObserver = Context.Reference<HttpObserver | undefined>(
 )
 
 /**
+ * Runs one HTTP exchange (from sending the request to its response headers)
+ * under the current {@link HttpObserver}: `sent` before it, `headers` once it
+ * succeeded. Adapters that call their provider without an `HttpClient` wrap
+ * their own exchange with it.
+ *
+ * @since 0.1.0
+ */
+export const observeHttp = <A, E, R>(exchange: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  CurrentHttpObserver.use((observer) =>
+    observer === undefined
+      ? exchange
+      : Effect.flatMap(observer.sent, () => Effect.tap(exchange, observer.headers))
+  )
+
+/**
  * A provider's `HttpClient` reporting each exchange to the current
  * {@link HttpObserver}. Adapters wrap the client they were given with it
  * once, when they are built.
@@ -257,10 +272,4 @@ export const CurrentHttpObserver = Context.Reference<HttpObserver | undefined>(
  * @since 0.1.0
  */
 export const observeHttpClient = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
-  HttpClient.transform(client, (response) =>
-    Effect.contextWith((context: Context.Context<never>) => {
-      const observer = Context.get(context, CurrentHttpObserver)
-      return observer === undefined
-        ? response
-        : observer.sent.pipe(Effect.andThen(response), Effect.tap(observer.headers))
-    }))
+  HttpClient.transform(client, observeHttp)

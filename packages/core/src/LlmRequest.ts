@@ -29,7 +29,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { createHash, randomUUID } from "node:crypto"
+import { hash, randomUUID } from "node:crypto"
 import * as GenerationOptions from "./GenerationOptions.ts"
 import { RequestId, SubjectId } from "./Ids.ts"
 import { firstIssue } from "./internal/schemaIssue.ts"
@@ -146,40 +146,94 @@ const decodeInput = Schema.decodeUnknownEffect(InputSchema)
 
 /**
  * Checks a request and normalises it; fails with `InvalidOptions` naming the
- * first bad field, before any network call.
+ * first bad field, before any network call. The common input (a prompt, a
+ * subject, no options) is checked by hand ({@link checkedPlain}); anything
+ * else, and anything the hand check does not accept, goes through the Schema
+ * decode, which names the bad field.
  *
  * @since 0.1.0
  */
-export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> =>
-  Effect.gen(function*() {
-    if (!isObject(input)) return yield* notAnObject
-    const { metadata, prompt } = yield* decodeInput(withoutUndefined(input)).pipe(
-      Effect.mapError((error) => new InvalidOptions(firstIssue(error, "")))
-    )
-    const options = yield* GenerationOptions.decode(input.options)
-    const conversation: ReadonlyArray<Message> = typeof prompt === "string"
-      ? [{ role: "user", content: prompt }]
-      : prompt
-    const messages = options.system === undefined
-      ? conversation
-      : [{ role: "system" as const, content: options.system }, ...conversation]
-    const request: LlmRequest = {
-      messages,
-      options,
-      requestId: metadata?.requestId ?? RequestId.make(randomUUID()),
-      subjectId: metadata?.subjectId,
-      units: metadata?.units ?? 1,
-      tags: metadata?.tags ?? {},
-      promptHash: hashMessages(messages)
-    }
-    if (input.tools === undefined || input.tools.length === 0) return request
-    const tools = yield* Tool.make(input.tools)
-    return { ...request, tools, toolChoice: yield* Tool.checkChoice(input.toolChoice, tools) }
-  })
+export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> => {
+  if (!isObject(input)) return Effect.fail(notAnObject)
+  const plain = checkedPlain(input)
+  if (plain !== undefined) return Effect.succeed(normalise(plain.prompt, plain.metadata, GenerationOptions.defaults))
+  return decodeChecked(input)
+}
+
+const decodeChecked = Effect.fnUntraced(function*(input: Input) {
+  const { metadata, prompt } = yield* decodeInput(withoutUndefined(input)).pipe(
+    Effect.mapError((error) => new InvalidOptions(firstIssue(error, "")))
+  )
+  const options = input.options == null ? GenerationOptions.defaults : yield* GenerationOptions.decode(input.options)
+  const request = normalise(prompt, metadata, options)
+  if (input.tools === undefined || input.tools.length === 0) return request
+  const tools = yield* Tool.make(input.tools)
+  return { ...request, tools, toolChoice: yield* Tool.checkChoice(input.toolChoice, tools) }
+})
+
+/** The checked request, with `options.system` first and a request id drawn when the caller gave none. */
+const normalise = (
+  prompt: string | ReadonlyArray<Message>,
+  metadata: Metadata | undefined,
+  options: GenerationOptions.GenerationOptions
+): LlmRequest => {
+  const conversation: ReadonlyArray<Message> = typeof prompt === "string"
+    ? [{ role: "user", content: prompt }]
+    : prompt
+  const messages = options.system === undefined
+    ? conversation
+    : [{ role: "system" as const, content: options.system }, ...conversation]
+  return {
+    messages,
+    options,
+    requestId: metadata?.requestId ?? RequestId.make(randomUUID()),
+    subjectId: metadata?.subjectId,
+    units: metadata?.units ?? 1,
+    tags: metadata?.tags ?? {},
+    promptHash: hashMessages(messages)
+  }
+}
 
 const isObject = (input: unknown): input is object => typeof input === "object" && input !== null
 
 const notAnObject = new InvalidOptions({ field: "request", message: "request: expected an object with a prompt" })
+
+/** No control character (the pattern of `SubjectId` and `RequestId`). */
+const printable = /^\P{Cc}*$/u
+
+const isId = (value: unknown, maxLength: number): boolean =>
+  typeof value === "string" && value.length > 0 && value.length <= maxLength && printable.test(value)
+
+const metadataKeys = new Set(["subjectId", "requestId", "units"])
+
+/**
+ * The input when it is the common case the Schema would accept unchanged: a
+ * non-empty string prompt, no options, no tools, metadata (if any) holding
+ * only a valid `subjectId`, `requestId` and `units`. `undefined` sends the
+ * input to the Schema decode.
+ */
+const checkedPlain = (
+  input: Input
+): { readonly prompt: string; readonly metadata: Metadata | undefined } | undefined => {
+  const { metadata, prompt } = input
+  if (typeof prompt !== "string" || prompt.length === 0) return undefined
+  if (input.options != null || input.tools !== undefined || input.toolChoice !== undefined) return undefined
+  if (metadata === undefined) return { prompt, metadata: undefined }
+  if (!isObject(metadata) || Object.getPrototypeOf(metadata) !== Object.prototype) return undefined
+  for (const key in metadata) if (!metadataKeys.has(key)) return undefined
+  const { requestId, subjectId, units } = metadata
+  if (subjectId !== undefined && !isId(subjectId, 256)) return undefined
+  if (requestId !== undefined && !isId(requestId, 128)) return undefined
+  if (units !== undefined && !(Number.isSafeInteger(units) && units >= 1)) return undefined
+  return {
+    prompt,
+    metadata: {
+      ...(subjectId === undefined ? {} : { subjectId: SubjectId.make(subjectId, { disableChecks: true }) }),
+      ...(requestId === undefined ? {} : { requestId: RequestId.make(requestId, { disableChecks: true }) }),
+      ...(units === undefined ? {} : { units })
+    }
+  }
+}
 
 /**
  * A request from what a caller passed: an `Input` (decoded by `make`) or an
@@ -204,14 +258,14 @@ const withoutUndefined = (input: Input): Record<string, unknown> =>
  * @since 0.1.0
  */
 export const hashMessages = (messages: ReadonlyArray<Message>): string => {
-  const hash = createHash("sha256")
+  let text = ""
   for (const message of messages) {
-    hash.update(`${message.role}\u0000${message.content}\u0001`)
+    text += `${message.role}\u0000${message.content}\u0001`
     if (message.toolCalls !== undefined || message.toolCallId !== undefined) {
-      hash.update(`${JSON.stringify([message.toolCalls, message.toolCallId, message.name])}\u0001`)
+      text += `${JSON.stringify([message.toolCalls, message.toolCallId, message.name])}\u0001`
     }
   }
-  return hash.digest("hex")
+  return hash("sha256", text)
 }
 
 /**

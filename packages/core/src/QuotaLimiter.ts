@@ -589,36 +589,36 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       }
     })
 
-  const reserve = (subjectId: SubjectId, units = 1) =>
-    Effect.uninterruptible(Effect.gen(function*() {
-      yield* checkUnits("units", units)
-      const limits = yield* limitsFor(subjectId)
-      const { day, expiresInMillis, resetsAt } = yield* today
-      const key: StoreKey = { subjectId, day }
-      const outcome = yield* orFailOpen(
-        store.reserve({ key, units, limits, expiresInMillis }),
-        undefined
-      )
-      if (outcome === undefined) {
-        return yield* makeReservation(statusOf(subjectId, limits, 0, resetsAt), key, limits, units, false)
-      }
-      if (outcome._tag === "Denied") return yield* exceeded(subjectId, limits, outcome, resetsAt, units)
-      return yield* makeReservation(
-        statusOf(subjectId, limits, outcome.usage.units, resetsAt),
-        key,
-        limits,
-        units,
-        true
-      )
-    }))
+  const reserveNow = Effect.fnUntraced(function*(subjectId: SubjectId, units: number) {
+    yield* checkUnits("units", units)
+    const limits = yield* limitsFor(subjectId)
+    const { day, expiresInMillis, resetsAt } = yield* today
+    const key: StoreKey = { subjectId, day }
+    const outcome = yield* orFailOpen(
+      store.reserve({ key, units, limits, expiresInMillis }),
+      undefined
+    )
+    if (outcome === undefined) {
+      return yield* makeReservation(statusOf(subjectId, limits, 0, resetsAt), key, limits, units, false)
+    }
+    if (outcome._tag === "Denied") return yield* exceeded(subjectId, limits, outcome, resetsAt, units)
+    return yield* makeReservation(
+      statusOf(subjectId, limits, outcome.usage.units, resetsAt),
+      key,
+      limits,
+      units,
+      true
+    )
+  })
 
-  const remaining = (subjectId: SubjectId) =>
-    Effect.gen(function*() {
-      const limits = yield* limitsFor(subjectId)
-      const { day, resetsAt } = yield* today
-      const usage = yield* orFailOpen(store.usage({ subjectId, day }), emptyUsage)
-      return statusOf(subjectId, limits, usage.units, resetsAt)
-    })
+  const reserve = (subjectId: SubjectId, units = 1) => Effect.uninterruptible(reserveNow(subjectId, units))
+
+  const remaining = Effect.fnUntraced(function*(subjectId: SubjectId) {
+    const limits = yield* limitsFor(subjectId)
+    const { day, resetsAt } = yield* today
+    const usage = yield* orFailOpen(store.usage({ subjectId, day }), emptyUsage)
+    return statusOf(subjectId, limits, usage.units, resetsAt)
+  })
 
   const checkRequestSize = (questions: number): Effect.Effect<void, TooManyQuestions | InvalidOptions> =>
     !isUnits(questions)

@@ -105,6 +105,7 @@ describe("LlmManager.layerConfig with LLM_CHAIN", () => {
         LLM_CHAIN: "local,backup-1/deepseek-flash",
         LLM_COMPAT_LOCAL_BASE_URL: server.baseUrl("openai"),
         LLM_COMPAT_LOCAL_MODEL: "llama3.2",
+        LLM_COMPAT_LOCAL_API_KEY: "sk-local",
         LLM_COMPAT_BACKUP_1_BASE_URL: server.baseUrl("deepseek"),
         LLM_COMPAT_BACKUP_1_API_KEY: "sk-backup",
         LLM_MAX_RETRIES: "0"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { createHash } from "node:crypto"
 import * as LlmRequest from "../src/LlmRequest.ts"
 
 describe("LlmRequest", () => {
@@ -37,6 +38,32 @@ describe("LlmRequest", () => {
       const c = yield* LlmRequest.make({ prompt: "other" })
       assert.strictEqual(a.promptHash, b.promptHash)
       assert.notStrictEqual(a.promptHash, c.promptHash)
+    }))
+
+  it.effect("refuses on the common input (a string prompt and metadata) what the Schema refuses, naming the field", () =>
+    Effect.gen(function*() {
+      const bad: ReadonlyArray<readonly [LlmRequest.Input["metadata"], string]> = [
+        [{ subjectId: "a\nb" }, "metadata.subjectId"],
+        [{ subjectId: "s".repeat(257) }, "metadata.subjectId"],
+        [{ requestId: "" }, "metadata.requestId"],
+        [{ requestId: "r".repeat(129) }, "metadata.requestId"],
+        [{ units: 0 }, "metadata.units"],
+        [{ units: 1.5 }, "metadata.units"],
+        [{ units: "2" as unknown as number }, "metadata.units"]
+      ]
+      for (const [metadata, field] of bad) {
+        const error = yield* Effect.flip(LlmRequest.make({ prompt: "x", metadata }))
+        assert.strictEqual(error.field, field, JSON.stringify(metadata))
+      }
+      const longest = yield* LlmRequest.make({
+        prompt: "x",
+        metadata: { subjectId: "s".repeat(256), requestId: "r".repeat(128), units: 3 }
+      })
+      assert.deepStrictEqual([longest.subjectId?.length, longest.requestId.length, longest.units], [256, 128, 3])
+      assert.strictEqual(
+        longest.promptHash,
+        createHash("sha256").update("user\u0000x\u0001").digest("hex")
+      )
     }))
 
   it.effect("rejects an empty prompt, a system-only conversation and a bad role", () =>

@@ -39,7 +39,8 @@
  *
  * Use it as a library: `Gateway.layer(config, { port })` is the server as a
  * `Layer` over the stores in context; `Gateway.serve(options)` runs it with
- * the environment's defaults (memory quota, SQLite ledger) until
+ * the environment's defaults (memory quota, SQLite ledger; Redis and
+ * PostgreSQL when `REDIS_URL` and `LLM_USAGE_STORE_URL` name them) until
  * interrupted. Shutdown closes the listener and lets in-flight requests
  * finish (20 s) before interrupting them; an interrupted call still records
  * its usage (the manager's cancellation path).
@@ -64,6 +65,9 @@ import type * as Pricing from "@baton/core/Pricing"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RequestLog from "@baton/core/RequestLog"
 import type * as UsageLedger from "@baton/core/UsageLedger"
+import * as RedisCircuitBreaker from "@baton/redis/RedisCircuitBreaker"
+import * as RedisConnection from "@baton/redis/RedisConnection"
+import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer, Option } from "effect"
@@ -181,11 +185,26 @@ export const layer = (
   )
 
 /**
+ * The quota and circuit stores: on the Redis of `REDIS_URL` when it is set
+ * (shared by every replica), else in memory.
+ */
+const storesFromConfig: Layer.Layer<QuotaLimiter.QuotaStore, unknown, LlmConfig.LlmConfig> = Layer.unwrap(
+  LlmConfig.LlmConfig.useSync((settings) =>
+    Option.isNone(settings.redisUrl)
+      ? QuotaLimiter.layerStoreMemory
+      : Layer.merge(RedisQuotaStore.layerStore(), RedisCircuitBreaker.layer()).pipe(
+        Layer.provide(RedisConnection.layerConfig({ purpose: "the gateway's shared quotas and circuits" }))
+      )
+  )
+)
+
+/**
  * The environment's defaults around `layer`: `LlmConfig` from the
  * environment, its price table, undici, JSON request logs, the usage ledger
- * of `LLM_USAGE_STORE_URL` (SQLite `.baton/usage.sqlite` when unset) and the
- * in-memory quota store. Give another `QuotaStore` (the Redis one) by
- * providing `layer` yourself.
+ * of `LLM_USAGE_STORE_URL` (SQLite `.baton/usage.sqlite` when unset; a
+ * `postgres://` URL for one ledger shared by replicas), and the quota and
+ * circuit stores on the Redis of `REDIS_URL` (shared by replicas), in memory
+ * when it is unset.
  *
  * @since 0.1.0
  * @category layers
@@ -197,7 +216,7 @@ export const layerDefaults: Layer.Layer<
   LlmConfig.layerPricing,
   RequestLog.layerFromConfig,
   SqlUsageLedger.layerFromConfig({ fallbackUrl: "sqlite:.baton/usage.sqlite" }),
-  QuotaLimiter.layerStoreMemory,
+  storesFromConfig,
   NodeHttpClient.layerUndici
 ).pipe(Layer.provideMerge(LlmConfig.layer))
 

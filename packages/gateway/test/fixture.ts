@@ -64,27 +64,38 @@ export const environment: Record<string, string> = {
 /** The gateway's URL. */
 export const gatewayUrl = HttpServer.HttpServer.useSync((server) => HttpServer.formatAddress(server.address))
 
-/** Stores and services of one gateway; `quotaStore` defaults to memory. */
-export const services = (
-  quotaStore: Layer.Layer<QuotaLimiter.QuotaStore, unknown> = QuotaLimiter.layerStoreMemory
-) =>
+/**
+ * What a test may change in a gateway: its stores (memory by default; a
+ * circuit store or throttle is used when given), the subjects' prefix and
+ * some environment variables on top of {@link environment}.
+ */
+export interface Options {
+  readonly subjectPrefix?: string
+  readonly quotaStore?: Layer.Layer<QuotaLimiter.QuotaStore, unknown>
+  readonly ledger?: Layer.Layer<UsageLedger.UsageLedger, unknown>
+  /** A `CircuitBreakerStore` and/or a `ProviderThrottle`. */
+  readonly shared?: Layer.Layer<never, unknown>
+  readonly environment?: Readonly<Record<string, string>>
+}
+
+/** Stores and services of one gateway. */
+export const services = (options: Options = {}) =>
   Layer.mergeAll(
     LlmConfig.layerPricing,
     RequestLog.layerMemory(),
-    UsageLedger.layerMemory(),
-    quotaStore,
+    options.ledger ?? UsageLedger.layerMemory(),
+    options.quotaStore ?? QuotaLimiter.layerStoreMemory,
+    options.shared ?? Layer.empty,
     NodeHttpClient.layerUndici
-  ).pipe(Layer.provideMerge(LlmConfig.layerFromRecord(environment)))
+  ).pipe(Layer.provideMerge(LlmConfig.layerFromRecord({ ...environment, ...options.environment })))
 
 /** A gateway over the mock server in context. */
-export const gateway = (
-  options: { readonly subjectPrefix?: string; readonly quotaStore?: Layer.Layer<QuotaLimiter.QuotaStore, unknown> } = {}
-) =>
+export const gateway = (options: Options = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     const mock = yield* MockProviderServer.MockProviderServer
     const config = yield* GatewayConfig.parse(JSON.stringify(configFile(mock, options.subjectPrefix)), "json")
     return Gateway.layer(config, { port: 0 })
   })).pipe(
-    Layer.provideMerge(services(options.quotaStore)),
+    Layer.provideMerge(services(options)),
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment)))
   )

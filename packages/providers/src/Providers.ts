@@ -94,6 +94,28 @@ export const layersFromConfig: Readonly<Record<LlmConfig.StepKind, ConfiguredLay
 export const layerFromConfig = (kind: LlmConfig.StepKind): ConfiguredLayer => layers[kind]
 
 /**
+ * The attempt limit and size caps of a provider layer's options.
+ *
+ * @since 0.1.0
+ */
+export interface Limits {
+  readonly timeoutMs: number
+  readonly maxBodyBytes: number | undefined
+  readonly maxEventBytes: number | undefined
+}
+
+/**
+ * The per-provider limits `LlmConfig` sets (`LLM_ATTEMPT_TIMEOUT_MS`,
+ * `LLM_MAX_BODY_BYTES`, `LLM_MAX_EVENT_BYTES`), as provider layer options,
+ * for code that builds provider layers from its own settings (a gateway's
+ * config file) but keeps the environment's limits: `DeepSeek.layer({ apiKey,
+ * model, ...Providers.limitsFromConfig(settings) })`.
+ *
+ * @since 0.1.0
+ */
+export const limitsFromConfig: (settings: LlmConfig.Settings) => Limits = Provider.configuredLimits
+
+/**
  * The configured service of one hosted provider kind, built in the current
  * context, with the kind's default model. Fails with an `LlmConfigError`
  * naming the key variable when the key is absent.

@@ -96,6 +96,41 @@ describe("Providers", () => {
         }
       }))
 
+    it.effect("limitsFromConfig carries the attempt limit and the size caps of the environment", () =>
+      Effect.gen(function*() {
+        const server = yield* MockProviderServer.MockProviderServer
+        const settings = yield* LlmConfig.LlmConfig.useSync((s) => s).pipe(
+          Effect.provide(configFor(server, { LLM_ATTEMPT_TIMEOUT_MS: "200", LLM_MAX_BODY_BYTES: "1024" }))
+        )
+        assert.deepStrictEqual(Providers.limitsFromConfig(settings), {
+          timeoutMs: 200,
+          maxBodyBytes: 1024,
+          maxEventBytes: undefined
+        })
+        yield* server.inject("deepseek", MockFault.oversized(4096))
+        const error = yield* LlmProvider.generate({ prompt: "Hi", options: { maxTokens: 4096 } }).pipe(
+          Effect.provide(
+            DeepSeek.layer({
+              apiKey: Redacted.make("k"),
+              baseUrl: server.baseUrl("deepseek"),
+              ...Providers.limitsFromConfig(settings)
+            })
+          ),
+          Effect.flip
+        )
+        assert.strictEqual(error._tag, "MalformedResponse")
+      }))
+
+    it.effect("OpenAiCompatible.layerConfig outside a chain step fails naming LLM_CHAIN", () =>
+      Effect.gen(function*() {
+        const server = yield* MockProviderServer.MockProviderServer
+        const error = yield* Layer.build(OpenAiCompatible.layerConfig.pipe(Layer.provide(configFor(server)))).pipe(
+          Effect.scoped,
+          Effect.flip
+        )
+        assert.strictEqual(error.variable, "LLM_CHAIN")
+      }))
+
     it.effect("an OpenAI-compatible endpoint without a key sends no Authorization header", () =>
       Effect.gen(function*() {
         const server = yield* MockProviderServer.MockProviderServer

@@ -15,10 +15,10 @@ import type { ProviderError } from "@baton/core/ProviderError"
 import * as LeakCheck from "@baton/testing/LeakCheck"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Layer, Redacted, Schema, Stream } from "effect"
 import type { HttpClient } from "effect/http"
+import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
 
 /** The key every conformance layer is built with; it must appear nowhere but in the header. */
 export const canaryKey = "sk-canary-XYZ-7f3a"
@@ -85,7 +85,7 @@ export const conformance = (subject: Subject): void => {
     )
   )
   const TestLive = ProviderLive.pipe(
-    Layer.provideMerge(Layer.mergeAll(MockProviderServer.layer(), NodeHttpClient.layerUndici, Pricing.layerDefault))
+    Layer.provideMerge(Layer.mergeAll(MockProviderServer.layer(), ProviderHttpClient.layer, Pricing.layerDefault))
   )
 
   const setup = Effect.gen(function*() {
@@ -459,6 +459,23 @@ export const conformance = (subject: Subject): void => {
             options: { timeout: 300 }
           })
           assertBroken(result, ["ProviderTimeout"])
+        }))
+
+      it.effect("a stream left after its first delta closes the connection", () =>
+        Effect.gen(function*() {
+          const { provider, server } = yield* setup
+          yield* server.inject(mock, MockFault.stallMidStream("forever", { after: 2 }))
+          const first = yield* provider.stream(yield* request({ prompt: "Hello there, stream please" })).pipe(
+            Stream.take(1),
+            Stream.runCollect
+          )
+          assert.strictEqual(first[0]?._tag, "TextDelta")
+          let stats = yield* server.stats(mock)
+          for (let poll = 0; poll < 100 && stats.cancelled === 0; poll++) {
+            yield* Effect.sleep("10 millis")
+            stats = yield* server.stats(mock)
+          }
+          assert.deepInclude(stats, { requests: 1, completed: 0, cancelled: 1 })
         }))
 
       it.effect("the API key never appears in errors, logs or span attributes", () =>

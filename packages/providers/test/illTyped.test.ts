@@ -125,7 +125,12 @@ describe("ill-typed replies through LlmManager", () => {
           const server = yield* rawServer(reply)
           const result = yield* run(kind, server.url, via)
           assert.notStrictEqual(String(result.provider), kind)
-          assert.strictEqual(result.attempts[0]?.error?._tag, "MalformedResponse")
+          const error = result.attempts[0]?.error
+          assert.strictEqual(error?._tag, "MalformedResponse")
+          if (via === "generate") {
+            // the provider billed the reply it sent: its usage is recorded, though the answer is refused
+            assert.strictEqual(error?._tag === "MalformedResponse" ? error.usage?.totalTokens : undefined, 5)
+          }
         }).pipe(Effect.provide(Bench), Effect.scoped))
     }
   }

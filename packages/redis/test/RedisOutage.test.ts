@@ -7,6 +7,7 @@
 import { ProviderName, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as RedisServer from "@baton/testing/RedisServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Scope } from "effect"
 import { Bench, eventually, liveNow, liveWait, manager } from "../../core/test/utils/chain.ts"
@@ -14,7 +15,6 @@ import * as RedisCircuitBreaker from "../src/RedisCircuitBreaker.ts"
 import * as RedisConnection from "../src/RedisConnection.ts"
 import * as RedisProviderThrottle from "../src/RedisProviderThrottle.ts"
 import * as RedisQuotaStore from "../src/RedisQuotaStore.ts"
-import { redisServer } from "./redisServer.ts"
 import * as RedisTest from "./redisTest.ts"
 
 /** Scheduling slack on a loaded 2-core machine; the bounds themselves are the deadline and `closeTimeout`. */
@@ -54,7 +54,7 @@ describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", ()
     "paused Redis: circuit and throttle fail open, every request answers within its deadline",
     () =>
       Effect.gen(function*() {
-        const server = yield* redisServer
+        const server = yield* RedisServer.start
         const context = yield* Layer.build(stores(server.url))
         yield* Effect.provideContext(burst(1, 3_000), context)
         yield* server.pause
@@ -70,7 +70,7 @@ describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", ()
     "killed Redis: requests keep being served at once; after a restart the stores work again",
     () =>
       Effect.gen(function*() {
-        const server = yield* redisServer
+        const server = yield* RedisServer.start
         const context = yield* Layer.build(stores(server.url))
         yield* server.kill
         const down = yield* Effect.provideContext(burst(50, 3_000), context)
@@ -90,7 +90,7 @@ describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", ()
     "paused Redis: the quota fails closed within the deadline, and closing the stack is bounded",
     () =>
       Effect.gen(function*() {
-        const server = yield* redisServer
+        const server = yield* RedisServer.start
         const scope = yield* Scope.make()
         const context = yield* Layer.buildWithScope(
           Layer.merge(stores(server.url), RedisQuotaStore.layerConfig({ prefix: RedisTest.uniquePrefix("outage-q") }))
@@ -120,7 +120,7 @@ describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", ()
     "a 3 s pause charges nothing for the requests that failed closed, once Redis resumes",
     () =>
       Effect.gen(function*() {
-        const server = yield* redisServer
+        const server = yield* RedisServer.start
         const context = yield* Layer.build(
           RedisQuotaStore.layerConfig({ prefix: RedisTest.uniquePrefix("pause-q") }).pipe(
             Layer.provide(config(server.url))

@@ -27,6 +27,7 @@
  * | {@link resetBeforeHeaders} | `resetBeforeHeaders` |
  * | {@link notJson} | `notJson` |
  * | {@link wrongShape} | `wrongShape` |
+ * | {@link illTyped} | `illTyped` |
  * | {@link cutStream} | `cutStream`, `cutStream;after=3` (text events) |
  * | {@link malformedEvent} | `malformedEvent`, `malformedEvent;after=3` |
  * | {@link noTerminator} | `noTerminator` |
@@ -62,6 +63,7 @@ export type MockFault =
   | ResetBeforeHeaders
   | NotJson
   | WrongShape
+  | IllTyped
   | CutStream
   | MalformedEvent
   | NoTerminator
@@ -136,6 +138,10 @@ export interface NotJson {
 /** @since 0.1.0 */
 export interface WrongShape {
   readonly _tag: "WrongShape"
+}
+/** @since 0.1.0 */
+export interface IllTyped {
+  readonly _tag: "IllTyped"
 }
 /** @since 0.1.0 */
 export interface CutStream {
@@ -309,6 +315,15 @@ export const notJson: MockFault = { _tag: "NotJson" }
 export const wrongShape: MockFault = { _tag: "WrongShape" }
 
 /**
+ * A well-formed, billed reply (usage included) whose answer text is the
+ * number `42` instead of a string: OpenAI `content`, Anthropic `text`, Gemini
+ * `parts[].text`. A stream sends the answer as one such event.
+ *
+ * @since 0.1.0
+ */
+export const illTyped: MockFault = { _tag: "IllTyped" }
+
+/**
  * Destroys the connection in the middle of the body (half of a stream's
  * events). A stream is billed the usage it had reported before the cut.
  *
@@ -463,6 +478,7 @@ const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonl
   resetBeforeHeaders: { options: [], parse: noValue(resetBeforeHeaders) },
   notJson: { options: [], parse: noValue(notJson) },
   wrongShape: { options: [], parse: noValue(wrongShape) },
+  illTyped: { options: [], parse: noValue(illTyped) },
   cutStream: {
     options: ["after"],
     parse: withAfter((after) => after === undefined ? cutStream : cutStreamAfter(after))

@@ -24,6 +24,7 @@ describe("MockFault.parse", () => {
     ["resetBeforeHeaders", MockFault.resetBeforeHeaders],
     ["notJson", MockFault.notJson],
     ["wrongShape", MockFault.wrongShape],
+    ["illTyped", MockFault.illTyped],
     ["cutStream", MockFault.cutStream],
     ["malformedEvent", MockFault.malformedEvent],
     ["noTerminator", MockFault.noTerminator],

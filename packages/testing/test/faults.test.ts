@@ -288,6 +288,19 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
         assert.isTrue(events.every((e) => pick(e, "unexpected") === true))
       }))
 
+    it.effect("illTyped sends the answer as a number, billed, plain and streamed", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const plain = yield* askWith(server, "openai", MockFault.illTyped)
+        const message = pick(JSON.parse(plain.text), "choices", 0, "message", "content")
+        assert.strictEqual(message, 42)
+        const streamed = yield* askWith(server, "anthropic", MockFault.illTyped, { stream: true })
+        const texts = sseJson(streamed.text).map((e) => pick(e, "delta", "text")).filter((t) => t !== undefined)
+        assert.deepStrictEqual(texts, [42])
+        const stats = yield* server.stats("openai")
+        assert.isAbove(stats.completionTokens, 0, "the ill-typed reply is billed")
+      }))
+
     for (const provider of MockProviderServer.providers) {
       it.effect(`${provider} malformedEvent puts one bad event in a good stream`, () =>
         Effect.gen(function*() {

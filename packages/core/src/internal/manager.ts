@@ -236,30 +236,31 @@ const watchdog = (
   deadlineAt: number,
   provider: ProviderName,
   model: ModelId
-): Effect.Effect<never, Failure> =>
-  Effect.gen(function*() {
-    const attemptEnd = Math.min(startedAt + limits.attemptMs, deadlineAt)
-    const shortest = progress.afterHeaders === "body"
-      ? limits.firstByteMs
-      : Math.min(limits.firstByteMs, limits.firstTokenMs, limits.idleMs)
-    for (;;) {
-      const now = yield* Clock.currentTimeMillis
-      if (now >= deadlineAt) return yield* new DeadlineReached()
-      const phase = progress.phase
-      const end = phase === "idle" || phase === "delivering" ? deadlineAt : attemptEnd
-      const received = progress.received
-      if (now >= end) {
-        return yield* new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: limits.attemptMs, received })
-      }
-      const limit = limitOf(limits, phase)
-      const phaseEnd = progress.since + limit
-      if (now >= phaseEnd && phase !== "body" && phase !== "delivering") {
-        return yield* new ProviderTimeout({ provider, model, phase, timeoutMs: limit, received })
-      }
-      // a later phase may start any moment with a shorter limit: never sleep past the shortest
-      yield* Effect.sleep(Math.min(end, phaseEnd, now + shortest) - now)
+): Effect.Effect<never, Failure> => {
+  const attemptEnd = Math.min(startedAt + limits.attemptMs, deadlineAt)
+  const shortest = progress.afterHeaders === "body"
+    ? limits.firstByteMs
+    : Math.min(limits.firstByteMs, limits.firstTokenMs, limits.idleMs)
+  const watch: Effect.Effect<never, Failure> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    if (now >= deadlineAt) return Effect.fail(new DeadlineReached())
+    const phase = progress.phase
+    const end = phase === "idle" || phase === "delivering" ? deadlineAt : attemptEnd
+    const received = progress.received
+    if (now >= end) {
+      return Effect.fail(
+        new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: limits.attemptMs, received })
+      )
     }
+    const limit = limitOf(limits, phase)
+    const phaseEnd = progress.since + limit
+    if (now >= phaseEnd && phase !== "body" && phase !== "delivering") {
+      return Effect.fail(new ProviderTimeout({ provider, model, phase, timeoutMs: limit, received }))
+    }
+    // a later phase may start any moment with a shorter limit: never sleep past the shortest
+    return Effect.andThen(Effect.sleep(Math.min(end, phaseEnd, now + shortest) - now), watch)
   })
+  return watch
+}
 
 /**
  * The attempt an exit records. Provider errors (a `Defect` included) are
@@ -313,9 +314,8 @@ const attempt = <A>(
   call: (progress: Progress) => Effect.Effect<A, ProviderError>,
   report: (value: A) => Report
 ): Effect.Effect<A, Failure> =>
-  Effect.gen(function*() {
-    const startedAt = yield* Clock.currentTimeMillis
-    if (startedAt >= run.deadlineAt) return yield* new DeadlineReached()
+  Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+    if (startedAt >= run.deadlineAt) return Effect.fail(new DeadlineReached())
     const provider = route.provider.name
     const model = modelOf(route, run.request)
     const slot = run.attempts.push(undefined) - 1
@@ -355,7 +355,7 @@ const attempt = <A>(
     const throttled = Option.isNone(engine.throttle)
       ? Effect.void
       : engine.throttle.value.check(provider, { model, tokens: estimate })
-    return yield* throttled.pipe(
+    return throttled.pipe(
       Effect.andThen(engine.breaker.execute(guarded, {
         key: CircuitPolicy.key(provider, model),
         classify: CircuitPolicy.classify
@@ -538,22 +538,21 @@ const generateAttempt = (
 ): Once<GenerationResult> =>
 (route, role) =>
   engine.policy.generateVia === "stream" && route.provider.capabilities.streamUsage
-    ? Effect.gen(function*() {
-      const startedAt = yield* Clock.currentTimeMillis
-      const { finish } = yield* streamed(route, role)
-      return {
-        content: run.delivered,
-        usage: run.rescued ? run.billed ?? finish.usage : finish.usage,
-        model: finish.model,
-        provider: finish.provider,
-        latencyMs: (yield* Clock.currentTimeMillis) - startedAt,
-        finishReason: finish.finishReason,
-        requestId: run.request.requestId,
-        attempts: [],
-        ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
-      }
-    })
-    : attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport)
+    ? Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
+      Effect.flatMap(streamed(route, role), ({ finish }) =>
+        Effect.map(Clock.currentTimeMillis, (now): GenerationResult => ({
+          content: run.delivered,
+          usage: run.rescued ? run.billed ?? finish.usage : finish.usage,
+          model: finish.model,
+          provider: finish.provider,
+          latencyMs: now - startedAt,
+          finishReason: finish.finishReason,
+          requestId: run.request.requestId,
+          attempts: [],
+          ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
+        }))))
+    : attempt(engine, run, route, role, "call", () =>
+      route.provider.generate(run.request), resultReport)
 
 /** The prompt that re-asks a model whose answer did not match the schema. */
 export const reaskMessages = (
@@ -605,17 +604,26 @@ const structuredAttempt = <A>(
 
 type Once<A> = (route: Route, role: Role) => Effect.Effect<A, Failure>
 
-/** Tries one provider, retrying retryable failures by the policy's schedule. */
+/**
+ * Tries one provider, retrying retryable failures by the policy's schedule.
+ * The schedule is built at the first failure (most requests never fail): it
+ * is stepped with that failure first, then retries.
+ */
 const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: Once<A>): Effect.Effect<A, Failure> =>
-  Effect.suspend(() => {
-    let tries = 0
-    return Effect.suspend(() => once(route, tries++ === 0 ? role : "retry")).pipe(
-      Effect.retry(
-        FallbackPolicy.retrySchedule(
-          engine.policy,
-          run.deadlineAt,
-          FallbackPolicy.maxRetriesFor(engine.policy, route.provider.name, route.provider.model)
-        )
+  Effect.catch(Effect.suspend(() => once(route, role)), (first) => {
+    let failed: Failure | undefined = first
+    const again = Effect.suspend(() => {
+      if (failed === undefined) return once(route, "retry")
+      const error = failed
+      failed = undefined
+      return Effect.fail(error)
+    })
+    return Effect.retry(
+      again,
+      FallbackPolicy.retrySchedule(
+        engine.policy,
+        run.deadlineAt,
+        FallbackPolicy.maxRetriesFor(engine.policy, route.provider.name, route.provider.model)
       )
     )
   })

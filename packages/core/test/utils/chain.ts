@@ -7,9 +7,9 @@ import * as Anthropic from "@baton/providers/Anthropic"
 import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as Gemini from "@baton/providers/Gemini"
 import * as OpenAi from "@baton/providers/OpenAi"
+import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
 import type { HttpClient } from "effect/http"
 import type { Attempt } from "../../src/Attempt.ts"
@@ -32,8 +32,8 @@ const layers = {
   gemini: Gemini.layer
 } as const
 
-/** The mock server, the HTTP client and the default prices. */
-export const Bench = Layer.mergeAll(MockProviderServer.layer(), NodeHttpClient.layerUndici, Pricing.layerDefault)
+/** The mock server, the providers' HTTP client and the default prices. */
+export const Bench = Layer.mergeAll(MockProviderServer.layer(), ProviderHttpClient.layer, Pricing.layerDefault)
 
 /** Options of a test manager: the chain, and policy overrides. */
 export interface ChainOptions {

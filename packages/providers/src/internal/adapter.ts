@@ -6,10 +6,12 @@
  * `Settings` (name, model, base URL, key, timeout). `make` turns them into an
  * `LlmProvider.Implementation` that does the rest, identically for all:
  *
- * - one POST per call through Effect's `HttpClient`; the key is revealed only
- *   inside `codec.headers`, which puts it in a header; the client's own span
- *   and trace headers are disabled (the manager owns tracing, and a span per
- *   request is measurable overhead);
+ * - one POST per call (`transport.ts`: straight to the undici dispatcher of a
+ *   `ProviderHttpClient`, else through the `HttpClient` given); the key is
+ *   revealed only inside `codec.headers`, which puts it in a header; no client
+ *   span, no trace headers (the manager owns tracing, and a span per request
+ *   is measurable overhead); the exchange is reported to the current
+ *   `LlmProvider.HttpObserver`;
  * - time: under a `LlmProvider.Supervisor` (every `LlmManager` attempt) the
  *   adapter runs no timer at all; the manager's watchdog owns the first-byte,
  *   first-token, idle and attempt limits, so raising `idleMs` is enough. A
@@ -52,13 +54,14 @@ import * as Redact from "@baton/core/Redact"
 import type { StructuredOutput } from "@baton/core/StructuredOutput"
 import { estimate, type TokenCounts, type TokenUsage } from "@baton/core/TokenUsage"
 import type { ToolCall } from "@baton/core/Tool"
-import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Stream, Tracer } from "effect"
+import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
-import { HttpBody, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
+import { HttpClient } from "effect/http"
 import * as HttpError from "./httpError.ts"
 import * as Json from "./json.ts"
 import * as Sse from "./sse.ts"
 import type * as ToolStream from "./toolStream.ts"
+import * as Transport from "./transport.ts"
 
 /** One call as a codec sees it. */
 export interface Call {
@@ -108,6 +111,8 @@ export interface Codec {
   readonly body: (call: Call) => unknown
   /** The reply of a parsed 2xx body, or what is wrong with its shape. */
   readonly decode: (json: unknown) => Reply | string
+  /** The usage a parsed 2xx body reports, read even when its reply does not decode (the provider billed it). */
+  readonly billed: (json: unknown) => TokenCounts | undefined
   /** A fresh decoder for one stream. */
   readonly streamDecoder: () => StreamDecoder
   /** Rewrites a structured answer before it is decoded (OpenAI strict mode: optional `null`s). */
@@ -137,10 +142,11 @@ const isOk = (status: number): boolean => status >= 200 && status < 300
  * The implementation of a provider from its codec and settings.
  */
 export const make = Effect.fnUntraced(function*(settings: Settings) {
-  const client = LlmProvider.observeHttpClient(yield* HttpClient.HttpClient)
+  const post = Transport.post(yield* HttpClient.HttpClient)
   const pricing = yield* Pricing.Pricing
   const { apiKey, capabilities, codec, name } = settings
-  const baseUrl = settings.baseUrl.replace(/\/+$/, "")
+  const base = new URL(settings.baseUrl)
+  const prefix = (base.pathname + base.search).replace(/\/+$/, "")
 
   const contextOf = (model: ModelId): HttpError.ErrorContext => ({ provider: name, model, apiKey })
   const malformed = (model: ModelId, message: string, status?: number) =>
@@ -160,20 +166,22 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       ? settings.timeoutMs
       : Math.max(1, Math.round(Duration.toMillis(request.options.timeout)))
 
-  const send = (call: Call): Effect.Effect<HttpClientResponse.HttpClientResponse, ProviderError> =>
-    client.execute(HttpClientRequest.post(baseUrl + codec.path(call), {
-      headers: codec.headers(apiKey === undefined ? undefined : Redacted.value(apiKey)),
-      body: HttpBody.text(JSON.stringify(codec.body(call)), "application/json")
-    })).pipe(
-      Effect.mapError((error) => HttpError.fromTransport(contextOf(call.model), error)),
-      Effect.provideService(Tracer.DisablePropagation, true)
+  const send = (call: Call): Effect.Effect<Transport.Response, ProviderError> =>
+    Effect.mapError(
+      LlmProvider.observeHttp(post(
+        base.origin,
+        prefix + codec.path(call),
+        codec.headers(apiKey === undefined ? undefined : Redacted.value(apiKey)),
+        JSON.stringify(codec.body(call))
+      )),
+      (failure) => HttpError.fromTransport(contextOf(call.model), failure)
     )
 
   /** The body as text, read with a running byte count: past `maxBodyBytes` it is a `MalformedResponse`. */
-  const readText = (model: ModelId, response: HttpClientResponse.HttpClientResponse) => {
+  const readText = (model: ModelId, response: Transport.Response) => {
     const chunks: Array<Uint8Array> = []
     let bytes = 0
-    return Stream.runForEachArray(response.stream, (array) => {
+    return Stream.runForEachArray(response.body, (array) => {
       for (const chunk of array) {
         bytes += chunk.length
         chunks.push(chunk)
@@ -191,10 +199,11 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     )
   }
 
-  const failStatus = (model: ModelId, response: HttpClientResponse.HttpClientResponse) =>
+  const failStatus = (model: ModelId, response: Transport.Response) =>
     Effect.flatMap(
       Effect.zip(readText(model, response), Clock.currentTimeMillis),
-      ([text, now]) => Effect.fail(HttpError.fromStatus(contextOf(model), response.status, response.headers, text, now))
+      ([text, now]) =>
+        Effect.fail(HttpError.fromStatus(contextOf(model), response.status, response.headers(), text, now))
     )
 
   /** A 2xx body read into a result, or the error it amounts to. */
@@ -203,7 +212,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const json = Json.parse(text)
     if (json === undefined) return malformed(model, `${name} answered with a body that is not JSON`, status)
     const reply = codec.decode(json)
-    if (typeof reply === "string") return malformed(model, `${name} answered with an unexpected shape: ${reply}`)
+    if (typeof reply === "string") {
+      const counts = codec.billed(json)
+      const message = `${name} answered with an unexpected shape: ${reply}`
+      return counts === undefined
+        ? malformed(model, message)
+        : new MalformedResponse({ provider: name, model, message, usage: price(model, counts) })
+    }
     if (reply.blockedPrompt !== undefined) {
       return new ContentFiltered({
         provider: name,
@@ -314,7 +329,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         bounded(send(call)),
         (response) =>
           isOk(response.status)
-            ? Effect.succeed(decodeStream(call, timeoutMs, supervisor, response.stream))
+            ? Effect.succeed(decodeStream(call, timeoutMs, supervisor, response.body))
             : bounded(failStatus(model, response))
       )
     }))
@@ -324,7 +339,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     call: Call,
     timeoutMs: number,
     supervisor: LlmProvider.Supervisor | undefined,
-    body: Stream.Stream<Uint8Array, HttpClientError.HttpClientError>
+    body: Stream.Stream<Uint8Array, Transport.TransportFailure>
   ): Stream.Stream<StreamPart, ProviderError> =>
     Stream.transformPull(body, (upstream) =>
       Effect.sync(() => {
@@ -444,7 +459,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             `no event for ${timeoutMs} ms`
           )
           : run.ended(),
-      broken: (error: HttpClientError.HttpClientError): ProviderError => {
+      broken: (error: Transport.TransportFailure): ProviderError => {
         const mapped = HttpError.fromTransport(contextOf(model), error)
         return run.fail(mapped, mapped.message)
       },
@@ -504,7 +519,7 @@ interface StreamRun {
   readonly feed: (chunks: ReadonlyArray<Uint8Array>) => ReadonlyArray<StreamPart>
   readonly fault: (fault: StreamFault) => ProviderError
   readonly stalled: () => ReadonlyArray<StreamPart> | ProviderError
-  readonly broken: (error: HttpClientError.HttpClientError) => ProviderError
+  readonly broken: (error: Transport.TransportFailure) => ProviderError
   readonly ended: () => ReadonlyArray<StreamPart> | ProviderError
 }
 

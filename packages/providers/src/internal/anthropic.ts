@@ -189,5 +189,6 @@ export const codec: Codec = {
     apiKey === undefined ? { "anthropic-version": version } : { "x-api-key": apiKey, "anthropic-version": version },
   body: bodyOf,
   decode,
+  billed: (json) => Json.isObject(json) && Json.isObject(json.usage) ? usage(json.usage) : undefined,
   streamDecoder
 }

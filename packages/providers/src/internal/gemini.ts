@@ -164,5 +164,6 @@ export const codec: Codec = {
   headers: (apiKey) => apiKey === undefined ? {} : { "x-goog-api-key": apiKey },
   body: bodyOf,
   decode,
+  billed: (json) => Json.isObject(json) && Json.isObject(json.usageMetadata) ? usage(json.usageMetadata) : undefined,
   streamDecoder
 }

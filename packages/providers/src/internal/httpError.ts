@@ -38,8 +38,9 @@ import {
 } from "@baton/core/ProviderError"
 import * as Redact from "@baton/core/Redact"
 import { Duration, type Redacted, Result } from "effect"
-import { Headers, type HttpClientError } from "effect/http"
+import { Headers } from "effect/http"
 import * as Json from "./json.ts"
+import type * as Transport from "./transport.ts"
 
 /** Who failed, and the secret that must never appear in a message. */
 export interface ErrorContext {
@@ -227,27 +228,20 @@ const causeCode = (cause: unknown): string | undefined => {
 
 const causeMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
-/** The error for a transport failure: no usable response arrived. */
-export const fromTransport = (context: ErrorContext, error: HttpClientError.HttpClientError): ProviderError => {
+/** The error for a transport failure: no usable response arrived, or its body broke. */
+export const fromTransport = (context: ErrorContext, failure: Transport.TransportFailure): ProviderError => {
   const common = { provider: context.provider, model: context.model }
-  const reason = error.reason
-  switch (reason._tag) {
-    case "TransportError":
-    case "DecodeError": {
-      const code = causeCode(reason.cause)
-      const what = reason._tag === "TransportError" ? "could not be reached" : "broke the connection mid-response"
-      const detail = code === undefined ? causeMessage(reason.cause) : `${code}: ${causeMessage(reason.cause)}`
-      return new ProviderConnectionFailed({
-        ...common,
-        message: scrub(context.apiKey, `${context.provider} ${what} (${detail})`)
-      })
-    }
-    case "InvalidUrlError":
-      return new ProviderConnectionFailed({
-        ...common,
-        message: `${context.provider}: invalid URL (check the base URL setting)`
-      })
-    default:
-      return new MalformedResponse({ ...common, message: `${context.provider}: ${reason._tag}` })
+  if (failure.stage === "url") {
+    return new ProviderConnectionFailed({
+      ...common,
+      message: `${context.provider}: invalid URL (check the base URL setting)`
+    })
   }
+  const code = causeCode(failure.cause)
+  const what = failure.stage === "request" ? "could not be reached" : "broke the connection mid-response"
+  const detail = code === undefined ? causeMessage(failure.cause) : `${code}: ${causeMessage(failure.cause)}`
+  return new ProviderConnectionFailed({
+    ...common,
+    message: scrub(context.apiKey, `${context.provider} ${what} (${detail})`)
+  })
 }

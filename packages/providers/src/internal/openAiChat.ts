@@ -216,6 +216,7 @@ export const make = (dialect: Dialect): Codec => ({
   },
   body: (call) => bodyOf(call, dialect),
   decode: decodeReply(dialect),
+  billed: (json) => Json.isObject(json) && Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined,
   streamDecoder: streamDecoder(dialect),
   structuredAnswer: dialect.structured === "json-schema" ? strictAnswer : undefined
 })

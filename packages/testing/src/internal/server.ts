@@ -299,12 +299,15 @@ const replyWith = (
     readonly terminator?: boolean
     /** The whole answer in one stream event. */
     readonly oneEvent?: boolean
+    /** The answer text sent as the number 42 (the whole answer in one stream event). */
+    readonly illTyped?: boolean
     readonly playback?: Playback
   } = {}
 ): Promise<void> | void => {
   const { conversation, res, wire } = exchange
   const made: Reply = makeReply(conversation, exchange.state.usage, options)
-  const reply: Reply = options.oneEvent === true ? { ...made, deltas: [made.text] } : made
+  const reply: Reply = options.oneEvent === true || options.illTyped === true ? { ...made, deltas: [made.text] } : made
+  const spoil = options.illTyped === true ? illTypedText(reply.text) : (json: string) => json
   const write = {
     id: exchange.id,
     model: exchange.model,
@@ -313,9 +316,14 @@ const replyWith = (
   }
   exchange.session.bill(reply.usage)
   const playback = options.playback ?? {}
-  if (!conversation.stream) return playBody(res, exchange.session, JSON.stringify(wire.body(reply, write)), playback)
+  if (!conversation.stream) {
+    return playBody(res, exchange.session, spoil(JSON.stringify(wire.body(reply, write))), playback)
+  }
   const streamed = { ...write, usage: write.usage && conversation.streamUsage }
-  const frames: Frames = { frames: wire.events(reply, streamed), usage: wire.usageByFrame(reply, streamed) }
+  const frames: Frames = {
+    frames: wire.events(reply, streamed).map(spoil),
+    usage: wire.usageByFrame(reply, streamed)
+  }
   return playFrames(
     res,
     exchange.session,
@@ -323,6 +331,12 @@ const replyWith = (
     playback.malformed === true ? withMalformed(wire, frames, playback.malformedAfter) : frames,
     playback
   )
+}
+
+/** Replaces the answer text, a JSON string, by a number in serialised JSON (the text occurs once). */
+const illTypedText = (text: string) => {
+  const quoted = JSON.stringify(text)
+  return (json: string): string => json.replace(quoted, "42")
 }
 
 const WRONG_SHAPE = "{\"unexpected\":true}"
@@ -410,6 +424,8 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
       playWrongShape(exchange)
       return
     }
+    case "IllTyped":
+      return replyWith(exchange, { illTyped: true })
     case "CutStream":
       return replyWith(exchange, { playback: { cut: true, cutAfter: fault.after } })
     case "MalformedEvent":

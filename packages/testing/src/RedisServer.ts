@@ -2,13 +2,35 @@
  * A Redis server of a test's own, on a spare port, that the test can pause
  * (SIGSTOP), resume (SIGCONT), kill and restart by its pid, without touching
  * the shared Redis other tests use.
+ *
+ * It needs `redis-server` on the `PATH`, starts without persistence (so a
+ * kill loses every key) and is killed when the scope closes or the process
+ * exits, whichever comes first.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as RedisServer from "@baton/testing/RedisServer"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const server = yield* RedisServer.start
+ *   yield* server.pause
+ *   // ... requests against server.url see a silent Redis
+ *   yield* server.resume
+ * }))
+ * ```
+ *
+ * @since 0.1.0
  */
 import { Effect, type Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { createServer } from "node:net"
-import { answers } from "./redisTest.ts"
+import { connect, createServer } from "node:net"
 
-/** A running server and its controls. */
+/**
+ * A running server and its controls.
+ *
+ * @since 0.1.0
+ */
 export interface RedisServer {
   readonly url: string
   readonly port: number
@@ -18,11 +40,16 @@ export interface RedisServer {
   readonly resume: Effect.Effect<void>
   /** Kills the process (SIGKILL) and waits for it to exit. */
   readonly kill: Effect.Effect<void>
-  /** Starts the server again on the same port. */
+  /** Starts the server again on the same port (killing it first if it runs). */
   readonly restart: Effect.Effect<void>
 }
 
-const sparePort = (): Promise<number> =>
+/**
+ * A TCP port nothing listens on now, on 127.0.0.1.
+ *
+ * @since 0.1.0
+ */
+export const sparePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const server = createServer()
     server.once("error", reject)
@@ -35,21 +62,46 @@ const sparePort = (): Promise<number> =>
     })
   })
 
-const start = async (port: number): Promise<ChildProcess> => {
+/**
+ * True when a Redis on `127.0.0.1:port` answers `PING` within `timeoutMs`.
+ *
+ * @since 0.1.0
+ */
+export const answersPing = (port: number, timeoutMs = 200): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port })
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(ok)
+    }
+    const timer = setTimeout(() => {
+      done(false)
+    }, timeoutMs)
+    socket.once("connect", () => socket.write("PING\r\n"))
+    socket.once("data", (data) => {
+      done(data.toString("latin1").startsWith("+PONG"))
+    })
+    socket.once("error", () => {
+      done(false)
+    })
+  })
+
+const launch = async (port: number): Promise<ChildProcess> => {
   const child = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
     stdio: "ignore"
   })
+  child.once("error", () => {})
   // a worker killed on a test timeout skips finalisers: never leave the server behind
   process.once("exit", () => {
     child.kill("SIGKILL")
   })
-  const url = `redis://127.0.0.1:${port}`
   for (let i = 0; i < 200; i++) {
-    if (await answers(url, 200)) return child
+    if (await answersPing(port)) return child
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
   child.kill("SIGKILL")
-  throw new Error(`redis-server on port ${port} did not start`)
+  throw new Error(`redis-server on port ${port} did not start (is redis-server on the PATH?)`)
 }
 
 const killed = (child: ChildProcess): Promise<void> =>
@@ -65,10 +117,15 @@ const killed = (child: ChildProcess): Promise<void> =>
     child.kill("SIGKILL")
   })
 
-/** Starts a server, stopped (by its pid) when the scope closes. */
-export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effect.gen(function*() {
+/**
+ * Starts a server on a spare port; it is stopped (by its pid) when the scope
+ * closes.
+ *
+ * @since 0.1.0
+ */
+export const start: Effect.Effect<RedisServer, never, Scope.Scope> = Effect.gen(function*() {
   const port = yield* Effect.promise(sparePort)
-  const state = { child: yield* Effect.promise(() => start(port)) }
+  const state = { child: yield* Effect.promise(() => launch(port)) }
   yield* Effect.addFinalizer(() => Effect.promise(() => killed(state.child)))
   const signal = (name: NodeJS.Signals) =>
     Effect.sync(() => {
@@ -82,7 +139,7 @@ export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effec
     kill: Effect.promise(() => killed(state.child)),
     restart: Effect.promise(async () => {
       await killed(state.child)
-      state.child = await start(port)
+      state.child = await launch(port)
     })
   }
 })

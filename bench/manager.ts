@@ -1,0 +1,152 @@
+/**
+ * The manager's own CPU, without a network: `LlmManager` (the bench's whole
+ * stack: request log with a discarding sink, the in-memory ledger and quota,
+ * a subject on every request, metrics, spans) over a provider that answers
+ * at once in process, beside that provider called alone. What the manager
+ * adds to one adapter call is the difference; the refusals (quota, open
+ * circuit) and the failover are whole costs. In µs per call (CPU, hot).
+ *
+ * Run: `node --expose-gc bench/manager.ts [words]` in `bench/` (only the cases
+ * whose name contains one of the comma-separated words; `BENCH_MANAGER_CALLS`
+ * per batch, default 5000).
+ */
+import * as CircuitPolicy from "@baton/core/CircuitPolicy"
+import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+import type { GenerationResult, StreamPart } from "@baton/core/GenerationResult"
+import { ModelId, ProviderName } from "@baton/core/Ids"
+import * as LlmManager from "@baton/core/LlmManager"
+import * as LlmProvider from "@baton/core/LlmProvider"
+import * as LlmRequest from "@baton/core/LlmRequest"
+import { ProviderUnavailable } from "@baton/core/ProviderError"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as RequestLog from "@baton/core/RequestLog"
+import * as TokenUsage from "@baton/core/TokenUsage"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
+
+const calls = Number(process.env["BENCH_MANAGER_CALLS"] ?? 5000)
+const prompt = "Write one multiple-choice question about photosynthesis for 12-year-olds."
+const usage = TokenUsage.make({ promptTokens: 20, completionTokens: 40 }, 1234, "model")
+
+/** A provider answering at once, in process: plain, or in three deltas and a finish; `failing` answers 503. */
+const instant = (name: string, failing = false): Layer.Layer<LlmProvider.LlmProvider> => {
+  const provider = ProviderName.make(name)
+  const model = ModelId.make("bench-model")
+  const unavailable = () => new ProviderUnavailable({ provider, model, status: 503, message: "503 at once" })
+  const result = (request: LlmRequest.LlmRequest): GenerationResult => ({
+    content: "Which gas do plants take in? A) O2 B) CO2 C) N2 (B)",
+    usage,
+    model,
+    provider,
+    latencyMs: 0,
+    finishReason: "stop",
+    requestId: request.requestId,
+    attempts: []
+  })
+  const parts: ReadonlyArray<StreamPart> = [
+    { _tag: "TextDelta", text: "Which gas do plants take in? " },
+    { _tag: "TextDelta", text: "A) O2 B) CO2 C) N2 " },
+    { _tag: "TextDelta", text: "(B)" },
+    { _tag: "Finish", finishReason: "stop", usage, provider, model }
+  ]
+  return LlmProvider.layer({
+    name: provider,
+    model,
+    capabilities: { assistantPrefill: false, streamUsage: true, structuredOutput: "json-schema" },
+    generate: (request) => failing ? Effect.suspend(() => Effect.fail(unavailable())) : Effect.succeed(result(request)),
+    generateStructured: () => Effect.die("not measured"),
+    stream: () => failing ? Stream.suspend(() => Stream.fail(unavailable())) : Stream.fromIterable(parts)
+  })
+}
+
+const stores = Layer.mergeAll(
+  RequestLog.layer([{ name: "discard", write: () => Effect.void }]),
+  UsageLedger.layerMemory(),
+  QuotaLimiter.layerMemoryWith({
+    maxQuestionsPerRequest: 20,
+    dailyLimit: 1_000_000_000,
+    timeZone: "UTC",
+    overrides: QuotaLimiter.overridesFromRecord({ "teacher-refused": { daily: 0 } })
+  })
+)
+
+const manager = (options: LlmManager.Options<never, never>) =>
+  Effect.map(
+    Layer.build(LlmManager.layer(options).pipe(Layer.provide(stores))),
+    (context) => Context.get(context, LlmManager.LlmManager)
+  )
+
+const input = (subjectId = "teacher-bench"): LlmRequest.Input => ({ prompt, metadata: { subjectId } })
+const noRetry = FallbackPolicy.make({ maxRetries: 0 })
+const openOnFirst = { failureThreshold: 1, cooldownMs: 24 * 3_600_000 }
+
+/** The measured cases, by name, built in `scope` (the managers live as long as it). */
+export const makeCases = (scope: Scope.Scope) => Scope.provide(program, scope)
+
+const program = Effect.gen(function*() {
+  const alone = Context.get(yield* Layer.build(instant("deepseek")), LlmProvider.LlmProvider)
+  const streamed = yield* manager({ providers: [instant("deepseek")] })
+  const plain = yield* manager({
+    providers: [instant("deepseek")],
+    policy: FallbackPolicy.make({ generateVia: "generate" })
+  })
+  const openAlone = yield* manager({
+    providers: [instant("deepseek", true)],
+    policy: noRetry,
+    circuitPolicy: openOnFirst
+  })
+  const openThenFallback = yield* manager({
+    providers: [instant("deepseek", true), instant("openai")],
+    policy: noRetry,
+    circuitPolicy: openOnFirst
+  })
+  const failover = yield* manager({
+    providers: [instant("deepseek", true), instant("openai")],
+    policy: noRetry,
+    circuitPolicy: { ...CircuitPolicy.defaults, failureThreshold: Number.MAX_SAFE_INTEGER }
+  })
+  // the first failure opens each primary's circuit for the run
+  yield* Effect.exit(openAlone.generate(input()))
+  yield* Effect.exit(openThenFallback.generate(input()))
+  const checked = yield* LlmRequest.make(input())
+  return [
+    ["adapter alone: provider.generate (instant, in process)", () => alone.generate(checked)],
+    ["adapter alone: provider.stream drained", () => Stream.runDrain(alone.stream(checked))],
+    ["manager.generate (generateVia: generate)", () => plain.generate(input())],
+    ["manager.generate (default: streams)", () => streamed.generate(input())],
+    ["manager.stream (drained)", () => Stream.runDrain(streamed.stream(input()))],
+    ["quota refusal", () => Effect.exit(streamed.generate(input("teacher-refused")))],
+    ["open circuit, no fallback (refused)", () => Effect.exit(openAlone.generate(input()))],
+    ["open circuit -> fallback", () => openThenFallback.generate(input())],
+    ["primary 503 at once -> fallback (no retry)", () => failover.generate(input())]
+  ] as const
+})
+
+/** CPU and wall µs per call, the medians of 5 batches after a warm-up batch. */
+const cost = async (f: () => Effect.Effect<unknown, unknown>): Promise<readonly [number, number]> => {
+  const batch = async () => {
+    globalThis.gc?.()
+    const cpu = process.cpuUsage()
+    const start = performance.now()
+    for (let i = 0; i < calls; i++) await Effect.runPromise(f())
+    const used = process.cpuUsage(cpu)
+    return [(used.user + used.system) / calls, (performance.now() - start) * 1000 / calls] as const
+  }
+  await batch()
+  const runs: Array<readonly [number, number]> = []
+  for (let i = 0; i < 5; i++) runs.push(await batch())
+  const median = (i: 0 | 1) => runs.map((run) => run[i]).sort((a, b) => a - b)[2] ?? Number.NaN
+  return [median(0), median(1)]
+}
+
+if (import.meta.main) {
+  const scope = Scope.makeUnsafe()
+  const cases = await Effect.runPromise(makeCases(scope))
+  const wanted = process.argv[2]?.split(",")
+  for (const [name, f] of cases) {
+    if (wanted !== undefined && !wanted.some((word) => name.includes(word))) continue
+    const [cpu, wall] = await cost(f)
+    console.log(`${cpu.toFixed(1).padStart(8)} µs CPU ${wall.toFixed(1).padStart(8)} µs wall  ${name}`)
+  }
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+}
