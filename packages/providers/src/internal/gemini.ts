@@ -78,7 +78,7 @@ const bodyOf = (call: Call): Json.JsonObject => {
 interface Candidate {
   readonly text: string
   readonly finishReason: string | undefined
-  readonly calls: ReadonlyArray<Exclude<ReturnType<typeof GeminiTools.callOf>, string | undefined>>
+  readonly calls: ReadonlyArray<GeminiTools.FunctionCall>
 }
 
 /** The first candidate; a string says what is ill-typed in it. */
@@ -91,7 +91,7 @@ const candidateOf = (json: Json.JsonObject): Candidate | string | undefined => {
   const parts = content.parts ?? []
   if (!Array.isArray(parts)) return "candidates[0].content.parts is not an array"
   let text = ""
-  const calls: Array<Candidate["calls"][number]> = []
+  const calls: Array<GeminiTools.FunctionCall> = []
   for (const part of parts) {
     if (!Json.isObject(part)) return "a part is not an object"
     if (part.text !== undefined && typeof part.text !== "string") return "a part's text is not a string"

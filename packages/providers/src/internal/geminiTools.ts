@@ -89,10 +89,15 @@ export const contents = (conversation: ReadonlyArray<Message>): Array<Json.JsonO
   return out
 }
 
-/** A part's `functionCall` as a call (without its id yet); a string says what is malformed. */
-export const callOf = (
-  part: Json.JsonObject
-): { readonly id: string | undefined; readonly name: string; readonly arguments: string } | string | undefined => {
+/** A `functionCall` part read: its own id when Gemini set one, its arguments as JSON text. */
+export interface FunctionCall {
+  readonly id: string | undefined
+  readonly name: string
+  readonly arguments: string
+}
+
+/** A part's `functionCall`, if it is one; a string says what is malformed. */
+export const callOf = (part: Json.JsonObject): FunctionCall | string | undefined => {
   const call = part.functionCall
   if (call === undefined) return undefined
   if (!Json.isObject(call) || typeof call.name !== "string") return "a functionCall without a name"
@@ -111,7 +116,7 @@ export const callOf = (
 
 /** The calls of an answer, numbered from `first` (the calls of earlier stream events). */
 export const withIds = (
-  calls: ReadonlyArray<{ readonly id: string | undefined; readonly name: string; readonly arguments: string }>,
+  calls: ReadonlyArray<FunctionCall>,
   responseId: string | undefined,
   first = 0
 ): ReadonlyArray<ToolCall> =>
@@ -120,7 +125,7 @@ export const withIds = (
 /** Feeds the calls of one stream event to the stream's calls, each whole. */
 export const feed = (
   tools: ToolStream.ToolStream,
-  calls: ReadonlyArray<{ readonly id: string | undefined; readonly name: string; readonly arguments: string }>,
+  calls: ReadonlyArray<FunctionCall>,
   responseId: string | undefined
 ): void => {
   const first = tools.calls()?.length ?? 0
