@@ -22,6 +22,12 @@
  * `Success`. An attempt that was interrupted, or cut by the request's own
  * deadline, says nothing and is `Ignored`.
  *
+ * An attempt the store refused because the circuit is open is remembered
+ * until the end of the open time the store gave ({@link OpenCircuits}): until
+ * then the next attempts on that circuit are skipped without asking the store
+ * again. Past it the store is asked, so the single half-open probe and the
+ * view of other processes sharing the store decide.
+ *
  * State lives in a `CircuitBreakerStore`: in memory by default (one view per
  * process), or in Redis (`@baton/redis/RedisCircuitBreaker`) so several
  * processes share one view. Transitions are logged and counted by the
@@ -131,3 +137,50 @@ export const makeBreaker = (policy: CircuitPolicy) =>
       openDuration: Duration.millis(policy.cooldownMs),
       onStoreError: "allow"
     }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, typedStore(store))))
+
+/**
+ * The circuits a store refused as open, each until the end of the open time
+ * the store gave. An open circuit cannot close before that time (only its
+ * half-open probe closes it), so an attempt on a circuit known open is
+ * skipped without asking the store. The time is measured on both the
+ * `Clock` (as the in-memory store does, and `TestClock` in tests) and the
+ * monotonic wall clock (as a shared store does, on its own clock): a circuit
+ * is known open only while both say so, past either the store decides.
+ *
+ * @since 0.1.0
+ */
+export interface OpenCircuits {
+  /** The remaining open time of `key` (ms) at `now` on the `Clock`, when it is known open. */
+  readonly retryAfter: (key: string, now: number) => number | undefined
+  /** The store refused `key` at `now` on the `Clock`, open for `retryAfterMs` more. */
+  readonly opened: (key: string, now: number, retryAfterMs: number) => void
+}
+
+/** Beyond this many circuits known open, the oldest are forgotten (the store still answers for them). */
+const maxOpenCircuits = 1024
+
+/**
+ * An empty set of circuits known open.
+ *
+ * @since 0.1.0
+ */
+export const makeOpenCircuits = (): OpenCircuits => {
+  const known = new Map<string, { readonly until: number; readonly wallUntil: number }>()
+  return {
+    retryAfter: (key, now) => {
+      const open = known.get(key)
+      if (open === undefined) return undefined
+      const wallLeft = open.wallUntil - performance.now()
+      if (now < open.until && wallLeft > 0) return Math.min(open.until - now, wallLeft)
+      known.delete(key)
+      return undefined
+    },
+    opened: (key, now, retryAfterMs) => {
+      if (!(retryAfterMs > 0)) return
+      known.delete(key)
+      const oldest = known.keys().next()
+      if (known.size >= maxOpenCircuits && !oldest.done) known.delete(oldest.value)
+      known.set(key, { until: now + retryAfterMs, wallUntil: performance.now() + retryAfterMs })
+    }
+  }
+}

@@ -257,6 +257,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       routes,
       policy,
       breaker,
+      openCircuits: CircuitPolicy.makeOpenCircuits(),
       requestLog: yield* Effect.serviceOption(RequestLog),
       usageLedger: yield* Effect.serviceOption(UsageLedger),
       quota: yield* Effect.serviceOption(QuotaLimiter),

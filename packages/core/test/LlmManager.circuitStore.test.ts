@@ -9,6 +9,7 @@ import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
+import { TestClock } from "effect/testing"
 import { ProviderName } from "../src/Ids.ts"
 import { Bench, inject, manager, pick } from "./utils/chain.ts"
 
@@ -59,4 +60,39 @@ describe("LlmManager with a circuit store that cannot answer", () => {
         assert.include(error.message, "circuit store")
       }).pipe(Effect.provide(Layer.merge(Bench, store))))
   }
+})
+
+describe("LlmManager with a circuit known open", () => {
+  it.effect("skips it without asking the store until the open time the store gave, then probes once", () => {
+    const admitted: Array<string> = []
+    /** The in-memory store, its admissions counted. */
+    const countingStore = Layer.effect(
+      CircuitBreaker.CircuitBreakerStore,
+      Effect.map(Effect.service(CircuitBreaker.CircuitBreakerStore), (store) => ({
+        ...store,
+        admit: (key: string) => Effect.andThen(Effect.sync(() => admitted.push(key)), store.admit(key))
+      }))
+    ).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
+    return Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        circuit: { failureThreshold: 1, cooldownMs: 1_000 }
+      })
+      yield* inject("openai", MockFault.status(503), { times: 1 })
+      assert.strictEqual((yield* llm.generate(prompt)).provider, "anthropic") // opens the circuit
+      const opened = admitted.filter((key) => key.startsWith("openai/")).length
+      for (let i = 0; i < 5; i++) {
+        const result = yield* llm.generate(prompt)
+        assert.deepStrictEqual(result.attempts.map(pick("provider", "outcome")), [
+          ["openai", "skipped"],
+          ["anthropic", "success"]
+        ])
+      }
+      // the store refused the first skip and gave the open time; the other four did not ask it
+      assert.strictEqual(admitted.filter((key) => key.startsWith("openai/")).length, opened + 1)
+      yield* TestClock.adjust(1_000)
+      assert.strictEqual((yield* llm.generate(prompt)).provider, "openai") // the probe closes it
+      assert.strictEqual(admitted.filter((key) => key.startsWith("openai/")).length, opened + 2)
+    }).pipe(Effect.provide(Layer.merge(Bench, countingStore)))
+  })
 })

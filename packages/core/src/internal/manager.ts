@@ -131,6 +131,8 @@ export interface Engine {
   readonly routes: ReadonlyArray<Route>
   readonly policy: FallbackPolicy.FallbackPolicy
   readonly breaker: CircuitBreaker.CircuitBreaker
+  /** The circuits known open, skipped without asking the breaker's store. */
+  readonly openCircuits: CircuitPolicy.OpenCircuits
   readonly requestLog: Option.Option<RequestLog.Service>
   readonly usageLedger: Option.Option<UsageLedger.Service>
   readonly quota: Option.Option<QuotaLimiter.Service>
@@ -356,24 +358,43 @@ const attempt = <A>(
       ? Effect.void
       : engine.throttle.value.check(provider, { model, tokens: estimate })
     return throttled.pipe(
-      Effect.andThen(engine.breaker.execute(guarded, {
-        key: CircuitPolicy.key(provider, model),
-        classify: CircuitPolicy.classify
-      })),
-      Effect.catchTag("CircuitBreakerError", (error) =>
-        error.reason._tag === "CircuitBreakerStoreError"
-          ? guarded // the store could not admit the call: fail open, run it unrecorded (CircuitPolicy)
-          : Effect.fail(
-            new CircuitOpen({
-              provider,
-              model,
-              ...(error.reason._tag === "CircuitOpen" ? { retryAfter: error.reason.retryAfter } : {})
-            })
-          )),
+      Effect.andThen(circuit(engine, guarded, provider, model, startedAt)),
       Effect.onExit(record),
       LlmMetrics.withAttemptSpan({ request: run.request, provider, model, role, attemptNumber: slot + 1 })
     )
   })
+
+/**
+ * Runs `guarded` through the circuit of `provider/model`: skipped at once
+ * when the circuit is known open, else admitted by the breaker (see
+ * `CircuitPolicy`).
+ */
+const circuit = <A>(
+  engine: Engine,
+  guarded: Effect.Effect<A, Failure>,
+  provider: ProviderName,
+  model: ModelId,
+  now: number
+): Effect.Effect<A, Failure> => {
+  const key = CircuitPolicy.key(provider, model)
+  const known = engine.openCircuits.retryAfter(key, now)
+  if (known !== undefined) return Effect.fail(new CircuitOpen({ provider, model, retryAfter: Duration.millis(known) }))
+  return engine.breaker.execute(guarded, { key, classify: CircuitPolicy.classify }).pipe(
+    Effect.catchTag("CircuitBreakerError", (error) => {
+      switch (error.reason._tag) {
+        case "CircuitBreakerStoreError":
+          return guarded // the store could not admit the call: fail open, run it unrecorded (CircuitPolicy)
+        case "CircuitHalfOpen":
+          return Effect.fail(new CircuitOpen({ provider, model }))
+        case "CircuitOpen": {
+          const retryAfter = error.reason.retryAfter
+          engine.openCircuits.opened(key, now, Duration.toMillis(retryAfter))
+          return Effect.fail(new CircuitOpen({ provider, model, retryAfter }))
+        }
+      }
+    })
+  )
+}
 
 /** Metrics, throttle budget, quota budgets, request log and ledger for one finished attempt, in one chain (runs per attempt). */
 const writeReport = (
