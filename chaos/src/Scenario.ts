@@ -15,7 +15,7 @@ import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RedisServer from "@baton/testing/RedisServer"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as FaultMix from "./FaultMix.ts"
 import * as Load from "./Load.ts"
@@ -196,7 +196,10 @@ export const run = (options: Options) =>
     yield* Fiber.join(disturbance)
     const durationMs = performance.now() - started
     yield* Effect.sleep(options.settleMs ?? 0)
-    const quota = yield* Verify.quotaCounts(stack.quota, outcomes)
+    // read after the load, when a loaded process may still be slow to hear Redis: retried, never guessed
+    const quota = yield* Verify.quotaCounts(stack.quota, outcomes).pipe(
+      Effect.retry({ times: 10, schedule: Schedule.spaced("1 second") })
+    )
     yield* Scope.close(stackScope, Exit.void)
 
     const rows = yield* Effect.provideContext(Verify.logRows(tablePrefix), reader)

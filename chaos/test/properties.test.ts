@@ -15,11 +15,11 @@ import * as Gemini from "@baton/providers/Gemini"
 import * as OpenAi from "@baton/providers/OpenAi"
 import * as Providers from "@baton/providers/Providers"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as RawServer from "@baton/testing/RawServer"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Layer, Option, Redacted, Schema, Stream } from "effect"
 import fc from "fast-check"
-import { createServer } from "node:http"
 import { full } from "./services.ts"
 
 const runs = full ? 1_000 : 100
@@ -306,56 +306,11 @@ describe("properties", () => {
       )
     })
 
-  /** A server answering each request with the reply set last. */
-  const rawServer = Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<{ readonly url: string; readonly set: (r: Reply) => void; readonly close: () => void }>((resolve) => {
-        let current: Reply = { status: 200, body: "{}", events: [] }
-        const server = createServer((req, res) => {
-          let text = ""
-          req.on("data", (chunk: Buffer) => {
-            text += chunk.toString()
-          })
-          req.on("end", () => {
-            const streamed = text.includes("\"stream\":true") || (req.url ?? "").includes("alt=sse")
-            if (streamed && current.status === 200) {
-              res.writeHead(200, { "content-type": "text/event-stream" })
-              res.end(current.events.map((data) => `data: ${data}\n\n`).join(""))
-            } else {
-              res.writeHead(current.status, { "content-type": "application/json" })
-              res.end(current.body)
-            }
-          })
-        })
-        server.listen(0, "127.0.0.1", () => {
-          const address = server.address()
-          const port = typeof address === "object" && address !== null ? address.port : 0
-          resolve({
-            url: `http://127.0.0.1:${port}`,
-            set: (r) => {
-              current = r
-            },
-            close: () => {
-              server.closeAllConnections()
-              server.close()
-            }
-          })
-        })
-      })
-    ),
-    (server) => Effect.sync(server.close)
-  )
-  interface Reply {
-    readonly status: number
-    readonly body: string
-    readonly events: ReadonlyArray<string>
-  }
-
   const adapters = { openai: OpenAi.layer, anthropic: Anthropic.layer, gemini: Gemini.layer } as const
   for (const kind of ["openai", "anthropic", "gemini"] as const) {
     it.live(`${kind} bodies: any reply gives a result or a typed error, never a defect`, () =>
       Effect.gen(function*() {
-        const server = yield* rawServer
+        const server = yield* RawServer.start({ body: {}, events: [] })
         const manager = yield* LlmManager.make({
           providers: [adapters[kind]({ apiKey, baseUrl: server.url })],
           policy: FallbackPolicy.make({ maxRetries: 0, requestTimeoutMs: 3_000 })

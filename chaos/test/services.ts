@@ -5,32 +5,12 @@
  * skipped with a visible warning. `CHAOS_SIZE=full` (`pnpm test:chaos`)
  * runs the full size; anything else the reduced size CI runs.
  */
+import { reachable } from "@baton/testing/TcpProbe"
 import { spawnSync } from "node:child_process"
-import { connect } from "node:net"
 import { databaseUrl } from "../src/Scenario.ts"
 
-const reachable = (url: string): Promise<boolean> => {
-  const { hostname, port } = new URL(url)
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port || 5432), timeout: 2000 })
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.once("connect", () => {
-      done(true)
-    })
-    socket.once("timeout", () => {
-      done(false)
-    })
-    socket.once("error", () => {
-      done(false)
-    })
-  })
-}
-
 const redisServer = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0
-const postgres = await reachable(databaseUrl)
+const postgres = await reachable(databaseUrl, 5432)
 
 const missing = [
   ...(redisServer ? [] : ["redis-server on the PATH"]),

@@ -248,7 +248,9 @@ export const fromInput = (input: Input | LlmRequest): Effect.Effect<LlmRequest, 
 const withoutUndefined = (input: Input): Record<string, unknown> =>
   input.metadata === undefined ? { prompt: input.prompt } : {
     prompt: input.prompt,
-    metadata: Object.fromEntries(Object.entries(input.metadata).filter(([, value]) => value !== undefined))
+    metadata: isObject(input.metadata)
+      ? Object.fromEntries(Object.entries(input.metadata).filter(([, value]) => value !== undefined))
+      : input.metadata
   }
 
 /**

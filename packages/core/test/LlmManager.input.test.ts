@@ -24,7 +24,9 @@ describe("bad caller input", () => {
         [{ prompt: "hi", options: { model: "   " } }, "options.model"],
         [{ prompt: "hi", options: { model: "gpt\n4" } }, "options.model"],
         [{ prompt: "hi", metadata: { requestId: "r\u0000" } }, "metadata.requestId"],
-        [{ prompt: "hi", metadata: { subjectId: "t\nDEL *" } }, "metadata.subjectId"]
+        [{ prompt: "hi", metadata: { subjectId: "t\nDEL *" } }, "metadata.subjectId"],
+        // found by the chaos suite's property test: a TypeError (a defect) before
+        [{ prompt: "hi", metadata: null }, "metadata"]
       ]
       for (const [input, field] of cases) {
         const error = yield* Effect.flip(llm.generate(input as LlmRequest.Input))

@@ -7,13 +7,13 @@
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Anthropic from "../src/Anthropic.ts"
 import * as Gemini from "../src/Gemini.ts"
 import * as OpenAi from "../src/OpenAi.ts"
-import { rawServer } from "./rawServer.ts"
 
 type Kind = "openai" | "anthropic" | "gemini"
 
@@ -122,7 +122,7 @@ describe("ill-typed replies through LlmManager", () => {
     for (const via of ["generate", "stream"] as const) {
       it.live(`${name} (${via === "stream" ? "streamed" : "plain"}) is MalformedResponse and falls back`, () =>
         Effect.gen(function*() {
-          const server = yield* rawServer(reply)
+          const server = yield* RawServer.start(reply)
           const result = yield* run(kind, server.url, via)
           assert.notStrictEqual(String(result.provider), kind)
           const error = result.attempts[0]?.error

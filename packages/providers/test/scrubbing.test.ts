@@ -5,17 +5,17 @@
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
+import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Gemini from "../src/Gemini.ts"
 import * as OpenAi from "../src/OpenAi.ts"
-import { rawServer, type Reply } from "./rawServer.ts"
 
 const canary = "zq7canaryKEYvalue0123456789abcdefXYZ"
 const apiKey = Redacted.make(canary)
 
-const cases: ReadonlyArray<readonly [string, "openai" | "gemini", Reply]> = [
+const cases: ReadonlyArray<readonly [string, "openai" | "gemini", RawServer.Reply]> = [
   ["InvalidRequest.param", "openai", {
     status: 400,
     body: { error: { message: "bad parameter", type: "invalid_request_error", param: `key ${canary}`, code: null } },
@@ -35,7 +35,7 @@ describe("keys in provider errors, through LlmManager", () => {
   for (const [name, kind, reply] of cases) {
     it.live(`${name}: no piece of the key reaches the caller`, () =>
       Effect.gen(function*() {
-        const server = yield* rawServer(reply)
+        const server = yield* RawServer.start(reply)
         const layer = kind === "openai" ? OpenAi.layer : Gemini.layer
         const llm = yield* LlmManager.make({
           providers: [layer({ apiKey, baseUrl: server.url })],

@@ -4,31 +4,11 @@
  * missing server fails the run loudly; otherwise its suites are skipped with
  * a visible warning.
  */
-import { connect } from "node:net"
+import { reachable } from "@baton/testing/TcpProbe"
 
 export const postgresUrl = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
 
-const reachable = (url: string): Promise<boolean> => {
-  const { hostname, port } = new URL(url)
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port || 5432), timeout: 2000 })
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.once("connect", () => {
-      done(true)
-    })
-    socket.once("timeout", () => {
-      done(false)
-    })
-    socket.once("error", () => {
-      done(false)
-    })
-  })
-}
-
-export const postgresAvailable = await reachable(postgresUrl)
+export const postgresAvailable = await reachable(postgresUrl, 5432)
 
 if (!postgresAvailable) {
   if (process.env["CI"] === "true") {

@@ -1,0 +1,99 @@
+/**
+ * An HTTP server for tests that answers every request with exactly the reply
+ * it was given, whatever the route: a plain body (JSON, or a raw string)
+ * with a status, or, for a streamed request (`"stream":true` in the body or
+ * `alt=sse` in the URL) answered with 200, the given SSE events. Unlike
+ * `MockProviderServer` it speaks no wire format of its own, so a test can
+ * send a provider's adapter any bytes at all. `set` changes the reply for
+ * the next requests.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as RawServer from "@baton/testing/RawServer"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const server = yield* RawServer.start({ body: { choices: 5 }, events: ["{\"choices\":5}"] })
+ *   // point an adapter at server.url
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Effect, type Scope } from "effect"
+import { createServer } from "node:http"
+
+/**
+ * What the server answers. A string is sent as it is, anything else as JSON.
+ *
+ * @since 0.1.0
+ */
+export interface Reply {
+  /** The status of a plain reply (default 200); a streamed request gets its events only with 200. */
+  readonly status?: number | undefined
+  readonly body: unknown
+  readonly events: ReadonlyArray<unknown>
+}
+
+/**
+ * A running server.
+ *
+ * @since 0.1.0
+ */
+export interface RawServer {
+  /** `http://127.0.0.1:port`. */
+  readonly url: string
+  /** Answers the next requests with `reply`. */
+  readonly set: (reply: Reply) => void
+}
+
+const text = (value: unknown): string => typeof value === "string" ? value : JSON.stringify(value)
+
+/**
+ * Starts a server answering `reply`; it closes with the scope.
+ *
+ * @since 0.1.0
+ */
+export const start = (reply: Reply): Effect.Effect<RawServer, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.callback<{ readonly server: RawServer; readonly close: () => void }>((resume) => {
+        let current = reply
+        const server = createServer((req, res) => {
+          let body = ""
+          req.on("data", (chunk: Buffer) => {
+            body += chunk.toString()
+          })
+          req.on("end", () => {
+            const status = current.status ?? 200
+            const streamed = body.includes("\"stream\":true") || (req.url ?? "").includes("alt=sse")
+            if (streamed && status === 200) {
+              res.writeHead(200, { "content-type": "text/event-stream" })
+              res.end(current.events.map((event) => `data: ${text(event)}\n\n`).join(""))
+            } else {
+              res.writeHead(status, { "content-type": "application/json" })
+              res.end(text(current.body))
+            }
+          })
+        })
+        server.listen(0, "127.0.0.1", () => {
+          const address = server.address()
+          const port = typeof address === "object" && address !== null ? address.port : 0
+          resume(Effect.succeed({
+            server: {
+              url: `http://127.0.0.1:${port}`,
+              set: (next) => {
+                current = next
+              }
+            },
+            close: () => {
+              server.closeAllConnections()
+              server.close()
+            }
+          }))
+        })
+      }),
+      (running) => Effect.sync(running.close)
+    ),
+    (running) => running.server
+  )

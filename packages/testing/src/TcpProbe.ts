@@ -1,0 +1,35 @@
+/**
+ * Whether something accepts TCP connections at a URL's host and port: how
+ * test suites decide whether a shared server (PostgreSQL, Redis) is there
+ * before they run against it (fail loudly under `CI=true`, skip visibly
+ * otherwise).
+ *
+ * @since 0.1.0
+ */
+import { connect } from "node:net"
+
+/**
+ * True when `url`'s host accepts a connection on its port (or
+ * `defaultPort`) within `timeoutMs`.
+ *
+ * @since 0.1.0
+ */
+export const reachable = (url: string, defaultPort: number, timeoutMs = 2_000): Promise<boolean> => {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port || defaultPort), timeout: timeoutMs })
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.once("connect", () => {
+      done(true)
+    })
+    socket.once("timeout", () => {
+      done(false)
+    })
+    socket.once("error", () => {
+      done(false)
+    })
+  })
+}
