@@ -17,10 +17,11 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RequestLog from "@baton/core/RequestLog"
+import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
 import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
-import { NodeHttpClient, NodeHttpServer, NodeServices } from "@effect/platform-node"
+import { NodeHttpServer, NodeServices } from "@effect/platform-node"
 import { Config, Effect, Layer, Logger, Option, Schema } from "effect"
 import { HttpRouter } from "effect/http"
 import { createServer } from "node:http"
@@ -56,7 +57,7 @@ const Stores = Layer.mergeAll(
  */
 export const Stack = LlmManager.layerConfig(Providers.layersFromConfig).pipe(
   Layer.provideMerge(Stores),
-  Layer.provide([LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
+  Layer.provide([LlmConfig.layerPricing, ProviderHttpClient.layer]),
   Layer.provideMerge(LlmConfig.layer)
 )
 

@@ -1,8 +1,9 @@
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as RequestLog from "@baton/core/RequestLog"
+import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
-import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Schema } from "effect"
 
 const Question = Schema.Struct({ question: Schema.String, choices: Schema.Array(Schema.String), answer: Schema.Int })
@@ -19,6 +20,6 @@ const program = Effect.gen(function*() {
 const Manager = LlmManager.layerConfig({
   deepseek: Providers.layerFromConfig("deepseek"),
   gemini: Providers.layerFromConfig("gemini")
-}).pipe(Layer.provide([RequestLog.layerFromConfig, LlmConfig.layerPricing, NodeHttpClient.layerUndici]))
+}).pipe(Layer.provide([RequestLog.layerFromConfig, LlmConfig.layerPricing, ProviderHttpClient.layer]))
 
 program.pipe(Effect.provide(Manager.pipe(Layer.provide(LlmConfig.layer))), NodeRuntime.runMain)

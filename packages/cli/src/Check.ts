@@ -8,8 +8,8 @@
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as LlmRequest from "@baton/core/LlmRequest"
+import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Environment from "./internal/environment.ts"
@@ -58,7 +58,7 @@ const check = (flags: { readonly ping: boolean }) =>
     if (rows.some((row) => row[3] !== "ok")) yield* Exit.fail(Exit.failed, "a provider did not answer the ping")
   }).pipe(
     Effect.provide(
-      Layer.mergeAll(LlmConfig.layerPricing, NodeHttpClient.layerUndici).pipe(
+      Layer.mergeAll(LlmConfig.layerPricing, ProviderHttpClient.layer).pipe(
         Layer.provideMerge(LlmConfig.layer),
         Layer.provide(Environment.fromProcess())
       )

@@ -15,9 +15,9 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import * as LlmManager from "@baton/core/LlmManager"
 import type * as StructuredOutput from "@baton/core/StructuredOutput"
 import type { TokenUsage } from "@baton/core/TokenUsage"
+import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Effect, Layer, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { readFileSync } from "node:fs"
@@ -36,7 +36,7 @@ export const defaultLedgerUrl = "sqlite:.baton/usage.sqlite"
  */
 export const Stack = LlmManager.layerConfig(Providers.layersFromConfig).pipe(
   Layer.provide(SqlUsageLedger.layerFromConfig({ fallbackUrl: defaultLedgerUrl })),
-  Layer.provide([LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
+  Layer.provide([LlmConfig.layerPricing, ProviderHttpClient.layer]),
   Layer.provideMerge(LlmConfig.layer)
 )
 

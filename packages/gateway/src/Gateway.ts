@@ -65,11 +65,12 @@ import type * as Pricing from "@baton/core/Pricing"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RequestLog from "@baton/core/RequestLog"
 import type * as UsageLedger from "@baton/core/UsageLedger"
+import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as RedisCircuitBreaker from "@baton/redis/RedisCircuitBreaker"
 import * as RedisConnection from "@baton/redis/RedisConnection"
 import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
-import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer, Option } from "effect"
 import type { HttpClient, HttpServer } from "effect/http"
 import { HttpRouter } from "effect/http"
@@ -217,7 +218,7 @@ export const layerDefaults: Layer.Layer<
   RequestLog.layerFromConfig,
   SqlUsageLedger.layerFromConfig({ fallbackUrl: "sqlite:.baton/usage.sqlite" }),
   storesFromConfig,
-  NodeHttpClient.layerUndici
+  ProviderHttpClient.layer
 ).pipe(Layer.provideMerge(LlmConfig.layer))
 
 /**

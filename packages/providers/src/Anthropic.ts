@@ -17,12 +17,12 @@
  * @example
  * ```ts
  * import { Layer, Redacted } from "effect"
- * import { NodeHttpClient } from "@effect/platform-node"
  * import * as Pricing from "@baton/core/Pricing"
  * import * as Anthropic from "@baton/providers/Anthropic"
+ * import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
  *
  * const AnthropicLive = Anthropic.layer({ apiKey: Redacted.make("sk-ant-...") }).pipe(
- *   Layer.provide([NodeHttpClient.layerUndici, Pricing.layerDefault])
+ *   Layer.provide([ProviderHttpClient.layer, Pricing.layerDefault])
  * )
  * ```
  *

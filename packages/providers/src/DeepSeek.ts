@@ -22,12 +22,12 @@
  * @example
  * ```ts
  * import { Layer, Redacted } from "effect"
- * import { NodeHttpClient } from "@effect/platform-node"
  * import * as Pricing from "@baton/core/Pricing"
  * import * as DeepSeek from "@baton/providers/DeepSeek"
+ * import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
  *
  * const DeepSeekLive = DeepSeek.layer({ apiKey: Redacted.make("sk-...") }).pipe(
- *   Layer.provide([NodeHttpClient.layerUndici, Pricing.layerDefault])
+ *   Layer.provide([ProviderHttpClient.layer, Pricing.layerDefault])
  * )
  * ```
  *

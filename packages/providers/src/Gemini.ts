@@ -27,12 +27,12 @@
  * @example
  * ```ts
  * import { Layer, Redacted } from "effect"
- * import { NodeHttpClient } from "@effect/platform-node"
  * import * as Pricing from "@baton/core/Pricing"
  * import * as Gemini from "@baton/providers/Gemini"
+ * import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
  *
  * const GeminiLive = Gemini.layer({ apiKey: Redacted.make("AIza...") }).pipe(
- *   Layer.provide([NodeHttpClient.layerUndici, Pricing.layerDefault])
+ *   Layer.provide([ProviderHttpClient.layer, Pricing.layerDefault])
  * )
  * ```
  *

@@ -25,12 +25,12 @@
  * @example
  * ```ts
  * import { Layer, Redacted } from "effect"
- * import { NodeHttpClient } from "@effect/platform-node"
  * import * as Pricing from "@baton/core/Pricing"
  * import * as OpenAi from "@baton/providers/OpenAi"
+ * import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
  *
  * const OpenAiLive = OpenAi.layer({ apiKey: Redacted.make("sk-..."), model: "gpt-4.1" }).pipe(
- *   Layer.provide([NodeHttpClient.layerUndici, Pricing.layerDefault])
+ *   Layer.provide([ProviderHttpClient.layer, Pricing.layerDefault])
  * )
  * ```
  *

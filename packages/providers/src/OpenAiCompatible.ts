@@ -30,15 +30,15 @@
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { NodeHttpClient } from "@effect/platform-node"
  * import * as Pricing from "@baton/core/Pricing"
  * import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
+ * import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
  *
  * const Ollama = OpenAiCompatible.layer({
  *   name: "ollama",
  *   baseUrl: "http://localhost:11434/v1",
  *   model: "llama3.2"
- * }).pipe(Layer.provide([NodeHttpClient.layerUndici, Pricing.layerDefault]))
+ * }).pipe(Layer.provide([ProviderHttpClient.layer, Pricing.layerDefault]))
  * ```
  *
  * @since 0.1.0

@@ -293,7 +293,7 @@ export const stallMidStream = (
 ): MockFault => ({ _tag: "StallMidStream", ms, after: options.after })
 
 /**
- * Destroys the connection before any byte of the response.
+ * Resets the connection (TCP RST) before any byte of the response.
  *
  * @since 0.1.0
  */

@@ -56,23 +56,39 @@ const dispatchers = new WeakMap<HttpClient.HttpClient, Undici.Dispatcher>()
 /** `content-type` on every request body. */
 const json = "application/json"
 
+/**
+ * The server closed a connection that had already carried an answer, before
+ * any byte of this one: a keep-alive connection the server closed as idle
+ * just as the request left on it (the likelier the busier the process). The
+ * provider never read the request, so it is sent once more, on another
+ * connection, rather than failing the attempt (a backoff and a failure
+ * against the circuit). A new connection closed unanswered still fails.
+ */
+const closedIdle = (error: TransportFailure): boolean => {
+  const cause = error.cause as { readonly code?: unknown; readonly socket?: { readonly bytesRead?: unknown } } | null
+  return cause?.code === "UND_ERR_SOCKET" && typeof cause.socket?.bytesRead === "number" && cause.socket.bytesRead > 0
+}
+
 const viaDispatcher = (dispatcher: Undici.Dispatcher): Post => (origin, path, headers, body) =>
   Effect.map(
-    Effect.tryPromise({
-      try: (signal) =>
-        dispatcher.request({
-          origin,
-          path,
-          method: "POST",
-          headers: { ...headers, "content-type": json },
-          body,
-          signal,
-          // the adapter or the manager's watchdog owns time
-          headersTimeout: 0,
-          bodyTimeout: 0
-        }),
-      catch: (cause) => failure("request", cause)
-    }),
+    Effect.retry(
+      Effect.tryPromise({
+        try: (signal) =>
+          dispatcher.request({
+            origin,
+            path,
+            method: "POST",
+            headers: { ...headers, "content-type": json },
+            body,
+            signal,
+            // the adapter or the manager's watchdog owns time
+            headersTimeout: 0,
+            bodyTimeout: 0
+          }),
+        catch: (cause) => failure("request", cause)
+      }),
+      { times: 1, while: closedIdle }
+    ),
     (response): Response => ({
       status: response.statusCode,
       headers: () => flatHeaders(response.headers),

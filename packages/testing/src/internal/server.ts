@@ -413,6 +413,8 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
     case "StallMidStream":
       return replyWith(exchange, { playback: { stall: fault.ms, stallAfter: fault.after } })
     case "ResetBeforeHeaders": {
+      // a TCP reset: not the plain close of an idle keep-alive connection, which clients send again
+      res.socket?.resetAndDestroy()
       exchange.session.destroy()
       return
     }
