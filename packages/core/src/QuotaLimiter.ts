@@ -270,7 +270,12 @@ export interface StoreKey {
  * @since 0.1.0
  */
 export type ReserveOutcome =
-  | { readonly _tag: "Reserved"; readonly usage: Usage }
+  | {
+    readonly _tag: "Reserved"
+    readonly usage: Usage
+    /** The store's id for this reservation, handed back to `refund` (a store that needs none omits it). */
+    readonly reservation?: string | undefined
+  }
   | Denied
 
 /**
@@ -289,7 +294,9 @@ export interface Denied {
  * in the order units, tokens, cost and adds `units` only when all pass.
  * `expiresInMillis` is how long the day's counter must be kept (computed
  * from the Effect clock, so a store never needs a clock of its own). `refund`
- * and `charge` on a counter that no longer exists do nothing.
+ * and `charge` on a counter that no longer exists do nothing. `refund` gets
+ * the `reservation` id `reserve` returned, so that a store can make a refund
+ * safe to repeat after a reply it did not get.
  *
  * @since 0.1.0
  */
@@ -300,10 +307,11 @@ export class QuotaStore extends Context.Service<QuotaStore, {
     readonly limits: Limits
     readonly expiresInMillis: number
   }) => Effect.Effect<ReserveOutcome, QuotaStoreUnavailable>
-  readonly refund: (options: { readonly key: StoreKey; readonly units: number }) => Effect.Effect<
-    void,
-    QuotaStoreUnavailable
-  >
+  readonly refund: (options: {
+    readonly key: StoreKey
+    readonly units: number
+    readonly reservation?: string | undefined
+  }) => Effect.Effect<void, QuotaStoreUnavailable>
   readonly charge: (options: {
     readonly key: StoreKey
     readonly tokens: number
@@ -559,7 +567,14 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     })
   }
 
-  const makeReservation = (status: QuotaStatus, key: StoreKey, limits: Limits, units: number, live: boolean) =>
+  const makeReservation = (
+    status: QuotaStatus,
+    key: StoreKey,
+    limits: Limits,
+    units: number,
+    live: boolean,
+    reservation?: string
+  ) =>
     Effect.map(Ref.make(false), (settled): Reservation => {
       const budgeted = live && (limits.dailyTokens !== undefined || limits.dailyCostNanoUsd !== undefined)
       let tokens = 0
@@ -585,7 +600,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         units,
         bill: budgeted ? bill : () => Effect.void,
         commit: (usage) => settleWith(usage === undefined || !budgeted ? Effect.void : bill(usage)),
-        refund: settleWith(live ? logDropped("refund")(store.refund({ key, units })) : Effect.void)
+        refund: settleWith(live ? logDropped("refund")(store.refund({ key, units, reservation })) : Effect.void)
       }
     })
 
@@ -607,7 +622,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       key,
       limits,
       units,
-      true
+      true,
+      outcome.reservation
     )
   })
 

@@ -37,6 +37,9 @@
  * the same connection after the reservation, so Redis runs them in that
  * order, and is retried every 500 ms for a minute while Redis is away. A
  * request refused or failed by the client side is therefore never charged.
+ * A refund is the same undo by id, so it is safe to repeat: when its reply
+ * does not come (a pause, an outage), it goes on in the background the same
+ * way, and a refund is never lost to a timeout nor applied twice.
  * `layerConfig` connects when built: an unreachable Redis at startup fails
  * the layer with `QuotaStoreUnavailable` instead of starting without quotas.
  *
@@ -174,15 +177,21 @@ const usageOf = (units: number, tokens: number, costNanoUsd: number): QuotaLimit
   costNanoUsd
 })
 
-const toOutcome = (reply: ReadonlyArray<number>): Effect.Effect<QuotaLimiter.ReserveOutcome, QuotaStoreUnavailable> => {
+const toOutcome = (reservation: string) =>
+(
+  reply: ReadonlyArray<number>
+): Effect.Effect<QuotaLimiter.ReserveOutcome, QuotaStoreUnavailable> => {
   const [code = 0, units = 0, tokens = 0, cost = 0] = reply
   const usage = usageOf(units, tokens, cost)
-  if (code === 0) return Effect.succeed({ _tag: "Reserved", usage })
+  if (code === 0) return Effect.succeed({ _tag: "Reserved", usage, reservation })
   const denied = deniedLimits[code - 1]
   return denied === undefined
     ? Effect.fail(unexpected(reply))
     : Effect.succeed({ _tag: "Denied", limit: denied, usage })
 }
+
+/** How long the mark of a refund lives when its day's counter has already expired. */
+const undoMarkTtlMs = 86_400_000
 
 /** How an undo is retried while Redis is away: every half second, for about a minute. */
 const cancelRetry = { schedule: Schedule.spaced("500 millis"), times: 120 }
@@ -220,6 +229,13 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
       )
     )
 
+  /** Refunds a reservation by its id: at once, or in the background when Redis does not answer. */
+  const undo = (key: string, reservation: string) =>
+    cancel(key, reservation, undoMarkTtlMs).pipe(
+      Effect.asVoid,
+      Effect.catch(() => Effect.asVoid(cancelLater(key, reservation, undoMarkTtlMs)))
+    )
+
   return QuotaLimiter.QuotaStore.of({
     reserve: ({ expiresInMillis, key, limits, units }) => {
       const redisKey = keyOf(prefix, key)
@@ -238,11 +254,14 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
         )
       ).pipe(
         Effect.flatMap((reply) => integers(reply, 4)),
-        Effect.flatMap(toOutcome),
+        Effect.flatMap(toOutcome(reservation)),
         Effect.onExit((exit) => exit._tag === "Success" ? Effect.void : cancelLater(redisKey, reservation, ttl))
       )
     },
-    refund: ({ key, units }) => Effect.asVoid(guard("refund", refund(keyOf(prefix, key), units))),
+    refund: ({ key, reservation, units }) =>
+      reservation === undefined
+        ? Effect.asVoid(guard("refund", refund(keyOf(prefix, key), units)))
+        : undo(keyOf(prefix, key), reservation),
     charge: ({ costNanoUsd, key, tokens }) =>
       Effect.asVoid(guard("charge", charge(keyOf(prefix, key), tokens, costNanoUsd))),
     usage: (key) =>

@@ -9,7 +9,7 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RedisServer from "@baton/testing/RedisServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import { Bench, eventually, liveNow, liveWait, manager } from "../../core/test/utils/chain.ts"
 import * as RedisCircuitBreaker from "../src/RedisCircuitBreaker.ts"
 import * as RedisConnection from "../src/RedisConnection.ts"
@@ -147,6 +147,36 @@ describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", ()
         yield* liveWait(1_000)
         assert.strictEqual(yield* used, 1)
       }).pipe(Effect.provide(Bench), Effect.scoped),
+    30_000
+  )
+
+  it.live(
+    "a refund whose reply does not come while Redis is paused is applied once it resumes, and only once",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer.start
+        const context = yield* Layer.build(
+          RedisQuotaStore.layerConfig({ prefix: RedisTest.uniquePrefix("pause-refund") }).pipe(
+            Layer.provide(config(server.url))
+          )
+        )
+        const teacher = SubjectId.make("teacher-refund")
+        const quota = Context.get(context, QuotaLimiter.QuotaLimiter)
+        // right after a pause the connection keeps a quiet window before it asks Redis again
+        const used = Effect.map(quota.remaining(teacher), (status) => status.used).pipe(
+          Effect.retry({ schedule: Schedule.spaced("250 millis"), times: 20 })
+        )
+        yield* quota.reserve(teacher, 1).pipe(Effect.flatMap((kept) => kept.commit()))
+        const failed = yield* quota.reserve(teacher, 2)
+        assert.strictEqual(yield* used, 3)
+        yield* server.pause
+        yield* failed.refund
+        yield* liveWait(1_500)
+        yield* server.resume
+        yield* eventually(Effect.map(used, (n) => n === 1))
+        yield* liveWait(1_500)
+        assert.strictEqual(yield* used, 1, "the refund ran once")
+      }).pipe(Effect.scoped),
     30_000
   )
 })
