@@ -354,9 +354,40 @@ const environmentKeys = Config.schema(KeysVariable, "BATON_GATEWAY_KEYS").pipe(
   )
 )
 
+const withModel = (provider: Provider, model: ModelId): Provider => ({
+  ...provider,
+  models: [...provider.models, model]
+})
+
+/** A chain step's provider as the environment describes it: a hosted one or an OpenAI-compatible endpoint. */
+const environmentProvider = (settings: LlmConfig.Settings, step: LlmConfig.ChainStep): Provider => {
+  if (step.kind === "openai-compatible") {
+    const endpoint = settings.compatible[step.provider]
+    return {
+      name: step.provider,
+      kind: "openai-compatible",
+      baseUrl: endpoint?.baseUrl,
+      apiKey: endpoint?.apiKey ?? Option.none(),
+      apiKeyVariable: step.variable,
+      models: [step.model]
+    }
+  }
+  const hosted = settings.providers[step.kind]
+  return {
+    name: step.provider,
+    kind: step.kind,
+    baseUrl: hosted.baseUrl,
+    apiKey: hosted.apiKey,
+    apiKeyVariable: hosted.apiKeyVariable,
+    models: [step.model]
+  }
+}
+
 /**
- * The config without a file: one provider per entry of `LlmConfig`'s chain
- * (its key, URL and model), the alias `default` for the whole chain, and the
+ * The config without a file: one provider per provider of `LlmConfig`'s
+ * chain (`LLM_CHAIN` or the older variables; a hosted provider's key and
+ * URL, or an OpenAI-compatible endpoint's, and every model the chain names
+ * for it), the alias `default` for the whole chain, and the
  * gateway keys of `BATON_GATEWAY_KEYS` (`subject:sha256hex`, comma-separated).
  *
  * @since 0.1.0
@@ -372,21 +403,16 @@ export const fromEnvironment = (settings: LlmConfig.Settings): Effect.Effect<Gat
         })
       )
     )
-    const providers = new Map<string, Provider>(settings.chain.map((kind) => {
-      const provider = settings.providers[kind]
-      return [kind, {
-        name: ProviderName.make(kind),
-        kind,
-        baseUrl: provider.baseUrl,
-        apiKey: provider.apiKey,
-        apiKeyVariable: provider.apiKeyVariable,
-        models: [provider.model]
-      }]
-    }))
-    const chain = settings.chain.map((kind): Step => ({
-      provider: ProviderName.make(kind),
-      model: settings.providers[kind].model
-    }))
+    const providers = new Map<string, Provider>()
+    for (const step of settings.steps) {
+      const known = providers.get(step.provider)
+      if (known !== undefined) {
+        if (!known.models.includes(step.model)) providers.set(step.provider, withModel(known, step.model))
+      } else {
+        providers.set(step.provider, environmentProvider(settings, step))
+      }
+    }
+    const chain = settings.steps.map((step): Step => ({ provider: step.provider, model: step.model }))
     return {
       providers,
       aliases: new Map([["default", chain]]),

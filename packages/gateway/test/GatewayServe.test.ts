@@ -1,3 +1,4 @@
+import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Schedule, Schema } from "effect"
@@ -59,6 +60,29 @@ describe("Gateway.serve", () => {
       const completion = Schema.decodeUnknownSync(Completion)(answer.json)
       assert.strictEqual(completion.model, "deepseek/deepseek-flash")
       assert.isAbove(completion.usage.total_tokens, 0)
+    })))
+
+  it.live("without a config file follows LLM_CHAIN: one provider with two models, then an OpenAI-compatible endpoint", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const mock = yield* MockProviderServer.start()
+      // LLM_CHAIN replaces the primary and fallback variables (setting both is a configuration error)
+      const environment = Object.fromEntries(
+        Object.entries(environmentOf(mock, "teacher-chain")).filter(([name]) => !name.endsWith("_PROVIDER"))
+      )
+      const url = yield* serveOn({
+        ...environment,
+        LLM_CHAIN: "deepseek/deepseek-chat,deepseek/deepseek-reasoner,local/gpt-4o-mini",
+        LLM_COMPAT_LOCAL_BASE_URL: mock.baseUrl("openai"),
+        LLM_COMPAT_LOCAL_API_KEY: "sk-local",
+        LLM_MAX_RETRIES: "0"
+      })
+      yield* mock.inject("deepseek", MockFault.status(503), { times: 2 })
+      const answer = yield* ask(url, "gw-key")
+      assert.strictEqual(answer.status, 200, JSON.stringify(answer.json))
+      assert.strictEqual(Schema.decodeUnknownSync(Completion)(answer.json).model, "local/gpt-4o-mini")
+      const models = (yield* mock.received("deepseek")).map((request) => (request.body as { model?: unknown }).model)
+      assert.deepStrictEqual(models, ["deepseek-chat", "deepseek-reasoner"])
+      assert.strictEqual((yield* mock.received("openai")).length, 1)
     })))
 
   it.live("with REDIS_URL two serve processes share the subject's daily limit exactly", () =>
