@@ -15,18 +15,34 @@
  *   since the last flush are lost: at most `flushInterval` worth of rows.
  *   Lower it to narrow that window at the cost of more, smaller writes.
  * - A batch that fails is retried `retries` times (default 3, exponential
- *   backoff from 50 ms); then it is split in halves, each written on its own
- *   (and split again when it fails), so a row the sink refuses costs no
- *   other row. Only rows that fail alone are dropped, counted in
- *   `baton_sink_rows_dropped_total{sink}` and `baton_sink_failures_total{sink}`,
- *   and reported once as a warning. Writes never fail the caller. (While the
- *   sink is down, a batch of n rows thus costs up to 2n-1 failed writes.)
+ *   backoff from 50 ms). Then its first and last rows are written alone: when
+ *   both fail too, the sink is taken to be down (a database restarting, a
+ *   connection cut) and the batch goes back on the queue for the next flush,
+ *   for up to `maxOutage` (default 1 minute) of failing flushes in a row.
+ *   Otherwise, or past `maxOutage`, or when the writer closes, the batch is
+ *   split in halves, each written on its own (and split again when it
+ *   fails), so a row the sink refuses costs no other row. Only rows that fail
+ *   alone are dropped, counted in `baton_sink_rows_dropped_total{sink}` and
+ *   `baton_sink_failures_total{sink}`, and reported once as a warning. Writes
+ *   never fail the caller.
  * - A flush runs uninterruptibly, so a shutdown waits for an in-flight batch
  *   instead of losing it.
  *
  * @since 0.1.0
  */
-import { Array as Arr, type Duration, Effect, Metric, Queue, Ref, Schedule, type Scope, Semaphore } from "effect"
+import {
+  Array as Arr,
+  Clock,
+  Duration,
+  Effect,
+  Exit,
+  Metric,
+  Queue,
+  Ref,
+  Schedule,
+  type Scope,
+  Semaphore
+} from "effect"
 import * as LlmMetrics from "./LlmMetrics.ts"
 
 /**
@@ -53,8 +69,10 @@ export interface Options {
   readonly flushInterval?: Duration.Input | undefined
   /** Most items per write (default 500). */
   readonly maxBatchSize?: number | undefined
-  /** Retries of a failing batch before its items are dropped (default 3). */
+  /** Retries of a failing batch before it is split or kept for later (default 3). */
   readonly retries?: number | undefined
+  /** How long batches are kept for later while the sink is down (default 1 minute). */
+  readonly maxOutage?: Duration.Input | undefined
 }
 
 /**
@@ -95,17 +113,54 @@ export const make = <A, E>(
           : Effect.void, { discard: true })
     }
 
-    const writeBatch = (batch: Arr.NonEmptyReadonlyArray<A>) =>
-      write(batch).pipe(Effect.retry(retry), Effect.catchCause((cause) => bisect(batch, cause)))
+    const maxOutageMs = Duration.toMillis(Duration.fromInputUnsafe(options.maxOutage ?? "1 minute"))
+    /** When the sink was first seen down in the current run of failing flushes. */
+    const downSince = yield* Ref.make<number | undefined>(undefined)
 
-    const flush = lock.withPermit(
-      Effect.flatMap(Queue.clear(queue), (items) =>
-        Effect.forEach(Arr.chunksOf(items, maxBatchSize), writeBatch, { discard: true }))
-    ).pipe(Effect.uninterruptible)
+    /** Keeps a batch for the next flush while the sink has been down for less than `maxOutage`. */
+    const keepForLater = (batch: Arr.NonEmptyReadonlyArray<A>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Ref.modify(downSince, (since) => {
+          const start = since ?? now
+          return [now - start < maxOutageMs, start] as const
+        })).pipe(
+          Effect.tap((kept) => kept ? Queue.offerAll(queue, batch) : Effect.void)
+        )
 
-    yield* Effect.addFinalizer(() =>
-      flush
-    )
+    const writesAlone = (item: A) => Effect.map(Effect.exit(write([item])), Exit.isSuccess)
+
+    /**
+     * A batch that failed as a whole: its first and last rows are written
+     * alone. Both failing means the sink is down: the batch is kept for later
+     * (within `maxOutage`). Otherwise the rows not yet written are bisected.
+     */
+    const salvage = (batch: Arr.NonEmptyReadonlyArray<A>, cause: unknown): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const first = yield* writesAlone(Arr.headNonEmpty(batch))
+        const last = batch.length > 1 && (yield* writesAlone(Arr.lastNonEmpty(batch)))
+        if (!first && !last && (yield* keepForLater(batch))) return
+        const left = batch.slice(first ? 1 : 0, last ? -1 : batch.length)
+        if (Arr.isReadonlyArrayNonEmpty(left)) yield* bisect(left, cause)
+      })
+
+    const writeBatch = (closing: boolean) => (batch: Arr.NonEmptyReadonlyArray<A>) =>
+      write(batch).pipe(
+        Effect.retry(retry),
+        Effect.andThen(Ref.set(downSince, undefined)),
+        Effect.catchCause((cause) => closing ? bisect(batch, cause) : salvage(batch, cause))
+      )
+
+    const flushWith = (closing: boolean) =>
+      lock.withPermit(
+        Effect.flatMap(
+          Queue.clear(queue),
+          (items) => Effect.forEach(Arr.chunksOf(items, maxBatchSize), writeBatch(closing), { discard: true })
+        )
+      ).pipe(Effect.uninterruptible)
+
+    const flush = flushWith(false)
+
+    yield* Effect.addFinalizer(() => flushWith(true))
     yield* Effect.sleep(options.flushInterval ?? "1 second").pipe(
       Effect.andThen(flush),
       Effect.forever,

@@ -42,6 +42,53 @@ describe("UsageLedger", () => {
       assert.strictEqual((yield* range)[0]?.attempts, 1)
     }))
 
+  it.effect("while the store is down its rows wait for it, and are written once it is back (within maxOutage)", () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      const memory = yield* UsageLedger.makeMemoryStore
+      let down = true
+      const flaky: UsageLedger.Store = {
+        ...memory,
+        name: "flaky-test",
+        append: (rows) =>
+          down
+            ? Effect.fail(new UsageLedger.UsageLedgerError({ store: "flaky-test", message: "down" }))
+            : memory.append(rows)
+      }
+      const dropped = Metric.value(
+        Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: "usage-ledger:flaky-test" })
+      )
+      const before = (yield* dropped).count
+      const ledger = yield* UsageLedger.make(flaky, { flushInterval: "1 second", retries: 1, maxOutage: "30 seconds" })
+      yield* Effect.forEach([...s.success, ...s.fallback], ledger.record, { discard: true })
+      yield* TestClock.adjust("20 seconds")
+      down = false
+      yield* TestClock.adjust("2 seconds")
+      const rows = yield* memory.dailyTotals(day("1970-01-01"), day("1970-01-01"))
+      assert.strictEqual(rows[0]?.attempts, 3)
+      assert.strictEqual((yield* dropped).count - before, 0)
+    }))
+
+  it.effect("a store down longer than maxOutage: its rows are dropped and counted", () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      const failing: UsageLedger.Store = {
+        ...(yield* UsageLedger.makeMemoryStore),
+        name: "down-test",
+        append: () => Effect.fail(new UsageLedger.UsageLedgerError({ store: "down-test", message: "down" }))
+      }
+      const dropped = Metric.value(
+        Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: "usage-ledger:down-test" })
+      )
+      const before = (yield* dropped).count
+      const ledger = yield* UsageLedger.make(failing, { flushInterval: "1 second", retries: 1, maxOutage: "5 seconds" })
+      yield* Effect.forEach([...s.success, ...s.fallback], ledger.record, { discard: true })
+      yield* TestClock.adjust("4 seconds")
+      assert.strictEqual((yield* dropped).count - before, 0)
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual((yield* dropped).count - before, 3)
+    }))
+
   it.effect("a failing store never fails record; its rows are retried, dropped and counted", () =>
     Effect.gen(function*() {
       const s = yield* stories
