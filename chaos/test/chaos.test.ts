@@ -177,7 +177,7 @@ describe.skipIf(!available)("chaos", () => {
     () =>
       Effect.gen(function*() {
         const result = yield* Scenario.run({
-          name: "Redis paused (SIGSTOP) 2 s mid-run",
+          name: "Redis paused (SIGSTOP) 4 s mid-run",
           requests: size.outage,
           concurrency: size.concurrency,
           faultRates: { primary: 0.3, fallback: 0 },
@@ -189,7 +189,8 @@ describe.skipIf(!available)("chaos", () => {
               yield* env.settled(Math.floor(size.outage * 0.3))
               yield* env.note("Redis paused")
               yield* env.redis.pause
-              yield* Effect.sleep("2 seconds")
+              // longer than the stack's Redis command timeout (2 s), so commands sent meanwhile time out
+              yield* Effect.sleep("4 seconds")
               yield* env.redis.resume
               yield* env.note("Redis resumed")
             })
