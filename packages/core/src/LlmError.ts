@@ -17,7 +17,10 @@
  *   built, naming the variable to fix.
  *
  * Match them exhaustively with `Match.tagsExhaustive` or `Effect.catchTags`;
- * every class has a `message` fit to show an operator.
+ * every class has a `message` fit to show an operator. No error here or in
+ * `ProviderError.ts` captures a JavaScript stack trace: they are built inside
+ * Effect's run loop, where a trace only lists its internals, and capturing one
+ * cost more than the rest of a refused call's error handling.
  *
  * @since 0.1.0
  */
@@ -25,6 +28,7 @@ import { DateTime, type Duration, Schema } from "effect"
 import * as Attempt from "./Attempt.ts"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
 import { SubjectId } from "./Ids.ts"
+import { stackless } from "./internal/stackless.ts"
 import { isProviderError, ProviderError } from "./ProviderError.ts"
 
 /**
@@ -33,10 +37,12 @@ import { isProviderError, ProviderError } from "./ProviderError.ts"
  *
  * @since 0.1.0
  */
-export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("InvalidOptions", {
-  field: Schema.String,
-  message: Schema.String
-}) {}
+export class InvalidOptions extends stackless(
+  Schema.TaggedError<InvalidOptions>()("InvalidOptions", {
+    field: Schema.String,
+    message: Schema.String
+  })
+) {}
 
 /**
  * Every provider in the chain failed or was skipped. `attempts` lists each
@@ -44,9 +50,11 @@ export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("Invali
  *
  * @since 0.1.0
  */
-export class AllProvidersFailed extends Schema.TaggedError<AllProvidersFailed>()("AllProvidersFailed", {
-  attempts: Schema.Array(Attempt.Attempt)
-}) {
+export class AllProvidersFailed extends stackless(
+  Schema.TaggedError<AllProvidersFailed>()("AllProvidersFailed", {
+    attempts: Schema.Array(Attempt.Attempt)
+  })
+) {
   override get message(): string {
     return `all providers failed:\n${this.attempts.map((a) => `  - ${Attempt.describe(a)}`).join("\n")}`
   }
@@ -57,10 +65,12 @@ export class AllProvidersFailed extends Schema.TaggedError<AllProvidersFailed>()
  *
  * @since 0.1.0
  */
-export class DeadlineExceeded extends Schema.TaggedError<DeadlineExceeded>()("DeadlineExceeded", {
-  timeoutMs: Schema.Int,
-  attempts: Schema.Array(Attempt.Attempt)
-}) {
+export class DeadlineExceeded extends stackless(
+  Schema.TaggedError<DeadlineExceeded>()("DeadlineExceeded", {
+    timeoutMs: Schema.Int,
+    attempts: Schema.Array(Attempt.Attempt)
+  })
+) {
   override get message(): string {
     return `no answer within the ${this.timeoutMs} ms deadline after ${this.attempts.length} attempt(s)`
   }
@@ -71,7 +81,7 @@ export class DeadlineExceeded extends Schema.TaggedError<DeadlineExceeded>()("De
  *
  * @since 0.1.0
  */
-export class GenerationDisabled extends Schema.TaggedError<GenerationDisabled>()("GenerationDisabled", {}) {
+export class GenerationDisabled extends stackless(Schema.TaggedError<GenerationDisabled>()("GenerationDisabled", {})) {
   override get message(): string {
     return "AI generation is disabled (AI_GENERATION_ENABLED=false)"
   }
@@ -87,15 +97,17 @@ export class GenerationDisabled extends Schema.TaggedError<GenerationDisabled>()
  *
  * @since 0.1.0
  */
-export class RateLimitExceeded extends Schema.TaggedError<RateLimitExceeded>()("RateLimitExceeded", {
-  subjectId: SubjectId,
-  limit: Schema.Int,
-  used: Schema.Int,
-  remaining: Schema.Int,
-  resetsAt: Schema.DateTimeUtc,
-  budget: Schema.optionalKey(Schema.Literals(["tokens", "cost"])),
-  requested: Schema.optionalKey(Schema.Int)
-}) {
+export class RateLimitExceeded extends stackless(
+  Schema.TaggedError<RateLimitExceeded>()("RateLimitExceeded", {
+    subjectId: SubjectId,
+    limit: Schema.Int,
+    used: Schema.Int,
+    remaining: Schema.Int,
+    resetsAt: Schema.DateTimeUtc,
+    budget: Schema.optionalKey(Schema.Literals(["tokens", "cost"])),
+    requested: Schema.optionalKey(Schema.Int)
+  })
+) {
   /**
    * The time left until the quota resets, for a `Retry-After` header.
    *
@@ -124,10 +136,12 @@ export class RateLimitExceeded extends Schema.TaggedError<RateLimitExceeded>()("
  *
  * @since 0.1.0
  */
-export class TooManyQuestions extends Schema.TaggedError<TooManyQuestions>()("TooManyQuestions", {
-  requested: Schema.Int,
-  max: Schema.Int
-}) {
+export class TooManyQuestions extends stackless(
+  Schema.TaggedError<TooManyQuestions>()("TooManyQuestions", {
+    requested: Schema.Int,
+    max: Schema.Int
+  })
+) {
   override get message(): string {
     return `${this.requested} questions requested; at most ${this.max} per request`
   }
@@ -139,9 +153,11 @@ export class TooManyQuestions extends Schema.TaggedError<TooManyQuestions>()("To
  *
  * @since 0.1.0
  */
-export class QuotaStoreUnavailable extends Schema.TaggedError<QuotaStoreUnavailable>()("QuotaStoreUnavailable", {
-  message: Schema.String
-}) {}
+export class QuotaStoreUnavailable extends stackless(
+  Schema.TaggedError<QuotaStoreUnavailable>()("QuotaStoreUnavailable", {
+    message: Schema.String
+  })
+) {}
 
 /**
  * The circuit store (Redis) could not be read by `LlmManager.circuitState`
@@ -150,9 +166,11 @@ export class QuotaStoreUnavailable extends Schema.TaggedError<QuotaStoreUnavaila
  *
  * @since 0.1.0
  */
-export class CircuitStoreUnavailable extends Schema.TaggedError<CircuitStoreUnavailable>()(
-  "CircuitStoreUnavailable",
-  { message: Schema.String }
+export class CircuitStoreUnavailable extends stackless(
+  Schema.TaggedError<CircuitStoreUnavailable>()(
+    "CircuitStoreUnavailable",
+    { message: Schema.String }
+  )
 ) {}
 
 /**
@@ -161,10 +179,12 @@ export class CircuitStoreUnavailable extends Schema.TaggedError<CircuitStoreUnav
  *
  * @since 0.1.0
  */
-export class LlmConfigError extends Schema.TaggedError<LlmConfigError>()("LlmConfigError", {
-  variable: Schema.String,
-  message: Schema.String
-}) {}
+export class LlmConfigError extends stackless(
+  Schema.TaggedError<LlmConfigError>()("LlmConfigError", {
+    variable: Schema.String,
+    message: Schema.String
+  })
+) {}
 
 /**
  * The failures of the manager itself.

@@ -25,6 +25,7 @@
  */
 import { Schema } from "effect"
 import { ModelId, ProviderName } from "./Ids.ts"
+import { stackless } from "./internal/stackless.ts"
 import { TokenUsage } from "./TokenUsage.ts"
 
 const common = {
@@ -39,11 +40,13 @@ const common = {
  *
  * @since 0.1.0
  */
-export class ProviderRateLimited extends Schema.TaggedError<ProviderRateLimited>()("ProviderRateLimited", {
-  ...common,
-  message: Schema.String,
-  retryAfter: Schema.optionalKey(Schema.Duration)
-}) {}
+export class ProviderRateLimited extends stackless(
+  Schema.TaggedError<ProviderRateLimited>()("ProviderRateLimited", {
+    ...common,
+    message: Schema.String,
+    retryAfter: Schema.optionalKey(Schema.Duration)
+  })
+) {}
 
 /**
  * The account behind the key has no credit or has spent a hard quota
@@ -52,22 +55,26 @@ export class ProviderRateLimited extends Schema.TaggedError<ProviderRateLimited>
  *
  * @since 0.1.0
  */
-export class ProviderQuotaExhausted extends Schema.TaggedError<ProviderQuotaExhausted>()("ProviderQuotaExhausted", {
-  ...common,
-  status: Schema.Int,
-  message: Schema.String
-}) {}
+export class ProviderQuotaExhausted extends stackless(
+  Schema.TaggedError<ProviderQuotaExhausted>()("ProviderQuotaExhausted", {
+    ...common,
+    status: Schema.Int,
+    message: Schema.String
+  })
+) {}
 
 /**
  * The provider is down or overloaded: a 5xx status, Anthropic's 529, a 408.
  *
  * @since 0.1.0
  */
-export class ProviderUnavailable extends Schema.TaggedError<ProviderUnavailable>()("ProviderUnavailable", {
-  ...common,
-  status: Schema.Int,
-  message: Schema.String
-}) {}
+export class ProviderUnavailable extends stackless(
+  Schema.TaggedError<ProviderUnavailable>()("ProviderUnavailable", {
+    ...common,
+    status: Schema.Int,
+    message: Schema.String
+  })
+) {}
 
 /**
  * Which limit a silent provider ran into: the whole attempt, the first
@@ -86,13 +93,15 @@ export type TimeoutPhase = typeof TimeoutPhase.Type
  *
  * @since 0.1.0
  */
-export class ProviderTimeout extends Schema.TaggedError<ProviderTimeout>()("ProviderTimeout", {
-  ...common,
-  phase: TimeoutPhase,
-  timeoutMs: Schema.Int,
-  /** Characters of answer text received before the limit ran out (0 when absent). */
-  received: Schema.optionalKey(Schema.Int)
-}) {
+export class ProviderTimeout extends stackless(
+  Schema.TaggedError<ProviderTimeout>()("ProviderTimeout", {
+    ...common,
+    phase: TimeoutPhase,
+    timeoutMs: Schema.Int,
+    /** Characters of answer text received before the limit ran out (0 when absent). */
+    received: Schema.optionalKey(Schema.Int)
+  })
+) {
   override get message(): string {
     const received = this.received ?? 0
     switch (this.phase) {
@@ -114,12 +123,14 @@ export class ProviderTimeout extends Schema.TaggedError<ProviderTimeout>()("Prov
  *
  * @since 0.1.0
  */
-export class ProviderConnectionFailed extends Schema.TaggedError<ProviderConnectionFailed>()(
-  "ProviderConnectionFailed",
-  {
-    ...common,
-    message: Schema.String
-  }
+export class ProviderConnectionFailed extends stackless(
+  Schema.TaggedError<ProviderConnectionFailed>()(
+    "ProviderConnectionFailed",
+    {
+      ...common,
+      message: Schema.String
+    }
+  )
 ) {}
 
 /**
@@ -127,13 +138,15 @@ export class ProviderConnectionFailed extends Schema.TaggedError<ProviderConnect
  *
  * @since 0.1.0
  */
-export class ProviderAuthenticationFailed extends Schema.TaggedError<ProviderAuthenticationFailed>()(
-  "ProviderAuthenticationFailed",
-  {
-    ...common,
-    status: Schema.Int,
-    message: Schema.String
-  }
+export class ProviderAuthenticationFailed extends stackless(
+  Schema.TaggedError<ProviderAuthenticationFailed>()(
+    "ProviderAuthenticationFailed",
+    {
+      ...common,
+      status: Schema.Int,
+      message: Schema.String
+    }
+  )
 ) {}
 
 /**
@@ -147,23 +160,27 @@ export class ProviderAuthenticationFailed extends Schema.TaggedError<ProviderAut
  *
  * @since 0.1.0
  */
-export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
-  ...common,
-  status: Schema.Int,
-  message: Schema.String,
-  param: Schema.optionalKey(Schema.String),
-  code: Schema.optionalKey(Schema.String)
-}) {}
+export class InvalidRequest extends stackless(
+  Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
+    ...common,
+    status: Schema.Int,
+    message: Schema.String,
+    param: Schema.optionalKey(Schema.String),
+    code: Schema.optionalKey(Schema.String)
+  })
+) {}
 
 /**
  * The prompt plus `maxTokens` does not fit the model's context window.
  *
  * @since 0.1.0
  */
-export class ContextLengthExceeded extends Schema.TaggedError<ContextLengthExceeded>()("ContextLengthExceeded", {
-  ...common,
-  message: Schema.String
-}) {}
+export class ContextLengthExceeded extends stackless(
+  Schema.TaggedError<ContextLengthExceeded>()("ContextLengthExceeded", {
+    ...common,
+    message: Schema.String
+  })
+) {}
 
 /**
  * The provider's safety system blocked the prompt or the answer. `usage` is
@@ -171,12 +188,14 @@ export class ContextLengthExceeded extends Schema.TaggedError<ContextLengthExcee
  *
  * @since 0.1.0
  */
-export class ContentFiltered extends Schema.TaggedError<ContentFiltered>()("ContentFiltered", {
-  ...common,
-  stage: Schema.Literals(["prompt", "response"]),
-  message: Schema.String,
-  usage: Schema.optionalKey(TokenUsage)
-}) {}
+export class ContentFiltered extends stackless(
+  Schema.TaggedError<ContentFiltered>()("ContentFiltered", {
+    ...common,
+    stage: Schema.Literals(["prompt", "response"]),
+    message: Schema.String,
+    usage: Schema.optionalKey(TokenUsage)
+  })
+) {}
 
 /**
  * The provider answered, but not in its own format: a body that is not JSON,
@@ -185,12 +204,14 @@ export class ContentFiltered extends Schema.TaggedError<ContentFiltered>()("Cont
  *
  * @since 0.1.0
  */
-export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("MalformedResponse", {
-  ...common,
-  message: Schema.String,
-  status: Schema.optionalKey(Schema.Int),
-  usage: Schema.optionalKey(TokenUsage)
-}) {}
+export class MalformedResponse extends stackless(
+  Schema.TaggedError<MalformedResponse>()("MalformedResponse", {
+    ...common,
+    message: Schema.String,
+    status: Schema.optionalKey(Schema.Int),
+    usage: Schema.optionalKey(TokenUsage)
+  })
+) {}
 
 /**
  * The model answered, but its answer does not decode with the requested
@@ -199,14 +220,16 @@ export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("
  *
  * @since 0.1.0
  */
-export class StructuredOutputInvalid extends Schema.TaggedError<StructuredOutputInvalid>()(
-  "StructuredOutputInvalid",
-  {
-    ...common,
-    issue: Schema.String,
-    content: Schema.String,
-    usage: Schema.optionalKey(TokenUsage)
-  }
+export class StructuredOutputInvalid extends stackless(
+  Schema.TaggedError<StructuredOutputInvalid>()(
+    "StructuredOutputInvalid",
+    {
+      ...common,
+      issue: Schema.String,
+      content: Schema.String,
+      usage: Schema.optionalKey(TokenUsage)
+    }
+  )
 ) {
   override get message(): string {
     return `${this.provider} answered with output that does not match the schema: ${this.issue}`
@@ -221,14 +244,16 @@ export class StructuredOutputInvalid extends Schema.TaggedError<StructuredOutput
  *
  * @since 0.1.0
  */
-export class StreamInterrupted extends Schema.TaggedError<StreamInterrupted>()("StreamInterrupted", {
-  ...common,
-  partialText: Schema.String,
-  usage: Schema.optionalKey(TokenUsage),
-  reason: Schema.String,
-  /** When a restarted answer diverged from `partialText`: how many of its characters matched it. */
-  restartedLength: Schema.optionalKey(Schema.Int)
-}) {
+export class StreamInterrupted extends stackless(
+  Schema.TaggedError<StreamInterrupted>()("StreamInterrupted", {
+    ...common,
+    partialText: Schema.String,
+    usage: Schema.optionalKey(TokenUsage),
+    reason: Schema.String,
+    /** When a restarted answer diverged from `partialText`: how many of its characters matched it. */
+    restartedLength: Schema.optionalKey(Schema.Int)
+  })
+) {
   override get message(): string {
     return `${this.provider} stream interrupted after ${this.partialText.length} characters: ${this.reason}`
   }
@@ -241,10 +266,12 @@ export class StreamInterrupted extends Schema.TaggedError<StreamInterrupted>()("
  *
  * @since 0.1.0
  */
-export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
-  ...common,
-  retryAfter: Schema.optionalKey(Schema.Duration)
-}) {
+export class CircuitOpen extends stackless(
+  Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
+    ...common,
+    retryAfter: Schema.optionalKey(Schema.Duration)
+  })
+) {
   override get message(): string {
     return `${this.provider} skipped: its circuit is open after repeated failures`
   }
@@ -256,11 +283,13 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen"
  *
  * @since 0.1.0
  */
-export class ProviderThrottled extends Schema.TaggedError<ProviderThrottled>()("ProviderThrottled", {
-  ...common,
-  limit: Schema.Literals(["requests-per-minute", "tokens-per-minute"]),
-  retryAfter: Schema.optionalKey(Schema.Duration)
-}) {
+export class ProviderThrottled extends stackless(
+  Schema.TaggedError<ProviderThrottled>()("ProviderThrottled", {
+    ...common,
+    limit: Schema.Literals(["requests-per-minute", "tokens-per-minute"]),
+    retryAfter: Schema.optionalKey(Schema.Duration)
+  })
+) {
   override get message(): string {
     return `${this.provider} skipped: its local ${this.limit} budget is spent`
   }
@@ -275,10 +304,12 @@ export class ProviderThrottled extends Schema.TaggedError<ProviderThrottled>()("
  *
  * @since 0.1.0
  */
-export class Defect extends Schema.TaggedError<Defect>()("Defect", {
-  ...common,
-  message: Schema.String
-}) {}
+export class Defect extends stackless(
+  Schema.TaggedError<Defect>()("Defect", {
+    ...common,
+    message: Schema.String
+  })
+) {}
 
 /**
  * Every failure of a single provider attempt, including the two ways Baton

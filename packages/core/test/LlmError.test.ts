@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration } from "effect"
+import { DateTime, Duration, Schema } from "effect"
 import type * as Attempt from "../src/Attempt.ts"
 import { ModelId, ProviderName, SubjectId } from "../src/Ids.ts"
 import * as LlmError from "../src/LlmError.ts"
@@ -81,5 +81,19 @@ describe("LlmError", () => {
     })
     assert.strictEqual(Duration.toSeconds(error.retryAfter(now)), 7200)
     assert.include(error.message, "2026-11-26T00:00:00.000Z")
+  })
+
+  it("builds errors without a stack trace, still checked and typed, round-tripping through the schema", () => {
+    for (const [error] of table) {
+      assert.instanceOf(error, Error)
+      assert.strictEqual(error.name, error._tag)
+      assert.notMatch(error.stack ?? "", /\n\s+at /, `${error._tag} has no stack frames`)
+      const decoded = Schema.decodeUnknownSync(LlmError.LlmError)(Schema.encodeSync(LlmError.LlmError)(error))
+      assert.strictEqual(decoded.constructor, error.constructor)
+      assert.deepStrictEqual({ ...decoded }, { ...error })
+    }
+    const limit = Error.stackTraceLimit
+    assert.throws(() => new LlmError.TooManyQuestions({ requested: 1.5, max: 20 }))
+    assert.strictEqual(Error.stackTraceLimit, limit, "the limit is restored after a failed check")
   })
 })
