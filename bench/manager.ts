@@ -66,7 +66,7 @@ const stores = Layer.mergeAll(
     maxQuestionsPerRequest: 20,
     dailyLimit: 1_000_000_000,
     timeZone: "UTC",
-    overrides: QuotaLimiter.overridesFromRecord({ "teacher-refused": { daily: 0 } })
+    overrides: QuotaLimiter.overridesFromRecord({ "teacher-refused": { daily: 1 } })
   })
 )
 
@@ -105,7 +105,8 @@ const program = Effect.gen(function*() {
     policy: noRetry,
     circuitPolicy: { ...CircuitPolicy.defaults, failureThreshold: Number.MAX_SAFE_INTEGER }
   })
-  // the first failure opens each primary's circuit for the run
+  // the refused subject spends its one unit of the day; the first failure opens each primary's circuit for the run
+  yield* streamed.generate(input("teacher-refused"))
   yield* Effect.exit(openAlone.generate(input()))
   yield* Effect.exit(openThenFallback.generate(input()))
   const checked = yield* LlmRequest.make(input())

@@ -24,7 +24,7 @@ import * as L from "../library.ts"
 
 /** The subject every request is charged to. */
 const subjectId = "teacher-bench"
-/** A subject whose daily quota is 0: every request is refused before any network call. */
+/** A subject whose daily quota (one request) is spent at set-up: every request is refused before any network call. */
 const refusedSubject = "teacher-refused"
 
 /** The answer `generateStructured` asks for, as an Effect Schema and as a raw JSON Schema. */
@@ -73,7 +73,7 @@ const makeManagers = (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger>)
       maxQuestionsPerRequest: 20,
       dailyLimit: 1_000_000_000,
       timeZone: "UTC",
-      overrides: QuotaLimiter.overridesFromRecord({ [refusedSubject]: { daily: 0 } })
+      overrides: QuotaLimiter.overridesFromRecord({ [refusedSubject]: { daily: 1 } })
     })
   )
   const build = (options: LlmManager.Options<LlmConfigError, HttpClient.HttpClient | Pricing.Pricing>) =>
@@ -122,6 +122,7 @@ export const setupWith = async (url: string, ledger: Layer.Layer<UsageLedger.Usa
     (context) => Effect.provideContext(makeManagers(url, ledger), context)
   ).pipe(Scope.provide(scope))
   const m = await run(built)
+  await run(m.streamed.generate(inputOf(L.model, refusedSubject)))
   const requests = new Map<string, LlmRequest.LlmRequest>()
   const requestOf = async (model: string) => {
     const found = requests.get(model)
@@ -132,7 +133,10 @@ export const setupWith = async (url: string, ledger: Layer.Layer<UsageLedger.Usa
   }
   const refused = (manager: LlmManager.Service): L.Call => (model) =>
     run(Effect.exit(manager.generate(inputOf(model, refusedSubject)))).then((exit) => {
-      if (Exit.isSuccess(exit)) throw new Error("the quota should have refused the call")
+      const error = Exit.findErrorOption(exit)
+      if (error._tag === "None" || error.value._tag !== "RateLimitExceeded") {
+        throw new Error("the quota should have refused the call")
+      }
       return exit
     })
   const failed = (manager: LlmManager.Service): L.Call => (model) =>
