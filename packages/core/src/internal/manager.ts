@@ -11,6 +11,7 @@ import { Cause, Clock, Context, Data, Deferred, Duration, Effect, type Exit, Fib
 import type { CircuitBreaker } from "effect/persistence"
 import type { Attempt, Role } from "../Attempt.ts"
 import * as CircuitPolicy from "../CircuitPolicy.ts"
+import * as ErrorPolicy from "../ErrorPolicy.ts"
 import * as FallbackPolicy from "../FallbackPolicy.ts"
 import type {
   Finish,
@@ -324,8 +325,9 @@ const attempt = <A>(
     const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
     const progress = makeProgress(mode === "stream" ? "first-token" : "body", startedAt)
     const limits = engine.policy.limits
+    // built only when the circuit admits the call: a skipped attempt never builds the provider's call
     const guarded = Effect.raceFirst(
-      asFailure(call(progress), provider, model).pipe(
+      asFailure(Effect.suspend(() => call(progress)), provider, model).pipe(
         Effect.provideService(CurrentProgress, progress),
         Effect.provideService(LlmProvider.Supervisor, progress),
         Effect.provideService(LlmProvider.CurrentHttpObserver, httpObserver)
@@ -632,6 +634,9 @@ type Once<A> = (route: Route, role: Role) => Effect.Effect<A, Failure>
  */
 const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: Once<A>): Effect.Effect<A, Failure> =>
   Effect.catch(Effect.suspend(() => once(route, role)), (first) => {
+    const maxRetries = FallbackPolicy.maxRetriesFor(engine.policy, route.provider.name, route.provider.model)
+    // a failure that is never retried (a skip, a deadline, a final error) needs no schedule
+    if (maxRetries === 0 || first._tag === "DeadlineReached" || !ErrorPolicy.retries(first)) return Effect.fail(first)
     let failed: Failure | undefined = first
     const again = Effect.suspend(() => {
       if (failed === undefined) return once(route, "retry")
@@ -639,14 +644,7 @@ const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: On
       failed = undefined
       return Effect.fail(error)
     })
-    return Effect.retry(
-      again,
-      FallbackPolicy.retrySchedule(
-        engine.policy,
-        run.deadlineAt,
-        FallbackPolicy.maxRetriesFor(engine.policy, route.provider.name, route.provider.model)
-      )
-    )
+    return Effect.retry(again, FallbackPolicy.retrySchedule(engine.policy, run.deadlineAt, maxRetries))
   })
 
 /**
