@@ -75,7 +75,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option, Ref, Schema } from "effect"
+import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option, Schema } from "effect"
 import type { SubjectId } from "./Ids.ts"
 import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
 import {
@@ -574,58 +574,64 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     units: number,
     live: boolean,
     reservation?: string
-  ) =>
-    Effect.map(Ref.make(false), (settled): Reservation => {
-      const budgeted = live && (limits.dailyTokens !== undefined || limits.dailyCostNanoUsd !== undefined)
-      let tokens = 0
-      let costNanoUsd = 0
-      const bill = (usage: TokenUsage) =>
-        Effect.sync(() => {
-          tokens += usage.totalTokens
-          costNanoUsd += usage.costNanoUsd
-        })
-      const charge = budgeted
-        ? Effect.suspend(() =>
-          tokens === 0 && costNanoUsd === 0
-            ? Effect.void
-            : logDropped("budget charge")(store.charge({ key, tokens, costNanoUsd }))
-        )
-        : Effect.void
-      const settleWith = (effect: Effect.Effect<void>) =>
-        Effect.uninterruptible(
-          Effect.flatMap(Ref.getAndSet(settled, true), (done) => done ? Effect.void : Effect.andThen(effect, charge))
-        )
-      return {
-        ...status,
-        units,
-        bill: budgeted ? bill : () => Effect.void,
-        commit: (usage) => settleWith(usage === undefined || !budgeted ? Effect.void : bill(usage)),
-        refund: settleWith(live ? logDropped("refund")(store.refund({ key, units, reservation })) : Effect.void)
-      }
-    })
-
-  const reserveNow = Effect.fnUntraced(function*(subjectId: SubjectId, units: number) {
-    yield* checkUnits("units", units)
-    const limits = yield* limitsFor(subjectId)
-    const { day, expiresInMillis, resetsAt } = yield* today
-    const key: StoreKey = { subjectId, day }
-    const outcome = yield* orFailOpen(
-      store.reserve({ key, units, limits, expiresInMillis }),
-      undefined
-    )
-    if (outcome === undefined) {
-      return yield* makeReservation(statusOf(subjectId, limits, 0, resetsAt), key, limits, units, false)
-    }
-    if (outcome._tag === "Denied") return yield* exceeded(subjectId, limits, outcome, resetsAt, units)
-    return yield* makeReservation(
-      statusOf(subjectId, limits, outcome.usage.units, resetsAt),
-      key,
-      limits,
+  ): Reservation => {
+    // settling runs uninterruptibly and JavaScript runs one fiber at a time: a flag is enough
+    let settled = false
+    const budgeted = live && (limits.dailyTokens !== undefined || limits.dailyCostNanoUsd !== undefined)
+    let tokens = 0
+    let costNanoUsd = 0
+    const bill = (usage: TokenUsage) =>
+      Effect.sync(() => {
+        tokens += usage.totalTokens
+        costNanoUsd += usage.costNanoUsd
+      })
+    const charge = budgeted
+      ? Effect.suspend(() =>
+        tokens === 0 && costNanoUsd === 0
+          ? Effect.void
+          : logDropped("budget charge")(store.charge({ key, tokens, costNanoUsd }))
+      )
+      : Effect.void
+    const settleWith = (effect: Effect.Effect<void>) =>
+      Effect.uninterruptible(Effect.suspend(() => {
+        if (settled) return Effect.void
+        settled = true
+        return Effect.andThen(effect, charge)
+      }))
+    return {
+      ...status,
       units,
-      true,
-      outcome.reservation
+      bill: budgeted ? bill : () => Effect.void,
+      commit: (usage) => settleWith(usage === undefined || !budgeted ? Effect.void : bill(usage)),
+      refund: settleWith(live ? logDropped("refund")(store.refund({ key, units, reservation })) : Effect.void)
+    }
+  }
+
+  const reserveNow = (
+    subjectId: SubjectId,
+    units: number
+  ): Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions> =>
+    Effect.flatMap(
+      checkUnits("units", units),
+      () =>
+        Effect.flatMap(limitsFor(subjectId), (limits) =>
+          Effect.flatMap(today, ({ day, expiresInMillis, resetsAt }) => {
+            const key: StoreKey = { subjectId, day }
+            return Effect.flatMap(
+              orFailOpen(store.reserve({ key, units, limits, expiresInMillis }), undefined),
+              (outcome): Effect.Effect<Reservation, RateLimitExceeded> => {
+                if (outcome === undefined) {
+                  return Effect.succeed(
+                    makeReservation(statusOf(subjectId, limits, 0, resetsAt), key, limits, units, false)
+                  )
+                }
+                if (outcome._tag === "Denied") return Effect.fail(exceeded(subjectId, limits, outcome, resetsAt, units))
+                const status = statusOf(subjectId, limits, outcome.usage.units, resetsAt)
+                return Effect.succeed(makeReservation(status, key, limits, units, true, outcome.reservation))
+              }
+            )
+          }))
     )
-  })
 
   const reserve = (subjectId: SubjectId, units = 1) => Effect.uninterruptible(reserveNow(subjectId, units))
 
