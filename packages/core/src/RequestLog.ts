@@ -231,12 +231,12 @@ const guard = (sink: Sink): Effect.Effect<(record: LlmRequestLog) => Effect.Effe
 export const make = (sinks: ReadonlyArray<Sink>, options: Options = {}): Effect.Effect<Service> =>
   Effect.gen(function*() {
     const writers = yield* Effect.forEach(sinks, guard)
+    // one sink (the usual case) is written directly, without a loop over the sinks per record
+    const writeAll = writers.length === 1 && writers[0] !== undefined
+      ? writers[0]
+      : (record: LlmRequestLog) => Effect.forEach(writers, (write) => write(record), { discard: true })
     return RequestLog.of({
-      write: (report) =>
-        Effect.flatMap(DateTime.now, (now) => {
-          const record = toRecord(report, now, options)
-          return Effect.forEach(writers, (write) => write(record), { discard: true })
-        })
+      write: (report) => Effect.flatMap(DateTime.now, (now) => writeAll(toRecord(report, now, options)))
     })
   })
 

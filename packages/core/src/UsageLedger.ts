@@ -228,6 +228,10 @@ export interface Service extends Omit<Store, "name" | "append"> {
  */
 export class UsageLedger extends Context.Service<UsageLedger, Service>()("@baton/core/UsageLedger") {}
 
+/** True when an attempt's usage is worth a row: reported, with some tokens or some cost. */
+const consumed = (usage: TokenUsage.TokenUsage | undefined): usage is TokenUsage.TokenUsage =>
+  usage !== undefined && (usage.totalTokens !== 0 || usage.costNanoUsd !== 0)
+
 /**
  * The row for an attempt that ended at `timestamp`, or `undefined` when the
  * attempt consumed nothing (no usage reported, or zero tokens and zero cost).
@@ -242,7 +246,7 @@ export const toEntry = (
   day?: Day
 ): UsageEntry | undefined => {
   const usage = report.usage
-  if (usage === undefined || (usage.totalTokens === 0 && usage.costNanoUsd === 0)) return undefined
+  if (!consumed(usage)) return undefined
   return {
     requestId: report.request.requestId,
     attempt: report.attemptNumber,
@@ -284,11 +288,14 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
     const writer = yield* BatchWriter.make(store.append, { ...options, name: `usage-ledger:${store.name}` })
     const dayAt = cachedDayOf(timeZone)
     return UsageLedger.of({
+      // an attempt that consumed nothing (a skip, a refused connection) leaves no row: not even the clock is read
       record: (report) =>
-        Effect.flatMap(DateTime.now, (now) => {
-          const entry = toEntry(report, now, timeZone, dayAt(now))
-          return entry === undefined ? Effect.void : writer.offer(entry)
-        }),
+        consumed(report.usage)
+          ? Effect.flatMap(DateTime.now, (now) => {
+            const entry = toEntry(report, now, timeZone, dayAt(now))
+            return entry === undefined ? Effect.void : writer.offer(entry)
+          })
+          : Effect.void,
       flush: writer.flush,
       usageBySubject: (day) => Effect.andThen(writer.flush, store.usageBySubject(day)),
       usageByProvider: (from, to, filter) => Effect.andThen(writer.flush, store.usageByProvider(from, to, filter)),
