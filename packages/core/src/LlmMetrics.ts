@@ -42,6 +42,11 @@
  *   `UsageLedger`, not from metrics, which would explode in cardinality.
  * - Baton's spans capture no stack trace: it would only point into Baton's
  *   engine, and capturing one per span is measurable on the hot path.
+ * - With no tracing backend installed (the `Tracer` is Effect's
+ *   `nativeTracer`, which exports nothing) Baton opens no span and sets no
+ *   attribute: nothing could read them, and they cost about 10 µs each.
+ *   Install any tracer (`layerOtlp`, an OpenTelemetry layer, or your own
+ *   `Tracer.make`) and every span above is there.
  * - Skipped attempts (open circuit, throttled) are counted in
  *   `baton_llm_attempts_total` with `outcome="skipped"` but observe no latency.
  *
@@ -59,7 +64,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, type Layer, Metric } from "effect"
+import { Effect, type Layer, Metric, Tracer } from "effect"
 import type { HttpClient, HttpRouter } from "effect/http"
 import { Otlp, type OtlpExporter, PrometheusMetrics } from "effect/observability"
 import type * as Attempt from "./Attempt.ts"
@@ -412,7 +417,21 @@ export const responseAttributes = (report: AttemptReport): Record<string, unknow
  * @since 0.1.0
  */
 export const annotateAttempt = (report: AttemptReport): Effect.Effect<void> =>
-  Effect.annotateCurrentSpan(responseAttributes(report))
+  Effect.withFiber((fiber) =>
+    fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer
+      ? Effect.void
+      : Effect.annotateCurrentSpan(responseAttributes(report))
+  )
+
+/** `effect` in a span built by `options` when a tracing backend is installed, else `effect` alone. */
+const traced = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  name: () => string,
+  options: () => Tracer.SpanOptionsNoTrace
+): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) =>
+    fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer ? effect : Effect.withSpan(effect, name(), options())
+  )
 
 /**
  * Runs a whole request in a `baton.request` span carrying its GenAI request
@@ -422,11 +441,11 @@ export const annotateAttempt = (report: AttemptReport): Effect.Effect<void> =>
  */
 export const withRequestSpan =
   (request: LlmRequest) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.withSpan(effect, "baton.request", {
+    traced(effect, () => "baton.request", () => ({
       attributes: requestAttributes(request),
       kind: "internal",
       captureStackTrace: false
-    })
+    }))
 
 /**
  * What the manager knows when it starts an attempt.
@@ -450,7 +469,7 @@ export interface AttemptStart {
  */
 export const withAttemptSpan =
   (start: AttemptStart) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.withSpan(effect, `chat ${start.model}`, {
+    traced(effect, () => `chat ${start.model}`, () => ({
       kind: "client",
       captureStackTrace: false,
       attributes: {
@@ -458,7 +477,7 @@ export const withAttemptSpan =
         "baton.attempt.number": start.attemptNumber,
         "baton.attempt.role": start.role
       }
-    })
+    }))
 
 /**
  * Serves the Prometheus exposition of every metric at `path` (default
