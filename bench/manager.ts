@@ -1,8 +1,9 @@
 /**
  * The manager's own CPU, without a network: `LlmManager` (the bench's whole
  * stack: request log with a discarding sink, the in-memory ledger and quota,
- * a subject on every request, metrics, spans) over a provider that answers
- * at once in process, beside that provider called alone. What the manager
+ * a subject on every request, metrics, spans built by an installed tracer)
+ * over a provider that answers at once in process (or after one event-loop
+ * turn: the `hop:` cases), beside that provider called alone. What the manager
  * adds to one adapter call is the difference; the refusals (quota, open
  * circuit) and the failover are whole costs. In µs per call (CPU, hot).
  *
@@ -22,14 +23,18 @@ import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RequestLog from "@baton/core/RequestLog"
 import * as TokenUsage from "@baton/core/TokenUsage"
 import * as UsageLedger from "@baton/core/UsageLedger"
-import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Scope, Stream, Tracer } from "effect"
 
 const calls = Number(process.env["BENCH_MANAGER_CALLS"] ?? 5000)
 const prompt = "Write one multiple-choice question about photosynthesis for 12-year-olds."
 const usage = TokenUsage.make({ promptTokens: 20, completionTokens: 40 }, 1234, "model")
 
-/** A provider answering at once, in process: plain, or in three deltas and a finish; `failing` answers 503. */
-const instant = (name: string, failing = false): Layer.Layer<LlmProvider.LlmProvider> => {
+/**
+ * A provider answering in process: plain, or in three deltas and a finish;
+ * `failing` answers 503; `hop` answers after one turn of the event loop (as
+ * a network reply would), else at once.
+ */
+const instant = (name: string, failing = false, hop = false): Layer.Layer<LlmProvider.LlmProvider> => {
   const provider = ProviderName.make(name)
   const model = ModelId.make("bench-model")
   const unavailable = () => new ProviderUnavailable({ provider, model, status: 503, message: "503 at once" })
@@ -53,9 +58,27 @@ const instant = (name: string, failing = false): Layer.Layer<LlmProvider.LlmProv
     name: provider,
     model,
     capabilities: { assistantPrefill: false, streamUsage: true, structuredOutput: "json-schema" },
-    generate: (request) => failing ? Effect.suspend(() => Effect.fail(unavailable())) : Effect.succeed(result(request)),
+    generate: (request) =>
+      failing
+        ? Effect.suspend(() => Effect.fail(unavailable()))
+        : hop
+        ? Effect.callback<GenerationResult>((resume) => {
+          setImmediate(() => {
+            resume(Effect.succeed(result(request)))
+          })
+        })
+        : Effect.succeed(result(request)),
     generateStructured: () => Effect.die("not measured"),
-    stream: () => failing ? Stream.suspend(() => Stream.fail(unavailable())) : Stream.fromIterable(parts)
+    stream: () =>
+      failing
+        ? Stream.suspend(() => Stream.fail(unavailable()))
+        : hop
+        ? Stream.unwrap(Effect.callback<Stream.Stream<StreamPart>>((resume) => {
+          setImmediate(() => {
+            resume(Effect.succeed(Stream.fromIterable(parts)))
+          })
+        }))
+        : Stream.fromIterable(parts)
   })
 }
 
@@ -86,6 +109,12 @@ export const makeCases = (scope: Scope.Scope) => Scope.provide(program, scope)
 const program = Effect.gen(function*() {
   const alone = Context.get(yield* Layer.build(instant("deepseek")), LlmProvider.LlmProvider)
   const streamed = yield* manager({ providers: [instant("deepseek")] })
+  const aloneHop = Context.get(yield* Layer.build(instant("deepseek", false, true)), LlmProvider.LlmProvider)
+  const streamedHop = yield* manager({ providers: [instant("deepseek", false, true)] })
+  const plainHop = yield* manager({
+    providers: [instant("deepseek", false, true)],
+    policy: FallbackPolicy.make({ generateVia: "generate" })
+  })
   const plain = yield* manager({
     providers: [instant("deepseek")],
     policy: FallbackPolicy.make({ generateVia: "generate" })
@@ -114,6 +143,10 @@ const program = Effect.gen(function*() {
     ["adapter alone: provider.generate (instant, in process)", () => alone.generate(checked)],
     ["adapter alone: provider.stream drained", () => Stream.runDrain(alone.stream(checked))],
     ["manager.generate (generateVia: generate)", () => plain.generate(input())],
+    ["hop: adapter alone: provider.generate", () => aloneHop.generate(checked)],
+    ["hop: adapter alone: provider.stream drained", () => Stream.runDrain(aloneHop.stream(checked))],
+    ["hop: manager.generate (generateVia: generate)", () => plainHop.generate(input())],
+    ["hop: manager.generate (default: streams)", () => streamedHop.generate(input())],
     ["manager.generate (default: streams)", () => streamed.generate(input())],
     ["manager.stream (drained)", () => Stream.runDrain(streamed.stream(input()))],
     ["quota refusal", () => Effect.exit(streamed.generate(input("teacher-refused")))],
@@ -123,13 +156,16 @@ const program = Effect.gen(function*() {
   ] as const
 })
 
+/** A tracer that builds every span and exports none (with no tracer installed Baton opens no spans). */
+const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
+
 /** CPU and wall µs per call, the medians of 5 batches after a warm-up batch. */
 const cost = async (f: () => Effect.Effect<unknown, unknown>): Promise<readonly [number, number]> => {
   const batch = async () => {
     globalThis.gc?.()
     const cpu = process.cpuUsage()
     const start = performance.now()
-    for (let i = 0; i < calls; i++) await Effect.runPromise(f())
+    for (let i = 0; i < calls; i++) await Effect.runPromise(Effect.provideService(f(), Tracer.Tracer, tracer))
     const used = process.cpuUsage(cpu)
     return [(used.user + used.system) / calls, (performance.now() - start) * 1000 / calls] as const
   }

@@ -2,8 +2,10 @@
  * Baton: the DeepSeek adapter alone, and the whole stack (`LlmManager` with a
  * request log whose sink discards records, each record still built; the
  * in-memory usage ledger; the in-memory quota with a `subjectId` on every
- * request; metrics in the global registry; spans with no tracer installed)
- * in each configuration the issue names.
+ * request; metrics in the global registry; spans built by an installed
+ * tracer that keeps them in memory, as a tracing backend's would be built,
+ * exported nowhere) in each configuration the issue names. (With no tracer
+ * installed Baton opens no spans: see `LlmMetrics`.)
  */
 import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
@@ -18,7 +20,7 @@ import * as UsageLedger from "@baton/core/UsageLedger"
 import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as OpenAi from "@baton/providers/OpenAi"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
-import { Context, Effect, Exit, Layer, Redacted, Schema, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Redacted, Schema, Scope, Stream, Tracer } from "effect"
 import type { HttpClient } from "effect/http"
 import * as L from "../library.ts"
 
@@ -40,8 +42,12 @@ const quizJsonSchema = {
   additionalProperties: false
 }
 
-/** Fails the promise when the effect fails, as a caller's `runPromise` would. */
-const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
+/** A tracer that builds every span (Effect's in-memory `NativeSpan`) and exports none. */
+const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
+
+/** Fails the promise when the effect fails, as a caller's `runPromise` would; spans go to `tracer`. */
+const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromise(Effect.provideService(effect, Tracer.Tracer, tracer))
 
 const inputOf = (model: string, subject = subjectId): LlmRequest.Input => ({
   prompt: L.prompt,

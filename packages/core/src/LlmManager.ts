@@ -72,6 +72,7 @@ import * as FallbackPolicy from "./FallbackPolicy.ts"
 import type { GenerationResult, StreamPart, StructuredResult } from "./GenerationResult.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
 import * as internal from "./internal/manager.ts"
+import * as Watchdog from "./internal/watchdog.ts"
 import * as LlmConfig from "./LlmConfig.ts"
 import {
   type AllProvidersFailed,
@@ -261,7 +262,8 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       requestLog: yield* Effect.serviceOption(RequestLog),
       usageLedger: yield* Effect.serviceOption(UsageLedger),
       quota: yield* Effect.serviceOption(QuotaLimiter),
-      throttle: yield* Effect.serviceOption(ProviderThrottle)
+      throttle: yield* Effect.serviceOption(ProviderThrottle),
+      watchdog: Watchdog.make(yield* Effect.scope)
     }
     const enabled = options.generationEnabled ?? true
     const begin = (input: Input): Effect.Effect<internal.Run, InvalidOptions | GenerationDisabled> =>

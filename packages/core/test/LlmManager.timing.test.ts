@@ -206,6 +206,33 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
       assert.strictEqual(yield* Clock.currentTimeMillis, 400)
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("calls in flight together keep their own limits: a shorter deadline arriving later ends first", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai"],
+        policy: { maxRetries: 0, limits: { firstByteMs: 5_000, firstTokenMs: 5_000, idleMs: 5_000 } }
+      })
+      yield* inject("openai", MockFault.noResponse, { times: 2 })
+      const long = yield* Effect.forkChild(Effect.flip(llm.generate(prompt)))
+      yield* received("openai", 1)
+      // the watchdog already sleeps until the first call's first-byte limit (5 s); this deadline is earlier
+      const short = yield* Effect.forkChild(Effect.flip(llm.generate({ ...prompt, options: { timeout: 400 } })))
+      yield* received("openai", 2)
+      yield* TestClock.adjust(400)
+      const shortError = yield* Fiber.join(short)
+      assert.strictEqual(shortError._tag, "DeadlineExceeded")
+      assert.isUndefined(long.pollUnsafe())
+      yield* TestClock.adjust(4_600)
+      const longError = yield* Fiber.join(long)
+      if (longError._tag !== "AllProvidersFailed") {
+        return assert.fail(`expected AllProvidersFailed, got ${longError._tag}`)
+      }
+      const timeout = longError.attempts[0]?.error
+      if (timeout?._tag !== "ProviderTimeout") return assert.fail(`expected a timeout, got ${timeout?._tag}`)
+      assert.strictEqual(timeout.phase, "first-byte")
+      assert.strictEqual(yield* Clock.currentTimeMillis, 5_000)
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("hedges a slow provider: the first success wins, the loser is interrupted and logged", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { hedgeDelayMs: 150 } })

@@ -144,4 +144,17 @@ describe("LlmMetrics after manager runs", () => {
       assert.strictEqual(parent?._tag === "Span" ? parent.name : undefined, "baton.request")
       assert.notInclude(JSON.stringify([...spans.flatMap((s) => [...s.attributes])]), "secret-prompt-canary")
     }).pipe(Effect.provide(Bench)))
+
+  it.effect("with no tracer installed Baton opens no span and leaves the caller's span as it was", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"] })
+      const [caller, inner] = yield* Effect.gen(function*() {
+        const caller = yield* Effect.currentSpan
+        yield* llm.generate({ prompt })
+        return [caller, yield* Effect.currentSpan] as const
+      }).pipe(Effect.withSpan("caller"))
+      assert.strictEqual(inner, caller)
+      if (!(caller instanceof Tracer.NativeSpan)) return assert.fail("expected Effect's native span")
+      assert.deepStrictEqual([...caller.attributes.keys()].filter((key) => key.startsWith("gen_ai.")), [])
+    }).pipe(Effect.provide(Bench)))
 })

@@ -4,8 +4,8 @@
  *
  * Everything a request needs is captured when the manager is built (each
  * provider's service, the breaker, the optional log, ledger and quota
- * services), so a call builds no layer. Per attempt there is one race: the
- * provider call against a watchdog that enforces the limits.
+ * services), so a call builds no layer. Each attempt runs under the
+ * manager's watchdog (`watchdog.ts`), which enforces the limits.
  */
 import { Cause, Clock, Context, Data, Deferred, Duration, Effect, type Exit, Fiber, Option, Stream } from "effect"
 import type { CircuitBreaker } from "effect/persistence"
@@ -43,6 +43,7 @@ import type * as RequestLog from "../RequestLog.ts"
 import type * as StructuredOutput from "../StructuredOutput.ts"
 import * as TokenUsage from "../TokenUsage.ts"
 import type * as UsageLedger from "../UsageLedger.ts"
+import type * as Watchdog from "./watchdog.ts"
 
 /** The request's own deadline cut an attempt or a wait (not the provider's fault). */
 export class DeadlineReached extends Data.TaggedError("DeadlineReached") {}
@@ -138,6 +139,7 @@ export interface Engine {
   readonly usageLedger: Option.Option<UsageLedger.Service>
   readonly quota: Option.Option<QuotaLimiter.Service>
   readonly throttle: Option.Option<ProviderThrottle.Service>
+  readonly watchdog: Watchdog.Watchdog<Failure>
 }
 
 /** One request on its way through the chain. */
@@ -224,45 +226,42 @@ const limitOf = (limits: AttemptLimits, phase: Phase): number => {
 }
 
 /**
- * Fails when the attempt outlives a limit: its phase limit (first byte,
- * first token, idle), the attempt limit, or the request's deadline. Once a
- * stream produced its first token only the idle limit and the deadline
- * bound it: a healthy long answer is not cut by the attempt limit. One timer
- * per attempt, re-armed at most every `shortest` limit, instead of a timeout
- * per stream event; it is the only clock on the manager's path (adapters run
- * none under a supervisor).
+ * The watchdog's check of one attempt (see `watchdog.ts`): at `now`, its
+ * failure once it outlived a limit (its phase limit: first byte, first
+ * token, idle; the attempt limit; the request's deadline), else when to check
+ * it next. Once a stream produced its first token only the idle limit and the
+ * deadline bound it: a healthy long answer is not cut by the attempt limit.
+ * The next check is never later than the shortest limit, since a later phase
+ * may start any moment. It is the only clock on the manager's path (adapters
+ * run none under a supervisor).
  */
-const watchdog = (
+const limitsCheck = (
   progress: Progress,
   limits: AttemptLimits,
   startedAt: number,
   deadlineAt: number,
   provider: ProviderName,
   model: ModelId
-): Effect.Effect<never, Failure> => {
+): Watchdog.Check<Failure> => {
   const attemptEnd = Math.min(startedAt + limits.attemptMs, deadlineAt)
   const shortest = progress.afterHeaders === "body"
     ? limits.firstByteMs
     : Math.min(limits.firstByteMs, limits.firstTokenMs, limits.idleMs)
-  const watch: Effect.Effect<never, Failure> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    if (now >= deadlineAt) return Effect.fail(new DeadlineReached())
+  return (now) => {
+    if (now >= deadlineAt) return new DeadlineReached()
     const phase = progress.phase
     const end = phase === "idle" || phase === "delivering" ? deadlineAt : attemptEnd
     const received = progress.received
     if (now >= end) {
-      return Effect.fail(
-        new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: limits.attemptMs, received })
-      )
+      return new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: limits.attemptMs, received })
     }
     const limit = limitOf(limits, phase)
     const phaseEnd = progress.since + limit
     if (now >= phaseEnd && phase !== "body" && phase !== "delivering") {
-      return Effect.fail(new ProviderTimeout({ provider, model, phase, timeoutMs: limit, received }))
+      return new ProviderTimeout({ provider, model, phase, timeoutMs: limit, received })
     }
-    // a later phase may start any moment with a shorter limit: never sleep past the shortest
-    return Effect.andThen(Effect.sleep(Math.min(end, phaseEnd, now + shortest) - now), watch)
-  })
-  return watch
+    return Math.min(end, phaseEnd, now + shortest)
+  }
 }
 
 /**
@@ -326,13 +325,13 @@ const attempt = <A>(
     const progress = makeProgress(mode === "stream" ? "first-token" : "body", startedAt)
     const limits = engine.policy.limits
     // built only when the circuit admits the call: a skipped attempt never builds the provider's call
-    const guarded = Effect.raceFirst(
+    const guarded = engine.watchdog.guard(
       asFailure(Effect.suspend(() => call(progress)), provider, model).pipe(
         Effect.provideService(CurrentProgress, progress),
         Effect.provideService(LlmProvider.Supervisor, progress),
         Effect.provideService(LlmProvider.CurrentHttpObserver, httpObserver)
       ),
-      watchdog(
+      limitsCheck(
         progress,
         { ...limits, firstTokenMs: FallbackPolicy.firstTokenLimit(limits, provider, model) },
         startedAt,
