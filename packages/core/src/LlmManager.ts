@@ -299,7 +299,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
             internal.observe(
               engine,
               run,
-              Effect.andThen(internal.stream(engine, run, (part) => Queue.offer(queue, part)), Queue.end(queue))
+              Effect.andThen(internal.stream(engine, run, (parts) => Queue.offerAll(queue, parts)), Queue.end(queue))
             ),
           { bufferSize: 16 }
         )))

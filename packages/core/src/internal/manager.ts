@@ -431,15 +431,23 @@ interface Streamed {
 /** A delta of an answer: text, or a piece of a tool call. */
 type Delta = TextDelta | ToolCallDelta
 
-/** Where a stream attempt's deltas go: `emit` per delta, `end` once the provider finished (may refuse the end). */
+/** Hands parts to the caller, in order (a stream's queue; nothing for `generate`). */
+export type Offer = (parts: ReadonlyArray<StreamPart>) => Effect.Effect<unknown>
+
+/**
+ * Where a stream attempt's deltas go: `emit` with the deltas of one chunk the
+ * provider sent (never empty), `end` once the provider finished (may refuse
+ * the end).
+ */
 interface Sink {
-  readonly emit: (delta: Delta) => Effect.Effect<void, StreamInterrupted>
+  readonly emit: (deltas: ReadonlyArray<Delta>) => Effect.Effect<void, StreamInterrupted>
   readonly end: Effect.Effect<void, StreamInterrupted>
 }
 
 /**
  * Consumes a provider's stream, moving the watchdog along on every part and
- * handing each delta to the sink. While the caller has not taken a delta
+ * handing each chunk's deltas to the sink at once (one effect per chunk, not
+ * per delta). While the caller has not taken the deltas
  * the attempt is `delivering`, which no limit but the deadline bounds (the
  * idle limit measures the provider's silence, not the caller's). A stream
  * that ends without its `Finish` was cut (`MalformedResponse`, rescued like
@@ -470,20 +478,20 @@ const consume = (
   }
   const onParts = (parts: ReadonlyArray<StreamPart>): Effect.Effect<void, StreamInterrupted> =>
     Effect.clockWith((clock) => {
-      if (sink === undefined) {
-        for (const part of parts) onPart(clock, part)
-        return Effect.void
+      const deltas: Array<Delta> = []
+      for (const part of parts) {
+        const delta = onPart(clock, part)
+        if (delta !== undefined) deltas.push(delta)
       }
-      return Effect.forEach(parts, (part) =>
-        Effect.suspend(() => {
-          const delta = onPart(clock, part)
-          if (delta === undefined) return Effect.void
-          progress.phase = "delivering"
-          return sink.emit(delta)
-        }), { discard: true }).pipe(Effect.andThen(Effect.sync(() => {
+      if (sink === undefined || deltas.length === 0) return Effect.void
+      progress.phase = "delivering"
+      return Effect.andThen(
+        sink.emit(deltas),
+        Effect.sync(() => {
           progress.phase = "idle"
           progress.since = clock.currentTimeMillisUnsafe()
-        })))
+        })
+      )
     })
   return Stream.runForEachArray(route.provider.stream(request), onParts).pipe(
     Effect.flatMap((): Effect.Effect<Streamed, ProviderError> =>
@@ -859,23 +867,23 @@ const rescueOf = (engine: Engine, run: Run): Rescue =>
  * the request (hedged streams), a pending `Restart` goes first, and the
  * attempt's provider and model are noted as a source.
  */
-const deliver = (run: Run, route: Route, offer: (part: StreamPart) => Effect.Effect<unknown>): Sink => {
+const deliver = (run: Run, route: Route, offer: Offer): Sink => {
   const source: Source = { provider: route.provider.name, model: modelOf(route, run.request) }
   let claimed = false
-  const push = (delta: Delta): Effect.Effect<void> => {
+  const push = (deltas: ReadonlyArray<Delta>): Effect.Effect<void> => {
     const last = run.sources.at(-1)
     if (last?.provider !== source.provider || last.model !== source.model) run.sources.push(source)
-    if (delta._tag === "TextDelta") run.delivered += delta.text
+    for (const delta of deltas) if (delta._tag === "TextDelta") run.delivered += delta.text
     run.shown = true
-    if (!run.restartPending) return Effect.asVoid(offer(delta))
+    if (!run.restartPending) return Effect.asVoid(offer(deltas))
     run.restartPending = false
-    return Effect.andThen(offer({ _tag: "Restart", reason: "the answer broke and was restarted" }), offer(delta))
+    return Effect.asVoid(offer([{ _tag: "Restart", reason: "the answer broke and was restarted" }, ...deltas]))
   }
   return {
-    emit: (delta) => {
-      if (claimed) return push(delta)
+    emit: (deltas) => {
+      if (claimed) return push(deltas)
       claimed = true
-      return Effect.flatMap(claim, (won) => won ? push(delta) : Effect.never)
+      return Effect.flatMap(claim, (won) => won ? push(deltas) : Effect.never)
     },
     end: Effect.void
   }
@@ -900,18 +908,29 @@ const replaying = (run: Run, route: Route, forward: Sink): Sink => {
       reason: `the restarted answer diverged from the ${target.length} characters delivered ` +
         `after ${at} matching characters`
     })
+  /** What of `delta` goes on to the caller, or where it diverged from the delivered text. */
+  const replay = (delta: Delta): Delta | number | undefined => {
+    if (matched >= target.length) return delta
+    // a tool call where the delivered text should go on: a different answer
+    if (delta._tag !== "TextDelta") return matched
+    const text = delta.text
+    const overlap = Math.min(text.length, target.length - matched)
+    for (let i = 0; i < overlap; i++) {
+      if (text.charCodeAt(i) !== target.charCodeAt(matched + i)) return matched + i
+    }
+    matched += overlap
+    return overlap < text.length ? textDelta(text.slice(overlap)) : undefined
+  }
+  const forwardAll = (deltas: ReadonlyArray<Delta>) => deltas.length === 0 ? Effect.void : forward.emit(deltas)
   return {
-    emit: (delta) => {
-      if (matched >= target.length) return forward.emit(delta)
-      // a tool call where the delivered text should go on: a different answer
-      if (delta._tag !== "TextDelta") return Effect.fail(diverged(matched))
-      const text = delta.text
-      const overlap = Math.min(text.length, target.length - matched)
-      for (let i = 0; i < overlap; i++) {
-        if (text.charCodeAt(i) !== target.charCodeAt(matched + i)) return Effect.fail(diverged(matched + i))
+    emit: (deltas) => {
+      const onward: Array<Delta> = []
+      for (const delta of deltas) {
+        const replayed = replay(delta)
+        if (typeof replayed === "number") return Effect.andThen(forwardAll(onward), Effect.fail(diverged(replayed)))
+        if (replayed !== undefined) onward.push(replayed)
       }
-      matched += overlap
-      return overlap < text.length ? forward.emit(textDelta(text.slice(overlap))) : Effect.void
+      return forwardAll(onward)
     },
     end: Effect.suspend(() => matched < target.length ? Effect.fail(diverged(matched)) : Effect.void)
   }
@@ -933,7 +952,7 @@ const refusesPrefill = (error: Failure): boolean =>
 const streamOnce = (
   engine: Engine,
   run: Run,
-  offer: (part: StreamPart) => Effect.Effect<unknown>,
+  offer: Offer,
   mode: Rescue = rescueOf(engine, run)
 ): Once<Streamed> => {
   const once: Once<Streamed> = (route, role) => {
@@ -994,7 +1013,7 @@ const interruption = (run: Run, errors: ReadonlyArray<Failure>): StreamInterrupt
 export const stream = (
   engine: Engine,
   run: Run,
-  offer: (part: StreamPart) => Effect.Effect<unknown>
+  offer: Offer
 ): Effect.Effect<void, StreamInterrupted | AllProvidersFailed | DeadlineExceeded> =>
   chain(engine, run, 0, "primary", streamOnce(engine, run, offer), true).pipe(
     Effect.catchCause((cause): Effect.Effect<never, StreamInterrupted | AllProvidersFailed | DeadlineExceeded> => {
@@ -1002,12 +1021,12 @@ export const stream = (
       return run.shown && errors.length > 0 ? Effect.fail(interruption(run, errors)) : conclude(run, cause)
     }),
     Effect.flatMap(({ finish }) =>
-      offer({
+      offer([{
         ...finish,
         usage: run.billed ?? finish.usage,
         sources: run.sources,
         rescued: run.rescued
-      })
+      }])
     ),
     Effect.asVoid
   )
