@@ -325,11 +325,13 @@ const attempt = <A>(
     const progress = makeProgress(mode === "stream" ? "first-token" : "body", startedAt)
     const limits = engine.policy.limits
     const guarded = Effect.raceFirst(
-      asFailure(call(progress), provider, model).pipe(
-        Effect.provideService(CurrentProgress, progress),
-        Effect.provideService(LlmProvider.Supervisor, progress),
-        Effect.provideService(LlmProvider.CurrentHttpObserver, httpObserver)
-      ),
+      // one context update, not three: a request holds each one's restore frame while in flight
+      Effect.updateContext(asFailure(call(progress), provider, model), (context: Context.Context<never>) =>
+        Context.add(
+          Context.add(Context.add(context, CurrentProgress, progress), LlmProvider.Supervisor, progress),
+          LlmProvider.CurrentHttpObserver,
+          httpObserver
+        )),
       watchdog(
         progress,
         { ...limits, firstTokenMs: FallbackPolicy.firstTokenLimit(limits, provider, model) },
