@@ -24,12 +24,22 @@ export interface FirstDelta {
   readonly ms: ReadonlyArray<number>
 }
 
+/** One sample of the leak check, after a full GC: JavaScript objects, and V8's compiled code. */
+export interface LeakSample {
+  readonly calls: number
+  readonly heapBytes: number
+  readonly codeBytes: number
+}
+
 /** The leak check's result (see `leak.ts`). */
 export interface Leak {
   readonly calls: number
   readonly seconds: number
+  /** Slope of the JavaScript objects' heap, bytes per 1k calls. */
   readonly slopeBytesPer1k: number
-  readonly samples: ReadonlyArray<{ readonly calls: number; readonly heapBytes: number }>
+  /** Slope of V8's compiled code (left out of the target), bytes per 1k calls. */
+  readonly codeSlopeBytesPer1k: number
+  readonly samples: ReadonlyArray<LeakSample>
   readonly ledger: string
 }
 
@@ -316,11 +326,16 @@ export const markdown = (run: Run): string => {
       `${leak.calls} calls of \`manager.generate\` (default) in ${
         fixed(leak.seconds, 0)
       } s at conc 8, heap sampled after a`,
-      `full GC; ${leak.ledger}. Slope of retained heap: **${fixed(leak.slopeBytesPer1k, 0)} bytes per 1k calls**.`,
+      `full GC; ${leak.ledger}. Slope of retained heap (JavaScript objects): **${
+        fixed(leak.slopeBytesPer1k, 0)
+      } bytes per 1k calls**;`,
+      `V8's compiled code (code and trusted spaces, flushed and recompiled by V8, left out): ${
+        fixed(leak.codeSlopeBytesPer1k, 0)
+      } bytes per 1k calls.`,
       "",
       table(
-        ["calls", "heap MiB"],
-        leak.samples.map((s) => [String(s.calls), fixed(s.heapBytes / 2 ** 20, 2)])
+        ["calls", "heap MiB", "compiled code MiB"],
+        leak.samples.map((s) => [String(s.calls), fixed(s.heapBytes / 2 ** 20, 2), fixed(s.codeBytes / 2 ** 20, 2)])
       ),
       ""
     )
