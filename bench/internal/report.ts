@@ -14,7 +14,10 @@ export interface Subject {
   readonly setupMs: number
   readonly firstCallMs: number
   readonly heapBytes: number
+  /** RSS growth per request while all are in flight, at the moment the heap is measured. */
   readonly rssBytes: number
+  /** RSS growth per request to the burst's peak, answers included. */
+  readonly rssPeakBytes: number
   readonly maxRssMiB: number
 }
 
@@ -156,6 +159,7 @@ const subjects = (run: Run): string =>
       "first call ms",
       "heap KiB per in-flight request",
       "RSS KiB per in-flight request",
+      "RSS KiB per request to the burst's peak",
       "peak RSS MiB"
     ],
     run.subjects.map((s) => [
@@ -165,6 +169,7 @@ const subjects = (run: Run): string =>
       fixed(s.firstCallMs, 1),
       fixed(s.heapBytes / 1024, 1),
       fixed(s.rssBytes / 1024, 1),
+      fixed(s.rssPeakBytes / 1024, 1),
       fixed(s.maxRssMiB, 0)
     ])
   )
@@ -242,15 +247,17 @@ export const targets = (
       `${fixed(added)} ms`
     )
   }
-  const rss = (name: string) => run.subjects.find((s) => s.name === name)?.rssBytes ?? Number.NaN
+  const subject = (name: string) => run.subjects.find((s) => s.name === name)
   if (run.subjects.length > 0) {
-    const baton = rss(L.names.generate)
-    const openai = rss(L.names.openai)
+    const baton = subject(L.names.generate)?.rssBytes ?? Number.NaN
+    const openai = subject(L.names.openai)?.rssBytes ?? Number.NaN
+    const peak = (name: string) => fixed((subject(name)?.rssPeakBytes ?? Number.NaN) / 1024, 1)
     add(
       "RSS per in-flight request at conc 512 <= the openai SDK's",
       [baton, openai],
       baton <= openai,
-      `Baton ${fixed(baton / 1024, 1)} KiB, openai SDK ${fixed(openai / 1024, 1)} KiB`
+      `Baton ${fixed(baton / 1024, 1)} KiB, openai SDK ${fixed(openai / 1024, 1)} KiB ` +
+        `(to the burst's peak: ${peak(L.names.generate)} and ${peak(L.names.openai)} KiB)`
     )
   }
   if (run.leak !== undefined) {
@@ -309,7 +316,8 @@ export const markdown = (run: Run): string => {
       "",
       "Import and set-up: `import()` of the client, then building it (for Baton, the layers of every manager the",
       "bench uses: the adapter and seven managers). Memory: 512 requests held in flight by the mock server",
-      "(`@latency=500`), heap after a full GC and RSS growth from before the burst, per request.",
+      "(`@latency=500`); 300 ms after they start, while all wait, RSS growth from before the burst and then heap",
+      "after a full GC, per request; and RSS growth to the burst's peak (answers included), per request.",
       "",
       subjects(run),
       ""
