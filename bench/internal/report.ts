@@ -38,8 +38,10 @@ export interface LeakSample {
 export interface Leak {
   readonly calls: number
   readonly seconds: number
-  /** Slope of the JavaScript objects' heap, bytes per 1k calls. */
+  /** Slope of the JavaScript objects' heap, bytes per 1k calls, common to the runs between releases. */
   readonly slopeBytesPer1k: number
+  /** Falls of the heap by over 1 MiB between two samples (releases of what loading left), each starting a run. */
+  readonly releases: number
   /** Slope of V8's compiled code (left out of the target), bytes per 1k calls. */
   readonly codeSlopeBytesPer1k: number
   readonly samples: ReadonlyArray<LeakSample>
@@ -336,7 +338,8 @@ export const markdown = (run: Run): string => {
       } s at conc 8, heap sampled after a`,
       `full GC; ${leak.ledger}. Slope of retained heap (JavaScript objects): **${
         fixed(leak.slopeBytesPer1k, 0)
-      } bytes per 1k calls**;`,
+      } bytes per 1k calls**`,
+      `(falls over 1 MiB between two samples, each starting a new run of samples: ${leak.releases});`,
       `V8's compiled code (code and trusted spaces, flushed and recompiled by V8, left out): ${
         fixed(leak.codeSlopeBytesPer1k, 0)
       } bytes per 1k calls.`,
