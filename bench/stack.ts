@@ -76,6 +76,7 @@ const measureSubjects = async (url: string): Promise<ReadonlyArray<Report.Subjec
       firstCallMs: of((r) => r.firstCallMs),
       heapBytes: of((r) => r.heapBytes),
       rssBytes: of((r) => r.rssBytes),
+      rssPeakBytes: of((r) => r.rssPeakBytes),
       maxRssMiB: of((r) => r.maxRssMiB)
     }
   })

@@ -32,5 +32,6 @@ console.log(JSON.stringify({
   firstCallMs: firstCall - setUp,
   heapBytes: held.heapBytes,
   rssBytes: held.rssBytes,
+  rssPeakBytes: held.rssPeakBytes,
   maxRssMiB: process.resourceUsage().maxRSS / 1024
 }))

@@ -92,14 +92,17 @@ export const measure = async (call: L.Call, model: string, n: number, concurrenc
 export interface InFlight {
   /** Heap live (after a full GC) while every request waits for its answer, bytes per request. */
   readonly heapBytes: number
-  /** RSS growth from before the burst to its peak, bytes per request. */
+  /** RSS growth from before the burst to the moment every request waits for its answer (before that GC), bytes per request. */
   readonly rssBytes: number
+  /** RSS growth from before the burst to its peak, answers included, bytes per request. */
+  readonly rssPeakBytes: number
 }
 
 /**
  * Starts `concurrency` calls of a model the mock server holds before it
- * answers (`slowModel`), samples heap (after GC) and RSS while all are in
- * flight, then waits for them.
+ * answers (`slowModel`), samples RSS and then heap (after GC) while all are
+ * in flight, at the same moment for every client, then waits for them,
+ * sampling the RSS peak until the last answer.
  */
 export const inFlight = async (
   call: L.Call,
@@ -116,10 +119,16 @@ export const inFlight = async (
   }, 10)
   const calls = Promise.allSettled(Array.from({ length: concurrency }, () => call(slowModel)))
   await new Promise((resolve) => setTimeout(resolve, holdMs))
+  const rssHeld = process.memoryUsage.rss()
   gc()
   const heapHeld = process.memoryUsage().heapUsed
-  rssPeak = Math.max(rssPeak, process.memoryUsage.rss())
+  rssPeak = Math.max(rssPeak, rssHeld, process.memoryUsage.rss())
   await calls
+  rssPeak = Math.max(rssPeak, process.memoryUsage.rss())
   clearInterval(sampler)
-  return { heapBytes: (heapHeld - heapBefore) / concurrency, rssBytes: (rssPeak - rssBefore) / concurrency }
+  return {
+    heapBytes: (heapHeld - heapBefore) / concurrency,
+    rssBytes: (rssHeld - rssBefore) / concurrency,
+    rssPeakBytes: (rssPeak - rssBefore) / concurrency
+  }
 }

@@ -14,7 +14,10 @@ export interface Subject {
   readonly setupMs: number
   readonly firstCallMs: number
   readonly heapBytes: number
+  /** RSS growth per request while all are in flight, at the moment the heap is measured. */
   readonly rssBytes: number
+  /** RSS growth per request to the burst's peak, answers included. */
+  readonly rssPeakBytes: number
   readonly maxRssMiB: number
 }
 
@@ -24,12 +27,24 @@ export interface FirstDelta {
   readonly ms: ReadonlyArray<number>
 }
 
+/** One sample of the leak check, after a full GC: JavaScript objects, and V8's compiled code. */
+export interface LeakSample {
+  readonly calls: number
+  readonly heapBytes: number
+  readonly codeBytes: number
+}
+
 /** The leak check's result (see `leak.ts`). */
 export interface Leak {
   readonly calls: number
   readonly seconds: number
+  /** Slope of the JavaScript objects' heap, bytes per 1k calls, common to the runs between releases. */
   readonly slopeBytesPer1k: number
-  readonly samples: ReadonlyArray<{ readonly calls: number; readonly heapBytes: number }>
+  /** Falls of the heap by over 1 MiB between two samples (releases of what loading left), each starting a run. */
+  readonly releases: number
+  /** Slope of V8's compiled code (left out of the target), bytes per 1k calls. */
+  readonly codeSlopeBytesPer1k: number
+  readonly samples: ReadonlyArray<LeakSample>
   readonly ledger: string
 }
 
@@ -146,6 +161,7 @@ const subjects = (run: Run): string =>
       "first call ms",
       "heap KiB per in-flight request",
       "RSS KiB per in-flight request",
+      "RSS KiB per request to the burst's peak",
       "peak RSS MiB"
     ],
     run.subjects.map((s) => [
@@ -155,6 +171,7 @@ const subjects = (run: Run): string =>
       fixed(s.firstCallMs, 1),
       fixed(s.heapBytes / 1024, 1),
       fixed(s.rssBytes / 1024, 1),
+      fixed(s.rssPeakBytes / 1024, 1),
       fixed(s.maxRssMiB, 0)
     ])
   )
@@ -232,15 +249,17 @@ export const targets = (
       `${fixed(added)} ms`
     )
   }
-  const rss = (name: string) => run.subjects.find((s) => s.name === name)?.rssBytes ?? Number.NaN
+  const subject = (name: string) => run.subjects.find((s) => s.name === name)
   if (run.subjects.length > 0) {
-    const baton = rss(L.names.generate)
-    const openai = rss(L.names.openai)
+    const baton = subject(L.names.generate)?.rssBytes ?? Number.NaN
+    const openai = subject(L.names.openai)?.rssBytes ?? Number.NaN
+    const peak = (name: string) => fixed((subject(name)?.rssPeakBytes ?? Number.NaN) / 1024, 1)
     add(
       "RSS per in-flight request at conc 512 <= the openai SDK's",
       [baton, openai],
       baton <= openai,
-      `Baton ${fixed(baton / 1024, 1)} KiB, openai SDK ${fixed(openai / 1024, 1)} KiB`
+      `Baton ${fixed(baton / 1024, 1)} KiB, openai SDK ${fixed(openai / 1024, 1)} KiB ` +
+        `(to the burst's peak: ${peak(L.names.generate)} and ${peak(L.names.openai)} KiB)`
     )
   }
   if (run.leak !== undefined) {
@@ -299,7 +318,8 @@ export const markdown = (run: Run): string => {
       "",
       "Import and set-up: `import()` of the client, then building it (for Baton, the layers of every manager the",
       "bench uses: the adapter and seven managers). Memory: 512 requests held in flight by the mock server",
-      "(`@latency=500`), heap after a full GC and RSS growth from before the burst, per request.",
+      "(`@latency=500`); 300 ms after they start, while all wait, RSS growth from before the burst and then heap",
+      "after a full GC, per request; and RSS growth to the burst's peak (answers included), per request.",
       "",
       subjects(run),
       ""
@@ -316,11 +336,17 @@ export const markdown = (run: Run): string => {
       `${leak.calls} calls of \`manager.generate\` (default) in ${
         fixed(leak.seconds, 0)
       } s at conc 8, heap sampled after a`,
-      `full GC; ${leak.ledger}. Slope of retained heap: **${fixed(leak.slopeBytesPer1k, 0)} bytes per 1k calls**.`,
+      `full GC; ${leak.ledger}. Slope of retained heap (JavaScript objects): **${
+        fixed(leak.slopeBytesPer1k, 0)
+      } bytes per 1k calls**`,
+      `(falls over 1 MiB between two samples, each starting a new run of samples: ${leak.releases});`,
+      `V8's compiled code (code and trusted spaces, flushed and recompiled by V8, left out): ${
+        fixed(leak.codeSlopeBytesPer1k, 0)
+      } bytes per 1k calls.`,
       "",
       table(
-        ["calls", "heap MiB"],
-        leak.samples.map((s) => [String(s.calls), fixed(s.heapBytes / 2 ** 20, 2)])
+        ["calls", "heap MiB", "compiled code MiB"],
+        leak.samples.map((s) => [String(s.calls), fixed(s.heapBytes / 2 ** 20, 2), fixed(s.codeBytes / 2 ** 20, 2)])
       ),
       ""
     )

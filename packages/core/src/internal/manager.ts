@@ -326,10 +326,15 @@ const attempt = <A>(
     const limits = engine.policy.limits
     // built only when the circuit admits the call: a skipped attempt never builds the provider's call
     const guarded = engine.watchdog.guard(
-      asFailure(Effect.suspend(() => call(progress)), provider, model).pipe(
-        Effect.provideService(CurrentProgress, progress),
-        Effect.provideService(LlmProvider.Supervisor, progress),
-        Effect.provideService(LlmProvider.CurrentHttpObserver, httpObserver)
+      // one context update, not three: a request holds each one's restore frame while in flight
+      Effect.updateContext(
+        asFailure(Effect.suspend(() => call(progress)), provider, model),
+        (context: Context.Context<never>) =>
+          Context.add(
+            Context.add(Context.add(context, CurrentProgress, progress), LlmProvider.Supervisor, progress),
+            LlmProvider.CurrentHttpObserver,
+            httpObserver
+          )
       ),
       limitsCheck(
         progress,

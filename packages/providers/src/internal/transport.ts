@@ -69,9 +69,17 @@ const closedIdle = (error: TransportFailure): boolean => {
   return cause?.code === "UND_ERR_SOCKET" && typeof cause.socket?.bytesRead === "number" && cause.socket.bytesRead > 0
 }
 
+/**
+ * `send` once more when it failed on a closed idle connection: a catch, not
+ * `Effect.retry`, whose schedule every request would hold while it waits for
+ * its headers (bench/README.md, "Memory").
+ */
+const resendOnClosedIdle = <A>(send: Effect.Effect<A, TransportFailure>): Effect.Effect<A, TransportFailure> =>
+  Effect.catch(send, (error) => closedIdle(error) ? send : Effect.fail(error))
+
 const viaDispatcher = (dispatcher: Undici.Dispatcher): Post => (origin, path, headers, body) =>
   Effect.map(
-    Effect.retry(
+    resendOnClosedIdle(
       Effect.tryPromise({
         try: (signal) =>
           dispatcher.request({
@@ -86,8 +94,7 @@ const viaDispatcher = (dispatcher: Undici.Dispatcher): Post => (origin, path, he
             bodyTimeout: 0
           }),
         catch: (cause) => failure("request", cause)
-      }),
-      { times: 1, while: closedIdle }
+      })
     ),
     (response): Response => ({
       status: response.statusCode,
