@@ -17,10 +17,15 @@
  *   and model; an open circuit skips its provider without a network call.
  *
  * Every attempt (retries, fallbacks, hedges, skips, cancellations) is listed,
- * in the order it started, on `GenerationResult.attempts`, or on
- * `AllProvidersFailed` / `DeadlineExceeded`, and reported to `RequestLog`
- * and `UsageLedger` when those services are in context at build time. When
- * a `QuotaLimiter` is in context, a request asking for more than
+ * in the order it started, on `GenerationResult.attempts`, or on the
+ * failure (`AllProvidersFailed`, `DeadlineExceeded`, or a stream's
+ * `StreamInterrupted`), and reported to `RequestLog` and `UsageLedger` when
+ * those services are in context at build time. The failures raised before
+ * any provider is called (`GenerationDisabled`, `InvalidOptions`,
+ * `RateLimitExceeded`, `TooManyQuestions`, `QuotaStoreUnavailable`) have no
+ * attempts to list.
+ *
+ * When a `QuotaLimiter` is in context, a request asking for more than
  * `AI_MAX_QUESTIONS_PER_REQUEST` units (`metadata.units`, default 1) fails
  * with `TooManyQuestions` before any network call; when it also names a
  * `subjectId`, each call spends its units, refunded if the call fails or is
@@ -110,7 +115,7 @@ export type GenerateError =
 
 /**
  * How a `stream` can fail: as `generate`, or with `StreamInterrupted` once
- * text has reached the caller.
+ * text has reached the caller (listing every attempt in `attempts`).
  *
  * @since 0.1.0
  */

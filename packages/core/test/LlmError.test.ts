@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration } from "effect"
+import { DateTime, Duration, Schema } from "effect"
 import type * as Attempt from "../src/Attempt.ts"
 import { ModelId, ProviderName, SubjectId } from "../src/Ids.ts"
 import * as LlmError from "../src/LlmError.ts"
@@ -68,6 +68,23 @@ describe("LlmError", () => {
     })
     assert.include(failed.message, "deepseek/m [fallback] ProviderUnavailable: down after 12 ms")
     assert.include(failed.message, "gemini/m [fallback] ProviderTimeout")
+  })
+
+  it("round-trips a StreamInterrupted with its attempts through the LlmError schema", () => {
+    const cut = new ProviderError.StreamInterrupted({ provider, partialText: "Once", reason: "reset" })
+    const interrupted = new ProviderError.StreamInterrupted({
+      provider,
+      partialText: "Once upon",
+      reason: "reset",
+      attempts: [{ provider, model: ModelId.make("m"), role: "primary", outcome: "error", latencyMs: 3, error: cut }]
+    })
+    const json = JSON.parse(JSON.stringify(Schema.encodeSync(LlmError.LlmError)(interrupted))) as unknown
+    const decoded = Schema.decodeUnknownSync(LlmError.LlmError)(json)
+    assert.deepStrictEqual(decoded, interrupted)
+    assert.instanceOf(
+      decoded._tag === "StreamInterrupted" ? decoded.attempts?.[0]?.error : undefined,
+      ProviderError.StreamInterrupted
+    )
   })
 
   it("gives RateLimitExceeded the header fields", () => {
