@@ -43,7 +43,10 @@
  *   caught within the first-token and idle limits; set
  *   `FallbackPolicy.generateVia: "generate"` for plain calls.
  * - Circuit state is per process unless a `CircuitBreakerStore` for Redis
- *   (`@baton/redis/RedisCircuitBreaker`) is in context at build time.
+ *   (`@baton/redis/RedisCircuitBreaker`) is in context at build time. Such a
+ *   store's commands are bounded by each request's deadline
+ *   (`CircuitPolicy.boundedStore`): one that never answers fails open, and
+ *   the request still ends by its deadline.
  * - The first-byte limit needs to see the response headers: Baton's adapters
  *   report them through `LlmProvider.observeHttpClient`, whichever
  *   `HttpClient` their layer was given. A provider of your own that does not
@@ -203,7 +206,7 @@ const circuitStore = Effect.flatMap(
   Effect.serviceOption(CircuitBreaker.CircuitBreakerStore),
   (store) =>
     store._tag === "Some"
-      ? Effect.succeed(store.value)
+      ? Effect.succeed(CircuitPolicy.boundedStore(store.value))
       : Effect.map(
         Layer.build(CircuitBreaker.layerStoreMemory()),
         (context) => Context.get(context, CircuitBreaker.CircuitBreakerStore)

@@ -814,13 +814,17 @@ const recordOutcome = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =
     : Effect.andThen(LlmMetrics.recordRequest("rejected"), LlmMetrics.recordQuotaRejection(reason))
 }
 
-/** Runs a whole request under the quota, its span and its request and quota metrics. */
+/**
+ * Runs a whole request under the quota, its span and its request and quota
+ * metrics, with the circuit store's commands bounded by its deadline.
+ */
 export const observe = <A, E>(
   engine: Engine,
   run: Run,
   effect: Effect.Effect<A, E>
 ): Effect.Effect<A, E | QuotaError | InvalidOptions> =>
   withQuota(engine, run, effect).pipe(
+    Effect.provideService(CircuitPolicy.StoreDeadline, run.deadlineAt),
     Effect.onExit((exit) => recordOutcome(exit)),
     LlmMetrics.withRequestSpan(run.request)
   )
