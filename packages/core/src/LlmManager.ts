@@ -202,14 +202,15 @@ const buildRoutes = <E, R>(
       return { index, provider: Context.get(context, LlmProvider) }
     }))
 
+/** The store in context, bounded by each request's deadline, else a store in memory (answering at once). */
 const circuitStore = Effect.flatMap(
   Effect.serviceOption(CircuitBreaker.CircuitBreakerStore),
   (store) =>
     store._tag === "Some"
-      ? Effect.succeed(CircuitPolicy.boundedStore(store.value))
+      ? Effect.succeed({ store: CircuitPolicy.boundedStore(store.value), fromContext: true })
       : Effect.map(
         Layer.build(CircuitBreaker.layerStoreMemory()),
-        (context) => Context.get(context, CircuitBreaker.CircuitBreakerStore)
+        (context) => ({ store: Context.get(context, CircuitBreaker.CircuitBreakerStore), fromContext: false })
       )
 )
 
@@ -256,7 +257,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     const policy = options.policy ?? FallbackPolicy.defaults
     const circuitPolicy = options.circuitPolicy ?? CircuitPolicy.defaults
     const routes = yield* buildRoutes(options.providers)
-    const store = yield* circuitStore
+    const { fromContext, store } = yield* circuitStore
     const breaker = yield* CircuitPolicy.makeBreaker(circuitPolicy).pipe(
       Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
     )
@@ -269,7 +270,8 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       requestLog: yield* Effect.serviceOption(RequestLog),
       usageLedger: yield* Effect.serviceOption(UsageLedger),
       quota: yield* Effect.serviceOption(QuotaLimiter),
-      throttle: yield* Effect.serviceOption(ProviderThrottle)
+      throttle: yield* Effect.serviceOption(ProviderThrottle),
+      storeFromContext: fromContext
     }
     const enabled = options.generationEnabled ?? true
     const begin = (input: Input): Effect.Effect<internal.Run, InvalidOptions | GenerationDisabled> =>

@@ -137,6 +137,8 @@ export interface Engine {
   readonly usageLedger: Option.Option<UsageLedger.Service>
   readonly quota: Option.Option<QuotaLimiter.Service>
   readonly throttle: Option.Option<ProviderThrottle.Service>
+  /** The breaker's store came from context: its commands are bounded by each request's deadline. */
+  readonly storeFromContext: boolean
 }
 
 /** One request on its way through the chain. */
@@ -816,15 +818,19 @@ const recordOutcome = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =
 
 /**
  * Runs a whole request under the quota, its span and its request and quota
- * metrics, with the circuit store's commands bounded by its deadline.
+ * metrics, with the commands of a circuit store from context bounded by its
+ * deadline.
  */
 export const observe = <A, E>(
   engine: Engine,
   run: Run,
   effect: Effect.Effect<A, E>
 ): Effect.Effect<A, E | QuotaError | InvalidOptions> =>
-  withQuota(engine, run, effect).pipe(
-    Effect.provideService(CircuitPolicy.StoreDeadline, run.deadlineAt),
+  withQuota(
+    engine,
+    run,
+    engine.storeFromContext ? Effect.provideService(effect, CircuitPolicy.StoreDeadline, run.deadlineAt) : effect
+  ).pipe(
     Effect.onExit((exit) => recordOutcome(exit)),
     LlmMetrics.withRequestSpan(run.request)
   )
