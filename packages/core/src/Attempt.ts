@@ -4,14 +4,14 @@
  * A request may take several attempts: retries on the same provider,
  * fallbacks to the next provider in the chain, a hedge started in parallel.
  * Each leaves one `Attempt`, in the order they started, on
- * `GenerationResult.attempts` for a success and on `AllProvidersFailed` or
- * `DeadlineExceeded` for a failure.
+ * `GenerationResult.attempts` for a success and on `AllProvidersFailed`,
+ * `DeadlineExceeded` or the manager's `StreamInterrupted` for a failure.
  *
  * @since 0.1.0
  */
 import { Schema } from "effect"
 import { ModelId, ProviderName } from "./Ids.ts"
-import { ProviderError } from "./ProviderError.ts"
+import * as ProviderError from "./ProviderError.ts"
 
 /**
  * How an attempt ended. `skipped` means Baton did not call the provider
@@ -35,23 +35,48 @@ export const Role = Schema.Literals(["primary", "retry", "fallback", "hedge"])
 /** @since 0.1.0 */
 export type Role = typeof Role.Type
 
-/**
- * One attempt: who was asked, why, how it ended and how long it took.
- * `error` is set exactly when the outcome is `error` or `skipped`.
- *
- * @since 0.1.0
- */
-export const Attempt = Schema.Struct({
+/** The fields of an attempt but its error. */
+const fields = {
   provider: ProviderName,
   model: ModelId,
   role: Role,
   outcome: Outcome,
-  latencyMs: Schema.Finite,
-  error: Schema.optionalKey(ProviderError)
-})
+  latencyMs: Schema.Finite
+}
 
-/** @since 0.1.0 */
-export type Attempt = typeof Attempt.Type
+/**
+ * One attempt: who was asked, why, how it ended and how long it took.
+ * `error` is set exactly when the outcome is `error` or `skipped`.
+ *
+ * (An interface, not the schema's inferred type: a `StreamInterrupted` the
+ * manager returns lists the request's attempts, so the two types refer to
+ * each other.)
+ *
+ * @since 0.1.0
+ */
+export interface Attempt extends Schema.Struct.Type<typeof fields> {
+  readonly error?: ProviderError.ProviderError
+}
+
+/**
+ * An attempt as encoded for logs and wire formats.
+ *
+ * @since 0.1.0
+ */
+export interface Encoded extends Schema.Struct.Encoded<typeof fields> {
+  readonly error?: typeof ProviderError.ProviderError.Encoded
+}
+
+/**
+ * The schema of an attempt. Its `error` is suspended: `ProviderError` and
+ * this module import each other.
+ *
+ * @since 0.1.0
+ */
+export const Attempt = Schema.Struct({
+  ...fields,
+  error: Schema.optionalKey(Schema.suspend(() => ProviderError.ProviderError))
+})
 
 /**
  * One line per attempt, for error messages: `deepseek/deepseek-flash: ProviderUnavailable (503 ...) after 120 ms`.

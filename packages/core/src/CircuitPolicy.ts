@@ -37,12 +37,17 @@
  * fails open: the attempt runs unrecorded (reported at
  * `References.UnhandledLogLevel`), so a store outage never takes the
  * providers down with it, and `LlmManager.circuitState` fails with
- * `CircuitStoreUnavailable`. A store that never answers is not caught here:
- * bound its commands (the Redis store does, see `@baton/redis/RedisConnection`).
+ * `CircuitStoreUnavailable`. A store that never answers cannot hold a
+ * request past its deadline: `LlmManager` bounds the commands of a store
+ * from context by the request's deadline ({@link boundedStore}); one still
+ * pending then is a store error like any other, and the request ends at its
+ * deadline with `DeadlineExceeded`. Bound a store's commands more tightly
+ * to fail open sooner (the Redis store does, see
+ * `@baton/redis/RedisConnection`).
  *
  * @since 0.1.0
  */
-import { Cause, Duration, Effect, Exit, Option } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Option } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
@@ -122,6 +127,49 @@ const typedStore = (
   admit: (key) => Effect.catchDefect(store.admit(key), (defect) => Effect.fail(storeDown(defect))),
   record: (options) => Effect.catchDefect(store.record(options), (defect) => Effect.fail(storeDown(defect))),
   state: (key) => Effect.catchDefect(store.state(key), (defect) => Effect.fail(storeDown(defect)))
+})
+
+/**
+ * The time (`Clock` milliseconds) by which a command of a {@link boundedStore}
+ * must answer; `LlmManager` sets it to each request's deadline. Unset, the
+ * commands are not bounded.
+ *
+ * @since 0.1.0
+ */
+export const StoreDeadline = Context.Reference<number | undefined>("@baton/core/CircuitPolicy/StoreDeadline", {
+  defaultValue: () => undefined
+})
+
+const unanswered = new CircuitBreaker.CircuitBreakerError({
+  reason: new CircuitBreaker.CircuitBreakerStoreError({ message: "the circuit store did not answer by the deadline" })
+})
+
+/** `command`, failing with a store error when it has not answered by the `StoreDeadline` in context. */
+const bounded = <A, R>(
+  command: Effect.Effect<A, CircuitBreaker.CircuitBreakerError, R>
+): Effect.Effect<A, CircuitBreaker.CircuitBreakerError, R> =>
+  StoreDeadline.use((deadlineAt) => {
+    if (deadlineAt === undefined) return command
+    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.timeoutOrElse(command, {
+        duration: Math.max(0, deadlineAt - now),
+        orElse: () => Effect.fail(unanswered)
+      }))
+  })
+
+/**
+ * The store with each command bounded by the `StoreDeadline` in context: a
+ * command still pending then is interrupted and fails as a store error, so
+ * the breaker fails open (see the module header).
+ *
+ * @since 0.1.0
+ */
+export const boundedStore = (
+  store: CircuitBreaker.CircuitBreakerStore["Service"]
+): CircuitBreaker.CircuitBreakerStore["Service"] => ({
+  admit: (key) => bounded(store.admit(key)),
+  record: (options) => bounded(store.record(options)),
+  state: (key) => bounded(store.state(key))
 })
 
 /**

@@ -5,7 +5,9 @@
  * - Manager errors: `AllProvidersFailed` (every attempt, in order),
  *   `DeadlineExceeded` (the request's time ran out; the attempts so far),
  *   `GenerationDisabled` (`AI_GENERATION_ENABLED=false`), `InvalidOptions`
- *   (Baton rejected the options before any network call).
+ *   (Baton rejected the options before any network call). A stream cut
+ *   after text reached the caller fails with the provider error
+ *   `StreamInterrupted`, which then lists every attempt too.
  * - Quota errors: `RateLimitExceeded` (a subject's daily quota is spent; the
  *   fields an HTTP layer puts in `RateLimit-*` and `Retry-After` headers),
  *   `TooManyQuestions` (one request asks for more than the per-request limit),
@@ -15,6 +17,12 @@
  *   circuit store (calls do not fail with it: circuits fail open).
  * - `LlmConfigError`: configuration that cannot work, raised when a layer is
  *   built, naming the variable to fix.
+ *
+ * A request that reached a provider and failed lists its attempts
+ * (`AllProvidersFailed`, `DeadlineExceeded`, the manager's
+ * `StreamInterrupted`). The other failures of a call (`GenerationDisabled`,
+ * `InvalidOptions`, the quota errors) end it before any provider is called:
+ * there is nothing to list, so they carry no `attempts` field.
  *
  * Match them exhaustively with `Match.tagsExhaustive` or `Effect.catchTags`;
  * every class has a `message` fit to show an operator. No error here or in

@@ -17,10 +17,15 @@
  *   and model; an open circuit skips its provider without a network call.
  *
  * Every attempt (retries, fallbacks, hedges, skips, cancellations) is listed,
- * in the order it started, on `GenerationResult.attempts`, or on
- * `AllProvidersFailed` / `DeadlineExceeded`, and reported to `RequestLog`
- * and `UsageLedger` when those services are in context at build time. When
- * a `QuotaLimiter` is in context, a request asking for more than
+ * in the order it started, on `GenerationResult.attempts`, or on the
+ * failure (`AllProvidersFailed`, `DeadlineExceeded`, or a stream's
+ * `StreamInterrupted`), and reported to `RequestLog` and `UsageLedger` when
+ * those services are in context at build time. The failures raised before
+ * any provider is called (`GenerationDisabled`, `InvalidOptions`,
+ * `RateLimitExceeded`, `TooManyQuestions`, `QuotaStoreUnavailable`) have no
+ * attempts to list.
+ *
+ * When a `QuotaLimiter` is in context, a request asking for more than
  * `AI_MAX_QUESTIONS_PER_REQUEST` units (`metadata.units`, default 1) fails
  * with `TooManyQuestions` before any network call; when it also names a
  * `subjectId`, each call spends its units, refunded if the call fails or is
@@ -38,7 +43,10 @@
  *   caught within the first-token and idle limits; set
  *   `FallbackPolicy.generateVia: "generate"` for plain calls.
  * - Circuit state is per process unless a `CircuitBreakerStore` for Redis
- *   (`@baton/redis/RedisCircuitBreaker`) is in context at build time.
+ *   (`@baton/redis/RedisCircuitBreaker`) is in context at build time. Such a
+ *   store's commands are bounded by each request's deadline
+ *   (`CircuitPolicy.boundedStore`): one that never answers fails open, and
+ *   the request still ends by its deadline.
  * - The first-byte limit needs to see the response headers: Baton's adapters
  *   report them through `LlmProvider.observeHttpClient`, whichever
  *   `HttpClient` their layer was given. A provider of your own that does not
@@ -111,7 +119,7 @@ export type GenerateError =
 
 /**
  * How a `stream` can fail: as `generate`, or with `StreamInterrupted` once
- * text has reached the caller.
+ * text has reached the caller (listing every attempt in `attempts`).
  *
  * @since 0.1.0
  */
@@ -195,14 +203,15 @@ const buildRoutes = <E, R>(
       return { index, provider: Context.get(context, LlmProvider) }
     }))
 
+/** The store in context, bounded by each request's deadline, else a store in memory (answering at once). */
 const circuitStore = Effect.flatMap(
   Effect.serviceOption(CircuitBreaker.CircuitBreakerStore),
   (store) =>
     store._tag === "Some"
-      ? Effect.succeed(store.value)
+      ? Effect.succeed({ store: CircuitPolicy.boundedStore(store.value), fromContext: true })
       : Effect.map(
         Layer.build(CircuitBreaker.layerStoreMemory()),
-        (context) => Context.get(context, CircuitBreaker.CircuitBreakerStore)
+        (context) => ({ store: Context.get(context, CircuitBreaker.CircuitBreakerStore), fromContext: false })
       )
 )
 
@@ -249,7 +258,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     const policy = options.policy ?? FallbackPolicy.defaults
     const circuitPolicy = options.circuitPolicy ?? CircuitPolicy.defaults
     const routes = yield* buildRoutes(options.providers)
-    const store = yield* circuitStore
+    const { fromContext, store } = yield* circuitStore
     const breaker = yield* CircuitPolicy.makeBreaker(circuitPolicy).pipe(
       Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
     )
@@ -263,7 +272,8 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       usageLedger: yield* Effect.serviceOption(UsageLedger),
       quota: yield* Effect.serviceOption(QuotaLimiter),
       throttle: yield* Effect.serviceOption(ProviderThrottle),
-      watchdog: Watchdog.make(yield* Effect.scope)
+      watchdog: Watchdog.make(yield* Effect.scope),
+      storeFromContext: fromContext
     }
     const enabled = options.generationEnabled ?? true
     const begin = (input: Input): Effect.Effect<internal.Run, InvalidOptions | GenerationDisabled> =>

@@ -24,6 +24,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Attempt from "./Attempt.ts"
 import { ModelId, ProviderName } from "./Ids.ts"
 import { stackless } from "./internal/stackless.ts"
 import { TokenUsage } from "./TokenUsage.ts"
@@ -242,6 +243,11 @@ export class StructuredOutputInvalid extends stackless(
  * provider reported any) say what was delivered. A truncated answer is never
  * presented as complete.
  *
+ * A provider raises it for one attempt, without `attempts`. The one
+ * `LlmManager.stream` fails with lists every attempt of the request in
+ * `attempts`, in the order they started, as `AllProvidersFailed` does (their
+ * errors are the scrubbed provider errors of each attempt).
+ *
  * @since 0.1.0
  */
 export class StreamInterrupted extends stackless(
@@ -251,7 +257,11 @@ export class StreamInterrupted extends stackless(
     usage: Schema.optionalKey(TokenUsage),
     reason: Schema.String,
     /** When a restarted answer diverged from `partialText`: how many of its characters matched it. */
-    restartedLength: Schema.optionalKey(Schema.Int)
+    restartedLength: Schema.optionalKey(Schema.Int),
+    /** Set by the manager: every attempt of the request (absent on one provider attempt's error). */
+    attempts: Schema.optionalKey(
+      Schema.Array(Schema.suspend((): Schema.Codec<Attempt.Attempt, Attempt.Encoded> => Attempt.Attempt))
+    )
   })
 ) {
   override get message(): string {

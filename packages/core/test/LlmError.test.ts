@@ -70,6 +70,23 @@ describe("LlmError", () => {
     assert.include(failed.message, "gemini/m [fallback] ProviderTimeout")
   })
 
+  it("round-trips a StreamInterrupted with its attempts through the LlmError schema", () => {
+    const cut = new ProviderError.StreamInterrupted({ provider, partialText: "Once", reason: "reset" })
+    const interrupted = new ProviderError.StreamInterrupted({
+      provider,
+      partialText: "Once upon",
+      reason: "reset",
+      attempts: [{ provider, model: ModelId.make("m"), role: "primary", outcome: "error", latencyMs: 3, error: cut }]
+    })
+    const json = JSON.parse(JSON.stringify(Schema.encodeSync(LlmError.LlmError)(interrupted))) as unknown
+    const decoded = Schema.decodeUnknownSync(LlmError.LlmError)(json)
+    assert.deepStrictEqual(decoded, interrupted)
+    assert.instanceOf(
+      decoded._tag === "StreamInterrupted" ? decoded.attempts?.[0]?.error : undefined,
+      ProviderError.StreamInterrupted
+    )
+  })
+
   it("gives RateLimitExceeded the header fields", () => {
     const now = DateTime.makeUnsafe("2026-11-25T22:00:00Z")
     const error = new LlmError.RateLimitExceeded({

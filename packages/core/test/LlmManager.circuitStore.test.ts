@@ -1,16 +1,18 @@
 /**
  * A circuit store that cannot answer, through `LlmManager`: circuits fail
  * open (`CircuitPolicy`), so each attempt runs unrecorded and the request is
- * served; `circuitState` fails with a typed `CircuitStoreUnavailable`. The
+ * served; `circuitState` fails with a typed `CircuitStoreUnavailable`. A
+ * store that never answers holds no request past its deadline. The
  * stores here are fakes of the store interface (`CircuitBreakerStore`), not
  * of Baton's code.
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Clock, Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { ProviderName } from "../src/Ids.ts"
+import type * as LlmManager from "../src/LlmManager.ts"
 import { Bench, inject, manager, pick } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about volcanoes." }
@@ -60,6 +62,60 @@ describe("LlmManager with a circuit store that cannot answer", () => {
         assert.include(error.message, "circuit store")
       }).pipe(Effect.provide(Layer.merge(Bench, store))))
   }
+})
+
+describe("LlmManager with a circuit store that never answers", () => {
+  /** Every store command waits forever, as a store whose server never replies; `asked` says one was sent. */
+  const silentStore = (asked: Deferred.Deferred<undefined>) =>
+    Layer.succeed(CircuitBreaker.CircuitBreakerStore, {
+      admit: () => Effect.andThen(Deferred.succeed(asked, undefined), Effect.never),
+      record: () => Effect.never,
+      state: () => Effect.never
+    })
+
+  const calls = {
+    generate: (llm: LlmManager.Service) => llm.generate(prompt),
+    stream: (llm: LlmManager.Service) => Stream.runDrain(llm.stream(prompt))
+  }
+
+  for (const [name, call] of Object.entries(calls)) {
+    it.effect(`${name}: the request ends at its deadline with DeadlineExceeded, its attempt cancelled`, () => {
+      const asked = Deferred.makeUnsafe<undefined>()
+      return Effect.gen(function*() {
+        const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { requestTimeoutMs: 5_000 } })
+        const fiber = yield* Effect.forkChild(Effect.flip(call(llm)))
+        yield* Deferred.await(asked)
+        yield* TestClock.adjust(5_000)
+        const error = yield* Fiber.join(fiber)
+        assert.strictEqual(error._tag, "DeadlineExceeded")
+        if (error._tag !== "DeadlineExceeded") return
+        assert.strictEqual(error.timeoutMs, 5_000)
+        assert.deepStrictEqual(error.attempts.map(pick("provider", "outcome")), [["openai", "cancelled"]])
+        assert.strictEqual(yield* Clock.currentTimeMillis, 5_000)
+      }).pipe(Effect.provide(Layer.merge(Bench, silentStore(asked))))
+    })
+  }
+
+  it.effect("a store that admits but never records: the answer is returned, at the latest at the deadline", () => {
+    const asked = Deferred.makeUnsafe<undefined>()
+    /** The in-memory store, but its `record` never answers. */
+    const unrecorded = Layer.effect(
+      CircuitBreaker.CircuitBreakerStore,
+      Effect.map(Effect.service(CircuitBreaker.CircuitBreakerStore), (store) => ({
+        ...store,
+        record: () => Effect.andThen(Deferred.succeed(asked, undefined), Effect.never)
+      }))
+    ).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
+    return Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { requestTimeoutMs: 5_000 } })
+      const fiber = yield* Effect.forkChild(llm.generate(prompt))
+      yield* Deferred.await(asked)
+      yield* TestClock.adjust(5_000)
+      const result = yield* Fiber.join(fiber)
+      assert.strictEqual(result.provider, "openai")
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "outcome")), [["openai", "success"]])
+    }).pipe(Effect.provide(Layer.merge(Bench, unrecorded)))
+  })
 })
 
 describe("LlmManager with a circuit known open", () => {

@@ -278,6 +278,8 @@ describe("LlmManager.stream rescue scenarios (mock faults, TestClock)", () => {
             assert.strictEqual(interrupted.partialText, textOf(parts))
             assert.isAbove(interrupted.partialText.length, 0)
             assert.strictEqual(interrupted.restartedLength, expected.restartedLength)
+            // like AllProvidersFailed, the error lists every attempt of the request, as the log recorded them
+            assert.deepStrictEqual(interrupted.attempts?.map((a) => [a.provider, a.error?._tag] as const), attempts)
           }
 
           // the log and the ledger equal what the mock billed, provider by provider

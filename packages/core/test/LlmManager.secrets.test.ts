@@ -53,7 +53,8 @@ describe("LlmManager secrets", () => {
         yield* Effect.logError("generation failed", failed)
         const ok = yield* manager.generate({ prompt: "Hello again" })
         yield* Effect.logInfo("generated", ok)
-        yield* server.inject("deepseek", MockFault.cutStream)
+        // cut after text reached the caller: a StreamInterrupted listing both attempts, gemini's with its 403
+        yield* server.inject("deepseek", MockFault.cutStreamAfter(2))
         yield* server.inject("gemini", MockFault.status(403, { message: `Permission denied for ${geminiKey}` }))
         const cut = yield* Effect.flip(Stream.runDrain(manager.stream({ prompt: "Tell me a long story" })))
         yield* Effect.logWarning("stream failed", cut)
@@ -61,6 +62,14 @@ describe("LlmManager secrets", () => {
       }).pipe(Effect.withSpan("secrets.test"), Effect.provide(Manager), check.capture)
       check.addErrors(errors)
       assert.strictEqual(errors[0]?._tag, "AllProvidersFailed")
+      const cut = errors[1]
+      assert.strictEqual(cut?._tag, "StreamInterrupted")
+      if (cut?._tag === "StreamInterrupted") {
+        assert.deepStrictEqual(cut.attempts?.map((a): Array<string | undefined> => [a.provider, a.error?._tag]), [
+          ["deepseek", "ProviderConnectionFailed"],
+          ["gemini", "ProviderAuthenticationFailed"]
+        ])
+      }
       assert.isAbove(records.length, 2, "request log records captured")
       assert.isAbove(check.counts().spans, 2)
       const seen = [...check.texts(), ...records].join("\n")

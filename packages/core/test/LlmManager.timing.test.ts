@@ -335,6 +335,30 @@ describe("LlmManager: one owner of time (TestClock, real HTTP)", () => {
       assert.notInclude(error.value.message, "sent nothing")
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("a stream whose deadline runs out after text fails with StreamInterrupted listing its attempts", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { requestTimeoutMs: 5_000, limits: { idleMs: 20_000 } }
+      })
+      yield* inject("openai", MockFault.stallMidStream("forever", { after: 2 }))
+      const { exit, parts } = yield* streamWith(
+        llm.stream(prompt),
+        (n) => n === 2 ? Effect.andThen(liveWait(50), TestClock.adjust("6 seconds")) : Effect.void
+      )
+      if (exit._tag !== "Failure") return assert.fail("expected a failure")
+      const error = Cause.findErrorOption(exit.cause)
+      if (Option.isNone(error) || error.value._tag !== "StreamInterrupted") {
+        return assert.fail("expected StreamInterrupted")
+      }
+      assert.strictEqual(error.value.partialText, textOf(parts))
+      assert.strictEqual(error.value.reason, "the request's deadline of 5000 ms ran out")
+      assert.deepStrictEqual(error.value.attempts?.map(pick("provider", "role", "outcome", "error")), [
+        ["openai", "primary", "cancelled", undefined]
+      ])
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("a healthy 45 s answer at one token per second completes under a 30 s attempt limit", () =>
     Effect.gen(function*() {
       const llm = yield* manager({

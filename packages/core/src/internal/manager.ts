@@ -140,6 +140,8 @@ export interface Engine {
   readonly quota: Option.Option<QuotaLimiter.Service>
   readonly throttle: Option.Option<ProviderThrottle.Service>
   readonly watchdog: Watchdog.Watchdog<Failure>
+  /** The breaker's store came from context: its commands are bounded by each request's deadline. */
+  readonly storeFromContext: boolean
 }
 
 /** One request on its way through the chain. */
@@ -513,13 +515,18 @@ const consume = (
   )
 }
 
-/** The same interruption, carrying all the text the caller received. */
-const withPartialText = (error: StreamInterrupted, partialText: string): StreamInterrupted =>
+/** The same interruption, carrying all the text the caller received (and, once final, the request's attempts). */
+const withPartialText = (
+  error: StreamInterrupted,
+  partialText: string,
+  attempts?: ReadonlyArray<Attempt>
+): StreamInterrupted =>
   new StreamInterrupted({
     provider: error.provider,
     ...(error.model === undefined ? {} : { model: error.model }),
     ...(error.usage === undefined ? {} : { usage: error.usage }),
     ...(error.restartedLength === undefined ? {} : { restartedLength: error.restartedLength }),
+    ...(attempts === undefined ? {} : { attempts }),
     reason: error.reason,
     partialText
   })
@@ -819,13 +826,21 @@ const recordOutcome = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =
     : Effect.andThen(LlmMetrics.recordRequest("rejected"), LlmMetrics.recordQuotaRejection(reason))
 }
 
-/** Runs a whole request under the quota, its span and its request and quota metrics. */
+/**
+ * Runs a whole request under the quota, its span and its request and quota
+ * metrics, with the commands of a circuit store from context bounded by its
+ * deadline.
+ */
 export const observe = <A, E>(
   engine: Engine,
   run: Run,
   effect: Effect.Effect<A, E>
 ): Effect.Effect<A, E | QuotaError | InvalidOptions> =>
-  withQuota(engine, run, effect).pipe(
+  withQuota(
+    engine,
+    run,
+    engine.storeFromContext ? Effect.provideService(effect, CircuitPolicy.StoreDeadline, run.deadlineAt) : effect
+  ).pipe(
     Effect.onExit((exit) => recordOutcome(exit)),
     LlmMetrics.withRequestSpan(run.request)
   )
@@ -992,18 +1007,23 @@ const streamOnce = (
 
 const unknownProvider = ProviderName.make("unknown")
 
-/** The final failure of a stream whose text reached the caller: an interruption carrying it, never a `Finish`. */
+/**
+ * The final failure of a stream whose text reached the caller: an
+ * interruption carrying it and every attempt of the request, never a `Finish`.
+ */
 const interruption = (run: Run, errors: ReadonlyArray<Failure>): StreamInterrupted => {
   const error = errors.find((e) => e._tag !== "DeadlineReached")
-  if (error?._tag === "StreamInterrupted") return withPartialText(error, run.delivered)
+  const attempts = attemptsOf(run)
+  if (error?._tag === "StreamInterrupted") return withPartialText(error, run.delivered, attempts)
   // text was shown, so an attempt ran: the failing provider, else the last one that ran
   const source: { readonly provider: ProviderName; readonly model?: ModelId | undefined } = error ??
-    attemptsOf(run).at(-1) ?? { provider: unknownProvider }
+    attempts.at(-1) ?? { provider: unknownProvider }
   return new StreamInterrupted({
     provider: source.provider,
     ...(source.model === undefined ? {} : { model: source.model }),
     partialText: run.delivered,
-    reason: error === undefined ? `the request's deadline of ${run.timeoutMs} ms ran out` : error.message
+    reason: error === undefined ? `the request's deadline of ${run.timeoutMs} ms ran out` : error.message,
+    attempts
   })
 }
 
