@@ -1,9 +1,9 @@
 /**
  * When a provider's circuit opens, and what counts against it.
  *
- * `LlmManager` guards every attempt with `effect/persistence`'s
- * `CircuitBreaker`, one circuit per provider and model (key
- * `provider/model`):
+ * `LlmManager` guards every attempt with a circuit ({@link makeCircuits},
+ * on `effect/persistence`'s `CircuitBreakerStore`), one per provider and
+ * model (key `provider/model`):
  *
  * - Closed: attempts run. `failureThreshold` consecutive failures open it.
  * - Open: for `cooldownMs` (or longer, when the failure that opened it
@@ -47,7 +47,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Option } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Option, PubSub, References, Scope, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
@@ -173,18 +173,115 @@ export const boundedStore = (
 })
 
 /**
- * A breaker for this policy, on the `CircuitBreakerStore` in context, failing
- * open when the store cannot answer (see the module header).
+ * The circuits of one manager, on a `CircuitBreakerStore`: `execute` runs a
+ * call through the circuit of `key`, `state` reads a circuit, `transitions`
+ * streams every change of state.
  *
  * @since 0.1.0
  */
-export const makeBreaker = (policy: CircuitPolicy) =>
-  Effect.flatMap(Effect.service(CircuitBreaker.CircuitBreakerStore), (store) =>
-    CircuitBreaker.make({
-      tripPolicy: CircuitBreaker.consecutive(policy.failureThreshold),
-      openDuration: Duration.millis(policy.cooldownMs),
-      onStoreError: "allow"
-    }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, typedStore(store))))
+export interface Circuits {
+  /**
+   * Runs `call` once the store admits it and records its outcome
+   * ({@link classify}); fails with `CircuitBreakerError` when the circuit is
+   * open or its half-open probe is running. A store that cannot admit the
+   * call lets it run unrecorded.
+   */
+  readonly execute: <A, E, R>(
+    call: Effect.Effect<A, E, R>,
+    key: string
+  ) => Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R>
+  readonly state: (key: string) => Effect.Effect<CircuitBreaker.State, CircuitBreaker.CircuitBreakerError>
+  readonly transitions: Stream.Stream<CircuitBreaker.Transition>
+}
+
+/** The longest a `Retry-After` may hold a circuit open (as `effect/persistence` caps it). */
+const maxRetryAfter = Duration.hours(1)
+
+/** Logs what no caller receives, at `References.UnhandledLogLevel` (none when it is unset). */
+const reportUnhandled = (message: string, cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+  Effect.withFiber((fiber) => {
+    const level = fiber.getRef(References.UnhandledLogLevel)
+    return level === undefined ? Effect.void : Effect.logWithLevel(level)(message, cause)
+  })
+
+/** True when an admission failed because the store could not answer (not an open circuit). */
+const storeUnavailable = (cause: Cause.Cause<CircuitBreaker.CircuitBreakerError>): boolean => {
+  const error = Cause.findErrorOption(cause)
+  return Option.isSome(error) && error.value.reason._tag === "CircuitBreakerStoreError"
+}
+
+/**
+ * The circuits for this policy on the `CircuitBreakerStore` in context,
+ * failing open when the store cannot answer (see the module header). The
+ * store contract is `effect/persistence`'s, and so are the outcomes: the
+ * admission's scope stays open while the call runs, the outcome is recorded
+ * with the admission's generation (a stale one changes nothing), and a
+ * failure opens the circuit for `cooldownMs`, or for its `Retry-After` when
+ * longer (at most an hour). One chain per call, with no generator, no
+ * schedule replay and no per-call options.
+ *
+ * @since 0.1.0
+ */
+export const makeCircuits = (
+  policy: CircuitPolicy
+): Effect.Effect<Circuits, never, CircuitBreaker.CircuitBreakerStore | Scope.Scope> =>
+  Effect.gen(function*() {
+    const store = typedStore(yield* CircuitBreaker.CircuitBreakerStore)
+    const pubsub = yield* PubSub.sliding<CircuitBreaker.Transition>(128)
+    yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
+    const tripPolicy = CircuitBreaker.consecutive(policy.failureThreshold)
+    const cooldown = Duration.millis(policy.cooldownMs)
+    const publish = (transition: CircuitBreaker.Transition | undefined): Effect.Effect<void> =>
+      transition === undefined ? Effect.void : Effect.asVoid(PubSub.publish(pubsub, transition))
+    const openFor = (outcome: CircuitBreaker.Outcome): Duration.Duration =>
+      outcome._tag !== "Failure"
+        ? Duration.zero
+        : outcome.retryAfter === undefined
+        ? cooldown
+        : Duration.max(cooldown, Duration.min(outcome.retryAfter, maxRetryAfter))
+    const record = (key: string, admission: CircuitBreaker.Admission, exit: Exit.Exit<unknown, unknown>) => {
+      const outcome = classify(exit)
+      return store.record({
+        key,
+        generation: admission.generation,
+        outcome: outcome._tag,
+        tripPolicy,
+        openFor: openFor(outcome)
+      })
+        .pipe(
+          Effect.flatMap(publish),
+          Effect.catch((error) => reportUnhandled("CircuitBreaker failed to record an outcome", Cause.fail(error)))
+        )
+    }
+    const execute = <A, E, R>(
+      call: Effect.Effect<A, E, R>,
+      key: string
+    ): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.scopedWith((scope) =>
+          Effect.flatMap(Effect.exit(Scope.provide(store.admit(key), scope)), (admitted): Effect.Effect<
+            A,
+            E | CircuitBreaker.CircuitBreakerError,
+            R
+          > => {
+            if (admitted._tag === "Failure") {
+              return storeUnavailable(admitted.cause)
+                ? Effect.andThen(
+                  reportUnhandled("CircuitBreaker store unavailable, running the call unrecorded", admitted.cause),
+                  restore(call)
+                )
+                : Effect.failCause(admitted.cause)
+            }
+            const admission = admitted.value
+            return Effect.andThen(
+              publish(admission.transition),
+              Effect.flatMap(Effect.exit(restore(call)), (exit) => Effect.andThen(record(key, admission, exit), exit))
+            )
+          })
+        )
+      )
+    return { execute, state: store.state, transitions: Stream.fromPubSub(pubsub) }
+  })
 
 /**
  * The circuits a store refused as open, each until the end of the open time

@@ -217,8 +217,8 @@ const circuitStore = Effect.flatMap(
 
 const circuitStates = { Closed: "closed", Open: "open", HalfOpen: "half-open" } as const
 
-const watchTransitions = (breaker: CircuitBreaker.CircuitBreaker, routes: ReadonlyArray<internal.Route>) =>
-  breaker.transitions.pipe(
+const watchTransitions = (circuits: CircuitPolicy.Circuits, routes: ReadonlyArray<internal.Route>) =>
+  circuits.transitions.pipe(
     Stream.runForEach((transition) =>
       Effect.all([
         transition.to === "Open"
@@ -238,7 +238,7 @@ const watchTransitions = (breaker: CircuitBreaker.CircuitBreaker, routes: Readon
   )
 
 /**
- * Builds a manager: each provider layer once, the breaker on the
+ * Builds a manager: each provider layer once, the circuits on the
  * `CircuitBreakerStore` in context (memory when there is none), and the
  * optional `RequestLog`, `UsageLedger` and `QuotaLimiter` found in context.
  * Fails with `LlmConfigError` for an empty chain. (`continueOnInterruption`
@@ -259,14 +259,14 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     const circuitPolicy = options.circuitPolicy ?? CircuitPolicy.defaults
     const routes = yield* buildRoutes(options.providers)
     const { fromContext, store } = yield* circuitStore
-    const breaker = yield* CircuitPolicy.makeBreaker(circuitPolicy).pipe(
+    const circuits = yield* CircuitPolicy.makeCircuits(circuitPolicy).pipe(
       Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
     )
-    yield* watchTransitions(breaker, routes)
+    yield* watchTransitions(circuits, routes)
     const engine: internal.Engine = {
       routes,
       policy,
-      breaker,
+      circuits,
       openCircuits: CircuitPolicy.makeOpenCircuits(),
       requestLog: yield* Effect.serviceOption(RequestLog),
       usageLedger: yield* Effect.serviceOption(UsageLedger),
@@ -331,7 +331,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
             })
           )
           : Effect.mapError(
-            breaker.state(CircuitPolicy.key(provider, model ?? route.provider.model)),
+            circuits.state(CircuitPolicy.key(provider, model ?? route.provider.model)),
             (error) => new CircuitStoreUnavailable({ message: `circuit store: ${error.message}` })
           )
       }

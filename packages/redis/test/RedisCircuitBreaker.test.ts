@@ -16,7 +16,7 @@ const policy: CircuitPolicy.CircuitPolicy = { failureThreshold: 2, cooldownMs: 6
 /** A breaker as one process's manager builds it, on its own connection to the shared Redis store. */
 const processBreaker = Effect.gen(function*() {
   const store = yield* Layer.build(RedisCircuitBreaker.layer({ prefix }).pipe(Layer.provide(RedisTest.layer(prefix))))
-  return yield* CircuitPolicy.makeBreaker(policy).pipe(Effect.provideContext(store))
+  return yield* CircuitPolicy.makeCircuits(policy).pipe(Effect.provideContext(store))
 })
 
 const failing = Effect.fail(new ProviderUnavailable({ provider, model, status: 503, message: "down" }))
@@ -27,7 +27,7 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisCircuitBreaker", () => {
       const first = yield* processBreaker
       const second = yield* processBreaker
       for (let i = 0; i < policy.failureThreshold; i++) {
-        yield* Effect.flip(first.execute(failing, { key, classify: CircuitPolicy.classify }))
+        yield* Effect.flip(first.execute(failing, key))
       }
       const state = yield* second.state(key)
       assert.strictEqual(state._tag, "Open")
@@ -36,7 +36,7 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisCircuitBreaker", () => {
         Effect.sync(() => {
           ran = true
         }),
-        { key }
+        key
       ))
       assert.strictEqual(rejected.reason._tag, "CircuitOpen")
       assert.isFalse(ran)
@@ -59,7 +59,7 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisCircuitBreaker", () => {
           REDIS_URL: RedisTest.redisUrl
         }))
       ))
-      const breaker = yield* CircuitPolicy.makeBreaker(policy).pipe(Effect.provideContext(context))
+      const breaker = yield* CircuitPolicy.makeCircuits(policy).pipe(Effect.provideContext(context))
       const state = yield* breaker.state(`${key}:${crypto.randomUUID()}`)
       assert.strictEqual(state._tag, "Closed")
     }))

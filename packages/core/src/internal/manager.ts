@@ -3,12 +3,11 @@
  * the walk along the chain, hedging, streams and their continuation.
  *
  * Everything a request needs is captured when the manager is built (each
- * provider's service, the breaker, the optional log, ledger and quota
+ * provider's service, the circuits, the optional log, ledger and quota
  * services), so a call builds no layer. Each attempt runs under the
  * manager's watchdog (`watchdog.ts`), which enforces the limits.
  */
 import { Cause, Clock, Context, Data, Deferred, Duration, Effect, type Exit, Fiber, Option, Stream } from "effect"
-import type { CircuitBreaker } from "effect/persistence"
 import type { Attempt, Role } from "../Attempt.ts"
 import * as CircuitPolicy from "../CircuitPolicy.ts"
 import * as ErrorPolicy from "../ErrorPolicy.ts"
@@ -132,8 +131,8 @@ const httpObserver: LlmProvider.HttpObserver = { sent: markSent, headers: markHe
 export interface Engine {
   readonly routes: ReadonlyArray<Route>
   readonly policy: FallbackPolicy.FallbackPolicy
-  readonly breaker: CircuitBreaker.CircuitBreaker
-  /** The circuits known open, skipped without asking the breaker's store. */
+  readonly circuits: CircuitPolicy.Circuits
+  /** The circuits known open, skipped without asking the circuits' store. */
   readonly openCircuits: CircuitPolicy.OpenCircuits
   readonly requestLog: Option.Option<RequestLog.Service>
   readonly usageLedger: Option.Option<UsageLedger.Service>
@@ -374,7 +373,7 @@ const attempt = <A>(
 
 /**
  * Runs `guarded` through the circuit of `provider/model`: skipped at once
- * when the circuit is known open, else admitted by the breaker (see
+ * when the circuit is known open, else admitted by the circuits' store (see
  * `CircuitPolicy`).
  */
 const circuit = <A>(
@@ -387,7 +386,7 @@ const circuit = <A>(
   const key = CircuitPolicy.key(provider, model)
   const known = engine.openCircuits.retryAfter(key, now)
   if (known !== undefined) return Effect.fail(new CircuitOpen({ provider, model, retryAfter: Duration.millis(known) }))
-  return engine.breaker.execute(guarded, { key, classify: CircuitPolicy.classify }).pipe(
+  return engine.circuits.execute(guarded, key).pipe(
     Effect.catchTag("CircuitBreakerError", (error) => {
       switch (error.reason._tag) {
         case "CircuitBreakerStoreError":
