@@ -144,23 +144,35 @@ const unanswered = new CircuitBreaker.CircuitBreakerError({
   reason: new CircuitBreaker.CircuitBreakerStoreError({ message: "the circuit store did not answer by the deadline" })
 })
 
-/** `command`, failing with a store error when it has not answered by the `StoreDeadline` in context. */
+/**
+ * How long a `record` may take past the `StoreDeadline`: an outcome that
+ * ends at or near the deadline (a failure, or a half-open probe cut by it,
+ * whose record frees the probe) still reaches a store that answers.
+ */
+const recordGraceMs = 1_000
+
+/**
+ * `command`, failing with a store error when it has not answered by the
+ * `StoreDeadline` in context, or within `graceMs` when that is later.
+ */
 const bounded = <A, R>(
-  command: Effect.Effect<A, CircuitBreaker.CircuitBreakerError, R>
+  command: Effect.Effect<A, CircuitBreaker.CircuitBreakerError, R>,
+  graceMs = 0
 ): Effect.Effect<A, CircuitBreaker.CircuitBreakerError, R> =>
   StoreDeadline.use((deadlineAt) => {
     if (deadlineAt === undefined) return command
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.timeoutOrElse(command, {
-        duration: Math.max(0, deadlineAt - now),
+        duration: Math.max(graceMs, deadlineAt - now),
         orElse: () => Effect.fail(unanswered)
       }))
   })
 
 /**
- * The store with each command bounded by the `StoreDeadline` in context: a
- * command still pending then is interrupted and fails as a store error, so
- * the breaker fails open (see the module header).
+ * The store with each command bounded by the `StoreDeadline` in context (a
+ * `record`, by at least a second): a command still pending then is
+ * interrupted and fails as a store error, so the circuits fail open (see the
+ * module header).
  *
  * @since 0.1.0
  */
@@ -168,7 +180,7 @@ export const boundedStore = (
   store: CircuitBreaker.CircuitBreakerStore["Service"]
 ): CircuitBreaker.CircuitBreakerStore["Service"] => ({
   admit: (key) => bounded(store.admit(key)),
-  record: (options) => bounded(store.record(options)),
+  record: (options) => bounded(store.record(options), recordGraceMs),
   state: (key) => bounded(store.state(key))
 })
 

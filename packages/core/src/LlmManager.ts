@@ -272,7 +272,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       usageLedger: yield* Effect.serviceOption(UsageLedger),
       quota: yield* Effect.serviceOption(QuotaLimiter),
       throttle: yield* Effect.serviceOption(ProviderThrottle),
-      watchdog: Watchdog.make(yield* Effect.scope),
+      watchdog: Watchdog.make(),
       storeFromContext: fromContext
     }
     const enabled = options.generationEnabled ?? true

@@ -116,6 +116,36 @@ describe("LlmManager with a circuit store that never answers", () => {
       assert.deepStrictEqual(result.attempts.map(pick("provider", "outcome")), [["openai", "success"]])
     }).pipe(Effect.provide(Layer.merge(Bench, unrecorded)))
   })
+
+  it.effect("an outcome recorded at the deadline still reaches a slow store (a failure there still counts)", () => {
+    const recording = Deferred.makeUnsafe<undefined>()
+    /** The in-memory store, its `record` taking 100 ms. */
+    const slowRecord = Layer.effect(
+      CircuitBreaker.CircuitBreakerStore,
+      Effect.map(Effect.service(CircuitBreaker.CircuitBreakerStore), (store) => ({
+        ...store,
+        record: (options: Parameters<typeof store.record>[0]) =>
+          Effect.andThen(
+            Deferred.succeed(recording, undefined),
+            Effect.andThen(Effect.sleep(100), store.record(options))
+          )
+      }))
+    ).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
+    return Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai"],
+        policy: { maxRetries: 0 },
+        circuit: { failureThreshold: 1, cooldownMs: 30_000 }
+      })
+      yield* inject("openai", MockFault.status(503))
+      // the 503 comes back at once; 50 ms are left of the request's time when its failure is recorded
+      const fiber = yield* Effect.forkChild(Effect.flip(llm.generate({ ...prompt, options: { timeout: 50 } })))
+      yield* Deferred.await(recording)
+      yield* TestClock.adjust(100)
+      yield* Fiber.join(fiber)
+      assert.strictEqual((yield* llm.circuitState(ProviderName.make("openai")))._tag, "Open")
+    }).pipe(Effect.provide(Layer.merge(Bench, slowRecord)))
+  })
 })
 
 describe("LlmManager with a circuit known open", () => {

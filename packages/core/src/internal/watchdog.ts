@@ -7,12 +7,18 @@
  * error) or when to check it next. The ticker sleeps until the earliest
  * next check; a call whose first check falls before that wakes it early, and
  * it stops when nothing is left to watch. Checks run at exactly their due
- * times, so `TestClock` drives them as it drove one sleep per call. An idle
- * ticker on the live clock keeps sleeping until its last due time on an
- * unref'd timer (it never holds the process open), so calls one after the
- * other share it instead of starting one each.
+ * times, so `TestClock` drives them as it drove one sleep per call.
+ *
+ * The ticker is a detached fiber: it outlives the request that started it
+ * and the manager's layer (an in-flight call stays guarded while the layer
+ * closes), and ends by itself once idle. On the live clock its timer holds
+ * the process open only while a call is watched; an idle ticker keeps
+ * sleeping until its last due time on an unref'd timer, so calls one after
+ * the other share it instead of starting one each. A check that throws
+ * fails only its own call (a defect); a ticker that ends for any reason is
+ * started again by the next call.
  */
-import { Clock, Context, Duration, Effect, type Exit, Fiber, type Scope } from "effect"
+import { Clock, Context, Duration, Effect, type Exit, Fiber } from "effect"
 
 /** The clock a fiber has when none was provided (`TestClock` and others are not it). */
 const liveClock: Clock.Clock = Context.get(Context.empty(), Clock.Clock)
@@ -20,38 +26,24 @@ const liveClock: Clock.Clock = Context.get(Context.empty(), Clock.Clock)
 /** Node's longest timer. */
 const maxTimerMs = 2 ** 31 - 1
 
-/**
- * Sleeps `ms` on `clock`. On the live clock the ticker's timer is unref'd: a
- * manager left idle (its layer never closed) does not keep the process alive.
- */
-const sleepOn = (clock: Clock.Clock, ms: number): Effect.Effect<void> =>
-  clock === liveClock
-    ? Effect.callback<undefined>((resume) => {
-      const timer = setTimeout(() => {
-        resume(Effect.undefined)
-      }, Math.min(ms, maxTimerMs))
-      timer.unref()
-      return Effect.sync(() => {
-        clearTimeout(timer)
-      })
-    })
-    : clock.sleep(Duration.millis(ms))
-
 /** At `now`: the call's failure, or the time (ms) by which to check it again (later than `now`). */
 export type Check<E> = (now: number) => E | number
 
 /** One guarded call: its check, and how it ends when the check fails. */
 interface Entry<E> {
   readonly check: Check<E>
-  readonly expire: (error: E) => void
+  readonly expire: (failure: Effect.Effect<never, E>) => void
 }
 
 /** The calls watched on one clock, and the ticker fiber that checks them. */
 interface Ticker<E> {
+  readonly clock: Clock.Clock
   readonly entries: Set<Entry<E>>
   /** When the ticker next wakes; `Infinity` when it is not running. */
   wakeAt: number
   fiber: Fiber.Fiber<void> | undefined
+  /** The live clock's pending timer: ref'd while a call is watched. */
+  timer: ReturnType<typeof setTimeout> | undefined
 }
 
 /** Guards calls for one manager. */
@@ -60,73 +52,122 @@ export interface Watchdog<E> {
   readonly guard: <A>(call: Effect.Effect<A, E>, check: Check<E>) => Effect.Effect<A, E>
 }
 
-/** A watchdog whose tickers live in `scope` (closing it stops them). */
-export const make = <E>(scope: Scope.Scope): Watchdog<E> => {
+/** Holds the process open while `ticker` watches a call, not while it is idle. */
+const holdWhileWatching = <E>(ticker: Ticker<E>): void => {
+  const timer = ticker.timer
+  if (typeof timer !== "object") return
+  if (ticker.entries.size > 0) timer.ref()
+  else timer.unref()
+}
+
+/** Sleeps `ms` on the ticker's clock (on the live clock, a timer held only while a call is watched). */
+const sleepFor = <E>(ticker: Ticker<E>, ms: number): Effect.Effect<void> =>
+  ticker.clock === liveClock
+    ? Effect.callback<undefined>((resume) => {
+      const timer = setTimeout(() => {
+        ticker.timer = undefined
+        resume(Effect.undefined)
+      }, Math.min(ms, maxTimerMs))
+      ticker.timer = timer
+      holdWhileWatching(ticker)
+      return Effect.sync(() => {
+        ticker.timer = undefined
+        clearTimeout(timer)
+      })
+    })
+    : ticker.clock.sleep(Duration.millis(ms))
+
+/** `check` at `now`, a throw turned into the call's defect. */
+const checkAt = <E>(entry: Entry<E>, now: number): Effect.Effect<never, E> | number => {
+  try {
+    const outcome = entry.check(now)
+    return typeof outcome === "number" ? outcome : Effect.fail(outcome)
+  } catch (defect) {
+    return Effect.die(defect)
+  }
+}
+
+/** A watchdog with one ticker per clock. */
+export const make = <E>(): Watchdog<E> => {
   const tickers = new WeakMap<Clock.Clock, Ticker<E>>()
 
   const tickerOf = (clock: Clock.Clock): Ticker<E> => {
     const found = tickers.get(clock)
     if (found !== undefined) return found
-    const made: Ticker<E> = { entries: new Set(), wakeAt: Number.POSITIVE_INFINITY, fiber: undefined }
+    const made: Ticker<E> = {
+      clock,
+      entries: new Set(),
+      wakeAt: Number.POSITIVE_INFINITY,
+      fiber: undefined,
+      timer: undefined
+    }
     tickers.set(clock, made)
     return made
   }
 
   /** Checks every entry at `now`, fails the expired ones, and sleeps until the earliest next check. */
-  const tick = (ticker: Ticker<E>, clock: Clock.Clock): Effect.Effect<void> =>
+  const tick = (ticker: Ticker<E>): Effect.Effect<void> =>
     Effect.suspend(() => {
-      const now = clock.currentTimeMillisUnsafe()
+      const now = ticker.clock.currentTimeMillisUnsafe()
       let next = Number.POSITIVE_INFINITY
       for (const entry of ticker.entries) {
-        const outcome = entry.check(now)
+        const outcome = checkAt(entry, now)
         if (typeof outcome !== "number") {
           ticker.entries.delete(entry)
           entry.expire(outcome)
         } else if (outcome < next) next = outcome
       }
       ticker.wakeAt = next
-      if (next === Number.POSITIVE_INFINITY) {
-        ticker.fiber = undefined
-        return Effect.void
-      }
-      return Effect.andThen(sleepOn(clock, Math.max(1, next - now)), tick(ticker, clock))
+      if (next === Number.POSITIVE_INFINITY) return Effect.void
+      return Effect.andThen(sleepFor(ticker, Math.max(1, next - now)), tick(ticker))
     })
 
   /** Makes the ticker wake by `due`: starts it, or restarts it when it sleeps past `due`. */
-  const wakeBy = (ticker: Ticker<E>, clock: Clock.Clock, due: number, now: number): Effect.Effect<void> => {
-    if (due >= ticker.wakeAt) return Effect.void
+  const wakeBy = (ticker: Ticker<E>, due: number, now: number): Effect.Effect<void> => {
+    if (due >= ticker.wakeAt && ticker.fiber !== undefined) return Effect.void
     ticker.wakeAt = due
     const previous = ticker.fiber
     return Effect.map(
-      Effect.forkIn(Effect.andThen(sleepOn(clock, due - now), tick(ticker, clock)), scope, {
+      Effect.forkDetach(Effect.andThen(sleepFor(ticker, Math.max(0, due - now)), tick(ticker)), {
         startImmediately: true
       }),
       (fiber) => {
-        previous?.interruptUnsafe()
         ticker.fiber = fiber
+        previous?.interruptUnsafe()
+        // however it ends, the next call starts a new one
+        fiber.addObserver(() => {
+          if (ticker.fiber !== fiber) return
+          ticker.fiber = undefined
+          ticker.wakeAt = Number.POSITIVE_INFINITY
+        })
       }
     )
   }
 
-  /** Waits for `fiber`, failing with what the ticker found if it expired first. */
+  /** Waits for `fiber`, failing as the ticker found if it expired first. */
   const watch = <A>(ticker: Ticker<E>, fiber: Fiber.Fiber<A, E>, check: Check<E>): Effect.Effect<A, E> =>
     Effect.callback<A, E>((resume) => {
-      let expired: { readonly error: E } | undefined
+      let expired: Effect.Effect<never, E> | undefined
       const entry: Entry<E> = {
         check,
-        expire: (error) => {
-          expired = { error }
+        expire: (failure) => {
+          expired = failure
           fiber.interruptUnsafe()
         }
       }
-      ticker.entries.add(entry)
-      fiber.addObserver((exit: Exit.Exit<A, E>) => {
+      const unwatch = () => {
         ticker.entries.delete(entry)
+        holdWhileWatching(ticker)
+      }
+      ticker.entries.add(entry)
+      holdWhileWatching(ticker)
+      fiber.addObserver((exit: Exit.Exit<A, E>) => {
+        unwatch()
         // a call that still succeeded keeps its result (and what it billed)
-        resume(expired === undefined || exit._tag === "Success" ? exit : Effect.fail(expired.error))
+        resume(expired === undefined || exit._tag === "Success" ? exit : expired)
       })
       return Effect.suspend(() => {
-        ticker.entries.delete(entry)
+        unwatch()
         return Fiber.interrupt(fiber)
       })
     })
@@ -140,7 +181,7 @@ export const make = <E>(scope: Scope.Scope): Watchdog<E> => {
       return Effect.flatMap(Effect.forkChild(call, { startImmediately: true }), (fiber) => {
         const done = fiber.pollUnsafe()
         if (done !== undefined) return done
-        return Effect.andThen(wakeBy(ticker, clock, first, now), watch(ticker, fiber, check))
+        return Effect.andThen(wakeBy(ticker, first, now), watch(ticker, fiber, check))
       })
     })
 
