@@ -37,6 +37,17 @@ const dyingStore = Layer.succeed(CircuitBreaker.CircuitBreakerStore, {
 
 const chain = manager({ chain: ["openai", "anthropic"] })
 
+/** The in-memory store with some of its commands replaced (`change` gets the original store). */
+const memoryStoreWith = (
+  change: (
+    store: CircuitBreaker.CircuitBreakerStore["Service"]
+  ) => Partial<CircuitBreaker.CircuitBreakerStore["Service"]>
+) =>
+  Layer.effect(
+    CircuitBreaker.CircuitBreakerStore,
+    Effect.map(Effect.service(CircuitBreaker.CircuitBreakerStore), (store) => ({ ...store, ...change(store) }))
+  ).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
+
 describe("LlmManager with a circuit store that cannot answer", () => {
   for (const [name, store] of [["failing", failingStore], ["dying", dyingStore]] as const) {
     it.effect(`${name} store: attempts run unrecorded, fallback and streams still work`, () =>
@@ -99,13 +110,9 @@ describe("LlmManager with a circuit store that never answers", () => {
   it.effect("a store that admits but never records: the answer is returned, at the latest at the deadline", () => {
     const asked = Deferred.makeUnsafe<undefined>()
     /** The in-memory store, but its `record` never answers. */
-    const unrecorded = Layer.effect(
-      CircuitBreaker.CircuitBreakerStore,
-      Effect.map(Effect.service(CircuitBreaker.CircuitBreakerStore), (store) => ({
-        ...store,
-        record: () => Effect.andThen(Deferred.succeed(asked, undefined), Effect.never)
-      }))
-    ).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
+    const unrecorded = memoryStoreWith(() => ({
+      record: () => Effect.andThen(Deferred.succeed(asked, undefined), Effect.never)
+    }))
     return Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { requestTimeoutMs: 5_000 } })
       const fiber = yield* Effect.forkChild(llm.generate(prompt))
@@ -120,17 +127,10 @@ describe("LlmManager with a circuit store that never answers", () => {
   it.effect("an outcome recorded at the deadline still reaches a slow store (a failure there still counts)", () => {
     const recording = Deferred.makeUnsafe<undefined>()
     /** The in-memory store, its `record` taking 100 ms. */
-    const slowRecord = Layer.effect(
-      CircuitBreaker.CircuitBreakerStore,
-      Effect.map(Effect.service(CircuitBreaker.CircuitBreakerStore), (store) => ({
-        ...store,
-        record: (options: Parameters<typeof store.record>[0]) =>
-          Effect.andThen(
-            Deferred.succeed(recording, undefined),
-            Effect.andThen(Effect.sleep(100), store.record(options))
-          )
-      }))
-    ).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
+    const slowRecord = memoryStoreWith((store) => ({
+      record: (options) =>
+        Effect.andThen(Deferred.succeed(recording, undefined), Effect.andThen(Effect.sleep(100), store.record(options)))
+    }))
     return Effect.gen(function*() {
       const llm = yield* manager({
         chain: ["openai"],
@@ -152,13 +152,9 @@ describe("LlmManager with a circuit known open", () => {
   it.effect("skips it without asking the store until the open time the store gave, then probes once", () => {
     const admitted: Array<string> = []
     /** The in-memory store, its admissions counted. */
-    const countingStore = Layer.effect(
-      CircuitBreaker.CircuitBreakerStore,
-      Effect.map(Effect.service(CircuitBreaker.CircuitBreakerStore), (store) => ({
-        ...store,
-        admit: (key: string) => Effect.andThen(Effect.sync(() => admitted.push(key)), store.admit(key))
-      }))
-    ).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
+    const countingStore = memoryStoreWith((store) => ({
+      admit: (key) => Effect.andThen(Effect.sync(() => admitted.push(key)), store.admit(key))
+    }))
     return Effect.gen(function*() {
       const llm = yield* manager({
         chain: ["openai", "anthropic"],
