@@ -5,12 +5,12 @@
  */
 import * as GatewayConfig from "@baton/gateway/GatewayConfig"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as NodeProcess from "@baton/testing/NodeProcess"
 import { ConfigProvider, Effect, Exit, Scope } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, mkdtempSync } from "node:fs"
+import { existsSync } from "node:fs"
 import { createServer } from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
@@ -24,13 +24,7 @@ const node =
     existsSync(path) && execFileSync(path, ["--version"]).toString().startsWith("v20")
   ) ?? process.execPath
 
-interface Ran {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const baseEnv = { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "" }
+const { baseEnv } = NodeProcess
 
 /** A port nobody listens on now (the OS picks it; closed before it is handed out). */
 const freePort = () =>
@@ -43,25 +37,12 @@ const freePort = () =>
     })
   })
 
-const freshDir = () => mkdtempSync(join(tmpdir(), "baton-cli-"))
+const freshDir = () => NodeProcess.freshDir("baton-cli-")
 
 const run = (
   args: ReadonlyArray<string>,
   options: { readonly env?: Record<string, string>; readonly cwd?: string; readonly bin?: string } = {}
-) =>
-  new Promise<Ran>((resolve) => {
-    const child = spawn(node, [options.bin ?? baton, ...args], {
-      cwd: options.cwd ?? freshDir(),
-      env: { ...baseEnv, ...options.env }
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on("exit", (code) => {
-      resolve({ code, stdout, stderr })
-    })
-  })
+) => NodeProcess.run(options.bin ?? baton, args, { node, cwd: options.cwd ?? freshDir(), env: options.env })
 
 /** Starts a long-running command and resolves with its first output line matching `ready`, then stops it. */
 const startAndStop = (args: ReadonlyArray<string>, ready: RegExp, bin?: string) =>
