@@ -73,6 +73,14 @@ export type Message = typeof Message.Type
 export const Units = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }))
 
 /**
+ * True when `value` is a valid `Units` (a safe integer of at least 1), without
+ * a Schema pass: it runs on every request.
+ *
+ * @since 0.1.0
+ */
+export const isUnits = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 1
+
+/**
  * Who and what a request is for; logged, never sent to a provider. `units`
  * (default 1) is what the request spends of its subject's daily quota, and
  * is checked against the per-request maximum (`AI_MAX_QUESTIONS_PER_REQUEST`).
@@ -171,6 +179,9 @@ const decodeChecked = Effect.fnUntraced(function*(input: Input) {
   return { ...request, tools, toolChoice: yield* Tool.checkChoice(input.toolChoice, tools) }
 })
 
+/** For ids known valid (checked here, or a UUID): the brand's checks are not run again. */
+const alreadyChecked = { disableChecks: true }
+
 /** The checked request, with `options.system` first and a request id drawn when the caller gave none. */
 const normalise = (
   prompt: string | ReadonlyArray<Message>,
@@ -186,7 +197,7 @@ const normalise = (
   return {
     messages,
     options,
-    requestId: metadata?.requestId ?? RequestId.make(randomUUID()),
+    requestId: metadata?.requestId ?? RequestId.make(randomUUID(), alreadyChecked),
     subjectId: metadata?.subjectId,
     units: metadata?.units ?? 1,
     tags: metadata?.tags ?? {},
@@ -224,12 +235,12 @@ const checkedPlain = (
   const { requestId, subjectId, units } = metadata
   if (subjectId !== undefined && !isId(subjectId, 256)) return undefined
   if (requestId !== undefined && !isId(requestId, 128)) return undefined
-  if (units !== undefined && !(Number.isSafeInteger(units) && units >= 1)) return undefined
+  if (units !== undefined && !isUnits(units)) return undefined
   return {
     prompt,
     metadata: {
-      ...(subjectId === undefined ? {} : { subjectId: SubjectId.make(subjectId, { disableChecks: true }) }),
-      ...(requestId === undefined ? {} : { requestId: RequestId.make(requestId, { disableChecks: true }) }),
+      ...(subjectId === undefined ? {} : { subjectId: SubjectId.make(subjectId, alreadyChecked) }),
+      ...(requestId === undefined ? {} : { requestId: RequestId.make(requestId, alreadyChecked) }),
       ...(units === undefined ? {} : { units })
     }
   }

@@ -75,7 +75,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option, Schema } from "effect"
+import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option } from "effect"
 import type { SubjectId } from "./Ids.ts"
 import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
 import {
@@ -85,7 +85,7 @@ import {
   RateLimitExceeded,
   TooManyQuestions
 } from "./LlmError.ts"
-import { Units } from "./LlmRequest.ts"
+import { isUnits } from "./LlmRequest.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
 
 /**
@@ -463,8 +463,6 @@ const checkOptions = (options: Options): Effect.Effect<DateTime.TimeZone, LlmCon
     yield* checkCount("QuotaLimiter.dailyCostBudgetNanoUsd", options.dailyCostBudgetNanoUsd)
     return yield* quotaTimeZone(options.timeZone)
   })
-
-const isUnits = Schema.is(Units)
 
 /** `value` as a count of units, or `InvalidOptions` naming `field`. */
 const checkUnits = (field: string, value: number): Effect.Effect<void, InvalidOptions> =>

@@ -62,6 +62,7 @@ import {
 import { Attempt, type Attempt as AttemptType } from "./Attempt.ts"
 import { FinishReason } from "./GenerationResult.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
+import { isoString } from "./internal/isoTime.ts"
 import { LlmConfig } from "./LlmConfig.ts"
 import * as LlmMetrics from "./LlmMetrics.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
@@ -149,7 +150,7 @@ export const toRecord = (report: AttemptReport, timestamp: DateTime.Utc, options
   const record: LlmRequestLog = {
     requestId: request.requestId,
     attempt: report.attemptNumber,
-    timestamp: DateTime.formatIso(timestamp),
+    timestamp: isoString(DateTime.toEpochMillis(timestamp)),
     provider: attempt.provider,
     model: attempt.model,
     promptHash: request.promptHash,

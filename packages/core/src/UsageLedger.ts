@@ -48,10 +48,11 @@
  *
  * @since 0.1.0
  */
-import { type Array as Arr, Context, DateTime, Effect, Layer, Ref, Schema, type Scope } from "effect"
+import { type Array as Arr, Context, DateTime, Effect, Layer, Schema, type Scope } from "effect"
 import { Attempt } from "./Attempt.ts"
 import * as BatchWriter from "./BatchWriter.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
+import { isoString } from "./internal/isoTime.ts"
 import type { AttemptReport } from "./RequestLog.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
@@ -250,7 +251,7 @@ export const toEntry = (
   return {
     requestId: report.request.requestId,
     attempt: report.attemptNumber,
-    timestamp: DateTime.formatIso(timestamp),
+    timestamp: isoString(DateTime.toEpochMillis(timestamp)),
     day: day ?? dayOf(timestamp, timeZone),
     subjectId: report.request.subjectId ?? null,
     provider: report.attempt.provider,
@@ -354,16 +355,21 @@ const inRange = (from: Day, to: Day, filter: RangeFilter | undefined) => (row: U
  *
  * @since 0.1.0
  */
-export const makeMemoryStore: Effect.Effect<Store> = Effect.map(
-  Ref.make<ReadonlyArray<UsageEntry>>([]),
-  (ref): Store => ({
+export const makeMemoryStore: Effect.Effect<Store> = Effect.sync((): Store => {
+  // appended in place: a copy per flush would cost time in the rows already kept
+  const kept: Array<UsageEntry> = []
+  const rows = Effect.sync((): ReadonlyArray<UsageEntry> => kept)
+  return {
     name: "memory",
-    append: (rows) => Ref.update(ref, (current) => [...current, ...rows]),
+    append: (batch) =>
+      Effect.sync(() => {
+        for (const row of batch) kept.push(row)
+      }),
     usageBySubject: (day) =>
       Effect.map(
-        Ref.get(ref),
-        (rows) =>
-          groupBy(rows.filter((row) => row.day === day), (row) => row.subjectId).map(([subjectId, sums]) => ({
+        rows,
+        (all) =>
+          groupBy(all.filter((row) => row.day === day), (row) => row.subjectId).map(([subjectId, sums]) => ({
             day,
             subjectId,
             ...sums
@@ -371,21 +377,21 @@ export const makeMemoryStore: Effect.Effect<Store> = Effect.map(
       ),
     usageByProvider: (from, to, filter) =>
       Effect.map(
-        Ref.get(ref),
-        (rows) =>
-          groupBy(rows.filter(inRange(from, to, filter)), (row) => row.provider).map(([provider, sums]) => ({
+        rows,
+        (all) =>
+          groupBy(all.filter(inRange(from, to, filter)), (row) => row.provider).map(([provider, sums]) => ({
             provider,
             ...sums
           }))
       ),
     dailyTotals: (from, to, filter) =>
       Effect.map(
-        Ref.get(ref),
-        (rows) =>
-          groupBy(rows.filter(inRange(from, to, filter)), (row) => row.day).map(([day, sums]) => ({ day, ...sums }))
+        rows,
+        (all) =>
+          groupBy(all.filter(inRange(from, to, filter)), (row) => row.day).map(([day, sums]) => ({ day, ...sums }))
       )
-  })
-)
+  }
+})
 
 /**
  * A ledger over a store built by `store`.

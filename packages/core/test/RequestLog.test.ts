@@ -5,6 +5,7 @@ import { SubjectId } from "../src/Ids.ts"
 import * as LlmConfig from "../src/LlmConfig.ts"
 import * as LlmMetrics from "../src/LlmMetrics.ts"
 import * as RequestLog from "../src/RequestLog.ts"
+import * as UsageLedger from "../src/UsageLedger.ts"
 import { at, CANARY_KEY, deepseek, defined, flash, SECRET_PROMPT, stories } from "./RequestLog.fixtures.ts"
 
 const writeAll = (reports: ReadonlyArray<RequestLog.AttemptReport>) =>
@@ -138,6 +139,33 @@ describe("RequestLog", () => {
       assert.isTrue(prompt.endsWith("more characters]"))
       assert.isBelow(prompt.length, 600)
     }).pipe(Effect.provide(RequestLog.layerMemory({ logPrompts: true }))))
+
+  it.effect("timestamps are written as Date.prototype.toISOString writes them, at any instant", () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      const instants = [
+        0,
+        59_999,
+        60_000,
+        1_796_022_000_000,
+        Date.UTC(2024, 1, 29, 23, 59, 59, 999),
+        Date.UTC(2024, 2, 1),
+        Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+        Date.UTC(10000, 0, 1),
+        -1,
+        -62_198_755_200_000
+      ]
+      for (let i = 0; i < 200; i++) instants.push(1_700_000_000_000 + i * 7_919 + (i % 7) * 60_000)
+      for (const millis of instants) {
+        const expected = new Date(millis).toISOString()
+        const timestamp = DateTime.makeUnsafe(millis)
+        assert.strictEqual(RequestLog.toRecord(s.success[0], timestamp).timestamp, expected)
+        // a ledger day is written YYYY-MM-DD: rows exist for four-digit years only
+        if (expected.length === 24) {
+          assert.strictEqual(defined(UsageLedger.toEntry(s.success[0], timestamp, "UTC")).timestamp, expected)
+        }
+      }
+    }))
 
   it.effect("options from the configuration: prompt flag and configured keys scrubbed exactly", () =>
     Effect.gen(function*() {

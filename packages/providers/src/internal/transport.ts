@@ -18,7 +18,6 @@ import type * as Undici from "@effect/platform-node/Undici"
 import { Cause, Channel, Effect, Layer, type Pull, Scope, Stream, Tracer } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { HttpBody, HttpClient, type HttpClientError, HttpClientRequest } from "effect/http"
-import type { Readable } from "node:stream"
 
 /** What went wrong on the wire: before the response headers (`request`) or while reading the body (`body`). */
 export interface TransportFailure {
@@ -77,90 +76,174 @@ const closedIdle = (error: TransportFailure): boolean => {
 const resendOnClosedIdle = <A>(send: Effect.Effect<A, TransportFailure>): Effect.Effect<A, TransportFailure> =>
   Effect.catch(send, (error) => closedIdle(error) ? send : Effect.fail(error))
 
-const viaDispatcher = (dispatcher: Undici.Dispatcher): Post => (origin, path, headers, body) =>
-  Effect.map(
-    resendOnClosedIdle(
-      Effect.tryPromise({
-        try: (signal) =>
-          dispatcher.request({
-            origin,
-            path,
-            method: "POST",
-            headers: { ...headers, "content-type": json },
-            body,
-            signal,
-            // the adapter or the manager's watchdog owns time
-            headersTimeout: 0,
-            bodyTimeout: 0
-          }),
-        catch: (cause) => failure("request", cause)
-      })
-    ),
-    (response): Response => ({
-      status: response.statusCode,
-      headers: () => flatHeaders(response.headers),
-      body: bodyStream(response.body)
-    })
-  )
+/** Body bytes held for a consumer that has not pulled them before the socket is paused. */
+const highWaterMark = 64 * 1024
 
 /**
- * An undici body as a stream: each pull takes every chunk Node has buffered,
- * waiting for `readable` only when there is none. A body left before its end
- * (the consumer stopped, or was interrupted) is destroyed, which closes the
- * connection.
+ * One request dispatched on undici's handler interface: the response's
+ * status and headers go to `started`, its chunks to a queue the body stream
+ * pulls, in batches. No promise, `AbortController`, `Readable` or async
+ * resource per request (`bench/README.md`, "Transport"). Past
+ * `highWaterMark` unread bytes the socket is paused until the consumer
+ * pulls. `abort` closes the connection, also when the request has not
+ * reached a socket yet (it is then aborted as it does). The consumer is
+ * woken in a microtask, never inside undici's parser callbacks, so that what
+ * it does next (abort, dispatch another request) runs outside them.
  */
-const bodyStream = (body: Readable): Stream.Stream<Uint8Array, TransportFailure> =>
+class Exchange implements Undici.Dispatcher.DispatchHandler {
+  controller: Undici.Dispatcher.DispatchController | undefined
+  /** Why the exchange was aborted before it reached a socket. */
+  abortedWith: Error | undefined
+  /** Resumes the caller with the response (or the failure before it); unset once it has. */
+  started: ((outcome: Effect.Effect<Response, TransportFailure>) => void) | undefined
+  /** The response's status and headers (or a failure before them) arrived. */
+  answered = false
+  chunks: Array<Uint8Array> = []
+  queued = 0
+  ended = false
+  failed: TransportFailure | undefined
+  /** Wakes the body stream waiting for a chunk, the end or a failure. */
+  wake: (() => void) | undefined
+
+  onRequestStart(controller: Undici.Dispatcher.DispatchController): void {
+    this.controller = controller
+    if (this.abortedWith !== undefined) controller.abort(this.abortedWith)
+  }
+
+  onResponseStart(
+    _controller: Undici.Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | Array<string> | undefined>
+  ): void {
+    // a 1xx is informational: the response is still to come
+    if (status < 200) return
+    this.hand(Effect.succeed({ status, headers: () => flatHeaders(headers), body: bodyOf(this) }))
+  }
+
+  onResponseData(controller: Undici.Dispatcher.DispatchController, chunk: Uint8Array): void {
+    this.chunks.push(chunk)
+    this.queued += chunk.length
+    if (this.queued > highWaterMark) controller.pause()
+    this.signal()
+  }
+
+  onResponseEnd(): void {
+    this.ended = true
+    this.signal()
+  }
+
+  onResponseError(_controller: Undici.Dispatcher.DispatchController, error: Error): void {
+    if (this.answered) {
+      this.failed ??= bodyFailure(error)
+      this.signal()
+    } else {
+      this.hand(Effect.fail(failure("request", error)))
+    }
+  }
+
+  /**
+   * Hands the response (or the failure before it) to the caller, in a
+   * microtask: until then `started` stays set, so an interruption in
+   * between still aborts the exchange.
+   */
+  hand(outcome: Effect.Effect<Response, TransportFailure>): void {
+    if (this.answered) return
+    this.answered = true
+    queueMicrotask(() => {
+      const started = this.started
+      this.started = undefined
+      started?.(outcome)
+    })
+  }
+
+  /** Wakes the waiting body stream, if any, in a microtask. */
+  signal(): void {
+    const wake = this.wake
+    if (wake === undefined) return
+    this.wake = undefined
+    queueMicrotask(wake)
+  }
+
+  /** Closes the connection (the server sees it closed), now or as soon as the request reaches a socket. */
+  abort(reason: Error): void {
+    if (this.controller === undefined) this.abortedWith ??= reason
+    else this.controller.abort(reason)
+  }
+}
+
+const interrupted = () => new Error("the request was interrupted")
+const leftEarly = () => new Error("the response body was left before its end")
+
+const viaDispatcher = (dispatcher: Undici.Dispatcher): Post => (origin, path, headers, body) =>
+  resendOnClosedIdle(Effect.callback<Response, TransportFailure>((resume) => {
+    const exchange = new Exchange()
+    exchange.started = resume
+    try {
+      dispatcher.dispatch({
+        origin,
+        path,
+        method: "POST",
+        headers: { ...headers, "content-type": json },
+        body,
+        // the adapter or the manager's watchdog owns time
+        headersTimeout: 0,
+        bodyTimeout: 0
+      }, exchange)
+    } catch (cause) {
+      exchange.started = undefined
+      resume(Effect.fail(failure("request", cause)))
+    }
+    return Effect.sync(() => {
+      // the response was not handed over (the body stream closes the connection once it was)
+      if (exchange.started === undefined) return
+      exchange.started = undefined
+      exchange.abort(interrupted())
+    })
+  }))
+
+/**
+ * The body of `exchange` as a stream: each pull takes every chunk received
+ * so far, waiting only when there is none. A body left before its end (the
+ * consumer stopped, or was interrupted) aborts the exchange, which closes
+ * the connection.
+ */
+const bodyOf = (exchange: Exchange): Stream.Stream<Uint8Array, TransportFailure> =>
   Stream.fromChannel(Channel.fromTransform((_, scope) =>
     Effect.suspend(() => {
-      let failed: TransportFailure | undefined
-      let wake: (() => void) | undefined
-      const signal = () => wake?.()
-      const onError = (cause: unknown) => {
-        failed ??= bodyFailure(cause)
-        signal()
-      }
-      const onClose = () => {
-        if (!body.readableEnded) onError(new Error("the response body closed before its end"))
-      }
-      // stays attached: an error after the consumer left must not be unhandled
-      body.on("error", onError)
-      body.on("readable", signal)
-      body.on("end", signal)
-      body.on("close", onClose)
       const wait = Effect.callback<undefined>((resume) => {
-        wake = () => {
-          wake = undefined
+        exchange.wake = () => {
           resume(Effect.undefined)
         }
         return Effect.sync(() => {
-          wake = undefined
+          exchange.wake = undefined
         })
       })
       const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure> = Effect.suspend(() => {
-        let chunk = body.read() as Uint8Array | null
-        if (chunk !== null) {
-          const chunks: [Uint8Array, ...Array<Uint8Array>] = [chunk]
-          while ((chunk = body.read() as Uint8Array | null) !== null) chunks.push(chunk)
+        const chunks = exchange.chunks
+        if (isNonEmpty(chunks)) {
+          exchange.chunks = []
+          const paused = exchange.queued > highWaterMark
+          exchange.queued = 0
+          if (paused) exchange.controller?.resume()
           return Effect.succeed(chunks)
         }
-        if (failed !== undefined) return Effect.fail(failed)
-        if (body.readableEnded) return Cause.done()
+        if (exchange.failed !== undefined) return Effect.fail(exchange.failed)
+        if (exchange.ended) return Cause.done()
         return Effect.flatMap(wait, () => pull)
       })
       return Effect.as(
         Scope.addFinalizer(
           scope,
           Effect.sync(() => {
-            body.off("readable", signal)
-            body.off("end", signal)
-            body.off("close", onClose)
-            if (!body.readableEnded) body.destroy()
+            if (!exchange.ended && exchange.failed === undefined) exchange.abort(leftEarly())
           })
         ),
         pull
       )
     })
   ))
+
+const isNonEmpty = <A>(array: Array<A>): array is [A, ...Array<A>] => array.length > 0
 
 const flatHeaders = (
   headers: Record<string, string | Array<string> | undefined>

@@ -1,0 +1,103 @@
+/**
+ * A caller that reads a long stream slowly holds the provider back instead
+ * of buffering the whole answer: past 64 KiB unread the connection stops
+ * being read, so the server's writes wait, and reading on resumes it; the
+ * answer arrives whole. Through `LlmManager.stream` over real HTTP, from a
+ * server that writes as fast as the connection takes and counts what it wrote.
+ */
+import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+import * as LlmManager from "@baton/core/LlmManager"
+import * as Pricing from "@baton/core/Pricing"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Redacted, Stream } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import * as OpenAi from "../src/OpenAi.ts"
+import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
+
+/** One text delta of about 1 KiB. */
+const piece = "x".repeat(1000)
+const event = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })}\n\n`
+/** About 64 MiB of events: far more than the socket buffers on both sides hold. */
+const events = 64 * 1024
+const last = `data: ${
+  JSON.stringify({
+    choices: [{ index: 0, delta: {}, finish_reason: "stop" }],
+    usage: { prompt_tokens: 3, completion_tokens: events, total_tokens: events + 3 }
+  })
+}\n\ndata: [DONE]\n\n`
+
+/** Streams `events` deltas, writing while the connection takes them; `written` counts the bytes handed over. */
+const floodingServer = Effect.acquireRelease(
+  Effect.promise(() =>
+    new Promise<{ readonly url: string; readonly written: () => number; readonly close: () => void }>(
+      (resolve) => {
+        let written = 0
+        const server = createServer((req, res) => {
+          req.resume()
+          req.on("end", () => {
+            res.writeHead(200, { "content-type": "text/event-stream" })
+            let sent = 0
+            const write = () => {
+              while (sent < events) {
+                sent++
+                written += event.length
+                if (!res.write(event)) {
+                  res.once("drain", write)
+                  return
+                }
+              }
+              res.end(last)
+            }
+            write()
+          })
+        })
+        server.listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as AddressInfo
+          resolve({
+            url: `http://127.0.0.1:${port}/v1`,
+            written: () => written,
+            close: () => {
+              server.closeAllConnections()
+              server.close()
+            }
+          })
+        })
+      }
+    )
+  ),
+  (server) => Effect.sync(server.close)
+)
+
+describe("a slow reader of a long stream", () => {
+  it.live(
+    "holds the server back while it does not read, and gets the whole answer when it reads on",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* floodingServer
+        const llm = yield* LlmManager.make({
+          providers: [OpenAi.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.url })],
+          policy: FallbackPolicy.make({ maxRetries: 0, requestTimeoutMs: 120_000 }),
+          generationEnabled: true
+        })
+        let received = 0
+        let writtenWhilePaused = 0
+        yield* Stream.runForEach(llm.stream({ prompt: "a long answer" }), (part) =>
+          Effect.gen(function*() {
+            if (part._tag !== "TextDelta") return
+            received += part.text.length
+            if (writtenWhilePaused === 0) {
+              // the caller stops reading for a while after the first delta
+              yield* Effect.sleep("300 millis")
+              writtenWhilePaused = server.written()
+            }
+          }))
+        const total = events * event.length
+        // without backpressure the whole body is read into memory during the pause
+        assert.isBelow(writtenWhilePaused, total / 4, `the server wrote ${writtenWhilePaused} of ${total} bytes`)
+        assert.strictEqual(received, events * piece.length)
+        assert.strictEqual(server.written(), total)
+      }).pipe(Effect.provide(Layer.merge(ProviderHttpClient.layer, Pricing.layerDefault)), Effect.scoped),
+    60_000
+  )
+})
