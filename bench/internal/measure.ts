@@ -10,6 +10,13 @@ export const gc = (): void => {
   if (typeof globalThis.gc === "function") globalThis.gc()
 }
 
+/**
+ * Waits 20 ms: V8 sweeps the heap on helper threads after a full GC, and
+ * that CPU would otherwise be charged to the batch measured next (most to a
+ * cheap one: a refusal's batch costs a few milliseconds in all).
+ */
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20))
+
 /** One batch of one case at one concurrency. */
 export interface Sample {
   /** CPU (user + system) per call, µs. */
@@ -69,6 +76,7 @@ export const runCalls = async (
 /** One batch of `n` calls at `concurrency`, measured. */
 export const measure = async (call: L.Call, model: string, n: number, concurrency: number): Promise<Sample> => {
   gc()
+  await settle()
   const heapBefore = process.memoryUsage().heapUsed
   const cpu = process.cpuUsage()
   const started = performance.now()

@@ -21,12 +21,20 @@ export interface Rounds {
   readonly rows: ReadonlyArray<Row>
 }
 
+/** The least CPU a batch costs: cheaper cases get more calls, so that a batch's fixed costs do not count per call. */
+const minBatchMs = 50
+
 /**
- * Calls per batch: `base`, fewer for a case whose batch would cost more than
- * `budgetMs` of CPU, but never fewer than a quarter of `base`.
+ * Calls per batch: `base`, more (up to 25 times) for a case whose batch
+ * would cost less than `minBatchMs` of CPU (a refusal), fewer for one whose
+ * batch would cost more than `budgetMs`, but never fewer than a quarter of
+ * `base`.
  */
-const callsFor = (cpuMsPerCall: number, base: number, budgetMs: number): number =>
-  Math.max(Math.ceil(base / 4), Math.min(base, Math.ceil(budgetMs / Math.max(cpuMsPerCall, 0.001))))
+const callsFor = (cpuMsPerCall: number, base: number, budgetMs: number): number => {
+  const perCall = Math.max(cpuMsPerCall, 0.001)
+  const wanted = Math.max(base, Math.min(base * 25, Math.ceil(minBatchMs / perCall)))
+  return Math.max(Math.ceil(base / 4), Math.min(wanted, Math.ceil(budgetMs / perCall)))
+}
 
 /** Warms every case at `concurrency` and runs `rounds` rounds. */
 export const run = async (

@@ -57,6 +57,16 @@ export interface BatchWriter<A> {
   readonly flush: Effect.Effect<void>
 }
 
+/** `items` in batches of at most `size`, by slices (`Array.chunksOf` copies the rest at every cut). */
+const batchesOf = <A>(items: ReadonlyArray<A>, size: number): Array<Arr.NonEmptyReadonlyArray<A>> => {
+  const batches: Array<Arr.NonEmptyReadonlyArray<A>> = []
+  for (let start = 0; start < items.length; start += size) {
+    const batch = items.slice(start, start + size)
+    if (Arr.isReadonlyArrayNonEmpty(batch)) batches.push(batch)
+  }
+  return batches
+}
+
 /**
  * How a writer batches and retries.
  *
@@ -154,7 +164,7 @@ export const make = <A, E>(
       lock.withPermit(
         Effect.flatMap(
           Queue.clear(queue),
-          (items) => Effect.forEach(Arr.chunksOf(items, maxBatchSize), writeBatch(closing), { discard: true })
+          (items) => Effect.forEach(batchesOf(items, maxBatchSize), writeBatch(closing), { discard: true })
         )
       ).pipe(Effect.uninterruptible)
 

@@ -44,6 +44,13 @@ import * as TokenUsage from "../TokenUsage.ts"
 import type * as UsageLedger from "../UsageLedger.ts"
 import type * as Watchdog from "./watchdog.ts"
 
+/**
+ * For errors built from values the engine already holds checked (route
+ * names, recorded attempts): their Schema checks (name patterns and the like)
+ * are not run again on every refusal.
+ */
+const trusted = { disableChecks: true }
+
 /** The request's own deadline cut an attempt or a wait (not the provider's fault). */
 export class DeadlineReached extends Data.TaggedError("DeadlineReached") {}
 
@@ -385,18 +392,20 @@ const circuit = <A>(
 ): Effect.Effect<A, Failure> => {
   const key = CircuitPolicy.key(provider, model)
   const known = engine.openCircuits.retryAfter(key, now)
-  if (known !== undefined) return Effect.fail(new CircuitOpen({ provider, model, retryAfter: Duration.millis(known) }))
+  if (known !== undefined) {
+    return Effect.fail(new CircuitOpen({ provider, model, retryAfter: Duration.millis(known) }, trusted))
+  }
   return engine.circuits.execute(guarded, key).pipe(
     Effect.catchTag("CircuitBreakerError", (error) => {
       switch (error.reason._tag) {
         case "CircuitBreakerStoreError":
           return guarded // the store could not admit the call: fail open, run it unrecorded (CircuitPolicy)
         case "CircuitHalfOpen":
-          return Effect.fail(new CircuitOpen({ provider, model }))
+          return Effect.fail(new CircuitOpen({ provider, model }, trusted))
         case "CircuitOpen": {
           const retryAfter = error.reason.retryAfter
           engine.openCircuits.opened(key, now, Duration.toMillis(retryAfter))
-          return Effect.fail(new CircuitOpen({ provider, model, retryAfter }))
+          return Effect.fail(new CircuitOpen({ provider, model, retryAfter }, trusted))
         }
       }
     })
@@ -780,9 +789,9 @@ const conclude = (
   }
   const attempts = attemptsOf(run)
   if (errors.some((error) => error._tag === "DeadlineReached")) {
-    return Effect.fail(new DeadlineExceeded({ timeoutMs: run.timeoutMs, attempts }))
+    return Effect.fail(new DeadlineExceeded({ timeoutMs: run.timeoutMs, attempts }, trusted))
   }
-  return Effect.fail(new AllProvidersFailed({ attempts }))
+  return Effect.fail(new AllProvidersFailed({ attempts }, trusted))
 }
 
 /** Runs `once` along the whole chain and turns the outcome into the public result or error. */

@@ -3,11 +3,12 @@
  * and body as a stream of byte chunks.
  *
  * Two ways to it. An `HttpClient` built by `ProviderHttpClient.layer` carries
- * its own undici `Agent`, and the adapter calls that dispatcher directly:
- * no request object, URL parse, `AbortController`, finalization registry or
- * `DOMException` per call, and the body's chunks are read in batches
- * (`bench/README.md`, "Transport"). Any other `HttpClient` (a fake in tests,
- * a proxy, `FetchHttpClient`) is called through its interface.
+ * its own undici `Agent`, and the adapter dispatches on it directly, on
+ * undici's handler interface: no request object, URL parse, promise,
+ * `AbortController`, `Readable`, async resource or `DOMException` per call,
+ * and the body's chunks are read in batches (`bench/README.md`, "Transport"
+ * and "undici's handler interface"). Any other `HttpClient` (a fake in
+ * tests, a proxy, `FetchHttpClient`) is called through its interface.
  *
  * Either way, interrupting the fiber aborts the request (waiting for the
  * headers) or destroys the body (reading it): the server sees the connection
