@@ -77,7 +77,7 @@ export interface Options {
   readonly name: string
   /** How often the background fiber flushes (default 1 second): the most a crash can lose. */
   readonly flushInterval?: Duration.Input | undefined
-  /** Most items per write (default 500). */
+  /** Most items per write (default 500; taken as a whole number of at least 1). */
   readonly maxBatchSize?: number | undefined
   /** Retries of a failing batch before it is split or kept for later (default 3). */
   readonly retries?: number | undefined
@@ -99,7 +99,8 @@ export const make = <A, E>(
     const queue = yield* Queue.unbounded<A>()
     const lock = yield* Semaphore.make(1)
     const warned = yield* Ref.make(false)
-    const maxBatchSize = options.maxBatchSize ?? 500
+    // a whole number of at least 1, as `Array.chunksOf` took it (0 or NaN would loop or drop every row)
+    const maxBatchSize = Math.max(1, Math.floor(options.maxBatchSize ?? 500) || 1)
     const retry = Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: options.retries ?? 3 }))
 
     const drop = (batch: Arr.NonEmptyReadonlyArray<A>, cause: unknown) =>

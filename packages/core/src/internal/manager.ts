@@ -178,9 +178,10 @@ export interface Run {
 /** Starts the clock of a request. */
 export const startRun = (engine: Engine, request: LlmRequest.LlmRequest): Effect.Effect<Run> =>
   Effect.map(Clock.currentTimeMillis, (now) => {
+    // whole milliseconds, as `DeadlineExceeded.timeoutMs` reports them
     const timeoutMs = request.options.timeout === undefined
       ? engine.policy.requestTimeoutMs
-      : Duration.toMillis(request.options.timeout)
+      : Math.ceil(Duration.toMillis(request.options.timeout))
     return {
       request,
       timeoutMs,

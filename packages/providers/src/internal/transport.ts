@@ -86,8 +86,10 @@ const highWaterMark = 64 * 1024
  * pulls, in batches. No promise, `AbortController`, `Readable` or async
  * resource per request (`bench/README.md`, "Transport"). Past
  * `highWaterMark` unread bytes the socket is paused until the consumer
- * pulls. `abort` closes the connection, also when the request has not
- * reached a socket yet (it is then aborted as it does). The consumer is
+ * pulls. `abort` closes the connection; a request aborted before it reached
+ * a socket fails there unwritten, leaving the socket to the next request
+ * (undici's private queue hook, which would take it out of the queue at
+ * once, is not used). The consumer is
  * woken in a microtask, never inside undici's parser callbacks, so that what
  * it does next (abort, dispatch another request) runs outside them.
  */
@@ -107,8 +109,9 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
   wake: (() => void) | undefined
 
   onRequestStart(controller: Undici.Dispatcher.DispatchController): void {
+    // aborted while it waited for a connection: failed before it is written, the socket stays usable
+    if (this.abortedWith !== undefined) throw this.abortedWith
     this.controller = controller
-    if (this.abortedWith !== undefined) controller.abort(this.abortedWith)
   }
 
   onResponseStart(
@@ -130,10 +133,12 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.ended = true
+    this.controller = undefined
     this.signal()
   }
 
-  onResponseError(_controller: Undici.Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: Undici.Dispatcher.DispatchController | null, error: Error): void {
+    this.controller = undefined
     if (this.answered) {
       this.failed ??= bodyFailure(error)
       this.signal()

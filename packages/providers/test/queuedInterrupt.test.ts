@@ -1,0 +1,88 @@
+/**
+ * A request cancelled while it waits for a connection (the pool's one
+ * connection is busy) is never sent, and does not cost the connection it
+ * was waiting for: the next request goes out on the same keep-alive socket.
+ * Through `LlmManager` over real HTTP, from a server that counts its
+ * connections and holds the first request a while.
+ */
+import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+import * as LlmManager from "@baton/core/LlmManager"
+import * as Pricing from "@baton/core/Pricing"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Redacted } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import * as OpenAi from "../src/OpenAi.ts"
+import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
+
+const reply = JSON.stringify({
+  choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 }
+})
+
+/** Holds its first request `holdMs`, answers the others at once; counts connections and requests. */
+const countingServer = (holdMs: number) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      new Promise<{
+        readonly url: string
+        readonly connections: () => number
+        readonly requests: () => number
+        readonly close: () => void
+      }>((resolve) => {
+        let connections = 0
+        let requests = 0
+        const server = createServer((req, res) => {
+          const first = requests++ === 0
+          req.resume()
+          req.on("end", () => {
+            setTimeout(() => {
+              res.writeHead(200, { "content-type": "application/json" })
+              res.end(reply)
+            }, first ? holdMs : 0)
+          })
+        })
+        server.on("connection", () => {
+          connections++
+        })
+        server.keepAliveTimeout = 60_000
+        server.listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as AddressInfo
+          resolve({
+            url: `http://127.0.0.1:${port}/v1`,
+            connections: () => connections,
+            requests: () => requests,
+            close: () => {
+              server.closeAllConnections()
+              server.close()
+            }
+          })
+        })
+      })
+    ),
+    (server) => Effect.sync(server.close)
+  )
+
+/** One connection per origin: a second request waits for the first one's. */
+const OneConnection = Layer.merge(ProviderHttpClient.layerOptions({ connections: 1 }), Pricing.layerDefault)
+
+describe("a request cancelled while it waits for a connection", () => {
+  it.live("is never sent, and the next request reuses the connection it waited for", () =>
+    Effect.gen(function*() {
+      const server = yield* countingServer(300)
+      const llm = yield* LlmManager.make({
+        providers: [OpenAi.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.url })],
+        policy: FallbackPolicy.make({ maxRetries: 0, generateVia: "generate" }),
+        generationEnabled: true
+      })
+      const first = yield* Effect.forkChild(llm.generate({ prompt: "held" }))
+      yield* Effect.sleep("50 millis")
+      const queued = yield* Effect.forkChild(llm.generate({ prompt: "cancelled" }))
+      yield* Effect.sleep("50 millis")
+      yield* Fiber.interrupt(queued)
+      assert.strictEqual((yield* Fiber.join(first)).content, "ok")
+      assert.strictEqual((yield* llm.generate({ prompt: "next" })).content, "ok")
+      assert.strictEqual(server.requests(), 2, "the cancelled request reached the server")
+      assert.strictEqual(server.connections(), 1, "the cancelled request cost the connection")
+    }).pipe(Effect.provide(OneConnection), Effect.scoped))
+})
