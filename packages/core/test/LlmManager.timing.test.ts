@@ -7,11 +7,12 @@
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Clock, Effect, Fiber, Option, Stream } from "effect"
+import { Cause, Clock, Effect, Fiber, Option, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import type { StreamPart } from "../src/GenerationResult.ts"
 import { ProviderName } from "../src/Ids.ts"
+import { DeadlineExceeded } from "../src/LlmError.ts"
 import { Bench, eventually, inject, liveWait, manager, pick, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about volcanoes." }
@@ -203,6 +204,20 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
         ["openai", "error", "ProviderTimeout"],
         ["anthropic", "cancelled", undefined]
       ])
+      assert.strictEqual(yield* Clock.currentTimeMillis, 400)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a fractional timeout ends at the next whole millisecond, reported as such in DeadlineExceeded", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"], policy: { maxRetries: 0 } })
+      yield* inject("openai", MockFault.noResponse)
+      const fiber = yield* Effect.forkChild(Effect.flip(llm.generate({ ...prompt, options: { timeout: 399.5 } })))
+      yield* received("openai", 1)
+      yield* TestClock.adjust(400)
+      const error = yield* Fiber.join(fiber)
+      if (error._tag !== "DeadlineExceeded") return assert.fail(`expected DeadlineExceeded, got ${error._tag}`)
+      assert.strictEqual(error.timeoutMs, 400)
+      assert.isTrue(Schema.is(DeadlineExceeded)(error))
       assert.strictEqual(yield* Clock.currentTimeMillis, 400)
     }).pipe(Effect.provide(Bench)))
 
