@@ -67,12 +67,22 @@ const slope = (points: ReadonlyArray<Point>): number => {
 }
 
 /** V8's spaces of compiled code and its metadata: not objects the calls keep. */
+/** Longer than the ledger writer's flush interval (1 s). */
+const flushSettleMs = 1200
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
 const codeSpaces = new Set(["code_space", "code_large_object_space", "trusted_space", "trusted_large_object_space"])
 
 /** After a full GC: bytes used by JavaScript objects, and by compiled code. */
-const heapAfterGc = (): { readonly heapBytes: number; readonly codeBytes: number } => {
+const heapAfterGc = async (): Promise<{ readonly heapBytes: number; readonly codeBytes: number }> => {
+  // the usage ledger's writer holds up to a second of rows (its flush interval): sampled at a
+  // varying phase of that second, its queue made a sawtooth of several MiB at thousands of calls a second
+  await pause(flushSettleMs)
   Measure.gc()
   Measure.gc()
+  // V8 sweeps after a full GC on helper threads: until it has, the space's used size still counts garbage
+  await pause(100)
   let heapBytes = 0
   let codeBytes = 0
   for (const space of getHeapSpaceStatistics()) {
@@ -89,7 +99,7 @@ try {
   const generate = client.cases.find((c) => c.name === L.names.generate)
   if (generate === undefined) throw new Error("no generate case")
   await Measure.runCalls(generate.call, L.model, 2000, 8)
-  const samples: Array<Report.LeakSample> = [{ calls: 0, ...heapAfterGc() }]
+  const samples: Array<Report.LeakSample> = [{ calls: 0, ...(await heapAfterGc()) }]
   const start = performance.now()
   let calls = 0
   while (performance.now() - start < seconds * 1000) {
@@ -98,7 +108,7 @@ try {
       await Measure.runCalls(generate.call, L.model, 200, 8)
       calls += 200
     }
-    samples.push({ calls, ...heapAfterGc() })
+    samples.push({ calls, ...(await heapAfterGc()) })
   }
   await client.close()
   const heap = samples.map((s) => ({ x: s.calls, y: s.heapBytes }))
