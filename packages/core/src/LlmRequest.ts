@@ -33,6 +33,7 @@ import { hash, randomUUID } from "node:crypto"
 import * as GenerationOptions from "./GenerationOptions.ts"
 import { RequestId, SubjectId } from "./Ids.ts"
 import { firstIssue } from "./internal/schemaIssue.ts"
+import { trusted } from "./internal/stackless.ts"
 import { InvalidOptions } from "./LlmError.ts"
 import * as Tool from "./Tool.ts"
 
@@ -179,9 +180,6 @@ const decodeChecked = Effect.fnUntraced(function*(input: Input) {
   return { ...request, tools, toolChoice: yield* Tool.checkChoice(input.toolChoice, tools) }
 })
 
-/** For ids known valid (checked here, or a UUID): the brand's checks are not run again. */
-const alreadyChecked = { disableChecks: true }
-
 /** The checked request, with `options.system` first and a request id drawn when the caller gave none. */
 const normalise = (
   prompt: string | ReadonlyArray<Message>,
@@ -197,7 +195,7 @@ const normalise = (
   return {
     messages,
     options,
-    requestId: metadata?.requestId ?? RequestId.make(randomUUID(), alreadyChecked),
+    requestId: metadata?.requestId ?? RequestId.make(randomUUID(), trusted),
     subjectId: metadata?.subjectId,
     units: metadata?.units ?? 1,
     tags: metadata?.tags ?? {},
@@ -239,8 +237,8 @@ const checkedPlain = (
   return {
     prompt,
     metadata: {
-      ...(subjectId === undefined ? {} : { subjectId: SubjectId.make(subjectId, alreadyChecked) }),
-      ...(requestId === undefined ? {} : { requestId: RequestId.make(requestId, alreadyChecked) }),
+      ...(subjectId === undefined ? {} : { subjectId: SubjectId.make(subjectId, trusted) }),
+      ...(requestId === undefined ? {} : { requestId: RequestId.make(requestId, trusted) }),
       ...(units === undefined ? {} : { units })
     }
   }

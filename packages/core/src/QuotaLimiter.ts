@@ -77,6 +77,7 @@
  */
 import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option } from "effect"
 import type { SubjectId } from "./Ids.ts"
+import { trusted } from "./internal/stackless.ts"
 import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
 import {
   InvalidOptions,
@@ -552,7 +553,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         remaining,
         resetsAt,
         requested
-      })
+      }, trusted)
     }
     const tokens = outcome.limit === "tokens"
     return new RateLimitExceeded({
@@ -562,7 +563,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       remaining: 0,
       resetsAt,
       budget: outcome.limit
-    })
+    }, trusted)
   }
 
   const makeReservation = (

@@ -42,14 +42,8 @@ import type * as RequestLog from "../RequestLog.ts"
 import type * as StructuredOutput from "../StructuredOutput.ts"
 import * as TokenUsage from "../TokenUsage.ts"
 import type * as UsageLedger from "../UsageLedger.ts"
+import { trusted } from "./stackless.ts"
 import type * as Watchdog from "./watchdog.ts"
-
-/**
- * For errors built from values the engine already holds checked (route
- * names, recorded attempts): their Schema checks (name patterns and the like)
- * are not run again on every refusal.
- */
-const trusted = { disableChecks: true }
 
 /** The request's own deadline cut an attempt or a wait (not the provider's fault). */
 export class DeadlineReached extends Data.TaggedError("DeadlineReached") {}
