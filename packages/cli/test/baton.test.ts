@@ -6,11 +6,11 @@
 import * as GatewayConfig from "@baton/gateway/GatewayConfig"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeProcess from "@baton/testing/NodeProcess"
+import * as TcpProbe from "@baton/testing/TcpProbe"
 import { ConfigProvider, Effect, Exit, Scope } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync } from "node:fs"
-import { createServer } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
@@ -25,17 +25,6 @@ const node =
   ) ?? process.execPath
 
 const { baseEnv } = NodeProcess
-
-/** A port nobody listens on now (the OS picks it; closed before it is handed out). */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const address = probe.address()
-      probe.close(() => {
-        resolve(typeof address === "object" && address !== null ? address.port : 0)
-      })
-    })
-  })
 
 const freshDir = () => NodeProcess.freshDir("baton-cli-")
 
@@ -158,7 +147,7 @@ describe("baton", () => {
   it("serve without a config: the environment's chain (mock providers), memory quota, SQLite ledger; others 401", async () => {
     const key = "client-key-for-the-cli-test"
     const hash = createHash("sha256").update(key).digest("hex")
-    const port = await freePort()
+    const port = await TcpProbe.sparePort()
     const cwd = freshDir()
     const child = spawn(node, [baton, "serve", "--port", String(port)], {
       cwd,

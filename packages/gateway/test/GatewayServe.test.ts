@@ -1,7 +1,8 @@
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as TcpProbe from "@baton/testing/TcpProbe"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Schedule, Schema } from "effect"
+import { ConfigProvider, Effect, Fiber, Schedule, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -13,18 +14,23 @@ const Completion = Schema.Struct({ model: Schema.String, usage: Schema.Struct({ 
 
 const redisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
-/** `Gateway.serve` on a random port with `environment`, until the test's scope closes; resolves once it answers. */
+/**
+ * `Gateway.serve` on a spare port with `environment`, until the test's scope
+ * closes; resolves once it answers, fails at once if it stopped (a cold start
+ * under a loaded machine may take seconds).
+ */
 const serveOn = (environment: Record<string, string>) =>
   Effect.gen(function*() {
-    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const port = yield* Effect.promise(TcpProbe.sparePort)
     const url = `http://127.0.0.1:${port}`
-    yield* Gateway.serve({ port }).pipe(
+    const serving = yield* Gateway.serve({ port }).pipe(
       Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment))),
       Effect.forkScoped
     )
-    yield* Effect.tryPromise(() => fetch(`${url}/healthz`)).pipe(
-      Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ times: 50 })))
+    const ready = Effect.tryPromise(() => fetch(`${url}/healthz`)).pipe(
+      Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ times: 300 })))
     )
+    yield* Effect.raceFirst(ready, Fiber.join(serving))
     return url
   })
 

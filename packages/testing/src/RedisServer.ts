@@ -24,7 +24,8 @@
  */
 import { Effect, type Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { connect, createServer } from "node:net"
+import { connect } from "node:net"
+import * as TcpProbe from "./TcpProbe.ts"
 
 /**
  * A running server and its controls.
@@ -43,24 +44,6 @@ export interface RedisServer {
   /** Starts the server again on the same port (killing it first if it runs). */
   readonly restart: Effect.Effect<void>
 }
-
-/**
- * A TCP port nothing listens on now, on 127.0.0.1.
- *
- * @since 0.1.0
- */
-export const sparePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => {
-        resolve(port)
-      })
-    })
-  })
 
 /**
  * True when a Redis on `127.0.0.1:port` answers `PING` within `timeoutMs`.
@@ -124,7 +107,7 @@ const killed = (child: ChildProcess): Promise<void> =>
  * @since 0.1.0
  */
 export const start: Effect.Effect<RedisServer, never, Scope.Scope> = Effect.gen(function*() {
-  const port = yield* Effect.promise(sparePort)
+  const port = yield* Effect.promise(TcpProbe.sparePort)
   const state = { child: yield* Effect.promise(() => launch(port)) }
   yield* Effect.addFinalizer(() => Effect.promise(() => killed(state.child)))
   const signal = (name: NodeJS.Signals) =>

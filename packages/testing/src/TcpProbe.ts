@@ -2,11 +2,11 @@
  * Whether something accepts TCP connections at a URL's host and port: how
  * test suites decide whether a shared server (PostgreSQL, Redis) is there
  * before they run against it (fail loudly under `CI=true`, skip visibly
- * otherwise).
+ * otherwise); and a spare port for a server a test starts itself.
  *
  * @since 0.1.0
  */
-import { connect } from "node:net"
+import { connect, createServer } from "node:net"
 
 /**
  * True when `url`'s host accepts a connection on its port (or
@@ -33,3 +33,22 @@ export const reachable = (url: string, defaultPort: number, timeoutMs = 2_000): 
     })
   })
 }
+
+/**
+ * A TCP port nothing listens on now, on 127.0.0.1 (the OS picks it, and it is
+ * closed before it is handed out): for a server a test starts and stops.
+ *
+ * @since 0.1.0
+ */
+export const sparePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => {
+        resolve(port)
+      })
+    })
+  })
