@@ -1,0 +1,134 @@
+/**
+ * Real providers answer over TLS, and undici negotiates HTTP/2 there by
+ * default: the transport's handler must work on undici's HTTP/2 client too.
+ * Through `LlmManager` over real HTTP/2 (TLS, a self-signed certificate made
+ * for this test only): a plain call, `generate` streamed underneath, a
+ * stream, and a call cancelled while the server holds it (the server sees
+ * its stream closed) after which the connection still serves.
+ */
+import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+import * as LlmManager from "@baton/core/LlmManager"
+import * as Pricing from "@baton/core/Pricing"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { createSecureServer } from "node:http2"
+import type { AddressInfo } from "node:net"
+import * as OpenAi from "../src/OpenAi.ts"
+import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
+
+/** A throwaway key and certificate for 127.0.0.1, for this test's server only. */
+const key = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgn9RyD2y+qhxPKCzB
+AaGVNE/JB4PtVarMb7IRSo51GkShRANCAAQ33WRhiyHzpte5mdQc8PnuIuwpFUWH
+BjjYR843bl29Cq5DslWEQ+GC1mo8hSHSXiDseNl8raNoebw2gcgcA7Ff
+-----END PRIVATE KEY-----`
+const cert = `-----BEGIN CERTIFICATE-----
+MIIBmTCCAT+gAwIBAgIUD2VxIHzhMcZ2m2fPOTHyhYoWEq8wCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MB4XDTI2MTEzMDA4MjM1NloXDTM2MTEyNzA4
+MjM1NlowFDESMBAGA1UEAwwJbG9jYWxob3N0MFkwEwYHKoZIzj0CAQYIKoZIzj0D
+AQcDQgAEN91kYYsh86bXuZnUHPD57iLsKRVFhwY42EfON25dvQquQ7JVhEPhgtZq
+PIUh0l4g7HjZfK2jaHm8NoHIHAOxX6NvMG0wHQYDVR0OBBYEFGsmfuAY58W8CUXF
+yFVXTxQX0ZjSMB8GA1UdIwQYMBaAFGsmfuAY58W8CUXFyFVXTxQX0ZjSMA8GA1Ud
+EwEB/wQFMAMBAf8wGgYDVR0RBBMwEYcEfwAAAYIJbG9jYWxob3N0MAoGCCqGSM49
+BAMCA0gAMEUCIFB4ycjANzmTsQSpfIJx3A0+NC0V6EhvSpbdBq2zy5VGAiEA0PEt
+ZhW+uB9RM24GrmTzaaB4mCpW+XH0iJ/HgwYojJM=
+-----END CERTIFICATE-----`
+
+const completion = JSON.stringify({
+  choices: [{ index: 0, message: { role: "assistant", content: "ok over h2" }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 }
+})
+
+const events = [
+  ...["ok", " over", " h2"].map((text) => ({ choices: [{ index: 0, delta: { content: text }, finish_reason: null }] })),
+  {
+    choices: [{ index: 0, delta: {}, finish_reason: "stop" }],
+    usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 }
+  }
+].map((event) => `data: ${JSON.stringify(event)}\n\n`).join("") + "data: [DONE]\n\n"
+
+/** HTTP/2 only; holds a request whose prompt says "hold" until the client lets it go. */
+const h2Server = Effect.acquireRelease(
+  Effect.promise(() =>
+    new Promise<{
+      readonly url: string
+      readonly streams: () => number
+      readonly released: () => number
+      readonly sessions: () => number
+      readonly close: () => void
+    }>((resolve) => {
+      let streams = 0
+      let released = 0
+      let sessions = 0
+      const server = createSecureServer({ key, cert, allowHTTP1: false }, (req, res) => {
+        streams++
+        let body = ""
+        req.setEncoding("utf8")
+        req.on("data", (chunk: string) => {
+          body += chunk
+        })
+        req.on("end", () => {
+          if (body.includes("hold")) {
+            res.on("close", () => {
+              released++
+            })
+            return
+          }
+          const streamed = body.includes("\"stream\":true")
+          res.writeHead(200, { "content-type": streamed ? "text/event-stream" : "application/json" })
+          res.end(streamed ? events : completion)
+        })
+      })
+      server.on("session", () => {
+        sessions++
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as AddressInfo
+        resolve({
+          url: `https://127.0.0.1:${port}/v1`,
+          streams: () => streams,
+          released: () => released,
+          sessions: () => sessions,
+          close: () => server.close()
+        })
+      })
+    })
+  ),
+  (server) => Effect.sync(server.close)
+)
+
+/** undici's defaults (HTTP/2 allowed), trusting the test's certificate. */
+const OverTls = Layer.merge(
+  ProviderHttpClient.layerOptions({ allowH2: true, connect: { ca: cert } }),
+  Pricing.layerDefault
+)
+
+describe("over HTTP/2", () => {
+  it.live("plain, streamed and cancelled calls; the connection serves on after a cancellation", () =>
+    Effect.gen(function*() {
+      const server = yield* h2Server
+      const llm = yield* LlmManager.make({
+        providers: [OpenAi.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.url })],
+        policy: FallbackPolicy.make({ maxRetries: 0 }),
+        generationEnabled: true
+      })
+      const streamed = yield* llm.generate({ prompt: "hi" })
+      assert.strictEqual(streamed.content, "ok over h2")
+      assert.strictEqual(streamed.usage.totalTokens, 6)
+      const parts = yield* Stream.runCollect(llm.stream({ prompt: "hi" }))
+      assert.strictEqual(parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join(""), "ok over h2")
+      const plain = yield* LlmManager.make({
+        providers: [OpenAi.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.url })],
+        policy: FallbackPolicy.make({ maxRetries: 0, generateVia: "generate" }),
+        generationEnabled: true
+      })
+      assert.strictEqual((yield* plain.generate({ prompt: "hi" })).content, "ok over h2")
+      const held = yield* Effect.forkChild(llm.generate({ prompt: "hold" }))
+      while (server.streams() < 4) yield* Effect.sleep("10 millis")
+      yield* Fiber.interrupt(held)
+      while (server.released() < 1) yield* Effect.sleep("10 millis")
+      assert.strictEqual((yield* llm.generate({ prompt: "after" })).content, "ok over h2")
+      assert.strictEqual(server.streams(), 5)
+      assert.strictEqual(server.sessions(), 1, "one HTTP/2 session carried every call")
+    }).pipe(Effect.provide(OverTls), Effect.scoped))
+})
