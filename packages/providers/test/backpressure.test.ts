@@ -8,10 +8,10 @@
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as Pricing from "@baton/core/Pricing"
+import * as TestServer from "@baton/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import * as OpenAi from "../src/OpenAi.ts"
 import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
 
@@ -28,46 +28,30 @@ const last = `data: ${
 }\n\ndata: [DONE]\n\n`
 
 /** Streams `events` deltas, writing while the connection takes them; `written` counts the bytes handed over. */
-const floodingServer = Effect.acquireRelease(
-  Effect.promise(() =>
-    new Promise<{ readonly url: string; readonly written: () => number; readonly close: () => void }>(
-      (resolve) => {
-        let written = 0
-        const server = createServer((req, res) => {
-          req.resume()
-          req.on("end", () => {
-            res.writeHead(200, { "content-type": "text/event-stream" })
-            let sent = 0
-            const write = () => {
-              while (sent < events) {
-                sent++
-                written += event.length
-                if (!res.write(event)) {
-                  res.once("drain", write)
-                  return
-                }
-              }
-              res.end(last)
-            }
-            write()
-          })
-        })
-        server.listen(0, "127.0.0.1", () => {
-          const { port } = server.address() as AddressInfo
-          resolve({
-            url: `http://127.0.0.1:${port}/v1`,
-            written: () => written,
-            close: () => {
-              server.closeAllConnections()
-              server.close()
-            }
-          })
-        })
+const floodingServer = Effect.gen(function*() {
+  let written = 0
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "text/event-stream" })
+      let sent = 0
+      const write = () => {
+        while (sent < events) {
+          sent++
+          written += event.length
+          if (!res.write(event)) {
+            res.once("drain", write)
+            return
+          }
+        }
+        res.end(last)
       }
-    )
-  ),
-  (server) => Effect.sync(server.close)
-)
+      write()
+    })
+  })
+  const port = yield* TestServer.listen(server)
+  return { url: `http://127.0.0.1:${port}/v1`, written: () => written }
+})
 
 describe("a slow reader of a long stream", () => {
   it.live(

@@ -9,10 +9,10 @@
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as Pricing from "@baton/core/Pricing"
+import * as TestServer from "@baton/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Redacted, Stream } from "effect"
 import { createSecureServer } from "node:http2"
-import type { AddressInfo } from "node:net"
 import * as OpenAi from "../src/OpenAi.ts"
 import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
 
@@ -48,54 +48,40 @@ const events = [
 ].map((event) => `data: ${JSON.stringify(event)}\n\n`).join("") + "data: [DONE]\n\n"
 
 /** HTTP/2 only; holds a request whose prompt says "hold" until the client lets it go. */
-const h2Server = Effect.acquireRelease(
-  Effect.promise(() =>
-    new Promise<{
-      readonly url: string
-      readonly streams: () => number
-      readonly released: () => number
-      readonly sessions: () => number
-      readonly close: () => void
-    }>((resolve) => {
-      let streams = 0
-      let released = 0
-      let sessions = 0
-      const server = createSecureServer({ key, cert, allowHTTP1: false }, (req, res) => {
-        streams++
-        let body = ""
-        req.setEncoding("utf8")
-        req.on("data", (chunk: string) => {
-          body += chunk
-        })
-        req.on("end", () => {
-          if (body.includes("hold")) {
-            res.on("close", () => {
-              released++
-            })
-            return
-          }
-          const streamed = body.includes("\"stream\":true")
-          res.writeHead(200, { "content-type": streamed ? "text/event-stream" : "application/json" })
-          res.end(streamed ? events : completion)
-        })
-      })
-      server.on("session", () => {
-        sessions++
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resolve({
-          url: `https://127.0.0.1:${port}/v1`,
-          streams: () => streams,
-          released: () => released,
-          sessions: () => sessions,
-          close: () => server.close()
-        })
-      })
+const h2Server = Effect.gen(function*() {
+  let streams = 0
+  let released = 0
+  let sessions = 0
+  const server = createSecureServer({ key, cert, allowHTTP1: false }, (req, res) => {
+    streams++
+    let body = ""
+    req.setEncoding("utf8")
+    req.on("data", (chunk: string) => {
+      body += chunk
     })
-  ),
-  (server) => Effect.sync(server.close)
-)
+    req.on("end", () => {
+      if (body.includes("hold")) {
+        res.on("close", () => {
+          released++
+        })
+        return
+      }
+      const streamed = body.includes("\"stream\":true")
+      res.writeHead(200, { "content-type": streamed ? "text/event-stream" : "application/json" })
+      res.end(streamed ? events : completion)
+    })
+  })
+  server.on("session", () => {
+    sessions++
+  })
+  const port = yield* TestServer.listen(server)
+  return {
+    url: `https://127.0.0.1:${port}/v1`,
+    streams: () => streams,
+    released: () => released,
+    sessions: () => sessions
+  }
+})
 
 /** undici's defaults (HTTP/2 allowed), trusting the test's certificate. */
 const OverTls = Layer.merge(

@@ -8,10 +8,10 @@
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as Pricing from "@baton/core/Pricing"
+import * as TestServer from "@baton/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Redacted } from "effect"
 import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import * as OpenAi from "../src/OpenAi.ts"
 import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
 
@@ -22,46 +22,26 @@ const reply = JSON.stringify({
 
 /** Holds its first request `holdMs`, answers the others at once; counts connections and requests. */
 const countingServer = (holdMs: number) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<{
-        readonly url: string
-        readonly connections: () => number
-        readonly requests: () => number
-        readonly close: () => void
-      }>((resolve) => {
-        let connections = 0
-        let requests = 0
-        const server = createServer((req, res) => {
-          const first = requests++ === 0
-          req.resume()
-          req.on("end", () => {
-            setTimeout(() => {
-              res.writeHead(200, { "content-type": "application/json" })
-              res.end(reply)
-            }, first ? holdMs : 0)
-          })
-        })
-        server.on("connection", () => {
-          connections++
-        })
-        server.keepAliveTimeout = 60_000
-        server.listen(0, "127.0.0.1", () => {
-          const { port } = server.address() as AddressInfo
-          resolve({
-            url: `http://127.0.0.1:${port}/v1`,
-            connections: () => connections,
-            requests: () => requests,
-            close: () => {
-              server.closeAllConnections()
-              server.close()
-            }
-          })
-        })
+  Effect.gen(function*() {
+    let connections = 0
+    let requests = 0
+    const server = createServer((req, res) => {
+      const first = requests++ === 0
+      req.resume()
+      req.on("end", () => {
+        setTimeout(() => {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(reply)
+        }, first ? holdMs : 0)
       })
-    ),
-    (server) => Effect.sync(server.close)
-  )
+    })
+    server.on("connection", () => {
+      connections++
+    })
+    server.keepAliveTimeout = 60_000
+    const port = yield* TestServer.listen(server)
+    return { url: `http://127.0.0.1:${port}/v1`, connections: () => connections, requests: () => requests }
+  })
 
 /** One connection per origin: a second request waits for the first one's. */
 const OneConnection = Layer.merge(ProviderHttpClient.layerOptions({ connections: 1 }), Pricing.layerDefault)

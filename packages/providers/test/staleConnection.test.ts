@@ -9,10 +9,10 @@
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as Pricing from "@baton/core/Pricing"
+import * as TestServer from "@baton/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import * as OpenAi from "../src/OpenAi.ts"
 import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
 
@@ -22,39 +22,26 @@ const reply = JSON.stringify({
 })
 
 /** Answers the first request of each connection (keep-alive), closes the connection on its second. */
-const closingServer = Effect.acquireRelease(
-  Effect.promise(() =>
-    new Promise<{ readonly url: string; readonly answered: () => number; readonly close: () => void }>(
-      (resolve) => {
-        let answered = 0
-        const served = new WeakSet<object>()
-        const server = createServer((req, res) => {
-          if (served.has(req.socket)) {
-            req.socket.destroy()
-            return
-          }
-          served.add(req.socket)
-          req.resume()
-          req.on("end", () => {
-            answered++
-            res.writeHead(200, { "content-type": "application/json" })
-            res.end(reply)
-          })
-        })
-        server.keepAliveTimeout = 60_000
-        server.listen(0, "127.0.0.1", () => {
-          const { port } = server.address() as AddressInfo
-          resolve({
-            url: `http://127.0.0.1:${port}/v1`,
-            answered: () => answered,
-            close: () => server.close()
-          })
-        })
-      }
-    )
-  ),
-  (server) => Effect.sync(server.close)
-)
+const closingServer = Effect.gen(function*() {
+  let answered = 0
+  const served = new WeakSet<object>()
+  const server = createServer((req, res) => {
+    if (served.has(req.socket)) {
+      req.socket.destroy()
+      return
+    }
+    served.add(req.socket)
+    req.resume()
+    req.on("end", () => {
+      answered++
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(reply)
+    })
+  })
+  server.keepAliveTimeout = 60_000
+  const port = yield* TestServer.listen(server)
+  return { url: `http://127.0.0.1:${port}/v1`, answered: () => answered }
+})
 
 /** One connection per origin, so the second call goes out on the first call's connection. */
 const OneConnection = Layer.merge(ProviderHttpClient.layerOptions({ connections: 1 }), Pricing.layerDefault)

@@ -22,6 +22,7 @@
  */
 import { Effect, type Scope } from "effect"
 import { createServer } from "node:http"
+import * as TestServer from "./TestServer.ts"
 
 /**
  * What the server answers. A string is sent as it is, anything else as JSON.
@@ -55,45 +56,30 @@ const text = (value: unknown): string => typeof value === "string" ? value : JSO
  * @since 0.1.0
  */
 export const start = (reply: Reply): Effect.Effect<RawServer, never, Scope.Scope> =>
-  Effect.map(
-    Effect.acquireRelease(
-      Effect.callback<{ readonly server: RawServer; readonly close: () => void }>((resume) => {
-        let current = reply
-        const server = createServer((req, res) => {
-          let body = ""
-          req.on("data", (chunk: Buffer) => {
-            body += chunk.toString()
-          })
-          req.on("end", () => {
-            const status = current.status ?? 200
-            const streamed = body.includes("\"stream\":true") || (req.url ?? "").includes("alt=sse")
-            if (streamed && status === 200) {
-              res.writeHead(200, { "content-type": "text/event-stream" })
-              res.end(current.events.map((event) => `data: ${text(event)}\n\n`).join(""))
-            } else {
-              res.writeHead(status, { "content-type": "application/json" })
-              res.end(text(current.body))
-            }
-          })
-        })
-        server.listen(0, "127.0.0.1", () => {
-          const address = server.address()
-          const port = typeof address === "object" && address !== null ? address.port : 0
-          resume(Effect.succeed({
-            server: {
-              url: `http://127.0.0.1:${port}`,
-              set: (next) => {
-                current = next
-              }
-            },
-            close: () => {
-              server.closeAllConnections()
-              server.close()
-            }
-          }))
-        })
-      }),
-      (running) => Effect.sync(running.close)
-    ),
-    (running) => running.server
-  )
+  Effect.gen(function*() {
+    let current = reply
+    const server = createServer((req, res) => {
+      let body = ""
+      req.on("data", (chunk: Buffer) => {
+        body += chunk.toString()
+      })
+      req.on("end", () => {
+        const status = current.status ?? 200
+        const streamed = body.includes("\"stream\":true") || (req.url ?? "").includes("alt=sse")
+        if (streamed && status === 200) {
+          res.writeHead(200, { "content-type": "text/event-stream" })
+          res.end(current.events.map((event) => `data: ${text(event)}\n\n`).join(""))
+        } else {
+          res.writeHead(status, { "content-type": "application/json" })
+          res.end(text(current.body))
+        }
+      })
+    })
+    const port = yield* TestServer.listen(server)
+    return {
+      url: `http://127.0.0.1:${port}`,
+      set: (next: Reply) => {
+        current = next
+      }
+    }
+  })
