@@ -184,21 +184,17 @@ const viaDispatcher = (dispatcher: Undici.Dispatcher): Post => (origin, path, he
   resendOnClosedIdle(Effect.callback<Response, TransportFailure>((resume) => {
     const exchange = new Exchange()
     exchange.started = resume
-    try {
-      dispatcher.dispatch({
-        origin,
-        path,
-        method: "POST",
-        headers: { ...headers, "content-type": json },
-        body,
-        // the adapter or the manager's watchdog owns time
-        headersTimeout: 0,
-        bodyTimeout: 0
-      }, exchange)
-    } catch (cause) {
-      exchange.started = undefined
-      resume(Effect.fail(failure("request", cause)))
-    }
+    // a request undici refuses at once (a closed agent, bad options) comes back through `onResponseError`
+    dispatcher.dispatch({
+      origin,
+      path,
+      method: "POST",
+      headers: { ...headers, "content-type": json },
+      body,
+      // the adapter or the manager's watchdog owns time
+      headersTimeout: 0,
+      bodyTimeout: 0
+    }, exchange)
     return Effect.sync(() => {
       // the response was not handed over (the body stream closes the connection once it was)
       if (exchange.started === undefined) return
