@@ -8,7 +8,9 @@
  *
  * Interrupting a call aborts its request or closes its body either way, and
  * the manager's first-byte limit sees each request leave and its headers
- * arrive either way.
+ * arrive either way. Over TLS undici negotiates HTTP/2 when the provider
+ * offers it (`allowH2: false` in `layerOptions` keeps HTTP/1.1); a caller
+ * reading a stream slowly holds the provider back instead of buffering it.
  *
  * @example
  * ```ts
