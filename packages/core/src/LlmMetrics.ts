@@ -331,6 +331,9 @@ export const recordQuotaRejection = (reason: QuotaRejectionReason): Effect.Effec
  */
 export const recordSinkFailure = (sink: string): Effect.Effect<void> => Metric.update(sinkFailuresBy(sink), 1)
 
+/** True when a tracer is installed: Effect's `nativeTracer` (the default) exports nothing, so Baton builds no spans for it. */
+const tracing = (tracer: Tracer.Tracer): boolean => tracer !== Tracer.nativeTracer
+
 const roleCounters: Partial<
   Record<Attempt.Role, (...values: ReadonlyArray<string>) => Metric.Metric<number, unknown>>
 > = {
@@ -362,7 +365,7 @@ export const recordAttempt = (report: AttemptReport): Effect.Effect<void> =>
       tokensBy(provider, model, "reasoning").updateUnsafe(usage.reasoningTokens, context)
       costBy(provider, model).updateUnsafe(usage.costNanoUsd, context)
     }
-    return Context.get(context, Tracer.Tracer) === Tracer.nativeTracer ? Effect.void : annotateAttempt(report)
+    return tracing(Context.get(context, Tracer.Tracer)) ? annotateAttempt(report) : Effect.void
   })
 
 /**
@@ -423,8 +426,7 @@ export const annotateAttempt = (report: AttemptReport): Effect.Effect<void> =>
 const traced = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   span: (effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.tracer, (tracer) => tracer === Tracer.nativeTracer ? effect : span(effect))
+): Effect.Effect<A, E, R> => Effect.flatMap(Effect.tracer, (tracer) => tracing(tracer) ? span(effect) : effect)
 
 /**
  * Runs a whole request in a `baton.request` span carrying its GenAI request

@@ -606,6 +606,22 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     }
   }
 
+  /** The reservation the store's answer amounts to (`undefined`: the store failed open, nothing is held). */
+  const reservationOf = (
+    key: StoreKey,
+    limits: Limits,
+    units: number,
+    resetsAt: DateTime.Utc,
+    outcome: ReserveOutcome | undefined
+  ): Effect.Effect<Reservation, RateLimitExceeded> => {
+    if (outcome === undefined) {
+      return Effect.succeed(makeReservation(statusOf(key.subjectId, limits, 0, resetsAt), key, limits, units, false))
+    }
+    if (outcome._tag === "Denied") return Effect.fail(exceeded(key.subjectId, limits, outcome, resetsAt, units))
+    const status = statusOf(key.subjectId, limits, outcome.usage.units, resetsAt)
+    return Effect.succeed(makeReservation(status, key, limits, units, true, outcome.reservation))
+  }
+
   const reserveNow = (
     subjectId: SubjectId,
     units: number
@@ -618,16 +634,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
             const key: StoreKey = { subjectId, day }
             return Effect.flatMap(
               orFailOpen(store.reserve({ key, units, limits, expiresInMillis }), undefined),
-              (outcome): Effect.Effect<Reservation, RateLimitExceeded> => {
-                if (outcome === undefined) {
-                  return Effect.succeed(
-                    makeReservation(statusOf(subjectId, limits, 0, resetsAt), key, limits, units, false)
-                  )
-                }
-                if (outcome._tag === "Denied") return Effect.fail(exceeded(subjectId, limits, outcome, resetsAt, units))
-                const status = statusOf(subjectId, limits, outcome.usage.units, resetsAt)
-                return Effect.succeed(makeReservation(status, key, limits, units, true, outcome.reservation))
-              }
+              (outcome) => reservationOf(key, limits, units, resetsAt, outcome)
             )
           }))
     )

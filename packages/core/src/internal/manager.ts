@@ -390,19 +390,13 @@ const circuit = <A>(
   if (known !== undefined) {
     return Effect.fail(new CircuitOpen({ provider, model, retryAfter: Duration.millis(known) }, trusted))
   }
+  // `execute` runs the call unrecorded when the store cannot admit it: what fails here is an open or probing circuit
   return engine.circuits.execute(guarded, key).pipe(
     Effect.catchTag("CircuitBreakerError", (error) => {
-      switch (error.reason._tag) {
-        case "CircuitBreakerStoreError":
-          return guarded // the store could not admit the call: fail open, run it unrecorded (CircuitPolicy)
-        case "CircuitHalfOpen":
-          return Effect.fail(new CircuitOpen({ provider, model }, trusted))
-        case "CircuitOpen": {
-          const retryAfter = error.reason.retryAfter
-          engine.openCircuits.opened(key, now, Duration.toMillis(retryAfter))
-          return Effect.fail(new CircuitOpen({ provider, model, retryAfter }, trusted))
-        }
-      }
+      if (error.reason._tag !== "CircuitOpen") return Effect.fail(new CircuitOpen({ provider, model }, trusted))
+      const retryAfter = error.reason.retryAfter
+      engine.openCircuits.opened(key, now, Duration.toMillis(retryAfter))
+      return Effect.fail(new CircuitOpen({ provider, model, retryAfter }, trusted))
     })
   )
 }

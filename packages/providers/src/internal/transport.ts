@@ -17,7 +17,7 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import type * as Undici from "@effect/platform-node/Undici"
 import { Cause, Channel, Effect, Layer, type Pull, Scope, Stream, Tracer } from "effect"
-import type { NonEmptyReadonlyArray } from "effect/Array"
+import { isArrayNonEmpty, type NonEmptyReadonlyArray } from "effect/Array"
 import { HttpBody, HttpClient, type HttpClientError, HttpClientRequest } from "effect/http"
 
 /** What went wrong on the wire: before the response headers (`request`) or while reading the body (`body`). */
@@ -222,7 +222,7 @@ const bodyOf = (exchange: Exchange): Stream.Stream<Uint8Array, TransportFailure>
       })
       const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure> = Effect.suspend(() => {
         const chunks = exchange.chunks
-        if (isNonEmpty(chunks)) {
+        if (isArrayNonEmpty(chunks)) {
           exchange.chunks = []
           const paused = exchange.queued > highWaterMark
           exchange.queued = 0
@@ -244,8 +244,6 @@ const bodyOf = (exchange: Exchange): Stream.Stream<Uint8Array, TransportFailure>
       )
     })
   ))
-
-const isNonEmpty = <A>(array: Array<A>): array is [A, ...Array<A>] => array.length > 0
 
 const flatHeaders = (
   headers: Record<string, string | Array<string> | undefined>
