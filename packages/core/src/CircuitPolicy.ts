@@ -47,7 +47,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Option, PubSub, References, Scope, Stream } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Option, PubSub, References, Scope, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
@@ -161,11 +161,12 @@ const bounded = <A, R>(
 ): Effect.Effect<A, CircuitBreaker.CircuitBreakerError, R> =>
   StoreDeadline.use((deadlineAt) => {
     if (deadlineAt === undefined) return command
-    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    return Effect.clockWith((clock) =>
       Effect.timeoutOrElse(command, {
-        duration: Math.max(graceMs, deadlineAt - now),
+        duration: Math.max(graceMs, deadlineAt - clock.currentTimeMillisUnsafe()),
         orElse: () => Effect.fail(unanswered)
-      }))
+      })
+    )
   })
 
 /**

@@ -426,7 +426,7 @@ export const annotateAttempt = (report: AttemptReport): Effect.Effect<void> =>
 const traced = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   span: (effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => Effect.flatMap(Effect.tracer, (tracer) => tracing(tracer) ? span(effect) : effect)
+): Effect.Effect<A, E, R> => Effect.withFiber((fiber) => tracing(fiber.getRef(Tracer.Tracer)) ? span(effect) : effect)
 
 /**
  * Runs a whole request in a `baton.request` span carrying its GenAI request

@@ -75,7 +75,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, DateTime, Duration, Effect, Exit, Layer, Option } from "effect"
+import { Context, DateTime, Duration, Effect, Exit, Layer, Option } from "effect"
 import type { SubjectId } from "./Ids.ts"
 import { trusted } from "./internal/stackless.ts"
 import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
@@ -465,11 +465,9 @@ const checkOptions = (options: Options): Effect.Effect<DateTime.TimeZone, LlmCon
     return yield* quotaTimeZone(options.timeZone)
   })
 
-/** `value` as a count of units, or `InvalidOptions` naming `field`. */
-const checkUnits = (field: string, value: number): Effect.Effect<void, InvalidOptions> =>
-  isUnits(value)
-    ? Effect.void
-    : Effect.fail(new InvalidOptions({ field, message: `${field}: must be a positive integer, got ${String(value)}` }))
+/** The `InvalidOptions` naming `field` for a `value` that is not a count of units. */
+const invalidUnits = (field: string, value: number): Effect.Effect<never, InvalidOptions> =>
+  Effect.fail(new InvalidOptions({ field, message: `${field}: must be a positive integer, got ${String(value)}` }))
 
 /**
  * Builds the limiter over the current `QuotaStore`. Fails with an
@@ -504,7 +502,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   // Zone arithmetic is slow (Intl), so the current day is kept until the
   // clock leaves it (forwards or, under a TestClock, backwards).
   let current: ReturnType<typeof dayOf> & { readonly startsAt: number } | undefined
-  const today = Effect.map(Clock.currentTimeMillis, (millis) => {
+  const dayAt = (millis: number) => {
     if (current === undefined || millis < current.startsAt || millis >= DateTime.toEpochMillis(current.resetsAt)) {
       const now = DateTime.makeUnsafe(millis)
       const day = dayOf(now, zone)
@@ -513,7 +511,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       return day
     }
     return { ...current, expiresInMillis: DateTime.toEpochMillis(current.resetsAt) - millis }
-  })
+  }
+  const today = Effect.clockWith((clock) => Effect.succeed(dayAt(clock.currentTimeMillisUnsafe())))
 
   const statusOf = (subjectId: SubjectId, limits: Limits, used: number, resetsAt: DateTime.Utc): QuotaStatus => ({
     subjectId,
@@ -626,18 +625,17 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     subjectId: SubjectId,
     units: number
   ): Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions> =>
-    Effect.flatMap(
-      checkUnits("units", units),
-      () =>
-        Effect.flatMap(limitsFor(subjectId), (limits) =>
-          Effect.flatMap(today, ({ day, expiresInMillis, resetsAt }) => {
-            const key: StoreKey = { subjectId, day }
-            return Effect.flatMap(
-              orFailOpen(store.reserve({ key, units, limits, expiresInMillis }), undefined),
-              (outcome) => reservationOf(key, limits, units, resetsAt, outcome)
-            )
-          }))
-    )
+    !isUnits(units) ?
+      invalidUnits("units", units) :
+      Effect.flatMap(limitsFor(subjectId), (limits) =>
+        Effect.clockWith((clock) => {
+          const { day, expiresInMillis, resetsAt } = dayAt(clock.currentTimeMillisUnsafe())
+          const key: StoreKey = { subjectId, day }
+          return Effect.flatMap(
+            orFailOpen(store.reserve({ key, units, limits, expiresInMillis }), undefined),
+            (outcome) => reservationOf(key, limits, units, resetsAt, outcome)
+          )
+        }))
 
   const reserve = (subjectId: SubjectId, units = 1) => Effect.uninterruptible(reserveNow(subjectId, units))
 
@@ -650,7 +648,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
   const checkRequestSize = (questions: number): Effect.Effect<void, TooManyQuestions | InvalidOptions> =>
     !isUnits(questions)
-      ? checkUnits("questions", questions)
+      ? invalidUnits("questions", questions)
       : questions > options.maxQuestionsPerRequest
       ? Effect.fail(new TooManyQuestions({ requested: questions, max: options.maxQuestionsPerRequest }))
       : Effect.void

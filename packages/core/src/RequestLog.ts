@@ -237,7 +237,10 @@ export const make = (sinks: ReadonlyArray<Sink>, options: Options = {}): Effect.
       ? writers[0]
       : (record: LlmRequestLog) => Effect.forEach(writers, (write) => write(record), { discard: true })
     return RequestLog.of({
-      write: (report) => Effect.flatMap(DateTime.now, (now) => writeAll(toRecord(report, now, options)))
+      write: (report) =>
+        Effect.clockWith((clock) =>
+          writeAll(toRecord(report, DateTime.makeUnsafe(clock.currentTimeMillisUnsafe()), options))
+        )
     })
   })
 

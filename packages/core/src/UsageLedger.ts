@@ -292,7 +292,8 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
       // an attempt that consumed nothing (a skip, a refused connection) leaves no row: not even the clock is read
       record: (report) =>
         consumed(report.usage)
-          ? Effect.flatMap(DateTime.now, (now) => {
+          ? Effect.clockWith((clock) => {
+            const now = DateTime.makeUnsafe(clock.currentTimeMillisUnsafe())
             const entry = toEntry(report, now, timeZone, dayAt(now))
             return entry === undefined ? Effect.void : writer.offer(entry)
           })

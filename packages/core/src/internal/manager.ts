@@ -171,12 +171,13 @@ export interface Run {
 
 /** Starts the clock of a request. */
 export const startRun = (engine: Engine, request: LlmRequest.LlmRequest): Effect.Effect<Run> =>
-  Effect.map(Clock.currentTimeMillis, (now) => {
+  Effect.clockWith((clock) => {
+    const now = clock.currentTimeMillisUnsafe()
     // whole milliseconds, as `DeadlineExceeded.timeoutMs` reports them
     const timeoutMs = request.options.timeout === undefined
       ? engine.policy.requestTimeoutMs
       : Math.ceil(Duration.toMillis(request.options.timeout))
-    return {
+    return Effect.succeed({
       request,
       timeoutMs,
       deadlineAt: now + timeoutMs,
@@ -189,7 +190,7 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest): Effect
       rescued: false,
       noPrefill: [],
       reservation: undefined
-    }
+    })
   })
 
 const attemptsOf = (run: Run): ReadonlyArray<Attempt> => run.attempts.filter((a) => a !== undefined)
@@ -319,7 +320,8 @@ const attempt = <A>(
   call: (progress: Progress) => Effect.Effect<A, ProviderError>,
   report: (value: A) => Report
 ): Effect.Effect<A, Failure> =>
-  Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+  Effect.clockWith((clock) => {
+    const startedAt = clock.currentTimeMillisUnsafe()
     if (startedAt >= run.deadlineAt) return Effect.fail(new DeadlineReached())
     const provider = route.provider.name
     const model = modelOf(route, run.request)
@@ -328,28 +330,30 @@ const attempt = <A>(
     const progress = makeProgress(mode === "stream" ? "first-token" : "body", startedAt)
     const limits = engine.policy.limits
     // built only when the circuit admits the call: a skipped attempt never builds the provider's call
-    const guarded = engine.watchdog.guard(
-      // one context update, not three: a request holds each one's restore frame while in flight
-      Effect.updateContext(
-        asFailure(Effect.suspend(() => call(progress)), provider, model),
-        (context: Context.Context<never>) =>
-          Context.add(
-            Context.add(Context.add(context, CurrentProgress, progress), LlmProvider.Supervisor, progress),
-            LlmProvider.CurrentHttpObserver,
-            httpObserver
-          )
-      ),
-      limitsCheck(
-        progress,
-        { ...limits, firstTokenMs: FallbackPolicy.firstTokenLimit(limits, provider, model) },
-        startedAt,
-        run.deadlineAt,
-        provider,
-        model
+    const guarded = () =>
+      engine.watchdog.guard(
+        // one context update, not three: a request holds each one's restore frame while in flight
+        Effect.updateContext(
+          asFailure(Effect.suspend(() => call(progress)), provider, model),
+          (context: Context.Context<never>) =>
+            Context.add(
+              Context.add(Context.add(context, CurrentProgress, progress), LlmProvider.Supervisor, progress),
+              LlmProvider.CurrentHttpObserver,
+              httpObserver
+            )
+        ),
+        limitsCheck(
+          progress,
+          { ...limits, firstTokenMs: FallbackPolicy.firstTokenLimit(limits, provider, model) },
+          startedAt,
+          run.deadlineAt,
+          provider,
+          model
+        )
       )
-    )
     const record = (exit: Exit.Exit<A, Failure>) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      Effect.clockWith((clock) => {
+        const now = clock.currentTimeMillisUnsafe()
         const entry = toAttempt(exit, { provider, model, role, latencyMs: now - startedAt })
         run.attempts[slot] = entry
         const details = exit._tag === "Success" ? report(exit.value) : failureReport(exit.cause, progress)
@@ -380,7 +384,7 @@ const attempt = <A>(
  */
 const circuit = <A>(
   engine: Engine,
-  guarded: Effect.Effect<A, Failure>,
+  guarded: () => Effect.Effect<A, Failure>,
   provider: ProviderName,
   model: ModelId,
   now: number
@@ -391,7 +395,7 @@ const circuit = <A>(
     return Effect.fail(new CircuitOpen({ provider, model, retryAfter: Duration.millis(known) }, trusted))
   }
   // `execute` runs the call unrecorded when the store cannot admit it: what fails here is an open or probing circuit
-  return engine.circuits.execute(guarded, key).pipe(
+  return engine.circuits.execute(guarded(), key).pipe(
     Effect.catchTag("CircuitBreakerError", (error) => {
       if (error.reason._tag !== "CircuitOpen") return Effect.fail(new CircuitOpen({ provider, model }, trusted))
       const retryAfter = error.reason.retryAfter
@@ -577,21 +581,21 @@ const generateAttempt = (
 ): Once<GenerationResult> =>
 (route, role) =>
   engine.policy.generateVia === "stream" && route.provider.capabilities.streamUsage
-    ? Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
-      Effect.flatMap(streamed(route, role), ({ finish }) =>
-        Effect.map(Clock.currentTimeMillis, (now): GenerationResult => ({
-          content: run.delivered,
-          usage: run.rescued ? run.billed ?? finish.usage : finish.usage,
-          model: finish.model,
-          provider: finish.provider,
-          latencyMs: now - startedAt,
-          finishReason: finish.finishReason,
-          requestId: run.request.requestId,
-          attempts: [],
-          ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
-        }))))
-    : attempt(engine, run, route, role, "call", () =>
-      route.provider.generate(run.request), resultReport)
+    ? Effect.clockWith((clock) => {
+      const startedAt = clock.currentTimeMillisUnsafe()
+      return Effect.map(streamed(route, role), ({ finish }): GenerationResult => ({
+        content: run.delivered,
+        usage: run.rescued ? run.billed ?? finish.usage : finish.usage,
+        model: finish.model,
+        provider: finish.provider,
+        latencyMs: clock.currentTimeMillisUnsafe() - startedAt,
+        finishReason: finish.finishReason,
+        requestId: run.request.requestId,
+        attempts: [],
+        ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
+      }))
+    })
+    : attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport)
 
 /** The prompt that re-asks a model whose answer did not match the schema. */
 export const reaskMessages = (
