@@ -36,6 +36,33 @@ const callsFor = (cpuMsPerCall: number, base: number, budgetMs: number): number 
   return Math.max(Math.ceil(base / 4), Math.min(wanted, Math.ceil(budgetMs / perCall)))
 }
 
+/**
+ * The least time every case is warmed for at each concurrency before it is
+ * measured. V8 compiles a function with its optimising tiers only after many
+ * calls: a refusal measured after 50 calls cost twice what it costs once
+ * compiled (bench/README.md, "Warm-up").
+ */
+const warmupMs = 300
+
+/**
+ * Runs `case` at `concurrency` in batches until `warmupMs` have passed;
+ * resolves with its CPU per call (ms) over the second half of the warm-up,
+ * when it is compiled.
+ */
+const warm = async (c: L.Case, model: string, concurrency: number): Promise<number> => {
+  const batch = Math.max(concurrency, 50)
+  const start = performance.now()
+  let cpu: NodeJS.CpuUsage | undefined
+  let calls = 0
+  do {
+    if (cpu === undefined && performance.now() - start >= warmupMs / 2) cpu = process.cpuUsage()
+    await Measure.runCalls(c.call, model, batch, concurrency)
+    if (cpu !== undefined) calls += batch
+  } while (performance.now() - start < warmupMs || calls === 0)
+  const used = process.cpuUsage(cpu)
+  return (used.user + used.system) / 1000 / calls
+}
+
 /** Warms every case at `concurrency` and runs `rounds` rounds. */
 export const run = async (
   cases: ReadonlyArray<L.Case>,
@@ -44,11 +71,9 @@ export const run = async (
 ): Promise<Rounds> => {
   const { concurrency } = options
   const rows: Array<Row> = []
-  const warmup = Math.max(concurrency, 50)
   for (const c of cases) {
-    await Measure.runCalls(c.call, model, warmup, concurrency)
-    const sample = await Measure.measure(c.call, model, warmup, concurrency)
-    rows.push({ case: c, calls: callsFor(sample.cpuMicros / 1000, options.calls, options.budgetMs), samples: [] })
+    const cpuMsPerCall = await warm(c, model, concurrency)
+    rows.push({ case: c, calls: callsFor(cpuMsPerCall, options.calls, options.budgetMs), samples: [] })
   }
   for (let round = 0; round < options.rounds; round++) {
     for (let k = 0; k < rows.length; k++) {
