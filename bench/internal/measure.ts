@@ -13,7 +13,7 @@ export const gc = (): void => {
 /**
  * Waits 20 ms: V8 sweeps the heap on helper threads after a full GC, and
  * that CPU would otherwise be charged to the batch measured next (most to a
- * cheap one: a refusal's batch costs a few milliseconds in all).
+ * cheap one: a refusal's batch costs about 50 ms in all).
  */
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20))
 
@@ -76,9 +76,10 @@ export const runCalls = async (
 /**
  * One batch of `n` calls at `concurrency`, measured. The full GC that makes
  * the heap figures exact also drops optimised code, which V8 recompiles on
- * helper threads once the calls resume (about 50 ms of CPU each time, half a
- * refusal's batch): a quarter of `n` calls, not measured, let that happen
- * first, and their heap counts with the batch's (bench/README.md, "Warm-up").
+ * helper threads once the calls resume (tens of milliseconds of CPU each
+ * time, as much as a whole refusal batch): a quarter of `n` calls, not
+ * measured, let that happen first, and their heap counts with the batch's
+ * (bench/README.md, "Warm-up").
  */
 export const measure = async (call: L.Call, model: string, n: number, concurrency: number): Promise<Sample> => {
   gc()

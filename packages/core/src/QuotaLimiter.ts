@@ -625,9 +625,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     subjectId: SubjectId,
     units: number
   ): Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions> =>
-    !isUnits(units) ?
-      invalidUnits("units", units) :
-      Effect.flatMap(limitsFor(subjectId), (limits) =>
+    !isUnits(units)
+      ? invalidUnits("units", units)
+      : Effect.flatMap(limitsFor(subjectId), (limits) =>
         Effect.clockWith((clock) => {
           const { day, expiresInMillis, resetsAt } = dayAt(clock.currentTimeMillisUnsafe())
           const key: StoreKey = { subjectId, day }

@@ -329,7 +329,7 @@ const attempt = <A>(
     const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
     const progress = makeProgress(mode === "stream" ? "first-token" : "body", startedAt)
     const limits = engine.policy.limits
-    // built only when the circuit admits the call: a skipped attempt never builds the provider's call
+    // built only once the throttle and a circuit not known open let the attempt through
     const guarded = () =>
       engine.watchdog.guard(
         // one context update, not three: a request holds each one's restore frame while in flight
@@ -371,7 +371,7 @@ const attempt = <A>(
       ? Effect.void
       : engine.throttle.value.check(provider, { model, tokens: estimate })
     return throttled.pipe(
-      Effect.andThen(circuit(engine, guarded, provider, model, startedAt)),
+      Effect.andThen(() => circuit(engine, guarded, provider, model, startedAt)),
       Effect.onExit(record),
       LlmMetrics.withAttemptSpan({ request: run.request, provider, model, role, attemptNumber: slot + 1 })
     )
