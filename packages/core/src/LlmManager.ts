@@ -73,12 +73,13 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, identity, Layer, Queue, type Schema, type Scope, Stream } from "effect"
+import { Context, Effect, identity, Layer, type Schema, type Scope, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import * as CircuitPolicy from "./CircuitPolicy.ts"
 import * as FallbackPolicy from "./FallbackPolicy.ts"
 import type { GenerationResult, StreamPart, StructuredResult } from "./GenerationResult.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
+import * as Handoff from "./internal/handoff.ts"
 import * as internal from "./internal/manager.ts"
 import * as Watchdog from "./internal/watchdog.ts"
 import * as LlmConfig from "./LlmConfig.ts"
@@ -303,16 +304,12 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     }
 
     const stream = (input: Input): Stream.Stream<StreamPart, StreamError> =>
-      Stream.unwrap(Effect.map(begin(input), (run) =>
-        Stream.callback<StreamPart, StreamError>(
-          (queue) =>
-            internal.observe(
-              engine,
-              run,
-              Effect.andThen(internal.stream(engine, run, (parts) => Queue.offerAll(queue, parts)), Queue.end(queue))
-            ),
-          { bufferSize: 16 }
-        )))
+      Stream.unwrap(
+        Effect.map(begin(input), (run) =>
+          Handoff.stream<StreamPart, StreamError>((emit) =>
+            internal.observe(engine, run, internal.stream(engine, run, emit))
+          ))
+      )
 
     return LlmManager.of({
       providers: routes.map((route) => route.provider.name),

@@ -440,7 +440,7 @@ interface Streamed {
 type Delta = TextDelta | ToolCallDelta
 
 /** Hands parts to the caller, in order (a stream's queue; nothing for `generate`). */
-export type Offer = (parts: ReadonlyArray<StreamPart>) => Effect.Effect<unknown>
+export type Offer = (parts: ReadonlyArray<StreamPart>) => Effect.Effect<void>
 
 /**
  * Where a stream attempt's deltas go: `emit` with the deltas of one chunk the
