@@ -155,18 +155,21 @@ const decodeInput = Schema.decodeUnknownEffect(InputSchema)
 
 /**
  * Checks a request and normalises it; fails with `InvalidOptions` naming the
- * first bad field, before any network call. The common input (a prompt, a
- * subject, no options) is checked by hand ({@link checkedPlain}); anything
- * else, and anything the hand check does not accept, goes through the Schema
- * decode, which names the bad field.
+ * first bad field, before any network call. The common input (a prompt or a
+ * conversation of plain messages, metadata, no tools) is checked by hand
+ * ({@link checkedPlain}) and only its options, if any, by their Schema;
+ * anything else, and anything the hand check does not accept, goes through
+ * the Schema decode, which names the bad field.
  *
  * @since 0.1.0
  */
 export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> => {
   if (!isObject(input)) return Effect.fail(notAnObject)
   const plain = checkedPlain(input)
-  if (plain !== undefined) return Effect.succeed(normalise(plain.prompt, plain.metadata, GenerationOptions.defaults))
-  return decodeChecked(input)
+  if (plain === undefined) return decodeChecked(input)
+  return noOptions(input.options)
+    ? Effect.succeed(normalise(plain.prompt, plain.metadata, GenerationOptions.defaults))
+    : Effect.map(GenerationOptions.decode(input.options), (options) => normalise(plain.prompt, plain.metadata, options))
 }
 
 const decodeChecked = Effect.fnUntraced(function*(input: Input) {
@@ -213,33 +216,82 @@ const printable = /^\P{Cc}*$/u
 const isId = (value: unknown, maxLength: number): boolean =>
   typeof value === "string" && value.length > 0 && value.length <= maxLength && printable.test(value)
 
-const metadataKeys = new Set(["subjectId", "requestId", "units"])
+const metadataKeys = new Set(["subjectId", "requestId", "units", "tags"])
+
+const roles: ReadonlySet<unknown> = new Set(Role.literals)
+
+/** A plain object (not a class instance, an array or `null`). */
+const isPlain = (value: unknown): value is Record<string, unknown> =>
+  isObject(value) && Object.getPrototypeOf(value) === Object.prototype
+
+/** No options given: `undefined`, `null` or `{}` (the defaults). */
+const noOptions = (options: unknown): boolean => {
+  if (options == null) return true
+  if (!isPlain(options)) return false
+  for (const _ in options) return false
+  return true
+}
+
+/** A copy of a conversation of plain `{ role, content }` messages with a non-system one, or `undefined`. */
+const plainConversation = (prompt: ReadonlyArray<unknown>): ReadonlyArray<Message> | undefined => {
+  const messages: Array<Message> = []
+  let spoken = false
+  for (const message of prompt) {
+    if (!isPlain(message)) return undefined
+    for (const key in message) if (key !== "role" && key !== "content") return undefined
+    const { content, role } = message
+    if (!roles.has(role) || typeof content !== "string") return undefined
+    spoken ||= role !== "system"
+    messages.push({ role: role as Role, content })
+  }
+  return spoken ? messages : undefined
+}
+
+/** A copy of string tags, or `undefined`. */
+const plainTags = (tags: unknown): Record<string, string> | undefined => {
+  if (!isPlain(tags)) return undefined
+  const copy: Record<string, string> = {}
+  for (const key in tags) {
+    const value = tags[key]
+    if (typeof value !== "string") return undefined
+    copy[key] = value
+  }
+  return copy
+}
 
 /**
- * The input when it is the common case the Schema would accept unchanged: a
- * non-empty string prompt, no options, no tools, metadata (if any) holding
- * only a valid `subjectId`, `requestId` and `units`. `undefined` sends the
- * input to the Schema decode.
+ * The input when it is a common case the Schema would accept: a non-empty
+ * string prompt or a conversation of plain `{ role, content }` messages, no
+ * tools, metadata (if any) holding only a valid `subjectId`, `requestId`,
+ * `units` and string `tags`. The prompt and metadata are copied, as the
+ * decode would. `undefined` sends the input to the Schema decode.
  */
 const checkedPlain = (
   input: Input
-): { readonly prompt: string; readonly metadata: Metadata | undefined } | undefined => {
-  const { metadata, prompt } = input
-  if (typeof prompt !== "string" || prompt.length === 0) return undefined
-  if (input.options != null || input.tools !== undefined || input.toolChoice !== undefined) return undefined
+): { readonly prompt: string | ReadonlyArray<Message>; readonly metadata: Metadata | undefined } | undefined => {
+  const { metadata } = input
+  const prompt = typeof input.prompt === "string"
+    ? input.prompt.length === 0 ? undefined : input.prompt
+    : Array.isArray(input.prompt)
+    ? plainConversation(input.prompt)
+    : undefined
+  if (prompt === undefined || input.tools !== undefined || input.toolChoice !== undefined) return undefined
   if (metadata === undefined) return { prompt, metadata: undefined }
-  if (!isObject(metadata) || Object.getPrototypeOf(metadata) !== Object.prototype) return undefined
+  if (!isPlain(metadata)) return undefined
   for (const key in metadata) if (!metadataKeys.has(key)) return undefined
   const { requestId, subjectId, units } = metadata
   if (subjectId !== undefined && !isId(subjectId, 256)) return undefined
   if (requestId !== undefined && !isId(requestId, 128)) return undefined
   if (units !== undefined && !isUnits(units)) return undefined
+  const tags = metadata.tags === undefined ? undefined : plainTags(metadata.tags)
+  if (metadata.tags !== undefined && tags === undefined) return undefined
   return {
     prompt,
     metadata: {
       ...(subjectId === undefined ? {} : { subjectId: SubjectId.make(subjectId, trusted) }),
       ...(requestId === undefined ? {} : { requestId: RequestId.make(requestId, trusted) }),
-      ...(units === undefined ? {} : { units })
+      ...(units === undefined ? {} : { units }),
+      ...(tags === undefined ? {} : { tags })
     }
   }
 }

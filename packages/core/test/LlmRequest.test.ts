@@ -81,4 +81,48 @@ describe("LlmRequest", () => {
       const badOptions = yield* Effect.flip(LlmRequest.make({ prompt: "x", options: { maxTokens: -1 } }))
       assert.strictEqual(badOptions.field, "options.maxTokens")
     }))
+
+  it.effect("checks a conversation with options and tags by hand exactly as the Schema decode does", () =>
+    Effect.gen(function*() {
+      // `tools: []` sends the same input through the Schema decode
+      const bothWays = (input: LlmRequest.Input) =>
+        Effect.all([LlmRequest.make(input), LlmRequest.make({ ...input, tools: [] })].map(Effect.result))
+      const conversation = [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Q?" },
+        { role: "assistant", content: "" }
+      ] as const
+      const good: ReadonlyArray<LlmRequest.Input> = [
+        { prompt: conversation, metadata: { requestId: "r-1", subjectId: "t-1", units: 2, tags: { feature: "quiz" } } },
+        { prompt: conversation, options: {}, metadata: { requestId: "r-2", tags: {} } },
+        { prompt: conversation, options: { temperature: 0.2, system: "Sys." }, metadata: { requestId: "r-3" } },
+        { prompt: [{ role: "tool", content: "42" }], metadata: { requestId: "r-4", subjectId: undefined } }
+      ]
+      for (const input of good) {
+        const [hand, schema] = yield* bothWays(input)
+        assert.deepStrictEqual(hand, schema, JSON.stringify(input))
+        assert.strictEqual(hand?._tag, "Success", JSON.stringify(input))
+      }
+      const bad: ReadonlyArray<LlmRequest.Input> = [
+        { prompt: [{ role: "system", content: "x" }] },
+        { prompt: [{ role: "function" as "user", content: "x" }] },
+        { prompt: [{ role: "user", content: 1 as unknown as string }] },
+        { prompt: conversation, metadata: { tags: { feature: 1 as unknown as string } } },
+        { prompt: conversation, metadata: { subjectId: "a\nb" } },
+        { prompt: conversation, metadata: { units: 0 } },
+        { prompt: conversation, options: { temperature: 3 } }
+      ]
+      for (const input of bad) {
+        const [hand, schema] = yield* bothWays(input)
+        assert.strictEqual(hand?._tag, "Failure", JSON.stringify(input))
+        assert.deepStrictEqual(hand, schema, JSON.stringify(input))
+      }
+      // the caller's objects are copied, not kept
+      const messages = [{ role: "user" as const, content: "Q?" }]
+      const tags = { feature: "quiz" }
+      const request = yield* LlmRequest.make({ prompt: messages, metadata: { tags } })
+      messages[0]!.content = "changed"
+      tags.feature = "changed"
+      assert.deepStrictEqual([request.messages[0]?.content, request.tags["feature"]], ["Q?", "quiz"])
+    }))
 })

@@ -439,7 +439,7 @@ interface Streamed {
 /** A delta of an answer: text, or a piece of a tool call. */
 type Delta = TextDelta | ToolCallDelta
 
-/** Hands parts to the caller, in order (a stream's queue; nothing for `generate`). */
+/** Hands parts to the caller, in order, once it took them (the stream's handoff; nothing for `generate`). */
 export type Offer = (parts: ReadonlyArray<StreamPart>) => Effect.Effect<void>
 
 /**
