@@ -60,6 +60,7 @@ export const names = {
   failover: "Baton generate, primary 503 -> fallback",
   openCircuitAlone: "Baton open circuit, no fallback (refused)",
   quota: "Baton quota refusal",
+  effectAi: "effect/ai LanguageModel.generateText over Baton (@baton/ai)",
   openai: "openai SDK chat.completions.create",
   langchain: "LangChain ChatOpenAI.withFallbacks",
   vercel: "Vercel AI SDK generateText",

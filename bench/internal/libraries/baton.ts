@@ -7,6 +7,7 @@
  * exported nowhere) in each configuration the issue names. (With no tracer
  * installed Baton opens no spans: see `LlmMetrics`.)
  */
+import * as BatonLanguageModel from "@baton/ai/BatonLanguageModel"
 import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import type { LlmConfigError } from "@baton/core/LlmError"
@@ -21,6 +22,7 @@ import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as OpenAi from "@baton/providers/OpenAi"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import { Context, Effect, Exit, Layer, Redacted, Schema, Scope, Stream, Tracer } from "effect"
+import { LanguageModel } from "effect/ai"
 import type { HttpClient } from "effect/http"
 import * as L from "../library.ts"
 
@@ -113,7 +115,15 @@ const makeManagers = (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger>)
         circuitPolicy: { ...CircuitPolicy.defaults, failureThreshold: Number.MAX_SAFE_INTEGER }
       })
     }
-  })
+  }).pipe(
+    // `effect/ai`'s `LanguageModel` served by the default manager, as a user of `effect/ai` would swap it in
+    Effect.flatMap((managers) =>
+      Effect.map(
+        Layer.build(Layer.provide(BatonLanguageModel.layer, Layer.succeed(LlmManager.LlmManager, managers.streamed))),
+        (context) => ({ ...managers, languageModel: context })
+      )
+    )
+  )
 }
 
 /** Baton against the mock server with the in-memory usage ledger; `close` releases its layers. */
@@ -183,7 +193,18 @@ export const setupWith = async (url: string, ledger: Layer.Layer<UsageLedger.Usa
       baton(L.names.openCircuit, () => run(m.openCircuit.generate(inputOf(L.model)))),
       baton(L.names.failover, () => run(m.failover.generate(inputOf(L.model)))),
       baton(L.names.openCircuitAlone, () => failed(m.openCircuitAlone)(L.model)),
-      baton(L.names.quota, refused(m.streamed))
+      baton(L.names.quota, refused(m.streamed)),
+      baton(
+        L.names.effectAi,
+        () =>
+          run(
+            LanguageModel.generateText({ prompt: L.prompt }).pipe(
+              BatonLanguageModel.withConfigOverride({ subjectId }),
+              Effect.provideContext(m.languageModel)
+            )
+          ),
+        true
+      )
     ],
     firstDelta: [{ name: "Baton manager.stream", run: firstDelta }],
     close: () => run(Scope.close(scope, Exit.void))
