@@ -304,11 +304,8 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     }
 
     const stream = (input: Input): Stream.Stream<StreamPart, StreamError> =>
-      Stream.unwrap(
-        Effect.map(begin(input), (run) =>
-          Handoff.stream<StreamPart, StreamError>((emit) =>
-            internal.observe(engine, run, internal.stream(engine, run, emit))
-          ))
+      Handoff.stream<StreamPart, StreamError>((emit) =>
+        Effect.flatMap(begin(input), (run) => internal.observe(engine, run, internal.stream(engine, run, emit)))
       )
 
     return LlmManager.of({
