@@ -163,14 +163,19 @@ const decodeInput = Schema.decodeUnknownEffect(InputSchema)
  *
  * @since 0.1.0
  */
-export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> => {
-  if (!isObject(input)) return Effect.fail(notAnObject)
-  const plain = checkedPlain(input)
-  if (plain === undefined) return decodeChecked(input)
-  return noOptions(input.options)
-    ? Effect.succeed(normalise(plain.prompt, plain.metadata, GenerationOptions.defaults))
-    : Effect.map(GenerationOptions.decode(input.options), (options) => normalise(plain.prompt, plain.metadata, options))
-}
+export const make = (input: Input): Effect.Effect<LlmRequest, InvalidOptions> =>
+  // checked when run, as the decode is, and with a request id of its own on every run
+  Effect.suspend(() => {
+    if (!isObject(input)) return Effect.fail(notAnObject)
+    const plain = checkedPlain(input)
+    if (plain === undefined) return decodeChecked(input)
+    return noOptions(input.options)
+      ? Effect.succeed(normalise(plain.prompt, plain.metadata, GenerationOptions.defaults))
+      : Effect.map(
+        GenerationOptions.decode(input.options),
+        (options) => normalise(plain.prompt, plain.metadata, options)
+      )
+  })
 
 const decodeChecked = Effect.fnUntraced(function*(input: Input) {
   const { metadata, prompt } = yield* decodeInput(withoutUndefined(input)).pipe(
@@ -224,13 +229,22 @@ const roles: ReadonlySet<unknown> = new Set(Role.literals)
 const isPlain = (value: unknown): value is Record<string, unknown> =>
   isObject(value) && Object.getPrototypeOf(value) === Object.prototype
 
-/** No options given: `undefined`, `null` or `{}` (the defaults). */
-const noOptions = (options: unknown): boolean => {
-  if (options == null) return true
-  if (!isPlain(options)) return false
-  for (const _ in options) return false
-  return true
+/**
+ * The own keys of `value` when every one is an enumerable string, as the
+ * hand check reads them; `undefined` (the decode's turn) when a key is a
+ * symbol or hidden from enumeration, which the decode reads all the same.
+ */
+const ownKeys = (value: object): ReadonlyArray<string> | undefined => {
+  const keys = Reflect.ownKeys(value)
+  for (const key of keys) {
+    if (typeof key !== "string" || !Object.prototype.propertyIsEnumerable.call(value, key)) return undefined
+  }
+  return keys as ReadonlyArray<string>
 }
+
+/** No options given: `undefined`, `null` or `{}` (the defaults). */
+const noOptions = (options: unknown): boolean =>
+  options == null || (isPlain(options) && Reflect.ownKeys(options).length === 0)
 
 /** A copy of a conversation of plain `{ role, content }` messages with a non-system one, or `undefined`. */
 const plainConversation = (prompt: ReadonlyArray<unknown>): ReadonlyArray<Message> | undefined => {
@@ -238,7 +252,8 @@ const plainConversation = (prompt: ReadonlyArray<unknown>): ReadonlyArray<Messag
   let spoken = false
   for (const message of prompt) {
     if (!isPlain(message)) return undefined
-    for (const key in message) if (key !== "role" && key !== "content") return undefined
+    const keys = ownKeys(message)
+    if (keys === undefined || keys.some((key) => key !== "role" && key !== "content")) return undefined
     const { content, role } = message
     if (!roles.has(role) || typeof content !== "string") return undefined
     spoken ||= role !== "system"
@@ -247,13 +262,15 @@ const plainConversation = (prompt: ReadonlyArray<unknown>): ReadonlyArray<Messag
   return spoken ? messages : undefined
 }
 
-/** A copy of string tags, or `undefined`. */
+/** A copy of string tags, or `undefined` (a `__proto__` tag too: assigning it would not copy it). */
 const plainTags = (tags: unknown): Record<string, string> | undefined => {
   if (!isPlain(tags)) return undefined
+  const keys = ownKeys(tags)
+  if (keys === undefined) return undefined
   const copy: Record<string, string> = {}
-  for (const key in tags) {
+  for (const key of keys) {
     const value = tags[key]
-    if (typeof value !== "string") return undefined
+    if (typeof value !== "string" || key === "__proto__") return undefined
     copy[key] = value
   }
   return copy
@@ -278,7 +295,8 @@ const checkedPlain = (
   if (prompt === undefined || input.tools !== undefined || input.toolChoice !== undefined) return undefined
   if (metadata === undefined) return { prompt, metadata: undefined }
   if (!isPlain(metadata)) return undefined
-  for (const key in metadata) if (!metadataKeys.has(key)) return undefined
+  const keys = ownKeys(metadata)
+  if (keys === undefined || keys.some((key) => !metadataKeys.has(key))) return undefined
   const { requestId, subjectId, units } = metadata
   if (subjectId !== undefined && !isId(subjectId, 256)) return undefined
   if (requestId !== undefined && !isId(requestId, 128)) return undefined

@@ -96,7 +96,11 @@ describe("LlmRequest", () => {
         { prompt: conversation, metadata: { requestId: "r-1", subjectId: "t-1", units: 2, tags: { feature: "quiz" } } },
         { prompt: conversation, options: {}, metadata: { requestId: "r-2", tags: {} } },
         { prompt: conversation, options: { temperature: 0.2, system: "Sys." }, metadata: { requestId: "r-3" } },
-        { prompt: [{ role: "tool", content: "42" }], metadata: { requestId: "r-4", subjectId: undefined } }
+        { prompt: [{ role: "tool", content: "42" }], metadata: { requestId: "r-4", subjectId: undefined } },
+        {
+          prompt: conversation,
+          metadata: { requestId: "r-5", tags: JSON.parse(`{"__proto__":"x","a":"b"}`) as Record<string, string> }
+        }
       ]
       for (const input of good) {
         const [hand, schema] = yield* bothWays(input)
@@ -110,7 +114,9 @@ describe("LlmRequest", () => {
         { prompt: conversation, metadata: { tags: { feature: 1 as unknown as string } } },
         { prompt: conversation, metadata: { subjectId: "a\nb" } },
         { prompt: conversation, metadata: { units: 0 } },
-        { prompt: conversation, options: { temperature: 3 } }
+        { prompt: conversation, options: { temperature: 3 } },
+        { prompt: conversation, options: Object.defineProperty({}, "temperature", { value: 3 }) },
+        { prompt: [Object.defineProperty({ role: "user", content: "Q?" }, "toolCallId", { value: 5 })] }
       ]
       for (const input of bad) {
         const [hand, schema] = yield* bothWays(input)
@@ -118,11 +124,14 @@ describe("LlmRequest", () => {
         assert.deepStrictEqual(hand, schema, JSON.stringify(input))
       }
       // the caller's objects are copied, not kept
-      const messages = [{ role: "user" as const, content: "Q?" }]
+      const message = { role: "user" as const, content: "Q?" }
       const tags = { feature: "quiz" }
-      const request = yield* LlmRequest.make({ prompt: messages, metadata: { tags } })
-      messages[0]!.content = "changed"
+      const make = LlmRequest.make({ prompt: [message], metadata: { tags } })
+      const request = yield* make
+      message.content = "changed"
       tags.feature = "changed"
       assert.deepStrictEqual([request.messages[0]?.content, request.tags["feature"]], ["Q?", "quiz"])
+      // each run is a request of its own
+      assert.notStrictEqual((yield* make).requestId, request.requestId)
     }))
 })

@@ -9,17 +9,23 @@
  * in place (as a `Deferred` resumes its waiters), and waits itself until its
  * batch is taken: at most one batch is ahead of the consumer.
  *
- * The producer starts when the stream is first pulled and runs in the
- * stream's scope: a consumer that stops early (or is interrupted) interrupts
- * it. Its failure fails the stream once the batches before it are taken.
+ * The producer starts when the stream is run and runs in the stream's scope:
+ * a consumer that stops early (or is interrupted) interrupts it. Its failure
+ * fails the stream once the batches before it are taken. It emits one batch
+ * at a time (the manager's chain does): an emit that starts while another
+ * batch waits is a defect. An emit interrupted while its batch waits leaves
+ * the batch to be taken, as the manager counts it delivered once emitted.
  */
 import { Cause, Channel, Effect, type Exit, Stream } from "effect"
 import type * as Pull from "effect/Pull"
 
-/** Hands a non-empty batch to the consumer; completes once the consumer took it. */
+/** Hands a batch to the consumer and completes once the consumer took it (an empty batch at once). */
 export type Emit<A> = (batch: ReadonlyArray<A>) => Effect.Effect<void>
 
+/** Resumes a fiber waiting in `Effect.callback`. */
 type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
+
+const overlapping = "Handoff: an emit started while the previous batch was not taken"
 
 /** The stream of the batches `produce` emits, ending when `produce` does. */
 export const stream = <A, E>(produce: (emit: Emit<A>) => Effect.Effect<unknown, E>): Stream.Stream<A, E> =>
@@ -34,6 +40,10 @@ export const stream = <A, E>(produce: (emit: Emit<A>) => Effect.Effect<unknown, 
     const emit: Emit<A> = (parts) =>
       parts.length === 0 ? Effect.void : Effect.callback<undefined>((resume) => {
         const next = parts as readonly [A, ...Array<A>]
+        if (batch !== undefined) {
+          resume(Effect.die(new Error(overlapping)))
+          return
+        }
         if (taker === undefined) {
           batch = next
           giver = resume

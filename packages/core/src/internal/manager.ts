@@ -896,9 +896,9 @@ const deliver = (run: Run, route: Route, offer: Offer): Sink => {
     if (last?.provider !== source.provider || last.model !== source.model) run.sources.push(source)
     for (const delta of deltas) if (delta._tag === "TextDelta") run.delivered += delta.text
     run.shown = true
-    if (!run.restartPending) return Effect.asVoid(offer(deltas))
+    if (!run.restartPending) return offer(deltas)
     run.restartPending = false
-    return Effect.asVoid(offer([{ _tag: "Restart", reason: "the answer broke and was restarted" }, ...deltas]))
+    return offer([{ _tag: "Restart", reason: "the answer broke and was restarted" }, ...deltas])
   }
   return {
     emit: (deltas) => {
@@ -1053,8 +1053,7 @@ export const stream = (
         sources: run.sources,
         rescued: run.rescued
       }])
-    ),
-    Effect.asVoid
+    )
   )
 
 /** The conversation with `text` as the assistant's prefill (appended to a prefill the caller gave). */
