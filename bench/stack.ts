@@ -32,7 +32,7 @@ const calls = Number(process.env["BENCH_CALLS"] ?? (quick ? 100 : 200))
 const only = (process.env["BENCH_CASES"] ?? "").split(",").filter((s) => s.length > 0)
 const concurrencies = (process.env["BENCH_CONCURRENCY"] ?? (quick ? "1,64" : "1,64,512")).split(",").map(Number)
 /** Children per case for cold start and memory in flight. */
-const children = 2
+const children = 3
 const firstDeltaRuns = quick ? 0 : 60
 
 const run = promisify(execFile)

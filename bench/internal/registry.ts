@@ -13,6 +13,7 @@ export interface Module {
 export const libraries = {
   floor: () => import("./libraries/floor.ts"),
   baton: () => import("./libraries/baton.ts"),
+  effectAi: () => import("./libraries/effectAi.ts"),
   openai: () => import("./libraries/openai.ts"),
   langchain: () => import("./libraries/langchain.ts"),
   vercel: () => import("./libraries/vercel.ts"),

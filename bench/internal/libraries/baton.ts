@@ -7,7 +7,6 @@
  * exported nowhere) in each configuration the issue names. (With no tracer
  * installed Baton opens no spans: see `LlmMetrics`.)
  */
-import * as BatonLanguageModel from "@baton/ai/BatonLanguageModel"
 import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import type { LlmConfigError } from "@baton/core/LlmError"
@@ -22,12 +21,11 @@ import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as OpenAi from "@baton/providers/OpenAi"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import { Context, Effect, Exit, Layer, Redacted, Schema, Scope, Stream, Tracer } from "effect"
-import { LanguageModel } from "effect/ai"
 import type { HttpClient } from "effect/http"
 import * as L from "../library.ts"
 
 /** The subject every request is charged to. */
-const subjectId = "teacher-bench"
+export const subjectId = "teacher-bench"
 /** A subject whose daily quota (one request) is spent at set-up: every request is refused before any network call. */
 const refusedSubject = "teacher-refused"
 
@@ -48,7 +46,7 @@ const quizJsonSchema = {
 const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
 
 /** Fails the promise when the effect fails, as a caller's `runPromise` would; spans go to `tracer`. */
-const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+export const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
   Effect.runPromise(Effect.provideService(effect, Tracer.Tracer, tracer))
 
 const inputOf = (model: string, subject = subjectId): LlmRequest.Input => ({
@@ -115,15 +113,18 @@ const makeManagers = (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger>)
         circuitPolicy: { ...CircuitPolicy.defaults, failureThreshold: Number.MAX_SAFE_INTEGER }
       })
     }
-  }).pipe(
-    // `effect/ai`'s `LanguageModel` served by the default manager, as a user of `effect/ai` would swap it in
-    Effect.flatMap((managers) =>
-      Effect.map(
-        Layer.build(Layer.provide(BatonLanguageModel.layer, Layer.succeed(LlmManager.LlmManager, managers.streamed))),
-        (context) => ({ ...managers, languageModel: context })
-      )
-    )
-  )
+  })
+}
+
+/** Every manager the bench uses, against the mock server with `ledger`; `close` releases their layers. */
+export const managers = async (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger>) => {
+  const scope = Scope.makeUnsafe()
+  // built in `scope` (not with `Effect.provide`, which would close the HTTP client when the build ends)
+  const built = Effect.flatMap(
+    Layer.build(Layer.merge(ProviderHttpClient.layer, Pricing.layerDefault)),
+    (context) => Effect.provideContext(makeManagers(url, ledger), context)
+  ).pipe(Scope.provide(scope))
+  return { ...(await run(built)), close: () => run(Scope.close(scope, Exit.void)) }
 }
 
 /** Baton against the mock server with the in-memory usage ledger; `close` releases its layers. */
@@ -131,13 +132,7 @@ export const setup = (url: string): Promise<L.Library> => setupWith(url, UsageLe
 
 /** Baton against the mock server with `ledger`. */
 export const setupWith = async (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger>): Promise<L.Library> => {
-  const scope = Scope.makeUnsafe()
-  // built in `scope` (not with `Effect.provide`, which would close the HTTP client when the build ends)
-  const built = Effect.flatMap(
-    Layer.build(Layer.merge(ProviderHttpClient.layer, Pricing.layerDefault)),
-    (context) => Effect.provideContext(makeManagers(url, ledger), context)
-  ).pipe(Scope.provide(scope))
-  const m = await run(built)
+  const m = await managers(url, ledger)
   await run(m.streamed.generate(inputOf(L.model, refusedSubject)))
   const requests = new Map<string, LlmRequest.LlmRequest>()
   const requestOf = async (model: string) => {
@@ -193,20 +188,9 @@ export const setupWith = async (url: string, ledger: Layer.Layer<UsageLedger.Usa
       baton(L.names.openCircuit, () => run(m.openCircuit.generate(inputOf(L.model)))),
       baton(L.names.failover, () => run(m.failover.generate(inputOf(L.model)))),
       baton(L.names.openCircuitAlone, () => failed(m.openCircuitAlone)(L.model)),
-      baton(L.names.quota, refused(m.streamed)),
-      baton(
-        L.names.effectAi,
-        () =>
-          run(
-            LanguageModel.generateText({ prompt: L.prompt }).pipe(
-              BatonLanguageModel.withConfigOverride({ subjectId }),
-              Effect.provideContext(m.languageModel)
-            )
-          ),
-        true
-      )
+      baton(L.names.quota, refused(m.streamed))
     ],
     firstDelta: [{ name: "Baton manager.stream", run: firstDelta }],
-    close: () => run(Scope.close(scope, Exit.void))
+    close: m.close
   }
 }
