@@ -283,7 +283,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
         : Effect.fail(new GenerationDisabled())
 
     const generate = (input: Input) =>
-      Effect.flatMap(begin(input), (run) => internal.observe(engine, run, internal.generate(engine, run)))
+      Effect.flatMap(begin(input), (run) => internal.observe(engine, run, () => internal.generate(engine, run)))
 
     function generateStructured<A>(
       input: Input,
@@ -299,13 +299,13 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     ): Effect.Effect<StructuredResult<unknown>, GenerateError> {
       return Effect.flatMap(
         Effect.zip(StructuredOutput.fromSpec(spec), begin(input)),
-        ([output, run]) => internal.observe(engine, run, internal.generateStructured(engine, run, output))
+        ([output, run]) => internal.observe(engine, run, () => internal.generateStructured(engine, run, output))
       )
     }
 
     const stream = (input: Input): Stream.Stream<StreamPart, StreamError> =>
       Handoff.stream<StreamPart, StreamError>((emit) =>
-        Effect.flatMap(begin(input), (run) => internal.observe(engine, run, internal.stream(engine, run, emit)))
+        Effect.flatMap(begin(input), (run) => internal.observe(engine, run, () => internal.stream(engine, run, emit)))
       )
 
     return LlmManager.of({

@@ -799,21 +799,25 @@ const runChain = <A>(
 /**
  * With a quota: refuses a request asking for more units than the per-request
  * maximum, then, when it names a subject, spends its units of the subject's
- * quota around `effect` and charges the budgets with what every attempt billed.
+ * quota around the effect `make` builds (only once the quota let it through)
+ * and charges the budgets with what every attempt billed.
  */
 const withQuota = <A, E>(
   engine: Engine,
   run: Run,
-  effect: Effect.Effect<A, E>
+  make: () => Effect.Effect<A, E>
 ): Effect.Effect<A, E | QuotaError | InvalidOptions> => {
-  if (Option.isNone(engine.quota)) return effect
+  if (Option.isNone(engine.quota)) return make()
   const quota = engine.quota.value
   const { subjectId, units } = run.request
-  const spend = subjectId === undefined ? effect : quota.withQuota(subjectId, units, (reservation) => {
-    run.reservation = reservation
-    return effect
-  })
-  return Effect.andThen(quota.checkRequestSize(units), spend)
+  return Effect.andThen(
+    quota.checkRequestSize(units),
+    subjectId === undefined ? make : () =>
+      quota.withQuota(subjectId, units, (reservation) => {
+        run.reservation = reservation
+        return make()
+      })
+  )
 }
 
 /** Counts the request by how it ended, and a quota refusal by its reason. */
@@ -828,19 +832,21 @@ const recordOutcome = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =
 }
 
 /**
- * Runs a whole request under the quota, its span and its request and quota
- * metrics, with the commands of a circuit store from context bounded by its
- * deadline.
+ * Runs a whole request (the effect `make` builds, once the quota let it
+ * through) under the quota, its span and its request and quota metrics,
+ * with the commands of a circuit store from context bounded by its deadline.
  */
 export const observe = <A, E>(
   engine: Engine,
   run: Run,
-  effect: Effect.Effect<A, E>
+  make: () => Effect.Effect<A, E>
 ): Effect.Effect<A, E | QuotaError | InvalidOptions> =>
   withQuota(
     engine,
     run,
-    engine.storeFromContext ? Effect.provideService(effect, CircuitPolicy.StoreDeadline, run.deadlineAt) : effect
+    engine.storeFromContext
+      ? () => Effect.provideService(make(), CircuitPolicy.StoreDeadline, run.deadlineAt)
+      : make
   ).pipe(
     Effect.onExit((exit) => recordOutcome(exit)),
     LlmMetrics.withRequestSpan(run.request)
