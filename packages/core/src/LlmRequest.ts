@@ -303,15 +303,13 @@ const checkedPlain = (
   if (units !== undefined && !isUnits(units)) return undefined
   const tags = metadata.tags === undefined ? undefined : plainTags(metadata.tags)
   if (metadata.tags !== undefined && tags === undefined) return undefined
-  return {
-    prompt,
-    metadata: {
-      ...(subjectId === undefined ? {} : { subjectId: SubjectId.make(subjectId, trusted) }),
-      ...(requestId === undefined ? {} : { requestId: RequestId.make(requestId, trusted) }),
-      ...(units === undefined ? {} : { units }),
-      ...(tags === undefined ? {} : { tags })
-    }
-  }
+  // set one by one: no object per absent field
+  const checked: { -readonly [K in keyof Metadata]: Metadata[K] } = {}
+  if (subjectId !== undefined) checked.subjectId = SubjectId.make(subjectId, trusted)
+  if (requestId !== undefined) checked.requestId = RequestId.make(requestId, trusted)
+  if (units !== undefined) checked.units = units
+  if (tags !== undefined) checked.tags = tags
+  return { prompt, metadata: checked }
 }
 
 /**
