@@ -42,6 +42,10 @@
  * - `generate` streams underneath by default so that a stalled provider is
  *   caught within the first-token and idle limits; set
  *   `FallbackPolicy.generateVia: "generate"` for plain calls.
+ * - `stream` runs at most one chunk ahead of its caller (Baton's adapters
+ *   buffer at most 64 KiB unread): a caller that does not pull holds the
+ *   provider back, bounded by the request deadline (not by the idle limit,
+ *   which measures the provider's silence).
  * - Circuit state is per process unless a `CircuitBreakerStore` for Redis
  *   (`@baton/redis/RedisCircuitBreaker`) is in context at build time. Such a
  *   store's commands are bounded by each request's deadline

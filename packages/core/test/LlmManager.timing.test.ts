@@ -3,7 +3,8 @@
  * cool-down runs on the `TestClock`, and no assertion reads the wall clock.
  * Real time remains only where the mock server holds a reply (its faults
  * run on real timers): the probe held 1 s while a second call is admitted,
- * and `eventually`'s 5-10 s guards, which only bound a hang.
+ * the 300 ms a slow caller waits for the next words to reach it, and
+ * `eventually`'s 5-10 s guards, which only bound a hang.
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
@@ -184,6 +185,34 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
       if (first?.error?._tag !== "ProviderTimeout") return assert.fail(`expected a timeout, got ${first?.error?._tag}`)
       assert.strictEqual(first.error.phase, "idle")
       assert.isBelow(yield* Clock.currentTimeMillis, 5_000)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a caller that stops pulling for longer than the idle limit is not a stalled provider", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { limits: { firstByteMs: 5_000, firstTokenMs: 5_000, idleMs: 300 } }
+      })
+      // one event per word, 20 ms apart in real time: more of the answer is to come while the caller dwells
+      yield* inject("openai", MockFault.slowTokens(20, { content: "Lava is molten rock." }))
+      const parts: Array<StreamPart> = []
+      yield* Stream.runForEach(llm.stream(prompt), (part) =>
+        Effect.gen(function*() {
+          if (parts.length === 0) {
+            // the next words arrive (real time) and wait for the caller, who then dwells for 30 idle limits
+            yield* liveWait(300)
+            yield* TestClock.adjust(9_000)
+          }
+          parts.push(part)
+        }))
+      const finish = parts.at(-1)
+      if (finish?._tag !== "Finish") return assert.fail(`expected a Finish, got ${finish?._tag}`)
+      assert.deepStrictEqual([finish.rescued, finish.sources?.map((s) => s.provider)], [false, ["openai"]])
+      assert.isFalse(parts.some((part) => part._tag === "Restart"))
+      const text = parts.map((part) => part._tag === "TextDelta" ? part.text : "").join("")
+      assert.strictEqual(text, "Lava is molten rock.")
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+      assert.isAtLeast(yield* Clock.currentTimeMillis, 9_000)
     }).pipe(Effect.provide(Bench)))
 
   it.effect("fails with DeadlineExceeded, carrying the attempts so far, when the request's time runs out", () =>
