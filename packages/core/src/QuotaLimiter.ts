@@ -601,7 +601,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       units,
       bill: budgeted ? bill : () => Effect.void,
       commit: (usage) => settleWith(usage === undefined || !budgeted ? Effect.void : bill(usage)),
-      refund: settleWith(live ? logDropped("refund")(store.refund({ key, units, reservation })) : Effect.void)
+      // built only for a request that ends without success
+      refund: Effect.suspend(() =>
+        settleWith(live ? logDropped("refund")(store.refund({ key, units, reservation })) : Effect.void)
+      )
     }
   }
 
