@@ -42,8 +42,9 @@
  * - `generate` streams underneath by default so that a stalled provider is
  *   caught within the first-token and idle limits; set
  *   `FallbackPolicy.generateVia: "generate"` for plain calls.
- * - `stream` runs at most one chunk ahead of its caller (Baton's adapters
- *   buffer at most 64 KiB unread): a caller that does not pull holds the
+ * - `stream` runs at most one batch (one read of the connection) ahead of
+ *   its caller, and Baton's adapters over `ProviderHttpClient` stop reading
+ *   once about 64 KiB is unread: a caller that does not pull holds the
  *   provider back, bounded by the request deadline (not by the idle limit,
  *   which measures the provider's silence).
  * - Circuit state is per process unless a `CircuitBreakerStore` for Redis

@@ -254,6 +254,8 @@ const limitsCheck = (
   return (now) => {
     if (now >= deadlineAt) return new DeadlineReached()
     const phase = progress.phase
+    // only the deadline ends `delivering`: an attempt stopped there would leave its batch in the
+    // stream's handoff, where a rescue's first emit would find it (a defect)
     const end = phase === "idle" || phase === "delivering" ? deadlineAt : attemptEnd
     const received = progress.received
     if (now >= end) {
