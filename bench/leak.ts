@@ -66,23 +66,21 @@ const slope = (points: ReadonlyArray<Point>): number => {
   return num / den
 }
 
-/** V8's spaces of compiled code and its metadata: not objects the calls keep. */
 /** Longer than the ledger writer's flush interval (1 s). */
 const flushSettleMs = 1200
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
+/** V8's spaces of compiled code and its metadata: not objects the calls keep. */
 const codeSpaces = new Set(["code_space", "code_large_object_space", "trusted_space", "trusted_large_object_space"])
 
 /** After a full GC: bytes used by JavaScript objects, and by compiled code. */
 const heapAfterGc = async (): Promise<{ readonly heapBytes: number; readonly codeBytes: number }> => {
   // the usage ledger's writer holds up to a second of rows (its flush interval): sampled at a
   // varying phase of that second, its queue made a sawtooth of several MiB at thousands of calls a second
-  await pause(flushSettleMs)
+  await Measure.pause(flushSettleMs)
   Measure.gc()
   Measure.gc()
   // V8 sweeps after a full GC on helper threads: until it has, the space's used size still counts garbage
-  await pause(100)
+  await Measure.pause(100)
   let heapBytes = 0
   let codeBytes = 0
   for (const space of getHeapSpaceStatistics()) {

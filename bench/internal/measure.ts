@@ -10,12 +10,15 @@ export const gc = (): void => {
   if (typeof globalThis.gc === "function") globalThis.gc()
 }
 
+/** Resolves after `ms` milliseconds. */
+export const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
 /**
  * Waits 20 ms: V8 sweeps the heap on helper threads after a full GC, and
  * that CPU would otherwise be charged to the batch measured next (most to a
  * cheap one: a refusal's batch costs about 50 ms in all).
  */
-const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20))
+const settle = (): Promise<void> => pause(20)
 
 /** One batch of one case at one concurrency. */
 export interface Sample {
@@ -136,7 +139,7 @@ export const inFlight = async (
     rssPeak = Math.max(rssPeak, process.memoryUsage.rss())
   }, 10)
   const calls = Promise.allSettled(Array.from({ length: concurrency }, () => call(slowModel)))
-  await new Promise((resolve) => setTimeout(resolve, holdMs))
+  await pause(holdMs)
   const rssHeld = process.memoryUsage.rss()
   gc()
   const heapHeld = process.memoryUsage().heapUsed

@@ -33,7 +33,7 @@ import { hash, randomUUID } from "node:crypto"
 import * as GenerationOptions from "./GenerationOptions.ts"
 import { RequestId, SubjectId } from "./Ids.ts"
 import { firstIssue } from "./internal/schemaIssue.ts"
-import { trusted } from "./internal/stackless.ts"
+import { trusted } from "./internal/trusted.ts"
 import { InvalidOptions } from "./LlmError.ts"
 import * as Tool from "./Tool.ts"
 

@@ -77,7 +77,7 @@
  */
 import { Context, DateTime, Duration, Effect, Exit, Layer, Option } from "effect"
 import type { SubjectId } from "./Ids.ts"
-import { trusted } from "./internal/stackless.ts"
+import { trusted } from "./internal/trusted.ts"
 import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
 import {
   InvalidOptions,

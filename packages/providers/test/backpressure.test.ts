@@ -5,15 +5,13 @@
  * answer arrives whole. Through `LlmManager.stream` over real HTTP, from a
  * server that writes as fast as the connection takes and counts what it wrote.
  */
-import * as FallbackPolicy from "@baton/core/FallbackPolicy"
-import * as LlmManager from "@baton/core/LlmManager"
 import * as Pricing from "@baton/core/Pricing"
 import * as TestServer from "@baton/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Stream } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import { createServer } from "node:http"
-import * as OpenAi from "../src/OpenAi.ts"
 import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
+import * as Manager from "./utils/manager.ts"
 
 /** One text delta of about 1 KiB. */
 const piece = "x".repeat(1000)
@@ -59,11 +57,7 @@ describe("a slow reader of a long stream", () => {
     () =>
       Effect.gen(function*() {
         const server = yield* floodingServer
-        const llm = yield* LlmManager.make({
-          providers: [OpenAi.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.url })],
-          policy: FallbackPolicy.make({ maxRetries: 0, requestTimeoutMs: 120_000 }),
-          generationEnabled: true
-        })
+        const llm = yield* Manager.openAi(server.url, { requestTimeoutMs: 120_000 })
         let received = 0
         let paused: ReadonlyArray<number> = []
         yield* Stream.runForEach(llm.stream({ prompt: "a long answer" }), (part) =>

@@ -6,15 +6,13 @@
  * stream, and a call cancelled while the server holds it (the server sees
  * its stream closed) after which the connection still serves.
  */
-import * as FallbackPolicy from "@baton/core/FallbackPolicy"
-import * as LlmManager from "@baton/core/LlmManager"
 import * as Pricing from "@baton/core/Pricing"
 import * as TestServer from "@baton/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { Effect, Fiber, Layer, Stream } from "effect"
 import { createSecureServer } from "node:http2"
-import * as OpenAi from "../src/OpenAi.ts"
 import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
+import * as Manager from "./utils/manager.ts"
 
 /** A throwaway key and certificate for 127.0.0.1, for this test's server only. */
 const key = `-----BEGIN PRIVATE KEY-----
@@ -93,21 +91,13 @@ describe("over HTTP/2", () => {
   it.live("plain, streamed and cancelled calls; the connection serves on after a cancellation", () =>
     Effect.gen(function*() {
       const server = yield* h2Server
-      const llm = yield* LlmManager.make({
-        providers: [OpenAi.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.url })],
-        policy: FallbackPolicy.make({ maxRetries: 0 }),
-        generationEnabled: true
-      })
+      const llm = yield* Manager.openAi(server.url)
       const streamed = yield* llm.generate({ prompt: "hi" })
       assert.strictEqual(streamed.content, "ok over h2")
       assert.strictEqual(streamed.usage.totalTokens, 6)
       const parts = yield* Stream.runCollect(llm.stream({ prompt: "hi" }))
       assert.strictEqual(parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join(""), "ok over h2")
-      const plain = yield* LlmManager.make({
-        providers: [OpenAi.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.url })],
-        policy: FallbackPolicy.make({ maxRetries: 0, generateVia: "generate" }),
-        generationEnabled: true
-      })
+      const plain = yield* Manager.openAi(server.url, { generateVia: "generate" })
       assert.strictEqual((yield* plain.generate({ prompt: "hi" })).content, "ok over h2")
       const held = yield* Effect.forkChild(llm.generate({ prompt: "hold" }))
       while (server.streams() < 4) yield* Effect.sleep("10 millis")

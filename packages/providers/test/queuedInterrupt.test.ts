@@ -5,15 +5,13 @@
  * Through `LlmManager` over real HTTP, from a server that counts its
  * connections and holds the first request a while.
  */
-import * as FallbackPolicy from "@baton/core/FallbackPolicy"
-import * as LlmManager from "@baton/core/LlmManager"
 import * as Pricing from "@baton/core/Pricing"
 import * as TestServer from "@baton/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Redacted } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import { createServer } from "node:http"
-import * as OpenAi from "../src/OpenAi.ts"
 import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
+import * as Manager from "./utils/manager.ts"
 
 const reply = JSON.stringify({
   choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
@@ -50,11 +48,7 @@ describe("a request cancelled while it waits for a connection", () => {
   it.live("is never sent, and the next request reuses the connection it waited for", () =>
     Effect.gen(function*() {
       const server = yield* countingServer(300)
-      const llm = yield* LlmManager.make({
-        providers: [OpenAi.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.url })],
-        policy: FallbackPolicy.make({ maxRetries: 0, generateVia: "generate" }),
-        generationEnabled: true
-      })
+      const llm = yield* Manager.openAi(server.url, { generateVia: "generate" })
       const first = yield* Effect.forkChild(llm.generate({ prompt: "held" }))
       yield* Effect.sleep("50 millis")
       const queued = yield* Effect.forkChild(llm.generate({ prompt: "cancelled" }))

@@ -6,15 +6,13 @@
  * circuit). Through `LlmManager` with no retries, over real HTTP, from a
  * server that closes every connection on its second request unanswered.
  */
-import * as FallbackPolicy from "@baton/core/FallbackPolicy"
-import * as LlmManager from "@baton/core/LlmManager"
 import * as Pricing from "@baton/core/Pricing"
 import * as TestServer from "@baton/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
-import * as OpenAi from "../src/OpenAi.ts"
 import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
+import * as Manager from "./utils/manager.ts"
 
 const reply = JSON.stringify({
   choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
@@ -50,11 +48,9 @@ describe("a keep-alive connection closed as the request leaves", () => {
   it.live("is sent again once on another connection: both calls succeed, no attempt failed", () =>
     Effect.gen(function*() {
       const server = yield* closingServer
-      const llm = yield* LlmManager.make({
-        providers: [OpenAi.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.url })],
-        policy: FallbackPolicy.make({ maxRetries: 0, generateVia: "generate" }),
-        circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 },
-        generationEnabled: true
+      const llm = yield* Manager.openAi(server.url, { generateVia: "generate" }, {
+        failureThreshold: 100,
+        cooldownMs: 60_000
       })
       for (let call = 0; call < 2; call++) {
         const result = yield* llm.generate({ prompt: "hi" })

@@ -42,7 +42,7 @@ import type * as RequestLog from "../RequestLog.ts"
 import type * as StructuredOutput from "../StructuredOutput.ts"
 import * as TokenUsage from "../TokenUsage.ts"
 import type * as UsageLedger from "../UsageLedger.ts"
-import { trusted } from "./stackless.ts"
+import { trusted } from "./trusted.ts"
 import type * as Watchdog from "./watchdog.ts"
 
 /** The request's own deadline cut an attempt or a wait (not the provider's fault). */

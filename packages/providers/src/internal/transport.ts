@@ -89,9 +89,9 @@ const highWaterMark = 64 * 1024
  * pulls. `abort` closes the connection; a request aborted before it reached
  * a socket fails there unwritten, leaving the socket to the next request
  * (undici's private queue hook, which would take it out of the queue at
- * once, is not used). The consumer is
- * woken in a microtask, never inside undici's parser callbacks, so that what
- * it does next (abort, dispatch another request) runs outside them.
+ * once, is not used). The consumer is woken in a microtask, never inside
+ * undici's parser callbacks, so that what it does next (abort, dispatch
+ * another request) runs outside them.
  */
 class Exchange implements Undici.Dispatcher.DispatchHandler {
   controller: Undici.Dispatcher.DispatchController | undefined
