@@ -365,7 +365,8 @@ export const recordAttempt = (report: AttemptReport): Effect.Effect<void> =>
       tokensBy(provider, model, "reasoning").updateUnsafe(usage.reasoningTokens, context)
       costBy(provider, model).updateUnsafe(usage.costNanoUsd, context)
     }
-    return tracing(Context.get(context, Tracer.Tracer)) ? annotateAttempt(report) : Effect.void
+    if (tracing(Context.get(context, Tracer.Tracer))) annotateSpanOf(context, report)
+    return Effect.void
   })
 
 /**
@@ -394,25 +395,43 @@ export const requestAttributes = (
   return attributes
 }
 
+/** Hands each GenAI attribute known once an attempt has ended to `set`: the one list for {@link responseAttributes} and the span. */
+const eachResponseAttribute = (report: AttemptReport, set: (key: string, value: unknown) => void): void => {
+  set("gen_ai.response.model", report.attempt.model)
+  set("baton.attempt.number", report.attemptNumber)
+  set("baton.attempt.role", report.attempt.role)
+  set("baton.attempt.outcome", report.attempt.outcome)
+  if (report.usage !== undefined) {
+    set("gen_ai.usage.input_tokens", report.usage.promptTokens)
+    set("gen_ai.usage.output_tokens", report.usage.completionTokens)
+    set("baton.usage.cost_nano_usd", report.usage.costNanoUsd)
+  }
+  if (report.finishReason !== undefined) set("gen_ai.response.finish_reasons", [report.finishReason])
+  if (report.attempt.error !== undefined) set("error.type", report.attempt.error._tag)
+}
+
 /**
  * The GenAI attributes known once an attempt has ended: the answering model,
  * token usage, finish reason and, for a failure, `error.type`.
  *
  * @since 0.1.0
  */
-export const responseAttributes = (report: AttemptReport): Record<string, unknown> => ({
-  "gen_ai.response.model": report.attempt.model,
-  "baton.attempt.number": report.attemptNumber,
-  "baton.attempt.role": report.attempt.role,
-  "baton.attempt.outcome": report.attempt.outcome,
-  ...(report.usage === undefined ? {} : {
-    "gen_ai.usage.input_tokens": report.usage.promptTokens,
-    "gen_ai.usage.output_tokens": report.usage.completionTokens,
-    "baton.usage.cost_nano_usd": report.usage.costNanoUsd
-  }),
-  ...(report.finishReason === undefined ? {} : { "gen_ai.response.finish_reasons": [report.finishReason] }),
-  ...(report.attempt.error === undefined ? {} : { "error.type": report.attempt.error._tag })
-})
+export const responseAttributes = (report: AttemptReport): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {}
+  eachResponseAttribute(report, (key, value) => {
+    attributes[key] = value
+  })
+  return attributes
+}
+
+/** Sets the response attributes straight on the span of `context`, if one is open (no record built, no effect run). */
+const annotateSpanOf = (context: Context.Context<never>, report: AttemptReport): void => {
+  const span = Context.getOrUndefined(context, Tracer.ParentSpan)
+  if (span?._tag !== "Span" || span.status._tag === "Ended") return
+  eachResponseAttribute(report, (key, value) => {
+    span.attribute(key, value)
+  })
+}
 
 /**
  * Sets {@link responseAttributes} on the current span.
@@ -420,7 +439,10 @@ export const responseAttributes = (report: AttemptReport): Record<string, unknow
  * @since 0.1.0
  */
 export const annotateAttempt = (report: AttemptReport): Effect.Effect<void> =>
-  Effect.annotateCurrentSpan(responseAttributes(report))
+  Effect.contextWith((context) => {
+    annotateSpanOf(context, report)
+    return Effect.void
+  })
 
 /** `effect` in the span `span` gives it, unless no tracer is installed (nothing could read the span). */
 const traced = <A, E, R>(
@@ -476,15 +498,12 @@ export interface AttemptStart {
  */
 export const withAttemptSpan =
   (start: AttemptStart) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    traced(effect, (effect) =>
-      inSpan(effect, `chat ${start.model}`, {
-        kind: "client",
-        attributes: {
-          ...requestAttributes(start.request, start),
-          "baton.attempt.number": start.attemptNumber,
-          "baton.attempt.role": start.role
-        }
-      }))
+    traced(effect, (effect) => {
+      const attributes = requestAttributes(start.request, start)
+      attributes["baton.attempt.number"] = start.attemptNumber
+      attributes["baton.attempt.role"] = start.role
+      return inSpan(effect, `chat ${start.model}`, { kind: "client", attributes })
+    })
 
 /**
  * Serves the Prometheus exposition of every metric at `path` (default
