@@ -5,11 +5,18 @@
  * over a provider that answers at once in process (or after one event-loop
  * turn: the `hop:` cases), beside that provider called alone. What the manager
  * adds to one adapter call is the difference; the refusals (quota, open
- * circuit) and the failover are whole costs. In µs per call (CPU, hot).
+ * circuit) and the failover are whole costs. The `price:` cases take the
+ * services away one at a time: what each costs a plain `generate`. In µs per
+ * call (CPU and wall, hot), and as a ratio to the first case printed.
+ *
+ * The cases' batches are interleaved, round after round, after a warm-up
+ * batch of each; every figure is the median over the rounds, and the ratio
+ * is the median of the per-round ratios (min-max in brackets): on a shared
+ * machine only ratios taken this way hold still.
  *
  * Run: `node --expose-gc bench/manager.ts [words]` in `bench/` (only the cases
  * whose name contains one of the comma-separated words; `BENCH_MANAGER_CALLS`
- * per batch, default 5000).
+ * per batch, default 2000; `BENCH_MANAGER_ROUNDS`, default 7).
  */
 import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
@@ -25,7 +32,7 @@ import * as TokenUsage from "@baton/core/TokenUsage"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import { Context, Effect, Exit, Layer, Scope, Stream, Tracer } from "effect"
 
-const calls = Number(process.env["BENCH_MANAGER_CALLS"] ?? 5000)
+const calls = Number(process.env["BENCH_MANAGER_CALLS"] ?? 2000)
 const prompt = "Write one multiple-choice question about photosynthesis for 12-year-olds."
 const usage = TokenUsage.make({ promptTokens: 20, completionTokens: 40 }, 1234, "model")
 
@@ -82,24 +89,30 @@ const instant = (name: string, failing = false, hop = false): Layer.Layer<LlmPro
   })
 }
 
-const stores = Layer.mergeAll(
-  RequestLog.layer([{ name: "discard", write: () => Effect.void }]),
-  UsageLedger.layerMemory(),
-  QuotaLimiter.layerMemoryWith({
-    maxQuestionsPerRequest: 20,
-    dailyLimit: 1_000_000_000,
-    timeZone: "UTC",
-    overrides: QuotaLimiter.overridesFromRecord({ "teacher-refused": { daily: 1 } })
-  })
-)
+/** The services `LlmManager` takes from context, each optional. */
+const discardingLog = RequestLog.layer([{ name: "discard", write: () => Effect.void }])
+const memoryLedger = UsageLedger.layerMemory()
+const memoryQuota = QuotaLimiter.layerMemoryWith({
+  maxQuestionsPerRequest: 20,
+  dailyLimit: 1_000_000_000,
+  timeZone: "UTC",
+  overrides: QuotaLimiter.overridesFromRecord({ "teacher-refused": { daily: 1 } })
+})
 
-const manager = (options: LlmManager.Options<never, never>) =>
+const manager = (
+  options: LlmManager.Options<never, never>,
+  services: Layer.Layer<never, unknown> = Layer.mergeAll(discardingLog, memoryLedger, memoryQuota)
+) =>
   Effect.map(
-    Layer.build(LlmManager.layer(options).pipe(Layer.provide(stores))),
+    Layer.build(LlmManager.layer(options).pipe(Layer.provide(services))),
     (context) => Context.get(context, LlmManager.LlmManager)
   )
 
 const input = (subjectId = "teacher-bench"): LlmRequest.Input => ({ prompt, metadata: { subjectId } })
+const viaGenerate = { providers: [instant("deepseek")], policy: FallbackPolicy.make({ generateVia: "generate" }) }
+/** Run with Effect's `nativeTracer`, which Baton opens no span for (the runner installs a tracer around every case). */
+const untraced = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.provideService(effect, Tracer.Tracer, Tracer.nativeTracer)
 const noRetry = FallbackPolicy.make({ maxRetries: 0 })
 const openOnFirst = { failureThreshold: 1, cooldownMs: 24 * 3_600_000 }
 
@@ -115,10 +128,10 @@ const program = Effect.gen(function*() {
     providers: [instant("deepseek", false, true)],
     policy: FallbackPolicy.make({ generateVia: "generate" })
   })
-  const plain = yield* manager({
-    providers: [instant("deepseek")],
-    policy: FallbackPolicy.make({ generateVia: "generate" })
-  })
+  const plain = yield* manager(viaGenerate)
+  const noLog = yield* manager(viaGenerate, Layer.mergeAll(memoryLedger, memoryQuota))
+  const noLedger = yield* manager(viaGenerate, Layer.mergeAll(discardingLog, memoryQuota))
+  const bare = yield* manager(viaGenerate, Layer.empty)
   const openAlone = yield* manager({
     providers: [instant("deepseek", true)],
     policy: noRetry,
@@ -152,38 +165,55 @@ const program = Effect.gen(function*() {
     ["quota refusal", () => Effect.exit(streamed.generate(input("teacher-refused")))],
     ["open circuit, no fallback (refused)", () => Effect.exit(openAlone.generate(input()))],
     ["open circuit -> fallback", () => openThenFallback.generate(input())],
-    ["primary 503 at once -> fallback (no retry)", () => failover.generate(input())]
+    ["primary 503 at once -> fallback (no retry)", () => failover.generate(input())],
+    // what each service costs `generate` (plain calls), against the first
+    ["price: manager.generate (generateVia: generate), every service", () => plain.generate(input())],
+    ["price: without the request log", () => noLog.generate(input())],
+    ["price: without the usage ledger", () => noLedger.generate(input())],
+    ["price: without a subject (no quota spent)", () => plain.generate({ prompt })],
+    ["price: without a tracer (no spans)", () => untraced(plain.generate(input()))],
+    ["price: none of them", () => untraced(bare.generate({ prompt }))]
   ] as const
 })
 
 /** A tracer that builds every span and exports none (with no tracer installed Baton opens no spans). */
 const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
 
-/** CPU and wall µs per call, the medians of 5 batches after a warm-up batch. */
-const cost = async (f: () => Effect.Effect<unknown, unknown>): Promise<readonly [number, number]> => {
-  const batch = async () => {
-    globalThis.gc?.()
-    const cpu = process.cpuUsage()
-    const start = performance.now()
-    for (let i = 0; i < calls; i++) await Effect.runPromise(Effect.provideService(f(), Tracer.Tracer, tracer))
-    const used = process.cpuUsage(cpu)
-    return [(used.user + used.system) / calls, (performance.now() - start) * 1000 / calls] as const
-  }
-  await batch()
-  const runs: Array<readonly [number, number]> = []
-  for (let i = 0; i < 5; i++) runs.push(await batch())
-  const median = (i: 0 | 1) => runs.map((run) => run[i]).sort((a, b) => a - b)[2] ?? Number.NaN
-  return [median(0), median(1)]
+const rounds = Number(process.env["BENCH_MANAGER_ROUNDS"] ?? 7)
+
+/** CPU and wall µs per call of one batch of `f`. */
+const batch = async (f: () => Effect.Effect<unknown, unknown>): Promise<readonly [number, number]> => {
+  globalThis.gc?.()
+  const cpu = process.cpuUsage()
+  const start = performance.now()
+  for (let i = 0; i < calls; i++) await Effect.runPromise(Effect.provideService(f(), Tracer.Tracer, tracer))
+  const used = process.cpuUsage(cpu)
+  return [(used.user + used.system) / calls, (performance.now() - start) * 1000 / calls] as const
 }
+
+const median = (values: ReadonlyArray<number>): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN
 
 if (import.meta.main) {
   const scope = Scope.makeUnsafe()
-  const cases = await Effect.runPromise(makeCases(scope))
   const wanted = process.argv[2]?.split(",")
-  for (const [name, f] of cases) {
-    if (wanted !== undefined && !wanted.some((word) => name.includes(word))) continue
-    const [cpu, wall] = await cost(f)
-    console.log(`${cpu.toFixed(1).padStart(8)} µs CPU ${wall.toFixed(1).padStart(8)} µs wall  ${name}`)
+  const cases = (await Effect.runPromise(makeCases(scope))).filter(([name]) =>
+    wanted === undefined || wanted.some((word) => name.includes(word))
+  )
+  // a warm-up batch of each, then the cases' batches interleaved round by round
+  for (const [, f] of cases) await batch(f)
+  const runs = cases.map(() => [] as Array<readonly [number, number]>)
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, [, f]] of cases.entries()) runs[i]?.push(await batch(f))
+  }
+  const first = runs[0] ?? []
+  for (const [i, [name]] of cases.entries()) {
+    const mine = runs[i] ?? []
+    const ratios = mine.map(([cpu], round) => cpu / (first[round]?.[0] ?? Number.NaN))
+    const cpu = median(mine.map(([cpu]) => cpu)).toFixed(1).padStart(8)
+    const wall = median(mine.map(([, wall]) => wall)).toFixed(1).padStart(8)
+    const ratio = `x${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`
+    console.log(`${cpu} µs CPU ${wall} µs wall ${ratio.padStart(18)}  ${name}`)
   }
   await Effect.runPromise(Scope.close(scope, Exit.void))
 }
