@@ -6,8 +6,11 @@
  * turn: the `hop:` cases), beside that provider called alone. What the manager
  * adds to one adapter call is the difference; the refusals (quota, open
  * circuit) and the failover are whole costs. The `price:` cases take the
- * services away one at a time: what each costs a plain `generate`. In µs per
- * call (CPU and wall, hot), and as a ratio to the first case printed.
+ * services away one at a time: what each costs a plain `generate` (run them
+ * alone, `price`, so that their ratios are to the case with every service;
+ * the memory ledger keeps every row, so its price includes the heap it
+ * grows). In µs per call (CPU and wall, hot), and as a ratio of CPU to the
+ * first case printed.
  *
  * The cases' batches are interleaved, round after round, after a warm-up
  * batch of each; every figure is the median over the rounds, and the ratio
@@ -22,6 +25,7 @@ import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import type { GenerationResult, StreamPart } from "@baton/core/GenerationResult"
 import { ModelId, ProviderName } from "@baton/core/Ids"
+import type { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmProvider from "@baton/core/LlmProvider"
 import * as LlmRequest from "@baton/core/LlmRequest"
@@ -89,7 +93,7 @@ const instant = (name: string, failing = false, hop = false): Layer.Layer<LlmPro
   })
 }
 
-/** The services `LlmManager` takes from context, each optional. */
+// the services `LlmManager` takes from context, each optional
 const discardingLog = RequestLog.layer([{ name: "discard", write: () => Effect.void }])
 const memoryLedger = UsageLedger.layerMemory()
 const memoryQuota = QuotaLimiter.layerMemoryWith({
@@ -101,7 +105,7 @@ const memoryQuota = QuotaLimiter.layerMemoryWith({
 
 const manager = (
   options: LlmManager.Options<never, never>,
-  services: Layer.Layer<never, unknown> = Layer.mergeAll(discardingLog, memoryLedger, memoryQuota)
+  services: Layer.Layer<never, LlmConfigError> = Layer.mergeAll(discardingLog, memoryLedger, memoryQuota)
 ) =>
   Effect.map(
     Layer.build(LlmManager.layer(options).pipe(Layer.provide(services))),
@@ -110,16 +114,16 @@ const manager = (
 
 const input = (subjectId = "teacher-bench"): LlmRequest.Input => ({ prompt, metadata: { subjectId } })
 const viaGenerate = { providers: [instant("deepseek")], policy: FallbackPolicy.make({ generateVia: "generate" }) }
-/** Run with Effect's `nativeTracer`, which Baton opens no span for (the runner installs a tracer around every case). */
-const untraced = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.provideService(effect, Tracer.Tracer, Tracer.nativeTracer)
 const noRetry = FallbackPolicy.make({ maxRetries: 0 })
 const openOnFirst = { failureThreshold: 1, cooldownMs: 24 * 3_600_000 }
 
-/** The measured cases, by name, built in `scope` (the managers live as long as it). */
+/** A measured case: its name, one call, and the tracer it runs under (default {@link tracer}). */
+type Case = readonly [name: string, call: () => Effect.Effect<unknown, unknown>, tracer?: Tracer.Tracer]
+
+/** The measured cases, built in `scope` (the managers live as long as it). */
 export const makeCases = (scope: Scope.Scope) => Scope.provide(program, scope)
 
-const program = Effect.gen(function*() {
+const program = Effect.gen(function*(): Effect.fn.Return<ReadonlyArray<Case>, unknown, Scope.Scope> {
   const alone = Context.get(yield* Layer.build(instant("deepseek")), LlmProvider.LlmProvider)
   const streamed = yield* manager({ providers: [instant("deepseek")] })
   const aloneHop = Context.get(yield* Layer.build(instant("deepseek", false, true)), LlmProvider.LlmProvider)
@@ -171,9 +175,10 @@ const program = Effect.gen(function*() {
     ["price: without the request log", () => noLog.generate(input())],
     ["price: without the usage ledger", () => noLedger.generate(input())],
     ["price: without a subject (no quota spent)", () => plain.generate({ prompt })],
-    ["price: without a tracer (no spans)", () => untraced(plain.generate(input()))],
-    ["price: none of them", () => untraced(bare.generate({ prompt }))]
-  ] as const
+    // Effect's `nativeTracer`: Baton opens no span for it
+    ["price: without a tracer (no spans)", () => plain.generate(input()), Tracer.nativeTracer],
+    ["price: none of them", () => bare.generate({ prompt }), Tracer.nativeTracer]
+  ]
 })
 
 /** A tracer that builds every span and exports none (with no tracer installed Baton opens no spans). */
@@ -181,18 +186,23 @@ const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) }
 
 const rounds = Number(process.env["BENCH_MANAGER_ROUNDS"] ?? 7)
 
-/** CPU and wall µs per call of one batch of `f`. */
-const batch = async (f: () => Effect.Effect<unknown, unknown>): Promise<readonly [number, number]> => {
+/** CPU and wall µs per call of one batch of a case. */
+const batch = async ([, call, caseTracer = tracer]: Case): Promise<readonly [number, number]> => {
   globalThis.gc?.()
   const cpu = process.cpuUsage()
   const start = performance.now()
-  for (let i = 0; i < calls; i++) await Effect.runPromise(Effect.provideService(f(), Tracer.Tracer, tracer))
+  for (let i = 0; i < calls; i++) await Effect.runPromise(Effect.provideService(call(), Tracer.Tracer, caseTracer))
   const used = process.cpuUsage(cpu)
   return [(used.user + used.system) / calls, (performance.now() - start) * 1000 / calls] as const
 }
 
-const median = (values: ReadonlyArray<number>): number =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length / 2
+  return Number.isInteger(middle)
+    ? ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2
+    : sorted[Math.floor(middle)] ?? Number.NaN
+}
 
 if (import.meta.main) {
   const scope = Scope.makeUnsafe()
@@ -201,17 +211,16 @@ if (import.meta.main) {
     wanted === undefined || wanted.some((word) => name.includes(word))
   )
   // a warm-up batch of each, then the cases' batches interleaved round by round
-  for (const [, f] of cases) await batch(f)
-  const runs = cases.map(() => [] as Array<readonly [number, number]>)
+  for (const c of cases) await batch(c)
+  const runs = cases.map((c) => ({ c, batches: [] as Array<readonly [number, number]> }))
   for (let round = 0; round < rounds; round++) {
-    for (const [i, [, f]] of cases.entries()) runs[i]?.push(await batch(f))
+    for (const run of runs) run.batches.push(await batch(run.c))
   }
-  const first = runs[0] ?? []
-  for (const [i, [name]] of cases.entries()) {
-    const mine = runs[i] ?? []
-    const ratios = mine.map(([cpu], round) => cpu / (first[round]?.[0] ?? Number.NaN))
-    const cpu = median(mine.map(([cpu]) => cpu)).toFixed(1).padStart(8)
-    const wall = median(mine.map(([, wall]) => wall)).toFixed(1).padStart(8)
+  const baseline = runs[0]?.batches ?? []
+  for (const { batches, c: [name] } of runs) {
+    const ratios = batches.map(([cpu], round) => cpu / (baseline[round]?.[0] ?? Number.NaN))
+    const cpu = median(batches.map(([cpu]) => cpu)).toFixed(1).padStart(8)
+    const wall = median(batches.map(([, wall]) => wall)).toFixed(1).padStart(8)
     const ratio = `x${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`
     console.log(`${cpu} µs CPU ${wall} µs wall ${ratio.padStart(18)}  ${name}`)
   }

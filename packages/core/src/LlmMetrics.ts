@@ -395,7 +395,7 @@ export const requestAttributes = (
   return attributes
 }
 
-/** Hands each GenAI attribute known once an attempt has ended to `set`: the one list for {@link responseAttributes} and the span. */
+/** Hands `set` each attribute known once an attempt has ended (one list: {@link responseAttributes} and the span). */
 const eachResponseAttribute = (report: AttemptReport, set: (key: string, value: unknown) => void): void => {
   set("gen_ai.response.model", report.attempt.model)
   set("baton.attempt.number", report.attemptNumber)

@@ -145,6 +145,38 @@ describe("LlmMetrics after manager runs", () => {
       assert.notInclude(JSON.stringify([...spans.flatMap((s) => [...s.attributes])]), "secret-prompt-canary")
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("each attempt span gets its own response attributes: the failed one its error, the answer its usage", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { maxRetries: 0 } })
+      yield* inject("openai", MockFault.status(503), { times: 1 })
+      const result = yield* llm.generate({ prompt }).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      const attributesOf = (name: string) => Object.fromEntries(spans.find((s) => s.name === name)?.attributes ?? [])
+      const failed = attributesOf("chat gpt-4o-mini")
+      const answered = attributesOf("chat claude-haiku-4-5")
+      assert.deepInclude(failed, {
+        "gen_ai.response.model": "gpt-4o-mini",
+        "baton.attempt.number": 1,
+        "baton.attempt.role": "primary",
+        "baton.attempt.outcome": "error",
+        "error.type": "ProviderUnavailable"
+      })
+      assert.notProperty(failed, "gen_ai.response.finish_reasons")
+      assert.deepInclude(answered, {
+        "gen_ai.response.model": "claude-haiku-4-5",
+        "baton.attempt.number": 2,
+        "baton.attempt.role": "fallback",
+        "baton.attempt.outcome": "success",
+        "gen_ai.usage.input_tokens": result.usage.promptTokens,
+        "gen_ai.usage.output_tokens": result.usage.completionTokens,
+        "baton.usage.cost_nano_usd": result.usage.costNanoUsd
+      })
+      assert.deepStrictEqual(answered["gen_ai.response.finish_reasons"], ["stop"])
+      assert.notProperty(answered, "error.type")
+      // the request span is not annotated with an attempt's response
+      assert.notProperty(attributesOf("baton.request"), "baton.attempt.outcome")
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("with no tracer installed Baton opens no span and leaves the caller's span as it was", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai"] })
