@@ -35,6 +35,7 @@ import * as RequestLog from "@baton/core/RequestLog"
 import * as TokenUsage from "@baton/core/TokenUsage"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import { Context, Effect, Exit, Layer, Scope, Stream, Tracer } from "effect"
+import * as Measure from "./internal/measure.ts"
 
 const calls = Number(process.env["BENCH_MANAGER_CALLS"] ?? 2000)
 const prompt = "Write one multiple-choice question about photosynthesis for 12-year-olds."
@@ -128,10 +129,7 @@ const program = Effect.gen(function*(): Effect.fn.Return<ReadonlyArray<Case>, un
   const streamed = yield* manager({ providers: [instant("deepseek")] })
   const aloneHop = Context.get(yield* Layer.build(instant("deepseek", false, true)), LlmProvider.LlmProvider)
   const streamedHop = yield* manager({ providers: [instant("deepseek", false, true)] })
-  const plainHop = yield* manager({
-    providers: [instant("deepseek", false, true)],
-    policy: FallbackPolicy.make({ generateVia: "generate" })
-  })
+  const plainHop = yield* manager({ ...viaGenerate, providers: [instant("deepseek", false, true)] })
   const plain = yield* manager(viaGenerate)
   const noLog = yield* manager(viaGenerate, Layer.mergeAll(memoryLedger, memoryQuota))
   const noLedger = yield* manager(viaGenerate, Layer.mergeAll(discardingLog, memoryQuota))
@@ -188,20 +186,12 @@ const rounds = Number(process.env["BENCH_MANAGER_ROUNDS"] ?? 7)
 
 /** CPU and wall µs per call of one batch of a case. */
 const batch = async ([, call, caseTracer = tracer]: Case): Promise<readonly [number, number]> => {
-  globalThis.gc?.()
+  Measure.gc()
   const cpu = process.cpuUsage()
   const start = performance.now()
   for (let i = 0; i < calls; i++) await Effect.runPromise(Effect.provideService(call(), Tracer.Tracer, caseTracer))
   const used = process.cpuUsage(cpu)
   return [(used.user + used.system) / calls, (performance.now() - start) * 1000 / calls] as const
-}
-
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = sorted.length / 2
-  return Number.isInteger(middle)
-    ? ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2
-    : sorted[Math.floor(middle)] ?? Number.NaN
 }
 
 if (import.meta.main) {
@@ -219,9 +209,11 @@ if (import.meta.main) {
   const baseline = runs[0]?.batches ?? []
   for (const { batches, c: [name] } of runs) {
     const ratios = batches.map(([cpu], round) => cpu / (baseline[round]?.[0] ?? Number.NaN))
-    const cpu = median(batches.map(([cpu]) => cpu)).toFixed(1).padStart(8)
-    const wall = median(batches.map(([, wall]) => wall)).toFixed(1).padStart(8)
-    const ratio = `x${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`
+    const cpu = Measure.median(batches.map(([cpu]) => cpu)).toFixed(1).padStart(8)
+    const wall = Measure.median(batches.map(([, wall]) => wall)).toFixed(1).padStart(8)
+    const ratio = `x${Measure.median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}-${
+      Math.max(...ratios).toFixed(2)
+    })`
     console.log(`${cpu} µs CPU ${wall} µs wall ${ratio.padStart(18)}  ${name}`)
   }
   await Effect.runPromise(Scope.close(scope, Exit.void))

@@ -181,7 +181,7 @@ const decodeChecked = Effect.fnUntraced(function*(input: Input) {
   const { metadata, prompt } = yield* decodeInput(withoutUndefined(input)).pipe(
     Effect.mapError((error) => new InvalidOptions(firstIssue(error, "")))
   )
-  const options = input.options == null ? GenerationOptions.defaults : yield* GenerationOptions.decode(input.options)
+  const options = noOptions(input.options) ? GenerationOptions.defaults : yield* GenerationOptions.decode(input.options)
   const request = normalise(prompt, metadata, options)
   if (input.tools === undefined || input.tools.length === 0) return request
   const tools = yield* Tool.make(input.tools)
@@ -297,12 +297,12 @@ const checkedPlain = (
   if (!isPlain(metadata)) return undefined
   const keys = ownKeys(metadata)
   if (keys === undefined || keys.some((key) => !metadataKeys.has(key))) return undefined
-  const { requestId, subjectId, units } = metadata
+  const { requestId, subjectId, tags: given, units } = metadata
   if (subjectId !== undefined && !isId(subjectId, 256)) return undefined
   if (requestId !== undefined && !isId(requestId, 128)) return undefined
   if (units !== undefined && !isUnits(units)) return undefined
-  const tags = metadata.tags === undefined ? undefined : plainTags(metadata.tags)
-  if (metadata.tags !== undefined && tags === undefined) return undefined
+  const tags = given === undefined ? undefined : plainTags(given)
+  if (given !== undefined && tags === undefined) return undefined
   // set one by one: no object per absent field
   const checked: { -readonly [K in keyof Metadata]: Metadata[K] } = {}
   if (subjectId !== undefined) checked.subjectId = SubjectId.make(subjectId, trusted)

@@ -80,11 +80,9 @@ export const stream = <A, E>(produce: (emit: Emit<A>) => Effect.Effect<unknown, 
       })
     })
 
-    return Effect.as(
-      Effect.tap(
-        Effect.forkIn(produce(emit), scope, { startImmediately: true }),
-        (fiber) => Effect.sync(() => fiber.addObserver(ended))
-      ),
-      pull
-    )
+    // `addObserver` calls back at once when the producer has already ended
+    return Effect.map(Effect.forkIn(produce(emit), scope, { startImmediately: true }), (fiber) => {
+      fiber.addObserver(ended)
+      return pull
+    })
   }))

@@ -42,6 +42,7 @@ import type * as RequestLog from "../RequestLog.ts"
 import type * as StructuredOutput from "../StructuredOutput.ts"
 import * as TokenUsage from "../TokenUsage.ts"
 import type * as UsageLedger from "../UsageLedger.ts"
+import type * as Handoff from "./handoff.ts"
 import { trusted } from "./trusted.ts"
 import type * as Watchdog from "./watchdog.ts"
 
@@ -442,7 +443,7 @@ interface Streamed {
 type Delta = TextDelta | ToolCallDelta
 
 /** Hands parts to the caller, in order, once it took them (the stream's handoff; nothing for `generate`). */
-export type Offer = (parts: ReadonlyArray<StreamPart>) => Effect.Effect<void>
+export type Offer = Handoff.Emit<StreamPart>
 
 /**
  * Where a stream attempt's deltas go: `emit` with the deltas of one chunk the
