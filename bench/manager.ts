@@ -180,7 +180,7 @@ const program = Effect.gen(function*(): Effect.fn.Return<ReadonlyArray<Case>, un
 })
 
 /** A tracer that builds every span and exports none (with no tracer installed Baton opens no spans). */
-const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
+export const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
 
 const rounds = Number(process.env["BENCH_MANAGER_ROUNDS"] ?? 7)
 

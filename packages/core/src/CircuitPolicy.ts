@@ -47,7 +47,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, Exit, Option, PubSub, References, Scope, Stream } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Option, PubSub, References, Result, Scope, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
@@ -120,14 +120,17 @@ const storeDown = (defect: unknown) =>
     })
   })
 
-/** The store, with a defect in any of its commands turned into the store error it stands for. */
-const typedStore = (
-  store: CircuitBreaker.CircuitBreakerStore["Service"]
-): CircuitBreaker.CircuitBreakerStore["Service"] => ({
-  admit: (key) => Effect.catchDefect(store.admit(key), (defect) => Effect.fail(storeDown(defect))),
-  record: (options) => Effect.catchDefect(store.record(options), (defect) => Effect.fail(storeDown(defect))),
-  state: (key) => Effect.catchDefect(store.state(key), (defect) => Effect.fail(storeDown(defect)))
-})
+/**
+ * A store command's failure, a defect in the store turned into the store
+ * error it stands for. Read where a command's failure is handled anyway,
+ * instead of a `catchDefect` around every command (bench/README.md).
+ */
+const storeFailure = (
+  cause: Cause.Cause<CircuitBreaker.CircuitBreakerError>
+): Cause.Cause<CircuitBreaker.CircuitBreakerError> => {
+  const defect = Cause.findDefect(cause)
+  return Result.isSuccess(defect) ? Cause.fail(storeDown(defect.success)) : cause
+}
 
 /**
  * The time (`Clock` milliseconds) by which a command of a {@link boundedStore}
@@ -196,13 +199,16 @@ export interface Circuits {
   /**
    * Runs `call` once the store admits it and records its outcome
    * ({@link classify}); fails with `CircuitBreakerError` when the circuit is
-   * open or its half-open probe is running. A store that cannot admit the
-   * call lets it run unrecorded.
+   * open or its half-open probe is running (or with what `refused` makes
+   * of that error). A store that cannot admit the call lets it run
+   * unrecorded.
    */
-  readonly execute: <A, E, R>(
+  readonly execute: <A, E, R, E2 = CircuitBreaker.CircuitBreakerError>(
     call: Effect.Effect<A, E, R>,
-    key: string
-  ) => Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R>
+    key: string,
+    /** What a refusal fails with instead (no handler around every call for it). */
+    refused?: (error: CircuitBreaker.CircuitBreakerError) => Effect.Effect<never, E2>
+  ) => Effect.Effect<A, E | E2, R>
   readonly state: (key: string) => Effect.Effect<CircuitBreaker.State, CircuitBreaker.CircuitBreakerError>
   readonly transitions: Stream.Stream<CircuitBreaker.Transition>
 }
@@ -239,7 +245,7 @@ export const makeCircuits = (
   policy: CircuitPolicy
 ): Effect.Effect<Circuits, never, CircuitBreaker.CircuitBreakerStore | Scope.Scope> =>
   Effect.gen(function*() {
-    const store = typedStore(yield* CircuitBreaker.CircuitBreakerStore)
+    const store = yield* CircuitBreaker.CircuitBreakerStore
     const pubsub = yield* PubSub.sliding<CircuitBreaker.Transition>(128)
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
     const tripPolicy = CircuitBreaker.consecutive(policy.failureThreshold)
@@ -254,46 +260,64 @@ export const makeCircuits = (
         : Duration.max(cooldown, Duration.min(outcome.retryAfter, maxRetryAfter))
     const record = (key: string, admission: CircuitBreaker.Admission, exit: Exit.Exit<unknown, unknown>) => {
       const outcome = classify(exit)
-      return store.record({
-        key,
-        generation: admission.generation,
-        outcome: outcome._tag,
-        tripPolicy,
-        openFor: openFor(outcome)
-      })
-        .pipe(
-          Effect.flatMap(publish),
-          Effect.catch((error) => reportUnhandled("CircuitBreaker failed to record an outcome", Cause.fail(error)))
-        )
-    }
-    const execute = <A, E, R>(
-      call: Effect.Effect<A, E, R>,
-      key: string
-    ): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.scopedWith((scope) =>
-          Effect.flatMap(Effect.exit(Scope.provide(store.admit(key), scope)), (admitted): Effect.Effect<
-            A,
-            E | CircuitBreaker.CircuitBreakerError,
-            R
-          > => {
-            if (admitted._tag === "Failure") {
-              return storeUnavailable(admitted.cause)
-                ? Effect.andThen(
-                  reportUnhandled("CircuitBreaker store unavailable, running the call unrecorded", admitted.cause),
-                  restore(call)
-                )
-                : Effect.failCause(admitted.cause)
-            }
-            const admission = admitted.value
-            return Effect.andThen(
-              publish(admission.transition),
-              Effect.flatMap(Effect.exit(restore(call)), (exit) => Effect.andThen(record(key, admission, exit), exit))
-            )
-          })
-        )
+      return Effect.matchCauseEffect(
+        store.record({
+          key,
+          generation: admission.generation,
+          outcome: outcome._tag,
+          tripPolicy,
+          openFor: openFor(outcome)
+        }),
+        {
+          onFailure: (cause) =>
+            Cause.hasInterruptsOnly(cause)
+              ? Effect.failCause(cause as Cause.Cause<never>) // interruptions only: no error in it
+              : reportUnhandled("CircuitBreaker failed to record an outcome", storeFailure(cause)),
+          onSuccess: publish
+        }
       )
-    return { execute, state: store.state, transitions: Stream.fromPubSub(pubsub) }
+    }
+    const execute = <A, E, R, E2 = CircuitBreaker.CircuitBreakerError>(
+      call: Effect.Effect<A, E, R>,
+      key: string,
+      refused?: (error: CircuitBreaker.CircuitBreakerError) => Effect.Effect<never, E2>
+    ): Effect.Effect<A, E | E2, R> =>
+      Effect.uninterruptibleMask((restore) => {
+        // the admission's scope, closed with the call's exit once its outcome is recorded (at once when
+        // nothing was added to it): no `scopedWith`, no `exit` and `flatMap` pairs (bench/README.md)
+        const scope = Scope.makeUnsafe()
+        const close = (exit: Exit.Exit<unknown, unknown>) => Scope.closeUnsafe(scope, exit) ?? Effect.void
+        return Effect.matchCauseEffect(Scope.provide(store.admit(key), scope), {
+          onFailure: (failed): Effect.Effect<A, E | E2, R> => {
+            const cause = storeFailure(failed)
+            if (storeUnavailable(cause)) {
+              return Effect.andThen(
+                reportUnhandled("CircuitBreaker store unavailable, running the call unrecorded", cause),
+                Effect.onExit(restore(call), close)
+              )
+            }
+            const error = Cause.findErrorOption(cause)
+            return Effect.andThen(
+              close(Exit.failCause(cause)),
+              Option.isNone(error)
+                ? Effect.failCause(cause as Cause.Cause<never>) // interruptions only: no error in it
+                : refused === undefined
+                // without `refused`, E2 is the default: `CircuitBreakerError`
+                ? Effect.fail(error.value as unknown as E2)
+                : refused(error.value)
+            )
+          },
+          onSuccess: (admission) => {
+            const run = Effect.onExit(
+              restore(call),
+              (exit) => Effect.andThen(record(key, admission, exit), () => close(exit))
+            )
+            return admission.transition === undefined ? run : Effect.andThen(publish(admission.transition), run)
+          }
+        })
+      })
+    const state = (key: string) => Effect.catchDefect(store.state(key), (defect) => Effect.fail(storeDown(defect)))
+    return { execute, state, transitions: Stream.fromPubSub(pubsub) }
   })
 
 /**

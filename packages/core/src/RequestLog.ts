@@ -144,13 +144,17 @@ const renderPrompt = (request: LlmRequest): string =>
  *
  * @since 0.1.0
  */
-export const toRecord = (report: AttemptReport, timestamp: DateTime.Utc, options: Options = {}): LlmRequestLog => {
+export const toRecord = (report: AttemptReport, timestamp: DateTime.Utc, options: Options = {}): LlmRequestLog =>
+  recordAt(report, DateTime.toEpochMillis(timestamp), options)
+
+/** {@link toRecord} at `millis` (epoch milliseconds): the log's own path, with no `DateTime` built per attempt. */
+const recordAt = (report: AttemptReport, millis: number, options: Options): LlmRequestLog => {
   const { attempt, request, usage } = report
   const secrets = options.secrets ?? []
   const record: LlmRequestLog = {
     requestId: request.requestId,
     attempt: report.attemptNumber,
-    timestamp: isoString(DateTime.toEpochMillis(timestamp)),
+    timestamp: isoString(millis),
     provider: attempt.provider,
     model: attempt.model,
     promptHash: request.promptHash,
@@ -238,9 +242,7 @@ export const make = (sinks: ReadonlyArray<Sink>, options: Options = {}): Effect.
       : (record: LlmRequestLog) => Effect.forEach(writers, (write) => write(record), { discard: true })
     return RequestLog.of({
       write: (report) =>
-        Effect.clockWith((clock) =>
-          writeAll(toRecord(report, DateTime.makeUnsafe(clock.currentTimeMillisUnsafe()), options))
-        )
+        Effect.clockWith((clock) => writeAll(recordAt(report, clock.currentTimeMillisUnsafe(), options)))
     })
   })
 

@@ -87,10 +87,10 @@ const MINUTE_MS = 60_000
 const cachedDayOf = (timeZone: string) => {
   let minute = Number.NaN
   let day: Day | undefined
-  return (instant: DateTime.Utc): Day => {
-    const current = Math.floor(instant.epochMilliseconds / MINUTE_MS)
+  return (millis: number): Day => {
+    const current = Math.floor(millis / MINUTE_MS)
     if (current !== minute || day === undefined) {
-      day = dayOf(instant, timeZone)
+      day = dayOf(DateTime.makeUnsafe(millis), timeZone)
       minute = current
     }
     return day
@@ -245,14 +245,17 @@ export const toEntry = (
   timestamp: DateTime.Utc,
   timeZone: string,
   day?: Day
-): UsageEntry | undefined => {
+): UsageEntry | undefined => entryAt(report, DateTime.toEpochMillis(timestamp), day ?? dayOf(timestamp, timeZone))
+
+/** {@link toEntry} at `millis` (epoch milliseconds) on `day`: the ledger's own path, with no `DateTime` built per row. */
+const entryAt = (report: AttemptReport, millis: number, day: Day): UsageEntry | undefined => {
   const usage = report.usage
   if (!consumed(usage)) return undefined
   return {
     requestId: report.request.requestId,
     attempt: report.attemptNumber,
-    timestamp: isoString(DateTime.toEpochMillis(timestamp)),
-    day: day ?? dayOf(timestamp, timeZone),
+    timestamp: isoString(millis),
+    day,
     subjectId: report.request.subjectId ?? null,
     provider: report.attempt.provider,
     model: report.attempt.model,
@@ -293,8 +296,8 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
       record: (report) =>
         consumed(report.usage)
           ? Effect.clockWith((clock) => {
-            const now = DateTime.makeUnsafe(clock.currentTimeMillisUnsafe())
-            const entry = toEntry(report, now, timeZone, dayAt(now))
+            const now = clock.currentTimeMillisUnsafe()
+            const entry = entryAt(report, now, dayAt(now))
             return entry === undefined ? Effect.void : writer.offer(entry)
           })
           : Effect.void,

@@ -178,3 +178,49 @@ describe("LlmManager with a circuit known open", () => {
     }).pipe(Effect.provide(Layer.merge(Bench, countingStore)))
   })
 })
+
+describe("LlmManager and the admission's scope", () => {
+  it.effect("stays open while the attempt runs and closes, with its exit, once the outcome is recorded", () => {
+    const events: Array<string> = []
+    /** The in-memory store, noting when each admission's scope closes and when each outcome is recorded. */
+    const scopedStore = memoryStoreWith((store) => ({
+      admit: (key) =>
+        Effect.tap(
+          store.admit(key),
+          () => Effect.addFinalizer((exit) => Effect.sync(() => events.push(`closed ${key} ${exit._tag}`)))
+        ),
+      record: (options) =>
+        Effect.tap(store.record(options), () => Effect.sync(() => events.push(`recorded ${options.outcome}`)))
+    }))
+    return Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"] })
+      yield* inject("openai", MockFault.status(503), { times: 1 })
+      const result = yield* llm.generate(prompt)
+      assert.strictEqual(result.provider, "anthropic")
+      assert.deepStrictEqual(events, [
+        "recorded Failure",
+        "closed openai/gpt-4o-mini Failure",
+        "recorded Success",
+        "closed anthropic/claude-haiku-4-5 Success"
+      ])
+    }).pipe(Effect.provide(Layer.merge(Bench, scopedStore)))
+  })
+
+  it.effect("a store that cannot admit: the attempt runs unrecorded, then the admission's scope closes", () => {
+    const events: Array<string> = []
+    /** Admission opens a scope (noting its close), then the store fails to answer. */
+    const halfStore = memoryStoreWith(() => ({
+      admit: () =>
+        Effect.andThen(
+          Effect.addFinalizer(() => Effect.sync(() => events.push("closed"))),
+          Effect.fail(outage)
+        )
+    }))
+    return Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"] })
+      const result = yield* llm.generate(prompt)
+      assert.strictEqual(result.provider, "openai")
+      assert.deepStrictEqual(events, ["closed"])
+    }).pipe(Effect.provide(Layer.merge(Bench, halfStore)))
+  })
+})

@@ -397,15 +397,13 @@ const circuit = <A>(
   if (known !== undefined) {
     return Effect.fail(new CircuitOpen({ provider, model, retryAfter: Duration.millis(known) }, trusted))
   }
-  // `execute` runs the call unrecorded when the store cannot admit it: what fails here is an open or probing circuit
-  return engine.circuits.execute(guarded(), key).pipe(
-    Effect.catchTag("CircuitBreakerError", (error) => {
-      if (error.reason._tag !== "CircuitOpen") return Effect.fail(new CircuitOpen({ provider, model }, trusted))
-      const retryAfter = error.reason.retryAfter
-      engine.openCircuits.opened(key, now, Duration.toMillis(retryAfter))
-      return Effect.fail(new CircuitOpen({ provider, model, retryAfter }, trusted))
-    })
-  )
+  // `execute` runs the call unrecorded when the store cannot admit it: what it refuses is an open or probing circuit
+  return engine.circuits.execute(guarded(), key, (error) => {
+    if (error.reason._tag !== "CircuitOpen") return Effect.fail(new CircuitOpen({ provider, model }, trusted))
+    const retryAfter = error.reason.retryAfter
+    engine.openCircuits.opened(key, now, Duration.toMillis(retryAfter))
+    return Effect.fail(new CircuitOpen({ provider, model, retryAfter }, trusted))
+  })
 }
 
 /** Metrics, throttle budget, quota budgets, request log and ledger for one finished attempt, in one chain (runs per attempt). */
