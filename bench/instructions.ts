@@ -13,13 +13,13 @@
  * start-up), and the difference is divided by the difference in calls: the
  * start-up, the warm-up and the JIT's first compilations cancel out. Node runs
  * with V8's `--predictable` (no helper threads, no GC or compilation timed by
- * the clock): two runs of the same code then agree within a few hundred
- * instructions per call, where `--single-threaded` alone left them 5-10%
- * apart. About a minute and a half per case on this machine; the two runs
+ * the clock): two counts of the same code then agree within 1%, where
+ * `--single-threaded` alone left them 5-10% apart. About a minute and a half per case on this machine; the two runs
  * of a case go in parallel.
  *
- * Run: `node bench/instructions.ts <words>` in `bench/` (the cases whose name
- * contains one of the comma-separated words, as `manager.ts` takes them).
+ * Run: `node instructions.ts [words]` in `bench/` (the cases whose name
+ * contains one of the comma-separated words, as `manager.ts` takes them;
+ * every case without words).
  * Needs `valgrind` on the PATH.
  */
 import { Effect, Exit, Scope, Tracer } from "effect"
@@ -29,6 +29,9 @@ import { makeCases, tracer } from "./manager.ts"
 
 const low = Number(process.env["BENCH_INSTRUCTIONS_LOW"] ?? 500)
 const high = Number(process.env["BENCH_INSTRUCTIONS_HIGH"] ?? 2500)
+if (!(Number.isInteger(low) && Number.isInteger(high) && low >= 0 && high > low)) {
+  throw new Error(`BENCH_INSTRUCTIONS_LOW (${low}) and _HIGH (${high}) must be whole numbers, LOW < HIGH`)
+}
 
 /** The child: builds the cases and runs case `name` `calls` times, one after the other. */
 const runCase = async (name: string, calls: number): Promise<void> => {
@@ -74,12 +77,13 @@ const counted = (name: string, calls: number): Promise<number> =>
 if (process.argv[2] === "--child") {
   await runCase(process.argv[3] ?? "", Number(process.argv[4]))
 } else if (import.meta.main) {
-  const wanted = process.argv[2]?.split(",")
+  const wanted = process.argv[2]?.split(",").filter((word) => word.length > 0)
   const scope = Scope.makeUnsafe()
   const names = (await Effect.runPromise(makeCases(scope))).map(([name]) => name).filter((name) =>
     wanted === undefined || wanted.some((word) => name.includes(word))
   )
   await Effect.runPromise(Scope.close(scope, Exit.void))
+  if (names.length === 0) throw new Error(`no case matches ${process.argv[2]}`)
   for (const name of names) {
     const [few, many] = await Promise.all([counted(name, low), counted(name, high)])
     const perCall = Math.round((many - few) / (high - low))

@@ -203,12 +203,14 @@ export interface Circuits {
    * of that error). A store that cannot admit the call lets it run
    * unrecorded.
    */
-  readonly execute: <A, E, R, E2 = CircuitBreaker.CircuitBreakerError>(
-    call: Effect.Effect<A, E, R>,
-    key: string,
-    /** What a refusal fails with instead (no handler around every call for it). */
-    refused?: (error: CircuitBreaker.CircuitBreakerError) => Effect.Effect<never, E2>
-  ) => Effect.Effect<A, E | E2, R>
+  readonly execute: {
+    <A, E, R>(call: Effect.Effect<A, E, R>, key: string): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError, R>
+    <A, E, R, E2>(
+      call: Effect.Effect<A, E, R>,
+      key: string,
+      refused: (error: CircuitBreaker.CircuitBreakerError) => Effect.Effect<never, E2>
+    ): Effect.Effect<A, E | E2, R>
+  }
   readonly state: (key: string) => Effect.Effect<CircuitBreaker.State, CircuitBreaker.CircuitBreakerError>
   readonly transitions: Stream.Stream<CircuitBreaker.Transition>
 }
@@ -258,37 +260,48 @@ export const makeCircuits = (
         : outcome.retryAfter === undefined
         ? cooldown
         : Duration.max(cooldown, Duration.min(outcome.retryAfter, maxRetryAfter))
-    const record = (key: string, admission: CircuitBreaker.Admission, exit: Exit.Exit<unknown, unknown>) => {
+    /** Records the call's outcome, then runs `after` (the admission's close), whatever the record does. */
+    const record = (
+      key: string,
+      admission: CircuitBreaker.Admission,
+      exit: Exit.Exit<unknown, unknown>,
+      after: () => Effect.Effect<void>
+    ) => {
       const outcome = classify(exit)
       return Effect.matchCauseEffect(
-        store.record({
-          key,
-          generation: admission.generation,
-          outcome: outcome._tag,
-          tripPolicy,
-          openFor: openFor(outcome)
-        }),
+        Effect.suspend(() =>
+          store.record({
+            key,
+            generation: admission.generation,
+            outcome: outcome._tag,
+            tripPolicy,
+            openFor: openFor(outcome)
+          })
+        ),
         {
           onFailure: (cause) =>
             Cause.hasInterruptsOnly(cause)
-              ? Effect.failCause(cause as Cause.Cause<never>) // interruptions only: no error in it
-              : reportUnhandled("CircuitBreaker failed to record an outcome", storeFailure(cause)),
-          onSuccess: publish
+              ? Effect.andThen(after(), Effect.failCause(cause))
+              : Effect.andThen(
+                reportUnhandled("CircuitBreaker failed to record an outcome", storeFailure(cause)),
+                after
+              ),
+          onSuccess: (transition) => Effect.andThen(publish(transition), after)
         }
       )
     }
-    const execute = <A, E, R, E2 = CircuitBreaker.CircuitBreakerError>(
+    const execute = <A, E, R, E2>(
       call: Effect.Effect<A, E, R>,
       key: string,
       refused?: (error: CircuitBreaker.CircuitBreakerError) => Effect.Effect<never, E2>
-    ): Effect.Effect<A, E | E2, R> =>
+    ): Effect.Effect<A, E | E2 | CircuitBreaker.CircuitBreakerError, R> =>
       Effect.uninterruptibleMask((restore) => {
         // the admission's scope, closed with the call's exit once its outcome is recorded (at once when
         // nothing was added to it): no `scopedWith`, no `exit` and `flatMap` pairs (bench/README.md)
         const scope = Scope.makeUnsafe()
         const close = (exit: Exit.Exit<unknown, unknown>) => Scope.closeUnsafe(scope, exit) ?? Effect.void
         return Effect.matchCauseEffect(Scope.provide(store.admit(key), scope), {
-          onFailure: (failed): Effect.Effect<A, E | E2, R> => {
+          onFailure: (failed): Effect.Effect<A, E | E2 | CircuitBreaker.CircuitBreakerError, R> => {
             const cause = storeFailure(failed)
             if (storeUnavailable(cause)) {
               return Effect.andThen(
@@ -299,25 +312,19 @@ export const makeCircuits = (
             const error = Cause.findErrorOption(cause)
             return Effect.andThen(
               close(Exit.failCause(cause)),
-              Option.isNone(error)
-                ? Effect.failCause(cause as Cause.Cause<never>) // interruptions only: no error in it
-                : refused === undefined
-                // without `refused`, E2 is the default: `CircuitBreakerError`
-                ? Effect.fail(error.value as unknown as E2)
-                : refused(error.value)
+              (): Effect.Effect<never, E2 | CircuitBreaker.CircuitBreakerError> =>
+                Option.isNone(error) || refused === undefined ? Effect.failCause(cause) : refused(error.value)
             )
           },
           onSuccess: (admission) => {
-            const run = Effect.onExit(
-              restore(call),
-              (exit) => Effect.andThen(record(key, admission, exit), () => close(exit))
-            )
+            const run = Effect.onExit(restore(call), (exit) => record(key, admission, exit, () => close(exit)))
             return admission.transition === undefined ? run : Effect.andThen(publish(admission.transition), run)
           }
         })
       })
     const state = (key: string) => Effect.catchDefect(store.state(key), (defect) => Effect.fail(storeDown(defect)))
-    return { execute, state, transitions: Stream.fromPubSub(pubsub) }
+    // `execute` is one function for both overloads: without `refused`, E2 never occurs
+    return { execute: execute, state, transitions: Stream.fromPubSub(pubsub) }
   })
 
 /**

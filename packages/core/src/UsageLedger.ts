@@ -245,7 +245,10 @@ export const toEntry = (
   timestamp: DateTime.Utc,
   timeZone: string,
   day?: Day
-): UsageEntry | undefined => entryAt(report, DateTime.toEpochMillis(timestamp), day ?? dayOf(timestamp, timeZone))
+): UsageEntry | undefined =>
+  consumed(report.usage)
+    ? entryAt(report, DateTime.toEpochMillis(timestamp), day ?? dayOf(timestamp, timeZone))
+    : undefined
 
 /** {@link toEntry} at `millis` (epoch milliseconds) on `day`: the ledger's own path, with no `DateTime` built per row. */
 const entryAt = (report: AttemptReport, millis: number, day: Day): UsageEntry | undefined => {

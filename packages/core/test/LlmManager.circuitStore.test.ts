@@ -7,6 +7,7 @@
  * of Baton's code.
  */
 import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
@@ -206,21 +207,46 @@ describe("LlmManager and the admission's scope", () => {
     }).pipe(Effect.provide(Layer.merge(Bench, scopedStore)))
   })
 
-  it.effect("a store that cannot admit: the attempt runs unrecorded, then the admission's scope closes", () => {
+  it.effect("closes even when the store fails to record the outcome", () => {
     const events: Array<string> = []
-    /** Admission opens a scope (noting its close), then the store fails to answer. */
-    const halfStore = memoryStoreWith(() => ({
-      admit: () =>
-        Effect.andThen(
-          Effect.addFinalizer(() => Effect.sync(() => events.push("closed"))),
-          Effect.fail(outage)
-        )
+    /** Admission notes its scope's close; recording dies, as a store with a bug. */
+    const breakingStore = memoryStoreWith((store) => ({
+      admit: (key) =>
+        Effect.tap(
+          store.admit(key),
+          () => Effect.addFinalizer((exit) => Effect.sync(() => events.push(`closed ${exit._tag}`)))
+        ),
+      record: () => Effect.die(new Error("store bug"))
     }))
     return Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai"] })
+      assert.strictEqual((yield* llm.generate(prompt)).provider, "openai")
+      assert.deepStrictEqual(events, ["closed Success"])
+    }).pipe(Effect.provide(Layer.merge(Bench, breakingStore)))
+  })
+
+  it.effect("a store that cannot admit: the attempt runs unrecorded, then the admission's scope closes", () => {
+    const events: Array<string> = []
+    let server: MockProviderServer.MockProviderServer["Service"] | undefined
+    /** Admission opens a scope (noting, when it closes, how many requests the provider had), then fails to answer. */
+    const halfStore = memoryStoreWith((store) => ({
+      admit: () =>
+        Effect.andThen(
+          Effect.addFinalizer((exit) =>
+            server === undefined ? Effect.void : Effect.map(server.received("openai"), (received) => {
+              events.push(`closed ${exit._tag} after ${received.length} request(s)`)
+            })
+          ),
+          Effect.fail(outage)
+        ),
+      record: (options) => Effect.andThen(Effect.sync(() => events.push("recorded")), store.record(options))
+    }))
+    return Effect.gen(function*() {
+      server = yield* MockProviderServer.MockProviderServer
+      const llm = yield* manager({ chain: ["openai"] })
       const result = yield* llm.generate(prompt)
       assert.strictEqual(result.provider, "openai")
-      assert.deepStrictEqual(events, ["closed"])
+      assert.deepStrictEqual(events, ["closed Success after 1 request(s)"])
     }).pipe(Effect.provide(Layer.merge(Bench, halfStore)))
   })
 })
