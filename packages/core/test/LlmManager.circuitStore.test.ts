@@ -9,7 +9,7 @@
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Fiber, Layer, Stream } from "effect"
+import { Clock, Deferred, Effect, type Exit, Fiber, Layer, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { ProviderName } from "../src/Ids.ts"
@@ -180,16 +180,24 @@ describe("LlmManager with a circuit known open", () => {
   })
 })
 
+/** The store's admission, noting in `events` (as `label` writes it) when the admission's scope closes. */
+const notingClose = (
+  store: CircuitBreaker.CircuitBreakerStore["Service"],
+  events: Array<string>,
+  label: (key: string, exit: Exit.Exit<unknown, unknown>) => string
+): CircuitBreaker.CircuitBreakerStore["Service"]["admit"] =>
+(key) =>
+  Effect.tap(
+    store.admit(key),
+    () => Effect.addFinalizer((exit) => Effect.sync(() => events.push(label(key, exit))))
+  )
+
 describe("LlmManager and the admission's scope", () => {
   it.effect("stays open while the attempt runs and closes, with its exit, once the outcome is recorded", () => {
     const events: Array<string> = []
     /** The in-memory store, noting when each admission's scope closes and when each outcome is recorded. */
     const scopedStore = memoryStoreWith((store) => ({
-      admit: (key) =>
-        Effect.tap(
-          store.admit(key),
-          () => Effect.addFinalizer((exit) => Effect.sync(() => events.push(`closed ${key} ${exit._tag}`)))
-        ),
+      admit: notingClose(store, events, (key, exit) => `closed ${key} ${exit._tag}`),
       record: (options) =>
         Effect.tap(store.record(options), () => Effect.sync(() => events.push(`recorded ${options.outcome}`)))
     }))
@@ -211,11 +219,7 @@ describe("LlmManager and the admission's scope", () => {
     const events: Array<string> = []
     /** Admission notes its scope's close; recording dies, as a store with a bug. */
     const breakingStore = memoryStoreWith((store) => ({
-      admit: (key) =>
-        Effect.tap(
-          store.admit(key),
-          () => Effect.addFinalizer((exit) => Effect.sync(() => events.push(`closed ${exit._tag}`)))
-        ),
+      admit: notingClose(store, events, (_, exit) => `closed ${exit._tag}`),
       record: () => Effect.die(new Error("store bug"))
     }))
     return Effect.gen(function*() {
