@@ -323,8 +323,7 @@ export const makeCircuits = (
         })
       })
     const state = (key: string) => Effect.catchDefect(store.state(key), (defect) => Effect.fail(storeDown(defect)))
-    // `execute` is one function for both overloads: without `refused`, E2 never occurs
-    return { execute: execute, state, transitions: Stream.fromPubSub(pubsub) }
+    return { execute, state, transitions: Stream.fromPubSub(pubsub) }
   })
 
 /**
