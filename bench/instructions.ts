@@ -22,10 +22,10 @@
  * every case without words).
  * Needs `valgrind` on the PATH.
  */
-import { Effect, Exit, Scope, Tracer } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { makeCases, tracer } from "./manager.ts"
+import { runOnce, selectCases } from "./manager.ts"
 
 const low = Number(process.env["BENCH_INSTRUCTIONS_LOW"] ?? 500)
 const high = Number(process.env["BENCH_INSTRUCTIONS_HIGH"] ?? 2500)
@@ -36,10 +36,9 @@ if (!(Number.isInteger(low) && Number.isInteger(high) && low >= 0 && high > low)
 /** The child: builds the cases and runs case `name` `calls` times, one after the other. */
 const runCase = async (name: string, calls: number): Promise<void> => {
   const scope = Scope.makeUnsafe()
-  const found = (await Effect.runPromise(makeCases(scope))).find(([candidate]) => candidate === name)
+  const found = (await selectCases(scope, undefined)).find(([candidate]) => candidate === name)
   if (found === undefined) throw new Error(`no case named ${name}`)
-  const [, call, caseTracer = tracer] = found
-  for (let i = 0; i < calls; i++) await Effect.runPromise(Effect.provideService(call(), Tracer.Tracer, caseTracer))
+  for (let i = 0; i < calls; i++) await runOnce(found)
   await Effect.runPromise(Scope.close(scope, Exit.void))
 }
 
@@ -77,11 +76,8 @@ const counted = (name: string, calls: number): Promise<number> =>
 if (process.argv[2] === "--child") {
   await runCase(process.argv[3] ?? "", Number(process.argv[4]))
 } else if (import.meta.main) {
-  const wanted = process.argv[2]?.split(",").filter((word) => word.length > 0)
   const scope = Scope.makeUnsafe()
-  const names = (await Effect.runPromise(makeCases(scope))).map(([name]) => name).filter((name) =>
-    wanted === undefined || wanted.some((word) => name.includes(word))
-  )
+  const names = (await selectCases(scope, process.argv[2])).map(([name]) => name)
   await Effect.runPromise(Scope.close(scope, Exit.void))
   if (names.length === 0) throw new Error(`no case matches ${process.argv[2]}`)
   for (const name of names) {

@@ -180,26 +180,36 @@ const program = Effect.gen(function*(): Effect.fn.Return<ReadonlyArray<Case>, un
 })
 
 /** A tracer that builds every span and exports none (with no tracer installed Baton opens no spans). */
-export const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
+const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
 
 const rounds = Number(process.env["BENCH_MANAGER_ROUNDS"] ?? 7)
 
+/** Runs one call of a case under its tracer. */
+export const runOnce = ([, call, caseTracer = tracer]: Case): Promise<unknown> =>
+  Effect.runPromise(Effect.provideService(call(), Tracer.Tracer, caseTracer))
+
+/** The cases whose name contains one of the comma-separated `words` (every case without words), built in `scope`. */
+export const selectCases = async (scope: Scope.Scope, words: string | undefined): Promise<ReadonlyArray<Case>> => {
+  const wanted = words?.split(",").filter((word) => word.length > 0)
+  const cases = await Effect.runPromise(makeCases(scope))
+  return wanted === undefined || wanted.length === 0
+    ? cases
+    : cases.filter(([name]) => wanted.some((word) => name.includes(word)))
+}
+
 /** CPU and wall µs per call of one batch of a case. */
-const batch = async ([, call, caseTracer = tracer]: Case): Promise<readonly [number, number]> => {
+const batch = async (c: Case): Promise<readonly [number, number]> => {
   Measure.gc()
   const cpu = process.cpuUsage()
   const start = performance.now()
-  for (let i = 0; i < calls; i++) await Effect.runPromise(Effect.provideService(call(), Tracer.Tracer, caseTracer))
+  for (let i = 0; i < calls; i++) await runOnce(c)
   const used = process.cpuUsage(cpu)
   return [(used.user + used.system) / calls, (performance.now() - start) * 1000 / calls] as const
 }
 
 if (import.meta.main) {
   const scope = Scope.makeUnsafe()
-  const wanted = process.argv[2]?.split(",")
-  const cases = (await Effect.runPromise(makeCases(scope))).filter(([name]) =>
-    wanted === undefined || wanted.some((word) => name.includes(word))
-  )
+  const cases = await selectCases(scope, process.argv[2])
   // a warm-up batch of each, then the cases' batches interleaved round by round
   for (const c of cases) await batch(c)
   const runs = cases.map((c) => ({ c, batches: [] as Array<readonly [number, number]> }))

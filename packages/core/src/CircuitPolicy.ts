@@ -226,10 +226,8 @@ const reportUnhandled = (message: string, cause: Cause.Cause<unknown>): Effect.E
   })
 
 /** True when an admission failed because the store could not answer (not an open circuit). */
-const storeUnavailable = (cause: Cause.Cause<CircuitBreaker.CircuitBreakerError>): boolean => {
-  const error = Cause.findErrorOption(cause)
-  return Option.isSome(error) && error.value.reason._tag === "CircuitBreakerStoreError"
-}
+const storeUnavailable = (error: Option.Option<CircuitBreaker.CircuitBreakerError>): boolean =>
+  Option.isSome(error) && error.value.reason._tag === "CircuitBreakerStoreError"
 
 /**
  * The circuits for this policy on the `CircuitBreakerStore` in context,
@@ -303,13 +301,13 @@ export const makeCircuits = (
         return Effect.matchCauseEffect(Scope.provide(store.admit(key), scope), {
           onFailure: (failed): Effect.Effect<A, E | E2 | CircuitBreaker.CircuitBreakerError, R> => {
             const cause = storeFailure(failed)
-            if (storeUnavailable(cause)) {
+            const error = Cause.findErrorOption(cause)
+            if (storeUnavailable(error)) {
               return Effect.andThen(
                 reportUnhandled("CircuitBreaker store unavailable, running the call unrecorded", cause),
                 Effect.onExit(restore(call), close)
               )
             }
-            const error = Cause.findErrorOption(cause)
             return Effect.andThen(
               close(Exit.failCause(cause)),
               (): Effect.Effect<never, E2 | CircuitBreaker.CircuitBreakerError> =>

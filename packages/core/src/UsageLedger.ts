@@ -247,31 +247,31 @@ export const toEntry = (
   day?: Day
 ): UsageEntry | undefined =>
   consumed(report.usage)
-    ? entryAt(report, DateTime.toEpochMillis(timestamp), day ?? dayOf(timestamp, timeZone))
+    ? entryAt(report, report.usage, DateTime.toEpochMillis(timestamp), day ?? dayOf(timestamp, timeZone))
     : undefined
 
-/** {@link toEntry} at `millis` (epoch milliseconds) on `day`: the ledger's own path, with no `DateTime` built per row. */
-const entryAt = (report: AttemptReport, millis: number, day: Day): UsageEntry | undefined => {
-  const usage = report.usage
-  if (!consumed(usage)) return undefined
-  return {
-    requestId: report.request.requestId,
-    attempt: report.attemptNumber,
-    timestamp: isoString(millis),
-    day,
-    subjectId: report.request.subjectId ?? null,
-    provider: report.attempt.provider,
-    model: report.attempt.model,
-    outcome: report.attempt.outcome,
-    promptTokens: usage.promptTokens,
-    completionTokens: usage.completionTokens,
-    cachedPromptTokens: usage.cachedPromptTokens,
-    reasoningTokens: usage.reasoningTokens,
-    totalTokens: usage.totalTokens,
-    costNanoUsd: usage.costNanoUsd,
-    ...(usage.estimated === true ? { usageEstimated: true } : {})
-  }
-}
+/**
+ * The row of an attempt that consumed `usage` (its report's, checked by the
+ * caller), at `millis` (epoch milliseconds) on `day`: the ledger's own path,
+ * with no `DateTime` built per row.
+ */
+const entryAt = (report: AttemptReport, usage: TokenUsage.TokenUsage, millis: number, day: Day): UsageEntry => ({
+  requestId: report.request.requestId,
+  attempt: report.attemptNumber,
+  timestamp: isoString(millis),
+  day,
+  subjectId: report.request.subjectId ?? null,
+  provider: report.attempt.provider,
+  model: report.attempt.model,
+  outcome: report.attempt.outcome,
+  promptTokens: usage.promptTokens,
+  completionTokens: usage.completionTokens,
+  cachedPromptTokens: usage.cachedPromptTokens,
+  reasoningTokens: usage.reasoningTokens,
+  totalTokens: usage.totalTokens,
+  costNanoUsd: usage.costNanoUsd,
+  ...(usage.estimated === true ? { usageEstimated: true } : {})
+})
 
 /**
  * Batching and day settings of a ledger (see `BatchWriter.Options`).
@@ -296,14 +296,14 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
     const dayAt = cachedDayOf(timeZone)
     return UsageLedger.of({
       // an attempt that consumed nothing (a skip, a refused connection) leaves no row: not even the clock is read
-      record: (report) =>
-        consumed(report.usage)
-          ? Effect.clockWith((clock) => {
-            const now = clock.currentTimeMillisUnsafe()
-            const entry = entryAt(report, now, dayAt(now))
-            return entry === undefined ? Effect.void : writer.offer(entry)
-          })
-          : Effect.void,
+      record: (report) => {
+        const usage = report.usage
+        if (!consumed(usage)) return Effect.void
+        return Effect.clockWith((clock) => {
+          const now = clock.currentTimeMillisUnsafe()
+          return writer.offer(entryAt(report, usage, now, dayAt(now)))
+        })
+      },
       flush: writer.flush,
       usageBySubject: (day) => Effect.andThen(writer.flush, store.usageBySubject(day)),
       usageByProvider: (from, to, filter) => Effect.andThen(writer.flush, store.usageByProvider(from, to, filter)),
