@@ -583,24 +583,26 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         tokens += usage.totalTokens
         costNanoUsd += usage.costNanoUsd
       })
-    const charge = budgeted
-      ? Effect.suspend(() =>
-        tokens === 0 && costNanoUsd === 0
-          ? Effect.void
-          : logDropped("budget charge")(store.charge({ key, tokens, costNanoUsd }))
-      )
-      : Effect.void
+    const charge = Effect.suspend(() =>
+      tokens === 0 && costNanoUsd === 0
+        ? Effect.void
+        : logDropped("budget charge")(store.charge({ key, tokens, costNanoUsd }))
+    )
     const settleWith = (effect: Effect.Effect<void>) =>
       Effect.uninterruptible(Effect.suspend(() => {
         if (settled) return Effect.void
         settled = true
-        return Effect.andThen(effect, charge)
+        return budgeted ? Effect.andThen(effect, charge) : effect
       }))
+    // with no budget to charge, committing only settles: one step, not a chain that charges nothing
+    const settleOnly = Effect.sync(() => {
+      settled = true
+    })
     return {
       ...status,
       units,
       bill: budgeted ? bill : () => Effect.void,
-      commit: (usage) => settleWith(usage === undefined || !budgeted ? Effect.void : bill(usage)),
+      commit: budgeted ? (usage) => settleWith(usage === undefined ? Effect.void : bill(usage)) : () => settleOnly,
       // built only for a request that ends without success
       refund: Effect.suspend(() =>
         settleWith(live ? logDropped("refund")(store.refund({ key, units, reservation })) : Effect.void)
@@ -663,7 +665,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   ): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions, R> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(
-        reserve(subjectId, units),
+        // already uninterruptible here: `reserveNow`, not `reserve`
+        reserveNow(subjectId, units),
         (reservation) =>
           restore(Effect.suspend(() => effect(reservation))).pipe(
             Effect.onExit((exit) => Exit.isSuccess(exit) ? reservation.commit() : reservation.refund)

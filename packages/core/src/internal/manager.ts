@@ -148,6 +148,8 @@ export interface Engine {
 /** One request on its way through the chain. */
 export interface Run {
   readonly request: LlmRequest.LlmRequest
+  /** The fiber's `Clock` when the request started: read directly, not through an effect per use. */
+  readonly clock: Clock.Clock
   readonly timeoutMs: number
   readonly deadlineAt: number
   /** One slot per attempt, in the order they started; filled when each ends. */
@@ -180,6 +182,7 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest): Effect
       : Math.ceil(Duration.toMillis(request.options.timeout))
     return Effect.succeed({
       request,
+      clock,
       timeoutMs,
       deadlineAt: now + timeoutMs,
       attempts: [],
@@ -322,63 +325,64 @@ const attempt = <A>(
   mode: "stream" | "call",
   call: (progress: Progress) => Effect.Effect<A, ProviderError>,
   report: (value: A) => Report
-): Effect.Effect<A, Failure> =>
-  Effect.clockWith((clock) => {
-    const startedAt = clock.currentTimeMillisUnsafe()
-    if (startedAt >= run.deadlineAt) return Effect.fail(new DeadlineReached())
-    const provider = route.provider.name
-    const model = modelOf(route, run.request)
-    const slot = run.attempts.push(undefined) - 1
-    const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
-    const progress = makeProgress(mode === "stream" ? "first-token" : "body", startedAt)
-    const limits = engine.policy.limits
-    // built only once the throttle and a circuit not known open let the attempt through
-    const guarded = () =>
-      engine.watchdog.guard(
-        // one context update, not three: a request holds each one's restore frame while in flight
-        Effect.updateContext(
-          asFailure(Effect.suspend(() => call(progress)), provider, model),
-          (context: Context.Context<never>) =>
-            Context.add(
-              Context.add(Context.add(context, CurrentProgress, progress), LlmProvider.Supervisor, progress),
-              LlmProvider.CurrentHttpObserver,
-              httpObserver
-            )
-        ),
-        limitsCheck(
-          progress,
-          { ...limits, firstTokenMs: FallbackPolicy.firstTokenLimit(limits, provider, model) },
-          startedAt,
-          run.deadlineAt,
-          provider,
-          model
-        )
+): Effect.Effect<A, Failure> => {
+  // built when the attempt starts (`onRoute` suspends each try)
+  const startedAt = run.clock.currentTimeMillisUnsafe()
+  if (startedAt >= run.deadlineAt) return Effect.fail(new DeadlineReached())
+  const provider = route.provider.name
+  const model = modelOf(route, run.request)
+  const slot = run.attempts.push(undefined) - 1
+  const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
+  const progress = makeProgress(mode === "stream" ? "first-token" : "body", startedAt)
+  const limits = engine.policy.limits
+  // built only once the throttle and a circuit not known open let the attempt through
+  const guarded = () =>
+    engine.watchdog.guard(
+      // one context update, not three: a request holds each one's restore frame while in flight
+      Effect.updateContext(
+        asFailure(Effect.suspend(() => call(progress)), provider, model),
+        (context: Context.Context<never>) =>
+          Context.add(
+            Context.add(Context.add(context, CurrentProgress, progress), LlmProvider.Supervisor, progress),
+            LlmProvider.CurrentHttpObserver,
+            httpObserver
+          )
+      ),
+      limitsCheck(
+        progress,
+        { ...limits, firstTokenMs: FallbackPolicy.firstTokenLimit(limits, provider, model) },
+        startedAt,
+        run.deadlineAt,
+        provider,
+        model
       )
-    const record = (exit: Exit.Exit<A, Failure>) =>
-      Effect.clockWith((clock) => {
-        const now = clock.currentTimeMillisUnsafe()
-        const entry = toAttempt(exit, { provider, model, role, latencyMs: now - startedAt })
-        run.attempts[slot] = entry
-        const details = exit._tag === "Success" ? report(exit.value) : failureReport(exit.cause, progress)
-        if (details.usage !== undefined) {
-          run.billed = run.billed === undefined ? details.usage : TokenUsage.add(run.billed, details.usage)
-        }
-        return writeReport(
-          engine,
-          run,
-          { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details },
-          estimate
-        )
-      })
-    const throttled = Option.isNone(engine.throttle)
-      ? Effect.void
-      : engine.throttle.value.check(provider, { model, tokens: estimate })
-    return throttled.pipe(
-      Effect.andThen(() => circuit(engine, guarded, provider, model, startedAt)),
-      Effect.onExit(record),
-      LlmMetrics.withAttemptSpan({ request: run.request, provider, model, role, attemptNumber: slot + 1 })
     )
-  })
+  const record = (exit: Exit.Exit<A, Failure>) => {
+    const now = run.clock.currentTimeMillisUnsafe()
+    const entry = toAttempt(exit, { provider, model, role, latencyMs: now - startedAt })
+    run.attempts[slot] = entry
+    const details = exit._tag === "Success" ? report(exit.value) : failureReport(exit.cause, progress)
+    if (details.usage !== undefined) {
+      run.billed = run.billed === undefined ? details.usage : TokenUsage.add(run.billed, details.usage)
+    }
+    return writeReport(
+      engine,
+      run,
+      { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details },
+      estimate
+    )
+  }
+  const admitted = Option.isNone(engine.throttle)
+    ? circuit(engine, guarded, provider, model, startedAt)
+    : Effect.andThen(
+      engine.throttle.value.check(provider, { model, tokens: estimate }),
+      () => circuit(engine, guarded, provider, model, startedAt)
+    )
+  return admitted.pipe(
+    Effect.onExit(record),
+    LlmMetrics.withAttemptSpan({ request: run.request, provider, model, role, attemptNumber: slot + 1 })
+  )
+}
 
 /**
  * Runs `guarded` through the circuit of `provider/model`: skipped at once
@@ -466,12 +470,13 @@ const consume = (
   route: Route,
   request: LlmRequest.LlmRequest,
   progress: Progress,
-  sink: Sink | undefined
+  sink: Sink | undefined,
+  clock: Clock.Clock
 ): Effect.Effect<Streamed, ProviderError> => {
   let text = ""
   let finish: Finish | undefined
-  // each part moves the watchdog on; the clock is read directly, not through an effect per part
-  const onPart = (clock: Clock.Clock, part: StreamPart): Delta | undefined => {
+  // each part moves the watchdog on; the clock is read directly, not through an effect per part or chunk
+  const onPart = (part: StreamPart): Delta | undefined => {
     progress.phase = "idle"
     progress.since = clock.currentTimeMillisUnsafe()
     if (part._tag === "Finish") {
@@ -485,23 +490,23 @@ const consume = (
     }
     return part
   }
-  const onParts = (parts: ReadonlyArray<StreamPart>): Effect.Effect<void, StreamInterrupted> =>
-    Effect.clockWith((clock) => {
-      const deltas: Array<Delta> = []
-      for (const part of parts) {
-        const delta = onPart(clock, part)
-        if (delta !== undefined) deltas.push(delta)
-      }
-      if (sink === undefined || deltas.length === 0) return Effect.void
-      progress.phase = "delivering"
-      return Effect.andThen(
-        sink.emit(deltas),
-        Effect.sync(() => {
-          progress.phase = "idle"
-          progress.since = clock.currentTimeMillisUnsafe()
-        })
-      )
-    })
+  // called as each chunk arrives
+  const onParts = (parts: ReadonlyArray<StreamPart>): Effect.Effect<void, StreamInterrupted> => {
+    const deltas: Array<Delta> = []
+    for (const part of parts) {
+      const delta = onPart(part)
+      if (delta !== undefined) deltas.push(delta)
+    }
+    if (sink === undefined || deltas.length === 0) return Effect.void
+    progress.phase = "delivering"
+    return Effect.andThen(
+      sink.emit(deltas),
+      Effect.sync(() => {
+        progress.phase = "idle"
+        progress.since = clock.currentTimeMillisUnsafe()
+      })
+    )
+  }
   return Stream.runForEachArray(route.provider.stream(request), onParts).pipe(
     Effect.flatMap((): Effect.Effect<Streamed, ProviderError> =>
       finish === undefined
@@ -559,7 +564,7 @@ const streamAttempt = (
     route,
     role,
     "stream",
-    (progress) => consume(route, request, progress, sink),
+    (progress) => consume(route, request, progress, sink, run.clock),
     ({ finish }) => ({ usage: finish.usage, finishReason: finish.finishReason })
   )
 
@@ -580,23 +585,23 @@ const generateAttempt = (
   run: Run,
   streamed: Once<Streamed>
 ): Once<GenerationResult> =>
-(route, role) =>
-  engine.policy.generateVia === "stream" && route.provider.capabilities.streamUsage
-    ? Effect.clockWith((clock) => {
-      const startedAt = clock.currentTimeMillisUnsafe()
-      return Effect.map(streamed(route, role), ({ finish }): GenerationResult => ({
-        content: run.delivered,
-        usage: run.rescued ? run.billed ?? finish.usage : finish.usage,
-        model: finish.model,
-        provider: finish.provider,
-        latencyMs: clock.currentTimeMillisUnsafe() - startedAt,
-        finishReason: finish.finishReason,
-        requestId: run.request.requestId,
-        attempts: [],
-        ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
-      }))
-    })
-    : attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport)
+(route, role) => {
+  if (engine.policy.generateVia !== "stream" || !route.provider.capabilities.streamUsage) {
+    return attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport)
+  }
+  const startedAt = run.clock.currentTimeMillisUnsafe()
+  return Effect.map(streamed(route, role), ({ finish }): GenerationResult => ({
+    content: run.delivered,
+    usage: run.rescued ? run.billed ?? finish.usage : finish.usage,
+    model: finish.model,
+    provider: finish.provider,
+    latencyMs: run.clock.currentTimeMillisUnsafe() - startedAt,
+    finishReason: finish.finishReason,
+    requestId: run.request.requestId,
+    attempts: [],
+    ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
+  }))
+}
 
 /** The prompt that re-asks a model whose answer did not match the schema. */
 export const reaskMessages = (
@@ -646,6 +651,11 @@ const structuredAttempt = <A>(
 // the chain
 // ---------------------------------------------------------------------------
 
+/**
+ * One try on a route. Called when the try starts (`onRoute` calls it inside
+ * a suspend, once per try): an attempt reads its start time and takes its
+ * slot as it is built.
+ */
 type Once<A> = (route: Route, role: Role) => Effect.Effect<A, Failure>
 
 /**
