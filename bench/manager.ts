@@ -44,9 +44,11 @@ const usage = TokenUsage.make({ promptTokens: 20, completionTokens: 40 }, 1234, 
 /**
  * A provider answering in process: plain, or in three deltas and a finish;
  * `failing` answers 503; `hop` answers after one turn of the event loop (as
- * a network reply would), else at once.
+ * a network reply would), else at once; `chunked` streams sixteen deltas
+ * and a finish, each in a chunk of its own (as a network stream arrives),
+ * instead of one chunk.
  */
-const instant = (name: string, failing = false, hop = false): Layer.Layer<LlmProvider.LlmProvider> => {
+const instant = (name: string, failing = false, hop = false, chunked = false): Layer.Layer<LlmProvider.LlmProvider> => {
   const provider = ProviderName.make(name)
   const model = ModelId.make("bench-model")
   const unavailable = () => new ProviderUnavailable({ provider, model, status: 503, message: "503 at once" })
@@ -64,6 +66,10 @@ const instant = (name: string, failing = false, hop = false): Layer.Layer<LlmPro
     { _tag: "TextDelta", text: "Which gas do plants take in? " },
     { _tag: "TextDelta", text: "A) O2 B) CO2 C) N2 " },
     { _tag: "TextDelta", text: "(B)" },
+    { _tag: "Finish", finishReason: "stop", usage, provider, model }
+  ]
+  const sixteen: ReadonlyArray<StreamPart> = [
+    ...Array.from({ length: 16 }, (_, i): StreamPart => ({ _tag: "TextDelta", text: `token ${i} ` })),
     { _tag: "Finish", finishReason: "stop", usage, provider, model }
   ]
   return LlmProvider.layer({
@@ -90,6 +96,8 @@ const instant = (name: string, failing = false, hop = false): Layer.Layer<LlmPro
             resume(Effect.succeed(Stream.fromIterable(parts)))
           })
         }))
+        : chunked
+        ? Stream.rechunk(Stream.fromIterable(sixteen), 1)
         : Stream.fromIterable(parts)
   })
 }
@@ -131,6 +139,8 @@ const program = Effect.gen(function*(): Effect.fn.Return<ReadonlyArray<Case>, un
   const streamedHop = yield* manager({ providers: [instant("deepseek", false, true)] })
   const plainHop = yield* manager({ ...viaGenerate, providers: [instant("deepseek", false, true)] })
   const plain = yield* manager(viaGenerate)
+  const aloneChunked = Context.get(yield* Layer.build(instant("deepseek", false, false, true)), LlmProvider.LlmProvider)
+  const streamedChunked = yield* manager({ providers: [instant("deepseek", false, false, true)] })
   const noLog = yield* manager(viaGenerate, Layer.mergeAll(memoryLedger, memoryQuota))
   const noLedger = yield* manager(viaGenerate, Layer.mergeAll(discardingLog, memoryQuota))
   const bare = yield* manager(viaGenerate, Layer.empty)
@@ -164,6 +174,9 @@ const program = Effect.gen(function*(): Effect.fn.Return<ReadonlyArray<Case>, un
     ["hop: manager.generate (default: streams)", () => streamedHop.generate(input())],
     ["manager.generate (default: streams)", () => streamed.generate(input())],
     ["manager.stream (drained)", () => Stream.runDrain(streamed.stream(input()))],
+    ["chunked: adapter alone: provider.stream drained", () => Stream.runDrain(aloneChunked.stream(checked))],
+    ["chunked: manager.generate (default: streams)", () => streamedChunked.generate(input())],
+    ["chunked: manager.stream (drained)", () => Stream.runDrain(streamedChunked.stream(input()))],
     ["quota refusal", () => Effect.exit(streamed.generate(input("teacher-refused")))],
     ["open circuit, no fallback (refused)", () => Effect.exit(openAlone.generate(input()))],
     ["open circuit -> fallback", () => openThenFallback.generate(input())],

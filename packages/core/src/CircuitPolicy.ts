@@ -250,8 +250,8 @@ export const makeCircuits = (
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
     const tripPolicy = CircuitBreaker.consecutive(policy.failureThreshold)
     const cooldown = Duration.millis(policy.cooldownMs)
-    const publish = (transition: CircuitBreaker.Transition | undefined): Effect.Effect<void> =>
-      transition === undefined ? Effect.void : Effect.asVoid(PubSub.publish(pubsub, transition))
+    const publish = (transition: CircuitBreaker.Transition): Effect.Effect<void> =>
+      Effect.asVoid(PubSub.publish(pubsub, transition))
     const openFor = (outcome: CircuitBreaker.Outcome): Duration.Duration =>
       outcome._tag !== "Failure"
         ? Duration.zero
@@ -284,7 +284,8 @@ export const makeCircuits = (
                 reportUnhandled("CircuitBreaker failed to record an outcome", storeFailure(cause)),
                 after
               ),
-          onSuccess: (transition) => Effect.andThen(publish(transition), after)
+          // most outcomes change nothing: then nothing is published, not even an empty step
+          onSuccess: (transition) => transition === undefined ? after() : Effect.andThen(publish(transition), after)
         }
       )
     }

@@ -273,7 +273,14 @@ const sinkFailuresBy = counterSeries(sinkFailures, ["sink"])
  *
  * @since 0.1.0
  */
-export const recordRequest = (outcome: RequestOutcome): Effect.Effect<void> => Metric.update(requestsBy(outcome), 1)
+export const recordRequest = (outcome: RequestOutcome): Effect.Effect<void> => countOne(requestsBy(outcome))
+
+/** Adds one to `counter`: one effect (`Metric.update` takes two), run at least once per request. */
+const countOne = (counter: Metric.Metric<number, unknown>): Effect.Effect<void> =>
+  Effect.contextWith((context) => {
+    counter.updateUnsafe(1, context)
+    return Effect.void
+  })
 
 /**
  * Counts a circuit entering `state`.
@@ -322,7 +329,7 @@ export const quotaRejectionReason = (error: unknown): QuotaRejectionReason | und
  * @since 0.1.0
  */
 export const recordQuotaRejection = (reason: QuotaRejectionReason): Effect.Effect<void> =>
-  Metric.update(quotaRejectionsBy(reason), 1)
+  countOne(quotaRejectionsBy(reason))
 
 /**
  * Counts a failed sink write.
@@ -333,6 +340,32 @@ export const recordSinkFailure = (sink: string): Effect.Effect<void> => Metric.u
 
 /** True when a tracer is installed: Effect's `nativeTracer` (the default) exports nothing, so Baton builds no spans for it. */
 const tracing = (tracer: Tracer.Tracer): boolean => tracer !== Tracer.nativeTracer
+
+/** What a metric update reads from its context, and a context holding just that. */
+interface MetricContext {
+  readonly registry: Context.Service.Shape<typeof Metric.MetricRegistry>
+  readonly attributes: Context.Service.Shape<typeof Metric.CurrentMetricAttributes>
+  readonly context: Context.Context<never>
+}
+
+let lastMetricContext: MetricContext | undefined
+
+/**
+ * A context holding only the metric registry and the extra metric
+ * attributes of `context` (all a metric update reads), kept while they stay
+ * the same. In a request's context both are usually defaults, which each of
+ * an attempt's updates would otherwise look up the slow way; here they are
+ * looked up once per attempt and found at once by every update.
+ */
+const metricContext = (context: Context.Context<never>): Context.Context<never> => {
+  const registry = Context.get(context, Metric.MetricRegistry)
+  const attributes = Context.get(context, Metric.CurrentMetricAttributes)
+  const last = lastMetricContext
+  if (last !== undefined && last.registry === registry && last.attributes === attributes) return last.context
+  const made = Context.add(Context.make(Metric.MetricRegistry, registry), Metric.CurrentMetricAttributes, attributes)
+  lastMetricContext = { registry, attributes, context: made }
+  return made
+}
 
 const roleCounters: Partial<
   Record<Attempt.Role, (...values: ReadonlyArray<string>) => Metric.Metric<number, unknown>>
@@ -354,16 +387,17 @@ export const recordAttempt = (report: AttemptReport): Effect.Effect<void> =>
   Effect.contextWith((context) => {
     // one effect for all updates: this runs once per attempt on the hot path
     const { model, outcome, provider, role } = report.attempt
-    attemptsBy(provider, model, role, outcome).updateUnsafe(1, context)
-    roleCounters[role]?.(provider, model).updateUnsafe(1, context)
-    if (outcome !== "skipped") latencyBy(provider, outcome).updateUnsafe(report.attempt.latencyMs, context)
+    const metrics = metricContext(context)
+    attemptsBy(provider, model, role, outcome).updateUnsafe(1, metrics)
+    roleCounters[role]?.(provider, model).updateUnsafe(1, metrics)
+    if (outcome !== "skipped") latencyBy(provider, outcome).updateUnsafe(report.attempt.latencyMs, metrics)
     const usage = report.usage
     if (usage !== undefined) {
-      tokensBy(provider, model, "prompt").updateUnsafe(usage.promptTokens, context)
-      tokensBy(provider, model, "completion").updateUnsafe(usage.completionTokens, context)
-      tokensBy(provider, model, "cached").updateUnsafe(usage.cachedPromptTokens, context)
-      tokensBy(provider, model, "reasoning").updateUnsafe(usage.reasoningTokens, context)
-      costBy(provider, model).updateUnsafe(usage.costNanoUsd, context)
+      tokensBy(provider, model, "prompt").updateUnsafe(usage.promptTokens, metrics)
+      tokensBy(provider, model, "completion").updateUnsafe(usage.completionTokens, metrics)
+      tokensBy(provider, model, "cached").updateUnsafe(usage.cachedPromptTokens, metrics)
+      tokensBy(provider, model, "reasoning").updateUnsafe(usage.reasoningTokens, metrics)
+      costBy(provider, model).updateUnsafe(usage.costNanoUsd, metrics)
     }
     if (tracing(Context.get(context, Tracer.Tracer))) annotateSpanOf(context, report)
     return Effect.void

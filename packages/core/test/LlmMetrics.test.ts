@@ -78,6 +78,38 @@ describe("LlmMetrics after manager runs", () => {
       assert.notInclude(text, "secret-prompt-canary")
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("attempt metrics go to the caller's registry with the caller's metric attributes, run after run", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"] })
+      const ours = new Map()
+      const theirs = new Map()
+      /** `effect` with `registry` and the extra metric attribute `tenant`. */
+      const under = <A, E, R>(registry: typeof ours, tenant: string, effect: Effect.Effect<A, E, R>) =>
+        effect.pipe(
+          Effect.provideService(Metric.MetricRegistry, registry),
+          Effect.provideService(Metric.CurrentMetricAttributes, { tenant })
+        )
+      const successes = (registry: typeof ours, tenant: string) =>
+        under(registry, tenant, counter(LlmMetrics.attempts, { ...openai, role: "primary", outcome: "success" }))
+      const prompts = (registry: typeof ours, tenant: string) =>
+        under(registry, tenant, counter(LlmMetrics.tokens, { ...openai, kind: "prompt" }))
+      const globalBefore = yield* counter(LlmMetrics.attempts, { ...openai, role: "primary", outcome: "success" })
+      // alternating registries and attributes: each run counts where it ran
+      const first = yield* under(ours, "a", llm.generate({ prompt }))
+      yield* under(theirs, "b", llm.generate({ prompt }))
+      yield* under(ours, "a", llm.generate({ prompt }))
+      yield* under(ours, "c", llm.generate({ prompt }))
+      assert.strictEqual(yield* successes(ours, "a"), 2)
+      assert.strictEqual(yield* successes(ours, "c"), 1)
+      assert.strictEqual(yield* successes(theirs, "b"), 1)
+      assert.strictEqual(yield* successes(theirs, "a"), 0)
+      assert.strictEqual(yield* prompts(ours, "a"), 2 * first.usage.promptTokens)
+      assert.strictEqual(
+        yield* counter(LlmMetrics.attempts, { ...openai, role: "primary", outcome: "success" }),
+        globalBefore
+      )
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("a circuit opening is counted", () =>
     Effect.gen(function*() {
       const llm = yield* manager({

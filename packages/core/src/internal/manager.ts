@@ -410,6 +410,10 @@ const circuit = <A>(
   })
 }
 
+/** `first`, then `next`; `first` alone when `next` is `Effect.void` (a quota with no budget bills nothing): two steps fewer. */
+const unlessVoid = (first: Effect.Effect<void>, next: Effect.Effect<void>): Effect.Effect<void> =>
+  next === Effect.void ? first : Effect.andThen(first, next)
+
 /** Metrics, throttle budget, quota budgets, request log and ledger for one finished attempt, in one chain (runs per attempt). */
 const writeReport = (
   engine: Engine,
@@ -424,7 +428,7 @@ const writeReport = (
     written = Effect.andThen(written, engine.throttle.value.record(report.attempt.provider, extra))
   }
   if (report.usage !== undefined && run.reservation !== undefined) {
-    written = Effect.andThen(written, run.reservation.bill(report.usage))
+    written = unlessVoid(written, run.reservation.bill(report.usage))
   }
   if (Option.isSome(engine.requestLog)) written = Effect.andThen(written, engine.requestLog.value.write(report))
   if (Option.isSome(engine.usageLedger)) written = Effect.andThen(written, engine.usageLedger.value.record(report))
@@ -498,9 +502,12 @@ const consume = (
       if (delta !== undefined) deltas.push(delta)
     }
     if (sink === undefined || deltas.length === 0) return Effect.void
+    const emitted = sink.emit(deltas)
+    // delivered at once (`generate` hands its text to nobody): no step waits for it
+    if (emitted === Effect.void) return Effect.void
     progress.phase = "delivering"
     return Effect.andThen(
-      sink.emit(deltas),
+      emitted,
       Effect.sync(() => {
         progress.phase = "idle"
         progress.since = clock.currentTimeMillisUnsafe()
@@ -821,14 +828,14 @@ const withQuota = <A, E>(
   if (Option.isNone(engine.quota)) return make()
   const quota = engine.quota.value
   const { subjectId, units } = run.request
-  return Effect.andThen(
-    quota.checkRequestSize(units),
-    subjectId === undefined ? make : () =>
-      quota.withQuota(subjectId, units, (reservation) => {
-        run.reservation = reservation
-        return make()
-      })
-  )
+  const quotaed = subjectId === undefined ? make : () =>
+    quota.withQuota(subjectId, units, (reservation) => {
+      run.reservation = reservation
+      return make()
+    })
+  // a size within the limit checks to `Effect.void`: then no step waits on it
+  const checked = quota.checkRequestSize(units)
+  return checked === Effect.void ? quotaed() : Effect.andThen(checked, quotaed)
 }
 
 /** Counts the request by how it ended, and a quota refusal by its reason. */
