@@ -17,13 +17,24 @@
  * `--single-threaded` alone left them 5-10% apart. About a minute and a half per case on this machine; the two runs
  * of a case go in parallel.
  *
+ * With `BENCH_INSTRUCTIONS_TOP=n` it also prints, per case, the `n`
+ * functions that cost the most instructions per call (self cost, the same
+ * difference of two runs): V8's builtins and Node's C++ by their symbols,
+ * and JIT-compiled JavaScript by the name and place V8 writes for it with
+ * `--perf-basic-prof` (`JS:*` optimised, `JS:+` baseline). That is how the
+ * eighth session found Effect's megamorphic property loads behind each
+ * fiber step (bench/README.md, "Eighth session"). Needs `callgrind_annotate`.
+ *
  * Run: `node instructions.ts [words]` in `bench/` (the cases whose name
  * contains one of the comma-separated words, as `manager.ts` takes them;
  * every case without words).
  * Needs `valgrind` on the PATH.
  */
 import { Effect, Exit, Scope } from "effect"
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { runOnce, selectCases } from "./manager.ts"
 
@@ -32,6 +43,8 @@ const high = Number(process.env["BENCH_INSTRUCTIONS_HIGH"] ?? 2500)
 if (!(Number.isInteger(low) && Number.isInteger(high) && low >= 0 && high > low)) {
   throw new Error(`BENCH_INSTRUCTIONS_LOW (${low}) and _HIGH (${high}) must be whole numbers, LOW < HIGH`)
 }
+const top = Number(process.env["BENCH_INSTRUCTIONS_TOP"] ?? 0)
+if (!(Number.isInteger(top) && top >= 0)) throw new Error(`BENCH_INSTRUCTIONS_TOP (${top}) must be a whole number`)
 
 /** The child: builds the cases and runs case `name` `calls` times, one after the other. */
 const runCase = async (name: string, calls: number): Promise<void> => {
@@ -42,23 +55,33 @@ const runCase = async (name: string, calls: number): Promise<void> => {
   await Effect.runPromise(Scope.close(scope, Exit.void))
 }
 
+/** What valgrind counted for a child process: its instructions, and where its profile and V8's code map are (`top` only). */
+interface Counted {
+  readonly total: number
+  readonly profile: string | undefined
+  readonly codeMap: string | undefined
+}
+
 /** The instructions valgrind counted for the whole child process running `name` `calls` times. */
-const counted = (name: string, calls: number): Promise<number> =>
+const counted = (name: string, calls: number, dir: string | undefined): Promise<Counted> =>
   new Promise((resolve, reject) => {
     const self = fileURLToPath(import.meta.url)
+    const profile = dir === undefined ? undefined : join(dir, `callgrind.${calls}`)
     const child = spawn(
       "valgrind",
       [
         "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
+        `--callgrind-out-file=${profile ?? "/dev/null"}`,
         process.execPath,
         "--predictable",
+        ...(profile === undefined ? [] : ["--perf-basic-prof"]),
         self,
         "--child",
         name,
         String(calls)
       ],
-      { stdio: ["ignore", "ignore", "pipe"] }
+      // with a code map V8 also writes an isolate log into the working directory: the temporary one
+      { stdio: ["ignore", "ignore", "pipe"], ...(dir === undefined ? {} : { cwd: dir }) }
     )
     let err = ""
     child.stderr.setEncoding("utf8")
@@ -68,10 +91,61 @@ const counted = (name: string, calls: number): Promise<number> =>
     child.on("error", reject)
     child.on("close", (code) => {
       const match = /Collected : (\d+)/.exec(err)
-      if (code === 0 && match?.[1] !== undefined) resolve(Number(match[1]))
+      // valgrind runs node in its own process: V8 writes the code map under that pid
+      const codeMap = profile === undefined ? undefined : `/tmp/perf-${child.pid}.map`
+      if (code === 0 && match?.[1] !== undefined) resolve({ total: Number(match[1]), profile, codeMap })
       else reject(new Error(`valgrind on "${name}" exited ${code}: ${err.slice(-500)}`))
     })
   })
+
+/** Each piece of code V8 generated, in the order it wrote them: start address, size and name. */
+const readCodeMap = (path: string): ReadonlyArray<readonly [number, number, string]> =>
+  readFileSync(path, "utf8").split("\n").flatMap((line) => {
+    const [start, size, ...name] = line.split(" ")
+    return start === undefined || size === undefined || name.length === 0
+      ? []
+      : [[Number.parseInt(start, 16), Number.parseInt(size, 16), name.join(" ")] as const]
+  })
+
+/**
+ * The name of the code at `address`: the last piece written there (V8 reuses
+ * the space of code it dropped, so an address can have held several).
+ */
+const codeAt = (map: ReadonlyArray<readonly [number, number, string]>, address: number): string | undefined =>
+  map.findLast(([start, size]) => address >= start && address < start + size)?.[2]
+
+/** Self instructions by function in a profile, JIT code named from its code map. */
+const byFunction = ({ codeMap, profile }: Counted): Map<string, number> => {
+  const costs = new Map<string, number>()
+  if (profile === undefined || codeMap === undefined) return costs
+  const map = readCodeMap(codeMap)
+  const text = execFileSync("callgrind_annotate", ["--threshold=100", profile], {
+    encoding: "utf8",
+    maxBuffer: 1 << 28
+  })
+  for (const line of text.split("\n")) {
+    const found = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.+)$/.exec(line)
+    if (found?.[1] === undefined || found[2] === undefined || found[2].startsWith("PROGRAM TOTALS")) continue
+    const where = found[2].trim()
+    const jit = /^\?\?\?:0x([0-9a-f]+)/.exec(where)
+    const name = jit?.[1] === undefined
+      ? where.replace(/^\?\?\?:/, "").replace(/ \[\/.*\]$/, "")
+      : codeAt(map, Number.parseInt(jit[1], 16)) ?? where
+    costs.set(name, (costs.get(name) ?? 0) + Number(found[1].replaceAll(",", "")))
+  }
+  return costs
+}
+
+/** The `top` functions by instructions per call: the difference of the two runs' self costs. */
+const topFunctions = (few: Counted, many: Counted): ReadonlyArray<string> => {
+  const before = byFunction(few)
+  const after = byFunction(many)
+  return [...after.entries()]
+    .map(([name, cost]) => [name, (cost - (before.get(name) ?? 0)) / (high - low)] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, perCall]) => `  ${Math.round(perCall).toLocaleString("en-US").padStart(8)}  ${name}`)
+}
 
 if (process.argv[2] === "--child") {
   await runCase(process.argv[3] ?? "", Number(process.argv[4]))
@@ -81,8 +155,15 @@ if (process.argv[2] === "--child") {
   await Effect.runPromise(Scope.close(scope, Exit.void))
   if (names.length === 0) throw new Error(`no case matches ${process.argv[2]}`)
   for (const name of names) {
-    const [few, many] = await Promise.all([counted(name, low), counted(name, high)])
-    const perCall = Math.round((many - few) / (high - low))
-    console.log(`${perCall.toLocaleString("en-US").padStart(10)} instructions per call  ${name}`)
+    const dir = top > 0 ? mkdtempSync(join(tmpdir(), "baton-instructions-")) : undefined
+    try {
+      const [few, many] = await Promise.all([counted(name, low, dir), counted(name, high, dir)])
+      const perCall = Math.round((many.total - few.total) / (high - low))
+      console.log(`${perCall.toLocaleString("en-US").padStart(10)} instructions per call  ${name}`)
+      if (top > 0) console.log(topFunctions(few, many).join("\n"))
+      for (const { codeMap } of [few, many]) if (codeMap !== undefined) rmSync(codeMap, { force: true })
+    } finally {
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+    }
   }
 }
