@@ -21,9 +21,13 @@
  * functions that cost the most instructions per call (self cost, the same
  * difference of two runs): V8's builtins and Node's C++ by their symbols,
  * and JIT-compiled JavaScript by the name and place V8 writes for it with
- * `--perf-basic-prof` (`JS:*` optimised, `JS:+` baseline). That is how the
- * eighth session found Effect's megamorphic property loads behind each
- * fiber step (bench/README.md, "Eighth session"). Needs `callgrind_annotate`.
+ * `--perf-basic-prof` (a function's cost at every tier together). That is
+ * how the eighth session found Effect's megamorphic property loads behind
+ * each fiber step (bench/README.md, "Eighth session"). Writing the code map
+ * costs instructions too: the totals printed with it run up to about 0.5% above
+ * those without. A row can also carry a one-off event of one of the two runs
+ * (a compilation, say): trust the rows that come back run after run. Needs
+ * `callgrind_annotate`.
  *
  * Run: `node instructions.ts [words]` in `bench/` (the cases whose name
  * contains one of the comma-separated words, as `manager.ts` takes them;
@@ -74,7 +78,7 @@ const counted = (name: string, calls: number, dir: string | undefined): Promise<
         `--callgrind-out-file=${profile ?? "/dev/null"}`,
         process.execPath,
         "--predictable",
-        ...(profile === undefined ? [] : ["--perf-basic-prof"]),
+        ...(dir === undefined ? [] : ["--perf-basic-prof", `--perf-basic-prof-path=${dir}`]),
         self,
         "--child",
         name,
@@ -91,8 +95,8 @@ const counted = (name: string, calls: number, dir: string | undefined): Promise<
     child.on("error", reject)
     child.on("close", (code) => {
       const match = /Collected : (\d+)/.exec(err)
-      // valgrind runs node in its own process: V8 writes the code map under that pid
-      const codeMap = profile === undefined ? undefined : `/tmp/perf-${child.pid}.map`
+      // valgrind runs node in its own process: V8 names the code map after that pid
+      const codeMap = dir === undefined ? undefined : join(dir, `perf-${child.pid}.map`)
       if (code === 0 && match?.[1] !== undefined) resolve({ total: Number(match[1]), profile, codeMap })
       else reject(new Error(`valgrind on "${name}" exited ${code}: ${err.slice(-500)}`))
     })
@@ -108,11 +112,18 @@ const readCodeMap = (path: string): ReadonlyArray<readonly [number, number, stri
   })
 
 /**
- * The name of the code at `address`: the last piece written there (V8 reuses
- * the space of code it dropped, so an address can have held several).
+ * The name of the code at `address`: the last piece written there. V8
+ * reuses the space of code it dropped, and not every piece it runs is in
+ * the map, so a name is only sure when one piece ever held the address;
+ * otherwise it says how many others did.
  */
-const codeAt = (map: ReadonlyArray<readonly [number, number, string]>, address: number): string | undefined =>
-  map.findLast(([start, size]) => address >= start && address < start + size)?.[2]
+const codeAt = (map: ReadonlyArray<readonly [number, number, string]>, address: number): string | undefined => {
+  const held = map.filter(([start, size]) => address >= start && address < start + size)
+  const last = held.at(-1)?.[2].replace(/^JS:[~^+*]/, "JS:")
+  return last === undefined || held.length === 1
+    ? last
+    : `${last} (unsure: ${held.length - 1} other code held this address)`
+}
 
 /** Self instructions by function in a profile, JIT code named from its code map. */
 const byFunction = ({ codeMap, profile }: Counted): Map<string, number> => {
@@ -128,6 +139,7 @@ const byFunction = ({ codeMap, profile }: Counted): Map<string, number> => {
     if (found?.[1] === undefined || found[2] === undefined || found[2].startsWith("PROGRAM TOTALS")) continue
     const where = found[2].trim()
     const jit = /^\?\?\?:0x([0-9a-f]+)/.exec(where)
+    // a function compiled at another tier is the same function (`codeAt` drops V8's tier mark: `~`, `^`, `+`, `*`)
     const name = jit?.[1] === undefined
       ? where.replace(/^\?\?\?:/, "").replace(/ \[\/.*\]$/, "")
       : codeAt(map, Number.parseInt(jit[1], 16)) ?? where
@@ -157,12 +169,19 @@ if (process.argv[2] === "--child") {
   for (const name of names) {
     const dir = top > 0 ? mkdtempSync(join(tmpdir(), "baton-instructions-")) : undefined
     try {
-      const [few, many] = await Promise.all([counted(name, low, dir), counted(name, high, dir)])
+      // both children end before `dir` goes, even when one fails
+      const [few, many] = (await Promise.allSettled([counted(name, low, dir), counted(name, high, dir)])).map(
+        (outcome) => {
+          if (outcome.status === "rejected") throw outcome.reason
+          return outcome.value
+        }
+      )
+      if (few === undefined || many === undefined) throw new Error("valgrind counted nothing")
       const perCall = Math.round((many.total - few.total) / (high - low))
       console.log(`${perCall.toLocaleString("en-US").padStart(10)} instructions per call  ${name}`)
       if (top > 0) console.log(topFunctions(few, many).join("\n"))
-      for (const { codeMap } of [few, many]) if (codeMap !== undefined) rmSync(codeMap, { force: true })
     } finally {
+      // the profiles, the code maps and V8's isolate logs all went to `dir`
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
     }
   }

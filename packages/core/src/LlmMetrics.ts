@@ -268,14 +268,7 @@ const circuitTransitionsBy = counterSeries(circuitTransitions, ["provider", "sta
 const quotaRejectionsBy = counterSeries(quotaRejections, ["reason"])
 const sinkFailuresBy = counterSeries(sinkFailures, ["sink"])
 
-/**
- * Counts one finished request.
- *
- * @since 0.1.0
- */
-export const recordRequest = (outcome: RequestOutcome): Effect.Effect<void> => countOne(requestsBy(outcome))
-
-/** Adds one to `counter`: one effect (`Metric.update` takes two), run at least once per request. */
+/** Adds one to `counter`: one effect (`Metric.update` takes two); a request runs at least one. */
 const countOne = (counter: Metric.Metric<number, unknown>): Effect.Effect<void> =>
   Effect.contextWith((context) => {
     counter.updateUnsafe(1, context)
@@ -283,12 +276,19 @@ const countOne = (counter: Metric.Metric<number, unknown>): Effect.Effect<void> 
   })
 
 /**
+ * Counts one finished request.
+ *
+ * @since 0.1.0
+ */
+export const recordRequest = (outcome: RequestOutcome): Effect.Effect<void> => countOne(requestsBy(outcome))
+
+/**
  * Counts a circuit entering `state`.
  *
  * @since 0.1.0
  */
 export const recordCircuitTransition = (provider: ProviderName, state: CircuitState): Effect.Effect<void> =>
-  Metric.update(circuitTransitionsBy(provider, state), 1)
+  countOne(circuitTransitionsBy(provider, state))
 
 /**
  * Why a quota refused a request: the daily limit, the daily token or cost
@@ -336,7 +336,7 @@ export const recordQuotaRejection = (reason: QuotaRejectionReason): Effect.Effec
  *
  * @since 0.1.0
  */
-export const recordSinkFailure = (sink: string): Effect.Effect<void> => Metric.update(sinkFailuresBy(sink), 1)
+export const recordSinkFailure = (sink: string): Effect.Effect<void> => countOne(sinkFailuresBy(sink))
 
 /** True when a tracer is installed: Effect's `nativeTracer` (the default) exports nothing, so Baton builds no spans for it. */
 const tracing = (tracer: Tracer.Tracer): boolean => tracer !== Tracer.nativeTracer
@@ -352,10 +352,12 @@ let lastMetricContext: MetricContext | undefined
 
 /**
  * A context holding only the metric registry and the extra metric
- * attributes of `context` (all a metric update reads), kept while they stay
- * the same. In a request's context both are usually defaults, which each of
- * an attempt's updates would otherwise look up the slow way; here they are
- * looked up once per attempt and found at once by every update.
+ * attributes of `context` (all a counter or histogram update reads; the
+ * attempt's metrics are those: a summary would read the clock too), kept
+ * while they stay the same. In a request's context both are usually
+ * defaults, which each of an attempt's updates would otherwise look up the
+ * slow way; here they are looked up once per attempt and found at once by
+ * every update.
  */
 const metricContext = (context: Context.Context<never>): Context.Context<never> => {
   const registry = Context.get(context, Metric.MetricRegistry)

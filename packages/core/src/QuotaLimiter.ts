@@ -583,11 +583,13 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         tokens += usage.totalTokens
         costNanoUsd += usage.costNanoUsd
       })
-    const charge = Effect.suspend(() =>
-      tokens === 0 && costNanoUsd === 0
-        ? Effect.void
-        : logDropped("budget charge")(store.charge({ key, tokens, costNanoUsd }))
-    )
+    const charge = budgeted
+      ? Effect.suspend(() =>
+        tokens === 0 && costNanoUsd === 0
+          ? Effect.void
+          : logDropped("budget charge")(store.charge({ key, tokens, costNanoUsd }))
+      )
+      : Effect.void
     const settleWith = (effect: Effect.Effect<void>) =>
       Effect.uninterruptible(Effect.suspend(() => {
         if (settled) return Effect.void

@@ -51,6 +51,27 @@ describe("LlmManager timing (TestClock for the manager's sleeps, real HTTP)", ()
       assert.strictEqual((yield* stats("anthropic")).requests, 0)
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("an attempt's latency starts when it starts: a retry's does not count the backoff before it", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai"],
+        policy: { maxRetries: 1, retryBaseDelayMs: 100, requestTimeoutMs: 60_000 }
+      })
+      yield* inject("openai", MockFault.rateLimited({ retryAfter: "5" }))
+      const fiber = yield* Effect.forkChild(llm.generate(prompt))
+      yield* driveClock(fiber, 100)
+      const result = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(result.attempts.map(pick("role", "outcome")), [
+        ["primary", "error"],
+        ["retry", "success"]
+      ])
+      // the request took the 5 s the server asked for; the retry's own call took only what the clock
+      // moved while its reply was on the way
+      assert.isAtLeast(yield* Clock.currentTimeMillis, 5_000)
+      const retry = result.attempts[1]
+      assert.isBelow(retry?.latencyMs ?? Number.NaN, 5_000)
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("goes straight to the next provider when Retry-After outlives the deadline", () =>
     Effect.gen(function*() {
       const llm = yield* manager({

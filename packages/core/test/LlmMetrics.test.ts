@@ -81,29 +81,46 @@ describe("LlmMetrics after manager runs", () => {
   it.effect("attempt metrics go to the caller's registry with the caller's metric attributes, run after run", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai"] })
-      const ours = new Map()
-      const theirs = new Map()
-      /** `effect` with `registry` and the extra metric attribute `tenant`. */
-      const under = <A, E, R>(registry: typeof ours, tenant: string, effect: Effect.Effect<A, E, R>) =>
-        effect.pipe(
-          Effect.provideService(Metric.MetricRegistry, registry),
-          Effect.provideService(Metric.CurrentMetricAttributes, { tenant })
-        )
-      const successes = (registry: typeof ours, tenant: string) =>
-        under(registry, tenant, counter(LlmMetrics.attempts, { ...openai, role: "primary", outcome: "success" }))
-      const prompts = (registry: typeof ours, tenant: string) =>
-        under(registry, tenant, counter(LlmMetrics.tokens, { ...openai, kind: "prompt" }))
+      type Registry = Map<string, unknown>
+      const ours: Registry = new Map()
+      const theirs: Registry = new Map()
+      // the same attribute objects every run, as a caller's layer would provide them
+      const a = { tenant: "a" }
+      const c = { tenant: "c" }
+      /** `effect` with `registry` and, when given, the extra metric attributes `attributes`. */
+      const under = <A, E, R>(
+        registry: Registry,
+        attributes: Record<string, string> | undefined,
+        effect: Effect.Effect<A, E, R>
+      ) => {
+        const inRegistry = Effect.provideService(effect, Metric.MetricRegistry, registry)
+        return attributes === undefined
+          ? inRegistry
+          : Effect.provideService(inRegistry, Metric.CurrentMetricAttributes, attributes)
+      }
+      const successes = (registry: Registry, attributes?: Record<string, string>) =>
+        under(registry, attributes, counter(LlmMetrics.attempts, { ...openai, role: "primary", outcome: "success" }))
       const globalBefore = yield* counter(LlmMetrics.attempts, { ...openai, role: "primary", outcome: "success" })
-      // alternating registries and attributes: each run counts where it ran
-      const first = yield* under(ours, "a", llm.generate({ prompt }))
-      yield* under(theirs, "b", llm.generate({ prompt }))
-      yield* under(ours, "a", llm.generate({ prompt }))
-      yield* under(ours, "c", llm.generate({ prompt }))
-      assert.strictEqual(yield* successes(ours, "a"), 2)
-      assert.strictEqual(yield* successes(ours, "c"), 1)
-      assert.strictEqual(yield* successes(theirs, "b"), 1)
-      assert.strictEqual(yield* successes(theirs, "a"), 0)
-      assert.strictEqual(yield* prompts(ours, "a"), 2 * first.usage.promptTokens)
+      const run = (registry: Registry, attributes?: Record<string, string>) =>
+        under(registry, attributes, llm.generate({ prompt }))
+      // the same attributes in another registry, back to back; other attributes in the same registry;
+      // no attributes (the default, the same every time) in two registries
+      const first = yield* run(ours, a)
+      yield* run(theirs, a)
+      yield* run(ours, a)
+      yield* run(ours, c)
+      yield* run(ours)
+      yield* run(theirs)
+      yield* run(theirs)
+      assert.strictEqual(yield* successes(ours, a), 2)
+      assert.strictEqual(yield* successes(theirs, a), 1)
+      assert.strictEqual(yield* successes(ours, c), 1)
+      assert.strictEqual(yield* successes(ours), 1)
+      assert.strictEqual(yield* successes(theirs), 2)
+      assert.strictEqual(
+        yield* under(ours, a, counter(LlmMetrics.tokens, { ...openai, kind: "prompt" })),
+        2 * first.usage.promptTokens
+      )
       assert.strictEqual(
         yield* counter(LlmMetrics.attempts, { ...openai, role: "primary", outcome: "success" }),
         globalBefore

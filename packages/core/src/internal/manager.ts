@@ -7,7 +7,7 @@
  * services), so a call builds no layer. Each attempt runs under the
  * manager's watchdog (`watchdog.ts`), which enforces the limits.
  */
-import { Cause, Clock, Context, Data, Deferred, Duration, Effect, type Exit, Fiber, Option, Stream } from "effect"
+import { Cause, type Clock, Context, Data, Deferred, Duration, Effect, type Exit, Fiber, Option, Stream } from "effect"
 import type { Attempt, Role } from "../Attempt.ts"
 import * as CircuitPolicy from "../CircuitPolicy.ts"
 import * as ErrorPolicy from "../ErrorPolicy.ts"
@@ -67,6 +67,8 @@ type Phase = "first-byte" | "first-token" | "idle" | "body" | "delivering"
  * `LlmProvider.Supervisor`: the adapter reports usage seen mid-stream to it.
  */
 interface Progress extends LlmProvider.Supervisor {
+  /** The request's clock: the phases' times are read from it directly. */
+  readonly clock: Clock.Clock
   phase: Phase
   since: number
   readonly afterHeaders: Phase
@@ -76,8 +78,9 @@ interface Progress extends LlmProvider.Supervisor {
   reported: TokenUsage.TokenUsage | undefined
 }
 
-const makeProgress = (first: Phase, now: number): Progress => {
+const makeProgress = (first: Phase, clock: Clock.Clock, now: number): Progress => {
   const progress: Progress = {
+    clock,
     phase: first,
     since: now,
     afterHeaders: first,
@@ -111,7 +114,7 @@ const mark = (from: Phase | undefined, to: Phase | undefined): Effect.Effect<voi
     const progress = Context.get(context, CurrentProgress)
     if (progress !== undefined && progress.phase === (from ?? progress.afterHeaders)) {
       progress.phase = to ?? progress.afterHeaders
-      progress.since = Context.get(context, Clock.Clock).currentTimeMillisUnsafe()
+      progress.since = progress.clock.currentTimeMillisUnsafe()
     }
     return Effect.void
   })
@@ -326,14 +329,14 @@ const attempt = <A>(
   call: (progress: Progress) => Effect.Effect<A, ProviderError>,
   report: (value: A) => Report
 ): Effect.Effect<A, Failure> => {
-  // built when the attempt starts (`onRoute` suspends each try)
+  // built when the attempt starts (see `Once`)
   const startedAt = run.clock.currentTimeMillisUnsafe()
   if (startedAt >= run.deadlineAt) return Effect.fail(new DeadlineReached())
   const provider = route.provider.name
   const model = modelOf(route, run.request)
   const slot = run.attempts.push(undefined) - 1
   const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
-  const progress = makeProgress(mode === "stream" ? "first-token" : "body", startedAt)
+  const progress = makeProgress(mode === "stream" ? "first-token" : "body", run.clock, startedAt)
   const limits = engine.policy.limits
   // built only once the throttle and a circuit not known open let the attempt through
   const guarded = () =>
@@ -660,8 +663,9 @@ const structuredAttempt = <A>(
 
 /**
  * One try on a route. Called when the try starts (`onRoute` calls it inside
- * a suspend, once per try): an attempt reads its start time and takes its
- * slot as it is built.
+ * a suspend, once per try; a re-ask and a restart without a prefill build
+ * their attempt in the handler that starts it): an attempt reads its start
+ * time and takes its slot as it is built.
  */
 type Once<A> = (route: Route, role: Role) => Effect.Effect<A, Failure>
 
