@@ -477,15 +477,14 @@ const consume = (
   route: Route,
   request: LlmRequest.LlmRequest,
   progress: Progress,
-  sink: Sink | undefined,
-  clock: Clock.Clock
+  sink: Sink | undefined
 ): Effect.Effect<Streamed, ProviderError> => {
   let text = ""
   let finish: Finish | undefined
   // each part moves the watchdog on; the clock is read directly, not through an effect per part or chunk
   const onPart = (part: StreamPart): Delta | undefined => {
     progress.phase = "idle"
-    progress.since = clock.currentTimeMillisUnsafe()
+    progress.since = progress.clock.currentTimeMillisUnsafe()
     if (part._tag === "Finish") {
       finish = part
       return undefined
@@ -513,7 +512,7 @@ const consume = (
       emitted,
       Effect.sync(() => {
         progress.phase = "idle"
-        progress.since = clock.currentTimeMillisUnsafe()
+        progress.since = progress.clock.currentTimeMillisUnsafe()
       })
     )
   }
@@ -574,7 +573,7 @@ const streamAttempt = (
     route,
     role,
     "stream",
-    (progress) => consume(route, request, progress, sink, run.clock),
+    (progress) => consume(route, request, progress, sink),
     ({ finish }) => ({ usage: finish.usage, finishReason: finish.finishReason })
   )
 
