@@ -41,14 +41,21 @@ const calls = Number(process.env["BENCH_MANAGER_CALLS"] ?? 2000)
 const prompt = "Write one multiple-choice question about photosynthesis for 12-year-olds."
 const usage = TokenUsage.make({ promptTokens: 20, completionTokens: 40 }, 1234, "model")
 
-/**
- * A provider answering in process: plain, or in three deltas and a finish;
- * `failing` answers 503; `hop` answers after one turn of the event loop (as
- * a network reply would), else at once; `chunked` streams sixteen deltas
- * and a finish, each in a chunk of its own (as a network stream arrives),
- * instead of one chunk.
- */
-const instant = (name: string, failing = false, hop = false, chunked = false): Layer.Layer<LlmProvider.LlmProvider> => {
+/** How an {@link instant} provider answers (each off by default). */
+interface Answering {
+  /** Answers 503. */
+  readonly failing?: boolean
+  /** Answers after one turn of the event loop (as a network reply would), else at once. */
+  readonly hop?: boolean
+  /** Streams sixteen deltas and a finish, each in a chunk of its own (as a network stream arrives), not one chunk. */
+  readonly chunked?: boolean
+}
+
+/** A provider answering in process: plain, or in three deltas and a finish, as `answering` says. */
+const instant = (
+  name: string,
+  { chunked = false, failing = false, hop = false }: Answering = {}
+): Layer.Layer<LlmProvider.LlmProvider> => {
   const provider = ProviderName.make(name)
   const model = ModelId.make("bench-model")
   const unavailable = () => new ProviderUnavailable({ provider, model, status: 503, message: "503 at once" })
@@ -135,27 +142,27 @@ export const makeCases = (scope: Scope.Scope) => Scope.provide(program, scope)
 const program = Effect.gen(function*(): Effect.fn.Return<ReadonlyArray<Case>, unknown, Scope.Scope> {
   const alone = Context.get(yield* Layer.build(instant("deepseek")), LlmProvider.LlmProvider)
   const streamed = yield* manager({ providers: [instant("deepseek")] })
-  const aloneHop = Context.get(yield* Layer.build(instant("deepseek", false, true)), LlmProvider.LlmProvider)
-  const streamedHop = yield* manager({ providers: [instant("deepseek", false, true)] })
-  const plainHop = yield* manager({ ...viaGenerate, providers: [instant("deepseek", false, true)] })
+  const aloneHop = Context.get(yield* Layer.build(instant("deepseek", { hop: true })), LlmProvider.LlmProvider)
+  const streamedHop = yield* manager({ providers: [instant("deepseek", { hop: true })] })
+  const plainHop = yield* manager({ ...viaGenerate, providers: [instant("deepseek", { hop: true })] })
   const plain = yield* manager(viaGenerate)
-  const aloneChunked = Context.get(yield* Layer.build(instant("deepseek", false, false, true)), LlmProvider.LlmProvider)
-  const streamedChunked = yield* manager({ providers: [instant("deepseek", false, false, true)] })
+  const aloneChunked = Context.get(yield* Layer.build(instant("deepseek", { chunked: true })), LlmProvider.LlmProvider)
+  const streamedChunked = yield* manager({ providers: [instant("deepseek", { chunked: true })] })
   const noLog = yield* manager(viaGenerate, Layer.mergeAll(memoryLedger, memoryQuota))
   const noLedger = yield* manager(viaGenerate, Layer.mergeAll(discardingLog, memoryQuota))
   const bare = yield* manager(viaGenerate, Layer.empty)
   const openAlone = yield* manager({
-    providers: [instant("deepseek", true)],
+    providers: [instant("deepseek", { failing: true })],
     policy: noRetry,
     circuitPolicy: openOnFirst
   })
   const openThenFallback = yield* manager({
-    providers: [instant("deepseek", true), instant("openai")],
+    providers: [instant("deepseek", { failing: true }), instant("openai")],
     policy: noRetry,
     circuitPolicy: openOnFirst
   })
   const failover = yield* manager({
-    providers: [instant("deepseek", true), instant("openai")],
+    providers: [instant("deepseek", { failing: true }), instant("openai")],
     policy: noRetry,
     circuitPolicy: { ...CircuitPolicy.defaults, failureThreshold: Number.MAX_SAFE_INTEGER }
   })

@@ -583,18 +583,19 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         tokens += usage.totalTokens
         costNanoUsd += usage.costNanoUsd
       })
+    // no budget, nothing to charge
     const charge = budgeted
       ? Effect.suspend(() =>
         tokens === 0 && costNanoUsd === 0
           ? Effect.void
           : logDropped("budget charge")(store.charge({ key, tokens, costNanoUsd }))
       )
-      : Effect.void
+      : undefined
     const settleWith = (effect: Effect.Effect<void>) =>
       Effect.uninterruptible(Effect.suspend(() => {
         if (settled) return Effect.void
         settled = true
-        return budgeted ? Effect.andThen(effect, charge) : effect
+        return charge === undefined ? effect : Effect.andThen(effect, charge)
       }))
     // with no budget to charge, committing only settles: one step, not a chain that charges nothing
     const settleOnly = Effect.sync(() => {
