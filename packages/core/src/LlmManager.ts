@@ -86,6 +86,7 @@ import type { GenerationResult, StreamPart, StructuredResult } from "./Generatio
 import type { ModelId, ProviderName } from "./Ids.ts"
 import * as Handoff from "./internal/handoff.ts"
 import * as internal from "./internal/manager.ts"
+import { flatMapNow } from "./internal/now.ts"
 import * as Watchdog from "./internal/watchdog.ts"
 import * as LlmConfig from "./LlmConfig.ts"
 import {
@@ -201,12 +202,13 @@ export interface Options<E, R> {
 const toRequest = LlmRequest.fromInput
 
 const buildRoutes = <E, R>(
-  providers: ReadonlyArray<Layer.Layer<LlmProvider, E, R>>
+  providers: ReadonlyArray<Layer.Layer<LlmProvider, E, R>>,
+  policy: FallbackPolicy.FallbackPolicy
 ): Effect.Effect<ReadonlyArray<internal.Route>, E, R | Scope.Scope> =>
   Effect.forEach(providers, (providerLayer, index) =>
     Effect.gen(function*() {
       const context = yield* Layer.build(providerLayer)
-      return { index, provider: Context.get(context, LlmProvider) }
+      return internal.makeRoute(policy, index, Context.get(context, LlmProvider))
     }))
 
 /** The store in context, bounded by each request's deadline, else a store in memory (answering at once). */
@@ -263,7 +265,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     }
     const policy = options.policy ?? FallbackPolicy.defaults
     const circuitPolicy = options.circuitPolicy ?? CircuitPolicy.defaults
-    const routes = yield* buildRoutes(options.providers)
+    const routes = yield* buildRoutes(options.providers, policy)
     const { fromContext, store } = yield* circuitStore
     const circuits = yield* CircuitPolicy.makeCircuits(circuitPolicy).pipe(
       Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
@@ -282,13 +284,19 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       storeFromContext: fromContext
     }
     const enabled = options.generationEnabled ?? true
-    const begin = (input: Input): Effect.Effect<internal.Run, InvalidOptions | GenerationDisabled> =>
+    /** `input`'s request, checked, started and run by `make` (one step for the clock; none for a request checked at once). */
+    const withRun = <A, E>(
+      input: Input,
+      make: (run: internal.Run) => Effect.Effect<A, E>
+    ): Effect.Effect<A, E | InvalidOptions | GenerationDisabled> =>
       enabled
-        ? Effect.flatMap(toRequest(input), (request) => internal.startRun(engine, request))
+        ? Effect.clockWith((clock) =>
+          flatMapNow(toRequest(input), (request) => make(internal.startRun(engine, request, clock)))
+        )
         : Effect.fail(new GenerationDisabled())
 
     const generate = (input: Input) =>
-      Effect.flatMap(begin(input), (run) => internal.observe(engine, run, () => internal.generate(engine, run)))
+      withRun(input, (run) => internal.observe(engine, run, () => internal.generate(engine, run)))
 
     function generateStructured<A>(
       input: Input,
@@ -302,15 +310,16 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       input: Input,
       spec: StructuredOutput.Spec<unknown>
     ): Effect.Effect<StructuredResult<unknown>, GenerateError> {
-      return Effect.flatMap(
-        Effect.zip(StructuredOutput.fromSpec(spec), begin(input)),
-        ([output, run]) => internal.observe(engine, run, () => internal.generateStructured(engine, run, output))
+      return flatMapNow(
+        StructuredOutput.fromSpec(spec),
+        (output) =>
+          withRun(input, (run) => internal.observe(engine, run, () => internal.generateStructured(engine, run, output)))
       )
     }
 
     const stream = (input: Input): Stream.Stream<StreamPart, StreamError> =>
       Handoff.stream<StreamPart, StreamError>((emit) =>
-        Effect.flatMap(begin(input), (run) => internal.observe(engine, run, () => internal.stream(engine, run, emit)))
+        withRun(input, (run) => internal.observe(engine, run, () => internal.stream(engine, run, emit)))
       )
 
     return LlmManager.of({

@@ -235,11 +235,11 @@ const isPlain = (value: unknown): value is Record<string, unknown> =>
  * symbol or hidden from enumeration, which the decode reads all the same.
  */
 const ownKeys = (value: object): ReadonlyArray<string> | undefined => {
-  const keys = Reflect.ownKeys(value)
-  for (const key of keys) {
-    if (typeof key !== "string" || !Object.prototype.propertyIsEnumerable.call(value, key)) return undefined
-  }
-  return keys as ReadonlyArray<string>
+  // the enumerable string keys, and as many string keys in all and no symbol (cheaper than `Reflect.ownKeys`)
+  const keys = Object.keys(value)
+  return Object.getOwnPropertyNames(value).length === keys.length && Object.getOwnPropertySymbols(value).length === 0
+    ? keys
+    : undefined
 }
 
 /** No options given: `undefined`, `null` or `{}` (the defaults). */

@@ -157,10 +157,25 @@ export const lookup = (
   return row === undefined ? { price: prices.default, source: "provider-default" } : { price: row, source: "model" }
 }
 
-const NANO_PER_USD = 1_000_000_000n
-const TOKENS_PER_MILLION = 1_000_000n
+const NANO_PER_USD = 1_000_000_000
+const MILLION = 1_000_000
 
-const nanoUsdPerMillion = (usdPerMillion: number): bigint => BigInt(Math.round(usdPerMillion * Number(NANO_PER_USD)))
+const nanoUsdPerMillion = (usdPerMillion: number): number => Math.round(usdPerMillion * NANO_PER_USD)
+
+/** Token counts, or nano-USD per million tokens: uncached prompt, cached prompt, completion. */
+type Terms = readonly [number, number, number]
+
+/** True when every one is a non-negative safe integer. */
+const allCounts = (values: Terms): boolean => {
+  for (const value of values) if (!(Number.isSafeInteger(value) && value >= 0)) return false
+  return true
+}
+
+/** `(Σ tokens × rates + 500,000) / 1,000,000` rounded down, in `bigint` (a product may pass 2^53). */
+const scaledInBigint = ([a, b, c]: Terms, [x, y, z]: Terms): number =>
+  Number(
+    (BigInt(a) * BigInt(x) + BigInt(b) * BigInt(y) + BigInt(c) * BigInt(z) + BigInt(MILLION / 2)) / BigInt(MILLION)
+  )
 
 /**
  * The exact cost of some token counts at a price, in integer nano-USD,
@@ -169,12 +184,18 @@ const nanoUsdPerMillion = (usdPerMillion: number): bigint => BigInt(Math.round(u
  * @since 0.1.0
  */
 export const costNanoUsd = (price: Price, counts: TokenUsage.TokenCounts): number => {
-  const cached = BigInt(counts.cachedPromptTokens ?? 0)
-  const uncached = BigInt(counts.promptTokens) - cached
-  const scaled = uncached * nanoUsdPerMillion(price.input) +
-    cached * nanoUsdPerMillion(price.cachedInput ?? price.input) +
-    BigInt(counts.completionTokens) * nanoUsdPerMillion(price.output)
-  return Number((scaled + TOKENS_PER_MILLION / 2n) / TOKENS_PER_MILLION)
+  const cached = counts.cachedPromptTokens ?? 0
+  const tokens: Terms = [counts.promptTokens - cached, cached, counts.completionTokens]
+  const rates: Terms = [
+    nanoUsdPerMillion(price.input),
+    nanoUsdPerMillion(price.cachedInput ?? price.input),
+    nanoUsdPerMillion(price.output)
+  ]
+  const scaled = tokens[0] * rates[0] + tokens[1] * rates[1] + tokens[2] * rates[2] + MILLION / 2
+  // non-negative integers: exact in a `number` while the sum stays within 2^53 (every term is then smaller too)
+  return scaled <= Number.MAX_SAFE_INTEGER && allCounts(tokens) && allCounts(rates)
+    ? (scaled - (scaled % MILLION)) / MILLION
+    : scaledInBigint(tokens, rates)
 }
 
 /**

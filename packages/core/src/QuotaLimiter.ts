@@ -77,6 +77,7 @@
  */
 import { Context, DateTime, Duration, Effect, Exit, Layer, Option } from "effect"
 import type { SubjectId } from "./Ids.ts"
+import { flatMapNow } from "./internal/now.ts"
 import { trusted } from "./internal/trusted.ts"
 import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
 import {
@@ -485,19 +486,17 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   }
   const failOpen = options.failOpen ?? false
 
+  const withDefaults = (subjectId: SubjectId, override: Option.Option<Partial<Limits>>) =>
+    Option.isNone(override) ? Effect.succeed(defaults) : checkOverride(subjectId, {
+      daily: override.value.daily ?? defaults.daily,
+      dailyTokens: override.value.dailyTokens ?? defaults.dailyTokens,
+      dailyCostNanoUsd: override.value.dailyCostNanoUsd ?? defaults.dailyCostNanoUsd
+    })
+  // `overridesFromRecord` answers with `Effect.succeed`: read at once (`flatMapNow`)
   const limitsFor = (subjectId: SubjectId): Effect.Effect<Limits, InvalidOptions | QuotaStoreUnavailable> =>
-    options.overrides === undefined ? Effect.succeed(defaults) : Effect.flatMap(
-      options.overrides(subjectId),
-      Option.match({
-        onNone: () => Effect.succeed(defaults),
-        onSome: (o) =>
-          checkOverride(subjectId, {
-            daily: o.daily ?? defaults.daily,
-            dailyTokens: o.dailyTokens ?? defaults.dailyTokens,
-            dailyCostNanoUsd: o.dailyCostNanoUsd ?? defaults.dailyCostNanoUsd
-          })
-      })
-    )
+    options.overrides === undefined
+      ? Effect.succeed(defaults)
+      : flatMapNow(options.overrides(subjectId), (override) => withDefaults(subjectId, override))
 
   // Zone arithmetic is slow (Intl), so the current day is kept until the
   // clock leaves it (forwards or, under a TestClock, backwards).
@@ -635,7 +634,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   ): Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions> =>
     !isUnits(units)
       ? invalidUnits("units", units)
-      : Effect.flatMap(limitsFor(subjectId), (limits) =>
+      : flatMapNow(limitsFor(subjectId), (limits) =>
         Effect.clockWith((clock) => {
           const { day, expiresInMillis, resetsAt } = dayAt(clock.currentTimeMillisUnsafe())
           const key: StoreKey = { subjectId, day }

@@ -62,6 +62,7 @@ import {
 import { Attempt, type Attempt as AttemptType } from "./Attempt.ts"
 import { FinishReason } from "./GenerationResult.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
+import { atEnd } from "./internal/attemptEnd.ts"
 import { isoString } from "./internal/isoTime.ts"
 import { LlmConfig } from "./LlmConfig.ts"
 import * as LlmMetrics from "./LlmMetrics.ts"
@@ -83,6 +84,14 @@ export interface AttemptReport {
   /** Usage the provider billed for this attempt, when it reported any (failed and cancelled attempts included). */
   readonly usage: TokenUsage.TokenUsage | undefined
   readonly finishReason: FinishReason | undefined
+  /**
+   * When the attempt ended, in epoch milliseconds of the fiber's `Clock`
+   * (`LlmManager` sets it). Without it the log and the ledger read the clock
+   * when they write.
+   *
+   * @since 0.1.0
+   */
+  readonly endedAt?: number | undefined
 }
 
 /**
@@ -241,8 +250,7 @@ export const make = (sinks: ReadonlyArray<Sink>, options: Options = {}): Effect.
       ? writers[0]
       : (record: LlmRequestLog) => Effect.forEach(writers, (write) => write(record), { discard: true })
     return RequestLog.of({
-      write: (report) =>
-        Effect.clockWith((clock) => writeAll(recordAt(report, clock.currentTimeMillisUnsafe(), options)))
+      write: (report) => atEnd(report, (millis) => writeAll(recordAt(report, millis, options)))
     })
   })
 

@@ -52,6 +52,7 @@ import { type Array as Arr, Context, DateTime, Effect, Layer, Schema, type Scope
 import { Attempt } from "./Attempt.ts"
 import * as BatchWriter from "./BatchWriter.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
+import { atEnd } from "./internal/attemptEnd.ts"
 import { isoString } from "./internal/isoTime.ts"
 import type { AttemptReport } from "./RequestLog.ts"
 import * as TokenUsage from "./TokenUsage.ts"
@@ -299,10 +300,7 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
       record: (report) => {
         const usage = report.usage
         if (!consumed(usage)) return Effect.void
-        return Effect.clockWith((clock) => {
-          const now = clock.currentTimeMillisUnsafe()
-          return writer.offer(entryAt(report, usage, now, dayAt(now)))
-        })
+        return atEnd(report, (millis) => writer.offer(entryAt(report, usage, millis, dayAt(millis))))
       },
       flush: writer.flush,
       usageBySubject: (day) => Effect.andThen(writer.flush, store.usageBySubject(day)),

@@ -11,7 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schema, Stream } from "effect"
 import * as ErrorPolicy from "../src/ErrorPolicy.ts"
 import * as FallbackPolicy from "../src/FallbackPolicy.ts"
-import { ProviderName } from "../src/Ids.ts"
+import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as LlmManager from "../src/LlmManager.ts"
 import { LlmProvider } from "../src/LlmProvider.ts"
 import type { ProviderError } from "../src/ProviderError.ts"
@@ -66,6 +66,21 @@ describe("LlmManager follows the one error table", () => {
         assert.strictEqual(state._tag, row.circuit === "failure" ? "Open" : "Closed", "circuit")
       }).pipe(Effect.provide(Bench)))
   }
+
+  it.live("a request naming another model fails that model's circuit, not its provider's own model's", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai"],
+        policy: { maxRetries: 0 },
+        circuit: { failureThreshold: 1, cooldownMs: 60_000 }
+      })
+      yield* inject("openai", MockFault.status(503), { times: 1 })
+      yield* Effect.exit(llm.generate({ ...prompt, options: { model: "o3-mini" } }))
+      const openai = ProviderName.make("openai")
+      assert.strictEqual((yield* llm.circuitState(openai, ModelId.make("o3-mini")))._tag, "Open")
+      assert.strictEqual((yield* llm.circuitState(openai))._tag, "Closed")
+      assert.strictEqual((yield* llm.generate(prompt)).provider, "openai")
+    }).pipe(Effect.provide(Bench)))
 
   it.live("a model-specific 400 (unsupported_value ... with this model) falls back", () =>
     Effect.gen(function*() {

@@ -26,7 +26,9 @@ describe("bad caller input", () => {
         [{ prompt: "hi", metadata: { requestId: "r\u0000" } }, "metadata.requestId"],
         [{ prompt: "hi", metadata: { subjectId: "t\nDEL *" } }, "metadata.subjectId"],
         // found by the chaos suite's property test: a TypeError (a defect) before
-        [{ prompt: "hi", metadata: null }, "metadata"]
+        [{ prompt: "hi", metadata: null }, "metadata"],
+        // a message field hidden from enumeration is checked all the same
+        [{ prompt: [Object.defineProperty({ role: "user", content: "hi" }, "name", { value: 7 })] }, "prompt.0.name"]
       ]
       for (const [input, field] of cases) {
         const error = yield* Effect.flip(llm.generate(input as LlmRequest.Input))

@@ -14,6 +14,7 @@ import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import type { StreamPart } from "../src/GenerationResult.ts"
 import { ProviderName } from "../src/Ids.ts"
 import { DeadlineExceeded } from "../src/LlmError.ts"
+import type * as LlmRequest from "../src/LlmRequest.ts"
 import { Bench, eventually, inject, liveWait, manager, pick, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about volcanoes." }
@@ -188,6 +189,32 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
       if (first?.error?._tag !== "ProviderTimeout") return assert.fail(`expected a timeout, got ${first?.error?._tag}`)
       assert.strictEqual(first.error.phase, "first-token")
       assert.isBelow(yield* Clock.currentTimeMillis, 5_000)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a request naming another model than its provider's is timed by that model's first-token limit", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { limits: { firstByteMs: 5_000, firstTokenMs: 300, thinkingFirstTokenMs: 2_000, idleMs: 5_000 } }
+      })
+      const firstTokenLimit = (input: LlmRequest.Input) =>
+        Effect.gen(function*() {
+          yield* inject("openai", MockFault.slowFirstToken(60_000))
+          const fiber = yield* Effect.forkChild(llm.generate(input))
+          yield* driveClock(fiber, 100)
+          const first = (yield* Fiber.join(fiber)).attempts[0]
+          if (first?.error?._tag !== "ProviderTimeout") {
+            return assert.fail(`expected a timeout, got ${first?.error?._tag}`)
+          }
+          return [first.model, first.error.phase, first.error.timeoutMs]
+        })
+      // the route's own model (gpt-4o-mini), then a thinking model named by the request
+      assert.deepStrictEqual(yield* firstTokenLimit(prompt), ["gpt-4o-mini", "first-token", 300])
+      assert.deepStrictEqual(yield* firstTokenLimit({ ...prompt, options: { model: "o3-mini" } }), [
+        "o3-mini",
+        "first-token",
+        2_000
+      ])
     }).pipe(Effect.provide(Bench)))
 
   it.effect("detects a stream that stalls mid-answer within the idle limit", () =>

@@ -68,6 +68,42 @@ describe("Pricing", () => {
     assert.strictEqual(total.pricing, "provider-default")
   })
 
+  it("is exact at every magnitude: against a bigint reference, across 2^53 and far beyond", () => {
+    const reference = (
+      price: Pricing.Price,
+      counts: { promptTokens: number; completionTokens: number; cachedPromptTokens: number }
+    ) => {
+      const rate = (usd: number) => BigInt(Math.round(usd * 1e9))
+      const scaled = BigInt(counts.promptTokens - counts.cachedPromptTokens) * rate(price.input) +
+        BigInt(counts.cachedPromptTokens) * rate(price.cachedInput ?? price.input) +
+        BigInt(counts.completionTokens) * rate(price.output)
+      return Number((scaled + 500_000n) / 1_000_000n)
+    }
+    // a linear congruential generator: the same cases every run
+    let seed = 12345
+    const next = (bound: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return Math.floor((seed / 2 ** 31) * bound)
+    }
+    const price = { input: 60, cachedInput: 7.5, output: 240 }
+    // the sum crosses 2^53 near 2^53 / 240e9 ≈ 37,530 completion tokens... times a million: scan around it
+    const edge = Math.floor((Number.MAX_SAFE_INTEGER - 500_000) / 240_000_000_000)
+    const cases = [
+      ...Array.from(
+        { length: 2_000 },
+        (_, i) => ({ promptTokens: 0, completionTokens: edge - 1_000 + i, cachedPromptTokens: 0 })
+      ),
+      ...Array.from({ length: 20_000 }, () => {
+        const magnitude = 10 ** next(13)
+        const promptTokens = next(magnitude) + 1
+        return { promptTokens, completionTokens: next(magnitude), cachedPromptTokens: next(promptTokens) }
+      })
+    ]
+    for (const counts of cases) {
+      assert.strictEqual(Pricing.costNanoUsd(price, counts), reference(price, counts), JSON.stringify(counts))
+    }
+  })
+
   it("merges overrides over the defaults", () => {
     const table = Pricing.mergeTables(Pricing.defaultTable, {
       openai: { models: { "gpt-4.1": { input: 1, output: 2 } } },

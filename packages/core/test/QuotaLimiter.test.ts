@@ -128,6 +128,23 @@ describe("QuotaLimiter", () => {
       )
     }))
 
+  it.effect("an override looked up by an effect that has to run (a store, not a record) applies as one from a record", () =>
+    Effect.gen(function*() {
+      yield* setTime("2026-05-10T10:00:00Z")
+      const subject = freshSubject("looked-up")
+      const record = QuotaLimiter.overridesFromRecord({ [subject]: { daily: 2 } })
+      const quota = yield* limiter({ overrides: (id) => Effect.andThen(Effect.yieldNow, record(id)) }).pipe(
+        Effect.provide(QuotaLimiter.layerStoreMemory)
+      )
+      assert.strictEqual((yield* quota.reserve(subject)).limit, 2)
+      yield* quota.reserve(subject)
+      const refused = yield* Effect.flip(quota.reserve(subject))
+      assert.deepStrictEqual([refused._tag, refused._tag === "RateLimitExceeded" ? refused.limit : -1], [
+        "RateLimitExceeded",
+        2
+      ])
+    }))
+
   it.effect("fails closed when the store is unreachable", () =>
     Effect.gen(function*() {
       const quota = yield* limiter().pipe(Effect.provide(unreachable))

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Logger, Metric, Redacted, References, Schema } from "effect"
-import { TestConsole } from "effect/testing"
+import { TestClock, TestConsole } from "effect/testing"
 import { SubjectId } from "../src/Ids.ts"
 import * as LlmConfig from "../src/LlmConfig.ts"
 import * as LlmMetrics from "../src/LlmMetrics.ts"
@@ -166,6 +166,33 @@ describe("RequestLog", () => {
         }
       }
     }))
+
+  it.effect("an attempt's end time (endedAt) stamps its record and its ledger row; without one, the clock's now", () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      yield* TestClock.setTime(Date.UTC(2026, 10, 30, 12))
+      const report = s.success[0]
+      const ended = { ...report, endedAt: Date.UTC(2026, 10, 29, 23, 59, 59, 999) }
+      yield* writeAll([ended, report])
+      const records = yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
+      assert.deepStrictEqual(records.map((record) => record.timestamp), [
+        "2026-11-29T23:59:59.999Z",
+        "2026-11-30T12:00:00.000Z"
+      ])
+      const rows: Array<UsageLedger.UsageEntry> = []
+      const memory = yield* UsageLedger.makeMemoryStore
+      const ledger = yield* UsageLedger.make({
+        ...memory,
+        append: (batch) => Effect.andThen(Effect.sync(() => rows.push(...batch)), memory.append(batch))
+      })
+      yield* ledger.record(ended)
+      yield* ledger.record(report)
+      yield* ledger.flush
+      assert.deepStrictEqual(rows.map((row) => [row.timestamp, row.day]), [
+        ["2026-11-29T23:59:59.999Z", "2026-11-29"],
+        ["2026-11-30T12:00:00.000Z", "2026-11-30"]
+      ])
+    }).pipe(Effect.provide(RequestLog.layerMemory())))
 
   it.effect("options from the configuration: prompt flag and configured keys scrubbed exactly", () =>
     Effect.gen(function*() {

@@ -98,11 +98,42 @@ const CurrentProgress = Context.Reference<Progress | undefined>("@baton/core/int
   defaultValue: () => undefined
 })
 
-/** One provider of the chain, built once. */
+/** One provider of the chain, built once, with what its attempts on its own model need (see {@link makeRoute}). */
 export interface Route {
   readonly index: number
   readonly provider: LlmProvider.Service
+  /** Its retries (`FallbackPolicy.maxRetriesFor` its model). */
+  readonly maxRetries: number
+  /** The circuit key and attempt limits of its own model. */
+  readonly own: Target
 }
+
+/** The circuit key and attempt limits of one provider and model. */
+interface Target {
+  readonly key: string
+  readonly limits: AttemptLimits
+}
+
+const targetOf = (policy: FallbackPolicy.FallbackPolicy, provider: ProviderName, model: ModelId): Target => ({
+  key: CircuitPolicy.key(provider, model),
+  limits: { ...policy.limits, firstTokenMs: FallbackPolicy.firstTokenLimit(policy.limits, provider, model) }
+})
+
+/**
+ * The route of the `index`th provider: its retries, circuit key and attempt
+ * limits computed once, not per attempt (a request naming another model
+ * computes its own).
+ */
+export const makeRoute = (
+  policy: FallbackPolicy.FallbackPolicy,
+  index: number,
+  provider: LlmProvider.Service
+): Route => ({
+  index,
+  provider,
+  maxRetries: FallbackPolicy.maxRetriesFor(policy, provider.name, provider.model),
+  own: targetOf(policy, provider.name, provider.model)
+})
 
 /**
  * Moves the current attempt from phase `from` (the phase after the headers
@@ -175,30 +206,29 @@ export interface Run {
   reservation: QuotaLimiter.Reservation | undefined
 }
 
-/** Starts the clock of a request. */
-export const startRun = (engine: Engine, request: LlmRequest.LlmRequest): Effect.Effect<Run> =>
-  Effect.clockWith((clock) => {
-    const now = clock.currentTimeMillisUnsafe()
-    // whole milliseconds, as `DeadlineExceeded.timeoutMs` reports them
-    const timeoutMs = request.options.timeout === undefined
-      ? engine.policy.requestTimeoutMs
-      : Math.ceil(Duration.toMillis(request.options.timeout))
-    return Effect.succeed({
-      request,
-      clock,
-      timeoutMs,
-      deadlineAt: now + timeoutMs,
-      attempts: [],
-      billed: undefined,
-      delivered: "",
-      shown: false,
-      restartPending: false,
-      sources: [],
-      rescued: false,
-      noPrefill: [],
-      reservation: undefined
-    })
-  })
+/** Starts the clock of a request at `clock`'s now (the fiber's clock, read by the caller's step). */
+export const startRun = (engine: Engine, request: LlmRequest.LlmRequest, clock: Clock.Clock): Run => {
+  const now = clock.currentTimeMillisUnsafe()
+  // whole milliseconds, as `DeadlineExceeded.timeoutMs` reports them
+  const timeoutMs = request.options.timeout === undefined
+    ? engine.policy.requestTimeoutMs
+    : Math.ceil(Duration.toMillis(request.options.timeout))
+  return {
+    request,
+    clock,
+    timeoutMs,
+    deadlineAt: now + timeoutMs,
+    attempts: [],
+    billed: undefined,
+    delivered: "",
+    shown: false,
+    restartPending: false,
+    sources: [],
+    rescued: false,
+    noPrefill: [],
+    reservation: undefined
+  }
+}
 
 const attemptsOf = (run: Run): ReadonlyArray<Attempt> => run.attempts.filter((a) => a !== undefined)
 
@@ -334,10 +364,10 @@ const attempt = <A>(
   if (startedAt >= run.deadlineAt) return Effect.fail(new DeadlineReached())
   const provider = route.provider.name
   const model = modelOf(route, run.request)
+  const { key, limits } = model === route.provider.model ? route.own : targetOf(engine.policy, provider, model)
   const slot = run.attempts.push(undefined) - 1
   const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
   const progress = makeProgress(mode === "stream" ? "first-token" : "body", run.clock, startedAt)
-  const limits = engine.policy.limits
   // built only once the throttle and a circuit not known open let the attempt through
   const guarded = () =>
     engine.watchdog.guard(
@@ -353,7 +383,7 @@ const attempt = <A>(
       ),
       limitsCheck(
         progress,
-        { ...limits, firstTokenMs: FallbackPolicy.firstTokenLimit(limits, provider, model) },
+        limits,
         startedAt,
         run.deadlineAt,
         provider,
@@ -371,15 +401,15 @@ const attempt = <A>(
     return writeReport(
       engine,
       run,
-      { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details },
+      { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details, endedAt: now },
       estimate
     )
   }
   const admitted = Option.isNone(engine.throttle)
-    ? circuit(engine, guarded, provider, model, startedAt)
+    ? circuit(engine, guarded, key, provider, model, startedAt)
     : Effect.andThen(
       engine.throttle.value.check(provider, { model, tokens: estimate }),
-      () => circuit(engine, guarded, provider, model, startedAt)
+      () => circuit(engine, guarded, key, provider, model, startedAt)
     )
   return admitted.pipe(
     Effect.onExit(record),
@@ -395,11 +425,11 @@ const attempt = <A>(
 const circuit = <A>(
   engine: Engine,
   guarded: () => Effect.Effect<A, Failure>,
+  key: string,
   provider: ProviderName,
   model: ModelId,
   now: number
 ): Effect.Effect<A, Failure> => {
-  const key = CircuitPolicy.key(provider, model)
   const known = engine.openCircuits.retryAfter(key, now)
   if (known !== undefined) {
     return Effect.fail(new CircuitOpen({ provider, model, retryAfter: Duration.millis(known) }, trusted))
@@ -675,9 +705,10 @@ type Once<A> = (route: Route, role: Role) => Effect.Effect<A, Failure>
  */
 const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: Once<A>): Effect.Effect<A, Failure> =>
   Effect.catch(Effect.suspend(() => once(route, role)), (first) => {
-    const maxRetries = FallbackPolicy.maxRetriesFor(engine.policy, route.provider.name, route.provider.model)
     // a failure that is never retried (a skip, a deadline, a final error) needs no schedule
-    if (maxRetries === 0 || first._tag === "DeadlineReached" || !ErrorPolicy.retries(first)) return Effect.fail(first)
+    if (route.maxRetries === 0 || first._tag === "DeadlineReached" || !ErrorPolicy.retries(first)) {
+      return Effect.fail(first)
+    }
     let failed: Failure | undefined = first
     const again = Effect.suspend(() => {
       if (failed === undefined) return once(route, "retry")
@@ -685,7 +716,7 @@ const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: On
       failed = undefined
       return Effect.fail(error)
     })
-    return Effect.retry(again, FallbackPolicy.retrySchedule(engine.policy, run.deadlineAt, maxRetries))
+    return Effect.retry(again, FallbackPolicy.retrySchedule(engine.policy, run.deadlineAt, route.maxRetries))
   })
 
 /**
