@@ -284,14 +284,14 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       storeFromContext: fromContext
     }
     const enabled = options.generationEnabled ?? true
-    /** `input`'s request, checked, started and run by `make` (one step for the clock; none for a request checked at once). */
-    const withRun = <A, E>(
+    /** `input`'s request, checked, started and run by `body` (one step for the clock; none for a request checked at once). */
+    const withRun = <A, E2>(
       input: Input,
-      make: (run: internal.Run) => Effect.Effect<A, E>
-    ): Effect.Effect<A, E | InvalidOptions | GenerationDisabled> =>
+      body: (run: internal.Run) => Effect.Effect<A, E2>
+    ): Effect.Effect<A, E2 | InvalidOptions | GenerationDisabled> =>
       enabled
         ? Effect.clockWith((clock) =>
-          flatMapNow(toRequest(input), (request) => make(internal.startRun(engine, request, clock)))
+          flatMapNow(toRequest(input), (request) => body(internal.startRun(engine, request, clock)))
         )
         : Effect.fail(new GenerationDisabled())
 

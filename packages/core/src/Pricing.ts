@@ -159,23 +159,33 @@ export const lookup = (
 
 const NANO_PER_USD = 1_000_000_000
 const MILLION = 1_000_000
+const HALF_MILLION = MILLION / 2
+const MILLION_N = BigInt(MILLION)
+const HALF_MILLION_N = BigInt(HALF_MILLION)
 
 const nanoUsdPerMillion = (usdPerMillion: number): number => Math.round(usdPerMillion * NANO_PER_USD)
 
-/** Token counts, or nano-USD per million tokens: uncached prompt, cached prompt, completion. */
+/** Three values in the order of the terms: uncached prompt, cached prompt, completion. */
 type Terms = readonly [number, number, number]
 
 /** True when every one is a non-negative safe integer. */
-const allCounts = (values: Terms): boolean => {
+const allNaturals = (values: Terms): boolean => {
   for (const value of values) if (!(Number.isSafeInteger(value) && value >= 0)) return false
   return true
 }
 
-/** `(Σ tokens × rates + 500,000) / 1,000,000` rounded down, in `bigint` (a product may pass 2^53). */
-const scaledInBigint = ([a, b, c]: Terms, [x, y, z]: Terms): number =>
-  Number(
-    (BigInt(a) * BigInt(x) + BigInt(b) * BigInt(y) + BigInt(c) * BigInt(z) + BigInt(MILLION / 2)) / BigInt(MILLION)
+/**
+ * `Σ tokens × rates + 500,000`, divided by a million in `bigint` (truncated
+ * toward zero), from the counts as given: `prompt` includes `cached`, and
+ * every product may pass 2^53.
+ */
+const scaledInBigint = (prompt: number, cached: number, completion: number, [x, y, z]: Terms): number => {
+  const cachedN = BigInt(cached)
+  return Number(
+    ((BigInt(prompt) - cachedN) * BigInt(x) + cachedN * BigInt(y) + BigInt(completion) * BigInt(z) + HALF_MILLION_N) /
+      MILLION_N
   )
+}
 
 /**
  * The exact cost of some token counts at a price, in integer nano-USD,
@@ -191,11 +201,11 @@ export const costNanoUsd = (price: Price, counts: TokenUsage.TokenCounts): numbe
     nanoUsdPerMillion(price.cachedInput ?? price.input),
     nanoUsdPerMillion(price.output)
   ]
-  const scaled = tokens[0] * rates[0] + tokens[1] * rates[1] + tokens[2] * rates[2] + MILLION / 2
+  const scaled = tokens[0] * rates[0] + tokens[1] * rates[1] + tokens[2] * rates[2] + HALF_MILLION
   // non-negative integers: exact in a `number` while the sum stays within 2^53 (every term is then smaller too)
-  return scaled <= Number.MAX_SAFE_INTEGER && allCounts(tokens) && allCounts(rates)
+  return scaled <= Number.MAX_SAFE_INTEGER && allNaturals(tokens) && allNaturals(rates)
     ? (scaled - (scaled % MILLION)) / MILLION
-    : scaledInBigint(tokens, rates)
+    : scaledInBigint(counts.promptTokens, cached, counts.completionTokens, rates)
 }
 
 /**

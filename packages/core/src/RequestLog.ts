@@ -88,8 +88,6 @@ export interface AttemptReport {
    * When the attempt ended, in epoch milliseconds of the fiber's `Clock`
    * (`LlmManager` sets it). Without it the log and the ledger read the clock
    * when they write.
-   *
-   * @since 0.1.0
    */
   readonly endedAt?: number | undefined
 }

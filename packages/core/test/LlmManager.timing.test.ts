@@ -15,6 +15,8 @@ import type { StreamPart } from "../src/GenerationResult.ts"
 import { ProviderName } from "../src/Ids.ts"
 import { DeadlineExceeded } from "../src/LlmError.ts"
 import type * as LlmRequest from "../src/LlmRequest.ts"
+import * as RequestLog from "../src/RequestLog.ts"
+import * as UsageLedger from "../src/UsageLedger.ts"
 import { Bench, eventually, inject, liveWait, manager, pick, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about volcanoes." }
@@ -501,4 +503,32 @@ describe("LlmManager: one owner of time (TestClock, real HTTP)", () => {
       const custom = FallbackPolicy.make({ limits: { firstTokenMsByModel: { "openai/gpt-4o-mini": 3_000 } } }).limits
       assert.strictEqual(FallbackPolicy.firstTokenLimit(custom, "openai", "gpt-4o-mini"), 3_000)
     }))
+
+  it.effect("an attempt's log record and ledger row carry its end, however long the writes before them take", () =>
+    Effect.gen(function*() {
+      const records: Array<RequestLog.LlmRequestLog> = []
+      const rows: Array<UsageLedger.UsageEntry> = []
+      // a log sink that takes a second: the ledger's row is written after it
+      const log = yield* RequestLog.make([{
+        name: "slow",
+        write: (record) => Effect.andThen(Effect.sync(() => records.push(record)), Effect.sleep(1_000))
+      }])
+      const memory = yield* UsageLedger.makeMemoryStore
+      const ledger = yield* UsageLedger.make({
+        ...memory,
+        append: (batch) => Effect.andThen(Effect.sync(() => rows.push(...batch)), memory.append(batch))
+      })
+      const llm = yield* manager({ chain: ["openai"] }).pipe(
+        Effect.provideService(RequestLog.RequestLog, log),
+        Effect.provideService(UsageLedger.UsageLedger, ledger)
+      )
+      const fiber = yield* Effect.forkChild(llm.generate({ ...prompt, metadata: { subjectId: "teacher-3" } }))
+      yield* driveClock(fiber, 250)
+      yield* Fiber.join(fiber)
+      yield* ledger.flush
+      const ended = records.map((record) => record.timestamp)
+      assert.strictEqual(ended.length, 1)
+      assert.isAtLeast(yield* Clock.currentTimeMillis, Date.parse(ended[0] ?? "") + 1_000)
+      assert.deepStrictEqual(rows.map((row) => row.timestamp), ended)
+    }).pipe(Effect.provide(Bench)))
 })

@@ -85,13 +85,18 @@ describe("Pricing", () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31
       return Math.floor((seed / 2 ** 31) * bound)
     }
-    const price = { input: 60, cachedInput: 7.5, output: 240 }
-    // the sum crosses 2^53 near 2^53 / 240e9 ≈ 37,530 completion tokens... times a million: scan around it
-    const edge = Math.floor((Number.MAX_SAFE_INTEGER - 500_000) / 240_000_000_000)
+    // odd nano-USD rates: a product past 2^53 is then not exact in a `number` (rates with many factors of two would be)
+    const price = { input: 1.234567891, cachedInput: 0.123456789, output: 9.876543211 }
+    // the sum crosses 2^53 near 2^53 / 9,876,543,211 ≈ 911,963 completion tokens: scan around it
+    const edge = Math.floor((Number.MAX_SAFE_INTEGER - 500_000) / 9_876_543_211)
     const cases = [
       ...Array.from(
         { length: 2_000 },
         (_, i) => ({ promptTokens: 0, completionTokens: edge - 1_000 + i, cachedPromptTokens: 0 })
+      ),
+      ...Array.from(
+        { length: 2_000 },
+        (_, i) => ({ promptTokens: edge + 500_000 + i, completionTokens: edge - 1_000 + i, cachedPromptTokens: i })
       ),
       ...Array.from({ length: 20_000 }, () => {
         const magnitude = 10 ** next(13)

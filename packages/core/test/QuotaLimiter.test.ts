@@ -145,6 +145,19 @@ describe("QuotaLimiter", () => {
       ])
     }))
 
+  it.effect("an override lookup answering with no Option (from untyped code) is a defect of the reservation, not a throw", () =>
+    Effect.gen(function*() {
+      yield* setTime("2026-05-10T10:00:00Z")
+      // what a JavaScript caller could pass: the value must be an Option
+      const overrides = (() => Effect.succeed(undefined)) as unknown as QuotaLimiter.Options["overrides"]
+      const quota = yield* limiter({ overrides }).pipe(Effect.provide(QuotaLimiter.layerStoreMemory))
+      // built without a throw (a caller's `try` would otherwise see one), failing as a defect when run
+      let reserve: ReturnType<typeof quota.reserve> = Effect.die("not built")
+      assert.doesNotThrow(() => (reserve = quota.reserve(freshSubject("untyped"))))
+      const exit = yield* Effect.exit(reserve)
+      assert.isTrue(Exit.hasDies(exit))
+    }))
+
   it.effect("fails closed when the store is unreachable", () =>
     Effect.gen(function*() {
       const quota = yield* limiter().pipe(Effect.provide(unreachable))

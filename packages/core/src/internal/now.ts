@@ -7,7 +7,11 @@
  */
 import { Effect, Exit } from "effect"
 
-/** `f` of `effect`'s value: called at once when `effect` is already an `Exit`, else `Effect.flatMap`. */
+/**
+ * `f` of `effect`'s value: called at once when `effect` is already an `Exit`
+ * (once, when the effect is built, not at each run: `f` should only build
+ * an effect), else `Effect.flatMap`. A throw from `f` is a defect either way.
+ */
 export const flatMapNow = <A, E, R, B, E2, R2>(
   effect: Effect.Effect<A, E, R>,
   f: (a: A) => Effect.Effect<B, E2, R2>
@@ -15,5 +19,11 @@ export const flatMapNow = <A, E, R, B, E2, R2>(
   if (!Exit.isExit(effect)) return Effect.flatMap(effect, f)
   // an `Exit` of `effect`: of its own `A` and `E`
   const exit = effect as Exit.Exit<A, E>
-  return Exit.isSuccess(exit) ? f(exit.value) : Effect.failCause(exit.cause)
+  // a failure holds no value: the same exit, as one of `B`
+  if (Exit.isFailure(exit)) return exit as Exit.Exit<never, E>
+  try {
+    return f(exit.value)
+  } catch (defect) {
+    return Effect.die(defect)
+  }
 }
