@@ -86,7 +86,6 @@ import type { GenerationResult, StreamPart, StructuredResult } from "./Generatio
 import type { ModelId, ProviderName } from "./Ids.ts"
 import * as Handoff from "./internal/handoff.ts"
 import * as internal from "./internal/manager.ts"
-import { flatMapNow } from "./internal/now.ts"
 import * as Watchdog from "./internal/watchdog.ts"
 import * as LlmConfig from "./LlmConfig.ts"
 import {
@@ -291,7 +290,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     ): Effect.Effect<A, E2 | InvalidOptions | GenerationDisabled> =>
       enabled
         ? Effect.clockWith((clock) =>
-          flatMapNow(toRequest(input), (request) => body(internal.startRun(engine, request, clock)))
+          Effect.flatMapEager(toRequest(input), (request) => body(internal.startRun(engine, request, clock)))
         )
         : Effect.fail(new GenerationDisabled())
 
@@ -310,7 +309,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       input: Input,
       spec: StructuredOutput.Spec<unknown>
     ): Effect.Effect<StructuredResult<unknown>, GenerateError> {
-      return flatMapNow(
+      return Effect.flatMapEager(
         StructuredOutput.fromSpec(spec),
         (output) =>
           withRun(input, (run) => internal.observe(engine, run, () => internal.generateStructured(engine, run, output)))

@@ -77,7 +77,6 @@
  */
 import { Context, DateTime, Duration, Effect, Exit, Layer, Option } from "effect"
 import type { SubjectId } from "./Ids.ts"
-import { flatMapNow } from "./internal/now.ts"
 import { trusted } from "./internal/trusted.ts"
 import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
 import {
@@ -487,16 +486,21 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const failOpen = options.failOpen ?? false
 
   const withDefaults = (subjectId: SubjectId, override: Option.Option<Partial<Limits>>) =>
-    Option.isNone(override) ? Effect.succeed(defaults) : checkOverride(subjectId, {
-      daily: override.value.daily ?? defaults.daily,
-      dailyTokens: override.value.dailyTokens ?? defaults.dailyTokens,
-      dailyCostNanoUsd: override.value.dailyCostNanoUsd ?? defaults.dailyCostNanoUsd
-    })
-  // `overridesFromRecord` answers with `Effect.succeed`: read at once (`flatMapNow`)
+    // untyped code may answer with no `Option` at all: a defect of the reservation, not a throw where it is built
+    !Option.isOption(override)
+      ? Effect.die(new TypeError(`QuotaLimiter.overrides answered with no Option for ${subjectId}`))
+      : Option.isNone(override)
+      ? Effect.succeed(defaults)
+      : checkOverride(subjectId, {
+        daily: override.value.daily ?? defaults.daily,
+        dailyTokens: override.value.dailyTokens ?? defaults.dailyTokens,
+        dailyCostNanoUsd: override.value.dailyCostNanoUsd ?? defaults.dailyCostNanoUsd
+      })
+  // `overridesFromRecord` answers with `Effect.succeed`: read at once (`Effect.flatMapEager`)
   const limitsFor = (subjectId: SubjectId): Effect.Effect<Limits, InvalidOptions | QuotaStoreUnavailable> =>
     options.overrides === undefined
       ? Effect.succeed(defaults)
-      : flatMapNow(options.overrides(subjectId), (override) => withDefaults(subjectId, override))
+      : Effect.flatMapEager(options.overrides(subjectId), (override) => withDefaults(subjectId, override))
 
   // Zone arithmetic is slow (Intl), so the current day is kept until the
   // clock leaves it (forwards or, under a TestClock, backwards).
@@ -634,7 +638,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   ): Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions> =>
     !isUnits(units)
       ? invalidUnits("units", units)
-      : flatMapNow(limitsFor(subjectId), (limits) =>
+      : Effect.flatMapEager(limitsFor(subjectId), (limits) =>
         Effect.clockWith((clock) => {
           const { day, expiresInMillis, resetsAt } = dayAt(clock.currentTimeMillisUnsafe())
           const key: StoreKey = { subjectId, day }
