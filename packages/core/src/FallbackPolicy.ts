@@ -96,7 +96,10 @@ export interface FallbackPolicy {
   readonly requestTimeoutMs: number
   /** Retries on the same provider for retryable errors. */
   readonly maxRetries: number
-  /** Per-step retries, keyed by `provider/model` or by model: they win over `maxRetries` (see {@link maxRetriesFor}). */
+  /**
+   * Per-step retries, keyed by `provider/model` or by model: they win over `maxRetries` (see {@link maxRetriesFor}).
+   * A request naming a model (`options.model`) is retried by that model's entry, not its provider's default model's.
+   */
   readonly maxRetriesByModel: Readonly<Record<string, number>>
   /** First backoff delay; doubled each retry, jittered by ±20%. */
   readonly retryBaseDelayMs: number

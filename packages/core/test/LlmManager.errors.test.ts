@@ -82,6 +82,33 @@ describe("LlmManager follows the one error table", () => {
       assert.strictEqual((yield* llm.generate(prompt)).provider, "openai")
     }).pipe(Effect.provide(Bench)))
 
+  it.live("a request naming another model is retried by that model's maxRetriesByModel, not its provider's own", () =>
+    Effect.gen(function*() {
+      // the route's own model (gpt-4o-mini) is never retried; o3-mini twice
+      const llm = yield* manager({
+        chain: ["openai"],
+        policy: { maxRetries: 0, maxRetriesByModel: { "openai/o3-mini": 2 }, retryBaseDelayMs: 1 }
+      })
+      yield* inject("openai", MockFault.status(503), { times: 2 })
+      const result = yield* llm.generate({ ...prompt, options: { model: "o3-mini" } })
+      assert.deepStrictEqual(result.attempts.map(pick("model", "role", "outcome")), [
+        ["o3-mini", "primary", "error"],
+        ["o3-mini", "retry", "error"],
+        ["o3-mini", "retry", "success"]
+      ])
+      // and the other way round: the own model's retries do not apply to a model the request names
+      const ownRetried = yield* manager({
+        chain: ["openai"],
+        policy: { maxRetries: 0, maxRetriesByModel: { "gpt-4o-mini": 2 }, retryBaseDelayMs: 1 }
+      })
+      yield* inject("openai", MockFault.status(503), { times: 1 })
+      const error = yield* Effect.flip(ownRetried.generate({ ...prompt, options: { model: "o3-mini" } }))
+      assert.strictEqual(error._tag, "AllProvidersFailed")
+      assert.strictEqual(error._tag === "AllProvidersFailed" ? error.attempts.length : 0, 1)
+      yield* inject("openai", MockFault.status(503), { times: 2 })
+      assert.strictEqual((yield* ownRetried.generate(prompt)).attempts.length, 3)
+    }).pipe(Effect.provide(Bench)))
+
   it.live("a model-specific 400 (unsupported_value ... with this model) falls back", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai", "anthropic"] })

@@ -102,38 +102,36 @@ const CurrentProgress = Context.Reference<Progress | undefined>("@baton/core/int
 export interface Route {
   readonly index: number
   readonly provider: LlmProvider.Service
-  /** Its retries (`FallbackPolicy.maxRetriesFor` its model). */
-  readonly maxRetries: number
-  /** The circuit key and attempt limits of its own model. */
+  /** The retries, circuit key and attempt limits of its own model. */
   readonly own: Target
 }
 
-/** The circuit key and attempt limits of one provider and model. */
+/** The retries, circuit key and attempt limits of one provider and model. */
 interface Target {
+  readonly maxRetries: number
   readonly key: string
   readonly limits: AttemptLimits
 }
 
 const targetOf = (policy: FallbackPolicy.FallbackPolicy, provider: ProviderName, model: ModelId): Target => ({
+  maxRetries: FallbackPolicy.maxRetriesFor(policy, provider, model),
   key: CircuitPolicy.key(provider, model),
   limits: { ...policy.limits, firstTokenMs: FallbackPolicy.firstTokenLimit(policy.limits, provider, model) }
 })
 
 /**
- * The route of the `index`th provider: its retries, circuit key and attempt
- * limits computed once, not per attempt (a request naming another model
- * computes its own).
+ * The route of the `index`th provider: its own model's retries, circuit key
+ * and attempt limits computed once, not per attempt (see {@link targetFor}).
  */
 export const makeRoute = (
   policy: FallbackPolicy.FallbackPolicy,
   index: number,
   provider: LlmProvider.Service
-): Route => ({
-  index,
-  provider,
-  maxRetries: FallbackPolicy.maxRetriesFor(policy, provider.name, provider.model),
-  own: targetOf(policy, provider.name, provider.model)
-})
+): Route => ({ index, provider, own: targetOf(policy, provider.name, provider.model) })
+
+/** The target of a request on a route: the route's own, or that of the model the request names. */
+const targetFor = (engine: Engine, route: Route, model: ModelId): Target =>
+  model === route.provider.model ? route.own : targetOf(engine.policy, route.provider.name, model)
 
 /**
  * Moves the current attempt from phase `from` (the phase after the headers
@@ -364,7 +362,7 @@ const attempt = <A>(
   if (startedAt >= run.deadlineAt) return Effect.fail(new DeadlineReached())
   const provider = route.provider.name
   const model = modelOf(route, run.request)
-  const { key, limits } = model === route.provider.model ? route.own : targetOf(engine.policy, provider, model)
+  const { key, limits } = targetFor(engine, route, model)
   const slot = run.attempts.push(undefined) - 1
   const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
   const progress = makeProgress(mode === "stream" ? "first-token" : "body", run.clock, startedAt)
@@ -706,7 +704,8 @@ type Once<A> = (route: Route, role: Role) => Effect.Effect<A, Failure>
 const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: Once<A>): Effect.Effect<A, Failure> =>
   Effect.catch(Effect.suspend(() => once(route, role)), (first) => {
     // a failure that is never retried (a skip, a deadline, a final error) needs no schedule
-    if (route.maxRetries === 0 || first._tag === "DeadlineReached" || !ErrorPolicy.retries(first)) {
+    const { maxRetries } = targetFor(engine, route, modelOf(route, run.request))
+    if (maxRetries === 0 || first._tag === "DeadlineReached" || !ErrorPolicy.retries(first)) {
       return Effect.fail(first)
     }
     let failed: Failure | undefined = first
@@ -716,7 +715,7 @@ const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: On
       failed = undefined
       return Effect.fail(error)
     })
-    return Effect.retry(again, FallbackPolicy.retrySchedule(engine.policy, run.deadlineAt, route.maxRetries))
+    return Effect.retry(again, FallbackPolicy.retrySchedule(engine.policy, run.deadlineAt, maxRetries))
   })
 
 /**
