@@ -17,7 +17,7 @@
 import { SubjectId } from "@baton/core/Ids"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
-import { NodeRedis } from "@effect/platform-node"
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Effect, Layer } from "effect"
 import { Redis } from "effect/persistence"
 

@@ -6,7 +6,7 @@
  * `argv[3]`, on a free port it announces on stderr (`gateway on <url>`).
  * (`@baton/gateway` is imported by path: the bench package does not list it.)
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import { mkdtempSync } from "node:fs"

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import * as QuizEnvironment from "./QuizEnvironment.ts"

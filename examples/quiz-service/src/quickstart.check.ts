@@ -3,7 +3,7 @@ import * as LlmManager from "@baton/core/LlmManager"
 import * as RequestLog from "@baton/core/RequestLog"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer, Schema } from "effect"
 
 const Question = Schema.Struct({ question: Schema.String, choices: Schema.Array(Schema.String), answer: Schema.Int })

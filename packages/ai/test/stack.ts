@@ -14,7 +14,7 @@ import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as Gemini from "@baton/providers/Gemini"
 import * as OpenAi from "@baton/providers/OpenAi"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer, Redacted } from "effect"
 import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
 

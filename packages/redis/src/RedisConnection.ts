@@ -39,7 +39,7 @@
  */
 import { LlmConfig } from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
-import { NodeRedis } from "@effect/platform-node"
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Cause, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { Redis } from "effect/persistence"
 import { createClient } from "redis"

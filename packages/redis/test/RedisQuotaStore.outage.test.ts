@@ -11,7 +11,7 @@
 import { SubjectId } from "@baton/core/Ids"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RedisServer from "@baton/testing/RedisServer"
-import { NodeRedis } from "@effect/platform-node"
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer } from "effect"
 import { Bench, manager, stats } from "../../core/test/utils/chain.ts"

@@ -5,7 +5,7 @@
  * Redis suites skip with a warning on the console. Each test file uses a
  * unique key prefix and deletes its keys when it ends.
  */
-import { NodeRedis } from "@effect/platform-node"
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Clock, Effect, Layer } from "effect"
 import { createClient } from "redis"
 

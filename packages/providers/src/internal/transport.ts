@@ -14,7 +14,7 @@
  * headers) or destroys the body (reading it): the server sees the connection
  * closed.
  */
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as Undici from "@effect/platform-node/Undici"
 import { Cause, Channel, Effect, Layer, type Pull, Scope, Stream, Tracer } from "effect"
 import { isArrayNonEmpty, type NonEmptyReadonlyArray } from "effect/Array"
