@@ -30,7 +30,15 @@ export default tseslint.config(
       // Effect generators yield effects, never plain values.
       "require-yield": "off",
       // Effect code overloads and narrows by `_tag` on purpose.
-      "@typescript-eslint/unified-signatures": "off"
+      "@typescript-eslint/unified-signatures": "off",
+      // The platform's index loads every Node module of it (the Redis client among them): about 750 modules
+      // more for whoever imports a provider adapter (bench/README.md, "Tenth session").
+      "no-restricted-imports": ["error", {
+        paths: [{
+          name: "@effect/platform-node",
+          message: "Import the module by its path (\"@effect/platform-node/NodeHttpClient\"): the index loads them all."
+        }]
+      }]
     }
   }
 )
