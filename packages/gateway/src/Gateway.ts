@@ -49,7 +49,7 @@
  * ```ts
  * import * as Gateway from "@baton/gateway/Gateway"
  * import * as GatewayConfig from "@baton/gateway/GatewayConfig"
- * import { NodeRuntime } from "@effect/platform-node"
+ * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
  * import { Effect } from "effect"
  *
  * Effect.flatMap(GatewayConfig.load("baton.yaml"), (config) => Gateway.serve({ config, port: 8080 }))
