@@ -703,8 +703,9 @@ type Once<A> = (route: Route, role: Role) => Effect.Effect<A, Failure>
  */
 const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: Once<A>): Effect.Effect<A, Failure> =>
   Effect.catch(Effect.suspend(() => once(route, role)), (first) => {
-    // a failure that is never retried (a skip, a deadline, a final error) needs no schedule
+    // the retries of the model tried: a request naming another model gets that model's
     const { maxRetries } = targetFor(engine, route, modelOf(route, run.request))
+    // a failure that is never retried (a skip, a deadline, a final error) needs no schedule
     if (maxRetries === 0 || first._tag === "DeadlineReached" || !ErrorPolicy.retries(first)) {
       return Effect.fail(first)
     }
