@@ -9,7 +9,7 @@
  * memory in flight in fresh child processes, time to first delta, the leak
  * check) writes `bench/RESULTS.md`; `npx -y pnpm@12 bench:quick` prints the
  * headline rows at concurrency 1 and 64 in under a minute. Options by
- * environment: `BENCH_ROUNDS`, `BENCH_CALLS` (calls per batch at concurrency
+ * environment: `BENCH_ROUNDS` (per concurrency), `BENCH_CALLS` (calls per batch at concurrency
  * 1), `BENCH_CASES` (only cases whose name contains one of these
  * comma-separated words, of any group; the floor always runs),
  * `BENCH_CONCURRENCY` (comma-separated), `BENCH_LEAK_SECONDS`. See
@@ -27,7 +27,8 @@ import * as Rounds from "./internal/rounds.ts"
 import * as Server from "./internal/server.ts"
 
 const quick = process.argv.includes("--quick")
-const rounds = Number(process.env["BENCH_ROUNDS"] ?? (quick ? 3 : 5))
+// 15 rounds give each median a confidence interval of its 4th to 12th round (bench/README.md, "Eleventh session")
+const rounds = Number(process.env["BENCH_ROUNDS"] ?? (quick ? 5 : 15))
 const calls = Number(process.env["BENCH_CALLS"] ?? (quick ? 100 : 200))
 const only = (process.env["BENCH_CASES"] ?? "").split(",").filter((s) => s.length > 0)
 const concurrencies = (process.env["BENCH_CONCURRENCY"] ?? (quick ? "1,64" : "1,64,512")).split(",").map(Number)
@@ -152,7 +153,6 @@ const main = async () => {
     })
     const result: Report.Run = {
       mode: quick ? "quick" : "full",
-      rounds,
       loadBefore,
       loadAfter: Report.loadAverage(),
       started,

@@ -84,18 +84,62 @@ export const run = async (
   return { concurrency, rows }
 }
 
-/** Per round, `pick(case) / pick(base)`; the median, min and max over rounds. */
+/**
+ * A figure over rounds: its median, its min and max (the spread), and
+ * `low`-`high`, a confidence interval of the median (see {@link medianRank}).
+ */
+export interface Spread {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  readonly low: number
+  readonly high: number
+}
+
+/**
+ * The rank k for which the k-th smallest and the k-th largest of `n` values
+ * hold their distribution's median with a probability of at least 90%: the
+ * largest k with 1 - 2 P(B <= k - 1) >= 0.9, B binomial (n, 1/2). With 15
+ * values it is 4 (96.5%), with 5 it is 1, the min and max (93.75%); below 5
+ * values it is 1, with less than 90%. No assumption is made on the values'
+ * distribution.
+ */
+const medianRank = (n: number): number => {
+  let below = 2 ** -n // P(B <= k - 1) for k = 1
+  let term = below
+  for (let k = 1;; k++) {
+    term = (term * (n - k + 1)) / k
+    // the interval of rank k + 1 leaves out P(B <= k) on each side
+    if (below + term > 0.05) return k
+    below += term
+  }
+}
+
+const spread = (values: ReadonlyArray<number>): Spread => {
+  if (!values.every(Number.isFinite)) {
+    return { median: Number.NaN, min: Number.NaN, max: Number.NaN, low: Number.NaN, high: Number.NaN }
+  }
+  const sorted = [...values].sort((a, b) => a - b)
+  const k = medianRank(sorted.length)
+  return {
+    median: Measure.median(sorted),
+    min: sorted[0] ?? Number.NaN,
+    max: sorted.at(-1) ?? Number.NaN,
+    low: sorted[k - 1] ?? Number.NaN,
+    high: sorted[sorted.length - k] ?? Number.NaN
+  }
+}
+
+/** Per round, `pick(case) / pick(base)`, over rounds. */
 export const ratio = (
   row: Row,
   base: Row | undefined,
   pick: (sample: Measure.Sample) => number = (s) => s.cpuMicros
-): { readonly median: number; readonly min: number; readonly max: number } => {
-  const ratios = row.samples.map((sample, i) => {
+): Spread =>
+  spread(row.samples.map((sample, i) => {
     const other = base?.samples[i]
     return other === undefined ? Number.NaN : pick(sample) / pick(other)
-  })
-  return { median: Measure.median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
-}
+  }))
 
 /** Per round, `pick(case) - pick(base)`; the median over rounds. */
 export const difference = (row: Row, base: Row | undefined, pick: (sample: Measure.Sample) => number): number =>
@@ -110,3 +154,6 @@ export const medianOf = (row: Row, pick: (sample: Measure.Sample) => number): nu
 
 /** The row of the case named `name`. */
 export const find = (rounds: Rounds, name: string): Row | undefined => rounds.rows.find((r) => r.case.name === name)
+
+/** `pick` per round, over rounds. */
+export const spreadOf = (row: Row, pick: (sample: Measure.Sample) => number): Spread => spread(row.samples.map(pick))
