@@ -75,16 +75,7 @@ const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<
     ...rows.map((r) => `| ${r.join(" | ")} |`)
   ].join("\n")
 
-/** What a missing case gives: no figure. */
-const unknown: Rounds.Spread = {
-  median: Number.NaN,
-  min: Number.NaN,
-  max: Number.NaN,
-  low: Number.NaN,
-  high: Number.NaN
-}
-
-/** Per round, the CPU of `name` over that of `base`: the median and the min-max over rounds. */
+/** Per round, the CPU of `name` over that of `base`, over rounds (see `Rounds.Spread`). */
 const cpuSpread = (
   rounds: Rounds.Rounds,
   name: string,
@@ -92,7 +83,7 @@ const cpuSpread = (
   pick: (sample: Measure.Sample) => number = (s) => s.cpuMicros
 ) => {
   const row = Rounds.find(rounds, name)
-  return row === undefined ? unknown : Rounds.ratio(row, Rounds.find(rounds, base), pick)
+  return row === undefined ? Rounds.none : Rounds.ratio(row, Rounds.find(rounds, base), pick)
 }
 
 const cpuRatio = (
@@ -246,7 +237,10 @@ export const targets = (run: Run): ReadonlyArray<Target> => {
     add(
       target,
       values.map(({ x }) => x.median),
-      { met: verdicts.every((v) => v.met), atTheEdge: verdicts.some((v) => v.atTheEdge) },
+      // a met target is unsettled where any interval holds the limit, a missed one only where every miss could flip
+      verdicts.every((v) => v.met)
+        ? { met: true, atTheEdge: verdicts.some((v) => v.atTheEdge) }
+        : { met: false, atTheEdge: verdicts.every((v) => v.met || v.atTheEdge) },
       listed(values) + note
     )
   }
@@ -282,7 +276,7 @@ export const targets = (run: Run): ReadonlyArray<Target> => {
   if (c1 !== undefined) {
     const refusal = (target: string, name: string) => {
       const row = Rounds.find(c1, name)
-      const x = row === undefined ? unknown : Rounds.spreadOf(row, (s) => s.cpuMicros)
+      const x = row === undefined ? Rounds.none : Rounds.spreadOf(row, (s) => s.cpuMicros)
       add(target, [x.median], against(x, (v) => v < 20), spread(x, 0, " µs"))
     }
     refusal("open-circuit skip (no fallback) < 20 µs CPU, no network call", L.names.openCircuitAlone)
@@ -321,6 +315,24 @@ export const targets = (run: Run): ReadonlyArray<Target> => {
   }
   return out.filter((t) => t.known)
 }
+
+/** What the targets table's brackets and "at the edge" mean, for this run's number of rounds. */
+const intervalNote = (run: Run): ReadonlyArray<string> => {
+  const n = run.byConcurrency[0]?.rows[0]?.samples.length ?? 0
+  const { coverage, rank } = Rounds.medianInterval(n)
+  return [
+    "The verdict is the median's. In brackets, a confidence interval of the median that assumes only that the",
+    `rounds are independent draws of one distribution: with ${n} rounds, the ${ordinal(rank)} smallest and the`,
+    `${ordinal(rank)} largest, which hold the median with a probability of ${
+      fixed(coverage * 100, 1)
+    }%. At the edge: the`,
+    "rounds do not settle the verdict, so another run on this machine may give the other one (a met target whose",
+    "interval holds the limit at some concurrency; a missed one whose interval holds it wherever it is missed).",
+    "The load on this shared machine moves during a run: read the intervals as a guide."
+  ]
+}
+
+const ordinal = (k: number): string => (k === 1 ? "1st" : k === 2 ? "2nd" : k === 3 ? "3rd" : `${k}th`)
 
 /** The report as Markdown. */
 export const markdown = (run: Run): string => {
@@ -364,11 +376,7 @@ export const markdown = (run: Run): string => {
       targets(run).map((t) => [t.target, `${t.met ? "yes" : "**no**"}${t.atTheEdge ? ", at the edge" : ""}`, t.value])
     ),
     "",
-    "The verdict is the median's. In brackets, a confidence interval of the median that assumes nothing of the",
-    "rounds' distribution: the k-th smallest and k-th largest round, k the largest rank that holds the median",
-    "with at least 90% (with 15 rounds the 4th of each end, 96.5%; with 5 the min and max, 93.75%). At the edge:",
-    "the limit lies inside that interval (at some concurrency, for a ratio), so the rounds do not settle the",
-    "verdict and another run on this machine may give the other one.",
+    ...intervalNote(run),
     ""
   ]
   for (const rounds of run.byConcurrency) {

@@ -86,7 +86,7 @@ export const run = async (
 
 /**
  * A figure over rounds: its median, its min and max (the spread), and
- * `low`-`high`, a confidence interval of the median (see {@link medianRank}).
+ * `low`-`high`, a confidence interval of the median (see {@link medianInterval}).
  */
 export interface Spread {
   readonly median: number
@@ -98,29 +98,30 @@ export interface Spread {
 
 /**
  * The rank k for which the k-th smallest and the k-th largest of `n` values
- * hold their distribution's median with a probability of at least 90%: the
- * largest k with 1 - 2 P(B <= k - 1) >= 0.9, B binomial (n, 1/2). With 15
- * values it is 4 (96.5%), with 5 it is 1, the min and max (93.75%); below 5
- * values it is 1, with less than 90%. No assumption is made on the values'
- * distribution.
+ * hold their distribution's median with a probability of at least 90%, and
+ * that probability: the largest k with 1 - 2 P(B <= k - 1) >= 0.9, B
+ * binomial (n, 1/2). With 15 values k is 4 (96.5%), with 5 it is 1, the min
+ * and max (93.75%); below 5 values it is 1, with less than 90%. It assumes
+ * only that the values are independent draws of one distribution.
  */
-const medianRank = (n: number): number => {
+export const medianInterval = (n: number): { readonly rank: number; readonly coverage: number } => {
   let below = 2 ** -n // P(B <= k - 1) for k = 1
   let term = below
   for (let k = 1;; k++) {
     term = (term * (n - k + 1)) / k
     // the interval of rank k + 1 leaves out P(B <= k) on each side
-    if (below + term > 0.05) return k
+    if (below + term > 0.05 || k >= n / 2) return { rank: k, coverage: 1 - 2 * below }
     below += term
   }
 }
 
+/** A figure no round gave. */
+export const none: Spread = { median: Number.NaN, min: Number.NaN, max: Number.NaN, low: Number.NaN, high: Number.NaN }
+
 const spread = (values: ReadonlyArray<number>): Spread => {
-  if (!values.every(Number.isFinite)) {
-    return { median: Number.NaN, min: Number.NaN, max: Number.NaN, low: Number.NaN, high: Number.NaN }
-  }
+  if (!values.every(Number.isFinite)) return none
   const sorted = [...values].sort((a, b) => a - b)
-  const k = medianRank(sorted.length)
+  const k = medianInterval(sorted.length).rank
   return {
     median: Measure.median(sorted),
     min: sorted[0] ?? Number.NaN,

@@ -22,7 +22,8 @@
  *
  * Streams ask for usage with `stream_options.include_usage`; it arrives in a
  * last chunk with empty `choices`. A refusal (`message.refusal`) counts as a
- * content-filter finish.
+ * content-filter finish. A stream chunk that repeats the one before but for
+ * its text is read without parsing it whole (`repeatedEvent.ts`).
  */
 import type { FinishReason } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
@@ -30,6 +31,7 @@ import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as Json from "./json.ts"
 import * as OpenAiTools from "./openAiTools.ts"
+import * as RepeatedEvent from "./repeatedEvent.ts"
 import * as StrictSchema from "./strictSchema.ts"
 import * as ToolStream from "./toolStream.ts"
 
@@ -170,10 +172,32 @@ const illTypedDelta = (delta: Json.JsonObject): string | undefined => {
   return undefined
 }
 
+/**
+ * The text of a chunk that carries text and nothing else the decoder acts on
+ * (no error, usage, finish reason, refusal or tool call, a well-typed delta),
+ * else `undefined`: such a chunk only adds its text.
+ */
+const textOnly = (json: unknown): string | undefined => {
+  if (!Json.isObject(json) || json.error !== undefined || Json.isObject(json.usage)) return undefined
+  const choice = firstChoice(json)
+  if (choice === undefined || typeof choice.finish_reason === "string") return undefined
+  const delta = choice.delta
+  if (
+    !Json.isObject(delta) || typeof delta.content !== "string" || illTypedDelta(delta) !== undefined ||
+    (delta.tool_calls !== undefined && delta.tool_calls !== null) ||
+    (typeof delta.refusal === "string" && delta.refusal.length > 0)
+  ) {
+    return undefined
+  }
+  return delta.content
+}
+
 const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
   let done = false
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
+  // the last text-only chunk's JSON around its text (see `repeatedEvent.ts`)
+  let repeated: RepeatedEvent.Template | undefined
   const tools = ToolStream.make()
   return {
     event: (event) => {
@@ -181,9 +205,19 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
         done = true
         return ""
       }
+      if (repeated !== undefined && event.event === "message") {
+        const text = RepeatedEvent.textOf(repeated, event.data, textOnly)
+        if (text !== undefined) return text
+      }
       const json = Json.parse(event.data)
       if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
       if (event.event === "error" || json.error !== undefined) return { _tag: "ErrorEvent", body: json }
+      const text = textOnly(json)
+      if (text !== undefined) {
+        repeated = RepeatedEvent.make(event.data, "content", text, repeated)
+        return text
+      }
+      // what follows acts on more than the text: `textOnly` must rule out every chunk it acts on
       if (Json.isObject(json.usage)) counts = dialect.usage(json.usage) ?? counts
       if (!Array.isArray(json.choices)) {
         return Json.isObject(json.usage) ? "" : { _tag: "Malformed", message: "a chunk without choices" }
