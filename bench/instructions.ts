@@ -29,17 +29,28 @@
  * (a compilation, say): trust the rows that come back run after run. Needs
  * `callgrind_annotate`.
  *
+ * Besides `manager.ts`'s cases (in process, a stub provider), two cases run
+ * over the loopback mock server as `stack.ts` runs them, named `network: ...`:
+ * the streamed adapter and the default `generate`. Their counts take in the
+ * socket, undici and the stream's decoding (bench/README.md, "Repeated
+ * chunks").
+ *
  * Run: `node instructions.ts [words]` in `bench/` (the cases whose name
  * contains one of the comma-separated words, as `manager.ts` takes them;
  * every case without words).
  * Needs `valgrind` on the PATH.
  */
-import { Effect, Exit, Scope } from "effect"
+import * as LlmRequest from "@baton/core/LlmRequest"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import { Effect, Exit, Scope, Stream } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Baton from "./internal/libraries/baton.ts"
+import * as L from "./internal/library.ts"
+import * as Server from "./internal/server.ts"
 import { runOnce, selectCases } from "./manager.ts"
 
 const low = Number(process.env["BENCH_INSTRUCTIONS_LOW"] ?? 500)
@@ -50,8 +61,46 @@ if (!(Number.isInteger(low) && Number.isInteger(high) && low >= 0 && high > low)
 const top = Number(process.env["BENCH_INSTRUCTIONS_TOP"] ?? 0)
 if (!(Number.isInteger(top) && top >= 0)) throw new Error(`BENCH_INSTRUCTIONS_TOP (${top}) must be a whole number`)
 
-/** The child: builds the cases and runs case `name` `calls` times, one after the other. */
+/**
+ * Cases over the loopback mock server, as `stack.ts` runs them (the server
+ * in a child process that valgrind does not follow, so only the client is
+ * counted): the socket, undici and the stream decoding are in these counts.
+ */
+const networkCases = {
+  "network: adapter alone: provider.stream drained": (m: Baton.Managers, request: LlmRequest.LlmRequest) => () =>
+    Baton.run(Stream.runDrain(m.adapter.stream(request))),
+  "network: manager.generate (default: streams)": (m: Baton.Managers) => () =>
+    Baton.run(m.streamed.generate({ prompt: L.prompt, metadata: { subjectId: Baton.subjectId } }))
+} as const
+
+const isNetworkCase = (name: string): name is keyof typeof networkCases => name in networkCases
+
+/** The names of the cases that contain one of the comma-separated `words` (every case without words). */
+const selectNames = async (words: string | undefined): Promise<ReadonlyArray<string>> => {
+  const scope = Scope.makeUnsafe()
+  const local = (await selectCases(scope, words)).map(([name]) => name)
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  const wanted = words?.split(",").filter((word) => word.length > 0) ?? []
+  const network = Object.keys(networkCases).filter((name) =>
+    wanted.length === 0 || wanted.some((word) => name.includes(word))
+  )
+  return [...local, ...network]
+}
+
+/** The child: builds case `name` and runs it `calls` times, one after the other. */
 const runCase = async (name: string, calls: number): Promise<void> => {
+  if (isNetworkCase(name)) {
+    const server = await Server.start()
+    const m = await Baton.managers(server.url, UsageLedger.layerMemory())
+    try {
+      const call = networkCases[name](m, await Baton.run(LlmRequest.make({ prompt: L.prompt })))
+      for (let i = 0; i < calls; i++) await call()
+    } finally {
+      await m.close()
+      server.stop()
+    }
+    return
+  }
   const scope = Scope.makeUnsafe()
   const found = (await selectCases(scope, undefined)).find(([candidate]) => candidate === name)
   if (found === undefined) throw new Error(`no case named ${name}`)
@@ -162,9 +211,7 @@ const topFunctions = (few: Counted, many: Counted): ReadonlyArray<string> => {
 if (process.argv[2] === "--child") {
   await runCase(process.argv[3] ?? "", Number(process.argv[4]))
 } else if (import.meta.main) {
-  const scope = Scope.makeUnsafe()
-  const names = (await selectCases(scope, process.argv[2])).map(([name]) => name)
-  await Effect.runPromise(Scope.close(scope, Exit.void))
+  const names = await selectNames(process.argv[2])
   if (names.length === 0) throw new Error(`no case matches ${process.argv[2]}`)
   for (const name of names) {
     const dir = top > 0 ? mkdtempSync(join(tmpdir(), "baton-instructions-")) : undefined

@@ -116,6 +116,9 @@ const makeManagers = (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger>)
   })
 }
 
+/** The adapter and every manager the bench uses, and `close`, which releases their layers. */
+export type Managers = Awaited<ReturnType<typeof managers>>
+
 /** Every manager the bench uses, against the mock server with `ledger`; `close` releases their layers. */
 export const managers = async (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger>) => {
   const scope = Scope.makeUnsafe()
