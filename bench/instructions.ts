@@ -51,7 +51,7 @@ import { fileURLToPath } from "node:url"
 import * as Baton from "./internal/libraries/baton.ts"
 import * as L from "./internal/library.ts"
 import * as Server from "./internal/server.ts"
-import { runOnce, selectCases } from "./manager.ts"
+import { named, runOnce, selectCases } from "./manager.ts"
 
 const low = Number(process.env["BENCH_INSTRUCTIONS_LOW"] ?? 500)
 const high = Number(process.env["BENCH_INSTRUCTIONS_HIGH"] ?? 2500)
@@ -80,11 +80,7 @@ const selectNames = async (words: string | undefined): Promise<ReadonlyArray<str
   const scope = Scope.makeUnsafe()
   const local = (await selectCases(scope, words)).map(([name]) => name)
   await Effect.runPromise(Scope.close(scope, Exit.void))
-  const wanted = words?.split(",").filter((word) => word.length > 0) ?? []
-  const network = Object.keys(networkCases).filter((name) =>
-    wanted.length === 0 || wanted.some((word) => name.includes(word))
-  )
-  return [...local, ...network]
+  return [...local, ...Object.keys(networkCases).filter(named(words))]
 }
 
 /** The child: builds case `name` and runs it `calls` times, one after the other. */

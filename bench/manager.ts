@@ -208,13 +208,16 @@ const rounds = Number(process.env["BENCH_MANAGER_ROUNDS"] ?? 7)
 export const runOnce = ([, call, caseTracer = tracer]: Case): Promise<unknown> =>
   Effect.runPromise(Effect.provideService(call(), Tracer.Tracer, caseTracer))
 
+/** Whether a case's name contains one of the comma-separated `words` (any name without words). */
+export const named = (words: string | undefined) => {
+  const wanted = words?.split(",").filter((word) => word.length > 0) ?? []
+  return (name: string): boolean => wanted.length === 0 || wanted.some((word) => name.includes(word))
+}
+
 /** The cases whose name contains one of the comma-separated `words` (every case without words), built in `scope`. */
 export const selectCases = async (scope: Scope.Scope, words: string | undefined): Promise<ReadonlyArray<Case>> => {
-  const wanted = words?.split(",").filter((word) => word.length > 0)
-  const cases = await Effect.runPromise(makeCases(scope))
-  return wanted === undefined || wanted.length === 0
-    ? cases
-    : cases.filter(([name]) => wanted.some((word) => name.includes(word)))
+  const wanted = named(words)
+  return (await Effect.runPromise(makeCases(scope))).filter(([name]) => wanted(name))
 }
 
 /** CPU and wall µs per call of one batch of a case. */

@@ -198,11 +198,14 @@ const firstDeltas = (run: Run): string => {
   )
 }
 
-/** One target: met (by the median), and whether its rounds fell on both sides of the limit. */
+/** One target: met (by the median), and whether the rounds settle that verdict. */
 export interface Target {
   readonly target: string
   readonly met: boolean
-  /** The limit lies inside the median's confidence interval: another run may give the other verdict. */
+  /**
+   * Another run may give the other verdict: met, with the limit inside the median's confidence interval at
+   * some concurrency; missed, with it inside wherever the target is missed.
+   */
   readonly atTheEdge: boolean
   readonly value: string
 }
@@ -318,7 +321,8 @@ export const targets = (run: Run): ReadonlyArray<Target> => {
 
 /** What the targets table's brackets and "at the edge" mean, for this run's number of rounds. */
 const intervalNote = (run: Run): ReadonlyArray<string> => {
-  const n = run.byConcurrency[0]?.rows[0]?.samples.length ?? 0
+  const first = run.byConcurrency[0]
+  const n = first === undefined ? 0 : Rounds.count(first)
   const { coverage, rank } = Rounds.medianInterval(n)
   return [
     "The verdict is the median's. In brackets, a confidence interval of the median that assumes only that the",
@@ -332,7 +336,11 @@ const intervalNote = (run: Run): ReadonlyArray<string> => {
   ]
 }
 
-const ordinal = (k: number): string => (k === 1 ? "1st" : k === 2 ? "2nd" : k === 3 ? "3rd" : `${k}th`)
+/** `k` as an English ordinal: 1st, 2nd, 3rd, 4th, 11th, 21st. */
+const ordinal = (k: number): string => {
+  const suffix = Math.floor(k / 10) % 10 === 1 ? "th" : (["th", "st", "nd", "rd"][k % 10] ?? "th")
+  return `${k}${suffix}`
+}
 
 /** The report as Markdown. */
 export const markdown = (run: Run): string => {
@@ -351,7 +359,7 @@ export const markdown = (run: Run): string => {
     `- Node ${process.version}`,
     `- load average before: ${run.loadBefore}; after: ${run.loadAfter}`,
     `- interleaved rounds after warm-up: ${
-      run.byConcurrency.map((r) => `${r.rows[0]?.samples.length ?? 0} at conc ${r.concurrency}`).join(", ")
+      run.byConcurrency.map((r) => `${Rounds.count(r)} at conc ${r.concurrency}`).join(", ")
     }; every figure is the median over rounds; in the`,
     "  tables of each concurrency the range in brackets is the min-max of the per-round ratio (the spread), in the",
     "  targets table a confidence interval of the median (see there).",

@@ -153,6 +153,9 @@ export const difference = (row: Row, base: Row | undefined, pick: (sample: Measu
 export const medianOf = (row: Row, pick: (sample: Measure.Sample) => number): number =>
   Measure.median(row.samples.map(pick))
 
+/** How many rounds ran (every case runs once per round). */
+export const count = (rounds: Rounds): number => rounds.rows[0]?.samples.length ?? 0
+
 /** The row of the case named `name`. */
 export const find = (rounds: Rounds, name: string): Row | undefined => rounds.rows.find((r) => r.case.name === name)
 

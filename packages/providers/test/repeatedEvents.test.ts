@@ -47,13 +47,13 @@ const managerOf = (url: string) =>
     })
   })
 
-/** `generate` (streamed underneath) over a server that sends `events`. */
+/** `generate` (streamed underneath) over a server that sends `events`, with the mock server for the fallback. */
 const generated = (events: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const server = yield* RawServer.start({ body: {}, events })
     const llm = yield* managerOf(server.url)
     return yield* llm.generate({ prompt: "hi" })
-  })
+  }).pipe(Effect.provide(Bench), Effect.scoped)
 
 describe("repeated stream chunks", () => {
   it.live("are read as JSON.parse reads them, escapes and all", () =>
@@ -102,7 +102,7 @@ describe("repeated stream chunks", () => {
         const result = yield* generated([text("a"), text("b"), text("c"), chunk(literal), text("d"), ...end])
         assert.strictEqual(String(result.provider), "openai")
         assert.strictEqual(result.attempts[0]?.error?._tag, "MalformedResponse")
-      }).pipe(Effect.provide(Bench), Effect.scoped))
+      }))
   }
 
   it.live("are read whole when the member that looks like the text is not", () =>
@@ -114,7 +114,7 @@ describe("repeated stream chunks", () => {
       const result = yield* generated([decoy("1"), decoy("2"), decoy("3"), ...end])
       assert.strictEqual(String(result.provider), "deepseek")
       assert.strictEqual(result.content, "xxx")
-    }).pipe(Effect.provide(Bench), Effect.scoped))
+    }))
 
   it.live("that differ at their end are read whole", () =>
     Effect.gen(function*() {
@@ -130,7 +130,7 @@ describe("repeated stream chunks", () => {
       assert.strictEqual(String(result.provider), "deepseek")
       assert.strictEqual(result.content, "abcde")
       assert.strictEqual(result.finishReason, "stop")
-    }).pipe(Effect.provide(Bench), Effect.scoped))
+    }))
 
   it.live("that differ at their start are read whole", () =>
     Effect.gen(function*() {
@@ -142,7 +142,7 @@ describe("repeated stream chunks", () => {
         ...end
       ])
       assert.strictEqual(String(result.provider), "openai")
-    }).pipe(Effect.provide(Bench), Effect.scoped))
+    }))
 
   describe("in DeepSeek's decoder", () => {
     const decoder = () =>
