@@ -17,7 +17,9 @@
  * - Streams: `message_start` (input usage) → `content_block_delta`
  *   (`text_delta`) → `message_delta` (`stop_reason`, cumulative output usage)
  *   → `message_stop`, plus `ping` and `error`; unknown event types are
- *   ignored, as Anthropic asks. Only `message_stop` completes a stream.
+ *   ignored, as Anthropic asks. Only `message_stop` completes a stream. A
+ *   `content_block_delta` event that repeats the text delta before it but for
+ *   its text is read without parsing it whole (`repeatedEvent.ts`).
  */
 import type { FinishReason } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
@@ -25,6 +27,7 @@ import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as AnthropicTools from "./anthropicTools.ts"
 import * as Json from "./json.ts"
+import * as RepeatedEvent from "./repeatedEvent.ts"
 import * as ToolStream from "./toolStream.ts"
 
 /** The API version sent in `anthropic-version`. */
@@ -128,12 +131,24 @@ const decode = (json: unknown): Reply | string => {
   }
 }
 
+/**
+ * The text of a `text_delta` event, else `undefined`: such an event only
+ * adds its text (no tool call is fed by it, whatever its block's index).
+ */
+const textDelta = (json: unknown): string | undefined =>
+  Json.isObject(json) && json.type === "content_block_delta" && Json.isObject(json.delta) &&
+    json.delta.type === "text_delta" && typeof json.delta.text === "string"
+    ? json.delta.text
+    : undefined
+
 const streamDecoder = (): StreamDecoder => {
   let input: InputUsage | undefined
   let output: number | undefined
   let thinking: number | undefined
   let finish: FinishReason | undefined
   let done = false
+  // the last text delta's JSON around its text (see `repeatedEvent.ts`)
+  let repeated: RepeatedEvent.Template | undefined
   const tools = ToolStream.make()
   const track = (usage: Json.JsonObject) => {
     input = inputOf(usage) ?? input
@@ -142,10 +157,20 @@ const streamDecoder = (): StreamDecoder => {
   }
   return {
     event: (event) => {
+      if (repeated !== undefined && event.event === "content_block_delta") {
+        const text = RepeatedEvent.textOf(repeated, event.data, textDelta)
+        if (text !== undefined) return text
+      }
       const json = Json.parse(event.data)
       if (!Json.isObject(json) || typeof json.type !== "string") {
         return { _tag: "Malformed", message: "an event without a type" }
       }
+      const text = textDelta(json)
+      if (text !== undefined) {
+        repeated = RepeatedEvent.make(event.data, "text", text, repeated)
+        return text
+      }
+      // what follows acts on more than the text: `textDelta` must rule out every event it acts on
       const badCall = AnthropicTools.feed(tools, json)
       if (badCall !== undefined) return { _tag: "Malformed", message: badCall }
       switch (json.type) {

@@ -3,7 +3,8 @@
  *
  * A chat-completions stream sends one JSON object per token, and from one
  * token to the next most providers change nothing in it but the text: the
- * id, the model, the creation time and the nulls stay as they were. Parsing
+ * id, the model, the creation time and the nulls stay as they were (an
+ * Anthropic `content_block_delta` changes only its `text` too). Parsing
  * every event whole is most of what a stream costs per token. A template
  * keeps such an event's JSON around its text's string literal. An event made
  * of the same JSON around another string literal is the same object with
