@@ -5,6 +5,10 @@
  * measured calls alone. Prints, in µs per call: the time by package, the top
  * functions by self time, and the top Baton functions by inclusive time; writes
  * the profile to `bench/profile.cpuprofile` (open it in Chrome DevTools).
+ * The sampler's attribution around undici's WebAssembly HTTP parser is off:
+ * it charged `parseHeaders` 61 µs per call of the default `generate`, which
+ * costs 1.5 µs timed directly (bench/README.md, "Twelfth session"); check a
+ * surprising row with `bench:instructions` or a direct timing.
  *
  * Run: `npx -y pnpm@12 bench:profile` or `node --expose-gc bench/profile.ts
  * [case-name substring]` (default: `manager.generate (default`).
