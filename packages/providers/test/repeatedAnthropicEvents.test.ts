@@ -20,7 +20,8 @@ import { Effect, Redacted, Stream } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Anthropic from "../src/Anthropic.ts"
 import * as AnthropicCodec from "../src/internal/anthropic.ts"
-import * as OpenAi from "../src/OpenAi.ts"
+import { malformedLiterals } from "./utils/literals.ts"
+import { generatedOver, withMockFallback } from "./utils/manager.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -55,27 +56,9 @@ const stop = (reason: string, index = 0) => [
 ]
 const end = stop("end_turn")
 
-const managerOf = (url: string) =>
-  Effect.gen(function*() {
-    const mock = yield* MockProviderServer.MockProviderServer
-    return yield* LlmManager.make({
-      providers: [
-        Anthropic.layer({ apiKey, baseUrl: url }),
-        OpenAi.layer({ apiKey, baseUrl: mock.baseUrl("openai") })
-      ],
-      policy: FallbackPolicy.make({ maxRetries: 0 }),
-      circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 },
-      generationEnabled: true
-    })
-  })
-
-/** `generate` (streamed underneath) over a server that sends `events`, with the mock server for the fallback. */
-const generated = (events: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const server = yield* RawServer.start({ body: {}, events })
-    const llm = yield* managerOf(server.url)
-    return yield* llm.generate({ prompt: "hi" })
-  }).pipe(Effect.provide(Bench), Effect.scoped)
+const primary = (baseUrl: string) => Anthropic.layer({ apiKey, baseUrl })
+const managerOf = withMockFallback(primary)
+const generated = generatedOver(primary)
 
 const escaped = [
   "Which",
@@ -144,16 +127,7 @@ describe("repeated Anthropic text deltas", () => {
       ])
     }).pipe(Effect.provide(Bench), Effect.scoped))
 
-  const malformed: ReadonlyArray<readonly [string, string]> = [
-    ["a number", "42"],
-    ["two literals", "\"c\" \"d\""],
-    ["an unescaped quote", "\"c\"d\""],
-    ["a raw control character", "\"c\u0001\""],
-    ["an unterminated literal", "\"c"],
-    ["a bad escape", "\"\\x\""],
-    ["a closing quote alone", "1\""]
-  ]
-  for (const [name, literal] of malformed) {
+  for (const [name, literal] of malformedLiterals) {
     it.live(`with ${name} in the text's place are MalformedResponse and fall back`, () =>
       Effect.gen(function*() {
         const result = yield* generated([

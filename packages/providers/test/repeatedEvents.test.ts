@@ -7,16 +7,14 @@
  * literal in the text's place is parsed whole, so a malformed one is still
  * `MalformedResponse` and falls back.
  */
-import * as FallbackPolicy from "@baton/core/FallbackPolicy"
-import * as LlmManager from "@baton/core/LlmManager"
-import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it, vi } from "@effect/vitest"
 import { Effect, Redacted, Stream } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as DeepSeek from "../src/DeepSeek.ts"
 import * as OpenAiChat from "../src/internal/openAiChat.ts"
-import * as OpenAi from "../src/OpenAi.ts"
+import { malformedLiterals } from "./utils/literals.ts"
+import { generatedOver, withMockFallback } from "./utils/manager.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -33,27 +31,9 @@ const end = [
   "[DONE]"
 ]
 
-const managerOf = (url: string) =>
-  Effect.gen(function*() {
-    const mock = yield* MockProviderServer.MockProviderServer
-    return yield* LlmManager.make({
-      providers: [
-        DeepSeek.layer({ apiKey, baseUrl: url }),
-        OpenAi.layer({ apiKey, baseUrl: mock.baseUrl("openai") })
-      ],
-      policy: FallbackPolicy.make({ maxRetries: 0 }),
-      circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 },
-      generationEnabled: true
-    })
-  })
-
-/** `generate` (streamed underneath) over a server that sends `events`, with the mock server for the fallback. */
-const generated = (events: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const server = yield* RawServer.start({ body: {}, events })
-    const llm = yield* managerOf(server.url)
-    return yield* llm.generate({ prompt: "hi" })
-  }).pipe(Effect.provide(Bench), Effect.scoped)
+const primary = (baseUrl: string) => DeepSeek.layer({ apiKey, baseUrl })
+const managerOf = withMockFallback(primary)
+const generated = generatedOver(primary)
 
 describe("repeated stream chunks", () => {
   it.live("are read as JSON.parse reads them, escapes and all", () =>
@@ -87,16 +67,7 @@ describe("repeated stream chunks", () => {
       assert.strictEqual(finish?._tag === "Finish" ? String(finish.sources?.[0]?.provider) : undefined, "deepseek")
     }).pipe(Effect.provide(Bench), Effect.scoped))
 
-  const malformed: ReadonlyArray<readonly [string, string]> = [
-    ["a number", "42"],
-    ["two literals", "\"c\" \"d\""],
-    ["an unescaped quote", "\"c\"d\""],
-    ["a raw control character", "\"c\u0001\""],
-    ["an unterminated literal", "\"c"],
-    ["a bad escape", "\"\\x\""],
-    ["a closing quote alone", "1\""]
-  ]
-  for (const [name, literal] of malformed) {
+  for (const [name, literal] of malformedLiterals) {
     it.live(`with ${name} in the text's place are MalformedResponse and fall back`, () =>
       Effect.gen(function*() {
         const result = yield* generated([text("a"), text("b"), text("c"), chunk(literal), text("d"), ...end])

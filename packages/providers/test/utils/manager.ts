@@ -1,11 +1,19 @@
 /**
- * The manager the transport tests call: the OpenAI adapter alone, against a
- * server the test started itself, with no retries.
+ * The managers the transport and codec tests call, against a server the test
+ * started itself, with no retries: the OpenAI adapter alone, or an adapter
+ * with the mock server's OpenAI behind it.
  */
 import type * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+import type { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
-import { Redacted } from "effect"
+import type * as LlmProvider from "@baton/core/LlmProvider"
+import type * as Pricing from "@baton/core/Pricing"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as RawServer from "@baton/testing/RawServer"
+import { Effect, type Layer, Redacted } from "effect"
+import type { HttpClient } from "effect/http"
+import { Bench } from "../../../core/test/utils/chain.ts"
 import * as OpenAi from "../../src/OpenAi.ts"
 
 /** `LlmManager.make` over the OpenAI adapter at `baseUrl`, `policy` on top of no retries. */
@@ -20,3 +28,31 @@ export const openAi = (
     circuitPolicy,
     generationEnabled: true
   })
+
+/** An adapter's layer over the server at `baseUrl`. */
+export type Primary = (
+  baseUrl: string
+) => Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing>
+
+/** `LlmManager.make` over `primary` at `baseUrl`, the mock server's OpenAI as its fallback, no retries. */
+export const withMockFallback = (primary: Primary) => (baseUrl: string) =>
+  Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    return yield* LlmManager.make({
+      providers: [
+        primary(baseUrl),
+        OpenAi.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: mock.baseUrl("openai") })
+      ],
+      policy: FallbackPolicy.make({ maxRetries: 0 }),
+      circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 },
+      generationEnabled: true
+    })
+  })
+
+/** `generate` (streamed underneath) on {@link withMockFallback} over a server that sends `events`. */
+export const generatedOver = (primary: Primary) => (events: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const server = yield* RawServer.start({ body: {}, events })
+    const llm = yield* withMockFallback(primary)(server.url)
+    return yield* llm.generate({ prompt: "hi" })
+  }).pipe(Effect.provide(Bench), Effect.scoped)
