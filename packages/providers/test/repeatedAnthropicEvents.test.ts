@@ -20,8 +20,8 @@ import { Effect, Redacted, Stream } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Anthropic from "../src/Anthropic.ts"
 import * as AnthropicCodec from "../src/internal/anthropic.ts"
-import { malformedLiterals } from "./utils/literals.ts"
-import { generatedOver, withMockFallback } from "./utils/manager.ts"
+import * as Literals from "./utils/literals.ts"
+import * as Manager from "./utils/manager.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -57,8 +57,8 @@ const stop = (reason: string, index = 0) => [
 const end = stop("end_turn")
 
 const primary = (baseUrl: string) => Anthropic.layer({ apiKey, baseUrl })
-const managerOf = withMockFallback(primary)
-const generated = generatedOver(primary)
+const managerOf = Manager.withMockFallback(primary)
+const generated = Manager.generatedOver(primary)
 
 const escaped = [
   "Which",
@@ -127,7 +127,7 @@ describe("repeated Anthropic text deltas", () => {
       ])
     }).pipe(Effect.provide(Bench), Effect.scoped))
 
-  for (const [name, literal] of malformedLiterals) {
+  for (const [name, literal] of Literals.malformedLiterals) {
     it.live(`with ${name} in the text's place are MalformedResponse and fall back`, () =>
       Effect.gen(function*() {
         const result = yield* generated([
@@ -239,7 +239,7 @@ describe("repeated Anthropic text deltas", () => {
         ]
         assert.deepStrictEqual(events.map(read.event), ["", "", ...tokens, "", "", ""])
         // five events whole, the first delta whole, its template once with the marker; no other delta
-        assert.strictEqual(parse.mock.calls.length, 7)
+        assert.strictEqual(wholeParses(parse), 7)
         assert.strictEqual(read.finishReason(), "stop")
         assert.deepStrictEqual(read.counts(), {
           promptTokens: 3,
@@ -256,13 +256,15 @@ describe("repeated Anthropic text deltas", () => {
       const parse = vi.spyOn(JSON, "parse")
       try {
         const read = AnthropicCodec.codec.streamDecoder()
-        assert.deepStrictEqual([read.event(deltaEvent(text("a"))), read.event(deltaEvent(text("b")))], ["a", "b"])
-        assert.strictEqual(parse.mock.calls.length, 2)
-        assert.deepStrictEqual([read.event(sse("message", text("c"))), read.event(sse("error", text("d")))], [
-          "c",
-          "d"
+        const named = ["a", "b", "c"].map((value) => read.event(deltaEvent(text(value))))
+        assert.deepStrictEqual(named, ["a", "b", "c"])
+        // the first whole, the second's check; the third from the template
+        assert.strictEqual(wholeParses(parse), 2)
+        assert.deepStrictEqual([read.event(sse("message", text("d"))), read.event(sse("error", text("e")))], [
+          "d",
+          "e"
         ])
-        assert.strictEqual(parse.mock.calls.length, 4)
+        assert.strictEqual(wholeParses(parse), 4)
       } finally {
         parse.mockRestore()
       }
@@ -288,7 +290,7 @@ describe("repeated Anthropic text deltas", () => {
         ]
         for (const [i, [data, parses]] of steps.entries()) {
           assert.strictEqual(read.event(deltaEvent(data)), "abcdefghij"[i])
-          assert.strictEqual(parse.mock.calls.length, parses, `after ${data}`)
+          assert.strictEqual(wholeParses(parse), parses, `after ${data}`)
         }
       } finally {
         parse.mockRestore()
@@ -332,15 +334,22 @@ describe("repeated Anthropic text deltas", () => {
       // a duplicate key (the last wins) holds the text whatever the first literal says
       const duplicate = (value: string, last: string) =>
         delta(`${JSON.stringify(value)},"text": ${JSON.stringify(last)}`)
+      /** The texts of `values` in a new decoder, and how many times it parsed an event whole. */
       const texts = (values: ReadonlyArray<string>, data: (value: string) => string) => {
-        const read = AnthropicCodec.codec.streamDecoder()
-        return values.map((value) => read.event(deltaEvent(data(value))))
+        const parse = vi.spyOn(JSON, "parse")
+        try {
+          const read = AnthropicCodec.codec.streamDecoder()
+          return [values.map((value) => read.event(deltaEvent(data(value)))), wholeParses(parse)]
+        } finally {
+          parse.mockRestore()
+        }
       }
       const marker = "\u0000baton"
-      assert.deepStrictEqual(texts(["A", "B"], (value) => duplicate(value, marker)), [marker, marker])
-      assert.deepStrictEqual(texts(["A", "B", "C"], (value) => duplicate(value, "Z")), ["Z", "Z", "Z"])
-      // a text that is the marker makes no template; the next text delta does
-      assert.deepStrictEqual(texts([marker, marker, "a", "b"], text), [marker, marker, "a", "b"])
+      assert.deepStrictEqual(texts(["A", "B"], (value) => duplicate(value, marker)), [[marker, marker], 2])
+      // the check refuses the template at B, which stays refused: C is parsed whole, not checked again
+      assert.deepStrictEqual(texts(["A", "B", "C"], (value) => duplicate(value, "Z")), [["Z", "Z", "Z"], 4])
+      // a text that is the marker makes no template; the next text delta does, checked by the one after it
+      assert.deepStrictEqual(texts([marker, marker, "a", "b"], text), [[marker, marker, "a", "b"], 4])
     })
 
     it("leave tool calls to the tool stream", () => {
@@ -373,17 +382,6 @@ describe("repeated Anthropic text deltas", () => {
         deltaEvent(`{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":7}}`)
       )
       assert.strictEqual(typeof bad === "string" ? bad : bad._tag, "Malformed")
-    })
-
-    it("leave error events errors", () => {
-      const read = AnthropicCodec.codec.streamDecoder()
-      read.event(deltaEvent(text("a")))
-      assert.strictEqual(read.event(deltaEvent(text("b"))), "b")
-      const body = `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`
-      for (const name of ["error", "content_block_delta"]) {
-        const error = read.event(sse(name, body))
-        assert.strictEqual(typeof error === "string" ? error : error._tag, "ErrorEvent")
-      }
     })
   })
 })

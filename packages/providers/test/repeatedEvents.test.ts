@@ -13,8 +13,8 @@ import { Effect, Redacted, Stream } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as DeepSeek from "../src/DeepSeek.ts"
 import * as OpenAiChat from "../src/internal/openAiChat.ts"
-import { malformedLiterals } from "./utils/literals.ts"
-import { generatedOver, withMockFallback } from "./utils/manager.ts"
+import * as Literals from "./utils/literals.ts"
+import * as Manager from "./utils/manager.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -32,8 +32,8 @@ const end = [
 ]
 
 const primary = (baseUrl: string) => DeepSeek.layer({ apiKey, baseUrl })
-const managerOf = withMockFallback(primary)
-const generated = generatedOver(primary)
+const managerOf = Manager.withMockFallback(primary)
+const generated = Manager.generatedOver(primary)
 
 describe("repeated stream chunks", () => {
   it.live("are read as JSON.parse reads them, escapes and all", () =>
@@ -67,7 +67,7 @@ describe("repeated stream chunks", () => {
       assert.strictEqual(finish?._tag === "Finish" ? String(finish.sources?.[0]?.provider) : undefined, "deepseek")
     }).pipe(Effect.provide(Bench), Effect.scoped))
 
-  for (const [name, literal] of malformedLiterals) {
+  for (const [name, literal] of Literals.malformedLiterals) {
     it.live(`with ${name} in the text's place are MalformedResponse and fall back`, () =>
       Effect.gen(function*() {
         const result = yield* generated([text("a"), text("b"), text("c"), chunk(literal), text("d"), ...end])

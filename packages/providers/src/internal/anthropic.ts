@@ -181,10 +181,9 @@ const streamDecoder = (): StreamDecoder => {
           if (!Json.isObject(json.delta) || typeof json.delta.type !== "string") {
             return { _tag: "Malformed", message: "a content_block_delta without a typed delta" }
           }
+          // a text delta with its text returned above (`textDelta`)
           if (json.delta.type !== "text_delta") return ""
-          return typeof json.delta.text === "string"
-            ? json.delta.text
-            : { _tag: "Malformed", message: "a text_delta whose text is not a string" }
+          return { _tag: "Malformed", message: "a text_delta whose text is not a string" }
         case "message_delta":
           if (!Json.isObject(json.delta)) return { _tag: "Malformed", message: "a message_delta without a delta" }
           if (Json.isObject(json.delta) && typeof json.delta.stop_reason === "string") {

@@ -1,20 +1,18 @@
 /**
- * The managers the transport and codec tests call, against a server the test
- * started itself, with no retries: the OpenAI adapter alone, or an adapter
- * with the mock server's OpenAI behind it.
+ * The managers the transport and codec tests call, with no retries: the
+ * OpenAI adapter alone against a server the test started, or an adapter with
+ * the mock server's OpenAI behind it.
  */
 import type * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
-import type { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
-import type * as LlmProvider from "@baton/core/LlmProvider"
-import type * as Pricing from "@baton/core/Pricing"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RawServer from "@baton/testing/RawServer"
-import { Effect, type Layer, Redacted } from "effect"
-import type { HttpClient } from "effect/http"
+import { Effect, Redacted } from "effect"
 import { Bench } from "../../../core/test/utils/chain.ts"
 import * as OpenAi from "../../src/OpenAi.ts"
+
+const apiKey = Redacted.make("sk-test-key")
 
 /** `LlmManager.make` over the OpenAI adapter at `baseUrl`, `policy` on top of no retries. */
 export const openAi = (
@@ -23,18 +21,19 @@ export const openAi = (
   circuitPolicy?: CircuitPolicy.CircuitPolicy
 ) =>
   LlmManager.make({
-    providers: [OpenAi.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl })],
+    providers: [OpenAi.layer({ apiKey, baseUrl })],
     policy: FallbackPolicy.make({ maxRetries: 0, ...policy }),
     circuitPolicy,
     generationEnabled: true
   })
 
 /** An adapter's layer over the server at `baseUrl`. */
-export type Primary = (
-  baseUrl: string
-) => Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing>
+export type Primary = (baseUrl: string) => ReturnType<typeof OpenAi.layer>
 
-/** `LlmManager.make` over `primary` at `baseUrl`, the mock server's OpenAI as its fallback, no retries. */
+/**
+ * `LlmManager.make` over `primary` at `baseUrl`, the mock server's OpenAI as
+ * its fallback: no retries, and a circuit that does not open within a test.
+ */
 export const withMockFallback = (primary: Primary) => (baseUrl: string) =>
   Effect.gen(function*() {
     const mock = yield* MockProviderServer.MockProviderServer
@@ -49,7 +48,7 @@ export const withMockFallback = (primary: Primary) => (baseUrl: string) =>
     })
   })
 
-/** `generate` (streamed underneath) on {@link withMockFallback} over a server that sends `events`. */
+/** `generate` (streamed underneath) on {@link withMockFallback} over a raw server it starts, which sends `events`. */
 export const generatedOver = (primary: Primary) => (events: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const server = yield* RawServer.start({ body: {}, events })
