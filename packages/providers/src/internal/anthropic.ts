@@ -141,14 +141,16 @@ const textDelta = (json: unknown): string | undefined =>
     ? json.delta.text
     : undefined
 
+/** A text delta, as `repeatedEvent.ts` reads it. */
+const textDeltas: RepeatedEvent.Shape = { event: "content_block_delta", key: "text", read: textDelta }
+
 const streamDecoder = (): StreamDecoder => {
   let input: InputUsage | undefined
   let output: number | undefined
   let thinking: number | undefined
   let finish: FinishReason | undefined
   let done = false
-  // the last text delta's JSON around its text (see `repeatedEvent.ts`)
-  let repeated: RepeatedEvent.Template | undefined
+  const repeated = RepeatedEvent.make(textDeltas)
   const tools = ToolStream.make()
   const track = (usage: Json.JsonObject) => {
     input = inputOf(usage) ?? input
@@ -157,19 +159,14 @@ const streamDecoder = (): StreamDecoder => {
   }
   return {
     event: (event) => {
-      if (repeated !== undefined && event.event === "content_block_delta") {
-        const text = RepeatedEvent.textOf(repeated, event.data, textDelta)
-        if (text !== undefined) return text
-      }
+      const repeat = repeated.fromTemplate(event)
+      if (repeat !== undefined) return repeat
       const json = Json.parse(event.data)
       if (!Json.isObject(json) || typeof json.type !== "string") {
         return { _tag: "Malformed", message: "an event without a type" }
       }
-      const text = textDelta(json)
-      if (text !== undefined) {
-        repeated = RepeatedEvent.make(event.data, "text", text, repeated)
-        return text
-      }
+      const text = repeated.fromParsed(event, json)
+      if (text !== undefined) return text
       // what follows acts on more than the text: `textDelta` must rule out every event it acts on
       const badCall = AnthropicTools.feed(tools, json)
       if (badCall !== undefined) return { _tag: "Malformed", message: badCall }

@@ -192,12 +192,14 @@ const textOnly = (json: unknown): string | undefined => {
   return delta.content
 }
 
+/** A chunk that only adds its text, as `repeatedEvent.ts` reads it (unnamed SSE events). */
+const textChunks: RepeatedEvent.Shape = { event: "message", key: "content", read: textOnly }
+
 const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
   let done = false
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
-  // the last text-only chunk's JSON around its text (see `repeatedEvent.ts`)
-  let repeated: RepeatedEvent.Template | undefined
+  const repeated = RepeatedEvent.make(textChunks)
   const tools = ToolStream.make()
   return {
     event: (event) => {
@@ -205,18 +207,13 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
         done = true
         return ""
       }
-      if (repeated !== undefined && event.event === "message") {
-        const text = RepeatedEvent.textOf(repeated, event.data, textOnly)
-        if (text !== undefined) return text
-      }
+      const repeat = repeated.fromTemplate(event)
+      if (repeat !== undefined) return repeat
       const json = Json.parse(event.data)
       if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
       if (event.event === "error" || json.error !== undefined) return { _tag: "ErrorEvent", body: json }
-      const text = textOnly(json)
-      if (text !== undefined) {
-        repeated = RepeatedEvent.make(event.data, "content", text, repeated)
-        return text
-      }
+      const text = repeated.fromParsed(event, json)
+      if (text !== undefined) return text
       // what follows acts on more than the text: `textOnly` must rule out every chunk it acts on
       if (Json.isObject(json.usage)) counts = dialect.usage(json.usage) ?? counts
       if (!Array.isArray(json.choices)) {

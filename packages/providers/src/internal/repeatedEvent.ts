@@ -22,13 +22,14 @@
  * chunks carry a random `obfuscation` field by default) parses nothing twice.
  */
 import * as Json from "./json.ts"
+import type { SseEvent } from "./sse.ts"
 
 /**
  * An event's JSON before and after its text's string literal, found by
  * scanning an event; checked (with one parse) the first time another event
  * fits it.
  */
-export interface Template {
+interface Template {
   readonly prefix: string
   readonly suffix: string
   checked: "not yet" | "yes" | "refused"
@@ -68,14 +69,13 @@ const closingQuote = (text: string, from: number): number => {
 
 /**
  * The template of `data`, an event whose text (as parsing it whole gave)
- * is `text` and whose only `"<key>":"` opens a string literal; unchecked.
+ * is `text` and whose only `opener` (`"<key>":"`) opens a string literal; unchecked.
  * `undefined` when the key is missing or repeated, or when `text` is the
  * marker (the check must tell the event's own text from the marker's). When
  * `previous` has the same prefix and suffix it is kept, checked or refused.
  * Scanning only: no event is parsed until another one fits.
  */
-export const make = (data: string, key: string, text: string, previous?: Template): Template | undefined => {
-  const opener = `"${key}":"`
+const templateOf = (data: string, opener: string, text: string, previous?: Template): Template | undefined => {
   const at = data.indexOf(opener)
   if (text === marker || at === -1 || data.indexOf(opener, at + 1) !== -1) return undefined
   const start = at + opener.length - 1
@@ -93,7 +93,7 @@ export const make = (data: string, key: string, text: string, previous?: Templat
  * an event fits, the template is checked by reading it with a marker in
  * place of the text, which must read as the marker.
  */
-export const textOf = (
+const textOf = (
   template: Template,
   data: string,
   read: (json: unknown) => string | undefined
@@ -111,4 +111,40 @@ export const textOf = (
   if (text === undefined || template.checked === "yes") return text
   template.checked = read(Json.parse(prefix + markerLiteral + suffix)) === marker ? "yes" : "refused"
   return template.checked === "yes" ? text : undefined
+}
+
+/** What a codec's text-only events look like. */
+export interface Shape {
+  /** The SSE event name a repeated event is read under (others are parsed whole). */
+  readonly event: string
+  /** The key whose string literal holds the text. */
+  readonly key: string
+  /**
+   * The text of a text-only event, `undefined` for any other: it must rule
+   * out every event the decoder acts on beyond its text.
+   */
+  readonly read: (json: unknown) => string | undefined
+}
+
+/** One stream's reading of its repeated events: it keeps the last text-only event's template. */
+export interface Reader {
+  /** The text of `event` read from the template, or `undefined`: parse it whole and hand it to `fromParsed`. */
+  readonly fromTemplate: (event: SseEvent) => string | undefined
+  /** The text of `json` (`event` parsed whole) when it is text-only, its template kept; else `undefined`. */
+  readonly fromParsed: (event: SseEvent, json: unknown) => string | undefined
+}
+
+/** A {@link Reader} for a new stream of events shaped as `shape` says. */
+export const make = (shape: Shape): Reader => {
+  const opener = `"${shape.key}":"`
+  let last: Template | undefined
+  return {
+    fromTemplate: (event) =>
+      last === undefined || event.event !== shape.event ? undefined : textOf(last, event.data, shape.read),
+    fromParsed: (event, json) => {
+      const text = shape.read(json)
+      if (text !== undefined) last = templateOf(event.data, opener, text, last)
+      return text
+    }
+  }
 }
