@@ -29,11 +29,12 @@
  * (a compilation, say): trust the rows that come back run after run. Needs
  * `callgrind_annotate`.
  *
- * Besides `manager.ts`'s cases (in process, a stub provider), two cases run
+ * Besides `manager.ts`'s cases (in process, a stub provider), three cases run
  * over the loopback mock server as `stack.ts` runs them, named `network: ...`:
- * the streamed adapter and the default `generate`. Their counts take in the
- * socket, undici and the stream's decoding (bench/README.md, "Repeated
- * chunks").
+ * the adapter plain and streamed, and the default `generate`. Their counts
+ * take in the socket, undici and the stream's decoding (bench/README.md,
+ * "Repeated chunks"); the two adapter cases side by side, with
+ * `BENCH_INSTRUCTIONS_TOP`, say what streaming costs by function.
  *
  * Run: `node instructions.ts [words]` in `bench/` (the cases whose name
  * contains one of the comma-separated words, as `manager.ts` takes them;
@@ -67,6 +68,8 @@ if (!(Number.isInteger(top) && top >= 0)) throw new Error(`BENCH_INSTRUCTIONS_TO
  * counted): the socket, undici and the stream decoding are in these counts.
  */
 const networkCases = {
+  "network: adapter alone: provider.generate": (m: Baton.Managers, request: LlmRequest.LlmRequest) => () =>
+    Baton.run(m.adapter.generate(request)),
   "network: adapter alone: provider.stream drained": (m: Baton.Managers, request: LlmRequest.LlmRequest) => () =>
     Baton.run(Stream.runDrain(m.adapter.stream(request))),
   "network: manager.generate (default: streams)": (m: Baton.Managers) => () =>

@@ -54,6 +54,20 @@ describe("Sse", () => {
     const single = Array.from(bytes, (_, i) => bytes.subarray(i, i + 1))
     assert.deepStrictEqual(decodeAll(single), expected)
   })
+
+  it("counts an event's size as its data lines, each with its LF", () => {
+    const encoded = (text: string) => new TextEncoder().encode(text)
+    // 5 + 1 + 3 + 1 = 10 units of data
+    assert.deepStrictEqual(Sse.make(10).feed(encoded("data: 12345\ndata: 678\n\n")), [
+      { event: "message", data: "12345\n678" }
+    ])
+    assert.isString(Sse.make(9).feed(encoded("data: 12345\ndata: 678\n\n")))
+    assert.deepStrictEqual(Sse.make(6).feed(encoded("data: 12345\n\n")), [{ event: "message", data: "12345" }])
+    assert.isString(Sse.make(5).feed(encoded("data: 12345\n\n")))
+    // an event still open when its chunk ends counts the same
+    assert.isString(Sse.make(9).feed(encoded("data: 12345\ndata: 678\n")))
+    assert.deepStrictEqual(Sse.make(10).feed(encoded("data: 12345\ndata: 678\n")), [])
+  })
 })
 
 /**
@@ -70,8 +84,11 @@ const random = (seed: number) => () => {
 const pieces = [
   "data: ",
   "data:",
+  "data",
+  "datax: ",
   "event: ",
   "event: ping",
+  "event",
   ": comment",
   "x",
   "\u00e9",
