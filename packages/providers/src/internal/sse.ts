@@ -39,30 +39,25 @@ export const make = (maxEventSize: number): SseDecoder => {
   // the previous chunk ended with a CR: a leading LF completes that CRLF
   let skipLf = false
   let eventName = ""
-  // the event's `data:` lines joined with LF, and whether it has one: a single line stays a slice of its chunk
   let data = ""
-  let hasData = false
   // an event completed within one chunk went over the limit
   let oversized = false
 
   const line = (events: Array<SseEvent>, value: string): void => {
     if (value.length === 0) {
-      if (bufferLength() > maxEventSize) oversized = true
-      else if (hasData) events.push({ event: eventName === "" ? "message" : eventName, data })
+      if (data.length > maxEventSize) oversized = true
+      else if (data.length > 0) {
+        events.push({ event: eventName === "" ? "message" : eventName, data: data.slice(0, -1) })
+      }
       eventName = ""
       data = ""
-      hasData = false
       return
     }
     const colon = value.indexOf(":")
-    if (isField(value, colon, "data")) {
-      const more = fieldValue(value, colon)
-      data = hasData ? data + "\n" + more : more
-      hasData = true
-    } else if (isField(value, colon, "event")) eventName = fieldValue(value, colon)
+    const field = colon < 0 ? value : value.slice(0, colon)
+    if (field === "data") data += fieldValue(value, colon) + "\n"
+    else if (field === "event") eventName = fieldValue(value, colon)
   }
-  // the WHATWG data buffer's length: every line with its LF
-  const bufferLength = (): number => hasData ? data.length + 1 : 0
 
   return {
     feed: (bytes) => {
@@ -100,7 +95,7 @@ export const make = (maxEventSize: number): SseDecoder => {
           else if (chunk.charCodeAt(position) === LF) position++
         }
       }
-      if (oversized || pendingLength + bufferLength() > maxEventSize) {
+      if (oversized || pendingLength + data.length > maxEventSize) {
         oversized = false
         first = true
         pending = []
@@ -108,7 +103,6 @@ export const make = (maxEventSize: number): SseDecoder => {
         skipLf = false
         eventName = ""
         data = ""
-        hasData = false
         return tooLarge
       }
       return events
@@ -120,10 +114,6 @@ const LF = 10
 
 /** `-2` for "none left in this chunk" (`-1` means "not searched yet"). */
 const orNone = (index: number): number => index < 0 ? -2 : index
-
-/** Whether the line (`colon` its first colon, -1 for none) names field `name`, without slicing the name out. */
-const isField = (value: string, colon: number, name: string): boolean =>
-  (colon < 0 ? value.length : colon) === name.length && value.startsWith(name)
 
 /** The value after `field:`, without the one optional space. */
 const fieldValue = (value: string, colon: number): string =>
