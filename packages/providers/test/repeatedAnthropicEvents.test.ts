@@ -15,13 +15,14 @@ import * as LlmManager from "@baton/core/LlmManager"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RawServer from "@baton/testing/RawServer"
-import { assert, describe, it, vi } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Stream } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Anthropic from "../src/Anthropic.ts"
 import * as AnthropicCodec from "../src/internal/anthropic.ts"
 import * as Literals from "./utils/literals.ts"
 import * as Manager from "./utils/manager.ts"
+import * as Parses from "./utils/parses.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -214,13 +215,9 @@ describe("repeated Anthropic text deltas", () => {
   describe("in the decoder", () => {
     const sse = (event: string, data: string) => ({ event, data })
     const deltaEvent = (data: string) => sse("content_block_delta", data)
-    /** `JSON.parse` calls on whole events (a `literal` with escapes is parsed alone, and is not counted). */
-    const wholeParses = (parse: { readonly mock: { readonly calls: ReadonlyArray<ReadonlyArray<unknown>> } }) =>
-      parse.mock.calls.filter(([json]) => typeof json === "string" && json.startsWith("{")).length
 
     it("are not parsed whole once the template is checked", () => {
-      const parse = vi.spyOn(JSON, "parse")
-      try {
+      Parses.counting((parse) => {
         const tokens = Array.from({ length: 16 }, (_, i) => ` token${i}`)
         const read = AnthropicCodec.codec.streamDecoder()
         const events = [
@@ -239,7 +236,7 @@ describe("repeated Anthropic text deltas", () => {
         ]
         assert.deepStrictEqual(events.map(read.event), ["", "", ...tokens, "", "", ""])
         // five events whole, the first delta whole, its template once with the marker; no other delta
-        assert.strictEqual(wholeParses(parse), 7)
+        assert.strictEqual(Parses.whole(parse), 7)
         assert.strictEqual(read.finishReason(), "stop")
         assert.deepStrictEqual(read.counts(), {
           promptTokens: 3,
@@ -247,32 +244,26 @@ describe("repeated Anthropic text deltas", () => {
           completionTokens: 16,
           reasoningTokens: undefined
         })
-      } finally {
-        parse.mockRestore()
-      }
+      })
     })
 
     it("not named content_block_delta are parsed whole", () => {
-      const parse = vi.spyOn(JSON, "parse")
-      try {
+      Parses.counting((parse) => {
         const read = AnthropicCodec.codec.streamDecoder()
         const named = ["a", "b", "c"].map((value) => read.event(deltaEvent(text(value))))
         assert.deepStrictEqual(named, ["a", "b", "c"])
         // the first whole, the second's check; the third from the template
-        assert.strictEqual(wholeParses(parse), 2)
+        assert.strictEqual(Parses.whole(parse), 2)
         assert.deepStrictEqual([read.event(sse("message", text("d"))), read.event(sse("error", text("e")))], [
           "d",
           "e"
         ])
-        assert.strictEqual(wholeParses(parse), 4)
-      } finally {
-        parse.mockRestore()
-      }
+        assert.strictEqual(Parses.whole(parse), 4)
+      })
     })
 
     it("that differ in their index or in another key are parsed whole", () => {
-      const parse = vi.spyOn(JSON, "parse")
-      try {
+      Parses.counting((parse) => {
         const read = AnthropicCodec.codec.streamDecoder()
         const extra = (value: string) => text(value).replace(/}$/, ",\"extra\":1}")
         const steps: ReadonlyArray<readonly [string, number]> = [
@@ -290,16 +281,13 @@ describe("repeated Anthropic text deltas", () => {
         ]
         for (const [i, [data, parses]] of steps.entries()) {
           assert.strictEqual(read.event(deltaEvent(data)), "abcdefghij"[i])
-          assert.strictEqual(wholeParses(parse), parses, `after ${data}`)
+          assert.strictEqual(Parses.whole(parse), parses, `after ${data}`)
         }
-      } finally {
-        parse.mockRestore()
-      }
+      })
     })
 
     it("are read as JSON.parse reads them, for every escape", () => {
-      const parse = vi.spyOn(JSON, "parse")
-      try {
+      Parses.counting((parse) => {
         const codes = Array.from({ length: 128 }, (_, code) => String.fromCharCode(code))
         const texts = [
           ...codes,
@@ -324,10 +312,8 @@ describe("repeated Anthropic text deltas", () => {
           assert.strictEqual(read.event(deltaEvent(delta(literal))), JSON.parse(literal), literal)
         }
         // the template's event and its check; every literal above was read from the template
-        assert.strictEqual(wholeParses(parse), 2)
-      } finally {
-        parse.mockRestore()
-      }
+        assert.strictEqual(Parses.whole(parse), 2)
+      })
     })
 
     it("whose text is the check's marker, or not the template's literal, are parsed whole", () => {
@@ -335,15 +321,11 @@ describe("repeated Anthropic text deltas", () => {
       const duplicate = (value: string, last: string) =>
         delta(`${JSON.stringify(value)},"text": ${JSON.stringify(last)}`)
       /** The texts of `values` in a new decoder, and how many times it parsed an event whole. */
-      const texts = (values: ReadonlyArray<string>, data: (value: string) => string) => {
-        const parse = vi.spyOn(JSON, "parse")
-        try {
+      const texts = (values: ReadonlyArray<string>, data: (value: string) => string) =>
+        Parses.counting((parse) => {
           const read = AnthropicCodec.codec.streamDecoder()
-          return [values.map((value) => read.event(deltaEvent(data(value)))), wholeParses(parse)]
-        } finally {
-          parse.mockRestore()
-        }
-      }
+          return [values.map((value) => read.event(deltaEvent(data(value)))), Parses.whole(parse)]
+        })
       const marker = "\u0000baton"
       assert.deepStrictEqual(texts(["A", "B"], (value) => duplicate(value, marker)), [[marker, marker], 2])
       // the check refuses the template at B, which stays refused: C is parsed whole, not checked again

@@ -8,13 +8,14 @@
  * `MalformedResponse` and falls back.
  */
 import * as RawServer from "@baton/testing/RawServer"
-import { assert, describe, it, vi } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Stream } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as DeepSeek from "../src/DeepSeek.ts"
 import * as OpenAiChat from "../src/internal/openAiChat.ts"
 import * as Literals from "./utils/literals.ts"
 import * as Manager from "./utils/manager.ts"
+import * as Parses from "./utils/parses.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -127,17 +128,14 @@ describe("repeated stream chunks", () => {
     const message = (data: string) => ({ event: "message", data })
 
     it("are not parsed whole once the template is checked", () => {
-      const parse = vi.spyOn(JSON, "parse")
-      try {
+      Parses.counting((parse) => {
         const texts = ["a", "b", "c", "d", "e", "f", "g", "h"]
         const read = decoder()
         const out = texts.map((t) => read.event(message(text(t))))
         assert.deepStrictEqual(out, texts)
         // the first chunk whole, then its template once with the marker when the second fits; none after
         assert.strictEqual(parse.mock.calls.length, 2)
-      } finally {
-        parse.mockRestore()
-      }
+      })
     })
 
     it("whose text is the check's marker are parsed whole", () => {
