@@ -59,7 +59,7 @@ const inputOf = (model: string, subject = subjectId): LlmRequest.Input => ({
  * A usage ledger whose store discards the rows (each row is still built and
  * batched): the leak check's, so that only what Baton should not keep shows.
  */
-export const discardingLedger: Layer.Layer<UsageLedger.UsageLedger> = UsageLedger.layer(Effect.succeed({
+export const discardingLedger: Layer.Layer<UsageLedger.UsageLedger, LlmConfigError> = UsageLedger.layer(Effect.succeed({
   name: "discard",
   append: () => Effect.void,
   usageBySubject: () => Effect.succeed([]),
@@ -67,7 +67,7 @@ export const discardingLedger: Layer.Layer<UsageLedger.UsageLedger> = UsageLedge
   dailyTotals: () => Effect.succeed([])
 }))
 
-const makeManagers = (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger>) => {
+const makeManagers = (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger, LlmConfigError>) => {
   const key = Redacted.make(L.apiKey)
   const deepseek = (model: string) => DeepSeek.layer({ apiKey: key, baseUrl: `${url}/deepseek`, model })
   const openai = OpenAi.layer({ apiKey: key, baseUrl: `${url}/openai/v1`, model: "gpt-4o-mini" })
@@ -120,7 +120,7 @@ const makeManagers = (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger>)
 export type Managers = Awaited<ReturnType<typeof managers>>
 
 /** Every manager the bench uses, against the mock server with `ledger`; `close` releases their layers. */
-export const managers = async (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger>) => {
+export const managers = async (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger, LlmConfigError>) => {
   const scope = Scope.makeUnsafe()
   // built in `scope` (not with `Effect.provide`, which would close the HTTP client when the build ends)
   const built = Effect.flatMap(
@@ -134,7 +134,10 @@ export const managers = async (url: string, ledger: Layer.Layer<UsageLedger.Usag
 export const setup = (url: string): Promise<L.Library> => setupWith(url, UsageLedger.layerMemory())
 
 /** Baton against the mock server with `ledger`. */
-export const setupWith = async (url: string, ledger: Layer.Layer<UsageLedger.UsageLedger>): Promise<L.Library> => {
+export const setupWith = async (
+  url: string,
+  ledger: Layer.Layer<UsageLedger.UsageLedger, LlmConfigError>
+): Promise<L.Library> => {
   const m = await managers(url, ledger)
   await run(m.streamed.generate(inputOf(L.model, refusedSubject)))
   const requests = new Map<string, LlmRequest.LlmRequest>()

@@ -525,10 +525,16 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     resetsAt
   })
 
-  const orFailOpen = <A>(effect: Effect.Effect<A, QuotaStoreUnavailable>, fallback: A) =>
+  const orFailOpen = <A>(
+    effect: Effect.Effect<A, QuotaStoreUnavailable | InvalidOptions>,
+    fallback: A
+  ): Effect.Effect<A, QuotaStoreUnavailable | InvalidOptions> =>
     failOpen
-      ? Effect.catchTag(effect, "QuotaStoreUnavailable", (error) =>
-        Effect.as(Effect.logWarning("quota store unavailable; failing open", error.message), fallback))
+      ? Effect.catchTag(
+        effect,
+        "QuotaStoreUnavailable",
+        (error) => Effect.as(Effect.logWarning("quota store unavailable; failing open", error.message), fallback)
+      )
       : effect
 
   const logDropped = (what: string) => (effect: Effect.Effect<void, QuotaStoreUnavailable>) =>
@@ -638,10 +644,12 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   ): Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions> =>
     !isUnits(units)
       ? invalidUnits("units", units)
-      : Effect.flatMapEager(limitsFor(subjectId), (limits) =>
+      // a lookup that failed open holds nothing, as a store that failed open
+      : Effect.flatMapEager(orFailOpen(limitsFor(subjectId), undefined), (limits) =>
         Effect.clockWith((clock) => {
           const { day, expiresInMillis, resetsAt } = dayAt(clock.currentTimeMillisUnsafe())
           const key: StoreKey = { subjectId, day }
+          if (limits === undefined) return reservationOf(key, defaults, units, resetsAt, undefined)
           return Effect.flatMap(
             orFailOpen(store.reserve({ key, units, limits, expiresInMillis }), undefined),
             (outcome) => reservationOf(key, limits, units, resetsAt, outcome)
@@ -651,7 +659,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const reserve = (subjectId: SubjectId, units = 1) => Effect.uninterruptible(reserveNow(subjectId, units))
 
   const remaining = Effect.fnUntraced(function*(subjectId: SubjectId) {
-    const limits = yield* limitsFor(subjectId)
+    const limits = yield* orFailOpen(limitsFor(subjectId), defaults)
     const { day, resetsAt } = yield* today
     const usage = yield* orFailOpen(store.usage({ subjectId, day }), emptyUsage)
     return statusOf(subjectId, limits, usage.units, resetsAt)

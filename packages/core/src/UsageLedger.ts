@@ -54,6 +54,7 @@ import * as BatchWriter from "./BatchWriter.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
 import { atEnd } from "./internal/attemptEnd.ts"
 import { isoString } from "./internal/isoTime.ts"
+import { LlmConfigError } from "./LlmError.ts"
 import type { AttemptReport } from "./RequestLog.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
@@ -284,15 +285,27 @@ export interface Options extends Omit<BatchWriter.Options, "name"> {
   readonly timeZone?: string | undefined
 }
 
+/** `timeZone` when it names an IANA zone, else the `LlmConfigError` naming the option (checked before any row). */
+const checkZone = (timeZone: string): Effect.Effect<string, LlmConfigError> =>
+  DateTime.zoneMakeNamed(timeZone)._tag === "Some"
+    ? Effect.succeed(timeZone)
+    : Effect.fail(
+      new LlmConfigError({
+        variable: "UsageLedger.timeZone",
+        message: `UsageLedger.timeZone: unknown time zone "${timeZone}"; use an IANA name such as UTC or Europe/Oslo`
+      })
+    )
+
 /**
  * A ledger over a store: `record` enqueues, a background fiber appends, the
- * scope's end flushes.
+ * scope's end flushes. Fails with an `LlmConfigError` for an unknown
+ * `timeZone`.
  *
  * @since 0.1.0
  */
-export const make = (store: Store, options: Options = {}): Effect.Effect<Service, never, Scope.Scope> =>
+export const make = (store: Store, options: Options = {}): Effect.Effect<Service, LlmConfigError, Scope.Scope> =>
   Effect.gen(function*() {
-    const timeZone = options.timeZone ?? "UTC"
+    const timeZone = yield* checkZone(options.timeZone ?? "UTC")
     const writer = yield* BatchWriter.make(store.append, { ...options, name: `usage-ledger:${store.name}` })
     const dayAt = cachedDayOf(timeZone)
     return UsageLedger.of({
@@ -406,7 +419,7 @@ export const makeMemoryStore: Effect.Effect<Store> = Effect.sync((): Store => {
 export const layer = <E, R>(
   store: Effect.Effect<Store, E, R>,
   options: Options = {}
-): Layer.Layer<UsageLedger, E, Exclude<R, Scope.Scope>> =>
+): Layer.Layer<UsageLedger, E | LlmConfigError, Exclude<R, Scope.Scope>> =>
   Layer.effect(UsageLedger, Effect.flatMap(store, (built) => make(built, options)))
 
 /**
@@ -414,4 +427,5 @@ export const layer = <E, R>(
  *
  * @since 0.1.0
  */
-export const layerMemory = (options: Options = {}): Layer.Layer<UsageLedger> => layer(makeMemoryStore, options)
+export const layerMemory = (options: Options = {}): Layer.Layer<UsageLedger, LlmConfigError> =>
+  layer(makeMemoryStore, options)

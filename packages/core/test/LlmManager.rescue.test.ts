@@ -156,6 +156,15 @@ const scenarios: ReadonlyArray<Scenario> = [
     expected: { _tag: "whole", text: answerOf, attempts: retried("ProviderConnectionFailed"), restart: true }
   },
   {
+    name: "restart mode, the restart fails before its first token (unrescuable)",
+    kinds: ["openai"],
+    chain: (primary) => [primary],
+    faults: () => [MockFault.cutStreamAfter(2), MockFault.status(503)],
+    time: still,
+    rescue: "restart",
+    expected: { _tag: "interrupted" }
+  },
+  {
     name: "every route cut (unrescuable)",
     kinds: all,
     chain: (primary) => [primary],

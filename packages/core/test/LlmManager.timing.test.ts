@@ -365,6 +365,25 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
       yield* eventually(Effect.map(stats("openai"), (s) => s.cancelled === 1))
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("a primary refused by its content filter after the hedge started stops the hedge: its answer is not served", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { hedgeDelayMs: 150 } })
+      // real time: the refusal comes while the hedge runs, the hedge's answer after it
+      yield* inject("openai", MockFault.latency(300, MockFault.contentFilter))
+      yield* inject("anthropic", MockFault.latency(1_500))
+      const fiber = yield* Effect.forkChild(Effect.flip(llm.generate(prompt)))
+      yield* received("openai", 1)
+      yield* TestClock.adjust(150)
+      yield* received("anthropic", 1)
+      const error = yield* Fiber.join(fiber)
+      if (error._tag !== "AllProvidersFailed") return assert.fail(`expected AllProvidersFailed, got ${error._tag}`)
+      assert.deepStrictEqual(error.attempts.map(pick("provider", "role", "outcome")), [
+        ["openai", "primary", "error"],
+        ["anthropic", "hedge", "cancelled"]
+      ])
+      assert.strictEqual(error.attempts[0]?.error?._tag, "ContentFiltered")
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("does not hedge a provider that answers within the delay", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { hedgeDelayMs: 2_000 } })

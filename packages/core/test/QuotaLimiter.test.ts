@@ -181,6 +181,21 @@ describe("QuotaLimiter", () => {
       assert.strictEqual((yield* quota.remaining(subject)).remaining, 3)
     }))
 
+  it.effect("fails open when the overrides' lookup is down too: the request runs and nothing is held", () =>
+    Effect.gen(function*() {
+      yield* setTime("2026-05-10T10:00:00Z")
+      const quota = yield* limiter({ failOpen: true, overrides: () => Effect.fail(down) }).pipe(
+        Effect.provide(QuotaLimiter.layerStoreMemory)
+      )
+      const subject = SubjectId.make("teacher-1")
+      const value = yield* quota.withQuota(subject, 1, (reservation) => Effect.succeed(reservation.remaining))
+      assert.strictEqual(value, 3)
+      assert.deepStrictEqual(
+        [(yield* quota.remaining(subject)).used, (yield* quota.remaining(subject)).limit],
+        [0, 3]
+      )
+    }))
+
   it.effect("a refund the store cannot take is logged, not raised", () =>
     Effect.gen(function*() {
       yield* setTime("2026-05-10T10:00:00Z")

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Exit, Fiber, Metric, Schema, Scope } from "effect"
+import { DateTime, Effect, Exit, Fiber, Layer, Metric, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as LlmMetrics from "../src/LlmMetrics.ts"
 import * as UsageLedger from "../src/UsageLedger.ts"
@@ -28,6 +28,15 @@ describe("UsageLedger", () => {
       assert.isTrue(isDay("2026-03-07"))
       assert.isFalse(isDay("2026-13-07"))
       assert.isFalse(isDay("07/03/2026"))
+    }))
+
+  it.effect("an unknown time zone fails the ledger's build, naming the option, before any request", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Layer.build(UsageLedger.layerMemory({ timeZone: "Europe/Olso" })).pipe(Effect.scoped)
+      )
+      assert.deepStrictEqual([error._tag, error.variable], ["LlmConfigError", "UsageLedger.timeZone"])
+      assert.include(error.message, "Europe/Olso")
     }))
 
   it.effect("record does not write; the background fiber flushes every flushInterval", () =>

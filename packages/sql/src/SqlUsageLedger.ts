@@ -31,6 +31,7 @@
  */
 import { ProviderName, SubjectId } from "@baton/core/Ids"
 import { LlmConfig } from "@baton/core/LlmConfig"
+import type { LlmConfigError } from "@baton/core/LlmError"
 import * as TokenUsage from "@baton/core/TokenUsage"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import { Array as Arr, Effect, Layer, Option, Redacted, Schema, type Scope } from "effect"
@@ -182,7 +183,7 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<
   UsageLedger.Service,
-  Migrator.MigrationError | SqlError.SqlError,
+  Migrator.MigrationError | SqlError.SqlError | LlmConfigError,
   SqlClient.SqlClient | Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -197,8 +198,11 @@ export const make = (
  */
 export const layer = (
   options: Options = {}
-): Layer.Layer<UsageLedger.UsageLedger, Migrator.MigrationError | SqlError.SqlError, SqlClient.SqlClient> =>
-  Layer.effect(UsageLedger.UsageLedger, make(options))
+): Layer.Layer<
+  UsageLedger.UsageLedger,
+  Migrator.MigrationError | SqlError.SqlError | LlmConfigError,
+  SqlClient.SqlClient
+> => Layer.effect(UsageLedger.UsageLedger, make(options))
 
 /**
  * The ledger in the database a URL names.
@@ -219,8 +223,11 @@ export const layerUrl = (
  */
 export const layerFromConfig = (
   options: Options & { readonly fallbackUrl?: string | undefined } = {}
-): Layer.Layer<UsageLedger.UsageLedger, SqlDatabase.DatabaseError, LlmConfig> =>
-  Layer.unwrap(LlmConfig.useSync((settings) => {
+): Layer.Layer<UsageLedger.UsageLedger, SqlDatabase.DatabaseError | LlmConfigError, LlmConfig> =>
+  Layer.unwrap(LlmConfig.useSync((settings): Layer.Layer<
+    UsageLedger.UsageLedger,
+    SqlDatabase.DatabaseError | LlmConfigError
+  > => {
     const url = Option.orElse(
       settings.usageStoreUrl,
       () => Option.map(Option.fromUndefinedOr(options.fallbackUrl), Redacted.make)

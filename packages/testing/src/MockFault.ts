@@ -104,6 +104,8 @@ export interface ContentFilter {
 export interface Latency {
   readonly _tag: "Latency"
   readonly ms: number
+  /** What the reply is once the wait is over (a normal answer when absent). */
+  readonly then?: MockFault | undefined
 }
 /** @since 0.1.0 */
 export interface NoResponse {
@@ -245,11 +247,14 @@ export const contextLengthExceeded: MockFault = { _tag: "ContextLengthExceeded" 
 export const contentFilter: MockFault = { _tag: "ContentFilter" }
 
 /**
- * Waits `ms` milliseconds before sending the headers, then answers normally.
+ * Waits `ms` milliseconds before sending the headers, then answers normally,
+ * or as `then` says (`latency(300, contentFilter)`: a refusal that comes
+ * late).
  *
  * @since 0.1.0
  */
-export const latency = (ms: number): MockFault => ({ _tag: "Latency", ms })
+export const latency = (ms: number, then?: MockFault): MockFault =>
+  then === undefined ? { _tag: "Latency", ms } : { _tag: "Latency", ms, then }
 
 /**
  * Reads the request and never answers (until the client gives up).

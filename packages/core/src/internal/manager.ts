@@ -782,7 +782,8 @@ const lanes = (parent: Lane | undefined, claimed: Deferred.Deferred<0 | 1>) => {
  * the first side to produce a token (the other is interrupted at once, and
  * awaited, so its attempt is recorded as cancelled with any usage it was
  * billed). A failure before the delay, or of a side that won a stream, falls
- * back as without hedging.
+ * back as without hedging; a failure of the primary's side that stops the
+ * chain (`FallbackPolicy.stopsChain`) ends the hedge too.
  */
 const hedged = <A>(
   engine: Engine,
@@ -819,6 +820,12 @@ const hedged = <A>(
     if (outcome.exit._tag === "Success") {
       yield* Fiber.interrupt(other)
       return outcome.exit.value
+    }
+    // the primary's side failing with an error that stops the chain stops the hedge too: its answer is not served
+    const failed = outcome.index === 0 ? Cause.findErrorOption(outcome.exit.cause) : Option.none()
+    if (Option.isSome(failed) && !movesOn(engine, run, failed.value)) {
+      yield* Fiber.interrupt(other)
+      return yield* Effect.failCause(outcome.exit.cause)
     }
     return yield* Fiber.join(other)
   }).pipe(Effect.onInterrupt(() => Effect.void))
@@ -944,27 +951,38 @@ const rescueOf = (engine: Engine, run: Run): Rescue =>
 /**
  * The sink handing an attempt's text to the caller: the attempt first claims
  * the request (hedged streams), a pending `Restart` goes first, and the
- * attempt's provider and model are noted as a source.
+ * attempt's provider and model are noted as a source. A restarted answer
+ * replaces the caller's text from its first part on (or at its end, when it
+ * has none): until then the text the caller holds stays the request's, so a
+ * restart that fails first leaves it in `StreamInterrupted.partialText`.
  */
 const deliver = (run: Run, route: Route, offer: Offer): Sink => {
   const source: Source = { provider: route.provider.name, model: modelOf(route, run.request) }
   let claimed = false
   const push = (deltas: ReadonlyArray<Delta>): Effect.Effect<void> => {
+    const restarted = run.restartPending
+    if (restarted) {
+      run.restartPending = false
+      run.delivered = ""
+      run.sources = []
+    }
     const last = run.sources.at(-1)
     if (last?.provider !== source.provider || last.model !== source.model) run.sources.push(source)
     for (const delta of deltas) if (delta._tag === "TextDelta") run.delivered += delta.text
     run.shown = true
-    if (!run.restartPending) return offer(deltas)
-    run.restartPending = false
-    return offer([{ _tag: "Restart", reason: "the answer broke and was restarted" }, ...deltas])
+    return offer(restarted ? [{ _tag: "Restart", reason: "the answer broke and was restarted" }, ...deltas] : deltas)
+  }
+  const emit = (deltas: ReadonlyArray<Delta>): Effect.Effect<void> => {
+    if (claimed) return push(deltas)
+    claimed = true
+    return Effect.flatMap(claim, (won) => won ? push(deltas) : Effect.never)
   }
   return {
-    emit: (deltas) => {
-      if (claimed) return push(deltas)
-      claimed = true
-      return Effect.flatMap(claim, (won) => won ? push(deltas) : Effect.never)
-    },
-    end: Effect.void
+    emit,
+    // read once the provider finished: a restarted answer without a delta still replaces the text
+    get end() {
+      return run.restartPending ? emit([]) : Effect.void
+    }
   }
 }
 
@@ -1041,6 +1059,8 @@ const streamOnce = (
       return mode === "none" ? Effect.mapError(plain, (error) => interrupted(run, error)) : plain
     }
     run.rescued = true
+    // a restart announced but not begun (its attempt failed first) is tried again whole, never continued
+    if (run.restartPending) return streamAttempt(engine, run, route, role, run.request, direct)
     // an answer with tools is never continued from its text: it restarts whole (`generate`) or fails (streams)
     const continues = run.request.tools === undefined && route.provider.capabilities.assistantPrefill
     if (continues && !run.noPrefill.includes(route.index)) {
@@ -1055,8 +1075,6 @@ const streamOnce = (
     }
     if (mode === "restart") {
       run.restartPending = true
-      run.delivered = ""
-      run.sources = []
       return streamAttempt(engine, run, route, role, run.request, direct)
     }
     return streamAttempt(engine, run, route, role, run.request, replaying(run, route, direct))

@@ -400,7 +400,7 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
       return replyWith(exchange, { contentFilter: true })
     case "Latency":
       await wait(res, fault.ms)
-      return res.destroyed ? undefined : replyWith(exchange)
+      return res.destroyed ? undefined : play(exchange, fault.then)
     case "NoResponse":
       return wait(res, "forever")
     case "SlowFirstToken":
