@@ -185,29 +185,52 @@ export const make = (
       Stream.suspend(() => {
         let partialText = ""
         let finished = false
+        // a finish by the content filter ends the stream as `generate` ends: `ContentFiltered`, billed
+        let filtered: TokenUsage | undefined
         const interrupted = (error: ProviderError.ProviderError, reason: string) =>
           partialText.length === 0
             ? error
             : new ProviderError.StreamInterrupted({ provider: name, model, partialText, reason })
         const toPart = (part: Response.AnyPart): ReadonlyArray<StreamPart> => {
           if (part.type === "text-delta") {
+            // an empty delta is no text: it must not count as an answer the caller was shown
+            if (part.delta.length === 0) return []
             partialText += part.delta
             return [{ _tag: "TextDelta", text: part.delta }]
           }
           if (part.type !== "finish") return []
-          finished = true
           const finishReason: FinishReason = toFinishReason(part.reason)
+          if (finishReason === "content_filter") {
+            filtered = price(part.usage)
+            return []
+          }
+          finished = true
           return [{ _tag: "Finish", finishReason, usage: price(part.usage), provider: name, model }]
         }
         const ended = Stream.suspend(() =>
-          finished ? Stream.empty : Stream.fail(interrupted(
-            new ProviderError.MalformedResponse({
-              provider: name,
-              model,
-              message: `${name} stream ended without finish`
-            }),
-            "the stream ended without its finish part"
-          ))
+          finished
+            ? Stream.empty
+            : Stream.fail(
+              filtered === undefined
+                ? interrupted(
+                  new ProviderError.MalformedResponse({
+                    provider: name,
+                    model,
+                    message: `${name} stream ended without finish`
+                  }),
+                  "the stream ended without its finish part"
+                )
+                : interrupted(
+                  new ProviderError.ContentFiltered({
+                    provider: name,
+                    model,
+                    stage: "response",
+                    message: `${name}'s content filter stopped the answer`,
+                    usage: filtered
+                  }),
+                  "the provider's content filter stopped the answer"
+                )
+            )
         )
         return languageModel.streamText({ prompt: Prompt.fromMessages(request.messages) }).pipe(
           Stream.mapError((error) => {

@@ -82,6 +82,22 @@ describe("LanguageModelProvider", () => {
       ])
     }).pipe(Effect.provide(services(100))))
 
+  it.live("a content filter stops a LanguageModel step's stream as its generate: ContentFiltered, not a Finish", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai", "anthropic"])
+      // `generate` streams underneath by default: both paths meet the same rule
+      yield* inject("openai", MockFault.contentFilter, { times: 2 })
+      const generated = yield* Effect.flip(manager.generate({ prompt: "Hello" }))
+      const streamed = yield* Effect.flip(Stream.runDrain(manager.stream({ prompt: "Hello" })))
+      for (const error of [generated, streamed]) {
+        assert.strictEqual(error._tag, "AllProvidersFailed")
+        assert.deepStrictEqual(error._tag === "AllProvidersFailed" ? attemptsOf(error.attempts) : [], [
+          ["openai", "error", "ContentFiltered"]
+        ])
+      }
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+    }).pipe(Effect.provide(services(100))))
+
   it.live("a retryable AiError is retried on the LanguageModel step, a 401 is not", () =>
     Effect.gen(function*() {
       const server = yield* MockProviderServer.MockProviderServer

@@ -1,16 +1,18 @@
 /**
  * `baton check [--ping]`: validates the configuration (exit 2 with the
  * variable to fix when it cannot work) and prints the effective provider
- * chain and limits; `--ping` makes one tiny call per provider of the chain
- * and prints provider, model, latency and outcome.
+ * chain and limits; `--ping` makes one tiny call per step of the chain (its
+ * provider and model, an OpenAI-compatible endpoint included) and prints
+ * provider, model, latency and outcome.
  *
  * @since 0.1.0
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
+import * as LlmProvider from "@baton/core/LlmProvider"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
-import { Clock, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
@@ -36,16 +38,23 @@ const describe = (settings: LlmConfig.Settings): string => {
   return `Configuration OK\n${rows.map(([k, v]) => `  ${k.padEnd(24)} ${v}`).join("\n")}\n`
 }
 
-const pingOne = (kind: LlmConfig.ProviderKind) =>
+/** The provider of one chain step, as `LlmManager.layerConfig` builds it (the step's model, an endpoint's settings). */
+const providerOf = (step: LlmConfig.ChainStep) =>
+  Layer.build(Providers.layerFromConfig(step.kind)).pipe(
+    Effect.map((context) => Context.get(context, LlmProvider.LlmProvider)),
+    Effect.provideService(LlmConfig.CurrentStep, step)
+  )
+
+const pingOne = (step: LlmConfig.ChainStep) =>
   Effect.gen(function*() {
-    const provider = yield* Providers.make(kind)
+    const provider = yield* providerOf(step)
     const request = yield* LlmRequest.make({ prompt: "Reply with: pong", options: { maxTokens: 5 } })
     const started = yield* Clock.currentTimeMillis
     const outcome = yield* provider.generate(request).pipe(
       Effect.timeout("20 seconds"),
       Effect.match({ onSuccess: () => "ok", onFailure: (error) => error._tag })
     )
-    return [kind, provider.model, Math.round((yield* Clock.currentTimeMillis) - started), outcome] as const
+    return [step.provider, provider.model, Math.round((yield* Clock.currentTimeMillis) - started), outcome] as const
   })
 
 const check = (flags: { readonly ping: boolean }) =>
@@ -53,7 +62,7 @@ const check = (flags: { readonly ping: boolean }) =>
     const settings = yield* LlmConfig.LlmConfig
     process.stdout.write(describe(settings))
     if (!flags.ping) return
-    const rows = yield* Effect.forEach(settings.chain, pingOne)
+    const rows = yield* Effect.forEach(settings.steps, pingOne)
     process.stdout.write(`${Table.render(["provider", "model", "latency ms", "outcome"], rows)}\n`)
     if (rows.some((row) => row[3] !== "ok")) yield* Exit.fail(Exit.failed, "a provider did not answer the ping")
   }).pipe(
@@ -63,6 +72,7 @@ const check = (flags: { readonly ping: boolean }) =>
         Layer.provide(Environment.fromProcess())
       )
     ),
+    Effect.scoped,
     Effect.catch((error) => Exit.fail(Exit.configuration, error.message))
   )
 

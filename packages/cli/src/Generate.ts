@@ -50,15 +50,23 @@ interface Flags {
   readonly json: boolean
 }
 
+/** `LLM_CHAIN` with `model` as its first step's model (whether the step named one or not). */
+const chainWithModel = (chain: string, model: string): string => {
+  const [first = "", ...rest] = chain.split(",")
+  return [`${first.trim().split("/")[0]}/${model}`, ...rest].join(",")
+}
+
+/** The variables `--provider` (that provider alone) and `--model` (the first provider's model) override. */
 const overridesOf = (flags: Flags): Record<string, string> => {
   const provider = Option.getOrUndefined(flags.provider)
+  const only = provider === undefined
+    ? {}
+    : { LLM_PRIMARY_PROVIDER: provider, LLM_FALLBACK_PROVIDER: "none", LLM_FALLBACK_PROVIDERS: "", LLM_CHAIN: "" }
+  if (Option.isNone(flags.model)) return only
+  const chain = provider === undefined ? process.env["LLM_CHAIN"]?.trim() : undefined
+  if (chain !== undefined && chain.length > 0) return { LLM_CHAIN: chainWithModel(chain, flags.model.value) }
   const primary = provider ?? process.env["LLM_PRIMARY_PROVIDER"] ?? "deepseek"
-  return {
-    ...(provider === undefined
-      ? {}
-      : { LLM_PRIMARY_PROVIDER: provider, LLM_FALLBACK_PROVIDER: "none", LLM_FALLBACK_PROVIDERS: "", LLM_CHAIN: "" }),
-    ...Option.match(flags.model, { onNone: () => ({}), onSome: (m) => ({ [`${primary.toUpperCase()}_MODEL`]: m }) })
-  }
+  return { ...only, [`${primary.toUpperCase()}_MODEL`]: flags.model.value }
 }
 
 class SchemaFileError extends Error {}

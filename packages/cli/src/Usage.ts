@@ -38,6 +38,13 @@ const parseDay = (flag: string, value: string) =>
     Effect.mapError(() => new UsageFlagError(`--${flag} ${value}: expected a day as YYYY-MM-DD`))
   )
 
+const parseTeacher = (value: string) =>
+  Schema.decodeUnknownEffect(SubjectId)(value).pipe(
+    Effect.mapError(() =>
+      new UsageFlagError(`--teacher ${JSON.stringify(value)}: expected 1-256 characters without control characters`)
+    )
+  )
+
 const rangeOf = (flags: Flags) =>
   Effect.gen(function*() {
     const today = UsageLedger.dayOf(yield* DateTime.now, "UTC")
@@ -94,10 +101,7 @@ const report = (ledger: UsageLedger.Service, flags: Flags) =>
     if (days.length > MAX_DAYS) {
       return yield* Effect.fail(new UsageFlagError(`at most ${MAX_DAYS} days at once`))
     }
-    const filter = Option.match(flags.teacher, {
-      onNone: () => ({}),
-      onSome: (id) => ({ subjectId: SubjectId.make(id) })
-    })
+    const filter = Option.isSome(flags.teacher) ? { subjectId: yield* parseTeacher(flags.teacher.value) } : {}
     const period = from === to ? from : `${from} to ${to}`
     const rows = flags.by === "teacher"
       ? (yield* byTeacher(ledger, days, flags.teacher)).map((row) => ({

@@ -86,6 +86,16 @@ describe("baton", () => {
     assert.include(ran.stderr, "baton: --day 2026-13-01")
   })
 
+  it("a teacher id no subject can have names the flag and exits 1", async () => {
+    for (const teacher of ["", "t".repeat(257)]) {
+      const ran = await run(["usage", "--teacher", teacher], {
+        env: { LLM_USAGE_STORE_URL: `sqlite:${join(freshDir(), "u.sqlite")}` }
+      })
+      assert.strictEqual(ran.code, 1, ran.stderr)
+      assert.include(ran.stderr, "baton: --teacher")
+    }
+  })
+
   it("a missing key names the variable and exits 2", async () => {
     for (const command of [["check"], ["generate", "hi"]]) {
       const ran = await run(command, { env: { DEEPSEEK_API_KEY: "sk-test" } })
@@ -116,6 +126,21 @@ describe("baton", () => {
     assert.deepStrictEqual(rows.map((r) => [r.subjectId, r.requests]), [["cli-t", 1]])
   })
 
+  it("generate --model sets the model of LLM_CHAIN's first step", async () => {
+    const env = {
+      DEEPSEEK_API_KEY: "sk-test",
+      GEMINI_API_KEY: "g-test",
+      DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
+      GEMINI_BASE_URL: server.baseUrl("gemini"),
+      LLM_USAGE_STORE_URL: "sqlite::memory:"
+    }
+    for (const chain of ["gemini,deepseek", "gemini/gemini-2.5-flash-lite,deepseek"]) {
+      const ran = await run(["generate", "hi", "--model", "gemini-3.5-flash"], { env: { ...env, LLM_CHAIN: chain } })
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      assert.match(ran.stderr, /^gemini\/gemini-3\.5-flash · 1 attempt\(s\)/m, chain)
+    }
+  })
+
   it("check --ping prints the chain and one line per provider", async () => {
     const ran = await run(["check", "--ping"], {
       env: {
@@ -129,6 +154,27 @@ describe("baton", () => {
     assert.include(ran.stdout, "deepseek (deepseek-flash) -> gemini (gemini-2.5-flash)")
     assert.match(ran.stdout, /^deepseek\s+deepseek-flash\s+\d+\s+ok$/m)
     assert.match(ran.stdout, /^gemini\s+gemini-2\.5-flash\s+\d+\s+ok$/m)
+  })
+
+  it("check --ping pings every step of LLM_CHAIN with its model, OpenAI-compatible endpoints included", async () => {
+    const seen = (await Effect.runPromise(server.received())).length
+    const ran = await run(["check", "--ping"], {
+      env: {
+        DEEPSEEK_API_KEY: "sk-test",
+        DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
+        LLM_CHAIN: "deepseek/deepseek-v4-pro,local",
+        LLM_COMPAT_LOCAL_BASE_URL: server.baseUrl("openai"),
+        LLM_COMPAT_LOCAL_MODEL: "llama3.2",
+        LLM_COMPAT_LOCAL_API_KEY: "sk-local"
+      }
+    })
+    assert.strictEqual(ran.code, 0, `${ran.stdout}${ran.stderr}`)
+    assert.match(ran.stdout, /^deepseek\s+deepseek-v4-pro\s+\d+\s+ok$/m)
+    assert.match(ran.stdout, /^local\s+llama3\.2\s+\d+\s+ok$/m)
+    const models = (await Effect.runPromise(server.received())).slice(seen).map((request) =>
+      (request.body as { readonly model?: string }).model
+    )
+    assert.deepStrictEqual(models, ["deepseek-v4-pro", "llama3.2"])
   })
 
   it("mock-server and baton-mock-server start and print their URLs", async () => {

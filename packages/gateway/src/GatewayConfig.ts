@@ -49,7 +49,7 @@
  */
 import { ModelId, ProviderName, SubjectId } from "@baton/core/Ids"
 import type * as LlmConfig from "@baton/core/LlmConfig"
-import { Config, Effect, Option, type Redacted, Schema, SchemaIssue } from "effect"
+import { Config, Effect, Option, type Redacted, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { Yaml } from "effect/encoding"
 import { createHash } from "node:crypto"
 import { readFile } from "node:fs/promises"
@@ -345,14 +345,22 @@ export const load = (path: string): Effect.Effect<GatewayConfig, GatewayConfigEr
 
 const KeysVariable = Schema.String.check(Schema.isPattern(/^([^:,\s]+:[0-9a-f]{64})(,[^:,\s]+:[0-9a-f]{64})*$/))
 
-const environmentKeys = Config.schema(KeysVariable, "BATON_GATEWAY_KEYS").pipe(
-  Config.map((value) =>
-    value.split(",").map((pair): Key => {
-      const [subject = "", sha256 = ""] = pair.split(":")
-      return { subject: SubjectId.make(subject), sha256 }
+/** `BATON_GATEWAY_KEYS` decoded: each pair's subject checked as a `SubjectId` (length, no control characters). */
+const EnvironmentKeys = KeysVariable.pipe(
+  Schema.decodeTo(
+    Schema.Array(Schema.Struct({ subject: SubjectId, sha256: Schema.String })),
+    SchemaTransformation.transform<ReadonlyArray<{ readonly subject: string; readonly sha256: string }>, string>({
+      decode: (value) =>
+        value.split(",").map((pair) => {
+          const [subject = "", sha256 = ""] = pair.split(":")
+          return { subject, sha256 }
+        }),
+      encode: (keys) => keys.map(({ sha256, subject }) => `${subject}:${sha256}`).join(",")
     })
   )
 )
+
+const environmentKeys = Config.schema(EnvironmentKeys, "BATON_GATEWAY_KEYS")
 
 const withModel = (provider: Provider, model: ModelId): Provider => ({
   ...provider,
@@ -399,7 +407,8 @@ export const fromEnvironment = (settings: LlmConfig.Settings): Effect.Effect<Gat
       Effect.mapError(() =>
         new GatewayConfigError({
           field: "BATON_GATEWAY_KEYS",
-          message: "BATON_GATEWAY_KEYS: expected subject:sha256hex pairs separated by commas"
+          message: "BATON_GATEWAY_KEYS: expected subject:sha256hex pairs separated by commas " +
+            "(a subject of 1-256 characters, no control characters)"
         })
       )
     )

@@ -157,11 +157,15 @@ describe("GatewayConfig", () => {
         "gemini/gemini-2.5-flash"
       ])
       assert.strictEqual(Option.getOrUndefined(GatewayConfig.authenticate(config, "gw-key"))?.subject, "teacher-42")
-      const bad = yield* Effect.flip(
-        GatewayConfig.fromEnvironment(settings).pipe(
-          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ BATON_GATEWAY_KEYS: "teacher-42" })))
+      // a subject SubjectId refuses (too long, a control character) is the variable's error, not a defect
+      for (const keys of ["teacher-42", `${"t".repeat(257)}:${digest}`, `teacher\u0001:${digest}`]) {
+        const bad = yield* Effect.flip(
+          GatewayConfig.fromEnvironment(settings).pipe(
+            Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ BATON_GATEWAY_KEYS: keys })))
+          )
         )
-      )
-      assert.strictEqual(bad.field, "BATON_GATEWAY_KEYS")
+        assert.strictEqual(bad.field, "BATON_GATEWAY_KEYS")
+        assert.include(bad.message, "1-256 characters")
+      }
     }))
 })

@@ -31,15 +31,35 @@ export class DatabaseError extends Schema.TaggedError<DatabaseError>()("Database
   message: Schema.String
 }) {}
 
+/** A query parameter that may carry a credential (`password`, `sslpassword`, a token or key), with its `=`. */
+const secretParameter = /([?&][^=&#]*(?:pass|secret|token|key)[^=&#]*=)[^&#]*/gi
+
+/** `text` with everything between the user's `:` and the URL's last `@` masked (a raw `@`, `/` or `?` in a password included). */
+const withoutPassword = (text: string): string => {
+  const user = text.indexOf("://") + 3
+  const at = text.lastIndexOf("@")
+  const colon = text.indexOf(":", user)
+  return user < 3 || at < user || colon < 0 || colon > at ? text : `${text.slice(0, colon)}:***${text.slice(at)}`
+}
+
 /**
- * A URL with any password replaced, for messages.
+ * A URL with any password replaced, for messages: the password after the
+ * user name (up to the URL's last `@`, so a raw `@` in it is masked too) and
+ * query parameters that may carry one (`?password=`, `sslpassword`, tokens
+ * and keys).
+ *
+ * @example
+ * ```ts
+ * import * as SqlDatabase from "@baton/sql/SqlDatabase"
+ *
+ * SqlDatabase.describeUrl("postgres://baton:s3cret@db:5432/baton?password=x")
+ * // "postgres://baton:***@db:5432/baton?password=***"
+ * ```
  *
  * @since 0.1.0
  */
-export const describeUrl = (url: string | Redacted.Redacted): string => {
-  const text = typeof url === "string" ? url : Redacted.value(url)
-  return text.replace(/^([a-z]+:\/\/[^:/@]*):[^@]*@/i, "$1:***@")
-}
+export const describeUrl = (url: string | Redacted.Redacted): string =>
+  withoutPassword(typeof url === "string" ? url : Redacted.value(url)).replace(secretParameter, "$1***")
 
 /**
  * Maps any failure of building a database layer to a `DatabaseError` for

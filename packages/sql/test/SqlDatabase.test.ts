@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { existsSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as SqlDatabase from "../src/SqlDatabase.ts"
+import * as SqlUsageLedger from "../src/SqlUsageLedger.ts"
 
 describe("SqlDatabase", () => {
   it.live("creates the missing directories of an SQLite file", () =>
@@ -28,6 +29,41 @@ describe("SqlDatabase", () => {
       )
       assert.strictEqual(error._tag, "DatabaseError")
       assert.include(error.message, "sqlite:/dev/null/cannot/be.sqlite")
+    }))
+
+  it("masks a password wherever a URL carries one", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["postgres://baton:s3cret@db:5432/baton", "postgres://baton:***@db:5432/baton"],
+      ["postgres://baton:p@ss@db/baton", "postgres://baton:***@db/baton"],
+      ["postgres://baton:pa/ss?x@db/baton", "postgres://baton:***@db/baton"],
+      [
+        "postgres://baton@db/baton?password=s3cret&sslmode=require",
+        "postgres://baton@db/baton?password=***&sslmode=require"
+      ],
+      [
+        "postgresql://db/baton?sslmode=require&sslpassword=s3cret",
+        "postgresql://db/baton?sslmode=require&sslpassword=***"
+      ],
+      ["postgres://baton@db:5432/baton", "postgres://baton@db:5432/baton"],
+      ["sqlite:.baton/usage.sqlite", "sqlite:.baton/usage.sqlite"]
+    ]
+    for (const [url, described] of cases) assert.strictEqual(SqlDatabase.describeUrl(url), described, url)
+  })
+
+  it.live("keeps a PostgreSQL password out of the ledger's error when the database cannot be reached", () =>
+    Effect.gen(function*() {
+      const urls = [
+        "postgres://baton:canary-1@127.0.0.1:1/test",
+        "postgres://baton@127.0.0.1:1/test?password=canary-2",
+        "postgres://baton:can@ry-3@127.0.0.1:1/test"
+      ]
+      for (const url of urls) {
+        // the ledger's migrations meet the closed port while its layer is built
+        const error = yield* Effect.flip(Layer.build(SqlUsageLedger.layerUrl(url)).pipe(Effect.scoped))
+        assert.strictEqual(error._tag, "DatabaseError")
+        assert.include(error.message, "127.0.0.1:1")
+        assert.notMatch(`${error.message} ${error.url} ${JSON.stringify(error)}`, /canary|ry-3/, url)
+      }
     }))
 
   it.live("rejects an unsupported URL with the supported forms", () =>

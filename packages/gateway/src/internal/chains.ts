@@ -26,6 +26,7 @@ import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as Gemini from "@baton/providers/Gemini"
 import * as OpenAi from "@baton/providers/OpenAi"
 import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
+import * as Providers from "@baton/providers/Providers"
 import { type Context, Effect, Layer, Option, Scope, Stream } from "effect"
 import type { HttpClient } from "effect/http"
 import type * as GatewayConfig from "../GatewayConfig.ts"
@@ -51,17 +52,25 @@ const hostedLayers = {
   anthropic: Anthropic.layer
 }
 
-const baseLayer = (provider: GatewayConfig.Provider, model: ModelId, timeoutMs: number): ProviderLayer => {
+/**
+ * A step's provider layer with the environment's limits (`LLM_ATTEMPT_TIMEOUT_MS`, `LLM_MAX_BODY_BYTES`,
+ * `LLM_MAX_EVENT_BYTES`) and prefill setting (`<PROVIDER>_ASSISTANT_PREFILL`, or an endpoint's
+ * `LLM_COMPAT_<NAME>_ASSISTANT_PREFILL` by the provider's name), as `LlmConfig` reads them.
+ */
+const baseLayer = (provider: GatewayConfig.Provider, model: ModelId, settings: LlmConfig.Settings): ProviderLayer => {
+  const limits = Providers.limitsFromConfig(settings)
   if (provider.kind === "openai-compatible") {
     return OpenAiCompatible.layer({
       name: provider.name,
       baseUrl: provider.baseUrl ?? "",
       model,
       apiKey: Option.getOrUndefined(provider.apiKey),
-      timeoutMs
+      ...limits,
+      assistantPrefill: Option.getOrUndefined(settings.compatible[provider.name]?.assistantPrefill ?? Option.none())
     })
   }
   const make = hostedLayers[provider.kind]
+  const assistantPrefill = Option.getOrUndefined(settings.providers[provider.kind].assistantPrefill)
   return Option.match(provider.apiKey, {
     onNone: () =>
       Layer.effect(
@@ -70,7 +79,7 @@ const baseLayer = (provider: GatewayConfig.Provider, model: ModelId, timeoutMs: 
           new LlmConfigError({ variable: provider.apiKeyVariable, message: `${provider.apiKeyVariable} is not set` })
         )
       ),
-    onSome: (apiKey) => make({ apiKey, model, baseUrl: provider.baseUrl, timeoutMs })
+    onSome: (apiKey) => make({ apiKey, model, baseUrl: provider.baseUrl, ...limits, assistantPrefill })
   })
 }
 
@@ -138,7 +147,7 @@ export const make = (
             LlmProvider,
             Effect.fail(new LlmConfigError({ variable: step.provider, message: `unknown provider ${step.provider}` }))
           )
-          : recording(baseLayer(provider, step.model, settings.attemptTimeoutMs), producers)
+          : recording(baseLayer(provider, step.model, settings), producers)
       }),
       policy: chainPolicy(policy, steps),
       circuitPolicy,

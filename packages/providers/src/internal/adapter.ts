@@ -23,8 +23,8 @@
  * - errors map through `httpError.ts`; replies that are not JSON or not of
  *   the provider's shape are `MalformedResponse`; a safety block is
  *   `ContentFiltered`;
- * - usage is priced with `Pricing`; a provider that reports none is priced as
- *   zero tokens (never estimated);
+ * - usage is priced with `Pricing`; a complete answer from a provider that
+ *   reports none is estimated from its text (`estimated: true`);
  * - structured answers are decoded with the request's `StructuredOutput`; a
  *   blank answer is a retryable `MalformedResponse`, an answer that does not
  *   decode is `StructuredOutputInvalid` with the issue and the content;
