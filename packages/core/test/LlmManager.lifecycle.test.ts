@@ -153,6 +153,35 @@ describe("LlmManager lifecycle", () => {
 })
 
 describe("LlmManager keeps billed usage on cancellation", () => {
+  it.live("a hedged request cancelled while both sides run charges the token budget what they were billed", () =>
+    Effect.gen(function*() {
+      const store = yield* QuotaLimiter.makeStoreMemory
+      const quota = yield* QuotaLimiter.make({
+        maxQuestionsPerRequest: 20,
+        dailyLimit: 10,
+        dailyTokenBudget: 1_000_000,
+        timeZone: "UTC"
+      }).pipe(Effect.provideService(QuotaLimiter.QuotaStore, store))
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { hedgeDelayMs: 50 } }).pipe(
+        Effect.provideService(QuotaLimiter.QuotaLimiter, quota)
+      )
+      // the primary never answers; the hedge reports its input tokens in its first event, then stalls
+      yield* inject("openai", MockFault.noResponse)
+      yield* inject("anthropic", MockFault.stallMidStream("forever", { after: 1 }))
+      const fiber = yield* Effect.forkChild(llm.generate({ ...prompt, metadata: { subjectId: teacher } }))
+      yield* eventually(Effect.map(stats("anthropic"), (s) => s.requests === 1))
+      yield* liveWait(100)
+      yield* Fiber.interrupt(fiber)
+
+      const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+      const billed = records.reduce((sum, r) => sum + r.promptTokens + r.completionTokens, 0)
+      assert.isAbove(billed, 0)
+      const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+      const charged = yield* store.usage({ subjectId: teacher, day })
+      // the unit is refunded; the tokens both sides were billed are charged
+      assert.deepStrictEqual([charged.units, charged.tokens], [0, billed])
+    }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+
   for (const kind of ["openai", "anthropic"] as const) {
     it.live(`${kind}: a caller that cancels after the usage arrived, before the terminator, is still charged`, () =>
       Effect.gen(function*() {
