@@ -20,7 +20,7 @@
  * | `ContextLengthExceeded` | no | yes (another model may have a larger window) | success |
  * | `ContentFiltered` | no | only with `FallbackPolicy.fallbackOnContentFilter` | success |
  * | `StructuredOutputInvalid` | re-ask (decode error in the prompt, no delay) | yes | success |
- * | `StreamInterrupted` | no | yes, while no text reached the caller | failure |
+ * | `StreamInterrupted` | no | yes, while no text reached the caller | failure (success for a restarted answer that diverged from the delivered text: `restartedLength`) |
  * | `CircuitOpen` | no | yes | ignored |
  * | `ProviderThrottled` | no | yes | ignored |
  *
@@ -202,4 +202,6 @@ export const fallsBack = (error: ProviderError, switches: Switches = defaultSwit
  *
  * @since 0.1.0
  */
-export const health = (error: ProviderError): Health => table[error._tag].circuit
+export const health = (error: ProviderError): Health =>
+  // a restarted answer that diverged from the delivered text: the provider answered, the text could not be used
+  error._tag === "StreamInterrupted" && error.restartedLength !== undefined ? "success" : table[error._tag].circuit

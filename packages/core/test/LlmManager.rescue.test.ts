@@ -311,4 +311,16 @@ describe("LlmManager.stream rescue scenarios (mock faults, TestClock)", () => {
         }).pipe(Effect.provide(Bench), Effect.provide(Services)))
     }
   }
+
+  it.effect("a restarted answer that diverged is the provider answering: its circuit counts the cut alone", () =>
+    Effect.gen(function*() {
+      // two failures in a row open the circuit: the cut and, wrongly, the divergence would
+      const llm = yield* manager({ chain: ["openai"], policy, circuit: { failureThreshold: 2, cooldownMs: 60_000 } })
+      yield* inject("openai", MockFault.cutStreamAfter(3))
+      yield* inject("openai", MockFault.content("Mock answer differs here"))
+      const broken = yield* Effect.flip(Stream.runDrain(llm.stream({ prompt })))
+      assert.strictEqual(broken._tag === "StreamInterrupted" ? broken.restartedLength : undefined, 12)
+      const next = yield* Stream.runCollect(llm.stream({ prompt }))
+      assert.strictEqual(textOf(next), answerOf("openai"))
+    }).pipe(Effect.provide(Bench), Effect.provide(Services)))
 })
