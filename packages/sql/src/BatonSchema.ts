@@ -4,9 +4,10 @@
  * Two tables, both named with a prefix (default `baton_`, so several
  * deployments or test runs can share a database):
  *
- * - `<prefix>usage`: one row per billed attempt (the usage ledger). Costs are
- *   integer nano-USD (`BIGINT` on PostgreSQL, SQLite's 64-bit `INTEGER`), so
- *   `SUM` is exact.
+ * - `<prefix>usage`: one row per billed attempt (the usage ledger), unique by
+ *   request id and attempt, so a batch written again after a lost commit
+ *   adds nothing. Costs are integer nano-USD (`BIGINT` on PostgreSQL,
+ *   SQLite's 64-bit `INTEGER`), so `SUM` is exact.
  * - `<prefix>request_log`: one row per attempt (the request log's database
  *   sink), never with a key; `prompt` only when prompts are logged; `tags`
  *   the request's tags as a JSON object (text, so both dialects read it).
@@ -121,6 +122,25 @@ const addRequestLogTags = (table: string) =>
   )
 
 /**
+ * One usage row per attempt (`request_id`, `attempt`): the rows a retried
+ * batch wrote twice (its first insert committed, the answer lost) are
+ * dropped, keeping the first, then a unique index keeps it so.
+ */
+const usageOncePerAttempt = (table: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        sql`DELETE FROM ${sql(table)} a USING ${sql(table)} b
+          WHERE a.request_id = b.request_id AND a.attempt = b.attempt AND a.ctid > b.ctid`,
+      orElse: () =>
+        sql`DELETE FROM ${sql(table)} WHERE rowid NOT IN
+          (SELECT MIN(rowid) FROM ${sql(table)} GROUP BY request_id, attempt)`
+    })
+    yield* sql`CREATE UNIQUE INDEX ${sql(`${table}_attempt`)} ON ${sql(table)} (request_id, attempt)`
+  })
+
+/**
  * Runs the pending migrations for the given tables.
  *
  * @since 0.1.0
@@ -136,7 +156,8 @@ export const migrate = (
         loader: Migrator.fromRecord({
           "1_usage": createUsage(names.usage),
           "2_request_log": createRequestLog(names.requestLog),
-          "3_request_log_tags": addRequestLogTags(names.requestLog)
+          "3_request_log_tags": addRequestLogTags(names.requestLog),
+          "4_usage_once_per_attempt": usageOncePerAttempt(names.usage)
         })
       })
     )

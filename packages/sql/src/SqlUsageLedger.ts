@@ -140,7 +140,9 @@ export const makeStore = (
     return {
       name: `sql:${driverName(sql)}`,
       append: (rows: Arr.NonEmptyReadonlyArray<UsageLedger.UsageEntry>) =>
-        sql`INSERT INTO ${table} ${sql.insert(Arr.map(rows, (row) => storable(toColumns(row))))}`.pipe(
+        // a batch written again (its first insert committed, the answer lost) adds nothing
+        sql`INSERT INTO ${table} ${sql.insert(Arr.map(rows, (row) => storable(toColumns(row))))}
+          ON CONFLICT (request_id, attempt) DO NOTHING`.pipe(
           Effect.asVoid,
           Effect.mapError(storeError)
         ),

@@ -1,10 +1,11 @@
-import { afterAll, describe } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Array as Arr, DateTime, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as UsageLedger from "../../core/src/UsageLedger.ts"
+import { stories } from "../../core/test/RequestLog.fixtures.ts"
 import * as BatonSchema from "../src/BatonSchema.ts"
 import * as SqlDatabase from "../src/SqlDatabase.ts"
 import * as SqlUsageLedger from "../src/SqlUsageLedger.ts"
@@ -27,11 +28,44 @@ const openSql = (url: string) => (prefix: string) =>
     (context) => SqlUsageLedger.make({ ...options, tablePrefix: prefix }).pipe(Effect.provideContext(context))
   )
 
+/** A batch written again (a retry after its first insert committed and the answer was lost) adds nothing. */
+const oncePerAttempt = (name: string, url: string, remember: (prefix: string) => void = () => {}) => {
+  it.effect(`${name}: a batch appended again after a lost commit counts once`, () =>
+    Effect.gen(function*() {
+      const prefix = `once_${process.pid}_${Date.now().toString(36)}_`
+      remember(prefix)
+      yield* BatonSchema.migrate({ tablePrefix: prefix })
+      const store = yield* SqlUsageLedger.makeStore({ tablePrefix: prefix })
+      const s = yield* stories
+      const when = DateTime.makeUnsafe(Date.UTC(2026, 2, 7, 12))
+      const rows = [...s.success, ...s.fallback].flatMap((r) => UsageLedger.toEntry(r, when, "UTC") ?? [])
+      if (!Arr.isArrayNonEmpty(rows)) return assert.fail("the fixtures bill no attempt")
+      yield* store.append(rows)
+      yield* store.append(rows)
+      const day = UsageLedger.Day.make("2026-03-07")
+      const totals = yield* store.dailyTotals(day, day)
+      assert.deepStrictEqual(totals.map((t) => t.attempts), [rows.length])
+
+      // a table written twice before the migration: the migration keeps one row per attempt
+      const names = BatonSchema.tables({ tablePrefix: prefix })
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`DROP INDEX ${sql(`${names.usage}_attempt`)}`
+      yield* sql`DELETE FROM ${sql(names.migrations)} WHERE migration_id = 4`
+      yield* sql`INSERT INTO ${sql(names.usage)} SELECT * FROM ${sql(names.usage)}`
+      assert.deepStrictEqual((yield* store.dailyTotals(day, day)).map((t) => t.attempts), [2 * rows.length])
+      yield* BatonSchema.migrate({ tablePrefix: prefix })
+      assert.deepStrictEqual((yield* store.dailyTotals(day, day)).map((t) => t.attempts), [rows.length])
+    }).pipe(Effect.provide(SqlDatabase.layerUrl(url))))
+}
+
 const dir = mkdtempSync(join(tmpdir(), "baton-ledger-"))
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true })
 })
 ledgerSuite("sqlite", openSql(`sqlite:${join(dir, "usage.db")}`))
+describe("sqlite store", () => {
+  oncePerAttempt("sqlite", `sqlite:${join(dir, "usage.db")}`)
+})
 
 describe.skipIf(!postgresAvailable)("postgres", () => {
   const prefixes: Array<string> = []
@@ -52,4 +86,5 @@ describe.skipIf(!postgresAvailable)("postgres", () => {
     prefixes.push(prefix)
     return openSql(postgresUrl)(prefix)
   })
+  oncePerAttempt("postgres", postgresUrl, (prefix) => prefixes.push(prefix))
 })
