@@ -19,6 +19,7 @@
  * | {@link quotaExhausted} | `quotaExhausted` |
  * | {@link contextLengthExceeded} | `contextLengthExceeded` |
  * | {@link contentFilter} | `contentFilter` |
+ * | {@link resourceStop} | `resourceStop` |
  * | {@link latency} | `latency=250` (ms) |
  * | {@link noResponse} | `noResponse` |
  * | {@link slowFirstToken} | `slowFirstToken=250` (ms) |
@@ -55,6 +56,7 @@ export type MockFault =
   | QuotaExhausted
   | ContextLengthExceeded
   | ContentFilter
+  | ResourceStop
   | Latency
   | NoResponse
   | SlowFirstToken
@@ -99,6 +101,10 @@ export interface ContextLengthExceeded {
 /** @since 0.1.0 */
 export interface ContentFilter {
   readonly _tag: "ContentFilter"
+}
+/** @since 0.1.0 */
+export interface ResourceStop {
+  readonly _tag: "ResourceStop"
 }
 /** @since 0.1.0 */
 export interface Latency {
@@ -245,6 +251,15 @@ export const contextLengthExceeded: MockFault = { _tag: "ContextLengthExceeded" 
  * @since 0.1.0
  */
 export const contentFilter: MockFault = { _tag: "ContentFilter" }
+
+/**
+ * HTTP 200 and the answer, ended by the stop a server sends when it ran out
+ * of resources: DeepSeek `finish_reason: "insufficient_system_resource"`
+ * (OpenAI's wire carries the same), Gemini `OTHER`, Anthropic `pause_turn`.
+ *
+ * @since 0.1.0
+ */
+export const resourceStop: MockFault = { _tag: "ResourceStop" }
 
 /**
  * Waits `ms` milliseconds before sending the headers, then answers normally,
@@ -461,6 +476,7 @@ const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonl
   quotaExhausted: { options: [], parse: noValue(quotaExhausted) },
   contextLengthExceeded: { options: [], parse: noValue(contextLengthExceeded) },
   contentFilter: { options: [], parse: noValue(contentFilter) },
+  resourceStop: { options: [], parse: noValue(resourceStop) },
   latency: { options: [], parse: withMillis(latency) },
   noResponse: { options: [], parse: noValue(noResponse) },
   slowFirstToken: { options: [], parse: withMillis(slowFirstToken) },

@@ -11,6 +11,7 @@ describe("MockFault.parse", () => {
     ["quotaExhausted", MockFault.quotaExhausted],
     ["contextLengthExceeded", MockFault.contextLengthExceeded],
     ["contentFilter", MockFault.contentFilter],
+    ["resourceStop", MockFault.resourceStop],
     ["latency=250", MockFault.latency(250)],
     ["noResponse", MockFault.noResponse],
     ["slowFirstToken=10", MockFault.slowFirstToken(10)],

@@ -76,6 +76,16 @@ export const finishReason = (reason: unknown): FinishReason => {
   }
 }
 
+/**
+ * DeepSeek's `insufficient_system_resource`: its servers ran out of resources
+ * and cut the answer. Not a finished answer: a `MalformedResponse` (retried,
+ * then the chain falls back), with this message.
+ */
+const resourceStop = (reason: unknown): string | undefined =>
+  reason === "insufficient_system_resource"
+    ? "the provider ran out of resources and cut the answer (finish_reason insufficient_system_resource)"
+    : undefined
+
 const jsonInstruction = (schema: unknown): string =>
   `Reply in json only: a single JSON object, and nothing else, that matches this JSON Schema:\n${
     JSON.stringify(schema)
@@ -153,6 +163,8 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   }
   const toolCalls = OpenAiTools.decode(message)
   if (typeof toolCalls === "string") return toolCalls
+  const cut = resourceStop(choice.finish_reason)
+  if (cut !== undefined) return cut
   return {
     content: message.content ?? "",
     finishReason: refused ? "content_filter" : finishReason(choice.finish_reason),
@@ -221,7 +233,11 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
       }
       const choice = firstChoice(json)
       if (choice === undefined) return ""
-      if (typeof choice.finish_reason === "string") finish = finishReason(choice.finish_reason)
+      if (typeof choice.finish_reason === "string") {
+        const cut = resourceStop(choice.finish_reason)
+        if (cut !== undefined) return { _tag: "Malformed", message: cut }
+        finish = finishReason(choice.finish_reason)
+      }
       const delta = choice.delta ?? {}
       if (!Json.isObject(delta)) return { _tag: "Malformed", message: "choices[0].delta is not an object" }
       const malformed = illTypedDelta(delta)

@@ -82,7 +82,8 @@ const STOP: Record<Reply["finish"], string> = {
   stop: "end_turn",
   length: "max_tokens",
   content_filter: "refusal",
-  tool_calls: "tool_use"
+  tool_calls: "tool_use",
+  resource: "pause_turn"
 }
 
 const inputUsage = (usage: Usage) => ({

@@ -128,6 +128,10 @@ const usageOf = (provider: Provider, usage: Usage) => ({
 
 const created = () => Math.floor(Date.now() / 1000)
 
+/** The wire's `finish_reason` (a stop for want of resources is DeepSeek's `insufficient_system_resource`). */
+const finishReasonOf = (reply: Reply): string =>
+  reply.finish === "resource" ? "insufficient_system_resource" : reply.finish
+
 const body = (provider: Provider) => (reply: Reply, options: WriteOptions) => ({
   id: options.id,
   object: "chat.completion",
@@ -148,7 +152,7 @@ const body = (provider: Provider) => (reply: Reply, options: WriteOptions) => ({
       })
     },
     logprobs: null,
-    finish_reason: reply.finish
+    finish_reason: finishReasonOf(reply)
   }],
   ...(options.usage ? { usage: usageOf(provider, reply.usage) } : {}),
   system_fingerprint: "fp_mock"
@@ -182,7 +186,7 @@ const events = (provider: Provider) => (reply: Reply, options: WriteOptions): Re
         { index, function: { arguments: call.arguments.slice(half) } }
       ].map((fragment) => chunk([choice({ tool_calls: [fragment] }, null)], null))
     }),
-    chunk([choice({}, reply.finish)], null),
+    chunk([choice({}, finishReasonOf(reply))], null),
     ...(withUsage ? [chunk([], usageOf(provider, reply.usage))] : []),
     ...(options.terminator ? [dataFrame("", "[DONE]")] : [])
   ]

@@ -58,7 +58,8 @@ export interface UsageSettings {
 /** The server's answer, before it is put on the wire. @internal */
 export interface Reply {
   readonly text: string
-  readonly finish: "stop" | "length" | "content_filter" | "tool_calls"
+  /** `resource`: the server ran out of resources and stopped the answer (DeepSeek's `insufficient_system_resource`). */
+  readonly finish: "stop" | "length" | "content_filter" | "tool_calls" | "resource"
   /** The tool calls of a reply that calls tools (its text is then empty). */
   readonly toolCalls?: ReadonlyArray<MockToolCall> | undefined
   readonly usage: Usage
@@ -113,7 +114,11 @@ export const promptTokensOf = (conversation: Conversation): number =>
 export const makeReply = (
   conversation: Conversation,
   settings: UsageSettings,
-  options: { readonly content?: string | undefined; readonly contentFilter?: boolean | undefined }
+  options: {
+    readonly content?: string | undefined
+    readonly contentFilter?: boolean | undefined
+    readonly resourceStop?: boolean | undefined
+  }
 ): Reply => {
   const call = options.content === undefined && options.contentFilter !== true
     ? nextCall(conversation.tools, conversation.messages.flatMap((m) => m.toolCalls ?? []))
@@ -129,7 +134,13 @@ export const makeReply = (
   const reasoningTokens = settings.reasoningTokens
   return {
     text,
-    finish: options.contentFilter === true ? "content_filter" : truncated ? "length" : "stop",
+    finish: options.contentFilter === true
+      ? "content_filter"
+      : options.resourceStop === true
+      ? "resource"
+      : truncated
+      ? "length"
+      : "stop",
     deltas: splitDeltas(text),
     usage: {
       promptTokens,

@@ -115,7 +115,8 @@ const FINISH: Record<Reply["finish"], string> = {
   stop: "STOP",
   length: "MAX_TOKENS",
   content_filter: "SAFETY",
-  tool_calls: "STOP"
+  tool_calls: "STOP",
+  resource: "OTHER"
 }
 
 const SAFETY_RATINGS = [{ category: "HARM_CATEGORY_DANGEROUS_CONTENT", probability: "HIGH", blocked: true }]

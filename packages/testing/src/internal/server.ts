@@ -295,6 +295,7 @@ const replyWith = (
   options: {
     readonly content?: string
     readonly contentFilter?: boolean
+    readonly resourceStop?: boolean
     readonly usage?: boolean
     readonly terminator?: boolean
     /** The whole answer in one stream event. */
@@ -398,6 +399,8 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
     }
     case "ContentFilter":
       return replyWith(exchange, { contentFilter: true })
+    case "ResourceStop":
+      return replyWith(exchange, { resourceStop: true })
     case "Latency":
       await wait(res, fault.ms)
       return res.destroyed ? undefined : play(exchange, fault.then)
