@@ -96,6 +96,15 @@ export const make = (
 
     const fail = (error: AiError.AiError) => toProviderError(name, model, error)
     const price = (usage: Response.Usage): TokenUsage => pricing.usage(name, model, toCounts(usage))
+    /** The model's content filter stopped the answer (billed `usage`): `generate` and streams alike. */
+    const contentFiltered = (usage: TokenUsage) =>
+      new ProviderError.ContentFiltered({
+        provider: name,
+        model,
+        stage: "response",
+        message: `${name}'s content filter stopped the answer`,
+        usage
+      })
 
     const resultOf = (
       request: LlmRequest,
@@ -105,17 +114,7 @@ export const make = (
       Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<GenerationResult, ProviderError.ProviderError> => {
         const usage = price(response.usage)
         const finishReason = toFinishReason(response.finishReason)
-        if (finishReason === "content_filter") {
-          return Effect.fail(
-            new ProviderError.ContentFiltered({
-              provider: name,
-              model,
-              stage: "response",
-              message: `${name}'s content filter stopped the answer`,
-              usage
-            })
-          )
-        }
+        if (finishReason === "content_filter") return Effect.fail(contentFiltered(usage))
         const latencyMs = now - started
         return Effect.succeed({
           content: response.text,
@@ -187,10 +186,17 @@ export const make = (
         let finished = false
         // a finish by the content filter ends the stream as `generate` ends: `ContentFiltered`, billed
         let filtered: TokenUsage | undefined
+        // once text was sent, a failure interrupts it, with what the error says was billed
         const interrupted = (error: ProviderError.ProviderError, reason: string) =>
           partialText.length === 0
             ? error
-            : new ProviderError.StreamInterrupted({ provider: name, model, partialText, reason })
+            : new ProviderError.StreamInterrupted({
+              provider: name,
+              model,
+              partialText,
+              reason,
+              ...("usage" in error ? { usage: error.usage } : {})
+            })
         const toPart = (part: Response.AnyPart): ReadonlyArray<StreamPart> => {
           if (part.type === "text-delta") {
             // an empty delta is no text: it must not count as an answer the caller was shown
@@ -220,16 +226,7 @@ export const make = (
                   }),
                   "the stream ended without its finish part"
                 )
-                : interrupted(
-                  new ProviderError.ContentFiltered({
-                    provider: name,
-                    model,
-                    stage: "response",
-                    message: `${name}'s content filter stopped the answer`,
-                    usage: filtered
-                  }),
-                  "the provider's content filter stopped the answer"
-                )
+                : interrupted(contentFiltered(filtered), "the provider's content filter stopped the answer")
             )
         )
         return languageModel.streamText({ prompt: Prompt.fromMessages(request.messages) }).pipe(

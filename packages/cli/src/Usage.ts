@@ -40,9 +40,7 @@ const parseDay = (flag: string, value: string) =>
 
 const parseTeacher = (value: string) =>
   Schema.decodeUnknownEffect(SubjectId)(value).pipe(
-    Effect.mapError(() =>
-      new UsageFlagError(`--teacher ${JSON.stringify(value)}: expected 1-256 characters without control characters`)
-    )
+    Effect.mapError((error) => new UsageFlagError(`--teacher ${JSON.stringify(value)}: ${error.message}`))
   )
 
 const rangeOf = (flags: Flags) =>

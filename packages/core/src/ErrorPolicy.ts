@@ -198,7 +198,10 @@ export const fallsBack = (error: ProviderError, switches: Switches = defaultSwit
 }
 
 /**
- * What the error says about the provider's health.
+ * What the error says about the provider's health: the table's `circuit`
+ * column, but a `StreamInterrupted` with `restartedLength` (a restarted
+ * answer that diverged from the delivered text) is a success, as the
+ * provider answered.
  *
  * @since 0.1.0
  */

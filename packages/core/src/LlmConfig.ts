@@ -73,8 +73,20 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigProvider, Context, DateTime, Effect, Layer, Option, Redacted, Schema, SchemaIssue } from "effect"
+import {
+  Config,
+  ConfigProvider,
+  Context,
+  type DateTime,
+  Effect,
+  Layer,
+  Option,
+  Redacted,
+  Schema,
+  SchemaIssue
+} from "effect"
 import { ModelId, ProviderName } from "./Ids.ts"
+import { namedZone } from "./internal/timeZone.ts"
 import { LlmConfigError } from "./LlmError.ts"
 import * as Pricing from "./Pricing.ts"
 
@@ -470,11 +482,7 @@ const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
  * @since 0.1.0
  */
 export const quotaTimeZone = (zone: string): Effect.Effect<DateTime.TimeZone.Named, LlmConfigError> =>
-  Option.match(DateTime.zoneMakeNamed(zone), {
-    onNone: () =>
-      fail("AI_QUOTA_TIMEZONE", `unknown time zone "${zone}"; use an IANA name such as UTC or America/New_York`),
-    onSome: Effect.succeed
-  })
+  namedZone("AI_QUOTA_TIMEZONE", zone)
 
 const readZone = Effect.flatMap(
   read("AI_QUOTA_TIMEZONE", Config.String("AI_QUOTA_TIMEZONE").pipe(Config.withDefault("UTC"))),

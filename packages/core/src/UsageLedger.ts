@@ -54,7 +54,8 @@ import * as BatchWriter from "./BatchWriter.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
 import { atEnd } from "./internal/attemptEnd.ts"
 import { isoString } from "./internal/isoTime.ts"
-import { LlmConfigError } from "./LlmError.ts"
+import { namedZone } from "./internal/timeZone.ts"
+import type { LlmConfigError } from "./LlmError.ts"
 import type { AttemptReport } from "./RequestLog.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
@@ -285,17 +286,6 @@ export interface Options extends Omit<BatchWriter.Options, "name"> {
   readonly timeZone?: string | undefined
 }
 
-/** `timeZone` when it names an IANA zone, else the `LlmConfigError` naming the option (checked before any row). */
-const checkZone = (timeZone: string): Effect.Effect<string, LlmConfigError> =>
-  DateTime.zoneMakeNamed(timeZone)._tag === "Some"
-    ? Effect.succeed(timeZone)
-    : Effect.fail(
-      new LlmConfigError({
-        variable: "UsageLedger.timeZone",
-        message: `UsageLedger.timeZone: unknown time zone "${timeZone}"; use an IANA name such as UTC or Europe/Oslo`
-      })
-    )
-
 /**
  * A ledger over a store: `record` enqueues, a background fiber appends, the
  * scope's end flushes. Fails with an `LlmConfigError` for an unknown
@@ -305,7 +295,9 @@ const checkZone = (timeZone: string): Effect.Effect<string, LlmConfigError> =>
  */
 export const make = (store: Store, options: Options = {}): Effect.Effect<Service, LlmConfigError, Scope.Scope> =>
   Effect.gen(function*() {
-    const timeZone = yield* checkZone(options.timeZone ?? "UTC")
+    const timeZone = options.timeZone ?? "UTC"
+    // checked before any row: an unknown zone would fail every billed attempt's record
+    yield* namedZone("UsageLedger.timeZone", timeZone)
     const writer = yield* BatchWriter.make(store.append, { ...options, name: `usage-ledger:${store.name}` })
     const dayAt = cachedDayOf(timeZone)
     return UsageLedger.of({

@@ -51,6 +51,8 @@ describe("DeepSeek's insufficient_system_resource stop", () => {
       const { llm, mock } = yield* chain("stream")
       yield* mock.inject("deepseek", MockFault.resourceStop)
       const parts = yield* Stream.runCollect(llm.stream({ prompt: "Name a planet." }))
+      const text = parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
+      assert.strictEqual(text, "Mock answer from deepseek: Name a planet.")
       const finish = parts.at(-1)
       assert.strictEqual(finish?._tag, "Finish")
       assert.strictEqual(finish?._tag === "Finish" ? finish.rescued : undefined, true)

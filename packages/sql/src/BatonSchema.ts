@@ -5,8 +5,8 @@
  * deployments or test runs can share a database):
  *
  * - `<prefix>usage`: one row per billed attempt (the usage ledger), unique by
- *   request id and attempt, so a batch written again after a lost commit
- *   adds nothing. Costs are integer nano-USD (`BIGINT` on PostgreSQL,
+ *   request id, attempt and end time, so a batch written again after a lost
+ *   commit adds nothing. Costs are integer nano-USD (`BIGINT` on PostgreSQL,
  *   SQLite's 64-bit `INTEGER`), so `SUM` is exact.
  * - `<prefix>request_log`: one row per attempt (the request log's database
  *   sink), never with a key; `prompt` only when prompts are logged; `tags`
@@ -122,9 +122,11 @@ const addRequestLogTags = (table: string) =>
   )
 
 /**
- * One usage row per attempt (`request_id`, `attempt`): the rows a retried
- * batch wrote twice (its first insert committed, the answer lost) are
- * dropped, keeping the first, then a unique index keeps it so.
+ * One usage row per recorded attempt (`request_id`, `attempt` and its end
+ * `ts`: a caller may reuse a request id, whose attempts then count again):
+ * the rows a retried batch wrote twice (its first insert committed, the
+ * answer lost) are dropped, keeping the first, then a unique index keeps it
+ * so.
  */
 const usageOncePerAttempt = (table: string) =>
   Effect.gen(function*() {
@@ -132,12 +134,12 @@ const usageOncePerAttempt = (table: string) =>
     yield* sql.onDialectOrElse({
       pg: () =>
         sql`DELETE FROM ${sql(table)} a USING ${sql(table)} b
-          WHERE a.request_id = b.request_id AND a.attempt = b.attempt AND a.ctid > b.ctid`,
+          WHERE a.request_id = b.request_id AND a.attempt = b.attempt AND a.ts = b.ts AND a.ctid > b.ctid`,
       orElse: () =>
         sql`DELETE FROM ${sql(table)} WHERE rowid NOT IN
-          (SELECT MIN(rowid) FROM ${sql(table)} GROUP BY request_id, attempt)`
+          (SELECT MIN(rowid) FROM ${sql(table)} GROUP BY request_id, attempt, ts)`
     })
-    yield* sql`CREATE UNIQUE INDEX ${sql(`${table}_attempt`)} ON ${sql(table)} (request_id, attempt)`
+    yield* sql`CREATE UNIQUE INDEX ${sql(`${table}_attempt`)} ON ${sql(table)} (request_id, attempt, ts)`
   })
 
 /**

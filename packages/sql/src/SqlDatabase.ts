@@ -59,7 +59,8 @@ const withoutPassword = (text: string): string => {
  * @since 0.1.0
  */
 export const describeUrl = (url: string | Redacted.Redacted): string =>
-  withoutPassword(typeof url === "string" ? url : Redacted.value(url)).replace(secretParameter, "$1***")
+  // the query first: an `@` in a password there is not the user part's end
+  withoutPassword((typeof url === "string" ? url : Redacted.value(url)).replace(secretParameter, "$1***"))
 
 /**
  * Maps any failure of building a database layer to a `DatabaseError` for

@@ -142,7 +142,7 @@ export const makeStore = (
       append: (rows: Arr.NonEmptyReadonlyArray<UsageLedger.UsageEntry>) =>
         // a batch written again (its first insert committed, the answer lost) adds nothing
         sql`INSERT INTO ${table} ${sql.insert(Arr.map(rows, (row) => storable(toColumns(row))))}
-          ON CONFLICT (request_id, attempt) DO NOTHING`.pipe(
+          ON CONFLICT (request_id, attempt, ts) DO NOTHING`.pipe(
           Effect.asVoid,
           Effect.mapError(storeError)
         ),

@@ -45,6 +45,8 @@ describe("SqlDatabase", () => {
         "postgresql://db/baton?sslmode=require&sslpassword=***"
       ],
       ["postgres://baton@db:5432/baton", "postgres://baton@db:5432/baton"],
+      ["postgres://baton@db:5432/baton?password=p@ss", "postgres://baton@db:5432/baton?password=***"],
+      ["postgres://baton:s3cret@db/baton?sslpassword=k@y", "postgres://baton:***@db/baton?sslpassword=***"],
       ["sqlite:.baton/usage.sqlite", "sqlite:.baton/usage.sqlite"]
     ]
     for (const [url, described] of cases) assert.strictEqual(SqlDatabase.describeUrl(url), described, url)

@@ -43,18 +43,22 @@ const oncePerAttempt = (name: string, url: string, remember: (prefix: string) =>
       yield* store.append(rows)
       yield* store.append(rows)
       const day = UsageLedger.Day.make("2026-03-07")
-      const totals = yield* store.dailyTotals(day, day)
-      assert.deepStrictEqual(totals.map((t) => t.attempts), [rows.length])
+      const attempts = store.dailyTotals(day, day).pipe(Effect.map((totals) => totals.map((t) => t.attempts)))
+      assert.deepStrictEqual(yield* attempts, [rows.length])
+      // a caller that reuses its request ids: the later attempts count too
+      const later = Arr.map(rows, (row) => ({ ...row, timestamp: "2026-03-07T13:00:00.000Z" }))
+      yield* store.append(later)
+      assert.deepStrictEqual(yield* attempts, [2 * rows.length])
 
-      // a table written twice before the migration: the migration keeps one row per attempt
+      // a table written twice before the migration: the migration keeps one row per recorded attempt
       const names = BatonSchema.tables({ tablePrefix: prefix })
       const sql = yield* SqlClient.SqlClient
       yield* sql`DROP INDEX ${sql(`${names.usage}_attempt`)}`
       yield* sql`DELETE FROM ${sql(names.migrations)} WHERE migration_id = 4`
       yield* sql`INSERT INTO ${sql(names.usage)} SELECT * FROM ${sql(names.usage)}`
-      assert.deepStrictEqual((yield* store.dailyTotals(day, day)).map((t) => t.attempts), [2 * rows.length])
+      assert.deepStrictEqual(yield* attempts, [4 * rows.length])
       yield* BatonSchema.migrate({ tablePrefix: prefix })
-      assert.deepStrictEqual((yield* store.dailyTotals(day, day)).map((t) => t.attempts), [rows.length])
+      assert.deepStrictEqual(yield* attempts, [2 * rows.length])
     }).pipe(Effect.provide(SqlDatabase.layerUrl(url))))
 }
 

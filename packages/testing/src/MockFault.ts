@@ -253,9 +253,11 @@ export const contextLengthExceeded: MockFault = { _tag: "ContextLengthExceeded" 
 export const contentFilter: MockFault = { _tag: "ContentFilter" }
 
 /**
- * HTTP 200 and the answer, ended by the stop a server sends when it ran out
- * of resources: DeepSeek `finish_reason: "insufficient_system_resource"`
- * (OpenAI's wire carries the same), Gemini `OTHER`, Anthropic `pause_turn`.
+ * HTTP 200 and the answer, ended by DeepSeek's stop for a server out of
+ * resources, `finish_reason: "insufficient_system_resource"` (the OpenAI
+ * route sends the same). The other wires have no such stop: they send an
+ * unusual one (Gemini `OTHER`, Anthropic `pause_turn`), which Baton serves as
+ * a finished answer with finish reason `other`.
  *
  * @since 0.1.0
  */

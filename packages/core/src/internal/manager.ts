@@ -484,12 +484,13 @@ export type Offer = Handoff.Emit<StreamPart>
 
 /**
  * Where a stream attempt's deltas go: `emit` with the deltas of one chunk the
- * provider sent (never empty), `end` once the provider finished (may refuse
- * the end).
+ * provider sent (never empty, but for the end of a restarted answer that had
+ * none, which still announces its `Restart`), `end` called once the provider
+ * finished (may refuse the end).
  */
 interface Sink {
   readonly emit: (deltas: ReadonlyArray<Delta>) => Effect.Effect<void, StreamInterrupted>
-  readonly end: Effect.Effect<void, StreamInterrupted>
+  readonly end: () => Effect.Effect<void, StreamInterrupted>
 }
 
 /**
@@ -554,7 +555,7 @@ const consume = (
             message: `${route.provider.name} stream ended without its finish`
           })
         )
-        : Effect.as(sink === undefined ? Effect.void : sink.end, { text, finish })
+        : Effect.as(sink === undefined ? Effect.void : sink.end(), { text, finish })
     )
   )
 }
@@ -839,8 +840,11 @@ const hedgeSides = <A>(
       yield* Fiber.interrupt(other)
       return outcome.exit.value
     }
-    // the primary's side failing with an error that stops the chain stops the hedge too: its answer is not served
-    const failed = outcome.index === 0 ? Cause.findErrorOption(outcome.exit.cause) : Option.none()
+    // the primary's side failing with an error that stops the chain stops the hedge too, unless the hedge
+    // already claimed the stream (its text reached the caller): the hedge's answer is not served
+    const failed = outcome.index === 0 && !Deferred.isDoneUnsafe(claimed)
+      ? Cause.findErrorOption(outcome.exit.cause)
+      : Option.none()
     if (Option.isSome(failed) && !movesOn(engine, run, failed.value)) {
       yield* Fiber.interrupt(other)
       return yield* Effect.failCause(outcome.exit.cause)
@@ -997,10 +1001,8 @@ const deliver = (run: Run, route: Route, offer: Offer): Sink => {
   }
   return {
     emit,
-    // read once the provider finished: a restarted answer without a delta still replaces the text
-    get end() {
-      return run.restartPending ? emit([]) : Effect.void
-    }
+    // a restarted answer without a delta still replaces the caller's text, with its `Restart`
+    end: () => run.restartPending ? emit([]) : Effect.void
   }
 }
 
@@ -1047,7 +1049,7 @@ const replaying = (run: Run, route: Route, forward: Sink): Sink => {
       }
       return forwardAll(onward)
     },
-    end: Effect.suspend(() => matched < target.length ? Effect.fail(diverged(matched)) : Effect.void)
+    end: () => matched < target.length ? Effect.fail(diverged(matched)) : Effect.void
   }
 }
 

@@ -54,8 +54,9 @@ const hostedLayers = {
 
 /**
  * A step's provider layer with the environment's limits (`LLM_ATTEMPT_TIMEOUT_MS`, `LLM_MAX_BODY_BYTES`,
- * `LLM_MAX_EVENT_BYTES`) and prefill setting (`<PROVIDER>_ASSISTANT_PREFILL`, or an endpoint's
- * `LLM_COMPAT_<NAME>_ASSISTANT_PREFILL` by the provider's name), as `LlmConfig` reads them.
+ * `LLM_MAX_EVENT_BYTES`) and prefill setting, as `LlmConfig` reads them: `<PROVIDER>_ASSISTANT_PREFILL`
+ * for a hosted kind; for an OpenAI-compatible endpoint, `LLM_COMPAT_<NAME>_ASSISTANT_PREFILL` when
+ * `LLM_CHAIN` names it (`LlmConfig` reads an endpoint's variables only then), else the adapter's default.
  */
 const baseLayer = (provider: GatewayConfig.Provider, model: ModelId, settings: LlmConfig.Settings): ProviderLayer => {
   const limits = Providers.limitsFromConfig(settings)
