@@ -9,7 +9,7 @@
  *   commit adds nothing. Costs are integer nano-USD (`BIGINT` on PostgreSQL,
  *   SQLite's 64-bit `INTEGER`), so `SUM` is exact.
  * - `<prefix>request_log`: one row per attempt (the request log's database
- *   sink), never with a key; `prompt` only when prompts are logged; `tags`
+ *   sink), unique as the usage rows are, never with a key; `prompt` only when prompts are logged; `tags`
  *   the request's tags as a JSON object (text, so both dialects read it).
  *
  * Migrations are recorded in `<prefix>migrations` by `effect/sql`'s
@@ -122,13 +122,13 @@ const addRequestLogTags = (table: string) =>
   )
 
 /**
- * One usage row per recorded attempt (`request_id`, `attempt` and its end
- * `ts`: a caller may reuse a request id, whose attempts then count again):
- * the rows a retried batch wrote twice (its first insert committed, the
- * answer lost) are dropped, keeping the first, then a unique index keeps it
- * so.
+ * One row per recorded attempt in `table` (`request_id`, `attempt` and its
+ * end `ts`: a caller may reuse a request id, whose attempts then count
+ * again): the rows a retried batch wrote twice (its first insert committed,
+ * the answer lost) are dropped, keeping the first, then a unique index keeps
+ * it so.
  */
-const usageOncePerAttempt = (table: string) =>
+const oncePerAttempt = (table: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql.onDialectOrElse({
@@ -159,7 +159,8 @@ export const migrate = (
           "1_usage": createUsage(names.usage),
           "2_request_log": createRequestLog(names.requestLog),
           "3_request_log_tags": addRequestLogTags(names.requestLog),
-          "4_usage_once_per_attempt": usageOncePerAttempt(names.usage)
+          "4_usage_once_per_attempt": oncePerAttempt(names.usage),
+          "5_request_log_once_per_attempt": oncePerAttempt(names.requestLog)
         })
       })
     )

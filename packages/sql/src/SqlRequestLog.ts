@@ -84,7 +84,9 @@ export const sink = (
     const writer = yield* BatchWriter.make(
       (records: Arr.NonEmptyReadonlyArray<RequestLog.LlmRequestLog>) =>
         Effect.asVoid(
-          sql`INSERT INTO ${table} ${sql.insert(Arr.map(records, (record) => storable(toColumns(record))))}`
+          // a batch written again (its first insert committed, the answer lost) adds nothing
+          sql`INSERT INTO ${table} ${sql.insert(Arr.map(records, (record) => storable(toColumns(record))))}
+            ON CONFLICT (request_id, attempt, ts) DO NOTHING`
         ),
       { ...options, name: `request-log:sql:${driverName(sql)}` }
     )

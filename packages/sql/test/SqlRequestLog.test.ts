@@ -14,6 +14,8 @@ import { postgresAvailable, postgresUrl } from "./postgres.ts"
 
 const prefix = `rl${process.pid}_${Date.now().toString(36)}_`
 const tables = BatonSchema.tables({ tablePrefix: prefix })
+const againPrefix = `${prefix}again_`
+const againTables = BatonSchema.tables({ tablePrefix: againPrefix })
 
 const suite = (name: string, url: string) => {
   it.effect(`${name}: one row per attempt, flushed on shutdown, same fields as the JSON record, no key`, () =>
@@ -46,6 +48,24 @@ const suite = (name: string, url: string) => {
         "CircuitOpen",
         null
       ])
+    }))
+
+  it.effect(`${name}: records written again (a batch retried after a lost commit) add no row`, () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      const reports = [...s.success, ...s.fallback]
+      const database = SqlDatabase.layerUrl(url)
+      yield* RequestLog.RequestLog.use((log) => Effect.forEach([...reports, ...reports], log.write, { discard: true }))
+        .pipe(
+          Effect.provide(
+            RequestLog.layer([SqlRequestLog.sink({ tablePrefix: againPrefix, flushInterval: "1 hour" })]).pipe(
+              Layer.provide(database)
+            )
+          )
+        )
+      const rows = yield* SqlClient.SqlClient.use((sql) => sql`SELECT request_id FROM ${sql(againTables.requestLog)}`)
+        .pipe(Effect.provide(database))
+      assert.strictEqual(rows.length, reports.length)
     }))
 
   it.effect(`${name}: a request's tags made through the manager are in its rows, as a JSON object`, () =>
@@ -84,7 +104,7 @@ describe.skipIf(!postgresAvailable)("SqlRequestLog on PostgreSQL", () => {
     Effect.runPromise(
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        for (const table of [tables.usage, tables.requestLog, tables.migrations]) {
+        for (const table of [tables, againTables].flatMap((t) => [t.usage, t.requestLog, t.migrations])) {
           yield* sql`DROP TABLE IF EXISTS ${sql(table)}`
         }
       }).pipe(Effect.provide(SqlDatabase.layerUrl(postgresUrl)))
