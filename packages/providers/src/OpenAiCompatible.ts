@@ -163,8 +163,7 @@ export const layerConfig: Layer.Layer<
       baseUrl: endpoint.baseUrl,
       model: step.model,
       apiKey: Option.getOrUndefined(endpoint.apiKey),
-      ...Provider.configuredLimits(settings),
-      assistantPrefill: Option.getOrUndefined(endpoint.assistantPrefill)
+      ...Provider.configuredOptions(settings, "openai-compatible", endpoint.name)
     })
   })
 )

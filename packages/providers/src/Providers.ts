@@ -116,6 +116,22 @@ export interface Limits {
 export const limitsFromConfig: (settings: LlmConfig.Settings) => Limits = Provider.configuredLimits
 
 /**
+ * The options `LlmConfig` sets for the provider `name` of step kind `kind`:
+ * the limits of {@link limitsFromConfig} and its prefill setting
+ * (`<PROVIDER>_ASSISTANT_PREFILL`, or `LLM_COMPAT_<NAME>_ASSISTANT_PREFILL`
+ * for an endpoint `LLM_CHAIN` names), for code that builds provider layers
+ * from its own settings: `OpenAiCompatible.layer({ name, baseUrl, model,
+ * ...Providers.optionsFromConfig(settings, "openai-compatible", name) })`.
+ *
+ * @since 0.1.0
+ */
+export const optionsFromConfig: (
+  settings: LlmConfig.Settings,
+  kind: LlmConfig.StepKind,
+  name: string
+) => Limits & { readonly assistantPrefill: boolean | undefined } = Provider.configuredOptions
+
+/**
  * The configured service of one hosted provider kind, built in the current
  * context, with the kind's default model. Fails with an `LlmConfigError`
  * naming the key variable when the key is absent.

@@ -793,29 +793,14 @@ const hedged = <A>(
   next: (role: Role) => Effect.Effect<A, Failure>,
   delay: number
 ): Effect.Effect<A, Failure> =>
-  Effect.suspend(() => {
-    // the sides, interrupted and awaited when the request is: their attempts record (and bill the
-    // reservation) before the request settles its quota, not after, when the request's fiber ends
-    const sides: Array<Fiber.Fiber<A, Failure>> = []
-    return Effect.onInterrupt(hedgeSides(engine, run, current, next, delay, sides), () => Fiber.interruptAll(sides))
-  })
-
-/** `hedged`'s race, each side it forks noted in `sides`. */
-const hedgeSides = <A>(
-  engine: Engine,
-  run: Run,
-  current: Effect.Effect<A, Failure>,
-  next: (role: Role) => Effect.Effect<A, Failure>,
-  delay: number,
-  sides: Array<Fiber.Fiber<A, Failure>>
-): Effect.Effect<A, Failure> =>
-  Effect.gen(function*() {
+  // the sides live in the hedge's scope: interrupted and awaited when it ends, an interruption included, so
+  // their attempts record (and bill the reservation) before the request settles its quota
+  Effect.scoped(Effect.gen(function*() {
     const claimed = yield* Deferred.make<0 | 1>()
     const side = lanes(yield* HedgeLane, claimed)
     const orFallback = (effect: Effect.Effect<A, Failure>) =>
       Effect.catch(effect, (error) => movesOn(engine, run, error) ? next("fallback") : Effect.fail(error))
-    const first = yield* Effect.forkChild(Effect.provideService(current, HedgeLane, side(0)))
-    sides.push(first)
+    const first = yield* Effect.forkScoped(Effect.provideService(current, HedgeLane, side(0)))
     const opening = yield* Effect.raceFirst(
       Effect.as(Fiber.await(first), "settled" as const),
       Effect.raceFirst(
@@ -824,8 +809,7 @@ const hedgeSides = <A>(
       )
     )
     if (opening !== "hedge") return yield* orFallback(Fiber.join(first))
-    const second = yield* Effect.forkChild(Effect.provideService(next("hedge"), HedgeLane, side(1)))
-    sides.push(second)
+    const second = yield* Effect.forkScoped(Effect.provideService(next("hedge"), HedgeLane, side(1)))
     const settled = (index: 0 | 1) => Effect.map(Fiber.await(index === 0 ? first : second), (exit) => ({ index, exit }))
     const outcome = yield* Effect.raceFirst(
       Effect.raceFirst(settled(0), settled(1)),
@@ -850,7 +834,7 @@ const hedgeSides = <A>(
       return yield* Effect.failCause(outcome.exit.cause)
     }
     return yield* Fiber.join(other)
-  })
+  }))
 
 /** The public failure of a request that ended in `cause` (interruptions and defects pass through). */
 const conclude = (

@@ -52,26 +52,19 @@ const hostedLayers = {
   anthropic: Anthropic.layer
 }
 
-/**
- * A step's provider layer with the environment's limits (`LLM_ATTEMPT_TIMEOUT_MS`, `LLM_MAX_BODY_BYTES`,
- * `LLM_MAX_EVENT_BYTES`) and prefill setting, as `LlmConfig` reads them: `<PROVIDER>_ASSISTANT_PREFILL`
- * for a hosted kind; for an OpenAI-compatible endpoint, `LLM_COMPAT_<NAME>_ASSISTANT_PREFILL` when
- * `LLM_CHAIN` names it (`LlmConfig` reads an endpoint's variables only then), else the adapter's default.
- */
+/** A step's provider layer with the environment's limits and prefill setting (`Providers.optionsFromConfig`). */
 const baseLayer = (provider: GatewayConfig.Provider, model: ModelId, settings: LlmConfig.Settings): ProviderLayer => {
-  const limits = Providers.limitsFromConfig(settings)
+  const options = Providers.optionsFromConfig(settings, provider.kind, provider.name)
   if (provider.kind === "openai-compatible") {
     return OpenAiCompatible.layer({
       name: provider.name,
       baseUrl: provider.baseUrl ?? "",
       model,
       apiKey: Option.getOrUndefined(provider.apiKey),
-      ...limits,
-      assistantPrefill: Option.getOrUndefined(settings.compatible[provider.name]?.assistantPrefill ?? Option.none())
+      ...options
     })
   }
   const make = hostedLayers[provider.kind]
-  const assistantPrefill = Option.getOrUndefined(settings.providers[provider.kind].assistantPrefill)
   return Option.match(provider.apiKey, {
     onNone: () =>
       Layer.effect(
@@ -80,7 +73,7 @@ const baseLayer = (provider: GatewayConfig.Provider, model: ModelId, settings: L
           new LlmConfigError({ variable: provider.apiKeyVariable, message: `${provider.apiKeyVariable} is not set` })
         )
       ),
-    onSome: (apiKey) => make({ apiKey, model, baseUrl: provider.baseUrl, ...limits, assistantPrefill })
+    onSome: (apiKey) => make({ apiKey, model, baseUrl: provider.baseUrl, ...options })
   })
 }
 

@@ -148,8 +148,7 @@ export const fromConfig = (
       apiKey: provider.apiKey.value,
       model: step?.kind === kind ? step.model : provider.model,
       baseUrl: provider.baseUrl,
-      ...configuredLimits(settings),
-      assistantPrefill: Option.getOrUndefined(provider.assistantPrefill)
+      ...configuredOptions(settings, kind, kind)
     }
   })
 
@@ -158,6 +157,21 @@ export const configuredLimits = (settings: LlmConfig.Settings) => ({
   timeoutMs: settings.attemptTimeoutMs,
   maxBodyBytes: Option.getOrUndefined(settings.maxBodyBytes),
   maxEventBytes: Option.getOrUndefined(settings.maxEventBytes)
+})
+
+/**
+ * The limits and the prefill setting `LlmConfig` sets for the provider `name`
+ * of `kind`: `<PROVIDER>_ASSISTANT_PREFILL` for a hosted kind, an endpoint's
+ * `LLM_COMPAT_<NAME>_ASSISTANT_PREFILL` (read for the endpoints `LLM_CHAIN`
+ * names) for an OpenAI-compatible one.
+ */
+export const configuredOptions = (settings: LlmConfig.Settings, kind: LlmConfig.StepKind, name: string) => ({
+  ...configuredLimits(settings),
+  assistantPrefill: Option.getOrUndefined(
+    kind === "openai-compatible"
+      ? settings.compatible[name]?.assistantPrefill ?? Option.none()
+      : settings.providers[kind].assistantPrefill
+  )
 })
 
 /** A layer for a provider kind configured by `LlmConfig`. */
