@@ -7,6 +7,7 @@ import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema, Stream } from "effect"
 import { SubjectId } from "../src/Ids.ts"
+import { QuotaStoreUnavailable } from "../src/LlmError.ts"
 import * as QuotaLimiter from "../src/QuotaLimiter.ts"
 import { Bench, type ChainOptions, inject, manager, stats } from "./utils/chain.ts"
 
@@ -33,6 +34,18 @@ const billed = (kind: Parameters<typeof stats>[0]) =>
   Effect.map(stats(kind), (s) => s.promptTokens + s.completionTokens)
 
 describe("LlmManager quotas", () => {
+  it.effect("failOpen: a request whose overrides lookup is down is served, and nothing is held", () =>
+    Effect.gen(function*() {
+      const down = new QuotaStoreUnavailable({ message: "overrides store refused the connection" })
+      const { llm, spent } = yield* withQuota(
+        { failOpen: true, overrides: () => Effect.fail(down) },
+        { chain: ["openai"] }
+      )
+      const result = yield* llm.generate(asTeacher)
+      assert.strictEqual(result.provider, "openai")
+      assert.deepStrictEqual(yield* spent, { units: 0, tokens: 0, costNanoUsd: 0 })
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("charges the token budget with each call's usage and refuses once it is spent", () =>
     Effect.gen(function*() {
       const { llm, spent } = yield* withQuota({ dailyTokenBudget: 10 }, { chain: ["openai"] })
