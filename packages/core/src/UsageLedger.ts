@@ -287,6 +287,16 @@ export interface Options extends Omit<BatchWriter.Options, "name"> {
 }
 
 /**
+ * Checks a ledger's options without building it: an unknown `timeZone` is an
+ * `LlmConfigError` naming `UsageLedger.timeZone`. `make` runs it first; a
+ * store that connects or migrates runs it before (see `@baton/sql`).
+ *
+ * @since 0.1.0
+ */
+export const checkOptions = (options: Options): Effect.Effect<void, LlmConfigError> =>
+  Effect.asVoid(namedZone("UsageLedger.timeZone", options.timeZone ?? "UTC"))
+
+/**
  * A ledger over a store: `record` enqueues, a background fiber appends, the
  * scope's end flushes. Fails with an `LlmConfigError` for an unknown
  * `timeZone`.
@@ -297,7 +307,7 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
   Effect.gen(function*() {
     const timeZone = options.timeZone ?? "UTC"
     // checked before any row: an unknown zone would fail every billed attempt's record
-    yield* namedZone("UsageLedger.timeZone", timeZone)
+    yield* checkOptions(options)
     const writer = yield* BatchWriter.make(store.append, { ...options, name: `usage-ledger:${store.name}` })
     const dayAt = cachedDayOf(timeZone)
     return UsageLedger.of({

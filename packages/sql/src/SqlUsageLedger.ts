@@ -177,7 +177,8 @@ export const makeStore = (
   })
 
 /**
- * Runs the migrations, then builds a ledger over the current `SqlClient`.
+ * Checks the options (an unknown `timeZone` is an `LlmConfigError`), runs the
+ * migrations, then builds a ledger over the current `SqlClient`.
  *
  * @since 0.1.0
  */
@@ -189,6 +190,7 @@ export const make = (
   SqlClient.SqlClient | Scope.Scope
 > =>
   Effect.gen(function*() {
+    yield* UsageLedger.checkOptions(options)
     yield* BatonSchema.migrate(options)
     return yield* UsageLedger.make(yield* makeStore(options), options)
   })
@@ -207,15 +209,22 @@ export const layer = (
 > => Layer.effect(UsageLedger.UsageLedger, make(options))
 
 /**
- * The ledger in the database a URL names.
+ * The ledger in the database a URL names. An unknown `timeZone` is an
+ * `LlmConfigError`, before the database is opened; what the database fails
+ * with is a `DatabaseError`.
  *
  * @since 0.1.0
  */
 export const layerUrl = (
   url: string | Redacted.Redacted,
   options: Options = {}
-): Layer.Layer<UsageLedger.UsageLedger, SqlDatabase.DatabaseError> =>
-  SqlDatabase.withDatabaseError(layer(options), url).pipe(Layer.provide(SqlDatabase.layerUrl(url)))
+): Layer.Layer<UsageLedger.UsageLedger, SqlDatabase.DatabaseError | LlmConfigError> =>
+  Layer.unwrap(
+    Effect.as(
+      UsageLedger.checkOptions(options),
+      SqlDatabase.withDatabaseError(layer(options), url).pipe(Layer.provide(SqlDatabase.layerUrl(url)))
+    )
+  )
 
 /**
  * The ledger in `LLM_USAGE_STORE_URL`, else in `fallbackUrl` (the CLI passes

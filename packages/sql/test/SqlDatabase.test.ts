@@ -62,10 +62,34 @@ describe("SqlDatabase", () => {
       for (const url of urls) {
         // the ledger's migrations meet the closed port while its layer is built
         const error = yield* Effect.flip(Layer.build(SqlUsageLedger.layerUrl(url)).pipe(Effect.scoped))
-        assert.strictEqual(error._tag, "DatabaseError")
+        if (error._tag !== "DatabaseError") return assert.fail(error.message)
         assert.include(error.message, "127.0.0.1:1")
         assert.notMatch(`${error.message} ${error.url} ${JSON.stringify(error)}`, /canary|ry-3/, url)
       }
+    }))
+
+  it.live("refuses an unknown ledger time zone as LlmConfigError before it opens or migrates the database", () =>
+    Effect.gen(function*() {
+      const root = join(tmpdir(), `baton-zone-${process.pid}-${Date.now()}`)
+      const file = join(root, "usage.sqlite")
+      const options = { timeZone: "Europe/Olso" }
+      const error = yield* Effect.flip(
+        Layer.build(SqlUsageLedger.layerUrl(`sqlite:${file}`, options)).pipe(Effect.scoped)
+      )
+      assert.deepStrictEqual([error._tag, "variable" in error ? error.variable : undefined], [
+        "LlmConfigError",
+        "UsageLedger.timeZone"
+      ])
+      assert.isFalse(existsSync(file))
+      // over a database in context: refused before the migrations create a table
+      const tables = yield* Effect.gen(function*() {
+        const refused = yield* Effect.flip(Layer.build(SqlUsageLedger.layer(options)))
+        assert.strictEqual(refused._tag, "LlmConfigError")
+        const sql = yield* SqlClient.SqlClient
+        return yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`
+      }).pipe(Effect.scoped, Effect.provide(SqlDatabase.layerUrl("sqlite::memory:")))
+      assert.deepStrictEqual(tables, [])
+      rmSync(root, { recursive: true, force: true })
     }))
 
   it.live("rejects an unsupported URL with the supported forms", () =>
