@@ -172,6 +172,8 @@ const finishReasons: Record<FinishReason, string> = {
   length: "length",
   content_filter: "content_filter",
   tool_calls: "tool_calls",
+  // OpenAI's `finish_reason` has no "other": Baton's "other" (an unusual stop such as Gemini's `OTHER`,
+  // `LANGUAGE` or `MALFORMED_FUNCTION_CALL`, or Anthropic's `pause_turn`) is served as "stop"
   other: "stop"
 }
 
