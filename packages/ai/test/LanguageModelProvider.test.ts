@@ -98,6 +98,39 @@ describe("LanguageModelProvider", () => {
       assert.strictEqual((yield* stats("anthropic")).requests, 0)
     }).pipe(Effect.provide(services(100))))
 
+  it.live("a content filter that stops a LanguageModel step's stream after text: interrupted, billed what it reported", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai", "anthropic"])
+      // the answer's first two words, then `finish_reason: "content_filter"` with the usage of what was sent
+      yield* inject("openai", MockFault.contentFilterAfter(2))
+      const shown: Array<string> = []
+      const error = yield* Effect.flip(Stream.runForEach(
+        manager.stream({ prompt: "Tell a story" }),
+        (part) => Effect.sync(() => part._tag === "TextDelta" && shown.push(part.text))
+      ))
+      assert.strictEqual(shown.join(""), "Mock answer")
+      // text reached the caller: the filter's `ContentFiltered` becomes a `StreamInterrupted` keeping text and usage
+      assert.strictEqual(error._tag, "StreamInterrupted")
+      if (error._tag !== "StreamInterrupted") return
+      assert.strictEqual(error.partialText, "Mock answer")
+      assert.strictEqual(error.reason, "the provider's content filter stopped the answer")
+      assert.deepStrictEqual(attemptsOf(error.attempts ?? []), [["openai", "error", "StreamInterrupted"]])
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+      // the usage the filter's finish reported rides on the error, priced, and reaches the ledger
+      const billed = yield* stats("openai")
+      assert.isAbove(billed.completionTokens, 0)
+      assert.strictEqual(error.usage?.promptTokens, billed.promptTokens)
+      assert.strictEqual(error.usage?.completionTokens, billed.completionTokens)
+      assert.strictEqual(error.usage?.pricing, "model")
+      assert.isAbove(error.usage?.costNanoUsd ?? 0, 0)
+      const ledger = yield* UsageLedger.UsageLedger
+      const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+      const rows = yield* ledger.usageByProvider(day, day)
+      assert.deepStrictEqual(rows.map((row) => [row.provider, row.attempts, row.completionTokens, row.costNanoUsd]), [
+        ["openai", 1, billed.completionTokens, error.usage?.costNanoUsd]
+      ])
+    }).pipe(Effect.provide(services(100))))
+
   it.live("a retryable AiError is retried on the LanguageModel step, a 401 is not", () =>
     Effect.gen(function*() {
       const server = yield* MockProviderServer.MockProviderServer

@@ -19,6 +19,7 @@
  * | {@link quotaExhausted} | `quotaExhausted` |
  * | {@link contextLengthExceeded} | `contextLengthExceeded` |
  * | {@link contentFilter} | `contentFilter` |
+ * | {@link contentFilterAfter} | `contentFilter;after=3` (text events) |
  * | {@link resourceStop} | `resourceStop` |
  * | {@link latency} | `latency=250` (ms) |
  * | {@link noResponse} | `noResponse` |
@@ -101,6 +102,8 @@ export interface ContextLengthExceeded {
 /** @since 0.1.0 */
 export interface ContentFilter {
   readonly _tag: "ContentFilter"
+  /** Text events sent before the filter stops the answer. Default: none, no text at all. */
+  readonly after?: number | undefined
 }
 /** @since 0.1.0 */
 export interface ResourceStop {
@@ -251,6 +254,17 @@ export const contextLengthExceeded: MockFault = { _tag: "ContextLengthExceeded" 
  * @since 0.1.0
  */
 export const contentFilter: MockFault = { _tag: "ContentFilter" }
+
+/**
+ * HTTP 200, the first `tokens` text events of the answer (one per word), then
+ * the provider's safety block as in {@link contentFilter}: a filter that
+ * stops an answer already under way. The usage reported, and billed, is the
+ * prompt and the text sent. A non-streaming reply carries that text with the
+ * same finish.
+ *
+ * @since 0.1.0
+ */
+export const contentFilterAfter = (tokens: number): MockFault => ({ _tag: "ContentFilter", after: tokens })
 
 /**
  * HTTP 200 and the answer, ended by DeepSeek's stop for a server out of
@@ -477,7 +491,10 @@ const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonl
   },
   quotaExhausted: { options: [], parse: noValue(quotaExhausted) },
   contextLengthExceeded: { options: [], parse: noValue(contextLengthExceeded) },
-  contentFilter: { options: [], parse: noValue(contentFilter) },
+  contentFilter: {
+    options: ["after"],
+    parse: withAfter((after) => after === undefined ? contentFilter : contentFilterAfter(after))
+  },
   resourceStop: { options: [], parse: noValue(resourceStop) },
   latency: { options: [], parse: withMillis(latency) },
   noResponse: { options: [], parse: noValue(noResponse) },

@@ -11,6 +11,7 @@ describe("MockFault.parse", () => {
     ["quotaExhausted", MockFault.quotaExhausted],
     ["contextLengthExceeded", MockFault.contextLengthExceeded],
     ["contentFilter", MockFault.contentFilter],
+    ["contentFilter;after=3", MockFault.contentFilterAfter(3)],
     ["resourceStop", MockFault.resourceStop],
     ["latency=250", MockFault.latency(250)],
     ["noResponse", MockFault.noResponse],
@@ -37,7 +38,7 @@ describe("MockFault.parse", () => {
   ]
 
   it("reads every fault of the catalogue", () => {
-    assert.strictEqual(cases.length - 8, MockFault.names.length)
+    assert.strictEqual(cases.length - 9, MockFault.names.length)
     for (const [text, fault] of cases) {
       const result = MockFault.parse(text)
       assert.isTrue(Result.isSuccess(result), text)
@@ -55,6 +56,8 @@ describe("MockFault.parse", () => {
     ["status=503;retry=2", "unknown option \"retry\" for status; accepted options: retryAfter, message"],
     ["cutStream;x=1", "accepted options: after"],
     ["cutStream;after=x", "after needs a whole number of text events"],
+    ["contentFilter;after=x", "after needs a whole number of text events"],
+    ["contentFilter=1", "contentFilter takes no value"],
     ["stallMidStream=forever;after=soon", "after needs a whole number of text events or end"],
     ["content", "content needs the reply text"],
     ["content=a;b", "unknown option \"b\" for content"],

@@ -165,6 +165,21 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
           assert.include(streamed.text, expected[provider])
         }))
 
+      it.effect(`${provider} contentFilterAfter sends the answer's first words, then the block finish`, () =>
+        Effect.gen(function*() {
+          const server = yield* fresh
+          const res = yield* askWith(server, provider, MockFault.contentFilterAfter(2))
+          assert.strictEqual(res.status, 200)
+          assert.strictEqual(filtered[provider](JSON.parse(res.text)), expected[provider])
+          assert.strictEqual(replyText(provider, false, res.text), "Mock answer")
+          const streamed = yield* askWith(server, provider, MockFault.contentFilterAfter(2), { stream: true })
+          assert.strictEqual(replyText(provider, true, streamed.text), "Mock answer")
+          assert.include(streamed.text, expected[provider])
+          // billed the prompt and the three tokens of the text sent, each time
+          const stats = yield* statsWhen(server, provider, (stats) => stats.completed === 2)
+          assert.strictEqual(stats.completionTokens, 2 * Math.ceil("Mock answer".length / 4))
+        }))
+
       it.effect(`${provider} content replies exactly the given text`, () =>
         Effect.gen(function*() {
           const server = yield* fresh

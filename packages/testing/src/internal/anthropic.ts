@@ -8,6 +8,7 @@
  * @internal
  */
 import type { Conversation, Message, Reply, Usage } from "./conversation.ts"
+import { blockedOutright } from "./conversation.ts"
 import type { ToolRequest } from "./tools.ts"
 import type { ErrorResponse, RequestHeaders, WireError, WireFormat, WriteOptions } from "./wire.ts"
 import { asArray, asCount, asRecord, header, textOf } from "./wire.ts"
@@ -112,7 +113,7 @@ const message = (options: WriteOptions, content: ReadonlyArray<unknown>, stop: s
 const inputOf = (args: string): unknown => JSON.parse(args)
 
 const textBlocks = (reply: Reply) =>
-  reply.finish === "content_filter"
+  blockedOutright(reply)
     ? []
     : reply.toolCalls === undefined
     ? [{ type: "text", text: reply.text }]
@@ -135,7 +136,7 @@ const event = (type: string, data: Readonly<Record<string, unknown>>) => frame(t
 
 const events = (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
   const usage = options.usage
-  const blocks = reply.finish === "content_filter" ? [] : reply.toolCalls !== undefined ? toolEvents(reply) : [
+  const blocks = blockedOutright(reply) ? [] : reply.toolCalls !== undefined ? toolEvents(reply) : [
     event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
     ...reply.deltas.map((text) => event("content_block_delta", { index: 0, delta: { type: "text_delta", text } })),
     event("content_block_stop", { index: 0 })
@@ -221,7 +222,7 @@ const error = (e: WireError): ErrorResponse => {
 /** `message_start` reports the input and one output token; `message_delta` the whole usage (a tool call is four block events). */
 const usageByFrame = (reply: Reply, options: WriteOptions): ReadonlyArray<Usage | undefined> => {
   const started: Usage = { ...reply.usage, completionTokens: 1, reasoningTokens: 0 }
-  const blocks = reply.finish === "content_filter"
+  const blocks = blockedOutright(reply)
     ? 0
     : reply.toolCalls !== undefined
     ? 4 * reply.toolCalls.length

@@ -67,6 +67,9 @@ export interface Reply {
   readonly deltas: ReadonlyArray<string>
 }
 
+/** A safety block before any text: the wires send no text block at all. @internal */
+export const blockedOutright = (reply: Reply): boolean => reply.finish === "content_filter" && reply.text === ""
+
 /** Tokens in a text, as the mock counts them. @internal */
 export const countTokens = (text: string): number => Math.ceil(text.length / 4)
 
@@ -116,17 +119,18 @@ export const makeReply = (
   settings: UsageSettings,
   options: {
     readonly content?: string | undefined
-    readonly contentFilter?: boolean | undefined
+    /** The content filter stops the answer after this many of its deltas (`0`: before any text). */
+    readonly contentFilter?: number | undefined
     readonly resourceStop?: boolean | undefined
   }
 ): Reply => {
-  const call = options.content === undefined && options.contentFilter !== true
+  const filtered = options.contentFilter !== undefined
+  const call = options.content === undefined && !filtered
     ? nextCall(conversation.tools, conversation.messages.flatMap((m) => m.toolCalls ?? []))
     : undefined
   if (call !== undefined) return toolCallReply(conversation, settings, call)
-  const full = options.contentFilter === true
-    ? ""
-    : options.content ?? continuation(answerOf(conversation), prefillOf(conversation))
+  const answer = options.content ?? continuation(answerOf(conversation), prefillOf(conversation))
+  const full = filtered ? splitDeltas(answer).slice(0, options.contentFilter).join("") : answer
   const limit = conversation.maxTokens
   const truncated = limit !== undefined && countTokens(full) > limit
   const text = truncated ? full.slice(0, limit * 4) : full
@@ -134,7 +138,7 @@ export const makeReply = (
   const reasoningTokens = settings.reasoningTokens
   return {
     text,
-    finish: options.contentFilter === true
+    finish: filtered
       ? "content_filter"
       : options.resourceStop === true
       ? "resource"

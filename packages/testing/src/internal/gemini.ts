@@ -11,7 +11,7 @@
  * @internal
  */
 import type { Conversation, Message, Reply, Usage } from "./conversation.ts"
-import { countTokens } from "./conversation.ts"
+import { blockedOutright, countTokens } from "./conversation.ts"
 import type { MockToolCall, ToolRequest } from "./tools.ts"
 import type { ErrorResponse, Route, WireError, WireFormat, WriteOptions } from "./wire.ts"
 import { asArray, asCount, asRecord, header, retryDelaySeconds, textOf } from "./wire.ts"
@@ -156,7 +156,7 @@ const visibleTokens = (usage: Usage) => usage.completionTokens - usage.reasoning
 const body = (reply: Reply, options: WriteOptions) =>
   response(
     options,
-    reply.finish === "content_filter" ? undefined : reply.text,
+    blockedOutright(reply) ? undefined : reply.text,
     reply.finish,
     usageMetadata(reply.usage, visibleTokens(reply.usage)),
     reply.toolCalls
@@ -182,7 +182,7 @@ const events = (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
     const finish = last && options.terminator ? reply.finish : undefined
     const candidates = last ? visibleTokens(reply.usage) : countTokens(sent)
     const usage = usageMetadata(last ? reply.usage : { ...reply.usage, reasoningTokens: 0 }, candidates)
-    const text = reply.finish === "content_filter" ? undefined : delta
+    const text = blockedOutright(reply) ? undefined : delta
     return frame("", JSON.stringify(response(options, text, finish, usage)))
   })
 }

@@ -294,7 +294,8 @@ const replyWith = (
   exchange: Exchange,
   options: {
     readonly content?: string
-    readonly contentFilter?: boolean
+    /** Text events sent before the content filter stops the answer (`0`: none). */
+    readonly contentFilter?: number
     readonly resourceStop?: boolean
     readonly usage?: boolean
     readonly terminator?: boolean
@@ -398,7 +399,7 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
       return
     }
     case "ContentFilter":
-      return replyWith(exchange, { contentFilter: true })
+      return replyWith(exchange, { contentFilter: fault.after ?? 0 })
     case "ResourceStop":
       return replyWith(exchange, { resourceStop: true })
     case "Latency":
