@@ -107,7 +107,14 @@ const streamed = (manager: LlmManager.Service, input: LlmManager.Input, echo: bo
             if (echo) process.stdout.write(part.text)
             return
           case "Finish":
-            finish = { content: "", provider: part.provider, model: part.model, attempts: 1, usage: part.usage }
+            finish = {
+              content: "",
+              provider: part.provider,
+              model: part.model,
+              // the manager's `Finish` lists every attempt
+              attempts: part.attempts?.length ?? 1,
+              usage: part.usage
+            }
             return
           // the CLI sends no tools and asks for no restart: neither part comes
           case "ToolCallDelta":

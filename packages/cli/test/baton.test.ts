@@ -126,6 +126,18 @@ describe("baton", () => {
     assert.deepStrictEqual(rows.map((r) => [r.subjectId, r.requests]), [["cli-t", 1]])
   })
 
+  it("generate --stream counts the attempts as generate does", async () => {
+    const counts: Array<string | undefined> = []
+    for (const flags of [[], ["--stream"]]) {
+      // a model name the bundled mock server answers with 503: retried, then the fallback answers
+      const ran = await run(["generate", "hi", "--model", "deepseek-flash@status=503", ...flags])
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      counts.push(/^gemini\/\S+ · (\d+) attempt\(s\)/m.exec(ran.stderr)?.[1])
+    }
+    assert.isAbove(Number(counts[0]), 1)
+    assert.deepStrictEqual(counts[1], counts[0])
+  })
+
   it("generate --model sets the model of LLM_CHAIN's first step", async () => {
     const env = {
       DEEPSEEK_API_KEY: "sk-test",

@@ -114,8 +114,8 @@ export interface Source {
  * `model` are those of the attempt that finished the answer; from
  * `LlmManager.stream`, `sources` lists every provider and model whose text
  * the caller received (in order; more than one after a rescue), `rescued`
- * says whether the answer survived a broken attempt, and `usage` is the sum
- * of every billed attempt of the request.
+ * says whether the answer survived a broken attempt, `usage` is the sum
+ * of every billed attempt of the request and `attempts` lists them all.
  *
  * @since 0.1.0
  */
@@ -129,6 +129,8 @@ export interface Finish {
   readonly rescued?: boolean | undefined
   /** The tools the model called, assembled from the stream's tool-call deltas. */
   readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
+  /** From `LlmManager.stream`: every attempt of the request, in the order they started (as a result's `attempts`). */
+  readonly attempts?: ReadonlyArray<Attempt> | undefined
 }
 
 /**

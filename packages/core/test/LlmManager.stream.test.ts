@@ -36,6 +36,17 @@ describe("LlmManager streams", () => {
       assert.strictEqual(finishOf(parts)[0]?.provider, "anthropic")
     }).pipe(Effect.provide(Bench)))
 
+  it.live("its Finish lists every attempt of the request, as a generate result does", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"] })
+      yield* inject("openai", MockFault.status(503))
+      const finish = finishOf(yield* collect(llm.stream(prompt)))[0]
+      assert.deepStrictEqual(finish?.attempts?.map((a) => [a.provider, a.outcome, a.error?._tag]), [
+        ["openai", "error", "ProviderUnavailable"],
+        ["anthropic", "success", undefined]
+      ])
+    }).pipe(Effect.provide(Bench)))
+
   it.live("falls back when the primary breaks after an event without text", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai", "anthropic"] })

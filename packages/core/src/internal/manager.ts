@@ -1114,7 +1114,8 @@ const interruption = (run: Run, errors: ReadonlyArray<Failure>): StreamInterrupt
  * after it, the answer is rescued by the request's rescue mode, within the
  * same retry and fallback rules and the request deadline, or the stream
  * fails with `StreamInterrupted`. The `Finish` names every source of the
- * text, whether a rescue happened, and the usage of every billed attempt.
+ * text, whether a rescue happened, the usage of every billed attempt and
+ * every attempt.
  */
 export const stream = (
   engine: Engine,
@@ -1131,7 +1132,8 @@ export const stream = (
         ...finish,
         usage: run.billed ?? finish.usage,
         sources: run.sources,
-        rescued: run.rescued
+        rescued: run.rescued,
+        attempts: attemptsOf(run)
       }])
     )
   )
