@@ -43,6 +43,29 @@ describe("strictSchema", () => {
     assert.isUndefined(StrictSchema.toStrict({ anyOf: [{ type: "object" }, { type: "string" }] }))
   })
 
+  it("has no strict form for a schema with an open object anywhere", () => {
+    const withField = (field: unknown) => ({
+      type: "object",
+      properties: { field },
+      required: ["field"],
+      additionalProperties: false
+    })
+    const open = [
+      withField({ type: "object", additionalProperties: { type: "number" } }),
+      withField({ type: "object", additionalProperties: true }),
+      withField({ type: "object" }),
+      withField({ type: "object", patternProperties: { "^a": { type: "number" } }, additionalProperties: false }),
+      withField({ type: "object", properties: {}, unevaluatedProperties: {} }),
+      withField({ type: "array", items: { type: "object", additionalProperties: {} } }),
+      withField({ anyOf: [{ type: "object", additionalProperties: { type: "string" } }, { type: "null" }] }),
+      withField({ type: "object", properties: { a: {} }, allOf: [{ type: "object", properties: { b: {} } }] }),
+      { ...withField({ $ref: "#/$defs/Scores" }), $defs: { Scores: { type: "object", additionalProperties: {} } } },
+      { type: "object", properties: {}, additionalProperties: { type: "number" } }
+    ]
+    for (const schema of open) assert.isUndefined(StrictSchema.toStrict(schema), JSON.stringify(schema))
+    assert.isDefined(StrictSchema.toStrict(withField({ type: "object", properties: {}, additionalProperties: false })))
+  })
+
   it("drops nulls of optional properties, through arrays and $refs, keeping nullable ones", () => {
     const answer = { title: "t", note: null, tags: [{ label: "x", weight: null }], kind: "a" }
     assert.deepStrictEqual(StrictSchema.dropOptionalNulls(answer, schema), {
@@ -55,5 +78,48 @@ describe("strictSchema", () => {
       title: "t",
       kind: "b"
     })
+  })
+
+  it("drops nulls of optional properties inside anyOf and oneOf, in the branch the answer follows", () => {
+    const nested = {
+      type: "object",
+      properties: {
+        a: { anyOf: [{ type: "object", properties: { b: { type: "string" } } }, { type: "null" }] },
+        shapes: {
+          type: "array",
+          items: {
+            oneOf: [
+              { $ref: "#/$defs/Circle" },
+              {
+                type: "object",
+                properties: {
+                  kind: { const: "square" },
+                  side: { type: "number" },
+                  label: { type: ["string", "null"] }
+                },
+                required: ["kind"]
+              }
+            ]
+          }
+        }
+      },
+      required: ["a", "shapes"],
+      $defs: {
+        Circle: {
+          type: "object",
+          properties: { kind: { const: "circle" }, radius: { type: "number" }, label: { type: "string" } },
+          required: ["kind"]
+        }
+      }
+    }
+    const answer = {
+      a: { b: null },
+      shapes: [{ kind: "circle", radius: null, label: null }, { kind: "square", side: null, label: null }]
+    }
+    assert.deepStrictEqual(StrictSchema.dropOptionalNulls(answer, nested), {
+      a: {},
+      shapes: [{ kind: "circle" }, { kind: "square", label: null }]
+    })
+    assert.deepStrictEqual(StrictSchema.dropOptionalNulls({ a: null, shapes: [] }, nested), { a: null, shapes: [] })
   })
 })

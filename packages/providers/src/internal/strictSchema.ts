@@ -10,12 +10,18 @@
  * - `oneOf` becomes `anyOf`; keywords outside the subset are dropped (Baton
  *   still checks every answer against the caller's full schema, so a dropped
  *   constraint is enforced after the reply instead of during generation);
- * - a root that is not an object cannot be strict: `toStrict` returns
- *   `undefined` and the caller sends the schema with `strict: false`.
+ * - a root that is not an object cannot be strict, and neither can a schema
+ *   with an open object anywhere (`additionalProperties` other than `false`,
+ *   `patternProperties`, `unevaluatedProperties`, an object merged through
+ *   `allOf`, or an object with neither `properties` nor
+ *   `additionalProperties: false`, such as a record): closing it would leave
+ *   the model only `{}` to answer. `toStrict` returns `undefined` and the
+ *   caller sends the schema unchanged with `strict: false`.
  *
  * `dropOptionalNulls` undoes the nullable rewrite on an answer: a `null` in a
  * property that was optional (and did not allow null) is removed, so the
- * caller's decoder sees an absent key, as its schema expects.
+ * caller's decoder sees an absent key, as its schema expects. Inside an
+ * `anyOf` or `oneOf` it follows the branch that fits the value.
  */
 import type { JsonSchema } from "@baton/core/StructuredOutput"
 import * as JsonGuards from "./json.ts"
@@ -55,7 +61,8 @@ const allowsNull = (schema: unknown): boolean =>
   isRecord(schema) && (
     schema.type === "null" ||
     (Array.isArray(schema.type) && schema.type.includes("null")) ||
-    (Array.isArray(schema.anyOf) && schema.anyOf.some(allowsNull))
+    (Array.isArray(schema.anyOf) && schema.anyOf.some(allowsNull)) ||
+    (Array.isArray(schema.oneOf) && schema.oneOf.some(allowsNull))
   )
 
 const requiredOf = (schema: Json): ReadonlyArray<string> =>
@@ -92,8 +99,40 @@ const rewrite = (schema: unknown): unknown => {
 const rewriteDefinitions = (definitions: Json): Json =>
   Object.fromEntries(Object.entries(definitions).map(([key, value]) => [key, rewrite(value)]))
 
-/** The strict form of a schema, or `undefined` when its root is not an object. */
+const isSet = (keyword: unknown): boolean => keyword !== undefined && keyword !== false
+
+/** Whether an object admits keys beyond its `properties`, which strict mode cannot say. */
+const isOpen = (schema: Json): boolean =>
+  isSet(schema.additionalProperties) ||
+  isSet(schema.unevaluatedProperties) ||
+  schema.patternProperties !== undefined ||
+  (isObjectSchema(schema) && schema.properties === undefined && schema.additionalProperties !== false)
+
+/** Whether `allOf` merges an object, whose properties strict mode would lose with the `allOf`. */
+const mergesObject = (schema: Json): boolean =>
+  listOf(schema.allOf).some((entry) => isRecord(entry) && isObjectSchema(entry))
+
+const listOf = (keyword: unknown): ReadonlyArray<unknown> => Array.isArray(keyword) ? keyword : []
+
+const valuesOf = (keyword: unknown): ReadonlyArray<unknown> => isRecord(keyword) ? Object.values(keyword) : []
+
+const subschemas = (schema: Json): ReadonlyArray<unknown> => [
+  ...valuesOf(schema.properties),
+  ...valuesOf(schema.$defs),
+  ...listOf(schema.anyOf),
+  ...listOf(schema.oneOf),
+  ...listOf(schema.allOf),
+  ...listOf(schema.prefixItems),
+  schema.items
+]
+
+/** Whether the schema, or any schema inside it, cannot be made strict without losing answers. */
+const inexpressible = (schema: unknown): boolean =>
+  isRecord(schema) && (isOpen(schema) || mergesObject(schema) || subschemas(schema).some(inexpressible))
+
+/** The strict form of a schema, or `undefined` when its root is not an object or it has an open object. */
 export const toStrict = (schema: JsonSchema): JsonSchema | undefined => {
+  if (inexpressible(schema)) return undefined
   const root = rewrite(schema)
   return isRecord(root) && root.type === "object" && root.anyOf === undefined ? root : undefined
 }
@@ -104,9 +143,41 @@ const resolve = (schema: unknown, definitions: Json): unknown => {
   return name === undefined ? schema : definitions[name]
 }
 
+const hasType = (schema: Json, type: string): boolean =>
+  schema.type === type || (Array.isArray(schema.type) && schema.type.includes(type))
+
+/** Whether every key of an object answer is a property of the schema, with its `const` or `enum` if any. */
+const fitsObject = (value: Json, schema: Json): boolean => {
+  if (!isObjectSchema(schema)) return false
+  const properties = isRecord(schema.properties) ? schema.properties : {}
+  return Object.entries(value).every(([key, item]) => {
+    const property = properties[key]
+    if (property === undefined) return isSet(schema.additionalProperties)
+    if (!isRecord(property)) return property !== false
+    if ("const" in property) return property.const === item
+    return !Array.isArray(property.enum) || property.enum.includes(item)
+  })
+}
+
+/** Whether an answer has the shape of a branch of `anyOf` or `oneOf`. */
+const fits = (value: unknown, schema: unknown): boolean => {
+  if (!isRecord(schema)) return false
+  if (value === null) return allowsNull(schema)
+  if (Array.isArray(value)) return hasType(schema, "array") || schema.items !== undefined
+  return isRecord(value) && fitsObject(value, schema)
+}
+
+/** The branch of `anyOf` or `oneOf` an answer follows, or `undefined` when there is none. */
+const branchOf = (value: unknown, schema: Json, definitions: Json): unknown => {
+  const branches = Array.isArray(schema.anyOf) ? listOf(schema.anyOf) : listOf(schema.oneOf)
+  return branches.find((branch) => fits(value, resolve(branch, definitions)))
+}
+
 const strip = (value: unknown, schema: unknown, definitions: Json): unknown => {
   const resolved = resolve(schema, definitions)
-  if (!isRecord(resolved)) return value
+  if (!isRecord(resolved) || value === null || typeof value !== "object") return value
+  const branch = branchOf(value, resolved, definitions)
+  if (branch !== undefined) return strip(value, branch, definitions)
   if (Array.isArray(value)) return value.map((item) => strip(item, resolved.items, definitions))
   if (!isRecord(value) || !isRecord(resolved.properties)) return value
   const properties = resolved.properties

@@ -1,0 +1,59 @@
+/**
+ * OpenAI's strict structured-output rewrite, end to end: `generateStructured`
+ * through `LlmManager` over `OpenAi.layer`, pointed at the mock server, with
+ * the answer's text chosen and the request body read back.
+ */
+import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+import * as LlmManager from "@baton/core/LlmManager"
+import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted, Schema } from "effect"
+import { Bench } from "../../core/test/utils/chain.ts"
+import * as OpenAi from "../src/OpenAi.ts"
+
+const apiKey = Redacted.make("sk-test-key")
+
+const openAi = Effect.gen(function*() {
+  const mock = yield* MockProviderServer.MockProviderServer
+  const llm = yield* LlmManager.make({
+    providers: [OpenAi.layer({ apiKey, baseUrl: mock.baseUrl("openai") })],
+    policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 1 }),
+    circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 }
+  })
+  return { mock, llm }
+})
+
+/** The `response_format.json_schema` of the last request sent to OpenAI. */
+const sentFormat = (mock: MockProviderServer.MockProviderServer["Service"]) =>
+  Effect.map(mock.received("openai"), (requests) => {
+    const body = requests.at(-1)?.body as { response_format?: { json_schema?: unknown } } | undefined
+    return body?.response_format?.json_schema as { strict: boolean; schema: { properties: Record<string, unknown> } }
+  })
+
+describe("OpenAI strict structured output", () => {
+  it.live("an open record is sent non-strict, with its additionalProperties, and its data is kept", () =>
+    Effect.gen(function*() {
+      const { llm, mock } = yield* openAi
+      yield* mock.inject("openai", MockFault.content(`{"scores":{"x":1}}`))
+      const Scores = Schema.Struct({ scores: Schema.Record(Schema.String, Schema.Finite) })
+      const result = yield* llm.generateStructured({ prompt: "Score it." }, Scores)
+      const format = yield* sentFormat(mock)
+      assert.isFalse(format.strict)
+      const scores = format.schema.properties.scores as { additionalProperties?: unknown }
+      assert.deepStrictEqual(scores.additionalProperties, { type: "number" })
+      assert.deepStrictEqual(result.value, { scores: { x: 1 } })
+      assert.deepStrictEqual(result.attempts.map((a) => [a.provider, a.error?._tag]), [["openai", undefined]])
+    }).pipe(Effect.provide(Bench), Effect.scoped))
+
+  it.live("a null for an optional field inside a nullable object is dropped", () =>
+    Effect.gen(function*() {
+      const { llm, mock } = yield* openAi
+      yield* mock.inject("openai", MockFault.content(`{"a":{"b":null}}`), { times: 2 })
+      const Nested = Schema.Struct({ a: Schema.NullOr(Schema.Struct({ b: Schema.optionalKey(Schema.String) })) })
+      const result = yield* llm.generateStructured({ prompt: "Nest it." }, Nested)
+      assert.isTrue((yield* sentFormat(mock)).strict)
+      assert.deepStrictEqual(result.attempts.map((a) => [a.provider, a.error?._tag]), [["openai", undefined]])
+      assert.deepStrictEqual(result.value, { a: {} })
+    }).pipe(Effect.provide(Bench), Effect.scoped))
+})
