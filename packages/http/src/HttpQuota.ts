@@ -92,6 +92,12 @@ const currentHeaders = (subjectId: SubjectId) =>
  * handler, renders a Baton error as Problem Details, and puts the subject's
  * `RateLimit-*` headers on the response.
  *
+ * The headers are read after `handle` returns its response, so they count
+ * the call it made. A response that holds a running call (`HttpSse.response`)
+ * ties it to the request's `Scope`: a request that ends before its body is
+ * sent (the client goes away while the headers are read) cancels the call
+ * and refunds its quota.
+ *
  * @since 0.1.0
  * @category combinators
  */

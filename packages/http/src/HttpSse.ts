@@ -19,6 +19,17 @@
  * any text (a spent quota, every provider down) is an ordinary error response
  * with its status (429, 503, ...) rather than a 200 carrying an error event.
  *
+ * **Lifetime.** The started stream (the manager's call, its provider
+ * connection and the subject's quota reservation) lives in a child of the
+ * caller's `Scope`: it ends when the body ends, or when that scope closes,
+ * whichever comes first. In an `effect/http` handler that scope is the
+ * request's, which the server keeps open while it sends the body and closes
+ * when the request ends, so a response that is never sent (the client went
+ * away while the handler still ran, a later step failed, the response was
+ * replaced) cancels its call: the quota is refunded and the attempt is
+ * logged and billed as `cancelled` at once. Do not wrap `response` in
+ * `Effect.scoped`: that cancels the stream before the body is sent.
+ *
  * @since 0.1.0
  */
 import type { StreamPart } from "@baton/core/GenerationResult"
@@ -61,16 +72,22 @@ const errorEvent = (error: StreamError, options: HttpProblem.Options) =>
  * Starts `parts` and answers with an SSE response once its first part is
  * there; fails with the stream's error when it fails before any part.
  *
+ * The stream runs in a child of the caller's `Scope` (the request's, in an
+ * `effect/http` handler): it is stopped when the body ends or when that scope
+ * closes, so a response dropped before its body ends cannot keep the call,
+ * its connection or its quota.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const response = (
   parts: Stream.Stream<StreamPart, StreamError>,
   options: HttpProblem.Options = {}
-): Effect.Effect<HttpServerResponse.HttpServerResponse, StreamError> =>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, StreamError, Scope.Scope> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
-      const scope = yield* Scope.make()
+      // closed by the body when it ends, else with the caller's scope (closing it twice does nothing)
+      const scope = yield* Scope.fork(yield* Effect.scope)
       const pull = yield* Scope.provide(Stream.toPull(parts), scope)
       const first = yield* restore(Pull.catchDone(pull, () => Effect.succeed<ReadonlyArray<StreamPart>>([]))).pipe(
         Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))

@@ -45,5 +45,5 @@ describe("HttpSse", () => {
         name: "get_weather",
         arguments: calls.map((call) => call.argumentsDelta).join("")
       }])
-    }).pipe(Effect.provide(Manager)))
+    }).pipe(Effect.scoped, Effect.provide(Manager)))
 })
