@@ -5,7 +5,8 @@
  * What differs from OpenAI:
  *
  * - `max_tokens`, and usage with cache hits in `prompt_cache_hit_tokens`
- *   (`prompt_tokens` already includes them) and reasoning tokens in
+ *   (`prompt_tokens` already includes them; without it, as from a proxy,
+ *   OpenAI's `prompt_tokens_details.cached_tokens`) and reasoning tokens in
  *   `completion_tokens_details.reasoning_tokens` (part of
  *   `completion_tokens`).
  * - Structured output has no JSON Schema mode: Baton sends `response_format:
@@ -53,13 +54,17 @@ import * as Provider from "./internal/provider.ts"
 export type Options = Provider.Options
 
 /**
- * DeepSeek's usage fields.
+ * DeepSeek's usage fields: cache hits from `prompt_cache_hit_tokens`, else
+ * from OpenAI's `prompt_tokens_details.cached_tokens` (DeepSeek models served
+ * through an OpenAI-shaped proxy).
  *
  * @since 0.1.0
  */
 export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
   const counts = OpenAiChat.openAiUsage(usage)
-  return counts === undefined ? undefined : { ...counts, cachedPromptTokens: Json.count(usage.prompt_cache_hit_tokens) }
+  return counts === undefined
+    ? undefined
+    : { ...counts, cachedPromptTokens: Json.count(usage.prompt_cache_hit_tokens) ?? counts.cachedPromptTokens }
 }
 
 /**

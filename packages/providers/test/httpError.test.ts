@@ -166,4 +166,13 @@ describe("httpError", () => {
     const unknown = HttpError.fromStreamError(context, { error: { message: "?" } }, now)
     assert.strictEqual(unknown._tag, "ProviderUnavailable")
   })
+
+  it("a billing_error event is ProviderQuotaExhausted, like Anthropic's HTTP 402", () => {
+    const body = { type: "error", error: { type: "billing_error", message: "Billing issue on this account" } }
+    const overHttp = map(402, body)
+    const inStream = HttpError.fromStreamError(context, body, now)
+    assert.strictEqual(overHttp._tag, "ProviderQuotaExhausted")
+    assert.strictEqual(inStream._tag, "ProviderQuotaExhausted")
+    if (inStream._tag === "ProviderQuotaExhausted") assert.strictEqual(inStream.status, 402)
+  })
 })

@@ -7,10 +7,12 @@
  * `LlmProvider.Implementation` that does the rest, identically for all:
  *
  * - one POST per call (`transport.ts`: straight to the undici dispatcher of a
- *   `ProviderHttpClient`, else through the `HttpClient` given); the key is
- *   revealed only inside `codec.headers`, which puts it in a header; no client
- *   span, no trace headers (the manager owns tracing, and a span per request
- *   is measurable overhead); the exchange is reported to the current
+ *   `ProviderHttpClient`, else through the `HttpClient` given) to the base
+ *   URL's path, then the codec's path, then the base URL's query if it has
+ *   one (`?api-version=...`); the key is revealed only inside
+ *   `codec.headers`, which puts it in a header; no client span, no trace
+ *   headers (the manager owns tracing, and a span per request is measurable
+ *   overhead); the exchange is reported to the current
  *   `LlmProvider.HttpObserver`;
  * - time: under a `LlmProvider.Supervisor` (every `LlmManager` attempt) the
  *   adapter runs no timer at all; the manager's watchdog owns the first-byte,
@@ -139,6 +141,13 @@ const utf8 = new TextDecoder()
 const isOk = (status: number): boolean => status >= 200 && status < 300
 
 /**
+ * A path with the base URL's query (`?api-version=...`, Azure-style) after
+ * it, joined to the path's own query (Gemini's `?alt=sse`) when it has one.
+ */
+const withQuery = (path: string, search: string): string =>
+  search.length === 0 ? path : `${path}${path.includes("?") ? "&" : "?"}${search.slice(1)}`
+
+/**
  * The implementation of a provider from its codec and settings.
  */
 export const make = Effect.fnUntraced(function*(settings: Settings) {
@@ -146,7 +155,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   const pricing = yield* Pricing.Pricing
   const { apiKey, capabilities, codec, name } = settings
   const base = new URL(settings.baseUrl)
-  const prefix = (base.pathname + base.search).replace(/\/+$/, "")
+  const prefix = base.pathname.replace(/\/+$/, "")
 
   const contextOf = (model: ModelId): HttpError.ErrorContext => ({ provider: name, model, apiKey })
   const malformed = (model: ModelId, message: string, status?: number) =>
@@ -170,7 +179,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     Effect.mapError(
       LlmProvider.observeHttp(post(
         base.origin,
-        prefix + codec.path(call),
+        withQuery(prefix + codec.path(call), base.search),
         codec.headers(apiKey === undefined ? undefined : Redacted.value(apiKey)),
         JSON.stringify(codec.body(call))
       )),

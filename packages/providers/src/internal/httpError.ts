@@ -12,7 +12,7 @@
  * | what | error |
  * | --- | --- |
  * | 429, or a stream error of type `rate_limit*` | `ProviderRateLimited` (`retryAfter` from `retry-after-ms`, `Retry-After` seconds or date, Gemini `RetryInfo.retryDelay`) |
- * | 402, 4xx `insufficient_quota` / `billing_error` / "credit balance is too low" (Anthropic's 400), a Gemini `QuotaFailure` on a per-day quota | `ProviderQuotaExhausted` |
+ * | 402, 4xx `insufficient_quota` / `billing_error` / "credit balance is too low" (Anthropic's 400), a Gemini `QuotaFailure` on a per-day quota, a stream error of type `billing_error` | `ProviderQuotaExhausted` |
  * | 401, 403 | `ProviderAuthenticationFailed` |
  * | 4xx `content_policy_violation` / `content_filter` (OpenAI, Azure), a message about the content (filtering) policy or safety system (Anthropic, Gemini) | `ContentFiltered` (stage `prompt`) |
  * | 400, 404, 413, 422 and other 4xx | `InvalidRequest` (with the provider's `param` and `code`), or `ContextLengthExceeded` when the code or message says the prompt is too long |
@@ -151,6 +151,8 @@ const statusOfType = (type: string | undefined, code: string | undefined): numbe
   if (/overloaded/i.test(type)) return 529
   if (/rate.?limit|resource_exhausted/i.test(type)) return 429
   if (/insufficient_quota/i.test(type)) return 429
+  // Anthropic sends `billing_error` with HTTP 402
+  if (/billing/i.test(type)) return 402
   if (/auth|permission/i.test(type)) return 401
   if (/invalid|not_found|argument/i.test(type)) return 400
   return 500

@@ -17,8 +17,10 @@
  * - `usage`: how the server's `usage` object maps to token counts (DeepSeek
  *   reports cache hits as `prompt_cache_hit_tokens`).
  * - `requireDone`: a stream is complete only at `data: [DONE]` (OpenAI,
- *   DeepSeek); otherwise a chunk with a `finish_reason` is enough (compatible
- *   servers that omit the terminator).
+ *   DeepSeek); otherwise a chunk with a `finish_reason` is enough too
+ *   (compatible servers that omit the terminator). Either way `[DONE]` ends
+ *   the stream, with finish reason `other` when no chunk gave one (as a plain
+ *   reply without `finish_reason`).
  *
  * Streams ask for usage with `stream_options.include_usage`; it arrives in a
  * last chunk with empty `choices`. A refusal (`message.refusal`) counts as a
@@ -247,7 +249,8 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
       if (typeof delta.refusal === "string" && delta.refusal.length > 0) finish = "content_filter"
       return typeof delta.content === "string" ? delta.content : ""
     },
-    finishReason: () => dialect.requireDone ? (done ? finish ?? "other" : undefined) : finish,
+    // `[DONE]` ends any stream; without a `finish_reason` the reason is `other`, as in a plain reply
+    finishReason: () => done ? finish ?? "other" : dialect.requireDone ? undefined : finish,
     counts: () => counts,
     tools
   }
