@@ -140,7 +140,9 @@ export class RateLimitExceeded extends stackless(
 }
 
 /**
- * One request asked for more questions than `AI_MAX_QUESTIONS_PER_REQUEST`.
+ * One request asked for more questions than it may: more than
+ * `AI_MAX_QUESTIONS_PER_REQUEST`, or more than the subject's whole daily
+ * limit (which no day could hold). `max` is the most it may ask for.
  *
  * @since 0.1.0
  */

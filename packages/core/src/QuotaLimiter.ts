@@ -9,6 +9,11 @@
  *   (`AI_MAX_QUESTIONS_PER_REQUEST`): `checkRequestSize` fails with
  *   `TooManyQuestions` and is meant to run before any reservation. The
  *   `LlmManager` runs it on every request's `metadata.units`.
+ * - Nor for more units than the subject's whole daily limit (an override may set
+ *   it below the per-request maximum): such a request could not be served on
+ *   any day, so `reserve` and `withQuota` fail with `TooManyQuestions` naming
+ *   the smaller of the two limits, never with a `RateLimitExceeded` that
+ *   would send the client back at midnight.
  * - A subject spends at most `dailyLimit` units (`AI_DAILY_LIMIT_PER_TEACHER`)
  *   per day. A unit is one generation by default; a caller may charge one per
  *   question instead by passing `units` (through the manager:
@@ -21,15 +26,21 @@
  * - Optional daily token and cost budgets (off by default) are charged with
  *   what the providers billed: every attempt's usage, failed and cancelled
  *   ones included (`reservation.bill`), is charged when the reservation
- *   settles, whether it is committed or refunded. A subject whose budget is spent is refused
- *   (`RateLimitExceeded` with `budget: "tokens"` or `"cost"`) until midnight;
- *   the request that crosses the budget is not cut short.
+ *   settles, whether it is committed or refunded. A subject whose budget is
+ *   spent is refused (`RateLimitExceeded` with `budget: "tokens"` or
+ *   `"cost"`) until midnight.
+ * - Units are exact, budgets are not: units are reserved atomically before
+ *   the call, but a budget is only checked when a request starts and charged
+ *   when it settles. Nothing is cut short, so every request already in
+ *   flight when the budget is crossed runs to the end, and the day's spend
+ *   can exceed the budget by what those requests bill.
  * - `overrides` gives some subjects other limits (a premium teacher with 500).
  *
  * **Reservations**
  *
  * `reserve` holds units before the provider is called, so concurrent requests
- * of one subject can never spend more than the limit. A reservation is
+ * of one subject can never spend more units than the limit (budgets: see
+ * above). A reservation is
  * committed when the request succeeds and refunded when it fails or is
  * interrupted; whichever comes first wins, and a second commit or refund is a
  * no-op. `withQuota` does all of that around an effect and is the one way
@@ -137,24 +148,27 @@ export interface Service {
   readonly checkRequestSize: (questions: number) => Effect.Effect<void, TooManyQuestions | InvalidOptions>
   /**
    * Holds `units` (default 1) of the subject's daily quota. Units that are
-   * not a positive integer fail with `InvalidOptions` (field `units`).
+   * not a positive integer fail with `InvalidOptions` (field `units`); more
+   * units than the subject's daily limit, which no day could hold, fail with
+   * `TooManyQuestions`.
    */
   readonly reserve: (
     subjectId: SubjectId,
     units?: number
-  ) => Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions>
+  ) => Effect.Effect<Reservation, RateLimitExceeded | TooManyQuestions | QuotaStoreUnavailable | InvalidOptions>
   /** The subject's quota now, without reserving anything. */
   readonly remaining: (subjectId: SubjectId) => Effect.Effect<QuotaStatus, QuotaStoreUnavailable | InvalidOptions>
   /**
    * Reserves, runs `effect`, commits on success and refunds on failure or
    * interruption: the one safe way to spend quota. Either way the budgets
-   * are charged with what `effect` billed through `reservation.bill`.
+   * are charged with what `effect` billed through `reservation.bill`. Fails
+   * as `reserve` does, without running `effect`.
    */
   readonly withQuota: <A, E, R>(
     subjectId: SubjectId,
     units: number,
     effect: (reservation: Reservation) => Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions, R>
+  ) => Effect.Effect<A, E | RateLimitExceeded | TooManyQuestions | QuotaStoreUnavailable | InvalidOptions, R>
 }
 
 /**
@@ -465,6 +479,9 @@ const checkOptions = (options: Options): Effect.Effect<DateTime.TimeZone, LlmCon
     return yield* quotaTimeZone(options.timeZone)
   })
 
+/** How a reservation can fail. */
+type ReserveError = RateLimitExceeded | TooManyQuestions | QuotaStoreUnavailable | InvalidOptions
+
 /** The `InvalidOptions` naming `field` for a `value` that is not a count of units. */
 const invalidUnits = (field: string, value: number): Effect.Effect<never, InvalidOptions> =>
   Effect.fail(new InvalidOptions({ field, message: `${field}: must be a positive integer, got ${String(value)}` }))
@@ -641,20 +658,28 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const reserveNow = (
     subjectId: SubjectId,
     units: number
-  ): Effect.Effect<Reservation, RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions> =>
+  ): Effect.Effect<Reservation, ReserveError> =>
     !isUnits(units)
       ? invalidUnits("units", units)
       // a lookup that failed open holds nothing, as a store that failed open
-      : Effect.flatMapEager(orFailOpen(limitsFor(subjectId), undefined), (limits) =>
-        Effect.clockWith((clock) => {
-          const { day, expiresInMillis, resetsAt } = dayAt(clock.currentTimeMillisUnsafe())
-          const key: StoreKey = { subjectId, day }
-          if (limits === undefined) return reservationOf(key, defaults, units, resetsAt, undefined)
-          return Effect.flatMap(
-            orFailOpen(store.reserve({ key, units, limits, expiresInMillis }), undefined),
-            (outcome) => reservationOf(key, limits, units, resetsAt, outcome)
-          )
-        }))
+      : Effect.flatMapEager(
+        orFailOpen(limitsFor(subjectId), undefined),
+        (limits): Effect.Effect<Reservation, ReserveError> =>
+          // more than a whole day never fits: not a refusal to retry at midnight
+          limits !== undefined && units > limits.daily
+            ? Effect.fail(
+              new TooManyQuestions({ requested: units, max: Math.min(limits.daily, options.maxQuestionsPerRequest) })
+            )
+            : Effect.clockWith((clock) => {
+              const { day, expiresInMillis, resetsAt } = dayAt(clock.currentTimeMillisUnsafe())
+              const key: StoreKey = { subjectId, day }
+              if (limits === undefined) return reservationOf(key, defaults, units, resetsAt, undefined)
+              return Effect.flatMap(
+                orFailOpen(store.reserve({ key, units, limits, expiresInMillis }), undefined),
+                (outcome) => reservationOf(key, limits, units, resetsAt, outcome)
+              )
+            })
+      )
 
   const reserve = (subjectId: SubjectId, units = 1) => Effect.uninterruptible(reserveNow(subjectId, units))
 
@@ -676,7 +701,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     subjectId: SubjectId,
     units: number,
     effect: (reservation: Reservation) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | RateLimitExceeded | QuotaStoreUnavailable | InvalidOptions, R> =>
+  ): Effect.Effect<A, E | ReserveError, R> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(
         // already uninterruptible here: `reserveNow`, not `reserve`
@@ -741,6 +766,14 @@ export const layerMemoryWith = (options: Options): Layer.Layer<QuotaLimiter, Llm
  * `Retry-After` (the same seconds). Seconds are rounded up, never 0 before
  * the reset.
  *
+ * The `RateLimit-*` numbers are always units, the quota-units of the IETF
+ * draft these headers follow (draft-ietf-httpapi-ratelimit-headers, the
+ * revisions with three separate fields). A refusal by a token or cost budget
+ * carries the budget's numbers, not units: it gets no `RateLimit-Limit`
+ * (the draft lets a server send only some of the fields) and
+ * `RateLimit-Remaining: 0`, since no unit can be spent before the reset
+ * (midnight, as for units); the budget's numbers belong in the body.
+ *
  * @example
  * ```ts
  * import { DateTime } from "effect"
@@ -757,6 +790,9 @@ export const rateLimitHeaders = (
   now: DateTime.Utc
 ): Readonly<Record<string, string>> => {
   const seconds = String(Math.max(0, Math.ceil(Duration.toSeconds(DateTime.distance(now, answer.resetsAt)))))
+  if (answer instanceof RateLimitExceeded && answer.budget !== undefined) {
+    return { "RateLimit-Remaining": "0", "RateLimit-Reset": seconds, "Retry-After": seconds }
+  }
   const headers = {
     "RateLimit-Limit": String(answer.limit),
     "RateLimit-Remaining": String(answer.remaining),

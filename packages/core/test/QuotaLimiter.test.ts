@@ -231,6 +231,22 @@ describe("QuotaLimiter.rateLimitHeaders", () => {
     })
   })
 
+  it("a budget refusal keeps RateLimit-* in units: no limit, nothing remaining until the reset", () => {
+    const error = new RateLimitExceeded({
+      subjectId,
+      limit: 1_000_000,
+      used: 1_000_200,
+      remaining: 0,
+      resetsAt,
+      budget: "tokens"
+    })
+    assert.deepStrictEqual(QuotaLimiter.rateLimitHeaders(error, now), {
+      "RateLimit-Remaining": "0",
+      "RateLimit-Reset": "7200",
+      "Retry-After": "7200"
+    })
+  })
+
   it("never reports a negative reset", () => {
     const late = DateTime.makeUnsafe("2026-05-11T00:00:05Z")
     const headers = QuotaLimiter.rateLimitHeaders({ subjectId, limit: 1, used: 0, remaining: 1, resetsAt }, late)

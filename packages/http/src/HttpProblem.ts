@@ -4,8 +4,8 @@
  *
  * | error | status | extra |
  * | --- | --- | --- |
- * | `RateLimitExceeded` | 429 | `RateLimit-*` and `Retry-After` headers |
- * | `TooManyQuestions` | 400 | `field` (the request's count field), `requested`, `max` |
+ * | `RateLimitExceeded` | 429 | `RateLimit-*` (in units) and `Retry-After` headers; `resetsAt`, and `limit` (units) or, for a spent budget, `budget`, `budgetLimit`, `budgetUsed` |
+ * | `TooManyQuestions` | 400 | `field` (the request's count field), `requested`, `max` (the most this subject may ask for at once) |
  * | `InvalidOptions` | 400 | `field` (the offending field) |
  * | `GenerationDisabled` | 503 | |
  * | `AllProvidersFailed` | 503 | `Retry-After` when every provider was skipped by an open circuit |
@@ -85,9 +85,13 @@ const circuitRetryAfter = (attempts: ReadonlyArray<Attempt.Attempt>): Duration.D
   )
 }
 
+const budgetUnit = { tokens: "tokens", cost: "nano-USD" } as const
+
 const spent = (error: RateLimitExceeded): string =>
   error.budget !== undefined
-    ? `The daily ${error.budget} budget of ${error.limit} is spent`
+    ? `The daily ${error.budget === "tokens" ? "token" : "cost"} budget of ${error.limit} ${
+      budgetUnit[error.budget]
+    } is spent (${error.used} used)`
     : error.requested !== undefined && error.remaining > 0
     ? `The daily limit of ${error.limit} leaves ${error.remaining}, less than the ${error.requested} requested`
     : `The daily limit of ${error.limit} is spent`
@@ -99,7 +103,16 @@ const render = (error: BatonError, now: DateTime.Utc, options: Options): Rendere
         status: 429,
         title: "Daily limit reached",
         detail: `${spent(error)}; it resets at ${DateTime.formatIso(error.resetsAt)}.`,
-        extensions: { limit: error.limit, resetsAt: DateTime.formatIso(error.resetsAt) },
+        // a budget's numbers are not units: in the body under their own names, never as `limit`
+        extensions: error.budget === undefined
+          ? { limit: error.limit, resetsAt: DateTime.formatIso(error.resetsAt) }
+          : {
+            budget: error.budget,
+            budgetLimit: error.limit,
+            budgetUsed: error.used,
+            resetsAt: DateTime.formatIso(error.resetsAt)
+          },
+        // `RateLimit-*` in units only, `Retry-After` at the reset: one rule, `rateLimitHeaders`
         headers: QuotaLimiter.rateLimitHeaders(error, now)
       }
     case "TooManyQuestions": {
