@@ -14,6 +14,9 @@
  *   per command, while Redis is paused.
  * - The offline queue: while the client reconnects, commands fail at once
  *   (`disableOfflineQueue`) instead of piling up until Redis returns.
+ *   Such a command never left the process, nor did one failed in the quiet
+ *   window after a timeout: `neverSent` tells them from a command that
+ *   timed out, which may still run on Redis later.
  * - Shutdown: closing the layer waits for in-flight replies at most
  *   `closeTimeout` (default 1 second), then drops the socket. Closing a
  *   Redis-backed stack therefore takes at most `closeTimeout` per connection
@@ -42,7 +45,7 @@ import { LlmConfigError } from "@baton/core/LlmError"
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Cause, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { Redis } from "effect/persistence"
-import { createClient } from "redis"
+import { ClientClosedError, ClientOfflineError, createClient } from "redis"
 
 /**
  * Where Redis is and how long it may take.
@@ -70,6 +73,29 @@ export const defaults = {
   closeTimeout: Duration.seconds(1)
 } as const
 
+/** The causes of the errors `bound` fails with, in its quiet window, without sending the command. */
+const unsent = new WeakSet<object>()
+
+const isNamed = (cause: unknown, name: string): boolean =>
+  typeof cause === "object" && cause !== null && cause.constructor.name === name
+
+/**
+ * True when the command that failed with `error` provably never reached
+ * Redis: the client was offline or closed (node-redis with
+ * `disableOfflineQueue` refuses such a command before writing it), or
+ * `bound` refused it in its quiet window. Any other error (a timeout, a
+ * dropped connection, a reply Redis sent) leaves open whether the command
+ * ran, or runs later.
+ *
+ * @since 0.1.0
+ */
+export const neverSent = (error: Redis.RedisError): boolean => {
+  const cause: unknown = error.cause
+  return cause instanceof ClientOfflineError || cause instanceof ClientClosedError ||
+    isNamed(cause, "ClientOfflineError") || isNamed(cause, "ClientClosedError") ||
+    (typeof cause === "object" && cause !== null && unsent.has(cause))
+}
+
 /**
  * The same `Redis` with every command (`send`, `eval`) bounded by
  * `timeout`, interruptible even inside uninterruptible regions (the circuit
@@ -84,9 +110,9 @@ export const bound = (redis: Redis.Redis["Service"], timeout: Duration.Input): R
   const guarded = <A>(effect: Effect.Effect<A, Redis.RedisError>): Effect.Effect<A, Redis.RedisError> =>
     Effect.suspend(() => {
       if (Date.now() < quietUntil) {
-        return Effect.fail(
-          new Redis.RedisError({ cause: new Cause.TimeoutError("Redis did not answer lately; not waiting again yet") })
-        )
+        const cause = new Cause.TimeoutError("Redis did not answer lately; not waiting again yet")
+        unsent.add(cause)
+        return Effect.fail(new Redis.RedisError({ cause }))
       }
       return Effect.interruptible(effect).pipe(Effect.timeoutOrElse({
         duration: limit,

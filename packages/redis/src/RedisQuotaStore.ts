@@ -10,9 +10,16 @@
  * base64url-encoded, so no id (however hostile: `:`, `{`, `*`, spaces, 256
  * characters) can reach another subject's key, a hash slot tag or a pattern.
  * The day in the key comes from the Effect clock (see `QuotaLimiter.dayOf`),
- * and each reservation sets the key's expiry to the next local midnight
- * (`PEXPIRE` with a TTL computed by the caller), so Redis drops a day's keys
- * on its own and its clock never decides which day it is.
+ * and each reservation keeps the key at least until an hour after the next
+ * local midnight as its process sees it (the TTL computed by the caller,
+ * plus that grace), so Redis drops a day's keys on its own and its clock
+ * never decides which day it is. A reservation never shortens a TTL set
+ * before (the script compares with `PTTL`, which works on every Redis
+ * version, where `PEXPIRE ... GT` needs Redis 7 and never sets a TTL on a
+ * key that has none). So a process whose clock runs ahead by less than the
+ * hour cannot expire a counter before the others' midnight, and one further
+ * ahead cannot cut short the TTL the others set. The day is in the key, so
+ * keeping it longer changes no count.
  *
  * **Round trips**
  *
@@ -23,23 +30,42 @@
  *
  * **When Redis is unreachable**
  *
- * Each command is bounded by `timeout` (default 1 second, see
- * `RedisConnection`); a Redis error or a timeout becomes
- * `QuotaStoreUnavailable`, and the limiter then fails closed, or lets the
- * request through with `failOpen: true` (see `QuotaLimiter`).
+ * Each command is bounded by `timeout` (default 1 second); a Redis error or
+ * a timeout becomes `QuotaStoreUnavailable`, and the limiter then fails
+ * closed, or lets the request through with `failOpen: true` (see
+ * `QuotaLimiter`). `layerConfig` passes `timeout` to its connection as the
+ * `commandTimeout` too, so there each command is bounded by `timeout` when
+ * it is given and by the connection's default, 500 ms, when it is not (the
+ * store's own 1 second bound then never fires first). Over a `Redis` of
+ * your own (`layer`, `layerStore`), the tighter of `timeout` and that
+ * connection's bound applies.
  *
  * A reservation whose reply the caller gave up on (a timeout, a dropped
  * connection) may still run on Redis later, when a paused server resumes.
  * So each reservation carries an id, kept as a field `r:<id>` of the
- * subject's hash (at most one per reserved request and day), and a failed
+ * subject's hash (at most one per reserved request and day), and such a
  * reservation is undone in the background: the undo refunds it if it ran,
  * or marks the id so that a late reservation does nothing. The undo goes on
  * the same connection after the reservation, so Redis runs them in that
- * order, and is retried every 500 ms for a minute while Redis is away. A
- * request refused or failed by the client side is therefore never charged.
+ * order. A reservation that provably never left the process (the
+ * connection was offline, or in its quiet window after a timeout: see
+ * `RedisConnection.neverSent`) has nothing to undo and schedules nothing,
+ * with `failOpen` or without. A request refused or failed by the client
+ * side is therefore never charged.
+ *
+ * The pending undos are one set, at most `maxPendingUndos` (default 10,000),
+ * worked through by one fiber, one undo at a time: it first waits half a
+ * second, and after a round that undid nothing it waits twice as long, up
+ * to 30 seconds, so an outage costs one failing command per wait, not one
+ * per request. An undo is kept until Redis confirms it or the key it undoes
+ * has expired (its day and grace are over). When the set is full, further
+ * undos are dropped with a warning: a late reservation among them stays
+ * charged (the safe direction, as for any refund the store could not take).
+ * Undos still pending when the layer is released are dropped the same way.
+ *
  * A refund is the same undo by id, so it is safe to repeat: when its reply
- * does not come (a pause, an outage), it goes on in the background the same
- * way, and a refund is never lost to a timeout nor applied twice.
+ * does not come (a pause, an outage), it joins the pending undos, and a
+ * refund is never lost to a timeout nor applied twice.
  * `layerConfig` connects when built: an unreachable Redis at startup fails
  * the layer with `QuotaStoreUnavailable` instead of starting without quotas.
  *
@@ -58,7 +84,7 @@
 import { type LlmConfig } from "@baton/core/LlmConfig"
 import { type LlmConfigError, QuotaStoreUnavailable } from "@baton/core/LlmError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
-import { Duration, Effect, FiberSet, Layer, Schedule } from "effect"
+import { type Cause, Duration, Effect, Exit, FiberSet, Layer } from "effect"
 import { Redis } from "effect/persistence"
 import * as RedisConnection from "./RedisConnection.ts"
 
@@ -70,8 +96,14 @@ import * as RedisConnection from "./RedisConnection.ts"
 export interface Options {
   /** Prepended to every key; default `baton:quota:`. */
   readonly prefix?: string | undefined
-  /** Bound of each Redis command; default 1 second. */
+  /**
+   * Bound of each Redis command; default 1 second. Through `layerConfig` it
+   * is also the connection's `commandTimeout`, whose default (500 ms) then
+   * applies when this is not given.
+   */
   readonly timeout?: Duration.Input | undefined
+  /** How many undos may wait for Redis at once (see the module docs); default 10,000. */
+  readonly maxPendingUndos?: number | undefined
 }
 
 /**
@@ -109,7 +141,7 @@ if tokenBudget >= 0 and tokens >= tokenBudget then return {2, units, tokens, cos
 if costBudget >= 0 and cost >= costBudget then return {3, units, tokens, cost} end
 units = redis.call('HINCRBY', KEYS[1], 'units', add)
 redis.call('HSET', KEYS[1], field, add)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 return {0, units, tokens, cost}
 `
   }
@@ -193,8 +225,29 @@ const toOutcome = (reservation: string) =>
 /** How long the mark of a refund lives when its day's counter has already expired. */
 const undoMarkTtlMs = 86_400_000
 
-/** How an undo is retried while Redis is away: every half second, for about a minute. */
-const cancelRetry = { schedule: Schedule.spaced("500 millis"), times: 120 }
+/**
+ * How long a day's key outlives the local midnight that ends the day: a
+ * process whose clock runs a little ahead must not expire it for the others.
+ */
+const expiryGraceMs = 3_600_000
+
+/** The wait before each round of undos: half a second, doubled after a round that undid nothing, up to 30 seconds. */
+const undoBackoff = { firstMs: 500, maxMs: 30_000 }
+
+/** An undo waiting for Redis. */
+interface PendingUndo {
+  readonly key: string
+  readonly reservation: string
+  /** The TTL the undo gives a key it creates (its mark). */
+  readonly markTtlMs: number
+  /** When the key it undoes has expired for sure: there is nothing left to undo then. */
+  readonly until: number
+}
+
+/** True when the command failed only because it never reached Redis (see `RedisConnection.neverSent`). */
+const neverSent = (cause: Cause.Cause<Redis.RedisError>): boolean =>
+  cause.reasons.length > 0 &&
+  cause.reasons.every((reason) => reason._tag === "Fail" && RedisConnection.neverSent(reason.error))
 
 /**
  * Builds the store over the current `Redis` service.
@@ -204,7 +257,8 @@ const cancelRetry = { schedule: Schedule.spaced("500 millis"), times: 120 }
 export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
   const redis = RedisConnection.bound(yield* Redis.Redis, options.timeout ?? Duration.seconds(1))
   const prefix = options.prefix ?? "baton:quota:"
-  const cancellations = yield* FiberSet.make()
+  const maxPendingUndos = options.maxPendingUndos ?? 10_000
+  const drainers = yield* FiberSet.make()
 
   const guard = <A>(what: string, effect: Effect.Effect<A, Redis.RedisError>) =>
     Effect.mapError(
@@ -217,45 +271,119 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
   const charge = redis.eval(chargeScript)
   const cancel = redis.eval(cancelScript)
 
-  /** Keeps undoing a reservation the caller gave up on until Redis confirms, for at most `cancelWindow`. */
-  const cancelLater = (key: string, reservation: string, expiresInMillis: number) =>
-    FiberSet.run(
-      cancellations,
-      cancel(key, reservation, expiresInMillis).pipe(
-        Effect.retry(cancelRetry),
-        Effect.catch((error) =>
-          Effect.logWarning("quota store (Redis): could not undo a reservation the caller gave up on", error.cause)
-        )
-      )
+  // The undos waiting for Redis, oldest first, and the one fiber that works through them.
+  const pending = new Map<string, PendingUndo>()
+  let draining = false
+  let dropped = 0
+
+  /** One round: undoes the pending ones in order until one fails (it goes to the back, so it holds up no other). */
+  const round = Effect.clockWith((clock) =>
+    Effect.gen(function*() {
+      let undone = 0
+      for (const undo of Array.from(pending.values())) {
+        pending.delete(undo.reservation)
+        if (undo.until <= clock.currentTimeMillisUnsafe()) continue
+        const exit = yield* Effect.exit(cancel(undo.key, undo.reservation, undo.markTtlMs))
+        if (Exit.isFailure(exit)) {
+          pending.set(undo.reservation, undo)
+          return { undone, failure: exit.cause }
+        }
+        undone++
+      }
+      return { undone, failure: undefined }
+    })
+  )
+
+  /** Stops the drainer when nothing is pending (in the same step as the check, so no undo is left behind). */
+  const finished = Effect.suspend(() => {
+    if (pending.size > 0) return Effect.succeed(false)
+    draining = false
+    const lost = dropped
+    dropped = 0
+    return Effect.as(
+      lost === 0
+        ? Effect.void
+        : Effect.logWarning(`quota store (Redis): ${lost} undos were dropped (too many pending)`),
+      true
     )
+  })
+
+  const drain = Effect.gen(function*() {
+    let waitMs = undoBackoff.firstMs
+    for (;;) {
+      yield* Effect.sleep(Duration.millis(waitMs))
+      const { failure, undone } = yield* round
+      if (failure === undefined) {
+        if (yield* finished) return
+        waitMs = undoBackoff.firstMs
+        continue
+      }
+      waitMs = undone > 0 ? undoBackoff.firstMs : Math.min(2 * waitMs, undoBackoff.maxMs)
+      yield* Effect.logWarning(
+        `quota store (Redis): ${pending.size} undos wait for Redis${
+          dropped > 0 ? ` (${dropped} dropped)` : ""
+        }; next try in ${waitMs} ms`,
+        failure
+      )
+    }
+  }).pipe(
+    Effect.onExit((exit) =>
+      Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => {
+        draining = false
+      })
+    )
+  )
+
+  /**
+   * Undoes a reservation in the background, until Redis confirms it or
+   * `keepMs` from now (when the key it undoes has expired anyway).
+   */
+  const undoLater = (key: string, reservation: string, markTtlMs: number, keepMs: number) =>
+    Effect.clockWith((clock) => {
+      if (!pending.has(reservation) && pending.size >= maxPendingUndos) {
+        dropped++
+        return dropped === 1
+          ? Effect.logWarning(
+            `quota store (Redis): ${maxPendingUndos} undos already wait for Redis; dropping further ones until they are done`
+          )
+          : Effect.void
+      }
+      pending.set(reservation, { key, reservation, markTtlMs, until: clock.currentTimeMillisUnsafe() + keepMs })
+      if (draining) return Effect.void
+      draining = true
+      return Effect.asVoid(FiberSet.run(drainers, drain))
+    })
 
   /** Refunds a reservation by its id: at once, or in the background when Redis does not answer. */
   const undo = (key: string, reservation: string) =>
     cancel(key, reservation, undoMarkTtlMs).pipe(
       Effect.asVoid,
-      Effect.catch(() => Effect.asVoid(cancelLater(key, reservation, undoMarkTtlMs)))
+      Effect.catch(() => undoLater(key, reservation, undoMarkTtlMs, undoMarkTtlMs))
     )
 
   return QuotaLimiter.QuotaStore.of({
     reserve: ({ expiresInMillis, key, limits, units }) => {
       const redisKey = keyOf(prefix, key)
-      const ttl = Math.max(1, Math.ceil(expiresInMillis))
+      const ttl = Math.max(1, Math.ceil(expiresInMillis)) + expiryGraceMs
       const reservation = crypto.randomUUID()
-      return guard(
-        "reserve",
-        reserve(
-          redisKey,
-          units,
-          limits.daily,
-          limits.dailyTokens ?? -1,
-          limits.dailyCostNanoUsd ?? -1,
-          ttl,
-          reservation
-        )
+      const undoIt = undoLater(redisKey, reservation, ttl, ttl)
+      const sent = reserve(
+        redisKey,
+        units,
+        limits.daily,
+        limits.dailyTokens ?? -1,
+        limits.dailyCostNanoUsd ?? -1,
+        ttl,
+        reservation
       ).pipe(
-        Effect.flatMap((reply) => integers(reply, 4)),
-        Effect.flatMap(toOutcome(reservation)),
-        Effect.onExit((exit) => exit._tag === "Success" ? Effect.void : cancelLater(redisKey, reservation, ttl))
+        // what may have reached Redis may run there later: undo it; what never left has nothing to undo
+        Effect.onExit((exit) => Exit.isSuccess(exit) || neverSent(exit.cause) ? Effect.void : undoIt)
+      )
+      return guard("reserve", sent).pipe(
+        Effect.flatMap((reply) =>
+          // an unexpected reply: the script ran, and may have reserved
+          integers(reply, 4).pipe(Effect.flatMap(toOutcome(reservation)), Effect.tapError(() => undoIt))
+        )
       )
     },
     refund: ({ key, reservation, units }) =>

@@ -5,6 +5,7 @@ import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { afterAll, assert, describe, it, layer } from "@effect/vitest"
 import { DateTime, Effect, Layer } from "effect"
 import { freshSubject, limiter, quotaBehaviour, setTime } from "../../core/test/QuotaLimiterBehaviour.ts"
+import { liveWait } from "../../core/test/utils/chain.ts"
 import * as RedisQuotaStore from "../src/RedisQuotaStore.ts"
 import * as RedisTest from "./redisTest.ts"
 
@@ -17,7 +18,7 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisQuotaStore", () => {
   layer(Store)("behaviour", quotaBehaviour)
 
   layer(Store)("keys", (it) => {
-    it.effect("encodes hostile subject ids and expires each key at local midnight", () =>
+    it.effect("encodes hostile subject ids and expires each key an hour after local midnight", () =>
       Effect.gen(function*() {
         yield* setTime("2026-11-01T16:00:00Z")
         const quota = yield* limiter({ timeZone: "America/New_York" })
@@ -33,8 +34,33 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisQuotaStore", () => {
         assert.strictEqual(units, "2")
         const untilMidnight = DateTime.toEpochMillis(DateTime.makeUnsafe("2026-11-02T05:00:00Z")) -
           DateTime.toEpochMillis(DateTime.makeUnsafe("2026-11-01T16:00:00Z"))
-        assert.isAtMost(ttl, untilMidnight)
-        assert.isAbove(ttl, untilMidnight - 60_000)
+        // the grace: a process whose clock runs ahead must not expire the day for the others
+        const hour = 3_600_000
+        assert.isAtMost(ttl, untilMidnight + hour)
+        assert.isAbove(ttl, untilMidnight + hour - 60_000)
+      }))
+
+    it.effect("a process whose clock runs ahead neither expires nor shortens the others' counter of the day", () =>
+      Effect.gen(function*() {
+        const subject = freshSubject("skew")
+        const key = RedisQuotaStore.keyOf(prefix, { subjectId: subject, day: "2026-05-10" })
+        const { client } = yield* NodeRedis.NodeRedis
+        // this process: 21:59:50 UTC, two units of three spent
+        yield* setTime("2026-05-10T21:59:50Z")
+        const quota = yield* limiter()
+        yield* quota.reserve(subject)
+        yield* quota.reserve(subject)
+        // another process, its clock two hours ahead: for it, midnight is 1 ms away
+        yield* setTime("2026-05-10T23:59:59.999Z")
+        const ahead = yield* limiter()
+        yield* ahead.reserve(subject)
+        yield* liveWait(50)
+        // back here, the day has two hours to go and its limit is spent
+        yield* setTime("2026-05-10T21:59:51Z")
+        assert.strictEqual((yield* quota.remaining(subject)).used, 3)
+        assert.strictEqual((yield* Effect.flip(quota.reserve(subject)))._tag, "RateLimitExceeded")
+        const ttl = yield* Effect.promise(() => client.pTTL(key))
+        assert.isAtLeast(ttl, 2 * 3_600_000, "the counter outlives this process's midnight")
       }))
   })
 
