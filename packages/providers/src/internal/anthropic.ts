@@ -5,7 +5,15 @@
  * - System messages go to the top-level `system`; `max_tokens` is required;
  *   a final `assistant` message is a prefill the model continues.
  * - Structured output is `output_config: { format: { type: "json_schema",
- *   schema } }`; the JSON arrives in the first text block.
+ *   schema } }`, the schema rewritten into the subset Anthropic accepts
+ *   (`anthropicSchema.ts`); the JSON arrives in the first text block. That
+ *   subset has closed objects only, so a schema with an open object (a
+ *   record, `patternProperties`, objects merged through `allOf`; see
+ *   `jsonSchemaShape.ts`) is not sent there, where it could only be answered
+ *   `{}`: no `output_config`, and the system prompt asks for JSON matching
+ *   the full schema (`JsonSchemaShape.instruction`, the wording DeepSeek's
+ *   JSON mode uses). Either way Baton decodes the answer against the
+ *   caller's schema and re-asks when it does not fit.
  * - `responseFormat: "json"` without a schema: Anthropic has no JSON mode
  *   (its schema mode demands a closed schema), so the instruction
  *   {@link jsonInstruction} is added to the system prompt.
@@ -14,6 +22,8 @@
  *   `input_tokens + cache_read_input_tokens + cache_creation_input_tokens`
  *   (cache fields may be absent or `null`); `output_tokens` includes
  *   thinking, reported apart in `output_tokens_details.thinking_tokens`.
+ *   In a stream each count is the last non-null one an event carried: a
+ *   `message_delta` may repeat `input_tokens` with null cache fields.
  * - Streams: `message_start` (input usage) → `content_block_delta`
  *   (`text_delta`) → `message_delta` (`stop_reason`, cumulative output usage)
  *   → `message_stop`, plus `ping` and `error`; unknown event types are
@@ -25,8 +35,10 @@ import type { FinishReason } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
+import * as AnthropicSchema from "./anthropicSchema.ts"
 import * as AnthropicTools from "./anthropicTools.ts"
 import * as Json from "./json.ts"
+import * as JsonSchemaShape from "./jsonSchemaShape.ts"
 import * as RepeatedEvent from "./repeatedEvent.ts"
 import * as ToolStream from "./toolStream.ts"
 
@@ -57,14 +69,31 @@ interface InputUsage {
   readonly cacheWrite: number
 }
 
-const inputOf = (usage: Json.JsonObject): InputUsage | undefined => {
-  const uncached = Json.count(usage.input_tokens)
-  return uncached === undefined ? undefined : {
-    uncached,
-    cacheRead: Json.count(usage.cache_read_input_tokens) ?? 0,
-    cacheWrite: Json.count(usage.cache_creation_input_tokens) ?? 0
+/** The input counts an event reported, each `undefined` when absent or `null`. */
+type ReportedInput = { readonly [K in keyof InputUsage]: number | undefined }
+
+const reportedInputOf = (usage: Json.JsonObject): ReportedInput => ({
+  uncached: Json.count(usage.input_tokens),
+  cacheRead: Json.count(usage.cache_read_input_tokens),
+  cacheWrite: Json.count(usage.cache_creation_input_tokens)
+})
+
+/** `next`'s counts over `previous`'s, field by field: an absent or null count keeps the one before. */
+const mergeInput = (previous: ReportedInput, next: ReportedInput): ReportedInput => ({
+  uncached: next.uncached ?? previous.uncached,
+  cacheRead: next.cacheRead ?? previous.cacheRead,
+  cacheWrite: next.cacheWrite ?? previous.cacheWrite
+})
+
+/** The input usage once `input_tokens` is known; a cache count never reported is 0. */
+const completeInput = (input: ReportedInput): InputUsage | undefined =>
+  input.uncached === undefined ? undefined : {
+    uncached: input.uncached,
+    cacheRead: input.cacheRead ?? 0,
+    cacheWrite: input.cacheWrite ?? 0
   }
-}
+
+const inputOf = (usage: Json.JsonObject): InputUsage | undefined => completeInput(reportedInputOf(usage))
 
 const thinkingOf = (usage: Json.JsonObject): number | undefined =>
   Json.isObject(usage.output_tokens_details) ? Json.count(usage.output_tokens_details.thinking_tokens) : undefined
@@ -86,10 +115,21 @@ export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
 /** What `responseFormat: "json"` adds to the system prompt. */
 export const jsonInstruction = "Respond with only one valid JSON value: no prose before or after it, no Markdown fence."
 
-const systemOf = (call: Call): string | undefined => {
+/** The system prompt with `instruction` after it. */
+const withInstruction = (system: string | undefined, instruction: string): string =>
+  system === undefined ? instruction : `${system}\n\n${instruction}`
+
+/**
+ * The system prompt, with the instruction for JSON a call needs: the
+ * schema's when structured output cannot go through `output_config`
+ * (`schema` undefined), the plain one for `responseFormat: "json"`.
+ */
+const systemOf = (call: Call, schema: Json.JsonObject | undefined): string | undefined => {
   const system = LlmRequest.systemPrompt(call.request)
-  if (call.output !== undefined || call.request.options.responseFormat !== "json") return system
-  return system === undefined ? jsonInstruction : `${system}\n\n${jsonInstruction}`
+  if (call.output !== undefined) {
+    return schema === undefined ? withInstruction(system, JsonSchemaShape.instruction(call.output.jsonSchema)) : system
+  }
+  return call.request.options.responseFormat === "json" ? withInstruction(system, jsonInstruction) : system
 }
 
 const bodyOf = (call: Call): Json.JsonObject => {
@@ -101,12 +141,12 @@ const bodyOf = (call: Call): Json.JsonObject => {
     temperature: options.temperature,
     ...AnthropicTools.bodyFields(call.request)
   }
-  const system = systemOf(call)
+  // undefined for a schema with an open object, which the system prompt carries instead
+  const schema = call.output === undefined ? undefined : AnthropicSchema.toAnthropic(call.output.jsonSchema)
+  const system = systemOf(call, schema)
   if (system !== undefined) body.system = system
   if (options.stop !== undefined) body.stop_sequences = options.stop
-  if (call.output !== undefined) {
-    body.output_config = { format: { type: "json_schema", schema: call.output.jsonSchema } }
-  }
+  if (schema !== undefined) body.output_config = { format: { type: "json_schema", schema } }
   if (call.stream) body.stream = true
   return body
 }
@@ -145,7 +185,7 @@ const textDelta = (json: unknown): string | undefined =>
 const textDeltas: RepeatedEvent.Shape = { event: "content_block_delta", key: "text", read: textDelta }
 
 const streamDecoder = (): StreamDecoder => {
-  let input: InputUsage | undefined
+  let input: ReportedInput = { uncached: undefined, cacheRead: undefined, cacheWrite: undefined }
   let output: number | undefined
   let thinking: number | undefined
   let finish: FinishReason | undefined
@@ -153,7 +193,7 @@ const streamDecoder = (): StreamDecoder => {
   const repeated = RepeatedEvent.make(textDeltas)
   const tools = ToolStream.make()
   const track = (usage: Json.JsonObject) => {
-    input = inputOf(usage) ?? input
+    input = mergeInput(input, reportedInputOf(usage))
     output = Json.count(usage.output_tokens) ?? output
     thinking = thinkingOf(usage) ?? thinking
   }
@@ -198,7 +238,10 @@ const streamDecoder = (): StreamDecoder => {
       }
     },
     finishReason: () => done ? finish ?? "other" : undefined,
-    counts: () => input === undefined || output === undefined ? undefined : countsOf(input, output, thinking),
+    counts: () => {
+      const complete = completeInput(input)
+      return complete === undefined || output === undefined ? undefined : countsOf(complete, output, thinking)
+    },
     tools
   }
 }

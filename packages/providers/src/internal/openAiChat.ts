@@ -11,7 +11,9 @@
  * - `structured`: `json-schema` sends `response_format: json_schema` in strict
  *   mode (the schema rewritten to OpenAI's strict subset, see
  *   `strictSchema.ts`); `json-object` sends `response_format: json_object` and
- *   puts the schema, with the word "json", in a system message (DeepSeek).
+ *   puts the schema, with the word "json", in a system message (DeepSeek;
+ *   the wording is `jsonSchemaShape.ts`'s `instruction`, shared with
+ *   Anthropic).
  * - `prefill`: `prefix` marks a final assistant message with `prefix: true`
  *   (DeepSeek's chat prefix completion); `plain` sends it as is.
  * - `usage`: how the server's `usage` object maps to token counts (DeepSeek
@@ -32,6 +34,7 @@ import type { Message } from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as Json from "./json.ts"
+import * as JsonSchemaShape from "./jsonSchemaShape.ts"
 import * as OpenAiTools from "./openAiTools.ts"
 import * as RepeatedEvent from "./repeatedEvent.ts"
 import * as StrictSchema from "./strictSchema.ts"
@@ -88,11 +91,6 @@ const resourceStop = (reason: unknown): string | undefined =>
     ? "the provider ran out of resources and cut the answer (finish_reason insufficient_system_resource)"
     : undefined
 
-const jsonInstruction = (schema: unknown): string =>
-  `Reply in json only: a single JSON object, and nothing else, that matches this JSON Schema:\n${
-    JSON.stringify(schema)
-  }`
-
 const messagesOf = (call: Call, dialect: Dialect): Array<Json.JsonObject> => {
   const source: ReadonlyArray<Message> = call.request.messages
   const out: Array<Json.JsonObject> = []
@@ -106,7 +104,7 @@ const messagesOf = (call: Call, dialect: Dialect): Array<Json.JsonObject> => {
   }
   if (call.output !== undefined && dialect.structured === "json-object") {
     const firstNonSystem = out.findIndex((message) => message.role !== "system")
-    out.splice(firstNonSystem, 0, { role: "system", content: jsonInstruction(call.output.jsonSchema) })
+    out.splice(firstNonSystem, 0, { role: "system", content: JsonSchemaShape.instruction(call.output.jsonSchema) })
   }
   return out
 }

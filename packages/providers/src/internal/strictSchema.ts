@@ -14,9 +14,11 @@
  *   with an open object anywhere (`additionalProperties` other than `false`,
  *   `patternProperties`, `unevaluatedProperties`, an object merged through
  *   `allOf`, or an object with neither `properties` nor
- *   `additionalProperties: false`, such as a record): closing it would leave
- *   the model only `{}` to answer. `toStrict` returns `undefined` and the
- *   caller sends the schema unchanged with `strict: false`.
+ *   `additionalProperties: false`, such as a record; the rule is
+ *   `jsonSchemaShape.ts`'s `hasOpenObject`, shared with Anthropic): closing
+ *   it would leave the model only `{}` to answer. `toStrict` returns
+ *   `undefined` and the caller sends the schema unchanged with
+ *   `strict: false`.
  *
  * `dropOptionalNulls` undoes the nullable rewrite on an answer: a `null` in a
  * property that was optional (and did not allow null) is removed, so the
@@ -25,6 +27,7 @@
  */
 import type { JsonSchema } from "@baton/core/StructuredOutput"
 import * as JsonGuards from "./json.ts"
+import * as JsonSchemaShape from "./jsonSchemaShape.ts"
 
 type Json = { [key: string]: unknown }
 
@@ -101,38 +104,11 @@ const rewriteDefinitions = (definitions: Json): Json =>
 
 const isSet = (keyword: unknown): boolean => keyword !== undefined && keyword !== false
 
-/** Whether an object admits keys beyond its `properties`, which strict mode cannot say. */
-const isOpen = (schema: Json): boolean =>
-  isSet(schema.additionalProperties) ||
-  isSet(schema.unevaluatedProperties) ||
-  schema.patternProperties !== undefined ||
-  (isObjectSchema(schema) && schema.properties === undefined && schema.additionalProperties !== false)
-
-/** Whether `allOf` merges an object, whose properties strict mode would lose with the `allOf`. */
-const mergesObject = (schema: Json): boolean =>
-  listOf(schema.allOf).some((entry) => isRecord(entry) && isObjectSchema(entry))
-
 const listOf = (keyword: unknown): ReadonlyArray<unknown> => Array.isArray(keyword) ? keyword : []
-
-const valuesOf = (keyword: unknown): ReadonlyArray<unknown> => isRecord(keyword) ? Object.values(keyword) : []
-
-const subschemas = (schema: Json): ReadonlyArray<unknown> => [
-  ...valuesOf(schema.properties),
-  ...valuesOf(schema.$defs),
-  ...listOf(schema.anyOf),
-  ...listOf(schema.oneOf),
-  ...listOf(schema.allOf),
-  ...listOf(schema.prefixItems),
-  schema.items
-]
-
-/** Whether the schema, or any schema inside it, cannot be made strict without losing answers. */
-const inexpressible = (schema: unknown): boolean =>
-  isRecord(schema) && (isOpen(schema) || mergesObject(schema) || subschemas(schema).some(inexpressible))
 
 /** The strict form of a schema, or `undefined` when its root is not an object or it has an open object. */
 export const toStrict = (schema: JsonSchema): JsonSchema | undefined => {
-  if (inexpressible(schema)) return undefined
+  if (JsonSchemaShape.hasOpenObject(schema)) return undefined
   const root = rewrite(schema)
   return isRecord(root) && root.type === "object" && root.anyOf === undefined ? root : undefined
 }

@@ -1,0 +1,75 @@
+/**
+ * What a closed-objects-only structured-output mode cannot express, and how
+ * to ask for JSON without such a mode.
+ *
+ * OpenAI's strict mode (`strictSchema.ts`) and Anthropic's
+ * `output_config.format` (`anthropicSchema.ts`) take only objects with
+ * `additionalProperties: false`. A schema with an open object cannot be
+ * sent to them as is, and closing the object would leave the model only
+ * `{}` to answer there, a decode that succeeds with the data lost.
+ * `hasOpenObject` is the one rule for it: true when the schema, or any
+ * schema inside it (`properties`, `$defs`, `definitions`, `anyOf`, `oneOf`,
+ * `allOf`, `prefixItems`, `items`), is
+ *
+ * - an object with `additionalProperties` other than `false`, with
+ *   `patternProperties`, or with `unevaluatedProperties` other than `false`;
+ * - an object (`type` `"object"` or a list holding it) with neither
+ *   `properties` nor `additionalProperties: false`, such as an Effect
+ *   `Schema.Record` or a bare `{ type: "object" }`;
+ * - an `allOf` merging an object: each closed part would refuse the keys of
+ *   the others.
+ *
+ * The root may be anything; a mode that also needs an object root (OpenAI
+ * strict) checks that apart.
+ *
+ * `instruction(schema)` is the system-prompt text that asks for JSON matching
+ * a schema, for a call sent without a native schema mode (DeepSeek's JSON
+ * mode, Anthropic with an open object). It holds the word "json", which
+ * DeepSeek's JSON mode demands, and ends with the schema on its own line.
+ */
+import * as JsonGuards from "./json.ts"
+
+type Json = { [key: string]: unknown }
+
+const isRecord = JsonGuards.isObject
+
+const isObjectSchema = (schema: Json): boolean =>
+  schema.type === "object" ||
+  (Array.isArray(schema.type) && schema.type.includes("object")) ||
+  (schema.type === undefined && isRecord(schema.properties))
+
+const isSet = (keyword: unknown): boolean => keyword !== undefined && keyword !== false
+
+/** Whether an object admits keys beyond its `properties`, which a closed-objects-only mode cannot say. */
+const isOpen = (schema: Json): boolean =>
+  isSet(schema.additionalProperties) ||
+  isSet(schema.unevaluatedProperties) ||
+  schema.patternProperties !== undefined ||
+  (isObjectSchema(schema) && schema.properties === undefined && schema.additionalProperties !== false)
+
+const listOf = (keyword: unknown): ReadonlyArray<unknown> => Array.isArray(keyword) ? keyword : []
+
+/** Whether `allOf` merges an object, whose properties each closed part would refuse to the others. */
+const mergesObject = (schema: Json): boolean =>
+  listOf(schema.allOf).some((entry) => isRecord(entry) && isObjectSchema(entry))
+
+const valuesOf = (keyword: unknown): ReadonlyArray<unknown> => isRecord(keyword) ? Object.values(keyword) : []
+
+const subschemas = (schema: Json): ReadonlyArray<unknown> => [
+  ...valuesOf(schema.properties),
+  ...valuesOf(schema.$defs),
+  ...valuesOf(schema.definitions),
+  ...listOf(schema.anyOf),
+  ...listOf(schema.oneOf),
+  ...listOf(schema.allOf),
+  ...listOf(schema.prefixItems),
+  ...(Array.isArray(schema.items) ? listOf(schema.items) : [schema.items])
+]
+
+/** Whether the schema, or any schema inside it, has an open object that closing would reduce to `{}`. */
+export const hasOpenObject = (schema: unknown): boolean =>
+  isRecord(schema) && (isOpen(schema) || mergesObject(schema) || subschemas(schema).some(hasOpenObject))
+
+/** The system-prompt text asking for one JSON value matching `schema`. */
+export const instruction = (schema: unknown): string =>
+  `Reply in json only: a single JSON value, and nothing else, that matches this JSON Schema:\n${JSON.stringify(schema)}`
