@@ -143,6 +143,8 @@ describe("jsonSchemaShape.hasOpenObject", () => {
   it("passes closed objects and schemas without objects, whatever the root", () => {
     const expressible: ReadonlyArray<unknown> = [
       closed({ name: { type: "string" } }),
+      // what effect/ai writes for a Schema.Struct: its decoder reads only its properties
+      { ...closed({ name: { type: "string" } }), additionalProperties: true },
       { type: "array", items: closed({ name: { type: "string" } }) },
       { type: "string", minLength: 1 },
       { anyOf: [closed({ a: { type: "string" } }), { type: "null" }] },

@@ -11,13 +11,17 @@
  * schema inside it (`properties`, `$defs`, `definitions`, `anyOf`, `oneOf`,
  * `allOf`, `prefixItems`, `items`), is
  *
- * - an object with `additionalProperties` other than `false`, with
- *   `patternProperties`, or with `unevaluatedProperties` other than `false`;
+ * - an object whose `additionalProperties` or `unevaluatedProperties` is a
+ *   schema (the values of a record), or with `patternProperties`;
  * - an object (`type` `"object"` or a list holding it) with neither
  *   `properties` nor `additionalProperties: false`, such as an Effect
  *   `Schema.Record` or a bare `{ type: "object" }`;
  * - an `allOf` merging an object: each closed part would refuse the keys of
  *   the others.
+ *
+ * An object with `properties` and `additionalProperties: true` (what
+ * `effect/ai` writes for every `Schema.Struct`) is not open: its decoder
+ * reads only its properties, so closing it loses nothing.
  *
  * The root may be anything; a mode that also needs an object root (OpenAI
  * strict) checks that apart.
@@ -38,12 +42,10 @@ const isObjectSchema = (schema: Json): boolean =>
   (Array.isArray(schema.type) && schema.type.includes("object")) ||
   (schema.type === undefined && isRecord(schema.properties))
 
-const isSet = (keyword: unknown): boolean => keyword !== undefined && keyword !== false
-
-/** Whether an object admits keys beyond its `properties`, which a closed-objects-only mode cannot say. */
+/** Whether an object holds keys beyond its `properties` that its decoder reads, which a closed-objects-only mode cannot say. */
 const isOpen = (schema: Json): boolean =>
-  isSet(schema.additionalProperties) ||
-  isSet(schema.unevaluatedProperties) ||
+  isRecord(schema.additionalProperties) ||
+  isRecord(schema.unevaluatedProperties) ||
   schema.patternProperties !== undefined ||
   (isObjectSchema(schema) && schema.properties === undefined && schema.additionalProperties !== false)
 
