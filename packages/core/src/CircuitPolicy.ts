@@ -7,7 +7,8 @@
  *
  * - Closed: attempts run. `failureThreshold` consecutive failures open it.
  * - Open: for `cooldownMs` (or longer, when the failure that opened it
- *   carried a `Retry-After`), attempts on that provider are skipped without a
+ *   carried a server's hint the error table honours: a `Retry-After` on a
+ *   429, a 503 or an Anthropic 529), attempts on that provider are skipped without a
  *   network call and without delay: an `Attempt` with outcome `skipped` and a
  *   `CircuitOpen` error, and the request moves on to the next provider.
  * - Half-open: the next attempt is the single probe; others are skipped while
@@ -92,7 +93,9 @@ export const key = (provider: ProviderName, model: ModelId): string => `${provid
 
 /**
  * The breaker outcome of an attempt's exit. Failures that are not provider
- * errors (the request's own deadline) and interruptions are ignored.
+ * errors (the request's own deadline) and interruptions are ignored. A
+ * failure carries the server's hint where the table honours it
+ * (`ErrorPolicy.retryAfter`), which lengthens the open time.
  *
  * @since 0.1.0
  */
@@ -102,9 +105,7 @@ export const classify = <A, E>(exit: Exit.Exit<A, E>): CircuitBreaker.Outcome =>
   if (Option.isNone(error) || !isProviderError(error.value)) return CircuitBreaker.ignored
   switch (ErrorPolicy.health(error.value)) {
     case "failure":
-      return CircuitBreaker.failure({
-        retryAfter: error.value._tag === "ProviderRateLimited" ? error.value.retryAfter : undefined
-      })
+      return CircuitBreaker.failure({ retryAfter: ErrorPolicy.retryAfter(error.value) })
     case "success":
       return CircuitBreaker.success
     case "ignored":

@@ -1,28 +1,39 @@
 /**
  * What the manager does with each provider error: the one table.
  *
- * For every error tag of `ProviderError`, three facts, read by every part of
+ * For every error tag of `ProviderError`, four facts, read by every part of
  * Baton that has to decide (`LlmError.isRetryable` / `shouldFallback`,
  * `FallbackPolicy.retrySchedule` and `stopsChain`, the manager's walk along
  * the chain, `CircuitPolicy.classify`):
  *
- * | error | retry (same provider) | fall back (next provider) | circuit |
- * | --- | --- | --- | --- |
- * | `ProviderRateLimited` | backoff (at least `Retry-After`) | yes | failure |
- * | `ProviderQuotaExhausted` | no | yes | failure |
- * | `ProviderUnavailable` | backoff | yes | failure |
- * | `ProviderTimeout` | no (a silent provider retried multiplies the wait) | yes | failure |
- * | `ProviderConnectionFailed` | backoff | yes | failure |
- * | `ProviderAuthenticationFailed` | no | yes | failure |
- * | `MalformedResponse` | backoff | yes | failure |
- * | `Defect` (a bug in an adapter or codec) | no | yes | failure |
- * | `InvalidRequest` | no | unless the caller's own conversation is rejected | success |
- * | `ContextLengthExceeded` | no | yes (another model may have a larger window) | success |
- * | `ContentFiltered` | no | only with `FallbackPolicy.fallbackOnContentFilter` | success |
- * | `StructuredOutputInvalid` | re-ask (decode error in the prompt, no delay) | yes | success |
- * | `StreamInterrupted` | no | yes, while no text reached the caller | failure (success for a restarted answer that diverged from the delivered text: `restartedLength`) |
- * | `CircuitOpen` | no | yes | ignored |
- * | `ProviderThrottled` | no | yes | ignored |
+ * | error | retry (same provider) | fall back (next provider) | circuit | server's hint |
+ * | --- | --- | --- | --- | --- |
+ * | `ProviderRateLimited` (429) | backoff | yes | failure | honoured |
+ * | `ProviderQuotaExhausted` | no | yes | failure | none |
+ * | `ProviderUnavailable` (5xx, Anthropic 529) | backoff | yes | failure | honoured |
+ * | `ProviderTimeout` | no (a silent provider retried multiplies the wait) | yes | failure | none |
+ * | `ProviderConnectionFailed` | backoff | yes | failure | none |
+ * | `ProviderAuthenticationFailed` | no | yes | failure | none |
+ * | `MalformedResponse` | backoff | yes | failure | none |
+ * | `Defect` (a bug in an adapter or codec) | no | yes | failure | none |
+ * | `InvalidRequest` | no | unless the caller's own conversation is rejected | success | none |
+ * | `ContextLengthExceeded` | no | yes (another model may have a larger window) | success | none |
+ * | `ContentFiltered` | no | only with `FallbackPolicy.fallbackOnContentFilter` | success | none |
+ * | `StructuredOutputInvalid` | re-ask (decode error in the prompt, no delay) | yes | success | none |
+ * | `StreamInterrupted` | no | yes, while no text reached the caller | failure (success for a restarted answer that diverged from the delivered text: `restartedLength`) | none |
+ * | `CircuitOpen` | no | yes | ignored | none |
+ * | `ProviderThrottled` | no | yes | ignored | none |
+ *
+ * The server's hint is the `retryAfter` a provider sent with the error
+ * (`Retry-After`, `retry-after-ms`, Gemini's `RetryInfo`; a 429 may carry
+ * one, and so may a 503 or an Anthropic 529 `overloaded_error`). Where it is
+ * honoured ({@link retryAfter}), a retry waits at least that long (and not
+ * at all when that would outlive the request's deadline: the next provider
+ * gets the remaining budget), and a circuit the failure opens stays open at
+ * least that long: for the longer of the configured cooldown and the hint
+ * (the hint capped at an hour).
+ * `CircuitOpen` and `ProviderThrottled` carry a `retryAfter` of Baton's own,
+ * not the provider's: they are never retried and never counted.
  *
  * Two rules hold for every row: nothing falls back once a stream's text has
  * reached the caller (`continueOnInterruption` decides about continuing it),
@@ -53,6 +64,7 @@
  *
  * @since 0.1.0
  */
+import type { Duration } from "effect"
 import type { ProviderError } from "./ProviderError.ts"
 
 /**
@@ -80,6 +92,14 @@ export type Fallback = "yes" | "no" | "unless-conversation-rejected" | "if-polic
 export type Health = "failure" | "success" | "ignored"
 
 /**
+ * Whether the server's wait hint on the error (its `retryAfter`) is
+ * honoured, by the retry backoff and by the circuit's open time.
+ *
+ * @since 0.1.0
+ */
+export type Hint = "honoured" | "none"
+
+/**
  * One row of the table.
  *
  * @since 0.1.0
@@ -88,9 +108,15 @@ export interface Rule {
   readonly retry: Retry
   readonly fallback: Fallback
   readonly circuit: Health
+  readonly hint: Hint
 }
 
-const rule = (retry: Retry, fallback: Fallback, circuit: Health): Rule => ({ retry, fallback, circuit })
+const rule = (retry: Retry, fallback: Fallback, circuit: Health, hint: Hint = "none"): Rule => ({
+  retry,
+  fallback,
+  circuit,
+  hint
+})
 
 /**
  * The table: one row per provider error tag (see the module header).
@@ -98,9 +124,9 @@ const rule = (retry: Retry, fallback: Fallback, circuit: Health): Rule => ({ ret
  * @since 0.1.0
  */
 export const table: { readonly [Tag in ProviderError["_tag"]]: Rule } = {
-  ProviderRateLimited: rule("backoff", "yes", "failure"),
+  ProviderRateLimited: rule("backoff", "yes", "failure", "honoured"),
   ProviderQuotaExhausted: rule("no", "yes", "failure"),
-  ProviderUnavailable: rule("backoff", "yes", "failure"),
+  ProviderUnavailable: rule("backoff", "yes", "failure", "honoured"),
   ProviderTimeout: rule("no", "yes", "failure"),
   ProviderConnectionFailed: rule("backoff", "yes", "failure"),
   ProviderAuthenticationFailed: rule("no", "yes", "failure"),
@@ -208,3 +234,15 @@ export const fallsBack = (error: ProviderError, switches: Switches = defaultSwit
 export const health = (error: ProviderError): Health =>
   // a restarted answer that diverged from the delivered text: the provider answered, the text could not be used
   error._tag === "StreamInterrupted" && error.restartedLength !== undefined ? "success" : table[error._tag].circuit
+
+/**
+ * The server's wait hint on an error, where the table honours it (see the
+ * module header): the `retryAfter` of a `ProviderRateLimited` or a
+ * `ProviderUnavailable`, when the provider sent one. The retry schedule
+ * (`FallbackPolicy.retrySchedule`) waits at least this long, and the
+ * circuit (`CircuitPolicy.classify`) stays open at least this long.
+ *
+ * @since 0.1.0
+ */
+export const retryAfter = (error: ProviderError): Duration.Duration | undefined =>
+  table[error._tag].hint === "honoured" && "retryAfter" in error ? error.retryAfter : undefined

@@ -11,9 +11,10 @@
  * 1. **Retry** the same provider only for errors the table retries with a
  *    backoff (503, 429, a reset connection, a garbled reply), at most
  *    `maxRetries` times (a step of its own: `maxRetriesByModel`), after an exponential, jittered backoff starting at
- *    `retryBaseDelayMs`. A server's `Retry-After` lengthens the wait; when the
- *    wait would outlive the request's deadline the manager does not sleep and
- *    moves to the next provider at once.
+ *    `retryBaseDelayMs`. A server's wait hint (`Retry-After` on a 429, a 503
+ *    or an Anthropic 529, where the table honours it: {@link retryAfter})
+ *    lengthens the wait; when the wait would outlive the request's deadline
+ *    the manager does not sleep and moves to the next provider at once.
  * 2. **Re-ask** a structured answer that does not decode
  *    (`StructuredOutputInvalid`) on the same provider, with the decode error
  *    in the prompt, `structuredOutputRetries` times, without delay.
@@ -227,20 +228,20 @@ export const stopsChain = (policy: FallbackPolicy, error: ProviderError): boolea
   !ErrorPolicy.fallsBack(error, policy)
 
 /**
- * The wait a failure asks for before the same provider is tried again:
- * `Retry-After` on a 429.
+ * The wait a failure asks for before the same provider is tried again: the
+ * server's hint where `ErrorPolicy`'s table honours it (`Retry-After` on a
+ * 429, a 503 or an Anthropic 529), read by `ErrorPolicy.retryAfter`.
  *
  * @since 0.1.0
  */
-export const retryAfter = (error: ProviderError): Duration.Duration | undefined =>
-  error._tag === "ProviderRateLimited" ? error.retryAfter : undefined
+export const retryAfter: (error: ProviderError) => Duration.Duration | undefined = ErrorPolicy.retryAfter
 
 /**
  * The retry schedule on one provider for a request whose deadline is at
  * `deadlineAt` (epoch milliseconds, on the effect `Clock`). Its input is the
  * failure; it recurs only for retryable errors (a schema mismatch is re-asked
  * separately), at most `maxRetries` times, waits `retryBaseDelayMs * 2^n`
- * jittered by ±20%, at least the server's `Retry-After`, and never waits past
+ * jittered by ±20%, at least the server's hint ({@link retryAfter}), and never waits past
  * the deadline: a wait that would outlive it ends the schedule so the next
  * provider gets the remaining budget. Inputs that are not provider errors
  * end it too. `maxRetries` defaults to the policy's (the manager passes

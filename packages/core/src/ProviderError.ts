@@ -66,6 +66,9 @@ export class ProviderQuotaExhausted extends stackless(
 
 /**
  * The provider is down or overloaded: a 5xx status, Anthropic's 529, a 408.
+ * `retryAfter` is the server's hint when it gave one, read as on a 429
+ * (`Retry-After`, `retry-after-ms` or the provider's own retry info): a
+ * 503 or an Anthropic 529 `overloaded_error` may say when to come back.
  *
  * @since 0.1.0
  */
@@ -73,7 +76,8 @@ export class ProviderUnavailable extends stackless(
   Schema.TaggedError<ProviderUnavailable>()("ProviderUnavailable", {
     ...common,
     status: Schema.Int,
-    message: Schema.String
+    message: Schema.String,
+    retryAfter: Schema.optionalKey(Schema.Duration)
   })
 ) {}
 

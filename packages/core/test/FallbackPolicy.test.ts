@@ -6,6 +6,7 @@ import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as LlmConfig from "../src/LlmConfig.ts"
 import {
+  CircuitOpen,
   ContentFiltered,
   InvalidRequest,
   type ProviderError,
@@ -85,6 +86,20 @@ describe("FallbackPolicy", () => {
       assert.deepStrictEqual(yield* delays(FallbackPolicy.retrySchedule(policy, 10_000), [mismatch]), [])
     }))
 
+  it.effect("waits at least the hint of a 503 or 529 as of a 429, within the deadline", () =>
+    Effect.gen(function*() {
+      const policy = FallbackPolicy.make({ maxRetries: 3, retryBaseDelayMs: 100 })
+      const overloaded = (seconds: number) =>
+        new ProviderUnavailable({ provider, status: 529, message: "overloaded", retryAfter: Duration.seconds(seconds) })
+      assert.deepStrictEqual(yield* delays(FallbackPolicy.retrySchedule(policy, 10_000), [overloaded(2)]), [2_000])
+      assert.deepStrictEqual(yield* delays(FallbackPolicy.retrySchedule(policy, 10_000), [overloaded(30)]), [])
+      assert.strictEqual(Duration.toMillis(FallbackPolicy.retryAfter(overloaded(3)) ?? Duration.zero), 3_000)
+      // Baton's own waits are not a server's hint
+      const skipped = new CircuitOpen({ provider, retryAfter: Duration.seconds(5) })
+      assert.isUndefined(FallbackPolicy.retryAfter(skipped))
+      assert.deepStrictEqual(yield* delays(FallbackPolicy.retrySchedule(policy, 10_000), [skipped]), [])
+    }))
+
   it.effect("reads the whole policy from LlmConfig", () =>
     Effect.gen(function*() {
       const settings = yield* LlmConfig.LlmConfig
@@ -119,5 +134,11 @@ describe("CircuitPolicy", () => {
       Exit.fail(new ProviderRateLimited({ provider, message: "slow", retryAfter: Duration.seconds(90) }))
     )
     assert.deepStrictEqual(hinted, CircuitBreaker.failure({ retryAfter: Duration.seconds(90) }))
+    const overloaded = CircuitPolicy.classify(
+      Exit.fail(
+        new ProviderUnavailable({ provider, status: 529, message: "overloaded", retryAfter: Duration.seconds(45) })
+      )
+    )
+    assert.deepStrictEqual(overloaded, CircuitBreaker.failure({ retryAfter: Duration.seconds(45) }))
   })
 })

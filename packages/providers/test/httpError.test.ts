@@ -133,6 +133,27 @@ describe("httpError", () => {
     }
   })
 
+  it("a 503 or a 529 keeps the server's hint, read as on a 429", () => {
+    const unavailableMs = (error: ProviderError): number | undefined =>
+      error._tag === "ProviderUnavailable" ? ms(error.retryAfter) : undefined
+    const openAi = map(503, openAiError("The engine is currently overloaded", "server_error"), { "retry-after": "7" })
+    assert.strictEqual(openAi._tag, "ProviderUnavailable")
+    assert.strictEqual(unavailableMs(openAi), 7000)
+    const anthropic = map(529, { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }, {
+      "retry-after-ms": "2500",
+      "retry-after": "9"
+    })
+    assert.strictEqual(unavailableMs(anthropic), 2500)
+    const date = new Date(now + 30_000).toUTCString()
+    assert.strictEqual(unavailableMs(map(503, "overloaded", { "retry-after": date })), 30_000)
+    const gemini = map(503, geminiError(503, "UNAVAILABLE", [retryInfo("4s")]))
+    assert.strictEqual(unavailableMs(gemini), 4000)
+    // no hint, or one that does not parse: no `retryAfter` at all
+    const bare = map(503, "overloaded")
+    assert.isFalse("retryAfter" in bare)
+    assert.isFalse("retryAfter" in map(529, "overloaded", { "retry-after": "soon" }))
+  })
+
   it("an unexpected status is MalformedResponse", () => {
     assert.strictEqual(map(302, "")._tag, "MalformedResponse")
   })

@@ -11,14 +11,19 @@
  *
  * | what | error |
  * | --- | --- |
- * | 429, or a stream error of type `rate_limit*` | `ProviderRateLimited` (`retryAfter` from `retry-after-ms`, `Retry-After` seconds or date, Gemini `RetryInfo.retryDelay`) |
+ * | 429, or a stream error of type `rate_limit*` | `ProviderRateLimited` (`retryAfter` from `retry-after-ms`, `Retry-After` seconds or date, Gemini `RetryInfo.retryDelay`: {@link retryAfter}) |
  * | 402, 4xx `insufficient_quota` / `billing_error` / "credit balance is too low" (Anthropic's 400), a Gemini `QuotaFailure` on a per-day quota, a stream error of type `billing_error` | `ProviderQuotaExhausted` |
  * | 401, 403 | `ProviderAuthenticationFailed` |
  * | 4xx `content_policy_violation` / `content_filter` (OpenAI, Azure), a message about the content (filtering) policy or safety system (Anthropic, Gemini) | `ContentFiltered` (stage `prompt`) |
  * | 400, 404, 413, 422 and other 4xx | `InvalidRequest` (with the provider's `param` and `code`), or `ContextLengthExceeded` when the code or message says the prompt is too long |
- * | 408, 409, 499, 5xx, Anthropic 529 | `ProviderUnavailable` |
+ * | 408, 409, 499, 5xx, Anthropic 529, or a stream error of type `overloaded*` | `ProviderUnavailable` (`retryAfter` from the same hints, when the response carries one: a 503 or a 529 `overloaded_error` may say when to come back) |
  * | refused, reset, DNS, TLS | `ProviderConnectionFailed` |
  * | anything else | `MalformedResponse` |
+ *
+ * The manager honours a `retryAfter` on either error alike (see
+ * `@baton/core/ErrorPolicy`): the retry waits at least that long, within the
+ * request's deadline, and a circuit the failure opens stays open at least
+ * that long.
  *
  * Provider messages are copied into the error with the API key scrubbed:
  * some providers echo part or all of a rejected key.
@@ -95,7 +100,8 @@ const protobufDuration = /^(\d+(?:\.\d+)?)s$/
 
 /**
  * The server's wait hint: `retry-after-ms`, then `Retry-After` (seconds or an
- * HTTP date), then Gemini's `RetryInfo.retryDelay` (`"34s"`).
+ * HTTP date), then Gemini's `RetryInfo.retryDelay` (`"34s"`). Read for a 429
+ * and for every status that is `ProviderUnavailable` (a 503, a 529).
  */
 export const retryAfter = (
   headers: Readonly<Record<string, string | undefined>>,
@@ -173,20 +179,21 @@ const fromBody = (
 ): ProviderError => {
   const common = { provider: context.provider, model: context.model }
   const message = describe(context, status, body, text)
+  const hint = () => {
+    const wait = retryAfter(headers, body.details, nowMs)
+    return wait === undefined ? {} : { retryAfter: wait }
+  }
   if (status === 402 || (status >= 400 && status < 500 && isQuotaExhausted(body))) {
     return new ProviderQuotaExhausted({ ...common, status, message })
   }
   if (status === 429) {
-    const wait = retryAfter(headers, body.details, nowMs)
-    return new ProviderRateLimited(
-      wait === undefined ? { ...common, message } : { ...common, message, retryAfter: wait }
-    )
+    return new ProviderRateLimited({ ...common, message, ...hint() })
   }
   if (status === 401 || status === 403) {
     return new ProviderAuthenticationFailed({ ...common, status, message: `${message} (check the API key)` })
   }
   if (status === 408 || status === 409 || status === 499 || status >= 500) {
-    return new ProviderUnavailable({ ...common, status, message })
+    return new ProviderUnavailable({ ...common, status, message, ...hint() })
   }
   if (status >= 400) {
     if (isContextLength(body)) return new ContextLengthExceeded({ ...common, message })
