@@ -61,7 +61,10 @@
  * fail with `QuotaStoreUnavailable`. With `failOpen: true` they log a warning
  * and let the request through, reporting a fresh day's numbers. A refund or a
  * budget charge that cannot reach the store is logged and dropped (the units
- * stay spent: the safe direction). Nothing here ever dies on a store error.
+ * stay spent: the safe direction). Each of these warnings is logged at most
+ * once per 10 seconds, with the number of repeats silenced since, so an
+ * outage does not log once per request. Nothing here ever dies on a store
+ * error.
  *
  * @example
  * ```ts
@@ -479,6 +482,30 @@ const checkOptions = (options: Options): Effect.Effect<DateTime.TimeZone, LlmCon
     return yield* quotaTimeZone(options.timeZone)
   })
 
+/** How long a warning about an unavailable store silences its repeats (an outage would log once per request). */
+const warningIntervalMs = 10_000
+
+/**
+ * Logs `message` with the store's error at most once per
+ * {@link warningIntervalMs}, saying how many times it was silenced meanwhile.
+ */
+const damped = (message: string) => {
+  let quietUntil = -Infinity
+  let silenced = 0
+  return (error: QuotaStoreUnavailable): Effect.Effect<void> =>
+    Effect.clockWith((clock) => {
+      const now = clock.currentTimeMillisUnsafe()
+      if (now < quietUntil) {
+        silenced++
+        return Effect.void
+      }
+      quietUntil = now + warningIntervalMs
+      const more = silenced
+      silenced = 0
+      return Effect.logWarning(more === 0 ? message : `${message} (${more} more since the last warning)`, error.message)
+    })
+}
+
 /** How a reservation can fail. */
 type ReserveError = RateLimitExceeded | TooManyQuestions | QuotaStoreUnavailable | InvalidOptions
 
@@ -542,24 +569,21 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     resetsAt
   })
 
+  const failingOpen = damped("quota store unavailable; failing open")
   const orFailOpen = <A>(
     effect: Effect.Effect<A, QuotaStoreUnavailable | InvalidOptions>,
     fallback: A
   ): Effect.Effect<A, QuotaStoreUnavailable | InvalidOptions> =>
     failOpen
-      ? Effect.catchTag(
-        effect,
-        "QuotaStoreUnavailable",
-        (error) => Effect.as(Effect.logWarning("quota store unavailable; failing open", error.message), fallback)
-      )
+      ? Effect.catchTag(effect, "QuotaStoreUnavailable", (error) => Effect.as(failingOpen(error), fallback))
       : effect
 
-  const logDropped = (what: string) => (effect: Effect.Effect<void, QuotaStoreUnavailable>) =>
-    Effect.catchTag(
-      effect,
-      "QuotaStoreUnavailable",
-      (error) => Effect.logWarning(`quota ${what} dropped: store unavailable`, error.message)
-    )
+  const dropped = {
+    refund: damped("quota refund dropped: store unavailable"),
+    "budget charge": damped("quota budget charge dropped: store unavailable")
+  }
+  const logDropped = (what: keyof typeof dropped) => (effect: Effect.Effect<void, QuotaStoreUnavailable>) =>
+    Effect.catchTag(effect, "QuotaStoreUnavailable", dropped[what])
 
   const exceeded = (
     subjectId: SubjectId,

@@ -1,5 +1,6 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { DateTime, Effect, Exit, Layer } from "effect"
+import { DateTime, Effect, Exit, Layer, Logger } from "effect"
+import { TestClock } from "effect/testing"
 import { SubjectId } from "../src/Ids.ts"
 import * as LlmConfig from "../src/LlmConfig.ts"
 import { QuotaStoreUnavailable, RateLimitExceeded } from "../src/LlmError.ts"
@@ -179,6 +180,28 @@ describe("QuotaLimiter", () => {
       const reservation = yield* quota.reserve(subject)
       yield* reservation.commit()
       assert.strictEqual((yield* quota.remaining(subject)).remaining, 3)
+    }))
+
+  it.effect("an outage under failOpen warns once per 10 seconds, counting the requests let through meanwhile", () =>
+    Effect.gen(function*() {
+      yield* setTime("2026-05-10T10:00:00Z")
+      const warnings: Array<string> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        if (logLevel === "Warn") warnings.push(Array.isArray(message) ? String(message[0]) : String(message))
+      })
+      const quota = yield* limiter({ failOpen: true }).pipe(Effect.provide(unreachable))
+      const requests = (n: number) =>
+        Effect.forEach(
+          Array.from({ length: n }, (_, i) => SubjectId.make(`teacher-${i}`)),
+          (subject) => quota.withQuota(subject, 1, () => Effect.void)
+        ).pipe(Effect.provide(Logger.layer([capture])))
+      yield* requests(50)
+      assert.deepStrictEqual(warnings, ["quota store unavailable; failing open"])
+      yield* TestClock.adjust("10 seconds")
+      yield* requests(1)
+      assert.deepStrictEqual(warnings.slice(1), [
+        "quota store unavailable; failing open (49 more since the last warning)"
+      ])
     }))
 
   it.effect("fails open when the overrides' lookup is down too: the request runs and nothing is held", () =>
