@@ -2,9 +2,10 @@
  * The quiz domain: what a teacher asks for, what comes back, and the prompts
  * that ask a model for it.
  *
- * A quiz is decoded by `Quiz` (a `Schema`), so a model's answer that does not
- * have distinct choices and an answer index in range never reaches a teacher:
- * the manager re-asks once, then falls back.
+ * A quiz is decoded by `quizOf(questionCount)` (a `Schema`), so a model's
+ * answer that does not have the questions asked for, each with distinct
+ * choices and an answer index in range, never reaches a teacher: the manager
+ * re-asks once, then falls back.
  *
  * @since 0.1.0
  */
@@ -72,6 +73,32 @@ export const Quiz = Schema.Struct({
 
 /** @since 0.1.0 */
 export type Quiz = typeof Quiz.Type
+
+const quizzes = new Map<number, Schema.Codec<Quiz, typeof Quiz.Encoded>>()
+
+/**
+ * A `Quiz` with exactly the `questionCount` questions asked for: an answer
+ * with fewer (or more) is invalid, so the model is re-asked with the error
+ * ("expected 10 questions, got 3"), then the next provider is tried, and a
+ * teacher is never charged for questions not received. One schema per count,
+ * kept (up to 100 counts): Baton compiles a schema once per schema object.
+ *
+ * @since 0.1.0
+ */
+export const quizOf = (questionCount: number): Schema.Codec<Quiz, typeof Quiz.Encoded> => {
+  const known = quizzes.get(questionCount)
+  if (known !== undefined) return known
+  const schema = Quiz.check(
+    Schema.makeFilter((quiz) =>
+      quiz.questions.length === questionCount
+        ? undefined
+        : { path: ["questions"], issue: `expected ${questionCount} questions, got ${quiz.questions.length}` }
+    )
+  )
+  // bounded: a count over the per-request maximum gets its schema before the manager refuses it
+  if (quizzes.size < 100) quizzes.set(questionCount, schema)
+  return schema
+}
 
 /**
  * The prompt for a quiz.

@@ -2,7 +2,7 @@
  * The quiz service's routes:
  *
  * - `POST /v1/quizzes` (header `x-teacher-id`; body `{ topic, grade,
- *   questionCount }`): a quiz decoded by `Quiz.Quiz`, with the teacher's
+ *   questionCount }`): a quiz decoded by `Quiz.quizOf`, with the teacher's
  *   `RateLimit-*` headers. Each question is one unit of the teacher's daily
  *   limit (`metadata.units`): 429 with `Retry-After` once it is spent, 400
  *   naming the field over the per-request maximum, before any provider call.
@@ -40,7 +40,7 @@ const createQuiz = HttpRouter.add(
         prompt: Quiz.quizPrompt(request),
         options: { system: Quiz.system, temperature: 0.4, maxTokens: 300 * request.questionCount + 200 },
         metadata: { subjectId, units: request.questionCount, tags: { feature: "quiz" } }
-      }, Quiz.Quiz)
+      }, Quiz.quizOf(request.questionCount))
       return HttpServerResponse.jsonUnsafe({
         quiz: result.value,
         provider: result.provider,

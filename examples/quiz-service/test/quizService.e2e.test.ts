@@ -11,7 +11,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { afterAll, afterEach, assert, beforeAll, describe, it } from "vitest"
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 const run = `${process.pid}-${Date.now()}`
@@ -98,18 +98,36 @@ interface QuizBody {
   }
 }
 
+/** A well-formed quiz, as a model would answer it, with `count` questions. */
+const quizJson = (count: number) =>
+  JSON.stringify({
+    topic: "photosynthesis",
+    questions: Array.from({ length: count }, (_, i) => ({
+      question: `Question ${i + 1} about photosynthesis: what do plants make from light?`,
+      choices: ["Sugar", "Salt", "Sand"],
+      answerIndex: 0,
+      explanation: "Plants turn light, water and carbon dioxide into sugar."
+    }))
+  })
+
 describe("quiz service over HTTP", () => {
   const scope = Effect.runSync(Scope.make())
   let server: MockProviderServer.MockProviderServer["Service"]
   let a: Service
   let b: Service
-  const inject = (provider: MockProviderServer.MockProvider, fault: MockFault.MockFault) =>
-    Effect.runPromise(server.inject(provider, fault))
+  const inject = (
+    provider: MockProviderServer.MockProvider,
+    fault: MockFault.MockFault,
+    schedule?: MockProviderServer.MockSchedule
+  ) => Effect.runPromise(server.inject(provider, fault, schedule))
 
   beforeAll(async () => {
     server = await Effect.runPromise(Scope.provide(MockProviderServer.start(), scope))
     ;[a, b] = await Promise.all([startService(server, "service A"), startService(server, "service B")])
   }, 90_000)
+
+  // a fault a failed test left unconsumed must not leak into the next test
+  afterEach(() => Effect.runPromise(server.reset))
 
   afterAll(async () => {
     for (const child of children) child.kill("SIGTERM")
@@ -168,6 +186,31 @@ describe("quiz service over HTTP", () => {
     const body = JSON.parse(reply.text) as QuizBody
     assert.strictEqual(body.provider, "gemini")
     assert.strictEqual(body.attempts, 2)
+  })
+
+  it("re-asks a model that returned fewer questions than asked, with the count in the prompt", async () => {
+    await inject("deepseek", MockFault.content(quizJson(1)))
+    const reply = await quiz(a, `t-short-${run}`, 3)
+    assert.strictEqual(reply.status, 200, reply.text)
+    const body = JSON.parse(reply.text) as QuizBody
+    assert.strictEqual(body.quiz.questions.length, 3)
+    assert.strictEqual(body.provider, "deepseek")
+    assert.strictEqual(body.attempts, 2)
+    assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit - 3))
+    // the decode error went back to the model with the re-ask
+    const [first, reask] = await Effect.runPromise(server.received("deepseek"))
+    assert.notInclude(JSON.stringify(first?.body), "expected 3 questions")
+    assert.include(JSON.stringify(reask?.body), "expected 3 questions, got 1")
+  })
+
+  it("falls back to Gemini when DeepSeek keeps returning fewer questions than asked", async () => {
+    await inject("deepseek", MockFault.content(quizJson(2)), { times: 2 })
+    const reply = await quiz(a, `t-short-twice-${run}`, 3)
+    assert.strictEqual(reply.status, 200, reply.text)
+    const body = JSON.parse(reply.text) as QuizBody
+    assert.strictEqual(body.quiz.questions.length, 3)
+    assert.strictEqual(body.provider, "gemini")
+    assert.strictEqual(body.attempts, 3)
   })
 
   it("answers 503 without internal detail when both providers fail, and refunds the quota", async () => {
