@@ -8,7 +8,16 @@
  * - Requests: Baton's messages become the `Prompt`; `GenerationOptions`
  *   (temperature, maxTokens, model, stop, seed) are the wrapped model's own
  *   configuration and are not passed on; the attempt limits still apply (the
- *   manager owns time).
+ *   manager owns time). `responseFormat: "json"` has no schema-less
+ *   counterpart in `effect/ai`: as for Anthropic, an instruction asking for
+ *   one JSON value is added to the system prompt.
+ * - Tools: the request's tools go to the model as a toolkit of
+ *   `Tool.dynamic` tools carrying their JSON Schemas, with the tool choice,
+ *   and `disableToolCallResolution`: the model's calls are not run here but
+ *   returned, as every Baton provider returns them (`toolCalls`, finish
+ *   reason `tool_calls`; on streams, `ToolCallDelta`s as the params stream,
+ *   then the assembled calls on the `Finish`). Calls the model's provider ran
+ *   itself (`providerExecuted`) are not the caller's and are left out.
  * - Structured output: `generateObject` with an Effect Schema rebuilt from
  *   the request's JSON Schema (`SchemaRepresentation.fromJsonSchemaDocument`,
  *   once per schema), then Baton's own decoder on the answer's JSON, so a
@@ -19,8 +28,17 @@
  *   meaning (`RateLimitError` -> `ProviderRateLimited`, `InternalProviderError`
  *   -> `ProviderUnavailable`, `NetworkError` -> `ProviderConnectionFailed`,
  *   `AuthenticationError` -> `ProviderAuthenticationFailed`, ...), so Baton's
- *   one error table decides retries and fallback. A stream that fails after
- *   text, or ends without its `finish` part, is `StreamInterrupted`.
+ *   one error table decides retries and fallback. An answer the model's
+ *   content filter stops is `ContentFiltered`, with the usage its finish
+ *   reported; a stream that ends without its `finish` part is
+ *   `MalformedResponse` (both as below once a stream sent text).
+ * - Broken streams follow `LlmProvider.Supervisor`, as Baton's adapters do:
+ *   under a supervisor (every `LlmManager` attempt) a stream that fails
+ *   after some text fails with the underlying error, since the manager knows
+ *   what it delivered and decides (rescue on the next attempt or step, or a
+ *   final `StreamInterrupted`); used on its own, the step fails with
+ *   `StreamInterrupted` carrying the text it sent (and the usage the error
+ *   reported, if any).
  *
  * @example
  * ```ts
@@ -40,18 +58,59 @@
 import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
 import { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmProvider from "@baton/core/LlmProvider"
-import type { LlmRequest } from "@baton/core/LlmRequest"
+import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
 import * as ProviderError from "@baton/core/ProviderError"
 import type { StructuredOutput } from "@baton/core/StructuredOutput"
 import type { TokenUsage } from "@baton/core/TokenUsage"
+import type * as BatonTool from "@baton/core/Tool"
 import { Clock, Effect, Layer, Schema, SchemaRepresentation, Stream } from "effect"
-import { type AiError, LanguageModel, type Response } from "effect/ai"
+import { type AiError, LanguageModel, type Response, Tool, type Toolkit } from "effect/ai"
 import { toProviderError } from "./internal/aiError.ts"
 import * as Prompt from "./internal/prompt.ts"
 import { toCounts, toFinishReason } from "./internal/response.ts"
 
 const isDefinitions = Schema.is(Schema.Record(Schema.String, Schema.Record(Schema.String, Schema.Unknown)))
+
+/** What `responseFormat: "json"` adds to the system prompt (the wording of Baton's Anthropic adapter). */
+const jsonInstruction = "Respond with only one valid JSON value: no prose before or after it, no Markdown fence."
+
+/** The request's messages, with the JSON instruction in the system prompt when it asks for JSON. */
+const messagesOf = (request: LlmRequest): ReadonlyArray<Message> => {
+  if (request.options.responseFormat !== "json") return request.messages
+  const [first, ...rest] = request.messages
+  return first?.role === "system"
+    ? [{ role: "system", content: `${first.content}\n\n${jsonInstruction}` }, ...rest]
+    : [{ role: "system", content: jsonInstruction }, ...request.messages]
+}
+
+/** A Baton tool as an `effect/ai` one: its name, description and JSON Schema, no handler. */
+const toolOf = (tool: BatonTool.Tool) =>
+  Tool.dynamic(tool.name, { description: tool.description, parameters: tool.parameters })
+
+/** The tools a toolkit declares. */
+type Declared = Record<string, ReturnType<typeof toolOf>>
+
+/**
+ * The request's tools as a toolkit whose calls are never run here: every call
+ * passes `disableToolCallResolution`, so `handle` is never reached.
+ */
+const toolkitOf = (tools: ReadonlyArray<BatonTool.Tool>): Toolkit.WithHandler<Declared> => {
+  const declared: Declared = {}
+  for (const tool of tools) declared[tool.name] = toolOf(tool)
+  return {
+    tools: declared,
+    handle: (name) => Effect.die(new Error(`LanguageModelProvider does not run tools (asked to run ${name})`))
+  }
+}
+
+const noTools = toolkitOf([])
+
+/** A tool call of the model's answer, unless the model's provider ran it itself. */
+const toolCallOf = (part: Response.AnyPart): BatonTool.ToolCall | undefined =>
+  part.type === "tool-call" && !part.providerExecuted
+    ? { id: part.id, name: String(part.name), arguments: JSON.stringify(part.params ?? {}) }
+    : undefined
 
 /**
  * A chain step: its provider name (logs, ledger, prices, circuit key), the
@@ -93,6 +152,24 @@ export const make = (
     const name = ProviderName.make(options.name)
     const model = ModelId.make(options.model)
     const schemas = new WeakMap<StructuredOutput<unknown>, Schema.Codec<Record<string, unknown>>>()
+    // one toolkit per request's tools: retries, re-asks and fallbacks of a request share its tools array
+    const toolkits = new WeakMap<ReadonlyArray<BatonTool.Tool>, Toolkit.WithHandler<Declared>>()
+    const toolkitFor = (tools: ReadonlyArray<BatonTool.Tool> | undefined) => {
+      // no tools: an empty toolkit, which `effect/ai` treats as none
+      if (tools === undefined) return noTools
+      const known = toolkits.get(tools)
+      if (known !== undefined) return known
+      const built = toolkitOf(tools)
+      toolkits.set(tools, built)
+      return built
+    }
+    /** The prompt, and the request's tools (declared, never run) with its tool choice. */
+    const callOptions = (request: LlmRequest) => ({
+      prompt: Prompt.fromMessages(messagesOf(request)),
+      toolkit: toolkitFor(request.tools),
+      toolChoice: request.toolChoice ?? "auto",
+      disableToolCallResolution: true as const
+    })
 
     const fail = (error: AiError.AiError) => toProviderError(name, model, error)
     const price = (usage: Response.Usage): TokenUsage => pricing.usage(name, model, toCounts(usage))
@@ -108,7 +185,12 @@ export const make = (
 
     const resultOf = (
       request: LlmRequest,
-      response: { readonly text: string; readonly finishReason: Response.FinishReason; readonly usage: Response.Usage },
+      response: {
+        readonly text: string
+        readonly finishReason: Response.FinishReason
+        readonly usage: Response.Usage
+        readonly content: ReadonlyArray<Response.AnyPart>
+      },
       started: number
     ) =>
       Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<GenerationResult, ProviderError.ProviderError> => {
@@ -116,6 +198,7 @@ export const make = (
         const finishReason = toFinishReason(response.finishReason)
         if (finishReason === "content_filter") return Effect.fail(contentFiltered(usage))
         const latencyMs = now - started
+        const toolCalls = response.content.flatMap((part) => toolCallOf(part) ?? [])
         return Effect.succeed({
           content: response.text,
           usage,
@@ -124,17 +207,16 @@ export const make = (
           latencyMs,
           finishReason,
           requestId: request.requestId,
-          attempts: [{ provider: name, model, role: "primary", outcome: "success", latencyMs }]
+          attempts: [{ provider: name, model, role: "primary", outcome: "success", latencyMs }],
+          ...(toolCalls.length === 0 ? {} : { toolCalls })
         })
       })
 
     const generate = (request: LlmRequest) =>
       Effect.flatMap(Clock.currentTimeMillis, (started) =>
-        languageModel.generateText({ prompt: Prompt.fromMessages(request.messages) }).pipe(
+        languageModel.generateText(callOptions(request)).pipe(
           Effect.mapError(fail),
-          Effect.flatMap((response) =>
-            resultOf(request, response, started)
-          )
+          Effect.flatMap((response) => resultOf(request, response, started))
         ))
 
     const schemaOf = (output: StructuredOutput<unknown>): Schema.Codec<Record<string, unknown>> => {
@@ -158,7 +240,7 @@ export const make = (
     ): Effect.Effect<StructuredResult<A>, ProviderError.ProviderError> =>
       Effect.flatMap(Clock.currentTimeMillis, (started) =>
         languageModel.generateObject({
-          prompt: Prompt.fromMessages(request.messages),
+          ...callOptions(request),
           schema: schemaOf(output),
           objectName: output.name
         }).pipe(
@@ -181,63 +263,108 @@ export const make = (
         ))
 
     const stream = (request: LlmRequest): Stream.Stream<StreamPart, ProviderError.ProviderError> =>
-      Stream.suspend(() => {
-        let partialText = ""
-        let finished = false
-        // a finish by the content filter ends the stream as `generate` ends: `ContentFiltered`, billed
-        let filtered: TokenUsage | undefined
-        // once text was sent, a failure interrupts it, with what the error says was billed
-        const interrupted = (error: ProviderError.ProviderError, reason: string) =>
-          partialText.length === 0
-            ? error
-            : new ProviderError.StreamInterrupted({
-              provider: name,
-              model,
-              partialText,
-              reason,
-              ...("usage" in error ? { usage: error.usage } : {})
-            })
-        const toPart = (part: Response.AnyPart): ReadonlyArray<StreamPart> => {
-          if (part.type === "text-delta") {
-            // an empty delta is no text: it must not count as an answer the caller was shown
-            if (part.delta.length === 0) return []
-            partialText += part.delta
-            return [{ _tag: "TextDelta", text: part.delta }]
+      Stream.unwrap(LlmProvider.Supervisor.use((supervisor) =>
+        Effect.sync(() => {
+          let partialText = ""
+          let finished = false
+          // a finish by the content filter ends the stream as `generate` ends: `ContentFiltered`, billed
+          let filtered: TokenUsage | undefined
+          // the tool calls whose params stream (by id, in the order they started), and the complete ones
+          const calls = new Map<string, { readonly index: number; readonly name: string; arguments: string }>()
+          const complete = new Set<string>()
+          // a supervisor knows what it delivered and decides what a break means: it gets the error itself;
+          // on its own, once text was sent, a failure interrupts it, with what the error says was billed
+          const broken = (error: ProviderError.ProviderError, reason: string) =>
+            partialText.length === 0 || supervisor !== undefined
+              ? error
+              : new ProviderError.StreamInterrupted({
+                provider: name,
+                model,
+                partialText,
+                reason,
+                ...("usage" in error ? { usage: error.usage } : {})
+              })
+          const delta = (id: string, toolName: string, argumentsDelta: string): ReadonlyArray<StreamPart> => {
+            const call = calls.get(id) ?? { index: calls.size, name: toolName, arguments: "" }
+            calls.set(id, call)
+            call.arguments += argumentsDelta
+            return [{ _tag: "ToolCallDelta", index: call.index, id, name: call.name, argumentsDelta }]
           }
-          if (part.type !== "finish") return []
-          const finishReason: FinishReason = toFinishReason(part.reason)
-          if (finishReason === "content_filter") {
-            filtered = price(part.usage)
-            return []
-          }
-          finished = true
-          return [{ _tag: "Finish", finishReason, usage: price(part.usage), provider: name, model }]
-        }
-        const ended = Stream.suspend(() =>
-          finished
-            ? Stream.empty
-            : Stream.fail(
-              filtered === undefined
-                ? interrupted(
-                  new ProviderError.MalformedResponse({
-                    provider: name,
-                    model,
-                    message: `${name} stream ended without finish`
-                  }),
-                  "the stream ended without its finish part"
+          const toPart = (part: Response.AnyPart): ReadonlyArray<StreamPart> => {
+            switch (part.type) {
+              case "text-delta": {
+                // an empty delta is no text: it must not count as an answer the caller was shown
+                if (part.delta.length === 0) return []
+                partialText += part.delta
+                return [{ _tag: "TextDelta", text: part.delta }]
+              }
+              case "tool-params-start":
+                return part.providerExecuted ? [] : delta(part.id, part.name, "")
+              case "tool-params-delta": {
+                const call = calls.get(part.id)
+                return call === undefined || part.delta.length === 0 ? [] : delta(part.id, call.name, part.delta)
+              }
+              case "tool-call": {
+                const call = toolCallOf(part)
+                if (call === undefined) return []
+                complete.add(call.id)
+                // a call whose params did not stream (or streamed nothing) sends them whole
+                const streamed = calls.get(call.id)
+                return streamed === undefined || streamed.arguments.length === 0
+                  ? delta(call.id, call.name, call.arguments)
+                  : []
+              }
+              case "finish": {
+                const usage = price(part.usage)
+                supervisor?.usage(usage)
+                const finishReason: FinishReason = toFinishReason(part.reason)
+                if (finishReason === "content_filter") {
+                  filtered = usage
+                  return []
+                }
+                finished = true
+                const toolCalls = [...calls].flatMap(([id, call]) =>
+                  complete.has(id) ? [{ id, name: call.name, arguments: call.arguments }] : []
                 )
-                : interrupted(contentFiltered(filtered), "the provider's content filter stopped the answer")
-            )
-        )
-        return languageModel.streamText({ prompt: Prompt.fromMessages(request.messages) }).pipe(
-          Stream.mapError((error) => {
-            const mapped = fail(error)
-            return interrupted(mapped, mapped.message)
-          }),
-          Stream.flatMap((part) => Stream.fromIterable(toPart(part))),
-          Stream.concat(ended)
-        )
-      })
+                return [{
+                  _tag: "Finish",
+                  finishReason,
+                  usage,
+                  provider: name,
+                  model,
+                  ...(toolCalls.length === 0 ? {} : { toolCalls })
+                }]
+              }
+              default:
+                return []
+            }
+          }
+          const ended = Stream.suspend(() =>
+            finished
+              ? Stream.empty
+              : Stream.fail(
+                filtered === undefined
+                  ? broken(
+                    new ProviderError.MalformedResponse({
+                      provider: name,
+                      model,
+                      message: `${name} stream ended without finish`
+                    }),
+                    "the stream ended without its finish part"
+                  )
+                  : broken(contentFiltered(filtered), "the provider's content filter stopped the answer")
+              )
+          )
+          return languageModel.streamText(callOptions(request)).pipe(
+            Stream.mapError((error) => {
+              const mapped = fail(error)
+              return broken(mapped, mapped.message)
+            }),
+            Stream.flatMap((part) => Stream.fromIterable(toPart(part))),
+            Stream.concat(ended)
+          )
+        })
+      ))
 
     return LlmProvider.make({ name, model, capabilities, generate, generateStructured, stream })
   })

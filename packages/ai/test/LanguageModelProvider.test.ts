@@ -1,13 +1,15 @@
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import { SubjectId } from "@baton/core/Ids"
 import * as LlmManager from "@baton/core/LlmManager"
+import * as LlmRequest from "@baton/core/LlmRequest"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as Anthropic from "@baton/providers/Anthropic"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Redacted, Schema, Stream } from "effect"
+import { DateTime, Effect, Layer, Redacted, Schema, Stream } from "effect"
+import { AiError, LanguageModel, type Response } from "effect/ai"
 import * as LanguageModelProvider from "../src/LanguageModelProvider.ts"
 import * as ChatLanguageModel from "./chatLanguageModel.ts"
 import { inject, services, stats } from "./stack.ts"
@@ -20,8 +22,17 @@ const Question = Schema.Struct({
 
 type Step = "effect-ai" | "anthropic"
 
-/** A manager whose chain mixes an effect/ai LanguageModel step and a Baton adapter. */
-const managerOf = (chain: ReadonlyArray<Step>) =>
+/**
+ * A manager whose chain mixes an effect/ai LanguageModel step and a Baton adapter. The LanguageModel step is
+ * `ChatLanguageModel` on the mock server unless `languageModel` names another model (the user's own).
+ */
+const managerOf = (
+  chain: ReadonlyArray<Step>,
+  options: {
+    readonly languageModel?: Layer.Layer<LanguageModel.LanguageModel> | undefined
+    readonly policy?: Parameters<typeof FallbackPolicy.make>[0] | undefined
+  } = {}
+) =>
   Effect.gen(function*() {
     const server = yield* MockProviderServer.MockProviderServer
     const step = (kind: Step) =>
@@ -30,14 +41,79 @@ const managerOf = (chain: ReadonlyArray<Step>) =>
         : LanguageModelProvider.layer({
           name: "openai",
           model: "gpt-4o-mini",
-          languageModel: ChatLanguageModel.layer(server.baseUrl("openai"), "gpt-4o-mini")
+          languageModel: options.languageModel ?? ChatLanguageModel.layer(server.baseUrl("openai"), "gpt-4o-mini")
         })
     return yield* LlmManager.make({
       providers: chain.map(step),
-      policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 10 }),
+      policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 10, ...options.policy }),
       circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 }
     })
   })
+
+/**
+ * The user's own effect/ai model whose answers break: "Hello " then a network failure (a whole call fails at
+ * once). `calls` counts the calls it was given.
+ */
+const brokenAfterText = (calls: { count: number }): Layer.Layer<LanguageModel.LanguageModel> => {
+  const broken = AiError.make({
+    module: "BrokenModel",
+    method: "streamText",
+    reason: new AiError.NetworkError({ reason: "TransportError", method: "POST", url: "https://llm.example/v1" })
+  })
+  return Layer.effect(
+    LanguageModel.LanguageModel,
+    LanguageModel.make({
+      generateText: () => Effect.suspend(() => (calls.count++, Effect.fail(broken))),
+      streamText: () =>
+        Stream.suspend(() => {
+          calls.count++
+          return Stream.concat(
+            Stream.make<ReadonlyArray<Response.StreamPartEncoded>>(
+              { type: "text-start", id: "0" },
+              { type: "text-delta", id: "0", delta: "Hello " }
+            ),
+            Stream.fail(broken)
+          )
+        })
+    })
+  )
+}
+
+/** The user's own effect/ai model that records what it is asked and answers "{}". */
+const recording = (seen: Array<LanguageModel.ProviderOptions>): Layer.Layer<LanguageModel.LanguageModel> => {
+  const finish: Response.FinishPartEncoded = {
+    type: "finish",
+    reason: "stop",
+    usage: { inputTokens: { total: 3 }, outputTokens: { total: 1 } }
+  }
+  const answer: Array<Response.StreamPartEncoded> = [
+    { type: "text-start", id: "0" },
+    { type: "text-delta", id: "0", delta: "{}" },
+    { type: "text-end", id: "0" },
+    finish
+  ]
+  return Layer.effect(
+    LanguageModel.LanguageModel,
+    LanguageModel.make({
+      generateText: (options) =>
+        Effect.sync(() => {
+          seen.push(options)
+          return [{ type: "text", text: "{}" }, finish]
+        }),
+      streamText: (options) => Stream.suspend(() => (seen.push(options), Stream.fromIterable(answer)))
+    })
+  )
+}
+
+/** The city a GetWeather call's arguments (JSON text) name. */
+const cityOf = (args: string | undefined): string =>
+  Schema.decodeUnknownSync(Schema.fromJsonString(Schema.Struct({ city: Schema.String })))(args).city
+
+const GetWeather = {
+  name: "GetWeather",
+  description: "The weather in a city",
+  parameters: Schema.Struct({ city: Schema.String })
+}
 
 const attemptsOf = (attempts: ReadonlyArray<{ provider: string; outcome: string; error?: { _tag: string } }>) =>
   attempts.map((attempt) => [attempt.provider, attempt.outcome, attempt.error?._tag])
@@ -98,7 +174,7 @@ describe("LanguageModelProvider", () => {
       assert.strictEqual((yield* stats("anthropic")).requests, 0)
     }).pipe(Effect.provide(services(100))))
 
-  it.live("a content filter that stops a LanguageModel step's stream after text: interrupted, billed what it reported", () =>
+  it.live("a content filter that stops a LanguageModel step's stream after text: ContentFiltered with its usage, final", () =>
     Effect.gen(function*() {
       const manager = yield* managerOf(["effect-ai", "anthropic"])
       // the answer's first two words, then `finish_reason: "content_filter"` with the usage of what was sent
@@ -109,26 +185,169 @@ describe("LanguageModelProvider", () => {
         (part) => Effect.sync(() => part._tag === "TextDelta" && shown.push(part.text))
       ))
       assert.strictEqual(shown.join(""), "Mock answer")
-      // text reached the caller: the filter's `ContentFiltered` becomes a `StreamInterrupted` keeping text and usage
+      // the step hands the manager the filter's `ContentFiltered`; text reached the caller, so the manager ends the
+      // stream with a `StreamInterrupted` keeping the text, and the filter does not fall back
       assert.strictEqual(error._tag, "StreamInterrupted")
       if (error._tag !== "StreamInterrupted") return
       assert.strictEqual(error.partialText, "Mock answer")
-      assert.strictEqual(error.reason, "the provider's content filter stopped the answer")
-      assert.deepStrictEqual(attemptsOf(error.attempts ?? []), [["openai", "error", "StreamInterrupted"]])
+      assert.strictEqual(error.reason, "openai's content filter stopped the answer")
+      assert.deepStrictEqual(attemptsOf(error.attempts ?? []), [["openai", "error", "ContentFiltered"]])
       assert.strictEqual((yield* stats("anthropic")).requests, 0)
-      // the usage the filter's finish reported rides on the error, priced, and reaches the ledger
+      // the usage the filter's finish reported rides on the attempt's error, priced, and reaches the ledger
       const billed = yield* stats("openai")
       assert.isAbove(billed.completionTokens, 0)
-      assert.strictEqual(error.usage?.promptTokens, billed.promptTokens)
-      assert.strictEqual(error.usage?.completionTokens, billed.completionTokens)
-      assert.strictEqual(error.usage?.pricing, "model")
-      assert.isAbove(error.usage?.costNanoUsd ?? 0, 0)
+      const filtered = error.attempts?.[0]?.error
+      const usage = filtered?._tag === "ContentFiltered" ? filtered.usage : undefined
+      assert.strictEqual(usage?.promptTokens, billed.promptTokens)
+      assert.strictEqual(usage?.completionTokens, billed.completionTokens)
+      assert.strictEqual(usage?.pricing, "model")
+      assert.isAbove(usage?.costNanoUsd ?? 0, 0)
       const ledger = yield* UsageLedger.UsageLedger
       const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
       const rows = yield* ledger.usageByProvider(day, day)
       assert.deepStrictEqual(rows.map((row) => [row.provider, row.attempts, row.completionTokens, row.costNanoUsd]), [
-        ["openai", 1, billed.completionTokens, error.usage?.costNanoUsd]
+        ["openai", 1, billed.completionTokens, usage?.costNanoUsd]
       ])
+    }).pipe(Effect.provide(services(100))))
+
+  it.live("on its own, a LanguageModel step whose stream a content filter stops after text is interrupted, billed", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const provider = yield* LanguageModelProvider.make({ name: "openai", model: "gpt-4o-mini" }).pipe(
+        Effect.provide(ChatLanguageModel.layer(server.baseUrl("openai"), "gpt-4o-mini"))
+      )
+      yield* inject("openai", MockFault.contentFilterAfter(2))
+      const error = yield* Effect.flip(
+        Stream.runDrain(provider.stream(yield* LlmRequest.make({ prompt: "Tell a story" })))
+      )
+      assert.strictEqual(error._tag, "StreamInterrupted")
+      if (error._tag !== "StreamInterrupted") return
+      assert.strictEqual(error.partialText, "Mock answer")
+      assert.strictEqual(error.reason, "the provider's content filter stopped the answer")
+      const billed = yield* stats("openai")
+      assert.strictEqual(error.usage?.completionTokens, billed.completionTokens)
+      assert.isAbove(error.usage?.costNanoUsd ?? 0, 0)
+    }).pipe(Effect.provide(services(100))))
+
+  it.live("a LanguageModel step that fails after its first text falls back under the manager: generate and stream", () =>
+    Effect.gen(function*() {
+      const calls = { count: 0 }
+      const manager = yield* managerOf(["effect-ai", "anthropic"], { languageModel: brokenAfterText(calls) })
+      // the model's stream breaks after "Hello ": the manager, not the step, decides what the break means
+      const result = yield* manager.generate({ prompt: "Hello" })
+      assert.strictEqual(result.provider, "anthropic")
+      assert.deepStrictEqual(attemptsOf(result.attempts), [
+        ["openai", "error", "ProviderConnectionFailed"],
+        ["anthropic", "success", undefined]
+      ])
+      assert.include(result.content, "Mock answer from anthropic")
+
+      const parts = yield* Stream.runCollect(manager.stream({ prompt: "Tell a story" }))
+      const text = parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
+      // the answer is rescued on the next step, continued from the text the caller holds
+      assert.isTrue(text.startsWith("Hello "))
+      assert.include(text, "Mock answer from anthropic")
+      const finish = parts.at(-1)
+      assert.strictEqual(finish?._tag, "Finish")
+      if (finish?._tag !== "Finish") return
+      assert.isTrue(finish.rescued)
+      assert.deepStrictEqual(finish.sources?.map((source) => source.provider), ["openai", "anthropic"])
+      assert.deepStrictEqual(attemptsOf(finish.attempts ?? []), [
+        ["openai", "error", "ProviderConnectionFailed"],
+        ["anthropic", "success", undefined]
+      ])
+      assert.strictEqual(calls.count, 2)
+      assert.strictEqual((yield* stats("anthropic")).requests, 2)
+    }).pipe(Effect.provide(services(100))))
+
+  it.live("on its own, a LanguageModel step that fails after its first text is StreamInterrupted", () =>
+    Effect.gen(function*() {
+      const provider = yield* LanguageModelProvider.make({ name: "openai", model: "gpt-4o-mini" }).pipe(
+        Effect.provide(brokenAfterText({ count: 0 }))
+      )
+      const shown: Array<string> = []
+      const error = yield* Effect.flip(Stream.runForEach(
+        provider.stream(yield* LlmRequest.make({ prompt: "Hello" })),
+        (part) => Effect.sync(() => part._tag === "TextDelta" && shown.push(part.text))
+      ))
+      assert.strictEqual(shown.join(""), "Hello ")
+      assert.strictEqual(error._tag, "StreamInterrupted")
+      assert.strictEqual(error._tag === "StreamInterrupted" ? error.partialText : "", "Hello ")
+    }).pipe(Effect.provide(services(100))))
+
+  for (const generateVia of ["stream", "generate"] as const) {
+    it.live(`a LanguageModel step is given the request's tools and answers with tool calls (generate via ${generateVia})`, () =>
+      Effect.gen(function*() {
+        const manager = yield* managerOf(["effect-ai", "anthropic"], { policy: { generateVia } })
+        const question = "What is the weather in Paris?"
+        const result = yield* manager.generate({ prompt: question, tools: [GetWeather] })
+        assert.strictEqual(result.provider, "openai")
+        assert.strictEqual(result.finishReason, "tool_calls")
+        const call = result.toolCalls?.[0]
+        assert.deepStrictEqual(result.toolCalls?.map((toolCall) => toolCall.name), ["GetWeather"])
+        assert.isNotEmpty(cityOf(call?.arguments))
+
+        // the caller runs the call and sends its result back: the model answers with it
+        const answer = yield* manager.generate({
+          prompt: [
+            { role: "user", content: question },
+            { role: "assistant", content: "", toolCalls: result.toolCalls ?? [] },
+            { role: "tool", toolCallId: call?.id ?? "", name: "GetWeather", content: "\"sunny in Paris\"" }
+          ],
+          tools: [GetWeather]
+        })
+        assert.strictEqual(answer.finishReason, "stop")
+        assert.include(answer.content, "sunny in Paris")
+
+        // a tool choice of none is passed on too: the model answers with text
+        const none = yield* manager.generate({ prompt: question, tools: [GetWeather], toolChoice: "none" })
+        assert.strictEqual(none.finishReason, "stop")
+        assert.isUndefined(none.toolCalls)
+        assert.strictEqual((yield* stats("anthropic")).requests, 0)
+      }).pipe(Effect.provide(services(100))))
+  }
+
+  it.live("a LanguageModel step streams the model's tool calls as ToolCallDeltas, assembled on the Finish", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai", "anthropic"])
+      const parts = yield* Stream.runCollect(
+        manager.stream({
+          prompt: "What is the weather in Paris?",
+          tools: [GetWeather],
+          toolChoice: { tool: "GetWeather" }
+        })
+      )
+      const deltas = parts.flatMap((part) => part._tag === "ToolCallDelta" ? [part] : [])
+      assert.isAbove(deltas.length, 0)
+      assert.deepStrictEqual([...new Set(deltas.map((delta) => `${delta.index}:${delta.name}`))], ["0:GetWeather"])
+      const finish = parts.at(-1)
+      assert.strictEqual(finish?._tag, "Finish")
+      if (finish?._tag !== "Finish") return
+      assert.strictEqual(finish.finishReason, "tool_calls")
+      assert.strictEqual(finish.provider, "openai")
+      assert.deepStrictEqual(finish.toolCalls?.map((call) => [call.id, call.name]), [[deltas[0]?.id, "GetWeather"]])
+      assert.strictEqual(deltas.map((delta) => delta.argumentsDelta).join(""), finish.toolCalls?.[0]?.arguments)
+      assert.isNotEmpty(cityOf(finish.toolCalls?.[0]?.arguments))
+    }).pipe(Effect.provide(services(100))))
+
+  it.live("a LanguageModel step asked for JSON tells the model so in its system prompt", () =>
+    Effect.gen(function*() {
+      const seen: Array<LanguageModel.ProviderOptions> = []
+      const manager = yield* managerOf(["effect-ai"], { languageModel: recording(seen) })
+      yield* manager.generate({
+        prompt: "List three planets",
+        options: { responseFormat: "json", system: "Be brief." }
+      })
+      yield* Stream.runDrain(manager.stream({ prompt: "List three planets", options: { responseFormat: "json" } }))
+      yield* manager.generate({ prompt: "List three planets" })
+      const systems = seen.map((options) =>
+        options.prompt.content.flatMap((message) => message.role === "system" ? [message.content] : []).join("\n")
+      )
+      assert.strictEqual(systems.length, 3)
+      assert.isTrue(systems[0]?.startsWith("Be brief."))
+      assert.include(systems[0], "JSON")
+      assert.include(systems[1], "JSON")
+      assert.strictEqual(systems[2], "")
     }).pipe(Effect.provide(services(100))))
 
   it.live("a retryable AiError is retried on the LanguageModel step, a 401 is not", () =>

@@ -3,16 +3,25 @@
  * `@effect/ai-*` package would be: it speaks the OpenAI chat-completions wire
  * format over Effect's `HttpClient` (here to the mock provider server), maps
  * HTTP statuses with `AiError.reasonFromHttpStatus`, asks for JSON with
- * `response_format: json_schema`, and reports usage and finish reasons in
- * `Response` parts. Its stream is one non-streamed call cut into parts.
+ * `response_format: json_schema`, sends the tools it is given (`tools`,
+ * `tool_choice`) and the conversation's tool calls and results, and reports
+ * text, tool calls, usage and finish reasons in `Response` parts. Its stream
+ * is one non-streamed call cut into parts (a tool call's params as
+ * `tool-params-start` / `-delta` / `-end`, then the `tool-call`).
  */
 import { Effect, Layer, Schema, Stream } from "effect"
-import { AiError, LanguageModel, type Response } from "effect/ai"
+import { AiError, LanguageModel, type Prompt, type Response, Tool } from "effect/ai"
 import { HttpBody, HttpClient, HttpClientRequest } from "effect/http"
 
 const ChatResponse = Schema.Struct({
   choices: Schema.NonEmptyArray(Schema.Struct({
-    message: Schema.Struct({ content: Schema.String }),
+    message: Schema.Struct({
+      content: Schema.NullOr(Schema.String),
+      tool_calls: Schema.optionalKey(Schema.Array(Schema.Struct({
+        id: Schema.String,
+        function: Schema.Struct({ name: Schema.String, arguments: Schema.String })
+      })))
+    }),
     finish_reason: Schema.String
   })),
   usage: Schema.Struct({ prompt_tokens: Schema.Int, completion_tokens: Schema.Int })
@@ -22,18 +31,62 @@ const decodeResponse = Schema.decodeUnknownEffect(Schema.fromJsonString(ChatResp
 
 const fail = (reason: AiError.AiErrorReason) => AiError.make({ module: "ChatLanguageModel", method: "call", reason })
 
-const textOf = (content: string | ReadonlyArray<{ readonly type: string; readonly text?: string }>): string =>
-  typeof content === "string" ? content : content.map((part) => part.text ?? "").join("")
-
 const finishReasons: Record<string, Response.FinishReason> = {
   stop: "stop",
   length: "length",
-  content_filter: "content-filter"
+  content_filter: "content-filter",
+  tool_calls: "tool-calls"
 }
+
+const messagesOf = (prompt: Prompt.Prompt): ReadonlyArray<unknown> =>
+  prompt.content.flatMap((message): ReadonlyArray<unknown> => {
+    switch (message.role) {
+      case "system":
+        return [{ role: "system", content: message.content }]
+      case "user":
+        return [{
+          role: "user",
+          content: message.content.map((part) => part.type === "text" ? part.text : "").join("")
+        }]
+      case "assistant": {
+        const calls = message.content.flatMap((part) =>
+          part.type === "tool-call"
+            ? [{ id: part.id, type: "function", function: { name: part.name, arguments: JSON.stringify(part.params) } }]
+            : []
+        )
+        const content = message.content.map((part) => part.type === "text" ? part.text : "").join("")
+        return [calls.length === 0 ? { role: "assistant", content } : { role: "assistant", content, tool_calls: calls }]
+      }
+      case "tool":
+        return message.content.flatMap((part) =>
+          part.type === "tool-result"
+            ? [{ role: "tool", tool_call_id: part.id, content: JSON.stringify(part.result) }]
+            : []
+        )
+    }
+  })
+
+const toolChoiceOf = (choice: LanguageModel.ToolChoice<string>): unknown =>
+  typeof choice === "string"
+    ? choice
+    : "tool" in choice
+    ? { type: "function", function: { name: choice.tool } }
+    : choice.mode ?? "auto"
 
 const bodyOf = (model: string, options: LanguageModel.ProviderOptions) => ({
   model,
-  messages: options.prompt.content.map((message) => ({ role: message.role, content: textOf(message.content) })),
+  messages: messagesOf(options.prompt),
+  ...(options.tools.length === 0 ? {} : {
+    tools: options.tools.map((tool: Tool.Any) => ({
+      type: "function",
+      function: {
+        name: String(tool.name),
+        description: Tool.getDescription(tool),
+        parameters: Tool.getJsonSchema(tool)
+      }
+    })),
+    tool_choice: toolChoiceOf(options.toolChoice)
+  }),
   ...(options.responseFormat.type === "json"
     ? {
       response_format: {
@@ -78,7 +131,13 @@ export const layer = (
           )
           const choice = decoded.choices[0]
           const parts: Array<Response.PartEncoded> = [
-            { type: "text", text: choice.message.content },
+            ...(choice.message.content === null ? [] : [{ type: "text" as const, text: choice.message.content }]),
+            ...(choice.message.tool_calls ?? []).map((call): Response.PartEncoded => ({
+              type: "tool-call",
+              id: call.id,
+              name: call.function.name,
+              params: JSON.parse(call.function.arguments)
+            })),
             {
               type: "finish",
               reason: finishReasons[choice.finish_reason] ?? "other",
@@ -94,17 +153,27 @@ export const layer = (
         generateText: call,
         streamText: (options) =>
           Stream.fromIterableEffect(Effect.map(call(options), (parts) =>
-            parts.flatMap((part): ReadonlyArray<Response.StreamPartEncoded> =>
-              part.type === "text"
-                ? [
-                  { type: "text-start", id: "0" },
-                  { type: "text-delta", id: "0", delta: part.text },
-                  { type: "text-end", id: "0" }
-                ]
-                : part.type === "finish"
-                ? [part]
-                : []
-            )))
+            parts.flatMap((part): ReadonlyArray<Response.StreamPartEncoded> => {
+              switch (part.type) {
+                case "text":
+                  return [
+                    { type: "text-start", id: "0" },
+                    { type: "text-delta", id: "0", delta: part.text },
+                    { type: "text-end", id: "0" }
+                  ]
+                case "tool-call":
+                  return [
+                    { type: "tool-params-start", id: part.id, name: part.name },
+                    { type: "tool-params-delta", id: part.id, delta: JSON.stringify(part.params) },
+                    { type: "tool-params-end", id: part.id },
+                    part
+                  ]
+                case "finish":
+                  return [part]
+                default:
+                  return []
+              }
+            })))
       })
     })
   )
