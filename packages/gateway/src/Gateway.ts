@@ -24,12 +24,17 @@
  *   strictly: malformed JSON, an unknown field or a wrong type is a 400
  *   naming the field, before any provider is called.
  * - Each call spends one unit of the key's subject's daily quota (the
- *   `QuotaStore` in context: memory, or Redis shared by every replica);
+ *   `QuotaStore` in context: memory, or Redis shared by every replica), under
+ *   the limits of the subject's active keys (a revoked key's never count);
  *   answers to an authenticated client carry `RateLimit-Limit`,
  *   `RateLimit-Remaining`, `RateLimit-Reset`, and `Retry-After` on 429.
  * - Errors use OpenAI's `{"error":{"message","type","code","param"}}` with
  *   400, 401, 404 (unknown model), 413, 429, 503 (every provider failed,
- *   generation disabled, quota store down) or 504 (deadline, timeouts).
+ *   generation disabled, quota store down) or 504 (deadline, timeouts). A
+ *   failed provider call gets a generic message: the attempts (provider
+ *   messages, addresses) stay in the request log, except that a request
+ *   every provider rejected (400) carries the first provider's scrubbed
+ *   message and `param`.
  * - Streams: a failure before the first delta falls back invisibly (the
  *   manager's chain); a failure after it that the manager cannot rescue ends
  *   the stream with an in-band `{"error":...}` event and no `[DONE]`.
@@ -106,9 +111,16 @@ export type Requirements =
   | LlmConfig.LlmConfig
   | QuotaLimiter.QuotaStore
 
+/**
+ * Each subject's limits, from its active keys (`GatewayConfig.parse` checks
+ * that they agree; a revoked key's limits never count, so the old key kept
+ * revoked after a rotation does not undo the new key's). The first active
+ * key of a subject gives them.
+ */
 const keyLimits = (config: GatewayConfig.GatewayConfig): QuotaLimiter.Overrides => {
   const bySubject: Record<string, Partial<QuotaLimiter.Limits>> = {}
   for (const key of config.keys.values()) {
+    if (key.revoked === true || Object.hasOwn(bySubject, key.subject)) continue
     bySubject[key.subject] = {
       ...(key.daily === undefined ? {} : { daily: key.daily }),
       ...(key.dailyTokens === undefined ? {} : { dailyTokens: key.dailyTokens }),

@@ -37,7 +37,11 @@
  * - Gateway keys are stored as the SHA-256 (hex) of the key (`hashKey`),
  *   each mapping to a subject and optional daily limits (`daily`,
  *   `dailyTokens`, `dailyCostNanoUsd`) that override the environment's
- *   defaults; `revoked: true` refuses a key.
+ *   defaults; `revoked: true` refuses a key. The limits are the subject's
+ *   (one quota for all its keys): a revoked key's are ignored, and every
+ *   active key of one subject must state the same ones, or the file is
+ *   refused naming the field (`keys[1].daily`). `BATON_GATEWAY_KEYS` sets no
+ *   limits, so its keys never disagree.
  *
  * `parse` checks a file against the schema (unknown fields included) and
  * the cross-references between its parts, failing with a
@@ -280,9 +284,47 @@ const resolveProvider = (
     }
   })
 
+/** The per-key limits, which are the limits of the key's subject. */
+const limitFields = ["daily", "dailyTokens", "dailyCostNanoUsd"] as const
+
+const showLimit = (value: number | undefined): string => value === undefined ? "unset (the default)" : String(value)
+
+/**
+ * Limits are a subject's, not a key's: every active key of one subject must
+ * state the same `daily`, `dailyTokens` and `dailyCostNanoUsd` (or leave the
+ * same ones unset). Revoked keys are ignored, so a rotated-out key may stay
+ * listed with whatever limits it had.
+ */
+const checkSubjectLimits = (
+  keys: File["keys"],
+  yamlText: string | undefined
+): Effect.Effect<void, GatewayConfigError> => {
+  const firstActive = new Map<string, { readonly index: number; readonly key: Key }>()
+  for (const [index, key] of keys.entries()) {
+    if (key.revoked === true) continue
+    const first = firstActive.get(key.subject)
+    if (first === undefined) {
+      firstActive.set(key.subject, { index, key })
+      continue
+    }
+    const field = limitFields.find((name) => key[name] !== first.key[name])
+    if (field !== undefined) {
+      return Effect.fail(configError(
+        ["keys", index, field],
+        `is ${showLimit(key[field])}, but keys[${first.index}] (another active key of subject "${key.subject}") ` +
+          `has ${field} ${showLimit(first.key[field])}: limits belong to the subject, so its active keys ` +
+          "must state the same daily, dailyTokens and dailyCostNanoUsd (revoke the old key or give both the same)",
+        yamlText
+      ))
+    }
+  }
+  return Effect.void
+}
+
 /**
  * Checks a decoded file: every alias step names a configured provider and
- * one of its models, hosted providers have their key, compatible ones a URL.
+ * one of its models, hosted providers have their key, compatible ones a URL,
+ * and the active keys of one subject agree on its limits.
  *
  * @since 0.1.0
  * @category constructors
@@ -303,6 +345,7 @@ export const fromFile = (file: File, yamlText?: string): Effect.Effect<GatewayCo
         yield* Effect.forEach(steps, (step, i) => checkStep(file.providers, step, ["models", alias, i], yamlText))
       )
     }
+    yield* checkSubjectLimits(file.keys, yamlText)
     return {
       providers,
       aliases,

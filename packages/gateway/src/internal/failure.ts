@@ -2,10 +2,21 @@
  * The one table from a failure to its HTTP status and OpenAI error body:
  * the gateway's own refusals (bad body, key, model, size) and every error
  * the manager can end a call with.
+ *
+ * A body never carries a provider attempt's detail: no attempt list, no
+ * provider message, no address or socket error (as `@baton/http/HttpProblem`
+ * does). A failed call gets one generic message per class, naming the
+ * request id when the caller passes it, and the operator reads the attempts
+ * in the request log. The one exception: when every provider rejected the
+ * caller's own request (400), the first provider's message, scrubbed of
+ * key-shaped text, and its `param` are passed on, because an OpenAI client
+ * needs to know what to fix.
  */
 import type * as Attempt from "@baton/core/Attempt"
 import type { InvalidOptions } from "@baton/core/LlmError"
 import type * as LlmManager from "@baton/core/LlmManager"
+import type * as ProviderError from "@baton/core/ProviderError"
+import * as Redact from "@baton/core/Redact"
 import { Data } from "effect"
 import type { ErrorBody } from "./wire.ts"
 
@@ -35,28 +46,50 @@ const clientFaults: ReadonlyArray<string> = ["InvalidRequest", "ContextLengthExc
 const errorsOf = (attempts: ReadonlyArray<Attempt.Attempt>) =>
   attempts.flatMap((attempt) => attempt.error === undefined ? [] : [attempt.error])
 
-/** 504 when every provider timed out, 400 when every one refused the request itself, else 503. */
-const allFailed = (attempts: ReadonlyArray<Attempt.Attempt>): Pick<HttpFailure, "status"> & { code: string } => {
-  const errors = errorsOf(attempts)
-  if (errors.length > 0 && errors.every((error) => error._tag === "ProviderTimeout")) {
-    return { status: 504, code: "upstream_timeout" }
-  }
-  if (errors.length > 0 && errors.every((error) => clientFaults.includes(error._tag))) {
-    return {
-      status: 400,
-      code: errors[0]?._tag === "ContextLengthExceeded" ? "context_length_exceeded" : "invalid_request"
-    }
-  }
-  return { status: 503, code: "upstream_unavailable" }
-}
-
 const make = (status: number, type: string, code: string, message: string, param: string | null = null) => ({
   status,
   body: { message, type, code, param }
 })
 
-/** The status and body of any failure of a gateway call. */
-export const toHttp = (error: Rejected | InvalidOptions | LlmManager.StreamError): HttpFailure => {
+/** The most of a provider's message passed on to the client. */
+const MESSAGE_MAX_CHARS = 1000
+
+/** Where the details are: the request log, under the request's id when known. */
+const seeLog = (requestId: string | undefined): string =>
+  requestId === undefined ? "; the details are in the gateway's request log" : `; see request ${requestId}`
+
+/** What the caller sent that the provider refused: its message, scrubbed and cut, and its `param`. */
+const callersFault = (error: ProviderError.ProviderError): { message: string; param: string | null } => ({
+  message: Redact.truncate(Redact.scrub(error.message, []), MESSAGE_MAX_CHARS),
+  param: error._tag === "InvalidRequest" ? error.param ?? null : null
+})
+
+/**
+ * 504 when every provider timed out, 400 when every one refused the request
+ * itself (the first provider's message), else 503; generic messages but the 400's.
+ */
+const allFailed = (attempts: ReadonlyArray<Attempt.Attempt>, requestId: string | undefined): HttpFailure => {
+  const errors = errorsOf(attempts)
+  const [first] = errors
+  if (first !== undefined && errors.every((error) => error._tag === "ProviderTimeout")) {
+    return make(504, "server_error", "upstream_timeout", `every provider timed out${seeLog(requestId)}`)
+  }
+  if (first !== undefined && errors.every((error) => clientFaults.includes(error._tag))) {
+    const { message, param } = callersFault(first)
+    const code = first._tag === "ContextLengthExceeded" ? "context_length_exceeded" : "invalid_request"
+    return make(400, "invalid_request_error", code, message, param)
+  }
+  return make(503, "server_error", "upstream_unavailable", `every provider failed${seeLog(requestId)}`)
+}
+
+/**
+ * The status and body of any failure of a gateway call; `requestId`, when
+ * given, is named in the generic messages of failed provider calls.
+ */
+export const toHttp = (
+  error: Rejected | InvalidOptions | LlmManager.StreamError,
+  requestId?: string
+): HttpFailure => {
   switch (error._tag) {
     case "Rejected":
       return make(error.status, rejectionTypes[error.status], error.code, error.message, error.param)
@@ -77,11 +110,9 @@ export const toHttp = (error: Rejected | InvalidOptions | LlmManager.StreamError
       return make(503, "service_unavailable", "generation_disabled", error.message)
     case "DeadlineExceeded":
       return make(504, "timeout_error", "deadline_exceeded", error.message)
-    case "AllProvidersFailed": {
-      const { code, status } = allFailed(error.attempts)
-      return make(status, status === 400 ? "invalid_request_error" : "server_error", code, error.message)
-    }
+    case "AllProvidersFailed":
+      return allFailed(error.attempts, requestId)
     case "StreamInterrupted":
-      return make(502, "server_error", "stream_interrupted", error.message)
+      return make(502, "server_error", "stream_interrupted", `the provider stopped mid-answer${seeLog(requestId)}`)
   }
 }

@@ -1,0 +1,161 @@
+/**
+ * What a client learns when every provider fails: a generic message per
+ * class, never the attempt list (internal addresses, upstream error text
+ * that may echo a masked key); only when every provider rejected the
+ * caller's own request does the first provider's (scrubbed) message pass,
+ * so the client can fix its request. The details stay in the request log.
+ */
+import * as RequestLog from "@baton/core/RequestLog"
+import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { assert, layer } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer, Schema } from "effect"
+import OpenAI from "openai"
+import * as Gateway from "../src/Gateway.ts"
+import * as GatewayConfig from "../src/GatewayConfig.ts"
+import * as Fixture from "./fixture.ts"
+
+/** A masked key as OpenAI echoes it in a 401: not key-shaped enough for the scrubber. */
+const upstream401 =
+  "Incorrect API key provided: sk-proj-****wxyz. You can find your API key at https://platform.openai.com."
+
+const TestLayer = Layer.unwrap(Effect.gen(function*() {
+  const mock = yield* MockProviderServer.MockProviderServer
+  const file = Fixture.configFile(mock)
+  const config = yield* GatewayConfig.parse(
+    JSON.stringify({
+      ...file,
+      // an OpenAI-compatible endpoint on an internal address nobody listens on
+      providers: { ...file.providers, internal: { baseUrl: "http://127.0.0.1:1/v1", models: ["llama3"] } },
+      models: { ...file.models, leaky: ["openai/gpt-4o-mini", "internal/llama3"] }
+    }),
+    "json"
+  )
+  return Gateway.layer(config, { port: 0 })
+})).pipe(
+  Layer.provideMerge(Fixture.services()),
+  Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(Fixture.environment))),
+  Layer.provideMerge(MockProviderServer.layer())
+)
+
+const ErrorResponse = Schema.Struct({
+  error: Schema.Struct({
+    message: Schema.String,
+    type: Schema.String,
+    code: Schema.NullOr(Schema.String),
+    param: Schema.NullOr(Schema.String)
+  })
+})
+const decodeError = Schema.decodeUnknownSync(Schema.fromJsonString(ErrorResponse))
+
+const client = (url: string) => new OpenAI({ apiKey: Fixture.clientKey, baseURL: `${url}/v1`, maxRetries: 0 })
+
+const post = (url: string, body: unknown) =>
+  Effect.promise(async () => {
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${Fixture.clientKey}`, "content-type": "application/json" },
+      body: JSON.stringify(body)
+    })
+    return { status: response.status, text: await response.text() }
+  })
+
+const setup = Effect.gen(function*() {
+  const mock = yield* MockProviderServer.MockProviderServer
+  yield* mock.reset
+  return { mock, url: yield* Fixture.gatewayUrl }
+})
+
+/** Nothing of an attempt's detail: no address, no socket error, no upstream text, no attempt list. */
+const assertNoDetail = (text: string) => {
+  for (const leak of ["127.0.0.1", "ECONNREFUSED", "sk-proj", "Incorrect API key", "llama3", "[primary]", "\\n"]) {
+    assert.notInclude(text, leak)
+  }
+}
+
+const leaky = { model: "leaky", messages: [{ role: "user", content: "Say hello" }] }
+
+layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches the client", (it) => {
+  it.effect("503 every provider failed: a generic message, the attempts only in the request log", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* setup
+      const log = yield* RequestLog.RequestLogMemory
+      const before = (yield* log.records).length
+      yield* mock.inject("openai", MockFault.status(401, { message: upstream401 }))
+      const response = yield* post(url, leaky)
+      assert.strictEqual(response.status, 503, response.text)
+      const { error } = decodeError(response.text)
+      assert.strictEqual(error.code, "upstream_unavailable")
+      assert.strictEqual(error.type, "server_error")
+      assert.match(error.message, /^every provider failed/)
+      assertNoDetail(response.text)
+      // the operator still has every attempt, with its error, in the request log
+      const logged = (yield* log.records).slice(before)
+      assert.deepStrictEqual(logged.map((record) => [record.provider, record.errorTag]), [
+        ["openai", "ProviderAuthenticationFailed"],
+        ["internal", "ProviderConnectionFailed"]
+      ])
+      assert.include(logged[1]?.errorMessage ?? "", "ECONNREFUSED")
+    }))
+
+  it.effect("the same with stream: true, and through the official client", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* setup
+      yield* mock.inject("openai", MockFault.status(401, { message: upstream401 }))
+      const streamed = yield* post(url, { ...leaky, stream: true })
+      assert.strictEqual(streamed.status, 503, streamed.text)
+      assertNoDetail(streamed.text)
+      yield* mock.inject("openai", MockFault.status(401, { message: upstream401 }))
+      const thrown = yield* Effect.promise(() =>
+        client(url).chat.completions.create({ model: "leaky", messages: [{ role: "user", content: "hi" }] })
+          .then(() => undefined, (error: unknown) => error)
+      )
+      assert.instanceOf(thrown, OpenAI.APIError)
+      if (thrown instanceof OpenAI.APIError) {
+        assert.strictEqual(thrown.status, 503)
+        assert.match(thrown.message, /every provider failed/)
+        assertNoDetail(thrown.message)
+      }
+    }))
+
+  it.effect("400 when every provider rejected the request: the first provider's message only, and its param", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* setup
+      yield* mock.inject(
+        "openai",
+        MockFault.status(400, { message: "temperature: must be at most 1.5", param: "temperature" })
+      )
+      yield* mock.inject(
+        "deepseek",
+        MockFault.status(400, { message: "rejected by shard 10.4.2.7 (sk-deepseekinternal1)" })
+      )
+      const response = yield* post(url, { model: "fast", messages: [{ role: "user", content: "hi" }] })
+      assert.strictEqual(response.status, 400, response.text)
+      const { error } = decodeError(response.text)
+      assert.strictEqual(error.code, "invalid_request")
+      assert.strictEqual(error.type, "invalid_request_error")
+      assert.strictEqual(error.param, "temperature")
+      assert.include(error.message, "temperature: must be at most 1.5")
+      assert.notInclude(response.text, "10.4.2.7")
+      assert.notInclude(response.text, "sk-deepseek")
+      assert.notInclude(response.text, "all providers failed")
+      assert.strictEqual((yield* mock.stats("deepseek")).requests, 1)
+    }))
+
+  it.effect("a stream cut after its first delta: the in-band error says so, without the provider's reason", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* setup
+      yield* mock.inject("deepseek", MockFault.cutStreamAfter(3))
+      const response = yield* post(url, {
+        model: "deepseek/deepseek-flash",
+        messages: [{ role: "user", content: "Tell me a story" }],
+        stream: true
+      })
+      assert.strictEqual(response.status, 200, response.text)
+      const last = response.text.split("\n\n").filter((event) => event.length > 0).at(-1) ?? ""
+      const { error } = decodeError(last.replace(/^data: /, ""))
+      assert.strictEqual(error.code, "stream_interrupted")
+      assert.match(error.message, /^the provider stopped mid-answer/)
+      assert.notInclude(error.message, "deepseek")
+    }))
+})
