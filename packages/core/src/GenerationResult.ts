@@ -1,7 +1,8 @@
 /**
  * What a successful generation returns, and the parts a stream is made of.
  *
- * A `GenerationResult` has the text, the priced `TokenUsage`, the provider
+ * A `GenerationResult` has the text, the priced `TokenUsage` of the whole
+ * request (every billed attempt, not only the answering one), the provider
  * and model that answered, the latency of the answering attempt, the
  * normalised `finishReason` and every attempt that led to it (retries,
  * fallbacks and hedges included), so a caller can always see what a result
@@ -45,6 +46,14 @@ export type FinishReason = typeof FinishReason.Type
  */
 export const GenerationResult = Schema.Struct({
   content: Schema.String,
+  /**
+   * What the whole request billed: the sum of every attempt's usage (a
+   * structured answer's re-asks, failed attempts before a retry or a
+   * fallback, a cancelled hedge, the broken attempts of a rescued answer),
+   * as the request log and the usage ledger record them one attempt per row
+   * and as a stream's `Finish.usage` sums them. With a single attempt, that
+   * attempt's usage. Each attempt's own usage is in the request log.
+   */
   usage: TokenUsage,
   model: ModelId,
   provider: ProviderName,

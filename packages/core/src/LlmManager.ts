@@ -23,7 +23,10 @@
  * those services are in context at build time. The failures raised before
  * any provider is called (`GenerationDisabled`, `InvalidOptions`,
  * `RateLimitExceeded`, `TooManyQuestions`, `QuotaStoreUnavailable`) have no
- * attempts to list.
+ * attempts to list. A result's `usage`, like a stream's `Finish.usage`, is
+ * what the whole request billed: the sum of every attempt's usage (re-asks,
+ * failed and cancelled attempts included), one row each in the log and the
+ * ledger.
  *
  * When a `QuotaLimiter` is in context, a request asking for more than
  * `AI_MAX_QUESTIONS_PER_REQUEST` units (`metadata.units`, default 1) fails
@@ -57,10 +60,14 @@
  *   `HttpClient` their layer was given. A provider of your own that does not
  *   wrap its client with it is bounded by the first-token, idle and attempt
  *   limits only.
- * - A `ProviderThrottle` in context is checked before each attempt with the
+ * - A `ProviderThrottle` in context is checked before each call with the
  *   request's token estimate (`ProviderThrottle.estimateTokens`: prompt
  *   characters / 4 plus `maxTokens`): a spent local budget skips the provider
- *   (`ProviderThrottled`) like an open circuit.
+ *   (`ProviderThrottled`) like an open circuit. It is checked only once the
+ *   provider's circuit admitted the attempt: an attempt an open circuit
+ *   skips (or a half-open one whose probe is running) spends nothing, and a
+ *   half-open probe the throttle refuses leaves the circuit waiting for the
+ *   next probe (the circuit ignores a throttled attempt).
  *
  * @example
  * ```ts

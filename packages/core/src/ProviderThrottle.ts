@@ -22,7 +22,8 @@
  *   usage minus the estimate passed to `check`). It never fails: a bucket may
  *   go into debt, and the next `check` fails until the debt is repaid.
  * - The manager passes {@link estimateTokens} (prompt characters / 4 plus
- *   `maxTokens`) to `check` before each attempt and records what the usage
+ *   `maxTokens`) to `check` before each attempt its circuit lets through (a
+ *   skipped one spends nothing) and records what the usage
  *   exceeded it by; an estimate that was too high is not given back (the
  *   bucket refills with time), so the limit errs on the provider's side.
  * - A provider without limits is never throttled and costs nothing.

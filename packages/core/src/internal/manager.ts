@@ -366,7 +366,7 @@ const attempt = <A>(
   const slot = run.attempts.push(undefined) - 1
   const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
   const progress = makeProgress(mode === "stream" ? "first-token" : "body", run.clock, startedAt)
-  // built only once the throttle and a circuit not known open let the attempt through
+  // built only once no circuit known open skips the attempt (and a throttle let it through)
   const guarded = () =>
     engine.watchdog.guard(
       // one context update, not three: a request holds each one's restore frame while in flight
@@ -403,13 +403,13 @@ const attempt = <A>(
       estimate
     )
   }
-  const admitted = Option.isNone(engine.throttle)
-    ? circuit(engine, guarded, key, provider, model, startedAt)
-    : Effect.andThen(
-      engine.throttle.value.check(provider, { model, tokens: estimate }),
-      () => circuit(engine, guarded, key, provider, model, startedAt)
-    )
-  return admitted.pipe(
+  // the throttle is taken only once the circuit admitted the attempt: a skip calls nobody and spends nothing. Its
+  // refusal ends the admitted call, an outcome the circuit ignores (`ErrorPolicy`; a half-open probe's slot is freed)
+  const throttle = engine.throttle
+  const throttled = Option.isNone(throttle)
+    ? guarded
+    : () => Effect.andThen(throttle.value.check(provider, { model, tokens: estimate }), guarded)
+  return circuit(engine, throttled, key, provider, model, startedAt).pipe(
     Effect.onExit(record),
     LlmMetrics.withAttemptSpan({ request: run.request, provider, model, role, attemptNumber: slot + 1 })
   )
@@ -417,8 +417,9 @@ const attempt = <A>(
 
 /**
  * Runs `guarded` through the circuit of `provider/model`: skipped at once
- * when the circuit is known open, else admitted by the circuits' store (see
- * `CircuitPolicy`).
+ * when the circuit is known open (`guarded` is not even built), else run
+ * once the circuits' store admitted it (see `CircuitPolicy`; a store that
+ * cannot answer lets it run unrecorded).
  */
 const circuit = <A>(
   engine: Engine,
@@ -615,8 +616,7 @@ const resultReport = (result: GenerationResult): Report => ({
  * One `generate` attempt: streamed underneath when the policy says so and
  * the provider reports stream usage, by the stream's rescue rules with
  * nothing shown (`streamed`): an answer broken after its first token is
- * continued where a prefill is accepted, else restarted whole; a rescued
- * answer's usage is the sum of its billed attempts.
+ * continued where a prefill is accepted, else restarted whole.
  */
 const generateAttempt = (
   engine: Engine,
@@ -630,7 +630,8 @@ const generateAttempt = (
   const startedAt = run.clock.currentTimeMillisUnsafe()
   return Effect.map(streamed(route, role), ({ finish }): GenerationResult => ({
     content: run.delivered,
-    usage: run.rescued ? run.billed ?? finish.usage : finish.usage,
+    // the attempt's own: `generate` puts what the whole request billed on its result
+    usage: finish.usage,
     model: finish.model,
     provider: finish.provider,
     latencyMs: run.clock.currentTimeMillisUnsafe() - startedAt,
@@ -921,17 +922,27 @@ export const observe = <A, E>(
 // the three operations
 // ---------------------------------------------------------------------------
 
-/** `generate`: the whole chain, hedged when the policy says so. */
+/**
+ * `generate`: the whole chain, hedged when the policy says so. The result's
+ * `usage` is what the request billed: every attempt has been recorded by
+ * then (a hedge's loser is awaited), and with one attempt `run.billed` is
+ * that attempt's own usage, no sum.
+ */
 export const generate = (
   engine: Engine,
   run: Run
 ): Effect.Effect<GenerationResult, AllProvidersFailed | DeadlineExceeded> =>
   Effect.map(
     runChain(engine, run, generateAttempt(engine, run, streamOnce(engine, run, () => Effect.void, "restart")), true),
-    (result) => ({ ...result, requestId: run.request.requestId, attempts: attemptsOf(run) })
+    (result) => ({
+      ...result,
+      usage: run.billed ?? result.usage,
+      requestId: run.request.requestId,
+      attempts: attemptsOf(run)
+    })
   )
 
-/** `generateStructured`: the whole chain with re-asks, hedged when the policy says so. */
+/** `generateStructured`: the whole chain with re-asks, hedged when the policy says so; `usage` as `generate`'s. */
 export const generateStructured = <A>(
   engine: Engine,
   run: Run,
@@ -939,7 +950,12 @@ export const generateStructured = <A>(
 ): Effect.Effect<StructuredResult<A>, AllProvidersFailed | DeadlineExceeded> =>
   Effect.map(
     runChain(engine, run, (route, role) => structuredAttempt(engine, run, route, role, output), true),
-    (result) => ({ ...result, requestId: run.request.requestId, attempts: attemptsOf(run) })
+    (result) => ({
+      ...result,
+      usage: run.billed ?? result.usage,
+      requestId: run.request.requestId,
+      attempts: attemptsOf(run)
+    })
   )
 
 /**
