@@ -1,17 +1,32 @@
 /**
- * One `LlmManager` per chain of steps, built on first use and kept for the
- * gateway's lifetime (aliases are built at start so a bad provider fails
- * the start). Every manager shares the quota limiter, ledger, request log
- * and circuit-breaker store of the gateway, so a circuit opened by one
- * chain is open for every chain that uses the same provider and model.
- * A chain's policy is the environment's with each step's own retries and
- * first-token limit on top (keyed by `provider/model`, as `FallbackPolicy`
- * reads them per step); chains differing only in those get their own
- * managers.
+ * The managers of a gateway: one `LlmManager` per chain of steps. Aliases'
+ * managers are built at start (so a bad provider fails the start) and kept
+ * for the gateway's lifetime; the managers of other chains (a
+ * `provider/model`, `fallbacks`) are built on first use and kept for the
+ * {@link maxRequestChains} most recently used chains only: a client naming
+ * ever new orderings of `model` and `fallbacks` cannot make the gateway hold
+ * more. An evicted manager is closed once the last call using it has ended
+ * (each call holds its manager in the request's scope), never under a call.
  *
- * Each step's provider layer is wrapped to note, per request id, which
- * provider and model produced the latest stream delta: a stream's chunks
- * name the model that produced them, fallbacks included.
+ * Each `provider/model` gets one provider client, built on first use in the
+ * gateway's scope and shared by every chain that names it: building a
+ * chain's manager builds no provider, and a rebuilt manager costs its
+ * circuit watcher only. Every manager shares the quota limiter, ledger,
+ * request log and circuit-breaker store of the gateway, and circuits are
+ * keyed by `provider/model` in that store: a circuit opened through one
+ * chain is open for every chain that uses the same provider and model,
+ * whether its manager is new or evicted and built again. A chain's policy
+ * is the environment's with each step's own retries and first-token limit
+ * on top (keyed by `provider/model`, as `FallbackPolicy` reads them per
+ * step); chains differing only in those get their own managers.
+ *
+ * Each provider client is wrapped to note, per request id, which provider
+ * and model produced the latest stream delta: a stream's chunks name the
+ * model that produced them, fallbacks included.
+ *
+ * `/metrics` shows what the gateway holds: `baton_gateway_chain_managers`
+ * (managers, evicted ones still serving a call included) and
+ * `baton_gateway_provider_clients`.
  */
 import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
@@ -27,7 +42,7 @@ import * as Gemini from "@baton/providers/Gemini"
 import * as OpenAi from "@baton/providers/OpenAi"
 import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
 import * as Providers from "@baton/providers/Providers"
-import { type Context, Effect, Layer, Option, Scope, Stream } from "effect"
+import { type Context, Effect, Exit, Layer, Metric, Option, Scope, Stream } from "effect"
 import type { HttpClient } from "effect/http"
 import type * as GatewayConfig from "../GatewayConfig.ts"
 
@@ -39,9 +54,35 @@ export interface Producer {
 
 /** The managers of a gateway. */
 export interface Chains {
-  readonly managerFor: (steps: ReadonlyArray<GatewayConfig.Step>) => Effect.Effect<LlmManager.Service, LlmConfigError>
+  /**
+   * The manager of a chain, held until the current scope closes (the
+   * request's: the call, its stream included, runs within it), so that an
+   * eviction never closes a manager under a call.
+   */
+  readonly managerFor: (
+    steps: ReadonlyArray<GatewayConfig.Step>
+  ) => Effect.Effect<LlmManager.Service, LlmConfigError, Scope.Scope>
   readonly producers: Map<string, Producer>
 }
+
+/**
+ * How many chains that are not an alias keep their manager; past it, the
+ * least recently used chain's manager is evicted.
+ */
+export const maxRequestChains = 64
+
+const managersHeld = Metric.gauge("baton_gateway_chain_managers", {
+  description: "LlmManagers the gateway holds: one per alias, one per other chain recently asked for " +
+    `(at most ${maxRequestChains}), and evicted ones a call still uses`
+})
+
+const providerClients = Metric.gauge("baton_gateway_provider_clients", {
+  description: "Provider clients the gateway has built: one per provider/model asked for, shared by every chain"
+})
+
+/** Counts `gauge` up now and down when the current scope closes. */
+const held = (gauge: Metric.Metric<number, unknown>) =>
+  Effect.andThen(Metric.modify(gauge, 1), Effect.addFinalizer(() => Metric.modify(gauge, -1)))
 
 type ProviderLayer = Layer.Layer<LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing>
 
@@ -117,6 +158,15 @@ const chainPolicy = (
   return { ...base, maxRetriesByModel, limits: { ...base.limits, firstTokenMsByModel } }
 }
 
+/** A chain's manager: built once, closed with its scope once evicted and no call holds it. */
+interface Entry {
+  readonly manager: Effect.Effect<LlmManager.Service, LlmConfigError>
+  readonly scope: Scope.Closeable
+  /** The calls holding it. */
+  leases: number
+  evicted: boolean
+}
+
 /**
  * The managers of a gateway, built in `scope` with the services of `context`
  * (HTTP client, pricing, quota limiter, ledger, log, circuit store).
@@ -128,37 +178,106 @@ export const make = (
   scope: Scope.Scope
 ): Chains => {
   const producers = new Map<string, Producer>()
-  const managers = new Map<string, Effect.Effect<LlmManager.Service, LlmConfigError>>()
+  const providers = new Map<string, Effect.Effect<Context.Context<LlmProvider>, LlmConfigError>>()
+  const aliasKeys = new Set([...config.aliases.values()].map(keyOf))
+  /** The aliases' managers, never evicted. */
+  const pinned = new Map<string, Entry>()
+  /** The other chains' managers, least recently used first. */
+  const recent = new Map<string, Entry>()
   const policy = FallbackPolicy.fromConfig(settings)
   const circuitPolicy = CircuitPolicy.fromConfig(settings)
 
-  const build = (steps: ReadonlyArray<GatewayConfig.Step>) =>
-    LlmManager.make({
-      providers: steps.map((step) => {
-        const provider = config.providers.get(step.provider)
-        return provider === undefined
-          ? Layer.effect(
-            LlmProvider,
-            Effect.fail(new LlmConfigError({ variable: step.provider, message: `unknown provider ${step.provider}` }))
-          )
-          : recording(baseLayer(provider, step.model, settings), producers)
-      }),
-      policy: chainPolicy(policy, steps),
-      circuitPolicy,
-      generationEnabled: settings.generationEnabled
-    }).pipe(Scope.provide(scope), Effect.provide(context))
-
-  const managerFor = (steps: ReadonlyArray<GatewayConfig.Step>) =>
+  /** Memoises `build` under `key` in `cache` (the first of racing builds wins). */
+  const memo = <A, E>(
+    cache: Map<string, Effect.Effect<A, E>>,
+    key: string,
+    build: Effect.Effect<A, E>
+  ): Effect.Effect<A, E> =>
     Effect.suspend(() => {
-      const key = keyOf(steps)
-      const existing = managers.get(key)
+      const existing = cache.get(key)
       if (existing !== undefined) return existing
-      return Effect.flatMap(Effect.cached(build(steps)), (cached) => {
-        const winner = managers.get(key) ?? cached
-        managers.set(key, winner)
+      return Effect.flatMap(Effect.cached(build), (cached) => {
+        const winner = cache.get(key) ?? cached
+        cache.set(key, winner)
         return winner
       })
     })
+
+  /** The step's provider client: built once, in the gateway's scope, for every chain naming it. */
+  const providerOf = (step: GatewayConfig.Step): Layer.Layer<LlmProvider, LlmConfigError> => {
+    const provider = config.providers.get(step.provider)
+    if (provider === undefined) {
+      return Layer.effect(
+        LlmProvider,
+        Effect.fail(new LlmConfigError({ variable: step.provider, message: `unknown provider ${step.provider}` }))
+      )
+    }
+    const build = Layer.build(recording(baseLayer(provider, step.model, settings), producers)).pipe(
+      Effect.tap(() => held(providerClients)),
+      Scope.provide(scope),
+      Effect.provide(context)
+    )
+    return Layer.effectContext(memo(providers, `${step.provider}/${step.model}`, build))
+  }
+
+  const build = (steps: ReadonlyArray<GatewayConfig.Step>, managerScope: Scope.Scope) =>
+    LlmManager.make({
+      providers: steps.map(providerOf),
+      policy: chainPolicy(policy, steps),
+      circuitPolicy,
+      generationEnabled: settings.generationEnabled
+    }).pipe(
+      Effect.tap(() => held(managersHeld)),
+      Scope.provide(managerScope),
+      Effect.provide(context)
+    )
+
+  const closeIdle = (entry: Entry) =>
+    entry.evicted && entry.leases === 0 ? Scope.close(entry.scope, Exit.void) : Effect.void
+
+  /** Evicts the least recently used chains past the limit: each closes now, or when its last call ends. */
+  const evict = Effect.suspend(() => {
+    const evicted: Array<Entry> = []
+    for (const [key, entry] of recent) {
+      if (recent.size <= maxRequestChains) break
+      recent.delete(key)
+      entry.evicted = true
+      evicted.push(entry)
+    }
+    return Effect.forEach(evicted, closeIdle, { discard: true })
+  })
+
+  /** Holds `entry` until the current scope closes, as the most recently used of its chains. */
+  const lease = (key: string, entry: Entry) =>
+    Effect.suspend(() => {
+      const cache = aliasKeys.has(key) ? pinned : recent
+      cache.delete(key)
+      cache.set(key, entry)
+      entry.leases++
+      return Effect.andThen(
+        Effect.addFinalizer(() => Effect.suspend(() => (entry.leases--, closeIdle(entry)))),
+        cache === recent ? evict : Effect.void
+      )
+    })
+
+  const entryOf = (steps: ReadonlyArray<GatewayConfig.Step>) =>
+    Effect.suspend(() => {
+      const key = keyOf(steps)
+      const existing = pinned.get(key) ?? recent.get(key)
+      if (existing !== undefined) return Effect.as(lease(key, existing), existing)
+      const managerScope = Scope.forkUnsafe(scope)
+      return Effect.flatMap(Effect.cached(build(steps, managerScope)), (manager) => {
+        const raced = pinned.get(key) ?? recent.get(key)
+        if (raced !== undefined) {
+          return Effect.as(Effect.andThen(Scope.close(managerScope, Exit.void), lease(key, raced)), raced)
+        }
+        const entry: Entry = { manager, scope: managerScope, leases: 0, evicted: false }
+        return Effect.as(lease(key, entry), entry)
+      })
+    })
+
+  const managerFor = (steps: ReadonlyArray<GatewayConfig.Step>) =>
+    Effect.flatMap(Effect.uninterruptible(entryOf(steps)), (entry) => entry.manager)
 
   return { managerFor, producers }
 }

@@ -83,12 +83,15 @@ const readBody = (request: HttpServerRequest.HttpServerRequest, maxBytes: number
       catch: (error) =>
         reject(400, "invalid_json", `malformed JSON body: ${error instanceof Error ? error.message : String(error)}`)
     })
-    return yield* decodeChatRequest(json, { onExcessProperty: "error" }).pipe(
+    // strict at the top level: an unknown field is an error (a message ignores the keys it does not declare)
+    const body = yield* decodeChatRequest(json, { onExcessProperty: "error" }).pipe(
       Effect.mapError((error) => {
         const issue = Wire.describeIssue(error)
         return reject(400, "invalid_request", issue.message, issue.param === "" ? null : issue.param)
       })
     )
+    const refused = Wire.unsupported(body)
+    return refused === undefined ? body : yield* reject(400, "unsupported_value", refused.message, refused.param)
   })
 
 const chainFor = (config: GatewayConfig.GatewayConfig, body: Wire.ChatRequest) =>
@@ -183,15 +186,21 @@ export const make = (
    * Waits for the first part before answering, so that a call failing
    * before any text gets an HTTP error status; the response stream then owns
    * the manager's stream and closes it when it ends or the client leaves.
+   * The stream runs in a child of the request's scope (as `HttpSse.response`
+   * does): a response dropped before its body is sent (the client gone while
+   * a later step ran) cancels the call when the request ends, refunding its
+   * quota, instead of leaving it to run on to its limits.
    */
   const streamAnswer = (call: Call) =>
-    Effect.flatMap(Scope.make(), (scope) => {
-      const close = Effect.andThen(
-        Scope.close(scope, Exit.void),
-        Effect.sync(() => chains.producers.delete(call.requestId))
-      )
-      return startStream(call, scope, close).pipe(Effect.onError(() => close))
-    })
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        // closed by the body when it ends, else with the request's scope (closing it twice does nothing)
+        const scope = yield* Scope.fork(yield* Effect.scope)
+        yield* Scope.addFinalizer(scope, Effect.sync(() => chains.producers.delete(call.requestId)))
+        const close = Scope.close(scope, Exit.void)
+        return yield* restore(startStream(call, scope, close)).pipe(Effect.onError(() => close))
+      })
+    )
 
   const startStream = (call: Call, scope: Scope.Scope, close: Effect.Effect<void>) =>
     Effect.gen(function*() {

@@ -1,33 +1,61 @@
 /**
  * The OpenAI chat-completions wire format as the gateway speaks it: the
- * request schema (strict: an unknown field is an error), its translation to
- * a Baton request, and the response, chunk and error bodies.
+ * request schema, its translation to a Baton request, and the response,
+ * chunk and error bodies.
+ *
+ * What a request may carry:
+ * - An unknown top-level field is an error (it would change the answer
+ *   without the client knowing the gateway ignored it).
+ * - Every optional field may be `null`, which means absent (as the SDKs of
+ *   other languages and `model_dump()` write an unset field).
+ * - OpenAI's fields Baton has no option for are accepted at their neutral
+ *   value only (`n: 1`, `top_p: 1`, penalties 0, `logprobs: false`,
+ *   `top_logprobs: 0`, `logit_bias: {}`, `store: false`, as LangChain and
+ *   others send them by default); any other value is refused naming the
+ *   field ({@link unsupported}).
+ * - A message ignores keys it does not declare: an assistant message sent
+ *   back as an SDK gave it (`parsed`, `annotations`, `audio: null`,
+ *   `function_call: null`, a tool call's `parsed_arguments`) continues the
+ *   conversation. A non-null `function_call` or `audio`, which Baton cannot
+ *   pass on, is refused.
  */
 import type { FinishReason, GenerationResult, ToolCallDelta } from "@baton/core/GenerationResult"
 import type * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenUsage } from "@baton/core/TokenUsage"
 import { Schema, SchemaIssue } from "effect"
 
-const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Schema.String })
+/** An optional field: absent or `null` (the same), else `schema`. */
+const optional = <S extends Schema.Top>(schema: S) => Schema.optionalKey(Schema.NullOr(schema))
 
-const WireToolCall = Schema.Struct({
+/** A message part whose keys no field declares are ignored (never an excess-property error). */
+const open = <const Fields extends Schema.Struct.Fields>(fields: Fields) =>
+  Schema.StructWithRest(Schema.Struct(fields), [Schema.Record(Schema.String, Schema.Unknown)])
+
+const TextPart = open({ type: Schema.Literal("text"), text: Schema.String })
+
+const WireToolCall = open({
   id: Schema.String,
   type: Schema.Literal("function"),
-  function: Schema.Struct({ name: Schema.String, arguments: Schema.String })
+  function: open({ name: Schema.String, arguments: Schema.String })
 })
 
-const Message = Schema.Struct({
+/** A field Baton cannot pass on when it is set: `null` (as `model_dump()` writes it) or absent only. */
+const onlyNull = (message: string) => Schema.optionalKey(Schema.Null.annotate({ message }))
+
+const Message = open({
   role: Schema.Literals(["system", "developer", "user", "assistant", "tool"]),
   /** `null` only on an assistant message carrying `tool_calls`. */
   content: Schema.NullOr(Schema.Union([Schema.String, Schema.Array(TextPart)])),
-  name: Schema.optionalKey(Schema.String),
-  tool_calls: Schema.optionalKey(Schema.Array(WireToolCall)),
-  tool_call_id: Schema.optionalKey(Schema.String),
+  name: optional(Schema.String),
+  tool_calls: optional(Schema.Array(WireToolCall)),
+  tool_call_id: optional(Schema.String),
   /** As an answer's message carries it, so a client can send that message back as it got it. */
-  refusal: Schema.optionalKey(Schema.NullOr(Schema.String))
+  refusal: optional(Schema.String),
+  function_call: onlyNull("the deprecated function_call is not supported: send tool_calls"),
+  audio: onlyNull("audio is not supported: the gateway answers with text")
 }).check(
   Schema.makeFilter((message) =>
-    message.content !== null || message.tool_calls !== undefined ||
+    message.content !== null || (message.tool_calls ?? []).length > 0 ||
     { path: ["content"], issue: "content may be null only on an assistant message with tool_calls" }
   )
 )
@@ -36,9 +64,9 @@ const WireTool = Schema.Struct({
   type: Schema.Literal("function"),
   function: Schema.Struct({
     name: Schema.String,
-    description: Schema.optionalKey(Schema.String),
-    parameters: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
-    strict: Schema.optionalKey(Schema.NullOr(Schema.Boolean))
+    description: optional(Schema.String),
+    parameters: optional(Schema.Record(Schema.String, Schema.Unknown)),
+    strict: optional(Schema.Boolean)
   })
 })
 
@@ -51,9 +79,9 @@ const JsonSchemaFormat = Schema.Struct({
   type: Schema.Literal("json_schema"),
   json_schema: Schema.Struct({
     name: Schema.String,
-    description: Schema.optionalKey(Schema.String),
+    description: optional(Schema.String),
     schema: Schema.Record(Schema.String, Schema.Unknown),
-    strict: Schema.optionalKey(Schema.NullOr(Schema.Boolean))
+    strict: optional(Schema.Boolean)
   })
 })
 
@@ -63,33 +91,45 @@ const ResponseFormat = Schema.Union([
   JsonSchemaFormat
 ])
 
-const MaxTokens = Schema.optionalKey(Schema.NullOr(Schema.Int.check(Schema.isGreaterThan(0))))
+const MaxTokens = optional(Schema.Int.check(Schema.isGreaterThan(0)))
+
+const Penalty = optional(Schema.Finite.check(Schema.isBetween({ minimum: -2, maximum: 2 })))
 
 /** A chat-completions request body. */
 export const ChatRequest = Schema.Struct({
   model: Schema.String.check(Schema.isNonEmpty()),
   messages: Schema.Array(Message).check(Schema.isMinLength(1)),
-  temperature: Schema.optionalKey(Schema.NullOr(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 2 })))),
+  temperature: optional(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 2 }))),
   max_tokens: MaxTokens,
   max_completion_tokens: MaxTokens,
-  stop: Schema.optionalKey(
-    Schema.NullOr(Schema.Union([
+  stop: optional(
+    Schema.Union([
       Schema.NonEmptyString,
       Schema.Array(Schema.NonEmptyString).check(Schema.isBetweenLength(1, 4))
-    ]))
+    ])
   ),
-  seed: Schema.optionalKey(Schema.NullOr(Schema.Int)),
-  user: Schema.optionalKey(Schema.String),
-  response_format: Schema.optionalKey(ResponseFormat),
-  tools: Schema.optionalKey(Schema.Array(WireTool).check(Schema.isMinLength(1))),
-  tool_choice: Schema.optionalKey(ToolChoice),
-  parallel_tool_calls: Schema.optionalKey(Schema.Boolean),
-  stream: Schema.optionalKey(Schema.NullOr(Schema.Boolean)),
-  stream_options: Schema.optionalKey(
-    Schema.NullOr(Schema.Struct({ include_usage: Schema.optionalKey(Schema.Boolean) }))
+  seed: optional(Schema.Int),
+  user: optional(Schema.String),
+  response_format: optional(ResponseFormat),
+  tools: optional(Schema.Array(WireTool).check(Schema.isMinLength(1))),
+  tool_choice: optional(ToolChoice),
+  parallel_tool_calls: optional(Schema.Boolean),
+  stream: optional(Schema.Boolean),
+  // `include_obfuscation` (OpenAI's padding of stream events) is accepted and ignored: no event is padded
+  stream_options: optional(
+    Schema.Struct({ include_usage: optional(Schema.Boolean), include_obfuscation: optional(Schema.Boolean) })
   ),
-  fallbacks: Schema.optionalKey(Schema.Array(Schema.String.check(Schema.isNonEmpty())).check(Schema.isMaxLength(8)))
-})
+  fallbacks: optional(Schema.Array(Schema.String.check(Schema.isNonEmpty())).check(Schema.isMaxLength(8))),
+  // OpenAI's fields Baton has no option for: their neutral values only (`unsupported`)
+  n: optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 128 }))),
+  top_p: optional(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))),
+  presence_penalty: Penalty,
+  frequency_penalty: Penalty,
+  logprobs: optional(Schema.Boolean),
+  top_logprobs: optional(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 20 }))),
+  logit_bias: optional(Schema.Record(Schema.String, Schema.Finite)),
+  store: optional(Schema.Boolean)
+}).annotate({ messageUnexpectedKey: "unknown field: the gateway refuses a field it would ignore" })
 
 /** A decoded request body. */
 export type ChatRequest = typeof ChatRequest.Type
@@ -118,10 +158,11 @@ const messageOf = (message: typeof Message.Type): LlmRequest.Message => {
   const content = textOf(message.content)
   if (message.role === "tool") return { role: "tool", content, toolCallId: message.tool_call_id ?? "" }
   const role = message.role === "developer" ? "system" : message.role
-  return message.tool_calls === undefined ? { role, content } : {
+  const calls = message.tool_calls ?? []
+  return calls.length === 0 ? { role, content } : {
     role,
     content,
-    toolCalls: message.tool_calls.map((call) => ({
+    toolCalls: calls.map((call) => ({
       id: call.id,
       name: call.function.name,
       arguments: call.function.arguments
@@ -130,18 +171,51 @@ const messageOf = (message: typeof Message.Type): LlmRequest.Message => {
 }
 
 const toolsOf = (body: ChatRequest) =>
-  body.tools === undefined ? {} : {
+  body.tools == null ? {} : {
     tools: body.tools.map((tool) => ({
       name: tool.function.name,
-      description: tool.function.description,
+      description: tool.function.description ?? undefined,
       parameters: tool.function.parameters ?? { type: "object", properties: {} }
     })),
-    ...(body.tool_choice === undefined ? {} : {
+    ...(body.tool_choice == null ? {} : {
       toolChoice: typeof body.tool_choice === "string"
         ? body.tool_choice
         : { tool: body.tool_choice.function.name }
     })
   }
+
+/** The neutral value of each OpenAI field Baton has no option for, and why another cannot be honoured. */
+const neutral: ReadonlyArray<{
+  readonly field: "n" | "top_p" | "presence_penalty" | "frequency_penalty" | "logprobs" | "top_logprobs" | "store"
+  readonly value: number | boolean
+  readonly why: string
+}> = [
+  { field: "n", value: 1, why: "the gateway answers with one choice" },
+  { field: "top_p", value: 1, why: "Baton has no nucleus-sampling option (use temperature)" },
+  { field: "presence_penalty", value: 0, why: "Baton has no presence penalty" },
+  { field: "frequency_penalty", value: 0, why: "Baton has no frequency penalty" },
+  { field: "logprobs", value: false, why: "the gateway returns no log probabilities" },
+  { field: "top_logprobs", value: 0, why: "the gateway returns no log probabilities" },
+  { field: "store", value: false, why: "the gateway stores no completions" }
+]
+
+/**
+ * The first field set to a value the gateway cannot honour (a field Baton
+ * has no option for, at other than its neutral value), as an OpenAI `param`
+ * and message; `undefined` when there is none.
+ */
+export const unsupported = (body: ChatRequest): { readonly param: string; readonly message: string } | undefined => {
+  for (const { field, value, why } of neutral) {
+    const given = body[field]
+    if (given != null && given !== value) {
+      return { param: field, message: `${field}: ${why}; leave it out or send ${String(value)}` }
+    }
+  }
+  if (body.logit_bias != null && Object.keys(body.logit_bias).length > 0) {
+    return { param: "logit_bias", message: "logit_bias: Baton has no logit bias; leave it out or send {}" }
+  }
+  return undefined
+}
 
 /** The Baton request for a chat request (the chain is chosen apart). */
 export const toInput = (
@@ -162,7 +236,7 @@ export const toInput = (
     },
     metadata: {
       ...metadata,
-      ...(body.user === undefined ? {} : { tags: { user: body.user } })
+      ...(body.user == null ? {} : { tags: { user: body.user } })
     }
   }
 }

@@ -1,0 +1,243 @@
+/**
+ * What OpenAI clients really send: the standard fields at their neutral
+ * values (as LangChain and others send them by default) and `null` for an
+ * absent optional field are accepted; a value the gateway cannot honour is
+ * a 400 naming the field; an assistant message sent back as the SDK gave it
+ * (`stream().finalMessage()` with its `parsed: null`, a completion's
+ * `choices[0].message`, a Python `model_dump()` with its `null`s) continues
+ * the conversation.
+ */
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Layer, Schema } from "effect"
+import OpenAI from "openai"
+import * as Fixture from "./fixture.ts"
+
+const TestLayer = Fixture.gateway().pipe(Layer.provideMerge(MockProviderServer.layer()))
+
+const client = (url: string) => new OpenAI({ apiKey: Fixture.clientKey, baseURL: `${url}/v1`, maxRetries: 0 })
+
+const setup = Effect.gen(function*() {
+  const mock = yield* MockProviderServer.MockProviderServer
+  yield* mock.reset
+  return { mock, url: yield* Fixture.gatewayUrl }
+})
+
+const post = (url: string, body: unknown) =>
+  Effect.promise(async () => {
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${Fixture.clientKey}`, "content-type": "application/json" },
+      body: JSON.stringify(body)
+    })
+    return { status: response.status, text: await response.text() }
+  })
+
+const ErrorResponse = Schema.Struct({
+  error: Schema.Struct({
+    message: Schema.String,
+    code: Schema.NullOr(Schema.String),
+    param: Schema.NullOr(Schema.String)
+  })
+})
+
+const Completion = Schema.Struct({
+  model: Schema.String,
+  choices: Schema.Array(Schema.Struct({ message: Schema.Struct({ content: Schema.NullOr(Schema.String) }) }))
+})
+
+/** The answer's text, failing with the response when it is not a 200. */
+const answered = (response: { readonly status: number; readonly text: string }) => {
+  assert.strictEqual(response.status, 200, response.text)
+  const text = Schema.decodeUnknownSync(Completion)(JSON.parse(response.text)).choices[0]?.message.content
+  assert.isString(text)
+  assert.isAbove(text?.length ?? 0, 0)
+  return text
+}
+
+const refused = (response: { readonly status: number; readonly text: string }, param: string) => {
+  assert.strictEqual(response.status, 400, response.text)
+  const { error } = Schema.decodeUnknownSync(ErrorResponse)(JSON.parse(response.text))
+  assert.strictEqual(error.param, param, response.text)
+  assert.include(error.message, param)
+  return error
+}
+
+const hi = { model: "fast", messages: [{ role: "user", content: "Say hello" }] }
+
+layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs and frameworks send)", (it) => {
+  it.effect("standard fields at their neutral values are accepted, and null is an absent field", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* setup
+      answered(
+        yield* post(url, {
+          ...hi,
+          top_p: 1,
+          n: 1,
+          presence_penalty: 0,
+          frequency_penalty: 0,
+          logprobs: false,
+          top_logprobs: null,
+          logit_bias: {},
+          store: false
+        })
+      )
+      answered(
+        yield* post(url, {
+          ...hi,
+          top_p: null,
+          n: null,
+          presence_penalty: null,
+          frequency_penalty: null,
+          logprobs: null,
+          logit_bias: null,
+          store: null,
+          tool_choice: null,
+          tools: null,
+          parallel_tool_calls: null,
+          response_format: null,
+          user: null,
+          fallbacks: null,
+          temperature: null,
+          max_tokens: null,
+          stop: null,
+          seed: null,
+          stream: null,
+          stream_options: null
+        })
+      )
+      // a stream with the options the openai SDK may add
+      const streamed = yield* post(url, {
+        ...hi,
+        stream: true,
+        stream_options: { include_usage: null, include_obfuscation: true }
+      })
+      assert.strictEqual(streamed.status, 200, streamed.text)
+      assert.include(streamed.text, "data: [DONE]")
+      // tool_choice: null with tools is the default choice
+      const withTools = yield* post(url, {
+        ...hi,
+        tools: [{ type: "function", function: { name: "get_time", parameters: { type: "object", properties: {} } } }],
+        tool_choice: null
+      })
+      assert.strictEqual(withTools.status, 200, withTools.text)
+      assert.strictEqual((yield* mock.stats("openai")).requests, 4)
+    }))
+
+  it.effect("a value the gateway cannot honour is a 400 naming the field, before any provider call", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* setup
+      const many = refused(yield* post(url, { ...hi, n: 2 }), "n")
+      assert.strictEqual(many.code, "unsupported_value")
+      assert.strictEqual(many.message, "n: the gateway answers with one choice; leave it out or send 1")
+      refused(yield* post(url, { ...hi, top_p: 0.5 }), "top_p")
+      refused(yield* post(url, { ...hi, presence_penalty: 0.5 }), "presence_penalty")
+      refused(yield* post(url, { ...hi, frequency_penalty: -1 }), "frequency_penalty")
+      refused(yield* post(url, { ...hi, logprobs: true }), "logprobs")
+      refused(yield* post(url, { ...hi, top_logprobs: 3 }), "top_logprobs")
+      refused(yield* post(url, { ...hi, logit_bias: { "50256": -100 } }), "logit_bias")
+      refused(yield* post(url, { ...hi, store: true }), "store")
+      // out of OpenAI's own range: a plain type error, still named
+      refused(yield* post(url, { ...hi, top_p: 3 }), "top_p")
+      // an unknown top-level field still changes nothing silently
+      const unknown = refused(yield* post(url, { ...hi, top_k: 3 }), "top_k")
+      assert.strictEqual(unknown.code, "invalid_request")
+      assert.strictEqual(unknown.message, "top_k: unknown field: the gateway refuses a field it would ignore")
+      // nor does a message the gateway cannot pass on
+      const legacy = refused(
+        yield* post(url, {
+          model: "fast",
+          messages: [
+            { role: "user", content: "hi" },
+            { role: "assistant", content: null, function_call: { name: "f", arguments: "{}" } }
+          ]
+        }),
+        "messages[1].function_call"
+      )
+      assert.include(legacy.message, "send tool_calls")
+      assert.strictEqual((yield* mock.stats("openai")).requests + (yield* mock.stats("deepseek")).requests, 0)
+    }))
+
+  it.effect("the SDK's stream().finalMessage() and a completion's message, sent back, continue the chat", () =>
+    Effect.gen(function*() {
+      const { url } = yield* setup
+      const first: Array<OpenAI.Chat.Completions.ChatCompletionMessageParam> = [
+        { role: "user", content: "Tell me a story" }
+      ]
+      const streamed = yield* Effect.promise(() =>
+        client(url).chat.completions.stream({ model: "fast", messages: first }).finalMessage()
+      )
+      assert.isAbove(streamed.content?.length ?? 0, 0)
+      const second = [...first, streamed, { role: "user" as const, content: "And then?" }]
+      const next = yield* Effect.promise(() => client(url).chat.completions.create({ model: "fast", messages: second }))
+      assert.isAbove(next.choices[0]?.message.content?.length ?? 0, 0)
+
+      const said = next.choices[0]?.message ?? assert.fail("no message")
+      const third = [...second, said, { role: "user" as const, content: "The end?" }]
+      const last = yield* Effect.promise(() =>
+        client(url).chat.completions.stream({ model: "fast", messages: third }).finalChatCompletion()
+      )
+      assert.isAbove(last.choices[0]?.message.content?.length ?? 0, 0)
+    }))
+
+  it.effect("a tool call's finalMessage() and a Python model_dump() with its nulls continue the chat", () =>
+    Effect.gen(function*() {
+      const { url } = yield* setup
+      const tools = [{
+        type: "function" as const,
+        function: {
+          name: "get_weather",
+          parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+        }
+      }]
+      const question = { role: "user" as const, content: "Weather in Oslo?" }
+      const call = yield* Effect.promise(() =>
+        client(url).chat.completions.stream({ model: "fast", messages: [question], tools }).finalMessage()
+      )
+      const id = call.tool_calls?.[0]?.id ?? assert.fail("no tool call")
+      const answer = yield* Effect.promise(() =>
+        client(url).chat.completions.create({
+          model: "fast",
+          tools,
+          messages: [question, call, { role: "tool", tool_call_id: id, content: "rain" }]
+        })
+      )
+      assert.include(answer.choices[0]?.message.content, "[tool results: rain]")
+
+      // as openai-python's ChatCompletionMessage.model_dump() writes a plain answer and a tool call
+      const dumped = answered(
+        yield* post(url, {
+          model: "fast",
+          tools,
+          messages: [
+            question,
+            {
+              role: "assistant",
+              content: null,
+              refusal: null,
+              annotations: [],
+              audio: null,
+              function_call: null,
+              tool_calls: [{
+                id,
+                function: { arguments: "{\"city\":\"Oslo\"}", name: "get_weather" },
+                type: "function"
+              }]
+            },
+            { role: "tool", tool_call_id: id, content: "rain", name: null },
+            {
+              role: "assistant",
+              content: "Rain in Oslo.",
+              refusal: null,
+              annotations: [],
+              audio: null,
+              function_call: null,
+              tool_calls: null
+            },
+            { role: "user", content: [{ type: "text", text: "And tomorrow?" }], name: null }
+          ]
+        })
+      )
+      assert.isString(dumped)
+    }))
+})
