@@ -57,7 +57,7 @@ const post = (url: string, body: unknown) =>
       headers: { authorization: `Bearer ${Fixture.clientKey}`, "content-type": "application/json" },
       body: JSON.stringify(body)
     })
-    return { status: response.status, text: await response.text() }
+    return { status: response.status, text: await response.text(), requestId: response.headers.get("x-request-id") }
   })
 
 const setup = Effect.gen(function*() {
@@ -89,8 +89,11 @@ layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches 
       assert.strictEqual(error.type, "server_error")
       assert.match(error.message, /^every provider failed/)
       assertNoDetail(response.text)
-      // the operator still has every attempt, with its error, in the request log
+      // the message and a header name the request, whose every attempt, with its error, is in the request log
+      assert.isString(response.requestId)
+      assert.include(error.message, `see request ${response.requestId}`)
       const logged = (yield* log.records).slice(before)
+      assert.deepStrictEqual(logged.map((record) => record.requestId), [response.requestId, response.requestId])
       assert.deepStrictEqual(logged.map((record) => [record.provider, record.errorTag]), [
         ["openai", "ProviderAuthenticationFailed"],
         ["internal", "ProviderConnectionFailed"]
@@ -155,6 +158,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches 
       const last = response.text.split("\n\n").filter((event) => event.length > 0).at(-1) ?? ""
       const { error } = decodeError(last.replace(/^data: /, ""))
       assert.strictEqual(error.code, "stream_interrupted")
+      assert.include(error.message, `see request ${response.requestId}`)
       assert.match(error.message, /^the provider stopped mid-answer/)
       assert.notInclude(error.message, "deepseek")
     }))

@@ -36,8 +36,8 @@ const decodeChatRequest = Schema.decodeUnknownEffect(Wire.ChatRequest)
 const reject = (status: Rejected["status"], code: string, message: string, param: string | null = null) =>
   new Rejected({ status, code, param, message })
 
-const errorResponse = (error: CallError, headers: Readonly<Record<string, string>> = {}) => {
-  const failure = toHttp(error)
+const errorResponse = (error: CallError, headers: Readonly<Record<string, string>> = {}, requestId?: string) => {
+  const failure = toHttp(error, requestId)
   return HttpServerResponse.jsonUnsafe(Wire.errorBody(failure.body), { status: failure.status, headers })
 }
 
@@ -175,8 +175,12 @@ export const make = (
       })
     })
 
+  /** A call's response headers: the subject's quota and `x-request-id`, the id of its request-log records. */
+  const callHeaders = (requestId: string, subjectId: SubjectId, note: QuotaNote.Note, error?: CallError) =>
+    Effect.map(quotaHeaders(subjectId, note, error), (headers) => ({ ...headers, "x-request-id": requestId }))
+
   const eventStream = (call: Call, events: Stream.Stream<Uint8Array>) =>
-    Effect.map(quotaHeaders(call.subjectId, call.note), (headers) =>
+    Effect.map(callHeaders(call.requestId, call.subjectId, call.note), (headers) =>
       HttpServerResponse.stream(events, {
         contentType: "text/event-stream",
         headers: { "cache-control": "no-cache", ...headers }
@@ -223,7 +227,7 @@ export const make = (
         Stream.concat(Stream.fromPull(Effect.succeed(pull))),
         Stream.map(encode),
         Stream.concat(Stream.succeed("data: [DONE]\n\n")),
-        Stream.catch((error) => Stream.succeed(sse(Wire.errorBody(toHttp(error).body)))),
+        Stream.catch((error) => Stream.succeed(sse(Wire.errorBody(toHttp(error, requestId).body)))),
         Stream.ensuring(close),
         Stream.encodeText
       )
@@ -257,7 +261,7 @@ export const make = (
       const id = `chatcmpl-${requestId}`
       if (body.stream !== true) {
         return HttpServerResponse.jsonUnsafe(Wire.completion(id, Date.now(), result, content), {
-          headers: yield* quotaHeaders(call.subjectId, call.note)
+          headers: yield* callHeaders(requestId, call.subjectId, call.note)
         })
       }
       const parts: ReadonlyArray<StreamPart> = [textDelta(content), {
@@ -279,13 +283,17 @@ export const make = (
       )
     })
 
-  const accept = (request: HttpServerRequest.HttpServerRequest, subjectId: SubjectId, note: QuotaNote.Note) =>
+  const accept = (
+    request: HttpServerRequest.HttpServerRequest,
+    subjectId: SubjectId,
+    note: QuotaNote.Note,
+    requestId: string
+  ) =>
     Effect.gen(function*() {
       const body = yield* readBody(request, config.maxBodyBytes)
       const manager = yield* chains.managerFor(yield* chainFor(config, body)).pipe(
         Effect.mapError((error) => reject(404, "model_unavailable", error.message, "model"))
       )
-      const requestId = randomUUID()
       const input = Wire.toInput(body, { subjectId, requestId })
       const call: Call = { manager, body, input, requestId, subjectId, note }
       return yield* body.stream === true && body.response_format?.type !== "json_schema"
@@ -300,9 +308,13 @@ export const make = (
     Effect.flatMap(Effect.result(authenticate(config, request)), (auth) => {
       if (auth._tag === "Failure") return Effect.succeed(errorResponse(auth.failure))
       const note: QuotaNote.Note = { reservation: undefined }
-      return accept(request, auth.success.subject, note).pipe(
+      const requestId = randomUUID()
+      return accept(request, auth.success.subject, note, requestId).pipe(
         Effect.catch((error: CallError) =>
-          Effect.map(quotaHeaders(auth.success.subject, note, error), (headers) => errorResponse(error, headers))
+          Effect.map(
+            callHeaders(requestId, auth.success.subject, note, error),
+            (headers) => errorResponse(error, headers, requestId)
+          )
         ),
         Effect.provideService(QuotaNote.CurrentNote, note)
       )
