@@ -8,25 +8,49 @@
  * of at most `maxBatchSize` (default 500), one flush at a time. `flush` writes
  * everything offered before it was called and is what queries call first, so
  * a process reads its own writes. Closing the writer's scope stops the fiber
- * and flushes what is left, so nothing is lost on a clean shutdown.
+ * and flushes what is left, so nothing is lost on a clean shutdown while the
+ * sink answers within `closeTimeout`.
  *
- * Gotchas:
+ * Failures, and what they cost:
+ * - A batch that fails is retried `retries` times (default 3, exponential
+ *   backoff from 50 ms). Then its first, middle and last rows are written
+ *   alone. When none of them is written, the sink is taken to be down (a
+ *   database restarting, a connection cut): neither that batch nor the rest
+ *   of the flush is written; they go back on the queue for the next flush,
+ *   for up to `maxOutage` (default 1 minute) of failing flushes in a row,
+ *   and are dropped past it or when the writer closes. A flush against a
+ *   down sink therefore costs `retries` + 4 writes however many rows wait,
+ *   and that is all a query (which flushes first) waits for.
+ * - When one of those rows is written, the sink is up and refuses some rows
+ *   (a constraint, a value it cannot store): the rest of the batch is split
+ *   in halves, each written on its own and split again when it fails, so a
+ *   refused row costs no other row (about 2·log2(batch size) writes each).
+ *   When both halves of a part of 4 rows or more fail, its first, middle and
+ *   last rows are tried alone again: none written means the sink went down
+ *   meanwhile, and what is left is handled as above (kept, not dropped,
+ *   within `maxOutage`). A batch of a single row that fails is kept as for a
+ *   down sink, unless another write of the same flush succeeded.
+ * - A batch whose first, middle and last rows are all refused while the sink
+ *   is up is taken for a down sink: kept within `maxOutage` (the next flush
+ *   cuts its rows into other batches), dropped whole past it or at close.
+ * - Only rows refused alone, or left by a sink down past `maxOutage` or at
+ *   close, are dropped: counted in `baton_sink_rows_dropped_total{sink}` and
+ *   `baton_sink_failures_total{sink}`, and reported once as a warning. Writes
+ *   never fail the caller.
+ *
+ * Closing and crashes:
  * - On a crash (the process killed, the scope never closed) the items offered
  *   since the last flush are lost: at most `flushInterval` worth of rows.
  *   Lower it to narrow that window at the cost of more, smaller writes.
- * - A batch that fails is retried `retries` times (default 3, exponential
- *   backoff from 50 ms). Then its first and last rows are written alone: when
- *   both fail too, the sink is taken to be down (a database restarting, a
- *   connection cut) and the batch goes back on the queue for the next flush,
- *   for up to `maxOutage` (default 1 minute) of failing flushes in a row.
- *   Otherwise, or past `maxOutage`, or when the writer closes, the batch is
- *   split in halves, each written on its own (and split again when it
- *   fails), so a row the sink refuses costs no other row. Only rows that fail
- *   alone are dropped, counted in `baton_sink_rows_dropped_total{sink}` and
- *   `baton_sink_failures_total{sink}`, and reported once as a warning. Writes
- *   never fail the caller.
- * - A flush runs uninterruptibly, so a shutdown waits for an in-flight batch
- *   instead of losing it.
+ * - A query's flush runs uninterruptibly: interrupting the query never cuts a
+ *   write. Closing the scope waits for a flush in progress, then writes what
+ *   is left, all within `closeTimeout` (default 10 seconds), so a sink that
+ *   hangs (a database dropping packets, each write waiting out its connect
+ *   timeout) cannot hold a shutdown. Past it, the close stops waiting: its
+ *   write in flight and the background fiber's are interrupted, and the rows
+ *   not written are dropped, counted and logged (some may have reached the
+ *   sink, if a write was cut off after it committed). Rows offered after the
+ *   final flush has taken the queue are dropped and counted too.
  *
  * @since 0.1.0
  */
@@ -36,7 +60,9 @@ import {
   Duration,
   Effect,
   Exit,
+  Fiber,
   Metric,
+  Option,
   Queue,
   Ref,
   Schedule,
@@ -79,11 +105,49 @@ export interface Options {
   readonly flushInterval?: Duration.Input | undefined
   /** Most items per write (default 500; taken as a whole number of at least 1). */
   readonly maxBatchSize?: number | undefined
-  /** Retries of a failing batch before it is split or kept for later (default 3). */
+  /** Retries of a failing batch before its rows are tried alone (default 3). */
   readonly retries?: number | undefined
   /** How long batches are kept for later while the sink is down (default 1 minute). */
   readonly maxOutage?: Duration.Input | undefined
+  /**
+   * Longest the scope's close may wait for the writes (default 10 seconds):
+   * a flush in progress, then the final flush; the rows not written by then
+   * are dropped, counted and logged.
+   */
+  readonly closeTimeout?: Duration.Input | undefined
 }
+
+/** The state of one flush. */
+interface Run {
+  /** The final flush, when the scope closes: nothing can be kept for later. */
+  readonly closing: boolean
+  /** The sink was found down in this flush: the rest of it is not written. */
+  down: boolean
+  /** Some write of this flush succeeded: the sink is up. */
+  wrote: boolean
+  /** The last failure, for the warning. */
+  cause: unknown
+  /** Rows taken from the queue by this flush. */
+  taken: number
+  /** Rows written, kept for later or dropped so far: the rest is what a cut-off close leaves. */
+  settled: number
+}
+
+const newRun = (closing: boolean): Run => ({
+  closing,
+  down: false,
+  wrote: false,
+  cause: undefined,
+  taken: 0,
+  settled: 0
+})
+
+/** The first, middle and last indices of `length` rows, each once. */
+const probeIndices = (length: number): ReadonlySet<number> => new Set([0, (length - 1) >> 1, length - 1])
+
+/** `rows` without those at `indices`, in order. */
+const without = <A>(rows: ReadonlyArray<A>, indices: ReadonlySet<number>): Array<A> =>
+  rows.filter((_, index) => !indices.has(index))
 
 /**
  * Starts a writer whose batches go to `write`; stops and flushes it when the
@@ -103,80 +167,220 @@ export const make = <A, E>(
     const maxBatchSize = Math.max(1, Math.floor(options.maxBatchSize ?? 500) || 1)
     const retry = Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: options.retries ?? 3 }))
 
-    const drop = (batch: Arr.NonEmptyReadonlyArray<A>, cause: unknown) =>
-      Effect.all([
-        LlmMetrics.recordSinkFailure(options.name),
-        Metric.update(Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: options.name }), batch.length),
-        Effect.flatMap(Ref.getAndSet(warned, true), (already) =>
-          already ? Effect.void : Effect.logWarning(
-            `Baton sink "${options.name}" failed to write ${batch.length} rows after retries; they are dropped and further failures are only counted (baton_sink_failures_total, baton_sink_rows_dropped_total)`,
-            cause
-          ))
-      ], { discard: true })
-
-    /** Writes the halves of a batch that failed on its own, so that one row the sink refuses costs no other. */
-    const bisect = (batch: Arr.NonEmptyReadonlyArray<A>, cause: unknown): Effect.Effect<void> => {
-      if (batch.length === 1) return drop(batch, cause)
-      const [left, right] = Arr.splitAt(batch, Math.ceil(batch.length / 2))
-      return Effect.forEach([left, right], (half) =>
-        Arr.isReadonlyArrayNonEmpty(half)
-          ? write(half).pipe(Effect.catchCause((failure) => bisect(half, failure)))
-          : Effect.void, { discard: true })
-    }
-
+    const closeTimeout = Duration.fromInputUnsafe(options.closeTimeout ?? "10 seconds")
+    /** The scope is closing: only the close takes rows, and rows are no longer kept for later. */
+    let closed = false
     const maxOutageMs = Duration.toMillis(Duration.fromInputUnsafe(options.maxOutage ?? "1 minute"))
     /** When the sink was first seen down in the current run of failing flushes. */
     const downSince = yield* Ref.make<number | undefined>(undefined)
 
-    /** Keeps a batch for the next flush while the sink has been down for less than `maxOutage`. */
-    const keepForLater = (batch: Arr.NonEmptyReadonlyArray<A>) =>
+    const warn = (message: string, cause: unknown) =>
+      cause === undefined ? Effect.logWarning(message) : Effect.logWarning(message, cause)
+
+    /** Drops `count` rows of `run`: counted, and warned of once per writer. */
+    const drop = (run: Run, count: number, why: string) =>
+      Effect.uninterruptible(Effect.suspend(() => {
+        run.settled += count
+        return Effect.all([
+          LlmMetrics.recordSinkFailure(options.name),
+          Metric.update(Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: options.name }), count),
+          Effect.flatMap(Ref.getAndSet(warned, true), (already) =>
+            already ? Effect.void : warn(
+              `Baton sink "${options.name}" failed to write ${count} rows (${why}); they are dropped and further failures are only counted (baton_sink_failures_total, baton_sink_rows_dropped_total)`,
+              run.cause
+            ))
+        ], { discard: true })
+      }))
+
+    /**
+     * Writes `rows` (retried when `retried`); true when the sink took them.
+     * Interruptible only during the write itself (a close cut off by
+     * `closeTimeout`), so that what was written is always counted.
+     */
+    const tryWrite = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>, retried = false): Effect.Effect<boolean> =>
+      Effect.uninterruptibleMask((restore) =>
+        restore(retried ? write(rows).pipe(Effect.retry(retry)) : write(rows)).pipe(
+          Effect.exit,
+          Effect.flatMap((exit) => {
+            if (Exit.isFailure(exit)) {
+              run.cause = exit.cause
+              return Effect.succeed(false)
+            }
+            run.settled += rows.length
+            run.wrote = true
+            return Effect.as(Ref.set(downSince, undefined), true)
+          })
+        )
+      )
+
+    /** Keeps rows for the next flush while the sink has been down for less than `maxOutage`. */
+    const keepForLater = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Ref.modify(downSince, (since) => {
           const start = since ?? now
           return [now - start < maxOutageMs, start] as const
         })).pipe(
-          Effect.tap((kept) => kept ? Queue.offerAll(queue, batch) : Effect.void)
+          Effect.tap((kept) =>
+            kept
+              ? Effect.andThen(
+                Queue.offerAll(queue, rows),
+                Effect.sync(() => {
+                  run.settled += rows.length
+                })
+              )
+              : Effect.void
+          )
         )
 
-    const writesAlone = (item: A) => Effect.map(Effect.exit(write([item])), Exit.isSuccess)
-
-    /**
-     * A batch that failed as a whole: its first and last rows are written
-     * alone. Both failing means the sink is down: the batch is kept for later
-     * (within `maxOutage`). Otherwise the rows not yet written are bisected.
-     */
-    const salvage = (batch: Arr.NonEmptyReadonlyArray<A>, cause: unknown): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const first = yield* writesAlone(Arr.headNonEmpty(batch))
-        const last = batch.length > 1 && (yield* writesAlone(Arr.lastNonEmpty(batch)))
-        if (!first && !last && (yield* keepForLater(batch))) return
-        const left = batch.slice(first ? 1 : 0, last ? -1 : batch.length)
-        if (Arr.isReadonlyArrayNonEmpty(left)) yield* bisect(left, cause)
-      })
-
-    const writeBatch = (closing: boolean) => (batch: Arr.NonEmptyReadonlyArray<A>) =>
-      write(batch).pipe(
-        Effect.retry(retry),
-        Effect.andThen(Ref.set(downSince, undefined)),
-        Effect.catchCause((cause) => closing ? bisect(batch, cause) : salvage(batch, cause))
-      )
-
-    const flushWith = (closing: boolean) =>
-      lock.withPermit(
-        Effect.flatMap(
-          Queue.clear(queue),
-          (items) => Effect.forEach(batchesOf(items, maxBatchSize), writeBatch(closing), { discard: true })
-        )
+    /** Rows not written because the sink is down: kept for later within `maxOutage`, else dropped. */
+    const dispose = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
+      Effect.suspend(() =>
+        run.closing || closed
+          ? drop(run, rows.length, "the sink is down and the writer is closing")
+          : Effect.flatMap(
+            keepForLater(run, rows),
+            (kept) => kept ? Effect.void : drop(run, rows.length, "the sink is down for longer than maxOutage")
+          )
       ).pipe(Effect.uninterruptible)
 
-    const flush = flushWith(false)
+    /** Writes the first, middle and last rows alone; the indices written. */
+    const probe = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>) =>
+      Effect.gen(function*() {
+        const written = new Set<number>()
+        for (const index of probeIndices(rows.length)) {
+          if (yield* tryWrite(run, [Arr.getUnsafe(rows, index)])) written.add(index)
+        }
+        return written
+      })
 
-    yield* Effect.addFinalizer(() => flushWith(true))
-    yield* Effect.sleep(options.flushInterval ?? "1 second").pipe(
-      Effect.andThen(flush),
+    /** Probes rows that failed together: none written means the sink is down (and `rows` are disposed of). */
+    const probeFailed = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>) =>
+      Effect.gen(function*() {
+        const written = yield* probe(run, rows)
+        if (written.size > 0) return written
+        run.down = true
+        yield* dispose(run, rows)
+        return undefined
+      })
+
+    /**
+     * Rows that failed together while the sink is up: written in halves, a
+     * failing half split again, so that a row the sink refuses costs no other.
+     * Both halves failing may mean the sink went down: probed again.
+     */
+    const isolate = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (run.down) return yield* dispose(run, rows)
+        if (rows.length === 1) return yield* drop(run, 1, "the sink refused them, written alone")
+        const cut = Math.ceil(rows.length / 2)
+        const [left, right] = Arr.splitAt(rows, cut)
+        const leftWritten = Arr.isReadonlyArrayNonEmpty(left) && (yield* tryWrite(run, left))
+        const rightWritten = Arr.isReadonlyArrayNonEmpty(right) && (yield* tryWrite(run, right))
+        let probed: ReadonlySet<number> = new Set()
+        if (!leftWritten && !rightWritten && rows.length > 3) {
+          const written = yield* probeFailed(run, rows)
+          if (written === undefined) return
+          probed = written
+        }
+        const rest = [
+          leftWritten ? [] : without(left, probed),
+          rightWritten ? [] : without(right, new Set([...probed].map((index) => index - cut)))
+        ]
+        for (const part of rest) {
+          if (Arr.isReadonlyArrayNonEmpty(part)) yield* isolate(run, part)
+        }
+      })
+
+    /** A batch that failed as a whole, retries included. */
+    const salvage = (run: Run, batch: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (batch.length === 1) {
+          // one row failing alone: refused when the sink took another write of this flush, else maybe down
+          return yield* (run.wrote ? drop(run, 1, "the sink refused them, written alone") : dispose(run, batch))
+        }
+        const written = yield* probeFailed(run, batch)
+        if (written === undefined) return
+        const rest = without(batch, written)
+        if (Arr.isReadonlyArrayNonEmpty(rest)) yield* isolate(run, rest)
+      })
+
+    const writeBatch = (run: Run) => (batch: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
+      run.down
+        ? dispose(run, batch)
+        : Effect.flatMap(tryWrite(run, batch, true), (written) => written ? Effect.void : salvage(run, batch))
+
+    /** Takes the queue's rows and writes them, under the lock; once the writer is closing, only the close takes rows. */
+    const flushRun = (run: Run) =>
+      lock.withPermit(
+        Effect.flatMap(
+          Effect.uninterruptible(Effect.suspend(() =>
+            closed && !run.closing ? Effect.succeed([]) : Effect.tap(Queue.clear(queue), (items) =>
+              Effect.sync(() => {
+                run.taken = items.length
+              }))
+          )),
+          (items) => Effect.forEach(batchesOf(items, maxBatchSize), writeBatch(run), { discard: true })
+        )
+      )
+
+    /** A query's flush: uninterruptible, so that an interrupted query never cuts a write. */
+    const flush = Effect.uninterruptible(Effect.suspend(() => flushRun(newRun(false))))
+
+    /** Rows that background flushes cut off at close had not written. */
+    let abandoned = 0
+
+    /**
+     * The background fiber's flush: interruptible during its writes, which
+     * only the close does, once `closeTimeout` has passed; the rows it had not
+     * written are then counted by the close.
+     */
+    const backgroundFlush = Effect.suspend(() => {
+      const run = newRun(false)
+      return flushRun(run).pipe(
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            abandoned += run.taken - run.settled
+          })
+        )
+      )
+    })
+
+    const background = yield* Effect.sleep(options.flushInterval ?? "1 second").pipe(
+      Effect.andThen(backgroundFlush),
       Effect.forever,
       Effect.forkScoped
     )
+
+    /**
+     * The final flush, bounded by `closeTimeout` (waiting for a flush in
+     * progress included). Then the background fiber is stopped, cutting off
+     * its write if it is still at it, and what is left is dropped and counted.
+     */
+    const close = Effect.gen(function*() {
+      closed = true
+      const run = newRun(true)
+      const done = yield* Effect.timeoutOption(Effect.interruptible(flushRun(run)), closeTimeout)
+      yield* Fiber.interrupt(background)
+      // rows never taken (the lock was held until the deadline, or offered since), taken but not written
+      const untaken = yield* Queue.clear(queue)
+      const left = untaken.length + run.taken - run.settled + abandoned
+      if (left <= 0) return
+      yield* Effect.all([
+        LlmMetrics.recordSinkFailure(options.name),
+        Metric.update(Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: options.name }), left),
+        warn(
+          Option.isNone(done)
+            ? `Baton sink "${options.name}" was still writing when closeTimeout (${
+              Duration.format(closeTimeout)
+            }) passed at close; ${left} rows not written are dropped (baton_sink_rows_dropped_total)`
+            : `Baton sink "${options.name}" was given ${left} rows while closing; they are dropped (baton_sink_rows_dropped_total)`,
+          run.cause
+        )
+      ], { discard: true })
+    }).pipe(Effect.uninterruptible)
+
+    // added after the background fiber, so run before its interruption: the close decides when to stop it
+    yield* Effect.addFinalizer(() => close)
 
     return {
       offer: (item) => Effect.asVoid(Queue.offer(queue, item)),

@@ -1,6 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Duration, Effect, Exit, Fiber, Logger, Metric, Scope } from "effect"
+import { TestClock } from "effect/testing"
 import * as BatchWriter from "../src/BatchWriter.ts"
+import * as LlmMetrics from "../src/LlmMetrics.ts"
+import * as UsageLedger from "../src/UsageLedger.ts"
+import { stories } from "./RequestLog.fixtures.ts"
 
 /** A writer whose sink keeps the batches it was given; `rows` items offered, then flushed. */
 const batchesOf = (rows: number, maxBatchSize: number | undefined) =>
@@ -14,6 +18,87 @@ const batchesOf = (rows: number, maxBatchSize: number | undefined) =>
     yield* writer.flush
     return batches
   }))
+
+/**
+ * An in-memory store (a user's sink) that can be down (every write fails),
+ * hang (no write ever answers), answer slowly, or refuse some rows (a write
+ * holding one of them fails as a whole, as a database constraint does).
+ */
+const memoryStore = (refuses: (row: number) => boolean = () => false) => {
+  const state = {
+    rows: [] as Array<number>,
+    attempts: 0,
+    down: false,
+    hang: false,
+    /** Each write takes this long (on the clock) before it answers. */
+    latency: Duration.zero as Duration.Input,
+    /** The store goes down after this many successful writes. */
+    downAfter: Number.POSITIVE_INFINITY,
+    write: (batch: ReadonlyArray<number>): Effect.Effect<void, string> =>
+      Effect.suspend(() => {
+        state.attempts++
+        if (state.hang) return Effect.never
+        return Effect.sleep(state.latency).pipe(Effect.andThen(Effect.suspend(() => {
+          if (state.down) return Effect.fail("connection refused")
+          if (batch.some(refuses)) return Effect.fail("constraint violated")
+          state.rows.push(...batch)
+          if (--state.downAfter <= 0) state.down = true
+          return Effect.void
+        })))
+      })
+  }
+  return state
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+const sorted = (rows: ReadonlyArray<number>) => [...rows].sort((a, b) => a - b)
+
+/** The rows dropped and the failures counted so far for a sink. */
+const counts = (sink: string) =>
+  Effect.all({
+    dropped: Effect.map(Metric.value(Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink })), (v) => v.count),
+    failures: Effect.map(Metric.value(Metric.withAttributes(LlmMetrics.sinkFailures, { sink })), (v) => v.count)
+  })
+
+/** Runs `f` with the warnings logged meanwhile collected in the array it is given. */
+const withWarnings = <A, E>(f: (warnings: ReadonlyArray<string>) => Effect.Effect<A, E>) => {
+  const warnings: Array<string> = []
+  const capture = Logger.make(({ logLevel, message }) => {
+    if (logLevel === "Warn") warnings.push(Array.isArray(message) ? String(message[0]) : String(message))
+  })
+  return f(warnings).pipe(Effect.provide(Logger.layer([capture])))
+}
+
+/** A writer in a scope of its own, `rows` offered; the background flush is an hour away unless told. */
+const writerOver = (store: ReturnType<typeof memoryStore>, rows: number, options: BatchWriter.Options) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const writer = yield* Scope.provide(
+      BatchWriter.make(store.write, { flushInterval: "1 hour", ...options }),
+      scope
+    )
+    for (const row of range(rows)) yield* writer.offer(row)
+    return { scope, writer }
+  })
+
+/** Runs `effect` in a fiber and moves the test clock by `by`; the fiber, still running or not. */
+const forkAndAdjust = <A>(effect: Effect.Effect<A>, by: Duration.Input) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(effect)
+    yield* TestClock.adjust(by)
+    return fiber
+  })
+
+/** Runs `effect` and moves the test clock by `by`, by which time it must have ended. */
+const within = <A>(effect: Effect.Effect<A>, by: Duration.Input) =>
+  Effect.gen(function*() {
+    const fiber = yield* forkAndAdjust(effect, by)
+    assert.isDefined(
+      fiber.pollUnsafe(),
+      `still running after ${Duration.format(Duration.fromInputUnsafe(by))} on the test clock`
+    )
+    return yield* Fiber.join(fiber)
+  })
 
 describe("BatchWriter", () => {
   it.effect("a flush writes every row in order, in batches of at most maxBatchSize", () =>
@@ -30,4 +115,189 @@ describe("BatchWriter", () => {
       assert.deepStrictEqual((yield* batchesOf(3, Number.NaN)).map((batch) => batch.length), [1, 1, 1])
       assert.deepStrictEqual((yield* batchesOf(5, 2.7)).map((batch) => batch.length), [2, 2, 1])
     }))
+
+  describe("a store that is down", () => {
+    it.effect("closing costs a few writes per batch, not one per row; the rows are dropped, counted and logged once", () =>
+      withWarnings((warnings) =>
+        Effect.gen(function*() {
+          const store = memoryStore()
+          store.down = true
+          store.latency = "20 millis"
+          const before = yield* counts("down-at-close")
+          const { scope } = yield* writerOver(store, 200, { name: "down-at-close" })
+          yield* within(Scope.close(scope, Exit.void), "2 seconds")
+          // the batch (4 tries) and its first, middle and last rows alone: the store is down, nothing is split
+          assert.isAtMost(store.attempts, 7)
+          const after = yield* counts("down-at-close")
+          assert.strictEqual(after.dropped - before.dropped, 200)
+          assert.isAtLeast(after.failures - before.failures, 1)
+          assert.strictEqual(warnings.length, 1)
+          assert.include(warnings[0], "failed to write 200 rows (the sink is down and the writer is closing)")
+        })
+      ))
+
+    it.effect("one flush costs a few writes whatever the number of batches; the rows wait and are written once it is back", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.down = true
+        const before = yield* counts("down-many-batches")
+        const { writer } = yield* writerOver(store, 2000, { name: "down-many-batches", maxBatchSize: 100 })
+        yield* within(writer.flush, "1 second")
+        assert.isAtMost(store.attempts, 7)
+        store.down = false
+        yield* writer.flush
+        assert.deepStrictEqual(sorted(store.rows), range(2000))
+        assert.strictEqual((yield* counts("down-many-batches")).dropped - before.dropped, 0)
+      }))
+
+    it.effect("past maxOutage a ledger's flush costs a few writes, not a split of its rows", () =>
+      Effect.gen(function*() {
+        const s = yield* stories
+        const memory = yield* UsageLedger.makeMemoryStore
+        let attempts = 0
+        const down: UsageLedger.Store = {
+          ...memory,
+          name: "down-past-outage",
+          append: () =>
+            Effect.suspend(() => {
+              attempts++
+              return Effect.fail(new UsageLedger.UsageLedgerError({ store: "down-past-outage", message: "down" }))
+            })
+        }
+        const before = yield* counts("usage-ledger:down-past-outage")
+        const ledger = yield* UsageLedger.make(down, { flushInterval: "1 second", retries: 1, maxOutage: "5 seconds" })
+        for (let i = 0; i < 200; i++) yield* ledger.record(s.success[0])
+        yield* TestClock.adjust("10 seconds")
+        // about ten flushes of (2 tries + 3 rows alone): never one write per row
+        assert.isAtMost(attempts, 60)
+        assert.strictEqual((yield* counts("usage-ledger:down-past-outage")).dropped - before.dropped, 200)
+        // a query flushes first: with nothing queued it costs no write
+        const was = attempts
+        yield* ledger.usageBySubject(UsageLedger.Day.make("1970-01-01"))
+        assert.strictEqual(attempts, was)
+      }))
+  })
+
+  describe("closeTimeout", () => {
+    it.effect("closing against a store that never answers ends after closeTimeout (default 10 seconds); what is left is dropped, counted and logged", () =>
+      withWarnings((warnings) =>
+        Effect.gen(function*() {
+          const store = memoryStore()
+          store.hang = true
+          const before = yield* counts("hung-at-close")
+          const { scope } = yield* writerOver(store, 200, { name: "hung-at-close" })
+          const closing = yield* forkAndAdjust(Scope.close(scope, Exit.void), "9999 millis")
+          assert.isUndefined(closing.pollUnsafe())
+          yield* TestClock.adjust("1 millis")
+          assert.isDefined(closing.pollUnsafe())
+          assert.strictEqual(store.attempts, 1)
+          const after = yield* counts("hung-at-close")
+          assert.strictEqual(after.dropped - before.dropped, 200)
+          assert.isAtLeast(after.failures - before.failures, 1)
+          assert.strictEqual(warnings.length, 1)
+          assert.include(warnings[0], "closeTimeout (10s) passed at close; 200 rows not written are dropped")
+        })
+      ))
+
+    it.effect("a slow store at close keeps the batches written in time; the rest are dropped and counted", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.latency = "1000 millis"
+        const before = yield* counts("slow-at-close")
+        const { scope } = yield* writerOver(store, 30, {
+          name: "slow-at-close",
+          maxBatchSize: 10,
+          closeTimeout: "2500 millis"
+        })
+        yield* within(Scope.close(scope, Exit.void), "2500 millis")
+        assert.deepStrictEqual(store.rows, range(20))
+        assert.strictEqual((yield* counts("slow-at-close")).dropped - before.dropped, 10)
+      }))
+  })
+
+  describe("closeTimeout, with a background flush in progress", () => {
+    it.effect("a background flush hung on its write is cut off at closeTimeout too; its rows are dropped and counted", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.hang = true
+        const before = yield* counts("hung-in-background")
+        const { scope } = yield* writerOver(store, 200, {
+          name: "hung-in-background",
+          flushInterval: "1 second",
+          closeTimeout: "5 seconds"
+        })
+        yield* TestClock.adjust("1 second") // the background flush starts: its write never answers
+        assert.strictEqual(store.attempts, 1)
+        const closing = yield* forkAndAdjust(Scope.close(scope, Exit.void), "4999 millis")
+        assert.isUndefined(closing.pollUnsafe())
+        yield* TestClock.adjust("1 millis")
+        assert.isDefined(closing.pollUnsafe())
+        assert.strictEqual(store.attempts, 1)
+        assert.strictEqual((yield* counts("hung-in-background")).dropped - before.dropped, 200)
+      }))
+
+    it.effect("a slow background flush that ends within closeTimeout is waited for; then the rest is written", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.latency = Duration.seconds(1)
+        const before = yield* counts("slow-in-background")
+        const { scope, writer } = yield* writerOver(store, 30, {
+          name: "slow-in-background",
+          flushInterval: "1 second",
+          maxBatchSize: 10
+        })
+        yield* TestClock.adjust("1500 millis") // the background flush writes its 3 batches until 4 s
+        for (const row of range(5)) yield* writer.offer(30 + row)
+        yield* within(Scope.close(scope, Exit.void), "4 seconds")
+        assert.deepStrictEqual(store.rows, range(35))
+        assert.strictEqual((yield* counts("slow-in-background")).dropped - before.dropped, 0)
+      }))
+  })
+
+  describe("a store that is up but refuses a row", () => {
+    for (const poison of [0, 57, 199]) {
+      it.effect(`loses only that row (row ${poison} of 200), in a flush and at close`, () =>
+        Effect.gen(function*() {
+          const sink = `poison-${poison}`
+          const before = yield* counts(sink)
+          const store = memoryStore((row) => row === poison)
+          const { scope, writer } = yield* writerOver(store, 200, { name: sink })
+          yield* within(writer.flush, "1 second")
+          const expected = range(200).filter((row) => row !== poison)
+          assert.deepStrictEqual(sorted(store.rows), expected)
+          assert.strictEqual((yield* counts(sink)).dropped - before.dropped, 1)
+          // the same at close
+          store.rows.length = 0
+          for (const row of range(200)) yield* writer.offer(row)
+          yield* within(Scope.close(scope, Exit.void), "1 second")
+          assert.deepStrictEqual(sorted(store.rows), expected)
+          assert.strictEqual((yield* counts(sink)).dropped - before.dropped, 2)
+        }))
+    }
+
+    it.effect("two refused rows at a batch's ends lose only themselves", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("poison-ends")
+        const store = memoryStore((row) => row === 0 || row === 199)
+        const { writer } = yield* writerOver(store, 200, { name: "poison-ends" })
+        yield* within(writer.flush, "1 second")
+        assert.deepStrictEqual(sorted(store.rows), range(200).slice(1, 199))
+        assert.strictEqual((yield* counts("poison-ends")).dropped - before.dropped, 2)
+      }))
+
+    it.effect("the store going down while a refused row is isolated: the rest waits, and is written once it is back", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("poison-then-down")
+        const store = memoryStore((row) => row === 57)
+        store.downAfter = 5
+        const { writer } = yield* writerOver(store, 200, { name: "poison-then-down" })
+        yield* within(writer.flush, "1 second")
+        assert.isAtMost(store.attempts, 30)
+        store.down = false
+        store.downAfter = Number.POSITIVE_INFINITY
+        yield* within(writer.flush, "1 second")
+        assert.deepStrictEqual(sorted(store.rows), range(200).filter((row) => row !== 57))
+        assert.strictEqual((yield* counts("poison-then-down")).dropped - before.dropped, 1)
+      }))
+  })
 })
