@@ -21,8 +21,10 @@
  *   revoked key gets 401 before anything else happens. Provider keys stay
  *   on the server.
  * - The body is read up to `maxBodyBytes` (413 past it) and decoded
- *   strictly: malformed JSON, an unknown field or a wrong type is a 400
- *   naming the field, before any provider is called.
+ *   strictly: malformed JSON, an unknown top-level field, a wrong type or
+ *   a value of an OpenAI field Baton cannot honour (`n: 2`) is a 400 naming
+ *   the field, before any provider is called (`null` is absent; neutral
+ *   values such as `n: 1` pass; messages ignore keys they do not use).
  * - Each call spends one unit of the key's subject's daily quota (the
  *   `QuotaStore` in context: memory, or Redis shared by every replica), under
  *   the limits of the subject's active keys (a revoked key's never count);
@@ -133,7 +135,8 @@ const keyLimits = (config: GatewayConfig.GatewayConfig): QuotaLimiter.Overrides 
 /**
  * Builds the gateway's handlers: the quota limiter (the environment's
  * limits, each key's own limits on top), one manager per alias (built now,
- * so a provider without its key fails the start), the others on first use.
+ * so a provider without its key fails the start), the others on first use,
+ * the 64 most recently used kept.
  *
  * @since 0.1.0
  * @category constructors
