@@ -196,6 +196,21 @@ export const thinksSilently = (model: string): boolean =>
   /reasoner|(^|[/-])r1\b|^o\d|thinking|gemini-2\.5|gemini-3/i.test(model)
 
 /**
+ * A per-model entry: `provider/model` first, then `model`. Only the record's
+ * own keys count, so a model named like a property every object inherits
+ * (`constructor`, `valueOf`, `__proto__`) finds no entry rather than a
+ * function or an object.
+ */
+const entryFor = (byModel: Readonly<Record<string, number>>, provider: string, model: string): number | undefined => {
+  const qualified = `${provider}/${model}`
+  return Object.hasOwn(byModel, qualified)
+    ? byModel[qualified]
+    : Object.hasOwn(byModel, model)
+    ? byModel[model]
+    : undefined
+}
+
+/**
  * The first-token limit of a model on a provider: its entry in
  * `firstTokenMsByModel` (`provider/model` first, then `model`), else
  * `thinkingFirstTokenMs` for a model that {@link thinksSilently}, else
@@ -204,7 +219,7 @@ export const thinksSilently = (model: string): boolean =>
  * @since 0.1.0
  */
 export const firstTokenLimit = (limits: Limits, provider: string, model: string): number =>
-  limits.firstTokenMsByModel[`${provider}/${model}`] ?? limits.firstTokenMsByModel[model] ??
+  entryFor(limits.firstTokenMsByModel, provider, model) ??
     (thinksSilently(model) ? limits.thinkingFirstTokenMs : limits.firstTokenMs)
 
 /**
@@ -214,7 +229,7 @@ export const firstTokenLimit = (limits: Limits, provider: string, model: string)
  * @since 0.1.0
  */
 export const maxRetriesFor = (policy: FallbackPolicy, provider: string, model: string): number =>
-  policy.maxRetriesByModel[`${provider}/${model}`] ?? policy.maxRetriesByModel[model] ?? policy.maxRetries
+  entryFor(policy.maxRetriesByModel, provider, model) ?? policy.maxRetries
 
 /**
  * True when this error ends the whole request at once: the provider refused

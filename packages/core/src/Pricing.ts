@@ -120,8 +120,13 @@ export const defaultTable: PriceTable = {
 }
 
 /**
- * A table with `overrides` laid over `base`: a provider's default row is
- * replaced when the override gives one, model rows are merged.
+ * A table with `overrides` laid over `base`. Each row an override gives (a
+ * provider's default row, a model's row) is laid over the row it replaces,
+ * field by field: a row given without `cachedInput` keeps the replaced row's
+ * cached-input rate, capped at the row's new `input` rate (a cached token
+ * never costs more than an uncached one). To bill a model's cached tokens at
+ * its full input rate, give `cachedInput` equal to `input`. Neither table is
+ * changed.
  *
  * @since 0.1.0
  */
@@ -131,18 +136,42 @@ export const mergeTables = (
 ): PriceTable => {
   const merged: Record<string, ProviderPrices> = { ...base }
   for (const [provider, override] of Object.entries(overrides)) {
-    const current = merged[provider]
-    const fallbackDefault = override.default ?? current?.default ?? { input: 0, output: 0 }
-    merged[provider] = {
-      default: fallbackDefault,
-      models: { ...current?.models, ...override.models }
+    const current = Object.hasOwn(base, provider) ? base[provider] : undefined
+    const models: Record<string, Price> = { ...current?.models }
+    for (const [model, row] of Object.entries(override.models ?? {})) {
+      setOwn(models, model, layRow(Object.hasOwn(models, model) ? models[model] : undefined, row))
     }
+    setOwn(merged, provider, {
+      default: override.default === undefined
+        ? current?.default ?? { input: 0, output: 0 }
+        : layRow(current?.default, override.default),
+      models
+    })
   }
   return merged
 }
 
+/** `row` over `replaced`: the cached-input rate `row` leaves out is `replaced`'s, at most `row`'s input rate. */
+const layRow = (replaced: Price | undefined, row: Price): Price =>
+  row.cachedInput !== undefined || replaced?.cachedInput === undefined
+    ? row
+    : { input: row.input, cachedInput: Math.min(replaced.cachedInput, row.input), output: row.output }
+
+/** Sets an own entry, whatever the key (an assignment to `__proto__` would replace the prototype instead). */
+const setOwn = <A>(record: Record<string, A>, key: string, value: A): void => {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
+const unpriced: { readonly price: Price; readonly source: TokenUsage.PriceSource } = {
+  price: { input: 0, output: 0 },
+  source: "unpriced"
+}
+
 /**
- * The price row for a model and where it came from.
+ * The price row for a model and where it came from. Only a table's own
+ * entries count: a model or provider named like a property every object
+ * inherits (`constructor`, `toString`, `__proto__`) is looked up like any
+ * other name.
  *
  * @since 0.1.0
  */
@@ -151,9 +180,9 @@ export const lookup = (
   provider: ProviderName,
   model: ModelId
 ): { readonly price: Price; readonly source: TokenUsage.PriceSource } => {
-  const prices = table[provider]
-  if (prices === undefined) return { price: { input: 0, output: 0 }, source: "unpriced" }
-  const row = prices.models[model]
+  const prices = Object.hasOwn(table, provider) ? table[provider] : undefined
+  if (prices === undefined) return unpriced
+  const row = Object.hasOwn(prices.models, model) ? prices.models[model] : undefined
   return row === undefined ? { price: prices.default, source: "provider-default" } : { price: row, source: "model" }
 }
 
@@ -165,47 +194,67 @@ const HALF_MILLION_N = BigInt(HALF_MILLION)
 
 const nanoUsdPerMillion = (usdPerMillion: number): number => Math.round(usdPerMillion * NANO_PER_USD)
 
-/** Three values in the order of the terms: uncached prompt, cached prompt, completion. */
-type Terms = readonly [number, number, number]
+const MAX_SAFE_N = BigInt(Number.MAX_SAFE_INTEGER)
 
-/** True when every one is a non-negative safe integer. */
-const allNaturals = (values: Terms): boolean => {
-  for (const value of values) if (!(Number.isSafeInteger(value) && value >= 0)) return false
-  return true
-}
+/** True for a non-negative safe integer. */
+const isNatural = (value: number): boolean => Number.isSafeInteger(value) && value >= 0
+
+/**
+ * A count or rate as a non-negative `bigint`: 0 for a negative or `NaN`
+ * value, a fraction truncated, an infinity the largest double (every cost is
+ * capped at the end anyway), so no value throws.
+ */
+const natural = (value: number): bigint =>
+  value > 0 ? BigInt(Number.isFinite(value) ? Math.floor(value) : Number.MAX_VALUE) : 0n
 
 /**
  * `Σ tokens × rates + 500,000`, divided by a million in `bigint` (truncated
- * toward zero), from the counts as given: `prompt` includes `cached`, and
- * every product may pass 2^53.
+ * toward zero) and capped at `Number.MAX_SAFE_INTEGER`, from the counts as
+ * given: `prompt` includes `cached` (`cached <= prompt`), and every product
+ * may pass 2^53.
  */
-const scaledInBigint = (prompt: number, cached: number, completion: number, [x, y, z]: Terms): number => {
-  const cachedN = BigInt(cached)
-  return Number(
-    ((BigInt(prompt) - cachedN) * BigInt(x) + cachedN * BigInt(y) + BigInt(completion) * BigInt(z) + HALF_MILLION_N) /
-      MILLION_N
-  )
+const scaledInBigint = (
+  prompt: number,
+  cached: number,
+  completion: number,
+  uncachedRate: number,
+  cachedRate: number,
+  completionRate: number
+): number => {
+  const cachedN = natural(cached)
+  const cost = ((natural(prompt) - cachedN) * natural(uncachedRate) + cachedN * natural(cachedRate) +
+    natural(completion) * natural(completionRate) + HALF_MILLION_N) / MILLION_N
+  return cost > MAX_SAFE_N ? Number.MAX_SAFE_INTEGER : Number(cost)
 }
 
 /**
  * The exact cost of some token counts at a price, in integer nano-USD,
  * rounded half up once.
  *
+ * The cached tokens are part of the prompt's: a cached count above the
+ * prompt's (an OpenAI-compatible proxy can report one) is billed as the whole
+ * prompt cached, a negative one as none. A cost past
+ * `Number.MAX_SAFE_INTEGER` nano-USD (about $9M for one call: only absurd
+ * counts or prices reach it) is capped there, so it is always a safe integer,
+ * 0 or more (Baton's adapters read no count above a billion tokens).
+ *
  * @since 0.1.0
  */
 export const costNanoUsd = (price: Price, counts: TokenUsage.TokenCounts): number => {
-  const cached = counts.cachedPromptTokens ?? 0
-  const tokens: Terms = [counts.promptTokens - cached, cached, counts.completionTokens]
-  const rates: Terms = [
-    nanoUsdPerMillion(price.input),
-    nanoUsdPerMillion(price.cachedInput ?? price.input),
-    nanoUsdPerMillion(price.output)
-  ]
-  const scaled = tokens[0] * rates[0] + tokens[1] * rates[1] + tokens[2] * rates[2] + HALF_MILLION
+  const prompt = counts.promptTokens
+  const reported = counts.cachedPromptTokens ?? 0
+  const cached = reported > 0 && prompt > 0 ? (reported < prompt ? reported : prompt) : 0
+  const uncached = prompt - cached
+  const completion = counts.completionTokens
+  const uncachedRate = nanoUsdPerMillion(price.input)
+  const cachedRate = nanoUsdPerMillion(price.cachedInput ?? price.input)
+  const completionRate = nanoUsdPerMillion(price.output)
+  const scaled = uncached * uncachedRate + cached * cachedRate + completion * completionRate + HALF_MILLION
   // non-negative integers: exact in a `number` while the sum stays within 2^53 (every term is then smaller too)
-  return scaled <= Number.MAX_SAFE_INTEGER && allNaturals(tokens) && allNaturals(rates)
+  return scaled <= Number.MAX_SAFE_INTEGER && isNatural(uncached) && isNatural(cached) && isNatural(completion) &&
+      isNatural(uncachedRate) && isNatural(cachedRate) && isNatural(completionRate)
     ? (scaled - (scaled % MILLION)) / MILLION
-    : scaledInBigint(counts.promptTokens, cached, counts.completionTokens, rates)
+    : scaledInBigint(prompt, cached, completion, uncachedRate, cachedRate, completionRate)
 }
 
 /**

@@ -9,7 +9,9 @@
  * the ledger row), so the call is still charged:
  *
  * - `promptTokens` counts every input token, cached ones included;
- *   `cachedPromptTokens` is the cached part of it.
+ *   `cachedPromptTokens` is the cached part of it (a cached count reported
+ *   above `promptTokens`, as an OpenAI-compatible proxy can send, is taken as
+ *   all of it, and priced so).
  * - `completionTokens` counts every billed output token, reasoning included;
  *   `reasoningTokens` is the reasoning part of it.
  * - `costNanoUsd` is the exact cost as an integer number of nano-USD
@@ -97,8 +99,16 @@ export const NANO_USD_PER_USD = 1_000_000_000
  */
 export const nanoUsdToUsd = (nanoUsd: number): number => nanoUsd / NANO_USD_PER_USD
 
+/** The cached part of the prompt, within `[0, promptTokens]` whatever was reported (as `Pricing.costNanoUsd` bills it). */
+const cachedPart = (counts: TokenCounts): number => {
+  const prompt = counts.promptTokens
+  const cached = counts.cachedPromptTokens ?? 0
+  return cached > 0 && prompt > 0 ? (cached < prompt ? cached : prompt) : 0
+}
+
 /**
- * Usage with the given counts and cost.
+ * Usage with the given counts and cost. The cached count is kept within
+ * `[0, promptTokens]`.
  *
  * @since 0.1.0
  */
@@ -106,7 +116,7 @@ export const make = (counts: TokenCounts, costNanoUsd: number, pricing: PriceSou
   promptTokens: counts.promptTokens,
   completionTokens: counts.completionTokens,
   totalTokens: counts.promptTokens + counts.completionTokens,
-  cachedPromptTokens: counts.cachedPromptTokens ?? 0,
+  cachedPromptTokens: cachedPart(counts),
   reasoningTokens: counts.reasoningTokens ?? 0,
   costNanoUsd,
   estimatedCostUsd: nanoUsdToUsd(costNanoUsd),

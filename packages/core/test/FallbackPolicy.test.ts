@@ -119,6 +119,39 @@ describe("FallbackPolicy", () => {
       LLM_CIRCUIT_FAILURE_THRESHOLD: "3",
       LLM_CIRCUIT_COOLDOWN_MS: "4000"
     }))))
+
+  it("per-model entries: provider/model first, then model, and only the record's own keys", () => {
+    const policy = FallbackPolicy.make({
+      maxRetries: 2,
+      maxRetriesByModel: { "openai/gpt-4o-mini": 5, "gpt-4o-mini": 4, "o3": 0 },
+      limits: {
+        firstTokenMs: 100,
+        thinkingFirstTokenMs: 900,
+        firstTokenMsByModel: { "openai/o3": 50, "gpt-4o-mini": 70 }
+      }
+    })
+    assert.strictEqual(FallbackPolicy.maxRetriesFor(policy, "openai", "gpt-4o-mini"), 5)
+    assert.strictEqual(FallbackPolicy.maxRetriesFor(policy, "azure", "gpt-4o-mini"), 4)
+    assert.strictEqual(FallbackPolicy.maxRetriesFor(policy, "openai", "o3"), 0)
+    assert.strictEqual(FallbackPolicy.firstTokenLimit(policy.limits, "openai", "o3"), 50)
+    assert.strictEqual(FallbackPolicy.firstTokenLimit(policy.limits, "azure", "o3"), 900)
+    assert.strictEqual(FallbackPolicy.firstTokenLimit(policy.limits, "azure", "gpt-4o-mini"), 70)
+    for (const model of ["constructor", "toString", "valueOf", "__proto__", "hasOwnProperty"]) {
+      for (const byModel of [policy, FallbackPolicy.defaults]) {
+        assert.strictEqual(FallbackPolicy.maxRetriesFor(byModel, "openai", model), byModel.maxRetries, model)
+        assert.strictEqual(
+          FallbackPolicy.firstTokenLimit(byModel.limits, "openai", model),
+          byModel.limits.firstTokenMs,
+          model
+        )
+      }
+    }
+    // an entry for such a name, given as an own key (as JSON.parse makes it), still applies
+    const own = JSON.parse("{\"__proto__\": 7, \"constructor\": 3}") as Record<string, number>
+    const named = FallbackPolicy.make({ maxRetriesByModel: own, limits: { firstTokenMsByModel: own } })
+    assert.strictEqual(FallbackPolicy.maxRetriesFor(named, "openai", "__proto__"), 7)
+    assert.strictEqual(FallbackPolicy.firstTokenLimit(named.limits, "openai", "constructor"), 3)
+  })
 })
 
 describe("CircuitPolicy", () => {

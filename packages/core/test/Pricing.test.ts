@@ -77,7 +77,9 @@ describe("Pricing", () => {
       const scaled = BigInt(counts.promptTokens - counts.cachedPromptTokens) * rate(price.input) +
         BigInt(counts.cachedPromptTokens) * rate(price.cachedInput ?? price.input) +
         BigInt(counts.completionTokens) * rate(price.output)
-      return Number((scaled + 500_000n) / 1_000_000n)
+      const cost = (scaled + 500_000n) / 1_000_000n
+      // past 2^53 nano-USD (about $9M for one call) the cost is capped: it stays a safe integer
+      return cost > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(cost)
     }
     // a linear congruential generator: the same cases every run
     let seed = 12345
@@ -111,12 +113,118 @@ describe("Pricing", () => {
 
   it("merges overrides over the defaults", () => {
     const table = Pricing.mergeTables(Pricing.defaultTable, {
-      openai: { models: { "gpt-4.1": { input: 1, output: 2 } } },
+      openai: { models: { "gpt-4.1": { input: 1, output: 2 }, "gpt-new": { input: 4, output: 5 } } },
       ollama: { default: { input: 0, output: 0 } }
     })
-    assert.deepStrictEqual(Pricing.lookup(table, openai, ModelId.make("gpt-4.1")).price, { input: 1, output: 2 })
+    // the fields an override leaves out keep the default row's: gpt-4.1's cached input stays $0.50
+    assert.deepStrictEqual(Pricing.lookup(table, openai, ModelId.make("gpt-4.1")).price, {
+      input: 1,
+      cachedInput: 0.5,
+      output: 2
+    })
+    assert.deepStrictEqual(Pricing.lookup(table, openai, ModelId.make("gpt-new")).price, { input: 4, output: 5 })
     assert.strictEqual(Pricing.lookup(table, openai, ModelId.make("gpt-4o-mini")).source, "model")
     assert.strictEqual(Pricing.lookup(table, ProviderName.make("ollama"), ModelId.make("m")).source, "provider-default")
+  })
+
+  it("an override keeps the cached-input rate it leaves out, never above its input rate", () => {
+    const row = (override: Pricing.Price) =>
+      Pricing.lookup(
+        Pricing.mergeTables(Pricing.defaultTable, { openai: { models: { "gpt-4.1": override } } }),
+        openai,
+        ModelId.make("gpt-4.1")
+      ).price
+    // LlmConfig's documented example (gpt-4.1 at $2 / $0.50 cached / $8 by default)
+    assert.deepStrictEqual(row({ input: 2, output: 8 }), { input: 2, cachedInput: 0.5, output: 8 })
+    assert.deepStrictEqual(row({ input: 2, cachedInput: 2, output: 8 }), { input: 2, cachedInput: 2, output: 8 })
+    assert.deepStrictEqual(row({ input: 0.2, output: 8 }), { input: 0.2, cachedInput: 0.2, output: 8 })
+    // a cached token billed at the kept rate: 600 × $2/M + 400 × $0.50/M
+    assert.strictEqual(
+      Pricing.costNanoUsd(row({ input: 2, output: 8 }), {
+        promptTokens: 1000,
+        cachedPromptTokens: 400,
+        completionTokens: 0
+      }),
+      1_400_000
+    )
+    // a provider's default row is merged the same way
+    const base: Pricing.PriceTable = { acme: { default: { input: 1, cachedInput: 0.1, output: 2 }, models: {} } }
+    const merged = Pricing.mergeTables(base, { acme: { default: { input: 3, output: 4 } } })
+    assert.deepStrictEqual(merged.acme?.default, { input: 3, cachedInput: 0.1, output: 4 })
+    // the tables merged are left as they were
+    assert.deepStrictEqual(Pricing.defaultTable.openai?.models["gpt-4.1"], { input: 2, cachedInput: 0.5, output: 8 })
+    assert.deepStrictEqual(base.acme?.default, { input: 1, cachedInput: 0.1, output: 2 })
+  })
+
+  it("looks up only a table's own entries: names like constructor or __proto__ are names like any other", () => {
+    const pricing = Pricing.make(Pricing.defaultTable)
+    const counts = { promptTokens: 1_000, completionTokens: 100 }
+    for (const name of ["constructor", "toString", "valueOf", "__proto__", "hasOwnProperty"]) {
+      const usage = pricing.usage(openai, ModelId.make(name), counts)
+      assert.deepStrictEqual([usage.pricing, usage.costNanoUsd], ["provider-default", 4_500_000], name) // $3 / $15
+    }
+    // a provider name is lower-case: `constructor` is one
+    const unknown = pricing.usage(ProviderName.make("constructor"), ModelId.make("m"), counts)
+    assert.deepStrictEqual([unknown.pricing, unknown.costNanoUsd], ["unpriced", 0])
+    // such names, as own keys of an override (JSON.parse makes them so), are priced by their rows
+    const overrides = JSON.parse(
+      "{\"__proto__\":{\"default\":{\"input\":1,\"output\":1}}," +
+        "\"openai\":{\"models\":{\"__proto__\":{\"input\":1,\"output\":1},\"toString\":{\"input\":2,\"output\":2}}}}"
+    ) as Record<string, Partial<Pricing.ProviderPrices>>
+    const table = Pricing.mergeTables(Pricing.defaultTable, overrides)
+    assert.strictEqual(Object.getPrototypeOf(table), Object.prototype)
+    assert.isTrue(Object.hasOwn(table, "__proto__"))
+    assert.deepStrictEqual(Pricing.lookup(table, openai, ModelId.make("__proto__")), {
+      price: { input: 1, output: 1 },
+      source: "model"
+    })
+    assert.deepStrictEqual(Pricing.lookup(table, openai, ModelId.make("toString")).price, { input: 2, output: 2 })
+    assert.strictEqual(Pricing.lookup(table, openai, ModelId.make("gpt-4.1")).source, "model")
+  })
+
+  it("bills more cached tokens than input tokens as all the input cached, and never below 0", () => {
+    const price = { input: 2, cachedInput: 0.5, output: 8 }
+    // 10 cached × 500 + 2 × 8,000 nano-USD
+    assert.strictEqual(
+      Pricing.costNanoUsd(price, { promptTokens: 10, cachedPromptTokens: 1_000, completionTokens: 2 }),
+      21_000
+    )
+    assert.strictEqual(
+      Pricing.costNanoUsd(price, { promptTokens: 10, cachedPromptTokens: -5, completionTokens: 2 }),
+      36_000
+    )
+    // the same past 2^53 in the intermediate sum (the bigint path)
+    assert.strictEqual(
+      Pricing.costNanoUsd(price, { promptTokens: 5e9, cachedPromptTokens: 6e9, completionTokens: 0 }),
+      2_500_000_000_000
+    )
+    const usage = Pricing.make(Pricing.defaultTable).usage(openai, ModelId.make("gpt-4.1"), {
+      promptTokens: 10,
+      cachedPromptTokens: 1_000,
+      completionTokens: 2
+    })
+    assert.deepStrictEqual([usage.cachedPromptTokens, usage.costNanoUsd], [10, 21_000])
+  })
+
+  it("caps a cost past 2^53 nano-USD (about $9M for one call), so it stays a safe integer", () => {
+    const price = { input: 1_000_000, output: 1_000_000 }
+    for (
+      const counts of [
+        { promptTokens: 1e300, completionTokens: 0 },
+        { promptTokens: 0, completionTokens: Number.MAX_SAFE_INTEGER },
+        { promptTokens: 9_007_200, completionTokens: 0 }
+      ]
+    ) {
+      assert.strictEqual(Pricing.costNanoUsd(price, counts), Number.MAX_SAFE_INTEGER, JSON.stringify(counts))
+    }
+    // just below the cap: exact
+    assert.strictEqual(Pricing.costNanoUsd(price, { promptTokens: 9_007_199, completionTokens: 0 }), 9_007_199e9)
+    const usage = Pricing.make({ acme: { default: price, models: {} } }).usage(
+      ProviderName.make("acme"),
+      ModelId.make("m"),
+      { promptTokens: 1e300, completionTokens: 1e300 }
+    )
+    assert.isTrue(Number.isSafeInteger(usage.costNanoUsd))
   })
 
   it.effect("is a service", () =>
