@@ -3,7 +3,8 @@
  *
  * `LlmManager` guards every attempt with a circuit ({@link makeCircuits},
  * on `effect/persistence`'s `CircuitBreakerStore`), one per provider and
- * model (key `provider/model`):
+ * model the configuration names (key `provider/model`; every model only a
+ * request names shares `provider/other`, so callers cannot grow the set):
  *
  * - Closed: attempts run. `failureThreshold` consecutive failures open it.
  * - Open: for `cooldownMs` (or longer, when the failure that opened it

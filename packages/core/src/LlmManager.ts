@@ -14,7 +14,9 @@
  *   attempt), the request deadline, hedging, structured re-asks and stream
  *   continuation.
  * - `CircuitPolicy` (`@baton/core/CircuitPolicy`): one circuit per provider
- *   and model; an open circuit skips its provider without a network call.
+ *   and model the configuration names (a model only a request names shares
+ *   its provider's `other` circuit); an open circuit skips its provider
+ *   without a network call.
  *
  * Every attempt (retries, fallbacks, hedges, skips, cancellations) is listed,
  * in the order it started, on `GenerationResult.attempts`, or on the
@@ -174,7 +176,8 @@ export interface Service {
   readonly stream: (input: Input) => Stream.Stream<StreamPart, StreamError>
   /**
    * The circuit of a provider and model (by default the model of the
-   * provider's first step), as the store sees it now. Fails with
+   * provider's first step; a model the configuration does not name reads
+   * the provider's shared `other` circuit), as the store sees it now. Fails with
    * `InvalidOptions` for a provider that is not in the chain and with
    * `CircuitStoreUnavailable` when the store cannot be read.
    */
@@ -345,7 +348,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
             })
           )
           : Effect.mapError(
-            circuits.state(CircuitPolicy.key(provider, model ?? route.provider.model)),
+            circuits.state(internal.circuitKey(engine, route, model)),
             (error) => new CircuitStoreUnavailable({ message: `circuit store: ${error.message}` })
           )
       }

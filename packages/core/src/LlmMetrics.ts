@@ -9,7 +9,7 @@
  * | metric | type | attributes |
  * | --- | --- | --- |
  * | `baton_llm_requests_total` | counter | `outcome` |
- * | `baton_llm_attempts_total` | counter | `provider`, `model`, `role`, `outcome` |
+ * | `baton_llm_attempts_total` | counter | `provider`, `model` (a configured model or `other`, below), `role`, `outcome` |
  * | `baton_llm_retries_total`, `baton_llm_fallbacks_total`, `baton_llm_hedges_total` | counter | `provider`, `model` |
  * | `baton_llm_tokens_total` | counter | `provider`, `model`, `kind` (`prompt`, `completion`, `cached`, `reasoning`) |
  * | `baton_llm_cost_nano_usd_total` | counter | `provider`, `model` |
@@ -18,6 +18,15 @@
  * | `baton_llm_quota_rejections_total` | counter | `reason` (`daily-limit`, `token-budget`, `cost-budget`, `request-size`, `store-unavailable`) |
  * | `baton_sink_failures_total` | counter | `sink` (a request-log or ledger sink that failed) |
  * | `baton_sink_rows_dropped_total` | counter | `sink` |
+ *
+ * The `model` attribute is bounded by the manager's configuration: it is the
+ * attempt's model when the configuration names it (a chain step's model, or
+ * the model of a `maxRetriesByModel` or `firstTokenMsByModel` key), and
+ * {@link otherModel} (`"other"`) for any other model a request names
+ * (`options.model`), which a caller may choose freely. Those models also
+ * share one circuit per provider (`provider/other`). The attempt itself
+ * (`GenerationResult.attempts`), the spans, the request log and the usage
+ * ledger keep the real model.
  *
  * The manager calls the helpers, never `Metric.update` itself:
  *
@@ -37,9 +46,11 @@
  * never metric attributes) and never prompt or completion text.
  *
  * Gotchas:
- * - Attribute values are bounded sets (provider and model names, literals),
- *   never subject or request ids: per-teacher numbers come from the
- *   `UsageLedger`, not from metrics, which would explode in cardinality.
+ * - Attribute values are bounded sets (provider names, configured models,
+ *   literals), never subject or request ids or caller-chosen models:
+ *   per-teacher numbers come from the `UsageLedger`, per-model numbers of
+ *   models outside the configuration from the request log or the ledger,
+ *   not from metrics, which would explode in cardinality.
  * - Baton's spans capture no stack trace: it would only point into Baton's
  *   engine, and capturing one per span is measurable on the hot path.
  * - With no tracer installed (Effect's `Tracer.nativeTracer`, which exports
@@ -198,6 +209,14 @@ export const sinkRowsDropped = Metric.counter("baton_sink_rows_dropped_total", {
 })
 
 /**
+ * The `model` attribute of the attempts of every model the manager's
+ * configuration does not name (see the module notes).
+ *
+ * @since 0.1.0
+ */
+export const otherModel = "other"
+
+/**
  * How a whole request ended.
  *
  * @since 0.1.0
@@ -221,8 +240,9 @@ interface SeriesNode<S> {
  * same series as `Metric.withAttributes(metric, attributes)` (same id,
  * description and attributes, hence the same registry key), but its key is
  * serialised once instead of on every update, and updating it adds nothing
- * to the context. Attribute values are bounded sets (see the module notes),
- * so the cache is too.
+ * to the context. Attribute values are bounded sets (see the module notes:
+ * the manager folds models its configuration does not name into
+ * {@link otherModel}), so the cache is too.
  */
 const series = <S>(
   names: ReadonlyArray<string>,
@@ -381,14 +401,17 @@ const roleCounters: Partial<
  * Updates every per-attempt metric from an attempt's report (attempt,
  * retry/fallback/hedge, token, cost and latency metrics) and sets the GenAI
  * response attributes on the current span (when a tracer is installed). Call it inside
- * {@link withAttemptSpan}, once per attempt.
+ * {@link withAttemptSpan}, once per attempt. `model` is the `model` attribute
+ * of the metrics (default: the attempt's model): the manager passes the
+ * attempt's model when its configuration names it, else {@link otherModel}
+ * (see the module notes). The span gets the real model.
  *
  * @since 0.1.0
  */
-export const recordAttempt = (report: AttemptReport): Effect.Effect<void> =>
+export const recordAttempt = (report: AttemptReport, model: string = report.attempt.model): Effect.Effect<void> =>
   Effect.contextWith((context) => {
     // one effect for all updates: this runs once per attempt on the hot path
-    const { model, outcome, provider, role } = report.attempt
+    const { outcome, provider, role } = report.attempt
     const metrics = metricContext(context)
     attemptsBy(provider, model, role, outcome).updateUnsafe(1, metrics)
     roleCounters[role]?.(provider, model).updateUnsafe(1, metrics)

@@ -22,7 +22,7 @@ import type {
   ToolCallDelta
 } from "../GenerationResult.ts"
 import { textDelta } from "../GenerationResult.ts"
-import { type ModelId, ProviderName } from "../Ids.ts"
+import { ModelId, ProviderName } from "../Ids.ts"
 import { AllProvidersFailed, DeadlineExceeded, type InvalidOptions, type QuotaError } from "../LlmError.ts"
 import * as LlmMetrics from "../LlmMetrics.ts"
 import * as LlmProvider from "../LlmProvider.ts"
@@ -104,19 +104,37 @@ export interface Route {
   readonly provider: LlmProvider.Service
   /** The retries, circuit key and attempt limits of its own model. */
   readonly own: Target
+  /** The targets of other models the configuration knows, built the first time a request names one. */
+  readonly known: Map<string, Target>
+  /** The target every other model shares: plain, then one that thinks silently (`FallbackPolicy.thinksSilently`). */
+  readonly others: [plain: Target | undefined, thinking: Target | undefined]
 }
 
-/** The retries, circuit key and attempt limits of one provider and model. */
+/**
+ * The retries, circuit key, attempt limits and metric `model` label of one
+ * provider and model.
+ */
 interface Target {
   readonly maxRetries: number
   readonly key: string
   readonly limits: AttemptLimits
+  /** The `model` of its circuit key and of its attempts' metrics: the model, or {@link otherModel}. */
+  readonly label: ModelId
 }
 
-const targetOf = (policy: FallbackPolicy.FallbackPolicy, provider: ProviderName, model: ModelId): Target => ({
+/** The circuit and metric `model` of every model the configuration does not name (see {@link targetFor}). */
+const otherModel = ModelId.make(LlmMetrics.otherModel)
+
+const targetOf = (
+  policy: FallbackPolicy.FallbackPolicy,
+  provider: ProviderName,
+  model: ModelId,
+  label: ModelId
+): Target => ({
   maxRetries: FallbackPolicy.maxRetriesFor(policy, provider, model),
-  key: CircuitPolicy.key(provider, model),
-  limits: { ...policy.limits, firstTokenMs: FallbackPolicy.firstTokenLimit(policy.limits, provider, model) }
+  key: CircuitPolicy.key(provider, label),
+  limits: { ...policy.limits, firstTokenMs: FallbackPolicy.firstTokenLimit(policy.limits, provider, model) },
+  label
 })
 
 /**
@@ -127,11 +145,78 @@ export const makeRoute = (
   policy: FallbackPolicy.FallbackPolicy,
   index: number,
   provider: LlmProvider.Service
-): Route => ({ index, provider, own: targetOf(policy, provider.name, provider.model) })
+): Route => ({
+  index,
+  provider,
+  own: targetOf(policy, provider.name, provider.model, provider.model),
+  known: new Map(),
+  others: [undefined, undefined]
+})
 
-/** The target of a request on a route: the route's own, or that of the model the request names. */
-const targetFor = (engine: Engine, route: Route, model: ModelId): Target =>
-  model === route.provider.model ? route.own : targetOf(engine.policy, route.provider.name, model)
+/**
+ * The models a manager's configuration names: each step's model, and the
+ * model of each per-model policy key (`maxRetriesByModel`,
+ * `firstTokenMsByModel`; a key is a model, or `provider/model` for a
+ * provider of the chain). Computed once per manager, the first time a
+ * request names a model other than its route's own (the configuration is
+ * fixed when the manager is built); most requests never need it.
+ */
+const knownModels = new WeakMap<Engine, ReadonlySet<string>>()
+
+const knownModelsOf = (engine: Engine): ReadonlySet<string> => {
+  const cached = knownModels.get(engine)
+  if (cached !== undefined) return cached
+  const known = new Set<string>()
+  const providers = new Set<string>()
+  for (const route of engine.routes) {
+    known.add(route.provider.model)
+    providers.add(route.provider.name)
+  }
+  for (const keys of [engine.policy.maxRetriesByModel, engine.policy.limits.firstTokenMsByModel]) {
+    for (const key of Object.keys(keys)) {
+      known.add(key)
+      // a provider name has no `/`: the first one ends it
+      const slash = key.indexOf("/")
+      if (slash > 0 && providers.has(key.slice(0, slash))) known.add(key.slice(slash + 1))
+    }
+  }
+  knownModels.set(engine, known)
+  return known
+}
+
+/**
+ * The target of a request on a route: the route's own, or that of the model
+ * the request names (`options.model`). A model the configuration knows
+ * ({@link knownModelsOf}) has its own circuit and metric series; every other
+ * model a caller may name shares one circuit per provider and is counted as
+ * {@link otherModel} (`LlmMetrics.otherModel`), so callers choosing models
+ * cannot grow the circuits or the metric series without bound. The retries
+ * and limits are still the named model's (for a model no policy key names:
+ * the defaults, and the thinking first-token limit when it thinks silently).
+ * The attempts, the request log and the ledger keep the real model.
+ */
+const targetFor = (engine: Engine, route: Route, model: ModelId): Target => {
+  if (model === route.provider.model) return route.own
+  const provider = route.provider.name
+  if (knownModelsOf(engine).has(model)) {
+    let target = route.known.get(model)
+    if (target === undefined) {
+      target = targetOf(engine.policy, provider, model, model)
+      route.known.set(model, target)
+    }
+    return target
+  }
+  // no policy key names the model: its retries and limits depend on whether it thinks silently alone
+  const slot = FallbackPolicy.thinksSilently(model) ? 1 : 0
+  return route.others[slot] ??= targetOf(engine.policy, provider, model, otherModel)
+}
+
+/**
+ * The circuit key of `model` (the route's own when `undefined`) on a route:
+ * what `LlmManager.circuitState` reads, the key its attempts use.
+ */
+export const circuitKey = (engine: Engine, route: Route, model: ModelId | undefined): string =>
+  targetFor(engine, route, model ?? route.provider.model).key
 
 /**
  * Moves the current attempt from phase `from` (the phase after the headers
@@ -362,7 +447,7 @@ const attempt = <A>(
   if (startedAt >= run.deadlineAt) return Effect.fail(new DeadlineReached())
   const provider = route.provider.name
   const model = modelOf(route, run.request)
-  const { key, limits } = targetFor(engine, route, model)
+  const { key, label, limits } = targetFor(engine, route, model)
   const slot = run.attempts.push(undefined) - 1
   const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
   const progress = makeProgress(mode === "stream" ? "first-token" : "body", run.clock, startedAt)
@@ -400,7 +485,8 @@ const attempt = <A>(
       engine,
       run,
       { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details, endedAt: now },
-      estimate
+      estimate,
+      label
     )
   }
   // the throttle is taken only once the circuit admitted the attempt: a skip calls nobody and spends nothing. Its
@@ -446,14 +532,18 @@ const circuit = <A>(
 const unlessVoid = (first: Effect.Effect<void>, next: Effect.Effect<void>): Effect.Effect<void> =>
   next === Effect.void ? first : Effect.andThen(first, next)
 
-/** Metrics, throttle budget, quota budgets, request log and ledger for one finished attempt, in one chain (runs per attempt). */
+/**
+ * Metrics (under the bounded model `label`), throttle budget, quota budgets, request log and ledger (with the real
+ * model) for one finished attempt, in one chain (runs per attempt).
+ */
 const writeReport = (
   engine: Engine,
   run: Run,
   report: RequestLog.AttemptReport,
-  estimate: number
+  estimate: number,
+  label: string
 ): Effect.Effect<void> => {
-  let written = LlmMetrics.recordAttempt(report)
+  let written = LlmMetrics.recordAttempt(report, label)
   if (report.usage !== undefined && Option.isSome(engine.throttle)) {
     // the estimate was taken by `check`: charge only what the usage exceeded it by
     const extra = report.usage.totalTokens - estimate
