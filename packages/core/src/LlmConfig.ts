@@ -10,13 +10,13 @@
  * | `LLM_FALLBACK_PROVIDER` | `gemini` (`none` when the primary is `gemini`) | the fallback; `none` for no fallback |
  * | `LLM_FALLBACK_PROVIDERS` | unset | a longer chain, comma-separated (`gemini,openai`); replaces `LLM_FALLBACK_PROVIDER` |
  * | `LLM_CHAIN` | unset | the whole chain as steps `provider[/model]`, comma-separated (`deepseek/deepseek-chat,deepseek/deepseek-reasoner,gemini,ollama`); replaces the three variables above (setting both is an error); a provider may appear with several models |
- * | `LLM_COMPAT_<NAME>_BASE_URL` | unset | declares `<name>` (lower-case in `LLM_CHAIN`; `-` is `_` in the variable) as an OpenAI-compatible endpoint: its base URL, up to the version segment |
+ * | `LLM_COMPAT_<NAME>_BASE_URL` | unset | declares `<name>` (lower-case in `LLM_CHAIN`; `-` is `_` in the variable) as an OpenAI-compatible endpoint: its `http(s)://` base URL, up to the version segment |
  * | `LLM_COMPAT_<NAME>_MODEL` | the first model `LLM_CHAIN` names for it | the endpoint's default model |
  * | `LLM_COMPAT_<NAME>_API_KEY` | unset | the endpoint's key (`Authorization: Bearer`); unset for servers without auth |
  * | `LLM_COMPAT_<NAME>_ASSISTANT_PREFILL` | `false` | whether the endpoint continues a final assistant message |
  * | `DEEPSEEK_API_KEY`, `GEMINI_API_KEY`, `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` | unset | required for every provider in the chain |
  * | `DEEPSEEK_MODEL`, `GEMINI_MODEL`, `OPENAI_MODEL`, `ANTHROPIC_MODEL` | `deepseek-flash`, `gemini-2.5-flash`, `gpt-4o-mini`, `claude-haiku-4-5` | default model per provider |
- * | `DEEPSEEK_BASE_URL`, `GEMINI_BASE_URL`, `OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL` | the public endpoints | base URL per provider (a proxy, the mock server) |
+ * | `DEEPSEEK_BASE_URL`, `GEMINI_BASE_URL`, `OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL` | the public endpoints | `http(s)://` base URL per provider (a proxy, the mock server) |
  * | `DEEPSEEK_ASSISTANT_PREFILL`, `GEMINI_ASSISTANT_PREFILL`, `OPENAI_ASSISTANT_PREFILL`, `ANTHROPIC_ASSISTANT_PREFILL` | the provider's (`true` but for OpenAI) | whether the model continues a final assistant message (a broken stream is then continued there, not restarted) |
  * | `AI_GENERATION_ENABLED` | `true` | `false` fails every call with `GenerationDisabled` |
  * | `AI_MAX_QUESTIONS_PER_REQUEST` | `20` | per-request limit, positive |
@@ -55,6 +55,15 @@
  * in the chain without its key, an OpenAI-compatible endpoint without a base
  * URL or model, non-positive limits, malformed numbers, booleans, URLs, zones
  * and prices. Keys stay `Redacted`.
+ *
+ * Keys (`<PROVIDER>_API_KEY`, `LLM_COMPAT_<NAME>_API_KEY`) are trimmed (the
+ * final newline of a mounted secret file goes); a key left with whitespace, a
+ * control or a non-ASCII character inside is an error naming the variable and
+ * the character's position, never the value. Base URLs are `http:` or
+ * `https:` only and carry no credentials (`user:password@`: the adapters send
+ * to the URL's origin; the key goes in the key variable); an error never
+ * shows a URL's user part or query. Booleans are `true` or `false` in any
+ * case, spaces around ignored (`yes`/`no`, `on`/`off`, `1`/`0`, `y`/`n` too).
  *
  * Tests build it from a map, never by touching `process.env`:
  *
@@ -270,10 +279,33 @@ const optionalPositiveInt = (variable: string) =>
         : fail(variable, `must be a positive integer, got ${n.value}`)
   )
 
-const bool = (variable: string, fallback: boolean) =>
-  read(variable, Config.Boolean(variable).pipe(Config.withDefault(fallback)))
-
 const optionalString = (variable: string) => read(variable, Config.option(Config.String(variable)))
+
+/** The spellings of a boolean, compared trimmed and lower-cased: `true`/`false`, and those `Config.Boolean` took. */
+const booleans: ReadonlyMap<string, boolean> = new Map([
+  ["true", true],
+  ["false", false],
+  ["yes", true],
+  ["no", false],
+  ["on", true],
+  ["off", false],
+  ["1", true],
+  ["0", false],
+  ["y", true],
+  ["n", false]
+])
+
+const optionalBool = (variable: string): Effect.Effect<Option.Option<boolean>, LlmConfigError> =>
+  Effect.flatMap(optionalString(variable), (raw) => {
+    if (Option.isNone(raw)) return Effect.succeedNone
+    const value = booleans.get(raw.value.trim().toLowerCase())
+    return value === undefined
+      ? fail(variable, `expected true or false, got "${raw.value}"`)
+      : Effect.succeedSome(value)
+  })
+
+const bool = (variable: string, fallback: boolean) =>
+  Effect.map(optionalBool(variable), Option.getOrElse(() => fallback))
 
 const optionalRedacted = (variable: string) =>
   Effect.map(
@@ -281,29 +313,100 @@ const optionalRedacted = (variable: string) =>
     Option.filter((key) => Redacted.value(key).trim().length > 0)
   )
 
+/** What a key's characters must be: visible ASCII, as every provider's keys are and an HTTP header can carry. */
+const keyCharacter = /[\x21-\x7e]/
+
+/** What the first bad character of a key is, and where, without showing the key. */
+const keyProblem = (key: string): string | undefined => {
+  for (let i = 0; i < key.length; i++) {
+    const char = key[i] ?? ""
+    if (keyCharacter.test(char)) continue
+    const what = char === "\n" || char === "\r"
+      ? "a line break"
+      : char === " "
+      ? "a space"
+      : /\s/.test(char)
+      ? "whitespace"
+      : /\p{Cc}/u.test(char)
+      ? "a control character"
+      : "a non-ASCII character"
+    return `holds ${what} at character ${
+      i + 1
+    }; a key is visible ASCII only (check the secret's value; it is not shown)`
+  }
+  return undefined
+}
+
+/**
+ * An API key: unset or blank is `None`; the whitespace around it (the final
+ * newline of a mounted secret file) is trimmed; what is left must be visible
+ * ASCII, else an `LlmConfigError` naming the variable, never the value.
+ */
+const apiKey = (variable: string): Effect.Effect<Option.Option<Redacted.Redacted>, LlmConfigError> =>
+  Effect.flatMap(read(variable, Config.option(Config.Redacted(variable))), (raw) => {
+    if (Option.isNone(raw)) return Effect.succeedNone
+    const key = Redacted.value(raw.value).trim()
+    if (key.length === 0) return Effect.succeedNone
+    const problem = keyProblem(key)
+    return problem === undefined ? Effect.succeedSome(Redacted.make(key)) : fail(variable, problem)
+  })
+
+/** A URL for an error message: its user part and query (where credentials go) masked. */
+const maskUrl = (text: string): string => {
+  const query = text.indexOf("?")
+  const head = query < 0 ? text : `${text.slice(0, query)}?***`
+  const at = head.lastIndexOf("@")
+  if (at < 0) return head
+  const scheme = head.indexOf("://")
+  const start = scheme >= 0 && scheme < at ? scheme + 3 : 0
+  return `${head.slice(0, start)}***${head.slice(at)}`
+}
+
+/**
+ * A base URL: http or https, without credentials (the adapters send to the
+ * URL's origin and would drop them), with no trailing slash. Errors name the
+ * variable and never show a password.
+ */
+const baseUrl = (variable: string, keyVariable: string) => (raw: string): Effect.Effect<string, LlmConfigError> => {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return fail(variable, `expected a URL such as https://api.example.com/v1, got "${maskUrl(raw)}"`)
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return fail(variable, `expected an http:// or https:// URL, got one with the scheme "${url.protocol}"`)
+  }
+  if (url.username !== "" || url.password !== "") {
+    return fail(
+      variable,
+      `must not carry credentials (user:password@): Baton sends requests to the URL's origin without them; put the key in ${keyVariable} instead`
+    )
+  }
+  return Effect.succeed(url.href.replace(/\/+$/, ""))
+}
+
 const readProvider = (kind: ProviderKind): Effect.Effect<ProviderSettings, LlmConfigError> =>
   Effect.gen(function*() {
     const prefix = kind.toUpperCase()
     const apiKeyVariable = `${prefix}_API_KEY`
-    const apiKey = yield* optionalRedacted(apiKeyVariable)
+    const key = yield* apiKey(apiKeyVariable)
     const model = yield* read(
       `${prefix}_MODEL`,
       Config.String(`${prefix}_MODEL`).pipe(Config.withDefault(defaults[kind].model))
     )
-    const baseUrl = yield* read(
-      `${prefix}_BASE_URL`,
-      Config.URL(`${prefix}_BASE_URL`).pipe(Config.map((url) => url.href), Config.withDefault(defaults[kind].baseUrl))
+    const url = yield* optionalString(`${prefix}_BASE_URL`).pipe(
+      Effect.map(Option.getOrElse(() => defaults[kind].baseUrl)),
+      Effect.flatMap(baseUrl(`${prefix}_BASE_URL`, apiKeyVariable))
     )
     if (model.trim().length === 0) return yield* fail(`${prefix}_MODEL`, "must not be empty")
-    const prefillVariable = `${prefix}_ASSISTANT_PREFILL`
-    const assistantPrefill = yield* read(prefillVariable, Config.option(Config.Boolean(prefillVariable)))
     return {
       kind,
-      apiKey,
+      apiKey: key,
       apiKeyVariable,
       model: ModelId.make(model.trim()),
-      baseUrl: baseUrl.replace(/\/+$/, ""),
-      assistantPrefill
+      baseUrl: url,
+      assistantPrefill: yield* optionalBool(`${prefix}_ASSISTANT_PREFILL`)
     }
   })
 
@@ -374,8 +477,8 @@ const parseStep = (text: string): Effect.Effect<StepText, LlmConfigError> => {
 const readCompatible = (name: ProviderName, steps: ReadonlyArray<StepText>) =>
   Effect.gen(function*() {
     const prefix = compatiblePrefix(name)
-    const baseUrl = yield* read(`${prefix}_BASE_URL`, Config.option(Config.URL(`${prefix}_BASE_URL`)))
-    if (Option.isNone(baseUrl)) {
+    const rawUrl = yield* optionalString(`${prefix}_BASE_URL`)
+    if (Option.isNone(rawUrl)) {
       return yield* fail(
         "LLM_CHAIN",
         `unknown provider "${name}"; valid providers: ${
@@ -383,6 +486,7 @@ const readCompatible = (name: ProviderName, steps: ReadonlyArray<StepText>) =>
         }, or an OpenAI-compatible endpoint declared with ${prefix}_BASE_URL`
       )
     }
+    const url = yield* baseUrl(`${prefix}_BASE_URL`, `${prefix}_API_KEY`)(rawUrl.value)
     const named = yield* optionalString(`${prefix}_MODEL`)
     const model = Option.orElse(
       Option.map(named, (model) => model.trim()),
@@ -393,13 +497,10 @@ const readCompatible = (name: ProviderName, steps: ReadonlyArray<StepText>) =>
     }
     const settings: CompatibleSettings = {
       name,
-      baseUrl: baseUrl.value.href.replace(/\/+$/, ""),
+      baseUrl: url,
       model: model.value,
-      apiKey: yield* optionalRedacted(`${prefix}_API_KEY`),
-      assistantPrefill: yield* read(
-        `${prefix}_ASSISTANT_PREFILL`,
-        Config.option(Config.Boolean(`${prefix}_ASSISTANT_PREFILL`))
-      )
+      apiKey: yield* apiKey(`${prefix}_API_KEY`),
+      assistantPrefill: yield* optionalBool(`${prefix}_ASSISTANT_PREFILL`)
     }
     return settings
   })

@@ -12,8 +12,9 @@
  *   as the first system message, and at least one non-system message;
  * - a last `assistant` message is a prefill: the model continues that text;
  * - `requestId` is always set (a UUID when the caller gave none);
- * - `promptHash` is the SHA-256 of the normalised messages, the only trace of
- *   the prompt that logs keep by default.
+ * - `promptHash` is the SHA-256 of the normalised messages (see
+ *   {@link hashMessages}), the only trace of the prompt that logs keep by
+ *   default.
  *
  * @example
  * ```ts
@@ -332,16 +333,26 @@ const withoutUndefined = (input: Input): Record<string, unknown> =>
 
 /**
  * The SHA-256 (hex) of normalised messages: the same conversation always has
- * the same hash, whatever object it came from.
+ * the same hash, whatever object it came from, and two different ones never
+ * share an input to the hash. Each message is written `role:length:content`
+ * (the length in UTF-16 code units), followed, when it carries tool calls or
+ * answers one, by `#length:json` of its tool fields: no text a message holds
+ * can pass for a message boundary.
+ *
+ * The hash is kept in the request log. Builds before this encoding joined
+ * role and content with separator characters (`\u0000`, `\u0001`), so a
+ * message holding them hashed as the messages they stood for; their logged
+ * hashes differ from these for the same prompt.
  *
  * @since 0.1.0
  */
 export const hashMessages = (messages: ReadonlyArray<Message>): string => {
   let text = ""
   for (const message of messages) {
-    text += `${message.role}\u0000${message.content}\u0001`
+    text += `${message.role}:${message.content.length}:${message.content}`
     if (message.toolCalls !== undefined || message.toolCallId !== undefined) {
-      text += `${JSON.stringify([message.toolCalls, message.toolCallId, message.name])}\u0001`
+      const tools = JSON.stringify([message.toolCalls, message.toolCallId, message.name])
+      text += `#${tools.length}:${tools}`
     }
   }
   return hash("sha256", text)

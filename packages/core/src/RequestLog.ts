@@ -335,13 +335,16 @@ export const layerMemory = (options: Options = {}): Layer.Layer<RequestLog | Req
 
 /**
  * The {@link Options} given by the configuration: `LLM_LOG_PROMPTS` and every
- * configured provider key as a secret to scrub.
+ * configured key as a secret to scrub: the hosted providers' and those of the
+ * OpenAI-compatible endpoints the chain names (`LLM_COMPAT_<NAME>_API_KEY`).
  *
  * @since 0.1.0
  */
 export const optionsFromConfig: Effect.Effect<Options, never, LlmConfig> = LlmConfig.useSync((settings) => ({
   logPrompts: settings.logPrompts,
-  secrets: Object.values(settings.providers).flatMap((provider) => Option.toArray(provider.apiKey))
+  secrets: [...Object.values(settings.providers), ...Object.values(settings.compatible)].flatMap((provider) =>
+    Option.toArray(provider.apiKey)
+  )
 }))
 
 /**

@@ -64,7 +64,8 @@ describe("LlmConfig", () => {
       assert.strictEqual(config.maxRetries, 0)
       assert.isTrue(Option.isSome(config.redisUrl))
       const price = Pricing.lookup(config.prices, ProviderName.make("openai"), ModelId.make("gpt-4.1"))
-      assert.deepStrictEqual(price.price, { input: 1, output: 4 })
+      // a row without cachedInput keeps the default row's cached rate (at most its input)
+      assert.deepStrictEqual(price.price, { input: 1, cachedInput: 0.5, output: 4 })
     }))
 
   it.effect("allows no fallback", () =>
@@ -227,5 +228,142 @@ describe("LlmConfig", () => {
       yield* failsOn({ ...keys, LLM_MAX_BODY_BYTES: "0" }, "LLM_MAX_BODY_BYTES", "positive")
       yield* failsOn({ ...keys, LLM_MAX_EVENT_BYTES: "-1" }, "LLM_MAX_EVENT_BYTES", "positive")
       yield* failsOn({ ...keys, LLM_MAX_BODY_BYTES: "16MB" }, "LLM_MAX_BODY_BYTES", "16MB")
+    }))
+})
+
+describe("LlmConfig keys", () => {
+  const compatible = {
+    LLM_CHAIN: "deepseek,gemini,openai,anthropic,local",
+    LLM_COMPAT_LOCAL_BASE_URL: "http://127.0.0.1:1/v1",
+    LLM_COMPAT_LOCAL_MODEL: "qwen3"
+  }
+  const keyOf = (key: Option.Option<Redacted.Redacted> | undefined) =>
+    key === undefined ? undefined : Option.map(key, Redacted.value)
+
+  it.effect("trims the whitespace around every key (a secret file's trailing newline)", () =>
+    Effect.gen(function*() {
+      const config = yield* load({
+        ...compatible,
+        DEEPSEEK_API_KEY: "sk-deepseek\n",
+        GEMINI_API_KEY: "  g-key\r\n",
+        OPENAI_API_KEY: "\tsk-openai ",
+        ANTHROPIC_API_KEY: "\uFEFFsk-ant\n",
+        LLM_COMPAT_LOCAL_API_KEY: "sk-local\n"
+      })
+      assert.deepStrictEqual(
+        [
+          ...LlmConfig.ProviderKind.literals.map((kind) => keyOf(config.providers[kind].apiKey)),
+          keyOf(config.compatible["local"]?.apiKey)
+        ],
+        ["sk-deepseek", "g-key", "sk-openai", "sk-ant", "sk-local"].map(Option.some)
+      )
+    }))
+
+  it.effect("rejects a key with whitespace, a control or a non-ASCII character inside, naming it, never echoing it", () =>
+    Effect.gen(function*() {
+      const bad: ReadonlyArray<readonly [string, string]> = [
+        ["DEEPSEEK_API_KEY", "sk-dee pseek-zq9canary"],
+        ["GEMINI_API_KEY", "g-key\nzq9canary-part"],
+        ["OPENAI_API_KEY", "sk-open\u0000zq9canary"],
+        ["ANTHROPIC_API_KEY", "sk-ant\u200Bzq9canary"],
+        ["LLM_COMPAT_LOCAL_API_KEY", "sk-lo\u0007cal-zq9canary"]
+      ]
+      for (const [variable, value] of bad) {
+        const error = yield* Effect.flip(load({
+          ...compatible,
+          DEEPSEEK_API_KEY: "sk-deepseek",
+          GEMINI_API_KEY: "g-key",
+          OPENAI_API_KEY: "sk-openai",
+          ANTHROPIC_API_KEY: "sk-ant",
+          [variable]: value
+        }))
+        assert.strictEqual(error.variable, variable)
+        assert.include(error.message, variable)
+        assert.notInclude(error.message, "zq9canary", error.message)
+      }
+    }))
+})
+
+describe("LlmConfig base URLs", () => {
+  const local = { ...keys, LLM_CHAIN: "local/qwen3" }
+
+  it.effect("accepts http and https URLs only, naming the variable", () =>
+    Effect.gen(function*() {
+      const config = yield* load({
+        ...keys,
+        DEEPSEEK_BASE_URL: "HTTPS://Proxy.Example/deepseek/",
+        GEMINI_BASE_URL: "http://127.0.0.1:8080/gemini/v1beta"
+      })
+      assert.strictEqual(config.providers.deepseek.baseUrl, "https://proxy.example/deepseek")
+      assert.strictEqual(config.providers.gemini.baseUrl, "http://127.0.0.1:8080/gemini/v1beta")
+      yield* failsOn({ ...keys, DEEPSEEK_BASE_URL: "file:///etc/passwd" }, "DEEPSEEK_BASE_URL", "http")
+      yield* failsOn({ ...keys, OPENAI_BASE_URL: "javascript:alert(1)" }, "OPENAI_BASE_URL", "http")
+      yield* failsOn({ ...local, LLM_COMPAT_LOCAL_BASE_URL: "ftp://x/v1" }, "LLM_COMPAT_LOCAL_BASE_URL", "http")
+    }))
+
+  it.effect("rejects credentials in a base URL (the adapters send to its origin), never echoing them", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [Record<string, string>, string, string]> = [
+        [
+          { ...keys, OPENAI_BASE_URL: "https://user:pw-zq9canary@proxy.example/v1" },
+          "OPENAI_BASE_URL",
+          "OPENAI_API_KEY"
+        ],
+        [
+          { ...local, LLM_COMPAT_LOCAL_BASE_URL: "https://token-zq9canary@proxy.example/v1" },
+          "LLM_COMPAT_LOCAL_BASE_URL",
+          "LLM_COMPAT_LOCAL_API_KEY"
+        ]
+      ]
+      for (const [variables, variable, keyVariable] of cases) {
+        const error = yield* Effect.flip(load(variables))
+        assert.strictEqual(error.variable, variable)
+        assert.include(error.message, variable)
+        assert.include(error.message, keyVariable)
+        assert.notInclude(error.message, "zq9canary", error.message)
+      }
+    }))
+
+  it.effect("a malformed base URL is named, its password masked", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [Record<string, string>, string]> = [
+        [{ ...keys, DEEPSEEK_BASE_URL: "https://user:hunter2-zq9canary@[proxy/v1" }, "DEEPSEEK_BASE_URL"],
+        [{ ...local, LLM_COMPAT_LOCAL_BASE_URL: "http://tok:en-zq9canary@proxy:port/v1" }, "LLM_COMPAT_LOCAL_BASE_URL"]
+      ]
+      for (const [variables, variable] of cases) {
+        const error = yield* Effect.flip(load(variables))
+        assert.strictEqual(error.variable, variable)
+        assert.include(error.message, variable)
+        assert.include(error.message, "proxy")
+        assert.notInclude(error.message, "zq9canary", error.message)
+      }
+    }))
+})
+
+describe("LlmConfig booleans", () => {
+  it.effect("accept true and false in any case, with surrounding spaces", () =>
+    Effect.gen(function*() {
+      const config = yield* load({
+        ...keys,
+        LLM_CHAIN: "deepseek,local/qwen3",
+        LLM_COMPAT_LOCAL_BASE_URL: "http://127.0.0.1:1/v1",
+        AI_GENERATION_ENABLED: "FALSE",
+        LLM_CONTINUE_ON_INTERRUPTION: " false ",
+        LLM_FALLBACK_ON_CONTENT_FILTER: "True",
+        LLM_LOG_PROMPTS: "TRUE\n",
+        DEEPSEEK_ASSISTANT_PREFILL: "False",
+        LLM_COMPAT_LOCAL_ASSISTANT_PREFILL: " true"
+      })
+      assert.deepStrictEqual(
+        [config.generationEnabled, config.continueOnInterruption, config.fallbackOnContentFilter, config.logPrompts],
+        [false, false, true, true]
+      )
+      assert.deepStrictEqual(config.providers.deepseek.assistantPrefill, Option.some(false))
+      assert.deepStrictEqual(config.compatible["local"]?.assistantPrefill, Option.some(true))
+      // the spellings Effect's Config.Boolean took keep working
+      const older = yield* load({ ...keys, AI_GENERATION_ENABLED: "0", LLM_LOG_PROMPTS: "yes" })
+      assert.deepStrictEqual([older.generationEnabled, older.logPrompts], [false, true])
+      yield* failsOn({ ...keys, LLM_LOG_PROMPTS: "maybe" }, "LLM_LOG_PROMPTS", "true or false")
+      yield* failsOn({ ...keys, OPENAI_ASSISTANT_PREFILL: "nope" }, "OPENAI_ASSISTANT_PREFILL", "nope")
     }))
 })

@@ -80,3 +80,68 @@ describe("LlmManager secrets", () => {
       assert.notInclude(records.join("\n"), "Hello again", "no prompt text in the request log by default")
     }).pipe(Effect.scoped))
 })
+
+describe("LlmManager keys from secret files", () => {
+  it.live("a key with a trailing newline (a mounted secret file) is sent without it: the call succeeds", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.start()
+      const Manager = LlmManager.layerConfig({
+        deepseek: Providers.layerFromConfig("deepseek"),
+        gemini: Providers.layerFromConfig("gemini")
+      }).pipe(
+        Layer.provide([UsageLedger.layerMemory(), LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
+        Layer.provide(LlmConfig.layerFromRecord({
+          DEEPSEEK_API_KEY: `${deepseekKey}\n`,
+          GEMINI_API_KEY: `${geminiKey}\r\n`,
+          DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
+          GEMINI_BASE_URL: server.baseUrl("gemini"),
+          LLM_MAX_RETRIES: "0"
+        }))
+      )
+      const result = yield* LlmManager.LlmManager.use((manager) => manager.generate({ prompt: "Hello" })).pipe(
+        Effect.provide(Manager)
+      )
+      assert.deepStrictEqual(result.attempts.map((a) => [a.provider, a.outcome]), [["deepseek", "success"]])
+    }).pipe(Effect.scoped))
+})
+
+describe("LlmManager OpenAI-compatible keys", () => {
+  it.live("an OpenAI-compatible endpoint's key is scrubbed from the request log like a hosted provider's", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.start()
+      // not key-shaped: only the configured value can catch it
+      const compatKey = "local-canary-7f3a9c21d4"
+      const records: Array<string> = []
+      const requestLog = RequestLog.jsonSink(Logger.make((options) => {
+        records.push(JSON.stringify(options.message))
+      }))
+      const Manager = LlmManager.layerConfig(Providers.layersFromConfig).pipe(
+        Layer.provide(Layer.unwrap(Effect.map(RequestLog.optionsFromConfig, (o) => RequestLog.layer([requestLog], o)))),
+        Layer.provide([UsageLedger.layerMemory(), LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
+        Layer.provide(LlmConfig.layerFromRecord({
+          LLM_CHAIN: "backup/deepseek-flash,local/llama3.2",
+          // a shared proxy in front of both endpoints echoes the other endpoint's key
+          LLM_COMPAT_BACKUP_BASE_URL: server.baseUrl("deepseek"),
+          LLM_COMPAT_BACKUP_API_KEY: deepseekKey,
+          LLM_COMPAT_LOCAL_BASE_URL: server.baseUrl("openai"),
+          LLM_COMPAT_LOCAL_API_KEY: compatKey,
+          LLM_LOG_PROMPTS: "true",
+          LLM_MAX_RETRIES: "0"
+        }))
+      )
+      yield* Effect.gen(function*() {
+        const manager = yield* LlmManager.LlmManager
+        yield* server.inject("deepseek", MockFault.status(503, { message: `upstream refused key ${compatKey}` }))
+        const result = yield* manager.generate({ prompt: `Is ${compatKey} a valid key?` })
+        assert.deepStrictEqual(result.attempts.map((a) => [a.provider, a.outcome]), [
+          ["backup", "error"],
+          ["local", "success"]
+        ])
+      }).pipe(Effect.provide(Manager))
+      assert.strictEqual(records.length, 2)
+      const seen = records.join("\n")
+      assert.include(seen, "[redacted]")
+      assert.notInclude(seen, compatKey)
+      assert.notInclude(seen, compatKey.slice(2, -2))
+    }).pipe(Effect.scoped))
+})

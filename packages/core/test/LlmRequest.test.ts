@@ -40,6 +40,33 @@ describe("LlmRequest", () => {
       assert.notStrictEqual(a.promptHash, c.promptHash)
     }))
 
+  it.effect("hashes distinct conversations differently, whatever characters their texts hold", () =>
+    Effect.gen(function*() {
+      const call = { id: "call-1", name: "lookup", arguments: "{}" }
+      const json = JSON.stringify([[call], undefined, undefined])
+      const pairs: ReadonlyArray<readonly [LlmRequest.Input, LlmRequest.Input]> = [
+        // one user message holding the separators, and the two messages they used to stand for
+        [
+          { prompt: "A\u0001assistant\u0000B" },
+          { prompt: [{ role: "user", content: "A" }, { role: "assistant", content: "B" }] }
+        ],
+        // a message with tool calls, and one whose text is their serialisation
+        [
+          { prompt: [{ role: "user", content: "Q" }, { role: "assistant", content: "x", toolCalls: [call] }] },
+          { prompt: [{ role: "user", content: "Q" }, { role: "assistant", content: `x\u0001${json}` }] }
+        ],
+        // a length prefix that a text imitates
+        [
+          { prompt: [{ role: "user", content: "1:a" }] },
+          { prompt: [{ role: "user", content: "" }, { role: "user", content: "a" }] }
+        ]
+      ]
+      for (const [a, b] of pairs) {
+        const [first, second] = yield* Effect.all([LlmRequest.make(a), LlmRequest.make(b)])
+        assert.notStrictEqual(first.promptHash, second.promptHash, JSON.stringify([a, b]))
+      }
+    }))
+
   it.effect("refuses on the common input (a string prompt and metadata) what the Schema refuses, naming the field", () =>
     Effect.gen(function*() {
       const bad: ReadonlyArray<readonly [LlmRequest.Input["metadata"], string]> = [
@@ -60,10 +87,7 @@ describe("LlmRequest", () => {
         metadata: { subjectId: "s".repeat(256), requestId: "r".repeat(128), units: 3 }
       })
       assert.deepStrictEqual([longest.subjectId?.length, longest.requestId.length, longest.units], [256, 128, 3])
-      assert.strictEqual(
-        longest.promptHash,
-        createHash("sha256").update("user\u0000x\u0001").digest("hex")
-      )
+      assert.strictEqual(longest.promptHash, createHash("sha256").update("user:1:x").digest("hex"))
     }))
 
   it.effect("rejects an empty prompt, a system-only conversation and a bad role", () =>

@@ -215,6 +215,30 @@ describe("RequestLog", () => {
       LLM_LOG_PROMPTS: "true"
     }))))
 
+  it.effect("options from the configuration: an OpenAI-compatible endpoint's key is scrubbed too", () =>
+    Effect.gen(function*() {
+      const options = yield* RequestLog.optionsFromConfig
+      const s = yield* stories
+      const record = RequestLog.toRecord(
+        {
+          ...s.success[0],
+          request: {
+            ...s.success[0].request,
+            messages: [{ role: "user", content: "keys: local-key-XYZ-42 plainkey-XYZ-42" }]
+          }
+        },
+        DateTime.makeUnsafe(0),
+        options
+      )
+      assert.strictEqual(record.prompt, "user: keys: [redacted] [redacted]")
+    }).pipe(Effect.provide(LlmConfig.layerFromRecord({
+      DEEPSEEK_API_KEY: "plainkey-XYZ-42",
+      LLM_CHAIN: "deepseek,local/qwen3",
+      LLM_COMPAT_LOCAL_BASE_URL: "http://127.0.0.1:1/v1",
+      LLM_COMPAT_LOCAL_API_KEY: "local-key-XYZ-42",
+      LLM_LOG_PROMPTS: "true"
+    }))))
+
   it.effect("a failing sink is counted and reported once; the request and the other sinks go on", () =>
     Effect.gen(function*() {
       const warnings: Array<unknown> = []
