@@ -1,9 +1,10 @@
 /**
  * `baton check [--ping]`: validates the configuration (exit 2 with the
- * variable to fix when it cannot work) and prints the effective provider
- * chain and limits; `--ping` makes one tiny call per step of the chain (its
- * provider and model, an OpenAI-compatible endpoint included) and prints
- * provider, model, latency and outcome.
+ * variable to fix when it cannot work, a usage ledger URL no driver takes
+ * included) and prints the effective provider chain and limits; `--ping`
+ * makes one tiny call per step of the chain (its provider and model, an
+ * OpenAI-compatible endpoint included) and prints provider, model, latency
+ * and outcome.
  *
  * @since 0.1.0
  */
@@ -12,6 +13,7 @@ import * as LlmProvider from "@baton/core/LlmProvider"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
+import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Environment from "./internal/environment.ts"
@@ -57,9 +59,24 @@ const pingOne = (step: LlmConfig.ChainStep) =>
     return [step.provider, provider.model, Math.round((yield* Clock.currentTimeMillis) - started), outcome] as const
   })
 
+/**
+ * `LLM_USAGE_STORE_URL`, when set, opened as `generate` and `serve` open it
+ * (`SqlDatabase.layerUrl`, so a URL no driver takes fails with the accepted
+ * ones). Nothing is queried or migrated: a PostgreSQL pool connects on its
+ * first query, not here; an SQLite file is opened (created if missing, where
+ * `generate` would create it). Unset, the ledger is the CLI's own SQLite
+ * file, which a check leaves alone.
+ */
+const checkLedger = (settings: LlmConfig.Settings) =>
+  Option.match(settings.usageStoreUrl, {
+    onNone: () => Effect.void,
+    onSome: (url) => Effect.scoped(Effect.asVoid(Layer.build(SqlDatabase.layerUrl(url))))
+  })
+
 const check = (flags: { readonly ping: boolean }) =>
   Effect.gen(function*() {
     const settings = yield* LlmConfig.LlmConfig
+    yield* checkLedger(settings)
     process.stdout.write(describe(settings))
     if (!flags.ping) return
     const rows = yield* Effect.forEach(settings.steps, pingOne)
@@ -73,7 +90,12 @@ const check = (flags: { readonly ping: boolean }) =>
       )
     ),
     Effect.scoped,
-    Effect.catch((error) => Exit.fail(Exit.configuration, error.message))
+    Effect.catch((error) =>
+      Exit.fail(
+        Exit.configuration,
+        error._tag === "DatabaseError" ? `LLM_USAGE_STORE_URL: ${error.message}` : error.message
+      )
+    )
   )
 
 /**

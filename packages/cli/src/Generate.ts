@@ -170,7 +170,9 @@ const generate = (flags: Flags) =>
     Effect.catch((error) =>
       error instanceof SchemaFileError
         ? Exit.fail(Exit.configuration, error.message)
-        : error._tag === "LlmConfigError" || error._tag === "MockServerStartError" || error._tag === "DatabaseError"
+        : error._tag === "DatabaseError"
+        ? Exit.fail(Exit.configuration, `LLM_USAGE_STORE_URL: ${error.message}`)
+        : error._tag === "LlmConfigError" || error._tag === "MockServerStartError"
         ? Exit.fail(Exit.configuration, error.message)
         : error._tag === "InvalidOptions"
         ? Exit.fail(Exit.usage, error.message)

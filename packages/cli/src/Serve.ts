@@ -18,6 +18,7 @@ import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
+import * as Listen from "./internal/listen.ts"
 
 interface Flags {
   readonly config: Option.Option<string>
@@ -25,10 +26,27 @@ interface Flags {
   readonly host: string
 }
 
+const tagOf = (error: unknown): unknown =>
+  typeof error === "object" && error !== null && "_tag" in error ? error._tag : undefined
+
 const messageOf = (error: unknown): string =>
-  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
+  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" &&
+    error.message.length > 0
     ? error.message
     : String(error)
+
+/** One line for why the gateway could not start: a listener's address and reason, the ledger's variable. */
+const failureOf = (error: unknown, flags: Flags): string => {
+  switch (tagOf(error)) {
+    // effect's ServeError has no message: the reason is Node's listen error, its cause
+    case "ServeError":
+      return Listen.failure((error as { readonly cause: unknown }).cause, flags)
+    case "DatabaseError":
+      return `LLM_USAGE_STORE_URL: ${messageOf(error)}`
+    default:
+      return messageOf(error)
+  }
+}
 
 const serve = (flags: Flags) =>
   Effect.gen(function*() {
@@ -37,7 +55,7 @@ const serve = (flags: Flags) =>
     return yield* Gateway.serve({ config, port: flags.port, host: flags.host }).pipe(Effect.provide(environment))
   }).pipe(
     Effect.scoped,
-    Effect.catch((error) => Exit.fail(Exit.configuration, messageOf(error)))
+    Effect.catch((error) => Exit.fail(Exit.configuration, failureOf(error, flags)))
   )
 
 /**

@@ -3,13 +3,15 @@
  * (`sqlite:path`, `file:path` or `postgres://...`; SQLite in
  * `.baton/usage.sqlite` by default).
  *
- * `--day D` (default today, UTC) or `--from D --to D`; `--teacher ID` keeps
- * one subject; `--by teacher|provider|day` groups the rows (default
- * `teacher`); `--json` prints the rows as JSON.
+ * `--day D` (default today in `AI_QUOTA_TIMEZONE`, the zone whose midnight
+ * resets the daily quotas; UTC when unset) or `--from D --to D`;
+ * `--teacher ID` keeps one subject; `--by teacher|provider|day` groups the
+ * rows (default `teacher`); `--json` prints the rows as JSON.
  *
  * @since 0.1.0
  */
 import { SubjectId } from "@baton/core/Ids"
+import * as LlmConfig from "@baton/core/LlmConfig"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import { DateTime, Effect, Option, Schema } from "effect"
@@ -43,9 +45,16 @@ const parseTeacher = (value: string) =>
     Effect.mapError((error) => new UsageFlagError(`--teacher ${JSON.stringify(value)}: ${error.message}`))
   )
 
+/** `AI_QUOTA_TIMEZONE` (default UTC), checked as `LlmConfig` checks it (the CLI needs no provider key for this). */
+const quotaZone = Effect.suspend(() => {
+  const zone = process.env["AI_QUOTA_TIMEZONE"] ?? "UTC"
+  return Effect.as(LlmConfig.quotaTimeZone(zone), zone)
+})
+
 const rangeOf = (flags: Flags) =>
   Effect.gen(function*() {
-    const today = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+    // the quotas' day, which the ledger's days follow
+    const today = UsageLedger.dayOf(yield* DateTime.now, yield* quotaZone)
     if (Option.isSome(flags.day) && (Option.isSome(flags.from) || Option.isSome(flags.to))) {
       return yield* Effect.fail(new UsageFlagError("--day cannot be combined with --from/--to"))
     }
@@ -136,6 +145,8 @@ const usage = (flags: Flags) =>
         ? Exit.fail(Exit.usage, error.message)
         : error._tag === "DatabaseError"
         ? Exit.fail(Exit.configuration, `LLM_USAGE_STORE_URL: ${error.message}`)
+        : error._tag === "LlmConfigError"
+        ? Exit.fail(Exit.configuration, error.message)
         : Exit.fail(Exit.failed, error.message)
     )
   )
@@ -146,7 +157,10 @@ const usage = (flags: Flags) =>
  * @since 0.1.0
  */
 export const command = Command.make("usage", {
-  day: Flag.String("day").pipe(Flag.optional, Flag.withDescription("one day, YYYY-MM-DD (default today, UTC)")),
+  day: Flag.String("day").pipe(
+    Flag.optional,
+    Flag.withDescription("one day, YYYY-MM-DD (default today in AI_QUOTA_TIMEZONE)")
+  ),
   from: Flag.String("from").pipe(Flag.optional, Flag.withDescription("first day of a range, YYYY-MM-DD")),
   to: Flag.String("to").pipe(Flag.optional, Flag.withDescription("last day of a range (default today)")),
   teacher: Flag.String("teacher").pipe(Flag.optional, Flag.withDescription("only this subject")),

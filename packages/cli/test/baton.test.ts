@@ -3,14 +3,16 @@
  * machine's Node 20 when there is one, to prove the launcher), its output and
  * its exit code.
  */
+import * as UsageLedger from "@baton/core/UsageLedger"
 import * as GatewayConfig from "@baton/gateway/GatewayConfig"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeProcess from "@baton/testing/NodeProcess"
 import * as TcpProbe from "@baton/testing/TcpProbe"
-import { ConfigProvider, Effect, Exit, Scope } from "effect"
+import { ConfigProvider, DateTime, Effect, Exit, Scope } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync } from "node:fs"
+import { createServer, type Server } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
@@ -49,6 +51,28 @@ const startAndStop = (args: ReadonlyArray<string>, ready: RegExp, bin?: string) 
       if (!ready.test(output)) reject(new Error(`exited with ${code} before ready:\n${output}`))
     })
   })
+
+/** A TCP server holding a port on 127.0.0.1, so that listening there fails with EADDRINUSE. */
+const occupy = () =>
+  new Promise<{ readonly port: number; readonly server: Server }>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      if (address === null || typeof address === "string") {
+        reject(new Error("no port"))
+        return
+      }
+      resolve({ port: address.port, server })
+    })
+  })
+
+const closeServer = (server: Server) =>
+  new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve()
+    })
+  )
 
 describe("baton", () => {
   const scope = Effect.runSync(Scope.make())
@@ -102,6 +126,60 @@ describe("baton", () => {
       assert.strictEqual(ran.code, 2)
       assert.match(ran.stderr, /^baton: GEMINI_API_KEY/m)
     }
+  })
+
+  it("usage's default day is today in AI_QUOTA_TIMEZONE, the quotas' zone, not UTC's", async () => {
+    // UTC+14 and UTC-12: at any instant at least one of them is on another day than UTC
+    for (const zone of ["Pacific/Kiritimati", "Etc/GMT+12"]) {
+      const before = Date.now()
+      const ran = await run(["usage"], {
+        env: { AI_QUOTA_TIMEZONE: zone, LLM_USAGE_STORE_URL: `sqlite:${join(freshDir(), "empty.sqlite")}` }
+      })
+      const after = Date.now()
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      // the day the command saw, at an instant between the two readings (either one's day at midnight)
+      const day = /^No usage recorded for (\d{4}-\d{2}-\d{2})\.$/m.exec(ran.stdout)?.[1]
+      const expected = [before, after].map((ms) => UsageLedger.dayOf(DateTime.makeUnsafe(ms), zone))
+      assert.include(expected, day, `${zone}: ${ran.stdout}`)
+    }
+  })
+
+  it("usage with a zone that is not an IANA zone names AI_QUOTA_TIMEZONE and exits 2", async () => {
+    const ran = await run(["usage"], {
+      env: { AI_QUOTA_TIMEZONE: "Mars/Olympus", LLM_USAGE_STORE_URL: `sqlite:${join(freshDir(), "u.sqlite")}` }
+    })
+    assert.strictEqual(ran.code, 2, ran.stderr)
+    assert.match(ran.stderr, /^baton: AI_QUOTA_TIMEZONE/m)
+  })
+
+  it("a ledger URL no driver takes fails check, generate and serve, naming LLM_USAGE_STORE_URL, exit 2", async () => {
+    const env = {
+      DEEPSEEK_API_KEY: "sk-test",
+      GEMINI_API_KEY: "g-test",
+      DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
+      GEMINI_BASE_URL: server.baseUrl("gemini"),
+      LLM_USAGE_STORE_URL: "mysql://root@127.0.0.1/test",
+      BATON_GATEWAY_KEYS: `t:${createHash("sha256").update("k").digest("hex")}`
+    }
+    for (const command of [["check"], ["generate", "hi"], ["serve", "--port", "0"]]) {
+      const ran = await run(command, { env })
+      assert.strictEqual(ran.code, 2, `${command[0]}: ${ran.stdout}${ran.stderr}`)
+      assert.notInclude(ran.stdout, "Configuration OK")
+      assert.match(ran.stderr, /^baton: LLM_USAGE_STORE_URL: unsupported database URL/m, command[0])
+    }
+  })
+
+  it("check accepts a ledger URL a driver takes, and creates no ledger when the variable is unset", async () => {
+    const keys = { DEEPSEEK_API_KEY: "sk-test", GEMINI_API_KEY: "g-test" }
+    for (const url of ["sqlite::memory:", "postgres://baton@127.0.0.1:1/baton"]) {
+      const ran = await run(["check"], { env: { ...keys, LLM_USAGE_STORE_URL: url } })
+      assert.strictEqual(ran.code, 0, `${url}: ${ran.stderr}`)
+      assert.include(ran.stdout, "Configuration OK")
+    }
+    const cwd = freshDir()
+    const ran = await run(["check"], { env: keys, cwd })
+    assert.strictEqual(ran.code, 0, ran.stderr)
+    assert.isFalse(existsSync(join(cwd, ".baton")))
   })
 
   it("an empty ledger says so and exits 0", async () => {
@@ -199,6 +277,25 @@ describe("baton", () => {
     ) {
       assert.match(started, /Baton mock provider server on http:\/\/127\.0\.0\.1:\d+/)
       assert.match(started, /deepseek +http:\/\/127\.0\.0\.1:\d+\/deepseek/)
+    }
+  })
+
+  it("serve and mock-server on a port in use name the address and the reason in one line, exit 2", async () => {
+    const { port, server: holder } = await occupy()
+    try {
+      const hash = createHash("sha256").update("k").digest("hex")
+      for (const command of ["serve", "mock-server"]) {
+        const ran = await run([command, "--port", String(port)], { env: { BATON_GATEWAY_KEYS: `t:${hash}` } })
+        assert.strictEqual(ran.code, 2, `${command}: ${ran.stderr}`)
+        // one line of its own (serve may also announce the bundled mock server), no stack trace
+        assert.deepStrictEqual(
+          ran.stderr.split("\n").filter((line) => line.length > 0 && !/bundled mock provider server/.test(line)),
+          [`baton: cannot listen on 127.0.0.1:${port}: address in use`],
+          command
+        )
+      }
+    } finally {
+      await closeServer(holder)
     }
   })
 

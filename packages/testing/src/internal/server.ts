@@ -142,9 +142,19 @@ const sendJson = (res: ServerResponse, status: number, body: unknown, extra: Rec
   res.end(text)
 }
 
+/**
+ * Whether a response carries the wait as a `retry-after` header. Gemini's 429
+ * carries it only in the body (`RetryInfo.retryDelay`, as the real API: no
+ * header), so that clients are tested on reading it there; on its other
+ * statuses, whose bodies have no `RetryInfo`, a test's `retryAfter` stays a
+ * header rather than being lost.
+ */
+const retryAfterHeader = (wire: WireFormat, status: number, retryAfter: string | undefined) =>
+  retryAfter === undefined || (wire === WIRES.gemini && status === 429) ? {} : { "retry-after": retryAfter }
+
 const sendError = (res: ServerResponse, wire: WireFormat, error: WireError, retryAfter?: string) => {
   const response = wire.error(error, retryAfter)
-  sendJson(res, response.status, response.body, retryAfter === undefined ? {} : { "retry-after": retryAfter })
+  sendJson(res, response.status, response.body, retryAfterHeader(wire, response.status, retryAfter))
 }
 
 /** Resolves after `ms`, or at once when the response closes. */
