@@ -193,8 +193,9 @@ export interface Content {
  * Answers with this HTTP status and the provider's real error body for it
  * (Anthropic 529 `overloaded_error`, Gemini 429 `RESOURCE_EXHAUSTED` with a
  * `RetryInfo`, OpenAI 429 `rate_limit_exceeded`, DeepSeek 402 `Insufficient
- * Balance`, ...). `retryAfter` is sent as the `retry-after` header (and as the
- * Gemini `retryDelay`); `message` replaces the default message; `errorCode`
+ * Balance`, ...). `retryAfter` is sent as the `retry-after` header, but on
+ * a Gemini 429, which carries it only as `RetryInfo.retryDelay`, as Gemini
+ * does; `message` replaces the default message; `errorCode`
  * replaces the provider's error code (OpenAI `code`, Anthropic `error.type`,
  * Gemini `status`) and `param` sets OpenAI's `param`.
  *
