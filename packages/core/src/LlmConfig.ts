@@ -338,11 +338,14 @@ const keyProblem = (key: string): string | undefined => {
 }
 
 /**
- * An API key: unset or blank is `None`; the whitespace around it (the final
- * newline of a mounted secret file) is trimmed; what is left must be visible
- * ASCII, else an `LlmConfigError` naming the variable, never the value.
+ * Reads an API key from `variable`: unset or blank is `None`; the whitespace
+ * around it (the final newline of a mounted secret file) is trimmed; what is
+ * left must be visible ASCII, else an `LlmConfigError` naming the variable,
+ * never the value. The rule every Baton door reads keys by.
+ *
+ * @since 0.1.0
  */
-const apiKey = (variable: string): Effect.Effect<Option.Option<Redacted.Redacted>, LlmConfigError> =>
+export const apiKey = (variable: string): Effect.Effect<Option.Option<Redacted.Redacted>, LlmConfigError> =>
   Effect.flatMap(read(variable, Config.option(Config.Redacted(variable))), (raw) => {
     if (Option.isNone(raw)) return Effect.succeedNone
     const key = Redacted.value(raw.value).trim()
@@ -363,28 +366,32 @@ const maskUrl = (text: string): string => {
 }
 
 /**
- * A base URL: http or https, without credentials (the adapters send to the
- * URL's origin and would drop them), with no trailing slash. Errors name the
- * variable and never show a password.
+ * Checks a provider's base URL: http or https, without credentials (the
+ * adapters send to the URL's origin and would drop them); gives it without
+ * a trailing slash. Errors name `variable` (and `keyVariable`, where the key
+ * belongs) and never show a password.
+ *
+ * @since 0.1.0
  */
-const baseUrl = (variable: string, keyVariable: string) => (raw: string): Effect.Effect<string, LlmConfigError> => {
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    return fail(variable, `expected a URL such as https://api.example.com/v1, got "${maskUrl(raw)}"`)
+export const baseUrl =
+  (variable: string, keyVariable: string) => (raw: string): Effect.Effect<string, LlmConfigError> => {
+    let url: URL
+    try {
+      url = new URL(raw)
+    } catch {
+      return fail(variable, `expected a URL such as https://api.example.com/v1, got "${maskUrl(raw)}"`)
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      return fail(variable, `expected an http:// or https:// URL, got one with the scheme "${url.protocol}"`)
+    }
+    if (url.username !== "" || url.password !== "") {
+      return fail(
+        variable,
+        `must not carry credentials (user:password@): Baton sends requests to the URL's origin without them; put the key in ${keyVariable} instead`
+      )
+    }
+    return Effect.succeed(url.href.replace(/\/+$/, ""))
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return fail(variable, `expected an http:// or https:// URL, got one with the scheme "${url.protocol}"`)
-  }
-  if (url.username !== "" || url.password !== "") {
-    return fail(
-      variable,
-      `must not carry credentials (user:password@): Baton sends requests to the URL's origin without them; put the key in ${keyVariable} instead`
-    )
-  }
-  return Effect.succeed(url.href.replace(/\/+$/, ""))
-}
 
 const readProvider = (kind: ProviderKind): Effect.Effect<ProviderSettings, LlmConfigError> =>
   Effect.gen(function*() {

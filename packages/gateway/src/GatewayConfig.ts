@@ -52,7 +52,7 @@
  * @since 0.1.0
  */
 import { ModelId, ProviderName, SubjectId } from "@baton/core/Ids"
-import type * as LlmConfig from "@baton/core/LlmConfig"
+import * as LlmConfig from "@baton/core/LlmConfig"
 import { Config, Effect, Option, type Redacted, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { Yaml } from "effect/encoding"
 import { createHash } from "node:crypto"
@@ -268,16 +268,20 @@ const resolveProvider = (
       )
     }
     const apiKeyVariable = entry.apiKeyEnv ?? `${name.toUpperCase().replace(/-/g, "_")}_API_KEY`
-    const apiKey = yield* Config.option(Config.Redacted(apiKeyVariable)).pipe(
-      Effect.mapError(() => configError(["providers", name, "apiKeyEnv"], `${apiKeyVariable} cannot be read`, text))
+    const apiKey = yield* LlmConfig.apiKey(apiKeyVariable).pipe(
+      Effect.mapError((error) => configError(["providers", name, "apiKeyEnv"], error.message, text))
     )
+    const baseUrl = entry.baseUrl === undefined ? undefined : yield* LlmConfig.baseUrl(
+      `providers.${name}.baseUrl`,
+      apiKeyVariable
+    )(entry.baseUrl).pipe(Effect.mapError((error) => configError(["providers", name, "baseUrl"], error.message, text)))
     if (hosted && Option.isNone(apiKey)) {
       return yield* configError(["providers", name, "apiKeyEnv"], `${apiKeyVariable} is not set`, text)
     }
     return {
       name: ProviderName.make(name),
       kind: hosted ? name as LlmConfig.ProviderKind : "openai-compatible",
-      baseUrl: entry.baseUrl,
+      baseUrl,
       apiKey,
       apiKeyVariable,
       models: entry.models

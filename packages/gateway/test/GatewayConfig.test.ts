@@ -1,6 +1,6 @@
 import * as LlmConfig from "@baton/core/LlmConfig"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Option } from "effect"
+import { ConfigProvider, Effect, Option, Redacted } from "effect"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
 
 const keys = ConfigProvider.layer(ConfigProvider.fromUnknown({ DEEPSEEK_API_KEY: "sk-ds", OPENAI_KEY_PROD: "sk-oa" }))
@@ -127,6 +127,33 @@ describe("GatewayConfig", () => {
       assert.match(missingKey.message, /OPENAI_KEY_MISSING is not set/)
       const missingUrl = yield* Effect.flip(parseYaml(yaml.replace("    baseUrl: \"http://127.0.0.1:11434/v1\"\n", "")))
       assert.strictEqual(missingUrl.field, "providers.ollama.baseUrl")
+    }))
+
+  it.effect("provider keys are read as LlmConfig reads them: trimmed, refused with a space inside, never shown", () =>
+    Effect.gen(function*() {
+      const withKeys = (env: Record<string, string>) =>
+        GatewayConfig.parse(yaml, "yaml").pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env))))
+      // a mounted secret's final newline
+      const config = yield* withKeys({ DEEPSEEK_API_KEY: "sk-ds\n", OPENAI_KEY_PROD: "sk-oa" })
+      const deepseek = config.providers.get("deepseek")?.apiKey
+      assert.deepStrictEqual(
+        deepseek === undefined ? undefined : Option.getOrUndefined(Option.map(deepseek, Redacted.value)),
+        "sk-ds"
+      )
+      const bad = yield* Effect.flip(withKeys({ DEEPSEEK_API_KEY: "sk-canary key", OPENAI_KEY_PROD: "sk-oa" }))
+      assert.strictEqual(bad.field, "providers.deepseek.apiKeyEnv")
+      assert.include(bad.message, "DEEPSEEK_API_KEY")
+      assert.notInclude(bad.message, "canary")
+    }))
+
+  it.effect("a base URL with credentials is refused without showing them", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        parseYaml(yaml.replace("http://127.0.0.1:11434/v1", "http://u:s3cret@127.0.0.1:11434/v1"))
+      )
+      assert.strictEqual(error.field, "providers.ollama.baseUrl")
+      assert.include(error.message, "credentials")
+      assert.notInclude(error.message, "s3cret")
     }))
 
   it.effect("malformed YAML and JSON are errors", () =>
