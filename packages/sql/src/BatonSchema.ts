@@ -12,10 +12,18 @@
  *   sink), unique as the usage rows are, never with a key; `prompt` only when prompts are logged; `tags`
  *   the request's tags as a JSON object (text, so both dialects read it).
  *
+ * In both, `usage_estimated` is 1 when the row's token and cost columns are
+ * Baton's estimate from the text (the provider reported no usage), else 0
+ * (an integer on both dialects, as `usage_reported`): `SUM(usage_estimated)`
+ * counts the estimated rows of an aggregate.
+ *
  * Migrations are recorded in `<prefix>migrations` by `effect/sql`'s
  * `Migrator` and run once each, at layer build: the usage ledger and the
- * request log both run them, and the second finds nothing to do. On
- * PostgreSQL the migrator locks its table, so concurrent starts are safe.
+ * request log both run them, and the second finds nothing to do.
+ * Concurrent starts are safe: on PostgreSQL the migrator locks its table; on
+ * SQLite its transaction begins `IMMEDIATE` (taking the write lock before it
+ * reads what ran), so another process opening the same file waits for it
+ * (the busy timeout, 5 seconds) and then finds nothing to do.
  *
  * @since 0.1.0
  */
@@ -143,6 +151,19 @@ const oncePerAttempt = (table: string) =>
   })
 
 /**
+ * Whether a row's token and cost columns are Baton's estimate from the text
+ * (the provider reported no usage): 1 when they are, else 0, as rows written
+ * before are. An integer on both dialects, like `usage_reported`.
+ */
+const addUsageEstimated = (usage: string, requestLog: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    for (const table of [usage, requestLog]) {
+      yield* sql`ALTER TABLE ${sql(table)} ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0`
+    }
+  })
+
+/**
  * Runs the pending migrations for the given tables.
  *
  * @since 0.1.0
@@ -150,18 +171,23 @@ const oncePerAttempt = (table: string) =>
 export const migrate = (
   options: Options = {}
 ): Effect.Effect<void, Migrator.MigrationError | SqlError.SqlError, SqlClient.SqlClient> =>
-  Effect.suspend(() => {
+  Effect.gen(function*() {
     const names = tables(options)
-    return Effect.asVoid(
-      Migrator.make({})({
-        table: names.migrations,
-        loader: Migrator.fromRecord({
-          "1_usage": createUsage(names.usage),
-          "2_request_log": createRequestLog(names.requestLog),
-          "3_request_log_tags": addRequestLogTags(names.requestLog),
-          "4_usage_once_per_attempt": oncePerAttempt(names.usage),
-          "5_request_log_once_per_attempt": oncePerAttempt(names.requestLog)
-        })
+    const sql = yield* SqlClient.SqlClient
+    // SQLite: the migrator reads the last migration run, then records the new ones. In a plain (deferred)
+    // transaction, another process committing in between makes that write fail at once with SQLITE_BUSY
+    // (not the conflict the migrator takes for "already running"); an immediate one takes the write lock
+    // first, so a second process waits (the busy timeout), then finds nothing left to do.
+    const begin = sql.onDialectOrElse({ sqlite: () => "BEGIN IMMEDIATE", orElse: () => undefined })
+    yield* Migrator.make({})({
+      table: names.migrations,
+      loader: Migrator.fromRecord({
+        "1_usage": createUsage(names.usage),
+        "2_request_log": createRequestLog(names.requestLog),
+        "3_request_log_tags": addRequestLogTags(names.requestLog),
+        "4_usage_once_per_attempt": oncePerAttempt(names.usage),
+        "5_request_log_once_per_attempt": oncePerAttempt(names.requestLog),
+        "6_usage_estimated": addUsageEstimated(names.usage, names.requestLog)
       })
-    )
+    }).pipe(Effect.provideService(SqlClient.BeginTransaction, begin))
   })

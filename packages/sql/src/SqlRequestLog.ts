@@ -52,6 +52,7 @@ const toColumns = (record: RequestLog.LlmRequestLog) => ({
   outcome: record.outcome,
   latency_ms: record.latencyMs,
   usage_reported: record.usageReported ? 1 : 0,
+  usage_estimated: record.usageEstimated ? 1 : 0,
   prompt_tokens: record.promptTokens,
   completion_tokens: record.completionTokens,
   cached_prompt_tokens: record.cachedPromptTokens,

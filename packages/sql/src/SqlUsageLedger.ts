@@ -6,7 +6,8 @@
  * {@link layer} needs a `SqlClient`; {@link layerUrl} picks the driver from a
  * URL (`sqlite:path`, `file:path`, `sqlite::memory:`, `postgres://...`, see
  * `SqlDatabase`); {@link layerFromConfig} reads `LLM_USAGE_STORE_URL` from
- * `LlmConfig`. Building the layer runs the migrations (`BatonSchema`).
+ * `LlmConfig`, and counts days in the quota zone (`AI_QUOTA_TIMEZONE`).
+ * Building the layer runs the migrations (`BatonSchema`).
  *
  * Rows are appended in batches by the core ledger's background writer
  * (`UsageLedger.make`): `record` never waits for the database, a failing
@@ -107,7 +108,8 @@ const toColumns = (entry: UsageLedger.UsageEntry) => ({
   cached_prompt_tokens: entry.cachedPromptTokens,
   reasoning_tokens: entry.reasoningTokens,
   total_tokens: entry.totalTokens,
-  cost_nano_usd: entry.costNanoUsd
+  cost_nano_usd: entry.costNanoUsd,
+  usage_estimated: entry.usageEstimated === true ? 1 : 0
 })
 
 /**
@@ -230,6 +232,10 @@ export const layerUrl = (
  * The ledger in `LLM_USAGE_STORE_URL`, else in `fallbackUrl` (the CLI passes
  * an SQLite file), else in memory.
  *
+ * Its days are those of the quota zone (`AI_QUOTA_TIMEZONE`, default UTC)
+ * unless `options.timeZone` names another: a subject's "today" in the ledger
+ * is the day its daily quota counts, also around midnight.
+ *
  * @since 0.1.0
  */
 export const layerFromConfig = (
@@ -243,5 +249,6 @@ export const layerFromConfig = (
       settings.usageStoreUrl,
       () => Option.map(Option.fromUndefinedOr(options.fallbackUrl), Redacted.make)
     )
-    return Option.isSome(url) ? layerUrl(url.value, options) : UsageLedger.layerMemory(options)
+    const withZone = { ...options, timeZone: options.timeZone ?? settings.quotaTimeZone }
+    return Option.isSome(url) ? layerUrl(url.value, withZone) : UsageLedger.layerMemory(withZone)
   }))

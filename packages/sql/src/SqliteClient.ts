@@ -15,7 +15,10 @@
  *   it runs. Keep statements small (the ledger writes batches in the
  *   background) and put heavy analytics on PostgreSQL.
  * - A file database is opened in WAL mode with a 5 second busy timeout, so
- *   readers in other processes do not block the writer.
+ *   readers in other processes do not block the writer. The timeout is set
+ *   before anything else: a statement that meets another process's lock
+ *   (several processes creating one new file) waits up to 5 seconds rather
+ *   than failing with "database is locked".
  * - Integers beyond `Number.MAX_SAFE_INTEGER` make a read fail rather than
  *   lose precision.
  *
@@ -69,14 +72,17 @@ const toInput = (value: unknown): SQLInputValue => {
   return JSON.stringify(value)
 }
 
+/** How long a statement waits for another connection's lock before it fails with "database is locked". */
+const BUSY_TIMEOUT_MS = 5000
+
 const openDatabase = (filename: string): Effect.Effect<DatabaseSync, SqlError.SqlError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.try({
       try: () => {
         if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true })
-        const db = new DatabaseSync(filename)
+        // the busy timeout first: switching a new file to WAL waits for another process opening it too
+        const db = new DatabaseSync(filename, { timeout: BUSY_TIMEOUT_MS })
         if (filename !== ":memory:") db.exec("PRAGMA journal_mode = WAL")
-        db.exec("PRAGMA busy_timeout = 5000")
         return db
       },
       catch: toError("open")

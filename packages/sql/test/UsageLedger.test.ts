@@ -53,9 +53,12 @@ const oncePerAttempt = (name: string, url: string, remember: (prefix: string) =>
       // a table written twice before the migration: the migration keeps one row per recorded attempt
       const names = BatonSchema.tables({ tablePrefix: prefix })
       const sql = yield* SqlClient.SqlClient
-      // the migrator runs what comes after the last one it ran: back to before migration 4
+      // the migrator runs what comes after the last one it ran: back to before migration 4 (undoing 6 too)
       yield* sql`DROP INDEX ${sql(`${names.usage}_attempt`)}`
       yield* sql`DROP INDEX ${sql(`${names.requestLog}_attempt`)}`
+      for (const table of [names.usage, names.requestLog]) {
+        yield* sql`ALTER TABLE ${sql(table)} DROP COLUMN usage_estimated`
+      }
       yield* sql`DELETE FROM ${sql(names.migrations)} WHERE migration_id >= 4`
       yield* sql`INSERT INTO ${sql(names.usage)} SELECT * FROM ${sql(names.usage)}`
       assert.deepStrictEqual(yield* attempts, [4 * rows.length])
