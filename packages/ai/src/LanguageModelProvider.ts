@@ -326,14 +326,7 @@ export const make = (
                 const toolCalls = [...calls].flatMap(([id, call]) =>
                   complete.has(id) ? [{ id, name: call.name, arguments: call.arguments }] : []
                 )
-                return [{
-                  _tag: "Finish",
-                  finishReason,
-                  usage,
-                  provider: name,
-                  model,
-                  ...(toolCalls.length === 0 ? {} : { toolCalls })
-                }]
+                return [LlmProvider.finishPart({ finishReason, usage, provider: name, model, toolCalls })]
               }
               default:
                 return []

@@ -83,6 +83,14 @@ describe("baton", () => {
   })
   afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
+  /** DeepSeek and Gemini keys, both providers on the mock server. */
+  const onMock = () => ({
+    DEEPSEEK_API_KEY: "sk-test",
+    GEMINI_API_KEY: "g-test",
+    DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
+    GEMINI_BASE_URL: server.baseUrl("gemini")
+  })
+
   it("--help on every command, exit 0", async () => {
     const commands = ["generate", "usage", "check", "mock-server", "serve"]
     const root = await run(["--help"])
@@ -154,10 +162,7 @@ describe("baton", () => {
 
   it("a ledger URL no driver takes fails check, generate and serve, naming LLM_USAGE_STORE_URL, exit 2", async () => {
     const env = {
-      DEEPSEEK_API_KEY: "sk-test",
-      GEMINI_API_KEY: "g-test",
-      DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
-      GEMINI_BASE_URL: server.baseUrl("gemini"),
+      ...onMock(),
       LLM_USAGE_STORE_URL: "mysql://root@127.0.0.1/test",
       BATON_GATEWAY_KEYS: `t:${createHash("sha256").update("k").digest("hex")}`
     }
@@ -217,13 +222,7 @@ describe("baton", () => {
   })
 
   it("generate --model sets the model of LLM_CHAIN's first step", async () => {
-    const env = {
-      DEEPSEEK_API_KEY: "sk-test",
-      GEMINI_API_KEY: "g-test",
-      DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
-      GEMINI_BASE_URL: server.baseUrl("gemini"),
-      LLM_USAGE_STORE_URL: "sqlite::memory:"
-    }
+    const env = { ...onMock(), LLM_USAGE_STORE_URL: "sqlite::memory:" }
     for (const chain of ["gemini,deepseek", "gemini/gemini-2.5-flash-lite,deepseek"]) {
       const ran = await run(["generate", "hi", "--model", "gemini-3.5-flash"], { env: { ...env, LLM_CHAIN: chain } })
       assert.strictEqual(ran.code, 0, ran.stderr)
@@ -232,14 +231,7 @@ describe("baton", () => {
   })
 
   it("check --ping prints the chain and one line per provider", async () => {
-    const ran = await run(["check", "--ping"], {
-      env: {
-        DEEPSEEK_API_KEY: "sk-test",
-        GEMINI_API_KEY: "g-test",
-        DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
-        GEMINI_BASE_URL: server.baseUrl("gemini")
-      }
-    })
+    const ran = await run(["check", "--ping"], { env: onMock() })
     assert.strictEqual(ran.code, 0, ran.stderr)
     assert.include(ran.stdout, "deepseek (deepseek-flash) -> gemini (gemini-2.5-flash)")
     assert.match(ran.stdout, /^deepseek\s+deepseek-flash\s+\d+\s+ok$/m)

@@ -40,13 +40,14 @@
  */
 import { Context, Effect, Layer, type Schema, Stream } from "effect"
 import { HttpClient } from "effect/http"
-import type { GenerationResult, StreamPart, StructuredResult } from "./GenerationResult.ts"
+import type { Finish, FinishReason, GenerationResult, StreamPart, StructuredResult } from "./GenerationResult.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
 import type { InvalidOptions } from "./LlmError.ts"
 import * as LlmRequest from "./LlmRequest.ts"
 import type { ProviderError } from "./ProviderError.ts"
 import * as StructuredOutput from "./StructuredOutput.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
+import type { ToolCall } from "./Tool.ts"
 
 /**
  * What a provider can do beyond the basics; the manager reads these (e.g. to
@@ -225,6 +226,29 @@ export const stream = (
   Stream.unwrap(
     Effect.flatMap(toRequest(input), (request) => LlmProvider.useSync((provider) => provider.stream(request)))
   )
+
+/**
+ * The `Finish` that ends an adapter's stream: why the model stopped, the
+ * usage, the provider and model that answered, and the tool calls assembled
+ * from the stream, left out when the model called none (`undefined` or an
+ * empty list).
+ *
+ * @since 0.1.0
+ */
+export const finishPart = ({ finishReason, model, provider, toolCalls, usage }: {
+  readonly finishReason: FinishReason
+  readonly usage: TokenUsage
+  readonly provider: ProviderName
+  readonly model: ModelId
+  readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
+}): Finish => ({
+  _tag: "Finish",
+  finishReason,
+  usage,
+  provider,
+  model,
+  ...(toolCalls === undefined || toolCalls.length === 0 ? {} : { toolCalls })
+})
 
 /**
  * Who watches the HTTP exchange of the call running on this fiber: `sent`

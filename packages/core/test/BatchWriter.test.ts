@@ -60,6 +60,24 @@ const counts = (sink: string) =>
     failures: Effect.map(Metric.value(Metric.withAttributes(LlmMetrics.sinkFailures, { sink })), (v) => v.count)
   })
 
+/**
+ * Asserts that the sink `name` dropped its 200 rows at close, counted as
+ * dropped with a failure since `before`, and that one warning says `logged`.
+ */
+const assertDroppedAtClose = (
+  name: string,
+  before: Effect.Success<ReturnType<typeof counts>>,
+  warnings: ReadonlyArray<string>,
+  logged: string
+) =>
+  Effect.gen(function*() {
+    const after = yield* counts(name)
+    assert.strictEqual(after.dropped - before.dropped, 200)
+    assert.isAtLeast(after.failures - before.failures, 1)
+    assert.strictEqual(warnings.length, 1)
+    assert.include(warnings[0], logged)
+  })
+
 /** Runs `f` with the warnings logged meanwhile collected in the array it is given. */
 const withWarnings = <A, E>(f: (warnings: ReadonlyArray<string>) => Effect.Effect<A, E>) => {
   const warnings: Array<string> = []
@@ -128,11 +146,12 @@ describe("BatchWriter", () => {
           yield* within(Scope.close(scope, Exit.void), "2 seconds")
           // the batch (4 tries) and its first, middle and last rows alone: the store is down, nothing is split
           assert.isAtMost(store.attempts, 7)
-          const after = yield* counts("down-at-close")
-          assert.strictEqual(after.dropped - before.dropped, 200)
-          assert.isAtLeast(after.failures - before.failures, 1)
-          assert.strictEqual(warnings.length, 1)
-          assert.include(warnings[0], "failed to write 200 rows (the sink is down and the writer is closing)")
+          yield* assertDroppedAtClose(
+            "down-at-close",
+            before,
+            warnings,
+            "failed to write 200 rows (the sink is down and the writer is closing)"
+          )
         })
       ))
 
@@ -191,11 +210,12 @@ describe("BatchWriter", () => {
           yield* TestClock.adjust("1 millis")
           assert.isDefined(closing.pollUnsafe())
           assert.strictEqual(store.attempts, 1)
-          const after = yield* counts("hung-at-close")
-          assert.strictEqual(after.dropped - before.dropped, 200)
-          assert.isAtLeast(after.failures - before.failures, 1)
-          assert.strictEqual(warnings.length, 1)
-          assert.include(warnings[0], "closeTimeout (10s) passed at close; 200 rows not written are dropped")
+          yield* assertDroppedAtClose(
+            "hung-at-close",
+            before,
+            warnings,
+            "closeTimeout (10s) passed at close; 200 rows not written are dropped"
+          )
         })
       ))
 

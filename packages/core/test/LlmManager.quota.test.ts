@@ -9,7 +9,7 @@ import { Effect, Schema, Stream } from "effect"
 import { SubjectId } from "../src/Ids.ts"
 import { QuotaStoreUnavailable } from "../src/LlmError.ts"
 import * as QuotaLimiter from "../src/QuotaLimiter.ts"
-import { Bench, type ChainOptions, inject, manager, stats } from "./utils/chain.ts"
+import { Bench, type ChainOptions, inject, managerWithQuota, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about the moon." }
 const teacher = SubjectId.make("teacher-quota")
@@ -17,17 +17,10 @@ const asTeacher = { ...prompt, metadata: { subjectId: teacher } }
 
 /** A manager over a quota whose store the test can read: `spent` is the teacher's usage today. */
 const withQuota = (quota: Partial<QuotaLimiter.Options>, chain: ChainOptions) =>
-  Effect.gen(function*() {
-    const store = yield* QuotaLimiter.makeStoreMemory
-    const limiter = yield* QuotaLimiter.make({
-      maxQuestionsPerRequest: 20,
-      dailyLimit: 100,
-      timeZone: "UTC",
-      ...quota
-    }).pipe(Effect.provideService(QuotaLimiter.QuotaStore, store))
-    const llm = yield* manager(chain).pipe(Effect.provideService(QuotaLimiter.QuotaLimiter, limiter))
-    return { llm, spent: store.usage({ subjectId: teacher, day: "1970-01-01" }) }
-  })
+  Effect.map(
+    managerWithQuota(quota, chain),
+    ({ llm, store }) => ({ llm, spent: store.usage({ subjectId: teacher, day: "1970-01-01" }) })
+  )
 
 /** Tokens the server billed for a provider so far. */
 const billed = (kind: Parameters<typeof stats>[0]) =>

@@ -11,22 +11,33 @@ import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import { ProviderName } from "../src/Ids.ts"
 import * as ProviderThrottle from "../src/ProviderThrottle.ts"
-import { Bench, inject, manager, pick, stats } from "./utils/chain.ts"
+import { assertSkippedOpenAi, Bench, inject, manager, pick, stats, tripOnFirstFailure } from "./utils/chain.ts"
 
 const openai = ProviderName.make("openai")
 
 const Throttle = ProviderThrottle.layerMemory({ openai: { tokensPerMinute: 1_000 } })
+
+/** A throttle letting openai take `requestsPerMinute` requests a minute. */
+const requestsPerMinute = (requestsPerMinute: number) => ProviderThrottle.layerMemory({ openai: { requestsPerMinute } })
+
+const request = { prompt: "Name a planet.", options: { maxTokens: 100 } }
+
+/**
+ * A manager whose circuit opens at the first failure (200 ms cooldown), and
+ * the result of its first `request`, on which openai failed with a 503.
+ */
+const afterOneFailure = Effect.gen(function*() {
+  const llm = yield* tripOnFirstFailure(200)
+  yield* inject("openai", MockFault.status(503))
+  return { llm, failed: yield* llm.generate(request) }
+})
 
 describe("LlmManager with a ProviderThrottle", () => {
   it.effect("skips a provider whose tokens-per-minute cannot take the request's estimate, before any call", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai", "anthropic"] })
       // 2,000 tokens may come back: more than the minute's 1,000, though nothing was spent yet
-      const result = yield* llm.generate({ prompt: "Name a planet.", options: { maxTokens: 2_000 } })
-      assert.deepStrictEqual(result.attempts.map(pick("provider", "outcome", "error")), [
-        ["openai", "skipped", "ProviderThrottled"],
-        ["anthropic", "success", undefined]
-      ])
+      assertSkippedOpenAi(yield* llm.generate({ ...request, options: { maxTokens: 2_000 } }), "ProviderThrottled")
       assert.strictEqual((yield* stats("openai")).requests, 0)
     }).pipe(Effect.provide(Bench), Effect.provide(Throttle)))
 
@@ -34,7 +45,6 @@ describe("LlmManager with a ProviderThrottle", () => {
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai", "anthropic"] })
       // "Name a planet." is 14 characters: 4 tokens, plus 100 = 104 a request; 9 fit in 1,000
-      const request = { prompt: "Name a planet.", options: { maxTokens: 100 } }
       const providers: Array<string> = []
       for (let i = 0; i < 11; i++) providers.push((yield* llm.generate(request)).provider)
       assert.deepStrictEqual(providers, [...Array<string>(9).fill("openai"), "anthropic", "anthropic"])
@@ -43,26 +53,14 @@ describe("LlmManager with a ProviderThrottle", () => {
 
   it.effect("attempts skipped by an open circuit take nothing: the probe after the cooldown is not throttled", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        circuit: { failureThreshold: 1, cooldownMs: 200 }
-      })
-      const request = { prompt: "Name a planet.", options: { maxTokens: 100 } }
       // one failure opens the circuit (and takes one of the minute's 4 requests)
-      yield* inject("openai", MockFault.status(503))
-      const failed = yield* llm.generate(request)
+      const { failed, llm } = yield* afterOneFailure
       assert.deepStrictEqual(failed.attempts.map(pick("provider", "outcome", "error")), [
         ["openai", "error", "ProviderUnavailable"],
         ["anthropic", "success", undefined]
       ])
       // the first skip is the store's refusal, the next ones are known open
-      for (let i = 0; i < 3; i++) {
-        const skipped = yield* llm.generate(request)
-        assert.deepStrictEqual(skipped.attempts.map(pick("provider", "outcome", "error")), [
-          ["openai", "skipped", "CircuitOpen"],
-          ["anthropic", "success", undefined]
-        ])
-      }
+      for (let i = 0; i < 3; i++) assertSkippedOpenAi(yield* llm.generate(request), "CircuitOpen")
       yield* TestClock.adjust(200)
       // the probe still has the minute's requests the skips did not take
       const probe = yield* llm.generate(request)
@@ -70,57 +68,27 @@ describe("LlmManager with a ProviderThrottle", () => {
         ["openai", "success", undefined]
       ])
       assert.strictEqual((yield* stats("openai")).requests, 2)
-    }).pipe(
-      Effect.provide(Bench),
-      Effect.provide(ProviderThrottle.layerMemory({ openai: { requestsPerMinute: 4 } }))
-    ))
+    }).pipe(Effect.provide(Bench), Effect.provide(requestsPerMinute(4))))
 
   it.effect("an attempt the circuit store refuses takes nothing; admitted calls still spend the budget", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        circuit: { failureThreshold: 1, cooldownMs: 200 }
-      })
-      const request = { prompt: "Name a planet.", options: { maxTokens: 100 } }
-      yield* inject("openai", MockFault.status(503))
-      yield* llm.generate(request)
+      const { llm } = yield* afterOneFailure
       // not yet known open: the store refuses it
-      const refused = yield* llm.generate(request)
-      assert.deepStrictEqual(refused.attempts.map(pick("provider", "outcome", "error")), [
-        ["openai", "skipped", "CircuitOpen"],
-        ["anthropic", "success", undefined]
-      ])
+      assertSkippedOpenAi(yield* llm.generate(request), "CircuitOpen")
       yield* TestClock.adjust(200)
       // the failure and the probe: the minute's 2 requests
       const probe = yield* llm.generate(request)
       assert.deepStrictEqual(probe.attempts.map(pick("provider", "outcome")), [["openai", "success"]])
-      const spent = yield* llm.generate(request)
-      assert.deepStrictEqual(spent.attempts.map(pick("provider", "outcome", "error")), [
-        ["openai", "skipped", "ProviderThrottled"],
-        ["anthropic", "success", undefined]
-      ])
+      assertSkippedOpenAi(yield* llm.generate(request), "ProviderThrottled")
       assert.strictEqual((yield* stats("openai")).requests, 2)
-    }).pipe(
-      Effect.provide(Bench),
-      Effect.provide(ProviderThrottle.layerMemory({ openai: { requestsPerMinute: 2 } }))
-    ))
+    }).pipe(Effect.provide(Bench), Effect.provide(requestsPerMinute(2))))
 
   it.effect("a half-open probe the throttle refuses frees the probe: the circuit waits, half-open, for the next", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        circuit: { failureThreshold: 1, cooldownMs: 200 }
-      })
-      const request = { prompt: "Name a planet.", options: { maxTokens: 100 } }
-      yield* inject("openai", MockFault.status(503))
-      yield* llm.generate(request)
+      const { llm } = yield* afterOneFailure
       yield* TestClock.adjust(200)
       // the circuit admits the probe, the minute's one request is spent: skipped, the circuit not told of a failure
-      const throttled = yield* llm.generate(request)
-      assert.deepStrictEqual(throttled.attempts.map(pick("provider", "outcome", "error")), [
-        ["openai", "skipped", "ProviderThrottled"],
-        ["anthropic", "success", undefined]
-      ])
+      assertSkippedOpenAi(yield* llm.generate(request), "ProviderThrottled")
       assert.deepStrictEqual(yield* llm.circuitState(openai), {
         _tag: "HalfOpen",
         key: "openai/gpt-4o-mini",
@@ -132,8 +100,5 @@ describe("LlmManager with a ProviderThrottle", () => {
       assert.deepStrictEqual(probe.attempts.map(pick("provider", "outcome")), [["openai", "success"]])
       assert.strictEqual((yield* llm.circuitState(openai))._tag, "Closed")
       assert.strictEqual((yield* stats("openai")).requests, 2)
-    }).pipe(
-      Effect.provide(Bench),
-      Effect.provide(ProviderThrottle.layerMemory({ openai: { requestsPerMinute: 1 } }))
-    ))
+    }).pipe(Effect.provide(Bench), Effect.provide(requestsPerMinute(1))))
 })

@@ -17,21 +17,22 @@ import { DeadlineExceeded } from "../src/LlmError.ts"
 import type * as LlmRequest from "../src/LlmRequest.ts"
 import * as RequestLog from "../src/RequestLog.ts"
 import * as UsageLedger from "../src/UsageLedger.ts"
-import { Bench, eventually, inject, liveWait, manager, pick, stats } from "./utils/chain.ts"
+import {
+  assertSkippedOpenAi,
+  assertStraightToFallback,
+  Bench,
+  eventually,
+  inject,
+  liveWait,
+  manager,
+  pick,
+  runDriven,
+  stats,
+  tripOnFirstFailure
+} from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about volcanoes." }
 const openai = ProviderName.make("openai")
-
-/** Moves the test clock in small steps, letting real I/O happen in between, until `fiber` is done. */
-const driveClock = <A, E>(fiber: Fiber.Fiber<A, E>, stepMs: number) =>
-  eventually(
-    Effect.gen(function*() {
-      if (fiber.pollUnsafe() !== undefined) return true
-      yield* TestClock.adjust(stepMs)
-      return false
-    }),
-    10_000
-  )
 
 describe("LlmManager timing (TestClock for the manager's sleeps, real HTTP)", () => {
   it.effect("honours Retry-After when it fits the remaining budget", () =>
@@ -41,9 +42,7 @@ describe("LlmManager timing (TestClock for the manager's sleeps, real HTTP)", ()
         policy: { maxRetries: 2, retryBaseDelayMs: 100, requestTimeoutMs: 60_000 }
       })
       yield* inject("openai", MockFault.rateLimited({ retryAfter: "2" }))
-      const fiber = yield* Effect.forkChild(llm.generate(prompt))
-      yield* driveClock(fiber, 100)
-      const result = yield* Fiber.join(fiber)
+      const result = yield* runDriven(llm.generate(prompt), 100)
       assert.strictEqual(result.provider, "openai")
       assert.deepStrictEqual(result.attempts.map(pick("role", "outcome", "error")), [
         ["primary", "error", "ProviderRateLimited"],
@@ -61,9 +60,7 @@ describe("LlmManager timing (TestClock for the manager's sleeps, real HTTP)", ()
         policy: { maxRetries: 1, retryBaseDelayMs: 100, requestTimeoutMs: 60_000 }
       })
       yield* inject("openai", MockFault.rateLimited({ retryAfter: "5" }))
-      const fiber = yield* Effect.forkChild(llm.generate(prompt))
-      yield* driveClock(fiber, 100)
-      const result = yield* Fiber.join(fiber)
+      const result = yield* runDriven(llm.generate(prompt), 100)
       assert.deepStrictEqual(result.attempts.map(pick("role", "outcome")), [
         ["primary", "error"],
         ["retry", "success"]
@@ -77,20 +74,13 @@ describe("LlmManager timing (TestClock for the manager's sleeps, real HTTP)", ()
 
   it.effect("goes straight to the next provider when Retry-After outlives the deadline", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
+      const result = yield* assertStraightToFallback({
+        request: prompt,
         chain: ["openai", "anthropic"],
-        policy: { maxRetries: 2, retryBaseDelayMs: 100, requestTimeoutMs: 10_000 }
+        fault: MockFault.rateLimited({ retryAfter: "30" }),
+        error: "ProviderRateLimited"
       })
-      yield* inject("openai", MockFault.rateLimited({ retryAfter: "30" }))
-      // the clock never moves: any sleep would hang this test
-      const result = yield* llm.generate(prompt)
       assert.strictEqual(result.provider, "anthropic")
-      assert.deepStrictEqual(result.attempts.map(pick("provider", "role", "error")), [
-        ["openai", "primary", "ProviderRateLimited"],
-        ["anthropic", "fallback", undefined]
-      ])
-      assert.strictEqual(yield* Clock.currentTimeMillis, 0)
-      assert.strictEqual((yield* stats("openai")).requests, 1)
     }).pipe(Effect.provide(Bench)))
 
   it.effect("opens the circuit after the configured failures, skips without a call, probes once, closes", () =>
@@ -104,11 +94,7 @@ describe("LlmManager timing (TestClock for the manager's sleeps, real HTTP)", ()
       assert.strictEqual((yield* llm.circuitState(openai))._tag, "Open")
 
       // open: skipped at once, no request reaches the server
-      const skipped = yield* llm.generate(prompt)
-      assert.deepStrictEqual(skipped.attempts.map(pick("provider", "outcome", "error")), [
-        ["openai", "skipped", "CircuitOpen"],
-        ["anthropic", "success", undefined]
-      ])
+      assertSkippedOpenAi(yield* llm.generate(prompt), "CircuitOpen")
       assert.strictEqual((yield* stats("openai")).requests, 2)
 
       // after the cool-down, one probe at a time: a slow probe, and a second call meanwhile
@@ -133,10 +119,7 @@ describe("LlmManager timing (TestClock for the manager's sleeps, real HTTP)", ()
 
   it.effect("reopens the circuit when the probe fails", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        circuit: { failureThreshold: 1, cooldownMs: 5_000 }
-      })
+      const llm = yield* tripOnFirstFailure(5_000)
       yield* inject("openai", MockFault.status(503), { times: 2 })
       yield* llm.generate(prompt)
       yield* TestClock.adjust("5 seconds")
@@ -182,10 +165,8 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
         policy: { limits: { firstByteMs: 5_000, firstTokenMs: 300, idleMs: 5_000 } }
       })
       yield* inject("openai", MockFault.slowFirstToken(60_000))
-      const fiber = yield* Effect.forkChild(llm.generate(prompt))
       // headers arrive at once (real I/O); the first token never comes within the time under test
-      yield* driveClock(fiber, 100)
-      const result = yield* Fiber.join(fiber)
+      const result = yield* runDriven(llm.generate(prompt), 100)
       assert.strictEqual(result.provider, "anthropic")
       const first = result.attempts[0]
       if (first?.error?._tag !== "ProviderTimeout") return assert.fail(`expected a timeout, got ${first?.error?._tag}`)
@@ -202,9 +183,7 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
       const firstTokenLimit = (input: LlmRequest.Input) =>
         Effect.gen(function*() {
           yield* inject("openai", MockFault.slowFirstToken(60_000))
-          const fiber = yield* Effect.forkChild(llm.generate(input))
-          yield* driveClock(fiber, 100)
-          const first = (yield* Fiber.join(fiber)).attempts[0]
+          const first = (yield* runDriven(llm.generate(input), 100)).attempts[0]
           if (first?.error?._tag !== "ProviderTimeout") {
             return assert.fail(`expected a timeout, got ${first?.error?._tag}`)
           }
@@ -227,9 +206,7 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
       })
       // Gemini's first event carries text; the stall comes after it
       yield* inject("gemini", MockFault.stallMidStream("forever"))
-      const fiber = yield* Effect.forkChild(llm.generate(prompt))
-      yield* driveClock(fiber, 100)
-      const result = yield* Fiber.join(fiber)
+      const result = yield* runDriven(llm.generate(prompt), 100)
       assert.strictEqual(result.provider, "anthropic")
       const first = result.attempts[0]
       if (first?.error?._tag !== "ProviderTimeout") return assert.fail(`expected a timeout, got ${first?.error?._tag}`)
@@ -541,9 +518,7 @@ describe("LlmManager: one owner of time (TestClock, real HTTP)", () => {
         Effect.provideService(RequestLog.RequestLog, log),
         Effect.provideService(UsageLedger.UsageLedger, ledger)
       )
-      const fiber = yield* Effect.forkChild(llm.generate({ ...prompt, metadata: { subjectId: "teacher-3" } }))
-      yield* driveClock(fiber, 250)
-      yield* Fiber.join(fiber)
+      yield* runDriven(llm.generate({ ...prompt, metadata: { subjectId: "teacher-3" } }), 250)
       yield* ledger.flush
       const ended = records.map((record) => record.timestamp)
       assert.strictEqual(ended.length, 1)

@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import { SubjectId } from "../src/Ids.ts"
 import * as QuotaLimiter from "../src/QuotaLimiter.ts"
 import { freshSubject, limiter, setTime } from "./QuotaLimiterBehaviour.ts"
-import { Bench, manager, stats } from "./utils/chain.ts"
+import { Bench, managerWithQuota, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write fifteen quiz questions about the moon." }
 const teacher = SubjectId.make("teacher-small-plan")
@@ -18,14 +18,10 @@ const teacher = SubjectId.make("teacher-small-plan")
 describe("LlmManager: a request larger than the subject's daily limit", () => {
   it.effect("is TooManyQuestions naming the subject's maximum, before any call, and spends nothing", () =>
     Effect.gen(function*() {
-      const store = yield* QuotaLimiter.makeStoreMemory
-      const quota = yield* QuotaLimiter.make({
-        maxQuestionsPerRequest: 20,
-        dailyLimit: 100,
-        timeZone: "UTC",
-        overrides: QuotaLimiter.overridesFromRecord({ [teacher]: { daily: 10 } })
-      }).pipe(Effect.provideService(QuotaLimiter.QuotaStore, store))
-      const llm = yield* manager({ chain: ["openai"] }).pipe(Effect.provideService(QuotaLimiter.QuotaLimiter, quota))
+      const { llm, store } = yield* managerWithQuota(
+        { overrides: QuotaLimiter.overridesFromRecord({ [teacher]: { daily: 10 } }) },
+        { chain: ["openai"] }
+      )
       const asking = (units: number) => ({ ...prompt, metadata: { subjectId: teacher, units } })
 
       const error = yield* Effect.flip(llm.generate(asking(15)))

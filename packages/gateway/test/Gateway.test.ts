@@ -1,6 +1,6 @@
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as MockFault from "@baton/testing/MockFault"
-import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import type * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
 import OpenAI from "openai"
@@ -18,15 +18,7 @@ const countingStore = Layer.effect(
     }))
 )
 
-const TestLayer = Fixture.gateway({ quotaStore: countingStore }).pipe(Layer.provideMerge(MockProviderServer.layer()))
-
-const client = (url: string, apiKey = Fixture.clientKey) => new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0 })
-
-const setup = Effect.gen(function*() {
-  const mock = yield* MockProviderServer.MockProviderServer
-  yield* mock.reset
-  return { mock, url: yield* Fixture.gatewayUrl }
-})
+const TestLayer = Fixture.gatewayWithMock({ quotaStore: countingStore })
 
 const providerRequests = (mock: MockProviderServer.MockProviderServer["Service"]) =>
   Effect.map(
@@ -34,27 +26,9 @@ const providerRequests = (mock: MockProviderServer.MockProviderServer["Service"]
     ([openai, deepseek]) => openai.requests + deepseek.requests
   )
 
-const ErrorResponse = Schema.Struct({
-  error: Schema.Struct({
-    message: Schema.String,
-    type: Schema.String,
-    code: Schema.NullOr(Schema.String),
-    param: Schema.NullOr(Schema.String)
-  })
-})
-const decodeError = Schema.decodeUnknownSync(ErrorResponse)
+const decodeError = Schema.decodeUnknownSync(Fixture.ErrorResponse)
 
 const modelOf = (body: unknown) => Schema.decodeUnknownSync(Schema.Struct({ model: Schema.String }))(body).model
-
-const post = (url: string, body: string, key = Fixture.clientKey) =>
-  Effect.promise(async () => {
-    const response = await fetch(`${url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body
-    })
-    return { status: response.status, headers: response.headers, text: await response.text() }
-  })
 
 const expectError = (
   response: { readonly status: number; readonly text: string },
@@ -75,7 +49,7 @@ const hello = JSON.stringify({ model: "fast", messages: [{ role: "user", content
 /** The chunks of a streamed story from the alias `fast`, with usage. */
 const storyChunks = (url: string) =>
   Effect.promise(async () => {
-    const stream = await client(url).chat.completions.create({
+    const stream = await Fixture.client(url).chat.completions.create({
       model: "fast",
       messages: [{ role: "user", content: "Tell me a story" }],
       stream: true,
@@ -92,9 +66,9 @@ const textOf = (chunks: ReadonlyArray<OpenAI.Chat.Completions.ChatCompletionChun
 layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai client and fetch over the mock)", (it) => {
   it.effect("plain: text, usage, the producing model, quota headers", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       const { data, response } = yield* Effect.promise(() =>
-        client(url).chat.completions.create({
+        Fixture.client(url).chat.completions.create({
           model: "fast",
           messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Say hello" }],
           max_completion_tokens: 50,
@@ -121,10 +95,10 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("a fallback is visible in model", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject("openai", MockFault.status(500))
       const data = yield* Effect.promise(() =>
-        client(url).chat.completions.create({ model: "fast", messages: [{ role: "user", content: "hi" }] })
+        Fixture.client(url).chat.completions.create({ model: "fast", messages: [{ role: "user", content: "hi" }] })
       )
       assert.strictEqual(data.model, "deepseek/deepseek-flash")
       assert.strictEqual((yield* mock.stats("deepseek")).requests, 1)
@@ -132,11 +106,11 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("per-step policy: each step of an alias retries as configured before the next one", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject("openai", MockFault.status(503), { times: 100 })
       const modelsAsked = Effect.map(mock.received(), (requests) => requests.map((request) => modelOf(request.body)))
       const data = yield* Effect.promise(() =>
-        client(url).chat.completions.create({ model: "steady", messages: [{ role: "user", content: "hi" }] })
+        Fixture.client(url).chat.completions.create({ model: "steady", messages: [{ role: "user", content: "hi" }] })
       )
       assert.strictEqual(data.model, "deepseek/deepseek-flash")
       assert.deepStrictEqual(yield* modelsAsked, [
@@ -150,7 +124,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       // the same steps named directly follow the environment's policy (no retries)
       yield* mock.reset
       yield* mock.inject("openai", MockFault.status(503), { times: 100 })
-      const direct = yield* post(
+      const direct = yield* Fixture.postText(
         url,
         JSON.stringify({
           model: "openai/gpt-4o-mini",
@@ -164,35 +138,35 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("per-request fallbacks: a concrete provider/model falls back to the fallbacks given", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject("openai", MockFault.status(503))
       const body = JSON.stringify({
         model: "openai/gpt-4.1",
         messages: [{ role: "user", content: "hi" }],
         fallbacks: ["deepseek/deepseek-flash"]
       })
-      const response = yield* post(url, body)
+      const response = yield* Fixture.postText(url, body)
       assert.strictEqual(response.status, 200, response.text)
       assert.strictEqual(modelOf(JSON.parse(response.text)), "deepseek/deepseek-flash")
     }))
 
   it.effect("fallbacks are limited to configured providers and models (400, no provider call)", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       const body = JSON.stringify({
         model: "openai/gpt-4.1",
         messages: [{ role: "user", content: "hi" }],
         fallbacks: ["deepseek/deepseek-flash", "anthropic/claude-opus"]
       })
-      expectError(yield* post(url, body), 400, { code: "invalid_fallback", param: "fallbacks[1]" })
+      expectError(yield* Fixture.postText(url, body), 400, { code: "invalid_fallback", param: "fallbacks[1]" })
       assert.strictEqual(yield* providerRequests(mock), 0)
     }))
 
   it.effect("json_schema output is decoded and validated before it is returned", () =>
     Effect.gen(function*() {
-      const { url } = yield* setup
+      const { url } = yield* Fixture.setup
       const data = yield* Effect.promise(() =>
-        client(url).chat.completions.create({
+        Fixture.client(url).chat.completions.create({
           model: "openai/gpt-4o-mini",
           messages: [{ role: "user", content: "Name a city" }],
           response_format: {
@@ -218,8 +192,8 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("json_schema with stream: the validated answer as one delta, then usage and [DONE]", () =>
     Effect.gen(function*() {
-      const { url } = yield* setup
-      const response = yield* post(
+      const { url } = yield* Fixture.setup
+      const response = yield* Fixture.postText(
         url,
         JSON.stringify({
           model: "fast",
@@ -250,9 +224,9 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("max_tokens is passed on: a short limit ends with finish_reason length", () =>
     Effect.gen(function*() {
-      const { url } = yield* setup
+      const { url } = yield* Fixture.setup
       const data = yield* Effect.promise(() =>
-        client(url).chat.completions.create({
+        Fixture.client(url).chat.completions.create({
           model: "fast",
           messages: [{ role: "user", content: "Tell me a long story about the sea and the stars" }],
           // eslint-disable-next-line @typescript-eslint/no-deprecated -- part of the wire format the gateway accepts
@@ -265,19 +239,22 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("a JSON Schema that is not one is a 400 before any provider call", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       const body = JSON.stringify({
         model: "fast",
         messages: [{ role: "user", content: "hi" }],
         response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "no-such-type" } } }
       })
-      expectError(yield* post(url, body), 400, { code: "invalid_schema", param: "response_format.json_schema" })
+      expectError(yield* Fixture.postText(url, body), 400, {
+        code: "invalid_schema",
+        param: "response_format.json_schema"
+      })
       assert.strictEqual(yield* providerRequests(mock), 0)
     }))
 
   it.effect("streaming with usage: OpenAI chunks naming the producing model, a final usage chunk", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       const chunks = yield* storyChunks(url)
       assert.isAbove(textOf(chunks).length, 0)
       for (const chunk of chunks) assert.strictEqual(chunk.model, "openai/gpt-4o-mini")
@@ -291,7 +268,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("streaming: a failure before the first delta falls back invisibly", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject("openai", MockFault.status(500))
       const chunks = yield* storyChunks(url)
       assert.isAbove(textOf(chunks).length, 0)
@@ -301,9 +278,9 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("streaming: a stream broken after text (DeepSeek without its [DONE]) ends with an in-band error event and no [DONE]", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject("deepseek", MockFault.noTerminator)
-      const response = yield* post(
+      const response = yield* Fixture.postText(
         url,
         JSON.stringify({
           model: "deepseek/deepseek-flash",
@@ -321,7 +298,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       assert.notInclude(response.text, "[DONE]")
       yield* mock.inject("deepseek", MockFault.noTerminator)
       const failure = yield* Effect.promise(async () => {
-        const stream = await client(url).chat.completions.create({
+        const stream = await Fixture.client(url).chat.completions.create({
           model: "deepseek/deepseek-flash",
           messages: [{ role: "user", content: "Tell me a story" }],
           stream: true
@@ -339,15 +316,21 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("400: malformed JSON, unknown field, wrong type, each named, before any provider call", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
-      expectError(yield* post(url, "{\"model\": \"fast\", "), 400, { code: "invalid_json", message: /malformed JSON/ })
+      const { mock, url } = yield* Fixture.setup
+      expectError(yield* Fixture.postText(url, "{\"model\": \"fast\", "), 400, {
+        code: "invalid_json",
+        message: /malformed JSON/
+      })
       expectError(
-        yield* post(url, JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }], top_k: 3 })),
+        yield* Fixture.postText(
+          url,
+          JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }], top_k: 3 })
+        ),
         400,
         { code: "invalid_request", param: "top_k" }
       )
       expectError(
-        yield* post(
+        yield* Fixture.postText(
           url,
           JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }], temperature: "hot" })
         ),
@@ -355,7 +338,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
         { code: "invalid_request", param: "temperature" }
       )
       expectError(
-        yield* post(url, JSON.stringify({ model: "fast", messages: [{ role: "wizard", content: "hi" }] })),
+        yield* Fixture.postText(url, JSON.stringify({ model: "fast", messages: [{ role: "wizard", content: "hi" }] })),
         400,
         { code: "invalid_request", param: "messages[0].role" }
       )
@@ -364,18 +347,18 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("413: a body over the configured size", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       const body = JSON.stringify({ model: "fast", messages: [{ role: "user", content: "x".repeat(10_000) }] })
-      expectError(yield* post(url, body), 413, { code: "request_too_large" })
+      expectError(yield* Fixture.postText(url, body), 413, { code: "request_too_large" })
       assert.strictEqual(yield* providerRequests(mock), 0)
     }))
 
   it.effect("404: an unknown model or a model the provider does not list", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       for (const model of ["gpt-5", "openai/gpt-5", "nope/gpt-4o-mini"]) {
         expectError(
-          yield* post(url, JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] })),
+          yield* Fixture.postText(url, JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] })),
           404,
           { code: "model_not_found", param: "model" }
         )
@@ -385,15 +368,15 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("401: unknown, revoked and missing keys, with zero provider requests", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
-      expectError(yield* post(url, hello, "gw-unknown"), 401, { code: "invalid_api_key" })
-      expectError(yield* post(url, hello, Fixture.revokedKey), 401, { code: "invalid_api_key" })
+      const { mock, url } = yield* Fixture.setup
+      expectError(yield* Fixture.postText(url, hello, "gw-unknown"), 401, { code: "invalid_api_key" })
+      expectError(yield* Fixture.postText(url, hello, Fixture.revokedKey), 401, { code: "invalid_api_key" })
       const missing = yield* Effect.promise(() =>
         fetch(`${url}/v1/chat/completions`, { method: "POST", body: hello }).then((r) => r.status)
       )
       assert.strictEqual(missing, 401)
       const thrown = yield* Effect.promise(() =>
-        client(url, "gw-unknown").chat.completions.create({
+        Fixture.client(url, "gw-unknown").chat.completions.create({
           model: "fast",
           messages: [{ role: "user", content: "hi" }]
         })
@@ -405,13 +388,13 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("429: the subject's daily limit, with Retry-After and RateLimit headers", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       for (let i = 0; i < Fixture.limitedDaily; i++) {
-        const ok = yield* post(url, hello, Fixture.limitedKey)
+        const ok = yield* Fixture.postText(url, hello, Fixture.limitedKey)
         assert.strictEqual(ok.status, 200, ok.text)
         assert.strictEqual(ok.headers.get("ratelimit-remaining"), String(Fixture.limitedDaily - i - 1))
       }
-      const refused = yield* post(url, hello, Fixture.limitedKey)
+      const refused = yield* Fixture.postText(url, hello, Fixture.limitedKey)
       expectError(refused, 429, { code: "rate_limit_exceeded" })
       assert.strictEqual(refused.headers.get("ratelimit-limit"), String(Fixture.limitedDaily))
       assert.strictEqual(refused.headers.get("ratelimit-remaining"), "0")
@@ -422,53 +405,53 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
 
   it.effect("quota headers come from the call's reservation (a failed call's refunded): no quota-store read", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       const remaining = (response: { readonly headers: Headers }) => Number(response.headers.get("ratelimit-remaining"))
       const reads = storeReads.count
-      const first = yield* post(url, hello)
+      const first = yield* Fixture.postText(url, hello)
       assert.strictEqual(first.status, 200, first.text)
-      const streamed = yield* post(url, JSON.stringify({ ...JSON.parse(hello), stream: true }))
+      const streamed = yield* Fixture.postText(url, JSON.stringify({ ...JSON.parse(hello), stream: true }))
       assert.strictEqual(streamed.status, 200, streamed.text)
       assert.strictEqual(remaining(streamed), remaining(first) - 1)
       yield* mock.inject("openai", MockFault.status(500))
       yield* mock.inject("deepseek", MockFault.status(502))
-      const failed = yield* post(url, hello)
+      const failed = yield* Fixture.postText(url, hello)
       assert.strictEqual(failed.status, 503, failed.text)
       assert.strictEqual(remaining(failed), remaining(streamed))
-      const next = yield* post(url, hello)
+      const next = yield* Fixture.postText(url, hello)
       assert.strictEqual(remaining(next), remaining(streamed) - 1)
       assert.strictEqual(storeReads.count, reads)
     }))
 
   it.effect("503: every provider failed; provider keys never reach the client", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject("openai", MockFault.status(500))
       yield* mock.inject("deepseek", MockFault.status(502))
-      const response = yield* post(url, hello)
+      const response = yield* Fixture.postText(url, hello)
       expectError(response, 503, { code: "upstream_unavailable" })
       assert.isNotNull(response.headers.get("ratelimit-remaining"))
     }))
 
   it.effect("504: every provider timed out", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject("openai", MockFault.noResponse)
       yield* mock.inject("deepseek", MockFault.noResponse)
-      expectError(yield* post(url, hello), 504, { code: "upstream_timeout" })
+      expectError(yield* Fixture.postText(url, hello), 504, { code: "upstream_timeout" })
     }))
 
   it.effect("GET /v1/models lists aliases and provider/models; /healthz; /metrics in Prometheus text", () =>
     Effect.gen(function*() {
-      const { url } = yield* setup
-      const models = yield* Effect.promise(() => client(url).models.list())
+      const { url } = yield* Fixture.setup
+      const models = yield* Effect.promise(() => Fixture.client(url).models.list())
       assert.deepStrictEqual(
         models.data.map((model) => model.id),
         ["fast", "steady", "openai/gpt-4o-mini", "openai/gpt-4.1", "deepseek/deepseek-flash"]
       )
       const health = yield* Effect.promise(() => fetch(`${url}/healthz`).then((r) => r.json()))
       assert.deepStrictEqual(health, { status: "ok" })
-      yield* post(url, hello)
+      yield* Fixture.postText(url, hello)
       const metrics = yield* Effect.promise(() => fetch(`${url}/metrics`).then((r) => r.text()))
       assert.match(metrics, /baton_llm_requests_total\{[^}]*\} \d+/)
     }))

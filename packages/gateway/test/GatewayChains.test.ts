@@ -120,16 +120,10 @@ const managers = (url: string) => gauge(url, "baton_gateway_chain_managers")
 
 const aliases = 1
 
-const setup = Effect.gen(function*() {
-  const mock = yield* MockProviderServer.MockProviderServer
-  yield* mock.reset
-  return { mock, url: yield* Fixture.gatewayUrl }
-})
-
 layer(TestLayer, { excludeTestServices: true })("Gateway chains: bounded managers, shared providers", (it) => {
   it.effect("ever new chains: one provider client per provider/model, the recent chains' managers only", () =>
     Effect.gen(function*() {
-      const { url } = yield* setup
+      const { url } = yield* Fixture.setup
       assert.isAbove(chains.length, 2 * maxRequestChains + 20)
       yield* askAll(url, chains.slice(0, maxRequestChains + 16))
       assert.strictEqual(yield* managers(url), aliases + maxRequestChains)
@@ -138,7 +132,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway chains: bounded manager
 
   it.effect("a call in flight on an evicted chain's manager finishes; the manager goes when it ends", () =>
     Effect.gen(function*() {
-      const { url } = yield* setup
+      const { url } = yield* Fixture.setup
       const first = maxRequestChains + 16
       const held = chains[first] ?? assert.fail("no chain")
       const call = yield* Effect.forkChild(ask(url, held, gatedKey))
@@ -155,7 +149,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway chains: bounded manager
 
   it.effect("circuits stay per provider/model: a circuit one chain opened is open for another chain", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject("openai", MockFault.status(500))
       assert.strictEqual(yield* ask(url, ["openai/gpt-4.1-nano", "deepseek/deepseek-pro"]), "deepseek/deepseek-pro")
       // every chain of the cache since, so that the next one's manager is surely built anew

@@ -38,33 +38,7 @@ const TestLayer = Layer.unwrap(Effect.gen(function*() {
   Layer.provideMerge(MockProviderServer.layer())
 )
 
-const ErrorResponse = Schema.Struct({
-  error: Schema.Struct({
-    message: Schema.String,
-    type: Schema.String,
-    code: Schema.NullOr(Schema.String),
-    param: Schema.NullOr(Schema.String)
-  })
-})
-const decodeError = Schema.decodeUnknownSync(Schema.fromJsonString(ErrorResponse))
-
-const client = (url: string) => new OpenAI({ apiKey: Fixture.clientKey, baseURL: `${url}/v1`, maxRetries: 0 })
-
-const post = (url: string, body: unknown) =>
-  Effect.promise(async () => {
-    const response = await fetch(`${url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${Fixture.clientKey}`, "content-type": "application/json" },
-      body: JSON.stringify(body)
-    })
-    return { status: response.status, text: await response.text(), requestId: response.headers.get("x-request-id") }
-  })
-
-const setup = Effect.gen(function*() {
-  const mock = yield* MockProviderServer.MockProviderServer
-  yield* mock.reset
-  return { mock, url: yield* Fixture.gatewayUrl }
-})
+const decodeError = Schema.decodeUnknownSync(Schema.fromJsonString(Fixture.ErrorResponse))
 
 /** Nothing of an attempt's detail: no address, no socket error, no upstream text, no attempt list. */
 const assertNoDetail = (text: string) => {
@@ -78,11 +52,11 @@ const leaky = { model: "leaky", messages: [{ role: "user", content: "Say hello" 
 layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches the client", (it) => {
   it.effect("503 every provider failed: a generic message, the attempts only in the request log", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       const log = yield* RequestLog.RequestLogMemory
       const before = (yield* log.records).length
       yield* mock.inject("openai", MockFault.status(401, { message: upstream401 }))
-      const response = yield* post(url, leaky)
+      const response = yield* Fixture.post(url, leaky)
       assert.strictEqual(response.status, 503, response.text)
       const { error } = decodeError(response.text)
       assert.strictEqual(error.code, "upstream_unavailable")
@@ -103,14 +77,14 @@ layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches 
 
   it.effect("the same with stream: true, and through the official client", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject("openai", MockFault.status(401, { message: upstream401 }))
-      const streamed = yield* post(url, { ...leaky, stream: true })
+      const streamed = yield* Fixture.post(url, { ...leaky, stream: true })
       assert.strictEqual(streamed.status, 503, streamed.text)
       assertNoDetail(streamed.text)
       yield* mock.inject("openai", MockFault.status(401, { message: upstream401 }))
       const thrown = yield* Effect.promise(() =>
-        client(url).chat.completions.create({ model: "leaky", messages: [{ role: "user", content: "hi" }] })
+        Fixture.client(url).chat.completions.create({ model: "leaky", messages: [{ role: "user", content: "hi" }] })
           .then(() => undefined, (error: unknown) => error)
       )
       assert.instanceOf(thrown, OpenAI.APIError)
@@ -123,7 +97,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches 
 
   it.effect("400 when every provider rejected the request: the first provider's message only, and its param", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject(
         "openai",
         MockFault.status(400, { message: "temperature: must be at most 1.5", param: "temperature" })
@@ -132,7 +106,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches 
         "deepseek",
         MockFault.status(400, { message: "rejected by shard 10.4.2.7 (sk-deepseekinternal1)" })
       )
-      const response = yield* post(url, { model: "fast", messages: [{ role: "user", content: "hi" }] })
+      const response = yield* Fixture.post(url, { model: "fast", messages: [{ role: "user", content: "hi" }] })
       assert.strictEqual(response.status, 400, response.text)
       const { error } = decodeError(response.text)
       assert.strictEqual(error.code, "invalid_request")
@@ -147,9 +121,9 @@ layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches 
 
   it.effect("a stream cut after its first delta: the in-band error says so, without the provider's reason", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject("deepseek", MockFault.cutStreamAfter(3))
-      const response = yield* post(url, {
+      const response = yield* Fixture.post(url, {
         model: "deepseek/deepseek-flash",
         messages: [{ role: "user", content: "Tell me a story" }],
         stream: true

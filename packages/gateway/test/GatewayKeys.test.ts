@@ -44,9 +44,8 @@ const TestLayer = Layer.unwrap(Effect.gen(function*() {
 /** One call with the official client: its status and, when it succeeded, `RateLimit-Limit`. */
 const call = (url: string, apiKey: string) =>
   Effect.promise(async () => {
-    const client = new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0 })
     try {
-      const { response } = await client.chat.completions.create({
+      const { response } = await Fixture.client(url, apiKey).chat.completions.create({
         model: "fast",
         messages: [{ role: "user", content: "Say hello" }]
       }).withResponse()
@@ -58,16 +57,10 @@ const call = (url: string, apiKey: string) =>
     }
   })
 
-const setup = Effect.gen(function*() {
-  const mock = yield* MockProviderServer.MockProviderServer
-  yield* mock.reset
-  return yield* Fixture.gatewayUrl
-})
-
 layer(TestLayer, { excludeTestServices: true })("Gateway keys: limits per subject (openai client)", (it) => {
   it.effect("rotation: the new key's daily limit holds though the old key, revoked and listed last, has none", () =>
     Effect.gen(function*() {
-      const url = yield* setup
+      const { url } = yield* Fixture.setup
       assert.deepStrictEqual(yield* call(url, newKey), { status: 200, limit: "2" })
       assert.deepStrictEqual(yield* call(url, newKey), { status: 200, limit: "2" })
       assert.strictEqual((yield* call(url, newKey)).status, 429)
@@ -76,14 +69,14 @@ layer(TestLayer, { excludeTestServices: true })("Gateway keys: limits per subjec
 
   it.effect("a revoked key's limit is not the subject's: the active key without one gets the default", () =>
     Effect.gen(function*() {
-      const url = yield* setup
+      const { url } = yield* Fixture.setup
       assert.deepStrictEqual(yield* call(url, plainKey), { status: 200, limit: "1000" })
       assert.deepStrictEqual(yield* call(url, plainKey), { status: 200, limit: "1000" })
     }))
 
   it.effect("two active keys of one subject with the same limit spend one quota", () =>
     Effect.gen(function*() {
-      const url = yield* setup
+      const { url } = yield* Fixture.setup
       assert.deepStrictEqual(yield* call(url, firstTwin), { status: 200, limit: "3" })
       assert.deepStrictEqual(yield* call(url, secondTwin), { status: 200, limit: "3" })
       assert.deepStrictEqual(yield* call(url, firstTwin), { status: 200, limit: "3" })

@@ -5,12 +5,10 @@
  */
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import * as Fixture from "./fixture.ts"
 
-const TestLayer = Fixture.gateway({ environment: { LLM_MAX_EVENT_BYTES: "8" } }).pipe(
-  Layer.provideMerge(MockProviderServer.layer())
-)
+const TestLayer = Fixture.gatewayWithMock({ environment: { LLM_MAX_EVENT_BYTES: "8" } })
 
 layer(TestLayer, { excludeTestServices: true })("Gateway limits from the environment", (it) => {
   it.effect("LLM_MAX_EVENT_BYTES: every provider's events are over it, so the chain fails", () =>

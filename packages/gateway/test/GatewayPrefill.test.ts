@@ -9,20 +9,13 @@
  * provider got.
  */
 import * as MockFault from "@baton/testing/MockFault"
-import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import type * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import OpenAI from "openai"
+import { Effect } from "effect"
 import * as Fixture from "./fixture.ts"
 
-const TestLayer = Fixture.gateway({
+const TestLayer = Fixture.gatewayWithMock({
   environment: { OPENAI_ASSISTANT_PREFILL: "true", DEEPSEEK_ASSISTANT_PREFILL: "false" }
-}).pipe(Layer.provideMerge(MockProviderServer.layer()))
-
-const setup = Effect.gen(function*() {
-  const mock = yield* MockProviderServer.MockProviderServer
-  yield* mock.reset
-  return { mock, url: yield* Fixture.gatewayUrl }
 })
 
 const prompt = "Tell me a story"
@@ -30,8 +23,7 @@ const prompt = "Tell me a story"
 /** The text a client streams from `model`, asking for {@link prompt}. */
 const streamedText = (url: string, model: string) =>
   Effect.promise(async () => {
-    const client = new OpenAI({ apiKey: Fixture.clientKey, baseURL: `${url}/v1`, maxRetries: 0 })
-    const stream = await client.chat.completions.create({
+    const stream = await Fixture.client(url).chat.completions.create({
       model,
       messages: [{ role: "user", content: prompt }],
       stream: true
@@ -48,14 +40,19 @@ const messagesReceived = (mock: MockProviderServer.MockProviderServer["Service"]
     (requests) => requests.map((request) => (request.body as { readonly messages?: unknown }).messages)
   )
 
+/** The text a client streams from `model` while OpenAI's stream breaks after two words ("Mock answer"). */
+const streamedCutOnOpenAi = (model: string) =>
+  Effect.gen(function*() {
+    const { mock, url } = yield* Fixture.setup
+    yield* mock.inject("openai", MockFault.cutStreamAfter(2))
+    return { mock, text: yield* streamedText(url, model) }
+  })
+
 layer(TestLayer, { excludeTestServices: true })("Gateway prefill settings from the environment", (it) => {
   it.effect("OPENAI_ASSISTANT_PREFILL=true: a stream cut on OpenAI is continued there from the text sent", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
-      // two words ("Mock answer") reach the client, then the connection breaks
-      yield* mock.inject("openai", MockFault.cutStreamAfter(2))
       // `steady` retries its OpenAI step: the retry is the rescue
-      const text = yield* streamedText(url, "steady")
+      const { mock, text } = yield* streamedCutOnOpenAi("steady")
       assert.strictEqual(text, `Mock answer from openai: ${prompt}`)
       assert.deepStrictEqual(yield* messagesReceived(mock, "openai"), [
         [{ role: "user", content: prompt }],
@@ -66,10 +63,8 @@ layer(TestLayer, { excludeTestServices: true })("Gateway prefill settings from t
 
   it.effect("DEEPSEEK_ASSISTANT_PREFILL=false: a stream cut on OpenAI restarts on DeepSeek without a prefill", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
-      yield* mock.inject("openai", MockFault.cutStreamAfter(2))
       // `fast` does not retry OpenAI (LLM_MAX_RETRIES=0): DeepSeek rescues the answer
-      const text = yield* streamedText(url, "fast")
+      const { mock, text } = yield* streamedCutOnOpenAi("fast")
       // the restart replays "Mock answer", which the client already has, then goes on
       assert.strictEqual(text, `Mock answer from deepseek: ${prompt}`)
       assert.strictEqual((yield* mock.stats("openai")).requests, 1)

@@ -4,21 +4,12 @@
  * streamed chunk deltas, and the tool's result continues the conversation.
  */
 import * as MockFault from "@baton/testing/MockFault"
-import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import OpenAI from "openai"
+import { Effect } from "effect"
+import type OpenAI from "openai"
 import * as Fixture from "./fixture.ts"
 
-const TestLayer = Fixture.gateway().pipe(Layer.provideMerge(MockProviderServer.layer()))
-
-const client = (url: string) => new OpenAI({ apiKey: Fixture.clientKey, baseURL: `${url}/v1`, maxRetries: 0 })
-
-const setup = Effect.gen(function*() {
-  const mock = yield* MockProviderServer.MockProviderServer
-  yield* mock.reset
-  return { mock, url: yield* Fixture.gatewayUrl }
-})
+const TestLayer = Fixture.gatewayWithMock()
 
 const request = {
   model: "fast",
@@ -40,8 +31,8 @@ const cityOf = (call: OpenAI.Chat.Completions.ChatCompletionMessageToolCall | un
 layer(TestLayer, { excludeTestServices: true })("Gateway tool calls (openai client over the mock)", (it) => {
   it.effect("a tool call, whole and streamed as tool_calls deltas, then the answer to its result", () =>
     Effect.gen(function*() {
-      const { url } = yield* setup
-      const whole = yield* Effect.promise(() => client(url).chat.completions.create(request))
+      const { url } = yield* Fixture.setup
+      const whole = yield* Effect.promise(() => Fixture.client(url).chat.completions.create(request))
       const call = whole.choices[0]?.message.tool_calls?.[0]
       assert.strictEqual(whole.choices[0]?.finish_reason, "tool_calls")
       assert.strictEqual(whole.choices[0]?.message.content, null)
@@ -49,7 +40,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway tool calls (openai clie
 
       const chunks: Array<OpenAI.Chat.Completions.ChatCompletionChunk> = []
       const streamed = yield* Effect.promise(() => {
-        const stream = client(url).chat.completions.stream(request)
+        const stream = Fixture.client(url).chat.completions.stream(request)
         stream.on("chunk", (chunk) => chunks.push(chunk))
         return stream.finalChatCompletion()
       })
@@ -69,16 +60,18 @@ layer(TestLayer, { excludeTestServices: true })("Gateway tool calls (openai clie
         tool_call_id: call?.id ?? "",
         content: "rain"
       }]
-      const answer = yield* Effect.promise(() => client(url).chat.completions.create({ ...request, messages }))
+      const answer = yield* Effect.promise(() => Fixture.client(url).chat.completions.create({ ...request, messages }))
       assert.strictEqual(answer.choices[0]?.finish_reason, "stop")
       assert.include(answer.choices[0]?.message.content, "[tool results: rain]")
     }))
 
   it.effect("a streamed tool call falls back before its first delta", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       yield* mock.inject("openai", MockFault.status(503))
-      const streamed = yield* Effect.promise(() => client(url).chat.completions.stream(request).finalChatCompletion())
+      const streamed = yield* Effect.promise(() =>
+        Fixture.client(url).chat.completions.stream(request).finalChatCompletion()
+      )
       assert.isString(cityOf(streamed.choices[0]?.message.tool_calls?.[0]))
       assert.strictEqual((yield* mock.stats("deepseek")).requests, 1)
     }))

@@ -7,39 +7,12 @@
  * `choices[0].message`, a Python `model_dump()` with its `null`s) continues
  * the conversation.
  */
-import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Schema } from "effect"
-import OpenAI from "openai"
+import { Effect, Schema } from "effect"
+import type OpenAI from "openai"
 import * as Fixture from "./fixture.ts"
 
-const TestLayer = Fixture.gateway().pipe(Layer.provideMerge(MockProviderServer.layer()))
-
-const client = (url: string) => new OpenAI({ apiKey: Fixture.clientKey, baseURL: `${url}/v1`, maxRetries: 0 })
-
-const setup = Effect.gen(function*() {
-  const mock = yield* MockProviderServer.MockProviderServer
-  yield* mock.reset
-  return { mock, url: yield* Fixture.gatewayUrl }
-})
-
-const post = (url: string, body: unknown) =>
-  Effect.promise(async () => {
-    const response = await fetch(`${url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${Fixture.clientKey}`, "content-type": "application/json" },
-      body: JSON.stringify(body)
-    })
-    return { status: response.status, text: await response.text() }
-  })
-
-const ErrorResponse = Schema.Struct({
-  error: Schema.Struct({
-    message: Schema.String,
-    code: Schema.NullOr(Schema.String),
-    param: Schema.NullOr(Schema.String)
-  })
-})
+const TestLayer = Fixture.gatewayWithMock()
 
 const Completion = Schema.Struct({
   model: Schema.String,
@@ -57,7 +30,7 @@ const answered = (response: { readonly status: number; readonly text: string }) 
 
 const refused = (response: { readonly status: number; readonly text: string }, param: string) => {
   assert.strictEqual(response.status, 400, response.text)
-  const { error } = Schema.decodeUnknownSync(ErrorResponse)(JSON.parse(response.text))
+  const { error } = Schema.decodeUnknownSync(Fixture.ErrorResponse)(JSON.parse(response.text))
   assert.strictEqual(error.param, param, response.text)
   assert.include(error.message, param)
   return error
@@ -68,9 +41,9 @@ const hi = { model: "fast", messages: [{ role: "user", content: "Say hello" }] }
 layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs and frameworks send)", (it) => {
   it.effect("standard fields at their neutral values are accepted, and null is an absent field", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
+      const { mock, url } = yield* Fixture.setup
       answered(
-        yield* post(url, {
+        yield* Fixture.post(url, {
           ...hi,
           top_p: 1,
           n: 1,
@@ -83,7 +56,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
         })
       )
       answered(
-        yield* post(url, {
+        yield* Fixture.post(url, {
           ...hi,
           top_p: null,
           n: null,
@@ -107,7 +80,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
         })
       )
       // a stream with the options the openai SDK may add
-      const streamed = yield* post(url, {
+      const streamed = yield* Fixture.post(url, {
         ...hi,
         stream: true,
         stream_options: { include_usage: null, include_obfuscation: true }
@@ -115,7 +88,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
       assert.strictEqual(streamed.status, 200, streamed.text)
       assert.include(streamed.text, "data: [DONE]")
       // tool_choice: null with tools is the default choice
-      const withTools = yield* post(url, {
+      const withTools = yield* Fixture.post(url, {
         ...hi,
         tools: [{ type: "function", function: { name: "get_time", parameters: { type: "object", properties: {} } } }],
         tool_choice: null
@@ -126,26 +99,26 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
 
   it.effect("a value the gateway cannot honour is a 400 naming the field, before any provider call", () =>
     Effect.gen(function*() {
-      const { mock, url } = yield* setup
-      const many = refused(yield* post(url, { ...hi, n: 2 }), "n")
+      const { mock, url } = yield* Fixture.setup
+      const many = refused(yield* Fixture.post(url, { ...hi, n: 2 }), "n")
       assert.strictEqual(many.code, "unsupported_value")
       assert.strictEqual(many.message, "n: the gateway answers with one choice; leave it out or send 1")
-      refused(yield* post(url, { ...hi, top_p: 0.5 }), "top_p")
-      refused(yield* post(url, { ...hi, presence_penalty: 0.5 }), "presence_penalty")
-      refused(yield* post(url, { ...hi, frequency_penalty: -1 }), "frequency_penalty")
-      refused(yield* post(url, { ...hi, logprobs: true }), "logprobs")
-      refused(yield* post(url, { ...hi, top_logprobs: 3 }), "top_logprobs")
-      refused(yield* post(url, { ...hi, logit_bias: { "50256": -100 } }), "logit_bias")
-      refused(yield* post(url, { ...hi, store: true }), "store")
+      refused(yield* Fixture.post(url, { ...hi, top_p: 0.5 }), "top_p")
+      refused(yield* Fixture.post(url, { ...hi, presence_penalty: 0.5 }), "presence_penalty")
+      refused(yield* Fixture.post(url, { ...hi, frequency_penalty: -1 }), "frequency_penalty")
+      refused(yield* Fixture.post(url, { ...hi, logprobs: true }), "logprobs")
+      refused(yield* Fixture.post(url, { ...hi, top_logprobs: 3 }), "top_logprobs")
+      refused(yield* Fixture.post(url, { ...hi, logit_bias: { "50256": -100 } }), "logit_bias")
+      refused(yield* Fixture.post(url, { ...hi, store: true }), "store")
       // out of OpenAI's own range: a plain type error, still named
-      refused(yield* post(url, { ...hi, top_p: 3 }), "top_p")
+      refused(yield* Fixture.post(url, { ...hi, top_p: 3 }), "top_p")
       // an unknown top-level field still changes nothing silently
-      const unknown = refused(yield* post(url, { ...hi, top_k: 3 }), "top_k")
+      const unknown = refused(yield* Fixture.post(url, { ...hi, top_k: 3 }), "top_k")
       assert.strictEqual(unknown.code, "invalid_request")
       assert.strictEqual(unknown.message, "top_k: unknown field: the gateway refuses a field it would ignore")
       // nor does a message the gateway cannot pass on
       const legacy = refused(
-        yield* post(url, {
+        yield* Fixture.post(url, {
           model: "fast",
           messages: [
             { role: "user", content: "hi" },
@@ -160,29 +133,31 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
 
   it.effect("the SDK's stream().finalMessage() and a completion's message, sent back, continue the chat", () =>
     Effect.gen(function*() {
-      const { url } = yield* setup
+      const { url } = yield* Fixture.setup
       const first: Array<OpenAI.Chat.Completions.ChatCompletionMessageParam> = [
         { role: "user", content: "Tell me a story" }
       ]
       const streamed = yield* Effect.promise(() =>
-        client(url).chat.completions.stream({ model: "fast", messages: first }).finalMessage()
+        Fixture.client(url).chat.completions.stream({ model: "fast", messages: first }).finalMessage()
       )
       assert.isAbove(streamed.content?.length ?? 0, 0)
       const second = [...first, streamed, { role: "user" as const, content: "And then?" }]
-      const next = yield* Effect.promise(() => client(url).chat.completions.create({ model: "fast", messages: second }))
+      const next = yield* Effect.promise(() =>
+        Fixture.client(url).chat.completions.create({ model: "fast", messages: second })
+      )
       assert.isAbove(next.choices[0]?.message.content?.length ?? 0, 0)
 
       const said = next.choices[0]?.message ?? assert.fail("no message")
       const third = [...second, said, { role: "user" as const, content: "The end?" }]
       const last = yield* Effect.promise(() =>
-        client(url).chat.completions.stream({ model: "fast", messages: third }).finalChatCompletion()
+        Fixture.client(url).chat.completions.stream({ model: "fast", messages: third }).finalChatCompletion()
       )
       assert.isAbove(last.choices[0]?.message.content?.length ?? 0, 0)
     }))
 
   it.effect("a tool call's finalMessage() and a Python model_dump() with its nulls continue the chat", () =>
     Effect.gen(function*() {
-      const { url } = yield* setup
+      const { url } = yield* Fixture.setup
       const tools = [{
         type: "function" as const,
         function: {
@@ -192,11 +167,11 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
       }]
       const question = { role: "user" as const, content: "Weather in Oslo?" }
       const call = yield* Effect.promise(() =>
-        client(url).chat.completions.stream({ model: "fast", messages: [question], tools }).finalMessage()
+        Fixture.client(url).chat.completions.stream({ model: "fast", messages: [question], tools }).finalMessage()
       )
       const id = call.tool_calls?.[0]?.id ?? assert.fail("no tool call")
       const answer = yield* Effect.promise(() =>
-        client(url).chat.completions.create({
+        Fixture.client(url).chat.completions.create({
           model: "fast",
           tools,
           messages: [question, call, { role: "tool", tool_call_id: id, content: "rain" }]
@@ -206,7 +181,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
 
       // as openai-python's ChatCompletionMessage.model_dump() writes a plain answer and a tool call
       const dumped = answered(
-        yield* post(url, {
+        yield* Fixture.post(url, {
           model: "fast",
           tools,
           messages: [

@@ -1,6 +1,6 @@
 /**
  * A gateway on a free port over the mock provider server, with in-memory
- * stores, for the conformance tests.
+ * stores, for the conformance tests, and the clients that call it.
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
@@ -8,8 +8,9 @@ import * as RequestLog from "@baton/core/RequestLog"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { ConfigProvider, Effect, Layer, Schema } from "effect"
 import { HttpServer } from "effect/http"
+import OpenAI from "openai"
 import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
 
@@ -99,3 +100,55 @@ export const gateway = (options: Options = {}) =>
     Layer.provideMerge(services(options)),
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment)))
   )
+
+/** A gateway over a mock server of its own, both in the layer's output. */
+export const gatewayWithMock = (options: Options = {}) =>
+  gateway(options).pipe(Layer.provideMerge(MockProviderServer.layer()))
+
+/** Resets the mock server: the mock and the gateway's URL. */
+export const setup = Effect.gen(function*() {
+  const mock = yield* MockProviderServer.MockProviderServer
+  yield* mock.reset
+  return { mock, url: yield* gatewayUrl }
+})
+
+/** The official OpenAI client of the gateway at `url`, with `apiKey` (the test subject's by default), no retries. */
+export const client = (url: string, apiKey = clientKey) => new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0 })
+
+/** What the gateway answered a post: its status, headers, body text and `x-request-id`. */
+export interface Answer {
+  readonly status: number
+  readonly headers: Headers
+  readonly text: string
+  readonly requestId: string | null
+}
+
+/** Posts `body`, as it is, to the gateway's chat completions with `key` (the test subject's by default). */
+export const postText = (url: string, body: string, key = clientKey): Effect.Effect<Answer> =>
+  Effect.promise(async () => {
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body
+    })
+    return {
+      status: response.status,
+      headers: response.headers,
+      text: await response.text(),
+      requestId: response.headers.get("x-request-id")
+    }
+  })
+
+/** Posts `body` as JSON to the gateway's chat completions, as {@link postText}. */
+export const post = (url: string, body: unknown, key = clientKey): Effect.Effect<Answer> =>
+  postText(url, JSON.stringify(body), key)
+
+/** The body of an error the gateway answers, in OpenAI's shape. */
+export const ErrorResponse = Schema.Struct({
+  error: Schema.Struct({
+    message: Schema.String,
+    type: Schema.String,
+    code: Schema.NullOr(Schema.String),
+    param: Schema.NullOr(Schema.String)
+  })
+})

@@ -8,30 +8,19 @@
  * over the mock server; the rule itself (`jsonSchemaShape.ts`) is checked on
  * raw schemas, without OpenAI's root-must-be-an-object condition.
  */
-import * as FallbackPolicy from "@baton/core/FallbackPolicy"
-import * as LlmManager from "@baton/core/LlmManager"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
-import * as Anthropic from "../src/Anthropic.ts"
 import * as Json from "../src/internal/json.ts"
 import * as JsonSchemaShape from "../src/internal/jsonSchemaShape.ts"
-
-const apiKey = Redacted.make("sk-test-key")
+import * as Manager from "./utils/manager.ts"
 
 const Scores = Schema.Struct({ scores: Schema.Record(Schema.String, Schema.Number) })
 
 const Closed = Schema.Struct({ name: Schema.String, age: Schema.Int })
-
-const managerOver = (baseUrl: string) =>
-  LlmManager.make({
-    providers: [Anthropic.layer({ apiKey, baseUrl })],
-    policy: FallbackPolicy.make({ maxRetries: 0 }),
-    generationEnabled: true
-  })
 
 /** The bodies of the requests the mock's Anthropic received, oldest first. */
 const sentBodies = Effect.gen(function*() {
@@ -50,7 +39,7 @@ describe("Anthropic structured output with an open object", () => {
     Effect.gen(function*() {
       const mock = yield* MockProviderServer.MockProviderServer
       yield* mock.inject("anthropic", MockFault.content("{\"scores\":{\"x\":1}}"))
-      const llm = yield* managerOver(mock.baseUrl("anthropic"))
+      const llm = yield* Manager.anthropic(mock.baseUrl("anthropic"))
       const result = yield* llm.generateStructured(
         { prompt: "Score it", options: { system: "Be terse." } },
         Scores
@@ -80,7 +69,7 @@ describe("Anthropic structured output with an open object", () => {
       const mock = yield* MockProviderServer.MockProviderServer
       yield* mock.inject("anthropic", MockFault.content("{\"scores\":{\"x\":\"high\"}}"))
       yield* mock.inject("anthropic", MockFault.content("{\"scores\":{\"x\":2}}"))
-      const llm = yield* managerOver(mock.baseUrl("anthropic"))
+      const llm = yield* Manager.anthropic(mock.baseUrl("anthropic"))
       const result = yield* llm.generateStructured({ prompt: "Score it" }, Scores)
       assert.deepStrictEqual(result.value, { scores: { x: 2 } })
       assert.strictEqual(result.attempts[0]?.error?._tag, "StructuredOutputInvalid")
@@ -97,7 +86,7 @@ describe("Anthropic structured output with an open object", () => {
     Effect.gen(function*() {
       const mock = yield* MockProviderServer.MockProviderServer
       yield* mock.inject("anthropic", MockFault.content("{\"name\":\"Ada\",\"age\":36}"))
-      const llm = yield* managerOver(mock.baseUrl("anthropic"))
+      const llm = yield* Manager.anthropic(mock.baseUrl("anthropic"))
       const result = yield* llm.generateStructured({ prompt: "A person" }, Closed)
       assert.deepStrictEqual(result.value, { name: "Ada", age: 36 })
       const body = (yield* sentBodies).at(-1)

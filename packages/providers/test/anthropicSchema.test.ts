@@ -9,8 +9,6 @@
  * Also: streamed usage keeps the cache counts of `message_start` when a
  * `message_delta` repeats `input_tokens` with null or absent cache fields.
  */
-import * as FallbackPolicy from "@baton/core/FallbackPolicy"
-import * as LlmManager from "@baton/core/LlmManager"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RawServer from "@baton/testing/RawServer"
@@ -21,6 +19,7 @@ import * as Anthropic from "../src/Anthropic.ts"
 import * as AnthropicSchema from "../src/internal/anthropicSchema.ts"
 import * as Json from "../src/internal/json.ts"
 import * as Manager from "./utils/manager.ts"
+import { withField } from "./utils/schemas.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -74,13 +73,6 @@ const assertAccepted = (schema: unknown) => {
   }
 }
 
-const managerOver = (baseUrl: string) =>
-  LlmManager.make({
-    providers: [Anthropic.layer({ apiKey, baseUrl })],
-    policy: FallbackPolicy.make({ maxRetries: 0 }),
-    generationEnabled: true
-  })
-
 /** The `output_config.format.schema` of the last request the mock's Anthropic received. */
 const sentSchema = Effect.gen(function*() {
   const mock = yield* MockProviderServer.MockProviderServer
@@ -97,7 +89,7 @@ describe("Anthropic structured output", () => {
       const mock = yield* MockProviderServer.MockProviderServer
       const answer = { question: "2+2?", choices: ["3", "4"], answerIndex: 1 }
       yield* mock.inject("anthropic", MockFault.content(JSON.stringify(answer)))
-      const llm = yield* managerOver(mock.baseUrl("anthropic"))
+      const llm = yield* Manager.anthropic(mock.baseUrl("anthropic"))
       const result = yield* llm.generateStructured({ prompt: "One quiz question" }, Question)
       assert.deepStrictEqual(result.value, answer)
       assert.strictEqual(String(result.provider), "anthropic")
@@ -123,7 +115,7 @@ describe("Anthropic structured output", () => {
       const mock = yield* MockProviderServer.MockProviderServer
       const answer = JSON.stringify({ question: "", choices: ["only"], answerIndex: 0.5 })
       yield* mock.inject("anthropic", MockFault.content(answer))
-      const llm = yield* managerOver(mock.baseUrl("anthropic"))
+      const llm = yield* Manager.anthropic(mock.baseUrl("anthropic"))
       // the invalid answer is re-asked once; the mock's own answer then decodes
       const result = yield* llm.generateStructured({ prompt: "One quiz question" }, Question)
       const failure = result.attempts[0]?.error
@@ -211,12 +203,6 @@ describe("Anthropic structured output", () => {
   })
 
   it("has no form for a schema with an open object, which closing would reduce to {}", () => {
-    const withField = (field: unknown) => ({
-      type: "object",
-      properties: { field },
-      required: ["field"],
-      additionalProperties: false
-    })
     const closed = (name: string) => withField({ type: "object", properties: { [name]: { type: "string" } } })
     const open = [
       withField({ type: "object", additionalProperties: { type: "integer", minimum: 0 } }),

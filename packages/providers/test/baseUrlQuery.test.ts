@@ -26,37 +26,37 @@ const managerOf = (
     generationEnabled: true
   })
 
+/**
+ * Generates through an OpenAI-compatible provider, `azure-like`, whose base
+ * URL is the mock's OpenAI then `suffix`, and asserts that the request went
+ * to the chat completions path, the base URL's `api-version` query kept.
+ */
+const generateAzureLike = (suffix: string, generateVia: "stream" | "generate") =>
+  Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    const baseUrl = `${mock.baseUrl("openai")}${suffix}`
+    const llm = yield* managerOf(
+      OpenAiCompatible.layer({ name: "azure-like", baseUrl, model: "gpt-4o-mini", apiKey }),
+      generateVia
+    )
+    const result = yield* llm.generate({ prompt: "Name one planet" })
+    const [received] = yield* mock.received("openai")
+    assert.strictEqual(received?.path, "/openai/v1/chat/completions")
+    assert.deepStrictEqual(received?.query, { "api-version": "2024-10-01" })
+    return result
+  })
+
 describe("a base URL with a query string", () => {
   for (const via of ["generate", "stream"] as const) {
     it.live(`OpenAI-compatible (generateVia: ${via}): the path goes before the query, which is kept`, () =>
       Effect.gen(function*() {
-        const mock = yield* MockProviderServer.MockProviderServer
-        const baseUrl = `${mock.baseUrl("openai")}?api-version=2024-10-01`
-        const llm = yield* managerOf(
-          OpenAiCompatible.layer({ name: "azure-like", baseUrl, model: "gpt-4o-mini", apiKey }),
-          via
-        )
-        const result = yield* llm.generate({ prompt: "Name one planet" })
+        const result = yield* generateAzureLike("?api-version=2024-10-01", via)
         assert.strictEqual(String(result.provider), "azure-like")
-        const [received] = yield* mock.received("openai")
-        assert.strictEqual(received?.path, "/openai/v1/chat/completions")
-        assert.deepStrictEqual(received?.query, { "api-version": "2024-10-01" })
       }).pipe(Effect.provide(Bench), Effect.scoped))
   }
 
   it.live("a trailing slash before the query is dropped", () =>
-    Effect.gen(function*() {
-      const mock = yield* MockProviderServer.MockProviderServer
-      const baseUrl = `${mock.baseUrl("openai")}/?api-version=2024-10-01`
-      const llm = yield* managerOf(
-        OpenAiCompatible.layer({ name: "azure-like", baseUrl, model: "gpt-4o-mini", apiKey }),
-        "generate"
-      )
-      yield* llm.generate({ prompt: "Name one planet" })
-      const [received] = yield* mock.received("openai")
-      assert.strictEqual(received?.path, "/openai/v1/chat/completions")
-      assert.deepStrictEqual(received?.query, { "api-version": "2024-10-01" })
-    }).pipe(Effect.provide(Bench), Effect.scoped))
+    generateAzureLike("/?api-version=2024-10-01", "generate").pipe(Effect.provide(Bench), Effect.scoped))
 
   it.live("Gemini stream: the path's own ?alt=sse and the base URL's query are both sent", () =>
     Effect.gen(function*() {

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as StrictSchema from "../src/internal/strictSchema.ts"
+import { withField } from "./utils/schemas.ts"
 
 const schema = {
   type: "object",
@@ -44,12 +45,6 @@ describe("strictSchema", () => {
   })
 
   it("has no strict form for a schema with an open object anywhere", () => {
-    const withField = (field: unknown) => ({
-      type: "object",
-      properties: { field },
-      required: ["field"],
-      additionalProperties: false
-    })
     const open = [
       withField({ type: "object", additionalProperties: { type: "number" } }),
       withField({ type: "object", additionalProperties: true }),

@@ -91,6 +91,44 @@ const commandCount = (url: string, command: string) =>
     }
   })
 
+/** A fresh Redis, and a quota over the counting stack on it, for a fresh subject named after `name`. */
+const setUp = (name: string, failOpen: boolean, options?: RedisQuotaStore.Options) =>
+  Effect.gen(function*() {
+    const server = yield* RedisServer.start
+    const counts: Counts = { reserves: 0, undos: 0 }
+    const context = yield* Layer.build(stack(server.url, counts, options))
+    const quota = yield* limiter(context, failOpen)
+    return { server, counts, context, quota, subject: freshSubject(name) }
+  })
+
+/**
+ * {@link setUp}, failing closed, after one failed request for the subject:
+ * its refund loads the undo script, so that every later undo is one EVALSHA.
+ */
+const afterRefund = (name: string, options?: RedisQuotaStore.Options) =>
+  Effect.tap(
+    setUp(name, false, options),
+    ({ quota, subject }) => Effect.exit(quota.withQuota(subject, 1, () => Effect.fail("no")))
+  )
+
+/**
+ * Pauses the server (resumed when the scope closes, if not before) and sends
+ * a burst, all refused. `sent`: the reservations the burst attempted (all
+ * but the one request made before it). `undosRun` reads how many scripts
+ * the server has run since the pause, less those reservations.
+ */
+const burstWhilePaused = ({ counts, quota, server, subject }: Effect.Success<ReturnType<typeof setUp>>) =>
+  Effect.gen(function*() {
+    const scriptsBefore = yield* commandCount(server.url, "evalsha")
+    yield* server.pause
+    yield* Effect.addFinalizer(() => server.resume)
+    const exits = yield* burst(quota, subject)
+    assert.isTrue(exits.every(Exit.isFailure), "refused while Redis is paused")
+    const sent = counts.reserves - 1
+    const undosRun = Effect.map(commandCount(server.url, "evalsha"), (scripts) => scripts - scriptsBefore - sent)
+    return { sent, undosRun }
+  })
+
 const used = (quota: QuotaLimiter.Service, subject: SubjectId) =>
   // right after an outage the connection may still be in its quiet window: report -1 then
   quota.remaining(subject).pipe(Effect.map((status) => status.used), Effect.orElseSucceed(() => -1))
@@ -101,11 +139,7 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisQuotaStore undo during an outag
       `reservations refused while the client is offline schedule no undo (${failOpen ? "failOpen" : "fail closed"})`,
       () =>
         Effect.gen(function*() {
-          const server = yield* RedisServer.start
-          const counts: Counts = { reserves: 0, undos: 0 }
-          const context = yield* Layer.build(stack(server.url, counts))
-          const quota = yield* limiter(context, failOpen)
-          const subject = freshSubject("offline")
+          const { context, counts, quota, server, subject } = yield* setUp("offline", failOpen)
           yield* quota.withQuota(subject, 1, () => Effect.void)
           assert.deepStrictEqual(counts, { reserves: 1, undos: 0 })
 
@@ -138,22 +172,12 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisQuotaStore undo during an outag
     "reservations that timed out on a paused Redis: undone after it resumes, one undo stream with backoff meanwhile",
     () =>
       Effect.gen(function*() {
-        const server = yield* RedisServer.start
-        const counts: Counts = { reserves: 0, undos: 0 }
-        const context = yield* Layer.build(stack(server.url, counts))
-        const quota = yield* limiter(context, false)
-        const subject = freshSubject("paused")
-        // a failed request: its refund loads the undo script, so that every undo below is one EVALSHA
-        yield* Effect.exit(quota.withQuota(subject, 1, () => Effect.fail("no")))
+        const setup = yield* afterRefund("paused")
+        const { counts, quota, server, subject } = setup
         assert.strictEqual(yield* used(quota, subject), 0)
         assert.deepStrictEqual(counts, { reserves: 1, undos: 1 })
-        const scriptsBefore = yield* commandCount(server.url, "evalsha")
 
-        yield* server.pause
-        yield* Effect.addFinalizer(() => server.resume)
-        const exits = yield* burst(quota, subject)
-        assert.isTrue(exits.every(Exit.isFailure), "refused while Redis is paused")
-        const sent = counts.reserves - 1
+        const { sent, undosRun } = yield* burstWhilePaused(setup)
         assert.isAbove(sent, 0)
         yield* liveWait(2_000)
         const undosWhilePaused = counts.undos - 1
@@ -162,9 +186,9 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisQuotaStore undo during an outag
         yield* server.resume
         // the reservations written before the pause run now; each must be undone
         yield* eventually(Effect.map(used(quota, subject), (n) => n === 0), 15_000)
-        const undosRun = (yield* commandCount(server.url, "evalsha")) - scriptsBefore - sent
-        assert.isAtLeast(undosRun, sent, "each reservation undone")
-        assert.isBelow(undosRun, 2 * sent, "about one undo per reservation, not one per retry")
+        const undos = yield* undosRun
+        assert.isAtLeast(undos, sent, "each reservation undone")
+        assert.isBelow(undos, 2 * sent, "about one undo per reservation, not one per retry")
       }).pipe(Effect.scoped),
     30_000
   )
@@ -173,28 +197,19 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisQuotaStore undo during an outag
     "at most maxPendingUndos undos wait: the rest are dropped and their late reservations stay charged",
     () =>
       Effect.gen(function*() {
-        const server = yield* RedisServer.start
-        const counts: Counts = { reserves: 0, undos: 0 }
         const kept = 5
-        const context = yield* Layer.build(stack(server.url, counts, { maxPendingUndos: kept }))
-        const quota = yield* limiter(context, false)
-        const subject = freshSubject("bounded")
-        yield* Effect.exit(quota.withQuota(subject, 1, () => Effect.fail("no")))
-        const scriptsBefore = yield* commandCount(server.url, "evalsha")
+        const setup = yield* afterRefund("bounded", { maxPendingUndos: kept })
+        const { quota, server, subject } = setup
 
-        yield* server.pause
-        yield* Effect.addFinalizer(() => server.resume)
-        const exits = yield* burst(quota, subject)
-        assert.isTrue(exits.every(Exit.isFailure), "refused while Redis is paused")
-        const sent = counts.reserves - 1
+        const { sent, undosRun } = yield* burstWhilePaused(setup)
         assert.isAbove(sent, kept)
         yield* liveWait(1_000)
         yield* server.resume
 
         yield* eventually(Effect.map(used(quota, subject), (n) => n === sent - kept), 15_000)
-        const undosRun = (yield* commandCount(server.url, "evalsha")) - scriptsBefore - sent
-        assert.isAtLeast(undosRun, kept)
-        assert.isBelow(undosRun, sent, "only the kept undos ran")
+        const undos = yield* undosRun
+        assert.isAtLeast(undos, kept)
+        assert.isBelow(undos, sent, "only the kept undos ran")
         yield* liveWait(1_000)
         assert.strictEqual(yield* used(quota, subject), sent - kept, "the dropped ones stay charged")
       }).pipe(Effect.scoped),

@@ -18,7 +18,7 @@ import * as BatonSchema from "../src/BatonSchema.ts"
 import * as SqlDatabase from "../src/SqlDatabase.ts"
 import * as SqlRequestLog from "../src/SqlRequestLog.ts"
 import * as SqlUsageLedger from "../src/SqlUsageLedger.ts"
-import { postgresAvailable, postgresUrl } from "./postgres.ts"
+import { dropTablesAfterAll, postgresAvailable, postgresUrl } from "./postgres.ts"
 
 let counter = 0
 const uniquePrefix = () => `est${process.pid}_${Date.now().toString(36)}_${counter++}_`
@@ -140,19 +140,5 @@ describe("estimated usage on SQLite", () => {
 })
 
 describe.skipIf(!postgresAvailable)("estimated usage on PostgreSQL", () => {
-  const prefixes: Array<string> = []
-  afterAll(() =>
-    Effect.runPromise(
-      Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        for (const prefix of prefixes) {
-          const names = BatonSchema.tables({ tablePrefix: prefix })
-          for (const table of [names.usage, names.requestLog, names.migrations]) {
-            yield* sql`DROP TABLE IF EXISTS ${sql(table)}`
-          }
-        }
-      }).pipe(Effect.provide(SqlDatabase.layerUrl(postgresUrl)))
-    )
-  )
-  suite("postgres", postgresUrl, (prefix) => prefixes.push(prefix))
+  suite("postgres", postgresUrl, dropTablesAfterAll())
 })

@@ -9,7 +9,7 @@ import { stories } from "../../core/test/RequestLog.fixtures.ts"
 import * as BatonSchema from "../src/BatonSchema.ts"
 import * as SqlDatabase from "../src/SqlDatabase.ts"
 import * as SqlUsageLedger from "../src/SqlUsageLedger.ts"
-import { postgresAvailable, postgresUrl } from "./postgres.ts"
+import { dropTablesAfterAll, postgresAvailable, postgresUrl } from "./postgres.ts"
 import { ledgerSuite } from "./UsageLedger.suite.ts"
 
 const options = { flushInterval: "1 hour" } as const
@@ -77,23 +77,10 @@ describe("sqlite store", () => {
 })
 
 describe.skipIf(!postgresAvailable)("postgres", () => {
-  const prefixes: Array<string> = []
-  afterAll(() =>
-    Effect.runPromise(
-      Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        for (const prefix of prefixes) {
-          const names = BatonSchema.tables({ tablePrefix: prefix })
-          for (const table of [names.usage, names.requestLog, names.migrations]) {
-            yield* sql`DROP TABLE IF EXISTS ${sql(table)}`
-          }
-        }
-      }).pipe(Effect.provide(SqlDatabase.layerUrl(postgresUrl)))
-    )
-  )
+  const remember = dropTablesAfterAll()
   ledgerSuite("postgres", (prefix) => {
-    prefixes.push(prefix)
+    remember(prefix)
     return openSql(postgresUrl)(prefix)
   })
-  oncePerAttempt("postgres", postgresUrl, (prefix) => prefixes.push(prefix))
+  oncePerAttempt("postgres", postgresUrl, remember)
 })

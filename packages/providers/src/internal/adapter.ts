@@ -493,16 +493,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
         }
         run.finished = true
-        const toolCalls = decoder.tools?.calls()
         const usage = usageOf(call, decoder.counts(), partialText)
-        return [{
-          _tag: "Finish",
-          finishReason,
-          usage,
-          provider: name,
-          model,
-          ...(toolCalls === undefined ? {} : { toolCalls })
-        }]
+        return [
+          LlmProvider.finishPart({ finishReason, usage, provider: name, model, toolCalls: decoder.tools?.calls() })
+        ]
       }
     }
     return run
