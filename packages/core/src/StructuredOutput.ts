@@ -120,7 +120,9 @@ const compileSchema = <A>(schema: Schema.Codec<A, unknown>): Compiled<A> => {
   const jsonSchema = Object.keys(document.definitions).length === 0
     ? document.schema
     : { ...document.schema, $defs: document.definitions }
-  const decodeValue = Schema.decodeUnknownResult(schema)
+  // the answer is JSON, as the JSON Schema describes it: decoded by the schema's JSON codec (`Schema.optional`'s
+  // null is absent, a `Date` a string), not as if it were the schema's own type
+  const decodeValue = Schema.decodeUnknownResult(Schema.toCodecJson(schema))
   return {
     jsonSchema,
     decode: (text) =>

@@ -11,6 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Schema } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as OpenAi from "../src/OpenAi.ts"
+import * as Manager from "./utils/manager.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -56,4 +57,22 @@ describe("OpenAI strict structured output", () => {
       assert.deepStrictEqual(result.attempts.map((a) => [a.provider, a.error?._tag]), [["openai", undefined]])
       assert.deepStrictEqual(result.value, { a: {} })
     }).pipe(Effect.provide(Bench), Effect.scoped))
+
+  // the JSON Schema says what the JSON may hold (`Schema.optional` allows null there); the answer is decoded from JSON
+  for (const provider of ["openai", "anthropic"] as const) {
+    it.live(`${provider}: a null for a Schema.optional field is read as absent, as its JSON Schema allows`, () =>
+      Effect.gen(function*() {
+        const mock = yield* MockProviderServer.MockProviderServer
+        const llm = yield* (provider === "openai" ? Manager.openAi : Manager.anthropic)(mock.baseUrl(provider))
+        yield* mock.inject(provider, MockFault.content(`{"a":"x","b":null}`), { times: 2 })
+        const Optional = Schema.Struct({ a: Schema.String, b: Schema.optional(Schema.String) })
+        const result = yield* llm.generateStructured({ prompt: "Fill it." }, Optional)
+        assert.deepStrictEqual(result.attempts.map((a): [string, unknown] => [a.provider, a.error?._tag]), [[
+          provider,
+          undefined
+        ]])
+        assert.strictEqual(result.value.a, "x")
+        assert.strictEqual(result.value.b, undefined)
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+  }
 })
