@@ -3,8 +3,9 @@
  *
  * `LlmManager` guards every attempt with a circuit ({@link makeCircuits},
  * on `effect/persistence`'s `CircuitBreakerStore`), one per provider and
- * model the configuration names (key `provider/model`; every model only a
- * request names shares `provider/other`, so callers cannot grow the set):
+ * model the configuration names (key `provider/model`; so are the first 32
+ * models only requests name on a provider, and every further one shares
+ * `provider/other`, so callers cannot grow the set):
  *
  * - Closed: attempts run. `failureThreshold` consecutive failures open it.
  * - Open: for `cooldownMs` (or longer, when the failure that opened it

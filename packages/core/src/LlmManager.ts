@@ -14,9 +14,9 @@
  *   attempt), the request deadline, hedging, structured re-asks and stream
  *   continuation.
  * - `CircuitPolicy` (`@baton/core/CircuitPolicy`): one circuit per provider
- *   and model the configuration names (a model only a request names shares
- *   its provider's `other` circuit); an open circuit skips its provider
- *   without a network call.
+ *   and model the configuration names, and for the first 32 models only
+ *   requests name on a provider (the rest share its `other` circuit); an
+ *   open circuit skips its provider without a network call.
  *
  * Every attempt (retries, fallbacks, hedges, skips, cancellations) is listed,
  * in the order it started, on `GenerationResult.attempts`, or on the
@@ -176,8 +176,8 @@ export interface Service {
   readonly stream: (input: Input) => Stream.Stream<StreamPart, StreamError>
   /**
    * The circuit of a provider and model (by default the model of the
-   * provider's first step; a model the configuration does not name reads
-   * the provider's shared `other` circuit), as the store sees it now. Fails with
+   * provider's first step; a model only requests name past the first 32
+   * on that provider reads its shared `other` circuit), as the store sees it now. Fails with
    * `InvalidOptions` for a provider that is not in the chain and with
    * `CircuitStoreUnavailable` when the store cannot be read.
    */

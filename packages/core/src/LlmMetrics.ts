@@ -23,8 +23,9 @@
  * attempt's model when the configuration names it (a chain step's model, or
  * the model of a `maxRetriesByModel` or `firstTokenMsByModel` key), and
  * {@link otherModel} (`"other"`) for any other model a request names
- * (`options.model`), which a caller may choose freely. Those models also
- * share one circuit per provider (`provider/other`). The attempt itself
+ * (`options.model`), which a caller may choose freely (the first 32 of them
+ * on a provider have a circuit of their own, the rest share `provider/other`:
+ * see `CircuitPolicy`). The attempt itself
  * (`GenerationResult.attempts`), the spans, the request log and the usage
  * ledger keep the real model.
  *

@@ -62,28 +62,37 @@ describe("the metric model label", () => {
       Effect.provideService(Metric.MetricRegistry, new Map())
     ))
 
-  it.live("models the configuration does not know share one circuit per provider; known models keep their own", () =>
+  it.live("a model the configuration does not know has its own circuit, up to 32 per provider, then they share one", () =>
     Effect.gen(function*() {
       const llm = yield* manager({
         chain: ["openai", "anthropic"],
         policy: { maxRetries: 0, maxRetriesByModel: { "o3-mini": 0 } },
         circuit: { failureThreshold: 1, cooldownMs: 60_000 }
       })
-      // one failure of a model nobody configured opens the circuit of every such model on openai
+      const outcomes = (model: string) =>
+        Effect.map(
+          llm.generate({ prompt, options: { model } }),
+          (result) => result.attempts.map(pick("provider", "model", "outcome", "error"))
+        )
+      // one caller's failing model opens its own circuit, not its neighbours'
       yield* inject("openai", MockFault.status(503), { times: 1 })
-      const failed = yield* llm.generate({ prompt, options: { model: "user-chosen-a" } })
-      assert.deepStrictEqual(failed.attempts.map(pick("provider", "model", "outcome", "error")), [
+      assert.deepStrictEqual(yield* outcomes("user-chosen-a"), [
         ["openai", "user-chosen-a", "error", "ProviderUnavailable"],
         ["anthropic", "user-chosen-a", "success", undefined]
       ])
+      assert.deepStrictEqual(yield* outcomes("user-chosen-b"), [["openai", "user-chosen-b", "success", undefined]])
+      // 32 models of its own on openai (a and b among them); past them, every other one shares `openai/other`
+      for (let i = 0; i < 30; i++) yield* outcomes(`user-chosen-${i}`)
+      yield* inject("openai", MockFault.status(503), { times: 1 })
+      yield* outcomes("user-chosen-overflow-1")
       const before = (yield* stats("openai")).requests
-      const skipped = yield* llm.generate({ prompt, options: { model: "user-chosen-b" } })
-      assert.deepStrictEqual(skipped.attempts.map(pick("provider", "model", "outcome", "error")), [
-        ["openai", "user-chosen-b", "skipped", "CircuitOpen"],
-        ["anthropic", "user-chosen-b", "success", undefined]
+      assert.deepStrictEqual(yield* outcomes("user-chosen-overflow-2"), [
+        ["openai", "user-chosen-overflow-2", "skipped", "CircuitOpen"],
+        ["anthropic", "user-chosen-overflow-2", "success", undefined]
       ])
       assert.strictEqual((yield* stats("openai")).requests, before)
-      // the step's own model and a model a policy key names are not behind that circuit
+      // the models with a circuit of their own, the step's own and a model a policy key names are not behind it
+      assert.strictEqual((yield* llm.generate({ prompt, options: { model: "user-chosen-b" } })).provider, "openai")
       assert.strictEqual((yield* llm.generate({ prompt })).provider, "openai")
       assert.strictEqual((yield* llm.generate({ prompt, options: { model: "o3-mini" } })).provider, "openai")
     }).pipe(Effect.provide(Bench)))

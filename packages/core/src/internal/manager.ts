@@ -106,7 +106,9 @@ export interface Route {
   readonly own: Target
   /** The targets of other models the configuration knows, built the first time a request names one. */
   readonly known: Map<string, Target>
-  /** The target every other model shares: plain, then one that thinks silently (`FallbackPolicy.thinksSilently`). */
+  /** The targets of the first {@link ownCircuits} models only requests name: a circuit of their own each. */
+  readonly unknown: Map<string, Target>
+  /** The target every further model shares: plain, then one that thinks silently (`FallbackPolicy.thinksSilently`). */
   readonly others: [plain: Target | undefined, thinking: Target | undefined]
 }
 
@@ -125,14 +127,18 @@ interface Target {
 /** The circuit and metric `model` of every model the configuration does not name (see {@link targetFor}). */
 const otherModel = ModelId.make(LlmMetrics.otherModel)
 
+/** How many models only requests name get a circuit of their own on a provider (see {@link targetFor}). */
+const ownCircuits = 32
+
 const targetOf = (
   policy: FallbackPolicy.FallbackPolicy,
   provider: ProviderName,
   model: ModelId,
-  label: ModelId
+  label: ModelId,
+  circuit: ModelId = label
 ): Target => ({
   maxRetries: FallbackPolicy.maxRetriesFor(policy, provider, model),
-  key: CircuitPolicy.key(provider, label),
+  key: CircuitPolicy.key(provider, circuit),
   limits: { ...policy.limits, firstTokenMs: FallbackPolicy.firstTokenLimit(policy.limits, provider, model) },
   label
 })
@@ -150,6 +156,7 @@ export const makeRoute = (
   provider,
   own: targetOf(policy, provider.name, provider.model, provider.model),
   known: new Map(),
+  unknown: new Map(),
   others: [undefined, undefined]
 })
 
@@ -188,8 +195,10 @@ const knownModelsOf = (engine: Engine): ReadonlySet<string> => {
  * The target of a request on a route: the route's own, or that of the model
  * the request names (`options.model`). A model the configuration knows
  * ({@link knownModelsOf}) has its own circuit and metric series; every other
- * model a caller may name shares one circuit per provider and is counted as
- * {@link otherModel} (`LlmMetrics.otherModel`), so callers choosing models
+ * model a caller may name is counted as {@link otherModel}
+ * (`LlmMetrics.otherModel`), and the first {@link ownCircuits} of them on a
+ * provider have a circuit of their own (one caller's failing model does not
+ * open its neighbours'), the rest share one, so callers choosing models
  * cannot grow the circuits or the metric series without bound. The retries
  * and limits are still the named model's (for a model no policy key names:
  * the defaults, and the thinking first-token limit when it thinks silently).
@@ -206,6 +215,12 @@ const targetFor = (engine: Engine, route: Route, model: ModelId): Target => {
     }
     return target
   }
+  let target = route.unknown.get(model)
+  if (target === undefined && route.unknown.size < ownCircuits) {
+    target = targetOf(engine.policy, provider, model, otherModel, model)
+    route.unknown.set(model, target)
+  }
+  if (target !== undefined) return target
   // no policy key names the model: its retries and limits depend on whether it thinks silently alone
   const slot = FallbackPolicy.thinksSilently(model) ? 1 : 0
   return route.others[slot] ??= targetOf(engine.policy, provider, model, otherModel)
