@@ -61,7 +61,7 @@ import * as LlmProvider from "@baton/core/LlmProvider"
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
 import * as ProviderError from "@baton/core/ProviderError"
-import type { StructuredOutput } from "@baton/core/StructuredOutput"
+import { jsonInstruction, type StructuredOutput } from "@baton/core/StructuredOutput"
 import type { TokenUsage } from "@baton/core/TokenUsage"
 import type * as BatonTool from "@baton/core/Tool"
 import { Clock, Effect, Layer, Schema, SchemaRepresentation, Stream } from "effect"
@@ -71,9 +71,6 @@ import * as Prompt from "./internal/prompt.ts"
 import { toCounts, toFinishReason } from "./internal/response.ts"
 
 const isDefinitions = Schema.is(Schema.Record(Schema.String, Schema.Record(Schema.String, Schema.Unknown)))
-
-/** What `responseFormat: "json"` adds to the system prompt (the wording of Baton's Anthropic adapter). */
-const jsonInstruction = "Respond with only one valid JSON value: no prose before or after it, no Markdown fence."
 
 /** The request's messages, with the JSON instruction in the system prompt when it asks for JSON. */
 const messagesOf = (request: LlmRequest): ReadonlyArray<Message> => {

@@ -283,6 +283,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     const engine: internal.Engine = {
       routes,
       policy,
+      knownModels: internal.knownModels(routes, policy),
       circuits,
       openCircuits: CircuitPolicy.makeOpenCircuits(),
       requestLog: yield* Effect.serviceOption(RequestLog),

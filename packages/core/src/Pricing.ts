@@ -242,8 +242,7 @@ const scaledInBigint = (
  */
 export const costNanoUsd = (price: Price, counts: TokenUsage.TokenCounts): number => {
   const prompt = counts.promptTokens
-  const reported = counts.cachedPromptTokens ?? 0
-  const cached = reported > 0 && prompt > 0 ? (reported < prompt ? reported : prompt) : 0
+  const cached = TokenUsage.cachedPart(counts)
   const uncached = prompt - cached
   const completion = counts.completionTokens
   const uncachedRate = nanoUsdPerMillion(price.input)

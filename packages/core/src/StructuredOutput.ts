@@ -100,6 +100,14 @@ const parseJson = (text: string): Result.Result<unknown, string> => {
   }
 }
 
+/**
+ * What a provider with no JSON mode gets in its system prompt for
+ * `responseFormat: "json"` without a schema (Anthropic, an `effect/ai` step).
+ *
+ * @since 0.1.0
+ */
+export const jsonInstruction = "Respond with only one valid JSON value: no prose before or after it, no Markdown fence."
+
 /** A schema compiled once: everything of a `StructuredOutput` but its name. */
 type Compiled<A> = Omit<StructuredOutput<A>, "name">
 

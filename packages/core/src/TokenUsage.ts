@@ -99,8 +99,13 @@ export const NANO_USD_PER_USD = 1_000_000_000
  */
 export const nanoUsdToUsd = (nanoUsd: number): number => nanoUsd / NANO_USD_PER_USD
 
-/** The cached part of the prompt, within `[0, promptTokens]` whatever was reported (as `Pricing.costNanoUsd` bills it). */
-const cachedPart = (counts: TokenCounts): number => {
+/**
+ * The cached part of the prompt, within `[0, promptTokens]` whatever was
+ * reported: what the usage keeps and `Pricing.costNanoUsd` bills.
+ *
+ * @since 0.1.0
+ */
+export const cachedPart = (counts: TokenCounts): number => {
   const prompt = counts.promptTokens
   const cached = counts.cachedPromptTokens ?? 0
   return cached > 0 && prompt > 0 ? (cached < prompt ? cached : prompt) : 0

@@ -164,22 +164,19 @@ export const makeRoute = (
  * The models a manager's configuration names: each step's model, and the
  * model of each per-model policy key (`maxRetriesByModel`,
  * `firstTokenMsByModel`; a key is a model, or `provider/model` for a
- * provider of the chain). Computed once per manager, the first time a
- * request names a model other than its route's own (the configuration is
- * fixed when the manager is built); most requests never need it.
+ * provider of the chain). Computed once, when the manager is built.
  */
-const knownModels = new WeakMap<Engine, ReadonlySet<string>>()
-
-const knownModelsOf = (engine: Engine): ReadonlySet<string> => {
-  const cached = knownModels.get(engine)
-  if (cached !== undefined) return cached
+export const knownModels = (
+  routes: ReadonlyArray<Route>,
+  policy: FallbackPolicy.FallbackPolicy
+): ReadonlySet<string> => {
   const known = new Set<string>()
   const providers = new Set<string>()
-  for (const route of engine.routes) {
+  for (const route of routes) {
     known.add(route.provider.model)
     providers.add(route.provider.name)
   }
-  for (const keys of [engine.policy.maxRetriesByModel, engine.policy.limits.firstTokenMsByModel]) {
+  for (const keys of [policy.maxRetriesByModel, policy.limits.firstTokenMsByModel]) {
     for (const key of Object.keys(keys)) {
       known.add(key)
       // a provider name has no `/`: the first one ends it
@@ -187,14 +184,13 @@ const knownModelsOf = (engine: Engine): ReadonlySet<string> => {
       if (slash > 0 && providers.has(key.slice(0, slash))) known.add(key.slice(slash + 1))
     }
   }
-  knownModels.set(engine, known)
   return known
 }
 
 /**
  * The target of a request on a route: the route's own, or that of the model
  * the request names (`options.model`). A model the configuration knows
- * ({@link knownModelsOf}) has its own circuit and metric series; every other
+ * (`Engine.knownModels`) has its own circuit and metric series; every other
  * model a caller may name is counted as {@link otherModel}
  * (`LlmMetrics.otherModel`), and the first {@link ownCircuits} of them on a
  * provider have a circuit of their own (one caller's failing model does not
@@ -207,7 +203,7 @@ const knownModelsOf = (engine: Engine): ReadonlySet<string> => {
 const targetFor = (engine: Engine, route: Route, model: ModelId): Target => {
   if (model === route.provider.model) return route.own
   const provider = route.provider.name
-  if (knownModelsOf(engine).has(model)) {
+  if (engine.knownModels.has(model)) {
     let target = route.known.get(model)
     if (target === undefined) {
       target = targetOf(engine.policy, provider, model, model)
@@ -265,6 +261,8 @@ const httpObserver: LlmProvider.HttpObserver = { sent: markSent, headers: markHe
 export interface Engine {
   readonly routes: ReadonlyArray<Route>
   readonly policy: FallbackPolicy.FallbackPolicy
+  /** The models the configuration names ({@link knownModels}): their own circuits and metric series. */
+  readonly knownModels: ReadonlySet<string>
   readonly circuits: CircuitPolicy.Circuits
   /** The circuits known open, skipped without asking the circuits' store. */
   readonly openCircuits: CircuitPolicy.OpenCircuits

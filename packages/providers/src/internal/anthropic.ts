@@ -16,7 +16,7 @@
  *   caller's schema and re-asks when it does not fit.
  * - `responseFormat: "json"` without a schema: Anthropic has no JSON mode
  *   (its schema mode demands a closed schema), so the instruction
- *   {@link jsonInstruction} is added to the system prompt.
+ *   `StructuredOutput.jsonInstruction` is added to the system prompt.
  * - Text is the join of the `text` blocks of `content`.
  * - Usage: `input_tokens` counts uncached input only, so prompt tokens are
  *   `input_tokens + cache_read_input_tokens + cache_creation_input_tokens`
@@ -33,6 +33,7 @@
  */
 import type { FinishReason } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
+import { jsonInstruction } from "@baton/core/StructuredOutput"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as AnthropicSchema from "./anthropicSchema.ts"
@@ -111,9 +112,6 @@ export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
   const output = Json.count(usage.output_tokens)
   return input === undefined || output === undefined ? undefined : countsOf(input, output, thinkingOf(usage))
 }
-
-/** What `responseFormat: "json"` adds to the system prompt. */
-export const jsonInstruction = "Respond with only one valid JSON value: no prose before or after it, no Markdown fence."
 
 /** The system prompt with `instruction` after it. */
 const withInstruction = (system: string | undefined, instruction: string): string =>

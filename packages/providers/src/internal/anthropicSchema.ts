@@ -101,12 +101,10 @@ const keyword = (key: string, value: unknown): readonly [string, unknown] | unde
   }
 }
 
-const listOf = (u: unknown): ReadonlyArray<unknown> => Array.isArray(u) ? u : []
-
 /** Sets a keyword; one already set (`anyOf` from a `oneOf`) is added to `allOf` instead. */
 const add = (out: Schema, key: string, value: unknown): void => {
   if (!(key in out)) out[key] = value
-  else out.allOf = [...listOf(out.allOf), { [key]: value }]
+  else out.allOf = [...JsonSchemaShape.listOf(out.allOf), { [key]: value }]
 }
 
 /** The description with the dropped keywords told after it. */

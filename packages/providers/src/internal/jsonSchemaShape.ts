@@ -49,7 +49,8 @@ const isOpen = (schema: Json): boolean =>
   schema.patternProperties !== undefined ||
   (isObjectSchema(schema) && schema.properties === undefined && schema.additionalProperties !== false)
 
-const listOf = (keyword: unknown): ReadonlyArray<unknown> => Array.isArray(keyword) ? keyword : []
+/** A keyword's list (`anyOf`, `allOf`, `items` as a list), or none. */
+export const listOf = (keyword: unknown): ReadonlyArray<unknown> => Array.isArray(keyword) ? keyword : []
 
 /** Whether `allOf` merges an object, whose properties each closed part would refuse to the others. */
 const mergesObject = (schema: Json): boolean =>

@@ -104,8 +104,6 @@ const rewriteDefinitions = (definitions: Json): Json =>
 
 const isSet = (keyword: unknown): boolean => keyword !== undefined && keyword !== false
 
-const listOf = (keyword: unknown): ReadonlyArray<unknown> => Array.isArray(keyword) ? keyword : []
-
 /** The strict form of a schema, or `undefined` when its root is not an object or it has an open object. */
 export const toStrict = (schema: JsonSchema): JsonSchema | undefined => {
   if (JsonSchemaShape.hasOpenObject(schema)) return undefined
@@ -145,7 +143,9 @@ const fits = (value: unknown, schema: unknown): boolean => {
 
 /** The branch of `anyOf` or `oneOf` an answer follows, or `undefined` when there is none. */
 const branchOf = (value: unknown, schema: Json, definitions: Json): unknown => {
-  const branches = Array.isArray(schema.anyOf) ? listOf(schema.anyOf) : listOf(schema.oneOf)
+  const branches = Array.isArray(schema.anyOf)
+    ? JsonSchemaShape.listOf(schema.anyOf)
+    : JsonSchemaShape.listOf(schema.oneOf)
   return branches.find((branch) => fits(value, resolve(branch, definitions)))
 }
 
