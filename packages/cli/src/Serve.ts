@@ -14,11 +14,11 @@
  */
 import * as Gateway from "@baton/gateway/Gateway"
 import * as GatewayConfig from "@baton/gateway/GatewayConfig"
+import * as MockServerCommand from "@baton/testing/MockServerCommand"
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
-import * as Listen from "./internal/listen.ts"
 
 interface Flags {
   readonly config: Option.Option<string>
@@ -40,7 +40,7 @@ const failureOf = (error: unknown, flags: Flags): string => {
   switch (tagOf(error)) {
     // effect's ServeError has no message: the reason is Node's listen error, its cause
     case "ServeError":
-      return Listen.failure((error as { readonly cause: unknown }).cause, flags)
+      return MockServerCommand.listenFailure((error as { readonly cause: unknown }).cause, flags)
     case "DatabaseError":
       return `LLM_USAGE_STORE_URL: ${messageOf(error)}`
     default:

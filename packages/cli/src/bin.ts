@@ -14,7 +14,6 @@ import { Command } from "effect/cli"
 import * as Check from "./Check.ts"
 import * as Generate from "./Generate.ts"
 import * as Exit from "./internal/exit.ts"
-import * as Listen from "./internal/listen.ts"
 import * as Serve from "./Serve.ts"
 import * as Usage from "./Usage.ts"
 
@@ -32,7 +31,10 @@ const baton = Command.make("baton").pipe(
 baton.pipe(
   Command.run({ version: "0.1.0" }),
   // `mock-server` (@baton/testing's command) fails with the start error: one line and exit 2, as `serve` does
-  Effect.catchTag("MockServerStartError", (error) => Exit.fail(Exit.configuration, Listen.failure(error.cause))),
+  Effect.catchTag(
+    "MockServerStartError",
+    (error) => Exit.fail(Exit.configuration, MockServerCommand.listenFailure(error.cause))
+  ),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain
 )

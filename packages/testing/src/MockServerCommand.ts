@@ -3,10 +3,18 @@
  * `baton mock-server` are both this command under two names. It serves until
  * Ctrl-C and prints the base URL of each provider.
  *
+ * When the server cannot listen (a port in use, a host that does not resolve)
+ * the command fails with `MockProviderServer.MockServerStartError`. Each
+ * program running it catches that error and prints {@link listenFailure} of
+ * its `cause` as one line, `<program>: cannot listen on 127.0.0.1:8787:
+ * address in use`, with exit code 2 and no stack trace; `baton serve` prints
+ * the same line for its gateway.
+ *
  * @since 0.1.0
  */
 import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
+import * as Listen from "./internal/listen.ts"
 import * as MockProviderServer from "./MockProviderServer.ts"
 
 const serve = Effect.fnUntraced(function*(options: MockProviderServer.MockServerOptions) {
@@ -30,3 +38,27 @@ export const command = (name: string) =>
     host: Flag.String("host").pipe(Flag.withDefault("127.0.0.1"), Flag.withDescription("address to listen on")),
     seed: Flag.Int("seed").pipe(Flag.withDefault(1), Flag.withDescription("seed of probability faults"))
   }, serve).pipe(Command.withDescription("Run the mock provider server (OpenAI, DeepSeek, Gemini, Anthropic formats)"))
+
+/**
+ * Why a server could not listen, as one line naming the address and the
+ * reason, from `cause`, the error of Node's `listen` (its `code`, `address`
+ * and `port`); `requested` names the address when the error does not (a host
+ * that does not resolve).
+ *
+ * @example
+ * ```ts
+ * import * as MockServerCommand from "@baton/testing/MockServerCommand"
+ *
+ * // a MockServerStartError's cause for a port in use gives
+ * // "cannot listen on 127.0.0.1:8787: address in use"
+ * MockServerCommand.listenFailure(
+ *   Object.assign(new Error("listen EADDRINUSE"), { code: "EADDRINUSE", address: "127.0.0.1", port: 8787 })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const listenFailure: (
+  cause: unknown,
+  requested?: { readonly host?: string | undefined; readonly port?: number | undefined }
+) => string = Listen.failure

@@ -1,6 +1,8 @@
 /**
- * Why a server of a `baton` command could not listen, as one line naming the
- * address and the reason: `cannot listen on 127.0.0.1:8080: address in use`.
+ * Why a server could not listen, as one line naming the address and the
+ * reason: `cannot listen on 127.0.0.1:8080: address in use`. Public as
+ * `MockServerCommand.listenFailure`, the line of `baton-mock-server`,
+ * `baton mock-server` and `baton serve`.
  *
  * @internal
  */
