@@ -49,13 +49,25 @@
  *   timeout) cannot hold a shutdown. Past it, the close stops waiting: its
  *   write in flight and the background fiber's are interrupted, and the rows
  *   not written are dropped, counted and logged (some may have reached the
- *   sink, if a write was cut off after it committed). Rows offered after the
- *   final flush has taken the queue are dropped and counted too.
+ *   sink, if a write was cut off after it committed).
+ * - The final flush (or, when it is still waiting past `closeTimeout`, the
+ *   close) takes the queue for the last time and ends it. A row
+ *   offered after that, while the close writes or once it is over (a request
+ *   still running when the layer is torn down, or an `offer` effect built
+ *   before and run after), is not queued where nothing would ever take it:
+ *   the offering fiber writes it alone, retried as a batch is, within
+ *   `closeTimeout`, its interruption deferred meanwhile. Only then may an
+ *   `offer` wait for I/O. A row the sink does not take (its connection pool
+ *   may have been released with the same scope) is dropped, counted in
+ *   `baton_sink_rows_dropped_total{sink}` and `baton_sink_failures_total{sink}`,
+ *   and the first such loss is logged as a warning naming the sink. While the
+ *   writer is open, an offer costs what an enqueue costs.
  *
  * @since 0.1.0
  */
 import {
   Array as Arr,
+  type Cause,
   Clock,
   Duration,
   Effect,
@@ -77,7 +89,11 @@ import * as LlmMetrics from "./LlmMetrics.ts"
  * @since 0.1.0
  */
 export interface BatchWriter<A> {
-  /** Enqueues an item; never fails, never waits for I/O. */
+  /**
+   * Enqueues an item; never fails. While the writer is open it never waits
+   * for I/O; once the close has taken the queue, it writes the item itself
+   * (see the module's "Closing and crashes").
+   */
   readonly offer: (item: A) => Effect.Effect<void>
   /** Writes every item offered so far. */
   readonly flush: Effect.Effect<void>
@@ -160,9 +176,12 @@ export const make = <A, E>(
   options: Options
 ): Effect.Effect<BatchWriter<A>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const queue = yield* Queue.unbounded<A>()
+    // ended by the close when it takes the rows for the last time: an offer it refuses is written by the offering fiber
+    const queue = yield* Queue.unbounded<A, Cause.Done>()
     const lock = yield* Semaphore.make(1)
     const warned = yield* Ref.make(false)
+    /** A row given after the close took the queue was lost: warned of once per writer, apart from the rest. */
+    const warnedLate = yield* Ref.make(false)
     // a whole number of at least 1, as `Array.chunksOf` took it (0 or NaN would loop or drop every row)
     const maxBatchSize = Math.max(1, Math.floor(options.maxBatchSize ?? 500) || 1)
     const retry = Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: options.retries ?? 3 }))
@@ -177,13 +196,19 @@ export const make = <A, E>(
     const warn = (message: string, cause: unknown) =>
       cause === undefined ? Effect.logWarning(message) : Effect.logWarning(message, cause)
 
+    /** Counts `count` rows dropped, and a failure of the sink. */
+    const countDropped = (count: number) =>
+      Effect.all([
+        LlmMetrics.recordSinkFailure(options.name),
+        Metric.update(Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: options.name }), count)
+      ], { discard: true })
+
     /** Drops `count` rows of `run`: counted, and warned of once per writer. */
     const drop = (run: Run, count: number, why: string) =>
       Effect.uninterruptible(Effect.suspend(() => {
         run.settled += count
         return Effect.all([
-          LlmMetrics.recordSinkFailure(options.name),
-          Metric.update(Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: options.name }), count),
+          countDropped(count),
           Effect.flatMap(Ref.getAndSet(warned, true), (already) =>
             already ? Effect.void : warn(
               `Baton sink "${options.name}" failed to write ${count} rows (${why}); they are dropped and further failures are only counted (baton_sink_failures_total, baton_sink_rows_dropped_total)`,
@@ -213,7 +238,11 @@ export const make = <A, E>(
         )
       )
 
-    /** Keeps rows for the next flush while the sink has been down for less than `maxOutage`. */
+    /**
+     * Keeps rows for the next flush while the sink has been down for less
+     * than `maxOutage`; those the queue refuses (the close took it meanwhile)
+     * are dropped.
+     */
     const keepForLater = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Ref.modify(downSince, (since) => {
@@ -222,12 +251,10 @@ export const make = <A, E>(
         })).pipe(
           Effect.tap((kept) =>
             kept
-              ? Effect.andThen(
-                Queue.offerAll(queue, rows),
-                Effect.sync(() => {
-                  run.settled += rows.length
-                })
-              )
+              ? Effect.flatMap(Queue.offerAll(queue, rows), (refused) => {
+                run.settled += rows.length - refused.length
+                return refused.length === 0 ? Effect.void : drop(run, refused.length, "the writer closed")
+              })
               : Effect.void
           )
         )
@@ -309,15 +336,26 @@ export const make = <A, E>(
         ? dispose(run, batch)
         : Effect.flatMap(tryWrite(run, batch, true), (written) => written ? Effect.void : salvage(run, batch))
 
-    /** Takes the queue's rows and writes them, under the lock; once the writer is closing, only the close takes rows. */
+    /**
+     * Ends the queue and takes its rows: from then on an offer is refused by
+     * the queue and writes its row itself.
+     */
+    const takeLast = Effect.andThen(Queue.end(queue), Queue.clear(queue))
+
+    /**
+     * Takes the queue's rows and writes them, under the lock; once the writer
+     * is closing, only the close takes rows, and it takes them for the last time.
+     */
     const flushRun = (run: Run) =>
       lock.withPermit(
         Effect.flatMap(
           Effect.uninterruptible(Effect.suspend(() =>
-            closed && !run.closing ? Effect.succeed([]) : Effect.tap(Queue.clear(queue), (items) =>
-              Effect.sync(() => {
-                run.taken = items.length
-              }))
+            closed && !run.closing ?
+              Effect.succeed([]) :
+              Effect.tap(run.closing ? takeLast : Queue.clear(queue), (items) =>
+                Effect.sync(() => {
+                  run.taken = items.length
+                }))
           )),
           (items) => Effect.forEach(batchesOf(items, maxBatchSize), writeBatch(run), { discard: true })
         )
@@ -361,13 +399,12 @@ export const make = <A, E>(
       const run = newRun(true)
       const done = yield* Effect.timeoutOption(Effect.interruptible(flushRun(run)), closeTimeout)
       yield* Fiber.interrupt(background)
-      // rows never taken (the lock was held until the deadline, or offered since), taken but not written
-      const untaken = yield* Queue.clear(queue)
+      // rows never taken (the lock was held until the deadline, and offered since), taken but not written
+      const untaken = yield* takeLast
       const left = untaken.length + run.taken - run.settled + abandoned
       if (left <= 0) return
       yield* Effect.all([
-        LlmMetrics.recordSinkFailure(options.name),
-        Metric.update(Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: options.name }), left),
+        countDropped(left),
         warn(
           Option.isNone(done)
             ? `Baton sink "${options.name}" was still writing when closeTimeout (${
@@ -382,8 +419,31 @@ export const make = <A, E>(
     // added after the background fiber, so run before its interruption: the close decides when to stop it
     yield* Effect.addFinalizer(() => close)
 
+    /**
+     * A row the ended queue refused: written alone by the offering fiber
+     * (retried as a batch is), within `closeTimeout`, its caller's
+     * interruption deferred; dropped, counted and logged when not written.
+     */
+    const writeLate = (item: A): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const run = newRun(true)
+        const written = yield* Effect.timeoutOption(Effect.interruptible(tryWrite(run, [item], true)), closeTimeout)
+        if (Option.getOrElse(written, () => false)) return
+        yield* countDropped(1)
+        if (yield* Ref.getAndSet(warnedLate, true)) return
+        yield* warn(
+          Option.isNone(written)
+            ? `Baton sink "${options.name}" was given a row after it closed and did not write it within closeTimeout (${
+              Duration.format(closeTimeout)
+            }); it is dropped, and further such rows are only counted (baton_sink_rows_dropped_total)`
+            : `Baton sink "${options.name}" was given a row after it closed and failed to write it; it is dropped, and further such rows are only counted (baton_sink_rows_dropped_total)`,
+          run.cause
+        )
+      }).pipe(Effect.uninterruptible)
+
     return {
-      offer: (item) => Effect.asVoid(Queue.offer(queue, item)),
+      // the queue decides when the effect runs, not when it is built; while open, no more work than `Queue.offer`
+      offer: (item) => Effect.suspend(() => Queue.offerUnsafe(queue, item) ? Effect.void : writeLate(item)),
       flush
     }
   })

@@ -274,6 +274,87 @@ describe("BatchWriter", () => {
       }))
   })
 
+  describe("a row offered once the close has taken the queue", () => {
+    it.effect("after the close, it is written to the store by the offering fiber, even by an offer made before", () =>
+      withWarnings((warnings) =>
+        Effect.gen(function*() {
+          const store = memoryStore()
+          const before = yield* counts("offer-after-close")
+          const { scope, writer } = yield* writerOver(store, 3, { name: "offer-after-close" })
+          const madeBefore = writer.offer(4)
+          yield* within(Scope.close(scope, Exit.void), "1 second")
+          assert.deepStrictEqual(store.rows, range(3))
+          yield* within(writer.offer(3), "1 second")
+          yield* within(madeBefore, "1 second")
+          assert.deepStrictEqual(store.rows, range(5))
+          assert.strictEqual((yield* counts("offer-after-close")).dropped - before.dropped, 0)
+          assert.deepStrictEqual(warnings, [])
+        })
+      ))
+
+    it.effect("during the close's final flush, it is written by the offering fiber, not dropped", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.latency = "1 second"
+        const before = yield* counts("offer-while-closing")
+        const { scope, writer } = yield* writerOver(store, 30, { name: "offer-while-closing", maxBatchSize: 10 })
+        const closing = yield* forkAndAdjust(Scope.close(scope, Exit.void), "500 millis") // the final flush took the 30 rows
+        yield* within(writer.offer(30), "1 second")
+        yield* TestClock.adjust("3 seconds")
+        yield* Fiber.join(closing)
+        assert.deepStrictEqual(sorted(store.rows), range(31))
+        assert.strictEqual((yield* counts("offer-while-closing")).dropped - before.dropped, 0)
+      }))
+
+    it.effect("after the close, interrupting the offering fiber does not cut its write", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        const before = yield* counts("late-interrupted")
+        const { scope, writer } = yield* writerOver(store, 0, { name: "late-interrupted" })
+        yield* within(Scope.close(scope, Exit.void), "1 second")
+        store.latency = "1 second"
+        const offering = yield* forkAndAdjust(writer.offer(7), "500 millis")
+        const interrupting = yield* forkAndAdjust(Fiber.interrupt(offering), "500 millis")
+        yield* Fiber.join(interrupting)
+        assert.deepStrictEqual(store.rows, [7])
+        assert.strictEqual((yield* counts("late-interrupted")).dropped - before.dropped, 0)
+      }))
+
+    it.effect("a store that fails it after the close: the row is dropped, counted and logged naming the writer", () =>
+      withWarnings((warnings) =>
+        Effect.gen(function*() {
+          const store = memoryStore()
+          const before = yield* counts("late-store-down")
+          const { scope, writer } = yield* writerOver(store, 0, { name: "late-store-down" })
+          yield* within(Scope.close(scope, Exit.void), "1 second")
+          store.down = true // as a database pool released with the writer's scope
+          yield* within(writer.offer(1), "1 second") // the write and its 3 retries
+          yield* within(writer.offer(2), "1 second")
+          assert.strictEqual(store.attempts, 8)
+          const after = yield* counts("late-store-down")
+          assert.strictEqual(after.dropped - before.dropped, 2)
+          assert.isAtLeast(after.failures - before.failures, 2)
+          assert.strictEqual(warnings.length, 1)
+          assert.include(warnings[0], `Baton sink "late-store-down"`)
+          assert.include(warnings[0], "after it closed")
+        })
+      ))
+
+    it.effect("a store that never answers after the close holds the offering fiber for closeTimeout at most; the row is counted", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        const before = yield* counts("late-store-hung")
+        const { scope, writer } = yield* writerOver(store, 0, { name: "late-store-hung", closeTimeout: "2 seconds" })
+        yield* within(Scope.close(scope, Exit.void), "1 second")
+        store.hang = true
+        const offering = yield* forkAndAdjust(writer.offer(1), "1999 millis")
+        assert.isUndefined(offering.pollUnsafe())
+        yield* TestClock.adjust("1 millis")
+        assert.isDefined(offering.pollUnsafe())
+        assert.strictEqual((yield* counts("late-store-hung")).dropped - before.dropped, 1)
+      }))
+  })
+
   describe("a store that is up but refuses a row", () => {
     for (const poison of [0, 57, 199]) {
       it.effect(`loses only that row (row ${poison} of 200), in a flush and at close`, () =>
