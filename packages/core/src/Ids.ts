@@ -37,10 +37,16 @@ export type ProviderName = typeof ProviderName.Type
 
 /**
  * A model id as the provider spells it (`deepseek-flash`, `gemini-2.5-flash`).
+ * At most 256 characters (the providers' ids are under 64, a fine-tuned
+ * OpenAI id under 100), not blank, no leading or trailing space and no
+ * control characters: a caller's model name reaches logs, metric labels,
+ * circuit keys and database rows.
  *
  * @since 0.1.0
  */
 export const ModelId = Schema.String.check(
+  // first: a longer name is refused without the pattern reading it (decoding stops at the first issue by default)
+  Schema.isMaxLength(256, { message: "a model id is at most 256 characters" }),
   Schema.isPattern(/^\S(?:\P{Cc}*\S)?$/u, {
     message: "a model id is not blank, has no leading or trailing space and no control characters"
   })
