@@ -38,6 +38,7 @@ import * as ErrorPolicy from "./ErrorPolicy.ts"
 import { SubjectId } from "./Ids.ts"
 import { stackless } from "./internal/stackless.ts"
 import { isProviderError, ProviderError } from "./ProviderError.ts"
+import { TokenUsage } from "./TokenUsage.ts"
 
 /**
  * Options or a request that Baton rejected before any provider was called.
@@ -54,13 +55,16 @@ export class InvalidOptions extends stackless(
 
 /**
  * Every provider in the chain failed or was skipped. `attempts` lists each
- * attempt in the order it started, with its error.
+ * attempt in the order it started, with its error; `usage` is what the
+ * request was billed all the same (answers that did not decode, a content
+ * filter's reply), absent when no attempt was billed.
  *
  * @since 0.1.0
  */
 export class AllProvidersFailed extends stackless(
   Schema.TaggedError<AllProvidersFailed>()("AllProvidersFailed", {
-    attempts: Schema.Array(Attempt.Attempt)
+    attempts: Schema.Array(Attempt.Attempt),
+    usage: Schema.optionalKey(TokenUsage)
   })
 ) {
   override get message(): string {
@@ -69,14 +73,16 @@ export class AllProvidersFailed extends stackless(
 }
 
 /**
- * The request's deadline passed before any provider answered.
+ * The request's deadline passed before any provider answered. `usage` is
+ * what the request was billed all the same, absent when nothing was.
  *
  * @since 0.1.0
  */
 export class DeadlineExceeded extends stackless(
   Schema.TaggedError<DeadlineExceeded>()("DeadlineExceeded", {
     timeoutMs: Schema.Int,
-    attempts: Schema.Array(Attempt.Attempt)
+    attempts: Schema.Array(Attempt.Attempt),
+    usage: Schema.optionalKey(TokenUsage)
   })
 ) {
   override get message(): string {

@@ -6,9 +6,10 @@
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Fiber, Layer, Schema } from "effect"
+import { DateTime, Effect, Fiber, Layer, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import type { GenerationResult } from "../src/GenerationResult.ts"
+import { RequestId } from "../src/Ids.ts"
 import * as RequestLog from "../src/RequestLog.ts"
 import * as UsageLedger from "../src/UsageLedger.ts"
 import { Bench, eventually, inject, type Kind, liveWait, manager, pick, stats } from "./utils/chain.ts"
@@ -18,7 +19,7 @@ const prompt = { prompt: "Write one quiz question about comets." }
 const Services = Layer.merge(RequestLog.layerMemory(), UsageLedger.layerMemory())
 
 /** What the request log recorded for `result`'s request: one row per attempt, and their sums. */
-const logged = (result: GenerationResult) =>
+const logged = (result: Pick<GenerationResult, "requestId">) =>
   Effect.gen(function*() {
     const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
     const rows = records.filter((r) => r.requestId === result.requestId)
@@ -41,21 +42,24 @@ const serverBilled = (...kinds: ReadonlyArray<Kind>) =>
     return tokens
   })
 
-/** Asserts that `result.usage` is the sum of what every attempt of its request billed. */
-const assertWholeRequest = (result: GenerationResult, kinds: ReadonlyArray<Kind>) =>
+/** Asserts that `result.usage` (a result's, or a failed request's error's) is the sum of what every attempt of its request billed. */
+const assertWholeRequest = (
+  result: Pick<GenerationResult, "attempts" | "requestId"> & { readonly usage?: GenerationResult["usage"] | undefined },
+  kinds: ReadonlyArray<Kind>
+) =>
   Effect.gen(function*() {
     const log = yield* logged(result)
     assert.strictEqual(log.rows, result.attempts.length)
     assert.deepStrictEqual(
-      [result.usage.promptTokens, result.usage.completionTokens, result.usage.costNanoUsd],
+      [result.usage?.promptTokens, result.usage?.completionTokens, result.usage?.costNanoUsd],
       [log.promptTokens, log.completionTokens, log.costNanoUsd]
     )
-    assert.strictEqual(result.usage.totalTokens, yield* serverBilled(...kinds))
+    assert.strictEqual(result.usage?.totalTokens, yield* serverBilled(...kinds))
     const ledger = yield* UsageLedger.UsageLedger
     yield* ledger.flush
     const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
     const rows = yield* ledger.usageByProvider(day, day)
-    assert.strictEqual(rows.reduce((sum, row) => sum + row.totalTokens, 0), result.usage.totalTokens)
+    assert.strictEqual(rows.reduce((sum, row) => sum + row.totalTokens, 0), result.usage?.totalTokens)
   })
 
 describe("LlmManager: a result's usage is what the whole request billed", () => {
@@ -116,5 +120,44 @@ describe("LlmManager: a result's usage is what the whole request billed", () => 
       assert.strictEqual(result.attempts.length, 1)
       assert.isAbove(result.usage.totalTokens, 0)
       yield* assertWholeRequest(result, ["openai"])
+    }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+
+  it.effect("a failed request's AllProvidersFailed carries what its attempts billed", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"] })
+      yield* inject("openai", MockFault.content("not json"), { times: 2 })
+      const error = yield* Effect.flip(
+        llm.generateStructured(
+          { ...prompt, metadata: { requestId: "failed-billed" } },
+          Schema.Struct({ question: Schema.String })
+        )
+      )
+      assert.strictEqual(error._tag, "AllProvidersFailed")
+      if (error._tag !== "AllProvidersFailed") return
+      assert.deepStrictEqual(error.attempts.map(pick("role", "outcome", "error")), [
+        ["primary", "error", "StructuredOutputInvalid"],
+        ["retry", "error", "StructuredOutputInvalid"]
+      ])
+      yield* assertWholeRequest(
+        { attempts: error.attempts, usage: error.usage, requestId: RequestId.make("failed-billed") },
+        ["openai"]
+      )
+    }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+
+  it.effect("a stream interrupted after its text carries what the request billed", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"] })
+      yield* inject("openai", MockFault.contentFilterAfter(2))
+      const error = yield* Effect.flip(
+        Stream.runDrain(llm.stream({ ...prompt, metadata: { requestId: "interrupted-billed" } }))
+      )
+      assert.strictEqual(error._tag, "StreamInterrupted")
+      if (error._tag !== "StreamInterrupted") return
+      assert.isAbove(error.partialText.length, 0)
+      assert.isAbove(yield* serverBilled("openai"), 0)
+      yield* assertWholeRequest(
+        { attempts: error.attempts ?? [], usage: error.usage, requestId: RequestId.make("interrupted-billed") },
+        ["openai"]
+      )
     }).pipe(Effect.provide(Bench), Effect.provide(Services)))
 })

@@ -664,18 +664,21 @@ const consume = (
   )
 }
 
-/** The same interruption, carrying all the text the caller received (and, once final, the request's attempts). */
+/**
+ * The same interruption, carrying all the text the caller received (and, once
+ * final, the request's attempts and what it billed in place of the attempt's usage).
+ */
 const withPartialText = (
   error: StreamInterrupted,
   partialText: string,
-  attempts?: ReadonlyArray<Attempt>
+  final?: { readonly attempts: ReadonlyArray<Attempt>; readonly usage?: TokenUsage.TokenUsage }
 ): StreamInterrupted =>
   new StreamInterrupted({
     provider: error.provider,
     ...(error.model === undefined ? {} : { model: error.model }),
     ...(error.usage === undefined ? {} : { usage: error.usage }),
     ...(error.restartedLength === undefined ? {} : { restartedLength: error.restartedLength }),
-    ...(attempts === undefined ? {} : { attempts }),
+    ...final,
     reason: error.reason,
     partialText
   })
@@ -940,6 +943,10 @@ const hedged = <A>(
     return yield* Fiber.join(other)
   }))
 
+/** What the request billed, as the optional `usage` field of its final error. */
+const billedOf = (run: Run): { readonly usage?: TokenUsage.TokenUsage } =>
+  run.billed === undefined ? {} : { usage: run.billed }
+
 /** The public failure of a request that ended in `cause` (interruptions and defects pass through). */
 const conclude = (
   run: Run,
@@ -950,10 +957,11 @@ const conclude = (
     return Effect.failCause(Cause.fromReasons(cause.reasons.filter((reason) => !Cause.isFailReason(reason))))
   }
   const attempts = attemptsOf(run)
+  const usage = billedOf(run)
   if (errors.some((error) => error._tag === "DeadlineReached")) {
-    return Effect.fail(new DeadlineExceeded({ timeoutMs: run.timeoutMs, attempts }, trusted))
+    return Effect.fail(new DeadlineExceeded({ timeoutMs: run.timeoutMs, attempts, ...usage }, trusted))
   }
-  return Effect.fail(new AllProvidersFailed({ attempts }, trusted))
+  return Effect.fail(new AllProvidersFailed({ attempts, ...usage }, trusted))
 }
 
 /** Runs `once` along the whole chain and turns the outcome into the public result or error. */
@@ -1214,7 +1222,7 @@ const unknownProvider = ProviderName.make("unknown")
 const interruption = (run: Run, errors: ReadonlyArray<Failure>): StreamInterrupted => {
   const error = errors.find((e) => e._tag !== "DeadlineReached")
   const attempts = attemptsOf(run)
-  if (error?._tag === "StreamInterrupted") return withPartialText(error, run.delivered, attempts)
+  if (error?._tag === "StreamInterrupted") return withPartialText(error, run.delivered, { attempts, ...billedOf(run) })
   // text was shown, so an attempt ran: the failing provider, else the last one that ran
   const source: { readonly provider: ProviderName; readonly model?: ModelId | undefined } = error ??
     attempts.at(-1) ?? { provider: unknownProvider }
@@ -1223,7 +1231,8 @@ const interruption = (run: Run, errors: ReadonlyArray<Failure>): StreamInterrupt
     ...(source.model === undefined ? {} : { model: source.model }),
     partialText: run.delivered,
     reason: error === undefined ? `the request's deadline of ${run.timeoutMs} ms ran out` : error.message,
-    attempts
+    attempts,
+    ...billedOf(run)
   })
 }
 
