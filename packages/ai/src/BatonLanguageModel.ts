@@ -25,6 +25,13 @@
  * Gotchas:
  * - The quota subject comes from {@link Config} (`subjectId`); without one,
  *   no quota is spent (Baton's rule for requests without a subject).
+ * - A failed call has no `finish` part, nor has a stream that fails after
+ *   its first text (`StreamInterrupted`): the `AiError` reason's
+ *   `metadata.baton` names the Baton error (`tag`, `provider`, `model`) and
+ *   what the whole request was billed (re-asked answers, a content filter's
+ *   reply, text before an interruption): `usage` (in `Response.Usage`'s
+ *   shape), `costNanoUsd`, `estimatedCostUsd`, `pricing`. A `NetworkError`
+ *   reason has no metadata.
  * - Retrying an `AiError` whose `isRetryable` is true re-runs the whole Baton
  *   request (all its attempts): Baton has already retried and fallen back
  *   within the request's deadline.

@@ -4,7 +4,7 @@ import * as UsageLedger from "@baton/core/UsageLedger"
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Schema, Stream, Tracer } from "effect"
-import { AiError, LanguageModel, type Response } from "effect/ai"
+import { AiError, LanguageModel, Response } from "effect/ai"
 import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
 import { inject, stack, stats } from "./stack.ts"
 
@@ -41,6 +41,18 @@ const batonOf = (part: { readonly metadata: Response.ProviderMetadata } | undefi
   Schema.decodeUnknownSync(Account)(part?.metadata.baton)
 
 const finishOf = (parts: ReadonlyArray<Response.AnyPart>) => parts.find((part) => part.type === "finish")
+
+/** What an `AiError` says its request was billed, in its reason's `metadata.baton`. */
+const Billed = Schema.Struct({
+  tag: Schema.String,
+  usage: Response.Usage,
+  costNanoUsd: Schema.Int,
+  estimatedCostUsd: Schema.Finite,
+  pricing: Schema.String
+})
+
+const billedOf = (error: AiError.AiError) =>
+  Schema.decodeUnknownSync(Billed)("metadata" in error.reason ? error.reason.metadata.baton : undefined)
 
 describe("BatonLanguageModel", () => {
   it.live("an effect/ai program runs over Baton: fallback, quota spent, ledger rows written", () =>
@@ -144,6 +156,41 @@ describe("BatonLanguageModel", () => {
         assert.strictEqual(error.isRetryable, retryable)
         assert.strictEqual(error.module, "BatonLanguageModel")
       }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+  }
+
+  for (const step of ["openai", "effect-ai"] as const) {
+    it.live(`the usage an interrupted @baton/ai stream keeps: a content filter after text (${step} step)`, () =>
+      Effect.gen(function*() {
+        // the answer's first two words, then `finish_reason: "content_filter"` with the usage of what was sent
+        yield* inject("openai", MockFault.contentFilterAfter(2))
+        const parts: Array<Response.AnyPart> = []
+        const error = yield* Effect.flip(Stream.runForEach(
+          LanguageModel.streamText({ prompt: "Tell a story" }),
+          (part) => Effect.sync(() => parts.push(part))
+        ))
+        const shown = parts.flatMap((part) => part.type === "text-delta" ? [part.delta] : []).join("")
+        assert.strictEqual(shown, "Mock answer")
+        // a failed stream never ends with a finish part: what the caller was billed rides on the error
+        assert.isUndefined(parts.find((part) => part.type === "finish"))
+        assert.isTrue(AiError.isAiError(error))
+        assert.isFalse(error.isRetryable)
+        const billed = yield* stats("openai")
+        assert.isAbove(billed.completionTokens, 0)
+        const account = billedOf(error)
+        assert.strictEqual(account.tag, "StreamInterrupted")
+        assert.strictEqual(account.usage.inputTokens.total, billed.promptTokens)
+        assert.strictEqual(account.usage.outputTokens.total, billed.completionTokens)
+        assert.strictEqual(account.pricing, "model")
+        assert.isAbove(account.costNanoUsd, 0)
+        // the same usage and cost as the ledger's
+        const ledger = yield* UsageLedger.UsageLedger
+        yield* ledger.flush
+        const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+        const rows = yield* ledger.usageByProvider(day, day)
+        assert.deepStrictEqual(rows.map((row) => [row.provider, row.completionTokens, row.costNanoUsd]), [
+          ["openai", billed.completionTokens, account.costNanoUsd]
+        ])
+      }).pipe(Effect.provide(stack({ chain: [step] }))))
   }
 
   it.live("GenAI spans come from Baton once: the LanguageModel span carries no gen_ai attributes", () =>

@@ -17,6 +17,8 @@ import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer, Redacted } from "effect"
 import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
+import * as LanguageModelProvider from "../src/LanguageModelProvider.ts"
+import * as ChatLanguageModel from "./chatLanguageModel.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -27,9 +29,15 @@ const adapters = {
   gemini: Gemini.layer
 } as const
 
+/**
+ * A step of a test chain: a Baton adapter, or `"effect-ai"`, an effect/ai `LanguageModel` step
+ * (`ChatLanguageModel` on the mock's OpenAI route, named `openai`).
+ */
+export type Step = MockProviderServer.MockProvider | "effect-ai"
+
 /** The chain and the daily quota of a test stack. */
 export interface StackOptions {
-  readonly chain: ReadonlyArray<MockProviderServer.MockProvider>
+  readonly chain: ReadonlyArray<Step>
   readonly dailyLimit?: number
 }
 
@@ -43,11 +51,19 @@ export const services = (dailyLimit: number) =>
     UsageLedger.layerMemory()
   )
 
-/** A manager over real adapters pointed at the mock server, no retries on the same provider. */
-export const manager = (chain: ReadonlyArray<MockProviderServer.MockProvider>) =>
+/** A manager over real adapters (or an effect/ai step) pointed at the mock server, no retries on the same provider. */
+export const manager = (chain: ReadonlyArray<Step>) =>
   Layer.unwrap(Effect.map(MockProviderServer.MockProviderServer, (server) =>
     LlmManager.layer({
-      providers: chain.map((kind) => adapters[kind]({ apiKey, baseUrl: server.baseUrl(kind) })),
+      providers: chain.map((kind) =>
+        kind === "effect-ai"
+          ? LanguageModelProvider.layer({
+            name: "openai",
+            model: "gpt-4o-mini",
+            languageModel: ChatLanguageModel.layer(server.baseUrl("openai"), "gpt-4o-mini")
+          })
+          : adapters[kind]({ apiKey, baseUrl: server.baseUrl(kind) })
+      ),
       policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 10 }),
       circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 }
     })))

@@ -5,24 +5,49 @@
  * to the first of its candidate reasons whose `isRetryable` agrees with
  * Baton's own `LlmError.isRetryable` for it; when none agrees, to
  * `InternalProviderError` (retryable) or `UnknownError` (not). The Baton
- * error's tag, provider and model travel in the reason's `metadata.baton`.
+ * error's tag, provider and model travel in the reason's `metadata.baton`,
+ * with what the request was billed when the error reports it: `usage` (as
+ * `effect/ai` `Usage`), `costNanoUsd`, `estimatedCostUsd` and `pricing`, the
+ * names of the finish part's account: the whole request's for a failed
+ * request's final error, which Baton's manager gives that `usage`.
+ * `effect/ai`'s `NetworkError` has no metadata: an error mapped to it carries
+ * neither.
  */
 import type { Attempt } from "@baton/core/Attempt"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmError from "@baton/core/LlmError"
 import * as ProviderError from "@baton/core/ProviderError"
+import type * as TokenUsage from "@baton/core/TokenUsage"
 import type { Duration } from "effect"
 import { AiError } from "effect/ai"
+import { toUsage } from "./response.ts"
 
 type Reason = AiError.AiErrorReason
 
 type Metadata = AiError.ProviderMetadata
 
-const metadataOf = (error: LlmError.LlmError): Metadata => ({
+/**
+ * What the request of an error was billed: a failed request's final error
+ * (`AllProvidersFailed`, `DeadlineExceeded`, the manager's `StreamInterrupted`)
+ * carries the whole request's usage, a provider's error its own.
+ */
+const billedOf = (error: LlmError.LlmError): TokenUsage.TokenUsage | undefined =>
+  "usage" in error ? error.usage : undefined
+
+/** The billed usage as the finish part's account names it. */
+const accountOf = (usage: TokenUsage.TokenUsage) => ({
+  usage: toUsage(usage),
+  costNanoUsd: usage.costNanoUsd,
+  estimatedCostUsd: usage.estimatedCostUsd,
+  pricing: usage.pricing
+})
+
+const metadataOf = (error: LlmError.LlmError, billed: TokenUsage.TokenUsage | undefined): Metadata => ({
   baton: {
     tag: error._tag,
     ...("provider" in error ? { provider: error.provider } : {}),
-    ...("model" in error ? { model: error.model } : {})
+    ...("model" in error ? { model: error.model } : {}),
+    ...(billed === undefined ? {} : accountOf(billed))
   }
 })
 
@@ -96,15 +121,20 @@ const decisive = (attempts: ReadonlyArray<Attempt>): ProviderError.ProviderError
 /**
  * The `AiError` reason of any Baton error.
  */
-export const reasonOf = (error: LlmError.LlmError): Reason => {
-  const metadata = metadataOf(error)
+export const reasonOf = (error: LlmError.LlmError): Reason => reasonBilled(error, billedOf(error))
+
+/** The reason of an error whose request was billed `billed` (a failed chain's, for its deciding attempt). */
+const reasonBilled = (error: LlmError.LlmError, billed: TokenUsage.TokenUsage | undefined): Reason => {
+  const metadata = metadataOf(error, billed)
   if (ProviderError.isProviderError(error)) {
     return agreeing(candidatesOf(error, metadata), LlmError.isRetryable(error), error.message, metadata)
   }
   switch (error._tag) {
     case "AllProvidersFailed": {
       const last = decisive(error.attempts)
-      return last === undefined ? new AiError.UnknownError({ description: error.message, metadata }) : reasonOf(last)
+      return last === undefined
+        ? new AiError.UnknownError({ description: error.message, metadata })
+        : reasonBilled(last, billed)
     }
     case "RateLimitExceeded":
       return new AiError.QuotaExhaustedError({ resetAt: error.resetsAt, metadata })

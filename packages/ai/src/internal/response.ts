@@ -37,20 +37,22 @@ export const toFinishReason = (reason: Response.FinishReason): FinishReason => b
 
 /**
  * Baton's usage as `effect/ai` usage: prompt tokens with the cached ones
- * apart, completion tokens with the reasoning ones apart.
+ * apart, completion tokens with the reasoning ones apart (plain JSON, so
+ * error metadata can carry it too).
  */
-export const toUsage = (usage: TokenUsage.TokenUsage): typeof Response.Usage.Encoded => ({
-  inputTokens: {
-    total: usage.promptTokens,
-    uncached: usage.promptTokens - usage.cachedPromptTokens,
-    cacheRead: usage.cachedPromptTokens
-  },
-  outputTokens: {
-    total: usage.completionTokens,
-    text: usage.completionTokens - usage.reasoningTokens,
-    reasoning: usage.reasoningTokens
-  }
-})
+export const toUsage = (usage: TokenUsage.TokenUsage) =>
+  ({
+    inputTokens: {
+      total: usage.promptTokens,
+      uncached: usage.promptTokens - usage.cachedPromptTokens,
+      cacheRead: usage.cachedPromptTokens
+    },
+    outputTokens: {
+      total: usage.completionTokens,
+      text: usage.completionTokens - usage.reasoningTokens,
+      reasoning: usage.reasoningTokens
+    }
+  }) satisfies typeof Response.Usage.Encoded
 
 /**
  * Baton's token counts of `effect/ai` usage (absent counts are zero).
