@@ -57,6 +57,7 @@
  */
 import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
 import { ModelId, ProviderName } from "@baton/core/Ids"
+import { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmProvider from "@baton/core/LlmProvider"
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
@@ -111,7 +112,9 @@ const toolCallOf = (part: Response.AnyPart): BatonTool.ToolCall | undefined =>
 
 /**
  * A chain step: its provider name (logs, ledger, prices, circuit key), the
- * model it reports, and the `LanguageModel` layer behind it.
+ * model it reports, and the `LanguageModel` layer behind it. The name must be
+ * a `ProviderName` and the model (trimmed) a `ModelId`, else building the
+ * step fails with an `LlmConfigError` naming the option.
  *
  * @since 0.1.0
  * @category models
@@ -134,20 +137,29 @@ export const capabilities: LlmProvider.Capabilities = {
   structuredOutput: "json-schema"
 }
 
+/** `value` checked by `schema`, or an `LlmConfigError` naming `option` and saying what is wrong (never the value). */
+const check = <A>(schema: Schema.Codec<A, string>, option: string, value: string) =>
+  Effect.mapError(
+    Schema.decodeUnknownEffect(schema)(value),
+    (error) => new LlmConfigError({ variable: option, message: `${option}: ${error.message}` })
+  )
+
 /**
- * The provider implementation over a built `LanguageModel`.
+ * The provider implementation over a built `LanguageModel`. Fails with an
+ * `LlmConfigError` naming `name` or `model` when it is not a valid provider
+ * name or model id.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: { readonly name: string; readonly model: string }
-): Effect.Effect<LlmProvider.Service, never, LanguageModel.LanguageModel | Pricing.Pricing> =>
+): Effect.Effect<LlmProvider.Service, LlmConfigError, LanguageModel.LanguageModel | Pricing.Pricing> =>
   Effect.gen(function*() {
+    const name = yield* check(ProviderName, "name", options.name)
+    const model = yield* check(ModelId, "model", options.model.trim())
     const languageModel = yield* LanguageModel.LanguageModel
     const pricing = yield* Pricing.Pricing
-    const name = ProviderName.make(options.name)
-    const model = ModelId.make(options.model)
     const schemas = new WeakMap<StructuredOutput<unknown>, Schema.Codec<Record<string, unknown>>>()
     // one toolkit per request's tools: retries, re-asks and fallbacks of a request share its tools array
     const toolkits = new WeakMap<ReadonlyArray<BatonTool.Tool>, Toolkit.WithHandler<Declared>>()
@@ -360,10 +372,13 @@ export const make = (
   })
 
 /**
- * A chain step from a `LanguageModel` layer.
+ * A chain step from a `LanguageModel` layer; fails to build with an
+ * `LlmConfigError` naming `name` or `model` when either is invalid.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = <E, R>(options: Options<E, R>): Layer.Layer<LlmProvider.LlmProvider, E, R | Pricing.Pricing> =>
+export const layer = <E, R>(
+  options: Options<E, R>
+): Layer.Layer<LlmProvider.LlmProvider, E | LlmConfigError, R | Pricing.Pricing> =>
   Layer.effect(LlmProvider.LlmProvider, make(options)).pipe(Layer.provide(options.languageModel))

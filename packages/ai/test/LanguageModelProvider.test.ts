@@ -2,6 +2,7 @@ import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import { SubjectId } from "@baton/core/Ids"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmRequest from "@baton/core/LlmRequest"
+import * as Pricing from "@baton/core/Pricing"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as Anthropic from "@baton/providers/Anthropic"
@@ -402,4 +403,51 @@ describe("LanguageModelProvider", () => {
         ["openai", "success", undefined]
       ])
     }).pipe(Effect.provide(services(100))))
+})
+
+describe("LanguageModelProvider options", () => {
+  const long = "x".repeat(300)
+  const invalid: ReadonlyArray<readonly [{ readonly name: string; readonly model: string }, string, string]> = [
+    [{ name: "openai", model: long }, "model", "at most 256 characters"],
+    [{ name: "openai", model: "gpt\u00004o-mini" }, "model", "control characters"],
+    [{ name: "openai", model: " " }, "model", "not blank"],
+    [{ name: "Open AI", model: "gpt-4o-mini" }, "name", "lower-case letters"],
+    [{ name: "o".repeat(65), model: "gpt-4o-mini" }, "name", "1-64"]
+  ]
+
+  it.effect("a name or model that is no valid id is an LlmConfigError naming the option, before any call", () =>
+    Effect.gen(function*() {
+      const seen: Array<LanguageModel.ProviderOptions> = []
+      for (const [options, option, text] of invalid) {
+        const label = `${option}: ${JSON.stringify(options).slice(0, 60)}`
+        // as a user builds a chain: the step's layer given to LlmManager
+        const built = yield* Effect.flip(
+          LlmManager.make({ providers: [LanguageModelProvider.layer({ ...options, languageModel: recording(seen) })] })
+        )
+        // and the service on its own
+        const made = yield* Effect.flip(
+          LanguageModelProvider.make(options).pipe(Effect.provide(recording(seen)))
+        )
+        for (const error of [built, made]) {
+          assert.strictEqual(error._tag, "LlmConfigError", label)
+          assert.strictEqual(error.variable, option, label)
+          assert.include(error.message, option, label)
+          assert.include(error.message, text, label)
+          assert.notInclude(error.message, long, label)
+        }
+      }
+      assert.strictEqual(seen.length, 0)
+    }).pipe(Effect.provide(Pricing.layerDefault)))
+
+  it.effect("the model is trimmed, as the adapters trim theirs; 256 characters is a model like any other", () =>
+    Effect.gen(function*() {
+      const padded = yield* LanguageModelProvider.make({ name: "openai", model: " gpt-4o-mini\n" }).pipe(
+        Effect.provide(recording([]))
+      )
+      assert.strictEqual(padded.model, "gpt-4o-mini")
+      const longest = yield* LanguageModelProvider.make({ name: "openai", model: "m".repeat(256) }).pipe(
+        Effect.provide(recording([]))
+      )
+      assert.strictEqual(longest.model, "m".repeat(256))
+    }).pipe(Effect.provide(Pricing.layerDefault)))
 })

@@ -53,8 +53,11 @@
  * (the message lists the valid ones), a primary that is also a fallback, the
  * same step twice, `LLM_CHAIN` next to the older chain variables, a provider
  * in the chain without its key, an OpenAI-compatible endpoint without a base
- * URL or model, non-positive limits, malformed numbers, booleans, URLs, zones
- * and prices. Keys stay `Redacted`.
+ * URL or model, a model name that is no model id (over 256 characters, a
+ * control character inside, blank; the error says which), non-positive
+ * limits, malformed numbers, booleans, URLs, zones and prices. A value an
+ * error repeats is cut after 64 characters, its control characters escaped.
+ * Keys stay `Redacted`.
  *
  * Keys (`<PROVIDER>_API_KEY`, `LLM_COMPAT_<NAME>_API_KEY`) are trimmed (the
  * final newline of a mounted secret file goes); a key left with whitespace, a
@@ -98,6 +101,7 @@ import { ModelId, ProviderName } from "./Ids.ts"
 import { namedZone } from "./internal/timeZone.ts"
 import { LlmConfigError } from "./LlmError.ts"
 import * as Pricing from "./Pricing.ts"
+import { excerpt } from "./Redact.ts"
 
 /**
  * The providers Baton configures from the environment.
@@ -224,11 +228,11 @@ export interface Settings {
  */
 export class LlmConfig extends Context.Service<LlmConfig, Settings>()("@baton/core/LlmConfig") {}
 
-const defaults: Readonly<Record<ProviderKind, { readonly model: string; readonly baseUrl: string }>> = {
-  deepseek: { model: "deepseek-flash", baseUrl: "https://api.deepseek.com" },
-  gemini: { model: "gemini-2.5-flash", baseUrl: "https://generativelanguage.googleapis.com/v1beta" },
-  openai: { model: "gpt-4o-mini", baseUrl: "https://api.openai.com/v1" },
-  anthropic: { model: "claude-haiku-4-5", baseUrl: "https://api.anthropic.com" }
+const defaults: Readonly<Record<ProviderKind, { readonly model: ModelId; readonly baseUrl: string }>> = {
+  deepseek: { model: ModelId.make("deepseek-flash"), baseUrl: "https://api.deepseek.com" },
+  gemini: { model: ModelId.make("gemini-2.5-flash"), baseUrl: "https://generativelanguage.googleapis.com/v1beta" },
+  openai: { model: ModelId.make("gpt-4o-mini"), baseUrl: "https://api.openai.com/v1" },
+  anthropic: { model: ModelId.make("claude-haiku-4-5"), baseUrl: "https://api.anthropic.com" }
 }
 
 const kinds = ProviderKind.literals
@@ -239,7 +243,7 @@ const read = <A>(variable: string, config: Config.Config<A>): Effect.Effect<A, L
       Effect.option(Config.String(variable)),
       (raw) => {
         const problem = Schema.isSchemaError(error.cause) ? issueText(error.cause) : error.message
-        return fail(variable, Option.isSome(raw) ? `${problem}, got "${raw.value}"` : problem)
+        return fail(variable, Option.isSome(raw) ? `${problem}, got "${excerpt(raw.value)}"` : problem)
       }
     ))
 
@@ -255,7 +259,7 @@ const providerName = (variable: string, value: string): Effect.Effect<ProviderKi
   const name = value.trim().toLowerCase()
   return Schema.is(ProviderKind)(name)
     ? Effect.succeed(name)
-    : fail(variable, `unknown provider "${value}"; valid providers: ${kinds.join(", ")}`)
+    : fail(variable, `unknown provider "${excerpt(value)}"; valid providers: ${kinds.join(", ")}`)
 }
 
 const positiveInt = (variable: string, fallback: number) =>
@@ -300,7 +304,7 @@ const optionalBool = (variable: string): Effect.Effect<Option.Option<boolean>, L
     if (Option.isNone(raw)) return Effect.succeedNone
     const value = booleans.get(raw.value.trim().toLowerCase())
     return value === undefined
-      ? fail(variable, `expected true or false, got "${raw.value}"`)
+      ? fail(variable, `expected true or false, got "${excerpt(raw.value)}"`)
       : Effect.succeedSome(value)
   })
 
@@ -393,25 +397,43 @@ export const baseUrl =
     return Effect.succeed(url.href.replace(/\/+$/, ""))
   }
 
+const isProviderName = Schema.is(ProviderName)
+
+const isModelId = Schema.is(ModelId)
+
+/** Why a trimmed model name is no `ModelId`, without repeating it: blank, its length, or where a control character is. */
+const modelProblem = (model: string): string => {
+  if (model.length === 0) return "must not be blank"
+  if (model.length > 256) return `is ${model.length} characters; a model id is at most 256 characters`
+  const control = model.search(/\p{Cc}/u)
+  return control >= 0
+    ? `holds a control character at character ${control + 1}; a model id has no control characters`
+    : "a model id is not blank, has no leading or trailing space and no control characters"
+}
+
+/** A model variable: unset is `None`; set, its value, trimmed, must be a `ModelId`, else an error naming it. */
+const optionalModel = (variable: string): Effect.Effect<Option.Option<ModelId>, LlmConfigError> =>
+  Effect.flatMap(optionalString(variable), (raw) => {
+    if (Option.isNone(raw)) return Effect.succeedNone
+    const model = raw.value.trim()
+    return isModelId(model) ? Effect.succeedSome(model) : fail(variable, modelProblem(model))
+  })
+
 const readProvider = (kind: ProviderKind): Effect.Effect<ProviderSettings, LlmConfigError> =>
   Effect.gen(function*() {
     const prefix = kind.toUpperCase()
     const apiKeyVariable = `${prefix}_API_KEY`
     const key = yield* apiKey(apiKeyVariable)
-    const model = yield* read(
-      `${prefix}_MODEL`,
-      Config.String(`${prefix}_MODEL`).pipe(Config.withDefault(defaults[kind].model))
-    )
+    const model = yield* optionalModel(`${prefix}_MODEL`)
     const url = yield* optionalString(`${prefix}_BASE_URL`).pipe(
       Effect.map(Option.getOrElse(() => defaults[kind].baseUrl)),
       Effect.flatMap(baseUrl(`${prefix}_BASE_URL`, apiKeyVariable))
     )
-    if (model.trim().length === 0) return yield* fail(`${prefix}_MODEL`, "must not be empty")
     return {
       kind,
       apiKey: key,
       apiKeyVariable,
-      model: ModelId.make(model.trim()),
+      model: Option.getOrElse(model, () => defaults[kind].model),
       baseUrl: url,
       assistantPrefill: yield* optionalBool(`${prefix}_ASSISTANT_PREFILL`)
     }
@@ -472,13 +494,13 @@ const parseStep = (text: string): Effect.Effect<StepText, LlmConfigError> => {
   const slash = item.indexOf("/")
   const name = (slash < 0 ? item : item.slice(0, slash)).trim().toLowerCase()
   const model = slash < 0 ? undefined : item.slice(slash + 1).trim()
-  if (!Schema.is(ProviderName)(name)) {
-    return fail("LLM_CHAIN", `step "${item}": a step is provider or provider/model (deepseek/deepseek-chat)`)
+  if (!isProviderName(name)) {
+    return fail("LLM_CHAIN", `step "${excerpt(item)}": a step is provider or provider/model (deepseek/deepseek-chat)`)
   }
-  if (model !== undefined && !Schema.is(ModelId)(model)) {
-    return fail("LLM_CHAIN", `step "${item}": the model after "/" must not be blank`)
-  }
-  return Effect.succeed({ name, model: Option.map(Option.fromUndefinedOr(model), (id) => ModelId.make(id)) })
+  if (model === undefined) return Effect.succeed({ name, model: Option.none() })
+  return isModelId(model)
+    ? Effect.succeed({ name, model: Option.some(model) })
+    : fail("LLM_CHAIN", `step "${excerpt(item)}": the model after "/" ${modelProblem(model)}`)
 }
 
 const readCompatible = (name: ProviderName, steps: ReadonlyArray<StepText>) =>
@@ -494,12 +516,11 @@ const readCompatible = (name: ProviderName, steps: ReadonlyArray<StepText>) =>
       )
     }
     const url = yield* baseUrl(`${prefix}_BASE_URL`, `${prefix}_API_KEY`)(rawUrl.value)
-    const named = yield* optionalString(`${prefix}_MODEL`)
     const model = Option.orElse(
-      Option.map(named, (model) => model.trim()),
+      yield* optionalModel(`${prefix}_MODEL`),
       () => Option.firstSomeOf(steps.filter((step) => step.name === name).map((step) => step.model))
     )
-    if (Option.isNone(model) || !Schema.is(ModelId)(model.value)) {
+    if (Option.isNone(model)) {
       return yield* fail(`${prefix}_MODEL`, `is required: LLM_CHAIN names ${name} without a model`)
     }
     const settings: CompatibleSettings = {

@@ -53,3 +53,21 @@ export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): 
  */
 export const truncate = (text: string, max: number): string =>
   text.length <= max ? text : `${text.slice(0, max)}...[${text.length - max} more characters]`
+
+/**
+ * A value as an error message repeats it: a caller's or a variable's value
+ * may hold anything, so only its first `max` characters (64 by default), its
+ * control characters escaped (`\u001b`).
+ *
+ * @example
+ * ```ts
+ * import { excerpt } from "@baton/core/Redact"
+ *
+ * excerpt("a\u001bb") // "a\\u001bb"
+ * excerpt("x".repeat(100)) // the first 64, then "...[36 more characters]"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const excerpt = (value: string, max = 64): string =>
+  truncate(value, max).replace(/\p{Cc}/gu, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`)

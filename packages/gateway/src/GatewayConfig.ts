@@ -53,7 +53,8 @@
  */
 import { ModelId, ProviderName, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
-import { Config, Effect, Option, type Redacted, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { excerpt } from "@baton/core/Redact"
+import { Config, Effect, Option, type Redacted, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { Yaml } from "effect/encoding"
 import { createHash } from "node:crypto"
 import { readFile } from "node:fs/promises"
@@ -228,28 +229,50 @@ const parseText = (text: string, format: "json" | "yaml"): Effect.Effect<unknown
       })
   })
 
-const splitStep = (step: string): Step => {
-  const slash = step.indexOf("/")
-  return { provider: ProviderName.make(step.slice(0, slash)), model: ModelId.make(step.slice(slash + 1)) }
+const isProviderName = Schema.is(ProviderName)
+
+const isModelId = Schema.is(ModelId)
+
+const decodeModelId = Schema.decodeUnknownResult(ModelId)
+
+/** A `provider/model` name's two parts, as written (not checked). */
+const partsOf = (name: string): { readonly provider: string; readonly model: string } => {
+  const slash = name.indexOf("/")
+  return slash < 0 ? { provider: name, model: "" } : { provider: name.slice(0, slash), model: name.slice(slash + 1) }
+}
+
+/**
+ * A `provider/model` name as a step, when its parts are a valid
+ * `ProviderName` and `ModelId`; `undefined` otherwise (a client's name may
+ * be anything: it must never reach `make`, which throws).
+ */
+const splitStep = (name: string): Step | undefined => {
+  const { model, provider } = partsOf(name)
+  return isProviderName(provider) && isModelId(model) ? { provider, model } : undefined
 }
 
 const checkStep = (
-  providers: File["providers"],
+  providers: ReadonlyMap<string, Provider>,
   entry: typeof StepEntry.Type,
   at: ReadonlyArray<PropertyKey>,
   text: string | undefined
 ): Effect.Effect<Step, GatewayConfigError> => {
   const { model: name, ...policy } = typeof entry === "string" ? { model: entry } : entry
   const path = typeof entry === "string" ? at : [...at, "model"]
-  const parsed = splitStep(name)
-  const provider = Object.hasOwn(providers, parsed.provider) ? providers[parsed.provider] : undefined
+  const parts = partsOf(name)
+  // the providers were checked first: a known one has a valid name
+  const provider = providers.get(parts.provider)
   if (provider === undefined) {
-    return Effect.fail(configError(path, `unknown provider "${parsed.provider}" in "${name}"`, text))
+    return Effect.fail(configError(path, `unknown provider "${excerpt(parts.provider)}" in "${excerpt(name)}"`, text))
   }
-  return provider.models.includes(parsed.model)
-    ? Effect.succeed({ ...parsed, ...policy })
+  const model = decodeModelId(parts.model)
+  if (Result.isFailure(model)) {
+    return Effect.fail(configError(path, `the model after "/" in "${excerpt(name)}": ${model.failure.message}`, text))
+  }
+  return provider.models.includes(model.success)
+    ? Effect.succeed({ provider: provider.name, model: model.success, ...policy })
     : Effect.fail(
-      configError(path, `model "${parsed.model}" is not in providers.${parsed.provider}.models`, text)
+      configError(path, `model "${model.success}" is not in providers.${provider.name}.models`, text)
     )
 }
 
@@ -259,6 +282,13 @@ const resolveProvider = (
   text: string | undefined
 ): Effect.Effect<Provider, GatewayConfigError> =>
   Effect.gen(function*() {
+    if (!isProviderName(name)) {
+      return yield* configError(
+        ["providers", name],
+        "is not a provider name: a provider name is 1-64 lower-case letters, digits, '-' or '_', starting with a letter",
+        text
+      )
+    }
     const hosted = hostedKinds.includes(name)
     if (!hosted && entry.baseUrl === undefined) {
       return yield* configError(
@@ -279,7 +309,7 @@ const resolveProvider = (
       return yield* configError(["providers", name, "apiKeyEnv"], `${apiKeyVariable} is not set`, text)
     }
     return {
-      name: ProviderName.make(name),
+      name,
       kind: hosted ? name as LlmConfig.ProviderKind : "openai-compatible",
       baseUrl,
       apiKey,
@@ -346,7 +376,7 @@ export const fromFile = (file: File, yamlText?: string): Effect.Effect<GatewayCo
       }
       aliases.set(
         alias,
-        yield* Effect.forEach(steps, (step, i) => checkStep(file.providers, step, ["models", alias, i], yamlText))
+        yield* Effect.forEach(steps, (step, i) => checkStep(providers, step, ["models", alias, i], yamlText))
       )
     }
     yield* checkSubjectLimits(file.keys, yamlText)
@@ -479,15 +509,17 @@ export const fromEnvironment = (settings: LlmConfig.Settings): Effect.Effect<Gat
 
 /**
  * The chain a model name stands for: an alias's steps, or the one step of a
- * configured `provider/model`; `undefined` for anything else.
+ * configured `provider/model`; `undefined` for anything else, a name that
+ * is no valid provider name and model id included (a client's name is
+ * checked here, never thrown on).
  *
  * @since 0.1.0
  */
 export const resolveModel = (config: GatewayConfig, name: string): ReadonlyArray<Step> | undefined => {
   const alias = config.aliases.get(name)
   if (alias !== undefined) return alias
-  if (!name.includes("/")) return undefined
   const step = splitStep(name)
+  if (step === undefined) return undefined
   const provider = config.providers.get(step.provider)
   return provider !== undefined && provider.models.includes(step.model) ? [step] : undefined
 }

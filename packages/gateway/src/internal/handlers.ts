@@ -9,6 +9,7 @@ import type { SubjectId } from "@baton/core/Ids"
 import type { InvalidOptions } from "@baton/core/LlmError"
 import type * as LlmManager from "@baton/core/LlmManager"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import { excerpt } from "@baton/core/Redact"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
 import { ByteSize, Cause, DateTime, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
 import { HttpIncomingMessage, type HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -98,7 +99,7 @@ const chainFor = (config: GatewayConfig.GatewayConfig, body: Wire.ChatRequest) =
   Effect.gen(function*() {
     const primary = GatewayConfig.resolveModel(config, body.model)
     if (primary === undefined) {
-      return yield* reject(404, "model_not_found", `the model "${body.model}" does not exist`, "model")
+      return yield* reject(404, "model_not_found", `the model "${excerpt(body.model)}" does not exist`, "model")
     }
     const steps = [...primary]
     for (const [i, name] of (body.fallbacks ?? []).entries()) {
@@ -107,7 +108,7 @@ const chainFor = (config: GatewayConfig.GatewayConfig, body: Wire.ChatRequest) =
         return yield* reject(
           400,
           "invalid_fallback",
-          `fallbacks[${i}]: "${name}" is not a configured alias or provider/model`,
+          `fallbacks[${i}]: "${excerpt(name)}" is not a configured alias or provider/model`,
           `fallbacks[${i}]`
         )
       }

@@ -1,0 +1,103 @@
+/**
+ * A model name read from the environment that cannot be a `ModelId` (over
+ * 256 characters, a control character inside, blank) is an `LlmConfigError`
+ * naming the variable and saying what is wrong, when the configuration is
+ * loaded: never a thrown exception, never a message that repeats a long
+ * value whole. Through `LlmConfig.layerFromRecord` and, as an application
+ * builds it, `LlmManager.layerConfig`.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as LlmConfig from "../src/LlmConfig.ts"
+import { Bench, managerFromEnv } from "./utils/chain.ts"
+
+const keys = { DEEPSEEK_API_KEY: "sk-deepseek", GEMINI_API_KEY: "g-key", OPENAI_API_KEY: "sk-openai" }
+
+const long = "x".repeat(300)
+
+const load = (variables: Record<string, string>) =>
+  Effect.service(LlmConfig.LlmConfig).pipe(Effect.provide(LlmConfig.layerFromRecord({ ...keys, ...variables })))
+
+/** Loading fails with an `LlmConfigError` naming `variable`, saying `text`, without a long value in it. */
+const failsOn = (variables: Record<string, string>, variable: string, text: string | RegExp) =>
+  Effect.gen(function*() {
+    const error = yield* Effect.flip(load(variables))
+    assert.strictEqual(error._tag, "LlmConfigError")
+    assert.strictEqual(error.variable, variable, error.message)
+    assert.include(error.message, variable)
+    if (typeof text === "string") assert.include(error.message, text)
+    else assert.match(error.message, text)
+    assert.notInclude(error.message, long)
+    assert.isBelow(error.message.length, 400, error.message)
+    return error
+  })
+
+const control = /control character/
+
+describe("LlmConfig: model names", () => {
+  it.effect("<KIND>_MODEL over 256 characters names the variable, says the limit, does not repeat the value", () =>
+    Effect.gen(function*() {
+      yield* failsOn({ OPENAI_MODEL: long }, "OPENAI_MODEL", "at most 256 characters")
+      yield* failsOn({ GEMINI_MODEL: "g".repeat(1_000_000) }, "GEMINI_MODEL", "at most 256 characters")
+    }))
+
+  it.effect("<KIND>_MODEL with a control character inside names the variable", () =>
+    Effect.gen(function*() {
+      yield* failsOn({ DEEPSEEK_MODEL: "deepseek\u0000flash" }, "DEEPSEEK_MODEL", control)
+      yield* failsOn({ ANTHROPIC_MODEL: "claude\nhaiku" }, "ANTHROPIC_MODEL", control)
+    }))
+
+  it.effect("<KIND>_MODEL: 256 characters and the spaces around a name (trimmed) are fine", () =>
+    Effect.gen(function*() {
+      const config = yield* load({ OPENAI_MODEL: "m".repeat(256), DEEPSEEK_MODEL: "  deepseek-pro\n" })
+      assert.strictEqual(config.providers.openai.model, "m".repeat(256))
+      assert.strictEqual(config.providers.deepseek.model, "deepseek-pro")
+    }))
+
+  it.effect("LLM_CHAIN: a model over 256 characters says so, not that it is blank, and is not repeated", () =>
+    Effect.gen(function*() {
+      const error = yield* failsOn({ LLM_CHAIN: `deepseek/${long},gemini` }, "LLM_CHAIN", "at most 256 characters")
+      assert.notInclude(error.message, "blank")
+      assert.notInclude(error.message, "required")
+    }))
+
+  it.effect("LLM_CHAIN: a model with a control character says so", () =>
+    Effect.gen(function*() {
+      const error = yield* failsOn({ LLM_CHAIN: "deepseek/deepseek\u001bflash,gemini" }, "LLM_CHAIN", control)
+      assert.notInclude(error.message, "blank")
+      assert.notInclude(error.message, "\u001b")
+    }))
+
+  it.effect("LLM_CHAIN: a long step that is no provider name is not repeated", () =>
+    failsOn({ LLM_CHAIN: `deepseek,${long}` }, "LLM_CHAIN", "provider/model"))
+
+  it.effect("an unknown LLM_PRIMARY_PROVIDER of any length is not repeated", () =>
+    failsOn({ LLM_PRIMARY_PROVIDER: long }, "LLM_PRIMARY_PROVIDER", "unknown provider"))
+
+  it.effect("LLM_COMPAT_<NAME>_MODEL over 256 characters or with a control character says so, not 'is required'", () =>
+    Effect.gen(function*() {
+      const endpoint = { LLM_CHAIN: "local", LLM_COMPAT_LOCAL_BASE_URL: "http://127.0.0.1:1/v1" }
+      for (const [model, text] of [[long, "at most 256 characters"], ["qwen\u00003", control]] as const) {
+        const error = yield* failsOn({ ...endpoint, LLM_COMPAT_LOCAL_MODEL: model }, "LLM_COMPAT_LOCAL_MODEL", text)
+        assert.notInclude(error.message, "required")
+      }
+      // a chain step's model checked the same way
+      yield* failsOn({ ...endpoint, LLM_CHAIN: `local/${long}` }, "LLM_CHAIN", "at most 256 characters")
+    }))
+
+  it.effect("LlmManager.layerConfig fails to build with the same LlmConfigError", () =>
+    Effect.gen(function*() {
+      for (
+        const [variables, variable] of [
+          [{ LLM_PRIMARY_PROVIDER: "openai", OPENAI_MODEL: long }, "OPENAI_MODEL"],
+          [{ LLM_PRIMARY_PROVIDER: "openai", OPENAI_MODEL: "gpt\u00004o" }, "OPENAI_MODEL"],
+          [{ LLM_CHAIN: `openai/${long}` }, "LLM_CHAIN"]
+        ] as const
+      ) {
+        const error = yield* Effect.flip(managerFromEnv(variables))
+        assert.strictEqual(error._tag, "LlmConfigError")
+        assert.strictEqual(error.variable, variable)
+        assert.notInclude(error.message, long)
+      }
+    }).pipe(Effect.provide(Bench)))
+})
