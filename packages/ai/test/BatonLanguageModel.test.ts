@@ -193,6 +193,20 @@ describe("BatonLanguageModel", () => {
       }).pipe(Effect.provide(stack({ chain: [step] }))))
   }
 
+  it.live("a failed chain ending on a refused connection still tells what the request was billed", () =>
+    Effect.gen(function*() {
+      // a billed reply that is no answer (its input tokens reported first), then a connection reset
+      yield* inject("anthropic", MockFault.illTyped)
+      yield* inject("openai", MockFault.resetBeforeHeaders)
+      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Tell a story" }))
+      const billed = yield* stats("anthropic")
+      assert.isAbove(billed.promptTokens, 0)
+      const account = billedOf(error)
+      assert.strictEqual(account.tag, "ProviderConnectionFailed")
+      assert.strictEqual(account.usage.inputTokens.total, billed.promptTokens)
+      assert.isTrue(error.isRetryable)
+    }).pipe(Effect.provide(stack({ chain: ["anthropic", "openai"] }))))
+
   it.live("GenAI spans come from Baton once: the LanguageModel span carries no gen_ai attributes", () =>
     Effect.gen(function*() {
       const spans: Array<Tracer.NativeSpan> = []

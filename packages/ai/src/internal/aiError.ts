@@ -10,8 +10,8 @@
  * `effect/ai` `Usage`), `costNanoUsd`, `estimatedCostUsd` and `pricing`, the
  * names of the finish part's account: the whole request's for a failed
  * request's final error, which Baton's manager gives that `usage`.
- * `effect/ai`'s `NetworkError` has no metadata: an error mapped to it carries
- * neither.
+ * `effect/ai`'s `NetworkError` has no metadata: a transport failure of a
+ * billed request is an `InternalProviderError` (retryable too) instead.
  */
 import type { Attempt } from "@baton/core/Attempt"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
@@ -57,7 +57,16 @@ const agreeing = (candidates: ReadonlyArray<Reason>, retryable: boolean, descrip
       ? new AiError.InternalProviderError({ description, metadata })
       : new AiError.UnknownError({ description, metadata }))
 
-const candidatesOf = (error: ProviderError.ProviderError, metadata: Metadata): ReadonlyArray<Reason> => {
+/**
+ * The reasons that may stand for `error`. `billed`: the request was billed,
+ * so its reason must carry metadata (a `NetworkError` has none: an
+ * `InternalProviderError`, retryable too, stands for a transport failure then).
+ */
+const candidatesOf = (
+  error: ProviderError.ProviderError,
+  metadata: Metadata,
+  billed: boolean
+): ReadonlyArray<Reason> => {
   const description = error.message
   switch (error._tag) {
     case "ProviderRateLimited":
@@ -73,7 +82,9 @@ const candidatesOf = (error: ProviderError.ProviderError, metadata: Metadata): R
     case "ProviderConnectionFailed":
     case "StreamInterrupted":
       return [
-        new AiError.NetworkError({ reason: "TransportError", method: "POST", url: error.provider, description })
+        billed
+          ? new AiError.InternalProviderError({ description, metadata })
+          : new AiError.NetworkError({ reason: "TransportError", method: "POST", url: error.provider, description })
       ]
     case "ProviderAuthenticationFailed":
       return [
@@ -127,7 +138,12 @@ export const reasonOf = (error: LlmError.LlmError): Reason => reasonBilled(error
 const reasonBilled = (error: LlmError.LlmError, billed: TokenUsage.TokenUsage | undefined): Reason => {
   const metadata = metadataOf(error, billed)
   if (ProviderError.isProviderError(error)) {
-    return agreeing(candidatesOf(error, metadata), LlmError.isRetryable(error), error.message, metadata)
+    return agreeing(
+      candidatesOf(error, metadata, billed !== undefined),
+      LlmError.isRetryable(error),
+      error.message,
+      metadata
+    )
   }
   switch (error._tag) {
     case "AllProvidersFailed": {
