@@ -55,8 +55,9 @@
  *   offered after that, while the close writes or once it is over (a request
  *   still running when the layer is torn down, or an `offer` effect built
  *   before and run after), is not queued where nothing would ever take it:
- *   the offering fiber writes it alone, retried as a batch is, within
- *   `closeTimeout`, its interruption deferred meanwhile. Only then may an
+ *   the offering fiber writes it alone, one write at a time as flushes are,
+ *   retried as a batch is, within `closeTimeout`, its interruption deferred
+ *   meanwhile. Only then may an
  *   `offer` wait for I/O. A row the sink does not take (its connection pool
  *   may have been released with the same scope) is dropped, counted in
  *   `baton_sink_rows_dropped_total{sink}` and `baton_sink_failures_total{sink}`,
@@ -410,7 +411,7 @@ export const make = <A, E>(
             ? `Baton sink "${options.name}" was still writing when closeTimeout (${
               Duration.format(closeTimeout)
             }) passed at close; ${left} rows not written are dropped (baton_sink_rows_dropped_total)`
-            : `Baton sink "${options.name}" was given ${left} rows while closing; they are dropped (baton_sink_rows_dropped_total)`,
+            : `Baton sink "${options.name}" left ${left} rows unwritten at close; they are dropped (baton_sink_rows_dropped_total)`,
           run.cause
         )
       ], { discard: true })
@@ -427,7 +428,10 @@ export const make = <A, E>(
     const writeLate = (item: A): Effect.Effect<void> =>
       Effect.gen(function*() {
         const run = newRun(true)
-        const written = yield* Effect.timeoutOption(Effect.interruptible(tryWrite(run, [item], true)), closeTimeout)
+        const written = yield* Effect.timeoutOption(
+          Effect.interruptible(lock.withPermit(tryWrite(run, [item], true))),
+          closeTimeout
+        )
         if (Option.getOrElse(written, () => false)) return
         yield* countDropped(1)
         if (yield* Ref.getAndSet(warnedLate, true)) return

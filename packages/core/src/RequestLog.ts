@@ -193,7 +193,9 @@ const recordAt = (report: AttemptReport, millis: number, options: Options): LlmR
 /**
  * A destination for records. `write` may fail: the log counts and reports the
  * failure, the request never sees it. A sink must not block on I/O: one that
- * talks to a database queues and writes in the background.
+ * talks to a database queues and writes in the background (`BatchWriter`;
+ * once its scope has closed, a record it is still given is written by the
+ * recording fiber, within `closeTimeout`).
  *
  * @since 0.1.0
  */

@@ -27,7 +27,9 @@
  *
  * Writes never touch the request's path: `record` enqueues and a background
  * fiber appends rows in batches (see `BatchWriter`: flushed every
- * `flushInterval`, default 1 second, and when the layer's scope closes). A
+ * `flushInterval`, default 1 second, and when the layer's scope closes; a
+ * row recorded after that is written by the recording fiber, within
+ * `closeTimeout`, not lost). A
  * crash loses at most the rows of the last `flushInterval`. Queries flush
  * first, so a process always reads its own writes.
  *

@@ -299,8 +299,9 @@ describe("BatchWriter", () => {
         const before = yield* counts("offer-while-closing")
         const { scope, writer } = yield* writerOver(store, 30, { name: "offer-while-closing", maxBatchSize: 10 })
         const closing = yield* forkAndAdjust(Scope.close(scope, Exit.void), "500 millis") // the final flush took the 30 rows
-        yield* within(writer.offer(30), "1 second")
-        yield* TestClock.adjust("3 seconds")
+        // written once the flush's three batches are (one write at a time), within closeTimeout
+        const offering = yield* forkAndAdjust(writer.offer(30), "4 seconds")
+        yield* Fiber.join(offering)
         yield* Fiber.join(closing)
         assert.deepStrictEqual(sorted(store.rows), range(31))
         assert.strictEqual((yield* counts("offer-while-closing")).dropped - before.dropped, 0)

@@ -2,7 +2,7 @@
  * The request log's database sink: every `LlmRequestLog` record as a row of
  * `<prefix>request_log`, in the same database as the usage ledger.
  *
- * Like the ledger, the sink only enqueues; a background writer inserts in
+ * Like the ledger, the sink only enqueues (until its scope closes); a background writer inserts in
  * batches, flushes when the scope closes, and a crash loses at most the last
  * `flushInterval` (default 1 second) of records. A failing database never
  * reaches the request: batches are retried, then dropped and counted

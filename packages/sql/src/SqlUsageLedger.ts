@@ -10,7 +10,8 @@
  * Building the layer runs the migrations (`BatonSchema`).
  *
  * Rows are appended in batches by the core ledger's background writer
- * (`UsageLedger.make`): `record` never waits for the database, a failing
+ * (`UsageLedger.make`): `record` never waits for the database (but after the
+ * layer's scope closed, when it writes its row itself), a failing
  * database never fails a request (rows are retried, then dropped and
  * counted), rows are flushed when the layer's scope closes, and a crash loses
  * at most the last `flushInterval` (default 1 second) of rows. Aggregates
