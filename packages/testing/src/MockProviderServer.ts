@@ -238,9 +238,15 @@ const listen = (
         resume(Effect.fail(new MockServerStartError({ message: `mock provider server: ${cause.message}`, cause })))
       }
     )
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
-      resume(Effect.succeed(server))
-    })
+    try {
+      server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+        resume(Effect.succeed(server))
+      })
+    } catch (cause) {
+      // a port out of range throws at once (RangeError): a start error like the others, not a defect
+      const message = cause instanceof Error ? cause.message : String(cause)
+      resume(Effect.fail(new MockServerStartError({ message: `mock provider server: ${message}`, cause })))
+    }
   })
 
 const close = (server: NodeServer) =>

@@ -25,4 +25,15 @@ describe("baton-mock-server", () => {
         [`baton-mock-server: cannot listen on 127.0.0.1:${port}: address in use`]
       )
     }), 60_000)
+
+  it.live("on a port out of range says so in one line, exit 2", () =>
+    Effect.gen(function*() {
+      const ran = yield* Effect.promise(() => NodeProcess.run(bin, ["--port", "70000"]))
+      assert.strictEqual(ran.code, 2, ran.stderr)
+      assert.notMatch(`${ran.stdout}${ran.stderr}`, /^\s+at /m, "no stack trace")
+      assert.deepStrictEqual(
+        ran.stderr.split("\n").filter((line) => line.length > 0),
+        ["baton-mock-server: cannot listen: a port is 0 to 65535"]
+      )
+    }), 60_000)
 })

@@ -12,7 +12,8 @@ const reasons: Readonly<Record<string, string>> = {
   EACCES: "permission denied",
   EADDRNOTAVAIL: "address not available on this machine",
   ENOTFOUND: "host not found",
-  EAI_AGAIN: "host not found"
+  EAI_AGAIN: "host not found",
+  ERR_SOCKET_BAD_PORT: "a port is 0 to 65535"
 }
 
 const field = (error: unknown, name: string): unknown =>
