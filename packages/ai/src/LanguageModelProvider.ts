@@ -57,7 +57,8 @@
  */
 import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
 import { ModelId, ProviderName } from "@baton/core/Ids"
-import { LlmConfigError } from "@baton/core/LlmError"
+import * as LlmConfig from "@baton/core/LlmConfig"
+import type { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmProvider from "@baton/core/LlmProvider"
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
@@ -137,13 +138,6 @@ export const capabilities: LlmProvider.Capabilities = {
   structuredOutput: "json-schema"
 }
 
-/** `value` checked by `schema`, or an `LlmConfigError` naming `option` and saying what is wrong (never the value). */
-const check = <A>(schema: Schema.Codec<A, string>, option: string, value: string) =>
-  Effect.mapError(
-    Schema.decodeUnknownEffect(schema)(value),
-    (error) => new LlmConfigError({ variable: option, message: `${option}: ${error.message}` })
-  )
-
 /**
  * The provider implementation over a built `LanguageModel`. Fails with an
  * `LlmConfigError` naming `name` or `model` when it is not a valid provider
@@ -156,8 +150,8 @@ export const make = (
   options: { readonly name: string; readonly model: string }
 ): Effect.Effect<LlmProvider.Service, LlmConfigError, LanguageModel.LanguageModel | Pricing.Pricing> =>
   Effect.gen(function*() {
-    const name = yield* check(ProviderName, "name", options.name)
-    const model = yield* check(ModelId, "model", options.model.trim())
+    const name = yield* LlmConfig.option(ProviderName, "name", options.name)
+    const model = yield* LlmConfig.option(ModelId, "model", options.model.trim())
     const languageModel = yield* LanguageModel.LanguageModel
     const pricing = yield* Pricing.Pricing
     const schemas = new WeakMap<StructuredOutput<unknown>, Schema.Codec<Record<string, unknown>>>()

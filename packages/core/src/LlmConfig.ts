@@ -55,8 +55,9 @@
  * in the chain without its key, an OpenAI-compatible endpoint without a base
  * URL or model, a model name that is no model id (over 256 characters, a
  * control character inside, blank; the error says which), non-positive
- * limits, malformed numbers, booleans, URLs, zones and prices. A value an
- * error repeats is cut after 64 characters, its control characters escaped.
+ * limits, malformed numbers, booleans, URLs, zones and prices. A provider
+ * name, model, boolean or chain step an error repeats is cut after 64
+ * characters, its control characters escaped.
  * Keys stay `Redacted`.
  *
  * Keys (`<PROVIDER>_API_KEY`, `LLM_COMPAT_<NAME>_API_KEY`) are trimmed (the
@@ -368,6 +369,23 @@ const maskUrl = (text: string): string => {
   const start = scheme >= 0 && scheme < at ? scheme + 3 : 0
   return `${head.slice(0, start)}***${head.slice(at)}`
 }
+
+/**
+ * `value` decoded by `schema`, or an `LlmConfigError` naming `option` with
+ * what is wrong: how an adapter or a chain step checks the options it is
+ * built with (`name`, `model`) instead of throwing on them.
+ *
+ * @since 0.1.0
+ */
+export const option = <A>(
+  schema: Schema.Codec<A, string>,
+  name: string,
+  value: string
+): Effect.Effect<A, LlmConfigError> =>
+  Effect.mapError(
+    Schema.decodeUnknownEffect(schema)(value),
+    (error) => new LlmConfigError({ variable: name, message: `${name}: ${error.message}` })
+  )
 
 /**
  * Checks a provider's base URL: http or https, without credentials (the

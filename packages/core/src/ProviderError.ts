@@ -250,7 +250,8 @@ export class StructuredOutputInvalid extends stackless(
  * A provider raises it for one attempt, without `attempts`. The one
  * `LlmManager.stream` fails with lists every attempt of the request in
  * `attempts`, in the order they started, as `AllProvidersFailed` does (their
- * errors are the scrubbed provider errors of each attempt).
+ * errors are the scrubbed provider errors of each attempt), and its `usage`
+ * is what the whole request billed, as a `Finish`'s is.
  *
  * @since 0.1.0
  */

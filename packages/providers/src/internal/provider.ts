@@ -15,7 +15,7 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmProvider from "@baton/core/LlmProvider"
 import type * as Pricing from "@baton/core/Pricing"
-import { Effect, Layer, Option, type Redacted, Schema } from "effect"
+import { Effect, Layer, Option, type Redacted } from "effect"
 import type { HttpClient } from "effect/http"
 import * as Adapter from "./adapter.ts"
 
@@ -77,12 +77,6 @@ export const defaultMaxEventBytes = 1024 * 1024
 const invalid = (option: string, problem: string) =>
   Effect.fail(new LlmConfigError({ variable: option, message: `${option}: ${problem}` }))
 
-const check = <A>(schema: Schema.Codec<A, string>, option: string, value: string) =>
-  Effect.mapError(
-    Schema.decodeUnknownEffect(schema)(value),
-    (error) => new LlmConfigError({ variable: option, message: `${option}: ${error.message}` })
-  )
-
 const positiveInteger = (option: string, value: number): Effect.Effect<number, LlmConfigError> =>
   Number.isInteger(value) && value > 0
     ? Effect.succeed(value)
@@ -93,8 +87,8 @@ const settingsOf = (
   options: BaseOptions
 ): Effect.Effect<Adapter.Settings, LlmConfigError> =>
   Effect.gen(function*() {
-    const name = yield* check(ProviderName, "name", definition.name)
-    const model = yield* check(ModelId, "model", (options.model ?? definition.defaultModel).trim())
+    const name = yield* LlmConfig.option(ProviderName, "name", definition.name)
+    const model = yield* LlmConfig.option(ModelId, "model", (options.model ?? definition.defaultModel).trim())
     const baseUrl = options.baseUrl ?? definition.defaultBaseUrl
     if (!URL.canParse(baseUrl)) return yield* invalid("baseUrl", `"${baseUrl}" is not a URL`)
     const timeoutMs = yield* positiveInteger("timeoutMs", options.timeoutMs ?? defaultTimeoutMs)
