@@ -160,4 +160,28 @@ describe("LlmManager: a result's usage is what the whole request billed", () => 
         ["openai"]
       )
     }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+
+  it.effect("a request ended by its deadline: DeadlineExceeded carries what the cancelled attempt billed", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["anthropic"], policy: { maxRetries: 0 } })
+      // the provider reports its input tokens (`message_start`), then goes silent before any text
+      yield* inject("anthropic", MockFault.stallMidStream("forever"))
+      const fiber = yield* Effect.forkChild(
+        Effect.flip(llm.generate({ ...prompt, options: { timeout: 400 }, metadata: { requestId: "deadline-billed" } }))
+      )
+      yield* eventually(Effect.map(stats("anthropic"), (s) => s.requests === 1))
+      // real time for the first event to reach the client; then the deadline passes on the test clock
+      yield* liveWait(250)
+      yield* TestClock.adjust(400)
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "DeadlineExceeded")
+      if (error._tag !== "DeadlineExceeded") return
+      assert.deepStrictEqual(error.attempts.map(pick("provider", "outcome")), [["anthropic", "cancelled"]])
+      yield* eventually(Effect.map(stats("anthropic"), (s) => s.cancelled === 1))
+      assert.isAbove(yield* serverBilled("anthropic"), 0)
+      yield* assertWholeRequest(
+        { attempts: error.attempts, usage: error.usage, requestId: RequestId.make("deadline-billed") },
+        ["anthropic"]
+      )
+    }).pipe(Effect.provide(Bench), Effect.provide(Services)))
 })
