@@ -47,7 +47,8 @@ export type ProviderName = typeof ProviderName.Type
 export const ModelId = Schema.String.check(
   // first: a longer name is refused without the pattern reading it (decoding stops at the first issue by default)
   Schema.isMaxLength(256, { message: "a model id is at most 256 characters" }),
-  Schema.isPattern(/^\S(?:\P{Cc}*\S)?$/u, {
+  // first and last: neither space nor control character; between: no control character
+  Schema.isPattern(/^[^\s\p{Cc}](?:\P{Cc}*[^\s\p{Cc}])?$/u, {
     message: "a model id is not blank, has no leading or trailing space and no control characters"
   })
 ).pipe(Schema.brand("ModelId"))

@@ -56,8 +56,8 @@
  * URL or model, a model name that is no model id (over 256 characters, a
  * control character inside, blank; the error says which), non-positive
  * limits, malformed numbers, booleans, URLs, zones and prices. A provider
- * name, model, boolean or chain step an error repeats is cut after 64
- * characters, its control characters escaped.
+ * name, model, boolean, URL, zone or chain step an error repeats is cut
+ * after 64 characters, its control characters escaped.
  * Keys stay `Redacted`.
  *
  * Keys (`<PROVIDER>_API_KEY`, `LLM_COMPAT_<NAME>_API_KEY`) are trimmed (the
@@ -401,7 +401,7 @@ export const baseUrl =
     try {
       url = new URL(raw)
     } catch {
-      return fail(variable, `expected a URL such as https://api.example.com/v1, got "${maskUrl(raw)}"`)
+      return fail(variable, `expected a URL such as https://api.example.com/v1, got "${excerpt(maskUrl(raw))}"`)
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       return fail(variable, `expected an http:// or https:// URL, got one with the scheme "${url.protocol}"`)

@@ -57,7 +57,9 @@ export const truncate = (text: string, max: number): string =>
 /**
  * A value as an error message repeats it: a caller's or a variable's value
  * may hold anything, so only its first `max` characters (64 by default), its
- * control characters escaped (`\u001b`).
+ * control characters, line separators and bidirectional controls escaped
+ * (`\u001b`, `\u2028`, `\u202e`), which would otherwise start a line or
+ * reorder the text a reader sees.
  *
  * @example
  * ```ts
@@ -70,4 +72,7 @@ export const truncate = (text: string, max: number): string =>
  * @since 0.1.0
  */
 export const excerpt = (value: string, max = 64): string =>
-  truncate(value, max).replace(/\p{Cc}/gu, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`)
+  truncate(value, max).replace(
+    /[\p{Cc}\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )

@@ -44,7 +44,7 @@ describe("ModelId", () => {
   })
 
   it("still refuses a blank id, outer spaces and control characters", () => {
-    for (const id of ["", "   ", " gpt-4.1", "gpt-4.1 ", "gpt\n4"]) {
+    for (const id of ["", "   ", " gpt-4.1", "gpt-4.1 ", "gpt\n4", "gpt-4.1\u0007", "\u001bgpt", "\u0000"]) {
       assert.isFalse(Schema.is(Ids.ModelId)(id), JSON.stringify(id))
     }
   })

@@ -100,4 +100,12 @@ describe("LlmConfig: model names", () => {
         assert.notInclude(error.message, long)
       }
     }).pipe(Effect.provide(Bench)))
+
+  it.effect("a long base URL or time zone is cut in its error, a bidirectional control escaped", () =>
+    Effect.gen(function*() {
+      yield* failsOn({ DEEPSEEK_BASE_URL: `not a url ${long}` }, "DEEPSEEK_BASE_URL", "more characters")
+      yield* failsOn({ AI_QUOTA_TIMEZONE: `Europe/${long}` }, "AI_QUOTA_TIMEZONE", "more characters")
+      const error = yield* failsOn({ LLM_CHAIN: "openai/gpt\u202e-4o\u0007" }, "LLM_CHAIN", control)
+      assert.include(error.message, "gpt\\u202e-4o\\u0007")
+    }))
 })

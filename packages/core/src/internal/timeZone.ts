@@ -6,6 +6,7 @@
  */
 import { DateTime, Effect, Option } from "effect"
 import { LlmConfigError } from "../LlmError.ts"
+import { excerpt } from "../Redact.ts"
 
 /** The IANA zone named `zone`, or an `LlmConfigError` naming `variable` (a variable or an option). */
 export const namedZone = (variable: string, zone: string): Effect.Effect<DateTime.TimeZone.Named, LlmConfigError> =>
@@ -14,7 +15,7 @@ export const namedZone = (variable: string, zone: string): Effect.Effect<DateTim
       Effect.fail(
         new LlmConfigError({
           variable,
-          message: `${variable}: unknown time zone "${zone}"; use an IANA name such as UTC or America/New_York`
+          message: `${variable}: unknown time zone "${excerpt(zone)}"; use an IANA name such as UTC or America/New_York`
         })
       ),
     onSome: Effect.succeed
