@@ -223,9 +223,14 @@ export const make = <A, E>(
      * Interruptible only during the write itself (a close cut off by
      * `closeTimeout`), so that what was written is always counted.
      */
-    const tryWrite = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>, retried = false): Effect.Effect<boolean> =>
+    const tryWrite = (
+      run: Run,
+      rows: Arr.NonEmptyReadonlyArray<A>,
+      retried = false,
+      writeRows: (rows: Arr.NonEmptyReadonlyArray<A>) => Effect.Effect<void, E> = write
+    ): Effect.Effect<boolean> =>
       Effect.uninterruptibleMask((restore) =>
-        restore(retried ? write(rows).pipe(Effect.retry(retry)) : write(rows)).pipe(
+        restore(retried ? writeRows(rows).pipe(Effect.retry(retry)) : writeRows(rows)).pipe(
           Effect.exit,
           Effect.flatMap((exit) => {
             if (Exit.isFailure(exit)) {
@@ -429,7 +434,8 @@ export const make = <A, E>(
       Effect.gen(function*() {
         const run = newRun(true)
         const written = yield* Effect.timeoutOption(
-          Effect.interruptible(lock.withPermit(tryWrite(run, [item], true))),
+          // each try under the lock, the waits between them outside it: late rows do not queue behind retries
+          Effect.interruptible(tryWrite(run, [item], true, (rows) => lock.withPermit(write(rows)))),
           closeTimeout
         )
         if (Option.getOrElse(written, () => false)) return

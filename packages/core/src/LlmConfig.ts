@@ -404,7 +404,7 @@ export const baseUrl =
       return fail(variable, `expected a URL such as https://api.example.com/v1, got "${excerpt(maskUrl(raw))}"`)
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
-      return fail(variable, `expected an http:// or https:// URL, got one with the scheme "${url.protocol}"`)
+      return fail(variable, `expected an http:// or https:// URL, got one with the scheme "${excerpt(url.protocol)}"`)
     }
     if (url.username !== "" || url.password !== "") {
       return fail(

@@ -341,6 +341,22 @@ describe("BatchWriter", () => {
         })
       ))
 
+    it.effect("late rows on a store that is down are retried side by side, not one after another's waits", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        const before = yield* counts("late-side-by-side")
+        const { scope, writer } = yield* writerOver(store, 0, { name: "late-side-by-side" })
+        yield* within(Scope.close(scope, Exit.void), "1 second")
+        store.down = true
+        // twelve requests still running when the layer closed: each row's write and 3 retries wait 350 ms in all
+        yield* within(
+          Effect.forEach(range(12), (row) => writer.offer(row), { concurrency: "unbounded", discard: true }),
+          "400 millis"
+        )
+        assert.strictEqual(store.attempts, 48)
+        assert.strictEqual((yield* counts("late-side-by-side")).dropped - before.dropped, 12)
+      }))
+
     it.effect("a store that never answers after the close holds the offering fiber for closeTimeout at most; the row is counted", () =>
       Effect.gen(function*() {
         const store = memoryStore()
