@@ -93,7 +93,7 @@ const check = (flags: { readonly ping: boolean }) =>
     Effect.catch((error) =>
       Exit.fail(
         Exit.configuration,
-        error._tag === "DatabaseError" ? `LLM_USAGE_STORE_URL: ${error.message}` : error.message
+        error._tag === "DatabaseError" ? Exit.ledgerProblem(error.message) : error.message
       )
     )
   )

@@ -171,7 +171,7 @@ const generate = (flags: Flags) =>
       error instanceof SchemaFileError
         ? Exit.fail(Exit.configuration, error.message)
         : error._tag === "DatabaseError"
-        ? Exit.fail(Exit.configuration, `LLM_USAGE_STORE_URL: ${error.message}`)
+        ? Exit.fail(Exit.configuration, Exit.ledgerProblem(error.message))
         : error._tag === "LlmConfigError" || error._tag === "MockServerStartError"
         ? Exit.fail(Exit.configuration, error.message)
         : error._tag === "InvalidOptions"

@@ -42,7 +42,7 @@ const failureOf = (error: unknown, flags: Flags): string => {
     case "ServeError":
       return MockServerCommand.listenFailure((error as { readonly cause: unknown }).cause, flags)
     case "DatabaseError":
-      return `LLM_USAGE_STORE_URL: ${messageOf(error)}`
+      return Exit.ledgerProblem(messageOf(error))
     default:
       return messageOf(error)
   }

@@ -144,7 +144,7 @@ const usage = (flags: Flags) =>
       error instanceof UsageFlagError
         ? Exit.fail(Exit.usage, error.message)
         : error._tag === "DatabaseError"
-        ? Exit.fail(Exit.configuration, `LLM_USAGE_STORE_URL: ${error.message}`)
+        ? Exit.fail(Exit.configuration, Exit.ledgerProblem(error.message))
         : error._tag === "LlmConfigError"
         ? Exit.fail(Exit.configuration, error.message)
         : Exit.fail(Exit.failed, error.message)

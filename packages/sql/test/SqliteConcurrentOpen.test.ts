@@ -3,6 +3,7 @@
  * twice, two replicas on one volume): every one of them opens it, and the
  * migrations run once.
  */
+import type * as NodeProcess from "@baton/testing/NodeProcess"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
@@ -16,20 +17,14 @@ import * as SqlDatabase from "../src/SqlDatabase.ts"
 
 const script = fileURLToPath(new URL("fixtures/openLedger.ts", import.meta.url))
 
-interface Opened {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 /** Starts `count` processes on `file`, lets them all open it once every one is ready, and waits for their ends. */
-const openTogether = async (file: string, count: number): Promise<ReadonlyArray<Opened>> => {
+const openTogether = async (file: string, count: number): Promise<ReadonlyArray<NodeProcess.Ran>> => {
   const children = Array.from(
     { length: count },
     () => spawn(process.execPath, [script, file], { cwd: tmpdir(), env: { PATH: process.env["PATH"] ?? "" } })
   )
   const ended = children.map((child) =>
-    new Promise<Opened>((resolve) => {
+    new Promise<NodeProcess.Ran>((resolve) => {
       let stdout = ""
       let stderr = ""
       child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))

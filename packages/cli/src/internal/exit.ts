@@ -26,3 +26,6 @@ export const fail = (code: number, message: string): Effect.Effect<void> =>
     process.stderr.write(`baton: ${message}\n`)
     process.exitCode = code
   })
+
+/** The line of a ledger that cannot be opened: the variable that names it, then why. @internal */
+export const ledgerProblem = (message: string): string => `LLM_USAGE_STORE_URL: ${message}`
