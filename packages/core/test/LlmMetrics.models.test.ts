@@ -9,6 +9,7 @@ import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
+import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as RequestLog from "../src/RequestLog.ts"
 import { Bench, inject, manager, pick, stats } from "./utils/chain.ts"
 
@@ -95,5 +96,31 @@ describe("the metric model label", () => {
       assert.strictEqual((yield* llm.generate({ prompt, options: { model: "user-chosen-b" } })).provider, "openai")
       assert.strictEqual((yield* llm.generate({ prompt })).provider, "openai")
       assert.strictEqual((yield* llm.generate({ prompt, options: { model: "o3-mini" } })).provider, "openai")
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("reading circuit states takes none of the 32 own circuits that requests' models get", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 0 },
+        circuit: { failureThreshold: 1, cooldownMs: 60_000 }
+      })
+      // a dashboard asks about 40 models no request has named yet
+      for (let i = 0; i < 40; i++) {
+        const state = yield* llm.circuitState(ProviderName.make("openai"), ModelId.make(`dashboard-${i}`))
+        assert.strictEqual(state._tag, "Closed")
+      }
+      // then a caller's failing model still opens its own circuit only, not a shared one
+      yield* inject("openai", MockFault.status(503), { times: 1 })
+      assert.strictEqual((yield* llm.generate({ prompt, options: { model: "user-chosen-a" } })).provider, "anthropic")
+      assert.strictEqual((yield* llm.generate({ prompt, options: { model: "user-chosen-b" } })).provider, "openai")
+      assert.strictEqual(
+        (yield* llm.circuitState(ProviderName.make("openai"), ModelId.make("user-chosen-a")))._tag,
+        "Open"
+      )
+      assert.strictEqual(
+        (yield* llm.circuitState(ProviderName.make("openai"), ModelId.make("user-chosen-b")))._tag,
+        "Closed"
+      )
     }).pipe(Effect.provide(Bench)))
 })

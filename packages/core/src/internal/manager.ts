@@ -224,10 +224,16 @@ const targetFor = (engine: Engine, route: Route, model: ModelId): Target => {
 
 /**
  * The circuit key of `model` (the route's own when `undefined`) on a route:
- * what `LlmManager.circuitState` reads, the key its attempts use.
+ * what `LlmManager.circuitState` reads, the key its attempts would use now.
+ * Reading takes none of the {@link ownCircuits} a requested model may get.
  */
-export const circuitKey = (engine: Engine, route: Route, model: ModelId | undefined): string =>
-  targetFor(engine, route, model ?? route.provider.model).key
+export const circuitKey = (engine: Engine, route: Route, model: ModelId | undefined): string => {
+  if (model === undefined || model === route.provider.model || engine.knownModels.has(model)) {
+    return targetFor(engine, route, model ?? route.provider.model).key
+  }
+  const circuit = route.unknown.has(model) || route.unknown.size < ownCircuits ? model : otherModel
+  return CircuitPolicy.key(route.provider.name, circuit)
+}
 
 /**
  * Moves the current attempt from phase `from` (the phase after the headers
