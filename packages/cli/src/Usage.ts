@@ -4,7 +4,8 @@
  * `.baton/usage.sqlite` by default).
  *
  * `--day D` (default today in `AI_QUOTA_TIMEZONE`, the zone whose midnight
- * resets the daily quotas; UTC when unset) or `--from D --to D`;
+ * resets the daily quotas; UTC when unset; read from the current
+ * `ConfigProvider` by `LlmConfig.quotaZone`) or `--from D --to D`;
  * `--teacher ID` keeps one subject; `--by teacher|provider|day` groups the
  * rows (default `teacher`); `--json` prints the rows as JSON.
  *
@@ -45,16 +46,10 @@ const parseTeacher = (value: string) =>
     Effect.mapError((error) => new UsageFlagError(`--teacher ${JSON.stringify(value)}: ${error.message}`))
   )
 
-/** `AI_QUOTA_TIMEZONE` (default UTC), checked as `LlmConfig` checks it (the CLI needs no provider key for this). */
-const quotaZone = Effect.suspend(() => {
-  const zone = process.env["AI_QUOTA_TIMEZONE"] ?? "UTC"
-  return Effect.as(LlmConfig.quotaTimeZone(zone), zone)
-})
-
 const rangeOf = (flags: Flags) =>
   Effect.gen(function*() {
     // the quotas' day, which the ledger's days follow
-    const today = UsageLedger.dayOf(yield* DateTime.now, yield* quotaZone)
+    const today = UsageLedger.dayOf(yield* DateTime.now, yield* LlmConfig.quotaZone)
     if (Option.isSome(flags.day) && (Option.isSome(flags.from) || Option.isSome(flags.to))) {
       return yield* Effect.fail(new UsageFlagError("--day cannot be combined with --from/--to"))
     }

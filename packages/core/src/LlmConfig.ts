@@ -56,8 +56,8 @@
  * URL or model, a model name that is no model id (over 256 characters, a
  * control character inside, blank; the error says which), non-positive
  * limits, malformed numbers, booleans, URLs, zones and prices. A provider
- * name, model, boolean, URL, zone or chain step an error repeats is cut
- * after 64 characters, its control characters escaped.
+ * name, model, boolean, URL, zone, chain step or `LLM_PRICES` key an error
+ * repeats is cut after 64 characters, its control characters escaped.
  * Keys stay `Redacted`.
  *
  * Keys (`<PROVIDER>_API_KEY`, `LLM_COMPAT_<NAME>_API_KEY`) are trimmed (the
@@ -99,6 +99,7 @@ import {
   SchemaIssue
 } from "effect"
 import { ModelId, ProviderName } from "./Ids.ts"
+import { firstIssue } from "./internal/schemaIssue.ts"
 import { namedZone } from "./internal/timeZone.ts"
 import { LlmConfigError } from "./LlmError.ts"
 import * as Pricing from "./Pricing.ts"
@@ -618,7 +619,7 @@ const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
     onSome: (text) =>
       Schema.decodeUnknownEffect(PriceOverrides)(text, { onExcessProperty: "error" }).pipe(
         Effect.map((overrides) => Pricing.mergeTables(Pricing.defaultTable, overrides)),
-        Effect.catch((error) => fail("LLM_PRICES", error.message))
+        Effect.catch((error) => fail("LLM_PRICES", firstIssue(error, "").message))
       )
   }))
 
@@ -631,7 +632,27 @@ const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
 export const quotaTimeZone = (zone: string): Effect.Effect<DateTime.TimeZone.Named, LlmConfigError> =>
   namedZone("AI_QUOTA_TIMEZONE", zone)
 
-const readZone = Effect.flatMap(
+/**
+ * `AI_QUOTA_TIMEZONE`, the zone whose midnight resets the daily quotas, read
+ * from the current `ConfigProvider` (`UTC` when unset) and checked by
+ * `quotaTimeZone`: the one reading of the variable, for `make` and for a
+ * tool that needs the quotas' day without the rest of the configuration
+ * (no provider key).
+ *
+ * @example
+ * ```ts
+ * import { DateTime, Effect } from "effect"
+ * import * as LlmConfig from "@baton/core/LlmConfig"
+ * import * as UsageLedger from "@baton/core/UsageLedger"
+ *
+ * const today = Effect.gen(function*() {
+ *   return UsageLedger.dayOf(yield* DateTime.now, yield* LlmConfig.quotaZone)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const quotaZone: Effect.Effect<string, LlmConfigError> = Effect.flatMap(
   read("AI_QUOTA_TIMEZONE", Config.String("AI_QUOTA_TIMEZONE").pipe(Config.withDefault("UTC"))),
   (zone) => Effect.as(quotaTimeZone(zone), zone)
 )
@@ -659,7 +680,7 @@ export const make: Effect.Effect<Settings, LlmConfigError> = Effect.gen(function
     generationEnabled: yield* bool("AI_GENERATION_ENABLED", true),
     maxQuestionsPerRequest: yield* positiveInt("AI_MAX_QUESTIONS_PER_REQUEST", 20),
     dailyLimitPerTeacher: yield* positiveInt("AI_DAILY_LIMIT_PER_TEACHER", 100),
-    quotaTimeZone: yield* readZone,
+    quotaTimeZone: yield* quotaZone,
     requestTimeoutMs: yield* positiveInt("LLM_REQUEST_TIMEOUT_MS", 60_000),
     attemptTimeoutMs: yield* positiveInt("LLM_ATTEMPT_TIMEOUT_MS", 30_000),
     maxRetries: yield* nonNegativeInt("LLM_MAX_RETRIES", 2),

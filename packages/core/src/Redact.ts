@@ -55,11 +55,23 @@ export const truncate = (text: string, max: number): string =>
   text.length <= max ? text : `${text.slice(0, max)}...[${text.length - max} more characters]`
 
 /**
+ * `text` with its control characters, line separators and bidirectional
+ * controls (Unicode's `Bidi_Control`: U+061C, U+200E, U+200F,
+ * U+202A-U+202E, U+2066-U+2069) escaped (`\u001b`, `\u2028`, `\u202e`):
+ * they would otherwise start a line or reorder the text a reader sees.
+ *
+ * @since 0.1.0
+ */
+export const escapeControls = (text: string): string =>
+  text.replace(
+    /[\p{Cc}\p{Bidi_Control}\u2028\u2029]/gu,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )
+
+/**
  * A value as an error message repeats it: a caller's or a variable's value
- * may hold anything, so only its first `max` characters (64 by default), its
- * control characters, line separators and bidirectional controls escaped
- * (`\u001b`, `\u2028`, `\u202e`), which would otherwise start a line or
- * reorder the text a reader sees.
+ * may hold anything, so only its first `max` characters (64 by default),
+ * with `escapeControls`.
  *
  * @example
  * ```ts
@@ -71,8 +83,4 @@ export const truncate = (text: string, max: number): string =>
  *
  * @since 0.1.0
  */
-export const excerpt = (value: string, max = 64): string =>
-  truncate(value, max).replace(
-    /[\p{Cc}\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`
-  )
+export const excerpt = (value: string, max = 64): string => escapeControls(truncate(value, max))

@@ -4,7 +4,8 @@
  * naming the variable and saying what is wrong, when the configuration is
  * loaded: never a thrown exception, never a message that repeats a long
  * value whole. Through `LlmConfig.layerFromRecord` and, as an application
- * builds it, `LlmManager.layerConfig`.
+ * builds it, `LlmManager.layerConfig`. An `LLM_PRICES` provider or model
+ * key an error repeats is cut and escaped the same way.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -107,5 +108,33 @@ describe("LlmConfig: model names", () => {
       yield* failsOn({ AI_QUOTA_TIMEZONE: `Europe/${long}` }, "AI_QUOTA_TIMEZONE", "more characters")
       const error = yield* failsOn({ LLM_CHAIN: "openai/gpt\u202e-4o\u0007" }, "LLM_CHAIN", control)
       assert.include(error.message, "gpt\\u202e-4o\\u0007")
+    }))
+})
+
+describe("LlmConfig: LLM_PRICES keys", () => {
+  const key = "k".repeat(3000)
+  const bad = { input: -1, output: 2 }
+
+  it.effect("a long provider or model key an error repeats is cut, saying what is wrong", () =>
+    Effect.gen(function*() {
+      for (
+        const [prices, text] of [
+          [{ [key]: { default: bad } }, "Expected a value between 0 and"],
+          [{ openai: { models: { [key]: bad } } }, "Expected a value between 0 and"],
+          [{ [key]: { default: { input: 1, output: 2 }, bogus: 1 } }, "Expected no excess property"]
+        ] as const
+      ) {
+        const error = yield* failsOn({ LLM_PRICES: JSON.stringify(prices) }, "LLM_PRICES", text)
+        assert.notInclude(error.message, key)
+        assert.include(error.message, "more characters")
+      }
+    }))
+
+  it.effect("a key's control characters and bidirectional controls are escaped", () =>
+    Effect.gen(function*() {
+      const prices = { openai: { models: { "gpt\u202e\u061c-4o\u0007\n": bad } } }
+      const error = yield* failsOn({ LLM_PRICES: JSON.stringify(prices) }, "LLM_PRICES", "between 0 and")
+      assert.include(error.message, "openai.models.gpt\\u202e\\u061c-4o\\u0007\\u000a.input")
+      assert.notMatch(error.message, /[\p{Cc}\p{Bidi_Control}]/u)
     }))
 })

@@ -45,9 +45,11 @@
  *
  * `parse` checks a file against the schema (unknown fields included) and
  * the cross-references between its parts, failing with a
- * `GatewayConfigError` that names the field and, for YAML, the line.
- * `fromEnvironment` builds the config without a file, from `LlmConfig`'s
- * chain and the `BATON_GATEWAY_KEYS` variable.
+ * `GatewayConfigError` that names the field and, for YAML, the line; a key
+ * the field repeats (a provider, an alias) is cut after 64 characters, its
+ * control characters escaped (`Redact.excerpt`). `fromEnvironment` builds
+ * the config without a file, from `LlmConfig`'s chain and the
+ * `BATON_GATEWAY_KEYS` variable.
  *
  * @since 0.1.0
  */
@@ -199,13 +201,18 @@ const schemaError = (error: Schema.SchemaError, text: string | undefined): Gatew
   return configError(path, issue?.message ?? error.message, text)
 }
 
+/**
+ * The error for the field at `path`: a key of the path (a provider or an
+ * alias, of any length and holding anything) as `excerpt` repeats it, in the
+ * field and the message; the YAML line found from the keys as written.
+ */
 const configError = (
   path: ReadonlyArray<PropertyKey>,
   problem: string,
   yamlText: string | undefined
 ): GatewayConfigError => {
-  const field = path.map((segment) => typeof segment === "number" ? `[${segment}]` : `.${String(segment)}`).join("")
-    .replace(/^\./, "")
+  const field = path.map((segment) => typeof segment === "number" ? `[${segment}]` : `.${excerpt(String(segment))}`)
+    .join("").replace(/^\./, "")
   const line = yamlText === undefined ? undefined : lineOf(yamlText, path)
   const where = line === undefined ? field : `${field} (line ${line})`
   return new GatewayConfigError({

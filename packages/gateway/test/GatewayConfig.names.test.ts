@@ -2,9 +2,11 @@
  * Names in a config file that cannot be a `ProviderName` or a `ModelId` (a
  * provider key starting with a digit or over 64 characters, an alias step
  * with an upper-case provider or an over-long model) are a
- * `GatewayConfigError` naming the field, never a thrown exception, and the
- * message does not repeat a long name whole.
+ * `GatewayConfigError` naming the field, never a thrown exception, and
+ * neither the message nor the field repeats a long name whole or a control
+ * character in it.
  */
+import { excerpt } from "@baton/core/Redact"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect } from "effect"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
@@ -29,8 +31,41 @@ describe("GatewayConfig: names that are not valid ids", () => {
       for (const name of ["1local", "-local", "l".repeat(65)]) {
         const error = yield* refused({ [name]: local() }, ["openai/gpt-4o-mini"])
         assert.strictEqual(error._tag, "GatewayConfigError", name)
-        assert.strictEqual(error.field, `providers.${name}`, name)
+        assert.strictEqual(error.field, `providers.${excerpt(name)}`, name)
         assert.include(error.message, "1-64 lower-case letters", name)
+      }
+    }))
+
+  it.effect("a long provider key is cut in the field and the message, the YAML line still given", () =>
+    Effect.gen(function*() {
+      const name = "l".repeat(3000)
+      const error = yield* refused({ [name]: local() }, ["openai/gpt-4o-mini"])
+      assert.strictEqual(error.field, `providers.${"l".repeat(64)}...[2936 more characters]`)
+      assert.include(error.message, "1-64 lower-case letters")
+      assert.notInclude(error.message, name)
+      assert.isBelow(error.message.length, 300, error.message)
+      const yaml = `providers:\n  ${name}:\n    baseUrl: http://127.0.0.1:11434/v1\n    models: [llama3]\nkeys: []\n`
+      const fromYaml = yield* Effect.flip(GatewayConfig.parse(yaml, "yaml").pipe(Effect.provide(keys)))
+      assert.strictEqual(fromYaml.field, error.field)
+      assert.strictEqual(fromYaml.line, 2)
+      assert.notInclude(fromYaml.message, name)
+    }))
+
+  it.effect("a provider key or alias with control or bidirectional characters is escaped in the field and message", () =>
+    Effect.gen(function*() {
+      const error = yield* refused({ "local\u001b\u202e\n": local() }, ["openai/gpt-4o-mini"])
+      assert.strictEqual(error.field, "providers.local\\u001b\\u202e\\u000a")
+      assert.include(error.message, "providers.local\\u001b\\u202e\\u000a")
+      const alias = yield* Effect.flip(
+        GatewayConfig.parse(
+          JSON.stringify({ providers: {}, models: { [`f/\u061c${"a".repeat(3000)}`]: ["x/y"] }, keys: [] }),
+          "json"
+        ).pipe(Effect.provide(keys))
+      )
+      assert.strictEqual(alias.field, `models.f/\\u061c${"a".repeat(61)}...[2939 more characters]`)
+      assert.include(alias.message, "may not contain '/'")
+      for (const { field, message } of [error, alias]) {
+        assert.notMatch(`${field}${message}`, /[\p{Cc}\p{Bidi_Control}]/u)
       }
     }))
 

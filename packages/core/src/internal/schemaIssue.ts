@@ -1,15 +1,21 @@
 import { type Schema, SchemaIssue } from "effect"
+import { escapeControls, excerpt } from "../Redact.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
-/** Control characters of a caller's input, written as escapes so they cannot break a log line or an error message. */
-export const escapeControls = (text: string): string =>
-  text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
-
-/** The first issue of a schema error as a dotted field path and a message (control characters escaped). */
+/**
+ * The first issue of a schema error as a dotted field path and a message
+ * (control characters escaped). Each key of the path is repeated as
+ * `excerpt` repeats a value: a record's keys are a caller's or an
+ * operator's, of any length and holding anything. Without a field, the
+ * message is the issue's alone.
+ */
 export const firstIssue = (error: Schema.SchemaError, prefix: string): { field: string; message: string } => {
   const issue = formatter(error.issue).issues[0]
-  const path = issue?.path?.map(String) ?? []
+  const path = (issue?.path ?? []).map((segment) =>
+    excerpt(String(typeof segment === "object" ? segment.key : segment))
+  )
   const field = [prefix, ...path].filter((part) => part.length > 0).join(".")
-  return { field: escapeControls(field), message: escapeControls(`${field}: ${issue?.message ?? error.message}`) }
+  const problem = escapeControls(issue?.message ?? error.message)
+  return { field, message: field.length > 0 ? `${field}: ${problem}` : problem }
 }

@@ -1,0 +1,44 @@
+/**
+ * `Redact.excerpt`, the form in which an error message repeats a value: cut
+ * after `max` characters, and every character that could start a line or
+ * reorder what a reader sees escaped.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { excerpt } from "../src/Redact.ts"
+
+/** Unicode's Bidi_Control characters (PropList.txt). */
+const bidiControls = [
+  "\u061c",
+  "\u200e",
+  "\u200f",
+  "\u202a",
+  "\u202b",
+  "\u202c",
+  "\u202d",
+  "\u202e",
+  "\u2066",
+  "\u2067",
+  "\u2068",
+  "\u2069"
+]
+
+const escaped = (char: string) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`
+
+describe("Redact.excerpt", () => {
+  it("escapes every bidirectional control, U+061C (ARABIC LETTER MARK) included", () => {
+    for (const char of bidiControls) {
+      const out = excerpt(`gpt${char}-4o`)
+      assert.strictEqual(out, `gpt${escaped(char)}-4o`, escaped(char))
+    }
+  })
+
+  it("escapes control characters and line separators, leaves other text as it is", () => {
+    assert.strictEqual(excerpt("a\u001bb\nc\u2028d\u2029e"), "a\\u001bb\\u000ac\\u2028d\\u2029e")
+    assert.strictEqual(excerpt("deepseek/deepseek-chat é 模型"), "deepseek/deepseek-chat é 模型")
+  })
+
+  it("keeps the first max characters (64 by default) and says how many were cut", () => {
+    assert.strictEqual(excerpt("x".repeat(100)), `${"x".repeat(64)}...[36 more characters]`)
+    assert.strictEqual(excerpt("y".repeat(10), 4), "yyyy...[6 more characters]")
+  })
+})
