@@ -32,6 +32,37 @@ const sentFormat = (mock: MockProviderServer.MockProviderServer["Service"]) =>
     return body?.response_format?.json_schema as { strict: boolean; schema: { properties: Record<string, unknown> } }
   })
 
+/** A draft-07 schema: its subschemas under `definitions`, referred to as `#/definitions/...`. */
+const Addresses = {
+  type: "object",
+  properties: { home: { $ref: "#/definitions/Address" }, work: { $ref: "#/definitions/Address" } },
+  required: ["home", "work"],
+  additionalProperties: false,
+  definitions: {
+    Address: {
+      type: "object",
+      properties: { city: { type: "string" }, zip: { type: "string" } },
+      required: ["city"],
+      additionalProperties: false
+    }
+  }
+}
+
+/** Every `$ref` in a schema, in document order. */
+const refsOf = (schema: unknown): ReadonlyArray<string> => {
+  if (typeof schema !== "object" || schema === null) return []
+  return Object.entries(schema).flatMap(([key, value]) =>
+    key === "$ref" && typeof value === "string" ? [value] : refsOf(value)
+  )
+}
+
+/** What a local `$ref` (`#/a/b`) points at in `schema`, or `undefined`. */
+const pointer = (schema: unknown, ref: string): unknown =>
+  ref.slice(2).split("/").reduce<unknown>(
+    (node, key) => typeof node === "object" && node !== null ? Reflect.get(node, key) : undefined,
+    schema
+  )
+
 describe("OpenAI strict structured output", () => {
   it.live("an open record is sent non-strict, with its additionalProperties, and its data is kept", () =>
     Effect.gen(function*() {
@@ -56,6 +87,33 @@ describe("OpenAI strict structured output", () => {
       assert.isTrue((yield* sentFormat(mock)).strict)
       assert.deepStrictEqual(result.attempts.map((a) => [a.provider, a.error?._tag]), [["openai", undefined]])
       assert.deepStrictEqual(result.value, { a: {} })
+    }).pipe(Effect.provide(Bench), Effect.scoped))
+
+  it.live("draft-07 definitions are sent rewritten with the schema: every $ref resolves, optional nulls are dropped", () =>
+    Effect.gen(function*() {
+      const { llm, mock } = yield* openAi
+      yield* mock.inject(
+        "openai",
+        MockFault.content(`{"home":{"city":"A","zip":null},"work":{"city":"B","zip":"1"}}`),
+        {
+          times: 2
+        }
+      )
+      const result = yield* llm.generateStructured({ prompt: "Where?" }, Addresses)
+      const format = yield* sentFormat(mock)
+      assert.isTrue(format.strict)
+      const refs = refsOf(format.schema)
+      assert.deepStrictEqual(refs, ["#/definitions/Address", "#/definitions/Address"])
+      for (const ref of refs) assert.isDefined(pointer(format.schema, ref), `${ref} resolves in the sent schema`)
+      // the definition is rewritten as the root is: every property required, the optional one nullable
+      assert.deepStrictEqual(pointer(format.schema, "#/definitions/Address"), {
+        type: "object",
+        properties: { city: { type: "string" }, zip: { anyOf: [{ type: "string" }, { type: "null" }] } },
+        required: ["city", "zip"],
+        additionalProperties: false
+      })
+      assert.deepStrictEqual(result.attempts.map((a) => [a.provider, a.error?._tag]), [["openai", undefined]])
+      assert.deepStrictEqual(result.value, { home: { city: "A" }, work: { city: "B", zip: "1" } })
     }).pipe(Effect.provide(Bench), Effect.scoped))
 
   // the JSON Schema says what the JSON may hold (`Schema.optional` allows null there); the answer is decoded from JSON

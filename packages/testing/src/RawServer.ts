@@ -2,7 +2,9 @@
  * An HTTP server for tests that answers every request with exactly the reply
  * it was given, whatever the route: a plain body (JSON, or a raw string)
  * with a status, or, for a streamed request (`"stream":true` in the body or
- * `alt=sse` in the URL) answered with 200, the given SSE events. Unlike
+ * `alt=sse` in the URL) answered with 200, the given SSE events (or, with
+ * `streamAs: "body"`, the plain body as JSON, as a server that answers a
+ * stream request with an error body does). Unlike
  * `MockProviderServer` it speaks no wire format of its own, so a test can
  * send a provider's adapter any bytes at all. `set` changes the reply for
  * the next requests.
@@ -34,6 +36,8 @@ export interface Reply {
   readonly status?: number | undefined
   readonly body: unknown
   readonly events: ReadonlyArray<unknown>
+  /** What a streamed request answered with 200 gets: its `events` (the default), or the plain `body`. */
+  readonly streamAs?: "events" | "body" | undefined
 }
 
 /**
@@ -66,7 +70,7 @@ export const start = (reply: Reply): Effect.Effect<RawServer, never, Scope.Scope
       req.on("end", () => {
         const status = current.status ?? 200
         const streamed = body.includes("\"stream\":true") || (req.url ?? "").includes("alt=sse")
-        if (streamed && status === 200) {
+        if (streamed && status === 200 && current.streamAs !== "body") {
           res.writeHead(200, { "content-type": "text/event-stream" })
           res.end(current.events.map((event) => `data: ${text(event)}\n\n`).join(""))
         } else {

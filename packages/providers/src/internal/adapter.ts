@@ -22,9 +22,10 @@
  *   `timeoutMs`; `ProviderTimeout`, phase `attempt`), and a stream's headers
  *   (`first-byte`) and each chunk (`first-token` before any text,
  *   `StreamInterrupted` after) with the same value;
- * - errors map through `httpError.ts`; replies that are not JSON or not of
- *   the provider's shape are `MalformedResponse`; a safety block is
- *   `ContentFiltered`;
+ * - errors map through `httpError.ts`, an error body sent with a 2xx status
+ *   too (a plain reply that is one, or a JSON body where a stream was asked
+ *   for: OpenRouter); replies that are not JSON or not of the provider's
+ *   shape are `MalformedResponse`; a safety block is `ContentFiltered`;
  * - usage is priced with `Pricing`; a complete answer from a provider that
  *   reports none is estimated from its text (`estimated: true`);
  * - structured answers are decoded with the request's `StructuredOutput`; a
@@ -140,6 +141,10 @@ const utf8 = new TextDecoder()
 
 const isOk = (status: number): boolean => status >= 200 && status < 300
 
+/** Whether a response is a JSON body, which a stream request gets only when the server sent an error instead. */
+const isJson = (headers: Readonly<Record<string, string | undefined>>): boolean =>
+  /^application\/json\b/i.test(headers["content-type"] ?? "")
+
 /**
  * A path with the base URL's query (`?api-version=...`, Azure-style) after
  * it, joined to the path's own query (Gemini's `?alt=sse`) when it has one.
@@ -215,13 +220,32 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         Effect.fail(HttpError.fromStatus(contextOf(model), response.status, response.headers(), text, now))
     )
 
+  /** A JSON body where a stream was asked for: the error it carries, else a `MalformedResponse`. */
+  const failJsonStream = (model: ModelId, response: Transport.Response) =>
+    Effect.flatMap(
+      Effect.zip(readText(model, response), Clock.currentTimeMillis),
+      ([text, now]) =>
+        Effect.fail(
+          HttpError.fromOkBody(contextOf(model), Json.parse(text), now) ??
+            malformed(model, `${name} answered a stream request with a JSON body, not an event stream`, response.status)
+        )
+    )
+
   /** A 2xx body read into a result, or the error it amounts to. */
-  const toResult = (call: Call, status: number, text: string, latencyMs: number): GenerationResult | ProviderError => {
+  const toResult = (
+    call: Call,
+    status: number,
+    text: string,
+    latencyMs: number,
+    nowMs: number
+  ): GenerationResult | ProviderError => {
     const model = call.model
     const json = Json.parse(text)
     if (json === undefined) return malformed(model, `${name} answered with a body that is not JSON`, status)
     const reply = codec.decode(json)
     if (typeof reply === "string") {
+      const sent = HttpError.fromOkBody(contextOf(model), json, nowMs)
+      if (sent !== undefined) return sent
       const counts = codec.billed(json)
       const message = `${name} answered with an unexpected shape: ${reply}`
       return counts === undefined
@@ -268,7 +292,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           isOk(response.status)
             ? Effect.flatMap(readText(model, response), (text) =>
               Effect.flatMap(Clock.currentTimeMillis, (now) => {
-                const result = toResult(call, response.status, text, now - started)
+                const result = toResult(call, response.status, text, now - started, now)
                 return isProviderError(result) ? Effect.fail(result) : Effect.succeed(result)
               }))
             : failStatus(model, response))
@@ -336,10 +360,12 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         supervisor === undefined ? Effect.timeoutOrElse(effect, { duration: timeoutMs, orElse: firstByte }) : effect
       return Effect.flatMap(
         bounded(send(call)),
-        (response) =>
-          isOk(response.status)
-            ? Effect.succeed(decodeStream(call, timeoutMs, supervisor, response.body))
-            : bounded(failStatus(model, response))
+        (response) => {
+          if (!isOk(response.status)) return bounded(failStatus(model, response))
+          return isJson(response.headers())
+            ? bounded(failJsonStream(model, response))
+            : Effect.succeed(decodeStream(call, timeoutMs, supervisor, response.body))
+        }
       )
     }))
   }
@@ -482,12 +508,14 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
         }
         if (finishReason === "content_filter") {
+          const counts = decoder.counts()
           return run.fail(
             new ContentFiltered({
               provider: name,
               model,
               stage: "response",
-              message: `${name}'s content filter stopped the answer`
+              message: `${name}'s content filter stopped the answer`,
+              ...(counts === undefined ? {} : { usage: price(model, counts) })
             }),
             "the provider's content filter stopped the answer"
           )

@@ -70,6 +70,7 @@ const rewriteAll = (schemas: Json.JsonObject): Schema =>
 
 /** The keyword as Anthropic takes it (its name may change), or `undefined` when it must be dropped. */
 const keyword = (key: string, value: unknown): readonly [string, unknown] | undefined => {
+  if (JsonSchemaShape.isDefinitions(key)) return Json.isObject(value) ? [key, rewriteAll(value)] : undefined
   switch (key) {
     case "type":
     case "title":
@@ -78,8 +79,6 @@ const keyword = (key: string, value: unknown): readonly [string, unknown] | unde
     case "required":
       return [key, value]
     case "properties":
-    case "$defs":
-    case "definitions":
       return Json.isObject(value) ? [key, rewriteAll(value)] : undefined
     case "items":
       return Json.isObject(value) ? [key, rewrite(value)] : undefined

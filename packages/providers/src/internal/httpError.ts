@@ -13,8 +13,8 @@
  * | --- | --- |
  * | 429, or a stream error of type `rate_limit*` | `ProviderRateLimited` (`retryAfter` from `retry-after-ms`, `Retry-After` seconds or date, Gemini `RetryInfo.retryDelay`: {@link retryAfter}) |
  * | 402, 4xx `insufficient_quota` / `billing_error` / "credit balance is too low" (Anthropic's 400), a Gemini `QuotaFailure` on a per-day quota, a stream error of type `billing_error` | `ProviderQuotaExhausted` |
- * | 401, 403 | `ProviderAuthenticationFailed` |
- * | 4xx `content_policy_violation` / `content_filter` (OpenAI, Azure), a message about the content (filtering) policy or safety system (Anthropic, Gemini) | `ContentFiltered` (stage `prompt`) |
+ * | 401, 403, Gemini's 400 with an `ErrorInfo` reason `API_KEY_INVALID` / `API_KEY_EXPIRED` | `ProviderAuthenticationFailed` |
+ * | 4xx `content_policy_violation` / `content_filter` (OpenAI, Azure), a message about the content (filtering) policy or safety system (Anthropic, Gemini), OpenRouter's moderation error (its 403 with `metadata.reasons`) | `ContentFiltered` (stage `prompt`) |
  * | 400, 404, 413, 422 and other 4xx | `InvalidRequest` (with the provider's `param` and `code`), or `ContextLengthExceeded` when the code or message says the prompt is too long |
  * | 408, 409, 499, 5xx, Anthropic 529, or a stream error of type `overloaded*` | `ProviderUnavailable` (`retryAfter` from the same hints, when the response carries one: a 503 or a 529 `overloaded_error` may say when to come back) |
  * | refused, reset, DNS, TLS | `ProviderConnectionFailed` |
@@ -24,6 +24,10 @@
  * `@baton/core/ErrorPolicy`): the retry waits at least that long, within the
  * request's deadline, and a circuit the failure opens stays open at least
  * that long.
+ *
+ * An error body sent with HTTP 200 (a stream's error event, or the whole
+ * body of a reply: OpenRouter, once it has accepted a request) is read the
+ * same way, its status taken from its `code` or `type`.
  *
  * Provider messages are copied into the error with the API key scrubbed:
  * some providers echo part or all of a rejected key.
@@ -60,10 +64,20 @@ export interface ErrorBody {
   readonly type: string | undefined
   readonly code: string | undefined
   readonly param: string | undefined
+  /** Gemini's `details` (`RetryInfo`, `QuotaFailure`, `ErrorInfo`, ...). */
   readonly details: ReadonlyArray<unknown>
+  /** OpenRouter's `metadata` (a moderation error's `reasons`, ...); empty when absent. */
+  readonly metadata: Json.JsonObject
 }
 
-const emptyBody: ErrorBody = { message: undefined, type: undefined, code: undefined, param: undefined, details: [] }
+const emptyBody: ErrorBody = {
+  message: undefined,
+  type: undefined,
+  code: undefined,
+  param: undefined,
+  details: [],
+  metadata: {}
+}
 
 /**
  * The error fields of a parsed body: `error` as an object or a string,
@@ -81,7 +95,8 @@ export const errorBody = (json: unknown): ErrorBody => {
     type: Json.string(source.type) ?? Json.string(source.status),
     code: Json.string(source.code),
     param: Json.string(source.param),
-    details: Array.isArray(source.details) ? source.details : []
+    details: Array.isArray(source.details) ? source.details : [],
+    metadata: Json.isObject(source.metadata) ? source.metadata : {}
   }
 }
 
@@ -145,9 +160,32 @@ const contentPolicyCodes: ReadonlySet<string> = new Set(["content_policy_violati
 const contentPolicyPattern =
   /content (?:filtering |management )?polic|safety system|blocked by (?:our|the) (?:content|safety)|prohibited content/i
 
+/**
+ * OpenRouter's moderation error (HTTP 403, "Your input was flagged"): its
+ * `metadata` is a `ModerationErrorMetadata` whose `reasons` name what the
+ * prompt was flagged for. Decided on that field, never on the message.
+ */
+const isFlaggedPrompt = (body: ErrorBody): boolean => {
+  const reasons = body.metadata.reasons
+  return Array.isArray(reasons) && reasons.length > 0 && reasons.every((reason) => typeof reason === "string")
+}
+
 const isContentPolicy = (body: ErrorBody): boolean =>
   (body.code !== undefined && contentPolicyCodes.has(body.code)) ||
-  contentPolicyPattern.test(body.message ?? "")
+  contentPolicyPattern.test(body.message ?? "") ||
+  isFlaggedPrompt(body)
+
+/** The `ErrorInfo` reasons of Gemini's 400 `INVALID_ARGUMENT` for a key it does not accept. */
+const rejectedKeyReasons: ReadonlySet<string> = new Set(["API_KEY_INVALID", "API_KEY_EXPIRED"])
+
+const isRejectedKey = (body: ErrorBody): boolean => {
+  const reason = Json.string(detailOf(body.details, "google.rpc.ErrorInfo")?.reason)
+  return reason !== undefined && rejectedKeyReasons.has(reason)
+}
+
+/** A 401, a 403 but a flagged prompt's, or Gemini's 400 for a rejected key. */
+const isAuthentication = (status: number, body: ErrorBody): boolean =>
+  status === 401 || (status === 403 && !isFlaggedPrompt(body)) || (status === 400 && isRejectedKey(body))
 
 /** A stream error's type mapped to the status the same failure has over plain HTTP. */
 const statusOfType = (type: string | undefined, code: string | undefined): number => {
@@ -189,7 +227,7 @@ const fromBody = (
   if (status === 429) {
     return new ProviderRateLimited({ ...common, message, ...hint() })
   }
-  if (status === 401 || status === 403) {
+  if (isAuthentication(status, body)) {
     return new ProviderAuthenticationFailed({ ...common, status, message: `${message} (check the API key)` })
   }
   if (status === 408 || status === 409 || status === 499 || status >= 500) {
@@ -224,6 +262,17 @@ export const fromStreamError = (context: ErrorContext, json: unknown, nowMs: num
   const status = statusOfType(body.type, body.code)
   return fromBody(context, status, {}, body, "", nowMs)
 }
+
+/**
+ * The error a whole 2xx body carries in place of a reply or a stream, read
+ * as the same error sent as a stream event is ({@link fromStreamError}):
+ * OpenRouter sends `{"error":{"code":402,...}}` with HTTP 200 once it has
+ * accepted a request. `undefined` for a body without an `error`.
+ */
+export const fromOkBody = (context: ErrorContext, json: unknown, nowMs: number): ProviderError | undefined =>
+  Json.isObject(json) && (Json.isObject(json.error) || typeof json.error === "string")
+    ? fromStreamError(context, json, nowMs)
+    : undefined
 
 const causeCode = (cause: unknown): string | undefined => {
   let current: unknown = cause

@@ -26,6 +26,12 @@
  * The root may be anything; a mode that also needs an object root (OpenAI
  * strict) checks that apart.
  *
+ * Named subschemas live under `$defs` or, in draft-07 schemas, under
+ * `definitions`; a `$ref` points into either (`#/$defs/Name`,
+ * `#/definitions/Name`). `isDefinitions` and `definitionOf` are that rule
+ * for every rewrite (OpenAI strict, Anthropic): both keywords are kept and
+ * rewritten alike, so no `$ref` is left dangling.
+ *
  * `instruction(schema)` is the system-prompt text that asks for JSON matching
  * a schema, for a call sent without a native schema mode (DeepSeek's JSON
  * mode, Anthropic with an open object). It holds the word "json", which
@@ -58,10 +64,26 @@ const mergesObject = (schema: Json): boolean =>
 
 const valuesOf = (keyword: unknown): ReadonlyArray<unknown> => isRecord(keyword) ? Object.values(keyword) : []
 
+/** The keywords holding named subschemas for a `$ref`: `$defs`, and draft-07's `definitions`. */
+const definitionKeywords: ReadonlyArray<string> = ["$defs", "definitions"]
+
+/** Whether a keyword holds named subschemas (`$defs`, `definitions`). */
+export const isDefinitions = (keyword: string): boolean => definitionKeywords.includes(keyword)
+
+/**
+ * The subschema a local `$ref` names under `root`'s `$defs` or `definitions`
+ * (`#/$defs/Name`, `#/definitions/Name`), or `undefined` when it names none.
+ */
+export const definitionOf = (root: Json, ref: string): unknown => {
+  if (!ref.startsWith("#/")) return undefined
+  const [keyword = "", ...name] = ref.slice(2).split("/")
+  const definitions = isDefinitions(keyword) ? root[keyword] : undefined
+  return isRecord(definitions) ? definitions[name.join("/")] : undefined
+}
+
 const subschemas = (schema: Json): ReadonlyArray<unknown> => [
   ...valuesOf(schema.properties),
-  ...valuesOf(schema.$defs),
-  ...valuesOf(schema.definitions),
+  ...definitionKeywords.flatMap((keyword) => valuesOf(schema[keyword])),
   ...listOf(schema.anyOf),
   ...listOf(schema.oneOf),
   ...listOf(schema.allOf),

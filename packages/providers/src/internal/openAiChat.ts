@@ -25,9 +25,13 @@
  *   reply without `finish_reason`).
  *
  * Streams ask for usage with `stream_options.include_usage`; it arrives in a
- * last chunk with empty `choices`. A refusal (`message.refusal`) counts as a
- * content-filter finish. A stream chunk that repeats the one before but for
- * its text is read without parsing it whole (`repeatedEvent.ts`).
+ * last chunk with empty `choices`. A refusal (`message.refusal`, a streamed
+ * `delta.refusal`) counts as a content-filter finish, and a content-filter
+ * finish stays one: a later chunk's `finish_reason: "stop"` does not turn a
+ * refused stream into an empty answer. A content-filter finish may come with
+ * `content` null or left out (Azure OpenAI). A stream chunk that repeats the
+ * one before but for its text is read without parsing it whole
+ * (`repeatedEvent.ts`).
  */
 import type { FinishReason } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
@@ -150,16 +154,22 @@ const firstChoice = (json: Json.JsonObject): Json.JsonObject | undefined => {
   return Array.isArray(choices) && Json.isObject(choices[0]) ? choices[0] : undefined
 }
 
+/** Whether a `refusal` field holds a refusal: the model declined, a content-filter stop. */
+const isRefusal = (refusal: unknown): boolean => typeof refusal === "string" && refusal.length > 0
+
 const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   if (!Json.isObject(json)) return "the body is not an object"
   const choice = firstChoice(json)
   if (choice === undefined || !Json.isObject(choice.message)) return "no choices[0].message"
   const message = choice.message
-  const refused = typeof message.refusal === "string" && message.refusal.length > 0
-  if (
-    typeof message.content !== "string" && !(message.content === null && (refused || Array.isArray(message.tool_calls)))
-  ) {
-    return "choices[0].message.content is not a string (null only with a refusal or tool calls)"
+  const counts = Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined
+  const filtered = isRefusal(message.refusal) || choice.finish_reason === "content_filter"
+  // a filtered answer may have no text at all: `content` null, or absent (Azure OpenAI)
+  if (filtered && (message.content === null || message.content === undefined)) {
+    return { content: "", finishReason: "content_filter", counts }
+  }
+  if (typeof message.content !== "string" && !(message.content === null && Array.isArray(message.tool_calls))) {
+    return "choices[0].message.content is not a string (null only with tool calls or a content filter's stop)"
   }
   const toolCalls = OpenAiTools.decode(message)
   if (typeof toolCalls === "string") return toolCalls
@@ -167,8 +177,8 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   if (cut !== undefined) return cut
   return {
     content: message.content ?? "",
-    finishReason: refused ? "content_filter" : finishReason(choice.finish_reason),
-    counts: Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined,
+    finishReason: filtered ? "content_filter" : finishReason(choice.finish_reason),
+    counts,
     ...(toolCalls === undefined ? {} : { toolCalls })
   }
 }
@@ -197,7 +207,7 @@ const textOnly = (json: unknown): string | undefined => {
   if (
     !Json.isObject(delta) || typeof delta.content !== "string" || illTypedDelta(delta) !== undefined ||
     (delta.tool_calls !== undefined && delta.tool_calls !== null) ||
-    (typeof delta.refusal === "string" && delta.refusal.length > 0)
+    isRefusal(delta.refusal)
   ) {
     return undefined
   }
@@ -236,7 +246,8 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
       if (typeof choice.finish_reason === "string") {
         const cut = resourceStop(choice.finish_reason)
         if (cut !== undefined) return { _tag: "Malformed", message: cut }
-        finish = finishReason(choice.finish_reason)
+        // a content filter's stop holds: a later chunk's `finish_reason` (a refusal's `stop`) never clears it
+        if (finish !== "content_filter") finish = finishReason(choice.finish_reason)
       }
       const delta = choice.delta ?? {}
       if (!Json.isObject(delta)) return { _tag: "Malformed", message: "choices[0].delta is not an object" }
@@ -244,7 +255,7 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
       if (malformed !== undefined) return { _tag: "Malformed", message: malformed }
       const badCall = OpenAiTools.feed(tools, delta)
       if (badCall !== undefined) return { _tag: "Malformed", message: badCall }
-      if (typeof delta.refusal === "string" && delta.refusal.length > 0) finish = "content_filter"
+      if (isRefusal(delta.refusal)) finish = "content_filter"
       return typeof delta.content === "string" ? delta.content : ""
     },
     // `[DONE]` ends any stream; without a `finish_reason` the reason is `other`, as in a plain reply

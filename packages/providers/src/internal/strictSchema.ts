@@ -7,6 +7,9 @@
  * rewrites any schema to that subset:
  *
  * - an optional property becomes required and nullable (`anyOf: [S, {type: "null"}]`);
+ * - named subschemas (`$defs`, and draft-07's `definitions`, the rule of
+ *   `jsonSchemaShape.ts`) are kept and rewritten in turn, so every `$ref`
+ *   still resolves in the schema sent;
  * - `oneOf` becomes `anyOf`; keywords outside the subset are dropped (Baton
  *   still checks every answer against the caller's full schema, so a dropped
  *   constraint is enforced after the reply instead of during generation);
@@ -23,7 +26,8 @@
  * `dropOptionalNulls` undoes the nullable rewrite on an answer: a `null` in a
  * property that was optional (and did not allow null) is removed, so the
  * caller's decoder sees an absent key, as its schema expects. Inside an
- * `anyOf` or `oneOf` it follows the branch that fits the value.
+ * `anyOf` or `oneOf` it follows the branch that fits the value, and through
+ * a `$ref` the definition it names.
  */
 import type { JsonSchema } from "@baton/core/StructuredOutput"
 import * as JsonGuards from "./json.ts"
@@ -92,7 +96,7 @@ const rewrite = (schema: unknown): unknown => {
     if (key === "oneOf" && Array.isArray(value)) out.anyOf = value.map(rewrite)
     else if (key === "anyOf" && Array.isArray(value)) out.anyOf = value.map(rewrite)
     else if (key === "items") out.items = rewrite(value)
-    else if (key === "$defs" && isRecord(value)) out.$defs = rewriteDefinitions(value)
+    else if (JsonSchemaShape.isDefinitions(key) && isRecord(value)) out[key] = rewriteDefinitions(value)
     else if (kept.has(key) && key !== "properties" && key !== "required") out[key] = value
   }
   if (isObjectSchema(schema)) rewriteObject(schema, out)
@@ -111,11 +115,11 @@ export const toStrict = (schema: JsonSchema): JsonSchema | undefined => {
   return isRecord(root) && root.type === "object" && root.anyOf === undefined ? root : undefined
 }
 
-const resolve = (schema: unknown, definitions: Json): unknown => {
-  if (!isRecord(schema) || typeof schema.$ref !== "string") return schema
-  const name = /^#\/\$defs\/(.+)$/.exec(schema.$ref)?.[1]
-  return name === undefined ? schema : definitions[name]
-}
+/** The definition a `$ref` names in `root`, else the schema itself. */
+const resolve = (schema: unknown, root: Json): unknown =>
+  isRecord(schema) && typeof schema.$ref === "string"
+    ? JsonSchemaShape.definitionOf(root, schema.$ref) ?? schema
+    : schema
 
 const hasType = (schema: Json, type: string): boolean =>
   schema.type === type || (Array.isArray(schema.type) && schema.type.includes(type))
@@ -142,31 +146,30 @@ const fits = (value: unknown, schema: unknown): boolean => {
 }
 
 /** The branch of `anyOf` or `oneOf` an answer follows, or `undefined` when there is none. */
-const branchOf = (value: unknown, schema: Json, definitions: Json): unknown => {
+const branchOf = (value: unknown, schema: Json, root: Json): unknown => {
   const branches = Array.isArray(schema.anyOf)
     ? JsonSchemaShape.listOf(schema.anyOf)
     : JsonSchemaShape.listOf(schema.oneOf)
-  return branches.find((branch) => fits(value, resolve(branch, definitions)))
+  return branches.find((branch) => fits(value, resolve(branch, root)))
 }
 
-const strip = (value: unknown, schema: unknown, definitions: Json): unknown => {
-  const resolved = resolve(schema, definitions)
+const strip = (value: unknown, schema: unknown, root: Json): unknown => {
+  const resolved = resolve(schema, root)
   if (!isRecord(resolved) || value === null || typeof value !== "object") return value
-  const branch = branchOf(value, resolved, definitions)
-  if (branch !== undefined) return strip(value, branch, definitions)
-  if (Array.isArray(value)) return value.map((item) => strip(item, resolved.items, definitions))
+  const branch = branchOf(value, resolved, root)
+  if (branch !== undefined) return strip(value, branch, root)
+  if (Array.isArray(value)) return value.map((item) => strip(item, resolved.items, root))
   if (!isRecord(value) || !isRecord(resolved.properties)) return value
   const properties = resolved.properties
   const required = new Set(requiredOf(resolved))
   const out: Json = {}
   for (const [key, item] of Object.entries(value)) {
     const property = properties[key]
-    if (item === null && !required.has(key) && !allowsNull(resolve(property, definitions))) continue
-    out[key] = strip(item, property, definitions)
+    if (item === null && !required.has(key) && !allowsNull(resolve(property, root))) continue
+    out[key] = strip(item, property, root)
   }
   return out
 }
 
 /** The answer with `null`s of originally optional, non-nullable properties removed. */
-export const dropOptionalNulls = (value: unknown, original: JsonSchema): unknown =>
-  strip(value, original, isRecord(original.$defs) ? original.$defs : {})
+export const dropOptionalNulls = (value: unknown, original: JsonSchema): unknown => strip(value, original, original)
