@@ -30,6 +30,16 @@ const Services = Layer.mergeAll(
 /** Timers pending in this process: a fiber left sleeping holds one. */
 const pendingTimers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length
 
+/** The fewest timers pending over 150 ms: past vitest's own task-update timer (at most 100 ms), which comes and goes. */
+const settledTimers = Effect.gen(function*() {
+  let fewest = pendingTimers()
+  for (let i = 0; i < 15; i++) {
+    yield* liveWait(10)
+    fewest = Math.min(fewest, pendingTimers())
+  }
+  return fewest
+})
+
 const usedToday = Effect.flatMap(QuotaLimiter.QuotaLimiter, (quota) => quota.remaining(teacher))
 
 describe("LlmManager lifecycle", () => {
@@ -55,6 +65,21 @@ describe("LlmManager lifecycle", () => {
       // nothing of the call is left waiting: no watchdog, deadline or retry timer (each a sleeping fiber)
       yield* eventually(Effect.sync(() => pendingTimers() <= timersBefore))
     }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+
+  it.live("the watchdog holds the process open only while a call runs, also after a later call checked earlier", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"] })
+      yield* inject("openai", MockFault.latency(300))
+      // (no request log or ledger here: their writers flush on a 1 s timer of their own)
+      const timersBefore = yield* settledTimers
+      // the first call is watched until its first byte (10 s); the second's 5 s deadline wakes the watchdog earlier
+      const first = yield* Effect.forkChild(llm.generate(prompt))
+      yield* eventually(Effect.map(stats("openai"), (s) => s.requests === 1))
+      yield* llm.generate({ ...prompt, options: { timeout: "5 seconds" } })
+      yield* Fiber.join(first)
+      // every call ended: the watchdog's timer no longer keeps a script from exiting (idle, it is unref'd)
+      yield* eventually(Effect.sync(() => pendingTimers() <= timersBefore), 1_000)
+    }).pipe(Effect.provide(Bench)))
 
   it.live("a caller that stops reading a stream interrupts the provider's stream", () =>
     Effect.gen(function*() {

@@ -42,7 +42,7 @@ interface Ticker<E> {
   /** When the ticker next wakes; `Infinity` when it is not running. */
   wakeAt: number
   fiber: Fiber.Fiber<void> | undefined
-  /** The live clock's pending timer: ref'd while a call is watched. */
+  /** The live clock's pending timer, the running ticker's own: ref'd while a call is watched. */
   timer: ReturnType<typeof setTimeout> | undefined
 }
 
@@ -60,18 +60,27 @@ const holdWhileWatching = <E>(ticker: Ticker<E>): void => {
   else timer.unref()
 }
 
+/**
+ * Forgets `timer` as the ticker's timer, unless a newer sleep has replaced it:
+ * a restarted ticker's new sleep stores its timer before the old sleep is
+ * interrupted, and that timer must stay reachable to be unref'd.
+ */
+const forget = <E>(ticker: Ticker<E>, timer: ReturnType<typeof setTimeout>): void => {
+  if (ticker.timer === timer) ticker.timer = undefined
+}
+
 /** Sleeps `ms` on the ticker's clock (on the live clock, a timer held only while a call is watched). */
 const sleepFor = <E>(ticker: Ticker<E>, ms: number): Effect.Effect<void> =>
   ticker.clock === liveClock
     ? Effect.callback<undefined>((resume) => {
       const timer = setTimeout(() => {
-        ticker.timer = undefined
+        forget(ticker, timer)
         resume(Effect.undefined)
       }, Math.min(ms, maxTimerMs))
       ticker.timer = timer
       holdWhileWatching(ticker)
       return Effect.sync(() => {
-        ticker.timer = undefined
+        forget(ticker, timer)
         clearTimeout(timer)
       })
     })
