@@ -7,9 +7,10 @@
  * fiber flushes the queue every `flushInterval` (default 1 second), in batches
  * of at most `maxBatchSize` (default 500), one flush at a time. `flush` writes
  * everything offered before it was called and is what queries call first, so
- * a process reads its own writes. Closing the writer's scope stops the fiber
- * and flushes what is left, so nothing is lost on a clean shutdown while the
- * sink answers within `closeTimeout`.
+ * a process reads its own writes; its caller may stop waiting (a timeout, an
+ * interrupted request), the write goes on. Closing the writer's scope stops
+ * the fiber and flushes what is left, so nothing is lost on a clean shutdown
+ * while the sink answers within `closeTimeout`.
  *
  * Failures, and what they cost:
  * - A batch that fails is retried `retries` times (default 3, exponential
@@ -42,24 +43,35 @@
  * - On a crash (the process killed, the scope never closed) the items offered
  *   since the last flush are lost: at most `flushInterval` worth of rows.
  *   Lower it to narrow that window at the cost of more, smaller writes.
- * - A query's flush runs uninterruptibly: interrupting the query never cuts a
- *   write. Closing the scope waits for a flush in progress, then writes what
- *   is left, all within `closeTimeout` (default 10 seconds), so a sink that
+ * - A query's flush runs on a fiber of its own: interrupting the query (its
+ *   `Effect.timeout`, an HTTP client gone) ends its wait at once and never
+ *   cuts the write, which goes on in the background; its rows are written
+ *   once, as if the query had waited. A query made while an earlier query's
+ *   flush waits for its turn (the sink slow or locked) waits for that flush,
+ *   so waiting queries cost no more than one flush.
+ * - Closing the scope waits for a flush in progress, then writes what is
+ *   left, all within `closeTimeout` (default 10 seconds), so a sink that
  *   hangs (a database dropping packets, each write waiting out its connect
- *   timeout) cannot hold a shutdown. Past it, the close stops waiting: its
- *   write in flight and the background fiber's are interrupted, and the rows
- *   not written are dropped, counted and logged (some may have reached the
- *   sink, if a write was cut off after it committed).
+ *   timeout) cannot hold a shutdown. Past it, the close stops waiting: the
+ *   writes in flight (its own, the background fiber's, queries') are
+ *   interrupted, and the close returns without waiting for them to stop (a
+ *   driver may take long to cancel a statement: `@effect/sql-pg` waits up to
+ *   5 seconds for a server that does not answer). The rows not written are
+ *   dropped, counted and logged once (some may have reached the sink, if a
+ *   write was cut off after it committed).
  * - The final flush (or, when it is still waiting past `closeTimeout`, the
  *   close) takes the queue for the last time and ends it. A row
  *   offered after that, while the close writes or once it is over (a request
  *   still running when the layer is torn down, or an `offer` effect built
  *   before and run after), is not queued where nothing would ever take it:
  *   the offering fiber writes it alone, one write at a time as flushes are,
- *   retried as a batch is, within `closeTimeout`, its interruption deferred
- *   meanwhile. Only then may an
- *   `offer` wait for I/O. A row the sink does not take (its connection pool
- *   may have been released with the same scope) is dropped, counted in
+ *   retried as a batch is, within `closeTimeout` (a write still going then
+ *   is interrupted, not waited for), its interruption deferred meanwhile.
+ *   Only then may an `offer` wait for I/O. Whether the row reaches the sink
+ *   is the sink's to say: one whose connection was closed with the same
+ *   scope fails it, unless it can reach its store again (the SQL stores of
+ *   `@baton/sql` opened from a URL open a connection for it). A row the sink
+ *   does not take is dropped, counted in
  *   `baton_sink_rows_dropped_total{sink}` and `baton_sink_failures_total{sink}`,
  *   and the first such loss is logged as a warning naming the sink. While the
  *   writer is open, an offer costs what an enqueue costs.
@@ -74,6 +86,7 @@ import {
   Effect,
   Exit,
   Fiber,
+  Latch,
   Metric,
   Option,
   Queue,
@@ -96,7 +109,10 @@ export interface BatchWriter<A> {
    * (see the module's "Closing and crashes").
    */
   readonly offer: (item: A) => Effect.Effect<void>
-  /** Writes every item offered so far. */
+  /**
+   * Writes every item offered so far. Interrupting the caller ends its wait,
+   * not the write (see the module's "Closing and crashes").
+   */
   readonly flush: Effect.Effect<void>
 }
 
@@ -129,7 +145,9 @@ export interface Options {
   /**
    * Longest the scope's close may wait for the writes (default 10 seconds):
    * a flush in progress, then the final flush; the rows not written by then
-   * are dropped, counted and logged.
+   * are dropped, counted and logged, and the close returns without waiting
+   * for the interrupted writes to stop. Also the longest a row offered after
+   * the close holds its offering fiber.
    */
   readonly closeTimeout?: Duration.Input | undefined
 }
@@ -148,6 +166,8 @@ interface Run {
   taken: number
   /** Rows written, kept for later or dropped so far: the rest is what a cut-off close leaves. */
   settled: number
+  /** The close counted what this run had left as dropped: it counts nothing more. */
+  cutOff: boolean
 }
 
 const newRun = (closing: boolean): Run => ({
@@ -156,7 +176,8 @@ const newRun = (closing: boolean): Run => ({
   wrote: false,
   cause: undefined,
   taken: 0,
-  settled: 0
+  settled: 0,
+  cutOff: false
 })
 
 /** The first, middle and last indices of `length` rows, each once. */
@@ -204,10 +225,11 @@ export const make = <A, E>(
         Metric.update(Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: options.name }), count)
       ], { discard: true })
 
-    /** Drops `count` rows of `run`: counted, and warned of once per writer. */
+    /** Drops `count` rows of `run`: counted (unless the close already counted them), and warned of once per writer. */
     const drop = (run: Run, count: number, why: string) =>
       Effect.uninterruptible(Effect.suspend(() => {
         run.settled += count
+        if (run.cutOff) return Effect.void
         return Effect.all([
           countDropped(count),
           Effect.flatMap(Ref.getAndSet(warned, true), (already) =>
@@ -348,6 +370,12 @@ export const make = <A, E>(
      */
     const takeLast = Effect.andThen(Queue.end(queue), Queue.clear(queue))
 
+    /** The flushes of the background fiber and of queries that have taken rows: the close counts what they leave. */
+    const running = new Set<Run>()
+
+    /** A query's flush forked and not yet at the queue, open once it ended: a query made meanwhile waits for it. */
+    let pending: { readonly run: Run; readonly done: Latch.Latch } | undefined
+
     /**
      * Takes the queue's rows and writes them, under the lock; once the writer
      * is closing, only the close takes rows, and it takes them for the last time.
@@ -355,59 +383,85 @@ export const make = <A, E>(
     const flushRun = (run: Run) =>
       lock.withPermit(
         Effect.flatMap(
-          Effect.uninterruptible(Effect.suspend(() =>
-            closed && !run.closing ?
+          Effect.uninterruptible(Effect.suspend(() => {
+            if (pending?.run === run) pending = undefined
+            return closed && !run.closing ?
               Effect.succeed([]) :
               Effect.tap(run.closing ? takeLast : Queue.clear(queue), (items) =>
                 Effect.sync(() => {
                   run.taken = items.length
+                  if (!run.closing) running.add(run)
                 }))
-          )),
+          })),
           (items) => Effect.forEach(batchesOf(items, maxBatchSize), writeBatch(run), { discard: true })
-        )
+        ).pipe(Effect.ensuring(Effect.sync(() => running.delete(run))))
       )
 
-    /** A query's flush: uninterruptible, so that an interrupted query never cuts a write. */
-    const flush = Effect.uninterruptible(Effect.suspend(() => flushRun(newRun(false))))
+    /** The fibers flushing apart from the close (the background fiber, queries' flushes): the close cuts them off. */
+    const flushing = new Set<Fiber.Fiber<void>>()
 
-    /** Rows that background flushes cut off at close had not written. */
-    let abandoned = 0
+    /** Forks `effect` on a fiber of its own, in `flushing` until it ends. */
+    const forkFlushing = (effect: Effect.Effect<void>) =>
+      Effect.uninterruptible(Effect.tap(Effect.forkDetach(effect), (fiber) =>
+        Effect.sync(() => {
+          flushing.add(fiber)
+          fiber.addObserver(() => flushing.delete(fiber))
+        })))
 
     /**
-     * The background fiber's flush: interruptible during its writes, which
-     * only the close does, once `closeTimeout` has passed; the rows it had not
-     * written are then counted by the close.
+     * Interrupts `fibers` without waiting for them to stop: an interrupted
+     * write may take long to end (a driver's cancel waits for the server).
      */
-    const backgroundFlush = Effect.suspend(() => {
-      const run = newRun(false)
-      return flushRun(run).pipe(
-        Effect.onInterrupt(() =>
-          Effect.sync(() => {
-            abandoned += run.taken - run.settled
-          })
-        )
-      )
-    })
+    const cutOff = (fibers: Iterable<Fiber.Fiber<unknown>>) =>
+      Effect.asVoid(Effect.forkDetach(Fiber.interruptAll([...fibers]), { startImmediately: true }))
 
-    const background = yield* Effect.sleep(options.flushInterval ?? "1 second").pipe(
-      Effect.andThen(backgroundFlush),
-      Effect.forever,
-      Effect.forkScoped
-    )
+    /** What `fiber` gives within `closeTimeout`; past it, the fiber is cut off. */
+    const awaitWithin = <A>(fiber: Fiber.Fiber<A>) =>
+      Effect.tap(
+        Effect.timeoutOption(Fiber.join(fiber), closeTimeout),
+        (done) => Option.isNone(done) ? cutOff([fiber]) : Effect.void
+      )
+
+    /**
+     * A query's flush. It runs on a fiber of its own, so that the query's
+     * caller can stop waiting (a timeout, an interrupted request) while the
+     * write goes on; a query made before that flush took the queue waits for
+     * the same flush rather than forking another.
+     */
+    const flush: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
+      if (pending !== undefined) return Effect.succeed(pending.done)
+      const run = newRun(false)
+      const done = Latch.makeUnsafe()
+      // set before the fork, so that no flush is forked unknown to later queries
+      pending = { run, done }
+      const ended = Effect.andThen(
+        Effect.sync(() => {
+          if (pending?.run === run) pending = undefined
+        }),
+        done.open
+      )
+      return Effect.as(forkFlushing(Effect.ensuring(flushRun(run), ended)), done)
+    })).pipe(Effect.flatMap((done) => done.await))
 
     /**
      * The final flush, bounded by `closeTimeout` (waiting for a flush in
-     * progress included). Then the background fiber is stopped, cutting off
-     * its write if it is still at it, and what is left is dropped and counted.
+     * progress included). Then the other flushes are stopped, their writes
+     * cut off if they are still at it (without waiting for them to stop), and
+     * what is left is dropped and counted.
      */
     const close = Effect.gen(function*() {
       closed = true
       const run = newRun(true)
-      const done = yield* Effect.timeoutOption(Effect.interruptible(flushRun(run)), closeTimeout)
-      yield* Fiber.interrupt(background)
-      // rows never taken (the lock was held until the deadline, and offered since), taken but not written
+      const done = yield* awaitWithin(yield* Effect.forkDetach(flushRun(run)))
+      // rows never taken (the lock was held until the deadline, and offered since); no flush takes rows after this
       const untaken = yield* takeLast
-      const left = untaken.length + run.taken - run.settled + abandoned
+      // and rows taken but not written, by the final flush and flushes still at it, counted here once
+      let left = untaken.length
+      for (const cut of [run, ...running]) {
+        left += cut.taken - cut.settled
+        cut.cutOff = true
+      }
+      yield* cutOff(flushing)
       if (left <= 0) return
       yield* Effect.all([
         countDropped(left),
@@ -422,9 +476,6 @@ export const make = <A, E>(
       ], { discard: true })
     }).pipe(Effect.uninterruptible)
 
-    // added after the background fiber, so run before its interruption: the close decides when to stop it
-    yield* Effect.addFinalizer(() => close)
-
     /**
      * A row the ended queue refused: written alone by the offering fiber
      * (retried as a batch is), within `closeTimeout`, its caller's
@@ -433,10 +484,9 @@ export const make = <A, E>(
     const writeLate = (item: A): Effect.Effect<void> =>
       Effect.gen(function*() {
         const run = newRun(true)
-        const written = yield* Effect.timeoutOption(
+        const written = yield* awaitWithin(
           // each try under the lock, the waits between them outside it: late rows do not queue behind retries
-          Effect.interruptible(tryWrite(run, [item], true, (rows) => lock.withPermit(write(rows)))),
-          closeTimeout
+          yield* Effect.forkDetach(tryWrite(run, [item], true, (rows) => lock.withPermit(write(rows))))
         )
         if (Option.getOrElse(written, () => false)) return
         yield* countDropped(1)
@@ -450,6 +500,15 @@ export const make = <A, E>(
           run.cause
         )
       }).pipe(Effect.uninterruptible)
+
+    // the background fiber, forked once the close that stops it is a finalizer of the scope
+    yield* Effect.addFinalizer(() => close)
+    yield* forkFlushing(
+      Effect.sleep(options.flushInterval ?? "1 second").pipe(
+        Effect.andThen(Effect.suspend(() => flushRun(newRun(false)))),
+        Effect.forever
+      )
+    )
 
     return {
       // the queue decides when the effect runs, not when it is built; while open, no more work than `Queue.offer`

@@ -195,7 +195,9 @@ const recordAt = (report: AttemptReport, millis: number, options: Options): LlmR
  * failure, the request never sees it. A sink must not block on I/O: one that
  * talks to a database queues and writes in the background (`BatchWriter`;
  * once its scope has closed, a record it is still given is written by the
- * recording fiber, within `closeTimeout`).
+ * recording fiber, within `closeTimeout`, if the sink can still reach its
+ * database: `@baton/sql/SqlRequestLog` over `SqlDatabase.layerUrl` can, else
+ * the record is dropped, counted and logged).
  *
  * @since 0.1.0
  */

@@ -27,11 +27,20 @@
  *
  * Writes never touch the request's path: `record` enqueues and a background
  * fiber appends rows in batches (see `BatchWriter`: flushed every
- * `flushInterval`, default 1 second, and when the layer's scope closes; a
- * row recorded after that is written by the recording fiber, within
- * `closeTimeout`, not lost). A
- * crash loses at most the rows of the last `flushInterval`. Queries flush
- * first, so a process always reads its own writes.
+ * `flushInterval`, default 1 second, and when the layer's scope closes). A
+ * row recorded after that (a request still running when the layer was torn
+ * down) is appended by the recording fiber, within `closeTimeout`, when the
+ * store can still take it: the memory store and the SQL ledgers opened from
+ * a URL (`SqlUsageLedger.layerUrl`, `layerFromConfig`, or `layer` over
+ * `SqlDatabase.layerUrl`) do; a SQL ledger over a client closed with its
+ * scope does not, and such a row is dropped, counted and logged. A crash
+ * loses at most the rows of the last `flushInterval`.
+ *
+ * Queries flush first, so a process always reads its own writes. A query's
+ * caller decides how long it waits: its `Effect.timeout` or interruption (an
+ * HTTP request cancelled) ends the query at once, even while the store is
+ * slow to append (a table another session locked); the append goes on in the
+ * background and its rows are written once.
  *
  * Stores: {@link layerMemory} (the library default), and SQLite or PostgreSQL
  * through `effect/sql` in `@baton/sql/SqlUsageLedger`. Every store answers the

@@ -30,6 +30,8 @@ const memoryStore = (refuses: (row: number) => boolean = () => false) => {
     attempts: 0,
     down: false,
     hang: false,
+    /** Each write takes this long (on the clock) before it answers, and ignores interruption meanwhile. */
+    stubborn: undefined as Duration.Input | undefined,
     /** Each write takes this long (on the clock) before it answers. */
     latency: Duration.zero as Duration.Input,
     /** The store goes down after this many successful writes. */
@@ -38,6 +40,8 @@ const memoryStore = (refuses: (row: number) => boolean = () => false) => {
       Effect.suspend(() => {
         state.attempts++
         if (state.hang) return Effect.never
+        // a driver whose cancel waits for the server (as sql-pg's, up to 5 seconds)
+        if (state.stubborn !== undefined) return Effect.uninterruptible(Effect.sleep(state.stubborn))
         return Effect.sleep(state.latency).pipe(Effect.andThen(Effect.suspend(() => {
           if (state.down) return Effect.fail("connection refused")
           if (batch.some(refuses)) return Effect.fail("constraint violated")
@@ -99,16 +103,19 @@ const writerOver = (store: ReturnType<typeof memoryStore>, rows: number, options
     return { scope, writer }
   })
 
-/** Runs `effect` in a fiber and moves the test clock by `by`; the fiber, still running or not. */
-const forkAndAdjust = <A>(effect: Effect.Effect<A>, by: Duration.Input) =>
+/**
+ * Runs `effect` in a fiber and moves the test clock by `by`; the fiber, still
+ * running or not (detached: a test that fails does not wait for it to end).
+ */
+const forkAndAdjust = <A, E>(effect: Effect.Effect<A, E>, by: Duration.Input) =>
   Effect.gen(function*() {
-    const fiber = yield* Effect.forkChild(effect)
+    const fiber = yield* Effect.forkDetach(effect)
     yield* TestClock.adjust(by)
     return fiber
   })
 
 /** Runs `effect` and moves the test clock by `by`, by which time it must have ended. */
-const within = <A>(effect: Effect.Effect<A>, by: Duration.Input) =>
+const within = <A, E>(effect: Effect.Effect<A, E>, by: Duration.Input) =>
   Effect.gen(function*() {
     const fiber = yield* forkAndAdjust(effect, by)
     assert.isDefined(
@@ -235,6 +242,71 @@ describe("BatchWriter", () => {
       }))
   })
 
+  describe("closeTimeout, with a write that ignores interruption", () => {
+    it.effect("the close's own write: the close still ends at closeTimeout, without waiting for the write to stop", () =>
+      withWarnings((warnings) =>
+        Effect.gen(function*() {
+          const store = memoryStore()
+          store.stubborn = "1 minute"
+          const before = yield* counts("stubborn-at-close")
+          const { scope } = yield* writerOver(store, 200, { name: "stubborn-at-close", closeTimeout: "2 seconds" })
+          const closing = yield* forkAndAdjust(Scope.close(scope, Exit.void), "1999 millis")
+          assert.isUndefined(closing.pollUnsafe())
+          yield* TestClock.adjust("1 millis")
+          assert.isDefined(closing.pollUnsafe(), "the close waited for the interrupted write")
+          yield* assertDroppedAtClose(
+            "stubborn-at-close",
+            before,
+            warnings,
+            "closeTimeout (2s) passed at close; 200 rows not written are dropped"
+          )
+        })
+      ))
+
+    it.effect("a background flush's write: the close ends at closeTimeout; its rows are dropped and counted once", () =>
+      withWarnings((warnings) =>
+        Effect.gen(function*() {
+          const store = memoryStore()
+          store.stubborn = "1 minute"
+          const before = yield* counts("stubborn-in-background")
+          const { scope } = yield* writerOver(store, 200, {
+            name: "stubborn-in-background",
+            flushInterval: "1 second",
+            closeTimeout: "2 seconds"
+          })
+          yield* TestClock.adjust("1 second") // the background flush starts its write
+          assert.strictEqual(store.attempts, 1)
+          const closing = yield* forkAndAdjust(Scope.close(scope, Exit.void), "1999 millis")
+          assert.isUndefined(closing.pollUnsafe())
+          yield* TestClock.adjust("1 millis")
+          assert.isDefined(closing.pollUnsafe(), "the close waited for the interrupted write")
+          yield* assertDroppedAtClose(
+            "stubborn-in-background",
+            before,
+            warnings,
+            "closeTimeout (2s) passed at close; 200 rows not written are dropped"
+          )
+          // the write ends on its own later: nothing more is counted
+          yield* TestClock.adjust("1 minute")
+          assert.strictEqual((yield* counts("stubborn-in-background")).dropped - before.dropped, 200)
+        })
+      ))
+
+    it.effect("a row given after the close: the offering fiber is held for closeTimeout at most", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        const before = yield* counts("stubborn-late")
+        const { scope, writer } = yield* writerOver(store, 0, { name: "stubborn-late", closeTimeout: "2 seconds" })
+        yield* within(Scope.close(scope, Exit.void), "1 second")
+        store.stubborn = "1 minute"
+        const offering = yield* forkAndAdjust(writer.offer(1), "1999 millis")
+        assert.isUndefined(offering.pollUnsafe())
+        yield* TestClock.adjust("1 millis")
+        assert.isDefined(offering.pollUnsafe(), "the offer waited for the interrupted write")
+        assert.strictEqual((yield* counts("stubborn-late")).dropped - before.dropped, 1)
+      }))
+  })
+
   describe("closeTimeout, with a background flush in progress", () => {
     it.effect("a background flush hung on its write is cut off at closeTimeout too; its rows are dropped and counted", () =>
       Effect.gen(function*() {
@@ -272,6 +344,77 @@ describe("BatchWriter", () => {
         assert.deepStrictEqual(store.rows, range(35))
         assert.strictEqual((yield* counts("slow-in-background")).dropped - before.dropped, 0)
       }))
+  })
+
+  describe("a query's flush", () => {
+    it.effect("its caller's timeout ends the wait at the deadline; the write goes on and its rows are written once", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.latency = "1 minute" // a table another session has locked
+        const before = yield* counts("flush-timeout")
+        const { writer } = yield* writerOver(store, 3, { name: "flush-timeout" })
+        const error = yield* within(Effect.flip(Effect.timeout(writer.flush, "2 seconds")), "2 seconds")
+        assert.strictEqual(error._tag, "TimeoutError")
+        assert.deepStrictEqual(store.rows, [])
+        yield* TestClock.adjust("1 minute")
+        assert.deepStrictEqual(store.rows, range(3))
+        // nothing is left to write: a later flush costs no write
+        yield* writer.flush
+        assert.strictEqual(store.attempts, 1)
+        assert.strictEqual((yield* counts("flush-timeout")).dropped - before.dropped, 0)
+      }))
+
+    it.effect("an interrupted query leaves no row behind: the next query reads rows offered before and after it", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.latency = "10 seconds"
+        const { writer } = yield* writerOver(store, 3, { name: "flush-interrupted" })
+        const first = yield* forkAndAdjust(writer.flush, "1 second")
+        yield* Fiber.interrupt(first)
+        yield* writer.offer(3)
+        // the interrupted flush's write ends at 10 s; the next one takes row 3 and ends 10 s later
+        const second = yield* forkAndAdjust(writer.flush, "18999 millis")
+        assert.isUndefined(second.pollUnsafe())
+        yield* TestClock.adjust("1 millis")
+        assert.isDefined(second.pollUnsafe())
+        assert.deepStrictEqual(store.rows, range(4))
+        assert.strictEqual(store.attempts, 2)
+      }))
+
+    it.effect("queries made while a flush writes end once their rows are written, in one more write", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.latency = "10 seconds"
+        const { writer } = yield* writerOver(store, 3, { name: "flush-shared" })
+        const first = yield* forkAndAdjust(writer.flush, "1 second")
+        yield* writer.offer(3)
+        const waiting = yield* Effect.forEach(range(20), () => Effect.forkChild(writer.flush))
+        yield* writer.offer(4)
+        const last = yield* forkAndAdjust(writer.flush, "19 seconds")
+        yield* Fiber.join(first)
+        yield* Fiber.joinAll([...waiting, last])
+        assert.deepStrictEqual(store.rows, range(5))
+        assert.strictEqual(store.attempts, 2)
+      }))
+
+    it.effect("closing while a query's write is in flight past closeTimeout: its rows are dropped and counted", () =>
+      withWarnings((warnings) =>
+        Effect.gen(function*() {
+          const store = memoryStore()
+          store.hang = true
+          const before = yield* counts("flush-at-close")
+          const { scope, writer } = yield* writerOver(store, 200, { name: "flush-at-close", closeTimeout: "2 seconds" })
+          const query = yield* forkAndAdjust(Effect.timeout(writer.flush, "1 second"), "1 second")
+          assert.strictEqual((yield* Effect.flip(Fiber.join(query)))._tag, "TimeoutError")
+          yield* within(Scope.close(scope, Exit.void), "2 seconds")
+          yield* assertDroppedAtClose(
+            "flush-at-close",
+            before,
+            warnings,
+            "closeTimeout (2s) passed at close; 200 rows not written are dropped"
+          )
+        })
+      ))
   })
 
   describe("a row offered once the close has taken the queue", () => {

@@ -98,6 +98,40 @@ describe("UsageLedger", () => {
       assert.strictEqual((yield* dropped).count - before, 3)
     }))
 
+  it.effect("a query's timeout ends it while the store is slow to append; the rows are appended once, in the background", () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      const memory = yield* UsageLedger.makeMemoryStore
+      let appends = 0
+      // a table locked by another session: an append waits a minute
+      const locked: UsageLedger.Store = {
+        ...memory,
+        name: "locked-test",
+        append: (rows) =>
+          Effect.sleep("1 minute").pipe(
+            Effect.andThen(Effect.sync(() => appends++)),
+            Effect.andThen(memory.append(rows))
+          )
+      }
+      // a scope of its own, closed once the test passed: a failed test does not wait for the close
+      const scope = yield* Scope.make()
+      const ledger = yield* Scope.provide(UsageLedger.make(locked, { flushInterval: "1 hour" }), scope)
+      yield* Effect.forEach([...s.success, ...s.fallback], ledger.record, { discard: true })
+      // detached: were the query to wait for the append, the failed test would not wait for it too
+      const query = yield* Effect.forkDetach(
+        Effect.flip(Effect.timeout(ledger.usageBySubject(day("1970-01-01")), "2 seconds"))
+      )
+      yield* TestClock.adjust("2 seconds")
+      assert.isDefined(query.pollUnsafe(), "the query still waits for the append after its timeout")
+      assert.strictEqual((yield* Fiber.join(query))._tag, "TimeoutError")
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual(appends, 1)
+      const rows = yield* ledger.dailyTotals(day("1970-01-01"), day("1970-01-01"))
+      assert.strictEqual(rows[0]?.attempts, 3)
+      assert.strictEqual(appends, 1)
+      yield* Scope.close(scope, Exit.void)
+    }))
+
   it.effect("a failing store never fails record; its rows are retried, dropped and counted", () =>
     Effect.gen(function*() {
       const s = yield* stories

@@ -15,8 +15,9 @@
  * @since 0.1.0
  */
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Redacted, Schema } from "effect"
-import type { SqlClient } from "effect/sql"
+import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import { SqlClient } from "effect/sql"
+import { Reopen } from "./internal/reopen.ts"
 import * as SqliteClient from "./SqliteClient.ts"
 
 /**
@@ -34,19 +35,28 @@ export class DatabaseError extends Schema.TaggedError<DatabaseError>()("Database
 /** A query parameter that may carry a credential (`password`, `sslpassword`, a token or key), with its `=`. */
 const secretParameter = /([?&][^=&#]*(?:pass|secret|token|key)[^=&#]*=)[^&#]*/gi
 
-/** `text` with everything between the user's `:` and the URL's last `@` masked (a raw `@`, `/` or `?` in a password included). */
+/** A scheme and the slashes after it (`postgres://`, `postgres:/`, `postgres//`): the user name comes next. */
+const schemeWithSlashes = /^[a-z][a-z\d+.-]*(?::\/+|\/{2,})/i
+
+/**
+ * `text` with everything between the user name's `:` and the last `@`
+ * masked (a raw `@`, `/` or `?` in a password included), whatever separates
+ * the scheme. Without slashes after it (`postgresql:user:pass@db`) a scheme
+ * cannot be told from a user name (`postgres:pass@db`): everything from the
+ * first `:` is masked.
+ */
 const withoutPassword = (text: string): string => {
-  const user = text.indexOf("://") + 3
   const at = text.lastIndexOf("@")
-  const colon = text.indexOf(":", user)
-  return user < 3 || at < user || colon < 0 || colon > at ? text : `${text.slice(0, colon)}:***${text.slice(at)}`
+  const colon = text.indexOf(":", schemeWithSlashes.exec(text)?.[0].length ?? 0)
+  return colon < 0 || colon > at ? text : `${text.slice(0, colon)}:***${text.slice(at)}`
 }
 
 /**
  * A URL with any password replaced, for messages: the password after the
- * user name (up to the URL's last `@`, so a raw `@` in it is masked too) and
- * query parameters that may carry one (`?password=`, `sslpassword`, tokens
- * and keys).
+ * user name (up to the URL's last `@`, so a raw `@` in it is masked too),
+ * also in a URL the module refuses (`postgres:/user:pass@db`,
+ * `postgresql:user:pass@db`), and query parameters that may carry one
+ * (`?password=`, `sslpassword`, tokens and keys).
  *
  * @example
  * ```ts
@@ -86,7 +96,37 @@ export const withDatabaseError = <A, E extends { readonly _tag: string; readonly
   Layer.catch(self, (error) => Layer.unwrap(Effect.fail(toDatabaseError(url)(error))))
 
 /**
- * A `SqlClient` for the database a URL names.
+ * The client of `open()`, closed with the layer, and what a store's writer
+ * needs to reach the database once it is closed: another `open()`.
+ */
+const reopenable = (
+  open: () => Layer.Layer<SqlClient.SqlClient, DatabaseError>
+): Layer.Layer<SqlClient.SqlClient, DatabaseError> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const context = yield* Layer.build(open())
+    let closed = false
+    // added after the client's finalizer, so run before it: no statement starts on a closing client
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closed = true
+      })
+    )
+    return Context.add(context, Reopen, {
+      client: Context.get(context, SqlClient.SqlClient),
+      isClosed: () => closed,
+      open: Effect.map(Layer.build(open()), Context.get(SqlClient.SqlClient))
+    })
+  }))
+
+/**
+ * A `SqlClient` for the database a URL names, closed with the layer.
+ *
+ * The usage ledger and the request log's database sink built over it
+ * (`SqlUsageLedger.layer`, `SqlRequestLog.sink`) write a row recorded after
+ * the layer closed (a request still running when the app tore its layers
+ * down) on a client opened for that row and closed after it, within the
+ * writer's `closeTimeout`. An in-memory SQLite database (`sqlite::memory:`)
+ * is gone with its client: such a row is dropped, counted and logged.
  *
  * @since 0.1.0
  */
@@ -94,10 +134,10 @@ export const layerUrl = (url: string | Redacted.Redacted): Layer.Layer<SqlClient
   const text = typeof url === "string" ? url : Redacted.value(url)
   const filename = /^(?:sqlite|file):(.+)$/.exec(text)?.[1]
   if (filename !== undefined) {
-    return withDatabaseError(SqliteClient.layer({ filename }), url)
+    return reopenable(() => withDatabaseError(SqliteClient.layer({ filename }), url))
   }
   if (/^postgres(?:ql)?:\/\//.test(text)) {
-    return withDatabaseError(PgClient.layer({ url: Redacted.make(text) }), url)
+    return reopenable(() => withDatabaseError(PgClient.layer({ url: Redacted.make(text) }), url))
   }
   return Layer.unwrap(Effect.fail(
     new DatabaseError({

@@ -8,6 +8,13 @@
  * reaches the request: batches are retried, then dropped and counted
  * (`baton_sink_failures_total`, `baton_sink_rows_dropped_total`).
  *
+ * A record given after the scope closed (a request still running when the
+ * layers were torn down) is inserted by the recording fiber, within
+ * `closeTimeout`. Over `SqlDatabase.layerUrl`, whose client closes with the
+ * same scope, it is inserted on a client opened for it alone; over a client
+ * from elsewhere (`PgClient.layer`), or an in-memory SQLite database, only
+ * while that client is open, else it is dropped, counted and logged.
+ *
  * Combine it with the JSON-lines sink through `RequestLog.layer`:
  *
  * @example
@@ -30,6 +37,7 @@ import { Array as Arr, Effect, type Scope } from "effect"
 import { type Migrator, SqlClient, type SqlError } from "effect/sql"
 import * as BatonSchema from "./BatonSchema.ts"
 import { driverName } from "./internal/driver.ts"
+import { withClient } from "./internal/reopen.ts"
 import { storable } from "./internal/storable.ts"
 
 /**
@@ -81,14 +89,15 @@ export const sink = (
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* BatonSchema.migrate(options)
-    const table = sql(BatonSchema.tables(options).requestLog)
+    const table = BatonSchema.tables(options).requestLog
+    const write = yield* withClient(sql)
     const writer = yield* BatchWriter.make(
       (records: Arr.NonEmptyReadonlyArray<RequestLog.LlmRequestLog>) =>
-        Effect.asVoid(
+        Effect.asVoid(write((sql) =>
           // a batch written again (its first insert committed, the answer lost) adds nothing
-          sql`INSERT INTO ${table} ${sql.insert(Arr.map(records, (record) => storable(toColumns(record))))}
+          sql`INSERT INTO ${sql(table)} ${sql.insert(Arr.map(records, (record) => storable(toColumns(record))))}
             ON CONFLICT (request_id, attempt, ts) DO NOTHING`
-        ),
+        )),
       { ...options, name: `request-log:sql:${driverName(sql)}` }
     )
     return { name: `sql:${driverName(sql)}`, write: writer.offer }

@@ -18,6 +18,23 @@
  * are computed by the database with `SUM` over integer nano-USD, so they
  * equal the sum of the rows exactly.
  *
+ * Queries append the rows waiting first; a query's `Effect.timeout` or
+ * interruption ends it even while that append waits for the database (a
+ * table locked by another session), and the append goes on in the background.
+ *
+ * A row recorded after the layer closed: {@link layerUrl} and
+ * {@link layerFromConfig} close their client with the layer, and open one
+ * for that row alone, closed after it (within `closeTimeout`); so does
+ * {@link layer} over `SqlDatabase.layerUrl`. Over a client from elsewhere
+ * (`PgClient.layer`), or an in-memory SQLite database (`sqlite::memory:`, gone
+ * with its client), such a row is written only while that client is open,
+ * else dropped, counted and logged.
+ *
+ * Closing the layer over a PostgreSQL that stopped answering takes
+ * `closeTimeout` for the ledger, then up to 5 seconds more for the client of
+ * {@link layerUrl}: `@effect/sql-pg` releases its pool once the statement cut
+ * off at `closeTimeout` is cancelled, and waits that long for the server.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -40,6 +57,7 @@ import { Array as Arr, Effect, Layer, Option, Redacted, Schema, type Scope } fro
 import { type Migrator, SqlClient, type SqlError } from "effect/sql"
 import * as BatonSchema from "./BatonSchema.ts"
 import { driverName } from "./internal/driver.ts"
+import { withClient } from "./internal/reopen.ts"
 import { storable } from "./internal/storable.ts"
 import * as SqlDatabase from "./SqlDatabase.ts"
 
@@ -52,7 +70,7 @@ export interface Options extends BatonSchema.Options, UsageLedger.Options {}
 
 type Row = Readonly<Record<string, unknown>>
 
-const storeError = (error: SqlError.SqlError | UsageLedger.UsageLedgerError) =>
+const storeError = (error: SqlError.SqlError | SqlDatabase.DatabaseError | UsageLedger.UsageLedgerError) =>
   error._tag === "UsageLedgerError"
     ? error
     : new UsageLedger.UsageLedgerError({ store: "sql", message: `usage ledger query failed: ${error.message}` })
@@ -115,7 +133,8 @@ const toColumns = (entry: UsageLedger.UsageEntry) => ({
 
 /**
  * A ledger store over the current `SqlClient`, in the given tables (the
- * migrations must have run).
+ * migrations must have run). Once the client of `SqlDatabase.layerUrl` is
+ * closed, `append` writes on a client opened for the batch.
  *
  * @since 0.1.0
  */
@@ -124,7 +143,9 @@ export const makeStore = (
 ): Effect.Effect<UsageLedger.Store, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const table = sql(BatonSchema.tables(options).usage)
+    const write = yield* withClient(sql)
+    const tableName = BatonSchema.tables(options).usage
+    const table = sql(tableName)
     const sums = sql`COUNT(DISTINCT request_id) AS requests, COUNT(*) AS attempts,
       SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
       SUM(cached_prompt_tokens) AS cached_prompt_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
@@ -143,9 +164,11 @@ export const makeStore = (
     return {
       name: `sql:${driverName(sql)}`,
       append: (rows: Arr.NonEmptyReadonlyArray<UsageLedger.UsageEntry>) =>
-        // a batch written again (its first insert committed, the answer lost) adds nothing
-        sql`INSERT INTO ${table} ${sql.insert(Arr.map(rows, (row) => storable(toColumns(row))))}
-          ON CONFLICT (request_id, attempt, ts) DO NOTHING`.pipe(
+        write((sql) =>
+          // a batch written again (its first insert committed, the answer lost) adds nothing
+          sql`INSERT INTO ${sql(tableName)} ${sql.insert(Arr.map(rows, (row) => storable(toColumns(row))))}
+            ON CONFLICT (request_id, attempt, ts) DO NOTHING`
+        ).pipe(
           Effect.asVoid,
           Effect.mapError(storeError)
         ),

@@ -68,6 +68,41 @@ describe("SqlDatabase", () => {
       }
     }))
 
+  it.live("keeps the password out of the ledger's error for a malformed URL, whatever separates the scheme", () =>
+    Effect.gen(function*() {
+      const urls = [
+        "postgres:/baton:canary-1@db:5432/test",
+        "postgresql:baton:canary-2@db/test",
+        "postgres//baton:canary-3@db:5432/test",
+        "postgres:///baton:canary-4@db/test",
+        "baton:canary-5@db/test",
+        "pg://baton:canary-6@db/test",
+        "mysql:baton:p@ss:canary-7@db/test"
+      ]
+      for (const url of urls) {
+        const error = yield* Effect.flip(Layer.build(SqlUsageLedger.layerUrl(url)).pipe(Effect.scoped))
+        if (error._tag !== "DatabaseError") return assert.fail(error.message)
+        assert.include(error.url, "@db", url)
+        assert.notMatch(`${error.message} ${error.url} ${JSON.stringify(error)} ${String(error)}`, /canary|p@ss/, url)
+      }
+    }))
+
+  it("masks the password of a URL without `://`", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["postgres:/baton:s3cret@db:5432/test", "postgres:/baton:***@db:5432/test"],
+      ["postgres//baton:s3cret@db/test", "postgres//baton:***@db/test"],
+      ["postgres:///baton:s3cret@db/test", "postgres:///baton:***@db/test"],
+      // without slashes, a scheme reads as a user name: all from the first `:` is masked
+      ["postgresql:baton:s3cret@db/test", "postgresql:***@db/test"],
+      ["postgresql:baton:s3:cr/et@db/test", "postgresql:***@db/test"],
+      ["postgres:s3cret@db/test", "postgres:***@db/test"],
+      ["baton:s3cret@db/test", "baton:***@db/test"],
+      ["postgres:/baton@db/test", "postgres:/baton@db/test"],
+      ["sqlite:/data/usage.db", "sqlite:/data/usage.db"]
+    ]
+    for (const [url, described] of cases) assert.strictEqual(SqlDatabase.describeUrl(url), described, url)
+  })
+
   it.live("refuses an unknown ledger time zone as LlmConfigError before it opens or migrates the database", () =>
     Effect.gen(function*() {
       const root = join(tmpdir(), `baton-zone-${process.pid}-${Date.now()}`)
