@@ -25,7 +25,10 @@
  * `References.UnhandledLogLevel`), so a Redis outage never takes the
  * providers down with it, and while Redis stays silent later commands fail
  * at once (see `RedisConnection`). `layerConfig` connects when built
- * and fails with an `LlmConfigError` naming `REDIS_URL` when it is unset.
+ * and fails with an `LlmConfigError` naming `REDIS_URL` when it is unset,
+ * or when Redis cannot be reached or does not complete the connection
+ * within `RedisConnection.defaults.connectTimeout` (a paused server, a proxy
+ * that never answers).
  *
  * @example
  * ```ts

@@ -4,6 +4,11 @@
  *
  * **What is bounded**
  *
+ * - Connecting: `connectTimeout` (default 5 seconds) bounds the whole
+ *   attempt, TCP connect and node-redis's handshake, so a Redis that accepts
+ *   the connection but never answers (paused, or behind a hung proxy) fails
+ *   the layer with `RedisError` instead of holding the startup; an
+ *   interrupted build drops its connection at once.
  * - Each command: `commandTimeout` (default 500 ms). A command Redis does
  *   not answer in time fails with `RedisError`; each store then applies its
  *   documented choice (circuits and throttles fail open, quotas fail closed
@@ -24,8 +29,9 @@
  *
  * Every store layer of this package also bounds the `Redis` it is given
  * (`bound`), so a client built elsewhere (`NodeRedis.layer`) cannot hang a
- * request either; only its own offline queue and its close stay unbounded,
- * which is why `layer` and `layerConfig` are the way to connect.
+ * request either; only its own connection (its handshake), offline queue
+ * and close stay unbounded, which is why `layer` and `layerConfig` are the
+ * way to connect.
  *
  * @example
  * ```ts
@@ -42,10 +48,11 @@
  */
 import { LlmConfig } from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
-import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import type * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Cause, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { Redis } from "effect/persistence"
 import { ClientClosedError, ClientOfflineError, createClient } from "redis"
+import * as NodeRedisClient from "./internal/nodeRedis.ts"
 
 /**
  * Where Redis is and how long it may take.
@@ -56,7 +63,13 @@ export interface Options {
   readonly url: string | Redacted.Redacted
   /** Bound of each command; default 500 ms. */
   readonly commandTimeout?: Duration.Input | undefined
-  /** Bound of each (re)connection attempt; default 5 seconds. Commands fail at once while it reconnects. */
+  /**
+   * Bound of each connection attempt, TCP connect and handshake (`CLIENT
+   * SETINFO`, `AUTH`, `SELECT`), when the layer is built and for each
+   * connection behind `reserve` and `subscribe`; default 5 seconds. A
+   * reconnection after a lost connection is bounded in its TCP connect
+   * only, and commands fail at once while it reconnects.
+   */
   readonly connectTimeout?: Duration.Input | undefined
   /** Bound of closing the connection; default 1 second. */
   readonly closeTimeout?: Duration.Input | undefined
@@ -157,9 +170,11 @@ const malformed = (url: string): string | undefined => {
 }
 
 /**
- * Connects to Redis: bounded commands, no offline queue, bounded close.
- * A malformed URL or an unreachable server fails the layer with
- * `RedisError`.
+ * Connects to Redis: bounded connection, bounded commands, no offline
+ * queue, bounded close. A malformed URL, an unreachable server, or one that
+ * does not complete the connection within `connectTimeout` (a paused Redis,
+ * a proxy that accepts and never answers) fails the layer with
+ * `RedisError`; interrupting the build drops the connection at once.
  *
  * @since 0.1.0
  */
@@ -170,30 +185,12 @@ export const layer = (options: Options): Layer.Layer<Redis.Redis | NodeRedis.Nod
     if (problem !== undefined) {
       return yield* new Redis.RedisError({ cause: new Error(`malformed Redis URL: ${problem}`) })
     }
-    const commandTimeout = Duration.fromInputUnsafe(options.commandTimeout ?? defaults.commandTimeout)
-    const closeTimeout = Duration.fromInputUnsafe(options.closeTimeout ?? defaults.closeTimeout)
-    const connectTimeout = Duration.fromInputUnsafe(options.connectTimeout ?? defaults.connectTimeout)
-    const context = yield* Layer.build(NodeRedis.layer({
+    const context = yield* NodeRedisClient.make({
       url,
-      disableOfflineQueue: true,
-      // no node-redis command timeout: on a command already written it corrupts the reply queue (5.12);
-      // `bound` times commands out instead and leaves their late replies to be read and dropped
-      socket: { connectTimeout: Duration.toMillis(connectTimeout) }
-    }))
-    const { client } = Context.get(context, NodeRedis.NodeRedis)
-    // runs before NodeRedis's own unbounded close, which then finds the client closed
-    yield* Effect.addFinalizer(() =>
-      Effect.promise(() => client.close()).pipe(
-        Effect.timeoutOrElse({
-          duration: closeTimeout,
-          orElse: () =>
-            Effect.sync(() => {
-              client.destroy()
-            })
-        }),
-        Effect.ignoreCause
-      )
-    )
+      connectTimeout: Duration.fromInputUnsafe(options.connectTimeout ?? defaults.connectTimeout),
+      closeTimeout: Duration.fromInputUnsafe(options.closeTimeout ?? defaults.closeTimeout)
+    })
+    const commandTimeout = options.commandTimeout ?? defaults.commandTimeout
     return Context.add(context, Redis.Redis, bound(Context.get(context, Redis.Redis), commandTimeout))
   }))
 

@@ -8,7 +8,10 @@
  * the fields `units`, `tokens` and `cost` (nano-USD), and one `r:<id>` per
  * reservation (see below). The subject id is
  * base64url-encoded, so no id (however hostile: `:`, `{`, `*`, spaces, 256
- * characters) can reach another subject's key, a hash slot tag or a pattern.
+ * characters, lone surrogates) can reach another subject's key, a hash slot
+ * tag or a pattern. The bytes encoded are the id's UTF-8, and for an id with
+ * lone surrogates (which UTF-8 cannot carry) WTF-8, whose bytes no
+ * well-formed id has.
  * The day in the key comes from the Effect clock (see `QuotaLimiter.dayOf`),
  * and each reservation keeps the key at least until an hour after the next
  * local midnight as its process sees it (the TTL computed by the caller,
@@ -66,8 +69,11 @@
  * A refund is the same undo by id, so it is safe to repeat: when its reply
  * does not come (a pause, an outage), it joins the pending undos, and a
  * refund is never lost to a timeout nor applied twice.
- * `layerConfig` connects when built: an unreachable Redis at startup fails
- * the layer with `QuotaStoreUnavailable` instead of starting without quotas.
+ * `layerConfig` connects when built: a Redis that is unreachable at
+ * startup, or does not complete the connection within 5 seconds (a paused
+ * server, a proxy that accepts and never answers: see `RedisConnection`),
+ * fails the layer with `QuotaStoreUnavailable` instead of starting without
+ * quotas.
  *
  * @example
  * ```ts
@@ -106,13 +112,35 @@ export interface Options {
   readonly maxPendingUndos?: number | undefined
 }
 
+/** A lone surrogate: a UTF-16 code unit that is half of no pair. */
+const loneSurrogate = /\p{Cs}/u
+
 /**
- * The Redis key of one subject's counters on one local day.
+ * The bytes of `text` in WTF-8: UTF-8 for a well-formed string, and each
+ * lone surrogate as the three bytes UTF-8's scheme gives its code point
+ * (`ED A0 80` for U+D800), which no well-formed string has. So distinct
+ * strings get distinct bytes, where UTF-8 turns every lone surrogate into
+ * U+FFFD.
+ */
+const wtf8 = (text: string): Buffer =>
+  loneSurrogate.test(text)
+    ? Buffer.concat(Array.from(text, (char) => {
+      const code = char.charCodeAt(0)
+      return loneSurrogate.test(char)
+        ? Buffer.from([0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)])
+        : Buffer.from(char, "utf8")
+    }))
+    : Buffer.from(text, "utf8")
+
+/**
+ * The Redis key of one subject's counters on one local day: the subject id
+ * in base64url of its UTF-8 (WTF-8 for an id with lone surrogates, so that
+ * no two ids share a key).
  *
  * @since 0.1.0
  */
 export const keyOf = (prefix: string, key: QuotaLimiter.StoreKey): string =>
-  `${prefix}${key.day}:${Buffer.from(key.subjectId, "utf8").toString("base64url")}`
+  `${prefix}${key.day}:${wtf8(key.subjectId).toString("base64url")}`
 
 const reserveScript = Redis.script(
   (
@@ -422,7 +450,8 @@ export const layer = (
  * The limiter over a bounded `RedisConnection` to `REDIS_URL` (from
  * `LlmConfig`). Fails with `LlmConfigError` when `REDIS_URL` is not set or
  * malformed and with `QuotaStoreUnavailable` when Redis cannot be reached at
- * startup.
+ * startup or does not complete the connection within
+ * `RedisConnection.defaults.connectTimeout` (5 seconds).
  *
  * @since 0.1.0
  */

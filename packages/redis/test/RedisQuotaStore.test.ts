@@ -40,6 +40,35 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisQuotaStore", () => {
         assert.isAbove(ttl, untilMidnight + hour - 60_000)
       }))
 
+    it.effect("ids that differ only in a lone surrogate keep their own counters; ordinary ids keep their keys", () =>
+      Effect.gen(function*() {
+        yield* setTime("2026-05-10T10:00:00Z")
+        const quota = yield* limiter()
+        // UTF-8 would turn each lone surrogate into U+FFFD, and all three into one counter
+        const high = SubjectId.make("t-\uD800")
+        const low = SubjectId.make("t-\uDC00")
+        const replacement = SubjectId.make("t-\uFFFD")
+        yield* quota.reserve(high)
+        yield* quota.reserve(high)
+        yield* quota.reserve(high)
+        assert.strictEqual((yield* Effect.flip(quota.reserve(high)))._tag, "RateLimitExceeded")
+        assert.strictEqual((yield* quota.remaining(low)).remaining, 3)
+        assert.strictEqual((yield* quota.remaining(replacement)).remaining, 3)
+        yield* quota.reserve(low)
+        assert.strictEqual((yield* quota.remaining(low)).used, 1)
+        assert.strictEqual((yield* quota.remaining(high)).used, 3)
+        // an id without lone surrogates keeps the key it always had (base64url of its UTF-8): counters survive an upgrade
+        const keys = ["teacher-42", "élève-7", "t-\uFFFD", "t-\u{1F600}"].map((id) =>
+          RedisQuotaStore.keyOf("p:", { subjectId: SubjectId.make(id), day: "2026-05-10" })
+        )
+        assert.deepStrictEqual(keys, [
+          "p:2026-05-10:dGVhY2hlci00Mg",
+          "p:2026-05-10:w6lsw6h2ZS03",
+          "p:2026-05-10:dC3vv70",
+          "p:2026-05-10:dC3wn5iA"
+        ])
+      }))
+
     it.effect("a process whose clock runs ahead neither expires nor shortens the others' counter of the day", () =>
       Effect.gen(function*() {
         const subject = freshSubject("skew")

@@ -1,0 +1,199 @@
+/**
+ * The `Redis` and `NodeRedis` services of `@effect/platform-node`'s
+ * `NodeRedis.layer`, over a node-redis client whose connection attempts and
+ * close are bounded.
+ *
+ * node-redis's `connectTimeout` bounds the TCP connect only: `connect()` then
+ * sends its handshake (`CLIENT SETINFO`, and `AUTH`, `SELECT` as the URL
+ * asks) and waits for the replies without bound, and `close()` waits for
+ * them too (and, once the socket is gone, for data that never comes).
+ * Against a paused Redis (SIGSTOP) or a proxy that accepts the connection
+ * and never answers, `NodeRedis.layer` therefore never builds, and
+ * interrupting its build never ends. Here each attempt (the client's, and
+ * those of the connections behind `reserve` and `subscribe`), TCP and
+ * handshake, must be complete within `connectTimeout`; a client whose
+ * attempt failed, timed out or was interrupted is destroyed (at once, or as
+ * soon as its TCP connect completes), never closed.
+ *
+ * Once connected, the client reconnects on its own with node-redis's backoff
+ * (as `NodeRedis.layer` does). The handshake of such a reconnection is not
+ * bounded (node-redis has no way to drop one socket and keep the client);
+ * commands fail at once meanwhile (`disableOfflineQueue`).
+ */
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import { Cause, Context, Deferred, Duration, Effect } from "effect"
+import { Redis } from "effect/persistence"
+import { createClient } from "redis"
+
+type Client = ReturnType<typeof createClient>
+
+/** Where Redis is and the bounds of connecting and closing. */
+export interface Options {
+  readonly url: string
+  readonly connectTimeout: Duration.Duration
+  readonly closeTimeout: Duration.Duration
+}
+
+/** node-redis's wait before a reconnection (as `NodeRedis.layer`): doubling from 50 ms to 2 seconds, plus jitter. */
+const backoff = (retries: number): number => Math.min(2 ** retries * 50, 2000) + Math.floor(Math.random() * 200)
+
+const redisError = (cause: unknown) => new Redis.RedisError({ cause })
+
+/** Rejects the client's commands and drops its socket at once (`close()` would wait for their replies). */
+const destroy = (client: Client): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (client.isOpen) client.destroy()
+  })
+
+/**
+ * Drops a client whose connection attempt failed, timed out or was
+ * interrupted, and silences it: its errors from now on are the ones this
+ * causes. A socket still in its TCP connect is out of reach of both
+ * `destroy()` and `close()` (it would connect later and stay open), so such
+ * a client is destroyed as soon as it connects, and node-redis's own
+ * `connectTimeout` ends a TCP connect that never completes. Nothing else may
+ * close or destroy the client after this: the releases below leave alone a
+ * client that never got ready.
+ */
+const abandon = (client: Client, connected: boolean): Effect.Effect<void> =>
+  Effect.sync(() => {
+    client.removeAllListeners("error")
+    // node-redis rethrows an `error` event nobody listens to
+    client.on("error", () => {})
+    if (!client.isOpen) return
+    if (connected) {
+      client.destroy()
+    } else {
+      client.once("connect", () => {
+        if (client.isOpen) client.destroy()
+      })
+    }
+  })
+
+/**
+ * Runs `attempt` on `client` (its `connect()`, and what completes the
+ * connection) within `timeout`; abandons the client when the attempt fails,
+ * times out or is interrupted.
+ */
+const attemptWithin = <A>(
+  client: Client,
+  timeout: Duration.Duration,
+  attempt: (client: Client) => Promise<A>
+): Effect.Effect<A, Redis.RedisError> =>
+  Effect.suspend(() => {
+    let connected = false
+    const onConnect = () => {
+      connected = true
+    }
+    client.on("connect", onConnect)
+    return Effect.tryPromise({ try: () => attempt(client), catch: redisError }).pipe(
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () =>
+          Effect.fail(
+            redisError(
+              new Cause.TimeoutError(
+                `Redis did not complete the connection (TCP and handshake) within ${Duration.format(timeout)}`
+              )
+            )
+          )
+      }),
+      Effect.onError(() => abandon(client, connected)),
+      Effect.ensuring(Effect.sync(() => client.off("connect", onConnect)))
+    )
+  })
+
+/** Closes `client`, waiting for in-flight replies at most `timeout`, then destroys it. */
+const closeWithin = (client: Client, timeout: Duration.Duration): Effect.Effect<void> =>
+  client.isOpen
+    ? Effect.promise(() => client.close()).pipe(
+      Effect.timeoutOrElse({ duration: timeout, orElse: () => destroy(client) }),
+      Effect.ignoreCause
+    )
+    : Effect.void
+
+const sendWith = (client: Client) => <A = unknown>(command: string, ...args: ReadonlyArray<string>) =>
+  Effect.tryPromise({
+    // the reply's type is the caller's to state, as with every `Redis`
+    try: () => client.sendCommand<A>([command, ...args]),
+    catch: redisError
+  })
+
+/**
+ * Connects within `connectTimeout` and provides `Redis` and `NodeRedis`;
+ * the client is closed within `closeTimeout` when the scope closes.
+ */
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const { closeTimeout, connectTimeout, url } = options
+  let ready = false
+  const socket = {
+    connectTimeout: Duration.toMillis(connectTimeout),
+    // the first connection fails on its first error; later ones are retried
+    reconnectStrategy: (retries: number, cause: Error) => ready ? backoff(retries) : cause
+  }
+  const client = yield* Effect.acquireRelease(
+    // no node-redis command timeout: on a command already written it corrupts the reply queue (5.12);
+    // `RedisConnection.bound` times commands out instead and leaves their late replies to be read and dropped
+    Effect.sync(() => createClient({ url, disableOfflineQueue: true, socket })),
+    // a client that never got ready is its failed attempt's to drop (see `abandon`)
+    (client) => ready ? closeWithin(client, closeTimeout) : Effect.void
+  )
+  client.once("ready", () => {
+    ready = true
+  })
+  // node-redis rethrows an `error` event nobody listens to, which would crash the process
+  const runSync = Effect.runSyncWith(yield* Effect.context())
+  client.on("error", (cause) => {
+    runSync(Effect.logWarning("Redis client error", cause))
+  })
+  yield* attemptWithin(client, connectTimeout, (client) => client.connect())
+
+  const redis = yield* Redis.make({
+    send: sendWith(client),
+    // reserved connections do not reconnect: a dropped socket fails the command in flight
+    connect: Effect.sync(() => client.duplicate({ socket: { ...socket, reconnectStrategy: false } })).pipe(
+      Effect.tap((connection) =>
+        Effect.sync(() => {
+          connection.on("error", (cause) => {
+            runSync(Effect.logWarning("Redis reserved connection error", cause))
+          })
+        })
+      ),
+      Effect.flatMap((connection) => attemptWithin(connection, connectTimeout, (connection) => connection.connect())),
+      Effect.map((connection) => ({ send: sendWith(connection), close: destroy(connection) }))
+    ),
+    subscribe: Effect.fnUntraced(function*(channel, onMessage) {
+      // fails when the subscriber's connection is lost for good
+      const terminal = yield* Deferred.make<never, Redis.RedisError>()
+      let subscribed = false
+      const subscriber = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          client.duplicate({
+            socket: { ...socket, reconnectStrategy: (retries, cause) => subscribed ? backoff(retries) : cause }
+          })
+        ),
+        (subscriber) => subscribed ? destroy(subscriber) : Effect.void
+      )
+      subscriber.once("ready", () => {
+        subscribed = true
+      })
+      subscriber.on("error", (cause) => {
+        runSync(Effect.logWarning("Redis subscriber error", cause))
+        if (!subscriber.isOpen) runSync(Deferred.fail(terminal, redisError(cause)))
+      })
+      yield* attemptWithin(subscriber, connectTimeout, async (subscriber) => {
+        await subscriber.connect()
+        await subscriber.subscribe(channel, (message, channel) => {
+          onMessage({ channel, message })
+        })
+      })
+      return Deferred.await(terminal)
+    })
+  })
+
+  const nodeRedis = NodeRedis.NodeRedis.of({
+    client,
+    use: (f) => Effect.tryPromise({ try: () => f(client), catch: redisError })
+  })
+  return Context.make(NodeRedis.NodeRedis, nodeRedis).pipe(Context.add(Redis.Redis, redis))
+})
