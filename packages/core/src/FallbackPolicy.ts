@@ -39,8 +39,13 @@
  * next provider gets the remaining budget.
  *
  * Hedging (`hedgeDelayMs`): when the current provider has not answered after
- * that long, the next one starts in parallel; the first success wins (for a
- * stream, the first to produce a token) and the other is interrupted.
+ * that long, the next one starts in parallel; the first success wins and the
+ * other is interrupted. `generate` streaming underneath still waits for a
+ * success: a side whose answer breaks leaves the other running. A stream
+ * hands its text to the caller as it comes, so the first side to produce a
+ * token claims the answer and the other is interrupted; if the claimed side
+ * then breaks, the answer is rescued as below, on the providers not yet
+ * failed, the one it interrupted included.
  *
  * Streams: before the first delta reaches the caller every failure falls
  * back as above. After it, the request's `rescue` option decides (see the

@@ -193,9 +193,13 @@ describe("LlmManager keeps billed usage on cancellation", () => {
       yield* inject("openai", MockFault.noResponse)
       yield* inject("anthropic", MockFault.stallMidStream("forever", { after: 1 }))
       const fiber = yield* Effect.forkChild(llm.generate({ ...prompt, metadata: { subjectId: teacher } }))
-      // the hedge's delta claimed the request: the primary's connection is closed (usage read before the delta)
-      yield* eventually(Effect.map(stats("openai"), (s) => s.cancelled === 1))
+      // both sides run (a generate's first success wins, not its first delta): the hedge's usage and delta reach
+      // the client (real time), then the call is cancelled and both connections are closed
+      yield* eventually(Effect.map(stats("anthropic"), (s) => s.requests === 1))
+      yield* liveWait(250)
       yield* Fiber.interrupt(fiber)
+      yield* eventually(Effect.map(stats("openai"), (s) => s.cancelled === 1))
+      yield* eventually(Effect.map(stats("anthropic"), (s) => s.cancelled === 1))
 
       const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
       const billed = records.reduce((sum, r) => sum + r.promptTokens + r.completionTokens, 0)

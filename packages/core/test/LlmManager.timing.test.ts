@@ -242,6 +242,43 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
       assert.isAtLeast(yield* Clock.currentTimeMillis, 9_000)
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("rescue restart: a slow caller's wait for the Restart of an empty restarted answer is not idleness", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 1, limits: { firstByteMs: 5_000, firstTokenMs: 5_000, idleMs: 300 } }
+      })
+      // the answer breaks after two words; its retry finishes without a word
+      yield* inject("openai", MockFault.cutStreamAfter(2))
+      yield* inject("openai", MockFault.content(""))
+      // the caller dwells on every part for more than the idle limit
+      let taken = 0
+      const slowly = llm.stream({ ...prompt, options: { rescue: "restart" } }).pipe(
+        Stream.tap(() => Effect.andThen(Effect.sync(() => taken++), Effect.sleep(1_000)))
+      )
+      const fiber = yield* Effect.forkChild(Stream.runCollect(slowly))
+      // a second under test at a time, from the first part on, once the replies in flight (real I/O) arrived: the
+      // provider is never silent while the clock moves
+      yield* eventually(Effect.sync(() => taken > 0))
+      while (fiber.pollUnsafe() === undefined) {
+        yield* liveWait(200)
+        yield* TestClock.adjust(1_000)
+      }
+      const parts = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(parts.map((part) => part._tag === "TextDelta" ? part.text : part._tag), [
+        "Mock",
+        " answer",
+        "Restart",
+        "Finish"
+      ])
+      const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+      assert.deepStrictEqual(records.map((r) => [r.provider, r.outcome, r.errorTag]), [
+        ["openai", "error", "ProviderConnectionFailed"],
+        ["openai", "success", null]
+      ])
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+    }).pipe(Effect.provide(Bench), Effect.provide(RequestLog.layerMemory())))
+
   it.effect("fails with DeadlineExceeded, carrying the attempts so far, when the request's time runs out", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { limits: { attemptMs: 250 } } })
@@ -383,6 +420,93 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
         ["openai", "primary", "error"],
         ["anthropic", "fallback", "success"]
       ])
+    }).pipe(Effect.provide(Bench)))
+
+  /** A primary whose first token comes late (real time) hedged by a provider that breaks after two tokens. */
+  const brokenHedge = (firstTokenMs: number) =>
+    Effect.gen(function*() {
+      yield* inject("openai", MockFault.slowFirstToken(firstTokenMs))
+      yield* inject("anthropic", MockFault.cutStreamAfter(2))
+      return yield* manager({ chain: ["openai", "anthropic"], policy: { hedgeDelayMs: 150 } })
+    })
+
+  /** Runs `effect` once the primary's request is out, past the hedge delay. */
+  const pastHedgeDelay = <A, E>(effect: Effect.Effect<A, E>) =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(effect)
+      yield* received("openai", 1)
+      yield* TestClock.adjust(150)
+      return yield* Fiber.join(fiber)
+    })
+
+  it.effect("generate: a hedge that breaks after its first tokens leaves the slow primary running: it answers", () =>
+    Effect.gen(function*() {
+      const llm = yield* brokenHedge(500)
+      const result = yield* pastHedgeDelay(llm.generate(prompt))
+      assert.strictEqual(result.content, "Mock answer from openai: Write one quiz question about volcanoes.")
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "role", "outcome", "error")), [
+        ["openai", "primary", "success", undefined],
+        ["anthropic", "hedge", "error", "ProviderConnectionFailed"]
+      ])
+      assert.strictEqual((yield* stats("openai")).requests, 1)
+    }).pipe(Effect.provide(Bench)))
+
+  const textBefore = (parts: ReadonlyArray<StreamPart>, tag: StreamPart["_tag"]) => {
+    const end = parts.findIndex((part) => part._tag === tag)
+    return parts.slice(0, end).flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
+  }
+
+  it.effect("stream: a hedge that claimed the answer, then broke, is rescued on the primary it cancelled", () =>
+    Effect.gen(function*() {
+      const llm = yield* brokenHedge(60_000)
+      const parts = yield* pastHedgeDelay(Stream.runCollect(llm.stream(prompt)))
+      // the primary's new answer reproduces the hedge's two words, then only the rest is forwarded
+      assert.strictEqual(
+        textBefore(parts, "Finish"),
+        "Mock answer from openai: Write one quiz question about volcanoes."
+      )
+      const finish = parts.at(-1)
+      if (finish?._tag !== "Finish") return assert.fail(`expected a Finish, got ${finish?._tag}`)
+      assert.deepStrictEqual([finish.rescued, finish.sources?.map((s) => s.provider)], [true, ["anthropic", "openai"]])
+      assert.deepStrictEqual(finish.attempts?.map(pick("provider", "role", "outcome", "error")), [
+        ["openai", "primary", "cancelled", undefined],
+        ["anthropic", "hedge", "error", "ProviderConnectionFailed"],
+        ["openai", "fallback", "success", undefined]
+      ])
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("stream, rescue restart: after the claimed hedge broke, a Restart and the cancelled primary's answer", () =>
+    Effect.gen(function*() {
+      const llm = yield* brokenHedge(60_000)
+      const parts = yield* pastHedgeDelay(Stream.runCollect(llm.stream({ ...prompt, options: { rescue: "restart" } })))
+      assert.strictEqual(textBefore(parts, "Restart"), "Mock answer")
+      const restart = parts.findIndex((part) => part._tag === "Restart")
+      assert.strictEqual(
+        textBefore(parts.slice(restart + 1), "Finish"),
+        "Mock answer from openai: Write one quiz question about volcanoes."
+      )
+      const finish = parts.at(-1)
+      if (finish?._tag !== "Finish") return assert.fail(`expected a Finish, got ${finish?._tag}`)
+      assert.deepStrictEqual(finish.attempts?.map(pick("provider", "role", "outcome")), [
+        ["openai", "primary", "cancelled"],
+        ["anthropic", "hedge", "error"],
+        ["openai", "fallback", "success"]
+      ])
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("stream, rescue none: the claimed hedge's break is final, the caller keeps its text", () =>
+    Effect.gen(function*() {
+      const llm = yield* brokenHedge(60_000)
+      const error = yield* pastHedgeDelay(
+        Effect.flip(Stream.runDrain(llm.stream({ ...prompt, options: { rescue: "none" } })))
+      )
+      if (error._tag !== "StreamInterrupted") return assert.fail(`expected StreamInterrupted, got ${error._tag}`)
+      assert.strictEqual(error.partialText, "Mock answer")
+      assert.deepStrictEqual(error.attempts?.map(pick("provider", "role", "outcome")), [
+        ["openai", "primary", "cancelled"],
+        ["anthropic", "hedge", "error"]
+      ])
+      assert.strictEqual((yield* stats("openai")).requests, 1)
     }).pipe(Effect.provide(Bench)))
 })
 

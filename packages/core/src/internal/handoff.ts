@@ -13,8 +13,9 @@
  * a consumer that stops early (or is interrupted) interrupts it. Its failure
  * fails the stream once the batches before it are taken. It emits one batch
  * at a time (the manager's chain does): an emit that starts while another
- * batch waits is a defect. An emit interrupted while its batch waits leaves
- * the batch to be taken, as the manager counts it delivered once emitted.
+ * emit waits is a defect. An emit interrupted while its batch waits leaves
+ * the batch to be taken, as the manager counts it delivered once emitted:
+ * the next emit adds its parts to that batch, in order.
  */
 import { Cause, Channel, Effect, type Exit, Stream } from "effect"
 import type * as Pull from "effect/Pull"
@@ -25,7 +26,7 @@ export type Emit<A> = (batch: ReadonlyArray<A>) => Effect.Effect<void>
 /** Resumes a fiber waiting in `Effect.callback`. */
 type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
 
-const overlapping = "Handoff: an emit started while the previous batch was not taken"
+const overlapping = "Handoff: an emit started while another waited"
 
 /** The stream of the batches `produce` emits, ending when `produce` does. */
 export const stream = <A, E>(produce: (emit: Emit<A>) => Effect.Effect<unknown, E>): Stream.Stream<A, E> =>
@@ -40,19 +41,24 @@ export const stream = <A, E>(produce: (emit: Emit<A>) => Effect.Effect<unknown, 
     const emit: Emit<A> = (parts) =>
       parts.length === 0 ? Effect.void : Effect.callback<undefined>((resume) => {
         const next = parts as readonly [A, ...Array<A>]
-        if (batch !== undefined) {
+        if (giver !== undefined) {
           resume(Effect.die(new Error(overlapping)))
           return
         }
-        if (taker === undefined) {
-          batch = next
-          giver = resume
+        if (taker !== undefined) {
+          const waiting = taker
+          taker = undefined
+          waiting(Effect.succeed(next))
+          resume(Effect.undefined)
           return
         }
-        const waiting = taker
-        taker = undefined
-        waiting(Effect.succeed(next))
-        resume(Effect.undefined)
+        // after the batch of an emit interrupted while it waited, if any
+        batch = batch === undefined ? next : [...batch, ...next]
+        giver = resume
+        // interrupted: the batch stays to be taken, its emit no longer waits
+        return Effect.sync(() => {
+          if (giver === resume) giver = undefined
+        })
       })
 
     const ended = (exit: Exit.Exit<unknown, E>): void => {

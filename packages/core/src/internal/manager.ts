@@ -292,21 +292,35 @@ export interface Run {
   readonly attempts: Array<Attempt | undefined>
   /** The sum of the usage every attempt reported (what the request was billed). */
   billed: TokenUsage.TokenUsage | undefined
-  /** Streams: the answer's text that reached the caller (since the last `Restart`). */
-  delivered: string
-  /** Streams: some text or tool-call delta reached the caller (a failure now ends in `StreamInterrupted`). */
-  shown: boolean
-  /** Streams: a `Restart` is owed to the caller before the next delta. */
-  restartPending: boolean
-  /** Streams: who produced the delivered text, in order. */
-  sources: Array<Source>
-  /** Streams: the answer survived a broken attempt. */
-  rescued: boolean
+  /** Streams: the answer the caller receives as it comes (`generate` builds one per hedge side instead). */
+  readonly answer: Answer
   /** Streams: routes that refused an assistant prefill during this request. */
   readonly noPrefill: Array<number>
   /** The quota held for the request, billed with each attempt's usage (when there is a quota and a subject). */
   reservation: QuotaLimiter.Reservation | undefined
 }
+
+/**
+ * One answer streamed from a provider, across the attempts that rescue it.
+ * A `stream`'s is the caller's ({@link Run.answer}): the sides of a hedge
+ * share it, and the first to deliver a delta claims it. `generate` hands
+ * its text to nobody before the end: each hedge side builds an answer of
+ * its own, and the first to succeed wins.
+ */
+interface Answer {
+  /** The text handed on (since the last `Restart`). */
+  delivered: string
+  /** Some text or tool-call delta was handed on (a failure now ends in `StreamInterrupted`). */
+  shown: boolean
+  /** A `Restart` is owed before the next delta. */
+  restartPending: boolean
+  /** Who produced the delivered text, in order. */
+  sources: Array<Source>
+  /** The answer survived a broken attempt. */
+  rescued: boolean
+}
+
+const makeAnswer = (): Answer => ({ delivered: "", shown: false, restartPending: false, sources: [], rescued: false })
 
 /** Starts the clock of a request at `clock`'s now (the fiber's clock, read by the caller's step). */
 export const startRun = (engine: Engine, request: LlmRequest.LlmRequest, clock: Clock.Clock): Run => {
@@ -322,11 +336,7 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest, clock: 
     deadlineAt: now + timeoutMs,
     attempts: [],
     billed: undefined,
-    delivered: "",
-    shown: false,
-    restartPending: false,
-    sources: [],
-    rescued: false,
+    answer: makeAnswer(),
     noPrefill: [],
     reservation: undefined
   }
@@ -393,8 +403,7 @@ const limitsCheck = (
   return (now) => {
     if (now >= deadlineAt) return new DeadlineReached()
     const phase = progress.phase
-    // only the deadline ends `delivering`: an attempt stopped there would leave its batch in the
-    // stream's handoff, where a rescue's first emit would find it (a defect)
+    // only the deadline ends `delivering`: the caller's slowness is not the provider's
     const end = phase === "idle" || phase === "delivering" ? deadlineAt : attemptEnd
     const received = progress.received
     if (now >= end) {
@@ -582,7 +591,6 @@ const writeReport = (
 
 /** A stream consumed to its end. */
 interface Streamed {
-  readonly text: string
   readonly finish: Finish
 }
 
@@ -606,19 +614,19 @@ interface Sink {
 /**
  * Consumes a provider's stream, moving the watchdog along on every part and
  * handing each chunk's deltas to the sink at once (one effect per chunk, not
- * per delta). While the caller has not taken the deltas
- * the attempt is `delivering`, which no limit but the deadline bounds (the
- * idle limit measures the provider's silence, not the caller's). A stream
- * that ends without its `Finish` was cut (`MalformedResponse`, rescued like
- * any other break).
+ * per delta). While the caller has not taken a batch, whatever it holds (the
+ * deltas, or the lone `Restart` of a restarted answer that had none), the
+ * attempt is `delivering`, which no limit but the deadline bounds (the idle
+ * limit measures the provider's silence, not the caller's). A stream that
+ * ends without its `Finish` was cut (`MalformedResponse`, rescued like any
+ * other break).
  */
 const consume = (
   route: Route,
   request: LlmRequest.LlmRequest,
   progress: Progress,
-  sink: Sink | undefined
+  sink: Sink
 ): Effect.Effect<Streamed, ProviderError> => {
-  let text = ""
   let finish: Finish | undefined
   // each part moves the watchdog on; the clock is read directly, not through an effect per part or chunk
   const onPart = (part: StreamPart): Delta | undefined => {
@@ -629,11 +637,19 @@ const consume = (
       return undefined
     }
     if (part._tag === "Restart") return undefined
-    if (part._tag === "TextDelta") {
-      text += part.text
-      progress.received += part.text.length
-    }
+    if (part._tag === "TextDelta") progress.received += part.text.length
     return part
+  }
+  const taken = Effect.sync(() => {
+    progress.phase = "idle"
+    progress.since = progress.clock.currentTimeMillisUnsafe()
+  })
+  // `handed` hands a batch to the caller: the attempt is `delivering` until the caller took it
+  const delivering = (handed: Effect.Effect<void, StreamInterrupted>): Effect.Effect<void, StreamInterrupted> => {
+    // delivered at once (`generate` hands its text to nobody): no step waits for it
+    if (handed === Effect.void) return Effect.void
+    progress.phase = "delivering"
+    return Effect.andThen(handed, taken)
   }
   // called as each chunk arrives
   const onParts = (parts: ReadonlyArray<StreamPart>): Effect.Effect<void, StreamInterrupted> => {
@@ -642,18 +658,7 @@ const consume = (
       const delta = onPart(part)
       if (delta !== undefined) deltas.push(delta)
     }
-    if (sink === undefined || deltas.length === 0) return Effect.void
-    const emitted = sink.emit(deltas)
-    // delivered at once (`generate` hands its text to nobody): no step waits for it
-    if (emitted === Effect.void) return Effect.void
-    progress.phase = "delivering"
-    return Effect.andThen(
-      emitted,
-      Effect.sync(() => {
-        progress.phase = "idle"
-        progress.since = progress.clock.currentTimeMillisUnsafe()
-      })
-    )
+    return deltas.length === 0 ? Effect.void : delivering(sink.emit(deltas))
   }
   return Stream.runForEachArray(route.provider.stream(request), onParts).pipe(
     Effect.flatMap((): Effect.Effect<Streamed, ProviderError> =>
@@ -665,7 +670,7 @@ const consume = (
             message: `${route.provider.name} stream ended without its finish`
           })
         )
-        : Effect.as(sink === undefined ? Effect.void : sink.end(), { text, finish })
+        : Effect.as(delivering(sink.end()), { finish })
     )
   )
 }
@@ -690,13 +695,13 @@ const withPartialText = (
   })
 
 /** Once text reached the caller and it may not be rescued, every failure is an interruption carrying it. */
-const interrupted = (run: Run, error: Failure): Failure => {
-  if (!run.shown || error._tag === "DeadlineReached") return error
-  if (error._tag === "StreamInterrupted") return withPartialText(error, run.delivered)
+const interrupted = (answer: Answer, error: Failure): Failure => {
+  if (!answer.shown || error._tag === "DeadlineReached") return error
+  if (error._tag === "StreamInterrupted") return withPartialText(error, answer.delivered)
   return new StreamInterrupted({
     provider: error.provider,
     ...(error.model === undefined ? {} : { model: error.model }),
-    partialText: run.delivered,
+    partialText: answer.delivered,
     reason: error.message
   })
 }
@@ -707,7 +712,7 @@ const streamAttempt = (
   route: Route,
   role: Role,
   request: LlmRequest.LlmRequest,
-  sink: Sink | undefined
+  sink: Sink
 ): Effect.Effect<Streamed, Failure> =>
   attempt(
     engine,
@@ -725,33 +730,33 @@ const resultReport = (result: GenerationResult): Report => ({
 })
 
 /**
- * One `generate` attempt: streamed underneath when the policy says so and
- * the provider reports stream usage, by the stream's rescue rules with
- * nothing shown (`streamed`): an answer broken after its first token is
- * continued where a prefill is accepted, else restarted whole.
+ * The tries of one `generate` answer: each streamed underneath when the
+ * policy says so and the provider reports stream usage, by the stream's
+ * rescue rules with nothing shown: an answer broken after its first token
+ * is continued where a prefill is accepted, else restarted whole. Its text
+ * is its own (see {@link Answer}): a hedge side builds another.
  */
-const generateAttempt = (
-  engine: Engine,
-  run: Run,
-  streamed: Once<Streamed>
-): Once<GenerationResult> =>
-(route, role) => {
-  if (engine.policy.generateVia !== "stream" || !route.provider.capabilities.streamUsage) {
-    return attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport)
+const generateOnce = (engine: Engine, run: Run): Once<GenerationResult> => {
+  const answer = makeAnswer()
+  const streamed = streamOnce(engine, run, answer, undefined, "restart")
+  return (route, role) => {
+    if (engine.policy.generateVia !== "stream" || !route.provider.capabilities.streamUsage) {
+      return attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport)
+    }
+    const startedAt = run.clock.currentTimeMillisUnsafe()
+    return Effect.map(streamed(route, role), ({ finish }): GenerationResult => ({
+      content: answer.delivered,
+      // the attempt's own: `generate` puts what the whole request billed on its result
+      usage: finish.usage,
+      model: finish.model,
+      provider: finish.provider,
+      latencyMs: run.clock.currentTimeMillisUnsafe() - startedAt,
+      finishReason: finish.finishReason,
+      requestId: run.request.requestId,
+      attempts: [],
+      ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
+    }))
   }
-  const startedAt = run.clock.currentTimeMillisUnsafe()
-  return Effect.map(streamed(route, role), ({ finish }): GenerationResult => ({
-    content: run.delivered,
-    // the attempt's own: `generate` puts what the whole request billed on its result
-    usage: finish.usage,
-    model: finish.model,
-    provider: finish.provider,
-    latencyMs: run.clock.currentTimeMillisUnsafe() - startedAt,
-    finishReason: finish.finishReason,
-    requestId: run.request.requestId,
-    attempts: [],
-    ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
-  }))
 }
 
 /** The prompt that re-asks a model whose answer did not match the schema. */
@@ -839,27 +844,32 @@ const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: On
  * rescue asked, or a restarted answer that diverged).
  */
 const movesOn = (engine: Engine, run: Run, error: Failure): boolean =>
-  error._tag !== "DeadlineReached" && !(error._tag === "StreamInterrupted" && run.shown) &&
+  error._tag !== "DeadlineReached" && !(error._tag === "StreamInterrupted" && run.answer.shown) &&
   !FallbackPolicy.stopsChain(engine.policy, error)
 
-/** Walks the chain from `from`, hedging when the policy says so. */
+/**
+ * Walks the chain from `from`, hedging when the policy says so. `once`
+ * makes the tries of the answer under way, and a fallback goes on with it;
+ * a hedge side makes its tries with `hedgeOnce()`: the same `once` where
+ * the sides share the answer (a stream's), a new answer's where each side
+ * builds its own (`generate`, see {@link Answer}).
+ */
 const chain = <A>(
   engine: Engine,
   run: Run,
   from: number,
   role: Role,
   once: Once<A>,
-  hedge: boolean
+  hedgeOnce: () => Once<A>
 ): Effect.Effect<A, Failure> => {
   const route = engine.routes[from]
   if (route === undefined) return Effect.die(new Error(`no provider at position ${from}`))
-  const hasNext = from + 1 < engine.routes.length
-  const next = (role: Role) => chain(engine, run, from + 1, role, once, hedge)
-  const current = onRoute(engine, run, route, role, once)
-  if (!hasNext) return current
+  const current = (role: Role) => onRoute(engine, run, route, role, once)
+  if (from + 1 === engine.routes.length) return current(role)
+  const next = (role: Role) => chain(engine, run, from + 1, role, role === "hedge" ? hedgeOnce() : once, hedgeOnce)
   const delay = engine.policy.hedgeDelayMs
-  if (hedge && delay !== undefined) return hedged(engine, run, current, next, delay)
-  return Effect.catch(current, (error) => movesOn(engine, run, error) ? next("fallback") : Effect.fail(error))
+  if (delay !== undefined) return hedged(engine, run, current, role, next, delay)
+  return Effect.catch(current(role), (error) => movesOn(engine, run, error) ? next("fallback") : Effect.fail(error))
 }
 
 /** A hedged stream's side: its first token claims the request for it (and for the sides around it). */
@@ -891,18 +901,23 @@ const lanes = (parent: Lane | undefined, claimed: Deferred.Deferred<0 | 1>) => {
 }
 
 /**
- * Runs `current`; if it has not answered after `delay`, starts the rest of
- * the chain in parallel as a hedge. The first success wins, or for streams
- * the first side to produce a token (the other is interrupted at once, and
- * awaited, so its attempt is recorded as cancelled with any usage it was
- * billed). A failure before the delay, or of a side that won a stream, falls
- * back as without hedging; a failure of the primary's side that stops the
- * chain (`FallbackPolicy.stopsChain`) ends the hedge too.
+ * Runs the current provider as `role`; if it has not answered after
+ * `delay`, starts the rest of the chain in parallel as a hedge. The first
+ * success wins, or for a stream the first side to deliver a delta claims
+ * the caller's answer (the other is interrupted at once, and awaited, so
+ * its attempt is recorded as cancelled with any usage it was billed). A
+ * failure before the delay, or of a side that claimed the stream, falls
+ * back as without hedging, to the providers not yet failed: after the
+ * primary's side, the rest of the chain; after the hedge's, the provider it
+ * cancelled (its rescue takes over the answer like any fallback's). A
+ * failure of the primary's side that stops the chain
+ * (`FallbackPolicy.stopsChain`) ends the hedge too.
  */
 const hedged = <A>(
   engine: Engine,
   run: Run,
-  current: Effect.Effect<A, Failure>,
+  current: (role: Role) => Effect.Effect<A, Failure>,
+  role: Role,
   next: (role: Role) => Effect.Effect<A, Failure>,
   delay: number
 ): Effect.Effect<A, Failure> =>
@@ -911,9 +926,10 @@ const hedged = <A>(
   Effect.scoped(Effect.gen(function*() {
     const claimed = yield* Deferred.make<0 | 1>()
     const side = lanes(yield* HedgeLane, claimed)
-    const orFallback = (effect: Effect.Effect<A, Failure>) =>
-      Effect.catch(effect, (error) => movesOn(engine, run, error) ? next("fallback") : Effect.fail(error))
-    const first = yield* Effect.forkScoped(Effect.provideService(current, HedgeLane, side(0)))
+    const orElse = (effect: Effect.Effect<A, Failure>, fallback: () => Effect.Effect<A, Failure>) =>
+      Effect.catch(effect, (error) => movesOn(engine, run, error) ? fallback() : Effect.fail(error))
+    const rest = () => next("fallback")
+    const first = yield* Effect.forkScoped(Effect.provideService(current(role), HedgeLane, side(0)))
     const opening = yield* Effect.raceFirst(
       Effect.as(Fiber.await(first), "settled" as const),
       Effect.raceFirst(
@@ -921,7 +937,7 @@ const hedged = <A>(
         Effect.as(Deferred.await(claimed), "won" as const)
       )
     )
-    if (opening !== "hedge") return yield* orFallback(Fiber.join(first))
+    if (opening !== "hedge") return yield* orElse(Fiber.join(first), rest)
     const second = yield* Effect.forkScoped(Effect.provideService(next("hedge"), HedgeLane, side(1)))
     const settled = (index: 0 | 1) => Effect.map(Fiber.await(index === 0 ? first : second), (exit) => ({ index, exit }))
     const outcome = yield* Effect.raceFirst(
@@ -931,7 +947,9 @@ const hedged = <A>(
     const other = outcome.index === 0 ? second : first
     if (outcome.exit === undefined) {
       yield* Fiber.interrupt(other)
-      return yield* outcome.index === 0 ? orFallback(Fiber.join(first)) : Fiber.join(second)
+      return yield* outcome.index === 0
+        ? orElse(Fiber.join(first), rest)
+        : orElse(Fiber.join(second), () => current("fallback"))
     }
     if (outcome.exit._tag === "Success") {
       yield* Fiber.interrupt(other)
@@ -970,14 +988,16 @@ const conclude = (
   return Effect.fail(new AllProvidersFailed({ attempts, ...usage }, trusted))
 }
 
-/** Runs `once` along the whole chain and turns the outcome into the public result or error. */
+/**
+ * Runs the tries `tries` makes along the whole chain (a hedge side makes its own) and turns the outcome into the
+ * public result or error.
+ */
 const runChain = <A>(
   engine: Engine,
   run: Run,
-  once: Once<A>,
-  hedge: boolean
+  tries: () => Once<A>
 ): Effect.Effect<A, AllProvidersFailed | DeadlineExceeded> =>
-  Effect.catchCause(chain(engine, run, 0, "primary", once, hedge), (cause) => conclude(run, cause))
+  Effect.catchCause(chain(engine, run, 0, "primary", tries(), tries), (cause) => conclude(run, cause))
 
 /**
  * With a quota: refuses a request asking for more units than the per-request
@@ -1050,7 +1070,7 @@ export const generate = (
   run: Run
 ): Effect.Effect<GenerationResult, AllProvidersFailed | DeadlineExceeded> =>
   Effect.map(
-    runChain(engine, run, generateAttempt(engine, run, streamOnce(engine, run, () => Effect.void, "restart")), true),
+    runChain(engine, run, () => generateOnce(engine, run)),
     (result) => ({
       ...result,
       usage: run.billed ?? result.usage,
@@ -1066,7 +1086,7 @@ export const generateStructured = <A>(
   output: StructuredOutput.StructuredOutput<A>
 ): Effect.Effect<StructuredResult<A>, AllProvidersFailed | DeadlineExceeded> =>
   Effect.map(
-    runChain(engine, run, (route, role) => structuredAttempt(engine, run, route, role, output), true),
+    runChain(engine, run, () => (route, role) => structuredAttempt(engine, run, route, role, output)),
     (result) => ({
       ...result,
       usage: run.billed ?? result.usage,
@@ -1088,27 +1108,31 @@ const rescueOf = (engine: Engine, run: Run): Rescue =>
     : run.request.options.rescue ?? (engine.policy.continueOnInterruption ? "auto" : "none")
 
 /**
- * The sink handing an attempt's text to the caller: the attempt first claims
- * the request (hedged streams), a pending `Restart` goes first, and the
- * attempt's provider and model are noted as a source. A restarted answer
- * replaces the caller's text from its first part on (or at its end, when it
- * has none): until then the text the caller holds stays the request's, so a
- * restart that fails first leaves it in `StreamInterrupted.partialText`.
+ * The sink adding an attempt's text to `answer` and handing it to the
+ * caller (`offer`; `undefined` for `generate`'s, which reach nobody): the
+ * attempt first claims the caller's answer (hedged streams), a pending
+ * `Restart` goes first, and the attempt's provider and model are noted as a
+ * source. A restarted answer replaces the caller's text from its first part
+ * on (or at its end, when it has none): until then the text the caller
+ * holds stays the request's, so a restart that fails first leaves it in
+ * `StreamInterrupted.partialText`.
  */
-const deliver = (run: Run, route: Route, offer: Offer): Sink => {
+const deliver = (run: Run, answer: Answer, route: Route, offer: Offer | undefined): Sink => {
   const source: Source = { provider: route.provider.name, model: modelOf(route, run.request) }
-  let claimed = false
+  // an answer that reaches nobody is its hedge side's own: nothing to claim
+  let claimed = offer === undefined
   const push = (deltas: ReadonlyArray<Delta>): Effect.Effect<void> => {
-    const restarted = run.restartPending
+    const restarted = answer.restartPending
     if (restarted) {
-      run.restartPending = false
-      run.delivered = ""
-      run.sources = []
+      answer.restartPending = false
+      answer.delivered = ""
+      answer.sources = []
     }
-    const last = run.sources.at(-1)
-    if (last?.provider !== source.provider || last.model !== source.model) run.sources.push(source)
-    for (const delta of deltas) if (delta._tag === "TextDelta") run.delivered += delta.text
-    run.shown = true
+    const last = answer.sources.at(-1)
+    if (last?.provider !== source.provider || last.model !== source.model) answer.sources.push(source)
+    for (const delta of deltas) if (delta._tag === "TextDelta") answer.delivered += delta.text
+    answer.shown = true
+    if (offer === undefined) return Effect.void
     return offer(restarted ? [{ _tag: "Restart", reason: "the answer broke and was restarted" }, ...deltas] : deltas)
   }
   const emit = (deltas: ReadonlyArray<Delta>): Effect.Effect<void> => {
@@ -1119,7 +1143,7 @@ const deliver = (run: Run, route: Route, offer: Offer): Sink => {
   return {
     emit,
     // a restarted answer without a delta still replaces the caller's text, with its `Restart`
-    end: () => run.restartPending ? emit([]) : Effect.void
+    end: () => answer.restartPending ? emit([]) : Effect.void
   }
 }
 
@@ -1130,8 +1154,8 @@ const deliver = (run: Run, route: Route, offer: Offer): Sink => {
  * reproducing it, fails with a final `StreamInterrupted` recording both
  * lengths: two different answers are never spliced.
  */
-const replaying = (run: Run, route: Route, forward: Sink): Sink => {
-  const target = run.delivered
+const replaying = (run: Run, answer: Answer, route: Route, forward: Sink): Sink => {
+  const target = answer.delivered
   let matched = 0
   const diverged = (at: number) =>
     new StreamInterrupted({
@@ -1186,22 +1210,23 @@ const refusesPrefill = (error: Failure): boolean =>
 const streamOnce = (
   engine: Engine,
   run: Run,
-  offer: Offer,
+  answer: Answer,
+  offer: Offer | undefined,
   mode: Rescue = rescueOf(engine, run)
 ): Once<Streamed> => {
   const once: Once<Streamed> = (route, role) => {
-    const direct = deliver(run, route, offer)
-    if (run.delivered.length === 0) {
+    const direct = deliver(run, answer, route, offer)
+    if (answer.delivered.length === 0) {
       const plain = streamAttempt(engine, run, route, role, run.request, direct)
-      return mode === "none" ? Effect.mapError(plain, (error) => interrupted(run, error)) : plain
+      return mode === "none" ? Effect.mapError(plain, (error) => interrupted(answer, error)) : plain
     }
-    run.rescued = true
+    answer.rescued = true
     // a restart announced but not begun (its attempt failed first) is tried again whole, never continued
-    if (run.restartPending) return streamAttempt(engine, run, route, role, run.request, direct)
+    if (answer.restartPending) return streamAttempt(engine, run, route, role, run.request, direct)
     // an answer with tools is never continued from its text: it restarts whole (`generate`) or fails (streams)
     const continues = run.request.tools === undefined && route.provider.capabilities.assistantPrefill
     if (continues && !run.noPrefill.includes(route.index)) {
-      const request = LlmRequest.withMessages(run.request, prefilled(run.request, run.delivered))
+      const request = LlmRequest.withMessages(run.request, prefilled(run.request, answer.delivered))
       return streamAttempt(engine, run, route, role, request, direct).pipe(
         Effect.catchIf(refusesPrefill, () =>
           Effect.suspend(() => {
@@ -1211,10 +1236,10 @@ const streamOnce = (
       )
     }
     if (mode === "restart") {
-      run.restartPending = true
+      answer.restartPending = true
       return streamAttempt(engine, run, route, role, run.request, direct)
     }
-    return streamAttempt(engine, run, route, role, run.request, replaying(run, route, direct))
+    return streamAttempt(engine, run, route, role, run.request, replaying(run, answer, route, direct))
   }
   return once
 }
@@ -1228,14 +1253,15 @@ const unknownProvider = ProviderName.make("unknown")
 const interruption = (run: Run, errors: ReadonlyArray<Failure>): StreamInterrupted => {
   const error = errors.find((e) => e._tag !== "DeadlineReached")
   const attempts = attemptsOf(run)
-  if (error?._tag === "StreamInterrupted") return withPartialText(error, run.delivered, { attempts, ...billedOf(run) })
+  const delivered = run.answer.delivered
+  if (error?._tag === "StreamInterrupted") return withPartialText(error, delivered, { attempts, ...billedOf(run) })
   // text was shown, so an attempt ran: the failing provider, else the last one that ran
   const source: { readonly provider: ProviderName; readonly model?: ModelId | undefined } = error ??
     attempts.at(-1) ?? { provider: unknownProvider }
   return new StreamInterrupted({
     provider: source.provider,
     ...(source.model === undefined ? {} : { model: source.model }),
-    partialText: run.delivered,
+    partialText: delivered,
     reason: error === undefined ? `the request's deadline of ${run.timeoutMs} ms ran out` : error.message,
     attempts,
     ...billedOf(run)
@@ -1255,22 +1281,25 @@ export const stream = (
   engine: Engine,
   run: Run,
   offer: Offer
-): Effect.Effect<void, StreamInterrupted | AllProvidersFailed | DeadlineExceeded> =>
-  chain(engine, run, 0, "primary", streamOnce(engine, run, offer), true).pipe(
+): Effect.Effect<void, StreamInterrupted | AllProvidersFailed | DeadlineExceeded> => {
+  // the hedge's sides share the caller's answer
+  const once = streamOnce(engine, run, run.answer, offer)
+  return chain(engine, run, 0, "primary", once, () => once).pipe(
     Effect.catchCause((cause): Effect.Effect<never, StreamInterrupted | AllProvidersFailed | DeadlineExceeded> => {
       const errors = cause.reasons.filter(Cause.isFailReason).map((reason) => reason.error)
-      return run.shown && errors.length > 0 ? Effect.fail(interruption(run, errors)) : conclude(run, cause)
+      return run.answer.shown && errors.length > 0 ? Effect.fail(interruption(run, errors)) : conclude(run, cause)
     }),
     Effect.flatMap(({ finish }) =>
       offer([{
         ...finish,
         usage: run.billed ?? finish.usage,
-        sources: run.sources,
-        rescued: run.rescued,
+        sources: run.answer.sources,
+        rescued: run.answer.rescued,
         attempts: attemptsOf(run)
       }])
     )
   )
+}
 
 /** The conversation with `text` as the assistant's prefill (appended to a prefill the caller gave). */
 const prefilled = (request: LlmRequest.LlmRequest, text: string): ReadonlyArray<LlmRequest.Message> => {
