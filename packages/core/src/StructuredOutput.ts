@@ -9,13 +9,38 @@
  * - an Effect `Schema` (`fromSchema`): the JSON Schema is generated from it
  *   (`Schema.toJsonSchemaDocument`), excess properties are rejected, and the
  *   decoded value is typed; or
- * - a raw JSON Schema object (`fromJsonSchema`), compiled by Ajv (draft
- *   2020-12) and checked against every answer; the value is `unknown`.
+ * - a raw JSON Schema object (`fromJsonSchema`), compiled by Ajv and
+ *   checked against every answer; the value is `unknown`. Its `$schema`
+ *   names its dialect: draft-07 (what the OpenAI SDK's `zodResponseFormat`
+ *   and the Vercel AI SDK send), 2019-09, or 2020-12, the default. Each is
+ *   compiled by Ajv's class for that dialect, so draft-07's `definitions`,
+ *   `$ref` beside other keywords and tuple `items` mean what draft-07 says.
+ *   Any other `$schema` is refused.
  *
- * Each schema is compiled once: the JSON Schema and the decoder are cached
- * by the schema object's identity (a `WeakMap`), so a schema declared once
- * and passed to every call costs one compilation for the process, not one
- * per call. Build schemas once (module level), not inside the call.
+ * Each schema is compiled once. An Effect `Schema` is cached by identity (a
+ * `WeakMap`): declare it once (module level), not inside the call. A raw
+ * JSON Schema object is cached by identity too (do not change it once used),
+ * and by its canonical JSON text (keys sorted), so the
+ * same schema compiles once even when every call brings a new object with
+ * its keys in another order (a gateway decoding it from each request body);
+ * that cache keeps the {@link maxCompiledJsonSchemas} most recently used
+ * schemas, of at most {@link maxCompiledJsonSchemaChars} characters in all.
+ * Each schema is still sent to the provider as the caller wrote it.
+ *
+ * A schema from a client (`fromJsonSchema(schema, { untrusted: true })`, as
+ * the gateway calls it) is not trusted code. JavaScript's `RegExp`
+ * backtracks on the event loop, where no deadline interrupts it: a client's
+ * `"pattern": "^(a+)+$"` and an answer `"aaa…!"` would hold the process for
+ * minutes, and even `"a+b"` costs n² steps on a long string. So a client's
+ * `pattern`s and `patternProperties` keys run on Baton's own matcher,
+ * linear in the string (Thompson's construction, with the meaning of
+ * JavaScript's `u`-flag regexes); one answer's checks stop after
+ * {@link patternStepsPerAnswer} steps in all, and an answer that needs more
+ * fails with a message saying so. A pattern the matcher cannot run (a
+ * backreference, a lookaround, a counted repetition that expands past 2 000
+ * instructions) is refused with `InvalidOptions` naming it by JSON Pointer
+ * (`schema: /properties/code/pattern ...`), before any call. The program's
+ * own schemas keep JavaScript's `RegExp` and its whole syntax.
  *
  * Why Ajv and not Effect's own JSON Schema import: Effect 4.1's
  * `SchemaRepresentation.fromJsonSchemaDocument` imports a raw schema about
@@ -53,8 +78,12 @@
  *
  * @since 0.1.0
  */
+import { Ajv2019 } from "ajv/dist/2019.js"
 import { Ajv2020 } from "ajv/dist/2020.js"
+import { Ajv } from "ajv/dist/ajv.js"
+import type { Options, ValidateFunction } from "ajv/dist/core.js"
 import { Effect, Result, Schema } from "effect"
+import * as LinearPattern from "./internal/linearPattern.ts"
 import { InvalidOptions } from "./LlmError.ts"
 
 /**
@@ -111,9 +140,8 @@ export const jsonInstruction = "Respond with only one valid JSON value: no prose
 /** A schema compiled once: everything of a `StructuredOutput` but its name. */
 type Compiled<A> = Omit<StructuredOutput<A>, "name">
 
-/** Compilations by schema identity (Effect schemas, raw JSON Schemas); entries go when the schema object does. */
+/** Compilations of Effect schemas, by identity; entries go when the schema object does. */
 const compiledSchemas = new WeakMap<object, Compiled<unknown>>()
-const compiledJsonSchemas = new WeakMap<object, Compiled<unknown> | InvalidOptions>()
 
 const cached = <C>(cache: WeakMap<object, C>, key: object, compile: () => C): C => {
   const hit = cache.get(key)
@@ -155,40 +183,211 @@ export const fromSchema = <A>(
   return { ...(compiled as Compiled<A>), name: options?.name ?? "output" }
 }
 
-const compileJsonSchema = (jsonSchema: JsonSchema): Compiled<unknown> | InvalidOptions => {
-  let validate: ReturnType<Ajv2020["compile"]>
-  try {
-    validate = new Ajv2020({ allErrors: true, strict: false }).compile(jsonSchema)
-  } catch (error) {
-    return new InvalidOptions({ field: "schema", message: `schema: not a valid JSON Schema (${errorMessage(error)})` })
+/**
+ * How many compiled raw JSON Schemas are kept, the most recently used.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxCompiledJsonSchemas = 256
+
+/**
+ * The most characters of canonical JSON the kept raw JSON Schemas may add
+ * up to, so that large schemas cannot grow the cache without bound. A schema
+ * over an eighth of it is compiled on each call and never kept: one cannot
+ * push all the others out.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxCompiledJsonSchemaChars = 4_000_000
+
+/**
+ * The steps a client's patterns may take on one answer, all its strings
+ * together: some tens of milliseconds of the event loop at worst, and
+ * enough for strings of some 250 000 characters against a simple pattern.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const patternStepsPerAnswer = 1_000_000
+
+type Decode = StructuredOutput<unknown>["decode"]
+
+/** Compilations of raw JSON Schemas by trust and canonical text, least recently used first. */
+const compiledJsonSchemas = new Map<string, Decode | InvalidOptions>()
+
+/** The characters of the keys of {@link compiledJsonSchemas}. */
+let compiledJsonSchemaChars = 0
+
+/** Compilations of raw JSON Schema objects by identity, by trust: a schema declared once skips its canonical text. */
+const compiledJsonSchemaObjects = {
+  program: new WeakMap<object, Decode | InvalidOptions>(),
+  client: new WeakMap<object, Decode | InvalidOptions>()
+}
+
+const forgetCompiled = (key: string): void => {
+  if (compiledJsonSchemas.delete(key)) compiledJsonSchemaChars -= key.length
+}
+
+/** Drops the least recently used compilations past either bound. */
+const evictCompiled = (): void => {
+  for (const key of compiledJsonSchemas.keys()) {
+    if (
+      compiledJsonSchemas.size <= maxCompiledJsonSchemas && compiledJsonSchemaChars <= maxCompiledJsonSchemaChars
+    ) return
+    forgetCompiled(key)
   }
-  return {
-    jsonSchema,
-    decode: (text: string) =>
-      Result.flatMap(parseJson(text), (value) =>
-        validate(value)
-          ? Result.succeed(value)
-          : Result.fail(
-            (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}`).join("; ")
-          ))
+}
+
+/** The compilation kept under `key`, now the most recently used, or a new one, kept unless it is too large. */
+const compileOnce = (key: string, compile: () => Decode | InvalidOptions): Decode | InvalidOptions => {
+  const compiled = compiledJsonSchemas.get(key) ?? compile()
+  forgetCompiled(key)
+  if (key.length <= maxCompiledJsonSchemaChars / 8) {
+    compiledJsonSchemas.set(key, compiled)
+    compiledJsonSchemaChars += key.length
+    evictCompiled()
+  }
+  return compiled
+}
+
+const invalidSchema = (detail: string) => new InvalidOptions({ field: "schema", message: `schema: ${detail}` })
+
+const sortKeys = (_key: string, value: unknown): unknown =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a < b ? -1 : 1))
+    : value
+
+/** The schema as JSON with every object's keys sorted: one text per schema, whatever its key order. */
+const canonicalJson = (schema: JsonSchema): Result.Result<string, InvalidOptions> =>
+  Result.try({
+    try: () => JSON.stringify(schema, sortKeys),
+    catch: (error) => invalidSchema(`not a JSON value (${errorMessage(error)})`)
+  })
+
+type AnyAjv = Ajv | Ajv2019 | Ajv2020
+
+/** A JSON Schema dialect: the Ajv class for it, and one instance that checks schemas against its meta-schema. */
+interface Dialect {
+  readonly make: (options: Options) => AnyAjv
+  readonly meta: AnyAjv
+}
+
+const dialect = (make: (options: Options) => AnyAjv): Dialect => ({ make, meta: make({ strict: false }) })
+
+/** The dialects a raw schema may name in `$schema` (less an empty fragment `#`). */
+const dialects: ReadonlyMap<string, Dialect> = new Map([
+  ["http://json-schema.org/draft-07/schema", dialect((options) => new Ajv(options))],
+  ["https://json-schema.org/draft/2019-09/schema", dialect((options) => new Ajv2019(options))],
+  ["https://json-schema.org/draft/2020-12/schema", dialect((options) => new Ajv2020(options))]
+])
+
+const dialectOf = (jsonSchema: JsonSchema): Dialect | undefined => {
+  const uri = jsonSchema["$schema"] ?? "https://json-schema.org/draft/2020-12/schema"
+  return typeof uri === "string" ? dialects.get(uri.replace(/#$/, "")) : undefined
+}
+
+const escapePointer = (key: string): string => key.replaceAll("~", "~0").replaceAll("/", "~1")
+
+/** Every regex of a schema by its JSON Pointer: the `pattern` strings and the `patternProperties` keys. */
+const patternsOf = (value: unknown, pointer: string): ReadonlyArray<readonly [string, string]> =>
+  typeof value !== "object" || value === null ?
+    [] :
+    Object.entries(value).flatMap(([key, child]: [string, unknown]) => {
+      const at = `${pointer}/${escapePointer(key)}`
+      const pattern = key === "pattern" && typeof child === "string" ? [[at, child] as const] : []
+      const keys = key === "patternProperties" && typeof child === "object" && child !== null
+        ? Object.keys(child).map((source) => [`${at}/${escapePointer(source)}`, source] as const)
+        : []
+      return [...pattern, ...keys, ...patternsOf(child, at)]
+    })
+
+/** The first of a client's patterns the linear matcher refuses, said where it is and why. */
+const refusedPattern = (jsonSchema: JsonSchema): string | undefined => {
+  for (const [pointer, source] of patternsOf(jsonSchema, "")) {
+    const compiled = LinearPattern.compile(source, { left: 0 })
+    if (Result.isFailure(compiled)) {
+      return `${pointer}: the pattern ${compiled.failure} (a client's patterns run in linear time: ` +
+        "no backreference, no lookaround)"
+    }
+  }
+  return undefined
+}
+
+/** Ajv's `code.regExp` for a client's schema: its patterns run by the linear matcher, drawing on `budget`. */
+const linearRegExp = (budget: LinearPattern.Budget) =>
+  Object.assign((source: string) => {
+    const compiled = LinearPattern.compile(source, budget)
+    if (Result.isFailure(compiled)) throw new Error(`the pattern ${JSON.stringify(source)} ${compiled.failure}`)
+    // Ajv tells compiled patterns apart by `toString()`
+    return { test: compiled.success.test, toString: () => source }
+  }, { code: "LinearPattern.compile" })
+
+const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget): Decode => (text) =>
+  Result.flatMap(parseJson(text), (value) => {
+    budget.left = patternStepsPerAnswer
+    const valid = validate(value)
+    if (budget.left <= 0) {
+      return Result.fail(
+        `the answer is too long to check against the schema's patterns (${patternStepsPerAnswer} steps)`
+      )
+    }
+    return valid
+      ? Result.succeed(value)
+      : Result.fail(
+        (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}`).join("; ")
+      )
+  })
+
+const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode | InvalidOptions => {
+  const dialect = dialectOf(jsonSchema)
+  if (dialect === undefined) {
+    return invalidSchema(
+      `$schema ${JSON.stringify(jsonSchema["$schema"])} is not a dialect Baton knows (draft-07, 2019-09, 2020-12)`
+    )
+  }
+  // a schema nested deeper than the stack goes is as invalid as any other
+  try {
+    const refused = untrusted ? refusedPattern(jsonSchema) : undefined
+    if (refused !== undefined) return invalidSchema(refused)
+    if (!dialect.meta.validateSchema(jsonSchema)) {
+      return invalidSchema(`not a valid JSON Schema (${dialect.meta.errorsText(dialect.meta.errors)})`)
+    }
+    // the patterns of the program's own schemas run on JavaScript's `RegExp`, which never draws on the budget
+    const budget: LinearPattern.Budget = { left: 0 }
+    const options: Options = { allErrors: true, strict: false, validateSchema: false }
+    const ajv = dialect.make(untrusted ? { ...options, code: { regExp: linearRegExp(budget) } } : options)
+    return decoder(ajv.compile(jsonSchema), budget)
+  } catch (error) {
+    return invalidSchema(`not a valid JSON Schema (${errorMessage(error)})`)
   }
 }
 
 /**
  * A specification from a raw JSON Schema object, compiled once per schema
- * object. Fails with `InvalidOptions` when the schema itself is invalid.
+ * (see the module's notes). Fails with `InvalidOptions` when the schema
+ * itself is invalid or, `untrusted`, has a pattern that cannot run in linear
+ * time. `untrusted` is for a schema from outside the program (a gateway's
+ * client): its patterns run on the linear matcher.
  *
  * @since 0.1.0
  */
 export const fromJsonSchema = (
   jsonSchema: JsonSchema,
-  options?: { readonly name?: string | undefined }
+  options?: { readonly name?: string | undefined; readonly untrusted?: boolean | undefined }
 ): Effect.Effect<StructuredOutput<unknown>, InvalidOptions> =>
   Effect.suspend(() => {
-    const compiled = cached(compiledJsonSchemas, jsonSchema, () => compileJsonSchema(jsonSchema))
+    const untrusted = options?.untrusted === true
+    const trust = untrusted ? "client" : "program"
+    const compiled = cached(compiledJsonSchemaObjects[trust], jsonSchema, () =>
+      Result.match(canonicalJson(jsonSchema), {
+        onFailure: (invalid) => invalid,
+        onSuccess: (text) => compileOnce(`${trust}:${text}`, () => compileJsonSchema(jsonSchema, untrusted))
+      }))
     return compiled instanceof InvalidOptions
       ? Effect.fail(compiled)
-      : Effect.succeed({ ...compiled, name: options?.name ?? "output" })
+      : Effect.succeed({ name: options?.name ?? "output", jsonSchema, decode: compiled })
   })
 
 const isStructuredOutput = <A>(spec: Spec<A>): spec is StructuredOutput<A> =>

@@ -49,3 +49,203 @@ describe("StructuredOutput", () => {
       assert.strictEqual(badName.field, "name")
     }))
 })
+
+/** What the OpenAI SDK's `zodResponseFormat` sends for a recursive zod object: draft-07, `definitions`, `$ref`. */
+const draft07Tree = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  type: "object",
+  properties: { root: { $ref: "#/definitions/__schema0" } },
+  required: ["root"],
+  additionalProperties: false,
+  definitions: {
+    __schema0: {
+      type: "object",
+      properties: { name: { type: "string" }, children: { type: "array", items: { $ref: "#/definitions/__schema0" } } },
+      required: ["name", "children"],
+      additionalProperties: false
+    }
+  }
+}
+
+const failure = (result: Result.Result<unknown, string>): string => Result.isFailure(result) ? result.failure : ""
+
+describe("StructuredOutput.fromJsonSchema: dialects", () => {
+  const dialects = [
+    "http://json-schema.org/draft-07/schema#",
+    "http://json-schema.org/draft-07/schema",
+    "https://json-schema.org/draft/2019-09/schema",
+    "https://json-schema.org/draft/2020-12/schema"
+  ]
+  for (const dialect of dialects) {
+    it.effect(`accepts $schema ${dialect}`, () =>
+      Effect.gen(function*() {
+        const output = yield* StructuredOutput.fromJsonSchema({
+          $schema: dialect,
+          type: "object",
+          properties: { title: { type: "string" } },
+          required: ["title"]
+        })
+        assert.deepStrictEqual(Result.getOrThrow(output.decode("{\"title\":\"Mars\"}")), { title: "Mars" })
+        assert.include(failure(output.decode("{}")), "title")
+      }))
+  }
+
+  it.effect("a draft-07 schema keeps its definitions and $ref", () =>
+    Effect.gen(function*() {
+      const output = yield* StructuredOutput.fromJsonSchema(draft07Tree)
+      const tree = { root: { name: "a", children: [{ name: "b", children: [] }] } }
+      assert.deepStrictEqual(Result.getOrThrow(output.decode(JSON.stringify(tree))), tree)
+      const bad = output.decode(JSON.stringify({ root: { name: "a", children: [{ name: 1, children: [] }] } }))
+      assert.include(failure(bad), "/root/children/0/name")
+      // the schema sent to the provider is the caller's own
+      assert.strictEqual(output.jsonSchema, draft07Tree)
+    }))
+
+  it.effect("a draft-07 array form of items is a tuple, as draft-07 says", () =>
+    Effect.gen(function*() {
+      const output = yield* StructuredOutput.fromJsonSchema({
+        $schema: "http://json-schema.org/draft-07/schema#",
+        type: "array",
+        items: [{ type: "string" }, { type: "integer" }],
+        additionalItems: false
+      })
+      assert.isTrue(Result.isSuccess(output.decode("[\"a\",1]")))
+      assert.isTrue(Result.isFailure(output.decode("[\"a\",\"b\"]")))
+      assert.isTrue(Result.isFailure(output.decode("[\"a\",1,2]")))
+    }))
+
+  it.effect("refuses a $schema it does not know, naming it", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        StructuredOutput.fromJsonSchema({ $schema: "http://json-schema.org/draft-04/schema#", type: "string" })
+      )
+      assert.strictEqual(error.field, "schema")
+      assert.include(error.message, "http://json-schema.org/draft-04/schema#")
+    }))
+})
+
+describe("StructuredOutput.fromJsonSchema: compilation", () => {
+  it.effect("compiles a schema once, whatever object carries it and in whatever key order", () =>
+    Effect.gen(function*() {
+      // a new object each time, as a gateway decodes one from each request body
+      const schema = () => ({ type: "object", properties: { a: { type: "string" }, b: { type: "integer" } } })
+      const first = yield* StructuredOutput.fromJsonSchema(schema())
+      const again = yield* StructuredOutput.fromJsonSchema(schema())
+      const reordered = yield* StructuredOutput.fromJsonSchema({
+        properties: { b: { type: "integer" }, a: { type: "string" } },
+        type: "object"
+      })
+      const other = yield* StructuredOutput.fromJsonSchema({ type: "object", properties: { a: { type: "number" } } })
+      assert.strictEqual(again.decode, first.decode)
+      assert.strictEqual(reordered.decode, first.decode)
+      assert.notStrictEqual(other.decode, first.decode)
+      // each keeps its own schema (and so its key order) for the provider
+      assert.deepStrictEqual(Object.keys(reordered.jsonSchema), ["properties", "type"])
+    }))
+
+  it.effect("keeps the most recently used schemas only, and no schema too large", () =>
+    Effect.gen(function*() {
+      const schema = (i: number) => ({ type: "object", properties: { [`field${i}`]: { type: "string" } } })
+      const decodeOf = (jsonSchema: StructuredOutput.JsonSchema) =>
+        Effect.map(StructuredOutput.fromJsonSchema(jsonSchema), (output) => output.decode)
+      const first = yield* decodeOf(schema(0))
+      const kept = yield* decodeOf(schema(1))
+      for (let i = 2; i <= StructuredOutput.maxCompiledJsonSchemas; i++) {
+        yield* decodeOf(schema(i))
+        if (i % 64 === 0) assert.strictEqual(yield* decodeOf(schema(1)), kept)
+      }
+      // as many other schemas since as the cache keeps: the first is compiled anew, the one in use is not
+      assert.notStrictEqual(yield* decodeOf(schema(0)), first)
+      assert.strictEqual(yield* decodeOf(schema(1)), kept)
+      const large = () => ({ type: "string", description: "x".repeat(StructuredOutput.maxCompiledJsonSchemaChars / 8) })
+      assert.notStrictEqual(yield* decodeOf(large()), yield* decodeOf(large()))
+      assert.strictEqual(yield* decodeOf(schema(1)), kept)
+    }))
+
+  it.effect("a schema that is not JSON is refused, not thrown", () =>
+    Effect.gen(function*() {
+      const cyclic: Record<string, unknown> = { type: "object" }
+      cyclic["properties"] = { self: cyclic }
+      const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(cyclic))
+      assert.strictEqual(error.field, "schema")
+    }))
+})
+
+describe("StructuredOutput.fromJsonSchema: a client's schema (untrusted)", () => {
+  const withPattern = (pattern: string) => ({
+    type: "object",
+    properties: { word: { type: "string", pattern } },
+    required: ["word"]
+  })
+
+  it.effect("runs its patterns: a safe one, and one that backtracks exponentially in a backtracking engine", () =>
+    Effect.gen(function*() {
+      const safe = yield* StructuredOutput.fromJsonSchema(withPattern("^[a-z]+$"), { untrusted: true })
+      assert.isTrue(Result.isSuccess(safe.decode("{\"word\":\"paris\"}")))
+      assert.include(failure(safe.decode("{\"word\":\"Paris\"}")), "/word")
+      const nested = yield* StructuredOutput.fromJsonSchema(withPattern("^(a+)+$"), { untrusted: true })
+      assert.isTrue(Result.isSuccess(nested.decode(JSON.stringify({ word: "a".repeat(5000) }))))
+      // a backtracking engine takes 2^5000 steps to say no to this one
+      assert.include(failure(nested.decode(JSON.stringify({ word: `${"a".repeat(5000)}!` }))), "/word")
+    }))
+
+  it.effect("an answer whose strings would take the patterns too long fails, saying so", () =>
+    Effect.gen(function*() {
+      // unanchored, up to 500 threads run at once: 500 steps a character
+      const wide = yield* StructuredOutput.fromJsonSchema(withPattern("[a-z]{1,500}!"), { untrusted: true })
+      assert.isTrue(Result.isSuccess(wide.decode("{\"word\":\"abc!\"}")))
+      const long = JSON.stringify({ word: "a".repeat(2 * StructuredOutput.patternStepsPerAnswer / 500) })
+      assert.include(failure(wide.decode(long)), "too long to check against the schema's patterns")
+      // the budget is the answer's: the next one has its own
+      assert.isTrue(Result.isSuccess(wide.decode("{\"word\":\"abc!\"}")))
+    }))
+
+  it.effect("runs patternProperties keys the same way", () =>
+    Effect.gen(function*() {
+      const output = yield* StructuredOutput.fromJsonSchema({
+        type: "object",
+        patternProperties: { "^(x+)+$": { type: "integer" } },
+        additionalProperties: false
+      }, { untrusted: true })
+      assert.isTrue(Result.isSuccess(output.decode("{\"xxx\":1}")))
+      assert.isTrue(Result.isFailure(output.decode(JSON.stringify({ [`${"x".repeat(5000)}!`]: 1 }))))
+    }))
+
+  const refused: ReadonlyArray<readonly [string, unknown, string]> = [
+    ["a backreference", withPattern("^(a+)\\1$"), "/properties/word/pattern"],
+    ["a named backreference", withPattern("^(?<w>a+)\\k<w>$"), "/properties/word/pattern"],
+    ["a lookahead", withPattern("^(?=a)a+$"), "/properties/word/pattern"],
+    ["a lookbehind", withPattern("(?<!b)a"), "/properties/word/pattern"],
+    ["an expanded repetition too large", withPattern("^(a{1000}){1000}$"), "/properties/word/pattern"],
+    [
+      "a patternProperties key with a backreference",
+      { type: "object", patternProperties: { "^(a)\\1$": {} } },
+      "/patternProperties/^(a)\\1$"
+    ],
+    ["a pattern in $defs", { $defs: { w: { pattern: "(a)\\1" } }, $ref: "#/$defs/w" }, "/$defs/w/pattern"]
+  ]
+  for (const [what, schema, where] of refused) {
+    it.effect(`refuses ${what}, naming where it is`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(
+          StructuredOutput.fromJsonSchema(schema as StructuredOutput.JsonSchema, { untrusted: true })
+        )
+        assert.strictEqual(error.field, "schema")
+        assert.include(error.message, where)
+      }))
+  }
+
+  it.effect("the program's own schemas keep the full regex syntax", () =>
+    Effect.gen(function*() {
+      const output = yield* StructuredOutput.fromJsonSchema(withPattern("^(a+)-\\1$"))
+      assert.isTrue(Result.isSuccess(output.decode("{\"word\":\"aa-aa\"}")))
+      assert.isTrue(Result.isFailure(output.decode("{\"word\":\"aa-a\"}")))
+    }))
+
+  it.effect("a pattern that is not a regex is refused", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(withPattern("^(a$"), { untrusted: true }))
+      assert.strictEqual(error.field, "schema")
+      assert.include(error.message, "/properties/word/pattern")
+    }))
+})
