@@ -3,8 +3,8 @@
  *
  * | field | default | rule |
  * | --- | --- | --- |
- * | `temperature` | 0.7 | finite, 0..2 |
- * | `maxTokens` | 2000 | integer from 1 to `maxTokensLimit` (10,000,000) |
+ * | `temperature` | 0.7 | finite, 0..2, or `"provider"` |
+ * | `maxTokens` | 2000 (`defaultMaxTokens`) | integer from 1 to `maxTokensLimit` (10,000,000), or `"provider"` |
  * | `model` | the provider's configured model | non-empty |
  * | `responseFormat` | `"text"` | `"text"` or `"json"` (OpenAI, DeepSeek, compatible: `json_object`; Gemini: `application/json`; Anthropic, which has no JSON mode: an instruction in the system prompt) |
  * | `system` | none | a system prompt put before the messages |
@@ -17,6 +17,14 @@
  * for a model (Anthropic's temperature 0..1, a model that takes only the
  * default temperature) rejects it and the manager falls back (see
  * `ErrorPolicy`).
+ *
+ * `"provider"` ({@link ProviderDefault}) leaves `temperature` or `maxTokens`
+ * to the provider: the field is not sent and the model's own default
+ * applies (its whole output window; its default temperature, the only one
+ * OpenAI's gpt-5 and o-series models take). Anthropic requires `max_tokens`,
+ * so it is sent 4096 there (LiteLLM's fallback). The OpenAI gateway asks for
+ * `"provider"` when its client leaves a field out; a throttle's token
+ * estimate counts such a limit as 2000 (`ProviderThrottle.estimateTokens`).
  *
  * `decode` turns what a caller wrote (`Input`) into `GenerationOptions` or an
  * `InvalidOptions` naming the field, so a bad value never reaches a provider.
@@ -45,11 +53,33 @@ import { InvalidOptions } from "./LlmError.ts"
  */
 export const maxTokensLimit = 10_000_000
 
+/**
+ * The `maxTokens` of a caller who gives none.
+ *
+ * @since 0.1.0
+ */
+export const defaultMaxTokens = 2000
+
+/**
+ * The value that leaves `maxTokens` or `temperature` to the provider: the
+ * field is not sent (Anthropic, which requires `max_tokens`, gets 4096).
+ *
+ * @since 0.1.0
+ */
+export const ProviderDefault = Schema.Literal("provider")
+
+/** @since 0.1.0 */
+export type ProviderDefault = typeof ProviderDefault.Type
+
 const PositiveDuration = Schema.Union([Schema.DurationFromMillis, Schema.DurationFromString]).check(
   Schema.makeFilter((d: Duration.Duration) =>
     Duration.isGreaterThan(d, Duration.zero) || "Expected a positive duration"
   )
 )
+
+const Temperature = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 2 }))
+
+const MaxTokens = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxTokensLimit }))
 
 /**
  * The options schema. Its `Encoded` side is what callers write.
@@ -57,11 +87,9 @@ const PositiveDuration = Schema.Union([Schema.DurationFromMillis, Schema.Duratio
  * @since 0.1.0
  */
 export const GenerationOptions = Schema.Struct({
-  temperature: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 2 })).pipe(
-    Schema.withDecodingDefaultKey(Effect.succeed(0.7))
-  ),
-  maxTokens: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxTokensLimit })).pipe(
-    Schema.withDecodingDefaultKey(Effect.succeed(2000))
+  temperature: Schema.Union([Temperature, ProviderDefault]).pipe(Schema.withDecodingDefaultKey(Effect.succeed(0.7))),
+  maxTokens: Schema.Union([MaxTokens, ProviderDefault]).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(defaultMaxTokens))
   ),
   model: Schema.optionalKey(ModelId),
   responseFormat: Schema.optionalKey(Schema.Literals(["text", "json"])),

@@ -431,8 +431,9 @@ export const recordAttempt = (report: AttemptReport, model: string = report.atte
 
 /**
  * The GenAI semantic-convention attributes known before a call: operation,
- * provider, requested model and the request's options, plus each of the
- * request's `tags` as `baton.tag.<name>`. No prompt text.
+ * provider, requested model and the request's options (but a limit or
+ * temperature left to the provider, which Baton does not know), plus each
+ * of the request's `tags` as `baton.tag.<name>`. No prompt text.
  *
  * @since 0.1.0
  */
@@ -440,13 +441,14 @@ export const requestAttributes = (
   request: LlmRequest,
   target?: { readonly provider: ProviderName; readonly model: ModelId }
 ): Record<string, unknown> => {
+  const { maxTokens, temperature } = request.options
   const attributes: Record<string, unknown> = {
     "gen_ai.operation.name": "chat",
-    "gen_ai.request.max_tokens": request.options.maxTokens,
-    "gen_ai.request.temperature": request.options.temperature,
     "baton.request.id": request.requestId,
     "baton.prompt.hash": request.promptHash
   }
+  if (maxTokens !== "provider") attributes["gen_ai.request.max_tokens"] = maxTokens
+  if (temperature !== "provider") attributes["gen_ai.request.temperature"] = temperature
   if (target !== undefined) {
     attributes["gen_ai.provider.name"] = target.provider
     attributes["gen_ai.request.model"] = target.model

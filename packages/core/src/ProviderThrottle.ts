@@ -22,7 +22,8 @@
  *   usage minus the estimate passed to `check`). It never fails: a bucket may
  *   go into debt, and the next `check` fails until the debt is repaid.
  * - The manager passes {@link estimateTokens} (prompt characters / 4 plus
- *   `maxTokens`) to `check` before each attempt its circuit lets through (a
+ *   `maxTokens`, or Baton's default 2000 when the limit is left to the
+ *   provider) to `check` before each attempt its circuit lets through (a
  *   skipped one spends nothing) and records what the usage
  *   exceeded it by; an estimate that was too high is not given back (the
  *   bucket refills with time), so the limit errs on the provider's side.
@@ -54,6 +55,7 @@
  */
 import { Context, Duration, Effect, Layer } from "effect"
 import { RateLimiter } from "effect/persistence"
+import { defaultMaxTokens } from "./GenerationOptions.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import { ProviderThrottled } from "./ProviderError.ts"
@@ -98,14 +100,19 @@ export interface Service {
  * The tokens a request may cost, as the manager passes it to `check` before
  * each attempt: its prompt at 4 characters per token, plus `maxTokens` (the
  * most it can be billed for output, as providers' own TPM limits count it).
- * It errs high, so a TPM limit acts before the debt, never after it.
+ * It errs high, so a TPM limit acts before the debt, never after it. A limit
+ * left to the provider (`"provider"`) is unknown here (often the model's
+ * whole output window): the estimate counts Baton's default
+ * (`GenerationOptions.defaultMaxTokens`) and may err low, and what the call
+ * bills beyond it is recorded after the call, as a debt.
  *
  * @since 0.1.0
  */
 export const estimateTokens = (request: LlmRequest): number => {
   let chars = 0
   for (const message of request.messages) chars += message.content.length
-  return Math.ceil(chars / 4) + request.options.maxTokens
+  const { maxTokens } = request.options
+  return Math.ceil(chars / 4) + (maxTokens === "provider" ? defaultMaxTokens : maxTokens)
 }
 
 /**

@@ -38,6 +38,16 @@ describe("GenerationOptions", () => {
       assert.strictEqual(Duration.toMillis(text.timeout ?? Duration.zero), 20_000)
     }))
 
+  it.effect("\"provider\" leaves maxTokens and temperature to the provider; nothing else but a number is taken", () =>
+    Effect.gen(function*() {
+      const options = yield* GenerationOptions.decode({ maxTokens: "provider", temperature: "provider" })
+      assert.deepStrictEqual(options, { temperature: "provider", maxTokens: "provider" })
+      assert.strictEqual((yield* GenerationOptions.decode({ maxTokens: "provider" })).temperature, 0.7)
+      assert.strictEqual((yield* GenerationOptions.decode({ temperature: "provider" })).maxTokens, 2000)
+      yield* rejects({ maxTokens: "model" }, "options.maxTokens")
+      yield* rejects({ temperature: "Provider" }, "options.temperature")
+    }))
+
   it.effect("rejects temperature out of 0..2", () => rejects({ temperature: 2.5 }, "options.temperature"))
   it.effect("rejects a negative temperature", () => rejects({ temperature: -0.1 }, "options.temperature"))
   it.effect("rejects a non-number temperature", () => rejects({ temperature: "hot" }, "options.temperature"))

@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Metric, Option, Tracer } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import * as LlmMetrics from "../src/LlmMetrics.ts"
+import * as LlmRequest from "../src/LlmRequest.ts"
 import * as QuotaLimiter from "../src/QuotaLimiter.ts"
 import { Bench, eventually, inject, manager } from "./utils/chain.ts"
 import { recordingTracer } from "./utils/tracer.ts"
@@ -193,6 +194,17 @@ describe("LlmMetrics after manager runs", () => {
       assert.strictEqual(parent?._tag === "Span" ? parent.name : undefined, "baton.request")
       assert.notInclude(JSON.stringify([...spans.flatMap((s) => [...s.attributes])]), "secret-prompt-canary")
     }).pipe(Effect.provide(Bench)))
+
+  it.effect("a field left to the provider is no request attribute; Baton's defaults are", () =>
+    Effect.gen(function*() {
+      const left = yield* LlmRequest.make({ prompt, options: { maxTokens: "provider", temperature: "provider" } })
+      assert.notProperty(LlmMetrics.requestAttributes(left), "gen_ai.request.max_tokens")
+      assert.notProperty(LlmMetrics.requestAttributes(left), "gen_ai.request.temperature")
+      assert.deepInclude(LlmMetrics.requestAttributes(yield* LlmRequest.make({ prompt })), {
+        "gen_ai.request.max_tokens": 2000,
+        "gen_ai.request.temperature": 0.7
+      })
+    }))
 
   it.effect("each attempt span gets its own response attributes: the failed one its error, the answer its usage", () =>
     Effect.gen(function*() {

@@ -1,8 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { TestClock } from "effect/testing"
+import * as GenerationOptions from "../src/GenerationOptions.ts"
 import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as LlmError from "../src/LlmError.ts"
+import * as LlmRequest from "../src/LlmRequest.ts"
 import * as ProviderThrottle from "../src/ProviderThrottle.ts"
 
 const openai = ProviderName.make("openai")
@@ -39,6 +41,15 @@ describe("ProviderThrottle", () => {
       assert.isDefined(error.retryAfter)
       yield* TestClock.adjust(error.retryAfter ?? Duration.zero)
       yield* t.check(openai)
+    }))
+
+  it.effect("estimates the prompt at 4 characters a token plus maxTokens, or Baton's default when it is the provider's", () =>
+    Effect.gen(function*() {
+      const prompt = [{ role: "user" as const, content: "x".repeat(400) }]
+      const limited = yield* LlmRequest.make({ prompt, options: { maxTokens: 300 } })
+      const unlimited = yield* LlmRequest.make({ prompt, options: { maxTokens: "provider" } })
+      assert.strictEqual(ProviderThrottle.estimateTokens(limited), 100 + 300)
+      assert.strictEqual(ProviderThrottle.estimateTokens(unlimited), 100 + GenerationOptions.defaultMaxTokens)
     }))
 
   it.effect("keeps providers apart and never throttles one without limits", () =>

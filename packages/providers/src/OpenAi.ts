@@ -20,7 +20,8 @@
  *
  * Gotcha: gpt-5 and o-series models reject any `temperature` but 1
  * (`unsupported_value`); the manager then falls back to the next provider,
- * so set `temperature: 1` in the request options for them.
+ * so set `temperature: 1` (or `"provider"`, to send none) in the request
+ * options for them.
  *
  * @example
  * ```ts

@@ -2,8 +2,10 @@
  * The Anthropic Messages wire format (`POST /v1/messages`, version
  * `2023-06-01`).
  *
- * - System messages go to the top-level `system`; `max_tokens` is required;
- *   a final `assistant` message is a prefill the model continues.
+ * - System messages go to the top-level `system`; `max_tokens` is required,
+ *   so a limit left to the provider (`"provider"`) is sent as
+ *   {@link defaultMaxTokens} (a temperature left to it is not sent); a final
+ *   `assistant` message is a prefill the model continues.
  * - Structured output is `output_config: { format: { type: "json_schema",
  *   schema } }`, the schema rewritten into the subset Anthropic accepts
  *   (`anthropicSchema.ts`); the JSON arrives in the first text block. That
@@ -45,6 +47,14 @@ import * as ToolStream from "./toolStream.ts"
 
 /** The API version sent in `anthropic-version`. */
 export const version = "2023-06-01"
+
+/**
+ * The `max_tokens` of a request that leaves the limit to the provider, which
+ * Anthropic does not: LiteLLM's fallback (`DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS`)
+ * for a model whose output limit it does not know, within the limit of every
+ * Claude model since Claude 3 (Claude 3 Haiku's is 4096).
+ */
+export const defaultMaxTokens = 4096
 
 /** The normalised finish reason of a `stop_reason`. */
 export const finishReason = (reason: unknown): FinishReason => {
@@ -134,11 +144,11 @@ const bodyOf = (call: Call): Json.JsonObject => {
   const options = call.request.options
   const body: Record<string, unknown> = {
     model: call.model,
-    max_tokens: options.maxTokens,
+    max_tokens: options.maxTokens === "provider" ? defaultMaxTokens : options.maxTokens,
     messages: AnthropicTools.messages(LlmRequest.conversation(call.request)),
-    temperature: options.temperature,
     ...AnthropicTools.bodyFields(call.request)
   }
+  if (options.temperature !== "provider") body.temperature = options.temperature
   // undefined for a schema with an open object, which the system prompt carries instead
   const schema = call.output === undefined ? undefined : AnthropicSchema.toAnthropic(call.output.jsonSchema)
   const system = systemOf(call, schema)

@@ -5,7 +5,8 @@
  *   become `systemInstruction`. A final `model` turn is a prefill the model
  *   continues.
  * - Options go in `generationConfig` (`maxOutputTokens`, `temperature`,
- *   `stopSequences`, `seed`); structured output is `responseMimeType:
+ *   `stopSequences`, `seed`; a limit or temperature left to the provider,
+ *   `"provider"`, is not sent); structured output is `responseMimeType:
  *   "application/json"` plus `responseJsonSchema` (plain JSON Schema).
  * - Text is the join of `candidates[0].content.parts[].text`, minus thought
  *   parts; tools and tool calls are `geminiTools.ts`. A prompt the safety system blocked has no candidates, only
@@ -58,10 +59,9 @@ export const usage = (metadata: Json.JsonObject): TokenCounts | undefined => {
 const bodyOf = (call: Call): Json.JsonObject => {
   const options = call.request.options
   const contents = GeminiTools.contents(LlmRequest.conversation(call.request))
-  const generationConfig: Record<string, unknown> = {
-    maxOutputTokens: options.maxTokens,
-    temperature: options.temperature
-  }
+  const generationConfig: Record<string, unknown> = {}
+  if (options.maxTokens !== "provider") generationConfig.maxOutputTokens = options.maxTokens
+  if (options.temperature !== "provider") generationConfig.temperature = options.temperature
   if (options.stop !== undefined) generationConfig.stopSequences = options.stop
   if (options.seed !== undefined) generationConfig.seed = options.seed
   if (call.output !== undefined || options.responseFormat === "json") {

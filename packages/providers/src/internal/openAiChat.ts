@@ -7,7 +7,8 @@
  *
  * - `maxTokensField`: OpenAI wants `max_completion_tokens` (`max_tokens` is a
  *   400 on gpt-5 and o-series models); DeepSeek and compatible servers want
- *   `max_tokens`.
+ *   `max_tokens`. A limit or temperature left to the provider (`"provider"`)
+ *   is not sent.
  * - `structured`: `json-schema` sends `response_format: json_schema` in strict
  *   mode (the schema rewritten to OpenAI's strict subset, see
  *   `strictSchema.ts`); `json-object` sends `response_format: json_object` and
@@ -134,10 +135,10 @@ const bodyOf = (call: Call, dialect: Dialect): Json.JsonObject => {
   const body: Record<string, unknown> = {
     model: call.model,
     messages: messagesOf(call, dialect),
-    [dialect.maxTokensField]: options.maxTokens,
-    temperature: options.temperature,
     ...OpenAiTools.bodyFields(call.request)
   }
+  if (options.maxTokens !== "provider") body[dialect.maxTokensField] = options.maxTokens
+  if (options.temperature !== "provider") body.temperature = options.temperature
   if (options.stop !== undefined) body.stop = options.stop
   if (options.seed !== undefined) body.seed = options.seed
   const format = responseFormat(call, dialect)
