@@ -7,15 +7,23 @@
  * `default`, with client keys from `BATON_GATEWAY_KEYS`
  * (`subject:sha256hex`, comma-separated), an in-memory quota and the SQLite
  * ledger `.baton/usage.sqlite`. With no provider key in the environment the
- * providers are the bundled mock server, announced in one line. `--help`
- * shows a minimal config file ({@link description}).
+ * providers are the bundled mock server, announced in one line. A config
+ * file brings its own providers: the environment's chain is then neither
+ * required nor served, and no mock server is started. `--help` shows a
+ * minimal config file ({@link description}).
+ *
+ * A start that fails ends with one `baton:` line and exit code 2
+ * (`internal/exit.ts`): a listener's address and reason (a port in use, a
+ * port out of range), the variable of a store that cannot be reached
+ * (`LLM_USAGE_STORE_URL`, `REDIS_URL`; never a URL's password) and why, or
+ * the configuration error.
  *
  * @since 0.1.0
  */
 import * as Gateway from "@baton/gateway/Gateway"
 import * as GatewayConfig from "@baton/gateway/GatewayConfig"
 import * as MockServerCommand from "@baton/testing/MockServerCommand"
-import { Effect, Option } from "effect"
+import { Effect, Option, Predicate } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
@@ -26,35 +34,49 @@ interface Flags {
   readonly host: string
 }
 
-const tagOf = (error: unknown): unknown =>
-  typeof error === "object" && error !== null && "_tag" in error ? error._tag : undefined
+/** `error`'s property `name`, when it has one. */
+const fieldOf = (error: unknown, name: string): unknown => Predicate.hasProperty(error, name) ? error[name] : undefined
 
-const messageOf = (error: unknown): string =>
-  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" &&
-    error.message.length > 0
-    ? error.message
-    : String(error)
+/** An error's message; else Node's code (an `AggregateError` of refused connections has no message); else itself. */
+const messageOf = (error: unknown): string => {
+  const text = [fieldOf(error, "message"), fieldOf(error, "code")].find((value) =>
+    typeof value === "string" && value.length > 0
+  )
+  return typeof text === "string" ? text : String(error)
+}
 
-/** One line for why the gateway could not start: a listener's address and reason, the ledger's variable. */
+/** Node's code for a port out of range, which its `listen` throws at once (a defect, not a `ServeError`). */
+const badPort = "ERR_SOCKET_BAD_PORT"
+
+/** One line for why the gateway could not start: a listener's address and reason, a store's variable and why. */
 const failureOf = (error: unknown, flags: Flags): string => {
-  switch (tagOf(error)) {
+  switch (fieldOf(error, "_tag")) {
     // effect's ServeError has no message: the reason is Node's listen error, its cause
     case "ServeError":
-      return MockServerCommand.listenFailure((error as { readonly cause: unknown }).cause, flags)
+      return MockServerCommand.listenFailure(fieldOf(error, "cause"), flags)
     case "DatabaseError":
       return Exit.ledgerProblem(messageOf(error))
+    // no message either: the reason is the client's error, which never repeats the URL (nor its password)
+    case "RedisError":
+      return `REDIS_URL: cannot connect to Redis: ${messageOf(fieldOf(error, "cause"))}`
     default:
-      return messageOf(error)
+      return fieldOf(error, "code") === badPort ? MockServerCommand.listenFailure(error, flags) : messageOf(error)
   }
 }
+
+/** The environment to serve in: the bundled mock serves the environment's chain only, so never a config file. */
+const environmentOf = (config: GatewayConfig.GatewayConfig | undefined) =>
+  config === undefined ? Environment.withMockWhenNoKey() : Effect.succeed(Environment.fromProcess())
 
 const serve = (flags: Flags) =>
   Effect.gen(function*() {
     const config = Option.isSome(flags.config) ? yield* GatewayConfig.load(flags.config.value) : undefined
-    const environment = yield* Environment.withMockWhenNoKey()
+    const environment = yield* environmentOf(config)
     return yield* Gateway.serve({ config, port: flags.port, host: flags.host }).pipe(Effect.provide(environment))
   }).pipe(
     Effect.scoped,
+    // only Node's port check is a start failure among the defects: any other stays a defect
+    Effect.catchDefect((defect) => fieldOf(defect, "code") === badPort ? Effect.fail(defect) : Effect.die(defect)),
     Effect.catch((error) => Exit.fail(Exit.configuration, failureOf(error, flags)))
   )
 

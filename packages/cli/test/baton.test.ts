@@ -11,7 +11,7 @@ import * as TcpProbe from "@baton/testing/TcpProbe"
 import { ConfigProvider, DateTime, Effect, Exit, Scope } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync } from "node:fs"
+import { existsSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -73,6 +73,46 @@ const closeServer = (server: Server) =>
       resolve()
     })
   )
+
+/**
+ * `baton serve` with `args` on a spare port, in `cwd`, with `env`, once it
+ * listens: its port, what it printed on stderr so far, and `stop` (SIGINT to
+ * its pid, resolved once it exited). Rejects if it exits before listening.
+ */
+const startServe = async (
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  cwd = freshDir()
+) => {
+  const port = await TcpProbe.sparePort()
+  const child = spawn(node, [baton, "serve", "--port", String(port), ...args], { cwd, env: { ...baseEnv, ...env } })
+  const exited = new Promise((resolve) => child.once("exit", resolve))
+  let stderr = ""
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  await new Promise<void>((resolve, reject) => {
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes("Listening on")) resolve()
+    })
+    child.on("exit", (code) => {
+      reject(new Error(`exited with ${code} before listening:\n${output}${stderr}`))
+    })
+  })
+  const stop = async () => {
+    child.kill("SIGINT")
+    await exited
+  }
+  return { port, stderr: () => stderr, stop }
+}
+
+/** A chat completion for `model` from the gateway on `port`, sent with `authorization`. */
+const chat = (port: number, authorization: string, model: string) =>
+  fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization, "content-type": "application/json" },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "Hello about Mars" }] })
+  })
 
 describe("baton", () => {
   const scope = Effect.runSync(Scope.make())
@@ -294,46 +334,88 @@ describe("baton", () => {
   it("serve without a config: the environment's chain (mock providers), memory quota, SQLite ledger; others 401", async () => {
     const key = "client-key-for-the-cli-test"
     const hash = createHash("sha256").update(key).digest("hex")
-    const port = await TcpProbe.sparePort()
     const cwd = freshDir()
-    const child = spawn(node, [baton, "serve", "--port", String(port)], {
-      cwd,
-      env: { ...baseEnv, BATON_GATEWAY_KEYS: `teacher-cli:${hash}` }
-    })
-    const exited = new Promise((resolve) => child.once("exit", resolve))
+    const gateway = await startServe([], { BATON_GATEWAY_KEYS: `teacher-cli:${hash}` }, cwd)
     try {
-      await new Promise<void>((resolve, reject) => {
-        let output = ""
-        child.stdout.on("data", (chunk: Buffer) => {
-          output += chunk.toString()
-          if (output.includes("Listening on")) resolve()
-        })
-        child.on("exit", (code) => {
-          reject(new Error(`exited with ${code} before listening:\n${output}`))
-        })
-      })
-      const call = (authorization: string) =>
-        fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
-          method: "POST",
-          headers: { authorization, "content-type": "application/json" },
-          body: JSON.stringify({ model: "default", messages: [{ role: "user", content: "Hello about Mars" }] })
-        })
-      const answered = await call(`Bearer ${key}`)
+      const answered = await chat(gateway.port, `Bearer ${key}`, "default")
       assert.strictEqual(answered.status, 200)
       assert.strictEqual(answered.headers.get("ratelimit-remaining"), "99")
       const body = await answered.json() as { model: string; choices: ReadonlyArray<{ message: { content: string } }> }
       assert.strictEqual(body.model, "deepseek/deepseek-flash")
       assert.include(body.choices[0]?.message.content, "Mock answer from deepseek")
-      assert.strictEqual((await call("Bearer not-a-key")).status, 401)
-      child.kill("SIGINT")
-      await exited
-      // the call's row is in the embedded ledger, .baton/usage.sqlite under the working directory
-      const usage = await run(["usage"], { cwd })
-      assert.strictEqual(usage.code, 0, usage.stderr)
-      assert.match(usage.stdout, /teacher-cli\s+1\s/)
+      assert.strictEqual((await chat(gateway.port, "Bearer not-a-key", "default")).status, 401)
     } finally {
-      child.kill("SIGINT")
+      await gateway.stop()
     }
+    // the call's row is in the embedded ledger, .baton/usage.sqlite under the working directory
+    const usage = await run(["usage"], { cwd })
+    assert.strictEqual(usage.code, 0, usage.stderr)
+    assert.match(usage.stdout, /teacher-cli\s+1\s/)
+  })
+
+  it("serve --config needs no key of the environment's chain and starts no bundled mock: the file's providers answer", async () => {
+    const key = "client-key-for-the-config-test"
+    const keys = [{ sha256: createHash("sha256").update(key).digest("hex"), subject: "teacher-config" }]
+    const cases = [
+      // a hosted provider of the file, with its key only (the environment's chain would want DeepSeek's and Gemini's)
+      {
+        providers: { openai: { baseUrl: server.baseUrl("openai"), models: ["gpt-4o-mini"] } },
+        env: { OPENAI_API_KEY: "sk-openai-only" }
+      },
+      // an OpenAI-compatible endpoint with its key in a variable of its own, and no standard provider key
+      {
+        providers: { local: { baseUrl: server.baseUrl("openai"), models: ["gpt-4o-mini"], apiKeyEnv: "LOCAL_KEY" } },
+        env: { LOCAL_KEY: "sk-local" }
+      }
+    ]
+    for (const { env, providers } of cases) {
+      const cwd = freshDir()
+      const provider = Object.keys(providers)[0]
+      writeFileSync(
+        join(cwd, "baton.json"),
+        JSON.stringify({ providers, models: { fast: [`${provider}/gpt-4o-mini`] }, keys })
+      )
+      const gateway = await startServe(["--config", "baton.json"], env, cwd)
+      try {
+        const answered = await chat(gateway.port, `Bearer ${key}`, "fast")
+        assert.strictEqual(answered.status, 200, provider)
+        assert.strictEqual((await answered.json() as { model: string }).model, `${provider}/gpt-4o-mini`)
+        assert.notInclude(gateway.stderr(), "bundled mock provider server", provider)
+      } finally {
+        await gateway.stop()
+      }
+    }
+  })
+
+  it("serve on a port out of range names the address and the reason in one line, exit 2, as mock-server", async () => {
+    const env = { ...onMock(), BATON_GATEWAY_KEYS: `t:${createHash("sha256").update("k").digest("hex")}` }
+    for (const port of ["99999", "-1"]) {
+      const ran = await run(["serve", "--port", port], { env })
+      assert.strictEqual(ran.code, 2, ran.stderr)
+      assert.deepStrictEqual(
+        ran.stderr.split("\n").filter((line) => line.length > 0),
+        [`baton: cannot listen on 127.0.0.1:${port}: a port is 0 to 65535`]
+      )
+    }
+  })
+
+  it("serve with an unreachable REDIS_URL names the variable and the reason in one line, not the password, exit 2", async () => {
+    // a port nothing listens on
+    const port = await TcpProbe.sparePort()
+    const password = "redis-password-not-to-show"
+    const ran = await run(["serve", "--port", "0"], {
+      env: {
+        ...onMock(),
+        BATON_GATEWAY_KEYS: `t:${createHash("sha256").update("k").digest("hex")}`,
+        REDIS_URL: `redis://baton:${password}@127.0.0.1:${port}`
+      }
+    })
+    assert.strictEqual(ran.code, 2, ran.stderr)
+    assert.notInclude(ran.stderr, password)
+    assert.deepStrictEqual(
+      ran.stderr.split("\n").filter((line) => line.startsWith("baton:")),
+      [`baton: REDIS_URL: cannot connect to Redis: connect ECONNREFUSED 127.0.0.1:${port}`]
+    )
   })
 
   it("serve --help shows a minimal config, and that config is valid", async () => {

@@ -47,7 +47,9 @@
  * builds each step's provider layer with `CurrentStep` set to that step, so
  * the configured layers (`Providers.layerFromConfig`,
  * `OpenAiCompatible.layerConfig`) take the step's model and, for an
- * OpenAI-compatible step, its endpoint.
+ * OpenAI-compatible step, its endpoint. `layerWithoutChain` reads all but
+ * the chain, for a program that brings its own providers (a gateway's config
+ * file): no chain variable is read, no provider key required.
  *
  * Errors are `LlmConfigError`s naming the variable: unknown provider names
  * (the message lists the valid ones), a primary that is also a fallback, the
@@ -657,20 +659,20 @@ export const quotaZone: Effect.Effect<string, LlmConfigError> = Effect.flatMap(
   (zone) => Effect.as(quotaTimeZone(zone), zone)
 )
 
-/**
- * Reads and checks the whole configuration from the current `ConfigProvider`.
- *
- * @since 0.1.0
- */
-export const make: Effect.Effect<Settings, LlmConfigError> = Effect.gen(function*() {
+/** The chain's part of `Settings`: its steps and the OpenAI-compatible endpoints they name. */
+type Chain = Pick<Settings, "steps" | "compatible">
+
+/** Reads and checks the configuration, its chain read by `readChainOf` from the providers' settings. */
+const makeWith = Effect.fnUntraced(function*(
+  readChainOf: (providers: Providers) => Effect.Effect<Chain, LlmConfigError>
+) {
   const providers = yield* Effect.all({
     deepseek: readProvider("deepseek"),
     gemini: readProvider("gemini"),
     openai: readProvider("openai"),
     anthropic: readProvider("anthropic")
   })
-  const { compatible, steps } = yield* readChain(providers)
-  yield* checkKeys(providers, steps)
+  const { compatible, steps } = yield* readChainOf(providers)
   const chain = [...new Set(steps.flatMap((step) => step.kind === "openai-compatible" ? [] : [step.kind]))]
   return {
     steps,
@@ -705,12 +707,35 @@ export const make: Effect.Effect<Settings, LlmConfigError> = Effect.gen(function
 })
 
 /**
+ * Reads and checks the whole configuration from the current `ConfigProvider`.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<Settings, LlmConfigError> = makeWith((providers) =>
+  Effect.tap(readChain(providers), ({ steps }) => checkKeys(providers, steps))
+)
+
+/**
  * The configuration read from the current `ConfigProvider` (the environment
  * by default). Fails to build with an `LlmConfigError` naming the variable.
  *
  * @since 0.1.0
  */
 export const layer: Layer.Layer<LlmConfig, LlmConfigError> = Layer.effect(LlmConfig, make)
+
+/**
+ * As `layer`, without the chain: for a program that brings its own providers
+ * (a gateway's config file) and takes the rest (policies, limits, quotas,
+ * stores, prices) from the environment. No chain variable is read and no
+ * provider key is required: `steps`, `chain` and `compatible` are empty;
+ * `providers` holds each hosted provider's settings (its key when set).
+ *
+ * @since 0.1.0
+ */
+export const layerWithoutChain: Layer.Layer<LlmConfig, LlmConfigError> = Layer.effect(
+  LlmConfig,
+  makeWith(() => Effect.succeed({ steps: [], compatible: {} }))
+)
 
 /**
  * The configuration read from an explicit map of variables, ignoring the

@@ -11,7 +11,8 @@
  *   produced the text. `tools` and `tool_choice` pass through to the chain;
  *   tool calls come back as `tool_calls` (streamed as OpenAI's `tool_calls`
  *   chunk deltas).
- * - `GET /v1/models`: the aliases and `provider/model`s a client may ask for.
+ * - `GET /v1/models`: the aliases and `provider/model`s a client may ask for;
+ *   `GET /v1/models/{id}` one of them (404 `model_not_found` for another).
  * - `GET /healthz`: `{"status":"ok"}`.
  * - `GET /metrics`: every Baton metric in Prometheus text format.
  *
@@ -31,15 +32,20 @@
  *   answers to an authenticated client carry `RateLimit-Limit`,
  *   `RateLimit-Remaining`, `RateLimit-Reset`, and `Retry-After` on 429.
  * - Errors use OpenAI's `{"error":{"message","type","code","param"}}` with
- *   400, 401, 404 (unknown model), 413, 429, 503 (every provider failed,
- *   generation disabled, quota store down) or 504 (deadline, timeouts). A
- *   failed provider call gets a generic message: the attempts (provider
+ *   400, 401, 404 (unknown model or path), 413, 429, 503 (every provider
+ *   failed, generation disabled, quota store down) or 504 (deadline,
+ *   timeouts). A failed provider call gets a generic message: the attempts (provider
  *   messages, addresses) stay in the request log, except that a request
  *   every provider rejected (400) carries the first provider's scrubbed
  *   message and `param`.
  * - Streams: a failure before the first delta falls back invisibly (the
  *   manager's chain); a failure after it that the manager cannot rescue ends
  *   the stream with an in-band `{"error":...}` event and no `[DONE]`.
+ * - A provider's content filter stopping the answer is answered as OpenAI
+ *   does, not as an error: a 200 whose `finish_reason` is
+ *   `content_filter`, with the usage billed (plain: `content: null`, the
+ *   text the filter cut is not kept; streamed: the text sent so far, then
+ *   the finish chunk, the usage chunk when asked for, and `[DONE]`).
  * - `response_format: json_schema` answers are validated against the
  *   schema before they are returned (also when streamed: the validated
  *   answer is sent as one delta).
@@ -173,16 +179,28 @@ export const routes = (
   Layer.unwrap(Effect.map(make(config), (handlers) =>
     Layer.mergeAll(
       HttpRouter.add("POST", "/v1/chat/completions", handlers.chatCompletions),
-      HttpRouter.add("GET", "/v1/models", handlers.models),
+      HttpRouter.add("GET", "/v1/models/*", handlers.models),
       HttpRouter.add("GET", "/healthz", handlers.health),
       LlmMetrics.layerPrometheusHttp()
     )))
 
 /**
+ * OpenAI's 404 body for any path no route serves, for every method a client
+ * sends but `HEAD`, which the router answers as the same path's `GET`
+ * (`HEAD /healthz` included).
+ */
+const unknownPaths = HttpRouter.addAll(
+  (["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const).map((method) =>
+    HttpRouter.route(method, "*", Handlers.notFound)
+  )
+)
+
+/**
  * The gateway server as a layer: a Node HTTP server on `listen` serving
- * `routes(config)` over the stores in context. Building it starts
- * listening; releasing it closes the listener and lets in-flight requests
- * finish (up to 20 s) before interrupting them.
+ * `routes(config)` over the stores in context, and OpenAI's 404 error body
+ * (`unknown_url`) on any other path. Building it starts listening;
+ * releasing it closes the listener and lets in-flight requests finish (up
+ * to 20 s) before interrupting them.
  *
  * @since 0.1.0
  * @category layers
@@ -191,7 +209,7 @@ export const layer = (
   config: GatewayConfig.GatewayConfig,
   listen: ListenOptions = {}
 ): Layer.Layer<HttpServer.HttpServer, unknown, Requirements> =>
-  HttpRouter.serve(routes(config), { disableLogger: true }).pipe(
+  HttpRouter.serve(Layer.merge(routes(config), unknownPaths), { disableLogger: true }).pipe(
     Layer.provideMerge(
       NodeHttpServer.layer(() => createServer({ requestTimeout: 0 }), {
         port: listen.port ?? 8080,
@@ -214,9 +232,21 @@ const storesFromConfig: Layer.Layer<QuotaLimiter.QuotaStore, unknown, LlmConfig.
   )
 )
 
+/** The services of `layerDefaults` over the `LlmConfig` of `settings`. */
+const defaultsOver = (settings: Layer.Layer<LlmConfig.LlmConfig, LlmConfigError>) =>
+  Layer.mergeAll(
+    LlmConfig.layerPricing,
+    RequestLog.layerFromConfig,
+    SqlUsageLedger.layerFromConfig({ fallbackUrl: "sqlite:.baton/usage.sqlite" }),
+    storesFromConfig,
+    ProviderHttpClient.layer
+  ).pipe(Layer.provideMerge(settings))
+
 /**
- * The environment's defaults around `layer`: `LlmConfig` from the
- * environment, its price table, undici, JSON request logs, the usage ledger
+ * The environment's defaults around `layer(config)`: `LlmConfig` from the
+ * environment without its chain (`LlmConfig.layerWithoutChain`: the config
+ * brings the providers, so no provider key of the environment's chain is
+ * required), its price table, undici, JSON request logs, the usage ledger
  * of `LLM_USAGE_STORE_URL` (SQLite `.baton/usage.sqlite` when unset; a
  * `postgres://` URL for one ledger shared by replicas), and the quota and
  * circuit stores on the Redis of `REDIS_URL` (shared by replicas), in memory
@@ -228,18 +258,13 @@ const storesFromConfig: Layer.Layer<QuotaLimiter.QuotaStore, unknown, LlmConfig.
 export const layerDefaults: Layer.Layer<
   Requirements | RequestLog.RequestLog | UsageLedger.UsageLedger,
   unknown
-> = Layer.mergeAll(
-  LlmConfig.layerPricing,
-  RequestLog.layerFromConfig,
-  SqlUsageLedger.layerFromConfig({ fallbackUrl: "sqlite:.baton/usage.sqlite" }),
-  storesFromConfig,
-  ProviderHttpClient.layer
-).pipe(Layer.provideMerge(LlmConfig.layer))
+> = defaultsOver(LlmConfig.layerWithoutChain)
 
 /**
  * Runs the gateway until interrupted (SIGINT under `NodeRuntime.runMain`):
- * with `config`, or without one the environment's chain under the alias
- * `default` and the keys of `BATON_GATEWAY_KEYS`, over `layerDefaults`.
+ * with `config` over `layerDefaults`, or without one the environment's
+ * chain (`LlmConfig.layer`, which requires its keys) under the alias
+ * `default` and the keys of `BATON_GATEWAY_KEYS`, over the same defaults.
  *
  * @since 0.1.0
  */
@@ -247,12 +272,9 @@ export const serve = (
   options: ListenOptions & { readonly config?: GatewayConfig.GatewayConfig | undefined } = {}
 ): Effect.Effect<never, unknown> =>
   Layer.launch(
-    Layer.unwrap(
-      Effect.map(
-        options.config === undefined
-          ? LlmConfig.LlmConfig.use(GatewayConfig.fromEnvironment)
-          : Effect.succeed(options.config),
-        (config) => layer(config, options)
-      )
-    ).pipe(Layer.provide(layerDefaults))
+    options.config === undefined
+      ? Layer.unwrap(
+        Effect.map(LlmConfig.LlmConfig.use(GatewayConfig.fromEnvironment), (config) => layer(config, options))
+      ).pipe(Layer.provide(defaultsOver(LlmConfig.layer)))
+      : layer(options.config, options).pipe(Layer.provide(layerDefaults))
   )

@@ -131,6 +131,27 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
       assert.strictEqual((yield* mock.stats("openai")).requests + (yield* mock.stats("deepseek")).requests, 0)
     }))
 
+  it.effect("parallel_tool_calls and a tool's strict: their defaults pass, any other value is a 400 naming it", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      const tool = (name: string, strict: boolean | null) => ({
+        type: "function",
+        function: { name, parameters: { type: "object", properties: {} }, strict }
+      })
+      const asked = { ...hi, tools: [tool("get_time", false), tool("get_date", null)] }
+      const parallel = yield* Fixture.post(url, { ...asked, parallel_tool_calls: true })
+      assert.strictEqual(parallel.status, 200, parallel.text)
+      assert.strictEqual((yield* mock.stats("openai")).requests, 1)
+      const serial = refused(yield* Fixture.post(url, { ...asked, parallel_tool_calls: false }), "parallel_tool_calls")
+      assert.strictEqual(serial.code, "unsupported_value")
+      const strict = refused(
+        yield* Fixture.post(url, { ...asked, tools: [tool("get_time", false), tool("get_date", true)] }),
+        "tools[1].function.strict"
+      )
+      assert.strictEqual(strict.code, "unsupported_value")
+      assert.strictEqual((yield* mock.stats("openai")).requests, 1)
+    }))
+
   it.effect("the SDK's stream().finalMessage() and a completion's message, sent back, continue the chat", () =>
     Effect.gen(function*() {
       const { url } = yield* Fixture.setup
@@ -153,6 +174,40 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
         Fixture.client(url).chat.completions.stream({ model: "fast", messages: third }).finalChatCompletion()
       )
       assert.isAbove(last.choices[0]?.message.content?.length ?? 0, 0)
+    }))
+
+  it.effect("an assistant's refusal sent back as the SDK gave it continues the chat, the refusal as its text", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      const refusal = "I'm sorry, I can't help with that."
+      answered(
+        yield* Fixture.post(url, {
+          model: "fast",
+          messages: [
+            { role: "user", content: "Help me pick a lock" },
+            { role: "assistant", content: null, refusal, annotations: [] },
+            { role: "user", content: "Then tell me a story" }
+          ]
+        })
+      )
+      const [sent] = yield* mock.received("openai")
+      const Sent = Schema.Struct({
+        messages: Schema.Array(Schema.Struct({ role: Schema.String, content: Schema.NullOr(Schema.String) }))
+      })
+      const { messages } = Schema.decodeUnknownSync(Sent)(sent?.body)
+      assert.deepStrictEqual(messages.map((message) => [message.role, message.content]), [
+        ["user", "Help me pick a lock"],
+        ["assistant", refusal],
+        ["user", "Then tell me a story"]
+      ])
+      // content null stays refused on a message that has neither tool calls nor a refusal
+      refused(
+        yield* Fixture.post(url, {
+          model: "fast",
+          messages: [{ role: "user", content: "hi" }, { role: "assistant", content: null, refusal: null }]
+        }),
+        "messages[1].content"
+      )
     }))
 
   it.effect("a tool call's finalMessage() and a Python model_dump() with its nulls continue the chat", () =>

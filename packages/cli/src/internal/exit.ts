@@ -6,7 +6,7 @@
  * | --- | --- |
  * | 0 | done |
  * | 1 | bad command line (effect/cli prints the usage) |
- * | 2 | configuration to fix (a missing key names its variable; an unreadable file) |
+ * | 2 | configuration to fix (a missing key names its variable; an unreadable file; a ledger or Redis that cannot be reached) |
  * | 3 | the work failed (every provider failed, a quota, a database) |
  *
  * @internal

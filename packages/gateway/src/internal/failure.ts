@@ -11,12 +11,19 @@
  * caller's own request (400), the first provider's message, scrubbed of
  * key-shaped text, and its `param` are passed on, because an OpenAI client
  * needs to know what to fix.
+ *
+ * One failure of Baton's is no failure on the wire: a provider's content
+ * filter stopping the answer (`ContentFiltered`, stage `response`), which
+ * OpenAI answers with a 200 whose `finish_reason` is `content_filter`
+ * ({@link filteredFinish}).
  */
 import type * as Attempt from "@baton/core/Attempt"
+import type { Finish } from "@baton/core/GenerationResult"
 import type { InvalidOptions } from "@baton/core/LlmError"
 import type * as LlmManager from "@baton/core/LlmManager"
 import type * as ProviderError from "@baton/core/ProviderError"
 import * as Redact from "@baton/core/Redact"
+import type { TokenUsage } from "@baton/core/TokenUsage"
 import { Data } from "effect"
 import type { ErrorBody } from "./wire.ts"
 
@@ -27,6 +34,9 @@ export class Rejected extends Data.TaggedError("Rejected")<{
   readonly param: string | null
   readonly message: string
 }> {}
+
+/** Any failure of a gateway call. */
+export type CallError = Rejected | InvalidOptions | LlmManager.StreamError
 
 /** What a failure becomes on the wire. */
 export interface HttpFailure {
@@ -86,10 +96,7 @@ const allFailed = (attempts: ReadonlyArray<Attempt.Attempt>, requestId: string |
  * The status and body of any failure of a gateway call; `requestId`, when
  * given, is named in the generic messages of failed provider calls.
  */
-export const toHttp = (
-  error: Rejected | InvalidOptions | LlmManager.StreamError,
-  requestId?: string
-): HttpFailure => {
+export const toHttp = (error: CallError, requestId?: string): HttpFailure => {
   switch (error._tag) {
     case "Rejected":
       return make(error.status, rejectionTypes[error.status], error.code, error.message, error.param)
@@ -115,4 +122,41 @@ export const toHttp = (
     case "StreamInterrupted":
       return make(502, "server_error", "stream_interrupted", `the provider stopped mid-answer${seeLog(requestId)}`)
   }
+}
+
+/** The usage of a call no attempt of which was billed. */
+const unbilled: TokenUsage = {
+  promptTokens: 0,
+  completionTokens: 0,
+  totalTokens: 0,
+  cachedPromptTokens: 0,
+  reasoningTokens: 0,
+  costNanoUsd: 0,
+  estimatedCostUsd: 0,
+  pricing: "unpriced"
+}
+
+/**
+ * The `Finish` OpenAI ends an answer with when a content filter stopped it,
+ * if that is how the call ended: its deciding attempt (the last that failed,
+ * skips aside, as the chain stops on a filter unless
+ * `fallbackOnContentFilter`) is a `ContentFiltered` of the answer, before
+ * any text (`AllProvidersFailed`) or after some (`StreamInterrupted`). It
+ * names that attempt's provider and model and carries what the whole request
+ * billed. A blocked prompt (stage `prompt`) stays a failure.
+ */
+export const filteredFinish = (error: CallError): Finish | undefined => {
+  if (error._tag !== "AllProvidersFailed" && error._tag !== "StreamInterrupted") return undefined
+  const deciding = (error.attempts ?? []).findLast((attempt) =>
+    attempt.error !== undefined && attempt.outcome !== "skipped"
+  )
+  return deciding?.error?._tag === "ContentFiltered" && deciding.error.stage === "response"
+    ? {
+      _tag: "Finish",
+      finishReason: "content_filter",
+      usage: error.usage ?? unbilled,
+      provider: deciding.provider,
+      model: deciding.model
+    }
+    : undefined
 }

@@ -1,26 +1,31 @@
 /**
  * The gateway's request handlers: authentication, strict body decoding,
  * chain selection, the JSON and SSE answers, quota headers and the one
- * mapping of failures to OpenAI error responses.
+ * mapping of failures to OpenAI error responses; the model list and its
+ * entries; OpenAI's 404 for a path no route serves.
+ *
+ * A content filter's stop is a failure to Baton (`ContentFiltered`) but an
+ * answer to OpenAI: it is answered as one, with `finish_reason:
+ * "content_filter"` (`failure.ts`, `filteredFinish`). Before any text it is
+ * a whole answer without text (Baton keeps none of what the filter cut);
+ * after some, the stream's last chunks. The manager failed the call, so its
+ * unit was given back, and the quota headers say so.
  */
 import type { StreamPart } from "@baton/core/GenerationResult"
 import { textDelta } from "@baton/core/GenerationResult"
 import type { SubjectId } from "@baton/core/Ids"
-import type { InvalidOptions } from "@baton/core/LlmError"
 import type * as LlmManager from "@baton/core/LlmManager"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { excerpt } from "@baton/core/Redact"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
 import { ByteSize, Cause, DateTime, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
-import { HttpIncomingMessage, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { randomUUID } from "node:crypto"
 import * as GatewayConfig from "../GatewayConfig.ts"
 import type * as Chains from "./chains.ts"
-import { Rejected, toHttp } from "./failure.ts"
+import { type CallError, filteredFinish, Rejected, toHttp } from "./failure.ts"
 import * as QuotaNote from "./quotaNote.ts"
 import * as Wire from "./wire.ts"
-
-type CallError = Rejected | InvalidOptions | LlmManager.StreamError
 
 /** One accepted call: its manager, body, Baton request, who it is for and its quota note. */
 interface Call {
@@ -30,6 +35,17 @@ interface Call {
   readonly requestId: string
   readonly subjectId: SubjectId
   readonly note: QuotaNote.Note
+}
+
+/**
+ * A call's whole answer: its text (`null` when there is none to show), how
+ * it ended, and the failure Baton ended the call with when a content filter
+ * stopped it (the call failed to the manager, which gave its unit back).
+ */
+interface Whole {
+  readonly content: string | null
+  readonly ending: Wire.Ending
+  readonly failure?: CallError | undefined
 }
 
 const decodeChatRequest = Schema.decodeUnknownEffect(Wire.ChatRequest)
@@ -95,12 +111,14 @@ const readBody = (request: HttpServerRequest.HttpServerRequest, maxBytes: number
     return refused === undefined ? body : yield* reject(400, "unsupported_value", refused.message, refused.param)
   })
 
+/** OpenAI's 404 for a model that is neither an alias nor a configured `provider/model`. */
+const unknownModel = (name: string) =>
+  reject(404, "model_not_found", `the model "${excerpt(name)}" does not exist`, "model")
+
 const chainFor = (config: GatewayConfig.GatewayConfig, body: Wire.ChatRequest) =>
   Effect.gen(function*() {
     const primary = GatewayConfig.resolveModel(config, body.model)
-    if (primary === undefined) {
-      return yield* reject(404, "model_not_found", `the model "${excerpt(body.model)}" does not exist`, "model")
-    }
+    if (primary === undefined) return yield* unknownModel(body.model)
     const steps = [...primary]
     for (const [i, name] of (body.fallbacks ?? []).entries()) {
       const fallback = GatewayConfig.resolveModel(config, name)
@@ -119,12 +137,29 @@ const chainFor = (config: GatewayConfig.GatewayConfig, body: Wire.ChatRequest) =
     )
   })
 
+/** The client's schema is not the program's: its patterns run in linear time (`StructuredOutput`'s `untrusted`). */
 const structuredOutput = (format: Wire.JsonSchemaFormat) =>
-  StructuredOutput.fromJsonSchema(format.json_schema.schema, { name: format.json_schema.name }).pipe(
+  StructuredOutput.fromJsonSchema(format.json_schema.schema, { name: format.json_schema.name, untrusted: true }).pipe(
     Effect.mapError((error) => reject(400, "invalid_schema", error.message, "response_format.json_schema"))
   )
 
 const sse = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`
+
+/**
+ * A content filter's stop as OpenAI answers it: a whole answer ending with
+ * `finish_reason: "content_filter"`, without text (Baton keeps none of what
+ * the filter cut); any other failure stays one.
+ */
+const filterStopped = (failure: CallError): Effect.Effect<Whole, CallError> => {
+  const finish = filteredFinish(failure)
+  return finish === undefined ? Effect.fail(failure) : Effect.succeed({ content: null, ending: finish, failure })
+}
+
+/** A content filter's stop after some text: the stream's last part, its `Finish`; any other failure stays one. */
+const filterFinish = (failure: CallError): Stream.Stream<StreamPart, CallError> => {
+  const finish = filteredFinish(failure)
+  return finish === undefined ? Stream.fail(failure) : Stream.succeed(finish)
+}
 
 /** Encodes stream parts as OpenAI chunks; `modelOf` says who produced the latest text. */
 const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelOf: () => string) => {
@@ -180,16 +215,20 @@ export const make = (
   const callHeaders = (requestId: string, subjectId: SubjectId, note: QuotaNote.Note, error?: CallError) =>
     Effect.map(quotaHeaders(subjectId, note, error), (headers) => ({ ...headers, "x-request-id": requestId }))
 
-  const eventStream = (call: Call, events: Stream.Stream<Uint8Array>) =>
-    Effect.map(callHeaders(call.requestId, call.subjectId, call.note), (headers) =>
-      HttpServerResponse.stream(events, {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", ...headers }
-      }))
+  const eventStream = (call: Call, events: Stream.Stream<Uint8Array>, failure?: CallError) =>
+    Effect.map(
+      callHeaders(call.requestId, call.subjectId, call.note, failure),
+      (headers) =>
+        HttpServerResponse.stream(events, {
+          contentType: "text/event-stream",
+          headers: { "cache-control": "no-cache", ...headers }
+        })
+    )
 
   /**
    * Waits for the first part before answering, so that a call failing
-   * before any text gets an HTTP error status; the response stream then owns
+   * before any text gets an HTTP error status (a content filter's stop: the
+   * whole answer, a finish chunk alone); the response stream then owns
    * the manager's stream and closes it when it ends or the client leaves.
    * The stream runs in a child of the request's scope (as `HttpSse.response`
    * does): a response dropped before its body is sent (the client gone while
@@ -212,8 +251,16 @@ export const make = (
       const { body, manager, input, requestId } = call
       const pull = yield* Stream.toPull(manager.stream(input)).pipe(Scope.provide(scope))
       const first = yield* pull.pipe(
-        Effect.catchIf(Cause.isDone, () => Effect.succeed<ReadonlyArray<StreamPart>>([]))
+        Effect.catchIf(Cause.isDone, () => Effect.succeed<ReadonlyArray<StreamPart>>([])),
+        Effect.result
       )
+      if (first._tag === "Failure") {
+        // nothing streamed yet: a content filter's stop is answered whole, any other failure with its status
+        return yield* Effect.flatMap(
+          filterStopped(first.failure),
+          (whole) => Effect.andThen(close, respond(call, whole))
+        )
+      }
       const created = Date.now()
       const encode = chunkEncoder(
         `chatcmpl-${requestId}`,
@@ -224,8 +271,9 @@ export const make = (
           return producer === undefined ? body.model : Wire.producedBy(producer.provider, producer.model)
         }
       )
-      const events = Stream.fromIterable(first).pipe(
+      const events = Stream.fromIterable(first.success).pipe(
         Stream.concat(Stream.fromPull(Effect.succeed(pull))),
+        Stream.catch(filterFinish),
         Stream.map(encode),
         Stream.concat(Stream.succeed("data: [DONE]\n\n")),
         Stream.catch((error) => Stream.succeed(sse(Wire.errorBody(toHttp(error, requestId).body)))),
@@ -243,46 +291,48 @@ export const make = (
     Effect.flatMap(
       structuredOutput(format),
       (output) =>
-        Effect.map(manager.generateStructured(input, output), (result) => ({
-          result,
-          content: JSON.stringify(result.value)
+        Effect.map(manager.generateStructured(input, output), (result): Whole => ({
+          content: JSON.stringify(result.value),
+          ending: result
         }))
     )
 
   const plainAnswer = (manager: LlmManager.Service, input: ReturnType<typeof Wire.toInput>) =>
-    Effect.map(manager.generate(input), (result) => ({ result, content: result.content }))
+    Effect.map(manager.generate(input), (result): Whole => ({ content: result.content, ending: result }))
 
-  const answer = (call: Call) =>
+  /** A whole answer as a `chat.completion`, or as the chunks of one when the client asked for a stream. */
+  const respond = (call: Call, { content, ending, failure }: Whole) =>
     Effect.gen(function*() {
-      const { body, manager, input, requestId } = call
-      const format = body.response_format
-      const { content, result } = yield* format?.type === "json_schema"
-        ? structuredAnswer(manager, input, format)
-        : plainAnswer(manager, input)
-      const id = `chatcmpl-${requestId}`
-      if (body.stream !== true) {
-        return HttpServerResponse.jsonUnsafe(Wire.completion(id, Date.now(), result, content), {
-          headers: yield* callHeaders(requestId, call.subjectId, call.note)
+      const id = `chatcmpl-${call.requestId}`
+      if (call.body.stream !== true) {
+        return HttpServerResponse.jsonUnsafe(Wire.completion(id, Date.now(), ending, content), {
+          headers: yield* callHeaders(call.requestId, call.subjectId, call.note, failure)
         })
       }
-      const parts: ReadonlyArray<StreamPart> = [textDelta(content), {
-        _tag: "Finish",
-        finishReason: result.finishReason,
-        usage: result.usage,
-        provider: result.provider,
-        model: result.model
-      }]
+      const finish: StreamPart = { _tag: "Finish", ...ending }
+      const parts = content === null ? [finish] : [textDelta(content), finish]
       const encode = chunkEncoder(
         id,
         Date.now(),
-        body.stream_options?.include_usage === true,
-        () => Wire.producedBy(result.provider, result.model)
+        call.body.stream_options?.include_usage === true,
+        () => Wire.producedBy(ending.provider, ending.model)
       )
       return yield* eventStream(
         call,
-        Stream.encodeText(Stream.succeed(parts.map(encode).join("") + "data: [DONE]\n\n"))
+        Stream.encodeText(Stream.succeed(parts.map(encode).join("") + "data: [DONE]\n\n")),
+        failure
       )
     })
+
+  const answer = (call: Call) => {
+    const { body, manager, input } = call
+    const format = body.response_format
+    return (format?.type === "json_schema" ? structuredAnswer(manager, input, format) : plainAnswer(manager, input))
+      .pipe(
+        Effect.catch(filterStopped),
+        Effect.flatMap((whole) => respond(call, whole))
+      )
+  }
 
   const accept = (
     request: HttpServerRequest.HttpServerRequest,
@@ -321,23 +371,49 @@ export const make = (
       )
     })
 
-  const modelList = () => {
-    const ids = [
-      ...[...config.aliases.keys()].map((id) => ({ id, owned_by: "baton" })),
-      ...[...config.providers.values()].flatMap((provider) =>
-        provider.models.map((model) => ({ id: `${provider.name}/${model}`, owned_by: provider.name }))
-      )
-    ]
-    return { object: "list", data: ids.map((entry) => ({ ...entry, object: "model", created: 0 })) }
+  /** The model object of each alias and `provider/model` a client may ask for. */
+  const modelObjects = [
+    ...[...config.aliases.keys()].map((id) => ({ id, owned_by: "baton" })),
+    ...[...config.providers.values()].flatMap((provider) =>
+      provider.models.map((model) => ({ id: `${provider.name}/${model}`, owned_by: provider.name }))
+    )
+  ].map((entry) => ({ ...entry, object: "model", created: 0 }))
+
+  /** The list, or the one model `id` names (`""` for the list: `/v1/models` or `/v1/models/`). */
+  const modelsAnswer = (id: string): Effect.Effect<unknown, Rejected> => {
+    if (id === "") return Effect.succeed({ object: "list", data: modelObjects })
+    const model = modelObjects.find((entry) => entry.id === id)
+    return model === undefined ? Effect.fail(unknownModel(id)) : Effect.succeed(model)
   }
 
+  /**
+   * `GET /v1/models` and `GET /v1/models/{id}`, one wildcard route: the id
+   * of a `provider/model` has a `/`, which the openai SDK sends as `%2F` and
+   * `curl` may send raw.
+   */
   const models = (request: HttpServerRequest.HttpServerRequest) =>
-    Effect.match(authenticate(config, request), {
-      onFailure: (error) => errorResponse(error),
-      onSuccess: () => HttpServerResponse.jsonUnsafe(modelList())
-    })
+    authenticate(config, request).pipe(
+      Effect.andThen(HttpRouter.params),
+      Effect.flatMap((params) => modelsAnswer(params["*"] ?? "")),
+      Effect.match({
+        onFailure: (error) => errorResponse(error),
+        onSuccess: (answer) => HttpServerResponse.jsonUnsafe(answer)
+      })
+    )
 
   const health = Effect.succeed(HttpServerResponse.jsonUnsafe({ status: "ok" }))
 
   return { chatCompletions, models, health }
 }
+
+/** OpenAI's 404 for a path no route serves, naming the method and path. */
+export const notFound = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.succeed(
+    errorResponse(
+      reject(
+        404,
+        "unknown_url",
+        `Unknown request URL: ${request.method} ${excerpt(request.url.replace(/[?#].*$/s, ""), 200)}`
+      )
+    )
+  )

@@ -10,16 +10,20 @@
  *   other languages and `model_dump()` write an unset field).
  * - OpenAI's fields Baton has no option for are accepted at their neutral
  *   value only (`n: 1`, `top_p: 1`, penalties 0, `logprobs: false`,
- *   `top_logprobs: 0`, `logit_bias: {}`, `store: false`, as LangChain and
+ *   `top_logprobs: 0`, `logit_bias: {}`, `store: false`,
+ *   `parallel_tool_calls: true`, a tool's `strict: false`, as LangChain and
  *   others send them by default); any other value is refused naming the
  *   field ({@link unsupported}).
  * - A message ignores keys it does not declare: an assistant message sent
  *   back as an SDK gave it (`parsed`, `annotations`, `audio: null`,
  *   `function_call: null`, a tool call's `parsed_arguments`) continues the
- *   conversation. A non-null `function_call` or `audio`, which Baton cannot
- *   pass on, is refused.
+ *   conversation, and so does a refusal (`content: null`, `refusal`: its
+ *   text is sent as the assistant's). A non-null `function_call` or
+ *   `audio`, which Baton cannot pass on, is refused.
+ * - A `max_tokens` (`max_completion_tokens`) or `temperature` left out is
+ *   left to the provider ({@link toInput}), not given Baton's defaults.
  */
-import type { FinishReason, GenerationResult, ToolCallDelta } from "@baton/core/GenerationResult"
+import type { Finish, FinishReason, ToolCallDelta } from "@baton/core/GenerationResult"
 import type * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenUsage } from "@baton/core/TokenUsage"
 import { Schema, SchemaIssue } from "effect"
@@ -44,19 +48,20 @@ const onlyNull = (message: string) => Schema.optionalKey(Schema.Null.annotate({ 
 
 const Message = open({
   role: Schema.Literals(["system", "developer", "user", "assistant", "tool"]),
-  /** `null` only on an assistant message carrying `tool_calls`. */
+  /** `null` only on an assistant message carrying `tool_calls` or a `refusal`. */
   content: Schema.NullOr(Schema.Union([Schema.String, Schema.Array(TextPart)])),
   name: optional(Schema.String),
   tool_calls: optional(Schema.Array(WireToolCall)),
   tool_call_id: optional(Schema.String),
-  /** As an answer's message carries it, so a client can send that message back as it got it. */
+  /** As an answer's message carries it; with `content: null`, what the assistant said ({@link textOf}). */
   refusal: optional(Schema.String),
   function_call: onlyNull("the deprecated function_call is not supported: send tool_calls"),
   audio: onlyNull("audio is not supported: the gateway answers with text")
 }).check(
   Schema.makeFilter((message) =>
     message.content !== null || (message.tool_calls ?? []).length > 0 ||
-    { path: ["content"], issue: "content may be null only on an assistant message with tool_calls" }
+    (message.role === "assistant" && (message.refusal ?? "").length > 0) ||
+    { path: ["content"], issue: "content may be null only on an assistant message with tool_calls or a refusal" }
   )
 )
 
@@ -66,6 +71,7 @@ const WireTool = Schema.Struct({
     name: Schema.String,
     description: optional(Schema.String),
     parameters: optional(Schema.Record(Schema.String, Schema.Unknown)),
+    /** `false` only, the default (`unsupported`). */
     strict: optional(Schema.Boolean)
   })
 })
@@ -113,7 +119,6 @@ export const ChatRequest = Schema.Struct({
   response_format: optional(ResponseFormat),
   tools: optional(Schema.Array(WireTool).check(Schema.isMinLength(1))),
   tool_choice: optional(ToolChoice),
-  parallel_tool_calls: optional(Schema.Boolean),
   stream: optional(Schema.Boolean),
   // `include_obfuscation` (OpenAI's padding of stream events) is accepted and ignored: no event is padded
   stream_options: optional(
@@ -128,7 +133,8 @@ export const ChatRequest = Schema.Struct({
   logprobs: optional(Schema.Boolean),
   top_logprobs: optional(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 20 }))),
   logit_bias: optional(Schema.Record(Schema.String, Schema.Finite)),
-  store: optional(Schema.Boolean)
+  store: optional(Schema.Boolean),
+  parallel_tool_calls: optional(Schema.Boolean)
 }).annotate({ messageUnexpectedKey: "unknown field: the gateway refuses a field it would ignore" })
 
 /** A decoded request body. */
@@ -151,11 +157,19 @@ export const describeIssue = (error: Schema.SchemaError): { readonly param: stri
   return { param, message: param === "" ? message : `${param}: ${message}` }
 }
 
-const textOf = (content: typeof Message.Type["content"]): string =>
-  content === null ? "" : typeof content === "string" ? content : content.map((part) => part.text).join("")
+/**
+ * A message's text. An assistant's refusal sent back as the SDK gave it
+ * (`content: null`, `refusal: "..."`) is what the assistant said: it stays
+ * the assistant's turn, so the model knows it declined.
+ */
+const textOf = (message: typeof Message.Type): string => {
+  const content = message.content
+  if (content === null) return message.refusal ?? ""
+  return typeof content === "string" ? content : content.map((part) => part.text).join("")
+}
 
 const messageOf = (message: typeof Message.Type): LlmRequest.Message => {
-  const content = textOf(message.content)
+  const content = textOf(message)
   if (message.role === "tool") return { role: "tool", content, toolCallId: message.tool_call_id ?? "" }
   const role = message.role === "developer" ? "system" : message.role
   const calls = message.tool_calls ?? []
@@ -186,7 +200,15 @@ const toolsOf = (body: ChatRequest) =>
 
 /** The neutral value of each OpenAI field Baton has no option for, and why another cannot be honoured. */
 const neutral: ReadonlyArray<{
-  readonly field: "n" | "top_p" | "presence_penalty" | "frequency_penalty" | "logprobs" | "top_logprobs" | "store"
+  readonly field:
+    | "n"
+    | "top_p"
+    | "presence_penalty"
+    | "frequency_penalty"
+    | "logprobs"
+    | "top_logprobs"
+    | "store"
+    | "parallel_tool_calls"
   readonly value: number | boolean
   readonly why: string
 }> = [
@@ -196,8 +218,21 @@ const neutral: ReadonlyArray<{
   { field: "frequency_penalty", value: 0, why: "Baton has no frequency penalty" },
   { field: "logprobs", value: false, why: "the gateway returns no log probabilities" },
   { field: "top_logprobs", value: 0, why: "the gateway returns no log probabilities" },
-  { field: "store", value: false, why: "the gateway stores no completions" }
+  { field: "store", value: false, why: "the gateway stores no completions" },
+  {
+    field: "parallel_tool_calls",
+    value: true,
+    why: "Baton has no option to keep the model to one tool call (every provider may make several)"
+  }
 ]
+
+/** The first tool asking for strict parameters, which Baton cannot ask a provider for. */
+const strictTool = (body: ChatRequest): { readonly param: string; readonly message: string } | undefined => {
+  const index = (body.tools ?? []).findIndex((tool) => tool.function.strict === true)
+  if (index === -1) return undefined
+  const param = `tools[${index}].function.strict`
+  return { param, message: `${param}: Baton has no strict mode for tool parameters; leave it out or send false` }
+}
 
 /**
  * The first field set to a value the gateway cannot honour (a field Baton
@@ -214,22 +249,27 @@ export const unsupported = (body: ChatRequest): { readonly param: string; readon
   if (body.logit_bias != null && Object.keys(body.logit_bias).length > 0) {
     return { param: "logit_bias", message: "logit_bias: Baton has no logit bias; leave it out or send {}" }
   }
-  return undefined
+  return strictTool(body)
 }
 
-/** The Baton request for a chat request (the chain is chosen apart). */
+/**
+ * The Baton request for a chat request (the chain is chosen apart). A
+ * `max_tokens` (or `max_completion_tokens`) or `temperature` the client left
+ * out is `"provider"`: not sent, as OpenAI's own API would leave it, rather
+ * than Baton's library defaults (see `GenerationOptions`; Anthropic, which
+ * requires a limit, gets 4096).
+ */
 export const toInput = (
   body: ChatRequest,
   metadata: { readonly subjectId: string; readonly requestId: string }
 ): LlmRequest.Input => {
-  const maxTokens = body.max_completion_tokens ?? body.max_tokens
   const stop = body.stop ?? undefined
   return {
     prompt: body.messages.map(messageOf),
     ...toolsOf(body),
     options: {
-      ...(body.temperature == null ? {} : { temperature: body.temperature }),
-      ...(maxTokens == null ? {} : { maxTokens }),
+      temperature: body.temperature ?? "provider",
+      maxTokens: body.max_completion_tokens ?? body.max_tokens ?? "provider",
       ...(stop === undefined ? {} : { stop: typeof stop === "string" ? [stop] : stop }),
       ...(body.seed == null ? {} : { seed: body.seed }),
       ...(body.response_format?.type === "json_object" ? { responseFormat: "json" as const } : {})
@@ -268,35 +308,38 @@ export const producedBy = (provider: string, model: string): string => `${provid
 
 const seconds = (millis: number) => Math.floor(millis / 1000)
 
-/** A `chat.completion` body. */
+/** How an answer ended, as a result or a stream's `Finish` says it. */
+export type Ending = Pick<Finish, "finishReason" | "usage" | "provider" | "model" | "toolCalls">
+
+/** A `chat.completion` body; `content` is `null` when there is no text to show (a content filter's stop). */
 export const completion = (
   id: string,
   createdMillis: number,
-  result: GenerationResult,
-  content: string
+  ending: Ending,
+  content: string | null
 ) => ({
   id,
   object: "chat.completion",
   created: seconds(createdMillis),
-  model: producedBy(result.provider, result.model),
+  model: producedBy(ending.provider, ending.model),
   choices: [{
     index: 0,
-    message: result.toolCalls === undefined
+    message: ending.toolCalls === undefined
       ? { role: "assistant", content, refusal: null }
       : {
         role: "assistant",
-        content: content.length === 0 ? null : content,
+        content: content === "" ? null : content,
         refusal: null,
-        tool_calls: result.toolCalls.map((call) => ({
+        tool_calls: ending.toolCalls.map((call) => ({
           id: call.id,
           type: "function",
           function: { name: call.name, arguments: call.arguments }
         }))
       },
-    finish_reason: finishReason(result.finishReason),
+    finish_reason: finishReason(ending.finishReason),
     logprobs: null
   }],
-  usage: usage(result.usage)
+  usage: usage(ending.usage)
 })
 
 /**

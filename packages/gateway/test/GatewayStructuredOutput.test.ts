@@ -1,0 +1,156 @@
+/**
+ * `response_format: {type: "json_schema"}` from a client: the dialects the
+ * SDKs send (draft-07 from the OpenAI SDK's `zodResponseFormat` and the
+ * Vercel AI SDK, 2019-09, 2020-12), and the client's `pattern`s, which the
+ * gateway runs in linear time and refuses, before any provider call, when
+ * they need backtracking (a backreference, a lookaround).
+ */
+import * as RequestLog from "@baton/core/RequestLog"
+import type * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import * as Fixture from "./fixture.ts"
+
+// one decode per call: an answer that does not match is not re-asked
+const TestLayer = Fixture.gatewayWithMock({ environment: { LLM_STRUCTURED_OUTPUT_RETRIES: "0" } })
+
+const decodeError = Schema.decodeUnknownSync(Schema.fromJsonString(Fixture.ErrorResponse))
+
+const providerRequests = (mock: MockProviderServer.MockProviderServer["Service"]) =>
+  Effect.map(mock.stats("openai"), (stats) => stats.requests)
+
+/** A body asking `openai/gpt-4o-mini` for `schema`. */
+const asking = (schema: unknown, content = "Name a city") => ({
+  model: "openai/gpt-4o-mini",
+  messages: [{ role: "user", content }],
+  response_format: { type: "json_schema", json_schema: { name: "answer", strict: true, schema } }
+})
+
+/** The answer's content, parsed. */
+const contentOf = (text: string): unknown => {
+  const Completion = Schema.Struct({
+    choices: Schema.Tuple([Schema.Struct({ message: Schema.Struct({ content: Schema.String }) })])
+  })
+  return JSON.parse(Schema.decodeUnknownSync(Schema.fromJsonString(Completion))(text).choices[0].message.content)
+}
+
+/** What `zodResponseFormat(z.object({ root: Node }), "tree")` sends for a recursive `Node`, less its recursion. */
+const zodTree = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  type: "object",
+  properties: { root: { $ref: "#/definitions/__schema0" } },
+  required: ["root"],
+  additionalProperties: false,
+  definitions: {
+    __schema0: {
+      type: "object",
+      properties: { name: { type: "string" }, tags: { type: "array", items: { type: "string" } } },
+      required: ["name", "tags"],
+      additionalProperties: false
+    }
+  }
+}
+
+const word = (pattern: string, extra: Record<string, unknown> = {}) => ({
+  type: "object",
+  properties: { topic: { type: "string", pattern, ...extra } },
+  required: ["topic"],
+  additionalProperties: false
+})
+
+layer(TestLayer, { excludeTestServices: true })("Gateway json_schema response_format", (it) => {
+  const dialects = [
+    "http://json-schema.org/draft-07/schema#",
+    "https://json-schema.org/draft/2019-09/schema",
+    "https://json-schema.org/draft/2020-12/schema"
+  ]
+  for (const dialect of dialects) {
+    it.effect(`a schema with $schema ${dialect} (definitions, $ref) is answered`, () =>
+      Effect.gen(function*() {
+        const { url } = yield* Fixture.setup
+        const response = yield* Fixture.post(url, asking({ ...zodTree, $schema: dialect }))
+        assert.strictEqual(response.status, 200, response.text)
+        const Tree = Schema.Struct({ root: Schema.Struct({ name: Schema.String, tags: Schema.Array(Schema.String) }) })
+        assert.isString(Schema.decodeUnknownSync(Tree)(contentOf(response.text)).root.name)
+      }))
+  }
+
+  it.effect("the OpenAI SDK's draft-07 zodResponseFormat, through the SDK", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Fixture.setup
+      const completion = yield* Effect.promise(() =>
+        Fixture.client(url).chat.completions.create({
+          model: "openai/gpt-4o-mini",
+          messages: [{ role: "user", content: "Name a thing" }],
+          response_format: {
+            type: "json_schema",
+            json_schema: {
+              name: "thing",
+              strict: true,
+              schema: {
+                $schema: "http://json-schema.org/draft-07/schema#",
+                type: "object",
+                properties: { name: { type: "string" } },
+                required: ["name"],
+                additionalProperties: false
+              }
+            }
+          }
+        })
+      )
+      const value: unknown = JSON.parse(completion.choices[0]?.message.content ?? "null")
+      assert.isString(Schema.decodeUnknownSync(Schema.Struct({ name: Schema.String }))(value).name)
+    }))
+
+  it.effect("a safe pattern is checked and answered: ^[a-z]+$", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Fixture.setup
+      const response = yield* Fixture.post(url, asking(word("^[a-z]+$"), "Name a city about paris"))
+      assert.strictEqual(response.status, 200, response.text)
+      assert.deepStrictEqual(contentOf(response.text), { topic: "paris" })
+    }))
+
+  it.effect("zod's email pattern (a quantified group holding a quantifier) is run, not refused", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Fixture.setup
+      const email =
+        "^(?:[A-Za-z0-9_'+\\-]+\\.)*[A-Za-z0-9_'+\\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$"
+      const response = yield* Fixture.post(url, asking(word(email, { format: "email" })))
+      assert.strictEqual(response.status, 200, response.text)
+      assert.deepStrictEqual(contentOf(response.text), { topic: "mock@example.com" })
+    }))
+
+  const refused: ReadonlyArray<readonly [string, string]> = [
+    ["a backreference", "^(a+)\\1$"],
+    ["a lookahead", "^(?=[a-z])\\w+$"]
+  ]
+  for (const [what, pattern] of refused) {
+    it.effect(`a pattern with ${what} is a 400 naming it, before any provider call`, () =>
+      Effect.gen(function*() {
+        const { mock, url } = yield* Fixture.setup
+        const response = yield* Fixture.post(url, asking(word(pattern)))
+        assert.strictEqual(response.status, 400, response.text)
+        const { error } = decodeError(response.text)
+        assert.strictEqual(error.code, "invalid_schema")
+        assert.strictEqual(error.param, "response_format.json_schema")
+        assert.include(error.message, "/properties/topic/pattern")
+        assert.strictEqual(yield* providerRequests(mock), 0)
+      }))
+  }
+
+  it.effect("a pattern that backtracks exponentially, against an answer that does not match: refused promptly", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      const log = yield* RequestLog.RequestLogMemory
+      const before = (yield* log.records).length
+      // the mock answers the `const`: `RegExp` takes 2^29 steps to refuse it (68 s here, the event loop held, the test
+      // timed out); the linear matcher a few dozen
+      const response = yield* Fixture.post(url, asking(word("^(a+)+$", { const: `${"a".repeat(29)}!` })))
+      assert.strictEqual(response.status, 503, response.text)
+      assert.strictEqual(decodeError(response.text).error.code, "upstream_unavailable")
+      assert.strictEqual(yield* providerRequests(mock), 1)
+      const logged = (yield* log.records).slice(before)
+      assert.deepStrictEqual(logged.map((record) => record.errorTag), ["StructuredOutputInvalid"])
+      assert.include(logged[0]?.errorMessage ?? "", "/topic must match pattern")
+    }))
+})
