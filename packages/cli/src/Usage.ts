@@ -1,7 +1,9 @@
 /**
  * `baton usage`: the usage ledger as a table, from `LLM_USAGE_STORE_URL`
  * (`sqlite:path`, `file:path` or `postgres://...`; SQLite in
- * `.baton/usage.sqlite` by default).
+ * `.baton/usage.sqlite` by default). The configuration is read through the
+ * current `ConfigProvider` by `LlmConfig.layerWithoutChain`: checked as
+ * every command checks it, with no provider key needed.
  *
  * `--day D` (default today in `AI_QUOTA_TIMEZONE`, the zone whose midnight
  * resets the daily quotas; UTC when unset; read from the current
@@ -15,7 +17,7 @@ import { SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
-import { DateTime, Effect, Option, Schema } from "effect"
+import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { defaultLedgerUrl } from "./Generate.ts"
 import * as Exit from "./internal/exit.ts"
@@ -127,14 +129,16 @@ const report = (ledger: UsageLedger.Service, flags: Flags) =>
     }
   })
 
+/** The ledger of `LLM_USAGE_STORE_URL`, read through the `ConfigProvider` as every command reads it; no chain needed. */
+const ledger = SqlUsageLedger.layerFromConfig({ fallbackUrl: defaultLedgerUrl }).pipe(
+  Layer.provide(LlmConfig.layerWithoutChain)
+)
+
 const usage = (flags: Flags) =>
   Effect.gen(function*() {
-    const url = process.env["LLM_USAGE_STORE_URL"]?.trim() || defaultLedgerUrl
-    yield* Effect.gen(function*() {
-      yield* report(yield* UsageLedger.UsageLedger, flags)
-    }).pipe(Effect.provide(SqlUsageLedger.layerUrl(url)))
+    yield* report(yield* UsageLedger.UsageLedger, flags)
   }).pipe(
-    Effect.scoped,
+    Effect.provide(ledger),
     Effect.catch((error) =>
       error instanceof UsageFlagError
         ? Exit.fail(Exit.usage, error.message)

@@ -1,8 +1,8 @@
 /**
  * `baton usage` run in-process, as a program embeds the command under its
- * own `ConfigProvider`: the quota zone (`AI_QUOTA_TIMEZONE`) is read from
- * that provider, with `LlmConfig`'s check and default, never from
- * `process.env` behind its back. The command prints with
+ * own `ConfigProvider`: the quota zone (`AI_QUOTA_TIMEZONE`) and the ledger
+ * (`LLM_USAGE_STORE_URL`) are read from that provider, with `LlmConfig`'s
+ * checks and defaults, never from `process.env` behind its back. The command prints with
  * `process.stdout.write` and ends with `process.exitCode`, so both are
  * captured here and restored after each test.
  */
@@ -10,6 +10,9 @@ import * as UsageLedger from "@baton/core/UsageLedger"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { ConfigProvider, DateTime, Effect } from "effect"
 import { Command } from "effect/cli"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { afterEach, assert, beforeEach, describe, it, vi } from "vitest"
 import * as Usage from "../src/Usage.ts"
 
@@ -38,7 +41,7 @@ describe("baton usage under a program's ConfigProvider", () => {
   let exitCode: Ran["code"]
   beforeEach(() => {
     exitCode = process.exitCode
-    // the ledger's URL is still read from process.env: an empty database in memory
+    // what the command must not read: the ledger in process.env
     vi.stubEnv("LLM_USAGE_STORE_URL", "sqlite::memory:")
   })
   afterEach(() => {
@@ -47,12 +50,27 @@ describe("baton usage under a program's ConfigProvider", () => {
     process.exitCode = exitCode
   })
 
+  it("the ledger is the provider's LLM_USAGE_STORE_URL, not process.env's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "baton-usage-"))
+    try {
+      const file = join(dir, "usage.sqlite")
+      const opened = await usage([], { LLM_USAGE_STORE_URL: `sqlite:${file}` })
+      assert.isUndefined(opened.code, opened.stderr)
+      assert.isTrue(existsSync(file), "the provider's ledger was opened")
+      const refused = await usage([], { LLM_USAGE_STORE_URL: "mysql://db/usage" })
+      assert.strictEqual(refused.code, 2, refused.stdout)
+      assert.match(refused.stderr, /^baton: LLM_USAGE_STORE_URL: /m)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("the default day is today in the provider's AI_QUOTA_TIMEZONE, not in process.env's", async () => {
     // 26 hours apart: the two zones are never on the same day
     vi.stubEnv("AI_QUOTA_TIMEZONE", "Etc/GMT+12")
     const zone = "Etc/GMT-14"
     const before = Date.now()
-    const ran = await usage([], { AI_QUOTA_TIMEZONE: zone })
+    const ran = await usage([], { LLM_USAGE_STORE_URL: "sqlite::memory:", AI_QUOTA_TIMEZONE: zone })
     const after = Date.now()
     assert.isUndefined(ran.code, ran.stderr)
     const day = /^No usage recorded for (\d{4}-\d{2}-\d{2})\.$/m.exec(ran.stdout)?.[1]
@@ -62,7 +80,7 @@ describe("baton usage under a program's ConfigProvider", () => {
 
   it("a zone in the provider that is not an IANA zone names AI_QUOTA_TIMEZONE and sets exit code 2", async () => {
     vi.stubEnv("AI_QUOTA_TIMEZONE", "UTC")
-    const ran = await usage([], { AI_QUOTA_TIMEZONE: "Mars/Olympus" })
+    const ran = await usage([], { LLM_USAGE_STORE_URL: "sqlite::memory:", AI_QUOTA_TIMEZONE: "Mars/Olympus" })
     assert.strictEqual(ran.code, 2, ran.stdout)
     assert.match(ran.stderr, /^baton: AI_QUOTA_TIMEZONE: unknown time zone "Mars\/Olympus"/m)
     assert.strictEqual(ran.stdout, "")
@@ -71,7 +89,7 @@ describe("baton usage under a program's ConfigProvider", () => {
   it("without AI_QUOTA_TIMEZONE in the provider the day is UTC's, whatever process.env says", async () => {
     vi.stubEnv("AI_QUOTA_TIMEZONE", "Etc/GMT-14")
     const before = Date.now()
-    const ran = await usage([], {})
+    const ran = await usage([], { LLM_USAGE_STORE_URL: "sqlite::memory:" })
     const after = Date.now()
     assert.isUndefined(ran.code, ran.stderr)
     const day = /^No usage recorded for (\d{4}-\d{2}-\d{2})\.$/m.exec(ran.stdout)?.[1]
