@@ -64,10 +64,13 @@
  *   offered after that, while the close writes or once it is over (a request
  *   still running when the layer is torn down, or an `offer` effect built
  *   before and run after), is not queued where nothing would ever take it:
- *   the offering fiber writes it alone, one write at a time as flushes are,
- *   retried as a batch is, within `closeTimeout` (a write still going then
- *   is interrupted, not waited for), its interruption deferred meanwhile.
- *   Only then may an `offer` wait for I/O. Whether the row reaches the sink
+ *   it is written alone on a fiber of its own, one write at a time as
+ *   flushes are, retried as a batch is, and the offering fiber waits for that
+ *   write up to `closeTimeout`, its interruption deferred meanwhile. Past it,
+ *   the offering fiber stops waiting: the write is interrupted, not waited
+ *   for, and the row is dropped and counted as below (it may still reach the
+ *   sink, if the write was cut off after it committed). Only then may an
+ *   `offer` wait for I/O. Whether the row reaches the sink
  *   is the sink's to say: one whose connection was closed with the same
  *   scope fails it, unless it can reach its store again (the SQL stores of
  *   `@baton/sql` opened from a URL open a connection for it). A row the sink
@@ -105,8 +108,9 @@ import * as LlmMetrics from "./LlmMetrics.ts"
 export interface BatchWriter<A> {
   /**
    * Enqueues an item; never fails. While the writer is open it never waits
-   * for I/O; once the close has taken the queue, it writes the item itself
-   * (see the module's "Closing and crashes").
+   * for I/O; once the close has taken the queue, it has the item written on a
+   * fiber of its own and waits for that write up to `closeTimeout` (see the
+   * module's "Closing and crashes").
    */
   readonly offer: (item: A) => Effect.Effect<void>
   /**
@@ -198,7 +202,7 @@ export const make = <A, E>(
   options: Options
 ): Effect.Effect<BatchWriter<A>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    // ended by the close when it takes the rows for the last time: an offer it refuses is written by the offering fiber
+    // ended by the close when it takes the rows for the last time: a row it refuses is written by `writeLate`
     const queue = yield* Queue.unbounded<A, Cause.Done>()
     const lock = yield* Semaphore.make(1)
     const warned = yield* Ref.make(false)
@@ -366,7 +370,7 @@ export const make = <A, E>(
 
     /**
      * Ends the queue and takes its rows: from then on an offer is refused by
-     * the queue and writes its row itself.
+     * the queue and has its row written by `writeLate`.
      */
     const takeLast = Effect.andThen(Queue.end(queue), Queue.clear(queue))
 
@@ -400,12 +404,19 @@ export const make = <A, E>(
     /** The fibers flushing apart from the close (the background fiber, queries' flushes): the close cuts them off. */
     const flushing = new Set<Fiber.Fiber<void>>()
 
-    /** Forks `effect` on a fiber of its own, in `flushing` until it ends. */
-    const forkFlushing = (effect: Effect.Effect<void>) =>
+    /**
+     * Forks `effect` on a fiber of its own, in `flushing` until it ends;
+     * `onEnd` runs however the fiber ends, even when the close interrupts it
+     * before its first step (where a finalizer of `effect` never runs).
+     */
+    const forkFlushing = (effect: Effect.Effect<void>, onEnd?: () => void) =>
       Effect.uninterruptible(Effect.tap(Effect.forkDetach(effect), (fiber) =>
         Effect.sync(() => {
           flushing.add(fiber)
-          fiber.addObserver(() => flushing.delete(fiber))
+          fiber.addObserver(() => {
+            flushing.delete(fiber)
+            onEnd?.()
+          })
         })))
 
     /**
@@ -434,13 +445,14 @@ export const make = <A, E>(
       const done = Latch.makeUnsafe()
       // set before the fork, so that no flush is forked unknown to later queries
       pending = { run, done }
-      const ended = Effect.andThen(
-        Effect.sync(() => {
+      // when the fiber ends, not in a finalizer of it: a fiber the close cuts off before it starts runs none
+      return Effect.as(
+        forkFlushing(flushRun(run), () => {
           if (pending?.run === run) pending = undefined
+          done.openUnsafe()
         }),
-        done.open
+        done
       )
-      return Effect.as(forkFlushing(Effect.ensuring(flushRun(run), ended)), done)
     })).pipe(Effect.flatMap((done) => done.await))
 
     /**
@@ -477,9 +489,12 @@ export const make = <A, E>(
     }).pipe(Effect.uninterruptible)
 
     /**
-     * A row the ended queue refused: written alone by the offering fiber
-     * (retried as a batch is), within `closeTimeout`, its caller's
-     * interruption deferred; dropped, counted and logged when not written.
+     * A row the ended queue refused: written alone on a detached fiber
+     * (retried as a batch is), which the offering fiber waits for up to
+     * `closeTimeout`, its caller's interruption deferred meanwhile. Dropped,
+     * counted and logged when not written by then; past `closeTimeout` the
+     * write is interrupted without being waited for, and may still commit
+     * although the row is counted as dropped.
      */
     const writeLate = (item: A): Effect.Effect<void> =>
       Effect.gen(function*() {

@@ -36,6 +36,8 @@ const memoryStore = (refuses: (row: number) => boolean = () => false) => {
     latency: Duration.zero as Duration.Input,
     /** The store goes down after this many successful writes. */
     downAfter: Number.POSITIVE_INFINITY,
+    /** Run by each write as it ends, before it answers (a trigger, a listener reading the table). */
+    onWritten: Effect.void,
     write: (batch: ReadonlyArray<number>): Effect.Effect<void, string> =>
       Effect.suspend(() => {
         state.attempts++
@@ -47,7 +49,7 @@ const memoryStore = (refuses: (row: number) => boolean = () => false) => {
           if (batch.some(refuses)) return Effect.fail("constraint violated")
           state.rows.push(...batch)
           if (--state.downAfter <= 0) state.down = true
-          return Effect.void
+          return state.onWritten
         })))
       })
   }
@@ -397,6 +399,56 @@ describe("BatchWriter", () => {
         assert.strictEqual(store.attempts, 2)
       }))
 
+    it.effect("queries that time out against a locked table leave one flush behind, not one each", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.latency = "10 seconds" // a table another session has locked
+        const before = yield* counts("flush-piled-up")
+        const { writer } = yield* writerOver(store, 3, { name: "flush-piled-up" })
+        yield* forkAndAdjust(Effect.timeout(writer.flush, "1 second"), "1 second") // writes rows 0 to 2 until 10 s
+        // a request a second, each recording a row and reading, giving up after a second
+        let row = 3
+        const request = (query: boolean) =>
+          Effect.gen(function*() {
+            yield* writer.offer(row++)
+            if (query) yield* Effect.ignore(Effect.timeout(writer.flush, "1 second"))
+          })
+        for (let second = 1; second < 10; second++) yield* within(request(true), "1 second")
+        // the queries made meanwhile share one flush: it takes rows 3 to 11 at 10 s and writes them until 20 s
+        for (let second = 10; second < 60; second++) yield* within(request(false), "1 second")
+        // a flush per query would have gone on taking the rows offered since, one write after another
+        assert.strictEqual(store.attempts, 2)
+        assert.deepStrictEqual(store.rows, range(12))
+        yield* within(writer.flush, "10 seconds")
+        assert.deepStrictEqual(store.rows, range(row))
+        assert.strictEqual(store.attempts, 3)
+        assert.strictEqual((yield* counts("flush-piled-up")).dropped - before.dropped, 0)
+      }))
+
+    it.effect("a close that cuts off a query's flush before its first step: that query and later ones still end", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.latency = "1 second"
+        const { scope, writer } = yield* writerOver(store, 3, { name: "flush-cut-before-start" })
+        yield* forkAndAdjust(writer.flush, "500 millis") // takes rows 0 to 2, writes them until 1 s
+        const closing = yield* forkAndAdjust(Scope.close(scope, Exit.void), "100 millis") // waits for that write
+        // as that write ends, a query forks its flush; the close's own flush, woken by the same write's end, runs
+        // first, finds nothing to write, and the close cuts the query's flush off before that flush's first step
+        let query: Fiber.Fiber<void> | undefined
+        store.onWritten = Effect.suspend(() =>
+          query === undefined
+            ? Effect.asVoid(Effect.tap(Effect.forkDetach(writer.flush), (fiber) => Effect.sync(() => (query = fiber))))
+            : Effect.void
+        )
+        yield* TestClock.adjust("400 millis")
+        assert.isDefined(closing.pollUnsafe(), "the close is still running")
+        assert.deepStrictEqual(store.rows, range(3))
+        if (query === undefined) return assert.fail("no query was made as the write ended")
+        yield* TestClock.adjust("1 second")
+        assert.isDefined(query.pollUnsafe(), "the query whose flush was cut off before it started still waits")
+        yield* within(writer.flush, "1 second")
+      }))
+
     it.effect("closing while a query's write is in flight past closeTimeout: its rows are dropped and counted", () =>
       withWarnings((warnings) =>
         Effect.gen(function*() {
@@ -418,7 +470,7 @@ describe("BatchWriter", () => {
   })
 
   describe("a row offered once the close has taken the queue", () => {
-    it.effect("after the close, it is written to the store by the offering fiber, even by an offer made before", () =>
+    it.effect("after the close, it is written to the store while the offer waits, even by an offer made before", () =>
       withWarnings((warnings) =>
         Effect.gen(function*() {
           const store = memoryStore()
@@ -435,7 +487,7 @@ describe("BatchWriter", () => {
         })
       ))
 
-    it.effect("during the close's final flush, it is written by the offering fiber, not dropped", () =>
+    it.effect("during the close's final flush, it is written while the offer waits, not dropped", () =>
       Effect.gen(function*() {
         const store = memoryStore()
         store.latency = "1 second"
