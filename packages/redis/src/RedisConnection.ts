@@ -23,9 +23,10 @@
  *   window after a timeout: `neverSent` tells them from a command that
  *   timed out, which may still run on Redis later.
  * - Shutdown: closing the layer waits for in-flight replies at most
- *   `closeTimeout` (default 1 second), then drops the socket. Closing a
- *   Redis-backed stack therefore takes at most `closeTimeout` per connection
- *   whatever state Redis is in.
+ *   `closeTimeout` (default 1 second), then drops the socket, even when
+ *   Redis never answers (paused). Closing a Redis-backed stack therefore
+ *   takes at most `closeTimeout` per connection whatever state Redis is in,
+ *   and leaves no socket open.
  *
  * Every store layer of this package also bounds the `Redis` it is given
  * (`bound`), so a client built elsewhere (`NodeRedis.layer`) cannot hang a
@@ -71,7 +72,10 @@ export interface Options {
    * only, and commands fail at once while it reconnects.
    */
   readonly connectTimeout?: Duration.Input | undefined
-  /** Bound of closing the connection; default 1 second. */
+  /**
+   * Bound of closing the connection: how long the close waits for in-flight
+   * replies before it drops the socket; default 1 second.
+   */
   readonly closeTimeout?: Duration.Input | undefined
 }
 

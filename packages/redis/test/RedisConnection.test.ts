@@ -6,6 +6,9 @@
  * the build closes the connection at once instead of waiting for the
  * handshake.
  *
+ * Closing: against a paused Redis, closing the layer drops the socket
+ * within `closeTimeout` (no reply will come to wait for).
+ *
  * Real time: the connection's socket runs on the live clock, so these tests
  * use `it.live`, each with a test timeout so that a build that never ends
  * fails the test instead of hanging it.
@@ -13,13 +16,16 @@
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as RedisServer from "@baton/testing/RedisServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Effect, Layer } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { Redis } from "effect/persistence"
 import { createServer, type Socket } from "node:net"
 import * as RedisCircuitBreaker from "../src/RedisCircuitBreaker.ts"
 import * as RedisConnection from "../src/RedisConnection.ts"
 import * as RedisQuotaStore from "../src/RedisQuotaStore.ts"
 import * as RedisTest from "./redisTest.ts"
+
+/** TCP sockets open in this process (a destroyed socket leaves the list once its handle is closed). */
+const openSockets = (): number => process.getActiveResourcesInfo().filter((name) => name === "TCPSocketWrap").length
 
 const withUrl = (url: string) =>
   LlmConfig.layerFromRecord({ DEEPSEEK_API_KEY: "k", GEMINI_API_KEY: "g", REDIS_URL: url })
@@ -129,13 +135,15 @@ describe("RedisConnection", () => {
     () =>
       Effect.gen(function*() {
         const server = yield* silentServer
-        // interrupted before the socket connects: node-redis's destroy() would miss that socket, which then stays open
-        const error = yield* Layer.build(RedisConnection.layer({ url: server.url, connectTimeout: "1 minute" })).pipe(
-          Effect.timeout("0 millis"),
+        // started at once and interrupted in the same tick, before the socket connects (an interruption
+        // that waits a tick lets a localhost connect complete first): node-redis's destroy() would miss
+        // that socket, which then stays open
+        const build = yield* Layer.build(RedisConnection.layer({ url: server.url, connectTimeout: "1 minute" })).pipe(
           Effect.scoped,
-          Effect.flip
+          Effect.forkChild({ startImmediately: true })
         )
-        assert.isTrue(Cause.isTimeoutError(error))
+        yield* Fiber.interrupt(build)
+        assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(build)))
         yield* server.allClosed
       }),
     10_000
@@ -171,6 +179,34 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisConnection against a paused Red
         assert.include(error.message, "could not connect")
       }),
     20_000
+  )
+
+  it.live(
+    "closing the layer while Redis is paused drops the socket within closeTimeout",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer.start
+        // the sockets of the server's start-up probes leave the list once their handles are closed
+        yield* Effect.sleep("100 millis")
+        const before = openSockets()
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(
+          RedisConnection.layer({ url: server.url, commandTimeout: "200 millis", closeTimeout: "300 millis" }),
+          scope
+        )
+        const redis = Context.get(context, Redis.Redis)
+        assert.strictEqual(yield* redis.send("PING"), "PONG")
+        assert.strictEqual(openSockets(), before + 1)
+        yield* server.pause
+        // a reply that never comes: the close has a reply to wait for
+        assert.strictEqual((yield* Effect.flip(redis.send("PING")))._tag, "RedisError")
+        // a close that waited for the paused Redis would run into the test's timeout
+        yield* Scope.close(scope, Exit.void)
+        // the server stays paused: only the client can have closed the socket
+        yield* Effect.sleep("100 millis")
+        assert.strictEqual(openSockets(), before, "the socket to the paused Redis is still open")
+      }),
+    10_000
   )
 
   it.live(

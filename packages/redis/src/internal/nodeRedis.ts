@@ -19,6 +19,12 @@
  * (as `NodeRedis.layer` does). The handshake of such a reconnection is not
  * bounded (node-redis has no way to drop one socket and keep the client);
  * commands fail at once meanwhile (`disableOfflineQueue`).
+ *
+ * Closing waits for in-flight replies at most `closeTimeout` (a `PING`
+ * answered or not in time), then destroys the client, which drops its
+ * socket. Never `close()`: it marks the client closed at once, so that
+ * `destroy()` is refused from then on and the socket stays open until every
+ * reply came (never, from a paused Redis).
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Cause, Context, Deferred, Duration, Effect } from "effect"
@@ -103,21 +109,25 @@ const attemptWithin = <A>(
     )
   })
 
-/** Closes `client`, waiting for in-flight replies at most `timeout`, then destroys it. */
-const closeWithin = (client: Client, timeout: Duration.Duration): Effect.Effect<void> =>
-  client.isOpen
-    ? Effect.promise(() => client.close()).pipe(
-      Effect.timeoutOrElse({ duration: timeout, orElse: () => destroy(client) }),
-      Effect.ignoreCause
-    )
-    : Effect.void
-
 const sendWith = (client: Client) => <A = unknown>(command: string, ...args: ReadonlyArray<string>) =>
   Effect.tryPromise({
     // the reply's type is the caller's to state, as with every `Redis`
     try: () => client.sendCommand<A>([command, ...args]),
     catch: redisError
   })
+
+/**
+ * Destroys `client` once its in-flight replies are in, or after `timeout`:
+ * sends a `PING`, whose reply comes only after every earlier one, and
+ * destroys the client when it answers, fails or times out (not `close()`,
+ * see the header).
+ */
+const closeWithin = (client: Client, timeout: Duration.Duration): Effect.Effect<void> =>
+  sendWith(client)("PING").pipe(
+    Effect.timeout(timeout),
+    Effect.ignore,
+    Effect.andThen(destroy(client))
+  )
 
 /**
  * Connects within `connectTimeout` and provides `Redis` and `NodeRedis`;
