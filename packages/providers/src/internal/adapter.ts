@@ -142,8 +142,7 @@ const utf8 = new TextDecoder()
 const isOk = (status: number): boolean => status >= 200 && status < 300
 
 /** Whether a response is a JSON body, which a stream request gets only when the server sent an error instead. */
-const isJson = (headers: Readonly<Record<string, string | undefined>>): boolean =>
-  /^application\/json\b/i.test(headers["content-type"] ?? "")
+const isJson = (response: Transport.Response): boolean => /^application\/json\b/i.test(response.contentType ?? "")
 
 /**
  * A path with the base URL's query (`?api-version=...`, Azure-style) after
@@ -362,7 +361,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         bounded(send(call)),
         (response) => {
           if (!isOk(response.status)) return bounded(failStatus(model, response))
-          return isJson(response.headers())
+          return isJson(response)
             ? bounded(failJsonStream(model, response))
             : Effect.succeed(decodeStream(call, timeoutMs, supervisor, response.body))
         }

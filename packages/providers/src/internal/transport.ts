@@ -31,6 +31,8 @@ export interface TransportFailure {
 export interface Response {
   readonly status: number
   readonly headers: () => Readonly<Record<string, string | undefined>>
+  /** The `content-type` header, read without flattening the others. */
+  readonly contentType: string | undefined
   /** The body's chunks; stopping early (or interruption) closes the connection. */
   readonly body: Stream.Stream<Uint8Array, TransportFailure>
 }
@@ -121,7 +123,13 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
   ): void {
     // a 1xx is informational: the response is still to come
     if (status < 200) return
-    this.hand(Effect.succeed({ status, headers: () => flatHeaders(headers), body: bodyOf(this) }))
+    const contentType = headers["content-type"]
+    this.hand(Effect.succeed({
+      status,
+      headers: () => flatHeaders(headers),
+      contentType: Array.isArray(contentType) ? contentType.join(", ") : contentType,
+      body: bodyOf(this)
+    }))
   }
 
   onResponseData(controller: Undici.Dispatcher.DispatchController, chunk: Uint8Array): void {
@@ -276,6 +284,7 @@ const viaClient = (client: HttpClient.HttpClient): Post => (origin, path, header
     Effect.map((response): Response => ({
       status: response.status,
       headers: () => response.headers,
+      contentType: response.headers["content-type"],
       body: Stream.mapError(response.stream, fromClientError)
     })),
     Effect.mapError(fromClientError),
