@@ -36,7 +36,10 @@
  * `subjectId`, each call spends its units, refunded if the call fails or is
  * interrupted (a hedged call still spends them once), and the subject's token
  * and cost budgets are charged with what every attempt billed, failed ones
- * included.
+ * included. A request that every provider's circuit refuses (each open and
+ * already refusing this manager's calls when it starts) asks no quota and
+ * spends nothing: it fails with `AllProvidersFailed` at once, even for a
+ * subject out of units, and puts no load on a quota store during an outage.
  *
  * Interrupting a call (a client that goes away) interrupts the HTTP request
  * in flight and still records the attempt as `cancelled`, reports it, and

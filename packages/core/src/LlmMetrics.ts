@@ -35,7 +35,9 @@
  *   it ends;
  * - {@link withAttemptSpan} around each provider attempt, and
  *   {@link recordAttempt} with the attempt's `AttemptReport` inside that span
- *   (it updates the metrics and sets the span's response attributes);
+ *   (it updates the metrics and sets the span's response attributes), or
+ *   {@link recordSkippedAttempt} alone for an attempt refused before it
+ *   started (a circuit known open: the same metrics and span, built at once);
  * - {@link recordCircuitTransition} and {@link recordQuotaRejection} where
  *   those happen.
  *
@@ -75,7 +77,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, type Layer, Metric, Tracer } from "effect"
+import { Clock, Context, Effect, Exit, type Layer, Metric, References, Tracer } from "effect"
 import type { HttpClient, HttpRouter } from "effect/http"
 import { Otlp, type OtlpExporter, PrometheusMetrics } from "effect/observability"
 import type * as Attempt from "./Attempt.ts"
@@ -398,6 +400,23 @@ const roleCounters: Partial<
   hedge: counterSeries(hedges, ["provider", "model"])
 }
 
+/** Updates every per-attempt metric from an attempt's report, under the metric `model` label (one effect's work). */
+const updateAttemptMetrics = (context: Context.Context<never>, report: AttemptReport, model: string): void => {
+  const { outcome, provider, role } = report.attempt
+  const metrics = metricContext(context)
+  attemptsBy(provider, model, role, outcome).updateUnsafe(1, metrics)
+  roleCounters[role]?.(provider, model).updateUnsafe(1, metrics)
+  if (outcome !== "skipped") latencyBy(provider, outcome).updateUnsafe(report.attempt.latencyMs, metrics)
+  const usage = report.usage
+  if (usage !== undefined) {
+    tokensBy(provider, model, "prompt").updateUnsafe(usage.promptTokens, metrics)
+    tokensBy(provider, model, "completion").updateUnsafe(usage.completionTokens, metrics)
+    tokensBy(provider, model, "cached").updateUnsafe(usage.cachedPromptTokens, metrics)
+    tokensBy(provider, model, "reasoning").updateUnsafe(usage.reasoningTokens, metrics)
+    costBy(provider, model).updateUnsafe(usage.costNanoUsd, metrics)
+  }
+}
+
 /**
  * Updates every per-attempt metric from an attempt's report (attempt,
  * retry/fallback/hedge, token, cost and latency metrics) and sets the GenAI
@@ -412,19 +431,7 @@ const roleCounters: Partial<
 export const recordAttempt = (report: AttemptReport, model: string = report.attempt.model): Effect.Effect<void> =>
   Effect.contextWith((context) => {
     // one effect for all updates: this runs once per attempt on the hot path
-    const { outcome, provider, role } = report.attempt
-    const metrics = metricContext(context)
-    attemptsBy(provider, model, role, outcome).updateUnsafe(1, metrics)
-    roleCounters[role]?.(provider, model).updateUnsafe(1, metrics)
-    if (outcome !== "skipped") latencyBy(provider, outcome).updateUnsafe(report.attempt.latencyMs, metrics)
-    const usage = report.usage
-    if (usage !== undefined) {
-      tokensBy(provider, model, "prompt").updateUnsafe(usage.promptTokens, metrics)
-      tokensBy(provider, model, "completion").updateUnsafe(usage.completionTokens, metrics)
-      tokensBy(provider, model, "cached").updateUnsafe(usage.cachedPromptTokens, metrics)
-      tokensBy(provider, model, "reasoning").updateUnsafe(usage.reasoningTokens, metrics)
-      costBy(provider, model).updateUnsafe(usage.costNanoUsd, metrics)
-    }
+    updateAttemptMetrics(context, report, model)
     if (tracing(Context.get(context, Tracer.Tracer))) annotateSpanOf(context, report)
     return Effect.void
   })
@@ -560,12 +567,46 @@ export interface AttemptStart {
  */
 export const withAttemptSpan =
   (start: AttemptStart) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    traced(effect, (effect) => {
-      const attributes = requestAttributes(start.request, start)
-      attributes["baton.attempt.number"] = start.attemptNumber
-      attributes["baton.attempt.role"] = start.role
-      return inSpan(effect, `chat ${start.model}`, { kind: "client", attributes })
+    traced(
+      effect,
+      (effect) => inSpan(effect, `chat ${start.model}`, { kind: "client", attributes: attemptAttributes(start) })
+    )
+
+/** The attributes an attempt's span starts with: the request's, the target's, its number and role. */
+const attemptAttributes = (start: AttemptStart): Record<string, unknown> => {
+  const attributes = requestAttributes(start.request, start)
+  attributes["baton.attempt.number"] = start.attemptNumber
+  attributes["baton.attempt.role"] = start.role
+  return attributes
+}
+
+/**
+ * Records an attempt refused before it started (a circuit known open): the
+ * metrics {@link recordAttempt} updates and, when a tracer is installed,
+ * the span {@link withAttemptSpan} would have opened, started and ended at
+ * once with its response attributes, failed with the attempt's error. One
+ * step instead of a span around an effect that fails at once (the manager's
+ * open-circuit skip); `model` as {@link recordAttempt}'s.
+ *
+ * @since 0.1.0
+ */
+export const recordSkippedAttempt = (
+  start: AttemptStart,
+  report: AttemptReport,
+  model: string = report.attempt.model
+): Effect.Effect<void> =>
+  Effect.withFiber((fiber) => {
+    updateAttemptMetrics(fiber.context, report, model)
+    if (!tracing(fiber.getRef(Tracer.Tracer))) return Effect.void
+    const attributes = attemptAttributes(start)
+    eachResponseAttribute(report, (key, value) => {
+      attributes[key] = value
     })
+    return Effect.map(Effect.makeSpan(`chat ${start.model}`, { kind: "client", attributes }), (span) => {
+      const end = fiber.getRef(References.TracerTimingEnabled) ? fiber.getRef(Clock.Clock).currentTimeNanosUnsafe() : 0n
+      span.end(end, report.attempt.error === undefined ? Exit.void : Exit.fail(report.attempt.error))
+    })
+  })
 
 /**
  * Serves the Prometheus exposition of every metric at `path` (default

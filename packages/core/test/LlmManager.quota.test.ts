@@ -39,6 +39,34 @@ describe("LlmManager quotas", () => {
       assert.deepStrictEqual(yield* spent, { units: 0, tokens: 0, costNanoUsd: 0 })
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("a request every circuit refuses asks no quota and spends nothing: AllProvidersFailed, even out of units", () =>
+    Effect.gen(function*() {
+      const { llm, spent } = yield* withQuota(
+        { dailyLimit: 1 },
+        { chain: ["openai", "anthropic"], circuit: { failureThreshold: 1, cooldownMs: 60_000 } }
+      )
+      yield* llm.generate(asTeacher)
+      const before = yield* spent
+      assert.strictEqual(before.units, 1)
+      yield* inject("openai", MockFault.status(503), { times: 1 })
+      yield* inject("anthropic", MockFault.status(503), { times: 1 })
+      // both fail and open their circuits; then both circuits refuse, which the manager remembers
+      for (let i = 0; i < 2; i++) yield* Effect.flip(llm.generate(prompt))
+      const calls = (yield* stats("openai")).requests + (yield* stats("anthropic")).requests
+      const refused = yield* Effect.flip(llm.generate(asTeacher))
+      assert.strictEqual(refused._tag, "AllProvidersFailed")
+      if (refused._tag !== "AllProvidersFailed") return
+      assert.deepStrictEqual(
+        refused.attempts.map((a): Array<string | undefined> => [a.provider, a.outcome, a.error?._tag]),
+        [
+          ["openai", "skipped", "CircuitOpen"],
+          ["anthropic", "skipped", "CircuitOpen"]
+        ]
+      )
+      assert.strictEqual((yield* stats("openai")).requests + (yield* stats("anthropic")).requests, calls)
+      assert.deepStrictEqual(yield* spent, before)
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("charges the token budget with each call's usage and refuses once it is spent", () =>
     Effect.gen(function*() {
       const { llm, spent } = yield* withQuota({ dailyTokenBudget: 10 }, { chain: ["openai"] })

@@ -5,7 +5,7 @@
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric, Option, Tracer } from "effect"
+import { Effect, Exit, Metric, Option, Tracer } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import * as LlmMetrics from "../src/LlmMetrics.ts"
 import * as LlmRequest from "../src/LlmRequest.ts"
@@ -236,6 +236,49 @@ describe("LlmMetrics after manager runs", () => {
       assert.notProperty(answered, "error.type")
       // the request span is not annotated with an attempt's response
       assert.notProperty(attributesOf("baton.request"), "baton.attempt.outcome")
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a skipped attempt has its ended client span and metrics, whether the store or the known-open memory refuses it", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 0 },
+        circuit: { failureThreshold: 1, cooldownMs: 60_000 }
+      })
+      yield* inject("openai", MockFault.status(503), { times: 1 })
+      yield* llm.generate({ prompt })
+      const delta = yield* watch({
+        skipped: [LlmMetrics.attempts, { ...openai, role: "primary", outcome: "skipped" }],
+        fallbacks: [LlmMetrics.fallbacks, anthropic]
+      })
+      // the first skip is the store's refusal, which the manager remembers: the second never asks the store
+      for (let i = 0; i < 2; i++) {
+        const result = yield* llm.generate({ prompt }).pipe(Effect.provideService(Tracer.Tracer, tracer))
+        assert.deepStrictEqual(result.attempts.map((a) => [a.provider, a.outcome]), [["openai", "skipped"], [
+          "anthropic",
+          "success"
+        ]])
+      }
+      assert.deepStrictEqual(yield* delta, { skipped: 2, fallbacks: 2 })
+      const skips = spans.filter((s) => s.name === "chat gpt-4o-mini")
+      assert.strictEqual(skips.length, 2)
+      for (const span of skips) {
+        assert.strictEqual(span.kind, "client")
+        assert.deepInclude(Object.fromEntries(span.attributes), {
+          "gen_ai.provider.name": "openai",
+          "gen_ai.request.model": "gpt-4o-mini",
+          "gen_ai.response.model": "gpt-4o-mini",
+          "baton.attempt.number": 1,
+          "baton.attempt.role": "primary",
+          "baton.attempt.outcome": "skipped",
+          "error.type": "CircuitOpen"
+        })
+        const parent = Option.getOrUndefined(span.parent)
+        assert.strictEqual(parent?._tag === "Span" ? parent.name : undefined, "baton.request")
+        assert.isTrue(span.status._tag === "Ended" && Exit.isFailure(span.status.exit))
+      }
+      assert.strictEqual(spans.filter((s) => s.name === "chat claude-haiku-4-5").length, 2)
     }).pipe(Effect.provide(Bench)))
 
   it.effect("with no tracer installed Baton opens no span and leaves the caller's span as it was", () =>

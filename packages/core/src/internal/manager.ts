@@ -298,6 +298,12 @@ export interface Run {
   readonly noPrefill: Array<number>
   /** The quota held for the request, billed with each attempt's usage (when there is a quota and a subject). */
   reservation: QuotaLimiter.Reservation | undefined
+  /**
+   * Set when every provider's circuit was known open as the request started
+   * (see {@link allKnownOpen}): its attempts read the known-open circuits at
+   * that instant, so each is skipped and none runs on the quota it did not take.
+   */
+  skipsAt: number | undefined
 }
 
 /**
@@ -338,7 +344,8 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest, clock: 
     billed: undefined,
     answer: makeAnswer(),
     noPrefill: [],
-    reservation: undefined
+    reservation: undefined,
+    skipsAt: undefined
   }
 }
 
@@ -457,9 +464,10 @@ const asFailure = <A>(
     ))
 
 /**
- * Runs one call on one provider: through its circuit, under the watchdog,
- * and, whatever happens (interruption included), records the attempt and
- * reports it to the request log and the usage ledger.
+ * Runs one call on one provider: skipped when its circuit is known open
+ * ({@link skip}), else through its circuit, under the watchdog, and,
+ * whatever happens (interruption included), records the attempt and reports
+ * it to the request log and the usage ledger.
  */
 const attempt = <A>(
   engine: Engine,
@@ -477,6 +485,8 @@ const attempt = <A>(
   const model = modelOf(route, run.request)
   const { key, label, limits } = targetFor(engine, route, model)
   const slot = run.attempts.push(undefined) - 1
+  const known = engine.openCircuits.retryAfter(key, run.skipsAt ?? startedAt)
+  if (known !== undefined) return skip(engine, run, slot, { provider, model, role }, known, label, startedAt)
   const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
   const progress = makeProgress(mode === "stream" ? "first-token" : "body", run.clock, startedAt)
   // built only once no circuit known open skips the attempt (and a throttle let it through)
@@ -530,10 +540,50 @@ const attempt = <A>(
 }
 
 /**
- * Runs `guarded` through the circuit of `provider/model`: skipped at once
- * when the circuit is known open (`guarded` is not even built), else run
- * once the circuits' store admitted it (see `CircuitPolicy`; a store that
- * cannot answer lets it run unrecorded).
+ * An attempt on a circuit known open: refused at once, without asking the
+ * circuits' store or calling the provider, and recorded as a skip (its
+ * span started and ended at once by `LlmMetrics.recordSkippedAttempt`, the
+ * log, the ledger).
+ */
+const skip = (
+  engine: Engine,
+  run: Run,
+  slot: number,
+  target: Pick<Attempt, "provider" | "model" | "role">,
+  retryAfterMs: number,
+  label: string,
+  startedAt: number
+): Effect.Effect<never, Failure> => {
+  const error = new CircuitOpen(
+    { provider: target.provider, model: target.model, retryAfter: Duration.millis(retryAfterMs) },
+    trusted
+  )
+  const entry: Attempt = { ...target, latencyMs: 0, outcome: "skipped", error }
+  run.attempts[slot] = entry
+  const report: RequestLog.AttemptReport = {
+    request: run.request,
+    attemptNumber: slot + 1,
+    attempt: entry,
+    usage: undefined,
+    finishReason: undefined,
+    endedAt: startedAt
+  }
+  const start = {
+    request: run.request,
+    provider: target.provider,
+    model: target.model,
+    role: target.role,
+    attemptNumber: slot + 1
+  }
+  const metrics = (report: RequestLog.AttemptReport, label: string) =>
+    LlmMetrics.recordSkippedAttempt(start, report, label)
+  return Effect.andThen(writeReport(engine, run, report, 0, label, metrics), Effect.fail(error))
+}
+
+/**
+ * Runs `guarded` through the circuit of `provider/model` once the circuits'
+ * store admitted it (see `CircuitPolicy`; a store that cannot answer lets it
+ * run unrecorded). A circuit known open never gets here (see {@link skip}).
  */
 const circuit = <A>(
   engine: Engine,
@@ -542,19 +592,14 @@ const circuit = <A>(
   provider: ProviderName,
   model: ModelId,
   now: number
-): Effect.Effect<A, Failure> => {
-  const known = engine.openCircuits.retryAfter(key, now)
-  if (known !== undefined) {
-    return Effect.fail(new CircuitOpen({ provider, model, retryAfter: Duration.millis(known) }, trusted))
-  }
+): Effect.Effect<A, Failure> =>
   // `execute` runs the call unrecorded when the store cannot admit it: what it refuses is an open or probing circuit
-  return engine.circuits.execute(guarded(), key, (error) => {
+  engine.circuits.execute(guarded(), key, (error) => {
     if (error.reason._tag !== "CircuitOpen") return Effect.fail(new CircuitOpen({ provider, model }, trusted))
     const retryAfter = error.reason.retryAfter
     engine.openCircuits.opened(key, now, Duration.toMillis(retryAfter))
     return Effect.fail(new CircuitOpen({ provider, model, retryAfter }, trusted))
   })
-}
 
 /** `first`, then `next`; `first` alone when `next` is `Effect.void` (a quota with no budget bills nothing): two steps fewer. */
 const unlessVoid = (first: Effect.Effect<void>, next: Effect.Effect<void>): Effect.Effect<void> =>
@@ -569,9 +614,10 @@ const writeReport = (
   run: Run,
   report: RequestLog.AttemptReport,
   estimate: number,
-  label: string
+  label: string,
+  metrics: (report: RequestLog.AttemptReport, label: string) => Effect.Effect<void> = LlmMetrics.recordAttempt
 ): Effect.Effect<void> => {
-  let written = LlmMetrics.recordAttempt(report, label)
+  let written = metrics(report, label)
   if (report.usage !== undefined && Option.isSome(engine.throttle)) {
     // the estimate was taken by `check`: charge only what the usage exceeded it by
     const extra = report.usage.totalTokens - estimate
@@ -1000,10 +1046,23 @@ const runChain = <A>(
   Effect.catchCause(chain(engine, run, 0, "primary", tries(), tries), (cause) => conclude(run, cause))
 
 /**
+ * True when the circuit of every provider of the chain (for the model the
+ * request names) is known open at `now`: the request can only be refused,
+ * and its attempts are then pinned to `now` (`Run.skipsAt`).
+ */
+const allKnownOpen = (engine: Engine, run: Run, now: number): boolean =>
+  engine.routes.every((route) =>
+    engine.openCircuits.retryAfter(targetFor(engine, route, modelOf(route, run.request)).key, now) !== undefined
+  )
+
+/**
  * With a quota: refuses a request asking for more units than the per-request
  * maximum, then, when it names a subject, spends its units of the subject's
  * quota around the effect `make` builds (only once the quota let it through)
- * and charges the budgets with what every attempt billed.
+ * and charges the budgets with what every attempt billed. A request every
+ * circuit will refuse (see {@link allKnownOpen}) spends nothing and asks no
+ * quota store: it fails with `AllProvidersFailed` as it would have after
+ * its refund.
  */
 const withQuota = <A, E>(
   engine: Engine,
@@ -1013,11 +1072,17 @@ const withQuota = <A, E>(
   if (Option.isNone(engine.quota)) return make()
   const quota = engine.quota.value
   const { subjectId, units } = run.request
-  const quotaed = subjectId === undefined ? make : () =>
-    quota.withQuota(subjectId, units, (reservation) => {
+  const quotaed = subjectId === undefined ? make : () => {
+    const now = run.clock.currentTimeMillisUnsafe()
+    if (allKnownOpen(engine, run, now)) {
+      run.skipsAt = now
+      return make()
+    }
+    return quota.withQuota(subjectId, units, (reservation) => {
       run.reservation = reservation
       return make()
     })
+  }
   // a size within the limit checks to `Effect.void`: then no step waits on it
   const checked = quota.checkRequestSize(units)
   return checked === Effect.void ? quotaed() : Effect.andThen(checked, quotaed)
