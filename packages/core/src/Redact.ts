@@ -35,26 +35,6 @@ export const minSecretLength = 8
  * @since 0.1.0
  */
 export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): string => {
-  // a failing provider or an open circuit gives the same message attempt after attempt: scrubbed once
-  const last = lastScrub
-  if (last !== undefined && last.text === text && sameSecrets(last.secrets, secrets)) return last.out
-  const out = scrubNow(text, secrets)
-  lastScrub = { text, secrets: secrets.slice(), out }
-  return out
-}
-
-/** The last text {@link scrub} scrubbed, the secrets it was given (a copy), and what it gave. */
-let lastScrub:
-  | { readonly text: string; readonly secrets: ReadonlyArray<Redacted.Redacted>; readonly out: string }
-  | undefined
-
-const sameSecrets = (a: ReadonlyArray<Redacted.Redacted>, b: ReadonlyArray<Redacted.Redacted>): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-const scrubNow = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): string => {
   let out = text
   for (const secret of secrets) {
     const value = Redacted.value(secret)

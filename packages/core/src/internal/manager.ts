@@ -299,11 +299,13 @@ export interface Run {
   /** The quota held for the request, billed with each attempt's usage (when there is a quota and a subject). */
   reservation: QuotaLimiter.Reservation | undefined
   /**
-   * Set when every provider's circuit was known open as the request started
-   * (see {@link allKnownOpen}): its attempts read the known-open circuits at
-   * that instant, so each is skipped and none runs on the quota it did not take.
+   * Set when a request with a subject starts while every provider's circuit
+   * is known open (see {@link knownOpenEverywhere}): each route's wait, by
+   * `Route.index`. Every attempt of the request is then skipped with that
+   * wait, whatever the circuits say by then, so none runs on the quota it did
+   * not take.
    */
-  skipsAt: number | undefined
+  skipsAll: ReadonlyArray<number> | undefined
 }
 
 /**
@@ -345,7 +347,7 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest, clock: 
     answer: makeAnswer(),
     noPrefill: [],
     reservation: undefined,
-    skipsAt: undefined
+    skipsAll: undefined
   }
 }
 
@@ -485,7 +487,9 @@ const attempt = <A>(
   const model = modelOf(route, run.request)
   const { key, label, limits } = targetFor(engine, route, model)
   const slot = run.attempts.push(undefined) - 1
-  const known = engine.openCircuits.retryAfter(key, run.skipsAt ?? startedAt)
+  const known = run.skipsAll === undefined
+    ? engine.openCircuits.retryAfter(key, startedAt)
+    : run.skipsAll[route.index] ?? 0
   if (known !== undefined) return skip(engine, run, slot, { provider, model, role }, known, label, startedAt)
   const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
   const progress = makeProgress(mode === "stream" ? "first-token" : "body", run.clock, startedAt)
@@ -577,7 +581,8 @@ const skip = (
   }
   const metrics = (report: RequestLog.AttemptReport, label: string) =>
     LlmMetrics.recordSkippedAttempt(start, report, label)
-  return Effect.andThen(writeReport(engine, run, report, 0, label, metrics), Effect.fail(error))
+  // recorded whatever happens, as `attempt`'s `onExit` records: a hedge side interrupted mid-write keeps its rows
+  return Effect.andThen(Effect.uninterruptible(writeReport(engine, run, report, 0, label, metrics)), Effect.fail(error))
 }
 
 /**
@@ -1046,23 +1051,28 @@ const runChain = <A>(
   Effect.catchCause(chain(engine, run, 0, "primary", tries(), tries), (cause) => conclude(run, cause))
 
 /**
- * True when the circuit of every provider of the chain (for the model the
- * request names) is known open at `now`: the request can only be refused,
- * and its attempts are then pinned to `now` (`Run.skipsAt`).
+ * The wait of each provider of the chain (by `Route.index`) when the circuit
+ * of every one of them (for the model the request names) is known open at
+ * `now`, else `undefined`: such a request can only be refused.
  */
-const allKnownOpen = (engine: Engine, run: Run, now: number): boolean =>
-  engine.routes.every((route) =>
-    engine.openCircuits.retryAfter(targetFor(engine, route, modelOf(route, run.request)).key, now) !== undefined
-  )
+const knownOpenEverywhere = (engine: Engine, run: Run, now: number): ReadonlyArray<number> | undefined => {
+  const waits: Array<number> = []
+  for (const route of engine.routes) {
+    const wait = engine.openCircuits.retryAfter(targetFor(engine, route, modelOf(route, run.request)).key, now)
+    if (wait === undefined) return undefined
+    waits[route.index] = wait
+  }
+  return waits
+}
 
 /**
  * With a quota: refuses a request asking for more units than the per-request
  * maximum, then, when it names a subject, spends its units of the subject's
  * quota around the effect `make` builds (only once the quota let it through)
  * and charges the budgets with what every attempt billed. A request every
- * circuit will refuse (see {@link allKnownOpen}) spends nothing and asks no
- * quota store: it fails with `AllProvidersFailed` as it would have after
- * its refund.
+ * circuit refuses (see {@link knownOpenEverywhere}) spends nothing and asks
+ * no quota store: each of its attempts is skipped (`Run.skipsAll`), and it
+ * fails with `AllProvidersFailed`.
  */
 const withQuota = <A, E>(
   engine: Engine,
@@ -1073,11 +1083,8 @@ const withQuota = <A, E>(
   const quota = engine.quota.value
   const { subjectId, units } = run.request
   const quotaed = subjectId === undefined ? make : () => {
-    const now = run.clock.currentTimeMillisUnsafe()
-    if (allKnownOpen(engine, run, now)) {
-      run.skipsAt = now
-      return make()
-    }
+    run.skipsAll = knownOpenEverywhere(engine, run, run.clock.currentTimeMillisUnsafe())
+    if (run.skipsAll !== undefined) return make()
     return quota.withQuota(subjectId, units, (reservation) => {
       run.reservation = reservation
       return make()
