@@ -591,13 +591,20 @@ const attemptAttributes = (start: AttemptStart): Record<string, unknown> => {
  * @since 0.1.0
  */
 export const recordSkippedAttempt = (
-  start: AttemptStart,
   report: AttemptReport,
   model: string = report.attempt.model
 ): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
     updateAttemptMetrics(fiber.context, report, model)
     if (!tracing(fiber.getRef(Tracer.Tracer))) return Effect.void
+    const { provider, role } = report.attempt
+    const start = {
+      request: report.request,
+      provider,
+      model: report.attempt.model,
+      role,
+      attemptNumber: report.attemptNumber
+    }
     const attributes = attemptAttributes(start)
     eachResponseAttribute(report, (key, value) => {
       attributes[key] = value

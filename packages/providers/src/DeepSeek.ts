@@ -41,8 +41,8 @@ import type * as Pricing from "@baton/core/Pricing"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Effect, Layer } from "effect"
 import type { HttpClient } from "effect/http"
-import * as Json from "./internal/json.ts"
-import * as OpenAiChat from "./internal/openAiChat.ts"
+import * as DeepSeekCodec from "./internal/deepSeek.ts"
+import type * as Json from "./internal/json.ts"
 import * as Provider from "./internal/provider.ts"
 
 /**
@@ -60,12 +60,7 @@ export type Options = Provider.Options
  *
  * @since 0.1.0
  */
-export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
-  const counts = OpenAiChat.openAiUsage(usage)
-  return counts === undefined
-    ? undefined
-    : { ...counts, cachedPromptTokens: Json.count(usage.prompt_cache_hit_tokens) ?? counts.cachedPromptTokens }
-}
+export const usage: (usage: Json.JsonObject) => TokenCounts | undefined = DeepSeekCodec.usage
 
 /**
  * What DeepSeek can do: prefill (prefix completion), usage at the end of
@@ -84,13 +79,7 @@ const definition: Provider.Definition = {
   defaultModel: "deepseek-flash",
   defaultBaseUrl: "https://api.deepseek.com",
   capabilities,
-  codec: OpenAiChat.make({
-    maxTokensField: "max_tokens",
-    structured: "json-object",
-    prefill: "prefix",
-    usage,
-    requireDone: true
-  })
+  codec: DeepSeekCodec.codec
 }
 
 /**

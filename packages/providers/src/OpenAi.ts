@@ -43,7 +43,7 @@ import type * as LlmProvider from "@baton/core/LlmProvider"
 import type * as Pricing from "@baton/core/Pricing"
 import type { Effect, Layer } from "effect"
 import type { HttpClient } from "effect/http"
-import * as OpenAiChat from "./internal/openAiChat.ts"
+import * as OpenAiCodec from "./internal/openAi.ts"
 import * as Provider from "./internal/provider.ts"
 
 /**
@@ -71,13 +71,7 @@ const definition: Provider.Definition = {
   defaultModel: "gpt-4o-mini",
   defaultBaseUrl: "https://api.openai.com/v1",
   capabilities,
-  codec: OpenAiChat.make({
-    maxTokensField: "max_completion_tokens",
-    structured: "json-schema",
-    prefill: "plain",
-    usage: OpenAiChat.openAiUsage,
-    requireDone: true
-  })
+  codec: OpenAiCodec.codec
 }
 
 /**

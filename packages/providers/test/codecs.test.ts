@@ -6,8 +6,10 @@ import { Effect, Schema } from "effect"
 import * as DeepSeek from "../src/DeepSeek.ts"
 import type { Call, Codec, StreamDecoder } from "../src/internal/adapter.ts"
 import * as AnthropicCodec from "../src/internal/anthropic.ts"
+import * as DeepSeekCodec from "../src/internal/deepSeek.ts"
 import * as GeminiCodec from "../src/internal/gemini.ts"
 import * as Json from "../src/internal/json.ts"
+import * as OpenAiCodec from "../src/internal/openAi.ts"
 import * as OpenAiChat from "../src/internal/openAiChat.ts"
 
 const Quiz = Schema.Struct({ question: Schema.String, hint: Schema.optionalKey(Schema.String) })
@@ -28,21 +30,9 @@ const bodyOf = (codec: Codec, call: Call): Json.JsonObject => {
 const feed = (decoder: StreamDecoder, events: ReadonlyArray<readonly [string, unknown]>) =>
   events.map(([event, data]) => decoder.event({ event, data: typeof data === "string" ? data : JSON.stringify(data) }))
 
-const openAi = OpenAiChat.make({
-  maxTokensField: "max_completion_tokens",
-  structured: "json-schema",
-  prefill: "plain",
-  usage: OpenAiChat.openAiUsage,
-  requireDone: true
-})
+const openAi = OpenAiCodec.codec
 
-const deepSeek = OpenAiChat.make({
-  maxTokensField: "max_tokens",
-  structured: "json-object",
-  prefill: "prefix",
-  usage: DeepSeek.usage,
-  requireDone: true
-})
+const deepSeek = DeepSeekCodec.codec
 
 const conversation: LlmRequest.Input = {
   prompt: [{ role: "user", content: "Count" }, { role: "assistant", content: "One," }],

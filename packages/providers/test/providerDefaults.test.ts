@@ -9,28 +9,16 @@ import { ModelId } from "@baton/core/Ids"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as DeepSeek from "../src/DeepSeek.ts"
 import type { Codec } from "../src/internal/adapter.ts"
 import * as AnthropicCodec from "../src/internal/anthropic.ts"
+import * as DeepSeekCodec from "../src/internal/deepSeek.ts"
 import * as GeminiCodec from "../src/internal/gemini.ts"
 import * as Json from "../src/internal/json.ts"
-import * as OpenAiChat from "../src/internal/openAiChat.ts"
+import * as OpenAiCodec from "../src/internal/openAi.ts"
 
-const openAi = OpenAiChat.make({
-  maxTokensField: "max_completion_tokens",
-  structured: "json-schema",
-  prefill: "plain",
-  usage: OpenAiChat.openAiUsage,
-  requireDone: true
-})
+const openAi = OpenAiCodec.codec
 
-const deepSeek = OpenAiChat.make({
-  maxTokensField: "max_tokens",
-  structured: "json-object",
-  prefill: "prefix",
-  usage: DeepSeek.usage,
-  requireDone: true
-})
+const deepSeek = DeepSeekCodec.codec
 
 /** A body without the fields that ask for a stream. */
 const unstreamed = (body: Json.JsonObject): Json.JsonObject =>

@@ -12,7 +12,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Stream } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as DeepSeek from "../src/DeepSeek.ts"
-import * as OpenAiChat from "../src/internal/openAiChat.ts"
+import * as DeepSeekCodec from "../src/internal/deepSeek.ts"
 import * as Literals from "./utils/literals.ts"
 import * as Manager from "./utils/manager.ts"
 import * as Parses from "./utils/parses.ts"
@@ -117,14 +117,7 @@ describe("repeated stream chunks", () => {
     }))
 
   describe("in DeepSeek's decoder", () => {
-    const decoder = () =>
-      OpenAiChat.make({
-        maxTokensField: "max_tokens",
-        structured: "json-object",
-        prefill: "prefix",
-        usage: DeepSeek.usage,
-        requireDone: true
-      }).streamDecoder()
+    const decoder = () => DeepSeekCodec.codec.streamDecoder()
     const message = (data: string) => ({ event: "message", data })
 
     it("are not parsed whole once the template is checked", () => {

@@ -72,71 +72,68 @@ const record = (context: Context.Context<UsageLedger.UsageLedger>, report: Attem
 const log = (context: Context.Context<RequestLog.RequestLog>, report: AttemptReport) =>
   Context.get(context, RequestLog.RequestLog).write(report)
 
+/**
+ * One case: the sink `layer` builds over the database of `url` records a row
+ * before its scope closed and one after; both land in its `table`, none dropped.
+ */
+const lateRow = <S, E>(
+  title: string,
+  url: (prefix: string) => string,
+  remember: (prefix: string) => void,
+  layer: (url: string, prefix: string) => Layer.Layer<S, E>,
+  write: (service: Context.Context<S>, report: AttemptReport) => Effect.Effect<void>,
+  table: (tables: ReturnType<typeof BatonSchema.tables>) => string
+) => {
+  it.live(title, () =>
+    Effect.gen(function*() {
+      const s = yield* stories
+      const prefix = uniquePrefix()
+      remember(prefix)
+      const before = yield* dropped
+      yield* writeAcrossClose(layer(url(prefix), prefix), write, s.success[0], s.cancelled[0])
+      assert.deepStrictEqual(yield* requestIds(url(prefix), table(BatonSchema.tables({ tablePrefix: prefix }))), [
+        "req-cancelled",
+        "req-success"
+      ])
+      assert.strictEqual((yield* dropped) - before, 0)
+    }))
+}
+
 const suite = (name: string, url: (prefix: string) => string, remember: (prefix: string) => void) => {
-  it.live(`${name}: SqlUsageLedger.layerUrl writes a row recorded after the layer closed`, () =>
-    Effect.gen(function*() {
-      const s = yield* stories
-      const prefix = uniquePrefix()
-      remember(prefix)
-      const before = yield* dropped
-      yield* writeAcrossClose(
-        SqlUsageLedger.layerUrl(url(prefix), { tablePrefix: prefix, flushInterval: "1 hour" }),
-        record,
-        s.success[0],
-        s.cancelled[0]
-      )
-      assert.deepStrictEqual(yield* requestIds(url(prefix), BatonSchema.tables({ tablePrefix: prefix }).usage), [
-        "req-cancelled",
-        "req-success"
-      ])
-      assert.strictEqual((yield* dropped) - before, 0)
-    }))
-
-  it.live(`${name}: SqlUsageLedger.layerFromConfig writes a row recorded after the layer closed`, () =>
-    Effect.gen(function*() {
-      const s = yield* stories
-      const prefix = uniquePrefix()
-      remember(prefix)
-      const before = yield* dropped
-      yield* writeAcrossClose(
-        SqlUsageLedger.layerFromConfig({ tablePrefix: prefix, flushInterval: "1 hour" }).pipe(
-          Layer.provide(LlmConfig.layerFromRecord({
-            DEEPSEEK_API_KEY: "sk-deepseek",
-            GEMINI_API_KEY: "g-key",
-            LLM_USAGE_STORE_URL: url(prefix)
-          }))
-        ),
-        record,
-        s.success[0],
-        s.cancelled[0]
-      )
-      assert.deepStrictEqual(yield* requestIds(url(prefix), BatonSchema.tables({ tablePrefix: prefix }).usage), [
-        "req-cancelled",
-        "req-success"
-      ])
-      assert.strictEqual((yield* dropped) - before, 0)
-    }))
-
-  it.live(`${name}: SqlRequestLog.sink over SqlDatabase.layerUrl writes a record given after the layer closed`, () =>
-    Effect.gen(function*() {
-      const s = yield* stories
-      const prefix = uniquePrefix()
-      remember(prefix)
-      const before = yield* dropped
-      yield* writeAcrossClose(
-        RequestLog.layer([SqlRequestLog.sink({ tablePrefix: prefix, flushInterval: "1 hour" })]).pipe(
-          Layer.provide(SqlDatabase.layerUrl(url(prefix)))
-        ),
-        log,
-        s.success[0],
-        s.cancelled[0]
-      )
-      assert.deepStrictEqual(
-        yield* requestIds(url(prefix), BatonSchema.tables({ tablePrefix: prefix }).requestLog),
-        ["req-cancelled", "req-success"]
-      )
-      assert.strictEqual((yield* dropped) - before, 0)
-    }))
+  lateRow(
+    `${name}: SqlUsageLedger.layerUrl writes a row recorded after the layer closed`,
+    url,
+    remember,
+    (url, prefix) => SqlUsageLedger.layerUrl(url, { tablePrefix: prefix, flushInterval: "1 hour" }),
+    record,
+    (tables) => tables.usage
+  )
+  lateRow(
+    `${name}: SqlUsageLedger.layerFromConfig writes a row recorded after the layer closed`,
+    url,
+    remember,
+    (url, prefix) =>
+      SqlUsageLedger.layerFromConfig({ tablePrefix: prefix, flushInterval: "1 hour" }).pipe(
+        Layer.provide(LlmConfig.layerFromRecord({
+          DEEPSEEK_API_KEY: "sk-deepseek",
+          GEMINI_API_KEY: "g-key",
+          LLM_USAGE_STORE_URL: url
+        }))
+      ),
+    record,
+    (tables) => tables.usage
+  )
+  lateRow(
+    `${name}: SqlRequestLog.sink over SqlDatabase.layerUrl writes a record given after the layer closed`,
+    url,
+    remember,
+    (url, prefix) =>
+      RequestLog.layer([SqlRequestLog.sink({ tablePrefix: prefix, flushInterval: "1 hour" })]).pipe(
+        Layer.provide(SqlDatabase.layerUrl(url))
+      ),
+    log,
+    (tables) => tables.requestLog
+  )
 }
 
 describe("a row recorded after the layer closed", () => {

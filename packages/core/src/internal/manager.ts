@@ -572,17 +572,11 @@ const skip = (
     finishReason: undefined,
     endedAt: startedAt
   }
-  const start = {
-    request: run.request,
-    provider: target.provider,
-    model: target.model,
-    role: target.role,
-    attemptNumber: slot + 1
-  }
-  const metrics = (report: RequestLog.AttemptReport, label: string) =>
-    LlmMetrics.recordSkippedAttempt(start, report, label)
   // recorded whatever happens, as `attempt`'s `onExit` records: a hedge side interrupted mid-write keeps its rows
-  return Effect.andThen(Effect.uninterruptible(writeReport(engine, run, report, 0, label, metrics)), Effect.fail(error))
+  return Effect.andThen(
+    Effect.uninterruptible(writeReport(engine, run, report, 0, label, LlmMetrics.recordSkippedAttempt)),
+    Effect.fail(error)
+  )
 }
 
 /**
@@ -1056,10 +1050,12 @@ const runChain = <A>(
  * `now`, else `undefined`: such a request can only be refused.
  */
 const knownOpenEverywhere = (engine: Engine, run: Run, now: number): ReadonlyArray<number> | undefined => {
-  const waits: Array<number> = []
+  // most requests stop at the primary, closed: nothing is allocated for them
+  let waits: Array<number> | undefined
   for (const route of engine.routes) {
     const wait = engine.openCircuits.retryAfter(targetFor(engine, route, modelOf(route, run.request)).key, now)
     if (wait === undefined) return undefined
+    waits ??= []
     waits[route.index] = wait
   }
   return waits
