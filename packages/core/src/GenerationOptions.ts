@@ -14,9 +14,9 @@
  * | `rescue` | `"auto"` | `"auto"`, `"restart"` or `"none"`: how `LlmManager.stream` completes an answer broken after its first delta (see `FallbackPolicy`) |
  *
  * The ranges are the widest any provider takes; a provider that takes less
- * for a model (Anthropic's temperature 0..1, a model that takes only the
- * default temperature) rejects it and the manager falls back (see
- * `ErrorPolicy`).
+ * for a model (Anthropic's temperature 0..1) rejects it and the manager falls
+ * back (see `ErrorPolicy`). OpenAI's gpt-5 and o-series models, which take
+ * only their default temperature, are sent none (`OpenAi`).
  *
  * `"provider"` ({@link ProviderDefault}) leaves `temperature` or `maxTokens`
  * to the provider: the field is not sent and the model's own default

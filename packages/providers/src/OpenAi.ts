@@ -6,6 +6,9 @@
  *
  * - `max_completion_tokens` (`max_tokens` is rejected by gpt-5 and o-series
  *   models).
+ * - No `temperature` for the models that take only their default, whatever
+ *   the request asks for: gpt-5 and later (`gpt-5-mini`, `gpt-5.6-luna`, ...,
+ *   not `gpt-5-chat-latest`) and the o-series (`o1`, `o3-mini`, ...).
  * - Structured output is `response_format: json_schema` in strict mode. The
  *   schema is rewritten to OpenAI's strict subset (every property required,
  *   optional ones nullable, `additionalProperties: false`); `null`s the model
@@ -17,11 +20,6 @@
  * - 429 `insufficient_quota` is `ProviderQuotaExhausted`; other 429s are
  *   `ProviderRateLimited`; `context_length_exceeded` is
  *   `ContextLengthExceeded`.
- *
- * Gotcha: gpt-5 and o-series models reject any `temperature` but 1
- * (`unsupported_value`); the manager then falls back to the next provider,
- * so set `temperature: 1` (or `"provider"`, to send none) in the request
- * options for them.
  *
  * @example
  * ```ts

@@ -9,6 +9,9 @@
  *   400 on gpt-5 and o-series models); DeepSeek and compatible servers want
  *   `max_tokens`. A limit or temperature left to the provider (`"provider"`)
  *   is not sent.
+ * - `onlyDefaultTemperature`: the models that take no temperature but their
+ *   default (OpenAI's gpt-5 and o-series); none is sent to them, whatever the
+ *   request asks for. Absent: every model is sent one.
  * - `structured`: `json-schema` sends `response_format: json_schema` in strict
  *   mode (the schema rewritten to OpenAI's strict subset, see
  *   `strictSchema.ts`); `json-object` sends `response_format: json_object` and
@@ -48,6 +51,8 @@ import * as ToolStream from "./toolStream.ts"
 /** What differs between servers speaking chat completions. */
 export interface Dialect {
   readonly maxTokensField: "max_completion_tokens" | "max_tokens"
+  /** Whether `model` takes only its default temperature, so none is sent. */
+  readonly onlyDefaultTemperature?: ((model: string) => boolean) | undefined
   readonly structured: "json-schema" | "json-object"
   readonly prefill: "prefix" | "plain"
   readonly usage: (usage: Json.JsonObject) => TokenCounts | undefined
@@ -138,7 +143,9 @@ const bodyOf = (call: Call, dialect: Dialect): Json.JsonObject => {
     ...OpenAiTools.bodyFields(call.request)
   }
   if (options.maxTokens !== "provider") body[dialect.maxTokensField] = options.maxTokens
-  if (options.temperature !== "provider") body.temperature = options.temperature
+  if (options.temperature !== "provider" && dialect.onlyDefaultTemperature?.(call.model) !== true) {
+    body.temperature = options.temperature
+  }
   if (options.stop !== undefined) body.stop = options.stop
   if (options.seed !== undefined) body.seed = options.seed
   const format = responseFormat(call, dialect)

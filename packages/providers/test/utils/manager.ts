@@ -19,7 +19,7 @@ const apiKey = Redacted.make("sk-test-key")
 export type Primary = (baseUrl: string) => ReturnType<typeof OpenAi.layer>
 
 /** `LlmManager.make` over the adapter `primary` alone at `baseUrl`, `policy` on top of no retries. */
-const alone = (primary: Primary) =>
+export const alone = (primary: Primary) =>
 (
   baseUrl: string,
   policy: Parameters<typeof FallbackPolicy.make>[0] = {},
