@@ -20,6 +20,9 @@ const keyShapes: ReadonlyArray<RegExp> = [
   /((?:api[_-]?key|x-goog-api-key|authorization)["']?\s*[=:]\s*["']?)[A-Za-z0-9._~+/=-]{8,}/gi
 ]
 
+/** Whether text may hold a key shape: every shape starts with one of these (checked once, not shape by shape). */
+const mayHoldShape = /sk-|AIza|bearer|api[_-]?key|authorization/i
+
 /**
  * Configured values shorter than this are placeholders (`"x"`, `"test"`), not
  * secrets: scrubbing them would mangle every message they occur in.
@@ -38,8 +41,11 @@ export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): 
   let out = text
   for (const secret of secrets) {
     const value = Redacted.value(secret)
-    if (typeof value === "string" && value.length >= minSecretLength) out = out.split(value).join(REPLACEMENT)
+    if (typeof value === "string" && value.length >= minSecretLength && out.includes(value)) {
+      out = out.split(value).join(REPLACEMENT)
+    }
   }
+  if (!mayHoldShape.test(out)) return out
   for (const shape of keyShapes) {
     out = out.replace(shape, (_match, prefix: unknown) => `${typeof prefix === "string" ? prefix : ""}${REPLACEMENT}`)
   }

@@ -4,7 +4,8 @@
  * reorder what a reader sees escaped.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { excerpt } from "../src/Redact.ts"
+import { Redacted } from "effect"
+import { excerpt, scrub } from "../src/Redact.ts"
 
 /** Unicode's Bidi_Control characters (PropList.txt). */
 const bidiControls = [
@@ -40,5 +41,27 @@ describe("Redact.excerpt", () => {
   it("keeps the first max characters (64 by default) and says how many were cut", () => {
     assert.strictEqual(excerpt("x".repeat(100)), `${"x".repeat(64)}...[36 more characters]`)
     assert.strictEqual(excerpt("y".repeat(10), 4), "yyyy...[6 more characters]")
+  })
+})
+
+describe("Redact.scrub", () => {
+  it("replaces every key shape, in any case the shape allows, and every configured secret", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["key sk-abcdefgh1234 rejected", "key [redacted] rejected"],
+      ["key AIzaSyA1234567890abcdefghij rejected", "key [redacted] rejected"],
+      ["Authorization: Bearer abc.def-123_456", "Authorization: Bearer [redacted]"],
+      ["BEARER abcdefgh12", "BEARER [redacted]"],
+      ["?api_key=abcdefgh12&x=1", "?api_key=[redacted]&x=1"],
+      ["{\"Api-Key\": \"abcdefgh12\"}", "{\"Api-Key\": \"[redacted]\"}"],
+      ["X-Goog-Api-Key=abcdefgh12", "X-Goog-Api-Key=[redacted]"],
+      ["AUTHORIZATION=abcdefgh12", "AUTHORIZATION=[redacted]"],
+      ["echoed canary-secret-value twice: canary-secret-value", "echoed [redacted] twice: [redacted]"],
+      [
+        "deepseek skipped: its circuit is open after repeated failures",
+        "deepseek skipped: its circuit is open after repeated failures"
+      ]
+    ]
+    const secrets = [Redacted.make("canary-secret-value"), Redacted.make("short")]
+    for (const [text, expected] of cases) assert.strictEqual(scrub(text, secrets), expected, text)
   })
 })
