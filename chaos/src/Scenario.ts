@@ -14,6 +14,7 @@ import * as Pricing from "@baton/core/Pricing"
 import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RedisServer from "@baton/testing/RedisServer"
+import * as TcpProxy from "@baton/testing/TcpProxy"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
 import { monitorEventLoopDelay } from "node:perf_hooks"
@@ -21,7 +22,6 @@ import * as FaultMix from "./FaultMix.ts"
 import * as Load from "./Load.ts"
 import * as Stack from "./Stack.ts"
 import type { Report } from "./Summary.ts"
-import * as TcpProxy from "./TcpProxy.ts"
 import * as Verify from "./Verify.ts"
 
 /**
@@ -128,7 +128,7 @@ export const run = (options: Options) =>
     const tablePrefix = `${runId}_`
     const redis = yield* RedisServer.start
     const target = new URL(databaseUrl)
-    const database = yield* TcpProxy.start({ host: target.hostname, port: Number(target.port || 5432) })
+    const database = yield* TcpProxy.make({ host: target.hostname, port: Number(target.port || 5432) })
     const server = yield* MockProviderServer.start({ seed: options.seed })
     const reader = yield* Layer.build(SqlDatabase.layerUrl(databaseUrl))
     yield* Effect.addFinalizer(() => Effect.ignore(Effect.provideContext(Verify.dropTables(tablePrefix), reader)))

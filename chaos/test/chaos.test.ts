@@ -220,9 +220,10 @@ describe.skipIf(!available)("chaos", () => {
             Effect.gen(function*() {
               yield* env.settled(Math.floor(size.outage * 0.3))
               yield* env.note("database connections cut")
+              yield* env.database.mode("refuse")
               yield* env.database.cut
               yield* Effect.sleep("2 seconds")
-              yield* env.database.restore
+              yield* env.database.mode("forward")
               yield* env.note("database reachable again")
             })
         })

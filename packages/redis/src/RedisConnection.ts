@@ -8,7 +8,11 @@
  *   attempt, TCP connect and node-redis's handshake, so a Redis that accepts
  *   the connection but never answers (paused, or behind a hung proxy) fails
  *   the layer with `RedisError` instead of holding the startup; an
- *   interrupted build drops its connection at once.
+ *   interrupted build drops its connection at once. Each reconnection
+ *   after a lost connection is bounded alike: one that Redis does not
+ *   complete in time is dropped and tried again with node-redis's backoff,
+ *   so the connection works again once Redis answers, even when an earlier
+ *   reconnection hung (a paused Redis, a hung proxy).
  * - Each command: `commandTimeout` (default 500 ms). A command Redis does
  *   not answer in time fails with `RedisError`; each store then applies its
  *   documented choice (circuits and throttles fail open, quotas fail closed
@@ -66,10 +70,11 @@ export interface Options {
   readonly commandTimeout?: Duration.Input | undefined
   /**
    * Bound of each connection attempt, TCP connect and handshake (`CLIENT
-   * SETINFO`, `AUTH`, `SELECT`), when the layer is built and for each
-   * connection behind `reserve` and `subscribe`; default 5 seconds. A
-   * reconnection after a lost connection is bounded in its TCP connect
-   * only, and commands fail at once while it reconnects.
+   * SETINFO`, `AUTH`, `SELECT`), when the layer is built, for each
+   * connection behind `reserve` and `subscribe`, and for each reconnection
+   * after a lost connection (one not complete in time is dropped and tried
+   * again after node-redis's backoff); default 5 seconds. Commands fail at
+   * once while it reconnects.
    */
   readonly connectTimeout?: Duration.Input | undefined
   /**

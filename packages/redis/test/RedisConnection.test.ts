@@ -9,16 +9,24 @@
  * Closing: against a paused Redis, closing the layer drops the socket
  * within `closeTimeout` (no reply will come to wait for).
  *
+ * Reconnecting: behind a proxy that cuts the connection and then accepts
+ * the reconnections without answering them, each reconnection is dropped
+ * after `connectTimeout` and tried again, so that commands (and a
+ * subscriber) work again once the proxy forwards again.
+ *
  * Real time: the connection's socket runs on the live clock, so these tests
  * use `it.live`, each with a test timeout so that a build that never ends
  * fails the test instead of hanging it.
  */
+import { SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RedisServer from "@baton/testing/RedisServer"
+import * as TcpProxy from "@baton/testing/TcpProxy"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Layer, Queue, Schedule, Scope } from "effect"
 import { Redis } from "effect/persistence"
-import { createServer, type Socket } from "node:net"
+import { eventually } from "../../core/test/utils/chain.ts"
 import * as RedisCircuitBreaker from "../src/RedisCircuitBreaker.ts"
 import * as RedisConnection from "../src/RedisConnection.ts"
 import * as RedisQuotaStore from "../src/RedisQuotaStore.ts"
@@ -30,59 +38,8 @@ const openSockets = (): number => process.getActiveResourcesInfo().filter((name)
 const withUrl = (url: string) =>
   LlmConfig.layerFromRecord({ DEEPSEEK_API_KEY: "k", GEMINI_API_KEY: "g", REDIS_URL: url })
 
-/** A TCP server that accepts connections and never answers: a hung Redis, or a proxy in front of a dead one. */
-interface SilentServer {
-  readonly url: string
-  /** Connections accepted so far. */
-  readonly accepted: () => number
-  /** Waits until a connection was accepted and every accepted one is closed. */
-  readonly allClosed: Effect.Effect<void>
-}
-
-const silentServer = Effect.gen(function*() {
-  const sockets = new Set<Socket>()
-  const waiters = new Set<() => void>()
-  let accepted = 0
-  const server = createServer((socket) => {
-    accepted++
-    sockets.add(socket)
-    // reads what it is sent (so it sees the client close), answers nothing
-    socket.resume()
-    socket.on("error", () => {})
-    socket.on("close", () => {
-      sockets.delete(socket)
-      if (sockets.size === 0) { for (const waiter of waiters) waiter() }
-    })
-  })
-  const port = yield* Effect.acquireRelease(
-    Effect.callback<number>((resume) => {
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address()
-        resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : 0))
-      })
-    }),
-    () =>
-      Effect.callback<undefined>((resume) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => {
-          resume(Effect.undefined)
-        })
-      })
-  )
-  const allClosed = Effect.callback<undefined>((resume) => {
-    const done = () => {
-      waiters.delete(done)
-      resume(Effect.undefined)
-    }
-    if (accepted > 0 && sockets.size === 0) {
-      done()
-      return
-    }
-    waiters.add(done)
-    return Effect.sync(() => waiters.delete(done))
-  })
-  return { url: `redis://127.0.0.1:${port}`, accepted: () => accepted, allClosed } satisfies SilentServer
-})
+/** The Redis URL of a proxy (or of a proxy without a target: a Redis that never answers). */
+const redisUrl = (proxy: TcpProxy.TcpProxy): string => `redis://127.0.0.1:${proxy.port}`
 
 describe("RedisConnection", () => {
   it.effect("a malformed REDIS_URL is an LlmConfigError naming REDIS_URL when a store layer is built", () =>
@@ -101,10 +58,12 @@ describe("RedisConnection", () => {
     "a Redis that accepts the connection but never answers fails RedisQuotaStore.layerConfig with QuotaStoreUnavailable",
     () =>
       Effect.gen(function*() {
-        const server = yield* silentServer
+        const server = yield* TcpProxy.make()
         // the default connectTimeout (5 seconds) bounds the handshake too, not only the TCP connect
         const error = yield* Effect.flip(
-          Layer.build(RedisQuotaStore.layerConfig({ prefix: "baton-silent:" }).pipe(Layer.provide(withUrl(server.url))))
+          Layer.build(
+            RedisQuotaStore.layerConfig({ prefix: "baton-silent:" }).pipe(Layer.provide(withUrl(redisUrl(server))))
+          )
         )
         assert.strictEqual(error._tag, "QuotaStoreUnavailable")
         assert.include(error.message, "REDIS_URL")
@@ -118,12 +77,13 @@ describe("RedisConnection", () => {
     "interrupting a build that waits for the handshake closes the connection at once",
     () =>
       Effect.gen(function*() {
-        const server = yield* silentServer
-        const error = yield* Layer.build(RedisConnection.layer({ url: server.url, connectTimeout: "1 minute" })).pipe(
-          Effect.timeout("200 millis"),
-          Effect.scoped,
-          Effect.flip
-        )
+        const server = yield* TcpProxy.make()
+        const error = yield* Layer.build(RedisConnection.layer({ url: redisUrl(server), connectTimeout: "1 minute" }))
+          .pipe(
+            Effect.timeout("200 millis"),
+            Effect.scoped,
+            Effect.flip
+          )
         assert.isTrue(Cause.isTimeoutError(error))
         yield* server.allClosed
       }),
@@ -134,14 +94,15 @@ describe("RedisConnection", () => {
     "interrupting a build still in its TCP connect closes the connection once it connects",
     () =>
       Effect.gen(function*() {
-        const server = yield* silentServer
+        const server = yield* TcpProxy.make()
         // started at once and interrupted in the same tick, before the socket connects (an interruption
         // that waits a tick lets a localhost connect complete first): node-redis's destroy() would miss
         // that socket, which then stays open
-        const build = yield* Layer.build(RedisConnection.layer({ url: server.url, connectTimeout: "1 minute" })).pipe(
-          Effect.scoped,
-          Effect.forkChild({ startImmediately: true })
-        )
+        const build = yield* Layer.build(RedisConnection.layer({ url: redisUrl(server), connectTimeout: "1 minute" }))
+          .pipe(
+            Effect.scoped,
+            Effect.forkChild({ startImmediately: true })
+          )
         yield* Fiber.interrupt(build)
         assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(build)))
         yield* server.allClosed
@@ -220,5 +181,74 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisConnection against a paused Red
         assert.strictEqual(yield* redis.send("PING"), "PONG")
       }),
     10_000
+  )
+})
+
+describe.skipIf(!RedisTest.redisAvailable)("RedisConnection reconnecting through a hung proxy", () => {
+  // node-redis retries a handshake with a command that fails it (SELECT) and one without on two paths
+  for (const [database, handshake] of [["", "CLIENT SETINFO"], ["/1", "SELECT, CLIENT SETINFO"]] as const) {
+    it.live(
+      `a reconnection whose handshake (${handshake}) is never answered is dropped; the quota store works again once Redis answers`,
+      () =>
+        Effect.gen(function*() {
+          const server = yield* RedisServer.start
+          const proxy = yield* TcpProxy.make({ host: "127.0.0.1", port: server.port })
+          const context = yield* Layer.build(
+            RedisQuotaStore.layer({ prefix: RedisTest.uniquePrefix("reconnect") }).pipe(
+              Layer.provideMerge(
+                RedisConnection.layer({ url: redisUrl(proxy) + database, connectTimeout: "300 millis" })
+              ),
+              Layer.provide(withUrl(redisUrl(proxy)))
+            )
+          )
+          const quota = Context.get(context, QuotaLimiter.QuotaLimiter)
+          const redis = Context.get(context, Redis.Redis)
+          const teacher = SubjectId.make("teacher-reconnect")
+          assert.strictEqual((yield* quota.remaining(teacher)).used, 0)
+          // the connection is lost; the proxy accepts the reconnections and never answers them
+          yield* proxy.mode("hang")
+          yield* proxy.cut
+          const lost = proxy.accepted()
+          // a second unanswered reconnection: the client dropped the first one, whose handshake hung
+          yield* eventually(Effect.sync(() => proxy.accepted() >= lost + 2), 20_000)
+          assert.strictEqual((yield* Effect.flip(redis.send("PING")))._tag, "RedisError")
+          yield* proxy.mode("forward")
+          const restored = proxy.accepted()
+          const status = yield* quota.remaining(teacher).pipe(
+            Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 200 })
+          )
+          assert.strictEqual(status.used, 0)
+          assert.strictEqual(yield* redis.send("PING"), "PONG")
+          // the reconnection under way when forwarding resumed may be one more unanswered one
+          assert.isAtMost(proxy.accepted() - restored, 2, "reconnections after forwarding resumed")
+        }),
+      30_000
+    )
+  }
+
+  it.live(
+    "a subscriber whose reconnection's handshake is never answered receives messages again once Redis answers",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer.start
+        const proxy = yield* TcpProxy.make({ host: "127.0.0.1", port: server.port })
+        const proxied = yield* Layer.build(
+          RedisConnection.layer({ url: redisUrl(proxy), connectTimeout: "300 millis" })
+        )
+        const direct = yield* Layer.build(RedisConnection.layer({ url: server.url }))
+        const messages = yield* Context.get(proxied, Redis.Redis).subscribe("baton-reconnect")
+        yield* proxy.mode("hang")
+        yield* proxy.cut
+        const lost = proxy.accepted()
+        // the client's and the subscriber's reconnections, both left unanswered
+        yield* eventually(Effect.sync(() => proxy.accepted() >= lost + 2), 20_000)
+        yield* proxy.mode("forward")
+        const received = yield* Context.get(direct, Redis.Redis).send("PUBLISH", "baton-reconnect", "back").pipe(
+          Effect.andThen(Queue.take(messages).pipe(Effect.timeout("100 millis"))),
+          Effect.retry({ times: 200 })
+        )
+        assert.strictEqual(received.message, "back")
+      }),
+    30_000
   )
 })

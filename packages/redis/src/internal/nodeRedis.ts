@@ -15,10 +15,14 @@
  * attempt failed, timed out or was interrupted is destroyed (at once, or as
  * soon as its TCP connect completes), never closed.
  *
- * Once connected, the client reconnects on its own with node-redis's backoff
- * (as `NodeRedis.layer` does). The handshake of such a reconnection is not
- * bounded (node-redis has no way to drop one socket and keep the client);
- * commands fail at once meanwhile (`disableOfflineQueue`).
+ * Once connected, the client (and a subscriber) reconnects on its own with
+ * node-redis's backoff (as `NodeRedis.layer` does), each reconnection
+ * bounded by `connectTimeout` too: node-redis bounds its TCP connect, and
+ * waits for its handshake without bound, so a socket that connected but is
+ * not ready within `connectTimeout` is dropped here; node-redis then tries
+ * again after its backoff, and the client works again as soon as a
+ * reconnection completes. Commands fail at once meanwhile
+ * (`disableOfflineQueue`).
  *
  * Closing waits for in-flight replies at most `closeTimeout` (a `PING`
  * answered or not in time), then destroys the client, which drops its
@@ -27,7 +31,7 @@
  * reply came (never, from a paused Redis).
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
-import { Cause, Context, Deferred, Duration, Effect } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, type Scope } from "effect"
 import { Redis } from "effect/persistence"
 import { createClient } from "redis"
 
@@ -76,6 +80,10 @@ const abandon = (client: Client, connected: boolean): Effect.Effect<void> =>
     }
   })
 
+/** Why a connection attempt (the first one or a reconnection) was given up. */
+const timedOut = (timeout: Duration.Duration): Cause.TimeoutError =>
+  new Cause.TimeoutError(`Redis did not complete the connection (TCP and handshake) within ${Duration.format(timeout)}`)
+
 /**
  * Runs `attempt` on `client` (its `connect()`, and what completes the
  * connection) within `timeout`; abandons the client when the attempt fails,
@@ -93,21 +101,62 @@ const attemptWithin = <A>(
     }
     client.on("connect", onConnect)
     return Effect.tryPromise({ try: () => attempt(client), catch: redisError }).pipe(
-      Effect.timeoutOrElse({
-        duration: timeout,
-        orElse: () =>
-          Effect.fail(
-            redisError(
-              new Cause.TimeoutError(
-                `Redis did not complete the connection (TCP and handshake) within ${Duration.format(timeout)}`
-              )
-            )
-          )
-      }),
+      Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(redisError(timedOut(timeout))) }),
       Effect.onError(() => abandon(client, connected)),
       Effect.ensuring(Effect.sync(() => client.off("connect", onConnect)))
     )
   })
+
+/**
+ * Drops the socket of a reconnection whose handshake hangs and fails the
+ * handshake's commands with `cause`, keeping the client: node-redis's
+ * reconnection then finds no socket and tries again after its backoff.
+ * The client reaches its socket only through `_ejectSocket`, which detaches
+ * the client's listeners (`_insertSocket` attaches them again); the
+ * socket's `destroySocket` drops it silently, so its `error` is what makes
+ * the client fail the commands waiting on it, as on any socket error. When
+ * one of them fails the handshake (`AUTH`, `SELECT`, a resubscription),
+ * node-redis also reports a `TypeError` (it destroys the socket already
+ * gone) and retries all the same.
+ */
+const dropSocket = (client: Client, cause: Error): void => {
+  // internal to node-redis (5.12): a version without them leaves the handshake unbounded rather than throw in a timer
+  if (typeof client._ejectSocket !== "function" || typeof client._insertSocket !== "function") return
+  const socket = client._ejectSocket()
+  client._insertSocket(socket)
+  socket.destroySocket()
+  socket.emit("error", cause)
+}
+
+/**
+ * Bounds by `timeout` the handshake of each reconnection of `client`
+ * (node-redis's `connectTimeout` bounds its TCP connect): a socket not
+ * ready `timeout` after it connected is dropped (`dropSocket`). The timer
+ * runs only from a socket's `connect` to its `ready`, `error` (node-redis
+ * retries on its own) or `end`, so a ready connection is never dropped; the
+ * scope's close clears it.
+ */
+const boundReconnections = (client: Client, timeout: Duration.Duration): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const stop = () => {
+        clearTimeout(timer)
+      }
+      const start = () => {
+        stop()
+        timer = setTimeout(() => {
+          dropSocket(client, timedOut(timeout))
+        }, Duration.toMillis(timeout))
+      }
+      client.on("connect", start).on("ready", stop).on("error", stop).on("end", stop)
+      return () => {
+        stop()
+        client.off("connect", start).off("ready", stop).off("error", stop).off("end", stop)
+      }
+    }),
+    (release) => Effect.sync(release)
+  )
 
 const sendWith = (client: Client) => <A = unknown>(command: string, ...args: ReadonlyArray<string>) =>
   Effect.tryPromise({
@@ -157,6 +206,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     runSync(Effect.logWarning("Redis client error", cause))
   })
   yield* attemptWithin(client, connectTimeout, (client) => client.connect())
+  yield* boundReconnections(client, connectTimeout)
 
   const redis = yield* Redis.make({
     send: sendWith(client),
@@ -197,6 +247,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
           onMessage({ channel, message })
         })
       })
+      yield* boundReconnections(subscriber, connectTimeout)
       return Deferred.await(terminal)
     })
   })
