@@ -46,7 +46,9 @@
  * `gen_ai.response.model`, `gen_ai.usage.input_tokens`,
  * `gen_ai.usage.output_tokens`, `gen_ai.response.finish_reasons`, ...), the
  * request's `tags` as `baton.tag.<name>` (spans only: tags are unbounded, so
- * never metric attributes) and never prompt or completion text.
+ * never metric attributes) and never prompt or completion text. The
+ * `gen_ai.request.*` options are what the request asked for, also where an
+ * adapter sends none (a temperature to OpenAI's gpt-5 and o-series models).
  *
  * Gotchas:
  * - Attribute values are bounded sets (provider names, configured models,

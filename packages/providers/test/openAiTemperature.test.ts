@@ -35,9 +35,35 @@ const sentBy = (model: string, input: LlmRequest.Input = { prompt: "Hi" }) =>
 
 describe("OpenAI temperature", () => {
   it("the models that take only their default temperature", () => {
-    const only = ["gpt-5", "gpt-5-mini", "gpt-5.4-mini", "gpt-5.6-luna", "gpt-5-2025-08-07", "gpt-6-sol", "gpt-10"]
-    const oSeries = ["o1", "o1-preview", "o3", "o3-mini", "o4-mini", "o4-mini-2025-04-16"]
-    const others = ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-3.5-turbo", "gpt-5-chat-latest", "o", "omni-moderation"]
+    const only = [
+      "gpt-5",
+      "ft:gpt-5-mini:org::id",
+      "gpt-5-mini",
+      "gpt-5.4-mini",
+      "gpt-5.6-luna",
+      "gpt-5-2025-08-07",
+      "gpt-6-sol",
+      "gpt-10"
+    ]
+    const oSeries = [
+      "o1",
+      "o1-preview",
+      "o3",
+      "o3-mini",
+      "o4-mini",
+      "o4-mini-2025-04-16",
+      "ft:o4-mini-2025-04-16:org::id"
+    ]
+    const others = [
+      "gpt-4o-mini",
+      "gpt-4o",
+      "gpt-4.1",
+      "gpt-3.5-turbo",
+      "gpt-5-chat-latest",
+      "o",
+      "omni-moderation",
+      "ft:gpt-4o-mini:org::id"
+    ]
     for (const model of [...only, ...oSeries]) assert.isTrue(onlyDefaultTemperature(model), model)
     for (const model of others) assert.isFalse(onlyDefaultTemperature(model), model)
   })

@@ -196,7 +196,7 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisConnection reconnecting through
           const context = yield* Layer.build(
             RedisQuotaStore.layer({ prefix: RedisTest.uniquePrefix("reconnect") }).pipe(
               Layer.provideMerge(
-                RedisConnection.layer({ url: redisUrl(proxy) + database, connectTimeout: "300 millis" })
+                RedisConnection.layer({ url: redisUrl(proxy) + database, connectTimeout: "1 second" })
               ),
               Layer.provide(withUrl(redisUrl(proxy)))
             )
@@ -233,7 +233,7 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisConnection reconnecting through
         const server = yield* RedisServer.start
         const proxy = yield* TcpProxy.make({ host: "127.0.0.1", port: server.port })
         const proxied = yield* Layer.build(
-          RedisConnection.layer({ url: redisUrl(proxy), connectTimeout: "300 millis" })
+          RedisConnection.layer({ url: redisUrl(proxy), connectTimeout: "1 second" })
         )
         const direct = yield* Layer.build(RedisConnection.layer({ url: server.url }))
         const messages = yield* Context.get(proxied, Redis.Redis).subscribe("baton-reconnect")

@@ -11,10 +11,13 @@ import * as OpenAiChat from "./openAiChat.ts"
  * a 400 `unsupported_value`): the o-series (`o1`, `o3-mini`, `o4-mini`, ...)
  * and gpt-5 and later (`gpt-5`, `gpt-5-mini`, `gpt-5.6-luna`, `gpt-6-sol`,
  * dated ones such as `gpt-5-2025-08-07`), but for the non-reasoning
- * `gpt-N-chat` models (`gpt-5-chat-latest`), as the Vercel AI SDK does.
+ * `gpt-N-chat` models (`gpt-5-chat-latest`), as the Vercel AI SDK does; a
+ * fine-tuned model (`ft:o4-mini:org::id`) as its base model.
  */
-export const onlyDefaultTemperature = (model: string): boolean =>
-  /^(?:o\d+|gpt-(?:[5-9]|[1-9]\d+)(?:\.\d+)?)(?:-|$)/.test(model) && !/^gpt-\d+-chat/.test(model)
+export const onlyDefaultTemperature = (model: string): boolean => {
+  const base = model.startsWith("ft:") ? model.slice(3) : model
+  return /^(?:o\d+|gpt-(?:[5-9]|[1-9]\d+)(?:\.\d+)?)(?:-|$)/.test(base) && !/^gpt-\d+-chat/.test(base)
+}
 
 export const codec = OpenAiChat.make({
   maxTokensField: "max_completion_tokens",

@@ -124,6 +124,7 @@ const dropSocket = (client: Client, cause: Error): void => {
   if (typeof client._ejectSocket !== "function" || typeof client._insertSocket !== "function") return
   const socket = client._ejectSocket()
   client._insertSocket(socket)
+  if (typeof socket.destroySocket !== "function") return
   socket.destroySocket()
   socket.emit("error", cause)
 }
