@@ -188,8 +188,14 @@ export class ContextLengthExceeded extends stackless(
 ) {}
 
 /**
- * The provider's safety system blocked the prompt or the answer. `usage` is
- * what the provider billed for a blocked answer, when it reported any.
+ * The provider's safety system blocked the prompt or the answer, or the
+ * model declined to answer. `usage` is what the provider billed for a
+ * blocked answer, when it reported any.
+ *
+ * `refusal` is the model's own words when it declined (OpenAI's `refusal`),
+ * scrubbed of keys and cut to 2,000 characters. It is model output that may
+ * quote the prompt, so it is kept out of `message`, which the request log
+ * records: only the caller that gets this error sees it.
  *
  * @since 0.1.0
  */
@@ -198,7 +204,8 @@ export class ContentFiltered extends stackless(
     ...common,
     stage: Schema.Literals(["prompt", "response"]),
     message: Schema.String,
-    usage: Schema.optionalKey(TokenUsage)
+    usage: Schema.optionalKey(TokenUsage),
+    refusal: Schema.optionalKey(Schema.String)
   })
 ) {}
 

@@ -45,7 +45,12 @@
  *   does, not as an error: a 200 whose `finish_reason` is
  *   `content_filter`, with the usage billed (plain: `content: null`, the
  *   text the filter cut is not kept; streamed: the text sent so far, then
- *   the finish chunk, the usage chunk when asked for, and `[DONE]`).
+ *   the finish chunk, the usage chunk when asked for, and `[DONE]`). A model
+ *   that declined in its own words (OpenAI's `refusal`) is answered the same
+ *   way but with its `refusal` (plain: `message.refusal`; streamed: a chunk
+ *   whose delta carries it) and `finish_reason: "stop"`, as OpenAI sends
+ *   it: the SDKs' `parse` then returns the refusal instead of throwing on
+ *   `content_filter`.
  * - `response_format: json_schema` answers are validated against the
  *   schema before they are returned (also when streamed: the validated
  *   answer is sent as one delta).

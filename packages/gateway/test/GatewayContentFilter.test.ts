@@ -5,6 +5,11 @@
  * by Baton's `ContentFiltered`). Streamed: the text sent so far, then a
  * finish chunk with `content_filter`, the usage chunk when asked for, and
  * `[DONE]`. By default the prompt is not sent to the next provider.
+ *
+ * A model that declined in its own words (OpenAI's `refusal`, streamed over
+ * several chunks by the mock) is answered as OpenAI answers it: its words in
+ * `message.refusal` (streamed: a delta carrying them) and `finish_reason:
+ * "stop"`, so that the SDK's `parse` returns them.
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, layer } from "@effect/vitest"
@@ -30,6 +35,8 @@ const storyChunks = (url: string) =>
   })
 
 const remaining = (response: { readonly headers: Headers }) => Number(response.headers.get("ratelimit-remaining"))
+
+const refusal = "I'm sorry, I can't help with that."
 
 layer(TestLayer, { excludeTestServices: true })("Gateway content filter (finish_reason content_filter)", (it) => {
   it.effect("plain: a 200 with finish_reason content_filter, null content, the usage billed and no fallback", () =>
@@ -92,4 +99,43 @@ layer(TestLayer, { excludeTestServices: true })("Gateway content filter (finish_
       const next = yield* Fixture.post(url, story)
       assert.strictEqual(remaining(next), remaining(response) - 1)
     }))
+
+  it.effect("a refusal, plain: parse() sees message.refusal, finish_reason stop, the usage billed, no fallback", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      yield* mock.inject("openai", MockFault.refusal(refusal))
+      const data = yield* Effect.promise(() => Fixture.client(url).chat.completions.parse(story))
+      const choice = data.choices[0]
+      assert.strictEqual(choice?.message.refusal, refusal)
+      assert.strictEqual(choice?.message.content, null)
+      assert.strictEqual(choice?.finish_reason, "stop")
+      assert.strictEqual(data.model, "openai/gpt-4o-mini")
+      assert.strictEqual(data.usage?.completion_tokens, (yield* mock.stats("openai")).completionTokens)
+      assert.strictEqual((yield* mock.stats("deepseek")).requests, 0)
+    }))
+
+  for (const after of [0, 3]) {
+    it.effect(`a refusal, streamed after ${after} words: a delta with the refusal, a stop finish chunk, the usage`, () =>
+      Effect.gen(function*() {
+        const { mock, url } = yield* Fixture.setup
+        yield* mock.inject("openai", MockFault.refusal(refusal, { after }))
+        const chunks = yield* storyChunks(url)
+        const deltas = chunks.flatMap((chunk) => chunk.choices.map((choice) => choice.delta))
+        const refused = deltas.filter((delta) => delta.refusal != null)
+        assert.deepStrictEqual(
+          refused,
+          [after === 0 ? { role: "assistant", content: null, refusal } : { refusal }]
+        )
+        const text = deltas.map((delta) => delta.content ?? "").join("")
+        assert.strictEqual(text.split(" ").filter((word) => word.length > 0).length, after)
+        assert.strictEqual(chunks.at(-2)?.choices[0]?.finish_reason, "stop")
+        assert.strictEqual(chunks.at(-1)?.usage?.completion_tokens, (yield* mock.stats("openai")).completionTokens)
+        yield* mock.inject("openai", MockFault.refusal(refusal, { after }))
+        const final = yield* Effect.promise(() =>
+          Fixture.client(url).chat.completions.stream(story).finalChatCompletion()
+        )
+        assert.strictEqual(final.choices[0]?.message.refusal, refusal)
+        assert.strictEqual((yield* mock.stats("deepseek")).requests, 0)
+      }))
+  }
 })

@@ -10,6 +10,10 @@
  * - a stream whose refusal deltas are followed by a chunk with
  *   `finish_reason: "stop"`: the refusal holds, as it does in a plain reply.
  *
+ * A refusal keeps the model's words in `ContentFiltered.refusal` (the
+ * streamed pieces joined), scrubbed and cut, and out of the error's message
+ * and the request log; a filter's stop without one carries none.
+ *
  * Through `LlmManager` and through the adapter alone, over real HTTP from a
  * server that sends exactly the given reply, the mock server's Anthropic
  * behind it.
@@ -18,10 +22,11 @@ import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmProvider from "@baton/core/LlmProvider"
 import type { ProviderError } from "@baton/core/ProviderError"
+import * as RequestLog from "@baton/core/RequestLog"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Layer, Redacted, Stream } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Anthropic from "../src/Anthropic.ts"
 import * as OpenAi from "../src/OpenAi.ts"
@@ -43,11 +48,14 @@ const chunk = (delta: unknown, finishReason: string | null = null) => ({
   usage: null
 })
 
-/** A refusal streamed, then a finish chunk with `stop`, then the usage. */
+const refusal = "I'm sorry, I can't help with that."
+
+/** A refusal streamed over several chunks, then a finish chunk with `stop`, then the usage. */
 const refusalEvents = [
   chunk({ role: "assistant", content: null, refusal: "" }),
   chunk({ refusal: "I'm sorry, " }),
-  chunk({ refusal: "I can't help with that." }),
+  chunk({ refusal: "I can't " }),
+  chunk({ refusal: "help with that." }),
   chunk({}, "stop"),
   { object: "chat.completion.chunk", choices: [], usage },
   "[DONE]"
@@ -58,7 +66,7 @@ const refusalBody = {
   choices: [{
     index: 0,
     finish_reason: "stop",
-    message: { role: "assistant", content: null, refusal: "I'm sorry, I can't help with that." }
+    message: { role: "assistant", content: null, refusal }
   }],
   usage
 }
@@ -79,24 +87,35 @@ const chain = (baseUrl: string, generateVia: "stream" | "generate") =>
     return { llm, mock }
   })
 
-/** `generate` fails after one OpenAI attempt, with nothing sent to Anthropic; the attempt's error. */
-const refusedOnce = (reply: RawServer.Reply, generateVia: "stream" | "generate") =>
+/** A call through the manager: `generate`, or a whole `stream`. */
+type ManagerCall = (llm: LlmManager.Service) => Effect.Effect<unknown, LlmManager.StreamError>
+
+const generate: ManagerCall = (llm) => llm.generate({ prompt: "hi" })
+
+/**
+ * The call fails after one OpenAI attempt, with nothing sent to Anthropic and
+ * the model's refusal nowhere in its message; the attempt's error.
+ */
+const refusedOnce = (reply: RawServer.Reply, generateVia: "stream" | "generate", call: ManagerCall = generate) =>
   Effect.gen(function*() {
     const server = yield* RawServer.start(reply)
     const { llm, mock } = yield* chain(server.url, generateVia)
-    const failure = yield* Effect.flip(llm.generate({ prompt: "hi" }))
+    const failure = yield* Effect.flip(call(llm))
     assert.strictEqual(failure._tag, "AllProvidersFailed")
+    assert.notInclude(failure.message, "help with that")
     const attempts = failure._tag === "AllProvidersFailed" ? failure.attempts : []
     assert.deepStrictEqual(attempts.map((a) => [String(a.provider), a.error?._tag]), [["openai", "ContentFiltered"]])
     assert.strictEqual((yield* mock.stats("anthropic")).requests, 0)
     return attempts[0]?.error
   })
 
-const assertFilteredAnswer = (error: ProviderError | undefined) => {
+/** A `ContentFiltered` of the answer, with its usage and, when the model declined, its words. */
+const assertFilteredAnswer = (error: ProviderError | undefined, refused?: string) => {
   assert.strictEqual(error?._tag, "ContentFiltered")
   if (error?._tag !== "ContentFiltered") return
   assert.strictEqual(error.stage, "response")
   assert.strictEqual(error.usage?.totalTokens, 318)
+  assert.strictEqual(error.refusal, refused)
 }
 
 describe("OpenAI: an answer the content filter stopped", () => {
@@ -116,9 +135,47 @@ describe("OpenAI: an answer the content filter stopped", () => {
     it.live(`a refusal, then finish_reason stop (generateVia: ${via}): ContentFiltered with its usage, one attempt`, () =>
       Effect.gen(function*() {
         const error = yield* refusedOnce({ body: refusalBody, events: refusalEvents }, via)
-        assertFilteredAnswer(error)
+        assertFilteredAnswer(error, refusal)
       }).pipe(Effect.provide(Bench), Effect.scoped))
   }
+
+  it.live("a refusal through LlmManager.stream: ContentFiltered with the refusal's pieces joined", () =>
+    Effect.gen(function*() {
+      const error = yield* refusedOnce(
+        { body: refusalBody, events: refusalEvents },
+        "stream",
+        (llm) => Stream.runDrain(llm.stream({ prompt: "hi" }))
+      )
+      assertFilteredAnswer(error, refusal)
+    }).pipe(Effect.provide(Bench), Effect.scoped))
+
+  for (const via of ["stream", "generate"] as const) {
+    it.live(`a refusal (generateVia: ${via}): the request log's errorMessage does not hold its text`, () =>
+      Effect.gen(function*() {
+        const error = yield* refusedOnce({ body: refusalBody, events: refusalEvents }, via)
+        assertFilteredAnswer(error, refusal)
+        const records = yield* (yield* RequestLog.RequestLogMemory).records
+        assert.deepStrictEqual(records.map((r) => r.errorTag), ["ContentFiltered"])
+        assert.strictEqual(records[0]?.errorMessage, "openai refused to answer")
+        assert.notInclude(JSON.stringify(records), "help with that")
+      }).pipe(Effect.provide(Layer.merge(Bench, RequestLog.layerMemory())), Effect.scoped))
+  }
+
+  it.live("the adapter's plain reply: a long refusal is scrubbed of the key, then cut to 2,000 characters", () =>
+    Effect.gen(function*() {
+      const long = `Not with ${Redacted.value(apiKey)}: ${"no ".repeat(1000)}`
+      const message = { role: "assistant", content: null, refusal: long }
+      const server = yield* RawServer.start({ body: { ...refusalBody, choices: [{ index: 0, message }] }, events: [] })
+      const error = yield* LlmProvider.generate({ prompt: "hi" }).pipe(
+        Effect.provide(OpenAi.layer({ apiKey, baseUrl: server.url })),
+        Effect.flip
+      )
+      assert.strictEqual(error._tag, "ContentFiltered")
+      const kept = error._tag === "ContentFiltered" ? error.refusal ?? "" : ""
+      assert.isTrue(kept.startsWith("Not with [redacted]: no no "), kept.slice(0, 40))
+      assert.notInclude(kept, Redacted.value(apiKey))
+      assert.match(kept, /^.{2000}\.\.\.\[\d+ more characters\]$/s)
+    }).pipe(Effect.provide(Bench), Effect.scoped))
 
   it.live("the adapter's stream: a refusal, then finish_reason stop, fails with ContentFiltered", () =>
     Effect.gen(function*() {
@@ -128,6 +185,6 @@ describe("OpenAI: an answer the content filter stopped", () => {
         Effect.flip
       )
       assert.strictEqual(error._tag, "ContentFiltered")
-      if (error._tag === "ContentFiltered") assertFilteredAnswer(error)
+      if (error._tag === "ContentFiltered") assertFilteredAnswer(error, refusal)
     }).pipe(Effect.provide(Bench), Effect.scoped))
 })

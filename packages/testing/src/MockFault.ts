@@ -20,6 +20,7 @@
  * | {@link contextLengthExceeded} | `contextLengthExceeded` |
  * | {@link contentFilter} | `contentFilter` |
  * | {@link contentFilterAfter} | `contentFilter;after=3` (text events) |
+ * | {@link refusal} | `contentFilter;refusal=I%20can%27t%20help`, `contentFilter;after=3;refusal=No` |
  * | {@link resourceStop} | `resourceStop` |
  * | {@link latency} | `latency=250` (ms) |
  * | {@link noResponse} | `noResponse` |
@@ -104,6 +105,8 @@ export interface ContentFilter {
   readonly _tag: "ContentFilter"
   /** Text events sent before the filter stops the answer. Default: none, no text at all. */
   readonly after?: number | undefined
+  /** The model's own words declining, on the chat-completions wire ({@link refusal}). */
+  readonly refusal?: string | undefined
 }
 /** @since 0.1.0 */
 export interface ResourceStop {
@@ -266,6 +269,22 @@ export const contentFilter: MockFault = { _tag: "ContentFilter" }
  * @since 0.1.0
  */
 export const contentFilterAfter = (tokens: number): MockFault => ({ _tag: "ContentFilter", after: tokens })
+
+/**
+ * HTTP 200 and the model declining in its own words `text`, after the first
+ * `after` text events when given. The chat-completions wire (OpenAI,
+ * DeepSeek) sends OpenAI's refusal: `message.refusal` with `content: null`
+ * and `finish_reason: "stop"`, streamed as `delta.refusal` pieces (one per
+ * word); the other wires have none and send the block of {@link contentFilter}.
+ * The refusal is billed as output.
+ *
+ * @since 0.1.0
+ */
+export const refusal = (text: string, options: { readonly after?: number | undefined } = {}): MockFault => ({
+  _tag: "ContentFilter",
+  ...(options.after === undefined ? {} : { after: options.after }),
+  refusal: text
+})
 
 /**
  * HTTP 200 and the answer, ended by DeepSeek's stop for a server out of
@@ -493,8 +512,13 @@ const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonl
   quotaExhausted: { options: [], parse: noValue(quotaExhausted) },
   contextLengthExceeded: { options: [], parse: noValue(contextLengthExceeded) },
   contentFilter: {
-    options: ["after"],
-    parse: withAfter((after) => after === undefined ? contentFilter : contentFilterAfter(after))
+    options: ["after", "refusal"],
+    parse: (value, options) =>
+      withAfter((after) => {
+        const text = options.get("refusal")
+        if (text !== undefined) return refusal(text, { after })
+        return after === undefined ? contentFilter : contentFilterAfter(after)
+      })(value, options)
   },
   resourceStop: { options: [], parse: noValue(resourceStop) },
   latency: { options: [], parse: withMillis(latency) },

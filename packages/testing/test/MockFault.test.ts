@@ -12,6 +12,8 @@ describe("MockFault.parse", () => {
     ["contextLengthExceeded", MockFault.contextLengthExceeded],
     ["contentFilter", MockFault.contentFilter],
     ["contentFilter;after=3", MockFault.contentFilterAfter(3)],
+    ["contentFilter;refusal=I%20can%27t", MockFault.refusal("I can't")],
+    ["contentFilter;after=2;refusal=No", MockFault.refusal("No", { after: 2 })],
     ["resourceStop", MockFault.resourceStop],
     ["latency=250", MockFault.latency(250)],
     ["noResponse", MockFault.noResponse],
@@ -38,7 +40,7 @@ describe("MockFault.parse", () => {
   ]
 
   it("reads every fault of the catalogue", () => {
-    assert.strictEqual(cases.length - 9, MockFault.names.length)
+    assert.strictEqual(cases.length - 11, MockFault.names.length)
     for (const [text, fault] of cases) {
       const result = MockFault.parse(text)
       assert.isTrue(Result.isSuccess(result), text)

@@ -14,8 +14,9 @@
  *
  * One failure of Baton's is no failure on the wire: a provider's content
  * filter stopping the answer (`ContentFiltered`, stage `response`), which
- * OpenAI answers with a 200 whose `finish_reason` is `content_filter`
- * ({@link filteredFinish}).
+ * OpenAI answers with a 200 whose `finish_reason` is `content_filter`, or
+ * the model declining in its own words, which OpenAI answers with a 200
+ * carrying its `refusal` and `finish_reason: "stop"` ({@link filterStop}).
  */
 import type * as Attempt from "@baton/core/Attempt"
 import type { Finish } from "@baton/core/GenerationResult"
@@ -136,27 +137,38 @@ const unbilled: TokenUsage = {
   pricing: "unpriced"
 }
 
+/** How OpenAI ends an answer a content filter stopped: its `Finish`, and the model's words if it declined. */
+export interface FilterStop {
+  readonly finish: Finish
+  readonly refusal: string | undefined
+}
+
 /**
- * The `Finish` OpenAI ends an answer with when a content filter stopped it,
- * if that is how the call ended: its deciding attempt (the last that failed,
- * skips aside, as the chain stops on a filter unless
- * `fallbackOnContentFilter`) is a `ContentFiltered` of the answer, before
- * any text (`AllProvidersFailed`) or after some (`StreamInterrupted`). It
- * names that attempt's provider and model and carries what the whole request
- * billed. A blocked prompt (stage `prompt`) stays a failure.
+ * How OpenAI ends an answer a content filter stopped, if that is how the
+ * call ended: its deciding attempt (the last that failed, skips aside, as
+ * the chain stops on a filter unless `fallbackOnContentFilter`) is a
+ * `ContentFiltered` of the answer, before any text (`AllProvidersFailed`) or
+ * after some (`StreamInterrupted`). The `Finish` names that attempt's
+ * provider and model and carries what the whole request billed; its reason
+ * is `content_filter`, or `stop` when the model declined with a `refusal`
+ * (as OpenAI sends it, and as the SDKs' `parse` reads it: they throw on
+ * `content_filter`). A blocked prompt (stage `prompt`) stays a failure.
  */
-export const filteredFinish = (error: CallError): Finish | undefined => {
+export const filterStop = (error: CallError): FilterStop | undefined => {
   if (error._tag !== "AllProvidersFailed" && error._tag !== "StreamInterrupted") return undefined
   const deciding = (error.attempts ?? []).findLast((attempt) =>
     attempt.error !== undefined && attempt.outcome !== "skipped"
   )
-  return deciding?.error?._tag === "ContentFiltered" && deciding.error.stage === "response"
-    ? {
+  if (deciding?.error?._tag !== "ContentFiltered" || deciding.error.stage !== "response") return undefined
+  const refusal = deciding.error.refusal
+  return {
+    finish: {
       _tag: "Finish",
-      finishReason: "content_filter",
+      finishReason: refusal === undefined ? "content_filter" : "stop",
       usage: error.usage ?? unbilled,
       provider: deciding.provider,
       model: deciding.model
-    }
-    : undefined
+    },
+    refusal
+  }
 }

@@ -6,12 +6,13 @@
  *
  * A content filter's stop is a failure to Baton (`ContentFiltered`) but an
  * answer to OpenAI: it is answered as one, with `finish_reason:
- * "content_filter"` (`failure.ts`, `filteredFinish`). Before any text it is
- * a whole answer without text (Baton keeps none of what the filter cut);
- * after some, the stream's last chunks. The manager failed the call, so its
- * unit was given back, and the quota headers say so.
+ * "content_filter"`, or, when the model declined in its own words, with its
+ * `refusal` and `finish_reason: "stop"` (`failure.ts`, `filterStop`). Before
+ * any text it is a whole answer without text (Baton keeps none of what the
+ * filter cut); after some, the stream's last chunks. The manager failed the
+ * call, so its unit was given back, and the quota headers say so.
  */
-import type { StreamPart } from "@baton/core/GenerationResult"
+import type { Finish, StreamPart } from "@baton/core/GenerationResult"
 import { textDelta } from "@baton/core/GenerationResult"
 import type { SubjectId } from "@baton/core/Ids"
 import type * as LlmManager from "@baton/core/LlmManager"
@@ -23,7 +24,7 @@ import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, HttpServerResp
 import { randomUUID } from "node:crypto"
 import * as GatewayConfig from "../GatewayConfig.ts"
 import type * as Chains from "./chains.ts"
-import { type CallError, filteredFinish, Rejected, toHttp } from "./failure.ts"
+import { type CallError, type FilterStop, filterStop, Rejected, toHttp } from "./failure.ts"
 import * as QuotaNote from "./quotaNote.ts"
 import * as Wire from "./wire.ts"
 
@@ -40,13 +41,24 @@ interface Call {
 /**
  * A call's whole answer: its text (`null` when there is none to show), how
  * it ended, and the failure Baton ended the call with when a content filter
- * stopped it (the call failed to the manager, which gave its unit back).
+ * stopped it (the call failed to the manager, which gave its unit back),
+ * with the model's refusal when it declined.
  */
 interface Whole {
   readonly content: string | null
   readonly ending: Wire.Ending
   readonly failure?: CallError | undefined
+  readonly refusal?: string | undefined
 }
+
+/** The model's refusal, sent as OpenAI streams one: a chunk whose delta carries `refusal`. */
+interface Refusal {
+  readonly _tag: "Refusal"
+  readonly text: string
+}
+
+/** What the gateway streams: Baton's parts and a refusal. */
+type Part = StreamPart | Refusal
 
 const decodeChatRequest = Schema.decodeUnknownEffect(Wire.ChatRequest)
 
@@ -146,37 +158,44 @@ const structuredOutput = (format: Wire.JsonSchemaFormat) =>
 const sse = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`
 
 /**
- * A content filter's stop as OpenAI answers it: a whole answer ending with
- * `finish_reason: "content_filter"`, without text (Baton keeps none of what
- * the filter cut); any other failure stays one.
+ * A content filter's stop as OpenAI answers it: a whole answer without text
+ * (Baton keeps none of what the filter cut), with the model's refusal when
+ * it declined; any other failure stays one.
  */
 const filterStopped = (failure: CallError): Effect.Effect<Whole, CallError> => {
-  const finish = filteredFinish(failure)
-  return finish === undefined ? Effect.fail(failure) : Effect.succeed({ content: null, ending: finish, failure })
+  const stop = filterStop(failure)
+  return stop === undefined
+    ? Effect.fail(failure)
+    : Effect.succeed({ content: null, ending: stop.finish, refusal: stop.refusal, failure })
 }
 
-/** A content filter's stop after some text: the stream's last part, its `Finish`; any other failure stays one. */
-const filterFinish = (failure: CallError): Stream.Stream<StreamPart, CallError> => {
-  const finish = filteredFinish(failure)
-  return finish === undefined ? Stream.fail(failure) : Stream.succeed(finish)
+/** A content filter's stop as the stream's last parts: the model's refusal when it declined, then the `Finish`. */
+const stopParts = ({ finish, refusal }: FilterStop): ReadonlyArray<Part> =>
+  refusal === undefined ? [finish] : [{ _tag: "Refusal", text: refusal }, finish]
+
+/** A content filter's stop after some text: the stream's last parts; any other failure stays one. */
+const filterFinish = (failure: CallError): Stream.Stream<Part, CallError> => {
+  const stop = filterStop(failure)
+  return stop === undefined ? Stream.fail(failure) : Stream.fromIterable(stopParts(stop))
 }
 
 /** Encodes stream parts as OpenAI chunks; `modelOf` says who produced the latest text. */
 const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelOf: () => string) => {
   let started = false
   const opened = new Set<number>()
-  return (part: StreamPart): string => {
-    if (part._tag === "TextDelta") {
-      const delta = started ? { content: part.text } : { role: "assistant", content: part.text }
-      started = true
-      return sse(Wire.chunk(id, created, modelOf(), { delta, finish_reason: null }))
-    }
+  /** A chunk of `fields`; the first of the answer opens the assistant's message (`content: null` when not text). */
+  const deltaChunk = (fields: Record<string, unknown>): string => {
+    const delta = started ? fields : { role: "assistant", content: null, ...fields }
+    started = true
+    return sse(Wire.chunk(id, created, modelOf(), { delta, finish_reason: null }))
+  }
+  return (part: Part): string => {
+    if (part._tag === "TextDelta") return deltaChunk({ content: part.text })
+    if (part._tag === "Refusal") return deltaChunk({ refusal: part.text })
     if (part._tag === "ToolCallDelta") {
       const calls = Wire.toolCallDelta(part, !opened.has(part.index))
       opened.add(part.index)
-      const delta = started ? calls : { role: "assistant", content: null, ...calls }
-      started = true
-      return sse(Wire.chunk(id, created, modelOf(), { delta, finish_reason: null }))
+      return deltaChunk(calls)
     }
     // a `Restart` comes only with `rescue: "restart"`, which the gateway never asks for
     if (part._tag === "Restart") return ""
@@ -301,16 +320,16 @@ export const make = (
     Effect.map(manager.generate(input), (result): Whole => ({ content: result.content, ending: result }))
 
   /** A whole answer as a `chat.completion`, or as the chunks of one when the client asked for a stream. */
-  const respond = (call: Call, { content, ending, failure }: Whole) =>
+  const respond = (call: Call, { content, ending, failure, refusal }: Whole) =>
     Effect.gen(function*() {
       const id = `chatcmpl-${call.requestId}`
       if (call.body.stream !== true) {
-        return HttpServerResponse.jsonUnsafe(Wire.completion(id, Date.now(), ending, content), {
+        return HttpServerResponse.jsonUnsafe(Wire.completion(id, Date.now(), ending, content, refusal ?? null), {
           headers: yield* callHeaders(call.requestId, call.subjectId, call.note, failure)
         })
       }
-      const finish: StreamPart = { _tag: "Finish", ...ending }
-      const parts = content === null ? [finish] : [textDelta(content), finish]
+      const finish: Finish = { _tag: "Finish", ...ending }
+      const parts = content === null ? stopParts({ finish, refusal }) : [textDelta(content), finish]
       const encode = chunkEncoder(
         id,
         Date.now(),

@@ -311,12 +311,17 @@ const seconds = (millis: number) => Math.floor(millis / 1000)
 /** How an answer ended, as a result or a stream's `Finish` says it. */
 export type Ending = Pick<Finish, "finishReason" | "usage" | "provider" | "model" | "toolCalls">
 
-/** A `chat.completion` body; `content` is `null` when there is no text to show (a content filter's stop). */
+/**
+ * A `chat.completion` body; `content` is `null` when there is no text to
+ * show (a content filter's stop), and `refusal` the model's words when it
+ * declined.
+ */
 export const completion = (
   id: string,
   createdMillis: number,
   ending: Ending,
-  content: string | null
+  content: string | null,
+  refusal: string | null = null
 ) => ({
   id,
   object: "chat.completion",
@@ -325,7 +330,7 @@ export const completion = (
   choices: [{
     index: 0,
     message: ending.toolCalls === undefined
-      ? { role: "assistant", content, refusal: null }
+      ? { role: "assistant", content, refusal }
       : {
         role: "assistant",
         content: content === "" ? null : content,

@@ -25,7 +25,9 @@
  * - errors map through `httpError.ts`, an error body sent with a 2xx status
  *   too (a plain reply that is one, or a JSON body where a stream was asked
  *   for: OpenRouter); replies that are not JSON or not of the provider's
- *   shape are `MalformedResponse`; a safety block is `ContentFiltered`;
+ *   shape are `MalformedResponse`; a safety block is `ContentFiltered`, with
+ *   the model's refusal, when it declined, scrubbed and cut in `refusal`
+ *   (never in `message`, which the request log records);
  * - usage is priced with `Pricing`; a complete answer from a provider that
  *   reports none is estimated from its text (`estimated: true`);
  * - structured answers are decoded with the request's `StructuredOutput`; a
@@ -84,6 +86,8 @@ export interface Reply {
   readonly blockedPrompt?: string | undefined
   /** The tools the model called, when it called any. */
   readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
+  /** The model's own words when it declined (OpenAI `message.refusal`); the finish is then `content_filter`. */
+  readonly refusal?: string | undefined
 }
 
 /** What a stream event may mean besides text. */
@@ -100,6 +104,8 @@ export interface StreamDecoder {
   readonly finishReason: () => FinishReason | undefined
   /** Token counts reported so far. */
   readonly counts: () => TokenCounts | undefined
+  /** The model's refusal so far, its pieces joined, for codecs whose wire has one (OpenAI `delta.refusal`). */
+  readonly refusal?: (() => string | undefined) | undefined
   /** The stream's tool calls, for codecs that speak tools: drained for deltas after every event. */
   readonly tools?: ToolStream.ToolStream | undefined
 }
@@ -139,6 +145,9 @@ export interface Settings {
 
 const utf8 = new TextDecoder()
 
+/** The most of a model's refusal a `ContentFiltered` carries. */
+const REFUSAL_MAX_CHARS = 2000
+
 const isOk = (status: number): boolean => status >= 200 && status < 300
 
 /** Whether a response is a JSON body, which a stream request gets only when the server sent an error instead. */
@@ -168,6 +177,18 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     )
   const price = (model: ModelId, counts: TokenCounts | undefined): TokenUsage =>
     pricing.usage(name, model, counts ?? { promptTokens: 0, completionTokens: 0 })
+  /** A stopped answer: the content filter's, or the model's refusal, scrubbed and cut (never in the message). */
+  const filteredAnswer = (model: ModelId, counts: TokenCounts | undefined, refusal: string | undefined) =>
+    new ContentFiltered({
+      provider: name,
+      model,
+      stage: "response",
+      message: refusal === undefined ? `${name}'s content filter stopped the answer` : `${name} refused to answer`,
+      ...(counts === undefined ? {} : { usage: price(model, counts) }),
+      ...(refusal === undefined
+        ? {}
+        : { refusal: Redact.truncate(HttpError.scrub(apiKey, refusal), REFUSAL_MAX_CHARS) })
+    })
   /** The billed usage of a complete answer; estimated from the text when the provider reported none. */
   const usageOf = (call: Call, counts: TokenCounts | undefined, content: string): TokenUsage =>
     counts !== undefined ? price(call.model, counts) : {
@@ -259,15 +280,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         message: HttpError.scrub(apiKey, `${name} blocked the prompt (${Redact.truncate(reply.blockedPrompt, 200)})`)
       })
     }
-    if (reply.finishReason === "content_filter") {
-      return new ContentFiltered({
-        provider: name,
-        model,
-        stage: "response",
-        message: `${name}'s content filter stopped the answer`,
-        ...(reply.counts === undefined ? {} : { usage: price(model, reply.counts) })
-      })
-    }
+    if (reply.finishReason === "content_filter") return filteredAnswer(model, reply.counts, reply.refusal)
     return {
       content: reply.content,
       usage: usageOf(call, reply.counts, reply.content),
@@ -507,15 +520,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
         }
         if (finishReason === "content_filter") {
-          const counts = decoder.counts()
           return run.fail(
-            new ContentFiltered({
-              provider: name,
-              model,
-              stage: "response",
-              message: `${name}'s content filter stopped the answer`,
-              ...(counts === undefined ? {} : { usage: price(model, counts) })
-            }),
+            filteredAnswer(model, decoder.counts(), decoder.refusal?.()),
             "the provider's content filter stopped the answer"
           )
         }

@@ -30,12 +30,13 @@
  *
  * Streams ask for usage with `stream_options.include_usage`; it arrives in a
  * last chunk with empty `choices`. A refusal (`message.refusal`, a streamed
- * `delta.refusal`) counts as a content-filter finish, and a content-filter
- * finish stays one: a later chunk's `finish_reason: "stop"` does not turn a
- * refused stream into an empty answer. A content-filter finish may come with
- * `content` null or left out (Azure OpenAI). A stream chunk that repeats the
- * one before but for its text is read without parsing it whole
- * (`repeatedEvent.ts`).
+ * `delta.refusal`) counts as a content-filter finish that keeps the model's
+ * words (`Reply.refusal`; streamed, the pieces joined: `StreamDecoder.refusal`),
+ * and a content-filter finish stays one: a later chunk's `finish_reason:
+ * "stop"` does not turn a refused stream into an empty answer. A
+ * content-filter finish may come with `content` null or left out (Azure
+ * OpenAI). A stream chunk that repeats the one before but for its text is
+ * read without parsing it whole (`repeatedEvent.ts`).
  */
 import type { FinishReason } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
@@ -163,7 +164,11 @@ const firstChoice = (json: Json.JsonObject): Json.JsonObject | undefined => {
 }
 
 /** Whether a `refusal` field holds a refusal: the model declined, a content-filter stop. */
-const isRefusal = (refusal: unknown): boolean => typeof refusal === "string" && refusal.length > 0
+const isRefusal = (refusal: unknown): refusal is string => typeof refusal === "string" && refusal.length > 0
+
+/** The `refusal` of a reply whose message holds one. */
+const refusalOf = (message: Json.JsonObject): Pick<Reply, "refusal"> =>
+  isRefusal(message.refusal) ? { refusal: message.refusal } : {}
 
 const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   if (!Json.isObject(json)) return "the body is not an object"
@@ -174,7 +179,7 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   const filtered = isRefusal(message.refusal) || choice.finish_reason === "content_filter"
   // a filtered answer may have no text at all: `content` null, or absent (Azure OpenAI)
   if (filtered && (message.content === null || message.content === undefined)) {
-    return { content: "", finishReason: "content_filter", counts }
+    return { content: "", finishReason: "content_filter", counts, ...refusalOf(message) }
   }
   if (typeof message.content !== "string" && !(message.content === null && Array.isArray(message.tool_calls))) {
     return "choices[0].message.content is not a string (null only with tool calls or a content filter's stop)"
@@ -187,6 +192,7 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
     content: message.content ?? "",
     finishReason: filtered ? "content_filter" : finishReason(choice.finish_reason),
     counts,
+    ...refusalOf(message),
     ...(toolCalls === undefined ? {} : { toolCalls })
   }
 }
@@ -229,6 +235,7 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
   let done = false
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
+  let refusal = ""
   const repeated = RepeatedEvent.make(textChunks)
   const tools = ToolStream.make()
   return {
@@ -263,12 +270,16 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
       if (malformed !== undefined) return { _tag: "Malformed", message: malformed }
       const badCall = OpenAiTools.feed(tools, delta)
       if (badCall !== undefined) return { _tag: "Malformed", message: badCall }
-      if (isRefusal(delta.refusal)) finish = "content_filter"
+      if (isRefusal(delta.refusal)) {
+        finish = "content_filter"
+        refusal += delta.refusal
+      }
       return typeof delta.content === "string" ? delta.content : ""
     },
     // `[DONE]` ends any stream; without a `finish_reason` the reason is `other`, as in a plain reply
     finishReason: () => done ? finish ?? "other" : dialect.requireDone ? undefined : finish,
     counts: () => counts,
+    refusal: () => refusal.length === 0 ? undefined : refusal,
     tools
   }
 }

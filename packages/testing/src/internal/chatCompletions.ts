@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import type { Conversation, Message, Provider, Reply, Usage } from "./conversation.ts"
+import { type Conversation, type Message, type Provider, type Reply, splitDeltas, type Usage } from "./conversation.ts"
 import type { ToolRequest } from "./tools.ts"
 import type { ErrorResponse, WireError, WireFormat, WriteOptions } from "./wire.ts"
 import { asArray, asCount, asRecord, dataFrame, header, textOf } from "./wire.ts"
@@ -128,9 +128,16 @@ const usageOf = (provider: Provider, usage: Usage) => ({
 
 const created = () => Math.floor(Date.now() / 1000)
 
-/** The wire's `finish_reason` (a stop for want of resources is DeepSeek's `insufficient_system_resource`). */
+/**
+ * The wire's `finish_reason` (a stop for want of resources is DeepSeek's
+ * `insufficient_system_resource`; a refusal ends with `stop`, as OpenAI's do).
+ */
 const finishReasonOf = (reply: Reply): string =>
-  reply.finish === "resource" ? "insufficient_system_resource" : reply.finish
+  reply.finish === "resource" ? "insufficient_system_resource" : reply.refusal === undefined ? reply.finish : "stop"
+
+/** The stream deltas of a reply's refusal, one per word (its first chunk opens the message with `content: null`). */
+const refusalDeltas = (reply: Reply): ReadonlyArray<Record<string, unknown>> =>
+  reply.refusal === undefined ? [] : splitDeltas(reply.refusal).map((refusal) => ({ refusal }))
 
 const body = (provider: Provider) => (reply: Reply, options: WriteOptions) => ({
   id: options.id,
@@ -141,8 +148,8 @@ const body = (provider: Provider) => (reply: Reply, options: WriteOptions) => ({
     index: 0,
     message: {
       role: "assistant",
-      content: reply.toolCalls === undefined ? reply.text : null,
-      refusal: null,
+      content: reply.toolCalls !== undefined || (reply.refusal !== undefined && reply.text === "") ? null : reply.text,
+      refusal: reply.refusal ?? null,
       ...(reply.toolCalls === undefined ? {} : {
         tool_calls: reply.toolCalls.map((call) => ({
           id: call.id,
@@ -176,8 +183,9 @@ const events = (provider: Provider) => (reply: Reply, options: WriteOptions): Re
     )
   const choice = (delta: unknown, finish: string | null) => ({ index: 0, delta, logprobs: null, finish_reason: finish })
   return [
-    chunk([choice({ role: "assistant", content: "" }, null)], null),
+    chunk([choice({ role: "assistant", content: reply.refusal === undefined ? "" : null }, null)], null),
     ...reply.deltas.map((content) => chunk([choice({ content }, null)], null)),
+    ...refusalDeltas(reply).map((delta) => chunk([choice(delta, null)], null)),
     ...(reply.toolCalls ?? []).flatMap((call, index) => {
       const half = Math.ceil(call.arguments.length / 2)
       return [
@@ -194,7 +202,7 @@ const events = (provider: Provider) => (reply: Reply, options: WriteOptions): Re
 
 /** Usage reaches the client with its own chunk, after the finish chunk (a tool call is three chunks). */
 const usageByFrame = (reply: Reply, options: WriteOptions): ReadonlyArray<Usage | undefined> => {
-  const body = reply.deltas.length + 3 * (reply.toolCalls?.length ?? 0) + 2
+  const body = reply.deltas.length + refusalDeltas(reply).length + 3 * (reply.toolCalls?.length ?? 0) + 2
   const usageAt = options.usage ? body : Infinity
   const count = body + (options.usage ? 1 : 0) + (options.terminator ? 1 : 0)
   return Array.from({ length: count }, (_, i) => i >= usageAt ? reply.usage : undefined)

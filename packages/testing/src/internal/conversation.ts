@@ -65,6 +65,8 @@ export interface Reply {
   readonly usage: Usage
   /** `text` split into stream deltas. */
   readonly deltas: ReadonlyArray<string>
+  /** The model's words declining after `text` (a `content_filter` finish), for wires that carry them. */
+  readonly refusal?: string | undefined
 }
 
 /** A safety block before any text: the wires send no text block at all. @internal */
@@ -102,7 +104,8 @@ const answerOf = (conversation: Conversation): string => {
 const continuation = (full: string, prefill: string | undefined): string =>
   prefill !== undefined && prefill !== "" && full.startsWith(prefill) ? full.slice(prefill.length) : full
 
-const splitDeltas = (text: string): ReadonlyArray<string> => text.match(/\s*\S+/g) ?? (text === "" ? [] : [text])
+/** A text as stream deltas: one per word, with the space before it. @internal */
+export const splitDeltas = (text: string): ReadonlyArray<string> => text.match(/\s*\S+/g) ?? (text === "" ? [] : [text])
 
 /** Input tokens of a conversation. @internal */
 export const promptTokensOf = (conversation: Conversation): number =>
@@ -121,6 +124,8 @@ export const makeReply = (
     readonly content?: string | undefined
     /** The content filter stops the answer after this many of its deltas (`0`: before any text). */
     readonly contentFilter?: number | undefined
+    /** With `contentFilter`: the model's words declining, after the text. */
+    readonly refusal?: string | undefined
     readonly resourceStop?: boolean | undefined
   }
 ): Reply => {
@@ -146,10 +151,11 @@ export const makeReply = (
       ? "length"
       : "stop",
     deltas: splitDeltas(text),
+    ...(options.refusal === undefined ? {} : { refusal: options.refusal }),
     usage: {
       promptTokens,
       cachedPromptTokens: Math.min(settings.cachedPromptTokens, promptTokens),
-      completionTokens: countTokens(text) + reasoningTokens,
+      completionTokens: countTokens(text + (options.refusal ?? "")) + reasoningTokens,
       reasoningTokens
     }
   }

@@ -306,6 +306,8 @@ const replyWith = (
     readonly content?: string
     /** Text events sent before the content filter stops the answer (`0`: none). */
     readonly contentFilter?: number
+    /** The model's words declining, after those text events (the chat-completions wire's refusal). */
+    readonly refusal?: string | undefined
     readonly resourceStop?: boolean
     readonly usage?: boolean
     readonly terminator?: boolean
@@ -409,7 +411,7 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
       return
     }
     case "ContentFilter":
-      return replyWith(exchange, { contentFilter: fault.after ?? 0 })
+      return replyWith(exchange, { contentFilter: fault.after ?? 0, refusal: fault.refusal })
     case "ResourceStop":
       return replyWith(exchange, { resourceStop: true })
     case "Latency":
