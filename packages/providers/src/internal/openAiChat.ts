@@ -166,20 +166,17 @@ const firstChoice = (json: Json.JsonObject): Json.JsonObject | undefined => {
 /** Whether a `refusal` field holds a refusal: the model declined, a content-filter stop. */
 const isRefusal = (refusal: unknown): refusal is string => typeof refusal === "string" && refusal.length > 0
 
-/** The `refusal` of a reply whose message holds one. */
-const refusalOf = (message: Json.JsonObject): Pick<Reply, "refusal"> =>
-  isRefusal(message.refusal) ? { refusal: message.refusal } : {}
-
 const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   if (!Json.isObject(json)) return "the body is not an object"
   const choice = firstChoice(json)
   if (choice === undefined || !Json.isObject(choice.message)) return "no choices[0].message"
   const message = choice.message
   const counts = Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined
-  const filtered = isRefusal(message.refusal) || choice.finish_reason === "content_filter"
+  const refusal = isRefusal(message.refusal) ? message.refusal : undefined
+  const filtered = refusal !== undefined || choice.finish_reason === "content_filter"
   // a filtered answer may have no text at all: `content` null, or absent (Azure OpenAI)
   if (filtered && (message.content === null || message.content === undefined)) {
-    return { content: "", finishReason: "content_filter", counts, ...refusalOf(message) }
+    return { content: "", finishReason: "content_filter", counts, refusal }
   }
   if (typeof message.content !== "string" && !(message.content === null && Array.isArray(message.tool_calls))) {
     return "choices[0].message.content is not a string (null only with tool calls or a content filter's stop)"
@@ -192,7 +189,7 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
     content: message.content ?? "",
     finishReason: filtered ? "content_filter" : finishReason(choice.finish_reason),
     counts,
-    ...refusalOf(message),
+    refusal,
     ...(toolCalls === undefined ? {} : { toolCalls })
   }
 }
