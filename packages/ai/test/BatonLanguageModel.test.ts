@@ -158,6 +158,16 @@ describe("BatonLanguageModel", () => {
       }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
   }
 
+  it.live("a model's refusal in its own words rides on the ContentPolicyError's metadata.baton", () =>
+    Effect.gen(function*() {
+      yield* inject("openai", MockFault.refusal("I can't help with that"), { times: 10 })
+      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      assert.strictEqual(error.reason._tag, "ContentPolicyError")
+      const baton = "metadata" in error.reason ? error.reason.metadata.baton : undefined
+      assert.deepInclude(baton, { tag: "ContentFiltered", provider: "openai", refusal: "I can't help with that" })
+      assert.notInclude(error.message, "I can't help")
+    }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+
   for (const step of ["openai", "effect-ai"] as const) {
     it.live(`the usage an interrupted @baton/ai stream keeps: a content filter after text (${step} step)`, () =>
       Effect.gen(function*() {

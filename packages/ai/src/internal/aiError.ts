@@ -6,7 +6,8 @@
  * Baton's own `LlmError.isRetryable` for it; when none agrees, to
  * `InternalProviderError` (retryable) or `UnknownError` (not). The Baton
  * error's tag, provider and model travel in the reason's `metadata.baton`,
- * with what the request was billed when the error reports it: `usage` (as
+ * with the model's refusal in its own words when it declined (a
+ * `ContentFiltered`'s `refusal`), and with what the request was billed when the error reports it: `usage` (as
  * `effect/ai` `Usage`), `costNanoUsd`, `estimatedCostUsd` and `pricing`, the
  * names of the finish part's account: the whole request's for a failed
  * request's final error, which Baton's manager gives that `usage`.
@@ -47,6 +48,7 @@ const metadataOf = (error: LlmError.LlmError, billed: TokenUsage.TokenUsage | un
     tag: error._tag,
     ...("provider" in error ? { provider: error.provider } : {}),
     ...("model" in error ? { model: error.model } : {}),
+    ...(error._tag === "ContentFiltered" && error.refusal !== undefined ? { refusal: error.refusal } : {}),
     ...(billed === undefined ? {} : accountOf(billed))
   }
 })
