@@ -36,11 +36,12 @@
  * linear in the string (Thompson's construction, with the meaning of
  * JavaScript's `u`-flag regexes); one answer's checks stop after
  * {@link patternStepsPerAnswer} steps in all, and an answer that needs more
- * fails with a message saying so. A pattern the matcher cannot run (a
- * backreference, a lookaround, a counted repetition that expands past 2 000
- * instructions) is refused with `InvalidOptions` naming it by JSON Pointer
- * (`schema: /properties/code/pattern ...`), before any call. The program's
- * own schemas keep JavaScript's `RegExp` and its whole syntax.
+ * fails with a message saying so. Lookarounds run there too (each a program
+ * of its own, run once over the string). A pattern the matcher cannot run
+ * (a backreference, or counted repetitions and lookarounds that expand past
+ * 2 000 instructions in all) is refused with `InvalidOptions` naming it by
+ * JSON Pointer (`schema: /properties/code/pattern ...`), before any call.
+ * The program's own schemas keep JavaScript's `RegExp` and its whole syntax.
  *
  * Why Ajv and not Effect's own JSON Schema import: Effect 4.1's
  * `SchemaRepresentation.fromJsonSchemaDocument` imports a raw schema about
@@ -308,8 +309,7 @@ const refusedPattern = (jsonSchema: JsonSchema): string | undefined => {
   for (const [pointer, source] of patternsOf(jsonSchema, "")) {
     const compiled = LinearPattern.compile(source, { left: 0 })
     if (Result.isFailure(compiled)) {
-      return `${pointer}: the pattern ${compiled.failure} (a client's patterns run in linear time: ` +
-        "no backreference, no lookaround)"
+      return `${pointer}: the pattern ${compiled.failure} (a client's patterns run in linear time: no backreference)`
     }
   }
   return undefined

@@ -11,17 +11,35 @@
  * costs at most one step per instruction, whatever the pattern.
  *
  * The syntax is the `u`-flag syntax Ajv gives JSON Schema patterns, less
- * what needs backtracking: a backreference or a lookaround is refused. A
- * class, an escape or `.` is tested on one code point by `RegExp` itself, so
- * it means exactly what it means to JavaScript. A counted repetition is
- * expanded; a program over {@link maxInstructions}, or groups nested over
- * {@link maxDepth} deep, are refused.
+ * what needs backtracking: a backreference is refused. A class, an escape or
+ * `.` is tested on one code point by `RegExp` itself, so it means exactly
+ * what it means to JavaScript. A counted repetition is expanded.
+ *
+ * A lookaround is an assertion at a position, as `^` and `\b` are (after
+ * Barrière and Pit-Claudel, "Linear Matching of JavaScript Regular
+ * Expressions", PLDI 2024). Its body has a program of its own, run over the
+ * whole input at the first question about it in a test, a thread starting at
+ * every position: left to right for a lookbehind, marking every position
+ * where the body can end; right to left over the body reversed for a
+ * lookahead, marking every position where it can start. The assertion reads
+ * that table for the rest of the test. Without captures, this is exactly what
+ * `RegExp` says; a lookaround within another is one more assertion, whose own
+ * table is computed when first asked.
+ *
+ * Each program runs at most once per test, so a character costs at most one
+ * step per instruction of all of them: {@link maxInstructions} bounds their
+ * sum, so that lookarounds cannot multiply the cost, and their runs draw on
+ * the same {@link Budget}. Programs over {@link maxInstructions} in all, or
+ * groups nested over {@link maxDepth} deep, are refused.
  *
  * @internal
  */
 import { Result } from "effect"
 
-/** The most instructions of a program (`[a-z]{1,500}` is 1 000): what one input character can cost. */
+/**
+ * The most instructions of a pattern's programs together, its lookarounds'
+ * included (`[a-z]{1,500}` is 1 000): what one input character can cost.
+ */
 const maxInstructions = 2_000
 
 /** The deepest nesting of groups. */
@@ -52,11 +70,23 @@ type Instruction =
 /** Why a pattern is refused, as its message: a clause completing "the pattern …". */
 class Unsupported extends Error {}
 
-/** A parse in progress: the pattern, where it is and how many groups are open. */
+/** A parse in progress: the pattern, where it is, how many groups are open, and what its programs share. */
 interface Cursor {
   readonly source: string
   index: number
   depth: number
+  readonly scope: Scope
+}
+
+/**
+ * What the programs of one pattern share: the budget their runs draw on, the
+ * instructions compiled so far, and the lookarounds' tables for the input
+ * being tested, by their programs.
+ */
+interface Scope {
+  readonly budget: Budget
+  instructions: number
+  readonly tables: Map<ReadonlyArray<Instruction>, Uint8Array>
 }
 
 // parsing, of a pattern `RegExp` accepted with the `u` flag: the syntax is known to be valid
@@ -117,25 +147,31 @@ const parseClass = (cursor: Cursor): Node => {
   return charLike(source.slice(index, cursor.index))
 }
 
-/** Steps over `(`, `(?:` or `(?<name>`; any other `(?` is a lookaround, or a syntax the matcher does not know. */
-const openGroup = (cursor: Cursor): void => {
+/**
+ * Steps over `(`, `(?:`, `(?<name>`, or a lookaround's `(?=`, `(?!`, `(?<=`
+ * or `(?<!`, whose kind (`=`, `!`, `<=`, `<!`) it returns; any other `(?` is
+ * a syntax the matcher does not know.
+ */
+const openGroup = (cursor: Cursor): string | undefined => {
   const { index, source } = cursor
   const kind = source.slice(index + 1, index + 4)
-  if (!kind.startsWith("?")) cursor.index += 1
+  const lookaround = /^\?(<?[=!])/.exec(kind)?.[1]
+  if (lookaround !== undefined) cursor.index += 2 + lookaround.length
+  else if (!kind.startsWith("?")) cursor.index += 1
   else if (kind.startsWith("?:")) cursor.index += 3
-  else if (/^\?(?:[=!]|<[=!])/.test(kind)) throw new Unsupported("has a lookaround")
   else if (kind.startsWith("?<")) cursor.index = source.indexOf(">", index) + 1
   else throw new Unsupported(`has a group "(${kind.slice(0, 2)}" the linear matcher does not know`)
   cursor.depth += 1
   if (cursor.depth > maxDepth) throw new Unsupported(`nests groups over ${maxDepth} deep`)
+  return lookaround
 }
 
 const parseGroup = (cursor: Cursor): Node => {
-  openGroup(cursor)
+  const kind = openGroup(cursor)
   const node = parseAlternation(cursor)
   cursor.index += 1
   cursor.depth -= 1
-  return node
+  return kind === undefined ? node : lookaround(node, kind, cursor.scope)
 }
 
 const parseAtom = (cursor: Cursor): Node => {
@@ -236,15 +272,15 @@ const split = (program: Array<Instruction>): { next: number; alternative: number
 }
 
 /** Each branch but the last: a split to it or to the next branch, and a jump past the rest. */
-const emitAlternation = (nodes: ReadonlyArray<Node>, program: Array<Instruction>): void => {
+const emitAlternation = (nodes: ReadonlyArray<Node>, program: Array<Instruction>, room: number): void => {
   const exits: Array<{ next: number }> = []
   for (const [i, node] of nodes.entries()) {
     if (i === nodes.length - 1) {
-      emit(node, program)
+      emit(node, program, room)
       break
     }
     const choice = split(program)
-    emit(node, program)
+    emit(node, program, room)
     const exit = { op: "jump" as const, next: 0 }
     program.push(exit)
     exits.push(exit)
@@ -254,27 +290,30 @@ const emitAlternation = (nodes: ReadonlyArray<Node>, program: Array<Instruction>
 }
 
 /** `min` copies, then a loop (no upper bound) or `max - min` optional copies, each skipping to the end. */
-const emitRepeat = (node: Node, { max, min }: Bounds, program: Array<Instruction>): void => {
+const emitRepeat = (node: Node, { max, min }: Bounds, program: Array<Instruction>, room: number): void => {
   if (isEmpty(node)) return
-  for (let i = 0; i < min; i++) emit(node, program)
+  for (let i = 0; i < min; i++) emit(node, program, room)
   const skips: Array<{ alternative: number }> = []
   if (max === Infinity) {
     const loop = program.length
     skips.push(split(program))
-    emit(node, program)
+    emit(node, program, room)
     program.push({ op: "jump", next: loop })
   } else {
     for (let i = min; i < max; i++) {
       skips.push(split(program))
-      emit(node, program)
+      emit(node, program, room)
     }
   }
   for (const skip of skips) skip.alternative = program.length
 }
 
-function emit(node: Node, program: Array<Instruction>): void {
-  if (program.length > maxInstructions) {
-    throw new Unsupported(`is over ${maxInstructions} instructions once its counted repetitions are expanded`)
+/** Adds the instructions of `node` to `program`, which may hold `room`: what the pattern's other programs leave. */
+function emit(node: Node, program: Array<Instruction>, room: number): void {
+  if (program.length > room) {
+    throw new Unsupported(
+      `is over ${maxInstructions} instructions once its counted repetitions are expanded (its lookarounds' included)`
+    )
   }
   switch (node._tag) {
     case "Char":
@@ -284,14 +323,23 @@ function emit(node: Node, program: Array<Instruction>): void {
       program.push({ op: "assert", holds: node.holds })
       break
     case "Sequence":
-      for (const child of node.nodes) emit(child, program)
+      for (const child of node.nodes) emit(child, program, room)
       break
     case "Alternation":
-      emitAlternation(node.nodes, program)
+      emitAlternation(node.nodes, program, room)
       break
     case "Repeat":
-      emitRepeat(node.node, node, program)
+      emitRepeat(node.node, node, program, room)
   }
+}
+
+/** The program of `node`, counted with the pattern's others. */
+const programOf = (node: Node, scope: Scope): ReadonlyArray<Instruction> => {
+  const program: Array<Instruction> = []
+  emit(node, program, maxInstructions - scope.instructions)
+  program.push({ op: "match" })
+  scope.instructions += program.length
+  return program
 }
 
 // running
@@ -304,19 +352,52 @@ export interface Budget {
   left: number
 }
 
+/** Which way a program reads its input: a lookahead's, compiled reversed, from the end. */
+interface Direction {
+  readonly start: (input: string) => number
+  /** The code point read from `index` (a surrogate pair is one), or undefined at the end. */
+  readonly read: (input: string, index: number) => number | undefined
+  readonly step: 1 | -1
+}
+
+const forwards: Direction = { start: () => 0, read: (input, index) => input.codePointAt(index), step: 1 }
+
+const backwards: Direction = {
+  start: (input) => input.length,
+  read: (input, index) => {
+    if (index === 0) return undefined
+    // a pair ends at `index` when the one starting two units before is over 16 bits
+    const pair = input.codePointAt(index - 2) ?? 0
+    return pair > 0xffff ? pair : input.charCodeAt(index - 1)
+  },
+  step: -1
+}
+
 /** A run of a program over one input. */
 interface Run {
   readonly program: ReadonlyArray<Instruction>
   readonly input: string
   readonly budget: Budget
+  readonly direction: Direction
+  /** Where the program matches, when a lookaround's table wants them all: the run then reads to the end. */
+  readonly ends: Uint8Array | undefined
   /** The position (its generation) that last reached each instruction: a thread is added once per position. */
   readonly seen: Int32Array
   readonly pending: Array<number>
 }
 
+const runOf = (
+  program: ReadonlyArray<Instruction>,
+  input: string,
+  budget: Budget,
+  direction: Direction = forwards,
+  ends?: Uint8Array
+): Run => ({ program, input, budget, direction, ends, seen: new Int32Array(program.length).fill(-1), pending: [] })
+
 /**
  * Follows, from `start`, the instructions that consume no character at
- * `index`, adding the `char`s reached to `threads`; true when the program matches there.
+ * `index`, adding the `char`s reached to `threads`; true when the program
+ * matches there, unless the run marks every such position.
  */
 const follow = (run: Run, index: number, generation: number, start: number, threads: Array<number>): boolean => {
   const { budget, input, pending, program, seen } = run
@@ -328,8 +409,12 @@ const follow = (run: Run, index: number, generation: number, start: number, thre
     budget.left -= 1
     switch (instruction.op) {
       case "match":
-        pending.length = 0
-        return true
+        if (run.ends === undefined) {
+          pending.length = 0
+          return true
+        }
+        run.ends[index] = 1
+        break
       case "char":
         threads.push(pc)
         break
@@ -351,15 +436,18 @@ const follow = (run: Run, index: number, generation: number, start: number, thre
  * every position and all of them advance together, one character at a time.
  */
 const matches = (run: Run): boolean => {
+  const { budget, direction, input, program } = run
   let threads: Array<number> = []
   let advanced: Array<number> = []
-  if (follow(run, 0, 0, 0, threads)) return true
-  for (let index = 0, generation = 1; index < run.input.length && run.budget.left > 0; generation++) {
-    const codePoint = run.input.codePointAt(index) ?? 0
-    index += codePoint > 0xffff ? 2 : 1
+  let index = direction.start(input)
+  if (follow(run, index, 0, 0, threads)) return true
+  for (let generation = 1; budget.left > 0; generation++) {
+    const codePoint = direction.read(input, index)
+    if (codePoint === undefined) break
+    index += direction.step * (codePoint > 0xffff ? 2 : 1)
     for (const pc of threads) {
-      const instruction = run.program[pc]
-      run.budget.left -= 1
+      const instruction = program[pc]
+      budget.left -= 1
       if (instruction?.op === "char" && instruction.matches(codePoint)) {
         if (follow(run, index, generation, pc + 1, advanced)) return true
       }
@@ -369,6 +457,52 @@ const matches = (run: Run): boolean => {
     advanced.length = 0
   }
   return false
+}
+
+// lookarounds
+
+/** The node matching the same strings reversed: assertions are of positions of the input, and stay. */
+const reversed = (node: Node): Node => {
+  switch (node._tag) {
+    case "Char":
+    case "Assert":
+      return node
+    case "Sequence":
+      return { _tag: "Sequence", nodes: node.nodes.map(reversed).reverse() }
+    case "Alternation":
+      return { _tag: "Alternation", nodes: node.nodes.map(reversed) }
+    case "Repeat":
+      return { ...node, node: reversed(node.node) }
+  }
+}
+
+/** Where the program matches in `input`, read in `direction` with a thread starting at every position. */
+const tableOf = (program: ReadonlyArray<Instruction>, input: string, direction: Direction, scope: Scope) => {
+  const table = new Uint8Array(input.length + 1)
+  matches(runOf(program, input, scope.budget, direction, table))
+  scope.tables.set(program, table)
+  return table
+}
+
+/** The lookaround of kind `=`, `!`, `<=` or `<!` around `body`, as an assertion reading its table. */
+const lookaround = (body: Node, kind: string, scope: Scope): Node => {
+  const behind = kind.startsWith("<")
+  const negated = kind.endsWith("!")
+  const program = programOf(behind ? body : reversed(body), scope)
+  const direction = behind ? forwards : backwards
+  const table = (input: string) => scope.tables.get(program) ?? tableOf(program, input, direction, scope)
+  return { _tag: "Assert", holds: (input, index) => (table(input)[index] === 1) !== negated }
+}
+
+/**
+ * Whether the program matches in `input`. The lookarounds' tables are for
+ * this input only, and one cut short by a spent budget is wrong: a test that
+ * spent it says no, and the next computes its tables again.
+ */
+const test = (program: ReadonlyArray<Instruction>, input: string, scope: Scope): boolean => {
+  const matched = scope.budget.left > 0 && matches(runOf(program, input, scope.budget)) && scope.budget.left > 0
+  scope.tables.clear()
+  return matched
 }
 
 const errorMessage = (error: unknown): string => error instanceof Error ? error.message : String(error)
@@ -386,14 +520,9 @@ export const compile = (source: string, budget: Budget): Result.Result<LinearPat
     return Result.fail(`is not a regular expression (${errorMessage(error)})`)
   }
   try {
-    const program: Array<Instruction> = []
-    emit(parseAlternation({ source, index: 0, depth: 0 }), program)
-    program.push({ op: "match" })
-    return Result.succeed({
-      test: (input) =>
-        budget.left > 0 &&
-        matches({ program, input, budget, seen: new Int32Array(program.length).fill(-1), pending: [] })
-    })
+    const scope: Scope = { budget, instructions: 0, tables: new Map() }
+    const program = programOf(parseAlternation({ source, index: 0, depth: 0, scope }), scope)
+    return Result.succeed({ test: (input) => test(program, input, scope) })
   } catch (error) {
     if (error instanceof Unsupported) return Result.fail(error.message)
     throw error
