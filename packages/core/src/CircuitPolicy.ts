@@ -36,6 +36,10 @@
  * processes share one view. Transitions are logged and counted by the
  * manager.
  *
+ * A request every provider's open circuit refused tells its caller when to
+ * come back: {@link retryAfterHeaders}, the one rule behind the
+ * `Retry-After` of the HTTP layers' 503.
+ *
  * A store that cannot answer (an error, or a defect in the store itself)
  * fails open: the attempt runs unrecorded (reported at
  * `References.UnhandledLogLevel`), so a store outage never takes the
@@ -52,6 +56,7 @@
  */
 import { Cause, Context, Duration, Effect, Exit, Option, PubSub, References, Result, Scope, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
+import type { Attempt } from "./Attempt.ts"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
 import type * as LlmConfig from "./LlmConfig.ts"
@@ -373,4 +378,24 @@ export const makeOpenCircuits = (): OpenCircuits => {
       known.set(key, { until: now + retryAfterMs, wallUntil: performance.now() + retryAfterMs })
     }
   }
+}
+
+/**
+ * The `Retry-After` header of a request that failed because every provider's
+ * circuit was open: when each attempt was skipped by one (a `CircuitOpen`
+ * with its wait), the seconds until the earliest lets a probe through,
+ * rounded up (at least 1); no header when an attempt ran, was skipped for
+ * another reason, or a skip knows no wait. The 503 of `@baton/http`'s
+ * `HttpProblem` and of the gateway carry it.
+ *
+ * @since 0.1.0
+ */
+export const retryAfterHeaders = (attempts: ReadonlyArray<Attempt>): Readonly<Record<string, string>> => {
+  let earliest: Duration.Duration | undefined
+  for (const attempt of attempts) {
+    const wait = attempt.error?._tag === "CircuitOpen" ? attempt.error.retryAfter : undefined
+    if (wait === undefined) return {}
+    earliest = earliest === undefined ? wait : Duration.min(earliest, wait)
+  }
+  return earliest === undefined ? {} : { "Retry-After": String(Math.max(1, Math.ceil(Duration.toSeconds(earliest)))) }
 }

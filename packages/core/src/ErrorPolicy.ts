@@ -16,7 +16,7 @@
  * | `ProviderAuthenticationFailed` | no | yes | failure | none |
  * | `MalformedResponse` | backoff | yes | failure | none |
  * | `Defect` (a bug in an adapter or codec) | no | yes | failure | none |
- * | `InvalidRequest` | no | unless the caller's own conversation is rejected | success | none |
+ * | `InvalidRequest` | no | unless the caller's own conversation is rejected, or its body could not be encoded | success (ignored when nothing was sent) | none |
  * | `ContextLengthExceeded` | no | yes (another model may have a larger window) | success | none |
  * | `ContentFiltered` | no | only with `FallbackPolicy.fallbackOnContentFilter` | success | none |
  * | `StructuredOutputInvalid` | re-ask (decode error in the prompt, no delay) | yes | success | none |
@@ -52,6 +52,14 @@
  * `model_not_found`) nor its message ("... with this model") says the
  * rejection is this model's: that request would fail everywhere.
  *
+ * An `InvalidRequest` with code `ProviderError.unencodableRequest` was
+ * raised by the adapter before sending anything: `JSON.stringify` could not
+ * encode the body (a `BigInt`, a cycle, nesting past its stack, in a request
+ * built by hand past `Tool.make`'s check). Every adapter encodes the same
+ * tools and schemas, so the chain stops there, and as no provider was asked,
+ * its circuit ignores it (a success would close a half-open circuit on a
+ * provider nobody heard from).
+ *
  * `ContentFiltered`: a prompt refused on policy grounds is by default not
  * sent to another provider (one attempt, a typed error); set
  * `fallbackOnContentFilter` (`LLM_FALLBACK_ON_CONTENT_FILTER=true`) to allow
@@ -65,7 +73,7 @@
  * @since 0.1.0
  */
 import type { Duration } from "effect"
-import type { ProviderError } from "./ProviderError.ts"
+import { type ProviderError, unencodableRequest } from "./ProviderError.ts"
 
 /**
  * Whether the same provider is tried again: after a backoff, by a re-ask
@@ -182,10 +190,13 @@ const fieldName = (field: string): string =>
 const offendingField = (param: string | undefined, message: string): string | undefined =>
   param ?? /^(?:[\w-]+ answered HTTP \d{3}: )?([A-Za-z_][\w.[\]]*):\s/.exec(message)?.[1]
 
+/** True for the `InvalidRequest` of a body the adapter could not encode: no provider was asked (see the module header). */
+const unsent = (error: ProviderError): boolean => error._tag === "InvalidRequest" && error.code === unencodableRequest
+
 /**
  * True when a provider rejected the caller's own conversation in a way
- * every provider would (see the module header): the only `InvalidRequest`
- * that stops the chain.
+ * every provider would (see the module header): with a body no adapter
+ * could encode, the only kind of `InvalidRequest` that stops the chain.
  *
  * @since 0.1.0
  */
@@ -217,7 +228,7 @@ export const fallsBack = (error: ProviderError, switches: Switches = defaultSwit
     case "no":
       return false
     case "unless-conversation-rejected":
-      return !rejectsConversation(error)
+      return !rejectsConversation(error) && !unsent(error)
     case "if-policy-allows":
       return switches.fallbackOnContentFilter
   }
@@ -227,13 +238,16 @@ export const fallsBack = (error: ProviderError, switches: Switches = defaultSwit
  * What the error says about the provider's health: the table's `circuit`
  * column, but a `StreamInterrupted` with `restartedLength` (a restarted
  * answer that diverged from the delivered text) is a success, as the
- * provider answered.
+ * provider answered, and an `InvalidRequest` whose body could not be
+ * encoded says nothing, as nothing was sent.
  *
  * @since 0.1.0
  */
-export const health = (error: ProviderError): Health =>
+export const health = (error: ProviderError): Health => {
   // a restarted answer that diverged from the delivered text: the provider answered, the text could not be used
-  error._tag === "StreamInterrupted" && error.restartedLength !== undefined ? "success" : table[error._tag].circuit
+  if (error._tag === "StreamInterrupted" && error.restartedLength !== undefined) return "success"
+  return unsent(error) ? "ignored" : table[error._tag].circuit
+}
 
 /**
  * The server's wait hint on an error, where the table honours it (see the

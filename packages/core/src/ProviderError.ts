@@ -163,6 +163,10 @@ export class ProviderAuthenticationFailed extends stackless(
  * conversation itself (see `ErrorPolicy`); options Baton itself finds
  * invalid fail earlier, as `InvalidOptions`, before any provider is called.
  *
+ * An adapter raises one itself, status 400 and code
+ * {@link unencodableRequest}, without calling its provider, when the
+ * request's body cannot be encoded as JSON.
+ *
  * @since 0.1.0
  */
 export class InvalidRequest extends stackless(
@@ -174,6 +178,19 @@ export class InvalidRequest extends stackless(
     code: Schema.optionalKey(Schema.String)
   })
 ) {}
+
+/**
+ * The `code` of the `InvalidRequest` an adapter fails with, before sending
+ * anything, when `JSON.stringify` cannot encode the request's body: a value
+ * JSON has no form for (a `BigInt`, a cycle) or nesting past its stack, in a
+ * request built by hand (`Tool.make` and `StructuredOutput` refuse such
+ * schemas with `InvalidOptions`). It is the caller's request, not a fault of
+ * the provider or a bug in the adapter: no provider is tried after it and no
+ * circuit counts it (see `ErrorPolicy`).
+ *
+ * @since 0.1.0
+ */
+export const unencodableRequest = "unencodable_request"
 
 /**
  * The prompt plus `maxTokens` does not fit the model's context window.

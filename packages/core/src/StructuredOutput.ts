@@ -42,6 +42,10 @@
  * 2 000 instructions in all) is refused with `InvalidOptions` naming it by
  * JSON Pointer (`schema: /properties/code/pattern ...`), before any call.
  * The program's own schemas keep JavaScript's `RegExp` and its whole syntax.
+ * Any raw schema, a client's or the program's, must be a plain JSON object
+ * nested at most 100 levels of objects and arrays (as a tool's parameters,
+ * `Tool.maxParametersDepth`): Ajv's compile takes seconds over some hundreds
+ * of levels and overflows the stack past about 1 000.
  *
  * Why Ajv and not Effect's own JSON Schema import: Effect 4.1's
  * `SchemaRepresentation.fromJsonSchemaDocument` imports a raw schema about
@@ -84,6 +88,7 @@ import { Ajv2020 } from "ajv/dist/2020.js"
 import { Ajv } from "ajv/dist/ajv.js"
 import type { Options, ValidateFunction } from "ajv/dist/core.js"
 import { Effect, Result, Schema } from "effect"
+import * as JsonDepth from "./internal/jsonDepth.ts"
 import * as LinearPattern from "./internal/linearPattern.ts"
 import { InvalidOptions } from "./LlmError.ts"
 
@@ -380,11 +385,15 @@ export const fromJsonSchema = (
   Effect.suspend(() => {
     const untrusted = options?.untrusted === true
     const trust = untrusted ? "client" : "program"
-    const compiled = cached(compiledJsonSchemaObjects[trust], jsonSchema, () =>
-      Result.match(canonicalJson(jsonSchema), {
+    const compiled = cached(compiledJsonSchemaObjects[trust], jsonSchema, () => {
+      // before any recursive walk: Ajv takes seconds over a schema some hundreds of levels deep, and overflows past 1,000
+      const wrong = JsonDepth.issue(jsonSchema)
+      if (wrong !== undefined) return invalidSchema(wrong)
+      return Result.match(canonicalJson(jsonSchema), {
         onFailure: (invalid) => invalid,
         onSuccess: (text) => compileOnce(`${trust}:${text}`, () => compileJsonSchema(jsonSchema, untrusted))
-      }))
+      })
+    })
     return compiled instanceof InvalidOptions
       ? Effect.fail(compiled)
       : Effect.succeed({ name: options?.name ?? "output", jsonSchema, decode: compiled })

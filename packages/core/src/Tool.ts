@@ -4,9 +4,11 @@
  * A request may carry tool definitions (`LlmRequest.Input.tools`): a name,
  * a description, and the parameters as an Effect `Schema` or a raw JSON
  * Schema. `make` checks them once (names of 1-64 letters, digits, `_` or `-`,
- * no duplicates) and turns the parameters into JSON Schema, which each codec
- * sends in its provider's native fields (OpenAI `tools[].function`, Anthropic
- * `tools[].input_schema`, Gemini `tools[].functionDeclarations`).
+ * no duplicates; a raw JSON Schema a plain JSON object nested at most
+ * {@link maxParametersDepth} levels, see {@link parametersIssue}) and turns
+ * the parameters into JSON Schema, which each codec sends in its provider's
+ * native fields (OpenAI `tools[].function`, Anthropic `tools[].input_schema`,
+ * Gemini `tools[].functionDeclarations`).
  *
  * A model that calls tools answers with `ToolCall`s (`GenerationResult.toolCalls`,
  * and on a stream's `Finish`, after `ToolCallDelta` parts as the arguments
@@ -25,6 +27,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import * as JsonDepth from "./internal/jsonDepth.ts"
 import { InvalidOptions } from "./LlmError.ts"
 import * as StructuredOutput from "./StructuredOutput.ts"
 
@@ -69,27 +72,65 @@ export const ToolCall = Schema.Struct({ id: Schema.String, name: Schema.String, 
 /** @since 0.1.0 */
 export type ToolCall = typeof ToolCall.Type
 
+/**
+ * The most levels of objects and arrays a tool's raw JSON-Schema parameters
+ * may nest, the root object being the first: 100. Generous for real
+ * schemas: OpenAI documents at most 10 levels of nesting for strict schemas
+ * (each two to four levels of JSON: `properties`, a name, an `anyOf` list),
+ * the other providers document no deeper ones, and SDKs generate far less.
+ * Far below where the recursive code that encodes and compiles a schema
+ * overflows the stack (Ajv's compile past about 1,000 levels,
+ * `JSON.stringify` past about 4,000), and where Ajv's compile time grows
+ * from milliseconds (100 levels) to seconds (1,200).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxParametersDepth: number = JsonDepth.maxDepth
+
+/**
+ * What is wrong with a tool's raw JSON-Schema parameters, said where inside
+ * them (a JSON Pointer), or `undefined` when they are a plain JSON object:
+ * not an array, of plain objects, arrays, strings, booleans, finite numbers
+ * and `null` (a field set to `undefined` is left out), with no cycle, nested
+ * at most {@link maxParametersDepth} levels. Checked without recursion: no
+ * depth of input overflows the stack. `make` fails with it; a gateway checks
+ * a client's `tools[i].function.parameters` with it as it decodes them.
+ *
+ * @since 0.1.0
+ */
+export const parametersIssue = (parameters: unknown): string | undefined => JsonDepth.issue(parameters)
+
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/
 
-const invalid = (index: number, message: string) =>
-  new InvalidOptions({ field: `tools[${index}]`, message: `tools[${index}]: ${message}` })
+const invalid = (field: string, message: string) => new InvalidOptions({ field, message: `${field}: ${message}` })
+
+/** The parameters as JSON Schema: an Effect `Schema`'s, or a raw one once {@link parametersIssue} finds nothing. */
+const parametersOf = (input: Input, index: number): Effect.Effect<StructuredOutput.JsonSchema, InvalidOptions> => {
+  if (Schema.isSchema(input.parameters)) return Effect.succeed(StructuredOutput.fromSchema(input.parameters).jsonSchema)
+  const issue = parametersIssue(input.parameters)
+  return issue === undefined
+    ? Effect.succeed(input.parameters)
+    : Effect.fail(invalid(`tools[${index}].parameters`, issue))
+}
 
 /**
  * Checks tool definitions; fails with `InvalidOptions` naming the first bad
- * one, before any network call.
+ * one (`tools[1]` for its name, `tools[1].parameters` for its parameters),
+ * before any network call.
  *
  * @since 0.1.0
  */
 export const make = (inputs: ReadonlyArray<Input>): Effect.Effect<ReadonlyArray<Tool>, InvalidOptions> =>
   Effect.forEach(inputs, (input, index) => {
-    if (!NAME.test(input.name)) return Effect.fail(invalid(index, "name: 1-64 letters, digits, '_' or '-'"))
+    if (!NAME.test(input.name)) return Effect.fail(invalid(`tools[${index}]`, "name: 1-64 letters, digits, '_' or '-'"))
     if (inputs.findIndex((other) => other.name === input.name) !== index) {
-      return Effect.fail(invalid(index, `the name ${input.name} is used twice`))
+      return Effect.fail(invalid(`tools[${index}]`, `the name ${input.name} is used twice`))
     }
-    const parameters = Schema.isSchema(input.parameters)
-      ? StructuredOutput.fromSchema(input.parameters).jsonSchema
-      : input.parameters
-    return Effect.succeed({ name: input.name, description: input.description, parameters })
+    return Effect.map(
+      parametersOf(input, index),
+      (parameters): Tool => ({ name: input.name, description: input.description, parameters })
+    )
   })
 
 /**

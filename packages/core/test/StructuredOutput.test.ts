@@ -246,6 +246,31 @@ describe("StructuredOutput.fromJsonSchema: a client's schema (untrusted)", () =>
       }))
   }
 
+  /** An object schema whose `properties` nest `levels` objects deep. */
+  const nested = (levels: number): StructuredOutput.JsonSchema => {
+    let schema: StructuredOutput.JsonSchema = { type: "string" }
+    for (let i = 0; i < levels; i++) schema = { type: "object", properties: { a: schema } }
+    return schema
+  }
+
+  for (const untrusted of [true, false]) {
+    it.effect(`refuses a schema nested over 100 levels before compiling it (untrusted: ${untrusted})`, () =>
+      Effect.gen(function*() {
+        // 300 schemas deep is 600 JSON levels: Ajv's compile takes seconds there, and overflows past 1,000
+        for (const levels of [300, 10_000]) {
+          const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(nested(levels), { untrusted }))
+          assert.strictEqual(error.field, "schema")
+          assert.include(error.message, "nested deeper than 100 levels")
+        }
+        // 49 schemas deep is 99 levels: compiled and run
+        const output = yield* StructuredOutput.fromJsonSchema(nested(49), { untrusted })
+        const answer = (leaf: unknown) =>
+          JSON.stringify(Array.from({ length: 49 }).reduce((inner) => ({ a: inner }), leaf))
+        assert.isTrue(Result.isSuccess(output.decode(answer("deep"))))
+        assert.isTrue(Result.isFailure(output.decode(answer(42))))
+      }))
+  }
+
   it.effect("the program's own schemas keep the full regex syntax", () =>
     Effect.gen(function*() {
       const output = yield* StructuredOutput.fromJsonSchema(withPattern("^(a+)-\\1$"))

@@ -1,10 +1,25 @@
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema, Stream } from "effect"
+import { ProviderName } from "../src/Ids.ts"
 import type * as LlmRequest from "../src/LlmRequest.ts"
-import { Bench, inject, manager, stats } from "./utils/chain.ts"
+import * as Tool from "../src/Tool.ts"
+import { Bench, inject, manager, pick, stats } from "./utils/chain.ts"
 
 const Weather = Schema.Struct({ city: Schema.String, days: Schema.Int })
+
+/** A JSON object nested `levels` levels of objects deep (`{}` is one), built without recursion. */
+const nested = (levels: number): Record<string, unknown> => {
+  let value: Record<string, unknown> = {}
+  for (let level = 1; level < levels; level++) value = { a: value }
+  return value
+}
+
+/** The requests the mock server received, from every provider of the tests below. */
+const received = Effect.map(
+  Effect.all([stats("deepseek"), stats("openai")]),
+  (counts) => counts.reduce((sum, count) => sum + count.requests, 0)
+)
 
 const request: LlmRequest.Input = {
   prompt: "What is the weather in Paris?",
@@ -149,5 +164,79 @@ describe("tool calls through LlmManager", () => {
       const unknownChoice = yield* Effect.flip(llm.generate({ ...request, toolChoice: { tool: "nope" } }))
       assert.include(unknownChoice.message, "no tool named nope")
       assert.strictEqual((yield* stats("openai")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
+  it.live("a tool schema nested 20,000 levels deep fails with InvalidOptions naming it: no call, circuits closed", () =>
+    Effect.gen(function*() {
+      // one counted failure would open a circuit
+      const llm = yield* manager({
+        chain: ["deepseek", "openai"],
+        circuit: { failureThreshold: 1, cooldownMs: 60_000 }
+      })
+      const deep: LlmRequest.Input = {
+        prompt: "x",
+        tools: [{ name: "fine", parameters: { type: "object" } }, { name: "deep", parameters: nested(20_000) }]
+      }
+      for (const failed of [Effect.flip(llm.generate(deep)), Effect.flip(Stream.runDrain(llm.stream(deep)))]) {
+        const error = yield* failed
+        assert.strictEqual(error._tag, "InvalidOptions", error.message)
+        assert.strictEqual(error._tag === "InvalidOptions" ? error.field : "", "tools[1].parameters")
+        assert.include(error.message, `tools[1].parameters: nested deeper than ${Tool.maxParametersDepth} levels`)
+      }
+      assert.strictEqual(yield* received, 0)
+      for (const provider of ["deepseek", "openai"]) {
+        assert.strictEqual((yield* llm.circuitState(ProviderName.make(provider)))._tag, "Closed")
+      }
+      const next = yield* llm.generate({ prompt: "Name a planet." })
+      assert.deepStrictEqual(next.attempts.map(pick("provider", "outcome")), [["deepseek", "success"]])
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("tool parameters JSON cannot carry as they are fail with InvalidOptions saying where, before any call", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["deepseek"] })
+      const cyclic: Record<string, unknown> = { type: "object" }
+      cyclic["properties"] = { self: cyclic }
+      const cases: ReadonlyArray<readonly [unknown, string]> = [
+        [cyclic, "/properties/self: a cycle"],
+        [{ type: "integer", maximum: 10n }, "/maximum: a bigint is not a JSON value"],
+        [{ type: "object", default: () => ({}) }, "/default: a function is not a JSON value"],
+        [{ type: "object", default: new Map() }, "/default: a Map is not a JSON value"],
+        [{ type: "number", enum: [1, Number.NaN] }, "/enum/1: NaN is not a JSON number"],
+        [[{ type: "string" }], "expected a JSON object, got an array"],
+        [null, "expected a JSON object, got null"],
+        [
+          { properties: { deep: nested(Tool.maxParametersDepth - 1) } },
+          `nested deeper than ${Tool.maxParametersDepth} levels of objects and arrays`
+        ]
+      ]
+      for (const [parameters, message] of cases) {
+        const error = yield* Effect.flip(
+          // a caller's value of any type, as a program reading schemas from elsewhere may pass
+          llm.generate({ prompt: "x", tools: [{ name: "t", parameters: parameters as Tool.Input["parameters"] }] })
+        )
+        assert.deepStrictEqual([error._tag, error._tag === "InvalidOptions" ? error.field : ""], [
+          "InvalidOptions",
+          "tools[0].parameters"
+        ])
+        assert.include(error.message, `tools[0].parameters: ${message}`)
+      }
+      assert.strictEqual((yield* stats("deepseek")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("tool parameters nested to the limit, sharing subschemas and with undefined fields, are sent", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["deepseek"] })
+      const shared = { type: "string" }
+      const parameters = {
+        type: "object",
+        description: undefined,
+        properties: { a: shared, b: shared, deep: nested(Tool.maxParametersDepth - 2) }
+      }
+      const result = yield* llm.generate({
+        prompt: "Name a planet.",
+        tools: [{ name: "t", parameters }],
+        toolChoice: "none"
+      })
+      assert.strictEqual(result.finishReason, "stop")
+      assert.strictEqual((yield* stats("deepseek")).requests, 1)
     }).pipe(Effect.provide(Bench)))
 })

@@ -177,4 +177,18 @@ layer(TestLayer, { excludeTestServices: true })("Gateway json_schema response_fo
       assert.deepStrictEqual(logged.map((record) => record.errorTag), ["StructuredOutputInvalid"])
       assert.include(logged[0]?.errorMessage ?? "", "/topic must match pattern")
     }))
+
+  it.effect("a schema nested over 100 levels is a 400 invalid_schema before it is compiled or sent", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      // 60 schemas deep is 120 JSON levels (2 KB, under this gateway's 4 KB body limit); some hundreds take Ajv seconds
+      let schema: unknown = { type: "string" }
+      for (let i = 0; i < 60; i++) schema = { type: "object", properties: { a: schema } }
+      const response = yield* Fixture.post(url, asking(schema))
+      assert.strictEqual(response.status, 400, response.text)
+      const { error } = decodeError(response.text)
+      assert.strictEqual(error.code, "invalid_schema")
+      assert.include(error.message, "nested deeper than 100 levels")
+      assert.strictEqual(yield* providerRequests(mock), 0)
+    }))
 })

@@ -10,7 +10,9 @@
  * in the request log. The one exception: when every provider rejected the
  * caller's own request (400), the first provider's message, scrubbed of
  * key-shaped text, and its `param` are passed on, because an OpenAI client
- * needs to know what to fix.
+ * needs to know what to fix. A 503 because every provider's circuit is open
+ * says when to come back: `Retry-After`, the seconds until the earliest
+ * probe (`CircuitPolicy.retryAfterHeaders`, as `@baton/http` answers).
  *
  * One failure of Baton's is no failure on the wire: a provider's content
  * filter stopping the answer (`ContentFiltered`, stage `response`), which
@@ -19,6 +21,7 @@
  * carrying its `refusal` and `finish_reason: "stop"` ({@link filterStop}).
  */
 import type * as Attempt from "@baton/core/Attempt"
+import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import type { Finish } from "@baton/core/GenerationResult"
 import type { InvalidOptions } from "@baton/core/LlmError"
 import type * as LlmManager from "@baton/core/LlmManager"
@@ -39,10 +42,11 @@ export class Rejected extends Data.TaggedError("Rejected")<{
 /** Any failure of a gateway call. */
 export type CallError = Rejected | InvalidOptions | LlmManager.StreamError
 
-/** What a failure becomes on the wire. */
+/** What a failure becomes on the wire: its status, body and own headers (`Retry-After`). */
 export interface HttpFailure {
   readonly status: number
   readonly body: ErrorBody
+  readonly headers?: Readonly<Record<string, string>> | undefined
 }
 
 const rejectionTypes: Record<Rejected["status"], string> = {
@@ -77,7 +81,8 @@ const callersFault = (error: ProviderError.ProviderError): { message: string; pa
 
 /**
  * 504 when every provider timed out, 400 when every one refused the request
- * itself (the first provider's message), else 503; generic messages but the 400's.
+ * itself (the first provider's message), else 503, with `Retry-After` when
+ * every provider's circuit was open; generic messages but the 400's.
  */
 const allFailed = (attempts: ReadonlyArray<Attempt.Attempt>, requestId: string | undefined): HttpFailure => {
   const errors = errorsOf(attempts)
@@ -90,7 +95,10 @@ const allFailed = (attempts: ReadonlyArray<Attempt.Attempt>, requestId: string |
     const code = first._tag === "ContextLengthExceeded" ? "context_length_exceeded" : "invalid_request"
     return make(400, "invalid_request_error", code, message, param)
   }
-  return make(503, "server_error", "upstream_unavailable", `every provider failed${seeLog(requestId)}`)
+  return {
+    ...make(503, "server_error", "upstream_unavailable", `every provider failed${seeLog(requestId)}`),
+    headers: CircuitPolicy.retryAfterHeaders(attempts)
+  }
 }
 
 /**

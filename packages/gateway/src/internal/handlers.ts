@@ -67,7 +67,10 @@ const reject = (status: Rejected["status"], code: string, message: string, param
 
 const errorResponse = (error: CallError, headers: Readonly<Record<string, string>> = {}, requestId?: string) => {
   const failure = toHttp(error, requestId)
-  return HttpServerResponse.jsonUnsafe(Wire.errorBody(failure.body), { status: failure.status, headers })
+  return HttpServerResponse.jsonUnsafe(Wire.errorBody(failure.body), {
+    status: failure.status,
+    headers: { ...headers, ...failure.headers }
+  })
 }
 
 const bearer = (request: HttpServerRequest.HttpServerRequest): string | undefined => {

@@ -14,6 +14,10 @@
  *   `parallel_tool_calls: true`, a tool's `strict: false`, as LangChain and
  *   others send them by default); any other value is refused naming the
  *   field ({@link unsupported}).
+ * - A tool's `function.parameters` must be a JSON object Baton can send
+ *   (`Tool.parametersIssue`: nested at most `Tool.maxParametersDepth`
+ *   levels): another is refused naming the field, before any provider
+ *   call and without spending quota.
  * - A message ignores keys it does not declare: an assistant message sent
  *   back as an SDK gave it (`parsed`, `annotations`, `audio: null`,
  *   `function_call: null`, a tool call's `parsed_arguments`) continues the
@@ -26,6 +30,7 @@
 import type { Finish, FinishReason, ToolCallDelta } from "@baton/core/GenerationResult"
 import type * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenUsage } from "@baton/core/TokenUsage"
+import * as Tool from "@baton/core/Tool"
 import { Schema, SchemaIssue } from "effect"
 
 /** An optional field: absent or `null` (the same), else `schema`. */
@@ -65,12 +70,15 @@ const Message = open({
   )
 )
 
+/** A tool's JSON Schema, checked as `Tool.make` checks it, so that a bad one is named by its wire path. */
+const Parameters = Schema.Record(Schema.String, Schema.Unknown).check(Schema.makeFilter(Tool.parametersIssue))
+
 const WireTool = Schema.Struct({
   type: Schema.Literal("function"),
   function: Schema.Struct({
     name: Schema.String,
     description: optional(Schema.String),
-    parameters: optional(Schema.Record(Schema.String, Schema.Unknown)),
+    parameters: optional(Parameters),
     /** `false` only, the default (`unsupported`). */
     strict: optional(Schema.Boolean)
   })

@@ -22,6 +22,10 @@
  *   `timeoutMs`; `ProviderTimeout`, phase `attempt`), and a stream's headers
  *   (`first-byte`) and each chunk (`first-token` before any text,
  *   `StreamInterrupted` after) with the same value;
+ * - a body `JSON.stringify` cannot encode (a `BigInt`, a cycle, nesting past
+ *   its stack, in a request built by hand past `Tool.make`'s check) is the
+ *   caller's: an `InvalidRequest` with code `unencodableRequest`, nothing
+ *   sent, never a `Defect` (which would count against the circuit);
  * - errors map through `httpError.ts`, an error body sent with a 2xx status
  *   too (a plain reply that is one, or a JSON body where a stream was asked
  *   for: OpenRouter); replies that are not JSON or not of the provider's
@@ -49,11 +53,13 @@ import type { LlmRequest } from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
 import {
   ContentFiltered,
+  InvalidRequest,
   MalformedResponse,
   type ProviderError,
   ProviderTimeout,
   StreamInterrupted,
-  StructuredOutputInvalid
+  StructuredOutputInvalid,
+  unencodableRequest
 } from "@baton/core/ProviderError"
 import * as Redact from "@baton/core/Redact"
 import type { StructuredOutput } from "@baton/core/StructuredOutput"
@@ -148,6 +154,9 @@ const utf8 = new TextDecoder()
 /** The most of a model's refusal a `ContentFiltered` carries. */
 const REFUSAL_MAX_CHARS = 2000
 
+/** The most of `JSON.stringify`'s error an unencodable request's message carries. */
+const ENCODE_ERROR_MAX_CHARS = 200
+
 const isOk = (status: number): boolean => status >= 200 && status < 300
 
 /** Whether a response is a JSON body, which a stream request gets only when the server sent an error instead. */
@@ -200,16 +209,37 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       ? settings.timeoutMs
       : Math.max(1, Math.round(Duration.toMillis(request.options.timeout)))
 
-  const send = (call: Call): Effect.Effect<Transport.Response, ProviderError> =>
-    Effect.mapError(
-      LlmProvider.observeHttp(post(
-        base.origin,
-        withQuery(prefix + codec.path(call), base.search),
-        codec.headers(apiKey === undefined ? undefined : Redacted.value(apiKey)),
-        JSON.stringify(codec.body(call))
-      )),
-      (failure) => HttpError.fromTransport(contextOf(call.model), failure)
-    )
+  /** The body as JSON text, or the caller's `InvalidRequest` when `JSON.stringify` throws on it. */
+  const encode = (call: Call): string | InvalidRequest => {
+    const body = codec.body(call)
+    try {
+      return JSON.stringify(body)
+    } catch (error) {
+      const detail = Redact.truncate(error instanceof Error ? error.message : String(error), ENCODE_ERROR_MAX_CHARS)
+      return new InvalidRequest({
+        provider: name,
+        model: call.model,
+        status: 400,
+        code: unencodableRequest,
+        message: `the request cannot be sent to ${name}: its body cannot be encoded as JSON (${detail})`
+      })
+    }
+  }
+
+  const send = (call: Call): Effect.Effect<Transport.Response, ProviderError> => {
+    const body = encode(call)
+    return typeof body === "string"
+      ? Effect.mapError(
+        LlmProvider.observeHttp(post(
+          base.origin,
+          withQuery(prefix + codec.path(call), base.search),
+          codec.headers(apiKey === undefined ? undefined : Redacted.value(apiKey)),
+          body
+        )),
+        (failure) => HttpError.fromTransport(contextOf(call.model), failure)
+      )
+      : Effect.fail(body)
+  }
 
   /** The body as text, read with a running byte count: past `maxBodyBytes` it is a `MalformedResponse`. */
   const readText = (model: ModelId, response: Transport.Response) => {
