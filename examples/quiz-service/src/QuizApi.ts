@@ -12,6 +12,10 @@
  *   teacher for a day (today by default).
  * - `GET /healthz`: each provider's circuit.
  *
+ * A body is read up to `HttpBody`'s 1 MiB (413 past it). Every error is a
+ * Problem Details, an unknown path (404) and a known path asked with another
+ * method (405 with `Allow`) among them.
+ *
  * @since 0.1.0
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
@@ -19,6 +23,7 @@ import * as LlmManager from "@baton/core/LlmManager"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as HttpBody from "@baton/http/HttpBody"
 import * as HttpQuota from "@baton/http/HttpQuota"
+import * as HttpRoutes from "@baton/http/HttpRoutes"
 import * as HttpSse from "@baton/http/HttpSse"
 import { Config, Context, DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse, ProblemDetails } from "effect/http"
@@ -29,7 +34,7 @@ const countField = "questionCount"
 
 const teacher = HttpQuota.handler({ subject: { header: "x-teacher-id" }, countField })
 
-const createQuiz = HttpRouter.add(
+const createQuiz = HttpRouter.route(
   "POST",
   "/v1/quizzes",
   teacher((subjectId) =>
@@ -56,7 +61,7 @@ const createQuiz = HttpRouter.add(
   )
 )
 
-const streamExplanation = HttpRouter.add(
+const streamExplanation = HttpRouter.route(
   "POST",
   "/v1/quizzes/stream",
   teacher((subjectId) =>
@@ -113,7 +118,7 @@ const readUsage = (day: UsageLedger.Day) =>
     Effect.catchTag("UsageLedgerError", () => Effect.succeed(problem(503, "Ledger unavailable", "Try again later.")))
   )
 
-const usage = HttpRouter.add(
+const usage = HttpRouter.route(
   "GET",
   "/v1/usage",
   Effect.gen(function*() {
@@ -135,7 +140,7 @@ const usage = HttpRouter.add(
 
 const circuitNames = { Closed: "closed", Open: "open", HalfOpen: "half-open" } as const
 
-const health = HttpRouter.add(
+const health = HttpRouter.route(
   "GET",
   "/healthz",
   Effect.gen(function*() {
@@ -151,8 +156,9 @@ const health = HttpRouter.add(
 )
 
 /**
- * Every route of the service.
+ * Every route of the service, and Problem Details for the requests none of
+ * them serves (`HttpRoutes`).
  *
  * @since 0.1.0
  */
-export const Routes = Layer.mergeAll(createQuiz, streamExplanation, usage, health)
+export const Routes = HttpRoutes.layer([createQuiz, streamExplanation, usage, health])

@@ -74,12 +74,33 @@ const request = async (url: string, init: RequestInit = {}): Promise<Reply> => {
   return { status: response.status, headers: response.headers, text: await response.text() }
 }
 
-const postJson = (url: string, teacher: string, body: unknown) =>
+const postBody = (url: string, teacher: string, body: string | ReadableStream<Uint8Array>) =>
   request(url, {
     method: "POST",
     headers: { "content-type": "application/json", "x-teacher-id": teacher },
-    body: JSON.stringify(body)
+    body,
+    duplex: "half"
   })
+
+const postJson = (url: string, teacher: string, body: unknown) => postBody(url, teacher, JSON.stringify(body))
+
+/** `body` sent in 64 KiB pieces as a stream: chunked, without a `Content-Length`. */
+const chunked = (body: string) => {
+  const bytes = new TextEncoder().encode(body)
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let i = 0; i < bytes.length; i += 65_536) controller.enqueue(bytes.subarray(i, i + 65_536))
+      controller.close()
+    }
+  })
+}
+
+/** The most bytes the service reads of a body (`HttpBody`'s default). */
+const maxBodyBytes = 1_048_576
+
+/** A one-question quiz request of exactly `bytes` bytes: the request, then spaces. */
+const quizOfSize = (bytes: number) =>
+  JSON.stringify({ topic: "photosynthesis", grade: 6, questionCount: 1 }).padEnd(bytes, " ")
 
 const quiz = (service: Service, teacher: string, questionCount = 1) =>
   postJson(`${service.url}/v1/quizzes`, teacher, { topic: "photosynthesis", grade: 6, questionCount })
@@ -171,6 +192,52 @@ describe("quiz service over HTTP", () => {
     assert.strictEqual(problem.field, "questionCount")
     assert.strictEqual(problem.max, 10)
     assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit))
+  })
+
+  it("answers 413 Problem Details for a body over 1 MiB, by Content-Length or chunked, before quota or provider", async () => {
+    const teacher = `t-big-${run}`
+    const over = quizOfSize(maxBodyBytes + 1)
+    for (const body of [over, chunked(over)]) {
+      const reply = await postBody(`${a.url}/v1/quizzes`, teacher, body)
+      assert.strictEqual(reply.status, 413, reply.text)
+      assert.strictEqual(reply.headers.get("content-type"), "application/problem+json")
+      const problem = JSON.parse(reply.text) as { type: string; maxBytes: number }
+      assert.deepStrictEqual([problem.type, problem.maxBytes], ["urn:baton:problem:BodyTooLarge", maxBodyBytes])
+      assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit))
+    }
+    assert.deepStrictEqual(await Effect.runPromise(server.received()), [])
+  })
+
+  it("serves a body of exactly 1 MiB, by Content-Length or chunked, and refuses one byte more", async () => {
+    const teacher = `t-full-${run}`
+    const full = quizOfSize(maxBodyBytes)
+    for (const body of [full, chunked(full)]) {
+      const reply = await postBody(`${a.url}/v1/quizzes`, teacher, body)
+      assert.strictEqual(reply.status, 200, reply.text)
+    }
+    const over = await postBody(`${a.url}/v1/quizzes`, teacher, chunked(quizOfSize(maxBodyBytes + 1)))
+    assert.strictEqual(over.status, 413)
+    assert.strictEqual(over.headers.get("ratelimit-remaining"), String(limit - 2))
+  })
+
+  it("answers an unknown path with 404 and a wrong method with 405 and Allow, as Problem Details", async () => {
+    const cases = [
+      ["GET", "/nope", 404, null],
+      ["POST", "/v1/quiz", 404, null],
+      ["DELETE", "/", 404, null],
+      ["GET", "/v1/quizzes", 405, "POST"],
+      ["DELETE", "/v1/quizzes", 405, "POST"],
+      ["GET", "/v1/quizzes/stream", 405, "POST"],
+      ["POST", "/healthz", 405, "GET, HEAD"],
+      ["DELETE", "/v1/usage", 405, "GET, HEAD"]
+    ] as const
+    for (const [method, path, status, allow] of cases) {
+      const reply = await request(`${a.url}${path}`, { method })
+      const label = `${method} ${path}`
+      assert.deepStrictEqual([reply.status, reply.headers.get("allow")], [status, allow], label)
+      assert.strictEqual(reply.headers.get("content-type"), "application/problem+json", label)
+      assert.strictEqual((JSON.parse(reply.text) as { status: number }).status, status, label)
+    }
   })
 
   it("answers 400 naming the missing teacher header", async () => {

@@ -350,6 +350,9 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       const { mock, url } = yield* Fixture.setup
       const body = JSON.stringify({ model: "fast", messages: [{ role: "user", content: "x".repeat(10_000) }] })
       expectError(yield* Fixture.postText(url, body), 413, { code: "request_too_large" })
+      // chunked, without a `Content-Length`: the read stops at the limit
+      const chunked = new Blob([body]).stream()
+      expectError(yield* Fixture.postText(url, chunked), 413, { code: "request_too_large" })
       assert.strictEqual(yield* providerRequests(mock), 0)
     }))
 

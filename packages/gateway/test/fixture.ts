@@ -124,12 +124,18 @@ export interface Answer {
 }
 
 /** Posts `body`, as it is, to the gateway's chat completions with `key` (the test subject's by default). */
-export const postText = (url: string, body: string, key = clientKey): Effect.Effect<Answer> =>
+export const postText = (
+  url: string,
+  body: string | ReadableStream<Uint8Array>,
+  key = clientKey
+): Effect.Effect<Answer> =>
   Effect.promise(async () => {
     const response = await fetch(`${url}/v1/chat/completions`, {
       method: "POST",
       headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body
+      body,
+      // a stream goes chunked, without a `Content-Length`
+      duplex: "half"
     })
     return {
       status: response.status,

@@ -7,6 +7,7 @@
  * | `RateLimitExceeded` | 429 | `RateLimit-*` (in units) and `Retry-After` headers; `resetsAt`, and `limit` (units) or, for a spent budget, `budget`, `budgetLimit`, `budgetUsed` |
  * | `TooManyQuestions` | 400 | `field` (the request's count field), `requested`, `max` (the most this subject may ask for at once) |
  * | `InvalidOptions` | 400 | `field` (the offending field) |
+ * | `BodyTooLarge` | 413 | `maxBytes` (the most bytes a body may have; see `HttpBody`) |
  * | `GenerationDisabled` | 503 | |
  * | `AllProvidersFailed` | 503 | `Retry-After` when every provider was skipped by an open circuit |
  * | `QuotaStoreUnavailable` | 503 | |
@@ -15,13 +16,13 @@
  * | `LlmConfigError` | 500 | |
  *
  * A body never carries an error's internal detail: no provider message, no
- * attempt list, no key, no prompt, no store URL. Only `InvalidOptions`
- * repeats its message, which describes the caller's own input. Operators
- * read the rest in the request log.
+ * attempt list, no key, no prompt, no store URL. Only `InvalidOptions` and
+ * `BodyTooLarge` repeat their messages, which describe the caller's own
+ * input. Operators read the rest in the request log.
  *
  * @since 0.1.0
  */
-import type * as Attempt from "@baton/core/Attempt"
+import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import type {
   AllProvidersFailed,
   DeadlineExceeded,
@@ -34,17 +35,20 @@ import type {
 } from "@baton/core/LlmError"
 import type { StreamInterrupted } from "@baton/core/ProviderError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
-import { DateTime, Duration } from "effect"
+import { DateTime } from "effect"
 import { HttpServerResponse, ProblemDetails } from "effect/http"
+import type { BodyTooLarge } from "./HttpBody.ts"
 
 /**
- * Every Baton error an HTTP handler may answer with.
+ * Every Baton error an HTTP handler may answer with, `HttpBody`'s
+ * `BodyTooLarge` among them.
  *
  * @since 0.1.0
  * @category models
  */
 export type BatonError =
   | AllProvidersFailed
+  | BodyTooLarge
   | DeadlineExceeded
   | GenerationDisabled
   | InvalidOptions
@@ -71,18 +75,6 @@ interface Rendered {
   readonly detail: string
   readonly extensions?: Readonly<Record<string, unknown>>
   readonly headers?: Readonly<Record<string, string>>
-}
-
-const seconds = (duration: Duration.Duration): string => String(Math.max(1, Math.ceil(Duration.toSeconds(duration))))
-
-/** The earliest probe of the open circuits when every attempt was skipped by one. */
-const circuitRetryAfter = (attempts: ReadonlyArray<Attempt.Attempt>): Duration.Duration | undefined => {
-  const waits = attempts.map((a) => a.error?._tag === "CircuitOpen" ? a.error.retryAfter : undefined)
-  if (waits.length === 0 || waits.some((w) => w === undefined)) return undefined
-  return waits.reduce<Duration.Duration | undefined>(
-    (min, w) => w === undefined ? min : min === undefined ? w : Duration.min(min, w),
-    undefined
-  )
 }
 
 const budgetUnit = { tokens: "tokens", cost: "nano-USD" } as const
@@ -126,17 +118,23 @@ const render = (error: BatonError, now: DateTime.Utc, options: Options): Rendere
     }
     case "InvalidOptions":
       return { status: 400, title: "Invalid request", detail: error.message, extensions: { field: error.field } }
+    case "BodyTooLarge":
+      return {
+        status: 413,
+        title: "Request body too large",
+        detail: error.message,
+        extensions: { maxBytes: error.maxBytes }
+      }
     case "GenerationDisabled":
       return { status: 503, title: "Generation disabled", detail: "AI generation is switched off." }
-    case "AllProvidersFailed": {
-      const wait = circuitRetryAfter(error.attempts)
+    case "AllProvidersFailed":
       return {
         status: 503,
         title: "No provider available",
         detail: "Every configured provider failed or is paused; try again later.",
-        ...(wait === undefined ? {} : { headers: { "Retry-After": seconds(wait) } })
+        // `Retry-After` when every circuit was open: one rule, `retryAfterHeaders`
+        headers: CircuitPolicy.retryAfterHeaders(error.attempts)
       }
-    }
     case "QuotaStoreUnavailable":
       return { status: 503, title: "Quota store unavailable", detail: "Quotas cannot be checked right now." }
     case "DeadlineExceeded":

@@ -19,8 +19,9 @@ import type * as LlmManager from "@baton/core/LlmManager"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { excerpt } from "@baton/core/Redact"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
-import { ByteSize, Cause, DateTime, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
-import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as HttpBody from "@baton/http/HttpBody"
+import { Cause, DateTime, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { randomUUID } from "node:crypto"
 import * as GatewayConfig from "../GatewayConfig.ts"
 import type * as Chains from "./chains.ts"
@@ -99,14 +100,12 @@ const authenticate = (config: GatewayConfig.GatewayConfig, request: HttpServerRe
 
 const readBody = (request: HttpServerRequest.HttpServerRequest, maxBytes: number) =>
   Effect.gen(function*() {
-    const declared = Number(request.headers["content-length"] ?? "0")
-    const tooLarge = reject(413, "request_too_large", `the request body is over ${maxBytes} bytes`)
-    if (declared > maxBytes) return yield* tooLarge
     const text = yield* request.text.pipe(
-      Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(maxBytes)),
+      HttpBody.withMaxBytes(maxBytes),
+      Effect.provideService(HttpServerRequest.HttpServerRequest, request),
       Effect.mapError((error) =>
-        error.reason._tag === "RequestParseError" && error.reason.reason === "BodyTooLarge"
-          ? tooLarge
+        error._tag === "BodyTooLarge"
+          ? reject(413, "request_too_large", `the request body is over ${maxBytes} bytes`)
           : reject(400, "invalid_body", "the request body could not be read")
       )
     )

@@ -1,0 +1,115 @@
+/**
+ * `HttpRoutes.layer` over a real Node server: a path no route serves is a 404
+ * Problem Details, a served path asked with another method a 405 Problem
+ * Details with `Allow`, where the router alone answers an empty 404; the
+ * routes themselves answer as before.
+ */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
+import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import * as HttpRoutes from "../src/HttpRoutes.ts"
+
+const Routes = HttpRoutes.layer([
+  HttpRouter.route("GET", "/healthz", HttpServerResponse.text("ok")),
+  HttpRouter.route("POST", "/v1/items", HttpServerResponse.text("made")),
+  HttpRouter.route("GET", "/v1/items/:id", HttpServerResponse.text("item")),
+  HttpRouter.route("DELETE", "/v1/items/:id", HttpServerResponse.text("gone")),
+  HttpRouter.route("*", "/v1/anything", HttpServerResponse.text("any")),
+  // the router serves `/v1/models` too with this one
+  HttpRouter.route("GET", "/v1/models/*", HttpServerResponse.text("models")),
+  HttpRouter.route("POST", "/v1/models", HttpServerResponse.text("added"))
+])
+
+/** `Routes` on a Node server on a spare port; its URL. */
+const serve = Effect.map(
+  Layer.build(
+    HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
+      Layer.provideMerge(NodeHttpServer.layerTest)
+    )
+  ),
+  (context) => HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
+)
+
+const send = (url: string, method: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, { method })
+    return { status: response.status, headers: response.headers, text: await response.text() }
+  })
+
+/** The status, `Allow` and Problem Details of a refused request. */
+const refusal = (url: string, method: string) =>
+  Effect.map(send(url, method), (reply) => ({
+    status: reply.status,
+    allow: reply.headers.get("allow"),
+    contentType: reply.headers.get("content-type"),
+    problem: reply.text === "" ? undefined : JSON.parse(reply.text) as Record<string, unknown>
+  }))
+
+describe("HttpRoutes over HTTP", () => {
+  it.live("a path no route serves is a 404 Problem Details, whatever the method", () =>
+    Effect.gen(function*() {
+      const url = yield* serve
+      for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]) {
+        for (const path of ["/nope", "/", "/v1/items/7/parts", "/healthz/deep"]) {
+          assert.deepStrictEqual(yield* refusal(`${url}${path}`, method), {
+            status: 404,
+            allow: null,
+            contentType: "application/problem+json",
+            problem: { type: "about:blank", status: 404, title: "Not Found", detail: "No resource at this path." }
+          }, `${method} ${path}`)
+        }
+      }
+      const head = yield* refusal(`${url}/nope`, "HEAD")
+      assert.deepStrictEqual([head.status, head.contentType], [404, "application/problem+json"])
+    }).pipe(Effect.scoped))
+
+  it.live("a served path asked with another method is a 405 Problem Details with Allow", () =>
+    Effect.gen(function*() {
+      const url = yield* serve
+      const cases = [
+        ["GET", "/v1/items", "POST"],
+        ["DELETE", "/v1/items", "POST"],
+        ["HEAD", "/v1/items", "POST"],
+        ["POST", "/healthz", "GET, HEAD"],
+        ["PUT", "/v1/items/7", "GET, DELETE, HEAD"],
+        ["PUT", "/v1/models", "GET, POST, HEAD"]
+      ] as const
+      for (const [method, path, allow] of cases) {
+        const answer = yield* refusal(`${url}${path}`, method)
+        assert.deepStrictEqual([answer.status, answer.allow, answer.contentType], [
+          405,
+          allow,
+          "application/problem+json"
+        ], `${method} ${path}`)
+        if (method === "HEAD") continue
+        assert.deepStrictEqual(answer.problem, {
+          type: "about:blank",
+          status: 405,
+          title: "Method Not Allowed",
+          detail: `This path serves ${allow}.`
+        })
+      }
+    }).pipe(Effect.scoped))
+
+  it.live("the routes answer as before: HEAD as GET, a route for every method keeps its path, a wildcard its base", () =>
+    Effect.gen(function*() {
+      const url = yield* serve
+      const cases = [
+        ["GET", "/healthz", "ok"],
+        ["HEAD", "/healthz", ""],
+        ["POST", "/v1/items", "made"],
+        ["GET", "/v1/items/7", "item"],
+        ["DELETE", "/v1/items/7", "gone"],
+        ["PATCH", "/v1/anything", "any"],
+        ["OPTIONS", "/v1/anything", "any"],
+        ["GET", "/v1/models", "models"],
+        ["GET", "/v1/models/m-1", "models"],
+        ["POST", "/v1/models", "added"]
+      ] as const
+      for (const [method, path, text] of cases) {
+        const reply = yield* send(`${url}${path}`, method)
+        assert.deepStrictEqual([reply.status, reply.text], [200, text], `${method} ${path}`)
+      }
+    }).pipe(Effect.scoped))
+})
