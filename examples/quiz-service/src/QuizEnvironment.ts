@@ -18,20 +18,21 @@ import { ConfigProvider, Effect, Layer } from "effect"
 
 /**
  * A `ConfigProvider` layer for the example: the environment, plus the mock
- * server's base URLs and placeholder keys when no key is set.
+ * server's base URLs and placeholder keys when the chain has no provider to
+ * call (no API key, no OpenAI-compatible endpoint).
  *
  * @since 0.1.0
  */
 export const layer: Layer.Layer<never, MockProviderServer.MockServerStartError> = Layer.unwrap(
   Effect.gen(function*() {
-    if (MockEnvironment.hasProviderKey(process.env)) {
-      yield* Effect.logInfo("Using the configured provider API keys.")
+    if (!(yield* MockEnvironment.needsMock(process.env))) {
+      yield* Effect.logInfo("Using the configured providers.")
       return Layer.empty
     }
     const server = yield* MockProviderServer.start()
     yield* server.inject("deepseek", MockFault.status(503), { times: 3 })
     yield* Effect.logInfo(
-      `No provider API key set: using the bundled mock provider server at ${server.url} ` +
+      `No provider to call (no API key, no OpenAI-compatible endpoint): using the bundled mock provider server at ${server.url} ` +
         "(DeepSeek will answer 503 three times to show retries and the fallback)."
     )
     const env = MockEnvironment.pointedAt(server, process.env)

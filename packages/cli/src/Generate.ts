@@ -3,26 +3,37 @@
  * (fallback chain, retries, circuit breaker, usage ledger), the content on
  * stdout, and provider, model, attempts, tokens, cost and latency on stderr.
  *
- * Flags: `--provider` (only that provider, no fallback), `--model`,
- * `--schema FILE` (a JSON Schema: the answer is JSON matching it),
+ * Flags: `--provider` (only that provider, no fallback), `--model` (not
+ * empty), `--schema FILE` (a JSON Schema: the answer is JSON matching it),
  * `--teacher ID` (the subject charged in the ledger), `--stream`, `--json`
- * (one JSON object on stdout instead). With no API key in the environment,
- * the bundled mock provider server is started in-process.
+ * (one JSON object on stdout instead, `{"error": {...}}` on a failure, with
+ * the same exit code). When the configuration has no provider to call (no
+ * API key, no OpenAI-compatible endpoint in the chain), the bundled mock
+ * provider server is started in-process.
+ *
+ * A schema file that cannot be used (missing, not JSON, not an object, not
+ * a valid JSON Schema) ends with exit code 2, as other input to fix does.
  *
  * @since 0.1.0
  */
+import type * as Attempt from "@baton/core/Attempt"
 import * as LlmConfig from "@baton/core/LlmConfig"
+import type { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
+import type { ProviderError } from "@baton/core/ProviderError"
 import type * as StructuredOutput from "@baton/core/StructuredOutput"
 import type { TokenUsage } from "@baton/core/TokenUsage"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
+import type { DatabaseError } from "@baton/sql/SqlDatabase"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
-import { Clock, Effect, Layer, Option, Stream } from "effect"
+import type { MockServerStartError } from "@baton/testing/MockProviderServer"
+import { Clock, Data, Duration, Effect, Layer, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { readFileSync } from "node:fs"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
+import * as FlagCheck from "./internal/flagCheck.ts"
 
 const providerKinds = ["deepseek", "gemini", "openai", "anthropic"] as const
 
@@ -69,7 +80,16 @@ const overridesOf = (flags: Flags): Record<string, string> => {
   return { ...only, [`${primary.toUpperCase()}_MODEL`]: flags.model.value }
 }
 
-class SchemaFileError extends Error {}
+/** A `--schema` file that cannot be used: missing, not JSON, not an object, not a valid JSON Schema. */
+class SchemaFileError extends Data.TaggedError("SchemaFileError")<{ readonly message: string }> {}
+
+/** Flags that cannot go together. */
+class CommandLineError extends Data.TaggedError("CommandLineError")<{ readonly message: string }> {}
+
+/** A stream that ended without the manager's `Finish`. */
+class NoAnswer extends Data.TaggedError("NoAnswer")<{ readonly message: string }> {}
+
+const schemaProblem = (file: string, detail: string) => new SchemaFileError({ message: `--schema ${file}: ${detail}` })
 
 const readSchema = (file: string): Effect.Effect<StructuredOutput.JsonSchema, SchemaFileError> =>
   Effect.try({
@@ -78,8 +98,17 @@ const readSchema = (file: string): Effect.Effect<StructuredOutput.JsonSchema, Sc
       if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not a JSON object")
       return value as StructuredOutput.JsonSchema
     },
-    catch: (cause) => new SchemaFileError(`--schema ${file}: ${cause instanceof Error ? cause.message : String(cause)}`)
+    catch: (cause) => schemaProblem(file, cause instanceof Error ? cause.message : String(cause))
   })
+
+/** The answer as JSON matching the schema in `file`; a schema the manager refuses is the file's problem. */
+const structured = (manager: LlmManager.Service, input: LlmManager.Input, file: string) =>
+  Effect.flatMap(readSchema(file), (schema) =>
+    manager.generateStructured(input, schema).pipe(
+      Effect.catchTag("InvalidOptions", (error) =>
+        // its message is `schema: why`
+        Effect.fail(error.field === "schema" ? schemaProblem(file, error.message.replace(/^schema: /, "")) : error))
+    ))
 
 interface Outcome {
   readonly content: string
@@ -96,34 +125,40 @@ const summary = (outcome: Outcome, latencyMs: number): string =>
   `$${outcome.usage.estimatedCostUsd.toFixed(6)} · ${Math.round(latencyMs)} ms`
 
 const streamed = (manager: LlmManager.Service, input: LlmManager.Input, echo: boolean) =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     let content = ""
     let finish: Outcome | undefined
-    yield* Stream.runForEach(manager.stream(input), (part) =>
-      Effect.sync(() => {
-        switch (part._tag) {
-          case "TextDelta":
-            content += part.text
-            if (echo) process.stdout.write(part.text)
-            return
-          case "Finish":
-            finish = {
-              content: "",
-              provider: part.provider,
-              model: part.model,
-              // the manager's `Finish` lists every attempt
-              attempts: part.attempts?.length ?? 1,
-              usage: part.usage
-            }
-            return
-          // the CLI sends no tools and asks for no restart: neither part comes
-          case "ToolCallDelta":
-          case "Restart":
-            return
-        }
+    return Effect.gen(function*() {
+      yield* Stream.runForEach(manager.stream(input), (part) =>
+        Effect.sync(() => {
+          switch (part._tag) {
+            case "TextDelta":
+              content += part.text
+              if (echo) process.stdout.write(part.text)
+              return
+            case "Finish":
+              finish = {
+                content: "",
+                provider: part.provider,
+                model: part.model,
+                // the manager's `Finish` lists every attempt
+                attempts: part.attempts?.length ?? 1,
+                usage: part.usage
+              }
+              return
+            // the CLI sends no tools and asks for no restart: neither part comes
+            case "ToolCallDelta":
+            case "Restart":
+              return
+          }
+        }))
+      return finish === undefined ? undefined : { ...finish, content }
+    }).pipe(
+      // the echoed text ends its line: the answer's, or the part of one before a failure
+      Effect.ensuring(Effect.sync(() => {
+        if (echo && (finish !== undefined || content.length > 0)) process.stdout.write("\n")
       }))
-    if (echo) process.stdout.write("\n")
-    return finish === undefined ? undefined : { ...finish, content }
+    )
   })
 
 const run = (flags: Flags) =>
@@ -136,8 +171,7 @@ const run = (flags: Flags) =>
     const started = yield* Clock.currentTimeMillis
     let outcome: Outcome | undefined
     if (Option.isSome(flags.schema)) {
-      const schema = yield* readSchema(flags.schema.value)
-      const result = yield* manager.generateStructured(input, schema)
+      const result = yield* structured(manager, input, flags.schema.value)
       outcome = { ...result, attempts: result.attempts.length, content: JSON.stringify(result.value, null, 2) }
     } else if (flags.stream) {
       outcome = yield* streamed(manager, input, !flags.json)
@@ -146,7 +180,7 @@ const run = (flags: Flags) =>
       outcome = { ...result, attempts: result.attempts.length }
     }
     const latencyMs = (yield* Clock.currentTimeMillis) - started
-    if (outcome === undefined) return yield* Exit.fail(Exit.failed, "the stream ended without an answer")
+    if (outcome === undefined) return yield* new NoAnswer({ message: "the stream ended without an answer" })
     if (flags.json) {
       const { attempts, content, model, provider, usage, value } = outcome
       process.stdout.write(
@@ -158,27 +192,86 @@ const run = (flags: Flags) =>
     process.stderr.write(`${summary(outcome, latencyMs)}\n`)
   })
 
+/** Every way `generate` fails. */
+type Failure =
+  | SchemaFileError
+  | CommandLineError
+  | DatabaseError
+  | LlmConfigError
+  | MockServerStartError
+  | NoAnswer
+  | LlmManager.StreamError
+
+const exitCodeOf = (error: Failure): number => {
+  switch (error._tag) {
+    case "CommandLineError":
+    case "InvalidOptions":
+      return Exit.usage
+    case "SchemaFileError":
+    case "DatabaseError":
+    case "LlmConfigError":
+    case "MockServerStartError":
+      return Exit.configuration
+    default:
+      return Exit.failed
+  }
+}
+
+/** A provider error for a script: its tag, message and, when the provider or Baton said when to retry, that wait. */
+const providerErrorJson = (error: ProviderError) => ({
+  _tag: error._tag,
+  message: error.message,
+  ...("retryAfter" in error ? { retryAfterMs: Duration.toMillis(error.retryAfter) } : {})
+})
+
+const attemptJson = (attempt: Attempt.Attempt) => ({
+  provider: attempt.provider,
+  model: attempt.model,
+  role: attempt.role,
+  outcome: attempt.outcome,
+  latencyMs: Math.round(attempt.latencyMs),
+  ...(attempt.error === undefined ? {} : { error: providerErrorJson(attempt.error) })
+})
+
+/** What a failure adds for a script: the attempts made, the field or the variable to fix. */
+const detailsOf = (error: Failure): Record<string, unknown> => {
+  switch (error._tag) {
+    case "AllProvidersFailed":
+    case "DeadlineExceeded":
+    case "StreamInterrupted":
+      return { attempts: (error.attempts ?? []).map(attemptJson) }
+    case "InvalidOptions":
+      return { field: error.field }
+    case "LlmConfigError":
+      return { variable: error.variable }
+    case "DatabaseError":
+      return { variable: "LLM_USAGE_STORE_URL" }
+    default:
+      return {}
+  }
+}
+
+/** Ends a failed `generate`: one line on stderr and its exit code, and with `--json` one JSON object on stdout. */
+const failWith = (json: boolean) => (error: Failure) => {
+  const message = error._tag === "DatabaseError" ? Exit.ledgerProblem(error.message) : error.message
+  return Effect.andThen(
+    Effect.sync(() => {
+      if (json) {
+        process.stdout.write(`${JSON.stringify({ error: { _tag: error._tag, message, ...detailsOf(error) } })}\n`)
+      }
+    }),
+    Exit.fail(exitCodeOf(error), message)
+  )
+}
+
 const generate = (flags: Flags) =>
   Effect.gen(function*() {
     if (flags.stream && Option.isSome(flags.schema)) {
-      return yield* Exit.fail(Exit.usage, "--stream and --schema cannot be used together")
+      return yield* new CommandLineError({ message: "--stream and --schema cannot be used together" })
     }
-    const config = yield* Environment.withMockWhenNoKey(overridesOf(flags))
+    const config = yield* Environment.withMockWhenNoProvider(overridesOf(flags))
     yield* run(flags).pipe(Effect.provide(Stack.pipe(Layer.provide(config))))
-  }).pipe(
-    Effect.scoped,
-    Effect.catch((error) =>
-      error instanceof SchemaFileError
-        ? Exit.fail(Exit.configuration, error.message)
-        : error._tag === "DatabaseError"
-        ? Exit.fail(Exit.configuration, Exit.ledgerProblem(error.message))
-        : error._tag === "LlmConfigError" || error._tag === "MockServerStartError"
-        ? Exit.fail(Exit.configuration, error.message)
-        : error._tag === "InvalidOptions"
-        ? Exit.fail(Exit.usage, error.message)
-        : Exit.fail(Exit.failed, error.message)
-    )
-  )
+  }).pipe(Effect.scoped, Effect.catch(failWith(flags.json)))
 
 /**
  * The `generate` command.
@@ -191,7 +284,11 @@ export const command = Command.make("generate", {
     Flag.optional,
     Flag.withDescription("use only this provider (no fallback)")
   ),
-  model: Flag.String("model").pipe(Flag.optional, Flag.withDescription("model of the first provider")),
+  model: Flag.String("model").pipe(
+    FlagCheck.nonBlank("a model name"),
+    Flag.optional,
+    Flag.withDescription("model of the first provider")
+  ),
   schema: Flag.String("schema").pipe(
     Flag.optional,
     Flag.withDescription("FILE with a JSON Schema; the answer is JSON matching it")

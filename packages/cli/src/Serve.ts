@@ -6,11 +6,13 @@
  * Without `--config` it serves the environment's chain under the model alias
  * `default`, with client keys from `BATON_GATEWAY_KEYS`
  * (`subject:sha256hex`, comma-separated), an in-memory quota and the SQLite
- * ledger `.baton/usage.sqlite`. With no provider key in the environment the
- * providers are the bundled mock server, announced in one line. A config
- * file brings its own providers: the environment's chain is then neither
- * required nor served, and no mock server is started. `--help` shows a
- * minimal config file ({@link description}).
+ * ledger `.baton/usage.sqlite`. When that chain has no provider to call
+ * (no API key, no OpenAI-compatible endpoint in it) the providers are the
+ * bundled mock server, announced in one line. A config file brings its own
+ * providers: the environment's chain is then neither required nor served,
+ * and no mock server is started. `--help` shows a minimal config file
+ * ({@link description}). An empty `--host` is refused (it would listen on
+ * every interface).
  *
  * A start that fails ends with one `baton:` line and exit code 2
  * (`internal/exit.ts`): a listener's address and reason (a port in use, a
@@ -27,6 +29,7 @@ import { Effect, Option, Predicate } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
+import * as FlagCheck from "./internal/flagCheck.ts"
 
 interface Flags {
   readonly config: Option.Option<string>
@@ -66,7 +69,7 @@ const failureOf = (error: unknown, flags: Flags): string => {
 
 /** The environment to serve in: the bundled mock serves the environment's chain only, so never a config file. */
 const environmentOf = (config: GatewayConfig.GatewayConfig | undefined) =>
-  config === undefined ? Environment.withMockWhenNoKey() : Effect.succeed(Environment.fromProcess())
+  config === undefined ? Environment.withMockWhenNoProvider() : Effect.succeed(Environment.fromProcess())
 
 const serve = (flags: Flags) =>
   Effect.gen(function*() {
@@ -116,5 +119,9 @@ export const command = Command.make("serve", {
     Flag.withDescription("gateway config (YAML or JSON): providers, model aliases, client keys")
   ),
   port: Flag.Int("port").pipe(Flag.withDefault(8080), Flag.withDescription("port to listen on")),
-  host: Flag.String("host").pipe(Flag.withDefault("127.0.0.1"), Flag.withDescription("address to listen on"))
+  host: Flag.String("host").pipe(
+    FlagCheck.nonBlank("an address"),
+    Flag.withDefault("127.0.0.1"),
+    Flag.withDescription("address to listen on")
+  )
 }, serve).pipe(Command.withDescription(description))

@@ -7,18 +7,24 @@
  *
  * `--day D` (default today in `AI_QUOTA_TIMEZONE`, the zone whose midnight
  * resets the daily quotas; UTC when unset; read from the current
- * `ConfigProvider` by `LlmConfig.quotaZone`) or `--from D --to D`;
- * `--teacher ID` keeps one subject; `--by teacher|provider|day` groups the
- * rows (default `teacher`); `--json` prints the rows as JSON.
+ * `ConfigProvider` by `LlmConfig.quotaZone`) or `--from D --to D` (each
+ * defaults to today); `--teacher ID` keeps one subject; `--by
+ * teacher|provider|day` groups the rows (default `teacher`); `--json` prints
+ * the rows as JSON. The flags are checked before the ledger is opened.
+ *
+ * It reads a ledger and never creates one: an SQLite file that is not there
+ * is a configuration error naming `LLM_USAGE_STORE_URL` (exit 2).
  *
  * @since 0.1.0
  */
 import { SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as UsageLedger from "@baton/core/UsageLedger"
+import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
-import { DateTime, Effect, Layer, Option, Schema } from "effect"
+import { DateTime, Effect, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
+import { existsSync } from "node:fs"
 import { defaultLedgerUrl } from "./Generate.ts"
 import * as Exit from "./internal/exit.ts"
 import * as Table from "./internal/table.ts"
@@ -40,13 +46,17 @@ const MAX_DAYS = 366
 
 const parseDay = (flag: string, value: string) =>
   Schema.decodeUnknownEffect(UsageLedger.Day)(value).pipe(
-    Effect.mapError(() => new UsageFlagError(`--${flag} ${value}: expected a day as YYYY-MM-DD`))
+    Effect.mapError((error) => new UsageFlagError(`--${flag} ${value}: ${error.message}`))
   )
 
 const parseTeacher = (value: string) =>
   Schema.decodeUnknownEffect(SubjectId)(value).pipe(
     Effect.mapError((error) => new UsageFlagError(`--teacher ${JSON.stringify(value)}: ${error.message}`))
   )
+
+/** A bound of the range as the user gave it: the flag, or today standing in for it. */
+const bound = (flag: string, given: Option.Option<string>, day: UsageLedger.Day): string =>
+  Option.isSome(given) ? `--${flag} ${day}` : `today (${day}, the default --${flag})`
 
 const rangeOf = (flags: Flags) =>
   Effect.gen(function*() {
@@ -60,12 +70,12 @@ const rangeOf = (flags: Flags) =>
       return { from: day, to: day }
     }
     const from = Option.isSome(flags.from) ? yield* parseDay("from", flags.from.value) : today
-    const to = Option.isSome(flags.to)
-      ? yield* parseDay("to", flags.to.value)
-      : Option.isSome(flags.from)
-      ? today
-      : from
-    if (from > to) return yield* Effect.fail(new UsageFlagError(`--from ${from} is after --to ${to}`))
+    const to = Option.isSome(flags.to) ? yield* parseDay("to", flags.to.value) : today
+    if (from > to) {
+      return yield* Effect.fail(
+        new UsageFlagError(`${bound("from", flags.from, from)} is after ${bound("to", flags.to, to)}`)
+      )
+    }
     return { from, to }
   })
 
@@ -81,10 +91,29 @@ const daysBetween = (from: UsageLedger.Day, to: UsageLedger.Day): ReadonlyArray<
   return days
 }
 
-const byTeacher = (ledger: UsageLedger.Service, days: ReadonlyArray<UsageLedger.Day>, teacher: Option.Option<string>) =>
+/** What the flags ask the ledger: the days, and the subject when `--teacher` names one. */
+interface Query {
+  readonly from: UsageLedger.Day
+  readonly to: UsageLedger.Day
+  readonly days: ReadonlyArray<UsageLedger.Day>
+  readonly filter: { readonly subjectId?: SubjectId }
+}
+
+const queryOf = (flags: Flags) =>
+  Effect.gen(function*() {
+    const { from, to } = yield* rangeOf(flags)
+    const days = daysBetween(from, to)
+    if (days.length > MAX_DAYS) {
+      return yield* Effect.fail(new UsageFlagError(`at most ${MAX_DAYS} days at once`))
+    }
+    const filter = Option.isSome(flags.teacher) ? { subjectId: yield* parseTeacher(flags.teacher.value) } : {}
+    return { from, to, days, filter }
+  })
+
+const byTeacher = (ledger: UsageLedger.Service, { days, filter }: Query) =>
   Effect.map(
     Effect.forEach(days, (day) => ledger.usageBySubject(day)),
-    (perDay) => perDay.flat().filter((row) => Option.isNone(teacher) || row.subjectId === teacher.value)
+    (perDay) => perDay.flat().filter((row) => filter.subjectId === undefined || row.subjectId === filter.subjectId)
   )
 
 const totalsColumns = ["requests", "attempts", "prompt tokens", "completion tokens", "total tokens", "cost"]
@@ -98,20 +127,13 @@ const totalsCells = (row: UsageLedger.UsageTotals) => [
   Table.usd(row.costUsd)
 ]
 
-const report = (ledger: UsageLedger.Service, flags: Flags) =>
+const report = (query: Query, flags: Flags) =>
   Effect.gen(function*() {
-    const { from, to } = yield* rangeOf(flags)
-    const days = daysBetween(from, to)
-    if (days.length > MAX_DAYS) {
-      return yield* Effect.fail(new UsageFlagError(`at most ${MAX_DAYS} days at once`))
-    }
-    const filter = Option.isSome(flags.teacher) ? { subjectId: yield* parseTeacher(flags.teacher.value) } : {}
+    const ledger = yield* UsageLedger.UsageLedger
+    const { filter, from, to } = query
     const period = from === to ? from : `${from} to ${to}`
     const rows = flags.by === "teacher"
-      ? (yield* byTeacher(ledger, days, flags.teacher)).map((row) => ({
-        key: [row.day, row.subjectId ?? "(none)"],
-        row
-      }))
+      ? (yield* byTeacher(ledger, query)).map((row) => ({ key: [row.day, row.subjectId ?? "(none)"], row }))
       : flags.by === "provider"
       ? (yield* ledger.usageByProvider(from, to, filter)).map((row) => ({ key: [row.provider], row }))
       : (yield* ledger.dailyTotals(from, to, filter)).map((row) => ({ key: [row.day], row }))
@@ -129,16 +151,40 @@ const report = (ledger: UsageLedger.Service, flags: Flags) =>
     }
   })
 
-/** The ledger of `LLM_USAGE_STORE_URL`, read through the `ConfigProvider` as every command reads it; no chain needed. */
-const ledger = SqlUsageLedger.layerFromConfig({ fallbackUrl: defaultLedgerUrl }).pipe(
-  Layer.provide(LlmConfig.layerWithoutChain)
-)
+/** The SQLite file of a ledger URL (`sqlite:path`, `file:path`) as `SqlDatabase.layerUrl` reads it; none in memory or on PostgreSQL. */
+const sqliteFile = (url: string): string | undefined => {
+  const file = /^(?:sqlite|file):(.+)$/.exec(url)?.[1]
+  return file === ":memory:" ? undefined : file
+}
+
+/** Fails when the ledger is an SQLite file that is not there: opening it would create it, and `usage` only reads. */
+const requireLedger = Effect.gen(function*() {
+  const url = Option.match((yield* LlmConfig.LlmConfig).usageStoreUrl, {
+    onNone: () => defaultLedgerUrl,
+    onSome: Redacted.value
+  })
+  const file = sqliteFile(url)
+  if (file !== undefined && !existsSync(file)) {
+    return yield* Effect.fail(
+      new SqlDatabase.DatabaseError({
+        url: SqlDatabase.describeUrl(url),
+        message: `no ledger at ${file} (generate and serve create it; usage only reads)`
+      })
+    )
+  }
+})
+
+/** The ledger of `LLM_USAGE_STORE_URL` (`LlmConfig` from the `ConfigProvider`, as every command reads it). */
+const ledger = SqlUsageLedger.layerFromConfig({ fallbackUrl: defaultLedgerUrl })
 
 const usage = (flags: Flags) =>
   Effect.gen(function*() {
-    yield* report(yield* UsageLedger.UsageLedger, flags)
+    const query = yield* queryOf(flags)
+    yield* requireLedger
+    yield* report(query, flags).pipe(Effect.provide(ledger))
   }).pipe(
-    Effect.provide(ledger),
+    // no chain needed
+    Effect.provide(LlmConfig.layerWithoutChain),
     Effect.catch((error) =>
       error instanceof UsageFlagError
         ? Exit.fail(Exit.usage, error.message)
@@ -160,7 +206,7 @@ export const command = Command.make("usage", {
     Flag.optional,
     Flag.withDescription("one day, YYYY-MM-DD (default today in AI_QUOTA_TIMEZONE)")
   ),
-  from: Flag.String("from").pipe(Flag.optional, Flag.withDescription("first day of a range, YYYY-MM-DD")),
+  from: Flag.String("from").pipe(Flag.optional, Flag.withDescription("first day of a range (default today)")),
   to: Flag.String("to").pipe(Flag.optional, Flag.withDescription("last day of a range (default today)")),
   teacher: Flag.String("teacher").pipe(Flag.optional, Flag.withDescription("only this subject")),
   by: Flag.Literals("by", groupings).pipe(Flag.withDefault("teacher"), Flag.withDescription("how rows are grouped")),

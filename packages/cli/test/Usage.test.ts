@@ -7,8 +7,9 @@
  * captured here and restored after each test.
  */
 import * as UsageLedger from "@baton/core/UsageLedger"
+import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { ConfigProvider, DateTime, Effect } from "effect"
+import { ConfigProvider, DateTime, Effect, Layer } from "effect"
 import { Command } from "effect/cli"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -26,6 +27,8 @@ interface Ran {
 const usage = async (args: ReadonlyArray<string>, env: Record<string, string>): Promise<Ran> => {
   const stdout: Array<string> = []
   const stderr: Array<string> = []
+  // the code this run sets, not an earlier one's
+  process.exitCode = undefined
   vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => stdout.push(String(chunk)) > 0)
   vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => stderr.push(String(chunk)) > 0)
   await Command.runWith(Usage.command, { version: "0.1.0" })(args).pipe(
@@ -54,9 +57,16 @@ describe("baton usage under a program's ConfigProvider", () => {
     const dir = mkdtempSync(join(tmpdir(), "baton-usage-"))
     try {
       const file = join(dir, "usage.sqlite")
+      // usage reads a ledger and never creates one: the provider's file, until it exists, is an error
+      const missing = await usage([], { LLM_USAGE_STORE_URL: `sqlite:${file}` })
+      assert.strictEqual(missing.code, 2, missing.stdout)
+      assert.match(missing.stderr, /^baton: LLM_USAGE_STORE_URL: no ledger at /m)
+      assert.include(missing.stderr, file)
+      assert.isFalse(existsSync(file))
+      await Effect.runPromise(Effect.scoped(Layer.build(SqlUsageLedger.layerUrl(`sqlite:${file}`))))
       const opened = await usage([], { LLM_USAGE_STORE_URL: `sqlite:${file}` })
       assert.isUndefined(opened.code, opened.stderr)
-      assert.isTrue(existsSync(file), "the provider's ledger was opened")
+      assert.match(opened.stdout, /^No usage recorded for /m)
       const refused = await usage([], { LLM_USAGE_STORE_URL: "mysql://db/usage" })
       assert.strictEqual(refused.code, 2, refused.stdout)
       assert.match(refused.stderr, /^baton: LLM_USAGE_STORE_URL: /m)

@@ -5,10 +5,11 @@
  */
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as GatewayConfig from "@baton/gateway/GatewayConfig"
+import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeProcess from "@baton/testing/NodeProcess"
 import * as TcpProbe from "@baton/testing/TcpProbe"
-import { ConfigProvider, DateTime, Effect, Exit, Scope } from "effect"
+import { ConfigProvider, DateTime, Effect, Exit, Layer, Scope } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync, writeFileSync } from "node:fs"
@@ -29,6 +30,13 @@ const node =
 const { baseEnv } = NodeProcess
 
 const freshDir = () => NodeProcess.freshDir("baton-cli-")
+
+/** The URL of a new, empty SQLite ledger (migrated, no rows): `usage` reads a ledger and never creates one. */
+const emptyLedger = async () => {
+  const url = `sqlite:${join(freshDir(), "usage.sqlite")}`
+  await Effect.runPromise(Effect.scoped(Layer.build(SqlUsageLedger.layerUrl(url))))
+  return url
+}
 
 const run = (
   args: ReadonlyArray<string>,
@@ -180,9 +188,7 @@ describe("baton", () => {
     // UTC+14 and UTC-12: at any instant at least one of them is on another day than UTC
     for (const zone of ["Pacific/Kiritimati", "Etc/GMT+12"]) {
       const before = Date.now()
-      const ran = await run(["usage"], {
-        env: { AI_QUOTA_TIMEZONE: zone, LLM_USAGE_STORE_URL: `sqlite:${join(freshDir(), "empty.sqlite")}` }
-      })
+      const ran = await run(["usage"], { env: { AI_QUOTA_TIMEZONE: zone, LLM_USAGE_STORE_URL: await emptyLedger() } })
       const after = Date.now()
       assert.strictEqual(ran.code, 0, ran.stderr)
       // the day the command saw, at an instant between the two readings (either one's day at midnight)
@@ -228,9 +234,61 @@ describe("baton", () => {
   })
 
   it("an empty ledger says so and exits 0", async () => {
-    const ran = await run(["usage"], { env: { LLM_USAGE_STORE_URL: `sqlite:${join(freshDir(), "empty.sqlite")}` } })
+    const ran = await run(["usage"], { env: { LLM_USAGE_STORE_URL: await emptyLedger() } })
     assert.strictEqual(ran.code, 0, ran.stderr)
     assert.match(ran.stdout, /^No usage recorded for \d{4}-\d{2}-\d{2}\.$/m)
+  })
+
+  it("usage creates no ledger: a missing SQLite file names LLM_USAGE_STORE_URL, exit 2, nothing created", async () => {
+    const dir = freshDir()
+    const missing = join(dir, "missing", "x.db")
+    const named = await run(["usage"], { env: { LLM_USAGE_STORE_URL: `sqlite:${missing}` } })
+    assert.strictEqual(named.code, 2, `${named.stdout}${named.stderr}`)
+    assert.match(named.stderr, new RegExp(`^baton: LLM_USAGE_STORE_URL: no ledger at ${missing}`, "m"))
+    assert.strictEqual(named.stdout, "")
+    assert.isFalse(existsSync(join(dir, "missing")))
+    // the default ledger, .baton/usage.sqlite in the working directory
+    const cwd = freshDir()
+    const unset = await run(["usage"], { cwd })
+    assert.strictEqual(unset.code, 2, `${unset.stdout}${unset.stderr}`)
+    assert.match(unset.stderr, /^baton: LLM_USAGE_STORE_URL: no ledger at \.baton\/usage\.sqlite/m)
+    assert.isFalse(existsSync(join(cwd, ".baton")))
+  })
+
+  it("usage refuses a day the calendar does not have, naming the flag, exit 1", async () => {
+    const env = { LLM_USAGE_STORE_URL: await emptyLedger() }
+    const cases = [
+      ["--day", "2026-02-30", "2026-02 has 28 days"],
+      ["--from", "2025-02-29", "2025-02 has 28 days"]
+    ] as const
+    for (const [flag, day, why] of cases) {
+      const ran = await run(["usage", flag, day], { env })
+      assert.strictEqual(ran.code, 1, `${flag} ${day}: ${ran.stdout}`)
+      assert.include(ran.stderr, `baton: ${flag} ${day}: ${why}`)
+    }
+    const leap = await run(["usage", "--day", "2024-02-29"], { env })
+    assert.strictEqual(leap.code, 0, leap.stderr)
+  })
+
+  it("usage names the bounds of a backwards range as given: a flag, or today as the other's default", async () => {
+    const env = { LLM_USAGE_STORE_URL: await emptyLedger() }
+    const today = /\d{4}-\d{2}-\d{2}/.source
+    const cases = [
+      [
+        ["--to", "2000-01-01"],
+        new RegExp(`^baton: today \\(${today}, the default --from\\) is after --to 2000-01-01$`, "m")
+      ],
+      [
+        ["--from", "2999-01-01"],
+        new RegExp(`^baton: --from 2999-01-01 is after today \\(${today}, the default --to\\)$`, "m")
+      ],
+      [["--from", "2000-01-02", "--to", "2000-01-01"], /^baton: --from 2000-01-02 is after --to 2000-01-01$/m]
+    ] as const
+    for (const [flags, message] of cases) {
+      const ran = await run(["usage", ...flags], { env })
+      assert.strictEqual(ran.code, 1, flags.join(" "))
+      assert.match(ran.stderr, message)
+    }
   })
 
   it("generate with no key uses the bundled mock server, says so once, and the ledger shows the call", async () => {
@@ -259,6 +317,122 @@ describe("baton", () => {
     }
     assert.isAbove(Number(counts[0]), 1)
     assert.deepStrictEqual(counts[1], counts[0])
+  })
+
+  it("generate and serve call an OpenAI-compatible endpoint of LLM_CHAIN with no hosted key, and start no bundled mock", async () => {
+    const compat = {
+      LLM_CHAIN: "local",
+      LLM_COMPAT_LOCAL_BASE_URL: server.baseUrl("openai"),
+      LLM_COMPAT_LOCAL_MODEL: "gpt-4o-mini",
+      LLM_COMPAT_LOCAL_API_KEY: "sk-canary-compat-1"
+    }
+    const seen = (await Effect.runPromise(server.received("openai"))).length
+    const ran = await run(["generate", "hi compat"], { env: { ...compat, LLM_USAGE_STORE_URL: "sqlite::memory:" } })
+    assert.strictEqual(ran.code, 0, ran.stderr)
+    assert.notInclude(ran.stderr, "bundled mock provider server")
+    assert.match(ran.stderr, /^local\/gpt-4o-mini · 1 attempt\(s\)/m)
+    const received = (await Effect.runPromise(server.received("openai"))).slice(seen)
+    assert.include(JSON.stringify(received.map((request) => request.body)), "hi compat")
+    const key = "client-key-for-the-compat-test"
+    const gateway = await startServe([], {
+      ...compat,
+      BATON_GATEWAY_KEYS: `teacher-compat:${createHash("sha256").update(key).digest("hex")}`
+    })
+    try {
+      const answered = await chat(gateway.port, `Bearer ${key}`, "default")
+      assert.strictEqual(answered.status, 200)
+      assert.strictEqual((await answered.json() as { model: string }).model, "local/gpt-4o-mini")
+      assert.notInclude(gateway.stderr(), "bundled mock provider server")
+    } finally {
+      await gateway.stop()
+    }
+  })
+
+  it("generate --schema with a file that cannot be used exits 2 naming it: missing, not an object, not a JSON Schema", async () => {
+    const cwd = freshDir()
+    writeFileSync(join(cwd, "list.json"), "[1]")
+    writeFileSync(join(cwd, "bad.json"), JSON.stringify({ type: "nope" }))
+    const env = { ...onMock(), LLM_USAGE_STORE_URL: "sqlite::memory:" }
+    for (const file of ["missing.json", "list.json", "bad.json"]) {
+      const ran = await run(["generate", "hi", "--schema", file], { env, cwd })
+      assert.strictEqual(ran.code, 2, `${file}: ${ran.stderr}`)
+      assert.match(ran.stderr, new RegExp(`^baton: --schema ${file}: `, "m"))
+    }
+    const invalid = await run(["generate", "hi", "--schema", "bad.json"], { env, cwd })
+    assert.match(invalid.stderr, /^baton: --schema bad\.json: not a valid JSON Schema/m)
+  })
+
+  it("generate --json on a failure prints one JSON object on stdout (tag, message, attempts, retry hint), same exit code", async () => {
+    const env = { ...onMock(), LLM_USAGE_STORE_URL: "sqlite::memory:", LLM_MAX_RETRIES: "0" }
+    const model = "deepseek-flash@rateLimited;retryAfter=5"
+    const failed = await run(["generate", "hi", "--provider", "deepseek", "--model", model, "--json"], { env })
+    assert.strictEqual(failed.code, 3, failed.stderr)
+    assert.match(failed.stderr, /^baton: all providers failed/m)
+    const { error } = JSON.parse(failed.stdout) as {
+      error: {
+        _tag: string
+        message: string
+        attempts: ReadonlyArray<{ provider: string; outcome: string; error: { _tag: string; retryAfterMs?: number } }>
+      }
+    }
+    assert.strictEqual(error._tag, "AllProvidersFailed")
+    assert.include(error.message, "all providers failed")
+    assert.deepStrictEqual(
+      error.attempts.map((a) => [a.provider, a.outcome, a.error._tag, a.error.retryAfterMs]),
+      [["deepseek", "error", "ProviderRateLimited", 5000]]
+    )
+    // configuration: the variable to fix
+    const config = await run(["generate", "hi", "--json"], { env: { DEEPSEEK_API_KEY: "sk-test" } })
+    assert.strictEqual(config.code, 2, config.stderr)
+    assert.deepStrictEqual(
+      JSON.parse(config.stdout),
+      {
+        error: {
+          _tag: "LlmConfigError",
+          message: /^baton: (.*)$/m.exec(config.stderr)?.[1],
+          variable: "GEMINI_API_KEY"
+        }
+      }
+    )
+    // flags the command refuses
+    const flags = await run(["generate", "hi", "--stream", "--schema", "s.json", "--json"], { env })
+    assert.strictEqual(flags.code, 1, flags.stderr)
+    assert.strictEqual((JSON.parse(flags.stdout) as { error: { _tag: string } }).error._tag, "CommandLineError")
+  })
+
+  it("generate --stream cut midway ends the partial answer's line before the error", async () => {
+    const ran = await run(
+      [
+        "generate",
+        "Write two questions about Mars",
+        "--provider",
+        "deepseek",
+        "--model",
+        "deepseek-flash@cutStream",
+        "--stream"
+      ],
+      { env: { ...onMock(), LLM_USAGE_STORE_URL: "sqlite::memory:", LLM_MAX_RETRIES: "0" } }
+    )
+    assert.strictEqual(ran.code, 3, ran.stderr)
+    assert.match(ran.stdout, /^Mock answer from deepseek[^\n]*\n$/)
+    assert.match(ran.stderr, /^baton: deepseek stream interrupted/m)
+  })
+
+  it("an empty --model or --host is refused with the usage, naming the flag, exit 1", async () => {
+    for (
+      const [command, flag, value] of [
+        ["generate", "--model", ""],
+        ["generate", "--model", " "],
+        ["serve", "--host", ""]
+      ] as const
+    ) {
+      const ran = await run(command === "generate" ? [command, "hi", flag, value] : [command, flag, value], {
+        env: { ...onMock(), LLM_USAGE_STORE_URL: "sqlite::memory:" }
+      })
+      assert.strictEqual(ran.code, 1, `${command} ${flag} ${JSON.stringify(value)}: ${ran.stderr}`)
+      assert.include(ran.stdout, "USAGE")
+      assert.include(ran.stderr, `flag ${flag}`)
+    }
   })
 
   it("generate --model sets the model of LLM_CHAIN's first step", async () => {

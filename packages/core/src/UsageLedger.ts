@@ -70,13 +70,32 @@ import type { LlmConfigError } from "./LlmError.ts"
 import type { AttemptReport } from "./RequestLog.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
+/** The days of `month` (1-12) in `year` of the Gregorian calendar. */
+const daysInMonth = (year: number, month: number): number =>
+  month === 2
+    ? year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28
+    : [4, 6, 9, 11].includes(month)
+    ? 30
+    : 31
+
+/** `YYYY-MM-DD` with a month 01-12 and a day 01-31: year, month and day captured. */
+const dayPattern = /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/
+
 /**
- * A calendar day, `YYYY-MM-DD`.
+ * A calendar day, `YYYY-MM-DD`, that exists: its month 1 to 12, its day
+ * within the month (February 29 in leap years only).
  *
  * @since 0.1.0
  */
 export const Day = Schema.String.check(
-  Schema.isPattern(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, { message: "a day is written YYYY-MM-DD" })
+  Schema.isPattern(dayPattern, { message: "a day is written YYYY-MM-DD" }),
+  Schema.makeFilter((text: string) => {
+    const [, year, month, day] = dayPattern.exec(text) ?? []
+    // a text the pattern refuses is left to its message
+    if (day === undefined) return true
+    const days = daysInMonth(Number(year), Number(month))
+    return Number(day) <= days || `${year}-${month} has ${days} days`
+  })
 ).pipe(Schema.brand("Day"))
 
 /** @since 0.1.0 */

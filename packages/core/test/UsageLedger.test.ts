@@ -30,6 +30,17 @@ describe("UsageLedger", () => {
       assert.isFalse(isDay("07/03/2026"))
     }))
 
+  it.effect("Day refuses a day the calendar does not have, leap years counted", () =>
+    Effect.sync(() => {
+      for (const text of ["2026-01-31", "2026-04-30", "2024-02-29", "2000-02-29"]) assert.isTrue(isDay(text), text)
+      for (const text of ["2026-02-30", "2026-04-31", "2025-02-29", "1900-02-29", "2026-02-31"]) {
+        assert.isFalse(isDay(text), text)
+      }
+      const refused = Schema.decodeUnknownExit(UsageLedger.Day)("2026-02-30")
+      assert.isTrue(Exit.isFailure(refused))
+      assert.include(String(refused), "2026-02 has 28 days")
+    }))
+
   it.effect("an unknown time zone fails the ledger's build, naming the option, before any request", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(

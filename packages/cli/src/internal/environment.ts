@@ -1,7 +1,8 @@
 /**
  * The configuration a `baton` command runs with: the process environment
- * plus the flags' overrides, and, when no provider key is set, the bundled
- * mock provider server started in-process (announced in one line on stderr).
+ * plus the flags' overrides, and, when that configuration has no provider to
+ * call (`MockEnvironment.needsMock`), the bundled mock provider server
+ * started in-process (announced in one line on stderr).
  *
  * @internal
  */
@@ -22,23 +23,26 @@ export const withOverrides = (
 ): Record<string, string> =>
   Object.fromEntries(Object.entries({ ...env, ...overrides }).filter(([name]) => overrides[name] !== ""))
 
+const layerOf = (env: Record<string, string>): Layer.Layer<never> =>
+  ConfigProvider.layer(ConfigProvider.fromEnv({ env }))
+
 /** A `ConfigProvider` layer over the process environment and `overrides`. @internal */
 export const fromProcess = (overrides: Readonly<Record<string, string>> = {}): Layer.Layer<never> =>
-  ConfigProvider.layer(ConfigProvider.fromEnv({ env: withOverrides(defined(process.env), overrides) }))
+  layerOf(withOverrides(defined(process.env), overrides))
 
 /**
  * As `fromProcess`, but with every provider on a mock server started in the
- * current scope when the environment has no provider key.
+ * current scope when that configuration has no provider to call.
  *
  * @internal
  */
-export const withMockWhenNoKey = (
+export const withMockWhenNoProvider = (
   overrides: Readonly<Record<string, string>> = {}
 ): Effect.Effect<Layer.Layer<never>, MockProviderServer.MockServerStartError, Scope.Scope> =>
   Effect.gen(function*() {
-    if (MockEnvironment.hasProviderKey(process.env)) return fromProcess(overrides)
+    const env = withOverrides(defined(process.env), overrides)
+    if (!(yield* MockEnvironment.needsMock(env))) return layerOf(env)
     const server = yield* MockProviderServer.start()
     process.stderr.write(`baton: no provider API key set; using the bundled mock provider server at ${server.url}\n`)
-    const env = withOverrides(MockEnvironment.pointedAt(server, process.env), overrides)
-    return ConfigProvider.layer(ConfigProvider.fromEnv({ env }))
+    return layerOf(MockEnvironment.pointedAt(server, env))
   })
