@@ -153,8 +153,8 @@ const report = (query: Query, flags: Flags) =>
 
 /** The SQLite file of a ledger URL (`sqlite:path`, `file:path`) as `SqlDatabase.layerUrl` reads it; none in memory or on PostgreSQL. */
 const sqliteFile = (url: string): string | undefined => {
-  const file = /^(?:sqlite|file):(.+)$/.exec(url)?.[1]
-  return file === ":memory:" ? undefined : file
+  const database = LlmConfig.databaseUrl(url)
+  return database?._tag === "Sqlite" && database.filename !== ":memory:" ? database.filename : undefined
 }
 
 /** Fails when the ledger is an SQLite file that is not there: opening it would create it, and `usage` only reads. */

@@ -39,7 +39,7 @@
  * | `LLM_MAX_BODY_BYTES` | unset (the adapters' 16 MiB) | largest plain reply body read from a provider; over it the attempt is a `MalformedResponse` and the chain falls back |
  * | `LLM_MAX_EVENT_BYTES` | unset (the adapters' 1 MiB) | largest single stream event (UTF-16 code units); the same rule |
  * | `REDIS_URL` | unset | Redis for shared quotas, circuits and throttles |
- * | `LLM_USAGE_STORE_URL` | unset | usage ledger database (`sqlite:path` or `postgres://...`) |
+ * | `LLM_USAGE_STORE_URL` | unset | usage ledger database: `sqlite:path`, `file:path`, `sqlite::memory:` or `postgres://...` |
  * | `LLM_LOG_PROMPTS` | `false` | log (truncated) prompt text |
  * | `LLM_PRICES` | unset | JSON price overrides: `{"openai":{"models":{"gpt-4.1":{"input":2,"output":8}}}}` |
  *
@@ -68,7 +68,9 @@
  * the character's position, never the value. Base URLs are `http:` or
  * `https:` only and carry no credentials (`user:password@`: the adapters send
  * to the URL's origin; the key goes in the key variable); an error never
- * shows a URL's user part or query. Booleans are `true` or `false` in any
+ * shows a URL's user part or query. `LLM_USAGE_STORE_URL` must name a
+ * database `SqlDatabase` opens (see {@link databaseUrl}); an error shows
+ * only its scheme. Booleans are `true` or `false` in any
  * case, spaces around ignored (`yes`/`no`, `on`/`off`, `1`/`0`, `y`/`n` too).
  *
  * Tests build it from a map, never by touching `process.env`:
@@ -360,6 +362,46 @@ export const apiKey = (variable: string): Effect.Effect<Option.Option<Redacted.R
     if (key.length === 0) return Effect.succeedNone
     const problem = keyProblem(key)
     return problem === undefined ? Effect.succeedSome(Redacted.make(key)) : fail(variable, problem)
+  })
+
+/**
+ * The URLs a usage store may be given, as an error lists them.
+ *
+ * @since 0.1.0
+ */
+export const databaseUrlForms = "sqlite:<path>, file:<path>, sqlite::memory: or postgres://user@host:port/db"
+
+/**
+ * The database a URL names, by the one rule `LLM_USAGE_STORE_URL` is
+ * checked by and `SqlDatabase.layerUrl` opens by: an SQLite file
+ * (`sqlite:<path>`, `file:<path>`; `sqlite::memory:` in memory) or
+ * PostgreSQL (`postgres://`, `postgresql://`); `undefined` for any other
+ * (see {@link databaseUrlForms}).
+ *
+ * @since 0.1.0
+ */
+export const databaseUrl = (
+  url: string
+): { readonly _tag: "Sqlite"; readonly filename: string } | { readonly _tag: "Postgres" } | undefined => {
+  const filename = /^(?:sqlite|file):(.+)$/.exec(url)?.[1]
+  if (filename !== undefined) return { _tag: "Sqlite", filename }
+  return /^postgres(?:ql)?:\/\//.test(url) ? { _tag: "Postgres" } : undefined
+}
+
+/** A URL's scheme (`mysql:`): letters, digits, `+`, `-` and `.`, so never a password. */
+const urlScheme = /^[A-Za-z][A-Za-z0-9+.-]*:/
+
+/**
+ * Reads a database URL from `variable`: `None` when unset or blank, else
+ * one {@link databaseUrl} takes, or an `LlmConfigError` naming the variable
+ * that shows the URL's scheme at most.
+ */
+const optionalDatabaseUrl = (variable: string) =>
+  Effect.flatMap(optionalRedacted(variable), (url) => {
+    if (Option.isNone(url) || databaseUrl(Redacted.value(url.value)) !== undefined) return Effect.succeed(url)
+    const scheme = urlScheme.exec(Redacted.value(url.value))?.[0]
+    const named = scheme === undefined ? "" : ` (scheme "${excerpt(scheme)}")`
+    return fail(variable, `unsupported database URL${named}; use ${databaseUrlForms}`)
   })
 
 /** A URL for an error message: its user part and query (where credentials go) masked. */
@@ -698,7 +740,7 @@ const makeWith = Effect.fnUntraced(function*(
     continueOnInterruption: yield* bool("LLM_CONTINUE_ON_INTERRUPTION", true),
     fallbackOnContentFilter: yield* bool("LLM_FALLBACK_ON_CONTENT_FILTER", false),
     redisUrl: yield* optionalRedacted("REDIS_URL"),
-    usageStoreUrl: yield* optionalRedacted("LLM_USAGE_STORE_URL"),
+    usageStoreUrl: yield* optionalDatabaseUrl("LLM_USAGE_STORE_URL"),
     logPrompts: yield* bool("LLM_LOG_PROMPTS", false),
     prices: yield* readPrices,
     maxBodyBytes: yield* optionalPositiveInt("LLM_MAX_BODY_BYTES"),

@@ -127,6 +127,19 @@ describe("LlmConfig", () => {
     failsOn({ ...keys, AI_GENERATION_ENABLED: "maybe" }, "AI_GENERATION_ENABLED", "maybe"))
   it.effect("rejects a malformed URL", () =>
     failsOn({ ...keys, DEEPSEEK_BASE_URL: "not a url" }, "DEEPSEEK_BASE_URL", "not a url"))
+  it.effect("rejects a usage store URL no database takes, naming the variable and not the password", () =>
+    Effect.gen(function*() {
+      for (const url of ["mysql://u:S3CRET@h/db", "not a url", "postgres:/u:S3CRET@h/db", "sqlite:"]) {
+        yield* failsOn({ ...keys, LLM_USAGE_STORE_URL: url }, "LLM_USAGE_STORE_URL", "unsupported database URL")
+        const error = yield* Effect.flip(load({ ...keys, LLM_USAGE_STORE_URL: url }))
+        assert.notInclude(error.message, "S3CRET", url)
+        assert.include(error.message, LlmConfig.databaseUrlForms)
+      }
+      for (const url of ["sqlite:usage.db", "file:usage.db", "sqlite::memory:", "postgresql://u:S3CRET@h/db"]) {
+        const config = yield* load({ ...keys, LLM_USAGE_STORE_URL: url })
+        assert.isTrue(Option.isSome(config.usageStoreUrl), url)
+      }
+    }))
   it.effect("rejects an unknown time zone", () =>
     failsOn({ ...keys, AI_QUOTA_TIMEZONE: "Mars/Olympus" }, "AI_QUOTA_TIMEZONE", "Mars/Olympus"))
   it.effect("reads the per-attempt limits and the manager options", () =>

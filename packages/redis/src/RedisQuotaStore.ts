@@ -5,8 +5,8 @@
  * **Layout**
  *
  * One hash per subject and local day, `<prefix><YYYY-MM-DD>:<subject>`, with
- * the fields `units`, `tokens` and `cost` (nano-USD), and one `r:<id>` per
- * reservation (see below). The subject id is
+ * the fields `units`, `tokens` and `cost` (nano-USD), and a bounded number
+ * of `r:<id>` fields, one per reservation (see below). The subject id is
  * base64url-encoded, so no id (however hostile: `:`, `{`, `*`, spaces, 256
  * characters, lone surrogates) can reach another subject's key, a hash slot
  * tag or a pattern. The bytes encoded are the id's UTF-8, and for an id with
@@ -46,11 +46,21 @@
  * A reservation whose reply the caller gave up on (a timeout, a dropped
  * connection) may still run on Redis later, when a paused server resumes.
  * So each reservation carries an id, kept as a field `r:<id>` of the
- * subject's hash (at most one per reserved request and day), and such a
- * reservation is undone in the background: the undo refunds it if it ran,
- * or marks the id so that a late reservation does nothing. The undo goes on
- * the same connection after the reservation, so Redis runs them in that
- * order. A reservation that provably never left the process (the
+ * subject's hash while it holds its units, and such a reservation is undone
+ * in the background: the undo refunds it if it ran, or marks the id (`x`) so
+ * that a late reservation does nothing. The undo goes on the same
+ * connection after the reservation, so Redis runs them in that order.
+ *
+ * An undo that refunds a reservation deletes its field in the same script,
+ * and a refund is such an undo, so a second one finds nothing and refunds
+ * nothing. Only an undo that finds no field leaves a mark, and only for a
+ * reservation whose reply never came: one whose reply came has run, and
+ * cannot arrive later. So a hash holds, besides its three counters, one
+ * field per reservation that still holds units (in flight or committed: at
+ * most the day's limit, as each holds at least one unit) and one mark per
+ * reservation whose reply was lost before it ran, however many requests are
+ * reserved and refunded that day: a client that starts and cancels
+ * requests does not grow it. A reservation that provably never left the process (the
  * connection was offline, or in its quiet window after a timeout: see
  * `RedisConnection.neverSent`) has nothing to undo and schedules nothing,
  * with `failOpen` or without. A request refused or failed by the client
@@ -176,20 +186,28 @@ return {0, units, tokens, cost}
 ).withReturnType<unknown>()
 
 /**
- * Undoes a reservation whose reply the caller gave up on: refunds it when it
- * ran, or marks it so that it never runs when it arrives later.
+ * Takes a reservation back by its id. One that ran is refunded and its field
+ * deleted, so a later undo of the same id finds nothing and refunds nothing.
+ * One that has not run (yet) is marked `x` when `mark` is 1, so that it does
+ * nothing when it arrives later; that is only needed for a reservation whose
+ * reply never came, since one whose reply came has run.
  */
 const cancelScript = Redis.script(
-  (key: string, reservation: string, expiresInMillis: number) => [key, reservation, expiresInMillis],
+  (key: string, reservation: string, expiresInMillis: number, mark: 0 | 1) => [key, reservation, expiresInMillis, mark],
   {
     numberOfKeys: 1,
     lua: `
 local field = 'r:' .. ARGV[1]
 local held = redis.call('HGET', KEYS[1], field)
 if held == 'x' then return 0 end
-redis.call('HSET', KEYS[1], field, 'x')
-if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if not held then return 0 end
+if not held then
+  if ARGV[3] == '1' then
+    redis.call('HSET', KEYS[1], field, 'x')
+    if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+  end
+  return 0
+end
+redis.call('HDEL', KEYS[1], field)
 if redis.call('HINCRBY', KEYS[1], 'units', -tonumber(held)) < 0 then redis.call('HSET', KEYS[1], 'units', 0) end
 return 1
 `
@@ -250,8 +268,8 @@ const toOutcome = (reservation: string) =>
     : Effect.succeed({ _tag: "Denied", limit: denied, usage })
 }
 
-/** How long the mark of a refund lives when its day's counter has already expired. */
-const undoMarkTtlMs = 86_400_000
+/** How long a refund whose reply did not come is retried: its day's counter has expired by then. */
+const refundKeepMs = 86_400_000
 
 /**
  * How long a day's key outlives the local midnight that ends the day: a
@@ -266,8 +284,11 @@ const undoBackoff = { firstMs: 500, maxMs: 30_000 }
 interface PendingUndo {
   readonly key: string
   readonly reservation: string
-  /** The TTL the undo gives a key it creates (its mark). */
-  readonly markTtlMs: number
+  /**
+   * The TTL of the key the undo creates when it marks a reservation that has
+   * not run; absent for a refund, whose reservation ran (nothing to mark).
+   */
+  readonly markTtlMs: number | undefined
   /** When the key it undoes has expired for sure: there is nothing left to undo then. */
   readonly until: number
 }
@@ -297,7 +318,9 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
   const reserve = redis.eval(reserveScript)
   const refund = redis.eval(refundScript)
   const charge = redis.eval(chargeScript)
-  const cancel = redis.eval(cancelScript)
+  const runCancel = redis.eval(cancelScript)
+  const cancel = ({ key, markTtlMs, reservation }: Omit<PendingUndo, "until">) =>
+    markTtlMs === undefined ? runCancel(key, reservation, 0, 0) : runCancel(key, reservation, markTtlMs, 1)
 
   // The undos waiting for Redis, oldest first, and the one fiber that works through them.
   const pending = new Map<string, PendingUndo>()
@@ -311,7 +334,7 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
       for (const undo of Array.from(pending.values())) {
         pending.delete(undo.reservation)
         if (undo.until <= clock.currentTimeMillisUnsafe()) continue
-        const exit = yield* Effect.exit(cancel(undo.key, undo.reservation, undo.markTtlMs))
+        const exit = yield* Effect.exit(cancel(undo))
         if (Exit.isFailure(exit)) {
           pending.set(undo.reservation, undo)
           return { undone, failure: exit.cause }
@@ -366,7 +389,7 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
    * Undoes a reservation in the background, until Redis confirms it or
    * `keepMs` from now (when the key it undoes has expired anyway).
    */
-  const undoLater = (key: string, reservation: string, markTtlMs: number, keepMs: number) =>
+  const undoLater = (key: string, reservation: string, markTtlMs: number | undefined, keepMs: number) =>
     Effect.clockWith((clock) => {
       if (!pending.has(reservation) && pending.size >= maxPendingUndos) {
         dropped++
@@ -382,11 +405,11 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
       return Effect.asVoid(FiberSet.run(drainers, drain))
     })
 
-  /** Refunds a reservation by its id: at once, or in the background when Redis does not answer. */
-  const undo = (key: string, reservation: string) =>
-    cancel(key, reservation, undoMarkTtlMs).pipe(
+  /** Refunds a reservation that ran, by its id: at once, or in the background when Redis does not answer. */
+  const refundReserved = (key: string, reservation: string) =>
+    cancel({ key, reservation, markTtlMs: undefined }).pipe(
       Effect.asVoid,
-      Effect.catch(() => undoLater(key, reservation, undoMarkTtlMs, undoMarkTtlMs))
+      Effect.catch(() => undoLater(key, reservation, undefined, refundKeepMs))
     )
 
   return QuotaLimiter.QuotaStore.of({
@@ -417,7 +440,7 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
     refund: ({ key, reservation, units }) =>
       reservation === undefined
         ? Effect.asVoid(guard("refund", refund(keyOf(prefix, key), units)))
-        : undo(keyOf(prefix, key), reservation),
+        : refundReserved(keyOf(prefix, key), reservation),
     charge: ({ costNanoUsd, key, tokens }) =>
       Effect.asVoid(guard("charge", charge(keyOf(prefix, key), tokens, costNanoUsd))),
     usage: (key) =>

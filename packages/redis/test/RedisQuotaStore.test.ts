@@ -3,9 +3,10 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { afterAll, assert, describe, it, layer } from "@effect/vitest"
-import { DateTime, Effect, Layer } from "effect"
+import { DateTime, Effect, Exit, Layer } from "effect"
+import { Redis } from "effect/persistence"
 import { freshSubject, limiter, quotaBehaviour, setTime } from "../../core/test/QuotaLimiterBehaviour.ts"
-import { liveWait } from "../../core/test/utils/chain.ts"
+import { eventually, liveWait } from "../../core/test/utils/chain.ts"
 import * as RedisQuotaStore from "../src/RedisQuotaStore.ts"
 import * as RedisTest from "./redisTest.ts"
 
@@ -92,6 +93,87 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisQuotaStore", () => {
         assert.isAtLeast(ttl, 2 * 3_600_000, "the counter outlives this process's midnight")
       }))
   })
+
+  layer(Store)("fields", (it) => {
+    it.effect("reserving and refunding or committing all day leaves at most one field per unit held", () =>
+      Effect.gen(function*() {
+        yield* setTime("2026-05-10T10:00:00Z")
+        const quota = yield* limiter({ dailyLimit: 5 })
+        const subject = freshSubject("churn")
+        const key = RedisQuotaStore.keyOf(prefix, { subjectId: subject, day: "2026-05-10" })
+        const { client } = yield* NodeRedis.NodeRedis
+        // a client that starts and cancels requests, or a provider that fails: each reservation is refunded
+        for (let i = 0; i < 300; i++) {
+          const exit = yield* Effect.exit(quota.withQuota(subject, 1, () => Effect.fail("provider failed")))
+          assert.isTrue(Exit.isFailure(exit))
+        }
+        for (let i = 0; i < 300; i++) {
+          yield* Effect.exit(quota.withQuota(subject, 1, () => Effect.succeed("served")))
+        }
+        assert.strictEqual((yield* quota.remaining(subject)).used, 5)
+        const fields = yield* Effect.promise(() => client.hKeys(key))
+        // units (tokens and cost only once charged) and the five committed reservations
+        assert.isAtMost(fields.length, 3 + 5)
+      }))
+
+    it.effect("a refund repeated after a lost reply refunds once and leaves no field", () =>
+      Effect.gen(function*() {
+        const store = yield* QuotaLimiter.QuotaStore
+        const { client } = yield* NodeRedis.NodeRedis
+        const key = { subjectId: freshSubject("twice"), day: "2026-05-10" }
+        const reserve = Effect.flatMap(
+          Effect.suspend(() => store.reserve({ key, units: 2, limits: { daily: 10 }, expiresInMillis: 60_000 })),
+          (outcome) =>
+            outcome._tag === "Reserved" && outcome.reservation !== undefined
+              ? Effect.succeed(outcome.reservation)
+              : Effect.die(`not reserved: ${JSON.stringify(outcome)}`)
+        )
+        const kept = yield* reserve
+        const refunded = yield* reserve
+        yield* store.refund({ key, units: 2, reservation: refunded })
+        yield* store.refund({ key, units: 2, reservation: refunded })
+        assert.strictEqual((yield* store.usage(key)).units, 2)
+        const fields = yield* Effect.promise(() => client.hKeys(RedisQuotaStore.keyOf(prefix, key)))
+        assert.sameMembers(fields, [`r:${kept}`, "units"])
+      }))
+  })
+
+  it.live("a reservation whose reply never came is undone: run after its undo, it spends nothing", () =>
+    Effect.gen(function*() {
+      const redis = yield* Redis.Redis
+      const { client } = yield* NodeRedis.NodeRedis
+      // the first reservation reaches no Redis yet and its reply is lost: it is kept here, to run late
+      const lost: Array<{ readonly id: string; readonly run: Effect.Effect<unknown, Redis.RedisError> }> = []
+      const lossy: Redis.Redis["Service"] = {
+        ...redis,
+        eval: (script) => {
+          const run = redis.eval(script)
+          return (...params) =>
+            params.length === 7 && lost.length === 0
+              ? Effect.suspend(() => {
+                lost.push({ id: String(params[6]), run: run(...params) })
+                return Effect.fail(new Redis.RedisError({ cause: new Error("reply lost") }))
+              })
+              : run(...params)
+        }
+      }
+      const store = yield* Effect.provideService(RedisQuotaStore.makeStore({ prefix }), Redis.Redis, lossy)
+      const quota = yield* Effect.provideService(limiter(), QuotaLimiter.QuotaStore, store)
+      const subject = freshSubject("late")
+      const day = DateTime.formatIsoDate(yield* DateTime.now)
+      const key = RedisQuotaStore.keyOf(prefix, { subjectId: subject, day })
+      assert.strictEqual((yield* Effect.flip(quota.reserve(subject)))._tag, "QuotaStoreUnavailable")
+      const [late] = lost
+      if (late === undefined) return assert.fail("the reservation was not sent")
+      const { id, run } = late
+      // the undo runs in the background and marks the reservation
+      yield* eventually(Effect.map(Effect.promise(() => client.hGet(key, `r:${id}`)), (mark) => mark === "x"))
+      assert.deepStrictEqual(yield* run, [4, 0, 0, 0])
+      assert.strictEqual((yield* quota.remaining(subject)).used, 0)
+      // the mark stays, so the reservation does nothing however late it runs
+      assert.strictEqual(yield* Effect.promise(() => client.hGet(key, `r:${id}`)), "x")
+      assert.deepStrictEqual(yield* run, [4, 0, 0, 0])
+    }).pipe(Effect.provide(RedisTest.layer(prefix), { local: true }), Effect.scoped))
 
   it.effect("fails closed, or open when configured, once Redis is gone", () =>
     Effect.gen(function*() {

@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import { databaseUrl, databaseUrlForms } from "@baton/core/LlmConfig"
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
@@ -119,7 +120,10 @@ const reopenable = (
   }))
 
 /**
- * A `SqlClient` for the database a URL names, closed with the layer.
+ * A `SqlClient` for the database a URL names, closed with the layer. The
+ * URLs it opens are those `LlmConfig.databaseUrl` takes, the rule
+ * `LLM_USAGE_STORE_URL` is checked by; any other fails with a
+ * `DatabaseError`.
  *
  * The usage ledger and the request log's database sink built over it
  * (`SqlUsageLedger.layer`, `SqlRequestLog.sink`) write a row recorded after
@@ -132,18 +136,13 @@ const reopenable = (
  */
 export const layerUrl = (url: string | Redacted.Redacted): Layer.Layer<SqlClient.SqlClient, DatabaseError> => {
   const text = typeof url === "string" ? url : Redacted.value(url)
-  const filename = /^(?:sqlite|file):(.+)$/.exec(text)?.[1]
-  if (filename !== undefined) {
-    return reopenable(() => withDatabaseError(SqliteClient.layer({ filename }), url))
+  const database = databaseUrl(text)
+  if (database === undefined) {
+    return Layer.unwrap(Effect.fail(
+      new DatabaseError({ url: describeUrl(url), message: `unsupported database URL; use ${databaseUrlForms}` })
+    ))
   }
-  if (/^postgres(?:ql)?:\/\//.test(text)) {
-    return reopenable(() => withDatabaseError(PgClient.layer({ url: Redacted.make(text) }), url))
-  }
-  return Layer.unwrap(Effect.fail(
-    new DatabaseError({
-      url: describeUrl(url),
-      message:
-        "unsupported database URL; use sqlite:<path>, file:<path>, sqlite::memory: or postgres://user@host:port/db"
-    })
-  ))
+  return database._tag === "Sqlite"
+    ? reopenable(() => withDatabaseError(SqliteClient.layer({ filename: database.filename }), url))
+    : reopenable(() => withDatabaseError(PgClient.layer({ url: Redacted.make(text) }), url))
 }

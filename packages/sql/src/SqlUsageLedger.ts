@@ -254,7 +254,9 @@ export const layerUrl = (
 
 /**
  * The ledger in `LLM_USAGE_STORE_URL`, else in `fallbackUrl` (the CLI passes
- * an SQLite file), else in memory.
+ * an SQLite file), else in memory. A `LLM_USAGE_STORE_URL` no database takes
+ * (`LlmConfig.databaseUrl`) fails `LlmConfig` itself, with an
+ * `LlmConfigError` naming the variable.
  *
  * Its days are those of the quota zone (`AI_QUOTA_TIMEZONE`, default UTC)
  * unless `options.timeZone` names another: a subject's "today" in the ledger

@@ -63,6 +63,20 @@ describe("SqlUsageLedger.layerFromConfig", () => {
       }))
   }
 
+  it.effect("a store URL no database takes is an LlmConfigError naming LLM_USAGE_STORE_URL, without its password", () =>
+    Effect.gen(function*() {
+      for (const url of ["mysql://u:S3CRET@h/db", "not a url"]) {
+        const error = yield* Effect.flip(
+          Layer.build(configured({ LLM_USAGE_STORE_URL: url })).pipe(Effect.scoped)
+        )
+        assert.strictEqual(error._tag, "LlmConfigError", url)
+        if (error._tag !== "LlmConfigError") return
+        assert.strictEqual(error.variable, "LLM_USAGE_STORE_URL")
+        assert.include(error.message, "LLM_USAGE_STORE_URL")
+        assert.notInclude(error.message, "S3CRET")
+      }
+    }))
+
   it.effect("without AI_QUOTA_TIMEZONE the days are UTC days", () =>
     Effect.gen(function*() {
       const settings = yield* LlmConfig.LlmConfig.pipe(Effect.provide(LlmConfig.layerFromRecord(keys)))
