@@ -14,35 +14,26 @@
  *
  * Failures, and what they cost:
  * - A batch that fails is retried `retries` times (default 3, exponential
- *   backoff from 50 ms); a try still running after `writeTimeout` (default
- *   2 minutes: a locked table, packets dropped) fails. Then its first,
- *   middle and last rows are written alone, and the rest in halves, each
- *   written on its own and split again when it fails, so a refused row
- *   costs no other row (about 2·log2(batch size) writes each). A batch of
- *   a single row is that row written alone.
- * - A sink that is down and one that refuses a row (a constraint, a value
- *   it cannot store) both fail a row written alone: the write just before
- *   tells them apart. Right after a write that succeeded (the sink known
- *   up), a row written alone is retried as a batch is, and refused only if
- *   it still fails. After a write that failed, a failing row is held, and
- *   written alone again right after the next write that succeeds. Three
- *   rows held with nothing written since (the first, middle and last rows
- *   of a batch, say) mean the sink looks down (a database restarting, a
- *   connection cut): the parts of the batch still to isolate are written
- *   once more whole (one written says the sink is up after all), and what
- *   is not written, the rows held and the rest of the flush go back on the
- *   queue for the next flush, as do the rows still held when the flush
- *   ends. They are kept for up to `maxOutage` (default 1 minute) of
- *   failing flushes in a row, and dropped past it or when the writer
- *   closes. A flush against a down sink therefore costs about `retries` + 4
- *   writes however many rows wait (each up to `writeTimeout` against a sink
- *   that hangs), and that is all a query (which flushes first) waits for.
- * - What that rule costs: a refused row costs its retries' waits (350 ms
- *   by default); a row written alone just as the sink goes down, and down
- *   through its retries, is taken for refused; rows refused three in a row
- *   look like a down sink, so the rows next to them may wait a few flushes
- *   (the refused ones are dropped once written next to a row the sink
- *   takes).
+ *   backoff from 50 ms). Then its first, middle and last rows are written
+ *   alone. When none of them is written, the sink is taken to be down (a
+ *   database restarting, a connection cut): neither that batch nor the rest
+ *   of the flush is written; they go back on the queue for the next flush,
+ *   for up to `maxOutage` (default 1 minute) of failing flushes in a row,
+ *   and are dropped past it or when the writer closes. A flush against a
+ *   down sink therefore costs `retries` + 4 writes however many rows wait,
+ *   and that is all a query (which flushes first) waits for.
+ * - When one of those rows is written, the sink is up and refuses some rows
+ *   (a constraint, a value it cannot store): the rest of the batch is split
+ *   in halves, each written on its own and split again when it fails, so a
+ *   refused row costs no other row (about 2·log2(batch size) writes each).
+ *   When both halves of a part of 4 rows or more fail, its first, middle and
+ *   last rows are tried alone again: none written means the sink went down
+ *   meanwhile, and what is left is handled as above (kept, not dropped,
+ *   within `maxOutage`). A batch of a single row that fails is kept as for a
+ *   down sink, unless another write of the same flush succeeded.
+ * - A batch whose first, middle and last rows are all refused while the sink
+ *   is up is taken for a down sink: kept within `maxOutage` (the next flush
+ *   cuts its rows into other batches), dropped whole past it or at close.
  * - Only rows refused alone, or left by a sink down past `maxOutage` or at
  *   close, are dropped: counted in `baton_sink_rows_dropped_total{sink}` and
  *   `baton_sink_failures_total{sink}`, and reported once as a warning. Writes
@@ -151,7 +142,7 @@ export interface Options {
   readonly flushInterval?: Duration.Input | undefined
   /** Most items per write (default 500; taken as a whole number of at least 1). */
   readonly maxBatchSize?: number | undefined
-  /** Retries of a failing batch, and of a row written alone right after a write that succeeded (default 3). */
+  /** Retries of a failing batch before its rows are tried alone (default 3). */
   readonly retries?: number | undefined
   /** How long batches are kept for later while the sink is down (default 1 minute). */
   readonly maxOutage?: Duration.Input | undefined
@@ -163,26 +154,16 @@ export interface Options {
    * the close holds its offering fiber.
    */
   readonly closeTimeout?: Duration.Input | undefined
-  /**
-   * Longest one try of a write may take (default 2 minutes): past it the
-   * write is interrupted and counts as failed, so that a sink that hangs (a
-   * locked table, packets dropped) is retried and, past `maxOutage`, has its
-   * rows dropped rather than piling up behind it. A write cut off after it
-   * committed is written again when retried.
-   */
-  readonly writeTimeout?: Duration.Input | undefined
 }
 
 /** The state of one flush. */
-interface Run<A> {
+interface Run {
   /** The final flush, when the scope closes: nothing can be kept for later. */
   readonly closing: boolean
-  /** The last write of this flush succeeded: the sink is known up. */
-  up: boolean
-  /** Rows that failed alone while the sink was not known up: each tried again after a write that succeeds. */
-  held: Array<A>
-  /** Rows held since the last write that succeeded: `heldForDown` of them mean the sink looks down. */
-  heldSinceWrite: number
+  /** The sink was found down in this flush: the rest of it is not written. */
+  down: boolean
+  /** Some write of this flush succeeded: the sink is up. */
+  wrote: boolean
   /** The last failure, for the warning. */
   cause: unknown
   /** Rows taken from the queue by this flush. */
@@ -193,22 +174,15 @@ interface Run<A> {
   cutOff: boolean
 }
 
-const newRun = <A>(closing: boolean): Run<A> => ({
+const newRun = (closing: boolean): Run => ({
   closing,
-  up: false,
-  held: [],
-  heldSinceWrite: 0,
+  down: false,
+  wrote: false,
   cause: undefined,
   taken: 0,
   settled: 0,
   cutOff: false
 })
-
-/** Rows failing alone, with nothing written between, that mean the sink is down (as many as a batch's probes). */
-const heldForDown = 3
-
-/** The sink looks down: the rest of the flush is kept for later rather than written. */
-const looksDown = <A>(run: Run<A>) => run.heldSinceWrite >= heldForDown
 
 /** The first, middle and last indices of `length` rows, each once. */
 const probeIndices = (length: number): ReadonlySet<number> => new Set([0, (length - 1) >> 1, length - 1])
@@ -237,9 +211,6 @@ export const make = <A, E>(
     // a whole number of at least 1, as `Array.chunksOf` took it (0 or NaN would loop or drop every row)
     const maxBatchSize = Math.max(1, Math.floor(options.maxBatchSize ?? 500) || 1)
     const retry = Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: options.retries ?? 3 }))
-    const writeTimeout = Duration.fromInputUnsafe(options.writeTimeout ?? "2 minutes")
-    /** A try of a write that hangs (a locked table, packets dropped) fails, as one refused does. */
-    const timed = (effect: Effect.Effect<void, E>) => Effect.timeout(effect, writeTimeout)
 
     const closeTimeout = Duration.fromInputUnsafe(options.closeTimeout ?? "10 seconds")
     /** The scope is closing: only the close takes rows, and rows are no longer kept for later. */
@@ -259,7 +230,7 @@ export const make = <A, E>(
       ], { discard: true })
 
     /** Drops `count` rows of `run`: counted (unless the close already counted them), and warned of once per writer. */
-    const drop = (run: Run<A>, count: number, why: string) =>
+    const drop = (run: Run, count: number, why: string) =>
       Effect.uninterruptible(Effect.suspend(() => {
         run.settled += count
         if (run.cutOff) return Effect.void
@@ -275,29 +246,25 @@ export const make = <A, E>(
 
     /**
      * Writes `rows` (retried when `retried`); true when the sink took them.
-     * A try that outlasts `writeTimeout` fails. Interruptible only during the
-     * write itself (a close cut off by `closeTimeout`), so that what was
-     * written is always counted.
+     * Interruptible only during the write itself (a close cut off by
+     * `closeTimeout`), so that what was written is always counted.
      */
     const tryWrite = (
-      run: Run<A>,
+      run: Run,
       rows: Arr.NonEmptyReadonlyArray<A>,
       retried = false,
       writeRows: (rows: Arr.NonEmptyReadonlyArray<A>) => Effect.Effect<void, E> = write
     ): Effect.Effect<boolean> =>
       Effect.uninterruptibleMask((restore) =>
-        restore(
-          retried ? Effect.retry(timed(writeRows(rows)), retry) : timed(writeRows(rows))
-        ).pipe(
+        restore(retried ? writeRows(rows).pipe(Effect.retry(retry)) : writeRows(rows)).pipe(
           Effect.exit,
           Effect.flatMap((exit) => {
-            run.up = Exit.isSuccess(exit)
             if (Exit.isFailure(exit)) {
               run.cause = exit.cause
               return Effect.succeed(false)
             }
             run.settled += rows.length
-            run.heldSinceWrite = 0
+            run.wrote = true
             return Effect.as(Ref.set(downSince, undefined), true)
           })
         )
@@ -308,7 +275,7 @@ export const make = <A, E>(
      * than `maxOutage`; those the queue refuses (the close took it meanwhile)
      * are dropped.
      */
-    const keepForLater = (run: Run<A>, rows: Arr.NonEmptyReadonlyArray<A>) =>
+    const keepForLater = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Ref.modify(downSince, (since) => {
           const start = since ?? now
@@ -324,101 +291,82 @@ export const make = <A, E>(
           )
         )
 
-    /**
-     * Rows not written because the sink is down, and with them the rows held
-     * (see `Run.held`): kept for later within `maxOutage`, else dropped.
-     */
-    const dispose = (run: Run<A>, given: ReadonlyArray<A>): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const rows = [...run.held, ...given]
-        run.held = []
-        if (!Arr.isReadonlyArrayNonEmpty(rows)) return Effect.void
-        return run.closing || closed
+    /** Rows not written because the sink is down: kept for later within `maxOutage`, else dropped. */
+    const dispose = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
+      Effect.suspend(() =>
+        run.closing || closed
           ? drop(run, rows.length, "the sink is down and the writer is closing")
           : Effect.flatMap(
             keepForLater(run, rows),
             (kept) => kept ? Effect.void : drop(run, rows.length, "the sink is down for longer than maxOutage")
           )
-      }).pipe(Effect.uninterruptible)
+      ).pipe(Effect.uninterruptible)
 
-    /**
-     * Writes `row` alone. Right after a write that succeeded (the sink known
-     * up) it is retried, and refused if it still fails; otherwise a failure
-     * holds it, to be tried again after the next write that succeeds.
-     */
-    const writeAlone = (run: Run<A>, row: A): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        if (looksDown(run)) return dispose(run, [row])
-        const up = run.up
-        return Effect.flatMap(tryWrite(run, [row], up), (written) => {
-          if (written) return retryHeld(run)
-          if (up) return drop(run, 1, "the sink refused them, written alone")
-          run.held.push(row)
-          run.heldSinceWrite++
-          return Effect.void
-        })
+    /** Writes the first, middle and last rows alone; the indices written. */
+    const probe = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>) =>
+      Effect.gen(function*() {
+        const written = new Set<number>()
+        for (const index of probeIndices(rows.length)) {
+          if (yield* tryWrite(run, [Arr.getUnsafe(rows, index)])) written.add(index)
+        }
+        return written
       })
 
-    /** The sink just took a write: the first row held is written alone again (and the next, while they are taken). */
-    const retryHeld = (run: Run<A>): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        if (!Arr.isArrayNonEmpty(run.held)) return Effect.void
-        const row = Arr.headNonEmpty(run.held)
-        run.held = Arr.tailNonEmpty(run.held)
-        return writeAlone(run, row)
+    /** Probes rows that failed together: none written means the sink is down (and `rows` are disposed of). */
+    const probeFailed = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>) =>
+      Effect.gen(function*() {
+        const written = yield* probe(run, rows)
+        if (written.size > 0) return written
+        run.down = true
+        yield* dispose(run, rows)
+        return undefined
       })
 
     /**
-     * Writes `rows` (a row alone by `writeAlone`), retried when `retried`.
-     * When the sink does not take them, they are kept if it looks down, else
-     * `onFailure` has them.
+     * Rows that failed together while the sink is up: written in halves, a
+     * failing half split again, so that a row the sink refuses costs no other.
+     * Both halves failing may mean the sink went down: probed again.
      */
-    const writeRows = (
-      run: Run<A>,
-      rows: Arr.NonEmptyReadonlyArray<A>,
-      retried: boolean,
-      onFailure: (rows: Arr.NonEmptyReadonlyArray<A>) => Effect.Effect<void>
-    ): Effect.Effect<void> =>
-      rows.length === 1 ? writeAlone(run, Arr.headNonEmpty(rows)) : Effect.flatMap(
-        tryWrite(run, rows, retried),
-        (written) => written ? retryHeld(run) : looksDown(run) ? dispose(run, rows) : onFailure(rows)
-      )
-
-    /**
-     * Rows that failed together: written in halves, a failing half split
-     * again, so that a row the sink refuses costs no other. Once the sink
-     * looks down, each half is still written once, not split: rows refused
-     * in a row look like a down sink, and a half written says it is up.
-     */
-    const isolate = (run: Run<A>, rows: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
-      Effect.forEach(
-        Arr.splitAt(rows, Math.ceil(rows.length / 2)),
-        (half) =>
-          Arr.isReadonlyArrayNonEmpty(half) ? writeRows(run, half, false, (part) => isolate(run, part)) : Effect.void,
-        { discard: true }
-      )
-
-    /**
-     * A batch that failed as a whole, retries included: its first, middle
-     * and last rows are written alone, then the rest is isolated, or kept
-     * when they leave the sink looking down.
-     */
-    const salvage = (run: Run<A>, batch: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const probed = probeIndices(batch.length)
-        const rest = without(batch, probed)
-        return Effect.andThen(
-          Effect.forEach(probed, (index) => writeAlone(run, Arr.getUnsafe(batch, index)), { discard: true }),
-          Effect.suspend(() =>
-            !Arr.isReadonlyArrayNonEmpty(rest) ? Effect.void : looksDown(run) ? dispose(run, rest) : isolate(run, rest)
-          )
-        )
+    const isolate = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (run.down) return yield* dispose(run, rows)
+        if (rows.length === 1) return yield* drop(run, 1, "the sink refused them, written alone")
+        const cut = Math.ceil(rows.length / 2)
+        const [left, right] = Arr.splitAt(rows, cut)
+        const leftWritten = Arr.isReadonlyArrayNonEmpty(left) && (yield* tryWrite(run, left))
+        const rightWritten = Arr.isReadonlyArrayNonEmpty(right) && (yield* tryWrite(run, right))
+        let probed: ReadonlySet<number> = new Set()
+        if (!leftWritten && !rightWritten && rows.length > 3) {
+          const written = yield* probeFailed(run, rows)
+          if (written === undefined) return
+          probed = written
+        }
+        const rest = [
+          leftWritten ? [] : without(left, probed),
+          rightWritten ? [] : without(right, new Set([...probed].map((index) => index - cut)))
+        ]
+        for (const part of rest) {
+          if (Arr.isReadonlyArrayNonEmpty(part)) yield* isolate(run, part)
+        }
       })
 
-    const writeBatch = (run: Run<A>) => (batch: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
-      Effect.suspend(() =>
-        looksDown(run) ? dispose(run, batch) : writeRows(run, batch, true, (rows) => salvage(run, rows))
-      )
+    /** A batch that failed as a whole, retries included. */
+    const salvage = (run: Run, batch: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (batch.length === 1) {
+          // one row failing alone: refused when the sink took another write of this flush, else maybe down
+          return yield* (run.wrote ? drop(run, 1, "the sink refused them, written alone") : dispose(run, batch))
+        }
+        const written = yield* probeFailed(run, batch)
+        if (written === undefined) return
+        const rest = without(batch, written)
+        if (Arr.isReadonlyArrayNonEmpty(rest)) yield* isolate(run, rest)
+      })
+
+    const writeBatch = (run: Run) => (batch: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
+      run.down
+        ? dispose(run, batch)
+        : Effect.flatMap(tryWrite(run, batch, true), (written) => written ? Effect.void : salvage(run, batch))
 
     /**
      * Ends the queue and takes its rows: from then on an offer is refused by
@@ -427,16 +375,16 @@ export const make = <A, E>(
     const takeLast = Effect.andThen(Queue.end(queue), Queue.clear(queue))
 
     /** The flushes of the background fiber and of queries that have taken rows: the close counts what they leave. */
-    const running = new Set<Run<A>>()
+    const running = new Set<Run>()
 
     /** A query's flush forked and not yet at the queue, open once it ended: a query made meanwhile waits for it. */
-    let pending: { readonly run: Run<A>; readonly done: Latch.Latch } | undefined
+    let pending: { readonly run: Run; readonly done: Latch.Latch } | undefined
 
     /**
      * Takes the queue's rows and writes them, under the lock; once the writer
      * is closing, only the close takes rows, and it takes them for the last time.
      */
-    const flushRun = (run: Run<A>) =>
+    const flushRun = (run: Run) =>
       lock.withPermit(
         Effect.flatMap(
           Effect.uninterruptible(Effect.suspend(() => {
@@ -449,12 +397,7 @@ export const make = <A, E>(
                   if (!run.closing) running.add(run)
                 }))
           })),
-          (items) =>
-            Effect.andThen(
-              Effect.forEach(batchesOf(items, maxBatchSize), writeBatch(run), { discard: true }),
-              // rows still held: nothing the sink took came after them, so they wait as for a down sink
-              dispose(run, [])
-            )
+          (items) => Effect.forEach(batchesOf(items, maxBatchSize), writeBatch(run), { discard: true })
         ).pipe(Effect.ensuring(Effect.sync(() => running.delete(run))))
       )
 
@@ -498,7 +441,7 @@ export const make = <A, E>(
      */
     const flush: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
       if (pending !== undefined) return Effect.succeed(pending.done)
-      const run = newRun<A>(false)
+      const run = newRun(false)
       const done = Latch.makeUnsafe()
       // set before the fork, so that no flush is forked unknown to later queries
       pending = { run, done }
@@ -520,7 +463,7 @@ export const make = <A, E>(
      */
     const close = Effect.gen(function*() {
       closed = true
-      const run = newRun<A>(true)
+      const run = newRun(true)
       const done = yield* awaitWithin(yield* Effect.forkDetach(flushRun(run)))
       // rows never taken (the lock was held until the deadline, and offered since); no flush takes rows after this
       const untaken = yield* takeLast
@@ -555,7 +498,7 @@ export const make = <A, E>(
      */
     const writeLate = (item: A): Effect.Effect<void> =>
       Effect.gen(function*() {
-        const run = newRun<A>(true)
+        const run = newRun(true)
         const written = yield* awaitWithin(
           // each try under the lock, the waits between them outside it: late rows do not queue behind retries
           yield* Effect.forkDetach(tryWrite(run, [item], true, (rows) => lock.withPermit(write(rows))))
@@ -577,7 +520,7 @@ export const make = <A, E>(
     yield* Effect.addFinalizer(() => close)
     yield* forkFlushing(
       Effect.sleep(options.flushInterval ?? "1 second").pipe(
-        Effect.andThen(Effect.suspend(() => flushRun(newRun<A>(false)))),
+        Effect.andThen(Effect.suspend(() => flushRun(newRun(false)))),
         Effect.forever
       )
     )
