@@ -430,6 +430,18 @@ export const layerStoreMemory: Layer.Layer<QuotaStore> = Layer.effect(QuotaStore
 // -----------------------------------------------------------------------------
 
 /**
+ * Moves a wall clock to the midnight that starts the next calendar date (hour
+ * 24 rolls over). Never the same time of day a day later: that time may be
+ * skipped (America/Nuuk jumps from 23:00 to 00:00), which would push it into
+ * the day after. `DateTime.mutate` resolves a midnight that is skipped to the
+ * instant the clocks jump over it, and one that repeats to its first
+ * occurrence: either way the first instant of the new date.
+ */
+const nextMidnight = (date: Date): void => {
+  date.setUTCHours(24, 0, 0, 0)
+}
+
+/**
  * The local day `now` falls in: its `YYYY-MM-DD` name, the instant of the next
  * local midnight, and the milliseconds until then.
  *
@@ -441,7 +453,7 @@ export const dayOf = (now: DateTime.Utc, zone: DateTime.TimeZone): {
   readonly expiresInMillis: number
 } => {
   const local = DateTime.setZone(now, zone)
-  const resetsAt = DateTime.toUtc(local.pipe(DateTime.add({ days: 1 }), DateTime.startOf("day")))
+  const resetsAt = DateTime.toUtc(DateTime.mutate(local, nextMidnight))
   return {
     day: DateTime.formatIsoDate(local),
     resetsAt,
