@@ -32,7 +32,9 @@
  * **Gotchas**
  *
  * - A throttle is a courtesy to the provider, not a quota: when its store
- *   fails, the check logs a warning and lets the call through (fail open).
+ *   fails, the check lets the call through (fail open) and a record is
+ *   dropped. Each throttle warns of it at most once per 10 seconds, as the
+ *   quota limiter does, saying how many failures it kept quiet meanwhile.
  * - `ProviderThrottled` is not retryable and asks for fallback: calling the
  *   same provider again before `retryAfter` only fails again.
  *
@@ -57,6 +59,7 @@ import { Context, Duration, Effect, Layer } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { defaultMaxTokens } from "./GenerationOptions.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
+import { damped } from "./internal/damped.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import { ProviderThrottled } from "./ProviderError.ts"
 
@@ -141,8 +144,8 @@ export const make = Effect.fnUntraced(function*(limits: LimitTable) {
     return bucket === "requests-per-minute" ? entry?.requestsPerMinute : entry?.tokensPerMinute
   }
 
-  const failOpen = (error: RateLimiter.RateLimiterError) =>
-    Effect.logWarning("provider throttle store unavailable; letting the call through", error.message)
+  // one window for checks and records: an outage fails both, up to three times per attempt
+  const failOpen = damped("provider throttle store unavailable; letting the call through")
 
   const take = (
     provider: ProviderName,

@@ -91,6 +91,7 @@
  */
 import { Context, DateTime, Duration, Effect, Exit, Layer, Option } from "effect"
 import type { SubjectId } from "./Ids.ts"
+import { damped } from "./internal/damped.ts"
 import { trusted } from "./internal/trusted.ts"
 import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
 import {
@@ -493,30 +494,6 @@ const checkOptions = (options: Options): Effect.Effect<DateTime.TimeZone, LlmCon
     yield* checkCount("QuotaLimiter.dailyCostBudgetNanoUsd", options.dailyCostBudgetNanoUsd)
     return yield* quotaTimeZone(options.timeZone)
   })
-
-/** How long a warning about an unavailable store silences its repeats (an outage would log once per request). */
-const warningIntervalMs = 10_000
-
-/**
- * Logs `message` with the store's error at most once per
- * {@link warningIntervalMs}, saying how many times it was silenced meanwhile.
- */
-const damped = (message: string) => {
-  let quietUntil = -Infinity
-  let silenced = 0
-  return (error: QuotaStoreUnavailable): Effect.Effect<void> =>
-    Effect.clockWith((clock) => {
-      const now = clock.currentTimeMillisUnsafe()
-      if (now < quietUntil) {
-        silenced++
-        return Effect.void
-      }
-      quietUntil = now + warningIntervalMs
-      const more = silenced
-      silenced = 0
-      return Effect.logWarning(more === 0 ? message : `${message} (${more} more since the last warning)`, error.message)
-    })
-}
 
 /** How a reservation can fail. */
 type ReserveError = RateLimitExceeded | TooManyQuestions | QuotaStoreUnavailable | InvalidOptions

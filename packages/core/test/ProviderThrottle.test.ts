@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Layer, Logger } from "effect"
+import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import * as GenerationOptions from "../src/GenerationOptions.ts"
 import { ModelId, ProviderName } from "../src/Ids.ts"
@@ -12,6 +13,18 @@ const gemini = ProviderName.make("gemini")
 
 const throttle = (limits: ProviderThrottle.LimitTable) =>
   Effect.service(ProviderThrottle.ProviderThrottle).pipe(Effect.provide(ProviderThrottle.layerMemory(limits)))
+
+const down = Effect.fail(
+  new RateLimiter.RateLimiterError({ reason: new RateLimiter.RateLimitStoreError({ message: "down" }) })
+)
+
+/** A store that is down: every command fails, as Redis does during an outage. */
+const storeDown = Layer.succeed(RateLimiter.RateLimiterStore, {
+  fixedWindow: () => down,
+  tokenBucket: () => down,
+  adaptiveConsume: () => down,
+  adaptiveFeedback: () => down
+})
 
 describe("ProviderThrottle", () => {
   it.effect("fails at once past requests-per-minute, and lets calls through as the bucket refills", () =>
@@ -59,5 +72,37 @@ describe("ProviderThrottle", () => {
       assert.strictEqual((yield* Effect.flip(t.check(openai)))._tag, "ProviderThrottled")
       yield* Effect.forEach(Array.from({ length: 100 }), () => t.check(gemini, { tokens: 1_000_000 }))
       yield* t.record(gemini, 1_000_000)
+    }))
+  it.effect("a store outage lets calls through and warns once per 10 seconds, counting what it kept quiet", () =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        if (logLevel === "Warn") warnings.push(Array.isArray(message) ? String(message[0]) : String(message))
+      })
+      const t = yield* Effect.service(ProviderThrottle.ProviderThrottle).pipe(
+        Effect.provide(
+          ProviderThrottle.layer({ openai: { requestsPerMinute: 10, tokensPerMinute: 1_000 } }).pipe(
+            Layer.provide(RateLimiter.layer),
+            Layer.provide(storeDown)
+          )
+        )
+      )
+      // each attempt: a check on both buckets and a record, all failing
+      const attempts = (n: number) =>
+        Effect.forEach(
+          Array.from({ length: n }),
+          () => Effect.andThen(t.check(openai, { tokens: 100 }), t.record(openai, 50)),
+          { discard: true }
+        ).pipe(Effect.provide(Logger.layer([capture])))
+      yield* attempts(20)
+      assert.deepStrictEqual(warnings, ["provider throttle store unavailable; letting the call through"])
+      yield* TestClock.adjust("9 seconds")
+      yield* attempts(1)
+      assert.strictEqual(warnings.length, 1)
+      yield* TestClock.adjust("1 second")
+      yield* attempts(1)
+      assert.deepStrictEqual(warnings.slice(1), [
+        "provider throttle store unavailable; letting the call through (62 more since the last warning)"
+      ])
     }))
 })
