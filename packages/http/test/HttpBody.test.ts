@@ -71,16 +71,8 @@ const serve = Effect.gen(function*() {
 /** A JSON body of exactly `bytes` bytes: the prompt, then spaces. */
 const bodyOf = (bytes: number) => JSON.stringify({ prompt: "Explain tides." }).padEnd(bytes, " ")
 
-/** `body` sent in 64 KiB pieces as a stream: chunked, without a `Content-Length`. */
-const chunked = (body: string) => {
-  const bytes = new TextEncoder().encode(body)
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (let i = 0; i < bytes.length; i += 65_536) controller.enqueue(bytes.subarray(i, i + 65_536))
-      controller.close()
-    }
-  })
-}
+/** `body` as a stream: sent chunked, without a `Content-Length`. */
+const chunked = (body: string): ReadableStream<Uint8Array> => new Blob([body]).stream()
 
 const post = (url: string, body: string | ReadableStream<Uint8Array>) =>
   Effect.promise(async () => {
