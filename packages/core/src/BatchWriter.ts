@@ -14,26 +14,49 @@
  *
  * Failures, and what they cost:
  * - A batch that fails is retried `retries` times (default 3, exponential
- *   backoff from 50 ms). Then its first, middle and last rows are written
- *   alone. When none of them is written, the sink is taken to be down (a
- *   database restarting, a connection cut): neither that batch nor the rest
- *   of the flush is written; they go back on the queue for the next flush,
- *   for up to `maxOutage` (default 1 minute) of failing flushes in a row,
- *   and are dropped past it or when the writer closes. A flush against a
- *   down sink therefore costs `retries` + 4 writes however many rows wait,
- *   and that is all a query (which flushes first) waits for.
- * - When one of those rows is written, the sink is up and refuses some rows
- *   (a constraint, a value it cannot store): the rest of the batch is split
- *   in halves, each written on its own and split again when it fails, so a
+ *   backoff from 50 ms); a try still running after `writeTimeout` (default
+ *   2 minutes: a locked table, packets dropped) is interrupted and fails
+ *   (a write that ignores interruption still holds it until it ends). Then
+ *   its first, middle and last rows are written alone, and the rest in
+ *   halves, each written on its own and split again when it fails, so a
  *   refused row costs no other row (about 2·log2(batch size) writes each).
- *   When both halves of a part of 4 rows or more fail, its first, middle and
- *   last rows are tried alone again: none written means the sink went down
- *   meanwhile, and what is left is handled as above (kept, not dropped,
- *   within `maxOutage`). A batch of a single row that fails is kept as for a
- *   down sink, unless another write of the same flush succeeded.
- * - A batch whose first, middle and last rows are all refused while the sink
- *   is up is taken for a down sink: kept within `maxOutage` (the next flush
- *   cuts its rows into other batches), dropped whole past it or at close.
+ *   A batch of a single row is retried too, and then is a row written
+ *   alone that failed.
+ * - A sink that is down and one that refuses a row (a constraint, a value
+ *   it cannot store) both fail a row written alone: the write just before
+ *   tells them apart. Right after a write that succeeded (the sink known
+ *   up), a row written alone is retried as a batch is, and refused only if
+ *   it still fails. After a write that failed, a failing row is held, and
+ *   written alone again right after the next write that succeeds, or right
+ *   after the next row refused (the sink is up: each is then retried, and
+ *   refused if it still fails). Three rows held with nothing written since
+ *   (the first, middle and last rows of a batch, say) mean the sink looks
+ *   down (a database restarting, a connection cut): a half being isolated
+ *   is still written once, whole (one written says the sink is up after
+ *   all), but nothing is split or written alone any more; the rows not
+ *   written (the rest of the batch, untried), the rows held and the rest
+ *   of the flush go back on the queue for the next flush, as do the rows
+ *   still held when the flush ends. Each row is kept for up to `maxOutage`
+ *   (default 1 minute) from the flush that first kept it, and dropped past
+ *   it (rows equal as `Map` keys, the same object or primitive offered
+ *   twice, share that clock). A flush against a down sink therefore costs
+ *   about `retries` + 4 writes however many rows wait (each up to
+ *   `writeTimeout` against a sink that hangs), and that is all a query
+ *   (which flushes first) waits for.
+ * - The close keeps nothing for later: what its flush would keep (a flush
+ *   the close overtakes puts its rows back for the close to write) and the
+ *   rows still held are written once more, in a last pass, as a batch is:
+ *   retried whole, then isolated; the rows held after it are written once
+ *   more alone, retried, and what is still not written is dropped. A close
+ *   against a down sink thus costs about twice a flush's writes, all
+ *   within `closeTimeout`.
+ * - What that rule costs: a refused row costs its retries' waits (350 ms
+ *   by default); a row written alone just as the sink goes down, and down
+ *   through its retries, is taken for refused; rows refused three in a row
+ *   look like a down sink, so the rows next to them may wait a few flushes
+ *   (the refused ones are dropped once written next to a row the sink
+ *   takes; one with no such row near it is kept, at `retries` + 1 writes a
+ *   flush, until `maxOutage` or the close).
  * - Only rows refused alone, or left by a sink down past `maxOutage` or at
  *   close, are dropped: counted in `baton_sink_rows_dropped_total{sink}` and
  *   `baton_sink_failures_total{sink}`, and reported once as a warning. Writes
@@ -142,9 +165,9 @@ export interface Options {
   readonly flushInterval?: Duration.Input | undefined
   /** Most items per write (default 500; taken as a whole number of at least 1). */
   readonly maxBatchSize?: number | undefined
-  /** Retries of a failing batch before its rows are tried alone (default 3). */
+  /** Retries of a failing batch, and of a row written alone right after a write that succeeded (default 3). */
   readonly retries?: number | undefined
-  /** How long batches are kept for later while the sink is down (default 1 minute). */
+  /** How long a row is kept for later while the sink does not take it (default 1 minute from when it was first kept). */
   readonly maxOutage?: Duration.Input | undefined
   /**
    * Longest the scope's close may wait for the writes (default 10 seconds):
@@ -154,16 +177,33 @@ export interface Options {
    * the close holds its offering fiber.
    */
   readonly closeTimeout?: Duration.Input | undefined
+  /**
+   * Longest one try of a write may take (default 2 minutes): past it the
+   * write is interrupted and counts as failed, so that a sink that hangs (a
+   * locked table, packets dropped) is retried and, past `maxOutage`, has its
+   * rows dropped rather than piling up behind it. A write cut off after it
+   * committed is written again when retried. Only a write that can be
+   * interrupted is cut: one that ignores interruption is waited for. The
+   * wait for another write to end (a row offered after the close) is not
+   * counted.
+   */
+  readonly writeTimeout?: Duration.Input | undefined
 }
 
 /** The state of one flush. */
-interface Run {
+interface Run<A> {
   /** The final flush, when the scope closes: nothing can be kept for later. */
   readonly closing: boolean
-  /** The sink was found down in this flush: the rest of it is not written. */
-  down: boolean
-  /** Some write of this flush succeeded: the sink is up. */
-  wrote: boolean
+  /** The last write of this flush succeeded: the sink is known up. */
+  up: boolean
+  /** Rows that failed alone while the sink was not known up: each tried again after a write that succeeds (see `retryHeld`). */
+  held: Array<A>
+  /** Rows held since the last write that succeeded: `heldForDown` of them mean the sink looks down. */
+  heldSinceWrite: number
+  /** Rows the close's first pass could not write (the sink looked down): written once more at its end (see `settleHeld`). */
+  leftOver: Array<A>
+  /** The close's last pass: what is not written now is dropped. */
+  lastPass: boolean
   /** The last failure, for the warning. */
   cause: unknown
   /** Rows taken from the queue by this flush. */
@@ -174,15 +214,24 @@ interface Run {
   cutOff: boolean
 }
 
-const newRun = (closing: boolean): Run => ({
+const newRun = <A>(closing: boolean): Run<A> => ({
   closing,
-  down: false,
-  wrote: false,
+  up: false,
+  held: [],
+  heldSinceWrite: 0,
+  leftOver: [],
+  lastPass: false,
   cause: undefined,
   taken: 0,
   settled: 0,
   cutOff: false
 })
+
+/** Rows failing alone, with nothing written between, that mean the sink is down (as many as a batch's probes). */
+const heldForDown = 3
+
+/** The sink looks down: the rest of the flush is kept for later rather than written. */
+const looksDown = <A>(run: Run<A>) => run.heldSinceWrite >= heldForDown
 
 /** The first, middle and last indices of `length` rows, each once. */
 const probeIndices = (length: number): ReadonlySet<number> => new Set([0, (length - 1) >> 1, length - 1])
@@ -211,13 +260,25 @@ export const make = <A, E>(
     // a whole number of at least 1, as `Array.chunksOf` took it (0 or NaN would loop or drop every row)
     const maxBatchSize = Math.max(1, Math.floor(options.maxBatchSize ?? 500) || 1)
     const retry = Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: options.retries ?? 3 }))
+    const writeTimeout = Duration.fromInputUnsafe(options.writeTimeout ?? "2 minutes")
+    /**
+     * One try of a write: one that hangs (a locked table, packets dropped)
+     * fails, as one refused does. The try is interrupted, and waited for: a
+     * write that ignores interruption holds it until it ends.
+     */
+    const timed = (rows: Arr.NonEmptyReadonlyArray<A>) => Effect.timeout(write(rows), writeTimeout)
 
     const closeTimeout = Duration.fromInputUnsafe(options.closeTimeout ?? "10 seconds")
     /** The scope is closing: only the close takes rows, and rows are no longer kept for later. */
     let closed = false
     const maxOutageMs = Duration.toMillis(Duration.fromInputUnsafe(options.maxOutage ?? "1 minute"))
-    /** When the sink was first seen down in the current run of failing flushes. */
-    const downSince = yield* Ref.make<number | undefined>(undefined)
+    /**
+     * When each row kept for later was first kept, until it is written or
+     * dropped: a clock per row, so that a refused row kept flush after flush
+     * does not count against rows kept since (rows equal as keys, the same
+     * object or primitive, share one).
+     */
+    const keptSince = new Map<A, number>()
 
     const warn = (message: string, cause: unknown) =>
       cause === undefined ? Effect.logWarning(message) : Effect.logWarning(message, cause)
@@ -229,9 +290,11 @@ export const make = <A, E>(
         Metric.update(Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: options.name }), count)
       ], { discard: true })
 
-    /** Drops `count` rows of `run`: counted (unless the close already counted them), and warned of once per writer. */
-    const drop = (run: Run, count: number, why: string) =>
+    /** Drops `rows` of `run`: counted (unless the close already counted them), and warned of once per writer. */
+    const drop = (run: Run<A>, rows: ReadonlyArray<A>, why: string) =>
       Effect.uninterruptible(Effect.suspend(() => {
+        const count = rows.length
+        forget(rows)
         run.settled += count
         if (run.cutOff) return Effect.void
         return Effect.all([
@@ -244,129 +307,201 @@ export const make = <A, E>(
         ], { discard: true })
       }))
 
+    /** `rows` are written or dropped: no longer kept for later. */
+    const forget = (rows: ReadonlyArray<A>) => {
+      if (keptSince.size === 0) return
+      for (const row of rows) keptSince.delete(row)
+    }
+
     /**
-     * Writes `rows` (retried when `retried`); true when the sink took them.
-     * Interruptible only during the write itself (a close cut off by
-     * `closeTimeout`), so that what was written is always counted.
+     * Writes `rows` (retried when `retried`) by `attempt` tries; true when the
+     * sink took them. Interruptible only during the write itself (a close cut
+     * off by `closeTimeout`), so that what was written is always counted.
      */
     const tryWrite = (
-      run: Run,
+      run: Run<A>,
       rows: Arr.NonEmptyReadonlyArray<A>,
       retried = false,
-      writeRows: (rows: Arr.NonEmptyReadonlyArray<A>) => Effect.Effect<void, E> = write
+      attempt: (rows: Arr.NonEmptyReadonlyArray<A>) => Effect.Effect<void, unknown> = timed
     ): Effect.Effect<boolean> =>
       Effect.uninterruptibleMask((restore) =>
-        restore(retried ? writeRows(rows).pipe(Effect.retry(retry)) : writeRows(rows)).pipe(
+        restore(retried ? Effect.retry(attempt(rows), retry) : attempt(rows)).pipe(
           Effect.exit,
           Effect.flatMap((exit) => {
+            run.up = Exit.isSuccess(exit)
             if (Exit.isFailure(exit)) {
               run.cause = exit.cause
               return Effect.succeed(false)
             }
             run.settled += rows.length
-            run.wrote = true
-            return Effect.as(Ref.set(downSince, undefined), true)
+            run.heldSinceWrite = 0
+            forget(rows)
+            return Effect.succeed(true)
           })
         )
       )
 
+    /** Puts rows back on the queue; those it refuses (the close took it meanwhile) are dropped. */
+    const requeue = (run: Run<A>, rows: ReadonlyArray<A>) =>
+      Effect.flatMap(Queue.offerAll(queue, rows), (refused) => {
+        run.settled += rows.length - refused.length
+        return refused.length === 0 ? Effect.void : drop(run, refused, "the writer closed")
+      })
+
+    /** Keeps for the next flush the rows first kept less than `maxOutage` ago, and drops the others. */
+    const keepForLater = (run: Run<A>, rows: ReadonlyArray<A>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const kept: Array<A> = []
+        const expired: Array<A> = []
+        for (const row of rows) {
+          const since = keptSince.get(row) ?? now
+          keptSince.set(row, since)
+          if (now - since < maxOutageMs) kept.push(row)
+          else expired.push(row)
+        }
+        return Effect.andThen(
+          requeue(run, kept),
+          expired.length === 0 ? Effect.void : drop(run, expired, "the sink is down for longer than maxOutage")
+        )
+      })
+
     /**
-     * Keeps rows for the next flush while the sink has been down for less
-     * than `maxOutage`; those the queue refuses (the close took it meanwhile)
-     * are dropped.
+     * Rows not written because the sink is down, and with them the rows held
+     * (see `Run.held`): kept for later within `maxOutage`, else dropped. While
+     * the scope closes, a flush other than the close's puts them back for the
+     * close to write; the close's leaves them for its last pass, which drops
+     * them.
      */
-    const keepForLater = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.modify(downSince, (since) => {
-          const start = since ?? now
-          return [now - start < maxOutageMs, start] as const
-        })).pipe(
-          Effect.tap((kept) =>
-            kept
-              ? Effect.flatMap(Queue.offerAll(queue, rows), (refused) => {
-                run.settled += rows.length - refused.length
-                return refused.length === 0 ? Effect.void : drop(run, refused.length, "the writer closed")
-              })
-              : Effect.void
+    const dispose = (run: Run<A>, given: ReadonlyArray<A>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const rows = [...run.held, ...given]
+        run.held = []
+        if (!Arr.isReadonlyArrayNonEmpty(rows)) return Effect.void
+        if (run.closing) {
+          if (run.lastPass) return drop(run, rows, "the sink is down and the writer is closing")
+          run.leftOver.push(...rows)
+          return Effect.void
+        }
+        return closed ? requeue(run, rows) : keepForLater(run, rows)
+      }).pipe(Effect.uninterruptible)
+
+    /**
+     * Writes `row` alone, retried when `retried` (a batch of one row). Right
+     * after a write that succeeded (the sink known up) it is retried too, and
+     * refused if it still fails; otherwise a failure holds it, to be tried
+     * again after the next write that succeeds.
+     */
+    const writeAlone = (run: Run<A>, row: A, retried = false, afterRefusal = false): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (looksDown(run)) return dispose(run, [row])
+        const up = run.up || afterRefusal
+        return Effect.flatMap(tryWrite(run, [row], up || retried), (written) => {
+          if (written) return retryHeld(run)
+          // a refusal says the sink is up: the rows held are retried, and dropped if refused too
+          if (up) return Effect.andThen(drop(run, [row], "the sink refused them, written alone"), retryHeld(run, true))
+          run.held.push(row)
+          run.heldSinceWrite++
+          return Effect.void
+        })
+      })
+
+    /**
+     * The sink may be up (it just took a write, or refused a row): the rows
+     * held are written alone again, one after another until one is held again.
+     * After a refusal (`afterRefusal`: the sink is up) they are written as
+     * right after a write that succeeded: retried, and refused if they still
+     * fail, so that refused rows held together are dropped in the same flush.
+     */
+    const retryHeld = (run: Run<A>, afterRefusal = false): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (!Arr.isArrayNonEmpty(run.held)) return Effect.void
+        const row = Arr.headNonEmpty(run.held)
+        run.held = Arr.tailNonEmpty(run.held)
+        return writeAlone(run, row, false, afterRefusal)
+      })
+
+    /**
+     * Writes `rows` (a row alone by `writeAlone`), retried when `retried`.
+     * When the sink does not take them, they are kept if it looks down, else
+     * `onFailure` has them.
+     */
+    const writeRows = (
+      run: Run<A>,
+      rows: Arr.NonEmptyReadonlyArray<A>,
+      retried: boolean,
+      onFailure: (rows: Arr.NonEmptyReadonlyArray<A>) => Effect.Effect<void>
+    ): Effect.Effect<void> =>
+      rows.length === 1 ? writeAlone(run, Arr.headNonEmpty(rows), retried) : Effect.flatMap(
+        tryWrite(run, rows, retried),
+        (written) => written ? retryHeld(run) : looksDown(run) ? dispose(run, rows) : onFailure(rows)
+      )
+
+    /**
+     * Rows that failed together: written in halves, a failing half split
+     * again, so that a row the sink refuses costs no other. Once the sink
+     * looks down, each half is still written once, not split: rows refused
+     * in a row look like a down sink, and a half written says it is up.
+     */
+    const isolate = (run: Run<A>, rows: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
+      Effect.forEach(
+        Arr.splitAt(rows, Math.ceil(rows.length / 2)),
+        (half) =>
+          Arr.isReadonlyArrayNonEmpty(half) ? writeRows(run, half, false, (part) => isolate(run, part)) : Effect.void,
+        { discard: true }
+      )
+
+    /**
+     * A batch that failed as a whole, retries included: its first, middle
+     * and last rows are written alone, then the rest is isolated, or, when
+     * they leave the sink looking down, kept untried (see `dispose`).
+     */
+    const salvage = (run: Run<A>, batch: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const probed = probeIndices(batch.length)
+        const rest = without(batch, probed)
+        return Effect.andThen(
+          Effect.forEach(probed, (index) => writeAlone(run, Arr.getUnsafe(batch, index)), { discard: true }),
+          Effect.suspend(() =>
+            !Arr.isReadonlyArrayNonEmpty(rest) ? Effect.void : looksDown(run) ? dispose(run, rest) : isolate(run, rest)
           )
         )
+      })
 
-    /** Rows not written because the sink is down: kept for later within `maxOutage`, else dropped. */
-    const dispose = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
+    const writeBatch = (run: Run<A>) => (batch: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
       Effect.suspend(() =>
-        run.closing || closed
-          ? drop(run, rows.length, "the sink is down and the writer is closing")
-          : Effect.flatMap(
-            keepForLater(run, rows),
-            (kept) => kept ? Effect.void : drop(run, rows.length, "the sink is down for longer than maxOutage")
-          )
-      ).pipe(Effect.uninterruptible)
-
-    /** Writes the first, middle and last rows alone; the indices written. */
-    const probe = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>) =>
-      Effect.gen(function*() {
-        const written = new Set<number>()
-        for (const index of probeIndices(rows.length)) {
-          if (yield* tryWrite(run, [Arr.getUnsafe(rows, index)])) written.add(index)
-        }
-        return written
-      })
-
-    /** Probes rows that failed together: none written means the sink is down (and `rows` are disposed of). */
-    const probeFailed = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>) =>
-      Effect.gen(function*() {
-        const written = yield* probe(run, rows)
-        if (written.size > 0) return written
-        run.down = true
-        yield* dispose(run, rows)
-        return undefined
-      })
+        looksDown(run) ? dispose(run, batch) : writeRows(run, batch, true, (rows) => salvage(run, rows))
+      )
 
     /**
-     * Rows that failed together while the sink is up: written in halves, a
-     * failing half split again, so that a row the sink refuses costs no other.
-     * Both halves failing may mean the sink went down: probed again.
+     * The rows still held when a flush ends: nothing the sink took came after
+     * them, so they wait as for a down sink. The close, which cannot keep
+     * them, has a last pass: the rows it left (see `dispose`) and those held
+     * are written once more as batches are (retried, then isolated), and the
+     * rows still held after it are written alone once more, retried; what is
+     * not written is dropped. `closeTimeout` bounds it all.
      */
-    const isolate = (run: Run, rows: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        if (run.down) return yield* dispose(run, rows)
-        if (rows.length === 1) return yield* drop(run, 1, "the sink refused them, written alone")
-        const cut = Math.ceil(rows.length / 2)
-        const [left, right] = Arr.splitAt(rows, cut)
-        const leftWritten = Arr.isReadonlyArrayNonEmpty(left) && (yield* tryWrite(run, left))
-        const rightWritten = Arr.isReadonlyArrayNonEmpty(right) && (yield* tryWrite(run, right))
-        let probed: ReadonlySet<number> = new Set()
-        if (!leftWritten && !rightWritten && rows.length > 3) {
-          const written = yield* probeFailed(run, rows)
-          if (written === undefined) return
-          probed = written
+    const settleHeld = (run: Run<A>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (!run.closing) return dispose(run, [])
+        if (!run.lastPass) {
+          const rows = [...run.leftOver, ...run.held]
+          run.leftOver = []
+          run.held = []
+          run.lastPass = true
+          run.heldSinceWrite = 0
+          return Effect.andThen(
+            Effect.forEach(batchesOf(rows, maxBatchSize), writeBatch(run), { discard: true }),
+            settleHeld(run)
+          )
         }
-        const rest = [
-          leftWritten ? [] : without(left, probed),
-          rightWritten ? [] : without(right, new Set([...probed].map((index) => index - cut)))
-        ]
-        for (const part of rest) {
-          if (Arr.isReadonlyArrayNonEmpty(part)) yield* isolate(run, part)
-        }
+        const held = run.held
+        run.held = []
+        return Effect.forEach(held, (row) =>
+          Effect.flatMap(
+            tryWrite(run, [row], true),
+            (written) => written ? Effect.void : drop(run, [row], "the sink is down and the writer is closing")
+          ), { discard: true })
       })
-
-    /** A batch that failed as a whole, retries included. */
-    const salvage = (run: Run, batch: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        if (batch.length === 1) {
-          // one row failing alone: refused when the sink took another write of this flush, else maybe down
-          return yield* (run.wrote ? drop(run, 1, "the sink refused them, written alone") : dispose(run, batch))
-        }
-        const written = yield* probeFailed(run, batch)
-        if (written === undefined) return
-        const rest = without(batch, written)
-        if (Arr.isReadonlyArrayNonEmpty(rest)) yield* isolate(run, rest)
-      })
-
-    const writeBatch = (run: Run) => (batch: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void> =>
-      run.down
-        ? dispose(run, batch)
-        : Effect.flatMap(tryWrite(run, batch, true), (written) => written ? Effect.void : salvage(run, batch))
 
     /**
      * Ends the queue and takes its rows: from then on an offer is refused by
@@ -375,16 +510,16 @@ export const make = <A, E>(
     const takeLast = Effect.andThen(Queue.end(queue), Queue.clear(queue))
 
     /** The flushes of the background fiber and of queries that have taken rows: the close counts what they leave. */
-    const running = new Set<Run>()
+    const running = new Set<Run<A>>()
 
     /** A query's flush forked and not yet at the queue, open once it ended: a query made meanwhile waits for it. */
-    let pending: { readonly run: Run; readonly done: Latch.Latch } | undefined
+    let pending: { readonly run: Run<A>; readonly done: Latch.Latch } | undefined
 
     /**
      * Takes the queue's rows and writes them, under the lock; once the writer
      * is closing, only the close takes rows, and it takes them for the last time.
      */
-    const flushRun = (run: Run) =>
+    const flushRun = (run: Run<A>) =>
       lock.withPermit(
         Effect.flatMap(
           Effect.uninterruptible(Effect.suspend(() => {
@@ -397,7 +532,11 @@ export const make = <A, E>(
                   if (!run.closing) running.add(run)
                 }))
           })),
-          (items) => Effect.forEach(batchesOf(items, maxBatchSize), writeBatch(run), { discard: true })
+          (items) =>
+            Effect.andThen(
+              Effect.forEach(batchesOf(items, maxBatchSize), writeBatch(run), { discard: true }),
+              settleHeld(run)
+            )
         ).pipe(Effect.ensuring(Effect.sync(() => running.delete(run))))
       )
 
@@ -441,7 +580,7 @@ export const make = <A, E>(
      */
     const flush: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
       if (pending !== undefined) return Effect.succeed(pending.done)
-      const run = newRun(false)
+      const run = newRun<A>(false)
       const done = Latch.makeUnsafe()
       // set before the fork, so that no flush is forked unknown to later queries
       pending = { run, done }
@@ -463,7 +602,7 @@ export const make = <A, E>(
      */
     const close = Effect.gen(function*() {
       closed = true
-      const run = newRun(true)
+      const run = newRun<A>(true)
       const done = yield* awaitWithin(yield* Effect.forkDetach(flushRun(run)))
       // rows never taken (the lock was held until the deadline, and offered since); no flush takes rows after this
       const untaken = yield* takeLast
@@ -498,10 +637,11 @@ export const make = <A, E>(
      */
     const writeLate = (item: A): Effect.Effect<void> =>
       Effect.gen(function*() {
-        const run = newRun(true)
+        const run = newRun<A>(true)
         const written = yield* awaitWithin(
-          // each try under the lock, the waits between them outside it: late rows do not queue behind retries
-          yield* Effect.forkDetach(tryWrite(run, [item], true, (rows) => lock.withPermit(write(rows))))
+          // each try under the lock, the waits between them outside it: late rows do not queue behind retries;
+          // the wait for the lock is not counted against writeTimeout
+          yield* Effect.forkDetach(tryWrite(run, [item], true, (rows) => lock.withPermit(timed(rows))))
         )
         if (Option.getOrElse(written, () => false)) return
         yield* countDropped(1)
@@ -520,7 +660,7 @@ export const make = <A, E>(
     yield* Effect.addFinalizer(() => close)
     yield* forkFlushing(
       Effect.sleep(options.flushInterval ?? "1 second").pipe(
-        Effect.andThen(Effect.suspend(() => flushRun(newRun(false)))),
+        Effect.andThen(Effect.suspend(() => flushRun(newRun<A>(false)))),
         Effect.forever
       )
     )

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Logger, Metric, Scope } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Logger, Metric, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as BatchWriter from "../src/BatchWriter.ts"
 import * as LlmMetrics from "../src/LlmMetrics.ts"
@@ -54,6 +54,17 @@ const memoryStore = (refuses: (row: number) => boolean = () => false) => {
       })
   }
   return state
+}
+
+/** `store` fails its first `failures` writes (a brief outage: a connection reset), then answers as before. */
+const failingFirst = (store: ReturnType<typeof memoryStore>, failures: number) => {
+  const write = store.write
+  store.write = (batch) =>
+    Effect.suspend(() => {
+      store.down = store.attempts < failures
+      return write(batch)
+    })
+  return store
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
@@ -153,8 +164,9 @@ describe("BatchWriter", () => {
           const before = yield* counts("down-at-close")
           const { scope } = yield* writerOver(store, 200, { name: "down-at-close" })
           yield* within(Scope.close(scope, Exit.void), "2 seconds")
-          // the batch (4 tries) and its first, middle and last rows alone: the store is down, nothing is split
-          assert.isAtMost(store.attempts, 7)
+          // the batch (4 tries) and its first, middle and last rows alone, then the same once more for the
+          // close's last pass over the rows it left: the store is down, nothing is split
+          assert.isAtMost(store.attempts, 14)
           yield* assertDroppedAtClose(
             "down-at-close",
             before,
@@ -203,6 +215,75 @@ describe("BatchWriter", () => {
         const was = attempts
         yield* ledger.usageBySubject(UsageLedger.Day.make("1970-01-01"))
         assert.strictEqual(attempts, was)
+      }))
+  })
+
+  describe("a store that fails a write once", () => {
+    it.effect("a lone row is retried as a batch is: a query's flush returns with it written", () =>
+      Effect.gen(function*() {
+        const store = failingFirst(memoryStore(), 1)
+        const { writer } = yield* writerOver(store, 1, { name: "lone-row-flush" })
+        yield* within(writer.flush, "1 second")
+        assert.deepStrictEqual(store.rows, [0])
+        assert.strictEqual(store.attempts, 2)
+      }))
+
+    it.effect("a lone row is retried as a batch is: the close writes it, not drops it", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("lone-row-close")
+        const store = failingFirst(memoryStore(), 1)
+        const { scope } = yield* writerOver(store, 1, { name: "lone-row-close" })
+        yield* within(Scope.close(scope, Exit.void), "1 second")
+        assert.deepStrictEqual(store.rows, [0])
+        assert.strictEqual((yield* counts("lone-row-close")).dropped - before.dropped, 0)
+      }))
+
+    it.effect("rows held by a background flush that the close overtakes are put back for the close to write", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("held-while-closing")
+        // the batch's 4 tries and its 2 rows alone fail: both rows are held when the flush ends
+        const store = failingFirst(memoryStore(), 6)
+        store.latency = "100 millis"
+        const { scope } = yield* writerOver(store, 2, { name: "held-while-closing", flushInterval: "1 second" })
+        // the close starts while the background flush (from 1 second) writes
+        yield* TestClock.adjust("1200 millis")
+        yield* within(Scope.close(scope, Exit.void), "5 seconds")
+        assert.deepStrictEqual(sorted(store.rows), [0, 1])
+        assert.strictEqual((yield* counts("held-while-closing")).dropped - before.dropped, 0)
+      }))
+  })
+
+  describe("a store down briefly at close", () => {
+    it.effect("rows left when three rows failed alone are written once more by the close, not dropped", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("brief-outage-close")
+        // the batch's 4 tries and its first, middle and last rows alone fail (about 350 ms): the store looks down
+        const store = failingFirst(memoryStore(), 7)
+        const { scope } = yield* writerOver(store, 4, { name: "brief-outage-close" })
+        yield* within(Scope.close(scope, Exit.void), "5 seconds")
+        assert.deepStrictEqual(sorted(store.rows), range(4))
+        assert.strictEqual((yield* counts("brief-outage-close")).dropped - before.dropped, 0)
+      }))
+
+    it.effect("the batches after the one that left the store looking down are written by the close too", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("brief-outage-close-batches")
+        const store = failingFirst(memoryStore(), 7)
+        const { scope } = yield* writerOver(store, 8, { name: "brief-outage-close-batches", maxBatchSize: 4 })
+        yield* within(Scope.close(scope, Exit.void), "5 seconds")
+        assert.deepStrictEqual(sorted(store.rows), range(8))
+        assert.strictEqual((yield* counts("brief-outage-close-batches")).dropped - before.dropped, 0)
+      }))
+
+    it.effect("rows refused at a batch's first, middle and last rows: the close still writes the row it takes", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("refused-probes-close")
+        // rows P, P, G, P: the store takes only G, which is not among the rows written alone first
+        const store = memoryStore((row) => row !== 2)
+        const { scope } = yield* writerOver(store, 4, { name: "refused-probes-close" })
+        yield* within(Scope.close(scope, Exit.void), "5 seconds")
+        assert.deepStrictEqual(store.rows, [2])
+        assert.strictEqual((yield* counts("refused-probes-close")).dropped - before.dropped, 3)
       }))
   })
 
@@ -593,7 +674,8 @@ describe("BatchWriter", () => {
         const before = yield* counts("poison-ends")
         const store = memoryStore((row) => row === 0 || row === 199)
         const { writer } = yield* writerOver(store, 200, { name: "poison-ends" })
-        yield* within(writer.flush, "1 second")
+        // each refused row costs its retries' waits (350 ms), after the batch's
+        yield* within(writer.flush, "2 seconds")
         assert.deepStrictEqual(sorted(store.rows), range(200).slice(1, 199))
         assert.strictEqual((yield* counts("poison-ends")).dropped - before.dropped, 2)
       }))
@@ -611,6 +693,161 @@ describe("BatchWriter", () => {
         yield* within(writer.flush, "1 second")
         assert.deepStrictEqual(sorted(store.rows), range(200).filter((row) => row !== 57))
         assert.strictEqual((yield* counts("poison-then-down")).dropped - before.dropped, 1)
+      }))
+
+    for (const poison of [0, 1, 2]) {
+      it.effect(`a row refused alone is dropped whether the store took a write just before or just after it (row ${poison} of 3)`, () =>
+        Effect.gen(function*() {
+          const sink = `poison-alone-${poison}`
+          const before = yield* counts(sink)
+          const store = memoryStore((row) => row === poison)
+          const { writer } = yield* writerOver(store, 3, { name: sink })
+          yield* within(writer.flush, "2 seconds")
+          assert.deepStrictEqual(sorted(store.rows), range(3).filter((row) => row !== poison))
+          assert.strictEqual((yield* counts(sink)).dropped - before.dropped, 1)
+        }))
+    }
+
+    it.effect("ten rows refused in a row look like a down sink for a while, but lose only themselves", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("poison-run")
+        const refused = (row: number) => row >= 50 && row < 60
+        const store = memoryStore(refused)
+        const { writer } = yield* writerOver(store, 200, { name: "poison-run" })
+        // the rows next to them may wait a few flushes, as rows wait for a down sink
+        for (let i = 0; i < 5; i++) yield* within(writer.flush, "10 seconds")
+        assert.deepStrictEqual(sorted(store.rows), range(200).filter((row) => !refused(row)))
+        // refused rows with no row the sink takes left to write next to: dropped past maxOutage at the latest
+        yield* TestClock.adjust("1 minute")
+        yield* within(writer.flush, "10 seconds")
+        assert.strictEqual((yield* counts("poison-run")).dropped - before.dropped, 10)
+        assert.strictEqual(store.rows.length, 190)
+      }))
+
+    it.effect("rows held behind a refused row are dropped in the flush that proves the store up, not kept", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("refused-held")
+        // rows P, P, G, P: the first flush holds the first, middle and last rows, and keeps all four
+        const store = memoryStore((row) => row !== 2)
+        const { writer } = yield* writerOver(store, 4, { name: "refused-held" })
+        yield* within(writer.flush, "5 seconds")
+        assert.deepStrictEqual(store.rows, [])
+        // the second writes G alone: the first P, then the second, held before G, are retried and refused
+        yield* within(writer.flush, "5 seconds")
+        assert.deepStrictEqual(store.rows, [2])
+        assert.strictEqual((yield* counts("refused-held")).dropped - before.dropped, 2)
+      }))
+
+    it.effect("the store going down as the row after a refused one is written alone: that row waits, and is written once it is back", () =>
+      withWarnings((warnings) =>
+        Effect.gen(function*() {
+          const before = yield* counts("poison-then-down-alone")
+          // rows A, P, B: the store refuses P, and is down for a second from the first write of B alone
+          const store = memoryStore((row) => row === 1)
+          const write = store.write
+          let downUntil: number | undefined
+          store.write = (batch) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              if (downUntil === undefined && batch.length === 1 && batch[0] === 2) downUntil = now + 1000
+              store.down = downUntil !== undefined && now < downUntil
+              return write(batch)
+            })
+          const { writer } = yield* writerOver(store, 3, {
+            name: "poison-then-down-alone",
+            flushInterval: "100 millis"
+          })
+          yield* within(writer.flush, "1 second")
+          assert.deepStrictEqual(store.rows, [0])
+          yield* TestClock.adjust("2 seconds")
+          assert.deepStrictEqual(store.rows, [0, 2])
+          assert.strictEqual((yield* counts("poison-then-down-alone")).dropped - before.dropped, 1)
+          assert.strictEqual(warnings.length, 1)
+          assert.include(warnings[0], "failed to write 1 rows (the sink refused them, written alone)")
+        })
+      ))
+  })
+
+  describe("a store that refuses a row, and fails a write once", () => {
+    it.effect("at close, a row held behind a refused one is written once the store takes a write", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("held-at-close")
+        // rows P, G, X: the store refuses P; G's first write alone fails (the batch's 4 tries and P's came first)
+        const store = memoryStore((row) => row === 0)
+        const write = store.write
+        store.write = (batch) =>
+          Effect.suspend(() => {
+            store.down = store.attempts === 5
+            return write(batch)
+          })
+        const { scope } = yield* writerOver(store, 3, { name: "held-at-close" })
+        yield* within(Scope.close(scope, Exit.void), "5 seconds")
+        assert.deepStrictEqual(sorted(store.rows), [1, 2])
+        assert.strictEqual((yield* counts("held-at-close")).dropped - before.dropped, 1)
+      }))
+
+    it.effect("a refused row kept flush after flush does not shorten maxOutage for rows kept since", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("refused-kept")
+        const store = memoryStore((row) => row === 0)
+        const { writer } = yield* writerOver(store, 1, { name: "refused-kept", flushInterval: "1 second" })
+        // the refused row, written alone each flush, is kept as for a down sink
+        yield* TestClock.adjust("60500 millis")
+        store.down = true
+        yield* writer.offer(1)
+        // the flush at 61 seconds meets the store down; it is back a second later
+        yield* TestClock.adjust("1 second")
+        store.down = false
+        yield* TestClock.adjust("5 seconds")
+        assert.deepStrictEqual(store.rows, [1])
+        // the refused row is dropped past its own maxOutage
+        assert.strictEqual((yield* counts("refused-kept")).dropped - before.dropped, 1)
+      }))
+  })
+
+  describe("writeTimeout", () => {
+    it.effect("a write that hangs fails after writeTimeout (default 2 minutes): its rows are retried and written", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.hang = true
+        const { writer } = yield* writerOver(store, 10, { name: "hang-once" })
+        const flushing = yield* forkAndAdjust(writer.flush, "2 minutes")
+        store.hang = false
+        yield* TestClock.adjust("1 second")
+        assert.isDefined(flushing.pollUnsafe())
+        assert.deepStrictEqual(store.rows, range(10))
+        assert.strictEqual(store.attempts, 2)
+      }))
+
+    it.effect("a row offered during the close's flush: the wait for that flush does not count against writeTimeout", () =>
+      Effect.gen(function*() {
+        const before = yield* counts("late-lock-wait")
+        const store = memoryStore()
+        store.latency = "800 millis"
+        const { scope, writer } = yield* writerOver(store, 2, {
+          name: "late-lock-wait",
+          maxBatchSize: 1,
+          retries: 0,
+          writeTimeout: "1 second"
+        })
+        // the final flush took the 2 rows: two writes of 800 ms, under the lock
+        const closing = yield* forkAndAdjust(Scope.close(scope, Exit.void), "100 millis")
+        yield* within(writer.offer(2), "3 seconds")
+        yield* Fiber.join(closing)
+        assert.deepStrictEqual(store.rows, [0, 1, 2])
+        assert.strictEqual(store.attempts, 3)
+        assert.strictEqual((yield* counts("late-lock-wait")).dropped - before.dropped, 0)
+      }))
+
+    it.effect("a store that keeps hanging counts as down: its rows are dropped past maxOutage, not held forever", () =>
+      Effect.gen(function*() {
+        const store = memoryStore()
+        store.hang = true
+        const before = yield* counts("hang-always")
+        yield* writerOver(store, 200, { name: "hang-always", flushInterval: "1 second", maxOutage: "1 minute" })
+        // a flush: the batch's 4 tries and 3 rows alone, 2 minutes each; the second flush is past maxOutage
+        yield* TestClock.adjust("1 hour")
+        assert.strictEqual((yield* counts("hang-always")).dropped - before.dropped, 200)
+        assert.deepStrictEqual(store.rows, [])
       }))
   })
 })
