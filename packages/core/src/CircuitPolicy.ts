@@ -54,13 +54,14 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, Exit, Option, PubSub, References, Result, Scope, Stream } from "effect"
+import { Cause, Duration, Effect, Exit, Option, PubSub, References, Result, Scope, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import type { Attempt } from "./Attempt.ts"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
 import type * as LlmConfig from "./LlmConfig.ts"
 import { isProviderError } from "./ProviderError.ts"
+import * as StoreDeadline from "./StoreDeadline.ts"
 
 /**
  * The circuit settings.
@@ -140,51 +141,22 @@ const storeFailure = (
   return Result.isSuccess(defect) ? Cause.fail(storeDown(defect.success)) : cause
 }
 
-/**
- * The time (`Clock` milliseconds) by which a command of a {@link boundedStore}
- * must answer; `LlmManager` sets it to each request's deadline. Unset, the
- * commands are not bounded.
- *
- * @since 0.1.0
- */
-export const StoreDeadline = Context.Reference<number | undefined>("@baton/core/CircuitPolicy/StoreDeadline", {
-  defaultValue: () => undefined
-})
-
 const unanswered = new CircuitBreaker.CircuitBreakerError({
   reason: new CircuitBreaker.CircuitBreakerStoreError({ message: "the circuit store did not answer by the deadline" })
 })
 
-/**
- * How long a `record` may take past the `StoreDeadline`: an outcome that
- * ends at or near the deadline (a failure, or a half-open probe cut by it,
- * whose record frees the probe) still reaches a store that answers.
- */
-const recordGraceMs = 1_000
-
-/**
- * `command`, failing with a store error when it has not answered by the
- * `StoreDeadline` in context, or within `graceMs` when that is later.
- */
+/** `command`, failing with a store error when it has not answered by the request's deadline (`StoreDeadline.bound`). */
 const bounded = <A, R>(
   command: Effect.Effect<A, CircuitBreaker.CircuitBreakerError, R>,
-  graceMs = 0
+  graceMs?: number
 ): Effect.Effect<A, CircuitBreaker.CircuitBreakerError, R> =>
-  StoreDeadline.use((deadlineAt) => {
-    if (deadlineAt === undefined) return command
-    return Effect.clockWith((clock) =>
-      Effect.timeoutOrElse(command, {
-        duration: Math.max(graceMs, deadlineAt - clock.currentTimeMillisUnsafe()),
-        orElse: () => Effect.fail(unanswered)
-      })
-    )
-  })
+  StoreDeadline.bound(command, { graceMs, onTimeout: () => unanswered })
 
 /**
- * The store with each command bounded by the `StoreDeadline` in context (a
- * `record`, by at least a second): a command still pending then is
- * interrupted and fails as a store error, so the circuits fail open (see the
- * module header).
+ * The store with each command bounded by the request's deadline in context
+ * (`@baton/core/StoreDeadline`; a `record`, by at least its
+ * `settleGraceMs`): a command still pending then is interrupted and fails
+ * as a store error, so the circuits fail open (see the module header).
  *
  * @since 0.1.0
  */
@@ -192,7 +164,7 @@ export const boundedStore = (
   store: CircuitBreaker.CircuitBreakerStore["Service"]
 ): CircuitBreaker.CircuitBreakerStore["Service"] => ({
   admit: (key) => bounded(store.admit(key)),
-  record: (options) => bounded(store.record(options), recordGraceMs),
+  record: (options) => bounded(store.record(options), StoreDeadline.settleGraceMs),
   state: (key) => bounded(store.state(key))
 })
 

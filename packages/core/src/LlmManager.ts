@@ -40,6 +40,12 @@
  * already refusing this manager's calls when it starts) asks no quota and
  * spends nothing: it fails with `AllProvidersFailed` at once, even for a
  * subject out of units, and puts no load on a quota store during an outage.
+ * A quota store that waits on I/O (`QuotaStore`'s `remote`, as the Redis
+ * store) is bounded by the request's deadline (`@baton/core/StoreDeadline`):
+ * a reservation still pending then fails the request with
+ * `QuotaStoreUnavailable` (or, with `failOpen`, lets it through, to end at
+ * its deadline), and its refund and budget charge may take a grace second
+ * past it.
  *
  * Interrupting a call (a client that goes away) interrupts the HTTP request
  * in flight and still records the attempt as `cancelled`, reports it, and
@@ -58,8 +64,8 @@
  * - Circuit state is per process unless a `CircuitBreakerStore` for Redis
  *   (`@baton/redis/RedisCircuitBreaker`) is in context at build time. Such a
  *   store's commands are bounded by each request's deadline
- *   (`CircuitPolicy.boundedStore`): one that never answers fails open, and
- *   the request still ends by its deadline.
+ *   (`CircuitPolicy.boundedStore`, on `@baton/core/StoreDeadline`): one that
+ *   never answers fails open, and the request still ends by its deadline.
  * - The first-byte limit needs to see the response headers: Baton's adapters
  *   report them through `LlmProvider.observeHttpClient`, whichever
  *   `HttpClient` their layer was given. A provider of your own that does not
@@ -90,7 +96,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, identity, Layer, type Schema, type Scope, Stream } from "effect"
+import { Context, Effect, identity, Layer, Option, type Schema, type Scope, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import * as CircuitPolicy from "./CircuitPolicy.ts"
 import * as FallbackPolicy from "./FallbackPolicy.ts"
@@ -283,6 +289,8 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
     )
     yield* watchTransitions(circuits, routes)
+    const quota = yield* Effect.serviceOption(QuotaLimiter)
+    const throttle = yield* Effect.serviceOption(ProviderThrottle)
     const engine: internal.Engine = {
       routes,
       policy,
@@ -291,10 +299,11 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       openCircuits: CircuitPolicy.makeOpenCircuits(),
       requestLog: yield* Effect.serviceOption(RequestLog),
       usageLedger: yield* Effect.serviceOption(UsageLedger),
-      quota: yield* Effect.serviceOption(QuotaLimiter),
-      throttle: yield* Effect.serviceOption(ProviderThrottle),
+      quota,
+      throttle,
       watchdog: Watchdog.make(),
-      storeFromContext: fromContext
+      remoteStores: fromContext || (Option.isSome(quota) && quota.value.remote === true) ||
+        (Option.isSome(throttle) && throttle.value.remote === true)
     }
     const enabled = options.generationEnabled ?? true
     /** `input`'s request, checked, started and run by `body` (one step for the clock; none for a request checked at once). */

@@ -35,6 +35,8 @@
  *   fails, the check lets the call through (fail open) and a record is
  *   dropped. Each throttle warns of it at most once per 10 seconds, as the
  *   quota limiter does, saying how many failures it kept quiet meanwhile.
+ *   A `remote` throttle (the Redis one) is bounded by each request's
+ *   deadline under `LlmManager` (see `Service`'s `remote`).
  * - `ProviderThrottled` is not retryable and asks for fallback: calling the
  *   same provider again before `retryAfter` only fails again.
  *
@@ -62,6 +64,7 @@ import type { ModelId, ProviderName } from "./Ids.ts"
 import { damped } from "./internal/damped.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import { ProviderThrottled } from "./ProviderError.ts"
+import * as StoreDeadline from "./StoreDeadline.ts"
 
 /**
  * The limits of one provider; an absent limit is off.
@@ -97,6 +100,12 @@ export interface Service {
   ) => Effect.Effect<void, ProviderThrottled>
   /** Charges `tokens` to the provider's token bucket after a call; never fails. */
   readonly record: (provider: ProviderName, tokens: number) => Effect.Effect<void>
+  /**
+   * The buckets' store waits on I/O (Redis): `LlmManager` then bounds its
+   * commands by each request's deadline (`@baton/core/StoreDeadline`), and a
+   * check cut by it lets the call through, as a store failure does.
+   */
+  readonly remote?: boolean | undefined
 }
 
 /**
@@ -131,13 +140,36 @@ type Bucket = "requests-per-minute" | "tokens-per-minute"
 
 const suffix: Record<Bucket, string> = { "requests-per-minute": "rpm", "tokens-per-minute": "tpm" }
 
+/** What a store command cut by the request's deadline fails with: a store failure, so the throttle fails open. */
+const unanswered = () =>
+  new RateLimiter.RateLimiterError({
+    reason: new RateLimiter.RateLimitStoreError({ message: "the throttle store did not answer by the deadline" })
+  })
+
+/**
+ * The options of a throttle: `remote` when the `RateLimiter`'s store waits
+ * on I/O (see `Service`).
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly remote?: boolean | undefined
+}
+
 /**
  * Builds the throttle over the current `RateLimiter`.
  *
  * @since 0.1.0
  */
-export const make = Effect.fnUntraced(function*(limits: LimitTable) {
+export const make = Effect.fnUntraced(function*(limits: LimitTable, options: Options = {}) {
   const limiter = yield* RateLimiter.RateLimiter
+  const remote = options.remote === true
+  /** A remote store's command, bounded by the request's deadline (by at least `graceMs`). */
+  const bounded = <A>(
+    command: Effect.Effect<A, RateLimiter.RateLimiterError>,
+    graceMs?: number
+  ): Effect.Effect<A, RateLimiter.RateLimiterError> =>
+    remote ? StoreDeadline.bound(command, { graceMs, onTimeout: unanswered }) : command
 
   const limitOf = (provider: ProviderName, bucket: Bucket): number | undefined => {
     const entry = Object.hasOwn(limits, provider) ? limits[provider] : undefined
@@ -155,14 +187,14 @@ export const make = Effect.fnUntraced(function*(limits: LimitTable) {
   ): Effect.Effect<void, ProviderThrottled> => {
     const limit = limitOf(provider, bucket)
     if (limit === undefined) return Effect.void
-    return limiter.consume({
+    return bounded(limiter.consume({
       key: `${provider}:${suffix[bucket]}`,
       algorithm: "token-bucket",
       onExceeded: "fail",
       window,
       limit,
       tokens
-    }).pipe(
+    })).pipe(
       Effect.asVoid,
       Effect.catch((error) =>
         error.reason._tag === "RateLimitExceeded"
@@ -188,17 +220,20 @@ export const make = Effect.fnUntraced(function*(limits: LimitTable) {
   const record: Service["record"] = (provider, tokens) => {
     const limit = limitOf(provider, "tokens-per-minute")
     if (limit === undefined || tokens <= 0) return Effect.void
-    return limiter.consume({
-      key: `${provider}:${suffix["tokens-per-minute"]}`,
-      algorithm: "token-bucket",
-      onExceeded: "delay",
-      window,
-      limit,
-      tokens: Math.ceil(tokens)
-    }).pipe(Effect.asVoid, Effect.catch(failOpen))
+    return bounded(
+      limiter.consume({
+        key: `${provider}:${suffix["tokens-per-minute"]}`,
+        algorithm: "token-bucket",
+        onExceeded: "delay",
+        window,
+        limit,
+        tokens: Math.ceil(tokens)
+      }),
+      StoreDeadline.settleGraceMs
+    ).pipe(Effect.asVoid, Effect.catch(failOpen))
   }
 
-  return ProviderThrottle.of({ check, record })
+  return ProviderThrottle.of({ check, record, remote })
 })
 
 /**
@@ -207,8 +242,11 @@ export const make = Effect.fnUntraced(function*(limits: LimitTable) {
  *
  * @since 0.1.0
  */
-export const layer = (limits: LimitTable): Layer.Layer<ProviderThrottle, never, RateLimiter.RateLimiter> =>
-  Layer.effect(ProviderThrottle, make(limits))
+export const layer = (
+  limits: LimitTable,
+  options: Options = {}
+): Layer.Layer<ProviderThrottle, never, RateLimiter.RateLimiter> =>
+  Layer.effect(ProviderThrottle, make(limits, options))
 
 /**
  * The throttle with a process-local store.

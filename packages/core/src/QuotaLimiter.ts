@@ -173,6 +173,12 @@ export interface Service {
     units: number,
     effect: (reservation: Reservation) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | RateLimitExceeded | TooManyQuestions | QuotaStoreUnavailable | InvalidOptions, R>
+  /**
+   * The limiter's store waits on I/O (`QuotaStore`'s `remote`): `LlmManager`
+   * then bounds its commands by each request's deadline. A limiter that wraps
+   * another passes it on.
+   */
+  readonly remote?: boolean | undefined
 }
 
 /**
@@ -317,6 +323,11 @@ export interface Denied {
  * the `reservation` id `reserve` returned, so that a store can make a refund
  * safe to repeat after a reply it did not get.
  *
+ * A `remote` store waits on I/O (Redis): `LlmManager` then sets
+ * `@baton/core/StoreDeadline` to each request's deadline around the request,
+ * and the store bounds its commands by it (`StoreDeadline.bound`). A store
+ * that is not `remote` is not bounded: the in-memory store answers at once.
+ *
  * @since 0.1.0
  */
 export class QuotaStore extends Context.Service<QuotaStore, {
@@ -337,6 +348,8 @@ export class QuotaStore extends Context.Service<QuotaStore, {
     readonly costNanoUsd: number
   }) => Effect.Effect<void, QuotaStoreUnavailable>
   readonly usage: (key: StoreKey) => Effect.Effect<Usage, QuotaStoreUnavailable>
+  /** The store waits on I/O: its commands are bounded by each request's deadline (see above). */
+  readonly remote?: boolean | undefined
 }>()("@baton/core/QuotaLimiter/QuotaStore") {}
 
 /**
@@ -726,7 +739,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       )
     )
 
-  return QuotaLimiter.of({ checkRequestSize, reserve, remaining, withQuota })
+  return QuotaLimiter.of({ checkRequestSize, reserve, remaining, withQuota, remote: store.remote === true })
 })
 
 /**

@@ -17,6 +17,10 @@
  *   not answer in time fails with `RedisError`; each store then applies its
  *   documented choice (circuits and throttles fail open, quotas fail closed
  *   unless `failOpen`).
+ * - Each command under `LlmManager`: also the request's deadline, for the
+ *   quota store (`byDeadline`), the circuit store
+ *   (`CircuitPolicy.boundedStore`) and the throttle (`ProviderThrottle`'s
+ *   `remote`), whatever `commandTimeout` says.
  * - Commands during an outage: after a timeout the connection fails every
  *   command at once for `commandTimeout` again before it lets one through,
  *   so a request pays at most one `commandTimeout` per store check, not one
@@ -53,6 +57,7 @@
  */
 import { LlmConfig } from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
+import * as StoreDeadline from "@baton/core/StoreDeadline"
 import type * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Cause, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { Redis } from "effect/persistence"
@@ -158,6 +163,23 @@ export const bound = (redis: Redis.Redis["Service"], timeout: Duration.Input): R
     }
   }
 }
+
+const pastDeadline = () =>
+  new Redis.RedisError({ cause: new Cause.TimeoutError("Redis did not answer by the request's deadline") })
+
+/**
+ * `command` (of a `bound` connection), bounded by the request's deadline
+ * that `LlmManager` sets for a remote store (`@baton/core/StoreDeadline`),
+ * or by `graceMs` past now when that is later (`StoreDeadline.bound`). A
+ * command cut by the deadline fails with a `RedisError` of a timeout: it
+ * may still run on Redis (not `neverSent`).
+ *
+ * @since 0.1.0
+ */
+export const byDeadline = <A>(
+  command: Effect.Effect<A, Redis.RedisError>,
+  graceMs?: number
+): Effect.Effect<A, Redis.RedisError> => StoreDeadline.bound(command, { graceMs, onTimeout: pastDeadline })
 
 /**
  * Re-provides the `Redis` in context, bounded (see `bound`).

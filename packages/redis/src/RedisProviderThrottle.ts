@@ -9,7 +9,10 @@
  * processes should have synchronised clocks (NTP) and tests can use
  * `TestClock`. When Redis fails or does not answer within `commandTimeout`
  * (default 500 ms, see `RedisConnection`), checks let calls through and log a
- * warning (fail open).
+ * warning (fail open). The throttle is `remote`: under `LlmManager` each
+ * command is also bounded by the request's deadline
+ * (`@baton/core/StoreDeadline`; a record, by a grace second past it), so a
+ * paused Redis holds no request past it.
  *
  * @example
  * ```ts
@@ -38,7 +41,7 @@ export const layer = (
   limits: ProviderThrottle.LimitTable,
   options: { readonly prefix?: string | undefined; readonly commandTimeout?: Duration.Input | undefined } = {}
 ): Layer.Layer<ProviderThrottle.ProviderThrottle, never, Redis.Redis> =>
-  ProviderThrottle.layer(limits).pipe(
+  ProviderThrottle.layer(limits, { remote: true }).pipe(
     Layer.provide(RateLimiter.layer),
     Layer.provide(RateLimiter.layerStoreRedis({ prefix: options.prefix ?? "baton:throttle:" })),
     Layer.provide(RedisConnection.layerBound(options.commandTimeout))

@@ -43,6 +43,17 @@
  * your own (`layer`, `layerStore`), the tighter of `timeout` and that
  * connection's bound applies.
  *
+ * The store is `remote`: under `LlmManager` each command is also bounded by
+ * the request's deadline (`@baton/core/StoreDeadline`), so a paused Redis
+ * holds no request past it, whatever `timeout` says. A reservation still
+ * pending at the deadline fails with `QuotaStoreUnavailable` ("did not
+ * answer by the request's deadline"; with `failOpen` the request goes
+ * through, and ends at its deadline) and is undone as any reservation whose
+ * reply did not come (below). A refund or budget charge may take
+ * `StoreDeadline.settleGraceMs` (1 second) past the deadline, so a request
+ * that ends at its deadline still settles with a Redis that answers; a
+ * refund that does not answer by then joins the pending undos.
+ *
  * A reservation whose reply the caller gave up on (a timeout, a dropped
  * connection) may still run on Redis later, when a paused server resumes.
  * So each reservation carries an id, kept as a field `r:<id>` of the
@@ -100,6 +111,7 @@
 import { type LlmConfig } from "@baton/core/LlmConfig"
 import { type LlmConfigError, QuotaStoreUnavailable } from "@baton/core/LlmError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as StoreDeadline from "@baton/core/StoreDeadline"
 import { type Cause, Duration, Effect, Exit, FiberSet, Layer } from "effect"
 import { Redis } from "effect/persistence"
 import * as RedisConnection from "./RedisConnection.ts"
@@ -315,6 +327,10 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
       (error) => new QuotaStoreUnavailable({ message: `quota store (Redis) failed on ${what}: ${String(error.cause)}` })
     )
 
+  /** A command that settles a request: bounded by its deadline, with a grace (`StoreDeadline.settleGraceMs`). */
+  const settling = <A>(command: Effect.Effect<A, Redis.RedisError>) =>
+    RedisConnection.byDeadline(command, StoreDeadline.settleGraceMs)
+
   const reserve = redis.eval(reserveScript)
   const refund = redis.eval(refundScript)
   const charge = redis.eval(chargeScript)
@@ -405,9 +421,12 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
       return Effect.asVoid(FiberSet.run(drainers, drain))
     })
 
-  /** Refunds a reservation that ran, by its id: at once, or in the background when Redis does not answer. */
+  /**
+   * Refunds a reservation that ran, by its id: at once (by the request's deadline, with a grace), or in the
+   * background when Redis does not answer.
+   */
   const refundReserved = (key: string, reservation: string) =>
-    cancel({ key, reservation, markTtlMs: undefined }).pipe(
+    settling(cancel({ key, reservation, markTtlMs: undefined })).pipe(
       Effect.asVoid,
       Effect.catch(() => undoLater(key, reservation, undefined, refundKeepMs))
     )
@@ -418,7 +437,7 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
       const ttl = Math.max(1, Math.ceil(expiresInMillis)) + expiryGraceMs
       const reservation = crypto.randomUUID()
       const undoIt = undoLater(redisKey, reservation, ttl, ttl)
-      const sent = reserve(
+      const sent = RedisConnection.byDeadline(reserve(
         redisKey,
         units,
         limits.daily,
@@ -426,8 +445,9 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
         limits.dailyCostNanoUsd ?? -1,
         ttl,
         reservation
-      ).pipe(
-        // what may have reached Redis may run there later: undo it; what never left has nothing to undo
+      )).pipe(
+        // what may have reached Redis (cut by a timeout or the deadline) may run there later: undo it;
+        // what never left has nothing to undo
         Effect.onExit((exit) => Exit.isSuccess(exit) || neverSent(exit.cause) ? Effect.void : undoIt)
       )
       return guard("reserve", sent).pipe(
@@ -439,15 +459,16 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
     },
     refund: ({ key, reservation, units }) =>
       reservation === undefined
-        ? Effect.asVoid(guard("refund", refund(keyOf(prefix, key), units)))
+        ? Effect.asVoid(guard("refund", settling(refund(keyOf(prefix, key), units))))
         : refundReserved(keyOf(prefix, key), reservation),
     charge: ({ costNanoUsd, key, tokens }) =>
-      Effect.asVoid(guard("charge", charge(keyOf(prefix, key), tokens, costNanoUsd))),
+      Effect.asVoid(guard("charge", settling(charge(keyOf(prefix, key), tokens, costNanoUsd)))),
     usage: (key) =>
       guard("usage", redis.send("HMGET", keyOf(prefix, key), "units", "tokens", "cost")).pipe(
         Effect.flatMap((reply) => integers(reply, 3)),
         Effect.map(([units = 0, tokens = 0, cost = 0]) => usageOf(units, tokens, cost))
-      )
+      ),
+    remote: true
   })
 })
 

@@ -1,16 +1,18 @@
 /**
  * Redis down or paused under a running `LlmManager`: every store keeps its
  * documented choice (circuits and throttles fail open, quotas fail closed),
- * no request waits past its deadline, and closing the stack is bounded.
+ * no request waits past its deadline, a request that ends at its deadline
+ * still settles its quota, and closing the stack is bounded.
  * Each test runs its own Redis on a spare port and pauses or kills it by pid.
  */
 import { ProviderName, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as MockFault from "@baton/testing/MockFault"
 import * as RedisServer from "@baton/testing/RedisServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
-import { Bench, eventually, liveNow, liveWait, manager } from "../../core/test/utils/chain.ts"
+import { Context, Duration, Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
+import { Bench, eventually, inject, liveNow, liveWait, manager } from "../../core/test/utils/chain.ts"
 import * as RedisCircuitBreaker from "../src/RedisCircuitBreaker.ts"
 import * as RedisConnection from "../src/RedisConnection.ts"
 import * as RedisProviderThrottle from "../src/RedisProviderThrottle.ts"
@@ -62,6 +64,27 @@ describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", ()
         const { elapsedMs, exits } = yield* Effect.provideContext(burst(3, 3_000), context)
         assert.deepStrictEqual(exits.filter(Exit.isFailure), [], "the stores fail open")
         assert.isBelow(elapsedMs, 3_000 + slackMs)
+      }).pipe(Effect.provide(Bench), Effect.scoped),
+    20_000
+  )
+
+  it.live(
+    "paused Redis, a throttle with a 5 s command timeout: a request still ends at its deadline (300 ms)",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer.start
+        const context = yield* Layer.build(
+          RedisProviderThrottle.layer({ openai: { requestsPerMinute: 10_000 } }, {
+            prefix: RedisTest.uniquePrefix("deadline-throttle"),
+            commandTimeout: "5 seconds"
+          }).pipe(Layer.provide(RedisConnection.layer({ url: server.url, commandTimeout: "5 seconds" })))
+        )
+        yield* Effect.provideContext(burst(1, 3_000), context)
+        yield* server.pause
+        yield* Effect.addFinalizer(() => server.resume)
+        const { elapsedMs, exits } = yield* Effect.provideContext(burst(1, 300), context)
+        assert.isBelow(elapsedMs, 300 + slackMs)
+        assert.isTrue(exits.every(Exit.isFailure), "the call let through after the deadline ends with it")
       }).pipe(Effect.provide(Bench), Effect.scoped),
     20_000
   )
@@ -145,6 +168,80 @@ describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", ()
         yield* liveWait(1_500)
         yield* eventually(Effect.map(used, (n) => n === 1))
         yield* liveWait(1_000)
+        assert.strictEqual(yield* used, 1)
+      }).pipe(Effect.provide(Bench), Effect.scoped),
+    30_000
+  )
+
+  for (
+    const [name, timeout] of [
+      ["the store's default timeout (500 ms)", undefined],
+      ["a store timeout of 5 s", "5 seconds"]
+    ] as const
+  ) {
+    it.live(
+      `paused Redis, ${name}: a reservation fails at the request's deadline (200 ms) and spends nothing`,
+      () =>
+        Effect.gen(function*() {
+          const server = yield* RedisServer.start
+          const context = yield* Layer.build(
+            RedisQuotaStore.layerConfig({ prefix: RedisTest.uniquePrefix("deadline-q"), timeout }).pipe(
+              Layer.provide(config(server.url))
+            )
+          )
+          const llm = yield* Effect.provideContext(manager({ chain: ["openai"] }), context)
+          const teacher = SubjectId.make("teacher-deadline")
+          const request = { ...prompt, metadata: { subjectId: teacher }, options: { timeout: 200 } }
+          yield* llm.generate({ ...request, options: { timeout: 3_000 } })
+          yield* server.pause
+          yield* Effect.addFinalizer(() => server.resume)
+          const started = yield* liveNow
+          const exit = yield* Effect.exit(llm.generate(request))
+          assert.isBelow((yield* liveNow) - started, 200 + slackMs)
+          assert.isTrue(Exit.isFailure(exit))
+          if (Exit.isFailure(exit)) {
+            assert.include(String(exit.cause), "QuotaStoreUnavailable")
+            assert.include(String(exit.cause), "by the request's deadline")
+          }
+          yield* server.resume
+          // the reservation runs on resume; its undo takes it back
+          const used = QuotaLimiter.QuotaLimiter.use((quota) => quota.remaining(teacher)).pipe(
+            Effect.map((status) => status.used),
+            Effect.provideContext(context)
+          )
+          yield* eventually(Effect.map(Effect.orElseSucceed(used, () => -1), (n) => n === 1))
+          yield* liveWait(1_500)
+          assert.strictEqual(yield* used, 1)
+        }).pipe(Effect.provide(Bench), Effect.scoped),
+      30_000
+    )
+  }
+
+  it.live(
+    "a request cut by its deadline, or interrupted, still refunds its reservation on a Redis that answers",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer.start
+        const context = yield* Layer.build(
+          RedisQuotaStore.layerConfig({ prefix: RedisTest.uniquePrefix("deadline-refund") }).pipe(
+            Layer.provide(config(server.url))
+          )
+        )
+        const llm = yield* Effect.provideContext(manager({ chain: ["openai"] }), context)
+        const teacher = SubjectId.make("teacher-cut")
+        const request = { ...prompt, metadata: { subjectId: teacher } }
+        const used = QuotaLimiter.QuotaLimiter.use((quota) => quota.remaining(teacher)).pipe(
+          Effect.map((status) => status.used),
+          Effect.provideContext(context)
+        )
+        yield* llm.generate(request)
+        yield* inject("openai", MockFault.noResponse, { times: 2 })
+        const cut = yield* Effect.flip(llm.generate({ ...request, options: { timeout: 300 } }))
+        assert.strictEqual(cut._tag, "DeadlineExceeded")
+        assert.strictEqual(yield* used, 1, "refunded at once, within the grace")
+        const fiber = yield* Effect.forkChild(llm.generate({ ...request, options: { timeout: 3_000 } }))
+        yield* eventually(Effect.map(used, (n) => n === 2))
+        yield* Fiber.interrupt(fiber)
         assert.strictEqual(yield* used, 1)
       }).pipe(Effect.provide(Bench), Effect.scoped),
     30_000

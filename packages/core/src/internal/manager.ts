@@ -39,6 +39,7 @@ import {
 import * as ProviderThrottle from "../ProviderThrottle.ts"
 import type * as QuotaLimiter from "../QuotaLimiter.ts"
 import type * as RequestLog from "../RequestLog.ts"
+import * as StoreDeadline from "../StoreDeadline.ts"
 import type * as StructuredOutput from "../StructuredOutput.ts"
 import * as TokenUsage from "../TokenUsage.ts"
 import type * as UsageLedger from "../UsageLedger.ts"
@@ -277,8 +278,12 @@ export interface Engine {
   readonly quota: Option.Option<QuotaLimiter.Service>
   readonly throttle: Option.Option<ProviderThrottle.Service>
   readonly watchdog: Watchdog.Watchdog<Failure>
-  /** The breaker's store came from context: its commands are bounded by each request's deadline. */
-  readonly storeFromContext: boolean
+  /**
+   * A store waits on I/O (the breaker's store came from context, or the quota's
+   * is remote): each request runs with its deadline as `StoreDeadline`, which
+   * bounds the stores' commands.
+   */
+  readonly remoteStores: boolean
 }
 
 /** One request on its way through the chain. */
@@ -1104,24 +1109,22 @@ const recordOutcome = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =
 
 /**
  * Runs a whole request (the effect `make` builds, once the quota let it
- * through) under the quota, its span and its request and quota metrics,
- * with the commands of a circuit store from context bounded by its deadline.
+ * through) under the quota, its span and its request and quota metrics.
+ * With a store that waits on I/O, the whole of it (reservation, attempts,
+ * commit or refund) runs with its deadline as `StoreDeadline`.
  */
 export const observe = <A, E>(
   engine: Engine,
   run: Run,
   make: () => Effect.Effect<A, E>
-): Effect.Effect<A, E | QuotaError | InvalidOptions> =>
-  withQuota(
-    engine,
-    run,
-    engine.storeFromContext
-      ? () => Effect.provideService(make(), CircuitPolicy.StoreDeadline, run.deadlineAt)
-      : make
-  ).pipe(
-    Effect.onExit((exit) => recordOutcome(exit)),
-    LlmMetrics.withRequestSpan(run.request)
-  )
+): Effect.Effect<A, E | QuotaError | InvalidOptions> => {
+  const quotaed = withQuota(engine, run, make)
+  return (engine.remoteStores ? Effect.provideService(quotaed, StoreDeadline.StoreDeadline, run.deadlineAt) : quotaed)
+    .pipe(
+      Effect.onExit((exit) => recordOutcome(exit)),
+      LlmMetrics.withRequestSpan(run.request)
+    )
+}
 
 // ---------------------------------------------------------------------------
 // the three operations
