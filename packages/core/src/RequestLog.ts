@@ -291,13 +291,14 @@ export class RequestLogMemory extends Context.Service<RequestLogMemory, {
  * @since 0.1.0
  */
 export const memorySink: Effect.Effect<{ readonly sink: Sink; readonly memory: RequestLogMemory["Service"] }> = Effect
-  .map(
-    Ref.make<ReadonlyArray<LlmRequestLog>>([]),
-    (ref) => ({
-      sink: { name: "memory", write: (record) => Ref.update(ref, (records) => [...records, record]) },
-      memory: RequestLogMemory.of({ records: Ref.get(ref) })
-    })
-  )
+  .sync(() => {
+    // appended in place (a copy per record made n writes cost n² copies); a read gets a snapshot
+    const records: Array<LlmRequestLog> = []
+    return {
+      sink: { name: "memory", write: (record) => Effect.sync(() => void records.push(record)) },
+      memory: RequestLogMemory.of({ records: Effect.sync(() => records.slice()) })
+    }
+  })
 
 /**
  * A request log over the given sinks (a fan-out when there are several).

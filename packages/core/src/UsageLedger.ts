@@ -456,6 +456,9 @@ export const layer = <E, R>(
 
 /**
  * A ledger in memory: the library default (lost when the process ends).
+ * It keeps every row and each query scans them all: for tests, demos and
+ * short-lived processes; a long-running service keeps its ledger in a
+ * database (`@baton/sql/SqlUsageLedger`).
  *
  * @since 0.1.0
  */
