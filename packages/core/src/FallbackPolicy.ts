@@ -189,16 +189,31 @@ export const fromConfig = (settings: LlmConfig.Settings): FallbackPolicy => ({
   fallbackOnContentFilter: settings.fallbackOnContentFilter
 })
 
+/** Names that think before answering, wherever they appear: DeepSeek's reasoner and R1, Gemini's thinking models. */
+const thinkingNames = /reasoner|(^|[/-])r1\b|thinking|gemini-2\.5|gemini-3/i
+
 /**
- * True for models known to think silently before their first token
- * (DeepSeek's reasoner and R1, OpenAI's o-series, Gemini's thinking and 2.5
- * models, Claude models asked to think): their first token gets
+ * Models that think by default, by their name's start (after a `vendor/` an
+ * OpenAI-compatible server may put first, or OpenAI's `ft:`): DeepSeek's V4
+ * models (thinking is on unless the request turns it off), OpenAI's o-series
+ * and gpt-5 and later.
+ */
+const thinkingByDefault = /(?:^|\/|^ft:)(?:deepseek-(?:flash|v4)|o\d+|gpt-(?:[5-9]|[1-9]\d+)(?:\.\d+)?)(?:[-:]|$)/i
+
+/** OpenAI's `gpt-N-chat` models, which do not reason. */
+const openAiChatModel = /(?:^|\/|^ft:)gpt-\d+(?:\.\d+)?-chat/i
+
+/**
+ * True for models known to think before their first token, without sending
+ * it (Gemini's 2.5 and 3 models, OpenAI's o-series and gpt-5 and later but
+ * the `-chat` ones, Claude models asked to think) or as reasoning text Baton
+ * does not hand over (DeepSeek's V4 models and R1): their first token gets
  * `thinkingFirstTokenMs`.
  *
  * @since 0.1.0
  */
 export const thinksSilently = (model: string): boolean =>
-  /reasoner|(^|[/-])r1\b|^o\d|thinking|gemini-2\.5|gemini-3/i.test(model)
+  thinkingNames.test(model) || (thinkingByDefault.test(model) && !openAiChatModel.test(model))
 
 /**
  * A per-model entry: `provider/model` first, then `model`. Only the record's

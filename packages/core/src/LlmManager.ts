@@ -341,7 +341,11 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
 
     const stream = (input: Input): Stream.Stream<StreamPart, StreamError> =>
       Handoff.stream<StreamPart, StreamError>((emit) =>
-        withRun(input, (run) => internal.observe(engine, run, () => internal.stream(engine, run, emit)))
+        Effect.flatMap(
+          withRun(input, (run) => internal.observe(engine, run, () => internal.stream(engine, run, emit))),
+          // handed over once the request is settled: a caller that stops at the Finish stops a served request
+          (finish) => emit([finish])
+        )
       )
 
     return LlmManager.of({

@@ -114,6 +114,21 @@ describe("LlmManager quotas", () => {
       assert.strictEqual(usage.tokens, openai + (yield* billed("anthropic")))
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("a stream the caller stops right after its Finish keeps its unit: the request was served", () =>
+    Effect.gen(function*() {
+      const { llm, spent } = yield* withQuota({ dailyTokenBudget: 1_000_000 }, { chain: ["openai"] })
+      let tokens = 0
+      for (let i = 0; i < 3; i++) {
+        const parts = yield* Stream.runCollect(
+          Stream.takeUntil(llm.stream(asTeacher), (part) => part._tag === "Finish")
+        )
+        const finish = parts.at(-1)
+        assert.strictEqual(finish?._tag, "Finish")
+        if (finish?._tag === "Finish") tokens += finish.usage.totalTokens
+      }
+      assert.deepStrictEqual(yield* spent, { units: 3, tokens, costNanoUsd: (yield* spent).costNanoUsd })
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("a request that fails gives its unit back but stays charged with what it billed", () =>
     Effect.gen(function*() {
       const { llm, spent } = yield* withQuota({ dailyTokenBudget: 1_000_000 }, { chain: ["openai"] })

@@ -1346,13 +1346,16 @@ const interruption = (run: Run, errors: ReadonlyArray<Failure>): StreamInterrupt
  * same retry and fallback rules and the request deadline, or the stream
  * fails with `StreamInterrupted`. The `Finish` names every source of the
  * text, whether a rescue happened, the usage of every billed attempt and
- * every attempt.
+ * every attempt. The `Finish` is returned, not handed over: the caller of
+ * `observe` hands it over once the request is settled (its quota committed,
+ * its outcome recorded), so that a caller who stops at the `Finish` stops a
+ * request already served.
  */
 export const stream = (
   engine: Engine,
   run: Run,
   offer: Offer
-): Effect.Effect<void, StreamInterrupted | AllProvidersFailed | DeadlineExceeded> => {
+): Effect.Effect<Finish, StreamInterrupted | AllProvidersFailed | DeadlineExceeded> => {
   // the hedge's sides share the caller's answer
   const once = streamOnce(engine, run, run.answer, offer)
   return chain(engine, run, 0, "primary", once, () => once).pipe(
@@ -1360,15 +1363,13 @@ export const stream = (
       const errors = cause.reasons.filter(Cause.isFailReason).map((reason) => reason.error)
       return run.answer.shown && errors.length > 0 ? Effect.fail(interruption(run, errors)) : conclude(run, cause)
     }),
-    Effect.flatMap(({ finish }) =>
-      offer([{
-        ...finish,
-        usage: run.billed ?? finish.usage,
-        sources: run.answer.sources,
-        rescued: run.answer.rescued,
-        attempts: attemptsOf(run)
-      }])
-    )
+    Effect.map(({ finish }): Finish => ({
+      ...finish,
+      usage: run.billed ?? finish.usage,
+      sources: run.answer.sources,
+      rescued: run.answer.rescued,
+      attempts: attemptsOf(run)
+    }))
   )
 }
 
