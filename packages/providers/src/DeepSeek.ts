@@ -16,8 +16,13 @@
  *   not match the schema is `StructuredOutputInvalid`.
  * - A final assistant message is sent with `prefix: true` (chat prefix
  *   completion), so the model continues it. DeepSeek serves prefix completion
- *   on its beta endpoint: set the base URL to `https://api.deepseek.com/beta`
- *   if the manager continues cut streams on DeepSeek.
+ *   only on its beta endpoint, so on `api.deepseek.com` outside `/beta` (the
+ *   default base URL) the layer says it has no prefill and `LlmManager`
+ *   rescues a cut stream by restarting it, never by a continuation the
+ *   endpoint may not honour. Set the base URL to
+ *   `https://api.deepseek.com/beta` to have cut streams continued; any other
+ *   host (a proxy, a mock) is taken to serve it, and `assistantPrefill` in the
+ *   options overrides both.
  * - A 402 ("Insufficient Balance") is `ProviderQuotaExhausted`.
  *
  * @example
@@ -63,8 +68,9 @@ export type Options = Provider.Options
 export const usage: (usage: Json.JsonObject) => TokenCounts | undefined = DeepSeekCodec.usage
 
 /**
- * What DeepSeek can do: prefill (prefix completion), usage at the end of
- * streams, structured output through JSON mode.
+ * What DeepSeek can do: prefill (prefix completion, on its beta endpoint:
+ * see {@link prefillAt}), usage at the end of streams, structured output
+ * through JSON mode.
  *
  * @since 0.1.0
  */
@@ -74,11 +80,22 @@ export const capabilities: LlmProvider.Capabilities = {
   structuredOutput: "json-mode"
 }
 
+/**
+ * Whether the DeepSeek endpoint at `baseUrl` continues a final assistant
+ * message: DeepSeek's own host only under `/beta`; any other host (a proxy,
+ * a mock server) is taken to.
+ *
+ * @since 0.1.0
+ */
+export const prefillAt = (baseUrl: URL): boolean =>
+  baseUrl.hostname.toLowerCase() !== "api.deepseek.com" || /^\/beta(?:\/|$)/.test(baseUrl.pathname)
+
 const definition: Provider.Definition = {
   name: "deepseek",
   defaultModel: "deepseek-flash",
   defaultBaseUrl: "https://api.deepseek.com",
   capabilities,
+  prefillAt,
   codec: DeepSeekCodec.codec
 }
 

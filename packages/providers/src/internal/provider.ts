@@ -62,6 +62,13 @@ export interface Definition {
   readonly defaultModel: string
   readonly defaultBaseUrl: string
   readonly capabilities: LlmProvider.Capabilities
+  /**
+   * Whether the endpoint at a base URL continues a final assistant message,
+   * when that depends on the endpoint (DeepSeek's only on its beta path);
+   * absent: `capabilities.assistantPrefill`. The caller's `assistantPrefill`
+   * wins over both.
+   */
+  readonly prefillAt?: ((baseUrl: URL) => boolean) | undefined
   readonly codec: Adapter.Codec
 }
 
@@ -82,6 +89,18 @@ const positiveInteger = (option: string, value: number): Effect.Effect<number, L
     ? Effect.succeed(value)
     : invalid(option, `must be a positive integer, got ${value}`)
 
+/** A definition's capabilities at `url`, prefill as the caller, else the endpoint, else the definition says. */
+const capabilitiesAt = (
+  definition: Definition,
+  url: URL,
+  assistantPrefill: boolean | undefined
+): LlmProvider.Capabilities => {
+  const prefill = assistantPrefill ?? definition.prefillAt?.(url)
+  return prefill === undefined || prefill === definition.capabilities.assistantPrefill
+    ? definition.capabilities
+    : { ...definition.capabilities, assistantPrefill: prefill }
+}
+
 const settingsOf = (
   definition: Definition,
   options: BaseOptions
@@ -90,7 +109,8 @@ const settingsOf = (
     const name = yield* LlmConfig.option(ProviderName, "name", definition.name)
     const model = yield* LlmConfig.option(ModelId, "model", (options.model ?? definition.defaultModel).trim())
     const baseUrl = options.baseUrl ?? definition.defaultBaseUrl
-    if (!URL.canParse(baseUrl)) return yield* invalid("baseUrl", `"${baseUrl}" is not a URL`)
+    const url = URL.parse(baseUrl)
+    if (url === null) return yield* invalid("baseUrl", `"${baseUrl}" is not a URL`)
     const timeoutMs = yield* positiveInteger("timeoutMs", options.timeoutMs ?? defaultTimeoutMs)
     const maxBodyBytes = yield* positiveInteger("maxBodyBytes", options.maxBodyBytes ?? defaultMaxBodyBytes)
     const maxEventBytes = yield* positiveInteger("maxEventBytes", options.maxEventBytes ?? defaultMaxEventBytes)
@@ -102,9 +122,7 @@ const settingsOf = (
       timeoutMs,
       maxBodyBytes,
       maxEventBytes,
-      capabilities: options.assistantPrefill === undefined
-        ? definition.capabilities
-        : { ...definition.capabilities, assistantPrefill: options.assistantPrefill },
+      capabilities: capabilitiesAt(definition, url, options.assistantPrefill),
       codec: definition.codec
     }
   })
