@@ -7,9 +7,24 @@
  * the models Baton knows; the result says which row priced it
  * (`usage.pricing`). Configuration overrides both (see `LlmConfig`).
  *
+ * A row may carry a long-context tier (`longContext`): a prompt of more than
+ * `above` tokens bills the whole call, uncached input, cached input and
+ * output, at the row's rates times the tier's multipliers. That is how the
+ * providers apply theirs: the threshold is on the request's input tokens,
+ * cached ones included (output tokens never count toward it), and once a
+ * prompt crosses it every token of the call costs the higher rate, not only
+ * the tokens past it. A tier's cached input follows its `input` multiplier
+ * unless it gives its own (a cached token is an input token). The shipped
+ * table has the tiers of Baton's price sources: `gpt-5.6-luna` 2x input and
+ * 1.5x output above 272K (272,000) prompt tokens, `claude-haiku-5-5` 5x
+ * above 100K; a multiplier given without saying which rates it applies to
+ * (haiku's "5x") is read as applying to all three, so a budget is never
+ * under-estimated.
+ *
  * Costs are computed in integer nano-USD with one rounding (half up) per call,
  * so a ledger that sums them is exact to the nano-USD however many calls it
- * holds.
+ * holds. `make` turns every row into its nano-USD rates once, so pricing a
+ * call is a lookup, a comparison and a sum.
  *
  * Gotchas:
  * - The provider defaults are the ones Baton was specified with (DeepSeek
@@ -17,6 +32,11 @@
  *   conservative placeholders for unknown models, not any model's list price.
  * - DeepSeek bills more at peak hours (01-04 and 06-10 UTC on weekdays); the
  *   table holds the peak price so budgets are never under-estimated.
+ * - A row has at most one tier, its multipliers between 1 and 100 and its
+ *   threshold a positive integer (`LLM_PRICES` refuses anything else with an
+ *   `LlmConfigError`). An override row without `longContext` keeps the tier of
+ *   the row it replaces (see {@link mergeTables}); multipliers of 1 turn it
+ *   off.
  *
  * @example
  * ```ts
@@ -43,16 +63,51 @@ import * as TokenUsage from "./TokenUsage.ts"
 /** At most $1,000,000 per 1M tokens: any real price, and a cost that stays an exact integer of nano-USD. */
 const UsdPerMillion = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1_000_000 }))
 
+/** At least 1 (a longer prompt never costs less a token) and at most 100 (past any real surcharge). */
+const Multiplier = Schema.Finite.check(Schema.isBetween({ minimum: 1, maximum: 100 }))
+
+/**
+ * A long-context tier: a prompt of more than `above` tokens (cached ones
+ * included) bills the whole call at its row's rates times these multipliers.
+ * `above` is a positive integer; `cachedInput` defaults to `input`.
+ *
+ * @example
+ * ```ts
+ * import * as Pricing from "@baton/core/Pricing"
+ *
+ * // 2x input (cached too) and 1.5x output once the prompt is above 272,000 tokens
+ * const luna: Pricing.Price = {
+ *   input: 0.20,
+ *   cachedInput: 0.02,
+ *   output: 1.20,
+ *   longContext: { above: 272_000, input: 2, output: 1.5 }
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const LongContext = Schema.Struct({
+  above: Schema.Int.check(Schema.isGreaterThan(0)),
+  input: Multiplier,
+  cachedInput: Schema.optionalKey(Multiplier),
+  output: Multiplier
+})
+
+/** @since 0.1.0 */
+export type LongContext = typeof LongContext.Type
+
 /**
  * USD per 1M tokens. `cachedInput` defaults to `input` when a provider gives
- * no cache discount.
+ * no cache discount; `longContext`, when given, prices prompts above its
+ * threshold (see {@link LongContext}).
  *
  * @since 0.1.0
  */
 export const Price = Schema.Struct({
   input: UsdPerMillion,
   cachedInput: Schema.optionalKey(UsdPerMillion),
-  output: UsdPerMillion
+  output: UsdPerMillion,
+  longContext: Schema.optionalKey(LongContext)
 })
 
 /** @since 0.1.0 */
@@ -78,7 +133,7 @@ export type PriceTable = Readonly<Record<string, ProviderPrices>>
 /**
  * The table Baton ships: the specified provider defaults and the public list
  * prices (late 2026) of the models each adapter uses by default and their
- * common siblings.
+ * common siblings, with their long-context tiers.
  *
  * @since 0.1.0
  */
@@ -105,7 +160,12 @@ export const defaultTable: PriceTable = {
       "gpt-4o-mini": { input: 0.15, cachedInput: 0.075, output: 0.60 },
       "gpt-4.1": { input: 2.00, cachedInput: 0.50, output: 8.00 },
       "gpt-5": { input: 1.25, cachedInput: 0.125, output: 10.00 },
-      "gpt-5.6-luna": { input: 0.20, cachedInput: 0.02, output: 1.20 }
+      "gpt-5.6-luna": {
+        input: 0.20,
+        cachedInput: 0.02,
+        output: 1.20,
+        longContext: { above: 272_000, input: 2, output: 1.5 }
+      }
     }
   },
   anthropic: {
@@ -114,7 +174,12 @@ export const defaultTable: PriceTable = {
       "claude-haiku-4-5": { input: 1.00, cachedInput: 0.10, output: 5.00 },
       "claude-sonnet-4-6": { input: 3.00, cachedInput: 0.30, output: 15.00 },
       "claude-sonnet-5-5": { input: 2.00, cachedInput: 0.10, output: 10.00 },
-      "claude-haiku-5-5": { input: 0.10, cachedInput: 0.01, output: 0.50 }
+      "claude-haiku-5-5": {
+        input: 0.10,
+        cachedInput: 0.01,
+        output: 0.50,
+        longContext: { above: 100_000, input: 5, output: 5 }
+      }
     }
   }
 }
@@ -125,8 +190,10 @@ export const defaultTable: PriceTable = {
  * field by field: a row given without `cachedInput` keeps the replaced row's
  * cached-input rate, capped at the row's new `input` rate (a cached token
  * never costs more than an uncached one). To bill a model's cached tokens at
- * its full input rate, give `cachedInput` equal to `input`. Neither table is
- * changed.
+ * its full input rate, give `cachedInput` equal to `input`. A row given
+ * without `longContext` keeps the replaced row's tier, whose multipliers then
+ * apply to the new rates; one given with it replaces the tier whole
+ * (multipliers of 1 turn it off). Neither table is changed.
  *
  * @since 0.1.0
  */
@@ -151,11 +218,22 @@ export const mergeTables = (
   return merged
 }
 
-/** `row` over `replaced`: the cached-input rate `row` leaves out is `replaced`'s, at most `row`'s input rate. */
-const layRow = (replaced: Price | undefined, row: Price): Price =>
-  row.cachedInput !== undefined || replaced?.cachedInput === undefined
-    ? row
-    : { input: row.input, cachedInput: Math.min(replaced.cachedInput, row.input), output: row.output }
+/**
+ * `row` over `replaced`: the cached-input rate `row` leaves out is
+ * `replaced`'s, at most `row`'s input rate; the tier it leaves out is
+ * `replaced`'s.
+ */
+const layRow = (replaced: Price | undefined, row: Price): Price => {
+  const cachedInput = row.cachedInput ??
+    (replaced?.cachedInput === undefined ? undefined : Math.min(replaced.cachedInput, row.input))
+  const longContext = row.longContext ?? replaced?.longContext
+  return {
+    input: row.input,
+    ...(cachedInput === undefined ? undefined : { cachedInput }),
+    output: row.output,
+    ...(longContext === undefined ? undefined : { longContext })
+  }
+}
 
 /** Sets an own entry, whatever the key (an assignment to `__proto__` would replace the prototype instead). */
 const setOwn = <A>(record: Record<string, A>, key: string, value: A): void => {
@@ -194,6 +272,40 @@ const HALF_MILLION_N = BigInt(HALF_MILLION)
 
 const nanoUsdPerMillion = (usdPerMillion: number): number => Math.round(usdPerMillion * NANO_PER_USD)
 
+/** A price's rates, in nano-USD per 1M tokens. */
+interface Rates {
+  readonly uncached: number
+  readonly cached: number
+  readonly output: number
+}
+
+/** A row ready to bill: its rates for a prompt of up to `above` tokens, and its `long` rates past that. */
+interface Billing {
+  readonly above: number
+  readonly base: Rates
+  readonly long: Rates
+}
+
+/** `base` times a tier's multipliers, rounded to the nano-USD. */
+const scaled = (base: Rates, tier: LongContext): Rates => ({
+  uncached: Math.round(base.uncached * tier.input),
+  cached: Math.round(base.cached * (tier.cachedInput ?? tier.input)),
+  output: Math.round(base.output * tier.output)
+})
+
+/** A price's rates, computed once (a row without a tier bills every prompt at its base rates). */
+const billing = (price: Price): Billing => {
+  const base = {
+    uncached: nanoUsdPerMillion(price.input),
+    cached: nanoUsdPerMillion(price.cachedInput ?? price.input),
+    output: nanoUsdPerMillion(price.output)
+  }
+  const tier = price.longContext
+  return tier === undefined
+    ? { above: Number.POSITIVE_INFINITY, base, long: base }
+    : { above: tier.above, base, long: scaled(base, tier) }
+}
+
 const MAX_SAFE_N = BigInt(Number.MAX_SAFE_INTEGER)
 
 /** True for a non-negative safe integer. */
@@ -213,47 +325,73 @@ const natural = (value: number): bigint =>
  * given: `prompt` includes `cached` (`cached <= prompt`), and every product
  * may pass 2^53.
  */
-const scaledInBigint = (
-  prompt: number,
-  cached: number,
-  completion: number,
-  uncachedRate: number,
-  cachedRate: number,
-  completionRate: number
-): number => {
+const scaledInBigint = (prompt: number, cached: number, completion: number, rates: Rates): number => {
   const cachedN = natural(cached)
-  const cost = ((natural(prompt) - cachedN) * natural(uncachedRate) + cachedN * natural(cachedRate) +
-    natural(completion) * natural(completionRate) + HALF_MILLION_N) / MILLION_N
+  const cost = ((natural(prompt) - cachedN) * natural(rates.uncached) + cachedN * natural(rates.cached) +
+    natural(completion) * natural(rates.output) + HALF_MILLION_N) / MILLION_N
   return cost > MAX_SAFE_N ? Number.MAX_SAFE_INTEGER : Number(cost)
+}
+
+/** The cost of `counts` at the rates their prompt size selects, in integer nano-USD (see {@link costNanoUsd}). */
+const bill = (row: Billing, counts: TokenUsage.TokenCounts): number => {
+  const prompt = counts.promptTokens
+  const rates = prompt > row.above ? row.long : row.base
+  const cached = TokenUsage.cachedPart(counts)
+  const uncached = prompt - cached
+  const completion = counts.completionTokens
+  const sum = uncached * rates.uncached + cached * rates.cached + completion * rates.output + HALF_MILLION
+  // non-negative integers: exact in a `number` while the sum stays within 2^53 (every term is then smaller too)
+  return sum <= Number.MAX_SAFE_INTEGER && isNatural(uncached) && isNatural(cached) && isNatural(completion) &&
+      isNatural(rates.uncached) && isNatural(rates.cached) && isNatural(rates.output)
+    ? (sum - (sum % MILLION)) / MILLION
+    : scaledInBigint(prompt, cached, completion, rates)
 }
 
 /**
  * The exact cost of some token counts at a price, in integer nano-USD,
  * rounded half up once.
  *
- * The cached tokens are part of the prompt's: a cached count above the
- * prompt's (an OpenAI-compatible proxy can report one) is billed as the whole
- * prompt cached, a negative one as none. A cost past
- * `Number.MAX_SAFE_INTEGER` nano-USD (about $9M for one call: only absurd
- * counts or prices reach it) is capped there, so it is always a safe integer,
- * 0 or more (Baton's adapters read no count above a billion tokens).
+ * A prompt of more than the price's `longContext.above` tokens (cached ones
+ * included) is billed whole at the tier's rates. The cached tokens are part
+ * of the prompt's: a cached count above the prompt's (an OpenAI-compatible
+ * proxy can report one) is billed as the whole prompt cached, a negative one
+ * as none. A cost past `Number.MAX_SAFE_INTEGER` nano-USD (about $9M for one
+ * call: only absurd counts or prices reach it) is capped there, so it is
+ * always a safe integer, 0 or more (Baton's adapters read no count above a
+ * billion tokens).
  *
  * @since 0.1.0
  */
-export const costNanoUsd = (price: Price, counts: TokenUsage.TokenCounts): number => {
-  const prompt = counts.promptTokens
-  const cached = TokenUsage.cachedPart(counts)
-  const uncached = prompt - cached
-  const completion = counts.completionTokens
-  const uncachedRate = nanoUsdPerMillion(price.input)
-  const cachedRate = nanoUsdPerMillion(price.cachedInput ?? price.input)
-  const completionRate = nanoUsdPerMillion(price.output)
-  const scaled = uncached * uncachedRate + cached * cachedRate + completion * completionRate + HALF_MILLION
-  // non-negative integers: exact in a `number` while the sum stays within 2^53 (every term is then smaller too)
-  return scaled <= Number.MAX_SAFE_INTEGER && isNatural(uncached) && isNatural(cached) && isNatural(completion) &&
-      isNatural(uncachedRate) && isNatural(cachedRate) && isNatural(completionRate)
-    ? (scaled - (scaled % MILLION)) / MILLION
-    : scaledInBigint(prompt, cached, completion, uncachedRate, cachedRate, completionRate)
+export const costNanoUsd = (price: Price, counts: TokenUsage.TokenCounts): number => bill(billing(price), counts)
+
+/** A table's row ready to bill, with where it came from. */
+interface Priced extends Billing {
+  readonly source: TokenUsage.PriceSource
+}
+
+/** A provider's rows ready to bill, keyed by model. */
+interface ProviderBilling {
+  readonly default: Priced
+  readonly models: ReadonlyMap<string, Priced>
+}
+
+const unpricedBilling: Priced = { ...billing(unpriced.price), source: "unpriced" }
+
+/** Every row of `table` ready to bill (a `Map`: only the table's own entries count, whatever their names). */
+const compile = (table: PriceTable): ReadonlyMap<string, ProviderBilling> =>
+  new Map(
+    Object.entries(table).map(([provider, prices]) => [provider, {
+      default: { ...billing(prices.default), source: "provider-default" },
+      models: new Map(
+        Object.entries(prices.models).map(([model, row]) => [model, { ...billing(row), source: "model" }])
+      )
+    }])
+  )
+
+/** The row that prices a model: its own, its provider's default, or none. */
+const billingOf = (table: ReadonlyMap<string, ProviderBilling>, provider: string, model: string): Priced => {
+  const prices = table.get(provider)
+  return prices === undefined ? unpricedBilling : prices.models.get(model) ?? prices.default
 }
 
 /**
@@ -268,18 +406,22 @@ export class Pricing extends Context.Service<Pricing, {
 }>()("@baton/core/Pricing") {}
 
 /**
- * A pricing service over the given table.
+ * A pricing service over the given table. Every row's rates (its tier's
+ * included) are computed here, once: pricing a call looks its row up and
+ * sums, allocating nothing but the `TokenUsage`.
  *
  * @since 0.1.0
  */
-export const make = (table: PriceTable): Pricing["Service"] =>
-  Pricing.of({
+export const make = (table: PriceTable): Pricing["Service"] => {
+  const compiled = compile(table)
+  return Pricing.of({
     table,
     usage: (provider, model, counts) => {
-      const { price, source } = lookup(table, provider, model)
-      return TokenUsage.make(counts, costNanoUsd(price, counts), source)
+      const row = billingOf(compiled, provider, model)
+      return TokenUsage.make(counts, bill(row, counts), row.source)
     }
   })
+}
 
 /**
  * A layer with the given table.

@@ -1,12 +1,16 @@
 /**
  * `LLM_PRICES` overrides lay a model's given fields over its default row:
  * the documented override `{"gpt-4.1":{"input":2,"output":8}}` keeps the
- * model's cached-input rate. Through `LlmManager.layerConfig` over the mock
- * provider server, which reports cached input tokens (`setUsage`).
+ * model's cached-input rate. A prompt above a row's long-context threshold
+ * is billed at the tier's rates, in the result and in the usage ledger. Through
+ * `LlmManager.layerConfig` over the mock provider server, which reports
+ * cached input tokens (`setUsage`) and counts a prompt's tokens as its
+ * characters / 4.
  */
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { DateTime, Effect } from "effect"
+import * as UsageLedger from "../src/UsageLedger.ts"
 import { Bench, managerFromEnv } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about the tides of the Bay of Fundy, with four options." }
@@ -53,5 +57,62 @@ describe("LlmManager with LLM_PRICES", () => {
       // input cut to $0.20: a cached token never costs more than an uncached one
       const cheaper = yield* generateWithPrices({ openai: { models: { "gpt-4.1": { input: 0.2, output: 8 } } } })
       assert.strictEqual(cheaper.costNanoUsd, cheaper.promptTokens * 200 + cheaper.completionTokens * 8_000)
+    }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager: long-context tiers", () => {
+  it.effect("a claude-haiku-5-5 answer to a prompt above 100K tokens costs 5x, in the result and the ledger", () =>
+    Effect.gen(function*() {
+      const llm = yield* managerFromEnv({
+        LLM_PRIMARY_PROVIDER: "anthropic",
+        LLM_FALLBACK_PROVIDER: "none",
+        ANTHROPIC_MODEL: "claude-haiku-5-5"
+      })
+      // about 110,000 tokens at 4 characters a token
+      const result = yield* llm.generate({ prompt: "Summarise the tide tables. ".repeat(16_300) })
+      assert.strictEqual(String(result.model), "claude-haiku-5-5")
+      const usage = result.usage
+      assert.isAbove(usage.promptTokens, 100_000)
+      // $0.10 in, $0.50 out per 1M tokens (100 and 500 nano-USD a token), 5x above 100K prompt tokens
+      const tiered = (usage.promptTokens * 100 + usage.completionTokens * 500) * 5
+      assert.strictEqual(usage.costNanoUsd, tiered)
+      const ledger = yield* UsageLedger.UsageLedger
+      const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+      const rows = yield* ledger.usageByProvider(day, day)
+      assert.deepStrictEqual(rows.map((row) => [row.provider, row.costNanoUsd]), [["anthropic", tiered]])
+    }).pipe(Effect.provide(Bench), Effect.provide(UsageLedger.layerMemory())))
+
+  it.effect("LLM_PRICES expresses a tier; a row's threshold counts cached tokens and bills them at the tier", () =>
+    Effect.gen(function*() {
+      const usage = yield* generateWithPrices({
+        openai: { models: { "gpt-4.1": { input: 2, output: 8, longContext: { above: 10, input: 2, output: 1.5 } } } }
+      })
+      assert.isAbove(usage.promptTokens, 10)
+      // uncached $4, cached $1 (the kept $0.50, doubled), output $12 per 1M tokens
+      assert.strictEqual(
+        usage.costNanoUsd,
+        (usage.promptTokens - 8) * 4_000 + 8 * 1_000 + usage.completionTokens * 12_000
+      )
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a bad tier in LLM_PRICES is an LlmConfigError naming the variable", () =>
+    Effect.gen(function*() {
+      for (
+        const [longContext, words] of [
+          [{ above: 0, input: 2, output: 2 }, "above"],
+          [{ above: 272_000.5, input: 2, output: 2 }, "above"],
+          [{ above: 272_000, input: -2, output: 2 }, "input"],
+          [{ above: 272_000, input: 2, output: 0.5 }, "output"]
+        ] as const
+      ) {
+        const error = yield* Effect.flip(managerFromEnv({
+          LLM_PRIMARY_PROVIDER: "openai",
+          LLM_FALLBACK_PROVIDER: "none",
+          LLM_PRICES: JSON.stringify({ openai: { models: { "gpt-5.6-luna": { input: 1, output: 1, longContext } } } })
+        }))
+        assert.strictEqual(error._tag, "LlmConfigError")
+        assert.strictEqual(error.variable, "LLM_PRICES")
+        assert.include(error.message, words, JSON.stringify(longContext))
+      }
     }).pipe(Effect.provide(Bench)))
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit, Schema } from "effect"
 import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as Pricing from "../src/Pricing.ts"
 import * as TokenUsage from "../src/TokenUsage.ts"
@@ -235,4 +235,165 @@ describe("Pricing", () => {
       })
       assert.strictEqual(usage.costNanoUsd, 100 * 300 + 10 * 1200)
     }).pipe(Effect.provide(Pricing.layerDefault)))
+})
+
+describe("Pricing: long-context tiers", () => {
+  const anthropic = ProviderName.make("anthropic")
+  const haiku = ModelId.make("claude-haiku-5-5")
+  const luna = ModelId.make("gpt-5.6-luna")
+  const pricing = Pricing.make(Pricing.defaultTable)
+  const cost = (provider: ProviderName, model: ModelId, counts: TokenUsage.TokenCounts) =>
+    pricing.usage(provider, model, counts).costNanoUsd
+
+  it("bills claude-haiku-5-5 5x, input and output, once the prompt is above 100K tokens", () => {
+    // $0.10 / $0.01 / $0.50 per 1M: 100 / 10 / 500 nano-USD a token; 5x above 100,000 prompt tokens
+    assert.strictEqual(cost(anthropic, haiku, { promptTokens: 200_000, completionTokens: 1_000 }), 102_500_000) // $0.1025
+    assert.strictEqual(cost(anthropic, haiku, { promptTokens: 100_000, completionTokens: 1_000 }), 10_500_000)
+    assert.strictEqual(cost(anthropic, haiku, { promptTokens: 100_001, completionTokens: 1_000 }), 52_500_500)
+    // cached tokens count toward the threshold and are billed at 5x the cached rate
+    assert.strictEqual(
+      cost(anthropic, haiku, { promptTokens: 150_000, cachedPromptTokens: 120_000, completionTokens: 0 }),
+      (30_000 * 100 + 120_000 * 10) * 5
+    )
+  })
+
+  it("bills gpt-5.6-luna 2x input (cached included) and 1.5x output above 272K prompt tokens", () => {
+    // $0.20 / $0.02 / $1.20 per 1M: 200 / 20 / 1,200 nano-USD a token
+    assert.strictEqual(cost(openai, luna, { promptTokens: 300_000, completionTokens: 10_000 }), 138_000_000) // $0.138
+    assert.strictEqual(cost(openai, luna, { promptTokens: 272_000, completionTokens: 10_000 }), 66_400_000)
+    assert.strictEqual(
+      cost(openai, luna, { promptTokens: 300_000, cachedPromptTokens: 100_000, completionTokens: 10_000 }),
+      200_000 * 400 + 100_000 * 40 + 10_000 * 1_800
+    )
+    // a mostly cached prompt still crosses the threshold: the count is the whole prompt's
+    assert.strictEqual(
+      cost(openai, luna, { promptTokens: 280_000, cachedPromptTokens: 270_000, completionTokens: 0 }),
+      10_000 * 400 + 270_000 * 40
+    )
+  })
+
+  it("the shipped table has the tiers providers.md lists, and none elsewhere", () => {
+    assert.deepStrictEqual(Pricing.defaultTable.openai?.models["gpt-5.6-luna"]?.longContext, {
+      above: 272_000,
+      input: 2,
+      output: 1.5
+    })
+    assert.deepStrictEqual(Pricing.defaultTable.anthropic?.models["claude-haiku-5-5"]?.longContext, {
+      above: 100_000,
+      input: 5,
+      output: 5
+    })
+    const tiered = Object.entries(Pricing.defaultTable).flatMap(([provider, prices]) =>
+      Object.entries({ "(default)": prices.default, ...prices.models })
+        .filter(([, row]) => row.longContext !== undefined)
+        .map(([model]) => `${provider}/${model}`)
+    )
+    assert.deepStrictEqual(tiered, ["openai/gpt-5.6-luna", "anthropic/claude-haiku-5-5"])
+  })
+
+  it("costNanoUsd applies a row's tier, a tier's cached multiplier defaulting to its input one", () => {
+    const price: Pricing.Price = {
+      input: 1,
+      cachedInput: 0.1,
+      output: 2,
+      longContext: { above: 1_000, input: 3, output: 1.5 }
+    }
+    // 1,000 tokens: the base row
+    assert.strictEqual(
+      Pricing.costNanoUsd(price, { promptTokens: 1_000, cachedPromptTokens: 500, completionTokens: 100 }),
+      500 * 1_000 + 500 * 100 + 100 * 2_000
+    )
+    // 1,001 tokens: the whole request at the tier
+    assert.strictEqual(
+      Pricing.costNanoUsd(price, { promptTokens: 1_001, cachedPromptTokens: 500, completionTokens: 100 }),
+      501 * 3_000 + 500 * 300 + 100 * 3_000
+    )
+    // a tier's own cached multiplier
+    const cachedOwn = { ...price, longContext: { above: 1_000, input: 3, cachedInput: 1, output: 1.5 } }
+    assert.strictEqual(
+      Pricing.costNanoUsd(cachedOwn, { promptTokens: 1_001, cachedPromptTokens: 500, completionTokens: 0 }),
+      501 * 3_000 + 500 * 100
+    )
+    // the bigint path (a sum past 2^53) applies it too
+    assert.strictEqual(
+      Pricing.costNanoUsd(price, { promptTokens: 5e9, completionTokens: 0 }),
+      5e9 * 3_000
+    )
+  })
+
+  it("a table of one's own expresses tiers, on a provider's default row too", () => {
+    const acme = ProviderName.make("acme")
+    const custom = Pricing.make({
+      acme: {
+        default: { input: 1, output: 1, longContext: { above: 10, input: 2, output: 4 } },
+        models: { small: { input: 1, output: 1 } }
+      }
+    })
+    assert.strictEqual(
+      custom.usage(acme, ModelId.make("any"), { promptTokens: 10, completionTokens: 10 }).costNanoUsd,
+      20_000
+    )
+    assert.strictEqual(
+      custom.usage(acme, ModelId.make("any"), { promptTokens: 11, completionTokens: 10 }).costNanoUsd,
+      11 * 2_000 + 10 * 4_000
+    )
+    // a model's own row without a tier has none
+    assert.strictEqual(
+      custom.usage(acme, ModelId.make("small"), { promptTokens: 11, completionTokens: 10 }).costNanoUsd,
+      21_000
+    )
+  })
+
+  it("an override without longContext keeps the replaced row's tier, over its new rates; one with it replaces it", () => {
+    const row = (override: Pricing.Price) =>
+      Pricing.lookup(
+        Pricing.mergeTables(Pricing.defaultTable, { openai: { models: { "gpt-5.6-luna": override } } }),
+        openai,
+        luna
+      )
+        .price
+    const kept = row({ input: 0.4, output: 2 })
+    assert.deepStrictEqual(kept, {
+      input: 0.4,
+      cachedInput: 0.02,
+      output: 2,
+      longContext: { above: 272_000, input: 2, output: 1.5 }
+    })
+    assert.strictEqual(
+      Pricing.costNanoUsd(kept, { promptTokens: 300_000, completionTokens: 10_000 }),
+      300_000 * 800 + 10_000 * 3_000
+    )
+    // multipliers of 1 turn a tier off
+    const flat = row({ input: 0.2, output: 1.2, longContext: { above: 272_000, input: 1, output: 1 } })
+    assert.strictEqual(
+      Pricing.costNanoUsd(flat, { promptTokens: 300_000, completionTokens: 10_000 }),
+      300_000 * 200 + 10_000 * 1_200
+    )
+    // the shipped row is left as it was
+    assert.deepStrictEqual(Pricing.defaultTable.openai?.models["gpt-5.6-luna"]?.longContext?.above, 272_000)
+  })
+
+  it("a row's schema refuses a bad tier: a threshold not a positive integer, a multiplier below 1 or not finite", () => {
+    const decode = Schema.decodeUnknownExit(Pricing.Price)
+    const withTier = (longContext: unknown) => decode({ input: 1, output: 1, longContext })
+    assert.isTrue(Exit.isSuccess(withTier({ above: 200_000, input: 2, cachedInput: 2, output: 1.5 })))
+    for (
+      const bad of [
+        { above: 0, input: 2, output: 2 },
+        { above: -1, input: 2, output: 2 },
+        { above: 1.5, input: 2, output: 2 },
+        { above: Number.POSITIVE_INFINITY, input: 2, output: 2 },
+        { above: "100000", input: 2, output: 2 },
+        { above: 100, input: -2, output: 2 },
+        { above: 100, input: 2, output: -1 },
+        { above: 100, input: 2, cachedInput: -1, output: 2 },
+        { above: 100, input: 0.5, output: 2 },
+        { above: 100, input: Number.NaN, output: 2 },
+        { above: 100, input: 2, output: 101 },
+        { above: 100, input: 2 }
+      ]
+    ) {
+      assert.isTrue(Exit.isFailure(withTier(bad)), JSON.stringify(bad))
+    }
+  })
 })
