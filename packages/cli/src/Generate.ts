@@ -3,9 +3,13 @@
  * (fallback chain, retries, circuit breaker, usage ledger), the content on
  * stdout, and provider, model, attempts, tokens, cost and latency on stderr.
  *
- * Flags: `--provider` (only that provider, no fallback), `--model` (not
- * empty), `--schema FILE` (a JSON Schema: the answer is JSON matching it),
- * `--teacher ID` (the subject charged in the ledger), `--stream`, `--json`
+ * Flags: `--provider` (only that provider, no fallback), `--model` (a model
+ * id: not blank, at most 256 characters, no control character; no comma when
+ * it goes into `LLM_CHAIN`), `--schema FILE` (a JSON Schema: the answer is
+ * JSON matching it), `--teacher ID` (the subject charged in the ledger, a
+ * subject id: not blank, at most 256 characters, no control character; a bad
+ * one is refused naming the flag, not the request's `metadata.subjectId`),
+ * `--stream`, `--json`
  * (one JSON object on stdout instead, `{"error": {...}}` on a failure, with
  * the same exit code). When the configuration has no provider to call (no
  * API key, no OpenAI-compatible endpoint in the chain), the bundled mock
@@ -17,6 +21,7 @@
  * @since 0.1.0
  */
 import type * as Attempt from "@baton/core/Attempt"
+import { ModelId, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import type { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
@@ -269,7 +274,14 @@ const generate = (flags: Flags) =>
     if (flags.stream && Option.isSome(flags.schema)) {
       return yield* new CommandLineError({ message: "--stream and --schema cannot be used together" })
     }
-    const config = yield* Environment.withMockWhenNoProvider(overridesOf(flags))
+    const overrides = overridesOf(flags)
+    if (Option.isSome(flags.model) && flags.model.value.includes(",") && (overrides["LLM_CHAIN"] ?? "") !== "") {
+      // a comma would start another step of the chain
+      return yield* new CommandLineError({
+        message: `--model ${flags.model.value}: a model of LLM_CHAIN's first step cannot contain ','`
+      })
+    }
+    const config = yield* Environment.withMockWhenNoProvider(overrides)
     yield* run(flags).pipe(Effect.provide(Stack.pipe(Layer.provide(config))))
   }).pipe(Effect.scoped, Effect.catch(failWith(flags.json)))
 
@@ -286,6 +298,7 @@ export const command = Command.make("generate", {
   ),
   model: Flag.String("model").pipe(
     FlagCheck.nonBlank("a model name"),
+    FlagCheck.decodes(ModelId, "a model name"),
     Flag.optional,
     Flag.withDescription("model of the first provider")
   ),
@@ -293,7 +306,12 @@ export const command = Command.make("generate", {
     Flag.optional,
     Flag.withDescription("FILE with a JSON Schema; the answer is JSON matching it")
   ),
-  teacher: Flag.String("teacher").pipe(Flag.optional, Flag.withDescription("subject charged in the usage ledger")),
+  teacher: Flag.String("teacher").pipe(
+    FlagCheck.nonBlank("a subject id"),
+    FlagCheck.decodes(SubjectId, "a subject id"),
+    Flag.optional,
+    Flag.withDescription("subject charged in the usage ledger")
+  ),
   stream: Flag.Boolean("stream").pipe(Flag.withDefault(false), Flag.withDescription("print the answer as it comes")),
   json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("print one JSON object on stdout"))
 }, generate).pipe(Command.withDescription("Generate an answer (the bundled mock server when no API key is set)"))

@@ -12,19 +12,33 @@
  * teacher|provider|day` groups the rows (default `teacher`); `--json` prints
  * the rows as JSON. The flags are checked before the ledger is opened.
  *
- * It reads a ledger and never creates one: an SQLite file that is not there
- * is a configuration error naming `LLM_USAGE_STORE_URL` (exit 2).
+ * It reads a ledger and never creates or changes anything else: an SQLite
+ * file that is not there, and a database that is not a Baton usage ledger,
+ * are configuration errors naming `LLM_USAGE_STORE_URL` (exit 2), and the
+ * database is left as it was. A ledger is a database with the tables
+ * `baton_usage` and `baton_migrations` (what `generate` and `serve` create);
+ * an SQLite file without them (another application's database, an empty
+ * 0-byte file) or that is no SQLite database at all is refused after
+ * reading it read-only, never migrated. On PostgreSQL the same two tables
+ * are looked up (on the `search_path`, as the ledger's queries find them)
+ * before the ledger's migrations may run. A ledger written by an earlier
+ * Baton is brought up to date by those migrations, as `generate` would.
  *
  * @since 0.1.0
  */
 import { SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as UsageLedger from "@baton/core/UsageLedger"
+import * as BatonSchema from "@baton/sql/BatonSchema"
 import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import { DateTime, Effect, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
-import { existsSync } from "node:fs"
+import { SqlClient } from "effect/sql"
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs"
+import { resolve } from "node:path"
+import { DatabaseSync } from "node:sqlite"
+import { pathToFileURL } from "node:url"
 import { defaultLedgerUrl } from "./Generate.ts"
 import * as Exit from "./internal/exit.ts"
 import * as Table from "./internal/table.ts"
@@ -157,20 +171,121 @@ const sqliteFile = (url: string): string | undefined => {
   return database?._tag === "Sqlite" && database.filename !== ":memory:" ? database.filename : undefined
 }
 
-/** Fails when the ledger is an SQLite file that is not there: opening it would create it, and `usage` only reads. */
+/** The tables that make a database a usage ledger: its rows, and the record of the migrations that made them (the prefix the CLI uses). */
+const ledgerTables = (() => {
+  const names = BatonSchema.tables()
+  return [names.usage, names.migrations]
+})()
+
+/** Why a database with the tables `present` says yes to is not a ledger (`no baton_usage table, ...`), or undefined. */
+const missingTables = (present: (table: string) => boolean): string | undefined => {
+  const missing = ledgerTables.filter((table) => !present(table))
+  return missing.length === 0 ? undefined : `${missing.map((table) => `no ${table} table`).join(", ")}; not Baton's`
+}
+
+/** The first 16 bytes of every SQLite database file. */
+const sqliteHeader = Buffer.from("SQLite format 3\0", "latin1")
+
+/** The first `length` bytes of `file`. */
+const head = (file: string, length: number): Buffer => {
+  const bytes = Buffer.alloc(length)
+  const fd = openSync(file, "r")
+  try {
+    return bytes.subarray(0, readSync(fd, bytes, 0, length, 0))
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * A read-only connection to `file`. With no `-wal` file next to it (no
+ * connection has it open in WAL mode, or the last one checkpointed and
+ * removed it) everything is in the file itself, which is opened as immutable:
+ * a read-only connection to a database in WAL mode would otherwise leave a
+ * `-wal` and a `-shm` file next to someone else's database.
+ */
+const openReadOnly = (file: string): DatabaseSync => {
+  if (existsSync(`${file}-wal`)) return new DatabaseSync(file, { readOnly: true, timeout: 5000 })
+  const url = pathToFileURL(resolve(file))
+  url.searchParams.set("immutable", "1")
+  return new DatabaseSync(url, { readOnly: true })
+}
+
+/**
+ * Why the SQLite `file` is not a ledger, or undefined when it is one. It is
+ * only read: its first bytes, then its tables on a read-only connection
+ * (never the WAL switch and migrations of the ledger's client).
+ */
+const sqliteNotLedger = (file: string): string | undefined => {
+  const stat = statSync(file)
+  if (!stat.isFile()) return "not a file"
+  // SQLite would take it as a new database, and the migrations would make it a ledger
+  if (stat.size === 0) return "an empty file; generate and serve create a ledger, usage only reads"
+  if (!head(file, sqliteHeader.length).equals(sqliteHeader)) return "not an SQLite database"
+  const db = openReadOnly(file)
+  try {
+    const rows = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+    const names = new Set(rows.map((row) => row["name"]))
+    return missingTables((table) => names.has(table))
+  } finally {
+    db.close()
+  }
+}
+
+/** Why the PostgreSQL database of `url` is not a ledger, or undefined: the tables as the ledger's queries find them. */
+const postgresNotLedger = (url: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const present = new Set<string>()
+    for (const table of ledgerTables) {
+      const rows = yield* sql<{ readonly found: boolean }>`SELECT to_regclass(${table}) IS NOT NULL AS found`
+      if (rows[0]?.found === true) present.add(table)
+    }
+    return missingTables((table) => present.has(table))
+  }).pipe(
+    Effect.provide(SqlDatabase.layerUrl(url)),
+    Effect.mapError(SqlDatabase.toDatabaseError(url))
+  )
+
+/**
+ * Fails unless the ledger is there: opening an SQLite file that is not would
+ * create it, and migrating a database that is not a ledger would change
+ * someone else's data; `usage` only reads. A new in-memory SQLite database
+ * is an empty ledger.
+ */
 const requireLedger = Effect.gen(function*() {
   const url = Option.match((yield* LlmConfig.LlmConfig).usageStoreUrl, {
     onNone: () => defaultLedgerUrl,
     onSome: Redacted.value
   })
+  const database = LlmConfig.databaseUrl(url)
   const file = sqliteFile(url)
-  if (file !== undefined && !existsSync(file)) {
-    return yield* Effect.fail(
-      new SqlDatabase.DatabaseError({
-        url: SqlDatabase.describeUrl(url),
-        message: `no ledger at ${file} (generate and serve create it; usage only reads)`
-      })
-    )
+  const notLedger = (described: string, why: string) =>
+    new SqlDatabase.DatabaseError({
+      url: SqlDatabase.describeUrl(url),
+      message: `${described} is not a Baton usage ledger (${why})`
+    })
+  if (file !== undefined) {
+    if (!existsSync(file)) {
+      return yield* Effect.fail(
+        new SqlDatabase.DatabaseError({
+          url: SqlDatabase.describeUrl(url),
+          message: `no ledger at ${file} (generate and serve create it; usage only reads)`
+        })
+      )
+    }
+    const why = yield* Effect.try({
+      try: () => sqliteNotLedger(file),
+      catch: (cause) =>
+        new SqlDatabase.DatabaseError({
+          url: SqlDatabase.describeUrl(url),
+          message: `${file}: ${cause instanceof Error ? cause.message : String(cause)}`
+        })
+    })
+    if (why !== undefined) return yield* Effect.fail(notLedger(file, why))
+  } else if (database?._tag === "Postgres") {
+    const why = yield* postgresNotLedger(url)
+    if (why !== undefined) return yield* Effect.fail(notLedger(SqlDatabase.describeUrl(url), why))
   }
 })
 

@@ -5,16 +5,19 @@
  */
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as GatewayConfig from "@baton/gateway/GatewayConfig"
+import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeProcess from "@baton/testing/NodeProcess"
 import * as TcpProbe from "@baton/testing/TcpProbe"
 import { ConfigProvider, DateTime, Effect, Exit, Layer, Scope } from "effect"
+import { SqlClient } from "effect/sql"
 import { execFileSync, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:net"
 import { join } from "node:path"
+import { DatabaseSync } from "node:sqlite"
 import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 
@@ -37,6 +40,18 @@ const emptyLedger = async () => {
   await Effect.runPromise(Effect.scoped(Layer.build(SqlUsageLedger.layerUrl(url))))
   return url
 }
+
+/** The SHA-256 of a file's bytes. */
+const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex")
+
+/** The PostgreSQL of `DATABASE_URL` (the one the sql package's tests use), when one answers. */
+const postgresUrl = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
+const postgresAvailable = await TcpProbe.reachable(postgresUrl, 5432)
+if (!postgresAvailable) console.warn(`SKIPPING usage on PostgreSQL: nothing answers at ${new URL(postgresUrl).host}`)
+
+/** Runs statements on the PostgreSQL database of `url`. */
+const onPostgres = <A, E>(url: string, statements: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
+  Effect.runPromise(Effect.flatMap(SqlClient.SqlClient, statements).pipe(Effect.provide(SqlDatabase.layerUrl(url))))
 
 const run = (
   args: ReadonlyArray<string>,
@@ -255,6 +270,91 @@ describe("baton", () => {
     assert.isFalse(existsSync(join(cwd, ".baton")))
   })
 
+  it("usage refuses an SQLite file that is not a Baton ledger and writes nothing to it: exit 2", async () => {
+    const dir = freshDir()
+    /** Another application's database, in each journal mode. */
+    const foreign = (name: string, mode: "DELETE" | "WAL") => {
+      const file = join(dir, name)
+      const db = new DatabaseSync(file)
+      db.exec(`PRAGMA journal_mode = ${mode}`)
+      db.exec("CREATE TABLE grades (student TEXT NOT NULL, grade INTEGER NOT NULL)")
+      db.exec("INSERT INTO grades VALUES ('ada', 6)")
+      db.close()
+      return file
+    }
+    const text = join(dir, "notes.txt")
+    writeFileSync(text, "not a database\n".repeat(200))
+    const empty = join(dir, "empty.db")
+    writeFileSync(empty, "")
+    const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
+      [`sqlite:${foreign("grades.db", "DELETE")}`, "grades.db", /no baton_usage table/],
+      [`file:${foreign("grades-wal.db", "WAL")}`, "grades-wal.db", /no baton_usage table/],
+      [`sqlite:${text}`, "notes.txt", /not an SQLite database/],
+      [`sqlite:${empty}`, "empty.db", /an empty file/]
+    ]
+    for (const [url, name, why] of cases) {
+      const file = join(dir, name)
+      const before = sha256(file)
+      const files = readdirSync(dir).toSorted()
+      const ran = await run(["usage"], { env: { LLM_USAGE_STORE_URL: url } })
+      assert.strictEqual(ran.code, 2, `${url}: ${ran.stdout}${ran.stderr}`)
+      assert.strictEqual(ran.stdout, "")
+      // one line, no stack trace
+      assert.match(ran.stderr, new RegExp(`^baton: LLM_USAGE_STORE_URL: ${file} is not a Baton usage ledger \\(`))
+      assert.match(ran.stderr, why)
+      assert.strictEqual(ran.stderr.trim().split("\n").length, 1, ran.stderr)
+      assert.strictEqual(sha256(file), before, `${name} was modified`)
+      assert.deepStrictEqual(readdirSync(dir).toSorted(), files, `files were added next to ${name}`)
+    }
+    // a ledger another connection holds open in WAL mode (its -wal file next to it, as while serve runs) is read
+    const ledger = join(freshDir(), "usage.sqlite")
+    const open = Effect.runSync(Scope.make())
+    try {
+      await Effect.runPromise(Scope.provide(Layer.build(SqlUsageLedger.layerUrl(`sqlite:${ledger}`)), open))
+      assert.isTrue(existsSync(`${ledger}-wal`))
+      const ran = await run(["usage"], { env: { LLM_USAGE_STORE_URL: `sqlite:${ledger}` } })
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      assert.match(ran.stdout, /^No usage recorded for /)
+    } finally {
+      await Effect.runPromise(Scope.close(open, Exit.void))
+    }
+  })
+
+  it.skipIf(!postgresAvailable)(
+    "usage refuses a PostgreSQL database without Baton's tables and creates none: exit 2",
+    async () => {
+      const name = `baton_cli_${process.pid}_${Date.now()}`
+      const url = new URL(postgresUrl)
+      url.pathname = `/${name}`
+      await onPostgres(postgresUrl, (sql) => sql`CREATE DATABASE ${sql(name)}`)
+      try {
+        await onPostgres(url.href, (sql) => sql`CREATE TABLE grades (student TEXT NOT NULL, grade INTEGER NOT NULL)`)
+        const ran = await run(["usage"], { env: { LLM_USAGE_STORE_URL: url.href } })
+        assert.strictEqual(ran.code, 2, `${ran.stdout}${ran.stderr}`)
+        assert.strictEqual(ran.stdout, "")
+        assert.match(
+          ran.stderr,
+          /^baton: LLM_USAGE_STORE_URL: postgres:\/\/[^\n]* is not a Baton usage ledger \(no baton_usage table/
+        )
+        const tables = await onPostgres(
+          url.href,
+          (sql) =>
+            sql<
+              { name: string }
+            >`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`
+        )
+        assert.deepStrictEqual(tables.map((row) => row.name), ["grades"])
+        // a ledger there (generate and serve make one) is read
+        await Effect.runPromise(Effect.scoped(Layer.build(SqlUsageLedger.layerUrl(url.href))))
+        const ledger = await run(["usage"], { env: { LLM_USAGE_STORE_URL: url.href } })
+        assert.strictEqual(ledger.code, 0, ledger.stderr)
+        assert.match(ledger.stdout, /^No usage recorded for /)
+      } finally {
+        await onPostgres(postgresUrl, (sql) => sql`DROP DATABASE IF EXISTS ${sql(name)} WITH (FORCE)`)
+      }
+    }
+  )
+
   it("usage refuses a day the calendar does not have, naming the flag, exit 1", async () => {
     const env = { LLM_USAGE_STORE_URL: await emptyLedger() }
     const cases = [
@@ -432,6 +532,30 @@ describe("baton", () => {
       assert.strictEqual(ran.code, 1, `${command} ${flag} ${JSON.stringify(value)}: ${ran.stderr}`)
       assert.include(ran.stdout, "USAGE")
       assert.include(ran.stderr, `flag ${flag}`)
+    }
+  })
+
+  it("generate refuses a --teacher or --model no request can take, naming the flag, not a field or a variable", async () => {
+    const cases: ReadonlyArray<readonly [string, string, Record<string, string>?]> = [
+      ["--teacher", ""],
+      ["--teacher", " "],
+      ["--teacher", "a\nb"],
+      ["--teacher", "t".repeat(257)],
+      ["--model", "a\tb"],
+      ["--model", " flash"],
+      ["--model", "m".repeat(257)],
+      // a model written into LLM_CHAIN's first step: a comma would start another step
+      ["--model", "a,b", { LLM_CHAIN: "gemini,deepseek" }]
+    ]
+    for (const [flag, value, env] of cases) {
+      const ran = await run(["generate", "hi", flag, value], {
+        env: { ...onMock(), LLM_USAGE_STORE_URL: "sqlite::memory:", ...env }
+      })
+      const label = `${flag} ${JSON.stringify(value)}: ${ran.stderr}`
+      assert.strictEqual(ran.code, 1, label)
+      assert.include(ran.stderr, flag, label)
+      assert.notMatch(ran.stderr, /metadata\.|_MODEL|LLM_CHAIN:/, label)
+      assert.notInclude(ran.stdout, "Mock answer", label)
     }
   })
 
