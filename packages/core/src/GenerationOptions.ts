@@ -15,8 +15,9 @@
  *
  * The ranges are the widest any provider takes; a provider that takes less
  * for a model (Anthropic's temperature 0..1) rejects it and the manager falls
- * back (see `ErrorPolicy`). OpenAI's gpt-5 and o-series models, which take
- * only their default temperature, are sent none (`OpenAi`).
+ * back (see `ErrorPolicy`). OpenAI's gpt-5 and o-series models and Claude
+ * models after Opus 4.6, which take only their default temperature, are sent
+ * none (`OpenAi`, `Anthropic`).
  *
  * `"provider"` ({@link ProviderDefault}) leaves `temperature` or `maxTokens`
  * to the provider: the field is not sent and the model's own default

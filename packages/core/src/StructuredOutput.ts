@@ -136,8 +136,11 @@ const parseJson = (text: string): Result.Result<unknown, string> => {
 }
 
 /**
- * What a provider with no JSON mode gets in its system prompt for
- * `responseFormat: "json"` without a schema (Anthropic, an `effect/ai` step).
+ * The instruction that asks for JSON for `responseFormat: "json"` without a
+ * schema: in the system prompt of a provider with no JSON mode (Anthropic,
+ * an `effect/ai` step), and in a system message beside chat completions'
+ * `json_object`, which OpenAI and DeepSeek take only when a message says
+ * "json" (this one does).
  *
  * @since 0.1.0
  */

@@ -52,4 +52,31 @@ describe("LlmManager usage a provider did not report", () => {
         ])
       }).pipe(Effect.provide(Bench), Effect.provide(Layer.merge(RequestLog.layerMemory(), UsageLedger.layerMemory()))))
   }
+
+  it.live("of a stream cut after text, before its usage: estimated from the prompt and the text, and billed", () =>
+    Effect.gen(function*() {
+      const teacher = SubjectId.make("teacher-estimate-cut")
+      const llm = yield* manager({ chain: ["openai"], policy: { maxRetries: 1 } })
+      yield* inject("openai", MockFault.cutStreamAfter(3), { times: 1 })
+      const result = yield* llm.generate({ prompt, metadata: { subjectId: teacher } })
+      const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+      assert.deepStrictEqual(records.map((r) => [r.outcome, r.usageReported, r.usageEstimated]), [
+        ["error", false, true],
+        ["success", true, false]
+      ])
+      const [cut, served] = records
+      assert.isAbove(cut?.promptTokens ?? 0, 0)
+      assert.isAbove(cut?.completionTokens ?? 0, 0)
+      assert.isAbove(cut?.costNanoUsd ?? 0, 0)
+      // the request billed both attempts, the result says so and is marked estimated
+      assert.strictEqual(result.usage.totalTokens, (cut?.totalTokens ?? 0) + (served?.totalTokens ?? 0))
+      assert.isTrue(result.usage.estimated)
+      const ledger = yield* UsageLedger.UsageLedger
+      const rows = yield* ledger.usageByProvider(
+        UsageLedger.Day.make("2000-01-01"),
+        UsageLedger.Day.make("2100-01-01"),
+        { subjectId: teacher }
+      )
+      assert.deepStrictEqual(rows.map((row) => [row.provider, row.totalTokens]), [["openai", result.usage.totalTokens]])
+    }).pipe(Effect.provide(Bench), Effect.provide(Layer.merge(RequestLog.layerMemory(), UsageLedger.layerMemory()))))
 })

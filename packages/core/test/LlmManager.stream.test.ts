@@ -2,6 +2,7 @@ import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema, Stream } from "effect"
 import type { StreamPart } from "../src/GenerationResult.ts"
+import * as RequestLog from "../src/RequestLog.ts"
 import { Bench, inject, manager, managerFromEnv, pick, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Explain the water cycle to a ten year old in a few sentences." }
@@ -185,8 +186,16 @@ describe("LlmManager.generate streaming underneath follows the rescue rules", ()
         ["deepseek", "retry", undefined]
       ])
       // the retry produced only the rest of the answer: fewer output tokens than a whole answer
-      assert.isBelow(rescued.usage.completionTokens, whole.usage.completionTokens)
-      assert.isAbove(rescued.usage.completionTokens, 0)
+      // the log's last two records: the first request's came before
+      const [cut, retry] = (yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)).slice(-2)
+      assert.isBelow(retry?.completionTokens ?? 0, whole.usage.completionTokens)
+      assert.isAbove(retry?.completionTokens ?? 0, 0)
+      // the cut attempt billed what it sent before its usage came: estimated, and in the request's usage
+      assert.deepStrictEqual([cut?.usageEstimated, retry?.usageEstimated], [true, false])
+      assert.strictEqual(
+        rescued.usage.completionTokens,
+        (cut?.completionTokens ?? 0) + (retry?.completionTokens ?? 0)
+      )
       assert.strictEqual((yield* stats("anthropic")).requests, 0)
-    }).pipe(Effect.provide(Bench)))
+    }).pipe(Effect.provide(Bench), Effect.provide(RequestLog.layerMemory())))
 })

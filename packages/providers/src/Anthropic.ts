@@ -7,6 +7,10 @@
  * - Structured output is native: `output_config: { format: { type:
  *   "json_schema", schema } }` (Claude 4.5 and later).
  * - A final assistant message is a prefill Claude continues.
+ * - No `temperature` for the models after Opus 4.6 (`claude-opus-4-7`,
+ *   `claude-sonnet-5-5`, `claude-haiku-5-5`, dated ids included), whatever
+ *   the request asks for: on `2023-06-01` they take only their default, 1,
+ *   and answer any other with a 400 (as OpenAI's gpt-5, see `OpenAi`).
  * - Prompt tokens are `input_tokens + cache_read_input_tokens +
  *   cache_creation_input_tokens` (`input_tokens` alone is the uncached part);
  *   cached prompt tokens are the cache reads.

@@ -14,6 +14,11 @@
  *   system message. DeepSeek may answer blank content when it failed to
  *   produce JSON: that is a retryable `MalformedResponse`; an answer that does
  *   not match the schema is `StructuredOutputInvalid`.
+ * - `responseFormat: "json"` is `json_object` too, with
+ *   `StructuredOutput.jsonInstruction` in a system message unless a message
+ *   already says "json"; a blank answer to it is a retryable
+ *   `MalformedResponse` as well, plain or streamed (a JSON stream's leading
+ *   whitespace is held back, so a blank one fails before any delta).
  * - A final assistant message is sent with `prefix: true` (chat prefix
  *   completion), so the model continues it. DeepSeek serves prefix completion
  *   only on its beta endpoint, so on `api.deepseek.com` outside `/beta` (the

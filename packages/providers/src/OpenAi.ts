@@ -15,6 +15,10 @@
  *   puts in optional properties are removed before the answer is decoded
  *   with the caller's schema, so the caller's types hold. A schema whose root
  *   is not an object is sent with `strict: false`.
+ * - `responseFormat: "json"` is `response_format: json_object`, which OpenAI
+ *   takes only when a message says "json": unless one does, the
+ *   `StructuredOutput.jsonInstruction` goes in a system message after the
+ *   caller's. A blank answer to it is a retryable `MalformedResponse`.
  * - No assistant prefill: chat completions do not reliably continue a final
  *   assistant message, so `capabilities.assistantPrefill` is `false`.
  * - 429 `insufficient_quota` is `ProviderQuotaExhausted`; other 429s are

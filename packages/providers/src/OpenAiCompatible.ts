@@ -20,6 +20,10 @@
  * `LlmManager.layerConfig({ "openai-compatible": OpenAiCompatible.layerConfig,
  * ... })`, or `Providers.layersFromConfig`, which includes it.
  *
+ * `responseFormat: "json"` sends `response_format: json_object` with
+ * `StructuredOutput.jsonInstruction` in a system message, unless a message
+ * already says "json" (as OpenAI and DeepSeek demand).
+ *
  * Streams are complete at `data: [DONE]` or, for servers that omit it, at
  * the end of a body whose last chunk carried a `finish_reason`. Usage is read
  * OpenAI-style; a server that reports none is charged with an estimate

@@ -33,10 +33,21 @@
  *   the model's refusal, when it declined, scrubbed and cut in `refusal`
  *   (never in `message`, which the request log records);
  * - usage is priced with `Pricing`; a complete answer from a provider that
- *   reports none is estimated from its text (`estimated: true`);
- * - structured answers are decoded with the request's `StructuredOutput`; a
- *   blank answer is a retryable `MalformedResponse`, an answer that does not
- *   decode is `StructuredOutputInvalid` with the issue and the content;
+ *   reports none is estimated from its text (`estimated: true`), and so is
+ *   a stream cut after text but before its usage (the provider billed it);
+ * - a blank answer to a request for JSON is no answer (DeepSeek's JSON mode
+ *   answers spaces with `finish_reason: "stop"` when it failed): a
+ *   retryable `MalformedResponse` carrying the usage billed, plain or
+ *   streamed. That is structured output, or `responseFormat: "json"` with
+ *   no tool call and no prefill holding text (whose continuation may be
+ *   blank). A JSON stream holds back the whitespace it starts with until
+ *   text or a tool call follows, then sends it with that text, so a blank
+ *   answer fails before any delta: nothing reached the caller, and the
+ *   manager retries or falls back as before a first token (held whitespace
+ *   is no first token for its watchdog either);
+ * - structured answers are decoded with the request's `StructuredOutput`; an
+ *   answer that does not decode is `StructuredOutputInvalid` with the issue
+ *   and the content;
  * - tool calls stream as `ToolCallDelta` parts after the text of the same
  *   event (the codec feeds a `ToolStream`);
  * - a stream ends with exactly one `Finish`, only once the provider's own end
@@ -204,6 +215,14 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       ...price(call.model, estimate(call.request.messages.map((message) => message.content), content)),
       estimated: true
     }
+  /** A blank answer to a request for JSON ({@link isBlankJson}): retryable, with what it billed. */
+  const blankAnswer = (call: Call, counts: TokenCounts | undefined, content: string) =>
+    new MalformedResponse({
+      provider: name,
+      model: call.model,
+      message: `${name} answered a request for JSON with blank content`,
+      usage: usageOf(call, counts, content)
+    })
   const timeoutOf = (request: LlmRequest): number =>
     request.options.timeout === undefined
       ? settings.timeoutMs
@@ -311,6 +330,9 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       })
     }
     if (reply.finishReason === "content_filter") return filteredAnswer(model, reply.counts, reply.refusal)
+    if (isBlankJson(call, reply.content, reply.toolCalls?.length ?? 0)) {
+      return blankAnswer(call, reply.counts, reply.content)
+    }
     return {
       content: reply.content,
       usage: usageOf(call, reply.counts, reply.content),
@@ -364,16 +386,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       ProviderError
     > => {
       const model = result.model
-      if (result.content.trim().length === 0) {
-        return Effect.fail(
-          new MalformedResponse({
-            provider: name,
-            model,
-            message: `${name} answered structured output with blank content`,
-            usage: result.usage
-          })
-        )
-      }
+      // a blank answer failed in `toResult` already
       const answer = codec.structuredAnswer === undefined
         ? result.content
         : codec.structuredAnswer(result.content, output)
@@ -458,6 +471,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const sse = Sse.make(settings.maxEventBytes)
     const decoder = codec.streamDecoder()
     let partialText = ""
+    const leading = makeHold(wantsJson(call))
     let reported: TokenCounts | undefined
     // under a supervisor, a malformed event leaves a hole in the answer: nothing after it is forwarded,
     // the rest is read for its usage, and the stream then fails with this error (the manager rescues it)
@@ -475,11 +489,16 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       pending: undefined,
       fail: (early: ProviderError, reason: string): ProviderError => {
         run.finished = true
-        // a supervisor knows what it delivered and decides what a break means
-        if (partialText.length === 0 || supervisor !== undefined) return early
+        if (partialText.length === 0) return early
+        // text came, so the call was billed: with no usage reported, estimated from the prompt and the text
         const counts = decoder.counts()
-        const fields = { provider: name, model, partialText, reason }
-        return new StreamInterrupted(counts === undefined ? fields : { ...fields, usage: price(model, counts) })
+        const usage = usageOf(call, counts, partialText)
+        // a supervisor knows what it delivered and decides what a break means; it has the usage reported so far
+        if (supervisor !== undefined) {
+          if (counts === undefined) supervisor.usage(usage)
+          return early
+        }
+        return new StreamInterrupted({ provider: name, model, partialText, reason, usage })
       },
       feed: (chunks: ReadonlyArray<Uint8Array>): ReadonlyArray<StreamPart> => {
         const parts: Array<StreamPart> = []
@@ -499,12 +518,15 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
               run.pending = run.fault(step)
               return report(parts)
             }
-            if (step.length > 0 && hole === undefined) {
-              partialText += step
-              parts.push({ _tag: "TextDelta", text: step })
-            }
             const calls = decoder.tools?.deltas()
-            if (calls !== undefined && calls.length > 0 && hole === undefined) parts.push(...calls)
+            const hasCalls = calls !== undefined && calls.length > 0
+            // a tool call ends the hold: the whitespace goes out before it
+            const text = hole === undefined ? leading.text(step) + (hasCalls ? leading.flush() : "") : ""
+            if (text.length > 0) {
+              partialText += text
+              parts.push({ _tag: "TextDelta", text })
+            }
+            if (hasCalls && hole === undefined) parts.push(...calls)
           }
         }
         return report(parts)
@@ -555,6 +577,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             "the provider's content filter stopped the answer"
           )
         }
+        // nothing was sent: the answer held back is all whitespace
+        if (leading.blank() && isBlankJson(call, leading.held(), decoder.tools?.calls()?.length ?? 0)) {
+          return run.fail(blankAnswer(call, decoder.counts(), leading.held()), "a blank answer to a request for JSON")
+        }
         run.finished = true
         const usage = usageOf(call, decoder.counts(), partialText)
         return [
@@ -574,6 +600,65 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     stream
   } satisfies LlmProvider.Implementation
 })
+
+const isBlank = (text: string): boolean => text.trim().length === 0
+
+/** Whether the call ends with a prefill holding text, which its answer continues. */
+const continuesPrefill = (call: Call): boolean => {
+  const last = call.request.messages.at(-1)
+  return last?.role === "assistant" && !isBlank(last.content)
+}
+
+/**
+ * Whether a call wants a JSON answer of its own: structured output, or
+ * `responseFormat: "json"` but for the continuation of a prefill holding
+ * text (the manager's rescue of a cut stream: the JSON so far is the
+ * prefill, and the rest may well be blank).
+ */
+const wantsJson = (call: Call): boolean =>
+  call.output !== undefined || (call.request.options.responseFormat === "json" && !continuesPrefill(call))
+
+/**
+ * Whether an answer is no answer: blank, to a call that {@link wantsJson},
+ * and, but for structured output, with no tool call (a call's answer may
+ * have no text).
+ */
+const isBlankJson = (call: Call, content: string, toolCalls: number): boolean =>
+  isBlank(content) && wantsJson(call) && (toolCalls === 0 || call.output !== undefined)
+
+/**
+ * The whitespace a JSON answer's stream starts with, held back until text or
+ * a tool call follows it (see the module header); when `holds` is false
+ * (text mode) nothing is held.
+ */
+const makeHold = (holds: boolean) => {
+  // `undefined` once the hold ended
+  let held: string | undefined = holds ? "" : undefined
+  return {
+    /** The text to send for a step: none while the answer is still blank, then the whitespace held with it. */
+    text: (text: string): string => {
+      if (held === undefined) return text
+      // what is held is blank: only the new text needs a look
+      if (isBlank(text)) {
+        held += text
+        return ""
+      }
+      const joined = held + text
+      held = undefined
+      return joined
+    },
+    /** Ends the hold (a tool call came): the whitespace held, to send now. */
+    flush: (): string => {
+      const text = held ?? ""
+      held = undefined
+      return text
+    },
+    /** Whether the hold goes on: nothing sent yet, the answer blank so far. */
+    blank: (): boolean => held !== undefined,
+    /** The whitespace held. */
+    held: (): string => held ?? ""
+  }
+}
 
 /** The bookkeeping of one stream. */
 interface StreamRun {

@@ -6,6 +6,12 @@
  *   so a limit left to the provider (`"provider"`) is sent as
  *   {@link defaultMaxTokens} (a temperature left to it is not sent); a final
  *   `assistant` message is a prefill the model continues.
+ * - Temperature: on {@link version} `2023-06-01` the models after Opus 4.6
+ *   take only temperature 1 (any other is a 400), so
+ *   {@link onlyDefaultTemperature} models are sent none, whatever the request
+ *   asks for (as OpenAI's gpt-5, `openAi.ts`); their default is that 1.
+ *   (Version `2026-10-21` would refuse `temperature` for every model: moving
+ *   to it means sending none at all.)
  * - Structured output is `output_config: { format: { type: "json_schema",
  *   schema } }`, the schema rewritten into the subset Anthropic accepts
  *   (`anthropicSchema.ts`); the JSON arrives in the first text block. That
@@ -47,6 +53,36 @@ import * as ToolStream from "./toolStream.ts"
 
 /** The API version sent in `anthropic-version`. */
 export const version = "2023-06-01"
+
+/**
+ * A Claude model id's version: `claude-<family>-<major>[-<minor>]` (Claude 4
+ * on: `claude-sonnet-5-5`, `claude-opus-4-7-20260415`, `claude-sonnet-4-20250514`
+ * is 4.0, an 8-digit date being no minor) or `claude-<major>[-<minor>]-<family>`
+ * (Claude 3: `claude-3-5-haiku-20241022`), the minor after `-` or `.`
+ * (`claude-2.1`, OpenRouter's `anthropic/claude-opus-4.7`), after an optional
+ * prefix ending in `.` or `/` (Bedrock's `us.anthropic.claude-...-v1:0`) and
+ * before the end, a `-`, Vertex's `@date` or a `:`. Read lowercased.
+ */
+const claudeVersion = /^(?:[a-z0-9_-]+[./])*claude-(?:[a-z]+-)?(\d+)(?:[-.](\d{1,2}))?(?=$|[-@:])/
+
+/** The last Claude version that takes any temperature on `2023-06-01`: Opus 4.6. */
+const lastFreeTemperature = { major: 4, minor: 6 } as const
+
+/**
+ * Whether a Claude model takes only its default temperature (1) on
+ * {@link version}: every model whose version is above Opus 4.6's
+ * (`claude-opus-4-7`, `claude-sonnet-5-5`, `claude-haiku-5-5`, dated ones
+ * such as `claude-sonnet-5-5-20261001`), whatever its family. A name that
+ * is no Claude version (`deepseek-v4-pro` on DeepSeek's Anthropic-format
+ * API) is sent its temperature.
+ */
+export const onlyDefaultTemperature = (model: string): boolean => {
+  const match = claudeVersion.exec(model.toLowerCase())
+  if (match === null) return false
+  const major = Number(match[1])
+  const minor = Number(match[2] ?? 0)
+  return major > lastFreeTemperature.major || (major === lastFreeTemperature.major && minor > lastFreeTemperature.minor)
+}
 
 /**
  * The `max_tokens` of a request that leaves the limit to the provider, which
@@ -148,7 +184,7 @@ const bodyOf = (call: Call): Json.JsonObject => {
     messages: AnthropicTools.messages(LlmRequest.conversation(call.request)),
     ...AnthropicTools.bodyFields(call.request)
   }
-  if (options.temperature !== "provider") body.temperature = options.temperature
+  if (options.temperature !== "provider" && !onlyDefaultTemperature(call.model)) body.temperature = options.temperature
   // undefined for a schema with an open object, which the system prompt carries instead
   const schema = call.output === undefined ? undefined : AnthropicSchema.toAnthropic(call.output.jsonSchema)
   const system = systemOf(call, schema)

@@ -16,7 +16,10 @@
  *   exclude thoughts, but both are billed as output).
  * - Streams (`:streamGenerateContent?alt=sse`) have no terminator: each event
  *   is a whole response with a running usage total, and the last carries the
- *   `finishReason`. A stream whose events never carried one was cut.
+ *   `finishReason`. A stream whose events never carried one was cut. An
+ *   event without `candidates` (usage alone, or only `modelVersion` and
+ *   `responseId`) carries no text and is skipped; `candidates` that hold no
+ *   candidate object are malformed.
  */
 import type { FinishReason } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
@@ -140,7 +143,10 @@ const streamDecoder = (): StreamDecoder => {
       if (blocked !== undefined) return { _tag: "Blocked", message: `gemini blocked the prompt (${blocked})` }
       const candidate = candidateOf(json)
       if (candidate === undefined) {
-        return Json.isObject(json.usageMetadata) ? "" : { _tag: "Malformed", message: "an event without candidates" }
+        // no `candidates` at all (only `modelVersion` and `responseId`), or usage alone: nothing to read
+        return json.candidates === undefined || Json.isObject(json.usageMetadata)
+          ? ""
+          : { _tag: "Malformed", message: "an event whose candidates hold no candidate object" }
       }
       if (typeof candidate === "string") return { _tag: "Malformed", message: candidate }
       if (candidate.calls.length > 0) GeminiTools.feed(tools, candidate.calls, Json.string(json.responseId))

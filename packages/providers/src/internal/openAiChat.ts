@@ -18,6 +18,13 @@
  *   puts the schema, with the word "json", in a system message (DeepSeek;
  *   the wording is `jsonSchemaShape.ts`'s `instruction`, shared with
  *   Anthropic).
+ * - `responseFormat: "json"` without a schema sends `response_format:
+ *   json_object` in every dialect. OpenAI refuses it (400, `param:
+ *   "messages"`) and DeepSeek answers blank unless a message says "json", so
+ *   `StructuredOutput.jsonInstruction` (the wording Anthropic and `@baton/ai`
+ *   use) goes in a system message after the caller's system messages,
+ *   unless a message already mentions JSON (any case); the rest of the body
+ *   is as in text mode.
  * - `prefill`: `prefix` marks a final assistant message with `prefix: true`
  *   (DeepSeek's chat prefix completion); `plain` sends it as is.
  * - `usage`: how the server's `usage` object maps to token counts (DeepSeek
@@ -40,6 +47,7 @@
  */
 import type { FinishReason } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
+import { jsonInstruction } from "@baton/core/StructuredOutput"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as Json from "./json.ts"
@@ -113,11 +121,30 @@ const messagesOf = (call: Call, dialect: Dialect): Array<Json.JsonObject> => {
         : { role: message.role, content: message.content })
     )
   }
-  if (call.output !== undefined && dialect.structured === "json-object") {
+  const instruction = jsonModeInstruction(call, dialect)
+  if (instruction !== undefined) {
     const firstNonSystem = out.findIndex((message) => message.role !== "system")
-    out.splice(firstNonSystem, 0, { role: "system", content: JsonSchemaShape.instruction(call.output.jsonSchema) })
+    out.splice(firstNonSystem === -1 ? out.length : firstNonSystem, 0, { role: "system", content: instruction })
   }
   return out
+}
+
+/** Whether a message already says "json", in any case, as `json_object` demands (OpenAI, DeepSeek). */
+const mentionsJson = (messages: ReadonlyArray<Message>): boolean =>
+  messages.some((message) => /json/i.test(message.content))
+
+/**
+ * The system message a call's `json_object` needs: the schema's for
+ * structured output in JSON mode, the plain instruction for `responseFormat:
+ * "json"` when no message mentions JSON; none otherwise.
+ */
+const jsonModeInstruction = (call: Call, dialect: Dialect): string | undefined => {
+  if (call.output !== undefined) {
+    return dialect.structured === "json-object" ? JsonSchemaShape.instruction(call.output.jsonSchema) : undefined
+  }
+  return call.request.options.responseFormat === "json" && !mentionsJson(call.request.messages)
+    ? jsonInstruction
+    : undefined
 }
 
 const responseFormat = (call: Call, dialect: Dialect): Json.JsonObject | undefined => {
