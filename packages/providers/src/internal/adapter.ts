@@ -34,7 +34,8 @@
  *   (never in `message`, which the request log records);
  * - usage is priced with `Pricing`; a complete answer from a provider that
  *   reports none is estimated from its text (`estimated: true`), and so is
- *   a stream cut after text but before its usage (the provider billed it);
+ *   a stream cut, or stopped by its consumer, after text but before its
+ *   usage (the provider billed it);
  * - a blank answer to a request for JSON is no answer (DeepSeek's JSON mode
  *   answers spaces with `finish_reason: "stop"` when it failed): a
  *   retryable `MalformedResponse` carrying the usage billed, plain or
@@ -76,7 +77,7 @@ import * as Redact from "@baton/core/Redact"
 import type { StructuredOutput } from "@baton/core/StructuredOutput"
 import { estimate, type TokenCounts, type TokenUsage } from "@baton/core/TokenUsage"
 import type { ToolCall } from "@baton/core/Tool"
-import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Scope, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { HttpClient } from "effect/http"
 import * as HttpError from "./httpError.ts"
@@ -431,8 +432,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     supervisor: LlmProvider.Supervisor | undefined,
     body: Stream.Stream<Uint8Array, Transport.TransportFailure>
   ): Stream.Stream<StreamPart, ProviderError> =>
-    Stream.transformPull(body, (upstream) =>
-      Effect.sync(() => {
+    Stream.transformPull(body, (upstream, scope) =>
+      Effect.suspend(() => {
         const run = makeRun(call, timeoutMs, supervisor)
         const pull = supervisor === undefined
           ? Effect.timeoutOrElse(upstream, { duration: timeoutMs, orElse: () => Effect.succeed(undefined) })
@@ -462,7 +463,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           if (!isParts(outcome)) return Effect.fail(outcome)
           return isNonEmpty(outcome) ? Effect.succeed(outcome) : next
         }
-        return next
+        // a supervisor is told the usage of a stream its consumer stops before the end (see `abandoned`)
+        return supervisor === undefined
+          ? Effect.succeed(next)
+          : Effect.as(Scope.addFinalizer(scope, Effect.sync(run.abandoned)), next)
       }))
 
   /** The bookkeeping of one stream: text so far, the SSE framing, the codec's state. */
@@ -487,6 +491,11 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const run: StreamRun = {
       finished: false,
       pending: undefined,
+      abandoned: () => {
+        // stopped before the end (a caller gone, a hedge lost) after text: billed, estimated when not reported
+        if (run.finished || partialText.length === 0 || decoder.counts() !== undefined) return
+        supervisor?.usage(usageOf(call, undefined, partialText))
+      },
       fail: (early: ProviderError, reason: string): ProviderError => {
         run.finished = true
         if (partialText.length === 0) return early
@@ -663,6 +672,8 @@ const makeHold = (holds: boolean) => {
 /** The bookkeeping of one stream. */
 interface StreamRun {
   finished: boolean
+  /** The consumer stopped the stream (finished or not): a supervisor gets the usage of text that had no usage yet. */
+  readonly abandoned: () => void
   /** A failure found after some text of the same chunk: raised once that text is emitted. */
   pending: ProviderError | undefined
   /** Before any text: `early`; after: `StreamInterrupted` with the text so far. */
