@@ -41,14 +41,41 @@
  * - {@link recordCircuitTransition} and {@link recordQuotaRejection} where
  *   those happen.
  *
- * Spans carry the OpenTelemetry GenAI semantic-convention attributes
- * (`gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`,
- * `gen_ai.response.model`, `gen_ai.usage.input_tokens`,
- * `gen_ai.usage.output_tokens`, `gen_ai.response.finish_reasons`, ...), the
- * request's `tags` as `baton.tag.<name>` (spans only: tags are unbounded, so
- * never metric attributes) and never prompt or completion text. The
- * `gen_ai.request.*` options are what the request asked for, also where an
- * adapter sends none (a temperature to OpenAI's gpt-5 and o-series models).
+ * Spans follow the OpenTelemetry GenAI semantic conventions (the inference
+ * client span of `gen-ai-spans.md`):
+ *
+ * | span | kind | what it is |
+ * | --- | --- | --- |
+ * | `baton.request` | internal | the whole request: `baton.request.id`, `baton.prompt.hash`, the tags; no `gen_ai.*` attribute |
+ * | `chat <model>` | client | one provider call (an attempt), the GenAI operation: a child of the request span |
+ *
+ * - Only the attempt spans are GenAI spans (`gen_ai.operation.name`,
+ *   `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.response.model`,
+ *   `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens`,
+ *   `gen_ai.response.finish_reasons`, ...): a back end that counts GenAI
+ *   operations counts each provider call once, and the request, which may
+ *   span several providers, not again.
+ * - `gen_ai.provider.name` is the convention's well-known value: `openai`,
+ *   `anthropic`, `deepseek`, and `gcp.gemini` for the Gemini API, whose
+ *   Baton name (`gemini`, the `provider` of the metrics and the log) stays
+ *   in `baton.provider.name`. An OpenAI-compatible endpoint's value is the
+ *   name it was given: name it after a well-known value (`groq`,
+ *   `mistral_ai`, `x_ai`, ...) where one applies.
+ * - A failed attempt's span fails with `error.type` set to its error's tag
+ *   (a `ProviderError`: `ProviderRateLimited`, `ProviderTimeout`,
+ *   `ContentFiltered`, `CircuitOpen`, ...). A cancelled attempt (a hedge that
+ *   lost, a caller gone, the request's deadline reached) is no error: its
+ *   span ends interrupted, which Effect's OTLP exporter exports with status
+ *   unset, without `error.type`, and `baton.attempt.outcome` says
+ *   `cancelled`, as the `outcome` of the attempt metrics does.
+ * - `server.address`, `server.port` and `gen_ai.response.id` are not set yet:
+ *   the providers do not hand Baton their base URL or the response's id.
+ *
+ * Spans carry the request's `tags` as `baton.tag.<name>` (spans only: tags
+ * are unbounded, so never metric attributes) and never prompt or completion
+ * text. The `gen_ai.request.*` options are what the request asked for, also
+ * where an adapter sends none (a temperature to OpenAI's gpt-5 and o-series
+ * models).
  *
  * Gotchas:
  * - Attribute values are bounded sets (provider names, configured models,
@@ -422,7 +449,8 @@ const updateAttemptMetrics = (context: Context.Context<never>, report: AttemptRe
 /**
  * Updates every per-attempt metric from an attempt's report (attempt,
  * retry/fallback/hedge, token, cost and latency metrics) and sets the GenAI
- * response attributes on the current span (when a tracer is installed). Call it inside
+ * response attributes on the current span (when a tracer is installed; a
+ * cancelled attempt's span it also ends, interrupted). Call it inside
  * {@link withAttemptSpan}, once per attempt. `model` is the `model` attribute
  * of the metrics (default: the attempt's model): the manager passes the
  * attempt's model when its configuration names it, else {@link otherModel}
@@ -439,10 +467,23 @@ export const recordAttempt = (report: AttemptReport, model: string = report.atte
   })
 
 /**
- * The GenAI semantic-convention attributes known before a call: operation,
- * provider, requested model and the request's options (but a limit or
- * temperature left to the provider, which Baton does not know), plus each
- * of the request's `tags` as `baton.tag.<name>`. No prompt text.
+ * The `gen_ai.provider.name` of the Baton providers whose name is not the
+ * convention's well-known value (the Gemini API's is `gcp.gemini`). Every
+ * other name is its own value: `openai`, `anthropic` and `deepseek` are
+ * well-known values, and an OpenAI-compatible endpoint's name is the
+ * operator's best knowledge of who serves it (name one `groq` or
+ * `mistral_ai` to get the well-known value).
+ */
+const genAiProviderNames: ReadonlyMap<string, string> = new Map([["gemini", "gcp.gemini"]])
+
+/**
+ * The GenAI semantic-convention attributes of a provider call known before
+ * it starts: operation, provider (`gen_ai.provider.name`, the convention's
+ * well-known value, with Baton's own name in `baton.provider.name` where the
+ * two differ: `gcp.gemini` and `gemini`), requested model and the request's
+ * options (but a limit or temperature left to the provider, which Baton does
+ * not know), plus each of the request's `tags` as `baton.tag.<name>`. No
+ * prompt text.
  *
  * @since 0.1.0
  */
@@ -459,8 +500,25 @@ export const requestAttributes = (
   if (maxTokens !== "provider") attributes["gen_ai.request.max_tokens"] = maxTokens
   if (temperature !== "provider") attributes["gen_ai.request.temperature"] = temperature
   if (target !== undefined) {
-    attributes["gen_ai.provider.name"] = target.provider
+    const genAiName = genAiProviderNames.get(target.provider)
+    attributes["gen_ai.provider.name"] = genAiName ?? target.provider
+    if (genAiName !== undefined) attributes["baton.provider.name"] = target.provider
     attributes["gen_ai.request.model"] = target.model
+  }
+  for (const name in request.tags) attributes[`baton.tag.${name}`] = request.tags[name]
+  return attributes
+}
+
+/**
+ * The attributes of the `baton.request` span: Baton's own, none in the
+ * `gen_ai.*` namespace (the request is no GenAI operation of its own: its
+ * attempts are, each in its client span), so back ends that count GenAI
+ * operations count each provider call once, and the request not again.
+ */
+const requestSpanAttributes = (request: LlmRequest): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {
+    "baton.request.id": request.requestId,
+    "baton.prompt.hash": request.promptHash
   }
   for (const name in request.tags) attributes[`baton.tag.${name}`] = request.tags[name]
   return attributes
@@ -495,17 +553,34 @@ export const responseAttributes = (report: AttemptReport): Record<string, unknow
   return attributes
 }
 
-/** Sets the response attributes straight on the span of `context`, if one is open (no record built, no effect run). */
+/**
+ * How a cancelled attempt's span ends: interrupted, whatever stopped it (a
+ * hedge that won, a caller gone, the request's deadline, which fails the
+ * attempt with an internal error). Effect's OTLP exporter leaves an
+ * interrupted span's status unset: a cancelled call is no error.
+ */
+const cancelledExit = Exit.interrupt()
+
+/**
+ * Sets the response attributes straight on the span of `context`, if one is
+ * open (no record built, no effect run), and ends a cancelled attempt's span
+ * as {@link cancelledExit} says (the span's own end then finds it ended).
+ */
 const annotateSpanOf = (context: Context.Context<never>, report: AttemptReport): void => {
   const span = Context.getOrUndefined(context, Tracer.ParentSpan)
   if (span?._tag !== "Span" || span.status._tag === "Ended") return
   eachResponseAttribute(report, (key, value) => {
     span.attribute(key, value)
   })
+  if (report.attempt.outcome === "cancelled") {
+    const timed = Context.get(context, References.TracerTimingEnabled)
+    span.end(timed ? Context.get(context, Clock.Clock).currentTimeNanosUnsafe() : 0n, cancelledExit)
+  }
 }
 
 /**
- * Sets {@link responseAttributes} on the current span.
+ * Sets {@link responseAttributes} on the current span (and ends it, as a
+ * cancelled attempt's, when the report is one).
  *
  * @since 0.1.0
  */
@@ -522,8 +597,10 @@ const traced = <A, E, R>(
 ): Effect.Effect<A, E, R> => Effect.withFiber((fiber) => tracing(fiber.getRef(Tracer.Tracer)) ? span(effect) : effect)
 
 /**
- * Runs a whole request in a `baton.request` span carrying its GenAI request
- * attributes (when a tracer is installed).
+ * Runs a whole request in a `baton.request` span (when a tracer is
+ * installed): an internal span carrying the request's id, prompt hash and
+ * tags, and no GenAI attribute (its attempts' client spans are the GenAI
+ * operations).
  *
  * @since 0.1.0
  */
@@ -531,7 +608,7 @@ export const withRequestSpan =
   (request: LlmRequest) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     traced(
       effect,
-      (effect) => inSpan(effect, "baton.request", { attributes: requestAttributes(request), kind: "internal" })
+      (effect) => inSpan(effect, "baton.request", { attributes: requestSpanAttributes(request), kind: "internal" })
     )
 
 /**
@@ -563,7 +640,8 @@ export interface AttemptStart {
 /**
  * Runs one provider attempt in a client span named `chat <model>` (the GenAI
  * convention) with the request attributes; {@link recordAttempt} inside it
- * adds the response attributes (when a tracer is installed).
+ * adds the response attributes, and ends the span of a cancelled attempt as
+ * interrupted (when a tracer is installed).
  *
  * @since 0.1.0
  */
