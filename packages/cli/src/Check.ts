@@ -1,7 +1,8 @@
 /**
  * `baton check [--ping]`: validates the configuration (exit 2 with the
  * variable to fix when it cannot work, a usage ledger URL no driver takes
- * included) and prints the effective provider chain and limits; `--ping`
+ * and a `REDIS_URL` that is no Redis URL included, as `serve` refuses them)
+ * and prints the effective provider chain and limits; `--ping`
  * makes one tiny call per step of the chain (its provider and model, an
  * OpenAI-compatible endpoint included) and prints provider, model, latency
  * and outcome.

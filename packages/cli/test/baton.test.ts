@@ -235,6 +235,30 @@ describe("baton", () => {
     }
   })
 
+  it("a REDIS_URL that is no Redis URL fails check, generate and serve alike, naming REDIS_URL, exit 2", async () => {
+    // check on every URL; generate and serve (which refused already) on one each
+    const cases = [
+      [["check"], "not a url"],
+      [["check"], "http://127.0.0.1:6379"],
+      [["check"], "redis://127.0.0.1:99999"],
+      [["check"], "redis://u:S3CRET-zq9@127.0.0.1:99999"],
+      [["generate", "hi"], "http://127.0.0.1:6379"],
+      [["serve", "--port", "0"], "redis://u:S3CRET-zq9@127.0.0.1:99999"]
+    ] as const
+    for (const [command, url] of cases) {
+      const env = {
+        ...onMock(),
+        REDIS_URL: url,
+        BATON_GATEWAY_KEYS: `t:${createHash("sha256").update("k").digest("hex")}`
+      }
+      const ran = await run(command, { env })
+      assert.strictEqual(ran.code, 2, `${command[0]} ${url}: ${ran.stdout}${ran.stderr}`)
+      assert.notInclude(ran.stdout, "Configuration OK")
+      assert.match(ran.stderr, /^baton: REDIS_URL: not a Redis URL/m, `${command[0]} ${url}`)
+      assert.notInclude(`${ran.stdout}${ran.stderr}`, "S3CRET", `${command[0]} ${url}`)
+    }
+  })
+
   it("check accepts a ledger URL a driver takes, and creates no ledger when the variable is unset", async () => {
     const keys = { DEEPSEEK_API_KEY: "sk-test", GEMINI_API_KEY: "g-test" }
     for (const url of ["sqlite::memory:", "postgres://baton@127.0.0.1:1/baton"]) {

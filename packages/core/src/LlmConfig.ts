@@ -38,7 +38,7 @@
  * | `LLM_FALLBACK_ON_CONTENT_FILTER` | `false` | send a prompt one provider refused on policy grounds to the next provider |
  * | `LLM_MAX_BODY_BYTES` | unset (the adapters' 16 MiB) | largest plain reply body read from a provider; over it the attempt is a `MalformedResponse` and the chain falls back |
  * | `LLM_MAX_EVENT_BYTES` | unset (the adapters' 1 MiB) | largest single stream event (UTF-16 code units); the same rule |
- * | `REDIS_URL` | unset | Redis for shared quotas, circuits and throttles |
+ * | `REDIS_URL` | unset | Redis for shared quotas, circuits and throttles: `redis://[user:password@]host[:port][/db]` (`rediss://` for TLS) |
  * | `LLM_USAGE_STORE_URL` | unset | usage ledger database: `sqlite:path`, `file:path`, `sqlite::memory:` or `postgres://...` |
  * | `LLM_LOG_PROMPTS` | `false` | log (truncated) prompt text |
  * | `LLM_PRICES` | unset | JSON price overrides: `{"openai":{"models":{"gpt-4.1":{"input":2,"output":8}}}}` |
@@ -70,8 +70,9 @@
  * to the URL's origin; the key goes in the key variable); an error never
  * shows a URL's user part or query. `LLM_USAGE_STORE_URL` must name a
  * database `SqlDatabase` opens (see {@link databaseUrl}); an error shows
- * only its scheme. Booleans are `true` or `false` in any
- * case, spaces around ignored (`yes`/`no`, `on`/`off`, `1`/`0`, `y`/`n` too).
+ * only its scheme. `REDIS_URL` must be a Redis URL (see
+ * {@link redisUrlProblem}); an error shows its scheme at most. Booleans are
+ * `true` or `false` in any case, spaces around ignored (`yes`/`no`, `on`/`off`, `1`/`0`, `y`/`n` too).
  *
  * Tests build it from a map, never by touching `process.env`:
  *
@@ -403,6 +404,57 @@ const optionalDatabaseUrl = (variable: string) =>
     const named = scheme === undefined ? "" : ` (scheme "${excerpt(scheme)}")`
     return fail(variable, `unsupported database URL${named}; use ${databaseUrlForms}`)
   })
+
+/** The shape of a Redis URL, as an error gives it. */
+const redisUrlForm = "redis://[user:password@]host[:port][/db] or rediss://..."
+
+/**
+ * What is wrong with a Redis URL, or `undefined` when it is one: the one
+ * rule `REDIS_URL` is checked by when the layer is built and
+ * `RedisConnection` connects by. A Redis URL is `redis://` (`rediss://` for
+ * TLS), then an optional `user:password@` (percent-encoded), a host, an
+ * optional port (0-65535) and an optional `/<database number>`. The problem
+ * never shows the URL, which may carry a password: its scheme at most.
+ *
+ * @since 0.1.0
+ */
+export const redisUrlProblem = (url: string): string | undefined => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return `expected ${redisUrlForm} (a port is 0-65535)`
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    return `the scheme is "${excerpt(parsed.protocol)}", expected redis: or rediss: (${redisUrlForm})`
+  }
+  if (!/^(?:\/\d*)?$/.test(parsed.pathname)) return `the path must be a database number (${redisUrlForm})`
+  try {
+    decodeURIComponent(parsed.username)
+    decodeURIComponent(parsed.password)
+  } catch {
+    return "the user or password is not valid percent-encoding"
+  }
+  return undefined
+}
+
+/**
+ * Checks a Redis URL by {@link redisUrlProblem}: the URL, or an
+ * `LlmConfigError` naming `variable` that never shows the URL.
+ *
+ * @since 0.1.0
+ */
+export const redisUrl =
+  (variable: string) => (url: Redacted.Redacted): Effect.Effect<Redacted.Redacted, LlmConfigError> => {
+    const problem = redisUrlProblem(Redacted.value(url))
+    return problem === undefined ? Effect.succeed(url) : fail(variable, `not a Redis URL (${problem})`)
+  }
+
+/** Reads `REDIS_URL`: `None` when unset or blank, else a URL `redisUrl` takes. */
+const optionalRedisUrl = Effect.flatMap(
+  optionalRedacted("REDIS_URL"),
+  (url) => Effect.transposeOption(Option.map(url, redisUrl("REDIS_URL")))
+)
 
 /** A URL for an error message: its user part and query (where credentials go) masked. */
 const maskUrl = (text: string): string => {
@@ -739,7 +791,7 @@ const makeWith = Effect.fnUntraced(function*(
     structuredOutputRetries: yield* nonNegativeInt("LLM_STRUCTURED_OUTPUT_RETRIES", 1),
     continueOnInterruption: yield* bool("LLM_CONTINUE_ON_INTERRUPTION", true),
     fallbackOnContentFilter: yield* bool("LLM_FALLBACK_ON_CONTENT_FILTER", false),
-    redisUrl: yield* optionalRedacted("REDIS_URL"),
+    redisUrl: yield* optionalRedisUrl,
     usageStoreUrl: yield* optionalDatabaseUrl("LLM_USAGE_STORE_URL"),
     logPrompts: yield* bool("LLM_LOG_PROMPTS", false),
     prices: yield* readPrices,

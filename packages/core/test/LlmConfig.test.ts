@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as LlmConfig from "../src/LlmConfig.ts"
 import * as Pricing from "../src/Pricing.ts"
@@ -138,6 +138,37 @@ describe("LlmConfig", () => {
       for (const url of ["sqlite:usage.db", "file:usage.db", "sqlite::memory:", "postgresql://u:S3CRET@h/db"]) {
         const config = yield* load({ ...keys, LLM_USAGE_STORE_URL: url })
         assert.isTrue(Option.isSome(config.usageStoreUrl), url)
+      }
+    }))
+  it.effect("rejects a REDIS_URL that is no Redis URL at layer build, naming it and not the password", () =>
+    Effect.gen(function*() {
+      const urls = [
+        "not a url",
+        "http://127.0.0.1:6379",
+        "redis://127.0.0.1:99999",
+        "redis://127.0.0.1:notaport",
+        "redis://:S3CRET-zq9@127.0.0.1:99999",
+        "https://user:S3CRET-zq9@127.0.0.1:6379",
+        "redis://user:S3CRET-zq9@127.0.0.1:6379/not-a-db"
+      ]
+      for (const url of urls) {
+        const error = yield* Effect.flip(
+          LlmConfig.layer.pipe(
+            Layer.build,
+            Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ ...keys, REDIS_URL: url }))),
+            Effect.scoped
+          )
+        )
+        assert.strictEqual(error._tag, "LlmConfigError", url)
+        assert.strictEqual(error.variable, "REDIS_URL", url)
+        assert.match(error.message, /^REDIS_URL: not a Redis URL/, url)
+        assert.notInclude(error.message, "S3CRET", url)
+        assert.strictEqual(LlmConfig.redisUrlProblem(url) !== undefined, true, url)
+      }
+      for (const url of ["redis://127.0.0.1:6379", "rediss://user:S3CRET@cache.internal:6380/2", "redis://localhost"]) {
+        const config = yield* load({ ...keys, REDIS_URL: url })
+        assert.strictEqual(Redacted.value(Option.getOrThrow(config.redisUrl)), url)
+        assert.isUndefined(LlmConfig.redisUrlProblem(url), url)
       }
     }))
   it.effect("rejects an unknown time zone", () =>

@@ -37,11 +37,14 @@
  * - Gateway keys are stored as the SHA-256 (hex) of the key (`hashKey`),
  *   each mapping to a subject and optional daily limits (`daily`,
  *   `dailyTokens`, `dailyCostNanoUsd`) that override the environment's
- *   defaults; `revoked: true` refuses a key. The limits are the subject's
- *   (one quota for all its keys): a revoked key's are ignored, and every
- *   active key of one subject must state the same ones, or the file is
- *   refused naming the field (`keys[1].daily`). `BATON_GATEWAY_KEYS` sets no
- *   limits, so its keys never disagree.
+ *   defaults; `revoked: true` refuses a key. A key is listed once: a hash
+ *   repeated is refused (`keys[1].sha256`, or `BATON_GATEWAY_KEYS`'s entry
+ *   by position), never resolved by the last entry winning (which would
+ *   un-revoke a key or move it to another subject). The limits are the
+ *   subject's (one quota for all its keys): a revoked key's are ignored,
+ *   and every active key of one subject must state the same ones, or the
+ *   file is refused naming the field (`keys[1].daily`). `BATON_GATEWAY_KEYS`
+ *   sets no limits, so its keys never disagree.
  *
  * `parse` checks a file against the schema (unknown fields included) and
  * the cross-references between its parts, failing with a
@@ -325,6 +328,37 @@ const resolveProvider = (
     }
   })
 
+/**
+ * A key is listed once: the first entry repeating an earlier entry's hash,
+ * with that earlier entry's index (else a later entry would silently replace
+ * it: un-revoke a key, or move it to another subject).
+ */
+const firstRepeat = (
+  keys: ReadonlyArray<{ readonly sha256: string }>
+): { readonly index: number; readonly first: number } | undefined => {
+  const seen = new Map<string, number>()
+  for (const [index, key] of keys.entries()) {
+    const first = seen.get(key.sha256)
+    if (first !== undefined) return { index, first }
+    seen.set(key.sha256, index)
+  }
+  return undefined
+}
+
+/** The keys by hash, once `firstRepeat` found no hash listed twice. */
+const keysByHash = <K extends { readonly sha256: string }>(keys: ReadonlyArray<K>): ReadonlyMap<string, K> =>
+  new Map(keys.map((key) => [key.sha256, key]))
+
+const checkUniqueKeys = (keys: File["keys"], yamlText: string | undefined): Effect.Effect<void, GatewayConfigError> => {
+  const repeat = firstRepeat(keys)
+  return repeat === undefined ? Effect.void : Effect.fail(configError(
+    ["keys", repeat.index, "sha256"],
+    `is the same key as keys[${repeat.first}].sha256: list each key once ` +
+      "(to revoke a key, set revoked: true on its one entry)",
+    yamlText
+  ))
+}
+
 /** The per-key limits, which are the limits of the key's subject. */
 const limitFields = ["daily", "dailyTokens", "dailyCostNanoUsd"] as const
 
@@ -386,11 +420,12 @@ export const fromFile = (file: File, yamlText?: string): Effect.Effect<GatewayCo
         yield* Effect.forEach(steps, (step, i) => checkStep(providers, step, ["models", alias, i], yamlText))
       )
     }
+    yield* checkUniqueKeys(file.keys, yamlText)
     yield* checkSubjectLimits(file.keys, yamlText)
     return {
       providers,
       aliases,
-      keys: new Map(file.keys.map((key) => [key.sha256, key])),
+      keys: keysByHash(file.keys),
       maxBodyBytes: file.maxBodyBytes ?? defaultMaxBodyBytes
     }
   })
@@ -496,6 +531,14 @@ export const fromEnvironment = (settings: LlmConfig.Settings): Effect.Effect<Gat
         })
       )
     )
+    const repeat = firstRepeat(keys)
+    if (repeat !== undefined) {
+      return yield* new GatewayConfigError({
+        field: "BATON_GATEWAY_KEYS",
+        message: `BATON_GATEWAY_KEYS: entry ${repeat.index + 1} is the same key as entry ${repeat.first + 1} ` +
+          "(entries counted from 1): list each key once"
+      })
+    }
     const providers = new Map<string, Provider>()
     for (const step of settings.steps) {
       const known = providers.get(step.provider)
@@ -509,7 +552,7 @@ export const fromEnvironment = (settings: LlmConfig.Settings): Effect.Effect<Gat
     return {
       providers,
       aliases: new Map([["default", chain]]),
-      keys: new Map(keys.map((key) => [key.sha256, key])),
+      keys: keysByHash(keys),
       maxBodyBytes: defaultMaxBodyBytes
     }
   })

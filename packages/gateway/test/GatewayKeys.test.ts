@@ -7,6 +7,9 @@
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import OpenAI from "openai"
 import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
@@ -147,5 +150,76 @@ describe("GatewayConfig keys: one set of limits per subject", () => {
     revoked: true
 `))
       assert.strictEqual(config.keys.size, 3)
+    }))
+})
+
+/** `path` in a fresh temporary folder, holding `text`. */
+const configFileWith = (name: string, text: string) => {
+  const path = join(mkdtempSync(join(tmpdir(), "baton-keys-")), name)
+  writeFileSync(path, text)
+  return path
+}
+
+const loadFile = (name: string, text: string) =>
+  GatewayConfig.load(configFileWith(name, text)).pipe(Effect.provide(providerKeys))
+
+describe("GatewayConfig keys: one entry per key", () => {
+  it.effect("a hash listed twice in a YAML file (revoked, then active again): refused at load, naming the field and line", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(loadFile(
+        "baton.yaml",
+        yamlWith(`  - sha256: ${sha("gw-secret-a")}
+    subject: teacher-a
+    revoked: true
+  - sha256: ${sha("gw-secret-a")}
+    subject: teacher-a
+`)
+      ))
+      assert.strictEqual(error._tag, "GatewayConfigError")
+      assert.strictEqual(error.field, "keys[1].sha256")
+      assert.strictEqual(error.line, 8)
+      assert.match(error.message, /keys\[1\]\.sha256 \(line 8\)/)
+      assert.match(error.message, /keys\[0\]\.sha256/)
+      assert.notInclude(error.message, "gw-secret-a")
+    }))
+
+  it.effect("a hash listed for two subjects in a JSON file: refused, not the last subject winning", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(loadFile(
+        "baton.json",
+        JSON.stringify({
+          providers: { deepseek: { models: ["deepseek-flash"] } },
+          keys: [
+            { sha256: sha("other"), subject: "teacher-c" },
+            { sha256: sha("gw-secret-b"), subject: "teacher-a", daily: 5 },
+            { sha256: sha("gw-secret-b"), subject: "teacher-b", daily: 500 }
+          ]
+        })
+      ))
+      assert.strictEqual(error.field, "keys[2].sha256")
+      assert.isUndefined(error.line)
+      assert.match(error.message, /keys\[2\]\.sha256: .*keys\[1\]\.sha256/)
+      assert.notInclude(error.message, "gw-secret-b")
+    }))
+
+  it.live("a hash listed twice in BATON_GATEWAY_KEYS: Gateway.serve refuses, naming the variable and the entry", () =>
+    Effect.gen(function*() {
+      const digest = sha("gw-secret-c")
+      const error = yield* Effect.flip(
+        Gateway.serve({ port: 0 }).pipe(
+          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+            LLM_CHAIN: "deepseek/deepseek-flash",
+            DEEPSEEK_API_KEY: "sk-ds",
+            LLM_USAGE_STORE_URL: `sqlite:${configFileWith("usage.sqlite", "")}`,
+            BATON_GATEWAY_KEYS: `teacher-c:${sha("other")},teacher-a:${digest},teacher-b:${digest}`
+          }))),
+          // before the check, serve started listening: a timeout, not the config's error
+          Effect.timeout("10 seconds")
+        )
+      )
+      assert.instanceOf(error, GatewayConfig.GatewayConfigError)
+      assert.strictEqual(error.field, "BATON_GATEWAY_KEYS")
+      assert.match(error.message, /^BATON_GATEWAY_KEYS: entry 3 .*entry 2/)
+      assert.notInclude(error.message, "gw-secret-c")
     }))
 })

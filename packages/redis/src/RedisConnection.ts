@@ -55,13 +55,13 @@
  *
  * @since 0.1.0
  */
-import { LlmConfig } from "@baton/core/LlmConfig"
+import { LlmConfig, redisUrl, redisUrlProblem } from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as StoreDeadline from "@baton/core/StoreDeadline"
 import type * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Cause, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { Redis } from "effect/persistence"
-import { ClientClosedError, ClientOfflineError, createClient } from "redis"
+import { ClientClosedError, ClientOfflineError } from "redis"
 import * as NodeRedisClient from "./internal/nodeRedis.ts"
 
 /**
@@ -191,18 +191,10 @@ export const layerBound = (
 ): Layer.Layer<Redis.Redis, never, Redis.Redis> =>
   Layer.effect(Redis.Redis, Effect.map(Effect.service(Redis.Redis), (redis) => bound(redis, timeout)))
 
-const malformed = (url: string): string | undefined => {
-  try {
-    createClient({ url })
-    return undefined
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error)
-  }
-}
-
 /**
  * Connects to Redis: bounded connection, bounded commands, no offline
- * queue, bounded close. A malformed URL, an unreachable server, or one that
+ * queue, bounded close. A malformed URL (by `LlmConfig.redisUrlProblem`,
+ * the rule `REDIS_URL` is checked by), an unreachable server, or one that
  * does not complete the connection within `connectTimeout` (a paused Redis,
  * a proxy that accepts and never answers) fails the layer with
  * `RedisError`; interrupting the build drops the connection at once.
@@ -212,7 +204,7 @@ const malformed = (url: string): string | undefined => {
 export const layer = (options: Options): Layer.Layer<Redis.Redis | NodeRedis.NodeRedis, Redis.RedisError> =>
   Layer.effectContext(Effect.gen(function*() {
     const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
-    const problem = malformed(url)
+    const problem = redisUrlProblem(url)
     if (problem !== undefined) {
       return yield* new Redis.RedisError({ cause: new Error(`malformed Redis URL: ${problem}`) })
     }
@@ -240,13 +232,7 @@ export const layerConfig = (
         Effect.fail(
           new LlmConfigError({ variable: "REDIS_URL", message: `REDIS_URL: required for ${options.purpose}` })
         ),
-      onSome: (url) => {
-        const problem = malformed(Redacted.value(url))
-        return problem === undefined
-          ? Effect.succeed(layer({ ...options, url }))
-          : Effect.fail(
-            new LlmConfigError({ variable: "REDIS_URL", message: `REDIS_URL: not a Redis URL (${problem})` })
-          )
-      }
+      // checked when LlmConfig was read; again here for settings built by hand
+      onSome: (url) => Effect.map(redisUrl("REDIS_URL")(url), (checked) => layer({ ...options, url: checked }))
     })
   ))

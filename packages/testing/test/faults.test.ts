@@ -245,6 +245,25 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
         assert.strictEqual(sseEvents(call.text).at(-1)?.event, "message_stop")
       }))
 
+    it.effect("slowTokens over many events leaves no close listener behind (no MaxListenersExceededWarning)", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const warnings: Array<string> = []
+        const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`)
+        process.on("warning", onWarning)
+        const words = Array.from({ length: 30 }, (_, i) => `w${i}`)
+        const call = yield* server.inject("openai", MockFault.slowTokens(1, { content: words.join(" ") })).pipe(
+          Effect.andThen(timedCall(server, "openai", { stream: true })),
+          // a warning is emitted on the next tick: let it arrive before looking
+          Effect.tap(() => Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))),
+          Effect.ensuring(Effect.sync(() => process.off("warning", onWarning)))
+        )
+        assert.strictEqual(call.status, 200)
+        assert.isAbove(sseEvents(call.text).length, 11, "more delayed events than the default listener limit")
+        assert.strictEqual(replyText("openai", true, call.text), words.join(" "))
+        assert.deepStrictEqual(warnings.filter((warning) => warning.includes("MaxListenersExceeded")), [])
+      }))
+
     it.effect("stallMidStream pauses after the first event, then finishes", () =>
       Effect.gen(function*() {
         const server = yield* fresh

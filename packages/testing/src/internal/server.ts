@@ -157,18 +157,26 @@ const sendError = (res: ServerResponse, wire: WireFormat, error: WireError, retr
   sendJson(res, response.status, response.body, retryAfterHeader(wire, response.status, retryAfter))
 }
 
-/** Resolves after `ms`, or at once when the response closes. */
+/**
+ * Resolves after `ms`, or at once when the response closes. Whichever comes
+ * first removes the other, so a stream of many delayed events leaves no
+ * `close` listener behind (one per wait would pass Node's limit of 10).
+ */
 const wait = (res: ServerResponse, ms: number | "forever"): Promise<void> =>
   new Promise((resolve) => {
     if (res.destroyed) {
       resolve()
       return
     }
-    const timer = ms === "forever" ? undefined : setTimeout(resolve, ms)
-    res.once("close", () => {
+    const onClose = () => {
       clearTimeout(timer)
       resolve()
-    })
+    }
+    const timer = ms === "forever" ? undefined : setTimeout(() => {
+      res.off("close", onClose)
+      resolve()
+    }, ms)
+    res.once("close", onClose)
   })
 
 /**
