@@ -59,7 +59,9 @@ export interface Stack {
 
 /**
  * Request-log records as the manager wrote them: how many, and the usage
- * they carry per provider.
+ * they carry per provider where the provider reported it (an attempt cut or
+ * abandoned before its usage is billed an estimate, which the mock does not
+ * bill).
  *
  * @since 0.1.0
  */
@@ -74,6 +76,7 @@ const countingSink = (logged: Logged): RequestLog.Sink => ({
   write: (record) =>
     Effect.sync(() => {
       logged.records++
+      if (!record.usageReported) return
       const usage = logged.usage[record.provider] ??= { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
       usage.promptTokens += record.promptTokens
       usage.completionTokens += record.completionTokens

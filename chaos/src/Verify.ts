@@ -68,7 +68,11 @@ export const billed = (server: MockProviderServer.MockProviderServer["Service"])
   ).pipe(Effect.map((entries) => Object.fromEntries(entries)))
 
 /**
- * The ledger's totals per provider, summed by PostgreSQL.
+ * The ledger's totals per provider, summed by PostgreSQL, of the rows whose
+ * usage the provider reported: the mock bills a stream cut or abandoned
+ * before its usage only what it had reported, where Baton bills such an
+ * attempt an estimate from its text (`usage_estimated`), as the provider
+ * billed it.
  *
  * @since 0.1.0
  */
@@ -77,7 +81,7 @@ export const ledgerTotals = (tablePrefix: string) =>
     const sql = yield* SqlClient.SqlClient
     const rows = yield* sql<{ provider: string; prompt: string; completion: string; cost: string }>`
       SELECT provider, SUM(prompt_tokens) AS prompt, SUM(completion_tokens) AS completion,
-        SUM(cost_nano_usd) AS cost FROM ${sql(`${tablePrefix}usage`)} GROUP BY provider`
+        SUM(cost_nano_usd) AS cost FROM ${sql(`${tablePrefix}usage`)} WHERE usage_estimated = 0 GROUP BY provider`
     const totals: Record<string, Totals> = {}
     for (const provider of providers) totals[provider] = { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
     for (const row of rows) {

@@ -73,7 +73,7 @@ const sound = (result: Summary.Report) => {
 
 const exactLedger = (result: Summary.Report) => {
   assert.deepStrictEqual(result.dropped, { ledger: 0, log: 0 }, "no row dropped")
-  assert.deepStrictEqual(result.ledger, result.billed, "ledger equals the mock's billing")
+  assert.deepStrictEqual(result.ledger, result.billed, "the ledger's reported rows equal the mock's billing")
   assert.deepStrictEqual(result.logged.usage, result.billed, "the logged attempts carry what the mock billed")
 }
 
