@@ -492,11 +492,8 @@ export const requestAttributes = (
   target?: { readonly provider: ProviderName; readonly model: ModelId }
 ): Record<string, unknown> => {
   const { maxTokens, temperature } = request.options
-  const attributes: Record<string, unknown> = {
-    "gen_ai.operation.name": "chat",
-    "baton.request.id": request.requestId,
-    "baton.prompt.hash": request.promptHash
-  }
+  const attributes = requestSpanAttributes(request)
+  attributes["gen_ai.operation.name"] = "chat"
   if (maxTokens !== "provider") attributes["gen_ai.request.max_tokens"] = maxTokens
   if (temperature !== "provider") attributes["gen_ai.request.temperature"] = temperature
   if (target !== undefined) {
@@ -505,7 +502,6 @@ export const requestAttributes = (
     if (genAiName !== undefined) attributes["baton.provider.name"] = target.provider
     attributes["gen_ai.request.model"] = target.model
   }
-  for (const name in request.tags) attributes[`baton.tag.${name}`] = request.tags[name]
   return attributes
 }
 
