@@ -105,6 +105,12 @@ const toolkitOf = (tools: ReadonlyArray<BatonTool.Tool>): Toolkit.WithHandler<De
 
 const noTools = toolkitOf([])
 
+/** The id the model's provider gave its response (a `response-metadata` part's), when it gave one. */
+const responseIdOf = (content: ReadonlyArray<Response.AnyPart>): string | undefined => {
+  for (const part of content) if (part.type === "response-metadata" && part.id !== undefined) return part.id
+  return undefined
+}
+
 /** A tool call of the model's answer, unless the model's provider ran it itself. */
 const toolCallOf = (part: Response.AnyPart): BatonTool.ToolCall | undefined =>
   part.type === "tool-call" && !part.providerExecuted
@@ -202,6 +208,7 @@ export const make = (
         if (finishReason === "content_filter") return Effect.fail(contentFiltered(usage))
         const latencyMs = now - started
         const toolCalls = response.content.flatMap((part) => toolCallOf(part) ?? [])
+        const responseId = responseIdOf(response.content)
         return Effect.succeed({
           content: response.text,
           usage,
@@ -211,6 +218,7 @@ export const make = (
           finishReason,
           requestId: request.requestId,
           attempts: [{ provider: name, model, role: "primary", outcome: "success", latencyMs }],
+          ...(responseId === undefined ? {} : { responseId }),
           ...(toolCalls.length === 0 ? {} : { toolCalls })
         })
       })
@@ -270,6 +278,8 @@ export const make = (
         Effect.sync(() => {
           let partialText = ""
           let finished = false
+          // the model's id of its response (a `response-metadata` part), for the `Finish`
+          let responseId: string | undefined
           // a finish by the content filter ends the stream as `generate` ends: `ContentFiltered`, billed
           let filtered: TokenUsage | undefined
           // the tool calls whose params stream (by id, in the order they started), and the complete ones
@@ -317,6 +327,9 @@ export const make = (
                   ? delta(call.id, call.name, call.arguments)
                   : []
               }
+              case "response-metadata":
+                responseId = part.id ?? responseId
+                return []
               case "finish": {
                 const usage = price(part.usage)
                 supervisor?.usage(usage)
@@ -329,7 +342,7 @@ export const make = (
                 const toolCalls = [...calls].flatMap(([id, call]) =>
                   complete.has(id) ? [{ id, name: call.name, arguments: call.arguments }] : []
                 )
-                return [LlmProvider.finishPart({ finishReason, usage, provider: name, model, toolCalls })]
+                return [LlmProvider.finishPart({ finishReason, usage, provider: name, model, responseId, toolCalls })]
               }
               default:
                 return []

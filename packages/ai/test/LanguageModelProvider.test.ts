@@ -405,6 +405,47 @@ describe("LanguageModelProvider", () => {
     }).pipe(Effect.provide(services(100))))
 })
 
+describe("LanguageModelProvider response id", () => {
+  /** A model whose answers carry a `response-metadata` part with the id `resp_<n>`. */
+  const withResponseIds = (): Layer.Layer<LanguageModel.LanguageModel> => {
+    let n = 0
+    const finish: Response.FinishPartEncoded = {
+      type: "finish",
+      reason: "stop",
+      usage: { inputTokens: { total: 3 }, outputTokens: { total: 1 } }
+    }
+    const metadata = (): Response.ResponseMetadataPartEncoded => ({ type: "response-metadata", id: `resp_${++n}` })
+    return Layer.effect(
+      LanguageModel.LanguageModel,
+      LanguageModel.make({
+        generateText: () => Effect.sync(() => [metadata(), { type: "text", text: "Hi" }, finish]),
+        streamText: () =>
+          Stream.suspend(() =>
+            Stream.fromIterable<Response.StreamPartEncoded>([
+              metadata(),
+              { type: "text-start", id: "0" },
+              { type: "text-delta", id: "0", delta: "Hi" },
+              { type: "text-end", id: "0" },
+              finish
+            ])
+          )
+      })
+    )
+  }
+
+  it.effect("the model's response-metadata id is the result's and the Finish's responseId", () =>
+    Effect.gen(function*() {
+      const provider = yield* LanguageModelProvider.make({ name: "openai", model: "gpt-4o-mini" }).pipe(
+        Effect.provide(withResponseIds())
+      )
+      const request = yield* LlmRequest.make({ prompt: "Hello" })
+      const result = yield* provider.generate(request)
+      const parts = yield* Stream.runCollect(provider.stream(request))
+      assert.strictEqual(result.responseId, "resp_1")
+      assert.strictEqual(parts.find((part) => part._tag === "Finish")?.responseId, "resp_2")
+    }).pipe(Effect.provide(Pricing.layerDefault)))
+})
+
 describe("LanguageModelProvider options", () => {
   const long = "x".repeat(300)
   const invalid: ReadonlyArray<readonly [{ readonly name: string; readonly model: string }, string, string]> = [

@@ -61,6 +61,12 @@ export const GenerationResult = Schema.Struct({
   finishReason: FinishReason,
   requestId: RequestId,
   attempts: Schema.Array(Attempt),
+  /**
+   * The id the provider gave the answering attempt's response (OpenAI's
+   * `chatcmpl-...`, Anthropic's `msg_...`, Gemini's `responseId`), the
+   * span's `gen_ai.response.id`; absent when the provider sent none.
+   */
+  responseId: Schema.optional(Schema.String),
   /** The tools the model called (finish reason `tool_calls`); absent when it called none. */
   toolCalls: Schema.optionalKey(Schema.Array(ToolCall))
 })
@@ -134,6 +140,8 @@ export interface Finish {
   readonly usage: TokenUsage
   readonly provider: ProviderName
   readonly model: ModelId
+  /** The id the provider gave the finishing attempt's response (as a result's `responseId`), when it gave one. */
+  readonly responseId?: string | undefined
   readonly sources?: ReadonlyArray<Source> | undefined
   readonly rescued?: boolean | undefined
   /** The tools the model called, assembled from the stream's tool-call deltas. */

@@ -366,6 +366,19 @@ export const apiKey = (variable: string): Effect.Effect<Option.Option<Redacted.R
   })
 
 /**
+ * Every key the configuration holds, to scrub wherever text leaves Baton:
+ * the hosted providers' and those of the OpenAI-compatible endpoints the
+ * chain names (`LLM_COMPAT_<NAME>_API_KEY`). The request log
+ * (`RequestLog.optionsFromConfig`) and `LlmManager.layerConfig` read it.
+ *
+ * @since 0.1.0
+ */
+export const secrets = (settings: Settings): ReadonlyArray<Redacted.Redacted> =>
+  [...Object.values(settings.providers), ...Object.values(settings.compatible)].flatMap((provider) =>
+    Option.toArray(provider.apiKey)
+  )
+
+/**
  * The URLs a usage store may be given, as an error lists them.
  *
  * @since 0.1.0

@@ -51,6 +51,13 @@
  * in flight and still records the attempt as `cancelled`, reports it, and
  * refunds the quota.
  *
+ * No key leaves in an error: a failed attempt's error is scrubbed, as it
+ * fails, of every provider's key (`LlmProvider.Service.secrets`) and of the
+ * `secrets` the manager was given (`layerConfig`: every configured key), not
+ * only of the key of the provider that failed (an endpoint may echo another
+ * provider's key), so its span, the request log, the ledger and the caller's
+ * error carry the scrubbed error, of the same `_tag`.
+ *
  * Gotchas:
  * - Build it once (a layer), not per request.
  * - `generate` streams underneath by default so that a stalled provider is
@@ -96,7 +103,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, identity, Layer, Option, type Schema, type Scope, Stream } from "effect"
+import { Context, Effect, identity, Layer, Option, Redacted, type Schema, type Scope, Stream } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import * as CircuitPolicy from "./CircuitPolicy.ts"
 import * as FallbackPolicy from "./FallbackPolicy.ts"
@@ -215,6 +222,12 @@ export interface Options<E, R> {
   readonly circuitPolicy?: CircuitPolicy.CircuitPolicy | undefined
   /** `false` fails every call with `GenerationDisabled` before any network call (default `true`). */
   readonly generationEnabled?: boolean | undefined
+  /**
+   * Secrets to scrub from every attempt's error besides the providers' own
+   * keys (`LlmProvider.Service.secrets`), which the manager always scrubs:
+   * e.g. the keys of providers outside this chain behind the same proxy.
+   */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted> | undefined
 }
 
 const toRequest = LlmRequest.fromInput
@@ -228,6 +241,21 @@ const buildRoutes = <E, R>(
       const context = yield* Layer.build(providerLayer)
       return internal.makeRoute(policy, index, Context.get(context, LlmProvider))
     }))
+
+/**
+ * The secrets of a manager: `given`, then each provider's own (one of each
+ * value), scrubbed from every attempt's error (see `internal/scrubError.ts`).
+ */
+const secretsOf = (
+  given: ReadonlyArray<Redacted.Redacted>,
+  routes: ReadonlyArray<internal.Route>
+): ReadonlyArray<Redacted.Redacted> => {
+  const byValue = new Map<string, Redacted.Redacted>()
+  for (const secret of [...given, ...routes.flatMap((route) => route.provider.secrets ?? [])]) {
+    byValue.set(Redacted.value(secret), secret)
+  }
+  return [...byValue.values()]
+}
 
 /** The store in context, bounded by each request's deadline, else a store in memory (answering at once). */
 const circuitStore = Effect.flatMap(
@@ -302,6 +330,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       quota,
       throttle,
       watchdog: Watchdog.make(),
+      secrets: secretsOf(options.secrets ?? [], routes),
       remoteStores: fromContext || (Option.isSome(quota) && quota.value.remote === true) ||
         (Option.isSome(throttle) && throttle.value.remote === true)
     }
@@ -455,7 +484,8 @@ export const layerConfig = <E, R>(
         providers: chain,
         policy: (overrides.policy ?? identity)(FallbackPolicy.fromConfig(settings)),
         circuitPolicy: overrides.circuitPolicy ?? CircuitPolicy.fromConfig(settings),
-        generationEnabled: settings.generationEnabled
+        generationEnabled: settings.generationEnabled,
+        secrets: LlmConfig.secrets(settings)
       })
     })
   )

@@ -46,7 +46,7 @@
  *
  * | span | kind | what it is |
  * | --- | --- | --- |
- * | `baton.request` | internal | the whole request: `baton.request.id`, `baton.prompt.hash`, the tags; no `gen_ai.*` attribute |
+ * | `baton.request` | internal | the whole request: `baton.request.id`, `baton.prompt.hash`, the tags, `error.type` when it failed; no `gen_ai.*` attribute |
  * | `chat <model>` | client | one provider call (an attempt), the GenAI operation: a child of the request span |
  *
  * - Only the attempt spans are GenAI spans (`gen_ai.operation.name`,
@@ -68,8 +68,18 @@
  *   span ends interrupted, which Effect's OTLP exporter exports with status
  *   unset, without `error.type`, and `baton.attempt.outcome` says
  *   `cancelled`, as the `outcome` of the attempt metrics does.
- * - `server.address`, `server.port` and `gen_ai.response.id` are not set yet:
- *   the providers do not hand Baton their base URL or the response's id.
+ * - `server.address` and `server.port` are the host and port of the
+ *   provider's base URL (`LlmProvider.Service.server`, computed once when the
+ *   adapter is built; never the URL's userinfo, path or query, where a key
+ *   may be), set when the attempt's span starts, on a failed or skipped
+ *   attempt too; absent for a provider that names no server.
+ * - `gen_ai.response.id` is the id the provider gave its response (a
+ *   result's or a stream's `Finish`'s `responseId`), set when it gave one.
+ *   `gen_ai.response.model` is set only on an attempt that answered: a
+ *   failed, cancelled or skipped attempt has no response naming its model.
+ * - A failed request's `baton.request` span fails with `error.type` set to
+ *   the failure's tag (`AllProvidersFailed`, `DeadlineExceeded`,
+ *   `RateLimitExceeded`, ...), as an attempt's does.
  *
  * Spans carry the request's `tags` as `baton.tag.<name>` (spans only: tags
  * are unbounded, so never metric attributes) and never prompt or completion
@@ -111,6 +121,7 @@ import type { HttpClient, HttpRouter } from "effect/http"
 import { Otlp, type OtlpExporter, PrometheusMetrics } from "effect/observability"
 import type * as Attempt from "./Attempt.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
+import type { Server } from "./LlmProvider.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import type { AttemptReport } from "./RequestLog.ts"
 
@@ -328,11 +339,31 @@ const countOne = (counter: Metric.Metric<number, unknown>): Effect.Effect<void> 
   })
 
 /**
- * Counts one finished request.
+ * Counts one finished request. For a request that failed (`error`,
+ * `rejected`), `error` is its failure: its `_tag` becomes the `error.type` of
+ * the current span (the request span, when the manager calls it inside
+ * {@link withRequestSpan} and a tracer is installed; `_OTHER` for a failure
+ * with no tag, a defect).
  *
  * @since 0.1.0
  */
-export const recordRequest = (outcome: RequestOutcome): Effect.Effect<void> => countOne(requestsBy(outcome))
+export const recordRequest = (outcome: RequestOutcome, error?: unknown): Effect.Effect<void> =>
+  outcome === "error" || outcome === "rejected"
+    ? Effect.contextWith((context) => {
+      requestsBy(outcome).updateUnsafe(1, context)
+      if (tracing(Context.get(context, Tracer.Tracer))) {
+        const span = Context.getOrUndefined(context, Tracer.ParentSpan)
+        if (span?._tag === "Span" && span.status._tag !== "Ended") span.attribute("error.type", errorType(error))
+      }
+      return Effect.void
+    })
+    : countOne(requestsBy(outcome))
+
+/** The `error.type` of a failure: its `_tag`, else the conventions' `_OTHER`. */
+const errorType = (error: unknown): string =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
+    ? error._tag
+    : "_OTHER"
 
 /**
  * Counts a circuit entering `state`.
@@ -447,6 +478,18 @@ const updateAttemptMetrics = (context: Context.Context<never>, report: AttemptRe
 }
 
 /**
+ * An attempt's report as its span reads it: the request log's
+ * `AttemptReport`, and the id the provider gave the attempt's response
+ * (`gen_ai.response.id`), which only the span records.
+ *
+ * @since 0.1.0
+ */
+export interface AttemptSpanReport extends AttemptReport {
+  /** The id the provider gave the response (a result's or a `Finish`'s `responseId`), when it gave one. */
+  readonly responseId?: string | undefined
+}
+
+/**
  * Updates every per-attempt metric from an attempt's report (attempt,
  * retry/fallback/hedge, token, cost and latency metrics) and sets the GenAI
  * response attributes on the current span (when a tracer is installed; a
@@ -458,7 +501,7 @@ const updateAttemptMetrics = (context: Context.Context<never>, report: AttemptRe
  *
  * @since 0.1.0
  */
-export const recordAttempt = (report: AttemptReport, model: string = report.attempt.model): Effect.Effect<void> =>
+export const recordAttempt = (report: AttemptSpanReport, model: string = report.attempt.model): Effect.Effect<void> =>
   Effect.contextWith((context) => {
     // one effect for all updates: this runs once per attempt on the hot path
     updateAttemptMetrics(context, report, model)
@@ -520,9 +563,13 @@ const requestSpanAttributes = (request: LlmRequest): Record<string, unknown> => 
   return attributes
 }
 
-/** Hands `set` each attribute known once an attempt has ended (one list: {@link responseAttributes} and the span). */
-const eachResponseAttribute = (report: AttemptReport, set: (key: string, value: unknown) => void): void => {
-  set("gen_ai.response.model", report.attempt.model)
+/**
+ * Hands `set` each attribute known once an attempt has ended (one list: {@link responseAttributes} and the span).
+ * `gen_ai.response.model` only for an answer: a failed, cancelled or skipped attempt has no response naming its model.
+ */
+const eachResponseAttribute = (report: AttemptSpanReport, set: (key: string, value: unknown) => void): void => {
+  if (report.attempt.outcome === "success") set("gen_ai.response.model", report.attempt.model)
+  if (report.responseId !== undefined) set("gen_ai.response.id", report.responseId)
   set("baton.attempt.number", report.attemptNumber)
   set("baton.attempt.role", report.attempt.role)
   set("baton.attempt.outcome", report.attempt.outcome)
@@ -536,12 +583,13 @@ const eachResponseAttribute = (report: AttemptReport, set: (key: string, value: 
 }
 
 /**
- * The GenAI attributes known once an attempt has ended: the answering model,
+ * The GenAI attributes known once an attempt has ended: the answering model
+ * (for an answer only), the response's id (when the provider gave one),
  * token usage, finish reason and, for a failure, `error.type`.
  *
  * @since 0.1.0
  */
-export const responseAttributes = (report: AttemptReport): Record<string, unknown> => {
+export const responseAttributes = (report: AttemptSpanReport): Record<string, unknown> => {
   const attributes: Record<string, unknown> = {}
   eachResponseAttribute(report, (key, value) => {
     attributes[key] = value
@@ -562,7 +610,7 @@ const cancelledExit = Exit.interrupt()
  * open (no record built, no effect run), and ends a cancelled attempt's span
  * as {@link cancelledExit} says (the span's own end then finds it ended).
  */
-const annotateSpanOf = (context: Context.Context<never>, report: AttemptReport): void => {
+const annotateSpanOf = (context: Context.Context<never>, report: AttemptSpanReport): void => {
   const span = Context.getOrUndefined(context, Tracer.ParentSpan)
   if (span?._tag !== "Span" || span.status._tag === "Ended") return
   eachResponseAttribute(report, (key, value) => {
@@ -580,7 +628,7 @@ const annotateSpanOf = (context: Context.Context<never>, report: AttemptReport):
  *
  * @since 0.1.0
  */
-export const annotateAttempt = (report: AttemptReport): Effect.Effect<void> =>
+export const annotateAttempt = (report: AttemptSpanReport): Effect.Effect<void> =>
   Effect.contextWith((context) => {
     annotateSpanOf(context, report)
     return Effect.void
@@ -631,6 +679,8 @@ export interface AttemptStart {
   readonly model: ModelId
   readonly role: Attempt.Role
   readonly attemptNumber: number
+  /** Where the provider's calls go (`LlmProvider.Service.server`): the span's `server.address` and `server.port`. */
+  readonly server?: Server | undefined
 }
 
 /**
@@ -648,9 +698,13 @@ export const withAttemptSpan =
       (effect) => inSpan(effect, `chat ${start.model}`, { kind: "client", attributes: attemptAttributes(start) })
     )
 
-/** The attributes an attempt's span starts with: the request's, the target's, its number and role. */
+/** The attributes an attempt's span starts with: the request's, the target's and its server, its number and role. */
 const attemptAttributes = (start: AttemptStart): Record<string, unknown> => {
   const attributes = requestAttributes(start.request, start)
+  if (start.server !== undefined) {
+    attributes["server.address"] = start.server.address
+    attributes["server.port"] = start.server.port
+  }
   attributes["baton.attempt.number"] = start.attemptNumber
   attributes["baton.attempt.role"] = start.role
   return attributes
@@ -662,13 +716,15 @@ const attemptAttributes = (start: AttemptStart): Record<string, unknown> => {
  * the span {@link withAttemptSpan} would have opened, started and ended at
  * once with its response attributes, failed with the attempt's error. One
  * step instead of a span around an effect that fails at once (the manager's
- * open-circuit skip); `model` as {@link recordAttempt}'s.
+ * open-circuit skip); `model` as {@link recordAttempt}'s, `server` the
+ * provider's (`LlmProvider.Service.server`), as {@link AttemptStart}'s.
  *
  * @since 0.1.0
  */
 export const recordSkippedAttempt = (
   report: AttemptReport,
-  model: string = report.attempt.model
+  model: string = report.attempt.model,
+  server?: Server
 ): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
     updateAttemptMetrics(fiber.context, report, model)
@@ -679,7 +735,8 @@ export const recordSkippedAttempt = (
       provider,
       model: report.attempt.model,
       role,
-      attemptNumber: report.attemptNumber
+      attemptNumber: report.attemptNumber,
+      server
     }
     const attributes = attemptAttributes(start)
     eachResponseAttribute(report, (key, value) => {

@@ -38,8 +38,9 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, type Schema, Stream } from "effect"
+import { Context, Effect, Layer, type Redacted, type Schema, Stream } from "effect"
 import { HttpClient } from "effect/http"
+import type { Mutable } from "effect/Types"
 import type { Finish, FinishReason, GenerationResult, StreamPart, StructuredResult } from "./GenerationResult.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
 import type { InvalidOptions } from "./LlmError.ts"
@@ -91,6 +92,40 @@ export const Supervisor = Context.Reference<Supervisor | undefined>("@baton/core
 })
 
 /**
+ * Where a provider's calls go: the host and port of its base URL, never its
+ * userinfo, path or query (a base URL may carry a key: `?key=`). The
+ * manager sets them on each attempt's span as `server.address` and
+ * `server.port` (see `LlmMetrics`).
+ *
+ * @since 0.1.0
+ */
+export interface Server {
+  /** The host name or IP address (an IPv6 address without its brackets). */
+  readonly address: string
+  /** The port; the scheme's default (443, 80) when the URL names none. */
+  readonly port: number
+}
+
+/**
+ * The {@link Server} of a base URL: computed once, when an adapter is built,
+ * never per call.
+ *
+ * @example
+ * ```ts
+ * import * as LlmProvider from "@baton/core/LlmProvider"
+ *
+ * LlmProvider.serverOf(new URL("https://generativelanguage.googleapis.com/v1beta?key=k"))
+ * // { address: "generativelanguage.googleapis.com", port: 443 }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const serverOf = (url: URL): Server => ({
+  address: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
+  port: url.port === "" ? url.protocol === "http:" ? 80 : 443 : Number(url.port)
+})
+
+/**
  * What an adapter implements.
  *
  * @since 0.1.0
@@ -100,12 +135,21 @@ export interface Implementation {
   /** The model used when the request names none. */
   readonly model: ModelId
   readonly capabilities: Capabilities
+  /** Where the adapter's calls go, when it calls a server over the network (see {@link serverOf}). */
+  readonly server?: Server | undefined
   readonly generate: (request: LlmRequest.LlmRequest) => Effect.Effect<GenerationResult, ProviderError>
   readonly generateStructured: <A>(
     request: LlmRequest.LlmRequest,
     output: StructuredOutput.StructuredOutput<A>
   ) => Effect.Effect<StructuredResult<A>, ProviderError>
   readonly stream: (request: LlmRequest.LlmRequest) => Stream.Stream<StreamPart, ProviderError>
+  /**
+   * The values that must never appear in an error: the provider's API key.
+   * The adapter scrubs them from its own errors; `LlmManager` scrubs every
+   * provider's from every attempt's error, since an endpoint may echo
+   * another provider's key (two providers behind one proxy).
+   */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted> | undefined
 }
 
 /**
@@ -229,26 +273,27 @@ export const stream = (
 
 /**
  * The `Finish` that ends an adapter's stream: why the model stopped, the
- * usage, the provider and model that answered, and the tool calls assembled
- * from the stream, left out when the model called none (`undefined` or an
- * empty list).
+ * usage, the provider and model that answered, the id the provider gave its
+ * response (left out when it gave none), and the tool calls assembled from
+ * the stream, left out when the model called none (`undefined` or an empty
+ * list).
  *
  * @since 0.1.0
  */
-export const finishPart = ({ finishReason, model, provider, toolCalls, usage }: {
+export const finishPart = ({ finishReason, model, provider, responseId, toolCalls, usage }: {
   readonly finishReason: FinishReason
   readonly usage: TokenUsage
   readonly provider: ProviderName
   readonly model: ModelId
+  readonly responseId?: string | undefined
   readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
-}): Finish => ({
-  _tag: "Finish",
-  finishReason,
-  usage,
-  provider,
-  model,
-  ...(toolCalls === undefined || toolCalls.length === 0 ? {} : { toolCalls })
-})
+}): Finish => {
+  // fields left out are never set: no object is built to spread them
+  const finish: Mutable<Finish> = { _tag: "Finish", finishReason, usage, provider, model }
+  if (responseId !== undefined) finish.responseId = responseId
+  if (toolCalls !== undefined && toolCalls.length > 0) finish.toolCalls = toolCalls
+  return finish
+}
 
 /**
  * Who watches the HTTP exchange of the call running on this fiber: `sent`

@@ -46,25 +46,13 @@
  *
  * @since 0.1.0
  */
-import {
-  Context,
-  DateTime,
-  Effect,
-  Layer,
-  Logger,
-  Option,
-  type Redacted,
-  Ref,
-  References,
-  Schema,
-  type Scope
-} from "effect"
+import { Context, DateTime, Effect, Layer, Logger, type Redacted, Ref, References, Schema, type Scope } from "effect"
 import { Attempt, type Attempt as AttemptType } from "./Attempt.ts"
 import { FinishReason } from "./GenerationResult.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
 import { atEnd } from "./internal/attemptEnd.ts"
 import { isoString } from "./internal/isoTime.ts"
-import { LlmConfig } from "./LlmConfig.ts"
+import { LlmConfig, secrets as configuredSecrets } from "./LlmConfig.ts"
 import * as LlmMetrics from "./LlmMetrics.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import { scrub, truncate } from "./Redact.ts"
@@ -347,9 +335,7 @@ export const layerMemory = (options: Options = {}): Layer.Layer<RequestLog | Req
  */
 export const optionsFromConfig: Effect.Effect<Options, never, LlmConfig> = LlmConfig.useSync((settings) => ({
   logPrompts: settings.logPrompts,
-  secrets: [...Object.values(settings.providers), ...Object.values(settings.compatible)].flatMap((provider) =>
-    Option.toArray(provider.apiKey)
-  )
+  secrets: configuredSecrets(settings)
 }))
 
 /**

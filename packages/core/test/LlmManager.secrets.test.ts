@@ -3,17 +3,23 @@
  * the JSON request log, the app's logs, the errors (messages, JSON, pretty
  * causes) or any span attribute, even when a provider echoes the key back.
  */
+import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
 import * as Providers from "@baton/providers/Providers"
 import * as LeakCheck from "@baton/testing/LeakCheck"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Stream } from "effect"
+import { Cause, Effect, Layer, Logger, Redacted, Schema, Stream, Tracer } from "effect"
+import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import * as LlmConfig from "../src/LlmConfig.ts"
+import { AllProvidersFailed } from "../src/LlmError.ts"
 import * as LlmManager from "../src/LlmManager.ts"
+import * as Pricing from "../src/Pricing.ts"
+import { InvalidRequest, ProviderUnavailable } from "../src/ProviderError.ts"
 import * as RequestLog from "../src/RequestLog.ts"
 import * as UsageLedger from "../src/UsageLedger.ts"
+import { recordingTracer } from "./utils/tracer.ts"
 
 const deepseekKey = "sk-canary-deepseek-5b1e9c"
 const geminiKey = "AIzaCanaryGeminiKey0123456789abcdef"
@@ -143,5 +149,119 @@ describe("LlmManager OpenAI-compatible keys", () => {
       assert.include(seen, "[redacted]")
       assert.notInclude(seen, compatKey)
       assert.notInclude(seen, compatKey.slice(2, -2))
+    }).pipe(Effect.scoped))
+})
+
+/** Not key-shaped: only the configured values can catch them. */
+const keyA = "canary-key-a-fedcba0987654321"
+const keyB = "canary-key-b-1234567890abcdef"
+
+/**
+ * Two OpenAI-compatible endpoints with their own keys (alpha on the mock's
+ * openai path, beta on its deepseek path), no retries, and a request log
+ * given no secrets: what it records comes scrubbed from the manager.
+ */
+const twoEndpoints = (server: MockProviderServer.MockProviderServer["Service"]) =>
+  LlmManager.layer({
+    providers: [
+      OpenAiCompatible.layer({
+        name: "alpha",
+        baseUrl: server.baseUrl("openai"),
+        model: "m-a",
+        apiKey: Redacted.make(keyA)
+      }),
+      OpenAiCompatible.layer({
+        name: "beta",
+        baseUrl: server.baseUrl("deepseek"),
+        model: "m-b",
+        apiKey: Redacted.make(keyB)
+      })
+    ],
+    policy: FallbackPolicy.make({ maxRetries: 0 })
+  }).pipe(
+    Layer.provideMerge(RequestLog.layerMemory()),
+    Layer.provide([Pricing.layerDefault, NodeHttpClient.layerUndici])
+  )
+
+/** Every rendering of spans a test tracer recorded: attributes, events, the cause each ended with. */
+const spanTexts = (spans: ReadonlyArray<Tracer.NativeSpan>): string =>
+  spans.flatMap((span) => [
+    JSON.stringify([...span.attributes.entries()]),
+    JSON.stringify(span.events),
+    span.status._tag === "Ended" && span.status.exit._tag === "Failure" ? Cause.pretty(span.status.exit.cause) : ""
+  ]).join("\n")
+
+/** The renderings among `texts` that hold either key. */
+const leaksIn = (texts: Readonly<Record<string, string>>): Array<string> =>
+  Object.entries(texts).filter(([, text]) => text.includes(keyA) || text.includes(keyB)).map(([where]) => where)
+
+describe("LlmManager: another provider's key echoed by an endpoint", () => {
+  it.live("is scrubbed from the caller's error, its JSON, the attempts, the request log and the spans", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.start()
+      const { spans, tracer } = recordingTracer()
+      const [error, records] = yield* Effect.gen(function*() {
+        const manager = yield* LlmManager.LlmManager
+        // one shared proxy in front of both endpoints: each echoes the other endpoint's key
+        yield* server.inject("openai", MockFault.status(503, { message: `upstream refused key ${keyB}` }))
+        yield* server.inject("deepseek", MockFault.status(400, { message: `bad request for ${keyA}`, param: keyA }))
+        const error = yield* Effect.flip(manager.generate({ prompt: "Hello" }))
+        const records = yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
+        return [error, records] as const
+      }).pipe(Effect.provideService(Tracer.Tracer, tracer), Effect.provide(twoEndpoints(server)))
+      assert.strictEqual(error._tag, "AllProvidersFailed")
+      if (error._tag !== "AllProvidersFailed") return
+      assert.deepStrictEqual(error.attempts.map((a): Array<string | undefined> => [a.provider, a.error?._tag]), [
+        ["alpha", "ProviderUnavailable"],
+        ["beta", "InvalidRequest"]
+      ])
+      assert.strictEqual(records.length, 2)
+      assert.isAbove(spans.length, 2)
+      const texts = {
+        message: error.message,
+        attempts: error.attempts.map((a) => a.error?.message ?? "").join("\n"),
+        json: JSON.stringify(error),
+        encoded: JSON.stringify(Schema.encodeSync(AllProvidersFailed)(error)),
+        pretty: Cause.pretty(Cause.fail(error)),
+        log: JSON.stringify(records),
+        spans: spanTexts(spans)
+      }
+      assert.deepStrictEqual(leaksIn(texts), [])
+      assert.include(texts.attempts, "[redacted]")
+      // the same classes, scrubbed field by field
+      const [first, second] = error.attempts.map((a) => a.error)
+      assert.instanceOf(first, ProviderUnavailable)
+      assert.instanceOf(second, InvalidRequest)
+      assert.strictEqual(second.param, "[redacted]")
+    }).pipe(Effect.scoped))
+
+  it.live("is scrubbed from a stream's StreamInterrupted: its reason, attempts, JSON, and the log", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.start()
+      const { spans, tracer } = recordingTracer()
+      const [error, records] = yield* Effect.gen(function*() {
+        const manager = yield* LlmManager.LlmManager
+        // cut after text reached the caller, then the rescue's endpoint echoes alpha's key
+        yield* server.inject("openai", MockFault.cutStreamAfter(2))
+        yield* server.inject("deepseek", MockFault.status(503, { message: `upstream refused key ${keyA}` }))
+        const error = yield* Effect.flip(Stream.runDrain(manager.stream({ prompt: "Tell me a long story" })))
+        const records = yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
+        return [error, records] as const
+      }).pipe(Effect.provideService(Tracer.Tracer, tracer), Effect.provide(twoEndpoints(server)))
+      assert.strictEqual(error._tag, "StreamInterrupted")
+      if (error._tag !== "StreamInterrupted") return
+      assert.deepStrictEqual(error.attempts?.map((a): Array<string | undefined> => [a.provider, a.error?._tag]), [
+        ["alpha", "ProviderConnectionFailed"],
+        ["beta", "ProviderUnavailable"]
+      ])
+      const texts = {
+        message: error.message,
+        json: JSON.stringify(error),
+        pretty: Cause.pretty(Cause.fail(error)),
+        log: JSON.stringify(records),
+        spans: spanTexts(spans)
+      }
+      assert.deepStrictEqual(leaksIn(texts), [])
+      assert.include(error.reason, "[redacted]")
     }).pipe(Effect.scoped))
 })

@@ -3,16 +3,20 @@
  * (`gen-ai-spans.md`, the inference client span), read from a recording
  * tracer after real manager runs against the mock provider server: the
  * well-known `gen_ai.provider.name` values, one GenAI span per provider call
- * (the request span is Baton's own), and a cancelled attempt that is no error.
+ * (the request span is Baton's own), a cancelled attempt that is no error,
+ * the server an attempt called (`server.address`, `server.port`), the id of
+ * the response (`gen_ai.response.id`) over each wire format, plain and
+ * streamed, and `error.type` on a failed request's span.
  */
 import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Fiber, Redacted, Tracer } from "effect"
+import { Cause, Effect, Fiber, Redacted, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import * as LlmManager from "../src/LlmManager.ts"
+import * as LlmProvider from "../src/LlmProvider.ts"
 import { Bench, eventually, inject, manager, stats } from "./utils/chain.ts"
 import { recordingTracer } from "./utils/tracer.ts"
 
@@ -30,7 +34,128 @@ const endedInterrupted = (span: Tracer.NativeSpan | undefined) =>
   span?.status._tag === "Ended" && span.status.exit._tag === "Failure" &&
   Cause.hasInterruptsOnly(span.status.exit.cause)
 
+/** The attempt span of each wire format the mock speaks (the chat-completions wire: openai). */
+const wires = [
+  { kind: "openai", span: "chat gpt-4o-mini" },
+  { kind: "anthropic", span: "chat claude-haiku-4-5" },
+  { kind: "gemini", span: "chat gemini-2.5-flash" }
+] as const
+
 describe("LlmMetrics spans and the GenAI semantic conventions", () => {
+  for (const { kind, span } of wires) {
+    it.effect(`${kind}: server.address, server.port and gen_ai.response.id (the mock's id): plain, generated over a stream, streamed`, () =>
+      Effect.gen(function*() {
+        const server = yield* MockProviderServer.MockProviderServer
+        const port = Number(new URL(server.baseUrl(kind)).port)
+        const traced = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          Effect.gen(function*() {
+            const { spans, tracer } = recordingTracer()
+            const value = yield* effect.pipe(Effect.provideService(Tracer.Tracer, tracer))
+            return { value, attributes: attributesOf(spans, span) }
+          })
+        const plain = yield* manager({ chain: [kind], policy: { generateVia: "generate" } })
+        const overStream = yield* manager({ chain: [kind], policy: { generateVia: "stream" } })
+        const runs = [
+          yield* Effect.map(traced(plain.generate(prompt)), (run) => ({ ...run, id: run.value.responseId })),
+          yield* Effect.map(traced(overStream.generate(prompt)), (run) => ({ ...run, id: run.value.responseId })),
+          yield* Effect.map(traced(Stream.runCollect(overStream.stream(prompt))), (run) => ({
+            ...run,
+            id: run.value.find((part) => part._tag === "Finish")?.responseId
+          }))
+        ]
+        for (const [i, run] of runs.entries()) {
+          const way = ["plain", "generated over a stream", "streamed"][i]
+          assert.match(run.id ?? "", new RegExp(`^mock-${kind}-\\d+$`), `the ${way} answer carries the mock's id`)
+          assert.deepStrictEqual(
+            [run.attributes["server.address"], run.attributes["server.port"], run.attributes["gen_ai.response.id"]],
+            ["127.0.0.1", port, run.id],
+            way
+          )
+        }
+        assert.strictEqual(new Set(runs.map((run) => run.id)).size, 3, "each response has its own id")
+      }).pipe(Effect.provide(Bench)))
+  }
+
+  it("LlmProvider.serverOf: the base URL's host and port (the scheme's default when it names none), nothing else", () => {
+    const of = (url: string) => LlmProvider.serverOf(new URL(url))
+    assert.deepStrictEqual(of("https://user:pw@generativelanguage.googleapis.com/v1beta?key=secret"), {
+      address: "generativelanguage.googleapis.com",
+      port: 443
+    })
+    assert.deepStrictEqual(of("http://localhost/v1"), { address: "localhost", port: 80 })
+    assert.deepStrictEqual(of("http://[::1]:11434/v1"), { address: "::1", port: 11434 })
+  })
+
+  it.effect("a skipped attempt's span names its server, and no response model", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const { spans, tracer } = recordingTracer()
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        circuit: { failureThreshold: 1, cooldownMs: 60_000 }
+      })
+      yield* inject("openai", MockFault.status(503))
+      yield* llm.generate(prompt)
+      yield* llm.generate(prompt).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      const skipped = attributesOf(spans, "chat gpt-4o-mini")
+      assert.strictEqual(skipped["baton.attempt.outcome"], "skipped")
+      assert.deepStrictEqual(
+        [skipped["server.address"], skipped["server.port"]],
+        ["127.0.0.1", Number(new URL(server.baseUrl("openai")).port)]
+      )
+      assert.notProperty(skipped, "gen_ai.response.model")
+      assert.notProperty(skipped, "gen_ai.response.id")
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("server.address and server.port are the base URL's host and port, never its userinfo or query", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const server = yield* MockProviderServer.MockProviderServer
+      const url = new URL(server.baseUrl("openai"))
+      url.username = "user"
+      url.password = "secret-password"
+      url.search = "?key=secret-key"
+      const llm = yield* LlmManager.make({
+        providers: [
+          OpenAiCompatible.layer({ name: "groq", baseUrl: url.href, model: "llama-3.3", apiKey: Redacted.make("sk-k") })
+        ],
+        policy: FallbackPolicy.make({ maxRetries: 0 }),
+        circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 },
+        generationEnabled: true
+      })
+      yield* inject("openai", MockFault.status(503))
+      yield* Effect.flip(llm.generate(prompt).pipe(Effect.provideService(Tracer.Tracer, tracer)))
+      const attributes = attributesOf(spans, "chat llama-3.3")
+      assert.deepStrictEqual([attributes["server.address"], attributes["server.port"]], ["127.0.0.1", Number(url.port)])
+      const values = JSON.stringify(spans.map((span) => [...span.attributes.values()]))
+      assert.notInclude(values, "secret")
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a failed attempt has no gen_ai.response.model or gen_ai.response.id: no response said which model answered", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const llm = yield* manager({ chain: ["openai", "anthropic"] })
+      yield* inject("openai", MockFault.status(503))
+      yield* llm.generate(prompt).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      const failed = attributesOf(spans, "chat gpt-4o-mini")
+      assert.strictEqual(failed["error.type"], "ProviderUnavailable")
+      assert.notProperty(failed, "gen_ai.response.model")
+      assert.notProperty(failed, "gen_ai.response.id")
+      assert.strictEqual(attributesOf(spans, "chat claude-haiku-4-5")["gen_ai.response.model"], "claude-haiku-4-5")
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a failed request's span carries error.type, the failure's tag", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const llm = yield* manager({ chain: ["openai"] })
+      yield* inject("openai", MockFault.status(503))
+      const error = yield* Effect.flip(llm.generate(prompt).pipe(Effect.provideService(Tracer.Tracer, tracer)))
+      assert.strictEqual(error._tag, "AllProvidersFailed")
+      const request = spans.find((span) => span.name === "baton.request")
+      assert.strictEqual(request?.status._tag === "Ended" && request.status.exit._tag, "Failure")
+      assert.strictEqual(request?.attributes.get("error.type"), "AllProvidersFailed")
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("gen_ai.provider.name is the conventions' well-known value; Baton's own name stays in baton.provider.name", () =>
     Effect.gen(function*() {
       const { spans, tracer } = recordingTracer()

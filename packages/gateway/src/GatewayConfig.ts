@@ -190,6 +190,17 @@ export interface GatewayConfig {
 export const defaultMaxBodyBytes = 1_048_576
 
 /**
+ * Every provider key the config holds (each read from its provider's
+ * `apiKeyEnv`, default `<NAME>_API_KEY`): the secrets every chain's manager
+ * scrubs from its errors and the request log scrubs from its records, so a
+ * key one endpoint echoes never leaves, whichever chain it was asked through.
+ *
+ * @since 0.1.0
+ */
+export const secrets = (config: GatewayConfig): ReadonlyArray<Redacted.Redacted> =>
+  [...config.providers.values()].flatMap((provider) => Option.toArray(provider.apiKey))
+
+/**
  * The SHA-256 (hex) of a gateway key, as stored in the config.
  *
  * @since 0.1.0

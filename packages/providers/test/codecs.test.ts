@@ -378,3 +378,40 @@ describe("Anthropic codec", () => {
     assert.strictEqual(typeof fault === "string" ? fault : fault?._tag, "ErrorEvent")
   })
 })
+
+describe("response ids (gen_ai.response.id)", () => {
+  const chatReply = (id: unknown) => ({
+    id,
+    choices: [{ message: { role: "assistant", content: "Hi" }, finish_reason: "stop" }]
+  })
+  const geminiReply = (responseId: unknown) => ({
+    responseId,
+    candidates: [{ content: { parts: [{ text: "Hi" }] }, finishReason: "STOP" }]
+  })
+  const anthropicReply = (id: unknown) => ({ id, content: [{ type: "text", text: "Hi" }], stop_reason: "end_turn" })
+  const idOf = (reply: ReturnType<Codec["decode"]>) => typeof reply === "string" ? reply : reply.responseId
+
+  it("a plain reply's id; none when it is absent, not a string, empty or over 256 characters", () => {
+    const cases = [["chatcmpl-1", "chatcmpl-1"], [undefined, undefined], [42, undefined], ["", undefined], [
+      "x".repeat(257),
+      undefined
+    ]] as const
+    for (const [sent, read] of cases) {
+      assert.strictEqual(idOf(openAi.decode(chatReply(sent))), read)
+      assert.strictEqual(idOf(GeminiCodec.codec.decode(geminiReply(sent))), read)
+      assert.strictEqual(idOf(AnthropicCodec.codec.decode(anthropicReply(sent))), read)
+    }
+  })
+
+  it("a stream's id: the first chunk's (chat completions, Gemini), message_start's (Anthropic)", () => {
+    const chat = openAi.streamDecoder()
+    feed(chat, [["", { id: "chatcmpl-9", choices: [{ delta: { content: "Hi" } }] }], ["", "[DONE]"]])
+    assert.strictEqual(chat.responseId?.(), "chatcmpl-9")
+    const gemini = GeminiCodec.codec.streamDecoder()
+    feed(gemini, [["", geminiReply("resp-9")]])
+    assert.strictEqual(gemini.responseId?.(), "resp-9")
+    const anthropic = AnthropicCodec.codec.streamDecoder()
+    feed(anthropic, [["message_start", { type: "message_start", message: { id: "msg_9" } }]])
+    assert.strictEqual(anthropic.responseId?.(), "msg_9")
+  })
+})

@@ -7,7 +7,21 @@
  * services), so a call builds no layer. Each attempt runs under the
  * manager's watchdog (`watchdog.ts`), which enforces the limits.
  */
-import { Cause, type Clock, Context, Data, Deferred, Duration, Effect, type Exit, Fiber, Option, Stream } from "effect"
+import {
+  Cause,
+  type Clock,
+  Context,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  type Exit,
+  Fiber,
+  Option,
+  type Redacted,
+  Result,
+  Stream
+} from "effect"
 import type { Attempt, Role } from "../Attempt.ts"
 import * as CircuitPolicy from "../CircuitPolicy.ts"
 import * as ErrorPolicy from "../ErrorPolicy.ts"
@@ -38,12 +52,14 @@ import {
 } from "../ProviderError.ts"
 import * as ProviderThrottle from "../ProviderThrottle.ts"
 import type * as QuotaLimiter from "../QuotaLimiter.ts"
+import { scrub } from "../Redact.ts"
 import type * as RequestLog from "../RequestLog.ts"
 import * as StoreDeadline from "../StoreDeadline.ts"
 import type * as StructuredOutput from "../StructuredOutput.ts"
 import * as TokenUsage from "../TokenUsage.ts"
 import type * as UsageLedger from "../UsageLedger.ts"
 import type * as Handoff from "./handoff.ts"
+import { scrubError } from "./scrubError.ts"
 import { trusted } from "./trusted.ts"
 import type * as Watchdog from "./watchdog.ts"
 
@@ -279,6 +295,11 @@ export interface Engine {
   readonly throttle: Option.Option<ProviderThrottle.Service>
   readonly watchdog: Watchdog.Watchdog<Failure>
   /**
+   * Every secret to scrub from an attempt's error: each provider's key
+   * (`LlmProvider.Service.secrets`) and those the manager was given.
+   */
+  readonly secrets: ReadonlyArray<Redacted.Redacted>
+  /**
    * A store waits on I/O (the breaker's store came from context, or the quota's
    * is remote): each request runs with its deadline as `StoreDeadline`, which
    * bounds the stores' commands.
@@ -368,6 +389,8 @@ const modelOf = (route: Route, request: LlmRequest.LlmRequest): ModelId => reque
 interface Report {
   readonly usage: TokenUsage.TokenUsage | undefined
   readonly finishReason: GenerationResult["finishReason"] | undefined
+  /** The id the provider gave its response (the attempt span's `gen_ai.response.id`). */
+  readonly responseId?: string | undefined
 }
 
 /** The limits of one attempt: the policy's, with the first-token limit of its model. */
@@ -455,20 +478,29 @@ const failureReport = (cause: Cause.Cause<Failure>, progress: Progress): Report 
   return { usage: usage ?? progress.reported, finishReason: undefined }
 }
 
-/** A bug in the adapter or codec (a throw, a die) as the attempt's `Defect` error. */
+/**
+ * The call's failure as its attempt records it: a provider error scrubbed of
+ * every secret of the chain (an endpoint may echo another provider's key:
+ * see `scrubError.ts`), a bug in the adapter or codec (a throw, a die) as a
+ * `Defect`, scrubbed too. Scrubbed once, here, as the call fails: the
+ * circuit, the attempt's span, the log, the ledger and the caller's error
+ * all get the scrubbed error. A call that succeeds pays nothing more than
+ * the one handler it always had.
+ */
 const asFailure = <A>(
   call: Effect.Effect<A, ProviderError>,
   provider: ProviderName,
-  model: ModelId
+  model: ModelId,
+  secrets: ReadonlyArray<Redacted.Redacted>
 ): Effect.Effect<A, ProviderError> =>
-  Effect.catchDefect(call, (defect) =>
-    Effect.fail(
-      new Defect({
-        provider,
-        model,
-        message: `bug in the ${provider} adapter: ${defect instanceof Error ? defect.message : String(defect)}`
-      })
-    ))
+  Effect.catchCause(call, (cause) => {
+    const defect = Cause.findDefect(cause)
+    if (Result.isFailure(defect)) return Effect.failCause(Cause.map(cause, (error) => scrubError(error, secrets)))
+    const text = defect.success instanceof Error ? defect.success.message : String(defect.success)
+    return Effect.fail(
+      new Defect({ provider, model, message: scrub(`bug in the ${provider} adapter: ${text}`, secrets) })
+    )
+  })
 
 /**
  * Runs one call on one provider: skipped when its circuit is known open
@@ -495,7 +527,9 @@ const attempt = <A>(
   const known = run.skipsAll === undefined
     ? engine.openCircuits.retryAfter(key, startedAt)
     : run.skipsAll[route.index] ?? 0
-  if (known !== undefined) return skip(engine, run, slot, { provider, model, role }, known, label, startedAt)
+  if (known !== undefined) {
+    return skip(engine, run, slot, { provider, model, role }, known, label, startedAt, route.provider.server)
+  }
   const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
   const progress = makeProgress(mode === "stream" ? "first-token" : "body", run.clock, startedAt)
   // built only once no circuit known open skips the attempt (and a throttle let it through)
@@ -503,7 +537,7 @@ const attempt = <A>(
     engine.watchdog.guard(
       // one context update, not three: a request holds each one's restore frame while in flight
       Effect.updateContext(
-        asFailure(Effect.suspend(() => call(progress)), provider, model),
+        asFailure(Effect.suspend(() => call(progress)), provider, model, engine.secrets),
         (context: Context.Context<never>) =>
           Context.add(
             Context.add(Context.add(context, CurrentProgress, progress), LlmProvider.Supervisor, progress),
@@ -544,7 +578,14 @@ const attempt = <A>(
     : () => Effect.andThen(throttle.value.check(provider, { model, tokens: estimate }), guarded)
   return circuit(engine, throttled, key, provider, model, startedAt).pipe(
     Effect.onExit(record),
-    LlmMetrics.withAttemptSpan({ request: run.request, provider, model, role, attemptNumber: slot + 1 })
+    LlmMetrics.withAttemptSpan({
+      request: run.request,
+      provider,
+      model,
+      role,
+      attemptNumber: slot + 1,
+      server: route.provider.server
+    })
   )
 }
 
@@ -561,7 +602,8 @@ const skip = (
   target: Pick<Attempt, "provider" | "model" | "role">,
   retryAfterMs: number,
   label: string,
-  startedAt: number
+  startedAt: number,
+  server: LlmProvider.Server | undefined
 ): Effect.Effect<never, Failure> => {
   const error = new CircuitOpen(
     { provider: target.provider, model: target.model, retryAfter: Duration.millis(retryAfterMs) },
@@ -579,7 +621,16 @@ const skip = (
   }
   // recorded whatever happens, as `attempt`'s `onExit` records: a hedge side interrupted mid-write keeps its rows
   return Effect.andThen(
-    Effect.uninterruptible(writeReport(engine, run, report, 0, label, LlmMetrics.recordSkippedAttempt)),
+    Effect.uninterruptible(
+      writeReport(
+        engine,
+        run,
+        report,
+        0,
+        label,
+        (report, label) => LlmMetrics.recordSkippedAttempt(report, label, server)
+      )
+    ),
     Effect.fail(error)
   )
 }
@@ -616,10 +667,10 @@ const unlessVoid = (first: Effect.Effect<void>, next: Effect.Effect<void>): Effe
 const writeReport = (
   engine: Engine,
   run: Run,
-  report: RequestLog.AttemptReport,
+  report: LlmMetrics.AttemptSpanReport,
   estimate: number,
   label: string,
-  metrics: (report: RequestLog.AttemptReport, label: string) => Effect.Effect<void> = LlmMetrics.recordAttempt
+  metrics: (report: LlmMetrics.AttemptSpanReport, label: string) => Effect.Effect<void> = LlmMetrics.recordAttempt
 ): Effect.Effect<void> => {
   let written = metrics(report, label)
   if (report.usage !== undefined && Option.isSome(engine.throttle)) {
@@ -771,12 +822,13 @@ const streamAttempt = (
     role,
     "stream",
     (progress) => consume(route, request, progress, sink),
-    ({ finish }) => ({ usage: finish.usage, finishReason: finish.finishReason })
+    ({ finish }) => ({ usage: finish.usage, finishReason: finish.finishReason, responseId: finish.responseId })
   )
 
 const resultReport = (result: GenerationResult): Report => ({
   usage: result.usage,
-  finishReason: result.finishReason
+  finishReason: result.finishReason,
+  responseId: result.responseId
 })
 
 /**
@@ -804,6 +856,7 @@ const generateOnce = (engine: Engine, run: Run): Once<GenerationResult> => {
       finishReason: finish.finishReason,
       requestId: run.request.requestId,
       attempts: [],
+      responseId: finish.responseId,
       ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
     }))
   }
@@ -1100,11 +1153,11 @@ const withQuota = <A, E>(
 const recordOutcome = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
   if (exit._tag === "Success") return LlmMetrics.recordRequest("success")
   if (Cause.hasInterruptsOnly(exit.cause)) return LlmMetrics.recordRequest("cancelled")
-  const error = Cause.findErrorOption(exit.cause)
-  const reason = Option.isSome(error) ? LlmMetrics.quotaRejectionReason(error.value) : undefined
+  const error = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
+  const reason = error === undefined ? undefined : LlmMetrics.quotaRejectionReason(error)
   return reason === undefined
-    ? LlmMetrics.recordRequest("error")
-    : Effect.andThen(LlmMetrics.recordRequest("rejected"), LlmMetrics.recordQuotaRejection(reason))
+    ? LlmMetrics.recordRequest("error", error)
+    : Effect.andThen(LlmMetrics.recordRequest("rejected", error), LlmMetrics.recordQuotaRejection(reason))
 }
 
 /**

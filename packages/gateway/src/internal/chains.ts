@@ -18,7 +18,10 @@
  * whether its manager is new or evicted and built again. A chain's policy
  * is the environment's with each step's own retries and first-token limit
  * on top (keyed by `provider/model`, as `FallbackPolicy` reads them per
- * step); chains differing only in those get their own managers.
+ * step); chains differing only in those get their own managers. Every
+ * manager scrubs every key the gateway holds (the config's,
+ * `GatewayConfig.secrets`, and the environment's) from its attempts'
+ * errors, not only its own chain's: an endpoint may echo any of them.
  *
  * Each provider client is wrapped to note, per request id, which provider
  * and model produced the latest stream delta: a stream's chunks name the
@@ -31,7 +34,7 @@
 import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
-import type * as LlmConfig from "@baton/core/LlmConfig"
+import * as LlmConfig from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
 import { LlmProvider } from "@baton/core/LlmProvider"
@@ -44,7 +47,7 @@ import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
 import * as Providers from "@baton/providers/Providers"
 import { type Context, Effect, Exit, Layer, Metric, Option, Scope, Stream } from "effect"
 import type { HttpClient } from "effect/http"
-import type * as GatewayConfig from "../GatewayConfig.ts"
+import * as GatewayConfig from "../GatewayConfig.ts"
 
 /** Who produced a request's latest text. */
 export interface Producer {
@@ -186,6 +189,8 @@ export const make = (
   const recent = new Map<string, Entry>()
   const policy = FallbackPolicy.fromConfig(settings)
   const circuitPolicy = CircuitPolicy.fromConfig(settings)
+  // every key the gateway holds, not only the chain's own: an endpoint may echo a key of a provider outside its chain
+  const secrets = [...GatewayConfig.secrets(config), ...LlmConfig.secrets(settings)]
 
   /** Memoises `build` under `key` in `cache` (the first of racing builds wins). */
   const memo = <A, E>(
@@ -225,7 +230,8 @@ export const make = (
       providers: steps.map(providerOf),
       policy: chainPolicy(policy, steps),
       circuitPolicy,
-      generationEnabled: settings.generationEnabled
+      generationEnabled: settings.generationEnabled,
+      secrets
     }).pipe(
       Effect.tap(() => held(managersHeld)),
       Scope.provide(managerScope),

@@ -46,6 +46,12 @@
  *   answer fails before any delta: nothing reached the caller, and the
  *   manager retries or falls back as before a first token (held whitespace
  *   is no first token for its watchdog either);
+ * - the implementation names its `server` (the base URL's host and port,
+ *   `LlmProvider.serverOf`, read once here), and each answer carries the id
+ *   the provider gave its response (`responseId` of a result or a `Finish`:
+ *   OpenAI's `id`, Anthropic's `id` / `message_start.message.id`, Gemini's
+ *   `responseId`; a string of at most 256 characters, else none), which the
+ *   manager sets on the attempt's span;
  * - structured answers are decoded with the request's `StructuredOutput`; an
  *   answer that does not decode is `StructuredOutputInvalid` with the issue
  *   and the content;
@@ -80,6 +86,7 @@ import type { ToolCall } from "@baton/core/Tool"
 import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Scope, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { HttpClient } from "effect/http"
+import type { Mutable } from "effect/Types"
 import * as HttpError from "./httpError.ts"
 import * as Json from "./json.ts"
 import * as Sse from "./sse.ts"
@@ -106,6 +113,8 @@ export interface Reply {
   readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
   /** The model's own words when it declined (OpenAI `message.refusal`); the finish is then `content_filter`. */
   readonly refusal?: string | undefined
+  /** The id the provider gave the response (`gen_ai.response.id`), when it gave one. */
+  readonly responseId?: string | undefined
 }
 
 /** What a stream event may mean besides text. */
@@ -126,6 +135,8 @@ export interface StreamDecoder {
   readonly refusal?: (() => string | undefined) | undefined
   /** The stream's tool calls, for codecs that speak tools: drained for deltas after every event. */
   readonly tools?: ToolStream.ToolStream | undefined
+  /** The id the provider gave the response, once an event carried it. */
+  readonly responseId?: (() => string | undefined) | undefined
 }
 
 /** What differs between providers. */
@@ -190,6 +201,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   const { apiKey, capabilities, codec, name } = settings
   const base = new URL(settings.baseUrl)
   const prefix = base.pathname.replace(/\/+$/, "")
+  // once per adapter: the manager reads it for every attempt's span
+  const server = LlmProvider.serverOf(base)
 
   const contextOf = (model: ModelId): HttpError.ErrorContext => ({ provider: name, model, apiKey })
   const malformed = (model: ModelId, message: string, status?: number) =>
@@ -334,7 +347,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     if (isBlankJson(call, reply.content, reply.toolCalls?.length ?? 0)) {
       return blankAnswer(call, reply.counts, reply.content)
     }
-    return {
+    // fields left out are never set: no object is built to spread them
+    const result: Mutable<GenerationResult> = {
       content: reply.content,
       usage: usageOf(call, reply.counts, reply.content),
       model,
@@ -342,9 +356,11 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       latencyMs,
       finishReason: reply.finishReason,
       requestId: call.request.requestId,
-      attempts: [{ provider: name, model, role: "primary", outcome: "success", latencyMs }],
-      ...(reply.toolCalls === undefined ? {} : { toolCalls: reply.toolCalls })
+      attempts: [{ provider: name, model, role: "primary", outcome: "success", latencyMs }]
     }
+    if (reply.responseId !== undefined) result.responseId = reply.responseId
+    if (reply.toolCalls !== undefined) result.toolCalls = reply.toolCalls
+    return result
   }
 
   const complete = (call: Call): Effect.Effect<GenerationResult, ProviderError> => {
@@ -593,7 +609,14 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         run.finished = true
         const usage = usageOf(call, decoder.counts(), partialText)
         return [
-          LlmProvider.finishPart({ finishReason, usage, provider: name, model, toolCalls: decoder.tools?.calls() })
+          LlmProvider.finishPart({
+            finishReason,
+            usage,
+            provider: name,
+            model,
+            responseId: decoder.responseId?.(),
+            toolCalls: decoder.tools?.calls()
+          })
         ]
       }
     }
@@ -604,6 +627,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     name,
     model: settings.model,
     capabilities,
+    server,
     generate,
     generateStructured,
     stream

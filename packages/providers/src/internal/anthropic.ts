@@ -211,6 +211,7 @@ const decode = (json: unknown): Reply | string => {
     content,
     finishReason: finishReason(json.stop_reason),
     counts: Json.isObject(json.usage) ? usage(json.usage) : undefined,
+    responseId: Json.id(json.id),
     ...(toolCalls === undefined ? {} : { toolCalls })
   }
 }
@@ -234,6 +235,7 @@ const streamDecoder = (): StreamDecoder => {
   let thinking: number | undefined
   let finish: FinishReason | undefined
   let done = false
+  let id: string | undefined
   const repeated = RepeatedEvent.make(textDeltas)
   const tools = ToolStream.make()
   const track = (usage: Json.JsonObject) => {
@@ -256,7 +258,10 @@ const streamDecoder = (): StreamDecoder => {
       if (badCall !== undefined) return { _tag: "Malformed", message: badCall }
       switch (json.type) {
         case "message_start":
-          if (Json.isObject(json.message) && Json.isObject(json.message.usage)) track(json.message.usage)
+          if (Json.isObject(json.message)) {
+            id ??= Json.id(json.message.id)
+            if (Json.isObject(json.message.usage)) track(json.message.usage)
+          }
           return ""
         case "content_block_delta":
           if (!Json.isObject(json.delta) || typeof json.delta.type !== "string") {
@@ -286,7 +291,8 @@ const streamDecoder = (): StreamDecoder => {
       const complete = completeInput(input)
       return complete === undefined || output === undefined ? undefined : countsOf(complete, output, thinking)
     },
-    tools
+    tools,
+    responseId: () => id
   }
 }
 

@@ -123,6 +123,7 @@ const decode = (json: unknown): Reply | string => {
       ? "other"
       : finishReason(candidate.finishReason, candidate.calls.length > 0),
     counts,
+    responseId: Json.id(json.responseId),
     ...(candidate.calls.length === 0
       ? {}
       : { toolCalls: GeminiTools.withIds(candidate.calls, Json.string(json.responseId)) })
@@ -132,12 +133,15 @@ const decode = (json: unknown): Reply | string => {
 const streamDecoder = (): StreamDecoder => {
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
+  let id: string | undefined
   const tools = ToolStream.make()
   return {
     event: (event) => {
       const json = Json.parse(event.data)
       if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
       if (json.error !== undefined) return { _tag: "ErrorEvent", body: json }
+      // every chunk repeats the id: read from the first one
+      id ??= Json.id(json.responseId)
       if (Json.isObject(json.usageMetadata)) counts = usage(json.usageMetadata) ?? counts
       const blocked = blockReason(json)
       if (blocked !== undefined) return { _tag: "Blocked", message: `gemini blocked the prompt (${blocked})` }
@@ -157,7 +161,8 @@ const streamDecoder = (): StreamDecoder => {
     },
     finishReason: () => finish,
     counts: () => counts,
-    tools
+    tools,
+    responseId: () => id
   }
 }
 

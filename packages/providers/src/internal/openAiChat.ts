@@ -199,11 +199,12 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   if (choice === undefined || !Json.isObject(choice.message)) return "no choices[0].message"
   const message = choice.message
   const counts = Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined
+  const responseId = Json.id(json.id)
   const refusal = isRefusal(message.refusal) ? message.refusal : undefined
   const filtered = refusal !== undefined || choice.finish_reason === "content_filter"
   // a filtered answer may have no text at all: `content` null, or absent (Azure OpenAI)
   if (filtered && (message.content === null || message.content === undefined)) {
-    return { content: "", finishReason: "content_filter", counts, refusal }
+    return { content: "", finishReason: "content_filter", counts, refusal, responseId }
   }
   if (typeof message.content !== "string" && !(message.content === null && Array.isArray(message.tool_calls))) {
     return "choices[0].message.content is not a string (null only with tool calls or a content filter's stop)"
@@ -217,6 +218,7 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
     finishReason: filtered ? "content_filter" : finishReason(choice.finish_reason),
     counts,
     refusal,
+    responseId,
     ...(toolCalls === undefined ? {} : { toolCalls })
   }
 }
@@ -260,6 +262,7 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
   let refusal = ""
+  let id: string | undefined
   const repeated = RepeatedEvent.make(textChunks)
   const tools = ToolStream.make()
   return {
@@ -273,6 +276,8 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
       const json = Json.parse(event.data)
       if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
       if (event.event === "error" || json.error !== undefined) return { _tag: "ErrorEvent", body: json }
+      // every chunk repeats the id: read from the first parsed one
+      id ??= Json.id(json.id)
       const text = repeated.fromParsed(event, json)
       if (text !== undefined) return text
       // what follows acts on more than the text: `textOnly` must rule out every chunk it acts on
@@ -304,7 +309,8 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
     finishReason: () => done ? finish ?? "other" : dialect.requireDone ? undefined : finish,
     counts: () => counts,
     refusal: () => refusal.length === 0 ? undefined : refusal,
-    tools
+    tools,
+    responseId: () => id
   }
 }
 

@@ -1,0 +1,76 @@
+/**
+ * The keys a config file's providers read (`apiKeyEnv`, `<NAME>_API_KEY`)
+ * are secrets like the environment's: an endpoint that echoes one, even one
+ * of a provider outside the chain it serves (two providers behind one
+ * proxy), reaches neither the client nor the request log, which is built
+ * from the environment as `Gateway.layerDefaults` builds it.
+ */
+import * as LlmConfig from "@baton/core/LlmConfig"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as RequestLog from "@baton/core/RequestLog"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, layer } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer } from "effect"
+import * as Gateway from "../src/Gateway.ts"
+import * as GatewayConfig from "../src/GatewayConfig.ts"
+import * as Fixture from "./fixture.ts"
+
+/** Not key-shaped: only the configured values can catch them. */
+const prodKey = "canary-openai-prod-0123456789abcdef"
+const localKey = "canary-local-key-fedcba9876543210"
+
+const environment = { ...Fixture.environment, OPENAI_KEY_PROD: prodKey, LOCAL_API_KEY: localKey }
+
+const TestLayer = Layer.unwrap(Effect.gen(function*() {
+  const mock = yield* MockProviderServer.MockProviderServer
+  const config = yield* GatewayConfig.parse(
+    JSON.stringify({
+      providers: {
+        openai: { baseUrl: mock.baseUrl("openai"), models: ["gpt-4o-mini"], apiKeyEnv: "OPENAI_KEY_PROD" },
+        // an OpenAI-compatible endpoint behind the same proxy, its key from LOCAL_API_KEY
+        local: { baseUrl: mock.baseUrl("deepseek"), models: ["llama3"] }
+      },
+      models: { main: ["openai/gpt-4o-mini"], solo: ["local/llama3"] },
+      keys: [{ sha256: GatewayConfig.hashKey(Fixture.clientKey), subject: "teacher-1" }]
+    }),
+    "json"
+  )
+  return Gateway.layer(config, { port: 0 })
+})).pipe(
+  Layer.provideMerge(
+    Layer.mergeAll(
+      LlmConfig.layerPricing,
+      // the request log `layerDefaults` builds (`RequestLog.layerFromConfig`), in memory
+      Layer.unwrap(Effect.map(RequestLog.optionsFromConfig, RequestLog.layerMemory)),
+      UsageLedger.layerMemory(),
+      QuotaLimiter.layerStoreMemory,
+      NodeHttpClient.layerUndici
+    ).pipe(Layer.provideMerge(LlmConfig.layerFromRecord(environment)))
+  ),
+  Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment))),
+  Layer.provideMerge(MockProviderServer.layer())
+)
+
+layer(TestLayer, { excludeTestServices: true })("Gateway: config-file provider keys", (it) => {
+  it.effect("a key of another config-file provider echoed in an error reaches neither the client nor the log", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      const log = yield* RequestLog.RequestLogMemory
+      // the chain `solo` holds only `local`; its endpoint echoes openai's key (and its own)
+      yield* mock.inject(
+        "deepseek",
+        MockFault.status(400, { message: `model not served for ${prodKey} (asked with ${localKey})` })
+      )
+      const response = yield* Fixture.post(url, { model: "solo", messages: [{ role: "user", content: "Hello" }] })
+      assert.strictEqual(response.status, 400, response.text)
+      const records = yield* log.records
+      assert.deepStrictEqual(records.map((r) => [r.provider, r.errorTag]), [["local", "InvalidRequest"]])
+      const seen = { response: response.text, log: JSON.stringify(records) }
+      const leaks = Object.entries(seen).filter(([, text]) => text.includes(prodKey) || text.includes(localKey))
+      assert.deepStrictEqual(leaks.map(([where]) => where), [])
+      assert.include(seen.log, "[redacted]")
+    }))
+})
