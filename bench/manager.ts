@@ -222,7 +222,7 @@ export const selectCases = async (scope: Scope.Scope, words: string | undefined)
 
 /** CPU and wall µs per call of one batch of a case. */
 const batch = async (c: Case): Promise<readonly [number, number]> => {
-  Measure.gc()
+  Measure.minorGc()
   const cpu = process.cpuUsage()
   const start = performance.now()
   for (let i = 0; i < calls; i++) await runOnce(c)

@@ -1,7 +1,8 @@
 /**
  * Measuring one batch of calls: client CPU per call (`process.cpuUsage`,
- * user + system), throughput, latency percentiles and heap retained after a
- * full GC; and the memory a request holds while in flight.
+ * user + system), throughput and latency percentiles; in batches of their
+ * own, the heap a batch leaves after a full GC; and the memory a request
+ * holds while in flight.
  */
 import type * as L from "./library.ts"
 
@@ -10,12 +11,22 @@ export const gc = (): void => {
   if (typeof globalThis.gc === "function") globalThis.gc()
 }
 
+/**
+ * Empties the young generation (a scavenge) when the process was started
+ * with `--expose-gc`: each timed batch starts without the garbage of the
+ * batch before it, and V8 keeps its compiled code, which a full GC makes it
+ * throw away and compile again (bench/README.md, "Twenty-second session").
+ */
+export const minorGc = (): void => {
+  if (typeof globalThis.gc === "function") globalThis.gc({ type: "minor" })
+}
+
 /** Resolves after `ms` milliseconds. */
 export const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
- * Waits 20 ms: V8 sweeps the heap on helper threads after a full GC, and
- * that CPU would otherwise be charged to the batch measured next (most to a
+ * Waits 20 ms: V8 sweeps the heap and compiles on helper threads, and that
+ * CPU would otherwise be charged to the batch measured next (most to a
  * cheap one: a refusal's batch costs about 50 ms in all).
  */
 const settle = (): Promise<void> => pause(20)
@@ -31,8 +42,6 @@ export interface Sample {
   /** Latency percentiles of the batch's calls, µs. */
   readonly p50Micros: number
   readonly p99Micros: number
-  /** Heap left after a full GC, per call, bytes. */
-  readonly retainedBytes: number
   /** Calls that failed (a client's timeout on an overloaded machine, say): counted, not fatal. */
   readonly errors: number
 }
@@ -77,36 +86,45 @@ export const runCalls = async (
 }
 
 /**
- * One batch of `n` calls at `concurrency`, measured. The full GC that makes
- * the heap figures exact also drops optimised code, which V8 recompiles on
- * helper threads once the calls resume (tens of milliseconds of CPU each
- * time, as much as a whole refusal batch): a quarter of `n` calls, not
- * measured, let that happen first, and their heap counts with the batch's
- * (bench/README.md, "Warm-up").
+ * One batch of `n` calls at `concurrency`, timed. It starts from an empty
+ * young generation, not from a full GC: V8 throws away optimised code at a
+ * full GC and compiles it again once the calls resume, which cost a
+ * refusal's batch of a few thousand calls half its time again (13 µs per
+ * call steady, 19-35 µs after a full GC; bench/README.md, "Twenty-second
+ * session"). A server does not run a full GC every few milliseconds; its
+ * own (and a batch's own scavenges) count where they fall.
  */
 export const measure = async (call: L.Call, model: string, n: number, concurrency: number): Promise<Sample> => {
-  gc()
-  await settle()
-  const heapBefore = process.memoryUsage().heapUsed
-  const rewarm = Math.ceil(n / 4)
-  await runCalls(call, model, rewarm, concurrency)
+  minorGc()
   await settle()
   const cpu = process.cpuUsage()
   const started = performance.now()
   const { errors, latencies } = await runCalls(call, model, n, concurrency)
   const wallMs = performance.now() - started
   const used = process.cpuUsage(cpu)
-  gc()
-  const heapAfter = process.memoryUsage().heapUsed
   return {
     cpuMicros: (used.user + used.system) / n,
     userMicros: used.user / n,
     throughput: (n * 1000) / wallMs,
     p50Micros: quantile(latencies, 0.5),
     p99Micros: quantile(latencies, 0.99),
-    retainedBytes: (heapAfter - heapBefore) / (n + rewarm),
     errors
   }
+}
+
+/**
+ * The heap `n` calls at `concurrency` leave after a full GC, per call, bytes:
+ * a batch of its own between two full GCs, not timed (the timed batches run
+ * without them, see {@link measure}).
+ */
+export const retained = async (call: L.Call, model: string, n: number, concurrency: number): Promise<number> => {
+  gc()
+  await settle()
+  const heapBefore = process.memoryUsage().heapUsed
+  await runCalls(call, model, n, concurrency)
+  gc()
+  await settle()
+  return (process.memoryUsage().heapUsed - heapBefore) / n
 }
 
 /** What `concurrency` requests hold while in flight, per request. */

@@ -152,7 +152,7 @@ const detail = (rounds: Rounds.Rounds): string => {
         fixed(Rounds.medianOf(row, (s) => s.p50Micros) / 1000),
         fixed(Rounds.difference(row, floor, (s) => s.p50Micros) / 1000),
         fixed(Rounds.difference(row, floor, (s) => s.p99Micros) / 1000),
-        fixed(Rounds.medianOf(row, (s) => s.retainedBytes), 0),
+        fixed(Measure.median(row.retained), 0),
         String(row.samples.reduce((sum, s) => sum + s.errors, 0))
       ]
     })

@@ -13,6 +13,8 @@ export interface Row {
   /** Calls per batch. */
   readonly calls: number
   readonly samples: Array<Measure.Sample>
+  /** Heap left per call after a full GC, bytes, one figure per heap batch ({@link heapBatches}). */
+  readonly retained: Array<number>
 }
 
 /** The rounds of one concurrency. */
@@ -37,30 +39,46 @@ const callsFor = (cpuMsPerCall: number, base: number, budgetMs: number): number 
 }
 
 /**
- * The least time every case is warmed for at each concurrency before it is
- * measured. V8 compiles a function with its optimising tiers only after many
- * calls: a refusal measured after 50 calls cost twice what it costs once
- * compiled (bench/README.md, "Warm-up").
+ * How long every case is warmed at each concurrency before it is measured:
+ * at least `warmupMs`, and at least `warmupCalls` calls unless that takes
+ * more than `warmupMaxMs`. V8 compiles a function with its optimising tiers
+ * only after many calls: a plain `manager.generate` in process still had 154
+ * functions compiled by TurboFan between its 10,000th and 30,000th call, 15
+ * between 30,000 and 60,000, with no deoptimisation (`--trace-opt`), and that
+ * compilation, on helper threads, counts in the process's CPU
+ * (bench/README.md, "Warm-up", "Twenty-first session", "Twenty-second session").
  */
 const warmupMs = 300
+const warmupCalls = 20_000
+const warmupMaxMs = 5_000
+
+/** Heap batches per case after the rounds of a concurrency (their full GCs would disturb the timed batches). */
+const heapBatches = 3
 
 /**
- * Runs `case` at `concurrency` in batches until `warmupMs` have passed;
- * resolves with its CPU per call (ms) over the second half of the warm-up,
- * when it is compiled.
+ * Runs `case` at `concurrency` in batches until it is warm (see
+ * {@link warmupMs}); resolves with its CPU per call (ms) over the second
+ * half of the warm-up, when it is compiled.
  */
 const warm = async (c: L.Case, model: string, concurrency: number): Promise<number> => {
   const batch = Math.max(concurrency, 50)
   const start = performance.now()
+  // warm once `calls` have run, `share` of the way (the second half is timed)
+  const warmed = (calls: number, share: number) => {
+    const elapsed = performance.now() - start
+    return elapsed >= warmupMs * share && (calls >= warmupCalls * share || elapsed >= warmupMaxMs * share)
+  }
   let cpu: NodeJS.CpuUsage | undefined
-  let calls = 0
+  let total = 0
+  let timed = 0
   do {
-    if (cpu === undefined && performance.now() - start >= warmupMs / 2) cpu = process.cpuUsage()
+    if (cpu === undefined && warmed(total, 0.5)) cpu = process.cpuUsage()
     await Measure.runCalls(c.call, model, batch, concurrency)
-    if (cpu !== undefined) calls += batch
-  } while (performance.now() - start < warmupMs || calls === 0)
+    total += batch
+    if (cpu !== undefined) timed += batch
+  } while (!warmed(total, 1) || timed === 0)
   const used = process.cpuUsage(cpu)
-  return (used.user + used.system) / 1000 / calls
+  return (used.user + used.system) / 1000 / timed
 }
 
 /** Warms every case at `concurrency` and runs `rounds` rounds. */
@@ -73,13 +91,16 @@ export const run = async (
   const rows: Array<Row> = []
   for (const c of cases) {
     const cpuMsPerCall = await warm(c, model, concurrency)
-    rows.push({ case: c, calls: callsFor(cpuMsPerCall, options.calls, options.budgetMs), samples: [] })
+    rows.push({ case: c, calls: callsFor(cpuMsPerCall, options.calls, options.budgetMs), samples: [], retained: [] })
   }
   for (let round = 0; round < options.rounds; round++) {
     for (let k = 0; k < rows.length; k++) {
       const row = rows[(k + round) % rows.length]
       if (row !== undefined) row.samples.push(await Measure.measure(row.case.call, model, row.calls, concurrency))
     }
+  }
+  for (let batch = 0; batch < heapBatches; batch++) {
+    for (const row of rows) row.retained.push(await Measure.retained(row.case.call, model, row.calls, concurrency))
   }
   return { concurrency, rows }
 }
