@@ -63,10 +63,17 @@ const parseDay = (flag: string, value: string) =>
     Effect.mapError((error) => new UsageFlagError(`--${flag} ${value}: ${error.message}`))
   )
 
+/**
+ * The subject `--teacher` names. A blank value (`''`, `' '`) is refused as
+ * no subject at all: `SubjectId` takes `' '`, which no caller's subject is,
+ * so the command would quietly find nothing.
+ */
 const parseTeacher = (value: string) =>
-  Schema.decodeUnknownEffect(SubjectId)(value).pipe(
-    Effect.mapError((error) => new UsageFlagError(`--teacher ${JSON.stringify(value)}: ${error.message}`))
-  )
+  value.trim().length === 0
+    ? Effect.fail(new UsageFlagError(`--teacher ${JSON.stringify(value)}: a subject id, not empty or blank`))
+    : Schema.decodeUnknownEffect(SubjectId)(value).pipe(
+      Effect.mapError((error) => new UsageFlagError(`--teacher ${JSON.stringify(value)}: ${error.message}`))
+    )
 
 /** A bound of the range as the user gave it: the flag, or today standing in for it. */
 const bound = (flag: string, given: Option.Option<string>, day: UsageLedger.Day): string =>

@@ -191,6 +191,17 @@ describe("baton", () => {
     }
   })
 
+  it("a blank teacher id is refused as an empty one: named in one line, exit 1, the ledger not read", async () => {
+    const env = { LLM_USAGE_STORE_URL: await emptyLedger() }
+    for (const teacher of [" ", "\t  ", ""]) {
+      const ran = await run(["usage", "--teacher", teacher], { env })
+      const label = `${JSON.stringify(teacher)}: ${ran.stderr}`
+      assert.strictEqual(ran.code, 1, label)
+      assert.strictEqual(ran.stdout, "", label)
+      assert.strictEqual(ran.stderr, `baton: --teacher ${JSON.stringify(teacher)}: a subject id, not empty or blank\n`)
+    }
+  })
+
   it("a missing key names the variable and exits 2", async () => {
     for (const command of [["check"], ["generate", "hi"]]) {
       const ran = await run(command, { env: { DEEPSEEK_API_KEY: "sk-test" } })

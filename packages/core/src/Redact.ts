@@ -7,6 +7,15 @@
  * rule for the request log and for every field of a provider error: scrub
  * first, then truncate, so a cut can never leave part of a key behind.
  *
+ * One cut comes before the last scrub, though: an adapter scrubs only its own
+ * key before it truncates, and the manager scrubs every configured key after.
+ * Another provider's key echoed by the endpoint may straddle the adapter's cut
+ * and reach the manager as a prefix, which no exact match finds. So `scrub`
+ * also replaces a prefix of a configured secret (of at least 8 characters)
+ * that ends where a text was cut: at the end of the text, or just before a
+ * marker `truncate` wrote (`...[N more characters]`, which a suffix such as
+ * ` (check the API key)` may follow).
+ *
  * @since 0.1.0
  */
 import { Redacted } from "effect"
@@ -23,6 +32,15 @@ const keyShapes: ReadonlyArray<RegExp> = [
 /** Whether text may hold a key shape: every shape starts with one of these (checked once, not shape by shape). */
 const mayHoldShape = /sk-|AIza|bearer|api[_-]?key|authorization/i
 
+/** What `truncate` writes where it cut (`matchAll` copies the regex: no state is shared). */
+const truncationMarker = /\.\.\.\[\d+ more characters\]/g
+
+/** A text holds a `truncationMarker` only if it holds this: one character, the cheapest search (no search table). */
+const markerEnd = "]"
+
+/** The shortest prefix of a secret that `scrub` replaces where a text was cut: shorter ones are ordinary text. */
+const minFragmentLength = 8
+
 /**
  * Configured values shorter than this are placeholders (`"x"`, `"test"`), not
  * secrets: scrubbing them would mangle every message they occur in.
@@ -32,19 +50,75 @@ const mayHoldShape = /sk-|AIza|bearer|api[_-]?key|authorization/i
 export const minSecretLength = 8
 
 /**
+ * `text` with the proper prefix of `value` (of at least `minFragmentLength`
+ * characters) that ends at `end` replaced, if one does. Only the
+ * `value.length - 1` characters before `end` are read: the cost does not grow
+ * with the text.
+ */
+const cutAt = (text: string, value: string, end: number): string => {
+  const first = value.charCodeAt(0)
+  for (let at = Math.max(0, end - value.length + 1); at <= end - minFragmentLength; at++) {
+    if (text.charCodeAt(at) !== first) continue
+    let length = 1
+    while (at + length < end && text.charCodeAt(at + length) === value.charCodeAt(length)) length++
+    if (at + length === end) return `${text.slice(0, at)}${REPLACEMENT}${text.slice(end)}`
+  }
+  return text
+}
+
+/** Where `text` was cut, last first: its end, then where each truncation marker starts. */
+const cutsOf = (text: string): ReadonlyArray<number> =>
+  text.includes(markerEnd)
+    ? [text.length, ...Array.from(text.matchAll(truncationMarker), (match) => match.index).reverse()]
+    : [text.length]
+
+/**
+ * `text` with a prefix of one of `values` that ends where the text was cut
+ * replaced. Cuts are taken last first, so that a replacement leaves the
+ * positions of the ones still to take as they were.
+ */
+const cutFragments = (text: string, values: ReadonlyArray<string>): string => {
+  let out = text
+  for (const cut of cutsOf(text)) {
+    for (const value of values) {
+      const next = cutAt(out, value, cut)
+      if (next !== out) {
+        out = next
+        break
+      }
+    }
+  }
+  return out
+}
+
+/**
  * Text with every configured secret (of at least `minSecretLength`
- * characters) and every key-shaped token replaced by `[redacted]`.
+ * characters) and every key-shaped token replaced by `[redacted]`, and a
+ * prefix of a configured secret (of at least 8 characters) where the text
+ * was cut: at its end, or before a marker `truncate` wrote.
+ *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { scrub } from "@baton/core/Redact"
+ *
+ * const secrets = [Redacted.make("canary-secret-value")]
+ * scrub("echoed canary-secret-value", secrets) // "echoed [redacted]"
+ * scrub("echoed canary-sec...[8 more characters]", secrets) // "echoed [redacted]...[8 more characters]"
+ * ```
  *
  * @since 0.1.0
  */
 export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): string => {
   let out = text
+  const values: Array<string> = []
   for (const secret of secrets) {
     const value = Redacted.value(secret)
-    if (typeof value === "string" && value.length >= minSecretLength && out.includes(value)) {
-      out = out.split(value).join(REPLACEMENT)
-    }
+    if (typeof value !== "string" || value.length < minSecretLength) continue
+    if (out.includes(value)) out = out.split(value).join(REPLACEMENT)
+    if (value.length > minFragmentLength) values.push(value)
   }
+  if (values.length > 0) out = cutFragments(out, values)
   if (!mayHoldShape.test(out)) return out
   for (const shape of keyShapes) {
     out = out.replace(shape, (_match, prefix: unknown) => `${typeof prefix === "string" ? prefix : ""}${REPLACEMENT}`)
@@ -53,7 +127,9 @@ export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): 
 }
 
 /**
- * At most `max` characters of `text`, saying how many were cut.
+ * At most `max` characters of `text`, saying how many were cut: the first
+ * `max`, then `...[N more characters]` (the marker `scrub` looks before for
+ * part of a secret).
  *
  * @since 0.1.0
  */

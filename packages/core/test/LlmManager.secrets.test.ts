@@ -265,3 +265,58 @@ describe("LlmManager: another provider's key echoed by an endpoint", () => {
       assert.include(error.reason, "[redacted]")
     }).pipe(Effect.scoped))
 })
+
+/** The renderings among `texts` that hold a prefix of either key as long as a secret (8 characters). */
+const prefixLeaksIn = (texts: Readonly<Record<string, string>>): Array<string> =>
+  Object.entries(texts).filter(([, text]) => [keyA, keyB].some((key) => text.includes(key.slice(0, 8)))).map((
+    [where]
+  ) => where)
+
+/** Filler of `length` characters that holds no part of either key. */
+const filler = (length: number) => "upstream proxy said no; ".repeat(Math.ceil(length / 24)).slice(0, length)
+
+describe("LlmManager: another provider's key cut in half by an adapter's truncation", () => {
+  it.live("leaves no prefix of the key in the caller's error, the request log or the spans", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.start()
+      const { spans, tracer } = recordingTracer()
+      // the adapter keeps 400 characters of "alpha answered HTTP 503: <body message>": 12 of keyB's before the cut
+      const lead = "alpha answered HTTP 503: "
+      const [error, records] = yield* Effect.gen(function*() {
+        const manager = yield* LlmManager.LlmManager
+        yield* server.inject(
+          "openai",
+          MockFault.status(503, { message: `${filler(400 - 12 - lead.length)}${keyB} was refused` })
+        )
+        // beta's param is kept to 200 characters: 10 of keyA's before the cut
+        yield* server.inject(
+          "deepseek",
+          MockFault.status(400, { message: "bad request", param: `${filler(190)}${keyA} is not a field` })
+        )
+        const error = yield* Effect.flip(manager.generate({ prompt: "Hello" }))
+        const records = yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
+        return [error, records] as const
+      }).pipe(Effect.provideService(Tracer.Tracer, tracer), Effect.provide(twoEndpoints(server)))
+      assert.strictEqual(error._tag, "AllProvidersFailed")
+      if (error._tag !== "AllProvidersFailed") return
+      const [first, second] = error.attempts.map((a) => a.error)
+      assert.instanceOf(first, ProviderUnavailable)
+      assert.instanceOf(second, InvalidRequest)
+      const texts = {
+        message: error.message,
+        attempts: error.attempts.map((a) => a.error?.message ?? "").join("\n"),
+        param: second.param ?? "",
+        json: JSON.stringify(error),
+        encoded: JSON.stringify(Schema.encodeSync(AllProvidersFailed)(error)),
+        pretty: Cause.pretty(Cause.fail(error)),
+        log: JSON.stringify(records),
+        spans: spanTexts(spans)
+      }
+      assert.deepStrictEqual(prefixLeaksIn(texts), [])
+      // only the fragment goes: the text before it and the truncation marker stay
+      const cut = (key: string, kept: number, rest: string) =>
+        `[redacted]...[${key.length - kept + rest.length} more characters]`
+      assert.strictEqual(first.message, `${lead}${filler(400 - 12 - lead.length)}${cut(keyB, 12, " was refused")}`)
+      assert.strictEqual(second.param, `${filler(190)}${cut(keyA, 10, " is not a field")}`)
+    }).pipe(Effect.scoped))
+})

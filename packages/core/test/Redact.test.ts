@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Redacted } from "effect"
-import { excerpt, scrub } from "../src/Redact.ts"
+import { excerpt, scrub, truncate } from "../src/Redact.ts"
 
 /** Unicode's Bidi_Control characters (PropList.txt). */
 const bidiControls = [
@@ -63,5 +63,62 @@ describe("Redact.scrub", () => {
     ]
     const secrets = [Redacted.make("canary-secret-value"), Redacted.make("short")]
     for (const [text, expected] of cases) assert.strictEqual(scrub(text, secrets), expected, text)
+  })
+})
+
+describe("Redact.scrub where a text was cut", () => {
+  const secret = "canary-secret-value"
+  const secrets = [Redacted.make(secret), Redacted.make("short")]
+
+  it("replaces a prefix of a secret (8 characters or more) that ends the text or a truncation marker", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["refused canary-secr...[11 more characters]", "refused [redacted]...[11 more characters]"],
+      ["refused canary-secret-valu", "refused [redacted]"],
+      ["refused canary-s", "refused [redacted]"],
+      // a suffix added after the cut (an authentication error's hint)
+      [
+        "refused canary-secret...[8 more characters] (check the API key)",
+        "refused [redacted]...[8 more characters] (check the API key)"
+      ],
+      // two cut texts joined
+      [
+        "a: canary-secre...[9 more characters]; b: xcanary-secret-v...[3 more characters]",
+        "a: [redacted]...[9 more characters]; b: x[redacted]...[3 more characters]"
+      ],
+      // the whole secret, then a prefix at the cut
+      [
+        "canary-secret-value, again canary-secret...[6 more characters]",
+        "[redacted], again [redacted]...[6 more characters]"
+      ]
+    ]
+    for (const [text, expected] of cases) assert.strictEqual(scrub(text, secrets), expected, text)
+  })
+
+  it("leaves ordinary text: a prefix shorter than 8 characters, or one not at a cut", () => {
+    for (
+      const text of [
+        "refused canary-...[12 more characters]",
+        "refused canary-",
+        "the canary-secret is a name...[3 more characters]",
+        "refused canary-secret-x...[3 more characters]",
+        "shor"
+      ]
+    ) {
+      assert.strictEqual(scrub(text, secrets), text, text)
+    }
+  })
+
+  it("finds the longest prefix when a secret repeats its own start", () => {
+    assert.strictEqual(scrub("xaaaaaaaaaa", [Redacted.make("aaaaaaaaaaZ")]), "x[redacted]")
+  })
+
+  it("truncate's own cut: no prefix of 8 characters survives, wherever the secret straddles it", () => {
+    for (let kept = 1; kept < secret.length; kept++) {
+      const text = `${"y".repeat(40 - kept)}${secret} trails`
+      const out = scrub(truncate(text, 40), secrets)
+      assert.match(out, /\.\.\.\[\d+ more characters\]$/, out)
+      assert.notInclude(out, secret.slice(0, 8), out)
+      if (kept >= 8) assert.include(out, "[redacted]...[", out)
+    }
   })
 })
