@@ -32,6 +32,9 @@
  *   content filter stops is `ContentFiltered`, with the usage its finish
  *   reported; a stream that ends without its `finish` part is
  *   `MalformedResponse` (both as below once a stream sent text).
+ * - Reasoning (`reasoning-delta` parts) is not handed on, but tells the
+ *   supervisor the stream is alive (`LlmProvider.Supervisor`'s `reasoning`),
+ *   so a model that reasons longer than the first-token limit is not cut.
  * - Broken streams follow `LlmProvider.Supervisor`, as Baton's adapters do:
  *   under a supervisor (every `LlmManager` attempt) a stream that fails
  *   after some text fails with the underlying error, since the manager knows
@@ -327,6 +330,10 @@ export const make = (
                   ? delta(call.id, call.name, call.arguments)
                   : []
               }
+              case "reasoning-delta":
+                // reasoning is not the answer, but the model at work: the stream is alive for the supervisor
+                if (part.delta.length > 0) supervisor?.reasoning?.()
+                return []
               case "response-metadata":
                 responseId = part.id ?? responseId
                 return []

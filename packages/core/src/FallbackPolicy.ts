@@ -31,7 +31,10 @@
  * first-token limit ({@link firstTokenLimit}: `firstTokenMs`, longer for
  * models that think first), no silence between stream events longer than
  * `idleMs`, and the whole attempt within `attemptMs`, always within what is
- * left of the request's `requestTimeoutMs`. A stream that has produced its
+ * left of the request's `requestTimeoutMs`. Reasoning a model streams before
+ * its answer (DeepSeek's `reasoning_content`, Anthropic's thinking, Gemini's
+ * thoughts), though never handed to the caller, counts as tokens here:
+ * keep-alive comments and pings do not. A stream that has produced its
  * first token is bounded by `idleMs` and the request deadline only: a
  * healthy long answer is never cut by `attemptMs`. A provider silent past a
  * limit fails with `ProviderTimeout` (its message names the limit and how
@@ -82,13 +85,13 @@ export interface Limits {
   readonly attemptMs: number
   /** From the start of the attempt to the response headers. */
   readonly firstByteMs: number
-  /** From the response headers to the first streamed token, for models not listed below. */
+  /** From the response headers to the first streamed token (answer or reasoning), for models not listed below. */
   readonly firstTokenMs: number
   /** The same for models that think silently before their first token (see {@link thinksSilently}). */
   readonly thinkingFirstTokenMs: number
   /** Per-model first-token limits, keyed by `provider/model` or by model: they win over the two above. */
   readonly firstTokenMsByModel: Readonly<Record<string, number>>
-  /** The longest silence between two stream events. */
+  /** The longest silence between two stream events that carry text, a tool call or reasoning. */
   readonly idleMs: number
 }
 
@@ -208,7 +211,8 @@ const openAiChatModel = /(?:^|\/|^ft:)gpt-\d+(?:\.\d+)?-chat/i
  * it (Gemini's 2.5 and 3 models, OpenAI's o-series and gpt-5 and later but
  * the `-chat` ones, Claude models asked to think) or as reasoning text Baton
  * does not hand over (DeepSeek's V4 models and R1): their first token gets
- * `thinkingFirstTokenMs`.
+ * `thinkingFirstTokenMs`. Streamed reasoning counts as that first token, so
+ * the longer limit matters only while a model thinks without streaming it.
  *
  * @since 0.1.0
  */

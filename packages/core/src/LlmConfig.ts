@@ -29,7 +29,7 @@
  * | `LLM_CIRCUIT_FAILURE_THRESHOLD` | `5` | consecutive failures that open a provider's circuit |
  * | `LLM_CIRCUIT_COOLDOWN_MS` | `30000` | how long a circuit stays open before one probe |
  * | `LLM_FIRST_BYTE_TIMEOUT_MS` | `10000` | per attempt: longest wait for the response headers |
- * | `LLM_FIRST_TOKEN_TIMEOUT_MS` | `10000` | per attempt: longest wait for the first streamed token |
+ * | `LLM_FIRST_TOKEN_TIMEOUT_MS` | `10000` | per attempt: longest wait for the first streamed token (answer or reasoning) |
  * | `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS` | `60000` | the same for models that think before their first token (`deepseek-reasoner`, o-series, Gemini 2.5 and thinking models) |
  * | `LLM_STREAM_IDLE_TIMEOUT_MS` | `15000` | per attempt: longest silence between two stream events |
  * | `LLM_HEDGE_DELAY_MS` | unset | start the next provider in parallel after this long without an answer; unset = no hedging |

@@ -73,6 +73,11 @@ export interface Capabilities {
  * stream with the underlying error (the caller knows what it delivered).
  * `usage` receives the usage a stream reports before its end marker, so a
  * call cut or cancelled after the provider billed it is still accounted for.
+ * `reasoning` is called when a stream event carries only reasoning the
+ * caller is not handed (DeepSeek's `reasoning_content`, Anthropic's
+ * `thinking_delta`, Gemini's thought parts): the model is working, so the
+ * stream counts as alive (the manager's first-token and idle limits), though
+ * no text reached the caller. Keep-alive comments and pings are not reasoning.
  * Without a supervisor (a provider used on its own) the adapter bounds each
  * call with its own `timeoutMs`.
  *
@@ -80,6 +85,8 @@ export interface Capabilities {
  */
 export interface Supervisor {
   readonly usage: (usage: TokenUsage) => void
+  /** A stream event carried reasoning and no answer text: the stream is alive. */
+  readonly reasoning?: (() => void) | undefined
 }
 
 /**

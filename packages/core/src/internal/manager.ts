@@ -81,7 +81,8 @@ type Phase = "first-byte" | "first-token" | "idle" | "body" | "delivering"
  * HTTP client (request sent, headers received) and by the stream (each part).
  * Before the request leaves, the attempt is in `afterHeaders` (the first
  * token for a stream, the body for a plain call). It is also the attempt's
- * `LlmProvider.Supervisor`: the adapter reports usage seen mid-stream to it.
+ * `LlmProvider.Supervisor`: the adapter reports usage seen mid-stream to it,
+ * and the reasoning the stream carries (see {@link reasoned}).
  */
 interface Progress extends LlmProvider.Supervisor {
   /** The request's clock: the phases' times are read from it directly. */
@@ -105,9 +106,28 @@ const makeProgress = (first: Phase, clock: Clock.Clock, now: number): Progress =
     reported: undefined,
     usage: (usage) => {
       progress.reported = usage
+    },
+    reasoning: () => {
+      reasoned(progress)
     }
   }
   return progress
+}
+
+/**
+ * A stream event carried reasoning the caller is not handed (DeepSeek's
+ * `reasoning_content`, Anthropic's thinking, Gemini's thoughts): the model
+ * streams, so the attempt moves on as on a part, to `idle` (its first token
+ * for the watchdog: from now on the idle limit and the deadline bound it),
+ * though no text reached the caller (`received` does not grow, and the
+ * answer is claimed only by its first delta). An attempt `delivering` stays
+ * so: the caller still holds a batch.
+ */
+const reasoned = (progress: Progress): void => {
+  if (progress.phase === "first-token" || progress.phase === "idle") {
+    progress.phase = "idle"
+    progress.since = progress.clock.currentTimeMillisUnsafe()
+  }
 }
 
 /** The progress of the attempt running on this fiber, moved by the HTTP observer. */
@@ -419,7 +439,8 @@ const limitOf = (limits: AttemptLimits, phase: Phase): number => {
  * The watchdog's check of one attempt (see `watchdog.ts`): at `now`, its
  * failure once it outlived a limit (its phase limit: first byte, first
  * token, idle; the attempt limit; the request's deadline), else when to check
- * it next. Once a stream produced its first token only the idle limit and the
+ * it next. Once a stream produced its first token (answer text, or reasoning
+ * the caller is not handed: {@link reasoned}) only the idle limit and the
  * deadline bound it: a healthy long answer is not cut by the attempt limit.
  * The next check is never later than the shortest limit, since a later phase
  * may start any moment. It is the only clock on the manager's path (adapters

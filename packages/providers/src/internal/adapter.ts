@@ -21,7 +21,11 @@
  *   attempt timeout (`request.options.timeout`, else the layer's
  *   `timeoutMs`; `ProviderTimeout`, phase `attempt`), and a stream's headers
  *   (`first-byte`) and each chunk (`first-token` before any text,
- *   `StreamInterrupted` after) with the same value;
+ *   `StreamInterrupted` after) with the same value. An event that carries
+ *   only reasoning (DeepSeek's `reasoning_content`, Anthropic's
+ *   `thinking_delta`, Gemini's thought parts: text the caller never gets) is
+ *   reported to `supervisor.reasoning`, so the watchdog sees a model that
+ *   reasons visibly as streaming, not silent;
  * - a body `JSON.stringify` cannot encode (a `BigInt`, a cycle, nesting past
  *   its stack, in a request built by hand past `Tool.make`'s check) is the
  *   caller's: an `InvalidRequest` with code `unencodableRequest`, nothing
@@ -151,8 +155,12 @@ export interface Codec {
   readonly decode: (json: unknown) => Reply | string
   /** The usage a parsed 2xx body reports, read even when its reply does not decode (the provider billed it). */
   readonly billed: (json: unknown) => TokenCounts | undefined
-  /** A fresh decoder for one stream. */
-  readonly streamDecoder: () => StreamDecoder
+  /**
+   * A fresh decoder for one stream. It calls `reasoning` for an event that
+   * carries reasoning and no answer text (thinking the caller is not handed),
+   * so the supervisor sees the stream alive; text events never call it.
+   */
+  readonly streamDecoder: (reasoning?: () => void) => StreamDecoder
   /** Rewrites a structured answer before it is decoded (OpenAI strict mode: optional `null`s). */
   readonly structuredAnswer?: ((content: string, output: StructuredOutput<unknown>) => string) | undefined
 }
@@ -489,7 +497,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   const makeRun = (call: Call, timeoutMs: number, supervisor: LlmProvider.Supervisor | undefined) => {
     const model = call.model
     const sse = Sse.make(settings.maxEventBytes)
-    const decoder = codec.streamDecoder()
+    const decoder = codec.streamDecoder(supervisor?.reasoning)
     let partialText = ""
     const leading = makeHold(wantsJson(call))
     let reported: TokenCounts | undefined

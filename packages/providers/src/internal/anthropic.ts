@@ -35,7 +35,9 @@
  * - Streams: `message_start` (input usage) → `content_block_delta`
  *   (`text_delta`) → `message_delta` (`stop_reason`, cumulative output usage)
  *   → `message_stop`, plus `ping` and `error`; unknown event types are
- *   ignored, as Anthropic asks. Only `message_stop` completes a stream. A
+ *   ignored, as Anthropic asks. A `thinking_delta` (a thinking block's text,
+ *   never the answer's) only tells the decoder's `reasoning` callback that
+ *   the stream is alive. Only `message_stop` completes a stream. A
  *   `content_block_delta` event that repeats the text delta before it but for
  *   its text is read without parsing it whole (`repeatedEvent.ts`).
  */
@@ -229,7 +231,7 @@ const textDelta = (json: unknown): string | undefined =>
 /** A text delta, as `repeatedEvent.ts` reads it. */
 const textDeltas: RepeatedEvent.Shape = { event: "content_block_delta", key: "text", read: textDelta }
 
-const streamDecoder = (): StreamDecoder => {
+const streamDecoder = (reasoning?: () => void): StreamDecoder => {
   let input: ReportedInput = { uncached: undefined, cacheRead: undefined, cacheWrite: undefined }
   let output: number | undefined
   let thinking: number | undefined
@@ -267,8 +269,11 @@ const streamDecoder = (): StreamDecoder => {
           if (!Json.isObject(json.delta) || typeof json.delta.type !== "string") {
             return { _tag: "Malformed", message: "a content_block_delta without a typed delta" }
           }
-          // a text delta with its text returned above (`textDelta`)
-          if (json.delta.type !== "text_delta") return ""
+          // a text delta with its text returned above (`textDelta`); thinking is no text, but the model at work
+          if (json.delta.type !== "text_delta") {
+            if (json.delta.type === "thinking_delta") reasoning?.()
+            return ""
+          }
           return { _tag: "Malformed", message: "a text_delta whose text is not a string" }
         case "message_delta":
           if (!Json.isObject(json.delta)) return { _tag: "Malformed", message: "a message_delta without a delta" }

@@ -9,7 +9,8 @@
  *   `"provider"`, is not sent); structured output is `responseMimeType:
  *   "application/json"` plus `responseJsonSchema` (plain JSON Schema).
  * - Text is the join of `candidates[0].content.parts[].text`, minus thought
- *   parts; tools and tool calls are `geminiTools.ts`. A prompt the safety system blocked has no candidates, only
+ *   parts (streamed, an event whose only text is thoughts tells the
+ *   decoder's `reasoning` callback that the stream is alive); tools and tool calls are `geminiTools.ts`. A prompt the safety system blocked has no candidates, only
  *   `promptFeedback.blockReason`.
  * - Usage: `promptTokenCount` (cached included), `cachedContentTokenCount`,
  *   and output = `candidatesTokenCount` + `thoughtsTokenCount` (candidates
@@ -80,6 +81,8 @@ const bodyOf = (call: Call): Json.JsonObject => {
 
 interface Candidate {
   readonly text: string
+  /** Whether a thought part carried text (reasoning, not the answer). */
+  readonly thought: boolean
   readonly finishReason: string | undefined
   readonly calls: ReadonlyArray<GeminiTools.FunctionCall>
 }
@@ -94,16 +97,20 @@ const candidateOf = (json: Json.JsonObject): Candidate | string | undefined => {
   const parts = content.parts ?? []
   if (!Array.isArray(parts)) return "candidates[0].content.parts is not an array"
   let text = ""
+  let thought = false
   const calls: Array<GeminiTools.FunctionCall> = []
   for (const part of parts) {
     if (!Json.isObject(part)) return "a part is not an object"
     if (part.text !== undefined && typeof part.text !== "string") return "a part's text is not a string"
-    if (typeof part.text === "string" && part.thought !== true) text += part.text
+    if (typeof part.text === "string") {
+      if (part.thought !== true) text += part.text
+      else if (part.text.length > 0) thought = true
+    }
     const call = GeminiTools.callOf(part)
     if (typeof call === "string") return call
     if (call !== undefined) calls.push(call)
   }
-  return { text, finishReason: Json.string(candidate.finishReason), calls }
+  return { text, thought, finishReason: Json.string(candidate.finishReason), calls }
 }
 
 const blockReason = (json: Json.JsonObject): string | undefined =>
@@ -130,7 +137,7 @@ const decode = (json: unknown): Reply | string => {
   }
 }
 
-const streamDecoder = (): StreamDecoder => {
+const streamDecoder = (reasoning?: () => void): StreamDecoder => {
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
   let id: string | undefined
@@ -157,6 +164,8 @@ const streamDecoder = (): StreamDecoder => {
       if (candidate.finishReason !== undefined) {
         finish = finishReason(candidate.finishReason, tools.calls() !== undefined)
       }
+      // thoughts alone: no text for the caller, but the stream is alive
+      if (candidate.thought && candidate.text.length === 0) reasoning?.()
       return candidate.text
     },
     finishReason: () => finish,

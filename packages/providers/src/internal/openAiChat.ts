@@ -43,7 +43,11 @@
  * "stop"` does not turn a refused stream into an empty answer. A
  * content-filter finish may come with `content` null or left out (Azure
  * OpenAI). A stream chunk that repeats the one before but for its text is
- * read without parsing it whole (`repeatedEvent.ts`).
+ * read without parsing it whole (`repeatedEvent.ts`). Reasoning deltas
+ * (`delta.reasoning_content`, DeepSeek and vLLM; `delta.reasoning`,
+ * OpenRouter and newer vLLM) are not part of the answer: a chunk carrying
+ * reasoning and no text only tells the decoder's `reasoning` callback that
+ * the stream is alive.
  */
 import type { FinishReason } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
@@ -235,9 +239,19 @@ const illTypedDelta = (delta: Json.JsonObject): string | undefined => {
 }
 
 /**
+ * Whether a delta carries reasoning: DeepSeek's `reasoning_content` (vLLM's
+ * too), OpenRouter's and newer vLLM's `reasoning`. Its text is not the
+ * answer and is not handed on, but it shows the model at work.
+ */
+const carriesReasoning = (delta: Json.JsonObject): boolean =>
+  (typeof delta.reasoning_content === "string" && delta.reasoning_content.length > 0) ||
+  (typeof delta.reasoning === "string" && delta.reasoning.length > 0)
+
+/**
  * The text of a chunk that carries text and nothing else the decoder acts on
- * (no error, usage, finish reason, refusal or tool call, a well-typed delta),
- * else `undefined`: such a chunk only adds its text.
+ * (no error, usage, finish reason, refusal or tool call, a well-typed delta,
+ * no reasoning beside empty text), else `undefined`: such a chunk only adds
+ * its text.
  */
 const textOnly = (json: unknown): string | undefined => {
   if (!Json.isObject(json) || json.error !== undefined || Json.isObject(json.usage)) return undefined
@@ -247,7 +261,7 @@ const textOnly = (json: unknown): string | undefined => {
   if (
     !Json.isObject(delta) || typeof delta.content !== "string" || illTypedDelta(delta) !== undefined ||
     (delta.tool_calls !== undefined && delta.tool_calls !== null) ||
-    isRefusal(delta.refusal)
+    isRefusal(delta.refusal) || (delta.content.length === 0 && carriesReasoning(delta))
   ) {
     return undefined
   }
@@ -257,7 +271,7 @@ const textOnly = (json: unknown): string | undefined => {
 /** A chunk that only adds its text, as `repeatedEvent.ts` reads it (unnamed SSE events). */
 const textChunks: RepeatedEvent.Shape = { event: "message", key: "content", read: textOnly }
 
-const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
+const streamDecoder = (dialect: Dialect) => (reasoning?: () => void): StreamDecoder => {
   let done = false
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
@@ -303,7 +317,10 @@ const streamDecoder = (dialect: Dialect) => (): StreamDecoder => {
         finish = "content_filter"
         refusal += delta.refusal
       }
-      return typeof delta.content === "string" ? delta.content : ""
+      if (typeof delta.content === "string" && delta.content.length > 0) return delta.content
+      // reasoning alone: no text for the caller, but the stream is alive
+      if (carriesReasoning(delta)) reasoning?.()
+      return ""
     },
     // `[DONE]` ends any stream; without a `finish_reason` the reason is `other`, as in a plain reply
     finishReason: () => done ? finish ?? "other" : dialect.requireDone ? undefined : finish,
