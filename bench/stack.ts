@@ -131,7 +131,8 @@ const main = async () => {
           concurrency,
           rounds,
           calls: Math.max(calls, Math.min(concurrency * 2, 512)),
-          budgetMs: quick ? 400 : 1000
+          budgetMs: quick ? 400 : 1000,
+          warmupMaxMs: quick ? 1000 : 5000
         }, L.model)
       )
     }

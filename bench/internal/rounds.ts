@@ -23,12 +23,18 @@ export interface Rounds {
   readonly rows: ReadonlyArray<Row>
 }
 
-/** The least CPU a batch costs: cheaper cases get more calls, so that a batch's fixed costs do not count per call. */
-const minBatchMs = 50
+/**
+ * The least CPU a batch costs: cheaper cases get more calls, so that a
+ * batch's fixed costs do not count per call, and so that the GCs the calls
+ * cause, which fall in whichever batch is running, weigh on each batch about
+ * as much as its calls cause (at 50 ms single rounds read 20-100x the floor;
+ * bench/README.md, "Twenty-second session").
+ */
+const minBatchMs = 200
 
 /**
  * Calls per batch: `base`, more (up to 25 times) for a case whose batch
- * would cost less than `minBatchMs` of CPU (a refusal), fewer for one whose
+ * would cost less than `minBatchMs` of CPU (most cases at concurrency 1), fewer for one whose
  * batch would cost more than `budgetMs`, but never fewer than a quarter of
  * `base`.
  */
@@ -41,8 +47,9 @@ const callsFor = (cpuMsPerCall: number, base: number, budgetMs: number): number 
 /**
  * How long every case is warmed at each concurrency before it is measured:
  * at least `warmupMs`, and at least `warmupCalls` calls unless that takes
- * more than `warmupMaxMs`. V8 compiles a function with its optimising tiers
- * only after many calls: a plain `manager.generate` in process still had 154
+ * more than the run's `warmupMaxMs` (5 s in a full run, 1 s with
+ * `--quick`). V8 compiles a function with its optimising tiers only after
+ * many calls: a plain `manager.generate` in process still had 154
  * functions compiled by TurboFan between its 10,000th and 30,000th call, 15
  * between 30,000 and 60,000, with no deoptimisation (`--trace-opt`), and that
  * compilation, on helper threads, counts in the process's CPU
@@ -50,7 +57,6 @@ const callsFor = (cpuMsPerCall: number, base: number, budgetMs: number): number 
  */
 const warmupMs = 300
 const warmupCalls = 20_000
-const warmupMaxMs = 5_000
 
 /** Heap batches per case after the rounds of a concurrency (their full GCs would disturb the timed batches). */
 const heapBatches = 3
@@ -60,7 +66,7 @@ const heapBatches = 3
  * {@link warmupMs}); resolves with its CPU per call (ms) over the second
  * half of the warm-up, when it is compiled.
  */
-const warm = async (c: L.Case, model: string, concurrency: number): Promise<number> => {
+const warm = async (c: L.Case, model: string, concurrency: number, warmupMaxMs: number): Promise<number> => {
   const batch = Math.max(concurrency, 50)
   const start = performance.now()
   // warm once `calls` have run, `share` of the way (the second half is timed)
@@ -84,13 +90,20 @@ const warm = async (c: L.Case, model: string, concurrency: number): Promise<numb
 /** Warms every case at `concurrency` and runs `rounds` rounds. */
 export const run = async (
   cases: ReadonlyArray<L.Case>,
-  options: { readonly concurrency: number; readonly rounds: number; readonly calls: number; readonly budgetMs: number },
+  options: {
+    readonly concurrency: number
+    readonly rounds: number
+    readonly calls: number
+    readonly budgetMs: number
+    /** The longest warm-up of a case whose calls take long (see {@link warmupMs}). */
+    readonly warmupMaxMs: number
+  },
   model: string
 ): Promise<Rounds> => {
   const { concurrency } = options
   const rows: Array<Row> = []
   for (const c of cases) {
-    const cpuMsPerCall = await warm(c, model, concurrency)
+    const cpuMsPerCall = await warm(c, model, concurrency, options.warmupMaxMs)
     rows.push({ case: c, calls: callsFor(cpuMsPerCall, options.calls, options.budgetMs), samples: [], retained: [] })
   }
   for (let round = 0; round < options.rounds; round++) {
