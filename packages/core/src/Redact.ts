@@ -50,45 +50,71 @@ const minFragmentLength = 8
 export const minSecretLength = 8
 
 /**
- * `text` with the proper prefix of `value` (of at least `minFragmentLength`
- * characters) that ends at `end` replaced, if one does. Only the
- * `value.length - 1` characters before `end` are read: the cost does not grow
- * with the text.
+ * Where the proper prefix of `value` (of at least `minFragmentLength`
+ * characters) that ends at `end` starts, if one does, not before `from`.
+ * Only the `value.length - 1` characters before `end` are read: the cost
+ * does not grow with the text.
  */
-const cutAt = (text: string, value: string, end: number): string => {
+const fragmentAt = (text: string, value: string, end: number, from: number): number | undefined => {
   const first = value.charCodeAt(0)
-  for (let at = Math.max(0, end - value.length + 1); at <= end - minFragmentLength; at++) {
+  for (let at = Math.max(from, end - value.length + 1); at <= end - minFragmentLength; at++) {
     if (text.charCodeAt(at) !== first) continue
     let length = 1
     while (at + length < end && text.charCodeAt(at + length) === value.charCodeAt(length)) length++
-    if (at + length === end) return `${text.slice(0, at)}${REPLACEMENT}${text.slice(end)}`
+    if (at + length === end) return at
   }
-  return text
+  return undefined
 }
 
-/** Where `text` was cut, last first: its end, then where each truncation marker starts. */
+/** Where `text` was cut, in order: where each truncation marker starts, then its end. */
 const cutsOf = (text: string): ReadonlyArray<number> =>
   text.includes(markerEnd)
-    ? [text.length, ...Array.from(text.matchAll(truncationMarker), (match) => match.index).reverse()]
+    ? [...Array.from(text.matchAll(truncationMarker), (match) => match.index), text.length]
     : [text.length]
 
 /**
  * `text` with a prefix of one of `values` that ends where the text was cut
- * replaced. Cuts are taken last first, so that a replacement leaves the
- * positions of the ones still to take as they were.
+ * replaced, built in one pass (a text of many markers is copied once, not
+ * once per marker).
  */
 const cutFragments = (text: string, values: ReadonlyArray<string>): string => {
-  let out = text
+  const parts: Array<string> = []
+  let kept = 0
   for (const cut of cutsOf(text)) {
     for (const value of values) {
-      const next = cutAt(out, value, cut)
-      if (next !== out) {
-        out = next
+      const at = fragmentAt(text, value, cut, kept)
+      if (at !== undefined) {
+        parts.push(text.slice(kept, at), REPLACEMENT)
+        kept = cut
         break
       }
     }
   }
-  return out
+  if (kept === 0) return text
+  parts.push(text.slice(kept))
+  return parts.join("")
+}
+
+/**
+ * Text with every configured secret (of at least `minSecretLength`
+ * characters) replaced by `[redacted]`, and a prefix of one (of at least 8
+ * characters) where the text was cut: at its end, or before a marker
+ * `truncate` wrote. No key shape is looked for: for a model's own output
+ * (a structured answer, a refusal), where ordinary words hold them
+ * (`risk-management` holds `sk-`); {@link scrub} is this and the shapes.
+ *
+ * @since 0.1.0
+ */
+export const scrubSecrets = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): string => {
+  let out = text
+  let values: Array<string> | undefined
+  for (const secret of secrets) {
+    const value = Redacted.value(secret)
+    if (typeof value !== "string" || value.length < minSecretLength) continue
+    if (out.includes(value)) out = out.split(value).join(REPLACEMENT)
+    if (value.length > minFragmentLength) (values ??= []).push(value)
+  }
+  return values === undefined ? out : cutFragments(out, values)
 }
 
 /**
@@ -110,15 +136,7 @@ const cutFragments = (text: string, values: ReadonlyArray<string>): string => {
  * @since 0.1.0
  */
 export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): string => {
-  let out = text
-  const values: Array<string> = []
-  for (const secret of secrets) {
-    const value = Redacted.value(secret)
-    if (typeof value !== "string" || value.length < minSecretLength) continue
-    if (out.includes(value)) out = out.split(value).join(REPLACEMENT)
-    if (value.length > minFragmentLength) values.push(value)
-  }
-  if (values.length > 0) out = cutFragments(out, values)
+  let out = scrubSecrets(text, secrets)
   if (!mayHoldShape.test(out)) return out
   for (const shape of keyShapes) {
     out = out.replace(shape, (_match, prefix: unknown) => `${typeof prefix === "string" ? prefix : ""}${REPLACEMENT}`)

@@ -51,6 +51,24 @@ describe("LlmManager on the wire (requests received by the mock server)", () => 
       assert.include(last.content, "question")
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("re-asks with the model's answer as it was: words that look like a key's start are kept", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"] })
+      // `risk-management-plan` holds `sk-` and eight more characters: the shape of an OpenAI key
+      const answer = "{\"category\": \"risk-management-plan\", \"note\": \"Bearer of good-news-today\"}"
+      yield* inject("openai", MockFault.content(answer))
+      yield* llm.generateStructured(
+        { prompt: "Write one quiz question about the moon." },
+        Schema.Struct({ question: Schema.String })
+      )
+      const server = yield* MockProviderServer.MockProviderServer
+      const [, reask] = yield* server.received("openai")
+      const messages = at(reask?.body, "messages")
+      assert.isArray(messages)
+      if (!Array.isArray(messages)) return
+      assert.deepStrictEqual(messages.at(-2), { role: "assistant", content: answer })
+    }).pipe(Effect.provide(Bench)))
+
   const systemSlot: Record<Kind, (body: unknown) => unknown> = {
     openai: (body) => at(body, "messages", 0),
     deepseek: (body) => at(body, "messages", 0),

@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Redacted } from "effect"
-import { excerpt, scrub, truncate } from "../src/Redact.ts"
+import { excerpt, scrub, scrubSecrets, truncate } from "../src/Redact.ts"
 
 /** Unicode's Bidi_Control characters (PropList.txt). */
 const bidiControls = [
@@ -106,6 +106,20 @@ describe("Redact.scrub where a text was cut", () => {
     ) {
       assert.strictEqual(scrub(text, secrets), text, text)
     }
+  })
+
+  it("replaces the prefix before every marker of a text that holds many", () => {
+    const key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
+    const piece = "sk-proj-...[1 more characters]"
+    const out = scrub(piece.repeat(5_000), [Redacted.make(key)])
+    assert.strictEqual(out, "[redacted]...[1 more characters]".repeat(5_000))
+  })
+
+  it("keeps the model's words with scrubSecrets: configured secrets only, no key shape", () => {
+    assert.strictEqual(
+      scrubSecrets("risk-management-plan, canary-secret-value, canary-sec", [Redacted.make(secret)]),
+      "risk-management-plan, [redacted], [redacted]"
+    )
   })
 
   it("finds the longest prefix when a secret repeats its own start", () => {

@@ -63,6 +63,30 @@ describe("scrubError", () => {
     }
   })
 
+  it("keeps the model's own output but for configured secrets: no key shape is looked for in it", () => {
+    const words = "risk-management-plan, Bearer of good-news-today"
+    const answer = new ProviderError.StructuredOutputInvalid({
+      ...who,
+      issue: `at ${words}`,
+      content: `${words} ${key}`
+    })
+    const scrubbed = scrubError(answer, secrets)
+    assert.strictEqual(scrubbed._tag, "StructuredOutputInvalid")
+    if (scrubbed._tag !== "StructuredOutputInvalid") return
+    assert.strictEqual(scrubbed.content, `${words} [redacted]`)
+    assert.strictEqual(scrubbed.issue, `at ${words}`)
+    const cut = new ProviderError.StreamInterrupted({
+      ...who,
+      partialText: words,
+      reason: `cut at sk-${"a".repeat(20)}`
+    })
+    const kept = scrubError(cut, secrets)
+    assert.deepStrictEqual(
+      kept._tag === "StreamInterrupted" ? [kept.partialText, kept.reason] : [],
+      [words, "cut at [redacted]"]
+    )
+  })
+
   it("returns an error without a secret as it is", () => {
     const clean = new ProviderError.ProviderUnavailable({ ...who, status: 503, message: "alpha answered HTTP 503" })
     assert.strictEqual(scrubError(clean, secrets), clean)

@@ -11,11 +11,12 @@
  * Cheap where nothing is found (a scan of the error's text fields); only an
  * error holding a secret is rebuilt, through the `ProviderError` schema, so
  * every text field of every class (`message`, `param`, `refusal`, ...) is
- * covered without a list to keep in step with the classes.
+ * covered without a list to keep in step with the classes; the model's own
+ * output in them loses configured secrets only (see `output`).
  */
 import { Option, type Redacted, Schema } from "effect"
 import { Defect, ProviderError } from "../ProviderError.ts"
-import { scrub } from "../Redact.ts"
+import { scrub, scrubSecrets } from "../Redact.ts"
 
 const encode = Schema.encodeSync(ProviderError)
 const decode = Schema.decodeUnknownOption(ProviderError)
@@ -24,17 +25,31 @@ const decode = Schema.decodeUnknownOption(ProviderError)
 const own: ReadonlySet<string> = new Set(["_tag", "provider", "model"])
 
 /**
+ * The fields that hold the model's own output (a structured answer that did
+ * not decode and its schema issue, the text a stream delivered, a refusal):
+ * the re-ask sends them back to the model, so they lose configured secrets
+ * only, never key shapes, which ordinary words hold (`risk-management`
+ * holds `sk-`).
+ */
+const output: ReadonlySet<string> = new Set(["content", "issue", "partialText", "refusal"])
+
+/** `text` as the field `key` is scrubbed. */
+const scrubField = (key: string, text: string, secrets: ReadonlyArray<Redacted.Redacted>): string =>
+  own.has(key) ? text : output.has(key) ? scrubSecrets(text, secrets) : scrub(text, secrets)
+
+/**
  * `error`, or a copy of it (same class, same fields) with every secret and
  * key-shaped token in its text replaced by `[redacted]` when it holds one.
  */
 export const scrubError = (error: ProviderError, secrets: ReadonlyArray<Redacted.Redacted>): ProviderError => {
-  const dirty = (text: unknown): boolean => typeof text === "string" && scrub(text, secrets) !== text
-  // `message` is not enumerable (an `Error`'s own) or a getter over the fields
-  const fields: ReadonlyArray<unknown> = Object.values(error)
-  if (!dirty(error.message) && !fields.some(dirty)) return error
+  const dirty = ([key, text]: readonly [string, unknown]): boolean =>
+    typeof text === "string" && scrubField(key, text, secrets) !== text
+  // `message` is a field of its own (not enumerable, an `Error`'s), or a getter over the fields checked here
+  const message = Object.hasOwn(error, "message") && dirty(["message", error.message])
+  if (!message && !Object.entries(error).some(dirty)) return error
   const encoded: Record<string, unknown> = { ...encode(error) }
   for (const [key, value] of Object.entries(encoded)) {
-    if (typeof value === "string" && !own.has(key)) encoded[key] = scrub(value, secrets)
+    if (typeof value === "string") encoded[key] = scrubField(key, value, secrets)
   }
   // a scrubbed text always decodes; were it not to, the error would still leave without the secret
   return Option.getOrElse(
