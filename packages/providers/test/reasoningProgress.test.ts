@@ -4,8 +4,9 @@
  * OpenRouter: `reasoning`) deltas, Anthropic's `thinking_delta`, Gemini's
  * `thought: true` parts. The caller never gets that text, but it keeps the
  * stream alive for the manager's watchdog: a stream reasoning for longer than
- * the first-token limit is not cut, and once it reasoned the idle limit
- * bounds its silences. A stream that sends nothing (or only keep-alive
+ * the first-token limit is not cut, and once it reasoned the longer of the
+ * first-token and idle limits bounds its silences before its answer (a
+ * model may think silently between two bursts of reasoning). A stream that sends nothing (or only keep-alive
  * comments) is still cut at the first-token limit. Through `LlmManager` on
  * the live clock with short limits, over a server that sends the given
  * events the given delays apart; and on the decoders, which call their
@@ -182,10 +183,10 @@ const gemini = (baseUrl: string) => Gemini.layer({ apiKey, baseUrl, model: "gemi
 type Primary = (baseUrl: string) => ReturnType<typeof DeepSeek.layer>
 
 /** What `LlmManager.stream` over `primary` alone gave for `frames`: the text, or the first attempt's error. */
-const streamed = (primary: Primary, frames: ReadonlyArray<Paced>) =>
+const streamed = (primary: Primary, frames: ReadonlyArray<Paced>, limits: FallbackPolicy.FallbackPolicy = policy) =>
   Effect.gen(function*() {
     const baseUrl = yield* pacedServer(frames)
-    const llm = yield* LlmManager.make({ providers: [primary(baseUrl)], policy, generationEnabled: true })
+    const llm = yield* LlmManager.make({ providers: [primary(baseUrl)], policy: limits, generationEnabled: true })
     const parts = yield* Stream.runCollect(llm.stream({ prompt: "What is 6 x 7?" })).pipe(Effect.result)
     if (parts._tag === "Failure") {
       const error = parts.failure
@@ -213,18 +214,39 @@ describe("reasoning deltas keep a stream alive for the watchdog", () => {
         assert.strictEqual(result.text, "The answer is 42.")
       }))
 
-    it.live(`${name}: silence after reasoning is cut by the idle limit`, () =>
+    it.live(`${name}: silence after reasoning, before the answer, is cut as a first-token wait`, () =>
       Effect.gen(function*() {
         const [first, ...rest] = answer
         const stalled = first === undefined ? [] : [{ ...first, delayMs: 3_000 }, ...rest]
         const result = yield* streamed(primary, [...reasoning, ...stalled])
         assert.strictEqual(result.error?._tag, "ProviderTimeout")
         if (result.error?._tag !== "ProviderTimeout") return
-        assert.strictEqual(result.error.phase, "idle")
+        assert.strictEqual(result.error.phase, "first-token")
         assert.strictEqual(result.error.timeoutMs, limitMs)
         assert.strictEqual(result.error.received, 0)
       }))
   }
+
+  it.live("a silence after reasoning gets the first-token limit when it is longer than the idle limit", () =>
+    Effect.gen(function*() {
+      // a thinking model's budget: 900 ms to the first token, 300 ms between tokens
+      const thinking = FallbackPolicy.make({
+        maxRetries: 0,
+        limits: { firstByteMs: 5_000, firstTokenMs: 900, thinkingFirstTokenMs: 900, idleMs: limitMs, attemptMs: 20_000 }
+      })
+      // one burst of reasoning, then 600 ms of silent thought: past the idle limit, within the first-token limit
+      const [first, ...rest] = chatAnswer
+      const frames = [
+        ...chatReasoning("reasoning_content").slice(0, 1),
+        ...(first === undefined ? [] : [
+          { ...first, delayMs: 600 },
+          ...rest
+        ])
+      ]
+      const result = yield* streamed(deepSeek, frames, thinking)
+      assert.isUndefined(result.error, String(result.error))
+      assert.strictEqual(result.text, "The answer is 42.")
+    }))
 
   it.live("a stream that sends nothing but keep-alive comments is still cut at the first-token limit", () =>
     Effect.gen(function*() {

@@ -74,7 +74,7 @@ export type Failure = ProviderError | DeadlineReached
 // ---------------------------------------------------------------------------
 
 /** `delivering`: a stream waits for the caller to take a delta (no limit but the deadline). */
-type Phase = "first-byte" | "first-token" | "idle" | "body" | "delivering"
+type Phase = "first-byte" | "first-token" | "reasoning" | "idle" | "body" | "delivering"
 
 /**
  * How far the current attempt has got, updated by the provider's observed
@@ -117,15 +117,19 @@ const makeProgress = (first: Phase, clock: Clock.Clock, now: number): Progress =
 /**
  * A stream event carried reasoning the caller is not handed (DeepSeek's
  * `reasoning_content`, Anthropic's thinking, Gemini's thoughts): the model
- * streams, so the attempt moves on as on a part, to `idle` (its first token
- * for the watchdog: from now on the idle limit and the deadline bound it),
- * though no text reached the caller (`received` does not grow, and the
- * answer is claimed only by its first delta). An attempt `delivering` stays
- * so: the caller still holds a batch.
+ * streams. Before its first answer token the attempt is `reasoning`: each
+ * such event restarts the wait for the next, which may last the longer of
+ * the model's first-token limit and the idle limit (a model may think
+ * silently between two bursts of reasoning), and the attempt limit no longer
+ * applies (the deadline does), as once a first token came. After it, the
+ * attempt stays `idle`, its wait restarted. No text reached the caller
+ * (`received` does not grow, and the answer is claimed only by its first
+ * delta). An attempt `delivering` stays so: the caller still holds a batch.
  */
 const reasoned = (progress: Progress): void => {
-  if (progress.phase === "first-token" || progress.phase === "idle") {
-    progress.phase = "idle"
+  const phase = progress.phase
+  if (phase === "first-token" || phase === "reasoning" || phase === "idle") {
+    if (phase === "first-token") progress.phase = "reasoning"
     progress.since = progress.clock.currentTimeMillisUnsafe()
   }
 }
@@ -427,6 +431,8 @@ const limitOf = (limits: AttemptLimits, phase: Phase): number => {
       return limits.firstByteMs
     case "first-token":
       return limits.firstTokenMs
+    case "reasoning":
+      return Math.max(limits.firstTokenMs, limits.idleMs)
     case "idle":
       return limits.idleMs
     case "body":
@@ -439,9 +445,10 @@ const limitOf = (limits: AttemptLimits, phase: Phase): number => {
  * The watchdog's check of one attempt (see `watchdog.ts`): at `now`, its
  * failure once it outlived a limit (its phase limit: first byte, first
  * token, idle; the attempt limit; the request's deadline), else when to check
- * it next. Once a stream produced its first token (answer text, or reasoning
- * the caller is not handed: {@link reasoned}) only the idle limit and the
- * deadline bound it: a healthy long answer is not cut by the attempt limit.
+ * it next. Once a stream produced its first token only the idle limit and the
+ * deadline bound it: a healthy long answer is not cut by the attempt limit;
+ * once it streamed reasoning before its answer, the longer of the first-token
+ * and idle limits between two events, and the deadline ({@link reasoned}).
  * The next check is never later than the shortest limit, since a later phase
  * may start any moment. It is the only clock on the manager's path (adapters
  * run none under a supervisor).
@@ -462,7 +469,7 @@ const limitsCheck = (
     if (now >= deadlineAt) return new DeadlineReached()
     const phase = progress.phase
     // only the deadline ends `delivering`: the caller's slowness is not the provider's
-    const end = phase === "idle" || phase === "delivering" ? deadlineAt : attemptEnd
+    const end = phase === "idle" || phase === "reasoning" || phase === "delivering" ? deadlineAt : attemptEnd
     const received = progress.received
     if (now >= end) {
       return new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: limits.attemptMs, received })
@@ -470,7 +477,9 @@ const limitsCheck = (
     const limit = limitOf(limits, phase)
     const phaseEnd = progress.since + limit
     if (now >= phaseEnd && phase !== "body" && phase !== "delivering") {
-      return new ProviderTimeout({ provider, model, phase, timeoutMs: limit, received })
+      // a model that reasoned and then went silent is still waited on for its first token
+      const timedOut = phase === "reasoning" ? "first-token" : phase
+      return new ProviderTimeout({ provider, model, phase: timedOut, timeoutMs: limit, received })
     }
     return Math.min(end, phaseEnd, now + shortest)
   }
