@@ -192,6 +192,21 @@ const spanTexts = (spans: ReadonlyArray<Tracer.NativeSpan>): string =>
   ]).join("\n")
 
 /** The renderings among `texts` that hold either key. */
+/** Every place a caller or an operator reads a failed request's error: the error's forms, the log, the spans. */
+const textsOf = (
+  error: AllProvidersFailed,
+  records: ReadonlyArray<unknown>,
+  spans: ReadonlyArray<Tracer.NativeSpan>
+): Record<string, string> => ({
+  message: error.message,
+  attempts: error.attempts.map((a) => a.error?.message ?? "").join("\n"),
+  json: JSON.stringify(error),
+  encoded: JSON.stringify(Schema.encodeSync(AllProvidersFailed)(error)),
+  pretty: Cause.pretty(Cause.fail(error)),
+  log: JSON.stringify(records),
+  spans: spanTexts(spans)
+})
+
 const leaksIn = (texts: Readonly<Record<string, string>>): Array<string> =>
   Object.entries(texts).filter(([, text]) => text.includes(keyA) || text.includes(keyB)).map(([where]) => where)
 
@@ -217,15 +232,7 @@ describe("LlmManager: another provider's key echoed by an endpoint", () => {
       ])
       assert.strictEqual(records.length, 2)
       assert.isAbove(spans.length, 2)
-      const texts = {
-        message: error.message,
-        attempts: error.attempts.map((a) => a.error?.message ?? "").join("\n"),
-        json: JSON.stringify(error),
-        encoded: JSON.stringify(Schema.encodeSync(AllProvidersFailed)(error)),
-        pretty: Cause.pretty(Cause.fail(error)),
-        log: JSON.stringify(records),
-        spans: spanTexts(spans)
-      }
+      const texts = textsOf(error, records, spans)
       assert.deepStrictEqual(leaksIn(texts), [])
       assert.include(texts.attempts, "[redacted]")
       // the same classes, scrubbed field by field
@@ -302,16 +309,7 @@ describe("LlmManager: another provider's key cut in half by an adapter's truncat
       const [first, second] = error.attempts.map((a) => a.error)
       assert.instanceOf(first, ProviderUnavailable)
       assert.instanceOf(second, InvalidRequest)
-      const texts = {
-        message: error.message,
-        attempts: error.attempts.map((a) => a.error?.message ?? "").join("\n"),
-        param: second.param ?? "",
-        json: JSON.stringify(error),
-        encoded: JSON.stringify(Schema.encodeSync(AllProvidersFailed)(error)),
-        pretty: Cause.pretty(Cause.fail(error)),
-        log: JSON.stringify(records),
-        spans: spanTexts(spans)
-      }
+      const texts = { ...textsOf(error, records, spans), param: second.param ?? "" }
       assert.deepStrictEqual(prefixLeaksIn(texts), [])
       // only the fragment goes: the text before it and the truncation marker stay
       const cut = (key: string, kept: number, rest: string) =>
