@@ -352,12 +352,17 @@ export const recordRequest = (outcome: RequestOutcome, error?: unknown): Effect.
     ? Effect.contextWith((context) => {
       requestsBy(outcome).updateUnsafe(1, context)
       if (tracing(Context.get(context, Tracer.Tracer))) {
-        const span = Context.getOrUndefined(context, Tracer.ParentSpan)
-        if (span?._tag === "Span" && span.status._tag !== "Ended") span.attribute("error.type", errorType(error))
+        openSpanOf(context)?.attribute("error.type", errorType(error))
       }
       return Effect.void
     })
     : countOne(requestsBy(outcome))
+
+/** The current span, unless it is an external one or has ended: the span a record may still annotate. */
+const openSpanOf = (context: Context.Context<never>): Tracer.Span | undefined => {
+  const span = Context.getOrUndefined(context, Tracer.ParentSpan)
+  return span?._tag === "Span" && span.status._tag !== "Ended" ? span : undefined
+}
 
 /** The `error.type` of a failure: its `_tag`, else the conventions' `_OTHER`. */
 const errorType = (error: unknown): string =>
@@ -611,8 +616,8 @@ const cancelledExit = Exit.interrupt()
  * as {@link cancelledExit} says (the span's own end then finds it ended).
  */
 const annotateSpanOf = (context: Context.Context<never>, report: AttemptSpanReport): void => {
-  const span = Context.getOrUndefined(context, Tracer.ParentSpan)
-  if (span?._tag !== "Span" || span.status._tag === "Ended") return
+  const span = openSpanOf(context)
+  if (span === undefined) return
   eachResponseAttribute(report, (key, value) => {
     span.attribute(key, value)
   })

@@ -192,6 +192,27 @@ const spanTexts = (spans: ReadonlyArray<Tracer.NativeSpan>): string =>
   ]).join("\n")
 
 /** The renderings among `texts` that hold either key. */
+/**
+ * What a request failed with through a manager over two endpoints of a new
+ * mock server, after `faults` were injected there, and what the request log
+ * and the spans recorded.
+ */
+const failedThrough = <E>(
+  faults: (server: MockProviderServer.MockProviderServer["Service"]) => Effect.Effect<void>,
+  request: (manager: LlmManager.Service) => Effect.Effect<unknown, E>
+) =>
+  Effect.gen(function*() {
+    const server = yield* MockProviderServer.start()
+    const { spans, tracer } = recordingTracer()
+    yield* faults(server)
+    const [error, records] = yield* Effect.gen(function*() {
+      const error = yield* Effect.flip(request(yield* LlmManager.LlmManager))
+      const records = yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
+      return [error, records] as const
+    }).pipe(Effect.provideService(Tracer.Tracer, tracer), Effect.provide(twoEndpoints(server)))
+    return { error, records, spans }
+  })
+
 /** Every place a caller or an operator reads a failed request's error: the error's forms, the log, the spans. */
 const textsOf = (
   error: AllProvidersFailed,
@@ -213,17 +234,15 @@ const leaksIn = (texts: Readonly<Record<string, string>>): Array<string> =>
 describe("LlmManager: another provider's key echoed by an endpoint", () => {
   it.live("is scrubbed from the caller's error, its JSON, the attempts, the request log and the spans", () =>
     Effect.gen(function*() {
-      const server = yield* MockProviderServer.start()
-      const { spans, tracer } = recordingTracer()
-      const [error, records] = yield* Effect.gen(function*() {
-        const manager = yield* LlmManager.LlmManager
+      const { error, records, spans } = yield* failedThrough(
         // one shared proxy in front of both endpoints: each echoes the other endpoint's key
-        yield* server.inject("openai", MockFault.status(503, { message: `upstream refused key ${keyB}` }))
-        yield* server.inject("deepseek", MockFault.status(400, { message: `bad request for ${keyA}`, param: keyA }))
-        const error = yield* Effect.flip(manager.generate({ prompt: "Hello" }))
-        const records = yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
-        return [error, records] as const
-      }).pipe(Effect.provideService(Tracer.Tracer, tracer), Effect.provide(twoEndpoints(server)))
+        (server) =>
+          Effect.andThen(
+            server.inject("openai", MockFault.status(503, { message: `upstream refused key ${keyB}` })),
+            server.inject("deepseek", MockFault.status(400, { message: `bad request for ${keyA}`, param: keyA }))
+          ),
+        (manager) => manager.generate({ prompt: "Hello" })
+      )
       assert.strictEqual(error._tag, "AllProvidersFailed")
       if (error._tag !== "AllProvidersFailed") return
       assert.deepStrictEqual(error.attempts.map((a): Array<string | undefined> => [a.provider, a.error?._tag]), [
@@ -244,17 +263,15 @@ describe("LlmManager: another provider's key echoed by an endpoint", () => {
 
   it.live("is scrubbed from a stream's StreamInterrupted: its reason, attempts, JSON, and the log", () =>
     Effect.gen(function*() {
-      const server = yield* MockProviderServer.start()
-      const { spans, tracer } = recordingTracer()
-      const [error, records] = yield* Effect.gen(function*() {
-        const manager = yield* LlmManager.LlmManager
+      const { error, records, spans } = yield* failedThrough(
         // cut after text reached the caller, then the rescue's endpoint echoes alpha's key
-        yield* server.inject("openai", MockFault.cutStreamAfter(2))
-        yield* server.inject("deepseek", MockFault.status(503, { message: `upstream refused key ${keyA}` }))
-        const error = yield* Effect.flip(Stream.runDrain(manager.stream({ prompt: "Tell me a long story" })))
-        const records = yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
-        return [error, records] as const
-      }).pipe(Effect.provideService(Tracer.Tracer, tracer), Effect.provide(twoEndpoints(server)))
+        (server) =>
+          Effect.andThen(
+            server.inject("openai", MockFault.cutStreamAfter(2)),
+            server.inject("deepseek", MockFault.status(503, { message: `upstream refused key ${keyA}` }))
+          ),
+        (manager) => Stream.runDrain(manager.stream({ prompt: "Tell me a long story" }))
+      )
       assert.strictEqual(error._tag, "StreamInterrupted")
       if (error._tag !== "StreamInterrupted") return
       assert.deepStrictEqual(error.attempts?.map((a): Array<string | undefined> => [a.provider, a.error?._tag]), [
@@ -285,25 +302,23 @@ const filler = (length: number) => "upstream proxy said no; ".repeat(Math.ceil(l
 describe("LlmManager: another provider's key cut in half by an adapter's truncation", () => {
   it.live("leaves no prefix of the key in the caller's error, the request log or the spans", () =>
     Effect.gen(function*() {
-      const server = yield* MockProviderServer.start()
-      const { spans, tracer } = recordingTracer()
       // the adapter keeps 400 characters of "alpha answered HTTP 503: <body message>": 12 of keyB's before the cut
       const lead = "alpha answered HTTP 503: "
-      const [error, records] = yield* Effect.gen(function*() {
-        const manager = yield* LlmManager.LlmManager
-        yield* server.inject(
-          "openai",
-          MockFault.status(503, { message: `${filler(400 - 12 - lead.length)}${keyB} was refused` })
-        )
-        // beta's param is kept to 200 characters: 10 of keyA's before the cut
-        yield* server.inject(
-          "deepseek",
-          MockFault.status(400, { message: "bad request", param: `${filler(190)}${keyA} is not a field` })
-        )
-        const error = yield* Effect.flip(manager.generate({ prompt: "Hello" }))
-        const records = yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
-        return [error, records] as const
-      }).pipe(Effect.provideService(Tracer.Tracer, tracer), Effect.provide(twoEndpoints(server)))
+      const { error, records, spans } = yield* failedThrough(
+        (server) =>
+          Effect.andThen(
+            server.inject(
+              "openai",
+              MockFault.status(503, { message: `${filler(400 - 12 - lead.length)}${keyB} was refused` })
+            ),
+            // beta's param is kept to 200 characters: 10 of keyA's before the cut
+            server.inject(
+              "deepseek",
+              MockFault.status(400, { message: "bad request", param: `${filler(190)}${keyA} is not a field` })
+            )
+          ),
+        (manager) => manager.generate({ prompt: "Hello" })
+      )
       assert.strictEqual(error._tag, "AllProvidersFailed")
       if (error._tag !== "AllProvidersFailed") return
       const [first, second] = error.attempts.map((a) => a.error)
