@@ -636,6 +636,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     model: settings.model,
     capabilities,
     server,
+    // the key as a secret: the manager scrubs it from every provider's errors, not only this one's
+    secrets: apiKey === undefined ? undefined : [apiKey],
     generate,
     generateStructured,
     stream

@@ -132,15 +132,7 @@ export const make = (
   definition: Definition,
   options: BaseOptions
 ): Effect.Effect<LlmProvider.Service, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
-  Effect.flatMap(settingsOf(definition, options), (settings) =>
-    Effect.map(
-      Adapter.make(settings),
-      // the key as a secret: the manager scrubs it from every provider's errors, not only this one's
-      (implementation) =>
-        LlmProvider.make(
-          settings.apiKey === undefined ? implementation : { ...implementation, secrets: [settings.apiKey] }
-        )
-    ))
+  Effect.flatMap(settingsOf(definition, options), (settings) => Effect.map(Adapter.make(settings), LlmProvider.make))
 
 /** A layer providing the service for a definition and options. */
 export const layer = (
