@@ -41,7 +41,7 @@
  * | `REDIS_URL` | unset | Redis for shared quotas, circuits and throttles: `redis://[user:password@]host[:port][/db]` (`rediss://` for TLS) |
  * | `LLM_USAGE_STORE_URL` | unset | usage ledger database: `sqlite:path`, `file:path`, `sqlite::memory:` or `postgres://...` |
  * | `LLM_LOG_PROMPTS` | `false` | log (truncated) prompt text |
- * | `LLM_PRICES` | unset | JSON price overrides: `{"openai":{"models":{"gpt-4.1":{"input":2,"output":8}}}}` |
+ * | `LLM_PRICES` | unset | JSON price overrides: `{"openai":{"models":{"gpt-4.1":{"input":2,"output":8}}}}`; each key a hosted provider or an endpoint declared with `LLM_COMPAT_<NAME>_BASE_URL` |
  *
  * The chain is `steps`: one provider and model per step. `LlmManager.layerConfig`
  * builds each step's provider layer with `CurrentStep` set to that step, so
@@ -722,13 +722,35 @@ const PriceOverrides = Schema.fromJsonString(Schema.Record(
   })
 ))
 
+/**
+ * Fails unless `provider`, a key of `LLM_PRICES`, names a provider a call can
+ * bill under: a hosted kind, or an OpenAI-compatible endpoint declared with
+ * its `LLM_COMPAT_<NAME>_BASE_URL` (in the chain or not). A typo's prices
+ * would otherwise sit in the table and never bill.
+ */
+const checkPricedProvider = (provider: string): Effect.Effect<void, LlmConfigError> => {
+  if (Schema.is(ProviderKind)(provider)) return Effect.void
+  const unknown = fail(
+    "LLM_PRICES",
+    `prices provider "${excerpt(provider)}", which no call can bill under; valid providers: ${
+      kinds.join(", ")
+    }, or an OpenAI-compatible endpoint declared with LLM_COMPAT_<NAME>_BASE_URL (names in lower case)`
+  )
+  if (!isProviderName(provider) || provider !== provider.toLowerCase()) return unknown
+  return Effect.flatMap(
+    optionalString(`${compatiblePrefix(provider)}_BASE_URL`),
+    Option.match({ onNone: () => unknown, onSome: () => Effect.void })
+  )
+}
+
 const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
   Option.match(json, {
     onNone: () => Effect.succeed(Pricing.defaultTable),
     onSome: (text) =>
       Schema.decodeUnknownEffect(PriceOverrides)(text, { onExcessProperty: "error" }).pipe(
-        Effect.map((overrides) => Pricing.mergeTables(Pricing.defaultTable, overrides)),
-        Effect.catch((error) => fail("LLM_PRICES", firstIssue(error, "").message))
+        Effect.catch((error) => fail("LLM_PRICES", firstIssue(error, "").message)),
+        Effect.tap((overrides) => Effect.forEach(Object.keys(overrides), checkPricedProvider, { discard: true })),
+        Effect.map((overrides) => Pricing.mergeTables(Pricing.defaultTable, overrides))
       )
   }))
 

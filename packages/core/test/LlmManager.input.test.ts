@@ -58,4 +58,25 @@ describe("bad caller input", () => {
         assert.strictEqual(error.variable, "LLM_PRICES", prices)
       }
     }))
+
+  it.effect("LLM_PRICES: a provider no configuration can name is an LlmConfigError naming it (its prices would never bill)", () =>
+    Effect.gen(function*() {
+      const row = { default: { input: 1, output: 2 } }
+      const config = (record: Record<string, string>) =>
+        LlmConfig.LlmConfig.use((config) => Effect.succeed(config)).pipe(
+          Effect.provide(LlmConfig.layerFromRecord({ ...keys, ...record }))
+        )
+      for (const provider of ["opneai", "OpenAI", "ollama"]) {
+        const error = yield* Effect.flip(config({ LLM_PRICES: JSON.stringify({ [provider]: row }) }))
+        assert.strictEqual(error.variable, "LLM_PRICES", provider)
+        assert.include(error.message, `"${provider}"`)
+        assert.include(error.message, "LLM_COMPAT_")
+      }
+      // an OpenAI-compatible endpoint declared by its base URL may be priced, in the chain or not
+      const priced = yield* config({
+        LLM_PRICES: JSON.stringify({ ollama: row, anthropic: row }),
+        LLM_COMPAT_OLLAMA_BASE_URL: "http://127.0.0.1:11434/v1"
+      })
+      assert.deepStrictEqual(priced.prices["ollama"]?.default, row.default)
+    }))
 })
