@@ -9,11 +9,18 @@
  * services away one at a time: what each costs a plain `generate` (run them
  * alone, `price`, so that their ratios are to the case with every service;
  * the memory ledger keeps every row, so its price includes the heap it
- * grows). In µs per call (CPU and wall, hot), and as a ratio of CPU to the
+ * grows). The `hop price:` cases do the same over a provider that answers
+ * after an event-loop turn: a loop of calls that never leaves the microtask
+ * queue runs no timer (the ledger's flush never runs) and keeps every cache
+ * hot, and there each service costs up to twice what `price:` says
+ * (bench/README.md, "Twenty-third session"; run them alone too: `hop
+ * price`). In µs per call (CPU and wall, hot), and as a ratio of CPU to the
  * first case printed.
  *
  * The cases' batches are interleaved, round after round, after a warm-up
- * batch of each; every figure is the median over the rounds, and the ratio
+ * of each (at least 20,000 calls: V8 still compiles a manager call's path
+ * past its 10,000th, and one batch of 2,000 left it compiling in the timed
+ * rounds); every figure is the median over the rounds, and the ratio
  * is the median of the per-round ratios (min-max in brackets): on a shared
  * machine only ratios taken this way hold still.
  *
@@ -38,6 +45,8 @@ import { Context, Effect, Exit, Layer, Scope, Stream, Tracer } from "effect"
 import * as Measure from "./internal/measure.ts"
 
 const calls = Number(process.env["BENCH_MANAGER_CALLS"] ?? 2000)
+/** Calls each case runs before the rounds (bench/README.md, "Twenty-second session"). */
+const warmupCalls = Math.max(20_000, calls)
 const prompt = "Write one multiple-choice question about photosynthesis for 12-year-olds."
 const usage = TokenUsage.make({ promptTokens: 20, completionTokens: 40 }, 1234, "model")
 
@@ -146,6 +155,10 @@ const program = Effect.gen(function*(): Effect.fn.Return<ReadonlyArray<Case>, un
   const streamedHop = yield* manager({ providers: [instant("deepseek", { hop: true })] })
   const plainHop = yield* manager({ ...viaGenerate, providers: [instant("deepseek", { hop: true })] })
   const plain = yield* manager(viaGenerate)
+  const viaGenerateHop = { ...viaGenerate, providers: [instant("deepseek", { hop: true })] }
+  const noLogHop = yield* manager(viaGenerateHop, Layer.mergeAll(memoryLedger, memoryQuota))
+  const noLedgerHop = yield* manager(viaGenerateHop, Layer.mergeAll(discardingLog, memoryQuota))
+  const bareHop = yield* manager(viaGenerateHop, Layer.empty)
   const aloneChunked = Context.get(yield* Layer.build(instant("deepseek", { chunked: true })), LlmProvider.LlmProvider)
   const streamedChunked = yield* manager({ providers: [instant("deepseek", { chunked: true })] })
   const noLog = yield* manager(viaGenerate, Layer.mergeAll(memoryLedger, memoryQuota))
@@ -195,7 +208,14 @@ const program = Effect.gen(function*(): Effect.fn.Return<ReadonlyArray<Case>, un
     ["price: without a subject (no quota spent)", () => plain.generate({ prompt })],
     // Effect's `nativeTracer`: Baton opens no span for it
     ["price: without a tracer (no spans)", () => plain.generate(input()), Tracer.nativeTracer],
-    ["price: none of them", () => bare.generate({ prompt }), Tracer.nativeTracer]
+    ["price: none of them", () => bare.generate({ prompt }), Tracer.nativeTracer],
+    // the same after an event-loop turn: timers run (the ledger's flush), caches cool
+    ["hop price: manager.generate (generateVia: generate), every service", () => plainHop.generate(input())],
+    ["hop price: without the request log", () => noLogHop.generate(input())],
+    ["hop price: without the usage ledger", () => noLedgerHop.generate(input())],
+    ["hop price: without a subject (no quota spent)", () => plainHop.generate({ prompt })],
+    ["hop price: without a tracer (no spans)", () => plainHop.generate(input()), Tracer.nativeTracer],
+    ["hop price: none of them", () => bareHop.generate({ prompt }), Tracer.nativeTracer]
   ]
 })
 
@@ -233,8 +253,10 @@ const batch = async (c: Case): Promise<readonly [number, number]> => {
 if (import.meta.main) {
   const scope = Scope.makeUnsafe()
   const cases = await selectCases(scope, process.argv[2])
-  // a warm-up batch of each, then the cases' batches interleaved round by round
-  for (const c of cases) await batch(c)
+  // a warm-up of each, then the cases' batches interleaved round by round
+  for (const c of cases) {
+    for (let i = 0; i < warmupCalls; i++) await runOnce(c)
+  }
   const runs = cases.map((c) => ({ c, batches: [] as Array<readonly [number, number]> }))
   for (let round = 0; round < rounds; round++) {
     for (const run of runs) run.batches.push(await batch(run.c))
