@@ -726,7 +726,9 @@ const PriceOverrides = Schema.fromJsonString(Schema.Record(
  * Fails unless `provider`, a key of `LLM_PRICES`, names a provider a call can
  * bill under: a hosted kind, or an OpenAI-compatible endpoint declared with
  * its `LLM_COMPAT_<NAME>_BASE_URL` (in the chain or not). A typo's prices
- * would otherwise sit in the table and never bill.
+ * would otherwise sit in the table and never bill. Checked where the
+ * environment declares every provider (`make`), not by `layerWithoutChain`,
+ * whose program brings providers of its own (a gateway's config file).
  */
 const checkPricedProvider = (provider: string): Effect.Effect<void, LlmConfigError> => {
   if (Schema.is(ProviderKind)(provider)) return Effect.void
@@ -749,7 +751,6 @@ const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
     onSome: (text) =>
       Schema.decodeUnknownEffect(PriceOverrides)(text, { onExcessProperty: "error" }).pipe(
         Effect.catch((error) => fail("LLM_PRICES", firstIssue(error, "").message)),
-        Effect.tap((overrides) => Effect.forEach(Object.keys(overrides), checkPricedProvider, { discard: true })),
         Effect.map((overrides) => Pricing.mergeTables(Pricing.defaultTable, overrides))
       )
   }))
@@ -842,6 +843,8 @@ const makeWith = Effect.fnUntraced(function*(
  */
 export const make: Effect.Effect<Settings, LlmConfigError> = makeWith((providers) =>
   Effect.tap(readChain(providers), ({ steps }) => checkKeys(providers, steps))
+).pipe(
+  Effect.tap((settings) => Effect.forEach(Object.keys(settings.prices), checkPricedProvider, { discard: true }))
 )
 
 /**

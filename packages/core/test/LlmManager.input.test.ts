@@ -4,7 +4,7 @@
  * exception or a defect.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
 import * as LlmConfig from "../src/LlmConfig.ts"
 import type * as LlmRequest from "../src/LlmRequest.ts"
 import { Bench, manager, stats } from "./utils/chain.ts"
@@ -78,5 +78,16 @@ describe("bad caller input", () => {
         LLM_COMPAT_OLLAMA_BASE_URL: "http://127.0.0.1:11434/v1"
       })
       assert.deepStrictEqual(priced.prices["ollama"]?.default, row.default)
+      // without the chain (a gateway's config file brings its providers), any provider may be priced
+      const withoutChain = yield* LlmConfig.LlmConfig.use((config) => Effect.succeed(config)).pipe(
+        Effect.provide(
+          LlmConfig.layerWithoutChain.pipe(
+            Layer.provide(
+              ConfigProvider.layer(ConfigProvider.fromUnknown({ LLM_PRICES: JSON.stringify({ local: row }) }))
+            )
+          )
+        )
+      )
+      assert.deepStrictEqual(withoutChain.prices["local"]?.default, row.default)
     }))
 })
