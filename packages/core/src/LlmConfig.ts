@@ -723,27 +723,34 @@ const PriceOverrides = Schema.fromJsonString(Schema.Record(
 ))
 
 /**
- * Fails unless `provider`, a key of `LLM_PRICES`, names a provider a call can
- * bill under: a hosted kind, or an OpenAI-compatible endpoint declared with
- * its `LLM_COMPAT_<NAME>_BASE_URL` (in the chain or not). A typo's prices
- * would otherwise sit in the table and never bill. Checked where the
- * environment declares every provider (`make`), not by `layerWithoutChain`,
- * whose program brings providers of its own (a gateway's config file).
+ * Fails with an `LlmConfigError` naming `LLM_PRICES` unless every provider
+ * the price table `prices` names can bill a call: a hosted kind, one of
+ * `known` (the providers a program declares itself, as a gateway's config
+ * file does), or an OpenAI-compatible endpoint declared with its
+ * `LLM_COMPAT_<NAME>_BASE_URL` (in the chain or not). A typo's prices would
+ * otherwise sit in the table and never bill. `make` runs it; a program over
+ * {@link layerWithoutChain} runs it with the providers it brings.
+ *
+ * @since 0.1.0
  */
-const checkPricedProvider = (provider: string): Effect.Effect<void, LlmConfigError> => {
-  if (Schema.is(ProviderKind)(provider)) return Effect.void
-  const unknown = fail(
-    "LLM_PRICES",
-    `prices provider "${excerpt(provider)}", which no call can bill under; valid providers: ${
-      kinds.join(", ")
-    }, or an OpenAI-compatible endpoint declared with LLM_COMPAT_<NAME>_BASE_URL (names in lower case)`
-  )
-  if (!isProviderName(provider) || provider !== provider.toLowerCase()) return unknown
-  return Effect.flatMap(
-    optionalString(`${compatiblePrefix(provider)}_BASE_URL`),
-    Option.match({ onNone: () => unknown, onSome: () => Effect.void })
-  )
-}
+export const checkPricedProviders = (
+  prices: Pricing.PriceTable,
+  known: ReadonlySet<string> = new Set()
+): Effect.Effect<void, LlmConfigError> =>
+  Effect.forEach(Object.keys(prices), (provider) => {
+    if (Schema.is(ProviderKind)(provider) || known.has(provider)) return Effect.void
+    const unknown = fail(
+      "LLM_PRICES",
+      `prices provider "${excerpt(provider)}", which no call can bill under; valid providers: ${
+        [...kinds, ...known].join(", ")
+      }, or an OpenAI-compatible endpoint declared with LLM_COMPAT_<NAME>_BASE_URL (names in lower case)`
+    )
+    if (!isProviderName(provider) || provider !== provider.toLowerCase()) return unknown
+    return Effect.flatMap(
+      optionalString(`${compatiblePrefix(provider)}_BASE_URL`),
+      Option.match({ onNone: () => unknown, onSome: () => Effect.void })
+    )
+  }, { discard: true })
 
 const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
   Option.match(json, {
@@ -843,9 +850,7 @@ const makeWith = Effect.fnUntraced(function*(
  */
 export const make: Effect.Effect<Settings, LlmConfigError> = makeWith((providers) =>
   Effect.tap(readChain(providers), ({ steps }) => checkKeys(providers, steps))
-).pipe(
-  Effect.tap((settings) => Effect.forEach(Object.keys(settings.prices), checkPricedProvider, { discard: true }))
-)
+).pipe(Effect.tap((settings) => checkPricedProviders(settings.prices)))
 
 /**
  * The configuration read from the current `ConfigProvider` (the environment
@@ -861,6 +866,8 @@ export const layer: Layer.Layer<LlmConfig, LlmConfigError> = Layer.effect(LlmCon
  * stores, prices) from the environment. No chain variable is read and no
  * provider key is required: `steps`, `chain` and `compatible` are empty;
  * `providers` holds each hosted provider's settings (its key when set).
+ * `LLM_PRICES` may name the program's own providers: the program checks it
+ * with {@link checkPricedProviders} once it knows them.
  *
  * @since 0.1.0
  */

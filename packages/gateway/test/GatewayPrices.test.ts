@@ -1,0 +1,66 @@
+/**
+ * `LLM_PRICES` under a gateway with a config file (`serve` reads the
+ * environment without its chain): it may price the config's own providers,
+ * and a provider neither the config nor the environment declares fails the
+ * start, naming `LLM_PRICES` (its prices would never bill).
+ */
+import * as LlmConfig from "@baton/core/LlmConfig"
+import { LlmConfigError } from "@baton/core/LlmError"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as RequestLog from "@baton/core/RequestLog"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer } from "effect"
+import * as Gateway from "../src/Gateway.ts"
+import * as GatewayConfig from "../src/GatewayConfig.ts"
+import * as Fixture from "./fixture.ts"
+
+const row = { default: { input: 1, output: 2 } }
+
+/** A gateway whose config file adds the OpenAI-compatible `local`, over the environment without its chain. */
+const gatewayPricing = (prices: unknown) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    const file = Fixture.configFile(mock)
+    const config = yield* GatewayConfig.parse(
+      JSON.stringify({
+        ...file,
+        providers: { ...file.providers, local: { baseUrl: mock.baseUrl("openai"), models: ["gpt-4o-mini"] } }
+      }),
+      "json"
+    )
+    return Gateway.layer(config, { port: 0 })
+  })).pipe(
+    Layer.provideMerge(
+      Layer.mergeAll(
+        LlmConfig.layerPricing,
+        RequestLog.layerMemory(),
+        UsageLedger.layerMemory(),
+        QuotaLimiter.layerStoreMemory,
+        NodeHttpClient.layerUndici
+      ).pipe(Layer.provideMerge(LlmConfig.layerWithoutChain))
+    ),
+    Layer.provide(
+      ConfigProvider.layer(ConfigProvider.fromUnknown({ ...Fixture.environment, LLM_PRICES: JSON.stringify(prices) }))
+    ),
+    Layer.provideMerge(MockProviderServer.layer())
+  )
+
+describe("Gateway: LLM_PRICES with a config file", () => {
+  it.live("prices the config's own provider; a provider nobody declares fails the start naming LLM_PRICES", () =>
+    Effect.gen(function*() {
+      const started = yield* Effect.scoped(Effect.as(Layer.build(gatewayPricing({ local: row, openai: row })), true))
+      assert.isTrue(started)
+      for (const provider of ["lcoal", "Local"]) {
+        const error = yield* Effect.flip(Effect.scoped(Layer.build(gatewayPricing({ [provider]: row }))))
+        assert.instanceOf(error, LlmConfigError, provider)
+        if (error instanceof LlmConfigError) {
+          assert.strictEqual(error.variable, "LLM_PRICES")
+          assert.include(error.message, `"${provider}"`)
+          assert.include(error.message, "local")
+        }
+      }
+    }))
+})
