@@ -58,7 +58,13 @@
  *
  * @since 0.1.0
  */
-import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
+import {
+  type FinishReason,
+  type GenerationResult,
+  responseIdOf,
+  type StreamPart,
+  type StructuredResult
+} from "@baton/core/GenerationResult"
 import { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import type { LlmConfigError } from "@baton/core/LlmError"
@@ -108,9 +114,11 @@ const toolkitOf = (tools: ReadonlyArray<BatonTool.Tool>): Toolkit.WithHandler<De
 
 const noTools = toolkitOf([])
 
-/** The id the model's provider gave its response (a `response-metadata` part's), when it gave one. */
-const responseIdOf = (content: ReadonlyArray<Response.AnyPart>): string | undefined => {
-  for (const part of content) if (part.type === "response-metadata" && part.id !== undefined) return part.id
+/** The id the model's provider gave its response (a `response-metadata` part's), when it gave one Baton keeps. */
+const metadataIdOf = (content: ReadonlyArray<Response.AnyPart>): string | undefined => {
+  for (const part of content) {
+    if (part.type === "response-metadata" && part.id !== undefined) return responseIdOf(part.id)
+  }
   return undefined
 }
 
@@ -211,7 +219,7 @@ export const make = (
         if (finishReason === "content_filter") return Effect.fail(contentFiltered(usage))
         const latencyMs = now - started
         const toolCalls = response.content.flatMap((part) => toolCallOf(part) ?? [])
-        const responseId = responseIdOf(response.content)
+        const responseId = metadataIdOf(response.content)
         return Effect.succeed({
           content: response.text,
           usage,
@@ -335,7 +343,7 @@ export const make = (
                 if (part.delta.length > 0) supervisor?.reasoning?.()
                 return []
               case "response-metadata":
-                responseId = part.id ?? responseId
+                responseId = responseIdOf(part.id) ?? responseId
                 return []
               case "finish": {
                 const usage = price(part.usage)

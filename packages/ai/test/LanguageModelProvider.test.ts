@@ -406,15 +406,15 @@ describe("LanguageModelProvider", () => {
 })
 
 describe("LanguageModelProvider response id", () => {
-  /** A model whose answers carry a `response-metadata` part with the id `resp_<n>`. */
-  const withResponseIds = (): Layer.Layer<LanguageModel.LanguageModel> => {
-    let n = 0
+  let n = 0
+  /** A model whose answers carry a `response-metadata` part with the id `ids` gives (`resp_<n>`). */
+  const withResponseIds = (ids: () => string = () => `resp_${++n}`): Layer.Layer<LanguageModel.LanguageModel> => {
     const finish: Response.FinishPartEncoded = {
       type: "finish",
       reason: "stop",
       usage: { inputTokens: { total: 3 }, outputTokens: { total: 1 } }
     }
-    const metadata = (): Response.ResponseMetadataPartEncoded => ({ type: "response-metadata", id: `resp_${++n}` })
+    const metadata = (): Response.ResponseMetadataPartEncoded => ({ type: "response-metadata", id: ids() })
     return Layer.effect(
       LanguageModel.LanguageModel,
       LanguageModel.make({
@@ -443,6 +443,18 @@ describe("LanguageModelProvider response id", () => {
       const parts = yield* Stream.runCollect(provider.stream(request))
       assert.strictEqual(result.responseId, "resp_1")
       assert.strictEqual(parts.find((part) => part._tag === "Finish")?.responseId, "resp_2")
+    }).pipe(Effect.provide(Pricing.layerDefault)))
+
+  it.effect("a response id over 256 characters is dropped, as the adapters drop one (no huge span attribute)", () =>
+    Effect.gen(function*() {
+      const provider = yield* LanguageModelProvider.make({ name: "openai", model: "gpt-4o-mini" }).pipe(
+        Effect.provide(withResponseIds(() => "r".repeat(100_000)))
+      )
+      const request = yield* LlmRequest.make({ prompt: "Hello" })
+      const result = yield* provider.generate(request)
+      const parts = yield* Stream.runCollect(provider.stream(request))
+      assert.isUndefined(result.responseId)
+      assert.isUndefined(parts.find((part) => part._tag === "Finish")?.responseId)
     }).pipe(Effect.provide(Pricing.layerDefault)))
 })
 

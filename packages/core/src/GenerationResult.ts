@@ -39,6 +39,21 @@ export const FinishReason = Schema.Literals(["stop", "length", "content_filter",
 /** @since 0.1.0 */
 export type FinishReason = typeof FinishReason.Type
 
+/** The longest response id kept (OpenAI's, Anthropic's and Gemini's are under 64 characters). */
+const maxResponseIdChars = 256
+
+/**
+ * A provider's response id as Baton keeps it (a result's or a `Finish`'s
+ * `responseId`, the span's `gen_ai.response.id`): a non-empty string of at
+ * most 256 characters, else `undefined` (a broken server's huge or
+ * ill-typed id is not carried into results and spans). Every adapter reads
+ * its provider's id through it.
+ *
+ * @since 0.1.0
+ */
+export const responseIdOf = (u: unknown): string | undefined =>
+  typeof u === "string" && u.length > 0 && u.length <= maxResponseIdChars ? u : undefined
+
 /**
  * A completed generation.
  *

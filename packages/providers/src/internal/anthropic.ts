@@ -41,7 +41,7 @@
  *   `content_block_delta` event that repeats the text delta before it but for
  *   its text is read without parsing it whole (`repeatedEvent.ts`).
  */
-import type { FinishReason } from "@baton/core/GenerationResult"
+import { type FinishReason, responseIdOf } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import { jsonInstruction } from "@baton/core/StructuredOutput"
 import type { TokenCounts } from "@baton/core/TokenUsage"
@@ -213,7 +213,7 @@ const decode = (json: unknown): Reply | string => {
     content,
     finishReason: finishReason(json.stop_reason),
     counts: Json.isObject(json.usage) ? usage(json.usage) : undefined,
-    responseId: Json.id(json.id),
+    responseId: responseIdOf(json.id),
     ...(toolCalls === undefined ? {} : { toolCalls })
   }
 }
@@ -261,7 +261,7 @@ const streamDecoder = (reasoning?: () => void): StreamDecoder => {
       switch (json.type) {
         case "message_start":
           if (Json.isObject(json.message)) {
-            id ??= Json.id(json.message.id)
+            id ??= responseIdOf(json.message.id)
             if (Json.isObject(json.message.usage)) track(json.message.usage)
           }
           return ""

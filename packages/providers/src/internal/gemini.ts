@@ -22,7 +22,7 @@
  *   `responseId`) carries no text and is skipped; `candidates` that hold no
  *   candidate object are malformed.
  */
-import type { FinishReason } from "@baton/core/GenerationResult"
+import { type FinishReason, responseIdOf } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
@@ -130,7 +130,7 @@ const decode = (json: unknown): Reply | string => {
       ? "other"
       : finishReason(candidate.finishReason, candidate.calls.length > 0),
     counts,
-    responseId: Json.id(json.responseId),
+    responseId: responseIdOf(json.responseId),
     ...(candidate.calls.length === 0
       ? {}
       : { toolCalls: GeminiTools.withIds(candidate.calls, Json.string(json.responseId)) })
@@ -148,7 +148,7 @@ const streamDecoder = (reasoning?: () => void): StreamDecoder => {
       if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
       if (json.error !== undefined) return { _tag: "ErrorEvent", body: json }
       // every chunk repeats the id: read from the first one
-      id ??= Json.id(json.responseId)
+      id ??= responseIdOf(json.responseId)
       if (Json.isObject(json.usageMetadata)) counts = usage(json.usageMetadata) ?? counts
       const blocked = blockReason(json)
       if (blocked !== undefined) return { _tag: "Blocked", message: `gemini blocked the prompt (${blocked})` }

@@ -34,17 +34,6 @@ export const MAX_COUNT = 1_000_000_000
 export const count = (u: unknown): number | undefined =>
   typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= MAX_COUNT ? u : undefined
 
-/** The longest response id read (OpenAI's, Anthropic's and Gemini's are under 64 characters). */
-export const MAX_ID_CHARS = 256
-
-/**
- * The value when it is a non-empty string of at most {@link MAX_ID_CHARS}
- * characters: a response's id (`gen_ai.response.id`), else `undefined` (a
- * broken server's huge or ill-typed id is not carried into spans).
- */
-export const id = (u: unknown): string | undefined =>
-  typeof u === "string" && u.length > 0 && u.length <= MAX_ID_CHARS ? u : undefined
-
 /** The parsed text, or `undefined` when it is not JSON. */
 export const parse = (text: string): unknown => {
   try {

@@ -49,7 +49,7 @@
  * reasoning and no text only tells the decoder's `reasoning` callback that
  * the stream is alive.
  */
-import type { FinishReason } from "@baton/core/GenerationResult"
+import { type FinishReason, responseIdOf } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
 import { jsonInstruction } from "@baton/core/StructuredOutput"
 import type { TokenCounts } from "@baton/core/TokenUsage"
@@ -203,7 +203,7 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   if (choice === undefined || !Json.isObject(choice.message)) return "no choices[0].message"
   const message = choice.message
   const counts = Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined
-  const responseId = Json.id(json.id)
+  const responseId = responseIdOf(json.id)
   const refusal = isRefusal(message.refusal) ? message.refusal : undefined
   const filtered = refusal !== undefined || choice.finish_reason === "content_filter"
   // a filtered answer may have no text at all: `content` null, or absent (Azure OpenAI)
@@ -291,7 +291,7 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: () => void): StreamDeco
       if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
       if (event.event === "error" || json.error !== undefined) return { _tag: "ErrorEvent", body: json }
       // every chunk repeats the id: read from the first parsed one
-      id ??= Json.id(json.id)
+      id ??= responseIdOf(json.id)
       const text = repeated.fromParsed(event, json)
       if (text !== undefined) return text
       // what follows acts on more than the text: `textOnly` must rule out every chunk it acts on
