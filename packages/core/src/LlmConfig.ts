@@ -41,7 +41,7 @@
  * | `REDIS_URL` | unset | Redis for shared quotas, circuits and throttles: `redis://[user:password@]host[:port][/db]` (`rediss://` for TLS) |
  * | `LLM_USAGE_STORE_URL` | unset | usage ledger database: `sqlite:path`, `file:path`, `sqlite::memory:` or `postgres://...` |
  * | `LLM_LOG_PROMPTS` | `false` | log (truncated) prompt text |
- * | `LLM_PRICES` | unset | JSON price overrides: `{"openai":{"models":{"gpt-4.1":{"input":2,"output":8}}}}`; each key a hosted provider or an endpoint declared with `LLM_COMPAT_<NAME>_BASE_URL` |
+ * | `LLM_PRICES` | unset | JSON price overrides: `{"openai":{"models":{"gpt-4.1":{"input":2,"output":8}}}}`; each key a provider's name (under the gateway, one of its providers) |
  *
  * The chain is `steps`: one provider and model per step. `LlmManager.layerConfig`
  * builds each step's provider layer with `CurrentStep` set to that step, so
@@ -724,33 +724,28 @@ const PriceOverrides = Schema.fromJsonString(Schema.Record(
 
 /**
  * Fails with an `LlmConfigError` naming `LLM_PRICES` unless every provider
- * the price table `prices` names can bill a call: a hosted kind, one of
- * `known` (the providers a program declares itself, as a gateway's config
- * file does), or an OpenAI-compatible endpoint declared with its
- * `LLM_COMPAT_<NAME>_BASE_URL` (in the chain or not). A typo's prices would
- * otherwise sit in the table and never bill. `make` runs it; a program over
- * {@link layerWithoutChain} runs it with the providers it brings.
+ * the price table `prices` names is a hosted kind or one of `providers`:
+ * for a program that knows every provider it bills under (the gateway: its
+ * config's providers), where a key naming none of them is a typo whose
+ * prices would never bill. `LlmConfig` itself cannot tell: a provider built
+ * in code (`OpenAiCompatible.layer({ name })`, `@baton/ai`'s
+ * `LanguageModelProvider`) bills under a name no variable declares.
  *
  * @since 0.1.0
  */
 export const checkPricedProviders = (
   prices: Pricing.PriceTable,
-  known: ReadonlySet<string> = new Set()
-): Effect.Effect<void, LlmConfigError> =>
-  Effect.forEach(Object.keys(prices), (provider) => {
-    if (Schema.is(ProviderKind)(provider) || known.has(provider)) return Effect.void
-    const unknown = fail(
-      "LLM_PRICES",
-      `prices provider "${excerpt(provider)}", which no call can bill under; valid providers: ${
-        [...kinds, ...known].join(", ")
-      }, or an OpenAI-compatible endpoint declared with LLM_COMPAT_<NAME>_BASE_URL (names in lower case)`
-    )
-    if (!isProviderName(provider) || provider !== provider.toLowerCase()) return unknown
-    return Effect.flatMap(
-      optionalString(`${compatiblePrefix(provider)}_BASE_URL`),
-      Option.match({ onNone: () => unknown, onSome: () => Effect.void })
-    )
-  }, { discard: true })
+  providers: ReadonlySet<string>
+): Effect.Effect<void, LlmConfigError> => {
+  const unknown = Object.keys(prices).find((name) => !Schema.is(ProviderKind)(name) && !providers.has(name))
+  if (unknown === undefined) return Effect.void
+  return fail(
+    "LLM_PRICES",
+    `prices provider "${excerpt(unknown)}", which no call can bill under; valid providers: ${
+      [...new Set([...kinds, ...providers])].join(", ")
+    }`
+  )
+}
 
 const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
   Option.match(json, {
@@ -850,7 +845,7 @@ const makeWith = Effect.fnUntraced(function*(
  */
 export const make: Effect.Effect<Settings, LlmConfigError> = makeWith((providers) =>
   Effect.tap(readChain(providers), ({ steps }) => checkKeys(providers, steps))
-).pipe(Effect.tap((settings) => checkPricedProviders(settings.prices)))
+)
 
 /**
  * The configuration read from the current `ConfigProvider` (the environment
@@ -867,7 +862,7 @@ export const layer: Layer.Layer<LlmConfig, LlmConfigError> = Layer.effect(LlmCon
  * provider key is required: `steps`, `chain` and `compatible` are empty;
  * `providers` holds each hosted provider's settings (its key when set).
  * `LLM_PRICES` may name the program's own providers: the program checks it
- * with {@link checkPricedProviders} once it knows them.
+ * with {@link checkPricedProviders} once it knows them (the gateway does).
  *
  * @since 0.1.0
  */

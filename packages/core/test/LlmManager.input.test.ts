@@ -3,9 +3,13 @@
  * error naming the field, before any network call, never a thrown
  * exception or a defect.
  */
+import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import * as LlmConfig from "../src/LlmConfig.ts"
+import * as LlmManager from "../src/LlmManager.ts"
 import type * as LlmRequest from "../src/LlmRequest.ts"
 import { Bench, manager, stats } from "./utils/chain.ts"
 
@@ -59,35 +63,26 @@ describe("bad caller input", () => {
       }
     }))
 
-  it.effect("LLM_PRICES: a provider no configuration can name is an LlmConfigError naming it (its prices would never bill)", () =>
+  it.live("LLM_PRICES prices a provider built in code under its own name (no variable declares it)", () =>
     Effect.gen(function*() {
-      const row = { default: { input: 1, output: 2 } }
-      const config = (record: Record<string, string>) =>
-        LlmConfig.LlmConfig.use((config) => Effect.succeed(config)).pipe(
-          Effect.provide(LlmConfig.layerFromRecord({ ...keys, ...record }))
-        )
-      for (const provider of ["opneai", "OpenAI", "ollama"]) {
-        const error = yield* Effect.flip(config({ LLM_PRICES: JSON.stringify({ [provider]: row }) }))
-        assert.strictEqual(error.variable, "LLM_PRICES", provider)
-        assert.include(error.message, `"${provider}"`)
-        assert.include(error.message, "LLM_COMPAT_")
-      }
-      // an OpenAI-compatible endpoint declared by its base URL may be priced, in the chain or not
-      const priced = yield* config({
-        LLM_PRICES: JSON.stringify({ ollama: row, anthropic: row }),
-        LLM_COMPAT_OLLAMA_BASE_URL: "http://127.0.0.1:11434/v1"
+      const mock = yield* MockProviderServer.MockProviderServer
+      const groq = OpenAiCompatible.layer({
+        name: "groq",
+        baseUrl: mock.baseUrl("openai"),
+        model: "gpt-4o-mini",
+        apiKey: Redacted.make("sk-groq")
       })
-      assert.deepStrictEqual(priced.prices["ollama"]?.default, row.default)
-      // without the chain (a gateway's config file brings its providers), any provider may be priced
-      const withoutChain = yield* LlmConfig.LlmConfig.use((config) => Effect.succeed(config)).pipe(
+      const prices = { groq: { default: { input: 1000, output: 2000 } } }
+      const result = yield* LlmManager.LlmManager.use((llm) => llm.generate({ prompt: "hi" })).pipe(
         Effect.provide(
-          LlmConfig.layerWithoutChain.pipe(
-            Layer.provide(
-              ConfigProvider.layer(ConfigProvider.fromUnknown({ LLM_PRICES: JSON.stringify({ local: row }) }))
-            )
+          LlmManager.layer({ providers: [groq] }).pipe(
+            Layer.provide([LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
+            Layer.provide(LlmConfig.layerFromRecord({ ...keys, LLM_PRICES: JSON.stringify(prices) }))
           )
         )
       )
-      assert.deepStrictEqual(withoutChain.prices["local"]?.default, row.default)
-    }))
+      const { completionTokens, promptTokens } = result.usage
+      // USD per 1M tokens: 1000 and 2000 USD are 1,000,000 and 2,000,000 nano-USD per token
+      assert.strictEqual(result.usage.costNanoUsd, promptTokens * 1_000_000 + completionTokens * 2_000_000)
+    }).pipe(Effect.provide(MockProviderServer.layer())))
 })

@@ -154,7 +154,7 @@ const keyLimits = (config: GatewayConfig.GatewayConfig): QuotaLimiter.Overrides 
  */
 export const make = Effect.fnUntraced(function*(config: GatewayConfig.GatewayConfig) {
   const settings = yield* LlmConfig.LlmConfig
-  // the environment's LLM_PRICES may price the config's own providers (`serve` reads it without the chain)
+  // the gateway bills under its config's providers alone: a price for any other would never bill
   yield* LlmConfig.checkPricedProviders(settings.prices, new Set(config.providers.keys()))
   const quota = yield* QuotaLimiter.make({
     ...QuotaLimiter.optionsFromConfig(settings),

@@ -1,8 +1,10 @@
 /**
  * `LLM_PRICES` under a gateway with a config file (`serve` reads the
- * environment without its chain): it may price the config's own providers,
- * and a provider neither the config nor the environment declares fails the
- * start, naming `LLM_PRICES` (its prices would never bill).
+ * environment without its chain): it may price the config's own providers
+ * and the hosted ones; any other name fails the start, naming `LLM_PRICES`
+ * (the gateway bills under its config's providers alone: those prices would
+ * never bill), an endpoint the environment declares but the config does not
+ * use included.
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
@@ -20,7 +22,7 @@ import * as Fixture from "./fixture.ts"
 const row = { default: { input: 1, output: 2 } }
 
 /** A gateway whose config file adds the OpenAI-compatible `local`, over the environment without its chain. */
-const gatewayPricing = (prices: unknown) =>
+const gatewayPricing = (prices: unknown, environment: Record<string, string> = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     const mock = yield* MockProviderServer.MockProviderServer
     const file = Fixture.configFile(mock)
@@ -43,18 +45,22 @@ const gatewayPricing = (prices: unknown) =>
       ).pipe(Layer.provideMerge(LlmConfig.layerWithoutChain))
     ),
     Layer.provide(
-      ConfigProvider.layer(ConfigProvider.fromUnknown({ ...Fixture.environment, LLM_PRICES: JSON.stringify(prices) }))
+      ConfigProvider.layer(
+        ConfigProvider.fromUnknown({ ...Fixture.environment, ...environment, LLM_PRICES: JSON.stringify(prices) })
+      )
     ),
     Layer.provideMerge(MockProviderServer.layer())
   )
 
 describe("Gateway: LLM_PRICES with a config file", () => {
-  it.live("prices the config's own provider; a provider nobody declares fails the start naming LLM_PRICES", () =>
+  it.live("prices the config's own provider; any other fails the start naming LLM_PRICES", () =>
     Effect.gen(function*() {
       const started = yield* Effect.scoped(Effect.as(Layer.build(gatewayPricing({ local: row, openai: row })), true))
       assert.isTrue(started)
-      for (const provider of ["lcoal", "Local"]) {
-        const error = yield* Effect.flip(Effect.scoped(Layer.build(gatewayPricing({ [provider]: row }))))
+      // `ollama` is declared by the environment, but the gateway calls only its config's providers
+      const declared = { LLM_COMPAT_OLLAMA_BASE_URL: "http://127.0.0.1:11434/v1" }
+      for (const provider of ["lcoal", "Local", "ollama"]) {
+        const error = yield* Effect.flip(Effect.scoped(Layer.build(gatewayPricing({ [provider]: row }, declared))))
         assert.instanceOf(error, LlmConfigError, provider)
         if (error instanceof LlmConfigError) {
           assert.strictEqual(error.variable, "LLM_PRICES")
