@@ -8,11 +8,7 @@
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
-import * as QuotaLimiter from "@baton/core/QuotaLimiter"
-import * as RequestLog from "@baton/core/RequestLog"
-import * as UsageLedger from "@baton/core/UsageLedger"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import * as Gateway from "../src/Gateway.ts"
@@ -35,15 +31,7 @@ const gatewayPricing = (prices: unknown, environment: Record<string, string> = {
     )
     return Gateway.layer(config, { port: 0 })
   })).pipe(
-    Layer.provideMerge(
-      Layer.mergeAll(
-        LlmConfig.layerPricing,
-        RequestLog.layerMemory(),
-        UsageLedger.layerMemory(),
-        QuotaLimiter.layerStoreMemory,
-        NodeHttpClient.layerUndici
-      ).pipe(Layer.provideMerge(LlmConfig.layerWithoutChain))
-    ),
+    Layer.provideMerge(Fixture.services({ llmConfig: LlmConfig.layerWithoutChain })),
     Layer.provide(
       ConfigProvider.layer(
         ConfigProvider.fromUnknown({ ...Fixture.environment, ...environment, LLM_PRICES: JSON.stringify(prices) })

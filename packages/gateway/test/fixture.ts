@@ -77,6 +77,8 @@ export interface Options {
   /** A `CircuitBreakerStore` and/or a `ProviderThrottle`. */
   readonly shared?: Layer.Layer<never, unknown>
   readonly environment?: Readonly<Record<string, string>>
+  /** The `LlmConfig` (default: read from {@link environment} and `environment`, chain included). */
+  readonly llmConfig?: Layer.Layer<LlmConfig.LlmConfig, unknown>
 }
 
 /** Stores and services of one gateway. */
@@ -88,7 +90,7 @@ export const services = (options: Options = {}) =>
     options.quotaStore ?? QuotaLimiter.layerStoreMemory,
     options.shared ?? Layer.empty,
     NodeHttpClient.layerUndici
-  ).pipe(Layer.provideMerge(LlmConfig.layerFromRecord({ ...environment, ...options.environment })))
+  ).pipe(Layer.provideMerge(options.llmConfig ?? LlmConfig.layerFromRecord({ ...environment, ...options.environment })))
 
 /** A gateway over the mock server in context. */
 export const gateway = (options: Options = {}) =>
