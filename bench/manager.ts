@@ -45,8 +45,6 @@ import { Context, Effect, Exit, Layer, Scope, Stream, Tracer } from "effect"
 import * as Measure from "./internal/measure.ts"
 
 const calls = Number(process.env["BENCH_MANAGER_CALLS"] ?? 2000)
-/** Calls each case runs before the rounds (bench/README.md, "Twenty-second session"). */
-const warmupCalls = Math.max(20_000, calls)
 const prompt = "Write one multiple-choice question about photosynthesis for 12-year-olds."
 const usage = TokenUsage.make({ promptTokens: 20, completionTokens: 40 }, 1234, "model")
 
@@ -153,9 +151,9 @@ const program = Effect.gen(function*(): Effect.fn.Return<ReadonlyArray<Case>, un
   const streamed = yield* manager({ providers: [instant("deepseek")] })
   const aloneHop = Context.get(yield* Layer.build(instant("deepseek", { hop: true })), LlmProvider.LlmProvider)
   const streamedHop = yield* manager({ providers: [instant("deepseek", { hop: true })] })
-  const plainHop = yield* manager({ ...viaGenerate, providers: [instant("deepseek", { hop: true })] })
-  const plain = yield* manager(viaGenerate)
   const viaGenerateHop = { ...viaGenerate, providers: [instant("deepseek", { hop: true })] }
+  const plainHop = yield* manager(viaGenerateHop)
+  const plain = yield* manager(viaGenerate)
   const noLogHop = yield* manager(viaGenerateHop, Layer.mergeAll(memoryLedger, memoryQuota))
   const noLedgerHop = yield* manager(viaGenerateHop, Layer.mergeAll(discardingLog, memoryQuota))
   const bareHop = yield* manager(viaGenerateHop, Layer.empty)
@@ -255,7 +253,7 @@ if (import.meta.main) {
   const cases = await selectCases(scope, process.argv[2])
   // a warm-up of each, then the cases' batches interleaved round by round
   for (const c of cases) {
-    for (let i = 0; i < warmupCalls; i++) await runOnce(c)
+    for (let i = 0; i < Measure.warmupCalls; i++) await runOnce(c)
   }
   const runs = cases.map((c) => ({ c, batches: [] as Array<readonly [number, number]> }))
   for (let round = 0; round < rounds; round++) {

@@ -22,8 +22,6 @@ import * as Registry from "./internal/registry.ts"
 import * as Server from "./internal/server.ts"
 
 const calls = Number(process.env["BENCH_PROFILE_CALLS"] ?? 3000)
-/** Calls before the profile starts: V8 still compiles the path after thousands (bench/README.md, "Twenty-second session"). */
-const warmup = 20_000
 const wanted = process.argv[2] ?? "manager.generate (default"
 
 interface Node {
@@ -123,7 +121,7 @@ try {
   )
   const found = libraries.flatMap((l) => l.cases).find((c) => c.name.includes(wanted))
   if (found === undefined) throw new Error(`no case matches "${wanted}"`)
-  await Measure.runCalls(found.call, L.model, warmup, 1)
+  await Measure.runCalls(found.call, L.model, Measure.warmupCalls, 1)
   Measure.minorGc()
   const session = new Session()
   session.connect()

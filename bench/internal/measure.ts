@@ -21,6 +21,13 @@ export const minorGc = (): void => {
   if (typeof globalThis.gc === "function") globalThis.gc({ type: "minor" })
 }
 
+/**
+ * Calls a case runs before it is measured or profiled: V8 still compiles a
+ * manager call's path with its optimising tiers between its 10,000th and
+ * 30,000th call (bench/README.md, "Twenty-second session").
+ */
+export const warmupCalls = 20_000
+
 /** Resolves after `ms` milliseconds. */
 export const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -46,7 +46,7 @@ const callsFor = (cpuMsPerCall: number, base: number, budgetMs: number): number 
 
 /**
  * How long every case is warmed at each concurrency before it is measured:
- * at least `warmupMs`, and at least `warmupCalls` calls unless that takes
+ * at least `warmupMs`, and at least `Measure.warmupCalls` calls unless that takes
  * more than the run's `warmupMaxMs` (5 s in a full run, 1 s with
  * `--quick`). V8 compiles a function with its optimising tiers only after
  * many calls: a plain `manager.generate` in process still had 154
@@ -56,7 +56,6 @@ const callsFor = (cpuMsPerCall: number, base: number, budgetMs: number): number 
  * (bench/README.md, "Warm-up", "Twenty-first session", "Twenty-second session").
  */
 const warmupMs = 300
-const warmupCalls = 20_000
 
 /** Heap batches per case after the rounds of a concurrency (their full GCs would disturb the timed batches). */
 const heapBatches = 3
@@ -72,7 +71,7 @@ const warm = async (c: L.Case, model: string, concurrency: number, warmupMaxMs: 
   // warm once `calls` have run, `share` of the way (the second half is timed)
   const warmed = (calls: number, share: number) => {
     const elapsed = performance.now() - start
-    return elapsed >= warmupMs * share && (calls >= warmupCalls * share || elapsed >= warmupMaxMs * share)
+    return elapsed >= warmupMs * share && (calls >= Measure.warmupCalls * share || elapsed >= warmupMaxMs * share)
   }
   let cpu: NodeJS.CpuUsage | undefined
   let total = 0

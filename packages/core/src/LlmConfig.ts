@@ -243,6 +243,7 @@ const defaults: Readonly<Record<ProviderKind, { readonly model: ModelId; readonl
 }
 
 const kinds = ProviderKind.literals
+const isProviderKind = Schema.is(ProviderKind)
 
 const read = <A>(variable: string, config: Config.Config<A>): Effect.Effect<A, LlmConfigError> =>
   Effect.catch(config, (error) =>
@@ -264,7 +265,7 @@ const fail = (variable: string, problem: string) =>
 
 const providerName = (variable: string, value: string): Effect.Effect<ProviderKind, LlmConfigError> => {
   const name = value.trim().toLowerCase()
-  return Schema.is(ProviderKind)(name)
+  return isProviderKind(name)
     ? Effect.succeed(name)
     : fail(variable, `unknown provider "${excerpt(value)}"; valid providers: ${kinds.join(", ")}`)
 }
@@ -673,7 +674,7 @@ const readStepChain = (providers: Providers, raw: string) =>
     const compatible: Record<string, CompatibleSettings> = {}
     const steps: Array<ChainStep> = []
     for (const text of texts) {
-      if (Schema.is(ProviderKind)(text.name)) {
+      if (isProviderKind(text.name)) {
         const kind: ProviderKind = text.name
         const step = hostedStep(providers, kind, "LLM_CHAIN")
         steps.push({ ...step, model: Option.getOrElse(text.model, () => step.model) })
@@ -737,7 +738,7 @@ export const checkPricedProviders = (
   prices: Pricing.PriceTable,
   providers: ReadonlySet<string>
 ): Effect.Effect<void, LlmConfigError> => {
-  const unknown = Object.keys(prices).find((name) => !Schema.is(ProviderKind)(name) && !providers.has(name))
+  const unknown = Object.keys(prices).find((name) => !isProviderKind(name) && !providers.has(name))
   if (unknown === undefined) return Effect.void
   return fail(
     "LLM_PRICES",
@@ -752,8 +753,8 @@ const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
     onNone: () => Effect.succeed(Pricing.defaultTable),
     onSome: (text) =>
       Schema.decodeUnknownEffect(PriceOverrides)(text, { onExcessProperty: "error" }).pipe(
-        Effect.catch((error) => fail("LLM_PRICES", firstIssue(error, "").message)),
-        Effect.map((overrides) => Pricing.mergeTables(Pricing.defaultTable, overrides))
+        Effect.map((overrides) => Pricing.mergeTables(Pricing.defaultTable, overrides)),
+        Effect.catch((error) => fail("LLM_PRICES", firstIssue(error, "").message))
       )
   }))
 
