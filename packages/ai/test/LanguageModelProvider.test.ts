@@ -455,6 +455,19 @@ describe("LanguageModelProvider response id", () => {
       const parts = yield* Stream.runCollect(provider.stream(request))
       assert.isUndefined(result.responseId)
       assert.isUndefined(parts.find((part) => part._tag === "Finish")?.responseId)
+      // and through the manager a user builds over the step
+      const manager = yield* LlmManager.make({
+        providers: [
+          LanguageModelProvider.layer({
+            name: "openai",
+            model: "gpt-4o-mini",
+            languageModel: withResponseIds(() => "r".repeat(100_000))
+          })
+        ]
+      })
+      assert.isUndefined((yield* manager.generate({ prompt: "Hello" })).responseId)
+      const streamed = yield* Stream.runCollect(manager.stream({ prompt: "Hello" }))
+      assert.isUndefined(streamed.find((part) => part._tag === "Finish")?.responseId)
     }).pipe(Effect.provide(Pricing.layerDefault)))
 })
 
