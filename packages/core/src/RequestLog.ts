@@ -22,7 +22,8 @@
  * - Prompt text is never logged unless `logPrompts` is on (`LLM_LOG_PROMPTS=true`,
  *   see {@link layerFromConfig}); then it is truncated to `promptMaxChars`.
  *   The `promptHash` is always there to correlate identical prompts.
- * - Keys are never logged: the configured keys and anything shaped like a
+ * - Keys are never logged: the configured keys, the keys of the providers
+ *   of the manager that made the attempt, and anything shaped like a
  *   provider key are scrubbed from error messages and prompt text, whatever
  *   the setting.
  * - Writing never fails and never slows the request: a sink that fails is
@@ -78,6 +79,13 @@ export interface AttemptReport {
    * when they write.
    */
   readonly endedAt?: number | undefined
+  /**
+   * The keys of the providers of the attempt's manager (`LlmManager` sets
+   * them): scrubbed from the record like the log's own `secrets`, so that a
+   * log that was not given them (a provider built in code, a gateway's
+   * config file) keeps none in an error message or a logged prompt.
+   */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted> | undefined
 }
 
 /**
@@ -134,6 +142,12 @@ const ERROR_MESSAGE_MAX_CHARS = 1000
 const renderPrompt = (request: LlmRequest): string =>
   request.messages.map((message) => `${message.role}: ${message.content}`).join("\n")
 
+/** `text` scrubbed of the log's secrets and of those `report` brings from its manager. */
+const scrubbed = (text: string, report: AttemptReport, options: Options): string => {
+  const own = options.secrets ?? []
+  return scrub(text, report.secrets === undefined || report.secrets.length === 0 ? own : [...own, ...report.secrets])
+}
+
 /**
  * The record of an attempt that ended at `timestamp`.
  *
@@ -145,7 +159,6 @@ export const toRecord = (report: AttemptReport, timestamp: DateTime.Utc, options
 /** {@link toRecord} at `millis` (epoch milliseconds): the log's own path, with no `DateTime` built per attempt. */
 const recordAt = (report: AttemptReport, millis: number, options: Options): LlmRequestLog => {
   const { attempt, request, usage } = report
-  const secrets = options.secrets ?? []
   const record: LlmRequestLog = {
     requestId: request.requestId,
     attempt: report.attemptNumber,
@@ -171,10 +184,10 @@ const recordAt = (report: AttemptReport, millis: number, options: Options): LlmR
     errorTag: attempt.error?._tag ?? null,
     errorMessage: attempt.error === undefined
       ? null
-      : truncate(scrub(attempt.error.message, secrets), ERROR_MESSAGE_MAX_CHARS)
+      : truncate(scrubbed(attempt.error.message, report, options), ERROR_MESSAGE_MAX_CHARS)
   }
   return options.logPrompts === true
-    ? { ...record, prompt: truncate(scrub(renderPrompt(request), secrets), options.promptMaxChars ?? 500) }
+    ? { ...record, prompt: truncate(scrubbed(renderPrompt(request), report, options), options.promptMaxChars ?? 500) }
     : record
 }
 

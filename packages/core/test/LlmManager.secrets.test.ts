@@ -159,9 +159,10 @@ const keyB = "canary-key-b-1234567890abcdef"
 /**
  * Two OpenAI-compatible endpoints with their own keys (alpha on the mock's
  * openai path, beta on its deepseek path), no retries, and a request log
- * given no secrets: what it records comes scrubbed from the manager.
+ * in memory given no secrets (with `logOptions`): what it records comes
+ * scrubbed from the manager.
  */
-const twoEndpoints = (server: MockProviderServer.MockProviderServer["Service"]) =>
+const twoEndpoints = (server: MockProviderServer.MockProviderServer["Service"], logOptions?: RequestLog.Options) =>
   LlmManager.layer({
     providers: [
       OpenAiCompatible.layer({
@@ -179,7 +180,7 @@ const twoEndpoints = (server: MockProviderServer.MockProviderServer["Service"]) 
     ],
     policy: FallbackPolicy.make({ maxRetries: 0 })
   }).pipe(
-    Layer.provideMerge(RequestLog.layerMemory()),
+    Layer.provideMerge(RequestLog.layerMemory(logOptions)),
     Layer.provide([Pricing.layerDefault, NodeHttpClient.layerUndici])
   )
 
@@ -331,5 +332,21 @@ describe("LlmManager: another provider's key cut in half by an adapter's truncat
         `[redacted]...[${key.length - kept + rest.length} more characters]`
       assert.strictEqual(first.message, `${lead}${filler(400 - 12 - lead.length)}${cut(keyB, 12, " was refused")}`)
       assert.strictEqual(second.param, `${filler(190)}${cut(keyA, 10, " is not a field")}`)
+    }).pipe(Effect.scoped))
+})
+
+describe("LlmManager: its providers' keys in a logged prompt", () => {
+  it.live("are scrubbed from the prompt text a request log keeps, though the log was given no secret", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.start()
+      const records = yield* Effect.gen(function*() {
+        const manager = yield* LlmManager.LlmManager
+        const result = yield* manager.generate({ prompt: `Which of ${keyA} and ${keyB} is alpha's key?` })
+        assert.deepStrictEqual(result.attempts.map((a) => [a.provider, a.outcome]), [["alpha", "success"]])
+        return yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
+      }).pipe(Effect.provide(twoEndpoints(server, { logPrompts: true })))
+      assert.deepStrictEqual(records.map((record) => record.prompt), [
+        "user: Which of [redacted] and [redacted] is alpha's key?"
+      ])
     }).pipe(Effect.scoped))
 })

@@ -89,7 +89,7 @@ import * as RedisConnection from "@baton/redis/RedisConnection"
 import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Context, Effect, Layer, Option, type Redacted } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import type { HttpClient, HttpServer } from "effect/http"
 import { HttpRouter } from "effect/http"
 import { CircuitBreaker } from "effect/persistence"
@@ -239,27 +239,11 @@ const storesFromConfig: Layer.Layer<QuotaLimiter.QuotaStore, unknown, LlmConfig.
   )
 )
 
-/**
- * JSON request logs scrubbing the configured keys (`RequestLog.layerFromConfig`)
- * and `secrets`: the keys a config file's providers read from variables
- * `LlmConfig` does not know (`apiKeyEnv`).
- */
-const requestLogWith = (
-  secrets: ReadonlyArray<Redacted.Redacted>
-): Layer.Layer<RequestLog.RequestLog, never, LlmConfig.LlmConfig> =>
-  Layer.unwrap(
-    Effect.map(RequestLog.optionsFromConfig, (options) =>
-      RequestLog.layerJson({ ...options, secrets: [...(options.secrets ?? []), ...secrets] }))
-  )
-
-/** The services of `layerDefaults` over the `LlmConfig` of `settings`, the request log scrubbing `secrets` too. */
-const defaultsOver = (
-  settings: Layer.Layer<LlmConfig.LlmConfig, LlmConfigError>,
-  secrets: ReadonlyArray<Redacted.Redacted> = []
-) =>
+/** The services of `layerDefaults` over the `LlmConfig` of `settings`. */
+const defaultsOver = (settings: Layer.Layer<LlmConfig.LlmConfig, LlmConfigError>) =>
   Layer.mergeAll(
     LlmConfig.layerPricing,
-    requestLogWith(secrets),
+    RequestLog.layerFromConfig,
     SqlUsageLedger.layerFromConfig({ fallbackUrl: "sqlite:.baton/usage.sqlite" }),
     storesFromConfig,
     ProviderHttpClient.layer
@@ -285,11 +269,9 @@ export const layerDefaults: Layer.Layer<
 
 /**
  * Runs the gateway until interrupted (SIGINT under `NodeRuntime.runMain`):
- * with `config` over `layerDefaults` (its request log also scrubbing the
- * config's provider keys, `GatewayConfig.secrets`), or without one the
- * environment's chain (`LlmConfig.layer`, which requires its keys) under
- * the alias `default` and the keys of `BATON_GATEWAY_KEYS`, over the same
- * defaults.
+ * with `config` over `layerDefaults`, or without one the environment's
+ * chain (`LlmConfig.layer`, which requires its keys) under the alias
+ * `default` and the keys of `BATON_GATEWAY_KEYS`, over the same defaults.
  *
  * @since 0.1.0
  */
@@ -301,7 +283,5 @@ export const serve = (
       ? Layer.unwrap(
         Effect.map(LlmConfig.LlmConfig.use(GatewayConfig.fromEnvironment), (config) => layer(config, options))
       ).pipe(Layer.provide(defaultsOver(LlmConfig.layer)))
-      : layer(options.config, options).pipe(
-        Layer.provide(defaultsOver(LlmConfig.layerWithoutChain, GatewayConfig.secrets(options.config)))
-      )
+      : layer(options.config, options).pipe(Layer.provide(layerDefaults))
   )

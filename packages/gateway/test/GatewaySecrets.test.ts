@@ -3,7 +3,8 @@
  * are secrets like the environment's: an endpoint that echoes one, even one
  * of a provider outside the chain it serves (two providers behind one
  * proxy), reaches neither the client nor the request log, which is built
- * from the environment as `Gateway.layerDefaults` builds it.
+ * from the environment as `Gateway.layerDefaults` builds it; nor does one a
+ * client pasted into a prompt, when prompts are logged.
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
@@ -22,7 +23,13 @@ import * as Fixture from "./fixture.ts"
 const prodKey = "canary-openai-prod-0123456789abcdef"
 const localKey = "canary-local-key-fedcba9876543210"
 
-const environment = { ...Fixture.environment, OPENAI_KEY_PROD: prodKey, LOCAL_API_KEY: localKey }
+// prompts logged (`LLM_LOG_PROMPTS`): a key a client pastes into one is scrubbed too
+const environment = {
+  ...Fixture.environment,
+  OPENAI_KEY_PROD: prodKey,
+  LOCAL_API_KEY: localKey,
+  LLM_LOG_PROMPTS: "true"
+}
 
 const TestLayer = Layer.unwrap(Effect.gen(function*() {
   const mock = yield* MockProviderServer.MockProviderServer
@@ -72,5 +79,19 @@ layer(TestLayer, { excludeTestServices: true })("Gateway: config-file provider k
       const leaks = Object.entries(seen).filter(([, text]) => text.includes(prodKey) || text.includes(localKey))
       assert.deepStrictEqual(leaks.map(([where]) => where), [])
       assert.include(seen.log, "[redacted]")
+    }))
+
+  it.effect("a config-file provider's key in a prompt is scrubbed from the logged prompt", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Fixture.setup
+      const log = yield* RequestLog.RequestLogMemory
+      const before = (yield* log.records).length
+      const response = yield* Fixture.post(url, {
+        model: "solo",
+        messages: [{ role: "user", content: `Are ${prodKey} and ${localKey} still valid?` }]
+      })
+      assert.strictEqual(response.status, 200, response.text)
+      const prompts = (yield* log.records).slice(before).map((record) => record.prompt)
+      assert.deepStrictEqual(prompts, ["user: Are [redacted] and [redacted] still valid?"])
     }))
 })

@@ -595,7 +595,14 @@ const attempt = <A>(
     return writeReport(
       engine,
       run,
-      { request: run.request, attemptNumber: slot + 1, attempt: entry, ...details, endedAt: now },
+      {
+        request: run.request,
+        attemptNumber: slot + 1,
+        attempt: entry,
+        ...details,
+        endedAt: now,
+        secrets: engine.secrets
+      },
       estimate,
       label
     )
@@ -647,7 +654,8 @@ const skip = (
     attempt: entry,
     usage: undefined,
     finishReason: undefined,
-    endedAt: startedAt
+    endedAt: startedAt,
+    secrets: engine.secrets
   }
   // recorded whatever happens, as `attempt`'s `onExit` records: a hedge side interrupted mid-write keeps its rows
   return Effect.andThen(

@@ -21,7 +21,8 @@
  * step); chains differing only in those get their own managers. Every
  * manager scrubs every key the gateway holds (the config's,
  * `GatewayConfig.secrets`, and the environment's) from its attempts'
- * errors, not only its own chain's: an endpoint may echo any of them.
+ * errors and, handing them to the request log, from its records (a
+ * logged prompt), not only its own chain's: an endpoint may echo any.
  *
  * Each provider client is wrapped to note, per request id, which provider
  * and model produced the latest stream delta: a stream's chunks name the
