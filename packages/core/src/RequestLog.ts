@@ -81,9 +81,9 @@ export interface AttemptReport {
   readonly endedAt?: number | undefined
   /**
    * The keys of the providers of the attempt's manager (`LlmManager` sets
-   * them): scrubbed from the record like the log's own `secrets`, so that a
-   * log that was not given them (a provider built in code, a gateway's
-   * config file) keeps none in an error message or a logged prompt.
+   * them): scrubbed from a logged prompt with the log's own `secrets`, so
+   * that a log not given them (a provider built in code, a gateway's config
+   * file) keeps none. (The manager has scrubbed them from its errors.)
    */
   readonly secrets?: ReadonlyArray<Redacted.Redacted> | undefined
 }
@@ -142,10 +142,11 @@ const ERROR_MESSAGE_MAX_CHARS = 1000
 const renderPrompt = (request: LlmRequest): string =>
   request.messages.map((message) => `${message.role}: ${message.content}`).join("\n")
 
-/** `text` scrubbed of the log's secrets and of those `report` brings from its manager. */
-const scrubbed = (text: string, report: AttemptReport, options: Options): string => {
+/** The prompt of `report`, scrubbed of the log's secrets and of those the report brings from its manager. */
+const scrubbedPrompt = (report: AttemptReport, options: Options): string => {
   const own = options.secrets ?? []
-  return scrub(text, report.secrets === undefined || report.secrets.length === 0 ? own : [...own, ...report.secrets])
+  const secrets = report.secrets === undefined || report.secrets.length === 0 ? own : [...own, ...report.secrets]
+  return scrub(renderPrompt(report.request), secrets)
 }
 
 /**
@@ -184,10 +185,10 @@ const recordAt = (report: AttemptReport, millis: number, options: Options): LlmR
     errorTag: attempt.error?._tag ?? null,
     errorMessage: attempt.error === undefined
       ? null
-      : truncate(scrubbed(attempt.error.message, report, options), ERROR_MESSAGE_MAX_CHARS)
+      : truncate(scrub(attempt.error.message, options.secrets ?? []), ERROR_MESSAGE_MAX_CHARS)
   }
   return options.logPrompts === true
-    ? { ...record, prompt: truncate(scrubbed(renderPrompt(request), report, options), options.promptMaxChars ?? 500) }
+    ? { ...record, prompt: truncate(scrubbedPrompt(report, options), options.promptMaxChars ?? 500) }
     : record
 }
 
