@@ -738,13 +738,36 @@ export const checkPricedProviders = (
   prices: Pricing.PriceTable,
   providers: ReadonlySet<string>
 ): Effect.Effect<void, LlmConfigError> => {
-  const unknown = Object.keys(prices).find((name) => !isProviderKind(name) && !providers.has(name))
+  const unknown = unknownPricedProviders(prices, providers)[0]
   if (unknown === undefined) return Effect.void
   return fail(
     "LLM_PRICES",
     `prices provider "${excerpt(unknown)}", which no call can bill under; valid providers: ${
       [...new Set([...kinds, ...providers])].join(", ")
     }`
+  )
+}
+
+/** The providers the price table `prices` names that are neither a hosted kind nor one of `providers`. */
+const unknownPricedProviders = (prices: Pricing.PriceTable, providers: ReadonlySet<string>): ReadonlyArray<string> =>
+  Object.keys(prices).filter((name) => !isProviderKind(name) && !providers.has(name))
+
+/**
+ * Logs a warning when `LLM_PRICES` prices a provider that is neither a
+ * hosted kind nor a step of the configured chain: most likely a typo
+ * (`deepsek`), whose prices bill nothing, though a provider built in code
+ * under that name would bill by them, so it is no error.
+ * `LlmManager.layerConfig` runs it.
+ *
+ * @since 0.1.0
+ */
+export const warnUnknownPricedProviders = (settings: Settings): Effect.Effect<void> => {
+  const chain = new Set(settings.steps.map((step) => step.provider))
+  const unknown = unknownPricedProviders(settings.prices, chain)
+  if (unknown.length === 0) return Effect.void
+  return Effect.logWarning(
+    `LLM_PRICES prices ${unknown.map((name) => `"${excerpt(name)}"`).join(", ")}: neither a hosted provider nor a ` +
+      `step of the chain (${[...chain].join(", ")}); only a provider built in code under that name bills by it`
   )
 }
 

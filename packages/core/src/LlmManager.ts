@@ -456,7 +456,9 @@ const stepLayer = <E, R>(
  * set to the step, so one kind may serve several steps with different
  * models. The policies and `AI_GENERATION_ENABLED` come from the
  * configuration, adjusted by `overrides`. A configured kind missing from
- * `providers` is an `LlmConfigError`.
+ * `providers` is an `LlmConfigError`; an `LLM_PRICES` key naming no step
+ * of the chain nor a hosted provider is logged as a warning
+ * (`LlmConfig.warnUnknownPricedProviders`).
  *
  * @example
  * ```ts
@@ -479,6 +481,7 @@ export const layerConfig = <E, R>(
     LlmManager,
     Effect.gen(function*() {
       const settings = yield* LlmConfig.LlmConfig
+      yield* LlmConfig.warnUnknownPricedProviders(settings)
       const chain = yield* Effect.forEach(settings.steps, (step) => stepLayer(providers, step))
       return yield* make({
         providers: chain,

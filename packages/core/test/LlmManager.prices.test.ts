@@ -9,7 +9,7 @@
  */
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect } from "effect"
+import { DateTime, Effect, Logger } from "effect"
 import * as UsageLedger from "../src/UsageLedger.ts"
 import { Bench, managerFromEnv } from "./utils/chain.ts"
 
@@ -57,6 +57,39 @@ describe("LlmManager with LLM_PRICES", () => {
       // input cut to $0.20: a cached token never costs more than an uncached one
       const cheaper = yield* generateWithPrices({ openai: { models: { "gpt-4.1": { input: 0.2, output: 8 } } } })
       assert.strictEqual(cheaper.costNanoUsd, cheaper.promptTokens * 200 + cheaper.completionTokens * 8_000)
+    }).pipe(Effect.provide(Bench)))
+})
+
+/** The warnings logged while `effect` runs. */
+const warningsOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const warnings: Array<string> = []
+    const capture = Logger.make(({ logLevel, message }) => {
+      if (logLevel === "Warn") warnings.push(Array.isArray(message) ? String(message[0]) : String(message))
+    })
+    yield* effect.pipe(Effect.provide(Logger.layer([capture])))
+    return warnings
+  })
+
+describe("LlmManager.layerConfig: an LLM_PRICES key naming no provider of the chain", () => {
+  it.effect("is warned about as it starts (a typo bills nothing); hosted providers and the chain's steps are not", () =>
+    Effect.gen(function*() {
+      const price = { default: { input: 1, output: 2 } }
+      const typo = yield* warningsOf(managerFromEnv({
+        LLM_CHAIN: "deepseek/deepseek-chat,local/llama3",
+        LLM_COMPAT_LOCAL_BASE_URL: "http://127.0.0.1:1/v1",
+        LLM_PRICES: JSON.stringify({ deepsek: price, lcoal: price, local: price, anthropic: price })
+      }))
+      assert.deepStrictEqual(typo, [
+        "LLM_PRICES prices \"deepsek\", \"lcoal\": neither a hosted provider nor a step of the chain " +
+        "(deepseek, local); only a provider built in code under that name bills by it"
+      ])
+      const none = yield* warningsOf(managerFromEnv({
+        LLM_CHAIN: "deepseek/deepseek-chat,local/llama3",
+        LLM_COMPAT_LOCAL_BASE_URL: "http://127.0.0.1:1/v1",
+        LLM_PRICES: JSON.stringify({ local: price, anthropic: price })
+      }))
+      assert.deepStrictEqual(none, [])
     }).pipe(Effect.provide(Bench)))
 })
 
