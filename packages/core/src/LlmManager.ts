@@ -223,9 +223,11 @@ export interface Options<E, R> {
   /** `false` fails every call with `GenerationDisabled` before any network call (default `true`). */
   readonly generationEnabled?: boolean | undefined
   /**
-   * Secrets to scrub from every attempt's error besides the providers' own
-   * keys (`LlmProvider.Service.secrets`), which the manager always scrubs:
-   * e.g. the keys of providers outside this chain behind the same proxy.
+   * Secrets to scrub from every attempt's error and from the request log's
+   * records (a logged prompt) besides the providers' own keys
+   * (`LlmProvider.Service.secrets`), which the manager always scrubs: e.g.
+   * the keys of providers outside this chain behind the same proxy, or the
+   * key of a provider that declares none.
    */
   readonly secrets?: ReadonlyArray<Redacted.Redacted> | undefined
 }

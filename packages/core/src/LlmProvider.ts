@@ -151,10 +151,11 @@ export interface Implementation {
   ) => Effect.Effect<StructuredResult<A>, ProviderError>
   readonly stream: (request: LlmRequest.LlmRequest) => Stream.Stream<StreamPart, ProviderError>
   /**
-   * The values that must never appear in an error: the provider's API key.
-   * The adapter scrubs them from its own errors; `LlmManager` scrubs every
-   * provider's from every attempt's error, since an endpoint may echo
-   * another provider's key (two providers behind one proxy).
+   * The values that must never appear in an error or a log: the provider's
+   * API key. The adapter scrubs them from its own errors; `LlmManager`
+   * scrubs every provider's from every attempt's error and request-log
+   * record, since an endpoint may echo another provider's key (two
+   * providers behind one proxy) and a prompt may hold one.
    */
   readonly secrets?: ReadonlyArray<Redacted.Redacted> | undefined
 }

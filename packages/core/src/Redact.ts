@@ -106,15 +106,23 @@ const cutFragments = (text: string, values: ReadonlyArray<string>): string => {
  * @since 0.1.0
  */
 export const scrubSecrets = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): string => {
+  const values = valuesOf(secrets)
+  if (values.length === 0) return text
   let out = text
-  let values: Array<string> | undefined
+  for (const value of values) {
+    if (out.includes(value)) out = out.split(value).join(REPLACEMENT)
+  }
+  return cutFragments(out, values)
+}
+
+/** The values of `secrets` long enough to be secrets, longest first: one that holds another is replaced whole. */
+const valuesOf = (secrets: ReadonlyArray<Redacted.Redacted>): ReadonlyArray<string> => {
+  const values: Array<string> = []
   for (const secret of secrets) {
     const value = Redacted.value(secret)
-    if (typeof value !== "string" || value.length < minSecretLength) continue
-    if (out.includes(value)) out = out.split(value).join(REPLACEMENT)
-    if (value.length > minFragmentLength) (values ??= []).push(value)
+    if (typeof value === "string" && value.length >= minSecretLength) values.push(value)
   }
-  return values === undefined ? out : cutFragments(out, values)
+  return values.length > 1 ? values.sort((a, b) => b.length - a.length) : values
 }
 
 /**

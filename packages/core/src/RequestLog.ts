@@ -22,10 +22,10 @@
  * - Prompt text is never logged unless `logPrompts` is on (`LLM_LOG_PROMPTS=true`,
  *   see {@link layerFromConfig}); then it is truncated to `promptMaxChars`.
  *   The `promptHash` is always there to correlate identical prompts.
- * - Keys are never logged: the configured keys, the keys of the providers
- *   of the manager that made the attempt, and anything shaped like a
- *   provider key are scrubbed from error messages and prompt text, whatever
- *   the setting.
+ * - Keys are never logged: the configured keys, the secrets of the manager
+ *   that made the attempt (its providers' keys and those it was given), and
+ *   anything shaped like a provider key are scrubbed from error messages
+ *   and prompt text, whatever the setting.
  * - Writing never fails and never slows the request: a sink that fails is
  *   counted in `baton_sink_failures_total{sink}` (see `LlmMetrics`), warned
  *   about once, and the request goes on.
@@ -80,10 +80,11 @@ export interface AttemptReport {
    */
   readonly endedAt?: number | undefined
   /**
-   * The keys of the providers of the attempt's manager (`LlmManager` sets
-   * them): scrubbed from a logged prompt with the log's own `secrets`, so
-   * that a log not given them (a provider built in code, a gateway's config
-   * file) keeps none. (The manager has scrubbed them from its errors.)
+   * The secrets of the attempt's manager (`LlmManager` sets them: its
+   * providers' keys and those it was given): scrubbed from a logged prompt
+   * with the log's own `secrets`, so that a log not given them (a provider
+   * built in code, a gateway's config file) keeps none. (The manager has
+   * scrubbed them from its errors.)
    */
   readonly secrets?: ReadonlyArray<Redacted.Redacted> | undefined
 }
@@ -145,7 +146,8 @@ const renderPrompt = (request: LlmRequest): string =>
 /** The prompt of `report`, scrubbed of the log's secrets and of those the report brings from its manager. */
 const scrubbedPrompt = (report: AttemptReport, options: Options): string => {
   const own = options.secrets ?? []
-  const secrets = report.secrets === undefined || report.secrets.length === 0 ? own : [...own, ...report.secrets]
+  const brought = report.secrets ?? []
+  const secrets = brought.length === 0 ? own : own.length === 0 ? brought : [...own, ...brought]
   return scrub(renderPrompt(report.request), secrets)
 }
 

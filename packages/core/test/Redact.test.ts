@@ -64,6 +64,14 @@ describe("Redact.scrub", () => {
     const secrets = [Redacted.make("canary-secret-value"), Redacted.make("short")]
     for (const [text, expected] of cases) assert.strictEqual(scrub(text, secrets), expected, text)
   })
+
+  it("replaces a secret whole when a shorter one it holds comes first: no tail of it is left", () => {
+    const secrets = [Redacted.make("canary-proxy-key"), Redacted.make("canary-proxy-key-for-tenant-7")]
+    assert.strictEqual(
+      scrub("refused canary-proxy-key-for-tenant-7 and canary-proxy-key", secrets),
+      "refused [redacted] and [redacted]"
+    )
+  })
 })
 
 describe("Redact.scrub where a text was cut", () => {

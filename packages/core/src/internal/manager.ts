@@ -319,8 +319,9 @@ export interface Engine {
   readonly throttle: Option.Option<ProviderThrottle.Service>
   readonly watchdog: Watchdog.Watchdog<Failure>
   /**
-   * Every secret to scrub from an attempt's error: each provider's key
-   * (`LlmProvider.Service.secrets`) and those the manager was given.
+   * Every secret to scrub from an attempt's error and its request-log record:
+   * each provider's key (`LlmProvider.Service.secrets`) and those the
+   * manager was given.
    */
   readonly secrets: ReadonlyArray<Redacted.Redacted>
   /**
