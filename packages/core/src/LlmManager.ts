@@ -41,8 +41,9 @@
  * spends nothing: it fails with `AllProvidersFailed` at once, even for a
  * subject out of units, and puts no load on a quota store during an outage.
  * A quota store that waits on I/O (`QuotaStore`'s `remote`, as the Redis
- * store) is bounded by the request's deadline (`@baton/core/StoreDeadline`):
- * a reservation still pending then fails the request with
+ * store), and a quota `overrides` lookup of one's own, are bounded by the
+ * request's deadline (`@baton/core/StoreDeadline`): a reservation (or
+ * lookup) still pending then fails the request with
  * `QuotaStoreUnavailable` (or, with `failOpen`, lets it through, to end at
  * its deadline), and its refund and budget charge may take a grace second
  * past it.

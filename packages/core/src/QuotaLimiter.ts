@@ -97,11 +97,12 @@ import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
 import {
   InvalidOptions,
   LlmConfigError,
-  type QuotaStoreUnavailable,
+  QuotaStoreUnavailable,
   RateLimitExceeded,
   TooManyQuestions
 } from "./LlmError.ts"
 import { isUnits } from "./LlmRequest.ts"
+import * as StoreDeadline from "./StoreDeadline.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
 
 /**
@@ -174,9 +175,10 @@ export interface Service {
     effect: (reservation: Reservation) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | RateLimitExceeded | TooManyQuestions | QuotaStoreUnavailable | InvalidOptions, R>
   /**
-   * The limiter's store waits on I/O (`QuotaStore`'s `remote`): `LlmManager`
-   * then bounds its commands by each request's deadline. A limiter that wraps
-   * another passes it on.
+   * The limiter waits on I/O (its `QuotaStore` is `remote`, or its
+   * `overrides` lookup is not {@link overridesFromRecord}'s): `LlmManager`
+   * then bounds its commands by each request's deadline. A limiter that
+   * wraps another passes it on.
    */
   readonly remote?: boolean | undefined
 }
@@ -211,7 +213,11 @@ export interface Limits {
  * partial `Limits` replaces only the fields it sets. A lookup backed by a
  * store may fail with `QuotaStoreUnavailable` (the request is then refused,
  * or let through with `failOpen`); a limit that is not a positive integer
- * fails the request with `InvalidOptions` naming it.
+ * fails the request with `InvalidOptions` naming it. Any lookup but
+ * {@link overridesFromRecord}'s is taken to wait on I/O: the limiter is then
+ * `remote`, the lookup is bounded by the request's deadline
+ * (`StoreDeadline`: past it, `QuotaStoreUnavailable`) and a caller that goes
+ * away interrupts it (nothing is held yet).
  *
  * @since 0.1.0
  */
@@ -260,8 +266,23 @@ export interface Options extends Extras {
  *
  * @since 0.1.0
  */
-export const overridesFromRecord = (table: Readonly<Record<string, Partial<Limits>>>): Overrides => (subjectId) =>
-  Effect.succeed(Option.fromNullishOr(Object.hasOwn(table, subjectId) ? table[subjectId] : undefined))
+export const overridesFromRecord = (table: Readonly<Record<string, Partial<Limits>>>): Overrides => {
+  const overrides: Overrides = (subjectId) =>
+    Effect.succeed(Option.fromNullishOr(Object.hasOwn(table, subjectId) ? table[subjectId] : undefined))
+  answersAtOnce.add(overrides)
+  return overrides
+}
+
+/** The lookups {@link overridesFromRecord} made: they answer at once, every other one may wait on I/O. */
+const answersAtOnce = new WeakSet<Overrides>()
+
+/** A lookup that waits on I/O: bounded by the request's deadline, and interruptible inside a reservation. */
+const bounded = (lookup: Overrides): Overrides => (subjectId) =>
+  // interruptible around the bound: the fiber waiting on the bound's race is the one a caller interrupts
+  Effect.interruptible(StoreDeadline.bound(lookup(subjectId), {
+    onTimeout: () =>
+      new QuotaStoreUnavailable({ message: "the quota overrides lookup did not answer by the request's deadline" })
+  }))
 
 // -----------------------------------------------------------------------------
 // Store
@@ -380,9 +401,11 @@ interface MemoryDay {
 }
 
 /**
- * A process-local store. A day's counters are dropped once the day is over,
- * so the map holds at most the current day (and the previous one until its
- * in-flight requests settle). `size` counts the subject-days held.
+ * A process-local store. A day's counters are dropped at the first
+ * reservation after the day is over, so the map holds at most the current
+ * day (and the one before it until then); a refund or budget charge of a
+ * request that reserved on a day already dropped goes nowhere (no limit
+ * reads that day again). `size` counts the subject-days held.
  *
  * @since 0.1.0
  */
@@ -542,11 +565,13 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         dailyTokens: override.value.dailyTokens ?? defaults.dailyTokens,
         dailyCostNanoUsd: override.value.dailyCostNanoUsd ?? defaults.dailyCostNanoUsd
       })
+  const given = options.overrides
+  const lookup = given === undefined || answersAtOnce.has(given) ? given : bounded(given)
   // `overridesFromRecord` answers with `Effect.succeed`: read at once (`Effect.flatMapEager`)
   const limitsFor = (subjectId: SubjectId): Effect.Effect<Limits, InvalidOptions | QuotaStoreUnavailable> =>
-    options.overrides === undefined
+    lookup === undefined
       ? Effect.succeed(defaults)
-      : Effect.flatMapEager(options.overrides(subjectId), (override) => withDefaults(subjectId, override))
+      : Effect.flatMapEager(lookup(subjectId), (override) => withDefaults(subjectId, override))
 
   // Zone arithmetic is slow (Intl), so the current day is kept until the
   // clock leaves it (forwards or, under a TestClock, backwards).
@@ -739,7 +764,13 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       )
     )
 
-  return QuotaLimiter.of({ checkRequestSize, reserve, remaining, withQuota, remote: store.remote === true })
+  return QuotaLimiter.of({
+    checkRequestSize,
+    reserve,
+    remaining,
+    withQuota,
+    remote: store.remote === true || lookup !== given
+  })
 })
 
 /**

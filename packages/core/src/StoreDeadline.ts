@@ -5,8 +5,9 @@
  * request waits on it past its deadline, `LlmManager` sets
  * {@link StoreDeadline} to each request's deadline around the whole
  * request (its quota reservation, its attempts, its commit or refund) when a
- * store needs it: a `CircuitBreakerStore` from context, or a remote
- * `QuotaStore` (`QuotaLimiter.QuotaStore`'s `remote`). A store bounds each
+ * store needs it: a `CircuitBreakerStore` from context, or a remote quota
+ * limiter (`QuotaLimiter`'s `remote`: a remote `QuotaStore`, or an
+ * `overrides` lookup that may wait on I/O). A store bounds each
  * of its commands by it with {@link bound}. With nothing remote the manager
  * sets nothing, and a command bounded here runs as it is.
  *

@@ -9,7 +9,7 @@
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Fiber } from "effect"
+import { Clock, Deferred, Effect, Fiber, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { SubjectId } from "../src/Ids.ts"
 import { QuotaStoreUnavailable } from "../src/LlmError.ts"
@@ -109,5 +109,48 @@ describe("LlmManager with a remote quota store", () => {
       yield* TestClock.adjust(50_000)
       yield* Fiber.interrupt(fiber)
       assert.strictEqual(yield* spent, 0, "refunded")
+    }).pipe(Effect.provide(Bench)))
+})
+
+/**
+ * A manager (deadline 5 s) over a limiter in memory whose per-subject
+ * `overrides` lookup takes a minute (a database of premium teachers that
+ * stopped answering); `asked` completes when the lookup starts.
+ */
+const slowLookup = Effect.gen(function*() {
+  const asked = yield* Deferred.make<undefined>()
+  const limiter = yield* QuotaLimiter.make({
+    maxQuestionsPerRequest: 20,
+    dailyLimit: 100,
+    timeZone: "UTC",
+    overrides: () => Effect.andThen(Deferred.succeed(asked, undefined), Effect.as(Effect.sleep(60_000), Option.none()))
+  }).pipe(Effect.provide(QuotaLimiter.layerStoreMemory))
+  const llm: LlmManager.Service = yield* manager({ chain: ["openai"], policy: { requestTimeoutMs: 5_000 } }).pipe(
+    Effect.provideService(QuotaLimiter.QuotaLimiter, limiter)
+  )
+  return { asked, llm }
+})
+
+describe("LlmManager with a quota overrides lookup that waits", () => {
+  it.effect("a lookup pending at the deadline fails the request at its deadline", () =>
+    Effect.gen(function*() {
+      const { asked, llm } = yield* slowLookup
+      const fiber = yield* Effect.forkChild(Effect.flip(llm.generate(request)))
+      yield* Deferred.await(asked)
+      yield* TestClock.adjust(5_000)
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "QuotaStoreUnavailable")
+      assert.strictEqual(yield* Clock.currentTimeMillis, 5_000)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a caller that goes away during the lookup is not held by it", () =>
+    Effect.gen(function*() {
+      const { asked, llm } = yield* slowLookup
+      const fiber = yield* Effect.forkChild(llm.generate(request))
+      yield* Deferred.await(asked)
+      const interrupting = yield* Effect.forkChild(Fiber.interrupt(fiber))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      assert.isDefined(interrupting.pollUnsafe(), "the interruption waits for the lookup")
+      assert.strictEqual(yield* Clock.currentTimeMillis, 0)
     }).pipe(Effect.provide(Bench)))
 })
