@@ -133,14 +133,23 @@ const CHARS_PER_TOKEN = 4
 
 /**
  * Token counts estimated from text, for a provider that reported none: the
- * prompt's characters and the answer's, four to a token, rounded up.
+ * prompt's characters and the answer's, four to a token, rounded up, and
+ * `reasoningCharacters` of reasoning the model streamed (output tokens too).
  *
  * @since 0.1.0
  */
-export const estimate = (prompt: ReadonlyArray<string>, completion: string): TokenCounts => ({
-  promptTokens: Math.ceil(prompt.reduce((chars, text) => chars + text.length, 0) / CHARS_PER_TOKEN),
-  completionTokens: Math.ceil(completion.length / CHARS_PER_TOKEN)
-})
+export const estimate = (
+  prompt: ReadonlyArray<string>,
+  completion: string,
+  reasoningCharacters = 0
+): TokenCounts => {
+  const reasoningTokens = Math.ceil(reasoningCharacters / CHARS_PER_TOKEN)
+  return {
+    promptTokens: Math.ceil(prompt.reduce((chars, text) => chars + text.length, 0) / CHARS_PER_TOKEN),
+    completionTokens: Math.ceil(completion.length / CHARS_PER_TOKEN) + reasoningTokens,
+    reasoningTokens
+  }
+}
 
 /**
  * No tokens, no cost: the neutral start of a sum (its price source is the

@@ -291,9 +291,10 @@ describe("LlmManager.stream rescue scenarios (mock faults, TestClock)", () => {
             assert.deepStrictEqual(interrupted.attempts?.map((a) => [a.provider, a.error?._tag] as const), attempts)
           }
 
-          // the log equals what the mock billed, provider by provider, where the provider reported its usage; an
-          // attempt cut after text but before its usage (which the mock bills as nothing) is estimated, and the
-          // ledger holds both
+          // provider by provider, the mock billed at least what the log says was reported and at most what the log
+          // holds: an attempt cut after text before its whole usage is estimated (the mock bills it what it reported
+          // by then: nothing, or Anthropic's `message_start`; the estimate counts the text that came), and the
+          // ledger holds the same as the log
           const ledger = yield* UsageLedger.UsageLedger
           const day = UsageLedger.dayOf(DateTime.makeUnsafe(0), "UTC")
           for (const record of records.filter((r) => !r.usageReported && r.usageEstimated)) {
@@ -301,11 +302,15 @@ describe("LlmManager.stream rescue scenarios (mock faults, TestClock)", () => {
           }
           for (const kind of chain) {
             const reported = tokensOf(records.filter((r) => r.provider === kind && r.usageReported))
+            const logged = tokensOf(records.filter((r) => r.provider === kind))
             yield* eventually(
-              Effect.map(stats(kind), (s) => s.promptTokens === reported[0] && s.completionTokens === reported[1])
+              Effect.map(stats(kind), (s) => s.promptTokens >= reported[0] && s.completionTokens >= reported[1])
             )
+            const billed = yield* stats(kind)
+            assert.isAtMost(billed.promptTokens, logged[0], `${kind} input`)
+            assert.isAtMost(billed.completionTokens, logged[1], `${kind} output`)
             const rows = (yield* ledger.usageByProvider(day, day)).filter((row) => row.provider === kind)
-            assert.deepStrictEqual(tokensOf(rows), tokensOf(records.filter((r) => r.provider === kind)))
+            assert.deepStrictEqual(tokensOf(rows), logged)
           }
 
           const outcome = expected._tag === "whole"

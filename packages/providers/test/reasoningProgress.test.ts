@@ -10,14 +10,18 @@
  * comments) is still cut at the first-token limit. Through `LlmManager` on
  * the live clock with short limits, over a server that sends the given
  * events the given delays apart; and on the decoders, which call their
- * `reasoning` callback for reasoning alone, never for text.
+ * `reasoning` callback for reasoning alone, never for text. Reasoning is
+ * billed: a stream cut, or stopped by its caller, while the model reasons
+ * is charged an estimate of it (four characters a token, as output and
+ * reasoning tokens), whatever the provider reported by then.
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
 import type { ProviderError } from "@baton/core/ProviderError"
+import * as RequestLog from "@baton/core/RequestLog"
 import * as TestServer from "@baton/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Fiber, Redacted, Stream } from "effect"
 import { createServer, type ServerResponse } from "node:http"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Anthropic from "../src/Anthropic.ts"
@@ -259,6 +263,65 @@ describe("reasoning deltas keep a stream alive for the watchdog", () => {
       assert.strictEqual(result.error.phase, "first-token")
       assert.strictEqual(result.error.timeoutMs, limitMs)
     }))
+})
+
+// 120 characters of reasoning (30 tokens at four characters a token) in three events sent at once
+const thoughts = [
+  "The student asks for 6 x 7; recall that ",
+  "6 x 7 is six sevens: 7 + 7 + 7 + 7 + 7 +",
+  "7, which is 42. Answer briefly: 42 here."
+]
+const reasoningOf: Record<string, ReadonlyArray<Paced>> = {
+  "DeepSeek reasoning_content": now(...thoughts.map((text) => chunk({ content: null, reasoning_content: text }))),
+  "an OpenAI-compatible server's reasoning": now(...thoughts.map((text) => chunk({ content: null, reasoning: text }))),
+  "Anthropic thinking_delta": [
+    ...anthropicStart,
+    ...now(
+      ...thoughts.map((text) =>
+        named("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: text } })
+      )
+    )
+  ],
+  "Gemini thought parts": now(...thoughts.map((text) => geminiChunk([{ text, thought: true }])))
+}
+
+/**
+ * The request-log records of one `LlmManager.stream` over `primary` alone and a server sending `frames`, then
+ * ending the response (`cut`), or then silent while the caller goes away (`cancel`).
+ */
+const recordsOf = (primary: Primary, frames: ReadonlyArray<Paced>, stop: "cut" | "cancel") =>
+  Effect.gen(function*() {
+    const baseUrl = yield* pacedServer(stop === "cut" ? frames : [...frames, at(60_000, ": never sent")])
+    const patient = FallbackPolicy.make({
+      maxRetries: 0,
+      limits: { firstByteMs: 5_000, firstTokenMs: 5_000, thinkingFirstTokenMs: 5_000, idleMs: 5_000, attemptMs: 20_000 }
+    })
+    const llm = yield* LlmManager.make({ providers: [primary(baseUrl)], policy: patient })
+    const drained = Stream.runDrain(llm.stream({ prompt: "What is 6 x 7?" }))
+    if (stop === "cut") {
+      yield* Effect.flip(drained)
+    } else {
+      const fiber = yield* Effect.forkChild(drained)
+      // the reasoning went out at once: long enough for it to arrive (the wait is not what is tested)
+      yield* Effect.sleep(500)
+      yield* Fiber.interrupt(fiber)
+    }
+    return yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
+  }).pipe(Effect.provide(RequestLog.layerMemory()), Effect.provide(Bench), Effect.scoped)
+
+describe("a stream stopped while the model reasons is billed its reasoning", () => {
+  for (const [name, primary] of cases.map(([name, primary]) => [name, primary] as const)) {
+    for (const stop of ["cut", "cancel"] as const) {
+      it.live(`${name}: ${stop === "cut" ? "cut by the server" : "stopped by its caller"} before any text`, () =>
+        Effect.gen(function*() {
+          const records = yield* recordsOf(primary, reasoningOf[name] ?? [], stop)
+          assert.deepStrictEqual(
+            records.map((r) => [r.outcome, r.usageEstimated, r.completionTokens, r.reasoningTokens]),
+            [[stop === "cut" ? "error" : "cancelled", true, 30, 30]]
+          )
+        }))
+    }
+  }
 })
 
 /** How many times `codec`'s decoder called `reasoning` for each of `frames` (`data: ` and `event: ` lines), and the text. */

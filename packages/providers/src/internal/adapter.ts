@@ -38,8 +38,10 @@
  *   (never in `message`, which the request log records);
  * - usage is priced with `Pricing`; a complete answer from a provider that
  *   reports none is estimated from its text (`estimated: true`), and so is
- *   a stream cut, or stopped by its consumer, after text but before its
- *   usage (the provider billed it);
+ *   a stream cut, or stopped by its consumer, after text or reasoning but
+ *   before its usage (the provider billed it): the counts reported so far,
+ *   their output raised to the estimate of what came when it is more
+ *   (Anthropic's `message_start` counts 1 output token), else the estimate;
  * - a blank answer to a request for JSON is no answer (DeepSeek's JSON mode
  *   answers spaces with `finish_reason: "stop"` when it failed): a
  *   retryable `MalformedResponse` carrying the usage billed, plain or
@@ -156,11 +158,13 @@ export interface Codec {
   /** The usage a parsed 2xx body reports, read even when its reply does not decode (the provider billed it). */
   readonly billed: (json: unknown) => TokenCounts | undefined
   /**
-   * A fresh decoder for one stream. It calls `reasoning` for an event that
-   * carries reasoning and no answer text (thinking the caller is not handed),
-   * so the supervisor sees the stream alive; text events never call it.
+   * A fresh decoder for one stream. It calls `reasoning` with the length of
+   * the reasoning text for an event that carries reasoning and no answer
+   * text (thinking the caller is not handed), so the supervisor sees the
+   * stream alive and a stream stopped while reasoning is billed; text events
+   * never call it.
    */
-  readonly streamDecoder: (reasoning?: () => void) => StreamDecoder
+  readonly streamDecoder: (reasoning?: (characters: number) => void) => StreamDecoder
   /** Rewrites a structured answer before it is decoded (OpenAI strict mode: optional `null`s). */
   readonly structuredAnswer?: ((content: string, output: StructuredOutput<unknown>) => string) | undefined
 }
@@ -231,12 +235,29 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         ? {}
         : { refusal: Redact.truncate(HttpError.scrub(apiKey, refusal), REFUSAL_MAX_CHARS) })
     })
+  /** The usage estimated from the prompt, the answer `content` and `reasoned` characters of reasoning. */
+  const estimated = (call: Call, content: string, reasoned = 0): TokenUsage => ({
+    ...price(call.model, estimate(call.request.messages.map((message) => message.content), content, reasoned)),
+    estimated: true
+  })
   /** The billed usage of a complete answer; estimated from the text when the provider reported none. */
-  const usageOf = (call: Call, counts: TokenCounts | undefined, content: string): TokenUsage =>
-    counts !== undefined ? price(call.model, counts) : {
-      ...price(call.model, estimate(call.request.messages.map((message) => message.content), content)),
+  const usageOf = (call: Call, counts: TokenCounts | undefined, content: string, reasoned = 0): TokenUsage =>
+    counts !== undefined ? price(call.model, counts) : estimated(call, content, reasoned)
+  /**
+   * What a stream stopped before its end billed: the counts reported so far, their output raised to the
+   * estimate of the text and reasoning that came when that is more (a provider may count its output only at
+   * the end: Anthropic's `message_start` says 1 token), else the estimate.
+   */
+  const stoppedUsage = (call: Call, counts: TokenCounts | undefined, content: string, reasoned: number) => {
+    const guess = estimated(call, content, reasoned)
+    if (counts === undefined) return guess
+    if (counts.completionTokens >= guess.completionTokens) return price(call.model, counts)
+    const reasoningTokens = Math.max(counts.reasoningTokens ?? 0, guess.reasoningTokens)
+    return {
+      ...price(call.model, { ...counts, completionTokens: guess.completionTokens, reasoningTokens }),
       estimated: true
     }
+  }
   /** A blank answer to a request for JSON ({@link isBlankJson}): retryable, with what it billed. */
   const blankAnswer = (call: Call, counts: TokenCounts | undefined, content: string) =>
     new MalformedResponse({
@@ -497,7 +518,12 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   const makeRun = (call: Call, timeoutMs: number, supervisor: LlmProvider.Supervisor | undefined) => {
     const model = call.model
     const sse = Sse.make(settings.maxEventBytes)
-    const decoder = codec.streamDecoder(supervisor?.reasoning)
+    // characters of reasoning the model streamed (never handed on): billed, estimated, if the stream stops early
+    let reasoned = 0
+    const decoder = codec.streamDecoder((characters) => {
+      reasoned += characters
+      supervisor?.reasoning?.()
+    })
     let partialText = ""
     const leading = makeHold(wantsJson(call))
     let reported: TokenCounts | undefined
@@ -516,21 +542,22 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       finished: false,
       pending: undefined,
       abandoned: () => {
-        // stopped before the end (a caller gone, a hedge lost) after text: billed, estimated when not reported
-        if (run.finished || partialText.length === 0 || decoder.counts() !== undefined) return
-        supervisor?.usage(usageOf(call, undefined, partialText))
+        // stopped before the end (a caller gone, a hedge lost) after text or reasoning: billed (see `stoppedUsage`)
+        if (run.finished || (partialText.length === 0 && reasoned === 0)) return
+        supervisor?.usage(stoppedUsage(call, decoder.counts(), partialText, reasoned))
       },
       fail: (early: ProviderError, reason: string): ProviderError => {
         run.finished = true
-        if (partialText.length === 0) return early
-        // text came, so the call was billed: with no usage reported, estimated from the prompt and the text
-        const counts = decoder.counts()
-        const usage = usageOf(call, counts, partialText)
-        // a supervisor knows what it delivered and decides what a break means; it has the usage reported so far
+        // a supervisor knows what it delivered and decides what a break means: it is told what the call billed
         if (supervisor !== undefined) {
-          if (counts === undefined) supervisor.usage(usage)
+          if (partialText.length > 0 || reasoned > 0) {
+            supervisor.usage(stoppedUsage(call, decoder.counts(), partialText, reasoned))
+          }
           return early
         }
+        if (partialText.length === 0) return early
+        // text came, so the call was billed
+        const usage = stoppedUsage(call, decoder.counts(), partialText, reasoned)
         return new StreamInterrupted({ provider: name, model, partialText, reason, usage })
       },
       feed: (chunks: ReadonlyArray<Uint8Array>): ReadonlyArray<StreamPart> => {
@@ -615,7 +642,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           return run.fail(blankAnswer(call, decoder.counts(), leading.held()), "a blank answer to a request for JSON")
         }
         run.finished = true
-        const usage = usageOf(call, decoder.counts(), partialText)
+        const usage = usageOf(call, decoder.counts(), partialText, reasoned)
         return [
           LlmProvider.finishPart({
             finishReason,

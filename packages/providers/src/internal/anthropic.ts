@@ -231,7 +231,7 @@ const textDelta = (json: unknown): string | undefined =>
 /** A text delta, as `repeatedEvent.ts` reads it. */
 const textDeltas: RepeatedEvent.Shape = { event: "content_block_delta", key: "text", read: textDelta }
 
-const streamDecoder = (reasoning?: () => void): StreamDecoder => {
+const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder => {
   let input: ReportedInput = { uncached: undefined, cacheRead: undefined, cacheWrite: undefined }
   let output: number | undefined
   let thinking: number | undefined
@@ -271,7 +271,9 @@ const streamDecoder = (reasoning?: () => void): StreamDecoder => {
           }
           // a text delta with its text returned above (`textDelta`); thinking is no text, but the model at work
           if (json.delta.type !== "text_delta") {
-            if (json.delta.type === "thinking_delta") reasoning?.()
+            if (json.delta.type === "thinking_delta") {
+              reasoning?.(typeof json.delta.thinking === "string" ? json.delta.thinking.length : 0)
+            }
             return ""
           }
           return { _tag: "Malformed", message: "a text_delta whose text is not a string" }

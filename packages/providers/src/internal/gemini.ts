@@ -81,8 +81,8 @@ const bodyOf = (call: Call): Json.JsonObject => {
 
 interface Candidate {
   readonly text: string
-  /** Whether a thought part carried text (reasoning, not the answer). */
-  readonly thought: boolean
+  /** The characters of text the thought parts carried (reasoning, not the answer). */
+  readonly thought: number
   readonly finishReason: string | undefined
   readonly calls: ReadonlyArray<GeminiTools.FunctionCall>
 }
@@ -97,14 +97,14 @@ const candidateOf = (json: Json.JsonObject): Candidate | string | undefined => {
   const parts = content.parts ?? []
   if (!Array.isArray(parts)) return "candidates[0].content.parts is not an array"
   let text = ""
-  let thought = false
+  let thought = 0
   const calls: Array<GeminiTools.FunctionCall> = []
   for (const part of parts) {
     if (!Json.isObject(part)) return "a part is not an object"
     if (part.text !== undefined && typeof part.text !== "string") return "a part's text is not a string"
     if (typeof part.text === "string") {
       if (part.thought !== true) text += part.text
-      else if (part.text.length > 0) thought = true
+      else thought += part.text.length
     }
     const call = GeminiTools.callOf(part)
     if (typeof call === "string") return call
@@ -137,7 +137,7 @@ const decode = (json: unknown): Reply | string => {
   }
 }
 
-const streamDecoder = (reasoning?: () => void): StreamDecoder => {
+const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder => {
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
   let id: string | undefined
@@ -165,7 +165,7 @@ const streamDecoder = (reasoning?: () => void): StreamDecoder => {
         finish = finishReason(candidate.finishReason, tools.calls() !== undefined)
       }
       // thoughts alone: no text for the caller, but the stream is alive
-      if (candidate.thought && candidate.text.length === 0) reasoning?.()
+      if (candidate.thought > 0 && candidate.text.length === 0) reasoning?.(candidate.thought)
       return candidate.text
     },
     finishReason: () => finish,

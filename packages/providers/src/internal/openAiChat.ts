@@ -239,13 +239,14 @@ const illTypedDelta = (delta: Json.JsonObject): string | undefined => {
 }
 
 /**
- * Whether a delta carries reasoning: DeepSeek's `reasoning_content` (vLLM's
- * too), OpenRouter's and newer vLLM's `reasoning`. Its text is not the
- * answer and is not handed on, but it shows the model at work.
+ * The characters of reasoning a delta carries: DeepSeek's `reasoning_content`
+ * (vLLM's too), OpenRouter's and newer vLLM's `reasoning`. Its text is not
+ * the answer and is not handed on, but it shows the model at work (and is
+ * billed).
  */
-const carriesReasoning = (delta: Json.JsonObject): boolean =>
-  (typeof delta.reasoning_content === "string" && delta.reasoning_content.length > 0) ||
-  (typeof delta.reasoning === "string" && delta.reasoning.length > 0)
+const reasoningLength = (delta: Json.JsonObject): number =>
+  (typeof delta.reasoning_content === "string" ? delta.reasoning_content.length : 0) +
+  (typeof delta.reasoning === "string" ? delta.reasoning.length : 0)
 
 /**
  * The text of a chunk that carries text and nothing else the decoder acts on
@@ -261,7 +262,7 @@ const textOnly = (json: unknown): string | undefined => {
   if (
     !Json.isObject(delta) || typeof delta.content !== "string" || illTypedDelta(delta) !== undefined ||
     (delta.tool_calls !== undefined && delta.tool_calls !== null) ||
-    isRefusal(delta.refusal) || (delta.content.length === 0 && carriesReasoning(delta))
+    isRefusal(delta.refusal) || (delta.content.length === 0 && reasoningLength(delta) > 0)
   ) {
     return undefined
   }
@@ -271,7 +272,7 @@ const textOnly = (json: unknown): string | undefined => {
 /** A chunk that only adds its text, as `repeatedEvent.ts` reads it (unnamed SSE events). */
 const textChunks: RepeatedEvent.Shape = { event: "message", key: "content", read: textOnly }
 
-const streamDecoder = (dialect: Dialect) => (reasoning?: () => void): StreamDecoder => {
+const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) => void): StreamDecoder => {
   let done = false
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
@@ -319,7 +320,8 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: () => void): StreamDeco
       }
       if (typeof delta.content === "string" && delta.content.length > 0) return delta.content
       // reasoning alone: no text for the caller, but the stream is alive
-      if (carriesReasoning(delta)) reasoning?.()
+      const reasoned = reasoningLength(delta)
+      if (reasoned > 0) reasoning?.(reasoned)
       return ""
     },
     // `[DONE]` ends any stream; without a `finish_reason` the reason is `other`, as in a plain reply
