@@ -61,14 +61,20 @@ const slowQuota = (options: {
     return { asked, llm, spent }
   })
 
+/** How a request fails once its store command (or lookup) `asked` is pending and the TestClock passed its deadline. */
+const failedAtDeadline = (asked: Deferred.Deferred<undefined>, llm: LlmManager.Service) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(Effect.flip(llm.generate(request)))
+    yield* Deferred.await(asked)
+    yield* TestClock.adjust(5_000)
+    return yield* Fiber.join(fiber)
+  })
+
 describe("LlmManager with a remote quota store", () => {
   it.effect("a reservation pending at the deadline fails the request at its deadline, spending nothing", () =>
     Effect.gen(function*() {
       const { asked, llm, spent } = yield* slowQuota({ remote: true })
-      const fiber = yield* Effect.forkChild(Effect.flip(llm.generate(request)))
-      yield* Deferred.await(asked)
-      yield* TestClock.adjust(5_000)
-      const error = yield* Fiber.join(fiber)
+      const error = yield* failedAtDeadline(asked, llm)
       assert.strictEqual(error._tag, "QuotaStoreUnavailable")
       assert.strictEqual(yield* Clock.currentTimeMillis, 5_000)
       assert.strictEqual(yield* spent, 0)
@@ -77,10 +83,7 @@ describe("LlmManager with a remote quota store", () => {
   it.effect("failOpen: a reservation cut by the deadline lets the request through, which ends at its deadline", () =>
     Effect.gen(function*() {
       const { asked, llm, spent } = yield* slowQuota({ remote: true, failOpen: true })
-      const fiber = yield* Effect.forkChild(Effect.flip(llm.generate(request)))
-      yield* Deferred.await(asked)
-      yield* TestClock.adjust(5_000)
-      const error = yield* Fiber.join(fiber)
+      const error = yield* failedAtDeadline(asked, llm)
       assert.strictEqual(error._tag, "DeadlineExceeded")
       assert.strictEqual(yield* spent, 0)
     }).pipe(Effect.provide(Bench)))
@@ -89,10 +92,7 @@ describe("LlmManager with a remote quota store", () => {
     Effect.gen(function*() {
       const { asked, llm, spent } = yield* slowQuota({ remote: true, slow: "refund" })
       yield* inject("openai", MockFault.status(503))
-      const fiber = yield* Effect.forkChild(Effect.flip(llm.generate(request)))
-      yield* Deferred.await(asked)
-      yield* TestClock.adjust(5_000)
-      const error = yield* Fiber.join(fiber)
+      const error = yield* failedAtDeadline(asked, llm)
       assert.strictEqual(error._tag, "AllProvidersFailed")
       assert.strictEqual(yield* Clock.currentTimeMillis, 5_000)
       assert.strictEqual(yield* spent, 1, "a refund the store did not take stays spent (the store's undo is its own)")
@@ -135,10 +135,7 @@ describe("LlmManager with a quota overrides lookup that waits", () => {
   it.effect("a lookup pending at the deadline fails the request at its deadline", () =>
     Effect.gen(function*() {
       const { asked, llm } = yield* slowLookup
-      const fiber = yield* Effect.forkChild(Effect.flip(llm.generate(request)))
-      yield* Deferred.await(asked)
-      yield* TestClock.adjust(5_000)
-      const error = yield* Fiber.join(fiber)
+      const error = yield* failedAtDeadline(asked, llm)
       assert.strictEqual(error._tag, "QuotaStoreUnavailable")
       assert.strictEqual(yield* Clock.currentTimeMillis, 5_000)
     }).pipe(Effect.provide(Bench)))
