@@ -57,17 +57,29 @@ export interface Stack {
   readonly logged: Logged
 }
 
+/** Tokens and cost summed per provider, as records are written. */
+type Sums = Record<string, { promptTokens: number; completionTokens: number; costNanoUsd: number }>
+
 /**
  * Request-log records as the manager wrote them: how many, and the usage
- * they carry per provider where the provider reported it (an attempt cut or
- * abandoned before its usage is billed an estimate, which the mock does not
- * bill).
+ * they carry per provider, where the provider reported it (`reported`) and
+ * in all (`all`). An attempt cut or abandoned before its whole usage is
+ * billed an estimate of what came, which the mock bills only as far as it
+ * had reported it: the mock's billing lies between the two.
  *
  * @since 0.1.0
  */
 export interface Logged {
   records: number
-  readonly usage: Record<string, { promptTokens: number; completionTokens: number; costNanoUsd: number }>
+  readonly reported: Sums
+  readonly all: Sums
+}
+
+const add = (sums: Sums, record: RequestLog.LlmRequestLog) => {
+  const usage = sums[record.provider] ??= { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
+  usage.promptTokens += record.promptTokens
+  usage.completionTokens += record.completionTokens
+  usage.costNanoUsd += record.costNanoUsd
 }
 
 /** A request-log sink that counts records and sums their usage. */
@@ -76,11 +88,8 @@ const countingSink = (logged: Logged): RequestLog.Sink => ({
   write: (record) =>
     Effect.sync(() => {
       logged.records++
-      if (!record.usageReported) return
-      const usage = logged.usage[record.provider] ??= { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
-      usage.promptTokens += record.promptTokens
-      usage.completionTokens += record.completionTokens
-      usage.costNanoUsd += record.costNanoUsd
+      add(logged.all, record)
+      if (record.usageReported) add(logged.reported, record)
     })
 })
 
@@ -134,7 +143,11 @@ const stores = (options: Options, logged: Logged) => {
 export const make = (server: MockProviderServer.MockProviderServer["Service"], options: Options) =>
   Effect.gen(function*() {
     const zero = () => ({ promptTokens: 0, completionTokens: 0, costNanoUsd: 0 })
-    const logged: Logged = { records: 0, usage: { [chain.primary]: zero(), [chain.fallback]: zero() } }
+    const logged: Logged = {
+      records: 0,
+      reported: { [chain.primary]: zero(), [chain.fallback]: zero() },
+      all: { [chain.primary]: zero(), [chain.fallback]: zero() }
+    }
     const context = yield* Layer.build(stores(options, logged))
     const manager = yield* LlmManager.make({
       providers: [

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { Outcome } from "./Load.ts"
-import type { LogRow, Totals } from "./Verify.ts"
+import type { Bounds, LogRow, Totals } from "./Verify.ts"
 
 /**
  * Everything a run measured.
@@ -24,9 +24,9 @@ export interface Report {
   readonly logRows: ReadonlyArray<LogRow>
   /** Requests whose log rows are not one per attempt. */
   readonly logMismatches: ReadonlyArray<string>
-  readonly ledger: Readonly<Record<string, Totals>>
+  readonly ledger: Bounds
   /** Records the manager logged, and the usage they carry per provider (before any database). */
-  readonly logged: { readonly records: number; readonly usage: Readonly<Record<string, Totals>> }
+  readonly logged: Bounds & { readonly records: number }
   readonly billed: Readonly<Record<string, Totals>>
   readonly quota: ReadonlyArray<{ readonly subject: string; readonly used: number; readonly successes: number }>
   readonly dropped: { readonly ledger: number; readonly log: number }
@@ -63,13 +63,21 @@ export const tally = (keys: ReadonlyArray<string>): string => {
 
 const sum = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0)
 
-const compare = (provider: string, ledger: Totals | undefined, billed: Totals | undefined): string => {
-  const l = ledger ?? { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
-  const b = billed ?? { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
-  const mark = (x: number, y: number) => x === y ? `${x}` : `${x} (mock ${y}) MISMATCH`
-  return `${provider}: prompt ${mark(l.promptTokens, b.promptTokens)}, completion ${
-    mark(l.completionTokens, b.completionTokens)
-  }, nano-USD ${mark(l.costNanoUsd, b.costNanoUsd)}`
+const none: Totals = { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
+
+/** One provider's usage as `bounds` hold it against the mock's billing, which lies between reported and all. */
+const compare = (provider: string, bounds: Bounds, billed: Totals | undefined): string => {
+  const low = bounds.reported[provider] ?? none
+  const high = bounds.all[provider] ?? none
+  const b = billed ?? none
+  const mark = (field: keyof Totals) => {
+    const within = low[field] <= b[field] && b[field] <= high[field]
+    const shown = low[field] === high[field] ? `${low[field]}` : `${low[field]}-${high[field]}`
+    return within ? shown : `${shown} (mock ${b[field]}) MISMATCH`
+  }
+  return `${provider}: prompt ${mark("promptTokens")}, completion ${mark("completionTokens")}, nano-USD ${
+    mark("costNanoUsd")
+  }`
 }
 
 /**
@@ -100,10 +108,10 @@ export const format = (report: Report): string => {
     `- attempt errors: ${tally(errors)}`,
     `- requests whose log rows are not one per attempt: ${report.logMismatches.length}`,
     `- ledger (PostgreSQL) vs mock billing: ${
-      Object.keys(report.billed).map((p) => compare(p, report.ledger[p], report.billed[p])).join("; ")
+      Object.keys(report.billed).map((p) => compare(p, report.ledger, report.billed[p])).join("; ")
     }`,
     `- usage in the logged attempts vs mock billing: ${
-      Object.keys(report.billed).map((p) => compare(p, report.logged.usage[p], report.billed[p])).join("; ")
+      Object.keys(report.billed).map((p) => compare(p, report.logged, report.billed[p])).join("; ")
     }`,
     `- quota: ${used} units used, ${successes} successful requests, ${off} of ${report.quota.length} subjects off`,
     `- sink rows dropped (counted): ledger ${report.dropped.ledger}, log ${report.dropped.log}`,

@@ -68,30 +68,52 @@ export const billed = (server: MockProviderServer.MockProviderServer["Service"])
   ).pipe(Effect.map((entries) => Object.fromEntries(entries)))
 
 /**
- * The ledger's totals per provider, summed by PostgreSQL, of the rows whose
- * usage the provider reported: the mock bills a stream cut or abandoned
- * before its usage only what it had reported, where Baton bills such an
- * attempt an estimate from its text (`usage_estimated`), as the provider
- * billed it.
+ * Usage per provider where the provider reported it, and in all: the mock
+ * bills a stream cut or abandoned before its whole usage only as far as it
+ * had reported it, where Baton bills such an attempt an estimate of what
+ * came (`usage_estimated`), as the provider billed it. The mock's billing
+ * lies between the two.
+ *
+ * @since 0.1.0
+ */
+export interface Bounds {
+  readonly reported: Readonly<Record<string, Totals>>
+  readonly all: Readonly<Record<string, Totals>>
+}
+
+/**
+ * The ledger's totals per provider, summed by PostgreSQL: of the rows whose
+ * usage the provider reported, and of all of them.
  *
  * @since 0.1.0
  */
 export const ledgerTotals = (tablePrefix: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql<{ provider: string; prompt: string; completion: string; cost: string }>`
-      SELECT provider, SUM(prompt_tokens) AS prompt, SUM(completion_tokens) AS completion,
-        SUM(cost_nano_usd) AS cost FROM ${sql(`${tablePrefix}usage`)} WHERE usage_estimated = 0 GROUP BY provider`
-    const totals: Record<string, Totals> = {}
-    for (const provider of providers) totals[provider] = { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
-    for (const row of rows) {
+    const rows = yield* sql<
+      { provider: string; estimated: number | string; prompt: string; completion: string; cost: string }
+    >`
+      SELECT provider, usage_estimated AS estimated, SUM(prompt_tokens) AS prompt,
+        SUM(completion_tokens) AS completion, SUM(cost_nano_usd) AS cost
+      FROM ${sql(`${tablePrefix}usage`)} GROUP BY provider, usage_estimated`
+    const zero = () =>
+      Object.fromEntries(providers.map((p) => [p, { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }]))
+    const reported: Record<string, Totals> = zero()
+    const all: Record<string, Totals> = zero()
+    const add = (totals: Record<string, Totals>, row: (typeof rows)[number]) => {
+      const sum = totals[row.provider] ?? { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
       totals[row.provider] = {
-        promptTokens: Number(row.prompt),
-        completionTokens: Number(row.completion),
-        costNanoUsd: Number(row.cost)
+        promptTokens: sum.promptTokens + Number(row.prompt),
+        completionTokens: sum.completionTokens + Number(row.completion),
+        costNanoUsd: sum.costNanoUsd + Number(row.cost)
       }
     }
-    return totals
+    for (const row of rows) {
+      add(all, row)
+      if (Number(row.estimated) === 0) add(reported, row)
+    }
+    const bounds: Bounds = { reported, all }
+    return bounds
   })
 
 /**

@@ -71,8 +71,11 @@ export interface Capabilities {
  * this caller's watchdog enforces the first-byte, first-token, idle and
  * attempt limits, so the adapter runs no timer of its own and fails a broken
  * stream with the underlying error (the caller knows what it delivered).
- * `usage` receives the usage a stream reports before its end marker, so a
- * call cut or cancelled after the provider billed it is still accounted for.
+ * `usage` receives the usage a stream reports before its end marker and, for
+ * a stream cut or cancelled before all of it, what the adapter bills it (the
+ * usage reported, raised to an estimate of the text and reasoning that came
+ * where that is more), so a call the provider billed is still accounted for;
+ * the latest call is what counts.
  * `reasoning` is called when a stream event carries only reasoning the
  * caller is not handed (DeepSeek's `reasoning_content`, Anthropic's
  * `thinking_delta`, Gemini's thought parts): the model is working, so the

@@ -137,6 +137,14 @@ export interface StreamDecoder {
   readonly finishReason: () => FinishReason | undefined
   /** Token counts reported so far. */
   readonly counts: () => TokenCounts | undefined
+  /**
+   * Whether the counts so far are a running start the provider completes at
+   * the end (Anthropic's `message_start`: 1 output token; Gemini's totals
+   * before its last chunk), not what it billed for what came: a stream
+   * stopped early is billed at least the estimate of what came. Absent:
+   * counts arrive whole (OpenAI's usage chunk).
+   */
+  readonly provisional?: (() => boolean) | undefined
   /** The model's refusal so far, its pieces joined, for codecs whose wire has one (OpenAI `delta.refusal`). */
   readonly refusal?: (() => string | undefined) | undefined
   /** The stream's tool calls, for codecs that speak tools: drained for deltas after every event. */
@@ -244,27 +252,31 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   const usageOf = (call: Call, counts: TokenCounts | undefined, content: string, reasoned = 0): TokenUsage =>
     counts !== undefined ? price(call.model, counts) : estimated(call, content, reasoned)
   /**
-   * What a stream stopped before its end billed: the counts reported so far, their output raised to the
-   * estimate of the text and reasoning that came when that is more (a provider may count its output only at
-   * the end: Anthropic's `message_start` says 1 token), else the estimate.
+   * What a stream stopped before its end billed: the counts reported, when they are whole; provisional ones
+   * (`StreamDecoder.provisional`, each a lower bound) raised to the estimate of what came where that is more:
+   * the reasoning to the reasoning's, the output to that reasoning plus the text's; the estimate when none came.
    */
-  const stoppedUsage = (call: Call, counts: TokenCounts | undefined, content: string, reasoned: number) => {
+  const stoppedUsage = (call: Call, decoder: StreamDecoder, content: string, reasoned: number): TokenUsage => {
+    const counts = decoder.counts()
+    if (counts !== undefined && decoder.provisional?.() !== true) return price(call.model, counts)
     const guess = estimated(call, content, reasoned)
     if (counts === undefined) return guess
-    if (counts.completionTokens >= guess.completionTokens) return price(call.model, counts)
     const reasoningTokens = Math.max(counts.reasoningTokens ?? 0, guess.reasoningTokens)
-    return {
-      ...price(call.model, { ...counts, completionTokens: guess.completionTokens, reasoningTokens }),
-      estimated: true
-    }
+    const completionTokens = Math.max(
+      counts.completionTokens,
+      reasoningTokens + guess.completionTokens - guess.reasoningTokens
+    )
+    return completionTokens === counts.completionTokens
+      ? price(call.model, counts)
+      : { ...price(call.model, { ...counts, completionTokens, reasoningTokens }), estimated: true }
   }
   /** A blank answer to a request for JSON ({@link isBlankJson}): retryable, with what it billed. */
-  const blankAnswer = (call: Call, counts: TokenCounts | undefined, content: string) =>
+  const blankAnswer = (call: Call, counts: TokenCounts | undefined, content: string, reasoned = 0) =>
     new MalformedResponse({
       provider: name,
       model: call.model,
       message: `${name} answered a request for JSON with blank content`,
-      usage: usageOf(call, counts, content)
+      usage: usageOf(call, counts, content, reasoned)
     })
   const timeoutOf = (request: LlmRequest): number =>
     request.options.timeout === undefined
@@ -544,20 +556,20 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       abandoned: () => {
         // stopped before the end (a caller gone, a hedge lost) after text or reasoning: billed (see `stoppedUsage`)
         if (run.finished || (partialText.length === 0 && reasoned === 0)) return
-        supervisor?.usage(stoppedUsage(call, decoder.counts(), partialText, reasoned))
+        supervisor?.usage(stoppedUsage(call, decoder, partialText, reasoned))
       },
       fail: (early: ProviderError, reason: string): ProviderError => {
         run.finished = true
         // a supervisor knows what it delivered and decides what a break means: it is told what the call billed
         if (supervisor !== undefined) {
           if (partialText.length > 0 || reasoned > 0) {
-            supervisor.usage(stoppedUsage(call, decoder.counts(), partialText, reasoned))
+            supervisor.usage(stoppedUsage(call, decoder, partialText, reasoned))
           }
           return early
         }
         if (partialText.length === 0) return early
         // text came, so the call was billed
-        const usage = stoppedUsage(call, decoder.counts(), partialText, reasoned)
+        const usage = stoppedUsage(call, decoder, partialText, reasoned)
         return new StreamInterrupted({ provider: name, model, partialText, reason, usage })
       },
       feed: (chunks: ReadonlyArray<Uint8Array>): ReadonlyArray<StreamPart> => {
@@ -565,8 +577,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         for (const chunk of chunks) {
           const events = sse.feed(chunk)
           if (typeof events === "string") {
+            // reported first: the failure then tells the supervisor what the stopped stream billed
+            const reported = report(parts)
             run.pending = run.fail(malformed(model, `${name} stream: ${events}`), events)
-            return report(parts)
+            return reported
           }
           for (const event of events) {
             const step = decoder.event(event)
@@ -575,8 +589,9 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
                 hole ??= malformed(model, `${name} sent a malformed stream event: ${step.message}`)
                 continue
               }
+              const reported = report(parts)
               run.pending = run.fault(step)
-              return report(parts)
+              return reported
             }
             const calls = decoder.tools?.deltas()
             const hasCalls = calls !== undefined && calls.length > 0
@@ -639,7 +654,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         }
         // nothing was sent: the answer held back is all whitespace
         if (leading.blank() && isBlankJson(call, leading.held(), decoder.tools?.calls()?.length ?? 0)) {
-          return run.fail(blankAnswer(call, decoder.counts(), leading.held()), "a blank answer to a request for JSON")
+          return run.fail(
+            blankAnswer(call, decoder.counts(), leading.held(), reasoned),
+            "a blank answer to a request for JSON"
+          )
         }
         run.finished = true
         const usage = usageOf(call, decoder.counts(), partialText, reasoned)

@@ -235,6 +235,8 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
   let input: ReportedInput = { uncached: undefined, cacheRead: undefined, cacheWrite: undefined }
   let output: number | undefined
   let thinking: number | undefined
+  // `message_start` counts 1 output token: the whole output comes with `message_delta`
+  let outputCounted = false
   let finish: FinishReason | undefined
   let done = false
   let id: string | undefined
@@ -282,7 +284,10 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
           if (Json.isObject(json.delta) && typeof json.delta.stop_reason === "string") {
             finish = finishReason(json.delta.stop_reason)
           }
-          if (Json.isObject(json.usage)) track(json.usage)
+          if (Json.isObject(json.usage)) {
+            track(json.usage)
+            outputCounted = true
+          }
           return ""
         case "message_stop":
           done = true
@@ -298,6 +303,7 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
       const complete = completeInput(input)
       return complete === undefined || output === undefined ? undefined : countsOf(complete, output, thinking)
     },
+    provisional: () => !outputCounted,
     tools,
     responseId: () => id
   }

@@ -169,6 +169,8 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
       return candidate.text
     },
     finishReason: () => finish,
+    // running totals, their output counted whole in the last chunk (the one with a finish reason)
+    provisional: () => finish === undefined,
     counts: () => counts,
     tools,
     responseId: () => id

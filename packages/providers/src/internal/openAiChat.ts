@@ -240,13 +240,16 @@ const illTypedDelta = (delta: Json.JsonObject): string | undefined => {
 
 /**
  * The characters of reasoning a delta carries: DeepSeek's `reasoning_content`
- * (vLLM's too), OpenRouter's and newer vLLM's `reasoning`. Its text is not
- * the answer and is not handed on, but it shows the model at work (and is
+ * (vLLM's too), OpenRouter's and newer vLLM's `reasoning`, the longer of the
+ * two (a server may fill both with the same text). Its text is not the
+ * answer and is not handed on, but it shows the model at work (and is
  * billed).
  */
 const reasoningLength = (delta: Json.JsonObject): number =>
-  (typeof delta.reasoning_content === "string" ? delta.reasoning_content.length : 0) +
-  (typeof delta.reasoning === "string" ? delta.reasoning.length : 0)
+  Math.max(
+    typeof delta.reasoning_content === "string" ? delta.reasoning_content.length : 0,
+    typeof delta.reasoning === "string" ? delta.reasoning.length : 0
+  )
 
 /**
  * The text of a chunk that carries text and nothing else the decoder acts on
