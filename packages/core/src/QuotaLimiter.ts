@@ -89,7 +89,7 @@
  *
  * @since 0.1.0
  */
-import { Context, DateTime, Duration, Effect, Exit, Layer, Option } from "effect"
+import { Context, DateTime, Duration, Effect, Exit, identity, Layer, Option } from "effect"
 import type { SubjectId } from "./Ids.ts"
 import { damped } from "./internal/damped.ts"
 import { trusted } from "./internal/trusted.ts"
@@ -215,9 +215,10 @@ export interface Limits {
  * or let through with `failOpen`); a limit that is not a positive integer
  * fails the request with `InvalidOptions` naming it. Any lookup but
  * {@link overridesFromRecord}'s is taken to wait on I/O: the limiter is then
- * `remote`, the lookup is bounded by the request's deadline
- * (`StoreDeadline`: past it, `QuotaStoreUnavailable`) and a caller that goes
- * away interrupts it (nothing is held yet).
+ * `remote`, so that through `LlmManager` the lookup is bounded by the
+ * request's deadline (`StoreDeadline`: past it, `QuotaStoreUnavailable`),
+ * and a caller that goes away interrupts it (nothing is held yet) unless the
+ * caller itself runs uninterruptibly.
  *
  * @since 0.1.0
  */
@@ -276,13 +277,15 @@ export const overridesFromRecord = (table: Readonly<Record<string, Partial<Limit
 /** The lookups {@link overridesFromRecord} made: they answer at once, every other one may wait on I/O. */
 const answersAtOnce = new WeakSet<Overrides>()
 
-/** A lookup that waits on I/O: bounded by the request's deadline, and interruptible inside a reservation. */
+/** A lookup that waits on I/O, bounded by the request's deadline (`StoreDeadline`, when one is set). */
 const bounded = (lookup: Overrides): Overrides => (subjectId) =>
-  // interruptible around the bound: the fiber waiting on the bound's race is the one a caller interrupts
-  Effect.interruptible(StoreDeadline.bound(lookup(subjectId), {
+  StoreDeadline.bound(lookup(subjectId), {
     onTimeout: () =>
       new QuotaStoreUnavailable({ message: "the quota overrides lookup did not answer by the request's deadline" })
-  }))
+  })
+
+/** What `Effect.uninterruptibleMask` hands its body: the caller's interruptibility, restored around an effect. */
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 // -----------------------------------------------------------------------------
 // Store
@@ -567,11 +570,19 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       })
   const given = options.overrides
   const lookup = given === undefined || answersAtOnce.has(given) ? given : bounded(given)
-  // `overridesFromRecord` answers with `Effect.succeed`: read at once (`Effect.flatMapEager`)
-  const limitsFor = (subjectId: SubjectId): Effect.Effect<Limits, InvalidOptions | QuotaStoreUnavailable> =>
+  // `overridesFromRecord` answers with `Effect.succeed`: read at once (`Effect.flatMapEager`). A lookup that waits
+  // runs as interruptibly as the reservation's caller (`restore`): nothing is held yet. The bound's race is
+  // inside it: the fiber waiting on that race is the one a caller interrupts
+  const limitsFor = (
+    subjectId: SubjectId,
+    restore: Restore = identity
+  ): Effect.Effect<Limits, InvalidOptions | QuotaStoreUnavailable> =>
     lookup === undefined
       ? Effect.succeed(defaults)
-      : Effect.flatMapEager(lookup(subjectId), (override) => withDefaults(subjectId, override))
+      : Effect.flatMapEager(
+        lookup === given ? lookup(subjectId) : restore(lookup(subjectId)),
+        (override) => withDefaults(subjectId, override)
+      )
 
   // Zone arithmetic is slow (Intl), so the current day is kept until the
   // clock leaves it (forwards or, under a TestClock, backwards).
@@ -708,13 +719,14 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
   const reserveNow = (
     subjectId: SubjectId,
-    units: number
+    units: number,
+    restore: Restore
   ): Effect.Effect<Reservation, ReserveError> =>
     !isUnits(units)
       ? invalidUnits("units", units)
       // a lookup that failed open holds nothing, as a store that failed open
       : Effect.flatMapEager(
-        orFailOpen(limitsFor(subjectId), undefined),
+        orFailOpen(limitsFor(subjectId, restore), undefined),
         (limits): Effect.Effect<Reservation, ReserveError> =>
           // more than a whole day never fits: not a refusal to retry at midnight
           limits !== undefined && units > limits.daily
@@ -732,7 +744,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
             })
       )
 
-  const reserve = (subjectId: SubjectId, units = 1) => Effect.uninterruptible(reserveNow(subjectId, units))
+  const reserve = (subjectId: SubjectId, units = 1) =>
+    Effect.uninterruptibleMask((restore) => reserveNow(subjectId, units, restore))
 
   const remaining = Effect.fnUntraced(function*(subjectId: SubjectId) {
     const limits = yield* orFailOpen(limitsFor(subjectId), defaults)
@@ -756,7 +769,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(
         // already uninterruptible here: `reserveNow`, not `reserve`
-        reserveNow(subjectId, units),
+        reserveNow(subjectId, units, restore),
         (reservation) =>
           restore(Effect.suspend(() => effect(reservation))).pipe(
             Effect.onExit((exit) => Exit.isSuccess(exit) ? reservation.commit() : reservation.refund)
