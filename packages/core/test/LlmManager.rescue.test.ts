@@ -307,6 +307,9 @@ describe("LlmManager.stream rescue scenarios (mock faults, TestClock)", () => {
               Effect.map(stats(kind), (s) => s.promptTokens >= reported[0] && s.completionTokens >= reported[1])
             )
             const billed = yield* stats(kind)
+            // one record per call the mock received: none lost, none written twice
+            const called = records.filter((r) => r.provider === kind && r.outcome !== "skipped")
+            assert.strictEqual(called.length, billed.requests, `${kind} calls`)
             assert.isAtMost(billed.promptTokens, logged[0], `${kind} input`)
             assert.isAtMost(billed.completionTokens, logged[1], `${kind} output`)
             const rows = (yield* ledger.usageByProvider(day, day)).filter((row) => row.provider === kind)
