@@ -39,9 +39,10 @@
  * - usage is priced with `Pricing`; a complete answer from a provider that
  *   reports none is estimated from its text (`estimated: true`), and so is
  *   a stream cut, or stopped by its consumer, after text or reasoning but
- *   before its usage (the provider billed it): the counts reported so far,
- *   their output raised to the estimate of what came when it is more
- *   (Anthropic's `message_start` counts 1 output token), else the estimate;
+ *   before its whole usage (the provider billed it): the counts reported
+ *   when they are whole, provisional ones (Anthropic's `message_start`
+ *   counts 1 output token) raised to the estimate of what came where that
+ *   is more, else the estimate;
  * - a blank answer to a request for JSON is no answer (DeepSeek's JSON mode
  *   answers spaces with `finish_reason: "stop"` when it failed): a
  *   retryable `MalformedResponse` carrying the usage billed, plain or
