@@ -110,9 +110,9 @@ export const LlmRequestLog = Schema.Struct({
   role: Attempt.fields.role,
   outcome: Attempt.fields.outcome,
   latencyMs: Schema.Finite,
-  /** False when the provider reported no usage for the attempt (token and cost fields are then 0, or an estimate). */
+  /** False when the provider did not report the attempt's usage whole (token and cost fields are then 0, or an estimate). */
   usageReported: Schema.Boolean,
-  /** True when the token and cost fields are Baton's estimate from the text (the provider reported none). */
+  /** True when the token and cost fields are Baton's estimate (`TokenUsage.estimated`), not what the provider reported. */
   usageEstimated: Schema.Boolean,
   ...TokenUsage.countFields,
   costUsd: Schema.Finite,

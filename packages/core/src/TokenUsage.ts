@@ -3,10 +3,12 @@
  *
  * Every result carries a `TokenUsage` mapped from the provider's own usage
  * fields, priced by `Pricing`. Only when a provider reports no usage at all
- * (an OpenAI-compatible server without stream usage) are the counts
- * estimated from the text, four characters a token ({@link estimate}), and
- * the usage says so with `estimated: true` (as do the request-log record and
- * the ledger row), so the call is still charged:
+ * (an OpenAI-compatible server without stream usage), or a stream stops
+ * before its whole usage came, are the counts estimated from the text and
+ * the streamed reasoning, four characters a token ({@link estimate}; a
+ * provider's provisional counts raised to it), and the usage says so with
+ * `estimated: true` (as do the request-log record and the ledger row), so
+ * the call is still charged:
  *
  * - `promptTokens` counts every input token, cached ones included;
  *   `cachedPromptTokens` is the cached part of it (a cached count reported
@@ -67,7 +69,10 @@ export type PriceSource = typeof PriceSource.Type
  */
 export const TokenUsage = Schema.Struct({
   ...countFields,
-  /** True when the provider reported no usage and the counts are Baton's estimate from the text. */
+  /**
+   * True when the counts are Baton's estimate (prompt, answer text and streamed reasoning, four characters a
+   * token), or a stream's provisional counts raised to it when it stopped early.
+   */
   estimated: Schema.optionalKey(Schema.Boolean),
   estimatedCostUsd: Schema.Finite,
   pricing: PriceSource
@@ -132,7 +137,8 @@ export const make = (counts: TokenCounts, costNanoUsd: number, pricing: PriceSou
 const CHARS_PER_TOKEN = 4
 
 /**
- * Token counts estimated from text, for a provider that reported none: the
+ * Token counts estimated from text, for a provider that reported none (or a
+ * stream stopped before its whole usage): the
  * prompt's characters and the answer's, four to a token, rounded up, and
  * `reasoningCharacters` of reasoning the model streamed (output tokens too).
  *

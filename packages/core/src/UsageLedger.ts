@@ -146,7 +146,7 @@ export const UsageEntry = Schema.Struct({
   model: ModelId,
   outcome: Attempt.fields.outcome,
   ...TokenUsage.countFields,
-  /** Present and true when the counts are Baton's estimate from the text (the provider reported no usage). */
+  /** Present and true when the counts are Baton's estimate (`TokenUsage.estimated`), not what the provider reported. */
   usageEstimated: Schema.optionalKey(Schema.Boolean)
 })
 

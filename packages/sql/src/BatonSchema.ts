@@ -13,7 +13,8 @@
  *   the request's tags as a JSON object (text, so both dialects read it).
  *
  * In both, `usage_estimated` is 1 when the row's token and cost columns are
- * Baton's estimate from the text (the provider reported no usage), else 0
+ * Baton's estimate (`TokenUsage.estimated`: from the text and streamed
+ * reasoning, where the provider did not report the usage whole), else 0
  * (an integer on both dialects, as `usage_reported`): `SUM(usage_estimated)`
  * counts the estimated rows of an aggregate.
  *
@@ -151,8 +152,8 @@ const oncePerAttempt = (table: string) =>
   })
 
 /**
- * Whether a row's token and cost columns are Baton's estimate from the text
- * (the provider reported no usage): 1 when they are, else 0, as rows written
+ * Whether a row's token and cost columns are Baton's estimate
+ * (`TokenUsage.estimated`): 1 when they are, else 0, as rows written
  * before are. An integer on both dialects, like `usage_reported`.
  */
 const addUsageEstimated = (usage: string, requestLog: string) =>

@@ -68,8 +68,11 @@
  *   marker arrived; a body that breaks, stalls or ends early is
  *   `StreamInterrupted` (with the text so far) once text was emitted, and
  *   `MalformedResponse` / `ProviderConnectionFailed` / `ProviderTimeout`
- *   before; under a supervisor it is always the underlying error, and the
- *   usage the stream reported so far goes to `supervisor.usage`.
+ *   before; under a supervisor it is always the underlying error, and what
+ *   the stopped stream billed (the usage reported, raised to the estimate of
+ *   the text and reasoning that came while provisional) goes to
+ *   `supervisor.usage`; without one, a stream stopped while it only
+ *   reasoned fails with no usage on its error.
  */
 import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
 import type { ModelId, ProviderName } from "@baton/core/Ids"

@@ -37,7 +37,8 @@
  *   → `message_stop`, plus `ping` and `error`; unknown event types are
  *   ignored, as Anthropic asks. A `thinking_delta` (a thinking block's text,
  *   never the answer's) only tells the decoder's `reasoning` callback that
- *   the stream is alive. Only `message_stop` completes a stream. A
+ *   the stream is alive, and how many characters of thinking came. Only
+ *   `message_stop` completes a stream. A
  *   `content_block_delta` event that repeats the text delta before it but for
  *   its text is read without parsing it whole (`repeatedEvent.ts`).
  */
@@ -286,7 +287,8 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
           }
           if (Json.isObject(json.usage)) {
             track(json.usage)
-            outputCounted = true
+            // a `message_delta` that ends the turn counts the whole output (cumulative)
+            if (typeof json.delta.stop_reason === "string" && output !== undefined) outputCounted = true
           }
           return ""
         case "message_stop":

@@ -10,7 +10,8 @@
  *   "application/json"` plus `responseJsonSchema` (plain JSON Schema).
  * - Text is the join of `candidates[0].content.parts[].text`, minus thought
  *   parts (streamed, an event whose only text is thoughts tells the
- *   decoder's `reasoning` callback that the stream is alive); tools and tool calls are `geminiTools.ts`. A prompt the safety system blocked has no candidates, only
+ *   decoder's `reasoning` callback that the stream is alive, and how many
+ *   characters of thoughts came); tools and tool calls are `geminiTools.ts`. A prompt the safety system blocked has no candidates, only
  *   `promptFeedback.blockReason`.
  * - Usage: `promptTokenCount` (cached included), `cachedContentTokenCount`,
  *   and output = `candidatesTokenCount` + `thoughtsTokenCount` (candidates

@@ -47,7 +47,8 @@
  * (`delta.reasoning_content`, DeepSeek and vLLM; `delta.reasoning`,
  * OpenRouter and newer vLLM) are not part of the answer: a chunk carrying
  * reasoning and no text only tells the decoder's `reasoning` callback that
- * the stream is alive.
+ * the stream is alive and how many characters of reasoning came (billed,
+ * estimated, if the stream stops early).
  */
 import { type FinishReason, responseIdOf } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
