@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { Outcome } from "./Load.ts"
-import type { Bounds, LogRow, Totals } from "./Verify.ts"
+import { type Bounds, type LogRow, noTotals, type Totals } from "./Verify.ts"
 
 /**
  * Everything a run measured.
@@ -63,13 +63,11 @@ export const tally = (keys: ReadonlyArray<string>): string => {
 
 const sum = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0)
 
-const none: Totals = { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
-
 /** One provider's usage as `bounds` hold it against the mock's billing, which lies between reported and all. */
 const compare = (provider: string, bounds: Bounds, billed: Totals | undefined): string => {
-  const low = bounds.reported[provider] ?? none
-  const high = bounds.all[provider] ?? none
-  const b = billed ?? none
+  const low = bounds.reported[provider] ?? noTotals
+  const high = bounds.all[provider] ?? noTotals
+  const b = billed ?? noTotals
   const mark = (field: keyof Totals) => {
     const within = low[field] <= b[field] && b[field] <= high[field]
     const shown = low[field] === high[field] ? `${low[field]}` : `${low[field]}-${high[field]}`

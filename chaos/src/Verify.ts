@@ -28,6 +28,13 @@ export interface Totals {
 }
 
 /**
+ * No tokens, no cost.
+ *
+ * @since 0.1.0
+ */
+export const noTotals: Totals = { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
+
+/**
  * One request-log row, as far as the checks need it.
  *
  * @since 0.1.0
@@ -96,12 +103,11 @@ export const ledgerTotals = (tablePrefix: string) =>
       SELECT provider, usage_estimated AS estimated, SUM(prompt_tokens) AS prompt,
         SUM(completion_tokens) AS completion, SUM(cost_nano_usd) AS cost
       FROM ${sql(`${tablePrefix}usage`)} GROUP BY provider, usage_estimated`
-    const zero = () =>
-      Object.fromEntries(providers.map((p) => [p, { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }]))
+    const zero = () => Object.fromEntries(providers.map((p) => [p, noTotals]))
     const reported: Record<string, Totals> = zero()
     const all: Record<string, Totals> = zero()
     const add = (totals: Record<string, Totals>, row: (typeof rows)[number]) => {
-      const sum = totals[row.provider] ?? { promptTokens: 0, completionTokens: 0, costNanoUsd: 0 }
+      const sum = totals[row.provider] ?? noTotals
       totals[row.provider] = {
         promptTokens: sum.promptTokens + Number(row.prompt),
         completionTokens: sum.completionTokens + Number(row.completion),

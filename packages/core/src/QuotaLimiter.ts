@@ -278,7 +278,7 @@ export const overridesFromRecord = (table: Readonly<Record<string, Partial<Limit
 const answersAtOnce = new WeakSet<Overrides>()
 
 /** A lookup that waits on I/O, bounded by the request's deadline (`StoreDeadline`, when one is set). */
-const bounded = (lookup: Overrides): Overrides => (subjectId) =>
+const bounded = (lookup: Overrides, subjectId: SubjectId) =>
   StoreDeadline.bound(lookup(subjectId), {
     onTimeout: () =>
       new QuotaStoreUnavailable({ message: "the quota overrides lookup did not answer by the request's deadline" })
@@ -568,8 +568,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         dailyTokens: override.value.dailyTokens ?? defaults.dailyTokens,
         dailyCostNanoUsd: override.value.dailyCostNanoUsd ?? defaults.dailyCostNanoUsd
       })
-  const given = options.overrides
-  const lookup = given === undefined || answersAtOnce.has(given) ? given : bounded(given)
+  const lookup = options.overrides
+  const waits = lookup !== undefined && !answersAtOnce.has(lookup)
   // `overridesFromRecord` answers with `Effect.succeed`: read at once (`Effect.flatMapEager`). A lookup that waits
   // runs as interruptibly as the reservation's caller (`restore`): nothing is held yet. The bound's race is
   // inside it: the fiber waiting on that race is the one a caller interrupts
@@ -580,7 +580,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     lookup === undefined
       ? Effect.succeed(defaults)
       : Effect.flatMapEager(
-        lookup === given ? lookup(subjectId) : restore(lookup(subjectId)),
+        waits ? restore(bounded(lookup, subjectId)) : lookup(subjectId),
         (override) => withDefaults(subjectId, override)
       )
 
@@ -782,7 +782,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     reserve,
     remaining,
     withQuota,
-    remote: store.remote === true || lookup !== given
+    remote: store.remote === true || waits
   })
 })
 

@@ -38,9 +38,9 @@
  *   ignored, as Anthropic asks. A `thinking_delta` (a thinking block's text,
  *   never the answer's) only tells the decoder's `reasoning` callback that
  *   the stream is alive, and how many characters of thinking came. Only
- *   `message_stop` completes a stream. A
- *   `content_block_delta` event that repeats the text delta before it but for
- *   its text is read without parsing it whole (`repeatedEvent.ts`).
+ *   `message_stop` completes a stream. A `content_block_delta` event that
+ *   repeats the text delta before it but for its text is read without
+ *   parsing it whole (`repeatedEvent.ts`).
  */
 import { type FinishReason, responseIdOf } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
