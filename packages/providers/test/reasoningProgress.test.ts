@@ -42,21 +42,26 @@ interface Paced {
 }
 
 /** Writes `frames` to `res` in order, each after its delay, then ends it (unless the client left). */
-const play = (res: ServerResponse, frames: ReadonlyArray<Paced>, index = 0): void => {
-  if (res.destroyed) return
-  const next = frames[index]
-  if (next === undefined) {
-    res.end()
-    return
-  }
-  const timer = setTimeout(() => {
-    if (res.destroyed) return
-    res.write(`${next.frame}\n\n`)
-    play(res, frames, index + 1)
-  }, next.delayMs)
+const play = (res: ServerResponse, frames: ReadonlyArray<Paced>): void => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  // one listener for the whole response (one per frame passed Node's limit of ten)
   res.once("close", () => {
     clearTimeout(timer)
   })
+  const step = (index: number): void => {
+    if (res.destroyed) return
+    const next = frames[index]
+    if (next === undefined) {
+      res.end()
+      return
+    }
+    timer = setTimeout(() => {
+      if (res.destroyed) return
+      res.write(`${next.frame}\n\n`)
+      step(index + 1)
+    }, next.delayMs)
+  }
+  step(0)
 }
 
 /** A server answering every request with `frames`, paced; closed with the scope. */
