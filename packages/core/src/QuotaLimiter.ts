@@ -161,7 +161,12 @@ export interface Service {
     subjectId: SubjectId,
     units?: number
   ) => Effect.Effect<Reservation, RateLimitExceeded | TooManyQuestions | QuotaStoreUnavailable | InvalidOptions>
-  /** The subject's quota now, without reserving anything. */
+  /**
+   * The subject's quota now, without reserving anything. An `overrides`
+   * lookup that waits is bounded only by a `StoreDeadline` in context: a
+   * caller outside a request bounds the read itself (`HttpQuota.handler`
+   * does).
+   */
   readonly remaining: (subjectId: SubjectId) => Effect.Effect<QuotaStatus, QuotaStoreUnavailable | InvalidOptions>
   /**
    * Reserves, runs `effect`, commits on success and refunds on failure or

@@ -31,7 +31,7 @@
 import { SubjectId } from "@baton/core/Ids"
 import { InvalidOptions } from "@baton/core/LlmError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
-import { DateTime, Effect, Schema } from "effect"
+import { DateTime, Duration, Effect, Schema } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as HttpProblem from "./HttpProblem.ts"
 
@@ -54,6 +54,12 @@ export type SubjectSource =
  */
 export interface Options extends HttpProblem.Options {
   readonly subject: SubjectSource
+  /**
+   * How long the `RateLimit-*` headers may wait for the subject's quota
+   * (its store, or an `overrides` lookup of one's own); default 1 second.
+   * Past it the response goes without them, as when the store is down.
+   */
+  readonly quotaHeadersTimeout?: Duration.Input | undefined
 }
 
 const decodeSubject = Schema.decodeUnknownEffect(SubjectId)
@@ -79,11 +85,14 @@ export const subjectOf = (
 ): Effect.Effect<SubjectId, InvalidOptions, HttpServerRequest.HttpServerRequest> =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, typeof source === "function" ? source : fromHeader(source.header))
 
-/** The subject's quota headers now; none when the store cannot say (or the subject is not one it keeps). */
-const currentHeaders = (subjectId: SubjectId) =>
+/**
+ * The subject's quota headers now; none when the store cannot say within
+ * `timeout` (or the subject is not one it keeps).
+ */
+const currentHeaders = (subjectId: SubjectId, timeout: Duration.Input) =>
   Effect.gen(function*() {
     const quota = yield* QuotaLimiter.QuotaLimiter
-    const status = yield* quota.remaining(subjectId)
+    const status = yield* Effect.timeout(quota.remaining(subjectId), timeout)
     return QuotaLimiter.rateLimitHeaders(status, yield* DateTime.now)
   }).pipe(Effect.catch(() => Effect.succeed({})))
 
@@ -93,7 +102,7 @@ const currentHeaders = (subjectId: SubjectId) =>
  * `RateLimit-*` headers on the response.
  *
  * The headers are read after `handle` returns its response, so they count
- * the call it made. A response that holds a running call (`HttpSse.response`)
+ * the call it made, within `quotaHeadersTimeout` (default 1 second). A response that holds a running call (`HttpSse.response`)
  * ties it to the request's `Scope`: a request that ends before its body is
  * sent (the client goes away while the headers are read) cancels the call
  * and refunds its quota.
@@ -117,7 +126,7 @@ export const handler = (options: Options) =>
     if (outcome._tag === "Failure" && outcome.failure._tag === "RateLimitExceeded") {
       return HttpProblem.toResponse(outcome.failure, yield* DateTime.now, options)
     }
-    const headers = yield* currentHeaders(subjectId)
+    const headers = yield* currentHeaders(subjectId, options.quotaHeadersTimeout ?? Duration.seconds(1))
     const response = outcome._tag === "Success"
       ? outcome.success
       : HttpProblem.toResponse(outcome.failure, yield* DateTime.now, options)
