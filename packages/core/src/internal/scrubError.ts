@@ -12,13 +12,15 @@
  * error holding a secret is rebuilt, through the `ProviderError` schema, so
  * every text field of every class (`message`, `param`, `refusal`, ...) is
  * covered without a list to keep in step with the classes; the model's own
- * output in them loses configured secrets only (see `output`).
+ * output in them loses configured secrets only (see `output`). An error
+ * holding a secret that its own schema does not hold (a provider built in
+ * code set a field to the wrong type) becomes a scrubbed `Defect`.
  */
 import { Option, type Redacted, Schema } from "effect"
 import { Defect, ProviderError } from "../ProviderError.ts"
 import { scrub, scrubSecrets } from "../Redact.ts"
 
-const encode = Schema.encodeSync(ProviderError)
+const encode = Schema.encodeOption(ProviderError)
 const decode = Schema.decodeUnknownOption(ProviderError)
 
 /** The fields Baton itself sets (who failed): never scrubbed. */
@@ -47,13 +49,10 @@ export const scrubError = (error: ProviderError, secrets: ReadonlyArray<Redacted
   // `message` is a field of its own (not enumerable, an `Error`'s), or a getter over the fields checked here
   const message = Object.hasOwn(error, "message") && dirty(["message", error.message])
   if (!message && !Object.entries(error).some(dirty)) return error
-  const encoded: Record<string, unknown> = { ...encode(error) }
-  for (const [key, value] of Object.entries(encoded)) {
-    if (typeof value === "string") encoded[key] = scrubField(key, value, secrets)
-  }
-  // a scrubbed text always decodes; were it not to, the error would still leave without the secret
+  // an error its own schema does not hold (a field of the wrong type, set by a provider built in code) is a bug
+  // of that provider, reported as one, as a throw is; a scrubbed text always decodes
   return Option.getOrElse(
-    decode(encoded),
+    Option.flatMap(encode(error), (encoded) => decode(scrubFields(encoded, secrets))),
     () =>
       new Defect({
         provider: error.provider,
@@ -61,4 +60,13 @@ export const scrubError = (error: ProviderError, secrets: ReadonlyArray<Redacted
         message: scrub(error.message, secrets)
       })
   )
+}
+
+/** An encoded error with each of its text fields scrubbed. */
+const scrubFields = (encoded: object, secrets: ReadonlyArray<Redacted.Redacted>): Record<string, unknown> => {
+  const scrubbed: Record<string, unknown> = { ...encoded }
+  for (const [key, value] of Object.entries(scrubbed)) {
+    if (typeof value === "string") scrubbed[key] = scrubField(key, value, secrets)
+  }
+  return scrubbed
 }
