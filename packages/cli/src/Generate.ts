@@ -81,7 +81,8 @@ const overridesOf = (flags: Flags): Record<string, string> => {
   if (Option.isNone(flags.model)) return only
   const chain = provider === undefined ? process.env["LLM_CHAIN"]?.trim() : undefined
   if (chain !== undefined && chain.length > 0) return { LLM_CHAIN: chainWithModel(chain, flags.model.value) }
-  const primary = provider ?? process.env["LLM_PRIMARY_PROVIDER"] ?? "deepseek"
+  // read as `LlmConfig` reads it: trimmed, any case, blank for unset
+  const primary = provider ?? (process.env["LLM_PRIMARY_PROVIDER"]?.trim() || "deepseek")
   return { ...only, [`${primary.toUpperCase()}_MODEL`]: flags.model.value }
 }
 

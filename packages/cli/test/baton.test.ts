@@ -454,6 +454,14 @@ describe("baton", () => {
     assert.deepStrictEqual(counts[1], counts[0])
   })
 
+  it("generate --model sets the first provider's model when LLM_PRIMARY_PROVIDER is empty or padded", async () => {
+    for (const [primary, provider] of [["", "deepseek"], [" Gemini ", "gemini"]] as const) {
+      const ran = await run(["generate", "hi", "--model", "chosen-model"], { env: { LLM_PRIMARY_PROVIDER: primary } })
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      assert.match(ran.stderr, new RegExp(`^${provider}/chosen-model · 1 attempt\\(s\\)`, "m"), JSON.stringify(primary))
+    }
+  })
+
   it("generate and serve call an OpenAI-compatible endpoint of LLM_CHAIN with no hosted key, and start no bundled mock", async () => {
     const compat = {
       LLM_CHAIN: "local",
