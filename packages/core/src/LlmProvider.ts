@@ -73,14 +73,14 @@ export interface Capabilities {
  * stream with the underlying error (the caller knows what it delivered).
  * `usage` receives the usage a stream reports before its end marker and, for
  * a stream cut or cancelled before all of it, what the adapter bills it (the
- * usage reported, raised to an estimate of the text and reasoning that came
- * where that is more), so a call the provider billed is still accounted for;
- * the latest call is what counts.
- * `reasoning` is called when a stream event carries only reasoning the
- * caller is not handed (DeepSeek's `reasoning_content`, Anthropic's
- * `thinking_delta`, Gemini's thought parts): the model is working, so the
- * stream counts as alive (the manager's first-token and idle limits), though
- * no text reached the caller. Keep-alive comments and pings are not reasoning.
+ * usage reported, raised to an estimate of the text, tool-call arguments
+ * and reasoning that came where that is more), so a call the provider
+ * billed is still accounted for; the latest call is what counts.
+ * `reasoning` is called when a stream event carries reasoning the caller is
+ * not handed, alone or beside text (DeepSeek's `reasoning_content`,
+ * Anthropic's `thinking_delta`, Gemini's thought parts): the model is
+ * working, so the stream counts as alive (the manager's first-token and idle
+ * limits), though no text may have reached the caller. Keep-alive comments and pings are not reasoning.
  * Without a supervisor (a provider used on its own) the adapter bounds each
  * call with its own `timeoutMs`.
  *
@@ -88,7 +88,7 @@ export interface Capabilities {
  */
 export interface Supervisor {
   readonly usage: (usage: TokenUsage) => void
-  /** A stream event carried reasoning and no answer text: the stream is alive. */
+  /** A stream event carried reasoning (alone or beside answer text): the stream is alive. */
   readonly reasoning?: (() => void) | undefined
 }
 

@@ -30,6 +30,20 @@ const request: LlmRequest.Input = {
 }
 
 describe("tool calls through LlmManager", () => {
+  for (const generateVia of ["stream", "generate"] as const) {
+    it.live(`a tool call from a server that reports no usage is billed the estimate of its arguments (${generateVia})`, () =>
+      Effect.gen(function*() {
+        const llm = yield* manager({ chain: ["openai"], policy: { generateVia } })
+        yield* inject("openai", MockFault.noUsage)
+        const result = yield* llm.generate(request)
+        assert.strictEqual(result.finishReason, "tool_calls")
+        const args = result.toolCalls?.[0]?.arguments ?? ""
+        assert.isAbove(args.length, 8)
+        assert.isTrue(result.usage.estimated)
+        assert.strictEqual(result.usage.completionTokens, Math.ceil(args.length / 4))
+      }).pipe(Effect.provide(Bench)))
+  }
+
   const cases = (["openai", "anthropic", "gemini"] as const).flatMap((kind) =>
     (["stream", "generate"] as const).map((generateVia) => [kind, generateVia] as const)
   )

@@ -9,11 +9,14 @@
  * model may think silently between two bursts of reasoning). A stream that sends nothing (or only keep-alive
  * comments) is still cut at the first-token limit. Through `LlmManager` on
  * the live clock with short limits, over a server that sends the given
- * events the given delays apart; and on the decoders, which call their
- * `reasoning` callback for reasoning alone, never for text. Reasoning is
- * billed: a stream cut, or stopped by its caller, while the model reasons
- * is charged an estimate of it (four characters a token, as output and
- * reasoning tokens), whatever the provider reported by then.
+ * events the given delays apart; and on the decoders, which tell their
+ * `reasoning` callback of the reasoning an event carries, alone or beside
+ * text, never of text. Reasoning is billed: a stream cut, or stopped by its
+ * caller, while the model reasons is charged an estimate of it (four
+ * characters a token, as output and reasoning tokens), whatever the
+ * provider reported by then; and so is the rest of what came, as output:
+ * text beside reasoning in the same events, a tool call's arguments, the
+ * text after a malformed event (forwarded no more, but billed).
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
@@ -31,6 +34,7 @@ import type { Codec } from "../src/internal/adapter.ts"
 import * as AnthropicCodec from "../src/internal/anthropic.ts"
 import * as DeepSeekCodec from "../src/internal/deepSeek.ts"
 import * as GeminiCodec from "../src/internal/gemini.ts"
+import * as OpenAi from "../src/OpenAi.ts"
 import * as OpenAiCompatible from "../src/OpenAiCompatible.ts"
 
 const apiKey = Redacted.make("sk-test-key")
@@ -292,48 +296,210 @@ const reasoningOf: Record<string, ReadonlyArray<Paced>> = {
 
 /**
  * The request-log records of one `LlmManager.stream` over `primary` alone and a server sending `frames`, then
- * ending the response (`cut`), or then silent while the caller goes away (`cancel`).
+ * ending the response (`cut`, or `end` when the frames end the stream), or then silent while the caller goes
+ * away (`cancel`).
  */
-const recordsOf = (primary: Primary, frames: ReadonlyArray<Paced>, stop: "cut" | "cancel") =>
+const recordsOf = (
+  primary: Primary,
+  frames: ReadonlyArray<Paced>,
+  stop: "cut" | "cancel" | "end",
+  input: LlmManager.Input = { prompt: "What is 6 x 7?" }
+) =>
   Effect.gen(function*() {
-    const baseUrl = yield* pacedServer(stop === "cut" ? frames : [...frames, at(60_000, ": never sent")])
+    const baseUrl = yield* pacedServer(stop === "cancel" ? [...frames, at(60_000, ": never sent")] : frames)
     const patient = FallbackPolicy.make({
       maxRetries: 0,
       limits: { firstByteMs: 5_000, firstTokenMs: 5_000, thinkingFirstTokenMs: 5_000, idleMs: 5_000, attemptMs: 20_000 }
     })
     const llm = yield* LlmManager.make({ providers: [primary(baseUrl)], policy: patient })
-    const drained = Stream.runDrain(llm.stream({ prompt: "What is 6 x 7?" }))
-    if (stop === "cut") {
+    const drained = Stream.runDrain(llm.stream(input))
+    if (stop === "end") {
+      yield* drained
+    } else if (stop === "cut") {
       yield* Effect.flip(drained)
     } else {
       const fiber = yield* Effect.forkChild(drained)
-      // the reasoning went out at once: long enough for it to arrive (the wait is not what is tested)
+      // the frames went out at once: long enough for them to arrive (the wait is not what is tested)
       yield* Effect.sleep(500)
       yield* Fiber.interrupt(fiber)
     }
     return yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
   }).pipe(Effect.provide(RequestLog.layerMemory()), Effect.provide(Bench), Effect.scoped)
 
+/** The request-log records of {@link recordsOf} as `[outcome, estimated, completion tokens, reasoning tokens]`. */
+const billed = (
+  primary: Primary,
+  frames: ReadonlyArray<Paced>,
+  stop: "cut" | "cancel" | "end",
+  input?: LlmManager.Input
+) =>
+  Effect.map(
+    recordsOf(primary, frames, stop, input),
+    (records) => records.map((r) => [r.outcome, r.usageEstimated, r.completionTokens, r.reasoningTokens])
+  )
+
+const stops = [["cut", "cut by the server"], ["cancel", "stopped by its caller"]] as const
+/** A case of a stopped stream: its name, the provider, and what the server sends before it stops. */
+type Case = readonly [name: string, primary: Primary, frames: Array<Paced>]
+const outcomeOf = { cut: "error", cancel: "cancelled" } as const
+
 describe("a stream stopped while the model reasons is billed its reasoning", () => {
   for (const [name, primary] of cases.map(([name, primary]) => [name, primary] as const)) {
-    for (const stop of ["cut", "cancel"] as const) {
-      it.live(`${name}: ${stop === "cut" ? "cut by the server" : "stopped by its caller"} before any text`, () =>
+    for (const [stop, how] of stops) {
+      it.live(`${name}: ${how} before any text`, () =>
         Effect.gen(function*() {
-          const records = yield* recordsOf(primary, reasoningOf[name] ?? [], stop)
-          assert.deepStrictEqual(
-            records.map((r) => [r.outcome, r.usageEstimated, r.completionTokens, r.reasoningTokens]),
-            [[stop === "cut" ? "error" : "cancelled", true, 30, 30]]
-          )
+          assert.deepStrictEqual(yield* billed(primary, reasoningOf[name] ?? [], stop), [[
+            outcomeOf[stop],
+            true,
+            30,
+            30
+          ]])
         }))
     }
   }
 })
 
-/** How many times `codec`'s decoder called `reasoning` for each of `frames` (`data: ` and `event: ` lines), and the text. */
+// a tool call's arguments, 120 characters (30 tokens), streamed in three pieces where the wire streams them
+const weather = {
+  city: "Paris, France",
+  days: 3,
+  units: "celsius",
+  detail: "hourly temperature, the wind speed and the chance of rain"
+}
+const toolArguments = JSON.stringify(weather)
+const thirds = (text: string) => [text.slice(0, 40), text.slice(40, 80), text.slice(80)]
+const weatherTool = {
+  name: "get_weather",
+  description: "The weather forecast",
+  parameters: { type: "object", properties: {} }
+}
+const openAi = (baseUrl: string) => OpenAi.layer({ apiKey, baseUrl, model: "gpt-4.1" })
+const toolCallOf: ReadonlyArray<Case> = [
+  ["OpenAI tool_calls", openAi, [
+    ...now(
+      chunk({
+        role: "assistant",
+        content: null,
+        tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }]
+      })
+    ),
+    ...now(
+      ...thirds(toolArguments).map((piece) => chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] }))
+    )
+  ]],
+  ["Anthropic input_json_delta", anthropic, [
+    ...anthropicStart.slice(0, 1),
+    ...now(
+      named("content_block_start", {
+        index: 0,
+        content_block: { type: "tool_use", id: "toolu_1", name: "get_weather", input: {} }
+      }),
+      ...thirds(toolArguments).map((piece) =>
+        named("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: piece } })
+      )
+    )
+  ]],
+  ["Gemini functionCall parts", gemini, now(geminiChunk([{ functionCall: { name: "get_weather", args: weather } }]))]
+]
+
+describe("a stream stopped while the model calls a tool is billed the call's arguments", () => {
+  for (const [name, primary, frames] of toolCallOf) {
+    for (const [stop, how] of stops) {
+      it.live(`${name}: ${how} before the call ends`, () =>
+        Effect.gen(function*() {
+          const records = yield* billed(primary, frames, stop, { prompt: "Weather in Paris?", tools: [weatherTool] })
+          assert.deepStrictEqual(records, [[outcomeOf[stop], true, 30, 0]])
+        }))
+    }
+  }
+})
+
+describe("a whole stream whose server reports no usage", () => {
+  it.live("is billed the estimate of its tool call's arguments", () =>
+    Effect.gen(function*() {
+      const [, , frames = []] = toolCallOf[0] ?? []
+      const whole = [...frames, ...now(chunk({}, "tool_calls"), "data: [DONE]")]
+      const records = yield* billed(compatible, whole, "end", { prompt: "Weather in Paris?", tools: [weatherTool] })
+      assert.deepStrictEqual(records, [["success", true, 30, 0]])
+    }))
+})
+
+// 120 characters of answer (30 tokens), each piece in the event of a piece of `thoughts`
+const answer = [
+  "The answer is 42: six sevens make forty-",
+  "two, as 7 + 7 + 7 + 7 + 7 + 7 adds up to",
+  " 42. So 6 x 7 = 42, the answer asked for"
+]
+const reasoningBesideTextOf: ReadonlyArray<Case> = [
+  [
+    "DeepSeek reasoning_content",
+    deepSeek,
+    now(...thoughts.map((text, i) => chunk({ content: answer[i], reasoning_content: text })))
+  ],
+  // both fields, the same text: counted once
+  [
+    "an OpenAI-compatible server's reasoning and reasoning_content",
+    compatible,
+    now(...thoughts.map((text, i) => chunk({ content: answer[i], reasoning_content: text, reasoning: text })))
+  ],
+  [
+    "Gemini thought parts",
+    gemini,
+    now(...thoughts.map((text, i) => geminiChunk([{ text, thought: true }, { text: answer[i] }])))
+  ]
+]
+
+describe("a stream stopped early is billed the reasoning of events that carry text too", () => {
+  for (const [name, primary, frames] of reasoningBesideTextOf) {
+    for (const [stop, how] of stops) {
+      it.live(`${name}: ${how} after text and reasoning in the same events`, () =>
+        Effect.gen(function*() {
+          assert.deepStrictEqual(yield* billed(primary, frames, stop), [[outcomeOf[stop], true, 60, 30]])
+        }))
+    }
+  }
+})
+
+// reasoning (40 characters), an event that is not JSON, more reasoning (40) and text (40): 30 tokens, 20 reasoning
+const malformed = at(0, "data: not json")
+const holeOf: ReadonlyArray<Case> = [
+  ["DeepSeek", deepSeek, [
+    ...now(chunk({ content: null, reasoning_content: thoughts[0] })),
+    malformed,
+    ...now(chunk({ content: null, reasoning_content: thoughts[1] }), chunk({ content: answer[0] }))
+  ]],
+  ["Anthropic", anthropic, [
+    ...anthropicStart,
+    ...now(named("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: thoughts[0] } })),
+    malformed,
+    ...now(
+      named("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: thoughts[1] } }),
+      named("content_block_delta", { index: 1, delta: { type: "text_delta", text: answer[0] } })
+    )
+  ]],
+  ["Gemini", gemini, [
+    ...now(geminiChunk([{ text: thoughts[0], thought: true }])),
+    malformed,
+    ...now(geminiChunk([{ text: thoughts[1], thought: true }]), geminiChunk([{ text: answer[0] }]))
+  ]]
+]
+
+describe("after a malformed event, a stream stopped early is billed the text that came as it is the reasoning", () => {
+  for (const [name, primary, frames] of holeOf) {
+    for (const [stop, how] of stops) {
+      it.live(`${name}: ${how} after a malformed event, then reasoning and text`, () =>
+        Effect.gen(function*() {
+          assert.deepStrictEqual(yield* billed(primary, frames, stop), [[outcomeOf[stop], true, 30, 20]])
+        }))
+    }
+  }
+})
+
+/** The characters of reasoning `codec`'s decoder told `reasoning` of for each of `frames` (`data: ` and `event: ` lines), and the text. */
 const decoded = (codec: Codec, frames: ReadonlyArray<string>) => {
-  let calls = 0
-  const decoder = codec.streamDecoder(() => {
-    calls++
+  let reasoned = 0
+  const decoder = codec.streamDecoder((characters) => {
+    reasoned += characters
   })
   const counts: Array<number> = []
   let text = ""
@@ -341,34 +507,39 @@ const decoded = (codec: Codec, frames: ReadonlyArray<string>) => {
     const lines = frame.split("\n")
     const event = lines.find((line) => line.startsWith("event: "))?.slice(7) ?? "message"
     const data = lines.find((line) => line.startsWith("data: "))?.slice(6) ?? ""
-    const before = calls
+    const before = reasoned
     const step = decoder.event({ event, data })
     if (typeof step === "string") text += step
-    counts.push(calls - before)
+    counts.push(reasoned - before)
   }
   return { counts, text }
 }
 
 describe("the stream decoders' reasoning callback", () => {
-  it("chat completions: called for reasoning alone, never for text (repeated chunks included)", () => {
+  it("chat completions: told of reasoning alone or beside text, once for both fields, never of text", () => {
     const reasoningOnly = chunk({ content: "", reasoning_content: "hmm" })
+    const textAndReasoning = chunk({ content: "!", reasoning_content: "and text" })
     const frames = [
       chunk({ role: "assistant", content: null, reasoning_content: "" }),
       chunk({ content: null, reasoning_content: "Let me think." }),
       chunk({ content: null, reasoning: "OpenRouter thinks." }),
+      // both fields, the same text: its characters once
+      chunk({ content: null, reasoning_content: "same", reasoning: "same" }),
       // empty text beside reasoning, twice alike: never read as a repeated text chunk
       reasoningOnly,
       reasoningOnly,
       chunk({ content: "The answer" }),
       chunk({ content: " is 42." }),
-      chunk({ content: "!", reasoning_content: "and text" })
+      // text beside reasoning, twice alike: its reasoning counted both times
+      textAndReasoning,
+      textAndReasoning
     ]
     const { counts, text } = decoded(DeepSeekCodec.codec, frames)
-    assert.deepStrictEqual(counts, [0, 1, 1, 1, 1, 0, 0, 0])
-    assert.strictEqual(text, "The answer is 42.!")
+    assert.deepStrictEqual(counts, [0, 13, 18, 4, 3, 3, 0, 0, 8, 8])
+    assert.strictEqual(text, "The answer is 42.!!")
   })
 
-  it("Anthropic: called for a thinking_delta, not for text, signatures or pings", () => {
+  it("Anthropic: told of a thinking_delta, not of text, signatures or pings", () => {
     const frames = [
       ...anthropicStart.map((paced) => paced.frame),
       named("ping", {}),
@@ -376,11 +547,11 @@ describe("the stream decoders' reasoning callback", () => {
       ...anthropicAnswer.map((paced) => paced.frame)
     ]
     const { counts, text } = decoded(AnthropicCodec.codec, frames)
-    assert.deepStrictEqual(counts, [0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    assert.deepStrictEqual(counts, [0, 0, 0, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0])
     assert.strictEqual(text, "The answer is 42.")
   })
 
-  it("Gemini: called for an event of thoughts alone, not for one with text", () => {
+  it("Gemini: told of an event's thoughts, alone or beside text, never of text", () => {
     const frames = [
       geminiChunk([{ text: "pondering", thought: true }]),
       geminiChunk([{ text: "", thought: true }]),
@@ -388,7 +559,7 @@ describe("the stream decoders' reasoning callback", () => {
       geminiChunk([{ text: " is 42." }], "STOP")
     ]
     const { counts, text } = decoded(GeminiCodec.codec, frames)
-    assert.deepStrictEqual(counts, [1, 0, 0, 0])
+    assert.deepStrictEqual(counts, [9, 0, 4, 0])
     assert.strictEqual(text, "The answer is 42.")
   })
 })

@@ -22,10 +22,10 @@
  *   `timeoutMs`; `ProviderTimeout`, phase `attempt`), and a stream's headers
  *   (`first-byte`) and each chunk (`first-token` before any text,
  *   `StreamInterrupted` after) with the same value. An event that carries
- *   only reasoning (DeepSeek's `reasoning_content`, Anthropic's
- *   `thinking_delta`, Gemini's thought parts: text the caller never gets) is
- *   reported to `supervisor.reasoning`, so the watchdog sees a model that
- *   reasons visibly as streaming, not silent;
+ *   reasoning (DeepSeek's `reasoning_content`, Anthropic's `thinking_delta`,
+ *   Gemini's thought parts: text the caller never gets), alone or beside
+ *   text, is reported to `supervisor.reasoning`, so the watchdog sees a model
+ *   that reasons visibly as streaming, not silent;
  * - a body `JSON.stringify` cannot encode (a `BigInt`, a cycle, nesting past
  *   its stack, in a request built by hand past `Tool.make`'s check) is the
  *   caller's: an `InvalidRequest` with code `unencodableRequest`, nothing
@@ -37,9 +37,12 @@
  *   the model's refusal, when it declined, scrubbed and cut in `refusal`
  *   (never in `message`, which the request log records);
  * - usage is priced with `Pricing`; a complete answer from a provider that
- *   reports none is estimated from its text (`estimated: true`), and so is
- *   a stream cut, or stopped by its consumer, after text or reasoning but
- *   before its whole usage (the provider billed it): the counts reported
+ *   reports none is estimated from its text and tool-call arguments
+ *   (`estimated: true`), and so is
+ *   a stream cut, or stopped by its consumer, after text, tool-call
+ *   arguments (counted as text) or reasoning but before its whole usage
+ *   (the provider billed it; what came after a malformed event's hole
+ *   counts too, though never forwarded): the counts reported
  *   when they are whole, provisional ones (Anthropic's `message_start`
  *   counts 1 output token) raised to the estimate of what came where that
  *   is more, else the estimate;
@@ -70,9 +73,10 @@
  *   `MalformedResponse` / `ProviderConnectionFailed` / `ProviderTimeout`
  *   before; under a supervisor it is always the underlying error, and what
  *   the stopped stream billed (the usage reported, raised to the estimate of
- *   the text and reasoning that came while provisional) goes to
- *   `supervisor.usage`; without one, a stream stopped while it only
- *   reasoned fails with no usage on its error.
+ *   the text, tool-call arguments and reasoning that came while provisional)
+ *   goes to `supervisor.usage`; without one, a stream stopped before any
+ *   text (while it only reasoned or called a tool) fails with no usage on
+ *   its error.
  */
 import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
@@ -171,10 +175,10 @@ export interface Codec {
   readonly billed: (json: unknown) => TokenCounts | undefined
   /**
    * A fresh decoder for one stream. It calls `reasoning` with the length of
-   * the reasoning text for an event that carries reasoning and no answer
-   * text (thinking the caller is not handed), so the supervisor sees the
-   * stream alive and a stream stopped while reasoning is billed; text events
-   * never call it.
+   * the reasoning text of an event that carries reasoning (thinking the
+   * caller is not handed), alone or beside answer text, so the supervisor
+   * sees the stream alive and a stream stopped early is billed its
+   * reasoning; an event without reasoning never calls it.
    */
   readonly streamDecoder: (reasoning?: (characters: number) => void) => StreamDecoder
   /** Rewrites a structured answer before it is decoded (OpenAI strict mode: optional `null`s). */
@@ -252,13 +256,17 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     ...price(call.model, estimate(call.request.messages.map((message) => message.content), content, reasoned)),
     estimated: true
   })
+  /** The tool-call arguments of an answer, which an estimate counts as its text. */
+  const argumentsOf = (calls: ReadonlyArray<ToolCall> | undefined): string =>
+    calls === undefined ? "" : calls.map((call) => call.arguments).join("")
   /** The billed usage of a complete answer; estimated from the text when the provider reported none. */
   const usageOf = (call: Call, counts: TokenCounts | undefined, content: string, reasoned = 0): TokenUsage =>
     counts !== undefined ? price(call.model, counts) : estimated(call, content, reasoned)
   /**
    * What a stream stopped before its end billed: the counts reported, when they are whole; provisional ones
    * (`StreamDecoder.provisional`, each a lower bound) raised to the estimate of what came where that is more:
-   * the reasoning to the reasoning's, the output to that reasoning plus the text's; the estimate when none came.
+   * the reasoning to the reasoning's, the output to that reasoning plus the text's (`content`: the text and the
+   * tool-call arguments that came); the estimate when none came.
    */
   const stoppedUsage = (call: Call, decoder: StreamDecoder, content: string, reasoned: number): TokenUsage => {
     const counts = decoder.counts()
@@ -395,7 +403,9 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     // fields left out are never set: no object is built to spread them
     const result: Mutable<GenerationResult> = {
       content: reply.content,
-      usage: usageOf(call, reply.counts, reply.content),
+      usage: reply.counts !== undefined
+        ? price(call.model, reply.counts)
+        : estimated(call, reply.content + argumentsOf(reply.toolCalls)),
       model,
       provider: name,
       latencyMs,
@@ -541,10 +551,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       supervisor?.reasoning?.()
     })
     let partialText = ""
+    // the rest of the output a stream stopped early is billed as its text: tool-call arguments, text after a hole
+    let otherOutput = ""
     const leading = makeHold(wantsJson(call))
     let reported: TokenCounts | undefined
     // under a supervisor, a malformed event leaves a hole in the answer: nothing after it is forwarded,
-    // the rest is read for its usage, and the stream then fails with this error (the manager rescues it)
+    // the rest is read for its usage (and billed, if that never comes), and the stream then fails with this
+    // error (the manager rescues it)
     let hole: ProviderError | undefined
     const report = (parts: ReadonlyArray<StreamPart>): ReadonlyArray<StreamPart> => {
       const counts = decoder.counts()
@@ -554,27 +567,26 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       }
       return parts
     }
+    // whether output or reasoning came: a stream stopped early is then billed `stopped()` (see `stoppedUsage`)
+    const came = (): boolean => partialText.length + otherOutput.length + reasoned > 0
+    const stopped = (): TokenUsage => stoppedUsage(call, decoder, partialText + otherOutput, reasoned)
     const run: StreamRun = {
       finished: false,
       pending: undefined,
       abandoned: () => {
-        // stopped before the end (a caller gone, a hedge lost) after text or reasoning: billed (see `stoppedUsage`)
-        if (run.finished || (partialText.length === 0 && reasoned === 0)) return
-        supervisor?.usage(stoppedUsage(call, decoder, partialText, reasoned))
+        // stopped before the end (a caller gone, a hedge lost) after output or reasoning: billed
+        if (!run.finished && came()) supervisor?.usage(stopped())
       },
       fail: (early: ProviderError, reason: string): ProviderError => {
         run.finished = true
         // a supervisor knows what it delivered and decides what a break means: it is told what the call billed
         if (supervisor !== undefined) {
-          if (partialText.length > 0 || reasoned > 0) {
-            supervisor.usage(stoppedUsage(call, decoder, partialText, reasoned))
-          }
+          if (came()) supervisor.usage(stopped())
           return early
         }
         if (partialText.length === 0) return early
         // text came, so the call was billed
-        const usage = stoppedUsage(call, decoder, partialText, reasoned)
-        return new StreamInterrupted({ provider: name, model, partialText, reason, usage })
+        return new StreamInterrupted({ provider: name, model, partialText, reason, usage: stopped() })
       },
       feed: (chunks: ReadonlyArray<Uint8Array>): ReadonlyArray<StreamPart> => {
         const parts: Array<StreamPart> = []
@@ -597,15 +609,20 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
               run.pending = run.fault(step)
               return reported
             }
-            const calls = decoder.tools?.deltas()
-            const hasCalls = calls !== undefined && calls.length > 0
+            const calls = decoder.tools?.deltas() ?? []
+            for (const delta of calls) otherOutput += delta.argumentsDelta
+            // after a hole nothing is forwarded, but what came is billed
+            if (hole !== undefined) {
+              otherOutput += step
+              continue
+            }
             // a tool call ends the hold: the whitespace goes out before it
-            const text = hole === undefined ? leading.text(step) + (hasCalls ? leading.flush() : "") : ""
+            const text = leading.text(step) + (calls.length > 0 ? leading.flush() : "")
             if (text.length > 0) {
               partialText += text
               parts.push({ _tag: "TextDelta", text })
             }
-            if (hasCalls && hole === undefined) parts.push(...calls)
+            parts.push(...calls)
           }
         }
         return report(parts)
@@ -664,7 +681,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
         }
         run.finished = true
-        const usage = usageOf(call, decoder.counts(), partialText, reasoned)
+        // a provider that reports no usage: the estimate of what came, tool-call arguments counted as text
+        const usage = usageOf(call, decoder.counts(), partialText + otherOutput, reasoned)
         return [
           LlmProvider.finishPart({
             finishReason,

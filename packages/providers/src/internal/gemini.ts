@@ -9,7 +9,7 @@
  *   `"provider"`, is not sent); structured output is `responseMimeType:
  *   "application/json"` plus `responseJsonSchema` (plain JSON Schema).
  * - Text is the join of `candidates[0].content.parts[].text`, minus thought
- *   parts (streamed, an event whose only text is thoughts tells the
+ *   parts (streamed, an event's thoughts, alone or beside text, tell the
  *   decoder's `reasoning` callback that the stream is alive, and how many
  *   characters of thoughts came); tools and tool calls are `geminiTools.ts`. A prompt the safety system blocked has no candidates, only
  *   `promptFeedback.blockReason`.
@@ -165,8 +165,8 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
       if (candidate.finishReason !== undefined) {
         finish = finishReason(candidate.finishReason, tools.calls() !== undefined)
       }
-      // thoughts alone: no text for the caller, but the stream is alive
-      if (candidate.thought > 0 && candidate.text.length === 0) reasoning?.(candidate.thought)
+      // thoughts, alone or beside text: none of them for the caller, but the model at work (and billed)
+      if (candidate.thought > 0) reasoning?.(candidate.thought)
       return candidate.text
     },
     finishReason: () => finish,

@@ -45,10 +45,10 @@
  * OpenAI). A stream chunk that repeats the one before but for its text is
  * read without parsing it whole (`repeatedEvent.ts`). Reasoning deltas
  * (`delta.reasoning_content`, DeepSeek and vLLM; `delta.reasoning`,
- * OpenRouter and newer vLLM) are not part of the answer: a chunk carrying
- * reasoning and no text only tells the decoder's `reasoning` callback that
- * the stream is alive and how many characters of reasoning came (billed,
- * estimated, if the stream stops early).
+ * OpenRouter and newer vLLM) are not part of the answer: a chunk's
+ * reasoning, alone or beside text, only tells the decoder's `reasoning`
+ * callback that the stream is alive and how many characters of reasoning
+ * came (billed, estimated, if the stream stops early).
  */
 import { type FinishReason, responseIdOf } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
@@ -254,9 +254,8 @@ const reasoningLength = (delta: Json.JsonObject): number =>
 
 /**
  * The text of a chunk that carries text and nothing else the decoder acts on
- * (no error, usage, finish reason, refusal or tool call, a well-typed delta,
- * no reasoning beside empty text), else `undefined`: such a chunk only adds
- * its text.
+ * (no error, usage, finish reason, refusal, tool call or reasoning, a
+ * well-typed delta), else `undefined`: such a chunk only adds its text.
  */
 const textOnly = (json: unknown): string | undefined => {
   if (!Json.isObject(json) || json.error !== undefined || Json.isObject(json.usage)) return undefined
@@ -266,7 +265,7 @@ const textOnly = (json: unknown): string | undefined => {
   if (
     !Json.isObject(delta) || typeof delta.content !== "string" || illTypedDelta(delta) !== undefined ||
     (delta.tool_calls !== undefined && delta.tool_calls !== null) ||
-    isRefusal(delta.refusal) || (delta.content.length === 0 && reasoningLength(delta) > 0)
+    isRefusal(delta.refusal) || reasoningLength(delta) > 0
   ) {
     return undefined
   }
@@ -322,11 +321,10 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) =>
         finish = "content_filter"
         refusal += delta.refusal
       }
-      if (typeof delta.content === "string" && delta.content.length > 0) return delta.content
-      // reasoning alone: no text for the caller, but the stream is alive
+      // reasoning, alone or beside text: none of it for the caller, but the model at work (and billed)
       const reasoned = reasoningLength(delta)
       if (reasoned > 0) reasoning?.(reasoned)
-      return ""
+      return typeof delta.content === "string" ? delta.content : ""
     },
     // `[DONE]` ends any stream; without a `finish_reason` the reason is `other`, as in a plain reply
     finishReason: () => done ? finish ?? "other" : dialect.requireDone ? undefined : finish,
