@@ -166,7 +166,9 @@ export type Input = LlmRequest.Input | LlmRequest.LlmRequest
 
 /**
  * Structured generation from any schema specification; the value is typed by
- * the schema (`unknown` for a raw JSON Schema).
+ * the schema (`unknown` for a raw JSON Schema). The answer is JSON, never a
+ * tool call: a request offering tools the model may call (any `toolChoice`
+ * but `"none"`) fails at once with `InvalidOptions` (field `tools`).
  *
  * @since 0.1.0
  */
@@ -203,6 +205,18 @@ export interface Service {
     model?: ModelId
   ) => Effect.Effect<CircuitBreaker.State, InvalidOptions | CircuitStoreUnavailable>
 }
+
+/** Whether a request offers tools the model may call (any tool choice but `"none"`). */
+const callsTools = (input: Input): boolean =>
+  input.tools !== undefined && input.tools.length > 0 && input.toolChoice !== "none"
+
+/** A structured answer is JSON, never a tool call: a request offering tools it may call cannot get one. */
+const structuredWithTools = () =>
+  new InvalidOptions({
+    field: "tools",
+    message: "tools: generateStructured answers with JSON, never a tool call; " +
+      "offer the tools to generate or stream, or set toolChoice \"none\""
+  })
 
 /**
  * The manager tag.
@@ -364,6 +378,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       input: Input,
       spec: StructuredOutput.Spec<unknown>
     ): Effect.Effect<StructuredResult<unknown>, GenerateError> {
+      if (callsTools(input)) return Effect.fail(structuredWithTools())
       return Effect.flatMapEager(
         StructuredOutput.fromSpec(spec),
         (output) =>

@@ -30,6 +30,19 @@ const request: LlmRequest.Input = {
 }
 
 describe("tool calls through LlmManager", () => {
+  it.live("generateStructured refuses tools the model may call, before any provider is asked", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"] })
+      const before = yield* received
+      const error = yield* Effect.flip(llm.generateStructured(request, Weather))
+      assert.strictEqual(error._tag, "InvalidOptions")
+      assert.strictEqual(error._tag === "InvalidOptions" ? error.field : undefined, "tools")
+      assert.strictEqual(yield* received, before)
+      // with the tools offered but not to be called, the answer is the schema's
+      const weather = yield* llm.generateStructured({ ...request, toolChoice: "none" }, Weather)
+      assert.isTrue(Schema.is(Weather)(weather.value))
+    }).pipe(Effect.provide(Bench)))
+
   for (const generateVia of ["stream", "generate"] as const) {
     it.live(`a tool call from a server that reports no usage is billed the estimate of its arguments (${generateVia})`, () =>
       Effect.gen(function*() {

@@ -10,7 +10,9 @@
  *   answer's `model` (and every chunk's) is the `provider/model` that
  *   produced the text. `tools` and `tool_choice` pass through to the chain;
  *   tool calls come back as `tool_calls` (streamed as OpenAI's `tool_calls`
- *   chunk deltas).
+ *   chunk deltas). A `json_schema` answer is JSON, never a tool call: beside
+ *   tools the model may call (any `tool_choice` but `"none"`) it is a 400
+ *   naming `tools`; a `tool_choice` without `tools` is a 400 as on OpenAI.
  * - `GET /v1/models`: the aliases and `provider/model`s a client may ask for;
  *   `GET /v1/models/{id}` one of them (404 `model_not_found` for another).
  * - `GET /healthz`: `{"status":"ok"}`.
@@ -37,7 +39,8 @@
  *   timeouts). A failed provider call gets a generic message: the attempts (provider
  *   messages, addresses) stay in the request log, except that a request
  *   every provider rejected (400) carries the first provider's scrubbed
- *   message and `param`.
+ *   message and `param`; so does one whose conversation the provider asked
+ *   rejected, though another was skipped (its circuit open).
  * - Streams: a failure before the first delta falls back invisibly (the
  *   manager's chain); a failure after it that the manager cannot rescue ends
  *   the stream with an in-band `{"error":...}` event and no `[DONE]`.

@@ -137,3 +137,24 @@ layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches 
       assert.notInclude(error.message, "deepseek")
     }))
 })
+
+layer(
+  Fixture.gatewayWithMock({ environment: { LLM_CIRCUIT_FAILURE_THRESHOLD: "1", LLM_CIRCUIT_COOLDOWN_MS: "600000" } }),
+  { excludeTestServices: true }
+)("Gateway failures with a provider's circuit open", (it) => {
+  it.effect("400 when the provider asked rejects the conversation, though the one before it was skipped", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      const hello = { model: "fast", messages: [{ role: "user", content: "hi" }] }
+      // one failure opens openai's circuit; deepseek answers
+      yield* mock.inject("openai", MockFault.status(503))
+      assert.strictEqual((yield* Fixture.post(url, hello)).status, 200)
+      yield* mock.inject("deepseek", MockFault.status(400, { message: "messages: a tool message must follow a call" }))
+      const response = yield* Fixture.post(url, hello)
+      assert.strictEqual(response.status, 400, response.text)
+      const { error } = decodeError(response.text)
+      assert.strictEqual(error.code, "invalid_request")
+      assert.include(error.message, "messages: a tool message must follow a call")
+      assert.strictEqual((yield* mock.stats("openai")).requests, 1)
+    }))
+})

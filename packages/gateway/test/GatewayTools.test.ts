@@ -5,11 +5,13 @@
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import type OpenAI from "openai"
 import * as Fixture from "./fixture.ts"
 
 const TestLayer = Fixture.gatewayWithMock()
+
+const decodeError = Schema.decodeUnknownSync(Schema.fromJsonString(Fixture.ErrorResponse))
 
 const request = {
   model: "fast",
@@ -63,6 +65,30 @@ layer(TestLayer, { excludeTestServices: true })("Gateway tool calls (openai clie
       const answer = yield* Effect.promise(() => Fixture.client(url).chat.completions.create({ ...request, messages }))
       assert.strictEqual(answer.choices[0]?.finish_reason, "stop")
       assert.include(answer.choices[0]?.message.content, "[tool results: rain]")
+    }))
+
+  it.effect("tools the model may call beside a json_schema answer: a 400 naming tools, no provider asked", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      const before = (yield* mock.stats("openai")).requests
+      const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+      const response = yield* Fixture.post(url, {
+        ...request,
+        response_format: { type: "json_schema", json_schema: { name: "place", schema } }
+      })
+      assert.strictEqual(response.status, 400, response.text)
+      const { error } = decodeError(response.text)
+      assert.strictEqual(error.param, "tools")
+      assert.strictEqual(error.type, "invalid_request_error")
+      assert.strictEqual((yield* mock.stats("openai")).requests, before)
+    }))
+
+  it.effect("a tool_choice without tools: a 400 naming tool_choice, as OpenAI answers", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Fixture.setup
+      const response = yield* Fixture.post(url, { model: "fast", messages: request.messages, tool_choice: "required" })
+      assert.strictEqual(response.status, 400, response.text)
+      assert.strictEqual(decodeError(response.text).error.param, "tool_choice")
     }))
 
   it.effect("a streamed tool call falls back before its first delta", () =>

@@ -8,7 +8,8 @@
  * does). A failed call gets one generic message per class, naming the
  * request id when the caller passes it, and the operator reads the attempts
  * in the request log. The one exception: when every provider rejected the
- * caller's own request (400), the first provider's message, scrubbed of
+ * caller's own request, or the one asked rejected its conversation while
+ * another was skipped (400), the first provider's message, scrubbed of
  * key-shaped text, and its `param` are passed on, because an OpenAI client
  * needs to know what to fix. A 503 because every provider's circuit is open
  * says when to come back: `Retry-After`, the seconds until the earliest
@@ -22,6 +23,7 @@
  */
 import type * as Attempt from "@baton/core/Attempt"
 import * as CircuitPolicy from "@baton/core/CircuitPolicy"
+import * as ErrorPolicy from "@baton/core/ErrorPolicy"
 import type { Finish } from "@baton/core/GenerationResult"
 import type { InvalidOptions } from "@baton/core/LlmError"
 import type * as LlmManager from "@baton/core/LlmManager"
@@ -80,9 +82,26 @@ const callersFault = (error: ProviderError.ProviderError): { message: string; pa
 })
 
 /**
- * 504 when every provider timed out, 400 when every one refused the request
- * itself (the first provider's message), else 503, with `Retry-After` when
- * every provider's circuit was open; generic messages but the 400's.
+ * Whether the request itself was refused: every provider refused it, or
+ * every one asked did and the last rejected the conversation, which no
+ * provider would take (`ErrorPolicy.rejectsConversation`: the chain stops
+ * there), whatever the providers skipped before it (open circuits).
+ */
+const refused = (
+  errors: ReadonlyArray<ProviderError.ProviderError>,
+  asked: ReadonlyArray<ProviderError.ProviderError>
+) => {
+  const callers = (error: ProviderError.ProviderError) => clientFaults.includes(error._tag)
+  const last = asked.at(-1)
+  return errors.every(callers) ||
+    (last !== undefined && ErrorPolicy.rejectsConversation(last) && asked.every(callers))
+}
+
+/**
+ * 504 when every provider timed out, 400 when the request itself was refused
+ * (the first asked provider's message, see {@link refused}), else 503, with
+ * `Retry-After` when every provider's circuit was open; generic messages but
+ * the 400's.
  */
 const allFailed = (attempts: ReadonlyArray<Attempt.Attempt>, requestId: string | undefined): HttpFailure => {
   const errors = errorsOf(attempts)
@@ -90,9 +109,11 @@ const allFailed = (attempts: ReadonlyArray<Attempt.Attempt>, requestId: string |
   if (first !== undefined && errors.every((error) => error._tag === "ProviderTimeout")) {
     return make(504, "server_error", "upstream_timeout", `every provider timed out${seeLog(requestId)}`)
   }
-  if (first !== undefined && errors.every((error) => clientFaults.includes(error._tag))) {
-    const { message, param } = callersFault(first)
-    const code = first._tag === "ContextLengthExceeded" ? "context_length_exceeded" : "invalid_request"
+  const asked = errorsOf(attempts.filter((attempt) => attempt.outcome !== "skipped"))
+  const [firstAsked] = asked
+  if (firstAsked !== undefined && refused(errors, asked)) {
+    const { message, param } = callersFault(firstAsked)
+    const code = firstAsked._tag === "ContextLengthExceeded" ? "context_length_exceeded" : "invalid_request"
     return make(400, "invalid_request_error", code, message, param)
   }
   return {

@@ -257,6 +257,9 @@ export const unsupported = (body: ChatRequest): { readonly param: string; readon
   if (body.logit_bias != null && Object.keys(body.logit_bias).length > 0) {
     return { param: "logit_bias", message: "logit_bias: Baton has no logit bias; leave it out or send {}" }
   }
+  if (body.tool_choice != null && body.tools == null) {
+    return { param: "tool_choice", message: "tool_choice: only allowed when tools are given" }
+  }
   return strictTool(body)
 }
 
