@@ -15,7 +15,7 @@
  * | --- | --- |
  * | `LanguageModel.LanguageModel` (`generateText`, `generateObject`, `streamText`) | `LlmManager` (`generate`, `generateStructured`, `stream`): this layer is built with `LanguageModel.make` over the manager |
  * | `Prompt` (system / user / assistant / tool messages of parts) | `LlmRequest` messages: text parts joined per message; an assistant's `tool-call` parts as its `toolCalls`; each `tool-result` as a `tool` message; reasoning parts dropped; a file part is an `InvalidUserInputError` before any call |
- * | `LanguageModel.ProviderOptions.responseFormat: json` (`generateObject`) | `generateStructured` with the schema's JSON Schema (compiled once per schema), so a non-matching answer is re-asked once (`LLM_STRUCTURED_OUTPUT_RETRIES`) and may fall back; `generateObject` then decodes the value with its own codec |
+ * | `LanguageModel.ProviderOptions.responseFormat: json` (`generateObject`) | `generateStructured` with the schema's JSON Schema (compiled once per schema), the answer checked by it and then decoded by the schema's codec (its filters too), so a non-matching answer is re-asked once (`LLM_STRUCTURED_OUTPUT_RETRIES`) and may fall back; `generateObject` then decodes the value with its own codec |
  * | `Response` parts | `text` (or `text-start`/`-delta`/`-end` when streaming, and a tool call's `tool-params-start`/`-delta`/`-end` as its arguments stream), `response-metadata` (`id` = Baton request id, `modelId` = the model that answered), `finish` (finish reason, `Usage` with cached and reasoning tokens apart; `metadata.baton` = provider, cost in nano-USD and USD, price source, every attempt) |
  * | `AiError` and its reasons | Baton's errors (`internal/aiError.ts`): `ProviderRateLimited` -> `RateLimitError`, `ProviderQuotaExhausted` and the subject quota `RateLimitExceeded` -> `QuotaExhaustedError`, `ProviderConnectionFailed`/`ProviderTimeout`/`StreamInterrupted` -> `NetworkError` (`InternalProviderError` when the request was billed: a `NetworkError` has no metadata to carry it), `ProviderAuthenticationFailed` -> `AuthenticationError`, `InvalidRequest`/`ContextLengthExceeded`/`InvalidOptions` -> `InvalidRequestError`, `ContentFiltered` -> `ContentPolicyError` (the model's refusal in its own words, when it gave one, in `metadata.baton.refusal`), `MalformedResponse` -> `InvalidResponseError`, `StructuredOutputInvalid` -> `StructuredOutputError`, `ProviderUnavailable`/`CircuitOpen` -> `InternalProviderError`; `AllProvidersFailed` maps its deciding attempt (the last real failure). `isRetryable` always equals Baton's `LlmError.isRetryable`: where the natural reason's fixed answer differs, the next reason that agrees is used |
  * | `Telemetry` (GenAI span attributes) | Baton's `chat <model>` spans (one per provider call, under its own `baton.request` span) carry the `gen_ai.*` attributes, as descendants of `LanguageModel.generateText`; this layer adds none, so they are not emitted twice |
@@ -31,6 +31,9 @@
  *   what the whole request was billed (re-asked answers, a content filter's
  *   reply, text before an interruption): `usage` (in `Response.Usage`'s
  *   shape), `costNanoUsd`, `estimatedCostUsd`, `pricing`.
+ * - `streamText` refuses `rescue: "restart"` in {@link Config}'s options
+ *   (`InvalidRequestError` naming `rescue`, before any call): its parts
+ *   cannot take back the text a restarted answer discards.
  * - Retrying an `AiError` whose `isRetryable` is true re-runs the whole Baton
  *   request (all its attempts): Baton has already retried and fallen back
  *   within the request's deadline.
@@ -50,10 +53,11 @@
  * @since 0.1.0
  */
 import type * as GenerationOptions from "@baton/core/GenerationOptions"
+import { InvalidOptions } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
-import { Context, Effect, Layer, type Schema, Stream } from "effect"
+import { Context, Effect, Layer, Result, Schema, Stream } from "effect"
 import { AiError, LanguageModel } from "effect/ai"
 import { dual } from "effect/Function"
 import { toAiError } from "./internal/aiError.ts"
@@ -64,7 +68,7 @@ import * as Tools from "./internal/tools.ts"
 /**
  * What every call sends along: the quota subject, tags for logs and the
  * ledger, and Baton's `GenerationOptions` (temperature, maxTokens, model,
- * timeout, ...).
+ * timeout, ...; `streamText` refuses `rescue: "restart"`).
  *
  * @since 0.1.0
  * @category models
@@ -107,6 +111,23 @@ const merge = (config: Config, overrides: Config): Config => ({
   options: { ...config.options, ...overrides.options }
 })
 
+/**
+ * A stream's request, unless it asks for `rescue: "restart"`: `effect/ai`'s parts cannot take back the text a
+ * restarted answer discards, so the caller would get the broken answer's text, then the whole new answer.
+ */
+const withoutRestart = (request: LlmRequest.LlmRequest) =>
+  request.options.rescue === "restart"
+    ? Effect.fail(
+      toAiError("streamText")(
+        new InvalidOptions({
+          field: "rescue",
+          message: "rescue: \"restart\" cannot be streamed as effect/ai parts (sent text cannot be taken back); " +
+            "use \"auto\" or \"none\""
+        })
+      )
+    )
+    : Effect.succeed(request)
+
 const objectNameOf = (name: string): string => name.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64) || "output"
 
 /**
@@ -134,8 +155,21 @@ export const make: Effect.Effect<LanguageModel.LanguageModel, never, LlmManager.
   const outputOf = (objectName: string, schema: Schema.Top) => {
     const known = outputs.get(schema)
     if (known !== undefined) return Effect.succeed(known)
-    const { jsonSchema } = LanguageModel.defaultCodecTransformer(schema)
+    const { codec, jsonSchema } = LanguageModel.defaultCodecTransformer(schema)
+    // a schema's checks JSON Schema cannot say (filters) are `generateObject`'s own decode: Baton runs it too, on the
+    // answer its JSON Schema admits, so such an answer is re-asked; the value stays the answer's JSON, which
+    // `generateObject` decodes
+    const decodeValue = Schema.decodeUnknownResult(codec as Schema.Codec<unknown, unknown>)
     return StructuredOutput.fromJsonSchema(jsonSchema, { name: objectNameOf(objectName) }).pipe(
+      Effect.map((output): StructuredOutput.StructuredOutput<unknown> => ({
+        ...output,
+        decode: (text) =>
+          Result.flatMap(output.decode(text), (value) =>
+            Result.mapBoth(decodeValue(value, { errors: "all" }), {
+              onFailure: (error) => error.message,
+              onSuccess: () => value
+            }))
+      })),
       Effect.tap((output) => Effect.sync(() => outputs.set(schema, output))),
       Effect.mapError((error) =>
         AiError.make({
@@ -167,11 +201,13 @@ export const make: Effect.Effect<LanguageModel.LanguageModel, never, LlmManager.
   }
 
   const streamText = (options: LanguageModel.ProviderOptions) =>
-    Stream.unwrap(Effect.map(requestOf("streamText", options), (request) =>
-      manager.stream(request).pipe(
-        Stream.mapError(toAiError("streamText")),
-        Stream.mapAccum(Response.initialState, Response.streamParts(request.requestId))
-      )))
+    Stream.unwrap(
+      Effect.map(Effect.flatMap(requestOf("streamText", options), withoutRestart), (request) =>
+        manager.stream(request).pipe(
+          Stream.mapError(toAiError("streamText")),
+          Stream.mapAccum(Response.initialState, Response.streamParts(request.requestId))
+        ))
+    )
 
   return yield* LanguageModel.make({ generateText, streamText })
 })

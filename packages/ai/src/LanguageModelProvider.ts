@@ -21,7 +21,18 @@
  * - Structured output: `generateObject` with an Effect Schema rebuilt from
  *   the request's JSON Schema (`SchemaRepresentation.fromJsonSchemaDocument`,
  *   once per schema), then Baton's own decoder on the answer's JSON, so a
- *   mismatch is `StructuredOutputInvalid` and is re-asked.
+ *   mismatch is `StructuredOutputInvalid` and is re-asked. Any JSON Schema
+ *   `StructuredOutput` takes is served: draft-07 and 2019-09 are read as
+ *   they mean (`definitions` and `$ref`s into them, tuple `items` lists),
+ *   patterns are left to Baton's decoder, and a schema the import cannot
+ *   express (`if` / `then`, `contains`, `not`, ...) is asked for with
+ *   `generateText` and the schema in the system prompt. The answer is read
+ *   as `effect/ai` hands it to its span transformer (`CurrentSpanTransformer`,
+ *   still called), before `effect/ai`'s own decode: an answer that decode
+ *   rejects is still billed (`StructuredOutputInvalid` with its usage), and
+ *   one the content filter stopped is `ContentFiltered`. A `LanguageModel`
+ *   not made with `LanguageModel.make` may not call the transformer; its
+ *   rejected answers are then `StructuredOutputInvalid` without usage.
  * - Results: text, finish reason and usage from the `Response` parts; usage
  *   priced with `Pricing` under the step's `name` and `model`.
  * - Errors: each `AiError` reason becomes the `ProviderError` of the same
@@ -72,24 +83,84 @@ import * as LlmProvider from "@baton/core/LlmProvider"
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
 import * as ProviderError from "@baton/core/ProviderError"
-import { jsonInstruction, type StructuredOutput } from "@baton/core/StructuredOutput"
+import { jsonInstruction, type JsonSchema, type StructuredOutput } from "@baton/core/StructuredOutput"
 import type { TokenUsage } from "@baton/core/TokenUsage"
 import type * as BatonTool from "@baton/core/Tool"
-import { Clock, Effect, Layer, Schema, SchemaRepresentation, Stream } from "effect"
-import { type AiError, LanguageModel, type Response, Tool, type Toolkit } from "effect/ai"
+import { Clock, Effect, Layer, Option, Schema, SchemaRepresentation, Stream } from "effect"
+import { type AiError, LanguageModel, type Response, Telemetry, Tool, type Toolkit } from "effect/ai"
 import { toProviderError } from "./internal/aiError.ts"
 import * as Prompt from "./internal/prompt.ts"
 import { toCounts, toFinishReason } from "./internal/response.ts"
 
 const isDefinitions = Schema.is(Schema.Record(Schema.String, Schema.Record(Schema.String, Schema.Unknown)))
 
-/** The request's messages, with the JSON instruction in the system prompt when it asks for JSON. */
-const messagesOf = (request: LlmRequest): ReadonlyArray<Message> => {
-  if (request.options.responseFormat !== "json") return request.messages
+/**
+ * The request's messages, with `instruction` in the system prompt: by default the JSON instruction when the request
+ * asks for JSON.
+ */
+const messagesOf = (
+  request: LlmRequest,
+  instruction = request.options.responseFormat === "json" ? jsonInstruction : undefined
+): ReadonlyArray<Message> => {
+  if (instruction === undefined) return request.messages
   const [first, ...rest] = request.messages
   return first?.role === "system"
-    ? [{ role: "system", content: `${first.content}\n\n${jsonInstruction}` }, ...rest]
-    : [{ role: "system", content: jsonInstruction }, ...request.messages]
+    ? [{ role: "system", content: `${first.content}\n\n${instruction}` }, ...rest]
+    : [{ role: "system", content: instruction }, ...request.messages]
+}
+
+/**
+ * How a structured request is asked: with the codec `generateObject` is given, or, when no codec says its JSON
+ * Schema, as text with the instruction in the system prompt that does.
+ */
+type Asked = Schema.Codec<Record<string, unknown>> | string
+
+const draft07 = "http://json-schema.org/draft-07/schema"
+const draft2019 = "https://json-schema.org/draft/2019-09/schema"
+
+/**
+ * The request's JSON Schema as an Effect Schema, read as Draft 2020-12 says what the schema's own dialect means:
+ * `definitions` join `$defs` and a `$ref` into them points there; in draft-07 a `$ref` ignores the keywords beside
+ * it; in draft-07 and 2019-09 an `items` list is a tuple (`prefixItems`, then `additionalItems`). Patterns are left
+ * out (Baton's own decoder checks them). Throws for what the import cannot express.
+ */
+const importSchema = (jsonSchema: JsonSchema): Schema.Codec<Record<string, unknown>> => {
+  const { $defs, definitions, ...schema } = jsonSchema
+  const defs = isDefinitions($defs) ? $defs : {}
+  const older = isDefinitions(definitions) ? definitions : {}
+  if (Object.keys(older).some((key) => Object.hasOwn(defs, key))) throw new Error("definitions and $defs share a name")
+  const dialect = typeof schema.$schema === "string" ? schema.$schema.replace(/#$/, "") : undefined
+  const decoded = SchemaRepresentation.fromJsonSchemaDocument({
+    dialect: "draft-2020-12",
+    schema,
+    definitions: { ...older, ...defs }
+  }, {
+    patterns: "ignore",
+    onEnter: (node) => {
+      if (typeof node.$ref === "string") {
+        const $ref = node.$ref.replace(/^#\/definitions\//, "#/$defs/")
+        return dialect === draft07 ? { $ref } : { ...node, $ref }
+      }
+      if (!Array.isArray(node.items) || (dialect !== draft07 && dialect !== draft2019)) return node
+      const { additionalItems, items, ...rest } = node
+      return { ...rest, prefixItems: items, ...(additionalItems === undefined ? {} : { items: additionalItems }) }
+    }
+  })
+  // The answer of a structured request is a JSON object: its schema, typed as such.
+  return Schema.make<Schema.Codec<Record<string, unknown>>>(decoded.ast)
+}
+
+/**
+ * How to ask for `jsonSchema`: as its imported codec or, when the import cannot express it, with the schema in the
+ * system prompt. Not with a codec for any JSON object: a model's own codec transformer may re-shape it (OpenAI's
+ * strict mode asks for a record as `[key, value]` pairs) or pin it (a closed empty object).
+ */
+const askedOf = (jsonSchema: JsonSchema): Asked => {
+  try {
+    return importSchema(jsonSchema)
+  } catch {
+    return `${jsonInstruction} It must match this JSON Schema:\n${JSON.stringify(jsonSchema)}`
+  }
 }
 
 /** A Baton tool as an `effect/ai` one: its name, description and JSON Schema, no handler. */
@@ -171,7 +242,9 @@ export const make = (
     const model = yield* LlmConfig.option(ModelId, "model", options.model.trim())
     const languageModel = yield* LanguageModel.LanguageModel
     const pricing = yield* Pricing.Pricing
-    const schemas = new WeakMap<StructuredOutput<unknown>, Schema.Codec<Record<string, unknown>>>()
+    const askedBy = new WeakMap<StructuredOutput<unknown>, Asked>()
+    // the span transformer effect/ai's model falls back on: the one this step was built with
+    const builtTransformer = yield* Effect.serviceOption(Telemetry.CurrentSpanTransformer)
     // one toolkit per request's tools: retries, re-asks and fallbacks of a request share its tools array
     const toolkits = new WeakMap<ReadonlyArray<BatonTool.Tool>, Toolkit.WithHandler<Declared>>()
     const toolkitFor = (tools: ReadonlyArray<BatonTool.Tool> | undefined) => {
@@ -183,9 +256,9 @@ export const make = (
       toolkits.set(tools, built)
       return built
     }
-    /** The prompt, and the request's tools (declared, never run) with its tool choice. */
-    const callOptions = (request: LlmRequest) => ({
-      prompt: Prompt.fromMessages(messagesOf(request)),
+    /** The prompt (with `instruction`, if any), and the request's tools (declared, never run) with its tool choice. */
+    const callOptions = (request: LlmRequest, instruction?: string) => ({
+      prompt: Prompt.fromMessages(messagesOf(request, instruction)),
       toolkit: toolkitFor(request.tools),
       toolChoice: request.toolChoice ?? "auto",
       disableToolCallResolution: true as const
@@ -241,18 +314,11 @@ export const make = (
           Effect.flatMap((response) => resultOf(request, response, started))
         ))
 
-    const schemaOf = (output: StructuredOutput<unknown>): Schema.Codec<Record<string, unknown>> => {
-      const known = schemas.get(output)
+    const askedFor = (output: StructuredOutput<unknown>): Asked => {
+      const known = askedBy.get(output)
       if (known !== undefined) return known
-      const { $defs, ...schema } = output.jsonSchema
-      const decoded = SchemaRepresentation.fromJsonSchemaDocument({
-        dialect: "draft-2020-12",
-        schema,
-        definitions: isDefinitions($defs) ? $defs : {}
-      })
-      // The answer of a structured request is a JSON object: its schema, typed as such.
-      const built = Schema.make<Schema.Codec<Record<string, unknown>>>(decoded.ast)
-      schemas.set(output, built)
+      const built = askedOf(output.jsonSchema)
+      askedBy.set(output, built)
       return built
     }
 
@@ -260,14 +326,31 @@ export const make = (
       request: LlmRequest,
       output: StructuredOutput<A>
     ): Effect.Effect<StructuredResult<A>, ProviderError.ProviderError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (started) =>
-        languageModel.generateObject({
-          ...callOptions(request),
-          schema: schemaOf(output),
-          objectName: output.name
-        }).pipe(
-          Effect.mapError(fail),
-          Effect.flatMap((response) => resultOf(request, response, started)),
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const asked = askedFor(output)
+        // the response as effect/ai hands it to the span transformer, before its own decode: an answer it rejects
+        // (not JSON, no text, not its codec's) is still the attempt's, billed, and Baton's decoder's to judge
+        let seen: Array<Response.Part<Declared>> | undefined
+        const transformer = Option.orElse(yield* Effect.serviceOption(Telemetry.CurrentSpanTransformer), () =>
+          builtTransformer)
+        const response = yield* (typeof asked === "string"
+          ? languageModel.generateText(callOptions(request, asked))
+          : languageModel.generateObject({ ...callOptions(request), schema: asked, objectName: output.name })).pipe(
+            Effect.provideService(Telemetry.CurrentSpanTransformer, (options) => {
+              // `generateObject` and `generateText` hand on their response's parts, typed as any tools' parts
+              seen = options.response as Array<Response.Part<Declared>>
+              if (Option.isSome(transformer)) {
+                transformer.value(options)
+              }
+            }),
+            Effect.catch((error) =>
+              seen === undefined
+                ? Effect.fail(fail(error))
+                : Effect.succeed(new LanguageModel.GenerateTextResponse(seen))
+            )
+          )
+        return yield* resultOf(request, response, started).pipe(
           Effect.flatMap((result): Effect.Effect<StructuredResult<A>, ProviderError.ProviderError> => {
             const decoded = output.decode(result.content)
             return decoded._tag === "Success"
@@ -282,7 +365,8 @@ export const make = (
                 })
               )
           })
-        ))
+        )
+      })
 
     const stream = (request: LlmRequest): Stream.Stream<StreamPart, ProviderError.ProviderError> =>
       Stream.unwrap(LlmProvider.Supervisor.use((supervisor) =>

@@ -137,6 +137,27 @@ describe("BatonLanguageModel", () => {
       ])
     }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
 
+  it.live("generateObject re-asks an answer its schema's own checks reject, beyond what JSON Schema says", () =>
+    Effect.gen(function*() {
+      // a filter JSON Schema cannot express: the answer must index one of the choices
+      const Quiz = Question.check(
+        Schema.makeFilter((quiz: typeof Question.Type) =>
+          quiz.answer < quiz.choices.length || "answer must be the index of one of the choices"
+        )
+      )
+      yield* inject(
+        "openai",
+        MockFault.content("{\"question\": \"Which?\", \"choices\": [\"a\", \"b\"], \"answer\": 5}")
+      )
+      const quiz = yield* LanguageModel.generateObject({ prompt: "One question about Mars", schema: Quiz })
+      assert.isTrue(Schema.is(Quiz)(quiz.value))
+      assert.strictEqual((yield* stats("openai")).requests, 2)
+      assert.deepStrictEqual(batonOf(finishOf(quiz.content)).attempts.map((a) => [a.outcome, a.error]), [
+        ["error", "StructuredOutputInvalid"],
+        ["success", null]
+      ])
+    }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+
   const failures: ReadonlyArray<readonly [string, MockFault.MockFault, string, boolean]> = [
     ["503", MockFault.status(503), "InternalProviderError", true],
     ["429", MockFault.rateLimited(), "RateLimitError", true],
@@ -157,6 +178,22 @@ describe("BatonLanguageModel", () => {
         assert.strictEqual(error.module, "BatonLanguageModel")
       }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
   }
+
+  it.live("streamText refuses rescue: restart from Config, naming the option, before any call", () =>
+    Effect.gen(function*() {
+      // a restart would show the caller the broken answer's text, then the whole new answer after it
+      yield* inject("openai", MockFault.cutStreamAfter(2))
+      const error = yield* Effect.flip(
+        Stream.runDrain(LanguageModel.streamText({ prompt: "Tell a story" })).pipe(
+          BatonLanguageModel.withConfigOverride({ options: { rescue: "restart" } })
+        )
+      )
+      assert.strictEqual(error.reason._tag, "InvalidRequestError")
+      assert.strictEqual(error.reason._tag === "InvalidRequestError" ? error.reason.parameter : undefined, "rescue")
+      assert.include(error.message, "rescue")
+      assert.strictEqual((yield* stats("openai")).requests, 0)
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+    }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"] }))))
 
   it.live("a model's refusal in its own words rides on the ContentPolicyError's metadata.baton", () =>
     Effect.gen(function*() {

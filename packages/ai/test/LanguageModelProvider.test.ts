@@ -10,7 +10,7 @@ import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Layer, Redacted, Schema, Stream } from "effect"
-import { AiError, LanguageModel, type Response } from "effect/ai"
+import { AiError, LanguageModel, type Response, Telemetry } from "effect/ai"
 import * as LanguageModelProvider from "../src/LanguageModelProvider.ts"
 import * as ChatLanguageModel from "./chatLanguageModel.ts"
 import { inject, services, stats } from "./stack.ts"
@@ -80,28 +80,33 @@ const brokenAfterText = (calls: { count: number }): Layer.Layer<LanguageModel.La
   )
 }
 
-/** The user's own effect/ai model that records what it is asked and answers "{}". */
-const recording = (seen: Array<LanguageModel.ProviderOptions>): Layer.Layer<LanguageModel.LanguageModel> => {
+/** The user's own effect/ai model that records what it is asked and answers `answers` in turn, then "{}". */
+const recording = (
+  seen: Array<LanguageModel.ProviderOptions>,
+  answers: Array<string> = []
+): Layer.Layer<LanguageModel.LanguageModel> => {
   const finish: Response.FinishPartEncoded = {
     type: "finish",
     reason: "stop",
     usage: { inputTokens: { total: 3 }, outputTokens: { total: 1 } }
   }
-  const answer: Array<Response.StreamPartEncoded> = [
-    { type: "text-start", id: "0" },
-    { type: "text-delta", id: "0", delta: "{}" },
-    { type: "text-end", id: "0" },
-    finish
-  ]
+  const answer = (options: LanguageModel.ProviderOptions) => {
+    seen.push(options)
+    return answers.shift() ?? "{}"
+  }
   return Layer.effect(
     LanguageModel.LanguageModel,
     LanguageModel.make({
-      generateText: (options) =>
-        Effect.sync(() => {
-          seen.push(options)
-          return [{ type: "text", text: "{}" }, finish]
-        }),
-      streamText: (options) => Stream.suspend(() => (seen.push(options), Stream.fromIterable(answer)))
+      generateText: (options) => Effect.sync(() => [{ type: "text", text: answer(options) }, finish]),
+      streamText: (options) =>
+        Stream.suspend(() =>
+          Stream.fromIterable<Response.StreamPartEncoded>([
+            { type: "text-start", id: "0" },
+            { type: "text-delta", id: "0", delta: answer(options) },
+            { type: "text-end", id: "0" },
+            finish
+          ])
+        )
     })
   )
 }
@@ -402,6 +407,216 @@ describe("LanguageModelProvider", () => {
         ["openai", "error", "StructuredOutputInvalid"],
         ["openai", "success", undefined]
       ])
+    }).pipe(Effect.provide(services(100))))
+})
+
+/** The system prompt a LanguageModel step was given. */
+const systemOf = (options: LanguageModel.ProviderOptions | undefined): string =>
+  options?.prompt.content.flatMap((message) => message.role === "system" ? [message.content] : []).join("\n") ?? ""
+
+/** The JSON Schema a LanguageModel step's model derives from the schema of a `generateObject` call. */
+const jsonSchemaOf = (options: LanguageModel.ProviderOptions | undefined) =>
+  options?.responseFormat.type === "json"
+    ? LanguageModel.defaultCodecTransformer(options.responseFormat.schema).jsonSchema
+    : undefined
+
+/**
+ * A raw JSON Schema a caller may send (the title names it), a valid answer, one that does not match, and whether
+ * effect/ai's JSON Schema import can express it (else it goes to the model in the system prompt), with a keyword the
+ * model's JSON Schema then holds.
+ */
+const rawSchemas: ReadonlyArray<{
+  readonly title: string
+  readonly schema: Record<string, unknown>
+  readonly valid: unknown
+  readonly invalid: unknown
+  readonly imported: boolean
+  readonly keyword?: string
+}> = [
+  {
+    title: "a pattern",
+    schema: {
+      type: "object",
+      properties: { code: { type: "string", pattern: "^[A-Z]{3}$" } },
+      required: ["code"],
+      additionalProperties: false
+    },
+    valid: { code: "MRS" },
+    invalid: { code: "mars" },
+    imported: true
+  },
+  {
+    title: "draft-07 definitions, as zodResponseFormat sends them",
+    schema: {
+      $schema: "http://json-schema.org/draft-07/schema#",
+      type: "object",
+      properties: { question: { $ref: "#/definitions/Question" } },
+      required: ["question"],
+      additionalProperties: false,
+      definitions: {
+        Question: {
+          type: "object",
+          properties: { text: { type: "string" }, answer: { type: "integer" } },
+          required: ["text", "answer"],
+          additionalProperties: false
+        }
+      }
+    },
+    valid: { question: { text: "Which planet is red?", answer: 4 } },
+    invalid: { question: { text: "Which planet is red?" } },
+    imported: true,
+    keyword: "$defs"
+  },
+  {
+    title: "a draft-07 tuple",
+    schema: {
+      $schema: "http://json-schema.org/draft-07/schema#",
+      type: "object",
+      properties: { point: { type: "array", items: [{ type: "number" }, { type: "string" }], additionalItems: false } },
+      required: ["point"]
+    },
+    valid: { point: [4, "Mars"] },
+    invalid: { point: ["Mars", 4] },
+    imported: true,
+    keyword: "prefixItems"
+  },
+  {
+    title: "if / then",
+    schema: {
+      type: "object",
+      properties: { kind: { enum: ["count", "name"] }, count: { type: "integer" } },
+      required: ["kind"],
+      if: { properties: { kind: { const: "count" } } },
+      then: { required: ["count"] }
+    },
+    valid: { kind: "count", count: 2 },
+    invalid: { kind: "count" },
+    imported: false
+  },
+  {
+    title: "contains",
+    schema: {
+      type: "object",
+      properties: { planets: { type: "array", items: { type: "string" }, contains: { const: "Mars" } } },
+      required: ["planets"]
+    },
+    valid: { planets: ["Venus", "Mars"] },
+    invalid: { planets: ["Venus"] },
+    imported: false
+  },
+  {
+    title: "not",
+    schema: {
+      type: "object",
+      properties: { planet: { type: "string", not: { const: "Pluto" } } },
+      required: ["planet"]
+    },
+    valid: { planet: "Mars" },
+    invalid: { planet: "Pluto" },
+    imported: false
+  }
+]
+
+describe("LanguageModelProvider raw JSON Schemas", () => {
+  for (const { imported, invalid, keyword, schema, title, valid } of rawSchemas) {
+    it.live(`a raw JSON Schema with ${title} is served by a LanguageModel step, checked and re-asked by Baton`, () =>
+      Effect.gen(function*() {
+        const seen: Array<LanguageModel.ProviderOptions> = []
+        const answers = [JSON.stringify(invalid), JSON.stringify(valid)]
+        const manager = yield* managerOf(["effect-ai"], { languageModel: recording(seen, answers) })
+        const result = yield* manager.generateStructured({ prompt: "One question about Mars" }, schema)
+        assert.deepStrictEqual(result.value, valid)
+        assert.deepStrictEqual(attemptsOf(result.attempts), [
+          ["openai", "error", "StructuredOutputInvalid"],
+          ["openai", "success", undefined]
+        ])
+        const asked = JSON.stringify(schema)
+        if (imported) {
+          // the model's own structured output is given the schema (every property it names), no instruction
+          assert.notInclude(systemOf(seen[0]), asked)
+          const sent = JSON.stringify(jsonSchemaOf(seen[0]))
+          for (const key of [...JSON.stringify(valid).match(/"\w+":/g) ?? [], ...(keyword ? [`"${keyword}":`] : [])]) {
+            assert.include(sent, key.slice(0, -1))
+          }
+        } else {
+          // what effect/ai cannot express goes to the model in words: the request's JSON Schema in the system prompt,
+          // no codec of effect/ai's (a model's own transformer may re-shape one)
+          assert.include(systemOf(seen[0]), asked)
+          assert.strictEqual(seen[0]?.responseFormat.type, "text")
+        }
+      }).pipe(Effect.provide(services(100))))
+  }
+
+  it.live("requests with raw JSON Schemas a LanguageModel step cannot import never open its circuit", () =>
+    Effect.gen(function*() {
+      const seen: Array<LanguageModel.ProviderOptions> = []
+      const manager = yield* LlmManager.make({
+        providers: [
+          LanguageModelProvider.layer({ name: "openai", model: "gpt-4o-mini", languageModel: recording(seen) })
+        ],
+        policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 1 }),
+        circuitPolicy: { failureThreshold: 2, cooldownMs: 60_000 }
+      })
+      const schema = { type: "object", properties: { tags: { type: "array", contains: { const: "Mars" } } } }
+      for (let i = 0; i < 3; i++) {
+        const result = yield* manager.generateStructured({ prompt: "Tag this question" }, schema)
+        assert.deepStrictEqual(attemptsOf(result.attempts), [["openai", "success", undefined]])
+      }
+      assert.strictEqual((yield* manager.generate({ prompt: "Hello" })).provider, "openai")
+      assert.strictEqual(seen.length, 4)
+    }).pipe(Effect.provide(services(100))))
+})
+
+describe("LanguageModelProvider billing of structured answers", () => {
+  for (const answer of ["{\"question\": 1}", "Here is a question about Mars."]) {
+    it.live(`a LanguageModel step's answer that does not match is billed: ${answer}`, () =>
+      Effect.gen(function*() {
+        const manager = yield* managerOf(["effect-ai"])
+        yield* inject("openai", MockFault.content(answer))
+        const quiz = yield* manager.generateStructured({ prompt: "One question about Mars" }, Question)
+        assert.isTrue(Schema.is(Question)(quiz.value))
+        const rejected = quiz.attempts[0]?.error
+        assert.strictEqual(rejected?._tag, "StructuredOutputInvalid")
+        const usage = rejected?._tag === "StructuredOutputInvalid" ? rejected.usage : undefined
+        assert.isAbove(usage?.completionTokens ?? 0, 0)
+        assert.strictEqual(usage?.pricing, "model")
+        // both answers, the rejected one too, reach the ledger
+        const billed = yield* stats("openai")
+        const ledger = yield* UsageLedger.UsageLedger
+        yield* ledger.flush
+        const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+        const rows = yield* ledger.usageByProvider(day, day)
+        assert.deepStrictEqual(rows.map((row) => [row.provider, row.attempts, row.completionTokens]), [
+          ["openai", 2, billed.completionTokens]
+        ])
+      }).pipe(Effect.provide(services(100))))
+  }
+
+  it.live("a caller's span transformer still sees a LanguageModel step's structured answers", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai"])
+      const seen: Array<string> = []
+      yield* manager.generateStructured({ prompt: "One question about Mars" }, Question).pipe(
+        Effect.provideService(Telemetry.CurrentSpanTransformer, (options) => {
+          seen.push(options.responseFormat.type)
+        })
+      )
+      assert.deepStrictEqual(seen, ["json"])
+    }).pipe(Effect.provide(services(100))))
+
+  it.live("a content filter that stops a LanguageModel step's structured answer is ContentFiltered, billed", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai", "anthropic"])
+      yield* inject("openai", MockFault.contentFilter)
+      const error = yield* Effect.flip(manager.generateStructured({ prompt: "One question about Mars" }, Question))
+      assert.strictEqual(error._tag, "AllProvidersFailed")
+      if (error._tag !== "AllProvidersFailed") return
+      assert.deepStrictEqual(attemptsOf(error.attempts), [["openai", "error", "ContentFiltered"]])
+      const filtered = error.attempts[0]?.error
+      const billed = yield* stats("openai")
+      assert.strictEqual(billed.requests, 1)
+      assert.strictEqual(filtered?._tag === "ContentFiltered" ? filtered.usage?.promptTokens : 0, billed.promptTokens)
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
     }).pipe(Effect.provide(services(100))))
 })
 

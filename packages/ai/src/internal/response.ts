@@ -165,7 +165,7 @@ export const streamParts = (requestId: RequestId) =>
         ...delta
       ]]
     }
-    // a `Restart` comes only with `rescue: "restart"`, which this layer never asks for: it closes the text block
+    // a `Restart` comes only with `rescue: "restart"`, which this layer refuses for streams: it closes the text block
     case "Restart":
       return [{ ...state, text: false }, textEnd(state, requestId)]
     case "Finish":
