@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import * as GenerationOptions from "@baton/core/GenerationOptions"
 import { Schema } from "effect"
 
 /**
@@ -24,6 +25,16 @@ export const QuizRequest = Schema.Struct({
 
 /** @since 0.1.0 */
 export type QuizRequest = typeof QuizRequest.Type
+
+/**
+ * The token limit of a quiz of `questionCount` questions: 300 a question and
+ * 200 more, within what any request may ask (a count over the per-request
+ * maximum is then refused as such, naming `questionCount`).
+ *
+ * @since 0.1.0
+ */
+export const maxTokensFor = (questionCount: number): number =>
+  Math.min(300 * questionCount + 200, GenerationOptions.maxTokensLimit)
 
 /**
  * The body of `POST /v1/quizzes/stream`: an explanation of a topic.

@@ -43,7 +43,7 @@ const createQuiz = HttpRouter.route(
       const manager = yield* LlmManager.LlmManager
       const result = yield* manager.generateStructured({
         prompt: Quiz.quizPrompt(request),
-        options: { system: Quiz.system, temperature: 0.4, maxTokens: 300 * request.questionCount + 200 },
+        options: { system: Quiz.system, temperature: 0.4, maxTokens: Quiz.maxTokensFor(request.questionCount) },
         metadata: { subjectId, units: request.questionCount, tags: { feature: "quiz" } }
       }, Quiz.quizOf(request.questionCount))
       return HttpServerResponse.jsonUnsafe({

@@ -178,12 +178,15 @@ describe("quiz service over HTTP", () => {
 
   it("answers 400 naming the field over the per-request maximum, without spending quota", async () => {
     const teacher = `t-max-${run}`
-    const reply = await quiz(a, teacher, 11)
-    assert.strictEqual(reply.status, 400)
-    const problem = JSON.parse(reply.text) as { field: string; max: number }
-    assert.strictEqual(problem.field, "questionCount")
-    assert.strictEqual(problem.max, 10)
-    assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit))
+    // far over too: the count is what is refused, not the token limit it would ask for
+    for (const count of [11, 40_000]) {
+      const reply = await quiz(a, teacher, count)
+      assert.strictEqual(reply.status, 400)
+      const problem = JSON.parse(reply.text) as { field: string; max: number }
+      assert.strictEqual(problem.field, "questionCount", reply.text)
+      assert.strictEqual(problem.max, 10)
+      assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit))
+    }
   })
 
   it("answers 413 Problem Details for a body over 1 MiB, by Content-Length or chunked, before quota or provider", async () => {
