@@ -168,7 +168,8 @@ export type Input = LlmRequest.Input | LlmRequest.LlmRequest
  * Structured generation from any schema specification; the value is typed by
  * the schema (`unknown` for a raw JSON Schema). The answer is JSON, never a
  * tool call: a request offering tools the model may call (any `toolChoice`
- * but `"none"`) fails at once with `InvalidOptions` (field `tools`).
+ * but `"none"`) fails with `InvalidOptions` (field `tools`) before any
+ * provider is asked (`StructuredOutput.toolsRefused`).
  *
  * @since 0.1.0
  */
@@ -205,18 +206,6 @@ export interface Service {
     model?: ModelId
   ) => Effect.Effect<CircuitBreaker.State, InvalidOptions | CircuitStoreUnavailable>
 }
-
-/** Whether a request offers tools the model may call (any tool choice but `"none"`). */
-const callsTools = (input: Input): boolean =>
-  input.tools !== undefined && input.tools.length > 0 && input.toolChoice !== "none"
-
-/** A structured answer is JSON, never a tool call: a request offering tools it may call cannot get one. */
-const structuredWithTools = () =>
-  new InvalidOptions({
-    field: "tools",
-    message: "tools: generateStructured answers with JSON, never a tool call; " +
-      "offer the tools to generate or stream, or set toolChoice \"none\""
-  })
 
 /**
  * The manager tag.
@@ -378,11 +367,15 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       input: Input,
       spec: StructuredOutput.Spec<unknown>
     ): Effect.Effect<StructuredResult<unknown>, GenerateError> {
-      if (callsTools(input)) return Effect.fail(structuredWithTools())
       return Effect.flatMapEager(
         StructuredOutput.fromSpec(spec),
         (output) =>
-          withRun(input, (run) => internal.observe(engine, run, () => internal.generateStructured(engine, run, output)))
+          withRun(input, (run) => {
+            const refused = StructuredOutput.toolsRefused(run.request)
+            return refused !== undefined
+              ? Effect.fail(refused)
+              : internal.observe(engine, run, () => internal.generateStructured(engine, run, output))
+          })
       )
     }
 

@@ -80,9 +80,9 @@ export interface Capabilities {
  * not handed, alone or beside text (DeepSeek's `reasoning_content`,
  * Anthropic's `thinking_delta`, Gemini's thought parts): the model is
  * working, so the stream counts as alive (the manager's first-token and idle
- * limits), though no text may have reached the caller. Keep-alive comments and pings are not reasoning.
- * Without a supervisor (a provider used on its own) the adapter bounds each
- * call with its own `timeoutMs`.
+ * limits), though no text may have reached the caller. Keep-alive comments
+ * and pings are not reasoning. Without a supervisor (a provider used on its
+ * own) the adapter bounds each call with its own `timeoutMs`.
  *
  * @since 0.1.0
  */
@@ -164,7 +164,9 @@ export interface Implementation {
 }
 
 /**
- * Structured generation from any schema specification.
+ * Structured generation from any schema specification. A request offering
+ * tools the model may call fails at once with `InvalidOptions` (field
+ * `tools`: see `StructuredOutput.toolsRefused`).
  *
  * @since 0.1.0
  */
@@ -215,6 +217,8 @@ export const make = (implementation: Implementation): Service => {
     request: LlmRequest.LlmRequest,
     spec: StructuredOutput.Spec<unknown>
   ): Effect.Effect<StructuredResult<unknown>, ProviderError | InvalidOptions> {
+    const refused = StructuredOutput.toolsRefused(request)
+    if (refused !== undefined) return Effect.fail(refused)
     return Effect.flatMap(
       StructuredOutput.fromSpec(spec),
       (output) => implementation.generateStructured(request, output)

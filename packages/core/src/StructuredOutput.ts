@@ -146,6 +146,27 @@ const parseJson = (text: string): Result.Result<unknown, string> => {
  */
 export const jsonInstruction = "Respond with only one valid JSON value: no prose before or after it, no Markdown fence."
 
+/**
+ * Why a request cannot get a structured answer, if it cannot: the answer is
+ * JSON, never a tool call, so a request offering tools the model may call
+ * (any `toolChoice` but `"none"`) is refused with `InvalidOptions` (field
+ * `tools`); `undefined` for any other. `LlmManager` and every provider's
+ * `generateStructured` ask before calling.
+ *
+ * @since 0.1.0
+ */
+export const toolsRefused = (request: {
+  readonly tools?: ReadonlyArray<unknown> | undefined
+  readonly toolChoice?: unknown
+}): InvalidOptions | undefined =>
+  request.tools !== undefined && request.tools.length > 0 && request.toolChoice !== "none"
+    ? new InvalidOptions({
+      field: "tools",
+      message: "tools: a structured answer is JSON, never a tool call; " +
+        "offer the tools to generate or stream, or set toolChoice \"none\""
+    })
+    : undefined
+
 /** A schema compiled once: everything of a `StructuredOutput` but its name. */
 type Compiled<A> = Omit<StructuredOutput<A>, "name">
 

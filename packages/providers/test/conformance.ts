@@ -222,6 +222,16 @@ export const conformance = (subject: Subject): void => {
           assert.deepStrictEqual(Object.keys(result.value as object).sort(), ["city", "population"])
         }))
 
+      it.effect("structured output refuses tools the model may call, sending nothing", () =>
+        Effect.gen(function*() {
+          const { provider, server } = yield* setup
+          const tools = [{ name: "get_time", parameters: { type: "object", properties: {} } }]
+          const error = yield* Effect.flip(provider.generateStructured(yield* request({ prompt: "Quiz", tools }), Quiz))
+          assert.strictEqual(error._tag, "InvalidOptions")
+          assert.strictEqual(error._tag === "InvalidOptions" ? error.field : undefined, "tools")
+          assert.strictEqual((yield* server.stats(mock)).requests, 0)
+        }))
+
       it.effect("an answer that does not decode is StructuredOutputInvalid with issue and content", () =>
         Effect.gen(function*() {
           const { provider, server } = yield* setup
