@@ -17,14 +17,17 @@ import * as UsageLedger from "../src/UsageLedger.ts"
 
 const key = "canary-house-key-4d1c7e"
 
-/** A 503 (echoing the key, or not), its `status` then set to text: no longer what `ProviderUnavailable` encodes. */
+/**
+ * A 503 (echoing the key, or not), its `status` then set to text and its `model` to a number: no longer what
+ * `ProviderUnavailable` encodes, nor a `Defect` could.
+ */
 const illFormed = (echoed: boolean) => {
   const error = new ProviderUnavailable({
     provider: ProviderName.make("house"),
     status: 503,
     message: echoed ? `upstream refused key ${key}` : "upstream refused"
   })
-  Object.assign(error, { status: "503" })
+  Object.assign(error, { status: "503", model: 7 })
   return error
 }
 

@@ -47,7 +47,7 @@ const echoing: ReadonlyArray<ProviderError.ProviderError> = [
 describe("scrubError", () => {
   it("scrubs every text field of every class, keeping its class and its other fields", () => {
     for (const error of echoing) {
-      const scrubbed = scrubError(error, secrets)
+      const scrubbed = scrubError(error, secrets, who.provider, who.model)
       assert.strictEqual(scrubbed.constructor, error.constructor, error._tag)
       assert.strictEqual(scrubbed._tag, error._tag)
       assert.notInclude(`${scrubbed.message} ${JSON.stringify(scrubbed)}`, key, error._tag)
@@ -70,7 +70,7 @@ describe("scrubError", () => {
       issue: `at ${words}`,
       content: `${words} ${key}`
     })
-    const scrubbed = scrubError(answer, secrets)
+    const scrubbed = scrubError(answer, secrets, who.provider, who.model)
     assert.strictEqual(scrubbed._tag, "StructuredOutputInvalid")
     if (scrubbed._tag !== "StructuredOutputInvalid") return
     assert.strictEqual(scrubbed.content, `${words} [redacted]`)
@@ -80,7 +80,7 @@ describe("scrubError", () => {
       partialText: words,
       reason: `cut at sk-${"a".repeat(20)}`
     })
-    const kept = scrubError(cut, secrets)
+    const kept = scrubError(cut, secrets, who.provider, who.model)
     assert.deepStrictEqual(
       kept._tag === "StreamInterrupted" ? [kept.partialText, kept.reason] : [],
       [words, "cut at [redacted]"]
@@ -89,8 +89,8 @@ describe("scrubError", () => {
 
   it("returns an error without a secret as it is", () => {
     const clean = new ProviderError.ProviderUnavailable({ ...who, status: 503, message: "alpha answered HTTP 503" })
-    assert.strictEqual(scrubError(clean, secrets), clean)
+    assert.strictEqual(scrubError(clean, secrets, who.provider, who.model), clean)
     const timeout = new ProviderError.ProviderTimeout({ ...who, phase: "first-byte", timeoutMs: 1000 })
-    assert.strictEqual(scrubError(timeout, secrets), timeout)
+    assert.strictEqual(scrubError(timeout, secrets, who.provider, who.model), timeout)
   })
 })

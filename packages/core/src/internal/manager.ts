@@ -526,7 +526,9 @@ const asFailure = <A>(
 ): Effect.Effect<A, ProviderError> =>
   Effect.catchCause(call, (cause) => {
     const defect = Cause.findDefect(cause)
-    if (Result.isFailure(defect)) return Effect.failCause(Cause.map(cause, (error) => scrubError(error, secrets)))
+    if (Result.isFailure(defect)) {
+      return Effect.failCause(Cause.map(cause, (error) => scrubError(error, secrets, provider, model)))
+    }
     const text = defect.success instanceof Error ? defect.success.message : String(defect.success)
     return Effect.fail(
       new Defect({ provider, model, message: scrub(`bug in the ${provider} adapter: ${text}`, secrets) })

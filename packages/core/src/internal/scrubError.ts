@@ -17,6 +17,7 @@
  * code set a field to the wrong type) becomes a scrubbed `Defect`.
  */
 import { Option, type Redacted, Schema } from "effect"
+import type { ModelId, ProviderName } from "../Ids.ts"
 import { Defect, ProviderError } from "../ProviderError.ts"
 import { scrub, scrubSecrets } from "../Redact.ts"
 
@@ -41,9 +42,16 @@ const scrubField = (key: string, text: string, secrets: ReadonlyArray<Redacted.R
 
 /**
  * `error`, or a copy of it (same class, same fields) with every secret and
- * key-shaped token in its text replaced by `[redacted]` when it holds one.
+ * key-shaped token in its text replaced by `[redacted]` when it holds one;
+ * an ill-formed one becomes a `Defect` of the attempt's `provider` and
+ * `model` (the error's own may be as ill-formed).
  */
-export const scrubError = (error: ProviderError, secrets: ReadonlyArray<Redacted.Redacted>): ProviderError => {
+export const scrubError = (
+  error: ProviderError,
+  secrets: ReadonlyArray<Redacted.Redacted>,
+  provider: ProviderName,
+  model: ModelId
+): ProviderError => {
   const dirty = ([key, text]: readonly [string, unknown]): boolean =>
     typeof text === "string" && scrubField(key, text, secrets) !== text
   // `message` is a field of its own (not enumerable, an `Error`'s), or a getter over the fields checked here
@@ -53,12 +61,7 @@ export const scrubError = (error: ProviderError, secrets: ReadonlyArray<Redacted
   // of that provider, reported as one, as a throw is; a scrubbed text always decodes
   return Option.getOrElse(
     Option.flatMap(encode(error), (encoded) => decode(scrubFields(encoded, secrets))),
-    () =>
-      new Defect({
-        provider: error.provider,
-        ...(error.model === undefined ? {} : { model: error.model }),
-        message: scrub(error.message, secrets)
-      })
+    () => new Defect({ provider, model, message: scrub(error.message, secrets) })
   )
 }
 
