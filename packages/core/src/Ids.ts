@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { idText } from "./internal/idText.ts"
 
 /**
  * The name a provider is known by in logs, metrics, prices and configuration
@@ -59,14 +60,16 @@ export type ModelId = typeof ModelId.Type
 /**
  * The subject a quota and a usage ledger are kept for: a teacher id in
  * DreamAI, a user or tenant id elsewhere. At most 256 characters, no control
- * characters (a newline or a NUL would reach logs, keys and database rows).
+ * characters (a newline or a NUL would reach logs, keys and database rows),
+ * no lone surrogate (a database stores one as U+FFFD: two subjects would
+ * share their ledger rows).
  *
  * @since 0.1.0
  */
 export const SubjectId = Schema.NonEmptyString.check(
   Schema.isMaxLength(256),
-  Schema.isPattern(/^\P{Cc}*$/u, {
-    message: "a subject id must not contain control characters (newline, NUL, escape, ...)"
+  Schema.isPattern(idText, {
+    message: "a subject id must not contain control characters (newline, NUL, escape, ...) or a lone surrogate"
   })
 ).pipe(Schema.brand("SubjectId"))
 
@@ -75,13 +78,14 @@ export type SubjectId = typeof SubjectId.Type
 
 /**
  * The id that links every attempt of one logical request. Callers may choose
- * it (an HTTP request id); otherwise Baton generates a UUID.
+ * it (an HTTP request id: at most 128 characters, no control character, no
+ * lone surrogate); otherwise Baton generates a UUID.
  *
  * @since 0.1.0
  */
 export const RequestId = Schema.NonEmptyString.check(
   Schema.isMaxLength(128),
-  Schema.isPattern(/^\P{Cc}*$/u, { message: "a request id must not contain control characters" })
+  Schema.isPattern(idText, { message: "a request id must not contain control characters or a lone surrogate" })
 ).pipe(Schema.brand("RequestId"))
 
 /** @since 0.1.0 */

@@ -33,6 +33,7 @@ import { Effect, Schema } from "effect"
 import { hash, randomUUID } from "node:crypto"
 import * as GenerationOptions from "./GenerationOptions.ts"
 import { RequestId, SubjectId } from "./Ids.ts"
+import { idText } from "./internal/idText.ts"
 import { firstIssue } from "./internal/schemaIssue.ts"
 import { trusted } from "./internal/trusted.ts"
 import { InvalidOptions } from "./LlmError.ts"
@@ -216,11 +217,9 @@ const isObject = (input: unknown): input is object => typeof input === "object" 
 
 const notAnObject = new InvalidOptions({ field: "request", message: "request: expected an object with a prompt" })
 
-/** No control character (the pattern of `SubjectId` and `RequestId`). */
-const printable = /^\P{Cc}*$/u
-
+/** The text of `SubjectId` and `RequestId` (`idText`), their lengths checked by the caller. */
 const isId = (value: unknown, maxLength: number): boolean =>
-  typeof value === "string" && value.length > 0 && value.length <= maxLength && printable.test(value)
+  typeof value === "string" && value.length > 0 && value.length <= maxLength && idText.test(value)
 
 const metadataKeys = new Set(["subjectId", "requestId", "units", "tags"])
 

@@ -24,6 +24,9 @@
  * token sums and the exact cost sum in integer nano-USD (plus USD for
  * display). Days are `YYYY-MM-DD` in the ledger's `timeZone` (default UTC;
  * use the quota zone, `AI_QUOTA_TIMEZONE`, to match quota days), inclusive.
+ * A row's day is the day its attempt ended; the quota counts a request on
+ * the day it reserved, so a request that runs across midnight is the
+ * quota's on one day and the ledger's on the next.
  *
  * Writes never touch the request's path: `record` enqueues and a background
  * fiber appends rows in batches (see `BatchWriter`: flushed every

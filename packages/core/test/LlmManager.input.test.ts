@@ -29,6 +29,9 @@ describe("bad caller input", () => {
         [{ prompt: "hi", options: { model: "gpt\n4" } }, "options.model"],
         [{ prompt: "hi", metadata: { requestId: "r\u0000" } }, "metadata.requestId"],
         [{ prompt: "hi", metadata: { subjectId: "t\nDEL *" } }, "metadata.subjectId"],
+        // a lone surrogate: the SQL drivers store it as U+FFFD, merging two subjects' ledger rows
+        [{ prompt: "hi", metadata: { subjectId: "teacher-\uD800" } }, "metadata.subjectId"],
+        [{ prompt: "hi", metadata: { subjectId: "teacher-\uDC00x" } }, "metadata.subjectId"],
         // found by the chaos suite's property test: a TypeError (a defect) before
         [{ prompt: "hi", metadata: null }, "metadata"],
         // a message field hidden from enumeration is checked all the same

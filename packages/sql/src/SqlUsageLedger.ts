@@ -260,7 +260,9 @@ export const layerUrl = (
  *
  * Its days are those of the quota zone (`AI_QUOTA_TIMEZONE`, default UTC)
  * unless `options.timeZone` names another: a subject's "today" in the ledger
- * is the day its daily quota counts, also around midnight.
+ * is the day its daily quota counts (an attempt's row is dated when it
+ * ends: a request running across midnight is the next day's in the ledger,
+ * the day before's in the quota).
  *
  * @since 0.1.0
  */
