@@ -15,7 +15,7 @@
  * | --- | --- |
  * | `LanguageModel.LanguageModel` (`generateText`, `generateObject`, `streamText`) | `LlmManager` (`generate`, `generateStructured`, `stream`): this layer is built with `LanguageModel.make` over the manager |
  * | `Prompt` (system / user / assistant / tool messages of parts) | `LlmRequest` messages: text parts joined per message; an assistant's `tool-call` parts as its `toolCalls`; each `tool-result` as a `tool` message; reasoning parts dropped; a file part is an `InvalidUserInputError` before any call |
- * | `LanguageModel.ProviderOptions.responseFormat: json` (`generateObject`) | `generateStructured` with the schema's JSON Schema (compiled once per schema), the answer checked by it and then decoded by the schema's codec (its filters too), so a non-matching answer is re-asked once (`LLM_STRUCTURED_OUTPUT_RETRIES`) and may fall back; `generateObject` then decodes the value with its own codec |
+ * | `LanguageModel.ProviderOptions.responseFormat: json` (`generateObject`) | `generateStructured` with the schema's JSON Schema (compiled once per schema), the answer checked by it and then decoded by the schema's codec (its filters too), so a non-matching answer is re-asked once (`LLM_STRUCTURED_OUTPUT_RETRIES`) and may fall back; `generateObject` then decodes the value with its own codec. A structured answer is JSON, never a tool call: `generateObject` with a toolkit the model may call fails with an `InvalidRequestError` naming `tools` |
  * | `Response` parts | `text` (or `text-start`/`-delta`/`-end` when streaming, and a tool call's `tool-params-start`/`-delta`/`-end` as its arguments stream), `response-metadata` (`id` = Baton request id, `modelId` = the model that answered), `finish` (finish reason, `Usage` with cached and reasoning tokens apart; `metadata.baton` = provider, cost in nano-USD and USD, price source, every attempt) |
  * | `AiError` and its reasons | Baton's errors (`internal/aiError.ts`): `ProviderRateLimited` -> `RateLimitError`, `ProviderQuotaExhausted` and the subject quota `RateLimitExceeded` -> `QuotaExhaustedError`, `ProviderConnectionFailed`/`ProviderTimeout`/`StreamInterrupted` -> `NetworkError` (`InternalProviderError` when the request was billed: a `NetworkError` has no metadata to carry it), `ProviderAuthenticationFailed` -> `AuthenticationError`, `InvalidRequest`/`ContextLengthExceeded`/`InvalidOptions` -> `InvalidRequestError`, `ContentFiltered` -> `ContentPolicyError` (the model's refusal in its own words, when it gave one, in `metadata.baton.refusal`), `MalformedResponse` -> `InvalidResponseError`, `StructuredOutputInvalid` -> `StructuredOutputError`, `ProviderUnavailable`/`CircuitOpen` -> `InternalProviderError`; `AllProvidersFailed` maps its deciding attempt (the last real failure). `isRetryable` always equals Baton's `LlmError.isRetryable`: where the natural reason's fixed answer differs, the next reason that agrees is used |
  * | `Telemetry` (GenAI span attributes) | Baton's `chat <model>` spans (one per provider call, under its own `baton.request` span) carry the `gen_ai.*` attributes, as descendants of `LanguageModel.generateText`; this layer adds none, so they are not emitted twice |
@@ -57,7 +57,7 @@ import { InvalidOptions } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
-import { Context, Effect, Layer, Result, Schema, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Option, Result, Schema, Stream } from "effect"
 import { AiError, LanguageModel } from "effect/ai"
 import { dual } from "effect/Function"
 import { toAiError } from "./internal/aiError.ts"
@@ -159,16 +159,17 @@ export const make: Effect.Effect<LanguageModel.LanguageModel, never, LlmManager.
     // a schema's checks JSON Schema cannot say (filters) are `generateObject`'s own decode: Baton runs it too, on the
     // answer its JSON Schema admits, so such an answer is re-asked; the value stays the answer's JSON, which
     // `generateObject` decodes
-    const decodeValue = Schema.decodeUnknownResult(codec as Schema.Codec<unknown, unknown>)
+    // (a decode that needs a service or waits cannot run here: it is left to `generateObject`)
+    const decodeValue = Schema.decodeUnknownExit(codec as Schema.Codec<unknown, unknown>)
     return StructuredOutput.fromJsonSchema(jsonSchema, { name: objectNameOf(objectName) }).pipe(
       Effect.map((output): StructuredOutput.StructuredOutput<unknown> => ({
         ...output,
         decode: (text) =>
-          Result.flatMap(output.decode(text), (value) =>
-            Result.mapBoth(decodeValue(value, { errors: "all" }), {
-              onFailure: (error) => error.message,
-              onSuccess: () => value
-            }))
+          Result.flatMap(output.decode(text), (value) => {
+            const decoded = decodeValue(value, { errors: "all" })
+            const issue = Exit.isFailure(decoded) ? Cause.findErrorOption(decoded.cause) : Option.none()
+            return Option.isSome(issue) ? Result.fail(issue.value.message) : Result.succeed(value)
+          })
       })),
       Effect.tap((output) => Effect.sync(() => outputs.set(schema, output))),
       Effect.mapError((error) =>

@@ -27,8 +27,10 @@
  *   patterns are left to Baton's decoder, and a schema the import cannot
  *   express (`if` / `then`, `contains`, `not`, ...) is asked for with
  *   `generateText` and the schema in the system prompt. The answer is read
- *   as `effect/ai` hands it to its span transformer (`CurrentSpanTransformer`,
- *   still called), before `effect/ai`'s own decode: an answer that decode
+ *   as `effect/ai` hands it to its span transformer (`CurrentSpanTransformer`:
+ *   one in the call's context or the step's is still called; one provided
+ *   to the `LanguageModel` layer alone is not, for structured calls), before
+ *   `effect/ai`'s own decode: an answer that decode
  *   rejects is still billed (`StructuredOutputInvalid` with its usage), and
  *   one the content filter stopped is `ContentFiltered`. A `LanguageModel`
  *   not made with `LanguageModel.make` may not call the transformer; its
@@ -115,6 +117,14 @@ const messagesOf = (
  */
 type Asked = Schema.Codec<Record<string, unknown>> | string
 
+/** The reasons `generateObject` fails with once it has the answer: its own decode rejected it. */
+const rejectedAnswer: ReadonlySet<string> = new Set([
+  "StructuredOutputError",
+  "InvalidOutputError",
+  "UnsupportedSchemaError"
+])
+
+/** The older dialects `StructuredOutput` takes, as its `$schema` names them (less an empty fragment `#`). */
 const draft07 = "http://json-schema.org/draft-07/schema"
 const draft2019 = "https://json-schema.org/draft/2019-09/schema"
 
@@ -345,7 +355,7 @@ export const make = (
               }
             }),
             Effect.catch((error) =>
-              seen === undefined
+              seen === undefined || !rejectedAnswer.has(error.reason._tag)
                 ? Effect.fail(fail(error))
                 : Effect.succeed(new LanguageModel.GenerateTextResponse(seen))
             )

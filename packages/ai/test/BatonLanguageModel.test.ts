@@ -3,7 +3,7 @@ import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Schema, Stream, Tracer } from "effect"
+import { DateTime, Effect, Schema, SchemaTransformation, Stream, Tracer } from "effect"
 import { AiError, LanguageModel, Response } from "effect/ai"
 import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
 import { inject, stack, stats } from "./stack.ts"
@@ -156,6 +156,24 @@ describe("BatonLanguageModel", () => {
         ["error", "StructuredOutputInvalid"],
         ["success", null]
       ])
+    }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+
+  it.live("generateObject with a schema whose decode waits: the answer decoded by generateObject, no defect", () =>
+    Effect.gen(function*() {
+      // a question whose text is read back after a wait (a decode Baton cannot run synchronously)
+      const Slow = Schema.Struct({
+        question: Schema.String.pipe(Schema.decodeTo(
+          Schema.String,
+          SchemaTransformation.transformEffect({
+            decode: (text) => Effect.as(Effect.sleep("1 millis"), text.toUpperCase()),
+            encode: (text) => Effect.succeed(text)
+          })
+        ))
+      })
+      yield* inject("openai", MockFault.content("{\"question\": \"which planet?\"}"))
+      const quiz = yield* LanguageModel.generateObject({ prompt: "One question about Mars", schema: Slow })
+      assert.strictEqual(quiz.value.question, "WHICH PLANET?")
+      assert.strictEqual((yield* stats("openai")).requests, 1)
     }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
 
   const failures: ReadonlyArray<readonly [string, MockFault.MockFault, string, boolean]> = [

@@ -102,10 +102,11 @@ const currentHeaders = (subjectId: SubjectId, timeout: Duration.Input) =>
  * `RateLimit-*` headers on the response.
  *
  * The headers are read after `handle` returns its response, so they count
- * the call it made, within `quotaHeadersTimeout` (default 1 second). A response that holds a running call (`HttpSse.response`)
- * ties it to the request's `Scope`: a request that ends before its body is
- * sent (the client goes away while the headers are read) cancels the call
- * and refunds its quota.
+ * the call it made, within `quotaHeadersTimeout` (default 1 second). A
+ * response that holds a running call (`HttpSse.response`) ties it to the
+ * request's `Scope`: a request that ends before its body is sent (the
+ * client goes away while the headers are read) cancels the call and
+ * refunds its quota.
  *
  * @since 0.1.0
  * @category combinators

@@ -38,14 +38,13 @@
  *   (never in `message`, which the request log records);
  * - usage is priced with `Pricing`; a complete answer from a provider that
  *   reports none is estimated from its text and tool-call arguments
- *   (`estimated: true`), and so is
- *   a stream cut, or stopped by its consumer, after text, tool-call
- *   arguments (counted as text) or reasoning but before its whole usage
- *   (the provider billed it; what came after a malformed event's hole
- *   counts too, though never forwarded): the counts reported
- *   when they are whole, provisional ones (Anthropic's `message_start`
- *   counts 1 output token) raised to the estimate of what came where that
- *   is more, else the estimate;
+ *   (`estimated: true`), and so is a stream cut, or stopped by its
+ *   consumer, after text, tool-call arguments (counted as text) or
+ *   reasoning but before its whole usage (the provider billed it; what came
+ *   after a malformed event's hole counts too, though never forwarded): the
+ *   counts reported when they are whole, provisional ones (Anthropic's
+ *   `message_start` counts 1 output token) raised to the estimate of what
+ *   came where that is more, else the estimate;
  * - a blank answer to a request for JSON is no answer (DeepSeek's JSON mode
  *   answers spaces with `finish_reason: "stop"` when it failed): a
  *   retryable `MalformedResponse` carrying the usage billed, plain or
@@ -78,7 +77,13 @@
  *   text (while it only reasoned or called a tool) fails with no usage on
  *   its error.
  */
-import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
+import type {
+  FinishReason,
+  GenerationResult,
+  StreamPart,
+  StructuredResult,
+  ToolCallDelta
+} from "@baton/core/GenerationResult"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmProvider from "@baton/core/LlmProvider"
 import type { LlmRequest } from "@baton/core/LlmRequest"
@@ -609,7 +614,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
               run.pending = run.fault(step)
               return reported
             }
-            const calls = decoder.tools?.deltas() ?? []
+            const calls = decoder.tools?.deltas() ?? noDeltas
             for (const delta of calls) otherOutput += delta.argumentsDelta
             // after a hole nothing is forwarded, but what came is billed
             if (hole !== undefined) {
@@ -735,6 +740,9 @@ const wantsJson = (call: Call): boolean =>
  */
 const isBlankJson = (call: Call, content: string, toolCalls: number): boolean =>
   isBlank(content) && wantsJson(call) && (toolCalls === 0 || call.output !== undefined)
+
+/** The tool-call deltas of an event of a codec that speaks no tools: one array for every event. */
+const noDeltas: ReadonlyArray<ToolCallDelta> = []
 
 /**
  * The whitespace a JSON answer's stream starts with, held back until text or
