@@ -55,6 +55,16 @@ export const responseIdOf = (u: unknown): string | undefined =>
   typeof u === "string" && u.length > 0 && u.length <= maxResponseIdChars ? u : undefined
 
 /**
+ * The model a provider's response names as Baton keeps it (a result's or a
+ * `Finish`'s `responseModel`, the span's `gen_ai.response.model`): OpenAI's
+ * and Anthropic's `model` (a dated snapshot such as `gpt-4o-2024-08-06`),
+ * Gemini's `modelVersion`; bounded as {@link responseIdOf} is.
+ *
+ * @since 0.1.0
+ */
+export const responseModelOf: (u: unknown) => string | undefined = responseIdOf
+
+/**
  * A completed generation.
  *
  * @since 0.1.0
@@ -82,6 +92,12 @@ export const GenerationResult = Schema.Struct({
    * span's `gen_ai.response.id`; absent when the provider sent none.
    */
   responseId: Schema.optional(Schema.String),
+  /**
+   * The model the provider says answered (`responseModelOf`: often a dated
+   * snapshot of the `model` asked for), the span's `gen_ai.response.model`;
+   * absent when the provider named none.
+   */
+  responseModel: Schema.optional(Schema.String),
   /** The tools the model called (finish reason `tool_calls`); absent when it called none. */
   toolCalls: Schema.optionalKey(Schema.Array(ToolCall))
 })
@@ -157,6 +173,8 @@ export interface Finish {
   readonly model: ModelId
   /** The id the provider gave the finishing attempt's response (as a result's `responseId`), when it gave one. */
   readonly responseId?: string | undefined
+  /** The model the provider says answered the finishing attempt (as a result's `responseModel`), when it named one. */
+  readonly responseModel?: string | undefined
   readonly sources?: ReadonlyArray<Source> | undefined
   readonly rescued?: boolean | undefined
   /** The tools the model called, assembled from the stream's tool-call deltas. */

@@ -75,8 +75,10 @@
  *   attempt too; absent for a provider that names no server.
  * - `gen_ai.response.id` is the id the provider gave its response (a
  *   result's or a stream's `Finish`'s `responseId`), set when it gave one.
- *   `gen_ai.response.model` is set only on an attempt that answered: a
- *   failed, cancelled or skipped attempt has no response naming its model.
+ *   `gen_ai.response.model` is set only on an attempt that answered: the
+ *   model its response names (`responseModel`, often a dated snapshot of
+ *   the model asked for), else the model asked for; a failed, cancelled or
+ *   skipped attempt has no response naming its model.
  * - A failed request's `baton.request` span fails with `error.type` set to
  *   the failure's tag (`AllProvidersFailed`, `DeadlineExceeded`,
  *   `RateLimitExceeded`, ...), as an attempt's does.
@@ -484,14 +486,17 @@ const updateAttemptMetrics = (context: Context.Context<never>, report: AttemptRe
 
 /**
  * An attempt's report as its span reads it: the request log's
- * `AttemptReport`, and the id the provider gave the attempt's response
- * (`gen_ai.response.id`), which only the span records.
+ * `AttemptReport`, and the id and model the provider gave the attempt's
+ * response (`gen_ai.response.id`, `gen_ai.response.model`), which only the
+ * span records.
  *
  * @since 0.1.0
  */
 export interface AttemptSpanReport extends AttemptReport {
   /** The id the provider gave the response (a result's or a `Finish`'s `responseId`), when it gave one. */
   readonly responseId?: string | undefined
+  /** The model the provider says answered (a result's or a `Finish`'s `responseModel`), when it named one. */
+  readonly responseModel?: string | undefined
 }
 
 /**
@@ -573,7 +578,9 @@ const requestSpanAttributes = (request: LlmRequest): Record<string, unknown> => 
  * `gen_ai.response.model` only for an answer: a failed, cancelled or skipped attempt has no response naming its model.
  */
 const eachResponseAttribute = (report: AttemptSpanReport, set: (key: string, value: unknown) => void): void => {
-  if (report.attempt.outcome === "success") set("gen_ai.response.model", report.attempt.model)
+  if (report.attempt.outcome === "success") {
+    set("gen_ai.response.model", report.responseModel ?? report.attempt.model)
+  }
   if (report.responseId !== undefined) set("gen_ai.response.id", report.responseId)
   set("baton.attempt.number", report.attemptNumber)
   set("baton.attempt.role", report.attempt.role)

@@ -295,17 +295,19 @@ export const stream = (
  *
  * @since 0.1.0
  */
-export const finishPart = ({ finishReason, model, provider, responseId, toolCalls, usage }: {
+export const finishPart = ({ finishReason, model, provider, responseId, responseModel, toolCalls, usage }: {
   readonly finishReason: FinishReason
   readonly usage: TokenUsage
   readonly provider: ProviderName
   readonly model: ModelId
   readonly responseId?: string | undefined
+  readonly responseModel?: string | undefined
   readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
 }): Finish => {
   // fields left out are never set: no object is built to spread them
   const finish: Mutable<Finish> = { _tag: "Finish", finishReason, usage, provider, model }
   if (responseId !== undefined) finish.responseId = responseId
+  if (responseModel !== undefined) finish.responseModel = responseModel
   if (toolCalls !== undefined && toolCalls.length > 0) finish.toolCalls = toolCalls
   return finish
 }

@@ -5,8 +5,9 @@
  * well-known `gen_ai.provider.name` values, one GenAI span per provider call
  * (the request span is Baton's own), a cancelled attempt that is no error,
  * the server an attempt called (`server.address`, `server.port`), the id of
- * the response (`gen_ai.response.id`) over each wire format, plain and
- * streamed, and `error.type` on a failed request's span.
+ * the response (`gen_ai.response.id`) and the model it names
+ * (`gen_ai.response.model`) over each wire format, plain and streamed, and
+ * `error.type` on a failed request's span.
  */
 import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
 import * as MockFault from "@baton/testing/MockFault"
@@ -73,6 +74,39 @@ describe("LlmMetrics spans and the GenAI semantic conventions", () => {
           )
         }
         assert.strictEqual(new Set(runs.map((run) => run.id)).size, 3, "each response has its own id")
+      }).pipe(Effect.provide(Bench)))
+  }
+
+  for (const { kind, span } of wires) {
+    it.effect(`${kind}: gen_ai.response.model is the model the response names, plain, generated over a stream, streamed`, () =>
+      Effect.gen(function*() {
+        // the mock answers as the model before its fault suffix: a response naming another model than the one asked
+        const asked = `${span.slice("chat ".length)}@latency=1`
+        const named = span.slice("chat ".length)
+        const input = { ...prompt, options: { model: asked } }
+        const traced = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          Effect.gen(function*() {
+            const { spans, tracer } = recordingTracer()
+            const value = yield* effect.pipe(Effect.provideService(Tracer.Tracer, tracer))
+            return { value, attributes: attributesOf(spans, `chat ${asked}`) }
+          })
+        const plain = yield* manager({ chain: [kind], policy: { generateVia: "generate" } })
+        const overStream = yield* manager({ chain: [kind], policy: { generateVia: "stream" } })
+        const runs = [
+          yield* Effect.map(traced(plain.generate(input)), (run) => ({ ...run, model: run.value.responseModel })),
+          yield* Effect.map(traced(overStream.generate(input)), (run) => ({ ...run, model: run.value.responseModel })),
+          yield* Effect.map(traced(Stream.runCollect(overStream.stream(input))), (run) => ({
+            ...run,
+            model: run.value.find((part) => part._tag === "Finish")?.responseModel
+          }))
+        ]
+        for (const [i, run] of runs.entries()) {
+          assert.deepStrictEqual(
+            [run.model, run.attributes["gen_ai.request.model"], run.attributes["gen_ai.response.model"]],
+            [named, asked, named],
+            ["plain", "generated over a stream", "streamed"][i]
+          )
+        }
       }).pipe(Effect.provide(Bench)))
   }
 

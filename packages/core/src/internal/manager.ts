@@ -416,6 +416,8 @@ interface Report {
   readonly finishReason: GenerationResult["finishReason"] | undefined
   /** The id the provider gave its response (the attempt span's `gen_ai.response.id`). */
   readonly responseId?: string | undefined
+  /** The model the provider says answered (the attempt span's `gen_ai.response.model`). */
+  readonly responseModel?: string | undefined
 }
 
 /** The limits of one attempt: the policy's, with the first-token limit of its model. */
@@ -863,13 +865,19 @@ const streamAttempt = (
     role,
     "stream",
     (progress) => consume(route, request, progress, sink),
-    ({ finish }) => ({ usage: finish.usage, finishReason: finish.finishReason, responseId: finish.responseId })
+    ({ finish }) => ({
+      usage: finish.usage,
+      finishReason: finish.finishReason,
+      responseId: finish.responseId,
+      responseModel: finish.responseModel
+    })
   )
 
 const resultReport = (result: GenerationResult): Report => ({
   usage: result.usage,
   finishReason: result.finishReason,
-  responseId: result.responseId
+  responseId: result.responseId,
+  responseModel: result.responseModel
 })
 
 /**
@@ -898,6 +906,7 @@ const generateOnce = (engine: Engine, run: Run): Once<GenerationResult> => {
       requestId: run.request.requestId,
       attempts: [],
       responseId: finish.responseId,
+      responseModel: finish.responseModel,
       ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
     }))
   }

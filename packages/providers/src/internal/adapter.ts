@@ -134,6 +134,8 @@ export interface Reply {
   readonly refusal?: string | undefined
   /** The id the provider gave the response (`gen_ai.response.id`), when it gave one. */
   readonly responseId?: string | undefined
+  /** The model the response names (`gen_ai.response.model`), when it names one. */
+  readonly responseModel?: string | undefined
 }
 
 /** What a stream event may mean besides text. */
@@ -164,6 +166,8 @@ export interface StreamDecoder {
   readonly tools?: ToolStream.ToolStream | undefined
   /** The id the provider gave the response, once an event carried it. */
   readonly responseId?: (() => string | undefined) | undefined
+  /** The model the response names, once an event carried it. */
+  readonly responseModel?: (() => string | undefined) | undefined
 }
 
 /** What differs between providers. */
@@ -419,6 +423,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       attempts: [{ provider: name, model, role: "primary", outcome: "success", latencyMs }]
     }
     if (reply.responseId !== undefined) result.responseId = reply.responseId
+    if (reply.responseModel !== undefined) result.responseModel = reply.responseModel
     if (reply.toolCalls !== undefined) result.toolCalls = reply.toolCalls
     return result
   }
@@ -695,6 +700,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             provider: name,
             model,
             responseId: decoder.responseId?.(),
+            responseModel: decoder.responseModel?.(),
             toolCalls: decoder.tools?.calls()
           })
         ]

@@ -42,7 +42,7 @@
  *   repeats the text delta before it but for its text is read without
  *   parsing it whole (`repeatedEvent.ts`).
  */
-import { type FinishReason, responseIdOf } from "@baton/core/GenerationResult"
+import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import { jsonInstruction } from "@baton/core/StructuredOutput"
 import type { TokenCounts } from "@baton/core/TokenUsage"
@@ -215,6 +215,7 @@ const decode = (json: unknown): Reply | string => {
     finishReason: finishReason(json.stop_reason),
     counts: Json.isObject(json.usage) ? usage(json.usage) : undefined,
     responseId: responseIdOf(json.id),
+    responseModel: responseModelOf(json.model),
     ...(toolCalls === undefined ? {} : { toolCalls })
   }
 }
@@ -241,6 +242,8 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
   let finish: FinishReason | undefined
   let done = false
   let id: string | undefined
+  // the model the response names
+  let answering: string | undefined
   const repeated = RepeatedEvent.make(textDeltas)
   const tools = ToolStream.make()
   const track = (usage: Json.JsonObject) => {
@@ -265,6 +268,7 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
         case "message_start":
           if (Json.isObject(json.message)) {
             id ??= responseIdOf(json.message.id)
+            answering ??= responseModelOf(json.message.model)
             if (Json.isObject(json.message.usage)) track(json.message.usage)
           }
           return ""
@@ -307,7 +311,8 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
     },
     provisional: () => !outputCounted,
     tools,
-    responseId: () => id
+    responseId: () => id,
+    responseModel: () => answering
   }
 }
 

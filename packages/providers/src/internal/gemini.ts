@@ -23,7 +23,7 @@
  *   `responseId`) carries no text and is skipped; `candidates` that hold no
  *   candidate object are malformed.
  */
-import { type FinishReason, responseIdOf } from "@baton/core/GenerationResult"
+import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
@@ -132,6 +132,7 @@ const decode = (json: unknown): Reply | string => {
       : finishReason(candidate.finishReason, candidate.calls.length > 0),
     counts,
     responseId: responseIdOf(json.responseId),
+    responseModel: responseModelOf(json.modelVersion),
     ...(candidate.calls.length === 0
       ? {}
       : { toolCalls: GeminiTools.withIds(candidate.calls, Json.string(json.responseId)) })
@@ -142,14 +143,17 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
   let finish: FinishReason | undefined
   let counts: TokenCounts | undefined
   let id: string | undefined
+  // the model the response names
+  let answering: string | undefined
   const tools = ToolStream.make()
   return {
     event: (event) => {
       const json = Json.parse(event.data)
       if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
       if (json.error !== undefined) return { _tag: "ErrorEvent", body: json }
-      // every chunk repeats the id: read from the first one
+      // every chunk repeats the id and the model: read from the first one
       id ??= responseIdOf(json.responseId)
+      answering ??= responseModelOf(json.modelVersion)
       if (Json.isObject(json.usageMetadata)) counts = usage(json.usageMetadata) ?? counts
       const blocked = blockReason(json)
       if (blocked !== undefined) return { _tag: "Blocked", message: `gemini blocked the prompt (${blocked})` }
@@ -174,7 +178,8 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
     provisional: () => finish === undefined,
     counts: () => counts,
     tools,
-    responseId: () => id
+    responseId: () => id,
+    responseModel: () => answering
   }
 }
 

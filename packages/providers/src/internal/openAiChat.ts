@@ -50,7 +50,7 @@
  * callback that the stream is alive and how many characters of reasoning
  * came (billed, estimated, if the stream stops early).
  */
-import { type FinishReason, responseIdOf } from "@baton/core/GenerationResult"
+import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
 import { jsonInstruction } from "@baton/core/StructuredOutput"
 import type { TokenCounts } from "@baton/core/TokenUsage"
@@ -205,11 +205,12 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   const message = choice.message
   const counts = Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined
   const responseId = responseIdOf(json.id)
+  const responseModel = responseModelOf(json.model)
   const refusal = isRefusal(message.refusal) ? message.refusal : undefined
   const filtered = refusal !== undefined || choice.finish_reason === "content_filter"
   // a filtered answer may have no text at all: `content` null, or absent (Azure OpenAI)
   if (filtered && (message.content === null || message.content === undefined)) {
-    return { content: "", finishReason: "content_filter", counts, refusal, responseId }
+    return { content: "", finishReason: "content_filter", counts, refusal, responseId, responseModel }
   }
   if (typeof message.content !== "string" && !(message.content === null && Array.isArray(message.tool_calls))) {
     return "choices[0].message.content is not a string (null only with tool calls or a content filter's stop)"
@@ -224,6 +225,7 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
     counts,
     refusal,
     responseId,
+    responseModel,
     ...(toolCalls === undefined ? {} : { toolCalls })
   }
 }
@@ -281,6 +283,8 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) =>
   let counts: TokenCounts | undefined
   let refusal = ""
   let id: string | undefined
+  // the model the response names
+  let answering: string | undefined
   const repeated = RepeatedEvent.make(textChunks)
   const tools = ToolStream.make()
   return {
@@ -294,8 +298,9 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) =>
       const json = Json.parse(event.data)
       if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
       if (event.event === "error" || json.error !== undefined) return { _tag: "ErrorEvent", body: json }
-      // every chunk repeats the id: read from the first parsed one
+      // every chunk repeats the id and the model: read from the first parsed one
       id ??= responseIdOf(json.id)
+      answering ??= responseModelOf(json.model)
       const text = repeated.fromParsed(event, json)
       if (text !== undefined) return text
       // what follows acts on more than the text: `textOnly` must rule out every chunk it acts on
@@ -331,7 +336,8 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) =>
     counts: () => counts,
     refusal: () => refusal.length === 0 ? undefined : refusal,
     tools,
-    responseId: () => id
+    responseId: () => id,
+    responseModel: () => answering
   }
 }
 
