@@ -7,8 +7,8 @@
  * | variable | default | meaning |
  * | --- | --- | --- |
  * | `LLM_PRIMARY_PROVIDER` | `deepseek` | first provider of the chain: `deepseek`, `gemini`, `openai` or `anthropic` |
- * | `LLM_FALLBACK_PROVIDER` | `gemini` (`none` when the primary is `gemini`) | the fallback; `none` for no fallback |
- * | `LLM_FALLBACK_PROVIDERS` | unset | a longer chain, comma-separated (`gemini,openai`); replaces `LLM_FALLBACK_PROVIDER` |
+ * | `LLM_FALLBACK_PROVIDER` | `gemini` (`none` when the primary is `gemini`) | the fallback; `none` for no fallback (blank: the default) |
+ * | `LLM_FALLBACK_PROVIDERS` | unset | a longer chain, comma-separated (`gemini,openai`); replaces `LLM_FALLBACK_PROVIDER` (blank: unset; a list naming no provider is an error) |
  * | `LLM_CHAIN` | unset | the whole chain as steps `provider[/model]`, comma-separated (`deepseek/deepseek-chat,deepseek/deepseek-reasoner,gemini,ollama`); replaces the three variables above (setting both is an error); a provider may appear with several models |
  * | `LLM_COMPAT_<NAME>_BASE_URL` | unset | declares `<name>` (lower-case in `LLM_CHAIN`; `-` is `_` in the variable) as an OpenAI-compatible endpoint: its `http(s)://` base URL, up to the version segment |
  * | `LLM_COMPAT_<NAME>_MODEL` | the first model `LLM_CHAIN` names for it | the endpoint's default model |
@@ -292,6 +292,8 @@ const optionalPositiveInt = (variable: string) =>
   )
 
 const optionalString = (variable: string) => read(variable, Config.option(Config.String(variable)))
+
+const isNonBlank = (value: string): boolean => value.trim().length > 0
 
 /** The spellings of a boolean, compared trimmed and lower-cased: `true`/`false`, and those `Config.Boolean` took. */
 const booleans: ReadonlyMap<string, boolean> = new Map([
@@ -585,16 +587,18 @@ const readKindChain = (providers: Providers) =>
       Config.String("LLM_PRIMARY_PROVIDER").pipe(Config.withDefault("deepseek"))
     )
     const primary = yield* providerName("LLM_PRIMARY_PROVIDER", primaryRaw)
-    const list = yield* optionalString("LLM_FALLBACK_PROVIDERS")
+    // a blank variable is an unset one (a blank fallback is never a silent "none")
+    const list = Option.filter(yield* optionalString("LLM_FALLBACK_PROVIDERS"), isNonBlank)
     const variable = Option.isSome(list) ? "LLM_FALLBACK_PROVIDERS" : "LLM_FALLBACK_PROVIDER"
     // the default fallback is gemini, unless gemini is already the primary
     const defaultFallback = primary === "gemini" ? "none" : "gemini"
-    const raw = Option.isSome(list)
-      ? list.value
-      : yield* read(variable, Config.String(variable).pipe(Config.withDefault(defaultFallback)))
-    const names = raw.split(",").map((name) => name.trim()).filter((name) =>
-      name.length > 0 && name.toLowerCase() !== "none"
+    const raw = Option.isSome(list) ? list.value : Option.getOrElse(
+      Option.filter(yield* optionalString(variable), isNonBlank),
+      () => defaultFallback
     )
+    const named = raw.split(",").map((name) => name.trim()).filter((name) => name.length > 0)
+    if (named.length === 0) return yield* fail(variable, `names no provider; set "none" for no fallback`)
+    const names = named.filter((name) => name.toLowerCase() !== "none")
     const fallbacks = yield* Effect.forEach(names, (name) => providerName(variable, name))
     if (fallbacks.includes(primary)) {
       return yield* fail(
@@ -666,7 +670,7 @@ const readCompatible = (name: ProviderName, steps: ReadonlyArray<StepText>) =>
 const readStepChain = (providers: Providers, raw: string) =>
   Effect.gen(function*() {
     for (const older of ["LLM_PRIMARY_PROVIDER", "LLM_FALLBACK_PROVIDER", "LLM_FALLBACK_PROVIDERS"]) {
-      if (Option.isSome(Option.filter(yield* optionalString(older), (value) => value.trim().length > 0))) {
+      if (Option.isSome(Option.filter(yield* optionalString(older), isNonBlank))) {
         return yield* fail("LLM_CHAIN", `replaces ${older}; set one of them, not both`)
       }
     }
@@ -697,7 +701,7 @@ const readStepChain = (providers: Providers, raw: string) =>
 
 const readChain = (providers: Providers) =>
   Effect.flatMap(
-    Effect.map(optionalString("LLM_CHAIN"), Option.filter((raw) => raw.trim().length > 0)),
+    Effect.map(optionalString("LLM_CHAIN"), Option.filter(isNonBlank)),
     Option.match({
       onNone: () => Effect.map(readKindChain(providers), (steps) => ({ steps, compatible: {} })),
       onSome: (raw) => readStepChain(providers, raw)

@@ -101,6 +101,19 @@ describe("LlmConfig", () => {
     failsOn({ ...keys, LLM_FALLBACK_PROVIDER: "grok" }, "LLM_FALLBACK_PROVIDER", "unknown provider \"grok\""))
   it.effect("names an unknown provider in a longer chain", () =>
     failsOn({ ...keys, LLM_FALLBACK_PROVIDERS: "gemini,nope" }, "LLM_FALLBACK_PROVIDERS", "unknown provider \"nope\""))
+  it.effect("reads a blank fallback variable as unset: the default fallback, not none", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual((yield* load({ ...keys, LLM_FALLBACK_PROVIDER: " " })).chain, ["deepseek", "gemini"])
+      const list = yield* load({
+        ...keys,
+        OPENAI_API_KEY: "o",
+        LLM_FALLBACK_PROVIDER: "openai",
+        LLM_FALLBACK_PROVIDERS: " "
+      })
+      assert.deepStrictEqual(list.chain, ["deepseek", "openai"])
+    }))
+  it.effect("rejects a fallback list that names no provider", () =>
+    failsOn({ ...keys, LLM_FALLBACK_PROVIDERS: " , " }, "LLM_FALLBACK_PROVIDERS", "names no provider"))
   it.effect("rejects a primary that is also the fallback", () =>
     failsOn({ ...keys, LLM_FALLBACK_PROVIDER: "deepseek" }, "LLM_FALLBACK_PROVIDER", "already the primary"))
   it.effect("rejects a provider listed twice", () =>
