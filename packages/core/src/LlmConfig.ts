@@ -293,7 +293,9 @@ const optionalPositiveInt = (variable: string) =>
 
 const optionalString = (variable: string) => read(variable, Config.option(Config.String(variable)))
 
-const isNonBlank = (value: string): boolean => value.trim().length > 0
+/** A variable that is blank reads as unset. */
+const optionalNonBlank = (variable: string) =>
+  Effect.map(optionalString(variable), Option.filter((value) => value.trim().length > 0))
 
 /** The spellings of a boolean, compared trimmed and lower-cased: `true`/`false`, and those `Config.Boolean` took. */
 const booleans: ReadonlyMap<string, boolean> = new Map([
@@ -588,14 +590,13 @@ const readKindChain = (providers: Providers) =>
     )
     const primary = yield* providerName("LLM_PRIMARY_PROVIDER", primaryRaw)
     // a blank variable is an unset one (a blank fallback is never a silent "none")
-    const list = Option.filter(yield* optionalString("LLM_FALLBACK_PROVIDERS"), isNonBlank)
+    const list = yield* optionalNonBlank("LLM_FALLBACK_PROVIDERS")
     const variable = Option.isSome(list) ? "LLM_FALLBACK_PROVIDERS" : "LLM_FALLBACK_PROVIDER"
     // the default fallback is gemini, unless gemini is already the primary
     const defaultFallback = primary === "gemini" ? "none" : "gemini"
-    const raw = Option.isSome(list) ? list.value : Option.getOrElse(
-      Option.filter(yield* optionalString(variable), isNonBlank),
-      () => defaultFallback
-    )
+    const raw = Option.isSome(list)
+      ? list.value
+      : Option.getOrElse(yield* optionalNonBlank(variable), () => defaultFallback)
     const named = raw.split(",").map((name) => name.trim()).filter((name) => name.length > 0)
     if (named.length === 0) return yield* fail(variable, `names no provider; set "none" for no fallback`)
     const names = named.filter((name) => name.toLowerCase() !== "none")
@@ -670,7 +671,7 @@ const readCompatible = (name: ProviderName, steps: ReadonlyArray<StepText>) =>
 const readStepChain = (providers: Providers, raw: string) =>
   Effect.gen(function*() {
     for (const older of ["LLM_PRIMARY_PROVIDER", "LLM_FALLBACK_PROVIDER", "LLM_FALLBACK_PROVIDERS"]) {
-      if (Option.isSome(Option.filter(yield* optionalString(older), isNonBlank))) {
+      if (Option.isSome(yield* optionalNonBlank(older))) {
         return yield* fail("LLM_CHAIN", `replaces ${older}; set one of them, not both`)
       }
     }
@@ -701,7 +702,7 @@ const readStepChain = (providers: Providers, raw: string) =>
 
 const readChain = (providers: Providers) =>
   Effect.flatMap(
-    Effect.map(optionalString("LLM_CHAIN"), Option.filter(isNonBlank)),
+    optionalNonBlank("LLM_CHAIN"),
     Option.match({
       onNone: () => Effect.map(readKindChain(providers), (steps) => ({ steps, compatible: {} })),
       onSome: (raw) => readStepChain(providers, raw)
