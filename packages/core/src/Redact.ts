@@ -154,13 +154,24 @@ export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted>): 
 
 /**
  * At most `max` characters of `text`, saying how many were cut: the first
- * `max`, then `...[N more characters]` (the marker `scrub` looks before for
- * part of a secret).
+ * `max` (one fewer where the cut would split a surrogate pair, such as an
+ * emoji: a lone half is not Unicode), then `...[N more characters]` (the
+ * marker `scrub` looks before for part of a secret).
  *
  * @since 0.1.0
  */
-export const truncate = (text: string, max: number): string =>
-  text.length <= max ? text : `${text.slice(0, max)}...[${text.length - max} more characters]`
+export const truncate = (text: string, max: number): string => {
+  if (text.length <= max) return text
+  const kept = splitsPair(text, max) ? max - 1 : max
+  return `${text.slice(0, kept)}...[${text.length - kept} more characters]`
+}
+
+/** True when `index` falls between the two halves of a surrogate pair. */
+const splitsPair = (text: string, index: number): boolean =>
+  index > 0 && isHigh(text.charCodeAt(index - 1)) && isLow(text.charCodeAt(index))
+
+const isHigh = (code: number) => code >= 0xd800 && code <= 0xdbff
+const isLow = (code: number) => code >= 0xdc00 && code <= 0xdfff
 
 /**
  * `text` with its control characters, line separators and bidirectional
