@@ -59,7 +59,8 @@ import { CircuitBreaker } from "effect/persistence"
 import type { Attempt } from "./Attempt.ts"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
-import type * as LlmConfig from "./LlmConfig.ts"
+import * as LlmConfig from "./LlmConfig.ts"
+import type { LlmConfigError } from "./LlmError.ts"
 import { isProviderError } from "./ProviderError.ts"
 import * as StoreDeadline from "./StoreDeadline.ts"
 
@@ -81,6 +82,24 @@ export interface CircuitPolicy {
  * @since 0.1.0
  */
 export const defaults: CircuitPolicy = { failureThreshold: 5, cooldownMs: 30_000 }
+
+/**
+ * The policy, once both its numbers are whole numbers of 1 or more (by
+ * `LlmConfig.wholeNumber`, the rule of `LLM_CIRCUIT_FAILURE_THRESHOLD` and
+ * `LLM_CIRCUIT_COOLDOWN_MS`), else an `LlmConfigError` naming the first that
+ * is not (`circuitPolicy.cooldownMs`; `name` is the prefix).
+ * `LlmManager.make` checks the policy it is given by it.
+ *
+ * @since 0.1.0
+ */
+export const check = (policy: CircuitPolicy, name = "circuitPolicy"): Effect.Effect<CircuitPolicy, LlmConfigError> =>
+  Effect.as(
+    Effect.all([
+      LlmConfig.wholeNumber(`${name}.failureThreshold`, policy.failureThreshold, "positive"),
+      LlmConfig.wholeNumber(`${name}.cooldownMs`, policy.cooldownMs, "positive")
+    ]),
+    policy
+  )
 
 /**
  * The circuit settings of a configuration.

@@ -41,6 +41,12 @@
  * much text had arrived), which is not retried on the same provider: the
  * next provider gets the remaining budget.
  *
+ * Every number is whole: milliseconds and counts, each in the range of the
+ * `LlmConfig` variable it comes from. {@link make} builds a plain value;
+ * `LlmManager.make` checks the policy it is given ({@link check}) and fails
+ * with an `LlmConfigError` naming the field (`policy.requestTimeoutMs`)
+ * for `NaN`, `Infinity`, a fraction, or a value below its least.
+ *
  * Hedging (`hedgeDelayMs`): when the current provider has not answered after
  * that long, the next one starts in parallel; the first success wins and the
  * other is interrupted. `generate` streaming underneath still waits for a
@@ -72,7 +78,8 @@
  */
 import { Duration, Effect, Option, Schedule } from "effect"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
-import type * as LlmConfig from "./LlmConfig.ts"
+import * as LlmConfig from "./LlmConfig.ts"
+import type { LlmConfigError } from "./LlmError.ts"
 import { isProviderError, type ProviderError } from "./ProviderError.ts"
 
 /**
@@ -110,7 +117,7 @@ export interface FallbackPolicy {
    * A request naming a model (`options.model`) is retried by that model's entry, not its provider's default model's.
    */
   readonly maxRetriesByModel: Readonly<Record<string, number>>
-  /** First backoff delay; doubled each retry, jittered by ±20%. */
+  /** First backoff delay; doubled each retry, jittered by ±20% (0: retries at once). */
   readonly retryBaseDelayMs: number
   readonly limits: Limits
   /** Start the next provider in parallel after this long without an answer; `undefined` disables hedging. */
@@ -156,7 +163,8 @@ export const defaults: FallbackPolicy = {
 }
 
 /**
- * A policy from the defaults and some overrides.
+ * A policy from the defaults and some overrides. A plain value, not
+ * checked: {@link check} checks its numbers, when a manager is built with it.
  *
  * @since 0.1.0
  */
@@ -167,6 +175,59 @@ export const make = (
   ...overrides,
   limits: { ...defaults.limits, ...overrides.limits }
 })
+
+/** Each own entry of a per-model record, named `${name}["provider/model"]`. */
+const entries = (
+  name: string,
+  byModel: Readonly<Record<string, number>>,
+  least: LlmConfig.Least
+): ReadonlyArray<readonly [string, number, LlmConfig.Least]> =>
+  Object.entries(byModel).map(([key, n]) => [`${name}[${JSON.stringify(key)}]`, n, least])
+
+/**
+ * Every number of a policy, named `${name}.<field>`, with the least it may
+ * be: the rule of each field, as data. Times are whole milliseconds of 1 or
+ * more (a `hedgeDelayMs` too, when set); `maxRetries` (and each
+ * `maxRetriesByModel` entry), `structuredOutputRetries` and
+ * `retryBaseDelayMs` (retries at once) may be 0. The same as the variables
+ * `LlmConfig` reads them from.
+ */
+const numbers = (
+  policy: FallbackPolicy,
+  name: string
+): ReadonlyArray<readonly [string, number, LlmConfig.Least]> => [
+  [`${name}.requestTimeoutMs`, policy.requestTimeoutMs, "positive"],
+  [`${name}.maxRetries`, policy.maxRetries, "nonNegative"],
+  ...entries(`${name}.maxRetriesByModel`, policy.maxRetriesByModel, "nonNegative"),
+  [`${name}.retryBaseDelayMs`, policy.retryBaseDelayMs, "nonNegative"],
+  [`${name}.limits.attemptMs`, policy.limits.attemptMs, "positive"],
+  [`${name}.limits.firstByteMs`, policy.limits.firstByteMs, "positive"],
+  [`${name}.limits.firstTokenMs`, policy.limits.firstTokenMs, "positive"],
+  [`${name}.limits.thinkingFirstTokenMs`, policy.limits.thinkingFirstTokenMs, "positive"],
+  ...entries(`${name}.limits.firstTokenMsByModel`, policy.limits.firstTokenMsByModel, "positive"),
+  [`${name}.limits.idleMs`, policy.limits.idleMs, "positive"],
+  ...(policy.hedgeDelayMs === undefined ? [] : [[`${name}.hedgeDelayMs`, policy.hedgeDelayMs, "positive"] as const]),
+  [`${name}.structuredOutputRetries`, policy.structuredOutputRetries, "nonNegative"]
+]
+
+/**
+ * The policy, once each of its numbers is a whole number in range (by
+ * `LlmConfig.wholeNumber`, the rule of the variables they come from), else
+ * an `LlmConfigError` naming the first that is not
+ * (`policy.limits.firstTokenMs`, `policy.maxRetriesByModel["gpt-4o"]`;
+ * `name` is the prefix). A `NaN` deadline would never end a request, and
+ * a fractional limit could not be reported when it runs out:
+ * `LlmManager.make` checks the policy it is given by it.
+ *
+ * @since 0.1.0
+ */
+export const check = (policy: FallbackPolicy, name = "policy"): Effect.Effect<FallbackPolicy, LlmConfigError> =>
+  Effect.as(
+    Effect.forEach(numbers(policy, name), ([field, n, least]) => LlmConfig.wholeNumber(field, n, least), {
+      discard: true
+    }),
+    policy
+  )
 
 /**
  * The policy of a configuration.

@@ -25,7 +25,7 @@
  * | `LLM_REQUEST_TIMEOUT_MS` | `60000` | deadline of a whole request, all attempts included |
  * | `LLM_ATTEMPT_TIMEOUT_MS` | `30000` | limit of one attempt |
  * | `LLM_MAX_RETRIES` | `2` | retries on the same provider for retryable errors (0 or more) |
- * | `LLM_RETRY_BASE_DELAY_MS` | `250` | first backoff delay, doubled each retry, with jitter |
+ * | `LLM_RETRY_BASE_DELAY_MS` | `250` | first backoff delay, doubled each retry, with jitter (0 or more: 0 retries at once) |
  * | `LLM_CIRCUIT_FAILURE_THRESHOLD` | `5` | consecutive failures that open a provider's circuit |
  * | `LLM_CIRCUIT_COOLDOWN_MS` | `30000` | how long a circuit stays open before one probe |
  * | `LLM_FIRST_BYTE_TIMEOUT_MS` | `10000` | per attempt: longest wait for the response headers |
@@ -270,25 +270,59 @@ const providerName = (variable: string, value: string): Effect.Effect<ProviderKi
     : fail(variable, `unknown provider "${excerpt(value)}"; valid providers: ${kinds.join(", ")}`)
 }
 
+/**
+ * The least a whole-number setting may be: `"positive"` (1 or more: a time
+ * limit, a delay, a threshold, a size) or `"nonNegative"` (0 or more: a
+ * count of retries, a backoff that may be none).
+ *
+ * @since 0.1.0
+ */
+export type Least = "positive" | "nonNegative"
+
+/**
+ * What is wrong with `n` as a whole-number setting, or `undefined` when it
+ * is one: a safe integer (no `NaN`, `Infinity` or fraction: milliseconds
+ * are whole) of at least `least`. The one rule of every count and time of
+ * Baton's settings, read from a variable or given in code.
+ */
+const wholeProblem = (n: number, least: Least): string | undefined =>
+  Number.isSafeInteger(n) && n >= (least === "positive" ? 1 : 0)
+    ? undefined
+    : least === "positive"
+    ? "must be a positive integer"
+    : "must be an integer of 0 or more"
+
+/**
+ * Checks a number of a setting given in code (a policy's
+ * `requestTimeoutMs`) by the rule its variable is read by: a safe integer
+ * of at least `least` (see {@link Least}), else an `LlmConfigError` naming
+ * `name` (`policy.requestTimeoutMs`) and showing the number.
+ * `LlmManager.make` checks its policies by it (`FallbackPolicy.check`,
+ * `CircuitPolicy.check`).
+ *
+ * @since 0.1.0
+ */
+export const wholeNumber = (name: string, n: number, least: Least): Effect.Effect<number, LlmConfigError> => {
+  const problem = wholeProblem(n, least)
+  return problem === undefined ? Effect.succeed(n) : fail(name, `${problem}, got ${n}`)
+}
+
 const positiveInt = (variable: string, fallback: number) =>
   Effect.flatMap(
     read(variable, Config.Int(variable).pipe(Config.withDefault(fallback))),
-    (n) => n > 0 ? Effect.succeed(n) : fail(variable, `must be a positive integer, got ${n}`)
+    (n) => wholeNumber(variable, n, "positive")
   )
 
 const nonNegativeInt = (variable: string, fallback: number) =>
   Effect.flatMap(
     read(variable, Config.Int(variable).pipe(Config.withDefault(fallback))),
-    (n) => n >= 0 ? Effect.succeed(n) : fail(variable, `must be 0 or more, got ${n}`)
+    (n) => wholeNumber(variable, n, "nonNegative")
   )
 
 const optionalPositiveInt = (variable: string) =>
   Effect.flatMap(
     read(variable, Config.option(Config.Int(variable))),
-    (n) =>
-      Option.isNone(n) || n.value > 0
-        ? Effect.succeed(n)
-        : fail(variable, `must be a positive integer, got ${n.value}`)
+    (n) => Effect.transposeOption(Option.map(n, (value) => wholeNumber(variable, value, "positive")))
   )
 
 const optionalString = (variable: string) => read(variable, Config.option(Config.String(variable)))
@@ -847,7 +881,7 @@ const makeWith = Effect.fnUntraced(function*(
     requestTimeoutMs: yield* positiveInt("LLM_REQUEST_TIMEOUT_MS", 60_000),
     attemptTimeoutMs: yield* positiveInt("LLM_ATTEMPT_TIMEOUT_MS", 30_000),
     maxRetries: yield* nonNegativeInt("LLM_MAX_RETRIES", 2),
-    retryBaseDelayMs: yield* positiveInt("LLM_RETRY_BASE_DELAY_MS", 250),
+    retryBaseDelayMs: yield* nonNegativeInt("LLM_RETRY_BASE_DELAY_MS", 250),
     circuitFailureThreshold: yield* positiveInt("LLM_CIRCUIT_FAILURE_THRESHOLD", 5),
     circuitCooldownMs: yield* positiveInt("LLM_CIRCUIT_COOLDOWN_MS", 30_000),
     firstByteTimeoutMs: yield* positiveInt("LLM_FIRST_BYTE_TIMEOUT_MS", 10_000),

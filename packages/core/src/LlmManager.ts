@@ -222,7 +222,9 @@ export class LlmManager extends Context.Service<LlmManager, Service>()("@baton/c
 export interface Options<E, R> {
   /** The chain, in order: primary first. Each layer is built once. */
   readonly providers: ReadonlyArray<Layer.Layer<LlmProvider, E, R>>
+  /** The defaults when absent; checked when the manager is built (`FallbackPolicy.check`). */
   readonly policy?: FallbackPolicy.FallbackPolicy | undefined
+  /** The defaults when absent; checked when the manager is built (`CircuitPolicy.check`). */
   readonly circuitPolicy?: CircuitPolicy.CircuitPolicy | undefined
   /** `false` fails every call with `GenerationDisabled` before any network call (default `true`). */
   readonly generationEnabled?: boolean | undefined
@@ -301,7 +303,10 @@ const watchTransitions = (circuits: CircuitPolicy.Circuits, routes: ReadonlyArra
  * Builds a manager: each provider layer once, the circuits on the
  * `CircuitBreakerStore` in context (memory when there is none), and the
  * optional `RequestLog`, `UsageLedger` and `QuotaLimiter` found in context.
- * Fails with `LlmConfigError` for an empty chain. (`continueOnInterruption`
+ * Fails with `LlmConfigError` for an empty chain, and for a policy number
+ * that is no whole number in range (`FallbackPolicy.check`,
+ * `CircuitPolicy.check`), naming its field: `policy.requestTimeoutMs`,
+ * `circuitPolicy.cooldownMs`. (`continueOnInterruption`
  * works on any chain: a provider without assistant prefill rescues a broken
  * stream by restarting it and suppressing the replayed prefix.)
  *
@@ -315,8 +320,8 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
         message: "LlmManager needs at least one provider"
       })
     }
-    const policy = options.policy ?? FallbackPolicy.defaults
-    const circuitPolicy = options.circuitPolicy ?? CircuitPolicy.defaults
+    const policy = yield* FallbackPolicy.check(options.policy ?? FallbackPolicy.defaults)
+    const circuitPolicy = yield* CircuitPolicy.check(options.circuitPolicy ?? CircuitPolicy.defaults)
     const routes = yield* buildRoutes(options.providers, policy)
     const { fromContext, store } = yield* circuitStore
     const circuits = yield* CircuitPolicy.makeCircuits(circuitPolicy).pipe(
