@@ -73,6 +73,10 @@
  * only its scheme. `REDIS_URL` must be a Redis URL (see
  * {@link redisUrlProblem}); an error shows its scheme at most. Booleans are
  * `true` or `false` in any case, spaces around ignored (`yes`/`no`, `on`/`off`, `1`/`0`, `y`/`n` too).
+ * Numbers are plain decimal digits, spaces around ignored (`1e3`, `+5`,
+ * `0x10` are errors), whole and in range by {@link wholeNumber}: the rule
+ * `LlmManager.make` checks a policy built in code by. A blank number
+ * variable is unset: its default.
  *
  * Tests build it from a map, never by touching `process.env`:
  *
@@ -307,29 +311,36 @@ export const wholeNumber = (name: string, n: number, least: Least): Effect.Effec
   return problem === undefined ? Effect.succeed(n) : fail(name, `${problem}, got ${n}`)
 }
 
-const positiveInt = (variable: string, fallback: number) =>
-  Effect.flatMap(
-    read(variable, Config.Int(variable).pipe(Config.withDefault(fallback))),
-    (n) => wholeNumber(variable, n, "positive")
-  )
-
-const nonNegativeInt = (variable: string, fallback: number) =>
-  Effect.flatMap(
-    read(variable, Config.Int(variable).pipe(Config.withDefault(fallback))),
-    (n) => wholeNumber(variable, n, "nonNegative")
-  )
-
-const optionalPositiveInt = (variable: string) =>
-  Effect.flatMap(
-    read(variable, Config.option(Config.Int(variable))),
-    (n) => Effect.transposeOption(Option.map(n, (value) => wholeNumber(variable, value, "positive")))
-  )
-
 const optionalString = (variable: string) => read(variable, Config.option(Config.String(variable)))
 
 /** A variable that is blank reads as unset. */
 const optionalNonBlank = (variable: string) =>
   Effect.map(optionalString(variable), Option.filter((value) => value.trim().length > 0))
+
+/**
+ * A number variable: unset or blank is `None`; else its value, trimmed,
+ * must be plain decimal digits (no sign, exponent, `0x`, `_` or inner space)
+ * of a whole number by the rule of {@link wholeNumber}, or an error naming
+ * the variable and showing the value.
+ */
+const optionalWhole = (variable: string, least: Least): Effect.Effect<Option.Option<number>, LlmConfigError> =>
+  Effect.flatMap(optionalNonBlank(variable), (raw) => {
+    if (Option.isNone(raw)) return Effect.succeedNone
+    const digits = raw.value.trim()
+    const problem = wholeProblem(/^\d+$/.test(digits) ? Number(digits) : Number.NaN, least)
+    return problem === undefined
+      ? Effect.succeedSome(Number(digits))
+      : fail(variable, `${problem} in decimal digits, got "${excerpt(raw.value)}"`)
+  })
+
+const whole = (variable: string, least: Least, fallback: number) =>
+  Effect.map(optionalWhole(variable, least), Option.getOrElse(() => fallback))
+
+const positiveInt = (variable: string, fallback: number) => whole(variable, "positive", fallback)
+
+const nonNegativeInt = (variable: string, fallback: number) => whole(variable, "nonNegative", fallback)
+
+const optionalPositiveInt = (variable: string) => optionalWhole(variable, "positive")
 
 /** The spellings of a boolean, compared trimmed and lower-cased: `true`/`false`, and those `Config.Boolean` took. */
 const booleans: ReadonlyMap<string, boolean> = new Map([
