@@ -33,7 +33,10 @@
  *   DeepSeek); otherwise a chunk with a `finish_reason` is enough too
  *   (compatible servers that omit the terminator). Either way `[DONE]` ends
  *   the stream, with finish reason `other` when no chunk gave one (as a plain
- *   reply without `finish_reason`).
+ *   reply without `finish_reason`). An empty `finish_reason` (`""`, sent by
+ *   some compatible servers on every chunk in place of `null`) gives none: a
+ *   stream of such chunks cut before `[DONE]` is a cut stream, and it never
+ *   overwrites a reason an earlier chunk gave.
  *
  * Streams ask for usage with `stream_options.include_usage`; it arrives in a
  * last chunk with empty `choices`. A refusal (`message.refusal`, a streamed
@@ -104,6 +107,14 @@ export const finishReason = (reason: unknown): FinishReason => {
       return "other"
   }
 }
+
+/**
+ * A choice's `finish_reason` when it gives one: a non-empty string. `null`,
+ * absent and `""` (some compatible servers send it on every chunk in place
+ * of `null`) give none, so a stream of such chunks has not finished.
+ */
+const givenFinishReason = (choice: Json.JsonObject): string | undefined =>
+  typeof choice.finish_reason === "string" && choice.finish_reason.length > 0 ? choice.finish_reason : undefined
 
 /**
  * DeepSeek's `insufficient_system_resource`: its servers ran out of resources
@@ -262,7 +273,7 @@ const reasoningLength = (delta: Json.JsonObject): number =>
 const textOnly = (json: unknown): string | undefined => {
   if (!Json.isObject(json) || json.error !== undefined || Json.isObject(json.usage)) return undefined
   const choice = firstChoice(json)
-  if (choice === undefined || typeof choice.finish_reason === "string") return undefined
+  if (choice === undefined || givenFinishReason(choice) !== undefined) return undefined
   const delta = choice.delta
   if (
     !Json.isObject(delta) || typeof delta.content !== "string" || illTypedDelta(delta) !== undefined ||
@@ -310,11 +321,12 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) =>
       }
       const choice = firstChoice(json)
       if (choice === undefined) return ""
-      if (typeof choice.finish_reason === "string") {
-        const cut = resourceStop(choice.finish_reason)
+      const given = givenFinishReason(choice)
+      if (given !== undefined) {
+        const cut = resourceStop(given)
         if (cut !== undefined) return { _tag: "Malformed", message: cut }
         // a content filter's stop holds: a later chunk's `finish_reason` (a refusal's `stop`) never clears it
-        if (finish !== "content_filter") finish = finishReason(choice.finish_reason)
+        if (finish !== "content_filter") finish = finishReason(given)
       }
       const delta = choice.delta ?? {}
       if (!Json.isObject(delta)) return { _tag: "Malformed", message: "choices[0].delta is not an object" }
