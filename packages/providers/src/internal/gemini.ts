@@ -28,6 +28,7 @@ import * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as GeminiTools from "./geminiTools.ts"
+import * as HttpError from "./httpError.ts"
 import * as Json from "./json.ts"
 import * as ToolStream from "./toolStream.ts"
 
@@ -150,7 +151,7 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
     event: (event) => {
       const json = Json.parse(event.data)
       if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
-      if (json.error !== undefined) return { _tag: "ErrorEvent", body: json }
+      if (HttpError.carriesError(json)) return { _tag: "ErrorEvent", body: json }
       // every chunk repeats the id and the model: read from the first one
       id ??= responseIdOf(json.responseId)
       answering ??= responseModelOf(json.modelVersion)

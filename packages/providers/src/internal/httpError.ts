@@ -27,7 +27,8 @@
  *
  * An error body sent with HTTP 200 (a stream's error event, or the whole
  * body of a reply: OpenRouter, once it has accepted a request) is read the
- * same way, its status taken from its `code` or `type`.
+ * same way, its status taken from its `code` or `type`. A body or a chunk
+ * whose `error` is `null` carries none ({@link carriesError}, {@link fromOkBody}).
  *
  * Provider messages are copied into the error with the API key scrubbed:
  * some providers echo part or all of a rejected key.
@@ -264,10 +265,19 @@ export const fromStreamError = (context: ErrorContext, json: unknown, nowMs: num
 }
 
 /**
+ * Whether a stream chunk is an error event ({@link fromStreamError}): it has
+ * an `error` field holding anything but `null`. `"error": null`, which some
+ * servers send on every chunk while all is well, is no error, nor is a
+ * missing field. The one test the stream decoders apply.
+ */
+export const carriesError = (json: Json.JsonObject): boolean => json.error !== undefined && json.error !== null
+
+/**
  * The error a whole 2xx body carries in place of a reply or a stream, read
  * as the same error sent as a stream event is ({@link fromStreamError}):
  * OpenRouter sends `{"error":{"code":402,...}}` with HTTP 200 once it has
- * accepted a request. `undefined` for a body without an `error`.
+ * accepted a request. `undefined` for a body without an `error` object or
+ * string (`"error": null` among them).
  */
 export const fromOkBody = (context: ErrorContext, json: unknown, nowMs: number): ProviderError | undefined =>
   Json.isObject(json) && (Json.isObject(json.error) || typeof json.error === "string")

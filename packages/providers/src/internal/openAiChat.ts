@@ -58,6 +58,7 @@ import type { Message } from "@baton/core/LlmRequest"
 import { jsonInstruction } from "@baton/core/StructuredOutput"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
+import * as HttpError from "./httpError.ts"
 import * as Json from "./json.ts"
 import * as JsonSchemaShape from "./jsonSchemaShape.ts"
 import * as OpenAiTools from "./openAiTools.ts"
@@ -271,7 +272,7 @@ const reasoningLength = (delta: Json.JsonObject): number =>
  * well-typed delta), else `undefined`: such a chunk only adds its text.
  */
 const textOnly = (json: unknown): string | undefined => {
-  if (!Json.isObject(json) || json.error !== undefined || Json.isObject(json.usage)) return undefined
+  if (!Json.isObject(json) || HttpError.carriesError(json) || Json.isObject(json.usage)) return undefined
   const choice = firstChoice(json)
   if (choice === undefined || givenFinishReason(choice) !== undefined) return undefined
   const delta = choice.delta
@@ -308,7 +309,7 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) =>
       if (repeat !== undefined) return repeat
       const json = Json.parse(event.data)
       if (!Json.isObject(json)) return { _tag: "Malformed", message: "an event whose data is not a JSON object" }
-      if (event.event === "error" || json.error !== undefined) return { _tag: "ErrorEvent", body: json }
+      if (event.event === "error" || HttpError.carriesError(json)) return { _tag: "ErrorEvent", body: json }
       // every chunk repeats the id and the model: read from the first parsed one
       id ??= responseIdOf(json.id)
       answering ??= responseModelOf(json.model)
