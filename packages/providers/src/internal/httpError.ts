@@ -114,18 +114,27 @@ const detailOf = (details: ReadonlyArray<unknown>, type: string): Record<string,
 
 const protobufDuration = /^(\d+(?:\.\d+)?)s$/
 
+const decimalMillis = /^\d+(?:\.\d+)?$/
+
+/** A `retry-after-ms` value: a non-negative decimal number of ms; blank or anything else is none. */
+const millisHint = (header: string | undefined): Duration.Duration | undefined => {
+  const value = header?.trim()
+  return value !== undefined && decimalMillis.test(value) ? Duration.millis(Number(value)) : undefined
+}
+
 /**
  * The server's wait hint: `retry-after-ms`, then `Retry-After` (seconds or an
  * HTTP date), then Gemini's `RetryInfo.retryDelay` (`"34s"`). Read for a 429
- * and for every status that is `ProviderUnavailable` (a 503, a 529).
+ * and for every status that is `ProviderUnavailable` (a 503, a 529). A header
+ * that says no number (blank, `soon`, `0x10`) is skipped, never read as 0.
  */
 export const retryAfter = (
   headers: Readonly<Record<string, string | undefined>>,
   details: ReadonlyArray<unknown>,
   nowMs: number
 ): Duration.Duration | undefined => {
-  const ms = Number(headers["retry-after-ms"])
-  if (headers["retry-after-ms"] !== undefined && Number.isFinite(ms) && ms >= 0) return Duration.millis(ms)
+  const ms = millisHint(headers["retry-after-ms"])
+  if (ms !== undefined) return ms
   const header = headers["retry-after"]
   if (header !== undefined) {
     const parsed = Headers.parseRetryAfter(header)
