@@ -2,9 +2,13 @@
  * OpenAI's flavour of the chat-completions wire format: `max_completion_tokens`,
  * JSON Schema structured output, a prefill sent as a plain assistant message,
  * `[DONE]` required at the end of a stream, no temperature for the models
- * that take only their default. The one codec `OpenAi.layer` and the tests use.
+ * that take only their default, no stop sequences for the models that reject
+ * them. The one codec `OpenAi.layer` and the tests use.
  */
 import * as OpenAiChat from "./openAiChat.ts"
+
+/** The model a fine-tuned one (`ft:o4-mini:org::id`) was tuned from; any other as it is. */
+const baseModel = (model: string): string => model.startsWith("ft:") ? model.slice(3) : model
 
 /**
  * Whether an OpenAI model takes only its default temperature (1, any other is
@@ -15,9 +19,22 @@ import * as OpenAiChat from "./openAiChat.ts"
  * fine-tuned model (`ft:o4-mini:org::id`) as its base model.
  */
 export const onlyDefaultTemperature = (model: string): boolean => {
-  const base = model.startsWith("ft:") ? model.slice(3) : model
+  const base = baseModel(model)
   return /^(?:o\d+|gpt-(?:[5-9]|[1-9]\d+)(?:\.\d+)?)(?:-|$)/.test(base) && !/^gpt-\d+-chat/.test(base)
 }
+
+/**
+ * Whether an OpenAI model rejects `stop` (a 400 `unsupported_parameter`), so
+ * none is sent, as no temperature is to the models that take only their
+ * default: `o3` (dated, `o3-pro`; not `o3-mini`, which takes it), `o4-mini`
+ * (OpenAI's reference: "not supported with latest reasoning models o3 and
+ * o4-mini") and the gpt-5 family (`gpt-5`, `gpt-5-mini`, `gpt-5-nano`, dated;
+ * not `gpt-5-chat-latest`), which answers `stop` with the same 400. A
+ * fine-tuned model as its base model. The other models, `o1` and dotted ones
+ * such as `gpt-5.6-luna` among them, are sent the request's stop sequences.
+ */
+export const rejectsStop = (model: string): boolean =>
+  /^(?:o3(?!-mini)|o4|gpt-5(?!-chat))(?:-|$)/.test(baseModel(model))
 
 export const codec = OpenAiChat.make({
   maxTokensField: "max_completion_tokens",
@@ -25,5 +42,6 @@ export const codec = OpenAiChat.make({
   prefill: "plain",
   usage: OpenAiChat.openAiUsage,
   requireDone: true,
-  onlyDefaultTemperature
+  onlyDefaultTemperature,
+  rejectsStop
 })

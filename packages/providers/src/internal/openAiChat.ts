@@ -12,6 +12,9 @@
  * - `onlyDefaultTemperature`: the models that take no temperature but their
  *   default (OpenAI's gpt-5 and o-series); none is sent to them, whatever the
  *   request asks for. Absent: every model is sent one.
+ * - `rejectsStop`: the models that reject `stop` (OpenAI's o3, o4-mini and
+ *   gpt-5); the request's stop sequences are left out for them, as the
+ *   temperature is above. Absent: every model is sent them.
  * - `structured`: `json-schema` sends `response_format: json_schema` in strict
  *   mode (the schema rewritten to OpenAI's strict subset, see
  *   `strictSchema.ts`); `json-object` sends `response_format: json_object` and
@@ -71,6 +74,8 @@ export interface Dialect {
   readonly maxTokensField: "max_completion_tokens" | "max_tokens"
   /** Whether `model` takes only its default temperature, so none is sent. */
   readonly onlyDefaultTemperature?: ((model: string) => boolean) | undefined
+  /** Whether `model` rejects `stop`, so the request's stop sequences are not sent. */
+  readonly rejectsStop?: ((model: string) => boolean) | undefined
   readonly structured: "json-schema" | "json-object"
   readonly prefill: "prefix" | "plain"
   readonly usage: (usage: Json.JsonObject) => TokenCounts | undefined
@@ -191,7 +196,7 @@ const bodyOf = (call: Call, dialect: Dialect): Json.JsonObject => {
   if (options.temperature !== "provider" && dialect.onlyDefaultTemperature?.(call.model) !== true) {
     body.temperature = options.temperature
   }
-  if (options.stop !== undefined) body.stop = options.stop
+  if (options.stop !== undefined && dialect.rejectsStop?.(call.model) !== true) body.stop = options.stop
   if (options.seed !== undefined) body.seed = options.seed
   const format = responseFormat(call, dialect)
   if (format !== undefined) body.response_format = format
