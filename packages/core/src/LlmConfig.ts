@@ -438,16 +438,16 @@ export const databaseUrlForms = "sqlite:<path>, file:<path>, sqlite::memory: or 
 /**
  * The database a URL names, by the one rule `LLM_USAGE_STORE_URL` is
  * checked by and `SqlDatabase.layerUrl` opens by: an SQLite file
- * (`sqlite:<path>`, `file:<path>`; `sqlite::memory:` in memory) or
- * PostgreSQL (`postgres://`, `postgresql://`); `undefined` for any other
- * (see {@link databaseUrlForms}).
+ * (`sqlite:<path>`, `file:<path>`, the path not blank; `sqlite::memory:` in
+ * memory) or PostgreSQL (`postgres://`, `postgresql://`); `undefined` for
+ * any other (see {@link databaseUrlForms}).
  *
  * @since 0.1.0
  */
 export const databaseUrl = (
   url: string
 ): { readonly _tag: "Sqlite"; readonly filename: string } | { readonly _tag: "Postgres" } | undefined => {
-  const filename = /^(?:sqlite|file):(.+)$/.exec(url)?.[1]
+  const filename = /^(?:sqlite|file):(.*\S.*)$/.exec(url)?.[1]
   if (filename !== undefined) return { _tag: "Sqlite", filename }
   return /^postgres(?:ql)?:\/\//.test(url) ? { _tag: "Postgres" } : undefined
 }
@@ -475,8 +475,9 @@ const redisUrlForm = "redis://[user:password@]host[:port][/db] or rediss://..."
  * What is wrong with a Redis URL, or `undefined` when it is one: the one
  * rule `REDIS_URL` is checked by when the layer is built and
  * `RedisConnection` connects by. A Redis URL is `redis://` (`rediss://` for
- * TLS), then an optional `user:password@` (percent-encoded), a host, an
- * optional port (0-65535) and an optional `/<database number>`. The problem
+ * TLS), then an optional `user:password@` (percent-encoded), a host (not
+ * left out: `redis://` alone names no server), an optional port (0-65535)
+ * and an optional `/<database number>`. The problem
  * never shows the URL, which may carry a password: its scheme at most.
  *
  * @since 0.1.0
@@ -491,6 +492,7 @@ export const redisUrlProblem = (url: string): string | undefined => {
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
     return `the scheme is "${excerpt(parsed.protocol)}", expected redis: or rediss: (${redisUrlForm})`
   }
+  if (parsed.hostname === "") return `no host (${redisUrlForm})`
   if (!/^(?:\/\d*)?$/.test(parsed.pathname)) return `the path must be a database number (${redisUrlForm})`
   try {
     decodeURIComponent(parsed.username)
