@@ -17,7 +17,7 @@
  * | `DEEPSEEK_API_KEY`, `GEMINI_API_KEY`, `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` | unset | required for every provider in the chain |
  * | `DEEPSEEK_MODEL`, `GEMINI_MODEL`, `OPENAI_MODEL`, `ANTHROPIC_MODEL` | `deepseek-flash`, `gemini-2.5-flash`, `gpt-4o-mini`, `claude-haiku-4-5` | default model per provider |
  * | `DEEPSEEK_BASE_URL`, `GEMINI_BASE_URL`, `OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL` | the public endpoints | `http(s)://` base URL per provider (a proxy, the mock server) |
- * | `DEEPSEEK_ASSISTANT_PREFILL`, `GEMINI_ASSISTANT_PREFILL`, `OPENAI_ASSISTANT_PREFILL`, `ANTHROPIC_ASSISTANT_PREFILL` | the provider's (`true` but for OpenAI) | whether the model continues a final assistant message (a broken stream is then continued there, not restarted) |
+ * | `DEEPSEEK_ASSISTANT_PREFILL`, `GEMINI_ASSISTANT_PREFILL`, `OPENAI_ASSISTANT_PREFILL`, `ANTHROPIC_ASSISTANT_PREFILL` | `true` but for OpenAI | whether the model continues a final assistant message (a broken stream is then continued there, not restarted) |
  * | `AI_GENERATION_ENABLED` | `true` | `false` fails every call with `GenerationDisabled` |
  * | `AI_MAX_QUESTIONS_PER_REQUEST` | `20` | per-request limit, positive |
  * | `AI_DAILY_LIMIT_PER_TEACHER` | `100` | daily limit per subject, positive |
@@ -30,18 +30,18 @@
  * | `LLM_CIRCUIT_COOLDOWN_MS` | `30000` | how long a circuit stays open before one probe |
  * | `LLM_FIRST_BYTE_TIMEOUT_MS` | `10000` | per attempt: longest wait for the response headers |
  * | `LLM_FIRST_TOKEN_TIMEOUT_MS` | `10000` | per attempt: longest wait for the first streamed token (answer or reasoning) |
- * | `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS` | `60000` | the same for models that think before their first token (`deepseek-reasoner`, o-series, Gemini 2.5 and thinking models) |
+ * | `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS` | `60000` | the same for models that think before their first token, by name (`FallbackPolicy.thinksSilently`): DeepSeek V4, `deepseek-reasoner` and R1, OpenAI o-series and gpt-5+ but `-chat`, Gemini 2.5 / 3, any `thinking` model |
  * | `LLM_STREAM_IDLE_TIMEOUT_MS` | `15000` | per attempt: longest silence between two stream events |
- * | `LLM_HEDGE_DELAY_MS` | unset | start the next provider in parallel after this long without an answer; unset = no hedging |
+ * | `LLM_HEDGE_DELAY_MS` | unset | start the next provider in parallel after this long without an answer; unset: no hedging |
  * | `LLM_STRUCTURED_OUTPUT_RETRIES` | `1` | re-asks on the same provider when an answer does not match the schema (0 or more) |
- * | `LLM_CONTINUE_ON_INTERRUPTION` | `true` | rescue a stream broken mid-answer (continue with a prefill, or restart suppressing the replayed text) |
+ * | `LLM_CONTINUE_ON_INTERRUPTION` | `true` | rescue a stream broken mid-answer (continue with a prefill, or restart suppressing the replayed text); `false` makes `rescue: "none"` the default |
  * | `LLM_FALLBACK_ON_CONTENT_FILTER` | `false` | send a prompt one provider refused on policy grounds to the next provider |
- * | `LLM_MAX_BODY_BYTES` | unset (the adapters' 16 MiB) | largest plain reply body read from a provider; over it the attempt is a `MalformedResponse` and the chain falls back |
- * | `LLM_MAX_EVENT_BYTES` | unset (the adapters' 1 MiB) | largest single stream event (UTF-16 code units); the same rule |
+ * | `LLM_MAX_BODY_BYTES` | unset: the adapters' `16777216` (16 MiB) | largest plain reply body read from a provider; over it the attempt is a `MalformedResponse` and the chain falls back |
+ * | `LLM_MAX_EVENT_BYTES` | unset: the adapters' `1048576` (1 MiB) | largest single stream event (UTF-16 code units); the same rule |
  * | `REDIS_URL` | unset | Redis for shared quotas, circuits and throttles: `redis://[user:password@]host[:port][/db]` (`rediss://` for TLS) |
  * | `LLM_USAGE_STORE_URL` | unset | usage ledger database: `sqlite:path`, `file:path`, `sqlite::memory:` or `postgres://...` |
  * | `LLM_LOG_PROMPTS` | `false` | log (truncated) prompt text |
- * | `LLM_PRICES` | unset | JSON price overrides: `{"openai":{"models":{"gpt-4.1":{"input":2,"output":8}}}}`; each key a provider's name (under the gateway, one of its providers) |
+ * | `LLM_PRICES` | unset | JSON price overrides, USD per 1M tokens: `{"openai":{"models":{"gpt-4.1":{"input":2,"output":8}}}}`; each key a provider's name as it bills (under the gateway, one of its providers or a hosted one) |
  *
  * The chain is `steps`: one provider and model per step. `LlmManager.layerConfig`
  * builds each step's provider layer with `CurrentStep` set to that step, so
