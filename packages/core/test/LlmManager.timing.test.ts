@@ -341,26 +341,6 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
       assert.strictEqual(yield* Clock.currentTimeMillis, 5_000)
     }).pipe(Effect.provide(Bench)))
 
-  it.effect("a limit check that throws fails only its own call: the next calls keep their limits", () =>
-    Effect.gen(function*() {
-      // a fractional limit cannot be reported as a ProviderTimeout (timeoutMs is an integer): the check throws
-      const llm = yield* manager({
-        chain: ["openai"],
-        policy: { maxRetries: 0, limits: { firstByteMs: 1_000.5, firstTokenMs: 5_000, idleMs: 5_000 } }
-      })
-      yield* inject("openai", MockFault.noResponse, { times: 2 })
-      const broken = yield* Effect.forkChild(Effect.exit(llm.generate(prompt)))
-      yield* received("openai", 1)
-      yield* TestClock.adjust(1_001)
-      const exit = yield* Fiber.join(broken)
-      assert.isTrue(exit._tag === "Failure" && Cause.hasDies(exit.cause))
-      // the watchdog still runs: the next call ends at its own deadline
-      const next = yield* Effect.forkChild(Effect.flip(llm.generate({ ...prompt, options: { timeout: 400 } })))
-      yield* received("openai", 2)
-      yield* TestClock.adjust(400)
-      assert.strictEqual((yield* Fiber.join(next))._tag, "DeadlineExceeded")
-    }).pipe(Effect.provide(Bench)))
-
   it.effect("hedges a slow provider: the first success wins, the loser is interrupted and logged", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { hedgeDelayMs: 150 } })
