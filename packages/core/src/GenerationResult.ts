@@ -98,7 +98,11 @@ export const GenerationResult = Schema.Struct({
    * absent when the provider named none.
    */
   responseModel: Schema.optional(Schema.String),
-  /** The tools the model called (finish reason `tool_calls`); absent when it called none. */
+  /**
+   * The tools the model called (finish reason `tool_calls`); absent when it
+   * called none. Put them as they are on the next `assistant` message: a
+   * call's `replay` goes back to the provider that made it (`Tool.Replay`).
+   */
   toolCalls: Schema.optionalKey(Schema.Array(ToolCall))
 })
 
@@ -177,7 +181,7 @@ export interface Finish {
   readonly responseModel?: string | undefined
   readonly sources?: ReadonlyArray<Source> | undefined
   readonly rescued?: boolean | undefined
-  /** The tools the model called, assembled from the stream's tool-call deltas. */
+  /** The tools the model called, assembled from the stream's tool-call deltas, each with its `replay` (as a result's). */
   readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
   /** From `LlmManager.stream`: every attempt of the request, in the order they started (as a result's `attempts`). */
   readonly attempts?: ReadonlyArray<Attempt> | undefined

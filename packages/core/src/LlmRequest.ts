@@ -51,8 +51,10 @@ export type Role = typeof Role.Type
 
 /**
  * One chat message. An `assistant` message may carry the `toolCalls` the
- * model made; a `tool` message answers one of them (`toolCallId`, the tool's
- * `name`, its result as `content`).
+ * model made (as a result or a stream's `Finish` gave them: their `replay`
+ * goes back to the provider that made them, see `Tool.Replay`); a `tool`
+ * message answers one of them (`toolCallId`, the tool's `name`, its result
+ * as `content`).
  *
  * @since 0.1.0
  */
@@ -335,8 +337,9 @@ const withoutUndefined = (input: Input): Record<string, unknown> =>
  * the same hash, whatever object it came from, and two different ones never
  * share an input to the hash. Each message is written `role:length:content`
  * (the length in UTF-16 code units), followed, when it carries tool calls or
- * answers one, by `#length:json` of its tool fields: no text a message holds
- * can pass for a message boundary.
+ * answers one, by `#length:json` of its tool fields (a call's `replay`
+ * included: it is sent to the provider too): no text a message holds can
+ * pass for a message boundary.
  *
  * The hash is kept in the request log. Builds before this encoding joined
  * role and content with separator characters (`\u0000`, `\u0001`), so a

@@ -19,6 +19,18 @@
  * carrying those `toolCalls`, then one `tool` message per call
  * (`toolCallId`, `name`, the result as `content`).
  *
+ * A reasoning model may ask to have something sent back with its calls, and
+ * answers 400 without it: Gemini 3 a `thoughtSignature` on the call, DeepSeek
+ * in thinking mode the reasoning (`reasoning_content`) of the message that
+ * made it. A call carries it in its {@link Replay} (`replay`), which Baton
+ * fills and sends back to the provider and model that made the call, and to
+ * no other: the caller's loop (the calls of `result.toolCalls` or of a
+ * stream's `Finish`, as they are, on the next `assistant` message) needs
+ * nothing more. A call without its maker's replay (another provider's, after
+ * a fallback; one the caller wrote) is sent with what each API documents
+ * for it: Gemini's `skip_thought_signature_validator` signature on the first
+ * call of a model turn, DeepSeek's empty `reasoning_content`.
+ *
  * Gotcha: the manager never continues a request with tools on another
  * provider after a cut stream: a tool-call answer is not spliced. A stream
  * fails with `StreamInterrupted` once a delta reached the caller; `generate`
@@ -62,12 +74,51 @@ export interface Tool {
 export type Choice = "auto" | "none" | "required" | { readonly tool: string }
 
 /**
- * One call the model asks for; `arguments` is the JSON text of the
- * parameters, as the model wrote it.
+ * What the provider that made a tool call needs sent back with it: opaque,
+ * kept as the provider gave it, and sent only to that `provider` and
+ * `model` (a `ProviderName` and a model id, as a result's `provider` and
+ * `model` name them). `signature` is Gemini's `thoughtSignature` of the
+ * call's part (Gemini signs the first call of an answer); `reasoning` is the
+ * reasoning the model wrote before the calls (DeepSeek's `reasoning_content`),
+ * on the first call of the answer, sent back as its message's.
+ *
+ * @example
+ * ```ts
+ * import type { ToolCall } from "@baton/core/Tool"
+ *
+ * const call: ToolCall = {
+ *   id: "gemini-call-r1-0",
+ *   name: "get_weather",
+ *   arguments: "{\"city\":\"Oslo\"}",
+ *   replay: { provider: "gemini", model: "gemini-3.5-flash", signature: "CtYB..." }
+ * }
+ * ```
  *
  * @since 0.1.0
  */
-export const ToolCall = Schema.Struct({ id: Schema.String, name: Schema.String, arguments: Schema.String })
+export const Replay = Schema.Struct({
+  provider: Schema.String,
+  model: Schema.String,
+  signature: Schema.optionalKey(Schema.String),
+  reasoning: Schema.optionalKey(Schema.String)
+})
+
+/** @since 0.1.0 */
+export type Replay = typeof Replay.Type
+
+/**
+ * One call the model asks for; `arguments` is the JSON text of the
+ * parameters, as the model wrote it; `replay`, when the provider asked for
+ * one, what goes back to it with the call (see {@link Replay}).
+ *
+ * @since 0.1.0
+ */
+export const ToolCall = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  arguments: Schema.String,
+  replay: Schema.optionalKey(Replay)
+})
 
 /** @since 0.1.0 */
 export type ToolCall = typeof ToolCall.Type

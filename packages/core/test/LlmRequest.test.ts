@@ -158,4 +158,23 @@ describe("LlmRequest", () => {
       // each run is a request of its own
       assert.notStrictEqual((yield* make).requestId, request.requestId)
     }))
+
+  it.effect("keeps a tool call's replay, checked as the other fields are, and hashes it", () =>
+    Effect.gen(function*() {
+      const call = { id: "c1", name: "get_weather", arguments: "{}" }
+      const replay = { provider: "gemini", model: "gemini-3.5-flash", signature: "c2ln" }
+      const conversation = (toolCall: object): LlmRequest.Input => ({
+        prompt: [{ role: "user", content: "Weather?" }, { role: "assistant", content: "", toolCalls: [toolCall] }]
+      } as LlmRequest.Input)
+      const kept = yield* LlmRequest.make(conversation({ ...call, replay }))
+      assert.deepStrictEqual(kept.messages[1]?.toolCalls, [{ ...call, replay }])
+      const plain = yield* LlmRequest.make(conversation(call))
+      assert.notStrictEqual(kept.promptHash, plain.promptHash)
+      // a call without a replay hashes as it did before replays existed
+      const json = JSON.stringify([[call], undefined, undefined])
+      const text = `user:8:Weather?assistant:0:#${json.length}:${json}`
+      assert.strictEqual(plain.promptHash, createHash("sha256").update(text).digest("hex"))
+      const bad = yield* Effect.flip(LlmRequest.make(conversation({ ...call, replay: { ...replay, signature: 5 } })))
+      assert.strictEqual(bad.field, "prompt.1.toolCalls.0.replay.signature")
+    }))
 })

@@ -29,6 +29,12 @@
  *   host (a proxy, a mock) is taken to serve it, and `assistantPrefill` in the
  *   options overrides both.
  * - A 402 ("Insufficient Balance") is `ProviderQuotaExhausted`.
+ * - Thinking mode (DeepSeek's default) answers 400 when an assistant message
+ *   with tool calls comes back without its `reasoning_content`: the reasoning
+ *   of an answer that calls tools is kept in its first call's `replay` and
+ *   sent back with the message; a message whose reasoning Baton does not
+ *   have (calls another provider made, or the caller wrote) is sent an empty
+ *   one.
  *
  * @example
  * ```ts

@@ -23,6 +23,11 @@
  *   calls without ids, so Baton names them `gemini-call-<responseId>-<n>`
  *   and answers each by the tool's name (`functionResponse`). A streamed call
  *   arrives whole: one `ToolCallDelta` per call.
+ * - A thinking model signs its calls (`thoughtSignature`), and Gemini 3
+ *   answers 400 when a call of the current turn comes back unsigned: the
+ *   signature is kept in the call's `replay` and sent back on its part; the
+ *   first call of a model turn without one (another provider's, or the
+ *   caller's) is sent Google's `skip_thought_signature_validator`.
  *
  * @example
  * ```ts

@@ -24,6 +24,14 @@
  * what is reported. Credentials must be present (any value) and Anthropic
  * requests need `anthropic-version` and `max_tokens`, as the real APIs do.
  *
+ * Reasoning models, as their tool loops need: a Gemini 3 or later model
+ * (`gemini-3.5-flash`) signs its function calls (`thoughtSignature`) and
+ * answers 400 when a call of the current turn comes back unsigned (Google's
+ * `skip_thought_signature_validator` passes); DeepSeek's `deepseek-reasoner`
+ * (or a request with `thinking: { type: "enabled" }`) writes its reasoning in
+ * `reasoning_content` and answers 400 when an assistant message with
+ * `tool_calls` comes back without one. Other models answer as before.
+ *
  * Faults (see `MockFault`) come from, in order of precedence: an
  * `x-mock-fault` request header, a model-name suffix (`gpt-4o-mini@status=503`),
  * or the queue filled by `inject`. `stats` counts requests, fully sent

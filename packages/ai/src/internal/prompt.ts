@@ -4,14 +4,16 @@
  * System, user and assistant text parts become messages (the parts of one
  * message joined); reasoning parts and approval responses are dropped
  * (providers do not take them back). An assistant's `tool-call` parts become
- * its `toolCalls` (parameters as JSON text); each `tool-result` part becomes
+ * its `toolCalls` (parameters as JSON text, a part's `options.baton.replay`,
+ * as `response.ts` put it in the answer's metadata, as the call's `replay`
+ * when it is one); each `tool-result` part becomes
  * a `tool` message (the result as JSON text). A file part, or any other part
  * Baton cannot send, is an `InvalidUserInputError` naming it, before any
  * network call.
  */
 import type { Message } from "@baton/core/LlmRequest"
-import type { ToolCall } from "@baton/core/Tool"
-import { Effect } from "effect"
+import * as Tool from "@baton/core/Tool"
+import { Effect, Schema } from "effect"
 import { AiError, Prompt } from "effect/ai"
 import { parseJson } from "./response.ts"
 
@@ -24,6 +26,15 @@ const unsupported = (method: string, what: string) =>
 
 type Part = Prompt.UserMessagePart | Prompt.AssistantMessagePart
 
+/** Part options that carry a Baton replay. */
+const withReplay = Schema.is(Schema.Struct({ baton: Schema.Struct({ replay: Tool.Replay }) }))
+
+/** A `tool-call` part as a Baton call, with the replay its `options.baton.replay` holds (anything else ignored). */
+const toolCallOf = (part: Prompt.ToolCallPart): Tool.ToolCall => {
+  const call = { id: part.id, name: part.name, arguments: JSON.stringify(part.params) }
+  return withReplay(part.options) ? { ...call, replay: part.options.baton.replay } : call
+}
+
 const dropped = new Set(["reasoning", "tool-approval-request", "tool-approval-response"])
 
 const messageOf = (
@@ -32,12 +43,11 @@ const messageOf = (
   parts: ReadonlyArray<Part>
 ): Effect.Effect<Message, AiError.AiError> => {
   const texts: Array<string> = []
-  const toolCalls: Array<ToolCall> = []
+  const toolCalls: Array<Tool.ToolCall> = []
   for (const part of parts) {
     if (part.type === "text") texts.push(part.text)
-    else if (part.type === "tool-call" && role === "assistant") {
-      toolCalls.push({ id: part.id, name: part.name, arguments: JSON.stringify(part.params) })
-    } else if (!dropped.has(part.type)) {
+    else if (part.type === "tool-call" && role === "assistant") toolCalls.push(toolCallOf(part))
+    else if (!dropped.has(part.type)) {
       return Effect.fail(unsupported(method, `a ${part.type} part in a ${role} message`))
     }
   }

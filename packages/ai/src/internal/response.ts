@@ -4,7 +4,8 @@
  * A `GenerationResult` becomes `response-metadata` (the request id, the model
  * that answered), the text, and a `finish` part with the finish reason and
  * the usage; Baton's own account (provider, cost in nano-USD, price source,
- * every attempt) rides in the finish part's `metadata.baton`. A stream
+ * every attempt) rides in the finish part's `metadata.baton`, and a tool
+ * call's `replay` in its `tool-call` part's `metadata.baton.replay`. A stream
  * becomes `text-start` / `text-delta`s / `text-end`, the tool calls'
  * `tool-params-start` / `-delta`s / `-end` as their arguments arrive, then
  * the same tool-call, metadata and finish parts.
@@ -73,8 +74,19 @@ export const parseJson = (text: string): unknown => {
   }
 }
 
+/**
+ * The tool calls as `tool-call` parts, a call's `replay` (what its provider
+ * needs sent back with it) in `metadata.baton.replay`: `Prompt.fromResponseParts`
+ * makes it the next prompt's part `options`, which `prompt.ts` reads back.
+ */
 const toolCallParts = (calls: ReadonlyArray<ToolCall> | undefined): Array<Response.ToolCallPartEncoded> =>
-  (calls ?? []).map((call) => ({ type: "tool-call", id: call.id, name: call.name, params: parseJson(call.arguments) }))
+  (calls ?? []).map((call) => ({
+    type: "tool-call",
+    id: call.id,
+    name: call.name,
+    params: parseJson(call.arguments),
+    ...(call.replay === undefined ? {} : { metadata: { baton: { replay: call.replay } } })
+  }))
 
 interface Account {
   readonly requestId: RequestId

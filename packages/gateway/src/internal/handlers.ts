@@ -204,7 +204,7 @@ const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelO
     const model = Wire.producedBy(part.provider, part.model)
     const finish = sse(
       Wire.chunk(id, created, model, {
-        delta: started ? {} : { role: "assistant", content: "" },
+        delta: { ...(started ? {} : { role: "assistant", content: "" }), ...Wire.replayDelta(part.toolCalls) },
         finish_reason: Wire.finishReason(part.finishReason)
       })
     )

@@ -26,6 +26,15 @@
  *   `audio`, which Baton cannot pass on, is refused.
  * - A `max_tokens` (`max_completion_tokens`) or `temperature` left out is
  *   left to the provider ({@link toInput}), not given Baton's defaults.
+ * - What a provider needs sent back with its tool calls (`Tool.Replay`:
+ *   Gemini's thought signature, DeepSeek's reasoning) rides on each call as
+ *   `extra_content.baton.replay` (the field Gemini's own OpenAI-compatible
+ *   API uses for its signatures, `extra_content.google`, which clients and
+ *   frameworks keep): in a completion's `tool_calls`, in a stream's finish
+ *   chunk as a `tool_calls` delta (`index` and `extra_content` only, which
+ *   the SDKs' stream helpers merge into their calls), and read back from
+ *   the assistant message a client sends back as it got it. A replay that
+ *   is not one is refused, naming the field.
  */
 import type { Finish, FinishReason, ToolCallDelta } from "@baton/core/GenerationResult"
 import type * as LlmRequest from "@baton/core/LlmRequest"
@@ -42,10 +51,14 @@ const open = <const Fields extends Schema.Struct.Fields>(fields: Fields) =>
 
 const TextPart = open({ type: Schema.Literal("text"), text: Schema.String })
 
+/** A tool call's `extra_content`: Baton's part (`baton.replay`); another's (Gemini's `google`) is ignored. */
+const ExtraContent = open({ baton: optional(open({ replay: optional(Tool.Replay) })) })
+
 const WireToolCall = open({
   id: Schema.String,
   type: Schema.Literal("function"),
-  function: open({ name: Schema.String, arguments: Schema.String })
+  function: open({ name: Schema.String, arguments: Schema.String }),
+  extra_content: optional(ExtraContent)
 })
 
 /** A field Baton cannot pass on when it is set: `null` (as `model_dump()` writes it) or absent only. */
@@ -184,11 +197,11 @@ const messageOf = (message: typeof Message.Type): LlmRequest.Message => {
   return calls.length === 0 ? { role, content } : {
     role,
     content,
-    toolCalls: calls.map((call) => ({
-      id: call.id,
-      name: call.function.name,
-      arguments: call.function.arguments
-    }))
+    toolCalls: calls.map((call): Tool.ToolCall => {
+      const replay = call.extra_content?.baton?.replay ?? undefined
+      const read = { id: call.id, name: call.function.name, arguments: call.function.arguments }
+      return replay === undefined ? read : { ...read, replay }
+    })
   }
 }
 
@@ -314,6 +327,22 @@ export const usage = (tokens: TokenUsage) => ({
   completion_tokens_details: { reasoning_tokens: tokens.reasoningTokens }
 })
 
+/** A tool call's `extra_content` carrying its replay, when it has one. */
+const extraContent = (call: Tool.ToolCall) =>
+  call.replay === undefined ? {} : { extra_content: { baton: { replay: call.replay } } }
+
+/**
+ * The finish chunk's delta fields for the replays of a stream's calls: a
+ * `tool_calls` delta with each call's `index` and `extra_content` (none when
+ * no call has a replay).
+ */
+export const replayDelta = (calls: ReadonlyArray<Tool.ToolCall> | undefined): Record<string, unknown> => {
+  const replayed = (calls ?? []).flatMap((call, index) =>
+    call.replay === undefined ? [] : [{ index, ...extraContent(call) }]
+  )
+  return replayed.length === 0 ? {} : { tool_calls: replayed }
+}
+
 /** The `model` a client sees: the provider and model that produced the text. */
 export const producedBy = (provider: string, model: string): string => `${provider}/${model}`
 
@@ -349,7 +378,8 @@ export const completion = (
         tool_calls: ending.toolCalls.map((call) => ({
           id: call.id,
           type: "function",
-          function: { name: call.name, arguments: call.arguments }
+          function: { name: call.name, arguments: call.arguments },
+          ...extraContent(call)
         }))
       },
     finish_reason: finishReason(ending.finishReason),

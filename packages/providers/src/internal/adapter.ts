@@ -65,7 +65,11 @@
  *   answer that does not decode is `StructuredOutputInvalid` with the issue
  *   and the content;
  * - tool calls stream as `ToolCallDelta` parts after the text of the same
- *   event (the codec feeds a `ToolStream`);
+ *   event (the codec feeds a `ToolStream`); what the provider asks to have
+ *   sent back with its calls (a codec's echo: Gemini's signature, DeepSeek's
+ *   reasoning) is stamped with the provider's name and the call's model, a
+ *   call's `replay`, and a body is built with only the replays that
+ *   provider and model made (`replay.ts`);
  * - a stream ends with exactly one `Finish`, only once the provider's own end
  *   marker arrived; a body that breaks, stalls or ends early is
  *   `StreamInterrupted` (with the text so far) once text was emitted, and
@@ -101,13 +105,13 @@ import {
 import * as Redact from "@baton/core/Redact"
 import type { StructuredOutput } from "@baton/core/StructuredOutput"
 import { estimate, type TokenCounts, type TokenUsage } from "@baton/core/TokenUsage"
-import type { ToolCall } from "@baton/core/Tool"
 import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Scope, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { HttpClient } from "effect/http"
 import type { Mutable } from "effect/Types"
 import * as HttpError from "./httpError.ts"
 import * as Json from "./json.ts"
+import * as Replay from "./replay.ts"
 import * as Sse from "./sse.ts"
 import type * as ToolStream from "./toolStream.ts"
 import * as Transport from "./transport.ts"
@@ -128,8 +132,8 @@ export interface Reply {
   readonly counts: TokenCounts | undefined
   /** Why the provider blocked the prompt itself (Gemini `promptFeedback.blockReason`). */
   readonly blockedPrompt?: string | undefined
-  /** The tools the model called, when it called any. */
-  readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
+  /** The tools the model called, when it called any (stamped into results' `replay`s by the adapter). */
+  readonly toolCalls?: ReadonlyArray<Replay.DecodedCall> | undefined
   /** The model's own words when it declined (OpenAI `message.refusal`); the finish is then `content_filter`. */
   readonly refusal?: string | undefined
   /** The id the provider gave the response (`gen_ai.response.id`), when it gave one. */
@@ -266,7 +270,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     estimated: true
   })
   /** The tool-call arguments of an answer, which an estimate counts as its text. */
-  const argumentsOf = (calls: ReadonlyArray<ToolCall> | undefined): string =>
+  const argumentsOf = (calls: ReadonlyArray<Replay.DecodedCall> | undefined): string =>
     calls === undefined ? "" : calls.map((call) => call.arguments).join("")
   /** The billed usage of a complete answer; estimated from the text when the provider reported none. */
   const usageOf = (call: Call, counts: TokenCounts | undefined, content: string, reasoned = 0): TokenUsage =>
@@ -304,9 +308,12 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       ? settings.timeoutMs
       : Math.max(1, Math.round(Duration.toMillis(request.options.timeout)))
 
-  /** The body as JSON text, or the caller's `InvalidRequest` when `JSON.stringify` throws on it. */
+  /**
+   * The body as JSON text, or the caller's `InvalidRequest` when `JSON.stringify` throws on it; built with
+   * only the replays of the calls this provider and model made.
+   */
   const encode = (call: Call): string | InvalidRequest => {
-    const body = codec.body(call)
+    const body = codec.body({ ...call, request: Replay.madeBy(call.request, name, call.model) })
     try {
       return JSON.stringify(body)
     } catch (error) {
@@ -424,7 +431,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     }
     if (reply.responseId !== undefined) result.responseId = reply.responseId
     if (reply.responseModel !== undefined) result.responseModel = reply.responseModel
-    if (reply.toolCalls !== undefined) result.toolCalls = reply.toolCalls
+    const toolCalls = Replay.stamp(reply.toolCalls, name, model)
+    if (toolCalls !== undefined) result.toolCalls = toolCalls
     return result
   }
 
@@ -701,7 +709,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             model,
             responseId: decoder.responseId?.(),
             responseModel: decoder.responseModel?.(),
-            toolCalls: decoder.tools?.calls()
+            toolCalls: Replay.stamp(decoder.tools?.calls(), name, model)
           })
         ]
       }

@@ -13,6 +13,7 @@
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import type { ToolCall } from "@baton/core/Tool"
 import * as Json from "./json.ts"
+import type * as Replay from "./replay.ts"
 import type * as ToolStream from "./toolStream.ts"
 
 const CHOICES = { auto: "auto", required: "any", none: "none" } as const
@@ -65,8 +66,8 @@ export const messages = (conversation: ReadonlyArray<Message>): Array<Json.JsonO
 }
 
 /** The tool calls of a reply's content blocks; a string says what is malformed. */
-export const decode = (content: ReadonlyArray<unknown>): ReadonlyArray<ToolCall> | undefined | string => {
-  const calls: Array<ToolCall> = []
+export const decode = (content: ReadonlyArray<unknown>): ReadonlyArray<Replay.DecodedCall> | undefined | string => {
+  const calls: Array<Replay.DecodedCall> = []
   for (const block of content) {
     if (!Json.isObject(block) || block.type !== "tool_use") continue
     if (typeof block.id !== "string" || typeof block.name !== "string") return "a tool_use block without an id or name"

@@ -2,11 +2,16 @@
  * DeepSeek's flavour of the chat-completions wire format: `max_tokens`, JSON
  * mode for structured output, prefix completion for a prefill, usage with
  * cache hits in `prompt_cache_hit_tokens`, `[DONE]` required at the end of a
- * stream. The one codec `DeepSeek.layer` and the tests use.
+ * stream, and a `reasoning_content` on every assistant message with tool
+ * calls (its own reasoning, else `""`): in thinking mode, on by default,
+ * DeepSeek answers 400 ("Missing `reasoning_content` field") without it. The
+ * one codec `DeepSeek.layer` and the tests use.
  */
 import type { TokenCounts } from "@baton/core/TokenUsage"
+import type { Codec } from "./adapter.ts"
 import * as Json from "./json.ts"
 import * as OpenAiChat from "./openAiChat.ts"
+import * as OpenAiTools from "./openAiTools.ts"
 
 /** DeepSeek's usage fields (`DeepSeek.usage`). */
 export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
@@ -16,10 +21,18 @@ export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
     : { ...counts, cachedPromptTokens: Json.count(usage.prompt_cache_hit_tokens) ?? counts.cachedPromptTokens }
 }
 
-export const codec = OpenAiChat.make({
+const chat = OpenAiChat.make({
   maxTokensField: "max_tokens",
   structured: "json-object",
   prefill: "prefix",
   usage,
   requireDone: true
 })
+
+export const codec: Codec = {
+  ...chat,
+  body: (call) => {
+    const body = chat.body(call)
+    return Json.isObject(body) ? OpenAiTools.withReasoningContent(body) : body
+  }
+}

@@ -15,10 +15,22 @@
  *   (the index counts the calls of the answer, across stream events), the
  *   same whole or streamed; such ids are never sent back, the name is.
  *   Gemini streams each call whole, in one event: one delta per call.
+ * - Thought signatures: a thinking model signs its calls (the part's
+ *   `thoughtSignature`, on the first call of an answer; Gemini 3 on every
+ *   answer with calls), and Gemini 3 answers 400 ("Function call is missing
+ *   a thought_signature") when the first call of a model turn of the current
+ *   turn comes back without one. A call keeps its signature in its replay,
+ *   sent back on its part as it came. The first call of a model turn that
+ *   has none (another provider's, after a fallback; one the caller wrote;
+ *   one a model that signs nothing made) is sent with
+ *   {@link skipSignature}, the value Google documents for calls Gemini did
+ *   not make, which skips the check. Signatures Gemini puts on text parts
+ *   are not kept: Gemini checks only those of calls.
  */
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import type { ToolCall } from "@baton/core/Tool"
 import * as Json from "./json.ts"
+import type * as Replay from "./replay.ts"
 import type * as ToolStream from "./toolStream.ts"
 
 const MODES = { auto: "AUTO", required: "ANY", none: "NONE" } as const
@@ -52,9 +64,22 @@ const idOf = (responseId: string | undefined, index: number): string => `${SYNTH
 
 const idField = (id: string): Json.JsonObject => id.startsWith(SYNTHESIZED) ? {} : { id }
 
-const functionCall = (call: ToolCall): Json.JsonObject => ({
-  functionCall: { name: call.name, args: Json.parse(call.arguments) ?? {}, ...idField(call.id) }
-})
+/**
+ * The `thoughtSignature` Google documents for a function call Gemini did not
+ * make ("Thought signatures", https://ai.google.dev/gemini-api/docs/thought-signatures):
+ * it tells Gemini 3 to skip the check the call would fail without a
+ * signature.
+ */
+export const skipSignature = "skip_thought_signature_validator"
+
+/** A call as a part, with its signature; the first of a model turn with {@link skipSignature} when it has none. */
+const functionCall = (call: ToolCall, index: number): Json.JsonObject => {
+  const signature = call.replay?.signature ?? (index === 0 ? skipSignature : undefined)
+  return {
+    functionCall: { name: call.name, args: Json.parse(call.arguments) ?? {}, ...idField(call.id) },
+    ...(signature === undefined ? {} : { thoughtSignature: signature })
+  }
+}
 
 /** The name of the call a tool message answers: its own `name`, else the call's with that id. */
 const nameOf = (message: Message, conversation: ReadonlyArray<Message>): string =>
@@ -89,11 +114,12 @@ export const contents = (conversation: ReadonlyArray<Message>): Array<Json.JsonO
   return out
 }
 
-/** A `functionCall` part read: its own id when Gemini set one, its arguments as JSON text. */
+/** A `functionCall` part read: its own id when Gemini set one, its arguments as JSON text, its signature. */
 export interface FunctionCall {
   readonly id: string | undefined
   readonly name: string
   readonly arguments: string
+  readonly signature: string | undefined
 }
 
 /** A part's `functionCall`, if it is one; a string says what is malformed. */
@@ -110,17 +136,25 @@ export const callOf = (part: Json.JsonObject): FunctionCall | string | undefined
   return {
     id: typeof call.id === "string" && call.id !== "" ? call.id : undefined,
     name: call.name,
-    arguments: JSON.stringify(call.args ?? {})
+    arguments: JSON.stringify(call.args ?? {}),
+    signature: typeof part.thoughtSignature === "string" && part.thoughtSignature !== ""
+      ? part.thoughtSignature
+      : undefined
   }
 }
 
-/** The calls of an answer, numbered from `first` (the calls of earlier stream events). */
+/** The calls of an answer, numbered from `first` (the calls of earlier stream events), each with its signature. */
 export const withIds = (
   calls: ReadonlyArray<FunctionCall>,
   responseId: string | undefined,
   first = 0
-): ReadonlyArray<ToolCall> =>
-  calls.map((call, i) => ({ id: call.id ?? idOf(responseId, first + i), name: call.name, arguments: call.arguments }))
+): ReadonlyArray<Replay.DecodedCall> =>
+  calls.map((call, i) => ({
+    id: call.id ?? idOf(responseId, first + i),
+    name: call.name,
+    arguments: call.arguments,
+    ...(call.signature === undefined ? {} : { echo: { signature: call.signature } })
+  }))
 
 /** Feeds the calls of one stream event to the stream's calls, each whole. */
 export const feed = (
@@ -129,5 +163,7 @@ export const feed = (
   responseId: string | undefined
 ): void => {
   const first = tools.calls()?.length ?? 0
-  for (const [i, call] of withIds(calls, responseId, first).entries()) tools.feed(first + i, call)
+  for (const [i, call] of withIds(calls, responseId, first).entries()) {
+    tools.feed(first + i, { id: call.id, name: call.name, arguments: call.arguments, signature: call.echo?.signature })
+  }
 }

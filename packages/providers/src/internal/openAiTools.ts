@@ -6,14 +6,26 @@
  *   `{ type: "function", function: { name } }`).
  * - Conversation: an assistant message's calls as `tool_calls` (`content`
  *   `null` when it said nothing), a result as `{ role: "tool", tool_call_id,
- *   content }`.
- * - Reply: `choices[0].message.tool_calls`; in a stream, `delta.tool_calls`
- *   fragments keyed by `index` (the first carries `id` and `function.name`,
- *   the rest append to `function.arguments`).
+ *   content }`. The reasoning the model wrote before its calls (DeepSeek's
+ *   thinking mode, vLLM: `reasoning_content`), kept in the first call's
+ *   replay, goes back as the message's `reasoning_content`, as DeepSeek
+ *   demands (400 without it); the adapter hands the codec only the replays
+ *   of the provider it speaks to, so no other server is sent one.
+ *   {@link withReasoningContent} gives every such message one, empty when its
+ *   reasoning is unknown (calls another provider made, or the caller wrote):
+ *   DeepSeek asks for the field on each.
+ * - Reply: `choices[0].message.tool_calls` (and `message.reasoning_content`);
+ *   in a stream, `delta.tool_calls` fragments keyed by `index` (the first
+ *   carries `id` and `function.name`, the rest append to
+ *   `function.arguments`), and `delta.reasoning_content` pieces. Some
+ *   compatible servers send no `index`: a fragment is then the call's with
+ *   its `id` (a new id opens a call), and one with neither continues the
+ *   call opened last.
  */
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import type { ToolCall } from "@baton/core/Tool"
 import * as Json from "./json.ts"
+import * as Replay from "./replay.ts"
 import type * as ToolStream from "./toolStream.ts"
 
 /** The `tools` and `tool_choice` body fields of a request (none without tools). */
@@ -35,13 +47,19 @@ export const bodyFields = (request: LlmRequest): Json.JsonObject => {
   }
 }
 
+/** The reasoning a message's calls carry back (on the first call that has some). */
+const reasoningOf = (calls: ReadonlyArray<ToolCall>): string | undefined =>
+  calls.find((call) => call.replay?.reasoning !== undefined)?.replay?.reasoning
+
 /** A conversation message with its tool fields, or `undefined` for a plain one. */
 export const message = (source: Message): Json.JsonObject | undefined => {
   if (source.role === "tool") return { role: "tool", tool_call_id: source.toolCallId ?? "", content: source.content }
   if (source.toolCalls === undefined) return undefined
+  const reasoning = reasoningOf(source.toolCalls)
   return {
     role: source.role,
     content: source.content.length === 0 ? null : source.content,
+    ...(reasoning === undefined ? {} : { reasoning_content: reasoning }),
     tool_calls: source.toolCalls.map((call) => ({
       id: call.id,
       type: "function",
@@ -50,7 +68,28 @@ export const message = (source: Message): Json.JsonObject | undefined => {
   }
 }
 
-const callOf = (value: unknown): ToolCall | undefined => {
+/** An assistant message with `tool_calls` but no `reasoning_content`. */
+const lacksReasoning = (message: unknown): message is Json.JsonObject =>
+  Json.isObject(message) && message.role === "assistant" && Array.isArray(message.tool_calls) &&
+  message.reasoning_content === undefined
+
+/**
+ * A body whose assistant messages with `tool_calls` all carry a
+ * `reasoning_content`, `""` where none was kept (DeepSeek; see the module
+ * header). The body as it is when there is none to add.
+ */
+export const withReasoningContent = (body: Json.JsonObject): Json.JsonObject => {
+  const messages: unknown = body.messages
+  if (!Array.isArray(messages) || !messages.some(lacksReasoning)) return body
+  return {
+    ...body,
+    messages: messages.map((message: unknown) =>
+      lacksReasoning(message) ? { ...message, reasoning_content: "" } : message
+    )
+  }
+}
+
+const callOf = (value: unknown): Replay.DecodedCall | undefined => {
   if (!Json.isObject(value) || !Json.isObject(value.function)) return undefined
   const { arguments: args, name } = value.function
   return typeof value.id === "string" && typeof name === "string" && typeof args === "string"
@@ -58,29 +97,50 @@ const callOf = (value: unknown): ToolCall | undefined => {
     : undefined
 }
 
-/** The tool calls of a reply message; a string says what is malformed. */
-export const decode = (replyMessage: Json.JsonObject): ReadonlyArray<ToolCall> | undefined | string => {
+const reasoningText = (value: unknown): string | undefined => typeof value === "string" ? value : undefined
+
+/** The tool calls of a reply message, its reasoning on the first; a string says what is malformed. */
+export const decode = (replyMessage: Json.JsonObject): ReadonlyArray<Replay.DecodedCall> | undefined | string => {
   const calls = replyMessage.tool_calls
   if (calls === undefined || calls === null) return undefined
   if (!Array.isArray(calls)) return "choices[0].message.tool_calls is not an array"
   const decoded = calls.map(callOf)
-  return decoded.every((call) => call !== undefined) ? decoded : "a tool call without id, function.name or arguments"
+  return decoded.every((call) => call !== undefined)
+    ? Replay.withReasoning(decoded, reasoningText(replyMessage.reasoning_content))
+    : "a tool call without id, function.name or arguments"
 }
 
 const illTyped = (value: unknown): boolean => value !== undefined && value !== null && typeof value !== "string"
 
-/** Feeds a chunk's `delta.tool_calls` fragments to the stream's calls; a string says what is malformed. */
+/**
+ * The key of a fragment's call: its `index`; without one (some compatible
+ * servers), the call with its `id` (a new id opens one), else the call
+ * opened last; `undefined` when there is none to continue.
+ */
+const keyOf = (tools: ToolStream.ToolStream, fragment: Json.JsonObject): number | undefined => {
+  if (typeof fragment.index === "number") return fragment.index
+  return typeof fragment.id === "string" && fragment.id !== "" ? tools.keyOf(fragment.id) : tools.last()
+}
+
+/**
+ * Feeds a chunk's `delta.tool_calls` fragments, and its `reasoning_content`,
+ * to the stream's calls; a string says what is malformed.
+ */
 export const feed = (tools: ToolStream.ToolStream, delta: Json.JsonObject): string | undefined => {
+  const reasoning = reasoningText(delta.reasoning_content)
+  if (reasoning !== undefined) tools.reason(reasoning)
   const fragments = delta.tool_calls
   if (fragments === undefined || fragments === null) return undefined
   if (!Array.isArray(fragments)) return "choices[0].delta.tool_calls is not an array"
   for (const fragment of fragments) {
-    if (!Json.isObject(fragment) || typeof fragment.index !== "number") return "a tool call delta without an index"
+    if (!Json.isObject(fragment)) return "a tool call delta that is not an object"
     const fn = fragment.function ?? {}
     if (!Json.isObject(fn) || illTyped(fragment.id) || illTyped(fn.name) || illTyped(fn.arguments)) {
       return "a tool call delta whose id, function.name or function.arguments is not a string"
     }
-    tools.feed(fragment.index, {
+    const key = keyOf(tools, fragment)
+    if (key === undefined) return "a tool call delta without an index or an id"
+    tools.feed(key, {
       id: Json.string(fragment.id),
       name: Json.string(fn.name),
       arguments: Json.string(fn.arguments)

@@ -4,43 +4,77 @@
  * `index`, a content block's index, a running count), and the calls are
  * numbered in the order they opened. The adapter drains the `ToolCallDelta`s
  * after every event; the `Finish` carries the assembled calls.
+ *
+ * What the provider asks to have sent back with the calls comes along
+ * (`replay.ts`): a call's own `signature` in its fragments (Gemini), and the
+ * reasoning of the answer ({@link ToolStream.reason}: DeepSeek's
+ * `reasoning_content` deltas), which goes on the first call, kept up to
+ * `maxReasoningChars`.
  */
 import type { ToolCallDelta } from "@baton/core/GenerationResult"
-import type { ToolCall } from "@baton/core/Tool"
+import * as Replay from "./replay.ts"
 
 interface Pending {
   readonly index: number
   id: string
   name: string
   arguments: string
+  signature: string | undefined
 }
 
-/** A fragment of a call: its id and name when it carries them, and more arguments. */
+/** A fragment of a call: its id, name and signature when it carries them, and more arguments. */
 export interface Fragment {
   readonly id?: string | undefined
   readonly name?: string | undefined
   readonly arguments?: string | undefined
+  /** What the provider signed the call with (Gemini's `thoughtSignature`). */
+  readonly signature?: string | undefined
 }
+
+const decoded = (call: Pending): Replay.DecodedCall => ({
+  id: call.id,
+  name: call.name,
+  arguments: call.arguments === "" ? "{}" : call.arguments,
+  ...(call.signature === undefined ? {} : { echo: { signature: call.signature } })
+})
 
 /** The calls of one stream, fed fragment by fragment. */
 export const make = () => {
   const calls = new Map<number, Pending>()
   let deltas: Array<ToolCallDelta> = []
+  // the key of the call opened last
+  let last: number | undefined
+  // the answer's reasoning, `undefined` once it passed `maxReasoningChars`
+  let reasoning: string | undefined = ""
   return {
     /** True once a call was opened under `key`. */
     has: (key: number): boolean => calls.has(key),
+    /** The key of the call opened last, if any. */
+    last: (): number | undefined => last,
+    /** The key of the call with this `id`, else a key no call has yet (for a wire that names calls by id only). */
+    keyOf: (id: string): number => {
+      for (const [key, call] of calls) if (call.id === id) return key
+      return last === undefined ? 0 : Math.max(...calls.keys()) + 1
+    },
     /** A fragment of the call under `key` (opened by its first fragment). */
     feed: (key: number, fragment: Fragment): void => {
       let call = calls.get(key)
       if (call === undefined) {
-        call = { index: calls.size, id: "", name: "", arguments: "" }
+        call = { index: calls.size, id: "", name: "", arguments: "", signature: undefined }
         calls.set(key, call)
+        last = key
       }
       if (fragment.id !== undefined) call.id = fragment.id
       if (fragment.name !== undefined) call.name += fragment.name
+      if (fragment.signature !== undefined) call.signature = fragment.signature
       const argumentsDelta = fragment.arguments ?? ""
       call.arguments += argumentsDelta
       deltas.push({ _tag: "ToolCallDelta", index: call.index, id: call.id, name: call.name, argumentsDelta })
+    },
+    /** More of the answer's reasoning, sent back with its calls. */
+    reason: (text: string): void => {
+      if (reasoning === undefined) return
+      reasoning = reasoning.length + text.length > Replay.maxReasoningChars ? undefined : reasoning + text
     },
     /** The deltas made since the last drain. */
     deltas: (): ReadonlyArray<ToolCallDelta> => {
@@ -49,12 +83,8 @@ export const make = () => {
       return out
     },
     /** The calls so far, in the order they opened (arguments `{}` when none came). */
-    calls: (): ReadonlyArray<ToolCall> | undefined =>
-      calls.size === 0 ? undefined : Array.from(calls.values(), (call) => ({
-        id: call.id,
-        name: call.name,
-        arguments: call.arguments === "" ? "{}" : call.arguments
-      }))
+    calls: (): ReadonlyArray<Replay.DecodedCall> | undefined =>
+      calls.size === 0 ? undefined : Replay.withReasoning(Array.from(calls.values(), decoded), reasoning)
   }
 }
 

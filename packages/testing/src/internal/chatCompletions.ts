@@ -4,6 +4,14 @@
  * `prompt_cache_miss_tokens`), error texts and status codes (DeepSeek 402
  * `Insufficient Balance`), and JSON mode (DeepSeek has `json_object` only).
  *
+ * DeepSeek's thinking mode, asked for with `thinking: { type: "enabled" }` or
+ * the model `deepseek-reasoner` (the real API thinks by default; the mock only
+ * when asked, so other tests see plain replies): the reply carries its
+ * reasoning in `message.reasoning_content` (streamed: `reasoning_content`
+ * deltas before the rest), and, as DeepSeek demands, every assistant message
+ * with `tool_calls` sent back must carry its `reasoning_content` (a string),
+ * else 400.
+ *
  * @internal
  */
 import { type Conversation, type Message, type Provider, type Reply, splitDeltas, type Usage } from "./conversation.ts"
@@ -83,6 +91,24 @@ const schemaInInstructions = (messages: ReadonlyArray<{ readonly role: string; r
   return undefined
 }
 
+/** Whether a DeepSeek request asks for thinking mode: `thinking: { type: "enabled" }`, or `deepseek-reasoner`. */
+const thinks = (provider: Provider, record: Readonly<Record<string, unknown>>): boolean =>
+  provider === "deepseek" &&
+  (record["model"] === "deepseek-reasoner" || asRecord(record["thinking"])?.["type"] === "enabled")
+
+/** DeepSeek's 400 in thinking mode for the first assistant message with `tool_calls` but no `reasoning_content`. */
+const missingReasoning = (raw: unknown): string | undefined => {
+  const index = (asArray(raw) ?? []).findIndex((item) => {
+    const record = asRecord(item)
+    return record?.["role"] === "assistant" && (asArray(record["tool_calls"])?.length ?? 0) > 0 &&
+      typeof record["reasoning_content"] !== "string"
+  })
+  return index === -1 ?
+    undefined :
+    `Missing \`reasoning_content\` field in the assistant message at message index ${index}. ` +
+    "For more information, please refer to https://api-docs.deepseek.com/guides/thinking_mode#tool-calls"
+}
+
 const parse = (provider: Provider) => (body: unknown): Conversation | string => {
   const record = asRecord(body)
   if (record === undefined) return "the request body must be a JSON object"
@@ -95,6 +121,9 @@ const parse = (provider: Provider) => (body: unknown): Conversation | string => 
   if (provider === "deepseek" && json?.schema !== undefined) {
     return "This response_format type is unavailable now"
   }
+  const thinking = thinks(provider, record)
+  const missing = thinking ? missingReasoning(record["messages"]) : undefined
+  if (missing !== undefined) return missing
   return {
     provider,
     model,
@@ -103,7 +132,8 @@ const parse = (provider: Provider) => (body: unknown): Conversation | string => 
     messages,
     maxTokens: asCount(record["max_completion_tokens"]) ?? asCount(record["max_tokens"]),
     json: json?.schema === undefined && json !== undefined ? { schema: schemaInInstructions(messages) } : json,
-    tools: parseTools(record)
+    tools: parseTools(record),
+    thinking
   }
 }
 
@@ -149,6 +179,7 @@ const body = (provider: Provider) => (reply: Reply, options: WriteOptions) => ({
     message: {
       role: "assistant",
       content: reply.toolCalls !== undefined || (reply.refusal !== undefined && reply.text === "") ? null : reply.text,
+      ...(reply.reasoning === undefined ? {} : { reasoning_content: reply.reasoning }),
       refusal: reply.refusal ?? null,
       ...(reply.toolCalls === undefined ? {} : {
         tool_calls: reply.toolCalls.map((call) => ({
@@ -164,6 +195,10 @@ const body = (provider: Provider) => (reply: Reply, options: WriteOptions) => ({
   ...(options.usage ? { usage: usageOf(provider, reply.usage) } : {}),
   system_fingerprint: "fp_mock"
 })
+
+/** The stream deltas of a thinking model's reasoning, one per word, before the rest of the reply. */
+const reasoningDeltas = (reply: Reply): ReadonlyArray<Record<string, unknown>> =>
+  reply.reasoning === undefined ? [] : splitDeltas(reply.reasoning).map((text) => ({ reasoning_content: text }))
 
 const events = (provider: Provider) => (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
   const time = created()
@@ -184,6 +219,7 @@ const events = (provider: Provider) => (reply: Reply, options: WriteOptions): Re
   const choice = (delta: unknown, finish: string | null) => ({ index: 0, delta, logprobs: null, finish_reason: finish })
   return [
     chunk([choice({ role: "assistant", content: reply.refusal === undefined ? "" : null }, null)], null),
+    ...reasoningDeltas(reply).map((delta) => chunk([choice(delta, null)], null)),
     ...reply.deltas.map((content) => chunk([choice({ content }, null)], null)),
     ...refusalDeltas(reply).map((delta) => chunk([choice(delta, null)], null)),
     ...(reply.toolCalls ?? []).flatMap((call, index) => {
@@ -200,9 +236,13 @@ const events = (provider: Provider) => (reply: Reply, options: WriteOptions): Re
   ]
 }
 
-/** Usage reaches the client with its own chunk, after the finish chunk (a tool call is three chunks). */
+/**
+ * Usage reaches the client with its own chunk, after the finish chunk (a tool
+ * call is three chunks, a word of reasoning one).
+ */
 const usageByFrame = (reply: Reply, options: WriteOptions): ReadonlyArray<Usage | undefined> => {
-  const body = reply.deltas.length + refusalDeltas(reply).length + 3 * (reply.toolCalls?.length ?? 0) + 2
+  const body = reasoningDeltas(reply).length + reply.deltas.length + refusalDeltas(reply).length +
+    3 * (reply.toolCalls?.length ?? 0) + 2
   const usageAt = options.usage ? body : Infinity
   const count = body + (options.usage ? 1 : 0) + (options.terminator ? 1 : 0)
   return Array.from({ length: count }, (_, i) => i >= usageAt ? reply.usage : undefined)

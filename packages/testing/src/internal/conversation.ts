@@ -3,7 +3,9 @@
  * deterministic reply it gives: content derived from the prompt, token counts
  * derived from the text (`ceil(chars / 4)` per message), max tokens honoured,
  * JSON requested → a JSON value satisfying the schema, an assistant prefill
- * continued.
+ * continued. A model that reasons visibly (`Conversation.thinking`: DeepSeek's
+ * thinking mode) writes its reasoning before each reply, numbered by the
+ * step of the tool loop, billed as output and reasoning tokens.
  *
  * @internal
  */
@@ -37,6 +39,8 @@ export interface Conversation {
   readonly json: { readonly schema: unknown } | undefined
   /** The tools offered, when the request offered any. */
   readonly tools?: ToolRequest | undefined
+  /** The model reasons visibly before it answers (DeepSeek's thinking mode): the reply carries `reasoning`. */
+  readonly thinking?: boolean | undefined
 }
 
 /** Token counts as the server bills them. @internal */
@@ -67,6 +71,8 @@ export interface Reply {
   readonly deltas: ReadonlyArray<string>
   /** The model's words declining after `text` (a `content_filter` finish), for wires that carry them. */
   readonly refusal?: string | undefined
+  /** What a thinking model reasoned before the reply (`Conversation.thinking`). */
+  readonly reasoning?: string | undefined
 }
 
 /** A safety block before any text: the wires send no text block at all. @internal */
@@ -107,6 +113,24 @@ const continuation = (full: string, prefill: string | undefined): string =>
 /** A text as stream deltas: one per word, with the space before it. @internal */
 export const splitDeltas = (text: string): ReadonlyArray<string> => text.match(/\s*\S+/g) ?? (text === "" ? [] : [text])
 
+/**
+ * The reasoning of a thinking model, else `undefined`: one sentence naming
+ * the step of the tool loop (the calls made so far, plus one), so each step
+ * reasons in words of its own.
+ */
+const reasoningOf = (conversation: Conversation): string | undefined =>
+  conversation.thinking === true
+    ? `Mock reasoning from ${conversation.provider}, step ${
+      conversation.messages.flatMap((m) => m.toolCalls ?? []).length + 1
+    }: the user asked ${JSON.stringify(lastUserText(conversation.messages).slice(0, 40))}.`
+    : undefined
+
+/** The output tokens of `text` and of the reasoning, and the reasoning tokens (a test's own on top). */
+const outputUsage = (text: string, reasoning: string | undefined, settings: UsageSettings) => {
+  const reasoningTokens = settings.reasoningTokens + countTokens(reasoning ?? "")
+  return { completionTokens: countTokens(text) + reasoningTokens, reasoningTokens }
+}
+
 /** Input tokens of a conversation. @internal */
 export const promptTokensOf = (conversation: Conversation): number =>
   conversation.messages.reduce((sum, m) => sum + countTokens(m.text), 0)
@@ -140,7 +164,7 @@ export const makeReply = (
   const truncated = limit !== undefined && countTokens(full) > limit
   const text = truncated ? full.slice(0, limit * 4) : full
   const promptTokens = promptTokensOf(conversation)
-  const reasoningTokens = settings.reasoningTokens
+  const reasoning = reasoningOf(conversation)
   return {
     text,
     finish: filtered
@@ -152,27 +176,28 @@ export const makeReply = (
       : "stop",
     deltas: splitDeltas(text),
     ...(options.refusal === undefined ? {} : { refusal: options.refusal }),
+    ...(reasoning === undefined ? {} : { reasoning }),
     usage: {
       promptTokens,
       cachedPromptTokens: Math.min(settings.cachedPromptTokens, promptTokens),
-      completionTokens: countTokens(text + (options.refusal ?? "")) + reasoningTokens,
-      reasoningTokens
+      ...outputUsage(text + (options.refusal ?? ""), reasoning, settings)
     }
   }
 }
 
 const toolCallReply = (conversation: Conversation, settings: UsageSettings, call: MockToolCall): Reply => {
   const promptTokens = promptTokensOf(conversation)
+  const reasoning = reasoningOf(conversation)
   return {
     text: "",
     finish: "tool_calls",
     toolCalls: [call],
     deltas: [],
+    ...(reasoning === undefined ? {} : { reasoning }),
     usage: {
       promptTokens,
       cachedPromptTokens: Math.min(settings.cachedPromptTokens, promptTokens),
-      completionTokens: countTokens(call.name + call.arguments) + settings.reasoningTokens,
-      reasoningTokens: settings.reasoningTokens
+      ...outputUsage(call.name + call.arguments, reasoning, settings)
     }
   }
 }

@@ -8,6 +8,15 @@
  * `functionCall` parts out (without ids, as Gemini sends them; one stream
  * chunk per call, then the finish chunk), `functionResponse` parts back.
  *
+ * Gemini 3 and later models (`gemini-3.5-flash`, ...; a name `gemini-<major>`
+ * with a major of 3 or more) sign their calls as the real ones do: the first
+ * `functionCall` part of a reply carries a `thoughtSignature` (base64), and a
+ * request whose current turn (the model turns after the last user text) has
+ * a model turn whose first `functionCall` part lacks one is a 400 ("Function
+ * call is missing a thought_signature"); a signature the mock did not issue
+ * is a 400 too, but Google's documented `skip_thought_signature_validator`,
+ * which skips the check.
+ *
  * @internal
  */
 import type { Conversation, Message, Reply, Usage } from "./conversation.ts"
@@ -79,11 +88,55 @@ const parseJson = (config: Readonly<Record<string, unknown>> | undefined): Conve
   return { schema: config["responseJsonSchema"] ?? config["responseSchema"] }
 }
 
+/** Whether a model signs its function calls and checks the signatures sent back: Gemini 3 and later. */
+const signs = (model: string): boolean => Number(/^gemini-(\d+)/.exec(model)?.[1] ?? 0) >= 3
+
+const SIGNED = "mock-thought:"
+
+/** The signature of a call the mock makes: base64 of a text naming it. */
+const signatureOf = (call: MockToolCall): string => Buffer.from(`${SIGNED}${call.id}`).toString("base64")
+
+/** Google's documented value for a call Gemini did not make: it skips the check. */
+const SKIP = "skip_thought_signature_validator"
+
+const isSigned = (signature: string): boolean =>
+  signature === SKIP || Buffer.from(signature, "base64").toString().startsWith(SIGNED)
+
+/**
+ * Gemini 3's 400 for the current turn's function calls (the model turns
+ * after the last user turn that is not function responses): the first
+ * `functionCall` part of each must carry a signature the mock issued (or
+ * the skip value).
+ */
+const unsignedCall = (raw: unknown): string | undefined => {
+  const contents = (asArray(raw) ?? []).map((item) => asRecord(item))
+  const partsOf = (content: Readonly<Record<string, unknown>> | undefined) =>
+    (asArray(content?.["parts"]) ?? []).map((part) => asRecord(part) ?? {})
+  const turnStart = contents.findLastIndex((content) =>
+    content?.["role"] !== "model" && partsOf(content).every((part) => part["functionResponse"] === undefined)
+  )
+  for (const [position, content] of contents.entries()) {
+    const first = partsOf(content).find((part) => part["functionCall"] !== undefined)
+    if (position <= turnStart || content?.["role"] !== "model" || first === undefined) continue
+    const signature = first["thoughtSignature"]
+    if (typeof signature !== "string") {
+      return "Function call is missing a thought_signature in functionCall parts. This is required for tools to " +
+        "work correctly, and missing thought_signature may lead to degraded model performance. Additional data, " +
+        `function call \`${String(asRecord(first["functionCall"])?.["name"])}\` , position ${position + 1}. ` +
+        "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
+    }
+    if (!isSigned(signature)) return "Corrupted thought signature."
+  }
+  return undefined
+}
+
 const parse = (body: unknown, route: Route): Conversation | string => {
   const record = asRecord(body)
   if (record === undefined) return "the request body must be a JSON object"
   const contents = parseContents(record["contents"])
   if (typeof contents === "string") return contents
+  const unsigned = signs(route.model ?? "") ? unsignedCall(record["contents"]) : undefined
+  if (unsigned !== undefined) return unsigned
   const system = textOf(asRecord(record["systemInstruction"])?.["parts"])
   const config = asRecord(record["generationConfig"])
   return {
@@ -121,18 +174,26 @@ const FINISH: Record<Reply["finish"], string> = {
 
 const SAFETY_RATINGS = [{ category: "HARM_CATEGORY_DANGEROUS_CONTENT", probability: "HIGH", blocked: true }]
 
-const functionCall = (call: MockToolCall) => ({
-  functionCall: { name: call.name, args: JSON.parse(call.arguments) as unknown }
+/** A call as a part, signed when it is the first of a reply (`index` 0) from a model that {@link signs}. */
+const functionCall = (model: string, call: MockToolCall, index: number) => ({
+  functionCall: { name: call.name, args: JSON.parse(call.arguments) as unknown },
+  ...(index === 0 && signs(model) ? { thoughtSignature: signatureOf(call) } : {})
 })
 
+/** The candidate; `calls` are the reply's from its `first` on (a stream sends them one an event). */
 const candidate = (
+  model: string,
   text: string | undefined,
   finish: Reply["finish"] | undefined,
-  calls: ReadonlyArray<MockToolCall> = []
+  calls: ReadonlyArray<MockToolCall> = [],
+  first = 0
 ) => ({
-  ...(text === undefined
-    ? {}
-    : { content: { role: "model", parts: calls.length > 0 ? calls.map(functionCall) : [{ text }] } }),
+  ...(text === undefined ? {} : {
+    content: {
+      role: "model",
+      parts: calls.length > 0 ? calls.map((call, i) => functionCall(model, call, first + i)) : [{ text }]
+    }
+  }),
   ...(finish === undefined ? {} : { finishReason: FINISH[finish] }),
   ...(finish === "content_filter" ? { safetyRatings: SAFETY_RATINGS } : {}),
   index: 0
@@ -143,9 +204,10 @@ const response = (
   text: string | undefined,
   finish: Reply["finish"] | undefined,
   usage: ReturnType<typeof usageMetadata>,
-  calls?: ReadonlyArray<MockToolCall>
+  calls?: ReadonlyArray<MockToolCall>,
+  first?: number
 ) => ({
-  candidates: [candidate(text, finish, calls)],
+  candidates: [candidate(options.model, text, finish, calls, first)],
   ...(options.usage ? { usageMetadata: usage } : {}),
   modelVersion: options.model,
   responseId: options.id
@@ -169,7 +231,7 @@ const toolEvents = (reply: Reply, calls: ReadonlyArray<MockToolCall>, options: W
   calls.map((call, i) => {
     const finish = i === calls.length - 1 && options.terminator ? reply.finish : undefined
     const usage = usageMetadata(reply.usage, visibleTokens(reply.usage))
-    return frame("", JSON.stringify(response(options, "", finish, usage, [call])))
+    return frame("", JSON.stringify(response(options, "", finish, usage, [call], i)))
   })
 
 const events = (reply: Reply, options: WriteOptions): ReadonlyArray<string> => {
