@@ -10,9 +10,10 @@
  *   the request asks for: gpt-5 and later (`gpt-5-mini`, `gpt-5.6-luna`, ...,
  *   not `gpt-5-chat-latest`) and the o-series (`o1`, `o3-mini`, ...).
  * - No `stop` for the models that reject it (a 400 `unsupported_parameter`):
- *   o3, o4-mini and the gpt-5 family (`gpt-5`, `gpt-5-mini`, `gpt-5-nano`);
- *   the request's stop sequences are left out, not refused, as the
- *   temperature is. Other models, `o3-mini` among them, are sent them.
+ *   o3, o4-mini and the gpt-5 family (`gpt-5`, `gpt-5-mini`, `gpt-5-nano`,
+ *   `gpt-5.1`, `gpt-5.2`, ...; not `gpt-5-chat-latest`); the request's stop
+ *   sequences are left out, not refused, as the temperature is, so the answer
+ *   is not cut at them. Other models, `o3-mini` among them, are sent them.
  * - Structured output is `response_format: json_schema` in strict mode. The
  *   schema is rewritten to OpenAI's strict subset (every property required,
  *   optional ones nullable, `additionalProperties: false`); `null`s the model

@@ -49,9 +49,23 @@ describe("OpenAI stop sequences", () => {
       "gpt-5-mini",
       "gpt-5-nano",
       "gpt-5-2025-08-07",
-      "ft:gpt-5-mini:org::id"
+      "ft:gpt-5-mini:org::id",
+      "gpt-5.1",
+      "gpt-5.2",
+      "gpt-5.4-mini",
+      "gpt-5.6-luna"
     ]
-    const accepting = ["gpt-4o-mini", "gpt-4.1", "o1", "o3-mini", "o3-mini-2025-01-31", "gpt-5-chat-latest", "o30"]
+    const accepting = [
+      "gpt-4o-mini",
+      "gpt-4.1",
+      "o1",
+      "o3-mini",
+      "o3-mini-2025-01-31",
+      "gpt-5-chat-latest",
+      "gpt-5.1-chat-latest",
+      "o30",
+      "gpt-6-sol"
+    ]
     for (const model of rejecting) assert.isTrue(rejectsStop(model), model)
     for (const model of accepting) assert.isFalse(rejectsStop(model), model)
   })

@@ -28,13 +28,15 @@ export const onlyDefaultTemperature = (model: string): boolean => {
  * none is sent, as no temperature is to the models that take only their
  * default: `o3` (dated, `o3-pro`; not `o3-mini`, which takes it), `o4-mini`
  * (OpenAI's reference: "not supported with latest reasoning models o3 and
- * o4-mini") and the gpt-5 family (`gpt-5`, `gpt-5-mini`, `gpt-5-nano`, dated;
- * not `gpt-5-chat-latest`), which answers `stop` with the same 400. A
- * fine-tuned model as its base model. The other models, `o1` and dotted ones
- * such as `gpt-5.6-luna` among them, are sent the request's stop sequences.
+ * o4-mini") and the gpt-5 family, dotted ones included (`gpt-5`,
+ * `gpt-5-mini`, `gpt-5-nano`, dated, `gpt-5.1`, `gpt-5.2`, `gpt-5.4-mini`;
+ * not `gpt-5-chat-latest`), which answers `stop` with the same 400 (reported
+ * for gpt-5, gpt-5-mini, gpt-5.1 and gpt-5.2). A fine-tuned model as its base
+ * model. The other models, `o1` and `gpt-6` among them, are sent the
+ * request's stop sequences.
  */
 export const rejectsStop = (model: string): boolean =>
-  /^(?:o3(?!-mini)|o4|gpt-5(?!-chat))(?:-|$)/.test(baseModel(model))
+  /^(?:o3(?!-mini)|o4|gpt-5(?:\.\d+)?(?!-chat))(?:-|$)/.test(baseModel(model))
 
 export const codec = OpenAiChat.make({
   maxTokensField: "max_completion_tokens",
