@@ -407,13 +407,31 @@ const keyProblem = (key: string): string | undefined => {
  * @since 0.1.0
  */
 export const apiKey = (variable: string): Effect.Effect<Option.Option<Redacted.Redacted>, LlmConfigError> =>
-  Effect.flatMap(read(variable, Config.option(Config.Redacted(variable))), (raw) => {
-    if (Option.isNone(raw)) return Effect.succeedNone
-    const key = Redacted.value(raw.value).trim()
-    if (key.length === 0) return Effect.succeedNone
-    const problem = keyProblem(key)
-    return problem === undefined ? Effect.succeedSome(Redacted.make(key)) : fail(variable, problem)
-  })
+  Effect.flatMap(
+    read(variable, Config.option(Config.Redacted(variable))),
+    (raw) => Option.isNone(raw) ? Effect.succeedNone : checkKey(variable, raw.value)
+  )
+
+/**
+ * A key given in code (a provider layer's `apiKey`) by the rule
+ * {@link apiKey} reads a variable by: trimmed, blank is `None`, else visible
+ * ASCII or an `LlmConfigError` naming `name`, never the key. A key undici
+ * would refuse as a header never reaches it (each call would fail as a
+ * retryable connection failure).
+ *
+ * @since 0.1.0
+ */
+export const checkKey = (
+  name: string,
+  key: Redacted.Redacted
+): Effect.Effect<Option.Option<Redacted.Redacted>, LlmConfigError> => {
+  const value = Redacted.value(key)
+  const trimmed = value.trim()
+  if (trimmed.length === 0) return Effect.succeedNone
+  const problem = keyProblem(trimmed)
+  if (problem !== undefined) return fail(name, problem)
+  return Effect.succeedSome(trimmed === value ? key : Redacted.make(trimmed))
+}
 
 /**
  * Every key the configuration holds, to scrub wherever text leaves Baton:

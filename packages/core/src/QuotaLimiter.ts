@@ -93,10 +93,10 @@ import { Context, DateTime, Duration, Effect, Exit, identity, Layer, Option } fr
 import type { SubjectId } from "./Ids.ts"
 import { damped } from "./internal/damped.ts"
 import { trusted } from "./internal/trusted.ts"
-import { LlmConfig, quotaTimeZone } from "./LlmConfig.ts"
+import { LlmConfig, quotaTimeZone, wholeNumber } from "./LlmConfig.ts"
 import {
   InvalidOptions,
-  LlmConfigError,
+  type LlmConfigError,
   QuotaStoreUnavailable,
   RateLimitExceeded,
   TooManyQuestions
@@ -510,12 +510,10 @@ export const dayOf = (now: DateTime.Utc, zone: DateTime.TimeZone): {
 // Limiter
 // -----------------------------------------------------------------------------
 
-const invalid = (variable: string, message: string) => Effect.fail(new LlmConfigError({ variable, message }))
-
 const isCount = (value: number | undefined) => value === undefined || (Number.isSafeInteger(value) && value > 0)
 
 const checkCount = (variable: string, value: number | undefined) =>
-  isCount(value) ? Effect.void : invalid(variable, `${variable}: must be a positive integer, got ${value}`)
+  value === undefined ? Effect.void : wholeNumber(variable, value, "positive")
 
 /** The first limit of an override that is not a positive integer, as `InvalidOptions`. */
 const checkOverride = (subjectId: SubjectId, limits: Limits): Effect.Effect<Limits, InvalidOptions> => {

@@ -84,10 +84,7 @@ export const defaultMaxEventBytes = 1024 * 1024
 const invalid = (option: string, problem: string) =>
   Effect.fail(new LlmConfigError({ variable: option, message: `${option}: ${problem}` }))
 
-const positiveInteger = (option: string, value: number): Effect.Effect<number, LlmConfigError> =>
-  Number.isInteger(value) && value > 0
-    ? Effect.succeed(value)
-    : invalid(option, `must be a positive integer, got ${value}`)
+const positiveInteger = (option: string, value: number) => LlmConfig.wholeNumber(option, value, "positive")
 
 /** A definition's capabilities at `url`, prefill as the caller, else the endpoint, else the definition says. */
 const capabilitiesAt = (
@@ -114,11 +111,12 @@ const settingsOf = (
     const timeoutMs = yield* positiveInteger("timeoutMs", options.timeoutMs ?? defaultTimeoutMs)
     const maxBodyBytes = yield* positiveInteger("maxBodyBytes", options.maxBodyBytes ?? defaultMaxBodyBytes)
     const maxEventBytes = yield* positiveInteger("maxEventBytes", options.maxEventBytes ?? defaultMaxEventBytes)
+    const apiKey = options.apiKey === undefined ? Option.none() : yield* LlmConfig.checkKey("apiKey", options.apiKey)
     return {
       name,
       model,
       baseUrl,
-      apiKey: options.apiKey,
+      apiKey: Option.getOrUndefined(apiKey),
       timeoutMs,
       maxBodyBytes,
       maxEventBytes,
