@@ -9,7 +9,7 @@
  * | `LLM_PRIMARY_PROVIDER` | `deepseek` | first provider of the chain: `deepseek`, `gemini`, `openai` or `anthropic` |
  * | `LLM_FALLBACK_PROVIDER` | `gemini` (`none` when the primary is `gemini`) | the fallback; `none` for no fallback (blank: the default) |
  * | `LLM_FALLBACK_PROVIDERS` | unset | a longer chain, comma-separated (`gemini,openai`); replaces `LLM_FALLBACK_PROVIDER` (blank: unset; a list naming no provider is an error) |
- * | `LLM_CHAIN` | unset | the whole chain as steps `provider[/model]`, comma-separated (`deepseek/deepseek-chat,deepseek/deepseek-reasoner,gemini,ollama`); replaces the three variables above (setting both is an error); a provider may appear with several models |
+ * | `LLM_CHAIN` | unset | the whole chain as steps `provider[/model]`, comma-separated (`deepseek/deepseek-flash,deepseek/deepseek-v4-pro,gemini,ollama`); replaces the three variables above (setting both is an error); a provider may appear with several models |
  * | `LLM_COMPAT_<NAME>_BASE_URL` | unset | declares `<name>` (lower-case in `LLM_CHAIN`; `-` is `_` in the variable) as an OpenAI-compatible endpoint: its `http(s)://` base URL, up to the version segment |
  * | `LLM_COMPAT_<NAME>_MODEL` | the first model `LLM_CHAIN` names for it | the endpoint's default model |
  * | `LLM_COMPAT_<NAME>_API_KEY` | unset | the endpoint's key (`Authorization: Bearer`); unset for servers without auth |
@@ -694,7 +694,7 @@ const parseStep = (text: string): Effect.Effect<StepText, LlmConfigError> => {
   const name = (slash < 0 ? item : item.slice(0, slash)).trim().toLowerCase()
   const model = slash < 0 ? undefined : item.slice(slash + 1).trim()
   if (!isProviderName(name)) {
-    return fail("LLM_CHAIN", `step "${excerpt(item)}": a step is provider or provider/model (deepseek/deepseek-chat)`)
+    return fail("LLM_CHAIN", `step "${excerpt(item)}": a step is provider or provider/model (deepseek/deepseek-flash)`)
   }
   if (model === undefined) return Effect.succeed({ name, model: Option.none() })
   return isModelId(model)

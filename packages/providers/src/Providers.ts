@@ -16,7 +16,7 @@
  * import * as LlmManager from "@baton/core/LlmManager"
  * import * as Providers from "@baton/providers/Providers"
  *
- * // LLM_CHAIN=deepseek/deepseek-chat,deepseek/deepseek-reasoner,ollama
+ * // LLM_CHAIN=deepseek/deepseek-flash,deepseek/deepseek-v4-pro,ollama
  * // LLM_COMPAT_OLLAMA_BASE_URL=http://127.0.0.1:11434/v1 LLM_COMPAT_OLLAMA_MODEL=llama3.2
  * const Manager = LlmManager.layerConfig(Providers.layersFromConfig).pipe(
  *   Layer.provide(LlmConfig.layerPricing),
