@@ -62,8 +62,8 @@
  * by the same retry and fallback rules, continuing from the delivered text
  * on a provider that accepts an assistant prefill and otherwise restarting
  * while suppressing the replayed prefix (a restarted answer that diverges
- * ends with `StreamInterrupted`); `"restart"` sends a `Restart` part and the
- * whole new answer instead of suppressing; `"none"` fails with
+ * ends with `StreamInterrupted`); `"restart"` never continues: it sends a
+ * `Restart` part and the whole new answer, on any provider; `"none"` fails with
  * `StreamInterrupted` at once. `continueOnInterruption: false` makes
  * `"none"` the default.
  *

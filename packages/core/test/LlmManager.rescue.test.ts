@@ -147,8 +147,9 @@ const scenarios: ReadonlyArray<Scenario> = [
     expected: { _tag: "whole", text: () => healthyAnswer, attempts: (primary) => [[primary, undefined]] }
   },
   {
+    // a provider that takes a prefill restarts too: "restart" never continues the cut answer
     name: "restart mode after a cut",
-    kinds: ["openai"],
+    kinds: all,
     chain: primaryAndFallback,
     faults: () => [MockFault.cutStreamAfter(2)],
     time: still,

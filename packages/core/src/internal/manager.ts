@@ -889,7 +889,7 @@ const resultReport = (result: GenerationResult): Report => ({
  */
 const generateOnce = (engine: Engine, run: Run): Once<GenerationResult> => {
   const answer = makeAnswer()
-  const streamed = streamOnce(engine, run, answer, undefined, "restart")
+  const streamed = streamOnce(engine, run, answer, undefined, "whole")
   return (route, role) => {
     if (engine.policy.generateVia !== "stream" || !route.provider.capabilities.streamUsage) {
       return attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport)
@@ -1276,6 +1276,13 @@ export const generateStructured = <A>(
  */
 type Rescue = "auto" | "restart" | "none"
 
+/**
+ * How `streamOnce` completes a broken answer: by a {@link Rescue} mode, or
+ * as `generate` does (`"whole"`): continued where a prefill is accepted,
+ * else restarted whole, its `Restart` reaching nobody.
+ */
+type RescueMode = Rescue | "whole"
+
 const rescueOf = (engine: Engine, run: Run): Rescue =>
   run.request.tools !== undefined
     ? "none"
@@ -1376,17 +1383,18 @@ const refusesPrefill = (error: Failure): boolean =>
  * One stream attempt on a route, in the light of what the caller already
  * received: nothing yet, a plain attempt; else, by the request's rescue mode,
  * a continuation from the delivered text on a route that accepts a prefill
- * (restarted without it if the route refuses it at run time), or a restart
- * that suppresses the replayed prefix (`"auto"`) or announces itself with a
- * `Restart` part (`"restart"`). With `"none"`, a failure after the first
- * delta is final.
+ * (`"auto"` and `"whole"`; restarted without it if the route refuses it at
+ * run time), else a restart that suppresses the replayed prefix (`"auto"`)
+ * or announces itself with a `Restart` part (`"whole"`, and `"restart"`
+ * always, never continuing). With `"none"`, a failure after the first delta
+ * is final.
  */
 const streamOnce = (
   engine: Engine,
   run: Run,
   answer: Answer,
   offer: Offer | undefined,
-  mode: Rescue = rescueOf(engine, run)
+  mode: RescueMode = rescueOf(engine, run)
 ): Once<Streamed> => {
   const once: Once<Streamed> = (route, role) => {
     const direct = deliver(run, answer, route, offer)
@@ -1398,7 +1406,8 @@ const streamOnce = (
     // a restart announced but not begun (its attempt failed first) is tried again whole, never continued
     if (answer.restartPending) return streamAttempt(engine, run, route, role, run.request, direct)
     // an answer with tools is never continued from its text: it restarts whole (`generate`) or fails (streams)
-    const continues = run.request.tools === undefined && route.provider.capabilities.assistantPrefill
+    const continues = mode !== "restart" && run.request.tools === undefined &&
+      route.provider.capabilities.assistantPrefill
     if (continues && !run.noPrefill.includes(route.index)) {
       const request = LlmRequest.withMessages(run.request, prefilled(run.request, answer.delivered))
       return streamAttempt(engine, run, route, role, request, direct).pipe(
@@ -1409,7 +1418,7 @@ const streamOnce = (
           }))
       )
     }
-    if (mode === "restart") {
+    if (mode === "restart" || mode === "whole") {
       answer.restartPending = true
       return streamAttempt(engine, run, route, role, run.request, direct)
     }
