@@ -27,9 +27,13 @@
  * no other: the caller's loop (the calls of `result.toolCalls` or of a
  * stream's `Finish`, as they are, on the next `assistant` message) needs
  * nothing more. A call without its maker's replay (another provider's, after
- * a fallback; one the caller wrote) is sent with what each API documents
- * for it: Gemini's `skip_thought_signature_validator` signature on the first
- * call of a model turn, DeepSeek's empty `reasoning_content`.
+ * a fallback; one the caller wrote) is sent a stand-in: on Gemini the
+ * signature `skip_thought_signature_validator` on the first call of a model
+ * turn, which Google documents for calls it did not sign; on DeepSeek an
+ * empty `reasoning_content`, which DeepSeek does not document (it is what
+ * third-party clients send). An `effect/ai` model used as a chain step
+ * (`LanguageModelProvider`) fills no replays. `reasoning` is the model's raw
+ * chain of thought: strip `replay` from what end users must not read.
  *
  * Gotcha: the manager never continues a request with tools on another
  * provider after a cut stream: a tool-call answer is not spliced. A stream
@@ -39,6 +43,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import { ModelId, ProviderName } from "./Ids.ts"
 import * as JsonDepth from "./internal/jsonDepth.ts"
 import { InvalidOptions } from "./LlmError.ts"
 import * as StructuredOutput from "./StructuredOutput.ts"
@@ -76,7 +81,7 @@ export type Choice = "auto" | "none" | "required" | { readonly tool: string }
 /**
  * What the provider that made a tool call needs sent back with it: opaque,
  * kept as the provider gave it, and sent only to that `provider` and
- * `model` (a `ProviderName` and a model id, as a result's `provider` and
+ * `model` (a `ProviderName` and a `ModelId`, as a result's `provider` and
  * `model` name them). `signature` is Gemini's `thoughtSignature` of the
  * call's part (Gemini signs the first call of an answer); `reasoning` is the
  * reasoning the model wrote before the calls (DeepSeek's `reasoning_content`),
@@ -84,21 +89,22 @@ export type Choice = "auto" | "none" | "required" | { readonly tool: string }
  *
  * @example
  * ```ts
+ * import { ModelId, ProviderName } from "@baton/core/Ids"
  * import type { ToolCall } from "@baton/core/Tool"
  *
  * const call: ToolCall = {
  *   id: "gemini-call-r1-0",
  *   name: "get_weather",
  *   arguments: "{\"city\":\"Oslo\"}",
- *   replay: { provider: "gemini", model: "gemini-3.5-flash", signature: "CtYB..." }
+ *   replay: { provider: ProviderName.make("gemini"), model: ModelId.make("gemini-3.5-flash"), signature: "CtYB..." }
  * }
  * ```
  *
  * @since 0.1.0
  */
 export const Replay = Schema.Struct({
-  provider: Schema.String,
-  model: Schema.String,
+  provider: ProviderName,
+  model: ModelId,
   signature: Schema.optionalKey(Schema.String),
   reasoning: Schema.optionalKey(Schema.String)
 })

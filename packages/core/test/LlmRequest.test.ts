@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
+import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as LlmRequest from "../src/LlmRequest.ts"
 
 describe("LlmRequest", () => {
@@ -162,7 +163,11 @@ describe("LlmRequest", () => {
   it.effect("keeps a tool call's replay, checked as the other fields are, and hashes it", () =>
     Effect.gen(function*() {
       const call = { id: "c1", name: "get_weather", arguments: "{}" }
-      const replay = { provider: "gemini", model: "gemini-3.5-flash", signature: "c2ln" }
+      const replay = {
+        provider: ProviderName.make("gemini"),
+        model: ModelId.make("gemini-3.5-flash"),
+        signature: "c2ln"
+      }
       const conversation = (toolCall: object): LlmRequest.Input => ({
         prompt: [{ role: "user", content: "Weather?" }, { role: "assistant", content: "", toolCalls: [toolCall] }]
       } as LlmRequest.Input)
@@ -176,5 +181,10 @@ describe("LlmRequest", () => {
       assert.strictEqual(plain.promptHash, createHash("sha256").update(text).digest("hex"))
       const bad = yield* Effect.flip(LlmRequest.make(conversation({ ...call, replay: { ...replay, signature: 5 } })))
       assert.strictEqual(bad.field, "prompt.1.toolCalls.0.replay.signature")
+      // who made the call is a ProviderName and a ModelId, checked as such
+      const unnamed = yield* Effect.flip(
+        LlmRequest.make(conversation({ ...call, replay: { ...replay, provider: "" } }))
+      )
+      assert.strictEqual(unnamed.field, "prompt.1.toolCalls.0.replay.provider")
     }))
 })

@@ -7,8 +7,10 @@
  * streamed (the replay comes with the finish chunk, in a `tool_calls` delta
  * the client's stream helper merges into its calls).
  */
+import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
+import { isStepCount, jsonSchema, streamText, tool } from "ai"
 import { ConfigProvider, Effect, Layer } from "effect"
 import type OpenAI from "openai"
 import * as Gateway from "../src/Gateway.ts"
@@ -31,17 +33,7 @@ const TestLayer = Layer.unwrap(Effect.gen(function*() {
   Layer.provideMerge(MockProviderServer.layer())
 )
 
-const request = {
-  model: "thinking",
-  messages: [{ role: "user" as const, content: "Weather in Oslo?" }],
-  tools: [{
-    type: "function" as const,
-    function: {
-      name: "get_weather",
-      parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
-    }
-  }]
-}
+const request = Fixture.weatherRequest("thinking")
 
 const reasoning = "Mock reasoning from deepseek, step 1: the user asked \"Weather in Oslo?\"."
 
@@ -90,5 +82,42 @@ layer(TestLayer, { excludeTestServices: true })("Gateway tool loop with a reason
       )
       assert.include(answer.choices[0]?.message.content, "[tool results: rain]")
       assert.strictEqual(yield* lastReasoning, reasoning)
+    }))
+
+  // The Vercel AI SDK (`@ai-sdk/openai-compatible`) validates every streamed tool-call entry: one without
+  // `function` fails the chunk (AI_TypeValidationError, finish reason "error"). It keeps no `extra_content.baton`,
+  // so the second turn goes out without the replay and gets DeepSeek's empty reasoning.
+  it.effect("streamed to the Vercel AI SDK: the finish chunk is valid and its loop runs its two turns", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Fixture.setup
+      const gateway = createOpenAICompatible({ name: "baton", baseURL: `${url}/v1`, apiKey: Fixture.clientKey })
+      const errors: Array<unknown> = []
+      const result = yield* Effect.promise(async () => {
+        const run = streamText({
+          model: gateway.chatModel("thinking"),
+          prompt: "Weather in Oslo?",
+          tools: {
+            get_weather: tool({
+              inputSchema: jsonSchema<{ city: string }>({
+                type: "object",
+                properties: { city: { type: "string" } },
+                required: ["city"]
+              }),
+              execute: () => "rain"
+            })
+          },
+          stopWhen: isStepCount(2),
+          maxRetries: 0,
+          onError: ({ error }) => {
+            errors.push(error)
+          }
+        })
+        return { steps: await run.steps, text: await run.text }
+      })
+      assert.deepStrictEqual(errors, [])
+      assert.deepStrictEqual(result.steps.map((step) => step.finishReason), ["tool-calls", "stop"])
+      assert.deepStrictEqual(result.steps[0]?.toolCalls.map((call) => call.toolName), ["get_weather"])
+      assert.include(result.text, "[tool results: rain]")
+      assert.strictEqual(yield* lastReasoning, "")
     }))
 })

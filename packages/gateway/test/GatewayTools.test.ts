@@ -13,17 +13,7 @@ const TestLayer = Fixture.gatewayWithMock()
 
 const decodeError = Schema.decodeUnknownSync(Schema.fromJsonString(Fixture.ErrorResponse))
 
-const request = {
-  model: "fast",
-  messages: [{ role: "user" as const, content: "Weather in Oslo?" }],
-  tools: [{
-    type: "function" as const,
-    function: {
-      name: "get_weather",
-      parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
-    }
-  }]
-}
+const request = Fixture.weatherRequest("fast")
 
 const cityOf = (call: OpenAI.Chat.Completions.ChatCompletionMessageToolCall | undefined): unknown => {
   const args: unknown = JSON.parse(call?.type === "function" ? call.function.arguments : "null")

@@ -160,3 +160,19 @@ export const ErrorResponse = Schema.Struct({
     param: Schema.NullOr(Schema.String)
   })
 })
+
+/**
+ * A request of `model` that offers one tool, `get_weather` (a `city`), and
+ * asks for the weather in Oslo: the mock's models answer it with a call.
+ */
+export const weatherRequest = (model: string) => ({
+  model,
+  messages: [{ role: "user" as const, content: "Weather in Oslo?" }],
+  tools: [{
+    type: "function" as const,
+    function: {
+      name: "get_weather",
+      parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+    }
+  }]
+})

@@ -10,10 +10,30 @@
  *   `rescue: "restart"`: discard the text shown so far, the whole new answer
  *   follows;
  * - `finish`: `{"provider", "model", "finishReason", "usage"}` (and
- *   `toolCalls` when the model called tools), the only clean end of an answer;
+ *   `toolCalls` when the model called tools, each with its `replay` when the
+ *   provider asked for one: see below), the only clean end of an answer;
  * - `error`: a Problem Details object (see `HttpProblem`) when the stream
  *   fails after the response has started. A client that sees the body end
  *   without `finish` must treat the answer as cut.
+ *
+ * **Replays carry reasoning.** A `finish` event's `toolCalls` are sent as
+ * the manager gives them, `replay` included (`Tool.Replay`): a Gemini 3
+ * call's opaque signature, and on the first call of a DeepSeek thinking-mode
+ * answer the model's raw chain of thought (`replay.reasoning`), so a client
+ * can send its calls back and the next turn is not refused. A service whose
+ * clients must not read the model's reasoning strips `replay` before it
+ * encodes the stream; those clients' calls then go back without it and get
+ * the fallback `Tool.Replay` describes:
+ *
+ * ```ts
+ * import type { StreamPart } from "@baton/core/GenerationResult"
+ *
+ * const withoutReplays = (part: StreamPart): StreamPart =>
+ *   part._tag === "Finish" && part.toolCalls !== undefined
+ *     ? { ...part, toolCalls: part.toolCalls.map(({ replay: _, ...call }) => call) }
+ *     : part
+ * // HttpSse.response(Stream.map(manager.stream(input), withoutReplays))
+ * ```
  *
  * The stream is pulled once before the response is made, so a failure before
  * any text (a spent quota, every provider down) is an ordinary error response

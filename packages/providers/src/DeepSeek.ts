@@ -30,11 +30,16 @@
  *   options overrides both.
  * - A 402 ("Insufficient Balance") is `ProviderQuotaExhausted`.
  * - Thinking mode (DeepSeek's default) answers 400 when an assistant message
- *   with tool calls comes back without its `reasoning_content`: the reasoning
- *   of an answer that calls tools is kept in its first call's `replay` and
- *   sent back with the message; a message whose reasoning Baton does not
- *   have (calls another provider made, or the caller wrote) is sent an empty
- *   one.
+ *   of a turn that called tools (between two user messages; the final answer
+ *   after the results too) comes back without its `reasoning_content`: the
+ *   reasoning of an answer that calls tools is kept in its first call's
+ *   `replay` (raw chain of thought: strip `replay` before showing a result to
+ *   anyone who must not read it) and sent back with the message. Every other
+ *   assistant message is sent an empty one (calls another provider made or
+ *   the caller wrote; a text answer, whose reasoning Baton does not keep).
+ *   DeepSeek documents no value for a reasoning that is lost: the empty
+ *   string is what third-party clients send in its place (its docs say only
+ *   that the field is ignored where it is not needed).
  *
  * @example
  * ```ts

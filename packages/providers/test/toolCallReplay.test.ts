@@ -17,11 +17,13 @@
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import type { GenerationResult, StreamPart } from "@baton/core/GenerationResult"
+import { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmManager from "@baton/core/LlmManager"
 import type * as LlmRequest from "@baton/core/LlmRequest"
 import type * as Tool from "@baton/core/Tool"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Stream } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
@@ -40,6 +42,13 @@ const weather = {
 const time = { name: "get_time", parameters: { type: "object", properties: {} } }
 
 const question: LlmRequest.Message = { role: "user", content: "Weather in Oslo?" }
+
+/** A replay of `provider` and `model`. */
+const replayOf = (provider: string, model: string, echo: Replay.Echo): Tool.Replay => ({
+  provider: ProviderName.make(provider),
+  model: ModelId.make(model),
+  ...echo
+})
 
 type Kind = "gemini" | "deepseek" | "openai"
 
@@ -163,7 +172,7 @@ describe("a tool loop with a reasoning model", () => {
         assert.strictEqual(first.finishReason, "tool_calls")
         const calls = first.toolCalls ?? []
         assert.deepStrictEqual(calls.map((call) => [call.name, call.replay]), [
-          ["get_weather", { provider: "gemini", model: "gemini-3.5-flash", signature: mockSignature }]
+          ["get_weather", replayOf("gemini", "gemini-3.5-flash", { signature: mockSignature })]
         ])
         const second = yield* ask(llm, answered([question], calls), via)
         assert.strictEqual(second.finishReason, "stop")
@@ -181,7 +190,7 @@ describe("a tool loop with a reasoning model", () => {
         assert.strictEqual(first.content, "")
         const calls = first.toolCalls ?? []
         assert.deepStrictEqual(calls.map((call) => call.replay), [
-          { provider: "deepseek", model: "deepseek-reasoner", reasoning: mockReasoning }
+          replayOf("deepseek", "deepseek-reasoner", { reasoning: mockReasoning })
         ])
         const second = yield* ask(llm, answered([question], calls), via)
         assert.strictEqual(second.finishReason, "stop")
@@ -206,6 +215,25 @@ describe("a tool loop with a reasoning model", () => {
           reasoningOf(1),
           reasoningOf(2)
         ])
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+
+    it.live(`DeepSeek thinking mode (${via}): a new question after a tool loop, its answer sent back too`, () =>
+      Effect.gen(function*() {
+        const llm = yield* managerOver(["deepseek"], via)
+        // user, assistant(tool_calls), tool, assistant(text): DeepSeek wants a reasoning_content on both
+        // assistant messages of that span in every later request, the text answer's included
+        const calls = answered([question], (yield* ask(llm, [question], via)).toolCalls ?? [])
+        const answer = yield* ask(llm, calls, via)
+        assert.include(answer.content, "[tool results: rain]")
+        const prompt = [
+          ...calls,
+          { role: "assistant" as const, content: answer.content },
+          { role: "user" as const, content: "And in Rome?" }
+        ]
+        const third = yield* ask(llm, prompt, via)
+        assert.strictEqual(third.finishReason, "stop")
+        const body = yield* lastBody("deepseek")
+        assert.deepStrictEqual([1, 3].map((i) => entry(body, "messages", i).reasoning_content), [mockReasoning, ""])
       }).pipe(Effect.provide(Bench), Effect.scoped))
   }
 
@@ -279,4 +307,38 @@ describe("the reasoning kept for a call's replay", () => {
     assert.deepStrictEqual(calls([half, half]), [Replay.maxReasoningChars])
     assert.deepStrictEqual(calls([half, half, "x"]), [undefined])
   })
+
+  it.live("a plain reply's reasoning is kept up to the same limit as a stream's", () =>
+    Effect.gen(function*() {
+      const reply = (reasoning: string) => ({
+        body: {
+          id: "r1",
+          choices: [{
+            index: 0,
+            message: {
+              role: "assistant",
+              content: null,
+              reasoning_content: reasoning,
+              tool_calls: [{ id: "c1", type: "function", function: { name: "get_weather", arguments: "{}" } }]
+            },
+            finish_reason: "tool_calls"
+          }],
+          usage: { prompt_tokens: 3, completion_tokens: 9, total_tokens: 12 }
+        },
+        events: []
+      })
+      const server = yield* RawServer.start(reply("x".repeat(Replay.maxReasoningChars)))
+      const llm = yield* LlmManager.make({
+        providers: [DeepSeek.layer({ apiKey, baseUrl: server.url, model: "deepseek-reasoner" })],
+        policy: FallbackPolicy.make({ maxRetries: 0, generateVia: "generate" }),
+        generationEnabled: true
+      })
+      const reasoningLength = Effect.map(
+        llm.generate({ prompt: [question], tools: [weather] }),
+        (result) => result.toolCalls?.map((call) => call.replay?.reasoning?.length)
+      )
+      assert.deepStrictEqual(yield* reasoningLength, [Replay.maxReasoningChars])
+      server.set(reply("x".repeat(Replay.maxReasoningChars + 1)))
+      assert.deepStrictEqual(yield* reasoningLength, [undefined])
+    }).pipe(Effect.provide(Bench), Effect.scoped))
 })

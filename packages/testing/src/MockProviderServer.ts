@@ -29,8 +29,9 @@
  * answers 400 when a call of the current turn comes back unsigned (Google's
  * `skip_thought_signature_validator` passes); DeepSeek's `deepseek-reasoner`
  * (or a request with `thinking: { type: "enabled" }`) writes its reasoning in
- * `reasoning_content` and answers 400 when an assistant message with
- * `tool_calls` comes back without one. Other models answer as before.
+ * `reasoning_content` and answers 400 when an assistant message comes back
+ * without one between two user messages where the model called a tool (the
+ * answer after the results too). Other models answer as before.
  *
  * Faults (see `MockFault`) come from, in order of precedence: an
  * `x-mock-fault` request header, a model-name suffix (`gpt-4o-mini@status=503`),

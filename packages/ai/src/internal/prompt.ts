@@ -3,7 +3,8 @@
  *
  * System, user and assistant text parts become messages (the parts of one
  * message joined); reasoning parts and approval responses are dropped
- * (providers do not take them back). An assistant's `tool-call` parts become
+ * (what a provider needs back of its reasoning rides on the calls instead,
+ * see below; a reasoning part's text is only shown). An assistant's `tool-call` parts become
  * its `toolCalls` (parameters as JSON text, a part's `options.baton.replay`,
  * as `response.ts` put it in the answer's metadata, as the call's `replay`
  * when it is one); each `tool-result` part becomes

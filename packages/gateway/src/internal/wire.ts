@@ -28,13 +28,19 @@
  *   left to the provider ({@link toInput}), not given Baton's defaults.
  * - What a provider needs sent back with its tool calls (`Tool.Replay`:
  *   Gemini's thought signature, DeepSeek's reasoning) rides on each call as
- *   `extra_content.baton.replay` (the field Gemini's own OpenAI-compatible
- *   API uses for its signatures, `extra_content.google`, which clients and
- *   frameworks keep): in a completion's `tool_calls`, in a stream's finish
- *   chunk as a `tool_calls` delta (`index` and `extra_content` only, which
- *   the SDKs' stream helpers merge into their calls), and read back from
- *   the assistant message a client sends back as it got it. A replay that
- *   is not one is refused, naming the field.
+ *   `extra_content.baton.replay` (beside where Gemini's own OpenAI-compatible
+ *   API puts its signatures, `extra_content.google`): in a completion's
+ *   `tool_calls`, in a stream's finish chunk as a `tool_calls` delta (`index`,
+ *   an empty `function.arguments` and `extra_content`), and read back from the
+ *   assistant message a client sends back. Only a client that keeps the
+ *   field round-trips it: the official openai client does (its message
+ *   objects keep unknown keys, and its stream helper merges the finish
+ *   chunk's delta into its calls); the Vercel AI SDK keeps only
+ *   `extra_content.google.thought_signature` and drops Baton's, so its
+ *   calls go back without their replay and get the fallback `Tool.Replay`
+ *   describes (a DeepSeek thinking-mode loop still runs; a Gemini 3 one runs
+ *   on Google's validator-skipping signature). A replay that is not one is
+ *   refused, naming the field.
  */
 import type { Finish, FinishReason, ToolCallDelta } from "@baton/core/GenerationResult"
 import type * as LlmRequest from "@baton/core/LlmRequest"
@@ -333,12 +339,15 @@ const extraContent = (call: Tool.ToolCall) =>
 
 /**
  * The finish chunk's delta fields for the replays of a stream's calls: a
- * `tool_calls` delta with each call's `index` and `extra_content` (none when
- * no call has a replay).
+ * `tool_calls` delta with each call's `index`, an empty `function.arguments`
+ * and its `extra_content` (none when no call has a replay). The `function`
+ * key is required: the Vercel AI SDK's OpenAI-compatible provider refuses a
+ * streamed tool-call entry without one (and so the whole chunk); its empty
+ * arguments append nothing in any client.
  */
 export const replayDelta = (calls: ReadonlyArray<Tool.ToolCall> | undefined): Record<string, unknown> => {
   const replayed = (calls ?? []).flatMap((call, index) =>
-    call.replay === undefined ? [] : [{ index, ...extraContent(call) }]
+    call.replay === undefined ? [] : [{ index, function: { arguments: "" }, ...extraContent(call) }]
   )
   return replayed.length === 0 ? {} : { tool_calls: replayed }
 }

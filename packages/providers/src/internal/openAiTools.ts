@@ -11,16 +11,20 @@
  *   replay, goes back as the message's `reasoning_content`, as DeepSeek
  *   demands (400 without it); the adapter hands the codec only the replays
  *   of the provider it speaks to, so no other server is sent one.
- *   {@link withReasoningContent} gives every such message one, empty when its
- *   reasoning is unknown (calls another provider made, or the caller wrote):
- *   DeepSeek asks for the field on each.
+ *   {@link withReasoningContent} gives every other assistant message but a
+ *   prefill an empty one, its reasoning unknown (calls another provider made
+ *   or the caller wrote; a text answer, whose reasoning Baton does not keep):
+ *   DeepSeek asks for the field on each assistant message of a turn that
+ *   called tools, the final answer included, and ignores it elsewhere.
  * - Reply: `choices[0].message.tool_calls` (and `message.reasoning_content`);
  *   in a stream, `delta.tool_calls` fragments keyed by `index` (the first
  *   carries `id` and `function.name`, the rest append to
  *   `function.arguments`), and `delta.reasoning_content` pieces. Some
  *   compatible servers send no `index`: a fragment is then the call's with
- *   its `id` (a new id opens a call), and one with neither continues the
- *   call opened last.
+ *   its `id` (a new id opens a call); one with neither opens a new call when
+ *   it names a tool and the call opened last already has its name (so whole
+ *   calls one after another stay apart), else continues that call. An empty
+ *   `id` or `name` is none.
  */
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import type { ToolCall } from "@baton/core/Tool"
@@ -68,15 +72,22 @@ export const message = (source: Message): Json.JsonObject | undefined => {
   }
 }
 
-/** An assistant message with `tool_calls` but no `reasoning_content`. */
+/**
+ * An assistant message of the history without a `reasoning_content`; not a
+ * prefill (`prefix: true`), the answer being written, whose
+ * `reasoning_content` DeepSeek would read as the start of its reasoning.
+ */
 const lacksReasoning = (message: unknown): message is Json.JsonObject =>
-  Json.isObject(message) && message.role === "assistant" && Array.isArray(message.tool_calls) &&
-  message.reasoning_content === undefined
+  Json.isObject(message) && message.role === "assistant" && message.reasoning_content === undefined &&
+  message.prefix !== true
 
 /**
- * A body whose assistant messages with `tool_calls` all carry a
- * `reasoning_content`, `""` where none was kept (DeepSeek; see the module
- * header). The body as it is when there is none to add.
+ * A body whose assistant messages all carry a `reasoning_content`, `""`
+ * where none was kept (DeepSeek; see the module header), but a prefill. Every one, not only
+ * those with `tool_calls`: DeepSeek wants it on each assistant message
+ * between two user messages where the model called a tool (the answer after
+ * the results too), and ignores it where none is needed. The body as it is
+ * when there is none to add.
  */
 export const withReasoningContent = (body: Json.JsonObject): Json.JsonObject => {
   const messages: unknown = body.messages
@@ -112,14 +123,26 @@ export const decode = (replyMessage: Json.JsonObject): ReadonlyArray<Replay.Deco
 
 const illTyped = (value: unknown): boolean => value !== undefined && value !== null && typeof value !== "string"
 
+/** A string field that is no empty string (an empty `id` or `name` is none). */
+const nonEmpty = (value: unknown): string | undefined => typeof value === "string" && value !== "" ? value : undefined
+
 /**
  * The key of a fragment's call: its `index`; without one (some compatible
- * servers), the call with its `id` (a new id opens one), else the call
- * opened last; `undefined` when there is none to continue.
+ * servers), the call with its `id` (a new id opens one); with neither, a new
+ * call when the fragment names a tool and the last call already has its name
+ * (or there is none), else the call opened last; `undefined` when there is
+ * none to continue.
  */
-const keyOf = (tools: ToolStream.ToolStream, fragment: Json.JsonObject): number | undefined => {
+const keyOf = (
+  tools: ToolStream.ToolStream,
+  fragment: Json.JsonObject,
+  name: string | undefined
+): number | undefined => {
   if (typeof fragment.index === "number") return fragment.index
-  return typeof fragment.id === "string" && fragment.id !== "" ? tools.keyOf(fragment.id) : tools.last()
+  const id = nonEmpty(fragment.id)
+  if (id !== undefined) return tools.keyOf(id)
+  const last = tools.last()
+  return name !== undefined && (last === undefined || tools.named(last)) ? tools.freshKey() : last
 }
 
 /**
@@ -138,13 +161,10 @@ export const feed = (tools: ToolStream.ToolStream, delta: Json.JsonObject): stri
     if (!Json.isObject(fn) || illTyped(fragment.id) || illTyped(fn.name) || illTyped(fn.arguments)) {
       return "a tool call delta whose id, function.name or function.arguments is not a string"
     }
-    const key = keyOf(tools, fragment)
-    if (key === undefined) return "a tool call delta without an index or an id"
-    tools.feed(key, {
-      id: Json.string(fragment.id),
-      name: Json.string(fn.name),
-      arguments: Json.string(fn.arguments)
-    })
+    const name = nonEmpty(fn.name)
+    const key = keyOf(tools, fragment, name)
+    if (key === undefined) return "a tool call delta without an index, an id or a tool's name"
+    tools.feed(key, { id: nonEmpty(fragment.id), name, arguments: Json.string(fn.arguments) })
   }
   return undefined
 }

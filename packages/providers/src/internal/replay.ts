@@ -11,6 +11,7 @@
  * and a replay reaches no other provider, nor another model (a Gemini
  * signature from one model is no valid signature for another).
  */
+import type { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { Replay, ToolCall } from "@baton/core/Tool"
 
@@ -28,27 +29,32 @@ export interface DecodedCall {
 /**
  * The most characters of reasoning kept for a call's replay: 4 Mi, far above
  * the most a model writes in one answer (DeepSeek: 64K tokens of output by
- * default, at most a few hundred thousand). A stream that reasons past it
- * (a broken server) keeps none, rather than growing without bound; its calls
- * then go back as a call whose reasoning is unknown.
+ * default, at most a few hundred thousand). An answer that reasons past it
+ * (a broken server), plain or streamed, keeps none, rather than carrying (or
+ * growing) without bound; its calls then go back as a call whose reasoning
+ * is unknown.
  */
 export const maxReasoningChars = 4 * 1024 * 1024
 
-/** The calls with `reasoning` on the first one (DeepSeek sends it once for the message that holds them). */
+/**
+ * The calls with `reasoning` on the first one (DeepSeek sends it once for
+ * the message that holds them); none past {@link maxReasoningChars}.
+ */
 export const withReasoning = (
   calls: ReadonlyArray<DecodedCall>,
   reasoning: string | undefined
 ): ReadonlyArray<DecodedCall> => {
   const [first, ...rest] = calls
   if (first === undefined || reasoning === undefined || reasoning.length === 0) return calls
+  if (reasoning.length > maxReasoningChars) return calls
   return [{ ...first, echo: { ...first.echo, reasoning } }, ...rest]
 }
 
 /** The calls as results carry them: each echo a `replay` of `provider` and `model`. */
 export const stamp = (
   calls: ReadonlyArray<DecodedCall> | undefined,
-  provider: string,
-  model: string
+  provider: ProviderName,
+  model: ModelId
 ): ReadonlyArray<ToolCall> | undefined =>
   calls?.map(({ echo, ...call }) => echo === undefined ? call : { ...call, replay: { provider, model, ...echo } })
 

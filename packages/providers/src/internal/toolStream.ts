@@ -46,15 +46,21 @@ export const make = () => {
   let last: number | undefined
   // the answer's reasoning, `undefined` once it passed `maxReasoningChars`
   let reasoning: string | undefined = ""
+  /** A key no call has yet. */
+  const freshKey = (): number => calls.size === 0 ? 0 : Math.max(...calls.keys()) + 1
   return {
     /** True once a call was opened under `key`. */
     has: (key: number): boolean => calls.has(key),
     /** The key of the call opened last, if any. */
     last: (): number | undefined => last,
+    /** True when the call under `key` has (some of) its name. */
+    named: (key: number): boolean => (calls.get(key)?.name ?? "") !== "",
+    /** A key no call has yet (a new call, on a wire whose fragments do not say whose they are). */
+    freshKey,
     /** The key of the call with this `id`, else a key no call has yet (for a wire that names calls by id only). */
     keyOf: (id: string): number => {
       for (const [key, call] of calls) if (call.id === id) return key
-      return last === undefined ? 0 : Math.max(...calls.keys()) + 1
+      return freshKey()
     },
     /** A fragment of the call under `key` (opened by its first fragment). */
     feed: (key: number, fragment: Fragment): void => {

@@ -96,17 +96,33 @@ const thinks = (provider: Provider, record: Readonly<Record<string, unknown>>): 
   provider === "deepseek" &&
   (record["model"] === "deepseek-reasoner" || asRecord(record["thinking"])?.["type"] === "enabled")
 
-/** DeepSeek's 400 in thinking mode for the first assistant message with `tool_calls` but no `reasoning_content`. */
+/** An assistant message that called tools. */
+const callsTools = (record: Readonly<Record<string, unknown>> | undefined): boolean =>
+  record?.["role"] === "assistant" && (asArray(record["tool_calls"])?.length ?? 0) > 0
+
+/**
+ * DeepSeek's 400 in thinking mode for the first assistant message without a
+ * `reasoning_content` where one is required: between two user messages in
+ * which the model called a tool, every assistant message (the calls' and the
+ * answer after their results alike) carries its reasoning back, in every
+ * later request; in a span without a tool call none is needed.
+ */
 const missingReasoning = (raw: unknown): string | undefined => {
-  const index = (asArray(raw) ?? []).findIndex((item) => {
-    const record = asRecord(item)
-    return record?.["role"] === "assistant" && (asArray(record["tool_calls"])?.length ?? 0) > 0 &&
-      typeof record["reasoning_content"] !== "string"
-  })
-  return index === -1 ?
-    undefined :
-    `Missing \`reasoning_content\` field in the assistant message at message index ${index}. ` +
-    "For more information, please refer to https://api-docs.deepseek.com/guides/thinking_mode#tool-calls"
+  const records = (asArray(raw) ?? []).map(asRecord)
+  let spanStart = 0
+  for (let i = 0; i <= records.length; i++) {
+    if (i < records.length && records[i]?.["role"] !== "user") continue
+    const span = records.slice(spanStart, i)
+    const missing = span.some(callsTools)
+      ? span.findIndex((record) => record?.["role"] === "assistant" && typeof record["reasoning_content"] !== "string")
+      : -1
+    if (missing !== -1) {
+      return `Missing \`reasoning_content\` field in the assistant message at message index ${spanStart + missing}. ` +
+        "For more information, please refer to https://api-docs.deepseek.com/guides/thinking_mode#tool-calls"
+    }
+    spanStart = i + 1
+  }
+  return undefined
 }
 
 const parse = (provider: Provider) => (body: unknown): Conversation | string => {
