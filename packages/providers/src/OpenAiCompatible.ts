@@ -99,6 +99,7 @@ const definitionOf = (options: Options): Provider.Definition => {
     name: options.name,
     defaultModel: options.model,
     defaultBaseUrl: options.baseUrl,
+    keyOptional: true,
     capabilities: {
       assistantPrefill: options.assistantPrefill ?? false,
       streamUsage: true,

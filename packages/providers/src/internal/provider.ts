@@ -69,6 +69,8 @@ export interface Definition {
    * wins over both.
    */
   readonly prefillAt?: ((baseUrl: URL) => boolean) | undefined
+  /** Whether the endpoint may be called without a key (a local server); a hosted provider requires one. */
+  readonly keyOptional?: boolean | undefined
   readonly codec: Adapter.Codec
 }
 
@@ -112,6 +114,9 @@ const settingsOf = (
     const maxBodyBytes = yield* positiveInteger("maxBodyBytes", options.maxBodyBytes ?? defaultMaxBodyBytes)
     const maxEventBytes = yield* positiveInteger("maxEventBytes", options.maxEventBytes ?? defaultMaxEventBytes)
     const apiKey = options.apiKey === undefined ? Option.none() : yield* LlmConfig.checkKey("apiKey", options.apiKey)
+    if (Option.isNone(apiKey) && definition.keyOptional !== true) {
+      return yield* invalid("apiKey", `is blank; ${name} requires your ${name} API key`)
+    }
     return {
       name,
       model,
