@@ -750,6 +750,15 @@ const readStepChain = (providers: Providers, raw: string) =>
         steps.push({ ...step, model: Option.getOrElse(text.model, () => step.model) })
         continue
       }
+      const twin = Object.keys(compatible).find((name) =>
+        name !== text.name && compatiblePrefix(name) === compatiblePrefix(text.name)
+      )
+      if (twin !== undefined) {
+        return yield* fail(
+          "LLM_CHAIN",
+          `"${twin}" and "${text.name}" share the variables ${compatiblePrefix(twin)}_*; name them apart`
+        )
+      }
       const endpoint = compatible[text.name] ?? (yield* readCompatible(text.name, texts))
       compatible[text.name] = endpoint
       steps.push({

@@ -247,6 +247,17 @@ describe("LlmConfig", () => {
     }))
   it.effect("LLM_CHAIN names an unknown provider and how to declare an endpoint", () =>
     failsOn({ ...keys, LLM_CHAIN: "deepseek,olama" }, "LLM_CHAIN", "LLM_COMPAT_OLAMA_BASE_URL"))
+  it.effect("LLM_CHAIN rejects two endpoints whose names share their variables (my-llm, my_llm)", () =>
+    failsOn(
+      {
+        ...keys,
+        LLM_CHAIN: "my-llm,my_llm",
+        LLM_COMPAT_MY_LLM_BASE_URL: "http://127.0.0.1:1/v1",
+        LLM_COMPAT_MY_LLM_MODEL: "m"
+      },
+      "LLM_CHAIN",
+      `"my-llm" and "my_llm" share the variables LLM_COMPAT_MY_LLM_*`
+    ))
   it.effect("LLM_CHAIN rejects the same step twice", () =>
     failsOn({ ...keys, LLM_CHAIN: "gemini,deepseek,gemini/gemini-2.5-flash" }, "LLM_CHAIN", "listed twice"))
   it.effect("LLM_CHAIN rejects a blank model and an empty step", () =>
