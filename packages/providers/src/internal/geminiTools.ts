@@ -31,7 +31,7 @@ import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import type { ToolCall } from "@baton/core/Tool"
 import * as Json from "./json.ts"
 import type * as Replay from "./replay.ts"
-import type * as ToolStream from "./toolStream.ts"
+import * as ToolStream from "./toolStream.ts"
 
 const MODES = { auto: "AUTO", required: "ANY", none: "NONE" } as const
 
@@ -57,10 +57,15 @@ export const bodyFields = (request: LlmRequest): Json.JsonObject => {
   }
 }
 
-const SYNTHESIZED = "gemini-call-"
+/** The `source` of the ids Baton gives calls Gemini sent without one. */
+const SOURCE = "gemini"
+
+/** How those ids begin: such an id is never sent back. */
+const SYNTHESIZED = `${SOURCE}-call-`
 
 /** The id Baton gives a call Gemini sent without one. */
-const idOf = (responseId: string | undefined, index: number): string => `${SYNTHESIZED}${responseId ?? "0"}-${index}`
+const idOf = (responseId: string | undefined, index: number): string =>
+  ToolStream.generatedId(SOURCE, responseId ?? "0", index)
 
 const idField = (id: string): Json.JsonObject => id.startsWith(SYNTHESIZED) ? {} : { id }
 

@@ -17,20 +17,34 @@
  *   DeepSeek asks for the field on each assistant message of a turn that
  *   called tools, the final answer included, and ignores it elsewhere.
  * - Reply: `choices[0].message.tool_calls` (and `message.reasoning_content`);
- *   in a stream, `delta.tool_calls` fragments keyed by `index` (the first
- *   carries `id` and `function.name`, the rest append to
- *   `function.arguments`), and `delta.reasoning_content` pieces. Some
- *   compatible servers send no `index`: a fragment is then the call's with
- *   its `id` (a new id opens a call); one with neither opens a new call when
- *   it names a tool and the call opened last already has its name (so whole
- *   calls one after another stay apart), else continues that call. An empty
- *   `id` or `name` is none.
+ *   in a stream, `delta.tool_calls` fragments keyed by `index` (OpenAI: the
+ *   first carries `id` and `function.name`, the rest append to
+ *   `function.arguments`), and `delta.reasoning_content` pieces. An empty
+ *   `id` or `name` is none. How fragments make calls:
+ *   - With an `index`: the call that index stands for, but a fragment whose
+ *     `id` differs from that call's opens a new call and the index stands
+ *     for it from then on (Gemini's OpenAI-compatible endpoint sends every
+ *     call whole under index 0, each with its own id; OpenAI sends the id
+ *     only on a call's first fragment, and servers that repeat it repeat
+ *     the same one). An index not seen before opens a new call (or joins
+ *     the call with its `id`), never one opened without an index.
+ *   - Without one (some compatible servers): the call with the fragment's
+ *     `id` (a new id opens a call); with neither, a fragment naming a tool
+ *     opens a new call when there is none yet or the arguments of the call
+ *     opened last are whole JSON (so whole calls one after another stay
+ *     apart), else it continues that call, as a fragment naming none does.
+ *   - A `name` is appended to the call's, unless it is that name again (a
+ *     server repeating it on every fragment).
+ *   - A call that comes without an id, streamed or not, gets one
+ *     (`baton-call-<answer>-<n>`, `toolStream.ts`), so that no two calls of
+ *     an answer share one and none is empty (Anthropic refuses an empty
+ *     `tool_use.id` should the next turn fall back there).
  */
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import type { ToolCall } from "@baton/core/Tool"
 import * as Json from "./json.ts"
 import * as Replay from "./replay.ts"
-import type * as ToolStream from "./toolStream.ts"
+import * as ToolStream from "./toolStream.ts"
 
 /** The `tools` and `tool_choice` body fields of a request (none without tools). */
 export const bodyFields = (request: LlmRequest): Json.JsonObject => {
@@ -100,49 +114,66 @@ export const withReasoningContent = (body: Json.JsonObject): Json.JsonObject => 
   }
 }
 
-const callOf = (value: unknown): Replay.DecodedCall | undefined => {
-  if (!Json.isObject(value) || !Json.isObject(value.function)) return undefined
-  const { arguments: args, name } = value.function
-  return typeof value.id === "string" && typeof name === "string" && typeof args === "string"
-    ? { id: value.id, name, arguments: args }
-    : undefined
-}
-
-const reasoningText = (value: unknown): string | undefined => typeof value === "string" ? value : undefined
-
-/** The tool calls of a reply message, its reasoning on the first; a string says what is malformed. */
-export const decode = (replyMessage: Json.JsonObject): ReadonlyArray<Replay.DecodedCall> | undefined | string => {
-  const calls = replyMessage.tool_calls
-  if (calls === undefined || calls === null) return undefined
-  if (!Array.isArray(calls)) return "choices[0].message.tool_calls is not an array"
-  const decoded = calls.map(callOf)
-  return decoded.every((call) => call !== undefined)
-    ? Replay.withReasoning(decoded, reasoningText(replyMessage.reasoning_content))
-    : "a tool call without id, function.name or arguments"
-}
-
 const illTyped = (value: unknown): boolean => value !== undefined && value !== null && typeof value !== "string"
 
 /** A string field that is no empty string (an empty `id` or `name` is none). */
 const nonEmpty = (value: unknown): string | undefined => typeof value === "string" && value !== "" ? value : undefined
 
+/** Arguments that are some and parse as JSON: a call sent whole, or all of it come. */
+const wholeJson = (text: string): boolean => text !== "" && Json.parse(text) !== undefined
+
+/** A `tool_calls` entry, its `id` when it has one (an empty one is none); `undefined` when malformed. */
+const callOf = (
+  value: unknown
+): { readonly id: string | undefined; readonly name: string; readonly arguments: string } | undefined => {
+  if (!Json.isObject(value) || !Json.isObject(value.function) || illTyped(value.id)) return undefined
+  const { arguments: args, name } = value.function
+  return typeof name === "string" && typeof args === "string"
+    ? { id: nonEmpty(value.id), name, arguments: args }
+    : undefined
+}
+
+const reasoningText = (value: unknown): string | undefined => typeof value === "string" ? value : undefined
+
 /**
- * The key of a fragment's call: its `index`; without one (some compatible
- * servers), the call with its `id` (a new id opens one); with neither, a new
- * call when the fragment names a tool and the last call already has its name
- * (or there is none), else the call opened last; `undefined` when there is
- * none to continue.
+ * The tool calls of a reply message, its reasoning on the first, a call
+ * without an id given one; a string says what is malformed.
+ */
+export const decode = (replyMessage: Json.JsonObject): ReadonlyArray<Replay.DecodedCall> | undefined | string => {
+  const calls = replyMessage.tool_calls
+  if (calls === undefined || calls === null) return undefined
+  if (!Array.isArray(calls)) return "choices[0].message.tool_calls is not an array"
+  const read = calls.map(callOf)
+  if (!read.every((call) => call !== undefined)) {
+    return "a tool call without function.name or arguments, or with an ill-typed id"
+  }
+  const tag = read.some((call) => call.id === undefined) ? ToolStream.answerTag() : ""
+  const decoded = read.map((call, index) => ({
+    ...call,
+    id: call.id ?? ToolStream.generatedId(ToolStream.GENERATED, tag, index)
+  }))
+  return Replay.withReasoning(decoded, reasoningText(replyMessage.reasoning_content))
+}
+
+/**
+ * The key of a fragment's call (see the module header): under its `index`,
+ * the call that index stands for, or a new one when the fragment's `id` is
+ * another; without one, the call with its `id`; with neither, a new call
+ * when the fragment names a tool and the last call's arguments are whole
+ * JSON (or there is no call), else the call opened last; `undefined` when
+ * there is none to continue.
  */
 const keyOf = (
   tools: ToolStream.ToolStream,
   fragment: Json.JsonObject,
   name: string | undefined
 ): number | undefined => {
-  if (typeof fragment.index === "number") return fragment.index
   const id = nonEmpty(fragment.id)
+  if (typeof fragment.index === "number") return tools.indexed(fragment.index, id)
   if (id !== undefined) return tools.keyOf(id)
   const last = tools.last()
-  return name !== undefined && (last === undefined || tools.named(last)) ? tools.freshKey() : last
+  if (name === undefined) return last
+  return last === undefined || wholeJson(tools.argumentsOf(last)) ? tools.freshKey() : last
 }
 
 /**

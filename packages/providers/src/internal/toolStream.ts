@@ -1,9 +1,21 @@
 /**
  * Tool calls assembled from a stream, whatever the wire format: each codec
- * feeds the fragments it reads under its own key for a call (a chunk's
- * `index`, a content block's index, a running count), and the calls are
- * numbered in the order they opened. The adapter drains the `ToolCallDelta`s
- * after every event; the `Finish` carries the assembled calls.
+ * feeds the fragments it reads under a key of its own for a call (a content
+ * block's index, a running count, or a key from {@link ToolStream.indexed}
+ * or {@link ToolStream.keyOf} when the wire's indexes and ids do not say
+ * whose a fragment is on their own), and the calls are numbered in the order
+ * they opened. The adapter drains the `ToolCallDelta`s after every event;
+ * the `Finish` carries the assembled calls.
+ *
+ * A call's first fragment opens it; a fragment's `id` replaces the call's,
+ * its `name` is appended (a name sent in pieces) unless it is the call's
+ * whole name again (a server that repeats it on every fragment), its
+ * `arguments` are appended. A call that ends without an id gets one
+ * ({@link generatedId}, `baton-call-<answer>-<n>`, `<n>` its place among the
+ * calls and `<answer>` drawn at random once per stream), so that calls stay
+ * apart by `toolCallId` and the ids are never empty (Anthropic refuses an
+ * empty `tool_use.id` should the next turn fall back there); its deltas
+ * carry `""` until then.
  *
  * What the provider asks to have sent back with the calls comes along
  * (`replay.ts`): a call's own `signature` in its fragments (Gemini), and the
@@ -12,7 +24,24 @@
  * `maxReasoningChars`.
  */
 import type { ToolCallDelta } from "@baton/core/GenerationResult"
+import { randomUUID } from "node:crypto"
 import * as Replay from "./replay.ts"
+
+/**
+ * The id Baton gives a call its provider sent without one:
+ * `<source>-call-<answer>-<index>` (`gemini-call-<responseId>-0`), `index`
+ * the call's place among the calls of the answer, `answer` what tells the
+ * answer apart (its response id; else {@link answerTag}), so that no two
+ * calls of an answer, nor of a conversation, share one.
+ */
+export const generatedId = (source: string, answer: string, index: number): string =>
+  `${source}-call-${answer}-${index}`
+
+/** A random tag for an answer whose calls need ids and which names itself nowhere. */
+export const answerTag = (): string => randomUUID().replaceAll("-", "").slice(0, 12)
+
+/** The `source` of {@link generatedId} for calls of a wire format that has no id generator of its own. */
+export const GENERATED = "baton"
 
 interface Pending {
   readonly index: number
@@ -31,8 +60,8 @@ export interface Fragment {
   readonly signature?: string | undefined
 }
 
-const decoded = (call: Pending): Replay.DecodedCall => ({
-  id: call.id,
+const decoded = (call: Pending, id: () => string): Replay.DecodedCall => ({
+  id: call.id === "" ? id() : call.id,
   name: call.name,
   arguments: call.arguments === "" ? "{}" : call.arguments,
   ...(call.signature === undefined ? {} : { echo: { signature: call.signature } })
@@ -41,26 +70,59 @@ const decoded = (call: Pending): Replay.DecodedCall => ({
 /** The calls of one stream, fed fragment by fragment. */
 export const make = () => {
   const calls = new Map<number, Pending>()
+  // the key of the call each wire index currently stands for
+  const wire = new Map<number, number>()
   let deltas: Array<ToolCallDelta> = []
   // the key of the call opened last
   let last: number | undefined
   // the answer's reasoning, `undefined` once it passed `maxReasoningChars`
   let reasoning: string | undefined = ""
+  // what the ids of calls without one tell the answer by, drawn when first needed
+  let tag: string | undefined
   /** A key no call has yet. */
   const freshKey = (): number => calls.size === 0 ? 0 : Math.max(...calls.keys()) + 1
+  /** The key of the call with this `id`, if any. */
+  const withId = (id: string): number | undefined => {
+    for (const [key, call] of calls) if (call.id === id) return key
+    return undefined
+  }
+  /** The id a call without one gets (see the module header). */
+  const generated = (call: Pending) => (): string => {
+    tag ??= answerTag()
+    return generatedId(GENERATED, tag, call.index)
+  }
   return {
     /** True once a call was opened under `key`. */
     has: (key: number): boolean => calls.has(key),
     /** The key of the call opened last, if any. */
     last: (): number | undefined => last,
-    /** True when the call under `key` has (some of) its name. */
-    named: (key: number): boolean => (calls.get(key)?.name ?? "") !== "",
+    /** The arguments the call under `key` has so far (`""` for none or no call). */
+    argumentsOf: (key: number): string => calls.get(key)?.arguments ?? "",
     /** A key no call has yet (a new call, on a wire whose fragments do not say whose they are). */
     freshKey,
     /** The key of the call with this `id`, else a key no call has yet (for a wire that names calls by id only). */
-    keyOf: (id: string): number => {
-      for (const [key, call] of calls) if (call.id === id) return key
-      return freshKey()
+    keyOf: (id: string): number => withId(id) ?? freshKey(),
+    /**
+     * The key of the call a fragment under a wire `index` belongs to, for a
+     * wire whose indexes may be reused (Gemini's OpenAI-compatible endpoint
+     * sends every call whole under index 0, each with its own id): the call
+     * the index stands for, unless the fragment carries an `id` (non-empty)
+     * other than that call's, which points the index at the call with that
+     * id, or at a new one. A fragment with no id, or the call's own, or one
+     * for a call that has none yet, continues the call. An index not seen
+     * before stands for the call with the fragment's `id` if there is one,
+     * else for a new call: the keys are the stream's own, so an index never
+     * lands on a call opened without one.
+     */
+    indexed: (index: number, id: string | undefined): number => {
+      const current = wire.get(index)
+      const call = current === undefined ? undefined : calls.get(current)
+      if (current !== undefined && (id === undefined || call === undefined || call.id === "" || call.id === id)) {
+        return current
+      }
+      const key = (id === undefined ? undefined : withId(id)) ?? freshKey()
+      wire.set(index, key)
+      return key
     },
     /** A fragment of the call under `key` (opened by its first fragment). */
     feed: (key: number, fragment: Fragment): void => {
@@ -71,7 +133,7 @@ export const make = () => {
         last = key
       }
       if (fragment.id !== undefined) call.id = fragment.id
-      if (fragment.name !== undefined) call.name += fragment.name
+      if (fragment.name !== undefined && fragment.name !== call.name) call.name += fragment.name
       if (fragment.signature !== undefined) call.signature = fragment.signature
       const argumentsDelta = fragment.arguments ?? ""
       call.arguments += argumentsDelta
@@ -88,9 +150,12 @@ export const make = () => {
       deltas = []
       return out
     },
-    /** The calls so far, in the order they opened (arguments `{}` when none came). */
+    /** The calls so far, in the order they opened (arguments `{}` when none came, an id generated when none came). */
     calls: (): ReadonlyArray<Replay.DecodedCall> | undefined =>
-      calls.size === 0 ? undefined : Replay.withReasoning(Array.from(calls.values(), decoded), reasoning)
+      calls.size === 0 ? undefined : Replay.withReasoning(
+        Array.from(calls.values(), (call) => decoded(call, generated(call))),
+        reasoning
+      )
   }
 }
 
