@@ -14,7 +14,9 @@
  * and on a stream's `Finish`, after `ToolCallDelta` parts as the arguments
  * arrive) and the finish reason `tool_calls`. Gemini gives its calls no id
  * unless the model sets one: Baton then names them `gemini-call-<response
- * id>-<index>` and sends the tool's name back with the result. The caller
+ * id>-<index>` and sends the tool's name back with the result; a call an
+ * OpenAI-compatible server sends without an id is named
+ * `baton-call-<random tag>-<index>`, unique across the conversation. The caller
  * runs them and continues the conversation with an `assistant` message
  * carrying those `toolCalls`, then one `tool` message per call
  * (`toolCallId`, `name`, the result as `content`).

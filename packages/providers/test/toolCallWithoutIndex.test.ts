@@ -216,6 +216,13 @@ describe("streamed tool calls by index (OpenAI-compatible)", () => {
         ["get_time", "{}"]
       ])
     }).pipe(Effect.provide(Bench), Effect.scoped))
+
+  it.live("neither index nor id: a call naming another tool opens a new call, the last one's arguments empty", () =>
+    Effect.gen(function*() {
+      const named = (name: string, args: string) => ({ type: "function", function: { name, arguments: args } })
+      const calls = yield* callsOf([chunk([named("get_time", "")]), chunk([named("get_weather", "{}")]), ...ending])
+      assert.deepStrictEqual(calls, [["get_time", "{}"], ["get_weather", "{}"]])
+    }).pipe(Effect.provide(Bench), Effect.scoped))
 })
 
 describe("tool calls without an id (OpenAI-compatible)", () => {

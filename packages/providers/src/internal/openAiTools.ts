@@ -30,9 +30,10 @@
  *     the call with its `id`), never one opened without an index.
  *   - Without one (some compatible servers): the call with the fragment's
  *     `id` (a new id opens a call); with neither, a fragment naming a tool
- *     opens a new call when there is none yet or the arguments of the call
- *     opened last are whole JSON (so whole calls one after another stay
- *     apart), else it continues that call, as a fragment naming none does.
+ *     opens a new call when there is none yet, the call opened last names
+ *     another tool, or its arguments are whole JSON (so whole calls one
+ *     after another stay apart, a tool without arguments too), else it
+ *     continues that call, as a fragment naming none does.
  *   - A `name` is appended to the call's, unless it is that name again (a
  *     server repeating it on every fragment).
  *   - A call that comes without an id, streamed or not, gets one
@@ -173,7 +174,13 @@ const keyOf = (
   if (id !== undefined) return tools.keyOf(id)
   const last = tools.last()
   if (name === undefined) return last
-  return last === undefined || wholeJson(tools.argumentsOf(last)) ? tools.freshKey() : last
+  return last === undefined || opensCall(tools, last, name) ? tools.freshKey() : last
+}
+
+/** Whether a fragment naming `name` (neither index nor id) opens a call after the one under `last`. */
+const opensCall = (tools: ToolStream.ToolStream, last: number, name: string): boolean => {
+  const lastName = tools.nameOf(last)
+  return (lastName !== "" && lastName !== name) || wholeJson(tools.argumentsOf(last))
 }
 
 /**

@@ -98,6 +98,8 @@ export const make = () => {
     last: (): number | undefined => last,
     /** The arguments the call under `key` has so far (`""` for none or no call). */
     argumentsOf: (key: number): string => calls.get(key)?.arguments ?? "",
+    /** The name the call under `key` has so far (`""` for none or no call). */
+    nameOf: (key: number): string => calls.get(key)?.name ?? "",
     /** A key no call has yet (a new call, on a wire whose fragments do not say whose they are). */
     freshKey,
     /** The key of the call with this `id`, else a key no call has yet (for a wire that names calls by id only). */
