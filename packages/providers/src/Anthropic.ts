@@ -6,7 +6,10 @@
  *   requires it); system messages become the top-level `system`.
  * - Structured output is native: `output_config: { format: { type:
  *   "json_schema", schema } }` (Claude 4.5 and later).
- * - A final assistant message is a prefill Claude continues.
+ * - A final assistant message is a prefill Claude continues. Anthropic
+ *   refuses one that ends in whitespace, so it is sent without that
+ *   whitespace, and the answer is given without as much of it as the model
+ *   repeats at its start: the prefill and the answer join as they would have.
  * - No `temperature` for the models after Opus 4.6 (`claude-opus-4-7`,
  *   `claude-sonnet-5-5`, `claude-haiku-5-5`, dated ids included), whatever
  *   the request asks for: on `2023-06-01` they take only their default, 1,

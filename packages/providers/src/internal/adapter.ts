@@ -182,8 +182,8 @@ export interface Codec {
   readonly headers: (apiKey: string | undefined) => Record<string, string>
   /** The JSON body, as plain objects. */
   readonly body: (call: Call) => unknown
-  /** The reply of a parsed 2xx body, or what is wrong with its shape. */
-  readonly decode: (json: unknown) => Reply | string
+  /** The reply of a parsed 2xx body (to `call`, when the reply depends on what was sent), or what is wrong with its shape. */
+  readonly decode: (json: unknown, call?: Call) => Reply | string
   /** The usage a parsed 2xx body reports, read even when its reply does not decode (the provider billed it). */
   readonly billed: (json: unknown) => TokenCounts | undefined
   /**
@@ -191,9 +191,10 @@ export interface Codec {
    * the reasoning text of an event that carries reasoning (thinking the
    * caller is not handed), alone or beside answer text, so the supervisor
    * sees the stream alive and a stream stopped early is billed its
-   * reasoning; an event without reasoning never calls it.
+   * reasoning; an event without reasoning never calls it. `call` is the
+   * request the stream answers.
    */
-  readonly streamDecoder: (reasoning?: (characters: number) => void) => StreamDecoder
+  readonly streamDecoder: (reasoning?: (characters: number) => void, call?: Call) => StreamDecoder
   /** Rewrites a structured answer before it is decoded (OpenAI strict mode: optional `null`s). */
   readonly structuredAnswer?: ((content: string, output: StructuredOutput<unknown>) => string) | undefined
 }
@@ -394,7 +395,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const model = call.model
     const json = Json.parse(text)
     if (json === undefined) return malformed(model, `${name} answered with a body that is not JSON`, status)
-    const reply = codec.decode(json)
+    const reply = codec.decode(json, call)
     if (typeof reply === "string") {
       const sent = HttpError.fromOkBody(contextOf(model), json, nowMs)
       if (sent !== undefined) return sent
@@ -567,7 +568,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const decoder = codec.streamDecoder((characters) => {
       reasoned += characters
       supervisor?.reasoning?.()
-    })
+    }, call)
     let partialText = ""
     // the rest of the output a stream stopped early is billed as its text: tool-call arguments, text after a hole
     let otherOutput = ""

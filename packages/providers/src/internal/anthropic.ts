@@ -5,7 +5,8 @@
  * - System messages go to the top-level `system`; `max_tokens` is required,
  *   so a limit left to the provider (`"provider"`) is sent as
  *   {@link defaultMaxTokens} (a temperature left to it is not sent); a final
- *   `assistant` message is a prefill the model continues.
+ *   `assistant` message is a prefill the model continues (sent without the
+ *   whitespace it ends with, which Anthropic refuses: {@link prefillTail}).
  * - Temperature: on {@link version} `2023-06-01` the models after Opus 4.6
  *   take only temperature 1 (any other is a 400), so
  *   {@link onlyDefaultTemperature} models are sent none, whatever the request
@@ -179,12 +180,53 @@ const systemOf = (call: Call, schema: Json.JsonObject | undefined): string | und
   return call.request.options.responseFormat === "json" ? withInstruction(system, jsonInstruction) : system
 }
 
+/**
+ * The whitespace a prefill (a final assistant message without tool calls)
+ * ends with; `""` for any other last message. Anthropic refuses such a prefill (400 "final assistant content
+ * cannot end with trailing whitespace"), and a cut stream's text often ends
+ * with a space or a newline, so the prefill is sent without it and the
+ * model's continuation, which begins with that whitespace again, is given
+ * without as much of it as it repeats ({@link untail}): the prefill and the
+ * answer join as they would have.
+ */
+const tailOf = (prefill: LlmRequest.Message | undefined): string =>
+  prefill?.role !== "assistant" || prefill.toolCalls !== undefined ? "" : /\s*$/.exec(prefill.content)?.[0] ?? ""
+
+/** The {@link tailOf} the prefill of the request `call` answers. */
+const prefillTail = (call: Call | undefined): string =>
+  call === undefined ? "" : tailOf(LlmRequest.conversation(call.request).at(-1))
+
+/** The conversation as Anthropic messages, a prefill's trailing whitespace left out. */
+const messagesOf = (call: Call): Array<Json.JsonObject> => {
+  const conversation = LlmRequest.conversation(call.request)
+  const prefill = conversation.at(-1)
+  const tail = tailOf(prefill)
+  if (prefill === undefined || tail === "") return AnthropicTools.messages(conversation)
+  const trimmed = { ...prefill, content: prefill.content.slice(0, -tail.length) }
+  return AnthropicTools.messages([...conversation.slice(0, -1), trimmed])
+}
+
+/**
+ * Takes, off the start of a continuation fed piece by piece, the whitespace
+ * `tail` its prefill was sent without, as far as the continuation repeats
+ * it: once a character differs, the rest is the answer's own.
+ */
+const untail = (tail: string) => {
+  let left = tail
+  return (text: string): string => {
+    let i = 0
+    while (i < text.length && i < left.length && text[i] === left[i]) i++
+    left = i < text.length ? "" : left.slice(i)
+    return i === 0 ? text : text.slice(i)
+  }
+}
+
 const bodyOf = (call: Call): Json.JsonObject => {
   const options = call.request.options
   const body: Record<string, unknown> = {
     model: call.model,
     max_tokens: options.maxTokens === "provider" ? defaultMaxTokens : options.maxTokens,
-    messages: AnthropicTools.messages(LlmRequest.conversation(call.request)),
+    messages: messagesOf(call),
     ...AnthropicTools.bodyFields(call.request)
   }
   if (options.temperature !== "provider" && !onlyDefaultTemperature(call.model)) body.temperature = options.temperature
@@ -198,7 +240,7 @@ const bodyOf = (call: Call): Json.JsonObject => {
   return body
 }
 
-const decode = (json: unknown): Reply | string => {
+const decode = (json: unknown, call?: Call): Reply | string => {
   if (!Json.isObject(json)) return "the body is not an object"
   if (!Array.isArray(json.content)) return "no content array"
   let content = ""
@@ -210,8 +252,9 @@ const decode = (json: unknown): Reply | string => {
   }
   const toolCalls = AnthropicTools.decode(json.content)
   if (typeof toolCalls === "string") return toolCalls
+  const tail = prefillTail(call)
   return {
-    content,
+    content: tail === "" ? content : untail(tail)(content),
     finishReason: finishReason(json.stop_reason),
     counts: Json.isObject(json.usage) ? usage(json.usage) : undefined,
     responseId: responseIdOf(json.id),
@@ -233,7 +276,22 @@ const textDelta = (json: unknown): string | undefined =>
 /** A text delta, as `repeatedEvent.ts` reads it. */
 const textDeltas: RepeatedEvent.Shape = { event: "content_block_delta", key: "text", read: textDelta }
 
-const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder => {
+/** A stream decoder whose text starts without the whitespace its prefill was sent without. */
+const streamDecoder = (reasoning?: (characters: number) => void, call?: Call): StreamDecoder => {
+  const decoder = events(reasoning)
+  const tail = prefillTail(call)
+  if (tail === "") return decoder
+  const cut = untail(tail)
+  return {
+    ...decoder,
+    event: (event) => {
+      const text = decoder.event(event)
+      return typeof text === "string" && text !== "" ? cut(text) : text
+    }
+  }
+}
+
+const events = (reasoning?: (characters: number) => void): StreamDecoder => {
   let input: ReportedInput = { uncached: undefined, cacheRead: undefined, cacheWrite: undefined }
   let output: number | undefined
   let thinking: number | undefined

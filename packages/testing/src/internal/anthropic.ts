@@ -28,7 +28,19 @@ const parseMessages = (raw: unknown): ReadonlyArray<Message> | string => {
     if (text === undefined) return `messages.${i}.content: Input should be a valid string or list of blocks`
     messages.push({ role, text, toolCalls, toolResult: results.length > 0 })
   }
+  const last = asRecord(list.at(-1))
+  if (last?.["role"] === "assistant" && /\s$/.test(finalText(last["content"]))) return trailingWhitespace
   return messages
+}
+
+/** Anthropic's 400 for a prefill that ends in whitespace. */
+const trailingWhitespace = "messages: final assistant content cannot end with trailing whitespace"
+
+/** The text a message ends with: string content, else its last block's text when that block is text. */
+const finalText = (content: unknown): string => {
+  if (typeof content === "string") return content
+  const block = asRecord(asArray(content)?.at(-1))
+  return block?.["type"] === "text" && typeof block["text"] === "string" ? block["text"] : ""
 }
 
 /** `tools` and `tool_choice`, when the request offers tools. */
