@@ -693,7 +693,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
         }
         // nothing was sent: the answer held back is all whitespace
-        if (leading.blank() && isBlankJson(call, leading.held(), decoder.tools?.calls()?.length ?? 0)) {
+        if (leading.blank() && isBlankJson(call, leading.held(), decoder.tools?.size() ?? 0)) {
           return run.fail(
             blankAnswer(call, decoder.counts(), leading.held(), reasoned),
             "a blank answer to a request for JSON"

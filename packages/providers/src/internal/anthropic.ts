@@ -217,7 +217,7 @@ const untail = (tail: string) => {
     let i = 0
     while (i < text.length && i < left.length && text[i] === left[i]) i++
     left = i < text.length ? "" : left.slice(i)
-    return i === 0 ? text : text.slice(i)
+    return text.slice(i)
   }
 }
 

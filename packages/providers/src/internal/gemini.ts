@@ -168,7 +168,7 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
       if (typeof candidate === "string") return { _tag: "Malformed", message: candidate }
       if (candidate.calls.length > 0) GeminiTools.feed(tools, candidate.calls, Json.string(json.responseId))
       if (candidate.finishReason !== undefined) {
-        finish = finishReason(candidate.finishReason, tools.calls() !== undefined)
+        finish = finishReason(candidate.finishReason, tools.size() > 0)
       }
       // thoughts, alone or beside text: none of them for the caller, but the model at work (and billed)
       if (candidate.thought > 0) reasoning?.(candidate.thought)

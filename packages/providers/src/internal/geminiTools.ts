@@ -167,7 +167,7 @@ export const feed = (
   calls: ReadonlyArray<FunctionCall>,
   responseId: string | undefined
 ): void => {
-  const first = tools.calls()?.length ?? 0
+  const first = tools.size()
   for (const [i, call] of withIds(calls, responseId, first).entries()) {
     tools.feed(first + i, { id: call.id, name: call.name, arguments: call.arguments, signature: call.echo?.signature })
   }

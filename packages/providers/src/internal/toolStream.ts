@@ -79,8 +79,10 @@ export const make = () => {
   let reasoning: string | undefined = ""
   // what the ids of calls without one tell the answer by, drawn when first needed
   let tag: string | undefined
+  // a key above every key a call has
+  let next = 0
   /** A key no call has yet. */
-  const freshKey = (): number => calls.size === 0 ? 0 : Math.max(...calls.keys()) + 1
+  const freshKey = (): number => next
   /** The key of the call with this `id`, if any. */
   const withId = (id: string): number | undefined => {
     for (const [key, call] of calls) if (call.id === id) return key
@@ -92,6 +94,8 @@ export const make = () => {
     return generatedId(GENERATED, tag, call.index)
   }
   return {
+    /** How many calls were opened. */
+    size: (): number => calls.size,
     /** True once a call was opened under `key`. */
     has: (key: number): boolean => calls.has(key),
     /** The key of the call opened last, if any. */
@@ -133,6 +137,7 @@ export const make = () => {
         call = { index: calls.size, id: "", name: "", arguments: "", signature: undefined }
         calls.set(key, call)
         last = key
+        next = Math.max(next, key + 1)
       }
       if (fragment.id !== undefined) call.id = fragment.id
       if (fragment.name !== undefined && fragment.name !== call.name) call.name += fragment.name
