@@ -148,12 +148,7 @@ export const decode = (replyMessage: Json.JsonObject): ReadonlyArray<Replay.Deco
   if (!read.every((call) => call !== undefined)) {
     return "a tool call without function.name or arguments, or with an ill-typed id"
   }
-  const tag = read.some((call) => call.id === undefined) ? ToolStream.answerTag() : ""
-  const decoded = read.map((call, index) => ({
-    ...call,
-    id: call.id ?? ToolStream.generatedId(ToolStream.GENERATED, tag, index)
-  }))
-  return Replay.withReasoning(decoded, reasoningText(replyMessage.reasoning_content))
+  return Replay.withReasoning(ToolStream.withIds(read), reasoningText(replyMessage.reasoning_content))
 }
 
 /**

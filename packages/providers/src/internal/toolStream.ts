@@ -41,7 +41,20 @@ export const generatedId = (source: string, answer: string, index: number): stri
 export const answerTag = (): string => randomUUID().replaceAll("-", "").slice(0, 12)
 
 /** The `source` of {@link generatedId} for calls of a wire format that has no id generator of its own. */
-export const GENERATED = "baton"
+const GENERATED = "baton"
+
+/**
+ * `calls` with an id each: a call without one gets {@link generatedId} by
+ * its place, the answer told apart by `tag`, called once and only when a
+ * call lacks an id.
+ */
+export const withIds = <C extends { readonly id: string | undefined }>(
+  calls: ReadonlyArray<C>,
+  tag: () => string = answerTag
+): Array<C & { readonly id: string }> => {
+  let drawn: string | undefined
+  return calls.map((call, index) => ({ ...call, id: call.id ?? generatedId(GENERATED, drawn ??= tag(), index) }))
+}
 
 interface Pending {
   readonly index: number
@@ -60,8 +73,8 @@ export interface Fragment {
   readonly signature?: string | undefined
 }
 
-const decoded = (call: Pending, id: () => string): Replay.DecodedCall => ({
-  id: call.id === "" ? id() : call.id,
+const decoded = (call: Pending) => ({
+  id: call.id === "" ? undefined : call.id,
   name: call.name,
   arguments: call.arguments === "" ? "{}" : call.arguments,
   ...(call.signature === undefined ? {} : { echo: { signature: call.signature } })
@@ -88,11 +101,8 @@ export const make = () => {
     for (const [key, call] of calls) if (call.id === id) return key
     return undefined
   }
-  /** The id a call without one gets (see the module header). */
-  const generated = (call: Pending) => (): string => {
-    tag ??= answerTag()
-    return generatedId(GENERATED, tag, call.index)
-  }
+  /** What the ids generated for this answer's calls tell it by, drawn once (the ids stay the same call after call). */
+  const answer = (): string => tag ??= answerTag()
   return {
     /** How many calls were opened. */
     size: (): number => calls.size,
@@ -160,7 +170,7 @@ export const make = () => {
     /** The calls so far, in the order they opened (arguments `{}` when none came, an id generated when none came). */
     calls: (): ReadonlyArray<Replay.DecodedCall> | undefined =>
       calls.size === 0 ? undefined : Replay.withReasoning(
-        Array.from(calls.values(), (call) => decoded(call, generated(call))),
+        withIds(Array.from(calls.values(), decoded), answer),
         reasoning
       )
   }
