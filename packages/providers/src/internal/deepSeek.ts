@@ -13,7 +13,6 @@ import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Codec } from "./adapter.ts"
 import * as Json from "./json.ts"
 import * as OpenAiChat from "./openAiChat.ts"
-import * as OpenAiTools from "./openAiTools.ts"
 
 /** DeepSeek's usage fields (`DeepSeek.usage`). */
 export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
@@ -23,18 +22,11 @@ export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
     : { ...counts, cachedPromptTokens: Json.count(usage.prompt_cache_hit_tokens) ?? counts.cachedPromptTokens }
 }
 
-const chat = OpenAiChat.make({
+export const codec: Codec = OpenAiChat.make({
   maxTokensField: "max_tokens",
   structured: "json-object",
   prefill: "prefix",
   usage,
-  requireDone: true
+  requireDone: true,
+  reasoningOnEveryAnswer: true
 })
-
-export const codec: Codec = {
-  ...chat,
-  body: (call) => {
-    const body = chat.body(call)
-    return Json.isObject(body) ? OpenAiTools.withReasoningContent(body) : body
-  }
-}

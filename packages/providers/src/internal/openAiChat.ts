@@ -80,6 +80,13 @@ export interface Dialect {
   readonly prefill: "prefix" | "plain"
   readonly usage: (usage: Json.JsonObject) => TokenCounts | undefined
   readonly requireDone: boolean
+  /**
+   * Whether every assistant message of the history carries a
+   * `reasoning_content`, `""` where none was kept (DeepSeek's thinking mode;
+   * see `deepSeek.ts`); never a prefill (`prefix: true`), whose
+   * `reasoning_content` DeepSeek would read as the start of its reasoning.
+   */
+  readonly reasoningOnEveryAnswer?: boolean | undefined
   /** Headers besides the bearer token. */
   readonly headers?: Readonly<Record<string, string>> | undefined
 }
@@ -137,11 +144,13 @@ const messagesOf = (call: Call, dialect: Dialect): Array<Json.JsonObject> => {
   const out: Array<Json.JsonObject> = []
   const last = source.length - 1
   for (const [i, message] of source.entries()) {
-    out.push(
-      OpenAiTools.message(message) ?? (i === last && message.role === "assistant" && dialect.prefill === "prefix"
-        ? { role: message.role, content: message.content, prefix: true }
-        : { role: message.role, content: message.content })
-    )
+    const isPrefix = i === last && message.role === "assistant" && dialect.prefill === "prefix"
+    const built = OpenAiTools.message(message) ?? (isPrefix
+      ? { role: message.role, content: message.content, prefix: true }
+      : { role: message.role, content: message.content })
+    const pad = dialect.reasoningOnEveryAnswer === true && !isPrefix && built.role === "assistant" &&
+      built.reasoning_content === undefined
+    out.push(pad ? { ...built, reasoning_content: "" } : built)
   }
   const instruction = jsonModeInstruction(call, dialect)
   if (instruction !== undefined) {

@@ -11,8 +11,8 @@
  *   replay, goes back as the message's `reasoning_content`, as DeepSeek
  *   demands (400 without it); the adapter hands the codec only the replays
  *   of the provider it speaks to, so no other server is sent one.
- *   {@link withReasoningContent} gives every other assistant message but a
- *   prefill an empty one, its reasoning unknown (calls another provider made
+ *   A dialect with `reasoningOnEveryAnswer` (DeepSeek's, `openAiChat.ts`)
+ *   gives every other assistant message but a prefill an empty one, its reasoning unknown (calls another provider made
  *   or the caller wrote; a text answer, whose reasoning Baton does not keep):
  *   DeepSeek asks for the field on each assistant message of a turn that
  *   called tools, the final answer included, and ignores it elsewhere.
@@ -84,34 +84,6 @@ export const message = (source: Message): Json.JsonObject | undefined => {
       type: "function",
       function: { name: call.name, arguments: call.arguments }
     }))
-  }
-}
-
-/**
- * An assistant message of the history without a `reasoning_content`; not a
- * prefill (`prefix: true`), the answer being written, whose
- * `reasoning_content` DeepSeek would read as the start of its reasoning.
- */
-const lacksReasoning = (message: unknown): message is Json.JsonObject =>
-  Json.isObject(message) && message.role === "assistant" && message.reasoning_content === undefined &&
-  message.prefix !== true
-
-/**
- * A body whose assistant messages all carry a `reasoning_content`, `""`
- * where none was kept (DeepSeek; see the module header), but a prefill. Every one, not only
- * those with `tool_calls`: DeepSeek wants it on each assistant message
- * between two user messages where the model called a tool (the answer after
- * the results too), and ignores it where none is needed. The body as it is
- * when there is none to add.
- */
-export const withReasoningContent = (body: Json.JsonObject): Json.JsonObject => {
-  const messages: unknown = body.messages
-  if (!Array.isArray(messages) || !messages.some(lacksReasoning)) return body
-  return {
-    ...body,
-    messages: messages.map((message: unknown) =>
-      lacksReasoning(message) ? { ...message, reasoning_content: "" } : message
-    )
   }
 }
 
