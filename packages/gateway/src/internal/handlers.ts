@@ -12,13 +12,14 @@
  * filter cut); after some, the stream's last chunks. The manager failed the
  * call, so its unit was given back, and the quota headers say so.
  */
-import type { Finish, StreamPart } from "@baton/core/GenerationResult"
+import type { Finish, StreamPart, ToolCallDelta } from "@baton/core/GenerationResult"
 import { textDelta } from "@baton/core/GenerationResult"
 import type { SubjectId } from "@baton/core/Ids"
 import type * as LlmManager from "@baton/core/LlmManager"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { excerpt } from "@baton/core/Redact"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
+import type * as Tool from "@baton/core/Tool"
 import * as HttpBody from "@baton/http/HttpBody"
 import { Cause, DateTime, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -181,26 +182,34 @@ const filterFinish = (failure: CallError): Stream.Stream<Part, CallError> => {
   return stop === undefined ? Stream.fail(failure) : Stream.fromIterable(stopParts(stop))
 }
 
-/** Encodes stream parts as OpenAI chunks; `modelOf` says who produced the latest text. */
+/**
+ * Encodes stream parts as OpenAI chunks; `modelOf` says who produced the
+ * latest text. The delta that opens a tool call waits for the next part,
+ * and goes out just before it: when that is the `Finish` (Gemini sends each
+ * call whole, signed, just before it finishes), it carries Google's field
+ * for the call's signature, the only place the Vercel AI SDK reads it from
+ * in a stream. The chunks keep their order; the finish chunk carries every
+ * replay as before.
+ */
 const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelOf: () => string) => {
   let started = false
   const opened = new Set<number>()
+  /** The opening deltas of the calls opened since the last other part, not sent yet. */
+  let waiting: Array<ToolCallDelta> = []
   /** A chunk of `fields`; the first of the answer opens the assistant's message (`content: null` when not text). */
   const deltaChunk = (fields: Record<string, unknown>): string => {
     const delta = started ? fields : { role: "assistant", content: null, ...fields }
     started = true
     return sse(Wire.chunk(id, created, modelOf(), { delta, finish_reason: null }))
   }
-  return (part: Part): string => {
-    if (part._tag === "TextDelta") return deltaChunk({ content: part.text })
-    if (part._tag === "Refusal") return deltaChunk({ refusal: part.text })
-    if (part._tag === "ToolCallDelta") {
-      const calls = Wire.toolCallDelta(part, !opened.has(part.index))
-      opened.add(part.index)
-      return deltaChunk(calls)
-    }
-    // a `Restart` comes only with `rescue: "restart"`, which the gateway never asks for
-    if (part._tag === "Restart") return ""
+  /** The waiting openings' chunks, each with the replay of its call among `calls` (a `Finish`'s). */
+  const release = (calls?: ReadonlyArray<Tool.ToolCall>): string => {
+    const chunks = waiting.map((part) => deltaChunk(Wire.openingDelta(part, calls?.[part.index]?.replay)))
+    waiting = []
+    return chunks.join("")
+  }
+  /** The finish chunk, carrying every call's replay, and the usage chunk when asked for. */
+  const finishChunks = (part: Finish): string => {
     const model = Wire.producedBy(part.provider, part.model)
     const finish = sse(
       Wire.chunk(id, created, model, {
@@ -209,6 +218,24 @@ const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelO
       })
     )
     return includeUsage ? finish + sse(Wire.chunk(id, created, model, undefined, part.usage)) : finish
+  }
+  /** The chunk of a part that neither opens a call nor finishes. */
+  const encode = (part: Exclude<Part, Finish>): string => {
+    if (part._tag === "TextDelta") return deltaChunk({ content: part.text })
+    if (part._tag === "Refusal") return deltaChunk({ refusal: part.text })
+    // a `Restart` comes only with `rescue: "restart"`, which the gateway never asks for
+    if (part._tag === "Restart") return ""
+    return deltaChunk(Wire.argumentsDelta(part))
+  }
+  return (part: Part): string => {
+    if (part._tag === "ToolCallDelta" && !opened.has(part.index)) {
+      opened.add(part.index)
+      waiting.push(part)
+      return ""
+    }
+    if (part._tag !== "Finish") return release() + encode(part)
+    const openings = release(part.toolCalls)
+    return openings + finishChunks(part)
   }
 }
 

@@ -28,25 +28,29 @@
  *   left to the provider ({@link toInput}), not given Baton's defaults.
  * - What a provider needs sent back with its tool calls (`Tool.Replay`:
  *   Gemini's thought signature, DeepSeek's reasoning) rides on each call as
- *   `extra_content.baton.replay` (beside where Gemini's own OpenAI-compatible
- *   API puts its signatures, `extra_content.google`): in a completion's
- *   `tool_calls`, in a stream's finish chunk as a `tool_calls` delta (`index`,
- *   an empty `function.arguments` and `extra_content`), and read back from the
- *   assistant message a client sends back. Only a client that keeps the
- *   field round-trips it: the official openai client does (its message
- *   objects keep unknown keys, and its stream helper merges the finish
- *   chunk's delta into its calls); the Vercel AI SDK keeps only
- *   `extra_content.google.thought_signature` and drops Baton's, so its
- *   calls go back without their replay and get the fallback `Tool.Replay`
- *   describes (a DeepSeek thinking-mode loop still runs; a Gemini 3 one runs
- *   on Google's validator-skipping signature). A replay that is not one is
- *   refused, naming the field.
+ *   `extra_content.baton.replay`: in a completion's `tool_calls`, in a
+ *   stream's finish chunk as a `tool_calls` delta (`index`, an empty
+ *   `function.arguments` and `extra_content`), and read back from the
+ *   assistant message a client sends back. A signature rides also in
+ *   Google's field, `extra_content.google.thought_signature`, in Baton's
+ *   form (the maker first, `googleSignature.ts`): beside Baton's, and on the
+ *   streamed delta that opens a call when the finish follows it (a Gemini
+ *   call). The official openai client keeps both (its message objects keep
+ *   unknown keys, its stream helper merges the deltas into its calls); the
+ *   Vercel AI SDK keeps only Google's, read from a completion's calls or a
+ *   call's opening delta, so a Gemini 3 loop keeps its signatures while a
+ *   DeepSeek thinking-mode loop's calls go back without their reasoning (it
+ *   still runs, on the fallback `Tool.Replay` describes). Read back, Baton's
+ *   replay wins; without it, Google's field gives the signature when it is
+ *   in Baton's form, and nothing otherwise. A Baton replay that is not one is
+ *   refused, naming the field; Google's field never is.
  */
 import type { Finish, FinishReason, ToolCallDelta } from "@baton/core/GenerationResult"
 import type * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenUsage } from "@baton/core/TokenUsage"
 import * as Tool from "@baton/core/Tool"
 import { Schema, SchemaIssue } from "effect"
+import * as GoogleSignature from "./googleSignature.ts"
 
 /** An optional field: absent or `null` (the same), else `schema`. */
 const optional = <S extends Schema.Top>(schema: S) => Schema.optionalKey(Schema.NullOr(schema))
@@ -57,7 +61,10 @@ const open = <const Fields extends Schema.Struct.Fields>(fields: Fields) =>
 
 const TextPart = open({ type: Schema.Literal("text"), text: Schema.String })
 
-/** A tool call's `extra_content`: Baton's part (`baton.replay`); another's (Gemini's `google`) is ignored. */
+/**
+ * A tool call's `extra_content`: Baton's part (`baton.replay`), checked; Google's (`google.thought_signature`)
+ * is read apart and never refused ({@link GoogleSignature.read}); any other is ignored.
+ */
 const ExtraContent = open({ baton: optional(open({ replay: optional(Tool.Replay) })) })
 
 const WireToolCall = open({
@@ -204,7 +211,7 @@ const messageOf = (message: typeof Message.Type): LlmRequest.Message => {
     role,
     content,
     toolCalls: calls.map((call): Tool.ToolCall => {
-      const replay = call.extra_content?.baton?.replay ?? undefined
+      const replay = call.extra_content?.baton?.replay ?? GoogleSignature.read(call.extra_content?.["google"])
       const read = { id: call.id, name: call.function.name, arguments: call.function.arguments }
       return replay === undefined ? read : { ...read, replay }
     })
@@ -333,9 +340,15 @@ export const usage = (tokens: TokenUsage) => ({
   completion_tokens_details: { reasoning_tokens: tokens.reasoningTokens }
 })
 
-/** A tool call's `extra_content` carrying its replay, when it has one. */
+/** The `google` part of `extra_content` for `replay`'s signature, when it has one ({@link GoogleSignature}). */
+const googlePart = (replay: Tool.Replay | undefined) => {
+  const google = GoogleSignature.field(replay)
+  return google === undefined ? undefined : { google }
+}
+
+/** A tool call's `extra_content` carrying its replay, when it has one: Baton's, and Google's for a signature. */
 const extraContent = (call: Tool.ToolCall) =>
-  call.replay === undefined ? {} : { extra_content: { baton: { replay: call.replay } } }
+  call.replay === undefined ? {} : { extra_content: { baton: { replay: call.replay }, ...googlePart(call.replay) } }
 
 /**
  * The finish chunk's delta fields for the replays of a stream's calls: a
@@ -398,20 +411,27 @@ export const completion = (
 })
 
 /**
- * The chunk delta of a piece of a tool call: the first of a call opens it
- * (`id`, `type`, `function.name`), the rest append to `function.arguments`.
+ * The chunk delta that opens a streamed tool call (`id`, `type`,
+ * `function.name`, its first arguments), with Google's field for the
+ * signature of `replay` when it is known by then: the Vercel AI SDK reads a
+ * streamed call's `extra_content` from this delta only.
  */
-export const toolCallDelta = (part: ToolCallDelta, first: boolean) => ({
-  tool_calls: [
-    first
-      ? {
-        index: part.index,
-        id: part.id,
-        type: "function",
-        function: { name: part.name, arguments: part.argumentsDelta }
-      }
-      : { index: part.index, function: { arguments: part.argumentsDelta } }
-  ]
+export const openingDelta = (part: ToolCallDelta, replay: Tool.Replay | undefined) => {
+  const google = googlePart(replay)
+  return {
+    tool_calls: [{
+      index: part.index,
+      id: part.id,
+      type: "function",
+      function: { name: part.name, arguments: part.argumentsDelta },
+      ...(google === undefined ? {} : { extra_content: google })
+    }]
+  }
+}
+
+/** The chunk delta of more of a streamed tool call's arguments, appended to `function.arguments`. */
+export const argumentsDelta = (part: ToolCallDelta) => ({
+  tool_calls: [{ index: part.index, function: { arguments: part.argumentsDelta } }]
 })
 
 /** One `chat.completion.chunk`. */
