@@ -11,9 +11,17 @@
  *   not `gpt-5-chat-latest`) and the o-series (`o1`, `o3-mini`, ...).
  * - No `stop` for the models that reject it (a 400 `unsupported_parameter`):
  *   o3, o4-mini and the gpt-5 family (`gpt-5`, `gpt-5-mini`, `gpt-5-nano`,
- *   `gpt-5.1`, `gpt-5.2`, ...; not `gpt-5-chat-latest`); the request's stop
- *   sequences are left out, not refused, as the temperature is, so the answer
- *   is not cut at them. Other models, `o3-mini` among them, are sent them.
+ *   `gpt-5.1`, `gpt-5.2`, ...; not `gpt-5-chat-latest`). Their answers are
+ *   cut at the request's stop sequences by Baton instead: the text up to, not
+ *   including, the first one, finish reason `stop`, generated or streamed. A
+ *   stream holds back only an end of its text that could begin a stop
+ *   sequence; after the cut it hands on no more text or tool-call deltas but
+ *   reads the rest of the response, so the usage is what OpenAI billed for
+ *   the whole answer (the model does not stop at the sequence); a stream
+ *   that breaks after the cut still ends with that answer and finish reason
+ *   `stop`, billed an estimate. Tool calls are left as they came (a stream's
+ *   as they stood at the cut). Other models, `o3-mini` among them, are sent
+ *   `stop`, and OpenAI applies it.
  * - Structured output is `response_format: json_schema` in strict mode. The
  *   schema is rewritten to OpenAI's strict subset (every property required,
  *   optional ones nullable, `additionalProperties: false`); `null`s the model

@@ -1,14 +1,19 @@
 /**
  * OpenAI's o3, o4-mini and gpt-5 reasoning models reject `stop` (a 400
  * `unsupported_parameter`): the adapter sends them none, as it sends no
- * temperature to the models that take only their default, while other
- * models (o3-mini among them) still get the request's stop sequences. Over
- * real HTTP against the mock server, which records the bodies it received.
+ * temperature to the models that take only their default, and cuts their
+ * answers at the stop sequences itself, generated and streamed, alone and
+ * through `LlmManager`; other models (o3-mini among them) still get the
+ * request's stop sequences and their answers as sent. Over real HTTP against
+ * the mock server, which records the bodies it received and ignores `stop`
+ * (its answer text is set with `MockFault.content`).
  */
+import type { StreamPart } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
+import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect, Redacted, Schema, Stream } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Json from "../src/internal/json.ts"
 import { rejectsStop } from "../src/internal/openAi.ts"
@@ -95,4 +100,189 @@ describe("OpenAI stop sequences", () => {
       const body = yield* lastBody
       assert.notProperty(body, "stop")
     }).pipe(Effect.provide(Bench), Effect.scoped))
+})
+
+/** A prompt the mock's answer repeats, with a stop sequence ("STOP HERE") in it. */
+const breakPrompt = "Before STOP HERE after more"
+
+/** The text deltas of a stream's parts, one entry each. */
+const textsOf = (parts: ReadonlyArray<StreamPart>): ReadonlyArray<string> =>
+  parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : [])
+
+/** The `Finish` of a stream's parts. */
+const finishOf = (parts: ReadonlyArray<StreamPart>) => {
+  const finish = parts.at(-1)
+  return finish?._tag === "Finish" ? finish : assert.fail("the stream did not end with its Finish")
+}
+
+/** The output tokens the mock billed since `before`, its stats then. */
+const billedSince = (before: MockProviderServer.MockStats) =>
+  Effect.map(
+    Effect.flatMap(MockProviderServer.MockProviderServer, (mock) => mock.stats("openai")),
+    (after) => after.completionTokens - before.completionTokens
+  )
+
+/**
+ * `model` on its own asked with `stop`, the mock answering `answer`:
+ * generated, then streamed, with the output tokens the mock billed each.
+ */
+const cutBy = (model: string, answer: string, stop: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    const provider = yield* OpenAi.make({ apiKey, baseUrl: mock.baseUrl("openai"), model })
+    const request = yield* LlmRequest.make({ prompt: "Hi", options: { stop: [...stop] } })
+    const start = yield* mock.stats("openai")
+    yield* mock.inject("openai", MockFault.content(answer))
+    const generated = yield* provider.generate(request)
+    const generatedBilled = yield* billedSince(start)
+    const sent = yield* lastBody
+    const between = yield* mock.stats("openai")
+    yield* mock.inject("openai", MockFault.content(answer))
+    const parts = yield* Stream.runCollect(provider.stream(request))
+    const streamedBilled = yield* billedSince(between)
+    return { generated, generatedBilled, sent, parts, streamedBilled, stats: yield* mock.stats("openai") }
+  }).pipe(Effect.provide(Bench), Effect.scoped)
+
+describe("OpenAI stop sequences applied by Baton", () => {
+  it.live("gpt-5: the answer is cut before the stop sequence, finish stop, billed what the provider reported", () =>
+    Effect.gen(function*() {
+      const out = yield* cutBy("gpt-5", "First paragraph.\n\nSecond paragraph, long.", ["\n\n"])
+      assert.notProperty(out.sent, "stop")
+      assert.strictEqual(out.generated.content, "First paragraph.")
+      assert.strictEqual(out.generated.finishReason, "stop")
+      assert.strictEqual(out.generated.usage.completionTokens, out.generatedBilled)
+      assert.isUndefined(out.generated.usage.estimated)
+      assert.strictEqual(textsOf(out.parts).join(""), "First paragraph.")
+      const finish = finishOf(out.parts)
+      assert.strictEqual(finish.finishReason, "stop")
+      // the stream was read to its end: the provider's own usage chunk, nothing cancelled
+      assert.strictEqual(finish.usage.completionTokens, out.streamedBilled)
+      assert.isUndefined(finish.usage.estimated)
+      assert.strictEqual(out.stats.cancelled, 0)
+    }))
+
+  it.live("a stop sequence split across two deltas: only what could start it is held back, none of it sent", () =>
+    Effect.gen(function*() {
+      // the mock streams "Before", " STOP", " HERE", " after"
+      const out = yield* cutBy("o4-mini", "Before STOP HERE after", ["STOP HERE"])
+      assert.strictEqual(out.generated.content, "Before ")
+      assert.deepStrictEqual(textsOf(out.parts), ["Before", " "])
+      assert.strictEqual(finishOf(out.parts).finishReason, "stop")
+      assert.strictEqual(finishOf(out.parts).usage.completionTokens, out.streamedBilled)
+    }))
+
+  it.live("a stop sequence at the very start: an empty answer", () =>
+    Effect.gen(function*() {
+      const out = yield* cutBy("gpt-5-mini", "END of the answer", ["END"])
+      assert.strictEqual(out.generated.content, "")
+      assert.strictEqual(out.generated.finishReason, "stop")
+      assert.deepStrictEqual(textsOf(out.parts), [])
+      assert.strictEqual(finishOf(out.parts).finishReason, "stop")
+    }))
+
+  it.live("no stop sequence in the answer: the answer whole, a tail that began one sent at the end", () =>
+    Effect.gen(function*() {
+      const out = yield* cutBy("gpt-5.1", "A plain answer", ["answer!", "XYZ"])
+      assert.strictEqual(out.generated.content, "A plain answer")
+      assert.deepStrictEqual(textsOf(out.parts), ["A", " plain", " ", "answer"])
+      assert.strictEqual(finishOf(out.parts).finishReason, "stop")
+    }))
+
+  it.live("two stop sequences: the earliest in the answer wins, whichever is listed first", () =>
+    Effect.gen(function*() {
+      const out = yield* cutBy("o3", "one two three four five", ["four", "two"])
+      assert.strictEqual(out.generated.content, "one ")
+      assert.strictEqual(textsOf(out.parts).join(""), "one ")
+    }))
+
+  it.live("gpt-4o-mini is sent stop and its answer is as it came (the mock ignores stop)", () =>
+    Effect.gen(function*() {
+      const out = yield* cutBy("gpt-4o-mini", "one two three", ["two"])
+      assert.deepStrictEqual(out.sent.stop, ["two"])
+      assert.strictEqual(out.generated.content, "one two three")
+      assert.strictEqual(textsOf(out.parts).join(""), "one two three")
+    }))
+
+  it.live("a stream broken after its stop sequence: the answer stands, finish stop, billed the estimate", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockProviderServer.MockProviderServer
+      const provider = yield* OpenAi.make({ apiKey, baseUrl: mock.baseUrl("openai"), model: "gpt-5" })
+      // the mock answers "Mock answer from openai: Before STOP HERE after more", and breaks after " after"
+      yield* mock.inject("openai", MockFault.cutStreamAfter(8))
+      const request = yield* LlmRequest.make({ prompt: breakPrompt, options: { stop: ["STOP HERE"] } })
+      const parts = yield* Stream.runCollect(provider.stream(request))
+      assert.strictEqual(textsOf(parts).join(""), "Mock answer from openai: Before ")
+      const finish = finishOf(parts)
+      assert.strictEqual(finish.finishReason, "stop")
+      assert.isTrue(finish.usage.estimated)
+    }).pipe(Effect.provide(Bench), Effect.scoped))
+
+  it.live("generateStructured: the answer is cut before it is decoded", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockProviderServer.MockProviderServer
+      const provider = yield* OpenAi.make({ apiKey, baseUrl: mock.baseUrl("openai"), model: "gpt-5" })
+      yield* mock.inject("openai", MockFault.content("{\"answer\":\"yes\"}\n\nThat is my answer."))
+      const request = yield* LlmRequest.make({ prompt: "Yes?", options: { stop: ["\n\n"] } })
+      const result = yield* provider.generateStructured(request, Schema.Struct({ answer: Schema.String }))
+      assert.deepStrictEqual(result.value, { answer: "yes" })
+    }).pipe(Effect.provide(Bench), Effect.scoped))
+
+  describe("through LlmManager, a request naming o4-mini", () => {
+    const answer = "Before STOP HERE after more"
+    const options = { model: "o4-mini", stop: ["STOP HERE"] }
+
+    it.live("generate (streamed underneath) is cut", () =>
+      Effect.gen(function*() {
+        const mock = yield* MockProviderServer.MockProviderServer
+        const llm = yield* Manager.openAi(mock.baseUrl("openai"))
+        yield* mock.inject("openai", MockFault.content(answer))
+        const result = yield* llm.generate({ prompt: "Hi", options })
+        const body = yield* lastBody
+        assert.strictEqual(body.stream, true)
+        assert.notProperty(body, "stop")
+        assert.deepStrictEqual([result.content, result.finishReason], ["Before ", "stop"])
+        assert.deepStrictEqual(result.attempts.map((attempt) => attempt.outcome), ["success"])
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+
+    it.live("stream is cut, and a break after the cut is no break", () =>
+      Effect.gen(function*() {
+        const mock = yield* MockProviderServer.MockProviderServer
+        const llm = yield* Manager.openAi(mock.baseUrl("openai"))
+        yield* mock.inject("openai", MockFault.content(answer))
+        const whole = yield* Stream.runCollect(llm.stream({ prompt: "Hi", options }))
+        assert.deepStrictEqual(textsOf(whole), ["Before", " "])
+        assert.strictEqual(finishOf(whole).finishReason, "stop")
+        yield* mock.inject("openai", MockFault.cutStreamAfter(8))
+        const broken = yield* Stream.runCollect(llm.stream({ prompt: breakPrompt, options }))
+        assert.strictEqual(textsOf(broken).join(""), "Mock answer from openai: Before ")
+        assert.strictEqual(finishOf(broken).finishReason, "stop")
+        assert.isTrue(finishOf(broken).usage.estimated)
+        assert.strictEqual((yield* mock.stats("openai")).requests, 2)
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+
+    it.live("the rest of the answer, read for its usage, keeps the stream alive for the idle limit", () =>
+      Effect.gen(function*() {
+        const mock = yield* MockProviderServer.MockProviderServer
+        // after the stop, 12 events 100 ms apart: 1.2 s past the cut, 4 times the idle limit
+        const llm = yield* Manager.openAi(mock.baseUrl("openai"), {
+          limits: {
+            firstByteMs: 5_000,
+            firstTokenMs: 5_000,
+            thinkingFirstTokenMs: 5_000,
+            idleMs: 300,
+            attemptMs: 20_000
+          }
+        })
+        yield* mock.inject("openai", MockFault.slowTokens(100, { content: `${answer} a b c d e f g h i j` }))
+        const parts = yield* Stream.runCollect(llm.stream({ prompt: "Hi", options }))
+        assert.strictEqual(textsOf(parts).join(""), "Before ")
+        const finish = finishOf(parts)
+        assert.strictEqual(finish.finishReason, "stop")
+        assert.isUndefined(finish.usage.estimated)
+        assert.deepStrictEqual([(yield* mock.stats("openai")).requests, (yield* mock.stats("openai")).cancelled], [
+          1,
+          0
+        ])
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+  })
 })

@@ -79,7 +79,21 @@
  *   the text, tool-call arguments and reasoning that came while provisional)
  *   goes to `supervisor.usage`; without one, a stream stopped before any
  *   text (while it only reasoned or called a tool) fails with no usage on
- *   its error.
+ *   its error; but for an answer cut at a stop sequence (below);
+ * - the stop sequences a codec leaves out of the body (`Codec.unsentStop`:
+ *   a model that rejects `stop`) are applied here (`stopSequences.ts`); for
+ *   any other call nothing is done per event. A plain answer is cut before
+ *   the first one, finish reason `stop`, billed as the whole answer. A
+ *   stream holds back only the end of its text that could begin one; once
+ *   one is found it hands on nothing more (but for the tool-call deltas of
+ *   that same event, which follow its text), reads the response to its end
+ *   for the usage the provider reports (each event after the cut is alive
+ *   to `supervisor.reasoning`, so the watchdog waits for it), then finishes
+ *   `stop` with the calls as they stood at the cut. A cut answer stands:
+ *   nothing after the cut fails it (a content filter's stop, a blank answer
+ *   to a request for JSON, a break, a stall, an error event); a stream that
+ *   stops early after it finishes all the same, billed what it would have
+ *   been as an interruption (the reported usage if whole, else the estimate).
  */
 import type {
   FinishReason,
@@ -113,6 +127,7 @@ import * as HttpError from "./httpError.ts"
 import * as Json from "./json.ts"
 import * as Replay from "./replay.ts"
 import * as Sse from "./sse.ts"
+import * as StopSequences from "./stopSequences.ts"
 import type * as ToolStream from "./toolStream.ts"
 import * as Transport from "./transport.ts"
 
@@ -195,6 +210,13 @@ export interface Codec {
    * request the stream answers.
    */
   readonly streamDecoder: (reasoning?: (characters: number) => void, call?: Call) => StreamDecoder
+  /**
+   * The stop sequences a call asks for that its body leaves out (a model
+   * that rejects `stop`): the adapter cuts the answer at them itself
+   * (`stopSequences.ts`). Absent, or `undefined` for a call: the provider
+   * applies them, or none were asked for.
+   */
+  readonly unsentStop?: ((call: Call) => ReadonlyArray<string> | undefined) | undefined
   /** Rewrites a structured answer before it is decoded (OpenAI strict mode: optional `null`s). */
   readonly structuredAnswer?: ((content: string, output: StructuredOutput<unknown>) => string) | undefined
 }
@@ -413,20 +435,26 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         message: HttpError.scrub(apiKey, `${name} blocked the prompt (${Redact.truncate(reply.blockedPrompt, 200)})`)
       })
     }
-    if (reply.finishReason === "content_filter") return filteredAnswer(model, reply.counts, reply.refusal)
-    if (isBlankJson(call, reply.content, reply.toolCalls?.length ?? 0)) {
-      return blankAnswer(call, reply.counts, reply.content)
+    const stops = codec.unsentStop?.(call)
+    // an answer cut at a stop sequence ends there: what came after it, a content filter's stop too, is not the answer
+    const cut = stops === undefined ? undefined : StopSequences.cut(reply.content, stops)
+    if (cut === undefined) {
+      if (reply.finishReason === "content_filter") return filteredAnswer(model, reply.counts, reply.refusal)
+      if (isBlankJson(call, reply.content, reply.toolCalls?.length ?? 0)) {
+        return blankAnswer(call, reply.counts, reply.content)
+      }
     }
     // fields left out are never set: no object is built to spread them
     const result: Mutable<GenerationResult> = {
-      content: reply.content,
+      content: cut ?? reply.content,
+      // billed for the whole answer, cut or not
       usage: reply.counts !== undefined
         ? price(call.model, reply.counts)
         : estimated(call, reply.content + argumentsOf(reply.toolCalls)),
       model,
       provider: name,
       latencyMs,
-      finishReason: reply.finishReason,
+      finishReason: cut === undefined ? reply.finishReason : "stop",
       requestId: call.request.requestId,
       attempts: [{ provider: name, model, role: "primary", outcome: "success", latencyMs }]
     }
@@ -571,8 +599,14 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     }, call)
     let partialText = ""
     // the rest of the output a stream stopped early is billed as its text: tool-call arguments, text after a hole
+    // or a stop sequence
     let otherOutput = ""
     const leading = makeHold(wantsJson(call))
+    const stops = codec.unsentStop?.(call)
+    // the cut at the stop sequences the provider was not sent; none (nothing to do per event) when it applies them
+    const stop = stops === undefined ? undefined : StopSequences.make(stops)
+    // the tool calls of an answer cut at a stop sequence, as they stood at the cut; `undefined` until the cut
+    let cut: { readonly calls: ReadonlyArray<Replay.DecodedCall> | undefined } | undefined
     let reported: TokenCounts | undefined
     // under a supervisor, a malformed event leaves a hole in the answer: nothing after it is forwarded,
     // the rest is read for its usage (and billed, if that never comes), and the stream then fails with this
@@ -589,6 +623,27 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     // whether output or reasoning came: a stream stopped early is then billed `stopped()` (see `stoppedUsage`)
     const came = (): boolean => partialText.length + otherOutput.length + reasoned > 0
     const stopped = (): TokenUsage => stoppedUsage(call, decoder, partialText + otherOutput, reasoned)
+    /** A chunk's parts, the stream ended after them: by a cut answer's `Finish`, or by a failure raised once emitted. */
+    const halt = (parts: Array<StreamPart>, outcome: ReadonlyArray<StreamPart> | ProviderError) => {
+      if (isParts(outcome)) parts.push(...outcome)
+      else run.pending = outcome
+      return parts
+    }
+    /** The stream's `Finish`; nothing comes after it. */
+    const finish = (finishReason: FinishReason, usage: TokenUsage): ReadonlyArray<StreamPart> => {
+      run.finished = true
+      return [
+        LlmProvider.finishPart({
+          finishReason,
+          usage,
+          provider: name,
+          model,
+          responseId: decoder.responseId?.(),
+          responseModel: decoder.responseModel?.(),
+          toolCalls: Replay.stamp(cut === undefined ? decoder.tools?.calls() : cut.calls, name, model)
+        })
+      ]
+    }
     const run: StreamRun = {
       finished: false,
       pending: undefined,
@@ -596,7 +651,9 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         // stopped before the end (a caller gone, a hedge lost) after output or reasoning: billed
         if (!run.finished && came()) supervisor?.usage(stopped())
       },
-      fail: (early: ProviderError, reason: string): ProviderError => {
+      fail: (early: ProviderError, reason: string): ReadonlyArray<StreamPart> | ProviderError => {
+        // the answer ended at a stop sequence: whatever befalls the stream after it, the caller has it whole
+        if (cut !== undefined) return finish("stop", stopped())
         run.finished = true
         // a supervisor knows what it delivered and decides what a break means: it is told what the call billed
         if (supervisor !== undefined) {
@@ -613,9 +670,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           const events = sse.feed(chunk)
           if (typeof events === "string") {
             // reported first: the failure then tells the supervisor what the stopped stream billed
-            const reported = report(parts)
-            run.pending = run.fail(malformed(model, `${name} stream: ${events}`), events)
-            return reported
+            report(parts)
+            return halt(parts, run.fail(malformed(model, `${name} stream: ${events}`), events))
           }
           for (const event of events) {
             const step = decoder.event(event)
@@ -624,29 +680,32 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
                 hole ??= malformed(model, `${name} sent a malformed stream event: ${step.message}`)
                 continue
               }
-              const reported = report(parts)
-              run.pending = run.fault(step)
-              return reported
+              report(parts)
+              return halt(parts, run.fault(step))
             }
             const calls = decoder.tools?.deltas() ?? noDeltas
             for (const delta of calls) otherOutput += delta.argumentsDelta
-            // after a hole nothing is forwarded, but what came is billed
-            if (hole !== undefined) {
+            // after a hole or a stop sequence nothing is forwarded, but what came is billed
+            if (hole !== undefined || cut !== undefined) {
               otherOutput += step
+              // the rest of a cut answer is read for its usage: the stream is alive, as when it reasons
+              if (cut !== undefined) supervisor?.reasoning?.()
               continue
             }
             // a tool call ends the hold: the whitespace goes out before it
-            const text = leading.text(step) + (calls.length > 0 ? leading.flush() : "")
+            const text = leading.text(stop === undefined ? step : stop.text(step)) +
+              (calls.length > 0 ? leading.flush() : "")
             if (text.length > 0) {
               partialText += text
               parts.push({ _tag: "TextDelta", text })
             }
             parts.push(...calls)
+            if (stop?.found() === true) cut = { calls: decoder.tools?.calls() }
           }
         }
         return report(parts)
       },
-      fault: (fault: StreamFault): ProviderError => {
+      fault: (fault: StreamFault): ReadonlyArray<StreamPart> | ProviderError => {
         switch (fault._tag) {
           case "Malformed":
             return run.fail(malformed(model, `${name} sent a malformed stream event: ${fault.message}`), fault.message)
@@ -673,13 +732,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             `no event for ${timeoutMs} ms`
           )
           : run.ended(),
-      broken: (error: Transport.TransportFailure): ProviderError => {
+      broken: (error: Transport.TransportFailure): ReadonlyArray<StreamPart> | ProviderError => {
         const mapped = HttpError.fromTransport(contextOf(model), error)
         return run.fail(mapped, mapped.message)
       },
       ended: (): ReadonlyArray<StreamPart> | ProviderError => {
         if (hole !== undefined) return run.fail(hole, hole.message)
-        const finishReason = decoder.finishReason()
+        const finishReason = cut === undefined ? decoder.finishReason() : "stop"
         if (finishReason === undefined) {
           return run.fail(
             malformed(model, `${name} stream ended without its end marker`),
@@ -692,6 +751,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             "the provider's content filter stopped the answer"
           )
         }
+        // the end held back in case it began a stop sequence: it began none
+        const rest = stop === undefined ? "" : leading.text(stop.flush())
         // nothing was sent: the answer held back is all whitespace
         if (leading.blank() && isBlankJson(call, leading.held(), decoder.tools?.size() ?? 0)) {
           return run.fail(
@@ -699,20 +760,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             "a blank answer to a request for JSON"
           )
         }
-        run.finished = true
+        partialText += rest
         // a provider that reports no usage: the estimate of what came, tool-call arguments counted as text
-        const usage = usageOf(call, decoder.counts(), partialText + otherOutput, reasoned)
-        return [
-          LlmProvider.finishPart({
-            finishReason,
-            usage,
-            provider: name,
-            model,
-            responseId: decoder.responseId?.(),
-            responseModel: decoder.responseModel?.(),
-            toolCalls: Replay.stamp(decoder.tools?.calls(), name, model)
-          })
-        ]
+        const ending = finish(finishReason, usageOf(call, decoder.counts(), partialText + otherOutput, reasoned))
+        return rest.length === 0 ? ending : [{ _tag: "TextDelta", text: rest }, ...ending]
       }
     }
     return run
@@ -800,12 +851,15 @@ interface StreamRun {
   readonly abandoned: () => void
   /** A failure found after some text of the same chunk: raised once that text is emitted. */
   pending: ProviderError | undefined
-  /** Before any text: `early`; after: `StreamInterrupted` with the text so far. */
-  readonly fail: (early: ProviderError, reason: string) => ProviderError
+  /**
+   * Before any text: `early`; after: `StreamInterrupted` with the text so far; after a stop sequence Baton
+   * applies: the `Finish` of the answer cut there.
+   */
+  readonly fail: (early: ProviderError, reason: string) => ReadonlyArray<StreamPart> | ProviderError
   readonly feed: (chunks: ReadonlyArray<Uint8Array>) => ReadonlyArray<StreamPart>
-  readonly fault: (fault: StreamFault) => ProviderError
+  readonly fault: (fault: StreamFault) => ReadonlyArray<StreamPart> | ProviderError
   readonly stalled: () => ReadonlyArray<StreamPart> | ProviderError
-  readonly broken: (error: Transport.TransportFailure) => ProviderError
+  readonly broken: (error: Transport.TransportFailure) => ReadonlyArray<StreamPart> | ProviderError
   readonly ended: () => ReadonlyArray<StreamPart> | ProviderError
 }
 

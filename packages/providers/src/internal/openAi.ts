@@ -3,7 +3,8 @@
  * JSON Schema structured output, a prefill sent as a plain assistant message,
  * `[DONE]` required at the end of a stream, no temperature for the models
  * that take only their default, no stop sequences for the models that reject
- * them. The one codec `OpenAi.layer` and the tests use.
+ * them (the adapter cuts their answers at them). The one codec `OpenAi.layer`
+ * and the tests use.
  */
 import * as OpenAiChat from "./openAiChat.ts"
 
@@ -26,7 +27,7 @@ export const onlyDefaultTemperature = (model: string): boolean => {
 /**
  * Whether an OpenAI model rejects `stop` (a 400 `unsupported_parameter`), so
  * none is sent, as no temperature is to the models that take only their
- * default: `o3` (dated, `o3-pro`; not `o3-mini`, which takes it), `o4-mini`
+ * default, and the adapter applies the stop sequences itself: `o3` (dated, `o3-pro`; not `o3-mini`, which takes it), `o4-mini`
  * (OpenAI's reference: "not supported with latest reasoning models o3 and
  * o4-mini") and the gpt-5 family, dotted ones included (`gpt-5`,
  * `gpt-5-mini`, `gpt-5-nano`, dated, `gpt-5.1`, `gpt-5.2`, `gpt-5.4-mini`;

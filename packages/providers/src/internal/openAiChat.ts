@@ -14,7 +14,8 @@
  *   request asks for. Absent: every model is sent one.
  * - `rejectsStop`: the models that reject `stop` (OpenAI's o3, o4-mini and
  *   gpt-5); the request's stop sequences are left out for them, as the
- *   temperature is above. Absent: every model is sent them.
+ *   temperature is above, and the codec names them as `unsentStop`, so the
+ *   adapter cuts the answer at them itself. Absent: every model is sent them.
  * - `structured`: `json-schema` sends `response_format: json_schema` in strict
  *   mode (the schema rewritten to OpenAI's strict subset, see
  *   `strictSchema.ts`); `json-object` sends `response_format: json_object` and
@@ -194,6 +195,12 @@ const responseFormat = (call: Call, dialect: Dialect): Json.JsonObject | undefin
   }
 }
 
+/** A call's stop sequences when its model rejects `stop`: left out of the body, applied by the adapter. */
+const unsentStop = (call: Call, dialect: Dialect): ReadonlyArray<string> | undefined => {
+  const stop = call.request.options.stop
+  return stop !== undefined && dialect.rejectsStop?.(call.model) === true ? stop : undefined
+}
+
 const bodyOf = (call: Call, dialect: Dialect): Json.JsonObject => {
   const options = call.request.options
   const body: Record<string, unknown> = {
@@ -205,7 +212,7 @@ const bodyOf = (call: Call, dialect: Dialect): Json.JsonObject => {
   if (options.temperature !== "provider" && dialect.onlyDefaultTemperature?.(call.model) !== true) {
     body.temperature = options.temperature
   }
-  if (options.stop !== undefined && dialect.rejectsStop?.(call.model) !== true) body.stop = options.stop
+  if (options.stop !== undefined && unsentStop(call, dialect) === undefined) body.stop = options.stop
   if (options.seed !== undefined) body.seed = options.seed
   const format = responseFormat(call, dialect)
   if (format !== undefined) body.response_format = format
@@ -380,6 +387,7 @@ export const make = (dialect: Dialect): Codec => ({
   decode: decodeReply(dialect),
   billed: (json) => Json.isObject(json) && Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined,
   streamDecoder: streamDecoder(dialect),
+  unsentStop: dialect.rejectsStop === undefined ? undefined : (call) => unsentStop(call, dialect),
   structuredAnswer: dialect.structured === "json-schema" ? strictAnswer : undefined
 })
 
