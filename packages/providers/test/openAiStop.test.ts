@@ -263,17 +263,23 @@ describe("OpenAI stop sequences applied by Baton", () => {
     it.live("the rest of the answer, read for its usage, keeps the stream alive for the idle limit", () =>
       Effect.gen(function*() {
         const mock = yield* MockProviderServer.MockProviderServer
-        // after the stop, 12 events 100 ms apart: 1.2 s past the cut, 4 times the idle limit
+        // after the stop, about 34 events 60 ms apart: 2 s past the cut, twice the idle limit (which leaves a
+        // loaded machine 940 ms of slack between two events)
         const llm = yield* Manager.openAi(mock.baseUrl("openai"), {
           limits: {
             firstByteMs: 5_000,
             firstTokenMs: 5_000,
             thinkingFirstTokenMs: 5_000,
-            idleMs: 300,
+            idleMs: 1_000,
             attemptMs: 20_000
           }
         })
-        yield* mock.inject("openai", MockFault.slowTokens(100, { content: `${answer} a b c d e f g h i j` }))
+        yield* mock.inject(
+          "openai",
+          MockFault.slowTokens(60, {
+            content: `${answer} ${"abcdefghijklmnopqrstuvwxyz0123".split("").join(" ")}`
+          })
+        )
         const parts = yield* Stream.runCollect(llm.stream({ prompt: "Hi", options }))
         assert.strictEqual(textsOf(parts).join(""), "Before ")
         const finish = finishOf(parts)
