@@ -13,15 +13,14 @@
  *   o3, o4-mini and the gpt-5 family (`gpt-5`, `gpt-5-mini`, `gpt-5-nano`,
  *   `gpt-5.1`, `gpt-5.2`, ...; not `gpt-5-chat-latest`). Their answers are
  *   cut at the request's stop sequences by Baton instead: the text up to, not
- *   including, the first one, finish reason `stop`, generated or streamed. A
- *   stream holds back only an end of its text that could begin a stop
- *   sequence; after the cut it hands on no more text or tool-call deltas but
- *   reads the rest of the response, so the usage is what OpenAI billed for
- *   the whole answer (the model does not stop at the sequence); a stream
- *   that breaks after the cut still ends with that answer and finish reason
- *   `stop`, billed an estimate. Tool calls are left as they came (a stream's
- *   as they stood at the cut). Other models, `o3-mini` among them, are sent
- *   `stop`, and OpenAI applies it.
+ *   including, the one that ends first, finish reason `stop`, without the
+ *   tool calls after it, generated or streamed. A stream holds back only an
+ *   end of its text that could begin a stop sequence, and finishes as soon
+ *   as one ends, closing the connection (the model does not stop by itself):
+ *   its usage is then an estimate (`estimated: true`), as for any stream
+ *   stopped early; a plain answer is billed what OpenAI reports for the
+ *   whole of it. Other models, `o3-mini` among them, are sent `stop`, and
+ *   OpenAI applies it.
  * - Structured output is `response_format: json_schema` in strict mode. The
  *   schema is rewritten to OpenAI's strict subset (every property required,
  *   optional ones nullable, `additionalProperties: false`); `null`s the model

@@ -79,21 +79,16 @@
  *   the text, tool-call arguments and reasoning that came while provisional)
  *   goes to `supervisor.usage`; without one, a stream stopped before any
  *   text (while it only reasoned or called a tool) fails with no usage on
- *   its error; but for an answer cut at a stop sequence (below);
+ *   its error;
  * - the stop sequences a codec leaves out of the body (`Codec.unsentStop`:
  *   a model that rejects `stop`) are applied here (`stopSequences.ts`); for
  *   any other call nothing is done per event. A plain answer is cut before
- *   the first one, finish reason `stop`, billed as the whole answer. A
- *   stream holds back only the end of its text that could begin one; once
- *   one is found it hands on nothing more (but for the tool-call deltas of
- *   that same event, which follow its text), reads the response to its end
- *   for the usage the provider reports (each event after the cut is alive
- *   to `supervisor.reasoning`, so the watchdog waits for it), then finishes
- *   `stop` with the calls as they stood at the cut. A cut answer stands:
- *   nothing after the cut fails it (a content filter's stop, a blank answer
- *   to a request for JSON, a break, a stall, an error event); a stream that
- *   stops early after it finishes all the same, billed what it would have
- *   been as an interruption (the reported usage if whole, else the estimate).
+ *   the first one to end, finish reason `stop`, without the tool calls that
+ *   would have followed, billed as the whole answer. A stream holds back
+ *   only the end of its text that could begin one; once one ends it
+ *   finishes at once, `stop`, and reads nothing more (the connection is
+ *   closed, as the provider would have stopped there): billed as a stream
+ *   stopped early (the usage reported if whole, else the estimate).
  */
 import type {
   FinishReason,
@@ -460,7 +455,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     }
     if (reply.responseId !== undefined) result.responseId = reply.responseId
     if (reply.responseModel !== undefined) result.responseModel = reply.responseModel
-    const toolCalls = Replay.stamp(reply.toolCalls, name, model)
+    // an answer cut at a stop sequence ends there: the calls that followed its text were never made
+    const toolCalls = cut === undefined ? Replay.stamp(reply.toolCalls, name, model) : undefined
     if (toolCalls !== undefined) result.toolCalls = toolCalls
     return result
   }
@@ -599,14 +595,11 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     }, call)
     let partialText = ""
     // the rest of the output a stream stopped early is billed as its text: tool-call arguments, text after a hole
-    // or a stop sequence
     let otherOutput = ""
     const leading = makeHold(wantsJson(call))
     const stops = codec.unsentStop?.(call)
     // the cut at the stop sequences the provider was not sent; none (nothing to do per event) when it applies them
     const stop = stops === undefined ? undefined : StopSequences.make(stops)
-    // the tool calls of an answer cut at a stop sequence, as they stood at the cut; `undefined` until the cut
-    let cut: { readonly calls: ReadonlyArray<Replay.DecodedCall> | undefined } | undefined
     let reported: TokenCounts | undefined
     // under a supervisor, a malformed event leaves a hole in the answer: nothing after it is forwarded,
     // the rest is read for its usage (and billed, if that never comes), and the stream then fails with this
@@ -623,12 +616,6 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     // whether output or reasoning came: a stream stopped early is then billed `stopped()` (see `stoppedUsage`)
     const came = (): boolean => partialText.length + otherOutput.length + reasoned > 0
     const stopped = (): TokenUsage => stoppedUsage(call, decoder, partialText + otherOutput, reasoned)
-    /** A chunk's parts, the stream ended after them: by a cut answer's `Finish`, or by a failure raised once emitted. */
-    const halt = (parts: Array<StreamPart>, outcome: ReadonlyArray<StreamPart> | ProviderError) => {
-      if (isParts(outcome)) parts.push(...outcome)
-      else run.pending = outcome
-      return parts
-    }
     /** The stream's `Finish`; nothing comes after it. */
     const finish = (finishReason: FinishReason, usage: TokenUsage): ReadonlyArray<StreamPart> => {
       run.finished = true
@@ -640,7 +627,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           model,
           responseId: decoder.responseId?.(),
           responseModel: decoder.responseModel?.(),
-          toolCalls: Replay.stamp(cut === undefined ? decoder.tools?.calls() : cut.calls, name, model)
+          toolCalls: Replay.stamp(decoder.tools?.calls(), name, model)
         })
       ]
     }
@@ -651,9 +638,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         // stopped before the end (a caller gone, a hedge lost) after output or reasoning: billed
         if (!run.finished && came()) supervisor?.usage(stopped())
       },
-      fail: (early: ProviderError, reason: string): ReadonlyArray<StreamPart> | ProviderError => {
-        // the answer ended at a stop sequence: whatever befalls the stream after it, the caller has it whole
-        if (cut !== undefined) return finish("stop", stopped())
+      fail: (early: ProviderError, reason: string): ProviderError => {
         run.finished = true
         // a supervisor knows what it delivered and decides what a break means: it is told what the call billed
         if (supervisor !== undefined) {
@@ -670,8 +655,9 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           const events = sse.feed(chunk)
           if (typeof events === "string") {
             // reported first: the failure then tells the supervisor what the stopped stream billed
-            report(parts)
-            return halt(parts, run.fail(malformed(model, `${name} stream: ${events}`), events))
+            const reported = report(parts)
+            run.pending = run.fail(malformed(model, `${name} stream: ${events}`), events)
+            return reported
           }
           for (const event of events) {
             const step = decoder.event(event)
@@ -680,32 +666,32 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
                 hole ??= malformed(model, `${name} sent a malformed stream event: ${step.message}`)
                 continue
               }
-              report(parts)
-              return halt(parts, run.fault(step))
+              const reported = report(parts)
+              run.pending = run.fault(step)
+              return reported
             }
             const calls = decoder.tools?.deltas() ?? noDeltas
             for (const delta of calls) otherOutput += delta.argumentsDelta
-            // after a hole or a stop sequence nothing is forwarded, but what came is billed
-            if (hole !== undefined || cut !== undefined) {
+            // after a hole nothing is forwarded, but what came is billed
+            if (hole !== undefined) {
               otherOutput += step
-              // the rest of a cut answer is read for its usage: the stream is alive, as when it reasons
-              if (cut !== undefined) supervisor?.reasoning?.()
               continue
             }
-            // a tool call ends the hold: the whitespace goes out before it
+            // a tool call ends the holds: what they keep goes out before it
             const text = leading.text(stop === undefined ? step : stop.text(step)) +
-              (calls.length > 0 ? leading.flush() : "")
+              (calls.length > 0 ? leading.text(stop?.flush() ?? "") + leading.flush() : "")
             if (text.length > 0) {
               partialText += text
               parts.push({ _tag: "TextDelta", text })
             }
             parts.push(...calls)
-            if (stop?.found() === true) cut = { calls: decoder.tools?.calls() }
+            // the answer ends at a stop sequence: nothing after it is read
+            if (stop?.found() === true) return [...report(parts), ...finish("stop", stopped())]
           }
         }
         return report(parts)
       },
-      fault: (fault: StreamFault): ReadonlyArray<StreamPart> | ProviderError => {
+      fault: (fault: StreamFault): ProviderError => {
         switch (fault._tag) {
           case "Malformed":
             return run.fail(malformed(model, `${name} sent a malformed stream event: ${fault.message}`), fault.message)
@@ -732,13 +718,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             `no event for ${timeoutMs} ms`
           )
           : run.ended(),
-      broken: (error: Transport.TransportFailure): ReadonlyArray<StreamPart> | ProviderError => {
+      broken: (error: Transport.TransportFailure): ProviderError => {
         const mapped = HttpError.fromTransport(contextOf(model), error)
         return run.fail(mapped, mapped.message)
       },
       ended: (): ReadonlyArray<StreamPart> | ProviderError => {
         if (hole !== undefined) return run.fail(hole, hole.message)
-        const finishReason = cut === undefined ? decoder.finishReason() : "stop"
+        const finishReason = decoder.finishReason()
         if (finishReason === undefined) {
           return run.fail(
             malformed(model, `${name} stream ended without its end marker`),
@@ -851,15 +837,12 @@ interface StreamRun {
   readonly abandoned: () => void
   /** A failure found after some text of the same chunk: raised once that text is emitted. */
   pending: ProviderError | undefined
-  /**
-   * Before any text: `early`; after: `StreamInterrupted` with the text so far; after a stop sequence Baton
-   * applies: the `Finish` of the answer cut there.
-   */
-  readonly fail: (early: ProviderError, reason: string) => ReadonlyArray<StreamPart> | ProviderError
+  /** Before any text: `early`; after: `StreamInterrupted` with the text so far. */
+  readonly fail: (early: ProviderError, reason: string) => ProviderError
   readonly feed: (chunks: ReadonlyArray<Uint8Array>) => ReadonlyArray<StreamPart>
-  readonly fault: (fault: StreamFault) => ReadonlyArray<StreamPart> | ProviderError
+  readonly fault: (fault: StreamFault) => ProviderError
   readonly stalled: () => ReadonlyArray<StreamPart> | ProviderError
-  readonly broken: (error: Transport.TransportFailure) => ReadonlyArray<StreamPart> | ProviderError
+  readonly broken: (error: Transport.TransportFailure) => ProviderError
   readonly ended: () => ReadonlyArray<StreamPart> | ProviderError
 }
 

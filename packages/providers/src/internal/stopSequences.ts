@@ -2,7 +2,7 @@
  * Stop sequences Baton applies itself, for the models a codec sends none
  * (`Codec.unsentStop`: OpenAI's o3, o4-mini and gpt-5, which answer `stop`
  * with a 400): the answer is what the provider would have given, the text
- * up to, not including, the first place any stop sequence occurs.
+ * up to, not including, the stop sequence that ends first.
  *
  * A plain answer is cut once ({@link cut}). A stream is cut as it comes
  * ({@link make}): only the end of the text so far that could begin a stop
@@ -12,14 +12,25 @@
  * nothing after it is handed on.
  */
 
-/** Where the earliest stop sequence in `text` starts, whichever is listed first, or -1. */
+/**
+ * Where the stop sequence in `text` that ends first starts, or -1: a model
+ * stops as soon as one is complete, so of `["\nUser:", "User"]` in
+ * `"q\nUser: hi"` it is `"User"` (the answer `"q\n"`), however the text
+ * came in pieces; of two ending at the same place, the longer.
+ */
 const indexIn = (text: string, stops: ReadonlyArray<string>): number => {
-  let first = -1
+  let start = -1
+  let end = Number.POSITIVE_INFINITY
   for (const stop of stops) {
     const at = text.indexOf(stop)
-    if (at !== -1 && (first === -1 || at < first)) first = at
+    if (at === -1) continue
+    const ends = at + stop.length
+    if (ends < end || (ends === end && at < start)) {
+      start = at
+      end = ends
+    }
   }
-  return first
+  return start
 }
 
 /** `text` up to the first stop sequence in it, or `undefined` when none occurs. */
