@@ -136,6 +136,22 @@ layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches 
       assert.match(error.message, /^the provider stopped mid-answer/)
       assert.notInclude(error.message, "deepseek")
     }))
+
+  it.effect("a stream cut after a tool call opened: the call's opening delta goes out before the in-band error", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      yield* mock.inject("openai", MockFault.cutStreamAfter(1))
+      const response = yield* Fixture.post(url, {
+        ...Fixture.weatherRequest("openai/gpt-4o-mini"),
+        stream: true
+      })
+      assert.strictEqual(response.status, 200, response.text)
+      const events = response.text.split("\n\n").filter((event) => event.length > 0)
+      const opening = events.findIndex((event) => event.includes("\"name\":\"get_weather\""))
+      const failure = events.findIndex((event) => event.includes("\"stream_interrupted\""))
+      assert.isAtLeast(opening, 0, response.text)
+      assert.isAbove(failure, opening, response.text)
+    }))
 })
 
 layer(

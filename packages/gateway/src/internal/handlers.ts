@@ -227,15 +227,19 @@ const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelO
     if (part._tag === "Restart") return ""
     return deltaChunk(Wire.argumentsDelta(part))
   }
-  return (part: Part): string => {
-    if (part._tag === "ToolCallDelta" && !opened.has(part.index)) {
-      opened.add(part.index)
-      waiting.push(part)
-      return ""
-    }
-    if (part._tag !== "Finish") return release() + encode(part)
-    const openings = release(part.toolCalls)
-    return openings + finishChunks(part)
+  return {
+    encode: (part: Part): string => {
+      if (part._tag === "ToolCallDelta" && !opened.has(part.index)) {
+        opened.add(part.index)
+        waiting.push(part)
+        return ""
+      }
+      if (part._tag !== "Finish") return release() + encode(part)
+      const openings = release(part.toolCalls)
+      return openings + finishChunks(part)
+    },
+    /** The openings still waiting when the stream fails: they go out before its error. */
+    release: () => release()
   }
 }
 
@@ -310,7 +314,7 @@ export const make = (
         )
       }
       const created = Date.now()
-      const encode = chunkEncoder(
+      const encoder = chunkEncoder(
         `chatcmpl-${requestId}`,
         created,
         body.stream_options?.include_usage === true,
@@ -322,9 +326,9 @@ export const make = (
       const events = Stream.fromIterable(first.success).pipe(
         Stream.concat(Stream.fromPull(Effect.succeed(pull))),
         Stream.catch(filterFinish),
-        Stream.map(encode),
+        Stream.map(encoder.encode),
         Stream.concat(Stream.succeed("data: [DONE]\n\n")),
-        Stream.catch((error) => Stream.succeed(sse(Wire.errorBody(toHttp(error, requestId).body)))),
+        Stream.catch((error) => Stream.succeed(encoder.release() + sse(Wire.errorBody(toHttp(error, requestId).body)))),
         Stream.ensuring(close),
         Stream.encodeText
       )
@@ -359,7 +363,7 @@ export const make = (
       }
       const finish: Finish = { _tag: "Finish", ...ending }
       const parts = content === null ? stopParts({ finish, refusal }) : [textDelta(content), finish]
-      const encode = chunkEncoder(
+      const { encode } = chunkEncoder(
         id,
         Date.now(),
         call.body.stream_options?.include_usage === true,
