@@ -29,9 +29,10 @@
  * (a compilation, say): trust the rows that come back run after run. Needs
  * `callgrind_annotate`.
  *
- * Besides `manager.ts`'s cases (in process, a stub provider), three cases run
+ * Besides `manager.ts`'s cases (in process, a stub provider), four cases run
  * over the loopback mock server as `stack.ts` runs them, named `network: ...`:
- * the adapter plain and streamed, and the default `generate`. Their counts
+ * the adapter plain and streamed, and `generate` by default (streamed) and
+ * plain. Their counts
  * take in the socket, undici and the stream's decoding (bench/README.md,
  * "Repeated chunks"); the two adapter cases side by side, with
  * `BENCH_INSTRUCTIONS_TOP`, say what streaming costs by function.
@@ -73,7 +74,9 @@ const networkCases = {
   "network: adapter alone: provider.stream drained": (m: Baton.Managers, request: LlmRequest.LlmRequest) => () =>
     Baton.run(Stream.runDrain(m.adapter.stream(request))),
   "network: manager.generate (default: streams)": (m: Baton.Managers) => () =>
-    Baton.run(m.streamed.generate({ prompt: L.prompt, metadata: { subjectId: Baton.subjectId } }))
+    Baton.run(m.streamed.generate({ prompt: L.prompt, metadata: { subjectId: Baton.subjectId } })),
+  "network: manager.generate (generateVia: generate)": (m: Baton.Managers) => () =>
+    Baton.run(m.plain.generate({ prompt: L.prompt, metadata: { subjectId: Baton.subjectId } }))
 } as const
 
 const isNetworkCase = (name: string): name is keyof typeof networkCases => name in networkCases
