@@ -25,7 +25,7 @@ import { Schema } from "effect"
 import { Attempt } from "./Attempt.ts"
 import { ModelId, ProviderName, RequestId } from "./Ids.ts"
 import { TokenUsage } from "./TokenUsage.ts"
-import { ToolCall } from "./Tool.ts"
+import { type Replay, ToolCall } from "./Tool.ts"
 
 /**
  * Why the model stopped, normalised across providers: a natural stop (or a
@@ -134,7 +134,9 @@ export interface TextDelta {
  * delta of the call repeats its `id` and `name`, and `argumentsDelta` is the
  * next fragment of its JSON arguments. Joined in order, a call's fragments
  * are its `arguments`; the `Finish` carries the assembled calls. Gemini sends
- * each call whole, as one delta. Once a delta reached the caller, the
+ * each call whole, as one delta, which carries the call's `replay` (its
+ * signature), so that a caller forwarding deltas as they come (the gateway)
+ * need not wait for the `Finish`. Once a delta reached the caller, the
  * manager never completes the answer on another provider (a tool-call answer
  * is not spliced): a cut stream fails with `StreamInterrupted`.
  *
@@ -147,6 +149,14 @@ export interface ToolCallDelta {
   readonly id: string
   readonly name: string
   readonly argumentsDelta: string
+  /**
+   * What the provider asks to have sent back with the call (`Tool.Replay`),
+   * on the delta whose fragment brought it (Gemini's signature, on its call's
+   * one delta), stamped with the provider and model as the `Finish`'s call's
+   * is; absent on every other delta. The `Finish`'s calls carry every replay
+   * (DeepSeek's reasoning only there).
+   */
+  readonly replay?: Replay | undefined
 }
 
 /**

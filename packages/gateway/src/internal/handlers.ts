@@ -19,7 +19,6 @@ import type * as LlmManager from "@baton/core/LlmManager"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { excerpt } from "@baton/core/Redact"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
-import type * as Tool from "@baton/core/Tool"
 import * as HttpBody from "@baton/http/HttpBody"
 import { Cause, DateTime, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -184,29 +183,26 @@ const filterFinish = (failure: CallError): Stream.Stream<Part, CallError> => {
 
 /**
  * Encodes stream parts as OpenAI chunks; `modelOf` says who produced the
- * latest text. The delta that opens a tool call waits for the next part,
- * and goes out just before it: when that is the `Finish` (Gemini sends each
- * call whole, signed, just before it finishes), it carries Google's field
- * for the call's signature, the only place the Vercel AI SDK reads it from
- * in a stream. The chunks keep their order; the finish chunk carries every
- * replay as before.
+ * latest text. Each chunk goes out as its part comes: the delta that opens
+ * a tool call carries Google's field for the call's signature when the
+ * delta has the call's replay (Gemini sends each call whole, signed), the
+ * only place the Vercel AI SDK reads it from in a stream; the finish chunk
+ * carries every call's replay.
  */
 const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelOf: () => string) => {
   let started = false
   const opened = new Set<number>()
-  /** The opening deltas of the calls opened since the last other part, not sent yet. */
-  let waiting: Array<ToolCallDelta> = []
   /** A chunk of `fields`; the first of the answer opens the assistant's message (`content: null` when not text). */
   const deltaChunk = (fields: Record<string, unknown>): string => {
     const delta = started ? fields : { role: "assistant", content: null, ...fields }
     started = true
     return sse(Wire.chunk(id, created, modelOf(), { delta, finish_reason: null }))
   }
-  /** The waiting openings' chunks, each with the replay of its call among `calls` (a `Finish`'s). */
-  const release = (calls?: ReadonlyArray<Tool.ToolCall>): string => {
-    const chunks = waiting.map((part) => deltaChunk(Wire.openingDelta(part, calls?.[part.index]?.replay)))
-    waiting = []
-    return chunks.join("")
+  /** The chunk of a tool call's delta: the first of the call opens it. */
+  const toolChunk = (part: ToolCallDelta): string => {
+    if (opened.has(part.index)) return deltaChunk(Wire.argumentsDelta(part))
+    opened.add(part.index)
+    return deltaChunk(Wire.openingDelta(part))
   }
   /** The finish chunk, carrying every call's replay, and the usage chunk when asked for. */
   const finishChunks = (part: Finish): string => {
@@ -219,27 +215,20 @@ const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelO
     )
     return includeUsage ? finish + sse(Wire.chunk(id, created, model, undefined, part.usage)) : finish
   }
-  /** The chunk of a part that neither opens a call nor finishes. */
-  const encode = (part: Exclude<Part, Finish>): string => {
-    if (part._tag === "TextDelta") return deltaChunk({ content: part.text })
-    if (part._tag === "Refusal") return deltaChunk({ refusal: part.text })
-    // a `Restart` comes only with `rescue: "restart"`, which the gateway never asks for
-    if (part._tag === "Restart") return ""
-    return deltaChunk(Wire.argumentsDelta(part))
-  }
-  return {
-    encode: (part: Part): string => {
-      if (part._tag === "ToolCallDelta" && !opened.has(part.index)) {
-        opened.add(part.index)
-        waiting.push(part)
+  return (part: Part): string => {
+    switch (part._tag) {
+      case "TextDelta":
+        return deltaChunk({ content: part.text })
+      case "Refusal":
+        return deltaChunk({ refusal: part.text })
+      case "ToolCallDelta":
+        return toolChunk(part)
+      // a `Restart` comes only with `rescue: "restart"`, which the gateway never asks for
+      case "Restart":
         return ""
-      }
-      if (part._tag !== "Finish") return release() + encode(part)
-      const openings = release(part.toolCalls)
-      return openings + finishChunks(part)
-    },
-    /** The openings still waiting when the stream fails: they go out before its error. */
-    release: () => release()
+      case "Finish":
+        return finishChunks(part)
+    }
   }
 }
 
@@ -314,7 +303,7 @@ export const make = (
         )
       }
       const created = Date.now()
-      const encoder = chunkEncoder(
+      const encode = chunkEncoder(
         `chatcmpl-${requestId}`,
         created,
         body.stream_options?.include_usage === true,
@@ -326,9 +315,9 @@ export const make = (
       const events = Stream.fromIterable(first.success).pipe(
         Stream.concat(Stream.fromPull(Effect.succeed(pull))),
         Stream.catch(filterFinish),
-        Stream.map(encoder.encode),
+        Stream.map(encode),
         Stream.concat(Stream.succeed("data: [DONE]\n\n")),
-        Stream.catch((error) => Stream.succeed(encoder.release() + sse(Wire.errorBody(toHttp(error, requestId).body)))),
+        Stream.catch((error) => Stream.succeed(sse(Wire.errorBody(toHttp(error, requestId).body)))),
         Stream.ensuring(close),
         Stream.encodeText
       )
@@ -363,7 +352,7 @@ export const make = (
       }
       const finish: Finish = { _tag: "Finish", ...ending }
       const parts = content === null ? stopParts({ finish, refusal }) : [textDelta(content), finish]
-      const { encode } = chunkEncoder(
+      const encode = chunkEncoder(
         id,
         Date.now(),
         call.body.stream_options?.include_usage === true,

@@ -34,16 +34,17 @@
  *   assistant message a client sends back. A signature rides also in
  *   Google's field, `extra_content.google.thought_signature`, in Baton's
  *   form (the maker first, `googleSignature.ts`): beside Baton's, and on the
- *   streamed delta that opens a call when the finish follows it (a Gemini
- *   call). The official openai client keeps both (its message objects keep
- *   unknown keys, its stream helper merges the deltas into its calls); the
- *   Vercel AI SDK keeps only Google's, read from a completion's calls or a
- *   call's opening delta, so a Gemini 3 loop keeps its signatures while a
- *   DeepSeek thinking-mode loop's calls go back without their reasoning (it
- *   still runs, on the fallback `Tool.Replay` describes). Read back, Baton's
- *   replay wins; without it, Google's field gives the signature when it is
- *   in Baton's form, and nothing otherwise. A Baton replay that is not one is
- *   refused, naming the field; Google's field never is.
+ *   streamed delta that opens a call when that delta has the call's replay
+ *   (a Gemini call, sent whole and signed). The official openai client
+ *   keeps both (its message objects keep unknown keys, its stream helper
+ *   merges the deltas into its calls); the Vercel AI SDK keeps only
+ *   Google's, read from a completion's calls or a call's opening delta, so a
+ *   Gemini 3 loop keeps its signatures while a DeepSeek thinking-mode loop's
+ *   calls go back without their reasoning (it still runs, on the fallback
+ *   `Tool.Replay` describes). Read back, Baton's replay wins; without it,
+ *   Google's field gives the signature when it is in Baton's form, and
+ *   nothing otherwise. A Baton replay that is not one is refused, naming the
+ *   field; Google's field never is.
  */
 import type { Finish, FinishReason, ToolCallDelta } from "@baton/core/GenerationResult"
 import type * as LlmRequest from "@baton/core/LlmRequest"
@@ -413,11 +414,11 @@ export const completion = (
 /**
  * The chunk delta that opens a streamed tool call (`id`, `type`,
  * `function.name`, its first arguments), with Google's field for the
- * signature of `replay` when it is known by then: the Vercel AI SDK reads a
- * streamed call's `extra_content` from this delta only.
+ * signature of the delta's `replay` when it has one (a Gemini call's): the
+ * Vercel AI SDK reads a streamed call's `extra_content` from this delta only.
  */
-export const openingDelta = (part: ToolCallDelta, replay: Tool.Replay | undefined) => {
-  const google = googlePart(replay)
+export const openingDelta = (part: ToolCallDelta) => {
+  const google = googlePart(part.replay)
   return {
     tool_calls: [{
       index: part.index,

@@ -68,8 +68,9 @@
  *   event (the codec feeds a `ToolStream`); what the provider asks to have
  *   sent back with its calls (a codec's echo: Gemini's signature, DeepSeek's
  *   reasoning) is stamped with the provider's name and the call's model, a
- *   call's `replay`, and a body is built with only the replays that
- *   provider and model made (`replay.ts`);
+ *   call's `replay` (and a delta's, on the delta whose fragment brought a
+ *   signature), and a body is built with only the replays that provider and
+ *   model made (`replay.ts`);
  * - a stream ends with exactly one `Finish`, only once the provider's own end
  *   marker arrived; a body that breaks, stalls or ends early is
  *   `StreamInterrupted` (with the text so far) once text was emitted, and
@@ -90,13 +91,7 @@
  *   closed, as the provider would have stopped there): billed as a stream
  *   stopped early (the usage reported if whole, else the estimate).
  */
-import type {
-  FinishReason,
-  GenerationResult,
-  StreamPart,
-  StructuredResult,
-  ToolCallDelta
-} from "@baton/core/GenerationResult"
+import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmProvider from "@baton/core/LlmProvider"
 import type { LlmRequest } from "@baton/core/LlmRequest"
@@ -684,7 +679,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
               partialText += text
               parts.push({ _tag: "TextDelta", text })
             }
-            parts.push(...calls)
+            for (const delta of calls) parts.push(Replay.stampDelta(delta, name, model))
             // the answer ends at a stop sequence: nothing after it is read
             if (stop?.found() === true) return [...report(parts), ...finish("stop", stopped())]
           }
@@ -794,7 +789,7 @@ const isBlankJson = (call: Call, content: string, toolCalls: number): boolean =>
   isBlank(content) && wantsJson(call) && (toolCalls === 0 || call.output !== undefined)
 
 /** The tool-call deltas of an event of a codec that speaks no tools: one array for every event. */
-const noDeltas: ReadonlyArray<ToolCallDelta> = []
+const noDeltas: ReadonlyArray<Replay.DecodedDelta> = []
 
 /**
  * The whitespace a JSON answer's stream starts with, held back until text or

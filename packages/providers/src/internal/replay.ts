@@ -11,6 +11,7 @@
  * and a replay reaches no other provider, nor another model (a Gemini
  * signature from one model is no valid signature for another).
  */
+import type { ToolCallDelta } from "@baton/core/GenerationResult"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { Replay, ToolCall } from "@baton/core/Tool"
@@ -24,6 +25,25 @@ export interface DecodedCall {
   readonly name: string
   readonly arguments: string
   readonly echo?: Echo | undefined
+}
+
+/**
+ * A tool-call delta as a codec makes it: a `ToolCallDelta` with what its
+ * fragment asked to have sent back ({@link Echo}: Gemini's signature), not
+ * yet stamped; only a delta whose fragment brought one has an `echo`.
+ */
+export interface DecodedDelta extends Omit<ToolCallDelta, "replay"> {
+  readonly echo?: Echo | undefined
+}
+
+/**
+ * The delta as a stream hands it on: its echo a `replay` of `provider` and
+ * `model`; a delta without one as it is (not copied).
+ */
+export const stampDelta = (delta: DecodedDelta, provider: ProviderName, model: ModelId): ToolCallDelta => {
+  if (delta.echo === undefined) return delta
+  const { echo, ...rest } = delta
+  return { ...rest, replay: { provider, model, ...echo } }
 }
 
 /**

@@ -18,12 +18,12 @@
  * carry `""` until then.
  *
  * What the provider asks to have sent back with the calls comes along
- * (`replay.ts`): a call's own `signature` in its fragments (Gemini), and the
- * reasoning of the answer ({@link ToolStream.reason}: DeepSeek's
- * `reasoning_content` deltas), which goes on the first call, kept up to
- * `maxReasoningChars`.
+ * (`replay.ts`): a call's own `signature` in its fragments (Gemini), also
+ * on the delta of the fragment that brought it (an `echo` the adapter
+ * stamps; no other delta has one), and the reasoning of the answer
+ * ({@link ToolStream.reason}: DeepSeek's `reasoning_content` deltas), which
+ * goes on the first call, kept up to `maxReasoningChars`.
  */
-import type { ToolCallDelta } from "@baton/core/GenerationResult"
 import { randomUUID } from "node:crypto"
 import * as Replay from "./replay.ts"
 
@@ -85,7 +85,7 @@ export const make = () => {
   const calls = new Map<number, Pending>()
   // the key of the call each wire index currently stands for
   const wire = new Map<number, number>()
-  let deltas: Array<ToolCallDelta> = []
+  let deltas: Array<Replay.DecodedDelta> = []
   // the key of the call opened last
   let last: number | undefined
   // the answer's reasoning, `undefined` once it passed `maxReasoningChars`
@@ -154,15 +154,22 @@ export const make = () => {
       if (fragment.signature !== undefined) call.signature = fragment.signature
       const argumentsDelta = fragment.arguments ?? ""
       call.arguments += argumentsDelta
-      deltas.push({ _tag: "ToolCallDelta", index: call.index, id: call.id, name: call.name, argumentsDelta })
+      const delta: Replay.DecodedDelta = {
+        _tag: "ToolCallDelta",
+        index: call.index,
+        id: call.id,
+        name: call.name,
+        argumentsDelta
+      }
+      deltas.push(fragment.signature === undefined ? delta : { ...delta, echo: { signature: fragment.signature } })
     },
     /** More of the answer's reasoning, sent back with its calls. */
     reason: (text: string): void => {
       if (reasoning === undefined) return
       reasoning = reasoning.length + text.length > Replay.maxReasoningChars ? undefined : reasoning + text
     },
-    /** The deltas made since the last drain. */
-    deltas: (): ReadonlyArray<ToolCallDelta> => {
+    /** The deltas made since the last drain, a fragment's signature on its own (not yet stamped). */
+    deltas: (): ReadonlyArray<Replay.DecodedDelta> => {
       const out = deltas
       deltas = []
       return out
