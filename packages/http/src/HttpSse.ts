@@ -5,7 +5,8 @@
  * - `delta`: `{"text": "..."}` for each piece of text;
  * - `tool_call`: `{"index", "id", "name", "argumentsDelta"}` for each piece of
  *   a tool call, only for a request that carries tools (see
- *   `GenerationResult.ToolCallDelta`);
+ *   `GenerationResult.ToolCallDelta`), and `replay` on the piece whose
+ *   provider sent one with it (a Gemini 3 call's signature: no reasoning);
  * - `restart`: `{"reason"}`, only for a request that asked for
  *   `rescue: "restart"`: discard the text shown so far, the whole new answer
  *   follows;
@@ -28,10 +29,15 @@
  * ```ts
  * import type { StreamPart } from "@baton/core/GenerationResult"
  *
- * const withoutReplays = (part: StreamPart): StreamPart =>
- *   part._tag === "Finish" && part.toolCalls !== undefined
+ * const withoutReplays = (part: StreamPart): StreamPart => {
+ *   if (part._tag === "ToolCallDelta" && part.replay !== undefined) {
+ *     const { replay: _, ...delta } = part
+ *     return delta
+ *   }
+ *   return part._tag === "Finish" && part.toolCalls !== undefined
  *     ? { ...part, toolCalls: part.toolCalls.map(({ replay: _, ...call }) => call) }
  *     : part
+ * }
  * // HttpSse.response(Stream.map(manager.stream(input), withoutReplays))
  * ```
  *
