@@ -39,6 +39,11 @@
  * | {@link rejectPrefill} | `rejectPrefill` |
  * | {@link content} | `content=Hello` |
  *
+ * A text event is one that carries the answer: the reasoning a thinking model
+ * streams first (DeepSeek's `reasoning_content` deltas) is never counted, so
+ * `cutStream;after=3` cuts after three words of the answer whatever the model
+ * reasoned before it.
+ *
  * Parsing is strict: an unknown name, a missing or extra value, an unknown
  * option or a bad number is a {@link MockFaultParseError} (the server answers
  * it with a 400).
@@ -381,7 +386,8 @@ export const illTyped: MockFault = { _tag: "IllTyped" }
 
 /**
  * Destroys the connection in the middle of the body (half of a stream's
- * events). A stream is billed the usage it had reported before the cut.
+ * events after a thinking model's reasoning, which is sent whole). A stream
+ * is billed the usage it had reported before the cut.
  *
  * @since 0.1.0
  */

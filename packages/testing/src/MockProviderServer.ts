@@ -27,11 +27,17 @@
  * Reasoning models, as their tool loops need: a Gemini 3 or later model
  * (`gemini-3.5-flash`) signs its function calls (`thoughtSignature`) and
  * answers 400 when a call of the current turn comes back unsigned (Google's
- * `skip_thought_signature_validator` passes); DeepSeek's `deepseek-reasoner`
- * (or a request with `thinking: { type: "enabled" }`) writes its reasoning in
- * `reasoning_content` and answers 400 when an assistant message comes back
- * without one between two user messages where the model called a tool (the
- * answer after the results too). Other models answer as before.
+ * `skip_thought_signature_validator` passes); DeepSeek thinks by default, as
+ * its API does (`deepseek-flash`, `deepseek-v4-pro`, every name but the
+ * legacy non-thinking `deepseek-chat`, unless the request says `thinking: {
+ * type: "disabled" }`; `deepseek-reasoner` always): it writes its reasoning
+ * in `reasoning_content` (streamed whole before the answer; `max_tokens`
+ * counts it, so a small limit leaves the answer empty with finish `length`),
+ * bills it as reasoning tokens, and answers 400 when an assistant message
+ * comes back without one between two user messages where the model called a
+ * tool (the answer after the results too). Fault positions (`after`) count
+ * the answer's text events, never the reasoning's. Other models answer as
+ * before.
  *
  * Faults (see `MockFault`) come from, in order of precedence: an
  * `x-mock-fault` request header, a model-name suffix (`gpt-4o-mini@status=503`),

@@ -191,9 +191,12 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
           const streamed = yield* askWith(server, provider, MockFault.contentFilterAfter(2), { stream: true })
           assert.strictEqual(replyText(provider, true, streamed.text), "Mock answer")
           assert.include(streamed.text, expected[provider])
-          // billed the prompt and the three tokens of the text sent, each time
+          // billed the prompt and the three tokens of the text sent, each time (and DeepSeek's reasoning before it)
+          const reasoning = pick(JSON.parse(res.text), "choices", 0, "message", "reasoning_content")
+          const reasoned = typeof reasoning === "string" ? Math.ceil(reasoning.length / 4) : 0
+          assert.strictEqual(reasoned > 0, provider === "deepseek")
           const stats = yield* statsWhen(server, provider, (stats) => stats.completed === 2)
-          assert.strictEqual(stats.completionTokens, 2 * Math.ceil("Mock answer".length / 4))
+          assert.strictEqual(stats.completionTokens, 2 * (Math.ceil("Mock answer".length / 4) + reasoned))
         }))
 
       it.effect(`${provider} content replies exactly the given text`, () =>

@@ -1,6 +1,7 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Ajv } from "ajv"
 import { Effect } from "effect"
+import * as MockFault from "../src/MockFault.ts"
 import * as MockProviderServer from "../src/MockProviderServer.ts"
 import { ask, parseJson, pick, replyText, requestOf, sseEvents, sseJson } from "./helpers.ts"
 
@@ -44,13 +45,17 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
         const server = yield* fresh
         yield* server.setUsage("deepseek", { cachedPromptTokens: 8, reasoningTokens: 30 })
         const res = yield* ask(server, "deepseek", { prompt: PROMPT })
-        const usage = pick(JSON.parse(res.text), "usage")
+        const body = parseJson(res.text)
+        const usage = pick(body, "usage")
         const visible = Math.ceil(EXPECTED("deepseek").length / 4)
+        // deepseek-flash thinks by default: its own reasoning is billed on top of the 30 set
+        const reasoning = Math.ceil(String(pick(body, "choices", 0, "message", "reasoning_content")).length / 4)
+        assert.isAbove(reasoning, 0)
         assert.strictEqual(pick(usage, "prompt_tokens"), PROMPT_TOKENS)
         assert.strictEqual(pick(usage, "prompt_cache_hit_tokens"), 8)
         assert.strictEqual(pick(usage, "prompt_cache_miss_tokens"), PROMPT_TOKENS - 8)
-        assert.strictEqual(pick(usage, "completion_tokens"), visible + 30)
-        assert.strictEqual(pick(usage, "completion_tokens_details", "reasoning_tokens"), 30)
+        assert.strictEqual(pick(usage, "completion_tokens"), visible + reasoning + 30)
+        assert.strictEqual(pick(usage, "completion_tokens_details", "reasoning_tokens"), reasoning + 30)
       }))
 
     it.effect("Gemini generateContent with system instruction and thoughts", () =>
@@ -176,7 +181,11 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
             : pick(body, "choices", 0, "finish_reason")
           const expected: Record<string, string> = { gemini: "MAX_TOKENS", anthropic: "max_tokens" }
           assert.strictEqual(finish, expected[provider] ?? "length")
-          assert.strictEqual(replyText(provider, false, res.text), EXPECTED(provider).slice(0, 12))
+          // deepseek-flash thinks first, and its reasoning takes the 3 tokens (see "DeepSeek thinking mode")
+          assert.strictEqual(
+            replyText(provider, false, res.text),
+            provider === "deepseek" ? "" : EXPECTED(provider).slice(0, 12)
+          )
         }))
 
       it.effect(`${provider} continues an assistant prefill`, () =>
@@ -382,6 +391,113 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
         )
         assert.strictEqual(res.status, 400)
         assert.strictEqual(pick(yield* Effect.promise(() => res.json()), "error", "type"), "invalid_request_error")
+      }))
+  })
+
+  describe("DeepSeek thinking mode", () => {
+    /** The text of a DeepSeek stream for `prompt` up to where the server cut it. */
+    const readUntilCut = async (server: MockProviderServer.MockProviderServer["Service"], prompt: string) => {
+      const res = await fetch(`${server.baseUrl("deepseek")}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer sk-test" },
+        body: JSON.stringify(requestOf("deepseek", { prompt, stream: true }).body)
+      })
+      const pieces: Array<string> = []
+      try {
+        for await (const piece of (res.body ?? new ReadableStream<Uint8Array>()).pipeThrough(new TextDecoderStream())) {
+          pieces.push(piece)
+        }
+      } catch {
+        // the cut: what came before it is the answer
+      }
+      return pieces.join("")
+    }
+
+    /** The reasoning of a plain DeepSeek reply, `undefined` without one. */
+    const reasoningOf = (text: string): unknown => pick(parseJson(text), "choices", 0, "message", "reasoning_content")
+
+    it.effect("on by default, as on DeepSeek's API: every model but deepseek-chat thinks unless thinking is disabled", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const cases: ReadonlyArray<readonly [model: string, thinking: string | undefined, thinks: boolean]> = [
+          ["deepseek-flash", undefined, true],
+          ["deepseek-v4-pro", undefined, true],
+          ["deepseek-v4-flash", undefined, true],
+          ["deepseek-flash", "disabled", false],
+          ["deepseek-v4-pro", "disabled", false],
+          ["deepseek-flash", "enabled", true],
+          // the legacy aliases: deepseek-chat thinks only when asked, deepseek-reasoner always
+          ["deepseek-chat", undefined, false],
+          ["deepseek-chat", "enabled", true],
+          ["deepseek-reasoner", undefined, true],
+          ["deepseek-reasoner", "disabled", true],
+          // a fault suffix is not part of the name
+          ["deepseek-chat@latency=1", undefined, false],
+          ["deepseek-reasoner@latency=1", undefined, true]
+        ]
+        for (const [model, thinking, thinks] of cases) {
+          const extra = thinking === undefined ? {} : { thinking: { type: thinking } }
+          const res = yield* ask(server, "deepseek", { prompt: PROMPT, model, extra })
+          const label = `${model}, thinking ${thinking}`
+          assert.strictEqual(res.status, 200, label)
+          assert.strictEqual(replyText("deepseek", false, res.text), EXPECTED("deepseek"), label)
+          const reasoning = reasoningOf(res.text)
+          const tokens = pick(parseJson(res.text), "usage", "completion_tokens_details", "reasoning_tokens")
+          if (thinks) {
+            assert.strictEqual(
+              reasoning,
+              `Mock reasoning from deepseek, step 1: the user asked "${PROMPT.slice(0, 40)}".`
+            )
+            assert.strictEqual(tokens, Math.ceil(String(reasoning).length / 4), label)
+          } else {
+            assert.isUndefined(reasoning, label)
+            assert.strictEqual(tokens, 0, label)
+          }
+        }
+        // OpenAI's route, the same wire format, never thinks
+        assert.isUndefined(reasoningOf((yield* ask(server, "openai", { prompt: PROMPT })).text))
+      }))
+
+    it.effect("a stream sends the reasoning whole before the answer; a cut's text events count the answer's only", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const plain = reasoningOf((yield* ask(server, "deepseek", { prompt: PROMPT })).text)
+        const streamed = yield* ask(server, "deepseek", { prompt: PROMPT, stream: true })
+        const deltas = sseJson(streamed.text).map((chunk) => pick(chunk, "choices", 0, "delta"))
+        const reasoning = deltas.flatMap((delta) => {
+          const text = pick(delta, "reasoning_content")
+          return typeof text === "string" ? [text] : []
+        })
+        assert.strictEqual(reasoning.join(""), plain)
+        const lastReasoning = deltas.findLastIndex((delta) => pick(delta, "reasoning_content") !== undefined)
+        const firstText = deltas.findIndex((delta) =>
+          typeof pick(delta, "content") === "string" && pick(delta, "content") !== ""
+        )
+        assert.isBelow(lastReasoning, firstText)
+        // cut after one text event: the reasoning came whole, then one word of the answer
+        yield* server.inject("deepseek", MockFault.cutStreamAfter(1))
+        const cut = yield* Effect.promise(() => readUntilCut(server, PROMPT))
+        assert.strictEqual(replyText("deepseek", true, cut), "Mock")
+        const cutReasoning = sseJson(cut).map((chunk) => pick(chunk, "choices", 0, "delta", "reasoning_content"))
+        assert.strictEqual(cutReasoning.filter((text) => typeof text === "string").join(""), plain)
+      }))
+
+    it.effect("max tokens count the reasoning: a small limit cuts it and leaves an empty answer", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const full = String(reasoningOf((yield* ask(server, "deepseek", { prompt: PROMPT })).text))
+        const used = Math.ceil(full.length / 4)
+        const starved = parseJson((yield* ask(server, "deepseek", { prompt: PROMPT, maxTokens: 3 })).text)
+        assert.strictEqual(pick(starved, "choices", 0, "finish_reason"), "length")
+        assert.strictEqual(pick(starved, "choices", 0, "message", "content"), "")
+        assert.strictEqual(pick(starved, "choices", 0, "message", "reasoning_content"), full.slice(0, 12))
+        assert.strictEqual(pick(starved, "usage", "completion_tokens"), 3)
+        assert.strictEqual(pick(starved, "usage", "completion_tokens_details", "reasoning_tokens"), 3)
+        const cut = parseJson((yield* ask(server, "deepseek", { prompt: PROMPT, maxTokens: used + 3 })).text)
+        assert.strictEqual(pick(cut, "choices", 0, "finish_reason"), "length")
+        assert.strictEqual(pick(cut, "choices", 0, "message", "content"), EXPECTED("deepseek").slice(0, 12))
+        assert.strictEqual(pick(cut, "choices", 0, "message", "reasoning_content"), full)
+        assert.strictEqual(pick(cut, "usage", "completion_tokens"), used + 3)
       }))
   })
 })

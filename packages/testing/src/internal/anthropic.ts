@@ -252,6 +252,8 @@ export const anthropic: WireFormat = {
   body,
   events,
   leadingFrames: 3,
+  // the mock's Anthropic models never think aloud
+  reasoningFrames: () => 0,
   usageByFrame,
   frame,
   error

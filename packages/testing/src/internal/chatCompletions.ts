@@ -4,13 +4,14 @@
  * `prompt_cache_miss_tokens`), error texts and status codes (DeepSeek 402
  * `Insufficient Balance`), and JSON mode (DeepSeek has `json_object` only).
  *
- * DeepSeek's thinking mode, asked for with `thinking: { type: "enabled" }` or
- * the model `deepseek-reasoner` (the real API thinks by default; the mock only
- * when asked, so other tests see plain replies): the reply carries its
- * reasoning in `message.reasoning_content` (streamed: `reasoning_content`
- * deltas before the rest), and, as DeepSeek demands, every assistant message
- * with `tool_calls` sent back must carry its `reasoning_content` (a string),
- * else 400.
+ * DeepSeek's thinking mode, on by default as on the real API (`deepseek-flash`,
+ * `deepseek-v4-pro`, any name but the legacy non-thinking `deepseek-chat`;
+ * `thinking: { type: "disabled" }` turns it off, `{ type: "enabled" }` on, and
+ * `deepseek-reasoner` always thinks): the reply carries its reasoning in
+ * `message.reasoning_content` (streamed: `reasoning_content` deltas before
+ * the rest), and, as DeepSeek demands, every assistant message of a turn that
+ * called tools sent back must carry its `reasoning_content` (a string), else
+ * 400.
  *
  * @internal
  */
@@ -91,10 +92,27 @@ const schemaInInstructions = (messages: ReadonlyArray<{ readonly role: string; r
   return undefined
 }
 
-/** Whether a DeepSeek request asks for thinking mode: `thinking: { type: "enabled" }`, or `deepseek-reasoner`. */
-const thinks = (provider: Provider, record: Readonly<Record<string, unknown>>): boolean =>
-  provider === "deepseek" &&
-  (record["model"] === "deepseek-reasoner" || asRecord(record["thinking"])?.["type"] === "enabled")
+/** DeepSeek's legacy alias of its non-thinking mode: it thinks only when `thinking` asks. */
+const NON_THINKING_MODEL = "deepseek-chat"
+
+/** DeepSeek's legacy alias of its thinking mode: it always thinks. */
+const THINKING_MODEL = "deepseek-reasoner"
+
+/**
+ * Whether a DeepSeek request is answered in thinking mode, as DeepSeek
+ * decides: `deepseek-reasoner` always; else `thinking: { type: "enabled" |
+ * "disabled" }` when the request says; else every model but `deepseek-chat`
+ * (thinking is on by default: `deepseek-flash`, `deepseek-v4-pro`, any
+ * current name). A fault suffix (`deepseek-chat@latency=400`) is not part of
+ * the name.
+ */
+const thinks = (provider: Provider, record: Readonly<Record<string, unknown>>): boolean => {
+  if (provider !== "deepseek") return false
+  const model = String(record["model"]).split("@")[0]
+  const asked = asRecord(record["thinking"])?.["type"]
+  if (model === THINKING_MODEL || asked === "enabled") return true
+  return asked !== "disabled" && model !== NON_THINKING_MODEL
+}
 
 /** An assistant message that called tools. */
 const callsTools = (record: Readonly<Record<string, unknown>> | undefined): boolean =>
@@ -368,6 +386,7 @@ export const chatCompletions = (provider: "openai" | "deepseek"): WireFormat => 
   body: body(provider),
   events: events(provider),
   leadingFrames: 1,
+  reasoningFrames: (reply) => reasoningDeltas(reply).length,
   usageByFrame,
   frame: dataFrame,
   error: error(provider)

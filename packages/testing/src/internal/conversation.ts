@@ -5,7 +5,9 @@
  * JSON requested → a JSON value satisfying the schema, an assistant prefill
  * continued. A model that reasons visibly (`Conversation.thinking`: DeepSeek's
  * thinking mode) writes its reasoning before each reply, numbered by the
- * step of the tool loop, billed as output and reasoning tokens.
+ * step of the tool loop, billed as output and reasoning tokens; max tokens
+ * count that reasoning with the answer, so a small limit leaves an empty
+ * answer cut for `length`, as DeepSeek's thinking mode does.
  *
  * @internal
  */
@@ -125,6 +127,23 @@ const reasoningOf = (conversation: Conversation): string | undefined =>
     }: the user asked ${JSON.stringify(lastUserText(conversation.messages).slice(0, 40))}.`
     : undefined
 
+/**
+ * The reasoning within `maxTokens`, which counts the reasoning with the
+ * answer (DeepSeek's thinking mode: the whole output, chain of thought
+ * included), and the tokens left for the answer: none when the reasoning
+ * used them all (it is cut there, and the answer is empty).
+ */
+const withinLimit = (
+  reasoning: string | undefined,
+  maxTokens: number | undefined
+): { readonly reasoning: string | undefined; readonly limit: number | undefined } => {
+  if (reasoning === undefined || maxTokens === undefined) return { reasoning, limit: maxTokens }
+  const used = countTokens(reasoning)
+  return used >= maxTokens
+    ? { reasoning: reasoning.slice(0, maxTokens * 4), limit: 0 }
+    : { reasoning, limit: maxTokens - used }
+}
+
 /** The output tokens of `text` and of the reasoning, and the reasoning tokens (a test's own on top). */
 const outputUsage = (text: string, reasoning: string | undefined, settings: UsageSettings) => {
   const reasoningTokens = settings.reasoningTokens + countTokens(reasoning ?? "")
@@ -160,11 +179,10 @@ export const makeReply = (
   if (call !== undefined) return toolCallReply(conversation, settings, call)
   const answer = options.content ?? continuation(answerOf(conversation), prefillOf(conversation))
   const full = filtered ? splitDeltas(answer).slice(0, options.contentFilter).join("") : answer
-  const limit = conversation.maxTokens
+  const { reasoning, limit } = withinLimit(reasoningOf(conversation), conversation.maxTokens)
   const truncated = limit !== undefined && countTokens(full) > limit
   const text = truncated ? full.slice(0, limit * 4) : full
   const promptTokens = promptTokensOf(conversation)
-  const reasoning = reasoningOf(conversation)
   return {
     text,
     finish: filtered

@@ -341,4 +341,15 @@ const error = (e: WireError, retryAfter: string | undefined): ErrorResponse => {
 }
 
 /** The Gemini format. @internal */
-export const gemini: WireFormat = { checkAuth, parse, body, events, leadingFrames: 0, usageByFrame, frame, error }
+export const gemini: WireFormat = {
+  checkAuth,
+  parse,
+  body,
+  events,
+  leadingFrames: 0,
+  // the mock's Gemini models send no thoughts
+  reasoningFrames: () => 0,
+  usageByFrame,
+  frame,
+  error
+}

@@ -182,7 +182,7 @@ const wait = (res: ServerResponse, ms: number | "forever"): Promise<void> =>
 /**
  * How a good reply is played out; every field is optional misbehaviour.
  * `after` counts text events (a stream's frames after the format's leading
- * ones); `"end"` means before the last frame.
+ * ones and a thinking model's reasoning); `"end"` means before the last frame.
  */
 interface Playback {
   readonly firstDelay?: number
@@ -204,15 +204,21 @@ const SSE_HEADERS = {
 
 const MALFORMED_EVENT = "{\"choices\":[{\"delta\":{\"content\":"
 
-/** A stream's frames, each with the usage the client has been told once it is sent. */
+/**
+ * A stream's frames, each with the usage the client has been told once it is
+ * sent, and how many of them come before the first that can carry text (the
+ * format's leading frames, then the reasoning of a thinking model).
+ */
 interface Frames {
   readonly frames: ReadonlyArray<string>
   readonly usage: ReadonlyArray<Usage | undefined>
+  readonly leading: number
 }
 
 const withMalformed = (wire: WireFormat, played: Frames, after: number | undefined): Frames => {
-  const at = after === undefined ? 1 : wire.leadingFrames + after
+  const at = after === undefined ? 1 : played.leading + after
   return {
+    ...played,
     frames: [
       ...played.frames.slice(0, at),
       wire.frame("content_block_delta", MALFORMED_EVENT),
@@ -223,8 +229,22 @@ const withMalformed = (wire: WireFormat, played: Frames, after: number | undefin
 }
 
 /** The index of the frame after which a stall or a cut happens. */
-const frameAfter = (wire: WireFormat, count: number, after: number | "end" | undefined, fallback: number): number =>
-  after === undefined ? fallback : after === "end" ? count - 2 : wire.leadingFrames + after - 1
+const frameAfter = (played: Frames, after: number | "end" | undefined, fallback: number): number =>
+  after === undefined
+    ? fallback
+    : after === "end"
+    ? played.frames.length - 2
+    : played.leading + after - 1
+
+/**
+ * Where a cut without `after` happens: half way through the frames after a
+ * thinking model's reasoning (the reasoning sent whole), so that some of the
+ * answer came.
+ */
+const halfWay = (wire: WireFormat, played: Frames): number => {
+  const reasoning = played.leading - wire.leadingFrames
+  return reasoning + Math.max(1, Math.floor((played.frames.length - reasoning) / 2)) - 1
+}
 
 /** Real milliseconds between a stream's last frame and the cut. */
 const CUT_GRACE_MS = 30
@@ -247,10 +267,8 @@ const playFrames = async (
   }
   res.flushHeaders()
   if (playback.firstDelay !== undefined) await wait(res, playback.firstDelay)
-  const cutAt = playback.cut === true
-    ? frameAfter(wire, frames.length, playback.cutAfter, Math.max(1, Math.floor(frames.length / 2)) - 1) + 1
-    : Infinity
-  const stallAt = playback.stall === undefined ? -1 : frameAfter(wire, frames.length, playback.stallAfter, 0)
+  const cutAt = playback.cut === true ? frameAfter(played, playback.cutAfter, halfWay(wire, played)) + 1 : Infinity
+  const stallAt = playback.stall === undefined ? -1 : frameAfter(played, playback.stallAfter, 0)
   for (const [i, frame] of frames.entries()) {
     if (res.destroyed) return
     if (i === cutAt) {
@@ -344,7 +362,8 @@ const replyWith = (
   const streamed = { ...write, usage: write.usage && conversation.streamUsage }
   const frames: Frames = {
     frames: wire.events(reply, streamed).map(spoil),
-    usage: wire.usageByFrame(reply, streamed)
+    usage: wire.usageByFrame(reply, streamed),
+    leading: wire.leadingFrames + wire.reasoningFrames(reply)
   }
   return playFrames(
     res,

@@ -55,8 +55,10 @@ export interface WireFormat {
   readonly parse: (body: unknown, route: Route, headers: RequestHeaders) => Conversation | string
   readonly body: (reply: Reply, options: WriteOptions) => unknown
   readonly events: (reply: Reply, options: WriteOptions) => ReadonlyArray<string>
-  /** How many of `events`' frames come before the first one that can carry text. */
+  /** How many of `events`' frames come before the first one that can carry text or reasoning. */
   readonly leadingFrames: number
+  /** How many frames of reasoning follow the leading ones, before the first that can carry text. */
+  readonly reasoningFrames: (reply: Reply) => number
   /**
    * For each frame of `events`, the usage a client has been told once that
    * frame is sent (`undefined`: none yet): what the server bills for a

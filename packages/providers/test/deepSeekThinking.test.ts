@@ -1,0 +1,174 @@
+/**
+ * DeepSeek's default path: `DeepSeek.layer` without a model asks
+ * `deepseek-flash`, which thinks unless a request turns thinking off
+ * (DeepSeek's thinking mode is on by default), and so does the mock server's.
+ * Through `LlmManager` over real HTTP, plain and streamed: the reasoning that
+ * comes before the answer is never shown as text, its tokens are in the
+ * usage and its cost, and a tool loop's second turn (which the server
+ * refuses 400 unless the first turn's reasoning comes back with its calls)
+ * goes through with that reasoning on the assistant message.
+ */
+import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+import type { GenerationResult, StreamPart } from "@baton/core/GenerationResult"
+import { ModelId, ProviderName } from "@baton/core/Ids"
+import * as LlmManager from "@baton/core/LlmManager"
+import type * as LlmRequest from "@baton/core/LlmRequest"
+import * as Pricing from "@baton/core/Pricing"
+import type { TokenUsage } from "@baton/core/TokenUsage"
+import type * as Tool from "@baton/core/Tool"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted, Stream } from "effect"
+import { Bench } from "../../core/test/utils/chain.ts"
+import * as DeepSeek from "../src/DeepSeek.ts"
+
+/** How a turn is asked for: `generate` over a plain reply or over a stream, or `stream`. */
+type Via = "generate" | "generate over a stream" | "stream"
+
+const vias: ReadonlyArray<Via> = ["generate", "generate over a stream", "stream"]
+
+/** A manager over DeepSeek with its default model, on the mock server. */
+const managerOver = (via: Via) =>
+  Effect.gen(function*() {
+    const server = yield* MockProviderServer.MockProviderServer
+    yield* server.reset
+    return yield* LlmManager.make({
+      providers: [DeepSeek.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.baseUrl("deepseek") })],
+      policy: FallbackPolicy.make({ maxRetries: 0, generateVia: via === "generate" ? "generate" : "stream" }),
+      circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 },
+      generationEnabled: true
+    })
+  })
+
+/** What a turn answered, from a result or a stream's parts (the text its deltas). */
+interface Turn {
+  readonly content: string
+  readonly finishReason: GenerationResult["finishReason"]
+  readonly usage: TokenUsage
+  readonly toolCalls?: ReadonlyArray<Tool.ToolCall> | undefined
+}
+
+const fromStream = (parts: ReadonlyArray<StreamPart>): Turn => {
+  const finish = parts.at(-1)
+  if (finish?._tag !== "Finish") return assert.fail(`the stream ended with ${finish?._tag}, not Finish`)
+  return {
+    content: parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join(""),
+    finishReason: finish.finishReason,
+    usage: finish.usage,
+    toolCalls: finish.toolCalls
+  }
+}
+
+const ask = (
+  llm: LlmManager.Service,
+  prompt: ReadonlyArray<LlmRequest.Message>,
+  via: Via,
+  tools?: ReadonlyArray<Tool.Input>
+) => {
+  const request = { prompt, ...(tools === undefined ? {} : { tools }) }
+  return via === "stream"
+    ? Effect.map(Stream.runCollect(llm.stream(request)), fromStream)
+    : Effect.map(llm.generate(request), (result): Turn => result)
+}
+
+/** The body of the last request the server received, as an object. */
+const lastBody = Effect.gen(function*() {
+  const server = yield* MockProviderServer.MockProviderServer
+  const body = (yield* server.received("deepseek")).at(-1)?.body
+  assert.isObject(body)
+  return body as Record<string, unknown>
+})
+
+/** The `i`th message of a body. */
+const messageAt = (body: Record<string, unknown>, i: number): Record<string, unknown> => {
+  const messages = body.messages
+  assert.isArray(messages)
+  const message = (messages as ReadonlyArray<unknown>)[i]
+  assert.isObject(message)
+  return message as Record<string, unknown>
+}
+
+const question: LlmRequest.Message = { role: "user", content: "Weather in Oslo?" }
+
+/** The reasoning the mock's DeepSeek writes before step `step` of a conversation opened by `question`. */
+const reasoningOf = (step: number) => `Mock reasoning from deepseek, step ${step}: the user asked "Weather in Oslo?".`
+
+const weather = {
+  name: "get_weather",
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+}
+
+describe("DeepSeek's default model thinks", () => {
+  for (const via of vias) {
+    it.live(`(${via}) the reasoning is not text, and its tokens are billed`, () =>
+      Effect.gen(function*() {
+        const llm = yield* managerOver(via)
+        const turn = yield* ask(llm, [question], via)
+        assert.strictEqual(turn.finishReason, "stop")
+        assert.strictEqual(turn.content, "Mock answer from deepseek: Weather in Oslo?")
+        const body = yield* lastBody
+        assert.strictEqual(body.model, "deepseek-flash")
+        // nothing turns thinking on or off: DeepSeek's default, thinking
+        assert.isUndefined(body.thinking)
+        const server = yield* MockProviderServer.MockProviderServer
+        const billed = yield* server.stats("deepseek")
+        assert.isAbove(billed.reasoningTokens, 0)
+        assert.deepStrictEqual(
+          [turn.usage.promptTokens, turn.usage.completionTokens, turn.usage.reasoningTokens, turn.usage.estimated],
+          [billed.promptTokens, billed.completionTokens, billed.reasoningTokens, undefined]
+        )
+        // the answer's own tokens and the reasoning's, all at the output price
+        assert.strictEqual(turn.usage.completionTokens, Math.ceil(turn.content.length / 4) + billed.reasoningTokens)
+        const pricing = yield* Pricing.Pricing
+        const priced = pricing.usage(ProviderName.make("deepseek"), ModelId.make("deepseek-flash"), billed)
+        assert.strictEqual(turn.usage.costNanoUsd, priced.costNanoUsd)
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+
+    it.live(`(${via}) a two-turn tool loop sends the first turn's reasoning back`, () =>
+      Effect.gen(function*() {
+        const llm = yield* managerOver(via)
+        const first = yield* ask(llm, [question], via, [weather])
+        assert.strictEqual(first.finishReason, "tool_calls")
+        assert.strictEqual(first.content, "")
+        assert.isAbove(first.usage.reasoningTokens, 0)
+        const calls = first.toolCalls ?? []
+        assert.deepStrictEqual(calls.map((call) => call.name), ["get_weather"])
+        const prompt: ReadonlyArray<LlmRequest.Message> = [
+          question,
+          { role: "assistant", content: "", toolCalls: calls },
+          ...calls.map((call) => ({ role: "tool" as const, content: "rain", toolCallId: call.id, name: call.name }))
+        ]
+        // the server answers 400 "Missing `reasoning_content` field" unless the reasoning comes back
+        const second = yield* ask(llm, prompt, via, [weather])
+        assert.strictEqual(second.finishReason, "stop")
+        assert.strictEqual(second.content, "Mock answer from deepseek: Weather in Oslo? [tool results: rain]")
+        assert.notInclude(second.content, "Mock reasoning")
+        assert.strictEqual(messageAt(yield* lastBody, 1).reasoning_content, reasoningOf(1))
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+  }
+
+  // DEFECT, reported, not fixed here (packages/providers/src/internal/adapter.ts, `blankAnswer` and
+  // `isBlankJson`, plain and streamed): DeepSeek's thinking mode counts the chain of thought in max_tokens,
+  // so a request for JSON whose reasoning spends the limit comes back blank with finish_reason "length".
+  // Baton takes it for JSON mode's failure ("answered a request for JSON with blank content", a retryable
+  // MalformedResponse) and asks the same provider again with the same budget. Expected: one attempt, whose
+  // error says the answer was cut at max tokens.
+  it.live.fails("a JSON answer left blank by reasoning that spent maxTokens is not retried as blank JSON", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      yield* server.reset
+      const llm = yield* LlmManager.make({
+        providers: [DeepSeek.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.baseUrl("deepseek") })],
+        policy: FallbackPolicy.make({ maxRetries: 1, retryBaseDelayMs: 1, generateVia: "generate" }),
+        circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 },
+        generationEnabled: true
+      })
+      const failed = yield* Effect.flip(
+        llm.generate({ prompt: "Give me a json object", options: { maxTokens: 5, responseFormat: "json" } })
+      )
+      if (failed._tag !== "AllProvidersFailed") return assert.fail(`expected AllProvidersFailed, got ${failed._tag}`)
+      const messages = failed.attempts.map((attempt) => attempt.error?.message ?? "")
+      assert.strictEqual(messages.length, 1, messages.join("; "))
+      assert.match(messages[0] ?? "", /length|max tokens|maxTokens/)
+    }).pipe(Effect.provide(Bench), Effect.scoped))
+})
