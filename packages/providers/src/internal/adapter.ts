@@ -54,7 +54,10 @@
  *   text or a tool call follows, then sends it with that text, so a blank
  *   answer fails before any delta: nothing reached the caller, and the
  *   manager retries or falls back as before a first token (held whitespace
- *   is no first token for its watchdog either);
+ *   is no first token for its watchdog either). An answer cut at max tokens
+ *   (`finish_reason: "length"`: a thinking model's reasoning spent them) is
+ *   no such failure: it is that cut, blank, finish reason `length`, as any
+ *   answer cut there (retrying with the same budget would not help);
  * - the implementation names its `server` (the base URL's host and port,
  *   `LlmProvider.serverOf`, read once here), and each answer carries the id
  *   the provider gave its response (`responseId` of a result or a `Finish`:
@@ -430,7 +433,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const cut = stops === undefined ? undefined : StopSequences.cut(reply.content, stops)
     if (cut === undefined) {
       if (reply.finishReason === "content_filter") return filteredAnswer(model, reply.counts, reply.refusal)
-      if (isBlankJson(call, reply.content, reply.toolCalls?.length ?? 0)) {
+      if (isBlankJson(call, reply.content, reply.toolCalls?.length ?? 0, reply.finishReason)) {
         return blankAnswer(call, reply.counts, reply.content)
       }
     }
@@ -735,7 +738,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         // the end held back in case it began a stop sequence: it began none
         const rest = stop === undefined ? "" : leading.text(stop.flush())
         // nothing was sent: the answer held back is all whitespace
-        if (leading.blank() && isBlankJson(call, leading.held(), decoder.tools?.size() ?? 0)) {
+        if (leading.blank() && isBlankJson(call, leading.held(), decoder.tools?.size() ?? 0, finishReason)) {
           return run.fail(
             blankAnswer(call, decoder.counts(), leading.held(), reasoned),
             "a blank answer to a request for JSON"
@@ -783,10 +786,10 @@ const wantsJson = (call: Call): boolean =>
 /**
  * Whether an answer is no answer: blank, to a call that {@link wantsJson},
  * and, but for structured output, with no tool call (a call's answer may
- * have no text).
+ * have no text); not cut at max tokens (`length`), which is that cut.
  */
-const isBlankJson = (call: Call, content: string, toolCalls: number): boolean =>
-  isBlank(content) && wantsJson(call) && (toolCalls === 0 || call.output !== undefined)
+const isBlankJson = (call: Call, content: string, toolCalls: number, finishReason: FinishReason): boolean =>
+  finishReason !== "length" && isBlank(content) && wantsJson(call) && (toolCalls === 0 || call.output !== undefined)
 
 /** The tool-call deltas of an event of a codec that speaks no tools: one array for every event. */
 const noDeltas: ReadonlyArray<Replay.DecodedDelta> = []
