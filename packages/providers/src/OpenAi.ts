@@ -17,9 +17,11 @@
  *   tool calls after it, generated or streamed. A stream holds back only an
  *   end of its text that could begin a stop sequence, and finishes as soon
  *   as one ends, closing the connection (the model does not stop by itself):
- *   its usage is then an estimate (`estimated: true`), as for any stream
- *   stopped early; a plain answer is billed what OpenAI reports for the
- *   whole of it. Other models, `o3-mini` among them, are sent `stop`, and
+ *   it is billed the usage OpenAI reported if the chunks already read hold
+ *   it, else an estimate (`estimated: true`) of the prompt and the text, as
+ *   for any stream stopped early, which cannot count the reasoning these
+ *   models do not stream; a plain answer is billed what OpenAI reports for
+ *   the whole of it. Other models, `o3-mini` among them, are sent `stop`, and
  *   OpenAI applies it.
  * - Structured output is `response_format: json_schema` in strict mode. The
  *   schema is rewritten to OpenAI's strict subset (every property required,

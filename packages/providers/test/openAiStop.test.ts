@@ -10,6 +10,7 @@
  */
 import type { StreamPart } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
+import * as RequestLog from "@baton/core/RequestLog"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RawServer from "@baton/testing/RawServer"
@@ -125,7 +126,7 @@ const billedSince = (before: MockProviderServer.MockStats) =>
 
 /**
  * `model` on its own asked with `stop`, the mock answering `answer`:
- * generated (with the output tokens the mock billed), then streamed.
+ * generated, then streamed, with the output tokens the mock billed each.
  */
 const cutBy = (model: string, answer: string, stop: ReadonlyArray<string>) =>
   Effect.gen(function*() {
@@ -137,13 +138,14 @@ const cutBy = (model: string, answer: string, stop: ReadonlyArray<string>) =>
     const generated = yield* provider.generate(request)
     const generatedBilled = yield* billedSince(start)
     const sent = yield* lastBody
+    const between = yield* mock.stats("openai")
     yield* mock.inject("openai", MockFault.content(answer))
     const parts = yield* Stream.runCollect(provider.stream(request))
-    return { generated, generatedBilled, sent, parts }
+    return { generated, generatedBilled, sent, parts, streamedBilled: yield* billedSince(between) }
   }).pipe(Effect.provide(Bench), Effect.scoped)
 
 describe("OpenAI stop sequences applied by Baton", () => {
-  it.live("gpt-5: the answer is cut before the stop sequence, finish stop; a stream finishes there, billed the estimate", () =>
+  it.live("gpt-5: the answer is cut before the stop sequence, finish stop, billed the usage in the chunks read", () =>
     Effect.gen(function*() {
       const out = yield* cutBy("gpt-5", "First paragraph.\n\nSecond paragraph, long.", ["\n\n"])
       assert.notProperty(out.sent, "stop")
@@ -154,8 +156,9 @@ describe("OpenAI stop sequences applied by Baton", () => {
       assert.strictEqual(textsOf(out.parts).join(""), "First paragraph.")
       const finish = finishOf(out.parts)
       assert.strictEqual(finish.finishReason, "stop")
-      // finished at the cut, before the provider's usage chunk: the estimate
-      assert.isTrue(finish.usage.estimated)
+      // the mock sends the whole answer in one chunk: the rest of it, read for its usage, holds the provider's own
+      assert.strictEqual(finish.usage.completionTokens, out.streamedBilled)
+      assert.isUndefined(finish.usage.estimated)
     }))
 
   it.live("a stop sequence split across two deltas: only what could start it is held back, none of it sent", () =>
@@ -259,6 +262,24 @@ describe("OpenAI stop sequences applied by Baton", () => {
       ])
     }).pipe(Effect.provide(Bench), Effect.scoped))
 
+  it.live("a stream cut at a stop sequence ends with its text: no tool call of the event that held the stop", () =>
+    Effect.gen(function*() {
+      const call = { index: 0, id: "call_1", type: "function", function: { name: "lookup", arguments: "{}" } }
+      const delta = { role: "assistant", content: "Hi\n\nthere", tool_calls: [call] }
+      const server = yield* RawServer.start({
+        body: {},
+        events: [
+          { id: "chatcmpl-1", model: "gpt-5", choices: [{ index: 0, delta, finish_reason: "tool_calls" }] },
+          "[DONE]"
+        ]
+      })
+      const provider = yield* OpenAi.make({ apiKey, baseUrl: server.url, model: "gpt-5" })
+      const request = yield* LlmRequest.make({ prompt: "Hi", options: { stop: ["\n\n"] } })
+      const parts = yield* Stream.runCollect(provider.stream(request))
+      assert.deepStrictEqual(parts.map((part) => part._tag === "TextDelta" ? part.text : part._tag), ["Hi", "Finish"])
+      assert.deepStrictEqual([finishOf(parts).finishReason, finishOf(parts).toolCalls], ["stop", undefined])
+    }).pipe(Effect.provide(Bench), Effect.scoped))
+
   it.live("a stream broken after its stop sequence: the answer stands, finish stop, billed the estimate", () =>
     Effect.gen(function*() {
       const mock = yield* MockProviderServer.MockProviderServer
@@ -315,6 +336,23 @@ describe("OpenAI stop sequences applied by Baton", () => {
         assert.isTrue(finishOf(broken).usage.estimated)
         assert.strictEqual((yield* mock.stats("openai")).requests, 2)
       }).pipe(Effect.provide(Bench), Effect.scoped))
+
+    it.live("a caller that stops before the Finish of a cut answer still has the attempt billed", () =>
+      Effect.gen(function*() {
+        const mock = yield* MockProviderServer.MockProviderServer
+        const llm = yield* Manager.openAi(mock.baseUrl("openai"))
+        // the first event, "AB", brings the text before the stop and the cut: "A" and the Finish come in one
+        // batch, long before the provider's usage; the caller takes the text and stops
+        yield* mock.inject("openai", MockFault.slowTokens(60, { content: "AB CD EF GH" }))
+        const taken = yield* Stream.runCollect(
+          Stream.take(llm.stream({ prompt: "Hi", options: { model: "o4-mini", stop: ["B"] } }), 1)
+        )
+        assert.deepStrictEqual(textsOf(taken), ["A"])
+        const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+        const record = records.at(-1)
+        assert.deepStrictEqual([record?.outcome, record?.usageEstimated], ["cancelled", true])
+        assert.isAbove(record?.completionTokens ?? 0, 0)
+      }).pipe(Effect.provide(Bench), Effect.provide(RequestLog.layerMemory()), Effect.scoped))
 
     it.live("a stream finishes as its stop sequence ends: the rest of a slow answer is not awaited", () =>
       Effect.gen(function*() {

@@ -89,10 +89,13 @@
  *   any other call nothing is done per event. A plain answer is cut before
  *   the first one to end, finish reason `stop`, without the tool calls that
  *   would have followed, billed as the whole answer. A stream holds back
- *   only the end of its text that could begin one; once one ends it
- *   finishes at once, `stop`, and reads nothing more (the connection is
- *   closed, as the provider would have stopped there): billed as a stream
- *   stopped early (the usage reported if whole, else the estimate).
+ *   only the end of its text that could begin one; once one ends it hands
+ *   on nothing more (no tool call of that event either), reads the rest of
+ *   the chunks at hand only for what they bill, and finishes `stop`, the
+ *   connection closed (the provider would have stopped there): billed as a
+ *   stream stopped early (the usage reported if whole, else the estimate,
+ *   the text cut off counted), which the supervisor is told before the
+ *   `Finish` goes out.
  */
 import type { FinishReason, GenerationResult, StreamPart, StructuredResult } from "@baton/core/GenerationResult"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
@@ -598,6 +601,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const stops = codec.unsentStop?.(call)
     // the cut at the stop sequences the provider was not sent; none (nothing to do per event) when it applies them
     const stop = stops === undefined ? undefined : StopSequences.make(stops)
+    // cut at a stop sequence: the rest of the chunks at hand is read only for what it bills, then the stream finishes
+    let cut = false
     let reported: TokenCounts | undefined
     // under a supervisor, a malformed event leaves a hole in the answer: nothing after it is forwarded,
     // the rest is read for its usage (and billed, if that never comes), and the stream then fails with this
@@ -625,9 +630,22 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           model,
           responseId: decoder.responseId?.(),
           responseModel: decoder.responseModel?.(),
-          toolCalls: Replay.stamp(decoder.tools?.calls(), name, model)
+          // an answer cut at a stop sequence ends with its text: the calls after it were never made
+          toolCalls: cut ? undefined : Replay.stamp(decoder.tools?.calls(), name, model)
         })
       ]
+    }
+    /**
+     * The parts of the last chunk read, then the `Finish` of an answer cut at a stop sequence: billed as a stream
+     * stopped there (the usage reported if the chunks held it whole, else the estimate; a reasoning model's hidden
+     * reasoning is not in it), which the supervisor is told first, in case the caller stops before the `Finish`.
+     */
+    const cutAt = (parts: Array<StreamPart>): ReadonlyArray<StreamPart> => {
+      report(parts)
+      const usage = stopped()
+      supervisor?.usage(usage)
+      parts.push(...finish("stop", usage))
+      return parts
     }
     const run: StreamRun = {
       finished: false,
@@ -651,6 +669,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         const parts: Array<StreamPart> = []
         for (const chunk of chunks) {
           const events = sse.feed(chunk)
+          if (typeof events === "string" && cut) break
           if (typeof events === "string") {
             // reported first: the failure then tells the supervisor what the stopped stream billed
             const reported = report(parts)
@@ -659,6 +678,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           }
           for (const event of events) {
             const step = decoder.event(event)
+            if (cut) {
+              if (typeof step === "string") otherOutput += step
+              continue
+            }
             if (typeof step !== "string") {
               if (step._tag === "Malformed" && supervisor !== undefined) {
                 hole ??= malformed(model, `${name} sent a malformed stream event: ${step.message}`)
@@ -682,12 +705,16 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
               partialText += text
               parts.push({ _tag: "TextDelta", text })
             }
+            // the answer ends at a stop sequence: what the model wrote after it is billed, never handed on
+            if (stop?.found() === true) {
+              cut = true
+              otherOutput += stop.dropped()
+              continue
+            }
             for (const delta of calls) parts.push(Replay.stampDelta(delta, name, model))
-            // the answer ends at a stop sequence: nothing after it is read
-            if (stop?.found() === true) return [...report(parts), ...finish("stop", stopped())]
           }
         }
-        return report(parts)
+        return cut ? cutAt(parts) : report(parts)
       },
       fault: (fault: StreamFault): ProviderError => {
         switch (fault._tag) {

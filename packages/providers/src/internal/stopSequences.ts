@@ -54,6 +54,8 @@ export const make = (stops: ReadonlyArray<string>) => {
   // the end of the text so far that could begin a stop sequence
   let held = ""
   let found = false
+  // the text from the stop sequence on, of the delta that completed it
+  let dropped = ""
   return {
     /** The text to hand on for a delta: all but an end that could begin a stop sequence, up to one found. */
     text: (text: string): string => {
@@ -62,6 +64,7 @@ export const make = (stops: ReadonlyArray<string>) => {
       if (at !== -1) {
         found = true
         held = ""
+        dropped = joined.slice(at)
         return joined.slice(0, at)
       }
       const keep = openEnd(joined, stops, longest)
@@ -70,6 +73,8 @@ export const make = (stops: ReadonlyArray<string>) => {
     },
     /** Whether a stop sequence was found: the answer ends before it. */
     found: (): boolean => found,
+    /** The text the cut left out of the delta that completed the stop sequence (the sequence and what followed). */
+    dropped: (): string => dropped,
     /** The end held back, to hand on as the stream ends. */
     flush: (): string => {
       const text = held
