@@ -11,39 +11,23 @@
  * Baton's form, or naming another model, is sent as no signature (the skip
  * value), never as another model's, and does not fail the request.
  */
-import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
-import { generateText, isStepCount, jsonSchema, streamText, tool } from "ai"
-import { ConfigProvider, Effect, Layer } from "effect"
-import * as Gateway from "../src/Gateway.ts"
-import * as GatewayConfig from "../src/GatewayConfig.ts"
+import { Effect } from "effect"
+import * as AiSdk from "./aiSdk.ts"
 import * as Fixture from "./fixture.ts"
-
-const environment = { ...Fixture.environment, GEMINI_API_KEY: "g-secret" }
 
 const model = "gemini/gemini-3.5-flash"
 
-const TestLayer = Layer.unwrap(Effect.gen(function*() {
-  const mock = yield* MockProviderServer.MockProviderServer
-  const config = yield* GatewayConfig.parse(
-    JSON.stringify({
-      providers: { gemini: { baseUrl: mock.baseUrl("gemini"), models: ["gemini-3.5-flash", "gemini-3.1-pro"] } },
-      keys: [{ sha256: GatewayConfig.hashKey(Fixture.clientKey), subject: "teacher-1" }]
-    }),
-    "json"
-  )
-  return Gateway.layer(config, { port: 0 })
-})).pipe(
-  Layer.provideMerge(Fixture.services({ environment })),
-  Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment))),
-  Layer.provideMerge(MockProviderServer.layer())
+const TestLayer = Fixture.gatewayOf(
+  (mock) =>
+    Effect.succeed({ gemini: { baseUrl: mock.baseUrl("gemini"), models: ["gemini-3.5-flash", "gemini-3.1-pro"] } }),
+  { GEMINI_API_KEY: "g-secret" }
 )
 
 const skip = "skip_thought_signature_validator"
 
-const record = (value: unknown): Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value) ? { ...value } : {}
+const record = Fixture.record
 
 const list = (value: unknown): ReadonlyArray<unknown> => Array.isArray(value) ? value : []
 
@@ -58,19 +42,6 @@ const lastSignature = Effect.gen(function*() {
 
 /** Baton's form of a signature in Google's field: the maker, base64url, before the signature. */
 const batonForm = (maker: string, signature: string) => `baton.${Buffer.from(maker).toString("base64url")}.${signature}`
-
-const weather = tool({
-  inputSchema: jsonSchema<{ city: string }>({
-    type: "object",
-    properties: { city: { type: "string" } },
-    required: ["city"]
-  }),
-  execute: () => "rain"
-})
-
-/** The AI SDK's client of the gateway at `url`. */
-const sdk = (url: string) =>
-  createOpenAICompatible({ name: "baton", baseURL: `${url}/v1`, apiKey: Fixture.clientKey }).chatModel(model)
 
 /** A first answer of the gateway, plain, that called `get_weather`: its tool call as the client got it. */
 const firstCall = (url: string) =>
@@ -107,15 +78,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway: Gemini's signature in 
   it.effect("generateText: the second turn reaches Gemini with the real signature", () =>
     Effect.gen(function*() {
       const { url } = yield* Fixture.setup
-      const result = yield* Effect.promise(() =>
-        generateText({
-          model: sdk(url),
-          prompt: "Weather in Oslo?",
-          tools: { get_weather: weather },
-          stopWhen: isStepCount(2),
-          maxRetries: 0
-        })
-      )
+      const result = yield* AiSdk.generatedLoop(url, model)
       assert.deepStrictEqual(result.steps.map((step) => step.finishReason), ["tool-calls", "stop"])
       assert.include(result.text, "[tool results: rain]")
       const signature = yield* lastSignature
@@ -126,21 +89,8 @@ layer(TestLayer, { excludeTestServices: true })("Gateway: Gemini's signature in 
   it.effect("streamText: the delta that opens the call carries it, and the second turn sends it back", () =>
     Effect.gen(function*() {
       const { url } = yield* Fixture.setup
-      const errors: Array<unknown> = []
-      const result = yield* Effect.promise(async () => {
-        const run = streamText({
-          model: sdk(url),
-          prompt: "Weather in Oslo?",
-          tools: { get_weather: weather },
-          stopWhen: isStepCount(2),
-          maxRetries: 0,
-          onError: ({ error }) => {
-            errors.push(error)
-          }
-        })
-        return { steps: await run.steps, text: await run.text }
-      })
-      assert.deepStrictEqual(errors, [])
+      const result = yield* AiSdk.streamedLoop(url, model)
+      assert.deepStrictEqual(result.errors, [])
       assert.deepStrictEqual(result.steps.map((step) => step.finishReason), ["tool-calls", "stop"])
       assert.include(result.text, "[tool results: rain]")
       const signature = yield* lastSignature

@@ -8,42 +8,24 @@
  * Over the mock server, and over a raw server for a Gemini stream the mock
  * does not send (text after a signed call).
  */
-import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import type * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import type { Scope } from "effect"
-import * as Gateway from "../src/Gateway.ts"
-import * as GatewayConfig from "../src/GatewayConfig.ts"
 import * as Fixture from "./fixture.ts"
-
-const environment = { ...Fixture.environment, GEMINI_API_KEY: "g-secret" }
 
 /** A gateway whose `gemini` is served at `gemini`, its `openai` by the mock, and the mock. */
 const gatewayOver = (
   gemini: (mock: MockProviderServer.MockProviderServer["Service"]) => Effect.Effect<string, never, Scope.Scope>
 ) =>
-  Layer.unwrap(Effect.gen(function*() {
-    const mock = yield* MockProviderServer.MockProviderServer
-    const config = yield* GatewayConfig.parse(
-      JSON.stringify({
-        providers: {
-          gemini: { baseUrl: yield* gemini(mock), models: ["gemini-3.5-flash"] },
-          openai: { baseUrl: mock.baseUrl("openai"), models: ["gpt-4o-mini"] }
-        },
-        keys: [{ sha256: GatewayConfig.hashKey(Fixture.clientKey), subject: "teacher-1" }]
-      }),
-      "json"
-    )
-    return Gateway.layer(config, { port: 0 })
-  })).pipe(
-    Layer.provideMerge(Fixture.services({ environment })),
-    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment))),
-    Layer.provideMerge(MockProviderServer.layer())
-  )
+  Fixture.gatewayOf((mock) =>
+    Effect.map(gemini(mock), (baseUrl) => ({
+      gemini: { baseUrl, models: ["gemini-3.5-flash"] },
+      openai: { baseUrl: mock.baseUrl("openai"), models: ["gpt-4o-mini"] }
+    })), { GEMINI_API_KEY: "g-secret" })
 
-const record = (value: unknown): Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value) ? { ...value } : {}
+const record = Fixture.record
 
 const list = (value: unknown): ReadonlyArray<unknown> => Array.isArray(value) ? value : []
 

@@ -7,14 +7,13 @@
  * streamed (the replay comes with the finish chunk, in a `tool_calls` delta
  * the client's stream helper merges into its calls).
  */
-import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
-import { isStepCount, jsonSchema, streamText, tool } from "ai"
 import { ConfigProvider, Effect, Layer } from "effect"
 import type OpenAI from "openai"
 import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
+import * as AiSdk from "./aiSdk.ts"
 import * as Fixture from "./fixture.ts"
 
 const configFile = (mock: MockProviderServer.MockProviderServer["Service"]) => ({
@@ -90,31 +89,8 @@ layer(TestLayer, { excludeTestServices: true })("Gateway tool loop with a reason
   it.effect("streamed to the Vercel AI SDK: the finish chunk is valid and its loop runs its two turns", () =>
     Effect.gen(function*() {
       const { url } = yield* Fixture.setup
-      const gateway = createOpenAICompatible({ name: "baton", baseURL: `${url}/v1`, apiKey: Fixture.clientKey })
-      const errors: Array<unknown> = []
-      const result = yield* Effect.promise(async () => {
-        const run = streamText({
-          model: gateway.chatModel("thinking"),
-          prompt: "Weather in Oslo?",
-          tools: {
-            get_weather: tool({
-              inputSchema: jsonSchema<{ city: string }>({
-                type: "object",
-                properties: { city: { type: "string" } },
-                required: ["city"]
-              }),
-              execute: () => "rain"
-            })
-          },
-          stopWhen: isStepCount(2),
-          maxRetries: 0,
-          onError: ({ error }) => {
-            errors.push(error)
-          }
-        })
-        return { steps: await run.steps, text: await run.text }
-      })
-      assert.deepStrictEqual(errors, [])
+      const result = yield* AiSdk.streamedLoop(url, "thinking")
+      assert.deepStrictEqual(result.errors, [])
       assert.deepStrictEqual(result.steps.map((step) => step.finishReason), ["tool-calls", "stop"])
       assert.deepStrictEqual(result.steps[0]?.toolCalls.map((call) => call.toolName), ["get_weather"])
       assert.include(result.text, "[tool results: rain]")

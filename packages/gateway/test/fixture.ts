@@ -9,6 +9,7 @@ import * as UsageLedger from "@baton/core/UsageLedger"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { ConfigProvider, Effect, Layer, Schema } from "effect"
+import type { Scope } from "effect"
 import { HttpServer } from "effect/http"
 import OpenAI from "openai"
 import * as Gateway from "../src/Gateway.ts"
@@ -106,6 +107,38 @@ export const gateway = (options: Options = {}) =>
 /** A gateway over a mock server of its own, both in the layer's output. */
 export const gatewayWithMock = (options: Options = {}) =>
   gateway(options).pipe(Layer.provideMerge(MockProviderServer.layer()))
+
+/**
+ * A gateway over the providers `providersOf` configures (given the mock
+ * server; in the layer's scope, so it may start a server of its own), the
+ * test subject's key its only key, read with `extra` over
+ * {@link environment}, and the mock server.
+ */
+export const gatewayOf = (
+  providersOf: (
+    mock: MockProviderServer.MockProviderServer["Service"]
+  ) => Effect.Effect<Record<string, unknown>, never, Scope.Scope>,
+  extra: Record<string, string> = {}
+) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    const config = yield* GatewayConfig.parse(
+      JSON.stringify({
+        providers: yield* providersOf(mock),
+        keys: [{ sha256: GatewayConfig.hashKey(clientKey), subject: "teacher-1" }]
+      }),
+      "json"
+    )
+    return Gateway.layer(config, { port: 0 })
+  })).pipe(
+    Layer.provideMerge(services({ environment: extra })),
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ ...environment, ...extra }))),
+    Layer.provideMerge(MockProviderServer.layer())
+  )
+
+/** A JSON value as an object (a copy), `{}` when it is none. */
+export const record = (value: unknown): Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? { ...value } : {}
 
 /** Resets the mock server: the mock and the gateway's URL. */
 export const setup = Effect.gen(function*() {

@@ -9,67 +9,25 @@
  * goes through with that reasoning on the assistant message.
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
-import type { GenerationResult, StreamPart } from "@baton/core/GenerationResult"
 import { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmManager from "@baton/core/LlmManager"
 import type * as LlmRequest from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
-import type { TokenUsage } from "@baton/core/TokenUsage"
-import type * as Tool from "@baton/core/Tool"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Redacted } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as DeepSeek from "../src/DeepSeek.ts"
-
-/** How a turn is asked for: `generate` over a plain reply or over a stream, or `stream`. */
-type Via = "generate" | "generate over a stream" | "stream"
-
-const vias: ReadonlyArray<Via> = ["generate", "generate over a stream", "stream"]
+import * as Turns from "./utils/turns.ts"
 
 /** A manager over DeepSeek with its default model, on the mock server. */
-const managerOver = (via: Via) =>
-  Effect.gen(function*() {
-    const server = yield* MockProviderServer.MockProviderServer
-    yield* server.reset
-    return yield* LlmManager.make({
-      providers: [DeepSeek.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.baseUrl("deepseek") })],
-      policy: FallbackPolicy.make({ maxRetries: 0, generateVia: via === "generate" ? "generate" : "stream" }),
-      circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 },
-      generationEnabled: true
-    })
-  })
+const managerOver = (via: Turns.Via) =>
+  Turns.managerOver(
+    (server) => [DeepSeek.layer({ apiKey: Redacted.make("sk-test-key"), baseUrl: server.baseUrl("deepseek") })],
+    via
+  )
 
-/** What a turn answered, from a result or a stream's parts (the text its deltas). */
-interface Turn {
-  readonly content: string
-  readonly finishReason: GenerationResult["finishReason"]
-  readonly usage: TokenUsage
-  readonly toolCalls?: ReadonlyArray<Tool.ToolCall> | undefined
-}
-
-const fromStream = (parts: ReadonlyArray<StreamPart>): Turn => {
-  const finish = parts.at(-1)
-  if (finish?._tag !== "Finish") return assert.fail(`the stream ended with ${finish?._tag}, not Finish`)
-  return {
-    content: parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join(""),
-    finishReason: finish.finishReason,
-    usage: finish.usage,
-    toolCalls: finish.toolCalls
-  }
-}
-
-const ask = (
-  llm: LlmManager.Service,
-  prompt: ReadonlyArray<LlmRequest.Message>,
-  via: Via,
-  tools?: ReadonlyArray<Tool.Input>
-) => {
-  const request = { prompt, ...(tools === undefined ? {} : { tools }) }
-  return via === "stream"
-    ? Effect.map(Stream.runCollect(llm.stream(request)), fromStream)
-    : Effect.map(llm.generate(request), (result): Turn => result)
-}
+const ask = Turns.ask
 
 /** The body of the last request the server received, as an object. */
 const lastBody = Effect.gen(function*() {
@@ -99,7 +57,7 @@ const weather = {
 }
 
 describe("DeepSeek's default model thinks", () => {
-  for (const via of vias) {
+  for (const via of Turns.vias) {
     it.live(`(${via}) the reasoning is not text, and its tokens are billed`, () =>
       Effect.gen(function*() {
         const llm = yield* managerOver(via)

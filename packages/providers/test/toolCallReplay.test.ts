@@ -16,7 +16,6 @@
  * APIs do; the second request's body is read as the server received it.
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
-import type { GenerationResult, StreamPart } from "@baton/core/GenerationResult"
 import { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmManager from "@baton/core/LlmManager"
 import type * as LlmRequest from "@baton/core/LlmRequest"
@@ -25,13 +24,14 @@ import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Redacted } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as DeepSeek from "../src/DeepSeek.ts"
 import * as Gemini from "../src/Gemini.ts"
 import * as Replay from "../src/internal/replay.ts"
 import * as ToolStream from "../src/internal/toolStream.ts"
 import * as OpenAi from "../src/OpenAi.ts"
+import * as Turns from "./utils/turns.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -59,52 +59,19 @@ const layers = (server: MockProviderServer.MockProviderServer["Service"]) => ({
   openai: OpenAi.layer({ apiKey, baseUrl: server.baseUrl("openai") })
 })
 
-/** How a turn is asked for: `generate` over a plain reply or over a stream, or `stream`. */
-type Via = "generate" | "generate over a stream" | "stream"
-
-const managerOver = (chain: ReadonlyArray<Kind>, via: Via) =>
-  Effect.gen(function*() {
-    const server = yield* MockProviderServer.MockProviderServer
-    yield* server.reset
+const managerOver = (chain: ReadonlyArray<Kind>, via: Turns.Via) =>
+  Turns.managerOver((server) => {
     const all = layers(server)
-    return yield* LlmManager.make({
-      providers: chain.map((kind) => all[kind]),
-      policy: FallbackPolicy.make({ maxRetries: 0, generateVia: via === "generate" ? "generate" : "stream" }),
-      circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 },
-      generationEnabled: true
-    })
-  })
+    return chain.map((kind) => all[kind])
+  }, via)
 
-/** What a turn answered: the text, the finish reason and the tool calls, from a result or a stream's `Finish`. */
-interface Turn {
-  readonly content: string
-  readonly finishReason: GenerationResult["finishReason"]
-  readonly provider: string
-  readonly toolCalls: ReadonlyArray<Tool.ToolCall> | undefined
-}
-
-const fromStream = (parts: ReadonlyArray<StreamPart>): Turn => {
-  const finish = parts.at(-1)
-  assert.strictEqual(finish?._tag, "Finish")
-  return {
-    content: parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join(""),
-    finishReason: finish?._tag === "Finish" ? finish.finishReason : "other",
-    provider: finish?._tag === "Finish" ? finish.provider : "",
-    toolCalls: finish?._tag === "Finish" ? finish.toolCalls : undefined
-  }
-}
-
+/** Asks `prompt` with `tools` (the weather's by default). */
 const ask = (
   llm: LlmManager.Service,
   prompt: ReadonlyArray<LlmRequest.Message>,
-  via: Via,
+  via: Turns.Via,
   tools: ReadonlyArray<Tool.Input> = [weather]
-) => {
-  const request = { prompt, tools }
-  return via === "stream"
-    ? Effect.map(Stream.runCollect(llm.stream(request)), fromStream)
-    : Effect.map(llm.generate(request), (result): Turn => ({ ...result, toolCalls: result.toolCalls }))
-}
+) => Turns.ask(llm, prompt, via, tools)
 
 /** The conversation after an answer that called tools: its calls on an assistant message, then their results. */
 const answered = (prompt: ReadonlyArray<LlmRequest.Message>, calls: ReadonlyArray<Tool.ToolCall>) => [
@@ -148,7 +115,7 @@ const reasoningOf = (step: number) => `Mock reasoning from deepseek, step ${step
 const mockReasoning = reasoningOf(1)
 
 /** Asks until the model answers with text, each answer's calls and their results added to the conversation. */
-const loop = (llm: LlmManager.Service, via: Via, tools: ReadonlyArray<Tool.Input>) =>
+const loop = (llm: LlmManager.Service, via: Turns.Via, tools: ReadonlyArray<Tool.Input>) =>
   Effect.gen(function*() {
     let prompt: ReadonlyArray<LlmRequest.Message> = [question]
     let turn = yield* ask(llm, prompt, via, tools)
@@ -161,10 +128,8 @@ const loop = (llm: LlmManager.Service, via: Via, tools: ReadonlyArray<Tool.Input
 
 const SKIP = "skip_thought_signature_validator"
 
-const vias: ReadonlyArray<Via> = ["generate", "generate over a stream", "stream"]
-
 describe("a tool loop with a reasoning model", () => {
-  for (const via of vias) {
+  for (const via of Turns.vias) {
     it.live(`Gemini 3 (${via}): the call's thoughtSignature goes back on its functionCall part`, () =>
       Effect.gen(function*() {
         const llm = yield* managerOver(["gemini"], via)
