@@ -8,7 +8,7 @@
  * | `model` | the provider's configured model | non-empty |
  * | `responseFormat` | `"text"` | `"text"` or `"json"` (OpenAI, DeepSeek, compatible: `json_object`; Gemini: `application/json`; Anthropic, which has no JSON mode: an instruction in the system prompt) |
  * | `system` | none | a system prompt put before the messages |
- * | `stop` | none | 1-4 non-empty stop sequences: the answer ends before the first one the model completes (finish reason `"stop"`); Baton cuts it itself for the models that reject `stop` (OpenAI's o3, o4-mini, gpt-5) |
+ * | `stop` | none | 1-4 non-empty stop sequences, no lone surrogate: the answer ends before the first one the model completes (finish reason `"stop"`); Baton cuts it itself for the models that reject `stop` (OpenAI's o3, o4-mini, gpt-5) |
  * | `seed` | none | integer; best effort where the provider supports it |
  * | `timeout` | the configured deadline | positive; milliseconds or a duration string (`"30 seconds"`) |
  * | `rescue` | `"auto"` | `"auto"`, `"restart"` or `"none"`: how `LlmManager.stream` completes an answer broken after its first delta (see `FallbackPolicy`) |
@@ -78,6 +78,18 @@ const PositiveDuration = Schema.Union([Schema.DurationFromMillis, Schema.Duratio
   )
 )
 
+/**
+ * A stop sequence: not empty, and no lone surrogate (with the `u` flag a
+ * pair is one code point, outside the range). A model never writes half a
+ * character, so such a sequence would never match, and Baton's own cut
+ * (OpenAI's reasoning models) would split a character at it.
+ */
+const StopSequence = Schema.NonEmptyString.check(
+  Schema.makeFilter((text: string) =>
+    !/[\uD800-\uDFFF]/u.test(text) || "Expected a stop sequence without a lone surrogate"
+  )
+)
+
 const Temperature = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 2 }))
 
 const MaxTokens = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxTokensLimit }))
@@ -95,7 +107,7 @@ export const GenerationOptions = Schema.Struct({
   model: Schema.optionalKey(ModelId),
   responseFormat: Schema.optionalKey(Schema.Literals(["text", "json"])),
   system: Schema.optionalKey(Schema.String),
-  stop: Schema.optionalKey(Schema.Array(Schema.NonEmptyString).check(Schema.isBetweenLength(1, 4))),
+  stop: Schema.optionalKey(Schema.Array(StopSequence).check(Schema.isBetweenLength(1, 4))),
   seed: Schema.optionalKey(Schema.Int),
   timeout: Schema.optionalKey(PositiveDuration),
   rescue: Schema.optionalKey(Schema.Literals(["auto", "restart", "none"]))

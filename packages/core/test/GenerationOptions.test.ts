@@ -58,6 +58,12 @@ describe("GenerationOptions", () => {
   it.effect("rejects a non-string system prompt", () => rejects({ system: 42 }, "options.system"))
   it.effect("rejects more than four stop sequences", () => rejects({ stop: ["a", "b", "c", "d", "e"] }, "options.stop"))
   it.effect("rejects an empty stop sequence", () => rejects({ stop: [""] }, "options.stop.0"))
+  it.effect("rejects a stop sequence with a lone surrogate", () =>
+    rejects({ stop: ["ok", "a\uD83D"] }, "options.stop.1"))
+  it.effect("keeps a stop sequence of a whole emoji", () =>
+    Effect.map(GenerationOptions.decode({ stop: ["\uD83D\uDE00"] }), (options) => {
+      assert.deepStrictEqual(options.stop, ["\uD83D\uDE00"])
+    }))
   it.effect("rejects a fractional seed", () => rejects({ seed: 1.5 }, "options.seed"))
   it.effect("rejects a zero timeout", () => rejects({ timeout: 0 }, "options.timeout"))
   it.effect("rejects an unreadable timeout", () => rejects({ timeout: "soon" }, "options.timeout"))
