@@ -602,7 +602,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     // the cut at the stop sequences the provider was not sent; none (nothing to do per event) when it applies them
     const stop = stops === undefined ? undefined : StopSequences.make(stops)
     // cut at a stop sequence: the rest of the chunks at hand is read only for what it bills, then the stream finishes
-    let cut = false
+    const cut = (): boolean => stop?.found() === true
     let reported: TokenCounts | undefined
     // under a supervisor, a malformed event leaves a hole in the answer: nothing after it is forwarded,
     // the rest is read for its usage (and billed, if that never comes), and the stream then fails with this
@@ -631,7 +631,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           responseId: decoder.responseId?.(),
           responseModel: decoder.responseModel?.(),
           // an answer cut at a stop sequence ends with its text: the calls after it were never made
-          toolCalls: cut ? undefined : Replay.stamp(decoder.tools?.calls(), name, model)
+          toolCalls: cut() ? undefined : Replay.stamp(decoder.tools?.calls(), name, model)
         })
       ]
     }
@@ -669,7 +669,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         const parts: Array<StreamPart> = []
         for (const chunk of chunks) {
           const events = sse.feed(chunk)
-          if (typeof events === "string" && cut) break
+          if (typeof events === "string" && cut()) break
           if (typeof events === "string") {
             // reported first: the failure then tells the supervisor what the stopped stream billed
             const reported = report(parts)
@@ -678,7 +678,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           }
           for (const event of events) {
             const step = decoder.event(event)
-            if (cut) {
+            if (cut()) {
               if (typeof step === "string") otherOutput += step
               continue
             }
@@ -706,15 +706,14 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
               parts.push({ _tag: "TextDelta", text })
             }
             // the answer ends at a stop sequence: what the model wrote after it is billed, never handed on
-            if (stop?.found() === true) {
-              cut = true
+            if (stop !== undefined && stop.found()) {
               otherOutput += stop.dropped()
               continue
             }
             for (const delta of calls) parts.push(Replay.stampDelta(delta, name, model))
           }
         }
-        return cut ? cutAt(parts) : report(parts)
+        return cut() ? cutAt(parts) : report(parts)
       },
       fault: (fault: StreamFault): ProviderError => {
         switch (fault._tag) {

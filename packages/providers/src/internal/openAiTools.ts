@@ -140,15 +140,13 @@ const keyOf = (
   if (typeof fragment.index === "number") return tools.indexed(fragment.index, id)
   if (id !== undefined) return tools.keyOf(id)
   const last = tools.last()
-  if (name === undefined) return last
-  return last === undefined || opensCall(tools, last, name) ? tools.freshKey() : last
+  if (name === undefined) return last?.key
+  return last === undefined || opensCall(last, name) ? tools.freshKey() : last.key
 }
 
-/** Whether a fragment naming `name` (neither index nor id) opens a call after the one under `last`. */
-const opensCall = (tools: ToolStream.ToolStream, last: number, name: string): boolean => {
-  const lastName = tools.nameOf(last)
-  return (lastName !== "" && lastName !== name) || wholeJson(tools.argumentsOf(last))
-}
+/** Whether a fragment naming `name` (neither index nor id) opens a call after `last`, the call opened last. */
+const opensCall = (last: { readonly name: string; readonly arguments: string }, name: string): boolean =>
+  (last.name !== "" && last.name !== name) || wholeJson(last.arguments)
 
 /**
  * Feeds a chunk's `delta.tool_calls` fragments, and its `reasoning_content`,

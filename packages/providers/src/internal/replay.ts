@@ -36,15 +36,16 @@ export interface DecodedDelta extends Omit<ToolCallDelta, "replay"> {
   readonly echo?: Echo | undefined
 }
 
-/**
- * The delta as a stream hands it on: its echo a `replay` of `provider` and
- * `model`; a delta without one as it is (not copied).
- */
-export const stampDelta = (delta: DecodedDelta, provider: ProviderName, model: ModelId): ToolCallDelta => {
-  if (delta.echo === undefined) return delta
-  const { echo, ...rest } = delta
+/** `item` with its echo a `replay` of `provider` and `model`; one without an echo as it is (not copied). */
+const stamped = <A extends { readonly echo?: Echo | undefined }>(item: A, provider: ProviderName, model: ModelId) => {
+  if (item.echo === undefined) return item
+  const { echo, ...rest } = item
   return { ...rest, replay: { provider, model, ...echo } }
 }
+
+/** The delta as a stream hands it on: its echo a `replay` of `provider` and `model`. */
+export const stampDelta = (delta: DecodedDelta, provider: ProviderName, model: ModelId): ToolCallDelta =>
+  stamped(delta, provider, model)
 
 /**
  * The most characters of reasoning kept for a call's replay: 4 Mi, far above
@@ -75,8 +76,7 @@ export const stamp = (
   calls: ReadonlyArray<DecodedCall> | undefined,
   provider: ProviderName,
   model: ModelId
-): ReadonlyArray<ToolCall> | undefined =>
-  calls?.map(({ echo, ...call }) => echo === undefined ? call : { ...call, replay: { provider, model, ...echo } })
+): ReadonlyArray<ToolCall> | undefined => calls?.map((call) => stamped(call, provider, model))
 
 const foreign = (provider: string, model: string) => (call: ToolCall): boolean =>
   call.replay !== undefined && (call.replay.provider !== provider || call.replay.model !== model)

@@ -108,12 +108,13 @@ export const make = () => {
     size: (): number => calls.size,
     /** True once a call was opened under `key`. */
     has: (key: number): boolean => calls.has(key),
-    /** The key of the call opened last, if any. */
-    last: (): number | undefined => last,
-    /** The arguments the call under `key` has so far (`""` for none or no call). */
-    argumentsOf: (key: number): string => calls.get(key)?.arguments ?? "",
-    /** The name the call under `key` has so far (`""` for none or no call). */
-    nameOf: (key: number): string => calls.get(key)?.name ?? "",
+    /** The call opened last, if any: its key, and its name and arguments so far. */
+    last: (): { readonly key: number; readonly name: string; readonly arguments: string } | undefined => {
+      const call = last === undefined ? undefined : calls.get(last)
+      return last === undefined || call === undefined
+        ? undefined
+        : { key: last, name: call.name, arguments: call.arguments }
+    },
     /** A key no call has yet (a new call, on a wire whose fragments do not say whose they are). */
     freshKey,
     /** The key of the call with this `id`, else a key no call has yet (for a wire that names calls by id only). */
