@@ -10,6 +10,7 @@
  * | `system` | none | a system prompt put before the messages |
  * | `stop` | none | 1-4 non-empty stop sequences, no lone surrogate: the answer ends before the first one the model completes (finish reason `"stop"`); Baton cuts it itself for the models that reject `stop` (OpenAI's o3, o4-mini, gpt-5) |
  * | `seed` | none | integer; best effort where the provider supports it |
+ * | `reasoning` | the model's own | `"none"`, `"low"`, `"medium"` or `"high"`: how much a reasoning model thinks before it answers ({@link Reasoning}) |
  * | `timeout` | the configured deadline | positive; milliseconds or a duration string (`"30 seconds"`) |
  * | `rescue` | `"auto"` | `"auto"`, `"restart"` or `"none"`: how `LlmManager.stream` completes an answer broken after its first delta (see `FallbackPolicy`) |
  *
@@ -90,6 +91,26 @@ const StopSequence = Schema.NonEmptyString.check(
   )
 )
 
+/**
+ * How much a reasoning model thinks before it answers, one scale for every
+ * provider: `"none"` answers at once, where the model can (DeepSeek's
+ * thinking mode off, Gemini 2.5 Flash's budget 0, OpenAI's gpt-5.1 and later
+ * `"none"`, Claude's thinking off); a model that always thinks gets its least
+ * (OpenAI's o-series `"low"`, gpt-5 `"minimal"`, Gemini's Pro models their
+ * lowest). `"low"`, `"medium"` and `"high"` ask for more, each provider in its
+ * own terms (see its adapter). Left out, nothing is sent and the model
+ * decides (DeepSeek's current models think by default). Thinking is billed
+ * as output and counts against `maxTokens` on most providers, so a small
+ * `maxTokens` with much thinking can leave an empty answer (finish reason
+ * `"length"`). A model that does not reason is sent nothing.
+ *
+ * @since 0.1.0
+ */
+export const Reasoning = Schema.Literals(["none", "low", "medium", "high"])
+
+/** @since 0.1.0 */
+export type Reasoning = typeof Reasoning.Type
+
 const Temperature = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 2 }))
 
 const MaxTokens = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxTokensLimit }))
@@ -109,6 +130,7 @@ export const GenerationOptions = Schema.Struct({
   system: Schema.optionalKey(Schema.String),
   stop: Schema.optionalKey(Schema.Array(StopSequence).check(Schema.isBetweenLength(1, 4))),
   seed: Schema.optionalKey(Schema.Int),
+  reasoning: Schema.optionalKey(Reasoning),
   timeout: Schema.optionalKey(PositiveDuration),
   rescue: Schema.optionalKey(Schema.Literals(["auto", "restart", "none"]))
 })

@@ -64,6 +64,7 @@ describe("GenerationOptions", () => {
     Effect.map(GenerationOptions.decode({ stop: ["\uD83D\uDE00"] }), (options) => {
       assert.deepStrictEqual(options.stop, ["\uD83D\uDE00"])
     }))
+  it.effect("rejects an unknown reasoning level", () => rejects({ reasoning: "max" }, "options.reasoning"))
   it.effect("rejects a fractional seed", () => rejects({ seed: 1.5 }, "options.seed"))
   it.effect("rejects a zero timeout", () => rejects({ timeout: 0 }, "options.timeout"))
   it.effect("rejects an unreadable timeout", () => rejects({ timeout: "soon" }, "options.timeout"))

@@ -34,6 +34,7 @@ describe("bad caller input", () => {
         [{ prompt: "hi", metadata: { subjectId: "teacher-\uDC00x" } }, "metadata.subjectId"],
         // half an emoji: no model writes one, and Baton's own stop cut would split a character at it
         [{ prompt: "hi", options: { stop: ["\n\n", "\uD83D"] } }, "options.stop.1"],
+        [{ prompt: "hi", options: { reasoning: "xhigh" } }, "options.reasoning"],
         // found by the chaos suite's property test: a TypeError (a defect) before
         [{ prompt: "hi", metadata: null }, "metadata"],
         // a message field hidden from enumeration is checked all the same
