@@ -68,7 +68,7 @@ import * as Tools from "./internal/tools.ts"
 /**
  * What every call sends along: the quota subject, tags for logs and the
  * ledger, and Baton's `GenerationOptions` (temperature, maxTokens, model,
- * timeout, ...; `streamText` refuses `rescue: "restart"`).
+ * reasoning, timeout, ...; `streamText` refuses `rescue: "restart"`).
  *
  * @since 0.1.0
  * @category models

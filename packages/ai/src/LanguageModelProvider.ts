@@ -6,7 +6,7 @@
  * its own adapters, without a new adapter.
  *
  * - Requests: Baton's messages become the `Prompt`; `GenerationOptions`
- *   (temperature, maxTokens, model, stop, seed) are the wrapped model's own
+ *   (temperature, maxTokens, model, stop, seed, reasoning) are the wrapped model's own
  *   configuration and are not passed on; the attempt limits still apply (the
  *   manager owns time). `responseFormat: "json"` has no schema-less
  *   counterpart in `effect/ai`: as for Anthropic, an instruction asking for
