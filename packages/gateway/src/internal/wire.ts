@@ -26,6 +26,13 @@
  *   `audio`, which Baton cannot pass on, is refused.
  * - A `max_tokens` (`max_completion_tokens`) or `temperature` left out is
  *   left to the provider ({@link toInput}), not given Baton's defaults.
+ * - `reasoning_effort` (what the official openai client and the Vercel AI
+ *   SDK's `reasoning` send) is Baton's `reasoning` ({@link reasoningOf}):
+ *   `"none"` and `"minimal"` are `"none"` (the model answers at once where
+ *   it can, else thinks its least); `"low"`, `"medium"` and `"high"` are
+ *   themselves; `"xhigh"` and `"max"`, above Baton's top level, are
+ *   `"high"`. Left out (or `null`), nothing is asked and the model decides.
+ *   Another value is refused naming the field.
  * - What a provider needs sent back with its tool calls (`Tool.Replay`:
  *   Gemini's thought signature, DeepSeek's reasoning) rides on each call as
  *   `extra_content.baton.replay`: in a completion's `tool_calls`, in a
@@ -46,6 +53,7 @@
  *   nothing otherwise. A Baton replay that is not one is refused, naming the
  *   field; Google's field never is.
  */
+import type { Reasoning } from "@baton/core/GenerationOptions"
 import type { Finish, FinishReason, ToolCallDelta } from "@baton/core/GenerationResult"
 import type * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenUsage } from "@baton/core/TokenUsage"
@@ -136,6 +144,24 @@ const MaxTokens = optional(Schema.Int.check(Schema.isGreaterThan(0)))
 
 const Penalty = optional(Schema.Finite.check(Schema.isBetween({ minimum: -2, maximum: 2 })))
 
+/** OpenAI's `reasoning_effort` values (its `ReasoningEffort`). */
+const ReasoningEffort = Schema.Literals(["none", "minimal", "low", "medium", "high", "xhigh", "max"])
+
+/**
+ * Baton's `reasoning` for each `reasoning_effort`: `"minimal"`, OpenAI's
+ * least thinking, is `"none"` (Baton's least); `"xhigh"` and `"max"`, above
+ * Baton's top, are `"high"`.
+ */
+const reasoningOf: Readonly<Record<typeof ReasoningEffort.Type, Reasoning>> = {
+  none: "none",
+  minimal: "none",
+  low: "low",
+  medium: "medium",
+  high: "high",
+  xhigh: "high",
+  max: "high"
+}
+
 /** A chat-completions request body. */
 export const ChatRequest = Schema.Struct({
   model: Schema.String.check(Schema.isNonEmpty()),
@@ -150,6 +176,7 @@ export const ChatRequest = Schema.Struct({
     ])
   ),
   seed: optional(Schema.Int),
+  reasoning_effort: optional(ReasoningEffort),
   user: optional(Schema.String),
   response_format: optional(ResponseFormat),
   tools: optional(Schema.Array(WireTool).check(Schema.isMinLength(1))),
@@ -295,7 +322,8 @@ export const unsupported = (body: ChatRequest): { readonly param: string; readon
  * `max_tokens` (or `max_completion_tokens`) or `temperature` the client left
  * out is `"provider"`: not sent, as OpenAI's own API would leave it, rather
  * than Baton's library defaults (see `GenerationOptions`; Anthropic, which
- * requires a limit, gets 4096).
+ * requires a limit, gets 4096). A `reasoning_effort` is Baton's `reasoning`
+ * ({@link reasoningOf}); none, and none is set.
  */
 export const toInput = (
   body: ChatRequest,
@@ -310,6 +338,7 @@ export const toInput = (
       maxTokens: body.max_completion_tokens ?? body.max_tokens ?? "provider",
       ...(stop === undefined ? {} : { stop: typeof stop === "string" ? [stop] : stop }),
       ...(body.seed == null ? {} : { seed: body.seed }),
+      ...(body.reasoning_effort == null ? {} : { reasoning: reasoningOf[body.reasoning_effort] }),
       ...(body.response_format?.type === "json_object" ? { responseFormat: "json" as const } : {})
     },
     metadata: {
