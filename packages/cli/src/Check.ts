@@ -4,8 +4,9 @@
  * and a `REDIS_URL` that is no Redis URL included, as `serve` refuses them)
  * and prints the effective provider chain and limits; `--ping`
  * makes one tiny call per step of the chain (its provider and model, an
- * OpenAI-compatible endpoint included) and prints provider, model, latency
- * and outcome.
+ * OpenAI-compatible endpoint included; 5 tokens, with `reasoning: "none"`
+ * so that a thinking model does not spend them thinking) and prints
+ * provider, model, latency and outcome.
  *
  * @since 0.1.0
  */
@@ -51,7 +52,7 @@ const providerOf = (step: LlmConfig.ChainStep) =>
 const pingOne = (step: LlmConfig.ChainStep) =>
   Effect.gen(function*() {
     const provider = yield* providerOf(step)
-    const request = yield* LlmRequest.make({ prompt: "Reply with: pong", options: { maxTokens: 5 } })
+    const request = yield* LlmRequest.make({ prompt: "Reply with: pong", options: { maxTokens: 5, reasoning: "none" } })
     const started = yield* Clock.currentTimeMillis
     const outcome = yield* provider.generate(request).pipe(
       Effect.timeout("20 seconds"),

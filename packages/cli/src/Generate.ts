@@ -9,7 +9,9 @@
  * JSON matching it), `--teacher ID` (the subject charged in the ledger, a
  * subject id: not blank, at most 256 characters, no control character; a bad
  * one is refused naming the flag, not the request's `metadata.subjectId`),
- * `--stream`, `--json`
+ * `--reasoning none|low|medium|high` (how much a reasoning model thinks,
+ * `GenerationOptions`' `reasoning`; left out, nothing is asked and the
+ * model decides), `--stream`, `--json`
  * (one JSON object on stdout instead, `{"error": {...}}` on a failure, with
  * the same exit code). When the configuration has no provider to call (no
  * API key, no OpenAI-compatible endpoint in the chain), the bundled mock
@@ -21,6 +23,7 @@
  * @since 0.1.0
  */
 import type * as Attempt from "@baton/core/Attempt"
+import * as GenerationOptions from "@baton/core/GenerationOptions"
 import { ModelId, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import type { LlmConfigError } from "@baton/core/LlmError"
@@ -62,6 +65,7 @@ interface Flags {
   readonly model: Option.Option<string>
   readonly schema: Option.Option<string>
   readonly teacher: Option.Option<string>
+  readonly reasoning: Option.Option<GenerationOptions.Reasoning>
   readonly stream: boolean
   readonly json: boolean
 }
@@ -172,6 +176,7 @@ const run = (flags: Flags) =>
     const manager = yield* LlmManager.LlmManager
     const input: LlmManager.Input = {
       prompt: flags.prompt,
+      ...Option.match(flags.reasoning, { onNone: () => ({}), onSome: (reasoning) => ({ options: { reasoning } }) }),
       metadata: { subjectId: Option.getOrUndefined(flags.teacher), tags: { feature: "cli" } }
     }
     const started = yield* Clock.currentTimeMillis
@@ -312,6 +317,10 @@ export const command = Command.make("generate", {
     FlagCheck.decodes(SubjectId, "a subject id"),
     Flag.optional,
     Flag.withDescription("subject charged in the usage ledger")
+  ),
+  reasoning: Flag.Literals("reasoning", GenerationOptions.Reasoning.literals).pipe(
+    Flag.optional,
+    Flag.withDescription("how much a reasoning model thinks (default: the model decides)")
   ),
   stream: Flag.Boolean("stream").pipe(Flag.withDefault(false), Flag.withDescription("print the answer as it comes")),
   json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("print one JSON object on stdout"))
