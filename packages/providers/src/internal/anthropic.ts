@@ -12,7 +12,33 @@
  *   {@link onlyDefaultTemperature} models are sent none, whatever the request
  *   asks for (as OpenAI's gpt-5, `openAi.ts`); their default is that 1.
  *   (Version `2026-10-21` would refuse `temperature` for every model: moving
- *   to it means sending none at all.)
+ *   to it means sending none at all.) A request that thinks is sent none
+ *   either: Anthropic takes only 1 with thinking on.
+ * - Reasoning ({@link thinkingKind} names the family):
+ *
+ *   | `reasoning` | Claude 4.6 and later (`claude-sonnet-4-6`, `claude-opus-4-6`, every 5.x) | Claude 3.7 to 4.5 (`claude-haiku-4-5`, `claude-sonnet-4-5`, `claude-opus-4-1`), and a name that is no Claude version | Claude before 3.7 |
+ *   | --- | --- | --- | --- |
+ *   | left out | nothing | nothing | nothing |
+ *   | `"none"` | `thinking: { type: "disabled" }` | `thinking: { type: "disabled" }` | nothing |
+ *   | low, medium, high | `thinking: { type: "adaptive" }`, `output_config.effort` the level (beside a `format`) | `thinking: { type: "enabled", budget_tokens }`: `reasoning.ts`'s budget (1024, 4096, 16384), at most `max_tokens - 1` | nothing |
+ *
+ *   Thinking counts against `max_tokens`, as `GenerationOptions` says, so a
+ *   caller's `maxTokens` is sent as it is and the budget kept below it (the
+ *   default 2000 makes medium and high 1999). A `maxTokens` of 1024 or less
+ *   leaves no room for the least budget: `Anthropic` fails such a request
+ *   with an `InvalidRequest` (`param: "max_tokens"`), unsent
+ *   ({@link budgetRefusal}). A limit left to the provider is sent as
+ *   {@link defaultMaxTokens} plus the level's budget, so thinking does not
+ *   eat the answer's room. Anthropic refuses thinking with a prefill and with
+ *   a forced tool choice (`required`, a named tool): such a request is sent
+ *   `thinking: { type: "disabled" }` (the manager's continuation of a cut
+ *   stream thought before its first delta; a forced call is the caller's
+ *   contract). Structured output uses `output_config.format`, never a forced
+ *   tool, so it thinks.
+ * - Thinking blocks (`thinking`, `redacted_thinking`) are never the answer's
+ *   text; they are billed in `output_tokens`. A reply's blocks go on its
+ *   first tool call's replay and back before its `tool_use` blocks on the
+ *   next turn, as Anthropic requires (`anthropicTools.ts`).
  * - Structured output is `output_config: { format: { type: "json_schema",
  *   schema } }`, the schema rewritten into the subset Anthropic accepts
  *   (`anthropicSchema.ts`); the JSON arrives in the first text block. That
@@ -37,8 +63,9 @@
  *   (`text_delta`) → `message_delta` (`stop_reason`, cumulative output usage)
  *   → `message_stop`, plus `ping` and `error`; unknown event types are
  *   ignored, as Anthropic asks. A `thinking_delta` (a thinking block's text,
- *   never the answer's) only tells the decoder's `reasoning` callback that
- *   the stream is alive, and how many characters of thinking came. Only
+ *   never the answer's) tells the decoder's `reasoning` callback that the
+ *   stream is alive, and how many characters of thinking came; with the
+ *   `signature_delta` it builds the block the stream's calls carry back. Only
  *   `message_stop` completes a stream. A `content_block_delta` event that
  *   repeats the text delta before it but for its text is read without
  *   parsing it whole (`repeatedEvent.ts`).
@@ -52,6 +79,7 @@ import * as AnthropicSchema from "./anthropicSchema.ts"
 import * as AnthropicTools from "./anthropicTools.ts"
 import * as Json from "./json.ts"
 import * as JsonSchemaShape from "./jsonSchemaShape.ts"
+import * as Reasoning from "./reasoning.ts"
 import * as RepeatedEvent from "./repeatedEvent.ts"
 import * as ToolStream from "./toolStream.ts"
 
@@ -69,8 +97,17 @@ export const version = "2023-06-01"
  */
 const claudeVersion = /^(?:[a-z0-9_-]+[./])*claude-(?:[a-z]+-)?(\d+)(?:[-.](\d{1,2}))?(?=$|[-@:])/
 
-/** The last Claude version that takes any temperature on `2023-06-01`: Opus 4.6. */
-const lastFreeTemperature = { major: 4, minor: 6 } as const
+/** A Claude model's version, or `undefined` for a name that is no Claude version ({@link claudeVersion}). */
+const versionOf = (model: string): { readonly major: number; readonly minor: number } | undefined => {
+  const match = claudeVersion.exec(model.toLowerCase())
+  return match === null ? undefined : { major: Number(match[1]), minor: Number(match[2] ?? 0) }
+}
+
+/** Whether a Claude model's version is `major.minor` or later. */
+const since = (model: string, major: number, minor: number): boolean => {
+  const version = versionOf(model)
+  return version !== undefined && (version.major > major || (version.major === major && version.minor >= minor))
+}
 
 /**
  * Whether a Claude model takes only its default temperature (1) on
@@ -80,13 +117,17 @@ const lastFreeTemperature = { major: 4, minor: 6 } as const
  * is no Claude version (`deepseek-v4-pro` on DeepSeek's Anthropic-format
  * API) is sent its temperature.
  */
-export const onlyDefaultTemperature = (model: string): boolean => {
-  const match = claudeVersion.exec(model.toLowerCase())
-  if (match === null) return false
-  const major = Number(match[1])
-  const minor = Number(match[2] ?? 0)
-  return major > lastFreeTemperature.major || (major === lastFreeTemperature.major && minor > lastFreeTemperature.minor)
-}
+export const onlyDefaultTemperature = (model: string): boolean => since(model, 4, 7)
+
+/**
+ * How a model thinks: `"adaptive"` (Claude 4.6 and later: `thinking: {
+ * type: "adaptive" }` with `output_config.effort`), `"budget"` (Claude 3.7
+ * to 4.5, and a name that is no Claude version: `thinking: { type:
+ * "enabled", budget_tokens }`, the form every thinking model takes), or
+ * `undefined` (Claude before 3.7, which does not think: sent nothing).
+ */
+export const thinkingKind = (model: string): "adaptive" | "budget" | undefined =>
+  since(model, 4, 6) ? "adaptive" : since(model, 3, 7) || versionOf(model) === undefined ? "budget" : undefined
 
 /**
  * The `max_tokens` of a request that leaves the limit to the provider, which
@@ -146,7 +187,7 @@ const completeInput = (input: ReportedInput): InputUsage | undefined =>
 
 const inputOf = (usage: Json.JsonObject): InputUsage | undefined => completeInput(reportedInputOf(usage))
 
-const thinkingOf = (usage: Json.JsonObject): number | undefined =>
+const thinkingTokensOf = (usage: Json.JsonObject): number | undefined =>
   Json.isObject(usage.output_tokens_details) ? Json.count(usage.output_tokens_details.thinking_tokens) : undefined
 
 const countsOf = (input: InputUsage, output: number, thinking: number | undefined): TokenCounts => ({
@@ -160,7 +201,7 @@ const countsOf = (input: InputUsage, output: number, thinking: number | undefine
 export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
   const input = inputOf(usage)
   const output = Json.count(usage.output_tokens)
-  return input === undefined || output === undefined ? undefined : countsOf(input, output, thinkingOf(usage))
+  return input === undefined || output === undefined ? undefined : countsOf(input, output, thinkingTokensOf(usage))
 }
 
 /** The system prompt with `instruction` after it. */
@@ -190,7 +231,11 @@ const systemOf = (call: Call, schema: Json.JsonObject | undefined): string | und
  * answer join as they would have.
  */
 const tailOf = (prefill: LlmRequest.Message | undefined): string =>
-  prefill?.role !== "assistant" || prefill.toolCalls !== undefined ? "" : /\s*$/.exec(prefill.content)?.[0] ?? ""
+  isPrefill(prefill) ? /\s*$/.exec(prefill.content)?.[0] ?? "" : ""
+
+/** Whether a request's last message is a prefill: the assistant's, without tool calls. */
+const isPrefill = (last: LlmRequest.Message | undefined): last is LlmRequest.Message =>
+  last?.role === "assistant" && last.toolCalls === undefined
 
 /** The {@link tailOf} the prefill of the request `call` answers. */
 const prefillTail = (call: Call | undefined): string =>
@@ -221,21 +266,95 @@ const untail = (tail: string) => {
   }
 }
 
+/** How a call thinks: its model's kind and the level asked for. */
+interface Thinking {
+  readonly kind: "adaptive" | "budget"
+  /** A level that asks for thinking: one of `reasoning.ts`'s budgets. */
+  readonly level: keyof typeof Reasoning.budget
+}
+
+/**
+ * How a request to `model` thinks, `undefined` when it does not: no level
+ * or `"none"` asked, a model that does not think, or a request Anthropic
+ * refuses thinking for (a prefill; a forced tool choice, which wins).
+ */
+const thinkingOf = (request: LlmRequest.LlmRequest, model: string): Thinking | undefined => {
+  const level = request.options.reasoning
+  const kind = thinkingKind(model)
+  if (level === undefined || level === "none" || kind === undefined) return undefined
+  const refused = isPrefill(LlmRequest.conversation(request).at(-1)) || AnthropicTools.forcesTool(request)
+  return refused ? undefined : { kind, level }
+}
+
+/**
+ * Why a request cannot be sent to `model` with its reasoning: a model that
+ * thinks within a budget, and a `maxTokens` that leaves no room for the
+ * least one (1024, which must be below `max_tokens`). Anthropic would
+ * answer 400; the provider fails with an `InvalidRequest` instead, unsent.
+ */
+export const budgetRefusal = (request: LlmRequest.LlmRequest, model: string): string | undefined => {
+  const thinking = thinkingOf(request, model)
+  const maxTokens = request.options.maxTokens
+  if (thinking?.kind !== "budget" || maxTokens === "provider" || maxTokens > Reasoning.budget.low) return undefined
+  return `max_tokens: reasoning "${thinking.level}" on ${model} needs a thinking budget of at least ` +
+    `${Reasoning.budget.low} tokens below max_tokens, and maxTokens is ${maxTokens}: raise maxTokens above ` +
+    `${Reasoning.budget.low}, or ask for reasoning "none"`
+}
+
+/** The `max_tokens` of a call: the caller's; a limit left to the provider {@link defaultMaxTokens}, thinking's budget on top. */
+const maxTokensOf = (call: Call, thinking: Thinking | undefined): number => {
+  const maxTokens = call.request.options.maxTokens
+  if (maxTokens !== "provider") return maxTokens
+  return defaultMaxTokens + (thinking === undefined ? 0 : Reasoning.budget[thinking.level])
+}
+
+/**
+ * The `thinking` field: adaptive, or enabled with the level's budget kept
+ * below `max_tokens`; disabled for a model that thinks when the call asks
+ * for a level but does not think ({@link thinkingOf}); none when no level
+ * is asked for or the model does not think.
+ */
+const thinkingField = (call: Call, thinking: Thinking | undefined, maxTokens: number): Json.JsonObject | undefined => {
+  if (thinking?.kind === "adaptive") return { type: "adaptive" }
+  if (thinking?.kind === "budget") {
+    return { type: "enabled", budget_tokens: Math.min(Reasoning.budget[thinking.level], maxTokens - 1) }
+  }
+  const asked = call.request.options.reasoning !== undefined && thinkingKind(call.model) !== undefined
+  return asked ? { type: "disabled" } : undefined
+}
+
+/** `output_config`: the schema's format and adaptive thinking's effort, either or both. */
+const outputConfigOf = (schema: Json.JsonObject | undefined, thinking: Thinking | undefined) => {
+  const config = {
+    ...(schema === undefined ? {} : { format: { type: "json_schema", schema } }),
+    ...(thinking?.kind === "adaptive" ? { effort: thinking.level } : {})
+  }
+  return Object.keys(config).length === 0 ? undefined : config
+}
+
 const bodyOf = (call: Call): Json.JsonObject => {
   const options = call.request.options
+  const thinking = thinkingOf(call.request, call.model)
+  const maxTokens = maxTokensOf(call, thinking)
   const body: Record<string, unknown> = {
     model: call.model,
-    max_tokens: options.maxTokens === "provider" ? defaultMaxTokens : options.maxTokens,
+    max_tokens: maxTokens,
     messages: messagesOf(call),
     ...AnthropicTools.bodyFields(call.request)
   }
-  if (options.temperature !== "provider" && !onlyDefaultTemperature(call.model)) body.temperature = options.temperature
+  const thinkingConfig = thinkingField(call, thinking, maxTokens)
+  if (thinkingConfig !== undefined) body.thinking = thinkingConfig
+  // thinking takes only the default temperature
+  if (options.temperature !== "provider" && !onlyDefaultTemperature(call.model) && thinking === undefined) {
+    body.temperature = options.temperature
+  }
   // undefined for a schema with an open object, which the system prompt carries instead
   const schema = call.output === undefined ? undefined : AnthropicSchema.toAnthropic(call.output.jsonSchema)
   const system = systemOf(call, schema)
   if (system !== undefined) body.system = system
   if (options.stop !== undefined) body.stop_sequences = options.stop
-  if (schema !== undefined) body.output_config = { format: { type: "json_schema", schema } }
+  const outputConfig = outputConfigOf(schema, thinking)
+  if (outputConfig !== undefined) body.output_config = outputConfig
   if (call.stream) body.stream = true
   return body
 }
@@ -250,8 +369,9 @@ const decode = (json: unknown, call?: Call): Reply | string => {
     if (typeof block.text !== "string") return "a text block whose text is not a string"
     content += block.text
   }
-  const toolCalls = AnthropicTools.decode(json.content)
-  if (typeof toolCalls === "string") return toolCalls
+  const decoded = AnthropicTools.decode(json.content)
+  if (typeof decoded === "string") return decoded
+  const toolCalls = AnthropicTools.withThinking(decoded, AnthropicTools.thinkingBlocks(json.content))
   const tail = prefillTail(call)
   return {
     content: tail === "" ? content : untail(tail)(content),
@@ -304,10 +424,11 @@ const events = (reasoning?: (characters: number) => void): StreamDecoder => {
   let answering: string | undefined
   const repeated = RepeatedEvent.make(textDeltas)
   const tools = ToolStream.make()
+  const thoughts = AnthropicTools.thinkingStream()
   const track = (usage: Json.JsonObject) => {
     input = mergeInput(input, reportedInputOf(usage))
     output = Json.count(usage.output_tokens) ?? output
-    thinking = thinkingOf(usage) ?? thinking
+    thinking = thinkingTokensOf(usage) ?? thinking
   }
   return {
     event: (event) => {
@@ -322,6 +443,7 @@ const events = (reasoning?: (characters: number) => void): StreamDecoder => {
       // what follows acts on more than the text: `textDelta` must rule out every event it acts on
       const badCall = AnthropicTools.feed(tools, json)
       if (badCall !== undefined) return { _tag: "Malformed", message: badCall }
+      thoughts.feed(json)
       switch (json.type) {
         case "message_start":
           if (Json.isObject(json.message)) {
@@ -368,7 +490,7 @@ const events = (reasoning?: (characters: number) => void): StreamDecoder => {
       return complete === undefined || output === undefined ? undefined : countsOf(complete, output, thinking)
     },
     provisional: () => !outputCounted,
-    tools,
+    tools: { ...tools, calls: () => AnthropicTools.withThinking(tools.calls(), thoughts.blocks()) },
     responseId: () => id,
     responseModel: () => answering
   }
