@@ -31,13 +31,25 @@
  * - A 402 ("Insufficient Balance") is `ProviderQuotaExhausted`.
  * - Thinking mode is on by default on DeepSeek's current models (the default
  *   `deepseek-flash`, `deepseek-v4-pro`; the legacy `deepseek-chat` alias did
- *   not think), and Baton does not turn it off: each answer is preceded by
- *   reasoning (`reasoning_content`), which is never handed on as text, counts
- *   as the stream's first token for the watchdog, and is billed as output,
- *   with its count in `usage.reasoningTokens`. `temperature` is ignored in
- *   that mode, and DeepSeek's docs count the chain of thought in
- *   `max_tokens`: a small `maxTokens` can leave an empty answer with finish
- *   reason `length`.
+ *   not think): each answer is preceded by reasoning (`reasoning_content`),
+ *   which is never handed on as text, counts as the stream's first token for
+ *   the watchdog, and is billed as output, with its count in
+ *   `usage.reasoningTokens`. `temperature` is ignored in that mode, and
+ *   DeepSeek's docs count the chain of thought in `max_tokens`: a small
+ *   `maxTokens` can leave an empty answer with finish reason `length`.
+ * - The `reasoning` option sets thinking mode, for every model:
+ *
+ *   | level | sent |
+ *   | --- | --- |
+ *   | left out | nothing: the model's default (thinking, at DeepSeek's default effort `high`) |
+ *   | `"none"` | `thinking: { type: "disabled" }`: an answer without reasoning, none billed |
+ *   | `"low"` | `thinking: { type: "enabled" }`, `reasoning_effort: "low"` |
+ *   | `"medium"` | `thinking: { type: "enabled" }`, `reasoning_effort: "medium"` (DeepSeek's `high`) |
+ *   | `"high"` | `thinking: { type: "enabled" }`, `reasoning_effort: "high"` |
+ *
+ *   The level is sent as given and DeepSeek maps it to its own efforts
+ *   (`low`, `high`, `max`); nothing else in the body changes (the
+ *   `reasoning_content` below is sent whatever the level).
  * - Thinking mode (DeepSeek's default) answers 400 when an assistant message
  *   of a turn that called tools (between two user messages; the final answer
  *   after the results too) comes back without its `reasoning_content`: the

@@ -23,6 +23,22 @@
  *   models do not stream; a plain answer is billed what OpenAI reports for
  *   the whole of it. Other models, `o3-mini` among them, are sent `stop`, and
  *   OpenAI applies it.
+ * - The `reasoning` option is `reasoning_effort`, per model family (left out:
+ *   nothing is sent, the model's default applies):
+ *
+ *   | model | `"none"` | `"low"` | `"medium"` | `"high"` |
+ *   | --- | --- | --- | --- | --- |
+ *   | not reasoning (`gpt-4o`, `gpt-4.1`, `gpt-5-chat-latest`, ...), `o1-mini`, `o1-preview` | nothing | nothing | nothing | nothing |
+ *   | o-series (`o1`, `o3`, `o3-mini`, `o4-mini`, dated) | `low` | `low` | `medium` | `high` |
+ *   | `gpt-5`, `gpt-5-mini`, `gpt-5-nano` (dated) | `minimal` | `low` | `medium` | `high` |
+ *   | gpt-5.1 and later (`gpt-5.1`, `gpt-5.4-mini`, `gpt-6-...`) | `none` | `low` | `medium` | `high` |
+ *   | `gpt-5-pro` (dated) | `high` | `high` | `high` | `high` |
+ *   | gpt-5.x chat models (`gpt-5.1-chat-latest`) | `medium` | `medium` | `medium` | `medium` |
+ *
+ *   Each is the value the model takes (OpenAI answers any other with a 400
+ *   `unsupported_value`, the field on a model that does not reason with
+ *   `unsupported_parameter`); a fine-tuned model as its base model. Nothing
+ *   else in the body changes.
  * - Structured output is `response_format: json_schema` in strict mode. The
  *   schema is rewritten to OpenAI's strict subset (every property required,
  *   optional ones nullable, `additionalProperties: false`); `null`s the model

@@ -24,6 +24,13 @@
  * `StructuredOutput.jsonInstruction` in a system message, unless a message
  * already says "json" (as OpenAI and DeepSeek demand).
  *
+ * A `reasoning` level is sent as `reasoning_effort` with the level as given
+ * (`"none"`, `"low"`, `"medium"`, `"high"`), for every model: the field
+ * vLLM, Ollama, Groq and OpenRouter read, each for its own models. A server
+ * that does not know it, or a model that takes no such value, may ignore it
+ * or reject the request (a 400, after which `LlmManager` falls back); leave
+ * the level out for such an endpoint. Left out, nothing is sent.
+ *
  * Streams are complete at `data: [DONE]` or, for servers that omit it, at
  * the end of a body whose last chunk carried a `finish_reason`. Usage is read
  * OpenAI-style; a server that reports none is charged with an estimate
@@ -111,6 +118,7 @@ const definitionOf = (options: Options): Provider.Definition => {
       prefill: "plain",
       usage: OpenAiChat.openAiUsage,
       requireDone: false,
+      reasoning: (_model, level) => ({ reasoning_effort: level }),
       headers: options.headers
     })
   }

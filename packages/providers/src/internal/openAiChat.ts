@@ -16,6 +16,12 @@
  *   gpt-5); the request's stop sequences are left out for them, as the
  *   temperature is above, and the codec names them as `unsentStop`, so the
  *   adapter cuts the answer at them itself. Absent: every model is sent them.
+ * - `reasoning`: the fields a request's `reasoning` level adds to the body
+ *   for a model (DeepSeek's `thinking` and `reasoning_effort`, OpenAI's
+ *   `reasoning_effort` per model family, a compatible server's
+ *   `reasoning_effort`; see each dialect), `undefined` for none. They only
+ *   add to the body: the rest is as without the level. Absent, or the level
+ *   left out: nothing is sent, and the model decides.
  * - `structured`: `json-schema` sends `response_format: json_schema` in strict
  *   mode (the schema rewritten to OpenAI's strict subset, see
  *   `strictSchema.ts`); `json-object` sends `response_format: json_object` and
@@ -57,6 +63,7 @@
  * callback that the stream is alive and how many characters of reasoning
  * came (billed, estimated, if the stream stops early).
  */
+import type { Reasoning } from "@baton/core/GenerationOptions"
 import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
 import { jsonInstruction } from "@baton/core/StructuredOutput"
@@ -77,6 +84,8 @@ export interface Dialect {
   readonly onlyDefaultTemperature?: ((model: string) => boolean) | undefined
   /** Whether `model` rejects `stop`, so the request's stop sequences are not sent. */
   readonly rejectsStop?: ((model: string) => boolean) | undefined
+  /** The fields a `reasoning` level adds to the body for `model`, `undefined` for none. */
+  readonly reasoning?: ((model: string, level: Reasoning) => Json.JsonObject | undefined) | undefined
   readonly structured: "json-schema" | "json-object"
   readonly prefill: "prefix" | "plain"
   readonly usage: (usage: Json.JsonObject) => TokenCounts | undefined
@@ -201,6 +210,12 @@ const unsentStop = (call: Call, dialect: Dialect): ReadonlyArray<string> | undef
   return stop !== undefined && dialect.rejectsStop?.(call.model) === true ? stop : undefined
 }
 
+/** The fields the call's `reasoning` level adds to the body, if it gives one and the dialect maps it. */
+const reasoningFields = (call: Call, dialect: Dialect): Json.JsonObject | undefined => {
+  const level = call.request.options.reasoning
+  return level === undefined ? undefined : dialect.reasoning?.(call.model, level)
+}
+
 const bodyOf = (call: Call, dialect: Dialect): Json.JsonObject => {
   const options = call.request.options
   const body: Record<string, unknown> = {
@@ -214,6 +229,7 @@ const bodyOf = (call: Call, dialect: Dialect): Json.JsonObject => {
   }
   if (options.stop !== undefined && unsentStop(call, dialect) === undefined) body.stop = options.stop
   if (options.seed !== undefined) body.seed = options.seed
+  Object.assign(body, reasoningFields(call, dialect))
   const format = responseFormat(call, dialect)
   if (format !== undefined) body.response_format = format
   if (call.stream) {

@@ -11,7 +11,18 @@
  * `message.reasoning_content` (streamed: `reasoning_content` deltas before
  * the rest), and, as DeepSeek demands, every assistant message of a turn that
  * called tools sent back must carry its `reasoning_content` (a string), else
- * 400.
+ * 400. Its `reasoning_effort` is one of the values DeepSeek maps (`minimal`
+ * to `ultra`), else 400.
+ *
+ * OpenAI's `reasoning_effort`, as the real API takes it on chat completions:
+ * a model that does not reason (`gpt-4o`, `gpt-4.1`, `gpt-5-chat-latest`,
+ * `o1-mini`, ...) rejects the field (400 `unsupported_parameter`); a
+ * reasoning model rejects a value it does not take (400 `unsupported_value`):
+ * the o-series takes `low`, `medium`, `high`; gpt-5, gpt-5-mini, gpt-5-nano
+ * `minimal` too; gpt-5.1 and later `none` in its place;
+ * gpt-5-pro only `high`; the gpt-5.x chat models only `medium`. Both errors
+ * name `param: "reasoning_effort"`. A model name that is not OpenAI's (a
+ * compatible server's `llama-3.1-8b`) takes any value, as such servers do.
  *
  * @internal
  */
@@ -114,6 +125,61 @@ const thinks = (provider: Provider, record: Readonly<Record<string, unknown>>): 
   return asked !== "disabled" && model !== NON_THINKING_MODEL
 }
 
+/** The efforts DeepSeek takes, mapped to its own (`low`, `high`, `max`). */
+const DEEPSEEK_EFFORTS: ReadonlyArray<string> = ["minimal", "low", "medium", "high", "xhigh", "max", "ultra"]
+
+/** OpenAI's model families, each with the `reasoning_effort` values it takes (`undefined`: none). */
+const OPENAI_EFFORTS: ReadonlyArray<readonly [RegExp, ReadonlyArray<string> | undefined]> = [
+  [/^gpt-5-pro(?:-|$)/, ["high"]],
+  [/^gpt-\d+\.\d+-chat(?:-|$)/, ["medium"]],
+  [/^gpt-\d+-chat(?:-|$)|^o1-(?:mini|preview)(?:-|$)/, undefined],
+  [/^o\d+(?:-|$)/, ["low", "medium", "high"]],
+  [/^gpt-5(?:-|$)/, ["minimal", "low", "medium", "high"]],
+  [/^gpt-(?:5\.\d+|[6-9]|[1-9]\d+)(?:[.-]|$)/, ["none", "low", "medium", "high"]],
+  [/^(?:gpt-|o\d|chatgpt-|davinci|babbage)/, undefined]
+]
+
+/**
+ * The `reasoning_effort` values an OpenAI model takes on chat completions:
+ * `undefined` for a model that takes none, `"any"` for a name that is not
+ * OpenAI's (a compatible server's model). A fine-tuned model
+ * (`ft:o4-mini:org::id`) as its base model; the first matching family wins.
+ */
+const openAiEfforts = (model: string): ReadonlyArray<string> | "any" | undefined => {
+  const base = model.replace(/^ft:/, "").split(":")[0] ?? ""
+  const family = OPENAI_EFFORTS.find(([pattern]) => pattern.test(base))
+  return family === undefined ? "any" : family[1]
+}
+
+/** `'a', 'b', and 'c'`, as OpenAI lists supported values. */
+const listed = (values: ReadonlyArray<string>): string => {
+  const quoted = values.map((value) => `'${value}'`)
+  return quoted.length < 3 ? quoted.join(" and ") : `${quoted.slice(0, -1).join(", ")}, and ${quoted.at(-1)}`
+}
+
+/**
+ * Why the request's `reasoning_effort` is rejected, in the provider's words,
+ * else `undefined` (none sent, or one the model takes). OpenAI's messages
+ * open with `Unsupported value|parameter: 'reasoning_effort'`, which
+ * {@link invalidRequest} reads back as the code and param.
+ */
+const rejectedEffort = (provider: Provider, record: Readonly<Record<string, unknown>>): string | undefined => {
+  const sent = record["reasoning_effort"]
+  if (sent === undefined) return undefined
+  const effort = typeof sent === "string" ? sent : JSON.stringify(sent)
+  if (provider === "deepseek") {
+    return DEEPSEEK_EFFORTS.includes(effort)
+      ? undefined
+      : `reasoning_effort: expected one of ${DEEPSEEK_EFFORTS.join(", ")}`
+  }
+  const taken = openAiEfforts(String(record["model"]).split("@")[0] ?? "")
+  if (taken === "any" || taken?.includes(effort) === true) return undefined
+  return taken === undefined
+    ? "Unsupported parameter: 'reasoning_effort' is not supported with this model."
+    : `Unsupported value: 'reasoning_effort' does not support '${effort}' with this model. ` +
+      `Supported values are: ${listed(taken)}.`
+}
+
 /** An assistant message that called tools. */
 const callsTools = (record: Readonly<Record<string, unknown>> | undefined): boolean =>
   record?.["role"] === "assistant" && (asArray(record["tool_calls"])?.length ?? 0) > 0
@@ -155,6 +221,8 @@ const parse = (provider: Provider) => (body: unknown): Conversation | string => 
   if (provider === "deepseek" && json?.schema !== undefined) {
     return "This response_format type is unavailable now"
   }
+  const effort = rejectedEffort(provider, record)
+  if (effort !== undefined) return effort
   const thinking = thinks(provider, record)
   const missing = thinking ? missingReasoning(record["messages"]) : undefined
   if (missing !== undefined) return missing
@@ -341,6 +409,18 @@ const errorBody = (status: number, text: ErrorText, param: string | null = null)
   body: { error: { message: text.message, type: text.type, param, code: text.code } }
 })
 
+/**
+ * A 400 for an invalid request; OpenAI's `Unsupported value: 'param' ...`
+ * and `Unsupported parameter: 'param' ...` carry the code
+ * (`unsupported_value`, `unsupported_parameter`) and the param they name.
+ */
+const invalidRequest = (provider: Provider, message: string, text: ErrorText): ErrorResponse => {
+  const unsupported = provider === "openai" ? /^Unsupported (value|parameter): '([\w.]+)'/.exec(message) : null
+  return unsupported === null
+    ? errorBody(400, { ...text, message })
+    : errorBody(400, { ...text, code: `unsupported_${unsupported[1]}`, message }, unsupported[2])
+}
+
 const CONTEXT_WINDOW: Record<string, number> = { openai: 128_000, deepseek: 131_072 }
 
 const error = (provider: Provider) => (e: WireError): ErrorResponse => {
@@ -373,7 +453,7 @@ const error = (provider: Provider) => (e: WireError): ErrorResponse => {
       }, "messages")
     }
     case "InvalidRequest":
-      return errorBody(400, { ...text(400), message: e.message })
+      return invalidRequest(provider, e.message, text(400))
     case "Unauthorized":
       return errorBody(401, { ...text(401), message: e.message })
   }
