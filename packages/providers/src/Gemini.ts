@@ -8,6 +8,16 @@
  *   the schema as `responseJsonSchema`.
  * - A final assistant message is sent as a trailing `model` turn, which
  *   Gemini continues (prefill).
+ * - `reasoning` is `generationConfig.thinkingConfig`: Gemini 2.5 takes a
+ *   `thinkingBudget` (`"none"`: 0, thinking off, on Flash and Flash-Lite;
+ *   128, the least, on Pro, which cannot turn it off; `"low"` 1024,
+ *   `"medium"` 4096, `"high"` 16384), Gemini 3 and later a `thinkingLevel`
+ *   (Flash and Flash-Lite: `MINIMAL`, `LOW`, `MEDIUM`, `HIGH`; Pro, which
+ *   takes only `LOW` and `HIGH`: `LOW` for `"none"` and `"low"`, `HIGH` for
+ *   `"medium"` and `"high"`). Older models (`gemini-2.0-*`, `gemini-1.5-*`),
+ *   which do not think, and names Baton cannot place (tuned models,
+ *   `gemini-flash-latest`) are sent nothing, as is a request that leaves the
+ *   option out.
  * - Output tokens are `candidatesTokenCount + thoughtsTokenCount`: Gemini
  *   reports thinking apart but bills it as output.
  * - A prompt blocked by safety (`promptFeedback.blockReason`) is

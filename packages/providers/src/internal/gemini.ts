@@ -8,6 +8,17 @@
  *   `stopSequences`, `seed`; a limit or temperature left to the provider,
  *   `"provider"`, is not sent); structured output is `responseMimeType:
  *   "application/json"` plus `responseJsonSchema` (plain JSON Schema).
+ * - `reasoning` is `generationConfig.thinkingConfig`, by the model's
+ *   {@link thinkingFamily}: a `thinkingBudget` for Gemini 2.5 (the budgets of
+ *   `reasoning.ts`), a `thinkingLevel` for Gemini 3 and later (never both:
+ *   that is a 400); left out, or for a model that does not think, nothing:
+ *
+ *   | `reasoning` | 2.5 Flash, Flash-Lite | 2.5 Pro | 3+ Flash, Flash-Lite | 3+ Pro |
+ *   | --- | --- | --- | --- | --- |
+ *   | `"none"` | `thinkingBudget: 0` (off) | `thinkingBudget: 128` (its least) | `thinkingLevel: "MINIMAL"` | `thinkingLevel: "LOW"` |
+ *   | `"low"` | `thinkingBudget: 1024` | `thinkingBudget: 1024` | `thinkingLevel: "LOW"` | `thinkingLevel: "LOW"` |
+ *   | `"medium"` | `thinkingBudget: 4096` | `thinkingBudget: 4096` | `thinkingLevel: "MEDIUM"` | `thinkingLevel: "HIGH"` |
+ *   | `"high"` | `thinkingBudget: 16384` | `thinkingBudget: 16384` | `thinkingLevel: "HIGH"` | `thinkingLevel: "HIGH"` |
  * - Text is the join of `candidates[0].content.parts[].text`, minus thought
  *   parts (streamed, an event's thoughts, alone or beside text, tell the
  *   decoder's `reasoning` callback that the stream is alive, and how many
@@ -23,6 +34,7 @@
  *   `responseId`) carries no text and is skipped; `candidates` that hold no
  *   candidate object are malformed.
  */
+import type { Reasoning } from "@baton/core/GenerationOptions"
 import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
@@ -30,6 +42,7 @@ import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as GeminiTools from "./geminiTools.ts"
 import * as HttpError from "./httpError.ts"
 import * as Json from "./json.ts"
+import * as Thinking from "./reasoning.ts"
 import * as ToolStream from "./toolStream.ts"
 
 const filtered = new Set([
@@ -62,6 +75,59 @@ export const usage = (metadata: Json.JsonObject): TokenCounts | undefined => {
   }
 }
 
+/** How a Gemini model takes its thinking: a budget (2.5) or a level (3 and later), and its tier. */
+interface ThinkingFamily {
+  readonly scale: "budget" | "level"
+  /** Pro models cannot turn thinking off (2.5: a budget of 128 at least; 3: `LOW` and `HIGH` only). */
+  readonly pro: boolean
+}
+
+/**
+ * A model name: `gemini-<version>-<tier>`, after a `models/` prefix and
+ * before a `-preview...`, `-exp...`, `-latest` or numbered (`-001`) suffix.
+ */
+const geminiModel =
+  /^(?:models\/)?gemini-(\d+)(?:\.(\d+))?-(flash-lite|flash|pro)(?:-(?:preview|exp|latest|\d)[\w.-]*)?$/
+
+/**
+ * The thinking family of a model, by its name:
+ *
+ * | model | family |
+ * | --- | --- |
+ * | `gemini-2.5-flash`, `gemini-2.5-flash-lite` | budget |
+ * | `gemini-2.5-pro` | budget, Pro |
+ * | `gemini-3-flash-preview`, `gemini-3.5-flash`, `gemini-3.1-flash-lite-preview`, ... | level |
+ * | `gemini-3-pro-preview`, `gemini-3.1-pro`, ... | level, Pro |
+ * | `gemini-2.0-*`, `gemini-1.5-*` (no thinking), any other name (tuned models, `gemini-flash-latest`, image and audio models) | `undefined` |
+ */
+const thinkingFamily = (model: string): ThinkingFamily | undefined => {
+  const match = geminiModel.exec(model)
+  if (match === null) return undefined
+  const major = Number(match[1])
+  const minor = Number(match[2] ?? 0)
+  const pro = match[3] === "pro"
+  if (major >= 3) return { scale: "level", pro }
+  return major === 2 && minor >= 5 ? { scale: "budget", pro } : undefined
+}
+
+/** The `thinkingLevel` of each reasoning level: Flash and Flash-Lite take all four, Pro only `LOW` and `HIGH`. */
+const levels = {
+  flash: { none: "MINIMAL", low: "LOW", medium: "MEDIUM", high: "HIGH" },
+  pro: { none: "LOW", low: "LOW", medium: "HIGH", high: "HIGH" }
+} as const
+
+/** The least budget of 2.5 Pro, which cannot turn thinking off. */
+const proLeastBudget = 128
+
+/** The `thinkingConfig` of a reasoning level on a model (`undefined`: none to send). */
+const thinkingConfig = (model: string, reasoning: Reasoning): Json.JsonObject | undefined => {
+  const family = thinkingFamily(model)
+  if (family === undefined) return undefined
+  if (family.scale === "level") return { thinkingLevel: levels[family.pro ? "pro" : "flash"][reasoning] }
+  if (reasoning !== "none") return { thinkingBudget: Thinking.budget[reasoning] }
+  return { thinkingBudget: family.pro ? proLeastBudget : 0 }
+}
+
 const bodyOf = (call: Call): Json.JsonObject => {
   const options = call.request.options
   const contents = GeminiTools.contents(LlmRequest.conversation(call.request))
@@ -74,6 +140,8 @@ const bodyOf = (call: Call): Json.JsonObject => {
     generationConfig.responseMimeType = "application/json"
   }
   if (call.output !== undefined) generationConfig.responseJsonSchema = call.output.jsonSchema
+  const thinking = options.reasoning === undefined ? undefined : thinkingConfig(call.model, options.reasoning)
+  if (thinking !== undefined) generationConfig.thinkingConfig = thinking
   const system = LlmRequest.systemPrompt(call.request)
   const tools = GeminiTools.bodyFields(call.request)
   return system === undefined

@@ -17,6 +17,28 @@
  * is a 400 too, but Google's documented `skip_thought_signature_validator`,
  * which skips the check.
  *
+ * Thinking (`generationConfig.thinkingConfig`), as the API takes it, by the
+ * model's name (`gemini-<version>-<tier>`, a `-preview...`, `-exp...`,
+ * `-latest` or numbered suffix allowed; any other name takes anything and
+ * does not think):
+ *
+ * | model | `thinkingBudget` | `thinkingLevel` |
+ * | --- | --- | --- |
+ * | 2.5 and later Flash | -1, 0 (off), 1..24576 | 3 and later: MINIMAL, LOW, MEDIUM, HIGH |
+ * | 2.5 and later Flash-Lite | -1, 0 (off), 512..24576 | 3 and later: MINIMAL, LOW, MEDIUM, HIGH |
+ * | 2.5 and later Pro | -1, 128..32768 | 3 and later: LOW, HIGH |
+ * | before 2.5 | none | none |
+ *
+ * Anything else is a 400 `INVALID_ARGUMENT`: both fields at once, a level
+ * on a 2.5 model or one the model does not take, a budget out of its range
+ * (0 on a Pro model), a config on a model that does not think. A model
+ * asked to think (a level, a budget but 0) bills its thoughts (the
+ * conversation's reasoning, within `maxOutputTokens`, which counts them) as
+ * `thoughtsTokenCount`, without sending them (no `includeThoughts`).
+ * Unlike the API's thinking models, which think by default, the mock's
+ * models answer at once when no `thinkingConfig` comes, as they always have
+ * (the tests of the wire count the answer's tokens alone).
+ *
  * @internal
  */
 import type { Conversation, Message, Reply, Usage } from "./conversation.ts"
@@ -130,6 +152,68 @@ const unsignedCall = (raw: unknown): string | undefined => {
   return undefined
 }
 
+/** A Gemini model by its name (`@fault` suffix aside): its version (`2.5`, `3.1`) and tier. */
+interface Model {
+  readonly version: number
+  readonly tier: "flash" | "flash-lite" | "pro"
+}
+
+const MODEL = /^gemini-(\d+(?:\.\d+)?)-(flash-lite|flash|pro)(?:-(?:preview|exp|latest|\d)[\w.-]*)?(?:@.*)?$/
+
+const modelOf = (name: string): Model | undefined => {
+  const match = MODEL.exec(name)
+  return match === null ? undefined : { version: Number(match[1]), tier: match[2] as Model["tier"] }
+}
+
+/** The budgets a tier takes besides -1 (dynamic), least and most; 0 turns thinking off but on Pro. */
+const BUDGETS: Record<Model["tier"], readonly [number, number]> = {
+  flash: [1, 24_576],
+  "flash-lite": [512, 24_576],
+  pro: [128, 32_768]
+}
+
+const LEVELS: Record<Model["tier"], ReadonlyArray<string>> = {
+  flash: ["MINIMAL", "LOW", "MEDIUM", "HIGH"],
+  "flash-lite": ["MINIMAL", "LOW", "MEDIUM", "HIGH"],
+  pro: ["LOW", "HIGH"]
+}
+
+/** Why the API refuses a budget for a model, or `undefined`. */
+const budgetError = (model: Model, budget: unknown): string | undefined => {
+  const [least, most] = BUDGETS[model.tier]
+  if (budget === -1 || (budget === 0 && model.tier !== "pro")) return undefined
+  if (budget === 0) return "Budget 0 is invalid. This model only works in thinking mode."
+  return typeof budget === "number" && Number.isInteger(budget) && budget >= least && budget <= most
+    ? undefined
+    : `The thinking budget ${String(budget)} is invalid. Please choose a value between ${least} and ${most}.`
+}
+
+/** Why the API refuses a level for a model, or `undefined`. */
+const levelError = (model: Model, level: unknown): string | undefined =>
+  model.version < 3
+    ? "Thinking level is not supported for this model."
+    : LEVELS[model.tier].includes(String(level))
+    ? undefined
+    : `Invalid value at 'generation_config.thinking_config.thinking_level': ${JSON.stringify(level)} is not ` +
+      `supported by this model (${LEVELS[model.tier].join(", ")}).`
+
+/**
+ * Whether a model thinks with this `thinkingConfig` (not when none comes),
+ * or why the API refuses it (see the table at the top).
+ */
+const thinking = (name: string, raw: unknown): boolean | string => {
+  const model = modelOf(name)
+  const config = asRecord(raw) ?? {}
+  const budget = config["thinkingBudget"]
+  const level = config["thinkingLevel"]
+  if (model === undefined || (budget === undefined && level === undefined)) return false
+  if (model.version < 2.5) return "Thinking is not supported for this model."
+  if (budget !== undefined && level !== undefined) {
+    return "You can only set one of thinking budget and thinking level."
+  }
+  return (level === undefined ? budgetError(model, budget) : levelError(model, level)) ?? (budget !== 0)
+}
+
 const parse = (body: unknown, route: Route): Conversation | string => {
   const record = asRecord(body)
   if (record === undefined) return "the request body must be a JSON object"
@@ -139,6 +223,8 @@ const parse = (body: unknown, route: Route): Conversation | string => {
   if (unsigned !== undefined) return unsigned
   const system = textOf(asRecord(record["systemInstruction"])?.["parts"])
   const config = asRecord(record["generationConfig"])
+  const thinks = thinking(route.model ?? "", config?.["thinkingConfig"])
+  if (typeof thinks === "string") return thinks
   return {
     provider: "gemini",
     model: route.model ?? "",
@@ -147,7 +233,8 @@ const parse = (body: unknown, route: Route): Conversation | string => {
     messages: system === undefined ? contents : [{ role: "system", text: system }, ...contents],
     maxTokens: asCount(config?.["maxOutputTokens"]),
     json: parseJson(config),
-    tools: parseTools(record)
+    tools: parseTools(record),
+    thinking: thinks
   }
 }
 
@@ -347,7 +434,7 @@ export const gemini: WireFormat = {
   body,
   events,
   leadingFrames: 0,
-  // the mock's Gemini models send no thoughts
+  // the mock's Gemini models think without sending their thoughts (no `includeThoughts`)
   reasoningFrames: () => 0,
   usageByFrame,
   frame,
