@@ -37,6 +37,17 @@ export const maxTokensFor = (questionCount: number): number =>
   Math.min(300 * questionCount + 200, GenerationOptions.maxTokensLimit)
 
 /**
+ * How much the model thinks before a quiz or an explanation: not at all.
+ * Both are plain writing tasks, and the default primary (DeepSeek's
+ * `deepseek-flash`) thinks unless told not to, at output prices and inside
+ * the same token limit, so a 400-token explanation could be spent on
+ * thinking and come back empty.
+ *
+ * @since 0.1.0
+ */
+export const reasoning: GenerationOptions.Reasoning = "none"
+
+/**
  * The body of `POST /v1/quizzes/stream`: an explanation of a topic.
  *
  * @since 0.1.0

@@ -43,7 +43,12 @@ const createQuiz = HttpRouter.route(
       const manager = yield* LlmManager.LlmManager
       const result = yield* manager.generateStructured({
         prompt: Quiz.quizPrompt(request),
-        options: { system: Quiz.system, temperature: 0.4, maxTokens: Quiz.maxTokensFor(request.questionCount) },
+        options: {
+          system: Quiz.system,
+          temperature: 0.4,
+          maxTokens: Quiz.maxTokensFor(request.questionCount),
+          reasoning: Quiz.reasoning
+        },
         metadata: { subjectId, units: request.questionCount, tags: { feature: "quiz" } }
       }, Quiz.quizOf(request.questionCount))
       return HttpServerResponse.jsonUnsafe({
@@ -70,7 +75,7 @@ const streamExplanation = HttpRouter.route(
       const manager = yield* LlmManager.LlmManager
       return yield* HttpSse.response(manager.stream({
         prompt: Quiz.explainPrompt(request),
-        options: { system: Quiz.system, maxTokens: 400 },
+        options: { system: Quiz.system, maxTokens: 400, reasoning: Quiz.reasoning },
         metadata: { subjectId, tags: { feature: "explain" } }
       }))
     })

@@ -241,6 +241,23 @@ describe("quiz service over HTTP", () => {
     assert.strictEqual((JSON.parse(reply.text) as { field: string }).field, "header x-teacher-id")
   })
 
+  it("asks for quizzes and explanations without thinking, on the primary and on the fallback", async () => {
+    await inject("deepseek", MockFault.status(503))
+    const fellBack = await quiz(a, `t-think-${run}`)
+    assert.strictEqual(fellBack.status, 200, fellBack.text)
+    const explained = await postJson(`${a.url}/v1/quizzes/stream`, `t-think-${run}`, { topic: "tides", grade: 5 })
+    assert.strictEqual(explained.status, 200, explained.text)
+    const deepseek = await Effect.runPromise(server.received("deepseek"))
+    const gemini = await Effect.runPromise(server.received("gemini"))
+    // DeepSeek thinks by default, at output prices and inside the explanation's 400 tokens
+    assert.deepStrictEqual(deepseek.map((r) => (r.body as { thinking?: unknown }).thinking), [
+      { type: "disabled" },
+      { type: "disabled" }
+    ])
+    const config = (gemini[0]?.body as { generationConfig?: { thinkingConfig?: unknown } }).generationConfig
+    assert.deepStrictEqual(config?.thinkingConfig, { thinkingBudget: 0 })
+  })
+
   it("falls back to Gemini when the mock DeepSeek fails", async () => {
     await inject("deepseek", MockFault.status(503))
     const reply = await quiz(a, `t-fallback-${run}`)
