@@ -3,11 +3,13 @@
  * deterministic reply it gives: content derived from the prompt, token counts
  * derived from the text (`ceil(chars / 4)` per message), max tokens honoured,
  * JSON requested → a JSON value satisfying the schema, an assistant prefill
- * continued. A model that reasons visibly (`Conversation.thinking`: DeepSeek's
- * thinking mode) writes its reasoning before each reply, numbered by the
- * step of the tool loop, billed as output and reasoning tokens; max tokens
- * count that reasoning with the answer, so a small limit leaves an empty
- * answer cut for `length`, as DeepSeek's thinking mode does.
+ * continued. A thinking model (`Conversation.thinking`: DeepSeek's thinking
+ * mode, Claude's extended thinking, Gemini asked to think) writes its
+ * reasoning before each reply, numbered by the step of the tool loop, billed
+ * as output and reasoning tokens; max tokens count that reasoning with the
+ * answer, so a small limit leaves an empty answer cut for `length`. DeepSeek
+ * and Claude send the reasoning (`reasoning_content`, thinking blocks);
+ * Gemini only counts it (`thoughtsTokenCount`).
  *
  * @internal
  */
@@ -41,7 +43,7 @@ export interface Conversation {
   readonly json: { readonly schema: unknown } | undefined
   /** The tools offered, when the request offered any. */
   readonly tools?: ToolRequest | undefined
-  /** The model reasons visibly before it answers (DeepSeek's thinking mode): the reply carries `reasoning`. */
+  /** The model thinks before it answers (see the module doc): the reply carries `reasoning`. */
   readonly thinking?: boolean | undefined
 }
 
