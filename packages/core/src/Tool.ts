@@ -22,9 +22,10 @@
  * (`toolCallId`, `name`, the result as `content`).
  *
  * A reasoning model may ask to have something sent back with its calls, and
- * answers 400 without it: Gemini 3 a `thoughtSignature` on the call, DeepSeek
- * in thinking mode the reasoning (`reasoning_content`) of the message that
- * made it. A call carries it in its {@link Replay} (`replay`), which Baton
+ * answers 400 without it: Gemini 3 a `thoughtSignature` on the call,
+ * DeepSeek in thinking mode the reasoning (`reasoning_content`) of the
+ * message that made it, Claude with thinking on the thinking blocks before
+ * its calls. A call carries it in its {@link Replay} (`replay`), which Baton
  * fills and sends back to the provider and model that made the call, and to
  * no other: the caller's loop (the calls of `result.toolCalls` or of a
  * stream's `Finish`, as they are, on the next `assistant` message) needs
@@ -33,7 +34,10 @@
  * signature `skip_thought_signature_validator` on the first call of a model
  * turn, which Google documents for calls it did not sign; on DeepSeek an
  * empty `reasoning_content`, which DeepSeek does not document (it is what
- * third-party clients send). An `effect/ai` model used as a chain step
+ * third-party clients send); on Anthropic, where thinking cannot resume
+ * without the original blocks, the request is sent `thinking: { type:
+ * "disabled" }` while a turn of calls in its current tool loop (since the
+ * last `user` message) has none. An `effect/ai` model used as a chain step
  * (`LanguageModelProvider`) fills no replays. `reasoning` is the model's raw
  * chain of thought: strip `replay` from what end users must not read.
  *
@@ -87,7 +91,10 @@ export type Choice = "auto" | "none" | "required" | { readonly tool: string }
  * `model` name them). `signature` is Gemini's `thoughtSignature` of the
  * call's part (Gemini signs the first call of an answer); `reasoning` is the
  * reasoning the model wrote before the calls (DeepSeek's `reasoning_content`),
- * on the first call of the answer, sent back as its message's.
+ * on the first call of the answer, sent back as its message's. Claude's
+ * thinking block rides on the first call too, as `reasoning` (its text) and
+ * `signature` (its signature); several blocks, or a redacted one, as JSON
+ * of the blocks themselves in `signature`.
  *
  * @example
  * ```ts

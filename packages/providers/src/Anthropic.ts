@@ -29,7 +29,13 @@
  *   a cut stream) or a forced tool choice, which Anthropic refuses with
  *   thinking, is sent thinking disabled. In a tool loop, the turn's thinking
  *   blocks ride on the first call's `replay` and go back before its
- *   `tool_use` blocks, as Anthropic requires.
+ *   `tool_use` blocks, as Anthropic requires. A replay goes only to the
+ *   provider and model that made the call, and thinking cannot be resumed
+ *   without it: a tool loop (since the last `user` message) with calls that
+ *   have no thinking to send back (another provider's or Claude model's,
+ *   after a fallback; the caller's; thinking too long to keep) is sent
+ *   thinking disabled, where Anthropic would answer 400; a new question
+ *   after it thinks again.
  * - Prompt tokens are `input_tokens + cache_read_input_tokens +
  *   cache_creation_input_tokens` (`input_tokens` alone is the uncached part);
  *   cached prompt tokens are the cache reads.

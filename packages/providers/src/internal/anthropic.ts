@@ -38,7 +38,14 @@
  * - Thinking blocks (`thinking`, `redacted_thinking`) are never the answer's
  *   text; they are billed in `output_tokens`. A reply's blocks go on its
  *   first tool call's replay and back before its `tool_use` blocks on the
- *   next turn, as Anthropic requires (`anthropicTools.ts`).
+ *   next turn, as Anthropic requires (`anthropicTools.ts`). Thinking cannot
+ *   be resumed without those blocks, and they go back only to the provider
+ *   and model that made the calls: a request whose current tool loop (after
+ *   the last `user` message) holds calls without them (another provider's
+ *   or Claude model's, after a fallback; the caller's; thinking too long to
+ *   keep) is sent `thinking: { type: "disabled" }`, Anthropic's stand-in
+ *   (`AnthropicTools.unthoughtLoop`), where Anthropic would answer 400. A
+ *   new question after that loop thinks again.
  * - Structured output is `output_config: { format: { type: "json_schema",
  *   schema } }`, the schema rewritten into the subset Anthropic accepts
  *   (`anthropicSchema.ts`); the JSON arrives in the first text block. That
@@ -276,13 +283,17 @@ interface Thinking {
 /**
  * How a request to `model` thinks, `undefined` when it does not: no level
  * or `"none"` asked, a model that does not think, or a request Anthropic
- * refuses thinking for (a prefill; a forced tool choice, which wins).
+ * refuses thinking for (a prefill; a forced tool choice, which wins; a
+ * current tool loop with calls whose thinking blocks cannot be sent back,
+ * `AnthropicTools.unthoughtLoop`).
  */
 const thinkingOf = (request: LlmRequest.LlmRequest, model: string): Thinking | undefined => {
   const level = request.options.reasoning
   const kind = thinkingKind(model)
   if (level === undefined || level === "none" || kind === undefined) return undefined
-  const refused = isPrefill(LlmRequest.conversation(request).at(-1)) || AnthropicTools.forcesTool(request)
+  const conversation = LlmRequest.conversation(request)
+  const refused = isPrefill(conversation.at(-1)) || AnthropicTools.forcesTool(request) ||
+    AnthropicTools.unthoughtLoop(conversation)
   return refused ? undefined : { kind, level }
 }
 

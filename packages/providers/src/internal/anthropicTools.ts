@@ -21,6 +21,11 @@
  *   texts joined. They go back, in their order, before the message's text
  *   and `tool_use` blocks. A turn whose thinking is longer than
  *   `Replay.maxReasoningChars` keeps none, as DeepSeek's reasoning.
+ * - A current tool loop (after the last `user` message) with a turn of
+ *   calls that has no thinking blocks to send (another provider's or
+ *   model's calls, the caller's, thinking too long to keep) cannot be
+ *   continued thinking: {@link unthoughtLoop} tells the codec to send that
+ *   request `thinking: { type: "disabled" }`.
  */
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import type { ToolCall } from "@baton/core/Tool"
@@ -105,6 +110,19 @@ const thinkingOf = (calls: ReadonlyArray<ToolCall>): ReadonlyArray<ThinkingBlock
   return blocksIn(replay.signature) ??
     [{ type: "thinking", thinking: replay.reasoning ?? "", signature: replay.signature }]
 }
+
+/**
+ * Whether the conversation's current tool loop (the messages after its last
+ * `user` message: its tool results come as `tool` messages) holds an
+ * assistant turn with calls and no thinking blocks to send back with them:
+ * calls another provider or model made (their replays are not sent here),
+ * the caller wrote, or whose thinking was too long to keep. With thinking
+ * on, Anthropic answers such a conversation 400.
+ */
+export const unthoughtLoop = (conversation: ReadonlyArray<Message>): boolean =>
+  conversation.slice(conversation.findLastIndex((message) => message.role === "user") + 1).some((message) =>
+    message.toolCalls !== undefined && message.toolCalls.length > 0 && thinkingOf(message.toolCalls).length === 0
+  )
 
 /** The thinking blocks of a reply's content. */
 export const thinkingBlocks = (content: ReadonlyArray<unknown>): ReadonlyArray<ThinkingBlock> =>
