@@ -5,7 +5,8 @@
  * and prints the effective provider chain and limits; `--ping`
  * makes one tiny call per step of the chain (its provider and model, an
  * OpenAI-compatible endpoint included; 5 tokens, with `reasoning: "none"`
- * so that a thinking model does not spend them thinking) and prints
+ * so that a model that can stop thinking does not spend them thinking; one
+ * that always thinks may answer empty, which counts as an answer) and prints
  * provider, model, latency and outcome.
  *
  * @since 0.1.0

@@ -17,7 +17,10 @@
  *   `"medium"` and `"high"`). Older models (`gemini-2.0-*`, `gemini-1.5-*`),
  *   which do not think, and names Baton cannot place (tuned models,
  *   `gemini-flash-latest`) are sent nothing, as is a request that leaves the
- *   option out.
+ *   option out. The budget is sent as it is, whatever `maxTokens`: thinking
+ *   counts against `maxOutputTokens`, so `"high"` under Baton's default
+ *   2000 tokens can spend them all thinking and answer empty (finish reason
+ *   `"length"`); ask for more tokens with more thinking.
  * - Output tokens are `candidatesTokenCount + thoughtsTokenCount`: Gemini
  *   reports thinking apart but bills it as output.
  * - A prompt blocked by safety (`promptFeedback.blockReason`) is

@@ -24,12 +24,16 @@
  * `StructuredOutput.jsonInstruction` in a system message, unless a message
  * already says "json" (as OpenAI and DeepSeek demand).
  *
- * A `reasoning` level is sent as `reasoning_effort` with the level as given
- * (`"none"`, `"low"`, `"medium"`, `"high"`), for every model: the field
- * vLLM, Ollama, Groq and OpenRouter read, each for its own models. A server
- * that does not know it, or a model that takes no such value, may ignore it
- * or reject the request (a 400, after which `LlmManager` falls back); leave
- * the level out for such an endpoint. Left out, nothing is sent.
+ * A `reasoning` level that asks for thinking (`"low"`, `"medium"`,
+ * `"high"`) is sent as `reasoning_effort` with the level as given, for every
+ * model: the field vLLM, Ollama, Groq and OpenRouter read, each for its own
+ * models. A server that does not know it, or a model that takes no such
+ * value (one that does not reason), may ignore it or reject the request (a
+ * 400, after which `LlmManager` falls back). `"none"` is sent nothing: most
+ * models behind such servers do not reason, and some that do reject
+ * `"none"` (Groq's gpt-oss), so a request asking for no thinking (the quiz
+ * example's, `baton check --ping`'s) stays valid on every endpoint; such a
+ * model thinks as it does by default. Left out, nothing is sent.
  *
  * Streams are complete at `data: [DONE]` or, for servers that omit it, at
  * the end of a body whose last chunk carried a `finish_reason`. Usage is read
@@ -118,7 +122,7 @@ const definitionOf = (options: Options): Provider.Definition => {
       prefill: "plain",
       usage: OpenAiChat.openAiUsage,
       requireDone: false,
-      reasoning: (_model, level) => ({ reasoning_effort: level }),
+      reasoning: (_model, level) => level === "none" ? undefined : { reasoning_effort: level },
       headers: options.headers
     })
   }

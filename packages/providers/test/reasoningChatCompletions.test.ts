@@ -10,7 +10,9 @@
  *   gpt-5, `"none"` on gpt-5.1 and later; gpt-5-pro only `"high"`, the
  *   gpt-5.x chat models only `"medium"`). The mock's OpenAI answers 400 as the
  *   API does for an effort a model does not take, so a wrong mapping fails.
- * - OpenAI-compatible: `reasoning_effort` with the level as given.
+ * - OpenAI-compatible: `reasoning_effort` with the level as given, but
+ *   nothing for `"none"` (most models there do not reason; some that do
+ *   reject it).
  *
  * A level only adds those fields: the rest of the body is the one sent
  * without it (DeepSeek's `reasoning_content` padding included). Left out,
@@ -157,6 +159,8 @@ describe("OpenAi.layer: reasoning as reasoning_effort, per model family", () => 
     ["o3-mini", effort("low", "low", "medium", "high")],
     ["o4-mini-2025-04-16", effort("low", "low", "medium", "high")],
     ["ft:o4-mini-2025-04-16:org::id", effort("low", "low", "medium", "high")],
+    ["ft:gpt-5.1:org::id", effort("none", "low", "medium", "high")],
+    ["ft:gpt-5:org:custom:id", effort("minimal", "low", "medium", "high")],
     ["gpt-5", effort("minimal", "low", "medium", "high")],
     ["gpt-5-mini", effort("minimal", "low", "medium", "high")],
     ["gpt-5-nano-2025-08-07", effort("minimal", "low", "medium", "high")],
@@ -173,12 +177,12 @@ describe("OpenAi.layer: reasoning as reasoning_effort, per model family", () => 
 })
 
 describe("OpenAiCompatible.layer: reasoning_effort, the level as given", () => {
-  it.live("any model is sent the level as it is", () =>
+  it.live("any model is sent a level that asks for thinking as it is, and nothing for none", () =>
     checkLevels(
       "openai",
       (baseUrl) => OpenAiCompatible.layer({ name: "local-llm", baseUrl, model: "qwen3-8b", apiKey }),
       undefined,
-      effort("none", "low", "medium", "high")
+      effort(undefined, "low", "medium", "high")
     ))
 })
 

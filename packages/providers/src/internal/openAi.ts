@@ -11,8 +11,11 @@ import type { Reasoning } from "@baton/core/GenerationOptions"
 import type * as Json from "./json.ts"
 import * as OpenAiChat from "./openAiChat.ts"
 
-/** The model a fine-tuned one (`ft:o4-mini:org::id`) was tuned from; any other as it is. */
-const baseModel = (model: string): string => model.startsWith("ft:") ? model.slice(3) : model
+/**
+ * The model a fine-tuned one (`ft:o4-mini:org::id`, `ft:gpt-5.1:org::id`) was
+ * tuned from: the name between `ft:` and the next `:`; any other as it is.
+ */
+const baseModel = (model: string): string => model.startsWith("ft:") ? model.slice(3).replace(/:.*/s, "") : model
 
 /**
  * Whether an OpenAI model takes only its default temperature (1, any other is
