@@ -20,12 +20,15 @@
  *   `claude-sonnet-5-5`, `claude-haiku-5-5`), and `thinking: { type:
  *   "enabled", budget_tokens }` on older thinking models (`claude-haiku-4-5`,
  *   `claude-sonnet-4-5`, `claude-opus-4-1`, Claude 3.7), the budget 1024,
- *   4096 or 16384 kept below `max_tokens`; Claude before 3.7 is sent
- *   nothing. With thinking on no temperature is sent. On an older model a
- *   `maxTokens` of 1024 or less leaves no room for the least budget: the
- *   request fails with an `InvalidRequest` (`param: "max_tokens"`) before
- *   anything is sent (the manager falls back). A limit left to the provider
- *   gets the budget on top of 4096. A prefill (the manager's continuation of
+ *   4096 or 16384 kept below `max_tokens`; a name that is no Claude version
+ *   (DeepSeek's Anthropic format, `deepseek-v4-pro`) gets `thinking: { type:
+ *   "enabled" }` with `output_config.effort` the level, no budget; Claude
+ *   before 3.7 is sent nothing. With thinking on no temperature is sent. On
+ *   an older model a `maxTokens` of 1024 or less leaves no room for the
+ *   least budget: a limit too small to think in is answered without
+ *   thinking (`thinking: { type: "disabled" }`, the temperature sent). A
+ *   limit left to the provider gets a Claude model's budget on top of 4096.
+ *   A prefill (the manager's continuation of
  *   a cut stream) or a forced tool choice, which Anthropic refuses with
  *   thinking, is sent thinking disabled. In a tool loop, the turn's thinking
  *   blocks ride on the first call's `replay` and go back before its
@@ -59,11 +62,9 @@
  */
 import type * as LlmConfig from "@baton/core/LlmConfig"
 import type { LlmConfigError } from "@baton/core/LlmError"
-import * as LlmProvider from "@baton/core/LlmProvider"
-import type * as LlmRequest from "@baton/core/LlmRequest"
+import type * as LlmProvider from "@baton/core/LlmProvider"
 import type * as Pricing from "@baton/core/Pricing"
-import { InvalidRequest } from "@baton/core/ProviderError"
-import { Effect, Layer, Stream } from "effect"
+import type { Effect, Layer } from "effect"
 import type { HttpClient } from "effect/http"
 import * as AnthropicCodec from "./internal/anthropic.ts"
 import * as Provider from "./internal/provider.ts"
@@ -97,36 +98,6 @@ const definition: Provider.Definition = {
 }
 
 /**
- * The service, failing a request whose reasoning Anthropic would refuse
- * with `maxTokens` (`AnthropicCodec.budgetRefusal`) with an
- * `InvalidRequest` (status 400, `param: "max_tokens"`) before sending it.
- */
-const refusingUnfitBudgets = (service: LlmProvider.Service): LlmProvider.Service => {
-  const refusal = (request: LlmRequest.LlmRequest): InvalidRequest | undefined => {
-    const model = request.options.model ?? service.model
-    const message = AnthropicCodec.budgetRefusal(request, model)
-    return message === undefined
-      ? undefined
-      : new InvalidRequest({ provider: service.name, model, status: 400, param: "max_tokens", message })
-  }
-  return LlmProvider.make({
-    ...service,
-    generate: (request) => {
-      const refused = refusal(request)
-      return refused === undefined ? service.generate(request) : Effect.fail(refused)
-    },
-    generateStructured: (request, output) => {
-      const refused = refusal(request)
-      return refused === undefined ? service.generateStructuredOutput(request, output) : Effect.fail(refused)
-    },
-    stream: (request) => {
-      const refused = refusal(request)
-      return refused === undefined ? service.stream(request) : Stream.fail(refused)
-    }
-  })
-}
-
-/**
  * The Anthropic provider service.
  *
  * @since 0.1.0
@@ -134,7 +105,7 @@ const refusingUnfitBudgets = (service: LlmProvider.Service): LlmProvider.Service
 export const make = (
   options: Options
 ): Effect.Effect<LlmProvider.Service, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
-  Effect.map(Provider.make(definition, options), refusingUnfitBudgets)
+  Provider.make(definition, options)
 
 /**
  * A layer providing `LlmProvider` backed by Anthropic.
@@ -144,7 +115,7 @@ export const make = (
 export const layer = (
   options: Options
 ): Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
-  Layer.effect(LlmProvider.LlmProvider, make(options))
+  Provider.layer(definition, options)
 
 /**
  * The Anthropic layer configured by `LlmConfig` (`ANTHROPIC_API_KEY`,
@@ -157,7 +128,4 @@ export const layerConfig: Layer.Layer<
   LlmProvider.LlmProvider,
   LlmConfigError,
   HttpClient.HttpClient | Pricing.Pricing | LlmConfig.LlmConfig
-> = Layer.effect(
-  LlmProvider.LlmProvider,
-  Effect.flatMap(Provider.fromConfig("anthropic"), make)
-)
+> = Provider.layerConfig("anthropic", definition)

@@ -7,8 +7,12 @@
  *   `claude-opus-4-6`, `claude-sonnet-5-5`): `thinking: { type: "adaptive" }`
  *   and `output_config.effort` the level; on older thinking models
  *   (`claude-haiku-4-5`, `claude-opus-4-1`, Claude 3.7): `thinking: { type:
- *   "enabled", budget_tokens }` from `reasoning.ts`, below `max_tokens`;
- *   Claude before 3.7 is sent nothing. No temperature with thinking on.
+ *   "enabled", budget_tokens }` from `reasoning.ts`, below `max_tokens`,
+ *   and thinking disabled when `max_tokens` (1024 or less) leaves no room
+ *   for the least budget; on a name that is no Claude version (DeepSeek's
+ *   Anthropic-format `deepseek-v4-pro`): `thinking: { type: "enabled" }`
+ *   and `output_config.effort` the level, no budget; Claude before 3.7 is
+ *   sent nothing. No temperature with thinking on.
  * - The thinking never reaches the answer's text; it is billed as output and
  *   reasoning tokens.
  * - In a tool loop the turn's thinking block goes back, unmodified, before
@@ -180,27 +184,6 @@ describe("Anthropic reasoning: what each level sends", () => {
       assert.strictEqual(none.body.max_tokens, 4096)
     }).pipe(Effect.provide(Bench), Effect.scoped))
 
-  it.effect("older models: maxTokens at or below 1024 leaves no room for the least budget: InvalidRequest, unsent", () =>
-    Effect.gen(function*() {
-      const mock = yield* MockProviderServer.MockProviderServer
-      yield* mock.reset
-      const provider = yield* Anthropic.make({ apiKey, baseUrl: mock.baseUrl("anthropic"), model: OLDER })
-      const request = yield* LlmRequest.make({ prompt: "Hi", options: { reasoning: "low", maxTokens: 1024 } })
-      const generated = yield* Effect.flip(provider.generate(request))
-      const streamed = yield* Effect.flip(Stream.runCollect(provider.stream(request)))
-      for (const error of [generated, streamed]) {
-        assert.strictEqual(error._tag, "InvalidRequest")
-        if (error._tag === "InvalidRequest") {
-          assert.strictEqual(error.param, "max_tokens")
-          assert.include(error.message, "1024")
-        }
-      }
-      assert.lengthOf(yield* bodies, 0)
-      // the same request on an adaptive model needs no budget
-      const adaptive = yield* asked(ADAPTIVE, { prompt: "Hi", options: { reasoning: "low", maxTokens: 1024 } }, false)
-      assert.strictEqual(adaptive.body.max_tokens, 1024)
-    }).pipe(Effect.provide(Bench), Effect.scoped))
-
   it.effect("a forced tool choice, which Anthropic refuses with thinking, wins: thinking disabled, temperature sent", () =>
     Effect.gen(function*() {
       const tools = [weather]
@@ -214,6 +197,100 @@ describe("Anthropic reasoning: what each level sends", () => {
         assert.strictEqual(body.temperature, 0.7)
         assert.strictEqual(result.finishReason, "tool_calls")
       }
+    }).pipe(Effect.provide(Bench), Effect.scoped))
+})
+
+/** What a request through `LlmManager` over `Anthropic.layer` on `model` answered, plain or streamed, and its body. */
+const managed = (model: string, input: LlmManager.Input, stream: boolean) =>
+  Effect.gen(function*() {
+    const llm = yield* Turns.managerOver(
+      (server) => [Anthropic.layer({ apiKey, baseUrl: server.baseUrl("anthropic"), model })],
+      stream ? "stream" : "generate"
+    )
+    const result = stream
+      ? yield* Stream.runCollect(llm.stream(input)).pipe(Effect.map((parts) => {
+        const finish = parts.at(-1)
+        if (finish?._tag !== "Finish") return assert.fail("the stream ended without a Finish")
+        const content = parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
+        return { content, usage: finish.usage }
+      }))
+      : yield* llm.generate(input)
+    return { result, body: yield* lastBody }
+  })
+
+describe("Anthropic reasoning: a limit too small to think in, through LlmManager", () => {
+  for (const stream of [false, true]) {
+    const how = stream ? "streamed" : "plain"
+
+    it.live(`older models, maxTokens at or below 1024 (${how}): answered without thinking`, () =>
+      Effect.gen(function*() {
+        for (const maxTokens of [1024, 300]) {
+          for (const level of levels) {
+            const input = { prompt: "Why is the sky blue?", options: { reasoning: level, maxTokens } }
+            const { body, result } = yield* managed(OLDER, input, stream)
+            assert.deepStrictEqual(body.thinking, { type: "disabled" }, `${level} ${maxTokens}`)
+            assert.strictEqual(body.max_tokens, maxTokens)
+            assert.strictEqual(body.temperature, 0.7)
+            assert.isUndefined(body.output_config)
+            assert.strictEqual(result.content, "Mock answer from anthropic: Why is the sky blue?")
+            assert.strictEqual(result.usage.reasoningTokens, 0)
+          }
+        }
+        // one token more leaves room for the least budget
+        const { body } = yield* managed(OLDER, { prompt: "Hi", options: { reasoning: "low", maxTokens: 1025 } }, stream)
+        assert.deepStrictEqual(body.thinking, { type: "enabled", budget_tokens: 1024 })
+        // an adaptive model needs no budget: it thinks within any limit
+        const adaptive = yield* managed(
+          ADAPTIVE,
+          { prompt: "Hi", options: { reasoning: "low", maxTokens: 1024 } },
+          stream
+        )
+        assert.deepStrictEqual(adaptive.body.thinking, { type: "adaptive" })
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+  }
+})
+
+const DEEPSEEK = "deepseek-v4-pro"
+
+describe("Anthropic reasoning on a name that is no Claude version (DeepSeek's Anthropic format)", () => {
+  for (const stream of [false, true]) {
+    const how = stream ? "streamed" : "plain"
+
+    it.live(`${DEEPSEEK} (${how}): enabled without a budget, output_config.effort the level, any limit`, () =>
+      Effect.gen(function*() {
+        for (const maxTokens of [2000, 500, "provider"] as const) {
+          for (const level of levels) {
+            const input = { prompt: "Why is the sky blue?", options: { reasoning: level, maxTokens } }
+            const { body, result } = yield* managed(DEEPSEEK, input, stream)
+            assert.deepStrictEqual(body.thinking, { type: "enabled" }, `${level} ${maxTokens}`)
+            assert.deepStrictEqual(body.output_config, { effort: level })
+            assert.strictEqual(body.max_tokens, maxTokens === "provider" ? 4096 : maxTokens)
+            assert.isUndefined(body.temperature)
+            assert.strictEqual(result.content, "Mock answer from anthropic: Why is the sky blue?")
+            assert.isAbove(result.usage.reasoningTokens, 0)
+          }
+        }
+        const none = yield* managed(DEEPSEEK, { prompt: "Hi", options: { reasoning: "none" } }, stream)
+        assert.deepStrictEqual(none.body.thinking, { type: "disabled" })
+        assert.isUndefined(none.body.output_config)
+        assert.strictEqual(none.body.temperature, 0.7)
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+  }
+
+  it.effect(`${DEEPSEEK}: structured output with thinking, the effort beside the format`, () =>
+    Effect.gen(function*() {
+      const mock = yield* MockProviderServer.MockProviderServer
+      yield* mock.reset
+      const provider = yield* Anthropic.make({ apiKey, baseUrl: mock.baseUrl("anthropic"), model: DEEPSEEK })
+      const request = yield* LlmRequest.make({ prompt: "Name a city", options: { reasoning: "high" } })
+      const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+      assert.isObject((yield* provider.generateStructured(request, schema)).value)
+      const body = yield* lastBody
+      assert.deepStrictEqual(body.thinking, { type: "enabled" })
+      assert.deepStrictEqual(body.output_config, {
+        format: { type: "json_schema", schema: { ...schema, additionalProperties: false } },
+        effort: "high"
+      })
     }).pipe(Effect.provide(Bench), Effect.scoped))
 })
 
@@ -284,6 +361,12 @@ describe("the mock server's Anthropic thinks as the API does", () => {
       rejected(yield* post({ ...base, temperature: 0.7 }), "temperature")
       assert.strictEqual((yield* post({ ...base, temperature: 1 })).status, 200)
       rejected(yield* post({ ...base, thinking: thinking(1000) }), "budget_tokens")
+      rejected(yield* post({ ...base, thinking: { type: "enabled" } }), "budget_tokens")
+      // a name that is no Claude version (DeepSeek's Anthropic format) thinks without a budget
+      const deepseek = yield* post({ ...base, model: "deepseek-v4-pro", thinking: { type: "enabled" } })
+      assert.strictEqual(deepseek.status, 200)
+      const blocks = (deepseek.json as { content: Array<Record<string, unknown>> }).content
+      assert.deepStrictEqual(blocks.map((block) => block.type), ["thinking", "text"])
       rejected(yield* post({ ...base, thinking: thinking(4000) }), "max_tokens")
       rejected(yield* post({ ...base, tools: anthropicTools, tool_choice: { type: "any" } }), "tool_choice")
       rejected(

@@ -16,20 +16,24 @@
  *   either: Anthropic takes only 1 with thinking on.
  * - Reasoning ({@link thinkingKind} names the family):
  *
- *   | `reasoning` | Claude 4.6 and later (`claude-sonnet-4-6`, `claude-opus-4-6`, every 5.x) | Claude 3.7 to 4.5 (`claude-haiku-4-5`, `claude-sonnet-4-5`, `claude-opus-4-1`), and a name that is no Claude version | Claude before 3.7 |
- *   | --- | --- | --- | --- |
- *   | left out | nothing | nothing | nothing |
- *   | `"none"` | `thinking: { type: "disabled" }` | `thinking: { type: "disabled" }` | nothing |
- *   | low, medium, high | `thinking: { type: "adaptive" }`, `output_config.effort` the level (beside a `format`) | `thinking: { type: "enabled", budget_tokens }`: `reasoning.ts`'s budget (1024, 4096, 16384), at most `max_tokens - 1` | nothing |
+ *   | `reasoning` | Claude 4.6 and later (`claude-sonnet-4-6`, `claude-opus-4-6`, every 5.x) | Claude 3.7 to 4.5 (`claude-haiku-4-5`, `claude-sonnet-4-5`, `claude-opus-4-1`) | a name that is no Claude version (DeepSeek's `deepseek-v4-pro`) | Claude before 3.7 |
+ *   | --- | --- | --- | --- | --- |
+ *   | left out | nothing | nothing | nothing | nothing |
+ *   | `"none"` | `thinking: { type: "disabled" }` | `thinking: { type: "disabled" }` | `thinking: { type: "disabled" }` | nothing |
+ *   | low, medium, high | `thinking: { type: "adaptive" }`, `output_config.effort` the level (beside a `format`) | `thinking: { type: "enabled", budget_tokens }`: `reasoning.ts`'s budget (1024, 4096, 16384), at most `max_tokens - 1`; `thinking: { type: "disabled" }` when `max_tokens` is 1024 or less | `thinking: { type: "enabled" }`, `output_config.effort` the level (beside a `format`) | nothing |
  *
  *   Thinking counts against `max_tokens`, as `GenerationOptions` says, so a
- *   caller's `maxTokens` is sent as it is and the budget kept below it (the
+ *   caller's `maxTokens` is sent as it is and a budget kept below it (the
  *   default 2000 makes medium and high 1999). A `maxTokens` of 1024 or less
- *   leaves no room for the least budget: `Anthropic` fails such a request
- *   with an `InvalidRequest` (`param: "max_tokens"`), unsent
- *   ({@link budgetRefusal}). A limit left to the provider is sent as
- *   {@link defaultMaxTokens} plus the level's budget, so thinking does not
- *   eat the answer's room. Anthropic refuses thinking with a prefill and with
+ *   leaves no room for the least budget, which Anthropic requires below
+ *   `max_tokens`: a limit too small to think in is answered without
+ *   thinking (`thinking: { type: "disabled" }`, the temperature sent as
+ *   without thinking), as `GenerationOptions`' `Reasoning` gives a model
+ *   what it can. A limit left to the provider is sent as
+ *   {@link defaultMaxTokens}, on a Claude model plus the level's budget, so
+ *   thinking does not eat the answer's room; a name that is no Claude
+ *   version takes no budget (DeepSeek's Anthropic format sets effort, with
+ *   no least budget) and gets none on top. Anthropic refuses thinking with a prefill and with
  *   a forced tool choice (`required`, a named tool): such a request is sent
  *   `thinking: { type: "disabled" }` (the manager's continuation of a cut
  *   stream thought before its first delta; a forced call is the caller's
@@ -129,12 +133,19 @@ export const onlyDefaultTemperature = (model: string): boolean => since(model, 4
 /**
  * How a model thinks: `"adaptive"` (Claude 4.6 and later: `thinking: {
  * type: "adaptive" }` with `output_config.effort`), `"budget"` (Claude 3.7
- * to 4.5, and a name that is no Claude version: `thinking: { type:
- * "enabled", budget_tokens }`, the form every thinking model takes), or
- * `undefined` (Claude before 3.7, which does not think: sent nothing).
+ * to 4.5: `thinking: { type: "enabled", budget_tokens }`), `"effort"` (a
+ * name that is no Claude version, as DeepSeek's Anthropic format: `thinking:
+ * { type: "enabled" }` with `output_config.effort`), or `undefined` (Claude
+ * before 3.7, which does not think: sent nothing).
  */
-export const thinkingKind = (model: string): "adaptive" | "budget" | undefined =>
-  since(model, 4, 6) ? "adaptive" : since(model, 3, 7) || versionOf(model) === undefined ? "budget" : undefined
+export const thinkingKind = (model: string): "adaptive" | "budget" | "effort" | undefined =>
+  versionOf(model) === undefined
+    ? "effort"
+    : since(model, 4, 6)
+    ? "adaptive"
+    : since(model, 3, 7)
+    ? "budget"
+    : undefined
 
 /**
  * The `max_tokens` of a request that leaves the limit to the provider, which
@@ -275,17 +286,18 @@ const untail = (tail: string) => {
 
 /** How a call thinks: its model's kind and the level asked for. */
 interface Thinking {
-  readonly kind: "adaptive" | "budget"
+  readonly kind: Exclude<ReturnType<typeof thinkingKind>, undefined>
   /** A level that asks for thinking: one of `reasoning.ts`'s budgets. */
   readonly level: keyof typeof Reasoning.budget
 }
 
 /**
  * How a request to `model` thinks, `undefined` when it does not: no level
- * or `"none"` asked, a model that does not think, or a request Anthropic
+ * or `"none"` asked, a model that does not think, a request Anthropic
  * refuses thinking for (a prefill; a forced tool choice, which wins; a
  * current tool loop with calls whose thinking blocks cannot be sent back,
- * `AnthropicTools.unthoughtLoop`).
+ * `AnthropicTools.unthoughtLoop`), or a budget model's limit too small to
+ * think in ({@link noRoomForBudget}).
  */
 const thinkingOf = (request: LlmRequest.LlmRequest, model: string): Thinking | undefined => {
   const level = request.options.reasoning
@@ -293,40 +305,35 @@ const thinkingOf = (request: LlmRequest.LlmRequest, model: string): Thinking | u
   if (level === undefined || level === "none" || kind === undefined) return undefined
   const conversation = LlmRequest.conversation(request)
   const refused = isPrefill(conversation.at(-1)) || AnthropicTools.forcesTool(request) ||
-    AnthropicTools.unthoughtLoop(conversation)
+    AnthropicTools.unthoughtLoop(conversation) || (kind === "budget" && noRoomForBudget(request))
   return refused ? undefined : { kind, level }
 }
 
-/**
- * Why a request cannot be sent to `model` with its reasoning: a model that
- * thinks within a budget, and a `maxTokens` that leaves no room for the
- * least one (1024, which must be below `max_tokens`). Anthropic would
- * answer 400; the provider fails with an `InvalidRequest` instead, unsent.
- */
-export const budgetRefusal = (request: LlmRequest.LlmRequest, model: string): string | undefined => {
-  const thinking = thinkingOf(request, model)
-  const maxTokens = request.options.maxTokens
-  if (thinking?.kind !== "budget" || maxTokens === "provider" || maxTokens > Reasoning.budget.low) return undefined
-  return `max_tokens: reasoning "${thinking.level}" on ${model} needs a thinking budget of at least ` +
-    `${Reasoning.budget.low} tokens below max_tokens, and maxTokens is ${maxTokens}: raise maxTokens above ` +
-    `${Reasoning.budget.low}, or ask for reasoning "none"`
-}
+/** Whether a request's `maxTokens` leaves no room for the least budget (1024), which must be below `max_tokens`. */
+const noRoomForBudget = (request: LlmRequest.LlmRequest): boolean =>
+  request.options.maxTokens !== "provider" && request.options.maxTokens <= Reasoning.budget.low
 
-/** The `max_tokens` of a call: the caller's; a limit left to the provider {@link defaultMaxTokens}, thinking's budget on top. */
+/**
+ * The `max_tokens` of a call: the caller's; a limit left to the provider
+ * {@link defaultMaxTokens}, a Claude model's thinking budget on top.
+ */
 const maxTokensOf = (call: Call, thinking: Thinking | undefined): number => {
   const maxTokens = call.request.options.maxTokens
   if (maxTokens !== "provider") return maxTokens
-  return defaultMaxTokens + (thinking === undefined ? 0 : Reasoning.budget[thinking.level])
+  return defaultMaxTokens +
+    (thinking === undefined || thinking.kind === "effort" ? 0 : Reasoning.budget[thinking.level])
 }
 
 /**
- * The `thinking` field: adaptive, or enabled with the level's budget kept
- * below `max_tokens`; disabled for a model that thinks when the call asks
- * for a level but does not think ({@link thinkingOf}); none when no level
- * is asked for or the model does not think.
+ * The `thinking` field: adaptive, enabled with the level's budget kept
+ * below `max_tokens`, or enabled (the effort in `output_config`); disabled
+ * for a model that thinks when the call asks for a level but does not
+ * think ({@link thinkingOf}); none when no level is asked for or the model
+ * does not think.
  */
 const thinkingField = (call: Call, thinking: Thinking | undefined, maxTokens: number): Json.JsonObject | undefined => {
   if (thinking?.kind === "adaptive") return { type: "adaptive" }
+  if (thinking?.kind === "effort") return { type: "enabled" }
   if (thinking?.kind === "budget") {
     return { type: "enabled", budget_tokens: Math.min(Reasoning.budget[thinking.level], maxTokens - 1) }
   }
@@ -334,11 +341,11 @@ const thinkingField = (call: Call, thinking: Thinking | undefined, maxTokens: nu
   return asked ? { type: "disabled" } : undefined
 }
 
-/** `output_config`: the schema's format and adaptive thinking's effort, either or both. */
+/** `output_config`: the schema's format and the effort of thinking without a budget, either or both. */
 const outputConfigOf = (schema: Json.JsonObject | undefined, thinking: Thinking | undefined) => {
   const config = {
     ...(schema === undefined ? {} : { format: { type: "json_schema", schema } }),
-    ...(thinking?.kind === "adaptive" ? { effort: thinking.level } : {})
+    ...(thinking === undefined || thinking.kind === "budget" ? {} : { effort: thinking.level })
   }
   return Object.keys(config).length === 0 ? undefined : config
 }

@@ -7,8 +7,9 @@
  *
  * Extended thinking, as the API has it: `thinking: { type: "enabled",
  * budget_tokens }` (any thinking Claude; a budget from 1024 to below
- * `max_tokens`) or `{ type: "adaptive" }` (Claude 4.6 and later) makes the
- * model think: the reply starts with a `thinking` block (the reasoning and a
+ * `max_tokens`; a name that is no Claude version, as DeepSeek's
+ * Anthropic-format `deepseek-v4-pro`, also takes `enabled` without a budget)
+ * or `{ type: "adaptive" }` (Claude 4.6 and later) makes the model think: the reply starts with a `thinking` block (the reasoning and a
  * `signature` the mock can verify: an HMAC of the text), streamed as
  * `thinking_delta`s then a `signature_delta`, counted in `output_tokens` and
  * `output_tokens_details.thinking_tokens`, and within `max_tokens`. With
@@ -82,14 +83,18 @@ const parseJson = (outputConfig: unknown): Conversation["json"] => {
   return format?.["type"] === "json_schema" ? { schema: format["schema"] } : undefined
 }
 
-/** A Claude model id's version, `claude-<family>-<major>[-<minor>]` or `claude-<major>[-<minor>]-<family>`. */
-const versionOf = (model: string): number => {
+/**
+ * A Claude model id's version, `claude-<family>-<major>[-<minor>]` or
+ * `claude-<major>[-<minor>]-<family>`; `undefined` for a name that is no
+ * Claude version.
+ */
+const versionOf = (model: string): number | undefined => {
   const match = /^claude-(?:[a-z]+-)?(\d+)(?:[-.](\d{1,2}))?(?=$|[-@])/.exec(model)
-  return match === null ? 0 : Number(match[1]) + Number(match[2] ?? 0) / 100
+  return match === null ? undefined : Number(match[1]) + Number(match[2] ?? 0) / 100
 }
 
 /** Whether a model takes `thinking: { type: "adaptive" }`: Claude 4.6 and later. */
-const adaptive = (model: string): boolean => versionOf(model) >= 4.06
+const adaptive = (model: string): boolean => (versionOf(model) ?? 0) >= 4.06
 
 const SECRET = "mock-anthropic-thinking"
 
@@ -134,6 +139,8 @@ const thinkingOf = (record: Readonly<Record<string, unknown>>, model: string, ma
       return adaptive(model) ? true : `thinking.type: adaptive thinking is not supported on this model (${model})`
     case "enabled": {
       const budget = thinking["budget_tokens"]
+      // DeepSeek's Anthropic format thinks without a budget
+      if (budget === undefined && versionOf(model) === undefined) return true
       if (typeof budget !== "number" || !Number.isInteger(budget) || budget < 1024) {
         return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
       }
