@@ -5,45 +5,22 @@
  * Anthropic's `max_tokens`, which its API requires (4096, documented in the
  * README). A client's own values are passed on.
  */
-import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import type * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
-import * as Gateway from "../src/Gateway.ts"
-import * as GatewayConfig from "../src/GatewayConfig.ts"
+import { Effect } from "effect"
 import * as Fixture from "./fixture.ts"
 
-const environment = { ...Fixture.environment, ANTHROPIC_API_KEY: "sk-ant-provider-secret", GEMINI_API_KEY: "g-secret" }
+const extra = { ANTHROPIC_API_KEY: "sk-ant-provider-secret", GEMINI_API_KEY: "g-secret" }
 
 /** The fixture's gateway, with an Anthropic and a Gemini provider besides OpenAI and DeepSeek. */
-const TestLayer = Layer.unwrap(Effect.gen(function*() {
-  const mock = yield* MockProviderServer.MockProviderServer
-  const file = Fixture.configFile(mock)
-  const providers = {
-    ...file.providers,
-    anthropic: { baseUrl: mock.baseUrl("anthropic"), models: ["claude-haiku-4-5"] },
-    gemini: { baseUrl: mock.baseUrl("gemini"), models: ["gemini-2.5-flash"] }
-  }
-  const config = yield* GatewayConfig.parse(JSON.stringify({ ...file, providers }), "json")
-  return Gateway.layer(config, { port: 0 })
-})).pipe(
-  Layer.provideMerge(Fixture.services({ environment })),
-  Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment))),
-  Layer.provideMerge(MockProviderServer.layer())
-)
+const TestLayer = Fixture.gatewayBeside((mock) => ({
+  anthropic: { baseUrl: mock.baseUrl("anthropic"), models: ["claude-haiku-4-5"] },
+  gemini: { baseUrl: mock.baseUrl("gemini"), models: ["gemini-2.5-flash"] }
+}), extra)
 
-const messages = [{ role: "user", content: "Say hello" }]
-
-/** The body the mock received last on `provider`'s route, after a 200 answer to `request`. */
+/** The body the mock received on `provider`'s route, after a 200 answer to `request`. */
 const sent = (provider: MockProviderServer.MockProvider, request: Record<string, unknown>) =>
-  Effect.gen(function*() {
-    const { mock, url } = yield* Fixture.setup
-    const answer = yield* Fixture.post(url, { messages, ...request })
-    assert.strictEqual(answer.status, 200, answer.text)
-    const received = yield* mock.received(provider)
-    assert.strictEqual(received.length, 1)
-    const body = received[0]?.body
-    return typeof body === "object" && body !== null ? body as Record<string, unknown> : assert.fail("no JSON body")
-  })
+  Effect.map(Fixture.sent(provider, request), ({ body }) => body)
 
 const generationConfig = (body: Record<string, unknown>) => body.generationConfig as Record<string, unknown>
 

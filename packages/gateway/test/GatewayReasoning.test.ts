@@ -7,27 +7,18 @@
  * value is a 400 naming the field, before any provider call.
  */
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
-import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import type * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
 import { generateText } from "ai"
-import { ConfigProvider, Effect, Layer, Schema } from "effect"
-import * as Gateway from "../src/Gateway.ts"
-import * as GatewayConfig from "../src/GatewayConfig.ts"
+import { Effect, Schema } from "effect"
 import * as Fixture from "./fixture.ts"
 
-const environment = { ...Fixture.environment, GEMINI_API_KEY: "g-secret" }
+const extra = { GEMINI_API_KEY: "g-secret" }
 
 /** The fixture's gateway, with a Gemini provider besides OpenAI and DeepSeek. */
-const TestLayer = Layer.unwrap(Effect.gen(function*() {
-  const mock = yield* MockProviderServer.MockProviderServer
-  const file = Fixture.configFile(mock)
-  const providers = { ...file.providers, gemini: { baseUrl: mock.baseUrl("gemini"), models: ["gemini-2.5-flash"] } }
-  const config = yield* GatewayConfig.parse(JSON.stringify({ ...file, providers }), "json")
-  return Gateway.layer(config, { port: 0 })
-})).pipe(
-  Layer.provideMerge(Fixture.services({ environment })),
-  Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment))),
-  Layer.provideMerge(MockProviderServer.layer())
+const TestLayer = Fixture.gatewayBeside(
+  (mock) => ({ gemini: { baseUrl: mock.baseUrl("gemini"), models: ["gemini-2.5-flash"] } }),
+  extra
 )
 
 const messages = [{ role: "user", content: "Say hello" }]
@@ -38,16 +29,11 @@ const Completion = Schema.Struct({
 
 /** The body `provider` received for `request` (answered 200), and the reasoning tokens the answer reported. */
 const sent = (provider: MockProviderServer.MockProvider, request: Record<string, unknown>) =>
-  Effect.gen(function*() {
-    const { mock, url } = yield* Fixture.setup
-    const answer = yield* Fixture.post(url, { messages, ...request })
-    assert.strictEqual(answer.status, 200, answer.text)
-    const received = yield* mock.received(provider)
-    assert.strictEqual(received.length, 1)
-    const reasoningTokens =
+  Effect.map(Fixture.sent(provider, request), ({ answer, body }) => ({
+    body,
+    reasoningTokens:
       Schema.decodeUnknownSync(Completion)(JSON.parse(answer.text)).usage.completion_tokens_details.reasoning_tokens
-    return { body: Fixture.record(received[0]?.body), reasoningTokens }
-  })
+  }))
 
 /** Gemini's `thinkingConfig.thinkingBudget` in the body the gateway sent for `reasoning_effort`. */
 const geminiBudget = (effort: string | null | undefined) =>

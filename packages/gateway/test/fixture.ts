@@ -104,6 +104,27 @@ export const gateway = (options: Options = {}) =>
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment)))
   )
 
+/**
+ * The fixture's gateway with `more` providers (given the mock server) beside
+ * OpenAI and DeepSeek, read with `extra` (their keys) over
+ * {@link environment}, and the mock server.
+ */
+export const gatewayBeside = (
+  more: (mock: MockProviderServer.MockProviderServer["Service"]) => Record<string, unknown>,
+  extra: Readonly<Record<string, string>>
+) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    const file = configFile(mock)
+    const providers = { ...file.providers, ...more(mock) }
+    const config = yield* GatewayConfig.parse(JSON.stringify({ ...file, providers }), "json")
+    return Gateway.layer(config, { port: 0 })
+  })).pipe(
+    Layer.provideMerge(services({ environment: extra })),
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ ...environment, ...extra }))),
+    Layer.provideMerge(MockProviderServer.layer())
+  )
+
 /** A gateway over a mock server of its own, both in the layer's output. */
 export const gatewayWithMock = (options: Options = {}) =>
   gateway(options).pipe(Layer.provideMerge(MockProviderServer.layer()))
@@ -183,6 +204,21 @@ export const postText = (
 /** Posts `body` as JSON to the gateway's chat completions, as {@link postText}. */
 export const post = (url: string, body: unknown, key = clientKey): Effect.Effect<Answer> =>
   postText(url, JSON.stringify(body), key)
+
+/**
+ * Posts "Say hello" with `request`'s fields to the gateway (answered 200)
+ * and gives the answer and the body `provider`'s route received, its only
+ * request since the reset.
+ */
+export const sent = (provider: MockProviderServer.MockProvider, request: Record<string, unknown>) =>
+  Effect.gen(function*() {
+    const { mock, url } = yield* setup
+    const answer = yield* post(url, { messages: [{ role: "user", content: "Say hello" }], ...request })
+    if (answer.status !== 200) return yield* Effect.die(new Error(`answered ${answer.status}: ${answer.text}`))
+    const received = yield* mock.received(provider)
+    if (received.length !== 1) return yield* Effect.die(new Error(`${received.length} requests reached ${provider}`))
+    return { answer, body: record(received[0]?.body) }
+  })
 
 /** The body of an error the gateway answers, in OpenAI's shape. */
 export const ErrorResponse = Schema.Struct({

@@ -4,37 +4,24 @@
  * without one, and it spends no quota and calls no provider; a body of
  * exactly the limit is served.
  */
-import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import { SubjectId } from "@baton/core/Ids"
 import * as LlmManager from "@baton/core/LlmManager"
-import * as Pricing from "@baton/core/Pricing"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
-import * as RequestLog from "@baton/core/RequestLog"
-import * as UsageLedger from "@baton/core/UsageLedger"
 import * as Anthropic from "@baton/providers/Anthropic"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import * as HttpBody from "../src/HttpBody.ts"
 import * as HttpQuota from "../src/HttpQuota.ts"
+import { managerOver } from "./utils/manager.ts"
 
 const teacher = SubjectId.make("teacher-7")
 
-const Manager = Layer.unwrap(Effect.map(MockProviderServer.MockProviderServer, (server) =>
-  LlmManager.layer({
-    providers: [Anthropic.layer({ apiKey: Redacted.make("sk-test"), baseUrl: server.baseUrl("anthropic") })],
-    policy: FallbackPolicy.make({ maxRetries: 0 })
-  }))).pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      RequestLog.layerMemory(),
-      UsageLedger.layerMemory(),
-      QuotaLimiter.layerMemoryWith({ maxQuestionsPerRequest: 20, dailyLimit: 10, timeZone: "UTC" })
-    )),
-    Layer.provideMerge(Layer.mergeAll(MockProviderServer.layer(), NodeHttpClient.layerUndici, Pricing.layerDefault))
-  )
+const Manager = managerOver((server) =>
+  Anthropic.layer({ apiKey: Redacted.make("sk-test"), baseUrl: server.baseUrl("anthropic") })
+)
 
 const Prompt = Schema.Struct({ prompt: Schema.String })
 

@@ -5,35 +5,22 @@
  * provider, over a real Node server; a level Baton does not know is a 400
  * Problem Details naming `options.reasoning`, and no provider is called.
  */
-import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as GenerationOptions from "@baton/core/GenerationOptions"
 import * as LlmManager from "@baton/core/LlmManager"
-import * as Pricing from "@baton/core/Pricing"
-import * as QuotaLimiter from "@baton/core/QuotaLimiter"
-import * as RequestLog from "@baton/core/RequestLog"
-import * as UsageLedger from "@baton/core/UsageLedger"
+import type * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import * as HttpBody from "../src/HttpBody.ts"
 import * as HttpQuota from "../src/HttpQuota.ts"
+import { managerOver } from "./utils/manager.ts"
 
-const Manager = Layer.unwrap(Effect.map(MockProviderServer.MockProviderServer, (server) =>
-  LlmManager.layer({
-    providers: [DeepSeek.layer({ apiKey: Redacted.make("sk-test"), baseUrl: server.baseUrl("deepseek") })],
-    policy: FallbackPolicy.make({ maxRetries: 0 })
-  }))).pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      RequestLog.layerMemory(),
-      UsageLedger.layerMemory(),
-      QuotaLimiter.layerMemoryWith({ maxQuestionsPerRequest: 20, dailyLimit: 10, timeZone: "UTC" })
-    )),
-    Layer.provideMerge(Layer.mergeAll(MockProviderServer.layer(), NodeHttpClient.layerUndici, Pricing.layerDefault))
-  )
+const Manager = managerOver((server) =>
+  DeepSeek.layer({ apiKey: Redacted.make("sk-test"), baseUrl: server.baseUrl("deepseek") })
+)
 
 /** A prompt and the options a caller writes (`GenerationOptions.Input`), checked as the manager checks them. */
 const Ask = Schema.Struct({
