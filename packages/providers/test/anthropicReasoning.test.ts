@@ -138,16 +138,9 @@ describe("Anthropic reasoning: what each level sends", () => {
 
   it.effect("structured output with thinking: effort merged beside the format, no forced tool", () =>
     Effect.gen(function*() {
-      const mock = yield* MockProviderServer.MockProviderServer
-      yield* mock.reset
-      const provider = yield* Anthropic.make({ apiKey, baseUrl: mock.baseUrl("anthropic"), model: ADAPTIVE })
-      const request = yield* LlmRequest.make({ prompt: "Name a city", options: { reasoning: "medium" } })
-      const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
-      const result = yield* provider.generateStructured(request, schema)
-      assert.isObject(result.value)
-      const body = yield* lastBody
+      const body = yield* structuredCity(ADAPTIVE, "medium")
       assert.deepStrictEqual(body.output_config, {
-        format: { type: "json_schema", schema: { ...schema, additionalProperties: false } },
+        format: { type: "json_schema", schema: { ...citySchema, additionalProperties: false } },
         effort: "medium"
       })
       assert.isUndefined(body.tool_choice)
@@ -279,20 +272,28 @@ describe("Anthropic reasoning on a name that is no Claude version (DeepSeek's An
 
   it.effect(`${DEEPSEEK}: structured output with thinking, the effort beside the format`, () =>
     Effect.gen(function*() {
-      const mock = yield* MockProviderServer.MockProviderServer
-      yield* mock.reset
-      const provider = yield* Anthropic.make({ apiKey, baseUrl: mock.baseUrl("anthropic"), model: DEEPSEEK })
-      const request = yield* LlmRequest.make({ prompt: "Name a city", options: { reasoning: "high" } })
-      const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
-      assert.isObject((yield* provider.generateStructured(request, schema)).value)
-      const body = yield* lastBody
+      const body = yield* structuredCity(DEEPSEEK, "high")
       assert.deepStrictEqual(body.thinking, { type: "enabled" })
       assert.deepStrictEqual(body.output_config, {
-        format: { type: "json_schema", schema: { ...schema, additionalProperties: false } },
+        format: { type: "json_schema", schema: { ...citySchema, additionalProperties: false } },
         effort: "high"
       })
     }).pipe(Effect.provide(Bench), Effect.scoped))
 })
+
+/** A JSON Schema of an answer naming a city. */
+const citySchema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+
+/** Asks `model` through `Anthropic.make` for a structured city at `reasoning`: the body the mock received. */
+const structuredCity = (model: string, reasoning: Reasoning) =>
+  Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    yield* mock.reset
+    const provider = yield* Anthropic.make({ apiKey, baseUrl: mock.baseUrl("anthropic"), model })
+    const request = yield* LlmRequest.make({ prompt: "Name a city", options: { reasoning } })
+    assert.isObject((yield* provider.generateStructured(request, citySchema)).value)
+    return yield* lastBody
+  })
 
 /** A POST of `body` to the mock server's Anthropic messages endpoint: its status and parsed body. */
 const post = (body: Record<string, unknown>) =>
