@@ -29,9 +29,10 @@
  * adapters run no timer of their own under the manager): the response
  * headers within `firstByteMs`, the first streamed token within the model's
  * first-token limit ({@link firstTokenLimit}: `firstTokenMs`, longer for
- * models that think first), no silence between stream events longer than
- * `idleMs`, and the whole attempt within `attemptMs`, always within what is
- * left of the request's `requestTimeoutMs`. Reasoning a model streams before
+ * models that think first, by their name and the request's reasoning
+ * level), no silence between stream events longer than `idleMs`, and the
+ * whole attempt within `attemptMs`, always within what is left of the
+ * request's `requestTimeoutMs`. Reasoning a model streams before
  * its answer (DeepSeek's `reasoning_content`, Anthropic's thinking, Gemini's
  * thoughts), though never handed to the caller, counts as tokens here:
  * keep-alive comments and pings do not. A stream that has produced its
@@ -78,6 +79,7 @@
  */
 import { Duration, Effect, Option, Schedule } from "effect"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
+import type { Reasoning } from "./GenerationOptions.ts"
 import * as LlmConfig from "./LlmConfig.ts"
 import type { LlmConfigError } from "./LlmError.ts"
 import { isProviderError, type ProviderError } from "./ProviderError.ts"
@@ -94,7 +96,7 @@ export interface Limits {
   readonly firstByteMs: number
   /** From the response headers to the first streamed token (answer or reasoning), for models not listed below. */
   readonly firstTokenMs: number
-  /** The same for models that think silently before their first token (see {@link thinksSilently}). */
+  /** The same for models that think silently before their first token, or are asked to think (see {@link firstTokenLimit}). */
   readonly thinkingFirstTokenMs: number
   /** Per-model first-token limits, keyed by `provider/model` or by model: they win over the two above. */
   readonly firstTokenMsByModel: Readonly<Record<string, number>>
@@ -264,21 +266,60 @@ const thinkingNames = /reasoner|(^|[/-])r1\b|thinking|gemini-2\.5|gemini-3/i
  */
 const thinkingByDefault = /(?:^|\/|^ft:)(?:deepseek-(?:flash|v4)|o\d+|gpt-(?:[5-9]|[1-9]\d+)(?:\.\d+)?)(?:[-:]|$)/i
 
-/** OpenAI's `gpt-N-chat` models, which do not reason. */
-const openAiChatModel = /(?:^|\/|^ft:)gpt-\d+(?:\.\d+)?-chat/i
+/**
+ * OpenAI's `gpt-N-chat` models (`gpt-5-chat-latest`), which do not reason;
+ * the `gpt-N.M-chat` ones (`gpt-5.1-chat-latest`) do, as the OpenAI adapter
+ * reads them.
+ */
+const openAiChatModel = /(?:^|\/|^ft:)gpt-\d+-chat/i
 
 /**
  * True for models known to think before their first token, without sending
  * it (Gemini's 2.5 and 3 models, OpenAI's o-series and gpt-5 and later but
- * the `-chat` ones, Claude models asked to think) or as reasoning text Baton
- * does not hand over (DeepSeek's V4 models and R1): their first token gets
- * `thinkingFirstTokenMs`. Streamed reasoning counts as that first token, so
- * the longer limit matters only while a model thinks without streaming it.
+ * `gpt-5-chat-latest`, Claude models asked to think) or as reasoning text
+ * Baton does not hand over (DeepSeek's V4 models and R1): their first token
+ * gets `thinkingFirstTokenMs`. Streamed reasoning counts as that first
+ * token, so the longer limit matters only while a model thinks without
+ * streaming it. By the name alone: a request's reasoning level may change
+ * it ({@link firstTokenLimit}).
  *
  * @since 0.1.0
  */
 export const thinksSilently = (model: string): boolean =>
   thinkingNames.test(model) || (thinkingByDefault.test(model) && !openAiChatModel.test(model))
+
+/** DeepSeek's V4 models, which think by default. */
+const deepSeekV4 = /^deepseek-(?:flash|v4)(?:-|$)/i
+
+/**
+ * The models that think by default whose thinking `reasoning: "none"` turns
+ * fully off, by the provider whose adapter sends them: DeepSeek's V4 models
+ * (`thinking: { type: "disabled" }`, on DeepSeek and on its Anthropic
+ * format), OpenAI's gpt-5.1 and later but the `-pro` and `-chat` ones
+ * (`reasoning_effort: "none"`; a fine-tuned one as its base), Gemini 2.5
+ * Flash and Flash-Lite (`thinkingBudget: 0`). Each as its adapter spells
+ * it. The others think at their least: the o-series (`"low"`), gpt-5,
+ * gpt-5-mini and gpt-5-nano (`"minimal"`), gpt-5-pro, the `gpt-N.M-chat`
+ * models, Gemini 2.5 Pro and Gemini 3. An OpenAI-compatible endpoint, or an
+ * `effect/ai` model, is sent nothing for `"none"`: there the model decides.
+ */
+const thinkingOff: ReadonlyMap<string, RegExp> = new Map([
+  ["deepseek", deepSeekV4],
+  ["anthropic", deepSeekV4],
+  ["openai", /^(?:ft:)?gpt-(?:5\.\d+|(?:[6-9]|[1-9]\d+)(?:\.\d+)?)(?!-(?:pro|chat))(?:[-:]|$)/],
+  ["gemini", /^(?:models\/)?gemini-2\.5-flash(?:-lite)?(?:-(?:preview|exp|latest|\d)[\w.-]*)?$/]
+])
+
+/**
+ * True when `reasoning: "none"` turns the thinking of a model that thinks by
+ * default fully off on a provider (`deepseek-flash` on `deepseek`,
+ * `gpt-5.1` on `openai`, `gemini-2.5-flash` on `gemini`): such a request's
+ * first token gets `firstTokenMs` ({@link firstTokenLimit}).
+ *
+ * @since 0.1.0
+ */
+export const stopsThinking = (provider: string, model: string): boolean =>
+  thinkingOff.get(provider)?.test(model) === true
 
 /**
  * A per-model entry: `provider/model` first, then `model`. Only the record's
@@ -295,17 +336,30 @@ const entryFor = (byModel: Readonly<Record<string, number>>, provider: string, m
     : undefined
 }
 
+/** Whether a request at `reasoning` (`undefined`: none asked) waits on the model's thinking before its first token. */
+const thinksFirst = (provider: string, model: string, reasoning: Reasoning | undefined): boolean => {
+  if (reasoning === undefined) return thinksSilently(model)
+  return reasoning !== "none" || (thinksSilently(model) && !stopsThinking(provider, model))
+}
+
 /**
- * The first-token limit of a model on a provider: its entry in
- * `firstTokenMsByModel` (`provider/model` first, then `model`), else
- * `thinkingFirstTokenMs` for a model that {@link thinksSilently}, else
- * `firstTokenMs`.
+ * The first-token limit of a model on a provider, for a request asking for
+ * `reasoning` (`GenerationOptions.reasoning`): its entry in
+ * `firstTokenMsByModel` (`provider/model` first, then `model`), whatever the
+ * level; else `thinkingFirstTokenMs` when the model thinks first, else
+ * `firstTokenMs`. Whether it thinks first:
+ *
+ * | `reasoning` | thinks first |
+ * | --- | --- |
+ * | left out | by its name ({@link thinksSilently}) |
+ * | `"low"`, `"medium"`, `"high"` | always: the request asked it to (a model that cannot only has its stall noticed later) |
+ * | `"none"` | by its name, but not where the adapter turns thinking fully off ({@link stopsThinking}) |
  *
  * @since 0.1.0
  */
-export const firstTokenLimit = (limits: Limits, provider: string, model: string): number =>
+export const firstTokenLimit = (limits: Limits, provider: string, model: string, reasoning?: Reasoning): number =>
   entryFor(limits.firstTokenMsByModel, provider, model) ??
-    (thinksSilently(model) ? limits.thinkingFirstTokenMs : limits.firstTokenMs)
+    (thinksFirst(provider, model, reasoning) ? limits.thinkingFirstTokenMs : limits.firstTokenMs)
 
 /**
  * The retries of a model on a provider: its entry in `maxRetriesByModel`

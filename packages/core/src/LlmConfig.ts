@@ -30,7 +30,7 @@
  * | `LLM_CIRCUIT_COOLDOWN_MS` | `30000` | how long a circuit stays open before one probe |
  * | `LLM_FIRST_BYTE_TIMEOUT_MS` | `10000` | per attempt: longest wait for the response headers |
  * | `LLM_FIRST_TOKEN_TIMEOUT_MS` | `10000` | per attempt: longest wait for the first streamed token (answer or reasoning) |
- * | `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS` | `60000` | the same for models that think before their first token, by name (`FallbackPolicy.thinksSilently`): DeepSeek V4, `deepseek-reasoner` and R1, OpenAI o-series and gpt-5+ but `-chat`, Gemini 2.5 / 3, any `thinking` model |
+ * | `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS` | `60000` | the same for models that think before their first token, by name (`FallbackPolicy.thinksSilently`): DeepSeek V4, `deepseek-reasoner` and R1, OpenAI o-series and gpt-5+ but `gpt-5-chat-latest`, Gemini 2.5 / 3, any `thinking` model; and for any model a request asks for `reasoning` `"low"`, `"medium"` or `"high"`. `"none"` gets the plain limit where the adapter turns thinking fully off: DeepSeek V4, OpenAI gpt-5.1+ but `-pro` / `-chat`, Gemini 2.5 Flash and Flash-Lite (`FallbackPolicy.firstTokenLimit`) |
  * | `LLM_STREAM_IDLE_TIMEOUT_MS` | `15000` | per attempt: longest silence between two stream events |
  * | `LLM_HEDGE_DELAY_MS` | unset | start the next provider in parallel after this long without an answer; unset: no hedging |
  * | `LLM_STRUCTURED_OUTPUT_RETRIES` | `1` | re-asks on the same provider when an answer does not match the schema (0 or more) |

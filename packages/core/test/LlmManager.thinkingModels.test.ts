@@ -2,8 +2,9 @@
  * Models that think before their first token by default get the thinking
  * first-token limit: DeepSeek's V4 models (thinking is on unless the request
  * turns it off) and OpenAI's reasoning models (the o-series, gpt-5 and later,
- * but the `-chat` ones). Through `LlmManager` over the mock provider server,
- * the first-token limit on the `TestClock`.
+ * but `gpt-5-chat-latest`: the `gpt-N.M-chat` ones reason). Through
+ * `LlmManager` over the mock provider server, the first-token limit on the
+ * `TestClock`.
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
@@ -36,7 +37,17 @@ describe("LlmManager: models that think before their first token", () => {
       for (const model of ["deepseek-flash", "deepseek-v4-pro", "deepseek-v4-flash"]) {
         assert.strictEqual(yield* timedOutBy("deepseek", model), 4_000, model)
       }
-      for (const model of ["gpt-5", "gpt-5-mini", "gpt-5.6-luna", "gpt-6-sol", "o4-mini", "ft:o4-mini:org::id"]) {
+      for (
+        const model of [
+          "gpt-5",
+          "gpt-5-mini",
+          "gpt-5.6-luna",
+          "gpt-6-sol",
+          "gpt-5.1-chat-latest",
+          "o4-mini",
+          "ft:o4-mini:org::id"
+        ]
+      ) {
         assert.strictEqual(yield* timedOutBy("openai", model), 4_000, model)
       }
       for (const model of ["gpt-4o-mini", "gpt-4.1", "gpt-5-chat-latest"]) {

@@ -26,6 +26,7 @@ import type { Attempt, Role } from "../Attempt.ts"
 import * as CircuitPolicy from "../CircuitPolicy.ts"
 import * as ErrorPolicy from "../ErrorPolicy.ts"
 import * as FallbackPolicy from "../FallbackPolicy.ts"
+import type { Reasoning } from "../GenerationOptions.ts"
 import type {
   Finish,
   GenerationResult,
@@ -149,8 +150,11 @@ export interface Route {
   readonly known: Map<string, Target>
   /** The targets of the first {@link ownCircuits} models only requests name: a circuit of their own each. */
   readonly unknown: Map<string, Target>
-  /** The target every further model shares: plain, then one that thinks silently (`FallbackPolicy.thinksSilently`). */
-  readonly others: [plain: Target | undefined, thinking: Target | undefined]
+  /**
+   * The targets every further model shares, by its first-token rule: plain; thinking silently
+   * (`FallbackPolicy.thinksSilently`); thinking silently unless asked for `"none"` (`FallbackPolicy.stopsThinking`).
+   */
+  readonly others: [plain: Target | undefined, thinking: Target | undefined, unlessNone: Target | undefined]
 }
 
 /**
@@ -160,7 +164,10 @@ export interface Route {
 interface Target {
   readonly maxRetries: number
   readonly key: string
+  /** The limits of a request that asks for no reasoning level. */
   readonly limits: AttemptLimits
+  /** The limits of a request asking for a level, by level, each built the first time one does (see {@link limitsAt}). */
+  readonly levels: Partial<Record<Reasoning, AttemptLimits>>
   /** The `model` of its circuit key and of its attempts' metrics: the model, or {@link otherModel}. */
   readonly label: ModelId
 }
@@ -171,6 +178,17 @@ const otherModel = ModelId.make(LlmMetrics.otherModel)
 /** How many models only requests name get a circuit of their own on a provider (see {@link targetFor}). */
 const ownCircuits = 32
 
+/** The attempt limits of `model` on `provider`: the policy's, with the model's first-token limit at the level `reasoning`. */
+const limitsOf = (
+  policy: FallbackPolicy.FallbackPolicy,
+  provider: ProviderName,
+  model: ModelId,
+  reasoning?: Reasoning
+): AttemptLimits => ({
+  ...policy.limits,
+  firstTokenMs: FallbackPolicy.firstTokenLimit(policy.limits, provider, model, reasoning)
+})
+
 const targetOf = (
   policy: FallbackPolicy.FallbackPolicy,
   provider: ProviderName,
@@ -180,9 +198,25 @@ const targetOf = (
 ): Target => ({
   maxRetries: FallbackPolicy.maxRetriesFor(policy, provider, model),
   key: CircuitPolicy.key(provider, circuit),
-  limits: { ...policy.limits, firstTokenMs: FallbackPolicy.firstTokenLimit(policy.limits, provider, model) },
+  limits: limitsOf(policy, provider, model),
+  levels: {},
   label
 })
+
+/**
+ * The attempt limits of a request asking for the reasoning level `reasoning`
+ * on `model`'s target: only its first-token limit may differ from the
+ * target's ({@link FallbackPolicy.firstTokenLimit}), built the first time a
+ * request asks for the level on the target. A shared target of
+ * {@link Route.others} serves models whose limits agree at every level.
+ */
+const limitsAt = (
+  policy: FallbackPolicy.FallbackPolicy,
+  provider: ProviderName,
+  target: Target,
+  model: ModelId,
+  reasoning: Reasoning
+): AttemptLimits => target.levels[reasoning] ??= limitsOf(policy, provider, model, reasoning)
 
 /**
  * The route of the `index`th provider: its own model's retries, circuit key
@@ -198,7 +232,7 @@ export const makeRoute = (
   own: targetOf(policy, provider.name, provider.model, provider.model),
   known: new Map(),
   unknown: new Map(),
-  others: [undefined, undefined]
+  others: [undefined, undefined, undefined]
 })
 
 /**
@@ -238,7 +272,8 @@ export const knownModels = (
  * open its neighbours'), the rest share one, so callers choosing models
  * cannot grow the circuits or the metric series without bound. The retries
  * and limits are still the named model's (for a model no policy key names:
- * the defaults, and the thinking first-token limit when it thinks silently).
+ * the defaults, and the thinking first-token limit when it thinks silently,
+ * by its name and, with a level, by {@link limitsAt}).
  * The attempts, the request log and the ledger keep the real model.
  */
 const targetFor = (engine: Engine, route: Route, model: ModelId): Target => {
@@ -258,8 +293,8 @@ const targetFor = (engine: Engine, route: Route, model: ModelId): Target => {
     route.unknown.set(model, target)
   }
   if (target !== undefined) return target
-  // no policy key names the model: its retries and limits depend on whether it thinks silently alone
-  const slot = FallbackPolicy.thinksSilently(model) ? 1 : 0
+  // no policy key names the model: its retries and limits depend on its first-token rule alone
+  const slot = !FallbackPolicy.thinksSilently(model) ? 0 : FallbackPolicy.stopsThinking(provider, model) ? 2 : 1
   return route.others[slot] ??= targetOf(engine.policy, provider, model, otherModel)
 }
 
@@ -420,7 +455,7 @@ interface Report {
   readonly responseModel?: string | undefined
 }
 
-/** The limits of one attempt: the policy's, with the first-token limit of its model. */
+/** The limits of one attempt: the policy's, with the first-token limit of its model and reasoning level. */
 interface AttemptLimits {
   readonly attemptMs: number
   readonly firstByteMs: number
@@ -557,7 +592,10 @@ const attempt = <A>(
   if (startedAt >= run.deadlineAt) return Effect.fail(new DeadlineReached())
   const provider = route.provider.name
   const model = modelOf(route, run.request)
-  const { key, label, limits } = targetFor(engine, route, model)
+  const target = targetFor(engine, route, model)
+  const { key, label } = target
+  const reasoning = run.request.options.reasoning
+  const limits = reasoning === undefined ? target.limits : limitsAt(engine.policy, provider, target, model, reasoning)
   const slot = run.attempts.push(undefined) - 1
   const known = run.skipsAll === undefined
     ? engine.openCircuits.retryAfter(key, startedAt)
