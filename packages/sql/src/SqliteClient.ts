@@ -18,7 +18,11 @@
  *   readers in other processes do not block the writer. The timeout is set
  *   before anything else: a statement that meets another process's lock
  *   (several processes creating one new file) waits up to 5 seconds rather
- *   than failing with "database is locked".
+ *   than failing with "database is locked". Switching a new file to WAL is
+ *   the exception: SQLite refuses it at once, without waiting, while another
+ *   connection writes to the file (another process creating or migrating the
+ *   same new ledger), so the switch is tried again every 20 milliseconds for
+ *   up to the same 5 seconds.
  * - Integers beyond `Number.MAX_SAFE_INTEGER` make a read fail rather than
  *   lose precision.
  *
@@ -36,7 +40,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, type Scope, Semaphore, Stream } from "effect"
+import { Context, Effect, Layer, Schedule, type Scope, Semaphore, Stream } from "effect"
 import { Reactivity } from "effect/reactivity"
 import { SqlClient, type SqlConnection, SqlError, Statement } from "effect/sql"
 import { mkdirSync } from "node:fs"
@@ -75,22 +79,47 @@ const toInput = (value: unknown): SQLInputValue => {
 /** How long a statement waits for another connection's lock before it fails with "database is locked". */
 const BUSY_TIMEOUT_MS = 5000
 
+/** How often a refused switch to WAL is tried again, within the busy timeout. */
+const WAL_RETRY_MS = 20
+
+/** SQLite's `SQLITE_BUSY` ("database is locked"), as `node:sqlite` reports it. */
+const isBusy = (cause: unknown): boolean =>
+  typeof cause === "object" && cause !== null && (cause as { readonly errcode?: unknown }).errcode === 5
+
+/**
+ * Puts a file database in WAL mode. SQLite does not wait for a lock here (no
+ * busy handler): while another connection writes to a new file, still in
+ * rollback mode, the switch fails at once with `SQLITE_BUSY`. It is tried
+ * again, on the effect `Clock`, until the busy timeout has passed.
+ */
+const walMode = (db: DatabaseSync): Effect.Effect<void, SqlError.SqlError> =>
+  Effect.try({
+    try: () => {
+      db.exec("PRAGMA journal_mode = WAL")
+    },
+    catch: (cause) => cause
+  }).pipe(
+    Effect.retry({ while: isBusy, schedule: Schedule.spaced(WAL_RETRY_MS), times: BUSY_TIMEOUT_MS / WAL_RETRY_MS }),
+    Effect.mapError(toError("open"))
+  )
+
 const openDatabase = (filename: string): Effect.Effect<DatabaseSync, SqlError.SqlError, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.try({
-      try: () => {
-        if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true })
-        // the busy timeout first: switching a new file to WAL waits for another process opening it too
-        const db = new DatabaseSync(filename, { timeout: BUSY_TIMEOUT_MS })
-        if (filename !== ":memory:") db.exec("PRAGMA journal_mode = WAL")
-        return db
-      },
-      catch: toError("open")
-    }),
-    (db) =>
-      Effect.sync(() => {
-        db.close()
-      })
+  Effect.tap(
+    Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true })
+          // the busy timeout first: a statement meeting another process's lock waits for it
+          return new DatabaseSync(filename, { timeout: BUSY_TIMEOUT_MS })
+        },
+        catch: toError("open")
+      }),
+      (db) =>
+        Effect.sync(() => {
+          db.close()
+        })
+    ),
+    (db) => filename === ":memory:" ? Effect.void : walMode(db)
   )
 
 const makeConnection = (db: DatabaseSync): SqlConnection.Connection => {
