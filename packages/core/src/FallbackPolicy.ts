@@ -288,39 +288,6 @@ const openAiChatModel = /(?:^|\/|^ft:)gpt-\d+-chat/i
 export const thinksSilently = (model: string): boolean =>
   thinkingNames.test(model) || (thinkingByDefault.test(model) && !openAiChatModel.test(model))
 
-/** DeepSeek's V4 models, which think by default. */
-const deepSeekV4 = /^deepseek-(?:flash|v4)(?:-|$)/i
-
-/**
- * The models that think by default whose thinking `reasoning: "none"` turns
- * fully off, by the provider whose adapter sends them: DeepSeek's V4 models
- * (`thinking: { type: "disabled" }`, on DeepSeek and on its Anthropic
- * format), OpenAI's gpt-5.1 and later but the `-pro` and `-chat` ones
- * (`reasoning_effort: "none"`; a fine-tuned one as its base), Gemini 2.5
- * Flash and Flash-Lite (`thinkingBudget: 0`). Each as its adapter spells
- * it. The others think at their least: the o-series (`"low"`), gpt-5,
- * gpt-5-mini and gpt-5-nano (`"minimal"`), gpt-5-pro, the `gpt-N.M-chat`
- * models, Gemini 2.5 Pro and Gemini 3. An OpenAI-compatible endpoint, or an
- * `effect/ai` model, is sent nothing for `"none"`: there the model decides.
- */
-const thinkingOff: ReadonlyMap<string, RegExp> = new Map([
-  ["deepseek", deepSeekV4],
-  ["anthropic", deepSeekV4],
-  ["openai", /^(?:ft:)?gpt-(?:5\.\d+|(?:[6-9]|[1-9]\d+)(?:\.\d+)?)(?!-(?:pro|chat))(?:[-:]|$)/],
-  ["gemini", /^(?:models\/)?gemini-2\.5-flash(?:-lite)?(?:-(?:preview|exp|latest|\d)[\w.-]*)?$/]
-])
-
-/**
- * True when `reasoning: "none"` turns the thinking of a model that thinks by
- * default fully off on a provider (`deepseek-flash` on `deepseek`,
- * `gpt-5.1` on `openai`, `gemini-2.5-flash` on `gemini`): such a request's
- * first token gets `firstTokenMs` ({@link firstTokenLimit}).
- *
- * @since 0.1.0
- */
-export const stopsThinking = (provider: string, model: string): boolean =>
-  thinkingOff.get(provider)?.test(model) === true
-
 /**
  * A per-model entry: `provider/model` first, then `model`. Only the record's
  * own keys count, so a model named like a property every object inherits
@@ -336,10 +303,14 @@ const entryFor = (byModel: Readonly<Record<string, number>>, provider: string, m
     : undefined
 }
 
-/** Whether a request at `reasoning` (`undefined`: none asked) waits on the model's thinking before its first token. */
-const thinksFirst = (provider: string, model: string, reasoning: Reasoning | undefined): boolean => {
+/**
+ * Whether a request at `reasoning` (`undefined`: none asked) waits on the
+ * model's thinking before its first token; `stopsThinking`: the provider's
+ * `"none"` turns it off.
+ */
+const thinksFirst = (model: string, reasoning: Reasoning | undefined, stopsThinking: boolean): boolean => {
   if (reasoning === undefined) return thinksSilently(model)
-  return reasoning !== "none" || (thinksSilently(model) && !stopsThinking(provider, model))
+  return reasoning !== "none" || (thinksSilently(model) && !stopsThinking)
 }
 
 /**
@@ -353,13 +324,19 @@ const thinksFirst = (provider: string, model: string, reasoning: Reasoning | und
  * | --- | --- |
  * | left out | by its name ({@link thinksSilently}) |
  * | `"low"`, `"medium"`, `"high"` | always: the request asked it to (a model that cannot only has its stall noticed later) |
- * | `"none"` | by its name, but not where the adapter turns thinking fully off ({@link stopsThinking}) |
+ * | `"none"` | by its name, but not when `stopsThinking`: the provider's `"none"` turns it fully off (`LlmProvider.Capabilities.stopsThinking`) |
  *
  * @since 0.1.0
  */
-export const firstTokenLimit = (limits: Limits, provider: string, model: string, reasoning?: Reasoning): number =>
+export const firstTokenLimit = (
+  limits: Limits,
+  provider: string,
+  model: string,
+  reasoning?: Reasoning,
+  stopsThinking = false
+): number =>
   entryFor(limits.firstTokenMsByModel, provider, model) ??
-    (thinksFirst(provider, model, reasoning) ? limits.thinkingFirstTokenMs : limits.firstTokenMs)
+    (thinksFirst(model, reasoning, stopsThinking) ? limits.thinkingFirstTokenMs : limits.firstTokenMs)
 
 /**
  * The retries of a model on a provider: its entry in `maxRetriesByModel`

@@ -102,7 +102,11 @@ const StopSequence = Schema.NonEmptyString.check(
  * decides (DeepSeek's current models think by default). Thinking is billed
  * as output and counts against `maxTokens` on most providers, so a small
  * `maxTokens` with much thinking can leave an empty answer (finish reason
- * `"length"`). A model that does not reason is sent nothing.
+ * `"length"`). A model that does not reason is sent nothing. Through
+ * `LlmManager` the level also sets the first token's time limit
+ * (`FallbackPolicy.firstTokenLimit`): the thinking one for `"low"`,
+ * `"medium"` and `"high"`, the plain one for `"none"` where the provider
+ * turns thinking fully off.
  *
  * @since 0.1.0
  */

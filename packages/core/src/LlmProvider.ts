@@ -63,6 +63,15 @@ export interface Capabilities {
   readonly streamUsage: boolean
   /** How structured output is enforced: a JSON Schema the provider honours, or JSON mode plus the schema in the prompt. */
   readonly structuredOutput: "json-schema" | "json-mode"
+  /**
+   * Whether what this provider sends for `reasoning: "none"` turns the
+   * model's thinking fully off (DeepSeek's V4 models, OpenAI's gpt-5.1 and
+   * later, Gemini 2.5 Flash): the manager then gives a request at `"none"`
+   * the plain first-token limit (`FallbackPolicy.firstTokenLimit`). Left out
+   * (a provider built in code, an OpenAI-compatible endpoint, which is sent
+   * nothing for `"none"`): never assumed, the model's name decides.
+   */
+  readonly stopsThinking?: ((model: string) => boolean) | undefined
 }
 
 /**

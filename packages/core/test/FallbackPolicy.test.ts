@@ -153,7 +153,7 @@ describe("FallbackPolicy", () => {
     assert.strictEqual(FallbackPolicy.firstTokenLimit(named.limits, "openai", "constructor"), 3)
   })
 
-  it("the first-token limit of a reasoning level: a level asking for thinking, \"none\" where it stops it, the entry first", () => {
+  it("the first-token limit of a reasoning level: a level asking for thinking, \"none\" where the provider stops it, the entry first", () => {
     const limits = FallbackPolicy.make({
       limits: { firstTokenMs: 100, thinkingFirstTokenMs: 900, firstTokenMsByModel: { "openai/gpt-5.1": 50 } }
     }).limits
@@ -169,23 +169,13 @@ describe("FallbackPolicy", () => {
       assert.strictEqual(limit(limits, "openai", "gpt-5.1", level), 50, level)
     }
     assert.strictEqual(limit(limits, "openai", "gpt-4o", "none"), 100)
-    assert.strictEqual(limit(limits, "openai", "gpt-5.1", "none"), 50)
-    assert.strictEqual(limit(limits, "openai", "gpt-5.2", "none"), 100)
+    assert.strictEqual(limit(limits, "openai", "gpt-5.1", "none", true), 50)
+    // "none" shortens the limit of a model that thinks by name only where the provider turns its thinking off
+    assert.strictEqual(limit(limits, "openai", "gpt-5.2", "none", true), 100)
+    assert.strictEqual(limit(limits, "openai", "gpt-5.2", "none"), 900)
+    assert.strictEqual(limit(limits, "vllm", "deepseek-v4-flash", "none"), 900)
     assert.strictEqual(limit(limits, "openai", "o3", "none"), 900)
-    // the same names behind an OpenAI-compatible endpoint, which sends nothing for "none": the model decides
-    for (
-      const [provider, model] of [["openrouter", "deepseek/deepseek-v4-flash"], ["vllm", "deepseek-v4-flash"]] as const
-    ) {
-      assert.isFalse(FallbackPolicy.stopsThinking(provider, model), model)
-      assert.strictEqual(limit(limits, provider, model, "none"), 900, model)
-    }
-    assert.isTrue(FallbackPolicy.stopsThinking("deepseek", "deepseek-flash"))
-    assert.isTrue(FallbackPolicy.stopsThinking("anthropic", "deepseek-v4-pro"))
-    assert.isTrue(FallbackPolicy.stopsThinking("gemini", "models/gemini-2.5-flash-lite-preview-09-2025"))
-    assert.isFalse(FallbackPolicy.stopsThinking("gemini", "gemini-2.5-flash-image"))
-    for (const provider of ["constructor", "__proto__", "toString"]) {
-      assert.isFalse(FallbackPolicy.stopsThinking(provider, "deepseek-flash"), provider)
-    }
+    assert.strictEqual(limit(limits, "openai", "gpt-4o", "none", true), 100)
   })
 })
 

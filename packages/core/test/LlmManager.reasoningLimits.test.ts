@@ -2,17 +2,21 @@
  * The first-token limit follows the request's `reasoning` level, not the
  * model's name alone: a level that asks for thinking gets
  * `thinkingFirstTokenMs`, `"none"` gets `firstTokenMs` where the adapter's
- * `"none"` turns thinking fully off (DeepSeek's V4 models, OpenAI's gpt-5.1
- * and later, Gemini 2.5 Flash), and a per-model entry still wins. Through
+ * `"none"` turns thinking fully off (its `Capabilities.stopsThinking`:
+ * DeepSeek's V4 models, OpenAI's gpt-5.1 and later, Gemini 2.5 Flash; not an
+ * OpenAI-compatible endpoint, which is sent nothing for it, whatever its
+ * name), and a per-model entry still wins. Through
  * `LlmManager` over the mock provider server, the first-token limit on the
  * `TestClock`.
  */
+import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
 import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
-import type * as FallbackPolicy from "../src/FallbackPolicy.ts"
+import { Effect, Redacted, Stream } from "effect"
+import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import type { Reasoning } from "../src/GenerationOptions.ts"
-import type * as LlmManager from "../src/LlmManager.ts"
+import * as LlmManager from "../src/LlmManager.ts"
 import { Bench, type ChainOptions, inject, manager, pick, runDriven } from "./utils/chain.ts"
 
 const limits = { firstByteMs: 5_000, firstTokenMs: 300, thinkingFirstTokenMs: 4_000, idleMs: 5_000 }
@@ -91,11 +95,12 @@ describe("LlmManager: the first-token limit of a request's reasoning level", () 
       // R1 and the reasoner think whatever the request says
       assert.strictEqual(yield* deepseek("deepseek-reasoner", "none"), 4_000)
       const openai = yield* timedOutOn("openai")
-      for (const model of ["gpt-5.1", "gpt-5.4-mini", "gpt-6-sol", "ft:gpt-5.1:org::id"]) {
+      // each sent `reasoning_effort: "none"` (a dotted -pro model too: the adapter passes it the level as given)
+      for (const model of ["gpt-5.1", "gpt-5.4-mini", "gpt-6-sol", "ft:gpt-5.1:org::id", "gpt-5.2-pro"]) {
         assert.strictEqual(yield* openai(model, "none"), 300, model)
       }
       // at their least, these still think: the o-series at "low", gpt-5 at "minimal", the -pro and -chat ones always
-      for (const model of ["o4-mini", "gpt-5", "gpt-5-mini", "gpt-5-pro", "gpt-5.2-pro", "gpt-5.1-chat-latest"]) {
+      for (const model of ["o4-mini", "gpt-5", "gpt-5-mini", "gpt-5-pro", "gpt-5.1-chat-latest"]) {
         assert.strictEqual(yield* openai(model, "none"), 4_000, model)
       }
       const gemini = yield* timedOutOn("gemini")
@@ -150,5 +155,28 @@ describe("LlmManager: the first-token limit of a request's reasoning level", () 
       assert.strictEqual(yield* shared("deepseek-v4-flash", undefined), 4_000)
       assert.strictEqual(yield* shared("gpt-4o", "high"), 4_000)
       assert.strictEqual(yield* shared("gpt-4o", "none"), 300)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("an OpenAI-compatible endpoint named like a hosted provider keeps the thinking limit at \"none\"", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const llm = yield* LlmManager.make({
+        providers: [
+          OpenAiCompatible.layer({
+            name: "deepseek",
+            apiKey: Redacted.make("sk-test-key"),
+            baseUrl: server.baseUrl("deepseek"),
+            model: "deepseek-v4-flash"
+          })
+        ],
+        policy: FallbackPolicy.make({ limits, maxRetries: 0 })
+      })
+      // it sends no `thinking` field for "none": the model goes on thinking
+      const compatible = timedOut(llm, "deepseek")
+      assert.strictEqual(yield* compatible(undefined, "none"), 4_000)
+      assert.strictEqual(yield* compatible("deepseek-flash", "none"), 4_000)
+      // the hosted adapter, which sends `thinking: disabled`, shortens it
+      const hosted = yield* timedOutOn("deepseek")
+      assert.strictEqual(yield* hosted("deepseek-v4-flash", "none"), 300)
     }).pipe(Effect.provide(Bench)))
 })

@@ -31,7 +31,8 @@
  * - A step is `provider/model`, or `{ model: provider/model, retries,
  *   firstTokenMs }` to override, for that step only, the environment's
  *   retries on the same provider (`LLM_MAX_RETRIES`) and first-token limit
- *   (`LLM_FIRST_TOKEN_TIMEOUT_MS`).
+ *   (`LLM_FIRST_TOKEN_TIMEOUT_MS`, and `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS`
+ *   for a model that thinks, whatever the request's reasoning level).
  * - A client asks for an alias (`fast`) or a concrete `provider/model`; a
  *   `fallbacks` body field may add more of either.
  * - Gateway keys are stored as the SHA-256 (hex) of the key (`hashKey`),

@@ -79,14 +79,15 @@ export type Options = Provider.Options
 
 /**
  * What Anthropic can do: prefill, usage in streams, JSON Schema structured
- * output.
+ * output, thinking turned off by `reasoning: "none"`.
  *
  * @since 0.1.0
  */
 export const capabilities: LlmProvider.Capabilities = {
   assistantPrefill: true,
   streamUsage: true,
-  structuredOutput: "json-schema"
+  structuredOutput: "json-schema",
+  stopsThinking: AnthropicCodec.stopsThinking
 }
 
 const definition: Provider.Definition = {

@@ -114,7 +114,8 @@ export const usage: (usage: Json.JsonObject) => TokenCounts | undefined = DeepSe
 export const capabilities: LlmProvider.Capabilities = {
   assistantPrefill: true,
   streamUsage: true,
-  structuredOutput: "json-mode"
+  structuredOutput: "json-mode",
+  stopsThinking: DeepSeekCodec.stopsThinking
 }
 
 /**

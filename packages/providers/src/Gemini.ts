@@ -76,14 +76,16 @@ export type Options = Provider.Options
 
 /**
  * What Gemini can do: prefill, usage in streams, JSON Schema structured
- * output.
+ * output, thinking turned off by `reasoning: "none"` on 2.5 Flash and
+ * Flash-Lite.
  *
  * @since 0.1.0
  */
 export const capabilities: LlmProvider.Capabilities = {
   assistantPrefill: true,
   streamUsage: true,
-  structuredOutput: "json-schema"
+  structuredOutput: "json-schema",
+  stopsThinking: GeminiCodec.stopsThinking
 }
 
 const definition: Provider.Definition = {

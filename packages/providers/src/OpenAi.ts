@@ -88,14 +88,16 @@ export type Options = Provider.Options
 
 /**
  * What OpenAI can do: no prefill, usage at the end of streams, JSON Schema
- * structured output.
+ * structured output, thinking turned off by `reasoning: "none"` on gpt-5.1
+ * and later.
  *
  * @since 0.1.0
  */
 export const capabilities: LlmProvider.Capabilities = {
   assistantPrefill: false,
   streamUsage: true,
-  structuredOutput: "json-schema"
+  structuredOutput: "json-schema",
+  stopsThinking: OpenAiCodec.stopsThinking
 }
 
 const definition: Provider.Definition = {

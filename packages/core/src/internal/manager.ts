@@ -150,11 +150,8 @@ export interface Route {
   readonly known: Map<string, Target>
   /** The targets of the first {@link ownCircuits} models only requests name: a circuit of their own each. */
   readonly unknown: Map<string, Target>
-  /**
-   * The targets every further model shares, by its first-token rule: plain; thinking silently
-   * (`FallbackPolicy.thinksSilently`); thinking silently unless asked for `"none"` (`FallbackPolicy.stopsThinking`).
-   */
-  readonly others: [plain: Target | undefined, thinking: Target | undefined, unlessNone: Target | undefined]
+  /** The target every further model shares: plain, then one that thinks silently (`FallbackPolicy.thinksSilently`). */
+  readonly others: [plain: Target | undefined, thinking: Target | undefined]
 }
 
 /**
@@ -166,8 +163,11 @@ interface Target {
   readonly key: string
   /** The limits of a request that asks for no reasoning level. */
   readonly limits: AttemptLimits
-  /** The limits of a request asking for a level, by level, each built the first time one does (see {@link limitsAt}). */
-  readonly levels: Partial<Record<Reasoning, AttemptLimits>>
+  /**
+   * The limits of a request asking for a level, by level, each built the first time one does (see {@link limitsAt});
+   * `undefined` on a target models share, whose limits at a level may differ.
+   */
+  readonly levels: Partial<Record<Reasoning, AttemptLimits>> | undefined
   /** The `model` of its circuit key and of its attempts' metrics: the model, or {@link otherModel}. */
   readonly label: ModelId
 }
@@ -178,15 +178,19 @@ const otherModel = ModelId.make(LlmMetrics.otherModel)
 /** How many models only requests name get a circuit of their own on a provider (see {@link targetFor}). */
 const ownCircuits = 32
 
-/** The attempt limits of `model` on `provider`: the policy's, with the model's first-token limit at the level `reasoning`. */
+/**
+ * The attempt limits of `model` on `provider`: the policy's, with the model's first-token limit at the level
+ * `reasoning` (`stopsThinking`: the provider's `"none"` turns the model's thinking off).
+ */
 const limitsOf = (
   policy: FallbackPolicy.FallbackPolicy,
   provider: ProviderName,
   model: ModelId,
-  reasoning?: Reasoning
+  reasoning?: Reasoning,
+  stopsThinking?: boolean
 ): AttemptLimits => ({
   ...policy.limits,
-  firstTokenMs: FallbackPolicy.firstTokenLimit(policy.limits, provider, model, reasoning)
+  firstTokenMs: FallbackPolicy.firstTokenLimit(policy.limits, provider, model, reasoning, stopsThinking)
 })
 
 const targetOf = (
@@ -199,24 +203,34 @@ const targetOf = (
   maxRetries: FallbackPolicy.maxRetriesFor(policy, provider, model),
   key: CircuitPolicy.key(provider, circuit),
   limits: limitsOf(policy, provider, model),
-  levels: {},
+  // the target further models share (their circuit `otherModel`) keeps no level's limits: theirs may differ
+  levels: circuit === otherModel ? undefined : {},
   label
 })
 
 /**
  * The attempt limits of a request asking for the reasoning level `reasoning`
- * on `model`'s target: only its first-token limit may differ from the
- * target's ({@link FallbackPolicy.firstTokenLimit}), built the first time a
- * request asks for the level on the target. A shared target of
- * {@link Route.others} serves models whose limits agree at every level.
+ * on `model`'s target on `route`: only its first-token limit may differ from
+ * the target's ({@link FallbackPolicy.firstTokenLimit}, by the route's
+ * `LlmProvider.Capabilities.stopsThinking`), built the first time a request
+ * asks for the level on the target; on the target models share
+ * ({@link Route.others}), for each attempt.
  */
 const limitsAt = (
   policy: FallbackPolicy.FallbackPolicy,
-  provider: ProviderName,
+  route: Route,
   target: Target,
   model: ModelId,
   reasoning: Reasoning
-): AttemptLimits => target.levels[reasoning] ??= limitsOf(policy, provider, model, reasoning)
+): AttemptLimits => {
+  const levels = target.levels
+  const cached = levels?.[reasoning]
+  if (cached !== undefined) return cached
+  const stops = reasoning === "none" && route.provider.capabilities.stopsThinking?.(model) === true
+  const limits = limitsOf(policy, route.provider.name, model, reasoning, stops)
+  if (levels !== undefined) levels[reasoning] = limits
+  return limits
+}
 
 /**
  * The route of the `index`th provider: its own model's retries, circuit key
@@ -232,7 +246,7 @@ export const makeRoute = (
   own: targetOf(policy, provider.name, provider.model, provider.model),
   known: new Map(),
   unknown: new Map(),
-  others: [undefined, undefined, undefined]
+  others: [undefined, undefined]
 })
 
 /**
@@ -293,8 +307,8 @@ const targetFor = (engine: Engine, route: Route, model: ModelId): Target => {
     route.unknown.set(model, target)
   }
   if (target !== undefined) return target
-  // no policy key names the model: its retries and limits depend on its first-token rule alone
-  const slot = !FallbackPolicy.thinksSilently(model) ? 0 : FallbackPolicy.stopsThinking(provider, model) ? 2 : 1
+  // no policy key names the model: its retries and limits depend on whether it thinks silently alone
+  const slot = FallbackPolicy.thinksSilently(model) ? 1 : 0
   return route.others[slot] ??= targetOf(engine.policy, provider, model, otherModel)
 }
 
@@ -595,7 +609,7 @@ const attempt = <A>(
   const target = targetFor(engine, route, model)
   const { key, label } = target
   const reasoning = run.request.options.reasoning
-  const limits = reasoning === undefined ? target.limits : limitsAt(engine.policy, provider, target, model, reasoning)
+  const limits = reasoning === undefined ? target.limits : limitsAt(engine.policy, route, target, model, reasoning)
   const slot = run.attempts.push(undefined) - 1
   const known = run.skipsAll === undefined
     ? engine.openCircuits.retryAfter(key, startedAt)

@@ -131,6 +131,12 @@ const since = (model: string, major: number, minor: number): boolean => {
 export const onlyDefaultTemperature = (model: string): boolean => since(model, 4, 7)
 
 /**
+ * Whether `"none"` turns a model's thinking off: every model that can think
+ * ({@link thinkingKind}) is then sent `thinking: { type: "disabled" }`.
+ */
+export const stopsThinking = (model: string): boolean => thinkingKind(model) !== undefined
+
+/**
  * How a model thinks: `"adaptive"` (Claude 4.6 and later: `thinking: {
  * type: "adaptive" }` with `output_config.effort`), `"budget"` (Claude 3.7
  * to 4.5: `thinking: { type: "enabled", budget_tokens }`), `"effort"` (a

@@ -35,6 +35,13 @@ export const reasoning = (_model: string, level: Reasoning): Json.JsonObject =>
     ? { thinking: { type: "disabled" } }
     : { thinking: { type: "enabled" }, reasoning_effort: level }
 
+/**
+ * Whether `"none"` turns a model's thinking off: DeepSeek's V4 models
+ * (`deepseek-flash`, `deepseek-v4-pro`) switch thinking mode; R1 and the
+ * retired reasoner think whatever they are sent.
+ */
+export const stopsThinking = (model: string): boolean => /^deepseek-(?:flash|v4)(?:-|$)/i.test(model)
+
 export const codec: Codec = OpenAiChat.make({
   maxTokensField: "max_tokens",
   structured: "json-object",

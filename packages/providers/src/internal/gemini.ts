@@ -128,6 +128,13 @@ const thinkingConfig = (model: string, reasoning: Reasoning): Json.JsonObject | 
   return { thinkingBudget: family.pro ? proLeastBudget : 0 }
 }
 
+/**
+ * Whether `"none"` turns a model's thinking off: its budget becomes 0
+ * (Gemini 2.5 Flash and Flash-Lite; 2.5 Pro and Gemini 3 still think at
+ * their least).
+ */
+export const stopsThinking = (model: string): boolean => thinkingConfig(model, "none")?.thinkingBudget === 0
+
 const bodyOf = (call: Call): Json.JsonObject => {
   const options = call.request.options
   const contents = GeminiTools.contents(LlmRequest.conversation(call.request))

@@ -86,6 +86,13 @@ export const reasoningEffort = (model: string, level: Reasoning): string | undef
   return rule === undefined ? level : rule[1](level)
 }
 
+/**
+ * Whether `"none"` turns a model's thinking off: it is sent
+ * `reasoning_effort: "none"` (gpt-5.1 and later; the o-series and gpt-5
+ * still think at their least).
+ */
+export const stopsThinking = (model: string): boolean => reasoningEffort(model, "none") === "none"
+
 /** OpenAI's field for a reasoning level: {@link reasoningEffort}, none where it gives none. */
 const reasoning = (model: string, level: Reasoning): Json.JsonObject | undefined => {
   const effort = reasoningEffort(model, level)
