@@ -19,10 +19,11 @@
  *   before anything else: a statement that meets another process's lock
  *   (several processes creating one new file) waits up to 5 seconds rather
  *   than failing with "database is locked". Switching a new file to WAL is
- *   the exception: SQLite refuses it at once, without waiting, while another
- *   connection writes to the file (another process creating or migrating the
- *   same new ledger), so the switch is tried again every 20 milliseconds for
- *   up to the same 5 seconds.
+ *   the exception: SQLite refuses it at once while another connection writes
+ *   to the file (another process creating or migrating the same new ledger),
+ *   and would block the event loop while one reads it, so the switch is made
+ *   without waiting and tried again every 20 milliseconds, for up to the same
+ *   5 seconds.
  * - Integers beyond `Number.MAX_SAFE_INTEGER` make a read fail rather than
  *   lose precision.
  *
@@ -82,24 +83,37 @@ const BUSY_TIMEOUT_MS = 5000
 /** How often a refused switch to WAL is tried again, within the busy timeout. */
 const WAL_RETRY_MS = 20
 
-/** SQLite's `SQLITE_BUSY` ("database is locked"), as `node:sqlite` reports it. */
-const isBusy = (cause: unknown): boolean =>
-  typeof cause === "object" && cause !== null && (cause as { readonly errcode?: unknown }).errcode === 5
+/** SQLite's `SQLITE_BUSY` ("database is locked"), extended codes included, as `node:sqlite` reports it. */
+const isBusy = (cause: unknown): boolean => {
+  const code = typeof cause === "object" && cause !== null
+    ? (cause as { readonly errcode?: unknown }).errcode
+    : undefined
+  return typeof code === "number" && (code & 0xff) === 5
+}
 
 /**
- * Puts a file database in WAL mode. SQLite does not wait for a lock here (no
- * busy handler): while another connection writes to a new file, still in
- * rollback mode, the switch fails at once with `SQLITE_BUSY`. It is tried
- * again, on the effect `Clock`, until the busy timeout has passed.
+ * Puts a file database in WAL mode. SQLite refuses the switch of a new file,
+ * still in rollback mode, at once while another connection writes to it, and
+ * waits in its busy handler (blocking the event loop) while one reads it. So
+ * each try does not wait at all, and the switch is tried again, on the effect
+ * `Clock`, for up to the busy timeout.
  */
 const walMode = (db: DatabaseSync): Effect.Effect<void, SqlError.SqlError> =>
   Effect.try({
     try: () => {
-      db.exec("PRAGMA journal_mode = WAL")
+      db.exec("PRAGMA busy_timeout = 0")
+      try {
+        db.exec("PRAGMA journal_mode = WAL")
+      } finally {
+        db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
+      }
     },
     catch: (cause) => cause
   }).pipe(
-    Effect.retry({ while: isBusy, schedule: Schedule.spaced(WAL_RETRY_MS), times: BUSY_TIMEOUT_MS / WAL_RETRY_MS }),
+    Effect.retry({
+      while: isBusy,
+      schedule: Schedule.spaced(WAL_RETRY_MS).pipe(Schedule.upTo({ duration: BUSY_TIMEOUT_MS }))
+    }),
     Effect.mapError(toError("open"))
   )
 

@@ -1,8 +1,9 @@
 /**
- * A new SQLite ledger file another connection is writing to while Baton
- * opens it (another process creating or migrating the same new file): SQLite
- * refuses the switch to WAL at once, without its busy timeout, so the open
- * tries it again until the lock is gone, within the same 5 seconds.
+ * A new SQLite ledger file another connection is writing to or reading
+ * while Baton opens it (another process creating or migrating the same new
+ * file): SQLite refuses the switch to WAL (at once for a writer, after its
+ * busy timeout, blocking, for a reader), so the open tries it again, without
+ * waiting in SQLite, until the lock is gone, within the same 5 seconds.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer } from "effect"
@@ -18,6 +19,15 @@ const writing = (file: string): DatabaseSync => {
   const db = new DatabaseSync(file)
   db.exec("BEGIN IMMEDIATE")
   db.exec("CREATE TABLE other_app (a INTEGER)")
+  return db
+}
+
+/** A new file (rollback mode) with a table, and a read transaction open on it. */
+const reading = (file: string): DatabaseSync => {
+  const db = new DatabaseSync(file)
+  db.exec("CREATE TABLE other_app (a INTEGER)")
+  db.exec("BEGIN")
+  db.prepare("SELECT * FROM other_app").all()
   return db
 }
 
@@ -64,12 +74,29 @@ describe("SQLite ledger opened while another connection writes to the new file",
         const fiber = yield* opening(file)
         yield* TestClock.adjust("4980 millis")
         assert.isUndefined(fiber.pollUnsafe())
-        yield* TestClock.adjust("20 millis")
+        yield* TestClock.adjust("100 millis")
         const exit = yield* Fiber.await(fiber)
         writer.exec("ROLLBACK")
         writer.close()
         assert.isTrue(Exit.isFailure(exit))
         assert.match(String(exit), /DatabaseError[\s\S]*database is locked/)
+      })
+    ))
+
+  it.effect("a reader is waited for without blocking: the open tries again once it is done", () =>
+    withFile((file) =>
+      Effect.gen(function*() {
+        const reader = reading(file)
+        const fiber = yield* opening(file)
+        // refused without SQLite's own wait (which would block the event loop, and this fiber, for 5 seconds)
+        assert.isUndefined(fiber.pollUnsafe())
+        yield* TestClock.adjust("1 second")
+        assert.isUndefined(fiber.pollUnsafe())
+        reader.exec("COMMIT")
+        reader.close()
+        yield* TestClock.adjust("20 millis")
+        const exit = yield* Fiber.await(fiber)
+        assert.isTrue(Exit.isSuccess(exit), String(exit))
       })
     ))
 })
