@@ -66,9 +66,10 @@ export interface Capabilities {
   /**
    * Whether what this provider sends for `reasoning: "none"` turns the
    * model's thinking fully off (DeepSeek's V4 models, OpenAI's gpt-5.1 and
-   * later, Gemini 2.5 Flash): the manager then gives a request at `"none"`
-   * the plain first-token limit (`FallbackPolicy.firstTokenLimit`). Left out
-   * (a provider built in code, an OpenAI-compatible endpoint, which is sent
+   * later, Gemini 2.5 Flash and Flash-Lite, Claude): the manager then gives
+   * a request at `"none"` the plain first-token limit
+   * (`FallbackPolicy.firstTokenLimit`). Left out (a provider built in code,
+   * an OpenAI-compatible endpoint or an `effect/ai` model, which are sent
    * nothing for `"none"`): never assumed, the model's name decides.
    */
   readonly stopsThinking?: ((model: string) => boolean) | undefined

@@ -178,5 +178,11 @@ describe("LlmManager: the first-token limit of a request's reasoning level", () 
       // the hosted adapter, which sends `thinking: disabled`, shortens it
       const hosted = yield* timedOutOn("deepseek")
       assert.strictEqual(yield* hosted("deepseek-v4-flash", "none"), 300)
+      // on the Anthropic format, only the models DeepSeek's adapter says heed it
+      const anthropic = yield* timedOutOn("anthropic")
+      assert.strictEqual(yield* anthropic("deepseek-v4-pro", "none"), 300)
+      for (const model of ["deepseek-reasoner", "kimi-k2-thinking"]) {
+        assert.strictEqual(yield* anthropic(model, "none"), 4_000, model)
+      }
     }).pipe(Effect.provide(Bench)))
 })

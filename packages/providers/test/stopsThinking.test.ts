@@ -79,6 +79,9 @@ const cases: ReadonlyArray<
     "claude-sonnet-4-6": true,
     "claude-sonnet-4-5": true,
     "deepseek-v4-pro": true,
+    // other vendors' thinking models on the Anthropic format: sent `disabled`, but they think whatever they are sent
+    "deepseek-reasoner": false,
+    "kimi-k2-thinking": false,
     "claude-3-5-haiku-latest": false
   }]
 ]

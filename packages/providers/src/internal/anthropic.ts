@@ -88,6 +88,7 @@ import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as AnthropicSchema from "./anthropicSchema.ts"
 import * as AnthropicTools from "./anthropicTools.ts"
+import * as DeepSeekCodec from "./deepSeek.ts"
 import * as Json from "./json.ts"
 import * as JsonSchemaShape from "./jsonSchemaShape.ts"
 import * as Reasoning from "./reasoning.ts"
@@ -131,10 +132,16 @@ const since = (model: string, major: number, minor: number): boolean => {
 export const onlyDefaultTemperature = (model: string): boolean => since(model, 4, 7)
 
 /**
- * Whether `"none"` turns a model's thinking off: every model that can think
- * ({@link thinkingKind}) is then sent `thinking: { type: "disabled" }`.
+ * Whether `"none"` turns a model's thinking off. Every model that can think
+ * ({@link thinkingKind}) is then sent `thinking: { type: "disabled" }`: a
+ * Claude model heeds it; a name that is no Claude version (DeepSeek's
+ * Anthropic format, other vendors' thinking models) only where DeepSeek's own
+ * adapter says so (its V4 models).
  */
-export const stopsThinking = (model: string): boolean => thinkingKind(model) !== undefined
+export const stopsThinking = (model: string): boolean => {
+  const kind = thinkingKind(model)
+  return kind === "effort" ? DeepSeekCodec.stopsThinking(model) : kind !== undefined
+}
 
 /**
  * How a model thinks: `"adaptive"` (Claude 4.6 and later: `thinking: {
