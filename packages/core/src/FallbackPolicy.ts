@@ -276,12 +276,12 @@ const openAiChatModel = /(?:^|\/|^ft:)gpt-\d+-chat/i
 /**
  * True for models known to think before their first token, without sending
  * it (Gemini's 2.5 and 3 models, OpenAI's o-series and gpt-5 and later but
- * `gpt-5-chat-latest`, Claude models asked to think) or as reasoning text
- * Baton does not hand over (DeepSeek's V4 models and R1): their first token
- * gets `thinkingFirstTokenMs`. Streamed reasoning counts as that first
- * token, so the longer limit matters only while a model thinks without
- * streaming it. By the name alone: a request's reasoning level may change
- * it ({@link firstTokenLimit}).
+ * `gpt-5-chat-latest`) or as reasoning text Baton does not hand over
+ * (DeepSeek's V4 models and R1): their first token gets
+ * `thinkingFirstTokenMs`. Streamed reasoning counts as that first token, so
+ * the longer limit matters only while a model thinks without streaming it.
+ * By the name alone: a request's reasoning level may change it (any model
+ * asked to think, Claude's included; see {@link firstTokenLimit}).
  *
  * @since 0.1.0
  */

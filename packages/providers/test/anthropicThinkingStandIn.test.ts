@@ -19,7 +19,7 @@ import type * as Tool from "@baton/core/Tool"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Redacted } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Anthropic from "../src/Anthropic.ts"
 import * as DeepSeek from "../src/DeepSeek.ts"
@@ -52,23 +52,13 @@ const answered = (prompt: ReadonlyArray<LlmRequest.Message>, calls: ReadonlyArra
   ...calls.map((call) => ({ role: "tool" as const, content: "rain", toolCallId: call.id, name: call.name }))
 ]
 
-/** One turn with reasoning `"high"` and `tools` (the weather's by default), `via`'s way: its text, provider and calls. */
+/** One turn with reasoning `"high"` and `tools` (the weather's by default), `via`'s way. */
 const ask = (
   llm: LlmManager.Service,
   prompt: ReadonlyArray<LlmRequest.Message>,
   via: Turns.Via,
   tools: ReadonlyArray<Tool.Input> = [weather]
-) => {
-  const request = { prompt, tools, options: { reasoning: "high" as const, maxTokens: 20_000 } }
-  return via === "stream"
-    ? Effect.map(Stream.runCollect(llm.stream(request)), (parts) => {
-      const finish = parts.at(-1)
-      if (finish?._tag !== "Finish") return assert.fail("the stream ended without a Finish")
-      const content = parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
-      return { content, provider: finish.provider, toolCalls: finish.toolCalls }
-    })
-    : Effect.map(llm.generate(request), ({ content, provider, toolCalls }) => ({ content, provider, toolCalls }))
-}
+) => Turns.ask(llm, prompt, via, tools, { reasoning: "high", maxTokens: 20_000 })
 
 /** The body of the last request the mock's Anthropic received. */
 const lastBody = Effect.gen(function*() {

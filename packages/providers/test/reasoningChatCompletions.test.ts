@@ -240,18 +240,15 @@ describe("LlmManager over DeepSeek's default model", () => {
   const managerOver = (via: Turns.Via) =>
     Turns.managerOver((server) => [DeepSeek.layer({ apiKey, baseUrl: server.baseUrl("deepseek") })], via)
 
-  /** Asks "Weather in Oslo?" `via`'s way at `reasoning`: the answer, its finish reason and usage. */
-  const ask = (llm: LlmManager.Service, via: Turns.Via, reasoning: Reasoning | undefined) => {
-    const request = { prompt: "Weather in Oslo?", options: reasoning === undefined ? {} : { reasoning } }
-    return via === "stream"
-      ? Effect.map(Stream.runCollect(llm.stream(request)), (parts) => {
-        const finish = parts.at(-1)
-        if (finish?._tag !== "Finish") return assert.fail("the stream did not end with its Finish")
-        const content = parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
-        return { content, finishReason: finish.finishReason, usage: finish.usage }
-      })
-      : llm.generate(request)
-  }
+  /** Asks "Weather in Oslo?" `via`'s way at `reasoning`. */
+  const ask = (llm: LlmManager.Service, via: Turns.Via, reasoning: Reasoning | undefined) =>
+    Turns.ask(
+      llm,
+      [{ role: "user", content: "Weather in Oslo?" }],
+      via,
+      undefined,
+      reasoning === undefined ? {} : { reasoning }
+    )
 
   /** The body of the last request the mock's DeepSeek received. */
   const lastBody = Effect.gen(function*() {

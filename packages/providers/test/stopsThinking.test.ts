@@ -30,10 +30,13 @@ type Body = Record<string, unknown>
 /** What a provider layer needs: the HTTP client and the prices (the bench gives both). */
 type Deps = HttpClient.HttpClient | Pricing.Pricing
 
+/** DeepSeek's and Anthropic's field: `thinking: { type: "disabled" }`. */
+const thinkingDisabled = (body: Body): boolean => (body.thinking as Body | undefined)?.type === "disabled"
+
 /** Whether a body sent for `"none"` turns the model's thinking off, by each provider's field. */
 const turnsOff: Record<Kind, (body: Body) => boolean> = {
-  deepseek: (body) => (body.thinking as Body | undefined)?.type === "disabled",
-  anthropic: (body) => (body.thinking as Body | undefined)?.type === "disabled",
+  deepseek: thinkingDisabled,
+  anthropic: thinkingDisabled,
   openai: (body) => body.reasoning_effort === "none",
   gemini: (body) =>
     ((body.generationConfig as Body | undefined)?.thinkingConfig as Body | undefined)?.thinkingBudget === 0

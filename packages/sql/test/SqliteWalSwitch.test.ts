@@ -34,7 +34,17 @@ const reading = (file: string): DatabaseSync => {
 const opening = (file: string) =>
   Effect.forkChild(Effect.scoped(Layer.build(SqlUsageLedger.layerUrl(`sqlite:${file}`))), { startImmediately: true })
 
-describe("SQLite ledger opened while another connection writes to the new file", () => {
+/** Ends `holder`'s transaction and closes it; the open waiting in `fiber` then tries again, and opens the ledger. */
+const opensOnceDone = (holder: DatabaseSync, fiber: Fiber.Fiber<unknown, unknown>) =>
+  Effect.gen(function*() {
+    holder.exec("COMMIT")
+    holder.close()
+    yield* TestClock.adjust("20 millis")
+    const exit = yield* Fiber.await(fiber)
+    assert.isTrue(Exit.isSuccess(exit), String(exit))
+  })
+
+describe("SQLite ledger opened while another connection writes to or reads the new file", () => {
   const withFile = <A, E>(use: (file: string) => Effect.Effect<A, E>) =>
     Effect.acquireUseRelease(
       Effect.sync(() => mkdtempSync(join(tmpdir(), "baton-sqlite-wal-"))),
@@ -52,11 +62,7 @@ describe("SQLite ledger opened while another connection writes to the new file",
         const fiber = yield* opening(file)
         // refused at once by SQLite: still waiting to try again, not failed
         assert.isUndefined(fiber.pollUnsafe())
-        writer.exec("COMMIT")
-        writer.close()
-        yield* TestClock.adjust("20 millis")
-        const exit = yield* Fiber.await(fiber)
-        assert.isTrue(Exit.isSuccess(exit), String(exit))
+        yield* opensOnceDone(writer, fiber)
         const check = new DatabaseSync(file)
         const mode = check.prepare("PRAGMA journal_mode").get()
         const tables = check.prepare("SELECT name FROM sqlite_master WHERE name = 'other_app'").all()
@@ -92,11 +98,7 @@ describe("SQLite ledger opened while another connection writes to the new file",
         assert.isUndefined(fiber.pollUnsafe())
         yield* TestClock.adjust("1 second")
         assert.isUndefined(fiber.pollUnsafe())
-        reader.exec("COMMIT")
-        reader.close()
-        yield* TestClock.adjust("20 millis")
-        const exit = yield* Fiber.await(fiber)
-        assert.isTrue(Exit.isSuccess(exit), String(exit))
+        yield* opensOnceDone(reader, fiber)
       })
     ))
 })

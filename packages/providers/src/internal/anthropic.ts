@@ -33,8 +33,8 @@
  *   {@link defaultMaxTokens}, on a Claude model plus the level's budget, so
  *   thinking does not eat the answer's room; a name that is no Claude
  *   version takes no budget (DeepSeek's Anthropic format sets effort, with
- *   no least budget) and gets none on top. Anthropic refuses thinking with a prefill and with
- *   a forced tool choice (`required`, a named tool): such a request is sent
+ *   no least budget) and gets none on top. Anthropic refuses thinking with
+ *   a prefill and with a forced tool choice (`required`, a named tool): such a request is sent
  *   `thinking: { type: "disabled" }` (the manager's continuation of a cut
  *   stream thought before its first delta; a forced call is the caller's
  *   contract). Structured output uses `output_config.format`, never a forced

@@ -59,14 +59,15 @@ const fromStream = (parts: ReadonlyArray<StreamPart>): Turn => {
   }
 }
 
-/** Asks `prompt`, with `tools` if any, `via`'s way. */
+/** Asks `prompt`, with `tools` and `options` if any, `via`'s way. */
 export const ask = (
   llm: LlmManager.Service,
   prompt: ReadonlyArray<LlmRequest.Message>,
   via: Via,
-  tools?: ReadonlyArray<Tool.Input>
+  tools?: ReadonlyArray<Tool.Input>,
+  options?: LlmRequest.Input["options"]
 ): Effect.Effect<Turn, unknown> => {
-  const request = { prompt, ...(tools === undefined ? {} : { tools }) }
+  const request = { prompt, ...(tools === undefined ? {} : { tools }), ...(options === undefined ? {} : { options }) }
   return via === "stream"
     ? Effect.map(Stream.runCollect(llm.stream(request)), fromStream)
     : Effect.map(llm.generate(request), (result): Turn => result)

@@ -9,7 +9,8 @@
  * budget_tokens }` (any thinking Claude; a budget from 1024 to below
  * `max_tokens`; a name that is no Claude version, as DeepSeek's
  * Anthropic-format `deepseek-v4-pro`, also takes `enabled` without a budget)
- * or `{ type: "adaptive" }` (Claude 4.6 and later) makes the model think: the reply starts with a `thinking` block (the reasoning and a
+ * or `{ type: "adaptive" }` (Claude 4.6 and later) makes the model think:
+ * the reply starts with a `thinking` block (the reasoning and a
  * `signature` the mock can verify: an HMAC of the text), streamed as
  * `thinking_delta`s then a `signature_delta`, counted in `output_tokens` and
  * `output_tokens_details.thinking_tokens`, and within `max_tokens`. With
