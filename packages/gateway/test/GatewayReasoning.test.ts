@@ -4,9 +4,11 @@
  * `"minimal"` are `"none"` (DeepSeek's thinking off, Gemini 2.5 Flash's
  * budget 0), `"low"`, `"medium"` and `"high"` are themselves, `"xhigh"`
  * and `"max"` are `"high"`; left out or `null`, nothing is asked. Any other
- * value is a 400 naming the field, before any provider call.
+ * value is a 400 naming the field, before any provider call. The level also
+ * sets the first token's time limit (`FallbackPolicy.firstTokenLimit`).
  */
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
+import * as MockFault from "@baton/testing/MockFault"
 import type * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
 import { generateText } from "ai"
@@ -127,5 +129,23 @@ layer(TestLayer, { excludeTestServices: true })("Gateway: reasoning_effort", (it
         assert.notInclude(error.message, "unknown field", answer.text)
       }
       assert.strictEqual((yield* mock.stats("openai")).requests + (yield* mock.stats("deepseek")).requests, 0)
+    }))
+
+  it.effect("the level sets the first token's time limit: the plain one at none on DeepSeek, the thinking one when asked", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      // the first token comes after 2.5 s: past the plain limit (1 s here), within the thinking one (60 s)
+      const status = (provider: MockProviderServer.MockProvider, model: string, effort?: string) =>
+        Effect.gen(function*() {
+          yield* mock.inject(provider, MockFault.slowFirstToken(2_500))
+          const body = { model, messages, ...(effort === undefined ? {} : { reasoning_effort: effort }) }
+          return (yield* Fixture.post(url, body)).status
+        })
+      // deepseek-flash thinks by default: the thinking limit, unless asked for none, which turns its thinking off
+      assert.strictEqual(yield* status("deepseek", "deepseek/deepseek-flash"), 200)
+      assert.strictEqual(yield* status("deepseek", "deepseek/deepseek-flash", "none"), 504)
+      // gpt-4o-mini does not think by name: the plain limit, unless asked to think
+      assert.strictEqual(yield* status("openai", "openai/gpt-4o-mini"), 504)
+      assert.strictEqual(yield* status("openai", "openai/gpt-4o-mini", "low"), 200)
     }))
 })
