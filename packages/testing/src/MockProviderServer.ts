@@ -9,7 +9,7 @@
  * |---|---|---|
  * | `openai` | `{url}/openai/v1` | `POST {base}/chat/completions` |
  * | `deepseek` | `{url}/deepseek` | `POST {base}/chat/completions` |
- * | `gemini` | `{url}/gemini/v1beta` | `POST {base}/models/{model}:generateContent`, `:streamGenerateContent?alt=sse` |
+ * | `gemini` | `{url}/gemini/v1beta` | `POST {base}/models/{model}:generateContent`, `:streamGenerateContent?alt=sse` (`tunedModels/{model}` alike) |
  * | `anthropic` | `{url}/anthropic` | `POST {base}/v1/messages` |
  *
  * (`@google/genai` appends the API version itself: give it

@@ -85,7 +85,7 @@
  *   text (while it only reasoned or called a tool) fails with no usage on
  *   its error;
  * - the stop sequences a codec leaves out of the body (`Codec.unsentStop`:
- *   a model that rejects `stop`) are applied here (`stopSequences.ts`); for
+ *   a model that rejects `stop`, Anthropic's whitespace ones) are applied here (`stopSequences.ts`); for
  *   any other call nothing is done per event. A plain answer is cut before
  *   the first one to end, finish reason `stop`, without the tool calls that
  *   would have followed, billed as the whole answer. A stream holds back
@@ -215,6 +215,12 @@ export interface Codec {
   readonly unsentStop?: ((call: Call) => ReadonlyArray<string> | undefined) | undefined
   /** Rewrites a structured answer before it is decoded (OpenAI strict mode: optional `null`s). */
   readonly structuredAnswer?: ((content: string, output: StructuredOutput<unknown>) => string) | undefined
+  /**
+   * The id the provider's paths and prices know a model by, for a name its
+   * users may also write otherwise (Gemini's `models/` resource prefix).
+   * Absent: the name as given.
+   */
+  readonly modelId?: ((model: ModelId) => ModelId) | undefined
 }
 
 /** Everything an adapter instance is built from. */
@@ -488,7 +494,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     )
   }
 
-  const modelOf = (request: LlmRequest): ModelId => request.options.model ?? settings.model
+  const modelId = codec.modelId
+  // the configured model in the provider's own terms, once
+  const defaultModel = modelId === undefined ? settings.model : modelId(settings.model)
+  const modelOf = (request: LlmRequest): ModelId => {
+    const named = request.options.model
+    return named === undefined ? defaultModel : modelId === undefined ? named : modelId(named)
+  }
 
   const generate = (request: LlmRequest) =>
     complete({ request, model: modelOf(request), stream: false, output: undefined })
@@ -781,7 +793,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
 
   return {
     name,
-    model: settings.model,
+    model: defaultModel,
     capabilities,
     server,
     // the key as a secret: the manager scrubs it from every provider's errors, not only this one's

@@ -7,6 +7,9 @@
  *   {@link defaultMaxTokens} (a temperature left to it is not sent); a final
  *   `assistant` message is a prefill the model continues (sent without the
  *   whitespace it ends with, which Anthropic refuses: {@link prefillTail}).
+ * - Stop sequences of whitespace alone (`"\n"`), which Anthropic refuses
+ *   (400: each stop sequence must contain non-whitespace), are left out of
+ *   `stop_sequences` and applied by the adapter ({@link unsentStop}).
  * - Temperature: on {@link version} `2023-06-01` the models after Opus 4.6
  *   take only temperature 1 (any other is a 400), so
  *   {@link onlyDefaultTemperature} models are sent none, whatever the request
@@ -383,11 +386,21 @@ const bodyOf = (call: Call): Json.JsonObject => {
   const schema = call.output === undefined ? undefined : AnthropicSchema.toAnthropic(call.output.jsonSchema)
   const system = systemOf(call, schema)
   if (system !== undefined) body.system = system
-  if (options.stop !== undefined) body.stop_sequences = options.stop
+  const sentStop = options.stop?.filter((stop) => !isBlank(stop))
+  if (sentStop !== undefined && sentStop.length > 0) body.stop_sequences = sentStop
   const outputConfig = outputConfigOf(schema, thinking)
   if (outputConfig !== undefined) body.output_config = outputConfig
   if (call.stream) body.stream = true
   return body
+}
+
+/** A stop sequence of whitespace alone, which Anthropic refuses. */
+const isBlank = (stop: string): boolean => stop.trim() === ""
+
+/** The stop sequences of whitespace alone a call asks for: left out of the body, the adapter cuts at them. */
+const unsentStop = (call: Call): ReadonlyArray<string> | undefined => {
+  const blank = call.request.options.stop?.filter(isBlank)
+  return blank === undefined || blank.length === 0 ? undefined : blank
 }
 
 const decode = (json: unknown, call?: Call): Reply | string => {
@@ -535,5 +548,6 @@ export const codec: Codec = {
   body: bodyOf,
   decode,
   billed: (json) => Json.isObject(json) && Json.isObject(json.usage) ? usage(json.usage) : undefined,
-  streamDecoder
+  streamDecoder,
+  unsentStop
 }

@@ -36,6 +36,7 @@
  */
 import type { Reasoning } from "@baton/core/GenerationOptions"
 import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/GenerationResult"
+import type { ModelId } from "@baton/core/Ids"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
@@ -259,12 +260,33 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
   }
 }
 
+/**
+ * A model's id without the `models/` prefix of its resource name, which
+ * Google's model list returns and its SDKs accept: the path adds it back, and
+ * prices and logs name the model as Baton's price table does.
+ */
+const modelId = (model: ModelId): ModelId =>
+  // the rest of a valid id that starts with neither space nor control character is a valid id
+  /^models\/[^\s\p{Cc}]/u.test(model) ? model.slice(7) as ModelId : model
+
+/**
+ * A model's resource path: `models/<id>`, or a tuned model's own
+ * `tunedModels/<id>`; the id is encoded, the collection kept.
+ */
+const resourceOf = (model: string): string => {
+  const tuned = /^tunedModels\/(.+)$/.exec(model)
+  return tuned?.[1] === undefined
+    ? `models/${encodeURIComponent(model)}`
+    : `tunedModels/${encodeURIComponent(tuned[1])}`
+}
+
 /** The Gemini codec. */
 export const codec: Codec = {
   path: (call) =>
     call.stream
-      ? `/models/${encodeURIComponent(call.model)}:streamGenerateContent?alt=sse`
-      : `/models/${encodeURIComponent(call.model)}:generateContent`,
+      ? `/${resourceOf(call.model)}:streamGenerateContent?alt=sse`
+      : `/${resourceOf(call.model)}:generateContent`,
+  modelId,
   headers: (apiKey) => apiKey === undefined ? {} : { "x-goog-api-key": apiKey },
   body: bodyOf,
   decode,

@@ -165,10 +165,15 @@ const contextLengthPattern =
 const isContextLength = (body: ErrorBody): boolean =>
   body.code === "context_length_exceeded" || contextLengthPattern.test(body.message ?? "")
 
-const contentPolicyCodes: ReadonlySet<string> = new Set(["content_policy_violation", "content_filter"])
+/** Codes of a prompt refused by a content policy; `invalid_prompt` is OpenAI's for one its usage policy flags. */
+const contentPolicyCodes: ReadonlySet<string> = new Set([
+  "content_policy_violation",
+  "content_filter",
+  "invalid_prompt"
+])
 
 const contentPolicyPattern =
-  /content (?:filtering |management )?polic|safety system|blocked by (?:our|the) (?:content|safety)|prohibited content/i
+  /content (?:filtering |management )?polic|usage polic|safety system|blocked by (?:our|the) (?:content|safety)|prohibited content/i
 
 /**
  * OpenRouter's moderation error (HTTP 403, "Your input was flagged"): its
@@ -197,18 +202,22 @@ const isRejectedKey = (body: ErrorBody): boolean => {
 const isAuthentication = (status: number, body: ErrorBody): boolean =>
   status === 401 || (status === 403 && !isFlaggedPrompt(body)) || (status === 400 && isRejectedKey(body))
 
-/** A stream error's type mapped to the status the same failure has over plain HTTP. */
+/**
+ * A stream error's type and code mapped to the status the same failure has
+ * over plain HTTP: a numeric code is that status; otherwise the type and a
+ * string code are read together (OpenAI's rate-limit event has the type
+ * `tokens` and the code `rate_limit_exceeded`).
+ */
 const statusOfType = (type: string | undefined, code: string | undefined): number => {
   const numeric = Number(code)
   if (Number.isInteger(numeric) && numeric >= 400 && numeric < 600) return numeric
-  if (type === undefined) return 500
-  if (/overloaded/i.test(type)) return 529
-  if (/rate.?limit|resource_exhausted/i.test(type)) return 429
-  if (/insufficient_quota/i.test(type)) return 429
+  const named = `${type ?? ""} ${code ?? ""}`
+  if (/overloaded/i.test(named)) return 529
+  if (/rate.?limit|resource_exhausted|insufficient_quota/i.test(named)) return 429
   // Anthropic sends `billing_error` with HTTP 402
-  if (/billing/i.test(type)) return 402
-  if (/auth|permission/i.test(type)) return 401
-  if (/invalid|not_found|argument/i.test(type)) return 400
+  if (/billing/i.test(named)) return 402
+  if (/auth|permission/i.test(named)) return 401
+  if (/invalid|not_found|argument|context_length|content_(?:policy|filter)/i.test(named)) return 400
   return 500
 }
 

@@ -1,8 +1,9 @@
 /**
- * Stop sequences Baton applies itself, for the models a codec sends none
- * (`Codec.unsentStop`: OpenAI's o3, o4-mini and gpt-5, which answer `stop`
- * with a 400): the answer is what the provider would have given, the text
- * up to, not including, the stop sequence that ends first.
+ * Stop sequences Baton applies itself, those a codec does not send
+ * (`Codec.unsentStop`: all of them for OpenAI's o3, o4-mini and gpt-5, which
+ * answer `stop` with a 400; on Anthropic those of whitespace alone, which it
+ * refuses): the answer is what the provider would have given, the text up
+ * to, not including, the stop sequence that ends first.
  *
  * A plain answer is cut once ({@link cut}). A stream is cut as it comes
  * ({@link make}): only the end of the text so far that could begin a stop

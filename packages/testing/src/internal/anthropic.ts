@@ -54,6 +54,9 @@ const parseMessages = (raw: unknown): ReadonlyArray<Message> | string => {
   return messages
 }
 
+/** Anthropic's 400 for a stop sequence of whitespace alone. */
+const blankStop = "stop_sequences: each stop sequence must contain non-whitespace"
+
 /** Anthropic's 400 for a prefill that ends in whitespace. */
 const trailingWhitespace = "messages: final assistant content cannot end with trailing whitespace"
 
@@ -219,6 +222,9 @@ const parse = (body: unknown, _route: unknown, headers: RequestHeaders): Convers
   if (forged !== undefined) return forged
   const unfit = thinking ? unfitForThinking(record) : undefined
   if (unfit !== undefined) return unfit
+  if (asArray(record["stop_sequences"])?.some((stop) => typeof stop === "string" && stop.trim() === "")) {
+    return blankStop
+  }
   const messages = parseMessages(record["messages"])
   if (typeof messages === "string") return messages
   const system = textOf(record["system"])

@@ -109,7 +109,8 @@ interface Match {
   readonly route: Route
 }
 
-const GEMINI_PATH = /^\/gemini\/v1(?:beta)?\/models\/([^/]+):(generateContent|streamGenerateContent)$/
+/** A base model's route (`models/{model}`) or a tuned model's (`tunedModels/{model}`). */
+const GEMINI_PATH = /^\/gemini\/v1(?:beta)?\/(?:models|tunedModels)\/([^/]+):(generateContent|streamGenerateContent)$/
 
 const matchRoute = (path: string): Match | undefined => {
   switch (path) {
