@@ -1,28 +1,29 @@
 /**
  * What the manager does with each provider error: the one table.
  *
- * For every error tag of `ProviderError`, four facts, read by every part of
+ * For every error tag of `ProviderError`, five facts, read by every part of
  * Baton that has to decide (`LlmError.isRetryable` / `shouldFallback`,
  * `FallbackPolicy.retrySchedule` and `stopsChain`, the manager's walk along
- * the chain, `CircuitPolicy.classify`):
+ * the chain, `CircuitPolicy.classify`, and what an HTTP layer answers when
+ * every provider failed, {@link allFailed}):
  *
- * | error | retry (same provider) | fall back (next provider) | circuit | server's hint |
- * | --- | --- | --- | --- | --- |
- * | `ProviderRateLimited` (429) | backoff | yes | failure | honoured |
- * | `ProviderQuotaExhausted` | no | yes | failure | none |
- * | `ProviderUnavailable` (5xx, Anthropic 529) | backoff | yes | failure | honoured |
- * | `ProviderTimeout` | no (a silent provider retried multiplies the wait) | yes | failure | none |
- * | `ProviderConnectionFailed` | backoff | yes | failure | none |
- * | `ProviderAuthenticationFailed` | no | yes | failure | none |
- * | `MalformedResponse` | backoff | yes | failure | none |
- * | `Defect` (a bug in an adapter or codec) | no | yes | failure | none |
- * | `InvalidRequest` | no | unless the caller's own conversation is rejected, or its body could not be encoded | success (ignored when nothing was sent) | none |
- * | `ContextLengthExceeded` | no | yes (another model may have a larger window) | success | none |
- * | `ContentFiltered` | no | only with `FallbackPolicy.fallbackOnContentFilter` | success | none |
- * | `StructuredOutputInvalid` | re-ask (decode error in the prompt, no delay) | yes | success | none |
- * | `StreamInterrupted` | no | yes, while no text reached the caller | failure (success for a restarted answer that diverged from the delivered text: `restartedLength`) | none |
- * | `CircuitOpen` | no | yes | ignored | none |
- * | `ProviderThrottled` | no | yes | ignored | none |
+ * | error | retry (same provider) | fall back (next provider) | circuit | server's hint | the request's own fault |
+ * | --- | --- | --- | --- | --- | --- |
+ * | `ProviderRateLimited` (429) | backoff | yes | failure | honoured | no |
+ * | `ProviderQuotaExhausted` | no | yes | failure | none | no |
+ * | `ProviderUnavailable` (5xx, Anthropic 529) | backoff | yes | failure | honoured | no |
+ * | `ProviderTimeout` | no (a silent provider retried multiplies the wait) | yes | failure | none | no |
+ * | `ProviderConnectionFailed` | backoff | yes | failure | none | no |
+ * | `ProviderAuthenticationFailed` | no | yes | failure | none | no |
+ * | `MalformedResponse` | backoff | yes | failure | none | no |
+ * | `Defect` (a bug in an adapter or codec) | no | yes | failure | none | no |
+ * | `InvalidRequest` | no | unless the caller's own conversation is rejected, or its body could not be encoded | success (ignored when nothing was sent) | none | yes |
+ * | `ContextLengthExceeded` | no | yes (another model may have a larger window) | success | none | yes |
+ * | `ContentFiltered` | no | only with `FallbackPolicy.fallbackOnContentFilter` | success | none | yes |
+ * | `StructuredOutputInvalid` | re-ask (decode error in the prompt, no delay) | yes | success | none | no |
+ * | `StreamInterrupted` | no | yes, while no text reached the caller | failure (success for a restarted answer that diverged from the delivered text: `restartedLength`) | none | no |
+ * | `CircuitOpen` | no | yes | ignored | none | no |
+ * | `ProviderThrottled` | no | yes | ignored | none | no |
  *
  * The server's hint is the `retryAfter` a provider sent with the error
  * (`Retry-After`, `retry-after-ms`, Gemini's `RetryInfo`; a 429 may carry
@@ -73,6 +74,7 @@
  * @since 0.1.0
  */
 import type { Duration } from "effect"
+import type { Attempt } from "./Attempt.ts"
 import { type ProviderError, unencodableRequest } from "./ProviderError.ts"
 
 /**
@@ -117,14 +119,17 @@ export interface Rule {
   readonly fallback: Fallback
   readonly circuit: Health
   readonly hint: Hint
+  /** The provider refused the request itself (its content, its size): the caller, not a retry later, can fix it. */
+  readonly requestsFault: boolean
 }
 
-const rule = (retry: Retry, fallback: Fallback, circuit: Health, hint: Hint = "none"): Rule => ({
-  retry,
-  fallback,
-  circuit,
-  hint
-})
+const rule = (
+  retry: Retry,
+  fallback: Fallback,
+  circuit: Health,
+  hint: Hint = "none",
+  requestsFault = false
+): Rule => ({ retry, fallback, circuit, hint, requestsFault })
 
 /**
  * The table: one row per provider error tag (see the module header).
@@ -140,9 +145,9 @@ export const table: { readonly [Tag in ProviderError["_tag"]]: Rule } = {
   ProviderAuthenticationFailed: rule("no", "yes", "failure"),
   MalformedResponse: rule("backoff", "yes", "failure"),
   Defect: rule("no", "yes", "failure"),
-  InvalidRequest: rule("no", "unless-conversation-rejected", "success"),
-  ContextLengthExceeded: rule("no", "yes", "success"),
-  ContentFiltered: rule("no", "if-policy-allows", "success"),
+  InvalidRequest: rule("no", "unless-conversation-rejected", "success", "none", true),
+  ContextLengthExceeded: rule("no", "yes", "success", "none", true),
+  ContentFiltered: rule("no", "if-policy-allows", "success", "none", true),
   StructuredOutputInvalid: rule("re-ask", "yes", "success"),
   StreamInterrupted: rule("no", "yes", "failure"),
   CircuitOpen: rule("no", "yes", "ignored"),
@@ -260,3 +265,45 @@ export const health = (error: ProviderError): Health => {
  */
 export const retryAfter = (error: ProviderError): Duration.Duration | undefined =>
   table[error._tag].hint === "honoured" && "retryAfter" in error ? error.retryAfter : undefined
+
+/**
+ * Why every provider failed a request, as its caller needs to know (an HTTP
+ * status, whether to try again):
+ * - `TimedOut`: every attempt timed out;
+ * - `Refused`: the request itself was refused, so no retry will do: every
+ *   provider refused it as the request's own fault (the table's last
+ *   column), or every one asked did and the last rejected the conversation,
+ *   which no provider would take ({@link rejectsConversation}: the chain
+ *   stops there), whatever the providers skipped before it (open circuits).
+ *   `error` is the first asked provider's;
+ * - `Unavailable`: anything else; try again later (when every circuit was
+ *   open, `CircuitPolicy.retryAfterHeaders` says when).
+ *
+ * @since 0.1.0
+ */
+export type AllFailed =
+  | { readonly _tag: "TimedOut" }
+  | { readonly _tag: "Refused"; readonly error: ProviderError }
+  | { readonly _tag: "Unavailable" }
+
+const errorsOf = (attempts: ReadonlyArray<Attempt>): Array<ProviderError> =>
+  attempts.flatMap((attempt) => attempt.error === undefined ? [] : [attempt.error])
+
+const requestsFault = (error: ProviderError): boolean => table[error._tag].requestsFault
+
+/**
+ * Why every provider failed, from the attempts of an `AllProvidersFailed`
+ * (see {@link AllFailed}).
+ *
+ * @since 0.1.0
+ */
+export const allFailed = (attempts: ReadonlyArray<Attempt>): AllFailed => {
+  const errors = errorsOf(attempts)
+  if (errors.length > 0 && errors.every((error) => error._tag === "ProviderTimeout")) return { _tag: "TimedOut" }
+  const asked = errorsOf(attempts.filter((attempt) => attempt.outcome !== "skipped"))
+  const [first] = asked
+  const last = asked.at(-1)
+  const refused = first !== undefined && (errors.every(requestsFault) ||
+    (last !== undefined && rejectsConversation(last) && asked.every(requestsFault)))
+  return refused ? { _tag: "Refused", error: first } : { _tag: "Unavailable" }
+}

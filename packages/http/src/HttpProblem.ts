@@ -9,7 +9,9 @@
  * | `InvalidOptions` | 400 | `field` (the offending field) |
  * | `BodyTooLarge` | 413 | `maxBytes` (the most bytes a body may have; see `HttpBody`) |
  * | `GenerationDisabled` | 503 | |
- * | `AllProvidersFailed` | 503 | `Retry-After` when every provider was skipped by an open circuit |
+ * | `AllProvidersFailed`, the request itself refused (`ErrorPolicy.allFailed`: too long, invalid, filtered) | 400 | `cause`: `ContextLengthExceeded`, `InvalidRequest` or `ContentFiltered` |
+ * | `AllProvidersFailed`, every provider timed out | 504 | |
+ * | `AllProvidersFailed`, otherwise | 503 | `Retry-After` when every provider was skipped by an open circuit |
  * | `QuotaStoreUnavailable` | 503 | |
  * | `DeadlineExceeded` | 504 | |
  * | `StreamInterrupted` | 502 | |
@@ -23,6 +25,7 @@
  * @since 0.1.0
  */
 import * as CircuitPolicy from "@baton/core/CircuitPolicy"
+import * as ErrorPolicy from "@baton/core/ErrorPolicy"
 import type {
   AllProvidersFailed,
   DeadlineExceeded,
@@ -33,7 +36,7 @@ import type {
   RateLimitExceeded,
   TooManyQuestions
 } from "@baton/core/LlmError"
-import type { StreamInterrupted } from "@baton/core/ProviderError"
+import type { ProviderError, StreamInterrupted } from "@baton/core/ProviderError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { DateTime } from "effect"
 import { HttpServerResponse, ProblemDetails } from "effect/http"
@@ -88,6 +91,55 @@ const spent = (error: RateLimitExceeded): string =>
     ? `The daily limit of ${error.limit} leaves ${error.remaining}, less than the ${error.requested} requested`
     : `The daily limit of ${error.limit} is spent`
 
+/**
+ * What a caller is told of a request every provider refused, by the first
+ * refusal (`cause`): never the provider's own words.
+ */
+const refusal = (cause: ProviderError["_tag"]): Rendered => {
+  switch (cause) {
+    case "ContextLengthExceeded":
+      return {
+        status: 400,
+        title: "Request too long",
+        detail: "The request is longer than the models asked can take; shorten it.",
+        extensions: { cause }
+      }
+    case "ContentFiltered":
+      return {
+        status: 400,
+        title: "Refused by a content filter",
+        detail: "The providers asked refused the request on policy grounds.",
+        extensions: { cause }
+      }
+    default:
+      return {
+        status: 400,
+        title: "Request refused",
+        detail: "The providers asked refused the request as invalid; it will not succeed as it is.",
+        extensions: { cause }
+      }
+  }
+}
+
+/** Which `AllProvidersFailed` it is: the request refused (400), every provider timed out (504), or none available (503). */
+const allFailed = (error: AllProvidersFailed): Rendered => {
+  const why = ErrorPolicy.allFailed(error.attempts)
+  switch (why._tag) {
+    case "Refused":
+      return refusal(why.error._tag)
+    case "TimedOut":
+      return { status: 504, title: "Providers timed out", detail: "Every provider timed out; try again later." }
+    case "Unavailable":
+      return {
+        status: 503,
+        title: "No provider available",
+        detail: "Every configured provider failed or is paused; try again later.",
+        // `Retry-After` when every circuit was open: one rule, `retryAfterHeaders`
+        headers: CircuitPolicy.retryAfterHeaders(error.attempts)
+      }
+  }
+}
+
 const render = (error: BatonError, now: DateTime.Utc, options: Options): Rendered => {
   switch (error._tag) {
     case "RateLimitExceeded":
@@ -128,13 +180,7 @@ const render = (error: BatonError, now: DateTime.Utc, options: Options): Rendere
     case "GenerationDisabled":
       return { status: 503, title: "Generation disabled", detail: "AI generation is switched off." }
     case "AllProvidersFailed":
-      return {
-        status: 503,
-        title: "No provider available",
-        detail: "Every configured provider failed or is paused; try again later.",
-        // `Retry-After` when every circuit was open: one rule, `retryAfterHeaders`
-        headers: CircuitPolicy.retryAfterHeaders(error.attempts)
-      }
+      return allFailed(error)
     case "QuotaStoreUnavailable":
       return { status: 503, title: "Quota store unavailable", detail: "Quotas cannot be checked right now." }
     case "DeadlineExceeded":

@@ -58,11 +58,6 @@ const rejectionTypes: Record<Rejected["status"], string> = {
   413: "invalid_request_error"
 }
 
-const clientFaults: ReadonlyArray<string> = ["InvalidRequest", "ContextLengthExceeded", "ContentFiltered"]
-
-const errorsOf = (attempts: ReadonlyArray<Attempt.Attempt>) =>
-  attempts.flatMap((attempt) => attempt.error === undefined ? [] : [attempt.error])
-
 const make = (status: number, type: string, code: string, message: string, param: string | null = null) => ({
   status,
   body: { message, type, code, param }
@@ -82,43 +77,26 @@ const callersFault = (error: ProviderError.ProviderError): { message: string; pa
 })
 
 /**
- * Whether the request itself was refused: every provider refused it, or
- * every one asked did and the last rejected the conversation, which no
- * provider would take (`ErrorPolicy.rejectsConversation`: the chain stops
- * there), whatever the providers skipped before it (open circuits).
- */
-const refused = (
-  errors: ReadonlyArray<ProviderError.ProviderError>,
-  asked: ReadonlyArray<ProviderError.ProviderError>
-) => {
-  const callers = (error: ProviderError.ProviderError) => clientFaults.includes(error._tag)
-  const last = asked.at(-1)
-  return errors.every(callers) ||
-    (last !== undefined && ErrorPolicy.rejectsConversation(last) && asked.every(callers))
-}
-
-/**
  * 504 when every provider timed out, 400 when the request itself was refused
- * (the first asked provider's message, see {@link refused}), else 503, with
- * `Retry-After` when every provider's circuit was open; generic messages but
- * the 400's.
+ * (the first asked provider's message; `ErrorPolicy.allFailed` decides), else
+ * 503, with `Retry-After` when every provider's circuit was open; generic
+ * messages but the 400's.
  */
 const allFailed = (attempts: ReadonlyArray<Attempt.Attempt>, requestId: string | undefined): HttpFailure => {
-  const errors = errorsOf(attempts)
-  const [first] = errors
-  if (first !== undefined && errors.every((error) => error._tag === "ProviderTimeout")) {
-    return make(504, "server_error", "upstream_timeout", `every provider timed out${seeLog(requestId)}`)
-  }
-  const asked = errorsOf(attempts.filter((attempt) => attempt.outcome !== "skipped"))
-  const [firstAsked] = asked
-  if (firstAsked !== undefined && refused(errors, asked)) {
-    const { message, param } = callersFault(firstAsked)
-    const code = firstAsked._tag === "ContextLengthExceeded" ? "context_length_exceeded" : "invalid_request"
-    return make(400, "invalid_request_error", code, message, param)
-  }
-  return {
-    ...make(503, "server_error", "upstream_unavailable", `every provider failed${seeLog(requestId)}`),
-    headers: CircuitPolicy.retryAfterHeaders(attempts)
+  const why = ErrorPolicy.allFailed(attempts)
+  switch (why._tag) {
+    case "TimedOut":
+      return make(504, "server_error", "upstream_timeout", `every provider timed out${seeLog(requestId)}`)
+    case "Refused": {
+      const { message, param } = callersFault(why.error)
+      const code = why.error._tag === "ContextLengthExceeded" ? "context_length_exceeded" : "invalid_request"
+      return make(400, "invalid_request_error", code, message, param)
+    }
+    case "Unavailable":
+      return {
+        ...make(503, "server_error", "upstream_unavailable", `every provider failed${seeLog(requestId)}`),
+        headers: CircuitPolicy.retryAfterHeaders(attempts)
+      }
   }
 }
 

@@ -15,12 +15,13 @@
 import type { Finish, StreamPart, ToolCallDelta } from "@baton/core/GenerationResult"
 import { textDelta } from "@baton/core/GenerationResult"
 import type { SubjectId } from "@baton/core/Ids"
+import { InvalidOptions, type RateLimitExceeded } from "@baton/core/LlmError"
 import type * as LlmManager from "@baton/core/LlmManager"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { excerpt } from "@baton/core/Redact"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
 import * as HttpBody from "@baton/http/HttpBody"
-import { Cause, DateTime, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
+import { Cause, DateTime, Duration, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { randomUUID } from "node:crypto"
 import * as GatewayConfig from "../GatewayConfig.ts"
@@ -232,6 +233,32 @@ const chunkEncoder = (id: string, created: number, includeUsage: boolean, modelO
   }
 }
 
+/** The manager's refusal of a request's options, naming the field as the client's body does (`Wire.bodyField`). */
+const inBodyTerms = (error: InvalidOptions, body: Wire.ChatRequest): InvalidOptions => {
+  const field = Wire.bodyField(error.field, body)
+  const message = error.message.startsWith(error.field)
+    ? `${field}${error.message.slice(error.field.length)}`
+    : error.message
+  return new InvalidOptions({ field, message })
+}
+
+/** The longest `Retry-After` the OpenAI SDKs wait for; past it they retry after their own backoff. */
+const SDK_RETRY_AFTER_MAX_MS = 60_000
+
+/**
+ * A spent quota's headers (`RateLimit-*`, `Retry-After`), and
+ * `x-should-retry: false` when it resets more than a minute away: the OpenAI
+ * SDKs retry every 429 that does not say so, after their own short backoff
+ * when `Retry-After` is over a minute, so a spent daily quota cost three
+ * requests where one answers.
+ */
+const spentHeaders = (error: RateLimitExceeded, now: DateTime.Utc): Readonly<Record<string, string>> => {
+  const headers = QuotaLimiter.rateLimitHeaders(error, now)
+  return Duration.toMillis(DateTime.distance(now, error.resetsAt)) > SDK_RETRY_AFTER_MAX_MS ?
+    { ...headers, "x-should-retry": "false" } :
+    headers
+}
+
 /** The handlers of one gateway. */
 export const make = (
   config: GatewayConfig.GatewayConfig,
@@ -242,7 +269,7 @@ export const make = (
   const quotaHeaders = (subjectId: SubjectId, note: QuotaNote.Note, error?: CallError) =>
     Effect.gen(function*() {
       const now = yield* DateTime.now
-      if (error?._tag === "RateLimitExceeded") return QuotaLimiter.rateLimitHeaders(error, now)
+      if (error?._tag === "RateLimitExceeded") return spentHeaders(error, now)
       const noted = QuotaNote.statusAfter(note, error !== undefined)
       if (noted !== undefined) return QuotaLimiter.rateLimitHeaders(noted, now)
       const status = yield* Effect.option(quota.remaining(subjectId))
@@ -388,12 +415,12 @@ export const make = (
       )
       const input = Wire.toInput(body, { subjectId, requestId })
       const call: Call = { manager, body, input, requestId, subjectId, note }
-      return yield* body.stream === true && body.response_format?.type !== "json_schema"
+      return yield* (body.stream === true && body.response_format?.type !== "json_schema"
         ? streamAnswer(call)
         : answer(call).pipe(
           // `generate` streams underneath: forget who produced the text once answered
           Effect.ensuring(Effect.sync(() => chains.producers.delete(requestId)))
-        )
+        )).pipe(Effect.mapError((error) => error._tag === "InvalidOptions" ? inBodyTerms(error, body) : error))
     })
 
   const chatCompletions = (request: HttpServerRequest.HttpServerRequest) =>

@@ -317,6 +317,36 @@ export const unsupported = (body: ChatRequest): { readonly param: string; readon
   return strictTool(body)
 }
 
+/** Baton's request fields (the field of an `InvalidOptions`) by the body's fields `toInput` builds them from. */
+const bodyFields: ReadonlyArray<readonly [baton: string, wire: string]> = [
+  ["prompt", "messages"],
+  ["toolChoice", "tool_choice"],
+  ["options.temperature", "temperature"],
+  ["options.stop", "stop"],
+  ["options.seed", "seed"],
+  ["options.reasoning", "reasoning_effort"],
+  ["options.responseFormat", "response_format"]
+]
+
+/**
+ * The field of the client's body that Baton's `field` (of an
+ * `InvalidOptions` from the manager's own checks) was built from:
+ * `toolChoice` is `tool_choice`, `prompt.2.content` `messages.2.content`,
+ * `options.maxTokens` whichever of `max_completion_tokens` and `max_tokens`
+ * the client sent; any other field is named alike.
+ */
+export const bodyField = (field: string, body: ChatRequest): string => {
+  if (field === "options.maxTokens") {
+    return body.max_completion_tokens === undefined
+      ? "max_tokens"
+      : "max_completion_tokens"
+  }
+  for (const [baton, wire] of bodyFields) {
+    if (field === baton || field.startsWith(`${baton}.`)) return `${wire}${field.slice(baton.length)}`
+  }
+  return field
+}
+
 /**
  * The Baton request for a chat request (the chain is chosen apart). A
  * `max_tokens` (or `max_completion_tokens`) or `temperature` the client left

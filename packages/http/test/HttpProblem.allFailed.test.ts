@@ -1,0 +1,131 @@
+/**
+ * A request every provider failed is answered by why, over a real Node
+ * server with DeepSeek and Gemini of the mock server behind `LlmManager`:
+ * refused as the request's own fault everywhere (too long, invalid, a
+ * content filter) it is a 400 naming the cause, which no retry would change
+ * (a 503 "try again later" had clients and proxies retry it); every
+ * provider timing out is a 504; any other failure stays a 503.
+ */
+import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+import * as LlmManager from "@baton/core/LlmManager"
+import * as Pricing from "@baton/core/Pricing"
+import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as RequestLog from "@baton/core/RequestLog"
+import * as UsageLedger from "@baton/core/UsageLedger"
+import * as DeepSeek from "@baton/providers/DeepSeek"
+import * as Gemini from "@baton/providers/Gemini"
+import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import * as HttpBody from "../src/HttpBody.ts"
+import * as HttpQuota from "../src/HttpQuota.ts"
+
+const apiKey = Redacted.make("sk-test")
+
+/** DeepSeek then Gemini, each waited for 300 ms to its first byte, no retries; memory stores. */
+const Manager = Layer.unwrap(
+  Effect.map(MockProviderServer.MockProviderServer, (server) =>
+    LlmManager.layer({
+      providers: [
+        DeepSeek.layer({ apiKey, baseUrl: server.baseUrl("deepseek") }),
+        Gemini.layer({ apiKey, baseUrl: server.baseUrl("gemini") })
+      ],
+      policy: FallbackPolicy.make({ maxRetries: 0, limits: { firstByteMs: 300 } })
+    }))
+).pipe(
+  Layer.provideMerge(Layer.mergeAll(
+    RequestLog.layerMemory(),
+    UsageLedger.layerMemory(),
+    QuotaLimiter.layerMemoryWith({ maxQuestionsPerRequest: 20, dailyLimit: 100, timeZone: "UTC" })
+  )),
+  Layer.provideMerge(Layer.mergeAll(MockProviderServer.layer(), NodeHttpClient.layerUndici, Pricing.layerDefault))
+)
+
+/** `POST /answer`: the body's prompt, asked of the model. */
+const answer = HttpRouter.add(
+  "POST",
+  "/answer",
+  HttpQuota.handler({ subject: { header: "x-teacher-id" } })((subjectId) =>
+    Effect.gen(function*() {
+      const { prompt } = yield* HttpBody.json(Schema.Struct({ prompt: Schema.String }))
+      const manager = yield* LlmManager.LlmManager
+      const result = yield* manager.generate({ prompt, metadata: { subjectId } })
+      return HttpServerResponse.jsonUnsafe({ content: result.content })
+    })
+  )
+)
+
+/** The route served by a Node server on a spare port; its URL. */
+const serve = Effect.gen(function*() {
+  const services = yield* Effect.context<LlmManager.LlmManager | QuotaLimiter.QuotaLimiter>()
+  const server = yield* Layer.build(
+    HttpRouter.serve(answer, { disableLogger: true, disableListenLog: true }).pipe(
+      Layer.provideMerge(NodeHttpServer.layerTest),
+      Layer.provide(Layer.succeedContext(services))
+    )
+  )
+  return `${HttpServer.formatAddress(Context.get(server, HttpServer.HttpServer).address)}/answer`
+})
+
+/** Both providers answer with `deepseek` and `gemini`; the problem the service answers. */
+const askWith = (deepseek: MockFault.MockFault, gemini: MockFault.MockFault) =>
+  Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    yield* mock.inject("deepseek", deepseek)
+    yield* mock.inject("gemini", gemini)
+    const url = yield* serve
+    const response = yield* Effect.promise(() =>
+      fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-teacher-id": "teacher-7" },
+        body: JSON.stringify({ prompt: "Explain tides." })
+      })
+    )
+    const problem = yield* Effect.promise(() => response.json() as Promise<Record<string, unknown>>)
+    return { status: response.status, problem, retryAfter: response.headers.get("retry-after") }
+  })
+
+describe("AllProvidersFailed over HTTP", () => {
+  it.live("too long for every model: a 400 whose cause is ContextLengthExceeded", () =>
+    Effect.gen(function*() {
+      const { problem, status } = yield* askWith(MockFault.contextLengthExceeded, MockFault.contextLengthExceeded)
+      assert.strictEqual(status, 400)
+      assert.deepStrictEqual([problem["type"], problem["cause"]], [
+        "urn:baton:problem:AllProvidersFailed",
+        "ContextLengthExceeded"
+      ])
+    }).pipe(Effect.scoped, Effect.provide(Manager)))
+
+  it.live("the conversation refused (the chain stops there): a 400 whose cause is InvalidRequest", () =>
+    Effect.gen(function*() {
+      const refused = MockFault.status(400, { message: "messages: too many images", param: "messages" })
+      const { problem, status } = yield* askWith(refused, MockFault.status(503))
+      assert.strictEqual(status, 400)
+      assert.strictEqual(problem["cause"], "InvalidRequest")
+      assert.notInclude(JSON.stringify(problem), "too many images")
+    }).pipe(Effect.scoped, Effect.provide(Manager)))
+
+  it.live("a prompt refused on policy grounds (not sent on): a 400 whose cause is ContentFiltered", () =>
+    Effect.gen(function*() {
+      const { problem, status } = yield* askWith(MockFault.contentFilter, MockFault.status(503))
+      assert.strictEqual(status, 400)
+      assert.strictEqual(problem["cause"], "ContentFiltered")
+    }).pipe(Effect.scoped, Effect.provide(Manager)))
+
+  it.live("every provider timed out: a 504", () =>
+    Effect.gen(function*() {
+      const { status } = yield* askWith(MockFault.latency(2000), MockFault.latency(2000))
+      assert.strictEqual(status, 504)
+    }).pipe(Effect.scoped, Effect.provide(Manager)))
+
+  it.live("too long for one, down on the other: a 503 to try again later", () =>
+    Effect.gen(function*() {
+      const { problem, status } = yield* askWith(MockFault.contextLengthExceeded, MockFault.status(503))
+      assert.strictEqual(status, 503)
+      assert.strictEqual(problem["cause"], undefined)
+    }).pipe(Effect.scoped, Effect.provide(Manager)))
+})
