@@ -26,13 +26,16 @@
  *    {@link stopsChain}.
  *
  * Limits, per attempt, all enforced by the manager's one watchdog (the
- * adapters run no timer of their own under the manager): the response
+ * adapters run no timer of their own under the manager): a stream's response
  * headers within `firstByteMs`, the first streamed token within the model's
  * first-token limit ({@link firstTokenLimit}: `firstTokenMs`, longer for
  * models that think first, by their name and the request's reasoning
  * level), no silence between stream events longer than `idleMs`, and the
- * whole attempt within `attemptMs`, always within what is left of the
- * request's `requestTimeoutMs`. Reasoning a model streams before
+ * whole attempt until its first token within `attemptMs` (longer by what the
+ * model's first-token limit adds to `firstTokenMs`, so that it never cuts a
+ * wait that limit allows), always within what is left of the request's
+ * `requestTimeoutMs`. A plain call is bounded by that attempt limit alone:
+ * most providers send its headers with the whole answer. Reasoning a model streams before
  * its answer (DeepSeek's `reasoning_content`, Anthropic's thinking, Gemini's
  * thoughts), though never handed to the caller, counts as tokens here:
  * keep-alive comments and pings do not. A stream that has produced its
@@ -90,9 +93,14 @@ import { isProviderError, type ProviderError } from "./ProviderError.ts"
  * @since 0.1.0
  */
 export interface Limits {
-  /** The whole attempt (further bounded by what is left of the request's deadline). */
+  /**
+   * The attempt until its first streamed token, a plain call's whole wait
+   * (longer for a model whose first-token limit is longer than
+   * `firstTokenMs`, by the difference; further bounded by what is left of
+   * the request's deadline).
+   */
   readonly attemptMs: number
-  /** From the start of the attempt to the response headers. */
+  /** From the start of a streamed attempt to the response headers (a plain call's come with its answer). */
   readonly firstByteMs: number
   /** From the response headers to the first streamed token (answer or reasoning), for models not listed below. */
   readonly firstTokenMs: number
@@ -132,7 +140,7 @@ export interface FallbackPolicy {
    * How `generate` calls a provider: `"stream"` streams underneath (so a
    * stalled provider is detected within the first-token and idle limits)
    * when the provider reports usage on streams, `"generate"` always makes a
-   * plain call (bounded by the first-byte and attempt limits only).
+   * plain call (bounded by the attempt limit only).
    */
   readonly generateVia: "stream" | "generate"
   /** Send a prompt one provider refused on policy grounds (`ContentFiltered`) to the next one. */

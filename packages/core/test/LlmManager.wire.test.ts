@@ -116,7 +116,7 @@ describe("LlmManager on the wire (requests received by the mock server)", () => 
       }).pipe(Effect.provide(Bench)))
   }
 
-  const options = { temperature: 0.25, maxTokens: 321, stop: ["\n\n"], seed: 7 }
+  const options = { temperature: 0.25, maxTokens: 321, stop: ["\nQ:"], seed: 7 }
   const optionFields: Record<Kind, Record<string, ReadonlyArray<string>>> = {
     openai: { temperature: ["temperature"], maxTokens: ["max_completion_tokens"], stop: ["stop"], seed: ["seed"] },
     deepseek: { temperature: ["temperature"], maxTokens: ["max_tokens"], stop: ["stop"], seed: ["seed"] },

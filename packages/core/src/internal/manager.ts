@@ -180,7 +180,9 @@ const ownCircuits = 32
 
 /**
  * The attempt limits of `model` on `provider`: the policy's, with the model's first-token limit at the level
- * `reasoning` (`stopsThinking`: the provider's `"none"` turns the model's thinking off).
+ * `reasoning` (`stopsThinking`: the provider's `"none"` turns the model's thinking off), and the attempt limit
+ * longer by as much as that first-token limit is longer than the plain one (a model that thinks first), so that
+ * the attempt limit never cuts the wait the first-token limit allows.
  */
 const limitsOf = (
   policy: FallbackPolicy.FallbackPolicy,
@@ -188,10 +190,14 @@ const limitsOf = (
   model: ModelId,
   reasoning?: Reasoning,
   stopsThinking?: boolean
-): AttemptLimits => ({
-  ...policy.limits,
-  firstTokenMs: FallbackPolicy.firstTokenLimit(policy.limits, provider, model, reasoning, stopsThinking)
-})
+): AttemptLimits => {
+  const firstTokenMs = FallbackPolicy.firstTokenLimit(policy.limits, provider, model, reasoning, stopsThinking)
+  return {
+    ...policy.limits,
+    attemptMs: policy.limits.attemptMs + Math.max(0, firstTokenMs - policy.limits.firstTokenMs),
+    firstTokenMs
+  }
+}
 
 const targetOf = (
   policy: FallbackPolicy.FallbackPolicy,
@@ -496,14 +502,16 @@ const limitOf = (limits: AttemptLimits, phase: Phase): number => {
 /**
  * The watchdog's check of one attempt (see `watchdog.ts`): at `now`, its
  * failure once it outlived a limit (its phase limit: first byte, first
- * token, idle; the attempt limit; the request's deadline), else when to check
- * it next. Once a stream produced its first token only the idle limit and the
- * deadline bound it: a healthy long answer is not cut by the attempt limit;
- * once it streamed reasoning before its answer, the longer of the first-token
- * and idle limits between two events, and the deadline ({@link reasoned}).
- * The next check is never later than the shortest limit, since a later phase
- * may start any moment. It is the only clock on the manager's path (adapters
- * run none under a supervisor).
+ * token, idle; the attempt limit; the request's deadline), else when to
+ * check it next. Once a stream produced its first token only the idle limit
+ * and the deadline bound it: a healthy long answer is not cut by the attempt
+ * limit; once it streamed reasoning before its answer, the longer of the
+ * first-token and idle limits between two events, and the deadline
+ * ({@link reasoned}). A plain call has no first-byte limit:
+ * most providers send its headers with the whole answer, so the attempt
+ * limit bounds it. The next check is never later than the shortest limit,
+ * since a later phase may start any moment. It is the only clock on the
+ * manager's path (adapters run none under a supervisor).
  */
 const limitsCheck = (
   progress: Progress,
@@ -513,10 +521,10 @@ const limitsCheck = (
   provider: ProviderName,
   model: ModelId
 ): Watchdog.Check<Failure> => {
-  const attemptEnd = Math.min(startedAt + limits.attemptMs, deadlineAt)
-  const shortest = progress.afterHeaders === "body"
-    ? limits.firstByteMs
-    : Math.min(limits.firstByteMs, limits.firstTokenMs, limits.idleMs)
+  const attemptMs = limits.attemptMs
+  const attemptEnd = Math.min(startedAt + attemptMs, deadlineAt)
+  const plain = progress.afterHeaders === "body"
+  const shortest = plain ? attemptMs : Math.min(limits.firstByteMs, limits.firstTokenMs, limits.idleMs)
   return (now) => {
     if (now >= deadlineAt) return new DeadlineReached()
     const phase = progress.phase
@@ -524,9 +532,10 @@ const limitsCheck = (
     const end = phase === "idle" || phase === "reasoning" || phase === "delivering" ? deadlineAt : attemptEnd
     const received = progress.received
     if (now >= end) {
-      return new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: limits.attemptMs, received })
+      return new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: attemptMs, received })
     }
-    const limit = limitOf(limits, phase)
+    // a plain call's headers come with its answer: the attempt limit alone bounds the wait
+    const limit = plain && phase === "first-byte" ? Number.POSITIVE_INFINITY : limitOf(limits, phase)
     const phaseEnd = progress.since + limit
     if (now >= phaseEnd && phase !== "body" && phase !== "delivering") {
       // a model that reasoned and then went silent is still waited on for its first token

@@ -1,0 +1,86 @@
+/**
+ * How long an attempt may wait for its answer under the default limits
+ * (attempt 30 s, first byte 10 s, first token 10 s, thinking first token
+ * 60 s), through `LlmManager` over the mock server on the `TestClock`:
+ * - a model that thinks first gets its whole thinking first-token limit: its
+ *   attempt limit is longer by what that limit adds to the plain one (80 s),
+ *   where the 30 s attempt limit cut a stream whose first token the 60 s
+ *   limit still allowed;
+ * - a plain call (`generateVia: "generate"`, `generateStructured`) has no
+ *   first-byte limit: providers send its headers with the whole answer, and
+ *   a 20 s answer failed at 10 s on the first-byte limit. The attempt limit
+ *   bounds it (30 s; 80 s for a model that thinks first).
+ */
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Schema, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import * as StructuredOutput from "../src/StructuredOutput.ts"
+import { Bench, eventually, inject, liveWait, manager, runDriven, stats } from "./utils/chain.ts"
+
+/** The default limits, a deadline past every limit under test, no retries. */
+const policy = { maxRetries: 0, requestTimeoutMs: 300_000 }
+
+const Answer = Schema.Struct({ answer: Schema.String })
+
+/**
+ * `effect`'s result when its provider answers after `waitMs` on the test
+ * clock: the request reaches the mock, its headers (a stream's) the client,
+ * the clock moves `waitMs` at once (the watchdog checks every limit passed),
+ * then the mock's short real delay ends and the answer comes.
+ */
+const servedAfter = <A, E, R>(effect: Effect.Effect<A, E, R>, waitMs: number) =>
+  Effect.gen(function*() {
+    const before = (yield* stats("openai")).requests
+    const fiber = yield* Effect.forkChild(effect)
+    yield* eventually(Effect.map(stats("openai"), (s) => s.requests > before))
+    yield* liveWait(50)
+    yield* TestClock.adjust(waitMs)
+    return yield* Fiber.join(fiber)
+  })
+
+/** The first attempt's timeout of a failed request, as [phase, limit]. */
+const timeoutOf = (failed: unknown) => {
+  const first = (failed as { readonly attempts?: ReadonlyArray<{ readonly error?: unknown }> }).attempts?.[0]?.error
+  return first !== null && typeof first === "object" && "phase" in first && "timeoutMs" in first
+    ? [first.phase, first.timeoutMs]
+    : assert.fail(`expected a ProviderTimeout, got ${String(failed)}`)
+}
+
+describe("LlmManager: the attempt limit and the wait for an answer", () => {
+  it.effect("gpt-5 streamed: a first token at 45 s is served; none by 60 s fails on the first-token limit", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"], policy })
+      const request = { prompt: "hi", options: { model: "gpt-5" } }
+      yield* inject("openai", MockFault.slowFirstToken(300))
+      const text = yield* servedAfter(Stream.runCollect(llm.stream(request)), 45_000)
+      assert.strictEqual(text.at(-1)?._tag, "Finish")
+      yield* inject("openai", MockFault.slowFirstToken(600_000))
+      const failed = yield* Effect.flip(runDriven(Stream.runDrain(llm.stream(request)), 1_000))
+      assert.deepStrictEqual(timeoutOf(failed), ["first-token", 60_000])
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a plain call answered after 20 s is served; one silent past 30 s fails on the attempt limit", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"], policy: { ...policy, generateVia: "generate" } })
+      yield* inject("openai", MockFault.latency(300))
+      const result = yield* servedAfter(llm.generate({ prompt: "hi" }), 20_000)
+      assert.strictEqual(result.provider, "openai")
+      yield* inject("openai", MockFault.latency(600_000))
+      const failed = yield* Effect.flip(runDriven(llm.generate({ prompt: "hi" }), 1_000))
+      assert.deepStrictEqual(timeoutOf(failed), ["attempt", 30_000])
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("generateStructured on gpt-5 answered after 70 s is served; its attempt limit is 80 s", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"], policy })
+      const output = StructuredOutput.fromSchema(Answer, { name: "answer" })
+      const request = { prompt: "hi", options: { model: "gpt-5" } }
+      yield* inject("openai", MockFault.latency(300))
+      const result = yield* servedAfter(llm.generateStructured(request, output), 70_000)
+      assert.isString(result.value.answer)
+      yield* inject("openai", MockFault.latency(600_000))
+      const failed = yield* Effect.flip(runDriven(llm.generateStructured(request, output), 1_000))
+      assert.deepStrictEqual(timeoutOf(failed), ["attempt", 80_000])
+    }).pipe(Effect.provide(Bench)))
+})
