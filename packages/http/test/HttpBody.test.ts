@@ -9,19 +9,19 @@ import * as LlmManager from "@baton/core/LlmManager"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as Anthropic from "@baton/providers/Anthropic"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted, Schema } from "effect"
-import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { Effect, Layer, Redacted, Schema } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
 import * as HttpBody from "../src/HttpBody.ts"
 import * as HttpQuota from "../src/HttpQuota.ts"
 import { managerOver } from "./utils/manager.ts"
+import * as Serve from "./utils/serve.ts"
 
 const teacher = SubjectId.make("teacher-7")
 
-const Manager = managerOver((server) =>
+const Manager = managerOver((server) => [
   Anthropic.layer({ apiKey: Redacted.make("sk-test"), baseUrl: server.baseUrl("anthropic") })
-)
+])
 
 const Prompt = Schema.Struct({ prompt: Schema.String })
 
@@ -41,19 +41,7 @@ const answer = (path: `/${string}`, options?: HttpBody.Options) =>
   )
 
 /** The routes served by a Node server on a spare port; its URL. */
-const serve = Effect.gen(function*() {
-  const services = yield* Effect.context<LlmManager.LlmManager | QuotaLimiter.QuotaLimiter>()
-  const server = yield* Layer.build(
-    HttpRouter.serve(Layer.merge(answer("/answer"), answer("/answer/small", { maxBytes: 64 })), {
-      disableLogger: true,
-      disableListenLog: true
-    }).pipe(
-      Layer.provideMerge(NodeHttpServer.layerTest),
-      Layer.provide(Layer.succeedContext(services))
-    )
-  )
-  return HttpServer.formatAddress(Context.get(server, HttpServer.HttpServer).address)
-})
+const serve = Serve.serve(Layer.merge(answer("/answer"), answer("/answer/small", { maxBytes: 64 })))
 
 /** A JSON body of exactly `bytes` bytes: the prompt, then spaces. */
 const bodyOf = (bytes: number) => JSON.stringify({ prompt: "Explain tides." }).padEnd(bytes, " ")

@@ -8,41 +8,27 @@
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
-import * as Pricing from "@baton/core/Pricing"
-import * as QuotaLimiter from "@baton/core/QuotaLimiter"
-import * as RequestLog from "@baton/core/RequestLog"
-import * as UsageLedger from "@baton/core/UsageLedger"
 import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as Gemini from "@baton/providers/Gemini"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted, Schema } from "effect"
-import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { Effect, Redacted, Schema } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
 import * as HttpBody from "../src/HttpBody.ts"
 import * as HttpQuota from "../src/HttpQuota.ts"
+import { managerOver } from "./utils/manager.ts"
+import * as Serve from "./utils/serve.ts"
 
 const apiKey = Redacted.make("sk-test")
 
 /** DeepSeek then Gemini, each waited for 300 ms to its first byte, no retries; memory stores. */
-const Manager = Layer.unwrap(
-  Effect.map(MockProviderServer.MockProviderServer, (server) =>
-    LlmManager.layer({
-      providers: [
-        DeepSeek.layer({ apiKey, baseUrl: server.baseUrl("deepseek") }),
-        Gemini.layer({ apiKey, baseUrl: server.baseUrl("gemini") })
-      ],
-      policy: FallbackPolicy.make({ maxRetries: 0, limits: { firstByteMs: 300 } })
-    }))
-).pipe(
-  Layer.provideMerge(Layer.mergeAll(
-    RequestLog.layerMemory(),
-    UsageLedger.layerMemory(),
-    QuotaLimiter.layerMemoryWith({ maxQuestionsPerRequest: 20, dailyLimit: 100, timeZone: "UTC" })
-  )),
-  Layer.provideMerge(Layer.mergeAll(MockProviderServer.layer(), NodeHttpClient.layerUndici, Pricing.layerDefault))
+const Manager = managerOver(
+  (server) => [
+    DeepSeek.layer({ apiKey, baseUrl: server.baseUrl("deepseek") }),
+    Gemini.layer({ apiKey, baseUrl: server.baseUrl("gemini") })
+  ],
+  FallbackPolicy.make({ maxRetries: 0, limits: { firstByteMs: 300 } })
 )
 
 /** `POST /answer`: the body's prompt, asked of the model. */
@@ -60,16 +46,7 @@ const answer = HttpRouter.add(
 )
 
 /** The route served by a Node server on a spare port; its URL. */
-const serve = Effect.gen(function*() {
-  const services = yield* Effect.context<LlmManager.LlmManager | QuotaLimiter.QuotaLimiter>()
-  const server = yield* Layer.build(
-    HttpRouter.serve(answer, { disableLogger: true, disableListenLog: true }).pipe(
-      Layer.provideMerge(NodeHttpServer.layerTest),
-      Layer.provide(Layer.succeedContext(services))
-    )
-  )
-  return `${HttpServer.formatAddress(Context.get(server, HttpServer.HttpServer).address)}/answer`
-})
+const serve = Effect.map(Serve.serve(answer), (base) => `${base}/answer`)
 
 /** Both providers answer with `deepseek` and `gemini`; the problem the service answers. */
 const askWith = (deepseek: MockFault.MockFault, gemini: MockFault.MockFault) =>

@@ -7,20 +7,19 @@
  */
 import * as GenerationOptions from "@baton/core/GenerationOptions"
 import * as LlmManager from "@baton/core/LlmManager"
-import type * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted, Schema } from "effect"
-import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { Effect, Redacted, Schema } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
 import * as HttpBody from "../src/HttpBody.ts"
 import * as HttpQuota from "../src/HttpQuota.ts"
 import { managerOver } from "./utils/manager.ts"
+import * as Serve from "./utils/serve.ts"
 
-const Manager = managerOver((server) =>
+const Manager = managerOver((server) => [
   DeepSeek.layer({ apiKey: Redacted.make("sk-test"), baseUrl: server.baseUrl("deepseek") })
-)
+])
 
 /** A prompt and the options a caller writes (`GenerationOptions.Input`), checked as the manager checks them. */
 const Ask = Schema.Struct({
@@ -43,16 +42,7 @@ const answer = HttpRouter.add(
 )
 
 /** The route served by a Node server on a spare port; its URL. */
-const serve = Effect.gen(function*() {
-  const services = yield* Effect.context<LlmManager.LlmManager | QuotaLimiter.QuotaLimiter>()
-  const server = yield* Layer.build(
-    HttpRouter.serve(answer, { disableLogger: true, disableListenLog: true }).pipe(
-      Layer.provideMerge(NodeHttpServer.layerTest),
-      Layer.provide(Layer.succeedContext(services))
-    )
-  )
-  return `${HttpServer.formatAddress(Context.get(server, HttpServer.HttpServer).address)}/answer`
-})
+const serve = Effect.map(Serve.serve(answer), (base) => `${base}/answer`)
 
 const post = (url: string, body: unknown) =>
   Effect.promise(async () => {

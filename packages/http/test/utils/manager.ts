@@ -1,5 +1,5 @@
 /**
- * A manager over one provider of the mock server (no retries), with memory
+ * A manager over providers of the mock server (no retries by default), with memory
  * stores (10 units a day, 20 a request, days in UTC), the default prices and
  * the mock server in the layer's output.
  */
@@ -16,15 +16,16 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer } from "effect"
 import type { HttpClient } from "effect/http"
 
-/** The manager over the provider `providerOf` makes given the mock server. */
+type ProviderLayer = Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing>
+
+/** The manager over the chain of providers `providersOf` makes given the mock server, with `policy`. */
 export const managerOver = (
-  providerOf: (
-    server: MockProviderServer.MockProviderServer["Service"]
-  ) => Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing>
+  providersOf: (server: MockProviderServer.MockProviderServer["Service"]) => ReadonlyArray<ProviderLayer>,
+  policy: FallbackPolicy.FallbackPolicy = FallbackPolicy.make({ maxRetries: 0 })
 ) =>
   Layer.unwrap(
     Effect.map(MockProviderServer.MockProviderServer, (server) =>
-      LlmManager.layer({ providers: [providerOf(server)], policy: FallbackPolicy.make({ maxRetries: 0 }) }))
+      LlmManager.layer({ providers: providersOf(server), policy }))
   ).pipe(
     Layer.provideMerge(Layer.mergeAll(
       RequestLog.layerMemory(),
