@@ -69,7 +69,10 @@
  * ends with `StreamInterrupted`); `"restart"` never continues: it sends a
  * `Restart` part and the whole new answer, on any provider; `"none"` fails with
  * `StreamInterrupted` at once. `continueOnInterruption: false` makes
- * `"none"` the default.
+ * `"none"` the default. A continuation is sent what is left of `maxTokens`
+ * after the output tokens behind the delivered text (as the broken attempts
+ * reported them, else estimated), and with none left the answer ends there,
+ * finish reason `length`, calling no provider; a restart gets all of it.
  *
  * @example
  * ```ts

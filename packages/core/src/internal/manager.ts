@@ -424,6 +424,11 @@ export interface Run {
 interface Answer {
   /** The text handed on (since the last `Restart`). */
   delivered: string
+  /**
+   * The output tokens behind `delivered`, as the attempts that ended after handing it on spent them (see
+   * {@link spend}): what a continuation's `maxTokens` leaves out.
+   */
+  spent: number
   /** Some text or tool-call delta was handed on (a failure now ends in `StreamInterrupted`). */
   shown: boolean
   /** A `Restart` is owed before the next delta. */
@@ -434,7 +439,14 @@ interface Answer {
   rescued: boolean
 }
 
-const makeAnswer = (): Answer => ({ delivered: "", shown: false, restartPending: false, sources: [], rescued: false })
+const makeAnswer = (): Answer => ({
+  delivered: "",
+  spent: 0,
+  shown: false,
+  restartPending: false,
+  sources: [],
+  rescued: false
+})
 
 /** Starts the clock of a request at `clock`'s now (the fiber's clock, read by the caller's step). */
 export const startRun = (engine: Engine, request: LlmRequest.LlmRequest, clock: Clock.Clock): Run => {
@@ -809,11 +821,13 @@ export type Offer = Handoff.Emit<StreamPart>
  * Where a stream attempt's deltas go: `emit` with the deltas of one chunk the
  * provider sent (never empty, but for the end of a restarted answer that had
  * none, which still announces its `Restart`), `end` called once the provider
- * finished (may refuse the end).
+ * finished (may refuse the end), `ended` once the attempt ended, however,
+ * with its progress (what it reported).
  */
 interface Sink {
   readonly emit: (deltas: ReadonlyArray<Delta>) => Effect.Effect<void, StreamInterrupted>
   readonly end: () => Effect.Effect<void, StreamInterrupted>
+  readonly ended: (progress: Progress) => void
 }
 
 /**
@@ -824,7 +838,8 @@ interface Sink {
  * attempt is `delivering`, which no limit but the deadline bounds (the idle
  * limit measures the provider's silence, not the caller's). A stream that
  * ends without its `Finish` was cut (`MalformedResponse`, rescued like any
- * other break).
+ * other break). The sink is told once the attempt ended, its stream closed
+ * (so the usage of a stopped stream was reported).
  */
 const consume = (
   route: Route,
@@ -876,7 +891,10 @@ const consume = (
           })
         )
         : Effect.as(delivering(sink.end()), { finish })
-    )
+    ),
+    Effect.ensuring(Effect.sync(() => {
+      sink.ended(progress)
+    }))
   )
 }
 
@@ -1357,13 +1375,17 @@ const rescueOf = (engine: Engine, run: Run): Rescue =>
  * source. A restarted answer replaces the caller's text from its first part
  * on (or at its end, when it has none): until then the text the caller
  * holds stays the request's, so a restart that fails first leaves it in
- * `StreamInterrupted.partialText`.
+ * `StreamInterrupted.partialText`. An attempt that handed text on notes,
+ * once it ended, what it spent on the answer ({@link spend}; `prefill`: the
+ * delivered text a continuation was sent).
  */
-const deliver = (run: Run, answer: Answer, route: Route, offer: Offer | undefined): Sink => {
+const deliver = (run: Run, answer: Answer, route: Route, offer: Offer | undefined, prefill?: string): Sink => {
   const source: Source = { provider: route.provider.name, model: modelOf(route, run.request) }
   // an answer that reaches nobody is its hedge side's own: nothing to claim
   let claimed = offer === undefined
+  let handed = false
   const push = (deltas: ReadonlyArray<Delta>): Effect.Effect<void> => {
+    handed = true
     const restarted = answer.restartPending
     if (restarted) {
       answer.restartPending = false
@@ -1385,8 +1407,24 @@ const deliver = (run: Run, answer: Answer, route: Route, offer: Offer | undefine
   return {
     emit,
     // a restarted answer without a delta still replaces the caller's text, with its `Restart`
-    end: () => answer.restartPending ? emit([]) : Effect.void
+    end: () => answer.restartPending ? emit([]) : Effect.void,
+    ended: (progress) => {
+      if (handed) spend(answer, prefill, progress)
+    }
   }
+}
+
+/**
+ * Notes the output tokens behind `answer`'s delivered text once an attempt
+ * that handed some of it on ended: those behind the `prefill` it continued
+ * (none for an attempt that wrote the answer from its start: a first try, a
+ * restart) plus its own, the completion tokens it reported, else Baton's
+ * estimate of its text (`TokenUsage.estimate`, four characters a token).
+ */
+const spend = (answer: Answer, prefill: string | undefined, progress: Progress): void => {
+  const own = progress.reported?.completionTokens ??
+    TokenUsage.estimate([], answer.delivered.slice(prefill?.length ?? 0)).completionTokens
+  answer.spent = (prefill === undefined ? 0 : answer.spent) + own
 }
 
 /**
@@ -1432,7 +1470,8 @@ const replaying = (run: Run, answer: Answer, route: Route, forward: Sink): Sink 
       }
       return forwardAll(onward)
     },
-    end: () => matched < target.length ? Effect.fail(diverged(matched)) : Effect.void
+    end: () => matched < target.length ? Effect.fail(diverged(matched)) : Effect.void,
+    ended: forward.ended
   }
 }
 
@@ -1445,10 +1484,12 @@ const refusesPrefill = (error: Failure): boolean =>
  * received: nothing yet, a plain attempt; else, by the request's rescue mode,
  * a continuation from the delivered text on a route that accepts a prefill
  * (`"auto"` and `"whole"`; restarted without it if the route refuses it at
- * run time), else a restart that suppresses the replayed prefix (`"auto"`)
- * or announces itself with a `Restart` part (`"whole"`, and `"restart"`
- * always, never continuing). With `"none"`, a failure after the first delta
- * is final.
+ * run time), sent what is left of `maxTokens` ({@link continuation}; none
+ * left: the answer ends for `length`, see {@link spentFinish}), else a
+ * restart that suppresses the replayed prefix (`"auto"`) or announces itself
+ * with a `Restart` part (`"whole"`, and `"restart"` always, never
+ * continuing), sent the whole `maxTokens`. With `"none"`, a failure after
+ * the first delta is final.
  */
 const streamOnce = (
   engine: Engine,
@@ -1458,20 +1499,23 @@ const streamOnce = (
   mode: RescueMode = rescueOf(engine, run)
 ): Once<Streamed> => {
   const once: Once<Streamed> = (route, role) => {
-    const direct = deliver(run, answer, route, offer)
     if (answer.delivered.length === 0) {
-      const plain = streamAttempt(engine, run, route, role, run.request, direct)
+      const plain = streamAttempt(engine, run, route, role, run.request, deliver(run, answer, route, offer))
       return mode === "none" ? Effect.mapError(plain, (error) => interrupted(answer, error)) : plain
     }
     answer.rescued = true
     // a restart announced but not begun (its attempt failed first) is tried again whole, never continued
-    if (answer.restartPending) return streamAttempt(engine, run, route, role, run.request, direct)
+    if (answer.restartPending) {
+      return streamAttempt(engine, run, route, role, run.request, deliver(run, answer, route, offer))
+    }
     // an answer with tools is never continued from its text: it restarts whole (`generate`) or fails (streams)
     const continues = mode !== "restart" && run.request.tools === undefined &&
       route.provider.capabilities.assistantPrefill
     if (continues && !run.noPrefill.includes(route.index)) {
-      const request = LlmRequest.withMessages(run.request, prefilled(run.request, answer.delivered))
-      return streamAttempt(engine, run, route, role, request, direct).pipe(
+      const request = continuation(run.request, answer)
+      if (request === undefined) return Effect.succeed(spentFinish(answer, route, run.request))
+      const sink = deliver(run, answer, route, offer, answer.delivered)
+      return streamAttempt(engine, run, route, role, request, sink).pipe(
         Effect.catchIf(refusesPrefill, () =>
           Effect.suspend(() => {
             run.noPrefill.push(route.index)
@@ -1479,6 +1523,7 @@ const streamOnce = (
           }))
       )
     }
+    const direct = deliver(run, answer, route, offer)
     if (mode === "restart" || mode === "whole") {
       answer.restartPending = true
       return streamAttempt(engine, run, route, role, run.request, direct)
@@ -1544,6 +1589,33 @@ export const stream = (
       attempts: attemptsOf(run)
     }))
   )
+}
+
+/**
+ * The request continuing `answer` from its delivered text, sent what is left
+ * of the caller's `maxTokens` once the tokens behind that text are taken
+ * out (`Answer.spent`; `"provider"` stays the provider's): `undefined` when
+ * nothing is left.
+ */
+const continuation = (request: LlmRequest.LlmRequest, answer: Answer): LlmRequest.LlmRequest | undefined => {
+  const asked = request.options.maxTokens
+  const maxTokens = asked === "provider" ? asked : asked - answer.spent
+  if (maxTokens !== "provider" && maxTokens <= 0) return undefined
+  return {
+    ...LlmRequest.withMessages(request, prefilled(request, answer.delivered)),
+    options: { ...request.options, maxTokens }
+  }
+}
+
+/**
+ * The end of an answer whose delivered text already holds every token of
+ * `maxTokens`: `length`, as the request uncut would have ended, without
+ * calling a provider. It names the last source of the text; its usage is
+ * none of its own (the request's is what its attempts billed).
+ */
+const spentFinish = (answer: Answer, route: Route, request: LlmRequest.LlmRequest): Streamed => {
+  const { model, provider } = answer.sources.at(-1) ?? { provider: route.provider.name, model: modelOf(route, request) }
+  return { finish: LlmProvider.finishPart({ finishReason: "length", usage: TokenUsage.zero, provider, model }) }
 }
 
 /** The conversation with `text` as the assistant's prefill (appended to a prefill the caller gave). */
