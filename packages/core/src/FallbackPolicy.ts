@@ -31,11 +31,13 @@
  * first-token limit ({@link firstTokenLimit}: `firstTokenMs`, longer for
  * models that think first, by their name and the request's reasoning
  * level), no silence between stream events longer than `idleMs`, and the
- * whole attempt until its first token within `attemptMs` (longer by what the
+ * attempt until its first token within `attemptMs` (longer by what the
  * model's first-token limit adds to `firstTokenMs`, so that it never cuts a
  * wait that limit allows), always within what is left of the request's
- * `requestTimeoutMs`. A plain call is bounded by that attempt limit alone:
- * most providers send its headers with the whole answer. Reasoning a model streams before
+ * `requestTimeoutMs`. A plain call is bounded by `attemptMs`, and by
+ * `firstByteMs` only where its headers come before its answer
+ * (`LlmProvider.Capabilities.headersBeforeAnswer`: DeepSeek); OpenAI,
+ * Anthropic and Gemini send them with the whole answer. Reasoning a model streams before
  * its answer (DeepSeek's `reasoning_content`, Anthropic's thinking, Gemini's
  * thoughts), though never handed to the caller, counts as tokens here:
  * keep-alive comments and pings do not. A stream that has produced its
@@ -97,13 +99,17 @@ import { isProviderError, type ProviderError } from "./ProviderError.ts"
  */
 export interface Limits {
   /**
-   * The attempt until its first streamed token, a plain call's whole wait
-   * (longer for a model whose first-token limit is longer than
-   * `firstTokenMs`, by the difference; further bounded by what is left of
-   * the request's deadline).
+   * A plain call's whole wait, and a stream's until its first token (for a
+   * model whose first-token limit is longer than `firstTokenMs`, longer by
+   * the difference); further bounded by what is left of the request's
+   * deadline.
    */
   readonly attemptMs: number
-  /** From the start of a streamed attempt to the response headers (a plain call's come with its answer). */
+  /**
+   * From the start of an attempt to the response headers: a stream's, and a
+   * plain call's where they come before its answer
+   * (`LlmProvider.Capabilities.headersBeforeAnswer`).
+   */
   readonly firstByteMs: number
   /** From the response headers to the first streamed token (answer or reasoning), for models not listed below. */
   readonly firstTokenMs: number
@@ -143,7 +149,8 @@ export interface FallbackPolicy {
    * How `generate` calls a provider: `"stream"` streams underneath (so a
    * stalled provider is detected within the first-token and idle limits)
    * when the provider reports usage on streams, `"generate"` always makes a
-   * plain call (bounded by the attempt limit only).
+   * plain call (bounded by the attempt limit, and by the first-byte limit
+   * where its headers come before its answer).
    */
   readonly generateVia: "stream" | "generate"
   /** Send a prompt one provider refused on policy grounds (`ContentFiltered`) to the next one. */

@@ -8,7 +8,7 @@
  * | `model` | the provider's configured model | non-empty |
  * | `responseFormat` | `"text"` | `"text"` or `"json"` (OpenAI, DeepSeek, compatible: `json_object`; Gemini: `application/json`; Anthropic, which has no JSON mode: an instruction in the system prompt) |
  * | `system` | none | a system prompt put before the messages |
- * | `stop` | none | 1-4 non-empty stop sequences, no lone surrogate: the answer ends before the first one the model completes (finish reason `"stop"`); Baton cuts it itself for the models that reject `stop` (OpenAI's o3, o4-mini, gpt-5) |
+ * | `stop` | none | 1-4 non-empty stop sequences, no lone surrogate: the answer ends before the first one the model completes (finish reason `"stop"`); Baton cuts it itself for the models that reject `stop` (OpenAI's o3, o4-mini, gpt-5), and on Anthropic at the sequences of whitespace alone, which it refuses |
  * | `seed` | none | integer; best effort where the provider supports it |
  * | `reasoning` | the model's own | `"none"`, `"low"`, `"medium"` or `"high"`: how much a reasoning model thinks before it answers ({@link Reasoning}) |
  * | `timeout` | the configured deadline | positive; milliseconds or a duration string (`"30 seconds"`) |

@@ -23,12 +23,12 @@
  * | `AI_DAILY_LIMIT_PER_TEACHER` | `100` | daily limit per subject, positive |
  * | `AI_QUOTA_TIMEZONE` | `UTC` | IANA zone whose midnight resets daily quotas |
  * | `LLM_REQUEST_TIMEOUT_MS` | `60000` | deadline of a whole request, all attempts included |
- * | `LLM_ATTEMPT_TIMEOUT_MS` | `30000` | limit of one attempt until its first streamed token (a plain call's whole wait, as its headers come with its answer); longer for a model that thinks first, by what `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS` adds to `LLM_FIRST_TOKEN_TIMEOUT_MS` |
+ * | `LLM_ATTEMPT_TIMEOUT_MS` | `30000` | limit of one attempt: a plain call's whole wait, a stream's until its first token (longer for a model that thinks first, by what `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS` adds to `LLM_FIRST_TOKEN_TIMEOUT_MS`) |
  * | `LLM_MAX_RETRIES` | `2` | retries on the same provider for retryable errors (0 or more) |
  * | `LLM_RETRY_BASE_DELAY_MS` | `250` | first backoff delay, doubled each retry, with jitter (0 or more: 0 retries at once) |
  * | `LLM_CIRCUIT_FAILURE_THRESHOLD` | `5` | consecutive failures that open a provider's circuit |
  * | `LLM_CIRCUIT_COOLDOWN_MS` | `30000` | how long a circuit stays open before one probe |
- * | `LLM_FIRST_BYTE_TIMEOUT_MS` | `10000` | per streamed attempt: longest wait for the response headers |
+ * | `LLM_FIRST_BYTE_TIMEOUT_MS` | `10000` | per attempt: longest wait for the response headers of a stream, and of a plain call on DeepSeek, which sends them before its answer (OpenAI, Anthropic and Gemini send a plain call's with the whole answer: the attempt limit bounds it) |
  * | `LLM_FIRST_TOKEN_TIMEOUT_MS` | `10000` | per attempt: longest wait for the first streamed token (answer or reasoning) |
  * | `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS` | `60000` | the same for models that think before their first token, by name (`FallbackPolicy.thinksSilently`): DeepSeek V4, `deepseek-reasoner` and R1, OpenAI o-series and gpt-5+ but `gpt-5-chat-latest`, Gemini 2.5 / 3, any `thinking` model; and for any model a request asks for `reasoning` `"low"`, `"medium"` or `"high"`. `"none"` gets the plain limit where the provider's adapter turns thinking fully off (`FallbackPolicy.firstTokenLimit`, by `LlmProvider.Capabilities.stopsThinking`): DeepSeek V4 (on DeepSeek and on the Anthropic format), OpenAI gpt-5.1+ but `-chat`, Gemini 2.5 Flash and Flash-Lite, Claude; not an OpenAI-compatible endpoint or an `effect/ai` model, which are sent nothing for it |
  * | `LLM_STREAM_IDLE_TIMEOUT_MS` | `15000` | per attempt: longest silence between two stream events |

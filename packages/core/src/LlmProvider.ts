@@ -73,6 +73,14 @@ export interface Capabilities {
    * nothing for `"none"`): never assumed, the model's name decides.
    */
   readonly stopsThinking?: ((model: string) => boolean) | undefined
+  /**
+   * A plain (not streamed) call's response headers come before its answer
+   * (DeepSeek sends them at once, then blank lines while it works): the
+   * manager's first-byte limit then applies to plain calls too. Left out:
+   * they come with the whole answer (OpenAI, Anthropic, Gemini), and only
+   * the attempt limit bounds a plain call.
+   */
+  readonly headersBeforeAnswer?: boolean | undefined
 }
 
 /**

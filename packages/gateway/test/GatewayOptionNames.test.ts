@@ -25,7 +25,9 @@ const cases: ReadonlyArray<readonly [string, Record<string, unknown>, string]> =
     messages: user,
     max_completion_tokens: 100_000_000
   }, "max_completion_tokens"],
-  ["only a system message", { model: "fast", messages: [{ role: "system", content: "Be brief." }] }, "messages"]
+  ["only a system message", { model: "fast", messages: [{ role: "system", content: "Be brief." }] }, "messages"],
+  // one string, which Baton takes as a list of one: a lone surrogate the manager refuses
+  ["a stop string Baton refuses", { model: "fast", messages: user, stop: "\ud800" }, "stop"]
 ]
 
 layer(Fixture.gatewayWithMock(), { excludeTestServices: true })("the manager's 400 in the body's terms", (it) => {

@@ -107,7 +107,8 @@ export const usage: (usage: Json.JsonObject) => TokenCounts | undefined = DeepSe
 /**
  * What DeepSeek can do: prefill (prefix completion, on its beta endpoint:
  * see {@link prefillAt}), usage at the end of streams, structured output
- * through JSON mode.
+ * through JSON mode; a plain call's headers come at once (then blank lines
+ * while it works), so the first-byte limit applies to it.
  *
  * @since 0.1.0
  */
@@ -115,7 +116,8 @@ export const capabilities: LlmProvider.Capabilities = {
   assistantPrefill: true,
   streamUsage: true,
   structuredOutput: "json-mode",
-  stopsThinking: DeepSeekCodec.stopsThinking
+  stopsThinking: DeepSeekCodec.stopsThinking,
+  headersBeforeAnswer: true
 }
 
 /**

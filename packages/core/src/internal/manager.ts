@@ -180,9 +180,9 @@ const ownCircuits = 32
 
 /**
  * The attempt limits of `model` on `provider`: the policy's, with the model's first-token limit at the level
- * `reasoning` (`stopsThinking`: the provider's `"none"` turns the model's thinking off), and the attempt limit
- * longer by as much as that first-token limit is longer than the plain one (a model that thinks first), so that
- * the attempt limit never cuts the wait the first-token limit allows.
+ * `reasoning` (`stopsThinking`: the provider's `"none"` turns the model's thinking off), and a stream's attempt
+ * limit longer by as much as that first-token limit is longer than the plain one (a model that thinks first),
+ * so that it never cuts the wait the first-token limit allows.
  */
 const limitsOf = (
   policy: FallbackPolicy.FallbackPolicy,
@@ -194,7 +194,7 @@ const limitsOf = (
   const firstTokenMs = FallbackPolicy.firstTokenLimit(policy.limits, provider, model, reasoning, stopsThinking)
   return {
     ...policy.limits,
-    attemptMs: policy.limits.attemptMs + Math.max(0, firstTokenMs - policy.limits.firstTokenMs),
+    streamAttemptMs: policy.limits.attemptMs + Math.max(0, firstTokenMs - policy.limits.firstTokenMs),
     firstTokenMs
   }
 }
@@ -489,7 +489,10 @@ interface Report {
 
 /** The limits of one attempt: the policy's, with the first-token limit of its model and reasoning level. */
 interface AttemptLimits {
+  /** A plain call's attempt limit. */
   readonly attemptMs: number
+  /** A stream's attempt limit, until its first token (see {@link limitsOf}). */
+  readonly streamAttemptMs: number
   readonly firstByteMs: number
   readonly firstTokenMs: number
   readonly idleMs: number
@@ -519,11 +522,13 @@ const limitOf = (limits: AttemptLimits, phase: Phase): number => {
  * and the deadline bound it: a healthy long answer is not cut by the attempt
  * limit; once it streamed reasoning before its answer, the longer of the
  * first-token and idle limits between two events, and the deadline
- * ({@link reasoned}). A plain call has no first-byte limit:
- * most providers send its headers with the whole answer, so the attempt
- * limit bounds it. The next check is never later than the shortest limit,
- * since a later phase may start any moment. It is the only clock on the
- * manager's path (adapters run none under a supervisor).
+ * ({@link reasoned}). A plain call waits for its headers within the
+ * first-byte limit only where they come before its answer (`early`:
+ * `LlmProvider.Capabilities.headersBeforeAnswer`); elsewhere they come with
+ * the whole answer, and the attempt limit alone bounds the wait. The next
+ * check is never later than the shortest limit, since a later phase may
+ * start any moment. It is the only clock on the manager's path (adapters run
+ * none under a supervisor).
  */
 const limitsCheck = (
   progress: Progress,
@@ -531,12 +536,15 @@ const limitsCheck = (
   startedAt: number,
   deadlineAt: number,
   provider: ProviderName,
-  model: ModelId
+  model: ModelId,
+  early: boolean
 ): Watchdog.Check<Failure> => {
-  const attemptMs = limits.attemptMs
-  const attemptEnd = Math.min(startedAt + attemptMs, deadlineAt)
   const plain = progress.afterHeaders === "body"
-  const shortest = plain ? attemptMs : Math.min(limits.firstByteMs, limits.firstTokenMs, limits.idleMs)
+  const attemptMs = plain ? limits.attemptMs : limits.streamAttemptMs
+  const attemptEnd = Math.min(startedAt + attemptMs, deadlineAt)
+  // a plain call's headers come with its answer unless the provider sends them early: then only the attempt limit
+  const firstByteMs = plain && !early ? Number.POSITIVE_INFINITY : limits.firstByteMs
+  const shortest = plain ? Math.min(firstByteMs, attemptMs) : Math.min(firstByteMs, limits.firstTokenMs, limits.idleMs)
   return (now) => {
     if (now >= deadlineAt) return new DeadlineReached()
     const phase = progress.phase
@@ -546,8 +554,7 @@ const limitsCheck = (
     if (now >= end) {
       return new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: attemptMs, received })
     }
-    // a plain call's headers come with its answer: the attempt limit alone bounds the wait
-    const limit = plain && phase === "first-byte" ? Number.POSITIVE_INFINITY : limitOf(limits, phase)
+    const limit = phase === "first-byte" ? firstByteMs : limitOf(limits, phase)
     const phaseEnd = progress.since + limit
     if (now >= phaseEnd && phase !== "body" && phase !== "delivering") {
       // a model that reasoned and then went silent is still waited on for its first token
@@ -659,7 +666,8 @@ const attempt = <A>(
         startedAt,
         run.deadlineAt,
         provider,
-        model
+        model,
+        route.provider.capabilities.headersBeforeAnswer === true
       )
     )
   const record = (exit: Exit.Exit<A, Failure>) => {

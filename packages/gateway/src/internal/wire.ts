@@ -333,7 +333,8 @@ const bodyFields: ReadonlyArray<readonly [baton: string, wire: string]> = [
  * `InvalidOptions` from the manager's own checks) was built from:
  * `toolChoice` is `tool_choice`, `prompt.2.content` `messages.2.content`,
  * `options.maxTokens` whichever of `max_completion_tokens` and `max_tokens`
- * the client sent; any other field is named alike.
+ * the client sent, `options.stop.0` `stop` when it was one string; any other
+ * field is named alike.
  */
 export const bodyField = (field: string, body: ChatRequest): string => {
   if (field === "options.maxTokens") {
@@ -341,6 +342,8 @@ export const bodyField = (field: string, body: ChatRequest): string => {
       ? "max_tokens"
       : "max_completion_tokens"
   }
+  // a lone `stop` string was made a list of one
+  if (typeof body.stop === "string" && field.startsWith("options.stop")) return "stop"
   for (const [baton, wire] of bodyFields) {
     if (field === baton || field.startsWith(`${baton}.`)) return `${wire}${field.slice(baton.length)}`
   }

@@ -495,7 +495,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   }
 
   const modelId = codec.modelId
-  // the configured model in the provider's own terms, once
+  // the configured model in the provider's own terms, once; the manager keys its policy and circuits by the name given
   const defaultModel = modelId === undefined ? settings.model : modelId(settings.model)
   const modelOf = (request: LlmRequest): ModelId => {
     const named = request.options.model
@@ -793,7 +793,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
 
   return {
     name,
-    model: defaultModel,
+    model: settings.model,
     capabilities,
     server,
     // the key as a secret: the manager scrubs it from every provider's errors, not only this one's
