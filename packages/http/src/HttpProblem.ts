@@ -91,32 +91,23 @@ const spent = (error: RateLimitExceeded): string =>
     ? `The daily limit of ${error.limit} leaves ${error.remaining}, less than the ${error.requested} requested`
     : `The daily limit of ${error.limit} is spent`
 
-/**
- * What a caller is told of a request every provider refused, by the first
- * refusal (`cause`): never the provider's own words.
- */
-const refusal = (cause: ProviderError["_tag"]): Rendered => {
+/** The title and detail of a request every provider refused, by its first refusal: never the provider's words. */
+const refusalText = (cause: ProviderError["_tag"]): { readonly title: string; readonly detail: string } => {
   switch (cause) {
     case "ContextLengthExceeded":
       return {
-        status: 400,
         title: "Request too long",
-        detail: "The request is longer than the models asked can take; shorten it.",
-        extensions: { cause }
+        detail: "The request is longer than the models asked can take; shorten it."
       }
     case "ContentFiltered":
       return {
-        status: 400,
         title: "Refused by a content filter",
-        detail: "The providers asked refused the request on policy grounds.",
-        extensions: { cause }
+        detail: "The providers asked refused the request on policy grounds."
       }
     default:
       return {
-        status: 400,
         title: "Request refused",
-        detail: "The providers asked refused the request as invalid; it will not succeed as it is.",
-        extensions: { cause }
+        detail: "The providers asked refused the request as invalid; it will not succeed as it is."
       }
   }
 }
@@ -126,7 +117,7 @@ const allFailed = (error: AllProvidersFailed): Rendered => {
   const why = ErrorPolicy.allFailed(error.attempts)
   switch (why._tag) {
     case "Refused":
-      return refusal(why.error._tag)
+      return { status: 400, ...refusalText(why.error._tag), extensions: { cause: why.error._tag } }
     case "TimedOut":
       return { status: 504, title: "Providers timed out", detail: "Every provider timed out; try again later." }
     case "Unavailable":
