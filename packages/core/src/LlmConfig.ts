@@ -8,7 +8,7 @@
  * | --- | --- | --- |
  * | `LLM_PRIMARY_PROVIDER` | `deepseek` | first provider of the chain: `deepseek`, `gemini`, `openai` or `anthropic` |
  * | `LLM_FALLBACK_PROVIDER` | `gemini` (`none` when the primary is `gemini`) | the fallback; `none` for no fallback (blank: the default) |
- * | `LLM_FALLBACK_PROVIDERS` | unset | a longer chain, comma-separated (`gemini,openai`); replaces `LLM_FALLBACK_PROVIDER` (blank: unset; a list naming no provider is an error) |
+ * | `LLM_FALLBACK_PROVIDERS` | unset | a longer chain, comma-separated (`gemini,openai`); replaces `LLM_FALLBACK_PROVIDER` (blank: unset; a list naming no provider, an empty entry or `none` beside a provider is an error) |
  * | `LLM_CHAIN` | unset | the whole chain as steps `provider[/model]`, comma-separated (`deepseek/deepseek-flash,deepseek/deepseek-v4-pro,gemini,ollama`); replaces the three variables above (setting both is an error); a provider may appear with several models |
  * | `LLM_COMPAT_<NAME>_BASE_URL` | unset | declares `<name>` (lower-case in `LLM_CHAIN`; `-` is `_` in the variable) as an OpenAI-compatible endpoint: its `http(s)://` base URL, up to the version segment |
  * | `LLM_COMPAT_<NAME>_MODEL` | the first model `LLM_CHAIN` names for it | the endpoint's default model |
@@ -662,9 +662,15 @@ const readKindChain = (providers: Providers) =>
     const raw = Option.isSome(list)
       ? list.value
       : Option.getOrElse(yield* optionalNonBlank(variable), () => defaultFallback)
-    const named = raw.split(",").map((name) => name.trim()).filter((name) => name.length > 0)
-    if (named.length === 0) return yield* fail(variable, `names no provider; set "none" for no fallback`)
-    const names = named.filter((name) => name.toLowerCase() !== "none")
+    const entries = raw.split(",").map((name) => name.trim())
+    if (entries.every((name) => name.length === 0)) {
+      return yield* fail(variable, `names no provider; set "none" for no fallback`)
+    }
+    if (entries.includes("")) return yield* fail(variable, `has an empty entry ("${excerpt(raw)}")`)
+    const names = entries.filter((name) => name.toLowerCase() !== "none")
+    if (names.length > 0 && names.length < entries.length) {
+      return yield* fail(variable, `"none" stands alone; it cannot be listed with providers`)
+    }
     const fallbacks = yield* Effect.forEach(names, (name) => providerName(variable, name))
     if (fallbacks.includes(primary)) {
       return yield* fail(

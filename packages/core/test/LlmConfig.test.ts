@@ -114,6 +114,13 @@ describe("LlmConfig", () => {
     }))
   it.effect("rejects a fallback list that names no provider", () =>
     failsOn({ ...keys, LLM_FALLBACK_PROVIDERS: " , " }, "LLM_FALLBACK_PROVIDERS", "names no provider"))
+  it.effect("rejects an empty entry in a fallback list, as LLM_CHAIN rejects an empty step", () =>
+    Effect.gen(function*() {
+      yield* failsOn({ ...keys, LLM_FALLBACK_PROVIDERS: "gemini,,openai" }, "LLM_FALLBACK_PROVIDERS", "empty entry")
+      yield* failsOn({ ...keys, LLM_FALLBACK_PROVIDERS: "gemini," }, "LLM_FALLBACK_PROVIDERS", "empty entry")
+    }))
+  it.effect("rejects none listed with providers", () =>
+    failsOn({ ...keys, LLM_FALLBACK_PROVIDERS: "gemini,none" }, "LLM_FALLBACK_PROVIDERS", "stands alone"))
   it.effect("rejects a primary that is also the fallback", () =>
     failsOn({ ...keys, LLM_FALLBACK_PROVIDER: "deepseek" }, "LLM_FALLBACK_PROVIDER", "already the primary"))
   it.effect("rejects a provider listed twice", () =>
