@@ -63,17 +63,11 @@ const parseDay = (flag: string, value: string) =>
     Effect.mapError((error) => new UsageFlagError(`--${flag} ${value}: ${error.message}`))
   )
 
-/**
- * The subject `--teacher` names. A blank value (`''`, `' '`) is refused as
- * no subject at all: `SubjectId` takes `' '`, which no caller's subject is,
- * so the command would quietly find nothing.
- */
+/** The subject `--teacher` names, refused as `SubjectId` refuses it (empty, blank, control characters, ...). */
 const parseTeacher = (value: string) =>
-  value.trim().length === 0
-    ? Effect.fail(new UsageFlagError(`--teacher ${JSON.stringify(value)}: a subject id, not empty or blank`))
-    : Schema.decodeUnknownEffect(SubjectId)(value).pipe(
-      Effect.mapError((error) => new UsageFlagError(`--teacher ${JSON.stringify(value)}: ${error.message}`))
-    )
+  Schema.decodeUnknownEffect(SubjectId)(value).pipe(
+    Effect.mapError((error) => new UsageFlagError(`--teacher ${JSON.stringify(value)}: ${error.message}`))
+  )
 
 /** A bound of the range as the user gave it: the flag, or today standing in for it. */
 const bound = (flag: string, given: Option.Option<string>, day: UsageLedger.Day): string =>

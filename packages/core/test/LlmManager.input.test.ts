@@ -32,6 +32,11 @@ describe("bad caller input", () => {
         // a lone surrogate: the SQL drivers store it as U+FFFD, merging two subjects' ledger rows
         [{ prompt: "hi", metadata: { subjectId: "teacher-\uD800" } }, "metadata.subjectId"],
         [{ prompt: "hi", metadata: { subjectId: "teacher-\uDC00x" } }, "metadata.subjectId"],
+        // blank, or white space at an end: one quota for every blank caller, a second one beside "t-1"
+        [{ prompt: "hi", metadata: { subjectId: " " } }, "metadata.subjectId"],
+        [{ prompt: "hi", metadata: { subjectId: "t-1 " } }, "metadata.subjectId"],
+        [{ prompt: "hi", metadata: { subjectId: "\u00a0t-1" } }, "metadata.subjectId"],
+        [{ prompt: "hi", metadata: { requestId: " r-1" } }, "metadata.requestId"],
         // half an emoji: no model writes one, and Baton's own stop cut would split a character at it
         [{ prompt: "hi", options: { stop: ["\n\n", "\uD83D"] } }, "options.stop.1"],
         [{ prompt: "hi", options: { reasoning: "xhigh" } }, "options.reasoning"],

@@ -1,8 +1,10 @@
 /**
  * The text an id (`SubjectId`, `RequestId`) may hold: no control character
  * (a newline or a NUL would reach logs, keys and database rows), no lone
- * surrogate (a database stores one as U+FFFD, so two ids would become one).
- * With the `u` flag a surrogate pair is one code point, outside the range:
- * only a lone half matches it.
+ * surrogate (a database stores one as U+FFFD, so two ids would become one),
+ * and no white space at either end (`" "` would be one subject for every
+ * blank caller, `"t-1 "` a second quota beside `"t-1"`). With the `u` flag a
+ * surrogate pair is one code point, outside the ranges: only a lone half
+ * matches them. The empty text matches: the schemas refuse it apart.
  */
-export const idText = /^[^\p{Cc}\uD800-\uDFFF]*$/u
+export const idText = /^(?:[^\s\p{Cc}\uD800-\uDFFF](?:[^\p{Cc}\uD800-\uDFFF]*[^\s\p{Cc}\uD800-\uDFFF])?)?$/u
