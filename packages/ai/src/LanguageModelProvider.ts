@@ -85,7 +85,7 @@ import * as LlmProvider from "@baton/core/LlmProvider"
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
 import * as ProviderError from "@baton/core/ProviderError"
-import { jsonInstruction, type JsonSchema, type StructuredOutput } from "@baton/core/StructuredOutput"
+import { decodeResult, jsonInstruction, type JsonSchema, type StructuredOutput } from "@baton/core/StructuredOutput"
 import type { TokenUsage } from "@baton/core/TokenUsage"
 import type * as BatonTool from "@baton/core/Tool"
 import { Clock, Effect, Layer, Option, Schema, SchemaRepresentation, Stream } from "effect"
@@ -361,20 +361,9 @@ export const make = (
             )
           )
         return yield* resultOf(request, response, started).pipe(
-          Effect.flatMap((result): Effect.Effect<StructuredResult<A>, ProviderError.ProviderError> => {
-            const decoded = output.decode(result.content)
-            return decoded._tag === "Success"
-              ? Effect.succeed({ ...result, value: decoded.success })
-              : Effect.fail(
-                new ProviderError.StructuredOutputInvalid({
-                  provider: name,
-                  model,
-                  issue: decoded.failure,
-                  content: result.content,
-                  usage: result.usage
-                })
-              )
-          })
+          Effect.flatMap((result) =>
+            Effect.fromResult(decodeResult(output, result))
+          )
         )
       })
 

@@ -20,7 +20,7 @@
  * | `InvalidRequest` | no | unless the caller's own conversation is rejected, or its body could not be encoded | success (ignored when nothing was sent) | none | yes |
  * | `ContextLengthExceeded` | no | yes (another model may have a larger window) | success | none | yes |
  * | `ContentFiltered` | no | only with `FallbackPolicy.fallbackOnContentFilter` | success | none | yes |
- * | `StructuredOutputInvalid` | re-ask (decode error in the prompt, no delay) | yes | success | none | no |
+ * | `StructuredOutputInvalid` | re-ask (decode error in the prompt, no delay), unless the answer was cut at its token limit (`truncated`) | yes | success | none | no |
  * | `StreamInterrupted` | no | yes, while no text reached the caller | failure (success for a restarted answer that diverged from the delivered text: `restartedLength`) | none | no |
  * | `CircuitOpen` | no | yes | ignored | none | no |
  * | `ProviderThrottled` | no | yes | ignored | none | no |
@@ -219,6 +219,16 @@ export const rejectsConversation = (error: ProviderError): boolean => {
  * @since 0.1.0
  */
 export const retries = (error: ProviderError): boolean => table[error._tag].retry === "backoff"
+
+/**
+ * True when the same provider is asked again with the decode error in the
+ * prompt: an answer that does not match the schema, unless it was cut at its
+ * token limit (a re-ask has the same limit).
+ *
+ * @since 0.1.0
+ */
+export const reasks = (error: ProviderError): boolean =>
+  table[error._tag].retry === "re-ask" && !("truncated" in error && error.truncated)
 
 /**
  * True when the next provider may be tried after this error (before any

@@ -17,7 +17,8 @@
  *    the manager does not sleep and moves to the next provider at once.
  * 2. **Re-ask** a structured answer that does not decode
  *    (`StructuredOutputInvalid`) on the same provider, with the decode error
- *    in the prompt, `structuredOutputRetries` times, without delay.
+ *    in the prompt, `structuredOutputRetries` times, without delay (not
+ *    when the answer was cut at its token limit: a re-ask has the same one).
  * 3. **Fall back** to the next provider, at once, for every other error the
  *    table lets fall back.
  * 4. **Stop** the chain for an error that would fail everywhere (the
@@ -99,10 +100,10 @@ import { isProviderError, type ProviderError } from "./ProviderError.ts"
  */
 export interface Limits {
   /**
-   * A plain call's whole wait, and a stream's until its first token (for a
-   * model whose first-token limit is longer than `firstTokenMs`, longer by
-   * the difference); further bounded by what is left of the request's
-   * deadline.
+   * A plain call's whole wait, and a stream's until its first token; for a
+   * model whose first-token limit is longer than `firstTokenMs` (a model
+   * that thinks first), longer by the difference, for both; further bounded
+   * by what is left of the request's deadline.
    */
   readonly attemptMs: number
   /**

@@ -246,6 +246,9 @@ export class MalformedResponse extends stackless(
  * The model answered, but its answer does not decode with the requested
  * schema. `issue` is the decode error (fed back to the model on a re-ask),
  * `content` the raw answer and `usage` what the provider billed for it.
+ * `truncated` is set when the answer ended at the token limit (finish reason
+ * `length`, a thinking model's reasoning counted): a larger `maxTokens` may
+ * fit it, a re-ask with the same one cannot, so the manager does not re-ask.
  *
  * @since 0.1.0
  */
@@ -256,12 +259,14 @@ export class StructuredOutputInvalid extends stackless(
       ...common,
       issue: Schema.String,
       content: Schema.String,
-      usage: Schema.optionalKey(TokenUsage)
+      usage: Schema.optionalKey(TokenUsage),
+      truncated: Schema.optionalKey(Schema.Boolean)
     }
   )
 ) {
   override get message(): string {
-    return `${this.provider} answered with output that does not match the schema: ${this.issue}`
+    const cut = this.truncated === true ? " (the answer was cut at its token limit: raise maxTokens)" : ""
+    return `${this.provider} answered with output that does not match the schema${cut}: ${this.issue}`
   }
 }
 

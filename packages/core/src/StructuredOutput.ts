@@ -88,9 +88,11 @@ import { Ajv2020 } from "ajv/dist/2020.js"
 import { Ajv } from "ajv/dist/ajv.js"
 import type { Options, ValidateFunction } from "ajv/dist/core.js"
 import { Effect, Result, Schema } from "effect"
+import type { GenerationResult, StructuredResult } from "./GenerationResult.ts"
 import * as JsonDepth from "./internal/jsonDepth.ts"
 import * as LinearPattern from "./internal/linearPattern.ts"
 import { InvalidOptions } from "./LlmError.ts"
+import { StructuredOutputInvalid } from "./ProviderError.ts"
 
 /**
  * A JSON Schema object.
@@ -121,15 +123,51 @@ export interface StructuredOutput<A> {
  */
 export type Spec<A> = Schema.Codec<A, unknown> | JsonSchema | StructuredOutput<A>
 
+/**
+ * A provider's answer decoded by `output`: the result with its `value`, or a
+ * `StructuredOutputInvalid` with the decode issue, the raw answer and what it
+ * billed, `truncated` when the answer ended at the token limit (finish reason
+ * `length`: no re-ask with the same budget can fix it). `answer` is the text
+ * to decode when a codec read the answer first (OpenAI's strict mode).
+ *
+ * @since 0.1.0
+ */
+export const decodeResult = <A>(
+  output: StructuredOutput<A>,
+  result: GenerationResult,
+  answer: string = result.content
+): Result.Result<StructuredResult<A>, StructuredOutputInvalid> => {
+  const decoded = output.decode(answer)
+  if (decoded._tag === "Success") return Result.succeed({ ...result, value: decoded.success })
+  return Result.fail(
+    new StructuredOutputInvalid({
+      provider: result.provider,
+      model: result.model,
+      issue: decoded.failure,
+      content: result.content,
+      usage: result.usage,
+      ...(result.finishReason === "length" ? { truncated: true } : {})
+    })
+  )
+}
+
 const errorMessage = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/
 
+const fence = /^\s*```(?:json)?\s*\n([\s\S]*?)\n?```\s*$/i
+
+/**
+ * The JSON inside a Markdown fence (```` ```json ````, any case), or the text
+ * itself: what `decode` reads, for a codec that reads the answer before it.
+ *
+ * @since 0.1.0
+ */
+export const unfenced = (text: string): string => fence.exec(text)?.[1] ?? text
+
 const parseJson = (text: string): Result.Result<unknown, string> => {
-  const fenced = /^\s*```(?:json)?\s*\n([\s\S]*?)\n?```\s*$/.exec(text)
-  const body = fenced?.[1] ?? text
   try {
-    return Result.succeed(JSON.parse(body))
+    return Result.succeed(JSON.parse(unfenced(text)))
   } catch (error) {
     return Result.fail(`the answer is not valid JSON (${errorMessage(error)})`)
   }

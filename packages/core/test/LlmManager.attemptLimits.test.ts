@@ -2,10 +2,11 @@
  * How long an attempt may wait for its answer under the default limits
  * (attempt 30 s, first byte 10 s, first token 10 s, thinking first token
  * 60 s), through `LlmManager` over the mock server on the `TestClock`:
- * - a stream of a model that thinks first gets its whole thinking
- *   first-token limit: its attempt limit is longer by what that limit adds
- *   to the plain one (80 s), where the 30 s attempt limit cut a stream whose
- *   first token the 60 s limit still allowed;
+ * - a model that thinks first gets its whole thinking first-token limit:
+ *   its attempt limit is longer by what that limit adds to the plain one
+ *   (80 s), where the 30 s attempt limit cut a stream whose first token the
+ *   60 s limit still allowed, and a structured answer (a plain call) that
+ *   thought 40 s before it;
  * - a plain call (`generateVia: "generate"`, `generateStructured`) has no
  *   first-byte limit where its headers come with the whole answer (OpenAI,
  *   Anthropic, Gemini): a 20 s answer failed at 10 s. The attempt limit
@@ -72,17 +73,17 @@ describe("LlmManager: the attempt limit and the wait for an answer", () => {
       assert.deepStrictEqual(timeoutOf(failed), ["attempt", 30_000])
     }).pipe(Effect.provide(Bench)))
 
-  it.effect("generateStructured on gpt-5 answered after 25 s is served; a plain call's attempt limit stays 30 s", () =>
+  it.effect("generateStructured on gpt-5 answered after 45 s is served; silent, it fails at the 80 s attempt limit", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai"], policy })
       const output = StructuredOutput.fromSchema(Answer, { name: "answer" })
       const request = { prompt: "hi", options: { model: "gpt-5" } }
       yield* inject("openai", MockFault.latency(300))
-      const result = yield* servedAfter(llm.generateStructured(request, output), 25_000)
+      const result = yield* servedAfter(llm.generateStructured(request, output), 45_000)
       assert.isString(result.value.answer)
       yield* inject("openai", MockFault.latency(600_000))
       const failed = yield* Effect.flip(runDriven(llm.generateStructured(request, output), 1_000))
-      assert.deepStrictEqual(timeoutOf(failed), ["attempt", 30_000])
+      assert.deepStrictEqual(timeoutOf(failed), ["attempt", 80_000])
     }).pipe(Effect.provide(Bench)))
 
   it.effect("DeepSeek sends a plain call's headers at once: silent, it fails at the first-byte limit and the fallback answers", () =>

@@ -180,9 +180,10 @@ const ownCircuits = 32
 
 /**
  * The attempt limits of `model` on `provider`: the policy's, with the model's first-token limit at the level
- * `reasoning` (`stopsThinking`: the provider's `"none"` turns the model's thinking off), and a stream's attempt
- * limit longer by as much as that first-token limit is longer than the plain one (a model that thinks first),
- * so that it never cuts the wait the first-token limit allows.
+ * `reasoning` (`stopsThinking`: the provider's `"none"` turns the model's thinking off), and the attempt limit
+ * longer by as much as that first-token limit is longer than the plain one (a model that thinks first), so that
+ * it never cuts the wait the first-token limit allows: a stream's until its first token, a plain call's (a
+ * structured answer, `generateVia: "generate"`), which thinks as long before its answer, in all.
  */
 const limitsOf = (
   policy: FallbackPolicy.FallbackPolicy,
@@ -194,7 +195,7 @@ const limitsOf = (
   const firstTokenMs = FallbackPolicy.firstTokenLimit(policy.limits, provider, model, reasoning, stopsThinking)
   return {
     ...policy.limits,
-    streamAttemptMs: policy.limits.attemptMs + Math.max(0, firstTokenMs - policy.limits.firstTokenMs),
+    attemptMs: policy.limits.attemptMs + Math.max(0, firstTokenMs - policy.limits.firstTokenMs),
     firstTokenMs
   }
 }
@@ -489,10 +490,8 @@ interface Report {
 
 /** The limits of one attempt: the policy's, with the first-token limit of its model and reasoning level. */
 interface AttemptLimits {
-  /** A plain call's attempt limit. */
+  /** A plain call's attempt limit, and a stream's until its first token (see {@link limitsOf}). */
   readonly attemptMs: number
-  /** A stream's attempt limit, until its first token (see {@link limitsOf}). */
-  readonly streamAttemptMs: number
   readonly firstByteMs: number
   readonly firstTokenMs: number
   readonly idleMs: number
@@ -540,7 +539,7 @@ const limitsCheck = (
   early: boolean
 ): Watchdog.Check<Failure> => {
   const plain = progress.afterHeaders === "body"
-  const attemptMs = plain ? limits.attemptMs : limits.streamAttemptMs
+  const attemptMs = limits.attemptMs
   const attemptEnd = Math.min(startedAt + attemptMs, deadlineAt)
   // a plain call's headers come with its answer unless the provider sends them early: then only the attempt limit
   const firstByteMs = plain && !early ? Number.POSITIVE_INFINITY : limits.firstByteMs
@@ -585,7 +584,9 @@ const toAttempt = <A>(
 const failureReport = (cause: Cause.Cause<Failure>, progress: Progress): Report => {
   const error = Cause.findErrorOption(cause)
   const usage = Option.isSome(error) && "usage" in error.value ? error.value.usage : undefined
-  return { usage: usage ?? progress.reported, finishReason: undefined }
+  // an answer that did not decode because it was cut: the log says where it ended
+  const cut = Option.isSome(error) && "truncated" in error.value && error.value.truncated
+  return { usage: usage ?? progress.reported, finishReason: cut ? "length" : undefined }
 }
 
 /**
@@ -1036,7 +1037,7 @@ const structuredAttempt = <A>(
       resultReport
     ).pipe(
       Effect.catchTag("StructuredOutputInvalid", (error) =>
-        left > 0
+        left > 0 && ErrorPolicy.reasks(error)
           ? ask(LlmRequest.withMessages(request, reaskMessages(request, error)), "retry", left - 1)
           : Effect.fail(error))
     )

@@ -109,11 +109,10 @@ import {
   type ProviderError,
   ProviderTimeout,
   StreamInterrupted,
-  StructuredOutputInvalid,
   unencodableRequest
 } from "@baton/core/ProviderError"
 import * as Redact from "@baton/core/Redact"
-import type { StructuredOutput } from "@baton/core/StructuredOutput"
+import * as StructuredOutput from "@baton/core/StructuredOutput"
 import { estimate, type TokenCounts, type TokenUsage } from "@baton/core/TokenUsage"
 import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Scope, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
@@ -133,7 +132,7 @@ export interface Call {
   readonly model: ModelId
   readonly stream: boolean
   /** Set for structured generation. */
-  readonly output: StructuredOutput<unknown> | undefined
+  readonly output: StructuredOutput.StructuredOutput<unknown> | undefined
 }
 
 /** A decoded non-streaming reply. */
@@ -214,7 +213,9 @@ export interface Codec {
    */
   readonly unsentStop?: ((call: Call) => ReadonlyArray<string> | undefined) | undefined
   /** Rewrites a structured answer before it is decoded (OpenAI strict mode: optional `null`s). */
-  readonly structuredAnswer?: ((content: string, output: StructuredOutput<unknown>) => string) | undefined
+  readonly structuredAnswer?:
+    | ((content: string, output: StructuredOutput.StructuredOutput<unknown>) => string)
+    | undefined
   /**
    * The id the provider's paths and prices know a model by, for a name its
    * users may also write otherwise (Gemini's `models/` resource prefix).
@@ -507,30 +508,18 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
 
   const generateStructured = <A>(
     request: LlmRequest,
-    output: StructuredOutput<A>
+    output: StructuredOutput.StructuredOutput<A>
   ): Effect.Effect<StructuredResult<A>, ProviderError> =>
-    Effect.flatMap(complete({ request, model: modelOf(request), stream: false, output }), (result): Effect.Effect<
-      StructuredResult<A>,
-      ProviderError
-    > => {
-      const model = result.model
+    Effect.flatMap(
+      complete({ request, model: modelOf(request), stream: false, output }),
       // a blank answer failed in `toResult` already
-      const answer = codec.structuredAnswer === undefined
-        ? result.content
-        : codec.structuredAnswer(result.content, output)
-      const decoded = output.decode(answer)
-      return decoded._tag === "Success"
-        ? Effect.succeed({ ...result, value: decoded.success })
-        : Effect.fail(
-          new StructuredOutputInvalid({
-            provider: name,
-            model,
-            issue: decoded.failure,
-            content: result.content,
-            usage: result.usage
-          })
-        )
-    })
+      (result) =>
+        Effect.fromResult(StructuredOutput.decodeResult(
+          output,
+          result,
+          codec.structuredAnswer === undefined ? result.content : codec.structuredAnswer(result.content, output)
+        ))
+    )
 
   const stream = (request: LlmRequest): Stream.Stream<StreamPart, ProviderError> => {
     const call: Call = { request, model: modelOf(request), stream: true, output: undefined }

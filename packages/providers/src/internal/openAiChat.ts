@@ -66,7 +66,7 @@
 import type { Reasoning } from "@baton/core/GenerationOptions"
 import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
-import { jsonInstruction } from "@baton/core/StructuredOutput"
+import { jsonInstruction, unfenced } from "@baton/core/StructuredOutput"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as HttpError from "./httpError.ts"
@@ -408,6 +408,6 @@ export const make = (dialect: Dialect): Codec => ({
 })
 
 const strictAnswer: NonNullable<Codec["structuredAnswer"]> = (content, output) => {
-  const json = Json.parse(content)
+  const json = Json.parse(unfenced(content))
   return json === undefined ? content : JSON.stringify(StrictSchema.dropOptionalNulls(json, output.jsonSchema))
 }
