@@ -62,8 +62,8 @@
  * where Baton sends such schemas with `strict: false` and decodes the
  * answer with the caller's own schema.
  *
- * Decoding tolerates a Markdown code fence around the JSON, which models add
- * even when asked not to.
+ * Decoding tolerates a Markdown code fence around the JSON (backticks or
+ * tildes, a `json` tag in any case), which models add even when asked not to.
  *
  * Gotcha: in schemas meant for a model use `Schema.Finite` and `Schema.Int`,
  * not `Schema.Number` (whose JSON Schema admits `"NaN"` and loses its bounds).
@@ -155,15 +155,17 @@ const errorMessage = (error: unknown): string => error instanceof Error ? error.
 
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/
 
-const fence = /^\s*```(?:json)?\s*\n([\s\S]*?)\n?```\s*$/i
+// an opening run of three or more backticks or tildes, an optional `json` tag, the body, the same run closing it
+const fence = /^\s*(`{3,}|~{3,})[ \t]*(?:json)?[ \t]*\r?\n([\s\S]*?)\r?\n?\1\s*$/i
 
 /**
- * The JSON inside a Markdown fence (```` ```json ````, any case), or the text
- * itself: what `decode` reads, for a codec that reads the answer before it.
+ * The JSON inside a Markdown fence (```` ```json ````, ```` ~~~ ````, the
+ * tag in any case), or the text itself: what `decode` reads, for a codec
+ * that reads the answer before it.
  *
  * @since 0.1.0
  */
-export const unfenced = (text: string): string => fence.exec(text)?.[1] ?? text
+export const unfenced = (text: string): string => fence.exec(text)?.[2] ?? text
 
 const parseJson = (text: string): Result.Result<unknown, string> => {
   try {

@@ -52,6 +52,17 @@ describe("LlmManager.generateStructured: answers cut or wrapped", () => {
       assert.strictEqual((yield* stats("openai")).requests, 2)
     }).pipe(Effect.provide(Bench), Effect.provide(Services)))
 
+  for (const [open, close] of [["```JSON", "```"], ["~~~json", "~~~"], ["````", "````"]]) {
+    it.live(`an answer in a ${open} fence decodes on the first answer`, () =>
+      Effect.gen(function*() {
+        const llm = yield* manager({ chain: ["anthropic"] })
+        yield* inject("anthropic", MockFault.content(`${open}\n${long}\n${close}`))
+        const result = yield* llm.generateStructured({ prompt }, Question)
+        assert.include(result.value.question, "seventy-six")
+        assert.strictEqual((yield* stats("anthropic")).requests, 1)
+      }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+  }
+
   for (const fence of ["```json", "```JSON", "```"]) {
     it.live(`OpenAI strict mode drops an optional null inside a ${fence} fence, as in a bare answer`, () =>
       Effect.gen(function*() {
