@@ -148,9 +148,15 @@ export interface Service {
   /**
    * Fails with `TooManyQuestions` when one request asks for more than the
    * per-request limit, and with `InvalidOptions` (field `questions`) when
-   * `questions` is not a positive integer.
+   * `questions` is not a positive integer. Given the subject, the error's
+   * `max` is the smaller of that limit and the subject's daily limit (a
+   * lookup that fails leaves the per-request limit), as `reserve` names it:
+   * a client that follows `max` is not refused again.
    */
-  readonly checkRequestSize: (questions: number) => Effect.Effect<void, TooManyQuestions | InvalidOptions>
+  readonly checkRequestSize: (
+    questions: number,
+    subjectId?: SubjectId
+  ) => Effect.Effect<void, TooManyQuestions | InvalidOptions>
   /**
    * Holds `units` (default 1) of the subject's daily quota. Units that are
    * not a positive integer fail with `InvalidOptions` (field `units`); more
@@ -720,6 +726,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     return Effect.succeed(makeReservation(status, key, limits, units, true, outcome.reservation))
   }
 
+  /** More units than a request or a whole day may hold, named by the smaller of the two limits. */
+  const tooMany = (requested: number, limits: { readonly daily: number }) =>
+    new TooManyQuestions({ requested, max: Math.min(limits.daily, options.maxQuestionsPerRequest) })
+
   const reserveNow = (
     subjectId: SubjectId,
     units: number,
@@ -734,7 +744,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
           // more than a whole day never fits: not a refusal to retry at midnight
           limits !== undefined && units > limits.daily
             ? Effect.fail(
-              new TooManyQuestions({ requested: units, max: Math.min(limits.daily, options.maxQuestionsPerRequest) })
+              tooMany(units, limits)
             )
             : Effect.clockWith((clock) => {
               const { day, expiresInMillis, resetsAt } = dayAt(clock.currentTimeMillisUnsafe())
@@ -757,12 +767,21 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     return statusOf(subjectId, limits, usage.units, resetsAt)
   })
 
-  const checkRequestSize = (questions: number): Effect.Effect<void, TooManyQuestions | InvalidOptions> =>
+  const checkRequestSize = (
+    questions: number,
+    subjectId?: SubjectId
+  ): Effect.Effect<void, TooManyQuestions | InvalidOptions> =>
     !isUnits(questions)
       ? invalidUnits("questions", questions)
-      : questions > options.maxQuestionsPerRequest
+      : questions <= options.maxQuestionsPerRequest
+      ? Effect.void
+      : subjectId === undefined
       ? Effect.fail(new TooManyQuestions({ requested: questions, max: options.maxQuestionsPerRequest }))
-      : Effect.void
+      // a refusal either way: the subject's limits only make its `max` right
+      : Effect.flatMap(
+        Effect.orElseSucceed(limitsFor(subjectId), () => ({ daily: options.maxQuestionsPerRequest })),
+        (limits) => Effect.fail(tooMany(questions, limits))
+      )
 
   const withQuota = <A, E, R>(
     subjectId: SubjectId,

@@ -182,6 +182,25 @@ describe("LlmManager quotas", () => {
       assert.strictEqual((yield* spent).units, 0)
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("past both limits, TooManyQuestions names the subject's smaller daily limit, as one past its day alone does", () =>
+    Effect.gen(function*() {
+      const small = SubjectId.make("teacher-small")
+      const { llm } = yield* withQuota({
+        maxQuestionsPerRequest: 20,
+        dailyLimit: 10,
+        overrides: QuotaLimiter.overridesFromRecord({ [small]: { daily: 5 } })
+      }, { chain: ["openai"] })
+      const maxFor = (subjectId: SubjectId, units: number) =>
+        Effect.map(
+          Effect.flip(llm.generate({ ...prompt, metadata: { subjectId, units } })),
+          (error) => error._tag === "TooManyQuestions" ? [error.requested, error.max] : error._tag
+        )
+      assert.deepStrictEqual(yield* maxFor(small, 25), [25, 5])
+      assert.deepStrictEqual(yield* maxFor(small, 20), [20, 5])
+      assert.deepStrictEqual(yield* maxFor(teacher, 21), [21, 10])
+      assert.deepStrictEqual(yield* (yield* MockProviderServer.MockProviderServer).received(), [])
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("reserves the request's units of the daily limit", () =>
     Effect.gen(function*() {
       const { llm, spent } = yield* withQuota({ dailyLimit: 10 }, { chain: ["openai"] })

@@ -1283,7 +1283,7 @@ const withQuota = <A, E>(
     })
   }
   // a size within the limit checks to `Effect.void`: then no step waits on it
-  const checked = quota.checkRequestSize(units)
+  const checked = quota.checkRequestSize(units, subjectId)
   return checked === Effect.void ? quotaed() : Effect.andThen(checked, quotaed)
 }
 
