@@ -10,7 +10,7 @@
  *   an explanation as Server-Sent Events (`delta`, `finish`, or `error`).
  * - `GET /v1/usage?day=YYYY-MM-DD` (header `x-admin-key`): the ledger per
  *   teacher for a day (today by default).
- * - `GET /healthz`: each provider's circuit.
+ * - `GET /healthz`: each chain step's circuit (provider and model); 503 when all are open.
  *
  * A body is read up to `HttpBody`'s 1 MiB (413 past it). Every error is a
  * Problem Details, an unknown path (404) and a known path asked with another
@@ -150,10 +150,14 @@ const health = HttpRouter.route(
   "/healthz",
   Effect.gen(function*() {
     const manager = yield* LlmManager.LlmManager
+    // per step: one provider chained with two models has two circuits
     const providers = yield* Effect.forEach(
-      manager.providers,
-      (provider) =>
-        Effect.map(manager.circuitState(provider), (state) => ({ provider, circuit: circuitNames[state._tag] }))
+      manager.steps,
+      ({ model, provider }) =>
+        Effect.map(
+          manager.circuitState(provider, model),
+          (state) => ({ provider, model, circuit: circuitNames[state._tag] })
+        )
     )
     const up = providers.some((p) => p.circuit !== "open")
     return HttpServerResponse.jsonUnsafe({ status: up ? "ok" : "down", providers }, { status: up ? 200 : 503 })

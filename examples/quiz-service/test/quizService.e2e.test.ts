@@ -25,7 +25,11 @@ interface Service {
 
 const children: Array<ChildProcess> = []
 
-const startService = (server: MockProviderServer.MockProviderServer["Service"], name: string) =>
+const startService = (
+  server: MockProviderServer.MockProviderServer["Service"],
+  name: string,
+  variables: Record<string, string> = {}
+) =>
   new Promise<Service>((resolve, reject) => {
     const dir = mkdtempSync(join(tmpdir(), "quiz-e2e-"))
     const child = spawn(process.execPath, [main], {
@@ -45,7 +49,8 @@ const startService = (server: MockProviderServer.MockProviderServer["Service"], 
         REDIS_URL: "redis://127.0.0.1:6379",
         LLM_USAGE_STORE_URL: `sqlite:${join(dir, "usage.sqlite")}`,
         QUIZ_REQUEST_LOG: join(dir, "requests.log"),
-        QUIZ_ADMIN_KEY: adminKey
+        QUIZ_ADMIN_KEY: adminKey,
+        ...variables
       },
       stdio: ["ignore", "pipe", "pipe"]
     })
@@ -184,7 +189,8 @@ describe("quiz service over HTTP", () => {
       assert.strictEqual(reply.status, 400)
       const problem = JSON.parse(reply.text) as { field: string; max: number }
       assert.strictEqual(problem.field, "questionCount", reply.text)
-      assert.strictEqual(problem.max, 10)
+      // the smaller of the per-request maximum (10) and the teacher's daily limit: no day holds more
+      assert.strictEqual(problem.max, limit)
       assert.strictEqual(reply.headers.get("ratelimit-remaining"), String(limit))
     }
   })
@@ -341,8 +347,25 @@ describe("quiz service over HTTP", () => {
     assert.strictEqual(rows.find((row) => row.teacher === teacher)?.requests, 1)
     const health = JSON.parse((await request(`${b.url}/healthz`)).text) as { providers: ReadonlyArray<unknown> }
     assert.deepStrictEqual(health.providers, [
-      { provider: "deepseek", circuit: "closed" },
-      { provider: "gemini", circuit: "closed" }
+      { provider: "deepseek", model: "deepseek-flash", circuit: "closed" },
+      { provider: "gemini", model: "gemini-2.5-flash", circuit: "closed" }
+    ])
+  })
+
+  it("/healthz reads each step's circuit: one provider chained with two models is up while its second serves", async () => {
+    const twice = await startService(server, "service C", {
+      LLM_CHAIN: "deepseek/deepseek-flash,deepseek/deepseek-v4-pro",
+      LLM_CIRCUIT_FAILURE_THRESHOLD: "1",
+      REDIS_URL: ""
+    })
+    await inject("deepseek", MockFault.status(503), { times: 1 })
+    const served = await quiz(twice, `t-steps-${run}`)
+    assert.strictEqual(served.status, 200, served.text)
+    const health = await request(`${twice.url}/healthz`)
+    assert.strictEqual(health.status, 200, health.text)
+    assert.deepStrictEqual((JSON.parse(health.text) as { providers: unknown }).providers, [
+      { provider: "deepseek", model: "deepseek-flash", circuit: "open" },
+      { provider: "deepseek", model: "deepseek-v4-pro", circuit: "closed" }
     ])
   })
 })

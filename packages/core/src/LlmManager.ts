@@ -182,13 +182,30 @@ export interface GenerateStructured {
 }
 
 /**
+ * One step of the chain: a provider and the model it is configured with.
+ *
+ * @since 0.1.0
+ */
+export interface Step {
+  readonly provider: ProviderName
+  readonly model: ModelId
+}
+
+/**
  * The manager service.
  *
  * @since 0.1.0
  */
 export interface Service {
-  /** The providers in the order they are tried. */
+  /** The providers in the order they are tried (a provider chained with several models appears once per step). */
   readonly providers: ReadonlyArray<ProviderName>
+  /**
+   * The steps in the order they are tried, each with its model: what a
+   * health check reads the circuits of (`circuitState(step.provider,
+   * step.model)`), since one provider may be chained with several models,
+   * each with a circuit of its own.
+   */
+  readonly steps: ReadonlyArray<Step>
   readonly policy: FallbackPolicy.FallbackPolicy
   readonly circuitPolicy: CircuitPolicy.CircuitPolicy
   readonly generate: (input: Input) => Effect.Effect<GenerationResult, GenerateError>
@@ -395,6 +412,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
 
     return LlmManager.of({
       providers: routes.map((route) => route.provider.name),
+      steps: routes.map((route) => ({ provider: route.provider.name, model: route.provider.model })),
       policy,
       circuitPolicy,
       generate,
