@@ -102,8 +102,11 @@ export const Metadata = Schema.Struct({
 /** @since 0.1.0 */
 export type Metadata = typeof Metadata.Type
 
+/** Some text that is not white space: a blank prompt asks nothing, and Anthropic refuses it. */
+const notBlank = /\S/u
+
 const Prompt = Schema.Union([
-  Schema.NonEmptyString,
+  Schema.String.check(Schema.isPattern(notBlank, { message: "a prompt must not be empty or blank" })),
   Schema.Array(Message).check(
     Schema.makeFilter((messages: ReadonlyArray<Message>) =>
       messages.some((message) => message.role !== "system") || "Expected at least one user or assistant message"
@@ -290,7 +293,7 @@ const checkedPlain = (
 ): { readonly prompt: string | ReadonlyArray<Message>; readonly metadata: Metadata | undefined } | undefined => {
   const { metadata } = input
   const prompt = typeof input.prompt === "string"
-    ? input.prompt.length === 0 ? undefined : input.prompt
+    ? notBlank.test(input.prompt) ? input.prompt : undefined
     : Array.isArray(input.prompt)
     ? plainConversation(input.prompt)
     : undefined

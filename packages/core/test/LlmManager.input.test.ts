@@ -24,6 +24,8 @@ describe("bad caller input", () => {
         [null, "request"],
         [undefined, "request"],
         [42, "request"],
+        // a blank prompt asks nothing (Anthropic answers it 400, stopping the chain), as an empty one
+        [{ prompt: " \n\t" }, "prompt"],
         [{ prompt: "hi", options: { maxTokens: 1e12 } }, "options.maxTokens"],
         [{ prompt: "hi", options: { model: "   " } }, "options.model"],
         [{ prompt: "hi", options: { model: "gpt\n4" } }, "options.model"],
