@@ -21,7 +21,8 @@
  * - Structured output: `generateObject` with an Effect Schema rebuilt from
  *   the request's JSON Schema (`SchemaRepresentation.fromJsonSchemaDocument`,
  *   once per schema), then Baton's own decoder on the answer's JSON, so a
- *   mismatch is `StructuredOutputInvalid` and is re-asked. Any JSON Schema
+ *   mismatch is `StructuredOutputInvalid` and is re-asked (unless cut at
+ *   its token limit). Any JSON Schema
  *   `StructuredOutput` takes is served: draft-07 and 2019-09 are read as
  *   they mean (`definitions` and `$ref`s into them, tuple `items` lists),
  *   patterns are left to Baton's decoder, and a schema the import cannot

@@ -298,3 +298,23 @@ describe("BatonLanguageModel", () => {
       assert.strictEqual(spans.filter((span) => span.attributes.has("gen_ai.usage.output_tokens")).length, 1)
     }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"] }))))
 })
+
+describe("BatonLanguageModel: a structured answer cut at maxTokens", () => {
+  it.live("generateObject: not re-asked, not retryable, and its message says to raise maxTokens", () =>
+    Effect.gen(function*() {
+      const long = JSON.stringify({ question: "Which comet returns every seventy-six years or so, seen last in 1986?" })
+      yield* inject("openai", MockFault.content(long), { times: 10 })
+      const error = yield* Effect.flip(
+        LanguageModel.generateObject({ prompt: "One question", schema: Schema.Struct({ question: Schema.String }) })
+          .pipe(
+            BatonLanguageModel.withConfigOverride({ options: { maxTokens: 5 } })
+          )
+      )
+      assert.strictEqual((yield* stats("openai")).requests, 1, "not re-asked")
+      assert.deepStrictEqual(
+        { reason: error.reason._tag, isRetryable: error.isRetryable, hint: error.message.includes("maxTokens") },
+        { reason: "InvalidResponseError", isRetryable: false, hint: true },
+        error.message
+      )
+    }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+})

@@ -34,8 +34,10 @@
  * level), no silence between stream events longer than `idleMs`, and the
  * attempt until its first token within `attemptMs` (longer by what the
  * model's first-token limit adds to `firstTokenMs`, so that it never cuts a
- * wait that limit allows), always within what is left of the request's
- * `requestTimeoutMs`. A plain call is bounded by `attemptMs`, and by
+ * wait that limit allows, as far as the deadline leaves a step behind it in
+ * the chain `attemptMs` of its own), always within what is left of the
+ * request's `requestTimeoutMs`. A plain call is bounded by the same attempt
+ * limit, and by
  * `firstByteMs` only where its headers come before its answer
  * (`LlmProvider.Capabilities.headersBeforeAnswer`: DeepSeek); OpenAI,
  * Anthropic and Gemini send them with the whole answer. Reasoning a model streams before
@@ -102,8 +104,9 @@ export interface Limits {
   /**
    * A plain call's whole wait, and a stream's until its first token; for a
    * model whose first-token limit is longer than `firstTokenMs` (a model
-   * that thinks first), longer by the difference, for both; further bounded
-   * by what is left of the request's deadline.
+   * that thinks first), longer by the difference, for both, as far as the
+   * request's deadline leaves a step behind it in the chain `attemptMs` of
+   * its own; further bounded by what is left of the deadline.
    */
   readonly attemptMs: number
   /**

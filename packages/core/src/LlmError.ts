@@ -239,13 +239,14 @@ export type LlmError = typeof LlmError.Type
 
 /**
  * True when trying the same provider again may succeed (a backoff retry or a
- * structured-output re-ask in `ErrorPolicy`'s table). Only provider errors
+ * structured-output re-ask in `ErrorPolicy`'s table; not an answer cut at its
+ * token limit, which the same request would cut again). Only provider errors
  * can be; everything else is final for the request.
  *
  * @since 0.1.0
  */
 export const isRetryable = (error: LlmError): boolean =>
-  isProviderError(error) && ErrorPolicy.table[error._tag].retry !== "no"
+  isProviderError(error) && (ErrorPolicy.retries(error) || ErrorPolicy.reasks(error))
 
 /**
  * True when another provider may succeed where this error happened, under

@@ -6,7 +6,8 @@
  *   its attempt limit is longer by what that limit adds to the plain one
  *   (80 s), where the 30 s attempt limit cut a stream whose first token the
  *   60 s limit still allowed, and a structured answer (a plain call) that
- *   thought 40 s before it;
+ *   thought 40 s before it, as far as the deadline leaves a fallback
+ *   behind it the plain 30 s;
  * - a plain call (`generateVia: "generate"`, `generateStructured`) has no
  *   first-byte limit where its headers come with the whole answer (OpenAI,
  *   Anthropic, Gemini): a 20 s answer failed at 10 s. The attempt limit
@@ -84,6 +85,20 @@ describe("LlmManager: the attempt limit and the wait for an answer", () => {
       yield* inject("openai", MockFault.latency(600_000))
       const failed = yield* Effect.flip(runDriven(llm.generateStructured(request, output), 1_000))
       assert.deepStrictEqual(timeoutOf(failed), ["attempt", 80_000])
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("with a fallback behind it and the default 60 s deadline, gpt-5 silent hands over at 30 s, not 80 s", () =>
+    Effect.gen(function*() {
+      const output = StructuredOutput.fromSchema(Answer, { name: "answer" })
+      const request = { prompt: "hi", options: { model: "gpt-5" } }
+      for (const requestTimeoutMs of [60_000, 110_000]) {
+        const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { maxRetries: 0, requestTimeoutMs } })
+        yield* inject("openai", MockFault.latency(600_000))
+        const result = yield* runDriven(llm.generateStructured(request, output), 1_000)
+        assert.strictEqual(result.provider, "anthropic")
+        // the fallback keeps the plain 30 s: the rest of a longer deadline is gpt-5's, up to its 80 s
+        assert.deepStrictEqual(timeoutOf(result), ["attempt", requestTimeoutMs === 60_000 ? 30_000 : 80_000])
+      }
     }).pipe(Effect.provide(Bench)))
 
   it.effect("DeepSeek sends a plain call's headers at once: silent, it fails at the first-byte limit and the fallback answers", () =>

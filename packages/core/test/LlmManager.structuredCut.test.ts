@@ -8,6 +8,7 @@
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
+import * as LlmError from "../src/LlmError.ts"
 import * as RequestLog from "../src/RequestLog.ts"
 import * as UsageLedger from "../src/UsageLedger.ts"
 import { Bench, inject, manager, stats } from "./utils/chain.ts"
@@ -34,6 +35,7 @@ describe("LlmManager.generateStructured: answers cut or wrapped", () => {
         if (error?._tag === "StructuredOutputInvalid") {
           assert.strictEqual(error.truncated, true)
           assert.include(error.message, "raise maxTokens")
+          assert.isFalse(LlmError.isRetryable(error), "the same request would cut it again")
         }
       }
       const logged = yield* records

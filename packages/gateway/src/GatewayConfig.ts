@@ -534,12 +534,14 @@ const environmentProvider = (settings: LlmConfig.Settings, step: LlmConfig.Chain
  */
 export const fromEnvironment = (settings: LlmConfig.Settings): Effect.Effect<GatewayConfig, GatewayConfigError> =>
   Effect.gen(function*() {
+    const given = yield* Config.option(Config.String("BATON_GATEWAY_KEYS")).pipe(Effect.orElseSucceed(Option.none))
     const keys = yield* environmentKeys.pipe(
       Effect.mapError(() =>
         new GatewayConfigError({
           field: "BATON_GATEWAY_KEYS",
-          message: "BATON_GATEWAY_KEYS: expected subject:sha256hex pairs separated by commas " +
-            "(a subject of 1-256 characters, no control characters)"
+          message: `BATON_GATEWAY_KEYS: ${Option.isNone(given) ? "is required: " : ""}` +
+            "expected subject:sha256hex pairs separated by commas (a subject of 1-256 characters, no control " +
+            "characters or white space; the SHA-256 of the client's key in 64 lower-case hex digits)"
         })
       )
     )

@@ -193,6 +193,22 @@ describe("GatewayConfig", () => {
         )
         assert.strictEqual(bad.field, "BATON_GATEWAY_KEYS")
         assert.include(bad.message, "1-256 characters")
+        assert.notInclude(bad.message, "is required")
       }
+      // unset: said to be required; an upper-case digest: said to be lower-case
+      const unset = yield* Effect.flip(
+        GatewayConfig.fromEnvironment(settings).pipe(
+          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))
+        )
+      )
+      assert.include(unset.message, "BATON_GATEWAY_KEYS: is required")
+      const upper = yield* Effect.flip(
+        GatewayConfig.fromEnvironment(settings).pipe(
+          Effect.provide(
+            ConfigProvider.layer(ConfigProvider.fromUnknown({ BATON_GATEWAY_KEYS: `t:${digest.toUpperCase()}` }))
+          )
+        )
+      )
+      assert.include(upper.message, "lower-case hex")
     }))
 })

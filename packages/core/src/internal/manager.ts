@@ -524,7 +524,10 @@ const limitOf = (limits: AttemptLimits, phase: Phase): number => {
  * ({@link reasoned}). A plain call waits for its headers within the
  * first-byte limit only where they come before its answer (`early`:
  * `LlmProvider.Capabilities.headersBeforeAnswer`); elsewhere they come with
- * the whole answer, and the attempt limit alone bounds the wait. The next
+ * the whole answer, and the attempt limit alone bounds the wait. An attempt
+ * with a step behind it in the chain ends, at the latest, when the plain
+ * attempt limit (`reserveMs`) is what is left of the deadline (never before
+ * the plain limit itself): the next provider gets its turn. The next
  * check is never later than the shortest limit, since a later phase may
  * start any moment. It is the only clock on the manager's path (adapters run
  * none under a supervisor).
@@ -536,11 +539,17 @@ const limitsCheck = (
   deadlineAt: number,
   provider: ProviderName,
   model: ModelId,
-  early: boolean
+  early: boolean,
+  reserveMs: number
 ): Watchdog.Check<Failure> => {
   const plain = progress.afterHeaders === "body"
-  const attemptMs = limits.attemptMs
-  const attemptEnd = Math.min(startedAt + attemptMs, deadlineAt)
+  // a step behind this one keeps `reserveMs` of the deadline: a model that thinks first waits its longer limit only
+  // where the deadline holds both (never less than the plain limit, which `reserveMs` is)
+  const attemptEnd = Math.min(
+    startedAt + limits.attemptMs,
+    Math.max(Math.min(startedAt + reserveMs, deadlineAt), deadlineAt - reserveMs)
+  )
+  const attemptMs = attemptEnd - startedAt
   // a plain call's headers come with its answer unless the provider sends them early: then only the attempt limit
   const firstByteMs = plain && !early ? Number.POSITIVE_INFINITY : limits.firstByteMs
   const shortest = plain ? Math.min(firstByteMs, attemptMs) : Math.min(firstByteMs, limits.firstTokenMs, limits.idleMs)
@@ -668,7 +677,8 @@ const attempt = <A>(
         run.deadlineAt,
         provider,
         model,
-        route.provider.capabilities.headersBeforeAnswer === true
+        route.provider.capabilities.headersBeforeAnswer === true,
+        route.index < engine.routes.length - 1 ? engine.policy.limits.attemptMs : 0
       )
     )
   const record = (exit: Exit.Exit<A, Failure>) => {
