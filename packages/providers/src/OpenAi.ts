@@ -43,8 +43,10 @@
  *   schema is rewritten to OpenAI's strict subset (every property required,
  *   optional ones nullable, `additionalProperties: false`); `null`s the model
  *   puts in optional properties are removed before the answer is decoded
- *   with the caller's schema, so the caller's types hold. A schema whose root
- *   is not an object is sent with `strict: false`.
+ *   with the caller's schema, so the caller's types hold. A schema with no
+ *   strict form (a root that is not an object, an open object such as a
+ *   record, a tuple, a field with no type) is sent as written with
+ *   `strict: false`.
  * - `responseFormat: "json"` is `response_format: json_object`, which OpenAI
  *   takes only when a message says "json": unless one does, the
  *   `StructuredOutput.jsonInstruction` goes in a system message after the

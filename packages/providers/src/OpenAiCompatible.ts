@@ -9,7 +9,7 @@
  * | option | default | why |
  * | --- | --- | --- |
  * | `maxTokensField` | `max_tokens` | the field every compatible server knows |
- * | `structuredOutput` | `json-schema` | `response_format: json_schema` (strict); `json-mode` sends `json_object` plus the schema in a system message, for servers without schema support |
+ * | `structuredOutput` | `json-schema` | `response_format: json_schema` (strict when the schema has a strict form, else `strict: false`, as `OpenAi`); `json-mode` sends `json_object` plus the schema in a system message, for servers without schema support |
  * | `assistantPrefill` | `false` | whether the server continues a final assistant message |
  * | `headers` | none | extra headers (OpenRouter's `HTTP-Referer`, ...) |
  *

@@ -61,6 +61,23 @@ describe("strictSchema", () => {
     assert.isDefined(StrictSchema.toStrict(withField({ type: "object", properties: {}, additionalProperties: false })))
   })
 
+  it("has no strict form when its rewrite would break a strict rule", () => {
+    const broken = [
+      withField({ type: "array", prefixItems: [{ type: "string" }, { type: "integer" }] }),
+      withField({ type: "array", prefixItems: [{ type: "string" }], items: { type: "integer" } }),
+      withField({ type: "array", items: [{ type: "string" }] }),
+      withField({}),
+      withField(true),
+      withField({ $ref: "#/$defs/Missing" }),
+      withField({ allOf: [{ type: "string" }, { minLength: 1 }] })
+    ]
+    for (const schema of broken) assert.isUndefined(StrictSchema.toStrict(schema), JSON.stringify(schema))
+    assert.deepStrictEqual(
+      StrictSchema.toStrict(withField({ type: "array", prefixItems: [{ type: "string" }], items: { type: "string" } })),
+      withField({ type: "array", items: { type: "string" } })
+    )
+  })
+
   it("drops nulls of optional properties, through arrays and $refs, keeping nullable ones", () => {
     const answer = { title: "t", note: null, tags: [{ label: "x", weight: null }], kind: "a" }
     assert.deepStrictEqual(StrictSchema.dropOptionalNulls(answer, schema), {

@@ -4,6 +4,7 @@
  * the answer's text chosen and the request body read back.
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+import type { StructuredResult } from "@baton/core/GenerationResult"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
@@ -12,6 +13,7 @@ import { Effect, Redacted, Schema } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as OpenAi from "../src/OpenAi.ts"
 import * as Manager from "./utils/manager.ts"
+import { strictViolations } from "./utils/schemas.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -31,6 +33,27 @@ const sentFormat = (mock: MockProviderServer.MockProviderServer["Service"]) =>
     const body = requests.at(-1)?.body as { response_format?: { json_schema?: unknown } } | undefined
     return body?.response_format?.json_schema as { strict: boolean; schema: { properties: Record<string, unknown> } }
   })
+
+const ask = { prompt: "Fill it in." }
+
+/** The outcomes of a call answered by OpenAI on the first try. */
+const firstTry = [["openai", undefined]]
+
+/**
+ * `call` on the manager over OpenAI, whose answer is `answer`: the value
+ * decoded, each attempt's provider and error tag, and the format sent.
+ */
+const answered = <A>(
+  answer: string,
+  call: (llm: LlmManager.Service) => Effect.Effect<StructuredResult<A>, LlmManager.GenerateError>
+) =>
+  Effect.gen(function*() {
+    const { llm, mock } = yield* openAi
+    yield* mock.inject("openai", MockFault.content(answer))
+    const result = yield* call(llm)
+    const outcomes = result.attempts.map((a) => [a.provider, a.error?._tag])
+    return { value: result.value, outcomes, format: yield* sentFormat(mock) }
+  }).pipe(Effect.provide(Bench), Effect.scoped)
 
 /** A draft-07 schema: its subschemas under `definitions`, referred to as `#/definitions/...`. */
 const Addresses = {
@@ -133,4 +156,96 @@ describe("OpenAI strict structured output", () => {
         assert.strictEqual(result.value.b, undefined)
       }).pipe(Effect.provide(Bench), Effect.scoped))
   }
+
+  it.live("a tuple field is sent non-strict, its prefixItems kept, and decoded", () =>
+    Effect.gen(function*() {
+      const Pair = Schema.Struct({ pair: Schema.Tuple([Schema.String, Schema.Int]) })
+      const { format, outcomes, value } = yield* answered(
+        `{"pair":["a",1]}`,
+        (llm) => llm.generateStructured(ask, Pair)
+      )
+      assert.isFalse(format.strict)
+      const pair = format.schema.properties.pair as { prefixItems?: ReadonlyArray<unknown> }
+      assert.strictEqual(pair.prefixItems?.length, 2)
+      assert.deepStrictEqual(outcomes, firstTry)
+      assert.deepStrictEqual(value, { pair: ["a", 1] })
+    }))
+
+  it.live("a non-empty array, whose prefixItems repeat its items, stays strict", () =>
+    Effect.gen(function*() {
+      const Tags = Schema.Struct({ tags: Schema.NonEmptyArray(Schema.String) })
+      const { format, value } = yield* answered(`{"tags":["a","b"]}`, (llm) => llm.generateStructured(ask, Tags))
+      assert.isTrue(format.strict)
+      assert.deepStrictEqual(strictViolations(format.schema), [])
+      assert.deepStrictEqual(value, { tags: ["a", "b"] })
+    }))
+
+  it.live("a nullable object written as a type list keeps its properties, closed, and its optional nulls are dropped", () =>
+    Effect.gen(function*() {
+      const Owner = {
+        type: "object",
+        properties: {
+          owner: {
+            type: ["object", "null"],
+            properties: { name: { type: "string" }, age: { type: "integer" } },
+            required: ["name"]
+          }
+        },
+        required: ["owner"]
+      }
+      const answer = `{"owner":{"name":"A","age":null}}`
+      const { format, outcomes, value } = yield* answered(answer, (llm) => llm.generateStructured(ask, Owner))
+      assert.isTrue(format.strict)
+      assert.deepStrictEqual(strictViolations(format.schema), [])
+      assert.deepStrictEqual(format.schema.properties.owner, {
+        type: ["object", "null"],
+        properties: { name: { type: "string" }, age: { anyOf: [{ type: "integer" }, { type: "null" }] } },
+        required: ["name", "age"],
+        additionalProperties: false
+      })
+      assert.deepStrictEqual(outcomes, firstTry)
+      assert.deepStrictEqual(value, { owner: { name: "A" } })
+    }))
+
+  it.live("a described $ref, alone or in a one-entry allOf, is sent as a one-branch anyOf and its answer decoded", () =>
+    Effect.gen(function*() {
+      const Book = {
+        type: "object",
+        properties: {
+          author: { allOf: [{ $ref: "#/$defs/Person" }], description: "Who wrote it" },
+          editor: { $ref: "#/$defs/Person", description: "Who edited it" }
+        },
+        required: ["author", "editor"],
+        $defs: {
+          Person: {
+            type: "object",
+            properties: { name: { type: "string" }, age: { type: "integer" } },
+            required: ["name"],
+            additionalProperties: false
+          }
+        }
+      }
+      const answer = `{"author":{"name":"A","age":null},"editor":{"name":"B","age":3}}`
+      const { format, outcomes, value } = yield* answered(answer, (llm) => llm.generateStructured(ask, Book))
+      assert.isTrue(format.strict)
+      assert.deepStrictEqual(strictViolations(format.schema), [])
+      assert.deepStrictEqual(format.schema.properties, {
+        author: { anyOf: [{ $ref: "#/$defs/Person" }], description: "Who wrote it" },
+        editor: { anyOf: [{ $ref: "#/$defs/Person" }], description: "Who edited it" }
+      })
+      for (const ref of refsOf(format.schema)) assert.isDefined(pointer(format.schema, ref), `${ref} resolves`)
+      assert.deepStrictEqual(outcomes, firstTry)
+      assert.deepStrictEqual(value, { author: { name: "A" }, editor: { name: "B", age: 3 } })
+    }))
+
+  it.live("a schema the rewrite cannot make strict (a field left with no type) is sent non-strict as the caller wrote it", () =>
+    Effect.gen(function*() {
+      const Loose = Schema.Struct({ label: Schema.String, extra: Schema.Unknown })
+      const answer = `{"label":"x","extra":{"any":[1]}}`
+      const { format, outcomes, value } = yield* answered(answer, (llm) => llm.generateStructured(ask, Loose))
+      assert.isFalse(format.strict)
+      assert.deepStrictEqual(format.schema.properties.extra, {})
+      assert.deepStrictEqual(outcomes, firstTry)
+      assert.deepStrictEqual(value, { label: "x", extra: { any: [1] } })
+    }))
 })

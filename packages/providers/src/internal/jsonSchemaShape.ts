@@ -43,7 +43,8 @@ type Json = { [key: string]: unknown }
 
 const isRecord = JsonGuards.isObject
 
-const isObjectSchema = (schema: Json): boolean =>
+/** Whether a schema is an object's: its `type` is `"object"` or a list holding it, or it has `properties` and no `type`. */
+export const isObjectSchema = (schema: Json): boolean =>
   schema.type === "object" ||
   (Array.isArray(schema.type) && schema.type.includes("object")) ||
   (schema.type === undefined && isRecord(schema.properties))
@@ -81,14 +82,15 @@ export const definitionOf = (root: Json, ref: string): unknown => {
   return isRecord(definitions) ? definitions[name.join("/")] : undefined
 }
 
-const subschemas = (schema: Json): ReadonlyArray<unknown> => [
+/** The schemas directly inside a schema: in `properties`, `$defs`, `definitions`, `anyOf`, `oneOf`, `allOf`, `prefixItems`, `items`. */
+export const subschemas = (schema: Json): ReadonlyArray<unknown> => [
   ...valuesOf(schema.properties),
   ...definitionKeywords.flatMap((keyword) => valuesOf(schema[keyword])),
   ...listOf(schema.anyOf),
   ...listOf(schema.oneOf),
   ...listOf(schema.allOf),
   ...listOf(schema.prefixItems),
-  ...(Array.isArray(schema.items) ? listOf(schema.items) : [schema.items])
+  ...(Array.isArray(schema.items) ? listOf(schema.items) : schema.items === undefined ? [] : [schema.items])
 ]
 
 /** Whether the schema, or any schema inside it, has an open object that closing would reduce to `{}`. */

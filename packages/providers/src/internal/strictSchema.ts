@@ -7,29 +7,45 @@
  * rewrites any schema to that subset:
  *
  * - an optional property becomes required and nullable (`anyOf: [S, {type: "null"}]`);
+ *   an object whose `type` is a list holding `"object"` (`["object", "null"]`)
+ *   is closed as one whose `type` is `"object"`, its list kept;
  * - named subschemas (`$defs`, and draft-07's `definitions`, the rule of
  *   `jsonSchemaShape.ts`) are kept and rewritten in turn, so every `$ref`
  *   still resolves in the schema sent;
+ * - a one-entry `allOf` beside annotations only (`{allOf: [{$ref}],
+ *   description}`) is merged into its node; strict mode takes no keyword
+ *   beside a `$ref`, so a `$ref` with a title or description becomes
+ *   `{anyOf: [{$ref}], description}`;
  * - `oneOf` becomes `anyOf`; keywords outside the subset are dropped (Baton
  *   still checks every answer against the caller's full schema, so a dropped
- *   constraint is enforced after the reply instead of during generation);
- * - a root that is not an object cannot be strict, and neither can a schema
- *   with an open object anywhere (`additionalProperties` other than `false`,
- *   `patternProperties`, `unevaluatedProperties`, an object merged through
- *   `allOf`, or an object with neither `properties` nor
- *   `additionalProperties: false`, such as a record; the rule is
- *   `jsonSchemaShape.ts`'s `hasOpenObject`, shared with Anthropic): closing
- *   it would leave the model only `{}` to answer. `toStrict` returns
- *   `undefined` and the caller sends the schema unchanged with
- *   `strict: false`.
+ *   constraint is enforced after the reply instead of during generation),
+ *   except a tuple's `prefixItems`, which cannot be dropped without changing
+ *   which arrays fit (it is dropped only when each entry repeats `items`, as
+ *   in `Schema.NonEmptyArray`);
+ * - a schema with an open object anywhere cannot be strict
+ *   (`additionalProperties` other than `false`, `patternProperties`,
+ *   `unevaluatedProperties`, an object merged through `allOf`, or an object
+ *   with neither `properties` nor `additionalProperties: false`, such as a
+ *   record; the rule is `jsonSchemaShape.ts`'s `hasOpenObject`, shared with
+ *   Anthropic): closing it would leave the model only `{}` to answer;
+ * - nor can one whose rewrite breaks a strict rule, which `toStrict` checks
+ *   on its own output: an object root; only supported keywords; a `$ref`
+ *   alone, naming a definition; a `type`, `anyOf`, `enum` or `const` on every
+ *   other node; `items` on every array; every object closed with all its
+ *   properties required. A tuple, a field with no type (`Schema.Unknown`'s
+ *   `{}`) or an `allOf` that cannot be merged fails it.
+ *
+ * Without a strict form `toStrict` returns `undefined` and the caller sends
+ * the schema unchanged with `strict: false`.
  *
  * `dropOptionalNulls` undoes the nullable rewrite on an answer: a `null` in a
  * property that was optional (and did not allow null) is removed, so the
  * caller's decoder sees an absent key, as its schema expects. Inside an
  * `anyOf` or `oneOf` it follows the branch that fits the value, and through
- * a `$ref` the definition it names.
+ * a `$ref` (alone or in a one-entry `allOf`) the definition it names.
  */
 import type { JsonSchema } from "@baton/core/StructuredOutput"
+import { isDeepStrictEqual } from "node:util"
 import * as JsonGuards from "./json.ts"
 import * as JsonSchemaShape from "./jsonSchemaShape.ts"
 
@@ -59,8 +75,22 @@ const kept = new Set([
   "maxItems"
 ])
 
-const isObjectSchema = (schema: Json): boolean =>
-  schema.type === "object" || (schema.type === undefined && isRecord(schema.properties))
+/** The keywords strict mode takes: those kept, and those the rewrite writes. */
+const supported = new Set([...kept, "additionalProperties", "$defs", "definitions"])
+
+/** Keywords that describe a schema without constraining what fits it. */
+const annotations = new Set([
+  "title",
+  "description",
+  "$comment",
+  "default",
+  "examples",
+  "deprecated",
+  "readOnly",
+  "writeOnly"
+])
+
+const isObjectSchema = JsonSchemaShape.isObjectSchema
 
 const nullable = (schema: unknown): Json => ({ anyOf: [schema, { type: "null" }] })
 
@@ -83,23 +113,55 @@ const rewriteObject = (schema: Json, out: Json): void => {
     const strict = rewrite(value)
     rewritten[key] = required.has(key) || allowsNull(value) ? strict : nullable(strict)
   }
-  out.type = "object"
+  out.type ??= "object"
   out.properties = rewritten
   out.required = Object.keys(rewritten)
   out.additionalProperties = false
 }
 
+/**
+ * A one-entry `allOf` beside annotations only (how many generators write a
+ * described `$ref`), merged into one node, its annotations over the entry's:
+ * the same schema, without the `allOf` strict mode refuses.
+ */
+const foldAllOf = (schema: Json): Json => {
+  const { allOf, ...siblings } = schema
+  const [entry, ...rest] = JsonSchemaShape.listOf(allOf)
+  return isRecord(entry) && rest.length === 0 && Object.keys(siblings).every((key) => annotations.has(key))
+    ? { ...entry, ...siblings }
+    : schema
+}
+
+/**
+ * A `$ref` alone or, when it has a title or description, in a one-branch
+ * `anyOf` beside them: strict mode refuses any keyword beside a `$ref`. Its
+ * other siblings are dropped, as keywords outside the subset are.
+ */
+const rewriteRef = (schema: Json): Json => {
+  const notes = Object.entries(schema).filter(([key]) => annotations.has(key) && kept.has(key))
+  return notes.length === 0
+    ? { $ref: schema.$ref }
+    : { anyOf: [{ $ref: schema.$ref }], ...Object.fromEntries(notes) }
+}
+
+/** Whether `prefixItems` says nothing `items` does not (`Schema.NonEmptyArray`), so dropping it changes no answer. */
+const repeatsItems = (schema: Json): boolean =>
+  JsonSchemaShape.listOf(schema.prefixItems).every((entry) => isDeepStrictEqual(entry, schema.items))
+
 const rewrite = (schema: unknown): unknown => {
   if (!isRecord(schema)) return schema
+  const node = foldAllOf(schema)
+  if (typeof node.$ref === "string") return rewriteRef(node)
   const out: Json = {}
-  for (const [key, value] of Object.entries(schema)) {
+  for (const [key, value] of Object.entries(node)) {
     if (key === "oneOf" && Array.isArray(value)) out.anyOf = value.map(rewrite)
     else if (key === "anyOf" && Array.isArray(value)) out.anyOf = value.map(rewrite)
     else if (key === "items") out.items = rewrite(value)
+    else if (key === "prefixItems" && !repeatsItems(node)) out.prefixItems = value
     else if (JsonSchemaShape.isDefinitions(key) && isRecord(value)) out[key] = rewriteDefinitions(value)
     else if (kept.has(key) && key !== "properties" && key !== "required") out[key] = value
   }
-  if (isObjectSchema(schema)) rewriteObject(schema, out)
+  if (isObjectSchema(node)) rewriteObject(node, out)
   return out
 }
 
@@ -108,21 +170,54 @@ const rewriteDefinitions = (definitions: Json): Json =>
 
 const isSet = (keyword: unknown): boolean => keyword !== undefined && keyword !== false
 
-/** The strict form of a schema, or `undefined` when its root is not an object or it has an open object. */
+const hasType = (schema: Json, type: string): boolean =>
+  schema.type === type || (Array.isArray(schema.type) && schema.type.includes(type))
+
+/** Whether a `$ref` names the root (`#`) or one of its definitions. */
+const resolves = (ref: unknown, root: Json): boolean =>
+  ref === "#" || (typeof ref === "string" && JsonSchemaShape.definitionOf(root, ref) !== undefined)
+
+/** Whether an object lists properties, each of them required, and takes no other key. */
+const isClosed = (schema: Json): boolean => {
+  const required = requiredOf(schema)
+  return isRecord(schema.properties) && schema.additionalProperties === false &&
+    Object.keys(schema.properties).every((key) => required.includes(key))
+}
+
+/**
+ * Whether one node keeps strict mode's rules, its subschemas aside: only
+ * supported keywords; a `$ref` alone, naming a definition; else a `type`,
+ * `anyOf`, `enum` or `const`; `items` (one schema) on an array; an object
+ * closed.
+ */
+const keepsRules = (schema: Json, root: Json): boolean => {
+  if (!Object.keys(schema).every((key) => supported.has(key))) return false
+  if ("$ref" in schema) return Object.keys(schema).length === 1 && resolves(schema.$ref, root)
+  return ["type", "anyOf", "enum", "const"].some((key) => key in schema) &&
+    (schema.items === undefined ? !hasType(schema, "array") : isRecord(schema.items)) &&
+    (!isObjectSchema(schema) || isClosed(schema))
+}
+
+const isStrictNode = (schema: unknown, root: Json): boolean =>
+  isRecord(schema) && keepsRules(schema, root) &&
+  JsonSchemaShape.subschemas(schema).every((subschema) => isStrictNode(subschema, root))
+
+/** Whether a rewritten schema is one strict mode takes: an object root, and every node keeping the rules. */
+const isStrict = (root: Json): boolean => root.type === "object" && root.anyOf === undefined && isStrictNode(root, root)
+
+/** The strict form of a schema, or `undefined` when it has an open object or its rewrite breaks a strict rule. */
 export const toStrict = (schema: JsonSchema): JsonSchema | undefined => {
   if (JsonSchemaShape.hasOpenObject(schema)) return undefined
   const root = rewrite(schema)
-  return isRecord(root) && root.type === "object" && root.anyOf === undefined ? root : undefined
+  return isRecord(root) && isStrict(root) ? root : undefined
 }
 
-/** The definition a `$ref` names in `root`, else the schema itself. */
-const resolve = (schema: unknown, root: Json): unknown =>
-  isRecord(schema) && typeof schema.$ref === "string"
-    ? JsonSchemaShape.definitionOf(root, schema.$ref) ?? schema
-    : schema
-
-const hasType = (schema: Json, type: string): boolean =>
-  schema.type === type || (Array.isArray(schema.type) && schema.type.includes(type))
+/** The schema with a one-entry `allOf` merged, then the definition its `$ref` names in `root`, if any. */
+const resolve = (schema: unknown, root: Json): unknown => {
+  if (!isRecord(schema)) return schema
+  const node = foldAllOf(schema)
+  return typeof node.$ref === "string" ? JsonSchemaShape.definitionOf(root, node.$ref) ?? node : node
+}
 
 /** Whether every key of an object answer is a property of the schema, with its `const` or `enum` if any. */
 const fitsObject = (value: Json, schema: Json): boolean => {
