@@ -4,8 +4,10 @@
  * writes.
  *
  * `offer` puts an item on an unbounded in-memory queue and returns at once. A
- * fiber flushes the queue every `flushInterval` (default 1 second), in batches
- * of at most `maxBatchSize` (default 500), one flush at a time. `flush` writes
+ * fiber flushes the queue `flushInterval` (default 1 second) after the first
+ * item offered since its last flush, in batches of at most `maxBatchSize`
+ * (default 500), one flush at a time; a writer given nothing sets no timer,
+ * so moving a `TestClock` a day ahead costs one flush at most. `flush` writes
  * everything offered before it was called and is what queries call first, so
  * a process reads its own writes; its caller may stop waiting (a timeout, an
  * interrupted request), the write goes on. Closing the writer's scope stops
@@ -59,8 +61,10 @@
  *   flush, until `maxOutage` or the close).
  * - Only rows refused alone, or left by a sink down past `maxOutage` or at
  *   close, are dropped: counted in `baton_sink_rows_dropped_total{sink}` and
- *   `baton_sink_failures_total{sink}`, and reported once as a warning. Writes
- *   never fail the caller.
+ *   `baton_sink_failures_total{sink}`, and warned of for as long as the
+ *   writer lives, at most once every 10 seconds: a warning counts the rows
+ *   dropped since the last one, and the close warns of those not warned of
+ *   yet. Writes never fail the caller.
  *
  * Closing and crashes:
  * - On a crash (the process killed, the scope never closed) the items offered
@@ -80,7 +84,7 @@
  *   interrupted, and the close returns without waiting for them to stop (a
  *   driver may take long to cancel a statement: `@effect/sql-pg` waits up to
  *   5 seconds for a server that does not answer). The rows not written are
- *   dropped, counted and logged once (some may have reached the sink, if a
+ *   dropped, counted and warned of (some may have reached the sink, if a
  *   write was cut off after it committed).
  * - The final flush (or, when it is still waiting past `closeTimeout`, the
  *   close) takes the queue for the last time and ends it. A row
@@ -99,7 +103,9 @@
  *   `@baton/sql` opened from a URL open a connection for it). A row the sink
  *   does not take is dropped, counted in
  *   `baton_sink_rows_dropped_total{sink}` and `baton_sink_failures_total{sink}`,
- *   and the first such loss is logged as a warning naming the sink. While the
+ *   and warned of naming the sink, at most once every 10 seconds (apart from
+ *   the other drops, so that the close's warning does not silence the first
+ *   such loss). While the
  *   writer is open, an offer costs what an enqueue costs.
  *
  * @since 0.1.0
@@ -116,11 +122,11 @@ import {
   Metric,
   Option,
   Queue,
-  Ref,
   Schedule,
   type Scope,
   Semaphore
 } from "effect"
+import { dampedBy, warningIntervalMs } from "./internal/damped.ts"
 import * as LlmMetrics from "./LlmMetrics.ts"
 
 /**
@@ -161,7 +167,10 @@ const batchesOf = <A>(items: ReadonlyArray<A>, size: number): Array<Arr.NonEmpty
 export interface Options {
   /** Names the sink in metrics and warnings. */
   readonly name: string
-  /** How often the background fiber flushes (default 1 second): the most a crash can lose. */
+  /**
+   * How long after the first item offered since the last flush the
+   * background fiber flushes (default 1 second): the most a crash can lose.
+   */
   readonly flushInterval?: Duration.Input | undefined
   /** Most items per write (default 500; taken as a whole number of at least 1). */
   readonly maxBatchSize?: number | undefined
@@ -227,6 +236,14 @@ const newRun = <A>(closing: boolean): Run<A> => ({
   cutOff: false
 })
 
+/** Rows dropped together, for their warning. */
+interface Dropped {
+  readonly rows: number
+  readonly why: string
+  /** The last failure of the sink, when there was one. */
+  readonly cause: unknown
+}
+
 /** Rows failing alone, with nothing written between, that mean the sink is down (as many as a batch's probes). */
 const heldForDown = 3
 
@@ -254,9 +271,8 @@ export const make = <A, E>(
     // ended by the close when it takes the rows for the last time: a row it refuses is written by `writeLate`
     const queue = yield* Queue.unbounded<A, Cause.Done>()
     const lock = yield* Semaphore.make(1)
-    const warned = yield* Ref.make(false)
-    /** A row given after the close took the queue was lost: warned of once per writer, apart from the rest. */
-    const warnedLate = yield* Ref.make(false)
+    /** Open while the queue may hold rows no flush has taken: the background fiber sleeps only then. */
+    const work = Latch.makeUnsafe()
     // a whole number of at least 1, as `Array.chunksOf` took it (0 or NaN would loop or drop every row)
     const maxBatchSize = Math.max(1, Math.floor(options.maxBatchSize ?? 500) || 1)
     const retry = Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: options.retries ?? 3 }))
@@ -283,6 +299,20 @@ export const make = <A, E>(
     const warn = (message: string, cause: unknown) =>
       cause === undefined ? Effect.logWarning(message) : Effect.logWarning(message, cause)
 
+    /** Warns of dropped rows: the latest `rows` of `count` dropped since the last warning, for `why`. */
+    const warnDropped = ({ cause, rows, why }: Dropped, count: number) =>
+      warn(
+        `Baton sink "${options.name}" dropped ${
+          count === rows ? `${count} rows (${why})` : `${count} rows since the last warning (the last ${rows}: ${why})`
+        }; drops are warned of at most once every ${
+          warningIntervalMs / 1000
+        } seconds and all counted (baton_sink_failures_total, baton_sink_rows_dropped_total)`,
+        cause
+      )
+    const drops = dampedBy(warnDropped)
+    /** Rows given after the close took the queue, warned of apart: the close's last warning does not silence them. */
+    const lateDrops = dampedBy(warnDropped)
+
     /** Counts `count` rows dropped, and a failure of the sink. */
     const countDropped = (count: number) =>
       Effect.all([
@@ -290,21 +320,14 @@ export const make = <A, E>(
         Metric.update(Metric.withAttributes(LlmMetrics.sinkRowsDropped, { sink: options.name }), count)
       ], { discard: true })
 
-    /** Drops `rows` of `run`: counted (unless the close already counted them), and warned of once per writer. */
+    /** Drops `rows` of `run`: counted (unless the close already counted them), and warned of (see `drops`). */
     const drop = (run: Run<A>, rows: ReadonlyArray<A>, why: string) =>
       Effect.uninterruptible(Effect.suspend(() => {
         const count = rows.length
         forget(rows)
         run.settled += count
         if (run.cutOff) return Effect.void
-        return Effect.all([
-          countDropped(count),
-          Effect.flatMap(Ref.getAndSet(warned, true), (already) =>
-            already ? Effect.void : warn(
-              `Baton sink "${options.name}" failed to write ${count} rows (${why}); they are dropped and further failures are only counted (baton_sink_failures_total, baton_sink_rows_dropped_total)`,
-              run.cause
-            ))
-        ], { discard: true })
+        return Effect.andThen(countDropped(count), drops.add({ rows: count, why, cause: run.cause }, count))
       }))
 
     /** `rows` are written or dropped: no longer kept for later. */
@@ -341,11 +364,14 @@ export const make = <A, E>(
         )
       )
 
-    /** Puts rows back on the queue; those it refuses (the close took it meanwhile) are dropped. */
+    /**
+     * Puts rows back on the queue, for the background fiber's next flush;
+     * those it refuses (the close took it meanwhile) are dropped.
+     */
     const requeue = (run: Run<A>, rows: ReadonlyArray<A>) =>
       Effect.flatMap(Queue.offerAll(queue, rows), (refused) => {
         run.settled += rows.length - refused.length
-        return refused.length === 0 ? Effect.void : drop(run, refused, "the writer closed")
+        return Effect.andThen(work.open, refused.length === 0 ? Effect.void : drop(run, refused, "the writer closed"))
       })
 
     /** Keeps for the next flush the rows first kept less than `maxOutage` ago, and drops the others. */
@@ -613,18 +639,18 @@ export const make = <A, E>(
         cut.cutOff = true
       }
       yield* cutOff(flushing)
-      if (left <= 0) return
-      yield* Effect.all([
-        countDropped(left),
-        warn(
-          Option.isNone(done)
-            ? `Baton sink "${options.name}" was still writing when closeTimeout (${
-              Duration.format(closeTimeout)
-            }) passed at close; ${left} rows not written are dropped (baton_sink_rows_dropped_total)`
-            : `Baton sink "${options.name}" left ${left} rows unwritten at close; they are dropped (baton_sink_rows_dropped_total)`,
-          run.cause
-        )
-      ], { discard: true })
+      if (left > 0) {
+        yield* countDropped(left)
+        yield* drops.add({
+          rows: left,
+          why: Option.isNone(done)
+            ? `still being written when closeTimeout (${Duration.format(closeTimeout)}) passed at close`
+            : "left unwritten at close",
+          cause: run.cause
+        }, left)
+      }
+      // the rows dropped within the last warning's window are warned of now: no warning comes after the close
+      yield* drops.settle
     }).pipe(Effect.uninterruptible)
 
     /**
@@ -645,29 +671,37 @@ export const make = <A, E>(
         )
         if (Option.getOrElse(written, () => false)) return
         yield* countDropped(1)
-        if (yield* Ref.getAndSet(warnedLate, true)) return
-        yield* warn(
-          Option.isNone(written)
-            ? `Baton sink "${options.name}" was given a row after it closed and did not write it within closeTimeout (${
-              Duration.format(closeTimeout)
-            }); it is dropped, and further such rows are only counted (baton_sink_rows_dropped_total)`
-            : `Baton sink "${options.name}" was given a row after it closed and failed to write it; it is dropped, and further such rows are only counted (baton_sink_rows_dropped_total)`,
-          run.cause
-        )
+        yield* lateDrops.add({
+          rows: 1,
+          why: Option.isNone(written)
+            ? `given after it closed, not written within closeTimeout (${Duration.format(closeTimeout)})`
+            : "given after it closed, and its write failed",
+          cause: run.cause
+        })
       }).pipe(Effect.uninterruptible)
 
-    // the background fiber, forked once the close that stops it is a finalizer of the scope
+    // the background fiber, forked once the close that stops it is a finalizer of the scope; idle, it sets no
+    // timer (a TestClock moved a day costs one flush, not one per flushInterval). The latch is closed before the
+    // flush takes the queue: a row offered after that opens it again.
     yield* Effect.addFinalizer(() => close)
     yield* forkFlushing(
-      Effect.sleep(options.flushInterval ?? "1 second").pipe(
-        Effect.andThen(Effect.suspend(() => flushRun(newRun<A>(false)))),
+      work.await.pipe(
+        Effect.andThen(Effect.sleep(options.flushInterval ?? "1 second")),
+        Effect.andThen(Effect.suspend(() => {
+          work.closeUnsafe()
+          return flushRun(newRun<A>(false))
+        })),
         Effect.forever
       )
     )
 
     return {
       // the queue decides when the effect runs, not when it is built; while open, no more work than `Queue.offer`
-      offer: (item) => Effect.suspend(() => Queue.offerUnsafe(queue, item) ? Effect.void : writeLate(item)),
+      // and, for the first row since the last flush, waking the background fiber
+      offer: (item) =>
+        Effect.suspend(() =>
+          !Queue.offerUnsafe(queue, item) ? writeLate(item) : work.isOpen() ? Effect.void : work.open
+        ),
       flush
     }
   })

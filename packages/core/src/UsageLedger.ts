@@ -29,8 +29,9 @@
  * quota's on one day and the ledger's on the next.
  *
  * Writes never touch the request's path: `record` enqueues and a background
- * fiber appends rows in batches (see `BatchWriter`: flushed every
- * `flushInterval`, default 1 second, and when the layer's scope closes). A
+ * fiber appends rows in batches (see `BatchWriter`: flushed `flushInterval`,
+ * default 1 second, after a row is recorded, and when the layer's scope
+ * closes; an idle ledger sets no timer, so a `TestClock` moves freely). A
  * row recorded after that (a request still running when the layer was torn
  * down) is appended by the recording fiber, within `closeTimeout`, when the
  * store can still take it: the memory store and the SQL ledgers opened from

@@ -171,7 +171,7 @@ describe("BatchWriter", () => {
             "down-at-close",
             before,
             warnings,
-            "failed to write 200 rows (the sink is down and the writer is closing)"
+            "dropped 200 rows (the sink is down and the writer is closing)"
           )
         })
       ))
@@ -216,6 +216,62 @@ describe("BatchWriter", () => {
         yield* ledger.usageBySubject(UsageLedger.Day.make("1970-01-01"))
         assert.strictEqual(attempts, was)
       }))
+  })
+
+  describe("a store down more than once", () => {
+    it.effect("each outage that drops rows is warned of, at most once every 10 seconds, each warning counting the rows dropped since the last", () =>
+      withWarnings((warnings) =>
+        Effect.gen(function*() {
+          const name = "down-twice"
+          const before = yield* counts(name)
+          const store = memoryStore()
+          const { scope, writer } = yield* writerOver(store, 0, {
+            name,
+            flushInterval: "1 second",
+            maxOutage: "2 seconds"
+          })
+          const outage = (rows: ReadonlyArray<number>) =>
+            Effect.gen(function*() {
+              store.down = true
+              for (const row of rows) yield* writer.offer(row)
+              yield* TestClock.adjust("5 seconds")
+            })
+          yield* outage([0, 1])
+          assert.strictEqual(warnings.length, 1)
+          assert.include(
+            warnings[0],
+            `Baton sink "${name}" dropped 2 rows (the sink is down for longer than maxOutage)`
+          )
+          // back up, then down again past the warning's 10 seconds: warned of again
+          store.down = false
+          yield* writer.offer(2)
+          yield* TestClock.adjust("10 seconds")
+          yield* outage([3, 4, 5])
+          assert.strictEqual(warnings.length, 2)
+          assert.include(
+            warnings[1],
+            `Baton sink "${name}" dropped 3 rows (the sink is down for longer than maxOutage)`
+          )
+          // a row dropped within those 10 seconds is counted into the next warning
+          yield* outage([6])
+          assert.strictEqual(warnings.length, 2)
+          yield* TestClock.adjust("10 seconds")
+          yield* outage([7])
+          assert.strictEqual(warnings.length, 3)
+          assert.include(warnings[2], `Baton sink "${name}" dropped 2 rows since the last warning`)
+          // and one dropped within 10 seconds of the last warning is warned of at close
+          yield* outage([8])
+          assert.strictEqual(warnings.length, 3)
+          yield* within(Scope.close(scope, Exit.void), "1 second")
+          assert.strictEqual(warnings.length, 4)
+          assert.include(
+            warnings[3],
+            `Baton sink "${name}" dropped 1 rows (the sink is down for longer than maxOutage)`
+          )
+          assert.deepStrictEqual(store.rows, [2])
+          assert.strictEqual((yield* counts(name)).dropped - before.dropped, 8)
+        })
+      ))
   })
 
   describe("a store that fails a write once", () => {
@@ -304,7 +360,7 @@ describe("BatchWriter", () => {
             "hung-at-close",
             before,
             warnings,
-            "closeTimeout (10s) passed at close; 200 rows not written are dropped"
+            "dropped 200 rows (still being written when closeTimeout (10s) passed at close)"
           )
         })
       ))
@@ -341,7 +397,7 @@ describe("BatchWriter", () => {
             "stubborn-at-close",
             before,
             warnings,
-            "closeTimeout (2s) passed at close; 200 rows not written are dropped"
+            "dropped 200 rows (still being written when closeTimeout (2s) passed at close)"
           )
         })
       ))
@@ -367,7 +423,7 @@ describe("BatchWriter", () => {
             "stubborn-in-background",
             before,
             warnings,
-            "closeTimeout (2s) passed at close; 200 rows not written are dropped"
+            "dropped 200 rows (still being written when closeTimeout (2s) passed at close)"
           )
           // the write ends on its own later: nothing more is counted
           yield* TestClock.adjust("1 minute")
@@ -544,7 +600,7 @@ describe("BatchWriter", () => {
             "flush-at-close",
             before,
             warnings,
-            "closeTimeout (2s) passed at close; 200 rows not written are dropped"
+            "dropped 200 rows (still being written when closeTimeout (2s) passed at close)"
           )
         })
       ))
@@ -762,7 +818,7 @@ describe("BatchWriter", () => {
           assert.deepStrictEqual(store.rows, [0, 2])
           assert.strictEqual((yield* counts("poison-then-down-alone")).dropped - before.dropped, 1)
           assert.strictEqual(warnings.length, 1)
-          assert.include(warnings[0], "failed to write 1 rows (the sink refused them, written alone)")
+          assert.include(warnings[0], "dropped 1 rows (the sink refused them, written alone)")
         })
       ))
   })

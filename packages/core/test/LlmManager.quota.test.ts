@@ -5,11 +5,13 @@
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema, Stream } from "effect"
+import { DateTime, Effect, Schema, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import { SubjectId } from "../src/Ids.ts"
 import { QuotaStoreUnavailable } from "../src/LlmError.ts"
 import * as QuotaLimiter from "../src/QuotaLimiter.ts"
 import * as RequestLog from "../src/RequestLog.ts"
+import * as UsageLedger from "../src/UsageLedger.ts"
 import { Bench, type ChainOptions, inject, managerWithQuota, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about the moon." }
@@ -216,6 +218,20 @@ describe("LlmManager quotas", () => {
       assert.strictEqual((yield* spent).units, 10)
       assert.strictEqual((yield* stats("openai")).requests, 3)
     }).pipe(Effect.provide(Bench)))
+
+  it.effect("a day rollover on the TestClock with a usage ledger in context: the clock moves in one flush, not one per flushInterval", () =>
+    Effect.gen(function*() {
+      const { llm } = yield* managerWithQuota({ dailyLimit: 1, timeZone: "America/New_York" }, { chain: ["openai"] })
+      // the ledger's layer was built at 0: 56 years of flush intervals lie behind this jump
+      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.makeUnsafe("2026-03-08T23:00:00-04:00")))
+      yield* llm.generate(asTeacher)
+      assert.strictEqual((yield* Effect.flip(llm.generate(asTeacher)))._tag, "RateLimitExceeded")
+      yield* TestClock.adjust("1 hour")
+      yield* llm.generate(asTeacher)
+      const ledger = yield* UsageLedger.UsageLedger
+      const days = yield* ledger.dailyTotals(UsageLedger.Day.make("2026-03-08"), UsageLedger.Day.make("2026-03-09"))
+      assert.deepStrictEqual(days.map((row) => [row.day, row.requests]), [["2026-03-08", 1], ["2026-03-09", 1]])
+    }).pipe(Effect.provide([Bench, UsageLedger.layerMemory({ timeZone: "America/New_York" })])))
 
   it.effect("units that are not a positive integer are InvalidOptions naming metadata.units", () =>
     Effect.gen(function*() {

@@ -3,8 +3,8 @@
  * through `LlmManager` (built from the environment, as an application builds
  * it), their rows written by the SQL usage ledger and the SQL request log to
  * the machine's PostgreSQL. When PostgreSQL refuses one row of a batch on
- * its own (the sink up), that row alone is dropped, counted and reported
- * once as a warning naming its sink; every other row of the batch lands.
+ * its own (the sink up), that row alone is dropped, counted and warned of
+ * naming its sink; every other row of the batch lands.
  *
  * The refusal is one a deployment meets: the operator tied the Baton tables
  * to the application's own table of teachers with a foreign key, and one
@@ -104,7 +104,7 @@ describe.skipIf(!postgresAvailable)("a row PostgreSQL refuses, through LlmManage
         for (const sink of sinks) {
           const named = warnings.filter((warning) => warning.includes(`"${sink}"`))
           assert.strictEqual(named.length, 1, sink)
-          assert.include(named[0], "failed to write 1 rows (the sink refused them, written alone)")
+          assert.include(named[0], "dropped 1 rows (the sink refused them, written alone)")
         }
       }).pipe(Effect.provide(Bench)),
     30_000

@@ -1,7 +1,7 @@
 /**
  * Warnings about an unavailable store, at most one per window: during an
  * outage every request would otherwise log its own. The one rule for the
- * quota limiter's and the provider throttle's warnings.
+ * quota limiter's, the provider throttle's and the batch writer's warnings.
  */
 import { Effect } from "effect"
 
@@ -9,23 +9,45 @@ import { Effect } from "effect"
 export const warningIntervalMs = 10_000
 
 /**
- * Logs `message` with the error's message at most once per
- * {@link warningIntervalMs} (on the Effect clock), saying how many times it
- * was silenced meanwhile. Each call makes a logger of its own window.
+ * Counts events and logs them by `log` at most once per
+ * {@link warningIntervalMs} (on the Effect clock). `add` counts `count`
+ * events, `value` the latest, and logs at once unless a warning was logged
+ * within the window; the events it silences are counted into the next
+ * warning, which `log` is given with their total and the latest value.
+ * `settle` logs the events still pending, whatever the window: the last
+ * warning of an owner that closes.
  */
-export const damped = (message: string) => {
+export const dampedBy = <A>(log: (latest: A, count: number) => Effect.Effect<void>) => {
   let quietUntil = -Infinity
-  let silenced = 0
-  return (error: { readonly message: string }): Effect.Effect<void> =>
-    Effect.clockWith((clock) => {
-      const now = clock.currentTimeMillisUnsafe()
-      if (now < quietUntil) {
-        silenced++
-        return Effect.void
-      }
-      quietUntil = now + warningIntervalMs
-      const more = silenced
-      silenced = 0
-      return Effect.logWarning(more === 0 ? message : `${message} (${more} more since the last warning)`, error.message)
-    })
+  let pending: { latest: A; count: number } | undefined
+  const emit = (now: number) => {
+    if (pending === undefined) return Effect.void
+    const { count, latest } = pending
+    pending = undefined
+    quietUntil = now + warningIntervalMs
+    return log(latest, count)
+  }
+  return {
+    add: (value: A, count = 1): Effect.Effect<void> =>
+      Effect.clockWith((clock) => {
+        if (pending === undefined) pending = { latest: value, count }
+        else {
+          pending.latest = value
+          pending.count += count
+        }
+        const now = clock.currentTimeMillisUnsafe()
+        return now < quietUntil ? Effect.void : emit(now)
+      }),
+    settle: Effect.clockWith((clock) => emit(clock.currentTimeMillisUnsafe()))
+  }
 }
+
+/**
+ * Logs `message` with the error's message at most once per
+ * {@link warningIntervalMs}, saying how many times it was pending
+ * meanwhile. Each call makes a logger of its own window.
+ */
+export const damped = (message: string) =>
+  dampedBy<{ readonly message: string }>((error, count) =>
+    Effect.logWarning(count === 1 ? message : `${message} (${count - 1} more since the last warning)`, error.message)
+  ).add
