@@ -3,11 +3,11 @@
  * cost and how it ended, without the prompt and without any key.
  *
  * The manager calls `write` with an {@link AttemptReport} once per attempt; the
- * log turns it into an {@link LlmRequestLog} record (timestamp, provider,
- * model, SHA-256 prompt hash, subject, the request's `tags`, tokens, cost in nano-USD and USD,
- * latency, outcome, error tag and message, role, finish reason) and hands it
- * to its sinks. All attempts of one request share its `requestId`; `attempt`
- * is their 1-based order.
+ * log turns it into an {@link LlmRequestLog} record (an id of its own,
+ * timestamp, provider, model, SHA-256 prompt hash, subject, the request's
+ * `tags`, tokens, cost in nano-USD and USD, latency, outcome, error tag
+ * and message, role, finish reason) and hands it to its sinks. All attempts
+ * of one request share its `requestId`; `attempt` is their 1-based order.
  *
  * Sinks and layers:
  * - {@link layerJson} (the default): one JSON object per line, through the
@@ -53,6 +53,7 @@ import { FinishReason } from "./GenerationResult.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
 import { atEnd } from "./internal/attemptEnd.ts"
 import { isoString } from "./internal/isoTime.ts"
+import { rowId } from "./internal/rowId.ts"
 import { LlmConfig, secrets as configuredSecrets } from "./LlmConfig.ts"
 import * as LlmMetrics from "./LlmMetrics.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
@@ -97,6 +98,13 @@ export interface AttemptReport {
  * @since 0.1.0
  */
 export const LlmRequestLog = Schema.Struct({
+  /**
+   * The record's own id, a random UUID given when it is built: the database
+   * sink keeps the record once by it, however often its batch is written.
+   * Two records may share a request id, attempt and timestamp (a caller
+   * reusing its request id), never an id.
+   */
+  id: Schema.String,
   requestId: RequestId,
   attempt: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
   /** ISO 8601, UTC, when the attempt ended. */
@@ -152,7 +160,8 @@ const scrubbedPrompt = (report: AttemptReport, options: Options): string => {
 }
 
 /**
- * The record of an attempt that ended at `timestamp`.
+ * The record of an attempt that ended at `timestamp`; each call makes a new
+ * record, with an `id` of its own.
  *
  * @since 0.1.0
  */
@@ -163,6 +172,7 @@ export const toRecord = (report: AttemptReport, timestamp: DateTime.Utc, options
 const recordAt = (report: AttemptReport, millis: number, options: Options): LlmRequestLog => {
   const { attempt, request, usage } = report
   const record: LlmRequestLog = {
+    id: rowId(),
     requestId: request.requestId,
     attempt: report.attemptNumber,
     timestamp: isoString(millis),

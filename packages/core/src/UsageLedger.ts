@@ -69,6 +69,7 @@ import * as BatchWriter from "./BatchWriter.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
 import { atEnd } from "./internal/attemptEnd.ts"
 import { isoString } from "./internal/isoTime.ts"
+import { rowId } from "./internal/rowId.ts"
 import { namedZone } from "./internal/timeZone.ts"
 import type { LlmConfigError } from "./LlmError.ts"
 import type { AttemptReport } from "./RequestLog.ts"
@@ -140,6 +141,12 @@ const cachedDayOf = (timeZone: string) => {
  * @since 0.1.0
  */
 export const UsageEntry = Schema.Struct({
+  /**
+   * The row's own id, a random UUID given when it is built: a store keeps
+   * the row once by it (see `Store`). Two rows may share a request id,
+   * attempt and end time (a caller reusing its request id), never an id.
+   */
+  id: Schema.String,
   requestId: RequestId,
   attempt: Schema.Int,
   /** ISO 8601, UTC. */
@@ -227,7 +234,9 @@ export interface RangeFilter {
 
 /**
  * Where rows live. `append` takes a non-empty batch; the queries are the
- * service's, without the flush.
+ * service's, without the flush. A batch may be appended again (retried after
+ * a write whose answer was lost): a store that can keep part of a failed
+ * write keeps each row once, by its `id`.
  *
  * @since 0.1.0
  */
@@ -274,6 +283,7 @@ const consumed = (usage: TokenUsage.TokenUsage | undefined): usage is TokenUsage
  * The row for an attempt that ended at `timestamp`, or `undefined` when the
  * attempt consumed nothing (no usage reported, or zero tokens and zero cost).
  * `day` is `dayOf(timestamp, timeZone)`, given when the caller knows it.
+ * Each call makes a new row, with an `id` of its own.
  *
  * @since 0.1.0
  */
@@ -293,6 +303,7 @@ export const toEntry = (
  * with no `DateTime` built per row.
  */
 const entryAt = (report: AttemptReport, usage: TokenUsage.TokenUsage, millis: number, day: Day): UsageEntry => ({
+  id: rowId(),
   requestId: report.request.requestId,
   attempt: report.attemptNumber,
   timestamp: isoString(millis),

@@ -30,12 +30,18 @@ describe("RequestLog", () => {
         assert.deepStrictEqual(Object.keys(record).sort(), recordKeys)
         assert.isTrue(Schema.is(RequestLog.LlmRequestLog)(record))
       }
+      // each record has an id of its own, a UUID
+      assert.strictEqual(new Set(records.map((record) => record.id)).size, records.length)
+      for (const record of records) {
+        assert.match(record.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      }
       const success = at(records, 0)
       const failed = at(records, 1)
       const fallback = at(records, 2)
       const cancelled = at(records, 3)
       const skipped = at(records, 4)
       assert.deepStrictEqual(success, {
+        id: success.id,
         requestId: s.success[0].request.requestId,
         attempt: 1,
         timestamp: "1970-01-01T00:00:00.000Z",

@@ -18,6 +18,9 @@ describe("UsageLedger", () => {
       )
       assert.deepStrictEqual(entries.map((e) => e?.outcome), ["success", "error", "success", "cancelled", undefined])
       assert.strictEqual(defined(at(entries, 1)).costNanoUsd, s.fallback[0].usage?.costNanoUsd)
+      // each row has an id of its own, the same attempt's row built again too
+      const ids = [...entries, UsageLedger.toEntry(s.success[0], when, "UTC")].flatMap((e) => e?.id ?? [])
+      assert.strictEqual(new Set(ids).size, 5)
       // days are cut at the ledger zone's midnight
       assert.strictEqual(defined(UsageLedger.toEntry(s.success[0], when, "Asia/Tokyo")).day, "2026-03-08")
       assert.strictEqual(defined(UsageLedger.toEntry(s.success[0], when, "America/New_York")).day, "2026-03-07")

@@ -5,12 +5,16 @@
  * deployments or test runs can share a database):
  *
  * - `<prefix>usage`: one row per billed attempt (the usage ledger), unique by
- *   request id, attempt and end time, so a batch written again after a lost
- *   commit adds nothing. Costs are integer nano-USD (`BIGINT` on PostgreSQL,
- *   SQLite's 64-bit `INTEGER`), so `SUM` is exact.
+ *   its `id` (`UsageEntry.id`, a UUID given when the row is built), so a batch
+ *   written again after a lost commit adds nothing, while two attempts of one
+ *   request id ending in the same millisecond (a caller reusing its request
+ *   id) are two rows. Rows written before migration 7 have no id (null).
+ *   Costs are integer nano-USD (`BIGINT` on PostgreSQL, SQLite's 64-bit
+ *   `INTEGER`), so `SUM` is exact.
  * - `<prefix>request_log`: one row per attempt (the request log's database
- *   sink), unique as the usage rows are, never with a key; `prompt` only when prompts are logged; `tags`
- *   the request's tags as a JSON object (text, so both dialects read it).
+ *   sink), unique by `id` (`LlmRequestLog.id`) as the usage rows are, never
+ *   with a key; `prompt` only when prompts are logged; `tags` the request's
+ *   tags as a JSON object (text, so both dialects read it).
  *
  * In both, `usage_estimated` is 1 when the row's token and cost columns are
  * Baton's estimate (`TokenUsage.estimated`: from the text and streamed
@@ -25,6 +29,10 @@
  * SQLite its transaction begins `IMMEDIATE` (taking the write lock before it
  * reads what ran), so another process opening the same file waits for it
  * (the busy timeout, 5 seconds) and then finds nothing to do.
+ * Migration 7 drops the unique index the inserts of earlier Baton versions
+ * name (`ON CONFLICT (request_id, attempt, ts)`): a process still running
+ * one has its inserts refused from then on (its rows retried, then dropped
+ * and counted), so upgrade every process writing to a database together.
  *
  * @since 0.1.0
  */
@@ -135,7 +143,7 @@ const addRequestLogTags = (table: string) =>
  * end `ts`: a caller may reuse a request id, whose attempts then count
  * again): the rows a retried batch wrote twice (its first insert committed,
  * the answer lost) are dropped, keeping the first, then a unique index keeps
- * it so.
+ * it so (until {@link oncePerRow}, which keeps rows apart by their own id).
  */
 const oncePerAttempt = (table: string) =>
   Effect.gen(function*() {
@@ -165,6 +173,24 @@ const addUsageEstimated = (usage: string, requestLog: string) =>
   })
 
 /**
+ * Each row's own id (`UsageEntry.id`, `LlmRequestLog.id`) in `id`, unique: a
+ * batch written again still adds nothing, and the unique index on request
+ * id, attempt and end time goes, as it dropped the second of two attempts of
+ * one request id (a caller's own, reused) ending in the same millisecond.
+ * Rows written before keep a null id (nulls are never equal in a unique
+ * index).
+ */
+const oncePerRow = (usage: string, requestLog: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    for (const table of [usage, requestLog]) {
+      yield* sql`ALTER TABLE ${sql(table)} ADD COLUMN id TEXT`
+      yield* sql`CREATE UNIQUE INDEX ${sql(`${table}_id`)} ON ${sql(table)} (id)`
+      yield* sql`DROP INDEX ${sql(`${table}_attempt`)}`
+    }
+  })
+
+/**
  * Runs the pending migrations for the given tables.
  *
  * @since 0.1.0
@@ -188,7 +214,8 @@ export const migrate = (
         "3_request_log_tags": addRequestLogTags(names.requestLog),
         "4_usage_once_per_attempt": oncePerAttempt(names.usage),
         "5_request_log_once_per_attempt": oncePerAttempt(names.requestLog),
-        "6_usage_estimated": addUsageEstimated(names.usage, names.requestLog)
+        "6_usage_estimated": addUsageEstimated(names.usage, names.requestLog),
+        "7_row_id": oncePerRow(names.usage, names.requestLog)
       })
     }).pipe(Effect.provideService(SqlClient.BeginTransaction, begin))
   })

@@ -48,6 +48,7 @@ import { storable } from "./internal/storable.ts"
 export interface Options extends BatonSchema.Options, Omit<BatchWriter.Options, "name"> {}
 
 const toColumns = (record: RequestLog.LlmRequestLog) => ({
+  id: record.id,
   request_id: record.requestId,
   attempt: record.attempt,
   ts: record.timestamp,
@@ -94,9 +95,9 @@ export const sink = (
     const writer = yield* BatchWriter.make(
       (records: Arr.NonEmptyReadonlyArray<RequestLog.LlmRequestLog>) =>
         Effect.asVoid(write((sql) =>
-          // a batch written again (its first insert committed, the answer lost) adds nothing
+          // a batch written again (its first insert committed, the answer lost) adds nothing: its ids are in
           sql`INSERT INTO ${sql(table)} ${sql.insert(Arr.map(records, (record) => storable(toColumns(record))))}
-            ON CONFLICT (request_id, attempt, ts) DO NOTHING`
+            ON CONFLICT (id) DO NOTHING`
         )),
       { ...options, name: `request-log:sql:${driverName(sql)}` }
     )

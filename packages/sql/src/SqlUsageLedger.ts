@@ -114,6 +114,7 @@ const SubjectOrNull = Schema.NullOr(SubjectId)
 const byKey = <A>(key: (a: A) => string | null) => (a: A, b: A) => (key(a) ?? "").localeCompare(key(b) ?? "")
 
 const toColumns = (entry: UsageLedger.UsageEntry) => ({
+  id: entry.id,
   request_id: entry.requestId,
   attempt: entry.attempt,
   ts: entry.timestamp,
@@ -165,9 +166,9 @@ export const makeStore = (
       name: `sql:${driverName(sql)}`,
       append: (rows: Arr.NonEmptyReadonlyArray<UsageLedger.UsageEntry>) =>
         write((sql) =>
-          // a batch written again (its first insert committed, the answer lost) adds nothing
+          // a batch written again (its first insert committed, the answer lost) adds nothing: its ids are in
           sql`INSERT INTO ${sql(tableName)} ${sql.insert(Arr.map(rows, (row) => storable(toColumns(row))))}
-            ON CONFLICT (request_id, attempt, ts) DO NOTHING`
+            ON CONFLICT (id) DO NOTHING`
         ).pipe(
           Effect.asVoid,
           Effect.mapError(storeError)

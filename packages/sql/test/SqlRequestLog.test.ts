@@ -1,5 +1,5 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { DateTime, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -53,20 +53,42 @@ const suite = (name: string, url: string) => {
   it.effect(`${name}: records written again (a batch retried after a lost commit) add no row`, () =>
     Effect.gen(function*() {
       const s = yield* stories
-      const reports = [...s.success, ...s.fallback]
+      const records = [...s.success, ...s.fallback].map((r) => RequestLog.toRecord(r, DateTime.makeUnsafe(0)))
       const database = SqlDatabase.layerUrl(url)
-      yield* RequestLog.RequestLog.use((log) => Effect.forEach([...reports, ...reports], log.write, { discard: true }))
-        .pipe(
-          Effect.provide(
-            RequestLog.layer([SqlRequestLog.sink({ tablePrefix: againPrefix, flushInterval: "1 hour" })]).pipe(
-              Layer.provide(database)
-            )
-          )
+      yield* Effect.scoped(
+        Effect.flatMap(
+          SqlRequestLog.sink({ tablePrefix: againPrefix, flushInterval: "1 hour" }),
+          (sink) => Effect.forEach([...records, ...records], sink.write, { discard: true })
         )
+      ).pipe(Effect.provide(database))
       const rows = yield* SqlClient.SqlClient.use((sql) => sql`SELECT request_id FROM ${sql(againTables.requestLog)}`)
         .pipe(Effect.provide(database))
-      assert.strictEqual(rows.length, reports.length)
+      assert.strictEqual(rows.length, records.length)
     }))
+
+  it.effect(`${name}: two requests under one caller-chosen request id, ending in the same millisecond, both have rows`, () =>
+    Effect.gen(function*() {
+      const database = SqlDatabase.layerUrl(url)
+      const requestId = `req-reused-${name}`
+      // the clock stands still: both attempts end in the same millisecond
+      yield* Effect.gen(function*() {
+        const llm = yield* manager({ chain: ["openai"] })
+        for (const subjectId of ["teacher-a", "teacher-b"]) {
+          yield* llm.generate({ prompt: "One question about Mars", metadata: { subjectId, requestId } })
+        }
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(
+          RequestLog.layer([SqlRequestLog.sink({ tablePrefix: prefix, flushInterval: "1 hour" })]).pipe(
+            Layer.provide(database)
+          )
+        )
+      )
+      const rows = yield* SqlClient.SqlClient.use((sql) =>
+        sql`SELECT subject_id FROM ${sql(tables.requestLog)} WHERE request_id = ${requestId} ORDER BY subject_id`
+      ).pipe(Effect.provide(database))
+      assert.deepStrictEqual(rows.map((row) => row["subject_id"]), ["teacher-a", "teacher-b"])
+    }).pipe(Effect.provide(Bench)))
 
   it.effect(`${name}: a request's tags made through the manager are in its rows, as a JSON object`, () =>
     Effect.gen(function*() {

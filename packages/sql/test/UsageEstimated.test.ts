@@ -19,6 +19,7 @@ import * as SqlDatabase from "../src/SqlDatabase.ts"
 import * as SqlRequestLog from "../src/SqlRequestLog.ts"
 import * as SqlUsageLedger from "../src/SqlUsageLedger.ts"
 import { dropTablesAfterAll, postgresAvailable, postgresUrl } from "./postgres.ts"
+import { undoMigrations } from "./undoMigrations.ts"
 
 let counter = 0
 const uniquePrefix = () => `est${process.pid}_${Date.now().toString(36)}_${counter++}_`
@@ -92,10 +93,7 @@ const suite = (name: string, url: string, remember: (prefix: string) => void) =>
       const sql = yield* SqlClient.SqlClient
       yield* BatonSchema.migrate({ tablePrefix: prefix })
       // back to the tables of the earlier migrations, the last one run being 5
-      for (const table of [names.usage, names.requestLog]) {
-        yield* sql`ALTER TABLE ${sql(table)} DROP COLUMN usage_estimated`
-      }
-      yield* sql`DELETE FROM ${sql(names.migrations)} WHERE migration_id > 5`
+      yield* undoMigrations(prefix, 5)
       const [billed, estimated] = yield* reports
       // a row written before the migration, in the columns those tables had
       const [old] = yield* entries([billed])

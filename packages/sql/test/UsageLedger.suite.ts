@@ -24,6 +24,7 @@ import {
   teacher2,
   usage
 } from "../../core/test/RequestLog.fixtures.ts"
+import { Bench, manager } from "../../core/test/utils/chain.ts"
 
 export type Open = (prefix: string) => Effect.Effect<UsageLedger.Service, unknown, Scope.Scope>
 
@@ -54,7 +55,11 @@ const recordAll = (ledger: UsageLedger.Service, reports: ReadonlyArray<AttemptRe
   Effect.forEach(reports, ledger.record, { discard: true })
 
 /** Opens a ledger in its own scope, runs `f`, closes the scope (flushing). */
-const withLedger = <A, E>(open: Open, prefix: string, f: (ledger: UsageLedger.Service) => Effect.Effect<A, E>) =>
+const withLedger = <A, E, R>(
+  open: Open,
+  prefix: string,
+  f: (ledger: UsageLedger.Service) => Effect.Effect<A, E, R>
+) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const ledger = yield* Scope.provide(open(prefix), scope)
@@ -118,6 +123,26 @@ export const ledgerSuite = (name: string, open: Open) =>
           all.reduce((total, r) => total + (r.usage?.costNanoUsd ?? 0), 0)
         )
       }))
+
+    it.effect("two requests under one caller-chosen request id, ending in the same millisecond, both count", () =>
+      Effect.gen(function*() {
+        // the clock stands still: both attempts end in the same millisecond
+        yield* TestClock.setTime(Date.UTC(2026, 2, 7, 12))
+        const bySubject = yield* withLedger(open, uniquePrefix(), (ledger) =>
+          Effect.gen(function*() {
+            const llm = yield* manager({ chain: ["openai"] }).pipe(
+              Effect.provideService(UsageLedger.UsageLedger, ledger)
+            )
+            for (const subjectId of ["teacher-a", "teacher-b"]) {
+              yield* llm.generate({ prompt: "One question about Mars", metadata: { subjectId, requestId: "req-1" } })
+            }
+            return yield* ledger.usageBySubject(day("2026-03-07"))
+          }).pipe(Effect.scoped))
+        assert.deepStrictEqual(bySubject.map((row) => [String(row.subjectId), row.requests, row.attempts]), [
+          ["teacher-a", 1, 1],
+          ["teacher-b", 1, 1]
+        ])
+      }).pipe(Effect.provide(Bench)))
 
     it.effect("rows still queued are flushed when the ledger shuts down", () =>
       Effect.gen(function*() {

@@ -10,6 +10,7 @@ import * as BatonSchema from "../src/BatonSchema.ts"
 import * as SqlDatabase from "../src/SqlDatabase.ts"
 import * as SqlUsageLedger from "../src/SqlUsageLedger.ts"
 import { dropTablesAfterAll, postgresAvailable, postgresUrl } from "./postgres.ts"
+import { undoMigrations } from "./undoMigrations.ts"
 import { ledgerSuite } from "./UsageLedger.suite.ts"
 
 const options = { flushInterval: "1 hour" } as const
@@ -37,33 +38,36 @@ const oncePerAttempt = (name: string, url: string, remember: (prefix: string) =>
       yield* BatonSchema.migrate({ tablePrefix: prefix })
       const store = yield* SqlUsageLedger.makeStore({ tablePrefix: prefix })
       const s = yield* stories
-      const when = DateTime.makeUnsafe(Date.UTC(2026, 2, 7, 12))
-      const rows = [...s.success, ...s.fallback].flatMap((r) => UsageLedger.toEntry(r, when, "UTC") ?? [])
-      if (!Arr.isArrayNonEmpty(rows)) return assert.fail("the fixtures bill no attempt")
+      // the rows of the fixtures' billed attempts, ended at `hour` on 2026-03-07 (each built anew: ids of its own)
+      const rowsAt = (hour: number) => {
+        const when = DateTime.makeUnsafe(Date.UTC(2026, 2, 7, hour))
+        const rows = [...s.success, ...s.fallback].flatMap((r) => UsageLedger.toEntry(r, when, "UTC") ?? [])
+        return Arr.isArrayNonEmpty(rows) ? Effect.succeed(rows) : Effect.die("the fixtures bill no attempt")
+      }
+      const rows = yield* rowsAt(12)
       yield* store.append(rows)
       yield* store.append(rows)
       const day = UsageLedger.Day.make("2026-03-07")
       const attempts = store.dailyTotals(day, day).pipe(Effect.map((totals) => totals.map((t) => t.attempts)))
       assert.deepStrictEqual(yield* attempts, [rows.length])
       // a caller that reuses its request ids: the later attempts count too
-      const later = Arr.map(rows, (row) => ({ ...row, timestamp: "2026-03-07T13:00:00.000Z" }))
-      yield* store.append(later)
+      yield* store.append(yield* rowsAt(13))
       assert.deepStrictEqual(yield* attempts, [2 * rows.length])
 
-      // a table written twice before the migration: the migration keeps one row per recorded attempt
+      // a table written twice before migration 4: it keeps one row per recorded attempt, and 7 keeps those rows
       const names = BatonSchema.tables({ tablePrefix: prefix })
       const sql = yield* SqlClient.SqlClient
-      // the migrator runs what comes after the last one it ran: back to before migration 4 (undoing 6 too)
-      yield* sql`DROP INDEX ${sql(`${names.usage}_attempt`)}`
-      yield* sql`DROP INDEX ${sql(`${names.requestLog}_attempt`)}`
-      for (const table of [names.usage, names.requestLog]) {
-        yield* sql`ALTER TABLE ${sql(table)} DROP COLUMN usage_estimated`
-      }
-      yield* sql`DELETE FROM ${sql(names.migrations)} WHERE migration_id >= 4`
+      // the migrator runs what comes after the last one it ran
+      yield* undoMigrations(prefix, 3)
       yield* sql`INSERT INTO ${sql(names.usage)} SELECT * FROM ${sql(names.usage)}`
       assert.deepStrictEqual(yield* attempts, [4 * rows.length])
       yield* BatonSchema.migrate({ tablePrefix: prefix })
       assert.deepStrictEqual(yield* attempts, [2 * rows.length])
+      // beside those rows, with no id, a batch of rows with ids written again adds nothing
+      const since = yield* rowsAt(14)
+      yield* store.append(since)
+      yield* store.append(since)
+      assert.deepStrictEqual(yield* attempts, [3 * rows.length])
     }).pipe(Effect.provide(SqlDatabase.layerUrl(url))))
 }
 
