@@ -48,7 +48,7 @@
  *
  * @since 0.1.0
  */
-import { ProviderName, SubjectId } from "@baton/core/Ids"
+import { ProviderName, type SubjectId } from "@baton/core/Ids"
 import { LlmConfig } from "@baton/core/LlmConfig"
 import type { LlmConfigError } from "@baton/core/LlmError"
 import * as TokenUsage from "@baton/core/TokenUsage"
@@ -109,7 +109,18 @@ const key = <A>(schema: Schema.Codec<A, unknown>, row: Row, column: string) =>
     )
   )
 
-const SubjectOrNull = Schema.NullOr(SubjectId)
+/**
+ * A stored subject, checked by the rule its row was written under: a release before `SubjectId` refused white
+ * space at an end stored such ids, and a day holding one must still read (not a `UsageLedgerError` for every query
+ * of that day). No control character, no lone surrogate, as every release required.
+ */
+const storedIdText = /^[^\p{Cc}\uD800-\uDFFF]*$/u
+
+const SubjectOrNull = Schema.NullOr(
+  Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(256), Schema.isPattern(storedIdText)).pipe(
+    Schema.brand("SubjectId")
+  )
+)
 
 const byKey = <A>(key: (a: A) => string | null) => (a: A, b: A) => (key(a) ?? "").localeCompare(key(b) ?? "")
 
