@@ -1,7 +1,9 @@
 /**
  * `baton check [--ping]`: validates the configuration (exit 2 with the
- * variable to fix when it cannot work, a usage ledger URL no driver takes
- * and a `REDIS_URL` that is no Redis URL included, as `serve` refuses them)
+ * variable to fix when it cannot work, a usage ledger URL no driver takes,
+ * a `REDIS_URL` that is no Redis URL and an `LLM_PRICES` provider that is
+ * neither hosted nor in the chain included, as `serve` without `--config`
+ * refuses them)
  * and prints the effective provider chain and limits; `--ping`
  * makes one tiny call per step of the chain (its provider and model, an
  * OpenAI-compatible endpoint included; 5 tokens, with `reasoning: "none"`
@@ -79,6 +81,8 @@ const checkLedger = (settings: LlmConfig.Settings) =>
 const check = (flags: { readonly ping: boolean }) =>
   Effect.gen(function*() {
     const settings = yield* LlmConfig.LlmConfig
+    // serve (without a config file) bills under the chain's providers alone, and refuses a price for any other
+    yield* LlmConfig.checkPricedProviders(settings.prices, LlmConfig.chainProviders(settings))
     yield* checkLedger(settings)
     process.stdout.write(describe(settings))
     if (!flags.ping) return

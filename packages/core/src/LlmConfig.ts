@@ -57,10 +57,15 @@
  * in the chain without its key, an OpenAI-compatible endpoint without a base
  * URL or model, a model name that is no model id (over 256 characters, a
  * control character inside, blank; the error says which), non-positive
- * limits, malformed numbers, booleans, URLs, zones and prices. A provider
+ * limits, malformed numbers, booleans, URLs, zones and prices. A key the
+ * chain requires is checked last: a missing one is named only once every
+ * other variable reads. A provider
  * name, model, boolean, URL, zone, chain step or `LLM_PRICES` key an error
  * repeats is cut after 64 characters, its control characters escaped.
- * Keys stay `Redacted`.
+ * Keys stay `Redacted`, and every error's message is scrubbed of the
+ * configured keys' values (the hosted providers', every
+ * `LLM_COMPAT_<NAME>_API_KEY`), so a key pasted into another variable is
+ * shown as `[redacted]`.
  *
  * Keys (`<PROVIDER>_API_KEY`, `LLM_COMPAT_<NAME>_API_KEY`) are trimmed (the
  * final newline of a mounted secret file goes); a key left with whitespace, a
@@ -112,7 +117,7 @@ import { firstIssue } from "./internal/schemaIssue.ts"
 import { namedZone } from "./internal/timeZone.ts"
 import { LlmConfigError } from "./LlmError.ts"
 import * as Pricing from "./Pricing.ts"
-import { excerpt } from "./Redact.ts"
+import { excerpt, scrubSecrets } from "./Redact.ts"
 
 /**
  * The providers Baton configures from the environment.
@@ -617,10 +622,13 @@ const optionalModel = (variable: string): Effect.Effect<Option.Option<ModelId>, 
     return isModelId(model) ? Effect.succeedSome(model) : fail(variable, modelProblem(model))
   })
 
+/** The variable a hosted provider's key is read from: `DEEPSEEK_API_KEY`. */
+const keyVariableOf = (kind: ProviderKind) => `${kind.toUpperCase()}_API_KEY`
+
 const readProvider = (kind: ProviderKind): Effect.Effect<ProviderSettings, LlmConfigError> =>
   Effect.gen(function*() {
     const prefix = kind.toUpperCase()
-    const apiKeyVariable = `${prefix}_API_KEY`
+    const apiKeyVariable = keyVariableOf(kind)
     const key = yield* apiKey(apiKeyVariable)
     const model = yield* optionalModel(`${prefix}_MODEL`)
     const url = yield* optionalString(`${prefix}_BASE_URL`).pipe(
@@ -838,6 +846,17 @@ const unknownPricedProviders = (prices: Pricing.PriceTable, providers: ReadonlyS
   Object.keys(prices).filter((name) => !isProviderKind(name) && !providers.has(name))
 
 /**
+ * The providers the chain's steps call, each once: those a program that
+ * serves the configured chain alone bills under (`baton serve` without a
+ * config file, whose check `baton check` applies with
+ * {@link checkPricedProviders}).
+ *
+ * @since 0.1.0
+ */
+export const chainProviders = (settings: Settings): ReadonlySet<string> =>
+  new Set(settings.steps.map((step) => step.provider))
+
+/**
  * Logs a warning when `LLM_PRICES` prices a provider that is neither a
  * hosted kind nor a step of the configured chain: most likely a typo
  * (`deepsek`), whose prices bill nothing, though a provider built in code
@@ -847,7 +866,7 @@ const unknownPricedProviders = (prices: Pricing.PriceTable, providers: ReadonlyS
  * @since 0.1.0
  */
 export const warnUnknownPricedProviders = (settings: Settings): Effect.Effect<void> => {
-  const chain = new Set(settings.steps.map((step) => step.provider))
+  const chain = chainProviders(settings)
   const unknown = unknownPricedProviders(settings.prices, chain)
   if (unknown.length === 0) return Effect.void
   return Effect.logWarning(
@@ -875,12 +894,88 @@ const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
 export const quotaTimeZone = (zone: string): Effect.Effect<DateTime.TimeZone.Named, LlmConfigError> =>
   namedZone("AI_QUOTA_TIMEZONE", zone)
 
+/** `AI_QUOTA_TIMEZONE`, read and checked: `quotaZone` before its keys are hidden, for `makeWith`. */
+const readQuotaZone = Effect.flatMap(
+  read("AI_QUOTA_TIMEZONE", Config.String("AI_QUOTA_TIMEZONE").pipe(Config.withDefault("UTC"))),
+  (zone) => Effect.as(quotaTimeZone(zone), zone)
+)
+
+/** The steps of a path of variables: a name's part (an environment splits names at `_`) or an array's index. */
+type Path = ReadonlyArray<string | number>
+
+/** Whether a variable under `path` can start with `prefix`: one of them does, or the path is a start of `prefix`. */
+const leadsTo = (path: Path, prefix: string): boolean => {
+  const name = path.join("_")
+  return name.startsWith(prefix) || prefix.startsWith(`${name}_`)
+}
+
+/** What a `ConfigProvider` holds under `node`: a record's keys, an array's indexes. */
+const childrenOf = (node: ConfigProvider.Node | undefined): ReadonlyArray<string | number> =>
+  node?._tag === "Record"
+    ? [...node.keys]
+    : node?._tag === "Array"
+    ? Array.from({ length: node.length }, (_, i) => i)
+    : []
+
+/**
+ * The names of the variables `provider` holds that start with `prefix`,
+ * from `path` down: an environment holds `LLM_COMPAT_LOCAL_API_KEY` as
+ * `LLM`, `COMPAT`, `LOCAL`, ...; a map holds it whole.
+ */
+const variablesUnder = (
+  provider: ConfigProvider.ConfigProvider,
+  prefix: string,
+  path: Path
+): Effect.Effect<ReadonlyArray<string>> =>
+  provider.load(path).pipe(
+    Effect.flatMap((node) => {
+      const name = path.join("_")
+      const here = node !== undefined && node.value !== undefined && name.startsWith(prefix) ? [name] : []
+      const below = childrenOf(node).map((child) => [...path, child]).filter((child) => leadsTo(child, prefix))
+      return Effect.map(
+        Effect.forEach(below, (child) => variablesUnder(provider, prefix, child)),
+        (found) => [...here, ...found.flat()]
+      )
+    }),
+    Effect.orElseSucceed(() => [])
+  )
+
+/** Whether a variable holds an OpenAI-compatible endpoint's key: `LLM_COMPAT_<NAME>_API_KEY`. */
+const compatibleKeyVariable = /^LLM_COMPAT_.+_API_KEY$/
+
+/**
+ * The value of every key variable set, trimmed as {@link apiKey} reads it:
+ * the hosted providers' and every `LLM_COMPAT_<NAME>_API_KEY`, whether the
+ * chain names that endpoint or not.
+ */
+const configuredKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.gen(function*() {
+  const compatible = yield* variablesUnder(yield* ConfigProvider.ConfigProvider, "LLM_COMPAT_", [])
+  const names = [...kinds.map(keyVariableOf), ...compatible.filter((name) => compatibleKeyVariable.test(name))]
+  const values = yield* Effect.forEach(names, (name) => Effect.option(Config.String(name)))
+  return values.flatMap((value) => Option.isSome(value) ? [Redacted.make(value.value.trim())] : [])
+})
+
+/**
+ * `effect` with its `LlmConfigError`'s message scrubbed of every configured
+ * key's value (`Redact.scrubSecrets`): a key pasted into another variable
+ * (a base URL, a number) is never shown by that variable's error. Every
+ * reading of the configuration ends in it (`make`, `layerWithoutChain`,
+ * `quotaZone`), so every message, present or future, is covered.
+ */
+const hidingKeys = <A>(effect: Effect.Effect<A, LlmConfigError>): Effect.Effect<A, LlmConfigError> =>
+  Effect.catch(
+    effect,
+    (error) =>
+      Effect.flatMap(configuredKeys, (keys) =>
+        Effect.fail(new LlmConfigError({ variable: error.variable, message: scrubSecrets(error.message, keys) })))
+  )
+
 /**
  * `AI_QUOTA_TIMEZONE`, the zone whose midnight resets the daily quotas, read
  * from the current `ConfigProvider` (`UTC` when unset) and checked by
  * `quotaTimeZone`: the one reading of the variable, for `make` and for a
  * tool that needs the quotas' day without the rest of the configuration
- * (no provider key).
+ * (no provider key). Its error never shows a configured key's value.
  *
  * @example
  * ```ts
@@ -895,16 +990,13 @@ export const quotaTimeZone = (zone: string): Effect.Effect<DateTime.TimeZone.Nam
  *
  * @since 0.1.0
  */
-export const quotaZone: Effect.Effect<string, LlmConfigError> = Effect.flatMap(
-  read("AI_QUOTA_TIMEZONE", Config.String("AI_QUOTA_TIMEZONE").pipe(Config.withDefault("UTC"))),
-  (zone) => Effect.as(quotaTimeZone(zone), zone)
-)
+export const quotaZone: Effect.Effect<string, LlmConfigError> = hidingKeys(readQuotaZone)
 
 /** The chain's part of `Settings`: its steps and the OpenAI-compatible endpoints they name. */
 type Chain = Pick<Settings, "steps" | "compatible">
 
-/** Reads and checks the configuration, its chain read by `readChainOf` from the providers' settings. */
-const makeWith = Effect.fnUntraced(function*(
+/** Reads and checks every variable but the keys the chain requires, its chain read by `readChainOf`. */
+const readSettings = Effect.fnUntraced(function*(
   readChainOf: (providers: Providers) => Effect.Effect<Chain, LlmConfigError>
 ) {
   const providers = yield* Effect.all({
@@ -923,7 +1015,7 @@ const makeWith = Effect.fnUntraced(function*(
     generationEnabled: yield* bool("AI_GENERATION_ENABLED", true),
     maxQuestionsPerRequest: yield* positiveInt("AI_MAX_QUESTIONS_PER_REQUEST", 20),
     dailyLimitPerTeacher: yield* positiveInt("AI_DAILY_LIMIT_PER_TEACHER", 100),
-    quotaTimeZone: yield* quotaZone,
+    quotaTimeZone: yield* readQuotaZone,
     requestTimeoutMs: yield* positiveInt("LLM_REQUEST_TIMEOUT_MS", 60_000),
     attemptTimeoutMs: yield* positiveInt("LLM_ATTEMPT_TIMEOUT_MS", 30_000),
     maxRetries: yield* nonNegativeInt("LLM_MAX_RETRIES", 2),
@@ -948,13 +1040,24 @@ const makeWith = Effect.fnUntraced(function*(
 })
 
 /**
- * Reads and checks the whole configuration from the current `ConfigProvider`.
+ * Reads and checks the configuration, its chain read by `readChainOf`: the
+ * keys the chain requires last, so that a missing key is named only when
+ * every other variable reads (a bad value is never hidden behind a key the
+ * bundled mock would stand in for), and no message shows a key.
+ */
+const makeWith = (
+  readChainOf: (providers: Providers) => Effect.Effect<Chain, LlmConfigError>
+): Effect.Effect<Settings, LlmConfigError> =>
+  hidingKeys(Effect.tap(readSettings(readChainOf), (settings) => checkKeys(settings.providers, settings.steps)))
+
+/**
+ * Reads and checks the whole configuration from the current `ConfigProvider`:
+ * every variable, then the keys the chain requires, so that a missing key is
+ * named only when nothing else is wrong. No error shows a configured key.
  *
  * @since 0.1.0
  */
-export const make: Effect.Effect<Settings, LlmConfigError> = makeWith((providers) =>
-  Effect.tap(readChain(providers), ({ steps }) => checkKeys(providers, steps))
-)
+export const make: Effect.Effect<Settings, LlmConfigError> = makeWith(readChain)
 
 /**
  * The configuration read from the current `ConfigProvider` (the environment

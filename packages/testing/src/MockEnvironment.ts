@@ -41,8 +41,9 @@ const withPlaceholderKeys = (env: Readonly<Record<string, string | undefined>>):
  * chain, as `LlmConfig` reads it, is a hosted provider (none an
  * OpenAI-compatible endpoint, which may need no key). A configuration that
  * does not read (an unknown provider, a bad value) is not the mock's to fix:
- * false, and the real run reports it. The one rule of the `baton` command
- * and the quiz service.
+ * false, and the real run reports it, naming the bad variable (`LlmConfig`
+ * names a missing key only once every other variable reads). The one rule
+ * of the `baton` command and the quiz service.
  *
  * @since 0.1.0
  */
