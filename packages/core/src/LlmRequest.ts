@@ -105,11 +105,16 @@ export type Metadata = typeof Metadata.Type
 /** Some text that is not white space: a blank prompt asks nothing, and Anthropic refuses it. */
 const notBlank = /\S/u
 
+/** A message that asks something: not a system one, and not blank unless it carries tool calls or a tool's result. */
+const speaks = (role: Role, content: string, toolCalls: number): boolean =>
+  role !== "system" && (role === "tool" || toolCalls > 0 || notBlank.test(content))
+
 const Prompt = Schema.Union([
   Schema.String.check(Schema.isPattern(notBlank, { message: "a prompt must not be empty or blank" })),
   Schema.Array(Message).check(
     Schema.makeFilter((messages: ReadonlyArray<Message>) =>
-      messages.some((message) => message.role !== "system") || "Expected at least one user or assistant message"
+      messages.some((message) => speaks(message.role, message.content, message.toolCalls?.length ?? 0)) ||
+      "Expected at least one user, assistant or tool message that is not blank"
     )
   )
 ])
@@ -251,7 +256,7 @@ const ownKeys = (value: object): ReadonlyArray<string> | undefined => {
 const noOptions = (options: unknown): boolean =>
   options == null || (isPlain(options) && Reflect.ownKeys(options).length === 0)
 
-/** A copy of a conversation of plain `{ role, content }` messages with a non-system one, or `undefined`. */
+/** A copy of a conversation of plain `{ role, content }` messages with one that speaks, or `undefined`. */
 const plainConversation = (prompt: ReadonlyArray<unknown>): ReadonlyArray<Message> | undefined => {
   const messages: Array<Message> = []
   let spoken = false
@@ -261,7 +266,7 @@ const plainConversation = (prompt: ReadonlyArray<unknown>): ReadonlyArray<Messag
     if (keys === undefined || keys.some((key) => key !== "role" && key !== "content")) return undefined
     const { content, role } = message
     if (!roles.has(role) || typeof content !== "string") return undefined
-    spoken ||= role !== "system"
+    spoken ||= speaks(role as Role, content, 0)
     messages.push({ role: role as Role, content })
   }
   return spoken ? messages : undefined

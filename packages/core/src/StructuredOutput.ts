@@ -168,7 +168,7 @@ const fence = /^\s*(`{3,}|~{3,})[ \t]*(?:json)?[ \t]*\r?\n([\s\S]*?)\r?\n?\1\s*$
 export const unfenced = (text: string): string => fence.exec(text)?.[2] ?? text
 
 // V8 quotes the answer's start after an unexpected token: model output (it may echo the prompt) that the log keeps
-const quotedAnswer = /^(Unexpected token '.'), "[\s\S]*$/u
+const quotedAnswer = /^(Unexpected token '.'), [\s\S]*$/u
 
 const parseJson = (text: string): Result.Result<unknown, string> => {
   try {

@@ -26,6 +26,7 @@ describe("bad caller input", () => {
         [42, "request"],
         // a blank prompt asks nothing (Anthropic answers it 400, stopping the chain), as an empty one
         [{ prompt: " \n\t" }, "prompt"],
+        [{ prompt: [{ role: "system", content: "Be brief." }, { role: "user", content: " \n" }] }, "prompt"],
         [{ prompt: "hi", options: { maxTokens: 1e12 } }, "options.maxTokens"],
         [{ prompt: "hi", options: { model: "   " } }, "options.model"],
         [{ prompt: "hi", options: { model: "gpt\n4" } }, "options.model"],

@@ -54,20 +54,28 @@ describe("LlmManager.generateStructured: answers cut or wrapped", () => {
       assert.strictEqual((yield* stats("openai")).requests, 2)
     }).pipe(Effect.provide(Bench), Effect.provide(Services)))
 
-  it.live("prose that is not JSON: the logged error does not quote the answer, which may echo the prompt", () =>
-    Effect.gen(function*() {
-      const llm = yield* manager({ chain: ["anthropic"] })
-      const prose = "Comets! Write one quiz question about comets? Sure."
-      yield* inject("anthropic", MockFault.content(prose), { times: 2 })
-      const failure = yield* Effect.flip(llm.generateStructured({ prompt }, Question))
-      assert.strictEqual(failure._tag, "AllProvidersFailed")
-      const logged = yield* records
-      assert.strictEqual(logged.length, 2)
-      for (const record of logged) {
-        assert.include(record.errorMessage, "Unexpected token 'C'")
-        assert.notInclude(record.errorMessage, "Comets")
-      }
-    }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+  // V8 quotes the answer's start, or the text around a token it stumbles on past the first characters
+  for (
+    const prose of [
+      "Comets! Write one quiz question about comets? Sure.",
+      `{"question": "Which comet?", "hint": Comets! Write one quiz question about comets}`
+    ]
+  ) {
+    it.live(`not JSON (${prose.slice(0, 12)}...): the logged error does not quote the answer, which may echo the prompt`, () =>
+      Effect.gen(function*() {
+        const llm = yield* manager({ chain: ["anthropic"] })
+        yield* inject("anthropic", MockFault.content(prose), { times: 2 })
+        const failure = yield* Effect.flip(llm.generateStructured({ prompt }, Question))
+        assert.strictEqual(failure._tag, "AllProvidersFailed")
+        const logged = yield* records
+        assert.strictEqual(logged.length, 2)
+        for (const record of logged) {
+          assert.include(record.errorMessage, "Unexpected token 'C'")
+          assert.notInclude(record.errorMessage, "comet")
+          assert.notInclude(record.errorMessage, "Comets")
+        }
+      }).pipe(Effect.provide(Bench), Effect.provide(Services)))
+  }
 
   for (const [open, close] of [["```JSON", "```"], ["~~~json", "~~~"], ["````", "````"]]) {
     it.live(`an answer in a ${open} fence decodes on the first answer`, () =>

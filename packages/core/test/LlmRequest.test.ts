@@ -96,7 +96,7 @@ describe("LlmRequest", () => {
       const empty = yield* Effect.flip(LlmRequest.make({ prompt: "" }))
       assert.strictEqual(empty.field, "prompt")
       const systemOnly = yield* Effect.flip(LlmRequest.make({ prompt: [{ role: "system", content: "x" }] }))
-      assert.include(systemOnly.message, "at least one user or assistant message")
+      assert.include(systemOnly.message, "at least one user, assistant or tool message that is not blank")
       const badRole = yield* Effect.flip(
         LlmRequest.make({ prompt: [{ role: "function" as "user", content: "x" }] })
       )

@@ -39,5 +39,5 @@ it.effect("a day with a row stored before the upgrade (subject 't-1 ') still rep
     yield* store.append(legacy)
     const day = UsageLedger.Day.make("2026-03-07")
     const bySubject = yield* store.usageBySubject(day)
-    assert.include(bySubject.map((row) => row.subjectId), "t-1 ")
+    assert.include(bySubject.map((row): string | null => row.subjectId), "t-1 ")
   }).pipe(Effect.provide(SqlDatabase.layerUrl(`sqlite:${join(dir, "usage.db")}`))))
