@@ -23,7 +23,7 @@
  * | `AI_DAILY_LIMIT_PER_TEACHER` | `100` | daily limit per subject, positive |
  * | `AI_QUOTA_TIMEZONE` | `UTC` | IANA zone whose midnight resets daily quotas |
  * | `LLM_REQUEST_TIMEOUT_MS` | `60000` | deadline of a whole request, all attempts included |
- * | `LLM_ATTEMPT_TIMEOUT_MS` | `30000` | limit of one attempt: a plain call's whole wait (a structured answer, `generateVia: "generate"`), a stream's until its first token (both longer for a model that thinks first, by what `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS` adds to `LLM_FIRST_TOKEN_TIMEOUT_MS`, as far as the deadline leaves the next provider this limit: with the defaults a model that thinks first has 30 s before a fallback, 80 s as the last step or with `LLM_REQUEST_TIMEOUT_MS` of 110000 or more) |
+ * | `LLM_ATTEMPT_TIMEOUT_MS` | `30000` | limit of one attempt: a plain call's whole wait (a structured answer, `generateVia: "generate"`), a stream's until its first token (both longer for a model that thinks first, by what `LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS` adds to `LLM_FIRST_TOKEN_TIMEOUT_MS`, as far as the deadline leaves a fallback that will run after it (no hedging, its circuit not known open) this limit: with the defaults a model that thinks first has 30 s before such a fallback, 80 s as the last step or with `LLM_REQUEST_TIMEOUT_MS` of 110000 or more) |
  * | `LLM_MAX_RETRIES` | `2` | retries on the same provider for retryable errors (0 or more) |
  * | `LLM_RETRY_BASE_DELAY_MS` | `250` | first backoff delay, doubled each retry, with jitter (0 or more: 0 retries at once) |
  * | `LLM_CIRCUIT_FAILURE_THRESHOLD` | `5` | consecutive failures that open a provider's circuit |

@@ -101,6 +101,48 @@ describe("LlmManager: the attempt limit and the wait for an answer", () => {
       }
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("hedged, the fallback already tried: gpt-5 answering at 45 s of a 60 s deadline is served", () =>
+    Effect.gen(function*() {
+      const output = StructuredOutput.fromSchema(Answer, { name: "answer" })
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 0, requestTimeoutMs: 60_000, hedgeDelayMs: 5_000 }
+      })
+      yield* inject("openai", MockFault.latency(1_500))
+      yield* inject("anthropic", MockFault.quotaExhausted)
+      const fiber = yield* Effect.forkChild(
+        llm.generateStructured({ prompt: "hi", options: { model: "gpt-5" } }, output)
+      )
+      yield* eventually(Effect.map(stats("openai"), (s) => s.requests > 0))
+      yield* liveWait(20)
+      yield* TestClock.adjust(5_000) // the hedge starts, and fails
+      yield* eventually(Effect.map(stats("anthropic"), (s) => s.requests > 0))
+      yield* liveWait(100)
+      yield* TestClock.adjust(40_000)
+      const result = yield* Fiber.join(fiber)
+      assert.strictEqual(result.provider, "openai")
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("the fallback's circuit known open: gpt-5 answering at 45 s of a 60 s deadline is served", () =>
+    Effect.gen(function*() {
+      const output = StructuredOutput.fromSchema(Answer, { name: "answer" })
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 0, requestTimeoutMs: 60_000 },
+        circuit: { failureThreshold: 1, cooldownMs: 600_000 }
+      })
+      const request = { prompt: "hi", options: { model: "gpt-5" } }
+      yield* inject("openai", MockFault.contextLengthExceeded, { times: 2 }) // the circuit counts it a success
+      yield* inject("anthropic", MockFault.quotaExhausted) // opens anthropic's circuit
+      yield* Effect.flip(llm.generateStructured(request, output))
+      // the store refuses the next try of it: from then on the manager knows it open
+      const refused = yield* Effect.flip(llm.generateStructured(request, output))
+      assert.strictEqual(refused._tag === "AllProvidersFailed" ? refused.attempts[1]?.outcome : refused._tag, "skipped")
+      yield* inject("openai", MockFault.latency(300))
+      const result = yield* servedAfter(llm.generateStructured(request, output), 45_000)
+      assert.strictEqual(result.provider, "openai")
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("DeepSeek sends a plain call's headers at once: silent, it fails at the first-byte limit and the fallback answers", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["deepseek", "gemini"], policy: { ...policy, generateVia: "generate" } })

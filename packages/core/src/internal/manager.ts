@@ -514,6 +514,26 @@ const limitOf = (limits: AttemptLimits, phase: Phase): number => {
 }
 
 /**
+ * What an attempt leaves of the deadline to the steps behind it: the plain
+ * attempt limit when one of them may run after it (not known open at `now`
+ * for the model the request names: a circuit the store refused lately),
+ * none when every later step is known open, or when hedging runs them beside
+ * it rather than after it.
+ */
+const reserveFor = (engine: Engine, run: Run, route: Route, now: number): number => {
+  if (engine.policy.hedgeDelayMs !== undefined) return 0
+  const routes = engine.routes
+  for (let index = route.index + 1; index < routes.length; index++) {
+    // read only: a later step's circuit key takes none of the circuits a named model may get
+    const key = circuitKey(engine, routes[index] as Route, run.request.options.model)
+    if (engine.openCircuits.retryAfter(key, now) === undefined) {
+      return engine.policy.limits.attemptMs
+    }
+  }
+  return 0
+}
+
+/**
  * The watchdog's check of one attempt (see `watchdog.ts`): at `now`, its
  * failure once it outlived a limit (its phase limit: first byte, first
  * token, idle; the attempt limit; the request's deadline), else when to
@@ -678,7 +698,7 @@ const attempt = <A>(
         provider,
         model,
         route.provider.capabilities.headersBeforeAnswer === true,
-        route.index < engine.routes.length - 1 ? engine.policy.limits.attemptMs : 0
+        reserveFor(engine, run, route, startedAt)
       )
     )
   const record = (exit: Exit.Exit<A, Failure>) => {
