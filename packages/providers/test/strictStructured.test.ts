@@ -248,4 +248,22 @@ describe("OpenAI strict structured output", () => {
       assert.deepStrictEqual(outcomes, firstTry)
       assert.deepStrictEqual(value, { label: "x", extra: { any: [1] } })
     }))
+  // Effect escapes a definition's name in its $ref as a JSON pointer in a URI fragment
+  for (const identifier of ["quiz/Question", "Quiz Question", "Übung"]) {
+    it.live(`a definition named ${JSON.stringify(identifier)} (escaped in its $ref) stays strict, its nulls dropped`, () =>
+      Effect.gen(function*() {
+        const Question = Schema.Struct({ text: Schema.String, hint: Schema.optionalKey(Schema.String) }).annotate({
+          identifier
+        })
+        const Quiz = Schema.Struct({ first: Question, rest: Schema.Array(Question) })
+        const { format, outcomes, value } = yield* answered(
+          JSON.stringify({ first: { text: "q", hint: null }, rest: [] }),
+          (llm) => llm.generateStructured(ask, Quiz)
+        )
+        assert.isTrue(format.strict)
+        assert.deepStrictEqual(strictViolations(format.schema), [])
+        assert.deepStrictEqual(outcomes, firstTry)
+        assert.deepStrictEqual(value, { first: { text: "q" }, rest: [] })
+      }))
+  }
 })

@@ -71,15 +71,27 @@ const definitionKeywords: ReadonlyArray<string> = ["$defs", "definitions"]
 /** Whether a keyword holds named subschemas (`$defs`, `definitions`). */
 export const isDefinitions = (keyword: string): boolean => definitionKeywords.includes(keyword)
 
+/** A segment of a JSON pointer in a URI fragment: `%`-decoded, then `~1` is `/` and `~0` is `~` (RFC 6901). */
+const pointerSegment = (segment: string): string | undefined => {
+  try {
+    return decodeURIComponent(segment).replaceAll("~1", "/").replaceAll("~0", "~")
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * The subschema a local `$ref` names under `root`'s `$defs` or `definitions`
- * (`#/$defs/Name`, `#/definitions/Name`), or `undefined` when it names none.
+ * (`#/$defs/Name`, `#/definitions/Name`; a name escaped as a pointer is, as
+ * Effect writes `quiz/Question` or `Übung`: `quiz~1Question`, `%C3%9Cbung`),
+ * or `undefined` when it names none.
  */
 export const definitionOf = (root: Json, ref: string): unknown => {
   if (!ref.startsWith("#/")) return undefined
-  const [keyword = "", ...name] = ref.slice(2).split("/")
+  const [keyword = "", ...segments] = ref.slice(2).split("/")
+  const name = segments.map(pointerSegment)
   const definitions = isDefinitions(keyword) ? root[keyword] : undefined
-  return isRecord(definitions) ? definitions[name.join("/")] : undefined
+  return isRecord(definitions) && !name.includes(undefined) ? definitions[name.join("/")] : undefined
 }
 
 /** The schemas directly inside a schema: in `properties`, `$defs`, `definitions`, `anyOf`, `oneOf`, `allOf`, `prefixItems`, `items`. */
