@@ -310,8 +310,18 @@ export const make = <A, E>(
         cause
       )
     const drops = dampedBy(warnDropped)
-    /** Rows given after the close took the queue, warned of apart: the close's last warning does not silence them. */
-    const lateDrops = dampedBy(warnDropped)
+    /**
+     * Rows given after the close took the queue, warned of apart (the close's last warning does not silence them);
+     * nothing runs after the last of them to settle a count, so those within a warning's window are only counted.
+     */
+    const lateDrops = dampedBy(({ cause, rows, why }: Dropped, count: number) =>
+      warn(
+        `Baton sink "${options.name}" dropped ${count} rows (the last ${rows}: ${why}); rows given after it closed ` +
+          `are warned of at most once every ${warningIntervalMs / 1000} seconds, those between only counted ` +
+          "(baton_sink_failures_total, baton_sink_rows_dropped_total)",
+        cause
+      )
+    )
 
     /** Counts `count` rows dropped, and a failure of the sink. */
     const countDropped = (count: number) =>
