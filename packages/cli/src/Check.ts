@@ -28,6 +28,16 @@ import * as Table from "./internal/table.ts"
 const schemeOf = (url: Option.Option<unknown>, fallback: string): string =>
   Option.match(url, { onNone: () => fallback, onSome: () => "set (value hidden)" })
 
+/** The attempt limit as the manager applies it: longer for a model that thinks first (`LLM_ATTEMPT_TIMEOUT_MS`). */
+const attemptLimit = (settings: LlmConfig.Settings): string => {
+  const thinking = settings.attemptTimeoutMs +
+    Math.max(0, settings.thinkingFirstTokenTimeoutMs - settings.firstTokenTimeoutMs)
+  return thinking === settings.attemptTimeoutMs
+    ? `${settings.attemptTimeoutMs} ms`
+    : `${settings.attemptTimeoutMs} ms; ${thinking} ms for a model that thinks first, as far as the deadline ` +
+      `leaves a fallback ${settings.attemptTimeoutMs} ms`
+}
+
 const describe = (settings: LlmConfig.Settings): string => {
   const chain = settings.steps.map((step) => `${step.provider} (${step.model})`).join(" -> ")
   const rows: ReadonlyArray<readonly [string, string]> = [
@@ -36,7 +46,7 @@ const describe = (settings: LlmConfig.Settings): string => {
     ["questions per request", String(settings.maxQuestionsPerRequest)],
     ["daily limit per teacher", `${settings.dailyLimitPerTeacher} (day in ${settings.quotaTimeZone})`],
     ["request deadline", `${settings.requestTimeoutMs} ms`],
-    ["attempt limit", `${settings.attemptTimeoutMs} ms`],
+    ["attempt limit", attemptLimit(settings)],
     ["retries", `${settings.maxRetries} (from ${settings.retryBaseDelayMs} ms)`],
     ["circuit", `opens after ${settings.circuitFailureThreshold} failures for ${settings.circuitCooldownMs} ms`],
     ["quota store", Option.isSome(settings.redisUrl) ? "Redis (REDIS_URL)" : "memory"],

@@ -282,6 +282,8 @@ describe("baton", () => {
     const ran = await run(["check"], { env: keys, cwd })
     assert.strictEqual(ran.code, 0, ran.stderr)
     assert.isFalse(existsSync(join(cwd, ".baton")))
+    // the limit the manager applies: 30 s, and 30 + (60 - 10) s for a model that thinks first
+    assert.match(ran.stdout, /attempt limit +30000 ms; 80000 ms for a model that thinks first/)
   })
 
   it("an empty ledger says so and exits 0", async () => {
