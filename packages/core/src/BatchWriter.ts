@@ -299,28 +299,25 @@ export const make = <A, E>(
     const warn = (message: string, cause: unknown) =>
       cause === undefined ? Effect.logWarning(message) : Effect.logWarning(message, cause)
 
-    /** Warns of dropped rows: the latest `rows` of `count` dropped since the last warning, for `why`. */
-    const warnDropped = ({ cause, rows, why }: Dropped, count: number) =>
+    /**
+     * Warns of dropped rows: the latest `rows` of `count` dropped since the last warning, for `why`, and how often
+     * such drops are warned of (`cadence`).
+     */
+    const warnDropped = (cadence: string) => ({ cause, rows, why }: Dropped, count: number) =>
       warn(
         `Baton sink "${options.name}" dropped ${
           count === rows ? `${count} rows (${why})` : `${count} rows since the last warning (the last ${rows}: ${why})`
-        }; drops are warned of at most once every ${
-          warningIntervalMs / 1000
-        } seconds and all counted (baton_sink_failures_total, baton_sink_rows_dropped_total)`,
+        }; ${cadence} (baton_sink_failures_total, baton_sink_rows_dropped_total)`,
         cause
       )
-    const drops = dampedBy(warnDropped)
+    const everyWindow = `at most once every ${warningIntervalMs / 1000} seconds`
+    const drops = dampedBy(warnDropped(`drops are warned of ${everyWindow} and all counted`))
     /**
      * Rows given after the close took the queue, warned of apart (the close's last warning does not silence them);
      * nothing runs after the last of them to settle a count, so those within a warning's window are only counted.
      */
-    const lateDrops = dampedBy(({ cause, rows, why }: Dropped, count: number) =>
-      warn(
-        `Baton sink "${options.name}" dropped ${count} rows (the last ${rows}: ${why}); rows given after it closed ` +
-          `are warned of at most once every ${warningIntervalMs / 1000} seconds, those between only counted ` +
-          "(baton_sink_failures_total, baton_sink_rows_dropped_total)",
-        cause
-      )
+    const lateDrops = dampedBy(
+      warnDropped(`rows given after it closed are warned of ${everyWindow}, those between only counted`)
     )
 
     /** Counts `count` rows dropped, and a failure of the sink. */

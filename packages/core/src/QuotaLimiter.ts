@@ -726,6 +726,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     return Effect.succeed(makeReservation(status, key, limits, units, true, outcome.reservation))
   }
 
+  /** The limits of a request whose subject's are not known: the per-request maximum alone. */
+  const perRequest = { daily: options.maxQuestionsPerRequest }
+
   /** More units than a request or a whole day may hold, named by the smaller of the two limits. */
   const tooMany = (requested: number, limits: { readonly daily: number }) =>
     new TooManyQuestions({ requested, max: Math.min(limits.daily, options.maxQuestionsPerRequest) })
@@ -743,9 +746,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         (limits): Effect.Effect<Reservation, ReserveError> =>
           // more than a whole day never fits: not a refusal to retry at midnight
           limits !== undefined && units > limits.daily
-            ? Effect.fail(
-              tooMany(units, limits)
-            )
+            ? Effect.fail(tooMany(units, limits))
             : Effect.clockWith((clock) => {
               const { day, expiresInMillis, resetsAt } = dayAt(clock.currentTimeMillisUnsafe())
               const key: StoreKey = { subjectId, day }
@@ -775,11 +776,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       ? invalidUnits("questions", questions)
       : questions <= options.maxQuestionsPerRequest
       ? Effect.void
-      : subjectId === undefined
-      ? Effect.fail(new TooManyQuestions({ requested: questions, max: options.maxQuestionsPerRequest }))
-      // a refusal either way: the subject's limits only make its `max` right
+      // a refusal either way: the subject's limits, when they read, only make its `max` right
       : Effect.flatMap(
-        Effect.orElseSucceed(limitsFor(subjectId), () => ({ daily: options.maxQuestionsPerRequest })),
+        subjectId === undefined
+          ? Effect.succeed(perRequest)
+          : Effect.orElseSucceed(limitsFor(subjectId), () => perRequest),
         (limits) => Effect.fail(tooMany(questions, limits))
       )
 

@@ -25,6 +25,9 @@ import { Bench, eventually, inject, liveWait, manager, runDriven, stats } from "
 const policy = { maxRetries: 0, requestTimeoutMs: 300_000 }
 
 const Answer = Schema.Struct({ answer: Schema.String })
+const output = StructuredOutput.fromSchema(Answer, { name: "answer" })
+/** A request for gpt-5, a model that thinks first: its first token may take 60 s, its attempt 80 s. */
+const gpt5 = { prompt: "hi", options: { model: "gpt-5" } }
 
 /**
  * `effect`'s result when its provider answers after `waitMs` on the test
@@ -54,7 +57,7 @@ describe("LlmManager: the attempt limit and the wait for an answer", () => {
   it.effect("gpt-5 streamed: a first token at 45 s is served; none by 60 s fails on the first-token limit", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai"], policy })
-      const request = { prompt: "hi", options: { model: "gpt-5" } }
+      const request = gpt5
       yield* inject("openai", MockFault.slowFirstToken(300))
       const text = yield* servedAfter(Stream.runCollect(llm.stream(request)), 45_000)
       assert.strictEqual(text.at(-1)?._tag, "Finish")
@@ -77,8 +80,7 @@ describe("LlmManager: the attempt limit and the wait for an answer", () => {
   it.effect("generateStructured on gpt-5 answered after 45 s is served; silent, it fails at the 80 s attempt limit", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["openai"], policy })
-      const output = StructuredOutput.fromSchema(Answer, { name: "answer" })
-      const request = { prompt: "hi", options: { model: "gpt-5" } }
+      const request = gpt5
       yield* inject("openai", MockFault.latency(300))
       const result = yield* servedAfter(llm.generateStructured(request, output), 45_000)
       assert.isString(result.value.answer)
@@ -89,8 +91,7 @@ describe("LlmManager: the attempt limit and the wait for an answer", () => {
 
   it.effect("with a fallback behind it and the default 60 s deadline, gpt-5 silent hands over at 30 s, not 80 s", () =>
     Effect.gen(function*() {
-      const output = StructuredOutput.fromSchema(Answer, { name: "answer" })
-      const request = { prompt: "hi", options: { model: "gpt-5" } }
+      const request = gpt5
       for (const requestTimeoutMs of [60_000, 110_000]) {
         const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { maxRetries: 0, requestTimeoutMs } })
         yield* inject("openai", MockFault.latency(600_000))
@@ -103,7 +104,6 @@ describe("LlmManager: the attempt limit and the wait for an answer", () => {
 
   it.effect("hedged, the fallback already tried: gpt-5 answering at 45 s of a 60 s deadline is served", () =>
     Effect.gen(function*() {
-      const output = StructuredOutput.fromSchema(Answer, { name: "answer" })
       const llm = yield* manager({
         chain: ["openai", "anthropic"],
         policy: { maxRetries: 0, requestTimeoutMs: 60_000, hedgeDelayMs: 5_000 }
@@ -111,7 +111,7 @@ describe("LlmManager: the attempt limit and the wait for an answer", () => {
       yield* inject("openai", MockFault.latency(1_500))
       yield* inject("anthropic", MockFault.quotaExhausted)
       const fiber = yield* Effect.forkChild(
-        llm.generateStructured({ prompt: "hi", options: { model: "gpt-5" } }, output)
+        llm.generateStructured(gpt5, output)
       )
       yield* eventually(Effect.map(stats("openai"), (s) => s.requests > 0))
       yield* liveWait(20)
@@ -125,13 +125,12 @@ describe("LlmManager: the attempt limit and the wait for an answer", () => {
 
   it.effect("the fallback's circuit known open: gpt-5 answering at 45 s of a 60 s deadline is served", () =>
     Effect.gen(function*() {
-      const output = StructuredOutput.fromSchema(Answer, { name: "answer" })
       const llm = yield* manager({
         chain: ["openai", "anthropic"],
         policy: { maxRetries: 0, requestTimeoutMs: 60_000 },
         circuit: { failureThreshold: 1, cooldownMs: 600_000 }
       })
-      const request = { prompt: "hi", options: { model: "gpt-5" } }
+      const request = gpt5
       yield* inject("openai", MockFault.contextLengthExceeded, { times: 2 }) // the circuit counts it a success
       yield* inject("anthropic", MockFault.quotaExhausted) // opens anthropic's circuit
       yield* Effect.flip(llm.generateStructured(request, output))

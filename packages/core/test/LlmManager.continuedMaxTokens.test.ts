@@ -84,6 +84,14 @@ const sent = Effect.map(
     })
 )
 
+/** The whole 12-token answer, ended for length, after `attempts` ([role, outcome, error tag]). */
+const lengthAnswer = (attempts: Served["attempts"]): Served => ({
+  text: uncut,
+  finishReason: "length",
+  completionTokens: 12,
+  attempts
+})
+
 describe("LlmManager: a continued answer stays within maxTokens", () => {
   for (const [operation, ask] of [["stream", streamed], ["generate", generated]] as const) {
     it.effect(`${operation}: the continuation is sent what is left of maxTokens and ends for length, as uncut`, () =>
@@ -92,21 +100,14 @@ describe("LlmManager: a continued answer stays within maxTokens", () => {
         const whole = yield* ask(llm)
         yield* inject("deepseek", MockFault.cutStreamAfter(10))
         const continued = yield* ask(llm)
-        assert.deepStrictEqual(whole, {
-          text: uncut,
-          finishReason: "length",
-          completionTokens: 12,
-          attempts: [["primary", "success", undefined]]
-        })
+        assert.deepStrictEqual(whole, lengthAnswer([["primary", "success", undefined]]))
         // billed: the cut attempt's 11 tokens (Baton's estimate, rounded up: DeepSeek reports usage only at its end)
         // and the 1 the continuation was left (12 less those 11), exactly 12; the same text as uncut, the mock
         // counting 4 characters a token as the estimate does
-        assert.deepStrictEqual(continued, {
-          text: uncut,
-          finishReason: "length",
-          completionTokens: 12,
-          attempts: [["primary", "error", "ProviderConnectionFailed"], ["retry", "success", undefined]]
-        })
+        assert.deepStrictEqual(
+          continued,
+          lengthAnswer([["primary", "error", "ProviderConnectionFailed"], ["retry", "success", undefined]])
+        )
         assert.deepStrictEqual(yield* sent, [[12, undefined], [12, undefined], [1, cutAtTen]])
       }).pipe(Effect.provide(Bench)))
 
@@ -116,12 +117,7 @@ describe("LlmManager: a continued answer stays within maxTokens", () => {
         // cut after the 12th delta: the whole 12-token answer came, not its finish
         yield* inject("deepseek", MockFault.cutStreamAfter(12))
         const served = yield* ask(llm)
-        assert.deepStrictEqual(served, {
-          text: uncut,
-          finishReason: "length",
-          completionTokens: 12,
-          attempts: [["primary", "error", "ProviderConnectionFailed"]]
-        })
+        assert.deepStrictEqual(served, lengthAnswer([["primary", "error", "ProviderConnectionFailed"]]))
         assert.deepStrictEqual(yield* sent, [[12, undefined]])
         // served like any answer: the log holds the one attempt, the quota spent a unit and its tokens
         const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
