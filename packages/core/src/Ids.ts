@@ -62,8 +62,9 @@ export type ModelId = typeof ModelId.Type
  * DreamAI, a user or tenant id elsewhere. At most 256 characters, no control
  * characters (a newline or a NUL would reach logs, keys and database rows),
  * no lone surrogate (a database stores one as U+FFFD: two subjects would
- * share their ledger rows), not blank and no white space at either end
- * (`"t-1 "` would be a second quota beside `"t-1"`).
+ * share their ledger rows), not blank and no white space or invisible format
+ * character (a zero-width space, a byte-order mark) at either end (`"t-1 "`
+ * would be a second quota beside `"t-1"`).
  *
  * @since 0.1.0
  */
@@ -72,7 +73,7 @@ export const SubjectId = Schema.String.check(
   Schema.isMaxLength(256),
   Schema.isPattern(idText, {
     message:
-      "a subject id must not be blank, start or end with white space, or contain control characters (newline, NUL, escape, ...) or a lone surrogate"
+      "a subject id must not be blank, start or end with white space or an invisible format character (zero-width space, byte-order mark, ...), or contain control characters (newline, NUL, escape, ...) or a lone surrogate"
   })
 ).pipe(Schema.brand("SubjectId"))
 
@@ -82,7 +83,8 @@ export type SubjectId = typeof SubjectId.Type
 /**
  * The id that links every attempt of one logical request. Callers may choose
  * it (an HTTP request id: at most 128 characters, no control character, no
- * lone surrogate, no white space at either end); otherwise Baton generates a
+ * lone surrogate, no white space or invisible format character at either
+ * end); otherwise Baton generates a
  * UUID.
  *
  * @since 0.1.0
@@ -91,7 +93,7 @@ export const RequestId = Schema.NonEmptyString.check(
   Schema.isMaxLength(128),
   Schema.isPattern(idText, {
     message:
-      "a request id must not be blank, start or end with white space, or contain control characters or a lone surrogate"
+      "a request id must not be blank, start or end with white space or an invisible format character, or contain control characters or a lone surrogate"
   })
 ).pipe(Schema.brand("RequestId"))
 

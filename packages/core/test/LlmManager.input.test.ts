@@ -40,6 +40,10 @@ describe("bad caller input", () => {
         [{ prompt: "hi", metadata: { subjectId: "t-1 " } }, "metadata.subjectId"],
         [{ prompt: "hi", metadata: { subjectId: "\u00a0t-1" } }, "metadata.subjectId"],
         [{ prompt: "hi", metadata: { requestId: " r-1" } }, "metadata.requestId"],
+        // an invisible format character at an end (a zero-width space, a byte-order mark pasted with the id)
+        [{ prompt: "hi", metadata: { subjectId: "t-1\u200b" } }, "metadata.subjectId"],
+        [{ prompt: "hi", metadata: { subjectId: "\u2060t-1" } }, "metadata.subjectId"],
+        [{ prompt: "hi", metadata: { requestId: "r-1\u200d" } }, "metadata.requestId"],
         // half an emoji: no model writes one, and Baton's own stop cut would split a character at it
         [{ prompt: "hi", options: { stop: ["\n\n", "\uD83D"] } }, "options.stop.1"],
         [{ prompt: "hi", options: { reasoning: "xhigh" } }, "options.reasoning"],
