@@ -28,7 +28,8 @@
  *   and prompt text, whatever the setting.
  * - Writing never fails and never slows the request: a sink that fails is
  *   counted in `baton_sink_failures_total{sink}` (see `LlmMetrics`), warned
- *   about once, and the request goes on.
+ *   about at most once every 10 seconds (the warning counts the failures it
+ *   silenced), and the request goes on.
  * - Skipped attempts (Baton did not call the provider: open circuit, spent
  *   local budget) are logged too, with `outcome: "skipped"`, zero tokens and
  *   the skip reason as `errorTag` (`CircuitOpen`, `ProviderThrottled`), so a
@@ -47,11 +48,23 @@
  *
  * @since 0.1.0
  */
-import { Context, DateTime, Effect, Layer, Logger, type Redacted, Ref, References, Schema, type Scope } from "effect"
+import {
+  type Cause,
+  Context,
+  DateTime,
+  Effect,
+  Layer,
+  Logger,
+  type Redacted,
+  References,
+  Schema,
+  type Scope
+} from "effect"
 import { Attempt, type Attempt as AttemptType } from "./Attempt.ts"
 import { FinishReason } from "./GenerationResult.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
 import { atEnd } from "./internal/attemptEnd.ts"
+import { dampedBy } from "./internal/damped.ts"
 import { isoString } from "./internal/isoTime.ts"
 import { rowId } from "./internal/rowId.ts"
 import { LlmConfig, secrets as configuredSecrets } from "./LlmConfig.ts"
@@ -222,7 +235,7 @@ export interface Sink {
 
 /**
  * The request-log service. `write` never fails and never slows the request:
- * a failing sink is reported once and counted.
+ * a failing sink is counted, and warned about at most once every 10 seconds.
  *
  * @since 0.1.0
  */
@@ -237,20 +250,21 @@ export interface Service {
  */
 export class RequestLog extends Context.Service<RequestLog, Service>()("@baton/core/RequestLog") {}
 
-const guard = (sink: Sink): Effect.Effect<(record: LlmRequestLog) => Effect.Effect<void>> =>
-  Effect.map(Ref.make(false), (warned) => (record) =>
+const guard = (sink: Sink) => {
+  const name = `request-log:${sink.name}`
+  const warn = dampedBy<Cause.Cause<unknown>>((cause, count) =>
+    Effect.logWarning(
+      `Baton request-log sink "${sink.name}" failed${
+        count === 1 ? "" : ` (${count - 1} more since the last warning)`
+      }; the request goes on, every failure is counted in baton_sink_failures_total`,
+      cause
+    )
+  ).add
+  return (record: LlmRequestLog): Effect.Effect<void> =>
     sink.write(record).pipe(
-      Effect.catchCause((cause) =>
-        Effect.andThen(
-          LlmMetrics.recordSinkFailure(`request-log:${sink.name}`),
-          Effect.flatMap(Ref.getAndSet(warned, true), (already) =>
-            already ? Effect.void : Effect.logWarning(
-              `Baton request-log sink "${sink.name}" failed; the request goes on and further failures are only counted in baton_sink_failures_total`,
-              cause
-            ))
-        )
-      )
-    ))
+      Effect.catchCause((cause) => Effect.andThen(LlmMetrics.recordSinkFailure(name), warn(cause)))
+    )
+}
 
 /**
  * A request log writing every record to each of `sinks` (each guarded on its
@@ -260,7 +274,7 @@ const guard = (sink: Sink): Effect.Effect<(record: LlmRequestLog) => Effect.Effe
  */
 export const make = (sinks: ReadonlyArray<Sink>, options: Options = {}): Effect.Effect<Service> =>
   Effect.gen(function*() {
-    const writers = yield* Effect.forEach(sinks, guard)
+    const writers = sinks.map(guard)
     // one sink (the usual case) is written directly, without a loop over the sinks per record
     const writeAll = writers.length === 1 && writers[0] !== undefined
       ? writers[0]

@@ -245,7 +245,7 @@ describe("RequestLog", () => {
       LLM_LOG_PROMPTS: "true"
     }))))
 
-  it.effect("a failing sink is counted and reported once; the request and the other sinks go on", () =>
+  it.effect("a failing sink is counted and reported once per burst; the request and the other sinks go on", () =>
     Effect.gen(function*() {
       const warnings: Array<unknown> = []
       const capture = Logger.make(({ logLevel, message }) => {
@@ -268,5 +268,25 @@ describe("RequestLog", () => {
       assert.strictEqual((yield* failures("broken")).count - before, reports.length)
       assert.isAtLeast((yield* failures("dying")).count, reports.length)
       assert.strictEqual(warnings.length, 2)
+    }))
+
+  it.effect("a sink that fails again after a quiet window is reported again, with the failures counted since", () =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        if (logLevel === "Warn") warnings.push(String(Array.isArray(message) ? message[0] : message))
+      })
+      const broken: RequestLog.Sink = { name: "broken", write: () => Effect.fail("disk full") }
+      const reports = yield* allReports
+      yield* Effect.gen(function*() {
+        yield* writeAll(reports)
+        assert.strictEqual(warnings.length, 1, "one warning for a burst")
+        // the outage ends, another one starts a minute later: the operator hears of it
+        yield* TestClock.adjust("1 minute")
+        yield* writeAll(reports.slice(0, 1))
+      }).pipe(Effect.provide(RequestLog.layer([broken])), Effect.provide(Logger.layer([capture])))
+
+      assert.strictEqual(warnings.length, 2)
+      assert.include(warnings[1], `(${reports.length - 1} more since the last warning)`)
     }))
 })

@@ -1,7 +1,8 @@
 /**
  * Warnings about an unavailable store, at most one per window: during an
  * outage every request would otherwise log its own. The one rule for the
- * quota limiter's, the provider throttle's and the batch writer's warnings.
+ * quota limiter's, the provider throttle's, the batch writer's and the
+ * request log's sink warnings.
  */
 import { Effect } from "effect"
 
