@@ -182,7 +182,9 @@ export interface GenerateStructured {
 }
 
 /**
- * One step of the chain: a provider and the model it is configured with.
+ * One step of the chain: a provider and the model it is configured with, as
+ * the provider knows it (`LlmProvider.Service.modelId`: a Gemini step
+ * configured with `models/gemini-2.5-flash` is `gemini-2.5-flash`).
  *
  * @since 0.1.0
  */
@@ -206,6 +208,12 @@ export interface Service {
    * each with a circuit of its own.
    */
   readonly steps: ReadonlyArray<Step>
+  /**
+   * The policy the manager applies: the one it was given, each per-model
+   * key (`maxRetriesByModel`, `firstTokenMsByModel`) also under the id its
+   * model has on the providers of the chain (`LlmProvider.Service.modelId`:
+   * `gemini/models/gemini-2.5-flash` applies to `gemini/gemini-2.5-flash`).
+   */
   readonly policy: FallbackPolicy.FallbackPolicy
   readonly circuitPolicy: CircuitPolicy.CircuitPolicy
   readonly generate: (input: Input) => Effect.Effect<GenerationResult, GenerateError>
@@ -214,9 +222,10 @@ export interface Service {
   /**
    * The circuit of a provider and model (by default the model of the
    * provider's first step; a model only requests name past the first 32
-   * on that provider reads its shared `other` circuit), as the store sees it now. Fails with
-   * `InvalidOptions` for a provider that is not in the chain and with
-   * `CircuitStoreUnavailable` when the store cannot be read.
+   * on that provider reads its shared `other` circuit), as the store sees it now; the names of
+   * one model on the provider (`LlmProvider.Service.modelId`: Gemini's `models/gemini-2.5-flash`
+   * and `gemini-2.5-flash`) read one circuit. Fails with `InvalidOptions` for a provider that
+   * is not in the chain and with `CircuitStoreUnavailable` when the store cannot be read.
    */
   readonly circuitState: (
     provider: ProviderName,
@@ -257,15 +266,13 @@ export interface Options<E, R> {
 
 const toRequest = LlmRequest.fromInput
 
-const buildRoutes = <E, R>(
-  providers: ReadonlyArray<Layer.Layer<LlmProvider, E, R>>,
-  policy: FallbackPolicy.FallbackPolicy
-): Effect.Effect<ReadonlyArray<internal.Route>, E, R | Scope.Scope> =>
-  Effect.forEach(providers, (providerLayer, index) =>
-    Effect.gen(function*() {
-      const context = yield* Layer.build(providerLayer)
-      return internal.makeRoute(policy, index, Context.get(context, LlmProvider))
-    }))
+const buildProviders = <E, R>(
+  providers: ReadonlyArray<Layer.Layer<LlmProvider, E, R>>
+): Effect.Effect<ReadonlyArray<LlmProvider["Service"]>, E, R | Scope.Scope> =>
+  Effect.forEach(
+    providers,
+    (providerLayer) => Effect.map(Layer.build(providerLayer), (context) => Context.get(context, LlmProvider))
+  )
 
 /**
  * The secrets of a manager: `given`, then each provider's own (one of each
@@ -337,9 +344,11 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
         message: "LlmManager needs at least one provider"
       })
     }
-    const policy = yield* FallbackPolicy.check(options.policy ?? FallbackPolicy.defaults)
+    const checked = yield* FallbackPolicy.check(options.policy ?? FallbackPolicy.defaults)
     const circuitPolicy = yield* CircuitPolicy.check(options.circuitPolicy ?? CircuitPolicy.defaults)
-    const routes = yield* buildRoutes(options.providers, policy)
+    const providers = yield* buildProviders(options.providers)
+    const policy = internal.withModelIds(checked, providers)
+    const routes = providers.map((provider, index) => internal.makeRoute(policy, index, provider))
     const { fromContext, store } = yield* circuitStore
     const circuits = yield* CircuitPolicy.makeCircuits(circuitPolicy).pipe(
       Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
@@ -412,7 +421,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
 
     return LlmManager.of({
       providers: routes.map((route) => route.provider.name),
-      steps: routes.map((route) => ({ provider: route.provider.name, model: route.provider.model })),
+      steps: routes.map((route) => ({ provider: route.provider.name, model: route.model })),
       policy,
       circuitPolicy,
       generate,
@@ -428,7 +437,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
             })
           )
           : Effect.mapError(
-            circuits.state(internal.circuitKey(engine, route, model)),
+            circuits.state(internal.circuitKey(engine, route, internal.modelFor(route, model))),
             (error) => new CircuitStoreUnavailable({ message: `circuit store: ${error.message}` })
           )
       }

@@ -162,6 +162,14 @@ export interface Implementation {
   readonly name: ProviderName
   /** The model used when the request names none. */
   readonly model: ModelId
+  /**
+   * The id the provider knows a model by, for a name its users may also
+   * write otherwise (Gemini's `models/gemini-2.5-flash`, as Google's model
+   * list returns it, is `gemini-2.5-flash`). `LlmManager` keys each model's
+   * circuit, per-model policy entries and metrics by it, so both names are
+   * one model. Absent: the name as given.
+   */
+  readonly modelId?: ((model: ModelId) => ModelId) | undefined
   readonly capabilities: Capabilities
   /** Where the adapter's calls go, when it calls a server over the network (see {@link serverOf}). */
   readonly server?: Server | undefined

@@ -41,6 +41,12 @@
  *   signature is kept in the call's `replay` and sent back on its part; the
  *   first call of a model turn without one (another provider's, or the
  *   caller's) is sent Google's `skip_thought_signature_validator`.
+ * - A model may be named by its resource name, as Google's model list
+ *   returns it: `models/gemini-2.5-flash` is `gemini-2.5-flash` (its route,
+ *   its price, its name in results, and to `LlmManager` one model: one
+ *   circuit, one per-model policy entry, one metric series; see
+ *   `LlmProvider.Service.modelId`). A tuned model, `tunedModels/<id>`, goes
+ *   to its own route.
  *
  * @example
  * ```ts

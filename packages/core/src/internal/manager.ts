@@ -144,6 +144,8 @@ const CurrentProgress = Context.Reference<Progress | undefined>("@baton/core/int
 export interface Route {
   readonly index: number
   readonly provider: LlmProvider.Service
+  /** The provider's model, as the provider knows it (see {@link modelFor}). */
+  readonly model: ModelId
   /** The retries, circuit key and attempt limits of its own model. */
   readonly own: Target
   /** The targets of other models the configuration knows, built the first time a request names one. */
@@ -240,6 +242,22 @@ const limitsAt = (
 }
 
 /**
+ * The id `provider` knows `model` by (`LlmProvider.Service.modelId`: Gemini's
+ * `models/gemini-2.5-flash` is `gemini-2.5-flash`): what the manager keys a
+ * model's circuit, policy entries and metrics by, and what its attempts, the
+ * request log and the ledger name, so both names are one model.
+ */
+const idOf = (provider: LlmProvider.Service, model: ModelId): ModelId =>
+  provider.modelId === undefined ? model : provider.modelId(model)
+
+/**
+ * The model a request naming `model` (`options.model`; `undefined`: none)
+ * runs on `route`, as the route's provider knows it (see {@link idOf}).
+ */
+export const modelFor = (route: Route, model: ModelId | undefined): ModelId =>
+  model === undefined ? route.model : idOf(route.provider, model)
+
+/**
  * The route of the `index`th provider: its own model's retries, circuit key
  * and attempt limits computed once, not per attempt (see {@link targetFor}).
  */
@@ -247,14 +265,58 @@ export const makeRoute = (
   policy: FallbackPolicy.FallbackPolicy,
   index: number,
   provider: LlmProvider.Service
-): Route => ({
-  index,
-  provider,
-  own: targetOf(policy, provider.name, provider.model, provider.model),
-  known: new Map(),
-  unknown: new Map(),
-  others: [undefined, undefined]
-})
+): Route => {
+  const model = idOf(provider, provider.model)
+  return {
+    index,
+    provider,
+    model,
+    own: targetOf(policy, provider.name, model, model),
+    known: new Map(),
+    unknown: new Map(),
+    others: [undefined, undefined]
+  }
+}
+
+/**
+ * The entries of a per-model record (`maxRetriesByModel`,
+ * `firstTokenMsByModel`), each also under its model's id on the providers
+ * of the chain ({@link idOf}): a key `gemini/models/gemini-2.5-flash`, or
+ * `models/gemini-2.5-flash`, applies to `gemini-2.5-flash` too. A key
+ * written with the id wins.
+ */
+const byModelIds = (
+  byModel: Readonly<Record<string, number>>,
+  providers: ReadonlyArray<LlmProvider.Service>
+): Readonly<Record<string, number>> => {
+  const entries = new Map(Object.entries(byModel))
+  for (const [key, value] of Object.entries(byModel)) {
+    // a provider name has no `/`: the first one ends it
+    const slash = key.indexOf("/")
+    const named = slash > 0 ? providers.filter((provider) => provider.name === key.slice(0, slash)) : []
+    const prefix = named.length > 0 ? key.slice(0, slash + 1) : ""
+    for (const provider of named.length > 0 ? named : providers) {
+      const id = prefix + idOf(provider, key.slice(prefix.length) as ModelId)
+      if (!entries.has(id)) entries.set(id, value)
+    }
+  }
+  return Object.fromEntries(entries)
+}
+
+/**
+ * The policy a manager over `providers` applies: `policy`, its per-model
+ * keys also under their models' ids on those providers (see
+ * {@link byModelIds}); `policy` itself when no provider has ids of its own.
+ */
+export const withModelIds = (
+  policy: FallbackPolicy.FallbackPolicy,
+  providers: ReadonlyArray<LlmProvider.Service>
+): FallbackPolicy.FallbackPolicy =>
+  providers.every((provider) => provider.modelId === undefined) ? policy : {
+    ...policy,
+    maxRetriesByModel: byModelIds(policy.maxRetriesByModel, providers),
+    limits: { ...policy.limits, firstTokenMsByModel: byModelIds(policy.limits.firstTokenMsByModel, providers) }
+  }
 
 /**
  * The models a manager's configuration names: each step's model, and the
@@ -269,7 +331,7 @@ export const knownModels = (
   const known = new Set<string>()
   const providers = new Set<string>()
   for (const route of routes) {
-    known.add(route.provider.model)
+    known.add(route.model)
     providers.add(route.provider.name)
   }
   for (const keys of [policy.maxRetriesByModel, policy.limits.firstTokenMsByModel]) {
@@ -285,7 +347,8 @@ export const knownModels = (
 
 /**
  * The target of a request on a route: the route's own, or that of the model
- * the request names (`options.model`). A model the configuration knows
+ * the request names (`options.model`, as the provider knows it:
+ * {@link modelFor}). A model the configuration knows
  * (`Engine.knownModels`) has its own circuit and metric series; every other
  * model a caller may name is counted as {@link otherModel}
  * (`LlmMetrics.otherModel`), and the first {@link ownCircuits} of them on a
@@ -298,7 +361,7 @@ export const knownModels = (
  * The attempts, the request log and the ledger keep the real model.
  */
 const targetFor = (engine: Engine, route: Route, model: ModelId): Target => {
-  if (model === route.provider.model) return route.own
+  if (model === route.model) return route.own
   const provider = route.provider.name
   if (engine.knownModels.has(model)) {
     let target = route.known.get(model)
@@ -320,14 +383,13 @@ const targetFor = (engine: Engine, route: Route, model: ModelId): Target => {
 }
 
 /**
- * The circuit key of `model` (the route's own when `undefined`) on a route:
- * what `LlmManager.circuitState` reads, the key its attempts would use now.
+ * The circuit key of `model` (as the route's provider knows it:
+ * {@link modelFor}) on a route: what `LlmManager.circuitState` reads, the
+ * key its attempts would use now.
  * Reading takes none of the {@link ownCircuits} a requested model may get.
  */
-export const circuitKey = (engine: Engine, route: Route, model: ModelId | undefined): string => {
-  if (model === undefined || model === route.provider.model || engine.knownModels.has(model)) {
-    return targetFor(engine, route, model ?? route.provider.model).key
-  }
+export const circuitKey = (engine: Engine, route: Route, model: ModelId): string => {
+  if (model === route.model || engine.knownModels.has(model)) return targetFor(engine, route, model).key
   const circuit = route.unknown.has(model) || route.unknown.size < ownCircuits ? model : otherModel
   return CircuitPolicy.key(route.provider.name, circuit)
 }
@@ -391,6 +453,11 @@ export interface Engine {
 /** One request on its way through the chain. */
 export interface Run {
   readonly request: LlmRequest.LlmRequest
+  /**
+   * The model the request names on each route, by `Route.index`, as its
+   * provider knows it ({@link modelFor}); `undefined` when it names none.
+   */
+  readonly models: ReadonlyArray<ModelId> | undefined
   /** The fiber's `Clock` when the request started: read directly, not through an effect per use. */
   readonly clock: Clock.Clock
   readonly timeoutMs: number
@@ -456,8 +523,10 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest, clock: 
   const timeoutMs = request.options.timeout === undefined
     ? engine.policy.requestTimeoutMs
     : Math.ceil(Duration.toMillis(request.options.timeout))
+  const named = request.options.model
   return {
     request,
+    models: named === undefined ? undefined : engine.routes.map((route) => modelFor(route, named)),
     clock,
     timeoutMs,
     deadlineAt: now + timeoutMs,
@@ -472,7 +541,8 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest, clock: 
 
 const attemptsOf = (run: Run): ReadonlyArray<Attempt> => run.attempts.filter((a) => a !== undefined)
 
-const modelOf = (route: Route, request: LlmRequest.LlmRequest): ModelId => request.options.model ?? route.provider.model
+/** The model of `run`'s attempts on `route`: the one the request names, else the route's own. */
+const modelOf = (route: Route, run: Run): ModelId => run.models?.[route.index] ?? route.model
 
 // ---------------------------------------------------------------------------
 // one attempt
@@ -525,7 +595,8 @@ const reserveFor = (engine: Engine, run: Run, route: Route, now: number): number
   const routes = engine.routes
   for (let index = route.index + 1; index < routes.length; index++) {
     // read only: a later step's circuit key takes none of the circuits a named model may get
-    const key = circuitKey(engine, routes[index] as Route, run.request.options.model)
+    const later = routes[index] as Route
+    const key = circuitKey(engine, later, modelOf(later, run))
     if (engine.openCircuits.retryAfter(key, now) === undefined) {
       return engine.policy.limits.attemptMs
     }
@@ -663,7 +734,7 @@ const attempt = <A>(
   const startedAt = run.clock.currentTimeMillisUnsafe()
   if (startedAt >= run.deadlineAt) return Effect.fail(new DeadlineReached())
   const provider = route.provider.name
-  const model = modelOf(route, run.request)
+  const model = modelOf(route, run)
   const target = targetFor(engine, route, model)
   const { key, label } = target
   const reasoning = run.request.options.reasoning
@@ -876,13 +947,14 @@ interface Sink {
  * deltas, or the lone `Restart` of a restarted answer that had none), the
  * attempt is `delivering`, which no limit but the deadline bounds (the idle
  * limit measures the provider's silence, not the caller's). A stream that
- * ends without its `Finish` was cut (`MalformedResponse`, rescued like any
- * other break). The sink is told once the attempt ended, its stream closed
+ * ends without its `Finish` was cut (`MalformedResponse` naming `model`,
+ * rescued like any other break). The sink is told once the attempt ended, its stream closed
  * (so the usage of a stopped stream was reported).
  */
 const consume = (
   route: Route,
   request: LlmRequest.LlmRequest,
+  model: ModelId,
   progress: Progress,
   sink: Sink
 ): Effect.Effect<Streamed, ProviderError> => {
@@ -925,7 +997,7 @@ const consume = (
         ? Effect.fail(
           new MalformedResponse({
             provider: route.provider.name,
-            model: modelOf(route, request),
+            model,
             message: `${route.provider.name} stream ended without its finish`
           })
         )
@@ -982,7 +1054,7 @@ const streamAttempt = (
     route,
     role,
     "stream",
-    (progress) => consume(route, request, progress, sink),
+    (progress) => consume(route, request, modelOf(route, run), progress, sink),
     ({ finish }) => ({
       usage: finish.usage,
       finishReason: finish.finishReason,
@@ -1094,7 +1166,7 @@ type Once<A> = (route: Route, role: Role) => Effect.Effect<A, Failure>
 const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: Once<A>): Effect.Effect<A, Failure> =>
   Effect.catch(Effect.suspend(() => once(route, role)), (first) => {
     // the retries of the model tried: a request naming another model gets that model's
-    const { maxRetries } = targetFor(engine, route, modelOf(route, run.request))
+    const { maxRetries } = targetFor(engine, route, modelOf(route, run))
     // a failure that is never retried (a skip, a deadline, a final error) needs no schedule
     if (maxRetries === 0 || first._tag === "DeadlineReached" || !ErrorPolicy.retries(first)) {
       return Effect.fail(first)
@@ -1279,7 +1351,7 @@ const knownOpenEverywhere = (engine: Engine, run: Run, now: number): ReadonlyArr
   // most requests stop at the primary, closed: nothing is allocated for them
   let waits: Array<number> | undefined
   for (const route of engine.routes) {
-    const wait = engine.openCircuits.retryAfter(targetFor(engine, route, modelOf(route, run.request)).key, now)
+    const wait = engine.openCircuits.retryAfter(targetFor(engine, route, modelOf(route, run)).key, now)
     if (wait === undefined) return undefined
     waits ??= []
     waits[route.index] = wait
@@ -1419,7 +1491,7 @@ const rescueOf = (engine: Engine, run: Run): Rescue =>
  * delivered text a continuation was sent).
  */
 const deliver = (run: Run, answer: Answer, route: Route, offer: Offer | undefined, prefill?: string): Sink => {
-  const source: Source = { provider: route.provider.name, model: modelOf(route, run.request) }
+  const source: Source = { provider: route.provider.name, model: modelOf(route, run) }
   // an answer that reaches nobody is its hedge side's own: nothing to claim
   let claimed = offer === undefined
   let handed = false
@@ -1479,7 +1551,7 @@ const replaying = (run: Run, answer: Answer, route: Route, forward: Sink): Sink 
   const diverged = (at: number) =>
     new StreamInterrupted({
       provider: route.provider.name,
-      model: modelOf(route, run.request),
+      model: modelOf(route, run),
       partialText: target,
       restartedLength: at,
       reason: `the restarted answer diverged from the ${target.length} characters delivered ` +
@@ -1552,7 +1624,7 @@ const streamOnce = (
       route.provider.capabilities.assistantPrefill
     if (continues && !run.noPrefill.includes(route.index)) {
       const request = continuation(run.request, answer)
-      if (request === undefined) return Effect.succeed(spentFinish(answer, route, run.request))
+      if (request === undefined) return Effect.succeed(spentFinish(answer, route, run))
       const sink = deliver(run, answer, route, offer, answer.delivered)
       return streamAttempt(engine, run, route, role, request, sink).pipe(
         Effect.catchIf(refusesPrefill, () =>
@@ -1652,8 +1724,8 @@ const continuation = (request: LlmRequest.LlmRequest, answer: Answer): LlmReques
  * calling a provider. It names the last source of the text; its usage is
  * none of its own (the request's is what its attempts billed).
  */
-const spentFinish = (answer: Answer, route: Route, request: LlmRequest.LlmRequest): Streamed => {
-  const { model, provider } = answer.sources.at(-1) ?? { provider: route.provider.name, model: modelOf(route, request) }
+const spentFinish = (answer: Answer, route: Route, run: Run): Streamed => {
+  const { model, provider } = answer.sources.at(-1) ?? { provider: route.provider.name, model: modelOf(route, run) }
   return { finish: LlmProvider.finishPart({ finishReason: "length", usage: TokenUsage.zero, provider, model }) }
 }
 

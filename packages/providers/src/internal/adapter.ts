@@ -496,7 +496,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   }
 
   const modelId = codec.modelId
-  // the configured model in the provider's own terms, once; the manager keys its policy and circuits by the name given
+  // the configured model in the provider's own terms, once (the manager keys its circuits by the same, `modelId`)
   const defaultModel = modelId === undefined ? settings.model : modelId(settings.model)
   const modelOf = (request: LlmRequest): ModelId => {
     const named = request.options.model
@@ -783,6 +783,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   return {
     name,
     model: settings.model,
+    modelId,
     capabilities,
     server,
     // the key as a secret: the manager scrubs it from every provider's errors, not only this one's
