@@ -25,6 +25,13 @@ const cases: ReadonlyArray<readonly [string, Record<string, unknown>, string]> =
     messages: user,
     max_completion_tokens: 100_000_000
   }, "max_completion_tokens"],
+  // `null` is an absent field (as `model_dump()` writes it): the limit sent is max_tokens
+  ["max_tokens over Baton's bound, max_completion_tokens null", {
+    model: "fast",
+    messages: user,
+    max_tokens: 100_000_000,
+    max_completion_tokens: null
+  }, "max_tokens"],
   ["only a system message", { model: "fast", messages: [{ role: "system", content: "Be brief." }] }, "messages"],
   // one string, which Baton takes as a list of one: a lone surrogate the manager refuses
   ["a stop string Baton refuses", { model: "fast", messages: user, stop: "\ud800" }, "stop"]

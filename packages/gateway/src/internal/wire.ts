@@ -333,12 +333,12 @@ const bodyFields: ReadonlyArray<readonly [baton: string, wire: string]> = [
  * `InvalidOptions` from the manager's own checks) was built from:
  * `toolChoice` is `tool_choice`, `prompt.2.content` `messages.2.content`,
  * `options.maxTokens` whichever of `max_completion_tokens` and `max_tokens`
- * the client sent, `options.stop.0` `stop` when it was one string; any other
+ * the client sent (`null` is not sent), `options.stop.0` `stop` when it was one string; any other
  * field is named alike.
  */
 export const bodyField = (field: string, body: ChatRequest): string => {
   if (field === "options.maxTokens") {
-    return body.max_completion_tokens === undefined
+    return body.max_completion_tokens == null
       ? "max_tokens"
       : "max_completion_tokens"
   }
