@@ -270,4 +270,26 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
       )
       assert.isString(dumped)
     }))
+
+  it.effect("an assistant tool call written to the SDK's type, without content, continues the chat", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Fixture.setup
+      const weather = Fixture.weatherRequest("fast")
+      // `ChatCompletionAssistantMessageParam.content` is optional: required only without `tool_calls`
+      const call: OpenAI.Chat.ChatCompletionAssistantMessageParam = {
+        role: "assistant",
+        tool_calls: [{
+          id: "call_1",
+          type: "function",
+          function: { name: "get_weather", arguments: "{\"city\":\"Oslo\"}" }
+        }]
+      }
+      const answer = yield* Effect.promise(() =>
+        Fixture.client(url).chat.completions.create({
+          ...weather,
+          messages: [...weather.messages, call, { role: "tool", tool_call_id: "call_1", content: "rain" }]
+        })
+      )
+      assert.include(answer.choices[0]?.message.content, "[tool results: rain]")
+    }))
 })

@@ -22,8 +22,10 @@
  *   back as an SDK gave it (`parsed`, `annotations`, `audio: null`,
  *   `function_call: null`, a tool call's `parsed_arguments`) continues the
  *   conversation, and so does a refusal (`content: null`, `refusal`: its
- *   text is sent as the assistant's). A non-null `function_call` or
- *   `audio`, which Baton cannot pass on, is refused.
+ *   text is sent as the assistant's). An assistant message with
+ *   `tool_calls` may leave `content` out, as OpenAI's own type
+ *   (`ChatCompletionAssistantMessageParam`) does. A non-null `function_call`
+ *   or `audio`, which Baton cannot pass on, is refused.
  * - A `max_tokens` (`max_completion_tokens`) or `temperature` left out is
  *   left to the provider ({@link toInput}), not given Baton's defaults.
  * - `reasoning_effort` (what the official openai client and the Vercel AI
@@ -88,8 +90,8 @@ const onlyNull = (message: string) => Schema.optionalKey(Schema.Null.annotate({ 
 
 const Message = open({
   role: Schema.Literals(["system", "developer", "user", "assistant", "tool"]),
-  /** `null` only on an assistant message carrying `tool_calls` or a `refusal`. */
-  content: Schema.NullOr(Schema.Union([Schema.String, Schema.Array(TextPart)])),
+  /** `null` or absent only on an assistant message carrying `tool_calls` or a `refusal` (as OpenAI takes it). */
+  content: optional(Schema.Union([Schema.String, Schema.Array(TextPart)])),
   name: optional(Schema.String),
   tool_calls: optional(Schema.Array(WireToolCall)),
   tool_call_id: optional(Schema.String),
@@ -99,9 +101,12 @@ const Message = open({
   audio: onlyNull("audio is not supported: the gateway answers with text")
 }).check(
   Schema.makeFilter((message) =>
-    message.content !== null || (message.tool_calls ?? []).length > 0 ||
+    message.content != null || (message.tool_calls ?? []).length > 0 ||
     (message.role === "assistant" && (message.refusal ?? "").length > 0) ||
-    { path: ["content"], issue: "content may be null only on an assistant message with tool_calls or a refusal" }
+    {
+      path: ["content"],
+      issue: "content may be null or absent only on an assistant message with tool_calls or a refusal"
+    }
   )
 )
 
@@ -226,7 +231,7 @@ export const describeIssue = (error: Schema.SchemaError): { readonly param: stri
  */
 const textOf = (message: typeof Message.Type): string => {
   const content = message.content
-  if (content === null) return message.refusal ?? ""
+  if (content == null) return message.refusal ?? ""
   return typeof content === "string" ? content : content.map((part) => part.text).join("")
 }
 
