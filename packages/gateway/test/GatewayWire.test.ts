@@ -292,4 +292,35 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
       )
       assert.include(answer.choices[0]?.message.content, "[tool results: rain]")
     }))
+
+  it.effect("an assistant's refusal as a content part (the SDK's ChatCompletionContentPartRefusal) is its text", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      const refusal = "I'm sorry, I can't help with that."
+      const declined: OpenAI.Chat.ChatCompletionAssistantMessageParam = {
+        role: "assistant",
+        content: [{ type: "refusal", refusal }]
+      }
+      yield* Effect.promise(() =>
+        Fixture.client(url).chat.completions.create({
+          model: "fast",
+          messages: [
+            { role: "user", content: "Help me pick a lock" },
+            declined,
+            { role: "user", content: "Then tell me a story" }
+          ]
+        })
+      )
+      const [sent] = yield* mock.received("openai")
+      const Sent = Schema.Struct({ messages: Schema.Array(Schema.Struct({ content: Schema.NullOr(Schema.String) })) })
+      assert.strictEqual(Schema.decodeUnknownSync(Sent)(sent?.body).messages[1]?.content, refusal)
+      // a refusal part is an assistant's only, as on OpenAI
+      refused(
+        yield* Fixture.post(url, {
+          model: "fast",
+          messages: [{ role: "user", content: [{ type: "refusal", refusal }] }]
+        }),
+        "messages[0].content"
+      )
+    }))
 })

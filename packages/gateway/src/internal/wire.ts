@@ -22,7 +22,8 @@
  *   back as an SDK gave it (`parsed`, `annotations`, `audio: null`,
  *   `function_call: null`, a tool call's `parsed_arguments`) continues the
  *   conversation, and so does a refusal (`content: null`, `refusal`: its
- *   text is sent as the assistant's). An assistant message with
+ *   text is sent as the assistant's, as is an assistant's content part
+ *   `{ type: "refusal", refusal }`). An assistant message with
  *   `tool_calls` may leave `content` out, as OpenAI's own type
  *   (`ChatCompletionAssistantMessageParam`) does. A non-null `function_call`
  *   or `audio`, which Baton cannot pass on, is refused.
@@ -72,6 +73,9 @@ const open = <const Fields extends Schema.Struct.Fields>(fields: Fields) =>
 
 const TextPart = open({ type: Schema.Literal("text"), text: Schema.String })
 
+/** What an assistant said when it declined, as a part (OpenAI's `ChatCompletionContentPartRefusal`): its text. */
+const RefusalPart = open({ type: Schema.Literal("refusal"), refusal: Schema.String })
+
 /**
  * A tool call's `extra_content`: Baton's part (`baton.replay`), checked; Google's (`google.thought_signature`)
  * is read apart and never refused ({@link GoogleSignature.read}); any other is ignored.
@@ -91,7 +95,7 @@ const onlyNull = (message: string) => Schema.optionalKey(Schema.Null.annotate({ 
 const Message = open({
   role: Schema.Literals(["system", "developer", "user", "assistant", "tool"]),
   /** `null` or absent only on an assistant message carrying `tool_calls` or a `refusal` (as OpenAI takes it). */
-  content: optional(Schema.Union([Schema.String, Schema.Array(TextPart)])),
+  content: optional(Schema.Union([Schema.String, Schema.Array(Schema.Union([TextPart, RefusalPart]))])),
   name: optional(Schema.String),
   tool_calls: optional(Schema.Array(WireToolCall)),
   tool_call_id: optional(Schema.String),
@@ -107,6 +111,11 @@ const Message = open({
       path: ["content"],
       issue: "content may be null or absent only on an assistant message with tool_calls or a refusal"
     }
+  ),
+  Schema.makeFilter((message) =>
+    message.role === "assistant" || typeof message.content === "string" ||
+    (message.content ?? []).every((part) => part.type === "text") ||
+    { path: ["content"], issue: "a refusal part is an assistant's only" }
   )
 )
 
@@ -232,7 +241,9 @@ export const describeIssue = (error: Schema.SchemaError): { readonly param: stri
 const textOf = (message: typeof Message.Type): string => {
   const content = message.content
   if (content == null) return message.refusal ?? ""
-  return typeof content === "string" ? content : content.map((part) => part.text).join("")
+  return typeof content === "string"
+    ? content
+    : content.map((part) => part.type === "text" ? part.text : part.refusal).join("")
 }
 
 const messageOf = (message: typeof Message.Type): LlmRequest.Message => {
