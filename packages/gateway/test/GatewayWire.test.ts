@@ -128,6 +128,24 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
         "messages[1].function_call"
       )
       assert.include(legacy.message, "send tool_calls")
+      // a tool result that does not say which call it answers (OpenAI's own 400 names tool_call_id)
+      for (const id of [{}, { tool_call_id: "" }, { tool_call_id: null }]) {
+        refused(
+          yield* Fixture.post(url, {
+            model: "fast",
+            messages: [
+              { role: "user", content: "weather?" },
+              {
+                role: "assistant",
+                content: null,
+                tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: "{}" } }]
+              },
+              { role: "tool", content: "rain", ...id }
+            ]
+          }),
+          "messages[2].tool_call_id"
+        )
+      }
       assert.strictEqual((yield* mock.stats("openai")).requests + (yield* mock.stats("deepseek")).requests, 0)
     }))
 

@@ -113,6 +113,10 @@ const Message = open({
     }
   ),
   Schema.makeFilter((message) =>
+    message.role !== "tool" || (message.tool_call_id ?? "").length > 0 ||
+    { path: ["tool_call_id"], issue: "a tool message must name the tool call it answers" }
+  ),
+  Schema.makeFilter((message) =>
     message.role === "assistant" || typeof message.content === "string" ||
     (message.content ?? []).every((part) => part.type === "text") ||
     { path: ["content"], issue: "a refusal part is an assistant's only" }
@@ -248,7 +252,8 @@ const textOf = (message: typeof Message.Type): string => {
 
 const messageOf = (message: typeof Message.Type): LlmRequest.Message => {
   const content = textOf(message)
-  if (message.role === "tool") return { role: "tool", content, toolCallId: message.tool_call_id ?? "" }
+  // the Message schema refuses a tool message without its tool_call_id
+  if (message.role === "tool") return { role: "tool", content, toolCallId: message.tool_call_id as string }
   const role = message.role === "developer" ? "system" : message.role
   const calls = message.tool_calls ?? []
   return calls.length === 0 ? { role, content } : {
