@@ -99,8 +99,13 @@ export interface Capabilities {
  * Anthropic's `thinking_delta`, Gemini's thought parts): the model is
  * working, so the stream counts as alive (the manager's first-token and idle
  * limits), though no text may have reached the caller. Keep-alive comments
- * and pings are not reasoning. Without a supervisor (a provider used on its
- * own) the adapter bounds each call with its own `timeoutMs`.
+ * and pings are not reasoning. `complete` is called when a stream is stopped
+ * after its whole answer came (its finish reason, and its usage where the
+ * provider reports one) but before its end marker (`[DONE]`,
+ * `message_stop`), with the `Finish` it would have ended with: a stream
+ * stalled there is a complete answer, not a broken one. Without a supervisor
+ * (a provider used on its own) the adapter bounds each call with its own
+ * `timeoutMs`, and ends such a stall with that `Finish` itself.
  *
  * @since 0.1.0
  */
@@ -108,6 +113,8 @@ export interface Supervisor {
   readonly usage: (usage: TokenUsage) => void
   /** A stream event carried reasoning (alone or beside answer text): the stream is alive. */
   readonly reasoning?: (() => void) | undefined
+  /** A stream stopped after its whole answer, before its end marker: the `Finish` it ends with. */
+  readonly complete?: ((finish: Finish) => void) | undefined
 }
 
 /**

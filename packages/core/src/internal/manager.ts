@@ -95,6 +95,8 @@ interface Progress extends LlmProvider.Supervisor {
   received: number
   /** The latest usage the provider reported during this attempt. */
   reported: TokenUsage.TokenUsage | undefined
+  /** The `Finish` of a stream stopped after its whole answer, before its end marker (`Supervisor.complete`). */
+  completed: Finish | undefined
 }
 
 const makeProgress = (first: Phase, clock: Clock.Clock, now: number): Progress => {
@@ -105,8 +107,12 @@ const makeProgress = (first: Phase, clock: Clock.Clock, now: number): Progress =
     afterHeaders: first,
     received: 0,
     reported: undefined,
+    completed: undefined,
     usage: (usage) => {
       progress.reported = usage
+    },
+    complete: (finish) => {
+      progress.completed = finish
     },
     reasoning: () => {
       reasoned(progress)
@@ -719,7 +725,10 @@ const asFailure = <A>(
  * Runs one call on one provider: skipped when its circuit is known open
  * ({@link skip}), else through its circuit, under the watchdog, and,
  * whatever happens (interruption included), records the attempt and reports
- * it to the request log and the usage ledger.
+ * it to the request log and the usage ledger. A stream that went silent past
+ * the idle limit after its whole answer came, before its end marker
+ * ({@link Progress.completed}), ends as that answer (`completed`), not as a
+ * failure to rescue.
  */
 const attempt = <A>(
   engine: Engine,
@@ -728,7 +737,8 @@ const attempt = <A>(
   role: Role,
   mode: "stream" | "call",
   call: (progress: Progress) => Effect.Effect<A, ProviderError>,
-  report: (value: A) => Report
+  report: (value: A) => Report,
+  completed?: (finish: Finish) => Effect.Effect<A, Failure>
 ): Effect.Effect<A, Failure> => {
   // built when the attempt starts (see `Once`)
   const startedAt = run.clock.currentTimeMillisUnsafe()
@@ -749,7 +759,7 @@ const attempt = <A>(
   const estimate = Option.isNone(engine.throttle) ? 0 : ProviderThrottle.estimateTokens(run.request)
   const progress = makeProgress(mode === "stream" ? "first-token" : "body", run.clock, startedAt)
   // built only once no circuit known open skips the attempt (and a throttle let it through)
-  const guarded = () =>
+  const watched = () =>
     engine.watchdog.guard(
       // one context update, not three: a request holds each one's restore frame while in flight
       Effect.updateContext(
@@ -772,6 +782,13 @@ const attempt = <A>(
         reserveFor(engine, run, route, startedAt)
       )
     )
+  const guarded = completed === undefined ? watched : () =>
+    Effect.catch(watched(), (error) => {
+      const finish = progress.completed
+      return error._tag === "ProviderTimeout" && error.phase === "idle" && finish !== undefined
+        ? completed(finish)
+        : Effect.fail(error)
+    })
   const record = (exit: Exit.Exit<A, Failure>) => {
     const now = run.clock.currentTimeMillisUnsafe()
     const entry = toAttempt(exit, { provider, model, role, latencyMs: now - startedAt })
@@ -1060,7 +1077,8 @@ const streamAttempt = (
       finishReason: finish.finishReason,
       responseId: finish.responseId,
       responseModel: finish.responseModel
-    })
+    }),
+    (finish) => Effect.as(sink.end(), { finish })
   )
 
 const resultReport = (result: GenerationResult): Report => ({

@@ -174,6 +174,13 @@ export interface StreamDecoder {
    * counts arrive whole (OpenAI's usage chunk).
    */
   readonly provisional?: (() => boolean) | undefined
+  /**
+   * The finish reason once the whole answer and its whole usage came, before
+   * the end marker that completes the stream (`finishReason`): a stream that
+   * stalls there is that answer, not a cut one. Absent: the end marker alone
+   * says the answer is whole.
+   */
+  readonly answered?: (() => FinishReason | undefined) | undefined
   /** The model's refusal so far, its pieces joined, for codecs whose wire has one (OpenAI `delta.refusal`). */
   readonly refusal?: (() => string | undefined) | undefined
   /** The stream's tool calls, for codecs that speak tools: drained for deltas after every event. */
@@ -652,8 +659,18 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       finished: false,
       pending: undefined,
       abandoned: () => {
+        if (run.finished) return
+        // stopped after its whole answer, before its end marker (a stall there): the supervisor may end it so
+        const whole = supervisor?.complete === undefined ? undefined : decoder.finishReason() ?? decoder.answered?.()
+        const ending = whole === undefined ? [] : run.ended(whole)
+        const finished = isParts(ending) && ending.length === 1 ? ending[0] : undefined
+        if (finished?._tag === "Finish") {
+          supervisor?.usage(finished.usage)
+          supervisor?.complete?.(finished)
+          return
+        }
         // stopped before the end (a caller gone, a hedge lost) after output or reasoning: billed
-        if (!run.finished && came()) supervisor?.usage(stopped())
+        if (came()) supervisor?.usage(stopped())
       },
       fail: (early: ProviderError, reason: string): ProviderError => {
         run.finished = true
@@ -747,9 +764,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         const mapped = HttpError.fromTransport(contextOf(model), error)
         return run.fail(mapped, mapped.message)
       },
-      ended: (): ReadonlyArray<StreamPart> | ProviderError => {
+      ended: (finishReason = decoder.finishReason()): ReadonlyArray<StreamPart> | ProviderError => {
         if (hole !== undefined) return run.fail(hole, hole.message)
-        const finishReason = decoder.finishReason()
         if (finishReason === undefined) {
           return run.fail(
             malformed(model, `${name} stream ended without its end marker`),
@@ -859,7 +875,10 @@ const makeHold = (holds: boolean) => {
 /** The bookkeeping of one stream. */
 interface StreamRun {
   finished: boolean
-  /** The consumer stopped the stream (finished or not): a supervisor gets the usage of text that had no usage yet. */
+  /**
+   * The consumer stopped the stream (finished or not): a supervisor gets the usage of text that had no usage yet,
+   * or, when the whole answer had come but its end marker had not, the stream's `Finish` (`Supervisor.complete`).
+   */
   readonly abandoned: () => void
   /** A failure found after some text of the same chunk: raised once that text is emitted. */
   pending: ProviderError | undefined
@@ -869,7 +888,8 @@ interface StreamRun {
   readonly fault: (fault: StreamFault) => ProviderError
   readonly stalled: () => ReadonlyArray<StreamPart> | ProviderError
   readonly broken: (error: Transport.TransportFailure) => ProviderError
-  readonly ended: () => ReadonlyArray<StreamPart> | ProviderError
+  /** The stream's end, as the decoder's `finishReason` (by default) says it ended. */
+  readonly ended: (finishReason?: FinishReason) => ReadonlyArray<StreamPart> | ProviderError
 }
 
 const isProviderError = (u: GenerationResult | ProviderError): u is ProviderError => "_tag" in u

@@ -534,6 +534,8 @@ const events = (reasoning?: (characters: number) => void): StreamDecoder => {
       return complete === undefined || output === undefined ? undefined : countsOf(complete, output, thinking)
     },
     provisional: () => !outputCounted,
+    // the `message_delta` that ends the turn came, with the whole output: only `message_stop` is missing
+    answered: () => outputCounted ? finish : undefined,
     tools: { ...tools, calls: () => AnthropicTools.withThinking(tools.calls(), thoughts.blocks()) },
     responseId: () => id,
     responseModel: () => answering

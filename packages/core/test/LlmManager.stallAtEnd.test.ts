@@ -1,0 +1,65 @@
+/**
+ * A stream whose provider sent the whole answer, its finish reason and its
+ * usage, then went silent before its end marker (`[DONE]`, `message_stop`):
+ * the answer is complete, so the idle limit ends it there, as the answer it
+ * is, rather than asking another provider to continue a finished answer.
+ */
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import type { StreamPart } from "../src/GenerationResult.ts"
+import * as RequestLog from "../src/RequestLog.ts"
+import { Bench, eventually, inject, liveWait, manager, stats } from "./utils/chain.ts"
+
+const prompt = "Explain tides to a child in three short sentences."
+
+const textOf = (parts: ReadonlyArray<StreamPart>): string =>
+  parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
+
+describe("a stream stalled after its finish, before its end marker", () => {
+  for (
+    const [primary, fallback] of [["anthropic", "openai"], ["openai", "anthropic"], ["deepseek", "anthropic"]] as const
+  ) {
+    it.effect(`${primary}: ends with its own answer, once, at the idle limit; ${fallback} is not asked`, () =>
+      Effect.gen(function*() {
+        const llm = yield* manager({ chain: [primary, fallback], policy: { limits: { idleMs: 300 } } })
+        yield* inject(primary, MockFault.stallMidStream("forever", { after: "end" }))
+        const answer = `Mock answer from ${primary}: ${prompt}`
+        const parts: Array<StreamPart> = []
+        const fiber = yield* Effect.forkChild(
+          Stream.runForEach(llm.stream({ prompt }), (part) => Effect.sync(() => parts.push(part)))
+        )
+        // the whole answer, its finish and its usage came (real I/O); then the provider stays silent
+        yield* eventually(Effect.sync(() => textOf(parts) === answer))
+        yield* liveWait(50)
+        yield* TestClock.adjust(300)
+        yield* Fiber.join(fiber)
+        assert.strictEqual(textOf(parts), answer)
+        const finishes = parts.filter((part) => part._tag === "Finish")
+        assert.deepStrictEqual(
+          finishes.map((f): ReadonlyArray<unknown> => [f.provider, f.finishReason, f.rescued]),
+          [[primary, "stop", false]]
+        )
+        assert.strictEqual((yield* stats(fallback)).requests, 0)
+        const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+        assert.deepStrictEqual(records.map((r) => [r.provider, r.outcome]), [[primary, "success"]])
+        assert.strictEqual(records[0]?.completionTokens, finishes[0]?.usage.completionTokens)
+      }).pipe(Effect.provide(Layer.merge(Bench, RequestLog.layerMemory()))))
+  }
+
+  it.effect("generate, which streams underneath, answers with that answer too", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["anthropic", "openai"], policy: { limits: { idleMs: 300 } } })
+      yield* inject("anthropic", MockFault.stallMidStream("forever", { after: "end" }))
+      const fiber = yield* Effect.forkChild(llm.generate({ prompt }))
+      // the server sent the whole answer, its finish and its usage (real I/O); then it stays silent
+      yield* eventually(Effect.map(stats("anthropic"), (s) => s.requests === 1))
+      yield* liveWait(200)
+      yield* TestClock.adjust(300)
+      const result = yield* Fiber.join(fiber)
+      assert.strictEqual(result.content, `Mock answer from anthropic: ${prompt}`)
+      assert.deepStrictEqual(result.attempts.map((a) => [a.provider, a.outcome]), [["anthropic", "success"]])
+      assert.strictEqual((yield* stats("openai")).requests, 0)
+    }).pipe(Effect.provide(Layer.merge(Bench, RequestLog.layerMemory()))))
+})
