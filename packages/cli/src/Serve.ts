@@ -48,9 +48,6 @@ const messageOf = (error: unknown): string => {
   return typeof text === "string" ? text : String(error)
 }
 
-/** Node's code for a port out of range, which its `listen` throws at once (a defect, not a `ServeError`). */
-const badPort = "ERR_SOCKET_BAD_PORT"
-
 /** One line for why the gateway could not start: a listener's address and reason, a store's variable and why. */
 const failureOf = (error: unknown, flags: Flags): string => {
   switch (fieldOf(error, "_tag")) {
@@ -63,7 +60,7 @@ const failureOf = (error: unknown, flags: Flags): string => {
     case "RedisError":
       return `REDIS_URL: cannot connect to Redis: ${messageOf(fieldOf(error, "cause"))}`
     default:
-      return fieldOf(error, "code") === badPort ? MockServerCommand.listenFailure(error, flags) : messageOf(error)
+      return messageOf(error)
   }
 }
 
@@ -78,8 +75,6 @@ const serve = (flags: Flags) =>
     return yield* Gateway.serve({ config, port: flags.port, host: flags.host }).pipe(Effect.provide(environment))
   }).pipe(
     Effect.scoped,
-    // only Node's port check is a start failure among the defects: any other stays a defect
-    Effect.catchDefect((defect) => fieldOf(defect, "code") === badPort ? Effect.fail(defect) : Effect.die(defect)),
     Effect.catch((error) => Exit.fail(Exit.configuration, failureOf(error, flags)))
   )
 
@@ -118,7 +113,7 @@ export const command = Command.make("serve", {
     Flag.optional,
     Flag.withDescription("gateway config (YAML or JSON): providers, model aliases, client keys")
   ),
-  port: Flag.Int("port").pipe(Flag.withDefault(8080), Flag.withDescription("port to listen on")),
+  port: MockServerCommand.port(8080, "port to listen on"),
   host: Flag.String("host").pipe(
     FlagCheck.nonBlank("an address"),
     Flag.withDefault("127.0.0.1"),

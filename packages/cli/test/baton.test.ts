@@ -731,15 +731,17 @@ describe("baton", () => {
     }
   })
 
-  it("serve on a port out of range names the address and the reason in one line, exit 2, as mock-server", async () => {
+  it("serve and mock-server refuse a port that is not decimal digits 0 to 65535, naming --port, with the usage, exit 1", async () => {
     const env = { ...onMock(), BATON_GATEWAY_KEYS: `t:${createHash("sha256").update("k").digest("hex")}` }
-    for (const port of ["99999", "-1"]) {
-      const ran = await run(["serve", "--port", port], { env })
-      assert.strictEqual(ran.code, 2, ran.stderr)
-      assert.deepStrictEqual(
-        ran.stderr.split("\n").filter((line) => line.length > 0),
-        [`baton: cannot listen on 127.0.0.1:${port}: a port is 0 to 65535`]
-      )
+    for (const command of ["serve", "mock-server"]) {
+      for (const port of ["1e3", "0x50", "80.0", " 80", "+80", "", "65536", "99999", "-1"]) {
+        const label = `${command} --port ${JSON.stringify(port)}`
+        const ran = await run([command, "--port", port], { env })
+        assert.strictEqual(ran.code, 1, `${label}: ${ran.stdout}${ran.stderr}`)
+        assert.include(ran.stdout, "USAGE", label)
+        assert.include(ran.stderr, "--port", label)
+        assert.include(ran.stderr, "0 to 65535", label)
+      }
     }
   })
 

@@ -10,9 +10,11 @@
  * address in use`, with exit code 2 and no stack trace; `baton serve` prints
  * the same line for its gateway.
  *
+ * `--port` takes decimal digits only, 0 to 65535 (see {@link port}).
+ *
  * @since 0.1.0
  */
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Listen from "./internal/listen.ts"
 import * as MockProviderServer from "./MockProviderServer.ts"
@@ -27,6 +29,29 @@ const serve = Effect.fnUntraced(function*(options: MockProviderServer.MockServer
   return yield* Effect.never
 }, Effect.scoped)
 
+/** A port as typed: 1 to 5 decimal digits (its value is checked apart). */
+const portDigits = /^[0-9]{1,5}$/
+
+/**
+ * The `--port` flag of a server command (this one and `baton serve`): decimal
+ * digits only, 0 (any free port) to 65535, `fallback` when absent. Any other
+ * value (`1e3`, `0x50`, `80.0`, ` 80`, `99999`), which effect/cli's
+ * `Flag.Int` would read with `Number` or pass on to `listen`, is refused:
+ * effect/cli names the flag, prints the usage and exits 1.
+ *
+ * @since 0.1.0
+ */
+export const port = (fallback: number, description: string): Flag.Flag<number> =>
+  Flag.String("port").pipe(
+    Flag.filterMap(
+      (text) => portDigits.test(text) && Number(text) <= 65535 ? Option.some(Number(text)) : Option.none(),
+      () => "a port in decimal digits, 0 to 65535"
+    ),
+    Flag.withMetavar("integer"),
+    Flag.withDefault(fallback),
+    Flag.withDescription(description)
+  )
+
 /**
  * The command, named `name`.
  *
@@ -34,7 +59,7 @@ const serve = Effect.fnUntraced(function*(options: MockProviderServer.MockServer
  */
 export const command = (name: string) =>
   Command.make(name, {
-    port: Flag.Int("port").pipe(Flag.withDefault(8787), Flag.withDescription("port to listen on (0: any free port)")),
+    port: port(8787, "port to listen on (0: any free port)"),
     host: Flag.String("host").pipe(Flag.withDefault("127.0.0.1"), Flag.withDescription("address to listen on")),
     seed: Flag.Int("seed").pipe(Flag.withDefault(1), Flag.withDescription("seed of probability faults"))
   }, serve).pipe(Command.withDescription("Run the mock provider server (OpenAI, DeepSeek, Gemini, Anthropic formats)"))
