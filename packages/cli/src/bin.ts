@@ -2,7 +2,9 @@
  * The `baton` command: `generate`, `usage`, `check`, `mock-server` and
  * `serve`. Started by `bin/baton.js`, which runs it on a Node that strips
  * types (Node 20 included, through the workspace's Node 24). Exit codes: see
- * `internal/exit.ts` (0 done, 1 bad command line, 2 configuration, 3 failed).
+ * `internal/exit.ts` (0 done, 1 bad command line, 2 configuration, 3 failed);
+ * `baton` alone prints the help and exits 1, `baton --help` and
+ * `baton --version` exit 0.
  *
  * @since 0.1.0
  */
@@ -30,6 +32,12 @@ const baton = Command.make("baton").pipe(
 
 baton.pipe(
   Command.run({ version: "0.1.0" }),
+  // no command: effect/cli prints the help and would exit 0, so that a script calling `baton` by mistake sees success
+  Effect.catchTag(
+    "ShowHelp",
+    (help) =>
+      help.errors.length === 0 ? Exit.fail(Exit.usage, "a command is needed (see SUBCOMMANDS)") : Effect.fail(help)
+  ),
   // `mock-server` (@baton/testing's command) fails with the start error: one line and exit 2, as `serve` does
   Effect.catchTag(
     "MockServerStartError",

@@ -166,6 +166,19 @@ describe("baton", () => {
     }
   })
 
+  it("no command prints the help and exits 1 (a bad command line); --help and --version still exit 0", async () => {
+    const bare = await run([])
+    assert.strictEqual(bare.code, 1, bare.stderr)
+    assert.include(bare.stdout, "USAGE")
+    assert.match(bare.stderr, /^baton: a command is needed/m)
+    const version = await run(["--version"])
+    assert.strictEqual(version.code, 0, version.stderr)
+    assert.include(version.stdout, "0.1.0")
+    const help = await run(["--help"])
+    assert.strictEqual(help.code, 0, help.stderr)
+    assert.strictEqual(help.stderr, "")
+  })
+
   it("a bad flag shows the usage and exits 1", async () => {
     const ran = await run(["usage", "--by", "nope"])
     assert.strictEqual(ran.code, 1)
