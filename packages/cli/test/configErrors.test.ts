@@ -104,4 +104,24 @@ describe("baton configuration errors", () => {
       assert.notInclude(ran.stderr + ran.stdout, "CANARY", label)
     }))
   })
+
+  it("check refuses a key in quotes or with a line break inside, naming the variable, never showing the key, exit 2", async () => {
+    const cases = [
+      ["DEEPSEEK_API_KEY", `"sk-CANARY-1234567"`, "remove the quotes"],
+      ["GEMINI_API_KEY", `'g-CANARY-1234567'`, "remove the quotes"],
+      ["DEEPSEEK_API_KEY", "sk-CANARY\n-1234567", "a line break"]
+    ] as const
+    await Promise.all(cases.map(async ([variable, value, reason]) => {
+      const label = `${variable}=${JSON.stringify(value)}`
+      const ran = await run(["check"], {
+        DEEPSEEK_API_KEY: "sk-test-key",
+        GEMINI_API_KEY: "g-test-key",
+        [variable]: value
+      })
+      assert.strictEqual(ran.code, 2, `${label}: ${ran.stdout}${ran.stderr}`)
+      assert.notInclude(ran.stdout, "Configuration OK", label)
+      assert.match(ran.stderr, new RegExp(`^baton: ${variable}: .*${reason}`, "m"), label)
+      assert.notInclude(ran.stderr + ran.stdout, "CANARY", label)
+    }))
+  })
 })

@@ -68,9 +68,10 @@
  * shown as `[redacted]`.
  *
  * Keys (`<PROVIDER>_API_KEY`, `LLM_COMPAT_<NAME>_API_KEY`) are trimmed (the
- * final newline of a mounted secret file goes); a key left with whitespace, a
- * control or a non-ASCII character inside is an error naming the variable and
- * the character's position, never the value. Base URLs are `http:` or
+ * final newline of a mounted secret file goes); a key left in a pair of
+ * matching quotes (`"sk-..."` or `'sk-...'`, a `.env` value copied as is)
+ * or with whitespace, a control or a non-ASCII character inside is an error
+ * naming the variable (and the character's position), never the value. Base URLs are `http:` or
  * `https:` only and carry no credentials (`user:password@`: the adapters send
  * to the URL's origin; the key goes in the key variable); an error never
  * shows a URL's user part or query. `LLM_USAGE_STORE_URL` must name a
@@ -382,8 +383,14 @@ const optionalRedacted = (variable: string) =>
 /** What a key's characters must be: visible ASCII, as every provider's keys are and an HTTP header can carry. */
 const keyCharacter = /[\x21-\x7e]/
 
-/** What the first bad character of a key is, and where, without showing the key. */
+/** A value in a pair of matching quotes, which a `.env` value copied as is (into docker's `--env-file`) keeps. */
+const quoted = /^(["'])[\s\S]*\1$/
+
+/** Why a trimmed key is none, without showing it: quotes around it, else its first bad character and where. */
 const keyProblem = (key: string): string | undefined => {
+  if (quoted.test(key)) {
+    return "is in quotes, which are no part of a key (a .env value copied as is); remove the quotes (the key is not shown)"
+  }
   for (let i = 0; i < key.length; i++) {
     const char = key[i] ?? ""
     if (keyCharacter.test(char)) continue
@@ -406,8 +413,8 @@ const keyProblem = (key: string): string | undefined => {
 /**
  * Reads an API key from `variable`: unset or blank is `None`; the whitespace
  * around it (the final newline of a mounted secret file) is trimmed; what is
- * left must be visible ASCII, else an `LlmConfigError` naming the variable,
- * never the value. The rule every Baton door reads keys by.
+ * left must be visible ASCII and not in a pair of matching quotes (`'sk-...'`),
+ * else an `LlmConfigError` naming the variable, never the value. The rule every Baton door reads keys by.
  *
  * @since 0.1.0
  */
@@ -420,7 +427,7 @@ export const apiKey = (variable: string): Effect.Effect<Option.Option<Redacted.R
 /**
  * A key given in code (a provider layer's `apiKey`) by the rule
  * {@link apiKey} reads a variable by: trimmed, blank is `None`, else visible
- * ASCII or an `LlmConfigError` naming `name`, never the key. A key undici
+ * ASCII in no quotes or an `LlmConfigError` naming `name`, never the key. A key undici
  * would refuse as a header never reaches it (each call would fail as a
  * retryable connection failure).
  *

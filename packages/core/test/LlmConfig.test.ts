@@ -314,6 +314,16 @@ describe("LlmConfig keys", () => {
   }
   const keyOf = (key: Option.Option<Redacted.Redacted> | undefined) =>
     key === undefined ? undefined : Option.map(key, Redacted.value)
+  /** The error of every provider keyed, `variable` set to `value`. */
+  const keyError = (variable: string, value: string) =>
+    Effect.flip(load({
+      ...compatible,
+      DEEPSEEK_API_KEY: "sk-deepseek",
+      GEMINI_API_KEY: "g-key",
+      OPENAI_API_KEY: "sk-openai",
+      ANTHROPIC_API_KEY: "sk-ant",
+      [variable]: value
+    }))
 
   it.effect("trims the whitespace around every key (a secret file's trailing newline)", () =>
     Effect.gen(function*() {
@@ -334,6 +344,30 @@ describe("LlmConfig keys", () => {
       )
     }))
 
+  it.effect("rejects a key in matching quotes (a .env value copied as is), naming it, saying to remove them, never echoing it", () =>
+    Effect.gen(function*() {
+      const bad: ReadonlyArray<readonly [string, string]> = [
+        ["DEEPSEEK_API_KEY", `"sk-zq9canary"`],
+        ["GEMINI_API_KEY", `'g-zq9canary'`],
+        ["OPENAI_API_KEY", ` "sk-zq9canary"\n`],
+        ["ANTHROPIC_API_KEY", `''`],
+        ["LLM_COMPAT_LOCAL_API_KEY", `'sk-local-zq9canary'`]
+      ]
+      for (const [variable, value] of bad) {
+        const error = yield* keyError(variable, value)
+        assert.strictEqual(error.variable, variable, value)
+        assert.include(error.message, variable)
+        assert.include(error.message, "remove the quotes", error.message)
+        assert.notInclude(error.message, "zq9canary", error.message)
+      }
+      // a quote that is no pair around the key is a character of it
+      const config = yield* load({ ...keys, DEEPSEEK_API_KEY: `sk-"x"`, GEMINI_API_KEY: `"g-key'` })
+      assert.deepStrictEqual(
+        [keyOf(config.providers.deepseek.apiKey), keyOf(config.providers.gemini.apiKey)],
+        [Option.some(`sk-"x"`), Option.some(`"g-key'`)]
+      )
+    }))
+
   it.effect("rejects a key with whitespace, a control or a non-ASCII character inside, naming it, never echoing it", () =>
     Effect.gen(function*() {
       const bad: ReadonlyArray<readonly [string, string]> = [
@@ -344,14 +378,7 @@ describe("LlmConfig keys", () => {
         ["LLM_COMPAT_LOCAL_API_KEY", "sk-lo\u0007cal-zq9canary"]
       ]
       for (const [variable, value] of bad) {
-        const error = yield* Effect.flip(load({
-          ...compatible,
-          DEEPSEEK_API_KEY: "sk-deepseek",
-          GEMINI_API_KEY: "g-key",
-          OPENAI_API_KEY: "sk-openai",
-          ANTHROPIC_API_KEY: "sk-ant",
-          [variable]: value
-        }))
+        const error = yield* keyError(variable, value)
         assert.strictEqual(error.variable, variable)
         assert.include(error.message, variable)
         assert.notInclude(error.message, "zq9canary", error.message)
