@@ -112,7 +112,26 @@ export interface ListenOptions {
   readonly port?: number | undefined
   /** Default `127.0.0.1`. */
   readonly host?: string | undefined
+  /**
+   * How long a client may take to send a whole request, headers and body
+   * (default 60 s): a client that stalls is answered 408 and its connection
+   * closed, so that it holds no handler. Answers, streamed ones included,
+   * take as long as they take.
+   */
+  readonly requestTimeoutMs?: number | undefined
 }
+
+/**
+ * Node's server with `requestTimeoutMs` as its request and header limits,
+ * checked at least four times within the limit (Node checks every 30 s by
+ * default).
+ */
+const nodeServer = (requestTimeoutMs: number) => () =>
+  createServer({
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(1, Math.min(30_000, Math.floor(requestTimeoutMs / 4)))
+  })
 
 /**
  * What the gateway's routes need in context. `RequestLog`, `UsageLedger`
@@ -221,7 +240,7 @@ export const layer = (
 ): Layer.Layer<HttpServer.HttpServer, unknown, Requirements> =>
   HttpRouter.serve(Layer.merge(routes(config), unknownPaths), { disableLogger: true }).pipe(
     Layer.provideMerge(
-      NodeHttpServer.layer(() => createServer({ requestTimeout: 0 }), {
+      NodeHttpServer.layer(nodeServer(listen.requestTimeoutMs ?? 60_000), {
         port: listen.port ?? 8080,
         host: listen.host ?? "127.0.0.1"
       })

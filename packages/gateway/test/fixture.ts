@@ -80,6 +80,8 @@ export interface Options {
   readonly environment?: Readonly<Record<string, string>>
   /** The `LlmConfig` (default: read from {@link environment} and `environment`, chain included). */
   readonly llmConfig?: Layer.Layer<LlmConfig.LlmConfig, unknown>
+  /** How the gateway listens (on a spare port unless told). */
+  readonly listen?: Gateway.ListenOptions
 }
 
 /** Stores and services of one gateway. */
@@ -98,7 +100,7 @@ export const gateway = (options: Options = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     const mock = yield* MockProviderServer.MockProviderServer
     const config = yield* GatewayConfig.parse(JSON.stringify(configFile(mock, options.subjectPrefix)), "json")
-    return Gateway.layer(config, { port: 0 })
+    return Gateway.layer(config, { port: 0, ...options.listen })
   })).pipe(
     Layer.provideMerge(services(options)),
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment)))
