@@ -85,7 +85,8 @@
  * has expired (its day and grace are over). When the set is full, further
  * undos are dropped with a warning: a late reservation among them stays
  * charged (the safe direction, as for any refund the store could not take).
- * Undos still pending when the layer is released are dropped the same way.
+ * Undos still pending when the layer is released are dropped the same way,
+ * with a warning that counts them.
  *
  * A refund is the same undo by id, so it is safe to repeat: when its reply
  * does not come (a pause, an outage), it joins the pending undos, and a
@@ -319,6 +320,21 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
   const redis = RedisConnection.bound(yield* Redis.Redis, options.timeout ?? Duration.seconds(1))
   const prefix = options.prefix ?? "baton:quota:"
   const maxPendingUndos = options.maxPendingUndos ?? 10_000
+
+  // The undos waiting for Redis, oldest first, and the one fiber that works through them.
+  const pending = new Map<string, PendingUndo>()
+  let draining = false
+  let dropped = 0
+
+  // runs once the fiber below has stopped (finalizers run in reverse): what still waits is dropped, and said so
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() => {
+      const lost = pending.size + dropped
+      return lost === 0
+        ? Effect.void
+        : Effect.logWarning(`quota store (Redis): ${lost} undos dropped at close, not confirmed by Redis`)
+    })
+  )
   const drainers = yield* FiberSet.make()
 
   const guard = <A>(what: string, effect: Effect.Effect<A, Redis.RedisError>) =>
@@ -338,19 +354,18 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
   const cancel = ({ key, markTtlMs, reservation }: Omit<PendingUndo, "until">) =>
     markTtlMs === undefined ? runCancel(key, reservation, 0, 0) : runCancel(key, reservation, markTtlMs, 1)
 
-  // The undos waiting for Redis, oldest first, and the one fiber that works through them.
-  const pending = new Map<string, PendingUndo>()
-  let draining = false
-  let dropped = 0
-
   /** One round: undoes the pending ones in order until one fails (it goes to the back, so it holds up no other). */
   const round = Effect.clockWith((clock) =>
     Effect.gen(function*() {
       let undone = 0
       for (const undo of Array.from(pending.values())) {
-        pending.delete(undo.reservation)
-        if (undo.until <= clock.currentTimeMillisUnsafe()) continue
+        if (undo.until <= clock.currentTimeMillisUnsafe()) {
+          pending.delete(undo.reservation)
+          continue
+        }
+        // kept pending until Redis confirms it, so that one cut short by the close is counted as dropped
         const exit = yield* Effect.exit(cancel(undo))
+        pending.delete(undo.reservation)
         if (Exit.isFailure(exit)) {
           pending.set(undo.reservation, undo)
           return { undone, failure: exit.cause }

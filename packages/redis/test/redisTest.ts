@@ -5,9 +5,11 @@
  * Redis suites skip with a warning on the console. Each test file uses a
  * unique key prefix and deletes its keys when it ends.
  */
+import * as LlmConfig from "@baton/core/LlmConfig"
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Effect, Layer, Logger } from "effect"
 import { createClient } from "redis"
+import * as RedisQuotaStore from "../src/RedisQuotaStore.ts"
 
 /** The Redis the tests use. */
 export const redisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
@@ -63,4 +65,19 @@ export const layer = (prefix: string) =>
   Layer.effectDiscard(Effect.addFinalizer(() => Effect.ignore(Effect.tryPromise(() => deleteKeys(prefix))))).pipe(
     Layer.provideMerge(NodeRedis.layer({ url: redisUrl })),
     Layer.provide(Layer.succeed(Clock.Clock, Clock.Clock.defaultValue()))
+  )
+
+/** The messages of the warnings logged under `layer`, in order, for a test to read. */
+export const captureWarnings = () => {
+  const warnings: Array<string> = []
+  const capture = Logger.make(({ logLevel, message }) => {
+    if (logLevel === "Warn") warnings.push(Array.isArray(message) ? String(message[0]) : String(message))
+  })
+  return { warnings, layer: Logger.layer([capture]) }
+}
+
+/** `RedisQuotaStore.layerConfig` as an application builds it, on the Redis at `url`, its keys under `prefix`. */
+export const quotaFromConfig = (url: string, prefix: string) =>
+  RedisQuotaStore.layerConfig({ prefix }).pipe(
+    Layer.provide(LlmConfig.layerFromRecord({ DEEPSEEK_API_KEY: "k", GEMINI_API_KEY: "g", REDIS_URL: url }))
   )
