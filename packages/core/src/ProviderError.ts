@@ -323,7 +323,9 @@ export class CircuitOpen extends stackless(
 
 /**
  * Baton skipped the provider without calling it because its local
- * requests-per-minute or tokens-per-minute budget is spent.
+ * requests-per-minute or tokens-per-minute budget is spent. `retryAfter` is
+ * when it has refilled enough; absent when the request's token estimate is
+ * more than a whole minute's `tokensPerMinute`, which no wait makes fit.
  *
  * @since 0.1.0
  */

@@ -17,7 +17,9 @@
  *   of the call's tokens, default 0) from the buckets, or fails at once with
  *   `ProviderThrottled` (`limit` says which bucket, `retryAfter` when it
  *   refills enough). Nothing is taken when it fails on the request bucket; a
- *   failure on the token bucket keeps the request it took.
+ *   failure on the token bucket keeps the request it took. `tokens` above
+ *   `tokensPerMinute` itself never fit: such a check fails before either
+ *   bucket, taking nothing, without `retryAfter` (no wait makes it fit).
  * - `record(provider, tokens)` charges tokens after the call (the actual
  *   usage minus the estimate passed to `check`). It never fails: a bucket may
  *   go into debt, and the next `check` fails until the debt is repaid.
@@ -176,6 +178,19 @@ export const make = Effect.fnUntraced(function*(limits: LimitTable, options: Opt
     return bucket === "requests-per-minute" ? entry?.requestsPerMinute : entry?.tokensPerMinute
   }
 
+  const throttled = (
+    provider: ProviderName,
+    bucket: Bucket,
+    model: ModelId | undefined,
+    retryAfter: Duration.Duration | undefined
+  ) =>
+    new ProviderThrottled({
+      provider,
+      ...(model === undefined ? {} : { model }),
+      limit: bucket,
+      ...(retryAfter === undefined ? {} : { retryAfter })
+    })
+
   // one window for checks and records: an outage fails both, up to three times per attempt
   const failOpen = damped("provider throttle store unavailable; letting the call through")
 
@@ -198,24 +213,23 @@ export const make = Effect.fnUntraced(function*(limits: LimitTable, options: Opt
       Effect.asVoid,
       Effect.catch((error) =>
         error.reason._tag === "RateLimitExceeded"
-          ? Effect.fail(
-            new ProviderThrottled({
-              provider,
-              ...(model === undefined ? {} : { model }),
-              limit: bucket,
-              retryAfter: error.reason.retryAfter
-            })
-          )
+          ? Effect.fail(throttled(provider, bucket, model, error.reason.retryAfter))
           : failOpen(error)
       )
     )
   }
 
-  const check: Service["check"] = (provider, options) =>
-    Effect.andThen(
-      take(provider, "requests-per-minute", 1, options?.model),
-      take(provider, "tokens-per-minute", Math.max(0, Math.ceil(options?.tokens ?? 0)), options?.model)
-    )
+  const check: Service["check"] = (provider, options) => {
+    const tokens = Math.max(0, Math.ceil(options?.tokens ?? 0))
+    const tokenLimit = limitOf(provider, "tokens-per-minute")
+    // more than a whole minute's tokens never fits: refused before the request bucket, with no time to wait for
+    return tokenLimit !== undefined && tokens > tokenLimit
+      ? Effect.fail(throttled(provider, "tokens-per-minute", options?.model, undefined))
+      : Effect.andThen(
+        take(provider, "requests-per-minute", 1, options?.model),
+        take(provider, "tokens-per-minute", tokens, options?.model)
+      )
+  }
 
   const record: Service["record"] = (provider, tokens) => {
     const limit = limitOf(provider, "tokens-per-minute")
