@@ -30,6 +30,9 @@
  *   Such a command never left the process, nor did one failed in the quiet
  *   window after a timeout: `neverSent` tells them from a command that
  *   timed out, which may still run on Redis later.
+ * - Warnings: a lost connection is warned of once per outage, not once per
+ *   reconnection attempt; the errors of the attempts are counted, and their
+ *   number logged (info) once Redis answers again.
  * - Shutdown: closing the layer waits for in-flight replies at most
  *   `closeTimeout` (default 1 second), then drops the socket, even when
  *   Redis never answers (paused). Closing a Redis-backed stack therefore

@@ -159,6 +159,26 @@ const boundReconnections = (client: Client, timeout: Duration.Duration): Effect.
     (release) => Effect.sync(release)
   )
 
+/**
+ * Logs the first error of an outage as a warning, and not the errors of the
+ * reconnection attempts that follow it (one every 2 seconds at most, for as
+ * long as Redis is down): they are counted, and their number logged once the
+ * client is ready again, so the next outage is warned of again.
+ */
+const warnOncePerOutage = (client: Client, what: string, runSync: (effect: Effect.Effect<void>) => void): void => {
+  let errors = 0
+  client.on("error", (cause) => {
+    errors++
+    if (errors === 1) {
+      runSync(Effect.logWarning(`${what} error; reconnecting (further errors are counted until then)`, cause))
+    }
+  })
+  client.on("ready", () => {
+    if (errors > 0) runSync(Effect.logInfo(`${what} connected again after ${errors} errors`))
+    errors = 0
+  })
+}
+
 const sendWith = (client: Client) => <A = unknown>(command: string, ...args: ReadonlyArray<string>) =>
   Effect.tryPromise({
     // the reply's type is the caller's to state, as with every `Redis`
@@ -203,9 +223,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   })
   // node-redis rethrows an `error` event nobody listens to, which would crash the process
   const runSync = Effect.runSyncWith(yield* Effect.context())
-  client.on("error", (cause) => {
-    runSync(Effect.logWarning("Redis client error", cause))
-  })
+  warnOncePerOutage(client, "Redis client", runSync)
   yield* attemptWithin(client, connectTimeout, (client) => client.connect())
   yield* boundReconnections(client, connectTimeout)
 
@@ -238,8 +256,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       subscriber.once("ready", () => {
         subscribed = true
       })
+      warnOncePerOutage(subscriber, "Redis subscriber", runSync)
       subscriber.on("error", (cause) => {
-        runSync(Effect.logWarning("Redis subscriber error", cause))
         if (!subscriber.isOpen) runSync(Deferred.fail(terminal, redisError(cause)))
       })
       yield* attemptWithin(subscriber, connectTimeout, async (subscriber) => {
