@@ -6,7 +6,10 @@
  *   `{ type: "function", function: { name } }`).
  * - Conversation: an assistant message's calls as `tool_calls` (`content`
  *   `null` when it said nothing), a result as `{ role: "tool", tool_call_id,
- *   content }`. The reasoning the model wrote before its calls (DeepSeek's
+ *   content }`. OpenAI takes ids of at most 40 characters (400 "string too
+ *   long") and other servers make longer ones (vLLM's are 46): a longer id
+ *   is sent as `call_` and 35 characters of its SHA-256, the same on the
+ *   call and on the result that answers it ({@link sentId}). The reasoning the model wrote before its calls (DeepSeek's
  *   thinking mode, vLLM: `reasoning_content`), kept in the first call's
  *   replay, goes back as the message's `reasoning_content`, as DeepSeek
  *   demands (400 without it); the adapter hands the codec only the replays
@@ -70,9 +73,17 @@ export const bodyFields = (request: LlmRequest): Json.JsonObject => {
 const reasoningOf = (calls: ReadonlyArray<ToolCall>): string | undefined =>
   calls.find((call) => call.replay?.reasoning !== undefined)?.replay?.reasoning
 
+/** The longest tool call id OpenAI takes. */
+const MAX_ID_LENGTH = 40
+
+/** A call's id as sent: as it is when OpenAI takes it, else `call_` and 35 characters of its SHA-256. */
+const sentId = (id: string): string => id.length <= MAX_ID_LENGTH ? id : ToolStream.digestId("call_", id, MAX_ID_LENGTH)
+
 /** A conversation message with its tool fields, or `undefined` for a plain one. */
 export const message = (source: Message): Json.JsonObject | undefined => {
-  if (source.role === "tool") return { role: "tool", tool_call_id: source.toolCallId ?? "", content: source.content }
+  if (source.role === "tool") {
+    return { role: "tool", tool_call_id: sentId(source.toolCallId ?? ""), content: source.content }
+  }
   if (source.toolCalls === undefined) return undefined
   const reasoning = reasoningOf(source.toolCalls)
   return {
@@ -80,7 +91,7 @@ export const message = (source: Message): Json.JsonObject | undefined => {
     content: source.content.length === 0 ? null : source.content,
     ...(reasoning === undefined ? {} : { reasoning_content: reasoning }),
     tool_calls: source.toolCalls.map((call) => ({
-      id: call.id,
+      id: sentId(call.id),
       type: "function",
       function: { name: call.name, arguments: call.arguments }
     }))

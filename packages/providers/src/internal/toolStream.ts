@@ -24,7 +24,7 @@
  * ({@link ToolStream.reason}: DeepSeek's `reasoning_content` deltas), which
  * goes on the first call, kept up to `maxReasoningChars`.
  */
-import { randomUUID } from "node:crypto"
+import { createHash, randomUUID } from "node:crypto"
 import * as Replay from "./replay.ts"
 
 /**
@@ -36,6 +36,15 @@ import * as Replay from "./replay.ts"
  */
 export const generatedId = (source: string, answer: string, index: number): string =>
   `${source}-call-${answer}-${index}`
+
+/**
+ * The id a call is sent under where its own is refused (too long for
+ * OpenAI, a character Anthropic does not take): `prefix` and the SHA-256 of
+ * the id in base64url (letters, digits, `-`, `_`), `length` characters in
+ * all, the same on the call and on the result that answers it.
+ */
+export const digestId = (prefix: string, id: string, length: number): string =>
+  `${prefix}${createHash("sha256").update(id).digest("base64url").slice(0, length - prefix.length)}`
 
 /** A random tag for an answer whose calls need ids and which names itself nowhere. */
 export const answerTag = (): string => randomUUID().replaceAll("-", "").slice(0, 12)
