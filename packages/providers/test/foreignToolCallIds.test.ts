@@ -3,8 +3,10 @@
  * than the server that made the call: OpenAI takes ids of at most 40
  * characters (a longer one is a 400 "string too long. Expected a string with
  * maximum length 40"), while vLLM's are `chatcmpl-tool-` and 32 hex digits,
- * 46 characters. The provider's 400 names `messages`, so the chain would
- * stop there. Through `LlmManager`: an OpenAI-compatible endpoint (a raw
+ * 46 characters; Anthropic takes only letters, digits, `_` and `-` (a 400
+ * "String should match pattern '^[a-zA-Z0-9_-]+$'"), while Kimi K2's ids
+ * are `functions.get_weather:0`. The provider's 400 names `messages`, so the
+ * chain would stop there. Through `LlmManager`: an OpenAI-compatible endpoint (a raw
  * server) answers the first turn with a call, then is down, and the mock
  * server's provider answers the second; its body is read as received.
  */
@@ -15,6 +17,7 @@ import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
+import * as Anthropic from "../src/Anthropic.ts"
 import * as OpenAi from "../src/OpenAi.ts"
 import * as OpenAiCompatible from "../src/OpenAiCompatible.ts"
 
@@ -41,10 +44,11 @@ const calling = (id: string) => ({
   usage: { prompt_tokens: 20, completion_tokens: 10, total_tokens: 30 }
 })
 
-type Fallback = "openai"
+type Fallback = "openai" | "anthropic"
 
 const fallbacks = {
-  openai: (baseUrl: string) => OpenAi.layer({ apiKey, baseUrl })
+  openai: (baseUrl: string) => OpenAi.layer({ apiKey, baseUrl }),
+  anthropic: (baseUrl: string) => Anthropic.layer({ apiKey, baseUrl })
 } as const
 
 /**
@@ -89,5 +93,17 @@ describe("tool call ids another server made", () => {
       const sent = calls[0]?.id ?? ""
       assert.isAtMost(sent.length, 40)
       assert.strictEqual(messages[2]?.tool_call_id, sent)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a call id with a dot and a colon (Kimi's) goes to Anthropic as one it takes, on the call and its result", () =>
+    Effect.gen(function*() {
+      const { messages } = yield* loop("anthropic", "functions.get_weather:0")
+      const blocks = (index: number) =>
+        messages[index]?.content as ReadonlyArray<
+          { readonly type: string; readonly id?: string; readonly tool_use_id?: string }
+        >
+      const sent = blocks(1).find((block) => block.type === "tool_use")?.id ?? ""
+      assert.match(sent, /^[a-zA-Z0-9_-]+$/)
+      assert.strictEqual(blocks(2).find((block) => block.type === "tool_result")?.tool_use_id, sent)
     }).pipe(Effect.provide(Bench)))
 })

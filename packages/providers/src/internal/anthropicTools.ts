@@ -6,7 +6,10 @@
  *   `{ type: "tool", name }`).
  * - Conversation: an assistant's calls as `tool_use` blocks (`input` the
  *   parsed arguments); results as `tool_result` blocks of a `user` message
- *   (consecutive results share one message, as the API requires).
+ *   (consecutive results share one message, as the API requires). An id
+ *   Anthropic refuses (any character but letters, digits, `_` and `-`, as in
+ *   another server's `functions.get_weather:0`) is sent as a digest of it,
+ *   on the call and on its result alike.
  * - Reply: `tool_use` content blocks; in a stream, a `content_block_start`
  *   with the `tool_use` block, then `input_json_delta` fragments.
  * - Thinking: with thinking on, Anthropic answers 400 to an assistant
@@ -31,7 +34,7 @@ import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import type { ToolCall } from "@baton/core/Tool"
 import * as Json from "./json.ts"
 import * as Replay from "./replay.ts"
-import type * as ToolStream from "./toolStream.ts"
+import * as ToolStream from "./toolStream.ts"
 
 const CHOICES = { auto: "auto", required: "any", none: "none" } as const
 
@@ -56,9 +59,19 @@ export const bodyFields = (request: LlmRequest): Json.JsonObject => {
   }
 }
 
+/** The ids Anthropic takes for a `tool_use` and its result. */
+const validId = /^[a-zA-Z0-9_-]+$/
+
+/**
+ * A call's id as sent: as it is when Anthropic takes it, else (another
+ * server's `functions.get_weather:0`, an empty one) `toolu_` and 24
+ * characters of its SHA-256, the same on the call and on its result.
+ */
+const sentId = (id: string): string => validId.test(id) ? id : ToolStream.digestId("toolu_", id, 30)
+
 const toolUse = (call: ToolCall) => ({
   type: "tool_use",
-  id: call.id,
+  id: sentId(call.id),
   name: call.name,
   input: Json.parse(call.arguments) ?? {}
 })
@@ -173,7 +186,7 @@ export const messages = (conversation: ReadonlyArray<Message>): Array<Json.JsonO
   const out: Array<{ role: string; content: string | Array<Json.JsonObject> }> = []
   for (const message of conversation) {
     if (message.role === "tool") {
-      const block = { type: "tool_result", tool_use_id: message.toolCallId ?? "", content: message.content }
+      const block = { type: "tool_result", tool_use_id: sentId(message.toolCallId ?? ""), content: message.content }
       const last = out.at(-1)
       if (last?.role === "user" && Array.isArray(last.content)) last.content.push(block)
       else out.push({ role: "user", content: [block] })
