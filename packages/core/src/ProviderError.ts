@@ -337,7 +337,10 @@ export class ProviderThrottled extends stackless(
   })
 ) {
   override get message(): string {
-    return `${this.provider} skipped: its local ${this.limit} budget is spent`
+    // no time to wait for: the request's estimate is more than a whole minute's tokens
+    return this.retryAfter === undefined && this.limit === "tokens-per-minute"
+      ? `${this.provider} skipped: the request's token estimate is more than its whole local tokens-per-minute budget`
+      : `${this.provider} skipped: its local ${this.limit} budget is spent`
   }
 }
 

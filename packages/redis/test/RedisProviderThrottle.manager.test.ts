@@ -29,6 +29,11 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisProviderThrottle through LlmMan
       assertSkippedOpenAi(tooBig, "ProviderThrottled")
       const refusal = tooBig.attempts[0]?.error
       assert.strictEqual(refusal?._tag === "ProviderThrottled" ? refusal.retryAfter : "not throttled", undefined)
+      // nothing was spent: the message says why it never fits
+      assert.strictEqual(
+        refusal?.message,
+        "openai skipped: the request's token estimate is more than its whole local tokens-per-minute budget"
+      )
       // the minute's two requests are still there
       assert.strictEqual((yield* llm.generate(request)).provider, "openai")
       assert.strictEqual((yield* llm.generate(request)).provider, "openai")
