@@ -48,6 +48,26 @@ describe("a stream stalled after its finish, before its end marker", () => {
       }).pipe(Effect.provide(Layer.merge(Bench, RequestLog.layerMemory()))))
   }
 
+  it.effect("a stall that the request's deadline ends (before the idle limit) ends as that answer too", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { requestTimeoutMs: 1_000, limits: { idleMs: 15_000 } }
+      })
+      yield* inject("openai", MockFault.stallMidStream("forever", { after: "end" }))
+      const parts: Array<StreamPart> = []
+      const fiber = yield* Effect.forkChild(
+        Stream.runForEach(llm.stream({ prompt }), (part) => Effect.sync(() => parts.push(part)))
+      )
+      yield* eventually(Effect.sync(() => textOf(parts) === `Mock answer from openai: ${prompt}`))
+      yield* liveWait(50)
+      yield* TestClock.adjust(1_000)
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(parts.filter((part) => part._tag === "Finish").map((f) => f.provider), ["openai"])
+      const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+      assert.deepStrictEqual(records.map((r) => [r.provider, r.outcome]), [["openai", "success"]])
+    }).pipe(Effect.provide(Layer.merge(Bench, RequestLog.layerMemory()))))
+
   it.effect("generate, which streams underneath, answers with that answer too", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["anthropic", "openai"], policy: { limits: { idleMs: 300 } } })

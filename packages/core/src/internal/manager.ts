@@ -785,7 +785,9 @@ const attempt = <A>(
   const guarded = completed === undefined ? watched : () =>
     Effect.catch(watched(), (error) => {
       const finish = progress.completed
-      return error._tag === "ProviderTimeout" && error.phase === "idle" && finish !== undefined
+      // silent past the idle limit, or until the deadline, after the whole answer came
+      return finish !== undefined &&
+          (error._tag === "DeadlineReached" || (error._tag === "ProviderTimeout" && error.phase === "idle"))
         ? completed(finish)
         : Effect.fail(error)
     })

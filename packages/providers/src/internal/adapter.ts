@@ -753,13 +753,16 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           }
         }
       },
-      stalled: (): ReadonlyArray<StreamPart> | ProviderError =>
-        decoder.finishReason() === undefined
+      stalled: (): ReadonlyArray<StreamPart> | ProviderError => {
+        // the whole answer came (its finish, and its usage where reported): a stall before the end marker ends it
+        const whole = decoder.finishReason() ?? decoder.answered?.()
+        return whole === undefined
           ? run.fail(
             new ProviderTimeout({ provider: name, model, phase: "first-token", timeoutMs }),
             `no event for ${timeoutMs} ms`
           )
-          : run.ended(),
+          : run.ended(whole)
+      },
       broken: (error: Transport.TransportFailure): ProviderError => {
         const mapped = HttpError.fromTransport(contextOf(model), error)
         return run.fail(mapped, mapped.message)

@@ -1,0 +1,42 @@
+/**
+ * A provider used on its own (no manager): a stream that went silent after
+ * its whole answer, its finish and its usage came, before its end marker
+ * (`[DONE]`, `message_stop`), ends at the adapter's own limit as that
+ * answer, not as a `StreamInterrupted`. Over real HTTP from the mock server.
+ */
+import * as LlmProvider from "@baton/core/LlmProvider"
+import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted, Stream } from "effect"
+import { Bench } from "../../core/test/utils/chain.ts"
+import * as Anthropic from "../src/Anthropic.ts"
+import * as OpenAi from "../src/OpenAi.ts"
+
+const apiKey = Redacted.make("sk-test-key")
+
+const adapters = {
+  openai: (baseUrl: string) => OpenAi.layer({ apiKey, baseUrl, timeoutMs: 300 }),
+  anthropic: (baseUrl: string) => Anthropic.layer({ apiKey, baseUrl, timeoutMs: 300 })
+} as const
+
+describe("a provider's own stream stalled after its finish, before its end marker", () => {
+  for (const [name, adapter] of Object.entries(adapters)) {
+    it.live(`${name}: ends with its answer and its finish`, () =>
+      Effect.gen(function*() {
+        const mock = yield* MockProviderServer.MockProviderServer
+        yield* mock.inject(
+          name as MockProviderServer.MockProvider,
+          MockFault.stallMidStream("forever", { after: "end" })
+        )
+        const parts = yield* Stream.runCollect(LlmProvider.stream({ prompt: "hi" })).pipe(
+          Effect.provide(adapter(mock.baseUrl(name as MockProviderServer.MockProvider)))
+        )
+        const text = parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
+        assert.strictEqual(text, `Mock answer from ${name}: hi`)
+        const finish = parts.at(-1)
+        assert.strictEqual(finish?._tag === "Finish" ? finish.finishReason : undefined, "stop")
+        assert.isAbove(finish?._tag === "Finish" ? finish.usage.completionTokens : 0, 0)
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+  }
+})
