@@ -17,6 +17,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Stream } from "effect"
 import { Bench, inject, pick, runDriven, stats } from "../../core/test/utils/chain.ts"
 import * as Gemini from "../src/Gemini.ts"
+import * as OpenAiCompatible from "../src/OpenAiCompatible.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -131,6 +132,23 @@ describe("Gemini model names", () => {
       })
       const request = { prompt: "hi", options: { model: "models/gemini-2.5-flash" } }
       assert.deepStrictEqual(yield* twiceUnavailable(llm, request), retriedTwice)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a bare key models/gemini-2.5-flash is Gemini's, not another provider's gemini-2.5-flash", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockProviderServer.MockProviderServer
+      const llm = yield* LlmManager.make({
+        providers: [
+          Gemini.layer({ apiKey, baseUrl: mock.baseUrl("gemini"), model: "gemini-2.5-flash" }),
+          OpenAiCompatible.layer({ name: "proxy", apiKey, baseUrl: mock.baseUrl("openai"), model: "gemini-2.5-flash" })
+        ],
+        policy: FallbackPolicy.make({ maxRetriesByModel: { "models/gemini-2.5-flash": 0 } }),
+        generationEnabled: true
+      })
+      assert.deepStrictEqual(llm.policy.maxRetriesByModel, {
+        "models/gemini-2.5-flash": 0,
+        "gemini/gemini-2.5-flash": 0
+      })
     }).pipe(Effect.provide(Bench)))
 
   it.effect("a policy key written gemini/models/gemini-2.5-flash applies to both names", () =>

@@ -287,8 +287,10 @@ export const makeRoute = (
 /**
  * The entries of a per-model record (`maxRetriesByModel`,
  * `firstTokenMsByModel`), each also under its model's id on the providers
- * of the chain ({@link idOf}): a key `gemini/models/gemini-2.5-flash`, or
- * `models/gemini-2.5-flash`, applies to `gemini-2.5-flash` too. A key
+ * of the chain ({@link idOf}): a key `gemini/models/gemini-2.5-flash`
+ * applies to `gemini/gemini-2.5-flash` too, and a key
+ * `models/gemini-2.5-flash` to `gemini-2.5-flash` on the providers whose id
+ * it is (not on another provider serving a model of that name). A key
  * written with the id wins.
  */
 const byModelIds = (
@@ -296,14 +298,18 @@ const byModelIds = (
   providers: ReadonlyArray<LlmProvider.Service>
 ): Readonly<Record<string, number>> => {
   const entries = new Map(Object.entries(byModel))
+  const add = (key: string, value: number) => {
+    if (!entries.has(key)) entries.set(key, value)
+  }
   for (const [key, value] of Object.entries(byModel)) {
     // a provider name has no `/`: the first one ends it
     const slash = key.indexOf("/")
     const named = slash > 0 ? providers.filter((provider) => provider.name === key.slice(0, slash)) : []
-    const prefix = named.length > 0 ? key.slice(0, slash + 1) : ""
-    for (const provider of named.length > 0 ? named : providers) {
-      const id = prefix + idOf(provider, key.slice(prefix.length) as ModelId)
-      if (!entries.has(id)) entries.set(id, value)
+    for (const provider of named) add(`${provider.name}/${idOf(provider, key.slice(slash + 1) as ModelId)}`, value)
+    if (named.length > 0) continue
+    for (const provider of providers) {
+      const id = idOf(provider, key as ModelId)
+      if (id !== key && !entries.has(id)) add(`${provider.name}/${id}`, value)
     }
   }
   return Object.fromEntries(entries)
@@ -434,6 +440,8 @@ export interface Engine {
   readonly policy: FallbackPolicy.FallbackPolicy
   /** The models the configuration names ({@link knownModels}): their own circuits and metric series. */
   readonly knownModels: ReadonlySet<string>
+  /** Whether a provider of the chain knows models by ids of its own (`LlmProvider.Service.modelId`). */
+  readonly modelIds: boolean
   readonly circuits: CircuitPolicy.Circuits
   /** The circuits known open, skipped without asking the circuits' store. */
   readonly openCircuits: CircuitPolicy.OpenCircuits
@@ -461,7 +469,8 @@ export interface Run {
   readonly request: LlmRequest.LlmRequest
   /**
    * The model the request names on each route, by `Route.index`, as its
-   * provider knows it ({@link modelFor}); `undefined` when it names none.
+   * provider knows it ({@link modelFor}); `undefined` when it names none, or
+   * no provider of the chain has ids of its own (`Engine.modelIds`).
    */
   readonly models: ReadonlyArray<ModelId> | undefined
   /** The fiber's `Clock` when the request started: read directly, not through an effect per use. */
@@ -532,7 +541,7 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest, clock: 
   const named = request.options.model
   return {
     request,
-    models: named === undefined ? undefined : engine.routes.map((route) => modelFor(route, named)),
+    models: named === undefined || !engine.modelIds ? undefined : engine.routes.map((route) => modelFor(route, named)),
     clock,
     timeoutMs,
     deadlineAt: now + timeoutMs,
@@ -548,7 +557,8 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest, clock: 
 const attemptsOf = (run: Run): ReadonlyArray<Attempt> => run.attempts.filter((a) => a !== undefined)
 
 /** The model of `run`'s attempts on `route`: the one the request names, else the route's own. */
-const modelOf = (route: Route, run: Run): ModelId => run.models?.[route.index] ?? route.model
+const modelOf = (route: Route, run: Run): ModelId =>
+  run.models?.[route.index] ?? run.request.options.model ?? route.model
 
 // ---------------------------------------------------------------------------
 // one attempt
