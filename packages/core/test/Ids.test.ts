@@ -49,3 +49,18 @@ describe("ModelId", () => {
     }
   })
 })
+
+describe("SubjectId", () => {
+  it("takes an emoji at either end, a flag of tag characters or one joined by ZWJ included", () => {
+    const england = "\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}"
+    for (const id of [`team-${england}`, `${england}-team`, "class-\u{1F469}\u200D\u{1F3EB}", "t\u00ADeam"]) {
+      assert.isTrue(Schema.is(Ids.SubjectId)(id), JSON.stringify(id))
+    }
+  })
+
+  it("refuses an invisible format character at either end", () => {
+    for (const id of ["t-1\u200B", "\uFEFFt-1", "t-1\u2060", "\u200Dt-1", "t-1\u00AD"]) {
+      assert.isFalse(Schema.is(Ids.SubjectId)(id), JSON.stringify(id))
+    }
+  })
+})
