@@ -114,8 +114,8 @@ export interface ListenOptions {
   readonly host?: string | undefined
   /**
    * How long a client may take to send a whole request, headers and body
-   * (default 60 s): a client that stalls is answered 408 and its connection
-   * closed, so that it holds no handler. Answers, streamed ones included,
+   * (default 60 s; `0`: no limit): a client that stalls is answered 408 and
+   * its connection closed, so that it holds no handler. Answers, streamed ones included,
    * take as long as they take.
    */
   readonly requestTimeoutMs?: number | undefined
@@ -123,15 +123,28 @@ export interface ListenOptions {
 
 /**
  * Node's server with `requestTimeoutMs` as its request and header limits,
- * checked at least four times within the limit (Node checks every 30 s by
- * default).
+ * checked four times within the limit, at most every 30 s (Node's default)
+ * and at least every 100 ms; `0`: no limit, as Node takes it.
  */
 const nodeServer = (requestTimeoutMs: number) => () =>
-  createServer({
-    requestTimeout: requestTimeoutMs,
-    headersTimeout: requestTimeoutMs,
-    connectionsCheckingInterval: Math.max(1, Math.min(30_000, Math.floor(requestTimeoutMs / 4)))
-  })
+  createServer(
+    requestTimeoutMs === 0 ? { requestTimeout: 0 } : {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4)))
+    }
+  )
+
+/** `ListenOptions.requestTimeoutMs`, 60 s by default; anything but a whole number of ms, 0 or more, is refused. */
+const requestTimeoutOf = (listen: ListenOptions): Effect.Effect<number, GatewayConfig.GatewayConfigError> => {
+  const ms = listen.requestTimeoutMs ?? 60_000
+  return Number.isSafeInteger(ms) && ms >= 0 ? Effect.succeed(ms) : Effect.fail(
+    new GatewayConfig.GatewayConfigError({
+      field: "requestTimeoutMs",
+      message: `requestTimeoutMs: ${ms} is not a whole number of milliseconds, 0 or more (0: no limit)`
+    })
+  )
+}
 
 /**
  * What the gateway's routes need in context. `RequestLog`, `UsageLedger`
@@ -240,10 +253,13 @@ export const layer = (
 ): Layer.Layer<HttpServer.HttpServer, unknown, Requirements> =>
   HttpRouter.serve(Layer.merge(routes(config), unknownPaths), { disableLogger: true }).pipe(
     Layer.provideMerge(
-      NodeHttpServer.layer(nodeServer(listen.requestTimeoutMs ?? 60_000), {
-        port: listen.port ?? 8080,
-        host: listen.host ?? "127.0.0.1"
-      })
+      Layer.unwrap(
+        Effect.map(requestTimeoutOf(listen), (requestTimeoutMs) =>
+          NodeHttpServer.layer(nodeServer(requestTimeoutMs), {
+            port: listen.port ?? 8080,
+            host: listen.host ?? "127.0.0.1"
+          }))
+      )
     )
   )
 

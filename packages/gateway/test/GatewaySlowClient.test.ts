@@ -5,9 +5,11 @@
  * ends whole.
  */
 import * as MockFault from "@baton/testing/MockFault"
-import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Layer } from "effect"
 import { connect } from "node:net"
+import * as GatewayConfig from "../src/GatewayConfig.ts"
 import * as Fixture from "./fixture.ts"
 
 const requestTimeoutMs = 300
@@ -81,3 +83,13 @@ layer(Fixture.gatewayWithMock({ listen: { requestTimeoutMs } }), { excludeTestSe
       }))
   }
 )
+
+describe("Gateway.layer's requestTimeoutMs", () => {
+  it.effect("a negative or fractional limit is a GatewayConfigError naming it, at build", () =>
+    Effect.gen(function*() {
+      for (const requestTimeoutMs of [-1, 0.5, Number.NaN]) {
+        const error = yield* Effect.flip(Layer.build(Fixture.gateway({ listen: { requestTimeoutMs } })))
+        assert.strictEqual(error instanceof GatewayConfig.GatewayConfigError ? error.field : error, "requestTimeoutMs")
+      }
+    }).pipe(Effect.provide(MockProviderServer.layer()), Effect.scoped))
+})
