@@ -173,7 +173,8 @@ export interface Source {
  * The end of a stream: why it stopped and what it cost. `provider` and
  * `model` are those of the attempt that finished the answer; from
  * `LlmManager.stream`, `sources` lists every provider and model whose text
- * the caller received (in order; more than one after a rescue), `rescued`
+ * the answer holds (in order; more than one after a continued rescue; after
+ * a `Restart`, those of the new answer only), `rescued`
  * says whether the answer survived a broken attempt, `usage` is the sum
  * of every billed attempt of the request and `attempts` lists them all.
  *

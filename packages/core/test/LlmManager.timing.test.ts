@@ -472,6 +472,8 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
         ["anthropic", "hedge", "error"],
         ["openai", "fallback", "success"]
       ])
+      // the caller discarded the broken text at the Restart: the answer it holds is openai's alone
+      assert.deepStrictEqual([finish.rescued, finish.sources?.map((s) => s.provider)], [true, ["openai"]])
     }).pipe(Effect.provide(Bench)))
 
   it.effect("stream, rescue none: the claimed hedge's break is final, the caller keeps its text", () =>
