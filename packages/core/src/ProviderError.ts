@@ -292,6 +292,8 @@ export class StreamInterrupted extends stackless(
     reason: Schema.String,
     /** When a restarted answer diverged from `partialText`: how many of its characters matched it. */
     restartedLength: Schema.optionalKey(Schema.Int),
+    /** Set by the manager when the request's deadline ended the stream: the deadline, in ms. */
+    deadlineMs: Schema.optionalKey(Schema.Int),
     /** Set by the manager: every attempt of the request (absent on one provider attempt's error). */
     attempts: Schema.optionalKey(
       Schema.Array(Schema.suspend((): Schema.Codec<Attempt.Attempt, Attempt.Encoded> => Attempt.Attempt))

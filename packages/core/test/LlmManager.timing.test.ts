@@ -569,6 +569,7 @@ describe("LlmManager: one owner of time (TestClock, real HTTP)", () => {
       }
       assert.strictEqual(error.value.partialText, textOf(parts))
       assert.strictEqual(error.value.reason, "the request's deadline of 5000 ms ran out")
+      assert.strictEqual(error.value.deadlineMs, 5_000)
       assert.deepStrictEqual(error.value.attempts?.map(pick("provider", "role", "outcome", "error")), [
         ["openai", "primary", "cancelled", undefined]
       ])

@@ -14,7 +14,7 @@
  * | `AllProvidersFailed`, otherwise | 503 | `Retry-After` when every provider was skipped by an open circuit |
  * | `QuotaStoreUnavailable` | 503 | |
  * | `DeadlineExceeded` | 504 | |
- * | `StreamInterrupted` | 502 | |
+ * | `StreamInterrupted` | 502; 504 when the request's deadline ended it (`deadlineMs`) | |
  * | `LlmConfigError` | 500 | |
  *
  * A body never carries an error's internal detail: no provider message, no
@@ -177,7 +177,9 @@ const render = (error: BatonError, now: DateTime.Utc, options: Options): Rendere
     case "DeadlineExceeded":
       return { status: 504, title: "Deadline exceeded", detail: `No answer within ${error.timeoutMs} ms.` }
     case "StreamInterrupted":
-      return { status: 502, title: "Answer interrupted", detail: "The provider stopped mid-answer." }
+      return error.deadlineMs === undefined
+        ? { status: 502, title: "Answer interrupted", detail: "The provider stopped mid-answer." }
+        : { status: 504, title: "Deadline exceeded", detail: `No whole answer within ${error.deadlineMs} ms.` }
     case "LlmConfigError":
       return { status: 500, title: "Server misconfigured", detail: "The service configuration is invalid." }
   }

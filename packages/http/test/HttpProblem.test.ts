@@ -7,7 +7,7 @@ import {
   InvalidOptions,
   QuotaStoreUnavailable
 } from "@baton/core/LlmError"
-import { CircuitOpen, ProviderUnavailable } from "@baton/core/ProviderError"
+import { CircuitOpen, ProviderUnavailable, StreamInterrupted } from "@baton/core/ProviderError"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration } from "effect"
 import * as HttpProblem from "../src/HttpProblem.ts"
@@ -24,6 +24,18 @@ const skipped = (provider: string, retryAfter: Duration.Duration): Attempt.Attem
 })
 
 describe("HttpProblem", () => {
+  it("a stream the request's deadline ended is a 504, one the provider broke a 502", () => {
+    const cut = { provider: ProviderName.make("openai"), partialText: "Mock ans", reason: "cut" }
+    const broken = HttpProblem.toProblem(new StreamInterrupted(cut), now).problem
+    assert.deepStrictEqual([broken.status, broken.title], [502, "Answer interrupted"])
+    const late = HttpProblem.toProblem(new StreamInterrupted({ ...cut, deadlineMs: 60_000 }), now).problem
+    assert.deepStrictEqual([late.status, late.title, late.detail], [
+      504,
+      "Deadline exceeded",
+      "No whole answer within 60000 ms."
+    ])
+  })
+
   it("maps each error to its status as Problem Details, without internal detail", () => {
     const cases = [
       [new GenerationDisabled(), 503],

@@ -1692,7 +1692,9 @@ const interruption = (run: Run, errors: ReadonlyArray<Failure>): StreamInterrupt
     provider: source.provider,
     ...(source.model === undefined ? {} : { model: source.model }),
     partialText: delivered,
-    reason: error === undefined ? `the request's deadline of ${run.timeoutMs} ms ran out` : error.message,
+    ...(error === undefined
+      ? { reason: `the request's deadline of ${run.timeoutMs} ms ran out`, deadlineMs: run.timeoutMs }
+      : { reason: error.message }),
     attempts,
     ...billedOf(run)
   })
