@@ -360,7 +360,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       routes,
       policy,
       knownModels: internal.knownModels(routes, policy),
-      modelIds: routes.some((route) => route.provider.modelId !== undefined),
+      modelIds: internal.hasModelIds(providers),
       circuits,
       openCircuits: CircuitPolicy.makeOpenCircuits(),
       requestLog: yield* Effect.serviceOption(RequestLog),

@@ -315,6 +315,10 @@ const byModelIds = (
   return Object.fromEntries(entries)
 }
 
+/** Whether a provider of `providers` knows models by ids of its own (`LlmProvider.Service.modelId`). */
+export const hasModelIds = (providers: ReadonlyArray<LlmProvider.Service>): boolean =>
+  providers.some((provider) => provider.modelId !== undefined)
+
 /**
  * The policy a manager over `providers` applies: `policy`, its per-model
  * keys also under their models' ids on those providers (see
@@ -324,7 +328,7 @@ export const withModelIds = (
   policy: FallbackPolicy.FallbackPolicy,
   providers: ReadonlyArray<LlmProvider.Service>
 ): FallbackPolicy.FallbackPolicy =>
-  providers.every((provider) => provider.modelId === undefined) ? policy : {
+  !hasModelIds(providers) ? policy : {
     ...policy,
     maxRetriesByModel: byModelIds(policy.maxRetriesByModel, providers),
     limits: { ...policy.limits, firstTokenMsByModel: byModelIds(policy.limits.firstTokenMsByModel, providers) }

@@ -626,6 +626,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     }
     // whether output or reasoning came: a stream stopped early is then billed `stopped()` (see `stoppedUsage`)
     const came = (): boolean => partialText.length + otherOutput.length + reasoned > 0
+    // the finish reason once the whole answer came (its end marker or, before it, its finish and usage)
+    const whole = (): FinishReason | undefined => decoder.finishReason() ?? decoder.answered?.()
     const stopped = (): TokenUsage => stoppedUsage(call, decoder, partialText + otherOutput, reasoned)
     /** The stream's `Finish`; nothing comes after it. */
     const finish = (finishReason: FinishReason, usage: TokenUsage): ReadonlyArray<StreamPart> => {
@@ -661,8 +663,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       abandoned: () => {
         if (run.finished) return
         // stopped after its whole answer, before its end marker (a stall there): the supervisor may end it so
-        const whole = supervisor?.complete === undefined ? undefined : decoder.finishReason() ?? decoder.answered?.()
-        const ending = whole === undefined ? [] : run.ended(whole)
+        const reason = supervisor?.complete === undefined ? undefined : whole()
+        const ending = reason === undefined ? [] : run.ended(reason)
         const finished = isParts(ending) && ending.length === 1 ? ending[0] : undefined
         if (finished?._tag === "Finish") {
           supervisor?.usage(finished.usage)
@@ -755,13 +757,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       },
       stalled: (): ReadonlyArray<StreamPart> | ProviderError => {
         // the whole answer came (its finish, and its usage where reported): a stall before the end marker ends it
-        const whole = decoder.finishReason() ?? decoder.answered?.()
-        return whole === undefined
+        const reason = whole()
+        return reason === undefined
           ? run.fail(
             new ProviderTimeout({ provider: name, model, phase: "first-token", timeoutMs }),
             `no event for ${timeoutMs} ms`
           )
-          : run.ended(whole)
+          : run.ended(reason)
       },
       broken: (error: Transport.TransportFailure): ProviderError => {
         const mapped = HttpError.fromTransport(contextOf(model), error)
