@@ -81,8 +81,10 @@
  * worked through by one fiber, one undo at a time: it first waits half a
  * second, and after a round that undid nothing it waits twice as long, up
  * to 30 seconds, so an outage costs one failing command per wait, not one
- * per request. An undo is kept until Redis confirms it or the key it undoes
- * has expired (its day and grace are over). When the set is full, further
+ * per request. Its failed tries are warned of by the library's one rule
+ * (`@baton/core/DampedWarning`): at most once per 10 seconds, each warning
+ * counting the tries it kept quiet. An undo is kept until Redis confirms
+ * it or the key it undoes has expired (its day and grace are over). When the set is full, further
  * undos are dropped with a warning: a late reservation among them stays
  * charged (the safe direction, as for any refund the store could not take).
  * Undos still pending when the layer is released are dropped the same way,
@@ -109,6 +111,7 @@
  *
  * @since 0.1.0
  */
+import * as DampedWarning from "@baton/core/DampedWarning"
 import { type LlmConfig } from "@baton/core/LlmConfig"
 import { type LlmConfigError, QuotaStoreUnavailable } from "@baton/core/LlmError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
@@ -390,6 +393,17 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
     )
   })
 
+  /** The rounds that failed, warned of by the one damped rule. */
+  const failedTries = DampedWarning.make<{ readonly failure: Cause.Cause<Redis.RedisError>; readonly waitMs: number }>(
+    ({ failure, waitMs }, count) =>
+      Effect.logWarning(
+        `quota store (Redis): ${pending.size} undos wait for Redis${
+          dropped > 0 ? ` (${dropped} dropped)` : ""
+        }; next try in ${waitMs} ms${count === 1 ? "" : ` (${count - 1} more failed tries since the last warning)`}`,
+        failure
+      )
+  )
+
   const drain = Effect.gen(function*() {
     let waitMs = undoBackoff.firstMs
     for (;;) {
@@ -401,12 +415,7 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
         continue
       }
       waitMs = undone > 0 ? undoBackoff.firstMs : Math.min(2 * waitMs, undoBackoff.maxMs)
-      yield* Effect.logWarning(
-        `quota store (Redis): ${pending.size} undos wait for Redis${
-          dropped > 0 ? ` (${dropped} dropped)` : ""
-        }; next try in ${waitMs} ms`,
-        failure
-      )
+      yield* failedTries.add({ failure, waitMs })
     }
   }).pipe(
     Effect.onExit((exit) =>

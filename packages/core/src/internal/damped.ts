@@ -2,7 +2,8 @@
  * Warnings about an unavailable store, at most one per window: during an
  * outage every request would otherwise log its own. The one rule for the
  * quota limiter's, the provider throttle's, the batch writer's and the
- * request log's sink warnings.
+ * request log's sink warnings, and, through its public face
+ * (`DampedWarning`), of the stores in other packages.
  */
 import { Effect } from "effect"
 
