@@ -16,7 +16,7 @@
  */
 import { databaseUrl, databaseUrlForms } from "@baton/core/LlmConfig"
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { Reopen } from "./internal/reopen.ts"
 import * as SqliteClient from "./SqliteClient.ts"
@@ -119,11 +119,55 @@ const reopenable = (
     })
   }))
 
+const parseUrl = Option.liftThrowable((text: string) => new URL(text))
+const decode = Option.liftThrowable(decodeURIComponent)
+
+/** A part of a URL's authority or path, percent-decoded; undefined when empty or not decodable. */
+const decoded = (text: string): string | undefined => text === "" ? undefined : Option.getOrUndefined(decode(text))
+
+/** A port as `@effect/sql-pg` takes it (an integer from 1 to 65535); undefined otherwise. */
+const portOf = (text: string): number | undefined => {
+  const port = text === "" ? Number.NaN : Number(text)
+  return Number.isInteger(port) && port >= 1 && port <= 65_535 ? port : undefined
+}
+
+/**
+ * The server, port, database and user a PostgreSQL URL names, read as
+ * `@effect/sql-pg` reads them (the last of its query parameters `host`,
+ * `port`, `dbname` and `user` over the URL's own parts), for `PgClient`
+ * beside the URL: its spans (`server.address`, `server.port`,
+ * `db.namespace`) come from these options alone, and from the URL alone said
+ * `localhost` and `postgres` whatever it named. The password stays in the
+ * URL; a part that does not parse is left out, and the driver fails on the
+ * URL.
+ */
+const pgTarget = (text: string) =>
+  Option.match(parseUrl(text), {
+    onNone: () => ({}),
+    onSome: ({ hostname, pathname, port, searchParams, username }) => {
+      /** The last value of a query parameter, over `part` (the URL's own) when it is given at all. */
+      const either = (name: string, part: () => string | undefined) => {
+        const value = searchParams.getAll(name).at(-1)
+        return value === undefined ? part() : value || undefined
+      }
+      return {
+        host: either("host", () =>
+          hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : decoded(hostname)),
+        port: portOf(searchParams.getAll("port").at(-1) ?? port),
+        database: either("dbname", () =>
+          decoded(pathname.replace(/^\//, ""))),
+        username: either("user", () => decoded(username))
+      }
+    }
+  })
+
 /**
  * A `SqlClient` for the database a URL names, closed with the layer. The
  * URLs it opens are those `LlmConfig.databaseUrl` takes, the rule
  * `LLM_USAGE_STORE_URL` is checked by; any other fails with a
- * `DatabaseError`.
+ * `DatabaseError`. The spans of a PostgreSQL client name the URL's server,
+ * port and database (`server.address`, `server.port`, `db.namespace`),
+ * never its password.
  *
  * The usage ledger and the request log's database sink built over it
  * (`SqlUsageLedger.layer`, `SqlRequestLog.sink`) write a row recorded after
@@ -144,5 +188,5 @@ export const layerUrl = (url: string | Redacted.Redacted): Layer.Layer<SqlClient
   }
   return database._tag === "Sqlite"
     ? reopenable(() => withDatabaseError(SqliteClient.layer({ filename: database.filename }), url))
-    : reopenable(() => withDatabaseError(PgClient.layer({ url: Redacted.make(text) }), url))
+    : reopenable(() => withDatabaseError(PgClient.layer({ ...pgTarget(text), url: Redacted.make(text) }), url))
 }
