@@ -37,7 +37,9 @@
  *   not made with `LanguageModel.make` may not call the transformer; its
  *   rejected answers are then `StructuredOutputInvalid` without usage.
  * - Results: text, finish reason and usage from the `Response` parts; usage
- *   priced with `Pricing` under the step's `name` and `model`.
+ *   priced with `Pricing` under the step's `name` and `model` (a prompt or
+ *   completion total the model does not report is the sum of the parts it
+ *   does: uncached, cache reads and writes; text and reasoning).
  * - Errors: each `AiError` reason becomes the `ProviderError` of the same
  *   meaning (`RateLimitError` -> `ProviderRateLimited`, `InternalProviderError`
  *   -> `ProviderUnavailable`, `NetworkError` -> `ProviderConnectionFailed`,

@@ -732,3 +732,41 @@ describe("LanguageModelProvider options", () => {
       assert.strictEqual(longest.model, "m".repeat(256))
     }).pipe(Effect.provide(Pricing.layerDefault)))
 })
+
+describe("LanguageModelProvider usage", () => {
+  /** A model whose finish reports the usage's parts and no totals (as a provider that sends only its parts does). */
+  const finish: Response.FinishPartEncoded = {
+    type: "finish",
+    reason: "stop",
+    usage: { inputTokens: { uncached: 70, cacheRead: 20, cacheWrite: 10 }, outputTokens: { text: 30, reasoning: 12 } }
+  }
+  const partsOnly: Layer.Layer<LanguageModel.LanguageModel> = Layer.effect(
+    LanguageModel.LanguageModel,
+    LanguageModel.make({
+      generateText: () => Effect.succeed([{ type: "text", text: "Hi" }, finish]),
+      streamText: () =>
+        Stream.fromIterable<Response.StreamPartEncoded>([
+          { type: "text-start", id: "0" },
+          { type: "text-delta", id: "0", delta: "Hi" },
+          { type: "text-end", id: "0" },
+          finish
+        ])
+    })
+  )
+
+  it.effect("a usage without totals is billed the sum of its parts: cached and reasoning tokens within them", () =>
+    Effect.gen(function*() {
+      const manager = yield* LlmManager.make({
+        providers: [LanguageModelProvider.layer({ name: "openai", model: "gpt-4o-mini", languageModel: partsOnly })]
+      })
+      const streamed = yield* Stream.runCollect(manager.stream({ prompt: "Hello" }))
+      const finished = streamed.find((part) => part._tag === "Finish")
+      for (const usage of [(yield* manager.generate({ prompt: "Hello" })).usage, finished?.usage]) {
+        assert.deepStrictEqual(
+          [usage?.promptTokens, usage?.cachedPromptTokens, usage?.completionTokens, usage?.reasoningTokens],
+          [100, 20, 42, 12]
+        )
+        assert.isAbove(usage?.costNanoUsd ?? 0, 0)
+      }
+    }).pipe(Effect.provide(Pricing.layerDefault)))
+})

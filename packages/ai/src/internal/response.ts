@@ -39,7 +39,9 @@ export const toFinishReason = (reason: Response.FinishReason): FinishReason => b
 /**
  * Baton's usage as `effect/ai` usage: prompt tokens with the cached ones
  * apart, completion tokens with the reasoning ones apart (plain JSON, so
- * error metadata can carry it too).
+ * error metadata can carry it too). No `cacheWrite`: Baton counts prompt
+ * tokens written to a cache within `promptTokens`, not apart, so they are
+ * in `uncached`.
  */
 export const toUsage = (usage: TokenUsage.TokenUsage) =>
   ({
@@ -55,12 +57,22 @@ export const toUsage = (usage: TokenUsage.TokenUsage) =>
     }
   }) satisfies typeof Response.Usage.Encoded
 
+/** A reported total, or the sum of its reported parts. */
+const totalOf = (total: number | undefined, parts: ReadonlyArray<number | undefined>): number =>
+  total ?? parts.reduce<number>((sum, part) => sum + (part ?? 0), 0)
+
 /**
- * Baton's token counts of `effect/ai` usage (absent counts are zero).
+ * Baton's token counts of `effect/ai` usage: a total not reported is the sum
+ * of its reported parts (prompt: uncached, cache reads and cache writes;
+ * completion: text and reasoning); absent counts are zero.
  */
 export const toCounts = (usage: Response.Usage): TokenUsage.TokenCounts => ({
-  promptTokens: usage.inputTokens.total ?? 0,
-  completionTokens: usage.outputTokens.total ?? 0,
+  promptTokens: totalOf(usage.inputTokens.total, [
+    usage.inputTokens.uncached,
+    usage.inputTokens.cacheRead,
+    usage.inputTokens.cacheWrite
+  ]),
+  completionTokens: totalOf(usage.outputTokens.total, [usage.outputTokens.text, usage.outputTokens.reasoning]),
   cachedPromptTokens: usage.inputTokens.cacheRead,
   reasoningTokens: usage.outputTokens.reasoning
 })
