@@ -106,6 +106,37 @@ layer(TestLayer, { excludeTestServices: true })("Gateway json_schema response_fo
       assert.isString(Schema.decodeUnknownSync(Schema.Struct({ name: Schema.String }))(value).name)
     }))
 
+  it.effect("the json_schema's description reaches the model, as the schema's own description", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      const described = (schema: Record<string, unknown>) =>
+        Effect.promise(() =>
+          Fixture.client(url).chat.completions.create({
+            model: "openai/gpt-4o-mini",
+            messages: [{ role: "user", content: "Name a city" }],
+            response_format: {
+              type: "json_schema",
+              json_schema: { name: "city", description: "A city of Europe, in English", strict: true, schema }
+            }
+          })
+        )
+      const sentSchema = Effect.map(mock.received("openai"), (requests) => {
+        const format = Fixture.record(Fixture.record(requests.at(-1)?.body).response_format)
+        return Fixture.record(Fixture.record(format.json_schema).schema)
+      })
+      const city = {
+        type: "object",
+        properties: { city: { type: "string" } },
+        required: ["city"],
+        additionalProperties: false
+      }
+      yield* described(city)
+      assert.strictEqual((yield* sentSchema).description, "A city of Europe, in English")
+      // a schema with a description of its own keeps it, after the format's
+      yield* described({ ...city, description: "Where the user lives" })
+      assert.strictEqual((yield* sentSchema).description, "A city of Europe, in English\n\nWhere the user lives")
+    }))
+
   it.effect("a safe pattern is checked and answered: ^[a-z]+$", () =>
     Effect.gen(function*() {
       const { url } = yield* Fixture.setup

@@ -154,7 +154,7 @@ const chainFor = (config: GatewayConfig.GatewayConfig, body: Wire.ChatRequest) =
 
 /** The client's schema is not the program's: its patterns run in linear time (`StructuredOutput`'s `untrusted`). */
 const structuredOutput = (format: Wire.JsonSchemaFormat) =>
-  StructuredOutput.fromJsonSchema(format.json_schema.schema, { name: format.json_schema.name, untrusted: true }).pipe(
+  StructuredOutput.fromJsonSchema(Wire.schemaOf(format), { name: format.json_schema.name, untrusted: true }).pipe(
     Effect.mapError((error) => reject(400, "invalid_schema", error.message, "response_format.json_schema"))
   )
 

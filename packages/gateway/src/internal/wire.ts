@@ -27,6 +27,11 @@
  *   `tool_calls` may leave `content` out, as OpenAI's own type
  *   (`ChatCompletionAssistantMessageParam`) does. A non-null `function_call`
  *   or `audio`, which Baton cannot pass on, is refused.
+ * - A `json_schema` response format's `description` (what the answer is
+ *   for, which the model reads) becomes the schema's own `description`,
+ *   before the schema's when it has one ({@link schemaOf}): Baton's
+ *   structured output has no field of its own for it, and every provider
+ *   sends the schema's to the model.
  * - A `max_tokens` (`max_completion_tokens`) or `temperature` left out is
  *   left to the provider ({@link toInput}), not given Baton's defaults.
  * - `reasoning_effort` (what the official openai client and the Vercel AI
@@ -222,6 +227,17 @@ export type ChatRequest = typeof ChatRequest.Type
 
 /** The JSON Schema asked for by `response_format`, if any. */
 export type JsonSchemaFormat = typeof JsonSchemaFormat.Type
+
+/**
+ * The JSON Schema a `json_schema` response format asks for, its
+ * `description` carried as the schema's own, followed by the schema's
+ * description when it has one.
+ */
+export const schemaOf = ({ json_schema: { description, schema } }: JsonSchemaFormat): Record<string, unknown> => {
+  if (description == null || description === "") return schema
+  const own = schema.description
+  return { ...schema, description: typeof own === "string" && own !== "" ? `${description}\n\n${own}` : description }
+}
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
