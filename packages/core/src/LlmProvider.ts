@@ -91,8 +91,8 @@ export interface Capabilities {
  * stream with the underlying error (the caller knows what it delivered).
  * `usage` receives the usage a stream reports before its end marker and, for
  * a stream cut or cancelled before all of it, what the adapter bills it (the
- * usage reported, raised to an estimate of the text, tool-call arguments
- * and reasoning that came where that is more), so a call the provider
+ * usage reported, raised to an estimate of the text, tool calls (names
+ * and arguments) and reasoning that came where that is more), so a call the provider
  * billed is still accounted for; the latest call is what counts.
  * `reasoning` is called when a stream event carries reasoning the caller is
  * not handed, alone or beside text (DeepSeek's `reasoning_content`,

@@ -15,7 +15,7 @@
  * caller, while the model reasons is charged an estimate of it (four
  * characters a token, as output and reasoning tokens), whatever the
  * provider reported by then; and so is the rest of what came, as output:
- * text beside reasoning in the same events, a tool call's arguments, the
+ * text beside reasoning in the same events, a tool call's name and arguments, the
  * text after a malformed event (forwarded no more, but billed).
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
@@ -359,7 +359,8 @@ describe("a stream stopped while the model reasons is billed its reasoning", () 
   }
 })
 
-// a tool call's arguments, 120 characters (30 tokens), streamed in three pieces where the wire streams them
+// a tool call named get_weather (11 characters) whose arguments, 120 characters, stream in three pieces where the wire
+// streams them: 131 characters, 33 tokens
 const weather = {
   city: "Paris, France",
   days: 3,
@@ -402,25 +403,25 @@ const toolCallOf: ReadonlyArray<Case> = [
   ["Gemini functionCall parts", gemini, now(geminiChunk([{ functionCall: { name: "get_weather", args: weather } }]))]
 ]
 
-describe("a stream stopped while the model calls a tool is billed the call's arguments", () => {
+describe("a stream stopped while the model calls a tool is billed the call's name and arguments", () => {
   for (const [name, primary, frames] of toolCallOf) {
     for (const [stop, how] of stops) {
       it.live(`${name}: ${how} before the call ends`, () =>
         Effect.gen(function*() {
           const records = yield* billed(primary, frames, stop, { prompt: "Weather in Paris?", tools: [weatherTool] })
-          assert.deepStrictEqual(records, [[outcomeOf[stop], true, 30, 0]])
+          assert.deepStrictEqual(records, [[outcomeOf[stop], true, 33, 0]])
         }))
     }
   }
 })
 
 describe("a whole stream whose server reports no usage", () => {
-  it.live("is billed the estimate of its tool call's arguments", () =>
+  it.live("is billed the estimate of its tool call's name and arguments", () =>
     Effect.gen(function*() {
       const [, , frames = []] = toolCallOf[0] ?? []
       const whole = [...frames, ...now(chunk({}, "tool_calls"), "data: [DONE]")]
       const records = yield* billed(compatible, whole, "end", { prompt: "Weather in Paris?", tools: [weatherTool] })
-      assert.deepStrictEqual(records, [["success", true, 30, 0]])
+      assert.deepStrictEqual(records, [["success", true, 33, 0]])
     }))
 })
 

@@ -37,14 +37,14 @@
  *   the model's refusal, when it declined, scrubbed and cut in `refusal`
  *   (never in `message`, which the request log records);
  * - usage is priced with `Pricing`; a complete answer from a provider that
- *   reports none is estimated from its text and tool-call arguments
- *   (`estimated: true`), and so is a stream cut, or stopped by its
- *   consumer, after text, tool-call arguments (counted as text) or
- *   reasoning but before its whole usage (the provider billed it; what came
- *   after a malformed event's hole counts too, though never forwarded): the
- *   counts reported when they are whole, provisional ones (Anthropic's
- *   `message_start` counts 1 output token) raised to the estimate of what
- *   came where that is more, else the estimate;
+ *   reports none is estimated (`estimated: true`) from its text and its
+ *   tool calls' names and arguments (`ToolStream.outputOf`), and so is a
+ *   stream cut, or stopped by its consumer, after text, a tool call (its
+ *   name alone too) or reasoning but before its whole usage (the provider
+ *   billed it; what came after a malformed event's hole counts too, though
+ *   never forwarded): the counts reported when they are whole, provisional
+ *   ones (Anthropic's `message_start` counts 1 output token) raised to the
+ *   estimate of what came where that is more, else the estimate;
  * - a blank answer to a request for JSON is no answer (DeepSeek's JSON mode
  *   answers spaces with `finish_reason: "stop"` when it failed): a
  *   retryable `MalformedResponse` carrying the usage billed, plain or
@@ -80,7 +80,7 @@
  *   `MalformedResponse` / `ProviderConnectionFailed` / `ProviderTimeout`
  *   before; under a supervisor it is always the underlying error, and what
  *   the stopped stream billed (the usage reported, raised to the estimate of
- *   the text, tool-call arguments and reasoning that came while provisional)
+ *   the text, tool calls and reasoning that came while provisional)
  *   goes to `supervisor.usage`; without one, a stream stopped before any
  *   text (while it only reasoned or called a tool) fails with no usage on
  *   its error;
@@ -123,7 +123,7 @@ import * as Json from "./json.ts"
 import * as Replay from "./replay.ts"
 import * as Sse from "./sse.ts"
 import * as StopSequences from "./stopSequences.ts"
-import type * as ToolStream from "./toolStream.ts"
+import * as ToolStream from "./toolStream.ts"
 import * as Transport from "./transport.ts"
 
 /** One call as a codec sees it. */
@@ -302,9 +302,6 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     ...price(call.model, estimate(call.request.messages.map((message) => message.content), content, reasoned)),
     estimated: true
   })
-  /** The tool-call arguments of an answer, which an estimate counts as its text. */
-  const argumentsOf = (calls: ReadonlyArray<Replay.DecodedCall> | undefined): string =>
-    calls === undefined ? "" : calls.map((call) => call.arguments).join("")
   /** The billed usage of a complete answer; estimated from the text when the provider reported none. */
   const usageOf = (call: Call, counts: TokenCounts | undefined, content: string, reasoned = 0): TokenUsage =>
     counts !== undefined ? price(call.model, counts) : estimated(call, content, reasoned)
@@ -312,7 +309,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
    * What a stream stopped before its end billed: the counts reported, when they are whole; provisional ones
    * (`StreamDecoder.provisional`, each a lower bound) raised to the estimate of what came where that is more:
    * the reasoning to the reasoning's, the output to that reasoning plus the text's (`content`: the text and the
-   * tool-call arguments that came); the estimate when none came.
+   * tool calls' names and arguments that came); the estimate when none came.
    */
   const stoppedUsage = (call: Call, decoder: StreamDecoder, content: string, reasoned: number): TokenUsage => {
     const counts = decoder.counts()
@@ -460,7 +457,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       // billed for the whole answer, cut or not
       usage: reply.counts !== undefined
         ? price(call.model, reply.counts)
-        : estimated(call, reply.content + argumentsOf(reply.toolCalls)),
+        : estimated(call, reply.content + ToolStream.outputOf(reply.toolCalls ?? [])),
       model,
       provider: name,
       latencyMs,
@@ -603,7 +600,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       supervisor?.reasoning?.()
     }, call)
     let partialText = ""
-    // the rest of the output a stream stopped early is billed as its text: tool-call arguments, text after a hole
+    // text a stream stopped early is billed for though never handed on: after a hole, after a stop sequence
     let otherOutput = ""
     const leading = makeHold(wantsJson(call))
     const stops = codec.unsentStop?.(call)
@@ -624,11 +621,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       }
       return parts
     }
+    // the output that came, billed as text: the text, handed on or not, and the tool calls' names and arguments
+    const output = (): string => partialText + otherOutput + (decoder.tools?.output() ?? "")
     // whether output or reasoning came: a stream stopped early is then billed `stopped()` (see `stoppedUsage`)
-    const came = (): boolean => partialText.length + otherOutput.length + reasoned > 0
+    const came = (): boolean => output().length + reasoned > 0
     // the finish reason once the whole answer came (its end marker or, before it, its finish and usage)
     const whole = (): FinishReason | undefined => decoder.finishReason() ?? decoder.answered?.()
-    const stopped = (): TokenUsage => stoppedUsage(call, decoder, partialText + otherOutput, reasoned)
+    const stopped = (): TokenUsage => stoppedUsage(call, decoder, output(), reasoned)
     /** The stream's `Finish`; nothing comes after it. */
     const finish = (finishReason: FinishReason, usage: TokenUsage): ReadonlyArray<StreamPart> => {
       run.finished = true
@@ -712,7 +711,6 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
               return reported
             }
             const calls = decoder.tools?.deltas() ?? noDeltas
-            for (const delta of calls) otherOutput += delta.argumentsDelta
             // after a hole nothing is forwarded, but what came is billed
             if (hole !== undefined) {
               otherOutput += step
@@ -793,8 +791,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
         }
         partialText += rest
-        // a provider that reports no usage: the estimate of what came, tool-call arguments counted as text
-        const ending = finish(finishReason, usageOf(call, decoder.counts(), partialText + otherOutput, reasoned))
+        // a provider that reports no usage: the estimate of what came, tool calls counted as text
+        const ending = finish(finishReason, usageOf(call, decoder.counts(), output(), reasoned))
         return rest.length === 0 ? ending : [{ _tag: "TextDelta", text: rest }, ...ending]
       }
     }

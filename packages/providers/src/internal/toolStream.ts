@@ -65,6 +65,17 @@ export const withIds = <C extends { readonly id: string | undefined }>(
   return calls.map((call, index) => ({ ...call, id: call.id ?? generatedId(GENERATED, drawn ??= tag(), index) }))
 }
 
+/**
+ * The text an estimate of what calls billed counts (a reply's calls, or a
+ * stream's so far, however far they came): each call's name and arguments,
+ * which the model wrote (its id is the provider's).
+ */
+export const outputOf = (calls: Iterable<{ readonly name: string; readonly arguments: string }>): string => {
+  let text = ""
+  for (const call of calls) text += call.name + call.arguments
+  return text
+}
+
 interface Pending {
   readonly index: number
   id: string
@@ -178,6 +189,8 @@ export const make = () => {
       if (reasoning === undefined) return
       reasoning = reasoning.length + text.length > Replay.maxReasoningChars ? undefined : reasoning + text
     },
+    /** The names and arguments that came, as they came ({@link outputOf}): what a stream stopped early billed for its calls. */
+    output: (): string => outputOf(calls.values()),
     /** The deltas made since the last drain, a fragment's signature on its own (not yet stamped). */
     deltas: (): ReadonlyArray<Replay.DecodedDelta> => {
       const out = deltas
