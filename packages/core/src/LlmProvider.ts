@@ -103,9 +103,11 @@ export interface Capabilities {
  * after its whole answer came (its finish reason, and its usage where the
  * provider reports one) but before its end marker (`[DONE]`,
  * `message_stop`), with the `Finish` it would have ended with: a stream
- * stalled there is a complete answer, not a broken one. Without a supervisor
- * (a provider used on its own) the adapter bounds each call with its own
- * `timeoutMs`, and ends such a stall with that `Finish` itself.
+ * stalled there is a complete answer, not a broken one (one whose connection
+ * closed or was cut there ends with that `Finish`, as a whole stream does).
+ * Without a supervisor (a provider used on its own) the adapter bounds each
+ * call with its own `timeoutMs`, and ends such a stall with that `Finish`
+ * itself.
  *
  * @since 0.1.0
  */

@@ -30,7 +30,7 @@ const cases: ReadonlyArray<readonly [string, MockFault.MockFault, ProviderError[
   ["content filter", MockFault.contentFilter, "ContentFiltered"],
   ["an HTML page", MockFault.notJson, "MalformedResponse"],
   ["a reset connection", MockFault.resetBeforeHeaders, "ProviderConnectionFailed"],
-  ["a stream without its terminator", MockFault.noTerminator, "MalformedResponse"],
+  ["a malformed stream event", MockFault.malformedEvent, "MalformedResponse"],
   [
     "a malformed conversation",
     MockFault.status(400, { message: "messages: the conversation is malformed" }),

@@ -110,7 +110,16 @@ const scenarios: ReadonlyArray<Scenario> = [
     "ProviderTimeout"
   ),
   onRetry("malformed event after 2 tokens", MockFault.malformedEventAfter(2), "MalformedResponse"),
-  onRetry("no terminator", MockFault.noTerminator, "MalformedResponse"),
+  // Gemini's finish is its last chunk: without it the answer is cut
+  { ...onRetry("no terminator", MockFault.noTerminator, "MalformedResponse"), kinds: ["gemini"] },
+  {
+    name: "closed after its finish and usage, before its end marker (not broken)",
+    kinds: ["openai", "deepseek", "anthropic"],
+    chain: primaryAndFallback,
+    faults: () => [MockFault.noTerminator],
+    time: still,
+    expected: { _tag: "whole", text: answerOf, attempts: (primary) => [[primary, undefined]] }
+  },
   {
     name: "cut, then the prefill rejected",
     kinds: prefillable,

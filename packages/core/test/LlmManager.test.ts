@@ -36,7 +36,7 @@ describe("LlmManager against the mock provider server", () => {
     ["the wrong shape", MockFault.wrongShape, "MalformedResponse"],
     ["a reset connection", MockFault.resetBeforeHeaders, "ProviderConnectionFailed"],
     ["a cut stream", MockFault.cutStream, "ProviderConnectionFailed"],
-    ["a stream without its terminator", MockFault.noTerminator, "MalformedResponse"]
+    ["a malformed stream event", MockFault.malformedEvent, "MalformedResponse"]
   ]
   for (const [name, fault, tag] of failures) {
     it.live(`falls back when the primary fails with ${name}`, () =>

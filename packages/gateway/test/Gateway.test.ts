@@ -276,10 +276,10 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
       assert.isDefined(chunks.at(-1)?.usage)
     }))
 
-  it.effect("streaming: a stream broken after text (DeepSeek without its [DONE]) ends with an in-band error event and no [DONE]", () =>
+  it.effect("streaming: a stream broken after text (DeepSeek's connection cut) ends with an in-band error event and no [DONE]", () =>
     Effect.gen(function*() {
       const { mock, url } = yield* Fixture.setup
-      yield* mock.inject("deepseek", MockFault.noTerminator)
+      yield* mock.inject("deepseek", MockFault.cutStreamAfter(2))
       const response = yield* Fixture.postText(
         url,
         JSON.stringify({
@@ -296,7 +296,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai cli
         /^data: \{"error":\{"message":".*","type":"server_error","code":"stream_interrupted"/
       )
       assert.notInclude(response.text, "[DONE]")
-      yield* mock.inject("deepseek", MockFault.noTerminator)
+      yield* mock.inject("deepseek", MockFault.cutStreamAfter(2))
       const failure = yield* Effect.promise(async () => {
         const stream = await Fixture.client(url).chat.completions.create({
           model: "deepseek/deepseek-flash",

@@ -5,6 +5,6 @@ conformance({
   name: "anthropic",
   mock: "anthropic",
   priced: true,
-  strictTerminator: true,
+  finishIsTerminator: false,
   layer: (baseUrl, apiKey) => Anthropic.layer({ apiKey, baseUrl })
 })

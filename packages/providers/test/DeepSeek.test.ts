@@ -5,6 +5,6 @@ conformance({
   name: "deepseek",
   mock: "deepseek",
   priced: true,
-  strictTerminator: true,
+  finishIsTerminator: false,
   layer: (baseUrl, apiKey) => DeepSeek.layer({ apiKey, baseUrl })
 })

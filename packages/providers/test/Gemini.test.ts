@@ -5,6 +5,6 @@ conformance({
   name: "gemini",
   mock: "gemini",
   priced: true,
-  strictTerminator: true,
+  finishIsTerminator: true,
   layer: (baseUrl, apiKey) => Gemini.layer({ apiKey, baseUrl })
 })

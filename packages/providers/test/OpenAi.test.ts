@@ -5,6 +5,6 @@ conformance({
   name: "openai",
   mock: "openai",
   priced: true,
-  strictTerminator: true,
+  finishIsTerminator: false,
   layer: (baseUrl, apiKey) => OpenAi.layer({ apiKey, baseUrl })
 })

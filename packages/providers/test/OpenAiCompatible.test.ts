@@ -5,6 +5,6 @@ conformance({
   name: "local-llm",
   mock: "openai",
   priced: false,
-  strictTerminator: false,
+  finishIsTerminator: false,
   layer: (baseUrl, apiKey) => OpenAiCompatible.layer({ name: "local-llm", baseUrl, model: "llama-3.1-8b", apiKey })
 })

@@ -31,7 +31,7 @@
  * | {@link notJson} | `notJson` |
  * | {@link wrongShape} | `wrongShape` |
  * | {@link illTyped} | `illTyped` |
- * | {@link cutStream} | `cutStream`, `cutStream;after=3` (text events) |
+ * | {@link cutStream} | `cutStream`, `cutStream;after=3` (text events), `cutStream;after=end` |
  * | {@link malformedEvent} | `malformedEvent`, `malformedEvent;after=3` |
  * | {@link noTerminator} | `noTerminator` |
  * | {@link oversized} | `oversized=1048576` (bytes), `oversized=forever` |
@@ -165,8 +165,8 @@ export interface IllTyped {
 /** @since 0.1.0 */
 export interface CutStream {
   readonly _tag: "CutStream"
-  /** Text events sent before the cut. Default: half the events. */
-  readonly after?: number | undefined
+  /** Text events sent before the cut, or `"end"`: before the last event. Default: half the events. */
+  readonly after?: number | "end" | undefined
 }
 /** @since 0.1.0 */
 export interface MalformedEvent {
@@ -394,11 +394,13 @@ export const illTyped: MockFault = { _tag: "IllTyped" }
 export const cutStream: MockFault = { _tag: "CutStream" }
 
 /**
- * Destroys the connection of a stream after `tokens` text events.
+ * Destroys the connection of a stream after `tokens` text events, or before
+ * the last event (`"end"`: the answer, its finish and its usage sent, the
+ * terminator not; Gemini's last chunk, its finish, not sent either).
  *
  * @since 0.1.0
  */
-export const cutStreamAfter = (tokens: number): MockFault => ({ _tag: "CutStream", after: tokens })
+export const cutStreamAfter = (tokens: number | "end"): MockFault => ({ _tag: "CutStream", after: tokens })
 
 /**
  * Puts one event whose data is not JSON in the middle of an otherwise good
@@ -552,7 +554,12 @@ const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonl
   illTyped: { options: [], parse: noValue(illTyped) },
   cutStream: {
     options: ["after"],
-    parse: withAfter((after) => after === undefined ? cutStream : cutStreamAfter(after))
+    parse: (value, options) => {
+      if (value !== undefined) return "takes no value"
+      const after = afterOption(options, true)
+      if (after === undefined) return cutStream
+      return after === "end" || typeof after === "number" ? cutStreamAfter(after) : after
+    }
   },
   malformedEvent: {
     options: ["after"],

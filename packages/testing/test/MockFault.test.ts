@@ -24,6 +24,7 @@ describe("MockFault.parse", () => {
     ["stallMidStream=30;after=2", MockFault.stallMidStream(30, { after: 2 })],
     ["slowTokens=5;content=a%20b", MockFault.slowTokens(5, { content: "a b" })],
     ["cutStream;after=3", MockFault.cutStreamAfter(3)],
+    ["cutStream;after=end", MockFault.cutStreamAfter("end")],
     ["malformedEvent;after=2", MockFault.malformedEventAfter(2)],
     ["resetBeforeHeaders", MockFault.resetBeforeHeaders],
     ["notJson", MockFault.notJson],
@@ -40,7 +41,7 @@ describe("MockFault.parse", () => {
   ]
 
   it("reads every fault of the catalogue", () => {
-    assert.strictEqual(cases.length - 11, MockFault.names.length)
+    assert.strictEqual(cases.length - 12, MockFault.names.length)
     for (const [text, fault] of cases) {
       const result = MockFault.parse(text)
       assert.isTrue(Result.isSuccess(result), text)
@@ -57,7 +58,8 @@ describe("MockFault.parse", () => {
     ["noUsage=1", "noUsage takes no value"],
     ["status=503;retry=2", "unknown option \"retry\" for status; accepted options: retryAfter, message"],
     ["cutStream;x=1", "accepted options: after"],
-    ["cutStream;after=x", "after needs a whole number of text events"],
+    ["cutStream;after=x", "after needs a whole number of text events or end"],
+    ["cutStream=1", "cutStream takes no value"],
     ["contentFilter;after=x", "after needs a whole number of text events"],
     ["contentFilter=1", "contentFilter takes no value"],
     ["stallMidStream=forever;after=soon", "after needs a whole number of text events or end"],

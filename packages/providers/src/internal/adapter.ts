@@ -74,16 +74,19 @@
  *   call's `replay` (and a delta's, on the delta whose fragment brought a
  *   signature), and a body is built with only the replays that provider and
  *   model made (`replay.ts`);
- * - a stream ends with exactly one `Finish`, only once the provider's own end
- *   marker arrived; a body that breaks, stalls or ends early is
- *   `StreamInterrupted` (with the text so far) once text was emitted, and
- *   `MalformedResponse` / `ProviderConnectionFailed` / `ProviderTimeout`
+ * - a stream ends with exactly one `Finish`, once the provider's own end
+ *   marker arrived or, before it, its whole answer (its finish, and its
+ *   usage where the provider reports one: `StreamDecoder.answered`), after
+ *   which a body that stalls, closes or breaks ends as that answer (a stall
+ *   under a supervisor, whose watchdog stops it, through
+ *   `supervisor.complete`); a body that breaks, stalls or ends before that
+ *   is `StreamInterrupted` (with the text so far) once text was emitted,
+ *   and `MalformedResponse` / `ProviderConnectionFailed` / `ProviderTimeout`
  *   before; under a supervisor it is always the underlying error, and what
  *   the stopped stream billed (the usage reported, raised to the estimate of
- *   the text, tool calls and reasoning that came while provisional)
- *   goes to `supervisor.usage`; without one, a stream stopped before any
- *   text (while it only reasoned or called a tool) fails with no usage on
- *   its error;
+ *   the text, tool calls and reasoning that came while provisional) goes to
+ *   `supervisor.usage`; without one, a stream stopped before any text (while
+ *   it only reasoned or called a tool) fails with no usage on its error;
  * - the stop sequences a codec leaves out of the body (`Codec.unsentStop`:
  *   a model that rejects `stop`, Anthropic's whitespace ones) are applied here (`stopSequences.ts`); for
  *   any other call nothing is done per event. A plain answer is cut before
@@ -177,8 +180,8 @@ export interface StreamDecoder {
   /**
    * The finish reason once the whole answer and its whole usage came, before
    * the end marker that completes the stream (`finishReason`): a stream that
-   * stalls there is that answer, not a cut one. Absent: the end marker alone
-   * says the answer is whole.
+   * stalls, closes or is cut there is that answer, not a cut one. Absent:
+   * the end marker alone says the answer is whole.
    */
   readonly answered?: (() => FinishReason | undefined) | undefined
   /** The model's refusal so far, its pieces joined, for codecs whose wire has one (OpenAI `delta.refusal`). */
@@ -753,21 +756,21 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           }
         }
       },
-      stalled: (): ReadonlyArray<StreamPart> | ProviderError => {
+      stalled: (): ReadonlyArray<StreamPart> | ProviderError =>
         // the whole answer came (its finish, and its usage where reported): a stall before the end marker ends it
-        const reason = whole()
-        return reason === undefined
+        whole() === undefined
           ? run.fail(
             new ProviderTimeout({ provider: name, model, phase: "first-token", timeoutMs }),
             `no event for ${timeoutMs} ms`
           )
-          : run.ended(reason)
-      },
-      broken: (error: Transport.TransportFailure): ProviderError => {
+          : run.ended(),
+      broken: (error: Transport.TransportFailure): ReadonlyArray<StreamPart> | ProviderError => {
+        // the whole answer came: a connection cut before the end marker cut nothing
+        if (whole() !== undefined) return run.ended()
         const mapped = HttpError.fromTransport(contextOf(model), error)
         return run.fail(mapped, mapped.message)
       },
-      ended: (finishReason = decoder.finishReason()): ReadonlyArray<StreamPart> | ProviderError => {
+      ended: (finishReason = whole()): ReadonlyArray<StreamPart> | ProviderError => {
         if (hole !== undefined) return run.fail(hole, hole.message)
         if (finishReason === undefined) {
           return run.fail(
@@ -890,8 +893,12 @@ interface StreamRun {
   readonly feed: (chunks: ReadonlyArray<Uint8Array>) => ReadonlyArray<StreamPart>
   readonly fault: (fault: StreamFault) => ProviderError
   readonly stalled: () => ReadonlyArray<StreamPart> | ProviderError
-  readonly broken: (error: Transport.TransportFailure) => ProviderError
-  /** The stream's end, as the decoder's `finishReason` (by default) says it ended. */
+  /** The connection failed: the stream's end if its whole answer came (see `ended`), else the failure. */
+  readonly broken: (error: Transport.TransportFailure) => ReadonlyArray<StreamPart> | ProviderError
+  /**
+   * The stream's end, as its end marker or, before it, its whole answer (the decoder's `finishReason`, else
+   * `answered`; by default) says it ended.
+   */
   readonly ended: (finishReason?: FinishReason) => ReadonlyArray<StreamPart> | ProviderError
 }
 

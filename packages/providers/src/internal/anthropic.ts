@@ -79,10 +79,12 @@
  *   ignored, as Anthropic asks. A `thinking_delta` (a thinking block's text,
  *   never the answer's) tells the decoder's `reasoning` callback that the
  *   stream is alive, and how many characters of thinking came; with the
- *   `signature_delta` it builds the block the stream's calls carry back. Only
- *   `message_stop` completes a stream. A `content_block_delta` event that
- *   repeats the text delta before it but for its text is read without
- *   parsing it whole (`repeatedEvent.ts`).
+ *   `signature_delta` it builds the block the stream's calls carry back.
+ *   `message_stop` completes a stream; before it, the `message_delta` with
+ *   the stop reason and the output usage says the answer is whole
+ *   (`answered`: a stream stalled, closed or cut after it is that answer). A
+ *   `content_block_delta` event that repeats the text delta before it but
+ *   for its text is read without parsing it whole (`repeatedEvent.ts`).
  */
 import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/GenerationResult"
 import * as LlmRequest from "@baton/core/LlmRequest"

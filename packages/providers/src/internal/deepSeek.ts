@@ -1,9 +1,10 @@
 /**
  * DeepSeek's flavour of the chat-completions wire format: `max_tokens`, JSON
  * mode for structured output, prefix completion for a prefill, usage with
- * cache hits in `prompt_cache_hit_tokens`, `[DONE]` required at the end of a
- * stream, and a `reasoning_content` on every assistant message but a
- * prefill (a call's own reasoning, else `""`): in thinking mode, on by default, DeepSeek answers
+ * cache hits in `prompt_cache_hit_tokens`, `[DONE]` (or the usage chunk
+ * after the finish) required at the end of a stream, and a
+ * `reasoning_content` on every assistant message but a prefill (a call's
+ * own reasoning, else `""`): in thinking mode, on by default, DeepSeek answers
  * 400 ("Missing `reasoning_content` field") when one is missing on any
  * assistant message between two user messages where the model called a
  * tool, the answer after the results included, and ignores it elsewhere; and

@@ -1,7 +1,8 @@
 /**
  * OpenAI's flavour of the chat-completions wire format: `max_completion_tokens`,
  * JSON Schema structured output, a prefill sent as a plain assistant message,
- * `[DONE]` required at the end of a stream, no temperature for the models
+ * `[DONE]` (or the usage chunk after the finish) required at the end of a
+ * stream, no temperature for the models
  * that take only their default, no stop sequences for the models that reject
  * them (the adapter cuts their answers at them), a `reasoning` level as the
  * `reasoning_effort` each model family takes (none to a model that does not

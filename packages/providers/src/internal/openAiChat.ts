@@ -40,7 +40,9 @@
  * - `usage`: how the server's `usage` object maps to token counts (DeepSeek
  *   reports cache hits as `prompt_cache_hit_tokens`).
  * - `requireDone`: a stream is complete only at `data: [DONE]` (OpenAI,
- *   DeepSeek); otherwise a chunk with a `finish_reason` is enough too
+ *   DeepSeek), or once the usage chunk followed the `finish_reason` (the
+ *   answer whole: `answered`, a stream stalled, closed or cut there is that
+ *   answer); otherwise a chunk with a `finish_reason` is enough too
  *   (compatible servers that omit the terminator). Either way `[DONE]` ends
  *   the stream, with finish reason `other` when no chunk gave one (as a plain
  *   reply without `finish_reason`). An empty `finish_reason` (`""`, sent by

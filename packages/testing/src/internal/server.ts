@@ -190,7 +190,7 @@ interface Playback {
   readonly stall?: number | "forever"
   readonly stallAfter?: number | "end" | undefined
   readonly cut?: boolean
-  readonly cutAfter?: number | undefined
+  readonly cutAfter?: number | "end" | undefined
   readonly malformed?: boolean
   readonly malformedAfter?: number | undefined
   /** Milliseconds between two frames. */
