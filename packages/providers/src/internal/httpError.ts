@@ -216,6 +216,8 @@ const statusOfType = (type: string | undefined, code: string | undefined): numbe
   if (/rate.?limit|resource_exhausted|insufficient_quota/i.test(named)) return 429
   // Anthropic sends `billing_error` with HTTP 402
   if (/billing/i.test(named)) return 402
+  // Anthropic sends `request_too_large` with HTTP 413
+  if (/too_large/i.test(named)) return 413
   if (/auth|permission/i.test(named)) return 401
   if (/invalid|not_found|argument|context_length|content_(?:policy|filter)/i.test(named)) return 400
   return 500
