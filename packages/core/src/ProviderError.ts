@@ -207,7 +207,7 @@ export class ContextLengthExceeded extends stackless(
 /**
  * The provider's safety system blocked the prompt or the answer, or the
  * model declined to answer. `usage` is what the provider billed for a
- * blocked answer, when it reported any.
+ * blocked prompt or answer, when it reported any.
  *
  * `refusal` is the model's own words when it declined (OpenAI's `refusal`),
  * scrubbed of keys and cut to 2,000 characters. It is model output that may

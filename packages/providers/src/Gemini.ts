@@ -24,7 +24,8 @@
  * - Output tokens are `candidatesTokenCount + thoughtsTokenCount`: Gemini
  *   reports thinking apart but bills it as output.
  * - A prompt blocked by safety (`promptFeedback.blockReason`) is
- *   `ContentFiltered` at stage `prompt`; a `SAFETY`-like finish reason is
+ *   `ContentFiltered` at stage `prompt`, its `usage` the prompt tokens
+ *   Gemini reported beside the block; a `SAFETY`-like finish reason is
  *   `ContentFiltered` at stage `response`.
  * - A 429 with `RetryInfo` gives `retryAfter`; a 429 whose `QuotaFailure`
  *   names a per-day quota is `ProviderQuotaExhausted` (waiting will not help

@@ -300,6 +300,15 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         ? {}
         : { refusal: Redact.truncate(HttpError.scrub(apiKey, refusal), REFUSAL_MAX_CHARS) })
     })
+  /** A prompt the provider blocked (scrubbed `message`), billed the usage it reported beside the block, if any. */
+  const blockedPrompt = (model: ModelId, message: string, counts: TokenCounts | undefined) =>
+    new ContentFiltered({
+      provider: name,
+      model,
+      stage: "prompt",
+      message: HttpError.scrub(apiKey, message),
+      ...(counts === undefined ? {} : { usage: price(model, counts) })
+    })
   /** The usage estimated from the prompt, the answer `content` and `reasoned` characters of reasoning. */
   const estimated = (call: Call, content: string, reasoned = 0): TokenUsage => ({
     ...price(call.model, estimate(call.request.messages.map((message) => message.content), content, reasoned)),
@@ -438,12 +447,11 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         : new MalformedResponse({ provider: name, model, message, usage: price(model, counts) })
     }
     if (reply.blockedPrompt !== undefined) {
-      return new ContentFiltered({
-        provider: name,
+      return blockedPrompt(
         model,
-        stage: "prompt",
-        message: HttpError.scrub(apiKey, `${name} blocked the prompt (${Redact.truncate(reply.blockedPrompt, 200)})`)
-      })
+        `${name} blocked the prompt (${Redact.truncate(reply.blockedPrompt, 200)})`,
+        reply.counts
+      )
     }
     const stops = codec.unsentStop?.(call)
     // an answer cut at a stop sequence ends there: what came after it, a content filter's stop too, is not the answer
@@ -742,12 +750,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             return run.fail(malformed(model, `${name} sent a malformed stream event: ${fault.message}`), fault.message)
           case "Blocked":
             return run.fail(
-              new ContentFiltered({
-                provider: name,
-                model,
-                stage: "prompt",
-                message: HttpError.scrub(apiKey, fault.message)
-              }),
+              blockedPrompt(model, fault.message, decoder.counts()),
               HttpError.scrub(apiKey, fault.message)
             )
           case "ErrorEvent": {

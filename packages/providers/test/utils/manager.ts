@@ -40,21 +40,23 @@ export const anthropic = alone((baseUrl) => Anthropic.layer({ apiKey, baseUrl })
 
 /**
  * `LlmManager.make` over `primary` at `baseUrl`, the mock server's OpenAI as
- * its fallback: no retries, and a circuit that does not open within a test.
+ * its fallback: `policy` on top of no retries, and a circuit that does not
+ * open within a test.
  */
-export const withMockFallback = (primary: Primary) => (baseUrl: string) =>
-  Effect.gen(function*() {
-    const mock = yield* MockProviderServer.MockProviderServer
-    return yield* LlmManager.make({
-      providers: [
-        primary(baseUrl),
-        OpenAi.layer({ apiKey, baseUrl: mock.baseUrl("openai") })
-      ],
-      policy: FallbackPolicy.make({ maxRetries: 0 }),
-      circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 },
-      generationEnabled: true
+export const withMockFallback =
+  (primary: Primary) => (baseUrl: string, policy: Parameters<typeof FallbackPolicy.make>[0] = {}) =>
+    Effect.gen(function*() {
+      const mock = yield* MockProviderServer.MockProviderServer
+      return yield* LlmManager.make({
+        providers: [
+          primary(baseUrl),
+          OpenAi.layer({ apiKey, baseUrl: mock.baseUrl("openai") })
+        ],
+        policy: FallbackPolicy.make({ maxRetries: 0, ...policy }),
+        circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 },
+        generationEnabled: true
+      })
     })
-  })
 
 /** `generate` (streamed underneath) on {@link withMockFallback} over a raw server it starts, which sends `events`. */
 export const generatedOver = (primary: Primary) => (events: ReadonlyArray<string>) =>
