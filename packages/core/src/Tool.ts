@@ -3,8 +3,10 @@
  *
  * A request may carry tool definitions (`LlmRequest.Input.tools`): a name,
  * a description, and the parameters as an Effect `Schema` or a raw JSON
- * Schema. `make` checks them once (names of 1-64 letters, digits, `_` or `-`,
- * no duplicates; a raw JSON Schema a plain JSON object nested at most
+ * Schema. `make` checks them once (names of 1-64 letters, digits, `_` or `-`
+ * starting with a letter or `_`, which every provider takes: OpenAI and
+ * Anthropic refuse other characters, Gemini a digit or `-` first; no
+ * duplicates; a raw JSON Schema a plain JSON object nested at most
  * {@link maxParametersDepth} levels, see {@link parametersIssue}) and turns
  * the parameters into JSON Schema, which each codec sends in its provider's
  * native fields (OpenAI `tools[].function`, Anthropic `tools[].input_schema`,
@@ -167,7 +169,8 @@ export const maxParametersDepth: number = JsonDepth.maxDepth
  */
 export const parametersIssue = (parameters: unknown): string | undefined => JsonDepth.issue(parameters)
 
-const NAME = /^[a-zA-Z0-9_-]{1,64}$/
+/** A tool name every provider takes (see the module header). */
+const NAME = /^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/
 
 const invalid = (field: string, message: string) => new InvalidOptions({ field, message: `${field}: ${message}` })
 
@@ -189,7 +192,11 @@ const parametersOf = (input: Input, index: number): Effect.Effect<StructuredOutp
  */
 export const make = (inputs: ReadonlyArray<Input>): Effect.Effect<ReadonlyArray<Tool>, InvalidOptions> =>
   Effect.forEach(inputs, (input, index) => {
-    if (!NAME.test(input.name)) return Effect.fail(invalid(`tools[${index}]`, "name: 1-64 letters, digits, '_' or '-'"))
+    if (!NAME.test(input.name)) {
+      return Effect.fail(
+        invalid(`tools[${index}]`, "name: 1-64 letters, digits, '_' or '-', starting with a letter or '_'")
+      )
+    }
     if (inputs.findIndex((other) => other.name === input.name) !== index) {
       return Effect.fail(invalid(`tools[${index}]`, `the name ${input.name} is used twice`))
     }

@@ -192,6 +192,23 @@ describe("tool calls through LlmManager", () => {
       assert.include(unknownChoice.message, "no tool named nope")
       assert.strictEqual((yield* stats("openai")).requests, 0)
     }).pipe(Effect.provide(Bench)))
+  it.live("a name Gemini refuses (a digit or '-' first) fails with InvalidOptions naming the rule, before any call", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["gemini", "openai"] })
+      for (const name of ["3d_render", "-lookup"]) {
+        const error = yield* Effect.flip(llm.generate({ prompt: "x", tools: [{ name, parameters: {} }] }))
+        assert.deepStrictEqual([error._tag, error._tag === "InvalidOptions" ? error.field : ""], [
+          "InvalidOptions",
+          "tools[0]"
+        ])
+        assert.include(error.message, "starting with a letter or '_'")
+      }
+      assert.deepStrictEqual([(yield* stats("gemini")).requests, (yield* stats("openai")).requests], [0, 0])
+      // every provider takes a name that starts with '_' and holds digits and '-' after it
+      const parameters = { type: "object", properties: { city: { type: "string" } } }
+      const result = yield* llm.generate({ prompt: "x", tools: [{ name: "_render-3d", parameters }] })
+      assert.strictEqual(String(result.provider), "gemini")
+    }).pipe(Effect.provide(Bench)))
   it.live("a tool schema nested 20,000 levels deep fails with InvalidOptions naming it: no call, circuits closed", () =>
     Effect.gen(function*() {
       // one counted failure would open a circuit
