@@ -61,4 +61,16 @@ describe("Anthropic's stream error events", () => {
       assert.deepStrictEqual(yield* attempts({ body: {}, events: [tooLarge] }), expected)
       assert.deepStrictEqual(yield* attempts({ status: 413, body: tooLarge, events: [] }), expected)
     }))
+
+  it.live("not_found_error, permission_error and timeout_error are what their HTTP 404, 403 and 504 are", () =>
+    Effect.gen(function*() {
+      for (
+        const [type, status] of [["not_found_error", 404], ["permission_error", 403], ["timeout_error", 504]] as const
+      ) {
+        const error = errorOf(type, `a ${type}`)
+        const overHttp = yield* attempts({ status, body: error, events: [] })
+        assert.strictEqual(overHttp.status, status, type)
+        assert.deepStrictEqual(yield* attempts({ body: {}, events: [error] }), overHttp, type)
+      }
+    }))
 })

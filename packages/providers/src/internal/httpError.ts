@@ -216,10 +216,14 @@ const statusOfType = (type: string | undefined, code: string | undefined): numbe
   if (/rate.?limit|resource_exhausted|insufficient_quota/i.test(named)) return 429
   // Anthropic sends `billing_error` with HTTP 402
   if (/billing/i.test(named)) return 402
-  // Anthropic sends `request_too_large` with HTTP 413
+  // Anthropic sends `request_too_large` with HTTP 413, `not_found_error` with 404,
+  // `permission_error` with 403 and `timeout_error` with 504
   if (/too_large/i.test(named)) return 413
-  if (/auth|permission/i.test(named)) return 401
-  if (/invalid|not_found|argument|context_length|content_(?:policy|filter)/i.test(named)) return 400
+  if (/not_found/i.test(named)) return 404
+  if (/permission/i.test(named)) return 403
+  if (/timeout/i.test(named)) return 504
+  if (/auth/i.test(named)) return 401
+  if (/invalid|argument|context_length|content_(?:policy|filter)/i.test(named)) return 400
   return 500
 }
 
