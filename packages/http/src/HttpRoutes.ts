@@ -8,8 +8,13 @@
  *   Allowed`, with `Allow` listing the path's methods (`HEAD` with `GET`:
  *   the router answers a `HEAD` as the `GET` of its path).
  *
- * A path with a route for every method (`"*"`) is left to it, and so are the
- * methods a route on the path `"*"` serves.
+ * Only a request no route of its method matches gets either, so a route with
+ * a parameter (`GET /items/:id`) still serves a static path beside it that
+ * other methods serve (`POST /items/search`), and `Allow` names every method
+ * whose routes match the path, by parameter or wildcard too (matched with the
+ * router's default configuration). A path with a route for every method
+ * (`"*"`) is left to it, and so are the methods a route on the path `"*"`
+ * serves.
  *
  * @example
  * ```ts
@@ -24,7 +29,8 @@
  *
  * @since 0.1.0
  */
-import { HttpMethod, HttpRouter, HttpServerResponse, ProblemDetails } from "effect/http"
+import { Effect } from "effect"
+import { FindMyWay, HttpMethod, HttpRouter, HttpServerRequest, HttpServerResponse, ProblemDetails } from "effect/http"
 
 /** Every method a path answers for itself; a `HEAD` goes to the path's `GET`. */
 const answered = [...HttpMethod.all].filter((method) => method !== "HEAD")
@@ -56,33 +62,38 @@ type ErrorOf<T> = T extends HttpRouter.Route<infer E, unknown> ? E : never
 type ContextOf<T> = T extends HttpRouter.Route<unknown, infer R> ? R : never
 
 /**
- * The methods the routes serve on each path (`"*"`: every path no route
- * names). A route on `/x/*` serves `/x` too, where the router adds it, and so
- * does a route the fallbacks add on `/x/*`: the two paths are one, with the
- * methods of both.
+ * The methods the routes serve at a URL, matched as the router matches them:
+ * a parameter or a wildcard serves the static paths beside it too, and a
+ * route on `/x/*` serves `/x`.
  */
-const servedPaths = (routes: ReadonlyArray<Served>): Map<HttpRouter.PathInput, Set<string>> => {
-  const served = new Map<HttpRouter.PathInput, Set<string>>([["*", new Set()]])
+const servedAt = (routes: ReadonlyArray<Served>): (url: string) => Set<string> => {
+  const router = FindMyWay.make<true>()
   for (const route of routes) {
-    const path = route.path === "/*" ? "*" : route.path
-    served.set(path, (served.get(path) ?? new Set()).add(route.method))
+    // as the router adds them
+    const paths = route.path.endsWith("/*") ? [route.path, route.path.slice(0, -2)] : [route.path]
+    for (const path of paths as Array<HttpRouter.PathInput>) {
+      if (route.method === "*") router.all(path, true)
+      else router.on(route.method, path, true)
+    }
   }
-  for (const [path, methods] of served) {
-    const base = path.endsWith("/*") ? path.slice(0, -2) as HttpRouter.PathInput : undefined
-    if (base === undefined || !served.has(base)) continue
-    for (const method of served.get(base) ?? []) methods.add(method)
-    served.delete(base)
-  }
-  return served
+  return (url) => new Set(answered.filter((method) => router.find(method, url) !== undefined))
 }
 
-/** A route for each method no route serves on each path. */
-const unserved = (routes: ReadonlyArray<Served>): Array<HttpRouter.Route> =>
-  [...servedPaths(routes)].flatMap(([path, methods]) => {
-    if (methods.has("*")) return []
-    const response = methods.size === 0 ? notFound : methodNotAllowed(allowOf(methods))
-    return answered.filter((method) => !methods.has(method)).map((method) => HttpRouter.route(method, path, response))
+/**
+ * A route on every path for each method no route serves on every path: the
+ * router reaches it only when no route of that method matches, and it answers
+ * a 404, or a 405 with the methods that do.
+ */
+const unserved = (routes: ReadonlyArray<Served>): Array<HttpRouter.Route> => {
+  const everywhere = new Set(routes.filter((route) => route.path === "*" || route.path === "/*").map((r) => r.method))
+  if (everywhere.has("*")) return []
+  const methodsAt = servedAt(routes)
+  const response = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+    const methods = methodsAt(request.url)
+    return methods.size === 0 ? notFound : methodNotAllowed(allowOf(methods))
   })
+  return answered.filter((method) => !everywhere.has(method)).map((method) => HttpRouter.route(method, "*", response))
+}
 
 /**
  * Adds `routes` to the router, and a 404 or 405 Problem Details for every

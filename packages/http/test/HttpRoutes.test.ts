@@ -14,6 +14,8 @@ const Routes = HttpRoutes.layer([
   HttpRouter.route("GET", "/healthz", HttpServerResponse.text("ok")),
   HttpRouter.route("POST", "/v1/items", HttpServerResponse.text("made")),
   HttpRouter.route("GET", "/v1/items/:id", HttpServerResponse.text("item")),
+  // a static path beside a parameter: `GET /v1/items/search` is still the item route's
+  HttpRouter.route("POST", "/v1/items/search", HttpServerResponse.text("searched")),
   HttpRouter.route("DELETE", "/v1/items/:id", HttpServerResponse.text("gone")),
   HttpRouter.route("*", "/v1/anything", HttpServerResponse.text("any")),
   // the router serves `/v1/models` too with this one
@@ -73,7 +75,8 @@ describe("HttpRoutes over HTTP", () => {
         ["HEAD", "/v1/items", "POST"],
         ["POST", "/healthz", "GET, HEAD"],
         ["PUT", "/v1/items/7", "GET, DELETE, HEAD"],
-        ["PUT", "/v1/models", "GET, POST, HEAD"]
+        ["PUT", "/v1/models", "GET, POST, HEAD"],
+        ["PUT", "/v1/items/search", "GET, POST, DELETE, HEAD"]
       ] as const
       for (const [method, path, allow] of cases) {
         const answer = yield* refusal(`${url}${path}`, method)
@@ -92,7 +95,7 @@ describe("HttpRoutes over HTTP", () => {
       }
     }).pipe(Effect.scoped))
 
-  it.live("the routes answer as before: HEAD as GET, a route for every method keeps its path, a wildcard its base", () =>
+  it.live("the routes answer as before: HEAD as GET, a route for every method keeps its path, a wildcard its base, a parameter the static paths beside it", () =>
     Effect.gen(function*() {
       const url = yield* serve
       const cases = [
@@ -100,6 +103,9 @@ describe("HttpRoutes over HTTP", () => {
         ["HEAD", "/healthz", ""],
         ["POST", "/v1/items", "made"],
         ["GET", "/v1/items/7", "item"],
+        ["GET", "/v1/items/search", "item"],
+        ["DELETE", "/v1/items/search", "gone"],
+        ["POST", "/v1/items/search", "searched"],
         ["DELETE", "/v1/items/7", "gone"],
         ["PATCH", "/v1/anything", "any"],
         ["OPTIONS", "/v1/anything", "any"],
