@@ -14,7 +14,9 @@
  * | `AllProvidersFailed`, otherwise | 503 | `Retry-After` when every provider was skipped by an open circuit |
  * | `QuotaStoreUnavailable` | 503 | |
  * | `DeadlineExceeded` | 504 | |
- * | `StreamInterrupted` | 502; 504 when the request's deadline ended it (`deadlineMs`) | |
+ * | `StreamInterrupted`, the request's deadline ended it (`deadlineMs`) | 504 | |
+ * | `StreamInterrupted`, the providers refused the request mid-answer, as for `AllProvidersFailed` (a content filter stopped it) | 400 | `cause` |
+ * | `StreamInterrupted`, otherwise | 502 | |
  * | `LlmConfigError` | 500 | |
  *
  * A body never carries an error's internal detail: no provider message, no
@@ -112,12 +114,19 @@ const refusalText = (cause: ProviderError["_tag"]): { readonly title: string; re
   }
 }
 
+/** A request the providers refused as its own fault (`ErrorPolicy.allFailed`), by the first refusal. */
+const refused = (error: ProviderError): Rendered => ({
+  status: 400,
+  ...refusalText(error._tag),
+  extensions: { cause: error._tag }
+})
+
 /** Which `AllProvidersFailed` it is: the request refused (400), every provider timed out (504), or none available (503). */
 const allFailed = (error: AllProvidersFailed): Rendered => {
   const why = ErrorPolicy.allFailed(error.attempts)
   switch (why._tag) {
     case "Refused":
-      return { status: 400, ...refusalText(why.error._tag), extensions: { cause: why.error._tag } }
+      return refused(why.error)
     case "TimedOut":
       return { status: 504, title: "Providers timed out", detail: "Every provider timed out; try again later." }
     case "Unavailable":
@@ -129,6 +138,17 @@ const allFailed = (error: AllProvidersFailed): Rendered => {
         headers: CircuitPolicy.retryAfterHeaders(error.attempts)
       }
   }
+}
+
+/** Why an answer broke mid-way: its deadline (504), the providers refusing it as `allFailed` would (400), else 502. */
+const interrupted = (error: StreamInterrupted): Rendered => {
+  if (error.deadlineMs !== undefined) {
+    return { status: 504, title: "Deadline exceeded", detail: `No whole answer within ${error.deadlineMs} ms.` }
+  }
+  const why = ErrorPolicy.allFailed(error.attempts ?? [])
+  return why._tag === "Refused"
+    ? refused(why.error)
+    : { status: 502, title: "Answer interrupted", detail: "The provider stopped mid-answer." }
 }
 
 const render = (error: BatonError, now: DateTime.Utc, options: Options): Rendered => {
@@ -177,9 +197,7 @@ const render = (error: BatonError, now: DateTime.Utc, options: Options): Rendere
     case "DeadlineExceeded":
       return { status: 504, title: "Deadline exceeded", detail: `No answer within ${error.timeoutMs} ms.` }
     case "StreamInterrupted":
-      return error.deadlineMs === undefined
-        ? { status: 502, title: "Answer interrupted", detail: "The provider stopped mid-answer." }
-        : { status: 504, title: "Deadline exceeded", detail: `No whole answer within ${error.deadlineMs} ms.` }
+      return interrupted(error)
     case "LlmConfigError":
       return { status: 500, title: "Server misconfigured", detail: "The service configuration is invalid." }
   }
