@@ -9,7 +9,8 @@
  * - `POST /v1/quizzes/stream` (header `x-teacher-id`; body `{ topic, grade }`):
  *   an explanation as Server-Sent Events (`delta`, `finish`, or `error`).
  * - `GET /v1/usage?day=YYYY-MM-DD` (header `x-admin-key`): the ledger per
- *   teacher for a day (today by default).
+ *   teacher for a day (today by default; a `day` not of that form is a 400
+ *   naming it, as a bad body field is).
  * - `GET /healthz`: each chain step's circuit (provider and model); 503 when all are open.
  *
  * A body is read up to `HttpBody`'s 1 MiB (413 past it). Every error is a
@@ -19,9 +20,11 @@
  * @since 0.1.0
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
+import { InvalidOptions } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as HttpBody from "@baton/http/HttpBody"
+import * as HttpProblem from "@baton/http/HttpProblem"
 import * as HttpQuota from "@baton/http/HttpQuota"
 import * as HttpRoutes from "@baton/http/HttpRoutes"
 import * as HttpSse from "@baton/http/HttpSse"
@@ -135,10 +138,10 @@ const usage = HttpRouter.route(
     }
     const given = new URL(request.url, "http://localhost").searchParams.get("day")
     const settings = yield* LlmConfig.LlmConfig
-    const today = UsageLedger.dayOf(yield* DateTime.now, settings.quotaTimeZone)
-    const day = Schema.decodeUnknownOption(UsageLedger.Day)(given ?? today)
+    const now = yield* DateTime.now
+    const day = Schema.decodeUnknownOption(UsageLedger.Day)(given ?? UsageLedger.dayOf(now, settings.quotaTimeZone))
     return Option.isNone(day)
-      ? problem(400, "Invalid request", "day: expected YYYY-MM-DD")
+      ? HttpProblem.toResponse(new InvalidOptions({ field: "day", message: "day: expected YYYY-MM-DD" }), now)
       : yield* readUsage(day.value)
   })
 )

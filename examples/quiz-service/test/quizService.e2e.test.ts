@@ -338,13 +338,23 @@ describe("quiz service over HTTP", () => {
     assert.strictEqual(statuses.filter((s) => s === 429).length, 10 - limit, statuses.join(","))
   })
 
-  it("reports usage per teacher to the admin only, and each circuit", async () => {
+  it("reports usage per teacher to the admin only, refuses a bad day naming it, and reads each circuit", async () => {
     const teacher = `t-usage-${run}`
     await quiz(b, teacher)
     assert.strictEqual((await request(`${b.url}/v1/usage`)).status, 401)
     const usage = await request(`${b.url}/v1/usage`, { headers: { "x-admin-key": adminKey } })
     const rows = (JSON.parse(usage.text) as { teachers: ReadonlyArray<{ teacher: string; requests: number }> }).teachers
     assert.strictEqual(rows.find((row) => row.teacher === teacher)?.requests, 1)
+    // a bad day is refused as a bad body field is: Baton's InvalidOptions, naming it
+    const badDay = await request(`${b.url}/v1/usage?day=2026-02-30`, { headers: { "x-admin-key": adminKey } })
+    assert.strictEqual(badDay.status, 400)
+    assert.deepStrictEqual(JSON.parse(badDay.text), {
+      type: "urn:baton:problem:InvalidOptions",
+      status: 400,
+      title: "Invalid request",
+      detail: "day: expected YYYY-MM-DD",
+      field: "day"
+    })
     const health = JSON.parse((await request(`${b.url}/healthz`)).text) as { providers: ReadonlyArray<unknown> }
     assert.deepStrictEqual(health.providers, [
       { provider: "deepseek", model: "deepseek-flash", circuit: "closed" },
