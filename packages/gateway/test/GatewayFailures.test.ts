@@ -174,3 +174,24 @@ layer(
       assert.strictEqual((yield* mock.stats("openai")).requests, 1)
     }))
 })
+
+layer(
+  Fixture.gatewayWithMock({ environment: { LLM_REQUEST_TIMEOUT_MS: "500", LLM_STREAM_IDLE_TIMEOUT_MS: "600000" } }),
+  { excludeTestServices: true }
+)("Gateway failures: a stream its deadline ended", (it) => {
+  it.effect("the in-band error is a timeout (deadline_exceeded), not a provider that stopped", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      yield* mock.inject("openai", MockFault.stallMidStream("forever", { after: 3 }))
+      const response = yield* Fixture.post(url, {
+        model: "openai/gpt-4o-mini",
+        messages: [{ role: "user", content: "Tell me a story" }],
+        stream: true
+      })
+      assert.strictEqual(response.status, 200, response.text)
+      const last = response.text.split("\n\n").filter((event) => event.length > 0).at(-1) ?? ""
+      const { error } = decodeError(last.replace(/^data: /, ""))
+      assert.deepStrictEqual([error.type, error.code], ["timeout_error", "deadline_exceeded"], last)
+      assert.match(error.message, /^no whole answer within 500 ms; see request /)
+    }))
+})

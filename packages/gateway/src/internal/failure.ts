@@ -128,7 +128,14 @@ export const toHttp = (error: CallError, requestId?: string): HttpFailure => {
     case "AllProvidersFailed":
       return allFailed(error.attempts, requestId)
     case "StreamInterrupted":
-      return make(502, "server_error", "stream_interrupted", `the provider stopped mid-answer${seeLog(requestId)}`)
+      return error.deadlineMs === undefined
+        ? make(502, "server_error", "stream_interrupted", `the provider stopped mid-answer${seeLog(requestId)}`)
+        : make(
+          504,
+          "timeout_error",
+          "deadline_exceeded",
+          `no whole answer within ${error.deadlineMs} ms${seeLog(requestId)}`
+        )
   }
 }
 
