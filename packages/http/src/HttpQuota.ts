@@ -31,7 +31,7 @@
 import { SubjectId } from "@baton/core/Ids"
 import { InvalidOptions } from "@baton/core/LlmError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
-import { DateTime, Duration, Effect, Schema } from "effect"
+import { DateTime, Duration, Effect, Schema, SchemaIssue } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as HttpProblem from "./HttpProblem.ts"
 
@@ -64,15 +64,22 @@ export interface Options extends HttpProblem.Options {
 
 const decodeSubject = Schema.decodeUnknownEffect(SubjectId)
 
-const fromHeader = (name: string) => (request: HttpServerRequest.HttpServerRequest) =>
-  decodeSubject(request.headers[name.toLowerCase()]).pipe(
-    Effect.mapError(() =>
-      new InvalidOptions({
-        field: `header ${name}`,
-        message: `header ${name}: required, a non-empty id of at most 256 characters`
-      })
+const standard = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** Why a header's value is not a subject id: missing, or the id rule it breaks. */
+const whyNot = (value: string | undefined, error: Schema.SchemaError): string =>
+  value === undefined
+    ? "required, a non-empty id of at most 256 characters"
+    : standard(error.issue).issues[0]?.message ?? "not a subject id"
+
+const fromHeader = (name: string) => (request: HttpServerRequest.HttpServerRequest) => {
+  const value = request.headers[name.toLowerCase()]
+  return decodeSubject(value).pipe(
+    Effect.mapError((error) =>
+      new InvalidOptions({ field: `header ${name}`, message: `header ${name}: ${whyNot(value, error)}` })
     )
   )
+}
 
 /**
  * The subject of the current request.
