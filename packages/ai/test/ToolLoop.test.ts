@@ -119,6 +119,28 @@ describe("effect/ai tool calls over Baton", () => {
   })
 
   for (const kind of ["openai", "anthropic", "gemini"] as const) {
+    it.live(`${kind}: a tool that returns nothing (Schema.Void) answers its call with null and the loop goes on`, () => {
+      const notified: Array<string> = []
+      const Notify = Tool.make("Notify", {
+        description: "Notifies a teacher",
+        parameters: Schema.Struct({ teacher: Schema.String })
+      })
+      const Notifier = Toolkit.make(Notify)
+      return Effect.gen(function*() {
+        let prompt = Prompt.make("Tell the teacher")
+        const first = yield* LanguageModel.generateText({ prompt, toolkit: Notifier })
+        assert.strictEqual(first.finishReason, "tool-calls")
+        prompt = Prompt.concat(prompt, Prompt.fromResponseParts(first.content))
+        const second = yield* LanguageModel.generateText({ prompt, toolkit: Notifier })
+        assert.strictEqual(second.finishReason, "stop")
+        assert.include(second.text, "[tool results: null]")
+        assert.deepStrictEqual(notified, ["mock teacher"])
+      }).pipe(
+        Effect.provide(Notifier.toLayer({ Notify: ({ teacher }) => Effect.sync(() => void notified.push(teacher)) })),
+        Effect.provide(stack({ chain: [kind] }))
+      )
+    })
+
     it.live(`${kind}: streamText sends a tool call's params as they stream, then the call`, () => {
       const calls: Array<string> = []
       return Effect.gen(function*() {

@@ -8,7 +8,8 @@
  * its `toolCalls` (parameters as JSON text, a part's `options.baton.replay`,
  * as `response.ts` put it in the answer's metadata, as the call's `replay`
  * when it is one); each `tool-result` part becomes
- * a `tool` message (the result as JSON text). A file part, or any other part
+ * a `tool` message (the result as JSON text, `null` for a tool that returns
+ * nothing). A file part, or any other part
  * Baton cannot send, is an `InvalidUserInputError` naming it, before any
  * network call.
  */
@@ -56,10 +57,13 @@ const messageOf = (
   return Effect.succeed(toolCalls.length === 0 ? { role, content } : { role, content, toolCalls })
 }
 
+/** A tool's result as JSON text: `null` for a tool that returns nothing (`Schema.Void` encodes to `undefined`). */
+const resultText = (result: unknown): string => result === undefined ? "null" : JSON.stringify(result)
+
 const toolMessages = (message: Prompt.ToolMessage): ReadonlyArray<Message> =>
   message.content.flatMap((part) =>
     part.type === "tool-result"
-      ? [{ role: "tool", content: JSON.stringify(part.result), toolCallId: part.id, name: part.name }]
+      ? [{ role: "tool", content: resultText(part.result), toolCallId: part.id, name: part.name }]
       : []
   )
 
