@@ -2,6 +2,7 @@ import { SubjectId } from "@baton/core/Ids"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Schema, Stream } from "effect"
 import { LanguageModel, Prompt, Tool, Toolkit } from "effect/ai"
@@ -137,6 +138,30 @@ describe("effect/ai tool calls over Baton", () => {
         assert.deepStrictEqual(notified, ["mock teacher"])
       }).pipe(
         Effect.provide(Notifier.toLayer({ Notify: ({ teacher }) => Effect.sync(() => void notified.push(teacher)) })),
+        Effect.provide(stack({ chain: [kind] }))
+      )
+    })
+
+    it.live(`${kind}: a tool's toModelOutput is what the model is sent in place of its result`, () => {
+      const LookUp = Tool.make("LookUp", {
+        description: "A student's record",
+        parameters: Schema.Struct({ student: Schema.String }),
+        success: Schema.Struct({ grade: Schema.String, homeAddress: Schema.String }),
+        toModelOutput: (record) => [Prompt.textPart({ text: `grade ${record.grade}` })]
+      })
+      const Records = Toolkit.make(LookUp)
+      return Effect.gen(function*() {
+        let prompt = Prompt.make("How is the student doing?")
+        const first = yield* LanguageModel.generateText({ prompt, toolkit: Records })
+        prompt = Prompt.concat(prompt, Prompt.fromResponseParts(first.content))
+        const second = yield* LanguageModel.generateText({ prompt, toolkit: Records })
+        assert.include(second.text, "[tool results: grade B+]")
+        const sent = yield* Effect.flatMap(MockProviderServer.MockProviderServer, (server) => server.received(kind))
+        assert.notInclude(JSON.stringify(sent.at(-1)?.body), "12 Elm Street")
+      }).pipe(
+        Effect.provide(
+          Records.toLayer({ LookUp: () => Effect.succeed({ grade: "B+", homeAddress: "12 Elm Street" }) })
+        ),
         Effect.provide(stack({ chain: [kind] }))
       )
     })

@@ -8,8 +8,9 @@
  * its `toolCalls` (parameters as JSON text, a part's `options.baton.replay`,
  * as `response.ts` put it in the answer's metadata, as the call's `replay`
  * when it is one); each `tool-result` part becomes
- * a `tool` message (the result as JSON text, `null` for a tool that returns
- * nothing). A file part, or any other part
+ * a `tool` message (the tool's `toModelOutput` as text when it has one,
+ * in place of the result; else the result as JSON text, `null` for a tool
+ * that returns nothing). A file part, or any other part
  * Baton cannot send, is an `InvalidUserInputError` naming it, before any
  * network call.
  */
@@ -57,13 +58,22 @@ const messageOf = (
   return Effect.succeed(toolCalls.length === 0 ? { role, content } : { role, content, toolCalls })
 }
 
-/** A tool's result as JSON text: `null` for a tool that returns nothing (`Schema.Void` encodes to `undefined`). */
-const resultText = (result: unknown): string => result === undefined ? "null" : JSON.stringify(result)
+/**
+ * What the model is sent of a tool's result: its tool's `toModelOutput`, in place of the result, as text (a file
+ * part a placeholder, as `effect/ai` says for text-only tool results); else the result as JSON text, `null` for a
+ * tool that returns nothing (`Schema.Void` encodes to `undefined`).
+ */
+const resultText = (part: Prompt.ToolResultPart): string =>
+  part.modelOutput !== undefined
+    ? Prompt.toolModelOutputToText(part.modelOutput)
+    : part.result === undefined
+    ? "null"
+    : JSON.stringify(part.result)
 
 const toolMessages = (message: Prompt.ToolMessage): ReadonlyArray<Message> =>
   message.content.flatMap((part) =>
     part.type === "tool-result"
-      ? [{ role: "tool", content: resultText(part.result), toolCallId: part.id, name: part.name }]
+      ? [{ role: "tool", content: resultText(part), toolCallId: part.id, name: part.name }]
       : []
   )
 
