@@ -46,8 +46,10 @@
  *   `AuthenticationError` -> `ProviderAuthenticationFailed`, ...), so Baton's
  *   one error table decides retries and fallback. An answer the model's
  *   content filter stops is `ContentFiltered`, with the usage its finish
- *   reported; a stream that ends without its `finish` part is
- *   `MalformedResponse` (both as below once a stream sent text).
+ *   reported; one whose finish reason is `error` (its provider failed it
+ *   in the response itself) is `ProviderUnavailable`, a stream's with what
+ *   its `error` part says; a stream that ends without its `finish` part is
+ *   `MalformedResponse` (all as below once a stream sent text).
  * - Reasoning (`reasoning-delta` parts) is not handed on, but tells the
  *   supervisor the stream is alive (`LlmProvider.Supervisor`'s `reasoning`),
  *   so a model that reasons longer than the first-token limit is not cut.
@@ -91,7 +93,7 @@ import * as ProviderError from "@baton/core/ProviderError"
 import { decodeResult, jsonInstruction, type JsonSchema, type StructuredOutput } from "@baton/core/StructuredOutput"
 import type { TokenUsage } from "@baton/core/TokenUsage"
 import type * as BatonTool from "@baton/core/Tool"
-import { Clock, Effect, Layer, Option, Schema, SchemaRepresentation, Stream } from "effect"
+import { Clock, Effect, Layer, Option, Predicate, Schema, SchemaRepresentation, Stream } from "effect"
 import { type AiError, LanguageModel, type Response, Telemetry, Tool, type Toolkit } from "effect/ai"
 import { toProviderError } from "./internal/aiError.ts"
 import * as Prompt from "./internal/prompt.ts"
@@ -206,6 +208,14 @@ const metadataIdOf = (content: ReadonlyArray<Response.AnyPart>): string | undefi
   return undefined
 }
 
+/** What an `error` part of a stream says, when it says it in words. */
+const errorDetailOf = (part: Response.ErrorPart): string | undefined =>
+  typeof part.error === "string"
+    ? part.error
+    : Predicate.hasProperty(part.error, "message") && typeof part.error.message === "string"
+    ? part.error.message
+    : undefined
+
 /** A tool call of the model's answer, unless the model's provider ran it itself. */
 const toolCallOf = (part: Response.AnyPart): BatonTool.ToolCall | undefined =>
   part.type === "tool-call" && !part.providerExecuted
@@ -279,15 +289,36 @@ export const make = (
 
     const fail = (error: AiError.AiError) => toProviderError(name, model, error)
     const price = (usage: Response.Usage): TokenUsage => pricing.usage(name, model, toCounts(usage))
-    /** The model's content filter stopped the answer (billed `usage`): `generate` and streams alike. */
-    const contentFiltered = (usage: TokenUsage) =>
-      new ProviderError.ContentFiltered({
-        provider: name,
-        model,
-        stage: "response",
-        message: `${name}'s content filter stopped the answer`,
-        usage
-      })
+    /**
+     * The error of an answer its model stopped, by its finish reason (`generate` and streams alike): the content
+     * filter's, billed `usage`; or an `error`, with what the stream's `error` part said (`detail`). None for an
+     * answer.
+     */
+    const stoppedBy = (
+      reason: Response.FinishReason,
+      usage: TokenUsage,
+      detail?: string
+    ): ProviderError.ProviderError | undefined => {
+      switch (reason) {
+        case "content-filter":
+          return new ProviderError.ContentFiltered({
+            provider: name,
+            model,
+            stage: "response",
+            message: `${name}'s content filter stopped the answer`,
+            usage
+          })
+        case "error":
+          return new ProviderError.ProviderUnavailable({
+            provider: name,
+            model,
+            status: 500,
+            message: `${name} ended its answer with an error${detail === undefined ? "" : `: ${detail}`}`
+          })
+        default:
+          return undefined
+      }
+    }
 
     const resultOf = (
       request: LlmRequest,
@@ -301,8 +332,9 @@ export const make = (
     ) =>
       Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<GenerationResult, ProviderError.ProviderError> => {
         const usage = price(response.usage)
+        const stopped = stoppedBy(response.finishReason, usage)
+        if (stopped !== undefined) return Effect.fail(stopped)
         const finishReason = toFinishReason(response.finishReason)
-        if (finishReason === "content_filter") return Effect.fail(contentFiltered(usage))
         const latencyMs = now - started
         const toolCalls = response.content.flatMap((part) => toolCallOf(part) ?? [])
         const responseId = metadataIdOf(response.content)
@@ -377,8 +409,10 @@ export const make = (
           let finished = false
           // the model's id of its response (a `response-metadata` part), for the `Finish`
           let responseId: string | undefined
-          // a finish by the content filter ends the stream as `generate` ends: `ContentFiltered`, billed
-          let filtered: TokenUsage | undefined
+          // what the model's `error` part said, if it sent one
+          let errorDetail: string | undefined
+          // a finish by the content filter or an error ends the stream as `generate` ends: with its error
+          let stopped: ProviderError.ProviderError | undefined
           // the tool calls whose params stream (by id, in the order they started), and the complete ones
           const calls = new Map<string, { readonly index: number; readonly name: string; arguments: string }>()
           const complete = new Set<string>()
@@ -431,14 +465,15 @@ export const make = (
               case "response-metadata":
                 responseId = responseIdOf(part.id) ?? responseId
                 return []
+              case "error":
+                errorDetail = errorDetailOf(part) ?? errorDetail
+                return []
               case "finish": {
                 const usage = price(part.usage)
                 supervisor?.usage(usage)
+                stopped = stoppedBy(part.reason, usage, errorDetail)
+                if (stopped !== undefined) return []
                 const finishReason: FinishReason = toFinishReason(part.reason)
-                if (finishReason === "content_filter") {
-                  filtered = usage
-                  return []
-                }
                 finished = true
                 const toolCalls = [...calls].flatMap(([id, call]) =>
                   complete.has(id) ? [{ id, name: call.name, arguments: call.arguments }] : []
@@ -453,7 +488,7 @@ export const make = (
             finished
               ? Stream.empty
               : Stream.fail(
-                filtered === undefined
+                stopped === undefined
                   ? broken(
                     new ProviderError.MalformedResponse({
                       provider: name,
@@ -462,7 +497,12 @@ export const make = (
                     }),
                     "the stream ended without its finish part"
                   )
-                  : broken(contentFiltered(filtered), "the provider's content filter stopped the answer")
+                  : broken(
+                    stopped,
+                    stopped._tag === "ContentFiltered"
+                      ? "the provider's content filter stopped the answer"
+                      : stopped.message
+                  )
               )
           )
           return languageModel.streamText(callOptions(request)).pipe(

@@ -80,6 +80,28 @@ const brokenAfterText = (calls: { count: number }): Layer.Layer<LanguageModel.La
   )
 }
 
+/**
+ * The user's own effect/ai model whose provider fails its answers in the response itself: "Hello ", then a finish
+ * with reason `error` (as a Responses API `response.failed` event ends one), after an `error` part when streaming.
+ */
+const failedInStream: Layer.Layer<LanguageModel.LanguageModel> = Layer.effect(
+  LanguageModel.LanguageModel,
+  LanguageModel.make({
+    generateText: () =>
+      Effect.succeed<Array<Response.PartEncoded>>([
+        { type: "text", text: "Hello " },
+        { type: "finish", reason: "error", usage: { inputTokens: { total: 3 }, outputTokens: { total: 2 } } }
+      ]),
+    streamText: () =>
+      Stream.fromIterable<Response.StreamPartEncoded>([
+        { type: "text-start", id: "0" },
+        { type: "text-delta", id: "0", delta: "Hello " },
+        { type: "error", error: { message: "upstream overloaded" } },
+        { type: "finish", reason: "error", usage: { inputTokens: { total: 3 }, outputTokens: { total: 2 } } }
+      ])
+  })
+)
+
 /** The user's own effect/ai model that records what it is asked and answers `answers` in turn, then "{}". */
 const recording = (
   seen: Array<LanguageModel.ProviderOptions>,
@@ -264,6 +286,36 @@ describe("LanguageModelProvider", () => {
       ])
       assert.strictEqual(calls.count, 2)
       assert.strictEqual((yield* stats("anthropic")).requests, 2)
+    }).pipe(Effect.provide(services(100))))
+
+  it.live("a LanguageModel step whose answer ends in error is a failed attempt: it falls back, never an answer", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai", "anthropic"], { languageModel: failedInStream })
+      const result = yield* manager.generate({ prompt: "Hello" })
+      assert.strictEqual(result.provider, "anthropic")
+      assert.deepStrictEqual(attemptsOf(result.attempts), [
+        ["openai", "error", "ProviderUnavailable"],
+        ["anthropic", "success", undefined]
+      ])
+      const parts = yield* Stream.runCollect(manager.stream({ prompt: "Tell a story" }))
+      const finish = parts.at(-1)
+      assert.deepStrictEqual(finish?._tag === "Finish" ? attemptsOf(finish.attempts ?? []) : [], [
+        ["openai", "error", "ProviderUnavailable"],
+        ["anthropic", "success", undefined]
+      ])
+      // the step's own generate (a plain `generateText`) reads the answer alike; on its own, its stream, which sent
+      // text, is interrupted, with what the error part said
+      const provider = yield* LanguageModelProvider.make({ name: "openai", model: "gpt-4o-mini" }).pipe(
+        Effect.provide(failedInStream)
+      )
+      const request = yield* LlmRequest.make({ prompt: "Hello" })
+      assert.strictEqual((yield* Effect.flip(provider.generate(request)))._tag, "ProviderUnavailable")
+      const interrupted = yield* Effect.flip(Stream.runDrain(provider.stream(request)))
+      assert.strictEqual(interrupted._tag, "StreamInterrupted")
+      assert.strictEqual(
+        interrupted._tag === "StreamInterrupted" ? interrupted.reason : "",
+        "openai ended its answer with an error: upstream overloaded"
+      )
     }).pipe(Effect.provide(services(100))))
 
   it.live("on its own, a LanguageModel step that fails after its first text is StreamInterrupted", () =>
