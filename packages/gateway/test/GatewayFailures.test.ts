@@ -49,6 +49,19 @@ const assertNoDetail = (text: string) => {
 
 const leaky = { model: "leaky", messages: [{ role: "user", content: "Say hello" }] }
 
+/** A streamed story from `model` that ends in an in-band error: the response (status 200) and that error. */
+const streamedError = (url: string, model: string) =>
+  Effect.gen(function*() {
+    const response = yield* Fixture.post(url, {
+      model,
+      messages: [{ role: "user", content: "Tell me a story" }],
+      stream: true
+    })
+    assert.strictEqual(response.status, 200, response.text)
+    const last = response.text.split("\n\n").filter((event) => event.length > 0).at(-1) ?? ""
+    return { response, error: decodeError(last.replace(/^data: /, "")).error }
+  })
+
 layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches the client", (it) => {
   it.effect("503 every provider failed: a generic message, the attempts only in the request log", () =>
     Effect.gen(function*() {
@@ -123,14 +136,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway failures: what reaches 
     Effect.gen(function*() {
       const { mock, url } = yield* Fixture.setup
       yield* mock.inject("deepseek", MockFault.cutStreamAfter(3))
-      const response = yield* Fixture.post(url, {
-        model: "deepseek/deepseek-flash",
-        messages: [{ role: "user", content: "Tell me a story" }],
-        stream: true
-      })
-      assert.strictEqual(response.status, 200, response.text)
-      const last = response.text.split("\n\n").filter((event) => event.length > 0).at(-1) ?? ""
-      const { error } = decodeError(last.replace(/^data: /, ""))
+      const { error, response } = yield* streamedError(url, "deepseek/deepseek-flash")
       assert.strictEqual(error.code, "stream_interrupted")
       assert.include(error.message, `see request ${response.requestId}`)
       assert.match(error.message, /^the provider stopped mid-answer/)
@@ -183,15 +189,8 @@ layer(
     Effect.gen(function*() {
       const { mock, url } = yield* Fixture.setup
       yield* mock.inject("openai", MockFault.stallMidStream("forever", { after: 3 }))
-      const response = yield* Fixture.post(url, {
-        model: "openai/gpt-4o-mini",
-        messages: [{ role: "user", content: "Tell me a story" }],
-        stream: true
-      })
-      assert.strictEqual(response.status, 200, response.text)
-      const last = response.text.split("\n\n").filter((event) => event.length > 0).at(-1) ?? ""
-      const { error } = decodeError(last.replace(/^data: /, ""))
-      assert.deepStrictEqual([error.type, error.code], ["timeout_error", "deadline_exceeded"], last)
+      const { error } = yield* streamedError(url, "openai/gpt-4o-mini")
+      assert.deepStrictEqual([error.type, error.code], ["timeout_error", "deadline_exceeded"])
       assert.match(error.message, /^no whole answer within 500 ms; see request /)
     }))
 })
