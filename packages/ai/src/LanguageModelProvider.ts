@@ -313,7 +313,8 @@ export const make = (
             provider: name,
             model,
             status: 500,
-            message: `${name} ended its answer with an error${detail === undefined ? "" : `: ${detail}`}`
+            message: `${name} ended its answer with an error${detail === undefined ? "" : `: ${detail}`}`,
+            usage
           })
         default:
           return undefined

@@ -303,6 +303,17 @@ describe("LanguageModelProvider", () => {
         ["openai", "error", "ProviderUnavailable"],
         ["anthropic", "success", undefined]
       ])
+      // what the failed answer billed is charged, on the plain path as on the streamed one
+      const plain = yield* managerOf(["effect-ai", "anthropic"], {
+        languageModel: failedInStream,
+        policy: { generateVia: "generate" }
+      })
+      yield* plain.generate({ prompt: "Hello" })
+      const ledger = yield* UsageLedger.UsageLedger
+      yield* ledger.flush
+      const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+      const openai = (yield* ledger.usageByProvider(day, day)).find((row) => row.provider === "openai")
+      assert.deepStrictEqual([openai?.attempts, openai?.promptTokens, openai?.completionTokens], [3, 9, 6])
       // the step's own generate (a plain `generateText`) reads the answer alike; on its own, its stream, which sent
       // text, is interrupted, with what the error part said
       const provider = yield* LanguageModelProvider.make({ name: "openai", model: "gpt-4o-mini" }).pipe(

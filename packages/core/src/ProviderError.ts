@@ -69,6 +69,8 @@ export class ProviderQuotaExhausted extends stackless(
  * `retryAfter` is the server's hint when it gave one, read as on a 429
  * (`Retry-After`, `retry-after-ms` or the provider's own retry info): a
  * 503 or an Anthropic 529 `overloaded_error` may say when to come back.
+ * `usage` is what the provider billed when it failed an answer in the
+ * answer itself (an `effect/ai` model's finish reason `error`).
  *
  * @since 0.1.0
  */
@@ -77,7 +79,8 @@ export class ProviderUnavailable extends stackless(
     ...common,
     status: Schema.Int,
     message: Schema.String,
-    retryAfter: Schema.optionalKey(Schema.Duration)
+    retryAfter: Schema.optionalKey(Schema.Duration),
+    usage: Schema.optionalKey(TokenUsage)
   })
 ) {}
 
