@@ -70,7 +70,7 @@ export type ModelId = typeof ModelId.Type
  */
 export const SubjectId = Schema.String.check(
   Schema.isNonEmpty({ message: "a subject id must not be empty" }),
-  Schema.isMaxLength(256),
+  Schema.isMaxLength(256, { message: "a subject id is at most 256 characters" }),
   Schema.isPattern(idText, {
     message:
       "a subject id must not be blank, start or end with white space or an invisible format character (zero-width space, byte-order mark, ...), or contain control characters (newline, NUL, escape, ...) or a lone surrogate"
@@ -90,7 +90,7 @@ export type SubjectId = typeof SubjectId.Type
  * @since 0.1.0
  */
 export const RequestId = Schema.NonEmptyString.check(
-  Schema.isMaxLength(128),
+  Schema.isMaxLength(128, { message: "a request id is at most 128 characters" }),
   Schema.isPattern(idText, {
     message:
       "a request id must not be blank, start or end with white space or an invisible format character, or contain control characters or a lone surrogate"
