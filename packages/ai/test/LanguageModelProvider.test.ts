@@ -399,6 +399,34 @@ describe("LanguageModelProvider", () => {
       assert.isNotEmpty(cityOf(finish.toolCalls?.[0]?.arguments))
     }).pipe(Effect.provide(services(100))))
 
+  it.live("a LanguageModel step is given a failed tool result (isError) as a failure, a plain one as a success", () =>
+    Effect.gen(function*() {
+      const seen: Array<LanguageModel.ProviderOptions> = []
+      const manager = yield* managerOf(["effect-ai"], { languageModel: recording(seen) })
+      yield* manager.generate({
+        prompt: [
+          { role: "user", content: "Enrol Ada and Alan" },
+          {
+            role: "assistant",
+            content: "",
+            toolCalls: [
+              { id: "call-1", name: "Enrol", arguments: "{\"student\":\"Ada\"}" },
+              { id: "call-2", name: "Enrol", arguments: "{\"student\":\"Alan\"}" }
+            ]
+          },
+          { role: "tool", toolCallId: "call-1", name: "Enrol", content: "{\"code\":\"E42\"}", isError: true },
+          { role: "tool", toolCallId: "call-2", name: "Enrol", content: "\"enrolled\"" }
+        ]
+      })
+      const results = seen[0]?.prompt.content.flatMap((message) =>
+        message.role === "tool" ? message.content.flatMap((part) => part.type === "tool-result" ? [part] : []) : []
+      )
+      assert.deepStrictEqual(results?.map((part) => [part.id, part.isFailure, part.result]), [
+        ["call-1", true, { code: "E42" }],
+        ["call-2", false, "enrolled"]
+      ])
+    }).pipe(Effect.provide(services(100))))
+
   it.live("a LanguageModel step asked for JSON tells the model so in its system prompt", () =>
     Effect.gen(function*() {
       const seen: Array<LanguageModel.ProviderOptions> = []

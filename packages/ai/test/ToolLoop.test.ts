@@ -42,6 +42,31 @@ const toolLoop = (question: string) =>
     return yield* Effect.die(new Error("no answer after 4 turns"))
   })
 
+/** The value at `path` in JSON (a negative index counts from the end of an array). */
+const at = (value: unknown, ...path: ReadonlyArray<string | number>): unknown =>
+  path.reduce<unknown>(
+    (current, key) =>
+      Array.isArray(current) && typeof key === "number"
+        ? current.at(key)
+        : typeof current === "object" && current !== null
+        ? (current as Record<string, unknown>)[key]
+        : undefined,
+    value
+  )
+
+/** JSON text parsed. */
+const parsed = (text: unknown): unknown => JSON.parse(String(text))
+
+/** What each wire format was sent of a failed tool result (`undefined` when it was sent as a success). */
+const failedResultOf: Record<"openai" | "anthropic" | "gemini", (body: unknown) => unknown> = {
+  openai: (body) => at(parsed(at(body, "messages", -1, "content")), "error"),
+  anthropic: (body) =>
+    at(body, "messages", -1, "content", 0, "is_error") === true
+      ? parsed(at(body, "messages", -1, "content", 0, "content"))
+      : undefined,
+  gemini: (body) => at(body, "contents", -1, "parts", 0, "functionResponse", "response", "error")
+}
+
 describe("effect/ai tool calls over Baton", () => {
   it.live("a two-tool loop runs over Baton: each call falls back, spends quota and writes the ledger", () => {
     const calls: Array<string> = []
@@ -162,6 +187,32 @@ describe("effect/ai tool calls over Baton", () => {
         Effect.provide(
           Records.toLayer({ LookUp: () => Effect.succeed({ grade: "B+", homeAddress: "12 Elm Street" }) })
         ),
+        Effect.provide(stack({ chain: [kind] }))
+      )
+    })
+
+    it.live(`${kind}: a failed tool result (failureMode "return") is sent as a failure, whole and streamed`, () => {
+      const Enrol = Tool.make("Enrol", {
+        description: "Enrols a student",
+        parameters: Schema.Struct({ student: Schema.String }),
+        success: Schema.String,
+        failure: Schema.Struct({ code: Schema.String }),
+        failureMode: "return"
+      })
+      const Enrolment = Toolkit.make(Enrol)
+      return Effect.gen(function*() {
+        const server = yield* MockProviderServer.MockProviderServer
+        let prompt = Prompt.make("Enrol the student")
+        const first = yield* LanguageModel.generateText({ prompt, toolkit: Enrolment })
+        assert.isTrue(first.toolResults[0]?.isFailure)
+        prompt = Prompt.concat(prompt, Prompt.fromResponseParts(first.content))
+        yield* LanguageModel.generateText({ prompt, toolkit: Enrolment })
+        yield* Stream.runDrain(LanguageModel.streamText({ prompt, toolkit: Enrolment }))
+        for (const sent of (yield* server.received(kind)).slice(-2)) {
+          assert.deepStrictEqual(failedResultOf[kind](sent.body), { code: "E42" })
+        }
+      }).pipe(
+        Effect.provide(Enrolment.toLayer({ Enrol: () => Effect.fail({ code: "E42" }) })),
         Effect.provide(stack({ chain: [kind] }))
       )
     })

@@ -54,7 +54,11 @@ export type Role = typeof Role.Type
  * model made (as a result or a stream's `Finish` gave them: their `replay`
  * goes back to the provider that made them, see `Tool.Replay`); a `tool`
  * message answers one of them (`toolCallId`, the tool's `name`, its result
- * as `content`).
+ * as `content`), `isError: true` when the call failed (`content` then says
+ * how): Anthropic is sent it as the result's `is_error`, Gemini as the
+ * `error` of its `functionResponse.response` (in place of `output`), and
+ * the OpenAI format, which has no such field, as `content` `{"error": ...}`
+ * (the text parsed as JSON when it is JSON).
  *
  * @since 0.1.0
  */
@@ -63,7 +67,8 @@ export const Message = Schema.Struct({
   content: Schema.String,
   toolCalls: Schema.optionalKey(Schema.Array(Tool.ToolCall)),
   toolCallId: Schema.optionalKey(Schema.String),
-  name: Schema.optionalKey(Schema.String)
+  name: Schema.optionalKey(Schema.String),
+  isError: Schema.optionalKey(Schema.Boolean)
 })
 
 /** @since 0.1.0 */
@@ -346,7 +351,8 @@ const withoutUndefined = (input: Input): Record<string, unknown> =>
  * share an input to the hash. Each message is written `role:length:content`
  * (the length in UTF-16 code units), followed, when it carries tool calls or
  * answers one, by `#length:json` of its tool fields (a call's `replay`
- * included: it is sent to the provider too): no text a message holds can
+ * included: it is sent to the provider too; `isError` only when true, so
+ * other messages hash as they did before it): no text a message holds can
  * pass for a message boundary.
  *
  * The hash is kept in the request log. Builds before this encoding joined
@@ -360,8 +366,13 @@ export const hashMessages = (messages: ReadonlyArray<Message>): string => {
   let text = ""
   for (const message of messages) {
     text += `${message.role}:${message.content.length}:${message.content}`
-    if (message.toolCalls !== undefined || message.toolCallId !== undefined) {
-      const tools = JSON.stringify([message.toolCalls, message.toolCallId, message.name])
+    if (message.toolCalls !== undefined || message.toolCallId !== undefined || message.isError === true) {
+      const tools = JSON.stringify([
+        message.toolCalls,
+        message.toolCallId,
+        message.name,
+        ...(message.isError === true ? [true] : [])
+      ])
       text += `#${tools.length}:${tools}`
     }
   }

@@ -21,7 +21,8 @@
  * `baton-call-<random tag>-<index>`, unique across the conversation. The caller
  * runs them and continues the conversation with an `assistant` message
  * carrying those `toolCalls`, then one `tool` message per call
- * (`toolCallId`, `name`, the result as `content`).
+ * (`toolCallId`, `name`, the result as `content`; `isError: true` when the
+ * call failed, see `LlmRequest.Message`).
  *
  * A reasoning model may ask to have something sent back with its calls, and
  * answers 400 without it: Gemini 3 a `thoughtSignature` on the call,

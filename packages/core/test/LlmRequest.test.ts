@@ -56,6 +56,11 @@ describe("LlmRequest", () => {
           { prompt: [{ role: "user", content: "Q" }, { role: "assistant", content: "x", toolCalls: [call] }] },
           { prompt: [{ role: "user", content: "Q" }, { role: "assistant", content: `x\u0001${json}` }] }
         ],
+        // a failed tool result, and the same result as a success
+        [
+          { prompt: [{ role: "tool", toolCallId: "call-1", content: "{}", isError: true }] },
+          { prompt: [{ role: "tool", toolCallId: "call-1", content: "{}" }] }
+        ],
         // a length prefix that a text imitates
         [
           { prompt: [{ role: "user", content: "1:a" }] },

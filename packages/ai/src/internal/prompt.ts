@@ -10,7 +10,9 @@
  * when it is one); each `tool-result` part becomes
  * a `tool` message (the tool's `toModelOutput` as text when it has one,
  * in place of the result; else the result as JSON text, `null` for a tool
- * that returns nothing). A file part, or any other part
+ * that returns nothing), with `isError: true` when it is a failure (`isFailure`:
+ * a tool with `failureMode: "return"` whose handler failed), which each
+ * provider is sent in its own terms (see `LlmRequest.Message`). A file part, or any other part
  * Baton cannot send, is an `InvalidUserInputError` naming it, before any
  * network call.
  */
@@ -73,7 +75,13 @@ const resultText = (part: Prompt.ToolResultPart): string =>
 const toolMessages = (message: Prompt.ToolMessage): ReadonlyArray<Message> =>
   message.content.flatMap((part) =>
     part.type === "tool-result"
-      ? [{ role: "tool", content: resultText(part), toolCallId: part.id, name: part.name }]
+      ? [{
+        role: "tool",
+        content: resultText(part),
+        toolCallId: part.id,
+        name: part.name,
+        ...(part.isFailure ? { isError: true } : {})
+      }]
       : []
   )
 
@@ -124,7 +132,7 @@ const encode = (message: Message): Prompt.MessageEncoded => {
           type: "tool-result",
           id: message.toolCallId ?? "",
           name: message.name ?? "",
-          isFailure: false,
+          isFailure: message.isError === true,
           result: parseJson(message.content)
         }]
       }

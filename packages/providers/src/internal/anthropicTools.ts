@@ -6,7 +6,8 @@
  *   `{ type: "tool", name }`).
  * - Conversation: an assistant's calls as `tool_use` blocks (`input` the
  *   parsed arguments); results as `tool_result` blocks of a `user` message
- *   (consecutive results share one message, as the API requires). An id
+ *   (consecutive results share one message, as the API requires), a failed
+ *   call's with `is_error: true`. An id
  *   Anthropic refuses (any character but letters, digits, `_` and `-`, as in
  *   another server's `functions.get_weather:0`) is sent as a digest of it,
  *   on the call and on its result alike.
@@ -186,7 +187,12 @@ export const messages = (conversation: ReadonlyArray<Message>): Array<Json.JsonO
   const out: Array<{ role: string; content: string | Array<Json.JsonObject> }> = []
   for (const message of conversation) {
     if (message.role === "tool") {
-      const block = { type: "tool_result", tool_use_id: sentId(message.toolCallId ?? ""), content: message.content }
+      const block = {
+        type: "tool_result",
+        tool_use_id: sentId(message.toolCallId ?? ""),
+        content: message.content,
+        ...(message.isError === true ? { is_error: true } : {})
+      }
       const last = out.at(-1)
       if (last?.role === "user" && Array.isArray(last.content)) last.content.push(block)
       else out.push({ role: "user", content: [block] })

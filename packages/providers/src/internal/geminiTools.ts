@@ -8,7 +8,8 @@
  *   `allowedFunctionNames: [name]`.
  * - Conversation: an assistant's calls as `functionCall` parts of its `model`
  *   turn (`args` the parsed arguments); results as `functionResponse` parts
- *   (`name`, `response: { output }`) of one `user` turn per run of results,
+ *   (`name`, `response: { output }`, a failed call's `response: { error }`,
+ *   as Google documents) of one `user` turn per run of results,
  *   as Gemini wants as many responses in a turn as calls in the one before.
  * - Reply: `functionCall` parts (`name`, `args`, and `id` only when the model
  *   set one). A call without an id gets `gemini-call-<responseId>-<index>`
@@ -94,7 +95,7 @@ const nameOf = (message: Message, conversation: ReadonlyArray<Message>): string 
 const functionResponse = (message: Message, conversation: ReadonlyArray<Message>): Json.JsonObject => ({
   functionResponse: {
     name: nameOf(message, conversation),
-    response: { output: Json.parse(message.content) ?? message.content },
+    response: { [message.isError === true ? "error" : "output"]: Json.parse(message.content) ?? message.content },
     ...idField(message.toolCallId ?? SYNTHESIZED)
   }
 })

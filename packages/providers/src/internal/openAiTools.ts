@@ -6,7 +6,9 @@
  *   `{ type: "function", function: { name } }`).
  * - Conversation: an assistant message's calls as `tool_calls` (`content`
  *   `null` when it said nothing), a result as `{ role: "tool", tool_call_id,
- *   content }`. OpenAI takes ids of at most 40 characters (400 "string too
+ *   content }`; the format has no field that says a call failed, so a failed
+ *   call's result is sent as `content` `{"error": <result>}`, the key Gemini
+ *   documents for it (the result parsed as JSON when it is JSON). OpenAI takes ids of at most 40 characters (400 "string too
  *   long") and other servers make longer ones (vLLM's are 46): a longer id
  *   is sent as `call_` and 35 characters of its SHA-256, the same on the
  *   call and on the result that answers it ({@link sentId}). The reasoning the model wrote before its calls (DeepSeek's
@@ -82,7 +84,10 @@ const sentId = (id: string): string => id.length <= MAX_ID_LENGTH ? id : ToolStr
 /** A conversation message with its tool fields, or `undefined` for a plain one. */
 export const message = (source: Message): Json.JsonObject | undefined => {
   if (source.role === "tool") {
-    return { role: "tool", tool_call_id: sentId(source.toolCallId ?? ""), content: source.content }
+    const content = source.isError === true
+      ? JSON.stringify({ error: Json.parse(source.content) ?? source.content })
+      : source.content
+    return { role: "tool", tool_call_id: sentId(source.toolCallId ?? ""), content }
   }
   if (source.toolCalls === undefined) return undefined
   const reasoning = reasoningOf(source.toolCalls)
