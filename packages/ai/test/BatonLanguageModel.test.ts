@@ -197,6 +197,17 @@ describe("BatonLanguageModel", () => {
       }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
   }
 
+  it.live("a NetworkError names no URL Baton does not have (not the provider's name); its description names the provider", () =>
+    Effect.gen(function*() {
+      yield* inject("openai", MockFault.resetBeforeHeaders, { times: 10 })
+      const { reason } = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      assert.strictEqual(reason._tag, "NetworkError")
+      if (reason._tag === "NetworkError") {
+        assert.deepStrictEqual([reason.method, reason.url], ["POST", ""])
+        assert.match(reason.description ?? "", /^openai /)
+      }
+    }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+
   it.live("streamText refuses rescue: restart from Config, naming the option, before any call", () =>
     Effect.gen(function*() {
       // a restart would show the caller the broken answer's text, then the whole new answer after it

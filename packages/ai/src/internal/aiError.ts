@@ -12,7 +12,10 @@
  * names of the finish part's account: the whole request's for a failed
  * request's final error, which Baton's manager gives that `usage`.
  * `effect/ai`'s `NetworkError` has no metadata: a transport failure of a
- * billed request is an `InternalProviderError` (retryable too) instead.
+ * billed request is an `InternalProviderError` (retryable too) instead. Its
+ * `url` is empty, as on `effect/http`'s request with no URL set: Baton's
+ * errors carry none (an adapter keeps only its server's host and port, as a
+ * base URL may hold a key), and its `description` names the provider.
  */
 import type { Attempt } from "@baton/core/Attempt"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
@@ -86,7 +89,7 @@ const candidatesOf = (
       return [
         billed
           ? new AiError.InternalProviderError({ description, metadata })
-          : new AiError.NetworkError({ reason: "TransportError", method: "POST", url: error.provider, description })
+          : new AiError.NetworkError({ reason: "TransportError", method: "POST", url: "", description })
       ]
     case "ProviderAuthenticationFailed":
       return [
