@@ -4,7 +4,7 @@ import * as UsageLedger from "@baton/core/UsageLedger"
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Schema, SchemaTransformation, Stream, Tracer } from "effect"
-import { AiError, LanguageModel, Response } from "effect/ai"
+import { AiError, LanguageModel, type Prompt, Response } from "effect/ai"
 import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
 import { inject, stack, stats } from "./stack.ts"
 
@@ -124,6 +124,25 @@ describe("BatonLanguageModel", () => {
       )
       assert.include(other.text, "Mock answer from openai")
     }).pipe(Effect.provide(stack({ chain: ["openai"], dailyLimit: 2 }))))
+
+  it.live("a part Baton cannot send is an InvalidUserInputError naming it and its message, with no provider call", () =>
+    Effect.gen(function*() {
+      const descriptionOf = (prompt: Prompt.RawInput) =>
+        Effect.map(
+          Effect.flip(LanguageModel.generateText({ prompt })),
+          ({ reason }) => reason._tag === "InvalidUserInputError" ? reason.description : reason._tag
+        )
+      const result = { type: "tool-result", id: "call-1", name: "Enrol", isFailure: false, result: "done" } as const
+      assert.strictEqual(
+        yield* descriptionOf([{ role: "assistant", content: [result] }]),
+        "Baton cannot send a tool-result part in an assistant message to a provider"
+      )
+      assert.strictEqual(
+        yield* descriptionOf([{ role: "user", content: [{ type: "file", mediaType: "text/plain", data: "aGk=" }] }]),
+        "Baton cannot send a file part in a user message to a provider"
+      )
+      assert.strictEqual((yield* stats("openai")).requests, 0)
+    }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
 
   it.live("generateObject keeps Baton's re-ask: an answer that does not match is asked again", () =>
     Effect.gen(function*() {

@@ -42,6 +42,9 @@ const toolCallOf = (part: Prompt.ToolCallPart): Tool.ToolCall => {
 
 const dropped = new Set(["reasoning", "tool-approval-request", "tool-approval-response"])
 
+/** A message of each role, with its article. */
+const inMessage = { user: "a user", assistant: "an assistant" } as const
+
 const messageOf = (
   method: string,
   role: "user" | "assistant",
@@ -53,7 +56,7 @@ const messageOf = (
     if (part.type === "text") texts.push(part.text)
     else if (part.type === "tool-call" && role === "assistant") toolCalls.push(toolCallOf(part))
     else if (!dropped.has(part.type)) {
-      return Effect.fail(unsupported(method, `a ${part.type} part in a ${role} message`))
+      return Effect.fail(unsupported(method, `a ${part.type} part in ${inMessage[role]} message`))
     }
   }
   const content = texts.join("")
