@@ -350,7 +350,7 @@ const withoutUndefined = (input: Input): Record<string, unknown> =>
  * the same hash, whatever object it came from, and two different ones never
  * share an input to the hash. Each message is written `role:length:content`
  * (the length in UTF-16 code units), followed, when it carries tool calls or
- * answers one, by `#length:json` of its tool fields (a call's `replay`
+ * answers one (by id or by the tool's `name`), by `#length:json` of its tool fields (a call's `replay`
  * included: it is sent to the provider too; `isError` only when true, so
  * other messages hash as they did before it): no text a message holds can
  * pass for a message boundary.
@@ -366,7 +366,10 @@ export const hashMessages = (messages: ReadonlyArray<Message>): string => {
   let text = ""
   for (const message of messages) {
     text += `${message.role}:${message.content.length}:${message.content}`
-    if (message.toolCalls !== undefined || message.toolCallId !== undefined || message.isError === true) {
+    if (
+      message.toolCalls !== undefined || message.toolCallId !== undefined || message.name !== undefined ||
+      message.isError === true
+    ) {
       const tools = JSON.stringify([
         message.toolCalls,
         message.toolCallId,

@@ -61,6 +61,11 @@ describe("LlmRequest", () => {
           { prompt: [{ role: "tool", toolCallId: "call-1", content: "{}", isError: true }] },
           { prompt: [{ role: "tool", toolCallId: "call-1", content: "{}" }] }
         ],
+        // results of two tools answered by name only (as Gemini matches them), the same text
+        [
+          { prompt: [{ role: "tool", name: "lookup", content: "{}" }] },
+          { prompt: [{ role: "tool", name: "delete_all", content: "{}" }] }
+        ],
         // a length prefix that a text imitates
         [
           { prompt: [{ role: "user", content: "1:a" }] },
