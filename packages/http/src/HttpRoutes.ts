@@ -4,17 +4,23 @@
  * `effect/http`'s router alone answers with an empty 404:
  *
  * - a path no route serves: 404 `Not Found`;
- * - a path the routes serve, asked with another method: 405 `Method Not
- *   Allowed`, with `Allow` listing the path's methods (`HEAD` with `GET`:
- *   the router answers a `HEAD` as the `GET` of its path).
+ * - a path the routes serve, asked with another method (one no route uses,
+ *   such as `PROPFIND`, too): 405 `Method Not Allowed`, with `Allow` listing
+ *   the path's methods (`HEAD` with `GET`: the router answers a `HEAD` as the
+ *   `GET` of its path);
+ * - a path with a malformed percent escape (`/v1/%E0%A4%A`), which the router
+ *   cannot decode: 400 `Bad Request`.
  *
- * Only a request no route of its method matches gets either, so a route with
- * a parameter (`GET /items/:id`) still serves a static path beside it that
+ * Only a request no route of its method matches gets one (the router fails
+ * it with `RouteNotFound`, which a global middleware answers), so a route with a
+ * parameter (`GET /items/:id`) still serves a static path beside it that
  * other methods serve (`POST /items/search`), and `Allow` names every method
  * whose routes match the path, by parameter or wildcard too (matched with the
  * router's default configuration). A path with a route for every method
  * (`"*"`) is left to it, and so are the methods a route on the path `"*"`
- * serves.
+ * serves. The middleware is the router's, so it answers the requests that
+ * routes added beside this layer do not serve too (their methods are not in
+ * `Allow`).
  *
  * @example
  * ```ts
@@ -29,8 +35,16 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
-import { FindMyWay, HttpMethod, HttpRouter, HttpServerRequest, HttpServerResponse, ProblemDetails } from "effect/http"
+import { Effect, Layer } from "effect"
+import {
+  FindMyWay,
+  HttpMethod,
+  HttpRouter,
+  type HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse,
+  ProblemDetails
+} from "effect/http"
 
 /** Every method a path answers for itself; a `HEAD` goes to the path's `GET`. */
 const answered = [...HttpMethod.all].filter((method) => method !== "HEAD")
@@ -40,6 +54,13 @@ const notFound = ProblemDetails.toResponse({
   status: 404,
   title: "Not Found",
   detail: "No resource at this path."
+})
+
+const malformed = ProblemDetails.toResponse({
+  type: ProblemDetails.blankType,
+  status: 400,
+  title: "Bad Request",
+  detail: "The path has a malformed percent escape."
 })
 
 const methodNotAllowed = (allow: string) =>
@@ -80,24 +101,49 @@ const servedAt = (routes: ReadonlyArray<Served>): (url: string) => Set<string> =
 }
 
 /**
- * A route on every path for each method no route serves on every path: the
- * router reaches it only when no route of that method matches, and it answers
- * a 404, or a 405 with the methods that do.
+ * A path the router cannot decode: a `%` without two hex digits, or escapes
+ * that are not UTF-8 (the path ends at `?`, `;` or `#`, as the router's does).
  */
-const unserved = (routes: ReadonlyArray<Served>): Array<HttpRouter.Route> => {
-  const everywhere = new Set(routes.filter((route) => route.path === "*" || route.path === "/*").map((r) => r.method))
-  if (everywhere.has("*")) return []
-  const methodsAt = servedAt(routes)
-  const response = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-    const methods = methodsAt(request.url)
-    return methods.size === 0 ? notFound : methodNotAllowed(allowOf(methods))
-  })
-  return answered.filter((method) => !everywhere.has(method)).map((method) => HttpRouter.route(method, "*", response))
+const isMalformed = (url: string): boolean => {
+  try {
+    decodeURI(url.replace(/[?;#][\s\S]*/, ""))
+    return false
+  } catch {
+    return true
+  }
 }
 
 /**
- * Adds `routes` to the router, and a 404 or 405 Problem Details for every
- * request they do not serve.
+ * Answers the requests the router finds no route for (it fails them with
+ * `RouteNotFound`, whatever their method): a 400 for a path it cannot
+ * decode, a 405 with the methods the routes serve at the path, else a 404
+ * (so too when a route of the request's method failed with `RouteNotFound`).
+ */
+const refuse = (routes: ReadonlyArray<Served>) => {
+  const methodsAt = servedAt(routes)
+  return HttpRouter.middleware<{ handles: HttpServerError.HttpServerError }>()(
+    (handler) =>
+      Effect.catchReason(
+        handler,
+        "HttpServerError",
+        "RouteNotFound",
+        () =>
+          Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+            if (isMalformed(request.url)) {
+              return malformed
+            }
+            const methods = methodsAt(request.url)
+            const served = methods.has(request.method) || (request.method === "HEAD" && methods.has("GET"))
+            return methods.size === 0 || served ? notFound : methodNotAllowed(allowOf(methods))
+          })
+      ),
+    { global: true }
+  )
+}
+
+/**
+ * Adds `routes` to the router, and a 400, 404 or 405 Problem Details for
+ * every request the router finds no route for.
  *
  * @since 0.1.0
  * @category layers
@@ -105,4 +151,4 @@ const unserved = (routes: ReadonlyArray<Served>): Array<HttpRouter.Route> => {
 export const layer = <const Routes extends ReadonlyArray<Served>>(
   // typed by what is read, so a route of a plain response keeps `never` for its error and requirements
   routes: Routes & ReadonlyArray<HttpRouter.Route<ErrorOf<Routes[number]>, ContextOf<Routes[number]>>>
-) => HttpRouter.addAll([...routes, ...unserved(routes)])
+) => Layer.merge(HttpRouter.addAll(routes), refuse(routes))

@@ -1,8 +1,9 @@
 /**
  * `HttpRoutes.layer` over a real Node server: a path no route serves is a 404
  * Problem Details, a served path asked with another method a 405 Problem
- * Details with `Allow`, where the router alone answers an empty 404; the
- * routes themselves answer as before.
+ * Details with `Allow`, a path with a malformed percent escape a 400 Problem
+ * Details, where the router alone answers an empty 404; the routes themselves
+ * answer as before.
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
@@ -93,6 +94,29 @@ describe("HttpRoutes over HTTP", () => {
           detail: `This path serves ${allow}.`
         })
       }
+    }).pipe(Effect.scoped))
+
+  it.live("a request the router cannot route is a Problem Details too: a method no route uses, a malformed percent escape", () =>
+    Effect.gen(function*() {
+      const url = yield* serve
+      const cases = [
+        ["PROPFIND", "/healthz", 405, "GET, HEAD", "Method Not Allowed", "This path serves GET, HEAD."],
+        ["PROPFIND", "/nope", 404, null, "Not Found", "No resource at this path."],
+        ["GET", "/v1/%E0%A4%A", 400, null, "Bad Request", "The path has a malformed percent escape."],
+        ["GET", "/v1/items/%ZZ", 400, null, "Bad Request", "The path has a malformed percent escape."],
+        ["POST", "/v1/items/%ZZ?q=1", 400, null, "Bad Request", "The path has a malformed percent escape."]
+      ] as const
+      for (const [method, path, status, allow, title, detail] of cases) {
+        assert.deepStrictEqual(yield* refusal(`${url}${path}`, method), {
+          status,
+          allow,
+          contentType: "application/problem+json",
+          problem: { type: "about:blank", status, title, detail }
+        }, `${method} ${path}`)
+      }
+      // a malformed escape in the query alone leaves the path to its route
+      const reply = yield* send(`${url}/healthz?q=%ZZ`, "GET")
+      assert.deepStrictEqual([reply.status, reply.text], [200, "ok"])
     }).pipe(Effect.scoped))
 
   it.live("the routes answer as before: HEAD as GET, a route for every method keeps its path, a wildcard its base, a parameter the static paths beside it", () =>
