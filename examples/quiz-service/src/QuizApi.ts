@@ -10,7 +10,9 @@
  *   an explanation as Server-Sent Events (`delta`, `finish`, or `error`).
  * - `GET /v1/usage?day=YYYY-MM-DD` (header `x-admin-key`): the ledger per
  *   teacher for a day (today by default; a `day` not of that form is a 400
- *   naming it, as a bad body field is).
+ *   naming it, as a bad body field is). Without the key, or with another,
+ *   a 401 whose `WWW-Authenticate` names the header: `x-admin-key
+ *   realm="quiz-service admin"`.
  * - `GET /healthz`: each chain step's circuit (provider and model); 503 when all are open.
  *
  * A body is read up to `HttpBody`'s 1 MiB (413 past it). Every error is a
@@ -134,7 +136,10 @@ const usage = HttpRouter.route(
     const request = yield* HttpServerRequest.HttpServerRequest
     if (Option.isNone(key)) return problem(403, "Admin API disabled", "Set QUIZ_ADMIN_KEY to enable it.")
     if (!sameSecret(request.headers["x-admin-key"] ?? "", key.value)) {
-      return problem(401, "Unauthorized", "Send the admin key in the x-admin-key header.")
+      return problem(401, "Unauthorized", "Send the admin key in the x-admin-key header.").pipe(
+        // RFC 9110 §15.5.2: a 401 names the scheme, here the header the key is sent in
+        HttpServerResponse.setHeader("WWW-Authenticate", "x-admin-key realm=\"quiz-service admin\"")
+      )
     }
     const given = new URL(request.url, "http://localhost").searchParams.get("day")
     const settings = yield* LlmConfig.LlmConfig

@@ -341,7 +341,14 @@ describe("quiz service over HTTP", () => {
   it("reports usage per teacher to the admin only, refuses a bad day naming it, and reads each circuit", async () => {
     const teacher = `t-usage-${run}`
     await quiz(b, teacher)
-    assert.strictEqual((await request(`${b.url}/v1/usage`)).status, 401)
+    // RFC 9110 §15.5.2: a 401 names the scheme its credentials are sent by
+    for (const headers of [{}, { "x-admin-key": "wrong" }]) {
+      const refused = await request(`${b.url}/v1/usage`, { headers })
+      assert.deepStrictEqual([refused.status, refused.headers.get("www-authenticate")], [
+        401,
+        "x-admin-key realm=\"quiz-service admin\""
+      ])
+    }
     const usage = await request(`${b.url}/v1/usage`, { headers: { "x-admin-key": adminKey } })
     const rows = (JSON.parse(usage.text) as { teachers: ReadonlyArray<{ teacher: string; requests: number }> }).teachers
     assert.strictEqual(rows.find((row) => row.teacher === teacher)?.requests, 1)
