@@ -45,6 +45,12 @@
  * any text (a spent quota, every provider down) is an ordinary error response
  * with its status (429, 503, ...) rather than a 200 carrying an error event.
  *
+ * **Proxies.** Each event is meant to reach the client as it is written, so
+ * the response says `Cache-Control: no-cache, no-transform` (no hop may
+ * store, compress or otherwise rewrite it; `effect/http`'s compression
+ * middleware leaves it alone too) and `X-Accel-Buffering: no` (nginx, which
+ * buffers a proxied response by default, passes each event on at once).
+ *
  * **Lifetime.** The started stream (the manager's call, its provider
  * connection and the subject's quota reservation) lives in a child of the
  * caller's `Scope`: it ends when the body ends, or when that scope closes,
@@ -127,7 +133,7 @@ export const response = (
       )
       return HttpServerResponse.stream(body, {
         contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache" }
+        headers: { "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
       })
     })
   )

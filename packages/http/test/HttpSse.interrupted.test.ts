@@ -6,16 +6,13 @@
  * retry changes, a cut connection that no provider could rescue is a 502 to
  * try again.
  */
-import * as LlmManager from "@baton/core/LlmManager"
 import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as Gemini from "@baton/providers/Gemini"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { HttpRouter } from "effect/http"
-import * as HttpQuota from "../src/HttpQuota.ts"
-import * as HttpSse from "../src/HttpSse.ts"
+import { explain } from "./utils/explain.ts"
 import { managerOver } from "./utils/manager.ts"
 import * as Serve from "./utils/serve.ts"
 
@@ -25,18 +22,6 @@ const Manager = managerOver((server) => [
   DeepSeek.layer({ apiKey, baseUrl: server.baseUrl("deepseek") }),
   Gemini.layer({ apiKey, baseUrl: server.baseUrl("gemini") })
 ])
-
-/** `POST /explain`: an explanation as Server-Sent Events. */
-const explain = HttpRouter.add(
-  "POST",
-  "/explain",
-  HttpQuota.handler({ subject: { header: "x-teacher-id" } })((subjectId) =>
-    Effect.flatMap(
-      LlmManager.LlmManager,
-      (manager) => HttpSse.response(manager.stream({ prompt: "Explain tides.", metadata: { subjectId } }))
-    )
-  )
-)
 
 /** DeepSeek answers with `deepseek`, Gemini with `gemini`; the event names of the answer and the data of its last. */
 const explainWith = (deepseek: MockFault.MockFault, gemini?: MockFault.MockFault) =>

@@ -6,15 +6,16 @@ import type * as LlmManager from "@baton/core/LlmManager"
 import type * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Effect, Layer, type Scope } from "effect"
-import { HttpRouter, HttpServer, type HttpServerError } from "effect/http"
+import { type HttpPlatform, HttpRouter, HttpServer, type HttpServerError } from "effect/http"
 
-/** Routes that may require the manager and the quota. */
+/** Routes that may require the manager and the quota, and global middleware the platform (compression). */
 type Routes = Layer.Layer<
   never,
   never,
   | HttpRouter.HttpRouter
   | HttpRouter.Request<"Requires", LlmManager.LlmManager>
   | HttpRouter.Request<"Requires", QuotaLimiter.QuotaLimiter>
+  | HttpRouter.Request<"GlobalRequires", HttpPlatform.HttpPlatform>
 >
 
 /** Serves `routes` until the scope closes; its base URL (`http://127.0.0.1:port`). */
