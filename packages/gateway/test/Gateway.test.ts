@@ -64,6 +64,17 @@ const textOf = (chunks: ReadonlyArray<OpenAI.Chat.Completions.ChatCompletionChun
   chunks.map((chunk) => chunk.choices[0]?.delta.content ?? "").join("")
 
 layer(TestLayer, { excludeTestServices: true })("Gateway conformance (openai client and fetch over the mock)", (it) => {
+  it.effect("a streamed answer tells proxies not to buffer or transform it", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Fixture.setup
+      const answer = yield* Fixture.post(url, { ...JSON.parse(hello), stream: true })
+      assert.strictEqual(answer.status, 200, answer.text)
+      assert.deepStrictEqual(
+        ["content-type", "cache-control", "x-accel-buffering"].map((name) => answer.headers.get(name)),
+        ["text/event-stream", "no-cache, no-transform", "no"]
+      )
+    }))
+
   it.effect("plain: text, usage, the producing model, quota headers", () =>
     Effect.gen(function*() {
       const { mock, url } = yield* Fixture.setup

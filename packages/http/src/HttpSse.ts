@@ -46,7 +46,7 @@
  * with its status (429, 503, ...) rather than a 200 carrying an error event.
  *
  * **Proxies.** Each event is meant to reach the client as it is written, so
- * the response says `Cache-Control: no-cache, no-transform` (no hop may
+ * the response says `Cache-Control: no-cache, no-transform` ({@link streamHeaders}: no hop may
  * store, compress or otherwise rewrite it; `effect/http`'s compression
  * middleware leaves it alone too) and `X-Accel-Buffering: no` (nginx, which
  * buffers a proxied response by default, passes each event on at once).
@@ -101,6 +101,21 @@ const errorEvent = (error: StreamError, options: HttpProblem.Options) =>
   Effect.map(DateTime.now, (now) => event("error", HttpProblem.toProblem(error, now, options).problem))
 
 /**
+ * The headers of an event stream meant to reach its client event by event:
+ * no hop may store, compress or rewrite it (`no-transform`; `effect/http`'s
+ * compression middleware leaves it alone too), and nginx, which buffers a
+ * proxied response by default, passes each event on at once. `response`
+ * sends them; so does any other SSE answer (the gateway's).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const streamHeaders: Readonly<Record<string, string>> = {
+  "cache-control": "no-cache, no-transform",
+  "x-accel-buffering": "no"
+}
+
+/**
  * Starts `parts` and answers with an SSE response once its first part is
  * there; fails with the stream's error when it fails before any part.
  *
@@ -133,7 +148,7 @@ export const response = (
       )
       return HttpServerResponse.stream(body, {
         contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
+        headers: streamHeaders
       })
     })
   )

@@ -21,6 +21,7 @@ import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { excerpt } from "@baton/core/Redact"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
 import * as HttpBody from "@baton/http/HttpBody"
+import * as HttpSse from "@baton/http/HttpSse"
 import { Cause, DateTime, Duration, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { randomUUID } from "node:crypto"
@@ -289,7 +290,7 @@ export const make = (
       (headers) =>
         HttpServerResponse.stream(events, {
           contentType: "text/event-stream",
-          headers: { "cache-control": "no-cache", ...headers }
+          headers: { ...HttpSse.streamHeaders, ...headers }
         })
     )
 
