@@ -51,6 +51,11 @@
  * middleware leaves it alone too) and `X-Accel-Buffering: no` (nginx, which
  * buffers a proxied response by default, passes each event on at once).
  *
+ * **Keep-alive.** While the body is open, a comment (`: keep-alive`) is
+ * sent every {@link keepAliveMs} (15 s), so that a long silence (a model
+ * thinking, a restart on another provider) is not cut by a proxy's idle
+ * limit. SSE clients skip comments.
+ *
  * **Lifetime.** The started stream (the manager's call, its provider
  * connection and the subject's quota reservation) lives in a child of the
  * caller's `Scope`: it ends when the body ends, or when that scope closes,
@@ -116,6 +121,32 @@ export const streamHeaders: Readonly<Record<string, string>> = {
 }
 
 /**
+ * How often an open event stream sends a comment (`: keep-alive`): 15
+ * seconds, well within a proxy's idle limit (nginx's `proxy_read_timeout`
+ * is 60 s), so a silence (a model thinking, a restart on another provider)
+ * does not end the response. SSE clients ignore comments.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const keepAliveMs = 15_000
+
+const keepAliveComment = new TextEncoder().encode(": keep-alive\n\n")
+
+/**
+ * An encoded event stream with a comment every {@link keepAliveMs} while it
+ * is open; it ends with `body`. `response` sends its events through it; so
+ * does any other SSE answer (the gateway's).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const keepAlive = <E, R>(body: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
+  Stream.merge(body, Stream.tick(keepAliveMs).pipe(Stream.drop(1), Stream.as(keepAliveComment)), {
+    haltStrategy: "left"
+  })
+
+/**
  * Starts `parts` and answers with an SSE response once its first part is
  * there; fails with the stream's error when it fails before any part.
  *
@@ -144,7 +175,8 @@ export const response = (
         Stream.catch((error) => Stream.fromEffect(errorEvent(error, options))),
         Stream.ensuring(Scope.close(scope, Exit.void)),
         Stream.pipeThroughChannel(Sse.encode()),
-        Stream.encodeText
+        Stream.encodeText,
+        keepAlive
       )
       return HttpServerResponse.stream(body, {
         contentType: "text/event-stream",
