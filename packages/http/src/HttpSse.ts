@@ -135,8 +135,7 @@ const keepAliveComment = new TextEncoder().encode(": keep-alive\n\n")
 
 /**
  * An encoded event stream with a comment every {@link keepAliveMs} while it
- * is open; it ends with `body`. `response` sends its events through it; so
- * does any other SSE answer (the gateway's).
+ * is open; it ends with `body`. `response` sends its events through it.
  *
  * @since 0.1.0
  * @category combinators
