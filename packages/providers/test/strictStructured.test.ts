@@ -248,6 +248,26 @@ describe("OpenAI strict structured output", () => {
       assert.deepStrictEqual(outcomes, firstTry)
       assert.deepStrictEqual(value, { label: "x", extra: { any: [1] } })
     }))
+  // OpenAI's strict mode answers 400 "'uri' is not a valid format" for any format outside its list
+  it.live("a format strict mode does not know is dropped, one it knows kept, and the answer checked against both", () =>
+    Effect.gen(function*() {
+      const Link = {
+        type: "object",
+        properties: { url: { type: "string", format: "uri" }, email: { type: "string", format: "email" } },
+        required: ["url", "email"],
+        additionalProperties: false
+      }
+      const answer = `{"url":"https://example.com/","email":"a@example.com"}`
+      const { format, outcomes, value } = yield* answered(answer, (llm) => llm.generateStructured(ask, Link))
+      assert.isTrue(format.strict)
+      assert.deepStrictEqual(format.schema.properties, {
+        url: { type: "string" },
+        email: { type: "string", format: "email" }
+      })
+      assert.deepStrictEqual(outcomes, firstTry)
+      assert.deepStrictEqual(value, { url: "https://example.com/", email: "a@example.com" })
+    }))
+
   // Effect escapes a definition's name in its $ref as a JSON pointer in a URI fragment
   for (const identifier of ["quiz/Question", "Quiz Question", "Übung"]) {
     it.live(`a definition named ${JSON.stringify(identifier)} (escaped in its $ref) stays strict, its nulls dropped`, () =>

@@ -22,6 +22,8 @@
  *   except a tuple's `prefixItems`, which cannot be dropped without changing
  *   which arrays fit (it is dropped only when each entry repeats `items`, as
  *   in `Schema.NonEmptyArray`);
+ * - a `format` strict mode does not know is dropped too (it refuses the
+ *   whole schema with a 400 for one, as "'uri' is not a valid format");
  * - a schema with an open object anywhere cannot be strict
  *   (`additionalProperties` other than `false`, `patternProperties`,
  *   `unevaluatedProperties`, an object merged through `allOf`, or an object
@@ -65,7 +67,6 @@ const kept = new Set([
   "required",
   "items",
   "pattern",
-  "format",
   "multipleOf",
   "minimum",
   "exclusiveMinimum",
@@ -75,8 +76,11 @@ const kept = new Set([
   "maxItems"
 ])
 
+/** The string formats strict mode knows; it refuses a schema with any other. */
+const formats = new Set(["date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"])
+
 /** The keywords strict mode takes: those kept, and those the rewrite writes. */
-const supported = new Set([...kept, "additionalProperties", "$defs", "definitions"])
+const supported = new Set([...kept, "format", "additionalProperties", "$defs", "definitions"])
 
 /** Keywords that describe a schema without constraining what fits it. */
 const annotations = new Set([
@@ -158,6 +162,7 @@ const rewrite = (schema: unknown): unknown => {
     else if (key === "anyOf" && Array.isArray(value)) out.anyOf = value.map(rewrite)
     else if (key === "items") out.items = rewrite(value)
     else if (key === "prefixItems" && !repeatsItems(node)) out.prefixItems = value
+    else if (key === "format" && typeof value === "string" && formats.has(value)) out.format = value
     else if (JsonSchemaShape.isDefinitions(key) && isRecord(value)) out[key] = rewriteDefinitions(value)
     else if (kept.has(key) && key !== "properties" && key !== "required") out[key] = value
   }
