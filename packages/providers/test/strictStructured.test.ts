@@ -268,6 +268,57 @@ describe("OpenAI strict structured output", () => {
       assert.deepStrictEqual(value, { url: "https://example.com/", email: "a@example.com" })
     }))
 
+  // zod-to-json-schema (its default $refStrategy "root") writes a schema used twice, or recursive, as a $ref to where it first appears
+  it.live("a $ref to a place outside $defs is sent strict, as a $ref to a definition, and its optional nulls dropped", () =>
+    Effect.gen(function*() {
+      const Address = {
+        type: "object",
+        properties: { city: { type: "string" }, zip: { type: "string" } },
+        required: ["city"],
+        additionalProperties: false
+      }
+      const Places = {
+        $schema: "http://json-schema.org/draft-07/schema#",
+        type: "object",
+        properties: {
+          home: Address,
+          work: { $ref: "#/properties/home" },
+          tree: {
+            type: "object",
+            properties: {
+              name: { type: "string" },
+              note: { type: "string" },
+              children: { type: "array", items: { $ref: "#/properties/tree" } }
+            },
+            required: ["name", "children"],
+            additionalProperties: false
+          }
+        },
+        required: ["home", "work", "tree"],
+        additionalProperties: false
+      }
+      const answer = JSON.stringify({
+        home: { city: "A", zip: null },
+        work: { city: "B", zip: null },
+        tree: { name: "r", note: null, children: [{ name: "c", note: null, children: [] }] }
+      })
+      const { format, outcomes, value } = yield* answered(answer, (llm) => llm.generateStructured(ask, Places))
+      assert.isTrue(format.strict)
+      assert.deepStrictEqual(strictViolations(format.schema), [])
+      const refs = refsOf(format.schema)
+      assert.isNotEmpty(refs)
+      for (const ref of refs) {
+        assert.match(ref, /^#\/(\$defs|definitions)\//)
+        assert.isDefined(pointer(format.schema, ref), `${ref} resolves in the sent schema`)
+      }
+      assert.deepStrictEqual(outcomes, firstTry)
+      assert.deepStrictEqual(value, {
+        home: { city: "A" },
+        work: { city: "B" },
+        tree: { name: "r", children: [{ name: "c", children: [] }] }
+      })
+    }))
+
   // Effect escapes a definition's name in its $ref as a JSON pointer in a URI fragment
   for (const identifier of ["quiz/Question", "Quiz Question", "Übung"]) {
     it.live(`a definition named ${JSON.stringify(identifier)} (escaped in its $ref) stays strict, its nulls dropped`, () =>

@@ -94,6 +94,25 @@ export const definitionOf = (root: Json, ref: string): unknown => {
   return isRecord(definitions) && !name.includes(undefined) ? definitions[name.join("/")] : undefined
 }
 
+/**
+ * The subschema any local `$ref` names under `root`: a definition
+ * ({@link definitionOf}), the root (`#`), or any other place its JSON
+ * pointer reaches (`#/properties/home`, as zod-to-json-schema refers to a
+ * schema it met before); `undefined` when it names none.
+ */
+export const targetOf = (root: Json, ref: string): unknown => {
+  if (ref === "#") return root
+  const definition = definitionOf(root, ref)
+  if (definition !== undefined || !ref.startsWith("#/")) return definition
+  return ref.slice(2).split("/").map(pointerSegment).reduce<unknown>(
+    (node, segment) =>
+      segment !== undefined && typeof node === "object" && node !== null && Object.hasOwn(node, segment)
+        ? Reflect.get(node, segment)
+        : undefined,
+    root
+  )
+}
+
 /** The schemas directly inside a schema: in `properties`, `$defs`, `definitions`, `anyOf`, `oneOf`, `allOf`, `prefixItems`, `items`. */
 export const subschemas = (schema: Json): ReadonlyArray<unknown> => [
   ...valuesOf(schema.properties),

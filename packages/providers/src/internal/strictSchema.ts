@@ -11,7 +11,11 @@
  *   is closed as one whose `type` is `"object"`, its list kept;
  * - named subschemas (`$defs`, and draft-07's `definitions`, the rule of
  *   `jsonSchemaShape.ts`) are kept and rewritten in turn, so every `$ref`
- *   still resolves in the schema sent;
+ *   still resolves in the schema sent; a `$ref` to any other place
+ *   (`#/properties/home`, as zod-to-json-schema writes a schema used twice or
+ *   recursive) points to a copy of that place added to them, as strict mode
+ *   takes a `$ref` only to a definition or the root, and the rewrite changes
+ *   the places (an optional property becomes nullable);
  * - a one-entry `allOf` beside annotations only (`{allOf: [{$ref}],
  *   description}`) is merged into its node; strict mode takes no keyword
  *   beside a `$ref`, so a `$ref` with a title or description becomes
@@ -44,7 +48,7 @@
  * property that was optional (and did not allow null) is removed, so the
  * caller's decoder sees an absent key, as its schema expects. Inside an
  * `anyOf` or `oneOf` it follows the branch that fits the value, and through
- * a `$ref` (alone or in a one-entry `allOf`) the definition it names.
+ * a `$ref` (alone or in a one-entry `allOf`) the place it names.
  */
 import type { JsonSchema } from "@baton/core/StructuredOutput"
 import { isDeepStrictEqual } from "node:util"
@@ -173,6 +177,68 @@ const rewrite = (schema: unknown): unknown => {
 const rewriteDefinitions = (definitions: Json): Json =>
   Object.fromEntries(Object.entries(definitions).map(([key, value]) => [key, rewrite(value)]))
 
+/** Keywords whose values are data, not schemas: a `$ref` inside them is no reference. */
+const data = new Set(["enum", "const", "default", "examples"])
+
+/** Keywords whose values map names to schemas: a name there is no keyword. */
+const schemaMaps = new Set(["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"])
+
+/** The schema object with each `$ref` in it replaced by `f` of it. */
+const mapRefsOf = (schema: Json, f: (ref: string) => string): Json =>
+  Object.fromEntries(
+    Object.entries(schema).map(([key, value]) => {
+      if (key === "$ref" && typeof value === "string") return [key, f(value)]
+      if (data.has(key)) return [key, value]
+      if (schemaMaps.has(key) && isRecord(value)) {
+        return [key, Object.fromEntries(Object.entries(value).map(([name, entry]) => [name, mapRefs(entry, f)]))]
+      }
+      return [key, mapRefs(value, f)]
+    })
+  )
+
+/** Any value of a schema with each `$ref` in it replaced by `f` of it. */
+const mapRefs = (schema: unknown, f: (ref: string) => string): unknown => {
+  if (Array.isArray(schema)) return schema.map((entry) => mapRefs(entry, f))
+  return isRecord(schema) ? mapRefsOf(schema, f) : schema
+}
+
+/** A definition name for the `index`th place a `$ref` names, taken by none of `definitions`. */
+const freshName = (definitions: Json, index: number): string => {
+  let name = `ref${index}`
+  while (Object.hasOwn(definitions, name)) name = `_${name}`
+  return name
+}
+
+/**
+ * The schema with every `$ref` to a place outside its definitions pointing
+ * to a copy of that place added to them (to `definitions` in a draft-07
+ * schema that has them, else to `$defs`).
+ */
+const refsToDefinitions = (schema: Json): Json => {
+  const places = new Set<string>()
+  mapRefsOf(schema, (ref) => {
+    const outside = ref !== "#" && JsonSchemaShape.definitionOf(schema, ref) === undefined
+    if (outside && isRecord(JsonSchemaShape.targetOf(schema, ref))) places.add(ref)
+    return ref
+  })
+  if (places.size === 0) return schema
+  const keyword = schema.$defs === undefined && isRecord(schema.definitions) ? "definitions" : "$defs"
+  const definitions = isRecord(schema[keyword]) ? schema[keyword] : {}
+  const names = new Map([...places].map((ref, index) => [ref, freshName(definitions, index)]))
+  const moved = (ref: string): string => {
+    const name = names.get(ref)
+    return name === undefined ? ref : `#/${keyword}/${name}`
+  }
+  const copies = [...names].map(([ref, name]): [string, unknown] => [
+    name,
+    mapRefs(JsonSchemaShape.targetOf(schema, ref), moved)
+  ])
+  return {
+    ...mapRefsOf(schema, moved),
+    [keyword]: { ...mapRefsOf(definitions, moved), ...Object.fromEntries(copies) }
+  }
+}
+
 const isSet = (keyword: unknown): boolean => keyword !== undefined && keyword !== false
 
 const hasType = (schema: Json, type: string): boolean =>
@@ -213,15 +279,15 @@ const isStrict = (root: Json): boolean => root.type === "object" && root.anyOf =
 /** The strict form of a schema, or `undefined` when it has an open object or its rewrite breaks a strict rule. */
 export const toStrict = (schema: JsonSchema): JsonSchema | undefined => {
   if (JsonSchemaShape.hasOpenObject(schema)) return undefined
-  const root = rewrite(schema)
+  const root = rewrite(refsToDefinitions(schema))
   return isRecord(root) && isStrict(root) ? root : undefined
 }
 
-/** The schema with a one-entry `allOf` merged, then the definition its `$ref` names in `root`, if any. */
+/** The schema with a one-entry `allOf` merged, then the place its `$ref` names in `root`, if any. */
 const resolve = (schema: unknown, root: Json): unknown => {
   if (!isRecord(schema)) return schema
   const node = foldAllOf(schema)
-  return typeof node.$ref === "string" ? JsonSchemaShape.definitionOf(root, node.$ref) ?? node : node
+  return typeof node.$ref === "string" ? JsonSchemaShape.targetOf(root, node.$ref) ?? node : node
 }
 
 /** Whether every key of an object answer is a property of the schema, with its `const` or `enum` if any. */
