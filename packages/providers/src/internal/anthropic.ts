@@ -240,10 +240,6 @@ export const usage = (usage: Json.JsonObject): TokenCounts | undefined => {
   return input === undefined || output === undefined ? undefined : countsOf(input, output, thinkingTokensOf(usage))
 }
 
-/** The system prompt with `instruction` after it. */
-const withInstruction = (system: string | undefined, instruction: string): string =>
-  system === undefined ? instruction : `${system}\n\n${instruction}`
-
 /**
  * The system prompt, with the instruction for JSON a call needs: the
  * schema's when structured output cannot go through `output_config`
@@ -252,9 +248,13 @@ const withInstruction = (system: string | undefined, instruction: string): strin
 const systemOf = (call: Call, schema: Json.JsonObject | undefined): string | undefined => {
   const system = LlmRequest.systemPrompt(call.request)
   if (call.output !== undefined) {
-    return schema === undefined ? withInstruction(system, JsonSchemaShape.instruction(call.output.jsonSchema)) : system
+    return schema === undefined
+      ? JsonSchemaShape.withInstruction(system, JsonSchemaShape.instruction(call.output.jsonSchema))
+      : system
   }
-  return call.request.options.responseFormat === "json" ? withInstruction(system, jsonInstruction) : system
+  return call.request.options.responseFormat === "json"
+    ? JsonSchemaShape.withInstruction(system, jsonInstruction)
+    : system
 }
 
 /**

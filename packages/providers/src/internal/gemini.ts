@@ -7,7 +7,9 @@
  * - Options go in `generationConfig` (`maxOutputTokens`, `temperature`,
  *   `stopSequences`, `seed`; a limit or temperature left to the provider,
  *   `"provider"`, is not sent); structured output is `responseMimeType:
- *   "application/json"` plus `responseJsonSchema` (plain JSON Schema).
+ *   "application/json"` plus `responseJsonSchema` (plain JSON Schema), but
+ *   for a schema with a `$ref` loop of required fields, which Gemini refuses
+ *   (`geminiSchema.ts`): that one goes in the system prompt.
  * - `reasoning` is `generationConfig.thinkingConfig`, by the model's
  *   {@link thinkingFamily}: a `thinkingBudget` for Gemini 2.5 (the budgets of
  *   `reasoning.ts`), a `thinkingLevel` for Gemini 3 and later (never both:
@@ -40,9 +42,11 @@ import type { ModelId } from "@baton/core/Ids"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
+import * as GeminiSchema from "./geminiSchema.ts"
 import * as GeminiTools from "./geminiTools.ts"
 import * as HttpError from "./httpError.ts"
 import * as Json from "./json.ts"
+import * as JsonSchemaShape from "./jsonSchemaShape.ts"
 import * as Thinking from "./reasoning.ts"
 import * as ToolStream from "./toolStream.ts"
 
@@ -147,10 +151,14 @@ const bodyOf = (call: Call): Json.JsonObject => {
   if (call.output !== undefined || options.responseFormat === "json") {
     generationConfig.responseMimeType = "application/json"
   }
-  if (call.output !== undefined) generationConfig.responseJsonSchema = call.output.jsonSchema
+  const schema = call.output?.jsonSchema
+  // a loop of required fields is a 400 there: the schema goes in the system prompt instead
+  const unsendable = schema !== undefined && GeminiSchema.hasRequiredLoop(schema)
+  if (schema !== undefined && !unsendable) generationConfig.responseJsonSchema = schema
   const thinking = options.reasoning === undefined ? undefined : thinkingConfig(call.model, options.reasoning)
   if (thinking !== undefined) generationConfig.thinkingConfig = thinking
-  const system = LlmRequest.systemPrompt(call.request)
+  const prompt = LlmRequest.systemPrompt(call.request)
+  const system = unsendable ? JsonSchemaShape.withInstruction(prompt, JsonSchemaShape.instruction(schema)) : prompt
   const tools = GeminiTools.bodyFields(call.request)
   return system === undefined
     ? { contents, generationConfig, ...tools }

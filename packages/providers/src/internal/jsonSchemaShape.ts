@@ -49,6 +49,15 @@ export const isObjectSchema = (schema: Json): boolean =>
   (Array.isArray(schema.type) && schema.type.includes("object")) ||
   (schema.type === undefined && isRecord(schema.properties))
 
+/** Whether a schema takes `null`: its `type` is `"null"` or a list holding it, or a branch of its `anyOf` or `oneOf` takes it. */
+export const allowsNull = (schema: unknown): boolean =>
+  isRecord(schema) && (
+    schema.type === "null" ||
+    (Array.isArray(schema.type) && schema.type.includes("null")) ||
+    (Array.isArray(schema.anyOf) && schema.anyOf.some(allowsNull)) ||
+    (Array.isArray(schema.oneOf) && schema.oneOf.some(allowsNull))
+  )
+
 /** Whether an object holds keys beyond its `properties` that its decoder reads, which a closed-objects-only mode cannot say. */
 const isOpen = (schema: Json): boolean =>
   isRecord(schema.additionalProperties) ||
@@ -131,3 +140,7 @@ export const hasOpenObject = (schema: unknown): boolean =>
 /** The system-prompt text asking for one JSON value matching `schema`. */
 export const instruction = (schema: unknown): string =>
   `Reply in json only: a single JSON value, and nothing else, that matches this JSON Schema:\n${JSON.stringify(schema)}`
+
+/** The system prompt with `instruction` after it: the instruction alone when there is none. */
+export const withInstruction = (system: string | undefined, instruction: string): string =>
+  system === undefined ? instruction : `${system}\n\n${instruction}`

@@ -102,13 +102,7 @@ const isObjectSchema = JsonSchemaShape.isObjectSchema
 
 const nullable = (schema: unknown): Json => ({ anyOf: [schema, { type: "null" }] })
 
-const allowsNull = (schema: unknown): boolean =>
-  isRecord(schema) && (
-    schema.type === "null" ||
-    (Array.isArray(schema.type) && schema.type.includes("null")) ||
-    (Array.isArray(schema.anyOf) && schema.anyOf.some(allowsNull)) ||
-    (Array.isArray(schema.oneOf) && schema.oneOf.some(allowsNull))
-  )
+const allowsNull = JsonSchemaShape.allowsNull
 
 const requiredOf = (schema: Json): ReadonlyArray<string> =>
   Array.isArray(schema.required) ? schema.required.filter((key): key is string => typeof key === "string") : []

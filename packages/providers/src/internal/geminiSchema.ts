@@ -1,0 +1,59 @@
+/**
+ * What Gemini's `responseJsonSchema` cannot take: a `$ref` loop of required
+ * fields.
+ *
+ * Gemini unrolls a recursive schema to a finite depth, so it takes a `$ref`
+ * loop only when the loop can stop: through a property that is optional or
+ * nullable, or through the items of an array that may be empty. Any other
+ * loop (an expression tree whose `Add` requires its `left` and `right`, a
+ * `Schema.NonEmptyArray` of itself) is a 400, "ref loops are only supported
+ * if they include optional or nullable property values, or a
+ * potentially-zero-length array items", even when a branch of a union beside
+ * it would stop it. `hasRequiredLoop` finds such a loop; the adapter then
+ * sends no `responseJsonSchema` but JSON mode, and asks for JSON matching the
+ * full schema in the system prompt (`jsonSchemaShape.ts`'s `instruction`, as
+ * Anthropic does for a schema its mode cannot take). Baton decodes the answer
+ * against the caller's schema either way, and re-asks when it does not fit.
+ */
+import * as Json from "./json.ts"
+import * as JsonSchemaShape from "./jsonSchemaShape.ts"
+
+type Schema = { [key: string]: unknown }
+
+const minItems = (schema: Schema): number => typeof schema.minItems === "number" ? schema.minItems : 0
+
+/** The subschemas an answer to `schema` must hold: its required properties, an array's first `minItems` items, every branch. */
+const requiredParts = (schema: Schema): ReadonlyArray<unknown> => {
+  const required = JsonSchemaShape.listOf(schema.required)
+  const properties = Json.isObject(schema.properties) ? Object.entries(schema.properties) : []
+  const prefix = JsonSchemaShape.listOf(schema.prefixItems).slice(0, minItems(schema))
+  return [
+    ...properties.filter(([key]) => required.includes(key)).map(([, property]) => property),
+    ...prefix,
+    ...(minItems(schema) > prefix.length && Json.isObject(schema.items) ? [schema.items] : []),
+    ...JsonSchemaShape.listOf(schema.anyOf),
+    ...JsonSchemaShape.listOf(schema.oneOf),
+    ...JsonSchemaShape.listOf(schema.allOf)
+  ]
+}
+
+/** The `$ref`s an answer to `schema` must follow, up to the first `$ref` on each path; none past a nullable schema. */
+const requiredRefs = (schema: unknown): ReadonlyArray<string> => {
+  if (!Json.isObject(schema) || JsonSchemaShape.allowsNull(schema)) return []
+  if (typeof schema.$ref === "string") return [schema.$ref]
+  return requiredParts(schema).flatMap(requiredRefs)
+}
+
+/** Whether a `$ref` loop of required fields can be reached from `schema`'s root. */
+export const hasRequiredLoop = (schema: Schema): boolean => {
+  const done = new Set<string>()
+  const visit = (ref: string, path: ReadonlySet<string>): boolean => {
+    if (path.has(ref)) return true
+    if (done.has(ref)) return false
+    const next = new Set([...path, ref])
+    const loops = requiredRefs(JsonSchemaShape.targetOf(schema, ref)).some((to) => visit(to, next))
+    done.add(ref)
+    return loops
+  }
+  return visit("#", new Set())
+}
