@@ -155,6 +155,12 @@ const errorMessage = (error: unknown): string => error instanceof Error ? error.
 
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/
 
+/** The output, if its name is one OpenAI takes: the one check of the name, whichever way the output was built. */
+const named = <A>(output: StructuredOutput<A>): Effect.Effect<StructuredOutput<A>, InvalidOptions> =>
+  NAME.test(output.name)
+    ? Effect.succeed(output)
+    : Effect.fail(new InvalidOptions({ field: "name", message: "name: 1-64 letters, digits, '_' or '-'" }))
+
 // an opening run of three or more backticks or tildes, an optional `json` tag, the body, the same run closing it
 const fence = /^\s*(`{3,}|~{3,})[ \t]*(?:json)?[ \t]*\r?\n([\s\S]*?)\r?\n?\1\s*$/i
 
@@ -243,7 +249,9 @@ const compileSchema = <A>(schema: Schema.Codec<A, unknown>): Compiled<A> => {
 }
 
 /**
- * A specification from an Effect `Schema`, compiled once per schema.
+ * A specification from an Effect `Schema`, compiled once per schema. Its
+ * name is checked where it is used (`make`, `generateStructured`): one
+ * OpenAI refuses fails there with `InvalidOptions`, before any call.
  *
  * @since 0.1.0
  */
@@ -438,10 +446,11 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
 
 /**
  * A specification from a raw JSON Schema object, compiled once per schema
- * (see the module's notes). Fails with `InvalidOptions` when the schema
- * itself is invalid or, `untrusted`, has a pattern that cannot run in linear
- * time. `untrusted` is for a schema from outside the program (a gateway's
- * client): its patterns run on the linear matcher.
+ * (see the module's notes). Fails with `InvalidOptions` when the name is
+ * not 1-64 letters, digits, `_` or `-`, the schema itself is invalid or,
+ * `untrusted`, has a pattern that cannot run in linear time. `untrusted` is
+ * for a schema from outside the program (a gateway's client): its patterns
+ * run on the linear matcher.
  *
  * @since 0.1.0
  */
@@ -450,6 +459,7 @@ export const fromJsonSchema = (
   options?: { readonly name?: string | undefined; readonly untrusted?: boolean | undefined }
 ): Effect.Effect<StructuredOutput<unknown>, InvalidOptions> =>
   Effect.suspend(() => {
+    const name = options?.name ?? "output"
     const untrusted = options?.untrusted === true
     const trust = untrusted ? "client" : "program"
     const compiled = cached(compiledJsonSchemaObjects[trust], jsonSchema, () => {
@@ -461,17 +471,15 @@ export const fromJsonSchema = (
         onSuccess: (text) => compileOnce(`${trust}:${text}`, () => compileJsonSchema(jsonSchema, untrusted))
       })
     })
-    return compiled instanceof InvalidOptions
-      ? Effect.fail(compiled)
-      : Effect.succeed({ name: options?.name ?? "output", jsonSchema, decode: compiled })
+    return compiled instanceof InvalidOptions ? Effect.fail(compiled) : named({ name, jsonSchema, decode: compiled })
   })
 
 const isStructuredOutput = <A>(spec: Spec<A>): spec is StructuredOutput<A> =>
   "decode" in spec && "jsonSchema" in spec && typeof spec.decode === "function"
 
 /**
- * Normalises any `Spec` to a `StructuredOutput`, checking its name. A raw
- * JSON Schema yields `unknown` values.
+ * Normalises any `Spec` to a `StructuredOutput`, checking its name (a
+ * ready-made one's too). A raw JSON Schema yields `unknown` values.
  *
  * @since 0.1.0
  */
@@ -499,11 +507,7 @@ export const fromSpec = (
   spec: Spec<unknown>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<StructuredOutput<unknown>, InvalidOptions> => {
-  const name = options?.name
-  if (name !== undefined && !NAME.test(name)) {
-    return Effect.fail(new InvalidOptions({ field: "name", message: "name: 1-64 letters, digits, '_' or '-'" }))
-  }
-  if (Schema.isSchema(spec)) return Effect.succeed(fromSchema(spec, options))
-  if (isStructuredOutput(spec)) return Effect.succeed(spec)
+  if (Schema.isSchema(spec)) return named(fromSchema(spec, options))
+  if (isStructuredOutput(spec)) return named(spec)
   return fromJsonSchema(spec, options)
 }

@@ -3,8 +3,10 @@
  * user passes one: the dialects the SDKs emit (draft-07 with `definitions`),
  * checked against the answer of a real adapter over the mock server.
  */
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import * as StructuredOutput from "../src/StructuredOutput.ts"
 import { Bench, manager } from "./utils/chain.ts"
 
 const prompt = { prompt: "Plan a trip about trains." }
@@ -45,4 +47,27 @@ describe("LlmManager.generateStructured with a raw JSON Schema", () => {
         assert.isString(value.to.country)
       }).pipe(Effect.provide(Bench)))
   }
+})
+
+describe("LlmManager.generateStructured with a name OpenAI refuses", () => {
+  const Quiz = Schema.Struct({ question: Schema.String })
+
+  it.live("refuses a ready-made StructuredOutput from fromSchema before any call", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const llm = yield* manager({ chain: ["openai"] })
+      const output = StructuredOutput.fromSchema(Quiz, { name: "my quiz!" })
+      const error = yield* Effect.flip(llm.generateStructured(prompt, output))
+      assert.deepStrictEqual([error._tag, error._tag === "InvalidOptions" ? error.field : ""], [
+        "InvalidOptions",
+        "name"
+      ])
+      assert.lengthOf(yield* server.received("openai"), 0)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("refuses it in fromJsonSchema, as the gateway and BatonLanguageModel build one", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(trip, { name: "my trip!" }))
+      assert.strictEqual(error.field, "name")
+    }))
 })
