@@ -45,8 +45,9 @@
  *   puts in optional properties are removed before the answer is decoded
  *   with the caller's schema, so the caller's types hold. A schema with no
  *   strict form (a root that is not an object, an open object such as a
- *   record, a tuple, a field with no type) is sent as written with
- *   `strict: false`.
+ *   record, a tuple, a field with no type) or past strict mode's limits
+ *   (more than 1 000 enum values, 5 000 properties, 10 levels of objects) is
+ *   sent as written with `strict: false`.
  * - `responseFormat: "json"` is `response_format: json_object`, which OpenAI
  *   takes only when a message says "json": unless one does, the
  *   `StructuredOutput.jsonInstruction` goes in a system message after the

@@ -337,4 +337,34 @@ describe("OpenAI strict structured output", () => {
         assert.deepStrictEqual(value, { first: { text: "q" }, rest: [] })
       }))
   }
+
+  // OpenAI's documented limits on a strict schema: past any of them every call is a 400
+  const values = (n: number, width = 1) => Array.from({ length: n }, (_, i) => `v${i}`.padEnd(width, "_"))
+  const nested = (depth: number): Schema.Codec<unknown> =>
+    depth === 1 ? Schema.Struct({ v: Schema.String }) : Schema.Struct({ v: nested(depth - 1) })
+  const nestedAnswer = (depth: number): unknown => ({ v: depth === 1 ? "x" : nestedAnswer(depth - 1) })
+  const fields = (n: number, width = 1) =>
+    Schema.Struct(Object.fromEntries(values(n, width).map((key) => [key, Schema.optionalKey(Schema.String)])))
+  const literals = (n: number, width = 1) => Schema.Struct({ v: Schema.Literals(values(n, width)) })
+  const limits: ReadonlyArray<readonly [string, Schema.Codec<unknown>, unknown, boolean]> = [
+    ["1 000 enum values", literals(1_000), { v: "v0" }, true],
+    ["1 001 enum values", literals(1_001), { v: "v0" }, false],
+    ["an enum of 251 values of 15 060 characters", literals(251, 60), { v: values(1, 60)[0] }, false],
+    ["5 000 object properties", fields(5_000), {}, true],
+    ["5 001 object properties", fields(5_001), {}, false],
+    ["121 000 characters of property names", fields(1_000, 121), {}, false],
+    ["10 levels of objects", nested(10), nestedAnswer(10), true],
+    ["11 levels of objects", nested(11), nestedAnswer(11), false]
+  ]
+  for (const [name, schema, answer, strict] of limits) {
+    it.live(`a schema of ${name} is sent ${strict ? "strict" : "non-strict"}`, () =>
+      Effect.gen(function*() {
+        const { format, outcomes } = yield* answered(
+          JSON.stringify(answer),
+          (llm) => llm.generateStructured(ask, schema)
+        )
+        assert.strictEqual(format.strict, strict)
+        assert.deepStrictEqual(outcomes, firstTry)
+      }))
+  }
 })

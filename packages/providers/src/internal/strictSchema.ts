@@ -39,7 +39,12 @@
  *   alone, naming a definition; a `type`, `anyOf`, `enum` or `const` on every
  *   other node; `items` on every array; every object closed with all its
  *   properties required. A tuple, a field with no type (`Schema.Unknown`'s
- *   `{}`) or an `allOf` that cannot be merged fails it.
+ *   `{}`) or an `allOf` that cannot be merged fails it;
+ * - nor can one past OpenAI's documented limits on its size (each a 400 on
+ *   every call): more than 5 000 object properties, 10 levels of objects or
+ *   1 000 enum values in all, more than 120 000 characters of property
+ *   names, definition names, enum values and `const`s, or a string enum of
+ *   more than 250 values whose values pass 15 000 characters.
  *
  * Without a strict form `toStrict` returns `undefined` and the caller sends
  * the schema unchanged with `strict: false`.
@@ -270,11 +275,65 @@ const isStrictNode = (schema: unknown, root: Json): boolean =>
 /** Whether a rewritten schema is one strict mode takes: an object root, and every node keeping the rules. */
 const isStrict = (root: Json): boolean => root.type === "object" && root.anyOf === undefined && isStrictNode(root, root)
 
-/** The strict form of a schema, or `undefined` when it has an open object or its rewrite breaks a strict rule. */
+/** OpenAI's documented limits on the size of a strict schema. */
+const limits = {
+  properties: 5_000,
+  depth: 10,
+  /** Characters of property names, definition names, enum values and `const`s, all together. */
+  chars: 120_000,
+  enumValues: 1_000,
+  /** Characters of one string enum's values, when it has more than `largeEnum` of them. */
+  largeEnumChars: 15_000,
+  largeEnum: 250
+}
+
+/** What a schema adds up to against {@link limits}. */
+interface Size {
+  properties: number
+  depth: number
+  chars: number
+  enumValues: number
+  largeEnumChars: number
+}
+
+const stringsOf = (values: ReadonlyArray<unknown>): ReadonlyArray<string> =>
+  values.filter((value): value is string => typeof value === "string")
+
+const charsOf = (strings: ReadonlyArray<string>): number => strings.reduce((n, string) => n + string.length, 0)
+
+/** Adds a schema, `depth` objects deep, and every schema inside it to `size`. */
+const measure = (schema: unknown, depth: number, size: Size): void => {
+  if (!isRecord(schema)) return
+  const level = isObjectSchema(schema) ? depth + 1 : depth
+  const properties = isRecord(schema.properties) ? Object.keys(schema.properties) : []
+  const definitions = Object.entries(schema).flatMap(([key, value]) =>
+    JsonSchemaShape.isDefinitions(key) && isRecord(value) ? Object.keys(value) : []
+  )
+  const values = stringsOf(JsonSchemaShape.listOf(schema.enum))
+  size.properties += properties.length
+  size.depth = Math.max(size.depth, level)
+  size.enumValues += JsonSchemaShape.listOf(schema.enum).length
+  size.chars += charsOf([...properties, ...definitions, ...values, ...stringsOf([schema.const])])
+  if (values.length > limits.largeEnum) size.largeEnumChars = Math.max(size.largeEnumChars, charsOf(values))
+  for (const subschema of JsonSchemaShape.subschemas(schema)) measure(subschema, level, size)
+}
+
+/** Whether a strict schema is within {@link limits}: past any of them strict mode refuses it with a 400. */
+const withinLimits = (root: Json): boolean => {
+  const size: Size = { properties: 0, depth: 0, chars: 0, enumValues: 0, largeEnumChars: 0 }
+  measure(root, 0, size)
+  return size.properties <= limits.properties && size.depth <= limits.depth && size.chars <= limits.chars &&
+    size.enumValues <= limits.enumValues && size.largeEnumChars <= limits.largeEnumChars
+}
+
+/**
+ * The strict form of a schema, or `undefined` when it has an open object,
+ * its rewrite breaks a strict rule or is past OpenAI's limits.
+ */
 export const toStrict = (schema: JsonSchema): JsonSchema | undefined => {
   if (JsonSchemaShape.hasOpenObject(schema)) return undefined
   const root = rewrite(refsToDefinitions(schema))
-  return isRecord(root) && isStrict(root) ? root : undefined
+  return isRecord(root) && isStrict(root) && withinLimits(root) ? root : undefined
 }
 
 /** The schema with a one-entry `allOf` merged, then the place its `$ref` names in `root`, if any. */
