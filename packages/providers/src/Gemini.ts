@@ -5,10 +5,11 @@
  * - The key travels in the `x-goog-api-key` header (never in the URL, where
  *   logs and span attributes would see it).
  * - Structured output is native: `responseMimeType: "application/json"` with
- *   the schema as `responseJsonSchema`; a recursive schema whose `$ref` loop
- *   runs through required fields only (no optional or nullable property, no
- *   array that may be empty), which Gemini refuses with a 400, is asked for
- *   in the system prompt instead, under JSON mode.
+ *   the schema as `responseJsonSchema` (draft-07's `definitions` moved
+ *   under `$defs`, the only place Gemini documents); a recursive schema
+ *   whose `$ref` loop runs through required fields only (no optional or
+ *   nullable property, no array that may be empty), which Gemini refuses
+ *   with a 400, is asked for in the system prompt instead, under JSON mode.
  * - A final assistant message is sent as a trailing `model` turn, which
  *   Gemini continues (prefill).
  * - `reasoning` is `generationConfig.thinkingConfig`: Gemini 2.5 takes a

@@ -14,6 +14,11 @@
  * full schema in the system prompt (`jsonSchemaShape.ts`'s `instruction`, as
  * Anthropic does for a schema its mode cannot take). Baton decodes the answer
  * against the caller's schema either way, and re-asks when it does not fit.
+ *
+ * Gemini documents `$defs` for named subschemas, not draft-07's
+ * `definitions` (what zod-to-json-schema and the OpenAI SDK's
+ * `zodResponseFormat` write): `withDefs` moves them there, each `$ref` to
+ * them with them.
  */
 import * as Json from "./json.ts"
 import * as JsonSchemaShape from "./jsonSchemaShape.ts"
@@ -56,4 +61,17 @@ export const hasRequiredLoop = (schema: Schema): boolean => {
     return loops
   }
   return visit("#", new Set())
+}
+
+const draft07 = "#/definitions/"
+
+/** A `$ref` into draft-07's `definitions` pointing to the same place under `$defs`. */
+const toDefs = (ref: string): string => ref.startsWith(draft07) ? `#/$defs/${ref.slice(draft07.length)}` : ref
+
+/** The schema with draft-07's `definitions` under `$defs`, each `$ref` to them moved too; one with `$defs` as it is. */
+export const withDefs = (schema: Schema): Schema => {
+  const { definitions, ...rest } = schema
+  return Json.isObject(definitions) && schema.$defs === undefined
+    ? JsonSchemaShape.mapRefsOf({ ...rest, $defs: definitions }, toDefs)
+    : schema
 }

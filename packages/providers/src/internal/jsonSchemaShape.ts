@@ -122,6 +122,31 @@ export const targetOf = (root: Json, ref: string): unknown => {
   )
 }
 
+/** Keywords whose values are data, not schemas: a `$ref` inside them is no reference. */
+const data = new Set(["enum", "const", "default", "examples"])
+
+/** Keywords whose values map names to schemas: a name there is no keyword. */
+const schemaMaps = new Set(["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"])
+
+/** The schema object with each `$ref` in it replaced by `f` of it. */
+export const mapRefsOf = (schema: Json, f: (ref: string) => string): Json =>
+  Object.fromEntries(
+    Object.entries(schema).map(([key, value]) => {
+      if (key === "$ref" && typeof value === "string") return [key, f(value)]
+      if (data.has(key)) return [key, value]
+      if (schemaMaps.has(key) && isRecord(value)) {
+        return [key, Object.fromEntries(Object.entries(value).map(([name, entry]) => [name, mapRefs(entry, f)]))]
+      }
+      return [key, mapRefs(value, f)]
+    })
+  )
+
+/** Any value of a schema with each `$ref` in it replaced by `f` of it. */
+export const mapRefs = (schema: unknown, f: (ref: string) => string): unknown => {
+  if (Array.isArray(schema)) return schema.map((entry) => mapRefs(entry, f))
+  return isRecord(schema) ? mapRefsOf(schema, f) : schema
+}
+
 /** The schemas directly inside a schema: in `properties`, `$defs`, `definitions`, `anyOf`, `oneOf`, `allOf`, `prefixItems`, `items`. */
 export const subschemas = (schema: Json): ReadonlyArray<unknown> => [
   ...valuesOf(schema.properties),

@@ -176,31 +176,6 @@ const rewrite = (schema: unknown): unknown => {
 const rewriteDefinitions = (definitions: Json): Json =>
   Object.fromEntries(Object.entries(definitions).map(([key, value]) => [key, rewrite(value)]))
 
-/** Keywords whose values are data, not schemas: a `$ref` inside them is no reference. */
-const data = new Set(["enum", "const", "default", "examples"])
-
-/** Keywords whose values map names to schemas: a name there is no keyword. */
-const schemaMaps = new Set(["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"])
-
-/** The schema object with each `$ref` in it replaced by `f` of it. */
-const mapRefsOf = (schema: Json, f: (ref: string) => string): Json =>
-  Object.fromEntries(
-    Object.entries(schema).map(([key, value]) => {
-      if (key === "$ref" && typeof value === "string") return [key, f(value)]
-      if (data.has(key)) return [key, value]
-      if (schemaMaps.has(key) && isRecord(value)) {
-        return [key, Object.fromEntries(Object.entries(value).map(([name, entry]) => [name, mapRefs(entry, f)]))]
-      }
-      return [key, mapRefs(value, f)]
-    })
-  )
-
-/** Any value of a schema with each `$ref` in it replaced by `f` of it. */
-const mapRefs = (schema: unknown, f: (ref: string) => string): unknown => {
-  if (Array.isArray(schema)) return schema.map((entry) => mapRefs(entry, f))
-  return isRecord(schema) ? mapRefsOf(schema, f) : schema
-}
-
 /** A definition name for the `index`th place a `$ref` names, taken by none of `definitions`. */
 const freshName = (definitions: Json, index: number): string => {
   let name = `ref${index}`
@@ -215,7 +190,7 @@ const freshName = (definitions: Json, index: number): string => {
  */
 const refsToDefinitions = (schema: Json): Json => {
   const places = new Set<string>()
-  mapRefsOf(schema, (ref) => {
+  JsonSchemaShape.mapRefsOf(schema, (ref) => {
     const outside = ref !== "#" && JsonSchemaShape.definitionOf(schema, ref) === undefined
     if (outside && isRecord(JsonSchemaShape.targetOf(schema, ref))) places.add(ref)
     return ref
@@ -230,11 +205,11 @@ const refsToDefinitions = (schema: Json): Json => {
   }
   const copies = [...names].map(([ref, name]): [string, unknown] => [
     name,
-    mapRefs(JsonSchemaShape.targetOf(schema, ref), moved)
+    JsonSchemaShape.mapRefs(JsonSchemaShape.targetOf(schema, ref), moved)
   ])
   return {
-    ...mapRefsOf(schema, moved),
-    [keyword]: { ...mapRefsOf(definitions, moved), ...Object.fromEntries(copies) }
+    ...JsonSchemaShape.mapRefsOf(schema, moved),
+    [keyword]: { ...JsonSchemaShape.mapRefsOf(definitions, moved), ...Object.fromEntries(copies) }
   }
 }
 
