@@ -3,7 +3,7 @@ import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Schema, SchemaTransformation, Stream, Tracer } from "effect"
+import { DateTime, Duration, Effect, Schema, SchemaTransformation, Stream, Tracer } from "effect"
 import { AiError, LanguageModel, type Prompt, Response } from "effect/ai"
 import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
 import { inject, stack, stats } from "./stack.ts"
@@ -215,6 +215,30 @@ describe("BatonLanguageModel", () => {
         assert.strictEqual(error.module, "BatonLanguageModel")
       }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
   }
+
+  it.live("a chain a provider rate-limited is retryable after its retryAfter, though the next refused the request on its route", () =>
+    Effect.gen(function*() {
+      // the gateway answers it 503 (ErrorPolicy.allFailed): the 400 is this route's, and openai may answer in 7 s
+      yield* inject("openai", MockFault.rateLimited({ retryAfter: "7" }), { times: 10 })
+      yield* inject("anthropic", MockFault.status(400), { times: 10 })
+      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      assert.deepStrictEqual(
+        [
+          error.reason._tag,
+          error.isRetryable,
+          error.retryAfter === undefined ? undefined : Duration.toMillis(error.retryAfter)
+        ],
+        ["RateLimitError", true, 7000]
+      )
+    }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"] }))))
+
+  it.live("a request every provider refused as invalid is an InvalidRequestError, not retryable", () =>
+    Effect.gen(function*() {
+      yield* inject("openai", MockFault.status(400), { times: 10 })
+      yield* inject("anthropic", MockFault.status(400), { times: 10 })
+      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["InvalidRequestError", false])
+    }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"] }))))
 
   it.live("a NetworkError names no URL Baton does not have (not the provider's name); its description names the provider", () =>
     Effect.gen(function*() {

@@ -126,13 +126,20 @@ const candidatesOf = (
 
 const retryAfterOf = (retryAfter: Duration.Duration | undefined) => retryAfter === undefined ? {} : { retryAfter }
 
-const skipped = (attempt: Attempt): boolean =>
-  attempt.error?._tag === "CircuitOpen" || attempt.error?._tag === "ProviderThrottled"
+const skipped = (error: ProviderError.ProviderError): boolean =>
+  error._tag === "CircuitOpen" || error._tag === "ProviderThrottled"
 
-/** The error that decided a failed chain: the last real failure, else the last skip. */
-const decisive = (attempts: ReadonlyArray<Attempt>): ProviderError.ProviderError | undefined =>
-  (attempts.findLast((attempt) => attempt.error !== undefined && !skipped(attempt)) ??
-    attempts.findLast((attempt) => attempt.error !== undefined))?.error
+/**
+ * The error that decided a failed chain: the last real failure that another
+ * try may get past (a rate limit, with its `retryAfter`), so that a request
+ * one provider only rate-limited is retryable whatever the next one said;
+ * else the last real failure, else the last skip.
+ */
+const decisive = (attempts: ReadonlyArray<Attempt>): ProviderError.ProviderError | undefined => {
+  const failed = attempts.flatMap((attempt) => attempt.error === undefined ? [] : [attempt.error])
+  const asked = failed.filter((error) => !skipped(error))
+  return asked.findLast(LlmError.isRetryable) ?? asked.at(-1) ?? failed.at(-1)
+}
 
 /**
  * The `AiError` reason of any Baton error.
