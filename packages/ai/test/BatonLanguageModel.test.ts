@@ -267,6 +267,18 @@ describe("BatonLanguageModel", () => {
       assert.strictEqual((yield* stats("anthropic")).requests, 0)
     }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"] }))))
 
+  it.live("a stream the provider cut after its answer began is an InternalProviderError, retryable, not a NetworkError", () =>
+    Effect.gen(function*() {
+      // a NetworkError is a failure before any response; the gateway answers this one 502
+      yield* inject("openai", MockFault.cutStreamAfter(2))
+      const error = yield* Effect.flip(Stream.runDrain(LanguageModel.streamText({ prompt: "Tell a story" })))
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["InternalProviderError", true])
+      assert.deepInclude("metadata" in error.reason ? error.reason.metadata.baton : undefined, {
+        tag: "StreamInterrupted",
+        provider: "openai"
+      })
+    }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+
   it.live("a model's refusal in its own words rides on the ContentPolicyError's metadata.baton", () =>
     Effect.gen(function*() {
       yield* inject("openai", MockFault.refusal("I can't help with that"), { times: 10 })
@@ -292,11 +304,11 @@ describe("BatonLanguageModel", () => {
         // a failed stream never ends with a finish part: what the caller was billed rides on the error
         assert.isUndefined(parts.find((part) => part.type === "finish"))
         assert.isTrue(AiError.isAiError(error))
-        assert.isFalse(error.isRetryable)
+        assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["ContentPolicyError", false])
         const billed = yield* stats("openai")
         assert.isAbove(billed.completionTokens, 0)
         const account = billedOf(error)
-        assert.strictEqual(account.tag, "StreamInterrupted")
+        assert.strictEqual(account.tag, "ContentFiltered")
         assert.strictEqual(account.usage.inputTokens.total, billed.promptTokens)
         assert.strictEqual(account.usage.outputTokens.total, billed.completionTokens)
         assert.strictEqual(account.pricing, "model")

@@ -4,7 +4,11 @@
  * `AiError` fixes `isRetryable` per reason class, so a Baton error is mapped
  * to the first of its candidate reasons whose `isRetryable` agrees with
  * Baton's own `LlmError.isRetryable` for it; when none agrees, to
- * `InternalProviderError` (retryable) or `UnknownError` (not). The Baton
+ * `InternalProviderError` (retryable) or `UnknownError` (not). A stream the
+ * manager ended mid-answer (`StreamInterrupted`) reads as `HttpProblem`
+ * answers it: its deadline's as `DeadlineExceeded`, a refusal's (a content
+ * filter) as that refusal, else a retryable `InternalProviderError` (the
+ * answer broke after the response began: no `NetworkError`). The Baton
  * error's tag, provider and model travel in the reason's `metadata.baton`,
  * with the model's refusal in its own words when it declined (a
  * `ContentFiltered`'s `refusal`), and with what the request was billed when the error reports it: `usage` (as
@@ -18,6 +22,7 @@
  * base URL may hold a key), and its `description` names the provider.
  */
 import type { Attempt } from "@baton/core/Attempt"
+import * as ErrorPolicy from "@baton/core/ErrorPolicy"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmError from "@baton/core/LlmError"
 import * as ProviderError from "@baton/core/ProviderError"
@@ -79,13 +84,14 @@ const candidatesOf = (
       return [new AiError.RateLimitError({ metadata, ...retryAfterOf(error.retryAfter) })]
     case "ProviderQuotaExhausted":
       return [new AiError.QuotaExhaustedError({ metadata })]
+    // a stream broken after its response began too: no `NetworkError`, a failure before any response
     case "ProviderUnavailable":
     case "CircuitOpen":
     case "Defect":
+    case "StreamInterrupted":
       return [new AiError.InternalProviderError({ description, metadata })]
     case "ProviderTimeout":
     case "ProviderConnectionFailed":
-    case "StreamInterrupted":
       return [
         billed
           ? new AiError.InternalProviderError({ description, metadata })
@@ -142,6 +148,25 @@ const decisive = (attempts: ReadonlyArray<Attempt>): ProviderError.ProviderError
 }
 
 /**
+ * The reason of a stream the manager ended mid-answer, but for its deadline,
+ * as `HttpProblem` answers it: a request the providers refused as its own
+ * fault (`ErrorPolicy.allFailed`: a content filter stopped the answer) has
+ * that refusal's reason (400); else the provider broke its answer, which a
+ * new request may get past (502): an `InternalProviderError`, retryable.
+ */
+const interrupted = (
+  attempts: ReadonlyArray<Attempt>,
+  billed: TokenUsage.TokenUsage | undefined,
+  description: string,
+  metadata: Metadata
+): Reason => {
+  const why = ErrorPolicy.allFailed(attempts)
+  return why._tag === "Refused"
+    ? reasonBilled(why.error, billed)
+    : new AiError.InternalProviderError({ description, metadata })
+}
+
+/**
  * The `AiError` reason of any Baton error.
  */
 export const reasonOf = (error: LlmError.LlmError): Reason => reasonBilled(error, billedOf(error))
@@ -149,6 +174,9 @@ export const reasonOf = (error: LlmError.LlmError): Reason => reasonBilled(error
 /** The reason of an error whose request was billed `billed` (a failed chain's, for its deciding attempt). */
 const reasonBilled = (error: LlmError.LlmError, billed: TokenUsage.TokenUsage | undefined): Reason => {
   const metadata = metadataOf(error, billed)
+  if (error._tag === "StreamInterrupted" && error.attempts !== undefined && error.deadlineMs === undefined) {
+    return interrupted(error.attempts, billed, error.message, metadata)
+  }
   if (ProviderError.isProviderError(error)) {
     return agreeing(
       candidatesOf(error, metadata, billed !== undefined),
