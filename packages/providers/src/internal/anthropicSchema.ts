@@ -106,14 +106,6 @@ const add = (out: Schema, key: string, value: unknown): void => {
   else out.allOf = [...JsonSchemaShape.listOf(out.allOf), { [key]: value }]
 }
 
-/** The description with the dropped keywords told after it. */
-const described = (description: unknown, dropped: Schema): string => {
-  const constraints = `Constraints: ${JSON.stringify(dropped)}`
-  return typeof description === "string" && description.length > 0
-    ? `${description}\n\n${constraints}`
-    : constraints
-}
-
 const rewriteSchema = (schema: Json.JsonObject): Schema => {
   const out: Schema = {}
   const dropped: Schema = {}
@@ -123,7 +115,7 @@ const rewriteSchema = (schema: Json.JsonObject): Schema => {
     else if (!isSilent(key, value)) dropped[key] = value
   }
   if (Json.count(schema.minItems) !== undefined && out.minItems === undefined) out.minItems = 1
-  if (Object.keys(dropped).length > 0) out.description = described(out.description, dropped)
+  if (Object.keys(dropped).length > 0) out.description = JsonSchemaShape.described(out.description, dropped)
   if (isObjectSchema(schema)) out.additionalProperties = false
   return out
 }

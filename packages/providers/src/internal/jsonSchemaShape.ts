@@ -169,3 +169,14 @@ export const instruction = (schema: unknown): string =>
 /** The system prompt with `instruction` after it: the instruction alone when there is none. */
 export const withInstruction = (system: string | undefined, instruction: string): string =>
   system === undefined ? instruction : `${system}\n\n${instruction}`
+
+/**
+ * A schema's description with the keywords a provider cannot take told
+ * after it (`Constraints: {"format":"uri"}`), so the model still reads them.
+ */
+export const described = (description: unknown, dropped: Json): string => {
+  const constraints = `Constraints: ${JSON.stringify(dropped)}`
+  return typeof description === "string" && description.length > 0
+    ? `${description}\n\n${constraints}`
+    : constraints
+}

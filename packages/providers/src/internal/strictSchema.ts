@@ -27,7 +27,10 @@
  *   which arrays fit (it is dropped only when each entry repeats `items`, as
  *   in `Schema.NonEmptyArray`);
  * - a `format` strict mode does not know is dropped too (it refuses the
- *   whole schema with a 400 for one, as "'uri' is not a valid format");
+ *   whole schema with a 400 for one, as "'uri' is not a valid format") and
+ *   told in the node's description instead (`Constraints: {"format":"uri"}`,
+ *   as Anthropic's rewrite tells what it drops): Baton's check of the answer
+ *   does not assert formats, so only the model's reading of it holds it;
  * - a schema with an open object anywhere cannot be strict
  *   (`additionalProperties` other than `false`, `patternProperties`,
  *   `unevaluatedProperties`, an object merged through `allOf`, or an object
@@ -168,6 +171,10 @@ const rewrite = (schema: unknown): unknown => {
     else if (key === "format" && typeof value === "string" && formats.has(value)) out.format = value
     else if (JsonSchemaShape.isDefinitions(key) && isRecord(value)) out[key] = rewriteDefinitions(value)
     else if (kept.has(key) && key !== "properties" && key !== "required") out[key] = value
+  }
+  if (typeof node.format === "string" && !formats.has(node.format)) {
+    // strict mode refuses the format: the model is told it instead (Baton's check does not assert formats)
+    out.description = JsonSchemaShape.described(node.description, { format: node.format })
   }
   if (isObjectSchema(node)) rewriteObject(node, out)
   return out
