@@ -39,6 +39,33 @@ describe("strictSchema", () => {
     })
   })
 
+  it("moves a $ref outside the definitions into them, whatever the definitions are named (default, enum)", () => {
+    const home = {
+      type: "object",
+      properties: { city: { type: "string" } },
+      required: ["city"],
+      additionalProperties: false
+    }
+    for (const name of ["Other", "default", "enum"]) {
+      const strict = StrictSchema.toStrict({
+        type: "object",
+        properties: { home, d: { $ref: `#/$defs/${name}` } },
+        required: ["home", "d"],
+        additionalProperties: false,
+        $defs: {
+          [name]: {
+            type: "object",
+            properties: { x: { $ref: "#/properties/home" } },
+            required: ["x"],
+            additionalProperties: false
+          }
+        }
+      }) as { $defs: Partial<Record<string, { properties: { x: { $ref: string } } }>> } | undefined
+      assert.isDefined(strict, name)
+      assert.match(strict.$defs[name]?.properties.x.$ref ?? "", /^#\/\$defs\//, name)
+    }
+  })
+
   it("has no strict form for a root that is not an object", () => {
     assert.isUndefined(StrictSchema.toStrict({ type: "array", items: { type: "string" } }))
     assert.isUndefined(StrictSchema.toStrict({ anyOf: [{ type: "object" }, { type: "string" }] }))

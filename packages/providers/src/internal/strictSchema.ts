@@ -214,10 +214,9 @@ const refsToDefinitions = (schema: Json): Json => {
     name,
     JsonSchemaShape.mapRefs(JsonSchemaShape.targetOf(schema, ref), moved)
   ])
-  return {
-    ...JsonSchemaShape.mapRefsOf(schema, moved),
-    [keyword]: { ...JsonSchemaShape.mapRefsOf(definitions, moved), ...Object.fromEntries(copies) }
-  }
+  // mapped under their keyword, so that a definition named like a keyword (`default`, `enum`) is still a schema
+  const mapped = JsonSchemaShape.mapRefsOf({ ...schema, [keyword]: definitions }, moved)
+  return { ...mapped, [keyword]: { ...(mapped[keyword] as object), ...Object.fromEntries(copies) } }
 }
 
 const isSet = (keyword: unknown): boolean => keyword !== undefined && keyword !== false
