@@ -355,7 +355,10 @@ const withoutUndefined = (input: Input): Record<string, unknown> =>
  * other messages hash as they did before it): no text a message holds can
  * pass for a message boundary.
  *
- * The hash is kept in the request log. Builds before this encoding joined
+ * The hash is kept in the request log. A tool message answered by `name`
+ * alone hashes its tool fields since builds of 2026-12-04 (before, two such
+ * results of different tools with one text shared a hash), so its logged
+ * hash differs from an earlier one for the same prompt. Builds before this encoding joined
  * role and content with separator characters (`\u0000`, `\u0001`), so a
  * message holding them hashed as the messages they stood for; their logged
  * hashes differ from these for the same prompt.

@@ -51,10 +51,15 @@
  * middleware leaves it alone too) and `X-Accel-Buffering: no` (nginx, which
  * buffers a proxied response by default, passes each event on at once).
  *
- * **Keep-alive.** While the body is open, a comment (`: keep-alive`) is
- * sent every {@link keepAliveMs} (15 s), so that a long silence (a model
- * thinking, a restart on another provider) is not cut by a proxy's idle
- * limit. SSE clients skip comments.
+ * **Keep-alive.** Once the response has started (with the first event),
+ * a comment (`: keep-alive`) is sent every {@link keepAliveMs} (15 s) while
+ * the body is open, so that a long silence after it (a restart on another
+ * provider, reasoning the events do not carry) is not cut by a proxy's idle
+ * limit. SSE clients skip comments. Before the first event nothing is sent,
+ * not even the headers (a failure there gets its own status): a proxy in
+ * front must allow a first byte as late as the first-token limit
+ * (`LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS`, 60 s for a model that thinks
+ * first), which reaches nginx's default `proxy_read_timeout` of 60 s.
  *
  * **Lifetime.** The started stream (the manager's call, its provider
  * connection and the subject's quota reservation) lives in a child of the
@@ -121,10 +126,10 @@ export const streamHeaders: Readonly<Record<string, string>> = {
 }
 
 /**
- * How often an open event stream sends a comment (`: keep-alive`): 15
+ * How often a started event stream sends a comment (`: keep-alive`): 15
  * seconds, well within a proxy's idle limit (nginx's `proxy_read_timeout`
- * is 60 s), so a silence (a model thinking, a restart on another provider)
- * does not end the response. SSE clients ignore comments.
+ * is 60 s), so a silence after its first event (a restart on another
+ * provider) does not end the response. SSE clients ignore comments.
  *
  * @since 0.1.0
  * @category constants
@@ -133,14 +138,8 @@ export const keepAliveMs = 15_000
 
 const keepAliveComment = new TextEncoder().encode(": keep-alive\n\n")
 
-/**
- * An encoded event stream with a comment every {@link keepAliveMs} while it
- * is open; it ends with `body`. `response` sends its events through it.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const keepAlive = <E, R>(body: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
+/** An encoded event stream with a comment every {@link keepAliveMs} while it is open; it ends with `body`. */
+const keepAlive = <E, R>(body: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
   Stream.merge(body, Stream.tick(keepAliveMs).pipe(Stream.drop(1), Stream.as(keepAliveComment)), {
     haltStrategy: "left"
   })
