@@ -2,7 +2,8 @@
  * The `baton` command: `generate`, `usage`, `check`, `mock-server` and
  * `serve`. Started by `bin/baton.js`, which runs it on a Node that strips
  * types (Node 20 included, through the workspace's Node 24). Exit codes: see
- * `internal/exit.ts` (0 done, 1 bad command line, 2 configuration, 3 failed);
+ * `internal/exit.ts` (0 done, 1 bad command line, 2 configuration, 3 failed,
+ * 141 the output's reader went away);
  * `baton` alone prints the help and exits 1, `baton --help` and
  * `baton --version` exit 0.
  *
@@ -44,5 +45,7 @@ baton.pipe(
     (error) => Exit.fail(Exit.configuration, MockServerCommand.listenFailure(error.cause))
   ),
   Effect.provide(NodeServices.layer),
+  // a closed output stops the command as Ctrl-C does: its finalizers run (the ledger's row, the quota's refund)
+  Effect.raceFirst(Exit.whenOutputClosed),
   NodeRuntime.runMain
 )

@@ -577,6 +577,36 @@ describe("baton", () => {
     assert.match(ran.stderr, /^baton: deepseek stream interrupted/m)
   })
 
+  it("generate --stream into a reader that goes away (| head -1) stops the call without a crash, exit 141", async () => {
+    const cwd = freshDir()
+    const child = spawn(
+      node,
+      [
+        baton,
+        "generate",
+        "Write about Mars",
+        "--stream",
+        "--teacher",
+        "piped",
+        "--model",
+        "deepseek-flash@slowTokens=50"
+      ],
+      { cwd, env: { ...baseEnv, ...onMock(), LLM_MAX_RETRIES: "0" } }
+    )
+    let stderr = ""
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    // the reader takes the first piece of the answer, then closes the pipe
+    child.stdout.once("data", () => child.stdout.destroy())
+    const code = await new Promise((resolve) => child.once("exit", resolve))
+    assert.strictEqual(code, 141, stderr)
+    assert.notMatch(stderr, /EPIPE|\n\s+at /)
+    const usage = await run(["usage", "--teacher", "piped", "--json"], { cwd })
+    assert.strictEqual(usage.code, 0, usage.stderr)
+    assert.deepStrictEqual((JSON.parse(usage.stdout) as ReadonlyArray<{ requests: number }>).map((r) => r.requests), [
+      1
+    ])
+  })
+
   it("an empty --model or --host is refused with the usage, naming the flag, exit 1", async () => {
     for (
       const [command, flag, value] of [

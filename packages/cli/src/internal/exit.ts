@@ -8,6 +8,7 @@
  * | 1 | bad command line: no command (after the help); what effect/cli refuses (an unknown or empty flag, a port not in decimal digits 0 to 65535, a model or subject id no request can take) with the usage; a value the command refuses (a day, a teacher id, flags that do not go together) named in one line |
  * | 2 | configuration or input file to fix (a missing key names its variable; a `--schema` file that cannot be used; a ledger that is not there for `usage`, a database that is not a ledger, or one that cannot be reached; Redis unreachable) |
  * | 3 | the work failed (every provider failed, a quota, a database) |
+ * | 141 | the output was closed (its reader went away, as `\| head -1` does): the work is stopped as Ctrl-C stops it |
  *
  * @internal
  */
@@ -19,6 +20,27 @@ export const usage = 1
 export const configuration = 2
 /** @internal */
 export const failed = 3
+
+/** 128 + SIGPIPE, what a shell reports for a command whose reader went away. @internal */
+export const outputClosed = 141
+
+/**
+ * Succeeds, with the exit code `outputClosed`, once stdout or stderr cannot
+ * be written (EPIPE: its reader went away, as `| head -1` does). Without a
+ * listener, Node throws the write's error from an `error` event: a stack
+ * trace and exit code 1.
+ *
+ * @internal
+ */
+export const whenOutputClosed: Effect.Effect<undefined> = Effect.callback<undefined>((resume) => {
+  const closed = () => {
+    process.exitCode = outputClosed
+    resume(Effect.undefined)
+  }
+  // kept for the life of the process: a write after the race is over must not crash either
+  process.stdout.on("error", closed)
+  process.stderr.on("error", closed)
+})
 
 /** Prints `baton: message` on stderr and sets the exit code. @internal */
 export const fail = (code: number, message: string): Effect.Effect<void> =>
