@@ -701,8 +701,11 @@ const readKindChain = (providers: Providers) =>
     ]
   })
 
+/** A provider name as the variables of its OpenAI-compatible endpoint spell it: `ollama-2` -> `OLLAMA_2`. */
+const compatibleName = (name: string) => name.toUpperCase().replaceAll("-", "_")
+
 /** The prefix of an OpenAI-compatible endpoint's variables: `ollama-2` -> `LLM_COMPAT_OLLAMA_2`. */
-const compatiblePrefix = (name: string) => `LLM_COMPAT_${name.toUpperCase().replaceAll("-", "_")}`
+const compatiblePrefix = (name: string) => `LLM_COMPAT_${compatibleName(name)}`
 
 interface StepText {
   readonly name: ProviderName
@@ -953,13 +956,19 @@ const compatibleKeyVariable = /^LLM_COMPAT_.+_API_KEY$/
 /**
  * The value of every key variable set, trimmed as {@link apiKey} reads it:
  * the hosted providers' and every `LLM_COMPAT_<NAME>_API_KEY`, whether the
- * chain names that endpoint or not.
+ * chain names that endpoint or not. With the spellings of it an error
+ * repeats when it is a chain step's name: lower-cased (`parseStep`), and as
+ * its endpoint's variables name it (`LLM_COMPAT_<NAME>_BASE_URL`).
  */
 const configuredKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.gen(function*() {
   const compatible = yield* variablesUnder(yield* ConfigProvider.ConfigProvider, "LLM_COMPAT_", [])
   const names = [...kinds.map(keyVariableOf), ...compatible.filter((name) => compatibleKeyVariable.test(name))]
   const values = yield* Effect.forEach(names, (name) => Effect.option(Config.String(name)))
-  return values.flatMap((value) => Option.isSome(value) ? [Redacted.make(value.value.trim())] : [])
+  return values.flatMap((value) => {
+    if (Option.isNone(value)) return []
+    const key = value.value.trim()
+    return [key, key.toLowerCase(), compatibleName(key)].map((spelling) => Redacted.make(spelling))
+  })
 })
 
 /**

@@ -63,6 +63,16 @@ describe("LlmConfig errors and keys", () => {
       }
     }))
 
+  it.effect("and in LLM_CHAIN, whose step names are lower-cased and name their endpoint's variables", () =>
+    Effect.gen(function*() {
+      for (const chain of [key, `deepseek,${key}/llama3`]) {
+        const error = yield* errorOf({ DEEPSEEK_API_KEY: key, GEMINI_API_KEY: "g-test-key", LLM_CHAIN: chain })
+        assert.strictEqual(error.variable, "LLM_CHAIN")
+        assert.include(error.message, "[redacted]", chain)
+        assert.notMatch(error.message, /canary/i, chain)
+      }
+    }))
+
   it.effect("and in a map's configuration and the configuration without a chain", () =>
     Effect.gen(function*() {
       const variables = { DEEPSEEK_API_KEY: key, GEMINI_API_KEY: "g-test-key", LLM_CIRCUIT_COOLDOWN_MS: key }
