@@ -805,6 +805,8 @@ describe("baton", () => {
       ran.stderr.split("\n").filter((line) => line.startsWith("baton:")),
       [`baton: REDIS_URL: cannot connect to Redis: connect ECONNREFUSED 127.0.0.1:${port}`]
     )
+    // that line alone: no warning of a reconnection that never comes, no stack trace
+    assert.notMatch(`${ran.stdout}${ran.stderr}`, /reconnecting|\n\s+at /)
   })
 
   it("serve --help shows a minimal config, and that config is valid", async () => {

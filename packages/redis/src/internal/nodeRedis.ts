@@ -163,17 +163,22 @@ const boundReconnections = (client: Client, timeout: Duration.Duration): Effect.
  * Logs the first error of an outage as a warning, and not the errors of the
  * reconnection attempts that follow it (one every 2 seconds at most, for as
  * long as Redis is down): they are counted, and their number logged once the
- * client is ready again, so the next outage is warned of again.
+ * client is ready again, so the next outage is warned of again. Before the
+ * client was first ready an error is no outage but the connection failing,
+ * which `connect` reports: not logged.
  */
 const warnOncePerOutage = (client: Client, what: string, runSync: (effect: Effect.Effect<void>) => void): void => {
+  let connected = false
   let errors = 0
   client.on("error", (cause) => {
+    if (!connected) return
     errors++
     if (errors === 1) {
       runSync(Effect.logWarning(`${what} error; reconnecting (further errors are counted until then)`, cause))
     }
   })
   client.on("ready", () => {
+    connected = true
     if (errors > 0) runSync(Effect.logInfo(`${what} connected again after ${errors} errors`))
     errors = 0
   })
