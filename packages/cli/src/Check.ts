@@ -112,7 +112,8 @@ const check = (flags: { readonly ping: boolean }) =>
         Exit.configuration,
         error._tag === "DatabaseError" ? Exit.ledgerProblem(error.message) : error.message
       )
-    )
+    ),
+    Exit.logsOnStderr
   )
 
 /**

@@ -289,7 +289,7 @@ const generate = (flags: Flags) =>
     }
     const config = yield* Environment.withMockWhenNoProvider(overrides)
     yield* run(flags).pipe(Effect.provide(Stack.pipe(Layer.provide(config))))
-  }).pipe(Effect.scoped, Effect.catch(failWith(flags.json)))
+  }).pipe(Effect.scoped, Effect.catch(failWith(flags.json)), Exit.logsOnStderr)
 
 /**
  * The `generate` command.

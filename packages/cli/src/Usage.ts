@@ -309,7 +309,8 @@ const usage = (flags: Flags) =>
         : error._tag === "LlmConfigError"
         ? Exit.fail(Exit.configuration, error.message)
         : Exit.fail(Exit.failed, error.message)
-    )
+    ),
+    Exit.logsOnStderr
   )
 
 /**

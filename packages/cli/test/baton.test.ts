@@ -521,6 +521,19 @@ describe("baton", () => {
     assert.match(invalid.stderr, /^baton: --schema bad\.json: not a valid JSON Schema/m)
   })
 
+  it("generate --json: a warning logged on the way goes to stderr, stdout holds the JSON object alone", async () => {
+    // prices for a provider that is not configured: a warning, and the call goes on
+    const env = {
+      ...onMock(),
+      LLM_USAGE_STORE_URL: "sqlite::memory:",
+      LLM_PRICES: `{"acme":{"models":{"x":{"input":2,"output":8}}}}`
+    }
+    const answered = await run(["generate", "hi", "--json"], { env })
+    assert.strictEqual(answered.code, 0, answered.stderr)
+    assert.match(answered.stderr, /WARN .*LLM_PRICES/)
+    assert.isString((JSON.parse(answered.stdout) as { content: string }).content, answered.stdout)
+  })
+
   it("generate --json on a failure prints one JSON object on stdout (tag, message, attempts, retry hint), same exit code", async () => {
     const env = { ...onMock(), LLM_USAGE_STORE_URL: "sqlite::memory:", LLM_MAX_RETRIES: "0" }
     const model = "deepseek-flash@rateLimited;retryAfter=5"

@@ -12,7 +12,7 @@
  *
  * @internal
  */
-import { Effect } from "effect"
+import { Effect, Logger } from "effect"
 
 /** @internal */
 export const usage = 1
@@ -51,3 +51,14 @@ export const fail = (code: number, message: string): Effect.Effect<void> =>
 
 /** The line of a ledger that cannot be opened: the variable that names it, then why. @internal */
 export const ledgerProblem = (message: string): string => `LLM_USAGE_STORE_URL: ${message}`
+
+/**
+ * Runs a command whose stdout is its output (an answer, a table, one JSON
+ * object) with its logs on stderr, so that a warning logged on the way
+ * (`LLM_PRICES` naming a provider not configured) never mixes into what a
+ * script reads.
+ *
+ * @internal
+ */
+export const logsOnStderr = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(self, Logger.LogToStderr, true)
