@@ -223,7 +223,13 @@ export interface GenerateStructured {
  */
 export interface Service extends Omit<Implementation, "generateStructured"> {
   readonly generateStructured: GenerateStructured
-  /** The adapter's own structured generation, for callers that already hold a `StructuredOutput`. */
+  /**
+   * The adapter's own structured generation, for callers that hold a
+   * `StructuredOutput` already checked by `StructuredOutput.fromSpec` (the
+   * manager). It checks nothing itself: a name OpenAI refuses goes out as
+   * given. `generateStructured` takes a ready-made `StructuredOutput` too,
+   * and checks it (its name) first.
+   */
   readonly generateStructuredOutput: Implementation["generateStructured"]
 }
 

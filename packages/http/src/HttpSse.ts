@@ -57,9 +57,10 @@
  * provider, reasoning the events do not carry) is not cut by a proxy's idle
  * limit. SSE clients skip comments. Before the first event nothing is sent,
  * not even the headers (a failure there gets its own status): a proxy in
- * front must allow a first byte as late as the first-token limit
- * (`LLM_THINKING_FIRST_TOKEN_TIMEOUT_MS`, 60 s for a model that thinks
- * first), which reaches nginx's default `proxy_read_timeout` of 60 s.
+ * front must allow a first byte as late as the request's deadline
+ * (`LLM_REQUEST_TIMEOUT_MS`, 60 s by default: retries and fallbacks may come
+ * before the first text), which reaches nginx's default
+ * `proxy_read_timeout` of 60 s.
  *
  * **Lifetime.** The started stream (the manager's call, its provider
  * connection and the subject's quota reservation) lives in a child of the

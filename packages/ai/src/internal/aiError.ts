@@ -84,12 +84,14 @@ const candidatesOf = (
       return [new AiError.RateLimitError({ metadata, ...retryAfterOf(error.retryAfter) })]
     case "ProviderQuotaExhausted":
       return [new AiError.QuotaExhaustedError({ metadata })]
-    // a stream broken after its response began too: no `NetworkError`, a failure before any response
     case "ProviderUnavailable":
     case "CircuitOpen":
     case "Defect":
-    case "StreamInterrupted":
       return [new AiError.InternalProviderError({ description, metadata })]
+    // a provider's own, or one the deadline ended (the manager's are read as `HttpProblem` reads them): not
+    // retryable, and no `NetworkError` (a failure before any response): `UnknownError`
+    case "StreamInterrupted":
+      return []
     case "ProviderTimeout":
     case "ProviderConnectionFailed":
       return [
