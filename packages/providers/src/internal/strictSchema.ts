@@ -216,7 +216,8 @@ const refsToDefinitions = (schema: Json): Json => {
   ])
   // mapped under their keyword, so that a definition named like a keyword (`default`, `enum`) is still a schema
   const mapped = JsonSchemaShape.mapRefsOf({ ...schema, [keyword]: definitions }, moved)
-  return { ...mapped, [keyword]: { ...(mapped[keyword] as object), ...Object.fromEntries(copies) } }
+  const mappedDefinitions = isRecord(mapped[keyword]) ? mapped[keyword] : {}
+  return { ...mapped, [keyword]: { ...mappedDefinitions, ...Object.fromEntries(copies) } }
 }
 
 const isSet = (keyword: unknown): boolean => keyword !== undefined && keyword !== false
