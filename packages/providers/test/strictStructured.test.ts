@@ -356,6 +356,44 @@ describe("OpenAI strict structured output", () => {
     ["10 levels of objects", nested(10), nestedAnswer(10), true],
     ["11 levels of objects", nested(11), nestedAnswer(11), false]
   ]
+  /** `depth` levels of objects: the root, then each level a definition the one above names by `$ref`. */
+  const chained = (depth: number) => ({
+    type: "object",
+    properties: { v: depth === 1 ? { type: "string" } : { $ref: "#/$defs/L2" } },
+    required: ["v"],
+    additionalProperties: false,
+    $defs: Object.fromEntries(Array.from({ length: depth - 1 }, (_, i) => [`L${i + 2}`, {
+      type: "object",
+      properties: { v: i + 2 === depth ? { type: "string" } : { $ref: `#/$defs/L${i + 3}` } },
+      required: ["v"],
+      additionalProperties: false
+    }]))
+  })
+  for (const [depth, strict] of [[10, true], [11, false]] as const) {
+    it.live(`a schema of ${depth} levels of objects through $refs is sent ${strict ? "strict" : "non-strict"}`, () =>
+      Effect.gen(function*() {
+        const { format, outcomes, value } = yield* answered(
+          JSON.stringify(nestedAnswer(depth)),
+          (llm) => llm.generateStructured(ask, chained(depth))
+        )
+        assert.strictEqual(format.strict, strict)
+        assert.deepStrictEqual(outcomes, firstTry)
+        assert.deepStrictEqual(value, nestedAnswer(depth))
+      }))
+  }
+  // OpenAI documents recursive schemas as strict (a `$ref` to "#" or a definition naming itself): a loop adds no depth
+  it.live("a schema of 10 levels of objects through $refs, the last one naming the root again, is sent strict", () =>
+    Effect.gen(function*() {
+      const schema = chained(10)
+      const last = { ...schema.$defs.L10, properties: { v: { anyOf: [{ type: "string" }, { $ref: "#" }] } } }
+      const { format, outcomes, value } = yield* answered(
+        JSON.stringify(nestedAnswer(10)),
+        (llm) => llm.generateStructured(ask, { ...schema, $defs: { ...schema.$defs, L10: last } })
+      )
+      assert.isTrue(format.strict)
+      assert.deepStrictEqual(outcomes, firstTry)
+      assert.deepStrictEqual(value, nestedAnswer(10))
+    }))
   for (const [name, schema, answer, strict] of limits) {
     it.live(`a schema of ${name} is sent ${strict ? "strict" : "non-strict"}`, () =>
       Effect.gen(function*() {

@@ -147,15 +147,24 @@ export const mapRefs = (schema: unknown, f: (ref: string) => string): unknown =>
   return isRecord(schema) ? mapRefsOf(schema, f) : schema
 }
 
-/** The schemas directly inside a schema: in `properties`, `$defs`, `definitions`, `anyOf`, `oneOf`, `allOf`, `prefixItems`, `items`. */
-export const subschemas = (schema: Json): ReadonlyArray<unknown> => [
+/**
+ * The schemas directly inside a schema that its values pass through: in
+ * `properties`, `anyOf`, `oneOf`, `allOf`, `prefixItems`, `items` (not its
+ * definitions, reached through a `$ref` only).
+ */
+export const parts = (schema: Json): ReadonlyArray<unknown> => [
   ...valuesOf(schema.properties),
-  ...definitionKeywords.flatMap((keyword) => valuesOf(schema[keyword])),
   ...listOf(schema.anyOf),
   ...listOf(schema.oneOf),
   ...listOf(schema.allOf),
   ...listOf(schema.prefixItems),
   ...(Array.isArray(schema.items) ? listOf(schema.items) : schema.items === undefined ? [] : [schema.items])
+]
+
+/** The schemas directly inside a schema: its {@link parts}, and those in `$defs` and `definitions`. */
+export const subschemas = (schema: Json): ReadonlyArray<unknown> => [
+  ...parts(schema),
+  ...definitionKeywords.flatMap((keyword) => valuesOf(schema[keyword]))
 ]
 
 /** Whether the schema, or any schema inside it, has an open object that closing would reduce to `{}`. */

@@ -47,7 +47,10 @@
  *   every call): more than 5 000 object properties, 10 levels of objects or
  *   1 000 enum values in all, more than 120 000 characters of property
  *   names, definition names, enum values and `const`s, or a string enum of
- *   more than 250 values whose values pass 15 000 characters.
+ *   more than 250 values whose values pass 15 000 characters. Levels are
+ *   counted through each `$ref`, a definition as deep as where it is used;
+ *   a recursive `$ref` (to `#`, or a definition naming itself), which strict
+ *   mode takes, counts its loop once.
  *
  * Without a strict form `toStrict` returns `undefined` and the caller sends
  * the schema unchanged with `strict: false`.
@@ -269,10 +272,9 @@ const limits = {
   largeEnum: 250
 }
 
-/** What a schema adds up to against {@link limits}. */
+/** What a schema adds up to against {@link limits}, its depth aside ({@link depthOf}). */
 interface Size {
   properties: number
-  depth: number
   chars: number
   enumValues: number
   largeEnumChars: number
@@ -283,28 +285,48 @@ const stringsOf = (values: ReadonlyArray<unknown>): ReadonlyArray<string> =>
 
 const charsOf = (strings: ReadonlyArray<string>): number => strings.reduce((n, string) => n + string.length, 0)
 
-/** Adds a schema, `depth` objects deep, and every schema inside it to `size`. */
-const measure = (schema: unknown, depth: number, size: Size): void => {
+/** Adds a schema and every schema inside it to `size`. */
+const measure = (schema: unknown, size: Size): void => {
   if (!isRecord(schema)) return
-  const level = isObjectSchema(schema) ? depth + 1 : depth
   const properties = isRecord(schema.properties) ? Object.keys(schema.properties) : []
   const definitions = Object.entries(schema).flatMap(([key, value]) =>
     JsonSchemaShape.isDefinitions(key) && isRecord(value) ? Object.keys(value) : []
   )
   const values = stringsOf(JsonSchemaShape.listOf(schema.enum))
   size.properties += properties.length
-  size.depth = Math.max(size.depth, level)
   size.enumValues += JsonSchemaShape.listOf(schema.enum).length
   size.chars += charsOf([...properties, ...definitions, ...values, ...stringsOf([schema.const])])
   if (values.length > limits.largeEnum) size.largeEnumChars = Math.max(size.largeEnumChars, charsOf(values))
-  for (const subschema of JsonSchemaShape.subschemas(schema)) measure(subschema, level, size)
+  for (const subschema of JsonSchemaShape.subschemas(schema)) measure(subschema, size)
+}
+
+/**
+ * How many levels of objects deep a value of `schema` goes, each `$ref`
+ * followed into the place it names (a definition is as deep as where it is
+ * used), but none back into a place the path already holds: strict mode
+ * takes a recursive schema, so its loop counts once. `depths` keeps the
+ * depth of each place followed, so a definition used many times is walked
+ * once.
+ */
+const depthOf = (schema: unknown, root: Json, path: ReadonlySet<string>, depths: Map<string, number>): number => {
+  if (!isRecord(schema)) return 0
+  if (typeof schema.$ref === "string") {
+    const ref = schema.$ref
+    if (path.has(ref)) return 0
+    const known = depths.get(ref) ?? depthOf(JsonSchemaShape.targetOf(root, ref), root, new Set([...path, ref]), depths)
+    depths.set(ref, known)
+    return known
+  }
+  const inner = JsonSchemaShape.parts(schema).map((part) => depthOf(part, root, path, depths))
+  return (isObjectSchema(schema) ? 1 : 0) + Math.max(0, ...inner)
 }
 
 /** Whether a strict schema is within {@link limits}: past any of them strict mode refuses it with a 400. */
 const withinLimits = (root: Json): boolean => {
-  const size: Size = { properties: 0, depth: 0, chars: 0, enumValues: 0, largeEnumChars: 0 }
-  measure(root, 0, size)
-  return size.properties <= limits.properties && size.depth <= limits.depth && size.chars <= limits.chars &&
+  const size: Size = { properties: 0, chars: 0, enumValues: 0, largeEnumChars: 0 }
+  measure(root, size)
+  return size.properties <= limits.properties && size.chars <= limits.chars &&
+    depthOf(root, root, new Set(["#"]), new Map()) <= limits.depth &&
     size.enumValues <= limits.enumValues && size.largeEnumChars <= limits.largeEnumChars
 }
 
