@@ -72,4 +72,34 @@ describe("Gemini responseJsonSchema with draft-07 definitions", () => {
       assert.deepStrictEqual(refsOf(sent?.$defs), ["#/$defs/Tree"])
       assert.deepStrictEqual(result.value, answer)
     }).pipe(Effect.provide(Bench), Effect.scoped))
+
+  it.live("is sent without its root $schema, its definitions merged into its $defs, one named alike renamed", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockProviderServer.MockProviderServer
+      const llm = yield* gemini(mock.baseUrl("gemini"))
+      const Country = { type: "object", properties: { code: { type: "string" } }, required: ["code"] }
+      const Mixed = {
+        ...Addresses,
+        properties: { ...Addresses.properties, country: { $ref: "#/$defs/Address" } },
+        required: [...Addresses.required, "country"],
+        $defs: { Address: Country }
+      }
+      const mixedAnswer = { ...answer, country: { code: "FR" } }
+      yield* mock.inject("gemini", MockFault.content(JSON.stringify(mixedAnswer)))
+      const result = yield* llm.generateStructured({ prompt: "Where?" }, Mixed)
+      const body = (yield* mock.received("gemini")).at(-1)?.body as Body
+      const sent = body.generationConfig.responseJsonSchema ?? {}
+      assert.isFalse("$schema" in sent)
+      assert.isUndefined(sent.definitions)
+      const defs = (sent.$defs ?? {}) as { readonly [name: string]: unknown }
+      assert.deepStrictEqual(Object.keys(defs).length, 3)
+      assert.deepStrictEqual(defs.Address, Country)
+      const [home, work, tree, country] = refsOf(sent.properties)
+      assert.strictEqual(home, work)
+      assert.strictEqual(country, "#/$defs/Address")
+      assert.deepStrictEqual(defs[home?.slice("#/$defs/".length) ?? ""], Addresses.definitions.Address)
+      assert.strictEqual(tree, "#/$defs/Tree")
+      assert.deepStrictEqual(refsOf(defs.Tree), ["#/$defs/Tree"])
+      assert.deepStrictEqual(result.value, mixedAnswer)
+    }).pipe(Effect.provide(Bench), Effect.scoped))
 })

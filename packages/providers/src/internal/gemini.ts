@@ -151,7 +151,7 @@ const bodyOf = (call: Call): Json.JsonObject => {
   if (call.output !== undefined || options.responseFormat === "json") {
     generationConfig.responseMimeType = "application/json"
   }
-  const schema = call.output === undefined ? undefined : GeminiSchema.withDefs(call.output.jsonSchema)
+  const schema = call.output === undefined ? undefined : GeminiSchema.toGemini(call.output.jsonSchema)
   // a loop of required fields is a 400 there: the schema goes in the system prompt instead
   const unsendable = schema !== undefined && GeminiSchema.hasRequiredLoop(schema)
   if (schema !== undefined && !unsendable) generationConfig.responseJsonSchema = schema

@@ -17,8 +17,10 @@
  *
  * Gemini documents `$defs` for named subschemas, not draft-07's
  * `definitions` (what zod-to-json-schema and the OpenAI SDK's
- * `zodResponseFormat` write): `withDefs` moves them there, each `$ref` to
- * them with them.
+ * `zodResponseFormat` write), and no `$schema`: `toGemini` drops the root's
+ * `$schema` and merges `definitions` into `$defs`, each `$ref` to them moved
+ * with them; a definition named like one already in `$defs` is renamed with
+ * `_` before its name (`Address` becomes `_Address`).
  */
 import * as Json from "./json.ts"
 import * as JsonSchemaShape from "./jsonSchemaShape.ts"
@@ -65,13 +67,38 @@ export const hasRequiredLoop = (schema: Schema): boolean => {
 
 const draft07 = "#/definitions/"
 
-/** A `$ref` into draft-07's `definitions` pointing to the same place under `$defs`. */
-const toDefs = (ref: string): string => ref.startsWith(draft07) ? `#/$defs/${ref.slice(draft07.length)}` : ref
+/**
+ * `$defs` with draft-07's `definitions` merged in, each under its own name
+ * or, when one in `$defs` has it, under it with `_` before it as many times
+ * as it takes; and the `_`s each name took.
+ */
+const merged = (defs: Schema, definitions: Schema) => {
+  const all: Schema = { ...defs }
+  const prefixes = new Map<string, string>()
+  for (const [name, definition] of Object.entries(definitions)) {
+    let prefix = ""
+    while (Object.hasOwn(all, `${prefix}${name}`)) prefix += "_"
+    all[`${prefix}${name}`] = definition
+    prefixes.set(name, prefix)
+  }
+  return { all, prefixes }
+}
 
-/** The schema with draft-07's `definitions` under `$defs`, each `$ref` to them moved too; one with `$defs` as it is. */
-export const withDefs = (schema: Schema): Schema => {
-  const { definitions, ...rest } = schema
-  return Json.isObject(definitions) && schema.$defs === undefined
-    ? JsonSchemaShape.mapRefsOf({ ...rest, $defs: definitions }, toDefs)
-    : schema
+/**
+ * The schema as Gemini takes it: without its root `$schema`, which
+ * `responseJsonSchema` does not list, and with draft-07's `definitions`
+ * merged into `$defs` (one named like a definition of `$defs` renamed), each
+ * `$ref` to them moved with them.
+ */
+export const toGemini = (schema: Schema): Schema => {
+  const rest = Object.fromEntries(Object.entries(schema).filter(([key]) => key !== "$schema" && key !== "definitions"))
+  const definitions = schema.definitions
+  if (!Json.isObject(definitions)) return rest
+  const { all, prefixes } = merged(Json.isObject(schema.$defs) ? schema.$defs : {}, definitions)
+  const moved = (ref: string): string => {
+    if (!ref.startsWith(draft07)) return ref
+    const prefix = prefixes.get(JsonSchemaShape.definitionName(ref)?.name ?? "") ?? ""
+    return `#/$defs/${prefix}${ref.slice(draft07.length)}`
+  }
+  return JsonSchemaShape.mapRefsOf({ ...rest, $defs: all }, moved)
 }

@@ -96,11 +96,21 @@ const pointerSegment = (segment: string): string | undefined => {
  * or `undefined` when it names none.
  */
 export const definitionOf = (root: Json, ref: string): unknown => {
+  const named = definitionName(ref)
+  const definitions = named === undefined ? undefined : root[named.keyword]
+  return isRecord(definitions) && named !== undefined ? definitions[named.name] : undefined
+}
+
+/**
+ * The keyword (`$defs`, `definitions`) and the name, unescaped, a local
+ * `$ref` into named subschemas gives (`#/definitions/quiz~1Question`:
+ * `definitions`, `quiz/Question`), or `undefined` for any other `$ref`.
+ */
+export const definitionName = (ref: string): { readonly keyword: string; readonly name: string } | undefined => {
   if (!ref.startsWith("#/")) return undefined
   const [keyword = "", ...segments] = ref.slice(2).split("/")
   const name = segments.map(pointerSegment)
-  const definitions = isDefinitions(keyword) ? root[keyword] : undefined
-  return isRecord(definitions) && !name.includes(undefined) ? definitions[name.join("/")] : undefined
+  return isDefinitions(keyword) && !name.includes(undefined) ? { keyword, name: name.join("/") } : undefined
 }
 
 /**
