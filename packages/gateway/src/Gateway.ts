@@ -43,7 +43,12 @@
  *   rejected, though another was skipped (its circuit open).
  * - Streams: a failure before the first delta falls back invisibly (the
  *   manager's chain); a failure after it that the manager cannot rescue ends
- *   the stream with an in-band `{"error":...}` event and no `[DONE]`.
+ *   the stream with an in-band `{"error":...}` event and no `[DONE]`. A
+ *   comment (`: keep-alive`) is sent every `keepAliveMs` (15 s) while the
+ *   stream is open, so a proxy's idle limit does not cut a slow first token
+ *   or a long pause: the first token is awaited that long before the
+ *   response starts (200), so only a failure within it has its own status;
+ *   a later one, before any text too, is the in-band error event.
  * - A provider's content filter stopping the answer is answered as OpenAI
  *   does, not as an error: a 200 whose `finish_reason` is
  *   `content_filter`, with the usage billed (plain: `content: null`, the
@@ -86,6 +91,7 @@ import type * as Pricing from "@baton/core/Pricing"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RequestLog from "@baton/core/RequestLog"
 import type * as UsageLedger from "@baton/core/UsageLedger"
+import * as HttpSse from "@baton/http/HttpSse"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as RedisCircuitBreaker from "@baton/redis/RedisCircuitBreaker"
 import * as RedisConnection from "@baton/redis/RedisConnection"
@@ -119,6 +125,13 @@ export interface ListenOptions {
    * take as long as they take.
    */
   readonly requestTimeoutMs?: number | undefined
+  /**
+   * How often a streamed answer sends a comment (`: keep-alive`), and how
+   * long it waits for the first token before its response starts (default
+   * `HttpSse.keepAliveMs`, 15 s): keep it under the idle limit of any proxy
+   * in front. A whole number of ms, 1 or more.
+   */
+  readonly keepAliveMs?: number | undefined
 }
 
 /**
@@ -142,6 +155,17 @@ const requestTimeoutOf = (listen: ListenOptions): Effect.Effect<number, GatewayC
     new GatewayConfig.GatewayConfigError({
       field: "requestTimeoutMs",
       message: `requestTimeoutMs: ${ms} is not a whole number of milliseconds, 0 or more (0: no limit)`
+    })
+  )
+}
+
+/** `ListenOptions.keepAliveMs`, `HttpSse.keepAliveMs` by default; anything but a whole number of ms, 1 or more, is refused. */
+const keepAliveOf = (listen: ListenOptions): Effect.Effect<number, GatewayConfig.GatewayConfigError> => {
+  const ms = listen.keepAliveMs ?? HttpSse.keepAliveMs
+  return Number.isSafeInteger(ms) && ms >= 1 ? Effect.succeed(ms) : Effect.fail(
+    new GatewayConfig.GatewayConfigError({
+      field: "keepAliveMs",
+      message: `keepAliveMs: ${ms} is not a whole number of milliseconds, 1 or more`
     })
   )
 }
@@ -187,7 +211,10 @@ const keyLimits = (config: GatewayConfig.GatewayConfig): QuotaLimiter.Overrides 
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fnUntraced(function*(config: GatewayConfig.GatewayConfig) {
+export const make = Effect.fnUntraced(function*(
+  config: GatewayConfig.GatewayConfig,
+  keepAliveMs: number = HttpSse.keepAliveMs
+) {
   const settings = yield* LlmConfig.LlmConfig
   // the gateway bills under its config's providers alone: a price for any other would never bill
   yield* LlmConfig.checkPricedProviders(settings.prices, new Set(config.providers.keys()))
@@ -206,19 +233,22 @@ export const make = Effect.fnUntraced(function*(config: GatewayConfig.GatewayCon
     : Context.merge(context, yield* Layer.build(CircuitBreaker.layerStoreMemory()))
   const chains = Chains.make(config, settings, circuits, yield* Effect.scope)
   yield* Effect.forEach(config.aliases.values(), chains.managerFor, { discard: true })
-  return Handlers.make(config, chains, quota)
+  return Handlers.make(config, chains, quota, keepAliveMs)
 })
 
 /**
- * The gateway's routes on an `HttpRouter` (Prometheus `/metrics` included).
+ * The gateway's routes on an `HttpRouter` (Prometheus `/metrics` included);
+ * `keepAliveMs` as `ListenOptions.keepAliveMs` (a whole number of ms, 1 or
+ * more).
  *
  * @since 0.1.0
  * @category layers
  */
 export const routes = (
-  config: GatewayConfig.GatewayConfig
+  config: GatewayConfig.GatewayConfig,
+  options: Pick<ListenOptions, "keepAliveMs"> = {}
 ): Layer.Layer<never, LlmConfigError, HttpRouter.HttpRouter | Requirements> =>
-  Layer.unwrap(Effect.map(make(config), (handlers) =>
+  Layer.unwrap(Effect.map(make(config, options.keepAliveMs), (handlers) =>
     Layer.mergeAll(
       HttpRouter.add("POST", "/v1/chat/completions", handlers.chatCompletions),
       HttpRouter.add("GET", "/v1/models/*", handlers.models),
@@ -251,7 +281,12 @@ export const layer = (
   config: GatewayConfig.GatewayConfig,
   listen: ListenOptions = {}
 ): Layer.Layer<HttpServer.HttpServer, unknown, Requirements> =>
-  HttpRouter.serve(Layer.merge(routes(config), unknownPaths), { disableLogger: true }).pipe(
+  HttpRouter.serve(
+    Layer.unwrap(
+      Effect.map(keepAliveOf(listen), (keepAliveMs) => Layer.merge(routes(config, { keepAliveMs }), unknownPaths))
+    ),
+    { disableLogger: true }
+  ).pipe(
     Layer.provideMerge(
       Layer.unwrap(
         Effect.map(requestTimeoutOf(listen), (requestTimeoutMs) =>

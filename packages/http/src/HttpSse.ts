@@ -41,26 +41,22 @@
  * // HttpSse.response(Stream.map(manager.stream(input), withoutReplays))
  * ```
  *
- * The stream is pulled once before the response is made, so a failure before
- * any text (a spent quota, every provider down) is an ordinary error response
- * with its status (429, 503, ...) rather than a 200 carrying an error event.
- *
  * **Proxies.** Each event is meant to reach the client as it is written, so
  * the response says `Cache-Control: no-cache, no-transform` ({@link streamHeaders}: no hop may
  * store, compress or otherwise rewrite it; `effect/http`'s compression
  * middleware leaves it alone too) and `X-Accel-Buffering: no` (nginx, which
  * buffers a proxied response by default, passes each event on at once).
  *
- * **Keep-alive.** Once the response has started (with the first event),
- * a comment (`: keep-alive`) is sent every {@link keepAliveMs} (15 s) while
- * the body is open, so that a long silence after it (a restart on another
- * provider, reasoning the events do not carry) is not cut by a proxy's idle
- * limit. SSE clients skip comments. Before the first event nothing is sent,
- * not even the headers (a failure there gets its own status): a proxy in
- * front must allow a first byte as late as the request's deadline
- * (`LLM_REQUEST_TIMEOUT_MS`, 60 s by default: retries and fallbacks may come
- * before the first text), which reaches nginx's default
- * `proxy_read_timeout` of 60 s.
+ * **Keep-alive.** A comment (`: keep-alive`) is sent every
+ * {@link keepAliveMs} (15 s) while the body is open, so that a long silence
+ * (a slow first token, a model reasoning at length, a restart on another
+ * provider) is not cut by a proxy's idle limit (nginx's `proxy_read_timeout`
+ * is 60 s). SSE clients skip comments. The first part is awaited for one
+ * interval before the response starts: a failure within it (a spent quota,
+ * every provider down at once) is an error response with its status; past
+ * it the response starts (200) with a comment, and a later failure is an
+ * `error` event. {@link streamResponse} and {@link start} are the two steps,
+ * for any other event stream (the gateway's).
  *
  * **Lifetime.** The started stream (the manager's call, its provider
  * connection and the subject's quota reservation) lives in a child of the
@@ -77,7 +73,7 @@
  */
 import type { StreamPart } from "@baton/core/GenerationResult"
 import type { StreamError } from "@baton/core/LlmManager"
-import { DateTime, Effect, Exit, Pull, Scope, Stream, Struct } from "effect"
+import { DateTime, Effect, Exit, Fiber, Option, Pull, Scope, Stream, Struct } from "effect"
 import { Sse } from "effect/encoding"
 import { HttpServerResponse } from "effect/http"
 import * as HttpProblem from "./HttpProblem.ts"
@@ -127,9 +123,9 @@ export const streamHeaders: Readonly<Record<string, string>> = {
 }
 
 /**
- * How often a started event stream sends a comment (`: keep-alive`): 15
+ * How often an event stream sends a comment (`: keep-alive`) by default: 15
  * seconds, well within a proxy's idle limit (nginx's `proxy_read_timeout`
- * is 60 s), so a silence after its first event (a restart on another
+ * is 60 s), so a silence (a slow first token, a restart on another
  * provider) does not end the response. SSE clients ignore comments.
  *
  * @since 0.1.0
@@ -137,17 +133,88 @@ export const streamHeaders: Readonly<Record<string, string>> = {
  */
 export const keepAliveMs = 15_000
 
+/**
+ * The options of an event stream's response.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamOptions {
+  /** Headers beside {@link streamHeaders} (which they may override). */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** How often a comment is sent (default {@link keepAliveMs}). */
+  readonly keepAliveMs?: number | undefined
+}
+
 const keepAliveComment = new TextEncoder().encode(": keep-alive\n\n")
 
-/** An encoded event stream with a comment every {@link keepAliveMs} while it is open; it ends with `body`. */
-const keepAlive = <E, R>(body: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
-  Stream.merge(body, Stream.tick(keepAliveMs).pipe(Stream.drop(1), Stream.as(keepAliveComment)), {
+/** An encoded event stream with a comment every `intervalMs` while it is open; it ends with `body`. */
+const keepAlive = <E>(body: Stream.Stream<Uint8Array, E>, intervalMs: number): Stream.Stream<Uint8Array, E> =>
+  Stream.merge(body, Stream.tick(intervalMs).pipe(Stream.drop(1), Stream.as(keepAliveComment)), {
     haltStrategy: "left"
   })
 
 /**
+ * An SSE response of the encoded events `body`, with {@link streamHeaders}
+ * and `options.headers`, and a comment (`: keep-alive`) every
+ * `options.keepAliveMs` while the body is open.
+ *
+ * @example
+ * ```ts
+ * import * as HttpSse from "@baton/http/HttpSse"
+ * import { Stream } from "effect"
+ *
+ * const response = HttpSse.streamResponse(Stream.encodeText(Stream.make("data: [DONE]\n\n")), {
+ *   headers: { "x-request-id": "r-1" }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const streamResponse = <E>(
+  body: Stream.Stream<Uint8Array, E>,
+  options: StreamOptions = {}
+): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.stream(keepAlive(body, options.keepAliveMs ?? keepAliveMs), {
+    contentType: "text/event-stream",
+    headers: { ...streamHeaders, ...options.headers }
+  })
+
+/**
+ * Starts `parts` in `scope` and waits for its first parts, one
+ * `keepAliveMs` (default {@link keepAliveMs}) at most: it fails with the
+ * stream's error when the stream fails within that time, so the caller can
+ * answer with an error status, and otherwise gives the whole stream (the
+ * first parts, waited for there when they are late, and the rest), for a
+ * response whose comments keep it alive meanwhile ({@link streamResponse}).
+ *
+ * `parts` runs in `scope` and stops when it closes: close it when the body
+ * ends (`Stream.ensuring`) and when this effect fails.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start = <A, E>(
+  parts: Stream.Stream<A, E>,
+  scope: Scope.Scope,
+  options: Pick<StreamOptions, "keepAliveMs"> = {}
+): Effect.Effect<Stream.Stream<A, E>, E> =>
+  Effect.gen(function*() {
+    const pull = yield* Scope.provide(Stream.toPull(parts), scope)
+    const first = yield* Effect.forkIn(Pull.catchDone(pull, () => Effect.succeed<ReadonlyArray<A>>([])), scope)
+    const early = yield* Effect.timeoutOption(Fiber.await(first), options.keepAliveMs ?? keepAliveMs)
+    if (Option.isSome(early) && Exit.isFailure(early.value)) return yield* Effect.failCause(early.value.cause)
+    return Stream.concat(
+      Stream.flattenIterable(Stream.fromEffect(Fiber.join(first))),
+      Stream.fromPull(Effect.succeed(pull))
+    )
+  })
+
+/**
  * Starts `parts` and answers with an SSE response once its first part is
- * there; fails with the stream's error when it fails before any part.
+ * there or {@link keepAliveMs} has passed without one; fails with the
+ * stream's error when it fails before either.
  *
  * The stream runs in a child of the caller's `Scope` (the request's, in an
  * `effect/http` handler): it is stopped when the body ends or when that scope
@@ -165,21 +232,16 @@ export const response = (
     Effect.gen(function*() {
       // closed by the body when it ends, else with the caller's scope (closing it twice does nothing)
       const scope = yield* Scope.fork(yield* Effect.scope)
-      const pull = yield* Scope.provide(Stream.toPull(parts), scope)
-      const first = yield* restore(Pull.catchDone(pull, () => Effect.succeed<ReadonlyArray<StreamPart>>([]))).pipe(
+      const started = yield* restore(start(parts, scope)).pipe(
         Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))
       )
-      const body = Stream.concat(Stream.fromIterable(first), Stream.fromPull(Effect.succeed(pull))).pipe(
+      const body = started.pipe(
         Stream.map(toEvent),
         Stream.catch((error) => Stream.fromEffect(errorEvent(error, options))),
         Stream.ensuring(Scope.close(scope, Exit.void)),
         Stream.pipeThroughChannel(Sse.encode()),
-        Stream.encodeText,
-        keepAlive
+        Stream.encodeText
       )
-      return HttpServerResponse.stream(body, {
-        contentType: "text/event-stream",
-        headers: streamHeaders
-      })
+      return streamResponse(body)
     })
   )

@@ -22,7 +22,7 @@ import { excerpt } from "@baton/core/Redact"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
 import * as HttpBody from "@baton/http/HttpBody"
 import * as HttpSse from "@baton/http/HttpSse"
-import { Cause, DateTime, Duration, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
+import { DateTime, Duration, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { randomUUID } from "node:crypto"
 import * as GatewayConfig from "../GatewayConfig.ts"
@@ -264,7 +264,8 @@ const spentHeaders = (error: RateLimitExceeded, now: DateTime.Utc): Readonly<Rec
 export const make = (
   config: GatewayConfig.GatewayConfig,
   chains: Chains.Chains,
-  quota: QuotaLimiter.Service
+  quota: QuotaLimiter.Service,
+  keepAliveMs: number
 ) => {
   /** From the call's reservation; a call refused before reserving reads the store. */
   const quotaHeaders = (subjectId: SubjectId, note: QuotaNote.Note, error?: CallError) =>
@@ -287,17 +288,15 @@ export const make = (
   const eventStream = (call: Call, events: Stream.Stream<Uint8Array>, failure?: CallError) =>
     Effect.map(
       callHeaders(call.requestId, call.subjectId, call.note, failure),
-      (headers) =>
-        HttpServerResponse.stream(events, {
-          contentType: "text/event-stream",
-          headers: { ...HttpSse.streamHeaders, ...headers }
-        })
+      (headers) => HttpSse.streamResponse(events, { headers, keepAliveMs })
     )
 
   /**
-   * Waits for the first part before answering, so that a call failing
-   * before any text gets an HTTP error status (a content filter's stop: the
-   * whole answer, a finish chunk alone); the response stream then owns
+   * Waits for the first part before answering, `keepAliveMs` at most
+   * (`HttpSse.start`), so that a call failing before any text gets an HTTP
+   * error status (a content filter's stop: the whole answer, a finish chunk
+   * alone); past it the response starts, kept alive by comments until the
+   * first part comes (a later failure is an in-band error). The response stream then owns
    * the manager's stream and closes it when it ends or the client leaves.
    * The stream runs in a child of the request's scope (as `HttpSse.response`
    * does): a response dropped before its body is sent (the client gone while
@@ -318,15 +317,13 @@ export const make = (
   const startStream = (call: Call, scope: Scope.Scope, close: Effect.Effect<void>) =>
     Effect.gen(function*() {
       const { body, manager, input, requestId } = call
-      const pull = yield* Stream.toPull(manager.stream(input)).pipe(Scope.provide(scope))
-      const first = yield* pull.pipe(
-        Effect.catchIf(Cause.isDone, () => Effect.succeed<ReadonlyArray<StreamPart>>([])),
+      const started = yield* HttpSse.start(manager.stream(input), scope, { keepAliveMs }).pipe(
         Effect.result
       )
-      if (first._tag === "Failure") {
+      if (started._tag === "Failure") {
         // nothing streamed yet: a content filter's stop is answered whole, any other failure with its status
         return yield* Effect.flatMap(
-          filterStopped(first.failure),
+          filterStopped(started.failure),
           (whole) => Effect.andThen(close, respond(call, whole))
         )
       }
@@ -340,8 +337,7 @@ export const make = (
           return producer === undefined ? body.model : Wire.producedBy(producer.provider, producer.model)
         }
       )
-      const events = Stream.fromIterable(first.success).pipe(
-        Stream.concat(Stream.fromPull(Effect.succeed(pull))),
+      const events = started.success.pipe(
         Stream.catch(filterFinish),
         Stream.map(encode),
         Stream.concat(Stream.succeed("data: [DONE]\n\n")),

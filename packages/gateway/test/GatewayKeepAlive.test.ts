@@ -1,0 +1,42 @@
+/**
+ * A streamed answer whose first token is slow to come (a model reasoning at
+ * length) is kept alive: once `keepAliveMs` passes without an event the
+ * response starts and a comment (`: keep-alive`) follows every
+ * `keepAliveMs` of silence, so a proxy's idle limit does not cut it; the
+ * answer then comes whole. An interval of 100 ms here, for a first token
+ * 700 ms late.
+ */
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Fixture from "./fixture.ts"
+
+const TestLayer = Fixture.gatewayWithMock({ listen: { keepAliveMs: 100 } })
+
+layer(TestLayer, { excludeTestServices: true })("Gateway keep-alive", (it) => {
+  it.effect("a slow first token: keep-alive comments before it, then the whole answer", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      yield* mock.inject("openai", MockFault.slowFirstToken(700))
+      const answer = yield* Fixture.post(url, {
+        model: "openai/gpt-4o-mini",
+        stream: true,
+        messages: [{ role: "user", content: "Say hello" }]
+      })
+      assert.strictEqual(answer.status, 200)
+      assert.strictEqual(answer.headers.get("content-type"), "text/event-stream")
+      assert.isNotNull(answer.headers.get("ratelimit-remaining"))
+      const blocks = answer.text.split("\n\n").filter((block) => block !== "")
+      assert.strictEqual(blocks[0], ": keep-alive")
+      assert.strictEqual(blocks.at(-1), "data: [DONE]")
+      const chunks = blocks.filter((block) => block.startsWith("data: {"))
+      const text = chunks.map((block) => {
+        const chunk = Fixture.record(JSON.parse(block.slice("data: ".length)))
+        const choice = Fixture.record(Array.isArray(chunk.choices) ? chunk.choices[0] : undefined)
+        const content = Fixture.record(choice.delta).content
+        return typeof content === "string" ? content : ""
+      }).join("")
+      assert.isAbove(text.length, 0)
+      assert.strictEqual((yield* mock.stats("openai")).requests, 1)
+    }))
+})
