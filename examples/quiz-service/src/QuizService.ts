@@ -7,13 +7,15 @@
  *   (shared by every process of the service);
  * - the usage ledger in SQLite (`.baton/usage.sqlite`) or the database of
  *   `LLM_USAGE_STORE_URL` (`postgres://...` for PostgreSQL);
- * - request logs as JSON lines on stdout, or in the file `QUIZ_REQUEST_LOG`;
+ * - request logs as JSON lines on stdout, or in the file `QUIZ_REQUEST_LOG`
+ *   (a file it cannot open for appending stops the service, naming it);
  * - the admin key of `GET /v1/usage` (`QUIZ_ADMIN_KEY`);
  * - the routes of `QuizApi` on `HOST:PORT`.
  *
  * @since 0.1.0
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
+import * as LlmError from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RequestLog from "@baton/core/RequestLog"
@@ -23,7 +25,7 @@ import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Config, Effect, Layer, Logger, Option, Schema } from "effect"
+import { Config, Effect, Layer, Logger, Option, type PlatformError, Schema } from "effect"
 import { HttpRouter } from "effect/http"
 import { createServer } from "node:http"
 import { AdminKey, Routes } from "./QuizApi.ts"
@@ -36,11 +38,22 @@ const Quotas = Layer.unwrap(
 
 const recordLogger = Logger.make(({ message }) => JSON.stringify(Array.isArray(message) ? message[0] : message))
 
+/** A request log file that cannot be opened for appending (a missing directory, a directory): a variable to fix. */
+const unwritable = (error: PlatformError.PlatformError) =>
+  new LlmError.LlmConfigError({
+    variable: "QUIZ_REQUEST_LOG",
+    message: `QUIZ_REQUEST_LOG: cannot write the request log: ${
+      error.cause instanceof Error ? error.cause.message : error.message
+    }`
+  })
+
 const RequestLogs = Layer.unwrap(Effect.gen(function*() {
   const file = yield* Config.option(Config.String("QUIZ_REQUEST_LOG"))
   const options = yield* RequestLog.optionsFromConfig
   if (Option.isNone(file)) return RequestLog.layerJson(options)
-  const logger = yield* Logger.toFile(recordLogger, file.value, { batchWindow: "100 millis" })
+  const logger = yield* Logger.toFile(recordLogger, file.value, { batchWindow: "100 millis" }).pipe(
+    Effect.mapError(unwritable)
+  )
   return RequestLog.layer([RequestLog.jsonSink(logger)], options)
 })).pipe(Layer.provide(NodeServices.layer))
 

@@ -3,10 +3,13 @@
  * --filter @baton/example-quiz-service serve`) listens on `HOST:PORT` until
  * Ctrl-C and prints one line with its URL. With no provider API key in the
  * environment it starts the bundled mock provider server first (see
- * `QuizEnvironment`).
+ * `QuizEnvironment`). A variable to fix (an `LlmConfigError`) stops it at
+ * startup with one line on stderr naming the variable, no stack trace, and
+ * exit code 1.
  *
  * @since 0.1.0
  */
+import type * as LlmError from "@baton/core/LlmError"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
@@ -23,4 +26,11 @@ const Main = Layer.unwrap(Effect.map(QuizService.listenConfig, QuizService.layer
   Layer.provide(QuizEnvironment.layer)
 )
 
-Layer.launch(Main).pipe(NodeRuntime.runMain)
+/** A variable to fix: its one line on stderr and exit code 1, no stack trace. */
+const misconfigured = (error: LlmError.LlmConfigError): Effect.Effect<void> =>
+  Effect.sync(() => {
+    process.stderr.write(`quiz-service: ${error.message}\n`)
+    process.exitCode = 1
+  })
+
+Layer.launch(Main).pipe(Effect.catchTag("LlmConfigError", misconfigured), NodeRuntime.runMain)

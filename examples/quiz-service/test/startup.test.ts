@@ -1,0 +1,74 @@
+/**
+ * The quiz service started as a user starts it (`node src/main.ts`) with a
+ * variable to fix: it stops at once with one line on stderr naming the
+ * variable, no stack trace, and a non-zero exit code. A service that starts
+ * instead is stopped as soon as it says it listens.
+ */
+import * as NodeProcess from "@baton/testing/NodeProcess"
+import { spawn } from "node:child_process"
+import { mkdirSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "vitest"
+
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+const dir = mkdtempSync(join(tmpdir(), "quiz-startup-"))
+
+interface Ran {
+  /** The exit code, or "listening" when the service started (and was stopped). */
+  readonly code: number | null | "listening"
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Keys for a chain nobody calls at startup, an in-memory ledger, any free port. */
+const usual: Record<string, string> = {
+  ...NodeProcess.baseEnv,
+  DEEPSEEK_API_KEY: "startup-deepseek-key",
+  GEMINI_API_KEY: "startup-gemini-key",
+  LLM_USAGE_STORE_URL: "sqlite::memory:",
+  PORT: "0"
+}
+
+/** Runs the service in `dir` with the usual variables and `variables`. */
+const start = (variables: Record<string, string>) =>
+  new Promise<Ran>((resolve) => {
+    const child = spawn(process.execPath, [main], { cwd: dir, env: { ...usual, ...variables } })
+    let stdout = ""
+    let stderr = ""
+    let started = false
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+      if (!started && stdout.includes("quiz-service listening on")) {
+        started = true
+        child.kill("SIGINT")
+      }
+    })
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    child.on("exit", (code) => {
+      resolve({ code: started ? "listening" : code, stdout, stderr })
+    })
+  })
+
+/** The service refused `variables` with exactly one line on stderr naming `variable`, and no stack trace. */
+const assertRefused = (ran: Ran, variable: string, label: string) => {
+  const lines = ran.stderr.split("\n").filter((line) => line.length > 0)
+  assert.notStrictEqual(ran.code, "listening", `${label}: the service started`)
+  assert.notStrictEqual(ran.code, 0, label)
+  assert.notMatch(`${ran.stdout}${ran.stderr}`, /^\s+at /m, `${label}: no stack trace`)
+  assert.strictEqual(lines.length, 1, `${label}: one line, got:\n${ran.stderr}\n${ran.stdout}`)
+  assert.match(lines[0] ?? "", new RegExp(`^quiz-service: ${variable}: `), label)
+}
+
+describe("quiz service at startup", () => {
+  it("refuses a QUIZ_REQUEST_LOG it cannot write (a missing directory, a directory) naming it", async () => {
+    const missing = await start({ QUIZ_REQUEST_LOG: join(dir, "no-such-dir", "requests.log") })
+    assertRefused(missing, "QUIZ_REQUEST_LOG", "missing directory")
+    mkdirSync(join(dir, "logs"), { recursive: true })
+    const directory = await start({ QUIZ_REQUEST_LOG: join(dir, "logs") })
+    assertRefused(directory, "QUIZ_REQUEST_LOG", "a directory")
+  })
+})
