@@ -61,6 +61,19 @@ describe("baton configuration errors", () => {
     }))
   })
 
+  it("a key pasted as an LLM_PRICES provider is [redacted] in check's error, its prefix too", async () => {
+    const key = "sk-CANARY-1234567"
+    const env = {
+      DEEPSEEK_API_KEY: key,
+      GEMINI_API_KEY: "g-test-key",
+      LLM_PRICES: JSON.stringify({ [key]: { default: { input: 1, output: 2 } } })
+    }
+    const ran = await run(["check"], env)
+    assert.strictEqual(ran.code, 2, `${ran.stdout}${ran.stderr}`)
+    assert.match(ran.stderr, /^baton: LLM_PRICES: prices provider "\[redacted\]"/m)
+    assert.notInclude(ran.stderr + ran.stdout, key.slice(0, 8))
+  })
+
   it("check accepts prices for a hosted provider outside the chain and for an endpoint of the chain", async () => {
     const ran = await run(["check"], {
       DEEPSEEK_API_KEY: "sk-test-key",

@@ -835,19 +835,27 @@ const PriceOverrides = Schema.fromJsonString(Schema.Record(
  * in code (`OpenAiCompatible.layer({ name })`, `@baton/ai`'s
  * `LanguageModelProvider`) bills under a name no variable declares.
  *
+ * A key pasted as a provider name is `[redacted]` in the error: every key
+ * variable of the current `ConfigProvider` and every one of `secrets` (the
+ * keys a program reads from variables of its own: the gateway's `apiKeyEnv`).
+ *
  * @since 0.1.0
  */
 export const checkPricedProviders = (
   prices: Pricing.PriceTable,
-  providers: ReadonlySet<string>
+  providers: ReadonlySet<string>,
+  secrets: ReadonlyArray<Redacted.Redacted> = []
 ): Effect.Effect<void, LlmConfigError> => {
   const unknown = unknownPricedProviders(prices, providers)[0]
   if (unknown === undefined) return Effect.void
-  return fail(
-    "LLM_PRICES",
-    `prices provider "${excerpt(unknown)}", which no call can bill under; valid providers: ${
-      [...new Set([...kinds, ...providers])].join(", ")
-    }`
+  return hidingKeys(
+    fail(
+      "LLM_PRICES",
+      `prices provider "${excerpt(unknown)}", which no call can bill under; valid providers: ${
+        [...new Set([...kinds, ...providers])].join(", ")
+      }`
+    ),
+    secrets
   )
 }
 
@@ -871,7 +879,8 @@ export const chainProviders = (settings: Settings): ReadonlySet<string> =>
  * hosted kind nor a step of the configured chain: most likely a typo
  * (`deepsek`), whose prices bill nothing, though a provider built in code
  * under that name would bill by them, so it is no error.
- * `LlmManager.layerConfig` runs it.
+ * `LlmManager.layerConfig` runs it. A key pasted as such a name is
+ * `[redacted]` (every key of {@link secrets}).
  *
  * @since 0.1.0
  */
@@ -879,10 +888,11 @@ export const warnUnknownPricedProviders = (settings: Settings): Effect.Effect<vo
   const chain = chainProviders(settings)
   const unknown = unknownPricedProviders(settings.prices, chain)
   if (unknown.length === 0) return Effect.void
-  return Effect.logWarning(
+  return Effect.logWarning(scrubSecrets(
     `LLM_PRICES prices ${unknown.map((name) => `"${excerpt(name)}"`).join(", ")}: neither a hosted provider nor a ` +
-      `step of the chain (${[...chain].join(", ")}); only a provider built in code under that name bills by it`
-  )
+      `step of the chain (${[...chain].join(", ")}); only a provider built in code under that name bills by it`,
+    secrets(settings)
+  ))
 }
 
 const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
@@ -973,17 +983,23 @@ const configuredKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.g
 
 /**
  * `effect` with its `LlmConfigError`'s message scrubbed of every configured
- * key's value (`Redact.scrubSecrets`): a key pasted into another variable
+ * key's value (`Redact.scrubSecrets`), and of `extra` (keys read from
+ * variables of a program's own): a key pasted into another variable
  * (a base URL, a number) is never shown by that variable's error. Every
  * reading of the configuration ends in it (`make`, `layerWithoutChain`,
- * `quotaZone`), so every message, present or future, is covered.
+ * `quotaZone`, `checkPricedProviders`), so every message, present or future, is covered.
  */
-const hidingKeys = <A>(effect: Effect.Effect<A, LlmConfigError>): Effect.Effect<A, LlmConfigError> =>
+const hidingKeys = <A>(
+  effect: Effect.Effect<A, LlmConfigError>,
+  extra: ReadonlyArray<Redacted.Redacted> = []
+): Effect.Effect<A, LlmConfigError> =>
   Effect.catch(
     effect,
     (error) =>
       Effect.flatMap(configuredKeys, (keys) =>
-        Effect.fail(new LlmConfigError({ variable: error.variable, message: scrubSecrets(error.message, keys) })))
+        Effect.fail(
+          new LlmConfigError({ variable: error.variable, message: scrubSecrets(error.message, [...keys, ...extra]) })
+        ))
   )
 
 /**

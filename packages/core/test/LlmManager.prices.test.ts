@@ -91,6 +91,18 @@ describe("LlmManager.layerConfig: an LLM_PRICES key naming no provider of the ch
       }))
       assert.deepStrictEqual(none, [])
     }).pipe(Effect.provide(Bench)))
+
+  it.effect("a key pasted as such a provider name is [redacted] in the warning, its prefix too", () =>
+    Effect.gen(function*() {
+      const key = "sk-CANARY-1234567890"
+      const warnings = yield* warningsOf(managerFromEnv({
+        DEEPSEEK_API_KEY: key,
+        LLM_PRICES: JSON.stringify({ [key]: { default: { input: 1, output: 2 } } })
+      }))
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0], "[redacted]")
+      assert.notInclude(warnings.join("\n"), key.slice(0, 8))
+    }).pipe(Effect.provide(Bench)))
 })
 
 describe("LlmManager: long-context tiers", () => {

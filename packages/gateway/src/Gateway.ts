@@ -217,7 +217,11 @@ export const make = Effect.fnUntraced(function*(
 ) {
   const settings = yield* LlmConfig.LlmConfig
   // the gateway bills under its config's providers alone: a price for any other would never bill
-  yield* LlmConfig.checkPricedProviders(settings.prices, new Set(config.providers.keys()))
+  yield* LlmConfig.checkPricedProviders(
+    settings.prices,
+    new Set(config.providers.keys()),
+    GatewayConfig.secrets(config)
+  )
   const quota = yield* QuotaLimiter.make({
     ...QuotaLimiter.optionsFromConfig(settings),
     overrides: keyLimits(config)

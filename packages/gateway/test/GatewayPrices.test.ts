@@ -25,7 +25,10 @@ const gatewayPricing = (prices: unknown, environment: Record<string, string> = {
     const config = yield* GatewayConfig.parse(
       JSON.stringify({
         ...file,
-        providers: { ...file.providers, local: { baseUrl: mock.baseUrl("openai"), models: ["gpt-4o-mini"] } }
+        providers: {
+          ...file.providers,
+          local: { baseUrl: mock.baseUrl("openai"), models: ["gpt-4o-mini"], apiKeyEnv: "LOCAL_KEY_PROD" }
+        }
       }),
       "json"
     )
@@ -54,6 +57,25 @@ describe("Gateway: LLM_PRICES with a config file", () => {
           assert.strictEqual(error.variable, "LLM_PRICES")
           assert.include(error.message, `"${provider}"`)
           assert.include(error.message, "local")
+        }
+      }
+    }))
+
+  it.live("a provider key pasted as a priced provider is [redacted], one the config's apiKeyEnv names included", () =>
+    Effect.gen(function*() {
+      const cases = [
+        ["OPENAI_API_KEY", "sk-CANARY-openai-1234567"],
+        ["LOCAL_KEY_PROD", "sk-CANARY-local-7654321"]
+      ] as const
+      for (const [variable, key] of cases) {
+        const error = yield* Effect.flip(
+          Effect.scoped(Layer.build(gatewayPricing({ [key]: row }, { [variable]: key })))
+        )
+        assert.instanceOf(error, LlmConfigError, variable)
+        if (error instanceof LlmConfigError) {
+          assert.strictEqual(error.variable, "LLM_PRICES")
+          assert.include(error.message, "[redacted]", variable)
+          assert.notInclude(error.message, key.slice(0, 8), variable)
         }
       }
     }))
