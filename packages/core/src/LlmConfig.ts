@@ -56,7 +56,8 @@
  * same step twice, `LLM_CHAIN` next to the older chain variables, a provider
  * in the chain without its key, an OpenAI-compatible endpoint without a base
  * URL or model, a model name that is no model id (over 256 characters, a
- * control character inside, blank; the error says which), non-positive
+ * control character inside, blank; the error says which) or that holds a
+ * configured key (a key pasted there: {@link keyAsModelProblem}), non-positive
  * limits, malformed numbers, booleans, URLs, zones and prices. A key the
  * chain requires is checked last: a missing one is named only once every
  * other variable reads. A provider
@@ -621,12 +622,36 @@ const modelProblem = (model: string): string => {
     : "a model id is not blank, has no leading or trailing space and no control characters"
 }
 
-/** A model variable: unset is `None`; set, its value, trimmed, must be a `ModelId`, else an error naming it. */
+/**
+ * What is wrong with `model` when it holds one of `keys` (a key pasted
+ * where a model name goes: `DEEPSEEK_MODEL=sk-...`), or `undefined` when it
+ * holds none: the whole key, or its first 8 characters or more where the
+ * model ends (a cut paste). The problem never shows the value. Such a model
+ * would be sent, logged, stored and metered as a name; `LlmConfig` refuses
+ * every model variable and `LLM_CHAIN` model by it, the gateway its config
+ * file's models.
+ *
+ * @since 0.1.0
+ */
+export const keyAsModelProblem = (model: string, keys: ReadonlyArray<Redacted.Redacted>): string | undefined =>
+  scrubSecrets(model, keys) === model
+    ? undefined
+    : "holds an API key where a model name goes (the value is not shown); put the key in its key variable " +
+      "and a model name here"
+
+/** `model`, read from `variable`, unless it holds a configured key (`keyAsModelProblem`): then an error naming `variable`. */
+const modelNotKey = (variable: string, model: ModelId, what = ""): Effect.Effect<ModelId, LlmConfigError> =>
+  Effect.flatMap(configuredKeys, (keys) => {
+    const problem = keyAsModelProblem(model, keys)
+    return problem === undefined ? Effect.succeed(model) : fail(variable, `${what}${problem}`)
+  })
+
+/** A model variable: unset is `None`; set, its value, trimmed, must be a `ModelId` and no key, else an error naming it. */
 const optionalModel = (variable: string): Effect.Effect<Option.Option<ModelId>, LlmConfigError> =>
   Effect.flatMap(optionalString(variable), (raw) => {
     if (Option.isNone(raw)) return Effect.succeedNone
     const model = raw.value.trim()
-    return isModelId(model) ? Effect.succeedSome(model) : fail(variable, modelProblem(model))
+    return isModelId(model) ? Effect.asSome(modelNotKey(variable, model)) : fail(variable, modelProblem(model))
   })
 
 /** The variable a hosted provider's key is read from: `DEEPSEEK_API_KEY`. */
@@ -722,7 +747,10 @@ const parseStep = (text: string): Effect.Effect<StepText, LlmConfigError> => {
   }
   if (model === undefined) return Effect.succeed({ name, model: Option.none() })
   return isModelId(model)
-    ? Effect.succeed({ name, model: Option.some(model) })
+    ? Effect.map(modelNotKey("LLM_CHAIN", model, `step "${name}/...": the model after "/" `), (checked) => ({
+      name,
+      model: Option.some(checked)
+    }))
     : fail("LLM_CHAIN", `step "${excerpt(item)}": the model after "/" ${modelProblem(model)}`)
 }
 

@@ -8,7 +8,7 @@
  * key an error repeats is cut and escaped the same way.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
 import * as LlmConfig from "../src/LlmConfig.ts"
 import { Bench, managerFromEnv } from "./utils/chain.ts"
 
@@ -108,6 +108,53 @@ describe("LlmConfig: model names", () => {
       yield* failsOn({ AI_QUOTA_TIMEZONE: `Europe/${long}` }, "AI_QUOTA_TIMEZONE", "more characters")
       const error = yield* failsOn({ LLM_CHAIN: "openai/gpt\u202e-4o\u0007" }, "LLM_CHAIN", control)
       assert.include(error.message, "gpt\\u202e-4o\\u0007")
+    }))
+})
+
+describe("LlmConfig: a key pasted as a model name", () => {
+  const key = "sk-CANARY-1234567890"
+  const compatKey = "local-CANARY-7654321"
+  const endpoint = {
+    LLM_COMPAT_LOCAL_BASE_URL: "http://127.0.0.1:1/v1",
+    LLM_COMPAT_LOCAL_API_KEY: compatKey
+  }
+
+  it.effect("is refused naming the variable, neither the key nor its prefix shown, as LlmManager.layerConfig builds it", () =>
+    Effect.gen(function*() {
+      for (
+        const [variables, variable] of [
+          [{ DEEPSEEK_API_KEY: key, DEEPSEEK_MODEL: key }, "DEEPSEEK_MODEL"],
+          [{ DEEPSEEK_API_KEY: key, DEEPSEEK_MODEL: ` ${key}\n` }, "DEEPSEEK_MODEL"],
+          // another provider's key, and a cut paste (the key's first characters)
+          [{ DEEPSEEK_API_KEY: key, GEMINI_MODEL: key }, "GEMINI_MODEL"],
+          [{ DEEPSEEK_API_KEY: key, DEEPSEEK_MODEL: key.slice(0, 12) }, "DEEPSEEK_MODEL"],
+          [{ DEEPSEEK_API_KEY: key, LLM_CHAIN: `deepseek/${key},gemini` }, "LLM_CHAIN"],
+          [{ ...endpoint, LLM_CHAIN: "local", LLM_COMPAT_LOCAL_MODEL: compatKey }, "LLM_COMPAT_LOCAL_MODEL"],
+          [{ ...endpoint, LLM_CHAIN: `local/${compatKey}` }, "LLM_CHAIN"]
+        ] as const
+      ) {
+        const error = yield* Effect.flip(managerFromEnv(variables))
+        assert.strictEqual(error._tag, "LlmConfigError")
+        assert.strictEqual(error.variable, variable, error.message)
+        assert.include(error.message, "API key", variable)
+        assert.notInclude(error.message, key.slice(0, 8), variable)
+        assert.notInclude(error.message, compatKey.slice(0, 8), variable)
+      }
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("and without a chain (a gateway's environment); a model merely like a key's shape is fine", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Effect.service(LlmConfig.LlmConfig).pipe(Effect.provide(
+          LlmConfig.layerWithoutChain.pipe(
+            Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENAI_API_KEY: key, OPENAI_MODEL: key })))
+          )
+        ))
+      )
+      assert.strictEqual(error.variable, "OPENAI_MODEL")
+      assert.notInclude(error.message, key.slice(0, 8))
+      const config = yield* load({ DEEPSEEK_API_KEY: key, DEEPSEEK_MODEL: "sk-CANARY-other-model" })
+      assert.strictEqual(config.providers.deepseek.model, "sk-CANARY-other-model")
     }))
 })
 
