@@ -3,14 +3,15 @@
  * `serve`. Started by `bin/baton.js`, which runs it on a Node that strips
  * types (Node 20 included, through the workspace's Node 24). Exit codes: see
  * `internal/exit.ts` (0 done, 1 bad command line, 2 configuration, 3 failed,
- * 141 the output's reader went away);
+ * 141 the output's reader went away, 130 and 143 stopped by SIGINT and
+ * SIGTERM: `CommandRuntime`);
  * `baton` alone prints the help and exits 1, `baton --help` and
  * `baton --version` exit 0.
  *
  * @since 0.1.0
  */
+import * as CommandRuntime from "@baton/testing/CommandRuntime"
 import * as MockServerCommand from "@baton/testing/MockServerCommand"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
@@ -47,5 +48,5 @@ baton.pipe(
   Effect.provide(NodeServices.layer),
   // a closed output stops the command as Ctrl-C does: its finalizers run (the ledger's row, the quota's refund)
   Effect.raceFirst(Exit.whenOutputClosed),
-  NodeRuntime.runMain
+  CommandRuntime.runMain
 )

@@ -58,20 +58,33 @@ const run = (
   options: { readonly env?: Record<string, string>; readonly cwd?: string; readonly bin?: string } = {}
 ) => NodeProcess.run(options.bin ?? baton, args, { node, cwd: options.cwd ?? freshDir(), env: options.env })
 
-/** Starts a long-running command and resolves with its first output line matching `ready`, then stops it. */
-const startAndStop = (args: ReadonlyArray<string>, ready: RegExp, bin?: string) =>
-  new Promise<string>((resolve, reject) => {
-    const child = spawn(node, [bin ?? baton, ...args], { cwd: freshDir(), env: baseEnv })
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-      if (ready.test(output)) {
-        child.kill("SIGINT")
-        resolve(output)
-      }
+/**
+ * Starts a long-running command, sends it `signal` once its stdout matches
+ * `ready`, and resolves once it exited: its exit code and what it printed.
+ * Rejects if it exits before ready.
+ */
+const stopOnceReady = (
+  args: ReadonlyArray<string>,
+  ready: RegExp,
+  signal: NodeJS.Signals,
+  options: { readonly bin?: string | undefined; readonly env?: Record<string, string>; readonly cwd?: string } = {}
+) =>
+  new Promise<NodeProcess.Ran>((resolve, reject) => {
+    const child = spawn(node, [options.bin ?? baton, ...args], {
+      cwd: options.cwd ?? freshDir(),
+      env: { ...baseEnv, ...options.env }
     })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      const before = stdout
+      stdout += chunk.toString()
+      if (!ready.test(before) && ready.test(stdout)) child.kill(signal)
+    })
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
     child.on("exit", (code) => {
-      if (!ready.test(output)) reject(new Error(`exited with ${code} before ready:\n${output}`))
+      if (ready.test(stdout)) resolve({ code, stdout, stderr })
+      else reject(new Error(`exited with ${code} before ready:\n${stdout}${stderr}`))
     })
   })
 
@@ -620,6 +633,41 @@ describe("baton", () => {
     ])
   })
 
+  it("generate, serve and both mock-server commands stopped by SIGTERM exit 143 after their shutdown, by SIGINT 130", async () => {
+    const hash = createHash("sha256").update("k").digest("hex")
+    const commands = [
+      // a slow answer still coming: the call is cancelled and its ledger row written, as Ctrl-C does
+      {
+        args: ["generate", "Write about Mars", "--stream", "--model", "deepseek-flash@slowTokens=50"],
+        ready: /\S/,
+        env: { ...onMock(), LLM_MAX_RETRIES: "0" }
+      },
+      { args: ["serve", "--port", "0"], ready: /Listening on/, env: { BATON_GATEWAY_KEYS: `t:${hash}` } },
+      { args: ["mock-server", "--port", "0"], ready: /Ctrl-C stops/, env: {} },
+      { args: ["--port", "0"], ready: /Ctrl-C stops/, env: {}, bin: mockServerBin }
+    ]
+    for (const [signal, expected] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+      for (const { args, bin, env, ready } of commands) {
+        const cwd = freshDir()
+        const teacher = `stopped-${expected}`
+        const generating = args[0] === "generate"
+        const ran = await stopOnceReady(generating ? [...args, "--teacher", teacher] : args, ready, signal, {
+          bin,
+          env,
+          cwd
+        })
+        const label = `${signal} ${args.join(" ")}`
+        assert.strictEqual(ran.code, expected, `${label}: ${ran.stderr}`)
+        assert.notMatch(ran.stderr, /\n\s+at /, label)
+        if (!generating) continue
+        const usage = await run(["usage", "--teacher", teacher, "--json"], { cwd })
+        assert.strictEqual(usage.code, 0, usage.stderr)
+        const rows = JSON.parse(usage.stdout) as ReadonlyArray<{ requests: number }>
+        assert.deepStrictEqual(rows.map((r) => r.requests), [1], label)
+      }
+    }
+  })
+
   it("an empty --model or --host is refused with the usage, naming the flag, exit 1", async () => {
     for (
       const [command, flag, value] of [
@@ -703,9 +751,9 @@ describe("baton", () => {
     const ready = /Ctrl-C stops/
     for (
       const started of [
-        await startAndStop(["mock-server", "--port", "0"], ready),
-        await startAndStop(["--port", "0", "--seed", "3"], ready, mockServerBin)
-      ]
+        await stopOnceReady(["mock-server", "--port", "0"], ready, "SIGINT"),
+        await stopOnceReady(["--port", "0", "--seed", "3"], ready, "SIGINT", { bin: mockServerBin })
+      ].map((ran) => ran.stdout)
     ) {
       assert.match(started, /Baton mock provider server on http:\/\/127\.0\.0\.1:\d+/)
       assert.match(started, /deepseek +http:\/\/127\.0\.0\.1:\d+\/deepseek/)

@@ -4,7 +4,8 @@
  * `bin/baton-mock-server.js`, which runs it on a Node that strips types.
  * Exit codes: 1 bad command line (effect/cli prints the usage), 2 the server
  * could not listen (one line naming the address and the reason, as
- * `baton mock-server` prints it), 130 stopped by Ctrl-C.
+ * `baton mock-server` prints it), 130 stopped by Ctrl-C, 143 by SIGTERM
+ * (see `CommandRuntime`).
  *
  * ```sh
  * baton-mock-server --port 8787 --host 127.0.0.1 --seed 1
@@ -12,10 +13,10 @@
  *
  * @since 0.1.0
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
+import * as CommandRuntime from "./CommandRuntime.ts"
 import * as MockServerCommand from "./MockServerCommand.ts"
 
 const name = "baton-mock-server"
@@ -32,5 +33,5 @@ MockServerCommand.command(name).pipe(
   // a port in use, a bad host: one line, no stack trace
   Effect.catchTag("MockServerStartError", (error) => cannotListen(error.cause)),
   Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain
+  CommandRuntime.runMain
 )

@@ -8,6 +8,7 @@
  * | 1 | bad command line: no command (after the help); what effect/cli refuses (an unknown or empty flag, a port not in decimal digits 0 to 65535, a model or subject id no request can take) with the usage; a value the command refuses (a day, a teacher id, flags that do not go together) named in one line |
  * | 2 | configuration or input file to fix (a missing key names its variable; a `--schema` file that cannot be used; a ledger that is not there for `usage`, a database that is not a ledger, or one that cannot be reached; Redis unreachable) |
  * | 3 | the work failed (every provider failed, a quota, a database) |
+ * | 130, 143 | stopped by SIGINT (Ctrl-C) or SIGTERM after a clean shutdown (`@baton/testing/CommandRuntime`) |
  * | 141 | the output was closed (its reader went away, as `\| head -1` does): the work is stopped as Ctrl-C stops it |
  *
  * @internal
