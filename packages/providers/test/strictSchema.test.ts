@@ -17,6 +17,13 @@ const schema = {
 }
 
 describe("strictSchema", () => {
+  it("rewrites a schema object once: every call with it gets the same strict form, or the same none", () => {
+    assert.strictEqual(StrictSchema.toStrict(schema), StrictSchema.toStrict(schema))
+    const open = { type: "object", additionalProperties: { type: "string" } }
+    assert.isUndefined(StrictSchema.toStrict(open))
+    assert.isUndefined(StrictSchema.toStrict(open))
+  })
+
   it("makes every property required, optional ones nullable, objects closed, oneOf anyOf, and drops unsupported keywords", () => {
     assert.deepStrictEqual(StrictSchema.toStrict(schema), {
       type: "object",

@@ -53,7 +53,9 @@
  *   mode takes, counts its loop once.
  *
  * Without a strict form `toStrict` returns `undefined` and the caller sends
- * the schema unchanged with `strict: false`.
+ * the schema unchanged with `strict: false`. Either answer is kept for the
+ * schema object (a `WeakMap`): the rewrite is made once per schema, not
+ * once per call.
  *
  * `dropOptionalNulls` undoes the nullable rewrite on an answer: a `null` in a
  * property that was optional (and did not allow null) is removed, so the
@@ -330,14 +332,29 @@ const withinLimits = (root: Json): boolean => {
     size.enumValues <= limits.enumValues && size.largeEnumChars <= limits.largeEnumChars
 }
 
-/**
- * The strict form of a schema, or `undefined` when it has an open object,
- * its rewrite breaks a strict rule or is past OpenAI's limits.
- */
-export const toStrict = (schema: JsonSchema): JsonSchema | undefined => {
+const strictFormOf = (schema: JsonSchema): JsonSchema | undefined => {
   if (JsonSchemaShape.hasOpenObject(schema)) return undefined
   const root = rewrite(refsToDefinitions(schema))
   return isRecord(root) && isStrict(root) && withinLimits(root) ? root : undefined
+}
+
+/** Strict forms by the schema object they were made from (none: `undefined`); entries go when the schema object does. */
+const strictForms = new WeakMap<JsonSchema, { readonly strict: JsonSchema | undefined }>()
+
+/**
+ * The strict form of a schema, or `undefined` when it has an open object,
+ * its rewrite breaks a strict rule or is past OpenAI's limits. Made once per
+ * schema object (an Effect Schema's JSON Schema is one object, compiled
+ * once by `StructuredOutput`), so a schema must not change once used, as
+ * `StructuredOutput` asks too; the form returned is shared, not to be
+ * changed either.
+ */
+export const toStrict = (schema: JsonSchema): JsonSchema | undefined => {
+  const known = strictForms.get(schema)
+  if (known !== undefined) return known.strict
+  const strict = strictFormOf(schema)
+  strictForms.set(schema, { strict })
+  return strict
 }
 
 /** The schema with a one-entry `allOf` merged, then the place its `$ref` names in `root`, if any. */
