@@ -24,6 +24,11 @@ describe("strictSchema", () => {
     assert.isUndefined(StrictSchema.toStrict(open))
   })
 
+  it("rewrites a schema once for every object of the same JSON text (a gateway's, decoded from each request)", () => {
+    const decoded = (): { readonly [key: string]: unknown } => structuredClone({ ...schema, title: "per request" })
+    assert.strictEqual(StrictSchema.toStrict(decoded()), StrictSchema.toStrict(decoded()))
+  })
+
   it("makes every property required, optional ones nullable, objects closed, oneOf anyOf, and drops unsupported keywords", () => {
     assert.deepStrictEqual(StrictSchema.toStrict(schema), {
       type: "object",
