@@ -1,4 +1,5 @@
 import { SubjectId } from "@baton/core/Ids"
+import { QuotaStoreUnavailable } from "@baton/core/LlmError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as MockFault from "@baton/testing/MockFault"
@@ -50,6 +51,12 @@ const Billed = Schema.Struct({
   estimatedCostUsd: Schema.Finite,
   pricing: Schema.String
 })
+
+const Tagged = Schema.Struct({ tag: Schema.String })
+
+/** The Baton error an `AiError` stands for, from its reason's `metadata.baton`. */
+const batonTag = (error: AiError.AiError) =>
+  "metadata" in error.reason ? Schema.decodeUnknownSync(Tagged)(error.reason.metadata.baton).tag : undefined
 
 const billedOf = (error: AiError.AiError) =>
   Schema.decodeUnknownSync(Billed)("metadata" in error.reason ? error.reason.metadata.baton : undefined)
@@ -383,4 +390,61 @@ describe("BatonLanguageModel: a structured answer cut at maxTokens", () => {
         error.message
       )
     }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+})
+
+describe("BatonLanguageModel: a request that could not be served tells when to try again", () => {
+  it.live("a request past its deadline is an InternalProviderError, retryable", () =>
+    Effect.gen(function*() {
+      yield* inject("openai", MockFault.noResponse, { times: 10 })
+      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["InternalProviderError", true])
+      assert.strictEqual(batonTag(error), "DeadlineExceeded")
+    }).pipe(Effect.provide(stack({ chain: ["openai"], policy: { requestTimeoutMs: 200 } }))))
+
+  it.live("a quota store that cannot answer is an InternalProviderError, retryable, with no provider call", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        LanguageModel.generateText({ prompt: "Hello" }).pipe(
+          BatonLanguageModel.withConfigOverride({ subjectId: "teacher-ai-store" })
+        )
+      )
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["InternalProviderError", true])
+      assert.strictEqual(batonTag(error), "QuotaStoreUnavailable")
+      assert.strictEqual((yield* stats("openai")).requests, 0)
+    }).pipe(Effect.provide(stack({
+      chain: ["openai"],
+      quota: { overrides: () => Effect.fail(new QuotaStoreUnavailable({ message: "quota store refused" })) }
+    }))))
+
+  it.live("every attempt timed out: a NetworkError, retryable", () =>
+    Effect.gen(function*() {
+      yield* inject("openai", MockFault.noResponse, { times: 10 })
+      yield* inject("anthropic", MockFault.noResponse, { times: 10 })
+      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["NetworkError", true])
+    }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"], policy: { limits: { attemptMs: 100 } } }))))
+
+  it.live("every circuit open: a RateLimitError whose retryAfter is when the first circuit half-opens", () =>
+    Effect.gen(function*() {
+      yield* inject("openai", MockFault.status(503), { times: 10 })
+      yield* inject("anthropic", MockFault.status(503), { times: 10 })
+      yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      const error = yield* Effect.flip(Stream.runDrain(LanguageModel.streamText({ prompt: "Hello" })))
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["RateLimitError", true])
+      const wait = Duration.toMillis(error.retryAfter ?? Duration.zero)
+      // the 60 s cooldown of the circuit opened first, less the moments since
+      assert.isTrue(wait > 50_000 && wait <= 60_000, `retryAfter ${wait} ms`)
+      assert.strictEqual((yield* stats("openai")).requests, 1)
+    }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"], circuitFailureThreshold: 1 }))))
+
+  it.live("every provider throttled by its local budget: a RateLimitError whose retryAfter is the refill time", () =>
+    Effect.gen(function*() {
+      yield* LanguageModel.generateText({ prompt: "Hello" })
+      const error = yield* Effect.flip(Stream.runDrain(LanguageModel.streamText({ prompt: "Hello" })))
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["RateLimitError", true])
+      const wait = Duration.toMillis(error.retryAfter ?? Duration.zero)
+      // one request a minute: the next one refills a minute after the first, less the moments since
+      assert.isTrue(wait > 50_000 && wait <= 60_000, `retryAfter ${wait} ms`)
+      assert.strictEqual((yield* stats("openai")).requests, 1)
+    }).pipe(Effect.provide(stack({ chain: ["openai"], throttle: { openai: { requestsPerMinute: 1 } } }))))
 })

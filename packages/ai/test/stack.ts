@@ -7,6 +7,7 @@
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as Pricing from "@baton/core/Pricing"
+import * as ProviderThrottle from "@baton/core/ProviderThrottle"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as Anthropic from "@baton/providers/Anthropic"
@@ -35,24 +36,34 @@ const adapters = {
  */
 export type Step = MockProviderServer.MockProvider | "effect-ai"
 
-/** The chain and the daily quota of a test stack. */
+/**
+ * The chain and the daily quota of a test stack; the quota's extras (a failing `overrides` lookup), the manager's
+ * policy overrides (no retries and a circuit that never opens by default), and the providers' local throttle.
+ */
 export interface StackOptions {
   readonly chain: ReadonlyArray<Step>
   readonly dailyLimit?: number
+  readonly quota?: QuotaLimiter.Extras
+  readonly policy?: Parameters<typeof FallbackPolicy.make>[0]
+  readonly circuitFailureThreshold?: number
+  readonly throttle?: ProviderThrottle.LimitTable
 }
 
 /** The services a test reads besides the model: the server, the quota and the ledger. */
-export const services = (dailyLimit: number) =>
+export const services = (dailyLimit: number, quota: QuotaLimiter.Extras = {}) =>
   Layer.mergeAll(
     MockProviderServer.layer(),
     NodeHttpClient.layerUndici,
     Pricing.layerDefault,
-    QuotaLimiter.layerMemoryWith({ maxQuestionsPerRequest: 20, dailyLimit, timeZone: "UTC" }),
+    QuotaLimiter.layerMemoryWith({ maxQuestionsPerRequest: 20, dailyLimit, timeZone: "UTC", ...quota }),
     UsageLedger.layerMemory()
   )
 
 /** A manager over real adapters (or an effect/ai step) pointed at the mock server, no retries on the same provider. */
-export const manager = (chain: ReadonlyArray<Step>) =>
+export const manager = (
+  chain: ReadonlyArray<Step>,
+  options: Omit<StackOptions, "chain" | "dailyLimit" | "quota"> = {}
+) =>
   Layer.unwrap(Effect.map(MockProviderServer.MockProviderServer, (server) =>
     LlmManager.layer({
       providers: chain.map((kind) =>
@@ -64,15 +75,15 @@ export const manager = (chain: ReadonlyArray<Step>) =>
           })
           : adapters[kind]({ apiKey, baseUrl: server.baseUrl(kind) })
       ),
-      policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 10 }),
-      circuitPolicy: { failureThreshold: 100, cooldownMs: 60_000 }
-    })))
+      policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 10, ...options.policy }),
+      circuitPolicy: { failureThreshold: options.circuitFailureThreshold ?? 100, cooldownMs: 60_000 }
+    }).pipe(Layer.provide(ProviderThrottle.layerMemory(options.throttle ?? {})))))
 
 /** `LanguageModel.LanguageModel` over Baton, with the manager and the services kept in context. */
 export const stack = (options: StackOptions) =>
   BatonLanguageModel.layer.pipe(
-    Layer.provideMerge(manager(options.chain)),
-    Layer.provideMerge(services(options.dailyLimit ?? 100))
+    Layer.provideMerge(manager(options.chain, options)),
+    Layer.provideMerge(services(options.dailyLimit ?? 100, options.quota))
   )
 
 /** Queues a fault on the server. */

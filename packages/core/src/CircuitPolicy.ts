@@ -37,8 +37,9 @@
  * manager.
  *
  * A request every provider's open circuit refused tells its caller when to
- * come back: {@link retryAfterHeaders}, the one rule behind the
- * `Retry-After` of the HTTP layers' 503.
+ * come back: {@link retryAfterAllOpen}, the one rule behind the
+ * `Retry-After` of the HTTP layers' 503 ({@link retryAfterHeaders}) and the
+ * `retryAfter` of `@baton/ai`'s `RateLimitError`.
  *
  * A store that cannot answer (an error, or a defect in the store itself)
  * fails open: the attempt runs unrecorded (reported at
@@ -59,6 +60,7 @@ import { CircuitBreaker } from "effect/persistence"
 import type { Attempt } from "./Attempt.ts"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
+import { earliestWait } from "./internal/skipWait.ts"
 import * as LlmConfig from "./LlmConfig.ts"
 import type { LlmConfigError } from "./LlmError.ts"
 import { isProviderError } from "./ProviderError.ts"
@@ -372,21 +374,27 @@ export const makeOpenCircuits = (): OpenCircuits => {
 }
 
 /**
+ * How long until a request every provider's open circuit refused may be
+ * served: when each attempt was skipped by an open circuit (a `CircuitOpen`
+ * with its wait), the wait until the earliest lets a probe through;
+ * `undefined` when an attempt ran, was skipped for another reason, or a skip
+ * knows no wait. The one rule behind {@link retryAfterHeaders} and the
+ * `retryAfter` of `@baton/ai`'s `RateLimitError`.
+ *
+ * @since 0.1.0
+ */
+export const retryAfterAllOpen = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined =>
+  earliestWait(attempts, "CircuitOpen")
+
+/**
  * The `Retry-After` header of a request that failed because every provider's
- * circuit was open: when each attempt was skipped by one (a `CircuitOpen`
- * with its wait), the seconds until the earliest lets a probe through,
- * rounded up (at least 1); no header when an attempt ran, was skipped for
- * another reason, or a skip knows no wait. The 503 of `@baton/http`'s
+ * circuit was open: the seconds of {@link retryAfterAllOpen}, rounded up (at
+ * least 1); no header when it is `undefined`. The 503 of `@baton/http`'s
  * `HttpProblem` and of the gateway carry it.
  *
  * @since 0.1.0
  */
 export const retryAfterHeaders = (attempts: ReadonlyArray<Attempt>): Readonly<Record<string, string>> => {
-  let earliest: Duration.Duration | undefined
-  for (const attempt of attempts) {
-    const wait = attempt.error?._tag === "CircuitOpen" ? attempt.error.retryAfter : undefined
-    if (wait === undefined) return {}
-    earliest = earliest === undefined ? wait : Duration.min(earliest, wait)
-  }
-  return earliest === undefined ? {} : { "Retry-After": String(Math.max(1, Math.ceil(Duration.toSeconds(earliest)))) }
+  const wait = retryAfterAllOpen(attempts)
+  return wait === undefined ? {} : { "Retry-After": String(Math.max(1, Math.ceil(Duration.toSeconds(wait)))) }
 }

@@ -4,7 +4,13 @@
  * `AiError` fixes `isRetryable` per reason class, so a Baton error is mapped
  * to the first of its candidate reasons whose `isRetryable` agrees with
  * Baton's own `LlmError.isRetryable` for it; when none agrees, to
- * `InternalProviderError` (retryable) or `UnknownError` (not). A stream the
+ * `InternalProviderError` (retryable) or `UnknownError` (not). A request
+ * that failed without any provider refusing it is retryable whatever Baton
+ * says of its attempts: a chain Baton skipped whole (open circuits, spent
+ * local budgets) is a `RateLimitError` with the earliest wait, one whose
+ * every attempt timed out a `NetworkError`, and a request past its deadline
+ * or that its quota store could not count an `InternalProviderError`. A
+ * daily quota spent stays a `QuotaExhaustedError`. A stream the
  * manager ended mid-answer (`StreamInterrupted`) reads as `HttpProblem`
  * answers it: its deadline's as `DeadlineExceeded`, a refusal's (a content
  * filter) as that refusal, else a retryable `InternalProviderError` (the
@@ -22,10 +28,12 @@
  * base URL may hold a key), and its `description` names the provider.
  */
 import type { Attempt } from "@baton/core/Attempt"
+import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as ErrorPolicy from "@baton/core/ErrorPolicy"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmError from "@baton/core/LlmError"
 import * as ProviderError from "@baton/core/ProviderError"
+import * as ProviderThrottle from "@baton/core/ProviderThrottle"
 import type * as TokenUsage from "@baton/core/TokenUsage"
 import type { Duration } from "effect"
 import { AiError } from "effect/ai"
@@ -150,6 +158,30 @@ const decisive = (attempts: ReadonlyArray<Attempt>): ProviderError.ProviderError
 }
 
 /**
+ * The reason of a failed chain: when Baton skipped every provider (every
+ * circuit open, every local budget spent), a `RateLimitError` retryable after
+ * the earliest wait (`CircuitPolicy.retryAfterAllOpen`, as the HTTP layers'
+ * `Retry-After`; `ProviderThrottle.retryAfterAllThrottled`); when every
+ * attempt timed out, its last timeout's reason, retryable (`effect/ai` has
+ * no timeout reason: a silent provider is a transport failure to it, a
+ * `NetworkError`); else its deciding attempt's ({@link decisive}).
+ */
+const chainReason = (
+  error: LlmError.AllProvidersFailed,
+  billed: TokenUsage.TokenUsage | undefined,
+  metadata: Metadata
+): Reason => {
+  const wait = CircuitPolicy.retryAfterAllOpen(error.attempts) ??
+    ProviderThrottle.retryAfterAllThrottled(error.attempts)
+  if (wait !== undefined) return new AiError.RateLimitError({ metadata, retryAfter: wait })
+  const last = decisive(error.attempts)
+  if (last === undefined) return new AiError.UnknownError({ description: error.message, metadata })
+  if (ErrorPolicy.allFailed(error.attempts)._tag !== "TimedOut") return reasonBilled(last, billed)
+  const timedOut = metadataOf(last, billed)
+  return agreeing(candidatesOf(last, timedOut, billed !== undefined), true, last.message, timedOut)
+}
+
+/**
  * The reason of a stream the manager ended mid-answer, but for its deadline,
  * as `HttpProblem` answers it: a request the providers refused as its own
  * fault (`ErrorPolicy.allFailed`: a content filter stopped the answer) has
@@ -188,12 +220,8 @@ const reasonBilled = (error: LlmError.LlmError, billed: TokenUsage.TokenUsage | 
     )
   }
   switch (error._tag) {
-    case "AllProvidersFailed": {
-      const last = decisive(error.attempts)
-      return last === undefined
-        ? new AiError.UnknownError({ description: error.message, metadata })
-        : reasonBilled(last, billed)
-    }
+    case "AllProvidersFailed":
+      return chainReason(error, billed, metadata)
     case "RateLimitExceeded":
       return new AiError.QuotaExhaustedError({ resetAt: error.resetsAt, metadata })
     case "InvalidOptions":
@@ -202,10 +230,12 @@ const reasonBilled = (error: LlmError.LlmError, billed: TokenUsage.TokenUsage | 
     case "GenerationDisabled":
     case "LlmConfigError":
       return new AiError.InvalidRequestError({ description: error.message, metadata })
+    // the request ran out of time, or could not be counted: no provider's fault, a new request may get through
     case "DeadlineExceeded":
     case "QuotaStoreUnavailable":
+      return new AiError.InternalProviderError({ description: error.message, metadata })
     case "CircuitStoreUnavailable":
-      return agreeing([], LlmError.isRetryable(error), error.message, metadata)
+      return new AiError.UnknownError({ description: error.message, metadata })
   }
 }
 
