@@ -43,8 +43,9 @@
  * - Errors: each `AiError` reason becomes the `ProviderError` of the same
  *   meaning (`RateLimitError` -> `ProviderRateLimited`, `InternalProviderError`
  *   -> `ProviderUnavailable`, `NetworkError` -> `ProviderConnectionFailed`,
- *   `AuthenticationError` -> `ProviderAuthenticationFailed`, ...), so Baton's
- *   one error table decides retries and fallback. An answer the model's
+ *   `AuthenticationError` -> `ProviderAuthenticationFailed`, `UnknownError`
+ *   -> `Defect`: not retried, falls back, ...), so Baton's one error table
+ *   decides retries and fallback. An answer the model's
  *   content filter stops is `ContentFiltered`, with the usage its finish
  *   reported; one whose finish reason is `error` (its provider failed it
  *   in the response itself) is `ProviderUnavailable`, a stream's with what

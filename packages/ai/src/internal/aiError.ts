@@ -281,6 +281,10 @@ export const toProviderError = (
       return new ProviderError.ProviderUnavailable({ ...common, status: 500, message })
     case "NetworkError":
       return new ProviderError.ProviderConnectionFailed({ ...common, message })
+    // a failure the model's provider could not name (an unexpected status, a bug in its package): a defect,
+    // not retried on the same provider, falls back
+    case "UnknownError":
+      return new ProviderError.Defect({ ...common, message })
     case "StructuredOutputError":
       return new ProviderError.StructuredOutputInvalid({
         ...common,
