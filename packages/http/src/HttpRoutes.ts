@@ -15,8 +15,12 @@
  * it with `RouteNotFound`, which a global middleware answers), so a route with a
  * parameter (`GET /items/:id`) still serves a static path beside it that
  * other methods serve (`POST /items/search`), and `Allow` names every method
- * whose routes match the path, by parameter or wildcard too (matched with the
- * router's default configuration). A path with a route for every method
+ * whose routes match the path, by parameter or wildcard too, matched under
+ * the `HttpRouter.RouterConfig` in the layer's context, as the router matches
+ * (`ignoreTrailingSlash`, `caseSensitive`, `maxParamLength`, ...). Provide a
+ * non-default config as that reference around the whole server, not as
+ * `HttpRouter.serve`'s `routerConfig` option, which reaches the router alone
+ * (see the example). A path with a route for every method
  * (`"*"`) is left to it, and so are the methods a route on the path `"*"`
  * serves. The middleware is the router's, so it answers the requests that
  * routes added beside this layer do not serve too (their methods are not in
@@ -25,12 +29,18 @@
  * @example
  * ```ts
  * import * as HttpRoutes from "@baton/http/HttpRoutes"
+ * import { Layer } from "effect"
  * import { HttpRouter, HttpServerResponse } from "effect/http"
  *
  * // `GET /healthz` is served; `POST /healthz` is a 405 with `Allow: GET, HEAD`; `GET /nope` a 404
  * const Routes = HttpRoutes.layer([
  *   HttpRouter.route("GET", "/healthz", HttpServerResponse.text("ok"))
  * ])
+ *
+ * // a router that keeps a trailing slash: `POST /healthz/` is a 404, as `GET /healthz/` is
+ * const Strict = HttpRouter.serve(Routes).pipe(
+ *   Layer.provide(Layer.succeed(HttpRouter.RouterConfig)({ ignoreTrailingSlash: false }))
+ * )
  * ```
  *
  * @since 0.1.0
@@ -83,12 +93,15 @@ type ErrorOf<T> = T extends HttpRouter.Route<infer E, unknown> ? E : never
 type ContextOf<T> = T extends HttpRouter.Route<unknown, infer R> ? R : never
 
 /**
- * The methods the routes serve at a URL, matched as the router matches them:
- * a parameter or a wildcard serves the static paths beside it too, and a
- * route on `/x/*` serves `/x`.
+ * The methods the routes serve at a URL, matched as the router of `config`
+ * matches them: a parameter or a wildcard serves the static paths beside it
+ * too, and a route on `/x/*` serves `/x`.
  */
-const servedAt = (routes: ReadonlyArray<Served>): (url: string) => Set<string> => {
-  const router = FindMyWay.make<true>()
+const servedAt = (
+  routes: ReadonlyArray<Served>,
+  config: Partial<FindMyWay.RouterConfig>
+): (url: string) => Set<string> => {
+  const router = FindMyWay.make<true>(config)
   for (const route of routes) {
     // as the router adds them
     const paths = route.path.endsWith("/*") ? [route.path, route.path.slice(0, -2)] : [route.path]
@@ -119,8 +132,8 @@ const isMalformed = (url: string): boolean => {
  * decode, a 405 with the methods the routes serve at the path, else a 404
  * (so too when a route of the request's method failed with `RouteNotFound`).
  */
-const refuse = (routes: ReadonlyArray<Served>) => {
-  const methodsAt = servedAt(routes)
+const refuse = (routes: ReadonlyArray<Served>, config: Partial<FindMyWay.RouterConfig>) => {
+  const methodsAt = servedAt(routes, config)
   return HttpRouter.middleware<{ handles: HttpServerError.HttpServerError }>()(
     (handler) =>
       Effect.catchReason(
@@ -143,7 +156,8 @@ const refuse = (routes: ReadonlyArray<Served>) => {
 
 /**
  * Adds `routes` to the router, and a 400, 404 or 405 Problem Details for
- * every request the router finds no route for.
+ * every request the router finds no route for (matched under the
+ * `HttpRouter.RouterConfig` in context).
  *
  * @since 0.1.0
  * @category layers
@@ -151,4 +165,8 @@ const refuse = (routes: ReadonlyArray<Served>) => {
 export const layer = <const Routes extends ReadonlyArray<Served>>(
   // typed by what is read, so a route of a plain response keeps `never` for its error and requirements
   routes: Routes & ReadonlyArray<HttpRouter.Route<ErrorOf<Routes[number]>, ContextOf<Routes[number]>>>
-) => Layer.merge(HttpRouter.addAll(routes), refuse(routes))
+) =>
+  Layer.merge(
+    HttpRouter.addAll(routes),
+    Layer.unwrap(Effect.map(HttpRouter.RouterConfig, (config) => refuse(routes, config)))
+  )

@@ -8,7 +8,7 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { type FindMyWay, HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import * as HttpRoutes from "../src/HttpRoutes.ts"
 
 const Routes = HttpRoutes.layer([
@@ -24,15 +24,19 @@ const Routes = HttpRoutes.layer([
   HttpRouter.route("POST", "/v1/models", HttpServerResponse.text("added"))
 ])
 
-/** `Routes` on a Node server on a spare port; its URL. */
-const serve = Effect.map(
-  Layer.build(
-    HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
-      Layer.provideMerge(NodeHttpServer.layerTest)
-    )
-  ),
-  (context) => HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
-)
+/** `Routes` on a Node server on a spare port, under the router's `config` (its defaults unless told); its URL. */
+const serveWith = (config: Partial<FindMyWay.RouterConfig>) =>
+  Effect.map(
+    Layer.build(
+      HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
+        Layer.provideMerge(NodeHttpServer.layerTest),
+        Layer.provide(Layer.succeed(HttpRouter.RouterConfig)(config))
+      )
+    ),
+    (context) => HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
+  )
+
+const serve = serveWith({})
 
 const send = (url: string, method: string) =>
   Effect.promise(async () => {
@@ -140,6 +144,26 @@ describe("HttpRoutes over HTTP", () => {
       for (const [method, path, text] of cases) {
         const reply = yield* send(`${url}${path}`, method)
         assert.deepStrictEqual([reply.status, reply.text], [200, text], `${method} ${path}`)
+      }
+    }).pipe(Effect.scoped))
+
+  it.live("Allow is matched under the router's RouterConfig: a trailing slash kept, case kept, a longer parameter", () =>
+    Effect.gen(function*() {
+      const url = yield* serveWith({ ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 300 })
+      const long = "x".repeat(200)
+      const cases = [
+        ["POST", "/healthz/", 404, null],
+        ["POST", "/HEALTHZ", 404, null],
+        ["PUT", "/v1/items/7/", 404, null],
+        ["PUT", `/v1/items/${long}`, 405, "GET, DELETE, HEAD"]
+      ] as const
+      for (const [method, path, status, allow] of cases) {
+        const answer = yield* refusal(`${url}${path}`, method)
+        assert.deepStrictEqual([answer.status, answer.allow], [status, allow], `${method} ${path}`)
+      }
+      for (const [method, path, status] of [["GET", "/healthz/", 404], ["GET", `/v1/items/${long}`, 200]] as const) {
+        const reply = yield* send(`${url}${path}`, method)
+        assert.strictEqual(reply.status, status, `${method} ${path}`)
       }
     }).pipe(Effect.scoped))
 })
