@@ -25,7 +25,7 @@ import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Config, Effect, Layer, Logger, Option, type PlatformError, Schema } from "effect"
+import { Config, Effect, Layer, Logger, Option, type PlatformError } from "effect"
 import { HttpRouter } from "effect/http"
 import { createServer } from "node:http"
 import { AdminKey, Routes } from "./QuizApi.ts"
@@ -86,15 +86,15 @@ export interface ListenOptions {
 }
 
 /**
- * `PORT` (default 3000; 0 for any free port) and `HOST` (default `127.0.0.1`).
+ * `PORT` (default 3000; 0 for any free port; decimal digits only, by
+ * `LlmConfig.port`) and `HOST` (default `127.0.0.1`); a bad `PORT` is an
+ * `LlmConfigError` naming it.
  *
  * @since 0.1.0
  */
-export const listenConfig: Config.Config<ListenOptions> = Config.all({
-  port: Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })), "PORT").pipe(
-    Config.withDefault(3000)
-  ),
-  host: Config.String("HOST").pipe(Config.withDefault("127.0.0.1"))
+export const listenOptions: Effect.Effect<ListenOptions, LlmError.LlmConfigError> = Effect.all({
+  port: LlmConfig.port("PORT", 3000),
+  host: Effect.orDie(Config.String("HOST").pipe(Config.withDefault("127.0.0.1")))
 })
 
 /**

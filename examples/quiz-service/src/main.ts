@@ -21,7 +21,7 @@ const announce = Layer.effectDiscard(Effect.gen(function*() {
   yield* Console.log(`quiz-service listening on ${HttpServer.formatAddress(server.address)}`)
 }))
 
-const Main = Layer.unwrap(Effect.map(QuizService.listenConfig, QuizService.layer)).pipe(
+const Main = Layer.unwrap(Effect.map(QuizService.listenOptions, QuizService.layer)).pipe(
   (service) => announce.pipe(Layer.provide(service), Layer.merge(service)),
   Layer.provide(QuizEnvironment.layer)
 )

@@ -71,4 +71,10 @@ describe("quiz service at startup", () => {
     const directory = await start({ QUIZ_REQUEST_LOG: join(dir, "logs") })
     assertRefused(directory, "QUIZ_REQUEST_LOG", "a directory")
   })
+
+  it("refuses a PORT that is not decimal digits 0 to 65535 naming it", async () => {
+    for (const port of ["0x50", "8e1", " 80", "+80", "80.0", "70000"]) {
+      assertRefused(await start({ PORT: port }), "PORT", JSON.stringify(port))
+    }
+  })
 })

@@ -340,6 +340,41 @@ const optionalWhole = (variable: string, least: Least): Effect.Effect<Option.Opt
       : fail(variable, `${problem} in decimal digits, got "${excerpt(raw.value)}"`)
   })
 
+/**
+ * The port written as `text`: decimal digits only, 0 (any free port) to
+ * 65535, else `None`. Refuses what `Number` or Node's `listen` would take
+ * (`0x50`, `8e1`, `+80`, ` 80`, `80.0`) and `70000`. The one rule of a port,
+ * read from a variable ({@link port}) or a command's `--port` flag.
+ *
+ * @since 0.1.0
+ */
+export const portOf = (text: string): Option.Option<number> =>
+  /^[0-9]{1,5}$/.test(text) && Number(text) <= 65535 ? Option.some(Number(text)) : Option.none()
+
+/**
+ * The port in `variable` (`PORT`) by the rule of {@link portOf}, `fallback`
+ * when the variable is unset or blank, else an `LlmConfigError` naming the
+ * variable and showing the value.
+ *
+ * @example
+ * ```ts
+ * import * as LlmConfig from "@baton/core/LlmConfig"
+ *
+ * // PORT=0x50 fails with 'PORT: a port is decimal digits, 0 to 65535, got "0x50"'
+ * const port = LlmConfig.port("PORT", 3000)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const port = (variable: string, fallback: number): Effect.Effect<number, LlmConfigError> =>
+  Effect.flatMap(optionalNonBlank(variable), (raw) => {
+    if (Option.isNone(raw)) return Effect.succeed(fallback)
+    return Option.match(portOf(raw.value), {
+      onNone: () => fail(variable, `a port is decimal digits, 0 to 65535, got "${excerpt(raw.value)}"`),
+      onSome: Effect.succeed
+    })
+  })
+
 const whole = (variable: string, least: Least, fallback: number) =>
   Effect.map(optionalWhole(variable, least), Option.getOrElse(() => fallback))
 

@@ -14,7 +14,8 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, Option } from "effect"
+import * as LlmConfig from "@baton/core/LlmConfig"
+import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Listen from "./internal/listen.ts"
 import * as MockProviderServer from "./MockProviderServer.ts"
@@ -29,12 +30,10 @@ const serve = Effect.fnUntraced(function*(options: MockProviderServer.MockServer
   return yield* Effect.never
 }, Effect.scoped)
 
-/** A port as typed: 1 to 5 decimal digits (its value is checked apart). */
-const portDigits = /^[0-9]{1,5}$/
-
 /**
  * The `--port` flag of a server command (this one and `baton serve`): decimal
- * digits only, 0 (any free port) to 65535, `fallback` when absent. Any other
+ * digits only, 0 (any free port) to 65535 (`LlmConfig.portOf`, the rule of a
+ * service's `PORT` too), `fallback` when absent. Any other
  * value (`1e3`, `0x50`, `80.0`, ` 80`, `99999`), which effect/cli's
  * `Flag.Int` would read with `Number` or pass on to `listen`, is refused:
  * effect/cli names the flag, prints the usage and exits 1.
@@ -43,10 +42,7 @@ const portDigits = /^[0-9]{1,5}$/
  */
 export const port = (fallback: number, description: string): Flag.Flag<number> =>
   Flag.String("port").pipe(
-    Flag.filterMap(
-      (text) => portDigits.test(text) && Number(text) <= 65535 ? Option.some(Number(text)) : Option.none(),
-      () => "a port in decimal digits, 0 to 65535"
-    ),
+    Flag.filterMap(LlmConfig.portOf, () => "a port in decimal digits, 0 to 65535"),
     Flag.withMetavar("integer"),
     Flag.withDefault(fallback),
     Flag.withDescription(description)
