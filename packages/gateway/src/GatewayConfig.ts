@@ -27,7 +27,9 @@
  *   endpoint and needs a `baseUrl`. The first model of `models` is its
  *   default; a client may name only the models listed.
  * - Its key is read from `apiKeyEnv` (default `<NAME>_API_KEY`) through
- *   Effect `Config`; provider keys never leave the server.
+ *   Effect `Config`; provider keys never leave the server. A model (in
+ *   `models` or a step) holding any provider's key is refused, by the rule
+ *   of `LlmConfig.keyAsModelProblem`, the error showing no part of the key.
  * - A step is `provider/model`, or `{ model: provider/model, retries,
  *   firstTokenMs }` to override, for that step only, the environment's
  *   retries on the same provider (`LLM_MAX_RETRIES`) and first-token limit
@@ -198,8 +200,11 @@ export const defaultMaxBodyBytes = 1_048_576
  *
  * @since 0.1.0
  */
-export const secrets = (config: GatewayConfig): ReadonlyArray<Redacted.Redacted> =>
-  [...config.providers.values()].flatMap((provider) => Option.toArray(provider.apiKey))
+export const secrets = (config: GatewayConfig): ReadonlyArray<Redacted.Redacted> => keysOf(config.providers)
+
+/** The keys of `providers`, those that have one. */
+const keysOf = (providers: ReadonlyMap<string, Provider>): ReadonlyArray<Redacted.Redacted> =>
+  [...providers.values()].flatMap((provider) => Option.toArray(provider.apiKey))
 
 /**
  * The SHA-256 (hex) of a gateway key, as stored in the config.
@@ -282,6 +287,9 @@ const checkStep = (
   const { model: name, ...policy } = typeof entry === "string" ? { model: entry } : entry
   const path = typeof entry === "string" ? at : [...at, "model"]
   const parts = partsOf(name)
+  // before any message repeats the name
+  const keyProblem = LlmConfig.keyAsModelProblem(parts.model, keysOf(providers))
+  if (keyProblem !== undefined) return Effect.fail(configError(path, `the model after "/" ${keyProblem}`, text))
   // the providers were checked first: a known one has a valid name
   const provider = providers.get(parts.provider)
   if (provider === undefined) {
@@ -339,6 +347,27 @@ const resolveProvider = (
       models: entry.models
     }
   })
+
+/**
+ * No provider lists a key as a model (`LlmConfig.keyAsModelProblem`): any
+ * provider's key, whole or its first characters, pasted into `models` would
+ * be served, logged and stored as a model name.
+ */
+const checkModelsNotKeys = (
+  providers: ReadonlyMap<string, Provider>,
+  yamlText: string | undefined
+): Effect.Effect<void, GatewayConfigError> => {
+  const keys = keysOf(providers)
+  for (const provider of providers.values()) {
+    for (const [index, model] of provider.models.entries()) {
+      const problem = LlmConfig.keyAsModelProblem(model, keys)
+      if (problem !== undefined) {
+        return Effect.fail(configError(["providers", provider.name, "models", index], problem, yamlText))
+      }
+    }
+  }
+  return Effect.void
+}
 
 /**
  * A key is listed once: the first entry repeating an earlier entry's hash,
@@ -410,7 +439,7 @@ const checkSubjectLimits = (
 
 /**
  * Checks a decoded file: every alias step names a configured provider and
- * one of its models, hosted providers have their key, compatible ones a URL,
+ * one of its models, no model is a provider's key, hosted providers have their key, compatible ones a URL,
  * and the active keys of one subject agree on its limits.
  *
  * @since 0.1.0
@@ -422,6 +451,7 @@ export const fromFile = (file: File, yamlText?: string): Effect.Effect<GatewayCo
     for (const [name, entry] of Object.entries(file.providers)) {
       providers.set(name, yield* resolveProvider(name, entry, yamlText))
     }
+    yield* checkModelsNotKeys(providers, yamlText)
     const aliases = new Map<string, ReadonlyArray<Step>>()
     for (const [alias, steps] of Object.entries(file.models ?? {})) {
       if (alias.includes("/")) {

@@ -1,6 +1,10 @@
 import * as LlmConfig from "@baton/core/LlmConfig"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Option, Redacted } from "effect"
+import { Yaml } from "effect/encoding"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
 
 const keys = ConfigProvider.layer(ConfigProvider.fromUnknown({ DEEPSEEK_API_KEY: "sk-ds", OPENAI_KEY_PROD: "sk-oa" }))
@@ -154,6 +158,34 @@ describe("GatewayConfig", () => {
       assert.strictEqual(error.field, "providers.ollama.baseUrl")
       assert.include(error.message, "credentials")
       assert.notInclude(error.message, "s3cret")
+    }))
+
+  it.effect("a provider key pasted as a model is refused naming the field, neither the key nor its prefix shown", () =>
+    Effect.gen(function*() {
+      const key = "sk-CANARY-openai-1234567"
+      const env = ConfigProvider.layer(ConfigProvider.fromUnknown({ DEEPSEEK_API_KEY: "sk-ds", OPENAI_KEY_PROD: key }))
+      const dir = mkdtempSync(join(tmpdir(), "baton-gateway-config-"))
+      const cases = [
+        // the provider's own key, another provider's, a cut paste, and an alias step's model (listed nowhere)
+        [yaml.replace("      - gpt-4o-mini", `      - ${key}`), "providers.openai.models[0]"],
+        [yaml.replace("[deepseek-flash, deepseek-pro]", `[deepseek-flash, ${key}]`), "providers.deepseek.models[1]"],
+        [yaml.replace("[llama3]", `[llama3, ${key.slice(0, 12)}]`), "providers.ollama.models[1]"],
+        [yaml.replace("- openai/gpt-4o-mini", `- openai/${key}`), "models.fast[1]"]
+      ] as const
+      for (const [index, [text, field]] of cases.entries()) {
+        const path = join(dir, `gateway-${index}.yaml`)
+        writeFileSync(path, text)
+        const fromYaml = yield* Effect.flip(GatewayConfig.load(path).pipe(Effect.provide(env)))
+        const fromJson = yield* Effect.flip(
+          GatewayConfig.parse(JSON.stringify(Yaml.parse(text)), "json").pipe(Effect.provide(env))
+        )
+        for (const error of [fromYaml, fromJson]) {
+          assert.strictEqual(error.field, field, error.message)
+          assert.include(error.message, "API key", field)
+          assert.notInclude(error.message, key.slice(0, 8), field)
+        }
+        assert.isDefined(fromYaml.line, field)
+      }
     }))
 
   it.effect("malformed YAML and JSON are errors", () =>
