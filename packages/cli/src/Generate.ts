@@ -17,6 +17,9 @@
  * API key, no OpenAI-compatible endpoint in the chain), the bundled mock
  * provider server is started in-process.
  *
+ * A prompt no request can have (empty or blank: `LlmRequest.make`'s rule)
+ * is refused before anything starts, with exit code 1.
+ *
  * A schema file that cannot be used (missing, not JSON, not an object, not
  * a valid JSON Schema) ends with exit code 2, as other input to fix does.
  *
@@ -28,6 +31,7 @@ import { ModelId, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import type { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
+import * as LlmRequest from "@baton/core/LlmRequest"
 import type { ProviderError } from "@baton/core/ProviderError"
 import type * as StructuredOutput from "@baton/core/StructuredOutput"
 import type { TokenUsage } from "@baton/core/TokenUsage"
@@ -171,14 +175,16 @@ const streamed = (manager: LlmManager.Service, input: LlmManager.Input, echo: bo
     )
   })
 
-const run = (flags: Flags) =>
+/** The request the flags ask for. */
+const inputOf = (flags: Flags): LlmRequest.Input => ({
+  prompt: flags.prompt,
+  ...Option.match(flags.reasoning, { onNone: () => ({}), onSome: (reasoning) => ({ options: { reasoning } }) }),
+  metadata: { subjectId: Option.getOrUndefined(flags.teacher), tags: { feature: "cli" } }
+})
+
+const run = (flags: Flags, input: LlmRequest.Input) =>
   Effect.gen(function*() {
     const manager = yield* LlmManager.LlmManager
-    const input: LlmManager.Input = {
-      prompt: flags.prompt,
-      ...Option.match(flags.reasoning, { onNone: () => ({}), onSome: (reasoning) => ({ options: { reasoning } }) }),
-      metadata: { subjectId: Option.getOrUndefined(flags.teacher), tags: { feature: "cli" } }
-    }
     const started = yield* Clock.currentTimeMillis
     let outcome: Outcome | undefined
     if (Option.isSome(flags.schema)) {
@@ -280,6 +286,9 @@ const generate = (flags: Flags) =>
     if (flags.stream && Option.isSome(flags.schema)) {
       return yield* new CommandLineError({ message: "--stream and --schema cannot be used together" })
     }
+    const input = inputOf(flags)
+    // a request the manager would refuse (an empty or blank prompt) is refused before the ledger or a mock server
+    yield* LlmRequest.make(input)
     const overrides = overridesOf(flags)
     if (Option.isSome(flags.model) && flags.model.value.includes(",") && (overrides["LLM_CHAIN"] ?? "") !== "") {
       // a comma would start another step of the chain
@@ -288,7 +297,7 @@ const generate = (flags: Flags) =>
       })
     }
     const config = yield* Environment.withMockWhenNoProvider(overrides)
-    yield* run(flags).pipe(Effect.provide(Stack.pipe(Layer.provide(config))))
+    yield* run(flags, input).pipe(Effect.provide(Stack.pipe(Layer.provide(config))))
   }).pipe(Effect.scoped, Effect.catch(failWith(flags.json)), Exit.logsOnStderr)
 
 /**

@@ -668,6 +668,24 @@ describe("baton", () => {
     }
   })
 
+  it("generate refuses an empty or blank prompt as the manager does, before any setup: no mock server, no ledger", async () => {
+    for (const prompt of ["", " \t "]) {
+      for (const flags of [[], ["--json"]]) {
+        const cwd = freshDir()
+        const ran = await run(["generate", prompt, ...flags], { cwd })
+        const label = JSON.stringify([prompt, ...flags])
+        assert.strictEqual(ran.code, 1, `${label}: ${ran.stderr}`)
+        assert.strictEqual(ran.stderr, "baton: prompt: a prompt must not be empty or blank\n", label)
+        assert.deepStrictEqual(readdirSync(cwd), [], label)
+        if (flags.length > 0) {
+          assert.deepInclude(JSON.parse(ran.stdout), {
+            error: { _tag: "InvalidOptions", message: "prompt: a prompt must not be empty or blank", field: "prompt" }
+          }, label)
+        }
+      }
+    }
+  })
+
   it("an empty --model or --host is refused with the usage, naming the flag, exit 1", async () => {
     for (
       const [command, flag, value] of [
