@@ -46,7 +46,7 @@ baton.pipe(
     (error) => Exit.fail(Exit.configuration, MockServerCommand.listenFailure(error.cause))
   ),
   Effect.provide(NodeServices.layer),
-  // a closed output stops the command as Ctrl-C does: its finalizers run (the ledger's row, the quota's refund)
-  Effect.raceFirst(Exit.whenOutputClosed),
+  // an output that cannot be written stops the command as Ctrl-C does: its finalizers run (the ledger's row, the quota's refund)
+  Effect.raceFirst(Exit.whenOutputFails),
   CommandRuntime.runMain
 )

@@ -14,7 +14,7 @@ import { ConfigProvider, DateTime, Effect, Exit, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { execFileSync, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:net"
 import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
@@ -683,6 +683,25 @@ describe("baton", () => {
           }, label)
         }
       }
+    }
+  })
+
+  it("generate with an output that cannot be written (stdout on /dev/full: ENOSPC) says so on stderr, exit 3", async () => {
+    const full = openSync("/dev/full", "w")
+    try {
+      const child = spawn(node, [baton, "generate", "Write about Mars"], {
+        cwd: freshDir(),
+        env: baseEnv,
+        stdio: ["ignore", full, "pipe"]
+      })
+      let stderr = ""
+      child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+      const code = await new Promise((resolve) => child.once("exit", resolve))
+      assert.strictEqual(code, 3, stderr)
+      assert.match(stderr, /^baton: cannot write the output: ENOSPC: no space left on device/m)
+      assert.notMatch(stderr, /\n\s+at /)
+    } finally {
+      closeSync(full)
     }
   })
 

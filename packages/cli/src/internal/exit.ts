@@ -7,7 +7,7 @@
  * | 0 | done |
  * | 1 | bad command line: no command (after the help); what effect/cli refuses (an unknown or empty flag, a port not in decimal digits 0 to 65535, a model or subject id no request can take) with the usage; a value the command refuses (a day, a teacher id, flags that do not go together) named in one line |
  * | 2 | configuration or input file to fix (a missing key names its variable; a `--schema` file that cannot be used; a ledger that is not there for `usage`, a database that is not a ledger, or one that cannot be reached; Redis unreachable) |
- * | 3 | the work failed (every provider failed, a quota, a database) |
+ * | 3 | the work failed (every provider failed, a quota, a database), or its output could not be written (a full disk: ENOSPC) |
  * | 130, 143 | stopped by SIGINT (Ctrl-C) or SIGTERM after a clean shutdown (`@baton/testing/CommandRuntime`) |
  * | 141 | the output was closed (its reader went away, as `\| head -1` does): the work is stopped as Ctrl-C stops it |
  *
@@ -25,22 +25,36 @@ export const failed = 3
 /** 128 + SIGPIPE, what a shell reports for a command whose reader went away. @internal */
 export const outputClosed = 141
 
+/** Whether a write's error is EPIPE: the reader went away, which is no failure of the command. */
+const readerGone = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "code" in error && error.code === "EPIPE"
+
+/** The error's message (`ENOSPC: no space left on device, write`). */
+const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
+
 /**
- * Succeeds, with the exit code `outputClosed`, once stdout or stderr cannot
- * be written (EPIPE: its reader went away, as `| head -1` does). Without a
- * listener, Node throws the write's error from an `error` event: a stack
- * trace and exit code 1.
+ * Succeeds once stdout or stderr cannot be written, the command then stopped
+ * as Ctrl-C stops it. EPIPE (its reader went away, as `| head -1` does) sets
+ * the exit code `outputClosed` and prints nothing; any other error (a full
+ * disk: ENOSPC) is a failure, exit code `failed`, said on stderr when stdout
+ * failed. Without a listener, Node throws the write's error from an `error`
+ * event: a stack trace and exit code 1.
  *
  * @internal
  */
-export const whenOutputClosed: Effect.Effect<undefined> = Effect.callback<undefined>((resume) => {
-  const closed = () => {
-    process.exitCode = outputClosed
+export const whenOutputFails: Effect.Effect<undefined> = Effect.callback<undefined>((resume) => {
+  const onError = (stream: NodeJS.WriteStream) => (error: unknown) => {
+    if (readerGone(error)) {
+      process.exitCode = outputClosed
+    } else {
+      if (stream === process.stdout) process.stderr.write(`baton: cannot write the output: ${messageOf(error)}\n`)
+      process.exitCode = failed
+    }
     resume(Effect.undefined)
   }
   // kept for the life of the process: a write after the race is over must not crash either
-  process.stdout.on("error", closed)
-  process.stderr.on("error", closed)
+  process.stdout.on("error", onError(process.stdout))
+  process.stderr.on("error", onError(process.stderr))
 })
 
 /** Prints `baton: message` on stderr and sets the exit code. @internal */
