@@ -447,4 +447,20 @@ describe("BatonLanguageModel: a request that could not be served tells when to t
       assert.isTrue(wait > 50_000 && wait <= 60_000, `retryAfter ${wait} ms`)
       assert.strictEqual((yield* stats("openai")).requests, 1)
     }).pipe(Effect.provide(stack({ chain: ["openai"], throttle: { openai: { requestsPerMinute: 1 } } }))))
+
+  it.live("one circuit open, the other provider throttled: a RateLimitError whose retryAfter is the earliest wait", () =>
+    Effect.gen(function*() {
+      yield* inject("openai", MockFault.status(503), { times: 10 })
+      yield* LanguageModel.generateText({ prompt: "Hello" })
+      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["RateLimitError", true])
+      const wait = Duration.toMillis(error.retryAfter ?? Duration.zero)
+      // the circuit's 60 s cooldown and the budget's minute both began with the first request
+      assert.isTrue(wait > 50_000 && wait <= 60_000, `retryAfter ${wait} ms`)
+      assert.deepStrictEqual([(yield* stats("openai")).requests, (yield* stats("anthropic")).requests], [1, 1])
+    }).pipe(Effect.provide(stack({
+      chain: ["openai", "anthropic"],
+      circuitFailureThreshold: 1,
+      throttle: { anthropic: { requestsPerMinute: 1 } }
+    }))))
 })

@@ -38,8 +38,7 @@
  *
  * A request every provider's open circuit refused tells its caller when to
  * come back: {@link retryAfterAllOpen}, the one rule behind the
- * `Retry-After` of the HTTP layers' 503 ({@link retryAfterHeaders}) and the
- * `retryAfter` of `@baton/ai`'s `RateLimitError`.
+ * `Retry-After` of the HTTP layers' 503 ({@link retryAfterHeaders}).
  *
  * A store that cannot answer (an error, or a defect in the store itself)
  * fails open: the attempt runs unrecorded (reported at
@@ -378,13 +377,14 @@ export const makeOpenCircuits = (): OpenCircuits => {
  * served: when each attempt was skipped by an open circuit (a `CircuitOpen`
  * with its wait), the wait until the earliest lets a probe through;
  * `undefined` when an attempt ran, was skipped for another reason, or a skip
- * knows no wait. The one rule behind {@link retryAfterHeaders} and the
- * `retryAfter` of `@baton/ai`'s `RateLimitError`.
+ * knows no wait. The one rule behind {@link retryAfterHeaders}, and, with
+ * spent local budgets, `ErrorPolicy.retryAfterAllSkipped` (the `retryAfter`
+ * of `@baton/ai`'s `RateLimitError`).
  *
  * @since 0.1.0
  */
 export const retryAfterAllOpen = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined =>
-  earliestWait(attempts, "CircuitOpen")
+  earliestWait(attempts, ["CircuitOpen"])
 
 /**
  * The `Retry-After` header of a request that failed because every provider's

@@ -75,6 +75,7 @@
  */
 import type { Duration } from "effect"
 import type { Attempt } from "./Attempt.ts"
+import { earliestWait } from "./internal/skipWait.ts"
 import { type ProviderError, unencodableRequest } from "./ProviderError.ts"
 
 /**
@@ -287,7 +288,8 @@ export const retryAfter = (error: ProviderError): Duration.Duration | undefined 
  *   stops there), whatever the providers skipped before it (open circuits).
  *   `error` is the first asked provider's;
  * - `Unavailable`: anything else; try again later (when every circuit was
- *   open, `CircuitPolicy.retryAfterHeaders` says when).
+ *   open, `CircuitPolicy.retryAfterHeaders` says when; when Baton skipped
+ *   every provider, {@link retryAfterAllSkipped}).
  *
  * @since 0.1.0
  */
@@ -317,3 +319,16 @@ export const allFailed = (attempts: ReadonlyArray<Attempt>): AllFailed => {
     (last !== undefined && rejectsConversation(last) && asked.every(requestsFault)))
   return refused ? { _tag: "Refused", error: first } : { _tag: "Unavailable" }
 }
+
+/**
+ * How long until a request Baton skipped every provider of may be served:
+ * when each attempt was skipped by an open circuit or a spent local budget
+ * (a `CircuitOpen` or a `ProviderThrottled` with its wait), the earliest
+ * wait, when a circuit half-opens or a budget refills; `undefined` when an
+ * attempt ran or a skip knows no wait (a token estimate above a whole
+ * minute's budget). With open circuits alone, `CircuitPolicy.retryAfterAllOpen`.
+ *
+ * @since 0.1.0
+ */
+export const retryAfterAllSkipped = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined =>
+  earliestWait(attempts, ["CircuitOpen", "ProviderThrottled"])

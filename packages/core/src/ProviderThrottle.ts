@@ -61,11 +61,9 @@
  */
 import { Context, Duration, Effect, Layer } from "effect"
 import { RateLimiter } from "effect/persistence"
-import type { Attempt } from "./Attempt.ts"
 import { defaultMaxTokens } from "./GenerationOptions.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
 import { damped } from "./internal/damped.ts"
-import { earliestWait } from "./internal/skipWait.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import { ProviderThrottled } from "./ProviderError.ts"
 import * as StoreDeadline from "./StoreDeadline.ts"
@@ -130,18 +128,6 @@ export const estimateTokens = (request: LlmRequest): number => {
   const { maxTokens } = request.options
   return Math.ceil(chars / 4) + (maxTokens === "provider" ? defaultMaxTokens : maxTokens)
 }
-
-/**
- * How long until a request whose every provider was throttled may be
- * served: when each attempt was skipped with a `ProviderThrottled` that
- * knows its wait, the earliest refill; `undefined` when an attempt ran, was
- * skipped for another reason, or a skip knows no wait (an estimate above a
- * whole minute's tokens). The `retryAfter` of `@baton/ai`'s `RateLimitError`.
- *
- * @since 0.1.0
- */
-export const retryAfterAllThrottled = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined =>
-  earliestWait(attempts, "ProviderThrottled")
 
 /**
  * The throttle tag.

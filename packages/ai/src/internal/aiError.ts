@@ -28,12 +28,10 @@
  * base URL may hold a key), and its `description` names the provider.
  */
 import type { Attempt } from "@baton/core/Attempt"
-import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as ErrorPolicy from "@baton/core/ErrorPolicy"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmError from "@baton/core/LlmError"
 import * as ProviderError from "@baton/core/ProviderError"
-import * as ProviderThrottle from "@baton/core/ProviderThrottle"
 import type * as TokenUsage from "@baton/core/TokenUsage"
 import type { Duration } from "effect"
 import { AiError } from "effect/ai"
@@ -158,10 +156,11 @@ const decisive = (attempts: ReadonlyArray<Attempt>): ProviderError.ProviderError
 }
 
 /**
- * The reason of a failed chain: when Baton skipped every provider (every
- * circuit open, every local budget spent), a `RateLimitError` retryable after
- * the earliest wait (`CircuitPolicy.retryAfterAllOpen`, as the HTTP layers'
- * `Retry-After`; `ProviderThrottle.retryAfterAllThrottled`); when every
+ * The reason of a failed chain: when Baton skipped every provider (its
+ * circuit open or its local budget spent), a `RateLimitError` retryable
+ * after the earliest wait (`ErrorPolicy.retryAfterAllSkipped`: every circuit
+ * open, as the HTTP layers' `Retry-After` reads it,
+ * `CircuitPolicy.retryAfterAllOpen`); when every
  * attempt timed out, its last timeout's reason, retryable (`effect/ai` has
  * no timeout reason: a silent provider is a transport failure to it, a
  * `NetworkError`); else its deciding attempt's ({@link decisive}).
@@ -171,8 +170,7 @@ const chainReason = (
   billed: TokenUsage.TokenUsage | undefined,
   metadata: Metadata
 ): Reason => {
-  const wait = CircuitPolicy.retryAfterAllOpen(error.attempts) ??
-    ProviderThrottle.retryAfterAllThrottled(error.attempts)
+  const wait = ErrorPolicy.retryAfterAllSkipped(error.attempts)
   if (wait !== undefined) return new AiError.RateLimitError({ metadata, retryAfter: wait })
   const last = decisive(error.attempts)
   if (last === undefined) return new AiError.UnknownError({ description: error.message, metadata })
