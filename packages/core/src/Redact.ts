@@ -16,6 +16,11 @@
  * marker `truncate` wrote (`...[N more characters]`, which a suffix such as
  * ` (check the API key)` may follow).
  *
+ * A provider may echo a key masked, its first characters kept
+ * (`Incorrect API key provided: sk-CANAR****7890`): a mask, a run of `*`,
+ * is a cut too, so a prefix of a configured secret (of at least 8
+ * characters) before one is replaced, and the `sk-` shape takes `*`.
+ *
  * @since 0.1.0
  */
 import { Redacted } from "effect"
@@ -23,7 +28,7 @@ import { Redacted } from "effect"
 const REPLACEMENT = "[redacted]"
 
 const keyShapes: ReadonlyArray<RegExp> = [
-  /sk-[A-Za-z0-9_-]{8,}/g,
+  /sk-[A-Za-z0-9_*-]{8,}/g,
   /AIza[0-9A-Za-z_-]{20,}/g,
   /(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
   /((?:api[_-]?key|x-goog-api-key|authorization)["']?\s*[=:]\s*["']?)[A-Za-z0-9._~+/=-]{8,}/gi
@@ -66,11 +71,15 @@ const fragmentAt = (text: string, value: string, end: number, from: number): num
   return undefined
 }
 
-/** Where `text` was cut, in order: where each truncation marker starts, then its end. */
-const cutsOf = (text: string): ReadonlyArray<number> =>
-  text.includes(markerEnd)
-    ? [...Array.from(text.matchAll(truncationMarker), (match) => match.index), text.length]
-    : [text.length]
+/** Where a provider masked the rest of a key it echoed (`sk-CANAR****7890`): a run of `*`. */
+const maskRun = /\*+/g
+
+/** Where `text` was cut, in order: where each truncation marker and each mask starts, then its end. */
+const cutsOf = (text: string): ReadonlyArray<number> => {
+  const markers = text.includes(markerEnd) ? Array.from(text.matchAll(truncationMarker), (match) => match.index) : []
+  const masks = text.includes("*") ? Array.from(text.matchAll(maskRun), (match) => match.index) : []
+  return [...markers, ...masks].sort((a, b) => a - b).concat(text.length)
+}
 
 /**
  * `text` with a prefix of one of `values` that ends where the text was cut
@@ -98,8 +107,8 @@ const cutFragments = (text: string, values: ReadonlyArray<string>): string => {
 /**
  * Text with every configured secret (of at least `minSecretLength`
  * characters) replaced by `[redacted]`, and a prefix of one (of at least 8
- * characters) where the text was cut: at its end, or before a marker
- * `truncate` wrote. No key shape is looked for: for a model's own output
+ * characters) where the text was cut: at its end, before a marker
+ * `truncate` wrote, or before a mask (`sk-CANAR****`). No key shape is looked for: for a model's own output
  * (a structured answer, a refusal), where ordinary words hold them
  * (`risk-management` holds `sk-`); {@link scrub} is this and the shapes.
  *
@@ -129,7 +138,7 @@ const valuesOf = (secrets: ReadonlyArray<Redacted.Redacted>): ReadonlyArray<stri
  * Text with every configured secret (of at least `minSecretLength`
  * characters) and every key-shaped token replaced by `[redacted]`, and a
  * prefix of a configured secret (of at least 8 characters) where the text
- * was cut: at its end, or before a marker `truncate` wrote.
+ * was cut: at its end, before a marker `truncate` wrote, or before a mask.
  *
  * @example
  * ```ts

@@ -87,6 +87,59 @@ describe("LlmManager secrets", () => {
     }).pipe(Effect.scoped))
 })
 
+/**
+ * The manager `LlmManager.layerConfig` builds from `variables`, its request
+ * log's JSON records kept in `records`.
+ */
+const configuredManager = (variables: Record<string, string>) => {
+  const records: Array<string> = []
+  const requestLog = RequestLog.jsonSink(Logger.make((options) => {
+    records.push(JSON.stringify(options.message))
+  }))
+  const Manager = LlmManager.layerConfig(Providers.layersFromConfig).pipe(
+    Layer.provide(Layer.unwrap(Effect.map(RequestLog.optionsFromConfig, (o) => RequestLog.layer([requestLog], o)))),
+    Layer.provide([UsageLedger.layerMemory(), LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
+    Layer.provide(LlmConfig.layerFromRecord(variables))
+  )
+  return { Manager, records }
+}
+
+describe("LlmManager: a key a provider echoes masked", () => {
+  it.live("its prefix before the mask (sk-CANAR****7890) is [redacted] in logs, errors, spans and the request log", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.start()
+      const hostedKey = "sk-CANARY-hosted-1234567890"
+      // not key-shaped: only the configured value can catch it
+      const compatKey = "local-CANARY-7654321"
+      const masked = (key: string) => `${key.slice(0, 8)}${"*".repeat(12)}${key.slice(-4)}`
+      const check = LeakCheck.make()
+      const { Manager, records } = configuredManager({
+        LLM_CHAIN: "deepseek,local/llama3.2",
+        DEEPSEEK_API_KEY: hostedKey,
+        DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
+        LLM_COMPAT_LOCAL_BASE_URL: server.baseUrl("openai"),
+        LLM_COMPAT_LOCAL_API_KEY: compatKey,
+        LLM_MAX_RETRIES: "0"
+      })
+      const failed = yield* Effect.gen(function*() {
+        yield* server.inject(
+          "deepseek",
+          MockFault.status(401, { message: `Incorrect API key provided: ${masked(hostedKey)}.` })
+        )
+        yield* server.inject("openai", MockFault.status(401, { message: `invalid key ${masked(compatKey)}` }))
+        const error = yield* Effect.flip(LlmManager.LlmManager.use((manager) => manager.generate({ prompt: "Hello" })))
+        yield* Effect.logError("generation failed", error)
+        return error
+      }).pipe(Effect.withSpan("masked.test"), Effect.provide(Manager), check.capture)
+      check.addErrors([failed])
+      assert.strictEqual(failed._tag, "AllProvidersFailed")
+      assert.isAbove(records.length, 1)
+      const seen = [...check.texts(), ...records].join("\n")
+      assert.include(seen, "[redacted]")
+      for (const key of [hostedKey, compatKey]) assert.notInclude(seen, key.slice(0, 8), key)
+    }).pipe(Effect.scoped))
+})
+
 describe("LlmManager keys from secret files", () => {
   it.live("a key with a trailing newline (a mounted secret file) is sent without it: the call succeeds", () =>
     Effect.gen(function*() {
@@ -117,24 +170,16 @@ describe("LlmManager OpenAI-compatible keys", () => {
       const server = yield* MockProviderServer.start()
       // not key-shaped: only the configured value can catch it
       const compatKey = "local-canary-7f3a9c21d4"
-      const records: Array<string> = []
-      const requestLog = RequestLog.jsonSink(Logger.make((options) => {
-        records.push(JSON.stringify(options.message))
-      }))
-      const Manager = LlmManager.layerConfig(Providers.layersFromConfig).pipe(
-        Layer.provide(Layer.unwrap(Effect.map(RequestLog.optionsFromConfig, (o) => RequestLog.layer([requestLog], o)))),
-        Layer.provide([UsageLedger.layerMemory(), LlmConfig.layerPricing, NodeHttpClient.layerUndici]),
-        Layer.provide(LlmConfig.layerFromRecord({
-          LLM_CHAIN: "backup/deepseek-flash,local/llama3.2",
-          // a shared proxy in front of both endpoints echoes the other endpoint's key
-          LLM_COMPAT_BACKUP_BASE_URL: server.baseUrl("deepseek"),
-          LLM_COMPAT_BACKUP_API_KEY: deepseekKey,
-          LLM_COMPAT_LOCAL_BASE_URL: server.baseUrl("openai"),
-          LLM_COMPAT_LOCAL_API_KEY: compatKey,
-          LLM_LOG_PROMPTS: "true",
-          LLM_MAX_RETRIES: "0"
-        }))
-      )
+      const { Manager, records } = configuredManager({
+        LLM_CHAIN: "backup/deepseek-flash,local/llama3.2",
+        // a shared proxy in front of both endpoints echoes the other endpoint's key
+        LLM_COMPAT_BACKUP_BASE_URL: server.baseUrl("deepseek"),
+        LLM_COMPAT_BACKUP_API_KEY: deepseekKey,
+        LLM_COMPAT_LOCAL_BASE_URL: server.baseUrl("openai"),
+        LLM_COMPAT_LOCAL_API_KEY: compatKey,
+        LLM_LOG_PROMPTS: "true",
+        LLM_MAX_RETRIES: "0"
+      })
       yield* Effect.gen(function*() {
         const manager = yield* LlmManager.LlmManager
         yield* server.inject("deepseek", MockFault.status(503, { message: `upstream refused key ${compatKey}` }))

@@ -48,6 +48,8 @@ describe("Redact.scrub", () => {
   it("replaces every key shape, in any case the shape allows, and every configured secret", () => {
     const cases: ReadonlyArray<readonly [string, string]> = [
       ["key sk-abcdefgh1234 rejected", "key [redacted] rejected"],
+      // an unconfigured key echoed masked
+      ["Incorrect API key provided: sk-CANA****************7890.", "Incorrect API key provided: [redacted]."],
       ["key AIzaSyA1234567890abcdefghij rejected", "key [redacted] rejected"],
       ["Authorization: Bearer abc.def-123_456", "Authorization: Bearer [redacted]"],
       ["BEARER abcdefgh12", "BEARER [redacted]"],
