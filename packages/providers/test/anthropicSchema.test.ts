@@ -84,6 +84,14 @@ const sentSchema = Effect.gen(function*() {
 })
 
 describe("Anthropic structured output", () => {
+  it("rewrites a schema once for every object of the same JSON text, or for the same object", () => {
+    const decoded = (): { readonly [key: string]: unknown } =>
+      structuredClone({ type: "object", properties: { name: { type: "string", minLength: 1 } }, required: ["name"] })
+    const schema = decoded()
+    assert.strictEqual(AnthropicSchema.toAnthropic(schema), AnthropicSchema.toAnthropic(schema))
+    assert.strictEqual(AnthropicSchema.toAnthropic(decoded()), AnthropicSchema.toAnthropic(decoded()))
+  })
+
   it.effect("sends only the keywords Anthropic accepts, every object closed, and decodes a valid answer", () =>
     Effect.gen(function*() {
       const mock = yield* MockProviderServer.MockProviderServer

@@ -30,6 +30,7 @@
 import type { JsonSchema } from "@baton/core/StructuredOutput"
 import * as Json from "./json.ts"
 import * as JsonSchemaShape from "./jsonSchemaShape.ts"
+import * as SchemaCache from "./schemaCache.ts"
 
 type Schema = { [key: string]: unknown }
 
@@ -124,7 +125,9 @@ const rewrite = (schema: unknown): unknown => Json.isObject(schema) ? rewriteSch
 
 /**
  * The schema in Anthropic's subset, or `undefined` when it has an open object;
- * the caller's schema is left as it was.
+ * the caller's schema is left as it was. Made once per schema
+ * (`schemaCache.ts`): the form returned is shared, not to be changed.
  */
-export const toAnthropic = (schema: JsonSchema): JsonSchema | undefined =>
+export const toAnthropic: (schema: JsonSchema) => JsonSchema | undefined = SchemaCache.make((schema) =>
   JsonSchemaShape.hasOpenObject(schema) ? undefined : rewriteSchema(schema)
+)

@@ -54,9 +54,9 @@
  *
  * Without a strict form `toStrict` returns `undefined` and the caller sends
  * the schema unchanged with `strict: false`. Either answer is kept for the
- * schema object (a `WeakMap`) and for its JSON text (the most recently used
- * 256, of at most 4 000 000 characters in all): the rewrite is made once
- * per schema, not once per call, even when each call brings a new object.
+ * schema object and for its JSON text (`schemaCache.ts`): the rewrite is
+ * made once per schema, not once per call, even when each call brings a new
+ * object.
  *
  * `dropOptionalNulls` undoes the nullable rewrite on an answer: a `null` in a
  * property that was optional (and did not allow null) is removed, so the
@@ -68,6 +68,7 @@ import type { JsonSchema } from "@baton/core/StructuredOutput"
 import { isDeepStrictEqual } from "node:util"
 import * as JsonGuards from "./json.ts"
 import * as JsonSchemaShape from "./jsonSchemaShape.ts"
+import * as SchemaCache from "./schemaCache.ts"
 
 type Json = { [key: string]: unknown }
 
@@ -339,75 +340,13 @@ const strictFormOf = (schema: JsonSchema): JsonSchema | undefined => {
   return isRecord(root) && isStrict(root) && withinLimits(root) ? root : undefined
 }
 
-/** A schema's strict form, or none (`undefined`). */
-interface StrictForm {
-  readonly strict: JsonSchema | undefined
-}
-
-/** Strict forms by the schema object they were made from; entries go when the schema object does. */
-const byObject = new WeakMap<JsonSchema, StrictForm>()
-
-/** How many strict forms {@link byText} keeps, and how many characters of JSON text their keys may add up to. */
-const textBounds = { entries: 256, chars: 4_000_000 }
-
-/**
- * Strict forms by the JSON text of the schema they were made from (its keys
- * in its own order, which the strict form keeps), least recently used
- * first: a schema decoded anew for each call (a gateway's, from each request
- * body) is one text, not one object.
- */
-const byText = new Map<string, StrictForm>()
-
-/** The characters of the keys of {@link byText}. */
-let textChars = 0
-
-const forgetText = (text: string): void => {
-  if (byText.delete(text)) textChars -= text.length
-}
-
-/** Keeps a strict form under its schema's text, now the most recently used, dropping the least recently used past either bound. */
-const keepText = (text: string, form: StrictForm): void => {
-  forgetText(text)
-  if (text.length > textBounds.chars / 8) return
-  byText.set(text, form)
-  textChars += text.length
-  for (const key of byText.keys()) {
-    if (byText.size <= textBounds.entries && textChars <= textBounds.chars) return
-    forgetText(key)
-  }
-}
-
-/** The schema's JSON text, or `undefined` when it is no JSON value (a cycle, a `bigint`): such a schema is not kept by text. */
-const textOf = (schema: JsonSchema): string | undefined => {
-  try {
-    return JSON.stringify(schema)
-  } catch {
-    return undefined
-  }
-}
-
-/** The strict form of a schema object not seen: the one of its JSON text if known, else made now. */
-const strictFormByText = (schema: JsonSchema): StrictForm => {
-  const text = textOf(schema)
-  const form = (text === undefined ? undefined : byText.get(text)) ?? { strict: strictFormOf(schema) }
-  if (text !== undefined) keepText(text, form)
-  return form
-}
-
 /**
  * The strict form of a schema, or `undefined` when it has an open object,
  * its rewrite breaks a strict rule or is past OpenAI's limits. Made once per
- * schema object (an Effect Schema's JSON Schema is one object, compiled
- * once by `StructuredOutput`) and, for the 256 most recently used, once per
- * JSON text (a gateway's schema, a new object each request), so a schema
- * must not change once used, as `StructuredOutput` asks too; the form
- * returned is shared, not to be changed either.
+ * schema (`schemaCache.ts`): a schema must not change once used, and the
+ * form returned is shared, not to be changed either.
  */
-export const toStrict = (schema: JsonSchema): JsonSchema | undefined => {
-  const known = byObject.get(schema) ?? strictFormByText(schema)
-  byObject.set(schema, known)
-  return known.strict
-}
+export const toStrict: (schema: JsonSchema) => JsonSchema | undefined = SchemaCache.make(strictFormOf)
 
 /** The schema with a one-entry `allOf` merged, then the place its `$ref` names in `root`, if any. */
 const resolve = (schema: unknown, root: Json): unknown => {
