@@ -57,26 +57,30 @@ const refsOf = (schema: unknown): ReadonlyArray<string> =>
       key === "$ref" && typeof value === "string" ? [value] : refsOf(value)
     )
 
+/** `generateStructured` with `schema` through Gemini, answered `answer`: the value decoded and the schema sent. */
+const asked = (schema: { readonly [key: string]: unknown }, answer: unknown) =>
+  Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    const llm = yield* gemini(mock.baseUrl("gemini"))
+    yield* mock.inject("gemini", MockFault.content(JSON.stringify(answer)))
+    const result = yield* llm.generateStructured({ prompt: "Where?" }, schema)
+    const body = (yield* mock.received("gemini")).at(-1)?.body as Body
+    return { value: result.value, sent: body.generationConfig.responseJsonSchema ?? {} }
+  })
+
 describe("Gemini responseJsonSchema with draft-07 definitions", () => {
   it.live("is sent with its definitions under $defs, every $ref pointing there, and its answer decoded", () =>
     Effect.gen(function*() {
-      const mock = yield* MockProviderServer.MockProviderServer
-      const llm = yield* gemini(mock.baseUrl("gemini"))
-      yield* mock.inject("gemini", MockFault.content(JSON.stringify(answer)))
-      const result = yield* llm.generateStructured({ prompt: "Where?" }, Addresses)
-      const body = (yield* mock.received("gemini")).at(-1)?.body as Body
-      const sent = body.generationConfig.responseJsonSchema
-      assert.isUndefined(sent?.definitions)
-      assert.deepStrictEqual(Object.keys(sent?.$defs ?? {}), ["Address", "Tree"])
-      assert.deepStrictEqual(refsOf(sent?.properties), ["#/$defs/Address", "#/$defs/Address", "#/$defs/Tree"])
-      assert.deepStrictEqual(refsOf(sent?.$defs), ["#/$defs/Tree"])
-      assert.deepStrictEqual(result.value, answer)
+      const { sent, value } = yield* asked(Addresses, answer)
+      assert.isUndefined(sent.definitions)
+      assert.deepStrictEqual(Object.keys(sent.$defs ?? {}), ["Address", "Tree"])
+      assert.deepStrictEqual(refsOf(sent.properties), ["#/$defs/Address", "#/$defs/Address", "#/$defs/Tree"])
+      assert.deepStrictEqual(refsOf(sent.$defs), ["#/$defs/Tree"])
+      assert.deepStrictEqual(value, answer)
     }).pipe(Effect.provide(Bench), Effect.scoped))
 
   it.live("is sent without its root $schema, its definitions merged into its $defs, one named alike renamed", () =>
     Effect.gen(function*() {
-      const mock = yield* MockProviderServer.MockProviderServer
-      const llm = yield* gemini(mock.baseUrl("gemini"))
       const Country = { type: "object", properties: { code: { type: "string" } }, required: ["code"] }
       const Mixed = {
         ...Addresses,
@@ -85,10 +89,7 @@ describe("Gemini responseJsonSchema with draft-07 definitions", () => {
         $defs: { Address: Country }
       }
       const mixedAnswer = { ...answer, country: { code: "FR" } }
-      yield* mock.inject("gemini", MockFault.content(JSON.stringify(mixedAnswer)))
-      const result = yield* llm.generateStructured({ prompt: "Where?" }, Mixed)
-      const body = (yield* mock.received("gemini")).at(-1)?.body as Body
-      const sent = body.generationConfig.responseJsonSchema ?? {}
+      const { sent, value } = yield* asked(Mixed, mixedAnswer)
       assert.isFalse("$schema" in sent)
       assert.isUndefined(sent.definitions)
       const defs = (sent.$defs ?? {}) as { readonly [name: string]: unknown }
@@ -100,6 +101,20 @@ describe("Gemini responseJsonSchema with draft-07 definitions", () => {
       assert.deepStrictEqual(defs[home?.slice("#/$defs/".length) ?? ""], Addresses.definitions.Address)
       assert.strictEqual(tree, "#/$defs/Tree")
       assert.deepStrictEqual(refsOf(defs.Tree), ["#/$defs/Tree"])
-      assert.deepStrictEqual(result.value, mixedAnswer)
+      assert.deepStrictEqual(value, mixedAnswer)
+    }).pipe(Effect.provide(Bench), Effect.scoped))
+
+  it.live("is sent with a $ref into a renamed definition's inside pointing into it under its new name", () =>
+    Effect.gen(function*() {
+      const Inside = {
+        type: "object",
+        properties: { city: { $ref: "#/definitions/Address/properties/city" } },
+        required: ["city"],
+        definitions: Addresses.definitions,
+        $defs: { Address: { type: "object", properties: { code: { type: "string" } }, required: ["code"] } }
+      }
+      const { sent, value } = yield* asked(Inside, { city: "A" })
+      assert.deepStrictEqual(refsOf(sent.properties), ["#/$defs/_Address/properties/city"])
+      assert.deepStrictEqual(value, { city: "A" })
     }).pipe(Effect.provide(Bench), Effect.scoped))
 })

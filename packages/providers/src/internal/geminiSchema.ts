@@ -97,8 +97,11 @@ export const toGemini = (schema: Schema): Schema => {
   const { all, prefixes } = merged(Json.isObject(schema.$defs) ? schema.$defs : {}, definitions)
   const moved = (ref: string): string => {
     if (!ref.startsWith(draft07)) return ref
-    const prefix = prefixes.get(JsonSchemaShape.definitionName(ref)?.name ?? "") ?? ""
-    return `#/$defs/${prefix}${ref.slice(draft07.length)}`
+    const [first = ""] = ref.slice(draft07.length).split("/")
+    // the definition named whole, else the one whose inside the pointer goes on into (`Address/properties/city`)
+    const renamed = [ref, `${draft07}${first}`].map((named) => JsonSchemaShape.definitionName(named)?.name ?? "")
+      .map((name) => prefixes.get(name)).find((prefix) => prefix !== undefined)
+    return `#/$defs/${renamed ?? ""}${ref.slice(draft07.length)}`
   }
   return JsonSchemaShape.mapRefsOf({ ...rest, $defs: all }, moved)
 }
