@@ -88,6 +88,12 @@ const allowOf = (methods: ReadonlySet<string>): string =>
 /** What `layer` reads of a route. */
 type Served = Pick<HttpRouter.Route, "method" | "path">
 
+/** A route's method and its path as mounted (under a prefix, maybe). */
+interface Mounted {
+  readonly method: HttpRouter.Route["method"]
+  readonly path: string
+}
+
 type ErrorOf<T> = T extends HttpRouter.Route<infer E, unknown> ? E : never
 
 type ContextOf<T> = T extends HttpRouter.Route<unknown, infer R> ? R : never
@@ -98,7 +104,7 @@ type ContextOf<T> = T extends HttpRouter.Route<unknown, infer R> ? R : never
  * too, and a route on `/x/*` serves `/x`.
  */
 const servedAt = (
-  routes: ReadonlyArray<Served>,
+  routes: ReadonlyArray<Mounted>,
   config: Partial<FindMyWay.RouterConfig>
 ): (url: string) => Set<string> => {
   const router = FindMyWay.make<true>(config)
@@ -132,7 +138,7 @@ const isMalformed = (url: string): boolean => {
  * decode, a 405 with the methods the routes serve at the path, else a 404
  * (so too when a route of the request's method failed with `RouteNotFound`).
  */
-const refuse = (routes: ReadonlyArray<Served>, config: Partial<FindMyWay.RouterConfig>) => {
+const refuse = (routes: ReadonlyArray<Mounted>, config: Partial<FindMyWay.RouterConfig>) => {
   const methodsAt = servedAt(routes, config)
   return HttpRouter.middleware<{ handles: HttpServerError.HttpServerError }>()(
     (handler) =>
@@ -155,18 +161,59 @@ const refuse = (routes: ReadonlyArray<Served>, config: Partial<FindMyWay.RouterC
 }
 
 /**
- * Adds `routes` to the router, and a 400, 404 or 405 Problem Details for
- * every request the router finds no route for (matched under the
- * `HttpRouter.RouterConfig` in context).
+ * The options of {@link layer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * A path the routes are mounted under (`/api/v1`: the route `GET /healthz`
+   * serves `GET /api/v1/healthz`), as `HttpRouter.addAll`'s `prefix`: a
+   * trailing slash is dropped, and a handler sees the request's URL without
+   * the prefix (`HttpServerRequest.url`; `originalUrl` keeps it).
+   */
+  readonly prefix?: string | undefined
+}
+
+/** The routes as the router adds them under `prefix`. */
+const mounted = (routes: ReadonlyArray<Served>, prefix: string | undefined): ReadonlyArray<Mounted> =>
+  prefix === undefined || prefix === "" ? routes : routes.map((route) => ({
+    method: route.method,
+    path: HttpRouter.prefixPath(route.path, prefix)
+  }))
+
+/**
+ * Adds `routes` to the router, under `options.prefix` when given, and a
+ * 400, 404 or 405 Problem Details for every request the router finds no
+ * route for (matched under the `HttpRouter.RouterConfig` in context).
+ *
+ * The refusals are the router's (a global middleware), so they answer
+ * outside the prefix too, a path no route serves anywhere is a 404 there;
+ * mount one `layer` per router: `Allow` names the methods of this layer's
+ * routes alone, so a path another `layer` (another prefix) serves, asked
+ * with a method it does not, is a 404 rather than a 405.
+ *
+ * @example
+ * ```ts
+ * import * as HttpRoutes from "@baton/http/HttpRoutes"
+ * import { HttpRouter, HttpServerResponse } from "effect/http"
+ *
+ * // `GET /api/v1/healthz` is served; `POST /api/v1/healthz` a 405; `GET /healthz` a 404
+ * const Routes = HttpRoutes.layer([
+ *   HttpRouter.route("GET", "/healthz", HttpServerResponse.text("ok"))
+ * ], { prefix: "/api/v1" })
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = <const Routes extends ReadonlyArray<Served>>(
   // typed by what is read, so a route of a plain response keeps `never` for its error and requirements
-  routes: Routes & ReadonlyArray<HttpRouter.Route<ErrorOf<Routes[number]>, ContextOf<Routes[number]>>>
+  routes: Routes & ReadonlyArray<HttpRouter.Route<ErrorOf<Routes[number]>, ContextOf<Routes[number]>>>,
+  options: Options = {}
 ) =>
   Layer.merge(
-    HttpRouter.addAll(routes),
-    Layer.unwrap(Effect.map(HttpRouter.RouterConfig, (config) => refuse(routes, config)))
+    HttpRouter.addAll(routes, { prefix: options.prefix }),
+    Layer.unwrap(Effect.map(HttpRouter.RouterConfig, (config) => refuse(mounted(routes, options.prefix), config)))
   )

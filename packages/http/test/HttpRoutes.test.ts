@@ -8,7 +8,7 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { type FindMyWay, HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { type FindMyWay, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as HttpRoutes from "../src/HttpRoutes.ts"
 
 const Routes = HttpRoutes.layer([
@@ -24,11 +24,23 @@ const Routes = HttpRoutes.layer([
   HttpRouter.route("POST", "/v1/models", HttpServerResponse.text("added"))
 ])
 
-/** `Routes` on a Node server on a spare port, under the router's `config` (its defaults unless told); its URL. */
-const serveWith = (config: Partial<FindMyWay.RouterConfig>) =>
+/** Routes under the prefix `/api/v2`; the item route answers the URL its handler sees. */
+const Prefixed = HttpRoutes.layer([
+  HttpRouter.route("GET", "/healthz", HttpServerResponse.text("ok")),
+  HttpRouter.route(
+    "GET",
+    "/items/:id",
+    Effect.map(HttpServerRequest.HttpServerRequest, (request) => HttpServerResponse.text(request.url))
+  ),
+  HttpRouter.route("POST", "/items", HttpServerResponse.text("made")),
+  HttpRouter.route("GET", "/files/*", HttpServerResponse.text("files"))
+], { prefix: "/api/v2/" })
+
+/** `routes` (`Routes` by default) on a Node server on a spare port, under the router's `config` (its defaults unless told); its URL. */
+const serveWith = (config: Partial<FindMyWay.RouterConfig>, routes: typeof Routes = Routes) =>
   Effect.map(
     Layer.build(
-      HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
+      HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
         Layer.provideMerge(NodeHttpServer.layerTest),
         Layer.provide(Layer.succeed(HttpRouter.RouterConfig)(config))
       )
@@ -164,6 +176,38 @@ describe("HttpRoutes over HTTP", () => {
       for (const [method, path, status] of [["GET", "/healthz/", 404], ["GET", `/v1/items/${long}`, 200]] as const) {
         const reply = yield* send(`${url}${path}`, method)
         assert.strictEqual(reply.status, status, `${method} ${path}`)
+      }
+    }).pipe(Effect.scoped))
+
+  it.live("routes under a prefix: served there, refused elsewhere; Allow names the prefixed paths' methods", () =>
+    Effect.gen(function*() {
+      const url = yield* serveWith({}, Prefixed)
+      const served = [
+        ["GET", "/api/v2/healthz", "ok"],
+        ["GET", "/api/v2/items/7?full=1", "/items/7?full=1"],
+        ["POST", "/api/v2/items", "made"],
+        ["GET", "/api/v2/files", "files"],
+        ["GET", "/api/v2/files/a/b", "files"]
+      ] as const
+      for (const [method, path, text] of served) {
+        const reply = yield* send(`${url}${path}`, method)
+        assert.deepStrictEqual([reply.status, reply.text], [200, text], `${method} ${path}`)
+      }
+      const refused = [
+        ["GET", "/healthz", 404, null],
+        ["GET", "/api/healthz", 404, null],
+        ["POST", "/api/v2/healthz", 405, "GET, HEAD"],
+        ["GET", "/api/v2/items", 405, "POST"],
+        ["DELETE", "/api/v2/items/7", 405, "GET, HEAD"],
+        ["POST", "/api/v2/files/a", 405, "GET, HEAD"]
+      ] as const
+      for (const [method, path, status, allow] of refused) {
+        const answer = yield* refusal(`${url}${path}`, method)
+        assert.deepStrictEqual([answer.status, answer.allow, answer.contentType], [
+          status,
+          allow,
+          "application/problem+json"
+        ], `${method} ${path}`)
       }
     }).pipe(Effect.scoped))
 })
