@@ -65,6 +65,21 @@ const refusal = (url: string, method: string) =>
     problem: reply.text === "" ? undefined : JSON.parse(reply.text) as Record<string, unknown>
   }))
 
+/** Each `[method, path, text]` is answered 200 with `text`. */
+const assertServed = (url: string, cases: ReadonlyArray<readonly [string, string, string]>) =>
+  Effect.forEach(cases, ([method, path, text]) =>
+    Effect.map(send(`${url}${path}`, method), (reply) => {
+      assert.deepStrictEqual([reply.status, reply.text], [200, text], `${method} ${path}`)
+    }), { discard: true })
+
+/** Each `[method, path, status, allow]` is refused with `status` and `allow`, as Problem Details. */
+const assertRefused = (url: string, cases: ReadonlyArray<readonly [string, string, number, string | null]>) =>
+  Effect.forEach(cases, ([method, path, status, allow]) =>
+    Effect.map(refusal(`${url}${path}`, method), (answer) => {
+      const expected = [status, allow, "application/problem+json"]
+      assert.deepStrictEqual([answer.status, answer.allow, answer.contentType], expected, `${method} ${path}`)
+    }), { discard: true })
+
 describe("HttpRoutes over HTTP", () => {
   it.live("a path no route serves is a 404 Problem Details, whatever the method", () =>
     Effect.gen(function*() {
@@ -153,61 +168,40 @@ describe("HttpRoutes over HTTP", () => {
         ["GET", "/v1/models/m-1", "models"],
         ["POST", "/v1/models", "added"]
       ] as const
-      for (const [method, path, text] of cases) {
-        const reply = yield* send(`${url}${path}`, method)
-        assert.deepStrictEqual([reply.status, reply.text], [200, text], `${method} ${path}`)
-      }
+      yield* assertServed(url, cases)
     }).pipe(Effect.scoped))
 
   it.live("Allow is matched under the router's RouterConfig: a trailing slash kept, case kept, a longer parameter", () =>
     Effect.gen(function*() {
       const url = yield* serveWith({ ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 300 })
       const long = "x".repeat(200)
-      const cases = [
+      yield* assertRefused(url, [
         ["POST", "/healthz/", 404, null],
+        ["GET", "/healthz/", 404, null],
         ["POST", "/HEALTHZ", 404, null],
         ["PUT", "/v1/items/7/", 404, null],
         ["PUT", `/v1/items/${long}`, 405, "GET, DELETE, HEAD"]
-      ] as const
-      for (const [method, path, status, allow] of cases) {
-        const answer = yield* refusal(`${url}${path}`, method)
-        assert.deepStrictEqual([answer.status, answer.allow], [status, allow], `${method} ${path}`)
-      }
-      for (const [method, path, status] of [["GET", "/healthz/", 404], ["GET", `/v1/items/${long}`, 200]] as const) {
-        const reply = yield* send(`${url}${path}`, method)
-        assert.strictEqual(reply.status, status, `${method} ${path}`)
-      }
+      ])
+      yield* assertServed(url, [["GET", `/v1/items/${long}`, "item"]])
     }).pipe(Effect.scoped))
 
   it.live("routes under a prefix: served there, refused elsewhere; Allow names the prefixed paths' methods", () =>
     Effect.gen(function*() {
       const url = yield* serveWith({}, Prefixed)
-      const served = [
+      yield* assertServed(url, [
         ["GET", "/api/v2/healthz", "ok"],
         ["GET", "/api/v2/items/7?full=1", "/items/7?full=1"],
         ["POST", "/api/v2/items", "made"],
         ["GET", "/api/v2/files", "files"],
         ["GET", "/api/v2/files/a/b", "files"]
-      ] as const
-      for (const [method, path, text] of served) {
-        const reply = yield* send(`${url}${path}`, method)
-        assert.deepStrictEqual([reply.status, reply.text], [200, text], `${method} ${path}`)
-      }
-      const refused = [
+      ])
+      yield* assertRefused(url, [
         ["GET", "/healthz", 404, null],
         ["GET", "/api/healthz", 404, null],
         ["POST", "/api/v2/healthz", 405, "GET, HEAD"],
         ["GET", "/api/v2/items", 405, "POST"],
         ["DELETE", "/api/v2/items/7", 405, "GET, HEAD"],
         ["POST", "/api/v2/files/a", 405, "GET, HEAD"]
-      ] as const
-      for (const [method, path, status, allow] of refused) {
-        const answer = yield* refusal(`${url}${path}`, method)
-        assert.deepStrictEqual([answer.status, answer.allow, answer.contentType], [
-          status,
-          allow,
-          "application/problem+json"
-        ], `${method} ${path}`)
-      }
+      ])
     }).pipe(Effect.scoped))
 })
