@@ -23,10 +23,11 @@ import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
 import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
+import * as MockServerCommand from "@baton/testing/MockServerCommand"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Config, Effect, Layer, Logger, Option, type PlatformError } from "effect"
-import { HttpRouter } from "effect/http"
+import { Config, Effect, Layer, Logger, Option, type PlatformError, Predicate } from "effect"
+import { HttpRouter, HttpServer, type HttpServerError } from "effect/http"
 import { createServer } from "node:http"
 import { AdminKey, Routes } from "./QuizApi.ts"
 
@@ -97,15 +98,43 @@ export const listenOptions: Effect.Effect<ListenOptions, LlmError.LlmConfigError
   host: Effect.orDie(Config.String("HOST").pipe(Config.withDefault("127.0.0.1")))
 })
 
+/** Node's `listen` errors that are the host's (it does not resolve, or is not this machine's); any other is the port's. */
+const hostCodes: ReadonlySet<unknown> = new Set(["ENOTFOUND", "EAI_AGAIN", "EADDRNOTAVAIL"])
+
+/** Why the service cannot listen, as the variable to fix: `PORT: cannot listen on 127.0.0.1:3000: address in use`. */
+const cannotListen = (options: ListenOptions) => (error: HttpServerError.ServeError) => {
+  const variable = Predicate.hasProperty(error.cause, "code") && hostCodes.has(error.cause.code) ? "HOST" : "PORT"
+  return Effect.fail(
+    new LlmError.LlmConfigError({
+      variable,
+      // a host that does not resolve is named alone: no port was tried
+      message: `${variable}: ${
+        MockServerCommand.listenFailure(error.cause, variable === "HOST" ? { host: options.host } : options)
+      }`
+    })
+  )
+}
+
+/** Node's HTTP server listening on `options` (`NodeHttpServer.layer`, its listen error the variable to fix). */
+const nodeServer = (options: ListenOptions) =>
+  Layer.merge(
+    Layer.effect(
+      HttpServer.HttpServer,
+      NodeHttpServer.make(createServer, options).pipe(Effect.catchTag("ServeError", cannotListen(options)))
+    ),
+    NodeHttpServer.layerHttpServices
+  )
+
 /**
  * The routes listening on `options`, over the `Stack` services in context
- * (the demo builds the stack itself to read its ledger).
+ * (the demo builds the stack itself to read its ledger). A port in use or a
+ * host that does not resolve is an `LlmConfigError` naming `PORT` or `HOST`.
  *
  * @since 0.1.0
  */
 export const serve = (options: ListenOptions) =>
   HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, options))
+    Layer.provideMerge(nodeServer(options))
   )
 
 /**

@@ -7,13 +7,34 @@
 import * as NodeProcess from "@baton/testing/NodeProcess"
 import { spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync } from "node:fs"
+import { createServer, type Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { assert, describe, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), "quiz-startup-"))
+
+/** A port this test holds while it runs. */
+let heldPort = 0
+const holder: Server = createServer()
+beforeAll(() =>
+  new Promise<void>((resolve) => {
+    holder.listen(0, "127.0.0.1", () => {
+      const address = holder.address()
+      heldPort = typeof address === "object" && address !== null ? address.port : 0
+      resolve()
+    })
+  })
+)
+afterAll(() =>
+  new Promise<void>((resolve) => {
+    holder.close(() => {
+      resolve()
+    })
+  })
+)
 
 interface Ran {
   /** The exit code, or "listening" when the service started (and was stopped). */
@@ -76,5 +97,14 @@ describe("quiz service at startup", () => {
     for (const port of ["0x50", "8e1", " 80", "+80", "80.0", "70000"]) {
       assertRefused(await start({ PORT: port }), "PORT", JSON.stringify(port))
     }
+  })
+
+  it("refuses a PORT in use and a HOST that does not resolve naming each", async () => {
+    const ran = await start({ PORT: String(heldPort) })
+    assertRefused(ran, "PORT", "port in use")
+    assert.include(ran.stderr, `cannot listen on 127.0.0.1:${heldPort}: address in use`)
+    const host = await start({ HOST: "no-such-host.invalid" })
+    assertRefused(host, "HOST", "unresolvable host")
+    assert.include(host.stderr, "no-such-host.invalid: host not found")
   })
 })
