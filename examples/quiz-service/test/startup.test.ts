@@ -107,4 +107,10 @@ describe("quiz service at startup", () => {
     assertRefused(host, "HOST", "unresolvable host")
     assert.include(host.stderr, "no-such-host.invalid: host not found")
   })
+
+  it("refuses an AI_QUOTA_TIMEZONE that is an offset, not an IANA zone, naming it", async () => {
+    for (const zone of ["+05:00", "-0500"]) {
+      assertRefused(await start({ AI_QUOTA_TIMEZONE: zone }), "AI_QUOTA_TIMEZONE", zone)
+    }
+  })
 })
