@@ -6,7 +6,7 @@
  *
  * | variable | default | meaning |
  * | --- | --- | --- |
- * | `LLM_PRIMARY_PROVIDER` | `deepseek` | first provider of the chain: `deepseek`, `gemini`, `openai` or `anthropic` |
+ * | `LLM_PRIMARY_PROVIDER` | `deepseek` | first provider of the chain: `deepseek`, `gemini`, `openai` or `anthropic` (only spaces: an error saying it is blank; empty: unset) |
  * | `LLM_FALLBACK_PROVIDER` | `gemini` (`none` when the primary is `gemini`) | the fallback; `none` for no fallback (blank: the default) |
  * | `LLM_FALLBACK_PROVIDERS` | unset | a longer chain, comma-separated (`gemini,openai`); replaces `LLM_FALLBACK_PROVIDER` (blank: unset; a list naming no provider, an empty entry or `none` beside a provider is an error) |
  * | `LLM_CHAIN` | unset | the whole chain as steps `provider[/model]`, comma-separated (`deepseek/deepseek-flash,deepseek/deepseek-v4-pro,gemini,ollama`); replaces the three variables above (setting both is an error); a provider may appear with several models |
@@ -728,6 +728,13 @@ const readKindChain = (providers: Providers) =>
       "LLM_PRIMARY_PROVIDER",
       Config.String("LLM_PRIMARY_PROVIDER").pipe(Config.withDefault("deepseek"))
     )
+    if (primaryRaw.trim().length === 0) {
+      // a blank value is no silent default: a template's empty line most likely meant a provider
+      return yield* fail(
+        "LLM_PRIMARY_PROVIDER",
+        `is blank; set one of ${kinds.join(", ")}, or unset it for the default (deepseek)`
+      )
+    }
     const primary = yield* providerName("LLM_PRIMARY_PROVIDER", primaryRaw)
     // a blank variable is an unset one (a blank fallback is never a silent "none")
     const list = yield* optionalNonBlank("LLM_FALLBACK_PROVIDERS")

@@ -3,6 +3,7 @@ import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as LlmConfig from "../src/LlmConfig.ts"
 import * as Pricing from "../src/Pricing.ts"
+import { Bench, managerFromEnv } from "./utils/chain.ts"
 
 const keys = { DEEPSEEK_API_KEY: "sk-deepseek", GEMINI_API_KEY: "g-key" }
 
@@ -97,6 +98,16 @@ describe("LlmConfig", () => {
       "LLM_PRIMARY_PROVIDER",
       "deepseek, gemini, openai, anthropic"
     ))
+  it.effect("a blank primary provider is said to be blank, not an unknown provider \" \"", () =>
+    Effect.gen(function*() {
+      for (const blank of [" ", "\t\n"]) {
+        const error = yield* Effect.flip(managerFromEnv({ LLM_PRIMARY_PROVIDER: blank }))
+        assert.strictEqual(error._tag, "LlmConfigError")
+        assert.strictEqual(error.variable, "LLM_PRIMARY_PROVIDER", JSON.stringify(blank))
+        assert.include(error.message, "is blank", JSON.stringify(blank))
+        assert.notInclude(error.message, "unknown provider", JSON.stringify(blank))
+      }
+    }).pipe(Effect.provide(Bench)))
   it.effect("names an unknown fallback provider", () =>
     failsOn({ ...keys, LLM_FALLBACK_PROVIDER: "grok" }, "LLM_FALLBACK_PROVIDER", "unknown provider \"grok\""))
   it.effect("names an unknown provider in a longer chain", () =>
