@@ -10,7 +10,7 @@
  * | `LLM_FALLBACK_PROVIDER` | `gemini` (`none` when the primary is `gemini`) | the fallback; `none` for no fallback (blank: the default) |
  * | `LLM_FALLBACK_PROVIDERS` | unset | a longer chain, comma-separated (`gemini,openai`); replaces `LLM_FALLBACK_PROVIDER` (blank: unset; a list naming no provider, an empty entry or `none` beside a provider is an error) |
  * | `LLM_CHAIN` | unset | the whole chain as steps `provider[/model]`, comma-separated (`deepseek/deepseek-flash,deepseek/deepseek-v4-pro,gemini,ollama`); replaces the three variables above (setting both is an error); a provider may appear with several models |
- * | `LLM_COMPAT_<NAME>_BASE_URL` | unset | declares `<name>` (lower-case in `LLM_CHAIN`; `-` is `_` in the variable) as an OpenAI-compatible endpoint: its `http(s)://` base URL, up to the version segment |
+ * | `LLM_COMPAT_<NAME>_BASE_URL` | unset | declares `<name>` (lower-case in `LLM_CHAIN`; `-` is `_` in the variable) as an OpenAI-compatible endpoint: its `http(s)://` base URL, up to the version segment (a hosted provider's name is no endpoint: set for one in the chain, an error) |
  * | `LLM_COMPAT_<NAME>_MODEL` | the first model `LLM_CHAIN` names for it | the endpoint's default model |
  * | `LLM_COMPAT_<NAME>_API_KEY` | unset | the endpoint's key (`Authorization: Bearer`); unset for servers without auth |
  * | `LLM_COMPAT_<NAME>_ASSISTANT_PREFILL` | `false` | whether the endpoint continues a final assistant message |
@@ -875,7 +875,26 @@ const readChain = (providers: Providers) =>
       onNone: () => Effect.map(readKindChain(providers), (steps) => ({ steps, compatible: {} })),
       onSome: (raw) => readStepChain(providers, raw)
     })
-  )
+  ).pipe(Effect.tap((chain) => checkNoCompatibleHosted(chain.steps)))
+
+/**
+ * A hosted provider of the chain has no `LLM_COMPAT_<KIND>_BASE_URL`: its
+ * name calls the hosted adapter, so that URL would be ignored without a
+ * word (`<KIND>_BASE_URL` points the adapter elsewhere). The error shows
+ * no URL.
+ */
+const checkNoCompatibleHosted = (steps: ReadonlyArray<ChainStep>) =>
+  Effect.forEach(new Set(steps.flatMap((step) => step.kind === "openai-compatible" ? [] : [step.kind])), (kind) => {
+    const variable = `${compatiblePrefix(kind)}_BASE_URL`
+    const prefix = kind.toUpperCase()
+    return Effect.flatMap(optionalNonBlank(variable), (url) =>
+      Option.isNone(url) ? Effect.void : fail(
+        variable,
+        `${kind} is a hosted provider, whose adapter the chain's ${kind} calls, so this URL would be ignored; ` +
+          `set ${prefix}_BASE_URL to send ${kind} elsewhere, or give the OpenAI-compatible endpoint another name ` +
+          `(LLM_COMPAT_MY_${prefix}_BASE_URL, my-${kind} in LLM_CHAIN)`
+      ))
+  }, { discard: true })
 
 /** Every hosted kind of the chain needs its key. */
 const checkKeys = (providers: Providers, steps: ReadonlyArray<ChainStep>) =>

@@ -283,6 +283,24 @@ describe("LlmConfig", () => {
       yield* failsOn({ ...keys, LLM_CHAIN: "deepseek/ ,gemini" }, "LLM_CHAIN", "must not be blank")
       yield* failsOn({ ...keys, LLM_CHAIN: "deepseek,,gemini" }, "LLM_CHAIN", "provider/model")
     }))
+  it.effect("LLM_COMPAT_<KIND>_BASE_URL for a hosted provider of the chain is an error, not silently ignored", () =>
+    Effect.gen(function*() {
+      for (
+        const variables of [
+          { LLM_CHAIN: "deepseek", LLM_COMPAT_DEEPSEEK_BASE_URL: "http://127.0.0.1:1/v1" },
+          { LLM_CHAIN: "gemini,openai/gpt-4.1", LLM_COMPAT_OPENAI_BASE_URL: "http://127.0.0.1:1/v1" },
+          { LLM_PRIMARY_PROVIDER: "deepseek", LLM_COMPAT_DEEPSEEK_BASE_URL: "http://127.0.0.1:1/v1" }
+        ]
+      ) {
+        const variable = Object.keys(variables)[1] ?? ""
+        const error = yield* Effect.flip(managerFromEnv(variables))
+        assert.strictEqual(error._tag, "LlmConfigError")
+        assert.strictEqual(error.variable, variable, error.message)
+        assert.include(error.message, variable.replace("LLM_COMPAT_", ""))
+        assert.notInclude(error.message, "127.0.0.1")
+      }
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("LLM_CHAIN next to LLM_PRIMARY_PROVIDER is an error", () =>
     failsOn({ ...keys, LLM_CHAIN: "gemini", LLM_PRIMARY_PROVIDER: "deepseek" }, "LLM_CHAIN", "LLM_PRIMARY_PROVIDER"))
   it.effect("LLM_CHAIN names the missing key of a hosted step", () =>
