@@ -21,7 +21,8 @@
  * is refused before anything starts, with exit code 1.
  *
  * A schema file that cannot be used (missing, not JSON, not an object, not
- * a valid JSON Schema) ends with exit code 2, as other input to fix does.
+ * a valid JSON Schema) ends with exit code 2, as other input to fix does,
+ * before anything starts: it is read and compiled first.
  *
  * @since 0.1.0
  */
@@ -33,7 +34,7 @@ import type { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { ProviderError } from "@baton/core/ProviderError"
-import type * as StructuredOutput from "@baton/core/StructuredOutput"
+import * as StructuredOutput from "@baton/core/StructuredOutput"
 import type { TokenUsage } from "@baton/core/TokenUsage"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
@@ -115,13 +116,12 @@ const readSchema = (file: string): Effect.Effect<StructuredOutput.JsonSchema, Sc
     catch: (cause) => schemaProblem(file, cause instanceof Error ? cause.message : String(cause))
   })
 
-/** The answer as JSON matching the schema in `file`; a schema the manager refuses is the file's problem. */
-const structured = (manager: LlmManager.Service, input: LlmManager.Input, file: string) =>
+/** The schema in `file`, read and compiled before anything starts: a schema the library refuses is the file's problem. */
+const schemaOf = (file: string): Effect.Effect<StructuredOutput.StructuredOutput<unknown>, SchemaFileError> =>
   Effect.flatMap(readSchema(file), (schema) =>
-    manager.generateStructured(input, schema).pipe(
-      Effect.catchTag("InvalidOptions", (error) =>
-        // its message is `schema: why`
-        Effect.fail(error.field === "schema" ? schemaProblem(file, error.message.replace(/^schema: /, "")) : error))
+    StructuredOutput.fromJsonSchema(schema).pipe(
+      // its message is `schema: why`
+      Effect.mapError((error) => schemaProblem(file, error.message.replace(/^schema: /, "")))
     ))
 
 interface Outcome {
@@ -182,13 +182,17 @@ const inputOf = (flags: Flags): LlmRequest.Input => ({
   metadata: { subjectId: Option.getOrUndefined(flags.teacher), tags: { feature: "cli" } }
 })
 
-const run = (flags: Flags, input: LlmRequest.Input) =>
+const run = (
+  flags: Flags,
+  input: LlmRequest.Input,
+  schema: Option.Option<StructuredOutput.StructuredOutput<unknown>>
+) =>
   Effect.gen(function*() {
     const manager = yield* LlmManager.LlmManager
     const started = yield* Clock.currentTimeMillis
     let outcome: Outcome | undefined
-    if (Option.isSome(flags.schema)) {
-      const result = yield* structured(manager, input, flags.schema.value)
+    if (Option.isSome(schema)) {
+      const result = yield* manager.generateStructured(input, schema.value)
       outcome = { ...result, attempts: result.attempts.length, content: JSON.stringify(result.value, null, 2) }
     } else if (flags.stream) {
       outcome = yield* streamed(manager, input, !flags.json)
@@ -289,6 +293,7 @@ const generate = (flags: Flags) =>
     const input = inputOf(flags)
     // a request the manager would refuse (an empty or blank prompt) is refused before the ledger or a mock server
     yield* LlmRequest.make(input)
+    const schema = yield* Effect.transposeOption(Option.map(flags.schema, schemaOf))
     const overrides = overridesOf(flags)
     if (Option.isSome(flags.model) && flags.model.value.includes(",") && (overrides["LLM_CHAIN"] ?? "") !== "") {
       // a comma would start another step of the chain
@@ -297,7 +302,7 @@ const generate = (flags: Flags) =>
       })
     }
     const config = yield* Environment.withMockWhenNoProvider(overrides)
-    yield* run(flags, input).pipe(Effect.provide(Stack.pipe(Layer.provide(config))))
+    yield* run(flags, input, schema).pipe(Effect.provide(Stack.pipe(Layer.provide(config))))
   }).pipe(Effect.scoped, Effect.catch(failWith(flags.json)), Exit.logsOnStderr)
 
 /**

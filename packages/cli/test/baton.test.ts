@@ -520,18 +520,25 @@ describe("baton", () => {
     }
   })
 
-  it("generate --schema with a file that cannot be used exits 2 naming it: missing, not an object, not a JSON Schema", async () => {
+  it("generate --schema with a file that cannot be used exits 2 naming it, before any setup: missing, not an object, not a JSON Schema", async () => {
     const cwd = freshDir()
     writeFileSync(join(cwd, "list.json"), "[1]")
     writeFileSync(join(cwd, "bad.json"), JSON.stringify({ type: "nope" }))
-    const env = { ...onMock(), LLM_USAGE_STORE_URL: "sqlite::memory:" }
     for (const file of ["missing.json", "list.json", "bad.json"]) {
-      const ran = await run(["generate", "hi", "--schema", file], { env, cwd })
+      // no key: the bundled mock server would start, and the default ledger be created, were the file read later
+      const ran = await run(["generate", "hi", "--schema", file], { cwd })
       assert.strictEqual(ran.code, 2, `${file}: ${ran.stderr}`)
-      assert.match(ran.stderr, new RegExp(`^baton: --schema ${file}: `, "m"))
+      assert.match(ran.stderr, new RegExp(`^baton: --schema ${file}: [^\n]*\n$`))
     }
-    const invalid = await run(["generate", "hi", "--schema", "bad.json"], { env, cwd })
+    assert.deepStrictEqual(readdirSync(cwd).sort(), ["bad.json", "list.json"])
+    const invalid = await run(["generate", "hi", "--schema", "bad.json"], { cwd })
     assert.match(invalid.stderr, /^baton: --schema bad\.json: not a valid JSON Schema/m)
+    // a usable one still gives the answer as JSON matching it
+    const schema = { type: "object", properties: { title: { type: "string" } }, required: ["title"] }
+    writeFileSync(join(cwd, "good.json"), JSON.stringify(schema))
+    const answered = await run(["generate", "hi", "--schema", "good.json"], { cwd })
+    assert.strictEqual(answered.code, 0, answered.stderr)
+    assert.isString((JSON.parse(answered.stdout) as { title: unknown }).title)
   })
 
   it("generate --json: a warning logged on the way goes to stderr, stdout holds the JSON object alone", async () => {
