@@ -7,8 +7,10 @@
  * 700 ms late.
  */
 import * as MockFault from "@baton/testing/MockFault"
-import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as GatewayConfig from "../src/GatewayConfig.ts"
 import * as Fixture from "./fixture.ts"
 
 const TestLayer = Fixture.gatewayWithMock({ listen: { keepAliveMs: 100 } })
@@ -39,4 +41,14 @@ layer(TestLayer, { excludeTestServices: true })("Gateway keep-alive", (it) => {
       assert.isAbove(text.length, 0)
       assert.strictEqual((yield* mock.stats("openai")).requests, 1)
     }))
+})
+
+describe("Gateway.layer's keepAliveMs", () => {
+  it.effect("an interval of 0, negative or fractional is a GatewayConfigError naming it, at build", () =>
+    Effect.gen(function*() {
+      for (const keepAliveMs of [0, -1, 0.5, Number.NaN]) {
+        const error = yield* Effect.flip(Layer.build(Fixture.gateway({ listen: { keepAliveMs } })))
+        assert.strictEqual(error instanceof GatewayConfig.GatewayConfigError ? error.field : error, "keepAliveMs")
+      }
+    }).pipe(Effect.provide(MockProviderServer.layer()), Effect.scoped))
 })
