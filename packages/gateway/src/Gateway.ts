@@ -85,10 +85,11 @@
  * @since 0.1.0
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
-import type { LlmConfigError } from "@baton/core/LlmError"
+import { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmMetrics from "@baton/core/LlmMetrics"
 import type * as Pricing from "@baton/core/Pricing"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import { scrubSecrets } from "@baton/core/Redact"
 import * as RequestLog from "@baton/core/RequestLog"
 import type * as UsageLedger from "@baton/core/UsageLedger"
 import * as HttpSse from "@baton/http/HttpSse"
@@ -349,16 +350,33 @@ export const layerDefaults: Layer.Layer<
  * with `config` over `layerDefaults`, or without one the environment's
  * chain (`LlmConfig.layer`, which requires its keys) under the alias
  * `default` and the keys of `BATON_GATEWAY_KEYS`, over the same defaults.
+ * A configuration error never shows a key of `config`'s providers (one
+ * pasted into `LLM_PRICES`, say), whatever variable it is read from.
  *
  * @since 0.1.0
  */
 export const serve = (
   options: ListenOptions & { readonly config?: GatewayConfig.GatewayConfig | undefined } = {}
-): Effect.Effect<never, unknown> =>
-  Layer.launch(
-    options.config === undefined
-      ? Layer.unwrap(
+): Effect.Effect<never, unknown> => {
+  const config = options.config
+  return config === undefined
+    ? Layer.launch(
+      Layer.unwrap(
         Effect.map(LlmConfig.LlmConfig.use(GatewayConfig.fromEnvironment), (config) => layer(config, options))
       ).pipe(Layer.provide(defaultsOver(LlmConfig.layer)))
-      : layer(options.config, options).pipe(Layer.provide(layerDefaults))
-  )
+    )
+    : Effect.mapError(Layer.launch(layer(config, options).pipe(Layer.provide(layerDefaults))), hidingKeysOf(config))
+}
+
+/**
+ * `error` with the keys of `config`'s providers `[redacted]` when it is an
+ * `LlmConfigError`: the environment's configuration hides the keys of its
+ * own variables only, not those of a config's `apiKeyEnv`.
+ */
+const hidingKeysOf = (config: GatewayConfig.GatewayConfig) => (error: unknown): unknown =>
+  error instanceof LlmConfigError
+    ? new LlmConfigError({
+      variable: error.variable,
+      message: scrubSecrets(error.message, GatewayConfig.secrets(config))
+    })
+    : error

@@ -79,4 +79,29 @@ describe("Gateway: LLM_PRICES with a config file", () => {
         }
       }
     }))
+
+  it.live("Gateway.serve: a config key pasted into LLM_PRICES is [redacted] in the environment's error", () =>
+    Effect.gen(function*() {
+      const key = "sk-CANARY-local-7654321"
+      const environment = ConfigProvider.layer(ConfigProvider.fromUnknown({
+        LOCAL_KEY_PROD: key,
+        LLM_PRICES: JSON.stringify({ local: { models: { [key]: { input: "free", output: 1 } } } })
+      }))
+      const config = yield* GatewayConfig.parse(
+        JSON.stringify({
+          providers: { local: { baseUrl: "http://127.0.0.1:1/v1", models: ["llama3"], apiKeyEnv: "LOCAL_KEY_PROD" } },
+          keys: []
+        }),
+        "json"
+      ).pipe(Effect.provide(environment))
+      const error = yield* Effect.flip(
+        Gateway.serve({ config, port: 0 }).pipe(Effect.provide(environment), Effect.timeout("10 seconds"))
+      )
+      assert.instanceOf(error, LlmConfigError)
+      if (error instanceof LlmConfigError) {
+        assert.strictEqual(error.variable, "LLM_PRICES")
+        assert.include(error.message, "[redacted]")
+        assert.notInclude(error.message, key.slice(0, 8))
+      }
+    }))
 })
