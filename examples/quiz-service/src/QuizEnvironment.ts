@@ -7,14 +7,29 @@
  * provider at it with placeholder keys (`MockEnvironment`), and makes
  * DeepSeek answer 503 three times so the first request shows retries and the
  * fallback at work. Every other variable is read from the environment as
- * usual.
+ * usual. Otherwise it logs the chain it uses, when its configuration reads.
  *
  * @since 0.1.0
  */
+import * as LlmConfig from "@baton/core/LlmConfig"
 import * as MockEnvironment from "@baton/testing/MockEnvironment"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { ConfigProvider, Effect, Layer } from "effect"
+
+/**
+ * Names the chain of the environment's configuration when it reads; when it
+ * does not, says nothing: the service stops at startup naming the variable.
+ */
+const announceChain = Effect.matchEffect(LlmConfig.make, {
+  onFailure: () => Effect.void,
+  onSuccess: (settings) =>
+    Effect.logInfo(
+      `Using the configured providers: ${
+        settings.steps.map((step) => `${step.provider} (${step.model})`).join(", then ")
+      }.`
+    )
+})
 
 /**
  * A `ConfigProvider` layer for the example: the environment, plus the mock
@@ -26,7 +41,7 @@ import { ConfigProvider, Effect, Layer } from "effect"
 export const layer: Layer.Layer<never, MockProviderServer.MockServerStartError> = Layer.unwrap(
   Effect.gen(function*() {
     if (!(yield* MockEnvironment.needsMock(process.env))) {
-      yield* Effect.logInfo("Using the configured providers.")
+      yield* announceChain
       return Layer.empty
     }
     const server = yield* MockProviderServer.start()

@@ -113,4 +113,13 @@ describe("quiz service at startup", () => {
       assertRefused(await start({ AI_QUOTA_TIMEZONE: zone }), "AI_QUOTA_TIMEZONE", zone)
     }
   })
+
+  it("says it uses the configured providers only when their configuration reads", async () => {
+    const bad = await start({ LLM_MAX_RETRIES: "many" })
+    assertRefused(bad, "LLM_MAX_RETRIES", "a bad LLM_MAX_RETRIES")
+    assert.notInclude(bad.stdout, "Using the configured providers")
+    const good = await start({})
+    assert.strictEqual(good.code, "listening", good.stderr)
+    assert.include(good.stdout, "Using the configured providers")
+  })
 })
