@@ -14,12 +14,14 @@
  * import { Layer } from "effect"
  * import * as LlmConfig from "@baton/core/LlmConfig"
  * import * as LlmManager from "@baton/core/LlmManager"
+ * import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
  * import * as Providers from "@baton/providers/Providers"
  *
  * // LLM_CHAIN=deepseek/deepseek-flash,deepseek/deepseek-v4-pro,ollama
  * // LLM_COMPAT_OLLAMA_BASE_URL=http://127.0.0.1:11434/v1 LLM_COMPAT_OLLAMA_MODEL=llama3.2
+ * // the providers' HTTP client (ProviderHttpClient.layer) and prices come with it
  * const Manager = LlmManager.layerConfig(Providers.layersFromConfig).pipe(
- *   Layer.provide(LlmConfig.layerPricing),
+ *   Layer.provide([LlmConfig.layerPricing, ProviderHttpClient.layer]),
  *   Layer.provideMerge(LlmConfig.layer)
  * )
  * ```
