@@ -13,7 +13,8 @@
  * `GenerationOptions`' `reasoning`; left out, nothing is asked and the
  * model decides), `--stream`, `--json`
  * (one JSON object on stdout instead, `{"error": {...}}` on a failure, with
- * the same exit code). When the configuration has no provider to call (no
+ * the same exit code; `{"error": {"_tag": "Interrupted", ...}}` when Ctrl-C
+ * or SIGTERM stops it). When the configuration has no provider to call (no
  * API key, no OpenAI-compatible endpoint in the chain), the bundled mock
  * provider server is started in-process.
  *
@@ -285,6 +286,15 @@ const failWith = (json: boolean) => (error: Failure) => {
   )
 }
 
+/** With `--json`, a `generate` stopped by a signal still prints its one JSON object: the error of an answer cut short. */
+const interrupted = (json: boolean) =>
+  Effect.sync(() => {
+    if (json) {
+      const error = { _tag: "Interrupted", message: "stopped before the answer was complete" }
+      process.stdout.write(`${JSON.stringify({ error })}\n`)
+    }
+  })
+
 const generate = (flags: Flags) =>
   Effect.gen(function*() {
     if (flags.stream && Option.isSome(flags.schema)) {
@@ -303,7 +313,12 @@ const generate = (flags: Flags) =>
     }
     const config = yield* Environment.withMockWhenNoProvider(overrides)
     yield* run(flags, input, schema).pipe(Effect.provide(Stack.pipe(Layer.provide(config))))
-  }).pipe(Effect.scoped, Effect.catch(failWith(flags.json)), Exit.logsOnStderr)
+  }).pipe(
+    Effect.scoped,
+    Effect.catch(failWith(flags.json)),
+    Effect.onInterrupt(() => interrupted(flags.json)),
+    Exit.logsOnStderr
+  )
 
 /**
  * The `generate` command.

@@ -712,6 +712,27 @@ describe("baton", () => {
     }
   })
 
+  it("generate --json stopped by Ctrl-C prints one JSON error object on stdout, exit 130", async () => {
+    const before = await Effect.runPromise(server.stats("deepseek"))
+    const child = spawn(
+      node,
+      [baton, "generate", "Write about Mars", "--stream", "--json", "--model", "deepseek-flash@slowTokens=200"],
+      { cwd: freshDir(), env: { ...baseEnv, ...onMock(), LLM_MAX_RETRIES: "0" } }
+    )
+    let stdout = ""
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    const exited = new Promise((resolve) => child.once("exit", resolve))
+    // stopped once the provider has the call: the answer is under way
+    while ((await Effect.runPromise(server.stats("deepseek"))).requests === before.requests) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    child.kill("SIGINT")
+    assert.strictEqual(await exited, 130)
+    assert.deepStrictEqual(JSON.parse(stdout), {
+      error: { _tag: "Interrupted", message: "stopped before the answer was complete" }
+    })
+  })
+
   it("an empty --model or --host is refused with the usage, naming the flag, exit 1", async () => {
     for (
       const [command, flag, value] of [
