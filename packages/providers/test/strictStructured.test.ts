@@ -394,6 +394,80 @@ describe("OpenAI strict structured output", () => {
       assert.deepStrictEqual(outcomes, firstTry)
       assert.deepStrictEqual(value, nestedAnswer(10))
     }))
+  /** `depth` levels of objects written inline, each holding the next as `v`. */
+  const inline = (depth: number): object => ({
+    type: "object",
+    properties: { v: depth === 1 ? { type: "string" } : inline(depth - 1) },
+    required: ["v"],
+    additionalProperties: false
+  })
+  /** A closed object of one property, `key`, that may be null or the place `ref` names. */
+  const refOrNull = (key: string, ref: string, more: object = {}) => ({
+    type: "object",
+    properties: { [key]: { anyOf: [{ $ref: ref }, { type: "null" }] }, ...more },
+    required: [key, ...Object.keys(more)],
+    additionalProperties: false
+  })
+  /**
+   * A and B naming each other, the root naming both: 11 levels of objects
+   * (root, B, A, then A's 8-level chain), however the root orders its fields.
+   */
+  const mutual = (order: ReadonlyArray<"x" | "y">) => ({
+    type: "object",
+    properties: Object.fromEntries(order.map((key) => [key, { $ref: key === "x" ? "#/$defs/A" : "#/$defs/B" }])),
+    required: order,
+    additionalProperties: false,
+    $defs: { A: refOrNull("p", "#/$defs/B", { deep: inline(8) }), B: refOrNull("q", "#/$defs/A") }
+  })
+  for (const order of [["x", "y"], ["y", "x"]] as const) {
+    it.live(`11 levels of objects through mutually recursive $refs (fields ${order.join(", ")}) are sent non-strict`, () =>
+      Effect.gen(function*() {
+        const answer = { x: { p: null, deep: nestedAnswer(8) }, y: { q: null } }
+        const { format, outcomes, value } = yield* answered(
+          JSON.stringify(answer),
+          (llm) => llm.generateStructured(ask, mutual(order))
+        )
+        assert.isFalse(format.strict)
+        assert.deepStrictEqual(outcomes, firstTry)
+        assert.deepStrictEqual(value, answer)
+      }))
+  }
+  // a loop cut above a definition is walked again from each path: definitions each naming all the others have too many
+  const names = Array.from({ length: 12 }, (_, i) => `D${i}`)
+  /** A root whose field `d` names D0, of definitions D0 to D11 each `definition`. */
+  const allLinked = (definition: object) => ({
+    ...refOrNull("d", "#/$defs/D0"),
+    $defs: Object.fromEntries(names.map((name) => [name, definition]))
+  })
+  it.live("12 object definitions each naming all the others are sent non-strict, without walking every path", () =>
+    Effect.gen(function*() {
+      const schema = allLinked({
+        type: "object",
+        properties: Object.fromEntries(
+          names.map((name) => [name, { anyOf: [{ $ref: `#/$defs/${name}` }, { type: "null" }] }])
+        ),
+        required: names,
+        additionalProperties: false
+      })
+      const answer = { d: Object.fromEntries(names.map((name) => [name, null])) }
+      const { format, outcomes, value } = yield* answered(
+        JSON.stringify(answer),
+        (llm) => llm.generateStructured(ask, schema)
+      )
+      assert.isFalse(format.strict)
+      assert.deepStrictEqual(outcomes, firstTry)
+      assert.deepStrictEqual(value, answer)
+    }))
+  it.live("12 array definitions, each of all the others or strings, are sent, without walking every path", () =>
+    Effect.gen(function*() {
+      const schema = allLinked({
+        type: "array",
+        items: { anyOf: [...names.map((name) => ({ $ref: `#/$defs/${name}` })), { type: "string" }] }
+      })
+      const { outcomes, value } = yield* answered(`{"d":[["x"]]}`, (llm) => llm.generateStructured(ask, schema))
+      assert.deepStrictEqual(outcomes, firstTry)
+      assert.deepStrictEqual(value, { d: [["x"]] })
+    }))
   for (const [name, schema, answer, strict] of limits) {
     it.live(`a schema of ${name} is sent ${strict ? "strict" : "non-strict"}`, () =>
       Effect.gen(function*() {

@@ -50,7 +50,9 @@
  *   more than 250 values whose values pass 15 000 characters. Levels are
  *   counted through each `$ref`, a definition as deep as where it is used;
  *   a recursive `$ref` (to `#`, or a definition naming itself), which strict
- *   mode takes, counts its loop once.
+ *   mode takes, counts its loop once, on every path through it (A naming B
+ *   naming A is as deep from B as from A). Definitions so entangled that the
+ *   paths through their loops pass 1 000 count as too deep.
  *
  * Without a strict form `toStrict` returns `undefined` and the caller sends
  * the schema unchanged with `strict: false`. Either answer is kept for the
@@ -305,24 +307,73 @@ const measure = (schema: unknown, size: Size): void => {
 }
 
 /**
- * How many levels of objects deep a value of `schema` goes, each `$ref`
- * followed into the place it names (a definition is as deep as where it is
- * used), but none back into a place the path already holds: strict mode
- * takes a recursive schema, so its loop counts once. `depths` keeps the
- * depth of each place followed, so a definition used many times is walked
- * once.
+ * How deep a place goes ({@link depthOf}), and the places on the path above
+ * it whose loops were cut inside it: with any, its depth holds only where
+ * that path led to it.
  */
-const depthOf = (schema: unknown, root: Json, path: ReadonlySet<string>, depths: Map<string, number>): number => {
-  if (!isRecord(schema)) return 0
-  if (typeof schema.$ref === "string") {
-    const ref = schema.$ref
-    if (path.has(ref)) return 0
-    const known = depths.get(ref) ?? depthOf(JsonSchemaShape.targetOf(root, ref), root, new Set([...path, ref]), depths)
-    depths.set(ref, known)
-    return known
+interface Depth {
+  readonly levels: number
+  readonly cutAt: ReadonlySet<string>
+}
+
+/**
+ * A walk of {@link depthOf}: the depth of each place followed whose loops all
+ * close inside it, and how many places it walked whose depth it could not
+ * keep (all it may, once the schema is known to be too deep).
+ */
+interface Walk {
+  readonly depths: Map<string, number>
+  loopWalks: number
+}
+
+/**
+ * The places one depth walk may walk without keeping their depth (each path
+ * through a loop walks them again): past them the schema counts as too deep.
+ */
+const maxLoopWalks = 1_000
+
+const noCuts: ReadonlySet<string> = new Set()
+
+const tooDeep: Depth = { levels: Infinity, cutAt: noCuts }
+
+const cutsOf = (depths: ReadonlyArray<Depth>, except?: string): ReadonlySet<string> => {
+  const places = depths.flatMap((depth) => [...depth.cutAt]).filter((place) => place !== except)
+  return places.length === 0 ? noCuts : new Set(places)
+}
+
+/**
+ * How many levels of objects deep a value of `schema` goes, under `above`
+ * levels, each `$ref` followed into the place it names (a definition is as
+ * deep as where it is used), but none back into a place the path already
+ * holds: strict mode takes a recursive schema, so its loop counts once. A
+ * place whose loops all close inside it (or at the root, on every path) is
+ * walked once, however often it is used; one whose loop was cut at a place
+ * above it (A naming B naming A) is walked again from each path, as its
+ * depth is not the same from each. The walk ends as too deep at the first
+ * path past {@link limits}' depth, or past {@link maxLoopWalks}.
+ */
+const depthOf = (schema: unknown, root: Json, path: ReadonlySet<string>, above: number, walk: Walk): Depth => {
+  if (!isRecord(schema)) return { levels: 0, cutAt: noCuts }
+  if (typeof schema.$ref === "string") return refDepthOf(schema.$ref, root, path, above, walk)
+  const level = isObjectSchema(schema) ? 1 : 0
+  if (above + level > limits.depth) {
+    walk.loopWalks = maxLoopWalks
+    return tooDeep
   }
-  const inner = JsonSchemaShape.parts(schema).map((part) => depthOf(part, root, path, depths))
-  return (isObjectSchema(schema) ? 1 : 0) + Math.max(0, ...inner)
+  const inner = JsonSchemaShape.parts(schema).map((part) => depthOf(part, root, path, above + level, walk))
+  return { levels: level + Math.max(0, ...inner.map((depth) => depth.levels)), cutAt: cutsOf(inner) }
+}
+
+const refDepthOf = (ref: string, root: Json, path: ReadonlySet<string>, above: number, walk: Walk): Depth => {
+  if (path.has(ref)) return { levels: 0, cutAt: ref === "#" ? noCuts : new Set([ref]) }
+  const known = walk.depths.get(ref)
+  if (known !== undefined) return { levels: known, cutAt: noCuts }
+  if (walk.loopWalks >= maxLoopWalks) return tooDeep
+  const inner = depthOf(JsonSchemaShape.targetOf(root, ref), root, new Set([...path, ref]), above, walk)
+  const cutAt = cutsOf([inner], ref)
+  if (cutAt.size === 0) walk.depths.set(ref, inner.levels)
+  else walk.loopWalks++
+  return { levels: inner.levels, cutAt }
 }
 
 /** Whether a strict schema is within {@link limits}: past any of them strict mode refuses it with a 400. */
@@ -330,7 +381,7 @@ const withinLimits = (root: Json): boolean => {
   const size: Size = { properties: 0, chars: 0, enumValues: 0, largeEnumChars: 0 }
   measure(root, size)
   return size.properties <= limits.properties && size.chars <= limits.chars &&
-    depthOf(root, root, new Set(["#"]), new Map()) <= limits.depth &&
+    depthOf(root, root, new Set(["#"]), 0, { depths: new Map(), loopWalks: 0 }).levels <= limits.depth &&
     size.enumValues <= limits.enumValues && size.largeEnumChars <= limits.largeEnumChars
 }
 
