@@ -354,7 +354,7 @@ export const portOf = (text: string): Option.Option<number> =>
 /**
  * The port in `variable` (`PORT`) by the rule of {@link portOf}, `fallback`
  * when the variable is unset or blank, else an `LlmConfigError` naming the
- * variable and showing the value.
+ * variable and showing the value (a configured key's value `[redacted]`).
  *
  * @example
  * ```ts
@@ -367,13 +367,13 @@ export const portOf = (text: string): Option.Option<number> =>
  * @since 0.1.0
  */
 export const port = (variable: string, fallback: number): Effect.Effect<number, LlmConfigError> =>
-  Effect.flatMap(optionalNonBlank(variable), (raw) => {
+  hidingKeys(Effect.flatMap(optionalNonBlank(variable), (raw) => {
     if (Option.isNone(raw)) return Effect.succeed(fallback)
     return Option.match(portOf(raw.value), {
       onNone: () => fail(variable, `a port is decimal digits, 0 to 65535, got "${excerpt(raw.value)}"`),
       onSome: Effect.succeed
     })
-  })
+  }))
 
 const whole = (variable: string, least: Least, fallback: number) =>
   Effect.map(optionalWhole(variable, least), Option.getOrElse(() => fallback))
@@ -1076,7 +1076,7 @@ const configuredKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.g
  * variables of a program's own): a key pasted into another variable
  * (a base URL, a number) is never shown by that variable's error. Every
  * reading of the configuration ends in it (`make`, `layerWithoutChain`,
- * `quotaZone`, `checkPricedProviders`), so every message, present or future, is covered.
+ * `quotaZone`, `port`, `checkPricedProviders`), so every message, present or future, is covered.
  */
 const hidingKeys = <A>(
   effect: Effect.Effect<A, LlmConfigError>,

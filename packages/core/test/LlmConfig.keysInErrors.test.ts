@@ -9,6 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import * as LlmConfig from "../src/LlmConfig.ts"
+import type { LlmConfigError } from "../src/LlmError.ts"
 
 const key = "sk-CANARY-1234567"
 const compatKey = "local-CANARY-7654321"
@@ -73,7 +74,7 @@ describe("LlmConfig errors and keys", () => {
       }
     }))
 
-  it.effect("and in a map's configuration and the configuration without a chain", () =>
+  it.effect("and in a map's configuration, the configuration without a chain, the quota zone and a port", () =>
     Effect.gen(function*() {
       const variables = { DEEPSEEK_API_KEY: key, GEMINI_API_KEY: "g-test-key", LLM_CIRCUIT_COOLDOWN_MS: key }
       const fromRecord = yield* Effect.flip(
@@ -84,13 +85,11 @@ describe("LlmConfig errors and keys", () => {
         })))
       )
       const withoutChain = yield* errorOf(variables, LlmConfig.layerWithoutChain)
-      const zone = yield* Effect.flip(LlmConfig.quotaZone.pipe(
-        Effect.provideService(
-          ConfigProvider.ConfigProvider,
-          ConfigProvider.fromEnv({ env: { DEEPSEEK_API_KEY: key, AI_QUOTA_TIMEZONE: key } })
-        )
-      ))
-      for (const error of [fromRecord, withoutChain, zone]) {
+      const alone = (effect: Effect.Effect<unknown, LlmConfigError>, env: Record<string, string>) =>
+        Effect.flip(effect.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))))
+      const zone = yield* alone(LlmConfig.quotaZone, { DEEPSEEK_API_KEY: key, AI_QUOTA_TIMEZONE: key })
+      const port = yield* alone(LlmConfig.port("PORT", 3000), { OPENAI_API_KEY: key, PORT: key })
+      for (const error of [fromRecord, withoutChain, zone, port]) {
         assert.include(error.message, "[redacted]", error.variable)
         assert.notInclude(error.message, "CANARY", error.variable)
       }
