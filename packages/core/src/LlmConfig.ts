@@ -119,7 +119,7 @@ import { firstIssue } from "./internal/schemaIssue.ts"
 import { namedZone } from "./internal/timeZone.ts"
 import { LlmConfigError } from "./LlmError.ts"
 import * as Pricing from "./Pricing.ts"
-import { excerpt, scrubSecrets } from "./Redact.ts"
+import { excerpt, minSecretLength, scrubSecrets } from "./Redact.ts"
 
 /**
  * The providers Baton configures from the environment.
@@ -660,8 +660,11 @@ const modelProblem = (model: string): string => {
 /**
  * What is wrong with `model` when it holds one of `keys` (a key pasted
  * where a model name goes: `DEEPSEEK_MODEL=sk-...`), or `undefined` when it
- * holds none: the whole key, or its first 8 characters or more where the
- * model ends (a cut paste). The problem never shows the value. Such a model
+ * holds none: the whole key, or its first 8 characters or more as the whole
+ * model (a cut paste) or before a mask (`sk-CANAR****7890`, a key as a
+ * provider shows it). Only where the model starts: a model that merely ends
+ * with a key's first characters (`llama-3.1-8b-instruct` beside a key
+ * `instructkey-...`) is a name. The problem never shows the value. Such a model
  * would be sent, logged, stored and metered as a name; `LlmConfig` refuses
  * every model variable and `LLM_CHAIN` model by it, the gateway its config
  * file's models.
@@ -669,10 +672,18 @@ const modelProblem = (model: string): string => {
  * @since 0.1.0
  */
 export const keyAsModelProblem = (model: string, keys: ReadonlyArray<Redacted.Redacted>): string | undefined =>
-  scrubSecrets(model, keys) === model
-    ? undefined
-    : "holds an API key where a model name goes (the value is not shown); put the key in its key variable " +
+  keys.some((key) => holdsKey(model, Redacted.value(key)))
+    ? "holds an API key where a model name goes (the value is not shown); put the key in its key variable " +
       "and a model name here"
+    : undefined
+
+/** Whether `model` holds `key` (a secret: `minSecretLength` or more) whole, or starts with 8+ of its first characters up to its end or a mask. */
+const holdsKey = (model: string, key: unknown): boolean => {
+  if (typeof key !== "string" || key.length < minSecretLength) return false
+  const mask = model.indexOf("*")
+  const head = mask < 0 ? model : model.slice(0, mask)
+  return model.includes(key) || (head.length >= minSecretLength && key.startsWith(head))
+}
 
 /** `model`, read from `variable`, unless it holds a configured key (`keyAsModelProblem`): then an error naming `variable`. */
 const modelNotKey = (variable: string, model: ModelId, what = ""): Effect.Effect<ModelId, LlmConfigError> =>

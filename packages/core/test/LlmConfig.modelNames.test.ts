@@ -156,6 +156,22 @@ describe("LlmConfig: a key pasted as a model name", () => {
       const config = yield* load({ DEEPSEEK_API_KEY: key, DEEPSEEK_MODEL: "sk-CANARY-other-model" })
       assert.strictEqual(config.providers.deepseek.model, "sk-CANARY-other-model")
     }))
+
+  it.effect("a key's first characters count only where the model starts: a model ending with them is fine", () =>
+    Effect.gen(function*() {
+      const lms = {
+        LLM_CHAIN: "lms",
+        LLM_COMPAT_LMS_BASE_URL: "http://127.0.0.1:1/v1",
+        LLM_COMPAT_LMS_API_KEY: "instructkey-secret"
+      }
+      const config = yield* load({ ...lms, LLM_COMPAT_LMS_MODEL: "llama-3.1-8b-instruct" })
+      assert.strictEqual(config.compatible.lms?.model, "llama-3.1-8b-instruct")
+      for (const model of ["instructkey", "instructk****cret"]) {
+        const error = yield* Effect.flip(load({ ...lms, LLM_COMPAT_LMS_MODEL: model }))
+        assert.strictEqual(error.variable, "LLM_COMPAT_LMS_MODEL", model)
+        assert.include(error.message, "API key", model)
+      }
+    }))
 })
 
 describe("LlmConfig: LLM_PRICES keys", () => {
