@@ -19,11 +19,14 @@
  * A provider may echo a key masked, its first characters kept
  * (`Incorrect API key provided: sk-CANAR****7890`): a mask, a run of `*`,
  * is a cut too, so a prefix of a configured secret (of at least 8
- * characters) before one is replaced, and the `sk-` shape takes `*`.
+ * characters, none a `*`) before one is replaced, and the `sk-` shape takes
+ * `*`. A run is looked at only when the 8 characters before it may end such
+ * a prefix (one lookup): Markdown's `**bold**` costs no search.
  *
  * @since 0.1.0
  */
 import { Redacted } from "effect"
+import { cutsOf, minFragmentLength } from "./internal/cuts.ts"
 
 const REPLACEMENT = "[redacted]"
 
@@ -36,15 +39,6 @@ const keyShapes: ReadonlyArray<RegExp> = [
 
 /** Whether text may hold a key shape: every shape starts with one of these (checked once, not shape by shape). */
 const mayHoldShape = /sk-|AIza|bearer|api[_-]?key|authorization/i
-
-/** What `truncate` writes where it cut (`matchAll` copies the regex: no state is shared). */
-const truncationMarker = /\.\.\.\[\d+ more characters\]/g
-
-/** A text holds a `truncationMarker` only if it holds this: one character, the cheapest search (no search table). */
-const markerEnd = "]"
-
-/** The shortest prefix of a secret that `scrub` replaces where a text was cut: shorter ones are ordinary text. */
-const minFragmentLength = 8
 
 /**
  * Configured values shorter than this are placeholders (`"x"`, `"test"`), not
@@ -71,16 +65,6 @@ const fragmentAt = (text: string, value: string, end: number, from: number): num
   return undefined
 }
 
-/** Where a provider masked the rest of a key it echoed (`sk-CANAR****7890`): a run of `*`. */
-const maskRun = /\*+/g
-
-/** Where `text` was cut, in order: where each truncation marker and each mask starts, then its end. */
-const cutsOf = (text: string): ReadonlyArray<number> => {
-  const markers = text.includes(markerEnd) ? Array.from(text.matchAll(truncationMarker), (match) => match.index) : []
-  const masks = text.includes("*") ? Array.from(text.matchAll(maskRun), (match) => match.index) : []
-  return [...markers, ...masks].sort((a, b) => a - b).concat(text.length)
-}
-
 /**
  * `text` with a prefix of one of `values` that ends where the text was cut
  * replaced, built in one pass (a text of many markers is copied once, not
@@ -89,7 +73,7 @@ const cutsOf = (text: string): ReadonlyArray<number> => {
 const cutFragments = (text: string, values: ReadonlyArray<string>): string => {
   const parts: Array<string> = []
   let kept = 0
-  for (const cut of cutsOf(text)) {
+  for (const cut of cutsOf(text, values)) {
     for (const value of values) {
       const at = fragmentAt(text, value, cut, kept)
       if (at !== undefined) {

@@ -67,6 +67,15 @@ describe("Redact.scrub", () => {
     for (const [text, expected] of cases) assert.strictEqual(scrub(text, secrets), expected, text)
   })
 
+  it("replaces a configured key echoed masked in Markdown, the Markdown left as it is", () => {
+    const secrets = [Redacted.make("canary-secret-value")]
+    assert.strictEqual(
+      scrubSecrets("**Refused**: key canary-sec*********lue is *invalid*", secrets),
+      "**Refused**: key [redacted]*********lue is *invalid*"
+    )
+    assert.strictEqual(scrubSecrets("**canary-** and *secret-value*", secrets), "**canary-** and *secret-value*")
+  })
+
   it("replaces a secret whole when a shorter one it holds comes first: no tail of it is left", () => {
     const secrets = [Redacted.make("canary-proxy-key"), Redacted.make("canary-proxy-key-for-tenant-7")]
     assert.strictEqual(
