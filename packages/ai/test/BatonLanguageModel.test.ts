@@ -424,6 +424,23 @@ describe("BatonLanguageModel: a request that could not be served tells when to t
       assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["NetworkError", true])
     }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"], policy: { limits: { attemptMs: 100 } } }))))
 
+  it.live("one provider timed out, the next throttled by its local budget: a RateLimitError with the refill time", () =>
+    Effect.gen(function*() {
+      // the first request falls back to anthropic, spending its one request a minute
+      yield* inject("openai", MockFault.status(503))
+      yield* LanguageModel.generateText({ prompt: "Hello" })
+      yield* inject("openai", MockFault.noResponse, { times: 10 })
+      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["RateLimitError", true])
+      const wait = Duration.toMillis(error.retryAfter ?? Duration.zero)
+      assert.isTrue(wait > 50_000 && wait <= 60_000, `retryAfter ${wait} ms`)
+      assert.strictEqual((yield* stats("anthropic")).requests, 1)
+    }).pipe(Effect.provide(stack({
+      chain: ["openai", "anthropic"],
+      policy: { limits: { attemptMs: 100 } },
+      throttle: { anthropic: { requestsPerMinute: 1 } }
+    }))))
+
   it.live("every circuit open: a RateLimitError whose retryAfter is when the first circuit half-opens", () =>
     Effect.gen(function*() {
       yield* inject("openai", MockFault.status(503), { times: 10 })

@@ -7,8 +7,9 @@
  * `InternalProviderError` (retryable) or `UnknownError` (not). A request
  * that failed without any provider refusing it is retryable whatever Baton
  * says of its attempts: a chain Baton skipped whole (open circuits, spent
- * local budgets) is a `RateLimitError` with the earliest wait, one whose
- * every attempt timed out a `NetworkError`, and a request past its deadline
+ * local budgets) is a `RateLimitError` with the earliest wait, so is one
+ * whose asked providers all timed out and the rest were skipped (the skips'
+ * wait), one whose every attempt timed out a `NetworkError`, and a request past its deadline
  * or that its quota store could not count an `InternalProviderError`. A
  * daily quota spent stays a `QuotaExhaustedError`. A stream the
  * manager ended mid-answer (`StreamInterrupted`) reads as `HttpProblem`
@@ -158,11 +159,12 @@ const decisive = (attempts: ReadonlyArray<Attempt>): ProviderError.ProviderError
 /**
  * The reason of a failed chain: when Baton skipped every provider (its
  * circuit open or its local budget spent), a `RateLimitError` retryable
- * after the earliest wait (`ErrorPolicy.retryAfterAllSkipped`: every circuit
- * open, as the HTTP layers' `Retry-After` reads it,
- * `CircuitPolicy.retryAfterAllOpen`); when every
- * attempt timed out, its last timeout's reason, retryable (`effect/ai` has
- * no timeout reason: a silent provider is a transport failure to it, a
+ * after the earliest wait (`ErrorPolicy.retryAfterAllSkipped`, as the HTTP
+ * layers' `Retry-After` reads it); when no provider refused it, every asked
+ * one timed out and the others were skipped, a `RateLimitError` retryable
+ * after the skips' earliest wait (none when a skip knows no wait); when
+ * every attempt timed out, its last timeout's reason, retryable (`effect/ai`
+ * has no timeout reason: a silent provider is a transport failure to it, a
  * `NetworkError`); else its deciding attempt's ({@link decisive}).
  */
 const chainReason = (
@@ -174,7 +176,12 @@ const chainReason = (
   if (wait !== undefined) return new AiError.RateLimitError({ metadata, retryAfter: wait })
   const last = decisive(error.attempts)
   if (last === undefined) return new AiError.UnknownError({ description: error.message, metadata })
-  if (ErrorPolicy.allFailed(error.attempts)._tag !== "TimedOut") return reasonBilled(last, billed)
+  const asked = error.attempts.filter((attempt) => attempt.outcome !== "skipped")
+  if (ErrorPolicy.allFailed(asked)._tag !== "TimedOut") return reasonBilled(last, billed)
+  const skips = error.attempts.filter((attempt) => attempt.outcome === "skipped")
+  if (skips.length > 0) {
+    return new AiError.RateLimitError({ metadata, ...retryAfterOf(ErrorPolicy.retryAfterAllSkipped(skips)) })
+  }
   const timedOut = metadataOf(last, billed)
   return agreeing(candidatesOf(last, timedOut, billed !== undefined), true, last.message, timedOut)
 }
