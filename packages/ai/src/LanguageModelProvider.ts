@@ -43,8 +43,11 @@
  * - Errors: each `AiError` reason becomes the `ProviderError` of the same
  *   meaning (`RateLimitError` -> `ProviderRateLimited`, `InternalProviderError`
  *   -> `ProviderUnavailable`, `NetworkError` -> `ProviderConnectionFailed`,
- *   `AuthenticationError` -> `ProviderAuthenticationFailed`, `UnknownError`
- *   -> `Defect`: not retried, falls back, ...), so Baton's one error table
+ *   `AuthenticationError` -> `ProviderAuthenticationFailed`, an
+ *   `UnknownError` carrying an HTTP status `effect/ai` does not name (408,
+ *   409, 404, ...) -> the error Baton's adapters read from that status
+ *   (`ProviderError.fromStatus`: a 408 is `ProviderUnavailable`, retried),
+ *   one with no status -> `Defect`: not retried, falls back, ...), so Baton's one error table
  *   decides retries and fallback. An answer the model's
  *   content filter stops is `ContentFiltered`, with the usage its finish
  *   reported; one whose finish reason is `error` (its provider failed it

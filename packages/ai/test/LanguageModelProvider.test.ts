@@ -472,6 +472,17 @@ describe("LanguageModelProvider", () => {
       )
     }).pipe(Effect.provide(services(100))))
 
+  it.live("a status effect/ai does not name (an UnknownError with its status) follows Baton's rule: a 408 is retried", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai"], { policy: { maxRetries: 2, retryBaseDelayMs: 1 } })
+      yield* inject("openai", MockFault.status(408))
+      const retried = yield* manager.generate({ prompt: "Hello" })
+      assert.deepStrictEqual(attemptsOf(retried.attempts), [
+        ["openai", "error", "ProviderUnavailable"],
+        ["openai", "success", undefined]
+      ])
+    }).pipe(Effect.provide(services(100))))
+
   it.live("structured output and streams run through the LanguageModel step after a failing primary", () =>
     Effect.gen(function*() {
       const manager = yield* managerOf(["anthropic", "effect-ai"])

@@ -124,7 +124,11 @@ export const layer = (
           )
           const text = yield* Effect.orElseSucceed(response.text, () => "")
           if (response.status >= 300) {
-            return yield* fail(AiError.reasonFromHttpStatus({ status: response.status, body: text }))
+            return yield* fail(AiError.reasonFromHttpStatus({
+              status: response.status,
+              body: text,
+              http: { response: { status: response.status, headers: response.headers }, body: text }
+            }))
           }
           const decoded = yield* decodeResponse(text).pipe(
             Effect.mapError((error) => fail(AiError.InvalidResponseError.fromSchemaError(error)))

@@ -16,7 +16,7 @@
  * | `ProviderConnectionFailed` | backoff | yes | failure | none | no |
  * | `ProviderAuthenticationFailed` | no | yes | failure | none | no |
  * | `MalformedResponse` | backoff | yes | failure | none | no |
- * | `Defect` (a bug in an adapter or codec; an `effect/ai` step's `UnknownError`) | no | yes | failure | none | no |
+ * | `Defect` (a bug in an adapter or codec; an `effect/ai` step's `UnknownError` with no HTTP status) | no | yes | failure | none | no |
  * | `InvalidRequest` | no | unless the caller's own conversation is rejected, or its body could not be encoded | success (ignored when nothing was sent) | none | yes |
  * | `ContextLengthExceeded` | no | yes (another model may have a larger window) | success | none | yes |
  * | `ContentFiltered` | no | only with `FallbackPolicy.fallbackOnContentFilter` | success | none | yes |

@@ -23,7 +23,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { type Duration, Schema } from "effect"
 import * as Attempt from "./Attempt.ts"
 import { ModelId, ProviderName } from "./Ids.ts"
 import { stackless } from "./internal/stackless.ts"
@@ -398,3 +398,44 @@ export type ProviderError = typeof ProviderError.Type
  * @since 0.1.0
  */
 export const isProviderError: (u: unknown) => u is ProviderError = Schema.is(ProviderError)
+
+/**
+ * The error an HTTP status stands for when nothing else is known of the
+ * failure: 402 a spent quota, 429 a rate limit, 401 and 403 a refused key,
+ * 408, 409, 499 and 5xx an unavailable provider (retried on the same
+ * provider, `retryAfter` its hint), any other 4xx an invalid request,
+ * anything else a malformed response. The one rule of a status: the
+ * adapters refine it by the error body (a spent quota, a context length or
+ * a content filter a 4xx names), and `@baton/ai` applies it to an
+ * `effect/ai` `UnknownError` that carries a status (408, 404, ...).
+ *
+ * @example
+ * ```ts
+ * import { ProviderName } from "@baton/core/Ids"
+ * import * as ProviderError from "@baton/core/ProviderError"
+ *
+ * ProviderError.fromStatus({ provider: ProviderName.make("openai"), status: 408, message: "request timeout" })._tag
+ * // => "ProviderUnavailable"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromStatus = (options: {
+  readonly provider: ProviderName
+  readonly model?: ModelId
+  readonly status: number
+  readonly message: string
+  readonly retryAfter?: Duration.Duration
+}): ProviderError => {
+  const { retryAfter, status, ...rest } = options
+  const hint = retryAfter === undefined ? {} : { retryAfter }
+  if (status === 402) return new ProviderQuotaExhausted({ ...rest, status })
+  if (status === 429) return new ProviderRateLimited({ ...rest, ...hint })
+  if (status === 401 || status === 403) return new ProviderAuthenticationFailed({ ...rest, status })
+  if (status === 408 || status === 409 || status === 499 || status >= 500) {
+    return new ProviderUnavailable({ ...rest, status, ...hint })
+  }
+  if (status >= 400) return new InvalidRequest({ ...rest, status })
+  return new MalformedResponse({ ...rest, status, message: `${rest.message} (unexpected status)` })
+}

@@ -286,10 +286,14 @@ export const toProviderError = (
       return new ProviderError.ProviderUnavailable({ ...common, status: 500, message })
     case "NetworkError":
       return new ProviderError.ProviderConnectionFailed({ ...common, message })
-    // a failure the model's provider could not name (an unexpected status, a bug in its package): a defect,
-    // not retried on the same provider, falls back
-    case "UnknownError":
-      return new ProviderError.Defect({ ...common, message })
+    // a status `effect/ai` does not name (408, 409, 404...): read as Baton's adapters read it; with no status
+    // (a bug in the model's package), a defect, not retried on the same provider, falls back
+    case "UnknownError": {
+      const status = reason.http?.response?.status
+      return status === undefined
+        ? new ProviderError.Defect({ ...common, message })
+        : ProviderError.fromStatus({ ...common, status, message })
+    }
     case "StructuredOutputError":
       return new ProviderError.StructuredOutputInvalid({
         ...common,

@@ -37,14 +37,12 @@ import type { ModelId, ProviderName } from "@baton/core/Ids"
 import {
   ContentFiltered,
   ContextLengthExceeded,
+  fromStatus as ofStatus,
   InvalidRequest,
-  MalformedResponse,
   ProviderAuthenticationFailed,
   ProviderConnectionFailed,
   type ProviderError,
-  ProviderQuotaExhausted,
-  ProviderRateLimited,
-  ProviderUnavailable
+  ProviderQuotaExhausted
 } from "@baton/core/ProviderError"
 import * as Redact from "@baton/core/Redact"
 import { Duration, type Redacted, Result } from "effect"
@@ -242,23 +240,16 @@ const fromBody = (
 ): ProviderError => {
   const common = { provider: context.provider, model: context.model }
   const message = describe(context, status, body, text)
-  const hint = () => {
-    const wait = retryAfter(headers, body.details, nowMs)
-    return wait === undefined ? {} : { retryAfter: wait }
-  }
-  if (status === 402 || (status >= 400 && status < 500 && isQuotaExhausted(body))) {
+  if (status >= 400 && status < 500 && isQuotaExhausted(body)) {
     return new ProviderQuotaExhausted({ ...common, status, message })
-  }
-  if (status === 429) {
-    return new ProviderRateLimited({ ...common, message, ...hint() })
   }
   if (isAuthentication(status, body)) {
     return new ProviderAuthenticationFailed({ ...common, status, message: `${message} (check the API key)` })
   }
-  if (status === 408 || status === 409 || status === 499 || status >= 500) {
-    return new ProviderUnavailable({ ...common, status, message, ...hint() })
-  }
-  if (status >= 400) {
+  // the status's own rule (`ProviderError.fromStatus`), but for a 4xx its body names (a 403 a flagged prompt)
+  const wait = retryAfter(headers, body.details, nowMs)
+  const byStatus = ofStatus({ ...common, status, message, ...(wait === undefined ? {} : { retryAfter: wait }) })
+  if (byStatus._tag === "InvalidRequest" || byStatus._tag === "ProviderAuthenticationFailed") {
     if (isContextLength(body)) return new ContextLengthExceeded({ ...common, message })
     if (isContentPolicy(body)) return new ContentFiltered({ ...common, stage: "prompt", message })
     return new InvalidRequest({
@@ -269,7 +260,7 @@ const fromBody = (
       ...(body.code === undefined ? {} : { code: Redact.truncate(scrub(context.apiKey, body.code), 200) })
     })
   }
-  return new MalformedResponse({ ...common, status, message: `${message} (unexpected status)` })
+  return byStatus
 }
 
 /** The error for a non-2xx response, from its status, headers and body text. */
