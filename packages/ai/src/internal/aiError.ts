@@ -11,9 +11,11 @@
  * whose asked providers all timed out and the rest were skipped (the skips'
  * wait), one whose every attempt timed out a `NetworkError`, and a request past its deadline
  * or that its quota store could not count an `InternalProviderError`. A
- * daily quota spent stays a `QuotaExhaustedError`. A stream the
- * manager ended mid-answer (`StreamInterrupted`) reads as `HttpProblem`
- * answers it: its deadline's as `DeadlineExceeded`, a refusal's (a content
+ * daily quota spent stays a `QuotaExhaustedError`. A stream the manager
+ * ended mid-answer (`StreamInterrupted`) at its deadline is an
+ * `UnknownError`, not retryable (`effect/ai` has no deadline reason, and
+ * the answer had begun: no `NetworkError`); one it ended otherwise reads
+ * as `HttpProblem` answers it: a refusal's (a content
  * filter) as that refusal, else a retryable `InternalProviderError` (the
  * answer broke after the response began: no `NetworkError`). The Baton
  * error's tag, provider and model travel in the reason's `metadata.baton`,
