@@ -36,9 +36,10 @@
  * processes share one view. Transitions are logged and counted by the
  * manager.
  *
- * A request every provider's open circuit refused tells its caller when to
- * come back: {@link retryAfterAllOpen}, the one rule behind the
- * `Retry-After` of the HTTP layers' 503 ({@link retryAfterHeaders}).
+ * A request every provider's open circuit (or spent local budget) refused
+ * tells its caller when to come back: `ErrorPolicy.retryAfterAllSkipped`,
+ * the one rule behind the `Retry-After` of the HTTP layers' 503
+ * ({@link retryAfterHeaders}).
  *
  * A store that cannot answer (an error, or a defect in the store itself)
  * fails open: the attempt runs unrecorded (reported at
@@ -59,7 +60,6 @@ import { CircuitBreaker } from "effect/persistence"
 import type { Attempt } from "./Attempt.ts"
 import * as ErrorPolicy from "./ErrorPolicy.ts"
 import type { ModelId, ProviderName } from "./Ids.ts"
-import { earliestWait } from "./internal/skipWait.ts"
 import * as LlmConfig from "./LlmConfig.ts"
 import type { LlmConfigError } from "./LlmError.ts"
 import { isProviderError } from "./ProviderError.ts"
@@ -373,28 +373,15 @@ export const makeOpenCircuits = (): OpenCircuits => {
 }
 
 /**
- * How long until a request every provider's open circuit refused may be
- * served: when each attempt was skipped by an open circuit (a `CircuitOpen`
- * with its wait), the wait until the earliest lets a probe through;
- * `undefined` when an attempt ran, was skipped for another reason, or a skip
- * knows no wait. The one rule behind {@link retryAfterHeaders}, and, with
- * spent local budgets, `ErrorPolicy.retryAfterAllSkipped` (the `retryAfter`
- * of `@baton/ai`'s `RateLimitError`).
- *
- * @since 0.1.0
- */
-export const retryAfterAllOpen = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined =>
-  earliestWait(attempts, ["CircuitOpen"])
-
-/**
- * The `Retry-After` header of a request that failed because every provider's
- * circuit was open: the seconds of {@link retryAfterAllOpen}, rounded up (at
- * least 1); no header when it is `undefined`. The 503 of `@baton/http`'s
- * `HttpProblem` and of the gateway carry it.
+ * The `Retry-After` header of a request that failed because Baton skipped
+ * every provider (its circuit open or its local budget spent): the seconds
+ * of `ErrorPolicy.retryAfterAllSkipped`, rounded up (at least 1), the same
+ * wait as `@baton/ai`'s `RateLimitError`; no header when it is `undefined`.
+ * The 503 of `@baton/http`'s `HttpProblem` and of the gateway carry it.
  *
  * @since 0.1.0
  */
 export const retryAfterHeaders = (attempts: ReadonlyArray<Attempt>): Readonly<Record<string, string>> => {
-  const wait = retryAfterAllOpen(attempts)
+  const wait = ErrorPolicy.retryAfterAllSkipped(attempts)
   return wait === undefined ? {} : { "Retry-After": String(Math.max(1, Math.ceil(Duration.toSeconds(wait)))) }
 }

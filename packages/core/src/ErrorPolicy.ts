@@ -288,8 +288,8 @@ export const retryAfter = (error: ProviderError): Duration.Duration | undefined 
  *   stops there), whatever the providers skipped before it (open circuits).
  *   `error` is the first asked provider's;
  * - `Unavailable`: anything else; try again later (when every circuit was
- *   open, `CircuitPolicy.retryAfterHeaders` says when; when Baton skipped
- *   every provider, {@link retryAfterAllSkipped}).
+ *   open or every local budget spent, {@link retryAfterAllSkipped} says
+ *   when, as `CircuitPolicy.retryAfterHeaders`).
  *
  * @since 0.1.0
  */
@@ -326,7 +326,8 @@ export const allFailed = (attempts: ReadonlyArray<Attempt>): AllFailed => {
  * (a `CircuitOpen` or a `ProviderThrottled` with its wait), the earliest
  * wait, when a circuit half-opens or a budget refills; `undefined` when an
  * attempt ran or a skip knows no wait (a token estimate above a whole
- * minute's budget). With open circuits alone, `CircuitPolicy.retryAfterAllOpen`.
+ * minute's budget). The one rule behind the HTTP layers' `Retry-After`
+ * (`CircuitPolicy.retryAfterHeaders`) and `@baton/ai`'s `RateLimitError`.
  *
  * @since 0.1.0
  */

@@ -134,7 +134,7 @@ const allFailed = (error: AllProvidersFailed): Rendered => {
         status: 503,
         title: "No provider available",
         detail: "Every configured provider failed or is paused; try again later.",
-        // `Retry-After` when every circuit was open: one rule, `retryAfterHeaders`
+        // `Retry-After` when every provider was skipped (open circuits, spent budgets): one rule, `retryAfterHeaders`
         headers: CircuitPolicy.retryAfterHeaders(error.attempts)
       }
   }

@@ -4,16 +4,19 @@
  * refused as the request's own fault everywhere (too long, invalid, a
  * content filter) it is a 400 naming the cause, which no retry would change
  * (a 503 "try again later" had clients and proxies retry it); every
- * provider timing out is a 504; any other failure stays a 503.
+ * provider timing out is a 504; any other failure stays a 503, with
+ * `Retry-After` when Baton skipped every provider (open circuits, spent
+ * local budgets).
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
+import * as ProviderThrottle from "@baton/core/ProviderThrottle"
 import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as Gemini from "@baton/providers/Gemini"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Layer, Redacted, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import * as HttpBody from "../src/HttpBody.ts"
 import * as HttpQuota from "../src/HttpQuota.ts"
@@ -105,4 +108,29 @@ describe("AllProvidersFailed over HTTP", () => {
       assert.strictEqual(status, 503)
       assert.strictEqual(problem["cause"], undefined)
     }).pipe(Effect.scoped, Effect.provide(Manager)))
+
+  it.live("every provider's local budget spent: a 503 with Retry-After, when the budget refills", () =>
+    Effect.gen(function*() {
+      const url = yield* serve
+      const ask = () =>
+        fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-teacher-id": "teacher-7" },
+          body: JSON.stringify({ prompt: "Explain tides." })
+        })
+      // deepseek's one request a minute, then gemini's
+      assert.strictEqual((yield* Effect.promise(ask)).status, 200)
+      assert.strictEqual((yield* Effect.promise(ask)).status, 200)
+      const response = yield* Effect.promise(ask)
+      assert.strictEqual(response.status, 503)
+      // one request a minute: the budget refills a minute after the first, less the moments since
+      assert.include(["59", "60"], response.headers.get("retry-after"))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Manager.pipe(
+        Layer.provide(
+          ProviderThrottle.layerMemory({ deepseek: { requestsPerMinute: 1 }, gemini: { requestsPerMinute: 1 } })
+        )
+      ))
+    ))
 })

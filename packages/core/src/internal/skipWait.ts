@@ -1,7 +1,7 @@
 /**
  * How long until a request Baton skipped every provider of (open circuits,
- * spent local budgets) may be served: the one read behind
- * `CircuitPolicy.retryAfterAllOpen` and `ErrorPolicy.retryAfterAllSkipped`.
+ * spent local budgets) may be served: the read behind
+ * `ErrorPolicy.retryAfterAllSkipped`.
  */
 import { Duration } from "effect"
 import type { Attempt } from "../Attempt.ts"

@@ -11,9 +11,10 @@
  * caller's own request, or the one asked rejected its conversation while
  * another was skipped (400), the first provider's message, scrubbed of
  * key-shaped text, and its `param` are passed on, because an OpenAI client
- * needs to know what to fix. A 503 because every provider's circuit is open
- * says when to come back: `Retry-After`, the seconds until the earliest
- * probe (`CircuitPolicy.retryAfterHeaders`, as `@baton/http` answers).
+ * needs to know what to fix. A 503 because Baton skipped every provider (its
+ * circuit open or its local budget spent) says when to come back:
+ * `Retry-After`, the seconds until the earliest probe or refill
+ * (`CircuitPolicy.retryAfterHeaders`, as `@baton/http` answers).
  *
  * One failure of Baton's is no failure on the wire: a provider's content
  * filter stopping the answer (`ContentFiltered`, stage `response`), which
