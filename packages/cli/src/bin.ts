@@ -46,7 +46,8 @@ baton.pipe(
     (error) => Exit.fail(Exit.configuration, MockServerCommand.listenFailure(error.cause))
   ),
   Effect.provide(NodeServices.layer),
-  // an output that cannot be written stops the command as Ctrl-C does: its finalizers run (the ledger's row, the quota's refund)
-  Effect.raceFirst(Exit.whenOutputFails),
+  // an output that cannot be written stops the command as Ctrl-C does: its finalizers run (the ledger's row, the quota's refund);
+  // watched from here, at load, so that a write made before any async step (a refusal with --json) is watched too
+  Effect.raceFirst(Exit.watchOutput()),
   CommandRuntime.runMain
 )

@@ -712,6 +712,32 @@ describe("baton", () => {
     }
   })
 
+  it("generate --json refused before any async step, into a closed pipe or /dev/full: exit 141 or 3, no stack trace", async () => {
+    const refusals = [["generate", "--json", ""], ["generate", "--json", "--schema", "/no/such/schema.json", "hi"]]
+    for (const args of refusals) {
+      // the reader is gone before the bin has loaded: its first write fails with EPIPE
+      const piped = spawn(node, [baton, ...args], { cwd: freshDir(), env: baseEnv })
+      piped.stdout.destroy()
+      let stderr = ""
+      piped.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+      const code = await new Promise((resolve) => piped.once("exit", resolve))
+      assert.strictEqual(code, 141, `${args.join(" ")}: ${stderr}`)
+      assert.notMatch(stderr, /EPIPE|\n\s+at /, args.join(" "))
+      const full = openSync("/dev/full", "w")
+      try {
+        const child = spawn(node, [baton, ...args], { cwd: freshDir(), env: baseEnv, stdio: ["ignore", full, "pipe"] })
+        let fullStderr = ""
+        child.stderr?.on("data", (chunk: Buffer) => (fullStderr += chunk.toString()))
+        const fullCode = await new Promise((resolve) => child.once("exit", resolve))
+        assert.strictEqual(fullCode, 3, `${args.join(" ")}: ${fullStderr}`)
+        assert.match(fullStderr, /^baton: cannot write the output: ENOSPC: no space left on device/m)
+        assert.notMatch(fullStderr, /\n\s+at /, args.join(" "))
+      } finally {
+        closeSync(full)
+      }
+    }
+  })
+
   it("generate --json stopped by Ctrl-C prints one JSON error object on stdout, exit 130", async () => {
     const before = await Effect.runPromise(server.stats("deepseek"))
     const child = spawn(

@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import { Effect, Logger } from "effect"
+import { Deferred, Effect, Logger } from "effect"
 
 /** @internal */
 export const usage = 1
@@ -33,16 +33,21 @@ const readerGone = (error: unknown): boolean =>
 const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
 /**
- * Succeeds once stdout or stderr cannot be written, the command then stopped
- * as Ctrl-C stops it. EPIPE (its reader went away, as `| head -1` does) sets
- * the exit code `outputClosed` and prints nothing; any other error (a full
- * disk: ENOSPC) is a failure, exit code `failed`, said on stderr when stdout
- * failed. Without a listener, Node throws the write's error from an `error`
- * event: a stack trace and exit code 1.
+ * Watches stdout and stderr from now on (its listeners are kept for the life
+ * of the process: a write after the command ended must not crash either) and
+ * returns an effect that succeeds once one of them cannot be written, the
+ * command then stopped as Ctrl-C stops it. EPIPE (its reader went away, as
+ * `| head -1` does) sets the exit code `outputClosed` and prints nothing; any
+ * other error (a full disk: ENOSPC) is a failure, exit code `failed`, said on
+ * stderr when stdout failed. Without a listener, Node throws the write's error
+ * from an `error` event: a stack trace and exit code 1. Called before the
+ * program runs, since a command can write (a refusal with `--json`) before a
+ * fiber raced with it would have started.
  *
  * @internal
  */
-export const whenOutputFails: Effect.Effect<undefined> = Effect.callback<undefined>((resume) => {
+export const watchOutput = (): Effect.Effect<undefined> => {
+  const stopped = Deferred.makeUnsafe<undefined>()
   const onError = (stream: NodeJS.WriteStream) => (error: unknown) => {
     if (readerGone(error)) {
       process.exitCode = outputClosed
@@ -50,12 +55,12 @@ export const whenOutputFails: Effect.Effect<undefined> = Effect.callback<undefin
       if (stream === process.stdout) process.stderr.write(`baton: cannot write the output: ${messageOf(error)}\n`)
       process.exitCode = failed
     }
-    resume(Effect.undefined)
+    Deferred.doneUnsafe(stopped, Effect.undefined)
   }
-  // kept for the life of the process: a write after the race is over must not crash either
   process.stdout.on("error", onError(process.stdout))
   process.stderr.on("error", onError(process.stderr))
-})
+  return Deferred.await(stopped)
+}
 
 /** Prints `baton: message` on stderr and sets the exit code. @internal */
 export const fail = (code: number, message: string): Effect.Effect<void> =>
