@@ -26,8 +26,9 @@ const stoppedBy = (signal: Signal): number => 128 + constants.signals[signal]
 
 /**
  * Runs `effect` as the program's main fiber until it ends or SIGINT or
- * SIGTERM interrupts it, then exits: 128 + the signal's number for a program
- * a signal stopped (130, 143), else as `NodeRuntime.runMain` does.
+ * SIGTERM interrupts it, then runs `teardown` (if given) and exits: 128 + the
+ * number of the first signal received for a program a signal stopped (130,
+ * 143), else as `NodeRuntime.runMain` does.
  *
  * @example
  * ```ts
@@ -45,7 +46,8 @@ export const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
   let received: Signal | undefined
   const listeners = signals.map((signal) => {
     const listener = () => {
-      received = signal
+      // a second signal during the shutdown does not change what stopped the program
+      received ??= signal
       fiber.interruptUnsafe(fiber.id)
     }
     process.on(signal, listener)
@@ -53,12 +55,12 @@ export const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
   })
   fiber.addObserver((exit) => {
     for (const remove of listeners) remove()
-    if (received !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) {
-      process.exit(stoppedBy(received))
-    }
+    const signal = received
+    const stopped = signal !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
     teardown(exit, (code) => {
+      if (stopped) process.exit(stoppedBy(signal))
       // 0: the exit code a command set, if any
-      if (received !== undefined || code !== 0) process.exit(code === 0 ? undefined : code)
+      else if (signal !== undefined || code !== 0) process.exit(code === 0 ? undefined : code)
     })
   })
 })
