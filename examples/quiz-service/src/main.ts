@@ -5,12 +5,12 @@
  * environment it starts the bundled mock provider server first (see
  * `QuizEnvironment`). A variable to fix (an `LlmConfigError`) stops it at
  * startup with one line on stderr naming the variable, no stack trace, and
- * exit code 1.
+ * exit code 1. Stopped by SIGTERM it exits 143, by SIGINT (Ctrl-C) 130.
  *
  * @since 0.1.0
  */
 import type * as LlmError from "@baton/core/LlmError"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as CommandRuntime from "@baton/testing/CommandRuntime"
 import { Console, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import * as QuizEnvironment from "./QuizEnvironment.ts"
@@ -33,4 +33,5 @@ const misconfigured = (error: LlmError.LlmConfigError): Effect.Effect<void> =>
     process.exitCode = 1
   })
 
-Layer.launch(Main).pipe(Effect.catchTag("LlmConfigError", misconfigured), NodeRuntime.runMain)
+// stopped by SIGTERM (a container's stop) it exits 143, by Ctrl-C 130, as a shell reports each signal
+Layer.launch(Main).pipe(Effect.catchTag("LlmConfigError", misconfigured), CommandRuntime.runMain)

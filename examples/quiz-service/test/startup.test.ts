@@ -39,6 +39,8 @@ afterAll(() =>
 interface Ran {
   /** The exit code, or "listening" when the service started (and was stopped). */
   readonly code: number | null | "listening"
+  /** The exit code, once stopped if it started. */
+  readonly exitCode: number | null
   readonly stdout: string
   readonly stderr: string
 }
@@ -52,8 +54,8 @@ const usual: Record<string, string> = {
   PORT: "0"
 }
 
-/** Runs the service in `dir` with the usual variables and `variables`. */
-const start = (variables: Record<string, string>) =>
+/** Runs the service in `dir` with the usual variables and `variables`, stopped by `signal` once it listens. */
+const start = (variables: Record<string, string>, signal: NodeJS.Signals = "SIGINT") =>
   new Promise<Ran>((resolve) => {
     const child = spawn(process.execPath, [main], { cwd: dir, env: { ...usual, ...variables } })
     let stdout = ""
@@ -63,14 +65,14 @@ const start = (variables: Record<string, string>) =>
       stdout += chunk.toString()
       if (!started && stdout.includes("quiz-service listening on")) {
         started = true
-        child.kill("SIGINT")
+        child.kill(signal)
       }
     })
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString()
     })
     child.on("exit", (code) => {
-      resolve({ code: started ? "listening" : code, stdout, stderr })
+      resolve({ code: started ? "listening" : code, exitCode: code, stdout, stderr })
     })
   })
 
@@ -121,5 +123,14 @@ describe("quiz service at startup", () => {
     const good = await start({})
     assert.strictEqual(good.code, "listening", good.stderr)
     assert.include(good.stdout, "Using the configured providers")
+  })
+
+  it("stopped by SIGTERM exits 143, by SIGINT 130, as a shell reports each signal", async () => {
+    for (const [signal, expected] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+      const ran = await start({}, signal)
+      assert.strictEqual(ran.code, "listening", ran.stderr)
+      assert.strictEqual(ran.exitCode, expected, `${signal}: ${ran.stderr}`)
+      assert.notMatch(`${ran.stdout}${ran.stderr}`, /^\s+at /m, signal)
+    }
   })
 })
