@@ -738,6 +738,22 @@ describe("baton", () => {
     }
   })
 
+  it("--version and --help with stdout on /dev/full say so on stderr, exit 3, not 0 with nothing printed", async () => {
+    for (const flag of ["--version", "--help"]) {
+      const full = openSync("/dev/full", "w")
+      try {
+        const child = spawn(node, [baton, flag], { cwd: freshDir(), env: baseEnv, stdio: ["ignore", full, "pipe"] })
+        let stderr = ""
+        child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+        const code = await new Promise((resolve) => child.once("exit", resolve))
+        assert.strictEqual(code, 3, `${flag}: ${stderr}`)
+        assert.match(stderr, /^baton: cannot write the output: ENOSPC: no space left on device/m, flag)
+      } finally {
+        closeSync(full)
+      }
+    }
+  })
+
   it("generate --json stopped by Ctrl-C prints one JSON error object on stdout, exit 130", async () => {
     const before = await Effect.runPromise(server.stats("deepseek"))
     const child = spawn(

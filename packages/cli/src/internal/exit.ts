@@ -42,7 +42,8 @@ const messageOf = (error: unknown): string => error instanceof Error ? error.mes
  * stderr when stdout failed. Without a listener, Node throws the write's error
  * from an `error` event: a stack trace and exit code 1. Called before the
  * program runs, since a command can write (a refusal with `--json`) before a
- * fiber raced with it would have started.
+ * fiber raced with it would have started; the listeners also see the errors
+ * effect/cli's console ignores (`--help`, `--version`).
  *
  * @internal
  */
