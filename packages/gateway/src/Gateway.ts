@@ -44,8 +44,8 @@
  * - Streams: a failure before the first delta falls back invisibly (the
  *   manager's chain); a failure after it that the manager cannot rescue ends
  *   the stream with an in-band `{"error":...}` event and no `[DONE]`. A
- *   comment (`: keep-alive`) is sent every `keepAliveMs` (15 s) while the
- *   stream is open, so a proxy's idle limit does not cut a slow first token
+ *   comment (`: keep-alive`) is sent as the response starts and every
+ *   `keepAliveMs` (15 s) while the stream is open, so a proxy's idle limit does not cut a slow first token
  *   or a long pause: the first token is awaited that long before the
  *   response starts (200), so only a failure within it has its own status;
  *   a later one, before any text too, is the in-band error event.

@@ -85,7 +85,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway content filter (finish_
       yield* mock.inject("openai", MockFault.contentFilter)
       const response = yield* Fixture.post(url, { ...story, stream: true })
       assert.strictEqual(response.status, 200, response.text)
-      const events = response.text.split("\n\n").filter((event) => event.length > 0)
+      const events = response.text.split("\n\n").filter((event) => event.length > 0 && !event.startsWith(":"))
       assert.strictEqual(events.at(-1), "data: [DONE]")
       assert.strictEqual(events.length, 2, response.text)
       const finish: unknown = JSON.parse(events[0]?.replace(/^data: /, "") ?? "null")

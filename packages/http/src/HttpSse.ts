@@ -47,10 +47,10 @@
  * middleware leaves it alone too) and `X-Accel-Buffering: no` (nginx, which
  * buffers a proxied response by default, passes each event on at once).
  *
- * **Keep-alive.** A comment (`: keep-alive`) is sent every
- * {@link keepAliveMs} (15 s) while the body is open, so that a long silence
- * (a slow first token, a model reasoning at length, a restart on another
- * provider) is not cut by a proxy's idle limit (nginx's `proxy_read_timeout`
+ * **Keep-alive.** A comment (`: keep-alive`) is sent as the body starts
+ * (so the headers leave then) and every {@link keepAliveMs} (15 s) while
+ * the body is open, so that a long silence (a slow first token, a model
+ * reasoning at length, a restart on another provider) is not cut by a proxy's idle limit (nginx's `proxy_read_timeout`
  * is 60 s). SSE clients skip comments. The first part is awaited for one
  * interval before the response starts: a failure within it (a spent quota,
  * every provider down at once) is an error response with its status; past
@@ -148,16 +148,24 @@ export interface StreamOptions {
 
 const keepAliveComment = new TextEncoder().encode(": keep-alive\n\n")
 
-/** An encoded event stream with a comment every `intervalMs` while it is open; it ends with `body`. */
+/**
+ * An encoded event stream that opens with a comment (written at once, so the
+ * response's headers leave then, not with a late first event) and has one
+ * every `intervalMs` while it is open; it ends with `body`.
+ */
 const keepAlive = <E>(body: Stream.Stream<Uint8Array, E>, intervalMs: number): Stream.Stream<Uint8Array, E> =>
-  Stream.merge(body, Stream.tick(intervalMs).pipe(Stream.drop(1), Stream.as(keepAliveComment)), {
-    haltStrategy: "left"
-  })
+  Stream.concat(
+    Stream.succeed(keepAliveComment),
+    Stream.merge(body, Stream.tick(intervalMs).pipe(Stream.drop(1), Stream.as(keepAliveComment)), {
+      haltStrategy: "left"
+    })
+  )
 
 /**
  * An SSE response of the encoded events `body`, with {@link streamHeaders}
- * and `options.headers`, and a comment (`: keep-alive`) every
- * `options.keepAliveMs` while the body is open.
+ * and `options.headers`, and a comment (`: keep-alive`) first, so the
+ * headers leave at once, then every `options.keepAliveMs` while the body is
+ * open.
  *
  * @example
  * ```ts

@@ -33,7 +33,8 @@ const explainWith = (deepseek: MockFault.MockFault, gemini?: MockFault.MockFault
     const body = yield* Effect.promise(() =>
       fetch(`${base}/explain`, { method: "POST", headers: { "x-teacher-id": "teacher-7" } }).then((r) => r.text())
     )
-    const blocks = body.split("\n\n").filter((block) => block.trim() !== "")
+    // comments (`: keep-alive`) are skipped, as SSE clients do
+    const blocks = body.split("\n\n").filter((block) => block.trim() !== "" && !block.startsWith(":"))
     const field = (block: string, name: string) =>
       block.split("\n").find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2)
     const last = blocks.at(-1) ?? ""

@@ -2,18 +2,45 @@
  * An SSE answer that goes silent (a model thinking, a restart on another
  * provider) is kept alive by a comment every `HttpSse.keepAliveMs`, so a
  * proxy's idle limit (nginx's 60 s) does not cut it; comments stop with the
- * body. A first part later than `keepAliveMs` (a slow first token) gets
- * them too: the response starts then, and a failure after it is an `error`
- * event. Time is the TestClock.
+ * body. Every response opens with one, so its headers leave at once. A
+ * first part later than `keepAliveMs` (a slow first token) gets them too:
+ * the response starts then with a comment, and a failure after it is an
+ * `error` event. Time is the TestClock.
  */
 import type { StreamPart } from "@baton/core/GenerationResult"
 import { InvalidOptions } from "@baton/core/LlmError"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Stream } from "effect"
+import { Clock, Effect, Fiber, Stream } from "effect"
+import type { HttpServerResponse } from "effect/http"
 import { TestClock } from "effect/testing"
 import * as HttpSse from "../src/HttpSse.ts"
 
 const delta = (text: string): StreamPart => ({ _tag: "TextDelta", text })
+
+/** Each block of a response body (a comment whole, an event's first line) with the TestClock's time it was written at. */
+const timedBlocks = (body: Stream.Stream<Uint8Array, unknown>) =>
+  Stream.decodeText(body).pipe(
+    Stream.mapEffect((text) =>
+      Effect.map(Clock.currentTimeMillis, (ms) =>
+        text.split("\n\n").filter((block) =>
+          block !== ""
+        ).map((block) => [ms, block.startsWith(":") ? block : block.split("\n")[0]] as const))
+    ),
+    Stream.runCollect,
+    Effect.map((chunks) =>
+      chunks.flat()
+    )
+  )
+
+/** The timed blocks of `response`'s body, read while the TestClock moves on `seconds` seconds, one at a time. */
+const blocksWithin = (response: HttpServerResponse.HttpServerResponse, seconds: number) =>
+  Effect.gen(function*() {
+    if (response.body._tag !== "Stream") return assert.fail("not a stream body")
+    const body = yield* Effect.forkChild(timedBlocks(response.body.stream))
+    yield* Effect.yieldNow
+    for (let second = 0; second < seconds; second++) yield* TestClock.adjust(1_000)
+    return yield* Fiber.join(body)
+  })
 
 describe("HttpSse keep-alive", () => {
   it.effect("a silence between events gets a comment every keepAliveMs, none after the body ends", () =>
@@ -23,34 +50,27 @@ describe("HttpSse keep-alive", () => {
         Stream.fromEffect(Effect.as(Effect.sleep(40_000), delta(" world")))
       )
       const response = yield* HttpSse.response(parts)
-      if (response.body._tag !== "Stream") return assert.fail("not a stream body")
-      const body = yield* Effect.forkChild(Stream.mkString(Stream.decodeText(response.body.stream)))
-      for (let second = 0; second < 120; second++) yield* TestClock.adjust(1_000)
-      const text = yield* Fiber.join(body)
       assert.strictEqual(HttpSse.keepAliveMs, 15_000)
-      const blocks = text.split("\n\n").filter((block) => block !== "")
-      assert.deepStrictEqual(blocks.map((block) => block.startsWith(":") ? block : block.split("\n")[0]), [
-        "event: delta",
-        ": keep-alive",
-        ": keep-alive",
-        "event: delta"
+      assert.deepStrictEqual(yield* blocksWithin(response, 120), [
+        [0, ": keep-alive"],
+        [0, "event: delta"],
+        [15_000, ": keep-alive"],
+        [30_000, ": keep-alive"],
+        [40_000, "event: delta"]
       ])
     }).pipe(Effect.scoped))
 
-  it.effect("a first part later than keepAliveMs: the response starts at keepAliveMs, comments until it comes", () =>
+  it.effect("a first part later than keepAliveMs: the response starts at keepAliveMs with a comment, then one every keepAliveMs until it comes", () =>
     Effect.gen(function*() {
       const parts = Stream.fromEffect(Effect.as(Effect.sleep(40_000), delta("Hello")))
       const responding = yield* Effect.forkChild(HttpSse.response(parts))
       yield* TestClock.adjust(15_000)
       const response = yield* Fiber.join(responding)
       assert.strictEqual(response.status, 200)
-      if (response.body._tag !== "Stream") return assert.fail("not a stream body")
-      const body = yield* Effect.forkChild(Stream.mkString(Stream.decodeText(response.body.stream)))
-      for (let second = 0; second < 60; second++) yield* TestClock.adjust(1_000)
-      const blocks = (yield* Fiber.join(body)).split("\n\n").filter((block) => block !== "")
-      assert.deepStrictEqual(blocks.map((block) => block.startsWith(":") ? block : block.split("\n")[0]), [
-        ": keep-alive",
-        "event: delta"
+      assert.deepStrictEqual(yield* blocksWithin(response, 60), [
+        [15_000, ": keep-alive"],
+        [30_000, ": keep-alive"],
+        [40_000, "event: delta"]
       ])
     }).pipe(Effect.scoped))
 
@@ -69,6 +89,6 @@ describe("HttpSse keep-alive", () => {
       const body = yield* Effect.forkChild(Stream.mkString(Stream.decodeText(response.body.stream)))
       for (let second = 0; second < 10; second++) yield* TestClock.adjust(1_000)
       const blocks = (yield* Fiber.join(body)).split("\n\n").filter((block) => block !== "")
-      assert.deepStrictEqual(blocks.map((block) => block.split("\n")[0]), ["event: error"])
+      assert.deepStrictEqual(blocks.map((block) => block.split("\n")[0]), [": keep-alive", "event: error"])
     }).pipe(Effect.scoped))
 })

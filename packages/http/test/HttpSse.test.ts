@@ -16,9 +16,9 @@ const Manager = Layer.unwrap(Effect.map(MockProviderServer.MockProviderServer, (
     Layer.provideMerge(Layer.mergeAll(MockProviderServer.layer(), NodeHttpClient.layerUndici, Pricing.layerDefault))
   )
 
-/** The SSE events of a response body, as `[event, data]`. */
+/** The SSE events of a response body, as `[event, data]`; comments (`: keep-alive`) are skipped, as SSE clients do. */
 const eventsOf = (body: string) =>
-  body.split("\n\n").filter((block) => block.trim() !== "").map((block) => {
+  body.split("\n\n").filter((block) => block.trim() !== "" && !block.startsWith(":")).map((block) => {
     const field = (name: string) =>
       block.split("\n").find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2)
     return [field("event"), JSON.parse(field("data") ?? "null") as Record<string, unknown>] as const
