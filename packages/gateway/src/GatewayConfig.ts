@@ -28,8 +28,9 @@
  *   default; a client may name only the models listed.
  * - Its key is read from `apiKeyEnv` (default `<NAME>_API_KEY`) through
  *   Effect `Config`; provider keys never leave the server. A model (in
- *   `models` or a step) holding any provider's key is refused, by the rule
- *   of `LlmConfig.keyAsModelProblem`, the error showing no part of the key.
+ *   `models` or a step), a step's provider or a provider's name holding any
+ *   provider's key is refused, by the rule of `LlmConfig.keyAsModelProblem`,
+ *   the error showing no part of the key.
  * - A step is `provider/model`, or `{ model: provider/model, retries,
  *   firstTokenMs }` to override, for that step only, the environment's
  *   retries on the same provider (`LLM_MAX_RETRIES`) and first-token limit
@@ -224,14 +225,16 @@ const schemaError = (error: Schema.SchemaError, text: string | undefined): Gatew
 /**
  * The error for the field at `path`: a key of the path (a provider or an
  * alias, of any length and holding anything) as `excerpt` repeats it, in the
- * field and the message; the YAML line found from the keys as written.
+ * field and the message (`shown`, the path itself unless a key of it must
+ * not be repeated); the YAML line found from the keys as written.
  */
 const configError = (
   path: ReadonlyArray<PropertyKey>,
   problem: string,
-  yamlText: string | undefined
+  yamlText: string | undefined,
+  shown: ReadonlyArray<PropertyKey> = path
 ): GatewayConfigError => {
-  const field = path.map((segment) => typeof segment === "number" ? `[${segment}]` : `.${excerpt(String(segment))}`)
+  const field = shown.map((segment) => typeof segment === "number" ? `[${segment}]` : `.${excerpt(String(segment))}`)
     .join("").replace(/^\./, "")
   const line = yamlText === undefined ? undefined : lineOf(yamlText, path)
   const where = line === undefined ? field : `${field} (line ${line})`
@@ -278,6 +281,21 @@ const splitStep = (name: string): Step | undefined => {
   return isProviderName(provider) && isModelId(model) ? { provider, model } : undefined
 }
 
+/**
+ * What is wrong with a step's `provider/model` name holding a key
+ * (`LlmConfig.keyAsModelProblem`): in its provider part, its model part, or
+ * across the `/`; `undefined` when it holds none.
+ */
+const stepKeyProblem = (name: string, keys: ReadonlyArray<Redacted.Redacted>): string | undefined => {
+  const { model, provider } = partsOf(name)
+  const inProvider = LlmConfig.keyAsModelProblem(provider, keys)
+  if (inProvider !== undefined) return `the provider before "/" ${inProvider}`
+  const inModel = LlmConfig.keyAsModelProblem(model, keys)
+  if (inModel !== undefined) return `the model after "/" ${inModel}`
+  const inName = LlmConfig.keyAsModelProblem(name, keys)
+  return inName === undefined ? undefined : `the step ${inName}`
+}
+
 const checkStep = (
   providers: ReadonlyMap<string, Provider>,
   entry: typeof StepEntry.Type,
@@ -288,8 +306,8 @@ const checkStep = (
   const path = typeof entry === "string" ? at : [...at, "model"]
   const parts = partsOf(name)
   // before any message repeats the name
-  const keyProblem = LlmConfig.keyAsModelProblem(parts.model, keysOf(providers))
-  if (keyProblem !== undefined) return Effect.fail(configError(path, `the model after "/" ${keyProblem}`, text))
+  const keyProblem = stepKeyProblem(name, keysOf(providers))
+  if (keyProblem !== undefined) return Effect.fail(configError(path, keyProblem, text))
   // the providers were checked first: a known one has a valid name
   const provider = providers.get(parts.provider)
   if (provider === undefined) {
@@ -347,6 +365,25 @@ const resolveProvider = (
       models: entry.models
     }
   })
+
+/**
+ * No provider is named by a key (`LlmConfig.keyAsModelProblem`: a DeepSeek
+ * key, `sk-` and lower-case hex, is a valid name): the error names
+ * `providers` and the line, never the name.
+ */
+const checkNamesNotKeys = (
+  names: ReadonlyArray<string>,
+  keys: ReadonlyArray<Redacted.Redacted>,
+  yamlText: string | undefined
+): Effect.Effect<void, GatewayConfigError> => {
+  const name = names.find((name) => LlmConfig.keyAsModelProblem(name, keys) !== undefined)
+  return name === undefined ? Effect.void : Effect.fail(configError(
+    ["providers", name],
+    "a provider name holds an API key (the value is not shown); name the provider and put the key in its key variable",
+    yamlText,
+    ["providers"]
+  ))
+}
 
 /**
  * No provider lists a key as a model (`LlmConfig.keyAsModelProblem`): any
@@ -447,10 +484,17 @@ const checkSubjectLimits = (
  */
 export const fromFile = (file: File, yamlText?: string): Effect.Effect<GatewayConfig, GatewayConfigError> =>
   Effect.gen(function*() {
-    const providers = new Map<string, Provider>()
-    for (const [name, entry] of Object.entries(file.providers)) {
-      providers.set(name, yield* resolveProvider(name, entry, yamlText))
-    }
+    // every provider first, so that no error repeats a name holding another provider's key
+    const resolved = yield* Effect.forEach(
+      Object.entries(file.providers),
+      ([name, entry]) => Effect.result(resolveProvider(name, entry, yamlText))
+    )
+    const providers = new Map(
+      resolved.flatMap((result) => Result.isSuccess(result) ? [[result.success.name, result.success]] : [])
+    )
+    yield* checkNamesNotKeys(Object.keys(file.providers), keysOf(providers), yamlText)
+    const failed = resolved.find(Result.isFailure)
+    if (failed !== undefined) return yield* failed.failure
     yield* checkModelsNotKeys(providers, yamlText)
     const aliases = new Map<string, ReadonlyArray<Step>>()
     for (const [alias, steps] of Object.entries(file.models ?? {})) {

@@ -160,19 +160,29 @@ describe("GatewayConfig", () => {
       assert.notInclude(error.message, "s3cret")
     }))
 
-  it.effect("a provider key pasted as a model is refused naming the field, neither the key nor its prefix shown", () =>
+  it.effect("a provider key pasted as a model, a step's provider or a provider's name is refused naming the field, neither the key nor its prefix shown", () =>
     Effect.gen(function*() {
       const key = "sk-CANARY-openai-1234567"
-      const env = ConfigProvider.layer(ConfigProvider.fromUnknown({ DEEPSEEK_API_KEY: "sk-ds", OPENAI_KEY_PROD: key }))
+      // a DeepSeek key (sk- and lower-case hex) reads as a provider name
+      const hexKey = "sk-0123456789abcdef0123456789abcdef"
+      const env = ConfigProvider.layer(ConfigProvider.fromUnknown({ DEEPSEEK_API_KEY: hexKey, OPENAI_KEY_PROD: key }))
       const dir = mkdtempSync(join(tmpdir(), "baton-gateway-config-"))
       const cases = [
         // the provider's own key, another provider's, a cut paste, and an alias step's model (listed nowhere)
-        [yaml.replace("      - gpt-4o-mini", `      - ${key}`), "providers.openai.models[0]"],
-        [yaml.replace("[deepseek-flash, deepseek-pro]", `[deepseek-flash, ${key}]`), "providers.deepseek.models[1]"],
-        [yaml.replace("[llama3]", `[llama3, ${key.slice(0, 12)}]`), "providers.ollama.models[1]"],
-        [yaml.replace("- openai/gpt-4o-mini", `- openai/${key}`), "models.fast[1]"]
+        [yaml.replace("      - gpt-4o-mini", `      - ${key}`), "providers.openai.models[0]", key],
+        [
+          yaml.replace("[deepseek-flash, deepseek-pro]", `[deepseek-flash, ${key}]`),
+          "providers.deepseek.models[1]",
+          key
+        ],
+        [yaml.replace("[llama3]", `[llama3, ${key.slice(0, 12)}]`), "providers.ollama.models[1]", key],
+        [yaml.replace("- openai/gpt-4o-mini", `- openai/${key}`), "models.fast[1]", key],
+        // a step's provider: a key, a cut paste; a provider named by another's key
+        [yaml.replace("- openai/gpt-4o-mini", `- ${key}/gpt-4o-mini`), "models.fast[1]", key],
+        [yaml.replace("- openai/gpt-4o-mini", `- ${hexKey.slice(0, 12)}/gpt-4o-mini`), "models.fast[1]", hexKey],
+        [yaml.replace("  ollama:", `  ${hexKey}:`), "providers", hexKey]
       ] as const
-      for (const [index, [text, field]] of cases.entries()) {
+      for (const [index, [text, field, secret]] of cases.entries()) {
         const path = join(dir, `gateway-${index}.yaml`)
         writeFileSync(path, text)
         const fromYaml = yield* Effect.flip(GatewayConfig.load(path).pipe(Effect.provide(env)))
@@ -182,7 +192,7 @@ describe("GatewayConfig", () => {
         for (const error of [fromYaml, fromJson]) {
           assert.strictEqual(error.field, field, error.message)
           assert.include(error.message, "API key", field)
-          assert.notInclude(error.message, key.slice(0, 8), field)
+          assert.notInclude(error.message, secret.slice(0, 8), field)
         }
         assert.isDefined(fromYaml.line, field)
       }
