@@ -160,9 +160,9 @@ const requestTimeoutOf = (listen: ListenOptions): Effect.Effect<number, GatewayC
   )
 }
 
-/** `ListenOptions.keepAliveMs`, `HttpSse.keepAliveMs` by default; anything but a whole number of ms, 1 or more, is refused. */
-const keepAliveOf = (listen: ListenOptions): Effect.Effect<number, GatewayConfig.GatewayConfigError> => {
-  const ms = listen.keepAliveMs ?? HttpSse.keepAliveMs
+/** `keepAliveMs`, `HttpSse.keepAliveMs` by default; anything but a whole number of ms, 1 or more, is refused. */
+const keepAliveOf = (keepAliveMs: number | undefined): Effect.Effect<number, GatewayConfig.GatewayConfigError> => {
+  const ms = keepAliveMs ?? HttpSse.keepAliveMs
   return Number.isSafeInteger(ms) && ms >= 1 ? Effect.succeed(ms) : Effect.fail(
     new GatewayConfig.GatewayConfigError({
       field: "keepAliveMs",
@@ -207,15 +207,20 @@ const keyLimits = (config: GatewayConfig.GatewayConfig): QuotaLimiter.Overrides 
  * Builds the gateway's handlers: the quota limiter (the environment's
  * limits, each key's own limits on top), one manager per alias (built now,
  * so a provider without its key fails the start), the others on first use,
- * the 64 most recently used kept.
+ * the 64 most recently used kept. `keepAliveMs` is
+ * `ListenOptions.keepAliveMs` (default `HttpSse.keepAliveMs`, 15 s): how
+ * often a streamed answer sends a comment and how long it waits for its
+ * first token before its response starts; anything but a whole number of
+ * ms, 1 or more, is a `GatewayConfigError` naming it.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = Effect.fnUntraced(function*(
   config: GatewayConfig.GatewayConfig,
-  keepAliveMs: number = HttpSse.keepAliveMs
+  keepAliveMs?: number
 ) {
+  const interval = yield* keepAliveOf(keepAliveMs)
   const settings = yield* LlmConfig.LlmConfig
   // the gateway bills under its config's providers alone: a price for any other would never bill
   yield* LlmConfig.checkPricedProviders(
@@ -238,13 +243,13 @@ export const make = Effect.fnUntraced(function*(
     : Context.merge(context, yield* Layer.build(CircuitBreaker.layerStoreMemory()))
   const chains = Chains.make(config, settings, circuits, yield* Effect.scope)
   yield* Effect.forEach(config.aliases.values(), chains.managerFor, { discard: true })
-  return Handlers.make(config, chains, quota, keepAliveMs)
+  return Handlers.make(config, chains, quota, interval)
 })
 
 /**
  * The gateway's routes on an `HttpRouter` (Prometheus `/metrics` included);
  * `keepAliveMs` as `ListenOptions.keepAliveMs` (a whole number of ms, 1 or
- * more).
+ * more, else a `GatewayConfigError` naming it when the layer is built).
  *
  * @since 0.1.0
  * @category layers
@@ -252,7 +257,7 @@ export const make = Effect.fnUntraced(function*(
 export const routes = (
   config: GatewayConfig.GatewayConfig,
   options: Pick<ListenOptions, "keepAliveMs"> = {}
-): Layer.Layer<never, LlmConfigError, HttpRouter.HttpRouter | Requirements> =>
+): Layer.Layer<never, LlmConfigError | GatewayConfig.GatewayConfigError, HttpRouter.HttpRouter | Requirements> =>
   Layer.unwrap(Effect.map(make(config, options.keepAliveMs), (handlers) =>
     Layer.mergeAll(
       HttpRouter.add("POST", "/v1/chat/completions", handlers.chatCompletions),
@@ -287,9 +292,7 @@ export const layer = (
   listen: ListenOptions = {}
 ): Layer.Layer<HttpServer.HttpServer, unknown, Requirements> =>
   HttpRouter.serve(
-    Layer.unwrap(
-      Effect.map(keepAliveOf(listen), (keepAliveMs) => Layer.merge(routes(config, { keepAliveMs }), unknownPaths))
-    ),
+    Layer.merge(routes(config, { keepAliveMs: listen.keepAliveMs }), unknownPaths),
     { disableLogger: true }
   ).pipe(
     Layer.provideMerge(

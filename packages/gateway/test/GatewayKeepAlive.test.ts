@@ -9,7 +9,9 @@
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { HttpRouter } from "effect/http"
+import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
 import * as Fixture from "./fixture.ts"
 
@@ -51,4 +53,22 @@ describe("Gateway.layer's keepAliveMs", () => {
         assert.strictEqual(error instanceof GatewayConfig.GatewayConfigError ? error.field : error, "keepAliveMs")
       }
     }).pipe(Effect.provide(MockProviderServer.layer()), Effect.scoped))
+
+  it.effect("Gateway.routes and Gateway.make refuse it the same way", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockProviderServer.MockProviderServer
+      const config = yield* GatewayConfig.parse(JSON.stringify(Fixture.configFile(mock)), "json")
+      for (const keepAliveMs of [0, -5, 0.5, Number.NaN]) {
+        const routes = yield* Effect.flip(Layer.build(Gateway.routes(config, { keepAliveMs })))
+        const made = yield* Effect.flip(Gateway.make(config, keepAliveMs))
+        for (const error of [routes, made]) {
+          assert.strictEqual(error instanceof GatewayConfig.GatewayConfigError ? error.field : error, "keepAliveMs")
+        }
+      }
+    }).pipe(
+      Effect.provide(Layer.mergeAll(Fixture.services(), HttpRouter.layer)),
+      Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(Fixture.environment))),
+      Effect.provide(MockProviderServer.layer()),
+      Effect.scoped
+    ))
 })

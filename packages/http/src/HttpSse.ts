@@ -142,11 +142,23 @@ export const keepAliveMs = 15_000
 export interface StreamOptions {
   /** Headers beside {@link streamHeaders} (which they may override). */
   readonly headers?: Readonly<Record<string, string>> | undefined
-  /** How often a comment is sent (default {@link keepAliveMs}). */
+  /**
+   * How often a comment is sent (default {@link keepAliveMs}): a whole
+   * number of ms, 1 or more; anything else (0, negative, fractional, `NaN`,
+   * which would send comments without pause) is a defect, a `RangeError`
+   * naming `keepAliveMs`.
+   */
   readonly keepAliveMs?: number | undefined
 }
 
 const keepAliveComment = new TextEncoder().encode(": keep-alive\n\n")
+
+/** `StreamOptions.keepAliveMs`, {@link keepAliveMs} by default; throws a `RangeError` naming it unless it is a whole number of ms, 1 or more. */
+const intervalOf = (options: Pick<StreamOptions, "keepAliveMs">): number => {
+  const ms = options.keepAliveMs ?? keepAliveMs
+  if (Number.isSafeInteger(ms) && ms >= 1) return ms
+  throw new RangeError(`keepAliveMs: ${ms} is not a whole number of milliseconds, 1 or more`)
+}
 
 /**
  * An encoded event stream that opens with a comment (written at once, so the
@@ -165,7 +177,8 @@ const keepAlive = <E>(body: Stream.Stream<Uint8Array, E>, intervalMs: number): S
  * An SSE response of the encoded events `body`, with {@link streamHeaders}
  * and `options.headers`, and a comment (`: keep-alive`) first, so the
  * headers leave at once, then every `options.keepAliveMs` while the body is
- * open.
+ * open. It throws a `RangeError` naming `keepAliveMs` when that is no whole
+ * number of ms, 1 or more.
  *
  * @example
  * ```ts
@@ -184,7 +197,7 @@ export const streamResponse = <E>(
   body: Stream.Stream<Uint8Array, E>,
   options: StreamOptions = {}
 ): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.stream(keepAlive(body, options.keepAliveMs ?? keepAliveMs), {
+  HttpServerResponse.stream(keepAlive(body, intervalOf(options)), {
     contentType: "text/event-stream",
     headers: { ...streamHeaders, ...options.headers }
   })
@@ -198,7 +211,9 @@ export const streamResponse = <E>(
  * response whose comments keep it alive meanwhile ({@link streamResponse}).
  *
  * `parts` runs in `scope` and stops when it closes: close it when the body
- * ends (`Stream.ensuring`) and when this effect fails.
+ * ends (`Stream.ensuring`) and when this effect fails. A `keepAliveMs` that
+ * is no whole number of ms, 1 or more, is a defect (`RangeError`), before
+ * `parts` starts.
  *
  * @since 0.1.0
  * @category constructors
@@ -209,9 +224,10 @@ export const start = <A, E>(
   options: Pick<StreamOptions, "keepAliveMs"> = {}
 ): Effect.Effect<Stream.Stream<A, E>, E> =>
   Effect.gen(function*() {
+    const interval = intervalOf(options)
     const pull = yield* Scope.provide(Stream.toPull(parts), scope)
     const first = yield* Effect.forkIn(Pull.catchDone(pull, () => Effect.succeed<ReadonlyArray<A>>([])), scope)
-    const early = yield* Effect.timeoutOption(Fiber.await(first), options.keepAliveMs ?? keepAliveMs)
+    const early = yield* Effect.timeoutOption(Fiber.await(first), interval)
     if (Option.isSome(early) && Exit.isFailure(early.value)) return yield* Effect.failCause(early.value.cause)
     return Stream.concat(
       Stream.flattenIterable(Stream.fromEffect(Fiber.join(first))),

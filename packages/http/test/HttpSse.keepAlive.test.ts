@@ -10,7 +10,7 @@
 import type { StreamPart } from "@baton/core/GenerationResult"
 import { InvalidOptions } from "@baton/core/LlmError"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Stream } from "effect"
+import { Cause, Clock, Effect, Fiber, Scope, Stream } from "effect"
 import type { HttpServerResponse } from "effect/http"
 import { TestClock } from "effect/testing"
 import * as HttpSse from "../src/HttpSse.ts"
@@ -73,6 +73,20 @@ describe("HttpSse keep-alive", () => {
         [40_000, "event: delta"]
       ])
     }).pipe(Effect.scoped))
+
+  it.effect("a keepAliveMs of 0, negative, fractional or NaN is a RangeError naming it, before anything starts", () =>
+    Effect.gen(function*() {
+      for (const keepAliveMs of [0, -5, 0.5, Number.NaN]) {
+        assert.throws(() => HttpSse.streamResponse(Stream.empty, { keepAliveMs }), RangeError, "keepAliveMs")
+        let pulled = false
+        const parts = Stream.fromEffect(Effect.sync(() => pulled = true))
+        const scope = yield* Scope.make()
+        const defect = yield* Effect.flip(Effect.sandbox(HttpSse.start(parts, scope, { keepAliveMs })))
+        const error = Cause.squash(defect)
+        assert.include(error instanceof RangeError ? error.message : String(error), "keepAliveMs")
+        assert.isFalse(pulled)
+      }
+    }))
 
   it.effect("a failure within keepAliveMs is the effect's error; one after it, an error event", () =>
     Effect.gen(function*() {
