@@ -97,18 +97,18 @@ describe("effect/ai tool calls over Baton", () => {
     }).pipe(Effect.provide(handlers(calls)), Effect.provide(stack({ chain: ["deepseek", "openai"] })))
   })
 
-  it.live("an effect/ai step's UnknownError is a Defect: not retried, the tool loop falls back to the next provider", () => {
+  it.live("an effect/ai step's UnknownError with a status is read as Baton's adapters read it: a 418 is not retried, the tool loop falls back to the next provider", () => {
     const calls: Array<string> = []
     return Effect.gen(function*() {
-      // effect/ai reads a status it has no reason for (418) as UnknownError
+      // effect/ai reads a status it has no reason for (418) as UnknownError; Baton reads its status (a 4xx)
       yield* inject("openai", MockFault.status(418), { times: 100 })
       const { response, turns } = yield* toolLoop("What is the weather and the time in Paris?")
       assert.strictEqual(response.finishReason, "stop")
       assert.include(response.text, "Mock answer from anthropic")
       assert.deepStrictEqual(calls.map((call) => call.split("(")[0]), ["GetWeather", "GetTime"])
       const finish = response.content.find((part) => part.type === "finish")
-      assert.deepStrictEqual(at(finish?.metadata, "baton", "attempts", 0, "error"), "Defect")
-      // one call a turn: a Defect is not retried on the same provider
+      assert.deepStrictEqual(at(finish?.metadata, "baton", "attempts", 0, "error"), "InvalidRequest")
+      // one call a turn: an InvalidRequest is not retried on the same provider
       assert.strictEqual((yield* stats("openai")).requests, turns)
     }).pipe(
       Effect.provide(handlers(calls)),
