@@ -91,6 +91,7 @@ import { Effect, Result, Schema } from "effect"
 import type { GenerationResult, StructuredResult } from "./GenerationResult.ts"
 import * as JsonDepth from "./internal/jsonDepth.ts"
 import * as LinearPattern from "./internal/linearPattern.ts"
+import * as RefLoop from "./internal/refLoop.ts"
 import { InvalidOptions } from "./LlmError.ts"
 import { StructuredOutputInvalid } from "./ProviderError.ts"
 
@@ -369,17 +370,15 @@ const dialectOf = (jsonSchema: JsonSchema): Dialect | undefined => {
   return typeof uri === "string" ? dialects.get(uri.replace(/#$/, "")) : undefined
 }
 
-const escapePointer = (key: string): string => key.replaceAll("~", "~0").replaceAll("/", "~1")
-
 /** Every regex of a schema by its JSON Pointer: the `pattern` strings and the `patternProperties` keys. */
 const patternsOf = (value: unknown, pointer: string): ReadonlyArray<readonly [string, string]> =>
   typeof value !== "object" || value === null ?
     [] :
     Object.entries(value).flatMap(([key, child]: [string, unknown]) => {
-      const at = `${pointer}/${escapePointer(key)}`
+      const at = `${pointer}/${JsonDepth.escapePointer(key)}`
       const pattern = key === "pattern" && typeof child === "string" ? [[at, child] as const] : []
       const keys = key === "patternProperties" && typeof child === "object" && child !== null
-        ? Object.keys(child).map((source) => [`${at}/${escapePointer(source)}`, source] as const)
+        ? Object.keys(child).map((source) => [`${at}/${JsonDepth.escapePointer(source)}`, source] as const)
         : []
       return [...pattern, ...keys, ...patternsOf(child, at)]
     })
@@ -447,7 +446,10 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
 /**
  * A specification from a raw JSON Schema object, compiled once per schema
  * (see the module's notes). Fails with `InvalidOptions` when the name is
- * not 1-64 letters, digits, `_` or `-`, the schema itself is invalid or,
+ * not 1-64 letters, digits, `_` or `-`, the schema itself is invalid, has
+ * a `$ref` loop that reads no input (`D0 = { anyOf: [{ $ref: "#/$defs/D0" },
+ * …] }`, which would check an answer against itself without end; a loop
+ * through `properties` or `items`, a recursive tree, is fine) or,
  * `untrusted`, has a pattern that cannot run in linear time. `untrusted` is
  * for a schema from outside the program (a gateway's client): its patterns
  * run on the linear matcher.
@@ -464,7 +466,7 @@ export const fromJsonSchema = (
     const trust = untrusted ? "client" : "program"
     const compiled = cached(compiledJsonSchemaObjects[trust], jsonSchema, () => {
       // before any recursive walk: Ajv takes seconds over a schema some hundreds of levels deep, and overflows past 1,000
-      const wrong = JsonDepth.issue(jsonSchema)
+      const wrong = JsonDepth.issue(jsonSchema) ?? RefLoop.issue(jsonSchema)
       if (wrong !== undefined) return invalidSchema(wrong)
       return Result.match(canonicalJson(jsonSchema), {
         onFailure: (invalid) => invalid,

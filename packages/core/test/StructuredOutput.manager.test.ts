@@ -71,3 +71,26 @@ describe("LlmManager.generateStructured with a name OpenAI refuses", () => {
       assert.strictEqual(error.field, "name")
     }))
 })
+
+describe("LlmManager.generateStructured with a $ref loop that reads no input", () => {
+  const looping = {
+    $defs: {
+      D0: { anyOf: [{ $ref: "#/$defs/D0" }, { $ref: "#/$defs/D1" }, { type: "string" }] },
+      D1: { type: "integer" }
+    },
+    $ref: "#/$defs/D0"
+  }
+
+  it.live("refuses the schema before any call, naming the loop (not a stack overflow)", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const llm = yield* manager({ chain: ["openai"] })
+      const error = yield* Effect.flip(llm.generateStructured(prompt, looping))
+      assert.deepStrictEqual([error._tag, error._tag === "InvalidOptions" ? error.field : ""], [
+        "InvalidOptions",
+        "schema"
+      ])
+      assert.include(error.message, "/$defs/D0")
+      assert.lengthOf(yield* server.received("openai"), 0)
+    }).pipe(Effect.provide(Bench)))
+})

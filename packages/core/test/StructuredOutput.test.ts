@@ -285,3 +285,56 @@ describe("StructuredOutput.fromJsonSchema: a client's schema (untrusted)", () =>
       assert.include(error.message, "/properties/word/pattern")
     }))
 })
+
+describe("StructuredOutput.fromJsonSchema: a $ref loop", () => {
+  /** `D0` checks the instance against `D0` again (and `D1`, which does too): no input read between. */
+  const looping = {
+    $defs: {
+      D0: { anyOf: [{ $ref: "#/$defs/D0" }, { $ref: "#/$defs/D1" }, { type: "string" }] },
+      D1: { allOf: [{ $ref: "#/$defs/D0" }] }
+    },
+    $ref: "#/$defs/D0"
+  }
+  /** A tree: each `$ref` back to the root is under `properties` or `items`, so it reads a smaller part. */
+  const tree = {
+    type: "object",
+    properties: { label: { type: "string" }, children: { type: "array", items: { $ref: "#" } } },
+    required: ["label"],
+    additionalProperties: false
+  }
+
+  for (const untrusted of [true, false]) {
+    it.effect(`refuses a loop that reads no input, naming it (untrusted: ${untrusted})`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(looping, { untrusted }))
+        assert.strictEqual(error._tag, "InvalidOptions")
+        assert.strictEqual(error.field, "schema")
+        assert.include(error.message, "/$defs/D0")
+        // the root itself, draft-07's definitions and the `not` / `if` keywords
+        for (
+          const schema of [
+            { oneOf: [{ $ref: "#" }, { type: "null" }] },
+            {
+              $schema: "http://json-schema.org/draft-07/schema#",
+              definitions: { a: { not: { $ref: "#/definitions/b" } }, b: { if: { $ref: "#/definitions/a" } } },
+              $ref: "#/definitions/a"
+            }
+          ]
+        ) {
+          const refused = yield* Effect.flip(StructuredOutput.fromJsonSchema(schema, { untrusted }))
+          assert.include(refused.message, "$ref loop")
+        }
+      }))
+
+    it.effect(`accepts a loop through properties or items, a recursive tree (untrusted: ${untrusted})`, () =>
+      Effect.gen(function*() {
+        const output = yield* StructuredOutput.fromJsonSchema(tree, { untrusted })
+        const answer = { label: "a", children: [{ label: "b", children: [{ label: "c" }] }] }
+        assert.isTrue(Result.isSuccess(output.decode(JSON.stringify(answer))))
+        assert.isTrue(Result.isFailure(output.decode(JSON.stringify({ label: "a", children: [{}] }))))
+        // the same definition used twice in one place is no loop
+        const twice = { $defs: { s: { type: "string" } }, allOf: [{ $ref: "#/$defs/s" }, { $ref: "#/$defs/s" }] }
+        yield* StructuredOutput.fromJsonSchema(twice, { untrusted })
+      }))
+  }
+})

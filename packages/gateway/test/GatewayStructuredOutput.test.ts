@@ -26,6 +26,19 @@ const asking = (schema: unknown, content = "Name a city") => ({
   response_format: { type: "json_schema", json_schema: { name: "answer", strict: true, schema } }
 })
 
+/** Asks for `schema`: a 400 `invalid_schema` whose message says `said`, before any provider call. */
+const refusesSchema = (schema: unknown, said: string) =>
+  Effect.gen(function*() {
+    const { mock, url } = yield* Fixture.setup
+    const response = yield* Fixture.post(url, asking(schema))
+    assert.strictEqual(response.status, 400, response.text)
+    const { error } = decodeError(response.text)
+    assert.strictEqual(error.code, "invalid_schema")
+    assert.strictEqual(error.param, "response_format.json_schema")
+    assert.include(error.message, said)
+    assert.strictEqual(yield* providerRequests(mock), 0)
+  })
+
 /** The answer's content, parsed. */
 const contentOf = (text: string): unknown => {
   const Completion = Schema.Struct({
@@ -181,16 +194,7 @@ layer(TestLayer, { excludeTestServices: true })("Gateway json_schema response_fo
   ]
   for (const [what, pattern] of refused) {
     it.effect(`a pattern with ${what} is a 400 naming it, before any provider call`, () =>
-      Effect.gen(function*() {
-        const { mock, url } = yield* Fixture.setup
-        const response = yield* Fixture.post(url, asking(word(pattern)))
-        assert.strictEqual(response.status, 400, response.text)
-        const { error } = decodeError(response.text)
-        assert.strictEqual(error.code, "invalid_schema")
-        assert.strictEqual(error.param, "response_format.json_schema")
-        assert.include(error.message, "/properties/topic/pattern")
-        assert.strictEqual(yield* providerRequests(mock), 0)
-      }))
+      refusesSchema(word(pattern), "/properties/topic/pattern"))
   }
 
   it.effect("a pattern that backtracks exponentially, against an answer that does not match: refused promptly", () =>
@@ -210,16 +214,17 @@ layer(TestLayer, { excludeTestServices: true })("Gateway json_schema response_fo
     }))
 
   it.effect("a schema nested over 100 levels is a 400 invalid_schema before it is compiled or sent", () =>
-    Effect.gen(function*() {
-      const { mock, url } = yield* Fixture.setup
+    Effect.suspend(() => {
       // 60 schemas deep is 120 JSON levels (2 KB, under this gateway's 4 KB body limit); some hundreds take Ajv seconds
       let schema: unknown = { type: "string" }
       for (let i = 0; i < 60; i++) schema = { type: "object", properties: { a: schema } }
-      const response = yield* Fixture.post(url, asking(schema))
-      assert.strictEqual(response.status, 400, response.text)
-      const { error } = decodeError(response.text)
-      assert.strictEqual(error.code, "invalid_schema")
-      assert.include(error.message, "nested deeper than 100 levels")
-      assert.strictEqual(yield* providerRequests(mock), 0)
+      return refusesSchema(schema, "nested deeper than 100 levels")
     }))
+
+  it.effect("a $ref loop that reads no input is a 400 invalid_schema naming it, before any provider call", () =>
+    // checked against such a schema, an answer overflowed Ajv's stack: a defect, so a 503 "every provider failed"
+    refusesSchema({
+      $defs: { D0: { anyOf: [{ $ref: "#/$defs/D0" }, { $ref: "#/$defs/D1" }, { type: "string" }] }, D1: {} },
+      $ref: "#/$defs/D0"
+    }, "#/$defs/D0 -> #/$defs/D0"))
 })

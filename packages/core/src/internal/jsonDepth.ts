@@ -53,7 +53,8 @@ const scalarIssue = (value: unknown): string | undefined => {
   }
 }
 
-const escapePointer = (key: string): string => key.replaceAll("~", "~0").replaceAll("/", "~1")
+/** `key` as a JSON Pointer token (RFC 6901): `~` and `/` escaped. */
+export const escapePointer = (key: string): string => key.replaceAll("~", "~0").replaceAll("/", "~1")
 
 /** `issue` said where: the JSON Pointer of the key each frame is at. */
 const at = (path: ReadonlyArray<Frame>, issue: string): string =>
