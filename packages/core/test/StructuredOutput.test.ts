@@ -310,10 +310,16 @@ describe("StructuredOutput.fromJsonSchema: a $ref loop", () => {
         assert.strictEqual(error._tag, "InvalidOptions")
         assert.strictEqual(error.field, "schema")
         assert.include(error.message, "/$defs/D0")
-        // the root itself, draft-07's definitions and the `not` / `if` keywords
+        // the root itself, draft-07's definitions and the `not` / `if` keywords, an anchor, a URI with the $id
         for (
           const schema of [
             { oneOf: [{ $ref: "#" }, { type: "null" }] },
+            { $defs: { D0: { $anchor: "d0", anyOf: [{ $ref: "#d0" }, { type: "string" }] } }, $ref: "#/$defs/D0" },
+            {
+              $id: "https://example.com/root.json",
+              $defs: { D0: { $id: "d0.json", anyOf: [{ $ref: "https://example.com/d0.json" }, { type: "string" }] } },
+              $ref: "d0.json"
+            },
             {
               $schema: "http://json-schema.org/draft-07/schema#",
               definitions: { a: { not: { $ref: "#/definitions/b" } }, b: { if: { $ref: "#/definitions/a" } } },

@@ -8,23 +8,37 @@
  * loop through a keyword that checks a part of the value (`properties`,
  * `items`, …: a recursive tree) reads a smaller part each turn, and ends.
  *
- * Only a `$ref` within its own document (`#` and a JSON Pointer after it,
- * within the nearest `$id`) is followed; Ajv fails to compile any other it
- * cannot resolve. Both walks are iterative: no length of `$ref` chain
- * overflows them.
+ * A `$ref` is followed when it names a schema of the same document: a JSON
+ * Pointer or an anchor (`$anchor`, `$dynamicAnchor`, draft-07's `$id:
+ * "#name"`), resolved against the nearest `$id` as Ajv does; Ajv fails to
+ * compile one to another document. The walks are iterative: no length of
+ * `$ref` chain overflows them.
  */
 
 import { escapePointer } from "./jsonDepth.ts"
 
 type Json = { readonly [key: string]: unknown }
 
-/** A schema where it is in the document (a JSON Pointer), and the schema resource (`$id`) its `$ref`s resolve in. */
+/** A schema where it is in the document (a JSON Pointer), and the URI its `$ref`s resolve against (the nearest `$id`). */
 interface Place {
   readonly pointer: string
   readonly schema: Json
-  readonly resource: Json
-  readonly resourcePointer: string
+  readonly base: string
 }
+
+/** The base of a root without `$id`: any absolute URI, for relative `$id`s below it to resolve against. */
+const documentBase = "https://baton.invalid/schema.json"
+
+/** `uri` resolved against `base`, without its fragment; `undefined` when it is no URI. */
+const absolute = (uri: string, base: string): URL | undefined => {
+  try {
+    return new URL(uri, base)
+  } catch {
+    return undefined
+  }
+}
+
+const withoutFragment = (url: URL): string => url.href.replace(/#.*$/s, "")
 
 /** The keywords whose subschemas check the same value: one subschema, an array of them, a map of them. */
 const sameValue = {
@@ -53,14 +67,19 @@ const refKeywords = ["$ref", "$recursiveRef", "$dynamicRef"]
 
 const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value)
 
-/** `schema` at `key` below `parent`, a resource of its own when it has an `$id` (not draft-07's `#anchor` form). */
-const place = (parent: Place, key: string, schema: Json): Place => {
-  const pointer = `${parent.pointer}/${escapePointer(key)}`
+/** The base URI of `schema` inside a resource based at `base`: its own `$id` when it has one (not draft-07's `#name`). */
+const baseOf = (schema: Json, base: string): string => {
   const id = schema["$id"]
-  return typeof id === "string" && !id.startsWith("#")
-    ? { pointer, schema, resource: schema, resourcePointer: pointer }
-    : { pointer, schema, resource: parent.resource, resourcePointer: parent.resourcePointer }
+  const url = typeof id === "string" && !id.startsWith("#") ? absolute(id, base) : undefined
+  return url === undefined ? base : withoutFragment(url)
 }
+
+/** `schema` at `key` below `parent`. */
+const place = (parent: Place, key: string, schema: Json): Place => ({
+  pointer: `${parent.pointer}/${escapePointer(key)}`,
+  schema,
+  base: baseOf(schema, parent.base)
+})
 
 /** The subschemas of `at` under `keywords`, as `sameValue` groups them. */
 const children = (at: Place, keywords: typeof sameValue): ReadonlyArray<Place> => {
@@ -89,12 +108,39 @@ const decodeToken = (token: string): string | undefined => {
   }
 }
 
-/** The schema a `$ref` names within `at`'s resource, when it is `#` and a JSON Pointer. */
-const resolve = (at: Place, ref: string): Place | undefined => {
-  if (ref !== "#" && !ref.startsWith("#/")) return undefined
-  let target: Place = { ...at, pointer: at.resourcePointer, schema: at.resource }
-  let value: unknown = at.resource
-  for (const token of ref.split("/").slice(1)) {
+/** The schemas a `$ref` can name: each resource by its base URI, each anchor by its URI (base, `#`, name). */
+interface Index {
+  readonly resources: ReadonlyMap<string, Place>
+  readonly anchors: ReadonlyMap<string, Place>
+}
+
+const anchorsOf = (at: Place): ReadonlyArray<string> => {
+  const id = at.schema["$id"]
+  return [
+    at.schema["$anchor"],
+    at.schema["$dynamicAnchor"],
+    typeof id === "string" && id.startsWith("#") ? id.slice(1) : undefined
+  ]
+    .flatMap((name) => typeof name === "string" ? [`${at.base}#${name}`] : [])
+}
+
+const indexOf = (all: ReadonlyArray<Place>): Index => ({
+  // the first place of a base is its resource's root: `places` visits parents first
+  resources: new Map(all.toReversed().map((at) => [at.base, at])),
+  anchors: new Map(all.flatMap((at) => anchorsOf(at).map((uri) => [uri, at] as const)))
+})
+
+/** The schema a `$ref` in `at` names in this document, by JSON Pointer or anchor. */
+const resolve = (at: Place, ref: string, index: Index): Place | undefined => {
+  const url = absolute(ref, at.base)
+  const resource = url === undefined ? undefined : index.resources.get(withoutFragment(url))
+  if (url === undefined || resource === undefined) return undefined
+  if (url.hash !== "" && !url.hash.startsWith("#/")) {
+    return index.anchors.get(`${resource.base}#${decodeToken(url.hash.slice(1)) ?? ""}`)
+  }
+  let target = resource
+  let value: unknown = resource.schema
+  for (const token of url.hash.split("/").slice(1)) {
     const key = decodeToken(token)
     if (key === undefined || typeof value !== "object" || value === null || !Object.hasOwn(value, key)) return undefined
     value = Reflect.get(value, key)
@@ -104,10 +150,10 @@ const resolve = (at: Place, ref: string): Place | undefined => {
 }
 
 /** The schemas that check the same value as `at`: its `$ref`s' targets (`viaRef`), its `allOf`, `anyOf`, …. */
-const sameValueEdges = (at: Place): ReadonlyArray<{ readonly to: Place; readonly viaRef: boolean }> => [
+const sameValueEdges = (at: Place, index: Index): ReadonlyArray<{ readonly to: Place; readonly viaRef: boolean }> => [
   ...refKeywords.flatMap((keyword) => {
     const ref = at.schema[keyword]
-    const to = typeof ref === "string" ? resolve(at, ref) : undefined
+    const to = typeof ref === "string" ? resolve(at, ref, index) : undefined
     return to === undefined ? [] : [{ to, viaRef: true }]
   }),
   ...children(at, sameValue).map((to) => ({ to, viaRef: false }))
@@ -116,7 +162,7 @@ const sameValueEdges = (at: Place): ReadonlyArray<{ readonly to: Place; readonly
 /** Every schema in the document, the root first. */
 const places = (root: Json): ReadonlyArray<Place> => {
   const all: Array<Place> = []
-  const pending: Array<Place> = [{ pointer: "", schema: root, resource: root, resourcePointer: "" }]
+  const pending: Array<Place> = [{ pointer: "", schema: root, base: baseOf(root, documentBase) }]
   for (let at = pending.pop(); at !== undefined; at = pending.pop()) {
     all.push(at)
     pending.push(...children(at, sameValue), ...children(at, nested))
@@ -132,7 +178,12 @@ interface Frame {
   next: number
 }
 
-const frame = (at: Place, viaRef: boolean): Frame => ({ at, viaRef, edges: sameValueEdges(at), next: 0 })
+const frame = (at: Place, viaRef: boolean, index: Index): Frame => ({
+  at,
+  viaRef,
+  edges: sameValueEdges(at, index),
+  next: 0
+})
 
 const show = (pointer: string): string => `#${pointer}`
 
@@ -145,9 +196,13 @@ const shortened = (loop: ReadonlyArray<string>): ReadonlyArray<string> =>
     : [...loop.slice(0, shownTargets - 2), `(${loop.length - shownTargets + 1} more)`, loop.at(-1) ?? ""]
 
 /** The loop found from `start`, as the `$ref` targets around it (`#/$defs/D0`, …, `#/$defs/D0`). */
-const loopFrom = (start: Place, seen: Map<string, "open" | "done">): ReadonlyArray<string> | undefined => {
+const loopFrom = (
+  start: Place,
+  index: Index,
+  seen: Map<string, "open" | "done">
+): ReadonlyArray<string> | undefined => {
   if (seen.has(start.pointer)) return undefined
-  const path: Array<Frame> = [frame(start, false)]
+  const path: Array<Frame> = [frame(start, false, index)]
   seen.set(start.pointer, "open")
   for (let top = path.at(-1); top !== undefined; top = path.at(-1)) {
     const edge = top.edges[top.next++]
@@ -164,7 +219,7 @@ const loopFrom = (start: Place, seen: Map<string, "open" | "done">): ReadonlyArr
     }
     if (state === undefined) {
       seen.set(edge.to.pointer, "open")
-      path.push(frame(edge.to, edge.viaRef))
+      path.push(frame(edge.to, edge.viaRef, index))
     }
   }
   return undefined
@@ -177,8 +232,10 @@ const loopFrom = (start: Place, seen: Map<string, "open" | "done">): ReadonlyArr
  */
 export const issue = (root: Json): string | undefined => {
   const seen = new Map<string, "open" | "done">()
-  for (const start of places(root)) {
-    const loop = loopFrom(start, seen)
+  const all = places(root)
+  const index = indexOf(all)
+  for (const start of all) {
+    const loop = loopFrom(start, index, seen)
     if (loop !== undefined) {
       return `a $ref loop that reads no input: ${
         shortened(loop).join(" -> ")
