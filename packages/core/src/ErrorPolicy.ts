@@ -73,9 +73,8 @@
  *
  * @since 0.1.0
  */
-import type { Duration } from "effect"
+import { Duration } from "effect"
 import type { Attempt } from "./Attempt.ts"
-import { earliestWait } from "./internal/skipWait.ts"
 import { type ProviderError, unencodableRequest } from "./ProviderError.ts"
 
 /**
@@ -331,5 +330,12 @@ export const allFailed = (attempts: ReadonlyArray<Attempt>): AllFailed => {
  *
  * @since 0.1.0
  */
-export const retryAfterAllSkipped = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined =>
-  earliestWait(attempts, ["CircuitOpen", "ProviderThrottled"])
+export const retryAfterAllSkipped = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined => {
+  let earliest: Duration.Duration | undefined
+  for (const { error } of attempts) {
+    const wait = error?._tag === "CircuitOpen" || error?._tag === "ProviderThrottled" ? error.retryAfter : undefined
+    if (wait === undefined) return undefined
+    earliest = earliest === undefined ? wait : Duration.min(earliest, wait)
+  }
+  return earliest
+}
