@@ -7,7 +7,9 @@
  * every call) and as a raw JSON Schema object the caller keeps; and, for
  * comparison, a copy of the raw one made for every call, as a gateway
  * decodes it from each request body. Anthropic's rewrite to its own subset
- * (`toAnthropic`), the same step of its adapter, is timed beside it.
+ * (`toAnthropic`) and Gemini's form (`formOf`: `responseJsonSchema`, or an
+ * instruction for a schema it cannot take), the same step of their
+ * adapters, are timed beside it.
  *
  * The rewrite is internal, so it is imported from the source by path.
  *
@@ -16,6 +18,7 @@
 import * as StructuredOutput from "@baton/core/StructuredOutput"
 import { Schema } from "effect"
 import * as AnthropicSchema from "../packages/providers/src/internal/anthropicSchema.ts"
+import * as GeminiSchema from "../packages/providers/src/internal/geminiSchema.ts"
 import * as StrictSchema from "../packages/providers/src/internal/strictSchema.ts"
 
 /** CPU µs per run of `f`, the median of 5 batches of `n` after a warm-up batch. */
@@ -78,5 +81,11 @@ for (const [name, schema, n] of cases) {
     `${
       cost(() => AnthropicSchema.toAnthropic(structuredClone(raw)), n).toFixed(2).padStart(10)
     } µs  Anthropic, raw JSON Schema, a copy per call`
+  )
+  console.log(`${cost(() => GeminiSchema.formOf(compiled), n).toFixed(2).padStart(10)} µs  Gemini, Effect Schema`)
+  console.log(
+    `${
+      cost(() => GeminiSchema.formOf(structuredClone(raw)), n).toFixed(2).padStart(10)
+    } µs  Gemini, raw JSON Schema, a copy per call`
   )
 }

@@ -151,14 +151,13 @@ const bodyOf = (call: Call): Json.JsonObject => {
   if (call.output !== undefined || options.responseFormat === "json") {
     generationConfig.responseMimeType = "application/json"
   }
-  const schema = call.output === undefined ? undefined : GeminiSchema.toGemini(call.output.jsonSchema)
-  // a loop of required fields is a 400 there: the schema goes in the system prompt instead
-  const unsendable = schema !== undefined && GeminiSchema.hasRequiredLoop(schema)
-  if (schema !== undefined && !unsendable) generationConfig.responseJsonSchema = schema
+  const form = call.output === undefined ? undefined : GeminiSchema.formOf(call.output.jsonSchema)
+  if (form?._tag === "ResponseJsonSchema") generationConfig.responseJsonSchema = form.schema
   const thinking = options.reasoning === undefined ? undefined : thinkingConfig(call.model, options.reasoning)
   if (thinking !== undefined) generationConfig.thinkingConfig = thinking
   const prompt = LlmRequest.systemPrompt(call.request)
-  const system = unsendable ? JsonSchemaShape.withInstruction(prompt, JsonSchemaShape.instruction(schema)) : prompt
+  // a loop of required fields is a 400 there: the schema goes in the system prompt instead
+  const system = form?._tag === "Instruction" ? JsonSchemaShape.withInstruction(prompt, form.instruction) : prompt
   const tools = GeminiTools.bodyFields(call.request)
   return system === undefined
     ? { contents, generationConfig, ...tools }

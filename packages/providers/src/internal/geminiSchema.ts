@@ -22,8 +22,10 @@
  * with them; a definition named like one already in `$defs` is renamed with
  * `_` before its name (`Address` becomes `_Address`).
  */
+import type { JsonSchema } from "@baton/core/StructuredOutput"
 import * as Json from "./json.ts"
 import * as JsonSchemaShape from "./jsonSchemaShape.ts"
+import * as SchemaCache from "./schemaCache.ts"
 
 type Schema = { [key: string]: unknown }
 
@@ -52,7 +54,7 @@ const requiredRefs = (schema: unknown): ReadonlyArray<string> => {
 }
 
 /** Whether a `$ref` loop of required fields can be reached from `schema`'s root. */
-export const hasRequiredLoop = (schema: Schema): boolean => {
+const hasRequiredLoop = (schema: Schema): boolean => {
   const done = new Set<string>()
   const visit = (ref: string, path: ReadonlySet<string>): boolean => {
     if (path.has(ref)) return true
@@ -90,7 +92,7 @@ const merged = (defs: Schema, definitions: Schema) => {
  * merged into `$defs` (one named like a definition of `$defs` renamed), each
  * `$ref` to them moved with them.
  */
-export const toGemini = (schema: Schema): Schema => {
+const toGemini = (schema: Schema): Schema => {
   const rest = Object.fromEntries(Object.entries(schema).filter(([key]) => key !== "$schema" && key !== "definitions"))
   const definitions = schema.definitions
   if (!Json.isObject(definitions)) return rest
@@ -105,3 +107,24 @@ export const toGemini = (schema: Schema): Schema => {
   }
   return JsonSchemaShape.mapRefsOf({ ...rest, $defs: all }, moved)
 }
+
+/**
+ * How a structured-output schema goes to Gemini: as `responseJsonSchema`
+ * ({@link toGemini}'s form), or, when that form holds a `$ref` loop of
+ * required fields (a 400 there, see above), as a system-prompt instruction
+ * asking for JSON that matches it.
+ */
+export type Form =
+  | { readonly _tag: "ResponseJsonSchema"; readonly schema: Schema }
+  | { readonly _tag: "Instruction"; readonly instruction: string }
+
+/**
+ * The {@link Form} of a schema, made once per schema rather than once per call
+ * (`schemaCache.ts`): the form returned is shared, not to be changed.
+ */
+export const formOf: (schema: JsonSchema) => Form = SchemaCache.make((schema) => {
+  const gemini = toGemini(schema)
+  return hasRequiredLoop(gemini)
+    ? { _tag: "Instruction", instruction: JsonSchemaShape.instruction(gemini) }
+    : { _tag: "ResponseJsonSchema", schema: gemini }
+})
