@@ -86,16 +86,24 @@ export interface ListenOptions {
   readonly host: string
 }
 
+/** The host listened on when `HOST` is unset or blank: this machine only. */
+const defaultHost = "127.0.0.1"
+
 /**
  * `PORT` (default 3000; 0 for any free port; decimal digits only, by
- * `LlmConfig.port`) and `HOST` (default `127.0.0.1`); a bad `PORT` is an
- * `LlmConfigError` naming it.
+ * `LlmConfig.port`) and `HOST` (default `127.0.0.1`; blank reads as unset,
+ * never as every interface); a bad `PORT` is an `LlmConfigError` naming it.
  *
  * @since 0.1.0
  */
 export const listenOptions: Effect.Effect<ListenOptions, LlmError.LlmConfigError> = Effect.all({
   port: LlmConfig.port("PORT", 3000),
-  host: Effect.orDie(Config.String("HOST").pipe(Config.withDefault("127.0.0.1")))
+  host: Effect.orDie(
+    Config.String("HOST").pipe(
+      Config.withDefault(defaultHost),
+      Config.map((host) => host.trim() === "" ? defaultHost : host)
+    )
+  )
 })
 
 /** Node's `listen` errors that are the host's (it does not resolve, or is not this machine's); any other is the port's. */

@@ -110,6 +110,14 @@ describe("quiz service at startup", () => {
     assert.include(host.stderr, "no-such-host.invalid: host not found")
   })
 
+  it("reads a blank HOST as unset: it listens on 127.0.0.1, not on every interface", async () => {
+    for (const host of ["", "  "]) {
+      const ran = await start({ HOST: host })
+      assert.strictEqual(ran.code, "listening", `${JSON.stringify(host)}: ${ran.stderr}`)
+      assert.match(ran.stdout, /quiz-service listening on http:\/\/127\.0\.0\.1:\d+/, JSON.stringify(host))
+    }
+  })
+
   it("refuses an AI_QUOTA_TIMEZONE that is an offset, not an IANA zone, naming it", async () => {
     for (const zone of ["+05:00", "-0500"]) {
       assertRefused(await start({ AI_QUOTA_TIMEZONE: zone }), "AI_QUOTA_TIMEZONE", zone)
