@@ -19,10 +19,10 @@
  * @since 0.1.0
  */
 import * as UsageLedger from "@baton/core/UsageLedger"
+import * as CommandRuntime from "@baton/testing/CommandRuntime"
 import * as MockEnvironment from "@baton/testing/MockEnvironment"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { ConfigProvider, Context, DateTime, Effect, Layer, Logger } from "effect"
 import { HttpServer } from "effect/http"
@@ -242,4 +242,4 @@ const run = Effect.gen(function*() {
   yield* say(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s.`)
 }).pipe(Effect.scoped)
 
-run.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+run.pipe(Effect.provide(NodeServices.layer), CommandRuntime.runMain)

@@ -3,6 +3,7 @@
  * process, in a fresh directory, judged by what it prints.
  */
 import * as NodeProcess from "@baton/testing/NodeProcess"
+import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "vitest"
 
@@ -18,5 +19,19 @@ describe("the demo", () => {
     assert.include(ran.stdout, "circuits: deepseek open")
     assert.match(ran.stdout, /Per teacher[\s\S]*mr-chen\s+4\s+\d+\s+\$/)
     assert.match(ran.stdout, /Per provider[\s\S]*deepseek\s+\d+/)
+  })
+
+  it("stopped by SIGTERM once it started exits 143, by SIGINT 130, as a shell reports each signal", async () => {
+    for (const [signal, expected] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+      const code = await new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [demo], {
+          cwd: NodeProcess.freshDir("quiz-demo-"),
+          env: NodeProcess.baseEnv
+        })
+        child.stdout.once("data", () => child.kill(signal))
+        child.on("exit", resolve)
+      })
+      assert.strictEqual(code, expected, signal)
+    }
   })
 })
