@@ -980,7 +980,9 @@ export const chainProviders = (settings: Settings): ReadonlySet<string> =>
  * (`deepsek`), whose prices bill nothing, though a provider built in code
  * under that name would bill by them, so it is no error.
  * `LlmManager.layerConfig` runs it. A key pasted as such a name is
- * `[redacted]` (every key of {@link secrets}).
+ * `[redacted]`: every key of {@link secrets}, and every key variable set in
+ * the environment it runs in (an OpenAI-compatible endpoint's outside the
+ * chain too).
  *
  * @since 0.1.0
  */
@@ -988,11 +990,13 @@ export const warnUnknownPricedProviders = (settings: Settings): Effect.Effect<vo
   const chain = chainProviders(settings)
   const unknown = unknownPricedProviders(settings.prices, chain)
   if (unknown.length === 0) return Effect.void
-  return Effect.logWarning(scrubSecrets(
-    `LLM_PRICES prices ${unknown.map((name) => `"${excerpt(name)}"`).join(", ")}: neither a hosted provider nor a ` +
-      `step of the chain (${[...chain].join(", ")}); only a provider built in code under that name bills by it`,
-    secrets(settings)
-  ))
+  // every configured key, an endpoint's outside the chain too: a key pasted as a price's provider is never shown
+  return Effect.flatMap(configuredKeys, (keys) =>
+    Effect.logWarning(scrubSecrets(
+      `LLM_PRICES prices ${unknown.map((name) => `"${excerpt(name)}"`).join(", ")}: neither a hosted provider nor a ` +
+        `step of the chain (${[...chain].join(", ")}); only a provider built in code under that name bills by it`,
+      [...secrets(settings), ...keys]
+    )))
 }
 
 const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>

@@ -9,7 +9,7 @@
  */
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Logger } from "effect"
+import { ConfigProvider, DateTime, Effect, Logger } from "effect"
 import * as UsageLedger from "../src/UsageLedger.ts"
 import { Bench, managerFromEnv } from "./utils/chain.ts"
 
@@ -102,6 +102,26 @@ describe("LlmManager.layerConfig: an LLM_PRICES key naming no provider of the ch
       assert.strictEqual(warnings.length, 1)
       assert.include(warnings[0], "[redacted]")
       assert.notInclude(warnings.join("\n"), key.slice(0, 8))
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("so is the key of an OpenAI-compatible endpoint outside the chain, and of a hosted provider outside it", () =>
+    Effect.gen(function*() {
+      const compatKey = "sk-CANARY-COMPAT-1234567890"
+      const openAiKey = "sk-CANARY-OPENAI-1234567890"
+      const price = { default: { input: 1, output: 2 } }
+      // the chain is deepseek -> gemini: neither key belongs to one of its steps
+      const variables = {
+        OPENAI_API_KEY: openAiKey,
+        LLM_COMPAT_SPARE_API_KEY: compatKey,
+        LLM_PRICES: JSON.stringify({ [compatKey]: price, [openAiKey]: price })
+      }
+      // the process environment, as the manager's layer reads it in production
+      const warnings = yield* warningsOf(managerFromEnv(variables)).pipe(
+        Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown(variables))
+      )
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0], "[redacted]")
+      assert.notInclude(warnings.join("\n"), "CANARY")
     }).pipe(Effect.provide(Bench)))
 })
 
