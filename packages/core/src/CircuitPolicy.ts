@@ -37,7 +37,7 @@
  * manager.
  *
  * A request every provider's open circuit (or spent local budget) refused
- * tells its caller when to come back: `ErrorPolicy.retryAfterAllSkipped`,
+ * tells its caller when to come back: `ErrorPolicy.retryAfterAllFailed`,
  * the one rule behind the `Retry-After` of the HTTP layers' 503
  * ({@link retryAfterHeaders}).
  *
@@ -374,14 +374,15 @@ export const makeOpenCircuits = (): OpenCircuits => {
 
 /**
  * The `Retry-After` header of a request that failed because Baton skipped
- * every provider (its circuit open or its local budget spent): the seconds
- * of `ErrorPolicy.retryAfterAllSkipped`, rounded up (at least 1), the same
- * wait as `@baton/ai`'s `RateLimitError`; no header when it is `undefined`.
+ * every provider (its circuit open or its local budget spent), or skipped
+ * some and the rest timed out: the seconds of `ErrorPolicy.retryAfterAllFailed`,
+ * rounded up (at least 1), the same wait as `@baton/ai`'s `RateLimitError`;
+ * no header when it is `undefined`.
  * The 503 of `@baton/http`'s `HttpProblem` and of the gateway carry it.
  *
  * @since 0.1.0
  */
 export const retryAfterHeaders = (attempts: ReadonlyArray<Attempt>): Readonly<Record<string, string>> => {
-  const wait = ErrorPolicy.retryAfterAllSkipped(attempts)
+  const wait = ErrorPolicy.retryAfterAllFailed(attempts)
   return wait === undefined ? {} : { "Retry-After": String(Math.max(1, Math.ceil(Duration.toSeconds(wait)))) }
 }

@@ -287,8 +287,8 @@ export const retryAfter = (error: ProviderError): Duration.Duration | undefined 
  *   stops there), whatever the providers skipped before it (open circuits).
  *   `error` is the first asked provider's;
  * - `Unavailable`: anything else; try again later (when every circuit was
- *   open or every local budget spent, {@link retryAfterAllSkipped} says
- *   when, as `CircuitPolicy.retryAfterHeaders`).
+ *   open or every local budget spent, {@link retryAfterAllFailed} says when, as
+ *   `CircuitPolicy.retryAfterHeaders`).
  *
  * @since 0.1.0
  */
@@ -320,17 +320,13 @@ export const allFailed = (attempts: ReadonlyArray<Attempt>): AllFailed => {
 }
 
 /**
- * How long until a request Baton skipped every provider of may be served:
- * when each attempt was skipped by an open circuit or a spent local budget
- * (a `CircuitOpen` or a `ProviderThrottled` with its wait), the earliest
- * wait, when a circuit half-opens or a budget refills; `undefined` when an
- * attempt ran or a skip knows no wait (a token estimate above a whole
- * minute's budget). The one rule behind the HTTP layers' `Retry-After`
- * (`CircuitPolicy.retryAfterHeaders`) and `@baton/ai`'s `RateLimitError`.
- *
- * @since 0.1.0
+ * The earliest wait of `attempts` when each was skipped by an open circuit
+ * or a spent local budget (a `CircuitOpen` or a `ProviderThrottled` with
+ * its wait): when a circuit half-opens or a budget refills; `undefined` when
+ * an attempt ran or a skip knows no wait (a token estimate above a whole
+ * minute's budget).
  */
-export const retryAfterAllSkipped = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined => {
+const earliestSkipWait = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined => {
   let earliest: Duration.Duration | undefined
   for (const { error } of attempts) {
     const wait = error?._tag === "CircuitOpen" || error?._tag === "ProviderThrottled" ? error.retryAfter : undefined
@@ -338,4 +334,23 @@ export const retryAfterAllSkipped = (attempts: ReadonlyArray<Attempt>): Duration
     earliest = earliest === undefined ? wait : Duration.min(earliest, wait)
   }
   return earliest
+}
+
+/**
+ * How long until a request every provider failed may be served, when Baton
+ * knows: when Baton skipped every provider (its circuit open or its local
+ * budget spent), or no provider refused it (every one asked timed out,
+ * {@link allFailed}'s `TimedOut`, and the others were skipped), the earliest
+ * wait of a skip, when a circuit half-opens or a budget refills; `undefined`
+ * otherwise, or when a skip knows no wait (a token estimate above a whole
+ * minute's budget). The one rule behind the HTTP layers' `Retry-After`
+ * (`CircuitPolicy.retryAfterHeaders`) and `@baton/ai`'s `RateLimitError`.
+ *
+ * @since 0.1.0
+ */
+export const retryAfterAllFailed = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined => {
+  const skips = attempts.filter((attempt) => attempt.outcome === "skipped")
+  if (skips.length === attempts.length) return earliestSkipWait(attempts)
+  const asked = attempts.filter((attempt) => attempt.outcome !== "skipped")
+  return skips.length > 0 && allFailed(asked)._tag === "TimedOut" ? earliestSkipWait(skips) : undefined
 }

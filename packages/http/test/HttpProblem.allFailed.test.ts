@@ -6,7 +6,7 @@
  * (a 503 "try again later" had clients and proxies retry it); every
  * provider timing out is a 504; any other failure stays a 503, with
  * `Retry-After` when Baton skipped every provider (open circuits, spent
- * local budgets).
+ * local budgets), or skipped some and the rest timed out.
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
@@ -132,5 +132,27 @@ describe("AllProvidersFailed over HTTP", () => {
           ProviderThrottle.layerMemory({ deepseek: { requestsPerMinute: 1 }, gemini: { requestsPerMinute: 1 } })
         )
       ))
+    ))
+
+  it.live("one provider's budget spent, the other timed out: a 503 with Retry-After, when the budget refills", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockProviderServer.MockProviderServer
+      const url = yield* serve
+      const ask = () =>
+        fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-teacher-id": "teacher-7" },
+          body: JSON.stringify({ prompt: "Explain tides." })
+        })
+      // deepseek's one request a minute, spent; then gemini goes silent
+      assert.strictEqual((yield* Effect.promise(ask)).status, 200)
+      yield* mock.inject("gemini", MockFault.latency(2000))
+      const response = yield* Effect.promise(ask)
+      assert.strictEqual(response.status, 503)
+      // no provider refused it: it may be served once deepseek's budget refills
+      assert.include(["59", "60"], response.headers.get("retry-after"))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Manager.pipe(Layer.provide(ProviderThrottle.layerMemory({ deepseek: { requestsPerMinute: 1 } }))))
     ))
 })

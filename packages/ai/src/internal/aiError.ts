@@ -160,11 +160,10 @@ const decisive = (attempts: ReadonlyArray<Attempt>): ProviderError.ProviderError
 
 /**
  * The reason of a failed chain: when Baton skipped every provider (its
- * circuit open or its local budget spent), a `RateLimitError` retryable
- * after the earliest wait (`ErrorPolicy.retryAfterAllSkipped`, as the HTTP
- * layers' `Retry-After` reads it); when no provider refused it, every asked
- * one timed out and the others were skipped, a `RateLimitError` retryable
- * after the skips' earliest wait (none when a skip knows no wait); when
+ * circuit open or its local budget spent), or no provider refused it (every
+ * asked one timed out and the others were skipped), a `RateLimitError`
+ * retryable after the skips' earliest wait (`ErrorPolicy.retryAfterAllFailed`, as the
+ * HTTP layers' `Retry-After` reads it; none when a skip knows no wait); when
  * every attempt timed out, its last timeout's reason, retryable (`effect/ai`
  * has no timeout reason: a silent provider is a transport failure to it, a
  * `NetworkError`); else its deciding attempt's ({@link decisive}).
@@ -174,16 +173,14 @@ const chainReason = (
   billed: TokenUsage.TokenUsage | undefined,
   metadata: Metadata
 ): Reason => {
-  const wait = ErrorPolicy.retryAfterAllSkipped(error.attempts)
+  const wait = ErrorPolicy.retryAfterAllFailed(error.attempts)
   if (wait !== undefined) return new AiError.RateLimitError({ metadata, retryAfter: wait })
   const last = decisive(error.attempts)
   if (last === undefined) return new AiError.UnknownError({ description: error.message, metadata })
   const asked = error.attempts.filter((attempt) => attempt.outcome !== "skipped")
   if (ErrorPolicy.allFailed(asked)._tag !== "TimedOut") return reasonBilled(last, billed)
-  const skips = error.attempts.filter((attempt) => attempt.outcome === "skipped")
-  if (skips.length > 0) {
-    return new AiError.RateLimitError({ metadata, ...retryAfterOf(ErrorPolicy.retryAfterAllSkipped(skips)) })
-  }
+  // timed out and skipped, a skip knowing no wait
+  if (asked.length < error.attempts.length) return new AiError.RateLimitError({ metadata })
   const timedOut = metadataOf(last, billed)
   return agreeing(candidatesOf(last, timedOut, billed !== undefined), true, last.message, timedOut)
 }
