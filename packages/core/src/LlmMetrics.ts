@@ -543,55 +543,77 @@ const genAiProviderNames: ReadonlyMap<string, string> = new Map([["gemini", "gcp
 export const requestAttributes = (
   request: LlmRequest,
   target?: { readonly provider: ProviderName; readonly model: ModelId }
-): Record<string, unknown> => {
-  const { maxTokens, temperature } = request.options
-  const attributes = requestSpanAttributes(request)
-  attributes["gen_ai.operation.name"] = "chat"
-  if (maxTokens !== "provider") attributes["gen_ai.request.max_tokens"] = maxTokens
-  if (temperature !== "provider") attributes["gen_ai.request.temperature"] = temperature
-  if (target !== undefined) {
-    const genAiName = genAiProviderNames.get(target.provider)
-    attributes["gen_ai.provider.name"] = genAiName ?? target.provider
-    if (genAiName !== undefined) attributes["baton.provider.name"] = target.provider
-    attributes["gen_ai.request.model"] = target.model
-  }
+): Record<string, unknown> => recordOf((attributes) => setRequestAttributes(request, target, attributes))
+
+/**
+ * Where attributes are set: a span (each straight into it, no record built
+ * and copied), or a record ({@link recordOf}).
+ */
+interface AttributeSink {
+  readonly attribute: (key: string, value: unknown) => void
+}
+
+/** The record of the attributes `set` sets, in its order. */
+const recordOf = (set: (sink: AttributeSink) => void): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {}
+  set({
+    attribute: (key, value) => {
+      attributes[key] = value
+    }
+  })
   return attributes
 }
 
+/** Sets {@link requestAttributes} on `sink`. */
+const setRequestAttributes = (
+  request: LlmRequest,
+  target: { readonly provider: ProviderName; readonly model: ModelId } | undefined,
+  sink: AttributeSink
+): void => {
+  const { maxTokens, temperature } = request.options
+  setRequestSpanAttributes(request, sink)
+  sink.attribute("gen_ai.operation.name", "chat")
+  if (maxTokens !== "provider") sink.attribute("gen_ai.request.max_tokens", maxTokens)
+  if (temperature !== "provider") sink.attribute("gen_ai.request.temperature", temperature)
+  if (target !== undefined) {
+    const genAiName = genAiProviderNames.get(target.provider)
+    sink.attribute("gen_ai.provider.name", genAiName ?? target.provider)
+    if (genAiName !== undefined) sink.attribute("baton.provider.name", target.provider)
+    sink.attribute("gen_ai.request.model", target.model)
+  }
+}
+
 /**
- * The attributes of the `baton.request` span: Baton's own, none in the
+ * Sets the attributes of the `baton.request` span: Baton's own, none in the
  * `gen_ai.*` namespace (the request is no GenAI operation of its own: its
  * attempts are, each in its client span), so back ends that count GenAI
  * operations count each provider call once, and the request not again.
  */
-const requestSpanAttributes = (request: LlmRequest): Record<string, unknown> => {
-  const attributes: Record<string, unknown> = {
-    "baton.request.id": request.requestId,
-    "baton.prompt.hash": request.promptHash
-  }
-  for (const name in request.tags) attributes[`baton.tag.${name}`] = request.tags[name]
-  return attributes
+const setRequestSpanAttributes = (request: LlmRequest, sink: AttributeSink): void => {
+  sink.attribute("baton.request.id", request.requestId)
+  sink.attribute("baton.prompt.hash", request.promptHash)
+  for (const name in request.tags) sink.attribute(`baton.tag.${name}`, request.tags[name])
 }
 
 /**
- * Hands `set` each attribute known once an attempt has ended (one list: {@link responseAttributes} and the span).
+ * Sets each attribute known once an attempt has ended (one list: {@link responseAttributes} and the span).
  * `gen_ai.response.model` only for an answer: a failed, cancelled or skipped attempt has no response naming its model.
  */
-const eachResponseAttribute = (report: AttemptSpanReport, set: (key: string, value: unknown) => void): void => {
+const setResponseAttributes = (report: AttemptSpanReport, sink: AttributeSink): void => {
   if (report.attempt.outcome === "success") {
-    set("gen_ai.response.model", report.responseModel ?? report.attempt.model)
+    sink.attribute("gen_ai.response.model", report.responseModel ?? report.attempt.model)
   }
-  if (report.responseId !== undefined) set("gen_ai.response.id", report.responseId)
-  set("baton.attempt.number", report.attemptNumber)
-  set("baton.attempt.role", report.attempt.role)
-  set("baton.attempt.outcome", report.attempt.outcome)
+  if (report.responseId !== undefined) sink.attribute("gen_ai.response.id", report.responseId)
+  sink.attribute("baton.attempt.number", report.attemptNumber)
+  sink.attribute("baton.attempt.role", report.attempt.role)
+  sink.attribute("baton.attempt.outcome", report.attempt.outcome)
   if (report.usage !== undefined) {
-    set("gen_ai.usage.input_tokens", report.usage.promptTokens)
-    set("gen_ai.usage.output_tokens", report.usage.completionTokens)
-    set("baton.usage.cost_nano_usd", report.usage.costNanoUsd)
+    sink.attribute("gen_ai.usage.input_tokens", report.usage.promptTokens)
+    sink.attribute("gen_ai.usage.output_tokens", report.usage.completionTokens)
+    sink.attribute("baton.usage.cost_nano_usd", report.usage.costNanoUsd)
   }
-  if (report.finishReason !== undefined) set("gen_ai.response.finish_reasons", [report.finishReason])
-  if (report.attempt.error !== undefined) set("error.type", report.attempt.error._tag)
+  if (report.finishReason !== undefined) sink.attribute("gen_ai.response.finish_reasons", [report.finishReason])
+  if (report.attempt.error !== undefined) sink.attribute("error.type", report.attempt.error._tag)
 }
 
 /**
@@ -601,13 +623,8 @@ const eachResponseAttribute = (report: AttemptSpanReport, set: (key: string, val
  *
  * @since 0.1.0
  */
-export const responseAttributes = (report: AttemptSpanReport): Record<string, unknown> => {
-  const attributes: Record<string, unknown> = {}
-  eachResponseAttribute(report, (key, value) => {
-    attributes[key] = value
-  })
-  return attributes
-}
+export const responseAttributes = (report: AttemptSpanReport): Record<string, unknown> =>
+  recordOf((attributes) => setResponseAttributes(report, attributes))
 
 /**
  * How a cancelled attempt's span ends: interrupted, whatever stopped it (a
@@ -625,9 +642,7 @@ const cancelledExit = Exit.interrupt()
 const annotateSpanOf = (context: Context.Context<never>, report: AttemptSpanReport): void => {
   const span = openSpanOf(context)
   if (span === undefined) return
-  eachResponseAttribute(report, (key, value) => {
-    span.attribute(key, value)
-  })
+  setResponseAttributes(report, span)
   if (report.attempt.outcome === "cancelled") {
     const timed = Context.get(context, References.TracerTimingEnabled)
     span.end(timed ? Context.get(context, Clock.Clock).currentTimeNanosUnsafe() : 0n, cancelledExit)
@@ -662,23 +677,32 @@ const traced = <A, E, R>(
  */
 export const withRequestSpan =
   (request: LlmRequest) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    traced(
-      effect,
-      (effect) => inSpan(effect, "baton.request", { attributes: requestSpanAttributes(request), kind: "internal" })
-    )
+    traced(effect, (effect) =>
+      inSpan(effect, "baton.request", internalSpan, (span) => {
+        setRequestSpanAttributes(request, span)
+      }))
+
+const internalSpan: Tracer.SpanOptionsNoTrace = { kind: "internal" }
+const clientSpan: Tracer.SpanOptionsNoTrace = { kind: "client" }
 
 /**
  * `effect` in a span that is its children's parent: `Effect.withSpan` without
  * the stack frame it pushes (Baton's spans capture no stack trace), one
  * continuation fewer that every in-flight request holds (bench/README.md,
- * "Memory").
+ * "Memory"). `setAttributes` sets the span's attributes straight on it, as
+ * `options.attributes` would be set, one by one, after the environment's
+ * (no record built to be copied).
  */
 const inSpan = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   name: string,
-  options: Tracer.SpanOptionsNoTrace
+  options: Tracer.SpanOptionsNoTrace,
+  setAttributes: (span: Tracer.Span) => void
 ): Effect.Effect<A, E, R> =>
-  Effect.useSpan(name, options, (span) => Effect.provideService(effect, Tracer.ParentSpan, span))
+  Effect.useSpan(name, options, (span) => {
+    setAttributes(span)
+    return Effect.provideService(effect, Tracer.ParentSpan, span)
+  })
 
 /**
  * What the manager knows when it starts an attempt.
@@ -705,21 +729,20 @@ export interface AttemptStart {
  */
 export const withAttemptSpan =
   (start: AttemptStart) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    traced(
-      effect,
-      (effect) => inSpan(effect, `chat ${start.model}`, { kind: "client", attributes: attemptAttributes(start) })
-    )
+    traced(effect, (effect) =>
+      inSpan(effect, `chat ${start.model}`, clientSpan, (span) => {
+        setAttemptAttributes(start, span)
+      }))
 
-/** The attributes an attempt's span starts with: the request's, the target's and its server, its number and role. */
-const attemptAttributes = (start: AttemptStart): Record<string, unknown> => {
-  const attributes = requestAttributes(start.request, start)
+/** Sets the attributes an attempt's span starts with: the request's, the target's and its server, its number and role. */
+const setAttemptAttributes = (start: AttemptStart, sink: AttributeSink): void => {
+  setRequestAttributes(start.request, start, sink)
   if (start.server !== undefined) {
-    attributes["server.address"] = start.server.address
-    attributes["server.port"] = start.server.port
+    sink.attribute("server.address", start.server.address)
+    sink.attribute("server.port", start.server.port)
   }
-  attributes["baton.attempt.number"] = start.attemptNumber
-  attributes["baton.attempt.role"] = start.role
-  return attributes
+  sink.attribute("baton.attempt.number", start.attemptNumber)
+  sink.attribute("baton.attempt.role", start.role)
 }
 
 /**
@@ -750,11 +773,9 @@ export const recordSkippedAttempt = (
       attemptNumber: report.attemptNumber,
       server
     }
-    const attributes = attemptAttributes(start)
-    eachResponseAttribute(report, (key, value) => {
-      attributes[key] = value
-    })
-    return Effect.map(Effect.makeSpan(`chat ${start.model}`, { kind: "client", attributes }), (span) => {
+    return Effect.map(Effect.makeSpan(`chat ${start.model}`, clientSpan), (span) => {
+      setAttemptAttributes(start, span)
+      setResponseAttributes(report, span)
       const end = fiber.getRef(References.TracerTimingEnabled) ? fiber.getRef(Clock.Clock).currentTimeNanosUnsafe() : 0n
       span.end(end, report.attempt.error === undefined ? Exit.void : Exit.fail(report.attempt.error))
     })
