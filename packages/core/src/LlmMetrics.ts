@@ -543,7 +543,10 @@ const genAiProviderNames: ReadonlyMap<string, string> = new Map([["gemini", "gcp
 export const requestAttributes = (
   request: LlmRequest,
   target?: { readonly provider: ProviderName; readonly model: ModelId }
-): Record<string, unknown> => recordOf((attributes) => setRequestAttributes(request, target, attributes))
+): Record<string, unknown> =>
+  recordOf((attributes) => {
+    setRequestAttributes(request, target, attributes)
+  })
 
 /**
  * Where attributes are set: a span (each straight into it, no record built
@@ -624,7 +627,9 @@ const setResponseAttributes = (report: AttemptSpanReport, sink: AttributeSink): 
  * @since 0.1.0
  */
 export const responseAttributes = (report: AttemptSpanReport): Record<string, unknown> =>
-  recordOf((attributes) => setResponseAttributes(report, attributes))
+  recordOf((attributes) => {
+    setResponseAttributes(report, attributes)
+  })
 
 /**
  * How a cancelled attempt's span ends: interrupted, whatever stopped it (a
