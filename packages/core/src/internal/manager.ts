@@ -61,7 +61,7 @@ import * as TokenUsage from "../TokenUsage.ts"
 import type * as UsageLedger from "../UsageLedger.ts"
 import type * as Handoff from "./handoff.ts"
 import { scrubError } from "./scrubError.ts"
-import { trusted } from "./trusted.ts"
+import { construct, trusted } from "./trusted.ts"
 import type * as Watchdog from "./watchdog.ts"
 
 /** The request's own deadline cut an attempt or a wait (not the provider's fault). */
@@ -863,10 +863,12 @@ const skip = (
   startedAt: number,
   server: LlmProvider.Server | undefined
 ): Effect.Effect<never, Failure> => {
-  const error = new CircuitOpen(
-    { provider: target.provider, model: target.model, retryAfter: Duration.millis(retryAfterMs) },
-    trusted
-  )
+  const error = construct(CircuitOpen, {
+    _tag: "CircuitOpen",
+    provider: target.provider,
+    model: target.model,
+    retryAfter: Duration.millis(retryAfterMs)
+  })
   const entry: Attempt = { ...target, latencyMs: 0, outcome: "skipped", error }
   run.attempts[slot] = entry
   const report: RequestLog.AttemptReport = {
@@ -1362,8 +1364,19 @@ const conclude = (
   if (errors.some((error) => error._tag === "DeadlineReached")) {
     return Effect.fail(new DeadlineExceeded({ timeoutMs: run.timeoutMs, attempts, ...usage }, trusted))
   }
-  return Effect.fail(new AllProvidersFailed({ attempts, ...usage }, trusted))
+  // nothing billed (a refusal): built without the constructor's parse, as the parse would order its fields
+  return Effect.fail(
+    run.billed === undefined
+      ? construct(AllProvidersFailed, { _tag: "AllProvidersFailed", attempts: attempts.map(inSchemaOrder) })
+      : new AllProvidersFailed({ attempts, ...usage }, trusted)
+  )
 }
+
+/** A copy of `attempt` with its fields in the order of its schema, as a constructor's parse copies it. */
+const inSchemaOrder = ({ error, latencyMs, model, outcome, provider, role }: Attempt): Attempt =>
+  error === undefined
+    ? { provider, model, role, outcome, latencyMs }
+    : { provider, model, role, outcome, latencyMs, error }
 
 /**
  * Runs the tries `tries` makes along the whole chain (a hedge side makes its own) and turns the outcome into the

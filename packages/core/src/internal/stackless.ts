@@ -15,6 +15,17 @@ const writable = (() => {
     : descriptor.writable === true || descriptor.set !== undefined
 })()
 
+/** What `build` returns, built with `Error.stackTraceLimit` at 0 (restored right after). */
+export const withoutStack = <A>(build: () => A): A => {
+  const limit = Error.stackTraceLimit
+  if (writable) Error.stackTraceLimit = 0
+  try {
+    return build()
+  } finally {
+    if (writable) Error.stackTraceLimit = limit
+  }
+}
+
 /** `Base` whose instances are built with `Error.stackTraceLimit` at 0 (restored right after). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin's constructor takes `any[]`
 export const stackless = <C extends new(...args: Array<any>) => Error>(Base: C): C =>
