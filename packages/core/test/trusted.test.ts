@@ -19,7 +19,7 @@ const provider = ProviderName.make("alpha")
 const model = ModelId.make("m-a")
 
 const same = (built: Error, made: Error, Class: typeof CircuitOpen | typeof AllProvidersFailed) => {
-  assert.instanceOf(built, Class)
+  assert.isTrue(built instanceof Class)
   assert.instanceOf(built, Error)
   // a real error (V8's error data), not an object on an error's prototype
   assert.strictEqual(Object.prototype.toString.call(built), "[object Error]")
