@@ -68,6 +68,34 @@ describe("Sse", () => {
     assert.isString(Sse.make(9).feed(encoded("data: 12345\ndata: 678\n")))
     assert.deepStrictEqual(Sse.make(10).feed(encoded("data: 12345\ndata: 678\n")), [])
   })
+
+  it("strips two leading BOMs (UTF-8 decoding's, then the event stream's), one byte at a time too", () => {
+    const body = new TextEncoder().encode("\uFEFF\uFEFFdata: a\n\n\uFEFFdata: b\n\n")
+    const expected = [{ event: "message", data: "a" }]
+    assert.deepStrictEqual(decodeAll([body]), expected)
+    assert.deepStrictEqual(decodeAll(Array.from(body, (_, i) => body.subarray(i, i + 1))), expected)
+  })
+
+  it("decodes invalid UTF-8 the same however the bytes are split", () => {
+    const next = random(20261204)
+    const bytes = [0x61, 0x0a, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x8c, 0x8d, 0x80, 0xc0, 0xc2, 0xe0, 0x80, 0xed, 0xf4, 0x90, 0xff]
+    for (let run = 0; run < 500; run++) {
+      const body = Uint8Array.from(
+        Array.from({ length: 1 + Math.floor(next() * 30) }, () => bytes[Math.floor(next() * bytes.length)]!)
+      )
+      const whole = Uint8Array.from([...new TextEncoder().encode("data: "), ...body, 0x0a, 0x0a])
+      const chunks: Array<Uint8Array> = []
+      for (let start = 0; start < whole.length;) {
+        const end = Math.min(whole.length, start + 1 + Math.floor(next() * 4))
+        chunks.push(whole.subarray(start, end))
+        start = end
+      }
+      const reference = new TextDecoder().decode(whole).slice(6, -2).replaceAll(/\r\n?/g, "\n")
+      const events = decodeAll(chunks)
+      assert.deepStrictEqual(events, decodeAll([whole]), `run ${run}: ${body.join(",")}`)
+      assert.strictEqual(events.map((event) => event.data).join(""), reference.split("\n")[0])
+    }
+  })
 })
 
 /**

@@ -31,7 +31,10 @@ const BOM = "\uFEFF"
 /** A fresh decoder for one response body. */
 export const make = (maxEventSize: number): SseDecoder => {
   const tooLarge = `an event exceeded the limit of ${maxEventSize} characters`
-  const text = new TextDecoder()
+  // nothing decoded yet: UTF-8 decoding strips a BOM there, before the event stream's own
+  let decoding = true
+  // the start of a character the last chunk cut, decoded with the next
+  let cutCharacter: Uint8Array | undefined
   let first = true
   // pieces of the unterminated line, joined once it ends
   let pending: Array<string> = []
@@ -60,8 +63,15 @@ export const make = (maxEventSize: number): SseDecoder => {
   }
 
   return {
-    feed: (bytes) => {
-      let chunk = text.decode(bytes, { stream: true })
+    feed: (input) => {
+      const bytes = cutCharacter === undefined ? input : joined(cutCharacter, input)
+      const whole = wholeLength(bytes)
+      cutCharacter = whole === bytes.length ? undefined : bytes.slice(whole)
+      let chunk = utf8.decode(whole === bytes.length ? bytes : bytes.subarray(0, whole))
+      if (decoding && chunk.length > 0) {
+        decoding = false
+        if (chunk.startsWith(BOM)) chunk = chunk.slice(BOM.length)
+      }
       if (chunk.length === 0) return []
       if (first && chunk.startsWith(BOM)) chunk = chunk.slice(BOM.length)
       first = false
@@ -111,6 +121,40 @@ export const make = (maxEventSize: number): SseDecoder => {
 }
 
 const LF = 10
+
+/**
+ * UTF-8 decoding of whole characters, shared by every stream: no state, and
+ * Node's one-shot path, cheaper per chunk than a `stream: true` decoder per
+ * stream (bench: about 3% of a streamed call). `make` strips the BOM.
+ */
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true })
+
+/**
+ * The length of `bytes` up to the character its last bytes begin but do not
+ * finish (a lead byte without all its continuation bytes), which waits for
+ * the next chunk; all of it when it ends on a whole character.
+ */
+const wholeLength = (bytes: Uint8Array): number => {
+  const length = bytes.length
+  for (let back = 1; back <= 3 && back <= length; back++) {
+    const byte = bytes[length - back]!
+    if (byte < 0x80) return length
+    // a lead byte (C2-F4; any other is no character's start and decodes as it is)
+    if (byte >= 0xC0) return byte >= 0xC2 && byte <= 0xF4 && leadLength(byte) > back ? length - back : length
+  }
+  return length
+}
+
+/** The bytes of the character lead byte `byte` begins. */
+const leadLength = (byte: number): number => byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
+
+/** `start` and then `rest`, in one new array. */
+const joined = (start: Uint8Array, rest: Uint8Array): Uint8Array => {
+  const bytes = new Uint8Array(start.length + rest.length)
+  bytes.set(start)
+  bytes.set(rest, start.length)
+  return bytes
+}
 
 /** `-2` for "none left in this chunk" (`-1` means "not searched yet"). */
 const orNone = (index: number): number => index < 0 ? -2 : index
