@@ -137,7 +137,7 @@ const utf8 = new TextDecoder("utf-8", { ignoreBOM: true })
 const wholeLength = (bytes: Uint8Array): number => {
   const length = bytes.length
   for (let back = 1; back <= 3 && back <= length; back++) {
-    const byte = bytes[length - back]!
+    const byte = bytes[length - back] ?? 0
     if (byte < 0x80) return length
     // a lead byte (C2-F4; any other is no character's start and decodes as it is)
     if (byte >= 0xC0) return byte >= 0xC2 && byte <= 0xF4 && leadLength(byte) > back ? length - back : length
