@@ -976,9 +976,9 @@ interface Sink {
 }
 
 /**
- * Consumes a provider's stream, moving the watchdog along on every part and
- * handing each chunk's deltas to the sink at once (one effect per chunk, not
- * per delta). While the caller has not taken a batch, whatever it holds (the
+ * Consumes a provider's stream, moving the watchdog along on every chunk and
+ * handing its deltas to the sink at once (one effect per chunk, not per
+ * delta). While the caller has not taken a batch, whatever it holds (the
  * deltas, or the lone `Restart` of a restarted answer that had none), the
  * attempt is `delivering`, which no limit but the deadline bounds (the idle
  * limit measures the provider's silence, not the caller's). A stream that
@@ -994,18 +994,6 @@ const consume = (
   sink: Sink
 ): Effect.Effect<Streamed, ProviderError> => {
   let finish: Finish | undefined
-  // each part moves the watchdog on; the clock is read directly, not through an effect per part or chunk
-  const onPart = (part: StreamPart): Delta | undefined => {
-    progress.phase = "idle"
-    progress.since = progress.clock.currentTimeMillisUnsafe()
-    if (part._tag === "Finish") {
-      finish = part
-      return undefined
-    }
-    if (part._tag === "Restart") return undefined
-    if (part._tag === "TextDelta") progress.received += part.text.length
-    return part
-  }
   const taken = Effect.sync(() => {
     progress.phase = "idle"
     progress.since = progress.clock.currentTimeMillisUnsafe()
@@ -1017,12 +1005,17 @@ const consume = (
     progress.phase = "delivering"
     return Effect.andThen(handed, taken)
   }
-  // called as each chunk arrives
+  // called as each chunk (never empty) arrives: it moves the watchdog on, the clock read directly, once a chunk
   const onParts = (parts: ReadonlyArray<StreamPart>): Effect.Effect<void, StreamInterrupted> => {
+    progress.phase = "idle"
+    progress.since = progress.clock.currentTimeMillisUnsafe()
     const deltas: Array<Delta> = []
     for (const part of parts) {
-      const delta = onPart(part)
-      if (delta !== undefined) deltas.push(delta)
+      if (part._tag === "Finish") finish = part
+      else if (part._tag !== "Restart") {
+        if (part._tag === "TextDelta") progress.received += part.text.length
+        deltas.push(part)
+      }
     }
     return deltas.length === 0 ? Effect.void : delivering(sink.emit(deltas))
   }
@@ -1036,13 +1029,20 @@ const consume = (
             message: `${route.provider.name} stream ended without its finish`
           })
         )
-        : Effect.as(delivering(sink.end()), { finish })
+        : succeedAfter(delivering(sink.end()), { finish })
     ),
-    Effect.ensuring(Effect.sync(() => {
-      sink.ended(progress)
-    }))
+    // a finalizer with no effect of its own: no step after the stream's end
+    (streamed) =>
+      Effect.onExitPrimitive(streamed, () => {
+        sink.ended(progress)
+        return undefined
+      })
   )
 }
+
+/** `value` once `first` succeeded; at once when `first` is `Effect.void` (nothing handed on): a step fewer. */
+const succeedAfter = <A, E>(first: Effect.Effect<void, E>, value: A): Effect.Effect<A, E> =>
+  first === Effect.void ? Effect.succeed(value) : Effect.as(first, value)
 
 /**
  * The same interruption, carrying all the text the caller received (and, once
@@ -1096,7 +1096,7 @@ const streamAttempt = (
       responseId: finish.responseId,
       responseModel: finish.responseModel
     }),
-    (finish) => Effect.as(sink.end(), { finish })
+    (finish) => succeedAfter(sink.end(), { finish })
   )
 
 const resultReport = (result: GenerationResult): Report => ({
