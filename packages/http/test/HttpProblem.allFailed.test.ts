@@ -51,20 +51,23 @@ const answer = HttpRouter.add(
 /** The route served by a Node server on a spare port; its URL. */
 const serve = Effect.map(Serve.serve(answer), (base) => `${base}/answer`)
 
+/** Teacher 7's request to the route at `url`. */
+const ask = (url: string) =>
+  Effect.promise(() =>
+    fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-teacher-id": "teacher-7" },
+      body: JSON.stringify({ prompt: "Explain tides." })
+    })
+  )
+
 /** Both providers answer with `deepseek` and `gemini`; the problem the service answers. */
 const askWith = (deepseek: MockFault.MockFault, gemini: MockFault.MockFault) =>
   Effect.gen(function*() {
     const mock = yield* MockProviderServer.MockProviderServer
     yield* mock.inject("deepseek", deepseek)
     yield* mock.inject("gemini", gemini)
-    const url = yield* serve
-    const response = yield* Effect.promise(() =>
-      fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-teacher-id": "teacher-7" },
-        body: JSON.stringify({ prompt: "Explain tides." })
-      })
-    )
+    const response = yield* ask(yield* serve)
     const problem = yield* Effect.promise(() => response.json() as Promise<Record<string, unknown>>)
     return { status: response.status, problem, retryAfter: response.headers.get("retry-after") }
   })
@@ -112,16 +115,10 @@ describe("AllProvidersFailed over HTTP", () => {
   it.live("every provider's local budget spent: a 503 with Retry-After, when the budget refills", () =>
     Effect.gen(function*() {
       const url = yield* serve
-      const ask = () =>
-        fetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-teacher-id": "teacher-7" },
-          body: JSON.stringify({ prompt: "Explain tides." })
-        })
       // deepseek's one request a minute, then gemini's
-      assert.strictEqual((yield* Effect.promise(ask)).status, 200)
-      assert.strictEqual((yield* Effect.promise(ask)).status, 200)
-      const response = yield* Effect.promise(ask)
+      assert.strictEqual((yield* ask(url)).status, 200)
+      assert.strictEqual((yield* ask(url)).status, 200)
+      const response = yield* ask(url)
       assert.strictEqual(response.status, 503)
       // one request a minute: the budget refills a minute after the first, less the moments since
       assert.include(["59", "60"], response.headers.get("retry-after"))
@@ -138,16 +135,10 @@ describe("AllProvidersFailed over HTTP", () => {
     Effect.gen(function*() {
       const mock = yield* MockProviderServer.MockProviderServer
       const url = yield* serve
-      const ask = () =>
-        fetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-teacher-id": "teacher-7" },
-          body: JSON.stringify({ prompt: "Explain tides." })
-        })
       // deepseek's one request a minute, spent; then gemini goes silent
-      assert.strictEqual((yield* Effect.promise(ask)).status, 200)
+      assert.strictEqual((yield* ask(url)).status, 200)
       yield* mock.inject("gemini", MockFault.latency(2000))
-      const response = yield* Effect.promise(ask)
+      const response = yield* ask(url)
       assert.strictEqual(response.status, 503)
       // no provider refused it: it may be served once deepseek's budget refills
       assert.include(["59", "60"], response.headers.get("retry-after"))
