@@ -79,7 +79,7 @@ type Phase = "first-byte" | "first-token" | "reasoning" | "idle" | "body" | "del
 
 /**
  * How far the current attempt has got, updated by the provider's observed
- * HTTP client (request sent, headers received) and by the stream (each part).
+ * HTTP client (request sent, headers received) and by the stream (each chunk).
  * Before the request leaves, the attempt is in `afterHeaders` (the first
  * token for a stream, the body for a plain call). It is also the attempt's
  * `LlmProvider.Supervisor`: the adapter reports usage seen mid-stream to it,
@@ -1364,9 +1364,10 @@ const conclude = (
   if (errors.some((error) => error._tag === "DeadlineReached")) {
     return Effect.fail(new DeadlineExceeded({ timeoutMs: run.timeoutMs, attempts, ...usage }, trusted))
   }
-  // nothing billed (a refusal): built without the constructor's parse, as the parse would order its fields
+  // every attempt skipped (Baton's own errors, nothing billed: the open circuits' refusal): built without the
+  // constructor's parse, its fields in the order the parse would copy them; any other error is checked by the parse
   return Effect.fail(
-    run.billed === undefined
+    run.billed === undefined && attempts.every((attempt) => attempt.outcome === "skipped")
       ? construct(AllProvidersFailed, { _tag: "AllProvidersFailed", attempts: attempts.map(inSchemaOrder) })
       : new AllProvidersFailed({ attempts, ...usage }, trusted)
   )
