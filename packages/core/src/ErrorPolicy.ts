@@ -286,8 +286,9 @@ export const retryAfter = (error: ProviderError): Duration.Duration | undefined 
  *   which no provider would take ({@link rejectsConversation}: the chain
  *   stops there), whatever the providers skipped before it (open circuits).
  *   `error` is the first asked provider's;
- * - `Unavailable`: anything else; try again later (when every circuit was
- *   open or every local budget spent, {@link retryAfterAllFailed} says when, as
+ * - `Unavailable`: anything else; try again later (when every provider was
+ *   skipped, its circuit open or its local budget spent, or the rest timed
+ *   out, {@link retryAfterAllFailed} says when, as
  *   `CircuitPolicy.retryAfterHeaders`).
  *
  * @since 0.1.0

@@ -11,7 +11,7 @@
  * | `GenerationDisabled` | 503 | |
  * | `AllProvidersFailed`, the request itself refused (`ErrorPolicy.allFailed`: too long, invalid, filtered) | 400 | `cause`: `ContextLengthExceeded`, `InvalidRequest` or `ContentFiltered` |
  * | `AllProvidersFailed`, every provider timed out | 504 | |
- * | `AllProvidersFailed`, otherwise | 503 | `Retry-After` when every provider was skipped by an open circuit |
+ * | `AllProvidersFailed`, otherwise | 503 | `Retry-After` when every provider was skipped (an open circuit, a spent local budget), or the rest timed out (`ErrorPolicy.retryAfterAllFailed`) |
  * | `QuotaStoreUnavailable` | 503 | |
  * | `DeadlineExceeded` | 504 | |
  * | `StreamInterrupted`, the request's deadline ended it (`deadlineMs`) | 504 | |
@@ -134,7 +134,7 @@ const allFailed = (error: AllProvidersFailed): Rendered => {
         status: 503,
         title: "No provider available",
         detail: "Every configured provider failed or is paused; try again later.",
-        // `Retry-After` when every provider was skipped (open circuits, spent budgets): one rule, `retryAfterHeaders`
+        // `Retry-After` when every provider was skipped (open circuits, spent budgets), or the rest timed out: one rule
         headers: CircuitPolicy.retryAfterHeaders(error.attempts)
       }
   }

@@ -12,9 +12,10 @@
  * another was skipped (400), the first provider's message, scrubbed of
  * key-shaped text, and its `param` are passed on, because an OpenAI client
  * needs to know what to fix. A 503 because Baton skipped every provider (its
- * circuit open or its local budget spent) says when to come back:
- * `Retry-After`, the seconds until the earliest probe or refill
- * (`CircuitPolicy.retryAfterHeaders`, as `@baton/http` answers).
+ * circuit open or its local budget spent), or skipped some and the rest timed
+ * out, says when to come back: `Retry-After`, the seconds until the earliest
+ * probe or refill (`CircuitPolicy.retryAfterHeaders`, as `@baton/http`
+ * answers).
  *
  * One failure of Baton's is no failure on the wire: a provider's content
  * filter stopping the answer (`ContentFiltered`, stage `response`), which
@@ -80,7 +81,8 @@ const callersFault = (error: ProviderError.ProviderError): { message: string; pa
 /**
  * 504 when every provider timed out, 400 when the request itself was refused
  * (the first asked provider's message; `ErrorPolicy.allFailed` decides), else
- * 503, with `Retry-After` when every provider's circuit was open; generic
+ * 503, with `Retry-After` when Baton knows when to come back
+ * (`CircuitPolicy.retryAfterHeaders`); generic
  * messages but the 400's.
  */
 const allFailed = (attempts: ReadonlyArray<Attempt.Attempt>, requestId: string | undefined): HttpFailure => {

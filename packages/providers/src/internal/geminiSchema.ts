@@ -115,7 +115,7 @@ const toGemini = (schema: Schema): Schema => {
  * asking for JSON that matches it.
  */
 export type Form =
-  | { readonly _tag: "ResponseJsonSchema"; readonly schema: Schema }
+  | { readonly _tag: "ResponseJsonSchema"; readonly schema: JsonSchema }
   | { readonly _tag: "Instruction"; readonly instruction: string }
 
 /**
