@@ -4,7 +4,8 @@
  * body limit) is the client's fault, a 400 naming the field before any
  * provider call and without spending quota, never a provider failure that
  * opens every tenant's circuits. And when every provider's circuit is open,
- * the 503 says when to come back (`Retry-After`), as `@baton/http` does.
+ * or the providers whose circuit is not open timed out, the 503 says when to
+ * come back (`Retry-After`), as `@baton/http` does.
  */
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
@@ -29,8 +30,12 @@ const configFile = (mock: MockProviderServer.MockProviderServer["Service"]) => (
   ]
 })
 
-// the first counted failure opens a circuit, for a minute
-const environment = { LLM_CIRCUIT_FAILURE_THRESHOLD: "1", LLM_CIRCUIT_COOLDOWN_MS: "60000" }
+// the first counted failure opens a circuit, for a minute; a provider silent for 500 ms has timed out
+const environment = {
+  LLM_CIRCUIT_FAILURE_THRESHOLD: "1",
+  LLM_CIRCUIT_COOLDOWN_MS: "60000",
+  LLM_FIRST_BYTE_TIMEOUT_MS: "500"
+}
 
 const TestLayer = Layer.unwrap(Effect.gen(function*() {
   const mock = yield* MockProviderServer.MockProviderServer
@@ -119,5 +124,20 @@ layer(TestLayer, { excludeTestServices: true })("Gateway tool parameters and ope
         assert.isTrue(seconds >= 50 && seconds <= 60, `Retry-After: ${refused.headers.get("retry-after")}`)
       }
       assert.strictEqual(yield* received(mock), 2)
+    }))
+
+  it.effect("503 with one circuit open and the other provider timed out: Retry-After, until the earliest probe", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      // gpt-4o-mini's circuit opens on its failure
+      yield* mock.inject("openai", MockFault.status(500))
+      const opened = yield* Fixture.post(url, { model: "openai/gpt-4o-mini", messages: hello.messages })
+      assert.strictEqual(opened.status, 503, opened.text)
+      yield* mock.inject("deepseek", MockFault.latency(2000))
+      const chain = { model: "openai/gpt-4o-mini", fallbacks: ["deepseek/deepseek-flash"], messages: hello.messages }
+      const refused = yield* Fixture.post(url, chain)
+      assert.strictEqual(refused.status, 503, refused.text)
+      const seconds = Number(refused.headers.get("retry-after"))
+      assert.isTrue(seconds >= 50 && seconds <= 60, `Retry-After: ${refused.headers.get("retry-after")}`)
     }))
 })
