@@ -15,14 +15,25 @@ const writable = (() => {
     : descriptor.writable === true || descriptor.set !== undefined
 })()
 
-/** What `build` returns, built with `Error.stackTraceLimit` at 0 (restored right after). */
-export const withoutStack = <A>(build: () => A): A => {
+/** Sets `Error.stackTraceLimit` to 0 where it may be set; the limit it had, for {@link restoreTraces}. */
+const stopTraces = (): number => {
   const limit = Error.stackTraceLimit
   if (writable) Error.stackTraceLimit = 0
+  return limit
+}
+
+/** Puts back the limit {@link stopTraces} returned. */
+const restoreTraces = (limit: number): void => {
+  if (writable) Error.stackTraceLimit = limit
+}
+
+/** What `build` returns, built with `Error.stackTraceLimit` at 0 (restored right after). */
+export const withoutStack = <A>(build: () => A): A => {
+  const limit = stopTraces()
   try {
     return build()
   } finally {
-    if (writable) Error.stackTraceLimit = limit
+    restoreTraces(limit)
   }
 }
 
@@ -32,13 +43,12 @@ export const stackless = <C extends new(...args: Array<any>) => Error>(Base: C):
   class extends Base {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
     constructor(...args: Array<any>) {
-      const limit = Error.stackTraceLimit
-      if (writable) Error.stackTraceLimit = 0
+      const limit = stopTraces()
       try {
         // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- the arguments of `Base`, as given
         super(...args)
       } finally {
-        if (writable) Error.stackTraceLimit = limit
+        restoreTraces(limit)
       }
     }
   }
