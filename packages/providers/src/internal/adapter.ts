@@ -117,7 +117,7 @@ import {
 import * as Redact from "@baton/core/Redact"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
 import { estimate, type TokenCounts, type TokenUsage } from "@baton/core/TokenUsage"
-import { Cause, Clock, Duration, Effect, Option, type Pull, Redacted, Scope, Stream } from "effect"
+import { Cause, Channel, Clock, Duration, Effect, Option, type Pull, Redacted, Scope, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { HttpClient } from "effect/http"
 import type { Mutable } from "effect/Types"
@@ -541,64 +541,71 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const model = call.model
     const timeoutMs = timeoutOf(request)
     const firstByte = () => Effect.fail(new ProviderTimeout({ provider: name, model, phase: "first-byte", timeoutMs }))
-    return Stream.unwrap(LlmProvider.Supervisor.use((supervisor) => {
-      // a supervisor's watchdog owns the time of the call: no second clock
-      const bounded = <A>(effect: Effect.Effect<A, ProviderError>) =>
-        supervisor === undefined ? Effect.timeoutOrElse(effect, { duration: timeoutMs, orElse: firstByte }) : effect
-      return Effect.flatMap(
-        bounded(send(call)),
-        (response) => {
-          if (!isOk(response.status)) return bounded(failStatus(model, response))
-          return isJson(response)
-            ? bounded(failJsonStream(model, response))
-            : Effect.succeed(decodeStream(call, timeoutMs, supervisor, response.body))
-        }
-      )
-    }))
+    // one channel from the request to the parts, pulling the body directly: no stream layered on another
+    return Stream.fromChannel(Channel.fromTransform((_, scope) =>
+      LlmProvider.Supervisor.use((supervisor) => {
+        // a supervisor's watchdog owns the time of the call: no second clock
+        const bounded = <A>(effect: Effect.Effect<A, ProviderError>) =>
+          supervisor === undefined ? Effect.timeoutOrElse(effect, { duration: timeoutMs, orElse: firstByte }) : effect
+        return Effect.flatMap(
+          bounded(send(call)),
+          (response) => {
+            if (!isOk(response.status)) return bounded(failStatus(model, response))
+            return isJson(response)
+              ? bounded(failJsonStream(model, response))
+              : Effect.flatMap(
+                response.pull(scope),
+                (upstream) => decodeStream(call, timeoutMs, supervisor, upstream, scope)
+              )
+          }
+        )
+      })
+    ))
   }
 
+  /** The pull of a stream's parts, decoded from the pull of its body (`scope` is the stream's). */
   const decodeStream = (
     call: Call,
     timeoutMs: number,
     supervisor: LlmProvider.Supervisor | undefined,
-    body: Stream.Stream<Uint8Array, Transport.TransportFailure>
-  ): Stream.Stream<StreamPart, ProviderError> =>
-    Stream.transformPull(body, (upstream, scope) =>
-      Effect.suspend(() => {
-        const run = makeRun(call, timeoutMs, supervisor)
-        const pull = supervisor === undefined
-          ? Effect.timeoutOrElse(upstream, { duration: timeoutMs, orElse: () => Effect.succeed(undefined) })
-          : upstream
-        const next: Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> = Effect.suspend(() => {
-          if (run.pending !== undefined) return Effect.fail(run.pending)
-          return run.finished
-            ? Cause.done()
-            : pull.pipe(
-              Effect.matchCauseEffect({
-                onSuccess: (chunks) => emit(chunks === undefined ? run.stalled() : run.feed(chunks)),
-                onFailure: (cause) => {
-                  const error = Cause.findErrorOption(cause)
-                  if (Option.isNone(error)) {
-                    return Cause.hasInterrupts(cause)
-                      ? Effect.interrupt
-                      : Effect.die(Cause.squash(cause))
-                  }
-                  return emit(Cause.isDone(error.value) ? run.ended() : run.broken(error.value))
+    upstream: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Transport.TransportFailure>,
+    scope: Scope.Scope
+  ): Effect.Effect<Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError>> =>
+    Effect.suspend(() => {
+      const run = makeRun(call, timeoutMs, supervisor)
+      const pull = supervisor === undefined
+        ? Effect.timeoutOrElse(upstream, { duration: timeoutMs, orElse: () => Effect.succeed(undefined) })
+        : upstream
+      const next: Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> = Effect.suspend(() => {
+        if (run.pending !== undefined) return Effect.fail(run.pending)
+        return run.finished
+          ? Cause.done()
+          : pull.pipe(
+            Effect.matchCauseEffect({
+              onSuccess: (chunks) => emit(chunks === undefined ? run.stalled() : run.feed(chunks)),
+              onFailure: (cause) => {
+                const error = Cause.findErrorOption(cause)
+                if (Option.isNone(error)) {
+                  return Cause.hasInterrupts(cause)
+                    ? Effect.interrupt
+                    : Effect.die(Cause.squash(cause))
                 }
-              })
-            )
-        })
-        const emit = (
-          outcome: ReadonlyArray<StreamPart> | ProviderError
-        ): Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> => {
-          if (!isParts(outcome)) return Effect.fail(outcome)
-          return isNonEmpty(outcome) ? Effect.succeed(outcome) : next
-        }
-        // a supervisor is told the usage of a stream its consumer stops before the end (see `abandoned`)
-        return supervisor === undefined
-          ? Effect.succeed(next)
-          : Effect.as(Scope.addFinalizer(scope, Effect.sync(run.abandoned)), next)
-      }))
+                return emit(Cause.isDone(error.value) ? run.ended() : run.broken(error.value))
+              }
+            })
+          )
+      })
+      const emit = (
+        outcome: ReadonlyArray<StreamPart> | ProviderError
+      ): Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> => {
+        if (!isParts(outcome)) return Effect.fail(outcome)
+        return isNonEmpty(outcome) ? Effect.succeed(outcome) : next
+      }
+      // a supervisor is told the usage of a stream its consumer stops before the end (see `abandoned`)
+      return supervisor === undefined
+        ? Effect.succeed(next)
+        : Effect.as(Scope.addFinalizer(scope, Effect.sync(run.abandoned)), next)
+    })
 
   /** The bookkeeping of one stream: text so far, the SSE framing, the codec's state. */
   const makeRun = (call: Call, timeoutMs: number, supervisor: LlmProvider.Supervisor | undefined) => {

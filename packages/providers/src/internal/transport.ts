@@ -35,6 +35,12 @@ export interface Response {
   readonly contentType: string | undefined
   /** The body's chunks; stopping early (or interruption) closes the connection. */
   readonly body: Stream.Stream<Uint8Array, TransportFailure>
+  /**
+   * The same chunks pulled in `scope`, without a stream around them (a
+   * consumer that is itself a stream's pull); closing `scope` before the
+   * end closes the connection.
+   */
+  readonly pull: (scope: Scope.Scope) => Effect.Effect<Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure>>
 }
 
 /** One POST of a JSON body. */
@@ -128,7 +134,8 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
       status,
       headers: () => flatHeaders(headers),
       contentType: Array.isArray(contentType) ? contentType.join(", ") : contentType,
-      body: bodyOf(this)
+      body: Stream.fromChannel(Channel.fromTransform((_, scope) => pullOf(this, scope))),
+      pull: (scope) => pullOf(this, scope)
     }))
   }
 
@@ -212,46 +219,47 @@ const viaDispatcher = (dispatcher: Undici.Dispatcher): Post => (origin, path, he
   }))
 
 /**
- * The body of `exchange` as a stream: each pull takes every chunk received
- * so far, waiting only when there is none. A body left before its end (the
- * consumer stopped, or was interrupted) aborts the exchange, which closes
- * the connection.
+ * The body of `exchange` pulled in `scope`: each pull takes every chunk
+ * received so far, waiting only when there is none. A body left before its
+ * end (`scope` closed early: the consumer stopped, or was interrupted)
+ * aborts the exchange, which closes the connection.
  */
-const bodyOf = (exchange: Exchange): Stream.Stream<Uint8Array, TransportFailure> =>
-  Stream.fromChannel(Channel.fromTransform((_, scope) =>
-    Effect.suspend(() => {
-      const wait = Effect.callback<undefined>((resume) => {
-        exchange.wake = () => {
-          resume(Effect.undefined)
-        }
-        return Effect.sync(() => {
-          exchange.wake = undefined
-        })
+const pullOf = (
+  exchange: Exchange,
+  scope: Scope.Scope
+): Effect.Effect<Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure>> =>
+  Effect.suspend(() => {
+    const wait = Effect.callback<undefined>((resume) => {
+      exchange.wake = () => {
+        resume(Effect.undefined)
+      }
+      return Effect.sync(() => {
+        exchange.wake = undefined
       })
-      const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure> = Effect.suspend(() => {
-        const chunks = exchange.chunks
-        if (isArrayNonEmpty(chunks)) {
-          exchange.chunks = []
-          const paused = exchange.queued > highWaterMark
-          exchange.queued = 0
-          if (paused) exchange.controller?.resume()
-          return Effect.succeed(chunks)
-        }
-        if (exchange.failed !== undefined) return Effect.fail(exchange.failed)
-        if (exchange.ended) return Cause.done()
-        return Effect.flatMap(wait, () => pull)
-      })
-      return Effect.as(
-        Scope.addFinalizer(
-          scope,
-          Effect.sync(() => {
-            if (!exchange.ended && exchange.failed === undefined) exchange.abort(leftEarly())
-          })
-        ),
-        pull
-      )
     })
-  ))
+    const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure> = Effect.suspend(() => {
+      const chunks = exchange.chunks
+      if (isArrayNonEmpty(chunks)) {
+        exchange.chunks = []
+        const paused = exchange.queued > highWaterMark
+        exchange.queued = 0
+        if (paused) exchange.controller?.resume()
+        return Effect.succeed(chunks)
+      }
+      if (exchange.failed !== undefined) return Effect.fail(exchange.failed)
+      if (exchange.ended) return Cause.done()
+      return Effect.flatMap(wait, () => pull)
+    })
+    return Effect.as(
+      Scope.addFinalizer(
+        scope,
+        Effect.sync(() => {
+          if (!exchange.ended && exchange.failed === undefined) exchange.abort(leftEarly())
+        })
+      ),
+      pull
+    )
+  })
 
 const flatHeaders = (
   headers: Record<string, string | Array<string> | undefined>
@@ -276,6 +284,12 @@ const fromClientError = (error: HttpClientError.HttpClientError): TransportFailu
   }
 }
 
+/** A body given as a stream, and pulled from it. */
+const bodyOfStream = (body: Stream.Stream<Uint8Array, TransportFailure>): Pick<Response, "body" | "pull"> => ({
+  body,
+  pull: (scope) => Channel.toPullScoped(Stream.toChannel(body), scope)
+})
+
 const viaClient = (client: HttpClient.HttpClient): Post => (origin, path, headers, body) =>
   client.execute(HttpClientRequest.post(origin + path, {
     headers,
@@ -285,7 +299,7 @@ const viaClient = (client: HttpClient.HttpClient): Post => (origin, path, header
       status: response.status,
       headers: () => response.headers,
       contentType: response.headers["content-type"],
-      body: Stream.mapError(response.stream, fromClientError)
+      ...bodyOfStream(Stream.mapError(response.stream, fromClientError))
     })),
     Effect.mapError(fromClientError),
     // the manager owns tracing: no client span, no trace headers to the provider
