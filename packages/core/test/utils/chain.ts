@@ -10,6 +10,7 @@ import * as Gemini from "@baton/providers/Gemini"
 import * as OpenAi from "@baton/providers/OpenAi"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
+import { eventually, liveNow, liveWait } from "@baton/testing/LiveWait"
 import type * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert } from "@effect/vitest"
@@ -144,29 +145,8 @@ export const stats = (kind: Kind) => Effect.flatMap(MockProviderServer.MockProvi
 export const inject = (...args: Parameters<MockProviderServer.MockProviderServer["Service"]["inject"]>) =>
   Effect.flatMap(MockProviderServer.MockProviderServer, (server) => server.inject(...args))
 
-/** Milliseconds of real time, whatever clock the test runs on. */
-export const liveNow = Effect.sync(() => performance.now())
-
-/** Waits real time (for I/O to happen, never for time under test to pass). */
-export const liveWait = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
-
-/**
- * Waits on the live clock (real I/O, not time under test) until `check`
- * holds, polling every 5 ms for at most `withinMs`.
- */
-export const eventually = <E, R>(
-  check: Effect.Effect<boolean, E, R>,
-  withinMs = 5_000
-): Effect.Effect<void, E | Error, R> =>
-  Effect.gen(function*() {
-    const start = yield* liveNow
-    while (!(yield* check)) {
-      if ((yield* liveNow) - start > withinMs) {
-        return yield* Effect.fail(new Error(`condition not met within ${withinMs} ms`))
-      }
-      yield* liveWait(5)
-    }
-  })
+/** The live waits, shared with the other packages' tests. */
+export { eventually, liveNow, liveWait }
 
 /** Moves the test clock in small steps, letting real I/O happen in between, until `fiber` is done. */
 export const driveClock = <A, E>(fiber: Fiber.Fiber<A, E>, stepMs: number) =>
