@@ -4,10 +4,11 @@ import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Schema, SchemaTransformation, Stream, Tracer } from "effect"
+import { DateTime, Duration, Effect, Fiber, Schema, SchemaTransformation, Stream, Tracer } from "effect"
 import { AiError, LanguageModel, type Prompt, Response } from "effect/ai"
+import { TestClock } from "effect/testing"
 import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
-import { inject, stack, stats } from "./stack.ts"
+import { inject, received, stack, stats } from "./stack.ts"
 
 const Question = Schema.Struct({
   question: Schema.String,
@@ -393,10 +394,13 @@ describe("BatonLanguageModel: a structured answer cut at maxTokens", () => {
 })
 
 describe("BatonLanguageModel: a request that could not be served tells when to try again", () => {
-  it.live("a request past its deadline is an InternalProviderError, retryable", () =>
+  it.effect("a request past its deadline is an InternalProviderError, retryable", () =>
     Effect.gen(function*() {
       yield* inject("openai", MockFault.noResponse, { times: 10 })
-      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      const fiber = yield* Effect.forkChild(Effect.flip(LanguageModel.generateText({ prompt: "Hello" })))
+      yield* received("openai", 1)
+      yield* TestClock.adjust(200)
+      const error = yield* Fiber.join(fiber)
       assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["InternalProviderError", true])
       assert.strictEqual(batonTag(error), "DeadlineExceeded")
     }).pipe(Effect.provide(stack({ chain: ["openai"], policy: { requestTimeoutMs: 200 } }))))
@@ -416,24 +420,34 @@ describe("BatonLanguageModel: a request that could not be served tells when to t
       quota: { overrides: () => Effect.fail(new QuotaStoreUnavailable({ message: "quota store refused" })) }
     }))))
 
-  it.live("every attempt timed out: a NetworkError, retryable", () =>
+  it.effect("every attempt timed out: a NetworkError, retryable", () =>
     Effect.gen(function*() {
       yield* inject("openai", MockFault.noResponse, { times: 10 })
       yield* inject("anthropic", MockFault.noResponse, { times: 10 })
-      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      const fiber = yield* Effect.forkChild(Effect.flip(LanguageModel.generateText({ prompt: "Hello" })))
+      yield* received("openai", 1)
+      yield* TestClock.adjust(100)
+      yield* received("anthropic", 1)
+      yield* TestClock.adjust(100)
+      const error = yield* Fiber.join(fiber)
       assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["NetworkError", true])
     }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"], policy: { limits: { attemptMs: 100 } } }))))
 
-  it.live("one provider timed out, the next throttled by its local budget: a RateLimitError with the refill time", () =>
+  it.effect("one provider timed out, the next throttled by its local budget: a RateLimitError with the refill time", () =>
     Effect.gen(function*() {
-      // the first request falls back to anthropic, spending its one request a minute
+      // the first request falls back to anthropic, spending its one request a minute (the clock stands still: no
+      // limit can cut it, however slow the machine)
       yield* inject("openai", MockFault.status(503))
       yield* LanguageModel.generateText({ prompt: "Hello" })
       yield* inject("openai", MockFault.noResponse, { times: 10 })
-      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      const fiber = yield* Effect.forkChild(Effect.flip(LanguageModel.generateText({ prompt: "Hello" })))
+      // openai has the second request: its 100 ms attempt limit runs out, and only then
+      yield* received("openai", 2)
+      yield* TestClock.adjust(100)
+      const error = yield* Fiber.join(fiber)
       assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["RateLimitError", true])
-      const wait = Duration.toMillis(error.retryAfter ?? Duration.zero)
-      assert.isTrue(wait > 50_000 && wait <= 60_000, `retryAfter ${wait} ms`)
+      // the budget refills a minute after the first request, 100 ms ago
+      assert.strictEqual(Duration.toMillis(error.retryAfter ?? Duration.zero), 59_900)
       assert.strictEqual((yield* stats("anthropic")).requests, 1)
     }).pipe(Effect.provide(stack({
       chain: ["openai", "anthropic"],

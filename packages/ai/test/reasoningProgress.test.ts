@@ -9,8 +9,9 @@ import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as Pricing from "@baton/core/Pricing"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Fiber, Layer, Stream } from "effect"
 import { LanguageModel, type Response } from "effect/ai"
+import { TestClock } from "effect/testing"
 import * as LanguageModelProvider from "../src/LanguageModelProvider.ts"
 
 const limitMs = 300
@@ -43,6 +44,18 @@ const slowModel = (before: (i: number) => ReadonlyArray<Response.StreamPartEncod
     })
   )
 
+/**
+ * Runs `effect` while the test clock moves 10 ms at a time, up to 3 s (the model's 1.2 s and the limits), so
+ * however late the model's next sleep begins, no step of the clock outruns it by more than a step.
+ */
+const driven = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(effect)
+    for (let ms = 0; ms < 3_000 && fiber.pollUnsafe() === undefined; ms += 10) yield* TestClock.adjust(10)
+    assert.isDefined(fiber.pollUnsafe(), "the stream ended within 3 s of test time")
+    return yield* Fiber.join(fiber)
+  })
+
 const streamed = (languageModel: Layer.Layer<LanguageModel.LanguageModel>) =>
   Effect.gen(function*() {
     const llm = yield* LlmManager.make({
@@ -53,10 +66,10 @@ const streamed = (languageModel: Layer.Layer<LanguageModel.LanguageModel>) =>
       Effect.map((parts) => parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")),
       Effect.result
     )
-  }).pipe(Effect.provide(Pricing.layerDefault), Effect.scoped)
+  }).pipe(Effect.provide(Pricing.layerDefault), Effect.scoped, driven)
 
 describe("LanguageModelProvider: reasoning keeps a stream alive", () => {
-  it.live("reasoning longer than the first-token limit, then the answer, is not cut; the caller gets the answer", () =>
+  it.effect("reasoning longer than the first-token limit, then the answer, is not cut; the caller gets the answer", () =>
     Effect.gen(function*() {
       const result = yield* streamed(slowModel((i) => [
         ...(i === 0 ? [{ type: "reasoning-start", id: "0" } as const] : []),
@@ -66,7 +79,7 @@ describe("LanguageModelProvider: reasoning keeps a stream alive", () => {
       if (result._tag === "Success") assert.strictEqual(result.success, "The answer is 42.")
     }))
 
-  it.live("silence as long is cut at the first-token limit", () =>
+  it.effect("silence as long is cut at the first-token limit", () =>
     Effect.gen(function*() {
       const result = yield* streamed(slowModel(() => []))
       assert.strictEqual(result._tag, "Failure")

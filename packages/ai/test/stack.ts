@@ -14,6 +14,7 @@ import * as Anthropic from "@baton/providers/Anthropic"
 import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as Gemini from "@baton/providers/Gemini"
 import * as OpenAi from "@baton/providers/OpenAi"
+import * as LiveWait from "@baton/testing/LiveWait"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer, Redacted } from "effect"
@@ -93,3 +94,10 @@ export const inject = (...args: Parameters<MockProviderServer.MockProviderServer
 /** The server's counters for a provider. */
 export const stats = (kind: MockProviderServer.MockProvider) =>
   Effect.flatMap(MockProviderServer.MockProviderServer, (server) => server.stats(kind))
+
+/**
+ * Waits (real time) until the server has received `count` requests for a provider: a request on the wire has its
+ * attempt limits armed, so `TestClock.adjust` past one then ends that attempt, however slow the machine.
+ */
+export const received = (kind: MockProviderServer.MockProvider, count: number) =>
+  LiveWait.eventually(Effect.map(stats(kind), (counters) => counters.requests >= count))
