@@ -2,6 +2,7 @@ import { SubjectId } from "@baton/core/Ids"
 import { QuotaStoreUnavailable } from "@baton/core/LlmError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as UsageLedger from "@baton/core/UsageLedger"
+import * as LiveWait from "@baton/testing/LiveWait"
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Fiber, Schema, SchemaTransformation, Stream, Tracer } from "effect"
@@ -404,6 +405,31 @@ describe("BatonLanguageModel: a request that could not be served tells when to t
       assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["InternalProviderError", true])
       assert.strictEqual(batonTag(error), "DeadlineExceeded")
     }).pipe(Effect.provide(stack({ chain: ["openai"], policy: { requestTimeoutMs: 200 } }))))
+
+  it.effect("a stream its deadline ended after its first text is an InternalProviderError, retryable, with what it billed", () =>
+    Effect.gen(function*() {
+      // the answer's first two words, then silence: the request's deadline (not the idle limit) ends it
+      yield* inject("openai", MockFault.stallMidStream("forever", { after: 2 }))
+      const parts: Array<Response.AnyPart> = []
+      const fiber = yield* Effect.forkChild(Effect.flip(Stream.runForEach(
+        LanguageModel.streamText({ prompt: "Tell a story" }),
+        (part) => Effect.sync(() => parts.push(part))
+      )))
+      const shown = () => parts.flatMap((part) => part.type === "text-delta" ? [part.delta] : []).join("")
+      yield* LiveWait.eventually(Effect.sync(() => shown() === "Mock answer"))
+      yield* TestClock.adjust(1_000)
+      const error = yield* Fiber.join(fiber)
+      // a timeout, as the same deadline before any text (DeadlineExceeded): a new request may get an answer in time
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["InternalProviderError", true])
+      const account = billedOf(error)
+      assert.strictEqual(account.tag, "StreamInterrupted")
+      assert.isAbove(account.usage.outputTokens.total ?? 0, 0)
+      assert.isAbove(account.costNanoUsd, 0)
+      assert.include(error.message, "deadline")
+    }).pipe(Effect.provide(stack({
+      chain: ["openai"],
+      policy: { requestTimeoutMs: 1_000, limits: { idleMs: 15_000 } }
+    }))))
 
   it.live("a quota store that cannot answer is an InternalProviderError, retryable, with no provider call", () =>
     Effect.gen(function*() {

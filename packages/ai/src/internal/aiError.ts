@@ -12,12 +12,12 @@
  * wait), one whose every attempt timed out a `NetworkError`, and a request past its deadline
  * or that its quota store could not count an `InternalProviderError`. A
  * daily quota spent stays a `QuotaExhaustedError`. A stream the manager
- * ended mid-answer (`StreamInterrupted`) at its deadline is an
- * `UnknownError`, not retryable (`effect/ai` has no deadline reason, and
- * the answer had begun: no `NetworkError`); one it ended otherwise reads
- * as `HttpProblem` answers it: a refusal's (a content
- * filter) as that refusal, else a retryable `InternalProviderError` (the
- * answer broke after the response began: no `NetworkError`). The Baton
+ * ended mid-answer (`StreamInterrupted`) reads as `HttpProblem` answers it:
+ * at its deadline, a timeout, an `InternalProviderError` as a request past
+ * its deadline before any text (`effect/ai` has no timeout reason, and the
+ * answer had begun: no `NetworkError`); else a refusal's (a content filter)
+ * as that refusal, else a retryable `InternalProviderError` (the answer
+ * broke after the response began: no `NetworkError`). The Baton
  * error's tag, provider and model travel in the reason's `metadata.baton`,
  * with the model's refusal in its own words when it declined (a
  * `ContentFiltered`'s `refusal`), and with what the request was billed when the error reports it: `usage` (as
@@ -97,8 +97,8 @@ const candidatesOf = (
     case "CircuitOpen":
     case "Defect":
       return [new AiError.InternalProviderError({ description, metadata })]
-    // a provider's own, or one the deadline ended (the manager's are read as `HttpProblem` reads them): not
-    // retryable, and no `NetworkError` (a failure before any response): `UnknownError`
+    // a provider's own (the manager's are read as `HttpProblem` reads them): not retryable, and no `NetworkError`
+    // (a failure before any response): `UnknownError`
     case "StreamInterrupted":
       return []
     case "ProviderTimeout":
@@ -186,22 +186,25 @@ const chainReason = (
 }
 
 /**
- * The reason of a stream the manager ended mid-answer, but for its deadline,
- * as `HttpProblem` answers it: a request the providers refused as its own
- * fault (`ErrorPolicy.allFailed`: a content filter stopped the answer) has
- * that refusal's reason (400); else the provider broke its answer, which a
- * new request may get past (502): an `InternalProviderError`, retryable.
+ * The reason of a stream the manager ended mid-answer, as `HttpProblem`
+ * answers it: one its deadline ended (`deadlineMs`) timed out (504), as a
+ * request past its deadline before any text did (`DeadlineExceeded`): an
+ * `InternalProviderError`, retryable, whatever its attempts said; else a
+ * request the providers refused as its own fault (`ErrorPolicy.allFailed`: a
+ * content filter stopped the answer) has that refusal's reason (400); else
+ * the provider broke its answer, which a new request may get past (502): an
+ * `InternalProviderError`, retryable.
  */
 const interrupted = (
+  error: ProviderError.StreamInterrupted,
   attempts: ReadonlyArray<Attempt>,
   billed: TokenUsage.TokenUsage | undefined,
-  description: string,
   metadata: Metadata
 ): Reason => {
-  const why = ErrorPolicy.allFailed(attempts)
-  return why._tag === "Refused"
+  const why = error.deadlineMs === undefined ? ErrorPolicy.allFailed(attempts) : undefined
+  return why?._tag === "Refused"
     ? reasonBilled(why.error, billed)
-    : new AiError.InternalProviderError({ description, metadata })
+    : new AiError.InternalProviderError({ description: error.message, metadata })
 }
 
 /**
@@ -212,8 +215,8 @@ export const reasonOf = (error: LlmError.LlmError): Reason => reasonBilled(error
 /** The reason of an error whose request was billed `billed` (a failed chain's, for its deciding attempt). */
 const reasonBilled = (error: LlmError.LlmError, billed: TokenUsage.TokenUsage | undefined): Reason => {
   const metadata = metadataOf(error, billed)
-  if (error._tag === "StreamInterrupted" && error.attempts !== undefined && error.deadlineMs === undefined) {
-    return interrupted(error.attempts, billed, error.message, metadata)
+  if (error._tag === "StreamInterrupted" && error.attempts !== undefined) {
+    return interrupted(error, error.attempts, billed, metadata)
   }
   if (ProviderError.isProviderError(error)) {
     return agreeing(
