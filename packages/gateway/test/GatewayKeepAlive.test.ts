@@ -3,7 +3,9 @@
  * length) is kept alive: once `keepAliveMs` passes without an event the
  * response starts and a comment (`: keep-alive`) follows every
  * `keepAliveMs` of silence, so a proxy's idle limit does not cut it; the
- * answer then comes whole. An interval of 100 ms here, for a first token
+ * answer then comes whole. A structured answer (`json_schema`) asked for
+ * with `stream: true` is kept alive the same way while it is made and
+ * validated. An interval of 100 ms here, for a first token (or an answer)
  * 700 ms late.
  */
 import * as MockFault from "@baton/testing/MockFault"
@@ -16,6 +18,41 @@ import * as GatewayConfig from "../src/GatewayConfig.ts"
 import * as Fixture from "./fixture.ts"
 
 const TestLayer = Fixture.gatewayWithMock({ listen: { keepAliveMs: 100 } })
+
+/** The SSE blocks of a body: comments and `data:` events. */
+const blocksOf = (text: string) => text.split("\n\n").filter((block) => block !== "")
+
+/** The events of a body's blocks (a comment may come between the last event and the body's end). */
+const eventsOf = (blocks: ReadonlyArray<string>) => blocks.filter((block) => !block.startsWith(":"))
+
+/** The text of a stream's chunks, joined. */
+const textOf = (blocks: ReadonlyArray<string>) =>
+  blocks.filter((block) => block.startsWith("data: {")).map((block) => {
+    const chunk = Fixture.record(JSON.parse(block.slice("data: ".length)))
+    const choice = Fixture.record(Array.isArray(chunk.choices) ? chunk.choices[0] : undefined)
+    const content = Fixture.record(choice.delta).content
+    return typeof content === "string" ? content : ""
+  }).join("")
+
+/** A streamed request of `openai/gpt-4o-mini` for a city as JSON. */
+const structured = {
+  model: "openai/gpt-4o-mini",
+  stream: true,
+  messages: [{ role: "user", content: "Name a city" }],
+  response_format: {
+    type: "json_schema",
+    json_schema: {
+      name: "city",
+      schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+    }
+  }
+}
+
+/** The comments (`: keep-alive`) sent before the first event. */
+const commentsBefore = (blocks: ReadonlyArray<string>) => {
+  const first = blocks.findIndex((block) => block.startsWith("data:"))
+  return blocks.slice(0, first).filter((block) => block === ": keep-alive").length
+}
 
 layer(TestLayer, { excludeTestServices: true })("Gateway keep-alive", (it) => {
   it.effect("a slow first token: keep-alive comments before it, then the whole answer", () =>
@@ -30,18 +67,39 @@ layer(TestLayer, { excludeTestServices: true })("Gateway keep-alive", (it) => {
       assert.strictEqual(answer.status, 200)
       assert.strictEqual(answer.headers.get("content-type"), "text/event-stream")
       assert.isNotNull(answer.headers.get("ratelimit-remaining"))
-      const blocks = answer.text.split("\n\n").filter((block) => block !== "")
+      const blocks = blocksOf(answer.text)
       assert.strictEqual(blocks[0], ": keep-alive")
       assert.strictEqual(blocks.at(-1), "data: [DONE]")
-      const chunks = blocks.filter((block) => block.startsWith("data: {"))
-      const text = chunks.map((block) => {
-        const chunk = Fixture.record(JSON.parse(block.slice("data: ".length)))
-        const choice = Fixture.record(Array.isArray(chunk.choices) ? chunk.choices[0] : undefined)
-        const content = Fixture.record(choice.delta).content
-        return typeof content === "string" ? content : ""
-      }).join("")
-      assert.isAbove(text.length, 0)
+      assert.isAbove(textOf(blocks).length, 0)
       assert.strictEqual((yield* mock.stats("openai")).requests, 1)
+    }))
+
+  it.effect("a slow structured answer with stream: true: keep-alive comments while it is made, then its chunks", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      yield* mock.inject("openai", MockFault.latency(700))
+      const answer = yield* Fixture.post(url, structured)
+      assert.strictEqual(answer.status, 200, answer.text)
+      assert.strictEqual(answer.headers.get("content-type"), "text/event-stream")
+      assert.isNotNull(answer.headers.get("ratelimit-remaining"))
+      const blocks = blocksOf(answer.text)
+      // the one the response opens with, then one a keepAliveMs while the answer is made
+      assert.isAbove(commentsBefore(blocks), 1, answer.text)
+      assert.strictEqual(eventsOf(blocks).at(-1), "data: [DONE]")
+      assert.isString(Fixture.record(JSON.parse(textOf(blocks))).city)
+    }))
+
+  it.effect("a structured answer failing after the response started: an in-band error event, no [DONE]", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      yield* mock.inject("openai", MockFault.latency(700, MockFault.status(400)))
+      const answer = yield* Fixture.post(url, structured)
+      assert.strictEqual(answer.status, 200, answer.text)
+      const blocks = blocksOf(answer.text)
+      assert.isAbove(commentsBefore(blocks), 1, answer.text)
+      const last = Fixture.record(JSON.parse(eventsOf(blocks).at(-1)?.slice("data: ".length) ?? "null"))
+      assert.isString(Fixture.record(last.error).message, answer.text)
+      assert.notInclude(answer.text, "[DONE]")
     }))
 })
 

@@ -31,11 +31,16 @@ import { type CallError, type FilterStop, filterStop, Rejected, toHttp } from ".
 import * as QuotaNote from "./quotaNote.ts"
 import * as Wire from "./wire.ts"
 
-/** One accepted call: its manager, body, Baton request, who it is for and its quota note. */
+/**
+ * One accepted call: its manager, body, Baton request, the client's
+ * structured output (a `json_schema` response format's, compiled), who it is
+ * for and its quota note.
+ */
 interface Call {
   readonly manager: LlmManager.Service
   readonly body: Wire.ChatRequest
   readonly input: ReturnType<typeof Wire.toInput>
+  readonly output: StructuredOutput.StructuredOutput<unknown> | undefined
   readonly requestId: string
   readonly subjectId: SubjectId
   readonly note: QuotaNote.Note
@@ -177,6 +182,12 @@ const filterStopped = (failure: CallError): Effect.Effect<Whole, CallError> => {
 const stopParts = ({ finish, refusal }: FilterStop): ReadonlyArray<Part> =>
   refusal === undefined ? [finish] : [{ _tag: "Refusal", text: refusal }, finish]
 
+/** A whole answer as a stream's parts: its text and `Finish`, or, without text, a content filter's last parts. */
+const wholeParts = ({ content, ending, refusal }: Whole): ReadonlyArray<Part> => {
+  const finish: Finish = { _tag: "Finish", ...ending }
+  return content === null ? stopParts({ finish, refusal }) : [textDelta(content), finish]
+}
+
 /** A content filter's stop after some text: the stream's last parts; any other failure stays one. */
 const filterFinish = (failure: CallError): Stream.Stream<Part, CallError> => {
   const stop = filterStop(failure)
@@ -291,13 +302,40 @@ export const make = (
       (headers) => HttpSse.streamResponse(events, { headers, keepAliveMs })
     )
 
+  /** The whole answer: the client's structured output once validated, else the model's text. */
+  const wholeAnswer = ({ input, manager, output }: Call): Effect.Effect<Whole, CallError> =>
+    output === undefined
+      ? Effect.map(manager.generate(input), (result) => ({ content: result.content, ending: result }))
+      : Effect.map(manager.generateStructured(input, output), (result) => ({
+        content: JSON.stringify(result.value),
+        ending: result
+      }))
+
   /**
-   * Waits for the first part before answering, `keepAliveMs` at most
+   * What a streamed answer streams: the manager's stream, or, for a
+   * structured answer (validated whole before any of it is sent), its whole
+   * answer's parts once there, the answer's provider noted as its text's.
+   */
+  const streamedParts = (call: Call): Stream.Stream<Part, CallError> =>
+    call.output === undefined
+      ? call.manager.stream(call.input)
+      : Stream.flattenIterable(Stream.fromEffect(
+        wholeAnswer(call).pipe(
+          Effect.tap(({ ending: { model, provider } }) =>
+            Effect.sync(() => chains.producers.set(call.requestId, { provider, model }))
+          ),
+          Effect.map(wholeParts)
+        )
+      ))
+
+  /**
+   * Answers the call's parts ({@link streamedParts}) as chunks. Waits for
+   * the first part before answering, `keepAliveMs` at most
    * (`HttpSse.start`), so that a call failing before any text gets an HTTP
    * error status (a content filter's stop: the whole answer, a finish chunk
    * alone); past it the response starts, kept alive by comments until the
    * first part comes (a later failure is an in-band error). The response stream then owns
-   * the manager's stream and closes it when it ends or the client leaves.
+   * the call's stream and closes it when it ends or the client leaves.
    * The stream runs in a child of the request's scope (as `HttpSse.response`
    * does): a response dropped before its body is sent (the client gone while
    * a later step ran) cancels the call when the request ends, refunding its
@@ -316,8 +354,8 @@ export const make = (
 
   const startStream = (call: Call, scope: Scope.Scope, close: Effect.Effect<void>) =>
     Effect.gen(function*() {
-      const { body, manager, input, requestId } = call
-      const started = yield* HttpSse.start(manager.stream(input), scope, { keepAliveMs }).pipe(
+      const { body, requestId } = call
+      const started = yield* HttpSse.start(streamedParts(call), scope, { keepAliveMs }).pipe(
         Effect.result
       )
       if (started._tag === "Failure") {
@@ -348,34 +386,16 @@ export const make = (
       return yield* eventStream(call, events)
     })
 
-  const structuredAnswer = (
-    manager: LlmManager.Service,
-    input: ReturnType<typeof Wire.toInput>,
-    format: Wire.JsonSchemaFormat
-  ) =>
-    Effect.flatMap(
-      structuredOutput(format),
-      (output) =>
-        Effect.map(manager.generateStructured(input, output), (result): Whole => ({
-          content: JSON.stringify(result.value),
-          ending: result
-        }))
-    )
-
-  const plainAnswer = (manager: LlmManager.Service, input: ReturnType<typeof Wire.toInput>) =>
-    Effect.map(manager.generate(input), (result): Whole => ({ content: result.content, ending: result }))
-
   /** A whole answer as a `chat.completion`, or as the chunks of one when the client asked for a stream. */
-  const respond = (call: Call, { content, ending, failure, refusal }: Whole) =>
+  const respond = (call: Call, whole: Whole) =>
     Effect.gen(function*() {
+      const { content, ending, failure, refusal } = whole
       const id = `chatcmpl-${call.requestId}`
       if (call.body.stream !== true) {
         return HttpServerResponse.jsonUnsafe(Wire.completion(id, Date.now(), ending, content, refusal ?? null), {
           headers: yield* callHeaders(call.requestId, call.subjectId, call.note, failure)
         })
       }
-      const finish: Finish = { _tag: "Finish", ...ending }
-      const parts = content === null ? stopParts({ finish, refusal }) : [textDelta(content), finish]
       const encode = chunkEncoder(
         id,
         Date.now(),
@@ -384,20 +404,16 @@ export const make = (
       )
       return yield* eventStream(
         call,
-        Stream.encodeText(Stream.succeed(parts.map(encode).join("") + "data: [DONE]\n\n")),
+        Stream.encodeText(Stream.succeed(wholeParts(whole).map(encode).join("") + "data: [DONE]\n\n")),
         failure
       )
     })
 
-  const answer = (call: Call) => {
-    const { body, manager, input } = call
-    const format = body.response_format
-    return (format?.type === "json_schema" ? structuredAnswer(manager, input, format) : plainAnswer(manager, input))
-      .pipe(
-        Effect.catch(filterStopped),
-        Effect.flatMap((whole) => respond(call, whole))
-      )
-  }
+  const answer = (call: Call) =>
+    wholeAnswer(call).pipe(
+      Effect.catch(filterStopped),
+      Effect.flatMap((whole) => respond(call, whole))
+    )
 
   const accept = (
     request: HttpServerRequest.HttpServerRequest,
@@ -411,8 +427,10 @@ export const make = (
         Effect.mapError((error) => reject(404, "model_unavailable", error.message, "model"))
       )
       const input = Wire.toInput(body, { subjectId, requestId })
-      const call: Call = { manager, body, input, requestId, subjectId, note }
-      return yield* (body.stream === true && body.response_format?.type !== "json_schema"
+      const format = body.response_format
+      const output = format?.type === "json_schema" ? yield* structuredOutput(format) : undefined
+      const call: Call = { manager, body, input, output, requestId, subjectId, note }
+      return yield* (body.stream === true
         ? streamAnswer(call)
         : answer(call).pipe(
           // `generate` streams underneath: forget who produced the text once answered
