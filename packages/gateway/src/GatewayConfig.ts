@@ -30,7 +30,9 @@
  *   Effect `Config`; provider keys never leave the server. A model (in
  *   `models` or a step), a step's provider or a provider's name holding any
  *   provider's key is refused, by the rule of `LlmConfig.keyAsModelProblem`,
- *   the error showing no part of the key.
+ *   the error showing no part of the key. `parse` checks the providers'
+ *   names against their keys before the file's schema, so that no schema
+ *   error in a provider's entry repeats a name holding a key.
  * - A step is `provider/model`, or `{ model: provider/model, retries,
  *   firstTokenMs }` to override, for that step only, the environment's
  *   retries on the same provider (`LLM_MAX_RETRIES`) and first-token limit
@@ -63,7 +65,17 @@
 import { ModelId, ProviderName, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import { excerpt } from "@baton/core/Redact"
-import { Config, Effect, Option, type Redacted, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import {
+  Config,
+  Effect,
+  Option,
+  Predicate,
+  type Redacted,
+  Result,
+  Schema,
+  SchemaIssue,
+  SchemaTransformation
+} from "effect"
 import { Yaml } from "effect/encoding"
 import { createHash } from "node:crypto"
 import { readFile } from "node:fs/promises"
@@ -324,6 +336,10 @@ const checkStep = (
     )
 }
 
+/** The variable a provider's key is read from: its `apiKeyEnv`, else `<NAME>_API_KEY`. */
+const keyVariable = (name: string, apiKeyEnv: string | undefined): string =>
+  apiKeyEnv ?? `${name.toUpperCase().replace(/-/g, "_")}_API_KEY`
+
 const resolveProvider = (
   name: string,
   entry: File["providers"][string],
@@ -345,7 +361,7 @@ const resolveProvider = (
         text
       )
     }
-    const apiKeyVariable = entry.apiKeyEnv ?? `${name.toUpperCase().replace(/-/g, "_")}_API_KEY`
+    const apiKeyVariable = keyVariable(name, entry.apiKeyEnv)
     const apiKey = yield* LlmConfig.apiKey(apiKeyVariable).pipe(
       Effect.mapError((error) => configError(["providers", name, "apiKeyEnv"], error.message, text))
     )
@@ -383,6 +399,24 @@ const checkNamesNotKeys = (
     yamlText,
     ["providers"]
   ))
+}
+
+/**
+ * The providers of a file as written, before its decode: each name and the
+ * key its entry reads (`apiKeyEnv` when it is a string, else
+ * `<NAME>_API_KEY`; a key that cannot be read is none).
+ */
+const writtenProviders = (raw: unknown) => {
+  const providers = Predicate.isObject(raw) && Predicate.isObject(raw.providers) ? raw.providers : {}
+  const names = Object.keys(providers)
+  return Effect.map(
+    Effect.forEach(names, (name) => {
+      const entry = providers[name]
+      const apiKeyEnv = Predicate.isObject(entry) && typeof entry.apiKeyEnv === "string" ? entry.apiKeyEnv : undefined
+      return LlmConfig.apiKey(keyVariable(name, apiKeyEnv)).pipe(Effect.orElseSucceed(Option.none))
+    }),
+    (keys) => ({ names, keys: keys.flatMap(Option.toArray) })
+  )
 }
 
 /**
@@ -526,6 +560,9 @@ export const parse = (text: string, format: "json" | "yaml"): Effect.Effect<Gate
   Effect.gen(function*() {
     const raw = yield* parseText(text, format)
     const yamlText = format === "yaml" ? text : undefined
+    // before a schema error may repeat a provider's name (the field of an error in its entry)
+    const written = yield* writtenProviders(raw)
+    yield* checkNamesNotKeys(written.names, written.keys, yamlText)
     const file = yield* decodeFile(raw, { onExcessProperty: "error" }).pipe(
       Effect.mapError((error) => schemaError(error, yamlText))
     )

@@ -180,7 +180,11 @@ describe("GatewayConfig", () => {
         // a step's provider: a key, a cut paste; a provider named by another's key
         [yaml.replace("- openai/gpt-4o-mini", `- ${key}/gpt-4o-mini`), "models.fast[1]", key],
         [yaml.replace("- openai/gpt-4o-mini", `- ${hexKey.slice(0, 12)}/gpt-4o-mini`), "models.fast[1]", hexKey],
-        [yaml.replace("  ollama:", `  ${hexKey}:`), "providers", hexKey]
+        [yaml.replace("  ollama:", `  ${hexKey}:`), "providers", hexKey],
+        // a provider named by a key whose entry (or name) the file's schema refuses, before any key is read
+        [yaml.replace("  ollama:", `  ${hexKey}:`).replace("[llama3]", "[]"), "providers", hexKey],
+        [yaml.replace("  ollama:", `  ${hexKey.slice(0, 12)}:`).replace("[llama3]", "[3]"), "providers", hexKey],
+        [yaml.replace("  ollama:", `  ${key}:`), "providers", key]
       ] as const
       for (const [index, [text, field, secret]] of cases.entries()) {
         const path = join(dir, `gateway-${index}.yaml`)
