@@ -385,27 +385,17 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       : Effect.fail(body)
   }
 
-  /** The body as text, read with a running byte count: past `maxBodyBytes` it is a `MalformedResponse`. */
-  const readText = (model: ModelId, response: Transport.Response) => {
-    const chunks: Array<Uint8Array> = []
-    let bytes = 0
-    return Stream.runForEachArray(response.body, (array) => {
-      for (const chunk of array) {
-        bytes += chunk.length
-        chunks.push(chunk)
-      }
-      return bytes > settings.maxBodyBytes
-        ? Effect.fail(
-          malformed(model, `${name} sent a body over the limit of ${settings.maxBodyBytes} bytes`, response.status)
-        )
-        : Effect.void
-    }).pipe(
-      Effect.mapError((error) =>
-        error instanceof MalformedResponse ? error : HttpError.fromTransport(contextOf(model), error)
-      ),
-      Effect.map(() => utf8.decode(Buffer.concat(chunks, bytes)))
-    )
-  }
+  /** The body as text: past `maxBodyBytes` it is a `MalformedResponse`. */
+  const readText = (model: ModelId, response: Transport.Response): Effect.Effect<string, ProviderError> =>
+    Effect.matchEffect(response.readAll(settings.maxBodyBytes), {
+      onFailure: (failure) => Effect.fail(HttpError.fromTransport(contextOf(model), failure)),
+      onSuccess: (body) =>
+        body === undefined
+          ? Effect.fail(
+            malformed(model, `${name} sent a body over the limit of ${settings.maxBodyBytes} bytes`, response.status)
+          )
+          : Effect.succeed(utf8.decode(body))
+    })
 
   const failStatus = (model: ModelId, response: Transport.Response) =>
     Effect.flatMap(

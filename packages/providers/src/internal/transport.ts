@@ -41,6 +41,11 @@ export interface Response {
    * end closes the connection.
    */
   readonly pull: (scope: Scope.Scope) => Effect.Effect<Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure>>
+  /**
+   * The whole body, read to its end, or `undefined` as soon as more than
+   * `maxBytes` came (the connection is then closed); interruption closes it too.
+   */
+  readonly readAll: (maxBytes: number) => Effect.Effect<Buffer | undefined, TransportFailure>
 }
 
 /** One POST of a JSON body. */
@@ -135,7 +140,8 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
       headers: () => flatHeaders(headers),
       contentType: Array.isArray(contentType) ? contentType.join(", ") : contentType,
       body: Stream.fromChannel(Channel.fromTransform((_, scope) => pullOf(this, scope))),
-      pull: (scope) => pullOf(this, scope)
+      pull: (scope) => pullOf(this, scope),
+      readAll: (maxBytes) => readAllOf(this, maxBytes)
     }))
   }
 
@@ -240,10 +246,7 @@ const pullOf = (
     const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure> = Effect.suspend(() => {
       const chunks = exchange.chunks
       if (isArrayNonEmpty(chunks)) {
-        exchange.chunks = []
-        const paused = exchange.queued > highWaterMark
-        exchange.queued = 0
-        if (paused) exchange.controller?.resume()
+        take(exchange)
         return Effect.succeed(chunks)
       }
       if (exchange.failed !== undefined) return Effect.fail(exchange.failed)
@@ -254,11 +257,54 @@ const pullOf = (
       Scope.addFinalizer(
         scope,
         Effect.sync(() => {
-          if (!exchange.ended && exchange.failed === undefined) exchange.abort(leftEarly())
+          leave(exchange)
         })
       ),
       pull
     )
+  })
+
+/** The chunks `exchange` received and not yet taken, taken: the socket resumed if they had paused it. */
+const take = (exchange: Exchange): Array<Uint8Array> => {
+  const chunks = exchange.chunks
+  exchange.chunks = []
+  const paused = exchange.queued > highWaterMark
+  exchange.queued = 0
+  if (paused) exchange.controller?.resume()
+  return chunks
+}
+
+/** Aborts `exchange` unless its body ended (or failed): the server sees the connection closed. */
+const leave = (exchange: Exchange): void => {
+  if (!exchange.ended && exchange.failed === undefined) exchange.abort(leftEarly())
+}
+
+/**
+ * The whole body of `exchange`, gathered in its own callbacks as the
+ * chunks arrive: no step of a fiber per chunk. Past `maxBytes` the exchange
+ * is aborted, and so it is when the reader is interrupted.
+ */
+const readAllOf = (exchange: Exchange, maxBytes: number): Effect.Effect<Buffer | undefined, TransportFailure> =>
+  Effect.callback<Buffer | undefined, TransportFailure>((resume) => {
+    const chunks: Array<Uint8Array> = []
+    let bytes = 0
+    const gather = (): void => {
+      for (const chunk of take(exchange)) {
+        chunks.push(chunk)
+        bytes += chunk.length
+      }
+      if (bytes > maxBytes) {
+        leave(exchange)
+        resume(Effect.undefined)
+      } else if (exchange.failed !== undefined) resume(Effect.fail(exchange.failed))
+      else if (exchange.ended) resume(Effect.succeed(Buffer.concat(chunks, bytes)))
+      else exchange.wake = gather
+    }
+    gather()
+    return Effect.sync(() => {
+      exchange.wake = undefined
+      leave(exchange)
+    })
   })
 
 const flatHeaders = (
@@ -284,10 +330,27 @@ const fromClientError = (error: HttpClientError.HttpClientError): TransportFailu
   }
 }
 
-/** A body given as a stream, and pulled from it. */
-const bodyOfStream = (body: Stream.Stream<Uint8Array, TransportFailure>): Pick<Response, "body" | "pull"> => ({
+/** A body given as a stream, pulled and read from it. */
+const bodyOfStream = (
+  body: Stream.Stream<Uint8Array, TransportFailure>
+): Pick<Response, "body" | "pull" | "readAll"> => ({
   body,
-  pull: (scope) => Channel.toPullScoped(Stream.toChannel(body), scope)
+  pull: (scope) => Channel.toPullScoped(Stream.toChannel(body), scope),
+  readAll: (maxBytes) =>
+    Effect.suspend(() => {
+      const chunks: Array<Uint8Array> = []
+      let bytes = 0
+      // stops at the end, or once past `maxBytes` (which leaves the stream: the connection closed)
+      return Effect.map(
+        Stream.runForEachWhile(body, (chunk) =>
+          Effect.sync(() => {
+            chunks.push(chunk)
+            bytes += chunk.length
+            return bytes <= maxBytes
+          })),
+        () => bytes > maxBytes ? undefined : Buffer.concat(chunks, bytes)
+      )
+    })
 })
 
 const viaClient = (client: HttpClient.HttpClient): Post => (origin, path, headers, body) =>
