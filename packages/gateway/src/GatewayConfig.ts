@@ -28,11 +28,12 @@
  *   default; a client may name only the models listed.
  * - Its key is read from `apiKeyEnv` (default `<NAME>_API_KEY`) through
  *   Effect `Config`; provider keys never leave the server. A model (in
- *   `models` or a step), a step's provider or a provider's name holding any
+ *   `models` or a step), a step's provider, a provider's name or an alias's
+ *   name (which `GET /v1/models` lists to every client) holding any
  *   provider's key is refused, by the rule of `LlmConfig.keyAsModelProblem`,
- *   the error showing no part of the key. `parse` checks the providers'
- *   names against their keys before the file's schema, so that no schema
- *   error in a provider's entry repeats a name holding a key.
+ *   the error showing no part of the key. `parse` checks the providers' and
+ *   aliases' names against the keys before the file's schema, so that no
+ *   schema error in an entry repeats a name holding a key.
  * - A step is `provider/model`, or `{ model: provider/model, retries,
  *   firstTokenMs }` to override, for that step only, the environment's
  *   retries on the same provider (`LLM_MAX_RETRIES`) and first-token limit
@@ -382,40 +383,59 @@ const resolveProvider = (
     }
   })
 
+/** The sections whose keys are names, as the error refusing a name holding a key says them. */
+const namedBy = {
+  providers: { name: "a provider name", fix: "name the provider and put the key in its key variable" },
+  models: { name: "an alias name", fix: "name the alias and put the key in its provider's key variable" }
+} as const
+
+/** A name a file gives: a provider's (`providers`) or an alias's (`models`). */
+type Name = readonly [section: keyof typeof namedBy, name: string]
+
+/** The names a file gives, as written (decoded or not): its providers', then its aliases'. */
+const namesOf = (file: { readonly [section: string]: unknown }): ReadonlyArray<Name> =>
+  (["providers", "models"] as const).flatMap((section) => {
+    const entries = file[section]
+    return Predicate.isObject(entries) ? Object.keys(entries).map((name): Name => [section, name]) : []
+  })
+
 /**
- * No provider is named by a key (`LlmConfig.keyAsModelProblem`: a DeepSeek
- * key, `sk-` and lower-case hex, is a valid name): the error names
- * `providers` and the line, never the name.
+ * No provider or alias is named by a key (`LlmConfig.keyAsModelProblem`: a
+ * DeepSeek key, `sk-` and lower-case hex, is a valid provider name; an
+ * alias, listed by `GET /v1/models`, may be anything): the error names the
+ * section (`providers`, `models`) and the line, never the name.
  */
 const checkNamesNotKeys = (
-  names: ReadonlyArray<string>,
+  names: ReadonlyArray<Name>,
   keys: ReadonlyArray<Redacted.Redacted>,
   yamlText: string | undefined
 ): Effect.Effect<void, GatewayConfigError> => {
-  const name = names.find((name) => LlmConfig.keyAsModelProblem(name, keys) !== undefined)
-  return name === undefined ? Effect.void : Effect.fail(configError(
-    ["providers", name],
-    "a provider name holds an API key (the value is not shown); name the provider and put the key in its key variable",
+  const found = names.find(([, name]) => LlmConfig.keyAsModelProblem(name, keys) !== undefined)
+  if (found === undefined) return Effect.void
+  const [section, name] = found
+  return Effect.fail(configError(
+    [section, name],
+    `${namedBy[section].name} holds an API key (the value is not shown); ${namedBy[section].fix}`,
     yamlText,
-    ["providers"]
+    [section]
   ))
 }
 
 /**
- * The providers of a file as written, before its decode: each name and the
- * key its entry reads (`apiKeyEnv` when it is a string, else
+ * A file as written, before its decode: its names (`namesOf`) and the key
+ * each provider's entry reads (`apiKeyEnv` when it is a string, else
  * `<NAME>_API_KEY`; a key that cannot be read is none).
  */
-const writtenProviders = (raw: unknown) => {
-  const providers = Predicate.isObject(raw) && Predicate.isObject(raw.providers) ? raw.providers : {}
-  const names = Object.keys(providers)
+const writtenNames = (raw: unknown) => {
+  const file = Predicate.isObject(raw) ? raw : {}
+  const providers = Predicate.isObject(file.providers) ? file.providers : {}
   return Effect.map(
-    Effect.forEach(names, (name) => {
+    Effect.forEach(Object.keys(providers), (name) => {
       const entry = providers[name]
       const apiKeyEnv = Predicate.isObject(entry) && typeof entry.apiKeyEnv === "string" ? entry.apiKeyEnv : undefined
       return LlmConfig.apiKey(keyVariable(name, apiKeyEnv)).pipe(Effect.orElseSucceed(Option.none))
     }),
-    (keys) => ({ names, keys: keys.flatMap(Option.toArray) })
+    (keys) => ({ names: namesOf(file), keys: keys.flatMap(Option.toArray) })
   )
 }
 
@@ -510,7 +530,8 @@ const checkSubjectLimits = (
 
 /**
  * Checks a decoded file: every alias step names a configured provider and
- * one of its models, no model is a provider's key, hosted providers have their key, compatible ones a URL,
+ * one of its models, no model, provider or alias is named by a provider's key, hosted providers have their key,
+ * compatible ones a URL,
  * and the active keys of one subject agree on its limits.
  *
  * @since 0.1.0
@@ -526,7 +547,7 @@ export const fromFile = (file: File, yamlText?: string): Effect.Effect<GatewayCo
     const providers = new Map(
       resolved.flatMap((result) => Result.isSuccess(result) ? [[result.success.name, result.success]] : [])
     )
-    yield* checkNamesNotKeys(Object.keys(file.providers), keysOf(providers), yamlText)
+    yield* checkNamesNotKeys(namesOf(file), keysOf(providers), yamlText)
     const failed = resolved.find(Result.isFailure)
     if (failed !== undefined) return yield* failed.failure
     yield* checkModelsNotKeys(providers, yamlText)
@@ -560,8 +581,8 @@ export const parse = (text: string, format: "json" | "yaml"): Effect.Effect<Gate
   Effect.gen(function*() {
     const raw = yield* parseText(text, format)
     const yamlText = format === "yaml" ? text : undefined
-    // before a schema error may repeat a provider's name (the field of an error in its entry)
-    const written = yield* writtenProviders(raw)
+    // before a schema error may repeat a provider's or an alias's name (the field of an error in its entry)
+    const written = yield* writtenNames(raw)
     yield* checkNamesNotKeys(written.names, written.keys, yamlText)
     const file = yield* decodeFile(raw, { onExcessProperty: "error" }).pipe(
       Effect.mapError((error) => schemaError(error, yamlText))

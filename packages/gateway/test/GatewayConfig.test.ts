@@ -160,7 +160,7 @@ describe("GatewayConfig", () => {
       assert.notInclude(error.message, "s3cret")
     }))
 
-  it.effect("a provider key pasted as a model, a step's provider or a provider's name is refused naming the field, neither the key nor its prefix shown", () =>
+  it.effect("a provider key pasted as a model, a step's provider, a provider's or an alias's name is refused naming the field, neither the key nor its prefix shown", () =>
     Effect.gen(function*() {
       const key = "sk-CANARY-openai-1234567"
       // a DeepSeek key (sk- and lower-case hex) reads as a provider name
@@ -184,7 +184,11 @@ describe("GatewayConfig", () => {
         // a provider named by a key whose entry (or name) the file's schema refuses, before any key is read
         [yaml.replace("  ollama:", `  ${hexKey}:`).replace("[llama3]", "[]"), "providers", hexKey],
         [yaml.replace("  ollama:", `  ${hexKey.slice(0, 12)}:`).replace("[llama3]", "[3]"), "providers", hexKey],
-        [yaml.replace("  ollama:", `  ${key}:`), "providers", key]
+        [yaml.replace("  ollama:", `  ${key}:`), "providers", key],
+        // an alias named by a key: whole, cut with an entry the schema refuses, or with a '/' an alias may not hold
+        [yaml.replace("  fast:", `  ${key}:`), "models", key],
+        [yaml.replace("  fast:", `  ${hexKey.slice(0, 12)}: []\n  fast:`), "models", hexKey],
+        [yaml.replace("  fast:", `  ${key}/gpt-4o-mini:`), "models", key]
       ] as const
       for (const [index, [text, field, secret]] of cases.entries()) {
         const path = join(dir, `gateway-${index}.yaml`)

@@ -4,7 +4,9 @@
  * of a provider outside the chain it serves (two providers behind one
  * proxy), reaches neither the client nor the request log, which is built
  * from the environment as `Gateway.layerDefaults` builds it; nor does one a
- * client pasted into a prompt, when prompts are logged.
+ * client pasted into a prompt, when prompts are logged. One pasted as an
+ * alias name, which `GET /v1/models` lists to every client, stops the
+ * gateway before it serves.
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
@@ -13,8 +15,11 @@ import * as UsageLedger from "@baton/core/UsageLedger"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { assert, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer, Result } from "effect"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
 import * as Fixture from "./fixture.ts"
@@ -93,5 +98,39 @@ layer(TestLayer, { excludeTestServices: true })("Gateway: config-file provider k
       assert.strictEqual(response.status, 200, response.text)
       const prompts = (yield* log.records).slice(before).map((record) => record.prompt)
       assert.deepStrictEqual(prompts, ["user: Are [redacted] and [redacted] still valid?"])
+    }))
+})
+
+/** The gateway `baton serve --config` runs on the YAML file `text`, its `openai` key `prodKey`. */
+const gatewayOfYaml = (text: string) => {
+  const path = join(mkdtempSync(join(tmpdir(), "baton-gateway-secrets-")), "baton.yaml")
+  writeFileSync(path, text)
+  const extra = { OPENAI_KEY_PROD: prodKey }
+  return Layer.unwrap(Effect.map(GatewayConfig.load(path), (config) => Gateway.layer(config, { port: 0 }))).pipe(
+    Layer.provideMerge(Fixture.services({ environment: extra })),
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ ...Fixture.environment, ...extra })))
+  )
+}
+
+describe("Gateway: a provider key pasted as an alias name", () => {
+  it.effect("refuses the file without showing the key, so GET /v1/models, which lists every alias, never serves it", () =>
+    Effect.gen(function*() {
+      const listed = Fixture.gatewayUrl.pipe(
+        Effect.flatMap((url) => Effect.promise(() => Fixture.client(url).models.list())),
+        Effect.map((page) => page.data.map((model) => model.id)),
+        Effect.provide(gatewayOfYaml(`providers:
+  openai: { models: [gpt-4o-mini], apiKeyEnv: OPENAI_KEY_PROD }
+models:
+  ${prodKey}: [openai/gpt-4o-mini]
+keys:
+  - { sha256: ${GatewayConfig.hashKey(Fixture.clientKey)}, subject: teacher-1 }
+`))
+      )
+      const served = yield* Effect.result(listed)
+      assert.isTrue(Result.isFailure(served), `GET /v1/models: ${JSON.stringify(Result.getOrUndefined(served))}`)
+      const error = Result.isFailure(served) ? served.failure : undefined
+      assert.instanceOf(error, GatewayConfig.GatewayConfigError)
+      assert.strictEqual(error.field, "models")
+      assert.notInclude(error.message, prodKey.slice(0, 8))
     }))
 })
