@@ -532,8 +532,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const timeoutMs = timeoutOf(request)
     const firstByte = () => Effect.fail(new ProviderTimeout({ provider: name, model, phase: "first-byte", timeoutMs }))
     // one channel from the request to the parts, pulling the body directly: no stream layered on another
-    return Stream.fromChannel(Channel.fromTransform((_, scope) =>
-      LlmProvider.Supervisor.use((supervisor) => {
+    return Stream.fromChannel(Channel.fromTransform((_, scope) => {
+      // sent at the first pull (as a stream runs its effects when pulled), then the parts' pull is kept
+      let parts: Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> | undefined
+      const start = LlmProvider.Supervisor.use((supervisor) => {
         // a supervisor's watchdog owns the time of the call: no second clock
         const bounded = <A>(effect: Effect.Effect<A, ProviderError>) =>
           supervisor === undefined ? Effect.timeoutOrElse(effect, { duration: timeoutMs, orElse: firstByte }) : effect
@@ -541,61 +543,60 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           bounded(send(call)),
           (response) => {
             if (!isOk(response.status)) return bounded(failStatus(model, response))
-            return isJson(response)
-              ? bounded(failJsonStream(model, response))
-              : Effect.flatMap(
-                response.pull(scope),
-                (upstream) => decodeStream(call, timeoutMs, supervisor, upstream, scope)
-              )
+            if (isJson(response)) return bounded(failJsonStream(model, response))
+            return Effect.flatMap(response.pull(scope), (upstream) => {
+              const decoded = decodeStream(call, timeoutMs, supervisor, upstream)
+              parts = decoded.next
+              // a supervisor is told the usage of a stream its consumer stops before the end (see `abandoned`)
+              return supervisor === undefined
+                ? parts
+                : Effect.andThen(Scope.addFinalizer(scope, Effect.sync(decoded.run.abandoned)), parts)
+            })
           }
         )
       })
-    ))
+      return Effect.succeed(Effect.suspend(() => parts ?? start))
+    }))
   }
 
-  /** The pull of a stream's parts, decoded from the pull of its body (`scope` is the stream's). */
+  /** The pull of a stream's parts (`next`), decoded from the pull of its body, and its bookkeeping. */
   const decodeStream = (
     call: Call,
     timeoutMs: number,
     supervisor: LlmProvider.Supervisor | undefined,
-    upstream: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Transport.TransportFailure>,
-    scope: Scope.Scope
-  ): Effect.Effect<Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError>> =>
-    Effect.suspend(() => {
-      const run = makeRun(call, timeoutMs, supervisor)
-      const pull = supervisor === undefined
-        ? Effect.timeoutOrElse(upstream, { duration: timeoutMs, orElse: () => Effect.succeed(undefined) })
-        : upstream
-      const next: Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> = Effect.suspend(() => {
-        if (run.pending !== undefined) return Effect.fail(run.pending)
-        return run.finished
-          ? Cause.done()
-          : pull.pipe(
-            Effect.matchCauseEffect({
-              onSuccess: (chunks) => emit(chunks === undefined ? run.stalled() : run.feed(chunks)),
-              onFailure: (cause) => {
-                const error = Cause.findErrorOption(cause)
-                if (Option.isNone(error)) {
-                  return Cause.hasInterrupts(cause)
-                    ? Effect.interrupt
-                    : Effect.die(Cause.squash(cause))
-                }
-                return emit(Cause.isDone(error.value) ? run.ended() : run.broken(error.value))
+    upstream: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Transport.TransportFailure>
+  ): { readonly run: StreamRun; readonly next: Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> } => {
+    const run = makeRun(call, timeoutMs, supervisor)
+    const pull = supervisor === undefined
+      ? Effect.timeoutOrElse(upstream, { duration: timeoutMs, orElse: () => Effect.succeed(undefined) })
+      : upstream
+    const next: Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> = Effect.suspend(() => {
+      if (run.pending !== undefined) return Effect.fail(run.pending)
+      return run.finished
+        ? Cause.done()
+        : pull.pipe(
+          Effect.matchCauseEffect({
+            onSuccess: (chunks) => emit(chunks === undefined ? run.stalled() : run.feed(chunks)),
+            onFailure: (cause) => {
+              const error = Cause.findErrorOption(cause)
+              if (Option.isNone(error)) {
+                return Cause.hasInterrupts(cause)
+                  ? Effect.interrupt
+                  : Effect.die(Cause.squash(cause))
               }
-            })
-          )
-      })
-      const emit = (
-        outcome: ReadonlyArray<StreamPart> | ProviderError
-      ): Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> => {
-        if (!isParts(outcome)) return Effect.fail(outcome)
-        return isNonEmpty(outcome) ? Effect.succeed(outcome) : next
-      }
-      // a supervisor is told the usage of a stream its consumer stops before the end (see `abandoned`)
-      return supervisor === undefined
-        ? Effect.succeed(next)
-        : Effect.as(Scope.addFinalizer(scope, Effect.sync(run.abandoned)), next)
+              return emit(Cause.isDone(error.value) ? run.ended() : run.broken(error.value))
+            }
+          })
+        )
     })
+    const emit = (
+      outcome: ReadonlyArray<StreamPart> | ProviderError
+    ): Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> => {
+      if (!isParts(outcome)) return Effect.fail(outcome)
+      return isNonEmpty(outcome) ? Effect.succeed(outcome) : next
+    }
+    return { run, next }
+  }
 
   /** The bookkeeping of one stream: text so far, the SSE framing, the codec's state. */
   const makeRun = (call: Call, timeoutMs: number, supervisor: LlmProvider.Supervisor | undefined) => {

@@ -233,36 +233,35 @@ const viaDispatcher = (dispatcher: Undici.Dispatcher): Post => (origin, path, he
 const pullOf = (
   exchange: Exchange,
   scope: Scope.Scope
-): Effect.Effect<Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure>> =>
-  Effect.suspend(() => {
-    const wait = Effect.callback<undefined>((resume) => {
-      exchange.wake = () => {
-        resume(Effect.undefined)
-      }
-      return Effect.sync(() => {
-        exchange.wake = undefined
-      })
+): Effect.Effect<Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure>> => {
+  const wait = Effect.callback<undefined>((resume) => {
+    exchange.wake = () => {
+      resume(Effect.undefined)
+    }
+    return Effect.sync(() => {
+      exchange.wake = undefined
     })
-    const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure> = Effect.suspend(() => {
-      const chunks = exchange.chunks
-      if (isArrayNonEmpty(chunks)) {
-        take(exchange)
-        return Effect.succeed(chunks)
-      }
-      if (exchange.failed !== undefined) return Effect.fail(exchange.failed)
-      if (exchange.ended) return Cause.done()
-      return Effect.flatMap(wait, () => pull)
-    })
-    return Effect.as(
-      Scope.addFinalizer(
-        scope,
-        Effect.sync(() => {
-          leave(exchange)
-        })
-      ),
-      pull
-    )
   })
+  const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure> = Effect.suspend(() => {
+    const chunks = exchange.chunks
+    if (isArrayNonEmpty(chunks)) {
+      take(exchange)
+      return Effect.succeed(chunks)
+    }
+    if (exchange.failed !== undefined) return Effect.fail(exchange.failed)
+    if (exchange.ended) return Cause.done()
+    return Effect.flatMap(wait, () => pull)
+  })
+  return Effect.as(
+    Scope.addFinalizer(
+      scope,
+      Effect.sync(() => {
+        leave(exchange)
+      })
+    ),
+    pull
+  )
+}
 
 /** The chunks `exchange` received and not yet taken, taken: the socket resumed if they had paused it. */
 const take = (exchange: Exchange): Array<Uint8Array> => {
