@@ -49,11 +49,9 @@
  *   does not cut a slow first token or a long pause: the first token is
  *   awaited that long before the response starts (200), so only a failure
  *   within it has its own status; a later one, before any text too, is the
- *   in-band error event. The exception: a stream with a `json_schema`
- *   response format, whose answer is validated whole first, starts only
- *   once that answer is there (or failed, with its status), so no comment
- *   covers the wait; keep such calls within the idle limit of any proxy in
- *   front, or ask without `stream`.
+ *   in-band error event. A stream with a `json_schema` response format is
+ *   kept alive the same way while its answer is made and validated whole,
+ *   then sent as one content chunk and its finish.
  * - A provider's content filter stopping the answer is answered as OpenAI
  *   does, not as an error: a 200 whose `finish_reason` is
  *   `content_filter`, with the usage billed (plain: `content: null`, the
