@@ -601,14 +601,13 @@ const setRequestSpanAttributes = (request: LlmRequest, sink: AttributeSink): voi
 /**
  * Sets each attribute known once an attempt has ended (one list: {@link responseAttributes} and the span).
  * `gen_ai.response.model` only for an answer: a failed, cancelled or skipped attempt has no response naming its model.
+ * Not the attempt's number and role: its span starts with them ({@link setAttemptAttributes}), set once.
  */
 const setResponseAttributes = (report: AttemptSpanReport, sink: AttributeSink): void => {
   if (report.attempt.outcome === "success") {
     sink.attribute("gen_ai.response.model", report.responseModel ?? report.attempt.model)
   }
   if (report.responseId !== undefined) sink.attribute("gen_ai.response.id", report.responseId)
-  sink.attribute("baton.attempt.number", report.attemptNumber)
-  sink.attribute("baton.attempt.role", report.attempt.role)
   sink.attribute("baton.attempt.outcome", report.attempt.outcome)
   if (report.usage !== undefined) {
     sink.attribute("gen_ai.usage.input_tokens", report.usage.promptTokens)
@@ -622,7 +621,9 @@ const setResponseAttributes = (report: AttemptSpanReport, sink: AttributeSink): 
 /**
  * The GenAI attributes known once an attempt has ended: the answering model
  * (for an answer only), the response's id (when the provider gave one),
- * token usage, finish reason and, for a failure, `error.type`.
+ * token usage, finish reason, `baton.attempt.outcome` and, for a failure,
+ * `error.type`. The attempt's number and role are not among them: its span
+ * starts with them ({@link withAttemptSpan}).
  *
  * @since 0.1.0
  */

@@ -141,6 +141,26 @@ describe("LlmMetrics spans and the GenAI semantic conventions", () => {
       assert.notProperty(skipped, "gen_ai.response.id")
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("each attribute of an attempt's span is set once, a skipped attempt's and an answered one's", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        circuit: { failureThreshold: 1, cooldownMs: 60_000 }
+      })
+      yield* inject("openai", MockFault.status(503))
+      yield* llm.generate(prompt)
+      // the open circuit skips openai; anthropic answers
+      yield* llm.generate(prompt).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      for (const name of ["chat gpt-4o-mini", "chat claude-haiku-4-5"]) {
+        const span = spans.find((span) => span.name === name)
+        assert.isDefined(span, name)
+        assert.isAbove(span.sets.size, 0, name)
+        const again = [...span.sets].filter(([, count]) => count > 1)
+        assert.deepStrictEqual(again, [], name)
+      }
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("server.address and server.port are the base URL's host and port, never its userinfo or query", () =>
     Effect.gen(function*() {
       const { spans, tracer } = recordingTracer()
