@@ -42,6 +42,22 @@ const wires = [
   { kind: "gemini", span: "chat gemini-2.5-flash" }
 ] as const
 
+/**
+ * The spans of a request whose primary (openai) an open circuit skips, its
+ * fallback (anthropic) answering: the circuit opened by a 503 before.
+ */
+const skippedThenAnswered = Effect.gen(function*() {
+  const { spans, tracer } = recordingTracer()
+  const llm = yield* manager({
+    chain: ["openai", "anthropic"],
+    circuit: { failureThreshold: 1, cooldownMs: 60_000 }
+  })
+  yield* inject("openai", MockFault.status(503))
+  yield* llm.generate(prompt)
+  yield* llm.generate(prompt).pipe(Effect.provideService(Tracer.Tracer, tracer))
+  return spans
+})
+
 describe("LlmMetrics spans and the GenAI semantic conventions", () => {
   for (const { kind, span } of wires) {
     it.effect(`${kind}: server.address, server.port and gen_ai.response.id (the mock's id): plain, generated over a stream, streamed`, () =>
@@ -123,14 +139,7 @@ describe("LlmMetrics spans and the GenAI semantic conventions", () => {
   it.effect("a skipped attempt's span names its server, and no response model", () =>
     Effect.gen(function*() {
       const server = yield* MockProviderServer.MockProviderServer
-      const { spans, tracer } = recordingTracer()
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        circuit: { failureThreshold: 1, cooldownMs: 60_000 }
-      })
-      yield* inject("openai", MockFault.status(503))
-      yield* llm.generate(prompt)
-      yield* llm.generate(prompt).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      const spans = yield* skippedThenAnswered
       const skipped = attributesOf(spans, "chat gpt-4o-mini")
       assert.strictEqual(skipped["baton.attempt.outcome"], "skipped")
       assert.deepStrictEqual(
@@ -143,15 +152,7 @@ describe("LlmMetrics spans and the GenAI semantic conventions", () => {
 
   it.effect("each attribute of an attempt's span is set once, a skipped attempt's and an answered one's", () =>
     Effect.gen(function*() {
-      const { spans, tracer } = recordingTracer()
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        circuit: { failureThreshold: 1, cooldownMs: 60_000 }
-      })
-      yield* inject("openai", MockFault.status(503))
-      yield* llm.generate(prompt)
-      // the open circuit skips openai; anthropic answers
-      yield* llm.generate(prompt).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      const spans = yield* skippedThenAnswered
       for (const name of ["chat gpt-4o-mini", "chat claude-haiku-4-5"]) {
         const span = spans.find((span) => span.name === name)
         assert.isDefined(span, name)
