@@ -14,7 +14,8 @@
  * model decides), `--stream`, `--json`
  * (one JSON object on stdout instead, `{"error": {...}}` on a failure, with
  * the same exit code; `{"error": {"_tag": "Interrupted", ...}}` when Ctrl-C
- * or SIGTERM stops it). When the configuration has no provider to call (no
+ * or SIGTERM stops it; an error after a request that billed something
+ * carries that `usage`). When the configuration has no provider to call (no
  * API key, no OpenAI-compatible endpoint in the chain), the bundled mock
  * provider server is started in-process.
  *
@@ -45,6 +46,7 @@ import type { MockServerStartError } from "@baton/testing/MockProviderServer"
 import { Clock, Data, Duration, Effect, Layer, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { readFileSync } from "node:fs"
+import * as Billed from "./internal/billed.ts"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
 import * as FlagCheck from "./internal/flagCheck.ts"
@@ -255,13 +257,16 @@ const attemptJson = (attempt: Attempt.Attempt) => ({
   ...(attempt.error === undefined ? {} : { error: providerErrorJson(attempt.error) })
 })
 
-/** What a failure adds for a script: the attempts made, the field or the variable to fix. */
+/** What a failed or stopped request billed, as a success's `usage`: nothing when it billed nothing. */
+const usageJson = (usage: TokenUsage | undefined) => usage === undefined ? {} : { usage }
+
+/** What a failure adds for a script: the attempts made and what they billed, the field or the variable to fix. */
 const detailsOf = (error: Failure): Record<string, unknown> => {
   switch (error._tag) {
     case "AllProvidersFailed":
     case "DeadlineExceeded":
     case "StreamInterrupted":
-      return { attempts: (error.attempts ?? []).map(attemptJson) }
+      return { attempts: (error.attempts ?? []).map(attemptJson), ...usageJson(error.usage) }
     case "InvalidOptions":
       return { field: error.field }
     case "LlmConfigError":
@@ -286,16 +291,23 @@ const failWith = (json: boolean) => (error: Failure) => {
   )
 }
 
-/** With `--json`, a `generate` stopped by a signal still prints its one JSON object: the error of an answer cut short. */
-const interrupted = (json: boolean) =>
-  Effect.sync(() => {
-    if (json) {
-      const error = { _tag: "Interrupted", message: "stopped before the answer was complete" }
-      process.stdout.write(`${JSON.stringify({ error })}\n`)
-    }
-  })
+/**
+ * With `--json`, a `generate` stopped by a signal still prints its one JSON
+ * object: the error of an answer cut short, with what the request billed
+ * before it stopped (the manager's reports of its attempts, the cancelled
+ * one included).
+ */
+const interrupted = (json: boolean, billed: Billed.Billed) =>
+  Effect.flatMap(billed.usage, (usage) =>
+    Effect.sync(() => {
+      if (json) {
+        const error = { _tag: "Interrupted", message: "stopped before the answer was complete", ...usageJson(usage) }
+        process.stdout.write(`${JSON.stringify({ error })}\n`)
+      }
+    }))
 
-const generate = (flags: Flags) =>
+/** `generate` summing what its request bills in `billed`, for the error of a signal's stop. */
+const generateWith = (flags: Flags, billed: Billed.Billed) =>
   Effect.gen(function*() {
     if (flags.stream && Option.isSome(flags.schema)) {
       return yield* new CommandLineError({ message: "--stream and --schema cannot be used together" })
@@ -312,13 +324,15 @@ const generate = (flags: Flags) =>
       })
     }
     const config = yield* Environment.withMockWhenNoProvider(overrides)
-    yield* run(flags, input, schema).pipe(Effect.provide(Stack.pipe(Layer.provide(config))))
+    yield* run(flags, input, schema).pipe(Effect.provide(Stack.pipe(Layer.provide([config, billed.layer]))))
   }).pipe(
     Effect.scoped,
     Effect.catch(failWith(flags.json)),
-    Effect.onInterrupt(() => interrupted(flags.json)),
+    Effect.onInterrupt(() => interrupted(flags.json, billed)),
     Exit.logsOnStderr
   )
+
+const generate = (flags: Flags) => Effect.flatMap(Billed.make, (billed) => generateWith(flags, billed))
 
 /**
  * The `generate` command.

@@ -610,6 +610,28 @@ describe("baton", () => {
     assert.match(ran.stderr, /^baton: deepseek stream interrupted/m)
   })
 
+  it("generate --stream --json cut midway: the StreamInterrupted error carries what the request billed, as the ledger", async () => {
+    const cwd = freshDir()
+    const model = "deepseek-flash@cutStream;after=3"
+    const ran = await run(["generate", "hi", "--provider", "deepseek", "--model", model, "--stream", "--json"], {
+      cwd,
+      env: { ...onMock(), LLM_MAX_RETRIES: "0" }
+    })
+    assert.strictEqual(ran.code, 3, ran.stderr)
+    const { error } = JSON.parse(ran.stdout) as {
+      error: { _tag: string; usage?: { promptTokens: number; completionTokens: number } }
+    }
+    assert.strictEqual(error._tag, "StreamInterrupted")
+    assert.isAbove(error.usage?.completionTokens ?? 0, 0)
+    const usage = await run(["usage", "--json"], { cwd })
+    assert.strictEqual(usage.code, 0, usage.stderr)
+    const rows = JSON.parse(usage.stdout) as ReadonlyArray<{ promptTokens: number; completionTokens: number }>
+    assert.deepStrictEqual(rows.map((r) => [r.promptTokens, r.completionTokens]), [[
+      error.usage?.promptTokens,
+      error.usage?.completionTokens
+    ]])
+  })
+
   it("generate --stream into a reader that goes away (| head -1) stops the call without a crash, exit 141", async () => {
     const cwd = freshDir()
     const child = spawn(
@@ -754,25 +776,60 @@ describe("baton", () => {
     }
   })
 
-  it("generate --json stopped by Ctrl-C prints one JSON error object on stdout, exit 130", async () => {
+  /**
+   * `baton generate --json` with `args` against the mock's DeepSeek, in `cwd`, stopped by Ctrl-C `settleMs`
+   * after the provider has the call: its exit code and what it printed on stdout.
+   */
+  const interruptedJson = async (args: ReadonlyArray<string>, cwd: string, settleMs = 0) => {
     const before = await Effect.runPromise(server.stats("deepseek"))
-    const child = spawn(
-      node,
-      [baton, "generate", "Write about Mars", "--stream", "--json", "--model", "deepseek-flash@slowTokens=200"],
-      { cwd: freshDir(), env: { ...baseEnv, ...onMock(), LLM_MAX_RETRIES: "0" } }
-    )
+    const child = spawn(node, [baton, "generate", "Write about Mars", "--json", ...args], {
+      cwd,
+      env: { ...baseEnv, ...onMock(), LLM_MAX_RETRIES: "0" }
+    })
     let stdout = ""
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
     const exited = new Promise((resolve) => child.once("exit", resolve))
-    // stopped once the provider has the call: the answer is under way
     while ((await Effect.runPromise(server.stats("deepseek"))).requests === before.requests) {
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
+    await new Promise((resolve) => setTimeout(resolve, settleMs))
     child.kill("SIGINT")
-    assert.strictEqual(await exited, 130)
-    assert.deepStrictEqual(JSON.parse(stdout), {
+    return { code: await exited, stdout }
+  }
+
+  it("generate --json stopped by Ctrl-C prints one JSON error object on stdout, exit 130", async () => {
+    // stopped once the provider has the call, before its first event: nothing billed yet
+    const ran = await interruptedJson(["--stream", "--model", "deepseek-flash@slowFirstToken=60000"], freshDir())
+    assert.strictEqual(ran.code, 130)
+    assert.deepStrictEqual(JSON.parse(ran.stdout), {
       error: { _tag: "Interrupted", message: "stopped before the answer was complete" }
     })
+  })
+
+  it("generate --json stopped by Ctrl-C mid-answer carries what the request billed so far, as its ledger row, --stream or not", async () => {
+    for (const flags of [["--stream"], []]) {
+      const cwd = freshDir()
+      // three words of the answer (after the model's reasoning), then silence: the answer is under way when stopped
+      const model = "deepseek-flash@stallMidStream=forever;after=3"
+      const ran = await interruptedJson([...flags, "--model", model, "--teacher", "billed"], cwd, 1000)
+      const label = flags.join(" ")
+      assert.strictEqual(ran.code, 130, label)
+      const { error } = JSON.parse(ran.stdout) as {
+        error: { _tag: string; usage?: { promptTokens: number; completionTokens: number; estimated?: boolean } }
+      }
+      assert.strictEqual(error._tag, "Interrupted", label)
+      assert.isAbove(error.usage?.completionTokens ?? 0, 0, label)
+      // the stopped stream is billed Baton's estimate of what came, as the ledger recorded it
+      assert.strictEqual(error.usage?.estimated, true, label)
+      const usage = await run(["usage", "--teacher", "billed", "--json"], { cwd })
+      assert.strictEqual(usage.code, 0, usage.stderr)
+      const rows = JSON.parse(usage.stdout) as ReadonlyArray<{ promptTokens: number; completionTokens: number }>
+      assert.deepStrictEqual(
+        rows.map((r) => [r.promptTokens, r.completionTokens]),
+        [[error.usage?.promptTokens, error.usage?.completionTokens]],
+        label
+      )
+    }
   })
 
   it("an empty --model or --host is refused with the usage, naming the flag, exit 1", async () => {
