@@ -811,7 +811,7 @@ describe("baton", () => {
       const cwd = freshDir()
       // three words of the answer (after the model's reasoning), then silence: the answer is under way when stopped
       const model = "deepseek-flash@stallMidStream=forever;after=3"
-      const ran = await interruptedJson([...flags, "--model", model, "--teacher", "billed"], cwd, 1000)
+      const ran = await interruptedJson([...flags, "--model", model, "--teacher", "billed"], cwd, 2000)
       const label = flags.join(" ")
       assert.strictEqual(ran.code, 130, label)
       const { error } = JSON.parse(ran.stdout) as {

@@ -9,11 +9,15 @@
  */
 import * as RequestLog from "@baton/core/RequestLog"
 import * as TokenUsage from "@baton/core/TokenUsage"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 
 /** A request log that sums the usage of every attempt, and a way to read that sum. @internal */
 export interface Billed {
-  /** The `RequestLog` to build the manager with. */
+  /**
+   * The `RequestLog` to build the manager with: it sums each record, then
+   * hands it to the `RequestLog` already there, if any (a program that runs
+   * the command with its own keeps its records).
+   */
   readonly layer: Layer.Layer<RequestLog.RequestLog>
   /** The sum so far; `undefined` while no attempt billed anything. */
   readonly usage: Effect.Effect<TokenUsage.TokenUsage | undefined>
@@ -22,11 +26,17 @@ export interface Billed {
 /** A new sum, of nothing yet. @internal */
 export const make: Effect.Effect<Billed> = Effect.sync(() => {
   let billed: TokenUsage.TokenUsage | undefined
-  const log = RequestLog.RequestLog.of({
-    write: ({ usage }) =>
-      Effect.sync(() => {
-        if (usage !== undefined) billed = billed === undefined ? usage : TokenUsage.add(billed, usage)
-      })
-  })
-  return { layer: Layer.succeed(RequestLog.RequestLog, log), usage: Effect.sync(() => billed) }
+  const summing = (outer: Option.Option<RequestLog.RequestLog["Service"]>) =>
+    RequestLog.RequestLog.of({
+      write: (record) =>
+        Effect.suspend(() => {
+          const usage = record.usage
+          if (usage !== undefined) billed = billed === undefined ? usage : TokenUsage.add(billed, usage)
+          return Option.isSome(outer) ? outer.value.write(record) : Effect.void
+        })
+    })
+  return {
+    layer: Layer.effect(RequestLog.RequestLog, Effect.map(Effect.serviceOption(RequestLog.RequestLog), summing)),
+    usage: Effect.sync(() => billed)
+  }
 })
