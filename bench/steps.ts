@@ -4,15 +4,18 @@
  * tracer's `context` hook (Effect calls it once for every primitive of a
  * fiber whose tracer has one). Unlike CPU time and, inside a short window,
  * instruction counts (bench/README.md, "Thirty-seventh session"), the count
- * is the same from run to run on the same code: it judges a cut of a few
- * steps that no timing on a shared machine can see. A step is not a fixed
- * cost (a `Sync` may run a whole decoder), so read it beside the timing.
+ * is the same from run to run on the same code (for a streamed case, as long
+ * as the body arrives in as many socket reads, as over loopback it does): it
+ * judges a cut of a few steps that no timing on a shared machine can see.
+ * Only the fibers of the calls are counted (they carry the tracer), not a
+ * layer's own. A step is not a fixed cost (a `Sync` may run a whole
+ * decoder), so read it beside the timing.
  *
  * With `BENCH_STEPS_TRACE=<case>`, prints every step of one call of the case
  * whose name contains it: its fiber, its primitive and the start of the
  * function it runs, to see where a call's steps go.
  *
- * Run: `npx -y pnpm@12 bench:steps` or `node bench/steps.ts [case-name
+ * Run: `npx -y pnpm@12 bench:steps`, or `node steps.ts [case-name
  * substring]` in `bench/` (`BENCH_STEPS_CALLS` calls per case after 500 of
  * warm-up, default 200).
  */

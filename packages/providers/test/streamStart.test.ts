@@ -51,7 +51,7 @@ describe("a provider's stream", () => {
       it.effect("left after its first part, closes the connection", () =>
         Effect.gen(function*() {
           const { mock, provider } = yield* adapter(client)
-          yield* mock.inject("deepseek", MockFault.slowTokens(50))
+          yield* mock.inject("deepseek", MockFault.stallMidStream("forever", { after: 2 }))
           const request = yield* LlmRequest.make({ prompt: "Name a planet." })
           const first = yield* Stream.runHead(
             Stream.filter(provider.stream(request), (part) => part._tag === "TextDelta" && part.text !== "")

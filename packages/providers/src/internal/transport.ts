@@ -1,6 +1,6 @@
 /**
  * The one HTTP exchange an adapter makes: a JSON POST, its status, headers
- * and body as a stream of byte chunks.
+ * and body, pulled in batches of byte chunks or read whole.
  *
  * Two ways to it. An `HttpClient` built by `ProviderHttpClient.layer` carries
  * its own undici `Agent`, and the adapter dispatches on it directly, on
@@ -33,12 +33,10 @@ export interface Response {
   readonly headers: () => Readonly<Record<string, string | undefined>>
   /** The `content-type` header, read without flattening the others. */
   readonly contentType: string | undefined
-  /** The body's chunks; stopping early (or interruption) closes the connection. */
-  readonly body: Stream.Stream<Uint8Array, TransportFailure>
   /**
-   * The same chunks pulled in `scope`, without a stream around them (a
-   * consumer that is itself a stream's pull); closing `scope` before the
-   * end closes the connection.
+   * The body's chunks, pulled in `scope` (a consumer that is itself a
+   * stream's pull); closing `scope` before the end (the consumer stopped, or
+   * was interrupted) closes the connection.
    */
   readonly pull: (scope: Scope.Scope) => Effect.Effect<Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, TransportFailure>>
   /**
@@ -95,8 +93,8 @@ const highWaterMark = 64 * 1024
 
 /**
  * One request dispatched on undici's handler interface: the response's
- * status and headers go to `started`, its chunks to a queue the body stream
- * pulls, in batches. No promise, `AbortController`, `Readable` or async
+ * status and headers go to `started`, its chunks to a queue the body's
+ * reader takes, in batches. No promise, `AbortController`, `Readable` or async
  * resource per request (`bench/README.md`, "Transport"). Past
  * `highWaterMark` unread bytes the socket is paused until the consumer
  * pulls. `abort` closes the connection; a request aborted before it reached
@@ -118,7 +116,7 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
   queued = 0
   ended = false
   failed: TransportFailure | undefined
-  /** Wakes the body stream waiting for a chunk, the end or a failure. */
+  /** Wakes the body's reader waiting for a chunk, the end or a failure. */
   wake: (() => void) | undefined
 
   onRequestStart(controller: Undici.Dispatcher.DispatchController): void {
@@ -139,7 +137,6 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
       status,
       headers: () => flatHeaders(headers),
       contentType: Array.isArray(contentType) ? contentType.join(", ") : contentType,
-      body: Stream.fromChannel(Channel.fromTransform((_, scope) => pullOf(this, scope))),
       pull: (scope) => pullOf(this, scope),
       readAll: (maxBytes) => readAllOf(this, maxBytes)
     }))
@@ -183,7 +180,7 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
     })
   }
 
-  /** Wakes the waiting body stream, if any, in a microtask. */
+  /** Wakes the body's waiting reader, if any, in a microtask. */
   signal(): void {
     const wake = this.wake
     if (wake === undefined) return
@@ -217,7 +214,7 @@ const viaDispatcher = (dispatcher: Undici.Dispatcher): Post => (origin, path, he
       bodyTimeout: 0
     }, exchange)
     return Effect.sync(() => {
-      // the response was not handed over (the body stream closes the connection once it was)
+      // the response was not handed over (its body's reader closes the connection once it was)
       if (exchange.started === undefined) return
       exchange.started = undefined
       exchange.abort(interrupted())
@@ -288,14 +285,19 @@ const readAllOf = (exchange: Exchange, maxBytes: number): Effect.Effect<Buffer |
     const chunks: Array<Uint8Array> = []
     let bytes = 0
     const gather = (): void => {
-      for (const chunk of take(exchange)) {
-        chunks.push(chunk)
-        bytes += chunk.length
+      // taking resumes a paused socket, whose parser may hand more chunks (and the end) at once: taken too
+      for (let taken = take(exchange); taken.length > 0; taken = take(exchange)) {
+        for (const chunk of taken) {
+          chunks.push(chunk)
+          bytes += chunk.length
+        }
+        if (bytes > maxBytes) {
+          leave(exchange)
+          resume(Effect.undefined)
+          return
+        }
       }
-      if (bytes > maxBytes) {
-        leave(exchange)
-        resume(Effect.undefined)
-      } else if (exchange.failed !== undefined) resume(Effect.fail(exchange.failed))
+      if (exchange.failed !== undefined) resume(Effect.fail(exchange.failed))
       else if (exchange.ended) resume(Effect.succeed(Buffer.concat(chunks, bytes)))
       else exchange.wake = gather
     }
@@ -330,10 +332,7 @@ const fromClientError = (error: HttpClientError.HttpClientError): TransportFailu
 }
 
 /** A body given as a stream, pulled and read from it. */
-const bodyOfStream = (
-  body: Stream.Stream<Uint8Array, TransportFailure>
-): Pick<Response, "body" | "pull" | "readAll"> => ({
-  body,
+const bodyOfStream = (body: Stream.Stream<Uint8Array, TransportFailure>): Pick<Response, "pull" | "readAll"> => ({
   pull: (scope) => Channel.toPullScoped(Stream.toChannel(body), scope),
   readAll: (maxBytes) =>
     Effect.suspend(() => {
