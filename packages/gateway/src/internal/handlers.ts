@@ -319,14 +319,14 @@ export const make = (
   const streamedParts = (call: Call): Stream.Stream<Part, CallError> =>
     call.output === undefined
       ? call.manager.stream(call.input)
-      : Stream.flattenIterable(Stream.fromEffect(
+      : Stream.fromIterableEffect(
         wholeAnswer(call).pipe(
           Effect.tap(({ ending: { model, provider } }) =>
             Effect.sync(() => chains.producers.set(call.requestId, { provider, model }))
           ),
           Effect.map(wholeParts)
         )
-      ))
+      )
 
   /**
    * Answers the call's parts ({@link streamedParts}) as chunks. Waits for
