@@ -3,8 +3,12 @@
  * variable to fix when it cannot work, a usage ledger URL no driver takes,
  * a `REDIS_URL` that is no Redis URL and an `LLM_PRICES` provider that is
  * neither hosted nor in the chain included, as `serve` without `--config`
- * refuses them)
- * and prints the effective provider chain and limits; `--ping`
+ * refuses them), opens the stores `generate` and `serve` open without
+ * writing to them (the usage ledger, read only: one that cannot be reached,
+ * or that is no ledger `generate` could use, is refused with `generate`'s
+ * line; Redis, connected to and closed: one that cannot be reached is
+ * refused with `serve`'s line), and prints the effective provider chain,
+ * limits and the ledger (its URL without password, and what is there); `--ping`
  * makes one tiny call per step of the chain (its provider and model, an
  * OpenAI-compatible endpoint included; 5 tokens, with `reasoning: "none"`
  * so that a model that can stop thinking does not spend them thinking; one
@@ -18,15 +22,15 @@ import * as LlmProvider from "@baton/core/LlmProvider"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
+import * as RedisConnection from "@baton/redis/RedisConnection"
 import * as SqlDatabase from "@baton/sql/SqlDatabase"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
 import { Command, Flag } from "effect/cli"
+import * as Generate from "./Generate.ts"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
+import * as Ledger from "./internal/ledger.ts"
 import * as Table from "./internal/table.ts"
-
-const schemeOf = (url: Option.Option<unknown>, fallback: string): string =>
-  Option.match(url, { onNone: () => fallback, onSome: () => "set (value hidden)" })
 
 /** The attempt limit as the manager applies it: longer for a model that thinks first (`LLM_ATTEMPT_TIMEOUT_MS`). */
 const attemptLimit = (settings: LlmConfig.Settings): string => {
@@ -38,7 +42,7 @@ const attemptLimit = (settings: LlmConfig.Settings): string => {
       `leaves a fallback ${settings.attemptTimeoutMs} ms`
 }
 
-const describe = (settings: LlmConfig.Settings): string => {
+const describe = (settings: LlmConfig.Settings, ledger: string): string => {
   const chain = settings.steps.map((step) => `${step.provider} (${step.model})`).join(" -> ")
   const rows: ReadonlyArray<readonly [string, string]> = [
     ["chain", chain],
@@ -50,7 +54,7 @@ const describe = (settings: LlmConfig.Settings): string => {
     ["retries", `${settings.maxRetries} (from ${settings.retryBaseDelayMs} ms)`],
     ["circuit", `opens after ${settings.circuitFailureThreshold} failures for ${settings.circuitCooldownMs} ms`],
     ["quota store", Option.isSome(settings.redisUrl) ? "Redis (REDIS_URL)" : "memory"],
-    ["usage ledger", schemeOf(settings.usageStoreUrl, "SQLite .baton/usage.sqlite")]
+    ["usage ledger", ledger]
   ]
   return `Configuration OK\n${rows.map(([k, v]) => `  ${k.padEnd(24)} ${v}`).join("\n")}\n`
 }
@@ -74,27 +78,64 @@ const pingOne = (step: LlmConfig.ChainStep) =>
     return [step.provider, provider.model, Math.round((yield* Clock.currentTimeMillis) - started), outcome] as const
   })
 
+/** The ledger's URL: `LLM_USAGE_STORE_URL`, else the CLI's own SQLite file. */
+const ledgerUrl = (settings: LlmConfig.Settings): string =>
+  Option.match(settings.usageStoreUrl, { onNone: () => Generate.defaultLedgerUrl, onSome: Redacted.value })
+
 /**
- * `LLM_USAGE_STORE_URL`, when set, opened as `generate` and `serve` open it
- * (`SqlDatabase.layerUrl`, so a URL no driver takes fails with the accepted
- * ones). Nothing is queried or migrated: a PostgreSQL pool connects on its
- * first query, not here; an SQLite file is opened (created if missing, where
- * `generate` would create it). Unset, the ledger is the CLI's own SQLite
- * file, which a check leaves alone.
+ * The usage ledger as `generate` and `serve` would find it, read without
+ * writing (`internal/ledger.ts`): one line with its URL without password
+ * and what is there, or the error `generate` gives on a database it cannot
+ * reach. A database with no part of a ledger, or an SQLite file not there,
+ * is one `generate` sets up; one with part of a ledger, or that is no
+ * database, is refused as `usage` refuses it.
  */
-const checkLedger = (settings: LlmConfig.Settings) =>
-  Option.match(settings.usageStoreUrl, {
-    onNone: () => Effect.void,
-    onSome: (url) => Effect.scoped(Effect.asVoid(Layer.build(SqlDatabase.layerUrl(url))))
+const checkLedger = (settings: LlmConfig.Settings) => {
+  const url = ledgerUrl(settings)
+  const line = (what: string) => Effect.succeed(`${SqlDatabase.describeUrl(url)}: ${what}`)
+  return Effect.flatMap(Ledger.contentsOf(url), (contents) => {
+    switch (contents._tag) {
+      case "NoFile":
+        return line("not there yet; generate and serve create it")
+      case "Unusable":
+        return Effect.fail(Ledger.notLedger(url, contents.why))
+      case "Tables":
+        return contents.missing.length === 0
+          ? line("a Baton usage ledger")
+          : contents.emptyFile || Ledger.noLedgerYet(contents.missing)
+          ? line("no ledger yet; generate and serve create its tables")
+          : Effect.fail(Ledger.notLedger(url, Ledger.missingTables(contents.missing)))
+    }
   })
+}
+
+/** `REDIS_URL`, when set, connected to as `serve` connects to it (`RedisConnection`), then closed. */
+const checkRedis = (settings: LlmConfig.Settings) =>
+  Option.match(settings.redisUrl, {
+    onNone: () => Effect.void,
+    onSome: (url) => Effect.scoped(Effect.asVoid(Layer.build(RedisConnection.layer({ url }))))
+  })
+
+/** The line of a failed check: a ledger or Redis as `generate` and `serve` say it, else the error's message. */
+const problemOf = (error: { readonly _tag: string; readonly message: string; readonly cause?: unknown }): string => {
+  switch (error._tag) {
+    case "DatabaseError":
+      return Exit.ledgerProblem(error.message)
+    case "RedisError":
+      return Exit.redisProblem(error.cause)
+    default:
+      return error.message
+  }
+}
 
 const check = (flags: { readonly ping: boolean }) =>
   Effect.gen(function*() {
     const settings = yield* LlmConfig.LlmConfig
     // serve (without a config file) bills under the chain's providers alone, and refuses a price for any other
     yield* LlmConfig.checkPricedProviders(settings.prices, LlmConfig.chainProviders(settings))
-    yield* checkLedger(settings)
-    process.stdout.write(describe(settings))
+    const ledger = yield* checkLedger(settings)
+    yield* checkRedis(settings)
+    process.stdout.write(describe(settings, ledger))
     if (!flags.ping) return
     const rows = yield* Effect.forEach(settings.steps, pingOne)
     process.stdout.write(`${Table.render(["provider", "model", "latency ms", "outcome"], rows)}\n`)
@@ -107,12 +148,7 @@ const check = (flags: { readonly ping: boolean }) =>
       )
     ),
     Effect.scoped,
-    Effect.catch((error) =>
-      Exit.fail(
-        Exit.configuration,
-        error._tag === "DatabaseError" ? Exit.ledgerProblem(error.message) : error.message
-      )
-    ),
+    Effect.catch((error) => Exit.fail(Exit.configuration, problemOf(error))),
     Exit.logsOnStderr
   )
 

@@ -25,7 +25,7 @@
 import * as Gateway from "@baton/gateway/Gateway"
 import * as GatewayConfig from "@baton/gateway/GatewayConfig"
 import * as MockServerCommand from "@baton/testing/MockServerCommand"
-import { Effect, Option, Predicate } from "effect"
+import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
@@ -37,30 +37,18 @@ interface Flags {
   readonly host: string
 }
 
-/** `error`'s property `name`, when it has one. */
-const fieldOf = (error: unknown, name: string): unknown => Predicate.hasProperty(error, name) ? error[name] : undefined
-
-/** An error's message; else Node's code (an `AggregateError` of refused connections has no message); else itself. */
-const messageOf = (error: unknown): string => {
-  const text = [fieldOf(error, "message"), fieldOf(error, "code")].find((value) =>
-    typeof value === "string" && value.length > 0
-  )
-  return typeof text === "string" ? text : String(error)
-}
-
 /** One line for why the gateway could not start: a listener's address and reason, a store's variable and why. */
 const failureOf = (error: unknown, flags: Flags): string => {
-  switch (fieldOf(error, "_tag")) {
+  switch (Exit.fieldOf(error, "_tag")) {
     // effect's ServeError has no message: the reason is Node's listen error, its cause
     case "ServeError":
-      return MockServerCommand.listenFailure(fieldOf(error, "cause"), flags)
+      return MockServerCommand.listenFailure(Exit.fieldOf(error, "cause"), flags)
     case "DatabaseError":
-      return Exit.ledgerProblem(messageOf(error))
-    // no message either: the reason is the client's error, which never repeats the URL (nor its password)
+      return Exit.ledgerProblem(Exit.messageOf(error))
     case "RedisError":
-      return `REDIS_URL: cannot connect to Redis: ${messageOf(fieldOf(error, "cause"))}`
+      return Exit.redisProblem(Exit.fieldOf(error, "cause"))
     default:
-      return messageOf(error)
+      return Exit.messageOf(error)
   }
 }
 

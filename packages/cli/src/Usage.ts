@@ -29,18 +29,13 @@
 import { SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as UsageLedger from "@baton/core/UsageLedger"
-import * as BatonSchema from "@baton/sql/BatonSchema"
 import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import { DateTime, Effect, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
-import { SqlClient } from "effect/sql"
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs"
-import { resolve } from "node:path"
-import { DatabaseSync } from "node:sqlite"
-import { pathToFileURL } from "node:url"
 import { defaultLedgerUrl } from "./Generate.ts"
 import * as Exit from "./internal/exit.ts"
+import * as Ledger from "./internal/ledger.ts"
 import * as Table from "./internal/table.ts"
 
 const groupings = ["teacher", "provider", "day"] as const
@@ -166,88 +161,6 @@ const report = (query: Query, flags: Flags) =>
     }
   })
 
-/** The SQLite file of a ledger URL (`sqlite:path`, `file:path`) as `SqlDatabase.layerUrl` reads it; none in memory or on PostgreSQL. */
-const sqliteFile = (url: string): string | undefined => {
-  const database = LlmConfig.databaseUrl(url)
-  return database?._tag === "Sqlite" && database.filename !== ":memory:" ? database.filename : undefined
-}
-
-/** The tables that make a database a usage ledger: its rows, and the record of the migrations that made them (the prefix the CLI uses). */
-const ledgerTables = (() => {
-  const names = BatonSchema.tables()
-  return [names.usage, names.migrations]
-})()
-
-/** Why a database with the tables `present` says yes to is not a ledger (`no baton_usage table, ...`), or undefined. */
-const missingTables = (present: (table: string) => boolean): string | undefined => {
-  const missing = ledgerTables.filter((table) => !present(table))
-  return missing.length === 0 ? undefined : `${missing.map((table) => `no ${table} table`).join(", ")}; not Baton's`
-}
-
-/** The first 16 bytes of every SQLite database file. */
-const sqliteHeader = Buffer.from("SQLite format 3\0", "latin1")
-
-/** The first `length` bytes of `file`. */
-const head = (file: string, length: number): Buffer => {
-  const bytes = Buffer.alloc(length)
-  const fd = openSync(file, "r")
-  try {
-    return bytes.subarray(0, readSync(fd, bytes, 0, length, 0))
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/**
- * A read-only connection to `file`. With no `-wal` file next to it (no
- * connection has it open in WAL mode, or the last one checkpointed and
- * removed it) everything is in the file itself, which is opened as immutable:
- * a read-only connection to a database in WAL mode would otherwise leave a
- * `-wal` and a `-shm` file next to someone else's database.
- */
-const openReadOnly = (file: string): DatabaseSync => {
-  if (existsSync(`${file}-wal`)) return new DatabaseSync(file, { readOnly: true, timeout: 5000 })
-  const url = pathToFileURL(resolve(file))
-  url.searchParams.set("immutable", "1")
-  return new DatabaseSync(url, { readOnly: true })
-}
-
-/**
- * Why the SQLite `file` is not a ledger, or undefined when it is one. It is
- * only read: its first bytes, then its tables on a read-only connection
- * (never the WAL switch and migrations of the ledger's client).
- */
-const sqliteNotLedger = (file: string): string | undefined => {
-  const stat = statSync(file)
-  if (!stat.isFile()) return "not a file"
-  // SQLite would take it as a new database, and the migrations would make it a ledger
-  if (stat.size === 0) return "an empty file; generate and serve create a ledger, usage only reads"
-  if (!head(file, sqliteHeader.length).equals(sqliteHeader)) return "not an SQLite database"
-  const db = openReadOnly(file)
-  try {
-    const rows = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
-    const names = new Set(rows.map((row) => row["name"]))
-    return missingTables((table) => names.has(table))
-  } finally {
-    db.close()
-  }
-}
-
-/** Why the PostgreSQL database of `url` is not a ledger, or undefined: the tables as the ledger's queries find them. */
-const postgresNotLedger = (url: string) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const present = new Set<string>()
-    for (const table of ledgerTables) {
-      const rows = yield* sql<{ readonly found: boolean }>`SELECT to_regclass(${table}) IS NOT NULL AS found`
-      if (rows[0]?.found === true) present.add(table)
-    }
-    return missingTables((table) => present.has(table))
-  }).pipe(
-    Effect.provide(SqlDatabase.layerUrl(url)),
-    Effect.mapError(SqlDatabase.toDatabaseError(url))
-  )
-
 /**
  * Fails unless the ledger is there: opening an SQLite file that is not would
  * create it, and migrating a database that is not a ledger would change
@@ -259,34 +172,21 @@ const requireLedger = Effect.gen(function*() {
     onNone: () => defaultLedgerUrl,
     onSome: Redacted.value
   })
-  const database = LlmConfig.databaseUrl(url)
-  const file = sqliteFile(url)
-  const notLedger = (described: string, why: string) =>
-    new SqlDatabase.DatabaseError({
-      url: SqlDatabase.describeUrl(url),
-      message: `${described} is not a Baton usage ledger (${why})`
-    })
-  if (file !== undefined) {
-    if (!existsSync(file)) {
-      return yield* Effect.fail(
-        new SqlDatabase.DatabaseError({
-          url: SqlDatabase.describeUrl(url),
-          message: `no ledger at ${file} (generate and serve create it; usage only reads)`
-        })
-      )
-    }
-    const why = yield* Effect.try({
-      try: () => sqliteNotLedger(file),
-      catch: (cause) =>
-        new SqlDatabase.DatabaseError({
-          url: SqlDatabase.describeUrl(url),
-          message: `${file}: ${cause instanceof Error ? cause.message : String(cause)}`
-        })
-    })
-    if (why !== undefined) return yield* Effect.fail(notLedger(file, why))
-  } else if (database?._tag === "Postgres") {
-    const why = yield* postgresNotLedger(url)
-    if (why !== undefined) return yield* Effect.fail(notLedger(SqlDatabase.describeUrl(url), why))
+  const contents = yield* Ledger.contentsOf(url)
+  switch (contents._tag) {
+    case "NoFile":
+      return yield* new SqlDatabase.DatabaseError({
+        url: SqlDatabase.describeUrl(url),
+        message: `no ledger at ${contents.file} (generate and serve create it; usage only reads)`
+      })
+    case "Unusable":
+      return yield* Ledger.notLedger(url, contents.why)
+    case "Tables":
+      // SQLite would take an empty file for a new database, and the migrations would make it a ledger
+      if (contents.emptyFile) {
+        return yield* Ledger.notLedger(url, "an empty file; generate and serve create a ledger, usage only reads")
+      }
+      if (contents.missing.length > 0) return yield* Ledger.notLedger(url, Ledger.missingTables(contents.missing))
   }
 })
 

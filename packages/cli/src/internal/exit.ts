@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import { Deferred, Effect, Logger } from "effect"
+import { Deferred, Effect, Logger, Predicate } from "effect"
 
 /** @internal */
 export const usage = 1
@@ -29,8 +29,23 @@ export const outputClosed = 141
 const readerGone = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "code" in error && error.code === "EPIPE"
 
-/** The error's message (`ENOSPC: no space left on device, write`). */
-const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
+/** `error`'s property `name`, when it has one. @internal */
+export const fieldOf = (error: unknown, name: string): unknown =>
+  Predicate.hasProperty(error, name) ? error[name] : undefined
+
+/**
+ * An error's message (`ENOSPC: no space left on device, write`); else Node's
+ * code (an `AggregateError` of refused connections has no message); else
+ * itself.
+ *
+ * @internal
+ */
+export const messageOf = (error: unknown): string => {
+  const text = [fieldOf(error, "message"), fieldOf(error, "code")].find((value) =>
+    typeof value === "string" && value.length > 0
+  )
+  return typeof text === "string" ? text : String(error)
+}
 
 /**
  * Watches stdout and stderr from now on (its listeners are kept for the life
@@ -72,6 +87,15 @@ export const fail = (code: number, message: string): Effect.Effect<void> =>
 
 /** The line of a ledger that cannot be opened: the variable that names it, then why. @internal */
 export const ledgerProblem = (message: string): string => `LLM_USAGE_STORE_URL: ${message}`
+
+/**
+ * The line of a Redis that cannot be reached: the variable, then `cause`,
+ * the client's error under the `RedisError` (which has no message of its
+ * own); it never repeats the URL, nor its password.
+ *
+ * @internal
+ */
+export const redisProblem = (cause: unknown): string => `REDIS_URL: cannot connect to Redis: ${messageOf(cause)}`
 
 /**
  * Runs a command whose stdout is its output (an answer, a table, one JSON

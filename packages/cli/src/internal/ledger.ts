@@ -1,0 +1,158 @@
+/**
+ * What the database of a usage ledger URL holds, read without writing
+ * anything: an SQLite file is read read-only (never the WAL switch and
+ * migrations of the ledger's client, which would create or change it), a
+ * PostgreSQL database is asked for the ledger's tables where its queries
+ * would find them (the connection's `search_path`). `usage`, which reads a
+ * ledger only, and `check`, which writes nothing, judge a database by it.
+ *
+ * @internal
+ */
+import * as LlmConfig from "@baton/core/LlmConfig"
+import * as BatonSchema from "@baton/sql/BatonSchema"
+import * as SqlDatabase from "@baton/sql/SqlDatabase"
+import { Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs"
+import { resolve } from "node:path"
+import { DatabaseSync } from "node:sqlite"
+import { pathToFileURL } from "node:url"
+
+/**
+ * What a ledger URL's database holds: no file (an SQLite file not there),
+ * something no ledger can be in (not a file, not an SQLite database), or a
+ * database lacking `missing` of the ledger's tables (`emptyFile`: a 0-byte
+ * file, which SQLite takes for a new database).
+ *
+ * @internal
+ */
+export type Contents =
+  | { readonly _tag: "NoFile"; readonly file: string }
+  | { readonly _tag: "Unusable"; readonly why: string }
+  | { readonly _tag: "Tables"; readonly missing: ReadonlyArray<string>; readonly emptyFile: boolean }
+
+/** The SQLite file of a ledger URL (`sqlite:path`, `file:path`) as `SqlDatabase.layerUrl` reads it; none in memory or on PostgreSQL. */
+const sqliteFile = (url: string): string | undefined => {
+  const database = LlmConfig.databaseUrl(url)
+  return database?._tag === "Sqlite" && database.filename !== ":memory:" ? database.filename : undefined
+}
+
+/** The tables that make a database a usage ledger: its rows, and the record of the migrations that made them (the prefix the CLI uses). */
+const ledgerTables = (() => {
+  const names = BatonSchema.tables()
+  return [names.usage, names.migrations]
+})()
+
+/** The tables of the ledger `present` says no to. */
+const missingOf = (present: (table: string) => boolean): ReadonlyArray<string> =>
+  ledgerTables.filter((table) => !present(table))
+
+/** The first 16 bytes of every SQLite database file. */
+const sqliteHeader = Buffer.from("SQLite format 3\0", "latin1")
+
+/** The first `length` bytes of `file`. */
+const head = (file: string, length: number): Buffer => {
+  const bytes = Buffer.alloc(length)
+  const fd = openSync(file, "r")
+  try {
+    return bytes.subarray(0, readSync(fd, bytes, 0, length, 0))
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * A read-only connection to `file`. With no `-wal` file next to it (no
+ * connection has it open in WAL mode, or the last one checkpointed and
+ * removed it) everything is in the file itself, which is opened as immutable:
+ * a read-only connection to a database in WAL mode would otherwise leave a
+ * `-wal` and a `-shm` file next to someone else's database.
+ */
+const openReadOnly = (file: string): DatabaseSync => {
+  if (existsSync(`${file}-wal`)) return new DatabaseSync(file, { readOnly: true, timeout: 5000 })
+  const url = pathToFileURL(resolve(file))
+  url.searchParams.set("immutable", "1")
+  return new DatabaseSync(url, { readOnly: true })
+}
+
+/** What the SQLite `file` holds: its first bytes, then its tables on a read-only connection. */
+const sqliteContents = (file: string): Contents => {
+  if (!existsSync(file)) return { _tag: "NoFile", file }
+  const stat = statSync(file)
+  if (!stat.isFile()) return { _tag: "Unusable", why: "not a file" }
+  if (stat.size === 0) return { _tag: "Tables", missing: ledgerTables, emptyFile: true }
+  if (!head(file, sqliteHeader.length).equals(sqliteHeader)) return { _tag: "Unusable", why: "not an SQLite database" }
+  const db = openReadOnly(file)
+  try {
+    const rows = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+    const names = new Set(rows.map((row) => row["name"]))
+    return { _tag: "Tables", missing: missingOf((table) => names.has(table)), emptyFile: false }
+  } finally {
+    db.close()
+  }
+}
+
+/** The ledger's tables the PostgreSQL database of `url` lacks, as the ledger's queries would find them. */
+const postgresContents = (url: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const present = new Set<string>()
+    for (const table of ledgerTables) {
+      const rows = yield* sql<{ readonly found: boolean }>`SELECT to_regclass(${table}) IS NOT NULL AS found`
+      if (rows[0]?.found === true) present.add(table)
+    }
+    return { _tag: "Tables", missing: missingOf((table) => present.has(table)), emptyFile: false } as const
+  }).pipe(
+    Effect.provide(SqlDatabase.layerUrl(url)),
+    Effect.mapError(SqlDatabase.toDatabaseError(url))
+  )
+
+/**
+ * What the database of a ledger `url` holds, read only; a database that
+ * cannot be reached or read fails as `generate` fails on it (a
+ * `DatabaseError` whose message starts with the URL without password), as
+ * does a URL no driver takes. A new in-memory SQLite database
+ * (`sqlite::memory:`) is an empty ledger.
+ *
+ * @internal
+ */
+export const contentsOf = (url: string): Effect.Effect<Contents, SqlDatabase.DatabaseError> => {
+  const file = sqliteFile(url)
+  if (file !== undefined) {
+    return Effect.try({
+      try: () => sqliteContents(file),
+      catch: (cause) =>
+        new SqlDatabase.DatabaseError({
+          url: SqlDatabase.describeUrl(url),
+          message: `${file}: ${cause instanceof Error ? cause.message : String(cause)}`
+        })
+    })
+  }
+  return LlmConfig.databaseUrl(url)?._tag === "Postgres"
+    ? postgresContents(url)
+    // in memory (a new ledger), or a URL no driver takes, which the driver's layer refuses
+    : Effect.as(Effect.scoped(Layer.build(SqlDatabase.layerUrl(url))), {
+      _tag: "Tables",
+      missing: [],
+      emptyFile: false
+    })
+}
+
+/**
+ * The error of a database that is not a ledger, `why`: named by its file, or
+ * its URL without password.
+ *
+ * @internal
+ */
+export const notLedger = (url: string, why: string): SqlDatabase.DatabaseError =>
+  new SqlDatabase.DatabaseError({
+    url: SqlDatabase.describeUrl(url),
+    message: `${sqliteFile(url) ?? SqlDatabase.describeUrl(url)} is not a Baton usage ledger (${why})`
+  })
+
+/** Why a database lacking the `missing` tables is not a ledger: `no baton_usage table, ...; not Baton's`. @internal */
+export const missingTables = (missing: ReadonlyArray<string>): string =>
+  `${missing.map((table) => `no ${table} table`).join(", ")}; not Baton's`
+
+/** Whether a database lacking the `missing` tables holds no part of a ledger: `generate` and `serve` would create one. @internal */
+export const noLedgerYet = (missing: ReadonlyArray<string>): boolean => missing.length === ledgerTables.length
