@@ -22,14 +22,11 @@ import * as LlmProvider from "@baton/core/LlmProvider"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
-import * as RedisConnection from "@baton/redis/RedisConnection"
-import * as SqlDatabase from "@baton/sql/SqlDatabase"
-import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import * as Generate from "./Generate.ts"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
-import * as Ledger from "./internal/ledger.ts"
+import * as Stores from "./internal/stores.ts"
 import * as Table from "./internal/table.ts"
 
 /** The attempt limit as the manager applies it: longer for a model that thinks first (`LLM_ATTEMPT_TIMEOUT_MS`). */
@@ -78,44 +75,6 @@ const pingOne = (step: LlmConfig.ChainStep) =>
     return [step.provider, provider.model, Math.round((yield* Clock.currentTimeMillis) - started), outcome] as const
   })
 
-/** The ledger's URL: `LLM_USAGE_STORE_URL`, else the CLI's own SQLite file. */
-const ledgerUrl = (settings: LlmConfig.Settings): string =>
-  Option.match(settings.usageStoreUrl, { onNone: () => Generate.defaultLedgerUrl, onSome: Redacted.value })
-
-/**
- * The usage ledger as `generate` and `serve` would find it, read without
- * writing (`internal/ledger.ts`): one line with its URL without password
- * and what is there, or the error `generate` gives on a database it cannot
- * reach. A database with no part of a ledger, or an SQLite file not there,
- * is one `generate` sets up; one with part of a ledger, or that is no
- * database, is refused as `usage` refuses it.
- */
-const checkLedger = (settings: LlmConfig.Settings) => {
-  const url = ledgerUrl(settings)
-  const line = (what: string) => Effect.succeed(`${SqlDatabase.describeUrl(url)}: ${what}`)
-  return Effect.flatMap(Ledger.contentsOf(url), (contents) => {
-    switch (contents._tag) {
-      case "NoFile":
-        return line("not there yet; generate and serve create it")
-      case "Unusable":
-        return Effect.fail(Ledger.notLedger(url, contents.why))
-      case "Tables":
-        return contents.missing.length === 0
-          ? line("a Baton usage ledger")
-          : contents.emptyFile || Ledger.noLedgerYet(contents.missing)
-          ? line("no ledger yet; generate and serve create its tables")
-          : Effect.fail(Ledger.notLedger(url, Ledger.missingTables(contents.missing)))
-    }
-  })
-}
-
-/** `REDIS_URL`, when set, connected to as `serve` connects to it (`RedisConnection`), then closed. */
-const checkRedis = (settings: LlmConfig.Settings) =>
-  Option.match(settings.redisUrl, {
-    onNone: () => Effect.void,
-    onSome: (url) => Effect.scoped(Effect.asVoid(Layer.build(RedisConnection.layer({ url }))))
-  })
-
 /** The line of a failed check: a ledger or Redis as `generate` and `serve` say it, else the error's message. */
 const problemOf = (error: { readonly _tag: string; readonly message: string; readonly cause?: unknown }): string => {
   switch (error._tag) {
@@ -131,11 +90,7 @@ const problemOf = (error: { readonly _tag: string; readonly message: string; rea
 const check = (flags: { readonly ping: boolean }) =>
   Effect.gen(function*() {
     const settings = yield* LlmConfig.LlmConfig
-    // serve (without a config file) bills under the chain's providers alone, and refuses a price for any other
-    yield* LlmConfig.checkPricedProviders(settings.prices, LlmConfig.chainProviders(settings))
-    const ledger = yield* checkLedger(settings)
-    yield* checkRedis(settings)
-    process.stdout.write(describe(settings, ledger))
+    process.stdout.write(describe(settings, yield* Stores.serving(settings)))
     if (!flags.ping) return
     const rows = yield* Effect.forEach(settings.steps, pingOne)
     process.stdout.write(`${Table.render(["provider", "model", "latency ms", "outcome"], rows)}\n`)

@@ -17,7 +17,8 @@
  * or SIGTERM stops it; an error after a request that billed something
  * carries that `usage`). When the configuration has no provider to call (no
  * API key, no OpenAI-compatible endpoint in the chain), the bundled mock
- * provider server is started in-process.
+ * provider server is started in-process, once generation is known enabled
+ * and the ledger usable (a refusal starts no mock).
  *
  * A prompt no request can have (empty or blank: `LlmRequest.make`'s rule)
  * is refused before anything starts, with exit code 1.
@@ -32,7 +33,7 @@ import type * as Attempt from "@baton/core/Attempt"
 import * as GenerationOptions from "@baton/core/GenerationOptions"
 import { ModelId, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
-import type { LlmConfigError } from "@baton/core/LlmError"
+import { GenerationDisabled, type LlmConfigError } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { ProviderError } from "@baton/core/ProviderError"
@@ -50,11 +51,13 @@ import * as Billed from "./internal/billed.ts"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
 import * as FlagCheck from "./internal/flagCheck.ts"
+import * as Ledger from "./internal/ledger.ts"
+import * as Stores from "./internal/stores.ts"
 
 const providerKinds = ["deepseek", "gemini", "openai", "anthropic"] as const
 
 /** `sqlite:.baton/usage.sqlite`: where the ledger is when `LLM_USAGE_STORE_URL` is not set. @since 0.1.0 */
-export const defaultLedgerUrl = "sqlite:.baton/usage.sqlite"
+export const defaultLedgerUrl = Ledger.defaultUrl
 
 /**
  * The manager with the usage ledger, from `LlmConfig`.
@@ -306,6 +309,11 @@ const interrupted = (json: boolean, billed: Billed.Billed) =>
       }
     }))
 
+/** What `generate` refuses before it calls a provider: generation turned off, a ledger it cannot use (`Stores.ledger`). */
+const refusals = LlmConfig.LlmConfig.use((settings): Effect.Effect<unknown, GenerationDisabled | DatabaseError> =>
+  settings.generationEnabled ? Stores.ledger(settings) : Effect.fail(new GenerationDisabled())
+)
+
 /** `generate` summing what its request bills in `billed`, for the error of a signal's stop. */
 const generateWith = (flags: Flags, billed: Billed.Billed) =>
   Effect.gen(function*() {
@@ -323,7 +331,7 @@ const generateWith = (flags: Flags, billed: Billed.Billed) =>
         message: `--model ${flags.model.value}: a model of LLM_CHAIN's first step cannot contain ','`
       })
     }
-    const config = yield* Environment.withMockWhenNoProvider(overrides)
+    const config = yield* Environment.withMockWhenNoProvider(refusals, overrides)
     yield* run(flags, input, schema).pipe(Effect.provide(Stack.pipe(Layer.provide([config, billed.layer]))))
   }).pipe(
     Effect.scoped,

@@ -8,11 +8,12 @@
  * (`subject:sha256hex`, comma-separated), an in-memory quota and the SQLite
  * ledger `.baton/usage.sqlite`. When that chain has no provider to call
  * (no API key, no OpenAI-compatible endpoint in it) the providers are the
- * bundled mock server, announced in one line. A config file brings its own
- * providers: the environment's chain is then neither required nor served,
- * and no mock server is started. `--help` shows a minimal config file
- * ({@link description}). An empty `--host` is refused (it would listen on
- * every interface).
+ * bundled mock server, announced in one line, started once the client
+ * keys, prices, ledger and Redis have passed (a refusal starts no mock). A
+ * config file brings its own providers: the environment's chain is then
+ * neither required nor served, and no mock server is started. `--help`
+ * shows a minimal config file ({@link description}). An empty `--host` is
+ * refused (it would listen on every interface).
  *
  * A start that fails ends with one `baton:` line and exit code 2
  * (`internal/exit.ts`): a listener's address and reason (a port in use, a
@@ -22,6 +23,7 @@
  *
  * @since 0.1.0
  */
+import * as LlmConfig from "@baton/core/LlmConfig"
 import * as Gateway from "@baton/gateway/Gateway"
 import * as GatewayConfig from "@baton/gateway/GatewayConfig"
 import * as MockServerCommand from "@baton/testing/MockServerCommand"
@@ -30,6 +32,7 @@ import { Command, Flag } from "effect/cli"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
 import * as FlagCheck from "./internal/flagCheck.ts"
+import * as Stores from "./internal/stores.ts"
 
 interface Flags {
   readonly config: Option.Option<string>
@@ -52,9 +55,18 @@ const failureOf = (error: unknown, flags: Flags): string => {
   }
 }
 
-/** The environment to serve in: the bundled mock serves the environment's chain only, so never a config file. */
+/** What `serve` without `--config` refuses of the environment: its client keys, then the rest (`Stores.serving`). */
+const refusals = LlmConfig.LlmConfig.use((settings) =>
+  Effect.andThen(GatewayConfig.fromEnvironment(settings), Stores.serving(settings))
+)
+
+/**
+ * The environment to serve in: the bundled mock serves the environment's
+ * chain only, so never a config file; what the gateway would refuse is
+ * refused before it starts.
+ */
 const environmentOf = (config: GatewayConfig.GatewayConfig | undefined) =>
-  config === undefined ? Environment.withMockWhenNoProvider() : Effect.succeed(Environment.fromProcess())
+  config === undefined ? Environment.withMockWhenNoProvider(refusals) : Effect.succeed(Environment.fromProcess())
 
 const serve = (flags: Flags) =>
   Effect.gen(function*() {

@@ -137,4 +137,41 @@ describe("baton configuration errors", () => {
       assert.notInclude(ran.stderr + ran.stdout, "CANARY", label)
     }))
   })
+
+  it("a refusal of serve or generate comes before the bundled mock: no mock line, the refusal's own line and code", async () => {
+    // no key (the mock's case) and LLM_FALLBACK_PROVIDER=none: the configuration reads, the mock would stand in
+    const noKey = { LLM_FALLBACK_PROVIDER: "none" }
+    const serve = ["serve", "--port", "0"] as const
+    const cases = [
+      [serve, {}, 2, /^baton: BATON_GATEWAY_KEYS: is required/m],
+      [serve, { BATON_GATEWAY_KEYS: "t1:abc" }, 2, /^baton: BATON_GATEWAY_KEYS: expected/m],
+      [
+        serve,
+        { ...gatewayKeys, LLM_PRICES: JSON.stringify({ deepsek: { default: { input: 1, output: 2 } } }) },
+        2,
+        /^baton: LLM_PRICES: prices provider "deepsek"/m
+      ],
+      [serve, { ...gatewayKeys, REDIS_URL: "redis://127.0.0.1:1" }, 2, /^baton: REDIS_URL: cannot connect to Redis/m],
+      [
+        serve,
+        { ...gatewayKeys, LLM_USAGE_STORE_URL: "postgres://u@127.0.0.1:1/db" },
+        2,
+        /^baton: LLM_USAGE_STORE_URL: postgres:\/\/u@127\.0\.0\.1:1\/db: /m
+      ],
+      [["generate", "hi"], { AI_GENERATION_ENABLED: "false" }, 3, /^baton: AI generation is disabled/m],
+      [
+        ["generate", "hi"],
+        { LLM_USAGE_STORE_URL: "postgres://u@127.0.0.1:1/db" },
+        2,
+        /^baton: LLM_USAGE_STORE_URL: postgres:\/\/u@127\.0\.0\.1:1\/db: /m
+      ]
+    ] as const
+    await Promise.all(cases.map(async ([command, env, code, line]) => {
+      const label = `${command[0]} ${JSON.stringify(env)}`
+      const ran = await run(command, { ...noKey, ...env })
+      assert.strictEqual(ran.code, code, `${label}: ${ran.stdout}${ran.stderr}`)
+      assert.match(ran.stderr, line, label)
+      assert.notInclude(ran.stderr, "bundled mock", label)
+    }))
+  })
 })

@@ -27,8 +27,14 @@ export const keyVariables: ReadonlyArray<string> = providers.map((p) => `${p.toU
 export const hasProviderKey = (env: Readonly<Record<string, string | undefined>>): boolean =>
   keyVariables.some((name) => (env[name] ?? "").trim().length > 0)
 
-/** `env`'s defined variables with a placeholder key for every hosted provider. */
-const withPlaceholderKeys = (env: Readonly<Record<string, string | undefined>>): Record<string, string> => {
+/**
+ * `env`'s defined variables with a placeholder key for every hosted provider:
+ * the configuration a mock server would serve, but for its addresses, to
+ * check before starting one.
+ *
+ * @since 0.1.0
+ */
+export const withPlaceholderKeys = (env: Readonly<Record<string, string | undefined>>): Record<string, string> => {
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value
   for (const provider of providers) out[`${provider.toUpperCase()}_API_KEY`] = `mock-${provider}-key`

@@ -18,6 +18,9 @@ import { resolve } from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { pathToFileURL } from "node:url"
 
+/** `sqlite:.baton/usage.sqlite`: where the ledger is when `LLM_USAGE_STORE_URL` is not set. @internal */
+export const defaultUrl = "sqlite:.baton/usage.sqlite"
+
 /**
  * What a ledger URL's database holds: no file (an SQLite file not there),
  * something no ledger can be in (not a file, not an SQLite database), or a

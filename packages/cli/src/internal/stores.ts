@@ -1,0 +1,68 @@
+/**
+ * The stores `generate` and `serve` open, checked without writing to them:
+ * what `check` reports, and what both commands refuse before they start the
+ * bundled mock provider server.
+ *
+ * @internal
+ */
+import * as LlmConfig from "@baton/core/LlmConfig"
+import * as RedisConnection from "@baton/redis/RedisConnection"
+import * as SqlDatabase from "@baton/sql/SqlDatabase"
+import { Effect, Layer, Option, Redacted } from "effect"
+import * as Ledger from "./ledger.ts"
+
+/** The ledger's URL: `LLM_USAGE_STORE_URL`, else the CLI's own SQLite file. */
+const ledgerUrl = (settings: LlmConfig.Settings): string =>
+  Option.match(settings.usageStoreUrl, { onNone: () => Ledger.defaultUrl, onSome: Redacted.value })
+
+/**
+ * The usage ledger as `generate` and `serve` would find it, read without
+ * writing (`ledger.ts`): one line with its URL without password and what is
+ * there, or the error `generate` gives on a database it cannot reach. A
+ * database with no part of a ledger, or an SQLite file not there, is one
+ * `generate` sets up; one with part of a ledger, or that is no database, is
+ * refused as `usage` refuses it.
+ *
+ * @internal
+ */
+export const ledger = (settings: LlmConfig.Settings): Effect.Effect<string, SqlDatabase.DatabaseError> => {
+  const url = ledgerUrl(settings)
+  const line = (what: string) => Effect.succeed(`${SqlDatabase.describeUrl(url)}: ${what}`)
+  return Effect.flatMap(Ledger.contentsOf(url), (contents) => {
+    switch (contents._tag) {
+      case "NoFile":
+        return line("not there yet; generate and serve create it")
+      case "Unusable":
+        return Effect.fail(Ledger.notLedger(url, contents.why))
+      case "Tables":
+        return contents.missing.length === 0
+          ? line("a Baton usage ledger")
+          : contents.emptyFile || Ledger.noLedgerYet(contents.missing)
+          ? line("no ledger yet; generate and serve create its tables")
+          : Effect.fail(Ledger.notLedger(url, Ledger.missingTables(contents.missing)))
+    }
+  })
+}
+
+/** `REDIS_URL`, when set, connected to as `serve` connects to it (`RedisConnection`), then closed. @internal */
+export const redis = (settings: LlmConfig.Settings) =>
+  Option.match(settings.redisUrl, {
+    onNone: () => Effect.void,
+    onSome: (url) => Effect.scoped(Effect.asVoid(Layer.build(RedisConnection.layer({ url }))))
+  })
+
+/**
+ * What `serve` without `--config` refuses of the environment besides its
+ * client keys: an `LLM_PRICES` provider no provider of the chain bills
+ * under, a ledger or a Redis it cannot use. Returns the ledger's line.
+ *
+ * @internal
+ */
+export const serving = (settings: LlmConfig.Settings) =>
+  Effect.gen(function*() {
+    // serve (without a config file) bills under the chain's providers alone, and refuses a price for any other
+    yield* LlmConfig.checkPricedProviders(settings.prices, LlmConfig.chainProviders(settings))
+    const line = yield* ledger(settings)
+    yield* redis(settings)
+    return line
+  })
