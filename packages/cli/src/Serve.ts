@@ -78,13 +78,16 @@ const serve = (flags: Flags) =>
     Effect.catch((error) => Exit.fail(Exit.configuration, failureOf(error, flags)))
   )
 
+/** What `baton --help` lists for `serve`: one line. */
+const summary = "Run the OpenAI-compatible gateway with Baton's policies"
+
 /**
- * What `baton serve --help` says: the command, what runs without a config,
- * and a minimal config file.
+ * What `baton serve --help` says: the command ({@link summary}), what runs
+ * without a config, and a minimal config file.
  *
  * @since 0.1.0
  */
-export const description = `Run the OpenAI-compatible gateway with Baton's policies.
+export const description = `${summary}.
 
 Without --config: the environment's chain (LLM_PRIMARY_PROVIDER, fallbacks) as the model "default",
 client keys from BATON_GATEWAY_KEYS (subject:sha256hex,...), an in-memory quota and the SQLite
@@ -119,4 +122,4 @@ export const command = Command.make("serve", {
     Flag.withDefault("127.0.0.1"),
     Flag.withDescription("address to listen on")
   )
-}, serve).pipe(Command.withDescription(description))
+}, serve).pipe(Command.withDescription(description), Command.withShortDescription(summary))

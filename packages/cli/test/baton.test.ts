@@ -179,6 +179,22 @@ describe("baton", () => {
     }
   })
 
+  it("--help lists each command on one line: serve's long description (its sample config) only in serve --help", async () => {
+    const root = await run(["--help"])
+    assert.strictEqual(root.code, 0, root.stderr)
+    const subcommands = root.stdout.slice(root.stdout.indexOf("SUBCOMMANDS")).trimEnd().split("\n").slice(1)
+    assert.deepStrictEqual(subcommands.map((line) => line.trim().split(/\s+/)[0]), [
+      "generate",
+      "usage",
+      "check",
+      "mock-server",
+      "serve"
+    ])
+    assert.match(subcommands[4] ?? "", /^ +serve +Run the OpenAI-compatible gateway with Baton's policies$/)
+    const serve = await run(["serve", "--help"])
+    assert.include(serve.stdout, "A minimal config")
+  })
+
   it("no command prints the help and exits 1 (a bad command line); --help and --version still exit 0", async () => {
     const bare = await run([])
     assert.strictEqual(bare.code, 1, bare.stderr)
