@@ -75,18 +75,6 @@ const pingOne = (step: LlmConfig.ChainStep) =>
     return [step.provider, provider.model, Math.round((yield* Clock.currentTimeMillis) - started), outcome] as const
   })
 
-/** The line of a failed check: a ledger or Redis as `generate` and `serve` say it, else the error's message. */
-const problemOf = (error: { readonly _tag: string; readonly message: string; readonly cause?: unknown }): string => {
-  switch (error._tag) {
-    case "DatabaseError":
-      return Exit.ledgerProblem(error.message)
-    case "RedisError":
-      return Exit.redisProblem(error.cause)
-    default:
-      return error.message
-  }
-}
-
 const check = (flags: { readonly ping: boolean }) =>
   Effect.gen(function*() {
     const settings = yield* LlmConfig.LlmConfig
@@ -103,7 +91,7 @@ const check = (flags: { readonly ping: boolean }) =>
       )
     ),
     Effect.scoped,
-    Effect.catch((error) => Exit.fail(Exit.configuration, problemOf(error))),
+    Effect.catch((error) => Exit.fail(Exit.configuration, Exit.startProblem(error))),
     Exit.logsOnStderr
   )
 

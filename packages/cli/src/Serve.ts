@@ -41,19 +41,11 @@ interface Flags {
 }
 
 /** One line for why the gateway could not start: a listener's address and reason, a store's variable and why. */
-const failureOf = (error: unknown, flags: Flags): string => {
-  switch (Exit.fieldOf(error, "_tag")) {
-    // effect's ServeError has no message: the reason is Node's listen error, its cause
-    case "ServeError":
-      return MockServerCommand.listenFailure(Exit.fieldOf(error, "cause"), flags)
-    case "DatabaseError":
-      return Exit.ledgerProblem(Exit.messageOf(error))
-    case "RedisError":
-      return Exit.redisProblem(Exit.fieldOf(error, "cause"))
-    default:
-      return Exit.messageOf(error)
-  }
-}
+const failureOf = (error: unknown, flags: Flags): string =>
+  // effect's ServeError has no message: the reason is Node's listen error, its cause
+  Exit.fieldOf(error, "_tag") === "ServeError"
+    ? MockServerCommand.listenFailure(Exit.fieldOf(error, "cause"), flags)
+    : Exit.startProblem(error)
 
 /** What `serve` without `--config` refuses of the environment: its client keys, then the rest (`Stores.serving`). */
 const refusals = LlmConfig.LlmConfig.use((settings) =>

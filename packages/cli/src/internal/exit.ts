@@ -37,10 +37,8 @@ export const fieldOf = (error: unknown, name: string): unknown =>
  * An error's message (`ENOSPC: no space left on device, write`); else Node's
  * code (an `AggregateError` of refused connections has no message); else
  * itself.
- *
- * @internal
  */
-export const messageOf = (error: unknown): string => {
+const messageOf = (error: unknown): string => {
   const text = [fieldOf(error, "message"), fieldOf(error, "code")].find((value) =>
     typeof value === "string" && value.length > 0
   )
@@ -92,10 +90,26 @@ export const ledgerProblem = (message: string): string => `LLM_USAGE_STORE_URL: 
  * The line of a Redis that cannot be reached: the variable, then `cause`,
  * the client's error under the `RedisError` (which has no message of its
  * own); it never repeats the URL, nor its password.
+ */
+const redisProblem = (cause: unknown): string => `REDIS_URL: cannot connect to Redis: ${messageOf(cause)}`
+
+/**
+ * The line of a command that could not start: a ledger that cannot be
+ * opened (`ledgerProblem`), a Redis that cannot be reached, else the
+ * error's message. `check` and `serve` say it alike.
  *
  * @internal
  */
-export const redisProblem = (cause: unknown): string => `REDIS_URL: cannot connect to Redis: ${messageOf(cause)}`
+export const startProblem = (error: unknown): string => {
+  switch (fieldOf(error, "_tag")) {
+    case "DatabaseError":
+      return ledgerProblem(messageOf(error))
+    case "RedisError":
+      return redisProblem(fieldOf(error, "cause"))
+    default:
+      return messageOf(error)
+  }
+}
 
 /**
  * Runs a command whose stdout is its output (an answer, a table, one JSON
