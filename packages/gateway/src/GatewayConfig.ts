@@ -31,9 +31,12 @@
  *   `models` or a step), a step's provider, a provider's name or an alias's
  *   name (which `GET /v1/models` lists to every client) holding any
  *   provider's key is refused, by the rule of `LlmConfig.keyAsModelProblem`,
- *   the error showing no part of the key. `parse` checks the providers' and
- *   aliases' names against the keys before the file's schema, so that no
- *   schema error in an entry repeats a name holding a key.
+ *   the error showing no part of the key; so is a gateway key's `subject`
+ *   (in the file or `BATON_GATEWAY_KEYS`), written to the request log and
+ *   the usage ledger on every request of that key. `parse` checks the
+ *   providers', aliases' and subjects' names against the keys before the
+ *   file's schema, so that no schema error in an entry repeats a name
+ *   holding a key.
  * - A step is `provider/model`, or `{ model: provider/model, retries,
  *   firstTokenMs }` to override, for that step only, the environment's
  *   retries on the same provider (`LLM_MAX_RETRIES`) and first-token limit
@@ -383,42 +386,70 @@ const resolveProvider = (
     }
   })
 
-/** The sections whose keys are names, as the error refusing a name holding a key says them. */
+/** The sections whose names are checked, as the error refusing a name holding a key says them. */
 const namedBy = {
   providers: { name: "a provider name", fix: "name the provider and put the key in its key variable" },
-  models: { name: "an alias name", fix: "name the alias and put the key in its provider's key variable" }
+  models: { name: "an alias name", fix: "name the alias and put the key in its provider's key variable" },
+  keys: {
+    name: "a gateway key's subject",
+    fix: "name the client (a user or team id) and put the key in its provider's key variable"
+  }
 } as const
 
-/** A name a file gives: a provider's (`providers`) or an alias's (`models`). */
-type Name = readonly [section: keyof typeof namedBy, name: string]
-
-/** The names a file gives, as written (decoded or not): its providers', then its aliases'. */
-const namesOf = (file: { readonly [section: string]: unknown }): ReadonlyArray<Name> =>
-  (["providers", "models"] as const).flatMap((section) => {
-    const entries = file[section]
-    return Predicate.isObject(entries) ? Object.keys(entries).map((name): Name => [section, name]) : []
-  })
+/** The problem of a name of `section` holding a key, without the value. */
+const keyedNameProblem = (section: keyof typeof namedBy): string =>
+  `${namedBy[section].name} holds an API key (the value is not shown); ${namedBy[section].fix}`
 
 /**
- * No provider or alias is named by a key (`LlmConfig.keyAsModelProblem`: a
- * DeepSeek key, `sk-` and lower-case hex, is a valid provider name; an
- * alias, listed by `GET /v1/models`, may be anything): the error names the
- * section (`providers`, `models`) and the line, never the name.
+ * A name a file gives: a provider's or an alias's (the entry's key in
+ * `providers`, `models`) or a gateway key's `subject`; its field's path, and
+ * the part of it an error may show (never the name itself).
+ */
+interface Name {
+  readonly section: keyof typeof namedBy
+  readonly name: string
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly shown: ReadonlyArray<PropertyKey>
+}
+
+/** The subjects of a file's `keys`, as written (decoded or not), by index. */
+const subjectsOf = (keys: unknown): ReadonlyArray<Name> =>
+  Array.isArray(keys)
+    ? keys.flatMap((entry: unknown, index): ReadonlyArray<Name> => {
+      const subject = Predicate.isObject(entry) ? entry.subject : undefined
+      const path = ["keys", index, "subject"]
+      return typeof subject === "string" ? [{ section: "keys", name: subject, path, shown: path }] : []
+    })
+    : []
+
+/** The names a file gives, as written (decoded or not): its providers', its aliases', then its keys' subjects. */
+const namesOf = (file: { readonly [section: string]: unknown }): ReadonlyArray<Name> => [
+  ...(["providers", "models"] as const).flatMap((section) => {
+    const entries = file[section]
+    return Predicate.isObject(entries)
+      ? Object.keys(entries).map((name): Name => ({ section, name, path: [section, name], shown: [section] }))
+      : []
+  }),
+  ...subjectsOf(file.keys)
+]
+
+/**
+ * No provider, alias or subject is named by a key
+ * (`LlmConfig.keyAsModelProblem`: a DeepSeek key, `sk-` and lower-case hex,
+ * is a valid provider name; an alias, listed by `GET /v1/models`, may be
+ * anything; a subject is written to the request log and the usage ledger on
+ * every request of its key): the error names the section (`providers`,
+ * `models`) or the entry (`keys[1].subject`) and the line, never the name.
  */
 const checkNamesNotKeys = (
   names: ReadonlyArray<Name>,
   keys: ReadonlyArray<Redacted.Redacted>,
   yamlText: string | undefined
 ): Effect.Effect<void, GatewayConfigError> => {
-  const found = names.find(([, name]) => LlmConfig.keyAsModelProblem(name, keys) !== undefined)
-  if (found === undefined) return Effect.void
-  const [section, name] = found
-  return Effect.fail(configError(
-    [section, name],
-    `${namedBy[section].name} holds an API key (the value is not shown); ${namedBy[section].fix}`,
-    yamlText,
-    [section]
-  ))
+  const found = names.find(({ name }) => LlmConfig.keyAsModelProblem(name, keys) !== undefined)
+  return found === undefined
+    ? Effect.void
+    : Effect.fail(configError(found.path, keyedNameProblem(found.section), yamlText, found.shown))
 }
 
 /**
@@ -530,8 +561,8 @@ const checkSubjectLimits = (
 
 /**
  * Checks a decoded file: every alias step names a configured provider and
- * one of its models, no model, provider or alias is named by a provider's key, hosted providers have their key,
- * compatible ones a URL,
+ * one of its models, no model, provider, alias or subject is named by a provider's key, hosted providers have
+ * their key, compatible ones a URL,
  * and the active keys of one subject agree on its limits.
  *
  * @since 0.1.0
@@ -659,7 +690,9 @@ const environmentProvider = (settings: LlmConfig.Settings, step: LlmConfig.Chain
  * chain (`LLM_CHAIN` or the older variables; a hosted provider's key and
  * URL, or an OpenAI-compatible endpoint's, and every model the chain names
  * for it), the alias `default` for the whole chain, and the
- * gateway keys of `BATON_GATEWAY_KEYS` (`subject:sha256hex`, comma-separated).
+ * gateway keys of `BATON_GATEWAY_KEYS` (`subject:sha256hex`, comma-separated;
+ * a subject holding a provider's key, `LlmConfig.keyAsModelProblem`, refused
+ * by its entry's position).
  *
  * @since 0.1.0
  * @category constructors
@@ -683,6 +716,15 @@ export const fromEnvironment = (settings: LlmConfig.Settings): Effect.Effect<Gat
         field: "BATON_GATEWAY_KEYS",
         message: `BATON_GATEWAY_KEYS: entry ${repeat.index + 1} is the same key as entry ${repeat.first + 1} ` +
           "(entries counted from 1): list each key once"
+      })
+    }
+    const keyed = keys.findIndex(({ subject }) =>
+      LlmConfig.keyAsModelProblem(subject, LlmConfig.secrets(settings)) !== undefined
+    )
+    if (keyed >= 0) {
+      return yield* new GatewayConfigError({
+        field: "BATON_GATEWAY_KEYS",
+        message: `BATON_GATEWAY_KEYS: entry ${keyed + 1}: ${keyedNameProblem("keys")}`
       })
     }
     const providers = new Map<string, Provider>()

@@ -6,7 +6,9 @@
  * from the environment as `Gateway.layerDefaults` builds it; nor does one a
  * client pasted into a prompt, when prompts are logged. One pasted as an
  * alias name, which `GET /v1/models` lists to every client, stops the
- * gateway before it serves.
+ * gateway before it serves; so does one pasted as a gateway key's subject
+ * (in the file or `BATON_GATEWAY_KEYS`), which every request of that key
+ * would write to the request log and the usage ledger.
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
@@ -101,14 +103,21 @@ layer(TestLayer, { excludeTestServices: true })("Gateway: config-file provider k
     }))
 })
 
-/** The gateway `baton serve --config` runs on the YAML file `text`, its `openai` key `prodKey`. */
-const gatewayOfYaml = (text: string) => {
-  const path = join(mkdtempSync(join(tmpdir(), "baton-gateway-secrets-")), "baton.yaml")
-  writeFileSync(path, text)
+/**
+ * The gateway `baton serve --config` runs on the YAML file `textOf` writes
+ * for the mock server's OpenAI URL, its `openai` key `prodKey`, and the mock.
+ */
+const gatewayOfYaml = (textOf: (openaiUrl: string) => string) => {
   const extra = { OPENAI_KEY_PROD: prodKey }
-  return Layer.unwrap(Effect.map(GatewayConfig.load(path), (config) => Gateway.layer(config, { port: 0 }))).pipe(
+  return Layer.unwrap(Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    const path = join(mkdtempSync(join(tmpdir(), "baton-gateway-secrets-")), "baton.yaml")
+    writeFileSync(path, textOf(mock.baseUrl("openai")))
+    return Gateway.layer(yield* GatewayConfig.load(path), { port: 0 })
+  })).pipe(
     Layer.provideMerge(Fixture.services({ environment: extra })),
-    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ ...Fixture.environment, ...extra })))
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ ...Fixture.environment, ...extra }))),
+    Layer.provideMerge(MockProviderServer.layer())
   )
 }
 
@@ -118,13 +127,15 @@ describe("Gateway: a provider key pasted as an alias name", () => {
       const listed = Fixture.gatewayUrl.pipe(
         Effect.flatMap((url) => Effect.promise(() => Fixture.client(url).models.list())),
         Effect.map((page) => page.data.map((model) => model.id)),
-        Effect.provide(gatewayOfYaml(`providers:
-  openai: { models: [gpt-4o-mini], apiKeyEnv: OPENAI_KEY_PROD }
+        Effect.provide(gatewayOfYaml((openaiUrl) =>
+          `providers:
+  openai: { baseUrl: "${openaiUrl}", models: [gpt-4o-mini], apiKeyEnv: OPENAI_KEY_PROD }
 models:
   ${prodKey}: [openai/gpt-4o-mini]
 keys:
   - { sha256: ${GatewayConfig.hashKey(Fixture.clientKey)}, subject: teacher-1 }
-`))
+`
+        ))
       )
       const served = yield* Effect.result(listed)
       assert.isTrue(Result.isFailure(served), `GET /v1/models: ${JSON.stringify(Result.getOrUndefined(served))}`)
@@ -132,5 +143,77 @@ keys:
       assert.instanceOf(error, GatewayConfig.GatewayConfigError)
       assert.strictEqual(error.field, "models")
       assert.notInclude(error.message, prodKey.slice(0, 8))
+    }))
+})
+
+describe("Gateway: a provider key pasted as a gateway key's subject", () => {
+  it.effect("refuses the file, naming the entry and line without the key, so no request logs the key as its subject", () =>
+    Effect.gen(function*() {
+      const logged = Effect.gen(function*() {
+        const response = yield* Fixture.post(yield* Fixture.gatewayUrl, {
+          model: "main",
+          messages: [{ role: "user", content: "Hello" }]
+        })
+        const records = yield* (yield* RequestLog.RequestLogMemory).records
+        return { status: response.status, recordsHoldingTheKey: records.filter((r) => r.subjectId === prodKey).length }
+      }).pipe(Effect.provide(gatewayOfYaml((openaiUrl) =>
+        `providers:
+  openai: { baseUrl: "${openaiUrl}", models: [gpt-4o-mini], apiKeyEnv: OPENAI_KEY_PROD }
+models:
+  main: [openai/gpt-4o-mini]
+keys:
+  - sha256: ${GatewayConfig.hashKey("gw-other-key")}
+    subject: teacher-2
+  - sha256: ${GatewayConfig.hashKey(Fixture.clientKey)}
+    subject: ${prodKey}
+`
+      )))
+      const served = yield* Effect.result(logged)
+      assert.isTrue(Result.isFailure(served), `served: ${JSON.stringify(Result.getOrUndefined(served))}`)
+      const error = Result.isFailure(served) ? served.failure : undefined
+      assert.instanceOf(error, GatewayConfig.GatewayConfigError)
+      assert.strictEqual(error.field, "keys[1].subject")
+      assert.strictEqual(error.line, 9)
+      assert.include(error.message, "holds an API key")
+      assert.notInclude(error.message, prodKey.slice(0, 8))
+    }))
+
+  it.effect("refuses a subject holding the key as a provider key's name would be: within it, cut, or masked", () =>
+    Effect.gen(function*() {
+      for (const subject of [`teacher-${prodKey}`, prodKey.slice(0, 12), `${prodKey.slice(0, 10)}****cdef`]) {
+        const file = {
+          providers: { openai: { models: ["gpt-4o-mini"], apiKeyEnv: "OPENAI_KEY_PROD" } },
+          keys: [{ sha256: GatewayConfig.hashKey(Fixture.clientKey), subject }]
+        }
+        const error = yield* Effect.flip(GatewayConfig.parse(JSON.stringify(file), "json")).pipe(
+          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENAI_KEY_PROD: prodKey })))
+        )
+        assert.strictEqual(error.field, "keys[0].subject", subject)
+        assert.notInclude(error.message, prodKey.slice(0, 8), subject)
+      }
+    }))
+
+  it.live("BATON_GATEWAY_KEYS: Gateway.serve refuses, naming the variable and the entry without the key", () =>
+    Effect.gen(function*() {
+      const deepseekKey = "sk-canary-deepseek-0123456789abcdef"
+      const usage = join(mkdtempSync(join(tmpdir(), "baton-gateway-secrets-")), "usage.sqlite")
+      const error = yield* Effect.flip(
+        Gateway.serve({ port: 0 }).pipe(
+          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+            LLM_CHAIN: "deepseek/deepseek-flash",
+            DEEPSEEK_API_KEY: deepseekKey,
+            LLM_USAGE_STORE_URL: `sqlite:${usage}`,
+            BATON_GATEWAY_KEYS: `teacher-1:${GatewayConfig.hashKey("gw-a")},ops-${deepseekKey}:${
+              GatewayConfig.hashKey(Fixture.clientKey)
+            }`
+          }))),
+          // without the check, serve starts listening: a timeout, not the config's error
+          Effect.timeout("10 seconds")
+        )
+      )
+      assert.instanceOf(error, GatewayConfig.GatewayConfigError)
+      assert.strictEqual(error.field, "BATON_GATEWAY_KEYS")
+      assert.match(error.message, /^BATON_GATEWAY_KEYS: entry 2: .*holds an API key/)
+      assert.notInclude(error.message, deepseekKey.slice(0, 8))
     }))
 })
