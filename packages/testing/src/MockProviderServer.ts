@@ -46,6 +46,8 @@
  * replies fully sent (billed even when a `noUsage` fault hid them).
  * `received` lists the requests themselves (path, query, headers without
  * credentials, parsed body), so a test can assert on what reached the wire.
+ * `hold` keeps a provider's requests unanswered until the test releases them,
+ * so a test can watch what a client does meanwhile without timing it.
  *
  * @example
  * ```ts
@@ -70,7 +72,7 @@ import type { Provider } from "./internal/conversation.ts"
 import type { FaultSchedule } from "./internal/faultQueue.ts"
 import { makeFaultQueue, seededRandom } from "./internal/faultQueue.ts"
 import type { Counters, ProviderState, Received } from "./internal/server.ts"
-import { emptyCounters, makeHandler } from "./internal/server.ts"
+import { emptyCounters, makeHandler, makeHold } from "./internal/server.ts"
 import type { MockFault } from "./MockFault.ts"
 
 /**
@@ -182,6 +184,14 @@ export class MockProviderServer extends Context.Service<MockProviderServer, {
   readonly received: (provider?: MockProvider) => Effect.Effect<ReadonlyArray<MockRequest>>
   /** Sets the cached and reasoning tokens reported for `provider`, until `reset`. */
   readonly setUsage: (provider: MockProvider, usage: MockUsage) => Effect.Effect<void>
+  /**
+   * Holds `provider`'s requests from now on: each valid one is received
+   * (counted, listed by `received`, its fault taken) and left unanswered until the
+   * effect this gives releases them all and ends the hold (`reset` does
+   * too). A test so keeps a call on the wire until it has seen what it
+   * waits for, however slow the machine, not for a span of real time.
+   */
+  readonly hold: (provider: MockProvider) => Effect.Effect<Effect.Effect<void>>
 }>()("@baton/testing/MockProviderServer") {}
 
 const BASE_PATHS: Record<MockProvider, string> = {
@@ -196,7 +206,8 @@ const noUsage = { cachedPromptTokens: 0, reasoningTokens: 0 }
 const freshState = (random: () => number): ProviderState => ({
   queue: makeFaultQueue(Date.now, random),
   counters: emptyCounters(),
-  usage: noUsage
+  usage: noUsage,
+  hold: undefined
 })
 
 const makeStates = (seed: number): Record<MockProvider, ProviderState> => {
@@ -209,9 +220,20 @@ const makeStates = (seed: number): Record<MockProvider, ProviderState> => {
   }
 }
 
-/** Puts every provider back to its start state, the seeded draws included. */
+/** Puts every provider back to its start state, the seeded draws included, its held requests released. */
 const resetStates = (states: Record<MockProvider, ProviderState>, seed: number): void => {
+  for (const state of Object.values(states)) state.hold?.release()
   Object.assign(states, makeStates(seed))
+}
+
+/** Holds `provider`'s requests (see `hold`); the effect that releases them and ends this hold. */
+const holdRequests = (states: Record<MockProvider, ProviderState>, provider: MockProvider): Effect.Effect<void> => {
+  const hold = makeHold()
+  states[provider].hold = hold
+  return Effect.sync(() => {
+    if (states[provider].hold === hold) states[provider].hold = undefined
+    hold.release()
+  })
 }
 
 type NodeServer = ReturnType<typeof createServer>
@@ -314,7 +336,8 @@ export const start = Effect.fnUntraced(function*(options: MockServerOptions = {}
           cachedPromptTokens: usage.cachedPromptTokens ?? state.usage.cachedPromptTokens,
           reasoningTokens: usage.reasoningTokens ?? state.usage.reasoningTokens
         }
-      })
+      }),
+    hold: (provider) => Effect.sync(() => holdRequests(states, provider))
   })
 }) satisfies (options?: MockServerOptions) => Effect.Effect<
   MockProviderServer["Service"],

@@ -50,6 +50,23 @@ export interface ProviderState {
   readonly queue: FaultQueue
   counters: Counters
   usage: UsageSettings
+  /** While set, each request waits for it before it is answered (`MockProviderServer.hold`). */
+  hold: Hold | undefined
+}
+
+/** A hold on a provider's requests: they wait until `released` resolves. @internal */
+export interface Hold {
+  readonly released: Promise<void>
+  readonly release: () => void
+}
+
+/** A hold, not yet released. @internal */
+export const makeHold = (): Hold => {
+  let release = () => {}
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  return { released, release }
 }
 
 /** One request as the server received it, credentials left out. @internal */
@@ -178,6 +195,20 @@ const wait = (res: ServerResponse, ms: number | "forever"): Promise<void> =>
       resolve()
     }, ms)
     res.once("close", onClose)
+  })
+
+/** Resolves when `released` does, or at once when the response closes. */
+const waitFor = (res: ServerResponse, released: Promise<void>): Promise<void> =>
+  new Promise((resolve) => {
+    if (res.destroyed) {
+      resolve()
+      return
+    }
+    res.once("close", resolve)
+    void released.then(() => {
+      res.off("close", resolve)
+      resolve()
+    })
   })
 
 /**
@@ -599,7 +630,10 @@ const respond = (
     sendError(res, wire, { _tag: "InvalidRequest", message: fault })
     return
   }
-  return play({ res, wire, conversation, model, id, state, session }, fault)
+  const exchange = { res, wire, conversation, model, id, state, session }
+  return state.hold === undefined
+    ? play(exchange, fault)
+    : waitFor(res, state.hold.released).then(() => res.destroyed ? undefined : play(exchange, fault))
 }
 
 /**
