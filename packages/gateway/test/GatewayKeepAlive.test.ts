@@ -5,8 +5,9 @@
  * `keepAliveMs` of silence, so a proxy's idle limit does not cut it; the
  * answer then comes whole. A structured answer (`json_schema`) asked for
  * with `stream: true` is kept alive the same way while it is made and
- * validated. An interval of 100 ms here, for a first token (or an answer)
- * 700 ms late.
+ * validated. An interval of 100 ms here, for a first token 700 ms late; a
+ * structured answer is held by the mock server until the comments it waits
+ * for came, however long the machine takes to send them.
  */
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
@@ -54,6 +55,45 @@ const commentsBefore = (blocks: ReadonlyArray<string>) => {
   return blocks.slice(0, first).filter((block) => block === ": keep-alive").length
 }
 
+/** How many keep-alive comments a body's text holds so far. */
+const keepAlivesIn = (text: string) => text.split(": keep-alive\n\n").length - 1
+
+/**
+ * Posts `body`, streamed, with OpenAI's answer held by the mock server until
+ * `comments` keep-alive comments came, then released: the answer, read
+ * whole (should they never come, released once the response ends).
+ */
+const postHeld = (
+  mock: MockProviderServer.MockProviderServer["Service"],
+  url: string,
+  body: unknown,
+  comments: number
+): Effect.Effect<Fixture.Answer> =>
+  Effect.flatMap(mock.hold("openai"), (release) =>
+    Effect.gen(function*() {
+      const response = yield* Effect.promise(() =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${Fixture.clientKey}`, "content-type": "application/json" },
+          body: JSON.stringify(body)
+        })
+      )
+      const reader = (response.body ?? new ReadableStream<Uint8Array>()).pipeThrough(new TextDecoderStream())
+        .getReader()
+      const read = Effect.promise(() => reader.read())
+      let text = ""
+      for (let chunk = yield* read; !chunk.done; chunk = yield* read) {
+        text += chunk.value
+        if (keepAlivesIn(text) >= comments) yield* release
+      }
+      return {
+        status: response.status,
+        headers: response.headers,
+        text,
+        requestId: response.headers.get("x-request-id")
+      }
+    }).pipe(Effect.ensuring(release)))
+
 layer(TestLayer, { excludeTestServices: true })("Gateway keep-alive", (it) => {
   it.effect("a slow first token: keep-alive comments before it, then the whole answer", () =>
     Effect.gen(function*() {
@@ -77,13 +117,12 @@ layer(TestLayer, { excludeTestServices: true })("Gateway keep-alive", (it) => {
   it.effect("a slow structured answer with stream: true: keep-alive comments while it is made, then its chunks", () =>
     Effect.gen(function*() {
       const { mock, url } = yield* Fixture.setup
-      yield* mock.inject("openai", MockFault.latency(700))
-      const answer = yield* Fixture.post(url, structured)
+      // the one the response opens with, then one a keepAliveMs while the answer is made
+      const answer = yield* postHeld(mock, url, structured, 2)
       assert.strictEqual(answer.status, 200, answer.text)
       assert.strictEqual(answer.headers.get("content-type"), "text/event-stream")
       assert.isNotNull(answer.headers.get("ratelimit-remaining"))
       const blocks = blocksOf(answer.text)
-      // the one the response opens with, then one a keepAliveMs while the answer is made
       assert.isAbove(commentsBefore(blocks), 1, answer.text)
       assert.strictEqual(eventsOf(blocks).at(-1), "data: [DONE]")
       assert.isString(Fixture.record(JSON.parse(textOf(blocks))).city)
@@ -92,8 +131,8 @@ layer(TestLayer, { excludeTestServices: true })("Gateway keep-alive", (it) => {
   it.effect("a structured answer failing after the response started: an in-band error event, no [DONE]", () =>
     Effect.gen(function*() {
       const { mock, url } = yield* Fixture.setup
-      yield* mock.inject("openai", MockFault.latency(700, MockFault.status(400)))
-      const answer = yield* Fixture.post(url, structured)
+      yield* mock.inject("openai", MockFault.status(400))
+      const answer = yield* postHeld(mock, url, structured, 1)
       assert.strictEqual(answer.status, 200, answer.text)
       const blocks = blocksOf(answer.text)
       // the 200 tells it from a stream that waited for the answer before it started (the 400, no comment)
