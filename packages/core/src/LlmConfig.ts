@@ -210,6 +210,12 @@ export interface Settings {
   readonly providers: Readonly<Record<ProviderKind, ProviderSettings>>
   /** The OpenAI-compatible endpoints the chain names, by name. */
   readonly compatible: Readonly<Record<string, CompatibleSettings>>
+  /**
+   * Every `LLM_COMPAT_<NAME>_API_KEY` set, trimmed, whether the chain names
+   * its endpoint or not: none is sent outside the chain, but each is a
+   * secret of the environment ({@link secrets}).
+   */
+  readonly compatibleKeys: ReadonlyArray<Redacted.Redacted>
   readonly generationEnabled: boolean
   readonly maxQuestionsPerRequest: number
   readonly dailyLimitPerTeacher: number
@@ -482,17 +488,20 @@ export const checkKey = (
 }
 
 /**
- * Every key the configuration holds, to scrub wherever text leaves Baton:
- * the hosted providers' and those of the OpenAI-compatible endpoints the
- * chain names (`LLM_COMPAT_<NAME>_API_KEY`). The request log
- * (`RequestLog.optionsFromConfig`) and `LlmManager.layerConfig` read it.
+ * Every key the configuration holds, to scrub wherever text leaves Baton
+ * and to refuse where a key must not go: the hosted providers' and every
+ * `LLM_COMPAT_<NAME>_API_KEY` set, the chain's endpoints' and the others'
+ * (`compatibleKeys`). The request log (`RequestLog.optionsFromConfig`),
+ * `LlmManager.layerConfig` and the gateway read it.
  *
  * @since 0.1.0
  */
-export const secrets = (settings: Settings): ReadonlyArray<Redacted.Redacted> =>
-  [...Object.values(settings.providers), ...Object.values(settings.compatible)].flatMap((provider) =>
+export const secrets = (settings: Settings): ReadonlyArray<Redacted.Redacted> => [
+  ...[...Object.values(settings.providers), ...Object.values(settings.compatible)].flatMap((provider) =>
     Option.toArray(provider.apiKey)
-  )
+  ),
+  ...settings.compatibleKeys
+]
 
 /**
  * The URLs a usage store may be given, as an error lists them.
@@ -1075,15 +1084,31 @@ const compatibleKeyVariable = /^LLM_COMPAT_.+_API_KEY$/
  * its endpoint's variables name it (`LLM_COMPAT_<NAME>_BASE_URL`).
  */
 const configuredKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.gen(function*() {
-  const compatible = yield* variablesUnder(yield* ConfigProvider.ConfigProvider, "LLM_COMPAT_", [])
-  const names = [...kinds.map(keyVariableOf), ...compatible.filter((name) => compatibleKeyVariable.test(name))]
-  const values = yield* Effect.forEach(names, (name) => Effect.option(Config.String(name)))
-  return values.flatMap((value) => {
-    if (Option.isNone(value)) return []
-    const key = value.value.trim()
-    return [key, key.toLowerCase(), compatibleName(key)].map((spelling) => Redacted.make(spelling))
-  })
+  const compatible = yield* compatibleKeyVariables
+  const values = yield* keyValues([...kinds.map(keyVariableOf), ...compatible])
+  return values.flatMap((key) =>
+    [key, key.toLowerCase(), compatibleName(key)].map((spelling) => Redacted.make(spelling))
+  )
 })
+
+/** The names of the `LLM_COMPAT_<NAME>_API_KEY` variables set. */
+const compatibleKeyVariables: Effect.Effect<ReadonlyArray<string>> = Effect.gen(function*() {
+  const names = yield* variablesUnder(yield* ConfigProvider.ConfigProvider, "LLM_COMPAT_", [])
+  return names.filter((name) => compatibleKeyVariable.test(name))
+})
+
+/** The values of the variables `names` that are set and not blank, trimmed as {@link apiKey} reads them. */
+const keyValues = (names: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.map(
+    Effect.forEach(names, (name) => Effect.option(Config.String(name))),
+    (values) => values.flatMap((value) => Option.isSome(value) && value.value.trim() !== "" ? [value.value.trim()] : [])
+  )
+
+/** `Settings.compatibleKeys`: every `LLM_COMPAT_<NAME>_API_KEY` set, the chain's or not. */
+const readCompatibleKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.map(
+  Effect.flatMap(compatibleKeyVariables, keyValues),
+  (values) => values.map((value) => Redacted.make(value))
+)
 
 /**
  * `effect` with its `LlmConfigError`'s message scrubbed of every configured
@@ -1148,6 +1173,7 @@ const readSettings = Effect.fnUntraced(function*(
     chain,
     providers,
     compatible,
+    compatibleKeys: yield* readCompatibleKeys,
     generationEnabled: yield* bool("AI_GENERATION_ENABLED", true),
     maxQuestionsPerRequest: yield* positiveInt("AI_MAX_QUESTIONS_PER_REQUEST", 20),
     dailyLimitPerTeacher: yield* positiveInt("AI_DAILY_LIMIT_PER_TEACHER", 100),

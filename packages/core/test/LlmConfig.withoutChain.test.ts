@@ -1,7 +1,9 @@
 /**
  * `LlmConfig.layerWithoutChain`: the configuration of a program that brings
  * its own providers (a gateway's config file) reads no chain and requires no
- * provider key, and checks every other variable as `layer` does.
+ * provider key, and checks every other variable as `layer` does; its
+ * secrets, the keys such a program scrubs and refuses elsewhere, are every
+ * key variable set.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
@@ -30,6 +32,24 @@ describe("LlmConfig.layerWithoutChain", () => {
       assert.strictEqual(Redacted.value(Option.getOrThrow(config.providers.openai.apiKey)), "sk-openai")
       assert.isTrue(Option.isNone(config.providers.deepseek.apiKey))
       assert.strictEqual(config.maxRetries, 4)
+    }))
+
+  it.effect("secrets holds every key variable set, an OpenAI-compatible endpoint's outside any chain too", () =>
+    Effect.gen(function*() {
+      const variables = { OPENAI_API_KEY: "sk-openai", LLM_COMPAT_LOCAL_API_KEY: " canary-compat-local-0123 " }
+      const withoutChain = yield* load(variables)
+      // `layer`, its chain naming another endpoint
+      const withChain = yield* Effect.service(LlmConfig.LlmConfig).pipe(
+        Effect.provide(LlmConfig.layerFromRecord({
+          ...variables,
+          LLM_CHAIN: "openai,other/llama3",
+          LLM_COMPAT_OTHER_BASE_URL: "http://127.0.0.1:11434/v1"
+        }))
+      )
+      for (const settings of [withoutChain, withChain]) {
+        const values = LlmConfig.secrets(settings).map(Redacted.value)
+        assert.includeMembers(values, ["sk-openai", "canary-compat-local-0123"])
+      }
     }))
 
   it.effect("checks the other variables as layer does", () =>
