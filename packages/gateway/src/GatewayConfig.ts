@@ -31,12 +31,14 @@
  *   `models` or a step), a step's provider, a provider's name or an alias's
  *   name (which `GET /v1/models` lists to every client) holding any
  *   provider's key is refused, by the rule of `LlmConfig.keyAsModelProblem`,
- *   the error showing no part of the key; so is a gateway key's `subject`
- *   (in the file or `BATON_GATEWAY_KEYS`), written to the request log and
- *   the usage ledger on every request of that key. `parse` checks the
- *   providers', aliases' and subjects' names against the keys before the
- *   file's schema, so that no schema error in an entry repeats a name
- *   holding a key.
+ *   the error showing no part of the key. `parse` checks the providers' and
+ *   aliases' names against the keys before the file's schema, so that no
+ *   schema error in an entry repeats a name holding a key. A gateway key's
+ *   `subject`, written to the request log and the usage ledger on every
+ *   request of that key, holding any key the gateway holds (`heldKeys`: its
+ *   providers' and the environment's) is refused by `Gateway.make`, before
+ *   the gateway listens, whether the config came from a file,
+ *   `BATON_GATEWAY_KEYS` or code.
  * - A step is `provider/model`, or `{ model: provider/model, retries,
  *   firstTokenMs }` to override, for that step only, the environment's
  *   retries on the same provider (`LLM_MAX_RETRIES`) and first-token limit
@@ -211,13 +213,28 @@ export const defaultMaxBodyBytes = 1_048_576
 
 /**
  * Every provider key the config holds (each read from its provider's
- * `apiKeyEnv`, default `<NAME>_API_KEY`): the secrets every chain's manager
- * scrubs from its errors and the request log scrubs from its records, so a
- * key one endpoint echoes never leaves, whichever chain it was asked through.
+ * `apiKeyEnv`, default `<NAME>_API_KEY`); with the environment's, the
+ * gateway's `heldKeys`.
  *
  * @since 0.1.0
  */
 export const secrets = (config: GatewayConfig): ReadonlyArray<Redacted.Redacted> => keysOf(config.providers)
+
+/**
+ * Every key a gateway of `config` holds: its providers' (`secrets`) and the
+ * environment's (`LlmConfig.secrets` of `settings`: every provider key
+ * variable set, an OpenAI-compatible endpoint's outside any chain too),
+ * whether it calls their providers or not. Every chain's manager scrubs them
+ * from its errors and the request log from its records, so a key one
+ * endpoint echoes never leaves, whichever chain it was asked through; and no
+ * gateway key's subject may hold one (`Gateway.make`).
+ *
+ * @since 0.1.0
+ */
+export const heldKeys = (config: GatewayConfig, settings: LlmConfig.Settings): ReadonlyArray<Redacted.Redacted> => [
+  ...secrets(config),
+  ...LlmConfig.secrets(settings)
+]
 
 /** The keys of `providers`, those that have one. */
 const keysOf = (providers: ReadonlyMap<string, Provider>): ReadonlyArray<Redacted.Redacted> =>
@@ -386,70 +403,42 @@ const resolveProvider = (
     }
   })
 
-/** The sections whose names are checked, as the error refusing a name holding a key says them. */
+/** The sections whose keys are names, as the error refusing a name holding a key says them. */
 const namedBy = {
   providers: { name: "a provider name", fix: "name the provider and put the key in its key variable" },
-  models: { name: "an alias name", fix: "name the alias and put the key in its provider's key variable" },
-  keys: {
-    name: "a gateway key's subject",
-    fix: "name the client (a user or team id) and put the key in its provider's key variable"
-  }
+  models: { name: "an alias name", fix: "name the alias and put the key in its provider's key variable" }
 } as const
 
-/** The problem of a name of `section` holding a key, without the value. */
-const keyedNameProblem = (section: keyof typeof namedBy): string =>
-  `${namedBy[section].name} holds an API key (the value is not shown); ${namedBy[section].fix}`
+/** A name a file gives: a provider's (`providers`) or an alias's (`models`). */
+type Name = readonly [section: keyof typeof namedBy, name: string]
 
-/**
- * A name a file gives: a provider's or an alias's (the entry's key in
- * `providers`, `models`) or a gateway key's `subject`; its field's path, and
- * the part of it an error may show (never the name itself).
- */
-interface Name {
-  readonly section: keyof typeof namedBy
-  readonly name: string
-  readonly path: ReadonlyArray<PropertyKey>
-  readonly shown: ReadonlyArray<PropertyKey>
-}
-
-/** The subjects of a file's `keys`, as written (decoded or not), by index. */
-const subjectsOf = (keys: unknown): ReadonlyArray<Name> =>
-  Array.isArray(keys)
-    ? keys.flatMap((entry: unknown, index): ReadonlyArray<Name> => {
-      const subject = Predicate.isObject(entry) ? entry.subject : undefined
-      const path = ["keys", index, "subject"]
-      return typeof subject === "string" ? [{ section: "keys", name: subject, path, shown: path }] : []
-    })
-    : []
-
-/** The names a file gives, as written (decoded or not): its providers', its aliases', then its keys' subjects. */
-const namesOf = (file: { readonly [section: string]: unknown }): ReadonlyArray<Name> => [
-  ...(["providers", "models"] as const).flatMap((section) => {
+/** The names a file gives, as written (decoded or not): its providers', then its aliases'. */
+const namesOf = (file: { readonly [section: string]: unknown }): ReadonlyArray<Name> =>
+  (["providers", "models"] as const).flatMap((section) => {
     const entries = file[section]
-    return Predicate.isObject(entries)
-      ? Object.keys(entries).map((name): Name => ({ section, name, path: [section, name], shown: [section] }))
-      : []
-  }),
-  ...subjectsOf(file.keys)
-]
+    return Predicate.isObject(entries) ? Object.keys(entries).map((name): Name => [section, name]) : []
+  })
 
 /**
- * No provider, alias or subject is named by a key
- * (`LlmConfig.keyAsModelProblem`: a DeepSeek key, `sk-` and lower-case hex,
- * is a valid provider name; an alias, listed by `GET /v1/models`, may be
- * anything; a subject is written to the request log and the usage ledger on
- * every request of its key): the error names the section (`providers`,
- * `models`) or the entry (`keys[1].subject`) and the line, never the name.
+ * No provider or alias is named by a key (`LlmConfig.keyAsModelProblem`: a
+ * DeepSeek key, `sk-` and lower-case hex, is a valid provider name; an
+ * alias, listed by `GET /v1/models`, may be anything): the error names the
+ * section (`providers`, `models`) and the line, never the name.
  */
 const checkNamesNotKeys = (
   names: ReadonlyArray<Name>,
   keys: ReadonlyArray<Redacted.Redacted>,
   yamlText: string | undefined
 ): Effect.Effect<void, GatewayConfigError> => {
-  const found = names.find(({ name }) => LlmConfig.keyAsModelProblem(name, keys) !== undefined)
-  return found === undefined
-    ? Effect.void
-    : Effect.fail(configError(found.path, keyedNameProblem(found.section), yamlText, found.shown))
+  const found = names.find(([, name]) => LlmConfig.keyAsModelProblem(name, keys) !== undefined)
+  if (found === undefined) return Effect.void
+  const [section, name] = found
+  return Effect.fail(configError(
+    [section, name],
+    `${namedBy[section].name} holds an API key (the value is not shown); ${namedBy[section].fix}`,
+    yamlText,
+    [section]
+  ))
 }
 
 /**
@@ -549,7 +538,7 @@ const checkSubjectLimits = (
     if (field !== undefined) {
       return Effect.fail(configError(
         ["keys", index, field],
-        `is ${showLimit(key[field])}, but keys[${first.index}] (another active key of subject "${key.subject}") ` +
+        `is ${showLimit(key[field])}, but keys[${first.index}] (another active key of the same subject) ` +
           `has ${field} ${showLimit(first.key[field])}: limits belong to the subject, so its active keys ` +
           "must state the same daily, dailyTokens and dailyCostNanoUsd (revoke the old key or give both the same)",
         yamlText
@@ -561,8 +550,8 @@ const checkSubjectLimits = (
 
 /**
  * Checks a decoded file: every alias step names a configured provider and
- * one of its models, no model, provider, alias or subject is named by a provider's key, hosted providers have
- * their key, compatible ones a URL,
+ * one of its models, no model, provider or alias is named by a provider's key, hosted providers have their key,
+ * compatible ones a URL,
  * and the active keys of one subject agree on its limits.
  *
  * @since 0.1.0
@@ -690,9 +679,7 @@ const environmentProvider = (settings: LlmConfig.Settings, step: LlmConfig.Chain
  * chain (`LLM_CHAIN` or the older variables; a hosted provider's key and
  * URL, or an OpenAI-compatible endpoint's, and every model the chain names
  * for it), the alias `default` for the whole chain, and the
- * gateway keys of `BATON_GATEWAY_KEYS` (`subject:sha256hex`, comma-separated;
- * a subject holding a provider's key, `LlmConfig.keyAsModelProblem`, refused
- * by its entry's position).
+ * gateway keys of `BATON_GATEWAY_KEYS` (`subject:sha256hex`, comma-separated).
  *
  * @since 0.1.0
  * @category constructors
@@ -716,15 +703,6 @@ export const fromEnvironment = (settings: LlmConfig.Settings): Effect.Effect<Gat
         field: "BATON_GATEWAY_KEYS",
         message: `BATON_GATEWAY_KEYS: entry ${repeat.index + 1} is the same key as entry ${repeat.first + 1} ` +
           "(entries counted from 1): list each key once"
-      })
-    }
-    const keyed = keys.findIndex(({ subject }) =>
-      LlmConfig.keyAsModelProblem(subject, LlmConfig.secrets(settings)) !== undefined
-    )
-    if (keyed >= 0) {
-      return yield* new GatewayConfigError({
-        field: "BATON_GATEWAY_KEYS",
-        message: `BATON_GATEWAY_KEYS: entry ${keyed + 1}: ${keyedNameProblem("keys")}`
       })
     }
     const providers = new Map<string, Provider>()

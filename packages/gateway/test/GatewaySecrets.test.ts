@@ -6,10 +6,13 @@
  * from the environment as `Gateway.layerDefaults` builds it; nor does one a
  * client pasted into a prompt, when prompts are logged. One pasted as an
  * alias name, which `GET /v1/models` lists to every client, stops the
- * gateway before it serves; so does one pasted as a gateway key's subject
- * (in the file or `BATON_GATEWAY_KEYS`), which every request of that key
- * would write to the request log and the usage ledger.
+ * gateway before it serves; so does any key the gateway holds (its file's
+ * or the environment's, whether it calls their provider or not) pasted as a
+ * gateway key's subject, in a file, `BATON_GATEWAY_KEYS` or a config built
+ * in code, which every request of that key would write to the request log
+ * and the usage ledger.
  */
+import { SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RequestLog from "@baton/core/RequestLog"
@@ -104,22 +107,54 @@ layer(TestLayer, { excludeTestServices: true })("Gateway: config-file provider k
 })
 
 /**
- * The gateway `baton serve --config` runs on the YAML file `textOf` writes
- * for the mock server's OpenAI URL, its `openai` key `prodKey`, and the mock.
+ * The gateway `baton serve --config` runs on the config `configOf` gives
+ * (for the mock server), with the environment's `LlmConfig` read without a
+ * chain (`layerWithoutChain`, as `Gateway.layerDefaults` reads it) from
+ * `extra` and `openai`'s key `prodKey` (`OPENAI_KEY_PROD`) over the
+ * fixture's variables, and the mock.
  */
-const gatewayOfYaml = (textOf: (openaiUrl: string) => string) => {
-  const extra = { OPENAI_KEY_PROD: prodKey }
-  return Layer.unwrap(Effect.gen(function*() {
-    const mock = yield* MockProviderServer.MockProviderServer
-    const path = join(mkdtempSync(join(tmpdir(), "baton-gateway-secrets-")), "baton.yaml")
-    writeFileSync(path, textOf(mock.baseUrl("openai")))
-    return Gateway.layer(yield* GatewayConfig.load(path), { port: 0 })
-  })).pipe(
-    Layer.provideMerge(Fixture.services({ environment: extra })),
-    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ ...Fixture.environment, ...extra }))),
+const gatewayOver = (
+  configOf: (
+    mock: MockProviderServer.MockProviderServer["Service"]
+  ) => Effect.Effect<GatewayConfig.GatewayConfig, GatewayConfig.GatewayConfigError>,
+  extra: Readonly<Record<string, string>> = {}
+) =>
+  Layer.unwrap(
+    Effect.map(MockProviderServer.MockProviderServer.use(configOf), (config) => Gateway.layer(config, { port: 0 }))
+  ).pipe(
+    Layer.provideMerge(Fixture.services({ llmConfig: LlmConfig.layerWithoutChain })),
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+      ...Fixture.environment,
+      OPENAI_KEY_PROD: prodKey,
+      ...extra
+    }))),
     Layer.provideMerge(MockProviderServer.layer())
   )
-}
+
+/** `gatewayOver` the YAML file `textOf` writes for the mock server's OpenAI URL, loaded as `baton serve` loads it. */
+const gatewayOfYaml = (textOf: (openaiUrl: string) => string, extra: Readonly<Record<string, string>> = {}) =>
+  gatewayOver((mock) => {
+    const path = join(mkdtempSync(join(tmpdir(), "baton-gateway-secrets-")), "baton.yaml")
+    writeFileSync(path, textOf(mock.baseUrl("openai")))
+    return GatewayConfig.load(path)
+  }, extra)
+
+/**
+ * A request of the client's key to the gateway of `gateway`: its status and
+ * the request-log records whose subject holds `secret`, or the error that
+ * stopped the gateway.
+ */
+const served = (gateway: ReturnType<typeof gatewayOver>, secret: string) =>
+  Effect.result(
+    Effect.gen(function*() {
+      const response = yield* Fixture.post(yield* Fixture.gatewayUrl, {
+        model: "main",
+        messages: [{ role: "user", content: "Hello" }]
+      })
+      const records = yield* (yield* RequestLog.RequestLogMemory).records
+      return { status: response.status, recordsHoldingTheKey: records.filter((r) => r.subjectId === secret).length }
+    }).pipe(Effect.provide(gateway))
+  )
 
 describe("Gateway: a provider key pasted as an alias name", () => {
   it.effect("refuses the file without showing the key, so GET /v1/models, which lists every alias, never serves it", () =>
@@ -147,17 +182,9 @@ keys:
 })
 
 describe("Gateway: a provider key pasted as a gateway key's subject", () => {
-  it.effect("refuses the file, naming the entry and line without the key, so no request logs the key as its subject", () =>
-    Effect.gen(function*() {
-      const logged = Effect.gen(function*() {
-        const response = yield* Fixture.post(yield* Fixture.gatewayUrl, {
-          model: "main",
-          messages: [{ role: "user", content: "Hello" }]
-        })
-        const records = yield* (yield* RequestLog.RequestLogMemory).records
-        return { status: response.status, recordsHoldingTheKey: records.filter((r) => r.subjectId === prodKey).length }
-      }).pipe(Effect.provide(gatewayOfYaml((openaiUrl) =>
-        `providers:
+  /** A file serving `main` on OpenAI (key `prodKey`), the client's key of subject `subject`. */
+  const fileWithSubject = (subject: string) => (openaiUrl: string) =>
+    `providers:
   openai: { baseUrl: "${openaiUrl}", models: [gpt-4o-mini], apiKeyEnv: OPENAI_KEY_PROD }
 models:
   main: [openai/gpt-4o-mini]
@@ -165,35 +192,88 @@ keys:
   - sha256: ${GatewayConfig.hashKey("gw-other-key")}
     subject: teacher-2
   - sha256: ${GatewayConfig.hashKey(Fixture.clientKey)}
-    subject: ${prodKey}
+    subject: ${subject}
 `
-      )))
-      const served = yield* Effect.result(logged)
-      assert.isTrue(Result.isFailure(served), `served: ${JSON.stringify(Result.getOrUndefined(served))}`)
-      const error = Result.isFailure(served) ? served.failure : undefined
-      assert.instanceOf(error, GatewayConfig.GatewayConfigError)
-      assert.strictEqual(error.field, "keys[1].subject")
-      assert.strictEqual(error.line, 9)
-      assert.include(error.message, "holds an API key")
-      assert.notInclude(error.message, prodKey.slice(0, 8))
+
+  /** The gateway of `gateway` stopped before it served, by an error naming the entry and not showing `secret`. */
+  const assertRefused = (result: Effect.Success<ReturnType<typeof served>>, secret: string) => {
+    assert.isTrue(Result.isFailure(result), `served: ${JSON.stringify(Result.getOrUndefined(result))}`)
+    const error = Result.isFailure(result) ? result.failure : undefined
+    assert.instanceOf(error, GatewayConfig.GatewayConfigError)
+    assert.strictEqual(error.field, "keys")
+    assert.match(
+      error.message,
+      /^gateway config: keys: the gateway key [0-9a-f]{12}\.\.\. \(keys\[1\] of a file, entry 2 of BATON_GATEWAY_KEYS\): its subject holds an API key/
+    )
+    assert.notInclude(error.message, secret.slice(0, 8))
+  }
+
+  it.effect("refuses a file whose subject holds the key of one of its providers", () =>
+    Effect.gen(function*() {
+      assertRefused(yield* served(gatewayOfYaml(fileWithSubject(prodKey)), prodKey), prodKey)
+    }))
+
+  it.effect("refuses a file whose subject holds a key of the environment, whichever provider or endpoint it is for", () =>
+    Effect.gen(function*() {
+      const environmentKeys = {
+        // a hosted provider the file does not list
+        GEMINI_API_KEY: "AIzaSyCanary-gemini-0123456789abcdef",
+        // the file's openai reads OPENAI_KEY_PROD: the environment's own OpenAI key is another
+        OPENAI_API_KEY: Fixture.providerKeys.OPENAI_API_KEY,
+        // an OpenAI-compatible endpoint neither the file nor a chain names
+        LLM_COMPAT_LOCAL_API_KEY: "canary-compat-local-0123456789abcdef"
+      }
+      for (const [variable, secret] of Object.entries(environmentKeys)) {
+        const result = yield* served(gatewayOfYaml(fileWithSubject(secret), { [variable]: secret }), secret)
+        assertRefused(result, secret)
+      }
     }))
 
   it.effect("refuses a subject holding the key as a provider key's name would be: within it, cut, or masked", () =>
     Effect.gen(function*() {
       for (const subject of [`teacher-${prodKey}`, prodKey.slice(0, 12), `${prodKey.slice(0, 10)}****cdef`]) {
-        const file = {
-          providers: { openai: { models: ["gpt-4o-mini"], apiKeyEnv: "OPENAI_KEY_PROD" } },
-          keys: [{ sha256: GatewayConfig.hashKey(Fixture.clientKey), subject }]
-        }
-        const error = yield* Effect.flip(GatewayConfig.parse(JSON.stringify(file), "json")).pipe(
-          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENAI_KEY_PROD: prodKey })))
-        )
-        assert.strictEqual(error.field, "keys[0].subject", subject)
-        assert.notInclude(error.message, prodKey.slice(0, 8), subject)
+        assertRefused(yield* served(gatewayOfYaml(fileWithSubject(subject)), subject), prodKey)
       }
     }))
 
-  it.live("BATON_GATEWAY_KEYS: Gateway.serve refuses, naming the variable and the entry without the key", () =>
+  it.effect("does not show the subject in the error on its keys' limits", () =>
+    Effect.gen(function*() {
+      const file = {
+        providers: { openai: { models: ["gpt-4o-mini"], apiKeyEnv: "OPENAI_KEY_PROD" } },
+        keys: [
+          { sha256: GatewayConfig.hashKey("gw-a"), subject: prodKey, daily: 1 },
+          { sha256: GatewayConfig.hashKey("gw-b"), subject: prodKey, daily: 2 }
+        ]
+      }
+      const error = yield* Effect.flip(GatewayConfig.parse(JSON.stringify(file), "json")).pipe(
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENAI_KEY_PROD: prodKey })))
+      )
+      assert.strictEqual(error.field, "keys[1].daily")
+      assert.notInclude(error.message, prodKey.slice(0, 8))
+    }))
+
+  it.effect("refuses a config built in code", () =>
+    Effect.gen(function*() {
+      const keyed = { sha256: GatewayConfig.hashKey(Fixture.clientKey), subject: SubjectId.make(prodKey) }
+      const gateway = gatewayOver((mock) =>
+        Effect.map(
+          GatewayConfig.parse(
+            JSON.stringify({
+              providers: {
+                openai: { baseUrl: mock.baseUrl("openai"), models: ["gpt-4o-mini"], apiKeyEnv: "OPENAI_KEY_PROD" }
+              },
+              models: { main: ["openai/gpt-4o-mini"] },
+              keys: [{ sha256: GatewayConfig.hashKey("gw-other-key"), subject: "teacher-2" }]
+            }),
+            "json"
+          ),
+          (config) => ({ ...config, keys: new Map([...config.keys, [keyed.sha256, keyed]]) })
+        )
+      )
+      assertRefused(yield* served(gateway, prodKey), prodKey)
+    }))
+
+  it.live("BATON_GATEWAY_KEYS: Gateway.serve refuses, naming the entry without the key", () =>
     Effect.gen(function*() {
       const deepseekKey = "sk-canary-deepseek-0123456789abcdef"
       const usage = join(mkdtempSync(join(tmpdir(), "baton-gateway-secrets-")), "usage.sqlite")
@@ -212,8 +292,8 @@ keys:
         )
       )
       assert.instanceOf(error, GatewayConfig.GatewayConfigError)
-      assert.strictEqual(error.field, "BATON_GATEWAY_KEYS")
-      assert.match(error.message, /^BATON_GATEWAY_KEYS: entry 2: .*holds an API key/)
+      assert.strictEqual(error.field, "keys")
+      assert.match(error.message, /entry 2 of BATON_GATEWAY_KEYS\): its subject holds an API key/)
       assert.notInclude(error.message, deepseekKey.slice(0, 8))
     }))
 })

@@ -35,7 +35,7 @@
 import * as CircuitPolicy from "@baton/core/CircuitPolicy"
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import type { ModelId, ProviderName } from "@baton/core/Ids"
-import * as LlmConfig from "@baton/core/LlmConfig"
+import type * as LlmConfig from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
 import { LlmProvider } from "@baton/core/LlmProvider"
@@ -46,9 +46,9 @@ import * as Gemini from "@baton/providers/Gemini"
 import * as OpenAi from "@baton/providers/OpenAi"
 import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
 import * as Providers from "@baton/providers/Providers"
-import { type Context, Effect, Exit, Layer, Metric, Option, Scope, Stream } from "effect"
+import { type Context, Effect, Exit, Layer, Metric, Option, type Redacted, Scope, Stream } from "effect"
 import type { HttpClient } from "effect/http"
-import * as GatewayConfig from "../GatewayConfig.ts"
+import type * as GatewayConfig from "../GatewayConfig.ts"
 
 /** Who produced a request's latest text. */
 export interface Producer {
@@ -173,11 +173,15 @@ interface Entry {
 
 /**
  * The managers of a gateway, built in `scope` with the services of `context`
- * (HTTP client, pricing, quota limiter, ledger, log, circuit store).
+ * (HTTP client, pricing, quota limiter, ledger, log, circuit store), each
+ * scrubbing `secrets` (`GatewayConfig.heldKeys`: every key the gateway holds,
+ * not only its chain's own, for an endpoint may echo a key of a provider
+ * outside its chain).
  */
 export const make = (
   config: GatewayConfig.GatewayConfig,
   settings: LlmConfig.Settings,
+  secrets: ReadonlyArray<Redacted.Redacted>,
   context: Context.Context<HttpClient.HttpClient | Pricing.Pricing>,
   scope: Scope.Scope
 ): Chains => {
@@ -190,8 +194,6 @@ export const make = (
   const recent = new Map<string, Entry>()
   const policy = FallbackPolicy.fromConfig(settings)
   const circuitPolicy = CircuitPolicy.fromConfig(settings)
-  // every key the gateway holds, not only the chain's own: an endpoint may echo a key of a provider outside its chain
-  const secrets = [...GatewayConfig.secrets(config), ...LlmConfig.secrets(settings)]
 
   /** Memoises `build` under `key` in `cache` (the first of racing builds wins). */
   const memo = <A, E>(
