@@ -62,7 +62,9 @@
  * the cross-references between its parts, failing with a
  * `GatewayConfigError` that names the field and, for YAML, the line; a key
  * the field repeats (a provider, an alias) is cut after 64 characters, its
- * control characters escaped (`Redact.excerpt`). `fromEnvironment` builds
+ * control characters escaped (`Redact.excerpt`), or shown as
+ * `<a key: not shown>` when it holds a provider's key (an unknown property
+ * pasted from one). `fromEnvironment` builds
  * the config without a file, from `LlmConfig`'s chain and the
  * `BATON_GATEWAY_KEYS` variable.
  *
@@ -249,10 +251,25 @@ export const hashKey = (key: string): string => createHash("sha256").update(key)
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
-const schemaError = (error: Schema.SchemaError, text: string | undefined): GatewayConfigError => {
+/**
+ * The error of a file the schema refuses: the field of its first issue, a
+ * property name of the path holding one of `keys` (an excess property pasted
+ * from a key, by the rule of `LlmConfig.keyAsModelProblem`) shown as
+ * `<a key: not shown>`, and the YAML line.
+ */
+const schemaError = (
+  error: Schema.SchemaError,
+  text: string | undefined,
+  keys: ReadonlyArray<Redacted.Redacted>
+): GatewayConfigError => {
   const issue = formatter(error.issue).issues[0]
   const path = (issue?.path ?? []).map((segment) => typeof segment === "object" ? segment.key : segment)
-  return configError(path, issue?.message ?? error.message, text)
+  const shown = path.map((segment) =>
+    typeof segment === "string" && LlmConfig.keyAsModelProblem(segment, keys) !== undefined
+      ? "<a key: not shown>"
+      : segment
+  )
+  return configError(path, issue?.message ?? error.message, text, shown)
 }
 
 /**
@@ -605,7 +622,7 @@ export const parse = (text: string, format: "json" | "yaml"): Effect.Effect<Gate
     const written = yield* writtenNames(raw)
     yield* checkNamesNotKeys(written.names, written.keys, yamlText)
     const file = yield* decodeFile(raw, { onExcessProperty: "error" }).pipe(
-      Effect.mapError((error) => schemaError(error, yamlText))
+      Effect.mapError((error) => schemaError(error, yamlText, written.keys))
     )
     return yield* fromFile(file, yamlText)
   })

@@ -297,3 +297,26 @@ keys:
       assert.notInclude(error.message, deepseekKey.slice(0, 8))
     }))
 })
+
+describe("Gateway: a provider key pasted as a property name the schema refuses", () => {
+  it.effect("the error shows the field with the key's segment hidden, and the line", () =>
+    Effect.gen(function*() {
+      const key = "sk-proj-canary0123456789abcdef"
+      const openai = `providers:\n  openai: { models: [gpt-4o-mini] }\n`
+      const entry = `{ sha256: ${GatewayConfig.hashKey(Fixture.clientKey)}, subject: t1`
+      const cases = [
+        { text: `${openai}keys:\n  - ${entry}, ${key}: 1 }\n`, field: "keys[0].<a key: not shown>" },
+        { text: `${openai}keys: []\n${key}: 1\n`, field: "<a key: not shown>" }
+      ]
+      for (const { field, text } of cases) {
+        const path = join(mkdtempSync(join(tmpdir(), "baton-gateway-secrets-")), "baton.yaml")
+        writeFileSync(path, text)
+        const error = yield* Effect.flip(GatewayConfig.load(path)).pipe(
+          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENAI_API_KEY: key })))
+        )
+        assert.strictEqual(error.field, field)
+        assert.strictEqual(error.line, 4)
+        assert.strictEqual(error.message, `gateway config: ${field} (line 4): Expected no excess property`)
+      }
+    }))
+})
