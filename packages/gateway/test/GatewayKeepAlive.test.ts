@@ -7,7 +7,8 @@
  * with `stream: true` is kept alive the same way while it is made and
  * validated. An interval of 100 ms here, for a first token 700 ms late; a
  * structured answer is held by the mock server until the comments it waits
- * for came, however long the machine takes to send them.
+ * for came, however long the machine takes to send them (5 s of real time
+ * fail the test saying what never came: a guard, not what is tested).
  */
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
@@ -59,9 +60,34 @@ const commentsBefore = (blocks: ReadonlyArray<string>) => {
 const keepAlivesIn = (text: string) => text.split(": keep-alive\n\n").length - 1
 
 /**
- * Posts `body`, streamed, with OpenAI's answer held by the mock server until
- * `comments` keep-alive comments came, then released: the answer, read
- * whole (should they never come, released once the response ends).
+ * Reads `reader` on from `text` until `enough` holds of the text read or the
+ * body ends: the text. A wait for the gateway's progress, so it fails after
+ * 5 s of real time with `what` (a guard against a gateway that never gets
+ * there, not a limit the test times).
+ */
+const readUntil = (
+  reader: ReadableStreamDefaultReader<string>,
+  text: string,
+  enough: (text: string) => boolean,
+  what: string
+): Effect.Effect<string> =>
+  Effect.gen(function*() {
+    const read = Effect.promise(() => reader.read())
+    let sofar = text
+    while (!enough(sofar)) {
+      const chunk = yield* read
+      if (chunk.done) break
+      sofar += chunk.value
+    }
+    return sofar
+  }).pipe(
+    Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.die(new Error(`${what} within 5 s`)) })
+  )
+
+/**
+ * Posts `body`, streamed, with OpenAI's answer held by the mock server (in
+ * the hold's scope) until `comments` keep-alive comments came, then
+ * released: the answer, read whole.
  */
 const postHeld = (
   mock: MockProviderServer.MockProviderServer["Service"],
@@ -69,8 +95,9 @@ const postHeld = (
   body: unknown,
   comments: number
 ): Effect.Effect<Fixture.Answer> =>
-  Effect.flatMap(mock.hold("openai"), (release) =>
-    Effect.gen(function*() {
+  Effect.gen(function*() {
+    const { reader, response, text } = yield* Effect.scoped(Effect.gen(function*() {
+      yield* mock.hold("openai")
       const response = yield* Effect.promise(() =>
         fetch(`${url}/v1/chat/completions`, {
           method: "POST",
@@ -80,19 +107,21 @@ const postHeld = (
       )
       const reader = (response.body ?? new ReadableStream<Uint8Array>()).pipeThrough(new TextDecoderStream())
         .getReader()
-      const read = Effect.promise(() => reader.read())
-      let text = ""
-      for (let chunk = yield* read; !chunk.done; chunk = yield* read) {
-        text += chunk.value
-        if (keepAlivesIn(text) >= comments) yield* release
-      }
-      return {
-        status: response.status,
-        headers: response.headers,
-        text,
-        requestId: response.headers.get("x-request-id")
-      }
-    }).pipe(Effect.ensuring(release)))
+      const text = yield* readUntil(
+        reader,
+        "",
+        (text) => keepAlivesIn(text) >= comments,
+        `${comments} keep-alive comments did not come`
+      )
+      return { reader, response, text }
+    }))
+    return {
+      status: response.status,
+      headers: response.headers,
+      text: yield* readUntil(reader, text, () => false, "the answer, released, did not end"),
+      requestId: response.headers.get("x-request-id")
+    }
+  })
 
 layer(TestLayer, { excludeTestServices: true })("Gateway keep-alive", (it) => {
   it.effect("a slow first token: keep-alive comments before it, then the whole answer", () =>

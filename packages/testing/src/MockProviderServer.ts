@@ -46,8 +46,8 @@
  * replies fully sent (billed even when a `noUsage` fault hid them).
  * `received` lists the requests themselves (path, query, headers without
  * credentials, parsed body), so a test can assert on what reached the wire.
- * `hold` keeps a provider's requests unanswered until the test releases them,
- * so a test can watch what a client does meanwhile without timing it.
+ * `hold` keeps a provider's requests unanswered until its scope closes, so a
+ * test can watch what a client does meanwhile without timing it.
  *
  * @example
  * ```ts
@@ -185,13 +185,15 @@ export class MockProviderServer extends Context.Service<MockProviderServer, {
   /** Sets the cached and reasoning tokens reported for `provider`, until `reset`. */
   readonly setUsage: (provider: MockProvider, usage: MockUsage) => Effect.Effect<void>
   /**
-   * Holds `provider`'s requests from now on: each valid one is received
-   * (counted, listed by `received`, its fault taken) and left unanswered until the
-   * effect this gives releases them all and ends the hold (`reset` does
-   * too). A test so keeps a call on the wire until it has seen what it
-   * waits for, however slow the machine, not for a span of real time.
+   * Holds `provider`'s requests until the scope closes: each valid one is
+   * received (counted, listed by `received`, its fault taken) and left
+   * unanswered until every hold on its provider when it came is released
+   * (holds stack: one released leaves another's requests held); `reset`
+   * releases them all. A test so keeps a call on the wire until it has seen
+   * what it waits for, however slow the machine, not for a span of real
+   * time. A request never released stays open (until the test's timeout).
    */
-  readonly hold: (provider: MockProvider) => Effect.Effect<Effect.Effect<void>>
+  readonly hold: (provider: MockProvider) => Effect.Effect<void, never, Scope.Scope>
 }>()("@baton/testing/MockProviderServer") {}
 
 const BASE_PATHS: Record<MockProvider, string> = {
@@ -207,7 +209,7 @@ const freshState = (random: () => number): ProviderState => ({
   queue: makeFaultQueue(Date.now, random),
   counters: emptyCounters(),
   usage: noUsage,
-  hold: undefined
+  holds: new Set()
 })
 
 const makeStates = (seed: number): Record<MockProvider, ProviderState> => {
@@ -222,19 +224,30 @@ const makeStates = (seed: number): Record<MockProvider, ProviderState> => {
 
 /** Puts every provider back to its start state, the seeded draws included, its held requests released. */
 const resetStates = (states: Record<MockProvider, ProviderState>, seed: number): void => {
-  for (const state of Object.values(states)) state.hold?.release()
+  for (const state of Object.values(states)) {
+    for (const hold of state.holds) hold.release()
+  }
   Object.assign(states, makeStates(seed))
 }
 
-/** Holds `provider`'s requests (see `hold`); the effect that releases them and ends this hold. */
-const holdRequests = (states: Record<MockProvider, ProviderState>, provider: MockProvider): Effect.Effect<void> => {
-  const hold = makeHold()
-  states[provider].hold = hold
-  return Effect.sync(() => {
-    if (states[provider].hold === hold) states[provider].hold = undefined
-    hold.release()
-  })
-}
+/** Holds `provider`'s requests (see `hold`) until the scope closes. */
+const holdRequests = (
+  states: Record<MockProvider, ProviderState>,
+  provider: MockProvider
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.asVoid(Effect.acquireRelease(
+    Effect.sync(() => {
+      const hold = makeHold()
+      const holds = states[provider].holds
+      holds.add(hold)
+      return { hold, holds }
+    }),
+    ({ hold, holds }) =>
+      Effect.sync(() => {
+        holds.delete(hold)
+        hold.release()
+      })
+  ))
 
 type NodeServer = ReturnType<typeof createServer>
 
@@ -337,7 +350,7 @@ export const start = Effect.fnUntraced(function*(options: MockServerOptions = {}
           reasoningTokens: usage.reasoningTokens ?? state.usage.reasoningTokens
         }
       }),
-    hold: (provider) => Effect.sync(() => holdRequests(states, provider))
+    hold: (provider) => holdRequests(states, provider)
   })
 }) satisfies (options?: MockServerOptions) => Effect.Effect<
   MockProviderServer["Service"],

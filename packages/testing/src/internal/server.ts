@@ -50,8 +50,8 @@ export interface ProviderState {
   readonly queue: FaultQueue
   counters: Counters
   usage: UsageSettings
-  /** While set, each request waits for it before it is answered (`MockProviderServer.hold`). */
-  hold: Hold | undefined
+  /** The holds on: each request waits for all of them before it is answered (`MockProviderServer.hold`). */
+  readonly holds: Set<Hold>
 }
 
 /** A hold on a provider's requests: they wait until `released` resolves. @internal */
@@ -198,7 +198,7 @@ const wait = (res: ServerResponse, ms: number | "forever"): Promise<void> =>
   })
 
 /** Resolves when `released` does, or at once when the response closes. */
-const waitFor = (res: ServerResponse, released: Promise<void>): Promise<void> =>
+const waitFor = (res: ServerResponse, released: Promise<unknown>): Promise<void> =>
   new Promise((resolve) => {
     if (res.destroyed) {
       resolve()
@@ -631,9 +631,9 @@ const respond = (
     return
   }
   const exchange = { res, wire, conversation, model, id, state, session }
-  return state.hold === undefined
-    ? play(exchange, fault)
-    : waitFor(res, state.hold.released).then(() => res.destroyed ? undefined : play(exchange, fault))
+  if (state.holds.size === 0) return play(exchange, fault)
+  const released = Promise.all([...state.holds].map((hold) => hold.released))
+  return waitFor(res, released).then(() => res.destroyed ? undefined : play(exchange, fault))
 }
 
 /**
