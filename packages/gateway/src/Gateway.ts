@@ -102,7 +102,7 @@ import * as RedisConnection from "@baton/redis/RedisConnection"
 import * as RedisQuotaStore from "@baton/redis/RedisQuotaStore"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Context, Effect, Layer, Option, type Redacted } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import type { HttpClient, HttpServer } from "effect/http"
 import { HttpRouter } from "effect/http"
 import { CircuitBreaker } from "effect/persistence"
@@ -207,31 +207,6 @@ const keyLimits = (config: GatewayConfig.GatewayConfig): QuotaLimiter.Overrides 
 }
 
 /**
- * No gateway key's subject holds a key the gateway holds (`keys`, by the
- * rule of `LlmConfig.keyAsModelProblem`): every request of that key would
- * write it to the request log and the usage ledger. The error names the
- * entry by its place among the config's keys (a file's `keys`,
- * `BATON_GATEWAY_KEYS`' entries) and the start of its hash, never the subject.
- */
-const checkSubjects = (
-  config: GatewayConfig.GatewayConfig,
-  keys: ReadonlyArray<Redacted.Redacted>
-): Effect.Effect<void, GatewayConfig.GatewayConfigError> => {
-  const keyed =
-    [...config.keys.entries()].flatMap(([sha256, key], index) =>
-      LlmConfig.keyAsModelProblem(key.subject, keys) === undefined ? [] : [{ sha256, index }]
-    )[0]
-  return keyed === undefined ? Effect.void : Effect.fail(
-    new GatewayConfig.GatewayConfigError({
-      field: "keys",
-      message: `gateway config: keys: the gateway key ${keyed.sha256.slice(0, 12)}... (keys[${keyed.index}] of a ` +
-        `file, entry ${keyed.index + 1} of BATON_GATEWAY_KEYS): its subject holds an API key ` +
-        "(the value is not shown); name the client (a user or team id) and put the key in its provider's key variable"
-    })
-  )
-}
-
-/**
  * Builds the gateway's handlers: the quota limiter (the environment's
  * limits, each key's own limits on top), one manager per alias (built now,
  * so a provider without its key fails the start), the others on first use,
@@ -239,11 +214,12 @@ const checkSubjects = (
  * `ListenOptions.keepAliveMs` (default `HttpSse.keepAliveMs`, 15 s): how
  * often a streamed answer sends a comment and how long it waits for its
  * first token before its response starts; anything but a whole number of
- * ms, 1 or more, is a `GatewayConfigError` naming it. First, a gateway
- * key's subject holding any key the gateway holds
- * (`GatewayConfig.heldKeys`, its providers' and the environment's) is a
- * `GatewayConfigError` naming the entry, never the subject: before the
- * gateway listens, whatever built the config.
+ * ms, 1 or more, is a `GatewayConfigError` naming it. First, a name, a
+ * model, a step or a subject of the config holding any key the gateway
+ * holds (`GatewayConfig.heldKeys`, its providers' and the environment's) is
+ * a `GatewayConfigError` naming the field, never the value
+ * (`GatewayConfig.checkKeysNotShown`): before the gateway listens, whatever
+ * built the config.
  *
  * @since 0.1.0
  * @category constructors
@@ -255,7 +231,7 @@ export const make = Effect.fnUntraced(function*(
   const interval = yield* keepAliveOf(keepAliveMs)
   const settings = yield* LlmConfig.LlmConfig
   const keys = GatewayConfig.heldKeys(config, settings)
-  yield* checkSubjects(config, keys)
+  yield* GatewayConfig.checkKeysNotShown(config, keys)
   // the gateway bills under its config's providers alone: a price for any other would never bill
   yield* LlmConfig.checkPricedProviders(
     settings.prices,

@@ -28,17 +28,17 @@
  *   default; a client may name only the models listed.
  * - Its key is read from `apiKeyEnv` (default `<NAME>_API_KEY`) through
  *   Effect `Config`; provider keys never leave the server. A model (in
- *   `models` or a step), a step's provider, a provider's name or an alias's
- *   name (which `GET /v1/models` lists to every client) holding any
- *   provider's key is refused, by the rule of `LlmConfig.keyAsModelProblem`,
- *   the error showing no part of the key. `parse` checks the providers' and
- *   aliases' names against the keys before the file's schema, so that no
- *   schema error in an entry repeats a name holding a key. A gateway key's
- *   `subject`, written to the request log and the usage ledger on every
- *   request of that key, holding any key the gateway holds (`heldKeys`: its
- *   providers' and the environment's) is refused by `Gateway.make`, before
- *   the gateway listens, whether the config came from a file,
- *   `BATON_GATEWAY_KEYS` or code.
+ *   `models` or a step), a step's provider, a provider's name, an alias's
+ *   name (which `GET /v1/models` lists to every client) or a gateway key's
+ *   `subject` (written to the request log and the usage ledger on every
+ *   request of that key) holding any key the gateway holds (`heldKeys`: its
+ *   providers' and the environment's) is refused by `Gateway.make`
+ *   (`checkKeysNotShown`, by the rule of `LlmConfig.keyAsModelProblem`),
+ *   before the gateway listens, whether the config came from a file,
+ *   `BATON_GATEWAY_KEYS` or code, the error showing no part of the key.
+ *   `parse` applies the same check with the file's providers' keys before
+ *   the file's schema, so that no schema error in an entry repeats a name
+ *   holding a key, and gives the YAML line.
  * - A step is `provider/model`, or `{ model: provider/model, retries,
  *   firstTokenMs }` to override, for that step only, the environment's
  *   retries on the same provider (`LLM_MAX_RETRIES`) and first-token limit
@@ -229,7 +229,8 @@ export const secrets = (config: GatewayConfig): ReadonlyArray<Redacted.Redacted>
  * whether it calls their providers or not. Every chain's manager scrubs them
  * from its errors and the request log from its records, so a key one
  * endpoint echoes never leaves, whichever chain it was asked through; and no
- * gateway key's subject may hold one (`Gateway.make`).
+ * name, model, step or subject of the config may hold one
+ * (`checkKeysNotShown`, in `Gateway.make`).
  *
  * @since 0.1.0
  */
@@ -355,9 +356,6 @@ const checkStep = (
   const { model: name, ...policy } = typeof entry === "string" ? { model: entry } : entry
   const path = typeof entry === "string" ? at : [...at, "model"]
   const parts = partsOf(name)
-  // before any message repeats the name
-  const keyProblem = stepKeyProblem(name, keysOf(providers))
-  if (keyProblem !== undefined) return Effect.fail(configError(path, keyProblem, text))
   // the providers were checked first: a known one has a valid name
   const provider = providers.get(parts.provider)
   if (provider === undefined) {
@@ -420,81 +418,152 @@ const resolveProvider = (
     }
   })
 
-/** The sections whose keys are names, as the error refusing a name holding a key says them. */
-const namedBy = {
-  providers: { name: "a provider name", fix: "name the provider and put the key in its key variable" },
-  models: { name: "an alias name", fix: "name the alias and put the key in its provider's key variable" }
-} as const
+/** What a text of a config a key must not be in is. */
+type Kind = "provider name" | "alias name" | "model" | "step" | "subject"
 
-/** A name a file gives: a provider's (`providers`) or an alias's (`models`). */
-type Name = readonly [section: keyof typeof namedBy, name: string]
+/** A text of a file as written, where it is (`path`) and, for a subject, its key's hash as written. */
+interface Text {
+  readonly kind: Kind
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly text: string
+  readonly sha256?: unknown
+}
 
-/** The names a file gives, as written (decoded or not): its providers', then its aliases'. */
-const namesOf = (file: { readonly [section: string]: unknown }): ReadonlyArray<Name> =>
-  (["providers", "models"] as const).flatMap((section) => {
-    const entries = file[section]
-    return Predicate.isObject(entries) ? Object.keys(entries).map((name): Name => [section, name]) : []
-  })
+/** The entries of `value` when it is an object (a section of a file as written, decoded or not), else none. */
+const entriesOf = (value: unknown): ReadonlyArray<readonly [string, unknown]> =>
+  Predicate.isObject(value) ? Object.entries(value) : []
+
+/** The items of `value` when it is an array, else none. */
+const itemsOf = (value: unknown): ReadonlyArray<unknown> => Array.isArray(value) ? value : []
+
+/** `value` as a text at `path` when it is a string, else none. */
+const textAt = (kind: Kind, path: ReadonlyArray<PropertyKey>, value: unknown): ReadonlyArray<Text> =>
+  typeof value === "string" ? [{ kind, path, text: value }] : []
 
 /**
- * No provider or alias is named by a key (`LlmConfig.keyAsModelProblem`: a
- * DeepSeek key, `sk-` and lower-case hex, is a valid provider name; an
- * alias, listed by `GET /v1/models`, may be anything): the error names the
- * section (`providers`, `models`) and the line, never the name.
+ * Every text of a file as written (decoded or not) that the gateway shows or
+ * logs, names first (every later path repeats one): the providers' and the
+ * aliases' names, the providers' models, the aliases' steps and the keys'
+ * subjects.
  */
-const checkNamesNotKeys = (
-  names: ReadonlyArray<Name>,
+const textsOf = (file: unknown): ReadonlyArray<Text> => {
+  const { keys, models, providers } = Predicate.isObject(file) ? file : {}
+  return [
+    ...entriesOf(providers).map(([name]): Text => ({ kind: "provider name", path: ["providers", name], text: name })),
+    ...entriesOf(models).map(([alias]): Text => ({ kind: "alias name", path: ["models", alias], text: alias })),
+    ...entriesOf(providers).flatMap(([name, entry]) =>
+      itemsOf(Predicate.isObject(entry) ? entry.models : undefined).flatMap((model, index) =>
+        textAt("model", ["providers", name, "models", index], model)
+      )
+    ),
+    ...entriesOf(models).flatMap(([alias, steps]) =>
+      itemsOf(steps).flatMap((step, index) =>
+        Predicate.isObject(step)
+          ? textAt("step", ["models", alias, index, "model"], step.model)
+          : textAt("step", ["models", alias, index], step)
+      )
+    ),
+    ...itemsOf(keys).flatMap((key, index) =>
+      Predicate.isObject(key)
+        ? textAt("subject", ["keys", index], key.subject).map((text) => ({ ...text, sha256: key.sha256 }))
+        : []
+    )
+  ]
+}
+
+/** What to do with a key found in a name or a subject (whose errors say where it is, not what it says). */
+const fixOf = {
+  "provider name": "name the provider and put the key in its key variable",
+  "alias name": "name the alias and put the key in its provider's key variable",
+  subject: "name the client (a user or team id) and put the key in its provider's key variable"
+} as const
+
+/**
+ * What is wrong with a text holding one of `keys` (by the rule of
+ * `LlmConfig.keyAsModelProblem`; a step's by `stepKeyProblem`), never
+ * repeating it; `undefined` when it holds none.
+ */
+const keyProblem = ({ kind, path, sha256, text }: Text, keys: ReadonlyArray<Redacted.Redacted>): string | undefined => {
+  if (kind === "step") return stepKeyProblem(text, keys)
+  const problem = LlmConfig.keyAsModelProblem(text, keys)
+  if (problem === undefined || kind === "model") return problem
+  const what = kind === "subject"
+    ? `${entryOf(Number(path[1]), sha256)}: its subject`
+    : kind === "provider name"
+    ? "a provider name"
+    : "an alias name"
+  return `${what} holds an API key (the value is not shown); ${fixOf[kind]}`
+}
+
+/** A gateway key's entry as an error names it: the start of its hash (when it is one) and its place. */
+const entryOf = (index: number, sha256: unknown): string => {
+  const hash = typeof sha256 === "string" && /^[0-9a-f]{64}$/.test(sha256) ? `${sha256.slice(0, 12)}... ` : ""
+  return `the gateway key ${hash}(keys[${index}] of a file, entry ${index + 1} of BATON_GATEWAY_KEYS)`
+}
+
+/**
+ * No text of a file as written (`textsOf`: names, models, steps, subjects)
+ * holds one of `keys`: the error names the field (a name's or a subject's by
+ * its section alone) and the YAML line, never the value.
+ */
+const checkTexts = (
+  file: unknown,
   keys: ReadonlyArray<Redacted.Redacted>,
   yamlText: string | undefined
 ): Effect.Effect<void, GatewayConfigError> => {
-  const found = names.find(([, name]) => LlmConfig.keyAsModelProblem(name, keys) !== undefined)
-  if (found === undefined) return Effect.void
-  const [section, name] = found
-  return Effect.fail(configError(
-    [section, name],
-    `${namedBy[section].name} holds an API key (the value is not shown); ${namedBy[section].fix}`,
-    yamlText,
-    [section]
-  ))
-}
-
-/**
- * A file as written, before its decode: its names (`namesOf`) and the key
- * each provider's entry reads (`apiKeyEnv` when it is a string, else
- * `<NAME>_API_KEY`; a key that cannot be read is none).
- */
-const writtenNames = (raw: unknown) => {
-  const file = Predicate.isObject(raw) ? raw : {}
-  const providers = Predicate.isObject(file.providers) ? file.providers : {}
-  return Effect.map(
-    Effect.forEach(Object.keys(providers), (name) => {
-      const entry = providers[name]
-      const apiKeyEnv = Predicate.isObject(entry) && typeof entry.apiKeyEnv === "string" ? entry.apiKeyEnv : undefined
-      return LlmConfig.apiKey(keyVariable(name, apiKeyEnv)).pipe(Effect.orElseSucceed(Option.none))
-    }),
-    (keys) => ({ names: namesOf(file), keys: keys.flatMap(Option.toArray) })
-  )
-}
-
-/**
- * No provider lists a key as a model (`LlmConfig.keyAsModelProblem`): any
- * provider's key, whole or its first characters, pasted into `models` would
- * be served, logged and stored as a model name.
- */
-const checkModelsNotKeys = (
-  providers: ReadonlyMap<string, Provider>,
-  yamlText: string | undefined
-): Effect.Effect<void, GatewayConfigError> => {
-  const keys = keysOf(providers)
-  for (const provider of providers.values()) {
-    for (const [index, model] of provider.models.entries()) {
-      const problem = LlmConfig.keyAsModelProblem(model, keys)
-      if (problem !== undefined) {
-        return Effect.fail(configError(["providers", provider.name, "models", index], problem, yamlText))
-      }
+  for (const text of textsOf(file)) {
+    const problem = keyProblem(text, keys)
+    if (problem !== undefined) {
+      const shown = text.kind === "model" || text.kind === "step" ? text.path : text.path.slice(0, 1)
+      return Effect.fail(configError(text.path, problem, yamlText, shown))
     }
   }
   return Effect.void
+}
+
+/** `config` as a file would write it, for `checkTexts`. */
+const writtenOf = (config: GatewayConfig) => ({
+  providers: Object.fromEntries([...config.providers].map(([name, provider]) => [name, { models: provider.models }])),
+  models: Object.fromEntries(
+    [...config.aliases].map(([alias, steps]) => [alias, steps.map((step) => `${step.provider}/${step.model}`)])
+  ),
+  keys: [...config.keys.values()]
+})
+
+/**
+ * No text of `config` the gateway shows or logs holds one of `keys` (by the
+ * rule of `LlmConfig.keyAsModelProblem`): a provider's or an alias's name
+ * (`GET /v1/models` lists every alias to every client), a provider's model,
+ * a step's provider or model (the request log's), a gateway key's subject
+ * (the request log's and the usage ledger's on every request of that key).
+ * The error names the field (`models.fast[1]`; a name's section,
+ * `providers` or `models`; a subject's entry, by its place in a file's
+ * `keys` or `BATON_GATEWAY_KEYS` and the start of its hash), never the value.
+ * `Gateway.make` checks every key the gateway holds (`heldKeys`); `parse`
+ * and `fromFile` the file's providers' keys first, so that no error of
+ * theirs repeats one.
+ *
+ * @since 0.1.0
+ */
+export const checkKeysNotShown = (
+  config: GatewayConfig,
+  keys: ReadonlyArray<Redacted.Redacted>
+): Effect.Effect<void, GatewayConfigError> => checkTexts(writtenOf(config), keys, undefined)
+
+/**
+ * The keys a file as written reads: each provider's entry's `apiKeyEnv`
+ * when it is a string, else `<NAME>_API_KEY` (a key that cannot be read is
+ * none).
+ */
+const writtenKeys = (raw: unknown): Effect.Effect<ReadonlyArray<Redacted.Redacted>> => {
+  const providers = Predicate.isObject(raw) ? raw.providers : undefined
+  return Effect.map(
+    Effect.forEach(entriesOf(providers), ([name, entry]) => {
+      const apiKeyEnv = Predicate.isObject(entry) && typeof entry.apiKeyEnv === "string" ? entry.apiKeyEnv : undefined
+      return LlmConfig.apiKey(keyVariable(name, apiKeyEnv)).pipe(Effect.orElseSucceed(Option.none))
+    }),
+    (keys) => keys.flatMap(Option.toArray)
+  )
 }
 
 /**
@@ -566,10 +635,11 @@ const checkSubjectLimits = (
 }
 
 /**
- * Checks a decoded file: every alias step names a configured provider and
- * one of its models, no model, provider or alias is named by a provider's key, hosted providers have their key,
- * compatible ones a URL,
- * and the active keys of one subject agree on its limits.
+ * Checks a decoded file: no name, model, step or subject holds a key of
+ * its providers (the rule of `checkKeysNotShown`, before any error may
+ * repeat one), every alias step names a configured provider and one of its
+ * models, hosted providers have their key, compatible ones a URL, and the
+ * active keys of one subject agree on its limits.
  *
  * @since 0.1.0
  * @category constructors
@@ -584,10 +654,9 @@ export const fromFile = (file: File, yamlText?: string): Effect.Effect<GatewayCo
     const providers = new Map(
       resolved.flatMap((result) => Result.isSuccess(result) ? [[result.success.name, result.success]] : [])
     )
-    yield* checkNamesNotKeys(namesOf(file), keysOf(providers), yamlText)
+    yield* checkTexts(file, keysOf(providers), yamlText)
     const failed = resolved.find(Result.isFailure)
     if (failed !== undefined) return yield* failed.failure
-    yield* checkModelsNotKeys(providers, yamlText)
     const aliases = new Map<string, ReadonlyArray<Step>>()
     for (const [alias, steps] of Object.entries(file.models ?? {})) {
       if (alias.includes("/")) {
@@ -618,11 +687,11 @@ export const parse = (text: string, format: "json" | "yaml"): Effect.Effect<Gate
   Effect.gen(function*() {
     const raw = yield* parseText(text, format)
     const yamlText = format === "yaml" ? text : undefined
-    // before a schema error may repeat a provider's or an alias's name (the field of an error in its entry)
-    const written = yield* writtenNames(raw)
-    yield* checkNamesNotKeys(written.names, written.keys, yamlText)
+    // before a schema error may repeat a name holding a key (the field of an error in its entry)
+    const keys = yield* writtenKeys(raw)
+    yield* checkTexts(raw, keys, yamlText)
     const file = yield* decodeFile(raw, { onExcessProperty: "error" }).pipe(
-      Effect.mapError((error) => schemaError(error, yamlText, written.keys))
+      Effect.mapError((error) => schemaError(error, yamlText, keys))
     )
     return yield* fromFile(file, yamlText)
   })

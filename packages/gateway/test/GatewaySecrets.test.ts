@@ -4,15 +4,15 @@
  * of a provider outside the chain it serves (two providers behind one
  * proxy), reaches neither the client nor the request log, which is built
  * from the environment as `Gateway.layerDefaults` builds it; nor does one a
- * client pasted into a prompt, when prompts are logged. One pasted as an
- * alias name, which `GET /v1/models` lists to every client, stops the
- * gateway before it serves; so does any key the gateway holds (its file's
- * or the environment's, whether it calls their provider or not) pasted as a
- * gateway key's subject, in a file, `BATON_GATEWAY_KEYS` or a config built
- * in code, which every request of that key would write to the request log
- * and the usage ledger.
+ * client pasted into a prompt, when prompts are logged. Any key the
+ * gateway holds (its file's or the environment's, whether it calls their
+ * provider or not) pasted as an alias name, which `GET /v1/models` lists to
+ * every client, a model or a step, which the request log records, or a
+ * gateway key's subject, which every request of that key would write to the
+ * request log and the usage ledger, stops the gateway before it serves,
+ * whether the config came from a file, `BATON_GATEWAY_KEYS` or code.
  */
-import { SubjectId } from "@baton/core/Ids"
+import { ModelId, ProviderName, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RequestLog from "@baton/core/RequestLog"
@@ -203,7 +203,7 @@ keys:
     assert.strictEqual(error.field, "keys")
     assert.match(
       error.message,
-      /^gateway config: keys: the gateway key [0-9a-f]{12}\.\.\. \(keys\[1\] of a file, entry 2 of BATON_GATEWAY_KEYS\): its subject holds an API key/
+      /^gateway config: keys( \(line \d+\))?: the gateway key [0-9a-f]{12}\.\.\. \(keys\[1\] of a file, entry 2 of BATON_GATEWAY_KEYS\): its subject holds an API key/
     )
     assert.notInclude(error.message, secret.slice(0, 8))
   }
@@ -238,18 +238,20 @@ keys:
 
   it.effect("does not show the subject in the error on its keys' limits", () =>
     Effect.gen(function*() {
+      // a key of the environment the file does not read: only the gateway, not parse, knows it
+      const geminiKey = "AIzaSyCanary-gemini-0123456789abcdef"
       const file = {
         providers: { openai: { models: ["gpt-4o-mini"], apiKeyEnv: "OPENAI_KEY_PROD" } },
         keys: [
-          { sha256: GatewayConfig.hashKey("gw-a"), subject: prodKey, daily: 1 },
-          { sha256: GatewayConfig.hashKey("gw-b"), subject: prodKey, daily: 2 }
+          { sha256: GatewayConfig.hashKey("gw-a"), subject: geminiKey, daily: 1 },
+          { sha256: GatewayConfig.hashKey("gw-b"), subject: geminiKey, daily: 2 }
         ]
       }
       const error = yield* Effect.flip(GatewayConfig.parse(JSON.stringify(file), "json")).pipe(
         Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENAI_KEY_PROD: prodKey })))
       )
       assert.strictEqual(error.field, "keys[1].daily")
-      assert.notInclude(error.message, prodKey.slice(0, 8))
+      assert.notInclude(error.message, geminiKey.slice(0, 8))
     }))
 
   it.effect("refuses a config built in code", () =>
@@ -295,6 +297,64 @@ keys:
       assert.strictEqual(error.field, "keys")
       assert.match(error.message, /entry 2 of BATON_GATEWAY_KEYS\): its subject holds an API key/)
       assert.notInclude(error.message, deepseekKey.slice(0, 8))
+    }))
+})
+
+describe("Gateway: an environment key pasted as a name, a model or a step", () => {
+  /** A key of the environment for a provider the file does not list. */
+  const geminiKey = "AIzaSyCanary-gemini-0123456789abcdef"
+
+  /** A file serving `main` on OpenAI (key `prodKey`, models `openaiModels`), `extraAliases` (YAML lines) under `models`. */
+  const fileWith = (openaiModels: string, extraAliases: string) => (openaiUrl: string) =>
+    `providers:
+  openai: { baseUrl: "${openaiUrl}", models: [${openaiModels}], apiKeyEnv: OPENAI_KEY_PROD }
+models:
+  main: [openai/gpt-4o-mini]
+${extraAliases}keys:
+  - { sha256: ${GatewayConfig.hashKey(Fixture.clientKey)}, subject: teacher-1 }
+`
+
+  /** The gateway stopped before it served, by an error naming `field` and not showing the key. */
+  const assertRefusedAt = (result: Effect.Success<ReturnType<typeof served>>, field: string) => {
+    assert.isTrue(Result.isFailure(result), `served: ${JSON.stringify(Result.getOrUndefined(result))}`)
+    const error = Result.isFailure(result) ? result.failure : undefined
+    assert.instanceOf(error, GatewayConfig.GatewayConfigError)
+    assert.strictEqual(error.field, field)
+    assert.include(error.message, "API key")
+    assert.notInclude(error.message, geminiKey.slice(0, 8))
+  }
+
+  const environment = { GEMINI_API_KEY: geminiKey }
+
+  it.effect("refuses an alias name holding it (GET /v1/models lists every alias)", () =>
+    Effect.gen(function*() {
+      const gateway = gatewayOfYaml(fileWith("gpt-4o-mini", `  ${geminiKey}: [openai/gpt-4o-mini]\n`), environment)
+      assertRefusedAt(yield* served(gateway, geminiKey), "models")
+    }))
+
+  it.effect("refuses a provider's model and a step's model holding it (the request log's model)", () =>
+    Effect.gen(function*() {
+      const gateway = gatewayOfYaml(
+        fileWith(`gpt-4o-mini, ${geminiKey}`, `  keyed: [openai/${geminiKey}]\n`),
+        environment
+      )
+      assertRefusedAt(yield* served(gateway, geminiKey), "providers.openai.models[1]")
+    }))
+
+  it.effect("refuses a step's model holding it in a config built in code", () =>
+    Effect.gen(function*() {
+      const gateway = gatewayOver((mock) =>
+        Effect.map(
+          GatewayConfig.parse(fileWith("gpt-4o-mini", "")(mock.baseUrl("openai")), "yaml"),
+          (config) => ({
+            ...config,
+            aliases: new Map([
+              ...config.aliases,
+              ["keyed", [{ provider: ProviderName.make("openai"), model: ModelId.make(`${geminiKey}-mini`) }]]
+            ])
+          })
+        ), environment)
+      assertRefusedAt(yield* served(gateway, geminiKey), "models.keyed[0]")
     }))
 })
 
