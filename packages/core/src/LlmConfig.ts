@@ -1084,11 +1084,13 @@ const compatibleKeyVariable = /^LLM_COMPAT_.+_API_KEY$/
  * its endpoint's variables name it (`LLM_COMPAT_<NAME>_BASE_URL`).
  */
 const configuredKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.gen(function*() {
-  const compatible = yield* compatibleKeyVariables
-  const values = yield* keyValues([...kinds.map(keyVariableOf), ...compatible])
-  return values.flatMap((key) =>
-    [key, key.toLowerCase(), compatibleName(key)].map((spelling) => Redacted.make(spelling))
-  )
+  const keys = yield* environmentKeys
+  return keys.flatMap((key) => {
+    const value = Redacted.value(key)
+    return [value, value.toLowerCase(), compatibleName(value)].map((spelling) =>
+      Redacted.make(spelling, { label: key.label })
+    )
+  })
 })
 
 /** The names of the `LLM_COMPAT_<NAME>_API_KEY` variables set. */
@@ -1097,17 +1099,40 @@ const compatibleKeyVariables: Effect.Effect<ReadonlyArray<string>> = Effect.gen(
   return names.filter((name) => compatibleKeyVariable.test(name))
 })
 
-/** The values of the variables `names` that are set and not blank, trimmed as {@link apiKey} reads them. */
-const keyValues = (names: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>> =>
+/**
+ * The values of the variables `names` that are set and not blank, trimmed as
+ * {@link apiKey} reads them, each labelled with its variable.
+ */
+const keyValues = (names: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Redacted.Redacted>> =>
   Effect.map(
     Effect.forEach(names, (name) => Effect.option(Config.String(name))),
-    (values) => values.flatMap((value) => Option.isSome(value) && value.value.trim() !== "" ? [value.value.trim()] : [])
+    (values) =>
+      values.flatMap((value, i) =>
+        Option.isSome(value) && value.value.trim() !== ""
+          ? [Redacted.make(value.value.trim(), { label: names[i] })]
+          : []
+      )
   )
 
 /** `Settings.compatibleKeys`: every `LLM_COMPAT_<NAME>_API_KEY` set, the chain's or not. */
-const readCompatibleKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.map(
-  Effect.flatMap(compatibleKeyVariables, keyValues),
-  (values) => values.map((value) => Redacted.make(value))
+const readCompatibleKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.flatMap(
+  compatibleKeyVariables,
+  keyValues
+)
+
+/**
+ * The value of every key variable set in the current `ConfigProvider`,
+ * trimmed as {@link apiKey} reads it and labelled with its variable: the
+ * hosted providers' (`<PROVIDER>_API_KEY`) and every
+ * `LLM_COMPAT_<NAME>_API_KEY`, whatever the chain names. A program that
+ * holds them without reading `Settings` (the gateway's config file) checks
+ * and scrubs its texts with them; a variable that cannot be read is none.
+ *
+ * @since 0.1.0
+ */
+export const environmentKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.flatMap(
+  compatibleKeyVariables,
+  (compatible) => keyValues([...kinds.map(keyVariableOf), ...compatible])
 )
 
 /**

@@ -36,9 +36,11 @@
  *   (`checkKeysNotShown`, by the rule of `LlmConfig.keyAsModelProblem`),
  *   before the gateway listens, whether the config came from a file,
  *   `BATON_GATEWAY_KEYS` or code, the error showing no part of the key.
- *   `parse` applies the same check with the file's providers' keys before
- *   the file's schema, so that no schema error in an entry repeats a name
- *   holding a key, and gives the YAML line.
+ *   `parse` applies the same check before the file's schema, and `fromFile`
+ *   before its own checks, with the keys the file's providers read and every
+ *   key variable of the environment (`LlmConfig.environmentKeys`), so that
+ *   no error of theirs (schema, unknown provider, model not listed) repeats a
+ *   name, a model or a step holding a key; they give the YAML line.
  * - A step is `provider/model`, or `{ model: provider/model, retries,
  *   firstTokenMs }` to override, for that step only, the environment's
  *   retries on the same provider (`LLM_MAX_RETRIES`) and first-token limit
@@ -63,8 +65,8 @@
  * `GatewayConfigError` that names the field and, for YAML, the line; a key
  * the field repeats (a provider, an alias) is cut after 64 characters, its
  * control characters escaped (`Redact.excerpt`), or shown as
- * `<a key: not shown>` when it holds a provider's key (an unknown property
- * pasted from one). `fromEnvironment` builds
+ * `<a key: not shown>` when it holds a key the file's providers read or the
+ * environment holds (an unknown property pasted from one). `fromEnvironment` builds
  * the config without a file, from `LlmConfig`'s chain and the
  * `BATON_GATEWAY_KEYS` variable.
  *
@@ -540,8 +542,8 @@ const writtenOf = (config: GatewayConfig) => ({
  * `providers` or `models`; a subject's entry, by its place in a file's
  * `keys` or `BATON_GATEWAY_KEYS` and the start of its hash), never the value.
  * `Gateway.make` checks every key the gateway holds (`heldKeys`); `parse`
- * and `fromFile` the file's providers' keys first, so that no error of
- * theirs repeats one.
+ * and `fromFile` the file's providers' keys and the environment's
+ * (`LlmConfig.environmentKeys`) first, so that no error of theirs repeats one.
  *
  * @since 0.1.0
  */
@@ -636,8 +638,8 @@ const checkSubjectLimits = (
 
 /**
  * Checks a decoded file: no name, model, step or subject holds a key of
- * its providers (the rule of `checkKeysNotShown`, before any error may
- * repeat one), every alias step names a configured provider and one of its
+ * its providers or of the environment (`LlmConfig.environmentKeys`; the rule
+ * of `checkKeysNotShown`, before any error may repeat one), every alias step names a configured provider and one of its
  * models, hosted providers have their key, compatible ones a URL, and the
  * active keys of one subject agree on its limits.
  *
@@ -654,7 +656,7 @@ export const fromFile = (file: File, yamlText?: string): Effect.Effect<GatewayCo
     const providers = new Map(
       resolved.flatMap((result) => Result.isSuccess(result) ? [[result.success.name, result.success]] : [])
     )
-    yield* checkTexts(file, keysOf(providers), yamlText)
+    yield* checkTexts(file, [...keysOf(providers), ...yield* LlmConfig.environmentKeys], yamlText)
     const failed = resolved.find(Result.isFailure)
     if (failed !== undefined) return yield* failed.failure
     const aliases = new Map<string, ReadonlyArray<Step>>()
@@ -688,7 +690,7 @@ export const parse = (text: string, format: "json" | "yaml"): Effect.Effect<Gate
     const raw = yield* parseText(text, format)
     const yamlText = format === "yaml" ? text : undefined
     // before a schema error may repeat a name holding a key (the field of an error in its entry)
-    const keys = yield* writtenKeys(raw)
+    const keys = [...yield* writtenKeys(raw), ...yield* LlmConfig.environmentKeys]
     yield* checkTexts(raw, keys, yamlText)
     const file = yield* decodeFile(raw, { onExcessProperty: "error" }).pipe(
       Effect.mapError((error) => schemaError(error, yamlText, keys))

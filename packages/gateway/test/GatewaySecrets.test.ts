@@ -380,3 +380,35 @@ describe("Gateway: a provider key pasted as a property name the schema refuses",
       }
     }))
 })
+
+describe("Gateway: an environment key the file does not read, in an error of the file", () => {
+  const geminiKey = "AIzaSyCanary-gemini-0123456789abcdef"
+  const compatKey = "canary-compat-local-0123456789abcdef"
+  const environment = { OPENAI_API_KEY: prodKey, GEMINI_API_KEY: geminiKey, LLM_COMPAT_LOCAL_API_KEY: compatKey }
+  const openai = "providers:\n  openai: { models: [gpt-4o-mini] }\n"
+
+  /** Files listing only openai, each pasting a key of the environment where an error of the file repeats it. */
+  const files = {
+    "a step's model not in its provider's models": `${openai}models:\n  main: [openai/${geminiKey}]\nkeys: []\n`,
+    "a step's unknown provider": `${openai}models:\n  main: [${compatKey}/x]\nkeys: []\n`,
+    "an alias with '/'": `${openai}models:\n  ${compatKey}/x: [openai/gpt-4o-mini]\nkeys: []\n`,
+    "a provider name without its baseUrl": `${openai}  ${compatKey}: { models: [a] }\nkeys: []\n`,
+    "a provider name the schema refuses": `${openai}  ${geminiKey}: { models: [a] }\nkeys: []\n`,
+    "an alias the schema refuses": `${openai}models:\n  ${geminiKey}: []\nkeys: []\n`,
+    "a top-level property": `${openai}keys: []\n${geminiKey}: 1\n`
+  }
+
+  it.effect("GatewayConfig.load (baton serve --config) refuses each file without showing the key", () =>
+    Effect.gen(function*() {
+      for (const [name, text] of Object.entries(files)) {
+        const path = join(mkdtempSync(join(tmpdir(), "baton-gateway-secrets-")), "baton.yaml")
+        writeFileSync(path, text)
+        const error = yield* Effect.flip(GatewayConfig.load(path)).pipe(
+          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment)))
+        )
+        for (const key of [geminiKey, compatKey]) {
+          assert.notInclude(`${error.field} ${error.message}`, key.slice(0, 8), name)
+        }
+      }
+    }))
+})
