@@ -456,7 +456,9 @@ const keyProblem = (key: string): string | undefined => {
  * Reads an API key from `variable`: unset or blank is `None`; the whitespace
  * around it (the final newline of a mounted secret file) is trimmed; what is
  * left must be visible ASCII and not in a pair of matching quotes (`'sk-...'`),
- * else an `LlmConfigError` naming the variable, never the value. The rule every Baton door reads keys by.
+ * else an `LlmConfigError` naming the variable, never the value. The key is
+ * labelled with the variable (`Redacted.label`), for an error to name where
+ * a value holding it came from. The rule every Baton door reads keys by.
  *
  * @since 0.1.0
  */
@@ -471,7 +473,7 @@ export const apiKey = (variable: string): Effect.Effect<Option.Option<Redacted.R
  * {@link apiKey} reads a variable by: trimmed, blank is `None`, else visible
  * ASCII in no quotes or an `LlmConfigError` naming `name`, never the key. A key undici
  * would refuse as a header never reaches it (each call would fail as a
- * retryable connection failure).
+ * retryable connection failure). The key is labelled `name`.
  *
  * @since 0.1.0
  */
@@ -484,7 +486,7 @@ export const checkKey = (
   if (trimmed.length === 0) return Effect.succeedNone
   const problem = keyProblem(trimmed)
   if (problem !== undefined) return fail(name, problem)
-  return Effect.succeedSome(trimmed === value ? key : Redacted.make(trimmed))
+  return Effect.succeedSome(Redacted.make(trimmed, { label: name }))
 }
 
 /**
@@ -673,18 +675,42 @@ const modelProblem = (model: string): string => {
  * model (a cut paste) or before a mask (`sk-CANAR****7890`, a key as a
  * provider shows it). Only where the model starts: a model that merely ends
  * with a key's first characters (`llama-3.1-8b-instruct` beside a key
- * `instructkey-...`) is a name. The problem never shows the value. Such a model
+ * `instructkey-...`) is a name. The problem names the key's variable
+ * ({@link heldKeyProblem}), never the value. Such a model
  * would be sent, logged, stored and metered as a name; `LlmConfig` refuses
  * every model variable and `LLM_CHAIN` model by it, the gateway its config
  * file's models.
  *
  * @since 0.1.0
  */
-export const keyAsModelProblem = (model: string, keys: ReadonlyArray<Redacted.Redacted>): string | undefined =>
-  keys.some((key) => holdsKey(model, Redacted.value(key)))
-    ? "holds an API key where a model name goes (the value is not shown); put the key in its key variable " +
-      "and a model name here"
-    : undefined
+export const keyAsModelProblem = (model: string, keys: ReadonlyArray<Redacted.Redacted>): string | undefined => {
+  const key = keyHeldIn(model, keys)
+  return key === undefined ? undefined : heldKeyProblem(key, "put a model name here and the key in its key variable")
+}
+
+/**
+ * The first of `keys` that `text` holds, by the rule of
+ * {@link keyAsModelProblem}; `undefined` when it holds none.
+ *
+ * @since 0.1.0
+ */
+export const keyHeldIn = (text: string, keys: ReadonlyArray<Redacted.Redacted>): Redacted.Redacted | undefined =>
+  keys.find((key) => holdsKey(text, Redacted.value(key)))
+
+/**
+ * What is wrong with a text holding `key` ({@link keyHeldIn}), never showing
+ * the value: the variable it was read from (its label, as {@link apiKey}
+ * gives it) and `fix`, and, as the variable may hold a placeholder of an
+ * endpoint without auth rather than a key, the advice to change it; without
+ * a label, an API key and `fix`.
+ *
+ * @since 0.1.0
+ */
+export const heldKeyProblem = (key: Redacted.Redacted, fix: string): string =>
+  key.label === undefined
+    ? `holds an API key (the value is not shown); ${fix}`
+    : `holds the value of ${key.label} (an API key; not shown); ${fix}, or change ${key.label} if its value ` +
+      "is a placeholder"
 
 /** Whether `model` holds `key` (a secret: `minSecretLength` or more) whole, or starts with 8+ of its first characters up to its end or a mask. */
 const holdsKey = (model: string, key: unknown): boolean => {

@@ -482,19 +482,21 @@ const fixOf = {
 
 /**
  * What is wrong with a text holding one of `keys` (by the rule of
- * `LlmConfig.keyAsModelProblem`; a step's by `stepKeyProblem`), never
- * repeating it; `undefined` when it holds none.
+ * `LlmConfig.keyAsModelProblem`; a step's by `stepKeyProblem`), naming the
+ * variable the key came from (`LlmConfig.heldKeyProblem`), never repeating
+ * it; `undefined` when it holds none.
  */
 const keyProblem = ({ kind, path, sha256, text }: Text, keys: ReadonlyArray<Redacted.Redacted>): string | undefined => {
   if (kind === "step") return stepKeyProblem(text, keys)
-  const problem = LlmConfig.keyAsModelProblem(text, keys)
-  if (problem === undefined || kind === "model") return problem
+  if (kind === "model") return LlmConfig.keyAsModelProblem(text, keys)
+  const key = LlmConfig.keyHeldIn(text, keys)
+  if (key === undefined) return undefined
   const what = kind === "subject"
     ? `${entryOf(Number(path[1]), sha256)}: its subject`
     : kind === "provider name"
     ? "a provider name"
     : "an alias name"
-  return `${what} holds an API key (the value is not shown); ${fixOf[kind]}`
+  return `${what} ${LlmConfig.heldKeyProblem(key, fixOf[kind])}`
 }
 
 /** A gateway key's entry as an error names it: the start of its hash (when it is one) and its place. */

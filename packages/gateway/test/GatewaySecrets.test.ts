@@ -203,7 +203,7 @@ keys:
     assert.strictEqual(error.field, "keys")
     assert.match(
       error.message,
-      /^gateway config: keys( \(line \d+\))?: the gateway key [0-9a-f]{12}\.\.\. \(keys\[1\] of a file, entry 2 of BATON_GATEWAY_KEYS\): its subject holds an API key/
+      /^gateway config: keys( \(line \d+\))?: the gateway key [0-9a-f]{12}\.\.\. \(keys\[1\] of a file, entry 2 of BATON_GATEWAY_KEYS\): its subject holds the value of [A-Z0-9_]+ \(an API key; not shown\)/
     )
     assert.notInclude(error.message, secret.slice(0, 8))
   }
@@ -295,8 +295,22 @@ keys:
       )
       assert.instanceOf(error, GatewayConfig.GatewayConfigError)
       assert.strictEqual(error.field, "keys")
-      assert.match(error.message, /entry 2 of BATON_GATEWAY_KEYS\): its subject holds an API key/)
+      assert.match(error.message, /entry 2 of BATON_GATEWAY_KEYS\): its subject holds the value of [A-Z0-9_]+ \(an API key; not shown\)/)
       assert.notInclude(error.message, deepseekKey.slice(0, 8))
+    }))
+
+  it.effect("names the variable whose value the subject holds, a placeholder's too, never the value", () =>
+    Effect.gen(function*() {
+      // an endpoint the gateway never calls, its variable holding a placeholder the subject begins with
+      const result = yield* served(
+        gatewayOfYaml(fileWithSubject("local-llm"), { LLM_COMPAT_X_API_KEY: "local-llm-key" }),
+        "local-llm"
+      )
+      const error = Result.isFailure(result) ? result.failure : undefined
+      assert.instanceOf(error, GatewayConfig.GatewayConfigError)
+      assert.include(error.message, "its subject holds the value of LLM_COMPAT_X_API_KEY (an API key; not shown)")
+      assert.include(error.message, "or change LLM_COMPAT_X_API_KEY if its value is a placeholder")
+      assert.notInclude(error.message, "local-llm-key")
     }))
 })
 
