@@ -60,10 +60,16 @@ const commentsBefore = (blocks: ReadonlyArray<string>) => {
 const keepAlivesIn = (text: string) => text.split(": keep-alive\n\n").length - 1
 
 /**
+ * `effect`, a wait for the gateway's progress, failing after 5 s of real
+ * time with `what` (a guard against a gateway that never gets there, not a
+ * limit the test times).
+ */
+const within5s = (what: string) => <A>(effect: Effect.Effect<A>): Effect.Effect<A> =>
+  Effect.timeoutOrElse(effect, { duration: "5 seconds", orElse: () => Effect.die(new Error(`${what} within 5 s`)) })
+
+/**
  * Reads `reader` on from `text` until `enough` holds of the text read or the
- * body ends: the text. A wait for the gateway's progress, so it fails after
- * 5 s of real time with `what` (a guard against a gateway that never gets
- * there, not a limit the test times).
+ * body ends: the text, `within5s`.
  */
 const readUntil = (
   reader: ReadableStreamDefaultReader<string>,
@@ -80,14 +86,13 @@ const readUntil = (
       sofar += chunk.value
     }
     return sofar
-  }).pipe(
-    Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.die(new Error(`${what} within 5 s`)) })
-  )
+  }).pipe(within5s(what))
 
 /**
  * Posts `body`, streamed, with OpenAI's answer held by the mock server (in
  * the hold's scope) until `comments` keep-alive comments came, then
- * released: the answer, read whole.
+ * released: the answer, read whole. Each wait is `within5s`, the response's
+ * start included.
  */
 const postHeld = (
   mock: MockProviderServer.MockProviderServer["Service"],
@@ -98,13 +103,14 @@ const postHeld = (
   Effect.gen(function*() {
     const { reader, response, text } = yield* Effect.scoped(Effect.gen(function*() {
       yield* mock.hold("openai")
+      // a gateway that waited for the answer before it started the response never answers while it is held
       const response = yield* Effect.promise(() =>
         fetch(`${url}/v1/chat/completions`, {
           method: "POST",
           headers: { authorization: `Bearer ${Fixture.clientKey}`, "content-type": "application/json" },
           body: JSON.stringify(body)
         })
-      )
+      ).pipe(within5s("the response, its answer held, did not start"))
       const reader = (response.body ?? new ReadableStream<Uint8Array>()).pipeThrough(new TextDecoderStream())
         .getReader()
       const text = yield* readUntil(
