@@ -486,37 +486,50 @@ const fixOf = {
  * variable the key came from (`LlmConfig.heldKeyProblem`), never repeating
  * it; `undefined` when it holds none.
  */
-const keyProblem = ({ kind, path, sha256, text }: Text, keys: ReadonlyArray<Redacted.Redacted>): string | undefined => {
+const keyProblem = (
+  { kind, path, sha256, text }: Text,
+  keys: ReadonlyArray<Redacted.Redacted>,
+  placeOf: (index: number) => string
+): string | undefined => {
   if (kind === "step") return stepKeyProblem(text, keys)
   if (kind === "model") return LlmConfig.keyAsModelProblem(text, keys)
   const key = LlmConfig.keyHeldIn(text, keys)
   if (key === undefined) return undefined
   const what = kind === "subject"
-    ? `${entryOf(Number(path[1]), sha256)}: its subject`
+    ? `${entryOf(Number(path[1]), sha256, placeOf)}: its subject`
     : kind === "provider name"
     ? "a provider name"
     : "an alias name"
   return `${what} ${LlmConfig.heldKeyProblem(key, fixOf[kind])}`
 }
 
-/** A gateway key's entry as an error names it: the start of its hash (when it is one) and its place. */
-const entryOf = (index: number, sha256: unknown): string => {
+/** A gateway key's entry as an error names it: the start of its hash (when it is one) and its place (`placeOf`). */
+const entryOf = (index: number, sha256: unknown, placeOf: (index: number) => string): string => {
   const hash = typeof sha256 === "string" && /^[0-9a-f]{64}$/.test(sha256) ? `${sha256.slice(0, 12)}... ` : ""
-  return `the gateway key ${hash}(keys[${index}] of a file, entry ${index + 1} of BATON_GATEWAY_KEYS)`
+  return `the gateway key ${hash}(${placeOf(index)})`
 }
+
+/** A gateway key's place in a file: `keys[1]`. */
+const placeInFile = (index: number): string => `keys[${index}]`
+
+/** A gateway key's place in a checked config, whose source is not known: a file's, `BATON_GATEWAY_KEYS` or code. */
+const placeInConfig = (index: number): string =>
+  `entry ${index + 1} of BATON_GATEWAY_KEYS, or keys[${index}] of a file or a config built in code`
 
 /**
  * No text of a file as written (`textsOf`: names, models, steps, subjects)
  * holds one of `keys`: the error names the field (a name's or a subject's by
- * its section alone) and the YAML line, never the value.
+ * its section alone; a subject's entry by `placeOf`, `keys[1]` in a file) and
+ * the YAML line, never the value.
  */
 const checkTexts = (
   file: unknown,
   keys: ReadonlyArray<Redacted.Redacted>,
-  yamlText: string | undefined
+  yamlText: string | undefined,
+  placeOf: (index: number) => string = placeInFile
 ): Effect.Effect<void, GatewayConfigError> => {
   for (const text of textsOf(file)) {
-    const problem = keyProblem(text, keys)
+    const problem = keyProblem(text, keys, placeOf)
     if (problem !== undefined) {
       const shown = text.kind === "model" || text.kind === "step" ? text.path : text.path.slice(0, 1)
       return Effect.fail(configError(text.path, problem, yamlText, shown))
@@ -541,8 +554,9 @@ const writtenOf = (config: GatewayConfig) => ({
  * a step's provider or model (the request log's), a gateway key's subject
  * (the request log's and the usage ledger's on every request of that key).
  * The error names the field (`models.fast[1]`; a name's section,
- * `providers` or `models`; a subject's entry, by its place in a file's
- * `keys` or `BATON_GATEWAY_KEYS` and the start of its hash), never the value.
+ * `providers` or `models`; a subject's entry, by the start of its hash and
+ * its place, in `BATON_GATEWAY_KEYS` or `keys` as the config does not say
+ * which; `parse` names `keys[1]`), never the value.
  * `Gateway.make` checks every key the gateway holds (`heldKeys`); `parse`
  * and `fromFile` the file's providers' keys and the environment's
  * (`LlmConfig.environmentKeys`) first, so that no error of theirs repeats one.
@@ -552,7 +566,7 @@ const writtenOf = (config: GatewayConfig) => ({
 export const checkKeysNotShown = (
   config: GatewayConfig,
   keys: ReadonlyArray<Redacted.Redacted>
-): Effect.Effect<void, GatewayConfigError> => checkTexts(writtenOf(config), keys, undefined)
+): Effect.Effect<void, GatewayConfigError> => checkTexts(writtenOf(config), keys, undefined, placeInConfig)
 
 /**
  * The keys a file as written reads: each provider's entry's `apiKeyEnv`
