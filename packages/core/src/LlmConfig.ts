@@ -103,6 +103,7 @@
  * @since 0.1.0
  */
 import {
+  Array as Arr,
   Config,
   ConfigProvider,
   Context,
@@ -493,17 +494,19 @@ export const checkKey = (
  * Every key the configuration holds, to scrub wherever text leaves Baton
  * and to refuse where a key must not go: the hosted providers' and every
  * `LLM_COMPAT_<NAME>_API_KEY` set, the chain's endpoints' and the others'
- * (`compatibleKeys`). The request log (`RequestLog.optionsFromConfig`),
- * `LlmManager.layerConfig` and the gateway read it.
+ * (`compatibleKeys`), each value once. The request log
+ * (`RequestLog.optionsFromConfig`), `LlmManager.layerConfig` and the gateway
+ * read it.
  *
  * @since 0.1.0
  */
-export const secrets = (settings: Settings): ReadonlyArray<Redacted.Redacted> => [
-  ...[...Object.values(settings.providers), ...Object.values(settings.compatible)].flatMap((provider) =>
-    Option.toArray(provider.apiKey)
-  ),
-  ...settings.compatibleKeys
-]
+export const secrets = (settings: Settings): ReadonlyArray<Redacted.Redacted> =>
+  Arr.dedupe([
+    ...[...Object.values(settings.providers), ...Object.values(settings.compatible)].flatMap((provider) =>
+      Option.toArray(provider.apiKey)
+    ),
+    ...settings.compatibleKeys
+  ])
 
 /**
  * The URLs a usage store may be given, as an error lists them.

@@ -52,6 +52,19 @@ describe("LlmConfig.layerWithoutChain", () => {
       }
     }))
 
+  it.effect("secrets lists each key once, a chain endpoint's (also among every compatible key set) too", () =>
+    Effect.gen(function*() {
+      const settings = yield* Effect.service(LlmConfig.LlmConfig).pipe(
+        Effect.provide(LlmConfig.layerFromRecord({
+          OPENAI_API_KEY: "sk-openai",
+          LLM_CHAIN: "openai,local/llama3",
+          LLM_COMPAT_LOCAL_BASE_URL: "http://127.0.0.1:11434/v1",
+          LLM_COMPAT_LOCAL_API_KEY: "canary-compat-local-0123"
+        }))
+      )
+      assert.deepStrictEqual(LlmConfig.secrets(settings).map(Redacted.value), ["sk-openai", "canary-compat-local-0123"])
+    }))
+
   it.effect("checks the other variables as layer does", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(load({ AI_DAILY_LIMIT_PER_TEACHER: "0" }))
