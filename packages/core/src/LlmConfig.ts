@@ -214,7 +214,8 @@ export interface Settings {
   /**
    * Every `LLM_COMPAT_<NAME>_API_KEY` set, trimmed, whether the chain names
    * its endpoint or not: none is sent outside the chain, but each is a
-   * secret of the environment ({@link secrets}).
+   * secret of the environment ({@link secrets}). Required: `Settings` built
+   * in code give `[]` when they hold none.
    */
   readonly compatibleKeys: ReadonlyArray<Redacted.Redacted>
   readonly generationEnabled: boolean

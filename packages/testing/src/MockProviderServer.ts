@@ -189,7 +189,8 @@ export class MockProviderServer extends Context.Service<MockProviderServer, {
    * received (counted, listed by `received`, its fault taken) and left
    * unanswered until every hold on its provider when it came is released
    * (holds stack: one released leaves another's requests held); `reset`
-   * releases them all. A test so keeps a call on the wire until it has seen
+   * releases them all and ends every hold: a request coming after it is
+   * answered, though the hold's scope is still open. A test so keeps a call on the wire until it has seen
    * what it waits for, however slow the machine, not for a span of real
    * time. A request never released stays open (until the test's timeout).
    */
