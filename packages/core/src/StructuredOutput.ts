@@ -449,7 +449,9 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
  * not 1-64 letters, digits, `_` or `-`, the schema itself is invalid, has
  * a `$ref` loop that reads no input (`D0 = { anyOf: [{ $ref: "#/$defs/D0" },
  * …] }`, which would check an answer against itself without end; a loop
- * through `properties` or `items`, a recursive tree, is fine) or,
+ * through `properties` or `items`, a recursive tree, is fine; a
+ * `$dynamicRef` / `$recursiveRef` counts as leading to every schema Ajv may
+ * resolve it to) or,
  * `untrusted`, has a pattern that cannot run in linear time. `untrusted` is
  * for a schema from outside the program (a gateway's client): its patterns
  * run on the linear matcher.

@@ -3,9 +3,10 @@
  * user passes one: the dialects the SDKs emit (draft-07 with `definitions`),
  * checked against the answer of a real adapter over the mock server.
  */
+import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import * as StructuredOutput from "../src/StructuredOutput.ts"
 import { Bench, manager } from "./utils/chain.ts"
 
@@ -93,4 +94,116 @@ describe("LlmManager.generateStructured with a $ref loop that reads no input", (
       assert.include(error.message, "/$defs/D0")
       assert.lengthOf(yield* server.received("openai"), 0)
     }).pipe(Effect.provide(Bench)))
+})
+
+const draft2019 = "https://json-schema.org/draft/2019-09/schema"
+
+/** The extensible tree of 2020-12 and 2019-09: each `$dynamicRef` / `$recursiveRef` is under `items`. */
+const trees = {
+  "the tree whose root holds the $dynamicAnchor": {
+    $dynamicAnchor: "node",
+    type: "object",
+    properties: { data: true, children: { type: "array", items: { $dynamicRef: "#node" } } }
+  },
+  "the tree extended by a root of its own (2020-12)": {
+    $id: "https://example.com/strict-tree",
+    $dynamicAnchor: "node",
+    $ref: "tree",
+    unevaluatedProperties: false,
+    $defs: {
+      tree: {
+        $id: "tree",
+        $dynamicAnchor: "node",
+        type: "object",
+        properties: { data: true, children: { type: "array", items: { $dynamicRef: "#node" } } }
+      }
+    }
+  },
+  "the $recursiveRef tree (2019-09)": {
+    $schema: draft2019,
+    $recursiveAnchor: true,
+    type: "object",
+    properties: { data: true, children: { type: "array", items: { $recursiveRef: "#" } } }
+  },
+  "the $recursiveRef tree extended by a root of its own (2019-09)": {
+    $schema: draft2019,
+    $id: "https://example.com/strict-tree",
+    $recursiveAnchor: true,
+    $ref: "tree",
+    unevaluatedProperties: false,
+    $defs: {
+      tree: {
+        $id: "tree",
+        $recursiveAnchor: true,
+        type: "object",
+        properties: { data: true, children: { type: "array", items: { $recursiveRef: "#" } } }
+      }
+    }
+  }
+}
+
+describe("LlmManager.generateStructured with a recursive $dynamicRef or $recursiveRef tree", () => {
+  const answer = { data: 1, children: [{ data: 2, children: [{ data: 3, children: [] }] }] }
+
+  for (const [shape, schema] of Object.entries(trees)) {
+    it.live(`answers ${shape}, decoded`, () =>
+      Effect.gen(function*() {
+        const server = yield* MockProviderServer.MockProviderServer
+        yield* server.inject("openai", MockFault.content(JSON.stringify(answer)))
+        const llm = yield* manager({ chain: ["openai"] })
+        const result = yield* llm.generateStructured(prompt, schema)
+        assert.deepStrictEqual(result.value, answer)
+        // and checked, down the tree
+        const output = yield* StructuredOutput.fromJsonSchema(schema)
+        assert.isTrue(Result.isFailure(output.decode(JSON.stringify({ children: [{ children: [1] }] }))))
+      }).pipe(Effect.provide(Bench)))
+  }
+})
+
+describe("LlmManager.generateStructured with a $dynamicRef or $recursiveRef loop that reads no input", () => {
+  /**
+   * Ajv calls a `$dynamicRef` / `$recursiveRef` the function it is compiled in when no schema
+   * holding its anchor has been met (or none exists), and a holder met first when one has: each
+   * of these checks the same value against the same schema again.
+   */
+  const looping = {
+    "an anchor nowhere in the document": { anyOf: [{ $dynamicRef: "#x" }, { type: "string" }] },
+    "a JSON Pointer, which Ajv reads as an anchor": {
+      $defs: { x: { type: "string" } },
+      anyOf: [{ $dynamicRef: "#/$defs/x" }, { type: "null" }]
+    },
+    "a root holding the anchor, reached from another resource": {
+      $id: "https://example.com/root",
+      $dynamicAnchor: "node",
+      $ref: "inner",
+      $defs: { inner: { $id: "inner", anyOf: [{ $dynamicRef: "#node" }, { type: "string" }] } }
+    },
+    "a definition under properties, its anchor only in an unused definition": {
+      properties: { a: { $ref: "#/$defs/D" } },
+      $defs: {
+        D: { anyOf: [{ $dynamicRef: "#T" }, { type: "string" }] },
+        T: { $dynamicAnchor: "T", type: "integer" }
+      }
+    },
+    "a $recursiveRef in a definition under properties, no $recursiveAnchor (2019-09)": {
+      $schema: draft2019,
+      properties: { a: { $ref: "#/$defs/D" } },
+      $defs: { D: { anyOf: [{ $recursiveRef: "#" }, { type: "string" }] } }
+    }
+  }
+
+  for (const [shape, schema] of Object.entries(looping)) {
+    it.live(`refuses ${shape} before any call (not a stack overflow after one)`, () =>
+      Effect.gen(function*() {
+        const server = yield* MockProviderServer.MockProviderServer
+        const llm = yield* manager({ chain: ["openai"] })
+        const error = yield* Effect.flip(llm.generateStructured(prompt, schema))
+        assert.deepStrictEqual([error._tag, error._tag === "InvalidOptions" ? error.field : ""], [
+          "InvalidOptions",
+          "schema"
+        ])
+        assert.include(error.message, "$ref loop")
+        assert.lengthOf(yield* server.received("openai"), 0)
+      }).pipe(Effect.provide(Bench)))
+  }
 })
