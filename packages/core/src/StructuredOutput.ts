@@ -64,6 +64,8 @@
  *
  * Decoding tolerates a Markdown code fence around the JSON (backticks or
  * tildes, a `json` tag in any case), which models add even when asked not to.
+ * An answer nested deeper than Ajv's check of a recursive schema can go
+ * (some thousands of levels) fails to decode, saying so.
  *
  * Gotcha: in schemas meant for a model use `Schema.Finite` and `Schema.Int`,
  * not `Schema.Number` (whose JSON Schema admits `"NaN"` and loses its bounds).
@@ -403,10 +405,26 @@ const linearRegExp = (budget: LinearPattern.Budget) =>
     return { test: compiled.success.test, toString: () => source }
   }, { code: "LinearPattern.compile" })
 
+/**
+ * `validate(value)`, or `undefined` when the stack overflowed: Ajv checks
+ * each level of a recursive schema's value in a call of its own, so an
+ * answer some thousands of levels deep (`[[[…]]]` against `{ items: { $ref:
+ * "#" } }`) overflows it. Any other throw is a defect, and stays one.
+ */
+const validated = (validate: ValidateFunction, value: unknown): boolean | undefined => {
+  try {
+    return validate(value)
+  } catch (error) {
+    if (error instanceof RangeError) return undefined
+    throw error
+  }
+}
+
 const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget): Decode => (text) =>
   Result.flatMap(parseJson(text), (value) => {
     budget.left = patternStepsPerAnswer
-    const valid = validate(value)
+    const valid = validated(validate, value)
+    if (valid === undefined) return Result.fail("the answer nests too deep to check against the schema")
     if (budget.left <= 0) {
       return Result.fail(
         `the answer is too long to check against the schema's patterns (${patternStepsPerAnswer} steps)`

@@ -207,3 +207,25 @@ describe("LlmManager.generateStructured with a $dynamicRef or $recursiveRef loop
       }).pipe(Effect.provide(Bench)))
   }
 })
+
+describe("LlmManager.generateStructured with an answer nested too deep to check", () => {
+  const nested = { type: "array", items: { $ref: "#" } }
+  /** 20,000 levels of arrays (40 kB): Ajv checks each level in a call of its own, past what the stack holds. */
+  const deep = "[".repeat(20_000) + "]".repeat(20_000)
+
+  // OpenAI's answer is walked first by the strict-mode rewrite (`dropOptionalNulls`), which recurses too
+  for (const kind of ["anthropic", "openai"] as const) {
+    it.live(`fails as an answer that does not match the schema, not as a defect (${kind})`, () =>
+      Effect.gen(function*() {
+        const server = yield* MockProviderServer.MockProviderServer
+        yield* server.inject(kind, MockFault.content(deep))
+        const llm = yield* manager({ chain: [kind], policy: { structuredOutputRetries: 0 } })
+        const error = yield* Effect.flip(llm.generateStructured({ ...prompt, options: { maxTokens: 20_000 } }, nested))
+        const attempt = error._tag === "AllProvidersFailed" ? error.attempts[0]?.error : error
+        assert.deepStrictEqual(
+          attempt?._tag === "StructuredOutputInvalid" ? attempt.issue : attempt,
+          "the answer nests too deep to check against the schema"
+        )
+      }).pipe(Effect.provide(Bench)))
+  }
+})

@@ -411,7 +411,19 @@ export const make = (dialect: Dialect): Codec => ({
   structuredAnswer: dialect.structured === "json-schema" ? strictAnswer : undefined
 })
 
+/**
+ * A strict-mode answer with the `null`s of optional properties dropped, for
+ * the caller's schema to decode; as it came when it is no JSON, or nests
+ * deeper than the stack the rewrite walks it on holds (some thousands of
+ * levels: the decode says so). Any other throw is a defect, and stays one.
+ */
 const strictAnswer: NonNullable<Codec["structuredAnswer"]> = (content, output) => {
   const json = Json.parse(unfenced(content))
-  return json === undefined ? content : JSON.stringify(StrictSchema.dropOptionalNulls(json, output.jsonSchema))
+  if (json === undefined) return content
+  try {
+    return JSON.stringify(StrictSchema.dropOptionalNulls(json, output.jsonSchema))
+  } catch (error) {
+    if (error instanceof RangeError) return content
+    throw error
+  }
 }
