@@ -8,6 +8,7 @@ import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
 import * as StructuredOutput from "../src/StructuredOutput.ts"
+import type { JsonSchema } from "../src/StructuredOutput.ts"
 import { Bench, manager } from "./utils/chain.ts"
 
 const prompt = { prompt: "Plan a trip about trains." }
@@ -71,29 +72,6 @@ describe("LlmManager.generateStructured with a name OpenAI refuses", () => {
       const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(trip, { name: "my trip!" }))
       assert.strictEqual(error.field, "name")
     }))
-})
-
-describe("LlmManager.generateStructured with a $ref loop that reads no input", () => {
-  const looping = {
-    $defs: {
-      D0: { anyOf: [{ $ref: "#/$defs/D0" }, { $ref: "#/$defs/D1" }, { type: "string" }] },
-      D1: { type: "integer" }
-    },
-    $ref: "#/$defs/D0"
-  }
-
-  it.live("refuses the schema before any call, naming the loop (not a stack overflow)", () =>
-    Effect.gen(function*() {
-      const server = yield* MockProviderServer.MockProviderServer
-      const llm = yield* manager({ chain: ["openai"] })
-      const error = yield* Effect.flip(llm.generateStructured(prompt, looping))
-      assert.deepStrictEqual([error._tag, error._tag === "InvalidOptions" ? error.field : ""], [
-        "InvalidOptions",
-        "schema"
-      ])
-      assert.include(error.message, "/$defs/D0")
-      assert.lengthOf(yield* server.received("openai"), 0)
-    }).pipe(Effect.provide(Bench)))
 })
 
 const draft2019 = "https://json-schema.org/draft/2019-09/schema"
@@ -160,40 +138,49 @@ describe("LlmManager.generateStructured with a recursive $dynamicRef or $recursi
   }
 })
 
-describe("LlmManager.generateStructured with a $dynamicRef or $recursiveRef loop that reads no input", () => {
+describe("LlmManager.generateStructured with a reference loop that reads no input", () => {
   /**
+   * Each checks the same value against the same schema again, without end, and names the loop so.
    * Ajv calls a `$dynamicRef` / `$recursiveRef` the function it is compiled in when no schema
-   * holding its anchor has been met (or none exists), and a holder met first when one has: each
-   * of these checks the same value against the same schema again.
+   * holding its anchor has been met (or none exists), and a holder met first when one has.
    */
-  const looping = {
-    "an anchor nowhere in the document": { anyOf: [{ $dynamicRef: "#x" }, { type: "string" }] },
-    "a JSON Pointer, which Ajv reads as an anchor": {
+  const looping: ReadonlyArray<readonly [string, JsonSchema, string]> = [
+    ["a $ref loop", {
+      $defs: {
+        D0: { anyOf: [{ $ref: "#/$defs/D0" }, { $ref: "#/$defs/D1" }, { type: "string" }] },
+        D1: { type: "integer" }
+      },
+      $ref: "#/$defs/D0"
+    }, "#/$defs/D0 -> #/$defs/D0"],
+    ["a $dynamicRef to an anchor nowhere in the document", {
+      anyOf: [{ $dynamicRef: "#x" }, { type: "string" }]
+    }, "# -> #"],
+    ["a $dynamicRef by JSON Pointer, which Ajv reads as an anchor", {
       $defs: { x: { type: "string" } },
       anyOf: [{ $dynamicRef: "#/$defs/x" }, { type: "null" }]
-    },
-    "a root holding the anchor, reached from another resource": {
+    }, "# -> #"],
+    ["a $dynamicRef to a root holding its anchor, from another resource", {
       $id: "https://example.com/root",
       $dynamicAnchor: "node",
       $ref: "inner",
       $defs: { inner: { $id: "inner", anyOf: [{ $dynamicRef: "#node" }, { type: "string" }] } }
-    },
-    "a definition under properties, its anchor only in an unused definition": {
+    }, "# -> #/$defs/inner -> #"],
+    ["a $dynamicRef in a definition under properties, its anchor only in an unused definition", {
       properties: { a: { $ref: "#/$defs/D" } },
       $defs: {
         D: { anyOf: [{ $dynamicRef: "#T" }, { type: "string" }] },
         T: { $dynamicAnchor: "T", type: "integer" }
       }
-    },
-    "a $recursiveRef in a definition under properties, no $recursiveAnchor (2019-09)": {
+    }, "#/$defs/D -> #/$defs/D"],
+    ["a $recursiveRef in a definition under properties, no $recursiveAnchor (2019-09)", {
       $schema: draft2019,
       properties: { a: { $ref: "#/$defs/D" } },
       $defs: { D: { anyOf: [{ $recursiveRef: "#" }, { type: "string" }] } }
-    }
-  }
+    }, "#/$defs/D -> #/$defs/D"]
+  ]
 
-  for (const [shape, schema] of Object.entries(looping)) {
-    it.live(`refuses ${shape} before any call (not a stack overflow after one)`, () =>
+  for (const [shape, schema, loop] of looping) {
+    it.live(`refuses ${shape} before any call, naming it (not a stack overflow after one)`, () =>
       Effect.gen(function*() {
         const server = yield* MockProviderServer.MockProviderServer
         const llm = yield* manager({ chain: ["openai"] })
@@ -202,7 +189,7 @@ describe("LlmManager.generateStructured with a $dynamicRef or $recursiveRef loop
           "InvalidOptions",
           "schema"
         ])
-        assert.include(error.message, "$ref loop")
+        assert.include(error.message, `a $ref loop that reads no input: ${loop} checks`)
         assert.lengthOf(yield* server.received("openai"), 0)
       }).pipe(Effect.provide(Bench)))
   }
