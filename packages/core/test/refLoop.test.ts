@@ -1,58 +1,108 @@
 /**
  * The reference-loop check of a raw JSON Schema (`internal/refLoop.ts`, run
- * by `StructuredOutput.fromJsonSchema` before Ajv compiles the schema) on a
- * large one: the gateway takes schemas from its clients, and the check runs
- * on the event loop, so it must stay linear in the schema's size however many
- * dynamic anchors and references it holds (here 430 kB, 1,600 anchor holders
- * and 3,200 dynamic references: some 50 to 85 ms on the shared 2-core
- * machine, as the check took before it followed them to their holders).
- * Correctness only: the manager's path is in `StructuredOutput.manager.test.ts`.
+ * by `StructuredOutput.fromJsonSchema` after `internal/jsonDepth.ts` and
+ * before Ajv compiles the schema) on large ones: the gateway takes schemas
+ * from its clients, and the check runs on the event loop. V8 hashes a string
+ * over 16,383 characters by its length alone, so a map keyed by strings
+ * built from a client's long `$id` or key made the check quadratic (a
+ * 0.5 MB schema took minutes, or ran out of heap). Correctness only, no
+ * timing: each shape is refused by length before any walk, or checked (and
+ * a loop in it found) with names as long as allowed. The manager's path is
+ * in `StructuredOutput.manager.test.ts`.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import * as RefLoop from "../src/internal/refLoop.ts"
+import * as StructuredOutput from "../src/StructuredOutput.ts"
 import type { JsonSchema } from "../src/StructuredOutput.ts"
 
-/**
- * `n` definitions, each a resource holding one of 40 dynamic anchors,
- * applying its two children in a binary tree of them (`d0` the root, `d1`
- * and `d2` its children, …) to the same value (`allOf`), with a
- * `$dynamicRef` and a `$recursiveRef` under `properties` / `items`: an
- * answer is a tree of many kinds of node.
- */
-const manyAnchors = (n: number) => {
-  const $defs: Record<string, JsonSchema> = {}
-  for (let i = 0; i < n; i++) {
-    const children = [2 * i + 1, 2 * i + 2].filter((j) => j < n)
-    $defs[`d${i}`] = {
-      $id: `d${i}`,
-      $dynamicAnchor: `a${i % 40}`,
-      type: "object",
-      ...(children.length === 0 ? {} : { allOf: children.map((j) => ({ $ref: `d${j}` })) }),
-      properties: {
-        label: { type: "string", description: "what this node holds, in a few words" },
-        children: { type: "array", items: { $dynamicRef: `#a${(i * 7) % 40}` } },
-        parent: { $recursiveRef: "#" }
-      }
-    }
+/** The refusal `fromJsonSchema` gives a client's schema, or `"accepted"`. */
+const verdict = (schema: JsonSchema) =>
+  StructuredOutput.fromJsonSchema(schema, { untrusted: true }).pipe(
+    Effect.match({ onFailure: (error) => `${error.field}: ${error.message}`, onSuccess: () => "accepted" })
+  )
+
+const many = <A>(n: number, f: (i: number) => A): Array<A> => Array.from({ length: n }, (_, i) => f(i))
+
+/** A 400 kB `$id`, past what V8 hashes by content. */
+const longBase = `https://e.example/${"a".repeat(400_000)}`
+
+describe("StructuredOutput.fromJsonSchema with a name longer than 4,096 characters", () => {
+  const refused: ReadonlyArray<readonly [string, JsonSchema, string]> = [
+    ["anchor references under a 400 kB $id", {
+      $id: longBase,
+      $defs: { x: { $anchor: "x", type: "string" } },
+      prefixItems: many(2_000, () => ({ $ref: "#x" }))
+    }, "/$id: $id of 400018 characters"],
+    ["distinct $anchors under a 400 kB $id", {
+      $id: longBase,
+      prefixItems: many(2_000, (i) => ({ $anchor: `a${i}` }))
+    }, "/$id: $id of 400018 characters"],
+    ["$dynamicAnchors under a 400 kB $id", {
+      $id: longBase,
+      prefixItems: many(2_000, () => ({ $dynamicAnchor: "a" }))
+    }, "/$id: $id of 400018 characters"],
+    ["subschemas under a 400 kB property name", {
+      properties: { ["k".repeat(400_000)]: { prefixItems: many(1_000, () => ({})) } }
+    }, "/properties: a key of 400000 characters"],
+    ["a 5,000-character $ref", { $ref: `#/${"r".repeat(5_000)}` }, "/$ref: $ref of 5002 characters"],
+    [
+      "a 5,000-character $dynamicAnchor",
+      { $dynamicAnchor: "d".repeat(5_000) },
+      "/$dynamicAnchor: $dynamicAnchor of 5000 characters"
+    ],
+    ["$ids whose URI grows past 4,096 characters", {
+      $id: `https://e.example/${"b".repeat(3_000)}/`,
+      items: { $id: `${"c".repeat(3_000)}/` }
+    }, "an $id resolves to a URI of 6020 characters"]
+  ]
+  for (const [shape, schema, message] of refused) {
+    it.effect(`refuses ${shape}`, () =>
+      Effect.gen(function*() {
+        assert.include(yield* verdict(schema), `schema: ${message} (at most 4096)`)
+      }))
   }
-  return { $id: "https://example.com/forest", $dynamicAnchor: "root", $ref: "d0", $defs }
-}
+})
 
-describe("RefLoop.issue on a schema of 430 kB with 1,600 dynamic anchors", () => {
-  const schema = manyAnchors(1600)
+describe("StructuredOutput.fromJsonSchema with names of some 4,000 characters", () => {
+  const base = `https://e.example/${"a".repeat(4_000)}`
+  const key = (i: number) => String(i).padStart(4_000, "k")
+  const accepted: ReadonlyArray<readonly [string, JsonSchema]> = [
+    ["2,000 anchor references under a 4 kB $id", {
+      $id: base,
+      $defs: { x: { $anchor: "x", type: "string" } },
+      prefixItems: many(2_000, () => ({ $ref: "#x" }))
+    }],
+    ["500 relative references under a 4 kB $id", {
+      $id: base,
+      $defs: many(500, (i) => ({ $id: `r${i}`, type: "string" })).reduce((all, d, i) => ({ ...all, [i]: d }), {}),
+      prefixItems: many(500, (i) => ({ $ref: `r${i}` }))
+    }],
+    ["200 definitions of 4 kB names, each referenced 10 times", {
+      $defs: Object.fromEntries(many(200, (i) => [key(i), { type: "string" }])),
+      prefixItems: many(2_000, (i) => ({ $ref: `#/$defs/${key(i % 200)}` }))
+    }],
+    ["a tree of 2,000 dynamic references and holders (resources of their own)", {
+      $id: "https://e.example/tree",
+      $dynamicAnchor: "n",
+      type: "object",
+      properties: { c: { prefixItems: many(2_000, () => ({ $dynamicRef: "#n" })) } },
+      $defs: Object.fromEntries(many(2_000, (i) => [`d${i}`, { $id: `d${i}`, $dynamicAnchor: "n" }]))
+    }]
+  ]
+  for (const [shape, schema] of accepted) {
+    it.effect(`accepts ${shape}`, () =>
+      Effect.gen(function*() {
+        assert.strictEqual(yield* verdict(schema), "accepted")
+      }))
+  }
 
-  it("accepts it: each dynamic reference is under properties or items", () => {
-    assert.isAbove(JSON.stringify(schema).length, 400_000)
-    assert.isUndefined(RefLoop.issue(schema))
-  })
-
-  it("refuses it with a leaf checking the same value against a $dynamicRef", () => {
-    // Ajv calls the leaf's own function, or d5, its ancestor (d799, d399, d199, d99, d49, d24, d11, d5), holding `a5`
-    const leaf = schema.$defs["d1599"]
-    const looping = {
-      ...schema,
-      $defs: { ...schema.$defs, d1599: { ...leaf, anyOf: [{ $dynamicRef: "#a5" }, { type: "object" }] } }
-    }
-    assert.include(RefLoop.issue(looping), "$ref loop that reads no input")
+  it("finds a loop through definitions of 4 kB names under a 4 kB $id", () => {
+    const $defs = Object.fromEntries(
+      many(200, (i) => [key(i), { anyOf: [{ $ref: `#/$defs/${key((i + 1) % 200)}` }, { type: "string" }] }])
+    )
+    const message = RefLoop.issue({ $id: base, $defs, $ref: `#/$defs/${key(0)}` }) ?? ""
+    assert.include(message, `a $ref loop that reads no input: #/$defs/${key(0)} -> #/$defs/${key(1)} -> `)
+    assert.include(message, `(194 more) -> #/$defs/${key(0)} checks`)
   })
 })

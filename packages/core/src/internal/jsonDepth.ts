@@ -11,10 +11,28 @@
  * body limit) fails every provider's adapter. This walk is iterative (an
  * explicit stack of frames), so no depth of input overflows it; it visits
  * each value once per path to it, as `JSON.stringify` does.
+ *
+ * It also refuses a key, `$id`, anchor or reference longer than
+ * {@link maxNameLength} characters: the reference-loop check keys maps by
+ * them, and V8 hashes a string over 16,383 characters by its length alone.
  */
 
 /** The most levels of objects and arrays a schema may nest, the root object being the first (why: `Tool.maxParametersDepth`). */
 export const maxDepth = 100
+
+/** The most characters of a key, and of the value of a `$id`, an anchor or a reference (`names`): no schema needs more. */
+export const maxNameLength = 4096
+
+/** The keywords whose string the reference-loop check resolves or keys a map by. */
+const names = new Set(["$id", "$anchor", "$dynamicAnchor", "$ref", "$dynamicRef", "$recursiveRef"])
+
+/** What is wrong with the string `value` at `key`: too long, for a key or a name. */
+const lengthIssue = (key: string, value: unknown): string | undefined => {
+  if (key.length > maxNameLength) return `a key of ${key.length} characters (at most ${maxNameLength})`
+  return typeof value === "string" && value.length > maxNameLength && names.has(key)
+    ? `${key} of ${value.length} characters (at most ${maxNameLength})`
+    : undefined
+}
 
 /** One object or array being walked: its keys, and the next one to visit. */
 interface Frame {
@@ -58,14 +76,15 @@ export const escapePointer = (key: string): string => key.replaceAll("~", "~0").
 
 /** `issue` said where: the JSON Pointer of the key each frame is at. */
 const at = (path: ReadonlyArray<Frame>, issue: string): string =>
-  `${path.map((f) => `/${escapePointer(f.keys[f.next - 1] ?? "")}`).join("")}: ${issue}`
+  path.length === 0 ? issue : `${path.map((f) => `/${escapePointer(f.keys[f.next - 1] ?? "")}`).join("")}: ${issue}`
 
 /**
  * What is wrong with `value` as a JSON Schema object, said where (a JSON
  * Pointer) when it is inside it; `undefined` when it is a plain object
  * (not an array, not a class instance) of plain objects, arrays, strings,
  * booleans, finite numbers and `null` (an `undefined` field is left out),
- * with no cycle, nested at most {@link maxDepth} levels.
+ * with no cycle, nested at most {@link maxDepth} levels, no key, `$id`,
+ * anchor or reference longer than {@link maxNameLength} characters.
  */
 export const issue = (value: unknown): string | undefined => {
   if (typeof value !== "object" || value === null || Array.isArray(value) || !isPlainObject(value)) {
@@ -83,7 +102,11 @@ export const issue = (value: unknown): string | undefined => {
     }
     top.next++
     const child: unknown = Reflect.get(top.container, key)
-    if (typeof child !== "object" || child === null) {
+    const long = lengthIssue(key, child)
+    if (long !== undefined) {
+      // said where the key is: the key itself may be thousands of characters
+      return at(key.length > maxNameLength ? path.slice(0, -1) : path, long)
+    } else if (typeof child !== "object" || child === null) {
       const wrong = scalarIssue(child)
       if (wrong !== undefined) return at(path, wrong)
     } else if (!Array.isArray(child) && !isPlainObject(child)) {

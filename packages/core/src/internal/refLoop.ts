@@ -21,25 +21,78 @@
  * function the reference is compiled in: the root, a reference's target or
  * a holder. So the check follows one to every schema of the document
  * holding its anchor, and to every schema Ajv may compile to a function,
- * through two hubs (a place of no schema with an edge to each), which keeps
+ * through two hubs (a vertex of no schema with an edge to each), which keeps
  * the graph linear in the schema's size. It over-approximates only which
  * of those Ajv calls, never what reads input: a tree's `$dynamicRef`,
  * under `items`, is on no loop; one checking the same value as the root or
  * a definition (`{ anyOf: [{ $dynamicRef: "#x" }, …] }`) is refused.
  *
- * The graph is built once, in time linear in the document's size; the
- * walks are iterative: no length of reference chain overflows them.
+ * Cost: each object and array on a walked path is a node, made once; the
+ * check's maps are keyed by nodes, by one key or name of the document, or
+ * by a base URI, each at most {@link maxNameLength} characters (`jsonDepth`
+ * refuses longer keys, `$id`s, anchors and references; a base URI longer is
+ * refused here), so a lookup costs at most that many characters. A `#…`
+ * reference resolves within its resource without parsing a URL; another is
+ * parsed once per resource and reference. The walks are iterative: no
+ * length of reference chain overflows them.
  */
 
-import { escapePointer } from "./jsonDepth.ts"
+import { escapePointer, maxNameLength } from "./jsonDepth.ts"
 
 type Json = { readonly [key: string]: unknown }
 
-/** A schema where it is in the document (a JSON Pointer), and the URI its `$ref`s resolve against (the nearest `$id`). */
-interface Place {
-  readonly pointer: string
-  readonly schema: Json
+/** A step to what checks the same value, and whether a reference makes it (the ones a message names). */
+interface Edge {
+  readonly to: Vertex
+  readonly viaRef: boolean
+}
+
+/** What the loop search walks: a schema's node, or a hub (no schema, an edge to each schema it groups). */
+interface Vertex {
+  readonly edges: Array<Edge>
+  state: "open" | "done" | undefined
+}
+
+/**
+ * An object or array of the document, made once, from its parent and key:
+ * the check keys its maps and keeps its states by node, never by a string
+ * built from the client's (V8 hashes a string over 16,383 characters by its
+ * length alone: such keys of one length all collide).
+ */
+interface Node extends Vertex {
+  readonly value: object
+  readonly parent: Node | undefined
+  readonly key: string
+  /** The URI its references resolve against: the nearest `$id`. */
   readonly base: string
+  /** The root of its resource, the first node of its base; `undefined` when it is that root. */
+  readonly resource: Node | undefined
+  readonly children: Map<string, Node>
+  /** On a resource's root: its anchors by name, and the references to other resources resolved from it. */
+  readonly anchors: Map<string, Node>
+  readonly resolved: Map<string, Target | undefined>
+  walked: boolean
+}
+
+/** A reference resolved to a resource's root, and the fragment left to follow in it. */
+interface Target {
+  readonly resource: Node
+  readonly fragment: string
+}
+
+/** The document as the check builds it. */
+interface Graph {
+  /** The root of each resource, by its base URI. */
+  readonly resources: Map<string, Node>
+  /** The schemas walked, parents first. */
+  readonly places: Array<Node>
+  /** The hub to the holders of each dynamic anchor, by its name. */
+  readonly anchorHubs: Map<string, Vertex>
+  /** The hub to every schema Ajv may compile to a function of its own, and those schemas. */
+  readonly functionsHub: Vertex
+  readonly functions: Set<Node>
+  /** Why the document is refused whatever its loops: a base URI too long. */
+  refused: string | undefined
 }
 
 /** The base of a root without `$id`: any absolute URI, for relative `$id`s below it to resolve against. */
@@ -86,35 +139,63 @@ const refKeywords = ["$ref", ...dynamicKeywords]
 
 const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value)
 
-/** The base URI of `schema` inside a resource based at `base`: its own `$id` when it has one (not draft-07's `#name`). */
-const baseOf = (schema: Json, base: string): string => {
-  const id = schema["$id"]
+const vertex = (): Vertex => ({ edges: [], state: undefined })
+
+/** The base URI of `value` below a node based at `base`: its own `$id` when it has one (not draft-07's `#name`). */
+const baseOf = (graph: Graph, value: object, base: string): string => {
+  const id = isObject(value) ? value["$id"] : undefined
   const url = typeof id === "string" && !id.startsWith("#") ? absolute(id, base) : undefined
-  return url === undefined ? base : withoutFragment(url)
+  const href = url === undefined ? base : withoutFragment(url)
+  if (href.length <= maxNameLength) return href
+  graph.refused ??= `an $id resolves to a URI of ${href.length} characters (at most ${maxNameLength})`
+  return base
 }
 
-/** `schema` at `key` below `parent`. */
-const place = (parent: Place, key: string, schema: Json): Place => ({
-  pointer: `${parent.pointer}/${escapePointer(key)}`,
-  schema,
-  base: baseOf(schema, parent.base)
-})
+const resourceOf = (node: Node): Node => node.resource ?? node
+
+/** The node of `value` at `key` below `parent` (none for the root), the root of a resource when its base is new. */
+const makeNode = (graph: Graph, parent: Node | undefined, key: string, value: object): Node => {
+  const base = baseOf(graph, value, parent?.base ?? documentBase)
+  const resource = parent !== undefined && base === parent.base ? resourceOf(parent) : graph.resources.get(base)
+  const node: Node = {
+    ...vertex(),
+    value,
+    parent,
+    key,
+    base,
+    resource,
+    children: new Map(),
+    anchors: new Map(),
+    resolved: new Map(),
+    walked: false
+  }
+  if (resource === undefined) graph.resources.set(base, node)
+  return node
+}
+
+/** The node of the object or array at `key` in `parent`'s value; `undefined` when there is none. */
+const childOf = (graph: Graph, parent: Node, key: string): Node | undefined => {
+  const known = parent.children.get(key)
+  if (known !== undefined) return known
+  const value: unknown = Object.hasOwn(parent.value, key) ? Reflect.get(parent.value, key) : undefined
+  if (typeof value !== "object" || value === null) return undefined
+  const child = makeNode(graph, parent, key, value)
+  parent.children.set(key, child)
+  return child
+}
+
+const schemaChild = (graph: Graph, parent: Node, key: string): ReadonlyArray<Node> => {
+  const child = childOf(graph, parent, key)
+  return child !== undefined && isObject(child.value) ? [child] : []
+}
 
 /** The subschemas of `at` under `keywords`, as `sameValue` groups them. */
-const children = (at: Place, keywords: typeof sameValue): ReadonlyArray<Place> => {
-  const one = keywords.one.flatMap((keyword) => {
-    const child = at.schema[keyword]
-    return isObject(child) ? [place(at, keyword, child)] : []
-  })
+const children = (graph: Graph, at: Node, keywords: typeof sameValue): ReadonlyArray<Node> => {
+  const one = keywords.one.flatMap((keyword) => schemaChild(graph, at, keyword))
   const several = [...keywords.many, ...keywords.map].flatMap((keyword) => {
-    const group = at.schema[keyword]
-    if (typeof group !== "object" || group === null || (Array.isArray(group) !== keywords.many.includes(keyword))) {
-      return []
-    }
-    const inGroup = place(at, keyword, {})
-    return Object.entries(group).flatMap(([key, child]: [string, unknown]) =>
-      isObject(child) ? [place(inGroup, key, child)] : []
-    )
+    const group = childOf(graph, at, keyword)
+    if (group === undefined || Array.isArray(group.value) !== keywords.many.includes(keyword)) return []
+    return Object.keys(group.value).flatMap((key) => schemaChild(graph, group, key))
   })
   return [...one, ...several]
 }
@@ -127,65 +208,82 @@ const decodeToken = (token: string): string | undefined => {
   }
 }
 
-/** The schemas a static reference can name: each resource by its base URI, each anchor by its URI (base, `#`, name). */
-interface Names {
-  readonly resources: ReadonlyMap<string, Place>
-  readonly anchors: ReadonlyMap<string, Place>
-}
-
-/** A step to a schema that checks the same value, and whether a reference makes it (the ones a message names). */
-interface Edge {
-  readonly to: Place
-  readonly viaRef: boolean
-}
-
-/** The steps from each schema, by its pointer, and from each hub, by the hub's pointer. */
-type Edges = Map<string, Array<Edge>>
-
-const add = (edges: Edges, from: string, edge: Edge): void => {
-  const list = edges.get(from)
-  if (list === undefined) edges.set(from, [edge])
-  else list.push(edge)
-}
-
-const anchorsOf = (at: Place): ReadonlyArray<string> => {
-  const id = at.schema["$id"]
+/** The names `at` is known by in its resource: `$anchor`, `$dynamicAnchor`, draft-07's `$id: "#name"`. */
+const anchorsOf = (at: Node): ReadonlyArray<string> => {
+  const schema = at.value as Json
+  const id = schema["$id"]
   return [
-    at.schema["$anchor"],
-    at.schema["$dynamicAnchor"],
+    schema["$anchor"],
+    schema["$dynamicAnchor"],
     typeof id === "string" && id.startsWith("#") ? id.slice(1) : undefined
   ]
-    .flatMap((name) => typeof name === "string" ? [`${at.base}#${name}`] : [])
+    .flatMap((name) => typeof name === "string" ? [name] : [])
 }
 
 /** The dynamic anchors `at` holds, by Ajv's name: a `$dynamicAnchor`'s, and `""` for `$recursiveAnchor: true`. */
-const dynamicAnchorsOf = (at: Place): ReadonlyArray<string> => {
-  const name = at.schema["$dynamicAnchor"]
-  return [...(typeof name === "string" ? [name] : []), ...(at.schema["$recursiveAnchor"] === true ? [""] : [])]
+const dynamicAnchorsOf = (at: Node): ReadonlyArray<string> => {
+  const schema = at.value as Json
+  const name = schema["$dynamicAnchor"]
+  return [...(typeof name === "string" ? [name] : []), ...(schema["$recursiveAnchor"] === true ? [""] : [])]
+}
+
+/** The hub to the holders of the dynamic anchor `name`. */
+const anchorHub = (graph: Graph, name: string): Vertex => {
+  const known = graph.anchorHubs.get(name)
+  if (known !== undefined) return known
+  const made = vertex()
+  graph.anchorHubs.set(name, made)
+  return made
 }
 
 /**
- * A hub: a place of no schema, whose pointer no schema has (a schema's is
- * `""` or starts with `/`), with an edge to each schema it groups, so that
- * n references to m schemas make n + m edges, not n × m.
+ * Walks `start` and the schemas below it not yet walked, parents first:
+ * adds each to `places`, its anchors to its resource, and its steps to the
+ * subschemas that check the same value.
  */
-const hub = (pointer: string): Place => ({ pointer, schema: {}, base: "" })
+const walk = (graph: Graph, start: Node): void => {
+  const pending = [start]
+  for (let at = pending.pop(); at !== undefined; at = pending.pop()) {
+    if (at.walked) continue
+    at.walked = true
+    graph.places.push(at)
+    for (const name of anchorsOf(at)) {
+      if (!resourceOf(at).anchors.has(name)) resourceOf(at).anchors.set(name, at)
+    }
+    const same = children(graph, at, sameValue)
+    for (const to of same) at.edges.push({ to, viaRef: false })
+    pending.push(...same, ...children(graph, at, nested))
+  }
+}
 
-const isHub = (at: Place): boolean => at.pointer !== "" && !at.pointer.startsWith("/")
+/** The resource and fragment `ref` in `at` names: a `#…` one in `at`'s resource, another by its URI, once per resource. */
+const targetOf = (graph: Graph, at: Node, ref: string): Target | undefined => {
+  const from = resourceOf(at)
+  if (ref.startsWith("#")) return { resource: from, fragment: ref.slice(1) }
+  if (from.resolved.has(ref)) return from.resolved.get(ref)
+  const url = absolute(ref, from.base)
+  const resource = url === undefined ? undefined : graph.resources.get(withoutFragment(url))
+  const target = url === undefined || resource === undefined ? undefined : { resource, fragment: url.hash.slice(1) }
+  from.resolved.set(ref, target)
+  return target
+}
 
-/** The hub to every schema Ajv may compile to a function of its own. */
-const functionsHub = "functions"
-
-/** The hub to the holders of the dynamic anchor `name`. */
-const anchorHub = (name: string): string => `anchor ${name}`
-
-/** The schemas `at`'s `$ref`, `$recursiveRef` and `$dynamicRef` name statically. */
-const staticTargets = (at: Place, names: Names): ReadonlyArray<Place> =>
-  refKeywords.flatMap((keyword) => {
-    const ref = at.schema[keyword]
-    const to = typeof ref === "string" ? resolve(at, ref, names) : undefined
-    return to === undefined ? [] : [to]
-  })
+/** The schema a reference in `at` names in this document, by JSON Pointer or anchor. */
+const resolve = (graph: Graph, at: Node, ref: string): Node | undefined => {
+  const target = targetOf(graph, at, ref)
+  if (target === undefined) return undefined
+  if (target.fragment !== "" && !target.fragment.startsWith("/")) {
+    const name = decodeToken(target.fragment)
+    return name === undefined ? undefined : target.resource.anchors.get(name)
+  }
+  let node: Node | undefined = target.resource
+  for (const token of target.fragment.split("/").slice(1)) {
+    const key = decodeToken(token)
+    node = key === undefined ? undefined : childOf(graph, node, key)
+    if (node === undefined) return undefined
+  }
+  return isObject(node.value) ? node : undefined
+}
 
 /**
  * The hubs a `$dynamicRef` / `$recursiveRef` in `at` leads to besides its
@@ -194,130 +292,101 @@ const staticTargets = (at: Place, names: Names): ReadonlyArray<Place> =>
  * before it), to the function it is compiled in: so to every holder of the
  * anchor, and to every schema Ajv may compile to a function.
  */
-const dynamicHubs = (at: Place): ReadonlyArray<string> =>
+const dynamicHubs = (graph: Graph, at: Node): ReadonlyArray<Vertex> =>
   dynamicKeywords.flatMap((keyword) => {
-    const ref = at.schema[keyword]
+    const ref = (at.value as Json)[keyword]
     if (typeof ref !== "string") return []
-    return ref.startsWith("#") ? [anchorHub(ref.slice(1)), functionsHub] : [functionsHub]
+    return ref.startsWith("#") ? [anchorHub(graph, ref.slice(1)), graph.functionsHub] : [graph.functionsHub]
   })
 
 /**
- * Adds to `edges` the steps the references of `all` (the root first) make.
- * Ajv compiles to a function of its own the root, each reference's target
- * and each dynamic anchor's holder (a target it inlines holds no reference:
- * no `$dynamicRef` is in it).
+ * Adds the steps the references of `at` make, and the schemas Ajv compiles
+ * to a function of its own: each reference's target and each dynamic
+ * anchor's holder (a target it inlines holds no reference: no `$dynamicRef`
+ * is in it).
  */
-const addRefEdges = (all: ReadonlyArray<Place>, edges: Edges): void => {
-  const names: Names = {
-    // the first place of a base is its resource's root: `graphOf` visits parents first
-    resources: new Map(all.toReversed().map((at) => [at.base, at])),
-    anchors: new Map(all.flatMap((at) => anchorsOf(at).map((uri) => [uri, at] as const)))
+const addRefEdges = (graph: Graph, at: Node): void => {
+  for (const keyword of refKeywords) {
+    const ref = (at.value as Json)[keyword]
+    const to = typeof ref === "string" ? resolve(graph, at, ref) : undefined
+    if (to === undefined) continue
+    at.edges.push({ to, viaRef: true })
+    graph.functions.add(to)
   }
-  const functions = new Map(all.slice(0, 1).map((root) => [root.pointer, root]))
-  for (const at of all) {
-    for (const to of staticTargets(at, names)) {
-      add(edges, at.pointer, { to, viaRef: true })
-      functions.set(to.pointer, to)
-    }
-    for (const pointer of dynamicHubs(at)) add(edges, at.pointer, { to: hub(pointer), viaRef: false })
-    for (const name of dynamicAnchorsOf(at)) {
-      add(edges, anchorHub(name), { to: at, viaRef: true })
-      functions.set(at.pointer, at)
-    }
+  for (const to of dynamicHubs(graph, at)) at.edges.push({ to, viaRef: false })
+  for (const name of dynamicAnchorsOf(at)) {
+    anchorHub(graph, name).edges.push({ to: at, viaRef: true })
+    graph.functions.add(at)
   }
-  edges.set(functionsHub, [...functions.values()].map((to) => ({ to, viaRef: true })))
-}
-
-/** The schema a reference in `at` names in this document, by JSON Pointer or anchor. */
-const resolve = (at: Place, ref: string, names: Names): Place | undefined => {
-  const url = absolute(ref, at.base)
-  const resource = url === undefined ? undefined : names.resources.get(withoutFragment(url))
-  if (url === undefined || resource === undefined) return undefined
-  if (url.hash !== "" && !url.hash.startsWith("#/")) {
-    return names.anchors.get(`${resource.base}#${decodeToken(url.hash.slice(1)) ?? ""}`)
-  }
-  let target = resource
-  let value: unknown = resource.schema
-  for (const token of url.hash.split("/").slice(1)) {
-    const key = decodeToken(token)
-    if (key === undefined || typeof value !== "object" || value === null || !Object.hasOwn(value, key)) return undefined
-    value = Reflect.get(value, key)
-    target = place(target, key, isObject(value) ? value : {})
-  }
-  return isObject(value) ? target : undefined
 }
 
 /**
- * Every schema in the document (the root first), and the steps from each
+ * The document, each schema in it walked, with the steps from each
  * to the schemas that check the same value: its `allOf`, `anyOf`, …, and
  * where its references lead (`viaRef`).
  */
-const graphOf = (root: Json): { readonly all: ReadonlyArray<Place>; readonly edges: Edges } => {
-  const all: Array<Place> = []
-  const edges: Edges = new Map()
-  const pending: Array<Place> = [{ pointer: "", schema: root, base: baseOf(root, documentBase) }]
-  for (let at = pending.pop(); at !== undefined; at = pending.pop()) {
-    all.push(at)
-    const same = children(at, sameValue)
-    for (const to of same) add(edges, at.pointer, { to, viaRef: false })
-    pending.push(...same, ...children(at, nested))
+const graphOf = (root: Json): Graph => {
+  const graph: Graph = {
+    resources: new Map(),
+    places: [],
+    anchorHubs: new Map(),
+    functionsHub: vertex(),
+    functions: new Set(),
+    refused: undefined
   }
-  addRefEdges(all, edges)
-  return { all, edges }
+  const rootNode = makeNode(graph, undefined, "", root)
+  walk(graph, rootNode)
+  graph.functions.add(rootNode)
+  for (const at of graph.places) addRefEdges(graph, at)
+  graph.functionsHub.edges.push(...[...graph.functions].map((to) => ({ to, viaRef: true })))
+  return graph
 }
 
-/** One schema on the walk: the edges from it, the next to follow, and whether a `$ref` led to it. */
+const isNode = (at: Vertex): at is Node => "value" in at
+
+/** Where `node` is in the document, as a message shows it: `#/$defs/D0` (the document is at most 100 levels deep). */
+const show = (node: Node): string => node.parent === undefined ? "#" : `${show(node.parent)}/${escapePointer(node.key)}`
+
+/** One vertex on the walk: the next edge to follow from it, and whether a `$ref` led to it. */
 interface Frame {
-  readonly at: Place
+  readonly at: Vertex
   readonly viaRef: boolean
-  readonly edges: ReadonlyArray<Edge>
   next: number
 }
-
-const frame = (at: Place, viaRef: boolean, edges: Edges): Frame => ({
-  at,
-  viaRef,
-  edges: edges.get(at.pointer) ?? [],
-  next: 0
-})
-
-const show = (pointer: string): string => `#${pointer}`
 
 /** The most `$ref` targets a message lists: a loop through thousands of definitions is named by its ends. */
 const shownTargets = 8
 
-const shortened = (loop: ReadonlyArray<string>): ReadonlyArray<string> =>
+const shortened = (loop: ReadonlyArray<Node>): ReadonlyArray<string> =>
   loop.length <= shownTargets
-    ? loop
-    : [...loop.slice(0, shownTargets - 2), `(${loop.length - shownTargets + 1} more)`, loop.at(-1) ?? ""]
+    ? loop.map(show)
+    : [
+      ...loop.slice(0, shownTargets - 2).map(show),
+      `(${loop.length - shownTargets + 1} more)`,
+      ...loop.slice(-1).map(show)
+    ]
 
-/** The loop found from `start`, as the `$ref` targets around it (`#/$defs/D0`, …, `#/$defs/D0`). */
-const loopFrom = (
-  start: Place,
-  edges: Edges,
-  seen: Map<string, "open" | "done">
-): ReadonlyArray<string> | undefined => {
-  if (seen.has(start.pointer)) return undefined
-  const path: Array<Frame> = [frame(start, false, edges)]
-  seen.set(start.pointer, "open")
+/** The loop found from `start`, as the schemas around it: where it starts, and each a reference led to. */
+const loopFrom = (start: Node): ReadonlyArray<Node> | undefined => {
+  if (start.state !== undefined) return undefined
+  const path: Array<Frame> = [{ at: start, viaRef: false, next: 0 }]
+  start.state = "open"
   for (let top = path.at(-1); top !== undefined; top = path.at(-1)) {
-    const edge = top.edges[top.next++]
+    const edge = top.at.edges[top.next++]
     if (edge === undefined) {
-      seen.set(top.at.pointer, "done")
+      top.at.state = "done"
       path.pop()
       continue
     }
-    const state = seen.get(edge.to.pointer)
-    if (state === "open") {
-      const from = path.findIndex((f) => f.at.pointer === edge.to.pointer)
-      // the schemas around it, a hub left out: where it starts, and each a reference led to
-      const around = path.slice(from).filter((f, i) => (i === 0 || f.viaRef) && !isHub(f.at))
-      const shown = around.map((f) => show(f.at.pointer))
-      return [...shown, shown[0] ?? ""]
+    if (edge.to.state === "open") {
+      const from = path.findIndex((f) => f.at === edge.to)
+      // a hub left out
+      const around = path.slice(from).filter((f, i) => i === 0 || f.viaRef).map((f) => f.at).filter(isNode)
+      return [...around, ...around.slice(0, 1)]
     }
-    if (state === undefined) {
-      seen.set(edge.to.pointer, "open")
-      path.push(frame(edge.to, edge.viaRef, edges))
+    if (edge.to.state === undefined) {
+      edge.to.state = "open"
+      path.push({ at: edge.to, viaRef: edge.viaRef, next: 0 })
     }
   }
   return undefined
@@ -325,14 +394,15 @@ const loopFrom = (
 
 /**
  * What is wrong with `root` as a schema that can check a value: a `$ref`
- * loop that reads no input, named by the definitions around it; `undefined`
- * when it has none. `root` is plain JSON of bounded depth (`jsonDepth`).
+ * loop that reads no input, named by the definitions around it, or a base
+ * URI too long; `undefined` when it has neither. `root` is plain JSON of
+ * bounded depth and key length (`jsonDepth`).
  */
 export const issue = (root: Json): string | undefined => {
-  const seen = new Map<string, "open" | "done">()
-  const { all, edges } = graphOf(root)
-  for (const start of all) {
-    const loop = loopFrom(start, edges, seen)
+  const graph = graphOf(root)
+  if (graph.refused !== undefined) return graph.refused
+  for (const start of graph.places) {
+    const loop = loopFrom(start)
     if (loop !== undefined) {
       return `a $ref loop that reads no input: ${
         shortened(loop).join(" -> ")
