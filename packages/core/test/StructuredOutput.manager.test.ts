@@ -152,6 +152,19 @@ describe("LlmManager.generateStructured with a reference loop that reads no inpu
       },
       $ref: "#/$defs/D0"
     }, "#/$defs/D0 -> #/$defs/D0"],
+    ["a $ref loop under a keyword Ajv does not know", {
+      $ref: "#/x",
+      x: { anyOf: [{ $ref: "#/x" }, { type: "string" }] }
+    }, "#/x -> #/x"],
+    ["a $ref loop in const", { $ref: "#/const", const: { allOf: [{ $ref: "#/const" }] } }, "#/const -> #/const"],
+    ["a $ref loop in a definition's default", {
+      $defs: { a: { default: { anyOf: [{ $ref: "#/$defs/a/default" }] } } },
+      $ref: "#/$defs/a/default"
+    }, "#/$defs/a/default -> #/$defs/a/default"],
+    ["a $dynamicRef loop in a holder under a keyword Ajv does not know", {
+      $ref: "#/x",
+      x: { $dynamicAnchor: "n", anyOf: [{ $dynamicRef: "#n" }, { type: "string" }] }
+    }, "#/x -> #/x"],
     ["a $dynamicRef to an anchor nowhere in the document", {
       anyOf: [{ $dynamicRef: "#x" }, { type: "string" }]
     }, "# -> #"],

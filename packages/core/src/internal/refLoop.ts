@@ -11,7 +11,10 @@
  * A `$ref` is followed to the schema it names in the same document: a JSON
  * Pointer or an anchor (`$anchor`, `$dynamicAnchor`, draft-07's `$id:
  * "#name"`), resolved against the nearest `$id` as Ajv does; Ajv fails to
- * compile one to another document.
+ * compile one to another document. It is followed wherever the schema it
+ * names is, under a keyword Ajv does not know or in `const`, `default`,
+ * `enum`, `examples` (Ajv compiles it all the same), and that schema is
+ * walked as the others.
  *
  * A `$dynamicRef: "#name"` (2020-12) or `$recursiveRef: "#"` (2019-09) is
  * followed to that static target too, and to wherever Ajv may send it at
@@ -303,7 +306,7 @@ const dynamicHubs = (graph: Graph, at: Node): ReadonlyArray<Vertex> =>
  * Adds the steps the references of `at` make, and the schemas Ajv compiles
  * to a function of its own: each reference's target and each dynamic
  * anchor's holder (a target it inlines holds no reference: no `$dynamicRef`
- * is in it).
+ * is in it). Walks a target the walk has not met.
  */
 const addRefEdges = (graph: Graph, at: Node): void => {
   for (const keyword of refKeywords) {
@@ -312,6 +315,8 @@ const addRefEdges = (graph: Graph, at: Node): void => {
     if (to === undefined) continue
     at.edges.push({ to, viaRef: true })
     graph.functions.add(to)
+    // a target outside the walk (under an unknown keyword, `const`, `default`, …): Ajv compiles it all the same
+    walk(graph, to)
   }
   for (const to of dynamicHubs(graph, at)) at.edges.push({ to, viaRef: false })
   for (const name of dynamicAnchorsOf(at)) {
@@ -337,7 +342,8 @@ const graphOf = (root: Json): Graph => {
   const rootNode = makeNode(graph, undefined, "", root)
   walk(graph, rootNode)
   graph.functions.add(rootNode)
-  for (const at of graph.places) addRefEdges(graph, at)
+  // `places` grows as references lead out of the walk
+  for (let i = 0, at = graph.places[0]; at !== undefined; at = graph.places[++i]) addRefEdges(graph, at)
   graph.functionsHub.edges.push(...[...graph.functions].map((to) => ({ to, viaRef: true })))
   return graph
 }
