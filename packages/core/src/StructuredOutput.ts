@@ -64,8 +64,9 @@
  *
  * Decoding tolerates a Markdown code fence around the JSON (backticks or
  * tildes, a `json` tag in any case), which models add even when asked not to.
- * An answer nested deeper than Ajv's check of a recursive schema can go
- * (some thousands of levels) fails to decode, saying so.
+ * An answer nested more than {@link maxAnswerDepth} levels of arrays and
+ * objects fails to decode, saying so, before any check of a raw JSON
+ * Schema (whose check recurses once per level of a recursive schema).
  *
  * Gotcha: in schemas meant for a model use `Schema.Finite` and `Schema.Int`,
  * not `Schema.Number` (whose JSON Schema admits `"NaN"` and loses its bounds).
@@ -406,25 +407,34 @@ const linearRegExp = (budget: LinearPattern.Budget) =>
   }, { code: "LinearPattern.compile" })
 
 /**
- * `validate(value)`, or `undefined` when the stack overflowed: Ajv checks
- * each level of a recursive schema's value in a call of its own, so an
- * answer some thousands of levels deep (`[[[…]]]` against `{ items: { $ref:
- * "#" } }`) overflows it. Any other throw is a defect, and stays one.
+ * The most levels of arrays and objects an answer checked against a raw
+ * JSON Schema may nest, the root being the first. Ajv checks each level of
+ * a recursive schema's value in a call of its own (`[[[…]]]` against `{
+ * items: { $ref: "#" } }`) and overflows the stack some 3,900 levels down,
+ * fewer when a level goes through several references; OpenAI's strict-mode
+ * rewrite of an answer (`dropOptionalNulls`) some 1,500. A deeper answer
+ * fails to decode, and is not rewritten; a stack overflow on an answer
+ * within the bound is a defect, and stays one.
+ *
+ * @since 0.1.0
  */
-const validated = (validate: ValidateFunction, value: unknown): boolean | undefined => {
-  try {
-    return validate(value)
-  } catch (error) {
-    if (error instanceof RangeError) return undefined
-    throw error
-  }
-}
+export const maxAnswerDepth = 1000
+
+/**
+ * Whether `value` (parsed JSON) nests more than {@link maxAnswerDepth}
+ * levels of arrays and objects, measured without recursion.
+ *
+ * @since 0.1.0
+ */
+export const nestsTooDeep = (value: unknown): boolean => JsonDepth.deeperThan(value, maxAnswerDepth)
 
 const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget): Decode => (text) =>
   Result.flatMap(parseJson(text), (value) => {
+    if (nestsTooDeep(value)) {
+      return Result.fail(`the answer nests more than ${maxAnswerDepth} levels of arrays and objects`)
+    }
     budget.left = patternStepsPerAnswer
-    const valid = validated(validate, value)
-    if (valid === undefined) return Result.fail("the answer nests too deep to check against the schema")
+    const valid = validate(value)
     if (budget.left <= 0) {
       return Result.fail(
         `the answer is too long to check against the schema's patterns (${patternStepsPerAnswer} steps)`

@@ -210,22 +210,46 @@ describe("LlmManager.generateStructured with a reference loop that reads no inpu
 
 describe("LlmManager.generateStructured with an answer nested too deep to check", () => {
   const nested = { type: "array", items: { $ref: "#" } }
-  /** 20,000 levels of arrays (40 kB): Ajv checks each level in a call of its own, past what the stack holds. */
-  const deep = "[".repeat(20_000) + "]".repeat(20_000)
+  const deep = (levels: number) => "[".repeat(levels) + "]".repeat(levels)
 
-  // OpenAI's answer is walked first by the strict-mode rewrite (`dropOptionalNulls`), which recurses too
+  // OpenAI's answer is walked first by the strict-mode rewrite (`dropOptionalNulls`), which recurses too:
+  // 2,000 levels overflowed it, not Ajv; 20,000 (40 kB) both
   for (const kind of ["anthropic", "openai"] as const) {
-    it.live(`fails as an answer that does not match the schema, not as a defect (${kind})`, () =>
-      Effect.gen(function*() {
-        const server = yield* MockProviderServer.MockProviderServer
-        yield* server.inject(kind, MockFault.content(deep))
-        const llm = yield* manager({ chain: [kind], policy: { structuredOutputRetries: 0 } })
-        const error = yield* Effect.flip(llm.generateStructured({ ...prompt, options: { maxTokens: 20_000 } }, nested))
-        const attempt = error._tag === "AllProvidersFailed" ? error.attempts[0]?.error : error
-        assert.deepStrictEqual(
-          attempt?._tag === "StructuredOutputInvalid" ? attempt.issue : attempt,
-          "the answer nests too deep to check against the schema"
-        )
-      }).pipe(Effect.provide(Bench)))
+    for (const levels of [2_000, 20_000]) {
+      it.live(`fails ${levels} levels as an answer that does not match the schema, not as a defect (${kind})`, () =>
+        Effect.gen(function*() {
+          const server = yield* MockProviderServer.MockProviderServer
+          yield* server.inject(kind, MockFault.content(deep(levels)))
+          const llm = yield* manager({ chain: [kind], policy: { structuredOutputRetries: 0 } })
+          const error = yield* Effect.flip(
+            llm.generateStructured({ ...prompt, options: { maxTokens: 20_000 } }, nested)
+          )
+          const attempt = error._tag === "AllProvidersFailed" ? error.attempts[0]?.error : error
+          assert.deepStrictEqual(
+            attempt?._tag === "StructuredOutputInvalid" ? attempt.issue : attempt,
+            `the answer nests more than ${StructuredOutput.maxAnswerDepth} levels of arrays and objects`
+          )
+        }).pipe(Effect.provide(Bench)))
+    }
   }
+
+  it.live("keeps a stack overflow on an answer within the bound a defect, not the model's fault", () =>
+    Effect.gen(function*() {
+      // each level of the answer goes through twelve references: Ajv overflows some 400 levels down
+      const $defs = Object.fromEntries(
+        Array.from({ length: 12 }, (_, i) => [
+          `a${i}`,
+          i < 11 ? { allOf: [{ $ref: `#/$defs/a${i + 1}` }] } : { type: "array", items: { $ref: "#/$defs/a0" } }
+        ])
+      )
+      const server = yield* MockProviderServer.MockProviderServer
+      yield* server.inject("anthropic", MockFault.content(deep(900)))
+      const llm = yield* manager({ chain: ["anthropic"], policy: { structuredOutputRetries: 0 } })
+      const error = yield* Effect.flip(llm.generateStructured(prompt, { $ref: "#/$defs/a0", $defs }))
+      const attempt = error._tag === "AllProvidersFailed" ? error.attempts[0]?.error : error
+      assert.deepStrictEqual(
+        [attempt?._tag, attempt?._tag === "Defect" ? attempt.message : ""],
+        ["Defect", "bug in the anthropic adapter: Maximum call stack size exceeded"]
+      )
+    }).pipe(Effect.provide(Bench)))
 })

@@ -34,6 +34,18 @@ const lengthIssue = (key: string, value: unknown): string | undefined => {
     : undefined
 }
 
+/** Whether `value` (parsed JSON: no cycle) nests more than `max` levels of arrays and objects, measured without recursion. */
+export const deeperThan = (value: unknown, max: number): boolean => {
+  const pending: Array<readonly [unknown, number]> = [[value, 0]]
+  for (let top = pending.pop(); top !== undefined; top = pending.pop()) {
+    const [at, above] = top
+    if (typeof at !== "object" || at === null) continue
+    if (above === max) return true
+    for (const child of Object.values(at)) pending.push([child, above + 1])
+  }
+  return false
+}
+
 /** One object or array being walked: its keys, and the next one to visit. */
 interface Frame {
   readonly container: object

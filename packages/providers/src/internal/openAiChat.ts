@@ -68,7 +68,7 @@
 import type { Reasoning } from "@baton/core/GenerationOptions"
 import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/GenerationResult"
 import type { Message } from "@baton/core/LlmRequest"
-import { jsonInstruction, unfenced } from "@baton/core/StructuredOutput"
+import { jsonInstruction, nestsTooDeep, unfenced } from "@baton/core/StructuredOutput"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
 import * as HttpError from "./httpError.ts"
@@ -414,16 +414,12 @@ export const make = (dialect: Dialect): Codec => ({
 /**
  * A strict-mode answer with the `null`s of optional properties dropped, for
  * the caller's schema to decode; as it came when it is no JSON, or nests
- * deeper than the stack the rewrite walks it on holds (some thousands of
- * levels: the decode says so). Any other throw is a defect, and stays one.
+ * more than `maxAnswerDepth` levels (the rewrite recurses once per level:
+ * the decode refuses such an answer, saying so).
  */
 const strictAnswer: NonNullable<Codec["structuredAnswer"]> = (content, output) => {
   const json = Json.parse(unfenced(content))
-  if (json === undefined) return content
-  try {
-    return JSON.stringify(StrictSchema.dropOptionalNulls(json, output.jsonSchema))
-  } catch (error) {
-    if (error instanceof RangeError) return content
-    throw error
-  }
+  return json === undefined || nestsTooDeep(json)
+    ? content
+    : JSON.stringify(StrictSchema.dropOptionalNulls(json, output.jsonSchema))
 }
