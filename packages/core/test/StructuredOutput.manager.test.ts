@@ -120,10 +120,74 @@ const trees = {
   }
 }
 
-describe("LlmManager.generateStructured with a recursive $dynamicRef or $recursiveRef tree", () => {
-  const answer = { data: 1, children: [{ data: 2, children: [{ data: 3, children: [] }] }] }
+/**
+ * Recursive schemas whose `$dynamicRef` / `$recursiveRef` reads a part of the value each turn, with an
+ * answer and a value they refuse. The root (or the schema its `$ref` names) sets its anchor before any
+ * other call, so a reference by that name, even one checking the same value as a definition, reaches it.
+ */
+const recursive: ReadonlyArray<readonly [string, JsonSchema, unknown, unknown]> = [
+  ...Object.entries(trees).map(([shape, schema]) =>
+    [
+      shape,
+      schema,
+      { data: 1, children: [{ data: 2, children: [{ data: 3, children: [] }] }] },
+      { children: [{ children: [1] }] }
+    ] as const
+  ),
+  [
+    "a linked list whose next is a definition, null or the root's $dynamicRef",
+    {
+      $dynamicAnchor: "node",
+      type: "object",
+      properties: { value: { type: "integer" }, next: { $ref: "#/$defs/maybe" } },
+      $defs: { maybe: { anyOf: [{ $dynamicRef: "#node" }, { type: "null" }] } }
+    },
+    { value: 1, next: { value: 2, next: null } },
+    { value: 1, next: { next: 3 } }
+  ],
+  [
+    "a tree whose child is a definition holding only the root's $dynamicRef",
+    {
+      $dynamicAnchor: "node",
+      type: "object",
+      properties: { children: { type: "array", items: { $ref: "#/$defs/child" } } },
+      $defs: { child: { $dynamicRef: "#node" } }
+    },
+    { children: [{ children: [] }] },
+    { children: [1] }
+  ],
+  [
+    "a tree whose child is a definition holding only $recursiveRef (2019-09)",
+    {
+      $schema: draft2019,
+      $recursiveAnchor: true,
+      type: "object",
+      properties: { children: { type: "array", items: { $ref: "#/$defs/child" } } },
+      $defs: { child: { $recursiveRef: "#" } }
+    },
+    { children: [{ children: [] }] },
+    { children: [1] }
+  ],
+  [
+    "a tree the root's $ref names, holding the anchor, its kid a string or a $dynamicRef",
+    {
+      $ref: "#/$defs/node",
+      $defs: {
+        node: {
+          $dynamicAnchor: "node",
+          type: "object",
+          properties: { kids: { type: "array", items: { $ref: "#/$defs/kid" } } }
+        },
+        kid: { oneOf: [{ $dynamicRef: "#node" }, { type: "string" }] }
+      }
+    },
+    { kids: ["a", { kids: [] }] },
+    { kids: [1] }
+  ]
+]
 
-  for (const [shape, schema] of Object.entries(trees)) {
+describe("LlmManager.generateStructured with a recursive $dynamicRef or $recursiveRef schema", () => {
+  for (const [shape, schema, answer, refused] of recursive) {
     it.live(`answers ${shape}, decoded`, () =>
       Effect.gen(function*() {
         const server = yield* MockProviderServer.MockProviderServer
@@ -133,7 +197,7 @@ describe("LlmManager.generateStructured with a recursive $dynamicRef or $recursi
         assert.deepStrictEqual(result.value, answer)
         // and checked, down the tree
         const output = yield* StructuredOutput.fromJsonSchema(schema)
-        assert.isTrue(Result.isFailure(output.decode(JSON.stringify({ children: [{ children: [1] }] }))))
+        assert.isTrue(Result.isFailure(output.decode(JSON.stringify(refused))))
       }).pipe(Effect.provide(Bench)))
   }
 })

@@ -22,13 +22,17 @@
  * `$recursiveAnchor: true`) and calls the holder its check met first; when
  * it has met none (or compiled none before the reference), it calls the
  * function the reference is compiled in: the root, a reference's target or
- * a holder. So the check follows one to every schema of the document
- * holding its anchor, and to every schema Ajv may compile to a function,
- * through two hubs (a vertex of no schema with an edge to each), which keeps
- * the graph linear in the schema's size. It over-approximates only which
+ * a holder. The root's function sets the root's anchors, then calls its
+ * `$ref`, before anything else, and so on down that chain of `$ref`s: a
+ * reference to a name held there is followed to its first holder there
+ * only. Any other is followed to every schema of the document holding its
+ * anchor, and to every schema Ajv may compile to a function, through two
+ * hubs (a vertex of no schema with an edge to each), which keeps the graph
+ * linear in the schema's size. It over-approximates only which
  * of those Ajv calls, never what reads input: a tree's `$dynamicRef`,
- * under `items`, is on no loop; one checking the same value as the root or
- * a definition (`{ anyOf: [{ $dynamicRef: "#x" }, …] }`) is refused.
+ * under `items`, is on no loop; one to a name the root's chain does not
+ * hold, checking the same value as the root or a definition (`{ anyOf: [{
+ * $dynamicRef: "#x" }, …] }`), is refused.
  *
  * Cost: each object and array on a walked path is a node, made once; the
  * check's maps are keyed by nodes, by one key or name of the document, or
@@ -94,6 +98,8 @@ interface Graph {
   /** The hub to every schema Ajv may compile to a function of its own, and those schemas. */
   readonly functionsHub: Vertex
   readonly functions: Set<Node>
+  /** The dynamic anchors set before any other call (`entryAnchors`), by name. */
+  readonly entryAnchors: Map<string, Node>
   /** Why the document is refused whatever its loops: a base URI too long. */
   refused: string | undefined
 }
@@ -289,17 +295,40 @@ const resolve = (graph: Graph, at: Node, ref: string): Node | undefined => {
 }
 
 /**
- * The hubs a `$dynamicRef` / `$recursiveRef` in `at` leads to besides its
- * static target. Ajv follows one to the schema holding its anchor that the
- * check met first, or, when it has met none yet (or has not compiled one
- * before it), to the function it is compiled in: so to every holder of the
- * anchor, and to every schema Ajv may compile to a function.
+ * Adds to `entryAnchors` the dynamic anchors Ajv sets before any other
+ * call: the root's, then those of the schema its `$ref` names, and so on
+ * down that chain (the function of each sets its anchors, then calls its
+ * `$ref`, before anything else), the first holder of a name. Ajv compiles
+ * them first too, so each dynamic reference to such a name reaches that
+ * holder, and no other.
+ */
+const addEntryAnchors = (graph: Graph, root: Node): void => {
+  const met = new Set<Node>()
+  for (let at: Node | undefined = root; at !== undefined && !met.has(at);) {
+    met.add(at)
+    for (const name of dynamicAnchorsOf(at)) {
+      if (!graph.entryAnchors.has(name)) graph.entryAnchors.set(name, at)
+    }
+    const ref: unknown = (at.value as Json)["$ref"]
+    at = typeof ref === "string" ? resolve(graph, at, ref) : undefined
+  }
+}
+
+/**
+ * Where a `$dynamicRef` / `$recursiveRef` in `at` leads besides its static
+ * target. Ajv follows one to the schema holding its anchor that the check
+ * met first, or, when it has met none yet (or has not compiled one before
+ * it), to the function it is compiled in: so to the holder the entry sets
+ * (`entryAnchors`) when there is one; else to every holder of the anchor
+ * (a hub), and to every schema Ajv may compile to a function (a hub).
  */
 const dynamicHubs = (graph: Graph, at: Node): ReadonlyArray<Vertex> =>
   dynamicKeywords.flatMap((keyword) => {
     const ref = (at.value as Json)[keyword]
     if (typeof ref !== "string") return []
-    return ref.startsWith("#") ? [anchorHub(graph, ref.slice(1)), graph.functionsHub] : [graph.functionsHub]
+    if (!ref.startsWith("#")) return [graph.functionsHub]
+    const name = ref.slice(1)
+    return [graph.entryAnchors.get(name) ?? [anchorHub(graph, name), graph.functionsHub]].flat()
   })
 
 /**
@@ -337,11 +366,13 @@ const graphOf = (root: Json): Graph => {
     anchorHubs: new Map(),
     functionsHub: vertex(),
     functions: new Set(),
+    entryAnchors: new Map(),
     refused: undefined
   }
   const rootNode = makeNode(graph, undefined, "", root)
   walk(graph, rootNode)
   graph.functions.add(rootNode)
+  addEntryAnchors(graph, rootNode)
   // `places` grows as references lead out of the walk
   for (let i = 0, at = graph.places[0]; at !== undefined; at = graph.places[++i]) addRefEdges(graph, at)
   graph.functionsHub.edges.push(...[...graph.functions].map((to) => ({ to, viaRef: true })))
