@@ -120,6 +120,14 @@ const trees = {
   }
 }
 
+/** A tree whose root holds `anchor`, each child a definition that is only `child`. */
+const aliasTree = (anchor: JsonSchema, child: JsonSchema): JsonSchema => ({
+  ...anchor,
+  type: "object",
+  properties: { children: { type: "array", items: { $ref: "#/$defs/child" } } },
+  $defs: { child }
+})
+
 /**
  * Recursive schemas whose `$dynamicRef` / `$recursiveRef` reads a part of the value each turn, with an
  * answer and a value they refuse. The root (or the schema its `$ref` names) sets its anchor before any
@@ -147,24 +155,13 @@ const recursive: ReadonlyArray<readonly [string, JsonSchema, unknown, unknown]> 
   ],
   [
     "a tree whose child is a definition holding only the root's $dynamicRef",
-    {
-      $dynamicAnchor: "node",
-      type: "object",
-      properties: { children: { type: "array", items: { $ref: "#/$defs/child" } } },
-      $defs: { child: { $dynamicRef: "#node" } }
-    },
+    aliasTree({ $dynamicAnchor: "node" }, { $dynamicRef: "#node" }),
     { children: [{ children: [] }] },
     { children: [1] }
   ],
   [
     "a tree whose child is a definition holding only $recursiveRef (2019-09)",
-    {
-      $schema: draft2019,
-      $recursiveAnchor: true,
-      type: "object",
-      properties: { children: { type: "array", items: { $ref: "#/$defs/child" } } },
-      $defs: { child: { $recursiveRef: "#" } }
-    },
+    aliasTree({ $schema: draft2019, $recursiveAnchor: true }, { $recursiveRef: "#" }),
     { children: [{ children: [] }] },
     { children: [1] }
   ],
