@@ -162,7 +162,8 @@ export const maxParametersDepth: number = JsonDepth.maxDepth
  * them (a JSON Pointer), or `undefined` when they are a plain JSON object:
  * not an array, of plain objects, arrays, strings, booleans, finite numbers
  * and `null` (a field set to `undefined` is left out), with no cycle, nested
- * at most {@link maxParametersDepth} levels. Checked without recursion: no
+ * at most {@link maxParametersDepth} levels, with no key, `$id`, anchor or
+ * reference longer than 4,096 characters. Checked without recursion: no
  * depth of input overflows the stack. `make` fails with it; a gateway checks
  * a client's `tools[i].function.parameters` with it as it decodes them.
  *
