@@ -98,7 +98,7 @@ interface Graph {
   /** The hub to every schema Ajv may compile to a function of its own, and those schemas. */
   readonly functionsHub: Vertex
   readonly functions: Set<Node>
-  /** The dynamic anchors set before any other call (`entryAnchors`), by name. */
+  /** The dynamic anchors set before any other call (`addEntryAnchors`), by name. */
   readonly entryAnchors: Map<string, Node>
   /** Why the document is refused whatever its loops: a base URI too long. */
   refused: string | undefined
