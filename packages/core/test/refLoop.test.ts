@@ -106,3 +106,15 @@ describe("StructuredOutput.fromJsonSchema with names of some 4,000 characters", 
     assert.include(message, `(194 more) -> #/$defs/${key(0)} checks`)
   })
 })
+
+describe("the reference-loop check on a wide schema", () => {
+  it("walks 200,000 subschemas of one keyword without overflowing the stack", () => {
+    assert.isUndefined(RefLoop.issue({ prefixItems: many(200_000, () => ({})) }))
+    assert.isUndefined(RefLoop.issue({ allOf: many(200_000, () => ({ type: "string" })) }))
+    const $defs = Object.fromEntries(many(200_000, (i) => [`d${i}`, { $ref: `#/$defs/d${i + 1}` }]))
+    assert.include(
+      RefLoop.issue({ $defs: { ...$defs, d200000: { $ref: "#/$defs/d0" } }, $ref: "#/$defs/d0" }),
+      "a $ref loop"
+    )
+  })
+})

@@ -260,8 +260,12 @@ const walk = (graph: Graph, start: Node): void => {
       if (!resourceOf(at).anchors.has(name)) resourceOf(at).anchors.set(name, at)
     }
     const same = children(graph, at, sameValue)
-    for (const to of same) at.edges.push({ to, viaRef: false })
-    pending.push(...same, ...children(graph, at, nested))
+    // one by one: spreading a schema's 100,000 subschemas into `push`'s arguments would overflow the stack
+    for (const to of same) {
+      at.edges.push({ to, viaRef: false })
+      pending.push(to)
+    }
+    for (const to of children(graph, at, nested)) pending.push(to)
   }
 }
 
@@ -375,7 +379,7 @@ const graphOf = (root: Json): Graph => {
   addEntryAnchors(graph, rootNode)
   // `places` grows as references lead out of the walk
   for (let i = 0, at = graph.places[0]; at !== undefined; at = graph.places[++i]) addRefEdges(graph, at)
-  graph.functionsHub.edges.push(...[...graph.functions].map((to) => ({ to, viaRef: true })))
+  for (const to of graph.functions) graph.functionsHub.edges.push({ to, viaRef: true })
   return graph
 }
 
