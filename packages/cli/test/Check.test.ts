@@ -136,4 +136,17 @@ describe("baton check opens the stores generate and serve open", () => {
       /^baton: LLM_USAGE_STORE_URL: .*notes\.txt is not a Baton usage ledger \(not an SQLite database\)/m
     )
   })
+  it("a key pasted into LLM_USAGE_STORE_URL is [redacted] in check's ledger line and in its error", async () => {
+    const key = "sk-CANARY-1234567"
+    const urls = [
+      `sqlite:${key}.sqlite`,
+      `postgres://${key}@127.0.0.1:1/db`,
+      `postgres://u@127.0.0.1:1/db?options=${key}`
+    ]
+    await Promise.all(urls.map(async (url) => {
+      const ran = await run(["check"], { ...chain, DEEPSEEK_API_KEY: key, LLM_USAGE_STORE_URL: url })
+      assert.include(ran.stdout + ran.stderr, "[redacted]", url)
+      assert.notInclude(ran.stdout + ran.stderr, "CANARY", url)
+    }))
+  })
 })

@@ -1111,9 +1111,13 @@ const compatibleKeyVariable = /^LLM_COMPAT_.+_API_KEY$/
  * the hosted providers' and every `LLM_COMPAT_<NAME>_API_KEY`, whether the
  * chain names that endpoint or not. With the spellings of it an error
  * repeats when it is a chain step's name: lower-cased (`parseStep`), and as
- * its endpoint's variables name it (`LLM_COMPAT_<NAME>_BASE_URL`).
+ * its endpoint's variables name it (`LLM_COMPAT_<NAME>_BASE_URL`). What
+ * the configuration's errors are scrubbed of (`Redact.scrubSecrets`), for a
+ * program that shows a variable's value (`baton check`'s ledger URL).
+ *
+ * @since 0.1.0
  */
-const configuredKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.gen(function*() {
+export const configuredKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.gen(function*() {
   const keys = yield* environmentKeys
   return keys.flatMap((key) => {
     const value = Redacted.value(key)

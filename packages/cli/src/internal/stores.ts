@@ -6,6 +6,7 @@
  * @internal
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
+import * as Redact from "@baton/core/Redact"
 import * as RedisConnection from "@baton/redis/RedisConnection"
 import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import { Effect, Layer, Option, Redacted } from "effect"
@@ -16,17 +17,14 @@ const ledgerUrl = (settings: LlmConfig.Settings): string =>
   Option.match(settings.usageStoreUrl, { onNone: () => Ledger.defaultUrl, onSome: Redacted.value })
 
 /**
- * The usage ledger as `generate` and `serve` would find it, read without
+ * The ledger at `url` as `generate` and `serve` would find it, read without
  * writing (`ledger.ts`): one line with its URL without password and what is
  * there, or the error `generate` gives on a database it cannot reach. A
  * database with no part of a ledger, or an SQLite file not there, is one
  * `generate` sets up; one with part of a ledger, or that is no database, is
  * refused as `usage` refuses it.
- *
- * @internal
  */
-export const ledger = (settings: LlmConfig.Settings): Effect.Effect<string, SqlDatabase.DatabaseError> => {
-  const url = ledgerUrl(settings)
+const ledgerAt = (url: string): Effect.Effect<string, SqlDatabase.DatabaseError> => {
   const line = (what: string) => Effect.succeed(`${SqlDatabase.describeUrl(url)}: ${what}`)
   return Effect.flatMap(Ledger.contentsOf(url), (contents) => {
     switch (contents._tag) {
@@ -43,6 +41,26 @@ export const ledger = (settings: LlmConfig.Settings): Effect.Effect<string, SqlD
     }
   })
 }
+
+/**
+ * The usage ledger as `ledgerAt` finds it, its line and its error scrubbed of
+ * every configured key (`LlmConfig.configuredKeys`, as the configuration's
+ * errors are): a key pasted into `LLM_USAGE_STORE_URL` (a file name, a user,
+ * a parameter) is never shown, where `SqlDatabase.describeUrl` hides only a
+ * password.
+ *
+ * @internal
+ */
+export const ledger = (settings: LlmConfig.Settings): Effect.Effect<string, SqlDatabase.DatabaseError> =>
+  Effect.flatMap(LlmConfig.configuredKeys, (keys) => {
+    const scrub = (text: string) => Redact.scrubSecrets(text, [...LlmConfig.secrets(settings), ...keys])
+    return ledgerAt(ledgerUrl(settings)).pipe(
+      Effect.map(scrub),
+      Effect.mapError((error) =>
+        new SqlDatabase.DatabaseError({ url: scrub(error.url), message: scrub(error.message) })
+      )
+    )
+  })
 
 /** `REDIS_URL`, when set, connected to as `serve` connects to it (`RedisConnection`), then closed. @internal */
 export const redis = (settings: LlmConfig.Settings) =>
