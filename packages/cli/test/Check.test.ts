@@ -13,6 +13,7 @@ import { SqlClient } from "effect/sql"
 import { createHash, randomUUID } from "node:crypto"
 import { existsSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { DatabaseSync } from "node:sqlite"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "vitest"
 
@@ -148,5 +149,49 @@ describe("baton check opens the stores generate and serve open", () => {
       assert.include(ran.stdout + ran.stderr, "[redacted]", url)
       assert.notInclude(ran.stdout + ran.stderr, "CANARY", url)
     }))
+  })
+
+  it.skipIf(!postgresAvailable)(
+    "a PostgreSQL database with an empty record of migrations and no ledger table is one generate sets up",
+    async () => {
+      const database = await emptyPostgres()
+      try {
+        // what an interrupted first migration leaves: the migrator creates its table outside the migrations' transaction
+        await onPostgres(database.url, (sql) =>
+          sql.unsafe(
+            "CREATE TABLE baton_migrations (migration_id integer PRIMARY KEY, " +
+              "created_at timestamptz NOT NULL DEFAULT now(), name text NOT NULL)"
+          ))
+        const ran = await run(["check"], { ...chain, LLM_USAGE_STORE_URL: database.url })
+        assert.strictEqual(ran.code, 0, ran.stderr)
+        assert.match(ran.stdout, /usage ledger +postgres:\/\/.*: no ledger yet; generate and serve create its tables/)
+        // a migration recorded without its table is what generate fails on
+        await onPostgres(
+          database.url,
+          (sql) => sql.unsafe("INSERT INTO baton_migrations (migration_id, name) VALUES (1, 'usage')")
+        )
+        const recorded = await run(["check"], { ...chain, LLM_USAGE_STORE_URL: database.url })
+        assert.strictEqual(recorded.code, 2, recorded.stdout)
+        assert.match(recorded.stderr, /is not a Baton usage ledger \(no baton_usage table; not Baton's\)/)
+      } finally {
+        await database.drop()
+      }
+    }
+  )
+
+  it("an SQLite file with an empty record of migrations and no ledger table is one generate sets up", async () => {
+    const file = join(NodeProcess.freshDir("baton-check-"), "usage.sqlite")
+    const db = new DatabaseSync(file)
+    db.exec(
+      "CREATE TABLE baton_migrations (migration_id integer PRIMARY KEY NOT NULL, " +
+        "created_at datetime NOT NULL DEFAULT current_timestamp, name varchar(255) NOT NULL)"
+    )
+    db.close()
+    const ran = await run(["check"], { ...chain, LLM_USAGE_STORE_URL: `sqlite:${file}` })
+    assert.strictEqual(ran.code, 0, ran.stderr)
+    assert.match(
+      ran.stdout,
+      /usage ledger +sqlite:.*usage\.sqlite: no ledger yet; generate and serve create its tables/
+    )
   })
 })

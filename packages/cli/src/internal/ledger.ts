@@ -25,14 +25,20 @@ export const defaultUrl = "sqlite:.baton/usage.sqlite"
  * What a ledger URL's database holds: no file (an SQLite file not there),
  * something no ledger can be in (not a file, not an SQLite database), or a
  * database lacking `missing` of the ledger's tables (`emptyFile`: a 0-byte
- * file, which SQLite takes for a new database).
+ * file, which SQLite takes for a new database; `unmigrated`: one the
+ * migrations of `generate` and `serve` set up from nothing).
  *
  * @internal
  */
 export type Contents =
   | { readonly _tag: "NoFile"; readonly file: string }
   | { readonly _tag: "Unusable"; readonly why: string }
-  | { readonly _tag: "Tables"; readonly missing: ReadonlyArray<string>; readonly emptyFile: boolean }
+  | {
+    readonly _tag: "Tables"
+    readonly missing: ReadonlyArray<string>
+    readonly emptyFile: boolean
+    readonly unmigrated: boolean
+  }
 
 /** The SQLite file of a ledger URL (`sqlite:path`, `file:path`) as `SqlDatabase.layerUrl` reads it; none in memory or on PostgreSQL. */
 const sqliteFile = (url: string): string | undefined => {
@@ -40,15 +46,25 @@ const sqliteFile = (url: string): string | undefined => {
   return database?._tag === "Sqlite" && database.filename !== ":memory:" ? database.filename : undefined
 }
 
-/** The tables that make a database a usage ledger: its rows, and the record of the migrations that made them (the prefix the CLI uses). */
-const ledgerTables = (() => {
-  const names = BatonSchema.tables()
-  return [names.usage, names.migrations]
-})()
+/** Baton's tables, by the prefix the CLI uses. */
+const names = BatonSchema.tables()
 
-/** The tables of the ledger `present` says no to. */
-const missingOf = (present: (table: string) => boolean): ReadonlyArray<string> =>
-  ledgerTables.filter((table) => !present(table))
+/** The tables that make a database a usage ledger: its rows, and the record of the migrations that made them. */
+const ledgerTables = [names.usage, names.migrations]
+
+/**
+ * What a database holds of the ledger by the tables `present` says yes to and
+ * the number of migrations `recorded`. It is `unmigrated` with no migration
+ * recorded and none of the tables the migrations create: the migrator's
+ * record may be there, empty, since the migrator creates it before the first
+ * migration's transaction (an interrupted first run leaves just that).
+ */
+const tablesOf = (present: (table: string) => boolean, recorded: number): Contents => ({
+  _tag: "Tables",
+  missing: ledgerTables.filter((table) => !present(table)),
+  emptyFile: false,
+  unmigrated: recorded === 0 && !present(names.usage) && !present(names.requestLog)
+})
 
 /** The first 16 bytes of every SQLite database file. */
 const sqliteHeader = Buffer.from("SQLite format 3\0", "latin1")
@@ -83,28 +99,34 @@ const sqliteContents = (file: string): Contents => {
   if (!existsSync(file)) return { _tag: "NoFile", file }
   const stat = statSync(file)
   if (!stat.isFile()) return { _tag: "Unusable", why: "not a file" }
-  if (stat.size === 0) return { _tag: "Tables", missing: ledgerTables, emptyFile: true }
+  if (stat.size === 0) return { _tag: "Tables", missing: ledgerTables, emptyFile: true, unmigrated: true }
   if (!head(file, sqliteHeader.length).equals(sqliteHeader)) return { _tag: "Unusable", why: "not an SQLite database" }
   const db = openReadOnly(file)
   try {
     const rows = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
-    const names = new Set(rows.map((row) => row["name"]))
-    return { _tag: "Tables", missing: missingOf((table) => names.has(table)), emptyFile: false }
+    const tables = new Set(rows.map((row) => row["name"]))
+    const recorded = tables.has(names.migrations)
+      ? Number(db.prepare(`SELECT count(*) AS n FROM "${names.migrations}"`).get()?.["n"])
+      : 0
+    return tablesOf((table) => tables.has(table), recorded)
   } finally {
     db.close()
   }
 }
 
-/** The ledger's tables the PostgreSQL database of `url` lacks, as the ledger's queries would find them. */
+/** What the PostgreSQL database of `url` holds of the ledger, as the ledger's queries would find it. */
 const postgresContents = (url: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const present = new Set<string>()
-    for (const table of ledgerTables) {
+    for (const table of [names.usage, names.migrations, names.requestLog]) {
       const rows = yield* sql<{ readonly found: boolean }>`SELECT to_regclass(${table}) IS NOT NULL AS found`
       if (rows[0]?.found === true) present.add(table)
     }
-    return { _tag: "Tables", missing: missingOf((table) => present.has(table)), emptyFile: false } as const
+    const recorded = present.has(names.migrations)
+      ? Number((yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM ${sql(names.migrations)}`)[0]?.n)
+      : 0
+    return tablesOf((table) => present.has(table), recorded)
   }).pipe(
     Effect.provide(SqlDatabase.layerUrl(url)),
     Effect.mapError(SqlDatabase.toDatabaseError(url))
@@ -137,7 +159,8 @@ export const contentsOf = (url: string): Effect.Effect<Contents, SqlDatabase.Dat
     : Effect.as(Effect.scoped(Layer.build(SqlDatabase.layerUrl(url))), {
       _tag: "Tables",
       missing: [],
-      emptyFile: false
+      emptyFile: false,
+      unmigrated: false
     })
 }
 
@@ -156,6 +179,3 @@ export const notLedger = (url: string, why: string): SqlDatabase.DatabaseError =
 /** Why a database lacking the `missing` tables is not a ledger: `no baton_usage table, ...; not Baton's`. @internal */
 export const missingTables = (missing: ReadonlyArray<string>): string =>
   `${missing.map((table) => `no ${table} table`).join(", ")}; not Baton's`
-
-/** Whether a database lacking the `missing` tables holds no part of a ledger: `generate` and `serve` would create one. @internal */
-export const noLedgerYet = (missing: ReadonlyArray<string>): boolean => missing.length === ledgerTables.length

@@ -20,7 +20,8 @@ const ledgerUrl = (settings: LlmConfig.Settings): string =>
  * The ledger at `url` as `generate` and `serve` would find it, read without
  * writing (`ledger.ts`): one line with its URL without password and what is
  * there, or the error `generate` gives on a database it cannot reach. A
- * database with no part of a ledger, or an SQLite file not there, is one
+ * database the migrations set up from nothing (no part of a ledger but, at
+ * most, the migrator's empty record), or an SQLite file not there, is one
  * `generate` sets up; one with part of a ledger, or that is no database, is
  * refused as `usage` refuses it.
  */
@@ -35,7 +36,7 @@ const ledgerAt = (url: string): Effect.Effect<string, SqlDatabase.DatabaseError>
       case "Tables":
         return contents.missing.length === 0
           ? line("a Baton usage ledger")
-          : contents.emptyFile || Ledger.noLedgerYet(contents.missing)
+          : contents.unmigrated
           ? line("no ledger yet; generate and serve create its tables")
           : Effect.fail(Ledger.notLedger(url, Ledger.missingTables(contents.missing)))
     }
