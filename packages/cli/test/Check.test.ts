@@ -194,4 +194,17 @@ describe("baton check opens the stores generate and serve open", () => {
       /usage ledger +sqlite:.*usage\.sqlite: no ledger yet; generate and serve create its tables/
     )
   })
+
+  it("an SQLite ledger where generate cannot create it fails check, exit 2", async () => {
+    const dir = NodeProcess.freshDir("baton-check-")
+    writeFileSync(join(dir, "afile"), "")
+    // a file where its directory would be: generate fails (EEXIST, mkdir)
+    const ran = await run(["check"], { ...chain, LLM_USAGE_STORE_URL: `sqlite:${join(dir, "afile", "x.sqlite")}` })
+    assert.strictEqual(ran.code, 2, `${ran.stdout}${ran.stderr}`)
+    assert.notInclude(ran.stdout, "Configuration OK")
+    assert.match(
+      ran.stderr,
+      /^baton: LLM_USAGE_STORE_URL: sqlite:.*afile\/x\.sqlite: cannot create it: .*afile is not a writable directory$/m
+    )
+  })
 })

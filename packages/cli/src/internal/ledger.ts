@@ -13,8 +13,8 @@ import * as BatonSchema from "@baton/sql/BatonSchema"
 import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs"
-import { resolve } from "node:path"
+import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync } from "node:fs"
+import { dirname, resolve } from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { pathToFileURL } from "node:url"
 
@@ -162,6 +162,28 @@ export const contentsOf = (url: string): Effect.Effect<Contents, SqlDatabase.Dat
       emptyFile: false,
       unmigrated: false
     })
+}
+
+/**
+ * Why the SQLite `file`, which is not there, could not be created by
+ * `generate` and `serve`, found without writing: its client creates the
+ * missing directories and the file under the nearest existing parent, which
+ * must be a directory it can write to.
+ *
+ * @internal
+ */
+export const cannotCreate = (file: string): string | undefined => {
+  let dir = dirname(resolve(file))
+  while (!existsSync(dir)) dir = dirname(dir)
+  try {
+    if (statSync(dir).isDirectory()) {
+      accessSync(dir, constants.W_OK)
+      return
+    }
+  } catch {
+    // not writable (EACCES, EROFS)
+  }
+  return `${dir} is not a writable directory`
 }
 
 /**

@@ -21,16 +21,25 @@ const ledgerUrl = (settings: LlmConfig.Settings): string =>
  * writing (`ledger.ts`): one line with its URL without password and what is
  * there, or the error `generate` gives on a database it cannot reach. A
  * database the migrations set up from nothing (no part of a ledger but, at
- * most, the migrator's empty record), or an SQLite file not there, is one
- * `generate` sets up; one with part of a ledger, or that is no database, is
+ * most, the migrator's empty record), or an SQLite file not there (where it
+ * can be created), is one `generate` sets up; one with part of a ledger, or that is no database, is
  * refused as `usage` refuses it.
  */
 const ledgerAt = (url: string): Effect.Effect<string, SqlDatabase.DatabaseError> => {
   const line = (what: string) => Effect.succeed(`${SqlDatabase.describeUrl(url)}: ${what}`)
   return Effect.flatMap(Ledger.contentsOf(url), (contents) => {
     switch (contents._tag) {
-      case "NoFile":
-        return line("not there yet; generate and serve create it")
+      case "NoFile": {
+        const why = Ledger.cannotCreate(contents.file)
+        return why === undefined
+          ? line("not there yet; generate and serve create it")
+          : Effect.fail(
+            new SqlDatabase.DatabaseError({
+              url: SqlDatabase.describeUrl(url),
+              message: `${SqlDatabase.describeUrl(url)}: cannot create it: ${why}`
+            })
+          )
+      }
       case "Unusable":
         return Effect.fail(Ledger.notLedger(url, contents.why))
       case "Tables":
