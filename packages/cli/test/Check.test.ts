@@ -207,4 +207,9 @@ describe("baton check opens the stores generate and serve open", () => {
       /^baton: LLM_USAGE_STORE_URL: sqlite:.*afile\/x\.sqlite: cannot create it: .*afile is not a writable directory$/m
     )
   })
+  it("an in-memory SQLite ledger is said to be a new, empty one each run", async () => {
+    const ran = await run(["check"], { ...chain, LLM_USAGE_STORE_URL: "sqlite::memory:" })
+    assert.strictEqual(ran.code, 0, ran.stderr)
+    assert.match(ran.stdout, /usage ledger +sqlite::memory:: a new, empty ledger each run$/m)
+  })
 })

@@ -40,10 +40,16 @@ export type Contents =
     readonly unmigrated: boolean
   }
 
+/** Whether a ledger URL is an SQLite database in memory (`sqlite::memory:`): a new, empty one each run. @internal */
+export const inMemory = (url: string): boolean => {
+  const database = LlmConfig.databaseUrl(url)
+  return database?._tag === "Sqlite" && database.filename === ":memory:"
+}
+
 /** The SQLite file of a ledger URL (`sqlite:path`, `file:path`) as `SqlDatabase.layerUrl` reads it; none in memory or on PostgreSQL. */
 const sqliteFile = (url: string): string | undefined => {
   const database = LlmConfig.databaseUrl(url)
-  return database?._tag === "Sqlite" && database.filename !== ":memory:" ? database.filename : undefined
+  return database?._tag === "Sqlite" && !inMemory(url) ? database.filename : undefined
 }
 
 /** Baton's tables, by the prefix the CLI uses. */

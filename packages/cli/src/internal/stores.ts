@@ -27,6 +27,7 @@ const ledgerUrl = (settings: LlmConfig.Settings): string =>
  */
 const ledgerAt = (url: string): Effect.Effect<string, SqlDatabase.DatabaseError> => {
   const line = (what: string) => Effect.succeed(`${SqlDatabase.describeUrl(url)}: ${what}`)
+  if (Ledger.inMemory(url)) return line("a new, empty ledger each run")
   return Effect.flatMap(Ledger.contentsOf(url), (contents) => {
     switch (contents._tag) {
       case "NoFile": {
