@@ -74,7 +74,7 @@
  */
 import { ModelId, ProviderName, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
-import { excerpt } from "@baton/core/Redact"
+import { excerpt, scrub } from "@baton/core/Redact"
 import {
   Config,
   Effect,
@@ -300,17 +300,35 @@ const configError = (
 
 const decodeFile = Schema.decodeUnknownEffect(File)
 
+/**
+ * The text parsed, or an error with the parser's message scrubbed of the
+ * environment's keys (`LlmConfig.environmentKeys`) and of key shapes
+ * (`Redact.scrub`): a YAML duplicate key or alias, or a JSON token, pasted
+ * from a key is named by the message.
+ */
 const parseText = (text: string, format: "json" | "yaml"): Effect.Effect<unknown, GatewayConfigError> =>
   Effect.try({
     try: (): unknown => format === "json" ? JSON.parse(text) : Yaml.parse(text),
-    catch: (error) =>
-      new GatewayConfigError({
-        field: "",
-        message: `gateway config: not valid ${format.toUpperCase()} (${
-          error instanceof Error ? error.message : String(error)
-        })`
-      })
-  })
+    catch: (error) => error
+  }).pipe(Effect.catch((error) =>
+    Effect.flatMap(LlmConfig.environmentKeys, (keys) =>
+      Effect.fail(
+        new GatewayConfigError({
+          field: "",
+          message: `gateway config: not valid ${format.toUpperCase()} (${scrub(parserMessage(error, format), keys)})`
+        })
+      ))
+  ))
+
+/**
+ * A parser's message; JSON's without the text V8 quotes around an
+ * unexpected token (`..."apiKeyEnv": sk-proj-ab"...`), where a key cut
+ * there escapes the scrub; its position (when V8 gives one) kept.
+ */
+const parserMessage = (error: unknown, format: "json" | "yaml"): string => {
+  const message = error instanceof Error ? error.message : String(error)
+  return format === "json" ? message.replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, "") : message
+}
 
 const isProviderName = Schema.is(ProviderName)
 

@@ -437,4 +437,33 @@ describe("Gateway: an environment key the file does not read, in an error of the
         }
       }
     }))
+
+  /** Files the parser refuses, its message naming the key. */
+  const unparsed = {
+    "baton.yaml: a duplicate key": [
+      `${openai}models:\n  ${geminiKey}: []\n  ${geminiKey}: []\nkeys: []\n`,
+      /^gateway config: not valid YAML \(Duplicate key '\[redacted\]' at line 5\b/
+    ],
+    "baton.yaml: an unknown alias": [
+      `${openai}models:\n  x: *${geminiKey}\nkeys: []\n`,
+      /^gateway config: not valid YAML \(Unknown YAML alias '\*\[redacted\]'/
+    ],
+    "baton.json: a key unquoted": [
+      `{"providers": {"openai": {"models": ["gpt-4o-mini"], "apiKeyEnv": ${geminiKey}}}, "keys": []}`,
+      /^gateway config: not valid JSON \(Unexpected token 'A'\)$/
+    ]
+  } as const
+
+  it.effect("GatewayConfig.load refuses a file that does not parse without showing the key, saying where", () =>
+    Effect.gen(function*() {
+      for (const [name, [text, expected]] of Object.entries(unparsed)) {
+        const path = join(mkdtempSync(join(tmpdir(), "baton-gateway-secrets-")), name.slice(0, name.indexOf(":")))
+        writeFileSync(path, text)
+        const error = yield* Effect.flip(GatewayConfig.load(path)).pipe(
+          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment)))
+        )
+        assert.notInclude(error.message, geminiKey.slice(0, 8), name)
+        assert.match(error.message, expected, name)
+      }
+    }))
 })
