@@ -702,8 +702,8 @@ export const keyHeldIn = (text: string, keys: ReadonlyArray<Redacted.Redacted>):
   keys.find((key) => holdsKey(text, Redacted.value(key)))
 
 /**
- * What is wrong with a text holding `key` ({@link keyHeldIn}), never showing
- * the value: the variable it was read from (its label, as {@link apiKey}
+ * What is wrong with a text holding `key` ({@link keyHeldIn}: whole, or its
+ * start), never showing the value: the variable it was read from (its label, as {@link apiKey}
  * gives it) and `fix`, and, as the variable may hold a placeholder of an
  * endpoint without auth rather than a key, the advice to change it; without
  * a label, an API key and `fix`.
@@ -713,7 +713,7 @@ export const keyHeldIn = (text: string, keys: ReadonlyArray<Redacted.Redacted>):
 export const heldKeyProblem = (key: Redacted.Redacted, fix: string): string =>
   key.label === undefined
     ? `holds an API key (the value is not shown); ${fix}`
-    : `holds the value of ${key.label} (an API key; not shown); ${fix}, or change ${key.label} if its value ` +
+    : `holds (the start of) the value of ${key.label} (an API key; not shown); ${fix}, or change ${key.label} if its value ` +
       "is a placeholder"
 
 /** Whether `model` holds `key` (a secret: `minSecretLength` or more) whole, or starts with 8+ of its first characters up to its end or a mask. */

@@ -354,13 +354,18 @@ const splitStep = (name: string): Step | undefined => {
 
 /**
  * What is wrong with a step's `provider/model` name holding a key
- * (`LlmConfig.keyAsModelProblem`): in its provider part, its model part, or
- * across the `/`; `undefined` when it holds none.
+ * (`LlmConfig.keyAsModelProblem`): in its provider part (the advice naming
+ * a provider), its model part, or across the `/`; `undefined` when it holds
+ * none.
  */
 const stepKeyProblem = (name: string, keys: ReadonlyArray<Redacted.Redacted>): string | undefined => {
   const { model, provider } = partsOf(name)
-  const inProvider = LlmConfig.keyAsModelProblem(provider, keys)
-  if (inProvider !== undefined) return `the provider before "/" ${inProvider}`
+  const inProvider = LlmConfig.keyHeldIn(provider, keys)
+  if (inProvider !== undefined) {
+    return `the provider before "/" ${
+      LlmConfig.heldKeyProblem(inProvider, "put a provider name here and the key in its key variable")
+    }`
+  }
   const inModel = LlmConfig.keyAsModelProblem(model, keys)
   if (inModel !== undefined) return `the model after "/" ${inModel}`
   const inName = LlmConfig.keyAsModelProblem(name, keys)

@@ -211,7 +211,7 @@ keys:
       error.message,
       new RegExp(
         `^gateway config: keys( \\(line \\d+\\))?: the gateway key [0-9a-f]{12}\\.\\.\\. \\(${place}\\): ` +
-          "its subject holds the value of [A-Z0-9_]+ \\(an API key; not shown\\)"
+          "its subject holds \\(the start of\\) the value of [A-Z0-9_]+ \\(an API key; not shown\\)"
       )
     )
     assert.notInclude(error.message, secret.slice(0, 8))
@@ -306,7 +306,7 @@ keys:
       assert.strictEqual(error.field, "keys")
       assert.match(
         error.message,
-        /\(entry 2 of BATON_GATEWAY_KEYS, or keys\[1\] of a file or a config built in code\): its subject holds the value of DEEPSEEK_API_KEY \(an API key; not shown\)/
+        /\(entry 2 of BATON_GATEWAY_KEYS, or keys\[1\] of a file or a config built in code\): its subject holds \(the start of\) the value of DEEPSEEK_API_KEY \(an API key; not shown\)/
       )
       assert.notInclude(error.message, deepseekKey.slice(0, 8))
     }))
@@ -320,7 +320,10 @@ keys:
       )
       const error = Result.isFailure(result) ? result.failure : undefined
       assert.instanceOf(error, GatewayConfig.GatewayConfigError)
-      assert.include(error.message, "its subject holds the value of LLM_COMPAT_X_API_KEY (an API key; not shown)")
+      assert.include(
+        error.message,
+        "its subject holds (the start of) the value of LLM_COMPAT_X_API_KEY (an API key; not shown)"
+      )
       assert.include(error.message, "or change LLM_COMPAT_X_API_KEY if its value is a placeholder")
       assert.notInclude(error.message, "local-llm-key")
     }))
@@ -365,6 +368,20 @@ ${extraAliases}keys:
         environment
       )
       assertRefusedAt(yield* served(gateway, geminiKey), "providers.openai.models[1]")
+    }))
+
+  it.effect("refuses a step whose provider holds it, advising a provider name there", () =>
+    Effect.gen(function*() {
+      const gateway = gatewayOfYaml(fileWith("gpt-4o-mini", `  keyed: [${geminiKey}/gpt-4o-mini]\n`), environment)
+      const result = yield* served(gateway, geminiKey)
+      assertRefusedAt(result, "models.keyed[0]")
+      const error = Result.isFailure(result) ? result.failure : undefined
+      assert.instanceOf(error, GatewayConfig.GatewayConfigError)
+      assert.include(
+        error.message,
+        "the provider before \"/\" holds (the start of) the value of GEMINI_API_KEY (an API key; not shown); " +
+          "put a provider name here and the key in its key variable"
+      )
     }))
 
   it.effect("refuses a step's model holding it in a config built in code", () =>
