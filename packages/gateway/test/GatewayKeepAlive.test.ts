@@ -19,7 +19,15 @@ import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
 import * as Fixture from "./fixture.ts"
 
-const TestLayer = Fixture.gatewayWithMock({ listen: { keepAliveMs: 100 } })
+/**
+ * A first-token limit of 10 s, not the fixture's 1 s: the slow first token
+ * (700 ms) must be slow beside the 100 ms interval, not near the limit,
+ * which a loaded machine's real time would reach (with 1 s, 300 ms spare).
+ */
+const TestLayer = Fixture.gatewayWithMock({
+  listen: { keepAliveMs: 100 },
+  environment: { LLM_FIRST_TOKEN_TIMEOUT_MS: "10000" }
+})
 
 /** The SSE blocks of a body: comments and `data:` events. */
 const blocksOf = (text: string) => text.split("\n\n").filter((block) => block !== "")
