@@ -247,7 +247,7 @@ keys:
 
   it.effect("does not show the subject in the error on its keys' limits", () =>
     Effect.gen(function*() {
-      // a key of the environment the file does not read: only the gateway, not parse, knows it
+      // a key no variable of this environment holds, so no key check refuses the subject: the limits' error must not show it
       const geminiKey = "AIzaSyCanary-gemini-0123456789abcdef"
       const file = {
         providers: { openai: { models: ["gpt-4o-mini"], apiKeyEnv: "OPENAI_KEY_PROD" } },
@@ -430,25 +430,61 @@ describe("Gateway: an environment key the file does not read, in an error of the
   const environment = { OPENAI_API_KEY: prodKey, GEMINI_API_KEY: geminiKey, LLM_COMPAT_LOCAL_API_KEY: compatKey }
   const openai = "providers:\n  openai: { models: [gpt-4o-mini] }\n"
 
-  /** Files listing only openai, each pasting a key of the environment where an error of the file repeats it. */
-  const files = {
-    "a step's model not in its provider's models": `${openai}models:\n  main: [openai/${geminiKey}]\nkeys: []\n`,
-    "a step's unknown provider": `${openai}models:\n  main: [${compatKey}/x]\nkeys: []\n`,
-    "an alias with '/'": `${openai}models:\n  ${compatKey}/x: [openai/gpt-4o-mini]\nkeys: []\n`,
-    "a provider name without its baseUrl": `${openai}  ${compatKey}: { models: [a] }\nkeys: []\n`,
-    "a provider name the schema refuses": `${openai}  ${geminiKey}: { models: [a] }\nkeys: []\n`,
-    "an alias the schema refuses": `${openai}models:\n  ${geminiKey}: []\nkeys: []\n`,
-    "a top-level property": `${openai}keys: []\n${geminiKey}: 1\n`
-  }
+  const holds = (variable: string) => `holds (the start of) the value of ${variable} (an API key; not shown)`
 
-  it.effect("GatewayConfig.load (baton serve --config) refuses each file without showing the key", () =>
+  /**
+   * Files listing only openai, each pasting a key of the environment where an
+   * error of the file repeats it: the field the file is refused at, and what
+   * the message says there.
+   */
+  const files = {
+    "a step's model not in its provider's models": [
+      `${openai}models:\n  main: [openai/${geminiKey}]\nkeys: []\n`,
+      "models.main[0]",
+      `the model after "/" ${holds("GEMINI_API_KEY")}`
+    ],
+    "a step's unknown provider": [
+      `${openai}models:\n  main: [${compatKey}/x]\nkeys: []\n`,
+      "models.main[0]",
+      `the provider before "/" ${holds("LLM_COMPAT_LOCAL_API_KEY")}`
+    ],
+    "an alias with '/'": [
+      `${openai}models:\n  ${compatKey}/x: [openai/gpt-4o-mini]\nkeys: []\n`,
+      "models",
+      `an alias name ${holds("LLM_COMPAT_LOCAL_API_KEY")}`
+    ],
+    "a provider name without its baseUrl": [
+      `${openai}  ${compatKey}: { models: [a] }\nkeys: []\n`,
+      "providers",
+      `a provider name ${holds("LLM_COMPAT_LOCAL_API_KEY")}`
+    ],
+    "a provider name the schema refuses": [
+      `${openai}  ${geminiKey}: { models: [a] }\nkeys: []\n`,
+      "providers",
+      `a provider name ${holds("GEMINI_API_KEY")}`
+    ],
+    "an alias the schema refuses": [
+      `${openai}models:\n  ${geminiKey}: []\nkeys: []\n`,
+      "models",
+      `an alias name ${holds("GEMINI_API_KEY")}`
+    ],
+    "a top-level property": [
+      `${openai}keys: []\n${geminiKey}: 1\n`,
+      "<a key: not shown>",
+      "Expected no excess property"
+    ]
+  } as const
+
+  it.effect("GatewayConfig.load (baton serve --config) refuses each file where expected without showing the key", () =>
     Effect.gen(function*() {
-      for (const [name, text] of Object.entries(files)) {
+      for (const [name, [text, field, said]] of Object.entries(files)) {
         const path = join(mkdtempSync(join(tmpdir(), "baton-gateway-secrets-")), "baton.yaml")
         writeFileSync(path, text)
         const error = yield* Effect.flip(GatewayConfig.load(path)).pipe(
           Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment)))
         )
+        assert.strictEqual(error.field, field, name)
+        assert.include(error.message, said, name)
         for (const key of [geminiKey, compatKey]) {
           assert.notInclude(`${error.field} ${error.message}`, key.slice(0, 8), name)
         }
