@@ -76,6 +76,7 @@ import { ModelId, ProviderName, SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
 import { excerpt, scrub } from "@baton/core/Redact"
 import {
+  Array as Arr,
   Config,
   Effect,
   Option,
@@ -232,14 +233,13 @@ export const secrets = (config: GatewayConfig): ReadonlyArray<Redacted.Redacted>
  * from its errors and the request log from its records, so a key one
  * endpoint echoes never leaves, whichever chain it was asked through; and no
  * name, model, step or subject of the config may hold one
- * (`checkKeysNotShown`, in `Gateway.make`).
+ * (`checkKeysNotShown`, in `Gateway.make`). Each value once (a file's
+ * provider reading a variable the environment's settings read too).
  *
  * @since 0.1.0
  */
-export const heldKeys = (config: GatewayConfig, settings: LlmConfig.Settings): ReadonlyArray<Redacted.Redacted> => [
-  ...secrets(config),
-  ...LlmConfig.secrets(settings)
-]
+export const heldKeys = (config: GatewayConfig, settings: LlmConfig.Settings): ReadonlyArray<Redacted.Redacted> =>
+  Arr.dedupe([...secrets(config), ...LlmConfig.secrets(settings)])
 
 /** The keys of `providers`, those that have one. */
 const keysOf = (providers: ReadonlyMap<string, Provider>): ReadonlyArray<Redacted.Redacted> =>

@@ -21,7 +21,7 @@ import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Result } from "effect"
+import { ConfigProvider, Effect, Layer, Redacted, Result } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -519,4 +519,21 @@ describe("Gateway: an environment key the file does not read, in an error of the
         assert.match(error.message, expected, name)
       }
     }))
+})
+
+describe("GatewayConfig.heldKeys", () => {
+  it.effect("lists a key both the file's provider and the environment hold once", () =>
+    Effect.gen(function*() {
+      const config = yield* GatewayConfig.parse(
+        JSON.stringify({ providers: { openai: { models: ["gpt-4o-mini"] } }, keys: [] }),
+        "json"
+      )
+      const settings = yield* LlmConfig.LlmConfig
+      const held = GatewayConfig.heldKeys(config, settings).map(Redacted.value)
+      assert.deepStrictEqual(held, [prodKey])
+    }).pipe(
+      // the gateway's settings (no chain), read from the environment the file's provider reads too
+      Effect.provide(LlmConfig.layerWithoutChain),
+      Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENAI_API_KEY: prodKey })))
+    ))
 })
