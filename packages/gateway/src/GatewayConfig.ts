@@ -756,7 +756,7 @@ export const load = (path: string): Effect.Effect<GatewayConfig, GatewayConfigEr
 const KeysVariable = Schema.String.check(Schema.isPattern(/^([^:,\s]+:[0-9a-f]{64})(,[^:,\s]+:[0-9a-f]{64})*$/))
 
 /** `BATON_GATEWAY_KEYS` decoded: each pair's subject checked as a `SubjectId` (length, no control characters). */
-const EnvironmentKeys = KeysVariable.pipe(
+const GatewayKeyPairs = KeysVariable.pipe(
   Schema.decodeTo(
     Schema.Array(Schema.Struct({ subject: SubjectId, sha256: Schema.String })),
     SchemaTransformation.transform<ReadonlyArray<{ readonly subject: string; readonly sha256: string }>, string>({
@@ -770,7 +770,7 @@ const EnvironmentKeys = KeysVariable.pipe(
   )
 )
 
-const environmentKeys = Config.schema(EnvironmentKeys, "BATON_GATEWAY_KEYS")
+const gatewayKeysVariable = Config.schema(GatewayKeyPairs, "BATON_GATEWAY_KEYS")
 
 const withModel = (provider: Provider, model: ModelId): Provider => ({
   ...provider,
@@ -814,7 +814,7 @@ const environmentProvider = (settings: LlmConfig.Settings, step: LlmConfig.Chain
 export const fromEnvironment = (settings: LlmConfig.Settings): Effect.Effect<GatewayConfig, GatewayConfigError> =>
   Effect.gen(function*() {
     const given = yield* Config.option(Config.String("BATON_GATEWAY_KEYS")).pipe(Effect.orElseSucceed(Option.none))
-    const keys = yield* environmentKeys.pipe(
+    const keys = yield* gatewayKeysVariable.pipe(
       Effect.mapError(() =>
         new GatewayConfigError({
           field: "BATON_GATEWAY_KEYS",
