@@ -31,9 +31,8 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
-import { DateTime, Effect, Option, Redacted, Schema } from "effect"
+import { DateTime, Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
-import { defaultLedgerUrl } from "./Generate.ts"
 import * as Exit from "./internal/exit.ts"
 import * as Ledger from "./internal/ledger.ts"
 import * as Table from "./internal/table.ts"
@@ -168,10 +167,7 @@ const report = (query: Query, flags: Flags) =>
  * is an empty ledger.
  */
 const requireLedger = Effect.gen(function*() {
-  const url = Option.match((yield* LlmConfig.LlmConfig).usageStoreUrl, {
-    onNone: () => defaultLedgerUrl,
-    onSome: Redacted.value
-  })
+  const url = Ledger.urlOf(yield* LlmConfig.LlmConfig)
   const contents = yield* Ledger.contentsOf(url)
   switch (contents._tag) {
     case "NoFile":
@@ -191,7 +187,7 @@ const requireLedger = Effect.gen(function*() {
 })
 
 /** The ledger of `LLM_USAGE_STORE_URL` (`LlmConfig` from the `ConfigProvider`, as every command reads it). */
-const ledger = SqlUsageLedger.layerFromConfig({ fallbackUrl: defaultLedgerUrl })
+const ledger = SqlUsageLedger.layerFromConfig({ fallbackUrl: Ledger.defaultUrl })
 
 const usage = (flags: Flags) =>
   Effect.gen(function*() {

@@ -1141,11 +1141,10 @@ const keyValues = (names: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Re
   Effect.map(
     Effect.forEach(names, (name) => Effect.option(Config.String(name))),
     (values) =>
-      values.flatMap((value, i) =>
-        Option.isSome(value) && value.value.trim() !== ""
-          ? [Redacted.make(value.value.trim(), { label: names[i] })]
-          : []
-      )
+      values.flatMap((value, i) => {
+        const key = Option.isSome(value) ? value.value.trim() : ""
+        return key === "" ? [] : [Redacted.make(key, { label: names[i] })]
+      })
   )
 
 /** `Settings.compatibleKeys`: every `LLM_COMPAT_<NAME>_API_KEY` set, the chain's or not. */

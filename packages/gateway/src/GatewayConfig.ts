@@ -268,7 +268,7 @@ const schemaError = (
   const issue = formatter(error.issue).issues[0]
   const path = (issue?.path ?? []).map((segment) => typeof segment === "object" ? segment.key : segment)
   const shown = path.map((segment) =>
-    typeof segment === "string" && LlmConfig.keyAsModelProblem(segment, keys) !== undefined
+    typeof segment === "string" && LlmConfig.keyHeldIn(segment, keys) !== undefined
       ? "<a key: not shown>"
       : segment
   )
@@ -496,11 +496,14 @@ const textsOf = (file: unknown): ReadonlyArray<Text> => {
   ]
 }
 
-/** What to do with a key found in a name or a subject (whose errors say where it is, not what it says). */
-const fixOf = {
-  "provider name": "name the provider and put the key in its key variable",
-  "alias name": "name the alias and put the key in its provider's key variable",
-  subject: "name the client (a user or team id) and put the key in its provider's key variable"
+/** How an error names a name or a subject holding a key (where it is, not what it says), and what to do. */
+const namedBy = {
+  "provider name": { name: "a provider name", fix: "name the provider and put the key in its key variable" },
+  "alias name": { name: "an alias name", fix: "name the alias and put the key in its provider's key variable" },
+  subject: {
+    name: "its subject",
+    fix: "name the client (a user or team id) and put the key in its provider's key variable"
+  }
 } as const
 
 /**
@@ -519,11 +522,9 @@ const keyProblem = (
   const key = LlmConfig.keyHeldIn(text, keys)
   if (key === undefined) return undefined
   const what = kind === "subject"
-    ? `${entryOf(Number(path[1]), sha256, placeOf)}: its subject`
-    : kind === "provider name"
-    ? "a provider name"
-    : "an alias name"
-  return `${what} ${LlmConfig.heldKeyProblem(key, fixOf[kind])}`
+    ? `${entryOf(Number(path[1]), sha256, placeOf)}: ${namedBy.subject.name}`
+    : namedBy[kind].name
+  return `${what} ${LlmConfig.heldKeyProblem(key, namedBy[kind].fix)}`
 }
 
 /** A gateway key's entry as an error names it: the start of its hash (when it is one) and its place (`placeOf`). */

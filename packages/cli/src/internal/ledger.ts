@@ -11,7 +11,7 @@
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as BatonSchema from "@baton/sql/BatonSchema"
 import * as SqlDatabase from "@baton/sql/SqlDatabase"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
@@ -20,6 +20,10 @@ import { pathToFileURL } from "node:url"
 
 /** `sqlite:.baton/usage.sqlite`: where the ledger is when `LLM_USAGE_STORE_URL` is not set. @internal */
 export const defaultUrl = "sqlite:.baton/usage.sqlite"
+
+/** The ledger's URL: `LLM_USAGE_STORE_URL`, else {@link defaultUrl}. @internal */
+export const urlOf = (settings: LlmConfig.Settings): string =>
+  Option.match(settings.usageStoreUrl, { onNone: () => defaultUrl, onSome: Redacted.value })
 
 /**
  * What a ledger URL's database holds: no file (an SQLite file not there),

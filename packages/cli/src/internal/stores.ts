@@ -9,12 +9,8 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import * as Redact from "@baton/core/Redact"
 import * as RedisConnection from "@baton/redis/RedisConnection"
 import * as SqlDatabase from "@baton/sql/SqlDatabase"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as Ledger from "./ledger.ts"
-
-/** The ledger's URL: `LLM_USAGE_STORE_URL`, else the CLI's own SQLite file. */
-const ledgerUrl = (settings: LlmConfig.Settings): string =>
-  Option.match(settings.usageStoreUrl, { onNone: () => Ledger.defaultUrl, onSome: Redacted.value })
 
 /**
  * The ledger at `url` as `generate` and `serve` would find it, read without
@@ -65,7 +61,7 @@ const ledgerAt = (url: string): Effect.Effect<string, SqlDatabase.DatabaseError>
 export const ledger = (settings: LlmConfig.Settings): Effect.Effect<string, SqlDatabase.DatabaseError> =>
   Effect.flatMap(LlmConfig.configuredKeys, (keys) => {
     const scrub = (text: string) => Redact.scrubSecrets(text, [...LlmConfig.secrets(settings), ...keys])
-    return ledgerAt(ledgerUrl(settings)).pipe(
+    return ledgerAt(Ledger.urlOf(settings)).pipe(
       Effect.map(scrub),
       Effect.mapError((error) =>
         new SqlDatabase.DatabaseError({ url: scrub(error.url), message: scrub(error.message) })
@@ -73,8 +69,8 @@ export const ledger = (settings: LlmConfig.Settings): Effect.Effect<string, SqlD
     )
   })
 
-/** `REDIS_URL`, when set, connected to as `serve` connects to it (`RedisConnection`), then closed. @internal */
-export const redis = (settings: LlmConfig.Settings) =>
+/** `REDIS_URL`, when set, connected to as `serve` connects to it (`RedisConnection`), then closed. */
+const redis = (settings: LlmConfig.Settings) =>
   Option.match(settings.redisUrl, {
     onNone: () => Effect.void,
     onSome: (url) => Effect.scoped(Effect.asVoid(Layer.build(RedisConnection.layer({ url }))))

@@ -256,8 +256,9 @@ const walk = (graph: Graph, start: Node): void => {
     if (at.walked) continue
     at.walked = true
     graph.places.push(at)
+    const resource = resourceOf(at)
     for (const name of anchorsOf(at)) {
-      if (!resourceOf(at).anchors.has(name)) resourceOf(at).anchors.set(name, at)
+      if (!resource.anchors.has(name)) resource.anchors.set(name, at)
     }
     const same = children(graph, at, sameValue)
     // one by one: spreading a schema's 100,000 subschemas into `push`'s arguments would overflow the stack
@@ -332,7 +333,8 @@ const dynamicHubs = (graph: Graph, at: Node): ReadonlyArray<Vertex> =>
     if (typeof ref !== "string") return []
     if (!ref.startsWith("#")) return [graph.functionsHub]
     const name = ref.slice(1)
-    return [graph.entryAnchors.get(name) ?? [anchorHub(graph, name), graph.functionsHub]].flat()
+    const entry = graph.entryAnchors.get(name)
+    return entry !== undefined ? [entry] : [anchorHub(graph, name), graph.functionsHub]
   })
 
 /**
