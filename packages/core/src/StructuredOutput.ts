@@ -64,9 +64,11 @@
  *
  * Decoding tolerates a Markdown code fence around the JSON (backticks or
  * tildes, a `json` tag in any case), which models add even when asked not to.
- * An answer nested more than {@link maxAnswerDepth} levels of arrays and
- * objects fails to decode, saying so, before any check of a raw JSON
- * Schema (whose check recurses once per level of a recursive schema).
+ * An answer nested more than {@link maxAnswerDepth} (100) levels of arrays
+ * and objects fails to decode, saying so, whatever its schema: it is
+ * measured (without recursion) before Effect's `Schema` decoder or Ajv
+ * sees it, as both recurse at least once per level of a recursive schema
+ * and a deep enough answer would overflow the stack.
  *
  * Gotcha: in schemas meant for a model use `Schema.Finite` and `Schema.Int`,
  * not `Schema.Number` (whose JSON Schema admits `"NaN"` and loses its bounds).
@@ -189,6 +191,47 @@ const parseJson = (text: string): Result.Result<unknown, string> => {
 }
 
 /**
+ * The most levels of arrays and objects a structured answer may nest, the
+ * root being the first, whatever its schema. Every check of an answer
+ * recurses at least once a level, and the stack ends its depth: Effect's
+ * `Schema` decoder overflowed it some 900 levels down a recursive
+ * `Schema.suspend` tree (`{ children: [...] }`) and some 450 down a chain
+ * of optional, nullable, checked unions (a process's first decode, its
+ * code not yet optimised: fewer levels than later ones); Ajv, checking a
+ * recursive raw JSON Schema (`[[[…]]]` against `{ items: { $ref: "#" } }`),
+ * some 3,900, fewer when a level goes through several references; OpenAI's
+ * strict-mode rewrite of an answer (`dropOptionalNulls`) some 1,500. A
+ * deeper answer fails to decode, saying so (a `StructuredOutputInvalid`,
+ * re-asked and fallen back from as any other), and is not rewritten; a
+ * stack overflow on an answer within the bound is a defect, and stays one.
+ * No schema a model is given needs more (OpenAI's strict mode takes 10
+ * levels of schema).
+ *
+ * @since 0.1.0
+ */
+export const maxAnswerDepth = 100
+
+/**
+ * Whether `value` (parsed JSON) nests more than {@link maxAnswerDepth}
+ * levels of arrays and objects, measured without recursion.
+ *
+ * @since 0.1.0
+ */
+export const nestsTooDeep = (value: unknown): boolean => JsonDepth.deeperThan(value, maxAnswerDepth)
+
+/**
+ * The answer's JSON, for either decoder: parsed once, and refused when it
+ * nests more than {@link maxAnswerDepth} levels, before any decoder
+ * recurses into it.
+ */
+const parseAnswer = (text: string): Result.Result<unknown, string> =>
+  Result.filterOrFail(
+    parseJson(text),
+    (value) => !nestsTooDeep(value),
+    () => `the answer nests more than ${maxAnswerDepth} levels of arrays and objects`
+  )
+
+/**
  * The instruction that asks for JSON for `responseFormat: "json"` without a
  * schema: in the system prompt of a provider with no JSON mode (Anthropic,
  * an `effect/ai` step), and in a system message beside chat completions'
@@ -246,7 +289,7 @@ const compileSchema = <A>(schema: Schema.Codec<A, unknown>): Compiled<A> => {
     jsonSchema,
     decode: (text) =>
       Result.flatMap(
-        parseJson(text),
+        parseAnswer(text),
         (value) => Result.mapError(decodeValue(value, { errors: "all" }), (error) => error.message)
       )
   }
@@ -406,33 +449,8 @@ const linearRegExp = (budget: LinearPattern.Budget) =>
     return { test: compiled.success.test, toString: () => source }
   }, { code: "LinearPattern.compile" })
 
-/**
- * The most levels of arrays and objects an answer checked against a raw
- * JSON Schema may nest, the root being the first. Ajv checks each level of
- * a recursive schema's value in a call of its own (`[[[…]]]` against `{
- * items: { $ref: "#" } }`) and overflows the stack some 3,900 levels down,
- * fewer when a level goes through several references; OpenAI's strict-mode
- * rewrite of an answer (`dropOptionalNulls`) some 1,500. A deeper answer
- * fails to decode, and is not rewritten; a stack overflow on an answer
- * within the bound is a defect, and stays one.
- *
- * @since 0.1.0
- */
-export const maxAnswerDepth = 1000
-
-/**
- * Whether `value` (parsed JSON) nests more than {@link maxAnswerDepth}
- * levels of arrays and objects, measured without recursion.
- *
- * @since 0.1.0
- */
-export const nestsTooDeep = (value: unknown): boolean => JsonDepth.deeperThan(value, maxAnswerDepth)
-
 const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget): Decode => (text) =>
-  Result.flatMap(parseJson(text), (value) => {
-    if (nestsTooDeep(value)) {
-      return Result.fail(`the answer nests more than ${maxAnswerDepth} levels of arrays and objects`)
-    }
+  Result.flatMap(parseAnswer(text), (value) => {
     budget.left = patternStepsPerAnswer
     const valid = validate(value)
     if (budget.left <= 0) {

@@ -296,15 +296,15 @@ describe("LlmManager.generateStructured with an answer nested too deep to check"
 
   it.live("keeps a stack overflow on an answer within the bound a defect, not the model's fault", () =>
     Effect.gen(function*() {
-      // each level of the answer goes through twelve references: Ajv overflows some 400 levels down
+      // each level of the answer goes through 120 references: Ajv overflows some 40 levels down (400 with twelve)
       const $defs = Object.fromEntries(
-        Array.from({ length: 12 }, (_, i) => [
+        Array.from({ length: 120 }, (_, i) => [
           `a${i}`,
-          i < 11 ? { allOf: [{ $ref: `#/$defs/a${i + 1}` }] } : { type: "array", items: { $ref: "#/$defs/a0" } }
+          i < 119 ? { allOf: [{ $ref: `#/$defs/a${i + 1}` }] } : { type: "array", items: { $ref: "#/$defs/a0" } }
         ])
       )
       const server = yield* MockProviderServer.MockProviderServer
-      yield* server.inject("anthropic", MockFault.content(deep(900)))
+      yield* server.inject("anthropic", MockFault.content(deep(StructuredOutput.maxAnswerDepth)))
       const llm = yield* manager({ chain: ["anthropic"], policy: { structuredOutputRetries: 0 } })
       const error = yield* Effect.flip(llm.generateStructured(prompt, { $ref: "#/$defs/a0", $defs }))
       const attempt = error._tag === "AllProvidersFailed" ? error.attempts[0]?.error : error
