@@ -34,14 +34,26 @@ const lengthIssue = (key: string, value: unknown): string | undefined => {
     : undefined
 }
 
-/** Whether `value` (parsed JSON: no cycle) nests more than `max` levels of arrays and objects, measured without recursion. */
+/** Pushes the objects and arrays among `values` onto `containers`. */
+const pushContainers = (values: Iterable<unknown>, containers: Array<object>): void => {
+  for (const value of values) if (typeof value === "object" && value !== null) containers.push(value)
+}
+
+/**
+ * Whether `value` (parsed JSON: no cycle) nests more than `max` levels of
+ * arrays and objects, measured a level at a time without recursion: one
+ * array a level of the objects and arrays in it, none for a scalar.
+ */
 export const deeperThan = (value: unknown, max: number): boolean => {
-  const pending: Array<readonly [unknown, number]> = [[value, 0]]
-  for (let top = pending.pop(); top !== undefined; top = pending.pop()) {
-    const [at, above] = top
-    if (typeof at !== "object" || at === null) continue
-    if (above === max) return true
-    for (const child of Object.values(at)) pending.push([child, above + 1])
+  let level: Array<object> = []
+  pushContainers([value], level)
+  for (let depth = 0; level.length > 0; depth++) {
+    if (depth === max) return true
+    const below: Array<object> = []
+    for (const container of level) {
+      pushContainers(Array.isArray(container) ? container : Object.values(container), below)
+    }
+    level = below
   }
   return false
 }
