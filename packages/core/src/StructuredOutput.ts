@@ -195,17 +195,17 @@ const parseJson = (text: string): Result.Result<unknown, string> => {
  * root being the first, whatever its schema. Every check of an answer
  * recurses at least once a level, and the stack ends its depth: Effect's
  * `Schema` decoder overflowed it some 900 levels down a recursive
- * `Schema.suspend` tree (`{ children: [...] }`) and some 450 down a chain
- * of optional, nullable, checked unions (a process's first decode, its
- * code not yet optimised: fewer levels than later ones); Ajv, checking a
- * recursive raw JSON Schema (`[[[…]]]` against `{ items: { $ref: "#" } }`),
- * some 3,900, fewer when a level goes through several references; OpenAI's
- * strict-mode rewrite of an answer (`dropOptionalNulls`) some 1,500. A
- * deeper answer fails to decode, saying so (a `StructuredOutputInvalid`,
- * re-asked and fallen back from as any other), and is not rewritten; a
- * stack overflow on an answer within the bound is a defect, and stays one.
- * No schema a model is given needs more (OpenAI's strict mode takes 10
- * levels of schema).
+ * `Schema.suspend` tree (`{ children: [...] }`) and some 450 to 500 down a
+ * chain of checked structs, or unions of them, linked by nullable fields (a
+ * process's first decode, its code not yet optimised: fewer levels than
+ * later ones); Ajv, checking a recursive raw JSON Schema (`[[[…]]]` against
+ * `{ items: { $ref: "#" } }`), some 3,900, fewer when a level goes through
+ * several references; OpenAI's strict-mode rewrite of an answer
+ * (`dropOptionalNulls`) some 1,500. A deeper answer fails to decode, saying
+ * so (a `StructuredOutputInvalid`, re-asked and fallen back from as any
+ * other), and is not rewritten; a stack overflow on an answer within the
+ * bound is a defect, and stays one. Real answers nest a few levels (OpenAI's
+ * strict mode takes schemas at most 10 levels deep).
  *
  * @since 0.1.0
  */
