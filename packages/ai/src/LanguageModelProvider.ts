@@ -33,7 +33,11 @@
  *   to the `LanguageModel` layer alone is not, for structured calls), before
  *   `effect/ai`'s own decode: an answer that decode
  *   rejects is still billed (`StructuredOutputInvalid` with its usage), and
- *   one the content filter stopped is `ContentFiltered`. A `LanguageModel`
+ *   one the content filter stopped is `ContentFiltered`. That decode
+ *   recurses a level of the answer at a time: an answer nested past
+ *   `StructuredOutput.maxAnswerDepth` that overflows the stack there is
+ *   refused by Baton's decoder for its depth, as on any step (any other
+ *   defect stays one). A `LanguageModel`
  *   not made with `LanguageModel.make` may not call the transformer; its
  *   rejected answers are then `StructuredOutputInvalid` without usage.
  * - Results: text, finish reason and usage from the `Response` parts; usage
@@ -94,7 +98,13 @@ import * as LlmProvider from "@baton/core/LlmProvider"
 import type { LlmRequest, Message } from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
 import * as ProviderError from "@baton/core/ProviderError"
-import { decodeResult, jsonInstruction, type JsonSchema, type StructuredOutput } from "@baton/core/StructuredOutput"
+import {
+  answerNestsTooDeep,
+  decodeResult,
+  jsonInstruction,
+  type JsonSchema,
+  type StructuredOutput
+} from "@baton/core/StructuredOutput"
 import type { TokenUsage } from "@baton/core/TokenUsage"
 import type * as BatonTool from "@baton/core/Tool"
 import { Clock, Effect, Layer, Option, Predicate, Schema, SchemaRepresentation, Stream } from "effect"
@@ -398,7 +408,15 @@ export const make = (
               seen === undefined || !rejectedAnswer.has(error.reason._tag)
                 ? Effect.fail(fail(error))
                 : Effect.succeed(new LanguageModel.GenerateTextResponse(seen))
-            )
+            ),
+            // effect/ai's codec decodes the answer a level at a time before Baton's decoder: an answer nested deep
+            // enough overflows the stack there, and is Baton's decoder's to refuse for its depth
+            Effect.catchDefect((defect) => {
+              const answered = seen === undefined ? undefined : new LanguageModel.GenerateTextResponse(seen)
+              return answered !== undefined && answerNestsTooDeep(answered.text)
+                ? Effect.succeed(answered)
+                : Effect.die(defect)
+            })
           )
         return yield* resultOf(request, response, started).pipe(
           Effect.flatMap((result) =>

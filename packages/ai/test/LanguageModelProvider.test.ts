@@ -4,6 +4,7 @@ import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as StructuredOutput from "@baton/core/StructuredOutput"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as Anthropic from "@baton/providers/Anthropic"
 import * as MockFault from "@baton/testing/MockFault"
@@ -871,4 +872,50 @@ describe("LanguageModelProvider usage", () => {
         assert.isAbove(usage?.costNanoUsd ?? 0, 0)
       }
     }).pipe(Effect.provide(Pricing.layerDefault)))
+})
+
+describe("LanguageModelProvider structured answers nested too deep to decode", () => {
+  interface Tree {
+    readonly children: ReadonlyArray<Tree>
+  }
+  const Tree = Schema.Struct({ children: Schema.Array(Schema.suspend((): Schema.Codec<Tree> => Tree)) })
+  /** A tree nested `levels` levels of arrays and objects, the root object the first (`levels` even). */
+  const tree = (levels: number) => "{\"children\":[".repeat(levels / 2) + "]}".repeat(levels / 2)
+  const request = { prompt: "Draw a tree.", options: { maxTokens: 100_000 } }
+
+  // effect/ai's generateObject decodes the answer with its own codec, recursing a level at a time, before Baton's
+  for (const levels of [2_000, 20_000]) {
+    it.live(`${levels} levels are an answer that does not match the schema, not a defect`, () =>
+      Effect.gen(function*() {
+        const manager = yield* managerOf(["effect-ai"], { policy: { structuredOutputRetries: 0 } })
+        yield* inject("openai", MockFault.content(tree(levels)))
+        const error = yield* Effect.flip(manager.generateStructured(request, Tree))
+        const attempt = error._tag === "AllProvidersFailed" ? error.attempts[0]?.error : error
+        assert.deepStrictEqual(
+          attempt?._tag === "StructuredOutputInvalid" ? attempt.issue : attempt,
+          `the answer nests more than ${StructuredOutput.maxAnswerDepth} levels of arrays and objects`
+        )
+      }).pipe(Effect.provide(services(100))))
+  }
+
+  it.live("any other defect once the answer is in stays a defect", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai"], { policy: { structuredOutputRetries: 0 } })
+      yield* inject("openai", MockFault.content(tree(4)))
+      const error = yield* Effect.flip(manager.generateStructured(request, Tree)).pipe(
+        Effect.provideService(Telemetry.CurrentSpanTransformer, () => {
+          throw new RangeError("a caller's span transformer broke")
+        })
+      )
+      const attempt = error._tag === "AllProvidersFailed" ? error.attempts[0]?.error : error
+      assert.strictEqual(attempt?._tag, "Defect")
+    }).pipe(Effect.provide(services(100))))
+
+  it.live("an answer nested just at the bound decodes", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai"], { policy: { structuredOutputRetries: 0 } })
+      yield* inject("openai", MockFault.content(tree(StructuredOutput.maxAnswerDepth)))
+      const result = yield* manager.generateStructured(request, Tree)
+      assert.strictEqual(JSON.stringify(result.value), tree(StructuredOutput.maxAnswerDepth))
+    }).pipe(Effect.provide(services(100))))
 })

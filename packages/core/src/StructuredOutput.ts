@@ -65,10 +65,12 @@
  * Decoding tolerates a Markdown code fence around the JSON (backticks or
  * tildes, a `json` tag in any case), which models add even when asked not to.
  * An answer nested more than {@link maxAnswerDepth} (100) levels of arrays
- * and objects fails to decode, saying so, whatever its schema: it is
- * measured (without recursion) before Effect's `Schema` decoder or Ajv
+ * and objects fails to decode, saying so, whatever its schema and step: it
+ * is measured (without recursion) before Effect's `Schema` decoder or Ajv
  * sees it, as both recurse at least once per level of a recursive schema
- * and a deep enough answer would overflow the stack.
+ * and a deep enough answer would overflow the stack. Where a step reads
+ * the answer first, see {@link maxAnswerDepth} for how it is kept from
+ * recursing into it.
  *
  * Gotcha: in schemas meant for a model use `Schema.Finite` and `Schema.Int`,
  * not `Schema.Number` (whose JSON Schema admits `"NaN"` and loses its bounds).
@@ -201,11 +203,19 @@ const parseJson = (text: string): Result.Result<unknown, string> => {
  * later ones); Ajv, checking a recursive raw JSON Schema (`[[[…]]]` against
  * `{ items: { $ref: "#" } }`), some 3,900, fewer when a level goes through
  * several references; OpenAI's strict-mode rewrite of an answer
- * (`dropOptionalNulls`) some 1,500. A deeper answer fails to decode, saying
- * so (a `StructuredOutputInvalid`, re-asked and fallen back from as any
- * other), and is not rewritten; a stack overflow on an answer within the
- * bound is a defect, and stays one. Real answers nest a few levels (OpenAI's
- * strict mode takes schemas at most 10 levels deep).
+ * (`dropOptionalNulls`) some 1,500; `effect/ai`'s `generateObject`, whose
+ * codec decodes the answer before Baton's, some 2,000 down that tree. A
+ * deeper answer fails to decode, saying so (a `StructuredOutputInvalid`,
+ * re-asked and fallen back from as any other), on every path a structured
+ * answer takes: `generateStructured` with an Effect `Schema` or a raw JSON
+ * Schema (the gateway's `json_schema`), on Baton's adapters (OpenAI's does
+ * not rewrite such an answer) and on an `effect/ai` step (`@baton/ai`'s
+ * `LanguageModelProvider`: a stack overflow in `generateObject`'s decode
+ * of an answer {@link answerNestsTooDeep} finds is this failure, not a
+ * defect), and `@baton/ai`'s `BatonLanguageModel`, whose `generateObject`
+ * decodes only what Baton's decoder took. A stack overflow on an answer
+ * within the bound is a defect, and stays one. Real answers nest a few
+ * levels (OpenAI's strict mode takes schemas at most 10 levels deep).
  *
  * @since 0.1.0
  */
@@ -218,6 +228,16 @@ export const maxAnswerDepth = 100
  * @since 0.1.0
  */
 export const nestsTooDeep = (value: unknown): boolean => JsonDepth.deeperThan(value, maxAnswerDepth)
+
+/**
+ * Whether an answer's text (fenced or not) is JSON nested more than
+ * {@link maxAnswerDepth} levels: one the decode refuses for its depth, for
+ * a caller whose own codec read the answer first and overflowed the stack.
+ *
+ * @since 0.1.0
+ */
+export const answerNestsTooDeep = (text: string): boolean =>
+  Result.match(parseJson(text), { onFailure: () => false, onSuccess: nestsTooDeep })
 
 /**
  * The answer's JSON, for either decoder: parsed once, and refused when it
