@@ -9,9 +9,8 @@
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import type { LlmError } from "../src/LlmError.ts"
 import * as StructuredOutput from "../src/StructuredOutput.ts"
-import { Bench, inject, manager, stats } from "./utils/chain.ts"
+import { Bench, firstIssue, inject, manager, stats } from "./utils/chain.ts"
 
 interface Tree {
   readonly children: ReadonlyArray<Tree>
@@ -25,25 +24,21 @@ const tree = (levels: number) => "{\"children\":[".repeat(levels / 2) + "]}".rep
 
 interface Chain {
   readonly next?: Chain | null | undefined
+  readonly v?: number | undefined
 }
 
 /** A chain of optional, nullable links, each checked: one level of JSON a link, and several decoder calls. */
 const Chain = Schema.Struct({
-  next: Schema.optional(Schema.NullOr(Schema.suspend((): Schema.Codec<Chain> => Chain)))
+  next: Schema.optional(Schema.NullOr(Schema.suspend((): Schema.Codec<Chain> => Chain))),
+  v: Schema.optional(Schema.Finite)
 }).check(Schema.makeFilter((chain) => typeof chain === "object"))
 
-/** A chain nested `levels` levels of objects. */
-const chain = (levels: number) => "{\"next\":".repeat(levels - 1) + "{}" + "}".repeat(levels - 1)
+/** A chain nested `levels` levels of objects, the deepest `last`. */
+const chain = (levels: number, last: string) => "{\"next\":".repeat(levels - 1) + last + "}".repeat(levels - 1)
 
 const request = (maxTokens: number) => ({ prompt: "Draw a tree.", options: { maxTokens } })
 
 const tooDeep = `the answer nests more than ${StructuredOutput.maxAnswerDepth} levels of arrays and objects`
-
-/** The first attempt's decode issue, or the error it failed with instead. */
-const firstIssue = (error: LlmError) => {
-  const attempt = error._tag === "AllProvidersFailed" ? error.attempts[0]?.error : error
-  return attempt?._tag === "StructuredOutputInvalid" ? attempt.issue : attempt
-}
 
 describe("LlmManager.generateStructured with an Effect Schema and an answer nested too deep to decode", () => {
   // Effect's decoder recurses several calls a level: it overflowed the stack 900 to 1,600 levels down this tree
@@ -85,16 +80,17 @@ describe("LlmManager.generateStructured with an Effect Schema and an answer nest
 
   // Effect's decoder overflowed the stack some 480 levels down this chain in a process's first decode (within
   // the bound of 1,000 this replaced)
-  it.live("decodes a chain of checked, optional, nullable links nested just at the bound, and refuses one more", () =>
-    Effect.gen(function*() {
-      yield* inject("anthropic", MockFault.content(chain(StructuredOutput.maxAnswerDepth)))
-      yield* inject("anthropic", MockFault.content(chain(StructuredOutput.maxAnswerDepth + 1)))
-      const llm = yield* manager({ chain: ["anthropic"], policy: { structuredOutputRetries: 0 } })
-      const result = yield* llm.generateStructured(request(10_000), Chain)
-      let levels = 0
-      for (let link: Chain | null | undefined = result.value; link != null; link = link.next) levels += 1
-      assert.strictEqual(levels, StructuredOutput.maxAnswerDepth)
-      const error = yield* Effect.flip(llm.generateStructured(request(10_000), Chain))
-      assert.deepStrictEqual(firstIssue(error), tooDeep)
-    }).pipe(Effect.provide(Bench)))
+  // a scalar at the deepest level is no level of its own
+  for (const last of ["{}", "{\"v\":1}"]) {
+    it.live(`decodes a chain of checked, optional, nullable links ending in ${last} nested just at the bound, and refuses one more`, () =>
+      Effect.gen(function*() {
+        yield* inject("anthropic", MockFault.content(chain(StructuredOutput.maxAnswerDepth, last)))
+        yield* inject("anthropic", MockFault.content(chain(StructuredOutput.maxAnswerDepth + 1, last)))
+        const llm = yield* manager({ chain: ["anthropic"], policy: { structuredOutputRetries: 0 } })
+        const result = yield* llm.generateStructured(request(10_000), Chain)
+        assert.strictEqual(JSON.stringify(result.value), chain(StructuredOutput.maxAnswerDepth, last))
+        const error = yield* Effect.flip(llm.generateStructured(request(10_000), Chain))
+        assert.deepStrictEqual(firstIssue(error), tooDeep)
+      }).pipe(Effect.provide(Bench)))
+  }
 })

@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
 import * as StructuredOutput from "../src/StructuredOutput.ts"
 import type { JsonSchema } from "../src/StructuredOutput.ts"
-import { Bench, manager } from "./utils/chain.ts"
+import { Bench, firstIssue, manager } from "./utils/chain.ts"
 
 const prompt = { prompt: "Plan a trip about trains." }
 
@@ -272,6 +272,7 @@ describe("LlmManager.generateStructured with a reference loop that reads no inpu
 describe("LlmManager.generateStructured with an answer nested too deep to check", () => {
   const nested = { type: "array", items: { $ref: "#" } }
   const deep = (levels: number) => "[".repeat(levels) + "]".repeat(levels)
+  const tooDeep = `the answer nests more than ${StructuredOutput.maxAnswerDepth} levels of arrays and objects`
 
   // OpenAI's answer is walked first by the strict-mode rewrite (`dropOptionalNulls`), which recurses too:
   // 2,000 levels overflowed it, not Ajv; 20,000 (40 kB) both
@@ -285,14 +286,21 @@ describe("LlmManager.generateStructured with an answer nested too deep to check"
           const error = yield* Effect.flip(
             llm.generateStructured({ ...prompt, options: { maxTokens: 20_000 } }, nested)
           )
-          const attempt = error._tag === "AllProvidersFailed" ? error.attempts[0]?.error : error
-          assert.deepStrictEqual(
-            attempt?._tag === "StructuredOutputInvalid" ? attempt.issue : attempt,
-            `the answer nests more than ${StructuredOutput.maxAnswerDepth} levels of arrays and objects`
-          )
+          assert.deepStrictEqual(firstIssue(error), tooDeep)
         }).pipe(Effect.provide(Bench)))
     }
   }
+
+  it.live("decodes an answer nested just at the bound, and refuses one more", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      yield* server.inject("anthropic", MockFault.content(deep(StructuredOutput.maxAnswerDepth)))
+      yield* server.inject("anthropic", MockFault.content(deep(StructuredOutput.maxAnswerDepth + 1)))
+      const llm = yield* manager({ chain: ["anthropic"], policy: { structuredOutputRetries: 0 } })
+      const result = yield* llm.generateStructured(prompt, nested)
+      assert.strictEqual(JSON.stringify(result.value), deep(StructuredOutput.maxAnswerDepth))
+      assert.deepStrictEqual(firstIssue(yield* Effect.flip(llm.generateStructured(prompt, nested))), tooDeep)
+    }).pipe(Effect.provide(Bench)))
 
   it.live("keeps a stack overflow on an answer within the bound a defect, not the model's fault", () =>
     Effect.gen(function*() {
@@ -307,9 +315,9 @@ describe("LlmManager.generateStructured with an answer nested too deep to check"
       yield* server.inject("anthropic", MockFault.content(deep(StructuredOutput.maxAnswerDepth)))
       const llm = yield* manager({ chain: ["anthropic"], policy: { structuredOutputRetries: 0 } })
       const error = yield* Effect.flip(llm.generateStructured(prompt, { $ref: "#/$defs/a0", $defs }))
-      const attempt = error._tag === "AllProvidersFailed" ? error.attempts[0]?.error : error
+      const defect = firstIssue(error)
       assert.deepStrictEqual(
-        [attempt?._tag, attempt?._tag === "Defect" ? attempt.message : ""],
+        typeof defect === "object" ? [defect._tag, defect.message] : defect,
         ["Defect", "bug in the anthropic adapter: Maximum call stack size exceeded"]
       )
     }).pipe(Effect.provide(Bench)))

@@ -21,7 +21,7 @@ import type { Attempt } from "../../src/Attempt.ts"
 import type * as CircuitPolicy from "../../src/CircuitPolicy.ts"
 import * as FallbackPolicy from "../../src/FallbackPolicy.ts"
 import * as LlmConfig from "../../src/LlmConfig.ts"
-import type { LlmConfigError } from "../../src/LlmError.ts"
+import type { LlmConfigError, LlmError } from "../../src/LlmError.ts"
 import * as LlmManager from "../../src/LlmManager.ts"
 import * as Pricing from "../../src/Pricing.ts"
 import * as QuotaLimiter from "../../src/QuotaLimiter.ts"
@@ -136,6 +136,12 @@ export const assertSkippedOpenAi = (result: { readonly attempts: ReadonlyArray<A
     ["openai", "skipped", error],
     ["anthropic", "success", undefined]
   ])
+}
+
+/** The decode issue of a failed `generateStructured`'s first attempt, or the error that attempt failed with instead. */
+export const firstIssue = (error: LlmError) => {
+  const attempt = error._tag === "AllProvidersFailed" ? error.attempts[0]?.error : error
+  return attempt?._tag === "StructuredOutputInvalid" ? attempt.issue : attempt
 }
 
 /** The server's counters for a provider. */
