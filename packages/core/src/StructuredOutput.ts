@@ -469,6 +469,18 @@ const linearRegExp = (budget: LinearPattern.Budget) =>
     return { test: compiled.success.test, toString: () => source }
   }, { code: "LinearPattern.compile" })
 
+/**
+ * Ajv's options for a client's schema: its patterns on the linear matcher,
+ * and each `$ref` a call of the schema it names, never a copy of it inlined
+ * (Ajv's default for a schema without references): else a 100-property
+ * schema named by 500 `$ref`s, 21,800 characters in all, compiles as 50,000
+ * properties, in 11 s (61 ms as calls). A call costs some 6 ns an answer.
+ */
+const clientOptions = (budget: LinearPattern.Budget): Options => ({
+  inlineRefs: false,
+  code: { regExp: linearRegExp(budget) }
+})
+
 const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget): Decode => (text) =>
   Result.flatMap(parseAnswer(text), (value) => {
     budget.left = patternStepsPerAnswer
@@ -502,7 +514,7 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
     // the patterns of the program's own schemas run on JavaScript's `RegExp`, which never draws on the budget
     const budget: LinearPattern.Budget = { left: 0 }
     const options: Options = { allErrors: true, strict: false, validateSchema: false }
-    const ajv = dialect.make(untrusted ? { ...options, code: { regExp: linearRegExp(budget) } } : options)
+    const ajv = dialect.make(untrusted ? { ...options, ...clientOptions(budget) } : options)
     return decoder(ajv.compile(jsonSchema), budget)
   } catch (error) {
     return invalidSchema(`not a valid JSON Schema (${errorMessage(error)})`)
