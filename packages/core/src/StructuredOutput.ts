@@ -45,7 +45,13 @@
  * Any raw schema, a client's or the program's, must be a plain JSON object
  * nested at most 100 levels of objects and arrays (as a tool's parameters,
  * `Tool.maxParametersDepth`): Ajv's compile takes seconds over some hundreds
- * of levels and overflows the stack past about 1 000.
+ * of levels and overflows the stack past about 1 000. A client's schema is
+ * also bounded in size: Ajv compiles a schema into JavaScript on the event
+ * loop, about 1-3 µs a character of it, where a client's 774,000 characters
+ * (under a gateway's 1 MiB body) held every other request 3.5 s; one over
+ * {@link maxUntrustedJsonSchemaChars} characters of canonical JSON is
+ * refused with `InvalidOptions`, saying its size, before it is compiled, and
+ * each of its `$ref`s compiles as a call, not a copy of what it names.
  *
  * Why Ajv and not Effect's own JSON Schema import: Effect 4.1's
  * `SchemaRepresentation.fromJsonSchemaDocument` imports a raw schema about
@@ -360,6 +366,24 @@ export const maxCompiledJsonSchemaChars = 4_000_000
  */
 export const patternStepsPerAnswer = 1_000_000
 
+/**
+ * The most characters of canonical JSON (keys sorted, no whitespace) a
+ * client's schema (`untrusted`) may have; one over it is refused with
+ * `InvalidOptions` before it is compiled. Ajv compiles a schema into
+ * JavaScript on the event loop, about 1-3 µs a character (most of it V8
+ * parsing the generated code): measured on the shared CI machine, a
+ * client's schema at this bound compiles in 10-95 ms, the more patterns the
+ * slower (1,400 patterns of 1,000-2,000 instructions each: 0.45 s), where
+ * 774,000 characters (under a gateway's 1 MiB body) held every other request
+ * 3.5 s. A quiz (294 characters), 100 OpenAI-strict fields (15,078) and a
+ * course of 40 nested lessons (30,336) fit. The program's own schemas have
+ * no such bound.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxUntrustedJsonSchemaChars = 32_000
+
 type Decode = StructuredOutput<unknown>["decode"]
 
 /** Compilations of raw JSON Schemas by trust and canonical text, least recently used first. */
@@ -413,6 +437,13 @@ const canonicalJson = (schema: JsonSchema): Result.Result<string, InvalidOptions
     try: () => JSON.stringify(schema, sortKeys),
     catch: (error) => invalidSchema(`not a JSON value (${errorMessage(error)})`)
   })
+
+/** Why a client's schema of canonical JSON `text` is too large to compile, if it is. */
+const oversized = (text: string): string | undefined =>
+  text.length > maxUntrustedJsonSchemaChars
+    ? `${text.length} characters of JSON, at most ${maxUntrustedJsonSchemaChars} for a client's schema ` +
+      "(StructuredOutput.maxUntrustedJsonSchemaChars: its compile would hold the event loop)"
+    : undefined
 
 type AnyAjv = Ajv | Ajv2019 | Ajv2020
 
@@ -539,7 +570,8 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
  * through `properties` or `items`, a recursive tree, is fine; a
  * `$dynamicRef` / `$recursiveRef` counts as leading to every schema Ajv may
  * resolve it to) or,
- * `untrusted`, has a pattern that cannot run in linear time. `untrusted` is
+ * `untrusted`, is over {@link maxUntrustedJsonSchemaChars} characters or has
+ * a pattern that cannot run in linear time. `untrusted` is
  * for a schema from outside the program (a gateway's client): its patterns
  * run on the linear matcher.
  *
@@ -555,11 +587,16 @@ export const fromJsonSchema = (
     const trust = untrusted ? "client" : "program"
     const compiled = cached(compiledJsonSchemaObjects[trust], jsonSchema, () => {
       // before any recursive walk: Ajv takes seconds over a schema some hundreds of levels deep, and overflows past 1,000
-      const wrong = JsonDepth.issue(jsonSchema) ?? RefLoop.issue(jsonSchema)
-      if (wrong !== undefined) return invalidSchema(wrong)
+      const deep = JsonDepth.issue(jsonSchema)
+      if (deep !== undefined) return invalidSchema(deep)
       return Result.match(canonicalJson(jsonSchema), {
         onFailure: (invalid) => invalid,
-        onSuccess: (text) => compileOnce(`${trust}:${text}`, () => compileJsonSchema(jsonSchema, untrusted))
+        onSuccess: (text) => {
+          const wrong = (untrusted ? oversized(text) : undefined) ?? RefLoop.issue(jsonSchema)
+          return wrong !== undefined
+            ? invalidSchema(wrong)
+            : compileOnce(`${trust}:${text}`, () => compileJsonSchema(jsonSchema, untrusted))
+        }
       })
     })
     return compiled instanceof InvalidOptions ? Effect.fail(compiled) : named({ name, jsonSchema, decode: compiled })

@@ -271,6 +271,36 @@ describe("StructuredOutput.fromJsonSchema: a client's schema (untrusted)", () =>
       }))
   }
 
+  /** An object of string properties whose JSON is `chars` characters long, and an answer it takes. */
+  const sized = (chars: number) => {
+    const names = Array.from({ length: Math.floor(chars / 40) }, (_, i) => `field${i}`)
+    const bare = {
+      type: "object",
+      properties: Object.fromEntries(names.map((name) => [name, { type: "string" }])),
+      required: names,
+      description: ""
+    }
+    const schema = { ...bare, description: "x".repeat(chars - JSON.stringify(bare).length) }
+    return { schema, answer: JSON.stringify(Object.fromEntries(names.map((name) => [name, "a"]))) }
+  }
+
+  it.effect("refuses a schema over maxUntrustedJsonSchemaChars before compiling it, saying its size", () =>
+    Effect.gen(function*() {
+      const max = StructuredOutput.maxUntrustedJsonSchemaChars
+      const over = sized(max + 1)
+      const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(over.schema, { untrusted: true }))
+      assert.strictEqual(error.field, "schema")
+      assert.include(error.message, `${max + 1} characters`)
+      assert.include(error.message, `at most ${max} for a client's schema`)
+      // the bound is a client's: the program's own schema of that size compiles
+      const own = yield* StructuredOutput.fromJsonSchema(over.schema)
+      assert.isTrue(Result.isSuccess(own.decode(over.answer)))
+      const within = sized(max)
+      const output = yield* StructuredOutput.fromJsonSchema(within.schema, { untrusted: true })
+      assert.isTrue(Result.isSuccess(output.decode(within.answer)))
+      assert.include(failure(output.decode("{}")), "must have required property")
+    }))
+
   it.effect("the program's own schemas keep the full regex syntax", () =>
     Effect.gen(function*() {
       const output = yield* StructuredOutput.fromJsonSchema(withPattern("^(a+)-\\1$"))

@@ -6,6 +6,7 @@
  * provider call, when they need backtracking (a backreference).
  */
 import * as RequestLog from "@baton/core/RequestLog"
+import * as StructuredOutput from "@baton/core/StructuredOutput"
 import type * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
@@ -228,3 +229,37 @@ layer(TestLayer, { excludeTestServices: true })("Gateway json_schema response_fo
       $ref: "#/$defs/D0"
     }, "#/$defs/D0 -> #/$defs/D0"))
 })
+
+/** An object of string properties whose canonical JSON is `chars` characters long (its keys in sorted order). */
+const ofSize = (chars: number) => {
+  const names = Array.from({ length: Math.floor(chars / 40) }, (_, i) => `city${i}`)
+  const bare = {
+    additionalProperties: false,
+    description: "",
+    properties: Object.fromEntries(names.map((name) => [name, { type: "string" }])),
+    required: names,
+    type: "object"
+  }
+  return { ...bare, description: "x".repeat(chars - JSON.stringify(bare).length) }
+}
+
+// a body the size of the bound, under the gateway's default limit (1 MiB) as under this one
+layer(Fixture.gatewayWithMock({ maxBodyBytes: 65_536 }), { excludeTestServices: true })(
+  "Gateway json_schema response_format: a client's schema is bounded",
+  (it) => {
+    const max = StructuredOutput.maxUntrustedJsonSchemaChars
+
+    it.effect("a schema one character over the bound is a 400 invalid_schema saying so, not compiled or sent", () =>
+      refusesSchema(ofSize(max + 1), `${max + 1} characters of JSON, at most ${max} for a client's schema`))
+
+    it.effect("a schema at the bound is compiled, sent and answered", () =>
+      Effect.gen(function*() {
+        const { mock, url } = yield* Fixture.setup
+        const schema = ofSize(max)
+        const response = yield* Fixture.post(url, asking(schema))
+        assert.strictEqual(response.status, 200, response.text)
+        assert.hasAllKeys(contentOf(response.text), schema.required)
+        assert.strictEqual(yield* providerRequests(mock), 1)
+      }))
+  }
+)

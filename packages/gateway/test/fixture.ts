@@ -82,6 +82,8 @@ export interface Options {
   readonly llmConfig?: Layer.Layer<LlmConfig.LlmConfig, unknown>
   /** How the gateway listens (on a spare port unless told). */
   readonly listen?: Gateway.ListenOptions
+  /** The most bytes of a request body (the config file's `maxBodyBytes`; 4096 unless told). */
+  readonly maxBodyBytes?: number
 }
 
 /** Stores and services of one gateway. */
@@ -99,7 +101,9 @@ export const services = (options: Options = {}) =>
 export const gateway = (options: Options = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     const mock = yield* MockProviderServer.MockProviderServer
-    const config = yield* GatewayConfig.parse(JSON.stringify(configFile(mock, options.subjectPrefix)), "json")
+    const file = configFile(mock, options.subjectPrefix)
+    const maxBodyBytes = options.maxBodyBytes ?? file.maxBodyBytes
+    const config = yield* GatewayConfig.parse(JSON.stringify({ ...file, maxBodyBytes }), "json")
     return Gateway.layer(config, { port: 0, ...options.listen })
   })).pipe(
     Layer.provideMerge(services(options)),
