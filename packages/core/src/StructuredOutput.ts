@@ -372,12 +372,12 @@ export const patternStepsPerAnswer = 1_000_000
  * `InvalidOptions` before it is compiled. Ajv compiles a schema into
  * JavaScript on the event loop, about 1-3 µs a character (most of it V8
  * parsing the generated code): measured on the shared CI machine, a
- * client's schema at this bound compiles in 10-95 ms, the more patterns the
- * slower (1,400 patterns of 1,000-2,000 instructions each: 0.45 s), where
- * 774,000 characters (under a gateway's 1 MiB body) held every other request
- * 3.5 s. A quiz (294 characters), 100 OpenAI-strict fields (15,078) and a
- * course of 40 nested lessons (30,336) fit. The program's own schemas have
- * no such bound.
+ * client's schema at this bound compiles in 10-95 ms, the more distinct
+ * patterns the slower (1,250 `patternProperties` keys, or 1,000 patterns of
+ * 1,000-2,000 instructions each: 0.18-0.26 s), where 774,000 characters
+ * (under a gateway's 1 MiB body) held every other request 3.5 s. A quiz
+ * (294 characters), 100 OpenAI-strict fields (15,078) and a course of 40
+ * nested lessons (30,336) fit. The program's own schemas have no such bound.
  *
  * @since 0.1.0
  * @category constants
@@ -480,24 +480,37 @@ const patternsOf = (value: unknown, pointer: string): ReadonlyArray<readonly [st
       return [...pattern, ...keys, ...patternsOf(child, at)]
     })
 
-/** The first of a client's patterns the linear matcher refuses, said where it is and why. */
-const refusedPattern = (jsonSchema: JsonSchema): string | undefined => {
+/**
+ * A client's patterns by source, each compiled once for the linear matcher
+ * (drawing on `budget`), however often the schema repeats it; or the first
+ * the matcher refuses, said where it is and why.
+ */
+const linearPatterns = (
+  jsonSchema: JsonSchema,
+  budget: LinearPattern.Budget
+): Result.Result<ReadonlyMap<string, LinearPattern.LinearPattern>, string> => {
+  const patterns = new Map<string, LinearPattern.LinearPattern>()
   for (const [pointer, source] of patternsOf(jsonSchema, "")) {
-    const compiled = LinearPattern.compile(source, { left: 0 })
+    if (patterns.has(source)) continue
+    const compiled = LinearPattern.compile(source, budget)
     if (Result.isFailure(compiled)) {
-      return `${pointer}: the pattern ${compiled.failure} (a client's patterns run in linear time: no backreference)`
+      return Result.fail(
+        `${pointer}: the pattern ${compiled.failure} (a client's patterns run in linear time: no backreference)`
+      )
     }
+    patterns.set(source, compiled.success)
   }
-  return undefined
+  return Result.succeed(patterns)
 }
 
-/** Ajv's `code.regExp` for a client's schema: its patterns run by the linear matcher, drawing on `budget`. */
-const linearRegExp = (budget: LinearPattern.Budget) =>
+/** Ajv's `code.regExp` for a client's schema: its `patterns`, compiled before, run by the linear matcher. */
+const linearRegExp = (patterns: ReadonlyMap<string, LinearPattern.LinearPattern>) =>
   Object.assign((source: string) => {
-    const compiled = LinearPattern.compile(source, budget)
-    if (Result.isFailure(compiled)) throw new Error(`the pattern ${JSON.stringify(source)} ${compiled.failure}`)
+    const compiled = patterns.get(source)
+    // every `pattern` and `patternProperties` key of the schema is there
+    if (compiled === undefined) throw new Error(`the pattern ${JSON.stringify(source)} was not compiled`)
     // Ajv tells compiled patterns apart by `toString()`
-    return { test: compiled.success.test, toString: () => source }
+    return { test: compiled.test, toString: () => source }
   }, { code: "LinearPattern.compile" })
 
 /**
@@ -516,10 +529,10 @@ const ajvOptions: Options = { allErrors: true, strict: false, validateSchema: fa
  * schema named by 500 `$ref`s, 21,800 characters in all, compiles as 50,000
  * properties, in 11 s (61 ms as calls). A call costs some 6 ns an answer.
  */
-const clientOptions = (budget: LinearPattern.Budget): Options => ({
+const clientOptions = (patterns: ReadonlyMap<string, LinearPattern.LinearPattern>): Options => ({
   ...ajvOptions,
   inlineRefs: false,
-  code: { ...ajvOptions.code, regExp: linearRegExp(budget) }
+  code: { ...ajvOptions.code, regExp: linearRegExp(patterns) }
 })
 
 const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget): Decode => (text) =>
@@ -547,14 +560,14 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
   }
   // a schema nested deeper than the stack goes is as invalid as any other
   try {
-    const refused = untrusted ? refusedPattern(jsonSchema) : undefined
-    if (refused !== undefined) return invalidSchema(refused)
+    // the patterns of the program's own schemas run on JavaScript's `RegExp`, which never draws on the budget
+    const budget: LinearPattern.Budget = { left: 0 }
+    const patterns = untrusted ? linearPatterns(jsonSchema, budget) : Result.succeed(undefined)
+    if (Result.isFailure(patterns)) return invalidSchema(patterns.failure)
     if (!dialect.meta.validateSchema(jsonSchema)) {
       return invalidSchema(`not a valid JSON Schema (${dialect.meta.errorsText(dialect.meta.errors)})`)
     }
-    // the patterns of the program's own schemas run on JavaScript's `RegExp`, which never draws on the budget
-    const budget: LinearPattern.Budget = { left: 0 }
-    const ajv = dialect.make(untrusted ? clientOptions(budget) : ajvOptions)
+    const ajv = dialect.make(patterns.success === undefined ? ajvOptions : clientOptions(patterns.success))
     return decoder(ajv.compile(jsonSchema), budget)
   } catch (error) {
     return invalidSchema(`not a valid JSON Schema (${errorMessage(error)})`)
