@@ -51,7 +51,14 @@
  * (under a gateway's 1 MiB body) held every other request 3.5 s; one over
  * {@link maxUntrustedJsonSchemaChars} characters of canonical JSON is
  * refused with `InvalidOptions`, saying its size, before it is compiled, and
- * each of its `$ref`s compiles as a call, not a copy of what it names.
+ * each of its `$ref`s compiles as a call, not a copy of what it names. Ajv
+ * compiles each schema holding a `$dynamicAnchor` or `$recursiveAnchor`
+ * (but the root) again as a schema of its own, and one inside it again
+ * within that, doubling the compile a level (16 levels, 711 characters:
+ * 3.4 s): a client's holder inside another holder but the root is refused
+ * with `InvalidOptions` naming it by JSON Pointer. Generic schemas keep
+ * theirs at the root and in definitions (640 holders side by side, 31,156
+ * characters, compile in 0.2 s).
  *
  * Why Ajv and not Effect's own JSON Schema import: Effect 4.1's
  * `SchemaRepresentation.fromJsonSchemaDocument` imports a raw schema about
@@ -583,8 +590,9 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
  * through `properties` or `items`, a recursive tree, is fine; a
  * `$dynamicRef` / `$recursiveRef` counts as leading to every schema Ajv may
  * resolve it to) or,
- * `untrusted`, is over {@link maxUntrustedJsonSchemaChars} characters or has
- * a pattern that cannot run in linear time. `untrusted` is
+ * `untrusted`, is over {@link maxUntrustedJsonSchemaChars} characters, has
+ * a `$dynamicAnchor` / `$recursiveAnchor` inside a schema holding one (the
+ * root aside), or has a pattern that cannot run in linear time. `untrusted` is
  * for a schema from outside the program (a gateway's client): its patterns
  * run on the linear matcher.
  *
@@ -605,7 +613,7 @@ export const fromJsonSchema = (
       return Result.match(canonicalJson(jsonSchema), {
         onFailure: (invalid) => invalid,
         onSuccess: (text) => {
-          const wrong = (untrusted ? oversized(text) : undefined) ?? RefLoop.issue(jsonSchema)
+          const wrong = (untrusted ? oversized(text) : undefined) ?? RefLoop.issue(jsonSchema, untrusted)
           return wrong !== undefined
             ? invalidSchema(wrong)
             : compileOnce(`${trust}:${text}`, () => compileJsonSchema(jsonSchema, untrusted))

@@ -192,9 +192,13 @@ describe("LlmManager.generateStructured with a recursive $dynamicRef or $recursi
         const llm = yield* manager({ chain: ["openai"] })
         const result = yield* llm.generateStructured(prompt, schema)
         assert.deepStrictEqual(result.value, answer)
-        // and checked, down the tree
-        const output = yield* StructuredOutput.fromJsonSchema(schema)
-        assert.isTrue(Result.isFailure(output.decode(JSON.stringify(refused))))
+        // and checked, down the tree, as the program's schema and as a client's (its anchors held where generic
+        // schemas hold them: at the root and in definitions)
+        for (const untrusted of [false, true]) {
+          const output = yield* StructuredOutput.fromJsonSchema(schema, { untrusted })
+          assert.isTrue(Result.isSuccess(output.decode(JSON.stringify(answer))))
+          assert.isTrue(Result.isFailure(output.decode(JSON.stringify(refused))))
+        }
       }).pipe(Effect.provide(Bench)))
   }
 })

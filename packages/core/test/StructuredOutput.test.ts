@@ -301,6 +301,29 @@ describe("StructuredOutput.fromJsonSchema: a client's schema (untrusted)", () =>
       assert.include(failure(output.decode("{}")), "must have required property")
     }))
 
+  /** `levels` subschemas under `properties/x`, each holding a dynamic anchor: Ajv compiles each again, doubling a level. */
+  const anchoredChain = (levels: number, anchor: (level: number) => StructuredOutput.JsonSchema) => {
+    let schema: StructuredOutput.JsonSchema = { type: "string" }
+    for (let level = levels - 1; level >= 0; level--) schema = { ...anchor(level), properties: { x: schema } }
+    return schema
+  }
+  const anchorChains: ReadonlyArray<readonly [string, StructuredOutput.JsonSchema]> = [
+    ["$dynamicAnchor", anchoredChain(16, (level) => ({ $dynamicAnchor: `a${level}` }))],
+    ["$recursiveAnchor", {
+      ...anchoredChain(16, (level) => ({ $id: `https://e.example/r${level}`, $recursiveAnchor: true })),
+      $schema: "https://json-schema.org/draft/2019-09/schema"
+    }]
+  ]
+  for (const [keyword, schema] of anchorChains) {
+    it.effect(`refuses a ${keyword} below another one not at the root, naming where it is`, () =>
+      Effect.gen(function*() {
+        // 16 levels, 711 characters, took Ajv's compile 3.4 s
+        const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(schema, { untrusted: true }))
+        assert.strictEqual(error.field, "schema")
+        assert.include(error.message, `#/properties/x/properties/x: a ${keyword} below another one at #/properties/x`)
+      }))
+  }
+
   it.effect("the program's own schemas keep the full regex syntax", () =>
     Effect.gen(function*() {
       const output = yield* StructuredOutput.fromJsonSchema(withPattern("^(a+)-\\1$"))

@@ -102,6 +102,8 @@ interface Graph {
   readonly entryAnchors: Map<string, Node>
   /** Why the document is refused whatever its loops: a base URI too long. */
   refused: string | undefined
+  /** Why a client's document is refused: a dynamic anchor's holder below another one not at the root. */
+  nestedAnchor: string | undefined
 }
 
 /** The base of a root without `$id`: any absolute URI, for relative `$id`s below it to resolve against. */
@@ -236,6 +238,38 @@ const dynamicAnchorsOf = (at: Node): ReadonlyArray<string> => {
   return [...(typeof name === "string" ? [name] : []), ...(schema["$recursiveAnchor"] === true ? [""] : [])]
 }
 
+/** Where `node` is in the document, as a message shows it: `#/$defs/D0` (the document is at most 100 levels deep). */
+const show = (node: Node): string => node.parent === undefined ? "#" : `${show(node.parent)}/${escapePointer(node.key)}`
+
+/** The keyword that makes `value` hold a dynamic anchor, if one does. */
+const anchorKeyword = (value: object): string | undefined => {
+  if (!isObject(value)) return undefined
+  if (typeof value["$dynamicAnchor"] === "string") return "$dynamicAnchor"
+  return value["$recursiveAnchor"] === true ? "$recursiveAnchor" : undefined
+}
+
+/** The nearest schema above `node` holding a dynamic anchor, the root aside. */
+const anchoredAbove = (node: Node): Node | undefined => {
+  for (let at = node.parent; at?.parent !== undefined; at = at.parent) {
+    if (anchorKeyword(at.value) !== undefined) return at
+  }
+  return undefined
+}
+
+/**
+ * Why `at` may not hold its dynamic anchor in a client's schema, if it may
+ * not: Ajv compiles each holder but the root again, as a schema of its own,
+ * and a holder inside it again within that, so each level of holders below
+ * holders doubles the compile (16 levels, 711 characters: 3.4 s).
+ */
+const nestedAnchorOf = (at: Node): string | undefined => {
+  const keyword = anchorKeyword(at.value)
+  const above = keyword === undefined ? undefined : anchoredAbove(at)
+  return above === undefined ? undefined : `${show(at)}: a ${keyword} below another one at ${show(above)} ` +
+    "(a client's schema holds dynamic anchors at its root or in schemas no other holder but the root contains: " +
+    "Ajv compiles each holder within each holder above it again)"
+}
+
 /** The hub to the holders of the dynamic anchor `name`. */
 const anchorHub = (graph: Graph, name: string): Vertex => {
   const known = graph.anchorHubs.get(name)
@@ -256,6 +290,7 @@ const walk = (graph: Graph, start: Node): void => {
     if (at.walked) continue
     at.walked = true
     graph.places.push(at)
+    graph.nestedAnchor ??= nestedAnchorOf(at)
     const resource = resourceOf(at)
     for (const name of anchorsOf(at)) {
       if (!resource.anchors.has(name)) resource.anchors.set(name, at)
@@ -373,7 +408,8 @@ const graphOf = (root: Json): Graph => {
     functionsHub: vertex(),
     functions: new Set(),
     entryAnchors: new Map(),
-    refused: undefined
+    refused: undefined,
+    nestedAnchor: undefined
   }
   const rootNode = makeNode(graph, undefined, "", root)
   walk(graph, rootNode)
@@ -386,9 +422,6 @@ const graphOf = (root: Json): Graph => {
 }
 
 const isNode = (at: Vertex): at is Node => "value" in at
-
-/** Where `node` is in the document, as a message shows it: `#/$defs/D0` (the document is at most 100 levels deep). */
-const show = (node: Node): string => node.parent === undefined ? "#" : `${show(node.parent)}/${escapePointer(node.key)}`
 
 /** One vertex on the walk: the next edge to follow from it, and whether a `$ref` led to it. */
 interface Frame {
@@ -438,12 +471,14 @@ const loopFrom = (start: Node): ReadonlyArray<Node> | undefined => {
 /**
  * What is wrong with `root` as a schema that can check a value: a `$ref`
  * loop that reads no input, named by the definitions around it, or a base
- * URI too long; `undefined` when it has neither. `root` is plain JSON of
- * bounded depth and key length (`jsonDepth`).
+ * URI too long, or, `untrusted`, a dynamic anchor's holder below another
+ * one not at the root; `undefined` when it has none of these. `root` is
+ * plain JSON of bounded depth and key length (`jsonDepth`).
  */
-export const issue = (root: Json): string | undefined => {
+export const issue = (root: Json, untrusted: boolean): string | undefined => {
   const graph = graphOf(root)
-  if (graph.refused !== undefined) return graph.refused
+  const refused = graph.refused ?? (untrusted ? graph.nestedAnchor : undefined)
+  if (refused !== undefined) return refused
   for (const start of graph.places) {
     const loop = loopFrom(start)
     if (loop !== undefined) {
