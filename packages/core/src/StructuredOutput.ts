@@ -495,7 +495,7 @@ const patternsOf = (value: unknown, pointer: string): ReadonlyArray<readonly [st
 const linearPatterns = (
   jsonSchema: JsonSchema,
   budget: LinearPattern.Budget
-): Result.Result<ReadonlyMap<string, LinearPattern.LinearPattern>, string> => {
+): Result.Result<Map<string, LinearPattern.LinearPattern>, string> => {
   const patterns = new Map<string, LinearPattern.LinearPattern>()
   for (const [pointer, source] of patternsOf(jsonSchema, "")) {
     if (patterns.has(source)) continue
@@ -510,12 +510,28 @@ const linearPatterns = (
   return Result.succeed(patterns)
 }
 
+/**
+ * The linear matcher's program for `source`: the one compiled before, or,
+ * for a pattern that is not in the client's schema (in a meta-schema it
+ * `$ref`s), one compiled now (drawing on `budget`) and kept with them.
+ */
+const linearPattern = (
+  patterns: Map<string, LinearPattern.LinearPattern>,
+  budget: LinearPattern.Budget,
+  source: string
+): LinearPattern.LinearPattern => {
+  const known = patterns.get(source)
+  if (known !== undefined) return known
+  const compiled = LinearPattern.compile(source, budget)
+  if (Result.isFailure(compiled)) throw new Error(`the pattern ${JSON.stringify(source)} ${compiled.failure}`)
+  patterns.set(source, compiled.success)
+  return compiled.success
+}
+
 /** Ajv's `code.regExp` for a client's schema: its `patterns`, compiled before, run by the linear matcher. */
-const linearRegExp = (patterns: ReadonlyMap<string, LinearPattern.LinearPattern>) =>
+const linearRegExp = (patterns: Map<string, LinearPattern.LinearPattern>, budget: LinearPattern.Budget) =>
   Object.assign((source: string) => {
-    const compiled = patterns.get(source)
-    // every `pattern` and `patternProperties` key of the schema is there
-    if (compiled === undefined) throw new Error(`the pattern ${JSON.stringify(source)} was not compiled`)
+    const compiled = linearPattern(patterns, budget, source)
     // Ajv tells compiled patterns apart by `toString()`
     return { test: compiled.test, toString: () => source }
   }, { code: "LinearPattern.compile" })
@@ -536,10 +552,13 @@ const ajvOptions: Options = { allErrors: true, strict: false, validateSchema: fa
  * schema named by 500 `$ref`s, 21,800 characters in all, compiles as 50,000
  * properties, in 11 s (61 ms as calls). A call costs some 6 ns an answer.
  */
-const clientOptions = (patterns: ReadonlyMap<string, LinearPattern.LinearPattern>): Options => ({
+const clientOptions = (
+  patterns: Map<string, LinearPattern.LinearPattern>,
+  budget: LinearPattern.Budget
+): Options => ({
   ...ajvOptions,
   inlineRefs: false,
-  code: { ...ajvOptions.code, regExp: linearRegExp(patterns) }
+  code: { ...ajvOptions.code, regExp: linearRegExp(patterns, budget) }
 })
 
 const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget): Decode => (text) =>
@@ -574,7 +593,7 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
     if (!dialect.meta.validateSchema(jsonSchema)) {
       return invalidSchema(`not a valid JSON Schema (${dialect.meta.errorsText(dialect.meta.errors)})`)
     }
-    const ajv = dialect.make(patterns.success === undefined ? ajvOptions : clientOptions(patterns.success))
+    const ajv = dialect.make(patterns.success === undefined ? ajvOptions : clientOptions(patterns.success, budget))
     return decoder(ajv.compile(jsonSchema), budget)
   } catch (error) {
     return invalidSchema(`not a valid JSON Schema (${errorMessage(error)})`)

@@ -324,6 +324,24 @@ describe("StructuredOutput.fromJsonSchema: a client's schema (untrusted)", () =>
       }))
   }
 
+  const metaSchemas = [
+    "https://json-schema.org/draft/2020-12/schema",
+    "https://json-schema.org/draft/2020-12/meta/core",
+    "https://json-schema.org/draft/2019-09/schema"
+  ]
+  for (const uri of metaSchemas) {
+    it.effect(`compiles a $ref to the meta-schema ${uri}, whose patterns are not in the client's schema`, () =>
+      Effect.gen(function*() {
+        const schema = uri.includes("2019-09")
+          ? { $schema: "https://json-schema.org/draft/2019-09/schema", $ref: uri }
+          : { $ref: uri }
+        const output = yield* StructuredOutput.fromJsonSchema(schema, { untrusted: true })
+        // the meta-schema's `$id` pattern, `^[^#]*#?$`, run on the linear matcher
+        assert.isTrue(Result.isSuccess(output.decode("{\"$id\":\"https://e.example/a\"}")))
+        assert.include(failure(output.decode("{\"$id\":\"a#b#c\"}")), "/$id must match pattern")
+      }))
+  }
+
   it.effect("the program's own schemas keep the full regex syntax", () =>
     Effect.gen(function*() {
       const output = yield* StructuredOutput.fromJsonSchema(withPattern("^(a+)-\\1$"))
