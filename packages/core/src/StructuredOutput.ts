@@ -50,8 +50,10 @@
  * loop, about 1-3 µs a character of it, where a client's 774,000 characters
  * (under a gateway's 1 MiB body) held every other request 3.5 s; one over
  * {@link maxUntrustedJsonSchemaChars} characters of canonical JSON is
- * refused with `InvalidOptions`, saying its size, before it is compiled, and
- * each of its `$ref`s compiles as a call, not a copy of what it names. Ajv
+ * refused with `InvalidOptions`, saying its size, before it is compiled.
+ * Each `$ref` of any raw schema compiles as a call, not a copy of what it
+ * names (a copy grows the compile, and Ajv's inlined `contains` let a wrong
+ * answer through). Ajv
  * compiles each schema holding a `$dynamicAnchor` or `$recursiveAnchor`
  * (but the root) again as a schema of its own, and one inside it again
  * within that, doubling the compile a level (16 levels, 711 characters:
@@ -538,28 +540,31 @@ const linearRegExp = (patterns: Map<string, LinearPattern.LinearPattern>, budget
 
 /**
  * Ajv's options for any raw schema: every error, no strict-mode refusals
- * (the meta-schema checked it), and the generated code left unoptimized.
+ * (the meta-schema checked it), the generated code left unoptimized, and
+ * each `$ref` a call of the schema it names, never a copy of it inlined.
  * Ajv's `code.optimize` passes take about half of a compile (1,000 string
  * properties: 49 ms against 24 ms) and make the validation no faster (a quiz
- * answer, 26.5 ns either way).
+ * answer, 26.5 ns either way). Inlined (Ajv's default for a schema without
+ * references of its own), a 100-property schema named by 500 `$ref`s,
+ * 21,800 characters in all, compiles as 50,000 properties, in 11 s (61 ms
+ * as calls); and Ajv's inlined `contains` wanting one match keeps an
+ * item's verdict for the next (`{ items: { $ref: "#/$defs/C" } }` with `C`
+ * a `contains` took `[["b"], []]`). A call costs some 15 ns an answer (a
+ * course of 5 lessons of 3 quizzes, 20 calls: 0.35 µs against 0.63 µs).
  */
-const ajvOptions: Options = { allErrors: true, strict: false, validateSchema: false, code: { optimize: false } }
+const ajvOptions: Options = {
+  allErrors: true,
+  strict: false,
+  validateSchema: false,
+  inlineRefs: false,
+  code: { optimize: false }
+}
 
-/**
- * Ajv's options for a client's schema: its patterns on the linear matcher,
- * and each `$ref` a call of the schema it names, never a copy of it inlined
- * (Ajv's default for a schema without references): else a 100-property
- * schema named by 500 `$ref`s, 21,800 characters in all, compiles as 50,000
- * properties, in 11 s (61 ms as calls). A call costs some 6 ns an answer.
- */
+/** Ajv's options for a client's schema: its patterns on the linear matcher. */
 const clientOptions = (
   patterns: Map<string, LinearPattern.LinearPattern>,
   budget: LinearPattern.Budget
-): Options => ({
-  ...ajvOptions,
-  inlineRefs: false,
-  code: { ...ajvOptions.code, regExp: linearRegExp(patterns, budget) }
-})
+): Options => ({ ...ajvOptions, code: { ...ajvOptions.code, regExp: linearRegExp(patterns, budget) } })
 
 const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget): Decode => (text) =>
   Result.flatMap(parseAnswer(text), (value) => {

@@ -162,6 +162,20 @@ describe("StructuredOutput.fromJsonSchema: compilation", () => {
       assert.strictEqual(yield* decodeOf(schema(1)), kept)
     }))
 
+  for (const untrusted of [false, true]) {
+    it.effect(`checks contains in every item of a referenced array schema (untrusted: ${untrusted})`, () =>
+      Effect.gen(function*() {
+        // inlined where it is referenced, Ajv's contains (one match wanted) kept the first item's verdict for the next
+        const output = yield* StructuredOutput.fromJsonSchema({
+          type: "array",
+          items: { $ref: "#/$defs/C" },
+          $defs: { C: { type: "array", contains: { const: "b" } } }
+        }, { untrusted })
+        assert.isTrue(Result.isSuccess(output.decode("[[\"b\"],[\"a\",\"b\"]]")))
+        assert.include(failure(output.decode("[[\"b\"],[]]")), "/1 must contain at least 1 valid item(s)")
+      }))
+  }
+
   it.effect("a schema that is not JSON is refused, not thrown", () =>
     Effect.gen(function*() {
       const cyclic: Record<string, unknown> = { type: "object" }
