@@ -47,20 +47,21 @@
  * `Tool.maxParametersDepth`): Ajv's compile takes seconds over some hundreds
  * of levels and overflows the stack past about 1 000. A client's schema is
  * also bounded in size: Ajv compiles a schema into JavaScript on the event
- * loop, about 1-3 µs a character of it, where a client's 774,000 characters
- * (under a gateway's 1 MiB body) held every other request 3.5 s; one over
- * {@link maxUntrustedJsonSchemaChars} characters of canonical JSON is
- * refused with `InvalidOptions`, saying its size, before it is compiled.
+ * loop, with Baton's options some 1-1.6 µs a character of it (up to 3 µs
+ * for a process's first compile), where a client's 774,000 characters (under
+ * a gateway's 1 MiB body) held every other request 0.9-1.2 s (3.5 s with
+ * Ajv's default options); one over {@link maxUntrustedJsonSchemaChars}
+ * characters of canonical JSON is refused with `InvalidOptions`, saying its
+ * size, before it is compiled or walked for `$ref` loops and patterns.
  * Each `$ref` of any raw schema compiles as a call, not a copy of what it
  * names (a copy grows the compile, and Ajv's inlined `contains` let a wrong
- * answer through). Ajv
- * compiles each schema holding a `$dynamicAnchor` or `$recursiveAnchor`
- * (but the root) again as a schema of its own, and one inside it again
- * within that, doubling the compile a level (16 levels, 711 characters:
- * 3.4 s): a client's holder inside another holder but the root is refused
- * with `InvalidOptions` naming it by JSON Pointer. Generic schemas keep
- * theirs at the root and in definitions (640 holders side by side, 31,156
- * characters, compile in 0.2 s).
+ * answer through). Ajv compiles each schema holding a `$dynamicAnchor` or
+ * `$recursiveAnchor` (but the root) again as a schema of its own, and one
+ * inside it again within that, doubling the compile a level (16 levels, 711
+ * characters: 3.4 s): a client's holder inside another holder but the root
+ * is refused with `InvalidOptions` naming it by JSON Pointer. Generic
+ * schemas keep theirs at the root and in definitions (640 holders side by
+ * side, 31,156 characters, compile in 0.2 s).
  *
  * Why Ajv and not Effect's own JSON Schema import: Effect 4.1's
  * `SchemaRepresentation.fromJsonSchemaDocument` imports a raw schema about
@@ -381,12 +382,14 @@ export const patternStepsPerAnswer = 1_000_000
  * The most characters of canonical JSON (keys sorted, no whitespace) a
  * client's schema (`untrusted`) may have; one over it is refused with
  * `InvalidOptions` before it is compiled. Ajv compiles a schema into
- * JavaScript on the event loop, about 1-3 µs a character (most of it V8
- * parsing the generated code): measured on the shared CI machine, a
- * client's schema at this bound compiles in 10-95 ms, the more distinct
- * patterns the slower (1,250 `patternProperties` keys, or 1,000 patterns of
- * 1,000-2,000 instructions each: 0.18-0.26 s), where 774,000 characters
- * (under a gateway's 1 MiB body) held every other request 3.5 s. A quiz
+ * JavaScript on the event loop, with Baton's options (`$ref`s as calls,
+ * code unoptimized) some 1-1.6 µs a character, up to 3 µs for a process's
+ * first compile (most of it V8 parsing the generated code): measured on the
+ * shared CI machine, a client's schema at this bound compiles in 30-105 ms,
+ * the more distinct patterns the slower (1,250 `patternProperties` keys, or
+ * 1,000 patterns of 1,000-2,000 instructions each: 0.18-0.26 s; 640
+ * `$dynamicAnchor` holders: 0.2 s), where 774,000 characters (under a
+ * gateway's 1 MiB body) take 0.9-1.2 s (3.5 s with Ajv's defaults). A quiz
  * (294 characters), 100 OpenAI-strict fields (15,078) and a course of 40
  * nested lessons (30,336) fit. The program's own schemas have no such bound.
  *

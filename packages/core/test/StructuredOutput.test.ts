@@ -356,6 +356,19 @@ describe("StructuredOutput.fromJsonSchema: a client's schema (untrusted)", () =>
       }))
   }
 
+  it.effect("checks the size bound before the walks and compiles it bounds: a $ref loop or a backreference", () =>
+    Effect.gen(function*() {
+      const over = sized(StructuredOutput.maxUntrustedJsonSchemaChars + 1)
+      const alsoWrong: ReadonlyArray<StructuredOutput.JsonSchema> = [
+        { ...over.schema, $defs: { D0: { anyOf: [{ $ref: "#/$defs/D0" }] } }, $ref: "#/$defs/D0" },
+        { ...over.schema, properties: { ...over.schema.properties, word: { type: "string", pattern: "^(a+)\\1$" } } }
+      ]
+      for (const schema of alsoWrong) {
+        const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(schema, { untrusted: true }))
+        assert.include(error.message, `at most ${StructuredOutput.maxUntrustedJsonSchemaChars} for a client's schema`)
+      }
+    }))
+
   it.effect("the program's own schemas keep the full regex syntax", () =>
     Effect.gen(function*() {
       const output = yield* StructuredOutput.fromJsonSchema(withPattern("^(a+)-\\1$"))

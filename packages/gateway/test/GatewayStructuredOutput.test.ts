@@ -280,6 +280,20 @@ layer(Fixture.gatewayWithMock({ maxBodyBytes: 65_536 }), { excludeTestServices: 
     it.effect("a schema one character over the bound is a 400 invalid_schema saying so, not compiled or sent", () =>
       refusesSchema(ofSize(max + 1), `${max + 1} characters of JSON, at most ${max} for a client's schema`))
 
+    it.effect("json_schema.description counts toward the bound: it is merged into the schema's own", () =>
+      Effect.gen(function*() {
+        const { mock, url } = yield* Fixture.setup
+        const body = asking(ofSize(max - 200))
+        const described = { ...body.response_format.json_schema, description: "d".repeat(300) }
+        const response = yield* Fixture.post(url, {
+          ...body,
+          response_format: { type: "json_schema", json_schema: described }
+        })
+        assert.strictEqual(response.status, 400, response.text)
+        assert.include(decodeError(response.text).error.message, `at most ${max} for a client's schema`)
+        assert.strictEqual(yield* providerRequests(mock), 0)
+      }))
+
     it.effect("a schema at the bound is compiled, sent and answered", () =>
       Effect.gen(function*() {
         const { mock, url } = yield* Fixture.setup
