@@ -571,10 +571,29 @@ const clientOptions = (
   budget: LinearPattern.Budget
 ): Options => ({ ...ajvOptions, code: { ...ajvOptions.code, regExp: linearRegExp(patterns, budget) } })
 
-const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget): Decode => (text) =>
+/**
+ * Whether `value` is valid. An exception Ajv's code for a client's schema
+ * throws (some combinations of `unevaluatedProperties` with `if` and
+ * `anyOf` set a property of `undefined`) is the schema's fault: a failure
+ * saying so. A stack overflow is not: within the answer depth bound, it is
+ * a defect and stays one.
+ */
+const validates = (validate: ValidateFunction, value: unknown, untrusted: boolean): Result.Result<boolean, string> => {
+  if (!untrusted) return Result.succeed(validate(value))
+  try {
+    return Result.succeed(validate(value))
+  } catch (error) {
+    if (error instanceof RangeError) throw error
+    return Result.fail(`the schema's validator failed: ${errorMessage(error)}`)
+  }
+}
+
+const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget, untrusted: boolean): Decode => (text) =>
   Result.flatMap(parseAnswer(text), (value) => {
     budget.left = patternStepsPerAnswer
-    const valid = validate(value)
+    const checked = validates(validate, value, untrusted)
+    if (Result.isFailure(checked)) return checked
+    const valid = checked.success
     if (budget.left <= 0) {
       return Result.fail(
         `the answer is too long to check against the schema's patterns (${patternStepsPerAnswer} steps)`
@@ -604,7 +623,7 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
       return invalidSchema(`not a valid JSON Schema (${dialect.meta.errorsText(dialect.meta.errors)})`)
     }
     const ajv = dialect.make(patterns.success === undefined ? ajvOptions : clientOptions(patterns.success, budget))
-    return decoder(ajv.compile(jsonSchema), budget)
+    return decoder(ajv.compile(jsonSchema), budget, untrusted)
   } catch (error) {
     return invalidSchema(`not a valid JSON Schema (${errorMessage(error)})`)
   }
@@ -621,9 +640,12 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
  * resolve it to) or,
  * `untrusted`, is over {@link maxUntrustedJsonSchemaChars} characters, has
  * a `$dynamicAnchor` / `$recursiveAnchor` inside a schema holding one (the
- * root aside), or has a pattern that cannot run in linear time. `untrusted` is
- * for a schema from outside the program (a gateway's client): its patterns
- * run on the linear matcher.
+ * root aside), or has a pattern that cannot run in linear time.
+ * `untrusted` is for a schema from outside the program (a gateway's
+ * client): its patterns run on the linear matcher, and an exception Ajv's
+ * check of it throws on an answer (but a stack overflow) fails that
+ * answer's decode (`the schema's validator failed: …`), as an answer that
+ * does not match.
  *
  * @since 0.1.0
  */

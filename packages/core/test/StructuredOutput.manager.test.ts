@@ -326,3 +326,64 @@ describe("LlmManager.generateStructured with an answer nested too deep to check"
       )
     }).pipe(Effect.provide(Bench)))
 })
+
+describe("LlmManager.generateStructured with a client's schema whose validator throws", () => {
+  /** Found by fuzzing: Ajv's code for it sets a property of `undefined` on `{"a":"x","b":[1]}`. */
+  const throwing: JsonSchema = {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    if: {
+      type: "object",
+      anyOf: [
+        { $ref: "#/$defs/D3" },
+        { if: false, then: { type: "string" } },
+        { additionalProperties: { type: "string" }, properties: {} }
+      ],
+      patternProperties: { "^a": { type: "string" } }
+    },
+    then: true,
+    else: { type: "null" },
+    unevaluatedProperties: false,
+    additionalProperties: {
+      unevaluatedProperties: {
+        items: false,
+        dependentSchemas: { kind: { type: "integer" } },
+        contains: { $ref: "#/$defs/D3" }
+      },
+      unevaluatedItems: { prefixItems: [false, { $ref: "#/$defs/D4" }] }
+    },
+    $defs: {
+      D3: {
+        prefixItems: [{ items: { minProperties: 0 }, minProperties: 0 }, {
+          allOf: [{ minProperties: 0 }],
+          type: ["object", "array"]
+        }],
+        contains: { properties: { c: { const: "a" } }, allOf: [{ type: "integer" }] }
+      },
+      D4: {
+        minProperties: 0,
+        if: { type: "integer", oneOf: [true] },
+        then: { contains: false, prefixItems: [{ type: "string" }, { minProperties: 0 }] },
+        else: {
+          unevaluatedProperties: false,
+          if: { minProperties: 0 },
+          then: { type: "null" },
+          else: { minProperties: 0 }
+        }
+      }
+    }
+  }
+
+  it.live("fails the answer as not matching the schema, not as a defect", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      yield* server.inject("anthropic", MockFault.content("{\"a\":\"x\",\"b\":[1]}"))
+      const llm = yield* manager({ chain: ["anthropic"], policy: { structuredOutputRetries: 0 } })
+      const output = yield* StructuredOutput.fromJsonSchema(throwing, { untrusted: true })
+      const issue = firstIssue(yield* Effect.flip(llm.generateStructured(prompt, output)))
+      // a defect before: "bug in the anthropic adapter: Cannot set properties of undefined (setting 'a')"
+      assert.include(
+        typeof issue === "string" ? issue : `${issue?._tag}: ${issue?.message}`,
+        "the schema's validator failed: Cannot set properties of undefined"
+      )
+    }).pipe(Effect.provide(Bench)))
+})
