@@ -573,10 +573,13 @@ const clientOptions = (
 
 /**
  * Whether `value` is valid. An exception Ajv's code for a client's schema
- * throws (some combinations of `unevaluatedProperties` with `if` and
- * `anyOf` set a property of `undefined`) is the schema's fault: a failure
- * saying so. A stack overflow is not: within the answer depth bound, it is
- * a defect and stays one.
+ * throws is the schema's fault: a failure saying so. Ajv 8.20 throws on
+ * `{ anyOf: [{}, { additionalProperties: { type: "string" } }],
+ * patternProperties: { "^a": {} } }` (or `oneOf`) and `{"a":"x","b":[1]}`:
+ * with the branch that evaluates every property failing, its code marks the
+ * pattern's properties in an object it never made. A stack overflow is not
+ * the schema's fault: within the answer depth bound, it is a defect and
+ * stays one.
  */
 const validates = (validate: ValidateFunction, value: unknown, untrusted: boolean): Result.Result<boolean, string> => {
   if (!untrusted) return Result.succeed(validate(value))
