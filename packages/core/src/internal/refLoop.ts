@@ -34,6 +34,13 @@
  * hold, checking the same value as the root or a definition (`{ anyOf: [{
  * $dynamicRef: "#x" }, …] }`), is refused.
  *
+ * The same walk notes a client's schema whose dynamic anchors would make
+ * Ajv's compile exponential: Ajv compiles each schema holding a
+ * `$dynamicAnchor` or `$recursiveAnchor` (but the root) again as a schema
+ * of its own, and a holder inside it again within that. A holder below
+ * another holder, the root aside, is refused for an untrusted schema;
+ * generic schemas hold theirs at the root and in definitions.
+ *
  * Cost: each object and array on a walked path is a node, made once; the
  * check's maps are keyed by nodes, by one key or name of the document, or
  * by a base URI, each at most {@link maxNameLength} characters (`jsonDepth`
