@@ -36,6 +36,18 @@ afterAll(() =>
   })
 )
 
+/** A loopback port nothing listens on: one the system gave and this test released. */
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => {
+        resolve(typeof address === "object" && address !== null ? address.port : 0)
+      })
+    })
+  })
+
 interface Ran {
   /** The exit code, or "listening" when the service started (and was stopped). */
   readonly code: number | null | "listening"
@@ -108,6 +120,18 @@ describe("quiz service at startup", () => {
     const host = await start({ HOST: "no-such-host.invalid" })
     assertRefused(host, "HOST", "unresolvable host")
     assert.include(host.stderr, "no-such-host.invalid: host not found")
+  })
+
+  it("refuses a store it cannot reach (Postgres, Redis) naming its variable, never the password", async () => {
+    const closed = await freePort()
+    const ledger = await start({ LLM_USAGE_STORE_URL: `postgres://quiz:pw-secret@127.0.0.1:${closed}/quiz` })
+    assertRefused(ledger, "LLM_USAGE_STORE_URL", "unreachable Postgres")
+    assert.strictEqual(ledger.exitCode, 1)
+    assert.notInclude(`${ledger.stdout}${ledger.stderr}`, "pw-secret")
+    const quota = await start({ REDIS_URL: `redis://:pw-secret@127.0.0.1:${closed}` })
+    assertRefused(quota, "REDIS_URL", "unreachable Redis")
+    assert.strictEqual(quota.exitCode, 1)
+    assert.notInclude(`${quota.stdout}${quota.stderr}`, "pw-secret")
   })
 
   it("reads a blank HOST as unset: it listens on 127.0.0.1, not on every interface", async () => {

@@ -519,7 +519,9 @@ export const layer = (
  * `LlmConfig`). Fails with `LlmConfigError` when `REDIS_URL` is not set or
  * malformed and with `QuotaStoreUnavailable` when Redis cannot be reached at
  * startup or does not complete the connection within
- * `RedisConnection.defaults.connectTimeout` (5 seconds).
+ * `RedisConnection.defaults.connectTimeout` (5 seconds); its message starts
+ * with the variable (`REDIS_URL: the quota store could not connect to Redis:
+ * ...`), as the circuit store's does, and never shows the URL.
  *
  * @since 0.1.0
  */
@@ -537,7 +539,7 @@ export const layerConfig = (
             Redis.Redis,
             Effect.fail(
               new QuotaStoreUnavailable({
-                message: `quota store (Redis at REDIS_URL) unreachable at startup: ${String(error.cause)}`
+                message: `REDIS_URL: the quota store could not connect to Redis: ${String(error.cause)}`
               })
             )
           ))
