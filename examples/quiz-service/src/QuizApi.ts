@@ -12,7 +12,10 @@
  *   teacher for a day (today by default; a `day` not of that form is a 400
  *   naming it, as a bad body field is). Without the key, or with another,
  *   a 401 whose `WWW-Authenticate` names the header: `x-admin-key
- *   realm="quiz-service admin"`.
+ *   realm="quiz-service admin"`; with `QUIZ_ADMIN_KEY` unset or blank, a 403
+ *   "Admin API disabled". A ledger that fails the query, or does not answer
+ *   it within `UsageLedger.defaultQueryTimeout` (10 seconds), is a 503
+ *   "Ledger unavailable".
  * - `GET /healthz`: each chain step's circuit (provider and model); 503 when all are open.
  *
  * A body is read up to `HttpBody`'s 1 MiB (413 past it). Every error is a
@@ -110,7 +113,6 @@ export class AdminKey extends Context.Service<AdminKey, Option.Option<Redacted.R
 const readUsage = (day: UsageLedger.Day) =>
   Effect.gen(function*() {
     const ledger = yield* UsageLedger.UsageLedger
-    yield* ledger.flush
     const rows = yield* ledger.usageBySubject(day)
     return HttpServerResponse.jsonUnsafe({
       day,

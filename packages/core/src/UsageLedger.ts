@@ -40,11 +40,15 @@
  * scope does not, and such a row is dropped, counted and logged. A crash
  * loses at most the rows of the last `flushInterval`.
  *
- * Queries flush first, so a process always reads its own writes. A query's
- * caller decides how long it waits: its `Effect.timeout` or interruption (an
- * HTTP request cancelled) ends the query at once, even while the store is
- * slow to append (a table another session locked); the append goes on in the
- * background and its rows are written once.
+ * Queries flush first, so a process always reads its own writes. A query,
+ * its flush included, fails with a {@link UsageLedgerError} when it has not
+ * answered within `queryTimeout` (default {@link defaultQueryTimeout}, 10
+ * seconds): a database that stopped answering (a PostgreSQL paused behind
+ * its proxy, a table another session holds locked) never holds a report or
+ * an HTTP request for good. Its caller may stop sooner: its own
+ * `Effect.timeout` or interruption (an HTTP request cancelled) ends the
+ * query at once. Either way the append goes on in the background and its
+ * rows are written once; the service's own `flush` is not bounded.
  *
  * Stores: {@link layerMemory} (the library default), and SQLite or PostgreSQL
  * through `effect/sql` in `@baton/sql/SqlUsageLedger`. Every store answers the
@@ -63,7 +67,7 @@
  *
  * @since 0.1.0
  */
-import { type Array as Arr, Context, DateTime, Effect, Layer, Schema, type Scope } from "effect"
+import { type Array as Arr, Context, DateTime, Duration, Effect, Fiber, Layer, Schema, type Scope } from "effect"
 import { Attempt } from "./Attempt.ts"
 import * as BatchWriter from "./BatchWriter.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
@@ -329,7 +333,43 @@ const entryAt = (report: AttemptReport, usage: TokenUsage.TokenUsage, millis: nu
 export interface Options extends Omit<BatchWriter.Options, "name"> {
   /** IANA zone whose midnight starts a ledger day (default `UTC`). */
   readonly timeZone?: string | undefined
+  /** Longest a query, its flush included, may take (default {@link defaultQueryTimeout}). */
+  readonly queryTimeout?: Duration.Input | undefined
 }
+
+/**
+ * How long a query waits for its store by default (its flush included):
+ * past it, it fails with a {@link UsageLedgerError}.
+ *
+ * @since 0.1.0
+ */
+export const defaultQueryTimeout: Duration.Duration = Duration.seconds(10)
+
+/**
+ * `query` after a flush, failing for `store` when both have not answered
+ * within `timeout`. It runs on a fiber of its own, interrupted when its
+ * caller stops waiting but never waited for: an interrupted statement may
+ * take long to end (a driver's cancel waits for the server that stopped).
+ */
+const boundedQuery =
+  (store: string, timeout: Duration.Duration, flush: Effect.Effect<void>) =>
+  <A>(query: Effect.Effect<A, UsageLedgerError>): Effect.Effect<A, UsageLedgerError> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(
+        Effect.forkDetach(Effect.andThen(flush, query)),
+        (fiber) =>
+          restore(Effect.timeoutOrElse(Fiber.join(fiber), {
+            duration: timeout,
+            orElse: () =>
+              Effect.fail(
+                new UsageLedgerError({
+                  store,
+                  message: `the usage ledger did not answer within ${Duration.format(timeout)}`
+                })
+              )
+          })).pipe(Effect.ensuring(Effect.forkDetach(Fiber.interrupt(fiber), { startImmediately: true })))
+      )
+    )
 
 /**
  * Checks a ledger's options without building it: an unknown `timeZone` is an
@@ -355,6 +395,11 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
     yield* checkOptions(options)
     const writer = yield* BatchWriter.make(store.append, { ...options, name: `usage-ledger:${store.name}` })
     const dayAt = cachedDayOf(timeZone)
+    const bounded = boundedQuery(
+      store.name,
+      Duration.fromInputUnsafe(options.queryTimeout ?? defaultQueryTimeout),
+      writer.flush
+    )
     return UsageLedger.of({
       // an attempt that consumed nothing (a skip, a refused connection) leaves no row: not even the clock is read
       record: (report) => {
@@ -363,9 +408,9 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
         return atEnd(report, (millis) => writer.offer(entryAt(report, usage, millis, dayAt(millis))))
       },
       flush: writer.flush,
-      usageBySubject: (day) => Effect.andThen(writer.flush, store.usageBySubject(day)),
-      usageByProvider: (from, to, filter) => Effect.andThen(writer.flush, store.usageByProvider(from, to, filter)),
-      dailyTotals: (from, to, filter) => Effect.andThen(writer.flush, store.dailyTotals(from, to, filter))
+      usageBySubject: (day) => bounded(store.usageBySubject(day)),
+      usageByProvider: (from, to, filter) => bounded(store.usageByProvider(from, to, filter)),
+      dailyTotals: (from, to, filter) => bounded(store.dailyTotals(from, to, filter))
     })
   })
 

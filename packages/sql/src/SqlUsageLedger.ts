@@ -18,9 +18,13 @@
  * are computed by the database with `SUM` over integer nano-USD, so they
  * equal the sum of the rows exactly.
  *
- * Queries append the rows waiting first; a query's `Effect.timeout` or
- * interruption ends it even while that append waits for the database (a
- * table locked by another session), and the append goes on in the background.
+ * Queries append the rows waiting first. A query that has not answered
+ * within `queryTimeout` (default `UsageLedger.defaultQueryTimeout`, 10
+ * seconds), that append included, fails with a `UsageLedgerError`, as does a
+ * database that refuses it; its caller's own `Effect.timeout` or
+ * interruption ends it sooner. Either ends it even while the append waits
+ * for the database (a table locked by another session, a server that stopped
+ * answering), and the append goes on in the background.
  *
  * A row recorded after the layer closed: {@link layerUrl} and
  * {@link layerFromConfig} close their client with the layer, and open one

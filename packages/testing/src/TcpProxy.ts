@@ -12,8 +12,10 @@
  *   connection sends, so it sees the client close it.
  *
  * A mode never touches the connections already open: `cut` destroys those
- * (both of their sides). So a partition is `mode("refuse")` then `cut`, and
- * its end `mode("forward")`. Without a target there is nothing to forward
+ * (both of their sides), and `stall` stops forwarding on them, as a proxy
+ * stopped by SIGSTOP does, new ones then hanging. So a partition is
+ * `mode("refuse")` then `cut`, and its end `mode("forward")`; a paused
+ * server is `stall`, and its end `cut` then `mode("forward")`. Without a target there is nothing to forward
  * to, and `"forward"` leaves connections unanswered as `"hang"` does.
  *
  * @example
@@ -73,6 +75,11 @@ export interface TcpProxy {
   readonly mode: (mode: Mode) => Effect.Effect<void>
   /** Destroys every open connection, both of its sides. */
   readonly cut: Effect.Effect<void>
+  /**
+   * Stops forwarding on every open connection, both ways (what was sent is
+   * held, never delivered), and sets the mode to `"hang"`: a server paused.
+   */
+  readonly stall: Effect.Effect<void>
 }
 
 /**
@@ -87,6 +94,7 @@ export const make = (target?: Target): Effect.Effect<TcpProxy, never, Scope.Scop
     const open = new Set<Socket>()
     const waiters = new Set<() => void>()
     let accepted = 0
+    const forwarded = new Set<readonly [Socket, Socket]>()
     let mode: Mode = target === undefined ? "hang" : "forward"
     const track = (socket: Socket) => {
       open.add(socket)
@@ -105,14 +113,28 @@ export const make = (target?: Target): Effect.Effect<TcpProxy, never, Scope.Scop
         const upstream = connect(target)
         track(upstream)
         client.pipe(upstream).pipe(client)
+        const pair = [client, upstream] as const
+        forwarded.add(pair)
         client.once("close", () => upstream.destroy())
-        upstream.once("close", () => client.destroy())
+        upstream.once("close", () => {
+          forwarded.delete(pair)
+          client.destroy()
+        })
       } else {
         client.resume()
       }
     })
     const cut = Effect.sync(() => {
       for (const socket of open) socket.destroy()
+    })
+    const stall = Effect.sync(() => {
+      mode = "hang"
+      for (const [client, upstream] of forwarded) {
+        client.unpipe(upstream)
+        upstream.unpipe(client)
+        client.pause()
+        upstream.pause()
+      }
     })
     const port = yield* TestServer.listen(server)
     // added after `listen`, so it runs before the server closes
@@ -137,6 +159,7 @@ export const make = (target?: Target): Effect.Effect<TcpProxy, never, Scope.Scop
         Effect.sync(() => {
           mode = next
         }),
-      cut
+      cut,
+      stall
     }
   })
