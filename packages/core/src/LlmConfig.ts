@@ -81,7 +81,8 @@
  * {@link redisUrlProblem}); an error shows its scheme at most. Booleans are
  * `true` or `false` in any case, spaces around ignored (`yes`/`no`, `on`/`off`, `1`/`0`, `y`/`n` too).
  * Numbers are plain decimal digits, spaces around ignored (`1e3`, `+5`,
- * `0x10` are errors), whole and in range by {@link wholeNumber}: the rule
+ * `0x10` are errors), whole and in range by {@link wholeNumber} (at most
+ * `Number.MAX_SAFE_INTEGER`, a larger one refused as too large): the rule
  * `LlmManager.make` checks a policy built in code by. A blank number
  * variable is unset: its default.
  *
@@ -301,11 +302,14 @@ export type Least = "positive" | "nonNegative"
 /**
  * What is wrong with `n` as a whole-number setting, or `undefined` when it
  * is one: a safe integer (no `NaN`, `Infinity` or fraction: milliseconds
- * are whole) of at least `least`. The one rule of every count and time of
- * Baton's settings, read from a variable or given in code.
+ * are whole) of at least `least`, at most `Number.MAX_SAFE_INTEGER` (a
+ * larger one is said to be too large). The one rule of every count and time
+ * of Baton's settings, read from a variable or given in code.
  */
 const wholeProblem = (n: number, least: Least): string | undefined =>
-  Number.isSafeInteger(n) && n >= (least === "positive" ? 1 : 0)
+  n > Number.MAX_SAFE_INTEGER
+    ? `must be at most ${Number.MAX_SAFE_INTEGER}`
+    : Number.isSafeInteger(n) && n >= (least === "positive" ? 1 : 0)
     ? undefined
     : least === "positive"
     ? "must be a positive integer"
@@ -342,10 +346,12 @@ const optionalWhole = (variable: string, least: Least): Effect.Effect<Option.Opt
   Effect.flatMap(optionalNonBlank(variable), (raw) => {
     if (Option.isNone(raw)) return Effect.succeedNone
     const digits = raw.value.trim()
-    const problem = wholeProblem(/^\d+$/.test(digits) ? Number(digits) : Number.NaN, least)
+    const problem = /^\d+$/.test(digits)
+      ? wholeProblem(Number(digits), least)
+      : `${wholeProblem(Number.NaN, least)} in decimal digits`
     return problem === undefined
       ? Effect.succeedSome(Number(digits))
-      : fail(variable, `${problem} in decimal digits, got "${excerpt(raw.value)}"`)
+      : fail(variable, `${problem}, got "${excerpt(raw.value)}"`)
   })
 
 /**

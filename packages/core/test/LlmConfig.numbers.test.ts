@@ -45,8 +45,7 @@ describe("LlmConfig number variables", () => {
     ["LLM_HEDGE_DELAY_MS", "1e3"],
     ["LLM_MAX_BODY_BYTES", "0x100000"],
     ["LLM_CIRCUIT_COOLDOWN_MS", "30_000"],
-    ["LLM_ATTEMPT_TIMEOUT_MS", "2 000"],
-    ["LLM_FIRST_TOKEN_TIMEOUT_MS", "99999999999999999999"]
+    ["LLM_ATTEMPT_TIMEOUT_MS", "2 000"]
   ]
   for (const [variable, value] of malformed) {
     it.effect(`${variable}="${value}" is an error naming the variable`, () =>
@@ -59,4 +58,25 @@ describe("LlmConfig number variables", () => {
         assert.include(error.message, `"${value}"`)
       }))
   }
+
+  const tooLarge: ReadonlyArray<readonly [string, string]> = [
+    ["AI_DAILY_LIMIT_PER_TEACHER", "99999999999999999999"],
+    ["LLM_FIRST_TOKEN_TIMEOUT_MS", "9007199254740992"],
+    ["LLM_MAX_RETRIES", "9".repeat(400)]
+  ]
+  for (const [variable, value] of tooLarge) {
+    it.effect(`${variable}="${value.slice(0, 24)}" is too large: an error naming the variable and the most it takes`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(load({ [variable]: value }))
+        assert.strictEqual(error._tag, "LlmConfigError")
+        assert.strictEqual(error.variable, variable)
+        assert.match(error.message, new RegExp(`^${variable}: must be at most 9007199254740991, got "`))
+      }))
+  }
+
+  it.effect("the largest safe integer is taken", () =>
+    Effect.gen(function*() {
+      const config = yield* load({ AI_DAILY_LIMIT_PER_TEACHER: "9007199254740991" })
+      assert.strictEqual(config.dailyLimitPerTeacher, Number.MAX_SAFE_INTEGER)
+    }))
 })
