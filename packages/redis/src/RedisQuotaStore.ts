@@ -44,8 +44,15 @@
  * connection's bound applies.
  *
  * The store is `remote`: under `LlmManager` each command is also bounded by
- * the request's deadline (`@baton/core/StoreDeadline`), so a paused Redis
- * holds no request past it, whatever `timeout` says. A reservation still
+ * the request's deadline (`@baton/core/StoreDeadline`), so over a paused
+ * Redis the manager's call ends by the deadline, whatever `timeout` says.
+ * A read of the quota outside the manager is not bounded by it: an HTTP
+ * response's `RateLimit-*` headers (`@baton/http`'s `HttpQuota.handler`, read
+ * after the manager's call, even for its 503) wait up to the command bound
+ * (500 ms over `layerConfig`'s connection), itself within the handler's
+ * `quotaHeadersTimeout` (1 second). So with `LLM_REQUEST_TIMEOUT_MS=200` the
+ * quiz service answers a paused Redis's 503 after about 0.7 seconds: 200 ms
+ * for the manager, 500 ms for the headers' read. A reservation still
  * pending at the deadline fails with `QuotaStoreUnavailable` ("did not
  * answer by the request's deadline"; with `failOpen` the request goes
  * through, and ends at its deadline) and is undone as any reservation whose
