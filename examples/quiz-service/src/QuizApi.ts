@@ -12,7 +12,7 @@
  *   teacher for a day (today by default; a `day` not of that form is a 400
  *   naming it, as a bad body field is). Without the key, or with another,
  *   a 401 whose `WWW-Authenticate` names the header: `x-admin-key
- *   realm="quiz-service admin"`; with `QUIZ_ADMIN_KEY` unset or blank, a 403
+ *   realm="quiz-service admin"`; with `QUIZ_ADMIN_KEY` unset or empty, a 403
  *   "Admin API disabled". A ledger that fails the query, or does not answer
  *   it within `UsageLedger.defaultQueryTimeout` (10 seconds), is a 503
  *   "Ledger unavailable".
