@@ -43,12 +43,17 @@
  * Queries flush first, so a process always reads its own writes. A query,
  * its flush included, fails with a {@link UsageLedgerError} when it has not
  * answered within `queryTimeout` (default {@link defaultQueryTimeout}, 10
- * seconds): a database that stopped answering (a PostgreSQL paused behind
- * its proxy, a table another session holds locked) never holds a report or
- * an HTTP request for good. Its caller may stop sooner: its own
- * `Effect.timeout` or interruption (an HTTP request cancelled) ends the
- * query at once. Either way the append goes on in the background and its
- * rows are written once; the service's own `flush` is not bounded.
+ * seconds; `Duration.infinity` for no bound): a database that stopped
+ * answering (a PostgreSQL paused behind its proxy, a table another session
+ * holds locked) never holds a report or an HTTP request for good. Its
+ * caller may stop sooner: its own `Effect.timeout` or interruption (an HTTP
+ * request cancelled) ends the query at once. Either way the append goes on
+ * in the background and its rows are written once; the service's own
+ * `flush` is not bounded. The statement left behind is interrupted, and
+ * its caller does not wait for it to end, but closing the store may: a
+ * PostgreSQL ledger's layer closed while a query waits for a server that
+ * stopped answering took, measured, the query's bound plus some 5 seconds
+ * (the driver's cancel holds its pool connection until then).
  *
  * Stores: {@link layerMemory} (the library default), and SQLite or PostgreSQL
  * through `effect/sql` in `@baton/sql/SqlUsageLedger`. Every store answers the
@@ -67,7 +72,18 @@
  *
  * @since 0.1.0
  */
-import { type Array as Arr, Context, DateTime, Duration, Effect, Fiber, Layer, Schema, type Scope } from "effect"
+import {
+  type Array as Arr,
+  Context,
+  DateTime,
+  Duration,
+  Effect,
+  Fiber,
+  Layer,
+  Option,
+  Schema,
+  type Scope
+} from "effect"
 import { Attempt } from "./Attempt.ts"
 import * as BatchWriter from "./BatchWriter.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
@@ -75,7 +91,8 @@ import { atEnd } from "./internal/attemptEnd.ts"
 import { isoString } from "./internal/isoTime.ts"
 import { rowId } from "./internal/rowId.ts"
 import { namedZone } from "./internal/timeZone.ts"
-import type { LlmConfigError } from "./LlmError.ts"
+import { LlmConfigError } from "./LlmError.ts"
+import { excerpt } from "./Redact.ts"
 import type { AttemptReport } from "./RequestLog.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
@@ -326,14 +343,21 @@ const entryAt = (report: AttemptReport, usage: TokenUsage.TokenUsage, millis: nu
 })
 
 /**
- * Batching and day settings of a ledger (see `BatchWriter.Options`).
+ * Batching, day and query-bound settings of a ledger (see
+ * `BatchWriter.Options`).
  *
  * @since 0.1.0
  */
 export interface Options extends Omit<BatchWriter.Options, "name"> {
   /** IANA zone whose midnight starts a ledger day (default `UTC`). */
   readonly timeZone?: string | undefined
-  /** Longest a query, its flush included, may take (default {@link defaultQueryTimeout}). */
+  /**
+   * Longest a query, its flush included, may take before it fails with a
+   * {@link UsageLedgerError} (default {@link defaultQueryTimeout}, 10
+   * seconds): a positive duration, or `Duration.infinity` for no bound.
+   * Anything else (zero, negative, `NaN`, `"10 secs"`) fails the build with
+   * an `LlmConfigError` naming `UsageLedger.queryTimeout`.
+   */
   readonly queryTimeout?: Duration.Input | undefined
 }
 
@@ -345,11 +369,17 @@ export interface Options extends Omit<BatchWriter.Options, "name"> {
  */
 export const defaultQueryTimeout: Duration.Duration = Duration.seconds(10)
 
+/** Interrupts `fiber` on a fiber of its own: its caller does not wait for it to end. */
+const stop = (fiber: Fiber.Fiber<unknown, unknown>) =>
+  Effect.asVoid(Effect.forkDetach(Fiber.interrupt(fiber), { startImmediately: true }))
+
 /**
  * `query` after a flush, failing for `store` when both have not answered
  * within `timeout`. It runs on a fiber of its own, interrupted when its
- * caller stops waiting but never waited for: an interrupted statement may
- * take long to end (a driver's cancel waits for the server that stopped).
+ * caller stops waiting and not waited for by that caller: an interrupted
+ * statement may take long to end (a driver's cancel waits for the server
+ * that stopped). What closes the store may still wait for it (a pool
+ * closing waits for the connection that statement holds).
  */
 const boundedQuery =
   (store: string, timeout: Duration.Duration, flush: Effect.Effect<void>) =>
@@ -367,24 +397,57 @@ const boundedQuery =
                   message: `the usage ledger did not answer within ${Duration.format(timeout)}`
                 })
               )
-          })).pipe(Effect.ensuring(Effect.forkDetach(Fiber.interrupt(fiber), { startImmediately: true })))
+          })).pipe(Effect.ensuring(Effect.suspend(() => fiber.pollUnsafe() === undefined ? stop(fiber) : Effect.void)))
       )
     )
 
+/** `input` as a message quotes it: a string in quotes, a `Duration` formatted, an object or pair as JSON. */
+const quoted = (input: Duration.Input): string =>
+  typeof input === "string"
+    ? `"${excerpt(input)}"`
+    : Duration.isDuration(input)
+    ? Duration.format(input)
+    : typeof input === "object"
+    ? excerpt(JSON.stringify(input))
+    : String(input)
+
+/** The query bound `input` names, or an `LlmConfigError` naming `UsageLedger.queryTimeout`. */
+const queryTimeoutOf = (input: Duration.Input): Effect.Effect<Duration.Duration, LlmConfigError> =>
+  Option.match(Option.filter(Duration.fromInput(input), Duration.isPositive), {
+    onNone: () =>
+      Effect.fail(
+        new LlmConfigError({
+          variable: "UsageLedger.queryTimeout",
+          message: `UsageLedger.queryTimeout: ${
+            quoted(input)
+          } is not a positive duration; use one such as "30 seconds" or 30000 (milliseconds), or Duration.infinity for no bound`
+        })
+      ),
+    onSome: Effect.succeed
+  })
+
+/** The options `make` checks: the day's zone and the query bound. */
+const checked = (options: Options) =>
+  Effect.all({
+    timeZone: namedZone("UsageLedger.timeZone", options.timeZone ?? "UTC"),
+    queryTimeout: queryTimeoutOf(options.queryTimeout ?? defaultQueryTimeout)
+  })
+
 /**
  * Checks a ledger's options without building it: an unknown `timeZone` is an
- * `LlmConfigError` naming `UsageLedger.timeZone`. `make` runs it first; a
- * store that connects or migrates runs it before (see `@baton/sql`).
+ * `LlmConfigError` naming `UsageLedger.timeZone`, a `queryTimeout` that is
+ * not a positive duration one naming `UsageLedger.queryTimeout`. `make` runs
+ * it first; a store that connects or migrates runs it before (see
+ * `@baton/sql`).
  *
  * @since 0.1.0
  */
-export const checkOptions = (options: Options): Effect.Effect<void, LlmConfigError> =>
-  Effect.asVoid(namedZone("UsageLedger.timeZone", options.timeZone ?? "UTC"))
+export const checkOptions = (options: Options): Effect.Effect<void, LlmConfigError> => Effect.asVoid(checked(options))
 
 /**
  * A ledger over a store: `record` enqueues, a background fiber appends, the
  * scope's end flushes. Fails with an `LlmConfigError` for an unknown
- * `timeZone`.
+ * `timeZone` or a `queryTimeout` that is not a positive duration.
  *
  * @since 0.1.0
  */
@@ -392,14 +455,10 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
   Effect.gen(function*() {
     const timeZone = options.timeZone ?? "UTC"
     // checked before any row: an unknown zone would fail every billed attempt's record
-    yield* checkOptions(options)
+    const { queryTimeout } = yield* checked(options)
     const writer = yield* BatchWriter.make(store.append, { ...options, name: `usage-ledger:${store.name}` })
     const dayAt = cachedDayOf(timeZone)
-    const bounded = boundedQuery(
-      store.name,
-      Duration.fromInputUnsafe(options.queryTimeout ?? defaultQueryTimeout),
-      writer.flush
-    )
+    const bounded = boundedQuery(store.name, queryTimeout, writer.flush)
     return UsageLedger.of({
       // an attempt that consumed nothing (a skip, a refused connection) leaves no row: not even the clock is read
       record: (report) => {

@@ -38,6 +38,9 @@
  * `closeTimeout` for the ledger, then up to 5 seconds more for the client of
  * {@link layerUrl}: `@effect/sql-pg` releases its pool once the statement cut
  * off at `closeTimeout` is cancelled, and waits that long for the server.
+ * A query waiting then holds its connection too, though its caller no
+ * longer waits for it: measured, a layer closed mid-query (`queryTimeout`
+ * 2 seconds) took 6.7 seconds, the query's bound and those 5 seconds.
  *
  * @example
  * ```ts
