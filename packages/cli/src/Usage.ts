@@ -24,6 +24,11 @@
  * before the ledger's migrations may run. A ledger written by an earlier
  * Baton is brought up to date by those migrations, as `generate` would.
  *
+ * Each ledger query may take a minute (`--by teacher` asks one a day, each
+ * with its minute): a query the database has not answered by then, or one
+ * it refuses, ends the command with exit 3 and one line naming
+ * `LLM_USAGE_STORE_URL`.
+ *
  * @since 0.1.0
  */
 import { SubjectId } from "@baton/core/Ids"
@@ -31,7 +36,7 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
-import { DateTime, Effect, Option, Schema } from "effect"
+import { DateTime, Duration, Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Exit from "./internal/exit.ts"
 import * as Ledger from "./internal/ledger.ts"
@@ -186,8 +191,15 @@ const requireLedger = Effect.gen(function*() {
   }
 })
 
+/**
+ * How long each ledger query may take: a report over a big table may
+ * rightly take longer than a service's request waits
+ * (`UsageLedger.defaultQueryTimeout`).
+ */
+const queryTimeout = Duration.minutes(1)
+
 /** The ledger of `LLM_USAGE_STORE_URL` (`LlmConfig` from the `ConfigProvider`, as every command reads it). */
-const ledger = SqlUsageLedger.layerFromConfig({ fallbackUrl: Ledger.defaultUrl })
+const ledger = SqlUsageLedger.layerFromConfig({ fallbackUrl: Ledger.defaultUrl, queryTimeout })
 
 const usage = (flags: Flags) =>
   Effect.gen(function*() {
@@ -204,7 +216,7 @@ const usage = (flags: Flags) =>
         ? Exit.fail(Exit.configuration, Exit.ledgerProblem(error.message))
         : error._tag === "LlmConfigError"
         ? Exit.fail(Exit.configuration, error.message)
-        : Exit.fail(Exit.failed, error.message)
+        : Exit.fail(Exit.failed, Exit.ledgerProblem(error.message))
     ),
     Exit.logsOnStderr
   )
