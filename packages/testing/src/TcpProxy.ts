@@ -12,11 +12,14 @@
  *   connection sends, so it sees the client close it.
  *
  * A mode never touches the connections already open: `cut` destroys those
- * (both of their sides), and `stall` stops forwarding on them, as a proxy
- * stopped by SIGSTOP does, new ones then hanging. So a partition is
+ * (both of their sides), and `stall` stops forwarding on them both ways, as
+ * a server paused by SIGSTOP answers nothing, new ones then hanging; the
+ * proxy still reads and drops what their clients send, so, as in `"hang"`,
+ * it sees a client close its connection. So a partition is
  * `mode("refuse")` then `cut`, and its end `mode("forward")`; a paused
- * server is `stall`, and its end `cut` then `mode("forward")`. Without a target there is nothing to forward
- * to, and `"forward"` leaves connections unanswered as `"hang"` does.
+ * server is `stall`, and its end `cut` then `mode("forward")`. Without a
+ * target there is nothing to forward to, and `"forward"` leaves connections
+ * unanswered as `"hang"` does.
  *
  * @example
  * ```ts
@@ -76,8 +79,11 @@ export interface TcpProxy {
   /** Destroys every open connection, both of its sides. */
   readonly cut: Effect.Effect<void>
   /**
-   * Stops forwarding on every open connection, both ways (what was sent is
-   * held, never delivered), and sets the mode to `"hang"`: a server paused.
+   * Stops forwarding on every open connection, both ways (what the client
+   * sends is read and dropped, what the target sends is left unread; neither
+   * is delivered), and sets the mode to `"hang"`: a server paused. A client
+   * closing its connection is still seen (`allClosed`), and the proxy then
+   * closes the one to the target.
    */
   readonly stall: Effect.Effect<void>
 }
@@ -132,7 +138,8 @@ export const make = (target?: Target): Effect.Effect<TcpProxy, never, Scope.Scop
       for (const [client, upstream] of forwarded) {
         client.unpipe(upstream)
         upstream.unpipe(client)
-        client.pause()
+        // what the client sends is read and dropped, as "hang" does, so that its close is seen
+        client.resume()
         upstream.pause()
       }
     })
