@@ -36,18 +36,6 @@ afterAll(() =>
   })
 )
 
-/** A loopback port nothing listens on: one the system gave and this test released. */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => {
-        resolve(typeof address === "object" && address !== null ? address.port : 0)
-      })
-    })
-  })
-
 interface Ran {
   /** The exit code, or "listening" when the service started (and was stopped). */
   readonly code: number | null | "listening"
@@ -123,7 +111,8 @@ describe("quiz service at startup", () => {
   })
 
   it("refuses a store it cannot reach (Postgres, Redis) naming its variable, never the password", async () => {
-    const closed = await freePort()
+    // port 1 (tcpmux): nothing listens there, and only root could bind it
+    const closed = 1
     const ledger = await start({ LLM_USAGE_STORE_URL: `postgres://quiz:pw-secret@127.0.0.1:${closed}/quiz` })
     assertRefused(ledger, "LLM_USAGE_STORE_URL", "unreachable Postgres")
     assert.strictEqual(ledger.exitCode, 1)
