@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { type Duration, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { existsSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -103,28 +103,34 @@ describe("SqlDatabase", () => {
     for (const [url, described] of cases) assert.strictEqual(SqlDatabase.describeUrl(url), described, url)
   })
 
-  it.live("refuses an unknown ledger time zone as LlmConfigError before it opens or migrates the database", () =>
+  it.live("refuses an unknown ledger time zone, a queryTimeout no duration reads, as LlmConfigError before it opens or migrates the database", () =>
     Effect.gen(function*() {
-      const root = join(tmpdir(), `baton-zone-${process.pid}-${Date.now()}`)
-      const file = join(root, "usage.sqlite")
-      const options = { timeZone: "Europe/Olso" }
-      const error = yield* Effect.flip(
-        Layer.build(SqlUsageLedger.layerUrl(`sqlite:${file}`, options)).pipe(Effect.scoped)
-      )
-      assert.deepStrictEqual([error._tag, "variable" in error ? error.variable : undefined], [
-        "LlmConfigError",
-        "UsageLedger.timeZone"
-      ])
-      assert.isFalse(existsSync(file))
-      // over a database in context: refused before the migrations create a table
-      const tables = yield* Effect.gen(function*() {
-        const refused = yield* Effect.flip(Layer.build(SqlUsageLedger.layer(options)))
-        assert.strictEqual(refused._tag, "LlmConfigError")
-        const sql = yield* SqlClient.SqlClient
-        return yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`
-      }).pipe(Effect.scoped, Effect.provide(SqlDatabase.layerUrl("sqlite::memory:")))
-      assert.deepStrictEqual(tables, [])
-      rmSync(root, { recursive: true, force: true })
+      const refusals = [
+        [{ timeZone: "Europe/Olso" }, "UsageLedger.timeZone"],
+        // Duration's units are spelt out: "10 secs" is no duration
+        [{ queryTimeout: "10 secs" as Duration.Input }, "UsageLedger.queryTimeout"]
+      ] as const
+      for (const [options, variable] of refusals) {
+        const root = join(tmpdir(), `baton-options-${process.pid}-${Date.now()}`)
+        const file = join(root, "usage.sqlite")
+        const error = yield* Effect.flip(
+          Layer.build(SqlUsageLedger.layerUrl(`sqlite:${file}`, options)).pipe(Effect.scoped)
+        )
+        assert.deepStrictEqual([error._tag, "variable" in error ? error.variable : undefined], [
+          "LlmConfigError",
+          variable
+        ])
+        assert.isFalse(existsSync(file))
+        // over a database in context: refused before the migrations create a table
+        const tables = yield* Effect.gen(function*() {
+          const refused = yield* Effect.flip(Layer.build(SqlUsageLedger.layer(options)))
+          assert.strictEqual(refused._tag, "LlmConfigError")
+          const sql = yield* SqlClient.SqlClient
+          return yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`
+        }).pipe(Effect.scoped, Effect.provide(SqlDatabase.layerUrl("sqlite::memory:")))
+        assert.deepStrictEqual(tables, [])
+        rmSync(root, { recursive: true, force: true })
+      }
     }))
 
   it.live("rejects an unsupported URL with the supported forms", () =>
