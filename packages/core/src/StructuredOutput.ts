@@ -232,7 +232,9 @@ const parseJson = (text: string): Result.Result<unknown, string> => {
  * of an answer {@link answerNestsTooDeep} finds is this failure, not a
  * defect), and `@baton/ai`'s `BatonLanguageModel`, whose `generateObject`
  * decodes only what Baton's decoder took. A stack overflow on an answer
- * within the bound is a defect, and stays one. Real answers nest a few
+ * within the bound is a defect, and stays one, but for a client's schema
+ * (`untrusted`), whose `$ref` chains may nest deep enough to overflow on a
+ * shallow answer: its check fails that answer. Real answers nest a few
  * levels (OpenAI's strict mode takes schemas at most 10 levels deep).
  *
  * @since 0.1.0
@@ -577,17 +579,22 @@ const clientOptions = (
  * `{ anyOf: [{}, { additionalProperties: { type: "string" } }],
  * patternProperties: { "^a": {} } }` (or `oneOf`) and `{"a":"x","b":[1]}`:
  * with the branch that evaluates every property failing, its code marks the
- * pattern's properties in an object it never made. A stack overflow is not
- * the schema's fault: within the answer depth bound, it is a defect and
- * stays one.
+ * pattern's properties in an object it never made. A stack overflow is the
+ * client's schema's fault too: Ajv's check calls a function a `$ref`, and a
+ * chain of 80 `$ref`s a level (3,399 characters) overflows the stack on a
+ * `[[…]]` answer 99 levels deep, within the answer depth bound. On the
+ * program's own schemas, an exception stays a defect.
  */
 const validates = (validate: ValidateFunction, value: unknown, untrusted: boolean): Result.Result<boolean, string> => {
   if (!untrusted) return Result.succeed(validate(value))
   try {
     return Result.succeed(validate(value))
   } catch (error) {
-    if (error instanceof RangeError) throw error
-    return Result.fail(`the schema's validator failed: ${errorMessage(error)}`)
+    return Result.fail(
+      error instanceof RangeError
+        ? `the schema's references nest too deep to check this answer (${errorMessage(error)})`
+        : `the schema's validator failed: ${errorMessage(error)}`
+    )
   }
 }
 
@@ -646,9 +653,10 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
  * root aside), or has a pattern that cannot run in linear time.
  * `untrusted` is for a schema from outside the program (a gateway's
  * client): its patterns run on the linear matcher, and an exception Ajv's
- * check of it throws on an answer (but a stack overflow) fails that
- * answer's decode (`the schema's validator failed: …`), as an answer that
- * does not match.
+ * check of it throws on an answer fails that answer's decode (`the
+ * schema's validator failed: …`, or, for a stack overflow, `the schema's
+ * references nest too deep to check this answer`), as an answer that does
+ * not match.
  *
  * @since 0.1.0
  */

@@ -397,3 +397,36 @@ describe("LlmManager.generateStructured with a client's schema whose validator t
       }).pipe(Effect.provide(Bench)))
   }
 })
+
+describe("LlmManager.generateStructured with a client's schema whose references nest too deep to check", () => {
+  /** 80 `$ref`s a level of `[[…]]` (the `type` beside each keeps Ajv from collapsing the chain): 3,399 characters. */
+  const chained = (refs: number): JsonSchema => {
+    const defs: Record<string, JsonSchema> = {}
+    for (let i = 0; i < refs; i++) defs[i] = { $ref: `#/$defs/${i + 1}`, type: "array" }
+    defs[refs] = { items: { $ref: "#" } }
+    return { $defs: defs, $ref: "#/$defs/0" }
+  }
+  const answer = "[".repeat(StructuredOutput.maxAnswerDepth - 1) + "]".repeat(StructuredOutput.maxAnswerDepth - 1)
+
+  it.live("fails the answer as not matching the schema, and the provider's circuit counts no failure", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      yield* server.inject("anthropic", MockFault.content(answer))
+      const llm = yield* manager({
+        chain: ["anthropic"],
+        policy: { structuredOutputRetries: 0 },
+        circuit: { failureThreshold: 1, cooldownMs: 60_000 }
+      })
+      const output = yield* StructuredOutput.fromJsonSchema(chained(80), { untrusted: true })
+      const error = yield* Effect.flip(llm.generateStructured(prompt, output))
+      const issue = firstIssue(error)
+      // a defect before: "bug in the anthropic adapter: Maximum call stack size exceeded"
+      assert.include(
+        typeof issue === "string" ? issue : `${issue?._tag}: ${issue?.message}`,
+        "the schema's references nest too deep to check this answer"
+      )
+      yield* server.inject("anthropic", MockFault.content("[]"))
+      const next = yield* llm.generateStructured(prompt, output)
+      assert.deepStrictEqual(next.value, [])
+    }).pipe(Effect.provide(Bench)))
+})
