@@ -76,6 +76,22 @@ describe("LlmManager.generateStructured with a name OpenAI refuses", () => {
 
 const draft2019 = "https://json-schema.org/draft/2019-09/schema"
 
+/** 2020-12's extensible tree, extended by a root of its own: a holder of the anchor, and one in its `$defs`. */
+const strictTree = {
+  $id: "https://example.com/strict-tree",
+  $dynamicAnchor: "node",
+  $ref: "tree",
+  unevaluatedProperties: false,
+  $defs: {
+    tree: {
+      $id: "tree",
+      $dynamicAnchor: "node",
+      type: "object",
+      properties: { data: true, children: { type: "array", items: { $dynamicRef: "#node" } } }
+    }
+  }
+}
+
 /** The extensible tree of 2020-12 and 2019-09: each `$dynamicRef` / `$recursiveRef` is under `items`. */
 const trees = {
   "the tree whose root holds the $dynamicAnchor": {
@@ -83,19 +99,10 @@ const trees = {
     type: "object",
     properties: { data: true, children: { type: "array", items: { $dynamicRef: "#node" } } }
   },
-  "the tree extended by a root of its own (2020-12)": {
-    $id: "https://example.com/strict-tree",
-    $dynamicAnchor: "node",
-    $ref: "tree",
-    unevaluatedProperties: false,
-    $defs: {
-      tree: {
-        $id: "tree",
-        $dynamicAnchor: "node",
-        type: "object",
-        properties: { data: true, children: { type: "array", items: { $dynamicRef: "#node" } } }
-      }
-    }
+  "the tree extended by a root of its own (2020-12)": strictTree,
+  "the extended tree bundled under a root without anchor, the tree in the strict tree's $defs (2020-12)": {
+    $ref: "https://example.com/strict-tree",
+    $defs: { strictTree: strictTree }
   },
   "the $recursiveRef tree (2019-09)": {
     $schema: draft2019,

@@ -37,7 +37,8 @@
  * The same walk notes a client's schema whose dynamic anchors would make
  * Ajv's compile exponential: Ajv compiles each schema holding a
  * `$dynamicAnchor` or `$recursiveAnchor` (but the root) again as a schema
- * of its own, and a holder inside it again within that. A holder below
+ * of its own, and a holder inside it again within that (not one in its
+ * `$defs` or `definitions`, which Ajv compiles apart). A holder below
  * another holder, the root aside, is refused for an untrusted schema;
  * generic schemas hold theirs at the root and in definitions.
  *
@@ -255,9 +256,24 @@ const anchorKeyword = (value: object): string | undefined => {
   return value["$recursiveAnchor"] === true ? "$recursiveAnchor" : undefined
 }
 
-/** The nearest schema above `node` holding a dynamic anchor, the root aside. */
+/** The keywords whose subschemas are definitions only: Ajv compiles none of them inline in the schema holding it. */
+const definitionKeywords = ["$defs", "definitions"]
+
+/** Whether `node` is a definition of a schema the walk met: under its `$defs` or `definitions`. */
+const isDefinition = (node: Node): boolean =>
+  node.parent !== undefined && definitionKeywords.includes(node.parent.key) && !node.parent.walked &&
+  node.parent.parent?.walked === true
+
+/**
+ * The nearest schema above `node` holding a dynamic anchor, the root aside,
+ * in the schema Ajv compiles `node` within: the climb stops at a definition.
+ */
 const anchoredAbove = (node: Node): Node | undefined => {
-  for (let at = node.parent; at?.parent !== undefined; at = at.parent) {
+  for (
+    let below = node, at = node.parent;
+    at?.parent !== undefined && !isDefinition(below);
+    below = at, at = at.parent
+  ) {
     if (anchorKeyword(at.value) !== undefined) return at
   }
   return undefined
