@@ -401,6 +401,27 @@ export const patternStepsPerAnswer = 1_000_000
  */
 export const maxUntrustedJsonSchemaChars = 32_000
 
+/**
+ * About how many characters of schema Ajv may compile for a client's
+ * schema (`untrusted`), twice {@link maxUntrustedJsonSchemaChars}: one
+ * whose `$ref`s would make it compile more is refused with `InvalidOptions`
+ * before it is compiled. Ajv compiles each distinct `$ref` URI's target as
+ * a function of its own, with all that target holds but its definitions,
+ * so refs to each level of one chain compile its bottom once a ref: 90
+ * `$anchor`s down an `items` chain with 1,000 properties at the bottom,
+ * 28,708 characters, made Ajv compile some 2.4 million characters, in
+ * 10-15 s. The estimate walks the schema once: the root's subschemas, each
+ * distinct `$ref` URI's target (a schema of nothing but a `$ref` counted
+ * with the one it leads to), each other resource a `$ref` leads into, and
+ * each dynamic anchor's holder again (Ajv compiles one as a function of its
+ * own too). A schema without `$ref`s is within it; a generic one that names
+ * each definition by `#/$defs/…` compiles each once, about its own size.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxUntrustedCompiledChars = 2 * maxUntrustedJsonSchemaChars
+
 type Decode = StructuredOutput<unknown>["decode"]
 
 /** Compilations of raw JSON Schemas by trust and canonical text, least recently used first. */
@@ -651,7 +672,9 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
  * resolve it to) or,
  * `untrusted`, is over {@link maxUntrustedJsonSchemaChars} characters, has
  * a `$dynamicAnchor` / `$recursiveAnchor` inside a schema holding one (the
- * root aside), or has a pattern that cannot run in linear time.
+ * root aside), has `$ref`s that would make Ajv compile more than
+ * {@link maxUntrustedCompiledChars}, or has a pattern that cannot run in
+ * linear time.
  * `untrusted` is for a schema from outside the program (a gateway's
  * client): its patterns run on the linear matcher, and an exception Ajv's
  * check of it throws on an answer fails that answer's decode (`the
@@ -676,7 +699,8 @@ export const fromJsonSchema = (
       return Result.match(canonicalJson(jsonSchema), {
         onFailure: (invalid) => invalid,
         onSuccess: (text) => {
-          const wrong = (untrusted ? oversized(text) : undefined) ?? RefLoop.issue(jsonSchema, untrusted)
+          const wrong = (untrusted ? oversized(text) : undefined) ??
+            RefLoop.issue(jsonSchema, untrusted, maxUntrustedCompiledChars)
           return wrong !== undefined
             ? invalidSchema(wrong)
             : compileOnce(`${trust}:${text}`, () => compileJsonSchema(jsonSchema, untrusted))

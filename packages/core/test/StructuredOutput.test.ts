@@ -338,6 +338,104 @@ describe("StructuredOutput.fromJsonSchema: a client's schema (untrusted)", () =>
       }))
   }
 
+  /** `levels` levels of `items` below `$defs/c`, 1,000 string properties at the bottom, and `allOf` a `$ref` to each level. */
+  const refsDownAChain = (levels: number, ref: (level: number) => string, at: (level: number) => object) => {
+    let chain: StructuredOutput.JsonSchema = {
+      type: "object",
+      properties: Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`p${i}`, { type: "string" }]))
+    }
+    for (let level = levels - 1; level >= 0; level--) chain = { ...at(level), items: chain }
+    return { $defs: { c: chain }, allOf: Array.from({ length: levels }, (_, level) => ({ $ref: ref(level) })) }
+  }
+  const compilingTooMuch: ReadonlyArray<readonly [string, StructuredOutput.JsonSchema]> = [
+    // 28,708 characters, compiled in 10-15 s: Ajv compiles each $ref's target, the 1,000 properties in each
+    ["an $anchor at each level", refsDownAChain(90, (level) => `#a${level}`, (level) => ({ $anchor: `a${level}` }))],
+    ["JSON Pointers", refsDownAChain(40, (level) => `#/$defs/c${"/items".repeat(level)}`, () => ({}))]
+  ]
+  for (const [named, schema] of compilingTooMuch) {
+    it.effect(`refuses $refs to each level of a chain, by ${named}, as compiling too much, before compiling it`, () =>
+      Effect.gen(function*() {
+        assert.isAtMost(JSON.stringify(schema).length, StructuredOutput.maxUntrustedJsonSchemaChars)
+        const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(schema, { untrusted: true }))
+        assert.strictEqual(error.field, "schema")
+        assert.match(error.message, /its \$refs make Ajv compile about \d+ characters of schema/)
+        assert.include(error.message, `at most ${StructuredOutput.maxUntrustedCompiledChars} for a client's schema`)
+      }))
+  }
+
+  const Question = Schema.Struct({ text: Schema.String, choices: Schema.Array(Schema.String), answer: Schema.Int })
+  const Lesson = Schema.Struct({
+    title: Schema.String,
+    summary: Schema.optionalKey(Schema.String),
+    level: Schema.Literals(["beginner", "intermediate", "advanced"]),
+    sections: Schema.Array(Schema.Struct({ heading: Schema.String, body: Schema.String, quiz: Schema.Array(Question) }))
+  })
+  const lessons = Array.from({ length: 40 }, (_, i) => `lesson${i + 1}`)
+  /** 40 lessons, each a copy of the lesson's tree (Effect's JSON Schema): some 30,000 characters. */
+  const course = StructuredOutput.fromSchema(
+    Schema.Struct(Object.fromEntries(lessons.map((lesson) => [lesson, Lesson])))
+  ).jsonSchema
+  const lesson = StructuredOutput.fromSchema(Lesson).jsonSchema
+  const address = {
+    type: "object",
+    properties: {
+      street: { type: "string" },
+      city: { type: "string" },
+      zip: { type: "string", pattern: "^[0-9]{5}$" }
+    },
+    required: ["street", "city", "zip"],
+    additionalProperties: false
+  }
+  const realistic: ReadonlyArray<readonly [string, StructuredOutput.JsonSchema]> = [
+    ["the 40-lesson course", course],
+    ["pydantic's: each model a #/$defs/X", {
+      $defs: {
+        Address: address,
+        Lesson: lesson,
+        Person: { type: "object", properties: { name: { type: "string" }, home: { $ref: "#/$defs/Address" } } }
+      },
+      type: "object",
+      properties: {
+        people: { type: "array", items: { $ref: "#/$defs/Person" } },
+        office: { $ref: "#/$defs/Address" },
+        ...Object.fromEntries(lessons.map((name) => [name, { $ref: "#/$defs/Lesson" }]))
+      }
+    }],
+    ["zodResponseFormat's draft-07: each a #/definitions/X", {
+      $schema: "http://json-schema.org/draft-07/schema#",
+      definitions: { Address: address, Lesson: lesson },
+      type: "object",
+      properties: {
+        billing: { $ref: "#/definitions/Address" },
+        shipping: { anyOf: [{ $ref: "#/definitions/Address" }, { type: "null" }] },
+        ...Object.fromEntries(lessons.map((name) => [name, { $ref: "#/definitions/Lesson" }]))
+      }
+    }],
+    ["zod-to-json-schema's $refStrategy root: a reused schema named by the path of its first use", {
+      type: "object",
+      properties: {
+        customer: {
+          type: "object",
+          properties: { billing: address, shipping: { $ref: "#/properties/customer/properties/billing" } }
+        },
+        lesson1: lesson,
+        ...Object.fromEntries(lessons.slice(1).map((name) => [name, { $ref: "#/properties/lesson1" }])),
+        sectionsAgain: { $ref: "#/properties/lesson1/properties/sections" }
+      }
+    }],
+    ["a tree recursive through #", {
+      type: "object",
+      properties: { name: { type: "string" }, children: { type: "array", items: { $ref: "#" } } }
+    }]
+  ]
+  for (const [shape, schema] of realistic) {
+    it.effect(`compiles ${shape}, within the bound of what Ajv compiles`, () =>
+      Effect.gen(function*() {
+        const output = yield* StructuredOutput.fromJsonSchema(schema, { untrusted: true })
+        assert.isTrue(Result.isFailure(output.decode("[]")))
+      }))
+  }
+
   const metaSchemas = [
     "https://json-schema.org/draft/2020-12/schema",
     "https://json-schema.org/draft/2020-12/meta/core",

@@ -294,6 +294,21 @@ layer(Fixture.gatewayWithMock({ maxBodyBytes: 65_536 }), { excludeTestServices: 
         assert.strictEqual(yield* providerRequests(mock), 0)
       }))
 
+    it.effect("$refs that would make Ajv compile a chain's bottom once a ref are a 400 invalid_schema, not compiled", () =>
+      Effect.suspend(() => {
+        // an $anchor at each of 90 levels, 1,000 properties at the bottom, a $ref to each: 28,708 characters, 10-15 s
+        let chain: Record<string, unknown> = {
+          type: "object",
+          properties: Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`p${i}`, { type: "string" }]))
+        }
+        for (let level = 89; level >= 0; level--) chain = { $anchor: `a${level}`, items: chain }
+        const allOf = Array.from({ length: 90 }, (_, level) => ({ $ref: `#a${level}` }))
+        return refusesSchema(
+          { $defs: { c: chain }, allOf },
+          `at most ${StructuredOutput.maxUntrustedCompiledChars} for a client's schema`
+        )
+      }))
+
     it.effect("a schema at the bound is compiled, sent and answered", () =>
       Effect.gen(function*() {
         const { mock, url } = yield* Fixture.setup

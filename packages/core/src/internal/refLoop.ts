@@ -42,6 +42,15 @@
  * another holder, the root aside, is refused for an untrusted schema;
  * generic schemas hold theirs at the root and in definitions.
  *
+ * The same walk estimates, for a client's schema, how much Ajv compiles:
+ * with `$ref`s as calls, Ajv compiles the schema each distinct `$ref` URI
+ * names as a function of its own, with all it holds but its definitions
+ * (`$ref`s in it as calls), so `$ref`s to each level of one chain compile
+ * its bottom once a ref. Each schema's size (about its characters of JSON,
+ * a dynamic anchor's holder in it twice) is summed once, deepest first;
+ * the estimate adds the root's and each distinct target's, and a schema
+ * over the bound it is given is refused.
+ *
  * Cost: each object and array on a walked path is a node, made once; the
  * check's maps are keyed by nodes, by one key or name of the document, or
  * by a base URI, each at most {@link maxNameLength} characters (`jsonDepth`
@@ -87,6 +96,12 @@ interface Node extends Vertex {
   readonly anchors: Map<string, Node>
   readonly resolved: Map<string, Target | undefined>
   walked: boolean
+  /** The levels above it: 0 for the root. */
+  readonly depth: number
+  /** The subschemas Ajv compiles within it (all but its definitions). */
+  readonly inline: Array<Node>
+  /** About the characters of schema Ajv compiles for a function of it (see {@link setSizes}). */
+  size: number
 }
 
 /** A reference resolved to a resource's root, and the fragment left to follow in it. */
@@ -112,6 +127,10 @@ interface Graph {
   refused: string | undefined
   /** Why a client's document is refused: a dynamic anchor's holder below another one not at the root. */
   nestedAnchor: string | undefined
+  /** The target of each `$ref` Ajv compiles to a function of its own, by the resource it is in and its URI. */
+  readonly compiledRefs: Map<string, Node>
+  /** The roots of the other resources a `$ref` leads into: Ajv compiles each once, whole. */
+  readonly compiledResources: Set<Node>
 }
 
 /** The base of a root without `$id`: any absolute URI, for relative `$id`s below it to resolve against. */
@@ -135,7 +154,7 @@ const sameValue = {
   map: ["dependentSchemas", "dependencies"]
 }
 
-/** The keywords whose subschemas check a part of the value, or are only definitions. */
+/** The keywords whose subschemas check a part of the value. */
 const nested = {
   one: [
     "items",
@@ -148,8 +167,11 @@ const nested = {
     "contentSchema"
   ],
   many: ["prefixItems", "items"],
-  map: ["properties", "patternProperties", "$defs", "definitions"]
+  map: ["properties", "patternProperties"]
 }
+
+/** The keywords whose subschemas are definitions only: Ajv compiles none of them inline in the schema holding it. */
+const definitions = { one: [], many: [], map: ["$defs", "definitions"] }
 
 /** The references Ajv resolves at run time, by the dynamic anchors its check has met. */
 const dynamicKeywords = ["$recursiveRef", "$dynamicRef"]
@@ -186,7 +208,10 @@ const makeNode = (graph: Graph, parent: Node | undefined, key: string, value: ob
     children: new Map(),
     anchors: new Map(),
     resolved: new Map(),
-    walked: false
+    walked: false,
+    depth: parent === undefined ? 0 : parent.depth + 1,
+    inline: [],
+    size: 0
   }
   if (resource === undefined) graph.resources.set(base, node)
   return node
@@ -256,12 +281,9 @@ const anchorKeyword = (value: object): string | undefined => {
   return value["$recursiveAnchor"] === true ? "$recursiveAnchor" : undefined
 }
 
-/** The keywords whose subschemas are definitions only: Ajv compiles none of them inline in the schema holding it. */
-const definitionKeywords = ["$defs", "definitions"]
-
 /** Whether `node` is a definition of a schema the walk met: under its `$defs` or `definitions`. */
 const isDefinition = (node: Node): boolean =>
-  node.parent !== undefined && definitionKeywords.includes(node.parent.key) && !node.parent.walked &&
+  node.parent !== undefined && definitions.map.includes(node.parent.key) && !node.parent.walked &&
   node.parent.parent?.walked === true
 
 /**
@@ -322,9 +344,14 @@ const walk = (graph: Graph, start: Node): void => {
     // one by one: spreading a schema's 100,000 subschemas into `push`'s arguments would overflow the stack
     for (const to of same) {
       at.edges.push({ to, viaRef: false })
+      at.inline.push(to)
       pending.push(to)
     }
-    for (const to of children(graph, at, nested)) pending.push(to)
+    for (const to of children(graph, at, nested)) {
+      at.inline.push(to)
+      pending.push(to)
+    }
+    for (const to of children(graph, at, definitions)) pending.push(to)
   }
 }
 
@@ -396,6 +423,20 @@ const dynamicHubs = (graph: Graph, at: Node): ReadonlyArray<Vertex> =>
   })
 
 /**
+ * Notes the function Ajv compiles for the `$ref` `ref` in `at`, which names
+ * `to`: one per URI it resolves to (keyed by the resource it is in too, a
+ * map of Ajv's per resource at most), none for the root (called, not
+ * compiled again), and the resource it leads into, compiled whole once.
+ */
+const addCompiledRef = (graph: Graph, at: Node, ref: string, to: Node): void => {
+  const target = targetOf(graph, at, ref)
+  if (target === undefined || to.parent === undefined) return
+  const key = `${resourceOf(at).base} ${target.resource.base}#${target.fragment}`
+  if (!graph.compiledRefs.has(key)) graph.compiledRefs.set(key, to)
+  if (target.resource.parent !== undefined) graph.compiledResources.add(target.resource)
+}
+
+/**
  * Adds the steps the references of `at` make, and the schemas Ajv compiles
  * to a function of its own: each reference's target and each dynamic
  * anchor's holder (a target it inlines holds no reference: no `$dynamicRef`
@@ -405,9 +446,10 @@ const addRefEdges = (graph: Graph, at: Node): void => {
   for (const keyword of refKeywords) {
     const ref = (at.value as Json)[keyword]
     const to = typeof ref === "string" ? resolve(graph, at, ref) : undefined
-    if (to === undefined) continue
+    if (typeof ref !== "string" || to === undefined) continue
     at.edges.push({ to, viaRef: true })
     graph.functions.add(to)
+    if (keyword === "$ref") addCompiledRef(graph, at, ref, to)
     // a target outside the walk (under an unknown keyword, `const`, `default`, …): Ajv compiles it all the same
     walk(graph, to)
   }
@@ -432,7 +474,9 @@ const graphOf = (root: Json): Graph => {
     functions: new Set(),
     entryAnchors: new Map(),
     refused: undefined,
-    nestedAnchor: undefined
+    nestedAnchor: undefined,
+    compiledRefs: new Map(),
+    compiledResources: new Set()
   }
   const rootNode = makeNode(graph, undefined, "", root)
   walk(graph, rootNode)
@@ -445,6 +489,94 @@ const graphOf = (root: Json): Graph => {
 }
 
 const isNode = (at: Vertex): at is Node => "value" in at
+
+/** The keywords Ajv 8 compiles code for: a schema with none but `$ref` is compiled as the schema it names. */
+const ruleKeywords = new Set(
+  ("$dynamicAnchor $dynamicRef $recursiveAnchor $recursiveRef $comment id maximum minimum exclusiveMaximum " +
+    "exclusiveMinimum multipleOf maxLength minLength pattern maxProperties minProperties required maxItems minItems " +
+    "uniqueItems type nullable const enum not anyOf oneOf allOf if then else propertyNames additionalProperties " +
+    "dependencies properties patternProperties prefixItems items additionalItems contains format dependentRequired " +
+    "dependentSchemas maxContains minContains unevaluatedProperties unevaluatedItems")
+    .split(" ")
+)
+
+const oneSchema = new Set([...sameValue.one, ...nested.one])
+const schemaGroups = new Set([...sameValue.many, ...sameValue.map, ...nested.many, ...nested.map, ...definitions.map])
+
+/**
+ * About the characters of JSON `schema` has but its subschemas (and its
+ * definitions): its keys, its values, and the keys of its groups of
+ * subschemas.
+ */
+const ownChars = (schema: Json): number => {
+  let chars = 2
+  for (const [key, value] of Object.entries(schema)) {
+    chars += key.length + 4
+    if (typeof value === "object" && value !== null && (schemaGroups.has(key) || oneSchema.has(key))) {
+      if (!isObject(value) || !oneSchema.has(key)) chars += Object.keys(value).join("\",\"").length + 4
+    } else {
+      // in an array: `undefined` or a function is `null`, not `undefined`
+      chars += JSON.stringify([value]).length - 2
+    }
+  }
+  return chars
+}
+
+/**
+ * Sets each walked schema's `size`: about the characters of JSON Ajv
+ * compiles for a function of it, its own and those of the subschemas it
+ * holds inline (not its definitions), each dynamic anchor's holder among
+ * them twice (Ajv compiles one again as a function of its own, wherever it
+ * compiles it, but at the top of a function). Children first: deepest
+ * first, once each.
+ */
+const setSizes = (graph: Graph): void => {
+  const deepestFirst = [...graph.places].sort((a, b) => b.depth - a.depth)
+  for (const at of deepestFirst) {
+    at.size = ownChars(at.value as Json)
+    for (const child of at.inline) at.size += anchorKeyword(child.value) === undefined ? child.size : 2 * child.size
+  }
+}
+
+const isRefOnly = (at: Node): boolean => Object.keys(at.value).every((key) => key === "$ref" || !ruleKeywords.has(key))
+
+/** The schema Ajv compiles for a `$ref` naming `at`: through schemas of nothing but a `$ref`, the last one. */
+const compiledAs = (graph: Graph, at: Node, known: ReadonlyMap<Node, number>): ReadonlyArray<Node> => {
+  const chain = [at]
+  const met = new Set(chain)
+  for (let last = at; !known.has(last) && isRefOnly(last);) {
+    const ref = (last.value as Json)["$ref"]
+    const next = typeof ref === "string" ? resolve(graph, last, ref) : undefined
+    if (next === undefined || next.parent === undefined || met.has(next)) break
+    chain.push(next)
+    met.add(next)
+    last = next
+  }
+  return chain
+}
+
+/**
+ * How many schemas Ajv compiles for the document: the root's function,
+ * one for each `$ref` URI (the schema it names, as Ajv compiles it, with a
+ * schema of only a `$ref` counted with the one it leads to), and each
+ * other resource a `$ref` leads into. Linear in the document: each schema
+ * sized once, each reference chain's sizes summed once.
+ */
+const compiledSize = (graph: Graph, root: Node): number => {
+  setSizes(graph)
+  const chained = new Map<Node, number>()
+  let total = root.size
+  for (const at of graph.compiledRefs.values()) {
+    let sum = 0
+    for (const link of compiledAs(graph, at, chained).toReversed()) {
+      sum = chained.get(link) ?? sum + link.size
+      chained.set(link, sum)
+    }
+    total += sum
+  }
+  for (const resource of graph.compiledResources) total += resource.size
+  return total
+}
 
 /** One vertex on the walk: the next edge to follow from it, and whether a `$ref` led to it. */
 interface Frame {
@@ -495,10 +627,12 @@ const loopFrom = (start: Node): ReadonlyArray<Node> | undefined => {
  * What is wrong with `root` as a schema that can check a value: a `$ref`
  * loop that reads no input, named by the definitions around it, or a base
  * URI too long, or, `untrusted`, a dynamic anchor's holder below another
- * one not at the root; `undefined` when it has none of these. `root` is
+ * one not at the root, or `$ref`s that make Ajv compile more than about
+ * `maxCompiledChars` characters of schema; `undefined` when it has none of
+ * these. `root` is
  * plain JSON of bounded depth and key length (`jsonDepth`).
  */
-export const issue = (root: Json, untrusted: boolean): string | undefined => {
+export const issue = (root: Json, untrusted: boolean, maxCompiledChars = Infinity): string | undefined => {
   const graph = graphOf(root)
   const refused = graph.refused ?? (untrusted ? graph.nestedAnchor : undefined)
   if (refused !== undefined) return refused
@@ -510,5 +644,10 @@ export const issue = (root: Json, untrusted: boolean): string | undefined => {
       } checks the same value against the same schema again, without end (a loop must go through properties, items or another keyword that checks a part of the value)`
     }
   }
-  return undefined
+  const rootNode = graph.places[0]
+  const compiled = untrusted && rootNode !== undefined ? compiledSize(graph, rootNode) : 0
+  return compiled > maxCompiledChars
+    ? `its $refs make Ajv compile about ${compiled} characters of schema, at most ${maxCompiledChars} for a client's schema ` +
+      "(Ajv compiles the schema each $ref URI names, with all it holds, as a function of its own)"
+    : undefined
 }
