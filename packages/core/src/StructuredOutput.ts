@@ -60,9 +60,15 @@
  * inside it again within that, doubling the compile a level (16 levels, 711
  * characters: 3.4 s): a client's holder inside another holder but the root
  * (not in its `$defs`, which Ajv compiles apart) is refused with
- * `InvalidOptions` naming it by JSON Pointer. Generic
- * schemas keep theirs at the root and in definitions (640 holders side by
- * side, 31,156 characters, compile in 0.2 s).
+ * `InvalidOptions` naming it by JSON Pointer. Generic schemas keep theirs
+ * at the root and in definitions (640 holders side by side, 31,812
+ * characters, compile in 0.1 s, 0.19 s as a process's first compile).
+ * Ajv also compiles the schema each distinct `$ref` URI names as a
+ * function of its own, whole, so `$ref`s to each level of one chain
+ * compile its bottom once a ref (90 levels over 1,000 properties, 28,708
+ * characters: 10-15 s): a client's schema whose `$ref`s would make Ajv
+ * compile more than {@link maxUntrustedCompiledChars} characters of schema
+ * is refused with `InvalidOptions` saying how much, before it is compiled.
  *
  * Why Ajv and not Effect's own JSON Schema import: Effect 4.1's
  * `SchemaRepresentation.fromJsonSchemaDocument` imports a raw schema about
@@ -388,11 +394,16 @@ export const patternStepsPerAnswer = 1_000_000
  * JavaScript on the event loop, with Baton's options (`$ref`s as calls,
  * code unoptimized) some 1-1.6 µs a character, up to 3 µs for a process's
  * first compile (most of it V8 parsing the generated code): measured on the
- * shared CI machine, a client's schema at this bound compiles in 30-105 ms,
- * the more distinct patterns the slower (1,250 `patternProperties` keys, or
- * 1,000 patterns of 1,000-2,000 instructions each: 0.18-0.26 s; 640
- * `$dynamicAnchor` holders: 0.2 s), where 774,000 characters (under a
- * gateway's 1 MiB body) take 0.9-1.2 s (3.5 s with Ajv's defaults). A quiz
+ * shared CI machine, a client's schema at this bound compiles in 30-105 ms
+ * (1,250 string properties: 40-60 ms, 0.12 s as a process's first
+ * compile), the more distinct patterns the slower (1,250
+ * `patternProperties` keys, or 1,000 patterns of 1,000-2,000 instructions
+ * each: 0.18-0.26 s; 640 `$dynamicAnchor` holders: 0.1 s, 0.19 s first),
+ * where 774,000 characters (under a gateway's 1 MiB body) take 0.9-1.2 s
+ * (3.5 s with Ajv's defaults). `$ref`s may make Ajv compile up to
+ * {@link maxUntrustedCompiledChars}, twice this bound: `$ref`s to 3 levels
+ * of a chain over 800 properties (20,086 characters, some 60,000 compiled)
+ * took 60-80 ms, 0.15 s first. A quiz
  * (294 characters), 100 OpenAI-strict fields (15,078) and a course of 40
  * nested lessons (30,336) fit. The program's own schemas have no such bound.
  *
