@@ -109,6 +109,13 @@ describe("StructuredOutput.fromJsonSchema with names of some 4,000 characters", 
 })
 
 describe("the reference-loop check on a wide schema", () => {
+  it("sizes what Ajv compiles for 200,000 $refs down a chain of schemas of only a $ref once each, the last", () => {
+    const chain = Object.fromEntries(many(200_000, (i) => [`d${i}`, { $ref: `#/$defs/d${i + 1}` }]))
+    const schema = { $defs: { ...chain, d200000: { type: "string" } }, $ref: "#/$defs/d0" }
+    // about 20 characters a $ref: the last schema's, `{"type":"string"}`, not the sum of the chain's
+    assert.match(RefLoop.issue(schema, true, 0) ?? "", /compile about 3\d{6} characters/)
+  }, 60_000)
+
   it("walks 200,000 subschemas of one keyword without overflowing the stack", () => {
     assert.isUndefined(RefLoop.issue({ prefixItems: many(200_000, () => ({})) }, true))
     assert.isUndefined(RefLoop.issue({ allOf: many(200_000, () => ({ type: "string" })) }, true))

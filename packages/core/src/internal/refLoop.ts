@@ -504,13 +504,14 @@ const oneSchema = new Set([...sameValue.one, ...nested.one])
 const schemaGroups = new Set([...sameValue.many, ...sameValue.map, ...nested.many, ...nested.map, ...definitions.map])
 
 /**
- * About the characters of JSON `schema` has but its subschemas (and its
- * definitions): its keys, its values, and the keys of its groups of
- * subschemas.
+ * About the characters of JSON `schema` has but its subschemas and its
+ * definitions (which Ajv does not compile with it): its keys, its values,
+ * and the keys of its groups of subschemas.
  */
 const ownChars = (schema: Json): number => {
   let chars = 2
   for (const [key, value] of Object.entries(schema)) {
+    if (definitions.map.includes(key)) continue
     chars += key.length + 4
     if (typeof value === "object" && value !== null && (schemaGroups.has(key) || oneSchema.has(key))) {
       if (!isObject(value) || !oneSchema.has(key)) chars += Object.keys(value).join("\",\"").length + 4
@@ -540,7 +541,11 @@ const setSizes = (graph: Graph): void => {
 
 const isRefOnly = (at: Node): boolean => Object.keys(at.value).every((key) => key === "$ref" || !ruleKeywords.has(key))
 
-/** The schema Ajv compiles for a `$ref` naming `at`: through schemas of nothing but a `$ref`, the last one. */
+/**
+ * The schemas a `$ref` naming `at` goes through to the one Ajv compiles
+ * for it, the last: through schemas of nothing but a `$ref`, each compiled
+ * as the one it names.
+ */
 const compiledAs = (graph: Graph, at: Node, known: ReadonlyMap<Node, number>): ReadonlyArray<Node> => {
   const chain = [at]
   const met = new Set(chain)
@@ -557,8 +562,8 @@ const compiledAs = (graph: Graph, at: Node, known: ReadonlyMap<Node, number>): R
 
 /**
  * How many schemas Ajv compiles for the document: the root's function,
- * one for each `$ref` URI (the schema it names, as Ajv compiles it, with a
- * schema of only a `$ref` counted with the one it leads to), and each
+ * one for each `$ref` URI (the schema it names, as Ajv compiles it: for a
+ * schema of only a `$ref`, the one it leads to), and each
  * other resource a `$ref` leads into. Linear in the document: each schema
  * sized once, each reference chain's sizes summed once.
  */
@@ -567,12 +572,11 @@ const compiledSize = (graph: Graph, root: Node): number => {
   const chained = new Map<Node, number>()
   let total = root.size
   for (const at of graph.compiledRefs.values()) {
-    let sum = 0
-    for (const link of compiledAs(graph, at, chained).toReversed()) {
-      sum = chained.get(link) ?? sum + link.size
-      chained.set(link, sum)
-    }
-    total += sum
+    const chain = compiledAs(graph, at, chained)
+    const last = chain[chain.length - 1] ?? at
+    const size = chained.get(last) ?? last.size
+    for (const link of chain) chained.set(link, size)
+    total += size
   }
   for (const resource of graph.compiledResources) total += resource.size
   return total
