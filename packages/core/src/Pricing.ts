@@ -27,9 +27,15 @@
  * call is a lookup, a comparison and a sum.
  *
  * Gotchas:
- * - The provider defaults are the ones Baton was specified with (DeepSeek
- *   $0.14 / $0.28, Gemini $0.075 / $0.30, OpenAI $3 / $15, Anthropic $3 / $15):
- *   conservative placeholders for unknown models, not any model's list price.
+ * - A provider's default row is at least as dear as every row the shipped
+ *   table lists for that provider, rate by rate (input, cached input and
+ *   output, a tier's rates included), so a model the table does not know
+ *   (a new one, a legacy name such as `deepseek-v4-flash`) is never billed
+ *   below one it knows: DeepSeek's is `deepseek-v4-pro`'s peak $1.32 /
+ *   $0.044 cached / $3.96, Gemini's `gemini-3.5-flash`'s $1.50 / $9.00,
+ *   OpenAI's and Anthropic's the $3 / $15 Baton was specified with. A
+ *   default is an upper bound for budgets, not any model's list price: give
+ *   a model you use its own row (`LLM_PRICES`).
  * - DeepSeek bills more at peak hours (01-04 and 06-10 UTC on weekdays); the
  *   table holds the peak price so budgets are never under-estimated.
  * - A row has at most one tier, its multipliers between 1 and 100 and its
@@ -131,22 +137,23 @@ export interface ProviderPrices {
 export type PriceTable = Readonly<Record<string, ProviderPrices>>
 
 /**
- * The table Baton ships: the specified provider defaults and the public list
- * prices (late 2026) of the models each adapter uses by default and their
- * common siblings, with their long-context tiers.
+ * The table Baton ships: the public list prices (late 2026) of the models
+ * each adapter uses by default and their common siblings, with their
+ * long-context tiers, and per provider a default row at least as dear as
+ * every one of those rows.
  *
  * @since 0.1.0
  */
 export const defaultTable: PriceTable = {
   deepseek: {
-    default: { input: 0.14, output: 0.28 },
+    default: { input: 1.32, cachedInput: 0.044, output: 3.96 },
     models: {
       "deepseek-flash": { input: 0.30, cachedInput: 0.006, output: 1.20 },
       "deepseek-v4-pro": { input: 1.32, cachedInput: 0.044, output: 3.96 }
     }
   },
   gemini: {
-    default: { input: 0.075, output: 0.30 },
+    default: { input: 1.50, output: 9.00 },
     models: {
       "gemini-2.5-flash": { input: 0.30, output: 2.50 },
       "gemini-2.5-flash-lite": { input: 0.10, output: 0.40 },

@@ -9,15 +9,44 @@ const gemini = ProviderName.make("gemini")
 const openai = ProviderName.make("openai")
 
 describe("Pricing", () => {
-  it("prices the seed defaults exactly for models without a row", () => {
+  it("prices a model without a row at its provider's default row, exactly", () => {
     const pricing = Pricing.make(Pricing.defaultTable)
     const million = { promptTokens: 1_000_000, completionTokens: 1_000_000 }
-    const ds = pricing.usage(deepseek, ModelId.make("unknown-model"), million)
-    assert.strictEqual(ds.costNanoUsd, 420_000_000) // $0.14 + $0.28
+    // deepseek-v4-flash: a legacy name DeepSeek still accepts, priced at the default (deepseek-v4-pro's peak rates)
+    const ds = pricing.usage(deepseek, ModelId.make("deepseek-v4-flash"), million)
+    assert.strictEqual(ds.costNanoUsd, 5_280_000_000) // $1.32 + $3.96
     assert.strictEqual(ds.pricing, "provider-default")
-    assert.strictEqual(ds.estimatedCostUsd, 0.42)
-    assert.strictEqual(pricing.usage(gemini, ModelId.make("x"), million).costNanoUsd, 375_000_000) // $0.075 + $0.30
+    assert.strictEqual(ds.estimatedCostUsd, 5.28)
+    // gemini-2.5-pro: gemini-3.5-flash's $1.50 + $9.00
+    assert.strictEqual(pricing.usage(gemini, ModelId.make("gemini-2.5-pro"), million).costNanoUsd, 10_500_000_000)
     assert.strictEqual(pricing.usage(openai, ModelId.make("x"), million).costNanoUsd, 18_000_000_000) // $3 + $15
+    // a cached token of an unknown DeepSeek model at the dearest listed cached rate, $0.044
+    const cached = pricing.usage(deepseek, ModelId.make("x"), {
+      promptTokens: 1_000,
+      cachedPromptTokens: 1_000,
+      completionTokens: 0
+    })
+    assert.strictEqual(cached.costNanoUsd, 44_000)
+  })
+
+  it("the shipped table's default rows are at least as dear as every row of their provider, rate by rate", () => {
+    const rates = ["input", "cachedInput", "output"] as const
+    // the dearest rates a row bills: its own times its tier's multipliers (a default row's own: its lowest)
+    const dearest = (row: Pricing.Price, tier = row.longContext) => ({
+      input: row.input * (tier?.input ?? 1),
+      cachedInput: (row.cachedInput ?? row.input) * (tier?.cachedInput ?? tier?.input ?? 1),
+      output: row.output * (tier?.output ?? 1)
+    })
+    const cheaper = Object.entries(Pricing.defaultTable).flatMap(([provider, prices]) => {
+      const floor = dearest(prices.default, undefined)
+      return Object.entries(prices.models).flatMap(([model, row]) => {
+        const top = dearest(row)
+        return rates.filter((rate) => top[rate] > floor[rate]).map((rate) =>
+          `${provider}/${model} ${rate} ${top[rate]} > default ${floor[rate]}`
+        )
+      })
+    })
+    assert.deepStrictEqual(cheaper, [])
   })
 
   it("uses a model's own row and bills cached input at the cached price", () => {
@@ -59,9 +88,9 @@ describe("Pricing", () => {
       const counts = { promptTokens: 7 + (i % 13), completionTokens: 3 + (i % 5) }
       const usage = pricing.usage(gemini, ModelId.make("x"), counts)
       total = TokenUsage.add(total, usage)
-      // exact reference in bigint: (in × 75_000_000 + out × 300_000_000 + 500_000) / 1_000_000 per call
+      // exact reference in bigint: (in × 1_500_000_000 + out × 9_000_000_000 + 500_000) / 1_000_000 per call
       expected +=
-        (BigInt(counts.promptTokens) * 75_000_000n + BigInt(counts.completionTokens) * 300_000_000n + 500_000n) /
+        (BigInt(counts.promptTokens) * 1_500_000_000n + BigInt(counts.completionTokens) * 9_000_000_000n + 500_000n) /
         1_000_000n
     }
     assert.strictEqual(BigInt(total.costNanoUsd), expected)
