@@ -172,7 +172,9 @@ export const defaultTable: PriceTable = {
         cachedInput: 0.02,
         output: 1.20,
         longContext: { above: 272_000, input: 2, output: 1.5 }
-      }
+      },
+      "gpt-6-sol": { input: 2.00, cachedInput: 0.20, output: 10.00 },
+      "gpt-6-luna": { input: 0.10, cachedInput: 0.01, output: 0.50 }
     }
   },
   anthropic: {

@@ -2,7 +2,8 @@
  * `LLM_PRICES` overrides lay a model's given fields over its default row:
  * the documented override `{"gpt-4.1":{"input":2,"output":8}}` keeps the
  * model's cached-input rate. A prompt above a row's long-context threshold
- * is billed at the tier's rates, in the result and in the usage ledger. Through
+ * is billed at the tier's rates, in the result and in the usage ledger. The
+ * shipped table's rows bill the models providers.md prices. Through
  * `LlmManager.layerConfig` over the mock provider server, which reports
  * cached input tokens (`setUsage`) and counts a prompt's tokens as its
  * characters / 4.
@@ -15,23 +16,27 @@ import { Bench, managerFromEnv } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about the tides of the Bay of Fundy, with four options." }
 
-const generateWithPrices = (prices: unknown) =>
+/** A call to `model` of `kind` whose reply reports 8 cached input tokens, priced by a row of the model's own. */
+const generateWith = (kind: "openai" | "gemini", model: string, variables: Record<string, string> = {}) =>
   Effect.gen(function*() {
     const mock = yield* MockProviderServer.MockProviderServer
-    yield* mock.setUsage("openai", { cachedPromptTokens: 8 })
+    yield* mock.setUsage(kind, { cachedPromptTokens: 8 })
     const llm = yield* managerFromEnv({
-      LLM_PRIMARY_PROVIDER: "openai",
+      LLM_PRIMARY_PROVIDER: kind,
       LLM_FALLBACK_PROVIDER: "none",
-      OPENAI_MODEL: "gpt-4.1",
-      LLM_PRICES: JSON.stringify(prices)
+      [`${kind.toUpperCase()}_MODEL`]: model,
+      ...variables
     })
     const result = yield* llm.generate(prompt)
-    assert.strictEqual(String(result.model), "gpt-4.1")
-    assert.strictEqual(result.usage.pricing, "model")
+    assert.strictEqual(String(result.model), model)
+    assert.strictEqual(result.usage.pricing, "model", model)
     assert.strictEqual(result.usage.cachedPromptTokens, 8)
     assert.isAbove(result.usage.promptTokens, 8)
     return result.usage
   })
+
+const generateWithPrices = (prices: unknown) =>
+  generateWith("openai", "gpt-4.1", { LLM_PRICES: JSON.stringify(prices) })
 
 describe("LlmManager with LLM_PRICES", () => {
   it.effect("an override of a model's input and output keeps its cached-input rate", () =>
@@ -178,6 +183,22 @@ describe("LlmManager: long-context tiers", () => {
         assert.strictEqual(error._tag, "LlmConfigError")
         assert.strictEqual(error.variable, "LLM_PRICES")
         assert.include(error.message, words, JSON.stringify(longContext))
+      }
+    }).pipe(Effect.provide(Bench)))
+})
+
+describe("LlmManager: the shipped list prices of providers.md's models", () => {
+  it.effect("gpt-6-sol and gpt-6-luna bill at their own rows, not OpenAI's default", () =>
+    Effect.gen(function*() {
+      // nano-USD a token: uncached input, cached input, output
+      const rows = { "gpt-6-sol": [2_000, 200, 10_000], "gpt-6-luna": [100, 10, 500] } as const
+      for (const [model, [input, cached, output]] of Object.entries(rows)) {
+        const usage = yield* generateWith("openai", model)
+        assert.strictEqual(
+          usage.costNanoUsd,
+          (usage.promptTokens - 8) * input + 8 * cached + usage.completionTokens * output,
+          model
+        )
       }
     }).pipe(Effect.provide(Bench)))
 })
