@@ -38,6 +38,8 @@
  *   a model you use its own row (`LLM_PRICES`).
  * - DeepSeek bills more at peak hours (01-04 and 06-10 UTC on weekdays); the
  *   table holds the peak price so budgets are never under-estimated.
+ * - `gemini-3.8-flash` doubles on 2027-01-01 ($0.75 / $3.75 before); the
+ *   table holds the 2027 price, $1.50 / $7.50, for the same reason.
  * - A row has at most one tier, its multipliers between 1 and 100 and its
  *   threshold a positive integer (`LLM_PRICES` refuses anything else with an
  *   `LlmConfigError`). An override row without `longContext` keeps the tier of
@@ -158,7 +160,7 @@ export const defaultTable: PriceTable = {
       "gemini-2.5-flash": { input: 0.30, output: 2.50 },
       "gemini-2.5-flash-lite": { input: 0.10, output: 0.40 },
       "gemini-3.5-flash": { input: 1.50, output: 9.00 },
-      "gemini-3.8-flash": { input: 0.75, output: 3.75 }
+      "gemini-3.8-flash": { input: 1.50, output: 7.50 }
     }
   },
   openai: {

@@ -201,4 +201,11 @@ describe("LlmManager: the shipped list prices of providers.md's models", () => {
         )
       }
     }).pipe(Effect.provide(Bench)))
+
+  it.effect("gemini-3.8-flash bills at its price from 2027-01-01, double today's, so a budget is never under-estimated", () =>
+    Effect.gen(function*() {
+      const usage = yield* generateWith("gemini", "gemini-3.8-flash")
+      // $1.50 in (cached too: no cache discount listed), $7.50 out per 1M tokens
+      assert.strictEqual(usage.costNanoUsd, usage.promptTokens * 1_500 + usage.completionTokens * 7_500)
+    }).pipe(Effect.provide(Bench)))
 })
