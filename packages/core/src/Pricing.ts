@@ -40,6 +40,17 @@
  *   table holds the peak price so budgets are never under-estimated.
  * - `gemini-3.8-flash` doubles on 2027-01-01 ($0.75 / $3.75 before); the
  *   table holds the 2027 price, $1.50 / $7.50, for the same reason.
+ * - A known under-estimate: Anthropic bills a cache write
+ *   (`cache_creation_input_tokens`) at 1.25x the input rate (5-minute cache)
+ *   or 2x (1-hour), but a price row has no write rate: written tokens are
+ *   counted as prompt tokens and billed at the plain input rate, short by
+ *   0.25x or 1x the input rate on each. Baton never sends `cache_control`,
+ *   so a call straight to Anthropic writes nothing; writes appear only
+ *   behind a proxy that adds cache breakpoints, or from another
+ *   Anthropic-format server. `LLM_PRICES` cannot correct it: once counted, a
+ *   written token is not told apart from any other uncached prompt token,
+ *   and the only bound it can give is an `input` rate of 2x the list price,
+ *   which over-bills every other uncached token as much.
  * - A row has at most one tier, its multipliers between 1 and 100 and its
  *   threshold a positive integer (`LLM_PRICES` refuses anything else with an
  *   `LlmConfigError`). An override row without `longContext` keeps the tier of

@@ -41,7 +41,11 @@
  *   after it thinks again.
  * - Prompt tokens are `input_tokens + cache_read_input_tokens +
  *   cache_creation_input_tokens` (`input_tokens` alone is the uncached part);
- *   cached prompt tokens are the cache reads.
+ *   cached prompt tokens are the cache reads. Cache writes are billed at the
+ *   plain input rate, below Anthropic's 1.25x (5-minute) or 2x (1-hour): a
+ *   known under-estimate, for writes Baton never asks for (it sends no
+ *   `cache_control`) but a proxy may, which `LLM_PRICES` cannot correct (see
+ *   `@baton/core/Pricing`).
  * - A `refusal` stop reason is `ContentFiltered`; 529 `overloaded_error` is
  *   `ProviderUnavailable`; "credit balance is too low" is
  *   `ProviderQuotaExhausted`.

@@ -69,7 +69,9 @@
  * - Text is the join of the `text` blocks of `content`.
  * - Usage: `input_tokens` counts uncached input only, so prompt tokens are
  *   `input_tokens + cache_read_input_tokens + cache_creation_input_tokens`
- *   (cache fields may be absent or `null`); `output_tokens` includes
+ *   (cache fields may be absent or `null`), so cache writes are billed at
+ *   the plain input rate, below Anthropic's 1.25x or 2x (a known
+ *   under-estimate: see `Pricing`'s gotchas); `output_tokens` includes
  *   thinking, reported apart in `output_tokens_details.thinking_tokens`.
  *   In a stream each count is the last non-null one an event carried: a
  *   `message_delta` may repeat `input_tokens` with null cache fields.
