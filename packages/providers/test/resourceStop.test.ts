@@ -1,12 +1,19 @@
 /**
  * DeepSeek's `insufficient_system_resource` stop cuts an answer: through
  * `LlmManager`, over the mock server, it is retried and then falls back,
- * plain and streamed, never served as a finished answer.
+ * plain and streamed, never served as a finished answer. The adapter used
+ * alone, over real HTTP from a server that sends exactly the given events,
+ * fails a stream cut so before any text as it fails the plain reply: with
+ * what the call billed, saying why.
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
+import * as LlmProvider from "@baton/core/LlmProvider"
+import * as LlmRequest from "@baton/core/LlmRequest"
+import type { ProviderError } from "@baton/core/ProviderError"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Stream } from "effect"
 import { Bench } from "../../core/test/utils/chain.ts"
@@ -57,4 +64,60 @@ describe("DeepSeek's insufficient_system_resource stop", () => {
       assert.strictEqual(finish?._tag, "Finish")
       assert.strictEqual(finish?._tag === "Finish" ? finish.rescued : undefined, true)
     }).pipe(Effect.provide(Bench), Effect.scoped))
+})
+
+describe("DeepSeek's insufficient_system_resource stop, the adapter alone", () => {
+  const usage = { prompt_tokens: 12, completion_tokens: 3_000, total_tokens: 3_012, prompt_cache_hit_tokens: 0 }
+  const chunk = (delta: object, finish: string | null, billed: object | null = null) => ({
+    choices: [{ index: 0, delta, finish_reason: finish }],
+    usage: billed
+  })
+  const reasoning = chunk({ reasoning_content: "Let me think about this at length" }, null)
+  /** Reasoning, then the stop and the call's usage (in its chunk, as DeepSeek sends it, or after it), no text. */
+  const streams = {
+    "usage on the stop's chunk": [reasoning, chunk({ content: "" }, "insufficient_system_resource", usage), "[DONE]"],
+    "usage in a chunk of its own": [
+      reasoning,
+      chunk({ content: "" }, "insufficient_system_resource"),
+      { choices: [], usage },
+      "[DONE]"
+    ]
+  }
+  const body = {
+    choices: [{ index: 0, message: { role: "assistant", content: "" }, finish_reason: "insufficient_system_resource" }],
+    usage
+  }
+  /** The error of `use`, run over the DeepSeek adapter pointed at `server`, alone. */
+  const failureOf = <A>(
+    server: RawServer.RawServer,
+    use: (provider: LlmProvider.LlmProvider["Service"]) => Effect.Effect<A, ProviderError>
+  ) =>
+    Effect.flip(Effect.gen(function*() {
+      return yield* use(yield* LlmProvider.LlmProvider)
+    })).pipe(Effect.provide(DeepSeek.layer({ apiKey, baseUrl: server.url })))
+
+  for (const [name, events] of Object.entries(streams)) {
+    it.live(`a stream cut before any text (${name}) fails with the usage billed, saying what happened`, () =>
+      Effect.gen(function*() {
+        const server = yield* RawServer.start({ body, events })
+        const request = yield* LlmRequest.make({ prompt: "Name a planet." })
+        const streamed = yield* failureOf(server, (provider) => Stream.runCollect(provider.stream(request)))
+        const plain = yield* failureOf(server, (provider) => provider.generate(request))
+        for (const error of [streamed, plain]) {
+          assert.strictEqual(error._tag, "MalformedResponse")
+          assert.include(error.message, "ran out of resources")
+          // 12 × $0.30/M + 3,000 × $1.20/M: deepseek-flash's row
+          const billed = "usage" in error ? error.usage : undefined
+          assert.deepStrictEqual(
+            [billed?.promptTokens, billed?.completionTokens, billed?.costNanoUsd, billed?.estimated],
+            [12, 3_000, 3_603_600, undefined]
+          )
+        }
+        assert.strictEqual(
+          streamed.message,
+          "deepseek ended the stream: the provider ran out of resources and cut the answer " +
+            "(finish_reason insufficient_system_resource)"
+        )
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+  }
 })

@@ -144,7 +144,8 @@ const givenFinishReason = (choice: Json.JsonObject): string | undefined =>
 /**
  * DeepSeek's `insufficient_system_resource`: its servers ran out of resources
  * and cut the answer. Not a finished answer: a `MalformedResponse` (retried,
- * then the chain falls back), with this message.
+ * then the chain falls back) with this message and the usage billed, plain
+ * or streamed (a stream's `Cut`).
  */
 const resourceStop = (reason: unknown): string | undefined =>
   reason === "insufficient_system_resource"
@@ -364,7 +365,7 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) =>
       const given = givenFinishReason(choice)
       if (given !== undefined) {
         const cut = resourceStop(given)
-        if (cut !== undefined) return { _tag: "Malformed", message: cut }
+        if (cut !== undefined) return { _tag: "Cut", message: cut }
         // a content filter's stop holds: a later chunk's `finish_reason` (a refusal's `stop`) never clears it
         if (finish !== "content_filter") finish = finishReason(given)
       }
