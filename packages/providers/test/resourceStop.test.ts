@@ -3,8 +3,10 @@
  * `LlmManager`, over the mock server, it is retried and then falls back,
  * plain and streamed, never served as a finished answer. The adapter used
  * alone, over real HTTP from a server that sends exactly the given events,
- * fails a stream cut so before any text as it fails the plain reply: with
- * what the call billed, saying why.
+ * fails a stream cut so at the stop, whatever the server does next (ends,
+ * sends more usage, holds the connection open, keeps it alive, drops it):
+ * before any text as it fails the plain reply, after text as interrupted,
+ * with what the call billed, saying why.
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import * as LlmManager from "@baton/core/LlmManager"
@@ -73,51 +75,73 @@ describe("DeepSeek's insufficient_system_resource stop, the adapter alone", () =
     usage: billed
   })
   const reasoning = chunk({ reasoning_content: "Let me think about this at length" }, null)
-  /** Reasoning, then the stop and the call's usage (in its chunk, as DeepSeek sends it, or after it), no text. */
-  const streams = {
-    "usage on the stop's chunk": [reasoning, chunk({ content: "" }, "insufficient_system_resource", usage), "[DONE]"],
-    "usage in a chunk of its own": [
-      reasoning,
-      chunk({ content: "" }, "insufficient_system_resource"),
-      { choices: [], usage },
-      "[DONE]"
-    ]
-  }
+  // the stop as DeepSeek sends it: usage on its chunk
+  const stop = chunk({ content: "" }, "insufficient_system_resource", usage)
+  const message = "the provider ran out of resources and cut the answer (finish_reason insufficient_system_resource)"
   const body = {
     choices: [{ index: 0, message: { role: "assistant", content: "" }, finish_reason: "insufficient_system_resource" }],
     usage
   }
-  /** The error of `use`, run over the DeepSeek adapter pointed at `server`, alone. */
+  // what the server does after the stop: nothing of it is read
+  const afters = {
+    "its end marker": { events: ["[DONE]"], then: "end" },
+    "a chunk with other usage, then its end marker": {
+      events: [{ choices: [], usage: { ...usage, completion_tokens: 9 } }, "[DONE]"],
+      then: "end"
+    },
+    "the connection held open": { events: [], then: "hold" },
+    "keep-alives, never ending": { events: [], then: "keepAlive" },
+    "the connection closed mid-reply": { events: [], then: "drop" }
+  } as const
+  /** The error of `use`, run over the DeepSeek adapter pointed at `server`, alone (each chunk bounded by 1 s). */
   const failureOf = <A>(
     server: RawServer.RawServer,
     use: (provider: LlmProvider.LlmProvider["Service"]) => Effect.Effect<A, ProviderError>
   ) =>
     Effect.flip(Effect.gen(function*() {
       return yield* use(yield* LlmProvider.LlmProvider)
-    })).pipe(Effect.provide(DeepSeek.layer({ apiKey, baseUrl: server.url })))
+    })).pipe(Effect.provide(DeepSeek.layer({ apiKey, baseUrl: server.url, timeoutMs: 1_000 })))
+  /** 12 × $0.30/M + 3,000 × $1.20/M: deepseek-flash's row, as reported on the stop's chunk. */
+  const assertBilled = (error: ProviderError) => {
+    const billed = "usage" in error ? error.usage : undefined
+    assert.deepStrictEqual(
+      [billed?.promptTokens, billed?.completionTokens, billed?.costNanoUsd, billed?.estimated],
+      [12, 3_000, 3_603_600, undefined]
+    )
+  }
 
-  for (const [name, events] of Object.entries(streams)) {
-    it.live(`a stream cut before any text (${name}) fails with the usage billed, saying what happened`, () =>
-      Effect.gen(function*() {
-        const server = yield* RawServer.start({ body, events })
-        const request = yield* LlmRequest.make({ prompt: "Name a planet." })
-        const streamed = yield* failureOf(server, (provider) => Stream.runCollect(provider.stream(request)))
-        const plain = yield* failureOf(server, (provider) => provider.generate(request))
-        for (const error of [streamed, plain]) {
-          assert.strictEqual(error._tag, "MalformedResponse")
-          assert.include(error.message, "ran out of resources")
-          // 12 × $0.30/M + 3,000 × $1.20/M: deepseek-flash's row
-          const billed = "usage" in error ? error.usage : undefined
-          assert.deepStrictEqual(
-            [billed?.promptTokens, billed?.completionTokens, billed?.costNanoUsd, billed?.estimated],
-            [12, 3_000, 3_603_600, undefined]
-          )
-        }
-        assert.strictEqual(
-          streamed.message,
-          "deepseek ended the stream: the provider ran out of resources and cut the answer " +
-            "(finish_reason insufficient_system_resource)"
-        )
-      }).pipe(Effect.provide(Bench), Effect.scoped))
+  for (const [after, { events, then }] of Object.entries(afters)) {
+    it.live(
+      `a stream cut before any text, then ${after}: fails at the stop with the usage billed`,
+      () =>
+        Effect.gen(function*() {
+          const server = yield* RawServer.start({ body, events: [reasoning, stop, ...events], then })
+          const request = yield* LlmRequest.make({ prompt: "Name a planet." })
+          const streamed = yield* failureOf(server, (provider) => Stream.runCollect(provider.stream(request)))
+          const plain = yield* failureOf(server, (provider) => provider.generate(request))
+          for (const error of [streamed, plain]) {
+            assert.strictEqual(error._tag, "MalformedResponse")
+            assertBilled(error)
+          }
+          assert.strictEqual(streamed.message, `deepseek ended the stream: ${message}`)
+        }).pipe(Effect.provide(Bench), Effect.scoped),
+      5_000
+    )
+
+    it.live(
+      `a stream cut after text, then ${after}: interrupted at the stop, saying why, with the usage billed`,
+      () =>
+        Effect.gen(function*() {
+          const text = chunk({ content: "Mars" }, null)
+          const server = yield* RawServer.start({ body, events: [reasoning, text, stop, ...events], then })
+          const request = yield* LlmRequest.make({ prompt: "Name a planet." })
+          const error = yield* failureOf(server, (provider) => Stream.runCollect(provider.stream(request)))
+          assert.strictEqual(error._tag, "StreamInterrupted")
+          if (error._tag !== "StreamInterrupted") return
+          assert.deepStrictEqual([error.partialText, error.reason], ["Mars", message])
+          assertBilled(error)
+        }).pipe(Effect.provide(Bench), Effect.scoped),
+      5_000
+    )
   }
 })

@@ -4,7 +4,8 @@
  * with a status, or, for a streamed request (`"stream":true` in the body or
  * `alt=sse` in the URL) answered with 200, the given SSE events (or, with
  * `streamAs: "body"`, the plain body as JSON, as a server that answers a
- * stream request with an error body does). Unlike
+ * stream request with an error body does), then ends the reply or, as
+ * `then` says, holds it open, keeps it alive or drops it. Unlike
  * `MockProviderServer` it speaks no wire format of its own, so a test can
  * send a provider's adapter any bytes at all. `set` changes the reply for
  * the next requests.
@@ -23,7 +24,7 @@
  * @since 0.1.0
  */
 import { Effect, type Scope } from "effect"
-import { createServer } from "node:http"
+import { createServer, type ServerResponse } from "node:http"
 import * as TestServer from "./TestServer.ts"
 
 /**
@@ -38,6 +39,12 @@ export interface Reply {
   readonly events: ReadonlyArray<unknown>
   /** What a streamed request answered with 200 gets: its `events` (the default), or the plain `body`. */
   readonly streamAs?: "events" | "body" | undefined
+  /**
+   * What a stream does after its events: ends the reply (`"end"`, the default), holds the connection open
+   * (`"hold"`), holds it open sending an SSE comment every 100 ms (`"keepAlive"`), or closes the connection
+   * without ending the reply (`"drop"`).
+   */
+  readonly then?: "end" | "hold" | "keepAlive" | "drop" | undefined
 }
 
 /**
@@ -53,6 +60,28 @@ export interface RawServer {
 }
 
 const text = (value: unknown): string => typeof value === "string" ? value : JSON.stringify(value)
+
+/** Sends a stream's events, then does what `then` says (see `Reply`). */
+const sendEvents = (res: ServerResponse, events: string, then: Reply["then"]): void => {
+  switch (then ?? "end") {
+    case "end":
+      res.end(events)
+      return
+    case "hold":
+      res.write(events)
+      return
+    case "keepAlive": {
+      res.write(events)
+      const timer = setInterval(() => res.write(": keep-alive\n\n"), 100)
+      res.on("close", () => {
+        clearInterval(timer)
+      })
+      return
+    }
+    case "drop":
+      res.write(events, () => res.socket?.destroy())
+  }
+}
 
 /**
  * Starts a server answering `reply`; it closes with the scope.
@@ -72,7 +101,7 @@ export const start = (reply: Reply): Effect.Effect<RawServer, never, Scope.Scope
         const streamed = body.includes("\"stream\":true") || (req.url ?? "").includes("alt=sse")
         if (streamed && status === 200 && current.streamAs !== "body") {
           res.writeHead(200, { "content-type": "text/event-stream" })
-          res.end(current.events.map((event) => `data: ${text(event)}\n\n`).join(""))
+          sendEvents(res, current.events.map((event) => `data: ${text(event)}\n\n`).join(""), current.then)
         } else {
           res.writeHead(status, { "content-type": "application/json" })
           res.end(text(current.body))

@@ -41,7 +41,7 @@
  *   tool calls' names and arguments (`ToolStream.outputOf`), and so is a
  *   stream cut, or stopped by its consumer, after text, a tool call (its
  *   name alone too) or reasoning but before its whole usage (the provider
- *   billed it; what came after a malformed event's or a cut's hole counts too, though
+ *   billed it; what came after a malformed event's hole counts too, though
  *   never forwarded): the counts reported when they are whole, provisional
  *   ones (Anthropic's `message_start` counts 1 output token) raised to the
  *   estimate of what came where that is more, else the estimate;
@@ -86,11 +86,14 @@
  *   the stopped stream billed (the usage reported, raised to the estimate of
  *   the text, tool calls and reasoning that came while provisional) goes to
  *   `supervisor.usage`; without one, a stream stopped before any text (while
- *   it only reasoned or called a tool) fails with no usage on its error, but
- *   one the provider cut, saying why (`StreamFault` `Cut`: DeepSeek's
- *   `insufficient_system_resource`), is read to its end for its usage and
- *   fails with a `MalformedResponse` carrying what it billed, as the plain
- *   reply does;
+ *   it only reasoned or called a tool) fails with no usage on its error;
+ * - a stream the provider cut, saying why (`StreamFault` `Cut`: DeepSeek's
+ *   `insufficient_system_resource`), fails at that event, nothing after it
+ *   read (a server may hold the connection open): before any text with a
+ *   retryable `MalformedResponse` carrying what it billed (the usage the
+ *   cut's chunk or an earlier one reported, else the estimate), as the plain
+ *   reply does, after text with `StreamInterrupted` giving the cut's reason
+ *   (under a supervisor, always the `MalformedResponse`);
  * - the stop sequences a codec leaves out of the body (`Codec.unsentStop`:
  *   a model that rejects `stop`, Anthropic's whitespace ones) are applied here (`stopSequences.ts`); for
  *   any other call nothing is done per event. A plain answer is cut before
@@ -161,9 +164,10 @@ export interface Reply {
 
 /**
  * What a stream event may mean besides text. `Cut`: the provider ended the
- * answer unfinished and said why (DeepSeek's `insufficient_system_resource`),
- * a retryable `MalformedResponse` carrying what the call billed, as the same
- * plain reply is.
+ * answer unfinished and said why (DeepSeek's `insufficient_system_resource`);
+ * the stream fails there, carrying what the call billed: before any text
+ * with a retryable `MalformedResponse`, as the same plain reply does, after
+ * text with `StreamInterrupted`.
  */
 export type StreamFault =
   | { readonly _tag: "Malformed"; readonly message: string }
@@ -628,10 +632,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     // cut at a stop sequence: the rest of the chunks at hand is read only for what it bills, then the stream finishes
     const cut = (): boolean => stop?.found() === true
     let reported: TokenCounts | undefined
-    // a hole in the answer, left by a malformed event under a supervisor and by the provider's cut (`Cut`):
-    // nothing after it is forwarded, the rest is read for its usage (and billed, if that never comes), and the
-    // stream then fails with this error, made then (a cut's carries that usage; the manager rescues either)
-    let hole: { readonly error: () => ProviderError; readonly reason: string } | undefined
+    // under a supervisor, a malformed event leaves a hole in the answer: nothing after it is forwarded,
+    // the rest is read for its usage (and billed, if that never comes), and the stream then fails with this
+    // error (the manager rescues it)
+    let hole: ProviderError | undefined
     const report = (parts: ReadonlyArray<StreamPart>): ReadonlyArray<StreamPart> => {
       const counts = decoder.counts()
       if (supervisor !== undefined && counts !== reported && counts !== undefined) {
@@ -674,21 +678,6 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       supervisor?.usage(usage)
       parts.push(...finish("stop", usage))
       return parts
-    }
-    /**
-     * The hole a fault leaves (see `hole`): a malformed event's error as it came; the provider's cut, retryable
-     * like the plain reply's, with what the stream billed by the time it fails.
-     */
-    const holeOf = (fault: Extract<StreamFault, { readonly _tag: "Cut" | "Malformed" }>): NonNullable<typeof hole> => {
-      if (fault._tag === "Cut") {
-        const message = `${name} ended the stream: ${fault.message}`
-        return {
-          error: () => new MalformedResponse({ provider: name, model, message, usage: stopped() }),
-          reason: fault.message
-        }
-      }
-      const error = malformed(model, `${name} sent a malformed stream event: ${fault.message}`)
-      return { error: () => error, reason: error.message }
     }
     const run: StreamRun = {
       finished: false,
@@ -736,8 +725,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
               continue
             }
             if (typeof step !== "string") {
-              if (step._tag === "Cut" || (step._tag === "Malformed" && supervisor !== undefined)) {
-                hole ??= holeOf(step)
+              if (step._tag === "Malformed" && supervisor !== undefined) {
+                hole ??= malformed(model, `${name} sent a malformed stream event: ${step.message}`)
                 continue
               }
               const reported = report(parts)
@@ -767,10 +756,14 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         }
         return cut() ? cutAt(parts) : report(parts)
       },
-      fault: (fault: Exclude<StreamFault, { readonly _tag: "Cut" }>): ProviderError => {
+      fault: (fault: StreamFault): ProviderError => {
         switch (fault._tag) {
           case "Malformed":
             return run.fail(malformed(model, `${name} sent a malformed stream event: ${fault.message}`), fault.message)
+          case "Cut": {
+            const message = `${name} ended the stream: ${fault.message}`
+            return run.fail(new MalformedResponse({ provider: name, model, message, usage: stopped() }), fault.message)
+          }
           case "Blocked":
             return run.fail(
               blockedPrompt(model, fault.message, decoder.counts()),
@@ -797,7 +790,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         return run.fail(mapped, mapped.message)
       },
       ended: (finishReason = whole()): ReadonlyArray<StreamPart> | ProviderError => {
-        if (hole !== undefined) return run.fail(hole.error(), hole.reason)
+        if (hole !== undefined) return run.fail(hole, hole.message)
         if (finishReason === undefined) {
           return run.fail(
             malformed(model, `${name} stream ended without its end marker`),
@@ -917,8 +910,7 @@ interface StreamRun {
   /** Before any text: `early`; after: `StreamInterrupted` with the text so far. */
   readonly fail: (early: ProviderError, reason: string) => ProviderError
   readonly feed: (chunks: ReadonlyArray<Uint8Array>) => ReadonlyArray<StreamPart>
-  /** A fault that ends the stream at once (a `Cut` leaves a hole: the rest is read for its usage first). */
-  readonly fault: (fault: Exclude<StreamFault, { readonly _tag: "Cut" }>) => ProviderError
+  readonly fault: (fault: StreamFault) => ProviderError
   readonly stalled: () => ReadonlyArray<StreamPart> | ProviderError
   /** The connection failed: the stream's end if its whole answer came (see `ended`), else the failure. */
   readonly broken: (error: Transport.TransportFailure) => ReadonlyArray<StreamPart> | ProviderError
