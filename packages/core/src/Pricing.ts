@@ -51,6 +51,12 @@
  *   written token is not told apart from any other uncached prompt token,
  *   and the only bound it can give is an `input` rate of 2x the list price,
  *   which over-bills every other uncached token as much.
+ * - An override row without `cachedInput` keeps the cached rate of the row
+ *   it replaces, at most its own `input` (see {@link mergeTables}), a
+ *   provider's `default` row too: `LLM_PRICES`
+ *   `{"deepseek":{"default":{"input":5,"output":10}}}` bills 1M cached
+ *   tokens of a model the table does not list at the shipped default's
+ *   $0.044, not $5. Raising a default, give its `cachedInput` as well.
  * - A row has at most one tier, its multipliers between 1 and 100 and its
  *   threshold a positive integer (`LLM_PRICES` refuses anything else with an
  *   `LlmConfigError`). An override row without `longContext` keeps the tier of

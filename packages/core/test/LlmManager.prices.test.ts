@@ -1,8 +1,10 @@
 /**
  * `LLM_PRICES` overrides lay a model's given fields over its default row:
  * the documented override `{"gpt-4.1":{"input":2,"output":8}}` keeps the
- * model's cached-input rate. A prompt above a row's long-context threshold
- * is billed at the tier's rates, in the result and in the usage ledger. The
+ * model's cached-input rate, and a provider's default row raised without
+ * `cachedInput` keeps the shipped default's (DeepSeek's $0.044). A prompt
+ * above a row's long-context threshold is billed at the tier's rates, in the
+ * result and in the usage ledger. The
  * shipped table's rows bill the models providers.md prices. Through
  * `LlmManager.layerConfig` over the mock provider server, which reports
  * cached input tokens (`setUsage`) and counts a prompt's tokens as its
@@ -62,6 +64,25 @@ describe("LlmManager with LLM_PRICES", () => {
       // input cut to $0.20: a cached token never costs more than an uncached one
       const cheaper = yield* generateWithPrices({ openai: { models: { "gpt-4.1": { input: 0.2, output: 8 } } } })
       assert.strictEqual(cheaper.costNanoUsd, cheaper.promptTokens * 200 + cheaper.completionTokens * 8_000)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a provider's default row raised without cachedInput keeps the shipped default's cached rate", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockProviderServer.MockProviderServer
+      yield* mock.setUsage("deepseek", { cachedPromptTokens: 8 })
+      const llm = yield* managerFromEnv({
+        LLM_PRIMARY_PROVIDER: "deepseek",
+        LLM_FALLBACK_PROVIDER: "none",
+        DEEPSEEK_MODEL: "deepseek-v9-preview",
+        LLM_PRICES: JSON.stringify({ deepseek: { default: { input: 5, output: 10 } } })
+      })
+      const { usage } = yield* llm.generate(prompt)
+      assert.deepStrictEqual([usage.pricing, usage.cachedPromptTokens], ["provider-default", 8])
+      // uncached input at $5, output at $10, but cached input at the shipped default's $0.044 per 1M tokens
+      assert.strictEqual(
+        usage.costNanoUsd,
+        (usage.promptTokens - 8) * 5_000 + 8 * 44 + usage.completionTokens * 10_000
+      )
     }).pipe(Effect.provide(Bench)))
 })
 
