@@ -1,7 +1,11 @@
 /**
  * DeepSeek's `insufficient_system_resource` stop cuts an answer: through
  * `LlmManager`, over the mock server, it is retried and then falls back,
- * plain and streamed, never served as a finished answer. The adapter used
+ * plain and streamed, never served as a finished answer, each attempt billed
+ * the usage the server reported after the stop; over a server that sends
+ * exactly the given events, a stream cut so is read on for that usage until
+ * it ends (the error is then the cut's, a dropped connection too) or the
+ * request's deadline stops it, billed what was reported. The adapter used
  * alone, over real HTTP from a server that sends exactly the given events,
  * fails a stream cut so at the stop, whatever the server does next (ends,
  * sends more usage, holds the connection open, keeps it alive, drops it):
@@ -13,12 +17,13 @@ import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmProvider from "@baton/core/LlmProvider"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { ProviderError } from "@baton/core/ProviderError"
+import * as RequestLog from "@baton/core/RequestLog"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Stream } from "effect"
-import { Bench } from "../../core/test/utils/chain.ts"
+import { Bench, runDriven } from "../../core/test/utils/chain.ts"
 import * as DeepSeek from "../src/DeepSeek.ts"
 import * as Gemini from "../src/Gemini.ts"
 
@@ -38,6 +43,10 @@ const chain = (generateVia: "stream" | "generate") =>
     return { mock, llm }
   })
 
+/** The sum of `field` over the request-log `records`. */
+const sum = (records: ReadonlyArray<RequestLog.LlmRequestLog>, field: "promptTokens" | "completionTokens") =>
+  records.reduce((total, record) => total + record[field], 0)
+
 describe("DeepSeek's insufficient_system_resource stop", () => {
   for (const via of ["stream", "generate"] as const) {
     it.live(`generate (generateVia: ${via}): retried, then the fallback answers`, () =>
@@ -55,6 +64,26 @@ describe("DeepSeek's insufficient_system_resource stop", () => {
       }).pipe(Effect.provide(Bench), Effect.scoped))
   }
 
+  // the mock sends the usage in a chunk of its own after the cut (`stream_options.include_usage`): read for it
+  it.live("generate (generateVia: stream): each cut attempt is billed the usage the server reported, not estimated", () =>
+    Effect.gen(function*() {
+      const { llm, mock } = yield* chain("stream")
+      yield* mock.inject("deepseek", MockFault.resourceStop, { times: 2 })
+      const result = yield* llm.generate({ prompt: "Name a planet." })
+      const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+      const cut = records.filter((record) => record.provider === "deepseek")
+      const billed = yield* mock.stats("deepseek")
+      assert.deepStrictEqual(cut.map((record) => [record.errorTag, record.usageReported, record.usageEstimated]), [
+        ["MalformedResponse", true, false],
+        ["MalformedResponse", true, false]
+      ])
+      assert.deepStrictEqual(
+        [sum(cut, "promptTokens"), sum(cut, "completionTokens")],
+        [billed.promptTokens, billed.completionTokens]
+      )
+      assert.include(result.attempts[0]?.error?.message ?? "", "deepseek ended the stream")
+    }).pipe(Effect.provide([Bench, RequestLog.layerMemory()]), Effect.scoped))
+
   it.live("stream: the cut answer is rescued whole", () =>
     Effect.gen(function*() {
       const { llm, mock } = yield* chain("stream")
@@ -68,15 +97,17 @@ describe("DeepSeek's insufficient_system_resource stop", () => {
     }).pipe(Effect.provide(Bench), Effect.scoped))
 })
 
+/** DeepSeek's stream, as a server that sends exactly the given events plays it. */
+const usage = { prompt_tokens: 12, completion_tokens: 3_000, total_tokens: 3_012, prompt_cache_hit_tokens: 0 }
+const chunk = (delta: object, finish: string | null, billed: object | null = null) => ({
+  choices: [{ index: 0, delta, finish_reason: finish }],
+  usage: billed
+})
+const reasoning = chunk({ reasoning_content: "Let me think about this at length" }, null)
+// the stop as DeepSeek sends it: usage on its chunk
+const stop = chunk({ content: "" }, "insufficient_system_resource", usage)
+
 describe("DeepSeek's insufficient_system_resource stop, the adapter alone", () => {
-  const usage = { prompt_tokens: 12, completion_tokens: 3_000, total_tokens: 3_012, prompt_cache_hit_tokens: 0 }
-  const chunk = (delta: object, finish: string | null, billed: object | null = null) => ({
-    choices: [{ index: 0, delta, finish_reason: finish }],
-    usage: billed
-  })
-  const reasoning = chunk({ reasoning_content: "Let me think about this at length" }, null)
-  // the stop as DeepSeek sends it: usage on its chunk
-  const stop = chunk({ content: "" }, "insufficient_system_resource", usage)
   const message = "the provider ran out of resources and cut the answer (finish_reason insufficient_system_resource)"
   const body = {
     choices: [{ index: 0, message: { role: "assistant", content: "" }, finish_reason: "insufficient_system_resource" }],
@@ -143,5 +174,43 @@ describe("DeepSeek's insufficient_system_resource stop, the adapter alone", () =
         }).pipe(Effect.provide(Bench), Effect.scoped),
       5_000
     )
+  }
+})
+
+describe("DeepSeek's insufficient_system_resource stop, under LlmManager (its watchdog bounds the read)", () => {
+  // what the server does after the stop, and how the request and its attempt end: the cut's error, but where the
+  // request's deadline stops the read (the first-token limit of a model that reasons is longer)
+  const afters = {
+    "its end marker": { events: ["[DONE]"], then: "end", ended: ["AllProvidersFailed", "MalformedResponse"] },
+    "the connection closed mid-reply": { events: [], then: "drop", ended: ["AllProvidersFailed", "MalformedResponse"] },
+    "the connection held open": { events: [], then: "hold", ended: ["DeadlineExceeded", "cancelled"] },
+    "keep-alives, never ending": { events: [], then: "keepAlive", ended: ["DeadlineExceeded", "cancelled"] }
+  } as const
+
+  for (const [after, { ended, events, then }] of Object.entries(afters)) {
+    it.effect(`a stream cut before any text, then ${after}: ${ended.join(", ")}, billed the usage reported`, () =>
+      Effect.gen(function*() {
+        const server = yield* RawServer.start({ body: {}, events: [reasoning, stop, ...events], then })
+        const llm = yield* LlmManager.make({
+          providers: [DeepSeek.layer({ apiKey, baseUrl: server.url })],
+          policy: FallbackPolicy.make({ maxRetries: 0, generateVia: "stream", requestTimeoutMs: 2_000 })
+        })
+        const failure = yield* runDriven(Effect.flip(llm.generate({ prompt: "Name a planet." })), 100)
+        const attempts = "attempts" in failure ? failure.attempts : []
+        const outcome: ReadonlyArray<string> = [failure._tag, ...attempts.map((a) => a.error?._tag ?? a.outcome)]
+        assert.deepStrictEqual(outcome, ended)
+        if (ended[1] === "MalformedResponse") {
+          assert.include(
+            attempts[0]?.error?.message ?? "",
+            "deepseek ended the stream: the provider ran out of resources"
+          )
+        }
+        const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+        // 12 × $0.30/M + 3,000 × $1.20/M: deepseek-flash's row
+        assert.deepStrictEqual(
+          records.map((record) => [record.promptTokens, record.completionTokens, record.usageEstimated]),
+          [[12, 3_000, false]]
+        )
+      }).pipe(Effect.provide([Bench, RequestLog.layerMemory()]), Effect.scoped))
   }
 })

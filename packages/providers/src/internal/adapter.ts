@@ -41,7 +41,7 @@
  *   tool calls' names and arguments (`ToolStream.outputOf`), and so is a
  *   stream cut, or stopped by its consumer, after text, a tool call (its
  *   name alone too) or reasoning but before its whole usage (the provider
- *   billed it; what came after a malformed event's hole counts too, though
+ *   billed it; what came after a malformed event's or a cut's hole counts too, though
  *   never forwarded): the counts reported when they are whole, provisional
  *   ones (Anthropic's `message_start` counts 1 output token) raised to the
  *   estimate of what came where that is more, else the estimate;
@@ -88,12 +88,17 @@
  *   `supervisor.usage`; without one, a stream stopped before any text (while
  *   it only reasoned or called a tool) fails with no usage on its error;
  * - a stream the provider cut, saying why (`StreamFault` `Cut`: DeepSeek's
- *   `insufficient_system_resource`), fails at that event, nothing after it
- *   read (a server may hold the connection open): before any text with a
- *   retryable `MalformedResponse` carrying what it billed (the usage the
- *   cut's chunk or an earlier one reported, else the estimate), as the plain
- *   reply does, after text with `StreamInterrupted` giving the cut's reason
- *   (under a supervisor, always the `MalformedResponse`);
+ *   `insufficient_system_resource`), fails with a retryable
+ *   `MalformedResponse` carrying what it billed, as the plain reply does.
+ *   Under a supervisor the cut leaves a hole, as a malformed event does: the
+ *   rest is read, bounded by its watchdog, for the usage that follows (the
+ *   chunk `stream_options.include_usage` adds), and the stream fails at its
+ *   end, or where the connection breaks, with that usage; a stall there ends
+ *   as the watchdog ends it, the usage known billed. Without one it fails at
+ *   that event, nothing after it read (a server may hold the connection
+ *   open, and only each chunk is timed): before any text with that error
+ *   (the usage the cut's chunk or an earlier one reported, else the
+ *   estimate), after text with `StreamInterrupted` giving the cut's reason;
  * - the stop sequences a codec leaves out of the body (`Codec.unsentStop`:
  *   a model that rejects `stop`, Anthropic's whitespace ones) are applied here (`stopSequences.ts`); for
  *   any other call nothing is done per event. A plain answer is cut before
@@ -165,9 +170,10 @@ export interface Reply {
 /**
  * What a stream event may mean besides text. `Cut`: the provider ended the
  * answer unfinished and said why (DeepSeek's `insufficient_system_resource`);
- * the stream fails there, carrying what the call billed: before any text
- * with a retryable `MalformedResponse`, as the same plain reply does, after
- * text with `StreamInterrupted`.
+ * the stream fails, carrying what the call billed, with a retryable
+ * `MalformedResponse`, as the same plain reply does (without a supervisor, at
+ * the cut, and after text with `StreamInterrupted`; under one, at the end of
+ * the hole it leaves).
  */
 export type StreamFault =
   | { readonly _tag: "Malformed"; readonly message: string }
@@ -632,10 +638,11 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     // cut at a stop sequence: the rest of the chunks at hand is read only for what it bills, then the stream finishes
     const cut = (): boolean => stop?.found() === true
     let reported: TokenCounts | undefined
-    // under a supervisor, a malformed event leaves a hole in the answer: nothing after it is forwarded,
-    // the rest is read for its usage (and billed, if that never comes), and the stream then fails with this
-    // error (the manager rescues it)
-    let hole: ProviderError | undefined
+    // under a supervisor (whose watchdog bounds the read), a malformed event and the provider's cut leave a hole
+    // in the answer: nothing after it is forwarded, the rest is read for its usage (and billed, if that never
+    // comes), and the stream then fails with this error, made then (a cut's carries that usage; the manager
+    // rescues either)
+    let hole: (() => ProviderError) | undefined
     const report = (parts: ReadonlyArray<StreamPart>): ReadonlyArray<StreamPart> => {
       const counts = decoder.counts()
       if (supervisor !== undefined && counts !== reported && counts !== undefined) {
@@ -678,6 +685,22 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       supervisor?.usage(usage)
       parts.push(...finish("stop", usage))
       return parts
+    }
+    /** The provider's cut (`Cut`): retryable, like the plain reply's, with what the stream billed by now. */
+    const cutError = (reason: string): ProviderError =>
+      new MalformedResponse({ provider: name, model, message: `${name} ended the stream: ${reason}`, usage: stopped() })
+    /** The hole a fault leaves under a supervisor (see `hole`), or none: the stream then fails at the fault. */
+    const holeOf = (fault: StreamFault): (() => ProviderError) | undefined => {
+      if (supervisor === undefined) return undefined
+      switch (fault._tag) {
+        case "Cut":
+          return () => cutError(fault.message)
+        case "Malformed": {
+          const error = malformed(model, `${name} sent a malformed stream event: ${fault.message}`)
+          return () => error
+        }
+      }
+      return undefined
     }
     const run: StreamRun = {
       finished: false,
@@ -725,8 +748,9 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
               continue
             }
             if (typeof step !== "string") {
-              if (step._tag === "Malformed" && supervisor !== undefined) {
-                hole ??= malformed(model, `${name} sent a malformed stream event: ${step.message}`)
+              const left = holeOf(step)
+              if (left !== undefined) {
+                hole ??= left
                 continue
               }
               const reported = report(parts)
@@ -760,10 +784,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         switch (fault._tag) {
           case "Malformed":
             return run.fail(malformed(model, `${name} sent a malformed stream event: ${fault.message}`), fault.message)
-          case "Cut": {
-            const message = `${name} ended the stream: ${fault.message}`
-            return run.fail(new MalformedResponse({ provider: name, model, message, usage: stopped() }), fault.message)
-          }
+          case "Cut":
+            return run.fail(cutError(fault.message), fault.message)
           case "Blocked":
             return run.fail(
               blockedPrompt(model, fault.message, decoder.counts()),
@@ -784,13 +806,16 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
           : run.ended(),
       broken: (error: Transport.TransportFailure): ReadonlyArray<StreamPart> | ProviderError => {
-        // the whole answer came: a connection cut before the end marker cut nothing
-        if (whole() !== undefined) return run.ended()
+        // the whole answer came, or a hole ended it: a connection cut before the end marker cut nothing
+        if (whole() !== undefined || hole !== undefined) return run.ended()
         const mapped = HttpError.fromTransport(contextOf(model), error)
         return run.fail(mapped, mapped.message)
       },
       ended: (finishReason = whole()): ReadonlyArray<StreamPart> | ProviderError => {
-        if (hole !== undefined) return run.fail(hole, hole.message)
+        if (hole !== undefined) {
+          const error = hole()
+          return run.fail(error, error.message)
+        }
         if (finishReason === undefined) {
           return run.fail(
             malformed(model, `${name} stream ended without its end marker`),
@@ -912,7 +937,7 @@ interface StreamRun {
   readonly feed: (chunks: ReadonlyArray<Uint8Array>) => ReadonlyArray<StreamPart>
   readonly fault: (fault: StreamFault) => ProviderError
   readonly stalled: () => ReadonlyArray<StreamPart> | ProviderError
-  /** The connection failed: the stream's end if its whole answer came (see `ended`), else the failure. */
+  /** The connection failed: the stream's end if its whole answer came or a hole ended it (see `ended`), else the failure. */
   readonly broken: (error: Transport.TransportFailure) => ReadonlyArray<StreamPart> | ProviderError
   /**
    * The stream's end, as its end marker or, before it, its whole answer (the decoder's `finishReason`, else
