@@ -649,6 +649,13 @@ const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget, untru
       )
   })
 
+/** The bound of what Ajv compiles for a client's schema, by the rules of its dialect's Ajv (none known: none). */
+const compileBound = (jsonSchema: JsonSchema): RefLoop.CompileBound => {
+  const rules = dialectOf(jsonSchema)?.meta.RULES.all ?? {}
+  // as Ajv reads `RULES.all`, inherited properties and all
+  return { maxChars: maxUntrustedCompiledChars, isRule: (keyword) => Boolean(rules[keyword]) }
+}
+
 const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode | InvalidOptions => {
   const dialect = dialectOf(jsonSchema)
   if (dialect === undefined) {
@@ -711,7 +718,7 @@ export const fromJsonSchema = (
         onFailure: (invalid) => invalid,
         onSuccess: (text) => {
           const wrong = (untrusted ? oversized(text) : undefined) ??
-            RefLoop.issue(jsonSchema, untrusted, maxUntrustedCompiledChars)
+            RefLoop.issue(jsonSchema, untrusted, compileBound(jsonSchema))
           return wrong !== undefined
             ? invalidSchema(wrong)
             : compileOnce(`${trust}:${text}`, () => compileJsonSchema(jsonSchema, untrusted))

@@ -363,6 +363,77 @@ describe("StructuredOutput.fromJsonSchema: a client's schema (untrusted)", () =>
       }))
   }
 
+  /**
+   * `$ref`s to 100 schemas each a `$ref` to one of 100 properties beside a keyword the dialect's Ajv has no
+   * rule for: Ajv compiles each as the one it names, once per URI (300 of them and 250 properties, 27,600
+   * characters, took 2.6 s in 2020-12).
+   */
+  const refsBesideAnUnknownKeyword = (dialect: string, defs: string, keyword: string) => ({
+    $schema: dialect,
+    [defs]: {
+      b: {
+        type: "object",
+        properties: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`p${i}`, { type: "string" }]))
+      }
+    },
+    x: Array.from({ length: 100 }, () => ({ $ref: `#/${defs}/b`, [keyword]: 0 })),
+    allOf: Array.from({ length: 100 }, (_, i) => ({ $ref: `#/x/${i}` }))
+  })
+  const besideUnknownKeywords: ReadonlyArray<readonly [string, StructuredOutput.JsonSchema]> = [
+    [
+      "additionalItems (2020-12)",
+      refsBesideAnUnknownKeyword("https://json-schema.org/draft/2020-12/schema", "$defs", "additionalItems")
+    ],
+    [
+      "prefixItems (2019-09)",
+      refsBesideAnUnknownKeyword("https://json-schema.org/draft/2019-09/schema", "$defs", "prefixItems")
+    ],
+    [
+      "maxContains (draft-07)",
+      refsBesideAnUnknownKeyword("http://json-schema.org/draft-07/schema#", "definitions", "maxContains")
+    ]
+  ]
+  for (const [keyword, schema] of besideUnknownKeywords) {
+    it.effect(`refuses $refs each beside ${keyword}, which its dialect's Ajv compiles as the schema it names`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(schema, { untrusted: true }))
+        assert.strictEqual(error.field, "schema")
+        assert.match(error.message, /its \$refs make Ajv compile about \d+ characters of schema/)
+      }))
+  }
+
+  it.effect("refuses a dynamic anchor's holder inside a resource of its own, not a definition at that resource's root", () =>
+    Effect.gen(function*() {
+      // Ajv compiles such a holder again with the root's base URI: its `#/$defs/b0` is the root's, not its
+      // resource's (140 holders and 380 properties, 29,755 characters, took 1.8 s)
+      const big = {
+        type: "object",
+        properties: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`p${i}`, { type: "string" }]))
+      }
+      const holders = Array.from({ length: 100 }, (_, i) => i)
+      const schema = {
+        $id: "https://baton.invalid/root.json",
+        $defs: {
+          big,
+          ...Object.fromEntries(holders.map((i) => [`b${i}`, { $ref: "#/$defs/big" }])),
+          R: {
+            $id: "https://baton.invalid/r.json",
+            $defs: Object.fromEntries(holders.map((i) => [`b${i}`, { type: "string" }])),
+            properties: Object.fromEntries(
+              holders.map((i) => [`h${i}`, { $dynamicAnchor: `a${i}`, $ref: `#/$defs/b${i}` }])
+            )
+          }
+        },
+        properties: { r: { $ref: "r.json" } }
+      }
+      const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(schema, { untrusted: true }))
+      assert.strictEqual(error.field, "schema")
+      assert.match(
+        error.message,
+        /#\/\$defs\/R\/properties\/h\d+: a \$dynamicAnchor in the resource https:\/\/baton\.invalid\/r\.json/
+      )
+    }))
+
   const Question = Schema.Struct({ text: Schema.String, choices: Schema.Array(Schema.String), answer: Schema.Int })
   const Lesson = Schema.Struct({
     title: Schema.String,

@@ -127,6 +127,8 @@ interface Graph {
   refused: string | undefined
   /** Why a client's document is refused: a dynamic anchor's holder below another one not at the root. */
   nestedAnchor: string | undefined
+  /** Why a client's document is refused: a dynamic anchor's holder outside the root's resource. */
+  foreignAnchor: string | undefined
   /** The target of each `$ref` Ajv compiles to a function of its own, by the resource it is in and its URI. */
   readonly compiledRefs: Map<string, Node>
   /** The roots of the other resources a `$ref` leads into: Ajv compiles each once, whole. */
@@ -315,6 +317,25 @@ const nestedAnchorOf = (at: Node): string | undefined => {
     "Ajv compiles each holder within each holder above it again)"
 }
 
+/**
+ * Why `at` may not hold its dynamic anchor in a client's schema, if it may
+ * not: Ajv compiles a holder but at the top of a function again, against
+ * the root's base URI, so a holder in another resource names the root's
+ * schemas by its `#…` references, which the estimate does not follow (140
+ * holders, 29,755 characters: 1.8 s). A holder at the root of a resource
+ * that is a definition is compiled at the top of its function only.
+ */
+const foreignAnchorOf = (at: Node): string | undefined => {
+  const keyword = anchorKeyword(at.value)
+  const resource = resourceOf(at)
+  if (keyword === undefined || resource.parent === undefined || (resource === at && isDefinition(at))) {
+    return undefined
+  }
+  return `${show(at)}: a ${keyword} in the resource ${at.base}, not the root's ` +
+    "(a client's schema holds dynamic anchors in its root's resource, or at the root of a resource in $defs: " +
+    "Ajv compiles a holder elsewhere again, its $refs naming the root's schemas)"
+}
+
 /** The hub to the holders of the dynamic anchor `name`. */
 const anchorHub = (graph: Graph, name: string): Vertex => {
   const known = graph.anchorHubs.get(name)
@@ -336,6 +357,7 @@ const walk = (graph: Graph, start: Node): void => {
     at.walked = true
     graph.places.push(at)
     graph.nestedAnchor ??= nestedAnchorOf(at)
+    graph.foreignAnchor ??= foreignAnchorOf(at)
     const resource = resourceOf(at)
     for (const name of anchorsOf(at)) {
       if (!resource.anchors.has(name)) resource.anchors.set(name, at)
@@ -475,6 +497,7 @@ const graphOf = (root: Json): Graph => {
     entryAnchors: new Map(),
     refused: undefined,
     nestedAnchor: undefined,
+    foreignAnchor: undefined,
     compiledRefs: new Map(),
     compiledResources: new Set()
   }
@@ -489,16 +512,6 @@ const graphOf = (root: Json): Graph => {
 }
 
 const isNode = (at: Vertex): at is Node => "value" in at
-
-/** The keywords Ajv 8 compiles code for: a schema with none but `$ref` is compiled as the schema it names. */
-const ruleKeywords = new Set(
-  ("$dynamicAnchor $dynamicRef $recursiveAnchor $recursiveRef $comment id maximum minimum exclusiveMaximum " +
-    "exclusiveMinimum multipleOf maxLength minLength pattern maxProperties minProperties required maxItems minItems " +
-    "uniqueItems type nullable const enum not anyOf oneOf allOf if then else propertyNames additionalProperties " +
-    "dependencies properties patternProperties prefixItems items additionalItems contains format dependentRequired " +
-    "dependentSchemas maxContains minContains unevaluatedProperties unevaluatedItems")
-    .split(" ")
-)
 
 const oneSchema = new Set([...sameValue.one, ...nested.one])
 const schemaGroups = new Set([...sameValue.many, ...sameValue.map, ...nested.many, ...nested.map, ...definitions.map])
@@ -539,17 +552,37 @@ const setSizes = (graph: Graph): void => {
   }
 }
 
-const isRefOnly = (at: Node): boolean => Object.keys(at.value).every((key) => key === "$ref" || !ruleKeywords.has(key))
+/**
+ * What the estimate needs of the dialect's Ajv: the most characters of
+ * schema a client's may make it compile, and whether it has a rule for a
+ * keyword (`RULES.all`): Ajv compiles a schema with no rule but `$ref` as
+ * the schema it names, and each dialect's rules differ (2020-12 has no
+ * `additionalItems`, 2019-09 no `prefixItems`, draft-07 no `maxContains`).
+ *
+ * @since 0.1.0
+ */
+export interface CompileBound {
+  readonly maxChars: number
+  readonly isRule: (keyword: string) => boolean
+}
+
+const isRefOnly = (at: Node, isRule: CompileBound["isRule"]): boolean =>
+  Object.keys(at.value).every((key) => key === "$ref" || !isRule(key))
 
 /**
  * The schemas a `$ref` naming `at` goes through to the one Ajv compiles
  * for it, the last: through schemas of nothing but a `$ref`, each compiled
  * as the one it names.
  */
-const compiledAs = (graph: Graph, at: Node, known: ReadonlyMap<Node, number>): ReadonlyArray<Node> => {
+const compiledAs = (
+  graph: Graph,
+  at: Node,
+  known: ReadonlyMap<Node, number>,
+  isRule: CompileBound["isRule"]
+): ReadonlyArray<Node> => {
   const chain = [at]
   const met = new Set(chain)
-  for (let last = at; !known.has(last) && isRefOnly(last);) {
+  for (let last = at; !known.has(last) && isRefOnly(last, isRule);) {
     const ref = (last.value as Json)["$ref"]
     const next = typeof ref === "string" ? resolve(graph, last, ref) : undefined
     if (next === undefined || next.parent === undefined || met.has(next)) break
@@ -567,12 +600,12 @@ const compiledAs = (graph: Graph, at: Node, known: ReadonlyMap<Node, number>): R
  * other resource a `$ref` leads into. Linear in the document: each schema
  * sized once, each reference chain's sizes summed once.
  */
-const compiledSize = (graph: Graph, root: Node): number => {
+const compiledSize = (graph: Graph, root: Node, isRule: CompileBound["isRule"]): number => {
   setSizes(graph)
   const chained = new Map<Node, number>()
   let total = root.size
   for (const at of graph.compiledRefs.values()) {
-    const chain = compiledAs(graph, at, chained)
+    const chain = compiledAs(graph, at, chained, isRule)
     const last = chain[chain.length - 1] ?? at
     const size = chained.get(last) ?? last.size
     for (const link of chain) chained.set(link, size)
@@ -631,14 +664,14 @@ const loopFrom = (start: Node): ReadonlyArray<Node> | undefined => {
  * What is wrong with `root` as a schema that can check a value: a `$ref`
  * loop that reads no input, named by the definitions around it, or a base
  * URI too long, or, `untrusted`, a dynamic anchor's holder below another
- * one not at the root, or `$ref`s that make Ajv compile more than about
- * `maxCompiledChars` characters of schema; `undefined` when it has none of
- * these. `root` is
- * plain JSON of bounded depth and key length (`jsonDepth`).
+ * one not at the root or outside the root's resource, or, given `bound`,
+ * `$ref`s that make Ajv compile more than its `maxChars` characters of
+ * schema; `undefined` when it has none of these. `root` is plain JSON of
+ * bounded depth and key length (`jsonDepth`).
  */
-export const issue = (root: Json, untrusted: boolean, maxCompiledChars = Infinity): string | undefined => {
+export const issue = (root: Json, untrusted: boolean, bound?: CompileBound): string | undefined => {
   const graph = graphOf(root)
-  const refused = graph.refused ?? (untrusted ? graph.nestedAnchor : undefined)
+  const refused = graph.refused ?? (untrusted ? graph.nestedAnchor ?? graph.foreignAnchor : undefined)
   if (refused !== undefined) return refused
   for (const start of graph.places) {
     const loop = loopFrom(start)
@@ -649,9 +682,11 @@ export const issue = (root: Json, untrusted: boolean, maxCompiledChars = Infinit
     }
   }
   const rootNode = graph.places[0]
-  const compiled = untrusted && rootNode !== undefined ? compiledSize(graph, rootNode) : 0
-  return compiled > maxCompiledChars
-    ? `its $refs make Ajv compile about ${compiled} characters of schema, at most ${maxCompiledChars} for a client's schema ` +
+  const compiled = untrusted && rootNode !== undefined && bound !== undefined
+    ? compiledSize(graph, rootNode, bound.isRule)
+    : 0
+  return bound !== undefined && compiled > bound.maxChars
+    ? `its $refs make Ajv compile about ${compiled} characters of schema, at most ${bound.maxChars} for a client's schema ` +
       "(Ajv compiles the schema each $ref URI names, with all it holds, as a function of its own)"
     : undefined
 }
