@@ -60,11 +60,14 @@
  * inside it again within that, doubling the compile a level (16 levels, 711
  * characters: 3.4 s): a client's holder inside another holder but the root
  * (not in its `$defs`, which Ajv compiles apart) is refused with
- * `InvalidOptions` naming it by JSON Pointer. Generic schemas keep theirs
- * at the root and in definitions (640 holders side by side, 31,812
- * characters, compile in 0.1 s, 0.19 s as a process's first compile).
- * Ajv also compiles the schema each distinct `$ref` URI names as a
- * function of its own, whole, so `$ref`s to each level of one chain
+ * `InvalidOptions` naming it by JSON Pointer, and so is one in another
+ * `$id` resource but at the root of one in `$defs` (Ajv compiles it again
+ * against the root's base URI, its `#…` `$ref`s naming the root's schemas).
+ * Generic schemas keep theirs at the root and in definitions (640 holders
+ * side by side, 31,812 characters, compile in 0.1 s, 0.19 s as a process's
+ * first compile). Ajv also compiles the schema each distinct `$ref` URI
+ * names as a function of its own, whole (one holding nothing its dialect's
+ * Ajv has a rule for but the `$ref` as the schema that names), so `$ref`s to each level of one chain
  * compile its bottom once a ref (90 levels over 1,000 properties, 28,708
  * characters: 10-15 s): a client's schema whose `$ref`s would make Ajv
  * compile more than {@link maxUntrustedCompiledChars} characters of schema
@@ -422,8 +425,9 @@ export const maxUntrustedJsonSchemaChars = 32_000
  * `$anchor`s down an `items` chain with 1,000 properties at the bottom,
  * 28,708 characters, made Ajv compile some 2.4 million characters, in
  * 10-15 s. The estimate walks the schema once: the root's subschemas, each
- * distinct `$ref` URI's target (a schema of nothing but a `$ref` counted
- * with the one it leads to), each other resource a `$ref` leads into, and
+ * distinct `$ref` URI's target (a schema with no keyword but `$ref` that
+ * its dialect's Ajv has a rule for, `RULES.all`, counted with the one it
+ * leads to: 2020-12 has no `additionalItems`), each other resource a `$ref` leads into, and
  * each dynamic anchor's holder again (Ajv compiles one as a function of its
  * own too). A schema without `$ref`s is within it; a generic one that names
  * each definition by `#/$defs/…` compiles each once, about its own size.
@@ -690,7 +694,8 @@ const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode |
  * resolve it to) or,
  * `untrusted`, is over {@link maxUntrustedJsonSchemaChars} characters, has
  * a `$dynamicAnchor` / `$recursiveAnchor` inside a schema holding one (the
- * root aside), has `$ref`s that would make Ajv compile more than
+ * root aside) or in another `$id` resource (but at the root of one in
+ * `$defs`), has `$ref`s that would make Ajv compile more than
  * {@link maxUntrustedCompiledChars}, or has a pattern that cannot run in
  * linear time.
  * `untrusted` is for a schema from outside the program (a gateway's

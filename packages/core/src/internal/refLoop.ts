@@ -40,12 +40,16 @@
  * of its own, and a holder inside it again within that (not one in its
  * `$defs` or `definitions`, which Ajv compiles apart). A holder below
  * another holder, the root aside, is refused for an untrusted schema;
- * generic schemas hold theirs at the root and in definitions.
+ * generic schemas hold theirs at the root and in definitions. So is a
+ * holder outside the root's resource, but at the root of a resource in
+ * `$defs`: Ajv compiles a holder but at the top of a function again against
+ * the root's base URI, its `#…` references naming the root's schemas.
  *
  * The same walk estimates, for a client's schema, how much Ajv compiles:
  * with `$ref`s as calls, Ajv compiles the schema each distinct `$ref` URI
  * names as a function of its own, with all it holds but its definitions
- * (`$ref`s in it as calls), so `$ref`s to each level of one chain compile
+ * (`$ref`s in it as calls; one with no keyword but `$ref` its dialect's
+ * Ajv has a rule for, as the schema that names), so `$ref`s to each level of one chain compile
  * its bottom once a ref. Each schema's size (about its characters of JSON,
  * a dynamic anchor's holder in it twice) is summed once, deepest first;
  * the estimate adds the root's and each distinct target's, and a schema
