@@ -655,9 +655,14 @@ const decoder = (validate: ValidateFunction, budget: LinearPattern.Budget, untru
 
 /** The bound of what Ajv compiles for a client's schema, by the rules of its dialect's Ajv (none known: none). */
 const compileBound = (jsonSchema: JsonSchema): RefLoop.CompileBound => {
-  const rules = dialectOf(jsonSchema)?.meta.RULES.all ?? {}
+  const meta = dialectOf(jsonSchema)?.meta
+  const rules = meta?.RULES.all ?? {}
   // as Ajv reads `RULES.all`, inherited properties and all
-  return { maxChars: maxUntrustedCompiledChars, isRule: (keyword) => Boolean(rules[keyword]) }
+  return {
+    maxChars: maxUntrustedCompiledChars,
+    isRule: (keyword) => Boolean(rules[keyword]),
+    isKnown: (uri) => meta !== undefined && (Object.hasOwn(meta.schemas, uri) || Object.hasOwn(meta.refs, uri))
+  }
 }
 
 const compileJsonSchema = (jsonSchema: JsonSchema, untrusted: boolean): Decode | InvalidOptions => {

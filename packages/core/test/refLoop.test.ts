@@ -114,7 +114,7 @@ describe("the reference-loop check on a wide schema", () => {
     const schema = { $defs: { ...chain, d200000: { type: "string" } }, $ref: "#/$defs/d0" }
     // about 20 characters a $ref: the last schema's, `{"type":"string"}`, not the sum of the chain's
     assert.match(
-      RefLoop.issue(schema, true, { maxChars: 0, isRule: (keyword) => keyword === "type" }) ?? "",
+      RefLoop.issue(schema, true, { maxChars: 0, isRule: (keyword) => keyword === "type", isKnown: () => false }) ?? "",
       /compile about 3\d{6} characters/
     )
   }, 60_000)

@@ -137,6 +137,8 @@ interface Graph {
   readonly compiledRefs: Map<string, Node>
   /** The roots of the other resources a `$ref` leads into: Ajv compiles each once, whole. */
   readonly compiledResources: Set<Node>
+  /** Each `$ref` naming no schema in the document, and the schema it is in. */
+  readonly unresolved: Array<{ readonly at: Node; readonly ref: string }>
 }
 
 /** The base of a root without `$id`: any absolute URI, for relative `$id`s below it to resolve against. */
@@ -188,9 +190,20 @@ const isObject = (value: unknown): value is Json => typeof value === "object" &&
 
 const vertex = (): Vertex => ({ edges: [], state: undefined })
 
-/** The base URI of `value` below a node based at `base`: its own `$id` when it has one (not draft-07's `#name`). */
-const baseOf = (graph: Graph, value: object, base: string): string => {
-  const id = isObject(value) ? value["$id"] : undefined
+/**
+ * The keys below which Ajv's JSON Pointer keeps its base URI
+ * (`PREVENT_SCOPE_CHANGE`): a map of properties' schemas or of values,
+ * whose `$id` key names a property, not a base.
+ */
+const keepsBase = new Set(["properties", "patternProperties", "enum", "dependencies", "definitions"])
+
+/**
+ * The base URI of `value` at `key` below a node based at `base`: its own
+ * `$id` when it has one (not draft-07's `#name`) and `key` is not one that
+ * `keepsBase`.
+ */
+const baseOf = (graph: Graph, key: string, value: object, base: string): string => {
+  const id = isObject(value) && !keepsBase.has(key) ? value["$id"] : undefined
   const url = typeof id === "string" && !id.startsWith("#") ? absolute(id, base) : undefined
   const href = url === undefined ? base : withoutFragment(url)
   if (href.length <= maxNameLength) return href
@@ -202,7 +215,7 @@ const resourceOf = (node: Node): Node => node.resource ?? node
 
 /** The node of `value` at `key` below `parent` (none for the root), the root of a resource when its base is new. */
 const makeNode = (graph: Graph, parent: Node | undefined, key: string, value: object): Node => {
-  const base = baseOf(graph, value, parent?.base ?? documentBase)
+  const base = baseOf(graph, key, value, parent?.base ?? documentBase)
   const resource = parent !== undefined && base === parent.base ? resourceOf(parent) : graph.resources.get(base)
   const node: Node = {
     ...vertex(),
@@ -472,6 +485,7 @@ const addRefEdges = (graph: Graph, at: Node): void => {
   for (const keyword of refKeywords) {
     const ref = (at.value as Json)[keyword]
     const to = typeof ref === "string" ? resolve(graph, at, ref) : undefined
+    if (keyword === "$ref" && typeof ref === "string" && to === undefined) graph.unresolved.push({ at, ref })
     if (typeof ref !== "string" || to === undefined) continue
     at.edges.push({ to, viaRef: true })
     graph.functions.add(to)
@@ -503,7 +517,8 @@ const graphOf = (root: Json): Graph => {
     nestedAnchor: undefined,
     foreignAnchor: undefined,
     compiledRefs: new Map(),
-    compiledResources: new Set()
+    compiledResources: new Set(),
+    unresolved: []
   }
   const rootNode = makeNode(graph, undefined, "", root)
   walk(graph, rootNode)
@@ -568,6 +583,21 @@ const setSizes = (graph: Graph): void => {
 export interface CompileBound {
   readonly maxChars: number
   readonly isRule: (keyword: string) => boolean
+  /** Whether Ajv knows a schema by the absolute URI `uri` (no fragment): one of its meta-schemas. */
+  readonly isKnown: (uri: string) => boolean
+}
+
+/**
+ * Why a client's schema is refused, if it is: a `$ref` naming no schema in
+ * the document nor one Ajv knows, which Ajv fails to compile, and which the
+ * estimate cannot count.
+ */
+const unresolvedOf = (graph: Graph, isKnown: CompileBound["isKnown"]): string | undefined => {
+  const found = graph.unresolved.find(({ at, ref }) => {
+    const url = absolute(ref, resourceOf(at).base)
+    return url === undefined || !isKnown(withoutFragment(url))
+  })
+  return found === undefined ? undefined : `the $ref ${found.ref} at ${show(found.at)} names no schema in the document`
 }
 
 const isRefOnly = (at: Node, isRule: CompileBound["isRule"]): boolean =>
@@ -668,14 +698,18 @@ const loopFrom = (start: Node): ReadonlyArray<Node> | undefined => {
  * What is wrong with `root` as a schema that can check a value: a `$ref`
  * loop that reads no input, named by the definitions around it, or a base
  * URI too long, or, `untrusted`, a dynamic anchor's holder below another
- * one not at the root or outside the root's resource, or, given `bound`,
+ * one not at the root or outside the root's resource, or, given `bound`, a
+ * `$ref` naming no schema in the document nor one Ajv knows, or
  * `$ref`s that make Ajv compile more than its `maxChars` characters of
  * schema; `undefined` when it has none of these. `root` is plain JSON of
  * bounded depth and key length (`jsonDepth`).
  */
 export const issue = (root: Json, untrusted: boolean, bound?: CompileBound): string | undefined => {
   const graph = graphOf(root)
-  const refused = graph.refused ?? (untrusted ? graph.nestedAnchor ?? graph.foreignAnchor : undefined)
+  const refused = graph.refused ?? (untrusted
+    ? graph.nestedAnchor ?? graph.foreignAnchor ??
+      (bound === undefined ? undefined : unresolvedOf(graph, bound.isKnown))
+    : undefined)
   if (refused !== undefined) return refused
   for (const start of graph.places) {
     const loop = loopFrom(start)
