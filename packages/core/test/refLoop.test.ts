@@ -130,3 +130,28 @@ describe("the reference-loop check on a wide schema", () => {
     // 6.8 s and 9.7 s under load, past vitest's default 5 s
   }, 60_000)
 })
+
+describe("a client's generic schema in one document", () => {
+  // the 2020-12 release notes' generic list, its `list` resource in `$defs` keeping its default in its own `$defs`
+  const genericList: JsonSchema = {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $id: "https://example.com/schemas/string-list",
+    $ref: "list",
+    $defs: {
+      stringItem: { $dynamicAnchor: "T", type: "string" },
+      list: {
+        $id: "list",
+        type: "array",
+        items: { $dynamicRef: "#T" },
+        $defs: { content: { $dynamicAnchor: "T", not: true } }
+      }
+    }
+  }
+
+  it.effect("is refused for its default's anchor, a definition Ajv sets only once a $ref calls it", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(genericList, { untrusted: true }))
+      assert.include(error.message, "#/$defs/list/$defs/content: a $dynamicAnchor in the resource")
+      assert.include(error.message, "a definition inside another resource is refused too")
+    }))
+})

@@ -340,7 +340,10 @@ const nestedAnchorOf = (at: Node): string | undefined => {
  * the root's base URI, so a holder in another resource names the root's
  * schemas by its `#…` references, which the estimate does not follow (140
  * holders, 29,755 characters: 1.8 s). A holder at the root of a resource
- * that is a definition is compiled at the top of its function only.
+ * that is a definition is compiled at the top of its function only; one
+ * that is a definition inside another resource is too, but is refused all
+ * the same: Ajv sets its anchor only once a `$ref` calls it, so a generic
+ * resource's default (the 2020-12 release notes' `list`) never is.
  */
 const foreignAnchorOf = (at: Node): string | undefined => {
   const keyword = anchorKeyword(at.value)
@@ -348,9 +351,12 @@ const foreignAnchorOf = (at: Node): string | undefined => {
   if (keyword === undefined || resource.parent === undefined || (resource === at && isDefinition(at))) {
     return undefined
   }
+  const why = isDefinition(at)
+    ? "; a definition inside another resource is refused too, though Ajv compiles it only at the top of a function " +
+      "of its own: Ajv sets its anchor only once a $ref calls it"
+    : ": Ajv compiles a holder elsewhere again, its $refs naming the root's schemas"
   return `${show(at)}: a ${keyword} in the resource ${at.base}, not the root's ` +
-    "(a client's schema holds dynamic anchors in its root's resource, or at the root of a resource in $defs: " +
-    "Ajv compiles a holder elsewhere again, its $refs naming the root's schemas)"
+    `(a client's schema holds dynamic anchors in its root's resource, or at the root of a resource in $defs${why})`
 }
 
 /** The hub to the holders of the dynamic anchor `name`. */
