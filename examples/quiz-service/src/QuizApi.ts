@@ -12,8 +12,9 @@
  *   teacher for a day (today by default; a `day` not of that form is a 400
  *   naming it, as a bad body field is). Without the key, or with another,
  *   a 401 whose `WWW-Authenticate` names the header: `x-admin-key
- *   realm="quiz-service admin"`; with `QUIZ_ADMIN_KEY` unset or empty, a 403
- *   "Admin API disabled". A ledger that fails the query, or does not answer
+ *   realm="quiz-service admin"`; with `QUIZ_ADMIN_KEY` unset, empty or
+ *   only spaces, a 403 "Admin API disabled" (spaces around a key are not
+ *   part of it). A ledger that fails the query, or does not answer
  *   it within `UsageLedger.defaultQueryTimeout` (10 seconds), is a 503
  *   "Ledger unavailable".
  * - `GET /healthz`: each chain step's circuit (provider and model); 503 when all are open.
@@ -99,15 +100,24 @@ const sameSecret = (given: string, expected: Redacted.Redacted): boolean => {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
+/** A key without the spaces around it (a client's header is trimmed), none when nothing is left. */
+const trimmedKey = (key: Redacted.Redacted): Option.Option<Redacted.Redacted> => {
+  const value = Redacted.value(key).trim()
+  return value === "" ? Option.none() : Option.some(Redacted.make(value))
+}
+
 /**
- * The key of `GET /v1/usage` (`QUIZ_ADMIN_KEY`); the route answers 403 while
- * it is unset.
+ * The key of `GET /v1/usage` (`QUIZ_ADMIN_KEY`, without the spaces around
+ * it); the route answers 403 while it is unset, empty or only spaces.
  *
  * @since 0.1.0
  */
 export class AdminKey extends Context.Service<AdminKey, Option.Option<Redacted.Redacted>>()("quiz/AdminKey") {
   /** @since 0.1.0 */
-  static readonly layerConfig = Layer.effect(AdminKey, Config.option(Config.Redacted("QUIZ_ADMIN_KEY")))
+  static readonly layerConfig = Layer.effect(
+    AdminKey,
+    Config.option(Config.Redacted("QUIZ_ADMIN_KEY")).pipe(Config.map(Option.flatMap(trimmedKey)))
+  )
 }
 
 const readUsage = (day: UsageLedger.Day) =>
