@@ -727,8 +727,10 @@ export const fromJsonSchema = (
       return Result.match(canonicalJson(jsonSchema), {
         onFailure: (invalid) => invalid,
         onSuccess: (text) => {
-          const wrong = (untrusted ? oversized(text) : undefined) ??
-            RefLoop.issue(jsonSchema, untrusted, compileBound(jsonSchema))
+          // the program's own schemas have no compile bound: none is built for them
+          const wrong = untrusted
+            ? oversized(text) ?? RefLoop.issue(jsonSchema, true, compileBound(jsonSchema))
+            : RefLoop.issue(jsonSchema, false)
           return wrong !== undefined
             ? invalidSchema(wrong)
             : compileOnce(`${trust}:${text}`, () => compileJsonSchema(jsonSchema, untrusted))
