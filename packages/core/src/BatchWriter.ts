@@ -127,6 +127,8 @@ import {
   Semaphore
 } from "effect"
 import { dampedBy, warningIntervalMs } from "./internal/damped.ts"
+import * as LlmConfig from "./LlmConfig.ts"
+import type { LlmConfigError } from "./LlmError.ts"
 import * as LlmMetrics from "./LlmMetrics.ts"
 
 /**
@@ -160,7 +162,8 @@ const batchesOf = <A>(items: ReadonlyArray<A>, size: number): Array<Arr.NonEmpty
 }
 
 /**
- * How a writer batches and retries.
+ * How a writer batches and retries. Its durations take `Duration.infinity`
+ * for no bound; {@link checkOptions} says what else each takes.
  *
  * @since 0.1.0
  */
@@ -174,7 +177,7 @@ export interface Options {
   readonly flushInterval?: Duration.Input | undefined
   /** Most items per write (default 500; taken as a whole number of at least 1). */
   readonly maxBatchSize?: number | undefined
-  /** Retries of a failing batch, and of a row written alone right after a write that succeeded (default 3). */
+  /** Retries of a failing batch, and of a row written alone right after a write that succeeded (default 3; a whole number). */
   readonly retries?: number | undefined
   /** How long a row is kept for later while the sink does not take it (default 1 minute from when it was first kept). */
   readonly maxOutage?: Duration.Input | undefined
@@ -187,7 +190,7 @@ export interface Options {
    */
   readonly closeTimeout?: Duration.Input | undefined
   /**
-   * Longest one try of a write may take (default 2 minutes): past it the
+   * Longest one try of a write may take (default 2 minutes; more than 0): past it the
    * write is interrupted and counts as failed, so that a sink that hangs (a
    * locked table, packets dropped) is retried and, past `maxOutage`, has its
    * rows dropped rather than piling up behind it. A write cut off after it
@@ -198,6 +201,37 @@ export interface Options {
    */
   readonly writeTimeout?: Duration.Input | undefined
 }
+
+/** The settings a writer runs with, from checked {@link Options}. */
+interface Settings {
+  readonly flushInterval: Duration.Duration
+  readonly maxOutage: Duration.Duration
+  readonly closeTimeout: Duration.Duration
+  readonly writeTimeout: Duration.Duration
+  readonly retries: number
+}
+
+const settingsOf = (owner: string, options: Omit<Options, "name">): Effect.Effect<Settings, LlmConfigError> =>
+  Effect.all({
+    flushInterval: LlmConfig.duration(`${owner}.flushInterval`, options.flushInterval ?? "1 second", "nonNegative"),
+    maxOutage: LlmConfig.duration(`${owner}.maxOutage`, options.maxOutage ?? "1 minute", "nonNegative"),
+    closeTimeout: LlmConfig.duration(`${owner}.closeTimeout`, options.closeTimeout ?? "10 seconds", "nonNegative"),
+    writeTimeout: LlmConfig.duration(`${owner}.writeTimeout`, options.writeTimeout ?? "2 minutes", "positive"),
+    retries: LlmConfig.wholeNumber(`${owner}.retries`, options.retries ?? 3, "nonNegative")
+  })
+
+/**
+ * Checks a writer's options, naming each as `owner.option` (`UsageLedger`
+ * and `SqlRequestLog` name their own): `flushInterval`, `maxOutage` and
+ * `closeTimeout` take a duration of 0 or more, `writeTimeout` one of more
+ * than 0 (every write would time out at 0), `retries` a whole number of 0 or
+ * more. Anything else (`"10 secs"`, a negative duration, `NaN`) is an
+ * `LlmConfigError` naming the option.
+ *
+ * @since 0.1.0
+ */
+export const checkOptions = (owner: string, options: Omit<Options, "name">): Effect.Effect<void, LlmConfigError> =>
+  Effect.asVoid(settingsOf(owner, options))
 
 /** The state of one flush. */
 interface Run<A> {
@@ -259,15 +293,17 @@ const without = <A>(rows: ReadonlyArray<A>, indices: ReadonlySet<number>): Array
 
 /**
  * Starts a writer whose batches go to `write`; stops and flushes it when the
- * scope closes.
+ * scope closes. Options {@link checkOptions} refuses fail it with an
+ * `LlmConfigError` naming `BatchWriter.<option>`.
  *
  * @since 0.1.0
  */
 export const make = <A, E>(
   write: (batch: Arr.NonEmptyReadonlyArray<A>) => Effect.Effect<void, E>,
   options: Options
-): Effect.Effect<BatchWriter<A>, never, Scope.Scope> =>
+): Effect.Effect<BatchWriter<A>, LlmConfigError, Scope.Scope> =>
   Effect.gen(function*() {
+    const { closeTimeout, flushInterval, maxOutage, retries, writeTimeout } = yield* settingsOf("BatchWriter", options)
     // ended by the close when it takes the rows for the last time: a row it refuses is written by `writeLate`
     const queue = yield* Queue.unbounded<A, Cause.Done>()
     const lock = yield* Semaphore.make(1)
@@ -275,8 +311,7 @@ export const make = <A, E>(
     const work = Latch.makeUnsafe()
     // a whole number of at least 1, as `Array.chunksOf` took it (0 or NaN would loop or drop every row)
     const maxBatchSize = Math.max(1, Math.floor(options.maxBatchSize ?? 500) || 1)
-    const retry = Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: options.retries ?? 3 }))
-    const writeTimeout = Duration.fromInputUnsafe(options.writeTimeout ?? "2 minutes")
+    const retry = Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: retries }))
     /**
      * One try of a write: one that hangs (a locked table, packets dropped)
      * fails, as one refused does. The try is interrupted, and waited for: a
@@ -284,10 +319,9 @@ export const make = <A, E>(
      */
     const timed = (rows: Arr.NonEmptyReadonlyArray<A>) => Effect.timeout(write(rows), writeTimeout)
 
-    const closeTimeout = Duration.fromInputUnsafe(options.closeTimeout ?? "10 seconds")
     /** The scope is closing: only the close takes rows, and rows are no longer kept for later. */
     let closed = false
-    const maxOutageMs = Duration.toMillis(Duration.fromInputUnsafe(options.maxOutage ?? "1 minute"))
+    const maxOutageMs = Duration.toMillis(maxOutage)
     /**
      * When each row kept for later was first kept, until it is written or
      * dropped: a clock per row, so that a refused row kept flush after flush
@@ -693,7 +727,7 @@ export const make = <A, E>(
     yield* Effect.addFinalizer(() => close)
     yield* forkFlushing(
       work.await.pipe(
-        Effect.andThen(Effect.sleep(options.flushInterval ?? "1 second")),
+        Effect.andThen(Effect.sleep(flushInterval)),
         Effect.andThen(Effect.suspend(() => {
           work.closeUnsafe()
           return flushRun(newRun<A>(false))

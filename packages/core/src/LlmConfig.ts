@@ -109,6 +109,7 @@ import {
   ConfigProvider,
   Context,
   type DateTime,
+  Duration,
   Effect,
   Layer,
   Option,
@@ -328,6 +329,50 @@ const wholeProblem = (n: number, least: Least): string | undefined =>
 export const wholeNumber = (name: string, n: number, least: Least): Effect.Effect<number, LlmConfigError> => {
   const problem = wholeProblem(n, least)
   return problem === undefined ? Effect.succeed(n) : fail(name, `${problem}, got ${n}`)
+}
+
+/** `input` as a message quotes it: a string in quotes, a `Duration` formatted, an object or pair as JSON. */
+const quotedDuration = (input: Duration.Input): string =>
+  typeof input === "string"
+    ? `"${excerpt(input)}"`
+    : Duration.isDuration(input)
+    ? Duration.format(input)
+    : typeof input === "object"
+    ? excerpt(JSON.stringify(input))
+    : String(input)
+
+/** What a duration of each {@link Least} takes, and what its message asks for instead. */
+const durationFloors = {
+  positive: {
+    takes: Duration.isPositive,
+    asks: `a positive duration; use one such as "30 seconds" or 30000 (milliseconds)`
+  },
+  nonNegative: {
+    takes: (duration: Duration.Duration) => !Duration.isNegative(duration),
+    asks: `a duration of 0 or more; use one such as "1 second" or 1000 (milliseconds)`
+  }
+} as const
+
+/**
+ * Checks a duration of a setting given in code (a ledger's `queryTimeout`,
+ * a writer's `flushInterval`, a Redis connection's `commandTimeout`): one
+ * `Duration.fromInput` reads, of at least `least` (`"positive"`: more than
+ * 0), `Duration.infinity` for no bound; else (`"10 secs"`, a negative
+ * duration, `NaN`, which `Duration.fromInput` reads as 0) an
+ * `LlmConfigError` naming `name` and quoting the input.
+ *
+ * @since 0.1.0
+ */
+export const duration = (
+  name: string,
+  input: Duration.Input,
+  least: Least
+): Effect.Effect<Duration.Duration, LlmConfigError> => {
+  const { asks, takes } = durationFloors[least]
+  return Option.match(Number.isNaN(input) ? Option.none() : Option.filter(Duration.fromInput(input), takes), {
+    onNone: () => fail(name, `${quotedDuration(input)} is not ${asks}, or Duration.infinity for no bound`),
+    onSome: Effect.succeed
+  })
 }
 
 const optionalString = (variable: string) => read(variable, Config.option(Config.String(variable)))

@@ -72,18 +72,7 @@
  *
  * @since 0.1.0
  */
-import {
-  type Array as Arr,
-  Context,
-  DateTime,
-  Duration,
-  Effect,
-  Fiber,
-  Layer,
-  Option,
-  Schema,
-  type Scope
-} from "effect"
+import { type Array as Arr, Context, DateTime, Duration, Effect, Fiber, Layer, Schema, type Scope } from "effect"
 import { Attempt } from "./Attempt.ts"
 import * as BatchWriter from "./BatchWriter.ts"
 import { ModelId, ProviderName, RequestId, SubjectId } from "./Ids.ts"
@@ -91,8 +80,8 @@ import { atEnd } from "./internal/attemptEnd.ts"
 import { isoString } from "./internal/isoTime.ts"
 import { rowId } from "./internal/rowId.ts"
 import { namedZone } from "./internal/timeZone.ts"
-import { LlmConfigError } from "./LlmError.ts"
-import { excerpt } from "./Redact.ts"
+import * as LlmConfig from "./LlmConfig.ts"
+import type { LlmConfigError } from "./LlmError.ts"
 import type { AttemptReport } from "./RequestLog.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
@@ -401,36 +390,16 @@ const boundedQuery =
       )
     )
 
-/** `input` as a message quotes it: a string in quotes, a `Duration` formatted, an object or pair as JSON. */
-const quoted = (input: Duration.Input): string =>
-  typeof input === "string"
-    ? `"${excerpt(input)}"`
-    : Duration.isDuration(input)
-    ? Duration.format(input)
-    : typeof input === "object"
-    ? excerpt(JSON.stringify(input))
-    : String(input)
-
-/** The query bound `input` names, or an `LlmConfigError` naming `UsageLedger.queryTimeout`. */
-const queryTimeoutOf = (input: Duration.Input): Effect.Effect<Duration.Duration, LlmConfigError> =>
-  Option.match(Option.filter(Duration.fromInput(input), Duration.isPositive), {
-    onNone: () =>
-      Effect.fail(
-        new LlmConfigError({
-          variable: "UsageLedger.queryTimeout",
-          message: `UsageLedger.queryTimeout: ${
-            quoted(input)
-          } is not a positive duration; use one such as "30 seconds" or 30000 (milliseconds), or Duration.infinity for no bound`
-        })
-      ),
-    onSome: Effect.succeed
-  })
-
-/** The options `make` checks: the day's zone and the query bound. */
+/** The options `make` checks: the day's zone, the query bound and the batching. */
 const checked = (options: Options) =>
   Effect.all({
     timeZone: namedZone("UsageLedger.timeZone", options.timeZone ?? "UTC"),
-    queryTimeout: queryTimeoutOf(options.queryTimeout ?? defaultQueryTimeout)
+    queryTimeout: LlmConfig.duration(
+      "UsageLedger.queryTimeout",
+      options.queryTimeout ?? defaultQueryTimeout,
+      "positive"
+    ),
+    batching: BatchWriter.checkOptions("UsageLedger", options)
   })
 
 /**

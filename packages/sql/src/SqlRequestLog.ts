@@ -32,6 +32,7 @@
  * @since 0.1.0
  */
 import * as BatchWriter from "@baton/core/BatchWriter"
+import type { LlmConfigError } from "@baton/core/LlmError"
 import type * as RequestLog from "@baton/core/RequestLog"
 import { Array as Arr, Effect, type Scope } from "effect"
 import { type Migrator, SqlClient, type SqlError } from "effect/sql"
@@ -76,7 +77,9 @@ const toColumns = (record: RequestLog.LlmRequestLog) => ({
 })
 
 /**
- * Runs the migrations and starts the sink's background writer.
+ * Runs the migrations and starts the sink's background writer. Batching
+ * options `BatchWriter.checkOptions` refuses fail it first, with an
+ * `LlmConfigError` naming `SqlRequestLog.<option>`.
  *
  * @since 0.1.0
  */
@@ -84,10 +87,11 @@ export const sink = (
   options: Options = {}
 ): Effect.Effect<
   RequestLog.Sink,
-  Migrator.MigrationError | SqlError.SqlError,
+  LlmConfigError | Migrator.MigrationError | SqlError.SqlError,
   SqlClient.SqlClient | Scope.Scope
 > =>
   Effect.gen(function*() {
+    yield* BatchWriter.checkOptions("SqlRequestLog", options)
     const sql = yield* SqlClient.SqlClient
     yield* BatonSchema.migrate(options)
     const table = BatonSchema.tables(options).requestLog

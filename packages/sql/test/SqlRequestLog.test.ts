@@ -1,5 +1,5 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Layer } from "effect"
+import { DateTime, type Duration, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -119,6 +119,29 @@ describe("SqlRequestLog", () => {
     rmSync(dir, { recursive: true, force: true })
   })
   suite("sqlite", `sqlite:${join(dir, "log.db")}`)
+
+  it.effect("batching options that are not durations of 0 or more fail the log's build, naming the option", () =>
+    Effect.gen(function*() {
+      const built = (options: SqlRequestLog.Options) =>
+        Effect.flip(
+          Layer.build(
+            RequestLog.layer([SqlRequestLog.sink(options)]).pipe(
+              Layer.provide(SqlDatabase.layerUrl(`sqlite:${join(dir, "refused.db")}`))
+            )
+          ).pipe(Effect.scoped)
+        )
+      const variable = (
+        error: { readonly _tag: string }
+      ) => [error._tag, "variable" in error ? error.variable : undefined]
+      assert.deepStrictEqual(variable(yield* built({ writeTimeout: -1 })), [
+        "LlmConfigError",
+        "SqlRequestLog.writeTimeout"
+      ])
+      assert.deepStrictEqual(variable(yield* built({ flushInterval: "1 sec" as Duration.Input })), [
+        "LlmConfigError",
+        "SqlRequestLog.flushInterval"
+      ])
+    }))
 })
 
 describe.skipIf(!postgresAvailable)("SqlRequestLog on PostgreSQL", () => {
