@@ -78,9 +78,11 @@ export const defaultPrefix = "baton:circuit:"
  *
  * @since 0.1.0
  */
-export const layer = (options: Options = {}): Layer.Layer<CircuitBreaker.CircuitBreakerStore, never, Redis.Redis> =>
+export const layer = (
+  options: Options = {}
+): Layer.Layer<CircuitBreaker.CircuitBreakerStore, LlmConfigError, Redis.Redis> =>
   CircuitBreaker.layerStoreRedis({ prefix: options.prefix ?? defaultPrefix }).pipe(
-    Layer.provide(RedisConnection.layerBound(options.commandTimeout))
+    Layer.provide(RedisConnection.layerBound(options.commandTimeout, "RedisCircuitBreaker.commandTimeout"))
   )
 
 /**

@@ -58,7 +58,7 @@
  *
  * @since 0.1.0
  */
-import { LlmConfig, redisUrl, redisUrlProblem } from "@baton/core/LlmConfig"
+import { duration, LlmConfig, redisUrl, redisUrlProblem } from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as StoreDeadline from "@baton/core/StoreDeadline"
 import type * as NodeRedis from "@effect/platform-node/NodeRedis"
@@ -185,14 +185,21 @@ export const byDeadline = <A>(
 ): Effect.Effect<A, Redis.RedisError> => StoreDeadline.bound(command, { graceMs, onTimeout: pastDeadline })
 
 /**
- * Re-provides the `Redis` in context, bounded (see `bound`).
+ * Re-provides the `Redis` in context, bounded (see `bound`). A `timeout`
+ * that is not a positive duration fails it with an `LlmConfigError` naming
+ * `name` (default `RedisConnection.commandTimeout`).
  *
  * @since 0.1.0
  */
 export const layerBound = (
-  timeout: Duration.Input = defaults.commandTimeout
-): Layer.Layer<Redis.Redis, never, Redis.Redis> =>
-  Layer.effect(Redis.Redis, Effect.map(Effect.service(Redis.Redis), (redis) => bound(redis, timeout)))
+  timeout: Duration.Input = defaults.commandTimeout,
+  name = "RedisConnection.commandTimeout"
+): Layer.Layer<Redis.Redis, LlmConfigError, Redis.Redis> =>
+  Layer.effect(
+    Redis.Redis,
+    Effect.zipWith(duration(name, timeout, "positive"), Effect.service(Redis.Redis), (limit, redis) =>
+      bound(redis, limit))
+  )
 
 /**
  * Connects to Redis: bounded connection, bounded commands, no offline
@@ -200,12 +207,34 @@ export const layerBound = (
  * the rule `REDIS_URL` is checked by), an unreachable server, or one that
  * does not complete the connection within `connectTimeout` (a paused Redis,
  * a proxy that accepts and never answers) fails the layer with
- * `RedisError`; interrupting the build drops the connection at once.
+ * `RedisError`; interrupting the build drops the connection at once. A
+ * bound that is not a duration of more than 0 (`closeTimeout`: 0 or more)
+ * fails it first, with an `LlmConfigError` naming the option
+ * (`RedisConnection.commandTimeout`).
  *
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<Redis.Redis | NodeRedis.NodeRedis, Redis.RedisError> =>
+export const layer = (
+  options: Options
+): Layer.Layer<Redis.Redis | NodeRedis.NodeRedis, LlmConfigError | Redis.RedisError> =>
   Layer.effectContext(Effect.gen(function*() {
+    const bounds = yield* Effect.all({
+      commandTimeout: duration(
+        "RedisConnection.commandTimeout",
+        options.commandTimeout ?? defaults.commandTimeout,
+        "positive"
+      ),
+      connectTimeout: duration(
+        "RedisConnection.connectTimeout",
+        options.connectTimeout ?? defaults.connectTimeout,
+        "positive"
+      ),
+      closeTimeout: duration(
+        "RedisConnection.closeTimeout",
+        options.closeTimeout ?? defaults.closeTimeout,
+        "nonNegative"
+      )
+    })
     const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
     const problem = redisUrlProblem(url)
     if (problem !== undefined) {
@@ -213,11 +242,10 @@ export const layer = (options: Options): Layer.Layer<Redis.Redis | NodeRedis.Nod
     }
     const context = yield* NodeRedisClient.make({
       url,
-      connectTimeout: Duration.fromInputUnsafe(options.connectTimeout ?? defaults.connectTimeout),
-      closeTimeout: Duration.fromInputUnsafe(options.closeTimeout ?? defaults.closeTimeout)
+      connectTimeout: bounds.connectTimeout,
+      closeTimeout: bounds.closeTimeout
     })
-    const commandTimeout = options.commandTimeout ?? defaults.commandTimeout
-    return Context.add(context, Redis.Redis, bound(Context.get(context, Redis.Redis), commandTimeout))
+    return Context.add(context, Redis.Redis, bound(Context.get(context, Redis.Redis), bounds.commandTimeout))
   }))
 
 /**

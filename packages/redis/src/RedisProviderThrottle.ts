@@ -27,6 +27,7 @@
  *
  * @since 0.1.0
  */
+import type { LlmConfigError } from "@baton/core/LlmError"
 import * as ProviderThrottle from "@baton/core/ProviderThrottle"
 import { type Duration, Layer } from "effect"
 import { RateLimiter, type Redis } from "effect/persistence"
@@ -40,9 +41,9 @@ import * as RedisConnection from "./RedisConnection.ts"
 export const layer = (
   limits: ProviderThrottle.LimitTable,
   options: { readonly prefix?: string | undefined; readonly commandTimeout?: Duration.Input | undefined } = {}
-): Layer.Layer<ProviderThrottle.ProviderThrottle, never, Redis.Redis> =>
+): Layer.Layer<ProviderThrottle.ProviderThrottle, LlmConfigError, Redis.Redis> =>
   ProviderThrottle.layer(limits, { remote: true }).pipe(
     Layer.provide(RateLimiter.layer),
     Layer.provide(RateLimiter.layerStoreRedis({ prefix: options.prefix ?? "baton:throttle:" })),
-    Layer.provide(RedisConnection.layerBound(options.commandTimeout))
+    Layer.provide(RedisConnection.layerBound(options.commandTimeout, "RedisProviderThrottle.commandTimeout"))
   )

@@ -119,7 +119,7 @@
  * @since 0.1.0
  */
 import * as DampedWarning from "@baton/core/DampedWarning"
-import { type LlmConfig } from "@baton/core/LlmConfig"
+import { duration, type LlmConfig, wholeNumber } from "@baton/core/LlmConfig"
 import { type LlmConfigError, QuotaStoreUnavailable } from "@baton/core/LlmError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as StoreDeadline from "@baton/core/StoreDeadline"
@@ -321,15 +321,25 @@ const neverSent = (cause: Cause.Cause<Redis.RedisError>): boolean =>
   cause.reasons.length > 0 &&
   cause.reasons.every((reason) => reason._tag === "Fail" && RedisConnection.neverSent(reason.error))
 
+/** The options a store checks: its command bound and its bound of pending undos. */
+const checked = (options: Options) =>
+  Effect.all({
+    timeout: duration("RedisQuotaStore.timeout", options.timeout ?? Duration.seconds(1), "positive"),
+    maxPendingUndos: wholeNumber("RedisQuotaStore.maxPendingUndos", options.maxPendingUndos ?? 10_000, "positive")
+  })
+
 /**
- * Builds the store over the current `Redis` service.
+ * Builds the store over the current `Redis` service. A `timeout` that is
+ * not a positive duration, or a `maxPendingUndos` that is not a positive
+ * whole number, fails it with an `LlmConfigError` naming the option
+ * (`RedisQuotaStore.timeout`).
  *
  * @since 0.1.0
  */
 export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
-  const redis = RedisConnection.bound(yield* Redis.Redis, options.timeout ?? Duration.seconds(1))
+  const { maxPendingUndos, timeout } = yield* checked(options)
+  const redis = RedisConnection.bound(yield* Redis.Redis, timeout)
   const prefix = options.prefix ?? "baton:quota:"
-  const maxPendingUndos = options.maxPendingUndos ?? 10_000
 
   // The undos waiting for Redis, oldest first, and the one fiber that works through them.
   const pending = new Map<string, PendingUndo>()
@@ -508,7 +518,9 @@ export const makeStore = Effect.fnUntraced(function*(options: Options = {}) {
  *
  * @since 0.1.0
  */
-export const layerStore = (options: Options = {}): Layer.Layer<QuotaLimiter.QuotaStore, never, Redis.Redis> =>
+export const layerStore = (
+  options: Options = {}
+): Layer.Layer<QuotaLimiter.QuotaStore, LlmConfigError, Redis.Redis> =>
   Layer.effect(QuotaLimiter.QuotaStore, makeStore(options))
 
 /**
@@ -535,6 +547,10 @@ export const layer = (
 export const layerConfig = (
   options: QuotaLimiter.Extras & Options = {}
 ): Layer.Layer<QuotaLimiter.QuotaLimiter, LlmConfigError | QuotaStoreUnavailable, LlmConfig> =>
+  // checked before the connection, which is given `timeout` as its own bound, would name it after itself
+  Layer.unwrap(Effect.as(checked(options), connectedLayer(options)))
+
+const connectedLayer = (options: QuotaLimiter.Extras & Options) =>
   layer(options).pipe(
     Layer.provide(
       RedisConnection.layerConfig({
