@@ -199,10 +199,12 @@ export const costNanoUsd = Metric.counter("baton_llm_cost_nano_usd_total", {
   incremental: true
 })
 
-const latencyBoundaries = Metric.exponentialBoundaries({ start: 25, factor: 2, count: 12 })
+/** 25 ms to 102.4 s, doubling: the longest default attempt (80 s, a model that thinks first) has a bucket of its own. */
+const latencyBoundaries = Metric.exponentialBoundaries({ start: 25, factor: 2, count: 14 })
 
 /**
- * Latency of provider attempts in milliseconds, by provider and outcome.
+ * Latency of provider attempts in milliseconds, by provider and outcome,
+ * in buckets from 25 ms to 102.4 s (doubling).
  *
  * @since 0.1.0
  */

@@ -5,12 +5,13 @@
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Metric, Option, Tracer } from "effect"
+import { Effect, Exit, Metric, Option, Schema, Tracer } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import * as LlmMetrics from "../src/LlmMetrics.ts"
 import * as LlmRequest from "../src/LlmRequest.ts"
 import * as QuotaLimiter from "../src/QuotaLimiter.ts"
-import { Bench, eventually, inject, manager } from "./utils/chain.ts"
+import * as StructuredOutput from "../src/StructuredOutput.ts"
+import { Bench, eventually, inject, manager, runDriven } from "./utils/chain.ts"
 import { recordingTracer } from "./utils/tracer.ts"
 
 const prompt = "Write one quiz question about the secret-prompt-canary."
@@ -126,6 +127,25 @@ describe("LlmMetrics after manager runs", () => {
         yield* counter(LlmMetrics.attempts, { ...openai, role: "primary", outcome: "success" }),
         globalBefore
       )
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("an attempt cut at the longest default attempt limit (80 s) lands in a finite latency bucket", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"], policy: { maxRetries: 0, requestTimeoutMs: 300_000 } })
+      yield* inject("openai", MockFault.latency(600_000))
+      const latency = Metric.withAttributes(LlmMetrics.attemptLatency, { provider: "openai", outcome: "error" })
+      /** Observations up to the first finite boundary of at least 80 s (none: every such attempt is in `+Inf`). */
+      const upTo80s = Effect.map(
+        Metric.value(latency),
+        (state) => state.buckets.find(([boundary]) => Number.isFinite(boundary) && boundary >= 80_000)?.[1] ?? 0
+      )
+      const before = yield* upTo80s
+      const output = StructuredOutput.fromSchema(Schema.Struct({ answer: Schema.String }), { name: "answer" })
+      const failed = yield* Effect.flip(
+        runDriven(llm.generateStructured({ prompt, options: { model: "gpt-5" } }, output), 1_000)
+      )
+      assert.strictEqual("_tag" in failed ? failed._tag : undefined, "AllProvidersFailed")
+      assert.strictEqual((yield* upTo80s) - before, 1)
     }).pipe(Effect.provide(Bench)))
 
   it.effect("a circuit opening is counted", () =>
