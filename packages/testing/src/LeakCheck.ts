@@ -4,10 +4,13 @@
  *
  * `LeakCheck.make()` gives a `Logger` and a `Tracer` that record every log
  * line (its text, the JSON of every logged value, its cause pretty-printed)
- * and every span; wrap the program
- * under test with `capture`, add the errors it returned with `addErrors`
- * (their message, `String`, JSON and pretty cause are all kept), then assert
- * on `texts()`: one string per line, error rendering and span attribute.
+ * and every span (its name, attributes, events, and the cause it failed
+ * with, which an OTLP exporter sends as an `exception` event); wrap the
+ * program under test with `capture` (logs also become events of their span,
+ * as under Effect's default loggers), add the errors it returned with
+ * `addErrors` (their message, `String`, JSON and pretty cause are all kept),
+ * then assert on `texts()`: one string per line, error rendering, span name,
+ * attribute, event and failure.
  *
  * @example
  * ```ts
@@ -21,7 +24,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Logger, Tracer } from "effect"
+import { Cause, Effect, Exit, Logger, Tracer } from "effect"
 
 /**
  * A recorder of logs, spans and errors.
@@ -29,11 +32,15 @@ import { Cause, Effect, Logger, Tracer } from "effect"
  * @since 0.1.0
  */
 export interface LeakCheck {
-  /** Runs an effect with the recording logger (replacing the others) and tracer. */
+  /** Runs an effect with the recording logger (replacing the others, Effect's span-event logger kept) and tracer. */
   readonly capture: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** Keeps every rendering of these errors. */
   readonly addErrors: (errors: ReadonlyArray<unknown>) => void
-  /** Every log line, error rendering and span attribute (`key=value`) seen so far. */
+  /**
+   * Every log line, error rendering, span name (`span <name>`), attribute
+   * (`key=value`), event (`event <name> <attributes as JSON>`) and failure
+   * (its cause pretty-printed) seen so far.
+   */
   readonly texts: () => ReadonlyArray<string>
   /** How many log lines and spans were recorded (to check the capture worked). */
   readonly counts: () => { readonly lines: number; readonly spans: number }
@@ -55,6 +62,22 @@ const renderings = (error: unknown): ReadonlyArray<string> => [
   Cause.pretty(Cause.fail(error))
 ]
 
+/** A cause pretty-printed, and every rendering of each error and defect in it (pretty-printing shows no fields). */
+const causeTexts = (cause: Cause.Cause<unknown>): ReadonlyArray<string> => [
+  Cause.pretty(cause),
+  ...cause.reasons.flatMap((reason) =>
+    reason._tag === "Fail" ? renderings(reason.error) : reason._tag === "Die" ? renderings(reason.defect) : []
+  )
+]
+
+/** What a span lets out: its name, attributes, events and the cause it ended with. */
+const spanTexts = (span: Tracer.NativeSpan): ReadonlyArray<string> => [
+  `span ${span.name}`,
+  ...[...span.attributes.entries()].map(([key, value]) => `${key}=${String(value)}`),
+  ...span.events.map(([name, , attributes]) => `event ${name} ${json(attributes)}`),
+  ...(span.status._tag === "Ended" && Exit.isFailure(span.status.exit) ? causeTexts(span.status.exit.cause) : [])
+]
+
 /**
  * A fresh recorder.
  *
@@ -66,7 +89,7 @@ export const make = (): LeakCheck => {
   const spans: Array<Tracer.NativeSpan> = []
   const logger = Logger.make((options) => {
     const items: ReadonlyArray<unknown> = Array.isArray(options.message) ? options.message : [options.message]
-    lines.push([Logger.formatSimple.log(options), ...items.map(json), Cause.pretty(options.cause)].join(" "))
+    lines.push([Logger.formatSimple.log(options), ...items.map(json), ...causeTexts(options.cause)].join(" "))
   })
   const tracer = Tracer.make({
     span(options) {
@@ -76,14 +99,15 @@ export const make = (): LeakCheck => {
     }
   })
   return {
-    capture: (self) => self.pipe(Effect.provide(Logger.layer([logger])), Effect.withTracer(tracer)),
+    capture: (self) =>
+      self.pipe(Effect.provide(Logger.layer([logger, Logger.tracerLogger])), Effect.withTracer(tracer)),
     addErrors: (more) => {
       for (const error of more) errors.push(...renderings(error))
     },
     texts: () => [
       ...lines,
       ...errors,
-      ...spans.flatMap((span) => [...span.attributes.entries()].map(([key, value]) => `${key}=${String(value)}`))
+      ...spans.flatMap(spanTexts)
     ],
     counts: () => ({ lines: lines.length, spans: spans.length })
   }

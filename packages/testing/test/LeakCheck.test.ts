@@ -5,20 +5,39 @@ import * as LeakCheck from "../src/LeakCheck.ts"
 class Boom extends Data.TaggedError("Boom")<{ readonly detail: string }> {}
 
 describe("LeakCheck", () => {
-  it.effect("sees a secret in a log line, a logged cause, a span attribute and an error", () =>
+  it.effect(
+    "sees a secret in a log line, a logged cause, a span attribute, name, event or failure, and an error",
+    () =>
+      Effect.gen(function*() {
+        const places = ["log", "cause", "span", "spanName", "spanEvent", "spanFailure", "error"] as const
+        for (const place of places) {
+          const check = LeakCheck.make()
+          const secret = `secret-in-${place}`
+          yield* Effect.gen(function*() {
+            if (place === "log") yield* Effect.logInfo(`leaking ${secret}`)
+            if (place === "cause") yield* Effect.logError("failed", new Boom({ detail: secret }))
+            if (place === "span") yield* Effect.annotateCurrentSpan("leak", secret)
+            if (place === "spanName") yield* Effect.void.pipe(Effect.withSpan(`named ${secret}`))
+            if (place === "spanEvent") {
+              const span = yield* Effect.currentSpan
+              span.event("leak", 0n, { detail: secret })
+            }
+            // a span that ends failed: an OTLP exporter sends its error as an `exception` event
+            if (place === "spanFailure") {
+              yield* Effect.ignore(Effect.fail(new Boom({ detail: secret })).pipe(Effect.withSpan("inner")))
+            }
+          }).pipe(Effect.withSpan("work"), check.capture)
+          if (place === "error") check.addErrors([new Boom({ detail: secret })])
+          assert.isTrue(check.texts().some((text) => text.includes(secret)), place)
+        }
+      })
+  )
+
+  it.effect("keeps logs as events of the span they were written in, as Effect's default logger does", () =>
     Effect.gen(function*() {
-      const places = ["log", "cause", "span", "error"] as const
-      for (const place of places) {
-        const check = LeakCheck.make()
-        const secret = `secret-in-${place}`
-        yield* Effect.gen(function*() {
-          if (place === "log") yield* Effect.logInfo(`leaking ${secret}`)
-          if (place === "cause") yield* Effect.logError("failed", new Boom({ detail: secret }))
-          if (place === "span") yield* Effect.annotateCurrentSpan("leak", secret)
-        }).pipe(Effect.withSpan("work"), check.capture)
-        if (place === "error") check.addErrors([new Boom({ detail: secret })])
-        assert.isTrue(check.texts().some((text) => text.includes(secret)), place)
-      }
+      const check = LeakCheck.make()
+      yield* Effect.logInfo("noted").pipe(Effect.withSpan("work"), check.capture)
+      assert.isTrue(check.texts().some((text) => text.startsWith("event ") && text.includes("noted")))
     }))
 
   it.effect("sees nothing when nothing leaks", () =>
