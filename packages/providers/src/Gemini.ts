@@ -25,8 +25,10 @@
  *   counts against `maxOutputTokens`, so `"high"` under Baton's default
  *   2000 tokens can spend them all thinking and answer empty (finish reason
  *   `"length"`); ask for more tokens with more thinking.
- * - Output tokens are `candidatesTokenCount + thoughtsTokenCount`: Gemini
- *   reports thinking apart but bills it as output.
+ * - Input tokens are `promptTokenCount + toolUsePromptTokenCount`, output
+ *   tokens `candidatesTokenCount + thoughtsTokenCount`: Gemini reports the
+ *   tool-use results in the prompt and thinking apart, but bills them as
+ *   input and as output.
  * - A prompt blocked by safety (`promptFeedback.blockReason`) is
  *   `ContentFiltered` at stage `prompt`, its `usage` the prompt tokens
  *   Gemini reported beside the block; a `SAFETY`-like finish reason is

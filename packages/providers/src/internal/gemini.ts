@@ -26,9 +26,11 @@
  *   decoder's `reasoning` callback that the stream is alive, and how many
  *   characters of thoughts came); tools and tool calls are `geminiTools.ts`. A prompt the safety system blocked has no candidates, only
  *   `promptFeedback.blockReason`.
- * - Usage: `promptTokenCount` (cached included), `cachedContentTokenCount`,
- *   and output = `candidatesTokenCount` + `thoughtsTokenCount` (candidates
- *   exclude thoughts, but both are billed as output).
+ * - Usage: input = `promptTokenCount` (cached included) +
+ *   `toolUsePromptTokenCount` (the tool-use results in the prompt, billed as
+ *   input), `cachedContentTokenCount`, and output = `candidatesTokenCount` +
+ *   `thoughtsTokenCount` (candidates exclude thoughts, but both are billed as
+ *   output): input + output = `totalTokenCount`.
  * - Streams (`:streamGenerateContent?alt=sse`) have no terminator: each event
  *   is a whole response with a running usage total, and the last carries the
  *   `finishReason`. A stream whose events never carried one was cut. An
@@ -67,13 +69,18 @@ export const finishReason = (reason: string, toolCall: boolean): FinishReason =>
   return filtered.has(reason) ? "content_filter" : "other"
 }
 
-/** Token counts from `usageMetadata`. */
+/**
+ * Token counts from `usageMetadata`: input is the prompt plus the tool-use
+ * results in it (`toolUsePromptTokenCount`, outside `promptTokenCount`),
+ * output the candidates plus the thoughts, so their sum is Gemini's
+ * `totalTokenCount`.
+ */
 export const usage = (metadata: Json.JsonObject): TokenCounts | undefined => {
-  const promptTokens = Json.count(metadata.promptTokenCount)
-  if (promptTokens === undefined) return undefined
+  const prompt = Json.count(metadata.promptTokenCount)
+  if (prompt === undefined) return undefined
   const thoughts = Json.count(metadata.thoughtsTokenCount) ?? 0
   return {
-    promptTokens,
+    promptTokens: prompt + (Json.count(metadata.toolUsePromptTokenCount) ?? 0),
     completionTokens: (Json.count(metadata.candidatesTokenCount) ?? 0) + thoughts,
     cachedPromptTokens: Json.count(metadata.cachedContentTokenCount),
     reasoningTokens: thoughts
