@@ -14,7 +14,7 @@
  *
  * | Fault | Text form |
  * |---|---|
- * | {@link status} | `status=503`, `status=429;retryAfter=2;message=slow%20down`, `status=400;errorCode=unsupported_value;param=temperature` |
+ * | {@link status} | `status=503`, `status=429;retryAfter=2;message=slow%20down`, `status=503;shouldRetry=false`, `status=400;errorCode=unsupported_value;param=temperature` |
  * | {@link rateLimited} | `rateLimited`, `rateLimited;retryAfter=5` |
  * | {@link quotaExhausted} | `quotaExhausted` |
  * | {@link contextLengthExceeded} | `contextLengthExceeded` |
@@ -86,6 +86,8 @@ export interface Status {
   readonly _tag: "Status"
   readonly code: number
   readonly retryAfter: string | undefined
+  /** The `x-should-retry` header, as written (OpenAI and Anthropic send `true` or `false`). */
+  readonly shouldRetry?: string | undefined
   readonly message: string | undefined
   /** The provider's error code (OpenAI `code`, Anthropic `error.type`, Gemini `status`). */
   readonly errorCode?: string | undefined
@@ -203,7 +205,9 @@ export interface Content {
  * `RetryInfo`, OpenAI 429 `rate_limit_exceeded`, DeepSeek 402 `Insufficient
  * Balance`, ...). `retryAfter` is sent as the `retry-after` header, but on
  * a Gemini 429, which carries it only as `RetryInfo.retryDelay`, as Gemini
- * does; `message` replaces the default message; `errorCode`
+ * does; `shouldRetry` is sent as the `x-should-retry` header (OpenAI's and
+ * Anthropic's word on whether a retry may succeed), on every wire;
+ * `message` replaces the default message; `errorCode`
  * replaces the provider's error code (OpenAI `code`, Anthropic `error.type`,
  * Gemini `status`) and `param` sets OpenAI's `param`.
  *
@@ -213,6 +217,7 @@ export const status = (
   code: number,
   options: {
     readonly retryAfter?: string | undefined
+    readonly shouldRetry?: string | undefined
     readonly message?: string | undefined
     readonly errorCode?: string | undefined
     readonly param?: string | undefined
@@ -221,6 +226,7 @@ export const status = (
   _tag: "Status",
   code,
   retryAfter: options.retryAfter,
+  shouldRetry: options.shouldRetry,
   message: options.message,
   errorCode: options.errorCode,
   param: options.param
@@ -501,11 +507,12 @@ const withAfter = (make: (after: number | undefined) => MockFault): Parser => (v
 
 const parsers: Record<string, { readonly options: ReadonlyArray<string>; readonly parse: Parser }> = {
   status: {
-    options: ["retryAfter", "message", "errorCode", "param"],
+    options: ["retryAfter", "message", "errorCode", "param", "shouldRetry"],
     parse: (value, options) =>
       value !== undefined && /^[1-5]\d\d$/.test(value)
         ? status(Number(value), {
           retryAfter: options.get("retryAfter"),
+          shouldRetry: options.get("shouldRetry"),
           message: options.get("message"),
           errorCode: options.get("errorCode"),
           param: options.get("param")

@@ -4,7 +4,7 @@ import * as MockFault from "../src/MockFault.ts"
 
 describe("MockFault.parse", () => {
   const cases: ReadonlyArray<readonly [string, MockFault.MockFault]> = [
-    ["status=503", MockFault.status(503)],
+    ["status=503;shouldRetry=false", MockFault.status(503, { shouldRetry: "false" })],
     ["status=429;retryAfter=2;message=slow%20down", MockFault.status(429, { retryAfter: "2", message: "slow down" })],
     ["rateLimited", MockFault.rateLimited()],
     ["rateLimited;retryAfter=5", MockFault.rateLimited({ retryAfter: "5" })],

@@ -92,6 +92,16 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
         assert.strictEqual(anthropic.headers.get("retry-after"), "5")
       }))
 
+    it.effect("shouldRetry is the x-should-retry header, as written; without it there is none", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const refused = yield* askWith(server, "anthropic", MockFault.status(529, { shouldRetry: "false" }))
+        assert.strictEqual(refused.status, 529)
+        assert.strictEqual(refused.headers.get("x-should-retry"), "false")
+        const plain = yield* askWith(server, "openai", MockFault.status(503))
+        assert.isNull(plain.headers.get("x-should-retry"))
+      }))
+
     it.effect("OpenAI 429 rate_limit_exceeded versus insufficient_quota", () =>
       Effect.gen(function*() {
         const server = yield* fresh

@@ -170,9 +170,22 @@ const sendJson = (res: ServerResponse, status: number, body: unknown, extra: Rec
 const retryAfterHeader = (wire: WireFormat, status: number, retryAfter: string | undefined) =>
   retryAfter === undefined || (wire === WIRES.gemini && status === 429) ? {} : { "retry-after": retryAfter }
 
-const sendError = (res: ServerResponse, wire: WireFormat, error: WireError, retryAfter?: string) => {
+/** The `x-should-retry` header of a test's `shouldRetry`, sent as written on every wire. */
+const shouldRetryHeader = (shouldRetry: string | undefined) =>
+  shouldRetry === undefined ? {} : { "x-should-retry": shouldRetry }
+
+const sendError = (
+  res: ServerResponse,
+  wire: WireFormat,
+  error: WireError,
+  retryAfter?: string,
+  shouldRetry?: string
+) => {
   const response = wire.error(error, retryAfter)
-  sendJson(res, response.status, response.body, retryAfterHeader(wire, response.status, retryAfter))
+  sendJson(res, response.status, response.body, {
+    ...retryAfterHeader(wire, response.status, retryAfter),
+    ...shouldRetryHeader(shouldRetry)
+  })
 }
 
 /**
@@ -454,7 +467,7 @@ const play = async (exchange: Exchange, fault: MockFault | undefined): Promise<v
   if (fault === undefined) return replyWith(exchange)
   switch (fault._tag) {
     case "Status": {
-      sendError(res, wire, { ...fault, _tag: "Status" }, fault.retryAfter)
+      sendError(res, wire, { ...fault, _tag: "Status" }, fault.retryAfter, fault.shouldRetry)
       return
     }
     case "RateLimited": {
