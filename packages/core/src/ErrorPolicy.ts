@@ -9,9 +9,9 @@
  *
  * | error | retry (same provider) | fall back (next provider) | circuit | server's hint | the request's own fault |
  * | --- | --- | --- | --- | --- | --- |
- * | `ProviderRateLimited` (429) | backoff | yes | failure | honoured | no |
+ * | `ProviderRateLimited` (429) | backoff, unless the server says not to | yes | failure | honoured | no |
  * | `ProviderQuotaExhausted` | no | yes | failure | none | no |
- * | `ProviderUnavailable` (5xx, Anthropic 529) | backoff | yes | failure | honoured | no |
+ * | `ProviderUnavailable` (5xx, Anthropic 529) | backoff, unless the server says not to | yes | failure | honoured | no |
  * | `ProviderTimeout` | no (a silent provider retried multiplies the wait) | yes | failure | none | no |
  * | `ProviderConnectionFailed` | backoff | yes | failure | none | no |
  * | `ProviderAuthenticationFailed` | no | yes | failure | none | no |
@@ -25,15 +25,31 @@
  * | `CircuitOpen` | no | yes | ignored | none | no |
  * | `ProviderThrottled` | no | yes | ignored | none | no |
  *
- * The server's hint is the `retryAfter` a provider sent with the error
+ * The server's hints are the `retryAfter` a provider sent with the error
  * (`Retry-After`, `retry-after-ms`, Gemini's `RetryInfo`; a 429 may carry
- * one, and so may a 503 or an Anthropic 529 `overloaded_error`). Where it is
- * honoured ({@link retryAfter}), a retry waits at least that long (and not
- * at all when that would outlive the request's deadline: the next provider
- * gets the remaining budget), and a circuit the failure opens stays open at
- * least that long: for the longer of the configured cooldown and the hint
- * (the hint capped at an hour).
- * `CircuitOpen` and `ProviderThrottled` carry a `retryAfter` of Baton's own,
+ * one, and so may a 503 or an Anthropic 529 `overloaded_error`) and its
+ * `shouldRetry` (OpenAI's and Anthropic's `x-should-retry`). Where they are
+ * honoured:
+ * - a retry waits at least `retryAfter` ({@link retryAfter}; and is not
+ *   made at all when that would outlive the request's deadline: the next
+ *   provider gets the remaining budget), and a circuit the failure opens
+ *   stays open at least that long: for the longer of the configured
+ *   cooldown and the hint (the hint capped at an hour);
+ * - `shouldRetry: false` means no retry on the same provider
+ *   ({@link retries}): the server knows this response will not change (a
+ *   request it will refuse again, an overload it expects to last), and a
+ *   retry would only spend the request's deadline and the provider's rate
+ *   limit; the request falls back as the row says, and the circuit counts
+ *   the failure as the row says;
+ * - `shouldRetry: true` changes nothing: rows that retry already do, and
+ *   rows that do not (a spent quota, a refused key, the request's own
+ *   fault, a silent provider) stay so, whatever the server hopes: those
+ *   failures repeat on the same provider, another provider is the better
+ *   try, and a hint from a proxy or a misconfigured server must not turn a
+ *   refused key into a retry loop.
+ *
+ * Only the two rows whose retry a `false` stops, `ProviderRateLimited` and
+ * `ProviderUnavailable`, carry `shouldRetry`. `CircuitOpen` and `ProviderThrottled` carry a `retryAfter` of Baton's own,
  * not the provider's: they are never retried and never counted.
  *
  * Two rules hold for every row: nothing falls back once a stream's text has
@@ -102,8 +118,9 @@ export type Fallback = "yes" | "no" | "unless-conversation-rejected" | "if-polic
 export type Health = "failure" | "success" | "ignored"
 
 /**
- * Whether the server's wait hint on the error (its `retryAfter`) is
- * honoured, by the retry backoff and by the circuit's open time.
+ * Whether the server's hints on the error are honoured: its `retryAfter`, by
+ * the retry backoff and by the circuit's open time, and its `shouldRetry:
+ * false`, by not retrying (see the module header).
  *
  * @since 0.1.0
  */
@@ -213,12 +230,18 @@ export const rejectsConversation = (error: ProviderError): boolean => {
   return field !== undefined && conversationFields.has(fieldName(field))
 }
 
+/** True when the server said, where the table honours its hints, that retrying this response will not help. */
+const retryRefused = (error: ProviderError): boolean =>
+  table[error._tag].hint === "honoured" && "shouldRetry" in error && !error.shouldRetry
+
 /**
- * True when the same provider is tried again after a backoff.
+ * True when the same provider is tried again after a backoff: the table
+ * says so, and the server did not say `x-should-retry: false` (see the
+ * module header).
  *
  * @since 0.1.0
  */
-export const retries = (error: ProviderError): boolean => table[error._tag].retry === "backoff"
+export const retries = (error: ProviderError): boolean => table[error._tag].retry === "backoff" && !retryRefused(error)
 
 /**
  * True when the same provider is asked again with the decode error in the

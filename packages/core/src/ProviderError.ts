@@ -35,9 +35,16 @@ const common = {
 }
 
 /**
+ * The server's word on whether retrying the response may succeed
+ * (`x-should-retry: true` or `false`, sent by OpenAI and Anthropic), when it
+ * gave one: `ErrorPolicy.retries` obeys a `false`.
+ */
+const shouldRetry = Schema.optionalKey(Schema.Boolean)
+
+/**
  * The provider answered 429: too many requests for now. `retryAfter` is the
  * server's hint (`Retry-After`, `retry-after-ms` or the provider's own retry
- * info) when it gave one.
+ * info) when it gave one, `shouldRetry` its `x-should-retry`.
  *
  * @since 0.1.0
  */
@@ -45,7 +52,8 @@ export class ProviderRateLimited extends stackless(
   Schema.TaggedError<ProviderRateLimited>()("ProviderRateLimited", {
     ...common,
     message: Schema.String,
-    retryAfter: Schema.optionalKey(Schema.Duration)
+    retryAfter: Schema.optionalKey(Schema.Duration),
+    shouldRetry
   })
 ) {}
 
@@ -68,7 +76,8 @@ export class ProviderQuotaExhausted extends stackless(
  * The provider is down or overloaded: a 5xx status, Anthropic's 529, a 408.
  * `retryAfter` is the server's hint when it gave one, read as on a 429
  * (`Retry-After`, `retry-after-ms` or the provider's own retry info): a
- * 503 or an Anthropic 529 `overloaded_error` may say when to come back.
+ * 503 or an Anthropic 529 `overloaded_error` may say when to come back;
+ * `shouldRetry` is its `x-should-retry`, as on a 429.
  * `usage` is what the provider billed when it failed an answer in the
  * answer itself (an `effect/ai` model's finish reason `error`).
  *
@@ -80,6 +89,7 @@ export class ProviderUnavailable extends stackless(
     status: Schema.Int,
     message: Schema.String,
     retryAfter: Schema.optionalKey(Schema.Duration),
+    shouldRetry,
     usage: Schema.optionalKey(TokenUsage)
   })
 ) {}
@@ -403,7 +413,8 @@ export const isProviderError: (u: unknown) => u is ProviderError = Schema.is(Pro
  * The error an HTTP status stands for when nothing else is known of the
  * failure: 402 a spent quota, 429 a rate limit, 401 and 403 a refused key,
  * 408, 409, 499 and 5xx an unavailable provider (retried on the same
- * provider, `retryAfter` its hint), any other 4xx an invalid request,
+ * provider, `retryAfter` and `shouldRetry` its hints, as on a 429), any
+ * other 4xx an invalid request,
  * anything else a malformed response. The one rule of a status: the
  * adapters refine it by the error body (a spent quota, a context length or
  * a content filter a 4xx names), and `@baton/ai` applies it to an
@@ -427,9 +438,13 @@ export const fromStatus = (options: {
   readonly status: number
   readonly message: string
   readonly retryAfter?: Duration.Duration
+  readonly shouldRetry?: boolean
 }): ProviderError => {
-  const { retryAfter, status, ...rest } = options
-  const hint = retryAfter === undefined ? {} : { retryAfter }
+  const { retryAfter, shouldRetry, status, ...rest } = options
+  const hint = {
+    ...(retryAfter === undefined ? {} : { retryAfter }),
+    ...(shouldRetry === undefined ? {} : { shouldRetry })
+  }
   if (status === 402) return new ProviderQuotaExhausted({ ...rest, status })
   if (status === 429) return new ProviderRateLimited({ ...rest, ...hint })
   if (status === 401 || status === 403) return new ProviderAuthenticationFailed({ ...rest, status })

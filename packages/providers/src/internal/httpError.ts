@@ -5,25 +5,27 @@
  * error body (`{"error":{...}}` for OpenAI, DeepSeek, Gemini and compatible
  * servers, `{"type":"error","error":{...}}` for Anthropic, a flat
  * `{"object":"error","message":...}` for older vLLM, or plain text), hint
- * headers (`retry-after-ms`, `Retry-After`), an error event in the middle of
- * a stream, or a transport failure before any byte arrived. One table covers
+ * headers (`retry-after-ms`, `Retry-After`, `x-should-retry`), an error
+ * event in the middle of a stream, or a transport failure before any byte arrived. One table covers
  * them all:
  *
  * | what | error |
  * | --- | --- |
- * | 429, or a stream error of type `rate_limit*` | `ProviderRateLimited` (`retryAfter` from `retry-after-ms`, `Retry-After` seconds or date, Gemini `RetryInfo.retryDelay`: {@link retryAfter}) |
+ * | 429, or a stream error of type `rate_limit*` | `ProviderRateLimited` (`retryAfter` from `retry-after-ms`, `Retry-After` seconds or date, Gemini `RetryInfo.retryDelay`: {@link retryAfter}; `shouldRetry` from `x-should-retry`: {@link shouldRetry}) |
  * | 402, 4xx `insufficient_quota` / `billing_error` / "credit balance is too low" (Anthropic's 400), a Gemini `QuotaFailure` on a per-day quota, a stream error of type `billing_error` | `ProviderQuotaExhausted` |
  * | 401, 403, Gemini's 400 with an `ErrorInfo` reason `API_KEY_INVALID` / `API_KEY_EXPIRED` | `ProviderAuthenticationFailed` |
  * | 4xx `content_policy_violation` / `content_filter` (OpenAI, Azure), a message about the content (filtering) policy or safety system (Anthropic, Gemini), OpenRouter's moderation error (its 403 with `metadata.reasons`) | `ContentFiltered` (stage `prompt`) |
  * | 400, 404, 413, 422 and other 4xx | `InvalidRequest` (with the provider's `param` and `code`), or `ContextLengthExceeded` when the code or message says the prompt is too long |
- * | 408, 409, 499, 5xx, Anthropic 529, or a stream error of type `overloaded*` | `ProviderUnavailable` (`retryAfter` from the same hints, when the response carries one: a 503 or a 529 `overloaded_error` may say when to come back) |
+ * | 408, 409, 499, 5xx, Anthropic 529, or a stream error of type `overloaded*` | `ProviderUnavailable` (`retryAfter` and `shouldRetry` from the same hints, when the response carries them: a 503 or a 529 `overloaded_error` may say when to come back, or not to retry) |
  * | refused, reset, DNS, TLS | `ProviderConnectionFailed` |
  * | anything else | `MalformedResponse` |
  *
  * The manager honours a `retryAfter` on either error alike (see
  * `@baton/core/ErrorPolicy`): the retry waits at least that long, within the
  * request's deadline, and a circuit the failure opens stays open at least
- * that long.
+ * that long. A `shouldRetry: false` on either means no retry on the same
+ * provider (the request falls back); `true` changes nothing. An error event
+ * in a stream has no headers of its own, so no `shouldRetry`.
  *
  * An error body sent with HTTP 200 (a stream's error event, or the whole
  * body of a reply: OpenRouter, once it has accepted a request) is read the
@@ -143,6 +145,15 @@ export const retryAfter = (
   return seconds === undefined ? undefined : Duration.millis(Math.round(Number(seconds) * 1000))
 }
 
+/**
+ * The server's `x-should-retry` (OpenAI, Anthropic): `true` or `false`, as
+ * their SDKs read it; anything else is no hint.
+ */
+export const shouldRetry = (headers: Readonly<Record<string, string | undefined>>): boolean | undefined => {
+  const value = headers["x-should-retry"]?.trim().toLowerCase()
+  return value === "true" ? true : value === "false" ? false : undefined
+}
+
 const isPerDayQuota = (details: ReadonlyArray<unknown>): boolean => {
   const violations = detailOf(details, "google.rpc.QuotaFailure")?.violations
   return Array.isArray(violations) &&
@@ -248,7 +259,14 @@ const fromBody = (
   }
   // the status's own rule (`ProviderError.fromStatus`), but for a 4xx its body names (a 403 a flagged prompt)
   const wait = retryAfter(headers, body.details, nowMs)
-  const byStatus = ofStatus({ ...common, status, message, ...(wait === undefined ? {} : { retryAfter: wait }) })
+  const retry = shouldRetry(headers)
+  const byStatus = ofStatus({
+    ...common,
+    status,
+    message,
+    ...(wait === undefined ? {} : { retryAfter: wait }),
+    ...(retry === undefined ? {} : { shouldRetry: retry })
+  })
   if (byStatus._tag === "InvalidRequest" || byStatus._tag === "ProviderAuthenticationFailed") {
     if (isContextLength(body)) return new ContextLengthExceeded({ ...common, message })
     if (isContentPolicy(body)) return new ContentFiltered({ ...common, stage: "prompt", message })
