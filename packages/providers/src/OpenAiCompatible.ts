@@ -37,8 +37,10 @@
  *
  * Streams are complete at `data: [DONE]` or, for servers that omit it, at
  * the end of a body whose last chunk carried a `finish_reason`. Usage is read
- * OpenAI-style; a server that reports none is charged with an estimate
- * from the text (four characters a token), labelled `usage.estimated`. Prices
+ * OpenAI-style, from `usage` or, when that is absent, from `x_groq.usage`
+ * (where Groq's stream reports it); a server that reports none is charged
+ * with an estimate from the text (four characters a token), labelled
+ * `usage.estimated`. Prices
  * come from the `Pricing` table under the endpoint's name (unpriced when the
  * table has no row for it).
  *

@@ -51,7 +51,8 @@
  *   overwrites a reason an earlier chunk gave.
  *
  * Streams ask for usage with `stream_options.include_usage`; it arrives in a
- * last chunk with empty `choices`. A refusal (`message.refusal`, a streamed
+ * last chunk with empty `choices`. Usage is read from `usage`, else from
+ * `x_groq.usage` (Groq's final chunk carries it there), plain or streamed. A refusal (`message.refusal`, a streamed
  * `delta.refusal`) counts as a content-filter finish that keeps the model's
  * words (`Reply.refusal`; streamed, the pieces joined: `StreamDecoder.refusal`),
  * and a content-filter finish stays one: a later chunk's `finish_reason:
@@ -242,6 +243,21 @@ const bodyOf = (call: Call, dialect: Dialect): Json.JsonObject => {
   return body
 }
 
+/**
+ * The usage object of a reply or a chunk: its `usage`, else Groq's
+ * `x_groq.usage` (where Groq's stream reports it, in the final chunk).
+ */
+const usageOf = (json: Json.JsonObject): Json.JsonObject | undefined => {
+  if (Json.isObject(json.usage)) return json.usage
+  return Json.isObject(json.x_groq) && Json.isObject(json.x_groq.usage) ? json.x_groq.usage : undefined
+}
+
+/** The token counts of a reply or a chunk, by the dialect ({@link usageOf}). */
+const countsOf = (dialect: Dialect, json: Json.JsonObject): TokenCounts | undefined => {
+  const usage = usageOf(json)
+  return usage === undefined ? undefined : dialect.usage(usage)
+}
+
 const firstChoice = (json: Json.JsonObject): Json.JsonObject | undefined => {
   const choices = json.choices
   return Array.isArray(choices) && Json.isObject(choices[0]) ? choices[0] : undefined
@@ -255,7 +271,7 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   const choice = firstChoice(json)
   if (choice === undefined || !Json.isObject(choice.message)) return "no choices[0].message"
   const message = choice.message
-  const counts = Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined
+  const counts = countsOf(dialect, json)
   const responseId = responseIdOf(json.id)
   const responseModel = responseModelOf(json.model)
   const refusal = isRefusal(message.refusal) ? message.refusal : undefined
@@ -312,7 +328,7 @@ const reasoningLength = (delta: Json.JsonObject): number =>
  * well-typed delta), else `undefined`: such a chunk only adds its text.
  */
 const textOnly = (json: unknown): string | undefined => {
-  if (!Json.isObject(json) || HttpError.carriesError(json) || Json.isObject(json.usage)) return undefined
+  if (!Json.isObject(json) || HttpError.carriesError(json) || usageOf(json) !== undefined) return undefined
   const choice = firstChoice(json)
   if (choice === undefined || givenFinishReason(choice) !== undefined) return undefined
   const delta = choice.delta
@@ -356,9 +372,10 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) =>
       const text = repeated.fromParsed(event, json)
       if (text !== undefined) return text
       // what follows acts on more than the text: `textOnly` must rule out every chunk it acts on
-      if (Json.isObject(json.usage)) counts = dialect.usage(json.usage) ?? counts
+      const usage = usageOf(json)
+      if (usage !== undefined) counts = dialect.usage(usage) ?? counts
       if (!Array.isArray(json.choices)) {
-        return Json.isObject(json.usage) ? "" : { _tag: "Malformed", message: "a chunk without choices" }
+        return usage !== undefined ? "" : { _tag: "Malformed", message: "a chunk without choices" }
       }
       const choice = firstChoice(json)
       if (choice === undefined) return ""
@@ -406,7 +423,7 @@ export const make = (dialect: Dialect): Codec => ({
   },
   body: (call) => bodyOf(call, dialect),
   decode: decodeReply(dialect),
-  billed: (json) => Json.isObject(json) && Json.isObject(json.usage) ? dialect.usage(json.usage) : undefined,
+  billed: (json) => Json.isObject(json) ? countsOf(dialect, json) : undefined,
   streamDecoder: streamDecoder(dialect),
   unsentStop: dialect.rejectsStop === undefined ? undefined : (call) => unsentStop(call, dialect),
   structuredAnswer: dialect.structured === "json-schema" ? strictAnswer : undefined
