@@ -207,6 +207,9 @@ describe("BatonLanguageModel", () => {
   const failures: ReadonlyArray<readonly [string, MockFault.MockFault, string, boolean]> = [
     ["503", MockFault.status(503), "InternalProviderError", true],
     ["429", MockFault.rateLimited(), "RateLimitError", true],
+    // the server said not to retry (x-should-retry: false): Baton does not, and neither should the caller at once
+    ["429 not to be retried", MockFault.status(429, { shouldRetry: "false" }), "QuotaExhaustedError", false],
+    ["503 not to be retried", MockFault.status(503, { shouldRetry: "false" }), "UnknownError", false],
     ["401", MockFault.status(401), "AuthenticationError", false],
     ["a spent account", MockFault.quotaExhausted, "QuotaExhaustedError", false],
     ["a content filter", MockFault.contentFilter, "ContentPolicyError", false],

@@ -28,7 +28,8 @@
  * The server's hints are the `retryAfter` a provider sent with the error
  * (`Retry-After`, `retry-after-ms`, Gemini's `RetryInfo`; a 429 may carry
  * one, and so may a 503 or an Anthropic 529 `overloaded_error`) and its
- * `shouldRetry` (OpenAI's and Anthropic's `x-should-retry`). Where they are
+ * `shouldRetry` (`x-should-retry`, sent by OpenAI and Anthropic, read on every
+ * adapter's error response). Where they are
  * honoured:
  * - a retry waits at least `retryAfter` ({@link retryAfter}; and is not
  *   made at all when that would outlive the request's deadline: the next

@@ -36,7 +36,8 @@ const common = {
 
 /**
  * The server's word on whether retrying the response may succeed
- * (`x-should-retry: true` or `false`, sent by OpenAI and Anthropic), when it
+ * (`x-should-retry: true` or `false`, sent by OpenAI and Anthropic, read
+ * from any provider's or proxy's error response), when it
  * gave one: `ErrorPolicy.retries` obeys a `false`.
  */
 const shouldRetry = Schema.optionalKey(Schema.Boolean)

@@ -89,6 +89,11 @@ const candidatesOf = (
   const description = error.message
   switch (error._tag) {
     case "ProviderRateLimited":
+      // not retryable when its server said not to retry (`x-should-retry: false`): a limit that will not lift soon
+      return [
+        new AiError.RateLimitError({ metadata, ...retryAfterOf(error.retryAfter) }),
+        new AiError.QuotaExhaustedError({ metadata })
+      ]
     case "ProviderThrottled":
       return [new AiError.RateLimitError({ metadata, ...retryAfterOf(error.retryAfter) })]
     case "ProviderQuotaExhausted":

@@ -146,8 +146,9 @@ export const retryAfter = (
 }
 
 /**
- * The server's `x-should-retry` (OpenAI, Anthropic): `true` or `false`, as
- * their SDKs read it; anything else is no hint.
+ * The server's `x-should-retry` (sent by OpenAI and Anthropic, read from
+ * every error response): `true` or `false`, as their SDKs read it; anything
+ * else is no hint.
  */
 export const shouldRetry = (headers: Readonly<Record<string, string | undefined>>): boolean | undefined => {
   const value = headers["x-should-retry"]?.trim().toLowerCase()
