@@ -10,7 +10,7 @@
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import * as LlmError from "../src/LlmError.ts"
 import * as RequestLog from "../src/RequestLog.ts"
 import { assertStraightToFallback, Bench, inject, manager, pick, runDriven, stats } from "./utils/chain.ts"
@@ -43,6 +43,20 @@ describe("LlmManager and a server's x-should-retry", () => {
         ])
       }).pipe(Effect.provide(Layer.merge(Bench, RequestLog.layerMemory()))))
   }
+
+  it.effect("streamed: a 503 with x-should-retry: false is not retried either, the fallback streams the answer", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai", "anthropic"], policy: { maxRetries: 2, retryBaseDelayMs: 100 } })
+      yield* inject("openai", MockFault.status(503, { shouldRetry: "false" }))
+      const parts = yield* Stream.runCollect(llm.stream(prompt))
+      const finish = parts.at(-1)
+      assert.strictEqual(finish?._tag, "Finish")
+      assert.deepStrictEqual(
+        finish?._tag === "Finish" ? (finish.attempts ?? []).map(pick("provider", "role", "outcome")) : [],
+        [["openai", "primary", "error"], ["anthropic", "fallback", "success"]]
+      )
+      assert.strictEqual((yield* stats("openai")).requests, 1)
+    }).pipe(Effect.provide(Bench)))
 
   it.effect("a 503 with x-should-retry: true is retried, as without it", () =>
     Effect.gen(function*() {
