@@ -12,7 +12,10 @@
  *   carried a server's hint the error table honours: a `Retry-After` on a
  *   429, a 503 or an Anthropic 529), attempts on that provider are skipped without a
  *   network call and without delay: an `Attempt` with outcome `skipped` and a
- *   `CircuitOpen` error, and the request moves on to the next provider.
+ *   `CircuitOpen` error, and the request moves on to the next provider. A
+ *   retry the circuit will refuse (the failure to retry opened it) is not
+ *   waited for either: the manager reads the circuit ({@link refusesFor})
+ *   before a retry's backoff, and skips it at once.
  * - Half-open: the next attempt is the single probe; others are skipped while
  *   it runs. A successful probe closes the circuit, a failed one reopens it.
  *
@@ -324,6 +327,30 @@ export const makeCircuits = (
     const state = (key: string) => Effect.catchDefect(store.state(key), (defect) => Effect.fail(storeDown(defect)))
     return { execute, state, transitions: Stream.fromPubSub(pubsub) }
   })
+
+/**
+ * How much longer the circuit in `state` refuses attempts (ms), by its
+ * store's admission rule: an open one until its open time ends (the next
+ * attempt after it is the half-open probe), a half-open one while its probe
+ * runs (`Infinity`: until the probe ends, which no state tells);
+ * `undefined` when it admits the next attempt. The manager reads it before
+ * sleeping a retry's backoff: a retry the circuit will refuse is skipped at
+ * once instead (see `FallbackPolicy.retrySchedule`).
+ *
+ * @since 0.1.0
+ */
+export const refusesFor = (state: CircuitBreaker.State): number | undefined => {
+  switch (state._tag) {
+    case "Closed":
+      return undefined
+    case "Open": {
+      const left = Duration.toMillis(state.retryAfter)
+      return left > 0 ? left : undefined
+    }
+    case "HalfOpen":
+      return state.probing ? Number.POSITIVE_INFINITY : undefined
+  }
+}
 
 /**
  * The circuits a store refused as open, each until the end of the open time

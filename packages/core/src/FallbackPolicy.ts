@@ -14,7 +14,11 @@
  *    `retryBaseDelayMs`. A server's wait hint (`Retry-After` on a 429, a 503
  *    or an Anthropic 529, where the table honours it: {@link retryAfter})
  *    lengthens the wait; when the wait would outlive the request's deadline
- *    the manager does not sleep and moves to the next provider at once.
+ *    the manager does not sleep and moves to the next provider at once. Nor
+ *    does it sleep before a retry the provider's circuit will refuse (the
+ *    failure opened it, or it is half-open with its probe running): the
+ *    retry is skipped at once (`skipped`, `CircuitOpen`) and the next
+ *    provider tried.
  * 2. **Re-ask** a structured answer that does not decode
  *    (`StructuredOutputInvalid`) on the same provider, with the decode error
  *    in the prompt, `structuredOutputRetries` times, without delay (not
@@ -398,16 +402,21 @@ export const retryAfter: (error: ProviderError) => Duration.Duration | undefined
  * the deadline: a wait that would outlive it ends the schedule so the next
  * provider gets the remaining budget. Inputs that are not provider errors
  * end it too. `maxRetries` defaults to the policy's (the manager passes
- * the step's, {@link maxRetriesFor}).
+ * the step's, {@link maxRetriesFor}). `shorten`, when given, sees each wait
+ * last, once every rule above let the retry happen, and may shorten it. The
+ * manager's makes it none when the provider's circuit will refuse the retry
+ * (open past the wait, or its half-open probe running): the retry is skipped
+ * and the next provider tried at once, not after the wait.
  *
  * @since 0.1.0
  */
 export const retrySchedule = (
   policy: FallbackPolicy,
   deadlineAt: number,
-  maxRetries: number = policy.maxRetries
-): Schedule.Schedule<Duration.Duration> =>
-  Schedule.exponential(Duration.millis(policy.retryBaseDelayMs)).pipe(
+  maxRetries: number = policy.maxRetries,
+  shorten?: (wait: Duration.Duration) => Effect.Effect<Duration.Duration>
+): Schedule.Schedule<Duration.Duration> => {
+  const schedule = Schedule.exponential(Duration.millis(policy.retryBaseDelayMs)).pipe(
     Schedule.jittered,
     Schedule.setInputType<unknown>(),
     Schedule.modifyDelay(({ duration, input }) => {
@@ -420,3 +429,5 @@ export const retrySchedule = (
     ),
     Schedule.upTo({ times: maxRetries })
   )
+  return shorten === undefined ? schedule : Schedule.modifyDelay(schedule, ({ duration }) => shorten(duration))
+}

@@ -16,7 +16,9 @@
  * - `CircuitPolicy` (`@baton/core/CircuitPolicy`): one circuit per provider
  *   and model the configuration names, and for the first 32 models only
  *   requests name on a provider (the rest share its `other` circuit); an
- *   open circuit skips its provider without a network call.
+ *   open circuit skips its provider without a network call, and without the
+ *   backoff of a retry it will refuse (the failure that opened it is not
+ *   retried after its `Retry-After`, but falls back at once).
  *
  * Every attempt (retries, fallbacks, hedges, skips, cancellations) is listed,
  * in the order it started, on `GenerationResult.attempts`, or on the

@@ -1202,7 +1202,7 @@ type Once<A> = (route: Route, role: Role) => Effect.Effect<A, Failure>
 const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: Once<A>): Effect.Effect<A, Failure> =>
   Effect.catch(Effect.suspend(() => once(route, role)), (first) => {
     // the retries of the model tried: a request naming another model gets that model's
-    const { maxRetries } = targetFor(engine, route, modelOf(route, run))
+    const { key, maxRetries } = targetFor(engine, route, modelOf(route, run))
     // a failure that is never retried (a skip, a deadline, a final error) needs no schedule
     if (maxRetries === 0 || first._tag === "DeadlineReached" || !ErrorPolicy.retries(first)) {
       return Effect.fail(first)
@@ -1214,8 +1214,51 @@ const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: On
       failed = undefined
       return Effect.fail(error)
     })
-    return Effect.retry(again, FallbackPolicy.retrySchedule(engine.policy, run.deadlineAt, maxRetries))
+    const schedule = FallbackPolicy.retrySchedule(
+      engine.policy,
+      run.deadlineAt,
+      maxRetries,
+      (wait) => retryWait(engine, run.clock, key, wait)
+    )
+    return Effect.retry(again, schedule)
   })
+
+/**
+ * The wait before a retry on the circuit `key`: none when the circuit will
+ * still refuse attempts once `wait` is over (`CircuitPolicy.refusesFor`: the
+ * failure opened it, or another request's did, or its half-open probe
+ * runs), so the retry is skipped at once and the next provider tried
+ * without the wait; an open time read from the store is noted as known open
+ * (`Engine.openCircuits`), so the skip asks the store nothing. Read only
+ * after a failure, from what is known open, else from the store, within the
+ * wait: a store that has not answered by then (or cannot answer) leaves the
+ * retry where it was.
+ */
+const retryWait = (
+  engine: Engine,
+  clock: Clock.Clock,
+  key: string,
+  wait: Duration.Duration
+): Effect.Effect<Duration.Duration> => {
+  const waitMs = Duration.toMillis(wait)
+  const startedAt = clock.currentTimeMillisUnsafe()
+  const known = engine.openCircuits.retryAfter(key, startedAt)
+  if (known !== undefined) return Effect.succeed(known > waitMs ? Duration.zero : wait)
+  if (waitMs === 0) return Effect.succeed(wait)
+  // what is left of the wait once the store answered (or did not): none when the circuit refuses past it
+  const rest = (refused: number | undefined): Duration.Duration => {
+    const now = clock.currentTimeMillisUnsafe()
+    const left = Math.max(0, startedAt + waitMs - now)
+    if (refused === undefined || refused <= left) return Duration.millis(left)
+    if (Number.isFinite(refused)) engine.openCircuits.opened(key, now, refused)
+    return Duration.zero
+  }
+  return Effect.timeoutOption(engine.circuits.state(key), waitMs).pipe(
+    Effect.map((state) => Option.isSome(state) ? CircuitPolicy.refusesFor(state.value) : undefined),
+    Effect.orElseSucceed(() => undefined),
+    Effect.map(rest)
+  )
+}
 
 /**
  * True when the next provider may be tried after this failure (`ErrorPolicy`).

@@ -1,0 +1,121 @@
+/**
+ * A retry its provider's circuit will refuse, through `LlmManager`: when the
+ * failure that would be retried left the circuit open past the backoff (it
+ * opened it, or another request did), the manager does not sleep the backoff
+ * (nor the server's `Retry-After`) only to skip the retry: the retry is
+ * skipped at once and the next provider answers. A circuit store that does
+ * not answer the read leaves the backoff as it was. Over HTTP against the
+ * mock server, on `TestClock`: a sleep that should not happen never ends,
+ * since these tests move the clock only where a wait is due.
+ */
+import * as MockFault from "@baton/testing/MockFault"
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Fiber, Layer } from "effect"
+import { CircuitBreaker } from "effect/persistence"
+import { TestClock } from "effect/testing"
+import type { Attempt } from "../src/Attempt.ts"
+import { Bench, eventually, inject, manager, pick, stats } from "./utils/chain.ts"
+
+const prompt = { prompt: "Write one quiz question about volcanoes." }
+
+/** The request's attempts, as provider, role, outcome and error tag. */
+const attemptsOf = (result: { readonly attempts: ReadonlyArray<Attempt> }) =>
+  result.attempts.map(pick("provider", "role", "outcome", "error"))
+
+/** Waits (in real time, the clock standing still) until `fiber` is done. */
+const settled = <A, E>(fiber: Fiber.Fiber<A, E>) =>
+  eventually(Effect.sync(() => fiber.pollUnsafe() !== undefined), 3_000)
+
+describe("LlmManager retrying into an open circuit", () => {
+  it.effect("the failure that opens the circuit: falls back at once, not after its Retry-After", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 2, retryBaseDelayMs: 250, requestTimeoutMs: 60_000 },
+        circuit: { failureThreshold: 1, cooldownMs: 30_000 }
+      })
+      yield* inject("openai", MockFault.status(503, { retryAfter: "20" }), { times: 5 })
+      const fiber = yield* Effect.forkChild(llm.generate(prompt))
+      yield* settled(fiber)
+      const result = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(attemptsOf(result), [
+        ["openai", "primary", "error", "ProviderUnavailable"],
+        ["openai", "retry", "skipped", "CircuitOpen"],
+        ["anthropic", "fallback", "success", undefined]
+      ])
+      assert.strictEqual(yield* Clock.currentTimeMillis, 0)
+      assert.strictEqual((yield* stats("openai")).requests, 1)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a retry that opens it: the backoff before it is slept, the one after it is not", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 2, retryBaseDelayMs: 1_000, requestTimeoutMs: 60_000 },
+        circuit: { failureThreshold: 2, cooldownMs: 30_000 }
+      })
+      yield* inject("openai", MockFault.status(503), { times: 5 })
+      const fiber = yield* Effect.forkChild(llm.generate(prompt))
+      yield* eventually(Effect.map(stats("openai"), (s) => s.completed === 1))
+      // the first backoff, 1 s jittered by ±20%, is due: the circuit was closed
+      yield* TestClock.adjust(1_200)
+      yield* settled(fiber)
+      const result = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(attemptsOf(result), [
+        ["openai", "primary", "error", "ProviderUnavailable"],
+        ["openai", "retry", "error", "ProviderUnavailable"],
+        ["openai", "retry", "skipped", "CircuitOpen"],
+        ["anthropic", "fallback", "success", undefined]
+      ])
+      assert.strictEqual((yield* stats("openai")).requests, 2)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a circuit that half-opens before the backoff ends: the retry is its probe, after the backoff", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 1, retryBaseDelayMs: 2_000, requestTimeoutMs: 60_000 },
+        circuit: { failureThreshold: 1, cooldownMs: 1_000 }
+      })
+      yield* inject("openai", MockFault.status(503))
+      const fiber = yield* Effect.forkChild(llm.generate(prompt))
+      yield* eventually(Effect.map(stats("openai"), (s) => s.completed === 1))
+      yield* TestClock.adjust(2_400)
+      yield* settled(fiber)
+      const result = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(attemptsOf(result), [
+        ["openai", "primary", "error", "ProviderUnavailable"],
+        ["openai", "retry", "success", undefined]
+      ])
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a circuit store whose read does not answer: the retry comes after the backoff, as without the read", () => {
+    /** The in-memory store, its reads never answering (a store whose server went silent). */
+    const silentReads = Layer.effect(
+      CircuitBreaker.CircuitBreakerStore,
+      Effect.map(
+        Effect.service(CircuitBreaker.CircuitBreakerStore),
+        (store) => ({ ...store, state: () => Effect.never })
+      )
+    ).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
+    return Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { maxRetries: 1, retryBaseDelayMs: 1_000, requestTimeoutMs: 60_000 },
+        circuit: { failureThreshold: 1, cooldownMs: 30_000 }
+      })
+      yield* inject("openai", MockFault.status(503))
+      const fiber = yield* Effect.forkChild(llm.generate(prompt))
+      yield* eventually(Effect.map(stats("openai"), (s) => s.completed === 1))
+      yield* TestClock.adjust(1_200)
+      yield* settled(fiber)
+      const result = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(attemptsOf(result), [
+        ["openai", "primary", "error", "ProviderUnavailable"],
+        ["openai", "retry", "skipped", "CircuitOpen"],
+        ["anthropic", "fallback", "success", undefined]
+      ])
+      assert.isAtMost(yield* Clock.currentTimeMillis, 1_200)
+    }).pipe(Effect.provide(Layer.merge(Bench, silentReads)))
+  })
+})
