@@ -21,8 +21,11 @@
  *    provider tried.
  * 2. **Re-ask** a structured answer that does not decode
  *    (`StructuredOutputInvalid`) on the same provider, with the decode error
- *    in the prompt, `structuredOutputRetries` times, without delay (not
- *    when the answer was cut at its token limit: a re-ask has the same one).
+ *    in the prompt, without delay (not when the answer was cut at its token
+ *    limit: a re-ask has the same one): at most `structuredOutputRetries`
+ *    re-asks per provider a request tries, its backoff retries included. A
+ *    re-ask that fails with a retryable error is retried as rule 1 says, as
+ *    the same re-ask (the answer and the decode error kept), and counts once.
  * 3. **Fall back** to the next provider, at once, for every other error the
  *    table lets fall back.
  * 4. **Stop** the chain for an error that would fail everywhere (the
@@ -149,7 +152,10 @@ export interface FallbackPolicy {
   readonly limits: Limits
   /** Start the next provider in parallel after this long without an answer; `undefined` disables hedging. */
   readonly hedgeDelayMs: number | undefined
-  /** Re-asks on the same provider after an answer that does not match the schema. */
+  /**
+   * Re-asks on the same provider after an answer that does not match the schema: at most this many per provider a
+   * request tries, across its backoff retries (a retried re-ask is sent again as it was, not counted again).
+   */
   readonly structuredOutputRetries: number
   /** Rescue a stream broken mid-answer (the default of a request's `rescue` option: `"auto"` when on, `"none"` when off). */
   readonly continueOnInterruption: boolean

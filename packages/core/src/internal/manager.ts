@@ -1152,34 +1152,51 @@ export const reaskMessages = (
   }
 ]
 
-/** One `generateStructured` try on a provider, re-asked on a schema mismatch. */
-const structuredAttempt = <A>(
+/** Where a provider is in a structured answer: the conversation it is asked next, and the re-asks it has left. */
+interface Conversation {
+  request: LlmRequest.LlmRequest
+  left: number
+}
+
+/**
+ * The tries of one `generateStructured` answer, each re-asked on a schema
+ * mismatch. Each provider keeps its conversation across its tries: a
+ * backoff retry after a failed re-ask sends that re-ask again (the model's
+ * answer and the decode error kept), and the re-asks a provider gets are
+ * `structuredOutputRetries` in all, its retries included.
+ */
+const structuredOnce = <A>(
   engine: Engine,
   run: Run,
-  route: Route,
-  role: Role,
   output: StructuredOutput.StructuredOutput<A>
-): Effect.Effect<StructuredResult<A>, Failure> => {
-  const ask = (
-    request: LlmRequest.LlmRequest,
-    role: Role,
-    left: number
-  ): Effect.Effect<StructuredResult<A>, Failure> =>
-    attempt(
-      engine,
-      run,
-      route,
-      role,
-      "call",
-      () => route.provider.generateStructuredOutput(request, output),
-      resultReport
-    ).pipe(
-      Effect.catchTag("StructuredOutputInvalid", (error) =>
-        left > 0 && ErrorPolicy.reasks(error)
-          ? ask(LlmRequest.withMessages(request, reaskMessages(request, error)), "retry", left - 1)
-          : Effect.fail(error))
-    )
-  return ask(run.request, role, engine.policy.structuredOutputRetries)
+): Once<StructuredResult<A>> => {
+  const conversations = new Map<number, Conversation>()
+  return (route, role) => {
+    let conversation = conversations.get(route.index)
+    if (conversation === undefined) {
+      conversation = { request: run.request, left: engine.policy.structuredOutputRetries }
+      conversations.set(route.index, conversation)
+    }
+    const asked = conversation
+    const ask = (role: Role): Effect.Effect<StructuredResult<A>, Failure> =>
+      attempt(
+        engine,
+        run,
+        route,
+        role,
+        "call",
+        () => route.provider.generateStructuredOutput(asked.request, output),
+        resultReport
+      ).pipe(
+        Effect.catchTag("StructuredOutputInvalid", (error) => {
+          if (asked.left === 0 || !ErrorPolicy.reasks(error)) return Effect.fail(error)
+          asked.request = LlmRequest.withMessages(asked.request, reaskMessages(asked.request, error))
+          asked.left -= 1
+          return ask("retry")
+        })
+      )
+    return ask(role)
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -1541,7 +1558,7 @@ export const generateStructured = <A>(
   output: StructuredOutput.StructuredOutput<A>
 ): Effect.Effect<StructuredResult<A>, AllProvidersFailed | DeadlineExceeded> =>
   Effect.map(
-    runChain(engine, run, () => (route, role) => structuredAttempt(engine, run, route, role, output)),
+    runChain(engine, run, () => structuredOnce(engine, run, output)),
     (result) => ({
       ...result,
       usage: run.billed ?? result.usage,
