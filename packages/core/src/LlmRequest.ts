@@ -76,11 +76,15 @@ export type Message = typeof Message.Type
 
 /**
  * How many units of quota a request spends (questions, in the seed's terms):
- * a positive safe integer.
+ * a positive safe integer. The range is checked before the fraction, so a
+ * whole number past it (`1e20`) is refused for its range, not as no integer.
  *
  * @since 0.1.0
  */
-export const Units = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }))
+export const Units = Schema.Finite.check(
+  Schema.isBetween({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+  Schema.isInt()
+)
 
 /**
  * True when `value` is a valid `Units` (a safe integer of at least 1), without

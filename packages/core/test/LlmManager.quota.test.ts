@@ -233,14 +233,25 @@ describe("LlmManager quotas", () => {
       assert.deepStrictEqual(days.map((row) => [row.day, row.requests]), [["2026-03-08", 1], ["2026-03-09", 1]])
     }).pipe(Effect.provide([Bench, UsageLedger.layerMemory({ timeZone: "America/New_York" })])))
 
-  it.effect("units that are not a positive integer are InvalidOptions naming metadata.units", () =>
+  it.effect("units that are not a positive integer are InvalidOptions naming metadata.units, and why", () =>
     Effect.gen(function*() {
       const { llm } = yield* withQuota({}, { chain: ["openai"] })
-      for (const units of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e300]) {
+      const range = "Expected a value between 1 and 9007199254740991"
+      const cases = [
+        [0, range],
+        [-1, range],
+        [1.5, "Expected an integer"],
+        [Number.NaN, "Expected a finite number"],
+        [Number.POSITIVE_INFINITY, "Expected a finite number"],
+        [1e20, range], // a whole number, out of range: not "Expected an integer"
+        [1e300, range]
+      ] as const
+      for (const [units, why] of cases) {
         const error = yield* Effect.flip(llm.generate({ ...prompt, metadata: { subjectId: teacher, units } }))
         assert.strictEqual(error._tag, "InvalidOptions")
         if (error._tag !== "InvalidOptions") return
         assert.strictEqual(error.field, "metadata.units")
+        assert.include(error.message, why, `units ${units}`)
       }
       assert.strictEqual((yield* stats("openai")).requests, 0)
     }).pipe(Effect.provide(Bench)))
