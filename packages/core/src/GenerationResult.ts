@@ -82,6 +82,11 @@ export const GenerationResult = Schema.Struct({
   usage: TokenUsage,
   model: ModelId,
   provider: ProviderName,
+  /**
+   * How long the attempt that answered took, in milliseconds: not the
+   * request's. The retries, backoffs and fallbacks before it are not in it;
+   * each attempt's own is on `attempts`.
+   */
   latencyMs: Schema.Finite,
   finishReason: FinishReason,
   requestId: RequestId,
