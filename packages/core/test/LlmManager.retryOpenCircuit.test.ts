@@ -1,7 +1,8 @@
 /**
  * A retry its provider's circuit will refuse, through `LlmManager`: when the
  * failure that would be retried left the circuit open past the backoff (it
- * opened it, or another request did), the manager does not sleep the backoff
+ * opened it, or another request did), or half-open with another request's
+ * probe running, the manager does not sleep the backoff
  * (nor the server's `Retry-After`) only to skip the retry: the retry is
  * skipped at once and the next provider answers. A circuit store that does
  * not answer the read leaves the backoff as it was. Over HTTP against the
@@ -9,6 +10,7 @@
  * since these tests move the clock only where a wait is due.
  */
 import * as MockFault from "@baton/testing/MockFault"
+import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, Layer } from "effect"
 import { CircuitBreaker } from "effect/persistence"
@@ -69,6 +71,43 @@ describe("LlmManager retrying into an open circuit", () => {
       ])
       assert.strictEqual((yield* stats("openai")).requests, 2)
     }).pipe(Effect.provide(Bench)))
+
+  it.effect(
+    "a circuit half-open with its probe running: the failure of a call admitted before is not waited on",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* MockProviderServer.MockProviderServer
+        const llm = yield* manager({
+          chain: ["openai", "anthropic"],
+          policy: { maxRetries: 1, retryBaseDelayMs: 100, requestTimeoutMs: 60_000 },
+          circuit: { failureThreshold: 1, cooldownMs: 1_000 }
+        })
+        // the early call's 503 comes late (in real time, while the clock stands still), the other at once
+        yield* inject("openai", MockFault.latency(1_500, MockFault.status(503)))
+        yield* inject("openai", MockFault.status(503))
+        const early = yield* Effect.forkChild(llm.generate(prompt))
+        yield* eventually(Effect.map(stats("openai"), (s) => s.requests === 1))
+        // another request's failure opens the circuit; once it may half-open, a third request's probe is held
+        assert.strictEqual((yield* llm.generate(prompt)).provider, "anthropic")
+        yield* TestClock.adjust(1_000)
+        const probe = yield* Effect.scoped(Effect.gen(function*() {
+          yield* server.hold("openai")
+          const probe = yield* Effect.forkChild(llm.generate(prompt))
+          yield* eventually(Effect.map(stats("openai"), (s) => s.requests === 3))
+          // the early call fails while the probe runs: its retry is refused, skipped without its backoff
+          yield* settled(early)
+          const result = yield* Fiber.join(early)
+          assert.deepStrictEqual(attemptsOf(result), [
+            ["openai", "primary", "error", "ProviderUnavailable"],
+            ["openai", "retry", "skipped", "CircuitOpen"],
+            ["anthropic", "fallback", "success", undefined]
+          ])
+          return probe
+        }))
+        assert.strictEqual((yield* Fiber.join(probe)).provider, "openai")
+      }).pipe(Effect.provide(Bench)),
+    10_000
+  )
 
   it.effect("a circuit that half-opens before the backoff ends: the retry is its probe, after the backoff", () =>
     Effect.gen(function*() {
