@@ -28,46 +28,74 @@ const attemptsOf = (result: { readonly attempts: ReadonlyArray<Attempt> }) =>
 const settled = <A, E>(fiber: Fiber.Fiber<A, E>) =>
   eventually(Effect.sync(() => fiber.pollUnsafe() !== undefined), 3_000)
 
+const failed = ["openai", "primary", "error", "ProviderUnavailable"]
+
+/** openai's retry skipped, its circuit refusing it, and anthropic answering. */
+const skippedToFallback = [
+  ["openai", "retry", "skipped", "CircuitOpen"],
+  ["anthropic", "fallback", "success", undefined]
+]
+
+/**
+ * The attempts of a request on openai, then anthropic, openai answering
+ * `fault` to each call (retried `retries` times after a backoff from
+ * `baseMs`; its circuit opening after `threshold` failures, for
+ * `cooldownMs`): the clock is moved by `dueMs` once openai's first answer
+ * came, then stands still until the request settles.
+ */
+const attemptsAfter = (options: {
+  readonly fault: MockFault.MockFault
+  readonly retries: number
+  readonly baseMs: number
+  readonly threshold: number
+  readonly cooldownMs: number
+  readonly dueMs: number
+}) =>
+  Effect.gen(function*() {
+    const llm = yield* manager({
+      chain: ["openai", "anthropic"],
+      policy: { maxRetries: options.retries, retryBaseDelayMs: options.baseMs, requestTimeoutMs: 60_000 },
+      circuit: { failureThreshold: options.threshold, cooldownMs: options.cooldownMs }
+    })
+    yield* inject("openai", options.fault, { times: 5 })
+    const fiber = yield* Effect.forkChild(llm.generate(prompt))
+    yield* eventually(Effect.map(stats("openai"), (s) => s.completed === 1))
+    if (options.dueMs > 0) yield* TestClock.adjust(options.dueMs)
+    yield* settled(fiber)
+    return attemptsOf(yield* Fiber.join(fiber))
+  })
+
 describe("LlmManager retrying into an open circuit", () => {
   it.effect("the failure that opens the circuit: falls back at once, not after its Retry-After", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        policy: { maxRetries: 2, retryBaseDelayMs: 250, requestTimeoutMs: 60_000 },
-        circuit: { failureThreshold: 1, cooldownMs: 30_000 }
+      const attempts = yield* attemptsAfter({
+        fault: MockFault.status(503, { retryAfter: "20" }),
+        retries: 2,
+        baseMs: 250,
+        threshold: 1,
+        cooldownMs: 30_000,
+        dueMs: 0
       })
-      yield* inject("openai", MockFault.status(503, { retryAfter: "20" }), { times: 5 })
-      const fiber = yield* Effect.forkChild(llm.generate(prompt))
-      yield* settled(fiber)
-      const result = yield* Fiber.join(fiber)
-      assert.deepStrictEqual(attemptsOf(result), [
-        ["openai", "primary", "error", "ProviderUnavailable"],
-        ["openai", "retry", "skipped", "CircuitOpen"],
-        ["anthropic", "fallback", "success", undefined]
-      ])
+      assert.deepStrictEqual(attempts, [failed, ...skippedToFallback])
       assert.strictEqual(yield* Clock.currentTimeMillis, 0)
       assert.strictEqual((yield* stats("openai")).requests, 1)
     }).pipe(Effect.provide(Bench)))
 
   it.effect("a retry that opens it: the backoff before it is slept, the one after it is not", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        policy: { maxRetries: 2, retryBaseDelayMs: 1_000, requestTimeoutMs: 60_000 },
-        circuit: { failureThreshold: 2, cooldownMs: 30_000 }
-      })
-      yield* inject("openai", MockFault.status(503), { times: 5 })
-      const fiber = yield* Effect.forkChild(llm.generate(prompt))
-      yield* eventually(Effect.map(stats("openai"), (s) => s.completed === 1))
       // the first backoff, 1 s jittered by ±20%, is due: the circuit was closed
-      yield* TestClock.adjust(1_200)
-      yield* settled(fiber)
-      const result = yield* Fiber.join(fiber)
-      assert.deepStrictEqual(attemptsOf(result), [
-        ["openai", "primary", "error", "ProviderUnavailable"],
+      const attempts = yield* attemptsAfter({
+        fault: MockFault.status(503),
+        retries: 2,
+        baseMs: 1_000,
+        threshold: 2,
+        cooldownMs: 30_000,
+        dueMs: 1_200
+      })
+      assert.deepStrictEqual(attempts, [
+        failed,
         ["openai", "retry", "error", "ProviderUnavailable"],
-        ["openai", "retry", "skipped", "CircuitOpen"],
-        ["anthropic", "fallback", "success", undefined]
+        ...skippedToFallback
       ])
       assert.strictEqual((yield* stats("openai")).requests, 2)
     }).pipe(Effect.provide(Bench)))
@@ -96,12 +124,7 @@ describe("LlmManager retrying into an open circuit", () => {
           yield* eventually(Effect.map(stats("openai"), (s) => s.requests === 3))
           // the early call fails while the probe runs: its retry is refused, skipped without its backoff
           yield* settled(early)
-          const result = yield* Fiber.join(early)
-          assert.deepStrictEqual(attemptsOf(result), [
-            ["openai", "primary", "error", "ProviderUnavailable"],
-            ["openai", "retry", "skipped", "CircuitOpen"],
-            ["anthropic", "fallback", "success", undefined]
-          ])
+          assert.deepStrictEqual(attemptsOf(yield* Fiber.join(early)), [failed, ...skippedToFallback])
           return probe
         }))
         assert.strictEqual((yield* Fiber.join(probe)).provider, "openai")
@@ -111,21 +134,20 @@ describe("LlmManager retrying into an open circuit", () => {
 
   it.effect("a circuit that half-opens before the backoff ends: the retry is its probe, after the backoff", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        policy: { maxRetries: 1, retryBaseDelayMs: 2_000, requestTimeoutMs: 60_000 },
-        circuit: { failureThreshold: 1, cooldownMs: 1_000 }
+      const attempts = yield* attemptsAfter({
+        fault: MockFault.status(503),
+        retries: 1,
+        baseMs: 2_000,
+        threshold: 1,
+        cooldownMs: 1_000,
+        dueMs: 2_400
       })
-      yield* inject("openai", MockFault.status(503))
-      const fiber = yield* Effect.forkChild(llm.generate(prompt))
-      yield* eventually(Effect.map(stats("openai"), (s) => s.completed === 1))
-      yield* TestClock.adjust(2_400)
-      yield* settled(fiber)
-      const result = yield* Fiber.join(fiber)
-      assert.deepStrictEqual(attemptsOf(result), [
-        ["openai", "primary", "error", "ProviderUnavailable"],
-        ["openai", "retry", "success", undefined]
-      ])
+      assert.deepStrictEqual(attempts, [failed, ["openai", "retry", "error", "ProviderUnavailable"], [
+        "anthropic",
+        "fallback",
+        "success",
+        undefined
+      ]])
     }).pipe(Effect.provide(Bench)))
 
   it.effect("a circuit store whose read does not answer: the retry comes after the backoff, as without the read", () => {
@@ -138,22 +160,15 @@ describe("LlmManager retrying into an open circuit", () => {
       )
     ).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
     return Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        policy: { maxRetries: 1, retryBaseDelayMs: 1_000, requestTimeoutMs: 60_000 },
-        circuit: { failureThreshold: 1, cooldownMs: 30_000 }
+      const attempts = yield* attemptsAfter({
+        fault: MockFault.status(503),
+        retries: 1,
+        baseMs: 1_000,
+        threshold: 1,
+        cooldownMs: 30_000,
+        dueMs: 1_200
       })
-      yield* inject("openai", MockFault.status(503))
-      const fiber = yield* Effect.forkChild(llm.generate(prompt))
-      yield* eventually(Effect.map(stats("openai"), (s) => s.completed === 1))
-      yield* TestClock.adjust(1_200)
-      yield* settled(fiber)
-      const result = yield* Fiber.join(fiber)
-      assert.deepStrictEqual(attemptsOf(result), [
-        ["openai", "primary", "error", "ProviderUnavailable"],
-        ["openai", "retry", "skipped", "CircuitOpen"],
-        ["anthropic", "fallback", "success", undefined]
-      ])
+      assert.deepStrictEqual(attempts, [failed, ...skippedToFallback])
       assert.isAtMost(yield* Clock.currentTimeMillis, 1_200)
     }).pipe(Effect.provide(Layer.merge(Bench, silentReads)))
   })
