@@ -1214,7 +1214,8 @@ type Once<A> = (route: Route, role: Role) => Effect.Effect<A, Failure>
 /**
  * Tries one provider, retrying retryable failures by the policy's schedule.
  * The schedule is built at the first failure (most requests never fail): it
- * is stepped with that failure first, then retries.
+ * is stepped with that failure first, then retries, each after its wait, or
+ * at once when the provider's circuit will refuse it ({@link retryWait}).
  */
 const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: Once<A>): Effect.Effect<A, Failure> =>
   Effect.catch(Effect.suspend(() => once(route, role)), (first) => {
