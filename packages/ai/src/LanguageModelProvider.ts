@@ -6,9 +6,14 @@
  * its own adapters, without a new adapter.
  *
  * - Requests: Baton's messages become the `Prompt`; `GenerationOptions`
- *   (temperature, maxTokens, model, stop, seed, reasoning) are the wrapped model's own
+ *   (temperature, maxTokens, stop, seed, reasoning) are the wrapped model's own
  *   configuration and are not passed on; the attempt limits still apply (the
- *   manager owns time). `responseFormat: "json"` has no schema-less
+ *   manager owns time). The model is the layer's too: a request naming
+ *   another (`options.model`) is refused before any call, as a provider
+ *   refuses a model it does not serve (`InvalidRequest`, status 404, `param`
+ *   `model`, code `model_not_found`), so the chain falls back to a step that
+ *   serves it, and the attempt, log, spans and metrics never name a model
+ *   other than the one called and priced. `responseFormat: "json"` has no schema-less
  *   counterpart in `effect/ai`: as for Anthropic, an instruction asking for
  *   one JSON value is added to the system prompt.
  * - Tools: the request's tools go to the model as a toolkit of
@@ -301,6 +306,24 @@ export const make = (
       disableToolCallResolution: true as const
     })
 
+    /**
+     * Nothing for a request this step serves; the refusal of one naming another model (`options.model`), before any
+     * call: the wrapped model is fixed by its layer, so answering with it would price, log and trace one model as
+     * another. As a provider that does not know a model answers (404, `model_not_found`), the chain falls back.
+     */
+    const served = (request: LlmRequest): Effect.Effect<void, ProviderError.InvalidRequest> => {
+      const named = request.options.model
+      return named === undefined || named === model ? Effect.void : Effect.fail(
+        new ProviderError.InvalidRequest({
+          provider: name,
+          model: named,
+          status: 404,
+          param: "model",
+          code: "model_not_found",
+          message: `${name} is an effect/ai LanguageModel step of model ${model} only: the request names ${named}`
+        })
+      )
+    }
     const fail = (error: AiError.AiError) => toProviderError(name, model, error)
     const price = (usage: Response.Usage): TokenUsage => pricing.usage(name, model, toCounts(usage))
     /**
@@ -368,11 +391,15 @@ export const make = (
       })
 
     const generate = (request: LlmRequest) =>
-      Effect.flatMap(Clock.currentTimeMillis, (started) =>
-        languageModel.generateText(callOptions(request)).pipe(
-          Effect.mapError(fail),
-          Effect.flatMap((response) => resultOf(request, response, started))
-        ))
+      served(request).pipe(
+        Effect.andThen(Clock.currentTimeMillis),
+        Effect.flatMap((started) =>
+          languageModel.generateText(callOptions(request)).pipe(
+            Effect.mapError(fail),
+            Effect.flatMap((response) => resultOf(request, response, started))
+          )
+        )
+      )
 
     const askedFor = (output: StructuredOutput<unknown>): Asked => {
       const known = askedBy.get(output)
@@ -387,6 +414,7 @@ export const make = (
       output: StructuredOutput<A>
     ): Effect.Effect<StructuredResult<A>, ProviderError.ProviderError> =>
       Effect.gen(function*() {
+        yield* served(request)
         const started = yield* Clock.currentTimeMillis
         const asked = askedFor(output)
         // the response as effect/ai hands it to the span transformer, before its own decode: an answer it rejects
@@ -427,7 +455,7 @@ export const make = (
 
     const stream = (request: LlmRequest): Stream.Stream<StreamPart, ProviderError.ProviderError> =>
       Stream.unwrap(LlmProvider.Supervisor.use((supervisor) =>
-        Effect.sync(() => {
+        Effect.map(served(request), () => {
           let partialText = ""
           let finished = false
           // the model's id of its response (a `response-metadata` part), for the `Finish`

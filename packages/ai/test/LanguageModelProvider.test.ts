@@ -4,6 +4,7 @@ import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
+import * as RequestLog from "@baton/core/RequestLog"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as Anthropic from "@baton/providers/Anthropic"
@@ -834,6 +835,66 @@ describe("LanguageModelProvider options", () => {
       )
       assert.strictEqual(longest.model, "m".repeat(256))
     }).pipe(Effect.provide(Pricing.layerDefault)))
+})
+
+describe("LanguageModelProvider requested model", () => {
+  const wireModels = Effect.map(
+    Effect.flatMap(MockProviderServer.MockProviderServer, (server) => server.received("openai")),
+    (requests) => requests.map((request) => (request.body as { readonly model?: unknown }).model)
+  )
+
+  it.live("a request naming another model is refused by the step before any call (model_not_found): every record says so", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai"])
+      const request = { prompt: "Hello", options: { model: "gpt-4.1" } }
+      const failures = [
+        yield* Effect.flip(manager.generate(request)),
+        yield* Effect.flip(Stream.runDrain(manager.stream(request))),
+        yield* Effect.flip(manager.generateStructured(request, Question))
+      ]
+      for (const error of failures) {
+        assert.strictEqual(error._tag, "AllProvidersFailed")
+        const [attempt] = error._tag === "AllProvidersFailed" ? error.attempts : []
+        assert.strictEqual(attempt?.model, "gpt-4.1")
+        const refused = attempt?.error
+        assert.strictEqual(refused?._tag, "InvalidRequest")
+        if (refused?._tag === "InvalidRequest") {
+          assert.strictEqual(refused.param, "model")
+          assert.strictEqual(refused.code, "model_not_found")
+          assert.include(refused.message, "gpt-4o-mini")
+        }
+      }
+      // the model the step would have called was never called, so nothing was priced as another model
+      assert.deepStrictEqual(yield* wireModels, [])
+      const log = yield* RequestLog.RequestLogMemory
+      assert.deepStrictEqual((yield* log.records).map((row) => [row.model, row.errorTag, row.costNanoUsd]), [
+        ["gpt-4.1", "InvalidRequest", 0],
+        ["gpt-4.1", "InvalidRequest", 0],
+        ["gpt-4.1", "InvalidRequest", 0]
+      ])
+    }).pipe(Effect.provide(Layer.merge(services(100), RequestLog.layerMemory()))))
+
+  it.live("the refusal falls back: the next step serves the model asked for", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai", "anthropic"])
+      const result = yield* manager.generate({ prompt: "Hello", options: { model: "claude-haiku-4-5" } })
+      assert.strictEqual(result.provider, "anthropic")
+      assert.deepStrictEqual(attemptsOf(result.attempts), [
+        ["openai", "error", "InvalidRequest"],
+        ["anthropic", "success", undefined]
+      ])
+      assert.deepStrictEqual(yield* wireModels, [])
+    }).pipe(Effect.provide(services(100))))
+
+  it.live("a request naming the step's own model is served: the log row names the model on the wire", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai"])
+      const result = yield* manager.generate({ prompt: "Hello", options: { model: "gpt-4o-mini" } })
+      assert.strictEqual(result.attempts[0]?.model, "gpt-4o-mini")
+      assert.deepStrictEqual(yield* wireModels, ["gpt-4o-mini"])
+      const log = yield* RequestLog.RequestLogMemory
+      assert.deepStrictEqual((yield* log.records).map((row) => row.model), ["gpt-4o-mini"])
+    }).pipe(Effect.provide(Layer.merge(services(100), RequestLog.layerMemory()))))
 })
 
 describe("LanguageModelProvider usage", () => {
