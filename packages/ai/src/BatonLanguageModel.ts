@@ -18,7 +18,7 @@
  * | `LanguageModel.ProviderOptions.responseFormat: json` (`generateObject`) | `generateStructured` with the schema's JSON Schema (compiled once per schema), the answer checked by it and then decoded by the schema's codec (its filters too), so a non-matching answer is re-asked once (`LLM_STRUCTURED_OUTPUT_RETRIES`; not one cut at `maxTokens`) and may fall back; `generateObject` then decodes the value with its own codec. A structured answer is JSON, never a tool call: `generateObject` with a toolkit the model may call fails with an `InvalidRequestError` naming `tools` |
  * | `Response` parts | `text` (or `text-start`/`-delta`/`-end` when streaming, and a tool call's `tool-params-start`/`-delta`/`-end` as its arguments stream), `response-metadata` (`id` = Baton request id, `modelId` = the model that answered), `finish` (finish reason, `Usage` with cached and reasoning tokens apart; `metadata.baton` = provider, cost in nano-USD and USD, price source, every attempt) |
  * | `AiError` and its reasons | Baton's errors (`internal/aiError.ts`): `ProviderRateLimited` -> `RateLimitError` (`QuotaExhaustedError` when its server said not to retry, `x-should-retry: false`), `ProviderQuotaExhausted` and the subject quota `RateLimitExceeded` -> `QuotaExhaustedError`, `ProviderConnectionFailed`/`ProviderTimeout` -> `NetworkError` (its `url` empty: Baton's errors carry none, its `description` names the provider; `InternalProviderError` when the request was billed: a `NetworkError` has no metadata to carry it), a stream the manager ended after its first text (`StreamInterrupted`) as `HttpProblem` answers it: `InternalProviderError` (retryable: a new request may get past a broken answer), the refusal's reason when a content filter stopped it (`ContentPolicyError`, `metadata.baton.tag` `ContentFiltered`), `InternalProviderError` when the request's deadline ended it (a timeout, as the deadline before any text: retryable, `metadata.baton.tag` `StreamInterrupted`), `ProviderAuthenticationFailed` -> `AuthenticationError`, `InvalidRequest`/`ContextLengthExceeded`/`InvalidOptions` -> `InvalidRequestError`, `ContentFiltered` -> `ContentPolicyError` (the model's refusal in its own words, when it gave one, in `metadata.baton.refusal`), `MalformedResponse` -> `InvalidOutputError` (retryable, as Baton retries it: `effect/ai`'s `InvalidResponseError` never is), `StructuredOutputInvalid` -> `StructuredOutputError` (one cut at `maxTokens`, not retryable, -> `InvalidResponseError`, its message saying so), `ProviderUnavailable` -> `InternalProviderError` (`UnknownError` when its server said not to retry); `AllProvidersFailed`: every provider skipped, by its open circuit or its spent local budget (`ProviderThrottled`), -> `RateLimitError` with `retryAfter` the earliest wait, when the first circuit half-opens or budget refills (`ErrorPolicy.retryAfterAllFailed`, the HTTP layers' `Retry-After`), some attempts timed out and the rest skipped (no provider refused it) -> `RateLimitError` with the skips' earliest wait (none when a skip knows no wait), every attempt timed out -> `NetworkError` (`effect/ai` has no timeout reason; `InternalProviderError` when billed), else its deciding attempt (the last real failure another try may get past, a rate limit with its `retryAfter`; else the last real failure); `DeadlineExceeded` and `QuotaStoreUnavailable` (the request ran out of time, or could not be counted: no provider refused it) -> `InternalProviderError`. `isRetryable` equals Baton's `LlmError.isRetryable` (where the natural reason's fixed answer differs, the next reason that agrees is used), but for the manager's `StreamInterrupted` above, which Baton does not retry within the request, and for the failed chains and requests just named (all skipped, all timed out or skipped, deadline, quota store), which a new request may get past: retryable |
- * | `Telemetry` (GenAI span attributes) | Baton's `chat <model>` spans (one per provider call, under its own `baton.request` span) carry the `gen_ai.*` attributes, as descendants of `LanguageModel.generateText`; this layer adds none, so they are not emitted twice |
+ * | `Telemetry` (GenAI span attributes) | Baton's `chat <model>` spans (one per provider call, under its own `baton.request` span) carry the `gen_ai.*` attributes, as descendants of `effect/ai`'s own span (`LanguageModel.generateText`, `LanguageModel.generateObject`, `LanguageModel.streamText`); this layer adds none, so they are not emitted twice |
  * | `Tool` / `Toolkit`, `ToolChoice` | `LlmRequest.tools` (name, description, `Tool.getJsonSchema`) and `toolChoice`; the model's `toolCalls` come back as `tool-call` parts (finish reason `tool-calls`), so `effect/ai` runs the handlers and its tool loop (or `Chat`) continues over Baton. Tools reach providers speaking the OpenAI format (OpenAI, DeepSeek, compatible servers), Anthropic and Gemini |
  * | provider config (`withConfigOverride` in `@effect/ai-*`) | {@link Config}: the quota subject, tags and `GenerationOptions` of every call; {@link withConfigOverride} for one call |
  *
@@ -58,7 +58,7 @@ import { InvalidOptions } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
-import { Cause, Context, Effect, Exit, Layer, Option, Result, Schema, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Option, Result, Schema, Stream, Tracer } from "effect"
 import { AiError, LanguageModel } from "effect/ai"
 import { dual } from "effect/Function"
 import { toAiError } from "./internal/aiError.ts"
@@ -202,6 +202,8 @@ export const make: Effect.Effect<LanguageModel.LanguageModel, never, LlmManager.
     })
   }
 
+  // effect/ai runs a stream in its consumer's context and hands its `LanguageModel.streamText` span on only as
+  // `options.span`: Baton's spans are parented on it, as `generateText`'s are on theirs
   const streamText = (options: LanguageModel.ProviderOptions) =>
     Stream.unwrap(
       Effect.map(Effect.flatMap(requestOf("streamText", options), withoutRestart), (request) =>
@@ -209,7 +211,7 @@ export const make: Effect.Effect<LanguageModel.LanguageModel, never, LlmManager.
           Stream.mapError(toAiError("streamText")),
           Stream.mapAccum(Response.initialState, Response.streamParts(request.requestId))
         ))
-    )
+    ).pipe(Stream.provideService(Tracer.ParentSpan, options.span))
 
   return yield* LanguageModel.make({ generateText, streamText })
 })

@@ -5,7 +5,7 @@ import * as UsageLedger from "@baton/core/UsageLedger"
 import * as LiveWait from "@baton/testing/LiveWait"
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Fiber, Schema, SchemaTransformation, Stream, Tracer } from "effect"
+import { DateTime, Duration, Effect, Fiber, Option, Schema, SchemaTransformation, Stream, Tracer } from "effect"
 import { AiError, LanguageModel, type Prompt, Response } from "effect/ai"
 import { TestClock } from "effect/testing"
 import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
@@ -39,6 +39,19 @@ const Account = Schema.Struct({
     Schema.Struct({ provider: Schema.String, outcome: Schema.String, error: Schema.NullOr(Schema.String) })
   )
 })
+
+/** A tracer that keeps every span it starts. */
+const recordingTracer = () => {
+  const spans: Array<Tracer.NativeSpan> = []
+  const tracer = Tracer.make({
+    span(options) {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { spans, tracer }
+}
 
 const batonOf = (part: { readonly metadata: Response.ProviderMetadata } | undefined) =>
   Schema.decodeUnknownSync(Account)(part?.metadata.baton)
@@ -352,14 +365,7 @@ describe("BatonLanguageModel", () => {
 
   it.live("GenAI spans come from Baton once: the LanguageModel span carries no gen_ai attributes", () =>
     Effect.gen(function*() {
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span(options) {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recordingTracer()
       yield* inject("openai", MockFault.status(503))
       yield* LanguageModel.generateText({ prompt: "Hello" }).pipe(Effect.withTracer(tracer))
       const genAiKeys = (span: Tracer.NativeSpan) =>
@@ -375,6 +381,19 @@ describe("BatonLanguageModel", () => {
       ])
       assert.strictEqual(spans.filter((span) => span.attributes.has("gen_ai.usage.output_tokens")).length, 1)
     }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"] }))))
+
+  it.live("Baton's request span is a child of effect/ai's span: generateText, generateObject and streamText", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      yield* program.pipe(Effect.withSpan("handler"), Effect.withTracer(tracer))
+      const parentOf = (span: Tracer.NativeSpan) =>
+        Option.match(span.parent, { onNone: () => "(root)", onSome: (parent) => "name" in parent ? parent.name : "" })
+      assert.deepStrictEqual(spans.filter((span) => span.name === "baton.request").map(parentOf), [
+        "LanguageModel.generateText",
+        "LanguageModel.generateObject",
+        "LanguageModel.streamText"
+      ])
+    }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
 })
 
 describe("BatonLanguageModel: a structured answer cut at maxTokens", () => {
