@@ -20,11 +20,12 @@
  * | `AiError` and its reasons | Baton's errors (`internal/aiError.ts`): `ProviderRateLimited` -> `RateLimitError` (`QuotaExhaustedError` when its server said not to retry, `x-should-retry: false`), `ProviderQuotaExhausted` and the subject quota `RateLimitExceeded` -> `QuotaExhaustedError`, `ProviderConnectionFailed`/`ProviderTimeout` -> `NetworkError` (its `url` empty: Baton's errors carry none, its `description` names the provider; `InternalProviderError` when the request was billed: a `NetworkError` has no metadata to carry it), a stream the manager ended after its first text (`StreamInterrupted`) as `HttpProblem` answers it: `InternalProviderError` (retryable: a new request may get past a broken answer), the refusal's reason when a content filter stopped it (`ContentPolicyError`, `metadata.baton.tag` `ContentFiltered`), `InternalProviderError` when the request's deadline ended it (a timeout, as the deadline before any text: retryable, `metadata.baton.tag` `StreamInterrupted`), `ProviderAuthenticationFailed` -> `AuthenticationError`, `InvalidRequest`/`ContextLengthExceeded`/`InvalidOptions` -> `InvalidRequestError`, `ContentFiltered` -> `ContentPolicyError` (the model's refusal in its own words, when it gave one, in `metadata.baton.refusal`), `MalformedResponse` -> `InvalidOutputError` (retryable, as Baton retries it: `effect/ai`'s `InvalidResponseError` never is), `StructuredOutputInvalid` -> `StructuredOutputError` (one cut at `maxTokens`, not retryable, -> `InvalidResponseError`, its message saying so), `ProviderUnavailable` -> `InternalProviderError` (`UnknownError` when its server said not to retry); `AllProvidersFailed`: every provider skipped, by its open circuit or its spent local budget (`ProviderThrottled`), -> `RateLimitError` with `retryAfter` the earliest wait, when the first circuit half-opens or budget refills (`ErrorPolicy.retryAfterAllFailed`, the HTTP layers' `Retry-After`), some attempts timed out and the rest skipped (no provider refused it) -> `RateLimitError` with the skips' earliest wait (none when a skip knows no wait), every attempt timed out -> `NetworkError` (`effect/ai` has no timeout reason; `InternalProviderError` when billed), else its deciding attempt (the last real failure another try may get past, a rate limit with its `retryAfter`; else the last real failure); `DeadlineExceeded` and `QuotaStoreUnavailable` (the request ran out of time, or could not be counted: no provider refused it) -> `InternalProviderError`. `isRetryable` equals Baton's `LlmError.isRetryable` (where the natural reason's fixed answer differs, the next reason that agrees is used), but for the manager's `StreamInterrupted` above, which Baton does not retry within the request, and for the failed chains and requests just named (all skipped, all timed out or skipped, deadline, quota store), which a new request may get past: retryable |
  * | `Telemetry` (GenAI span attributes) | Baton's `chat <model>` spans (one per provider call, under its own `baton.request` span) carry the `gen_ai.*` attributes, as descendants of `effect/ai`'s own span (`LanguageModel.generateText`, `LanguageModel.generateObject`, `LanguageModel.streamText`); this layer adds none, so they are not emitted twice |
  * | `Tool` / `Toolkit`, `ToolChoice` | `LlmRequest.tools` (name, description, `Tool.getJsonSchema`) and `toolChoice`; the model's `toolCalls` come back as `tool-call` parts (finish reason `tool-calls`), so `effect/ai` runs the handlers and its tool loop (or `Chat`) continues over Baton. Tools reach providers speaking the OpenAI format (OpenAI, DeepSeek, compatible servers), Anthropic and Gemini |
- * | provider config (`withConfigOverride` in `@effect/ai-*`) | {@link Config}: the quota subject, tags and `GenerationOptions` of every call; {@link withConfigOverride} for one call |
+ * | provider config (`withConfigOverride` in `@effect/ai-*`) | {@link Config}: the quota subject, units and request id, tags and `GenerationOptions` of every call; {@link withConfigOverride} for one call |
  *
  * Gotchas:
  * - The quota subject comes from {@link Config} (`subjectId`); without one,
- *   no quota is spent (Baton's rule for requests without a subject).
+ *   no quota is spent (Baton's rule for requests without a subject). A call
+ *   spends {@link Config}'s `units` (a quiz: its questions), 1 by default.
  * - A failed call has no `finish` part, nor has a stream that fails after
  *   its first text (`StreamInterrupted`): the `AiError` reason's
  *   `metadata.baton` names the Baton error (`tag`, `provider`, `model`; a
@@ -67,15 +68,22 @@ import * as Response from "./internal/response.ts"
 import * as Tools from "./internal/tools.ts"
 
 /**
- * What every call sends along: the quota subject, tags for logs and the
- * ledger, and Baton's `GenerationOptions` (temperature, maxTokens, model,
- * reasoning, timeout, ...; `streamText` refuses `rescue: "restart"`).
+ * What every call sends along, as the request's metadata (`LlmRequest`): the
+ * quota subject, the `units` of its daily quota a call spends (default 1;
+ * more than the per-request maximum is an `InvalidRequestError` before any
+ * call), the `requestId` its logs, ledger rows and `response-metadata` carry
+ * (default: a new UUID per call; one set here is every call's in its scope),
+ * tags for logs and the ledger, and Baton's `GenerationOptions` (temperature,
+ * maxTokens, model, reasoning, timeout, ...; `streamText` refuses
+ * `rescue: "restart"`).
  *
  * @since 0.1.0
  * @category models
  */
 export interface Config {
   readonly subjectId?: string | undefined
+  readonly units?: number | undefined
+  readonly requestId?: string | undefined
   readonly tags?: Readonly<Record<string, string>> | undefined
   readonly options?: GenerationOptions.Input | undefined
 }
@@ -108,6 +116,8 @@ export const withConfigOverride: {
 
 const merge = (config: Config, overrides: Config): Config => ({
   subjectId: overrides.subjectId ?? config.subjectId,
+  units: overrides.units ?? config.units,
+  requestId: overrides.requestId ?? config.requestId,
   tags: { ...config.tags, ...overrides.tags },
   options: { ...config.options, ...overrides.options }
 })
@@ -148,7 +158,7 @@ export const make: Effect.Effect<LanguageModel.LanguageModel, never, LlmManager.
       return yield* LlmRequest.make({
         prompt: messages,
         options: config.options,
-        metadata: { subjectId: config.subjectId, tags: config.tags },
+        metadata: { subjectId: config.subjectId, units: config.units, requestId: config.requestId, tags: config.tags },
         ...Tools.toRequest(options)
       }).pipe(Effect.mapError(toAiError(method)))
     })

@@ -147,6 +147,28 @@ describe("BatonLanguageModel", () => {
       assert.include(other.text, "Mock answer from openai")
     }).pipe(Effect.provide(stack({ chain: ["openai"], dailyLimit: 2 }))))
 
+  it.live("Config's units spend the daily quota and meet the per-request maximum; its requestId is the request's", () =>
+    Effect.gen(function*() {
+      const quiz = (units: number) =>
+        LanguageModel.generateText({ prompt: "Three questions about Mars" }).pipe(
+          BatonLanguageModel.withConfigOverride({ tags: { feature: "quiz" } }),
+          BatonLanguageModel.withConfigOverride({ subjectId: "teacher-ai-units", units })
+        )
+      const first = yield* quiz(20).pipe(BatonLanguageModel.withConfigOverride({ requestId: "quiz-7" }))
+      const metadata = first.content.find((part) => part.type === "response-metadata")
+      assert.strictEqual(metadata?.id, "quiz-7")
+      const quota = yield* QuotaLimiter.QuotaLimiter
+      assert.strictEqual((yield* quota.remaining(SubjectId.make("teacher-ai-units"))).used, 20)
+      const spent = yield* Effect.flip(quiz(11))
+      assert.strictEqual(spent.reason._tag, "QuotaExhaustedError")
+      const tooMany = yield* Effect.flip(quiz(21))
+      assert.strictEqual(tooMany.reason._tag, "InvalidRequestError")
+      assert.include(tooMany.reason._tag === "InvalidRequestError" ? tooMany.reason.description : "", "at most 20")
+      const invalid = yield* Effect.flip(quiz(0))
+      assert.strictEqual(invalid.reason._tag, "InvalidRequestError")
+      assert.strictEqual((yield* stats("openai")).requests, 1)
+    }).pipe(Effect.provide(stack({ chain: ["openai"], dailyLimit: 30 }))))
+
   it.live("a part Baton cannot send is an InvalidUserInputError naming it and its message, with no provider call", () =>
     Effect.gen(function*() {
       const descriptionOf = (prompt: Prompt.RawInput) =>
