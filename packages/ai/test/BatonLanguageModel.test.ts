@@ -9,7 +9,7 @@ import { DateTime, Duration, Effect, Fiber, Option, Schema, SchemaTransformation
 import { AiError, LanguageModel, type Prompt, Response } from "effect/ai"
 import { TestClock } from "effect/testing"
 import * as BatonLanguageModel from "../src/BatonLanguageModel.ts"
-import { inject, received, stack, stats } from "./stack.ts"
+import { bodies, inject, received, stack, stats } from "./stack.ts"
 
 const Question = Schema.Struct({
   question: Schema.String,
@@ -198,6 +198,21 @@ describe("BatonLanguageModel", () => {
         ["error", "StructuredOutputInvalid"],
         ["success", null]
       ])
+    }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+
+  it.live("generateObject sends each call's objectName, one schema under two names", () =>
+    Effect.gen(function*() {
+      const Answer = Schema.Struct({ answer: Schema.String })
+      for (const objectName of ["first_name", "second_name", "first_name"]) {
+        yield* LanguageModel.generateObject({ prompt: "One word", schema: Answer, objectName })
+      }
+      const Body = Schema.Struct({
+        response_format: Schema.Struct({ json_schema: Schema.Struct({ name: Schema.String }) })
+      })
+      const names = (yield* bodies("openai")).map((body) =>
+        Schema.decodeUnknownSync(Body)(body).response_format.json_schema.name
+      )
+      assert.deepStrictEqual(names, ["first_name", "second_name", "first_name"])
     }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
 
   it.live("generateObject re-asks an answer its schema's own checks reject, beyond what JSON Schema says", () =>

@@ -101,3 +101,10 @@ export const stats = (kind: MockProviderServer.MockProvider) =>
  */
 export const received = (kind: MockProviderServer.MockProvider, count: number) =>
   LiveWait.eventually(Effect.map(stats(kind), (counters) => counters.requests >= count))
+
+/** The bodies of the requests the server received for a provider, in order. */
+export const bodies = (kind: MockProviderServer.MockProvider) =>
+  Effect.flatMap(
+    MockProviderServer.MockProviderServer,
+    (server) => Effect.map(server.received(kind), (requests) => requests.map((request) => request.body))
+  )
