@@ -200,6 +200,29 @@ describe("BatonLanguageModel", () => {
       ])
     }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
 
+  it.live("a user message's text parts are sent one a line, an assistant's as one text (as effect/ai's providers send them)", () =>
+    Effect.gen(function*() {
+      yield* LanguageModel.generateText({
+        prompt: [
+          { role: "user", content: [{ type: "text", text: "Say hello" }] },
+          { role: "assistant", content: [{ type: "text", text: "Hello, " }, { type: "text", text: "class" }] },
+          {
+            role: "user",
+            content: [{ type: "text", text: "Translate to French:" }, { type: "text", text: "good morning" }]
+          }
+        ]
+      })
+      const Body = Schema.Struct({
+        messages: Schema.Array(Schema.Struct({ role: Schema.String, content: Schema.String }))
+      })
+      const [body] = yield* bodies("openai")
+      assert.deepStrictEqual(Schema.decodeUnknownSync(Body)(body).messages, [
+        { role: "user", content: "Say hello" },
+        { role: "assistant", content: "Hello, class" },
+        { role: "user", content: "Translate to French:\ngood morning" }
+      ])
+    }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
+
   it.live("generateObject sends each call's objectName, one schema under two names", () =>
     Effect.gen(function*() {
       const Answer = Schema.Struct({ answer: Schema.String })

@@ -1,8 +1,9 @@
 /**
  * `effect/ai` prompts as Baton messages, and Baton messages as prompts.
  *
- * System, user and assistant text parts become messages (the parts of one
- * message joined); reasoning parts and approval responses are dropped
+ * System, user and assistant text parts become messages (the parts of a
+ * user message joined by a line break, an assistant's with nothing between,
+ * as `effect/ai`'s OpenAI-compatible provider joins them); reasoning parts and approval responses are dropped
  * (what a provider needs back of its reasoning rides on the calls instead,
  * see below; a reasoning part's text is only shown). An assistant's `tool-call` parts become
  * its `toolCalls` (parameters as JSON text, a part's `options.baton.replay`,
@@ -42,6 +43,12 @@ const toolCallOf = (part: Prompt.ToolCallPart): Tool.ToolCall => {
 
 const dropped = new Set(["reasoning", "tool-approval-request", "tool-approval-response"])
 
+/**
+ * What joins the text parts of a message, as `effect/ai`'s own providers join them where a message is one text
+ * (its OpenAI-compatible provider): a user's parts one a line, an assistant's answer as it was written.
+ */
+const joiner = { user: "\n", assistant: "" } as const
+
 /** A message of each role, with its article. */
 const inMessage = { user: "a user", assistant: "an assistant" } as const
 
@@ -59,7 +66,7 @@ const messageOf = (
       return Effect.fail(unsupported(method, `a ${part.type} part in ${inMessage[role]} message`))
     }
   }
-  const content = texts.join("")
+  const content = texts.join(joiner[role])
   return Effect.succeed(toolCalls.length === 0 ? { role, content } : { role, content, toolCalls })
 }
 
