@@ -200,6 +200,30 @@ describe("BatonLanguageModel", () => {
       ])
     }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
 
+  it.live("a rescued stream's finish names every source of its text and says it was rescued", () =>
+    Effect.gen(function*() {
+      const Spliced = Schema.Struct({
+        provider: Schema.String,
+        sources: Schema.Array(Schema.Struct({ provider: Schema.String, model: Schema.String })),
+        rescued: Schema.Boolean
+      })
+      const finished = (parts: ReadonlyArray<Response.AnyPart>) =>
+        Schema.decodeUnknownSync(Spliced)(finishOf(parts)?.metadata.baton)
+      yield* inject("deepseek", MockFault.cutStreamAfter(3))
+      const rescued = yield* Stream.runCollect(LanguageModel.streamText({ prompt: "A long answer about Mars" }))
+      assert.deepStrictEqual(finished(rescued), {
+        provider: "openai",
+        sources: [{ provider: "deepseek", model: "deepseek-flash" }, { provider: "openai", model: "gpt-4o-mini" }],
+        rescued: true
+      })
+      const whole = yield* Stream.runCollect(LanguageModel.streamText({ prompt: "A long answer about Mars" }))
+      assert.deepStrictEqual(finished(whole), {
+        provider: "deepseek",
+        sources: [{ provider: "deepseek", model: "deepseek-flash" }],
+        rescued: false
+      })
+    }).pipe(Effect.provide(stack({ chain: ["deepseek", "openai"] }))))
+
   it.live("a user message's text parts are sent one a line, an assistant's as one text (as effect/ai's providers send them)", () =>
     Effect.gen(function*() {
       yield* LanguageModel.generateText({

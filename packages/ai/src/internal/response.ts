@@ -4,13 +4,15 @@
  * A `GenerationResult` becomes `response-metadata` (the request id, the model
  * that answered), the text, and a `finish` part with the finish reason and
  * the usage; Baton's own account (provider, cost in nano-USD, price source,
- * every attempt) rides in the finish part's `metadata.baton`, and a tool
+ * every attempt; a stream's `sources` too, every provider and model whose
+ * text the answer holds, and whether it was `rescued`) rides in the finish
+ * part's `metadata.baton`, and a tool
  * call's `replay` in its `tool-call` part's `metadata.baton.replay`. A stream
  * becomes `text-start` / `text-delta`s / `text-end`, the tool calls'
  * `tool-params-start` / `-delta`s / `-end` as their arguments arrive, then
  * the same tool-call, metadata and finish parts.
  */
-import type { FinishReason, GenerationResult, StreamPart } from "@baton/core/GenerationResult"
+import type { FinishReason, GenerationResult, Source, StreamPart } from "@baton/core/GenerationResult"
 import type { ModelId, ProviderName, RequestId } from "@baton/core/Ids"
 import type * as TokenUsage from "@baton/core/TokenUsage"
 import type { ToolCall } from "@baton/core/Tool"
@@ -108,7 +110,17 @@ interface Account {
   readonly usage: TokenUsage.TokenUsage
   readonly attempts?: GenerationResult["attempts"] | undefined
   readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
+  /** A stream's: every provider and model whose text the answer holds, and whether a broken answer was rescued. */
+  readonly sources?: ReadonlyArray<Source> | undefined
+  readonly rescued?: boolean | undefined
 }
+
+/** A stream's sources and rescue, as plain JSON; nothing for a result, which has none. */
+const splice = (account: Account) =>
+  account.sources === undefined ? {} : {
+    sources: account.sources.map((source) => ({ provider: source.provider, model: source.model })),
+    rescued: account.rescued === true
+  }
 
 const closing = (
   account: Account
@@ -126,6 +138,7 @@ const closing = (
         costNanoUsd: account.usage.costNanoUsd,
         estimatedCostUsd: account.usage.estimatedCostUsd,
         pricing: account.usage.pricing,
+        ...splice(account),
         attempts: (account.attempts ?? []).map((attempt) => ({
           provider: attempt.provider,
           model: attempt.model,
