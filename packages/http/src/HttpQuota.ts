@@ -29,6 +29,7 @@
  * @since 0.1.0
  */
 import { SubjectId } from "@baton/core/Ids"
+import * as LlmConfig from "@baton/core/LlmConfig"
 import { InvalidOptions } from "@baton/core/LlmError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { DateTime, Duration, Effect, Schema, SchemaIssue } from "effect"
@@ -58,6 +59,9 @@ export interface Options extends HttpProblem.Options {
    * How long the `RateLimit-*` headers may wait for the subject's quota
    * (its store, or an `overrides` lookup of one's own); default 1 second.
    * Past it the response goes without them, as when the store is down.
+   * One that is not a positive duration (`"1 sec"`) makes every request a
+   * 500 Problem Details, its handler not run, and logs an error naming
+   * `HttpQuota.quotaHeadersTimeout`.
    */
   readonly quotaHeadersTimeout?: Duration.Input | undefined
 }
@@ -125,8 +129,18 @@ export const handler = (options: Options) =>
   HttpServerResponse.HttpServerResponse,
   never,
   R | HttpServerRequest.HttpServerRequest | QuotaLimiter.QuotaLimiter
-> =>
-  Effect.gen(function*() {
+> => {
+  const timeout = Effect.runSync(Effect.result(LlmConfig.duration(
+    "HttpQuota.quotaHeadersTimeout",
+    options.quotaHeadersTimeout ?? Duration.seconds(1),
+    "positive"
+  )))
+  return Effect.gen(function*() {
+    // refused before any request: the service is misconfigured, and no call is made (nor billed) while it is
+    if (timeout._tag === "Failure") {
+      yield* Effect.logError(timeout.failure.message)
+      return HttpProblem.toResponse(timeout.failure, yield* DateTime.now, options)
+    }
     const subject = yield* Effect.result(subjectOf(options.subject))
     if (subject._tag === "Failure") return HttpProblem.toResponse(subject.failure, yield* DateTime.now, options)
     const subjectId = subject.success
@@ -134,9 +148,10 @@ export const handler = (options: Options) =>
     if (outcome._tag === "Failure" && outcome.failure._tag === "RateLimitExceeded") {
       return HttpProblem.toResponse(outcome.failure, yield* DateTime.now, options)
     }
-    const headers = yield* currentHeaders(subjectId, options.quotaHeadersTimeout ?? Duration.seconds(1))
+    const headers = yield* currentHeaders(subjectId, timeout.success)
     const response = outcome._tag === "Success"
       ? outcome.success
       : HttpProblem.toResponse(outcome.failure, yield* DateTime.now, options)
     return HttpServerResponse.setHeaders(response, headers)
   })
+}

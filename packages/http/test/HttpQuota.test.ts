@@ -16,7 +16,7 @@ import * as Anthropic from "@baton/providers/Anthropic"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, Effect, Fiber, Layer, Queue, Redacted } from "effect"
+import { Clock, Context, type Duration, Effect, Fiber, Layer, Logger, Queue, Redacted } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { TestClock } from "effect/testing"
 import * as HttpQuota from "../src/HttpQuota.ts"
@@ -75,5 +75,27 @@ describe("HttpQuota.handler", () => {
       assert.strictEqual(served.status, 503)
       assert.isUndefined(served.headers["ratelimit-remaining"])
       assert.strictEqual(yield* Clock.currentTimeMillis, 6_000)
+    }).pipe(Effect.provide(Manager)))
+
+  it.effect("a quotaHeadersTimeout that is not a positive duration: a 500 naming it, before any call is made", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const logged: Array<string> = []
+      const misconfigured = HttpQuota.handler({
+        subject: { header: "x-teacher-id" },
+        quotaHeadersTimeout: "1 sec" as Duration.Input
+      })(() => Effect.sync(() => HttpServerResponse.text(String(++calls)))).pipe(
+        Effect.provideService(
+          HttpServerRequest.HttpServerRequest,
+          HttpServerRequest.fromWeb(
+            new Request("http://localhost/v1/explain", { headers: { "x-teacher-id": teacher } })
+          )
+        ),
+        Effect.provide(Logger.layer([Logger.make((options) => logged.push(String(options.message)))]))
+      )
+      const served = yield* misconfigured
+      assert.strictEqual(served.status, 500)
+      assert.strictEqual(calls, 0, "the handler ran, and with it the call that would be billed")
+      assert.isTrue(logged.some((line) => line.includes("HttpQuota.quotaHeadersTimeout: \"1 sec\" is not")))
     }).pipe(Effect.provide(Manager)))
 })
