@@ -331,15 +331,25 @@ export const wholeNumber = (name: string, n: number, least: Least): Effect.Effec
   return problem === undefined ? Effect.succeed(n) : fail(name, `${problem}, got ${n}`)
 }
 
-/** `input` as a message quotes it: a string in quotes, a `Duration` formatted, an object or pair as JSON. */
+/** `input` as a message quotes it: a string in quotes, a `Duration` formatted, nanoseconds named, an object or pair as JSON. */
 const quotedDuration = (input: Duration.Input): string =>
   typeof input === "string"
     ? `"${excerpt(input)}"`
     : Duration.isDuration(input)
     ? Duration.format(input)
+    : typeof input === "bigint"
+    ? `${input} nanoseconds`
     : typeof input === "object"
     ? excerpt(JSON.stringify(input))
     : String(input)
+
+/** True when a number of `input` is `NaN`, which `Duration.fromInput` reads as 0. */
+const holdsNaN = (input: Duration.Input): boolean =>
+  typeof input === "number"
+    ? Number.isNaN(input)
+    : typeof input === "object" && !Duration.isDuration(input)
+    ? Object.values(input).some((part) => typeof part === "number" && Number.isNaN(part))
+    : false
 
 /** What a duration of each {@link Least} takes, and what its message asks for instead. */
 const durationFloors = {
@@ -357,20 +367,31 @@ const durationFloors = {
  * Checks a duration of a setting given in code (a ledger's `queryTimeout`,
  * a writer's `flushInterval`, a Redis connection's `commandTimeout`): one
  * `Duration.fromInput` reads, of at least `least` (`"positive"`: more than
- * 0), `Duration.infinity` for no bound; else (`"10 secs"`, a negative
- * duration, `NaN`, which `Duration.fromInput` reads as 0) an
- * `LlmConfigError` naming `name` and quoting the input.
+ * 0), `Duration.infinity` for no bound, or, given `maxMillis` (a bound
+ * handed to a Node timer, which takes at most 2,147,483,647 ms), finite and
+ * at most that; else (`"10 secs"`, a negative duration, `NaN` anywhere in
+ * it, which `Duration.fromInput` reads as 0) an `LlmConfigError` naming
+ * `name` and quoting the input.
  *
  * @since 0.1.0
  */
 export const duration = (
   name: string,
   input: Duration.Input,
-  least: Least
+  least: Least,
+  maxMillis?: number
 ): Effect.Effect<Duration.Duration, LlmConfigError> => {
   const { asks, takes } = durationFloors[least]
-  return Option.match(Number.isNaN(input) ? Option.none() : Option.filter(Duration.fromInput(input), takes), {
-    onNone: () => fail(name, `${quotedDuration(input)} is not ${asks}, or Duration.infinity for no bound`),
+  const fits = (duration: Duration.Duration) =>
+    takes(duration) && (maxMillis === undefined || Duration.toMillis(duration) <= maxMillis)
+  return Option.match(holdsNaN(input) ? Option.none() : Option.filter(Duration.fromInput(input), fits), {
+    onNone: () =>
+      fail(
+        name,
+        `${quotedDuration(input)} is not ${asks}${
+          maxMillis === undefined ? ", or Duration.infinity for no bound" : ` of at most ${maxMillis} milliseconds`
+        }`
+      ),
     onSome: Effect.succeed
   })
 }

@@ -199,7 +199,7 @@ export const costNanoUsd = Metric.counter("baton_llm_cost_nano_usd_total", {
   incremental: true
 })
 
-/** 25 ms to 102.4 s, doubling: the longest default attempt (80 s, a model that thinks first) has a bucket of its own. */
+/** 25 ms to 102.4 s, doubling: an attempt at the default 30 s limit, or a thinking model's 80 s (a deadline of 110 s or more), has a bucket of its own. */
 const latencyBoundaries = Metric.exponentialBoundaries({ start: 25, factor: 2, count: 14 })
 
 /**

@@ -405,7 +405,9 @@ const checked = (options: Options) =>
 /**
  * Checks a ledger's options without building it: an unknown `timeZone` is an
  * `LlmConfigError` naming `UsageLedger.timeZone`, a `queryTimeout` that is
- * not a positive duration one naming `UsageLedger.queryTimeout`. `make` runs
+ * not a positive duration one naming `UsageLedger.queryTimeout`, a batching
+ * option `BatchWriter.checkOptions` refuses one naming it
+ * (`UsageLedger.flushInterval`). `make` runs
  * it first; a store that connects or migrates runs it before (see
  * `@baton/sql`).
  *
@@ -415,8 +417,8 @@ export const checkOptions = (options: Options): Effect.Effect<void, LlmConfigErr
 
 /**
  * A ledger over a store: `record` enqueues, a background fiber appends, the
- * scope's end flushes. Fails with an `LlmConfigError` for an unknown
- * `timeZone` or a `queryTimeout` that is not a positive duration.
+ * scope's end flushes. Fails with an `LlmConfigError` for the options
+ * {@link checkOptions} refuses.
  *
  * @since 0.1.0
  */

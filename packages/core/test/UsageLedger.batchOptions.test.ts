@@ -11,9 +11,16 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
 import * as UsageLedger from "../src/UsageLedger.ts"
 
-const refusedDurations: ReadonlyArray<Duration.Input> = ["10 secs" as Duration.Input, -5, "-1 seconds", Number.NaN, {
-  seconds: -1
-}]
+const refusedDurations: ReadonlyArray<Duration.Input> = [
+  "10 secs" as Duration.Input,
+  -5,
+  "-1 seconds",
+  Number.NaN,
+  { seconds: -1 },
+  { seconds: Number.NaN },
+  [Number.NaN, 0],
+  -1n
+]
 
 const buildError = (options: UsageLedger.Options) =>
   Effect.flip(Layer.build(UsageLedger.layerMemory(options)).pipe(Effect.scoped))
@@ -30,6 +37,8 @@ describe("UsageLedger batching options", () => {
       }
       const quoted = yield* Effect.flip(UsageLedger.checkOptions({ flushInterval: "soon" as Duration.Input }))
       assert.include(quoted.message, `UsageLedger.flushInterval: "soon" is not`)
+      const nanos = yield* Effect.flip(UsageLedger.checkOptions({ maxOutage: -5n }))
+      assert.include(nanos.message, "UsageLedger.maxOutage: -5 nanoseconds is not")
     }))
 
   it.effect("a writeTimeout of zero fails the build: every write would time out", () =>

@@ -128,13 +128,12 @@ export const neverSent = (error: Redis.RedisError): boolean => {
 
 /**
  * The same `Redis` with every command (`send`, `eval`) bounded by
- * `timeout`, interruptible even inside uninterruptible regions (the circuit
+ * `limit`, interruptible even inside uninterruptible regions (the circuit
  * breaker's admission), and failing at once for `timeout` after a timeout.
  *
  * @since 0.1.0
  */
-export const bound = (redis: Redis.Redis["Service"], timeout: Duration.Input): Redis.Redis["Service"] => {
-  const limit = Duration.fromInputUnsafe(timeout)
+export const bound = (redis: Redis.Redis["Service"], limit: Duration.Duration): Redis.Redis["Service"] => {
   const limitMs = Duration.toMillis(limit)
   let quietUntil = 0
   const guarded = <A>(effect: Effect.Effect<A, Redis.RedisError>): Effect.Effect<A, Redis.RedisError> =>
@@ -224,10 +223,12 @@ export const layer = (
         options.commandTimeout ?? defaults.commandTimeout,
         "positive"
       ),
+      // node-redis hands it to a Node timer, which fires at once past 2^31 - 1 ms
       connectTimeout: duration(
         "RedisConnection.connectTimeout",
         options.connectTimeout ?? defaults.connectTimeout,
-        "positive"
+        "positive",
+        2_147_483_647
       ),
       closeTimeout: duration(
         "RedisConnection.closeTimeout",

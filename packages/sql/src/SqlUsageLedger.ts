@@ -222,7 +222,8 @@ export const makeStore = (
   })
 
 /**
- * Checks the options (an unknown `timeZone` is an `LlmConfigError`), runs the
+ * Checks the options (`UsageLedger.checkOptions`: an unknown `timeZone`, a
+ * bad `queryTimeout` or batching option is an `LlmConfigError`), runs the
  * migrations, then builds a ledger over the current `SqlClient`.
  *
  * @since 0.1.0
@@ -254,8 +255,9 @@ export const layer = (
 > => Layer.effect(UsageLedger.UsageLedger, make(options))
 
 /**
- * The ledger in the database a URL names. An unknown `timeZone` is an
- * `LlmConfigError`, before the database is opened; what the database fails
+ * The ledger in the database a URL names. Options `UsageLedger.checkOptions`
+ * refuses (an unknown `timeZone`) are an `LlmConfigError`, before the
+ * database is opened; what the database fails
  * with is a `DatabaseError`.
  *
  * @since 0.1.0

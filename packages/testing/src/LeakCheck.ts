@@ -24,7 +24,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Logger, Tracer } from "effect"
+import { Cause, Effect, Exit, Formatter, Logger, Tracer } from "effect"
 
 /**
  * A recorder of logs, spans and errors.
@@ -70,11 +70,11 @@ const causeTexts = (cause: Cause.Cause<unknown>): ReadonlyArray<string> => [
   )
 ]
 
-/** What a span lets out: its name, attributes, events and the cause it ended with. */
+/** What a span lets out: its name, attributes, events (values rendered as an exporter renders them) and the cause it ended with. */
 const spanTexts = (span: Tracer.NativeSpan): ReadonlyArray<string> => [
   `span ${span.name}`,
-  ...[...span.attributes.entries()].map(([key, value]) => `${key}=${String(value)}`),
-  ...span.events.map(([name, , attributes]) => `event ${name} ${json(attributes)}`),
+  ...[...span.attributes.entries()].map(([key, value]) => `${key}=${Formatter.format(value)}`),
+  ...span.events.map(([name, , attributes]) => `event ${name} ${Formatter.format(attributes)}`),
   ...(span.status._tag === "Ended" && Exit.isFailure(span.status.exit) ? causeTexts(span.status.exit.cause) : [])
 ]
 

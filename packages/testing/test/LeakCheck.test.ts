@@ -9,7 +9,17 @@ describe("LeakCheck", () => {
     "sees a secret in a log line, a logged cause, a span attribute, name, event or failure, and an error",
     () =>
       Effect.gen(function*() {
-        const places = ["log", "cause", "span", "spanName", "spanEvent", "spanFailure", "error"] as const
+        const places = [
+          "log",
+          "cause",
+          "span",
+          "spanObject",
+          "spanName",
+          "spanEvent",
+          "spanEventError",
+          "spanFailure",
+          "error"
+        ] as const
         for (const place of places) {
           const check = LeakCheck.make()
           const secret = `secret-in-${place}`
@@ -17,10 +27,16 @@ describe("LeakCheck", () => {
             if (place === "log") yield* Effect.logInfo(`leaking ${secret}`)
             if (place === "cause") yield* Effect.logError("failed", new Boom({ detail: secret }))
             if (place === "span") yield* Effect.annotateCurrentSpan("leak", secret)
+            if (place === "spanObject") yield* Effect.annotateCurrentSpan("leak", { nested: { detail: secret } })
             if (place === "spanName") yield* Effect.void.pipe(Effect.withSpan(`named ${secret}`))
             if (place === "spanEvent") {
               const span = yield* Effect.currentSpan
               span.event("leak", 0n, { detail: secret })
+            }
+            // an error among an event's attributes (JSON shows `{}`), beside a bigint (no JSON at all)
+            if (place === "spanEventError") {
+              const span = yield* Effect.currentSpan
+              span.event("failed", 0n, { error: new Error(`boom ${secret}`), at: 1n })
             }
             // a span that ends failed: an OTLP exporter sends its error as an `exception` event
             if (place === "spanFailure") {
