@@ -11,9 +11,14 @@
  *   manager owns time). The model is the layer's too: a request naming
  *   another (`options.model`) is refused before any call, as a provider
  *   refuses a model it does not serve (`InvalidRequest`, status 404, `param`
- *   `model`, code `model_not_found`), so the chain falls back to a step that
- *   serves it, and the attempt, log, spans and metrics never name a model
- *   other than the one called and priced. `responseFormat: "json"` has no schema-less
+ *   `model`, code `ProviderError.modelNotServed`), so the chain falls back to
+ *   a step that serves it, and nothing is priced as a model it is not. The
+ *   refused attempt is an error row naming the model asked for, at no cost;
+ *   no circuit counts it (nothing was sent), but it spends the step's local
+ *   budget (`ProviderThrottle`: the manager takes a request and the token
+ *   estimate before the attempt and gives nothing back). An answered attempt,
+ *   its log row, spans and metrics name the step's model, the one called and
+ *   priced. `responseFormat: "json"` has no schema-less
  *   counterpart in `effect/ai`: as for Anthropic, an instruction asking for
  *   one JSON value is added to the system prompt.
  * - Tools: the request's tools go to the model as a toolkit of
@@ -309,7 +314,8 @@ export const make = (
     /**
      * Nothing for a request this step serves; the refusal of one naming another model (`options.model`), before any
      * call: the wrapped model is fixed by its layer, so answering with it would price, log and trace one model as
-     * another. As a provider that does not know a model answers (404, `model_not_found`), the chain falls back.
+     * another. With code `ProviderError.modelNotServed` (status 404, as a provider that does not know a model
+     * answers): the chain falls back, and no circuit counts it, as nothing was sent.
      */
     const served = (request: LlmRequest): Effect.Effect<void, ProviderError.InvalidRequest> => {
       const named = request.options.model
@@ -319,7 +325,7 @@ export const make = (
           model: named,
           status: 404,
           param: "model",
-          code: "model_not_found",
+          code: ProviderError.modelNotServed,
           message: `${name} is an effect/ai LanguageModel step of model ${model} only: the request names ${named}`
         })
       )

@@ -1,8 +1,9 @@
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
-import { SubjectId } from "@baton/core/Ids"
+import { ModelId, ProviderName, SubjectId } from "@baton/core/Ids"
 import * as LlmManager from "@baton/core/LlmManager"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as Pricing from "@baton/core/Pricing"
+import * as ProviderError from "@baton/core/ProviderError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RequestLog from "@baton/core/RequestLog"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
@@ -15,7 +16,7 @@ import { DateTime, Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { AiError, LanguageModel, type Response, Telemetry } from "effect/ai"
 import * as LanguageModelProvider from "../src/LanguageModelProvider.ts"
 import * as ChatLanguageModel from "./chatLanguageModel.ts"
-import { inject, services, stats } from "./stack.ts"
+import { inject, manager, services, stats } from "./stack.ts"
 
 const Question = Schema.Struct({
   question: Schema.String,
@@ -843,7 +844,7 @@ describe("LanguageModelProvider requested model", () => {
     (requests) => requests.map((request) => (request.body as { readonly model?: unknown }).model)
   )
 
-  it.live("a request naming another model is refused by the step before any call (model_not_found): every record says so", () =>
+  it.live("a request naming another model is refused by the step before any call (model_not_served): every record says so", () =>
     Effect.gen(function*() {
       const manager = yield* managerOf(["effect-ai"])
       const request = { prompt: "Hello", options: { model: "gpt-4.1" } }
@@ -860,7 +861,7 @@ describe("LanguageModelProvider requested model", () => {
         assert.strictEqual(refused?._tag, "InvalidRequest")
         if (refused?._tag === "InvalidRequest") {
           assert.strictEqual(refused.param, "model")
-          assert.strictEqual(refused.code, "model_not_found")
+          assert.strictEqual(refused.code, ProviderError.modelNotServed)
           assert.include(refused.message, "gpt-4o-mini")
         }
       }
@@ -885,6 +886,30 @@ describe("LanguageModelProvider requested model", () => {
       ])
       assert.deepStrictEqual(yield* wireModels, [])
     }).pipe(Effect.provide(services(100))))
+
+  it.live("the refusal is no answer from the provider: beside Baton's adapter of the same name, its circuit still opens", () =>
+    Effect.gen(function*() {
+      const llm = yield* LlmManager.LlmManager
+      yield* inject("openai", MockFault.status(503), { times: 2 })
+      const request = { prompt: "Hello", options: { model: "gpt-4.1" } }
+      for (let i = 0; i < 2; i++) {
+        const error = yield* Effect.flip(llm.generate(request))
+        assert.deepStrictEqual(error._tag === "AllProvidersFailed" ? attemptsOf(error.attempts) : error._tag, [
+          ["openai", "error", "InvalidRequest"],
+          ["openai", "error", "ProviderUnavailable"]
+        ])
+      }
+      // two failures of gpt-4.1 on the wire open its circuit (threshold 2): the refusals between them count for nothing
+      const state = yield* llm.circuitState(ProviderName.make("openai"), ModelId.make("gpt-4.1"))
+      assert.strictEqual(state._tag, "Open")
+      assert.strictEqual((yield* stats("openai")).requests, 2)
+    }).pipe(
+      Effect.provide(
+        manager(["effect-ai", "openai"], { circuitFailureThreshold: 2 }).pipe(
+          Layer.provideMerge(services(100))
+        )
+      )
+    ))
 
   it.live("a request naming the step's own model is served: the log row names the model on the wire", () =>
     Effect.gen(function*() {

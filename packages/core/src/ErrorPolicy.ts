@@ -76,7 +76,12 @@
  * built by hand past `Tool.make`'s check). Every adapter encodes the same
  * tools and schemas, so the chain stops there, and as no provider was asked,
  * its circuit ignores it (a success would close a half-open circuit on a
- * provider nobody heard from).
+ * provider nobody heard from). The circuit ignores, too, an `InvalidRequest`
+ * with code `ProviderError.modelNotServed`: a step refused, before calling
+ * anything, a request naming a model it does not serve; that one falls back,
+ * as the next step may serve the model. Both still spent the provider's
+ * local budget (`ProviderThrottle`), which the manager takes before the call
+ * and does not give back.
  *
  * `ContentFiltered`: a prompt refused on policy grounds is by default not
  * sent to another provider (one attempt, a typed error); set
@@ -92,7 +97,7 @@
  */
 import { Duration } from "effect"
 import type { Attempt } from "./Attempt.ts"
-import { type ProviderError, unencodableRequest } from "./ProviderError.ts"
+import { modelNotServed, type ProviderError, unencodableRequest } from "./ProviderError.ts"
 
 /**
  * Whether the same provider is tried again: after a backoff, by a re-ask
@@ -214,7 +219,15 @@ const offendingField = (param: string | undefined, message: string): string | un
   param ?? /^(?:[\w-]+ answered HTTP \d{3}: )?([A-Za-z_][\w.[\]]*):\s/.exec(message)?.[1]
 
 /** True for the `InvalidRequest` of a body the adapter could not encode: no provider was asked (see the module header). */
-const unsent = (error: ProviderError): boolean => error._tag === "InvalidRequest" && error.code === unencodableRequest
+const unencodable = (error: ProviderError): boolean =>
+  error._tag === "InvalidRequest" && error.code === unencodableRequest
+
+/**
+ * True for an `InvalidRequest` raised before any call: a body that could not be encoded, or a model the step does
+ * not serve (see the module header).
+ */
+const unsent = (error: ProviderError): boolean =>
+  unencodable(error) || (error._tag === "InvalidRequest" && error.code === modelNotServed)
 
 /**
  * True when a provider rejected the caller's own conversation in a way
@@ -267,7 +280,7 @@ export const fallsBack = (error: ProviderError, switches: Switches = defaultSwit
     case "no":
       return false
     case "unless-conversation-rejected":
-      return !rejectsConversation(error) && !unsent(error)
+      return !rejectsConversation(error) && !unencodable(error)
     case "if-policy-allows":
       return switches.fallbackOnContentFilter
   }
@@ -277,8 +290,9 @@ export const fallsBack = (error: ProviderError, switches: Switches = defaultSwit
  * What the error says about the provider's health: the table's `circuit`
  * column, but a `StreamInterrupted` with `restartedLength` (a restarted
  * answer that diverged from the delivered text) is a success, as the
- * provider answered, and an `InvalidRequest` whose body could not be
- * encoded says nothing, as nothing was sent.
+ * provider answered, and an `InvalidRequest` raised before any call (a
+ * body that could not be encoded, a model the step does not serve) says
+ * nothing, as nothing was sent.
  *
  * @since 0.1.0
  */

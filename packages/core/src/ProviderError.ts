@@ -179,7 +179,10 @@ export class ProviderAuthenticationFailed extends stackless(
  *
  * An adapter raises one itself, status 400 and code
  * {@link unencodableRequest}, without calling its provider, when the
- * request's body cannot be encoded as JSON.
+ * request's body cannot be encoded as JSON; a step serving one model
+ * (`@baton/ai`'s `LanguageModelProvider`) raises one with status 404 and
+ * code {@link modelNotServed}, without calling it, when the request names
+ * another model.
  *
  * @since 0.1.0
  */
@@ -205,6 +208,18 @@ export class InvalidRequest extends stackless(
  * @since 0.1.0
  */
 export const unencodableRequest = "unencodable_request"
+
+/**
+ * The `code` of the `InvalidRequest` a step fails with, before calling
+ * anything, when the request names a model (`options.model`) it does not
+ * serve: a step whose model is fixed (`@baton/ai`'s `LanguageModelProvider`)
+ * cannot answer with another. The next provider may serve it, so the chain
+ * falls back; as no provider was asked, no circuit counts it (see
+ * `ErrorPolicy`).
+ *
+ * @since 0.1.0
+ */
+export const modelNotServed = "model_not_served"
 
 /**
  * The prompt plus `maxTokens` does not fit the model's context window.
