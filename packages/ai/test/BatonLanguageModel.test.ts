@@ -224,7 +224,7 @@ describe("BatonLanguageModel", () => {
       })
     }).pipe(Effect.provide(stack({ chain: ["deepseek", "openai"] }))))
 
-  it.live("a user message's text parts are sent one a line, an assistant's as one text (as effect/ai's providers send them)", () =>
+  it.live("a user message's text parts are sent one a line (as effect/ai's OpenAI-compatible provider sends them), an assistant's as one text with nothing between", () =>
     Effect.gen(function*() {
       yield* LanguageModel.generateText({
         prompt: [

@@ -2,8 +2,10 @@
  * `effect/ai` prompts as Baton messages, and Baton messages as prompts.
  *
  * System, user and assistant text parts become messages (the parts of a
- * user message joined by a line break, an assistant's with nothing between,
- * as `effect/ai`'s OpenAI-compatible provider joins them); reasoning parts and approval responses are dropped
+ * user message joined by a line break, as `effect/ai`'s OpenAI-compatible
+ * provider joins them; an assistant's with nothing between, as fragments of
+ * one answer, where `effect/ai`'s providers send each part as a message of
+ * its own); reasoning parts and approval responses are dropped
  * (what a provider needs back of its reasoning rides on the calls instead,
  * see below; a reasoning part's text is only shown). An assistant's `tool-call` parts become
  * its `toolCalls` (parameters as JSON text, a part's `options.baton.replay`,
@@ -44,8 +46,9 @@ const toolCallOf = (part: Prompt.ToolCallPart): Tool.ToolCall => {
 const dropped = new Set(["reasoning", "tool-approval-request", "tool-approval-response"])
 
 /**
- * What joins the text parts of a message, as `effect/ai`'s own providers join them where a message is one text
- * (its OpenAI-compatible provider): a user's parts one a line, an assistant's answer as it was written.
+ * What joins the text parts of a message: a user's parts one a line, as `effect/ai`'s OpenAI-compatible provider
+ * joins them; an assistant's with nothing between, as fragments of one answer (`effect/ai`'s providers send each as
+ * a message of its own instead).
  */
 const joiner = { user: "\n", assistant: "" } as const
 
