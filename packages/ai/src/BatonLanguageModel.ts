@@ -72,10 +72,12 @@ import * as Tools from "./internal/tools.ts"
  * quota subject, the `units` of its daily quota a call spends (default 1;
  * more than the per-request maximum is an `InvalidRequestError` before any
  * call), the `requestId` its logs, ledger rows and `response-metadata` carry
- * (default: a new UUID per call; one set here is every call's in its scope),
- * tags for logs and the ledger, and Baton's `GenerationOptions` (temperature,
- * maxTokens, model, reasoning, timeout, ...; `streamText` refuses
- * `rescue: "restart"`).
+ * (default: a new UUID per call; one set here is every call's in its scope,
+ * so the ledger's totals, `UsageLedger.totals`, which count distinct request
+ * ids, count the calls in that scope as one request, each call still with
+ * rows of its own), tags for logs and the ledger, and Baton's
+ * `GenerationOptions` (temperature, maxTokens, model, reasoning, timeout,
+ * ...; `streamText` refuses `rescue: "restart"`).
  *
  * @since 0.1.0
  * @category models
