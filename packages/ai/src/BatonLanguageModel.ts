@@ -15,7 +15,7 @@
  * | --- | --- |
  * | `LanguageModel.LanguageModel` (`generateText`, `generateObject`, `streamText`) | `LlmManager` (`generate`, `generateStructured`, `stream`): this layer is built with `LanguageModel.make` over the manager |
  * | `Prompt` (system / user / assistant / tool messages of parts) | `LlmRequest` messages: text parts joined per message (a user's one a line, as `effect/ai`'s OpenAI-compatible provider joins them; an assistant's with nothing between, as fragments of one answer, where `effect/ai`'s providers send each as a message of its own); an assistant's `tool-call` parts as its `toolCalls`; each `tool-result` as a `tool` message (its tool's `toModelOutput`, as text, in place of the result when it has one; a failure, `isFailure`, with `isError: true`, sent as each provider says a call failed); reasoning parts dropped; a file part is an `InvalidUserInputError` before any call |
- * | `LanguageModel.ProviderOptions.responseFormat: json` (`generateObject`) | `generateStructured` with the schema's JSON Schema (compiled once per schema and `objectName`, the name sent where a provider takes one), the answer checked by it and then decoded by the schema's codec (its filters too), so a non-matching answer is re-asked once (`LLM_STRUCTURED_OUTPUT_RETRIES`; not one cut at `maxTokens`) and may fall back; `generateObject` then decodes the value with its own codec. A structured answer is JSON, never a tool call: `generateObject` with a toolkit the model may call fails with an `InvalidRequestError` naming `tools` |
+ * | `LanguageModel.ProviderOptions.responseFormat: json` (`generateObject`) | `generateStructured` with the schema's JSON Schema (compiled once per schema and `objectName`, the name sent where a provider takes one; kept for a schema's 16 most recently used names: a name back after 16 others is compiled again), the answer checked by it and then decoded by the schema's codec (its filters too), so a non-matching answer is re-asked once (`LLM_STRUCTURED_OUTPUT_RETRIES`; not one cut at `maxTokens`) and may fall back; `generateObject` then decodes the value with its own codec. A structured answer is JSON, never a tool call: `generateObject` with a toolkit the model may call fails with an `InvalidRequestError` naming `tools` |
  * | `Response` parts | `text` (or `text-start`/`-delta`/`-end` when streaming, and a tool call's `tool-params-start`/`-delta`/`-end` as its arguments stream), `response-metadata` (`id` = Baton request id, `modelId` = the model that answered), `finish` (finish reason, `Usage` with cached and reasoning tokens apart; `metadata.baton` = provider, cost in nano-USD and USD, price source, every attempt; a stream's also `sources`, every provider and model whose text the answer holds, and `rescued`, whether a broken answer was completed by another attempt) |
  * | `AiError` and its reasons | Baton's errors (`internal/aiError.ts`): `ProviderRateLimited` -> `RateLimitError` (`QuotaExhaustedError` when its server said not to retry, `x-should-retry: false`), `ProviderQuotaExhausted` and the subject quota `RateLimitExceeded` -> `QuotaExhaustedError`, `ProviderConnectionFailed`/`ProviderTimeout` -> `NetworkError` (its `url` empty: Baton's errors carry none, its `description` names the provider; `InternalProviderError` when the request was billed: a `NetworkError` has no metadata to carry it), a stream the manager ended after its first text (`StreamInterrupted`) as `HttpProblem` answers it: `InternalProviderError` (retryable: a new request may get past a broken answer), the refusal's reason when a content filter stopped it (`ContentPolicyError`, `metadata.baton.tag` `ContentFiltered`), `InternalProviderError` when the request's deadline ended it (a timeout, as the deadline before any text: retryable, `metadata.baton.tag` `StreamInterrupted`), `ProviderAuthenticationFailed` -> `AuthenticationError`, `InvalidRequest`/`ContextLengthExceeded`/`InvalidOptions` -> `InvalidRequestError`, `ContentFiltered` -> `ContentPolicyError` (the model's refusal in its own words, when it gave one, in `metadata.baton.refusal`), `MalformedResponse` -> `InvalidOutputError` (retryable, as Baton retries it: `effect/ai`'s `InvalidResponseError` never is), `StructuredOutputInvalid` -> `StructuredOutputError` (one cut at `maxTokens`, not retryable, -> `InvalidResponseError`, its message saying so), `ProviderUnavailable` -> `InternalProviderError` (`UnknownError` when its server said not to retry); `AllProvidersFailed`: every provider skipped, by its open circuit or its spent local budget (`ProviderThrottled`), -> `RateLimitError` with `retryAfter` the earliest wait, when the first circuit half-opens or budget refills (`ErrorPolicy.retryAfterAllFailed`, the HTTP layers' `Retry-After`), some attempts timed out and the rest skipped (no provider refused it) -> `RateLimitError` with the skips' earliest wait (none when a skip knows no wait), every attempt timed out -> `NetworkError` (`effect/ai` has no timeout reason; `InternalProviderError` when billed), else its deciding attempt (the last real failure another try may get past, a rate limit with its `retryAfter`; else the last real failure); `DeadlineExceeded` and `QuotaStoreUnavailable` (the request ran out of time, or could not be counted: no provider refused it) -> `InternalProviderError`. `isRetryable` equals Baton's `LlmError.isRetryable` (where the natural reason's fixed answer differs, the next reason that agrees is used), but for the manager's `StreamInterrupted` above, which Baton does not retry within the request, and for the failed chains and requests just named (all skipped, all timed out or skipped, deadline, quota store), which a new request may get past: retryable |
  * | `Telemetry` (GenAI span attributes) | Baton's `chat <model>` spans (one per provider call, under its own `baton.request` span) carry the `gen_ai.*` attributes, as descendants of `effect/ai`'s own span (`LanguageModel.generateText`, `LanguageModel.generateObject`, `LanguageModel.streamText`); this layer adds none, so they are not emitted twice |
@@ -146,7 +146,26 @@ const objectNameOf = (name: string): string => name.replace(/[^a-zA-Z0-9_-]/g, "
 /** How many object names a schema's outputs are kept under: a program's few (a name made per call is rebuilt). */
 const namesPerSchema = 16
 
-/** Keeps `output` as `schema`'s under `name`, dropping the schema's oldest name past {@link namesPerSchema}. */
+/** `schema`'s output kept under `name`, if any, made its most recently used name. */
+const recall = (
+  outputs: WeakMap<Schema.Top, Map<string, StructuredOutput.StructuredOutput<unknown>>>,
+  schema: Schema.Top,
+  name: string
+): StructuredOutput.StructuredOutput<unknown> | undefined => {
+  const named = outputs.get(schema)
+  const known = named?.get(name)
+  if (named !== undefined && known !== undefined) {
+    // a `Map` keeps insertion order: put back last, the name is the last to be dropped
+    named.delete(name)
+    named.set(name, known)
+  }
+  return known
+}
+
+/**
+ * Keeps `output` as `schema`'s under `name`, dropping the schema's least recently used name past
+ * {@link namesPerSchema}.
+ */
 const remember = (
   outputs: WeakMap<Schema.Top, Map<string, StructuredOutput.StructuredOutput<unknown>>>,
   schema: Schema.Top,
@@ -154,8 +173,8 @@ const remember = (
   output: StructuredOutput.StructuredOutput<unknown>
 ): void => {
   const named = outputs.get(schema) ?? new Map<string, StructuredOutput.StructuredOutput<unknown>>()
-  const [oldest] = named.keys()
-  if (named.size >= namesPerSchema && oldest !== undefined) named.delete(oldest)
+  const [leastRecent] = named.keys()
+  if (named.size >= namesPerSchema && leastRecent !== undefined) named.delete(leastRecent)
   named.set(name, output)
   outputs.set(schema, named)
 }
@@ -185,7 +204,7 @@ export const make: Effect.Effect<LanguageModel.LanguageModel, never, LlmManager.
 
   const outputOf = (objectName: string, schema: Schema.Top) => {
     const name = objectNameOf(objectName)
-    const known = outputs.get(schema)?.get(name)
+    const known = recall(outputs, schema, name)
     if (known !== undefined) return Effect.succeed(known)
     const { codec, jsonSchema } = LanguageModel.defaultCodecTransformer(schema)
     // a schema's checks JSON Schema cannot say (filters) are `generateObject`'s own decode: Baton runs it too, on the
