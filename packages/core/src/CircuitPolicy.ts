@@ -13,11 +13,14 @@
  *   429, a 503 or an Anthropic 529), attempts on that provider are skipped without a
  *   network call and without delay: an `Attempt` with outcome `skipped` and a
  *   `CircuitOpen` error, and the request moves on to the next provider. A
- *   retry the circuit will refuse (the failure to retry opened it) is not
- *   waited for either: the manager reads the circuit ({@link refusesFor})
- *   before a retry's backoff, and skips it at once.
+ *   retry the circuit will refuse (it reads open past the retry's backoff:
+ *   the failure to retry opened it, or another request's did) is not waited
+ *   for either: the manager reads the circuit ({@link refusesFor}) before a
+ *   retry's backoff, and skips it at once.
  * - Half-open: the next attempt is the single probe; others are skipped while
  *   it runs. A successful probe closes the circuit, a failed one reopens it.
+ *   A retry is not skipped early here: the probe may end before it, so it
+ *   keeps its backoff, and the store decides when it is due.
  *
  * What counts ({@link classify}) is the `circuit` column of the one error
  * table, `@baton/core/ErrorPolicy`: a failure of the provider itself (5xx,
@@ -329,27 +332,20 @@ export const makeCircuits = (
   })
 
 /**
- * How much longer the circuit in `state` refuses attempts (ms), by its
- * store's admission rule: an open one until its open time ends (the next
- * attempt after it is the half-open probe), a half-open one while its probe
- * runs (`Infinity`: until the probe ends, which no state tells);
- * `undefined` when it admits the next attempt. The manager reads it before
- * sleeping a retry's backoff: a retry the circuit will refuse is skipped at
- * once instead (see `FallbackPolicy.retrySchedule`).
+ * How much longer the circuit in `state` is certain to refuse attempts (ms):
+ * an open one until its open time ends (only then may the next attempt be
+ * the half-open probe); `undefined` for any other state, a half-open one
+ * included (its probe may end at any time, and the next attempt then be
+ * admitted). The manager reads it before sleeping a retry's backoff: a retry
+ * the circuit will refuse is skipped at once instead (see
+ * `FallbackPolicy.retrySchedule`).
  *
  * @since 0.1.0
  */
 export const refusesFor = (state: CircuitBreaker.State): number | undefined => {
-  switch (state._tag) {
-    case "Closed":
-      return undefined
-    case "Open": {
-      const left = Duration.toMillis(state.retryAfter)
-      return left > 0 ? left : undefined
-    }
-    case "HalfOpen":
-      return state.probing ? Number.POSITIVE_INFINITY : undefined
-  }
+  if (state._tag !== "Open") return undefined
+  const left = Duration.toMillis(state.retryAfter)
+  return left > 0 ? left : undefined
 }
 
 /**

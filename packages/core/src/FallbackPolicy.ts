@@ -15,10 +15,11 @@
  *    or an Anthropic 529, where the table honours it: {@link retryAfter})
  *    lengthens the wait; when the wait would outlive the request's deadline
  *    the manager does not sleep and moves to the next provider at once. Nor
- *    does it sleep before a retry the provider's circuit will refuse (the
- *    failure opened it, or it is half-open with its probe running): the
- *    retry is skipped at once (`skipped`, `CircuitOpen`) and the next
- *    provider tried.
+ *    does it sleep before a retry the provider's circuit will refuse: one
+ *    that reads open past the wait (the failure opened it, or another
+ *    request's did) skips the retry at once (`skipped`, `CircuitOpen`) and
+ *    the next provider is tried. A half-open circuit keeps the wait (its
+ *    probe may end before the retry).
  * 2. **Re-ask** a structured answer that does not decode
  *    (`StructuredOutputInvalid`) on the same provider, with the decode error
  *    in the prompt, without delay (not when the answer was cut at its token
@@ -410,9 +411,9 @@ export const retryAfter: (error: ProviderError) => Duration.Duration | undefined
  * end it too. `maxRetries` defaults to the policy's (the manager passes
  * the step's, {@link maxRetriesFor}). `shorten`, when given, sees each wait
  * last, once every rule above let the retry happen, and may shorten it. The
- * manager's makes it none when the provider's circuit will refuse the retry
- * (open past the wait, or its half-open probe running): the retry is skipped
- * and the next provider tried at once, not after the wait.
+ * manager's makes it none when the provider's circuit reads open past the
+ * wait, so it will refuse the retry: the retry is skipped and the next
+ * provider tried at once, not after the wait (a half-open circuit keeps it).
  *
  * @since 0.1.0
  */

@@ -17,8 +17,9 @@
  *   and model the configuration names, and for the first 32 models only
  *   requests name on a provider (the rest share its `other` circuit); an
  *   open circuit skips its provider without a network call, and without the
- *   backoff of a retry it will refuse (the failure that opened it is not
- *   retried after its `Retry-After`, but falls back at once).
+ *   backoff of a retry it will refuse (open past that backoff: the failure
+ *   that opened it is not retried after its `Retry-After`, but falls back at
+ *   once; a half-open circuit keeps the backoff).
  *
  * Every attempt (retries, fallbacks, hedges, skips, cancellations) is listed,
  * in the order it started, on `GenerationResult.attempts`, or on the

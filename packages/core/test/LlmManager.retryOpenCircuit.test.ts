@@ -1,32 +1,64 @@
 /**
  * A retry its provider's circuit will refuse, through `LlmManager`: when the
  * failure that would be retried left the circuit open past the backoff (it
- * opened it, or another request did), or half-open with another request's
- * probe running, the manager does not sleep the backoff
- * (nor the server's `Retry-After`) only to skip the retry: the retry is
- * skipped at once and the next provider answers. A circuit store that does
- * not answer the read leaves the backoff as it was. Over HTTP against the
- * mock server, on `TestClock`: a sleep that should not happen never ends,
- * since these tests move the clock only where a wait is due.
+ * opened it, or another request did), the manager does not sleep the
+ * backoff (nor the server's `Retry-After`) only to skip the retry: the retry
+ * is skipped at once, without asking the store, and the next provider
+ * answers. A circuit read half-open with another request's probe running
+ * keeps the backoff (the probe may end before the retry), as does a store
+ * that does not answer the read. Over HTTP against the mock server, on
+ * `TestClock`, the circuit store recording the clock's time of each
+ * admission it is asked for: the clock is moved only where a wait is due,
+ * and past every wait once the request is not done without it, so a wait
+ * that should not happen shows in the times.
  */
 import * as MockFault from "@baton/testing/MockFault"
-import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Layer } from "effect"
+import { Clock, Effect, Exit, Fiber, Layer } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import type { Attempt } from "../src/Attempt.ts"
-import { Bench, eventually, inject, manager, pick, stats } from "./utils/chain.ts"
+import { Bench, driveClock, eventually, inject, manager, pick, stats } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about volcanoes." }
+
+type Store = CircuitBreaker.CircuitBreakerStore["Service"]
+
+/** What the circuit store was asked: the clock's time of each admission, and how many reads of a state. */
+interface Asked {
+  readonly admitted: Array<number>
+  reads: number
+}
+
+/** The in-memory circuit store, noting on `asked` what it is asked; its state reads answered by `state` when given. */
+const recordingStore = (asked: Asked, state?: (read: Store["state"]) => Store["state"]) =>
+  Layer.effect(
+    CircuitBreaker.CircuitBreakerStore,
+    Effect.map(Effect.service(CircuitBreaker.CircuitBreakerStore), (store): Store => {
+      const read = state === undefined ? store.state : state(store.state)
+      return {
+        ...store,
+        admit: (key) => Effect.andThen(Clock.currentTimeMillis, (now) => (asked.admitted.push(now), store.admit(key))),
+        state: (key) => Effect.suspend(() => (asked.reads += 1, read(key)))
+      }
+    })
+  ).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()), Layer.merge(Bench))
 
 /** The request's attempts, as provider, role, outcome and error tag. */
 const attemptsOf = (result: { readonly attempts: ReadonlyArray<Attempt> }) =>
   result.attempts.map(pick("provider", "role", "outcome", "error"))
 
-/** Waits (in real time, the clock standing still) until `fiber` is done. */
+/**
+ * `fiber`'s result once it is done: waited for in real time, the clock
+ * standing still; when that is not enough (a wait the test did not expect),
+ * the clock is moved until it is done.
+ */
 const settled = <A, E>(fiber: Fiber.Fiber<A, E>) =>
-  eventually(Effect.sync(() => fiber.pollUnsafe() !== undefined), 3_000)
+  Effect.gen(function*() {
+    const done = yield* Effect.exit(eventually(Effect.sync(() => fiber.pollUnsafe() !== undefined), 3_000))
+    if (Exit.isFailure(done)) yield* driveClock(fiber, 1_000)
+    return yield* Fiber.join(fiber)
+  })
 
 const failed = ["openai", "primary", "error", "ProviderUnavailable"]
 
@@ -40,10 +72,11 @@ const skippedToFallback = [
  * The attempts of a request on openai, then anthropic, openai answering
  * `fault` to each call (retried `retries` times after a backoff from
  * `baseMs`; its circuit opening after `threshold` failures, for
- * `cooldownMs`): the clock is moved by `dueMs` once openai's first answer
- * came, then stands still until the request settles.
+ * `cooldownMs`): the clock is moved by `dueMs` once the manager read the
+ * circuit after openai's first failure (before its backoff), then stands
+ * still until the request settles.
  */
-const attemptsAfter = (options: {
+const attemptsAfter = (asked: Asked, options: {
   readonly fault: MockFault.MockFault
   readonly retries: number
   readonly baseMs: number
@@ -59,16 +92,16 @@ const attemptsAfter = (options: {
     })
     yield* inject("openai", options.fault, { times: 5 })
     const fiber = yield* Effect.forkChild(llm.generate(prompt))
-    yield* eventually(Effect.map(stats("openai"), (s) => s.completed === 1))
+    yield* eventually(Effect.sync(() => asked.reads === 1))
     if (options.dueMs > 0) yield* TestClock.adjust(options.dueMs)
-    yield* settled(fiber)
-    return attemptsOf(yield* Fiber.join(fiber))
+    return attemptsOf(yield* settled(fiber))
   })
 
 describe("LlmManager retrying into an open circuit", () => {
-  it.effect("the failure that opens the circuit: falls back at once, not after its Retry-After", () =>
-    Effect.gen(function*() {
-      const attempts = yield* attemptsAfter({
+  it.effect("the failure that opens the circuit: falls back at once, not after its Retry-After", () => {
+    const asked: Asked = { admitted: [], reads: 0 }
+    return Effect.gen(function*() {
+      const attempts = yield* attemptsAfter(asked, {
         fault: MockFault.status(503, { retryAfter: "20" }),
         retries: 2,
         baseMs: 250,
@@ -79,12 +112,14 @@ describe("LlmManager retrying into an open circuit", () => {
       assert.deepStrictEqual(attempts, [failed, ...skippedToFallback])
       assert.strictEqual(yield* Clock.currentTimeMillis, 0)
       assert.strictEqual((yield* stats("openai")).requests, 1)
-    }).pipe(Effect.provide(Bench)))
+    }).pipe(Effect.provide(recordingStore(asked)))
+  })
 
-  it.effect("a retry that opens it: the backoff before it is slept, the one after it is not", () =>
-    Effect.gen(function*() {
+  it.effect("a retry that opens it: the backoff before it is slept, the one after it is not", () => {
+    const asked: Asked = { admitted: [], reads: 0 }
+    return Effect.gen(function*() {
       // the first backoff, 1 s jittered by ±20%, is due: the circuit was closed
-      const attempts = yield* attemptsAfter({
+      const attempts = yield* attemptsAfter(asked, {
         fault: MockFault.status(503),
         retries: 2,
         baseMs: 1_000,
@@ -98,43 +133,43 @@ describe("LlmManager retrying into an open circuit", () => {
         ...skippedToFallback
       ])
       assert.strictEqual((yield* stats("openai")).requests, 2)
-    }).pipe(Effect.provide(Bench)))
+    }).pipe(Effect.provide(recordingStore(asked)))
+  })
 
-  it.effect(
-    "a circuit half-open with its probe running: the failure of a call admitted before is not waited on",
-    () =>
-      Effect.gen(function*() {
-        const server = yield* MockProviderServer.MockProviderServer
-        const llm = yield* manager({
-          chain: ["openai", "anthropic"],
-          policy: { maxRetries: 1, retryBaseDelayMs: 100, requestTimeoutMs: 60_000 },
-          circuit: { failureThreshold: 1, cooldownMs: 1_000 }
-        })
-        // the early call's 503 comes late (in real time, while the clock stands still), the other at once
-        yield* inject("openai", MockFault.latency(1_500, MockFault.status(503)))
-        yield* inject("openai", MockFault.status(503))
-        const early = yield* Effect.forkChild(llm.generate(prompt))
-        yield* eventually(Effect.map(stats("openai"), (s) => s.requests === 1))
-        // another request's failure opens the circuit; once it may half-open, a third request's probe is held
-        assert.strictEqual((yield* llm.generate(prompt)).provider, "anthropic")
-        yield* TestClock.adjust(1_000)
-        const probe = yield* Effect.scoped(Effect.gen(function*() {
-          yield* server.hold("openai")
-          const probe = yield* Effect.forkChild(llm.generate(prompt))
-          yield* eventually(Effect.map(stats("openai"), (s) => s.requests === 3))
-          // the early call fails while the probe runs: its retry is refused, skipped without its backoff
-          yield* settled(early)
-          assert.deepStrictEqual(attemptsOf(yield* Fiber.join(early)), [failed, ...skippedToFallback])
-          return probe
-        }))
-        assert.strictEqual((yield* Fiber.join(probe)).provider, "openai")
-      }).pipe(Effect.provide(Bench)),
-    10_000
-  )
+  it.effect("a circuit read half-open with another request's probe running: the retry keeps its Retry-After", () => {
+    const asked: Asked = { admitted: [], reads: 0 }
+    /** The first read sees another request's probe running; the probe ends (the circuit closed) right after it. */
+    const probeEndsAfterRead = (read: Store["state"]): Store["state"] => {
+      let reads = 0
+      return (key) =>
+        reads++ === 0
+          ? Effect.succeed({ _tag: "HalfOpen", key, probing: true, consecutiveOpenings: 1 })
+          : read(key)
+    }
+    return Effect.gen(function*() {
+      const attempts = yield* attemptsAfter(asked, {
+        fault: MockFault.status(503, { retryAfter: "20" }),
+        retries: 1,
+        baseMs: 250,
+        threshold: 100,
+        cooldownMs: 30_000,
+        dueMs: 20_000
+      })
+      assert.deepStrictEqual(attempts, [failed, ["openai", "retry", "error", "ProviderUnavailable"], [
+        "anthropic",
+        "fallback",
+        "success",
+        undefined
+      ]])
+      // the retry went out only once the server's 20 s were over
+      assert.deepStrictEqual(asked.admitted, [0, 20_000, 20_000])
+    }).pipe(Effect.provide(recordingStore(asked, probeEndsAfterRead)))
+  })
 
-  it.effect("a circuit that half-opens before the backoff ends: the retry is its probe, after the backoff", () =>
-    Effect.gen(function*() {
-      const attempts = yield* attemptsAfter({
+  it.effect("a circuit that half-opens before the backoff ends: the retry is its probe, after the backoff", () => {
+    const asked: Asked = { admitted: [], reads: 0 }
+    return Effect.gen(function*() {
+      const attempts = yield* attemptsAfter(asked, {
         fault: MockFault.status(503),
         retries: 1,
         baseMs: 2_000,
@@ -148,19 +183,15 @@ describe("LlmManager retrying into an open circuit", () => {
         "success",
         undefined
       ]])
-    }).pipe(Effect.provide(Bench)))
+    }).pipe(Effect.provide(recordingStore(asked)))
+  })
 
   it.effect("a circuit store whose read does not answer: the retry comes after the backoff, as without the read", () => {
-    /** The in-memory store, its reads never answering (a store whose server went silent). */
-    const silentReads = Layer.effect(
-      CircuitBreaker.CircuitBreakerStore,
-      Effect.map(
-        Effect.service(CircuitBreaker.CircuitBreakerStore),
-        (store) => ({ ...store, state: () => Effect.never })
-      )
-    ).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
+    const asked: Asked = { admitted: [], reads: 0 }
+    /** Reads that never answer (a store whose server went silent). */
+    const silent = (): Store["state"] => () => Effect.never
     return Effect.gen(function*() {
-      const attempts = yield* attemptsAfter({
+      const attempts = yield* attemptsAfter(asked, {
         fault: MockFault.status(503),
         retries: 1,
         baseMs: 1_000,
@@ -170,6 +201,6 @@ describe("LlmManager retrying into an open circuit", () => {
       })
       assert.deepStrictEqual(attempts, [failed, ...skippedToFallback])
       assert.isAtMost(yield* Clock.currentTimeMillis, 1_200)
-    }).pipe(Effect.provide(Layer.merge(Bench, silentReads)))
+    }).pipe(Effect.provide(recordingStore(asked, silent)))
   })
 })

@@ -1215,7 +1215,8 @@ type Once<A> = (route: Route, role: Role) => Effect.Effect<A, Failure>
  * Tries one provider, retrying retryable failures by the policy's schedule.
  * The schedule is built at the first failure (most requests never fail): it
  * is stepped with that failure first, then retries, each after its wait, or
- * at once when the provider's circuit will refuse it ({@link retryWait}).
+ * skipped at once when the provider's circuit reads open past it
+ * ({@link retryWait}).
  */
 const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: Once<A>): Effect.Effect<A, Failure> =>
   Effect.catch(Effect.suspend(() => once(route, role)), (first) => {
@@ -1242,15 +1243,16 @@ const onRoute = <A>(engine: Engine, run: Run, route: Route, role: Role, once: On
   })
 
 /**
- * The wait before a retry on the circuit `key`: none when the circuit will
- * still refuse attempts once `wait` is over (`CircuitPolicy.refusesFor`: the
- * failure opened it, or another request's did, or its half-open probe
- * runs), so the retry is skipped at once and the next provider tried
- * without the wait; an open time read from the store is noted as known open
- * (`Engine.openCircuits`), so the skip asks the store nothing. Read only
- * after a failure, from what is known open, else from the store, within the
- * wait: a store that has not answered by then (or cannot answer) leaves the
- * retry where it was.
+ * The wait before a retry on the circuit `key`: none when the circuit reads
+ * open past the end of `wait` (`CircuitPolicy.refusesFor`: the failure
+ * opened it, or another request's did), so the retry is skipped at once and
+ * the next provider tried without the wait. The open time read is noted as
+ * known open (`Engine.openCircuits`), so the skip is certain and asks the
+ * store nothing. A circuit half-open (its probe running or not) keeps the
+ * wait: the probe may end before the retry, which the store then admits.
+ * Read only after a failure, from what is known open, else from the store,
+ * within the wait: a store that has not answered by then (or cannot answer)
+ * leaves the retry where it was.
  */
 const retryWait = (
   engine: Engine,
@@ -1268,7 +1270,7 @@ const retryWait = (
     const now = clock.currentTimeMillisUnsafe()
     const left = Math.max(0, startedAt + waitMs - now)
     if (refused === undefined || refused <= left) return Duration.millis(left)
-    if (Number.isFinite(refused)) engine.openCircuits.opened(key, now, refused)
+    engine.openCircuits.opened(key, now, refused)
     return Duration.zero
   }
   return Effect.timeoutOption(engine.circuits.state(key), waitMs).pipe(
