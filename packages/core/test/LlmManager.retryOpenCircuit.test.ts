@@ -98,7 +98,7 @@ const attemptsAfter = (asked: Asked, options: {
   })
 
 describe("LlmManager retrying into an open circuit", () => {
-  it.effect("the failure that opens the circuit: falls back at once, not after its Retry-After", () => {
+  it.effect("the failure that opens the circuit: falls back at once, not after its Retry-After, asking the store nothing", () => {
     const asked: Asked = { admitted: [], reads: 0 }
     return Effect.gen(function*() {
       const attempts = yield* attemptsAfter(asked, {
@@ -110,7 +110,8 @@ describe("LlmManager retrying into an open circuit", () => {
         dueMs: 0
       })
       assert.deepStrictEqual(attempts, [failed, ...skippedToFallback])
-      assert.strictEqual(yield* Clock.currentTimeMillis, 0)
+      // openai's call and anthropic's, both before the clock moved: the skip read the circuit as known open
+      assert.deepStrictEqual(asked.admitted, [0, 0])
       assert.strictEqual((yield* stats("openai")).requests, 1)
     }).pipe(Effect.provide(recordingStore(asked)))
   })
@@ -133,6 +134,12 @@ describe("LlmManager retrying into an open circuit", () => {
         ...skippedToFallback
       ])
       assert.strictEqual((yield* stats("openai")).requests, 2)
+      // openai's call, its retry after the backoff, and anthropic's with no second backoff (the clock left at 1.2 s)
+      const [first, retry, fallback] = asked.admitted
+      assert.strictEqual(asked.admitted.length, 3)
+      assert.strictEqual(first, 0)
+      assert.isAtLeast(retry ?? 0, 800)
+      assert.strictEqual(fallback, 1_200)
     }).pipe(Effect.provide(recordingStore(asked)))
   })
 
@@ -183,6 +190,8 @@ describe("LlmManager retrying into an open circuit", () => {
         "success",
         undefined
       ]])
+      // the backoff, 2 s jittered by ±20%, was slept before the probe
+      assert.isAtLeast(asked.admitted[1] ?? 0, 1_600)
     }).pipe(Effect.provide(recordingStore(asked)))
   })
 
@@ -200,7 +209,9 @@ describe("LlmManager retrying into an open circuit", () => {
         dueMs: 1_200
       })
       assert.deepStrictEqual(attempts, [failed, ...skippedToFallback])
-      assert.isAtMost(yield* Clock.currentTimeMillis, 1_200)
+      // the retry asked the store after the backoff, 1 s jittered by ±20%, and was refused
+      assert.strictEqual(asked.admitted.length, 3)
+      assert.isAtLeast(asked.admitted[1] ?? 0, 800)
     }).pipe(Effect.provide(recordingStore(asked, silent)))
   })
 })
