@@ -3,13 +3,14 @@
  * `LlmManager.generateStructured` over the mock server: the backoff retry
  * sends the same re-ask again (the model's answer and the decode error
  * kept), and the re-asks a provider gets are `structuredOutputRetries` in
- * all, retries included, not as many again per retry.
+ * all, retries included, not as many again per retry. The usage is each
+ * paid call's once, as the server billed them.
  */
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { Bench, inject, manager, pick, runDriven } from "./utils/chain.ts"
+import { Bench, inject, manager, pick, runDriven, stats } from "./utils/chain.ts"
 
 const Answer = Schema.Struct({ a: Schema.Number })
 
@@ -45,6 +46,12 @@ describe("LlmManager.generateStructured: a re-ask that fails and is retried", ()
         ["openai", "retry", "error", "ProviderUnavailable"],
         ["openai", "retry", "error", "StructuredOutputInvalid"],
         ["anthropic", "fallback", "success", undefined]
+      ])
+      // openai's two answers and anthropic's, each summed once (the 503 bills nothing)
+      const [openai, anthropic] = [yield* stats("openai"), yield* stats("anthropic")]
+      assert.deepStrictEqual([result.usage.promptTokens, result.usage.completionTokens], [
+        openai.promptTokens + anthropic.promptTokens,
+        openai.completionTokens + anthropic.completionTokens
       ])
     }).pipe(Effect.provide(Bench)))
 })
