@@ -89,9 +89,10 @@
  *
  * @since 0.1.0
  */
-import { Context, DateTime, Duration, Effect, Exit, identity, Layer, Option } from "effect"
+import { Context, DateTime, Duration, Effect, Exit, identity, Layer, Option, Result, Schema } from "effect"
 import type { SubjectId } from "./Ids.ts"
 import { damped } from "./internal/damped.ts"
+import { firstIssue } from "./internal/schemaIssue.ts"
 import { trusted } from "./internal/trusted.ts"
 import { LlmConfig, quotaTimeZone, wholeNumber } from "./LlmConfig.ts"
 import {
@@ -101,7 +102,7 @@ import {
   RateLimitExceeded,
   TooManyQuestions
 } from "./LlmError.ts"
-import { isUnits } from "./LlmRequest.ts"
+import { isUnits, Units } from "./LlmRequest.ts"
 import * as StoreDeadline from "./StoreDeadline.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
 
@@ -546,9 +547,22 @@ const checkOptions = (options: Options): Effect.Effect<DateTime.TimeZone, LlmCon
 /** How a reservation can fail. */
 type ReserveError = RateLimitExceeded | TooManyQuestions | QuotaStoreUnavailable | InvalidOptions
 
-/** The `InvalidOptions` naming `field` for a `value` that is not a count of units. */
-const invalidUnits = (field: string, value: number): Effect.Effect<never, InvalidOptions> =>
-  Effect.fail(new InvalidOptions({ field, message: `${field}: must be a positive integer, got ${String(value)}` }))
+const decodeUnits = Schema.decodeUnknownResult(Units)
+
+/**
+ * The `InvalidOptions` naming `field` when `value` is not a count of units,
+ * saying why as `LlmRequest.Units` does for a request's `metadata.units`
+ * (its range, a fraction, no finite number); `undefined` for a count. Its
+ * rule read without a Schema pass first (`isUnits`): it runs on every
+ * reservation.
+ */
+const invalidUnits = (field: string, value: number): InvalidOptions | undefined => {
+  if (isUnits(value)) return undefined
+  const decoded = decodeUnits(value)
+  return Result.isSuccess(decoded)
+    ? undefined
+    : new InvalidOptions({ field, message: `${firstIssue(decoded.failure, field).message}, got ${String(value)}` })
+}
 
 /**
  * Builds the limiter over the current `QuotaStore`. Fails with an
@@ -737,9 +751,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     subjectId: SubjectId,
     units: number,
     restore: Restore
-  ): Effect.Effect<Reservation, ReserveError> =>
-    !isUnits(units)
-      ? invalidUnits("units", units)
+  ): Effect.Effect<Reservation, ReserveError> => {
+    const invalid = invalidUnits("units", units)
+    return invalid !== undefined
+      ? Effect.fail(invalid)
       // a lookup that failed open holds nothing, as a store that failed open
       : Effect.flatMapEager(
         orFailOpen(limitsFor(subjectId, restore), undefined),
@@ -757,6 +772,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
               )
             })
       )
+  }
 
   const reserve = (subjectId: SubjectId, units = 1) =>
     Effect.uninterruptibleMask((restore) => reserveNow(subjectId, units, restore))
@@ -771,9 +787,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const checkRequestSize = (
     questions: number,
     subjectId?: SubjectId
-  ): Effect.Effect<void, TooManyQuestions | InvalidOptions> =>
-    !isUnits(questions)
-      ? invalidUnits("questions", questions)
+  ): Effect.Effect<void, TooManyQuestions | InvalidOptions> => {
+    const invalid = invalidUnits("questions", questions)
+    return invalid !== undefined
+      ? Effect.fail(invalid)
       : questions <= options.maxQuestionsPerRequest
       ? Effect.void
       // a refusal either way: the subject's limits, when they read, only make its `max` right
@@ -783,6 +800,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
           : Effect.orElseSucceed(limitsFor(subjectId), () => perRequest),
         (limits) => Effect.fail(tooMany(questions, limits))
       )
+  }
 
   const withQuota = <A, E, R>(
     subjectId: SubjectId,

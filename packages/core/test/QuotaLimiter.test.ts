@@ -71,18 +71,31 @@ describe("QuotaLimiter", () => {
       }
     }))
 
-  it.effect("questions and units that are not a positive integer are typed errors, never defects", () =>
+  it.effect("questions and units that are not a positive integer are typed errors saying why, never defects", () =>
     Effect.gen(function*() {
       yield* setTime("2026-05-10T10:00:00Z")
       const quota = yield* limiter().pipe(Effect.provide(QuotaLimiter.layerStoreMemory))
       const subject = freshSubject("bad-units")
-      for (const value of [Number.NaN, -1, 0, 1.5, 21.5, Number.POSITIVE_INFINITY, 1e300]) {
+      // why, as a request's metadata.units is refused
+      const range = "Expected a value between 1 and 9007199254740991"
+      const finite = "Expected a finite number"
+      const cases = [
+        [Number.NaN, finite],
+        [-1, range],
+        [0, range],
+        [1.5, "Expected an integer"],
+        [21.5, "Expected an integer"],
+        [Number.POSITIVE_INFINITY, finite],
+        [1e20, range], // a whole number, out of range: not "must be a positive integer"
+        [1e300, range]
+      ] as const
+      for (const [value, why] of cases) {
         const size = yield* Effect.flip(quota.checkRequestSize(value))
         assert.deepStrictEqual([size._tag, size._tag === "InvalidOptions" ? size.field : ""], [
           "InvalidOptions",
           "questions"
         ])
-        assert.include(size.message, String(value))
+        assert.include(size.message, `questions: ${why}, got ${String(value)}`)
         const reserved = yield* Effect.flip(quota.reserve(subject, value))
         assert.deepStrictEqual([reserved._tag, reserved._tag === "InvalidOptions" ? reserved.field : ""], [
           "InvalidOptions",
@@ -91,6 +104,7 @@ describe("QuotaLimiter", () => {
         let ran = false
         const spent = yield* Effect.flip(quota.withQuota(subject, value, () => Effect.sync(() => (ran = true))))
         assert.strictEqual(spent._tag, "InvalidOptions")
+        assert.include(spent.message, `units: ${why}, got ${String(value)}`)
         assert.isFalse(ran)
       }
       assert.strictEqual((yield* quota.remaining(subject)).used, 0)
