@@ -68,6 +68,16 @@ const skippedToFallback = [
   ["anthropic", "fallback", "success", undefined]
 ]
 
+/** openai's retry failing as its call did, and anthropic answering. */
+const retriedToFallback = [
+  failed,
+  ["openai", "retry", "error", "ProviderUnavailable"],
+  ["anthropic", "fallback", "success", undefined]
+]
+
+/** openai answering 503 with `Retry-After: 20` (a 250 ms backoff before it; a circuit open 30 s once it opens). */
+const retryAfter20 = { fault: MockFault.status(503, { retryAfter: "20" }), baseMs: 250, cooldownMs: 30_000 }
+
 /**
  * The attempts of a request on openai, then anthropic, openai answering
  * `fault` to each call (retried `retries` times after a backoff from
@@ -101,14 +111,7 @@ describe("LlmManager retrying into an open circuit", () => {
   it.effect("the failure that opens the circuit: falls back at once, not after its Retry-After, asking the store nothing", () => {
     const asked: Asked = { admitted: [], reads: 0 }
     return Effect.gen(function*() {
-      const attempts = yield* attemptsAfter(asked, {
-        fault: MockFault.status(503, { retryAfter: "20" }),
-        retries: 2,
-        baseMs: 250,
-        threshold: 1,
-        cooldownMs: 30_000,
-        dueMs: 0
-      })
+      const attempts = yield* attemptsAfter(asked, { ...retryAfter20, retries: 2, threshold: 1, dueMs: 0 })
       assert.deepStrictEqual(attempts, [failed, ...skippedToFallback])
       // openai's call and anthropic's, both before the clock moved: the skip read the circuit as known open
       assert.deepStrictEqual(asked.admitted, [0, 0])
@@ -154,20 +157,8 @@ describe("LlmManager retrying into an open circuit", () => {
           : read(key)
     }
     return Effect.gen(function*() {
-      const attempts = yield* attemptsAfter(asked, {
-        fault: MockFault.status(503, { retryAfter: "20" }),
-        retries: 1,
-        baseMs: 250,
-        threshold: 100,
-        cooldownMs: 30_000,
-        dueMs: 20_000
-      })
-      assert.deepStrictEqual(attempts, [failed, ["openai", "retry", "error", "ProviderUnavailable"], [
-        "anthropic",
-        "fallback",
-        "success",
-        undefined
-      ]])
+      const attempts = yield* attemptsAfter(asked, { ...retryAfter20, retries: 1, threshold: 100, dueMs: 20_000 })
+      assert.deepStrictEqual(attempts, retriedToFallback)
       // the retry went out only once the server's 20 s were over
       assert.deepStrictEqual(asked.admitted, [0, 20_000, 20_000])
     }).pipe(Effect.provide(recordingStore(asked, probeEndsAfterRead)))
@@ -184,12 +175,7 @@ describe("LlmManager retrying into an open circuit", () => {
         cooldownMs: 1_000,
         dueMs: 2_400
       })
-      assert.deepStrictEqual(attempts, [failed, ["openai", "retry", "error", "ProviderUnavailable"], [
-        "anthropic",
-        "fallback",
-        "success",
-        undefined
-      ]])
+      assert.deepStrictEqual(attempts, retriedToFallback)
       // the backoff, 2 s jittered by ±20%, was slept before the probe
       assert.isAtLeast(asked.admitted[1] ?? 0, 1_600)
     }).pipe(Effect.provide(recordingStore(asked)))
