@@ -111,6 +111,7 @@ import {
   type DateTime,
   Duration,
   Effect,
+  Formatter,
   Layer,
   Option,
   Redacted,
@@ -331,7 +332,7 @@ export const wholeNumber = (name: string, n: number, least: Least): Effect.Effec
   return problem === undefined ? Effect.succeed(n) : fail(name, `${problem}, got ${n}`)
 }
 
-/** `input` as a message quotes it: a string in quotes, a `Duration` formatted, nanoseconds named, an object or pair as JSON. */
+/** `input` as a message quotes it: a string in quotes, a `Duration` formatted, nanoseconds named, an object or pair as written (`NaN` too). */
 const quotedDuration = (input: Duration.Input): string =>
   typeof input === "string"
     ? `"${excerpt(input)}"`
@@ -340,7 +341,7 @@ const quotedDuration = (input: Duration.Input): string =>
     : typeof input === "bigint"
     ? `${input} nanoseconds`
     : typeof input === "object"
-    ? excerpt(JSON.stringify(input))
+    ? excerpt(Formatter.format(input))
     : String(input)
 
 /** True when a number of `input` is `NaN`, which `Duration.fromInput` reads as 0. */
@@ -355,11 +356,13 @@ const holdsNaN = (input: Duration.Input): boolean =>
 const durationFloors = {
   positive: {
     takes: Duration.isPositive,
-    asks: `a positive duration; use one such as "30 seconds" or 30000 (milliseconds)`
+    what: "a positive duration",
+    example: `"30 seconds" or 30000 (milliseconds)`
   },
   nonNegative: {
     takes: (duration: Duration.Duration) => !Duration.isNegative(duration),
-    asks: `a duration of 0 or more; use one such as "1 second" or 1000 (milliseconds)`
+    what: "a duration of 0 or more",
+    example: `"1 second" or 1000 (milliseconds)`
   }
 } as const
 
@@ -381,17 +384,14 @@ export const duration = (
   least: Least,
   maxMillis?: number
 ): Effect.Effect<Duration.Duration, LlmConfigError> => {
-  const { asks, takes } = durationFloors[least]
+  const { example, takes, what } = durationFloors[least]
   const fits = (duration: Duration.Duration) =>
     takes(duration) && (maxMillis === undefined || Duration.toMillis(duration) <= maxMillis)
+  const asked = maxMillis === undefined
+    ? `${what}; use one such as ${example}, or Duration.infinity for no bound`
+    : `${what} of at most ${maxMillis} milliseconds; use one such as ${example}`
   return Option.match(holdsNaN(input) ? Option.none() : Option.filter(Duration.fromInput(input), fits), {
-    onNone: () =>
-      fail(
-        name,
-        `${quotedDuration(input)} is not ${asks}${
-          maxMillis === undefined ? ", or Duration.infinity for no bound" : ` of at most ${maxMillis} milliseconds`
-        }`
-      ),
+    onNone: () => fail(name, `${quotedDuration(input)} is not ${asked}`),
     onSome: Effect.succeed
   })
 }

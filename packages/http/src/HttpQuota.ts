@@ -30,7 +30,7 @@
  */
 import { SubjectId } from "@baton/core/Ids"
 import * as LlmConfig from "@baton/core/LlmConfig"
-import { InvalidOptions } from "@baton/core/LlmError"
+import { InvalidOptions, type LlmConfigError } from "@baton/core/LlmError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { DateTime, Duration, Effect, Schema, SchemaIssue } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -61,7 +61,8 @@ export interface Options extends HttpProblem.Options {
    * Past it the response goes without them, as when the store is down.
    * One that is not a positive duration (`"1 sec"`) makes every request a
    * 500 Problem Details, its handler not run, and logs an error naming
-   * `HttpQuota.quotaHeadersTimeout`.
+   * `HttpQuota.quotaHeadersTimeout` once; {@link checkOptions} refuses it
+   * at startup.
    */
   readonly quotaHeadersTimeout?: Duration.Input | undefined
 }
@@ -107,6 +108,20 @@ const currentHeaders = (subjectId: SubjectId, timeout: Duration.Input) =>
     return QuotaLimiter.rateLimitHeaders(status, yield* DateTime.now)
   }).pipe(Effect.catch(() => Effect.succeed({})))
 
+const headersTimeoutOf = (options: Options) =>
+  LlmConfig.duration("HttpQuota.quotaHeadersTimeout", options.quotaHeadersTimeout ?? Duration.seconds(1), "positive")
+
+/**
+ * Checks a handler's options at startup: a `quotaHeadersTimeout` that is not
+ * a positive duration is an `LlmConfigError` naming
+ * `HttpQuota.quotaHeadersTimeout` ({@link handler} would answer every
+ * request 500).
+ *
+ * @since 0.1.0
+ */
+export const checkOptions = (options: Options): Effect.Effect<void, LlmConfigError> =>
+  Effect.asVoid(headersTimeoutOf(options))
+
 /**
  * Wraps a handler that serves one subject: resolves the subject, runs the
  * handler, renders a Baton error as Problem Details, and puts the subject's
@@ -130,15 +145,15 @@ export const handler = (options: Options) =>
   never,
   R | HttpServerRequest.HttpServerRequest | QuotaLimiter.QuotaLimiter
 > => {
-  const timeout = Effect.runSync(Effect.result(LlmConfig.duration(
-    "HttpQuota.quotaHeadersTimeout",
-    options.quotaHeadersTimeout ?? Duration.seconds(1),
-    "positive"
-  )))
+  const timeout = Effect.runSync(Effect.result(headersTimeoutOf(options)))
+  let reported = false
   return Effect.gen(function*() {
     // refused before any request: the service is misconfigured, and no call is made (nor billed) while it is
     if (timeout._tag === "Failure") {
-      yield* Effect.logError(timeout.failure.message)
+      if (!reported) {
+        reported = true
+        yield* Effect.logError(timeout.failure.message)
+      }
       return HttpProblem.toResponse(timeout.failure, yield* DateTime.now, options)
     }
     const subject = yield* Effect.result(subjectOf(options.subject))

@@ -95,7 +95,16 @@ describe("HttpQuota.handler", () => {
       )
       const served = yield* misconfigured
       assert.strictEqual(served.status, 500)
+      assert.strictEqual((yield* misconfigured).status, 500)
       assert.strictEqual(calls, 0, "the handler ran, and with it the call that would be billed")
-      assert.isTrue(logged.some((line) => line.includes("HttpQuota.quotaHeadersTimeout: \"1 sec\" is not")))
+      assert.deepStrictEqual(
+        logged.filter((line) => line.includes("HttpQuota.quotaHeadersTimeout: \"1 sec\" is not")).length,
+        1
+      )
+      const atStartup = yield* Effect.flip(HttpQuota.checkOptions({
+        subject: { header: "x-teacher-id" },
+        quotaHeadersTimeout: -1
+      }))
+      assert.strictEqual(atStartup.variable, "HttpQuota.quotaHeadersTimeout")
     }).pipe(Effect.provide(Manager)))
 })

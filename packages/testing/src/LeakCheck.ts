@@ -38,8 +38,9 @@ export interface LeakCheck {
   readonly addErrors: (errors: ReadonlyArray<unknown>) => void
   /**
    * Every log line, error rendering, span name (`span <name>`), attribute
-   * (`key=value`), event (`event <name> <attributes as JSON>`) and failure
-   * (its cause pretty-printed) seen so far.
+   * (`key=value`), event (`event <name> <attributes>`) and failure (its
+   * cause pretty-printed) seen so far, with every string they hold as
+   * written (unescaped).
    */
   readonly texts: () => ReadonlyArray<string>
   /** How many log lines and spans were recorded (to check the capture worked). */
@@ -55,11 +56,26 @@ const json = (value: unknown): string => {
   }
 }
 
+/**
+ * Every string in `value`, as written (JSON and other renderings escape a
+ * quote or a line break, so a prompt holding one would not be found there):
+ * itself, an error's message, and those of its fields and items, a few
+ * levels down.
+ */
+const strings = (value: unknown, depth = 4, seen = new Set<object>()): ReadonlyArray<string> => {
+  if (typeof value === "string") return [value]
+  if (typeof value !== "object" || value === null || depth === 0 || seen.has(value)) return []
+  seen.add(value)
+  const own = Object.values(value).flatMap((part) => strings(part, depth - 1, seen))
+  return value instanceof Error ? [value.message, ...own] : own
+}
+
 const renderings = (error: unknown): ReadonlyArray<string> => [
   error instanceof Error ? error.message : "",
   String(error),
   json(error),
-  Cause.pretty(Cause.fail(error))
+  Cause.pretty(Cause.fail(error)),
+  ...strings(error)
 ]
 
 /** A cause pretty-printed, and every rendering of each error and defect in it (pretty-printing shows no fields). */
@@ -70,11 +86,13 @@ const causeTexts = (cause: Cause.Cause<unknown>): ReadonlyArray<string> => [
   )
 ]
 
-/** What a span lets out: its name, attributes, events (values rendered as an exporter renders them) and the cause it ended with. */
+/** What a span lets out: its name, attributes, events (as an exporter renders them, and every string in them) and the cause it ended with. */
 const spanTexts = (span: Tracer.NativeSpan): ReadonlyArray<string> => [
   `span ${span.name}`,
-  ...[...span.attributes.entries()].map(([key, value]) => `${key}=${Formatter.format(value)}`),
-  ...span.events.map(([name, , attributes]) => `event ${name} ${Formatter.format(attributes)}`),
+  ...[...span.attributes.entries()].flatMap(([key, value]) => [`${key}=${Formatter.format(value)}`, ...strings(value)]),
+  ...span.events.flatMap((
+    [name, , attributes]
+  ) => [`event ${name} ${Formatter.format(attributes)}`, ...strings(attributes)]),
   ...(span.status._tag === "Ended" && Exit.isFailure(span.status.exit) ? causeTexts(span.status.exit.cause) : [])
 ]
 
@@ -89,7 +107,9 @@ export const make = (): LeakCheck => {
   const spans: Array<Tracer.NativeSpan> = []
   const logger = Logger.make((options) => {
     const items: ReadonlyArray<unknown> = Array.isArray(options.message) ? options.message : [options.message]
-    lines.push([Logger.formatSimple.log(options), ...items.map(json), ...causeTexts(options.cause)].join(" "))
+    lines.push(
+      [Logger.formatSimple.log(options), ...items.map(json), ...causeTexts(options.cause), ...strings(items)].join(" ")
+    )
   })
   const tracer = Tracer.make({
     span(options) {

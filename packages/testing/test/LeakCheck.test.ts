@@ -22,7 +22,8 @@ describe("LeakCheck", () => {
         ] as const
         for (const place of places) {
           const check = LeakCheck.make()
-          const secret = `secret-in-${place}`
+          // a quote and a line break, as a prompt may hold: escaped as JSON, it would not be found
+          const secret = `secret-in-"${place}"\nnext line`
           yield* Effect.gen(function*() {
             if (place === "log") yield* Effect.logInfo(`leaking ${secret}`)
             if (place === "cause") yield* Effect.logError("failed", new Boom({ detail: secret }))
