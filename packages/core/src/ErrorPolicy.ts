@@ -323,7 +323,10 @@ export const retryAfter = (error: ProviderError): Duration.Duration | undefined 
  *   column), or every one asked did and the last rejected the conversation,
  *   which no provider would take ({@link rejectsConversation}: the chain
  *   stops there), whatever the providers skipped before it (open circuits).
- *   `error` is the first asked provider's;
+ *   `error` is the first refusal a provider was sent: a refusal raised
+ *   before any call (a step's of a model it does not serve, a body no
+ *   adapter could encode) names a step, not the request, so it is `error`
+ *   only when no provider was sent the request;
  * - `Unavailable`: anything else; try again later (when every provider was
  *   skipped, its circuit open or its local budget spent, or the rest timed
  *   out, {@link retryAfterAllFailed} says when, as
@@ -351,7 +354,8 @@ export const allFailed = (attempts: ReadonlyArray<Attempt>): AllFailed => {
   const errors = errorsOf(attempts)
   if (errors.length > 0 && errors.every((error) => error._tag === "ProviderTimeout")) return { _tag: "TimedOut" }
   const asked = errorsOf(attempts.filter((attempt) => attempt.outcome !== "skipped"))
-  const [first] = asked
+  // a refusal a provider was sent says why; one raised before any call only when none was sent
+  const first = asked.find((error) => !unsent(error)) ?? asked[0]
   const last = asked.at(-1)
   const refused = first !== undefined && (errors.every(requestsFault) ||
     (last !== undefined && rejectsConversation(last) && asked.every(requestsFault)))

@@ -9,14 +9,17 @@
  * local budgets), or skipped some and the rest timed out.
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
+import { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmManager from "@baton/core/LlmManager"
+import * as LlmProvider from "@baton/core/LlmProvider"
+import * as ProviderError from "@baton/core/ProviderError"
 import * as ProviderThrottle from "@baton/core/ProviderThrottle"
 import * as DeepSeek from "@baton/providers/DeepSeek"
 import * as Gemini from "@baton/providers/Gemini"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Schema } from "effect"
+import { Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import * as HttpBody from "../src/HttpBody.ts"
 import * as HttpQuota from "../src/HttpQuota.ts"
@@ -145,5 +148,70 @@ describe("AllProvidersFailed over HTTP", () => {
     }).pipe(
       Effect.scoped,
       Effect.provide(Manager.pipe(Layer.provide(ProviderThrottle.layerMemory({ deepseek: { requestsPerMinute: 1 } }))))
+    ))
+})
+
+/**
+ * A step built in code that serves no request of this route: it refuses each before any call, as
+ * `LanguageModelProvider` refuses a model it does not serve (`ProviderError.modelNotServed`), naming its own layout.
+ */
+const notServed = new ProviderError.InvalidRequest({
+  provider: ProviderName.make("house"),
+  model: ModelId.make("gpt-4.1"),
+  status: 404,
+  param: "model",
+  code: ProviderError.modelNotServed,
+  message: "house is a step of model house-1 only: the request names gpt-4.1"
+})
+
+const house = LlmProvider.layer({
+  name: ProviderName.make("house"),
+  model: ModelId.make("house-1"),
+  capabilities: { assistantPrefill: false, streamUsage: false, structuredOutput: "json-mode" },
+  generate: () => Effect.fail(notServed),
+  generateStructured: () => Effect.fail(notServed),
+  stream: () => Stream.fail(notServed)
+})
+
+/** The house step, then DeepSeek; no retries. */
+const HouseFirst = managerOver(
+  (server) => [house, DeepSeek.layer({ apiKey, baseUrl: server.baseUrl("deepseek") })],
+  FallbackPolicy.make({ maxRetries: 0 })
+)
+
+/** DeepSeek answers with `deepseek` after the house step's refusal; the problem the service answers. */
+const askAfterRefusal = (deepseek: MockFault.MockFault) =>
+  Effect.gen(function*() {
+    const mock = yield* MockProviderServer.MockProviderServer
+    yield* mock.inject("deepseek", deepseek)
+    const response = yield* ask(yield* serve)
+    const problem = yield* Effect.promise(() => response.json() as Promise<Record<string, unknown>>)
+    return { status: response.status, problem }
+  })
+
+describe("AllProvidersFailed over HTTP after a step's refusal of a model it does not serve (nothing sent)", () => {
+  it.live("then too long for the provider asked: a 400 whose cause is ContextLengthExceeded", () =>
+    Effect.gen(function*() {
+      const { problem, status } = yield* askAfterRefusal(MockFault.contextLengthExceeded)
+      assert.strictEqual(status, 400)
+      assert.deepStrictEqual([problem["title"], problem["cause"]], ["Request too long", "ContextLengthExceeded"])
+    }).pipe(Effect.scoped, Effect.provide(HouseFirst)))
+
+  it.live("then refused by the provider's content filter: a 400 whose cause is ContentFiltered", () =>
+    Effect.gen(function*() {
+      const { problem, status } = yield* askAfterRefusal(MockFault.contentFilter)
+      assert.strictEqual(status, 400)
+      assert.deepStrictEqual([problem["title"], problem["cause"]], ["Refused by a content filter", "ContentFiltered"])
+    }).pipe(Effect.scoped, Effect.provide(HouseFirst)))
+
+  it.live("the only step, refusing: a 400 whose cause is InvalidRequest", () =>
+    Effect.gen(function*() {
+      const response = yield* ask(yield* serve)
+      const problem = yield* Effect.promise(() => response.json() as Promise<Record<string, unknown>>)
+      assert.strictEqual(response.status, 400)
+      assert.deepStrictEqual([problem["title"], problem["cause"]], ["Request refused", "InvalidRequest"])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(managerOver(() => [house]))
     ))
 })
