@@ -349,6 +349,60 @@ describe("BatonLanguageModel", () => {
       assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["InvalidRequestError", false])
     }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"] }))))
 
+  describe("a chain whose effect/ai step refuses the model asked for (model_not_served, nothing sent)", () => {
+    /** `generateText` naming gpt-4.1, which the effect/ai step (of gpt-4o-mini) refuses before any call. */
+    const askGpt41 = Effect.flip(
+      LanguageModel.generateText({ prompt: "Hello" }).pipe(
+        BatonLanguageModel.withConfigOverride({ options: { model: "gpt-4.1" } })
+      )
+    )
+
+    it.live("then the next provider skipped by its open circuit: retryable after the circuit's wait, as HTTP's 503", () =>
+      Effect.gen(function*() {
+        // anthropic's 503 opens its circuit for gpt-4.1 (threshold 1, a minute); the step's refusal counts for nothing
+        yield* inject("anthropic", MockFault.status(503))
+        yield* askGpt41
+        const error = yield* askGpt41
+        assert.strictEqual((yield* stats("anthropic")).requests, 1)
+        assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["RateLimitError", true])
+        const wait = error.retryAfter === undefined ? 0 : Duration.toMillis(error.retryAfter)
+        assert.isTrue(wait > 0 && wait <= 60_000, `retryAfter ${wait} ms`)
+      }).pipe(Effect.provide(stack({ chain: ["effect-ai", "anthropic"], circuitFailureThreshold: 1 }))))
+
+    it.live("then refused by the next provider's content filter: that refusal's ContentPolicyError, as HTTP's 400", () =>
+      Effect.gen(function*() {
+        yield* inject("anthropic", MockFault.contentFilter)
+        const error = yield* askGpt41
+        assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["ContentPolicyError", false])
+        assert.strictEqual(batonTag(error), "ContentFiltered")
+      }).pipe(Effect.provide(stack({ chain: ["effect-ai", "anthropic"] }))))
+  })
+
+  it.live("a request one provider refused on its route, the next skipped by its open circuit, is retryable, as HTTP's 503", () =>
+    Effect.gen(function*() {
+      // the first request opens anthropic's circuit (threshold 1, a minute); openai's 400 is no failure of openai's
+      yield* inject("openai", MockFault.status(400), { times: 2 })
+      yield* inject("anthropic", MockFault.status(503))
+      yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      assert.deepStrictEqual([(yield* stats("openai")).requests, (yield* stats("anthropic")).requests], [2, 1])
+      // no Retry-After over HTTP either: openai refused it, so when it may be served is not known
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable, error.retryAfter], [
+        "RateLimitError",
+        true,
+        undefined
+      ])
+    }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"], circuitFailureThreshold: 1 }))))
+
+  it.live("a request refused too long by one provider, then by another's content filter, is the first refusal's, as HTTP's 400", () =>
+    Effect.gen(function*() {
+      yield* inject("openai", MockFault.contextLengthExceeded)
+      yield* inject("anthropic", MockFault.contentFilter)
+      const error = yield* Effect.flip(LanguageModel.generateText({ prompt: "Hello" }))
+      assert.deepStrictEqual([error.reason._tag, error.isRetryable], ["InvalidRequestError", false])
+      assert.strictEqual(batonTag(error), "ContextLengthExceeded")
+    }).pipe(Effect.provide(stack({ chain: ["openai", "anthropic"], policy: { fallbackOnContentFilter: true } }))))
+
   it.live("a NetworkError names no URL Baton does not have (not the provider's name); its description names the provider", () =>
     Effect.gen(function*() {
       yield* inject("openai", MockFault.resetBeforeHeaders, { times: 10 })

@@ -386,14 +386,18 @@ const earliestSkipWait = (attempts: ReadonlyArray<Attempt>): Duration.Duration |
  * {@link allFailed}'s `TimedOut`, and the others were skipped), the earliest
  * wait of a skip, when a circuit half-opens or a budget refills; `undefined`
  * otherwise, or when a skip knows no wait (a token estimate above a whole
- * minute's budget). The one rule behind the HTTP layers' `Retry-After`
- * (`CircuitPolicy.retryAfterHeaders`) and `@baton/ai`'s `RateLimitError`.
+ * minute's budget). A refusal raised before any call (a step's of a model
+ * it does not serve, a body no adapter could encode) counts as no attempt:
+ * it says nothing of when another provider may serve. The one rule behind
+ * the HTTP layers' `Retry-After` (`CircuitPolicy.retryAfterHeaders`) and
+ * `@baton/ai`'s `RateLimitError`.
  *
  * @since 0.1.0
  */
 export const retryAfterAllFailed = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined => {
-  const skips = attempts.filter((attempt) => attempt.outcome === "skipped")
-  if (skips.length === attempts.length) return earliestSkipWait(attempts)
-  const asked = attempts.filter((attempt) => attempt.outcome !== "skipped")
+  const sent = attempts.filter((attempt) => attempt.error === undefined || !unsent(attempt.error))
+  const skips = sent.filter((attempt) => attempt.outcome === "skipped")
+  if (skips.length === sent.length) return earliestSkipWait(sent)
+  const asked = sent.filter((attempt) => attempt.outcome !== "skipped")
   return skips.length > 0 && allFailed(asked)._tag === "TimedOut" ? earliestSkipWait(skips) : undefined
 }

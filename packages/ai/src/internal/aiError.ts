@@ -9,7 +9,9 @@
  * says of its attempts: a chain Baton skipped whole (open circuits, spent
  * local budgets) is a `RateLimitError` with the earliest wait, so is one
  * whose asked providers all timed out and the rest were skipped (the skips'
- * wait), one whose every attempt timed out a `NetworkError`, and a request past its deadline
+ * wait), one some routes refused and the rest skipped a `RateLimitError`
+ * with no wait, as HTTP's 503 (a refusal not every provider gave is one
+ * route's), one whose every attempt timed out a `NetworkError`, and a request past its deadline
  * or that its quota store could not count an `InternalProviderError`. A
  * daily quota spent stays a `QuotaExhaustedError`. A stream the manager
  * ended mid-answer (`StreamInterrupted`) reads as `HttpProblem` answers it:
@@ -152,26 +154,36 @@ const skipped = (error: ProviderError.ProviderError): boolean =>
   error._tag === "CircuitOpen" || error._tag === "ProviderThrottled"
 
 /**
- * The error that decided a failed chain: the last real failure that another
- * try may get past (a rate limit, with its `retryAfter`), so that a request
- * one provider only rate-limited is retryable whatever the next one said;
- * else the last real failure, else the last skip.
+ * The error that decided a failed chain the providers did not refuse
+ * (`ErrorPolicy.allFailed` is no `Refused`), a refusal of the request (too
+ * long, invalid, filtered; a step's of a model it does not serve) passed
+ * over, as it was one route's: the last real failure that another try may
+ * get past (a rate limit, with its `retryAfter`), so that a request one
+ * provider only rate-limited is retryable whatever the next one said; else
+ * the last real failure, else the last skip.
  */
 const decisive = (attempts: ReadonlyArray<Attempt>): ProviderError.ProviderError | undefined => {
-  const failed = attempts.flatMap((attempt) => attempt.error === undefined ? [] : [attempt.error])
+  const failed = attempts.flatMap((attempt) =>
+    attempt.error === undefined || ErrorPolicy.table[attempt.error._tag].requestsFault ? [] : [attempt.error]
+  )
   const asked = failed.filter((error) => !skipped(error))
   return asked.findLast(LlmError.isRetryable) ?? asked.at(-1) ?? failed.at(-1)
 }
 
 /**
- * The reason of a failed chain: when Baton skipped every provider (its
- * circuit open or its local budget spent), or no provider refused it (every
- * asked one timed out and the others were skipped), a `RateLimitError`
- * retryable after the skips' earliest wait (`ErrorPolicy.retryAfterAllFailed`, as the
- * HTTP layers' `Retry-After` reads it; none when a skip knows no wait); when
- * every attempt timed out, its last timeout's reason, retryable (`effect/ai`
- * has no timeout reason: a silent provider is a transport failure to it, a
- * `NetworkError`); else its deciding attempt's ({@link decisive}).
+ * The reason of a failed chain, as the HTTP layers answer it: when Baton
+ * skipped every provider (its circuit open or its local budget spent; a
+ * step's refusal before any call counts as no attempt), or no provider
+ * refused it (every asked one timed out and the others were skipped), a
+ * `RateLimitError` retryable after the skips' earliest wait
+ * (`ErrorPolicy.retryAfterAllFailed`, as the HTTP layers' `Retry-After`
+ * reads it; none when a skip knows no wait); when the providers refused the
+ * request as its own fault (`ErrorPolicy.allFailed`'s `Refused`, a 400), the
+ * refusal it names; when every attempt timed out, its last timeout's reason,
+ * retryable (`effect/ai` has no timeout reason: a silent provider is a
+ * transport failure to it, a `NetworkError`); else its deciding attempt's
+ * ({@link decisive}: no refusal), a skip's a `RateLimitError` with no wait,
+ * so a refusal then a skip is retryable, as HTTP's 503.
  */
 const chainReason = (
   error: LlmError.AllProvidersFailed,
@@ -180,8 +192,12 @@ const chainReason = (
 ): Reason => {
   const wait = ErrorPolicy.retryAfterAllFailed(error.attempts)
   if (wait !== undefined) return new AiError.RateLimitError({ metadata, retryAfter: wait })
+  const why = ErrorPolicy.allFailed(error.attempts)
+  if (why._tag === "Refused") return reasonBilled(why.error, billed)
   const last = decisive(error.attempts)
   if (last === undefined) return new AiError.UnknownError({ description: error.message, metadata })
+  // refused on one route, skipped on the others: they may serve later, when is not known (HTTP sends no Retry-After)
+  if (skipped(last)) return new AiError.RateLimitError({ metadata })
   const asked = error.attempts.filter((attempt) => attempt.outcome !== "skipped")
   if (ErrorPolicy.allFailed(asked)._tag !== "TimedOut") return reasonBilled(last, billed)
   // timed out and skipped, a skip knowing no wait
