@@ -179,39 +179,35 @@ const HouseFirst = managerOver(
   FallbackPolicy.make({ maxRetries: 0 })
 )
 
-/** DeepSeek answers with `deepseek` after the house step's refusal; the problem the service answers. */
-const askAfterRefusal = (deepseek: MockFault.MockFault) =>
+/** DeepSeek answers with `deepseek`, when given, after the house step's refusal; the service's status, title and cause. */
+const askAfterRefusal = (deepseek?: MockFault.MockFault) =>
   Effect.gen(function*() {
     const mock = yield* MockProviderServer.MockProviderServer
-    yield* mock.inject("deepseek", deepseek)
+    if (deepseek !== undefined) yield* mock.inject("deepseek", deepseek)
     const response = yield* ask(yield* serve)
     const problem = yield* Effect.promise(() => response.json() as Promise<Record<string, unknown>>)
-    return { status: response.status, problem }
+    return [response.status, problem["title"], problem["cause"]]
   })
 
 describe("AllProvidersFailed over HTTP after a step's refusal of a model it does not serve (nothing sent)", () => {
-  it.live("then too long for the provider asked: a 400 whose cause is ContextLengthExceeded", () =>
-    Effect.gen(function*() {
-      const { problem, status } = yield* askAfterRefusal(MockFault.contextLengthExceeded)
-      assert.strictEqual(status, 400)
-      assert.deepStrictEqual([problem["title"], problem["cause"]], ["Request too long", "ContextLengthExceeded"])
-    }).pipe(Effect.scoped, Effect.provide(HouseFirst)))
-
-  it.live("then refused by the provider's content filter: a 400 whose cause is ContentFiltered", () =>
-    Effect.gen(function*() {
-      const { problem, status } = yield* askAfterRefusal(MockFault.contentFilter)
-      assert.strictEqual(status, 400)
-      assert.deepStrictEqual([problem["title"], problem["cause"]], ["Refused by a content filter", "ContentFiltered"])
-    }).pipe(Effect.scoped, Effect.provide(HouseFirst)))
+  const refusals: ReadonlyArray<readonly [string, MockFault.MockFault, string, string]> = [
+    ["too long for the provider asked", MockFault.contextLengthExceeded, "Request too long", "ContextLengthExceeded"],
+    [
+      "refused by the provider's content filter",
+      MockFault.contentFilter,
+      "Refused by a content filter",
+      "ContentFiltered"
+    ]
+  ]
+  for (const [name, fault, title, cause] of refusals) {
+    it.live(`then ${name}: a 400 whose cause is ${cause}, not the step's refusal`, () =>
+      Effect.gen(function*() {
+        assert.deepStrictEqual(yield* askAfterRefusal(fault), [400, title, cause])
+      }).pipe(Effect.scoped, Effect.provide(HouseFirst)))
+  }
 
   it.live("the only step, refusing: a 400 whose cause is InvalidRequest", () =>
     Effect.gen(function*() {
-      const response = yield* ask(yield* serve)
-      const problem = yield* Effect.promise(() => response.json() as Promise<Record<string, unknown>>)
-      assert.strictEqual(response.status, 400)
-      assert.deepStrictEqual([problem["title"], problem["cause"]], ["Request refused", "InvalidRequest"])
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(managerOver(() => [house]))
-    ))
+      assert.deepStrictEqual(yield* askAfterRefusal(), [400, "Request refused", "InvalidRequest"])
+    }).pipe(Effect.scoped, Effect.provide(managerOver(() => [house]))))
 })
