@@ -80,7 +80,8 @@ const callersFault = (error: ProviderError.ProviderError): { message: string; pa
 
 /**
  * 504 when every provider timed out, 400 when the request itself was refused
- * (the first asked provider's message; `ErrorPolicy.allFailed` decides), else
+ * (the message of the first refusal a provider was sent; `ErrorPolicy.allFailed`
+ * decides), else
  * 503, with `Retry-After` when Baton knows when to come back
  * (`CircuitPolicy.retryAfterHeaders`); generic
  * messages but the 400's.
