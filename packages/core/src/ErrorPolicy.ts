@@ -226,8 +226,10 @@ const unencodable = (error: ProviderError): boolean =>
  * True for an `InvalidRequest` raised before any call: a body that could not be encoded, or a model the step does
  * not serve (see the module header).
  */
-const unsent = (error: ProviderError): boolean =>
-  unencodable(error) || (error._tag === "InvalidRequest" && error.code === modelNotServed)
+const unsent = (error: ProviderError): boolean => unencodable(error) || notServed(error)
+
+/** True for a step's refusal of a model it does not serve: another step may serve it (see the module header). */
+const notServed = (error: ProviderError): boolean => error._tag === "InvalidRequest" && error.code === modelNotServed
 
 /**
  * True when a provider rejected the caller's own conversation in a way
@@ -321,12 +323,13 @@ export const retryAfter = (error: ProviderError): Duration.Duration | undefined 
  * - `Refused`: the request itself was refused, so no retry will do: every
  *   provider refused it as the request's own fault (the table's last
  *   column), or every one asked did and the last rejected the conversation,
- *   which no provider would take ({@link rejectsConversation}: the chain
- *   stops there), whatever the providers skipped before it (open circuits).
- *   `error` is the first refusal a provider was sent: a refusal raised
- *   before any call (a step's of a model it does not serve, a body no
- *   adapter could encode) names a step, not the request, so it is `error`
- *   only when no provider was sent the request;
+ *   which no provider would take ({@link rejectsConversation}), or sent a
+ *   body no adapter could encode (the chain stops there in both cases),
+ *   whatever the providers skipped before it (open circuits, spent budgets).
+ *   `error` is the first refusal a provider was sent; when none was sent,
+ *   the body no adapter could encode; a step's refusal of a model it does
+ *   not serve (which names a step, not the request) only when nothing else
+ *   refused;
  * - `Unavailable`: anything else; try again later (when every provider was
  *   skipped, its circuit open or its local budget spent, or the rest timed
  *   out, {@link retryAfterAllFailed} says when, as
@@ -354,11 +357,12 @@ export const allFailed = (attempts: ReadonlyArray<Attempt>): AllFailed => {
   const errors = errorsOf(attempts)
   if (errors.length > 0 && errors.every((error) => error._tag === "ProviderTimeout")) return { _tag: "TimedOut" }
   const asked = errorsOf(attempts.filter((attempt) => attempt.outcome !== "skipped"))
-  // a refusal a provider was sent says why; one raised before any call only when none was sent
-  const first = asked.find((error) => !unsent(error)) ?? asked[0]
+  // a refusal a provider was sent says why; else a body no adapter can encode; a step's refusal of its model last
+  const first = asked.find((error) => !unsent(error)) ?? asked.find(unencodable) ?? asked[0]
   const last = asked.at(-1)
+  // the chain stops on a conversation no provider would take, or a body none could be sent
   const refused = first !== undefined && (errors.every(requestsFault) ||
-    (last !== undefined && rejectsConversation(last) && asked.every(requestsFault)))
+    (last !== undefined && (rejectsConversation(last) || unencodable(last)) && asked.every(requestsFault)))
   return refused ? { _tag: "Refused", error: first } : { _tag: "Unavailable" }
 }
 
@@ -386,16 +390,16 @@ const earliestSkipWait = (attempts: ReadonlyArray<Attempt>): Duration.Duration |
  * {@link allFailed}'s `TimedOut`, and the others were skipped), the earliest
  * wait of a skip, when a circuit half-opens or a budget refills; `undefined`
  * otherwise, or when a skip knows no wait (a token estimate above a whole
- * minute's budget). A refusal raised before any call (a step's of a model
- * it does not serve, a body no adapter could encode) counts as no attempt:
- * it says nothing of when another provider may serve. The one rule behind
+ * minute's budget). A step's refusal of a model it does not serve counts
+ * as no attempt: it says nothing of when another provider may serve. The one rule behind
  * the HTTP layers' `Retry-After` (`CircuitPolicy.retryAfterHeaders`) and
  * `@baton/ai`'s `RateLimitError`.
  *
  * @since 0.1.0
  */
 export const retryAfterAllFailed = (attempts: ReadonlyArray<Attempt>): Duration.Duration | undefined => {
-  const sent = attempts.filter((attempt) => attempt.error === undefined || !unsent(attempt.error))
+  // a step's refusal of its model says nothing of when another step may serve; a body none could encode ends it
+  const sent = attempts.filter((attempt) => attempt.error === undefined || !notServed(attempt.error))
   const skips = sent.filter((attempt) => attempt.outcome === "skipped")
   if (skips.length === sent.length) return earliestSkipWait(sent)
   const asked = sent.filter((attempt) => attempt.outcome !== "skipped")

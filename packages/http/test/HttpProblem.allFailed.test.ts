@@ -8,6 +8,7 @@
  * `Retry-After` when Baton skipped every provider (open circuits, spent
  * local budgets), or skipped some and the rest timed out.
  */
+import * as ErrorPolicy from "@baton/core/ErrorPolicy"
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import { ModelId, ProviderName } from "@baton/core/Ids"
 import * as LlmManager from "@baton/core/LlmManager"
@@ -210,4 +211,59 @@ describe("AllProvidersFailed over HTTP after a step's refusal of a model it does
     Effect.gen(function*() {
       assert.deepStrictEqual(yield* askAfterRefusal(), [400, "Request refused", "InvalidRequest"])
     }).pipe(Effect.scoped, Effect.provide(managerOver(() => [house]))))
+})
+
+/** A step that cannot encode any request's body: it refuses before any call, as an adapter does a body JSON cannot hold. */
+const unencodable = LlmProvider.layer({
+  name: ProviderName.make("strict"),
+  model: ModelId.make("strict-1"),
+  capabilities: { assistantPrefill: false, streamUsage: false, structuredOutput: "json-mode" },
+  generate: () => Effect.fail(unencodableBody),
+  generateStructured: () => Effect.fail(unencodableBody),
+  stream: () => Stream.fail(unencodableBody)
+})
+
+const unencodableBody = new ProviderError.InvalidRequest({
+  provider: ProviderName.make("strict"),
+  model: ModelId.make("strict-1"),
+  status: 400,
+  code: ProviderError.unencodableRequest,
+  message: "the request cannot be sent to strict: its body cannot be encoded as JSON"
+})
+
+describe("AllProvidersFailed over HTTP when the chain stops on a body no adapter can encode", () => {
+  it.live("after a provider skipped by its spent budget: a 400, no Retry-After (a retry could never be sent)", () =>
+    Effect.gen(function*() {
+      const url = yield* serve
+      assert.strictEqual((yield* ask(url)).status, 200)
+      const response = yield* ask(url)
+      const problem = yield* Effect.promise(() => response.json() as Promise<Record<string, unknown>>)
+      assert.deepStrictEqual([response.status, problem["cause"], response.headers.get("retry-after")], [
+        400,
+        "InvalidRequest",
+        null
+      ])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        managerOver(
+          (server) => [DeepSeek.layer({ apiKey, baseUrl: server.baseUrl("deepseek") }), unencodable],
+          FallbackPolicy.make({ maxRetries: 0 })
+        ).pipe(Layer.provide(ProviderThrottle.layerMemory({ deepseek: { requestsPerMinute: 1 } })))
+      )
+    ))
+
+  it.live("after a step's refusal of a model it does not serve: a 400 whose error is the body's, not the step's", () =>
+    Effect.gen(function*() {
+      const response = yield* ask(yield* serve)
+      assert.strictEqual(response.status, 400)
+      // the error HttpProblem and the gateway answer from (the gateway sends its message)
+      const manager = yield* LlmManager.LlmManager
+      const failed = yield* Effect.flip(manager.generate({ prompt: "Hello" }))
+      const why = failed._tag === "AllProvidersFailed" ? ErrorPolicy.allFailed(failed.attempts) : undefined
+      assert.deepStrictEqual(why?._tag === "Refused" ? [why.error.provider, why.error.message] : why, [
+        "strict",
+        unencodableBody.message
+      ])
+    }).pipe(Effect.scoped, Effect.provide(managerOver(() => [house, unencodable]))))
 })
