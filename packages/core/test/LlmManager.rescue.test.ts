@@ -183,9 +183,10 @@ const scenarios: ReadonlyArray<Scenario> = [
     expected: { _tag: "interrupted" }
   },
   {
+    // a fallback that could continue the text is not tried: a restarted answer that differs ends the rescue
     name: "restarted answer diverges (unrescuable)",
     kinds: ["openai"],
-    chain: (primary) => [primary],
+    chain: primaryAndFallback,
     faults: () => [MockFault.cutStreamAfter(3), MockFault.content("Mock answer differs here")],
     time: still,
     expected: { _tag: "interrupted", restartedLength: 12 }
