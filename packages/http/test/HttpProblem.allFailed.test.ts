@@ -165,14 +165,18 @@ const notServed = new ProviderError.InvalidRequest({
   message: "house is a step of model house-1 only: the request names gpt-4.1"
 })
 
-const house = LlmProvider.layer({
-  name: ProviderName.make("house"),
-  model: ModelId.make("house-1"),
-  capabilities: { assistantPrefill: false, streamUsage: false, structuredOutput: "json-mode" },
-  generate: () => Effect.fail(notServed),
-  generateStructured: () => Effect.fail(notServed),
-  stream: () => Stream.fail(notServed)
-})
+/** A step built in code, `name` serving `model`, that refuses every request with `error` before any call. */
+const refusing = (name: string, model: string, error: ProviderError.InvalidRequest) =>
+  LlmProvider.layer({
+    name: ProviderName.make(name),
+    model: ModelId.make(model),
+    capabilities: { assistantPrefill: false, streamUsage: false, structuredOutput: "json-mode" },
+    generate: () => Effect.fail(error),
+    generateStructured: () => Effect.fail(error),
+    stream: () => Stream.fail(error)
+  })
+
+const house = refusing("house", "house-1", notServed)
 
 /** The house step, then DeepSeek; no retries. */
 const HouseFirst = managerOver(
@@ -213,16 +217,6 @@ describe("AllProvidersFailed over HTTP after a step's refusal of a model it does
     }).pipe(Effect.scoped, Effect.provide(managerOver(() => [house]))))
 })
 
-/** A step that cannot encode any request's body: it refuses before any call, as an adapter does a body JSON cannot hold. */
-const unencodable = LlmProvider.layer({
-  name: ProviderName.make("strict"),
-  model: ModelId.make("strict-1"),
-  capabilities: { assistantPrefill: false, streamUsage: false, structuredOutput: "json-mode" },
-  generate: () => Effect.fail(unencodableBody),
-  generateStructured: () => Effect.fail(unencodableBody),
-  stream: () => Stream.fail(unencodableBody)
-})
-
 const unencodableBody = new ProviderError.InvalidRequest({
   provider: ProviderName.make("strict"),
   model: ModelId.make("strict-1"),
@@ -230,6 +224,9 @@ const unencodableBody = new ProviderError.InvalidRequest({
   code: ProviderError.unencodableRequest,
   message: "the request cannot be sent to strict: its body cannot be encoded as JSON"
 })
+
+/** A step that cannot encode any request's body: it refuses before any call, as an adapter does a body JSON cannot hold. */
+const unencodable = refusing("strict", "strict-1", unencodableBody)
 
 describe("AllProvidersFailed over HTTP when the chain stops on a body no adapter can encode", () => {
   it.live("after a provider skipped by its spent budget: a 400, no Retry-After (a retry could never be sent)", () =>
