@@ -328,6 +328,38 @@ export const stream = (
   )
 
 /**
+ * How a stream hands its parts straight to a consumer that never waits on
+ * them: each chunk's parts to `onParts`, synchronously, as they arrive,
+ * with the same parts, failures and {@link Supervisor} reports as the
+ * stream's own pull; the effect ends when the stream does.
+ *
+ * @since 0.1.0
+ */
+export type Push<E> = (onParts: (parts: ReadonlyArray<StreamPart>) => void) => Effect.Effect<void, E>
+
+const pushKey = Symbol.for("@baton/core/LlmProvider/Push")
+
+/**
+ * `stream`, able also to hand its parts to a consumer by `push`, without a
+ * pull per chunk (see {@link pushOf}). An adapter marks the streams it
+ * returns; any stream made from one (`Stream.map`, a wrapper's own) is a new
+ * stream, not marked, so its consumer always sees what the wrapper made.
+ *
+ * @since 0.1.0
+ */
+export const withPush = <E>(stream: Stream.Stream<StreamPart, E>, push: Push<E>): Stream.Stream<StreamPart, E> =>
+  Object.assign(stream, { [pushKey]: push })
+
+/**
+ * The push of a stream marked by {@link withPush}, if it is one. The manager's
+ * `generate`, which hands text to nobody, reads a provider's stream so.
+ *
+ * @since 0.1.0
+ */
+export const pushOf = <E>(stream: Stream.Stream<StreamPart, E>): Push<E> | undefined =>
+  (stream as { readonly [pushKey]?: Push<E> })[pushKey]
+
+/**
  * The `Finish` that ends an adapter's stream: why the model stopped, the
  * usage, the provider and model that answered, the id the provider gave its
  * response (left out when it gave none), and the tool calls assembled from

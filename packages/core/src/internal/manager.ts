@@ -970,6 +970,11 @@ export type Offer = Handoff.Emit<StreamPart>
  * with its progress (what it reported).
  */
 interface Sink {
+  /**
+   * Hands the deltas to nobody (`generate`'s): `emit` takes them at once and is `Effect.void`, so the stream may
+   * push its parts to it (`LlmProvider.pushOf`) rather than be pulled.
+   */
+  readonly silent: boolean
   readonly emit: (deltas: ReadonlyArray<Delta>) => Effect.Effect<void, StreamInterrupted>
   readonly end: () => Effect.Effect<void, StreamInterrupted>
   readonly ended: (progress: Progress) => void
@@ -1006,7 +1011,7 @@ const consume = (
     return Effect.andThen(handed, taken)
   }
   // called as each chunk (never empty) arrives: it moves the watchdog on, the clock read directly, once a chunk
-  const onParts = (parts: ReadonlyArray<StreamPart>): Effect.Effect<void, StreamInterrupted> => {
+  const deltasOf = (parts: ReadonlyArray<StreamPart>): ReadonlyArray<Delta> => {
     progress.phase = "idle"
     progress.since = progress.clock.currentTimeMillisUnsafe()
     const deltas: Array<Delta> = []
@@ -1017,9 +1022,20 @@ const consume = (
         deltas.push(part)
       }
     }
+    return deltas
+  }
+  const onParts = (parts: ReadonlyArray<StreamPart>): Effect.Effect<void, StreamInterrupted> => {
+    const deltas = deltasOf(parts)
     return deltas.length === 0 ? Effect.void : delivering(sink.emit(deltas))
   }
-  return Stream.runForEachArray(route.provider.stream(request), onParts).pipe(
+  const stream = route.provider.stream(request)
+  // a sink that hands text to nobody takes the parts as the provider pushes them: no pull per chunk
+  const push = sink.silent ? LlmProvider.pushOf(stream) : undefined
+  const read = push === undefined ? Stream.runForEachArray(stream, onParts) : push((parts) => {
+    const deltas = deltasOf(parts)
+    if (deltas.length > 0) sink.emit(deltas)
+  })
+  return read.pipe(
     Effect.flatMap((): Effect.Effect<Streamed, ProviderError> =>
       finish === undefined
         ? Effect.fail(
@@ -1627,6 +1643,7 @@ const deliver = (run: Run, answer: Answer, route: Route, offer: Offer | undefine
     return Effect.flatMap(claim, (won) => won ? push(deltas) : Effect.never)
   }
   return {
+    silent: offer === undefined,
     emit,
     // a restarted answer without a delta still replaces the caller's text, with its `Restart`
     end: () => answer.restartPending ? emit([]) : Effect.void,
@@ -1683,6 +1700,8 @@ const replaying = (run: Run, answer: Answer, route: Route, forward: Sink): Sink 
   }
   const forwardAll = (deltas: ReadonlyArray<Delta>) => deltas.length === 0 ? Effect.void : forward.emit(deltas)
   return {
+    // a delta that diverges fails the attempt: never pushed to
+    silent: false,
     emit: (deltas) => {
       const onward: Array<Delta> = []
       for (const delta of deltas) {

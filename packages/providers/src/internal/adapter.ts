@@ -552,7 +552,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const timeoutMs = timeoutOf(request)
     const firstByte = () => Effect.fail(new ProviderTimeout({ provider: name, model, phase: "first-byte", timeoutMs }))
     // one channel from the request to the parts, pulling the body directly: no stream layered on another
-    return Stream.fromChannel(Channel.fromTransform((_, scope) => {
+    const pulled = Stream.fromChannel(Channel.fromTransform((_, scope) => {
       // sent at the first pull (as a stream runs its effects when pulled), then the parts' pull is kept
       let parts: Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> | undefined
       const start = LlmProvider.Supervisor.use((supervisor) => {
@@ -577,7 +577,49 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       })
       return Effect.succeed(Effect.suspend(() => parts ?? start))
     }))
+    return LlmProvider.withPush(pulled, (onParts) => push(call, pulled, onParts))
   }
+
+  /**
+   * The parts of a stream handed to `onParts` in the body's own callbacks
+   * (`Transport.Response.each`), decoded as the pull decodes them: under a
+   * supervisor only, whose watchdog owns the time (without one, the pull
+   * and its timeouts).
+   */
+  const push = (
+    call: Call,
+    pulled: Stream.Stream<StreamPart, ProviderError>,
+    onParts: (parts: ReadonlyArray<StreamPart>) => void
+  ): Effect.Effect<void, ProviderError> =>
+    LlmProvider.Supervisor.use((supervisor) => {
+      if (supervisor === undefined) {
+        return Stream.runForEachArray(pulled, (parts) =>
+          Effect.sync(() => {
+            onParts(parts)
+          }))
+      }
+      const model = call.model
+      return Effect.flatMap(send(call), (response) => {
+        if (!isOk(response.status)) return failStatus(model, response)
+        if (isJson(response)) return failJsonStream(model, response)
+        const run = makeRun(call, timeoutOf(call.request), supervisor)
+        const hand = (outcome: ReadonlyArray<StreamPart> | ProviderError): Effect.Effect<void, ProviderError> => {
+          if (!isParts(outcome)) return Effect.fail(outcome)
+          if (outcome.length > 0) onParts(outcome)
+          return Effect.void
+        }
+        const read = response.each((chunks) => {
+          const parts = run.feed(chunks)
+          if (parts.length > 0) onParts(parts)
+          return run.pending === undefined && !run.finished
+        })
+        return Effect.matchEffect(read, {
+          onFailure: (error) => hand(run.broken(error)),
+          onSuccess: () =>
+            run.pending !== undefined ? Effect.fail(run.pending) : run.finished ? Effect.void : hand(run.ended())
+        }).pipe(Effect.onExit(() => Effect.sync(run.abandoned)))
+      })
+    })
 
   /** The pull of a stream's parts (`next`), decoded from the pull of its body, and its bookkeeping. */
   const decodeStream = (

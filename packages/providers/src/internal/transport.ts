@@ -44,6 +44,12 @@ export interface Response {
    * `maxBytes` came (the connection is then closed); interruption closes it too.
    */
   readonly readAll: (maxBytes: number) => Effect.Effect<Buffer | undefined, TransportFailure>
+  /**
+   * The body's chunks handed to `onChunks` as they arrive, until its end or
+   * until `onChunks` returns `false` (the connection is then closed, as it
+   * is on interruption). A throw of `onChunks` is a defect of the effect.
+   */
+  readonly each: (onChunks: (chunks: ReadonlyArray<Uint8Array>) => boolean) => Effect.Effect<void, TransportFailure>
 }
 
 /** One POST of a JSON body. */
@@ -138,7 +144,8 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
       headers: () => flatHeaders(headers),
       contentType: Array.isArray(contentType) ? contentType.join(", ") : contentType,
       pull: (scope) => pullOf(this, scope),
-      readAll: (maxBytes) => readAllOf(this, maxBytes)
+      readAll: (maxBytes) => readAllOf(this, maxBytes),
+      each: (onChunks) => eachOf(this, onChunks)
     }))
   }
 
@@ -308,6 +315,46 @@ const readAllOf = (exchange: Exchange, maxBytes: number): Effect.Effect<Buffer |
     })
   })
 
+/**
+ * The body of `exchange` handed to `onChunks` in its own callbacks as the
+ * chunks arrive: no step of a fiber per chunk. `onChunks` returning `false`
+ * leaves the body (the exchange is aborted unless it ended), and so does an
+ * interruption; a throw of `onChunks`, which runs outside any fiber, is
+ * caught and ends the effect as a defect.
+ */
+const eachOf = (
+  exchange: Exchange,
+  onChunks: (chunks: ReadonlyArray<Uint8Array>) => boolean
+): Effect.Effect<void, TransportFailure> =>
+  Effect.callback<undefined, TransportFailure>((resume) => {
+    const hand = (): void => {
+      // taking resumes a paused socket, whose parser may hand more chunks (and the end) at once: handed too
+      for (let taken = take(exchange); taken.length > 0; taken = take(exchange)) {
+        if (!onChunks(taken)) {
+          leave(exchange)
+          resume(Effect.undefined)
+          return
+        }
+      }
+      if (exchange.failed !== undefined) resume(Effect.fail(exchange.failed))
+      else if (exchange.ended) resume(Effect.undefined)
+      else exchange.wake = gather
+    }
+    const gather = (): void => {
+      try {
+        hand()
+      } catch (defect) {
+        leave(exchange)
+        resume(Effect.die(defect))
+      }
+    }
+    gather()
+    return Effect.sync(() => {
+      exchange.wake = undefined
+      leave(exchange)
+    })
+  })
+
 const flatHeaders = (
   headers: Record<string, string | Array<string> | undefined>
 ): Record<string, string | undefined> => {
@@ -332,7 +379,11 @@ const fromClientError = (error: HttpClientError.HttpClientError): TransportFailu
 }
 
 /** A body given as a stream, pulled and read from it. */
-const bodyOfStream = (body: Stream.Stream<Uint8Array, TransportFailure>): Pick<Response, "pull" | "readAll"> => ({
+const bodyOfStream = (
+  body: Stream.Stream<Uint8Array, TransportFailure>
+): Pick<Response, "pull" | "readAll" | "each"> => ({
+  // stops at the end, or once `onChunks` says so (which leaves the stream: the connection closed)
+  each: (onChunks) => Stream.runForEachWhile(body, (chunk) => Effect.sync(() => onChunks([chunk]))),
   pull: (scope) => Channel.toPullScoped(Stream.toChannel(body), scope),
   readAll: (maxBytes) =>
     Effect.suspend(() => {
