@@ -187,6 +187,11 @@ export interface Implementation {
     request: LlmRequest.LlmRequest,
     output: StructuredOutput.StructuredOutput<A>
   ) => Effect.Effect<StructuredResult<A>, ProviderError>
+  /**
+   * The answer as it comes. An adapter may mark the stream with
+   * {@link withPush}, so that a consumer that never waits on a part (the
+   * manager's `generate`) reads it without a pull per chunk.
+   */
   readonly stream: (request: LlmRequest.LlmRequest) => Stream.Stream<StreamPart, ProviderError>
   /**
    * The values that must never appear in an error or a log: the provider's

@@ -74,6 +74,11 @@
  *   call's `replay` (and a delta's, on the delta whose fragment brought a
  *   signature), and a body is built with only the replays that provider and
  *   model made (`replay.ts`);
+ * - a stream is also pushed (`LlmProvider.withPush`): under a supervisor
+ *   its body's chunks are decoded in the transport's own callbacks
+ *   (`Transport.Response.each`) and their parts handed on at once, as the
+ *   manager's `generate` reads it, with the same parts, failures and reports
+ *   as the pull;
  * - a stream ends with exactly one `Finish`, once the provider's own end
  *   marker arrived or, before it, its whole answer (its finish, and its
  *   usage where the provider reports one: `StreamDecoder.answered`), after
