@@ -2,7 +2,8 @@
  * A provider's stream read by its push (`LlmProvider.pushOf`: how the
  * manager's `generate` reads it, under its supervisor) hands the same parts,
  * fails with the same error and tells the supervisor the same usage as the
- * stream pulled, on every adapter, whole or broken; a throw of the consumer
+ * stream pulled, on every adapter, whole or broken, over the adapter's
+ * own undici dispatcher or any other `HttpClient`; a throw of the consumer
  * ends the read as a defect, the connection closed, the process unharmed;
  * without a supervisor the push is the pull; a stream made from another (a
  * wrapper's `Stream.map`) has no push. Over real HTTP from the mock server.
@@ -15,6 +16,7 @@ import * as LiveWait from "@baton/testing/LiveWait"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Layer, Redacted, Stream } from "effect"
+import { HttpClient } from "effect/http"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Anthropic from "../src/Anthropic.ts"
 import * as DeepSeek from "../src/DeepSeek.ts"
@@ -42,7 +44,7 @@ const models = {
 
 /**
  * Whole, cut after text, a malformed event after text (a hole under a supervisor), an event over the size limit
- * (200 kB: read past the socket's pause), no usage, cut at a stop sequence.
+ * (200 kB), no usage, cut at a stop sequence.
  */
 const cases = [
   ["whole", "", undefined],
@@ -84,24 +86,36 @@ const read = (stream: Stream.Stream<StreamPart, unknown>, how: "pull" | "push") 
 const providerOf = <E, R>(layer: Layer.Layer<LlmProvider.LlmProvider, E, R>) =>
   Effect.map(Layer.build(layer), (context) => Context.get(context, LlmProvider.LlmProvider))
 
+/** Any `HttpClient` but `ProviderHttpClient`'s (a proxy's, a fake's): its body is read as a stream. */
+const throughClient = Layer.effect(
+  HttpClient.HttpClient,
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    return HttpClient.mapRequest(client, (request) => request)
+  })
+)
+
 describe("a provider's stream pushed as the manager's generate reads it", () => {
   for (const [name, adapter] of Object.entries(adapters)) {
     const provider = name as keyof typeof adapters
     for (const [what, fault, stop] of cases) {
-      it.live(`${name}, ${what}: the same parts, end and usage as pulled`, () =>
-        Effect.gen(function*() {
-          const mock = yield* MockProviderServer.MockProviderServer
-          const llm = yield* providerOf(adapter(mock.baseUrl(provider)))
-          const request = yield* LlmRequest.make({
-            prompt: "hi",
-            options: { model: `${models[provider]}${fault}`, ...(stop === undefined ? {} : { stop }) }
-          })
-          const pulled = yield* read(llm.stream(request), "pull")
-          const pushed = yield* read(llm.stream(request), "push")
-          assert.deepStrictEqual(pushed.parts, pulled.parts)
-          assert.deepStrictEqual(outcome(pushed.exit), outcome(pulled.exit))
-          assert.deepStrictEqual(pushed.usage, pulled.usage)
-        }).pipe(Effect.provide(Bench), Effect.scoped))
+      for (const via of ["undici", "another HttpClient"] as const) {
+        it.live(`${name}, ${what}, over ${via}: the same parts, end and usage as pulled`, () =>
+          Effect.gen(function*() {
+            const mock = yield* MockProviderServer.MockProviderServer
+            const layer = adapter(mock.baseUrl(provider))
+            const llm = yield* providerOf(via === "undici" ? layer : Layer.provide(layer, throughClient))
+            const request = yield* LlmRequest.make({
+              prompt: "hi",
+              options: { model: `${models[provider]}${fault}`, ...(stop === undefined ? {} : { stop }) }
+            })
+            const pulled = yield* read(llm.stream(request), "pull")
+            const pushed = yield* read(llm.stream(request), "push")
+            assert.deepStrictEqual(pushed.parts, pulled.parts)
+            assert.deepStrictEqual(outcome(pushed.exit), outcome(pulled.exit))
+            assert.deepStrictEqual(pushed.usage, pulled.usage)
+          }).pipe(Effect.provide(Bench), Effect.scoped))
+      }
     }
   }
 

@@ -75,8 +75,8 @@
  *   signature), and a body is built with only the replays that provider and
  *   model made (`replay.ts`);
  * - a stream is also pushed (`LlmProvider.withPush`): under a supervisor
- *   its body's chunks are decoded in the transport's own callbacks
- *   (`Transport.Response.each`) and their parts handed on at once, as the
+ *   its body's chunks are decoded as they arrive, outside any fiber
+ *   (`Transport.Response.each`), and their parts handed on at once, as the
  *   manager's `generate` reads it, with the same parts, failures and reports
  *   as the pull;
  * - a stream ends with exactly one `Finish`, once the provider's own end
@@ -440,6 +440,15 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         )
     )
 
+  /** The failure of a response to a stream request that is no stream: an error status, or a JSON body. */
+  const refusedStream = (
+    model: ModelId,
+    response: Transport.Response
+  ): Effect.Effect<never, ProviderError> | undefined => {
+    if (!isOk(response.status)) return failStatus(model, response)
+    return isJson(response) ? failJsonStream(model, response) : undefined
+  }
+
   /** A 2xx body read into a result, or the error it amounts to. */
   const toResult = (
     call: Call,
@@ -567,8 +576,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         return Effect.flatMap(
           bounded(send(call)),
           (response) => {
-            if (!isOk(response.status)) return bounded(failStatus(model, response))
-            if (isJson(response)) return bounded(failJsonStream(model, response))
+            const refused = refusedStream(model, response)
+            if (refused !== undefined) return bounded(refused)
             return Effect.flatMap(response.pull(scope), (upstream) => {
               const decoded = decodeStream(call, timeoutMs, supervisor, upstream)
               parts = decoded.next
@@ -603,10 +612,9 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             onParts(parts)
           }))
       }
-      const model = call.model
       return Effect.flatMap(send(call), (response) => {
-        if (!isOk(response.status)) return failStatus(model, response)
-        if (isJson(response)) return failJsonStream(model, response)
+        const refused = refusedStream(call.model, response)
+        if (refused !== undefined) return refused
         const run = makeRun(call, timeoutOf(call.request), supervisor)
         const hand = (outcome: ReadonlyArray<StreamPart> | ProviderError): Effect.Effect<void, ProviderError> => {
           if (!isParts(outcome)) return Effect.fail(outcome)
@@ -619,9 +627,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           return run.pending === undefined && !run.finished
         })
         return Effect.matchEffect(read, {
-          onFailure: (error) => hand(run.broken(error)),
-          onSuccess: () =>
-            run.pending !== undefined ? Effect.fail(run.pending) : run.finished ? Effect.void : hand(run.ended())
+          onFailure: (error) => hand(run.settle(error)),
+          onSuccess: () => hand(run.settle())
         }).pipe(Effect.onExit(() => Effect.sync(run.abandoned)))
       })
     })
@@ -651,7 +658,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
                   ? Effect.interrupt
                   : Effect.die(Cause.squash(cause))
               }
-              return emit(Cause.isDone(error.value) ? run.ended() : run.broken(error.value))
+              return emit(run.settle(Cause.isDone(error.value) ? undefined : error.value))
             }
           })
         )
@@ -844,6 +851,11 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           }
         }
       },
+      settle: (error?: Transport.TransportFailure): ReadonlyArray<StreamPart> | ProviderError => {
+        if (run.pending !== undefined) return run.pending
+        if (run.finished) return []
+        return error === undefined ? run.ended() : run.broken(error)
+      },
       stalled: (): ReadonlyArray<StreamPart> | ProviderError =>
         // the whole answer came (its finish, and its usage where reported): a stall before the end marker ends it
         whole() === undefined
@@ -983,6 +995,11 @@ interface StreamRun {
   readonly fail: (early: ProviderError, reason: string) => ProviderError
   readonly feed: (chunks: ReadonlyArray<Uint8Array>) => ReadonlyArray<StreamPart>
   readonly fault: (fault: StreamFault) => ProviderError
+  /**
+   * How a read of the body that stopped ends: the failure found after some text of the last chunk, else nothing
+   * more once finished, else the body's end (`ended`) or its break (`broken`, given the failure).
+   */
+  readonly settle: (error?: Transport.TransportFailure) => ReadonlyArray<StreamPart> | ProviderError
   readonly stalled: () => ReadonlyArray<StreamPart> | ProviderError
   /** The connection failed: the stream's end if its whole answer came or a hole ended it (see `ended`), else the failure. */
   readonly broken: (error: Transport.TransportFailure) => ReadonlyArray<StreamPart> | ProviderError

@@ -144,7 +144,7 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
       headers: () => flatHeaders(headers),
       contentType: Array.isArray(contentType) ? contentType.join(", ") : contentType,
       pull: (scope) => pullOf(this, scope),
-      readAll: (maxBytes) => readAllOf(this, maxBytes),
+      readAll: (maxBytes) => gathered((onChunks) => eachOf(this, onChunks), maxBytes),
       each: (onChunks) => eachOf(this, onChunks)
     }))
   }
@@ -283,41 +283,28 @@ const leave = (exchange: Exchange): void => {
 }
 
 /**
- * The whole body of `exchange`, gathered in its own callbacks as the
- * chunks arrive: no step of a fiber per chunk. Past `maxBytes` the exchange
- * is aborted, and so it is when the reader is interrupted.
+ * The whole body read by `each` (which closes the connection when told to
+ * stop, or when interrupted), or `undefined` as soon as more than `maxBytes`
+ * came.
  */
-const readAllOf = (exchange: Exchange, maxBytes: number): Effect.Effect<Buffer | undefined, TransportFailure> =>
-  Effect.callback<Buffer | undefined, TransportFailure>((resume) => {
+const gathered = (each: Response["each"], maxBytes: number): Effect.Effect<Buffer | undefined, TransportFailure> =>
+  Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []
     let bytes = 0
-    const gather = (): void => {
-      // taking resumes a paused socket, whose parser may hand more chunks (and the end) at once: taken too
-      for (let taken = take(exchange); taken.length > 0; taken = take(exchange)) {
-        for (const chunk of taken) {
-          chunks.push(chunk)
-          bytes += chunk.length
-        }
-        if (bytes > maxBytes) {
-          leave(exchange)
-          resume(Effect.undefined)
-          return
-        }
+    const read = each((taken) => {
+      for (const chunk of taken) {
+        chunks.push(chunk)
+        bytes += chunk.length
       }
-      if (exchange.failed !== undefined) resume(Effect.fail(exchange.failed))
-      else if (exchange.ended) resume(Effect.succeed(Buffer.concat(chunks, bytes)))
-      else exchange.wake = gather
-    }
-    gather()
-    return Effect.sync(() => {
-      exchange.wake = undefined
-      leave(exchange)
+      return bytes <= maxBytes
     })
+    return Effect.map(read, () => bytes > maxBytes ? undefined : Buffer.concat(chunks, bytes))
   })
 
 /**
- * The body of `exchange` handed to `onChunks` in its own callbacks as the
- * chunks arrive: no step of a fiber per chunk. `onChunks` returning `false`
+ * The body of `exchange` handed to `onChunks` as the chunks arrive, in the
+ * microtask its callbacks queue (never inside undici's parser): no step of
+ * a fiber per chunk. `onChunks` returning `false`
  * leaves the body (the exchange is aborted unless it ended), and so does an
  * interruption; a throw of `onChunks`, which runs outside any fiber, is
  * caught and ends the effect as a defect.
@@ -381,26 +368,16 @@ const fromClientError = (error: HttpClientError.HttpClientError): TransportFailu
 /** A body given as a stream, pulled and read from it. */
 const bodyOfStream = (
   body: Stream.Stream<Uint8Array, TransportFailure>
-): Pick<Response, "pull" | "readAll" | "each"> => ({
+): Pick<Response, "pull" | "readAll" | "each"> => {
   // stops at the end, or once `onChunks` says so (which leaves the stream: the connection closed)
-  each: (onChunks) => Stream.runForEachWhile(body, (chunk) => Effect.sync(() => onChunks([chunk]))),
-  pull: (scope) => Channel.toPullScoped(Stream.toChannel(body), scope),
-  readAll: (maxBytes) =>
-    Effect.suspend(() => {
-      const chunks: Array<Uint8Array> = []
-      let bytes = 0
-      // stops at the end, or once past `maxBytes` (which leaves the stream: the connection closed)
-      return Effect.map(
-        Stream.runForEachWhile(body, (chunk) =>
-          Effect.sync(() => {
-            chunks.push(chunk)
-            bytes += chunk.length
-            return bytes <= maxBytes
-          })),
-        () => bytes > maxBytes ? undefined : Buffer.concat(chunks, bytes)
-      )
-    })
-})
+  const each: Response["each"] = (onChunks) =>
+    Stream.runForEachWhile(body, (chunk) => Effect.sync(() => onChunks([chunk])))
+  return {
+    pull: (scope) => Channel.toPullScoped(Stream.toChannel(body), scope),
+    readAll: (maxBytes) => gathered(each, maxBytes),
+    each
+  }
+}
 
 const viaClient = (client: HttpClient.HttpClient): Post => (origin, path, headers, body) =>
   client.execute(HttpClientRequest.post(origin + path, {

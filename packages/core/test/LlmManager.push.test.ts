@@ -1,0 +1,69 @@
+/**
+ * `LlmManager.generate`, streamed underneath, reads a provider's stream by
+ * its push (`LlmProvider.withPush`) when the stream has one, under the
+ * attempt's supervisor; `LlmManager.stream`, whose caller takes each delta,
+ * pulls it; a stream without a push is pulled by both. A provider built in
+ * code whose push and pull answer differently tells which read was made.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Stream } from "effect"
+import type { StreamPart } from "../src/GenerationResult.ts"
+import { ModelId, ProviderName } from "../src/Ids.ts"
+import * as LlmManager from "../src/LlmManager.ts"
+import * as LlmProvider from "../src/LlmProvider.ts"
+import * as TokenUsage from "../src/TokenUsage.ts"
+
+const provider = ProviderName.make("deepseek")
+const model = ModelId.make("deepseek-chat")
+
+const answer = (text: string): ReadonlyArray<StreamPart> => [
+  { _tag: "TextDelta", text },
+  LlmProvider.finishPart({
+    finishReason: "stop",
+    usage: TokenUsage.make({ promptTokens: 3, completionTokens: 1 }, 0, "model"),
+    provider,
+    model
+  })
+]
+
+/** A provider whose stream says "pulled" when pulled and, when `pushes`, "pushed" when pushed (with a supervisor). */
+const twoWay = (pushes: boolean) =>
+  Layer.succeed(
+    LlmProvider.LlmProvider,
+    LlmProvider.make({
+      name: provider,
+      model,
+      capabilities: { assistantPrefill: false, streamUsage: true, structuredOutput: "json-schema" },
+      generate: () => Effect.die("generate is streamed underneath"),
+      generateStructured: () => Effect.die("no structured output here"),
+      stream: () => {
+        const pulled = Stream.fromIterable(answer("pulled"))
+        return pushes
+          ? LlmProvider.withPush(pulled, (onParts) =>
+            LlmProvider.Supervisor.use((supervisor) =>
+              Effect.sync(() => {
+                onParts(answer(supervisor === undefined ? "unsupervised" : "pushed"))
+              })
+            ))
+          : pulled
+      }
+    })
+  )
+
+const texts = (parts: ReadonlyArray<StreamPart>): string =>
+  parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
+
+describe("LlmManager reads a provider's stream by its push where no caller waits on a delta", () => {
+  it.effect("generate pushes, under the attempt's supervisor; stream pulls", () =>
+    Effect.gen(function*() {
+      const llm = yield* LlmManager.make({ providers: [twoWay(true)] })
+      assert.strictEqual((yield* llm.generate({ prompt: "hi" })).content, "pushed")
+      assert.strictEqual(texts(yield* Stream.runCollect(llm.stream({ prompt: "hi" }))), "pulled")
+    }))
+
+  it.effect("a stream without a push is pulled by generate too", () =>
+    Effect.gen(function*() {
+      const llm = yield* LlmManager.make({ providers: [twoWay(false)] })
+      assert.strictEqual((yield* llm.generate({ prompt: "hi" })).content, "pulled")
+    }))
+})
