@@ -144,8 +144,8 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
       headers: () => flatHeaders(headers),
       contentType: Array.isArray(contentType) ? contentType.join(", ") : contentType,
       pull: (scope) => pullOf(this, scope),
-      readAll: (maxBytes) => gathered((onChunks) => eachOf(this, onChunks), maxBytes),
-      each: (onChunks) => eachOf(this, onChunks)
+      readAll: (maxBytes) => readOf(this, () => gatherer(maxBytes)),
+      each: (onChunks) => readOf(this, () => handing(onChunks))
     }))
   }
 
@@ -282,49 +282,56 @@ const leave = (exchange: Exchange): void => {
   if (!exchange.ended && exchange.failed === undefined) exchange.abort(leftEarly())
 }
 
-/**
- * The whole body read by `each` (which closes the connection when told to
- * stop, or when interrupted), or `undefined` as soon as more than `maxBytes`
- * came.
- */
-const gathered = (each: Response["each"], maxBytes: number): Effect.Effect<Buffer | undefined, TransportFailure> =>
-  Effect.suspend(() => {
-    const chunks: Array<Uint8Array> = []
-    let bytes = 0
-    const read = each((taken) => {
+/** One read of a body: what to do with each batch of chunks (`false`: read no more), and its result once done. */
+interface Reader<A> {
+  readonly chunks: (chunks: ReadonlyArray<Uint8Array>) => boolean
+  readonly done: () => A
+}
+
+/** The reader of a whole body: `undefined` as soon as more than `maxBytes` came. */
+const gatherer = (maxBytes: number): Reader<Buffer | undefined> => {
+  const chunks: Array<Uint8Array> = []
+  let bytes = 0
+  return {
+    chunks: (taken) => {
       for (const chunk of taken) {
         chunks.push(chunk)
         bytes += chunk.length
       }
       return bytes <= maxBytes
-    })
-    return Effect.map(read, () => bytes > maxBytes ? undefined : Buffer.concat(chunks, bytes))
-  })
+    },
+    done: () => bytes > maxBytes ? undefined : Buffer.concat(chunks, bytes)
+  }
+}
+
+/** The reader handing each batch to `onChunks`, with no result. */
+const handing = (onChunks: (chunks: ReadonlyArray<Uint8Array>) => boolean): Reader<undefined> => ({
+  chunks: onChunks,
+  done: () => undefined
+})
 
 /**
- * The body of `exchange` handed to `onChunks` as the chunks arrive, in the
- * microtask its callbacks queue (never inside undici's parser): no step of
- * a fiber per chunk. `onChunks` returning `false`
- * leaves the body (the exchange is aborted unless it ended), and so does an
- * interruption; a throw of `onChunks`, which runs outside any fiber, is
+ * The body of `exchange` read by the reader `start` makes, as the chunks
+ * arrive, in the microtask its callbacks queue (never inside undici's
+ * parser): no step of a fiber per chunk. A reader that stops leaves the
+ * body (the exchange is aborted unless it ended), and so does an
+ * interruption; a throw of the reader, which runs outside any fiber, is
  * caught and ends the effect as a defect.
  */
-const eachOf = (
-  exchange: Exchange,
-  onChunks: (chunks: ReadonlyArray<Uint8Array>) => boolean
-): Effect.Effect<void, TransportFailure> =>
-  Effect.callback<undefined, TransportFailure>((resume) => {
+const readOf = <A>(exchange: Exchange, start: () => Reader<A>): Effect.Effect<A, TransportFailure> =>
+  Effect.callback<A, TransportFailure>((resume) => {
+    const reader = start()
     const hand = (): void => {
       // taking resumes a paused socket, whose parser may hand more chunks (and the end) at once: handed too
       for (let taken = take(exchange); taken.length > 0; taken = take(exchange)) {
-        if (!onChunks(taken)) {
+        if (!reader.chunks(taken)) {
           leave(exchange)
-          resume(Effect.undefined)
+          resume(Effect.succeed(reader.done()))
           return
         }
       }
       if (exchange.failed !== undefined) resume(Effect.fail(exchange.failed))
-      else if (exchange.ended) resume(Effect.undefined)
+      else if (exchange.ended) resume(Effect.succeed(reader.done()))
       else exchange.wake = gather
     }
     const gather = (): void => {
@@ -374,7 +381,11 @@ const bodyOfStream = (
     Stream.runForEachWhile(body, (chunk) => Effect.sync(() => onChunks([chunk])))
   return {
     pull: (scope) => Channel.toPullScoped(Stream.toChannel(body), scope),
-    readAll: (maxBytes) => gathered(each, maxBytes),
+    readAll: (maxBytes) =>
+      Effect.suspend(() => {
+        const reader = gatherer(maxBytes)
+        return Effect.map(each(reader.chunks), reader.done)
+      }),
     each
   }
 }
