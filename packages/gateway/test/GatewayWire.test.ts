@@ -112,6 +112,13 @@ layer(TestLayer, { excludeTestServices: true })("Gateway wire format (what SDKs 
       refused(yield* Fixture.post(url, { ...hi, store: true }), "store")
       // out of OpenAI's own range: a plain type error, still named
       refused(yield* Fixture.post(url, { ...hi, top_p: 3 }), "top_p")
+      // OpenAI refuses stream options on a call that does not stream
+      const options = refused(
+        yield* Fixture.post(url, { ...hi, stream: false, stream_options: { include_usage: true } }),
+        "stream_options"
+      )
+      assert.strictEqual(options.message, "stream_options: only allowed when stream is true")
+      refused(yield* Fixture.post(url, { ...hi, stream_options: {} }), "stream_options")
       // an unknown top-level field still changes nothing silently
       const unknown = refused(yield* Fixture.post(url, { ...hi, top_k: 3 }), "top_k")
       assert.strictEqual(unknown.code, "invalid_request")

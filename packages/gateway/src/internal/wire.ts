@@ -351,6 +351,10 @@ export const unsupported = (body: ChatRequest): { readonly param: string; readon
   if (body.tool_choice != null && body.tools == null) {
     return { param: "tool_choice", message: "tool_choice: only allowed when tools are given" }
   }
+  // as OpenAI refuses them: options for a stream on a call that does not stream
+  if (body.stream_options != null && body.stream !== true) {
+    return { param: "stream_options", message: "stream_options: only allowed when stream is true" }
+  }
   return strictTool(body)
 }
 
