@@ -28,8 +28,10 @@
  * in a stream has no headers of its own, so no `shouldRetry`.
  *
  * An error body sent with HTTP 200 (a stream's error event, or the whole
- * body of a reply: OpenRouter, once it has accepted a request) is read the
- * same way, its status taken from its `code` or `type`. A body or a chunk
+ * body of a reply: OpenRouter, once it has accepted a request; vLLM's flat
+ * error, as a stream event too) is read the same way, its status taken from
+ * its `code` or `type` (vLLM's `"code": 400` with a message about the
+ * context length is `ContextLengthExceeded`, as over plain HTTP). A body or a chunk
  * whose `error` is `null` carries none ({@link carriesError}, {@link fromOkBody}).
  *
  * Provider messages are copied into the error with the API key scrubbed:
@@ -298,23 +300,29 @@ export const fromStreamError = (context: ErrorContext, json: unknown, nowMs: num
   return fromBody(context, status, {}, body, "", nowMs)
 }
 
+/** vLLM's flat error body, `{"object":"error","message":...,"code":400}`: an error without an `error` field. */
+const isFlatError = (json: Json.JsonObject): boolean => json.object === "error"
+
 /**
  * Whether a stream chunk is an error event ({@link fromStreamError}): it has
- * an `error` field holding anything but `null`. `"error": null`, which some
- * servers send on every chunk while all is well, is no error, nor is a
- * missing field. The one test the stream decoders apply.
+ * an `error` field holding anything but `null`, or is vLLM's flat error
+ * (`"object": "error"`). `"error": null`, which some servers send on every
+ * chunk while all is well, is no error, nor is a missing field. The one
+ * test the stream decoders apply.
  */
-export const carriesError = (json: Json.JsonObject): boolean => json.error !== undefined && json.error !== null
+export const carriesError = (json: Json.JsonObject): boolean =>
+  (json.error !== undefined && json.error !== null) || isFlatError(json)
 
 /**
  * The error a whole 2xx body carries in place of a reply or a stream, read
  * as the same error sent as a stream event is ({@link fromStreamError}):
  * OpenRouter sends `{"error":{"code":402,...}}` with HTTP 200 once it has
- * accepted a request. `undefined` for a body without an `error` object or
- * string (`"error": null` among them).
+ * accepted a request, vLLM its flat error. `undefined` for a body without
+ * an `error` object or string (`"error": null` among them) that is no flat
+ * error either.
  */
 export const fromOkBody = (context: ErrorContext, json: unknown, nowMs: number): ProviderError | undefined =>
-  Json.isObject(json) && (Json.isObject(json.error) || typeof json.error === "string")
+  Json.isObject(json) && (Json.isObject(json.error) || typeof json.error === "string" || isFlatError(json))
     ? fromStreamError(context, json, nowMs)
     : undefined
 
