@@ -93,8 +93,9 @@
  *   `supervisor.usage`; without one, a stream stopped before any text (while
  *   it only reasoned or called a tool) fails with no usage on its error;
  * - a stream the provider cut, saying why (`StreamFault` `Cut`: DeepSeek's
- *   `insufficient_system_resource`), fails with a retryable
- *   `MalformedResponse` carrying what it billed, as the plain reply does.
+ *   `insufficient_system_resource`, OpenRouter's `finish_reason: "error"`),
+ *   fails with a retryable `MalformedResponse` carrying what it billed, as
+ *   the plain reply does.
  *   Under a supervisor the cut leaves a hole, as a malformed event does: the
  *   rest is read, bounded by its watchdog, for the usage that follows (the
  *   chunk `stream_options.include_usage` adds), and the stream fails at its
@@ -174,7 +175,8 @@ export interface Reply {
 
 /**
  * What a stream event may mean besides text. `Cut`: the provider ended the
- * answer unfinished and said why (DeepSeek's `insufficient_system_resource`);
+ * answer unfinished and said why (DeepSeek's `insufficient_system_resource`,
+ * OpenRouter's `finish_reason: "error"`);
  * the stream fails, carrying what the call billed, with a retryable
  * `MalformedResponse`, as the same plain reply does (without a supervisor, at
  * the cut, and after text with `StreamInterrupted`; under one, at the end of

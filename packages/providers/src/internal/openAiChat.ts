@@ -65,6 +65,16 @@
  * reasoning, alone or beside text, only tells the decoder's `reasoning`
  * callback that the stream is alive and how many characters of reasoning
  * came (billed, estimated, if the stream stops early).
+ *
+ * Errors sent with HTTP 200 are read as `httpError.ts` maps them: a chunk
+ * (or a plain body) with an `error` object or string (OpenRouter), or vLLM's
+ * flat `{"object":"error","message":...,"code":400}`, is the error the same
+ * body sent with its status is, never a malformed chunk. A `finish_reason`
+ * that says the answer was cut (DeepSeek's `insufficient_system_resource`,
+ * OpenRouter's `error` for a generation that failed mid-way) is no finished
+ * answer: a retryable `MalformedResponse` with the usage billed, plain or
+ * streamed (a stream's `Cut`); an `error` object beside it decides first.
+ * Any other unknown `finish_reason` is `other`.
  */
 import type { Reasoning } from "@baton/core/GenerationOptions"
 import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/GenerationResult"
@@ -143,15 +153,27 @@ const givenFinishReason = (choice: Json.JsonObject): string | undefined =>
   typeof choice.finish_reason === "string" && choice.finish_reason.length > 0 ? choice.finish_reason : undefined
 
 /**
- * DeepSeek's `insufficient_system_resource`: its servers ran out of resources
- * and cut the answer. Not a finished answer: a `MalformedResponse` (retried,
- * then the chain falls back) with this message and the usage billed, plain
- * or streamed (a stream's `Cut`).
+ * The finish reasons that cut an answer, and why: DeepSeek's
+ * `insufficient_system_resource` (its servers ran out of resources),
+ * OpenRouter's `error` (the generation failed mid-way).
  */
-const resourceStop = (reason: unknown): string | undefined =>
-  reason === "insufficient_system_resource"
-    ? "the provider ran out of resources and cut the answer (finish_reason insufficient_system_resource)"
-    : undefined
+const cutReasons: ReadonlyMap<string, string> = new Map([
+  ["insufficient_system_resource", "the provider ran out of resources and cut the answer"],
+  ["error", "the generation failed mid-answer"]
+])
+
+/**
+ * Why a finish reason cut the answer ({@link cutReasons}), else `undefined`.
+ * Not a finished answer: a `MalformedResponse` (retried, then the chain falls
+ * back) with this message and the usage billed, plain or streamed (a
+ * stream's `Cut`). An `error` object beside it decides first: the error it
+ * names (a stream's error event, a plain reply's `HttpError.fromOkBody`).
+ */
+const cutStop = (reason: unknown): string | undefined => {
+  if (typeof reason !== "string") return undefined
+  const why = cutReasons.get(reason)
+  return why === undefined ? undefined : `${why} (finish_reason ${reason})`
+}
 
 const messagesOf = (call: Call, dialect: Dialect): Array<Json.JsonObject> => {
   const source: ReadonlyArray<Message> = call.request.messages
@@ -285,7 +307,7 @@ const decodeReply = (dialect: Dialect) => (json: unknown): Reply | string => {
   }
   const toolCalls = OpenAiTools.decode(message)
   if (typeof toolCalls === "string") return toolCalls
-  const cut = resourceStop(choice.finish_reason)
+  const cut = cutStop(choice.finish_reason)
   if (cut !== undefined) return cut
   return {
     content: message.content ?? "",
@@ -381,7 +403,7 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) =>
       if (choice === undefined) return ""
       const given = givenFinishReason(choice)
       if (given !== undefined) {
-        const cut = resourceStop(given)
+        const cut = cutStop(given)
         if (cut !== undefined) return { _tag: "Cut", message: cut }
         // a content filter's stop holds: a later chunk's `finish_reason` (a refusal's `stop`) never clears it
         if (finish !== "content_filter") finish = finishReason(given)
