@@ -28,7 +28,8 @@
  * Concurrent starts are safe: on PostgreSQL the migrator locks its table; on
  * SQLite its transaction begins `IMMEDIATE` (taking the write lock before it
  * reads what ran), so another process opening the same file waits for it
- * (the busy timeout, 5 seconds) and then finds nothing to do.
+ * (trying again for up to 5 seconds, without blocking: see `SqliteClient`)
+ * and then finds nothing to do.
  * Migration 7 drops the unique index the inserts of earlier Baton versions
  * name (`ON CONFLICT (request_id, attempt, ts)`): a process still running
  * one has its inserts refused from then on (its rows retried, then dropped
@@ -204,7 +205,7 @@ export const migrate = (
     // SQLite: the migrator reads the last migration run, then records the new ones. In a plain (deferred)
     // transaction, another process committing in between makes that write fail at once with SQLITE_BUSY
     // (not the conflict the migrator takes for "already running"); an immediate one takes the write lock
-    // first, so a second process waits (the busy timeout), then finds nothing left to do.
+    // first, so a second process waits (tries it again, see SqliteClient), then finds nothing left to do.
     const begin = sql.onDialectOrElse({ sqlite: () => "BEGIN IMMEDIATE", orElse: () => undefined })
     yield* Migrator.make({})({
       table: names.migrations,

@@ -24,7 +24,10 @@
  * database that refuses it; its caller's own `Effect.timeout` or
  * interruption ends it sooner. Either ends it even while the append waits
  * for the database (a table locked by another session, a server that stopped
- * answering), and the append goes on in the background.
+ * answering), and the append goes on in the background. On SQLite a file
+ * another process holds locked is waited for on the effect `Clock`, never
+ * inside SQLite (see `SqliteClient`): the process, its requests and their
+ * deadlines run on meanwhile.
  *
  * A row recorded after the layer closed: {@link layerUrl} and
  * {@link layerFromConfig} close their client with the layer, and open one

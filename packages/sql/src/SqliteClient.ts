@@ -14,16 +14,17 @@
  * - `node:sqlite` is synchronous: each statement blocks the event loop while
  *   it runs. Keep statements small (the ledger writes batches in the
  *   background) and put heavy analytics on PostgreSQL.
- * - A file database is opened in WAL mode with a 5 second busy timeout, so
- *   readers in other processes do not block the writer. The timeout is set
- *   before anything else: a statement that meets another process's lock
- *   (several processes creating one new file) waits up to 5 seconds rather
- *   than failing with "database is locked". Switching a new file to WAL is
- *   the exception: SQLite refuses it at once while another connection writes
- *   to the file (another process creating or migrating the same new ledger),
- *   and would block the event loop while one reads it, so the switch is made
- *   without waiting and tried again every 20 milliseconds, for up to the same
- *   5 seconds.
+ * - A file database is opened in WAL mode, so readers in other processes do
+ *   not block the writer. A statement that meets another process's lock (a
+ *   backup, several processes creating one new file) never waits inside
+ *   SQLite, which would block the event loop: SQLite's busy timeout is 0,
+ *   and a statement refused with "database is locked" is tried again every
+ *   20 milliseconds on the effect `Clock`, for up to 5 seconds, then fails.
+ *   Meanwhile the rest of the process runs (requests, their deadlines, a
+ *   caller's `Effect.timeout`, which ends the wait); the statement holds the
+ *   connection, so this client's other statements wait for it. The switch of
+ *   a new file to WAL, which SQLite refuses while another connection writes
+ *   to or reads the file, is tried again the same way.
  * - Integers beyond `Number.MAX_SAFE_INTEGER` make a read fail rather than
  *   lose precision.
  *
@@ -77,44 +78,41 @@ const toInput = (value: unknown): SQLInputValue => {
   return JSON.stringify(value)
 }
 
-/** How long a statement waits for another connection's lock before it fails with "database is locked". */
+/** How long a statement meeting another connection's lock tries again before it fails with "database is locked". */
 const BUSY_TIMEOUT_MS = 5000
 
-/** How often a refused switch to WAL is tried again, within the busy timeout. */
-const WAL_RETRY_MS = 20
+/** How often a statement refused by another connection's lock is tried again. */
+const BUSY_RETRY_MS = 20
 
-/** SQLite's `SQLITE_BUSY` ("database is locked"), extended codes included, as `node:sqlite` reports it. */
+/** `SQLITE_BUSY_SNAPSHOT`: a read transaction whose snapshot another connection outdated, refused for good. */
+const BUSY_SNAPSHOT = 517
+
+/**
+ * SQLite's `SQLITE_BUSY` ("database is locked"), extended codes included, as
+ * `node:sqlite` reports it, but for a stale snapshot (which trying again
+ * cannot cure, and SQLite's own busy handler never waited for).
+ */
 const isBusy = (cause: unknown): boolean => {
   const code = typeof cause === "object" && cause !== null
     ? (cause as { readonly errcode?: unknown }).errcode
     : undefined
-  return typeof code === "number" && (code & 0xff) === 5
+  return typeof code === "number" && (code & 0xff) === 5 && code !== BUSY_SNAPSHOT
 }
 
 /**
- * Puts a file database in WAL mode. SQLite refuses the switch of a new file,
- * still in rollback mode, at once while another connection writes to it, and
- * waits in its busy handler (blocking the event loop) while one reads it. So
- * each try does not wait at all, and the switch is tried again, on the effect
- * `Clock`, for up to the busy timeout.
+ * Runs `run` on a database SQLite refuses at once while another connection
+ * holds its lock (its busy timeout is 0: SQLite's own wait would block the
+ * event loop), and tries it again on the effect `Clock`, every
+ * `BUSY_RETRY_MS`, for up to `BUSY_TIMEOUT_MS`: the wait can be interrupted
+ * (a timeout, a deadline), and everything else in the process runs meanwhile.
  */
-const walMode = (db: DatabaseSync): Effect.Effect<void, SqlError.SqlError> =>
-  Effect.try({
-    try: () => {
-      db.exec("PRAGMA busy_timeout = 0")
-      try {
-        db.exec("PRAGMA journal_mode = WAL")
-      } finally {
-        db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
-      }
-    },
-    catch: (cause) => cause
-  }).pipe(
+const whenUnlocked = <A>(operation: string, run: () => A): Effect.Effect<A, SqlError.SqlError> =>
+  Effect.try({ try: run, catch: (cause) => cause }).pipe(
     Effect.retry({
       while: isBusy,
-      schedule: Schedule.spaced(WAL_RETRY_MS).pipe(Schedule.upTo({ duration: BUSY_TIMEOUT_MS }))
+      schedule: Schedule.spaced(BUSY_RETRY_MS).pipe(Schedule.upTo({ duration: BUSY_TIMEOUT_MS }))
     }),
-    Effect.mapError(toError("open"))
+    Effect.mapError(toError(operation))
   )
 
 const openDatabase = (filename: string): Effect.Effect<DatabaseSync, SqlError.SqlError, Scope.Scope> =>
@@ -123,8 +121,8 @@ const openDatabase = (filename: string): Effect.Effect<DatabaseSync, SqlError.Sq
       Effect.try({
         try: () => {
           if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true })
-          // the busy timeout first: a statement meeting another process's lock waits for it
-          return new DatabaseSync(filename, { timeout: BUSY_TIMEOUT_MS })
+          // no busy timeout: a statement meeting another connection's lock is refused at once (see `whenUnlocked`)
+          return new DatabaseSync(filename, { timeout: 0 })
         },
         catch: toError("open")
       }),
@@ -133,7 +131,10 @@ const openDatabase = (filename: string): Effect.Effect<DatabaseSync, SqlError.Sq
           db.close()
         })
     ),
-    (db) => filename === ":memory:" ? Effect.void : walMode(db)
+    (db) =>
+      filename === ":memory:" ? Effect.void : whenUnlocked("open", () => {
+        db.exec("PRAGMA journal_mode = WAL")
+      })
   )
 
 const makeConnection = (db: DatabaseSync): SqlConnection.Connection => {
@@ -146,18 +147,12 @@ const makeConnection = (db: DatabaseSync): SqlConnection.Connection => {
     return statement
   }
   const rows = (sql: string, params: ReadonlyArray<unknown>) =>
-    Effect.try({
-      try: () => prepare(sql).all(...params.map(toInput)),
-      catch: toError("execute")
-    })
+    whenUnlocked("execute", () => prepare(sql).all(...params.map(toInput)))
   const values = (sql: string, params: ReadonlyArray<unknown>) =>
-    Effect.try({
-      try: () => {
-        const statement = db.prepare(sql)
-        statement.setReturnArrays(true)
-        return statement.all(...params.map(toInput)) as unknown as ReadonlyArray<ReadonlyArray<unknown>>
-      },
-      catch: toError("execute")
+    whenUnlocked("execute", () => {
+      const statement = db.prepare(sql)
+      statement.setReturnArrays(true)
+      return statement.all(...params.map(toInput)) as unknown as ReadonlyArray<ReadonlyArray<unknown>>
     })
   const execute: SqlConnection.Connection["execute"] = (sql, params, transformRows) =>
     transformRows === undefined ? rows(sql, params) : Effect.map(rows(sql, params), transformRows)

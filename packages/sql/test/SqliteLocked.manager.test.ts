@@ -1,0 +1,116 @@
+/**
+ * An SQLite ledger and request log (the CLI's default) whose file another
+ * process holds locked (a backup, a maintenance script), through the path a
+ * user takes: requests made through `LlmManager` while the ledger and the
+ * log meet the lock, and a ledger query bounded by the caller's own
+ * `Effect.timeout`.
+ *
+ * `node:sqlite` is synchronous: a statement waiting for the lock inside
+ * SQLite blocks the whole process, so nothing of it (requests, deadlines,
+ * timeouts) could answer before the lock is gone. The holder lets go by
+ * itself after 4.5 seconds, within the 5 seconds SQLite used to wait: every
+ * answer here comes while it still holds the lock, and the rows are written
+ * once it is stopped.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Exit, Layer } from "effect"
+import { spawn } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { DatabaseSync } from "node:sqlite"
+import { fileURLToPath } from "node:url"
+import * as RequestLog from "../../core/src/RequestLog.ts"
+import * as UsageLedger from "../../core/src/UsageLedger.ts"
+import { Bench, managerFromEnv } from "../../core/test/utils/chain.ts"
+import * as SqlDatabase from "../src/SqlDatabase.ts"
+import * as SqlRequestLog from "../src/SqlRequestLog.ts"
+import * as SqlUsageLedger from "../src/SqlUsageLedger.ts"
+
+const holdLock = fileURLToPath(new URL("fixtures/holdLock.ts", import.meta.url))
+
+const allDays = [UsageLedger.Day.make("2000-01-01"), UsageLedger.Day.make("2999-12-31")] as const
+
+/** Another process holding `file`'s write lock, stopped (by its pid) with the scope. */
+const lockedByAnotherProcess = (file: string) =>
+  Effect.acquireRelease(
+    Effect.callback<number>((resume) => {
+      const child = spawn(process.execPath, [holdLock, file, "4500"])
+      child.stdout.once("data", () => {
+        resume(Effect.succeed(child.pid ?? 0))
+      })
+    }),
+    (pid) =>
+      Effect.sync(() => {
+        process.kill(pid)
+      })
+  )
+
+/** Whether another connection holds `file`'s write lock now. */
+const isLocked = (file: string): boolean => {
+  const db = new DatabaseSync(file)
+  try {
+    db.exec("BEGIN IMMEDIATE")
+    db.exec("ROLLBACK")
+    return false
+  } catch {
+    return true
+  } finally {
+    db.close()
+  }
+}
+
+/** The number of rows of `table` in `file`. */
+const count = (file: string, table: string): number => {
+  const db = new DatabaseSync(file)
+  const row = db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get()
+  db.close()
+  return Number(row?.["n"])
+}
+
+describe("an SQLite ledger and request log whose file another process holds locked, through LlmManager", () => {
+  it.live(
+    "requests and a bounded ledger query answer while the lock is held; the rows land once it is gone",
+    () =>
+      Effect.gen(function*() {
+        const file = join(mkdtempSync(join(tmpdir(), "baton-sqlite-locked-")), "usage.sqlite")
+        const Sinks = Layer.mergeAll(
+          RequestLog.layer([SqlRequestLog.sink({ flushInterval: "10 millis" })]),
+          SqlUsageLedger.layer({ flushInterval: "10 millis" })
+        ).pipe(Layer.provide(SqlDatabase.layerUrl(`sqlite:${file}`)))
+        yield* Effect.scoped(Effect.gen(function*() {
+          const sinks = yield* Layer.build(Sinks)
+          const ledger = Context.get(sinks, UsageLedger.UsageLedger)
+          const llm = yield* managerFromEnv({ LLM_MAX_RETRIES: "0", LLM_REQUEST_TIMEOUT_MS: "1000" }).pipe(
+            Effect.provideContext(sinks)
+          )
+          yield* Effect.scoped(Effect.gen(function*() {
+            yield* lockedByAnotherProcess(file)
+            const requests = yield* Effect.forEach([1, 2, 3], (i) =>
+              Effect.exit(llm.generate({ prompt: `One question about Mars, ${i}`, metadata: { subjectId: "t1" } }))
+                .pipe(
+                  // the writers flush every 10 milliseconds: each request's rows meet the lock
+                  Effect.tap(Effect.sleep("30 millis"))
+                ))
+            const query = yield* Effect.exit(Effect.timeout(ledger.dailyTotals(...allDays), "1 second"))
+            const lockHeld = isLocked(file)
+            assert.deepStrictEqual(requests.map(Exit.isSuccess), [true, true, true])
+            // the query appends the waiting rows first: it met the lock, and its caller's timeout ended it
+            assert.match(String(query), /Failure[\s\S]*TimeoutError/)
+            assert.isTrue(lockHeld, "every answer came while the other process still held the lock")
+          }))
+          // the lock is gone: the rows the writers kept retrying are written, once each
+          const totals = yield* ledger.dailyTotals(...allDays)
+          assert.deepStrictEqual(
+            totals.map((day) =>
+              day.attempts
+            ),
+            [3]
+          )
+        }))
+        assert.strictEqual(count(file, "baton_usage"), 3)
+        assert.strictEqual(count(file, "baton_request_log"), 3)
+      }).pipe(Effect.provide(Bench)),
+    30_000
+  )
+})
