@@ -37,7 +37,9 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import * as LlmConfig from "@baton/core/LlmConfig"
+import type { LlmConfigError } from "@baton/core/LlmError"
+import { Effect, Schema } from "effect"
 import { Migrator, SqlClient, type SqlError } from "effect/sql"
 
 /**
@@ -61,19 +63,38 @@ export interface Tables {
   readonly migrations: string
 }
 
+/** A table prefix: written into SQL as part of a name, so a plain identifier. */
+const TablePrefix = Schema.String.check(
+  Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]{0,40}$/, {
+    message: "a table prefix is 1-41 letters, digits or '_', not starting with a digit, such as \"baton_\""
+  })
+)
+
+const tablesOf = (prefix: string): Tables => ({
+  usage: `${prefix}usage`,
+  requestLog: `${prefix}request_log`,
+  migrations: `${prefix}migrations`
+})
+
 /**
- * The tables for some options; dies on a prefix that is not a plain
- * identifier (a programming error, never user input).
+ * Checks the options before any database is opened, naming each as
+ * `owner.option` (`SqlUsageLedger.tablePrefix`, `SqlRequestLog.tablePrefix`):
+ * a `tablePrefix` that is not a plain identifier is an `LlmConfigError`.
+ * Gives the tables.
  *
  * @since 0.1.0
  */
-export const tables = (options: Options = {}): Tables => {
-  const prefix = options.tablePrefix ?? "baton_"
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
-    throw new Error(`table prefix "${prefix}" must be 1-41 letters, digits or '_', not starting with a digit`)
-  }
-  return { usage: `${prefix}usage`, requestLog: `${prefix}request_log`, migrations: `${prefix}migrations` }
-}
+export const checkOptions = (owner: string, options: Options = {}): Effect.Effect<Tables, LlmConfigError> =>
+  Effect.map(LlmConfig.option(TablePrefix, `${owner}.tablePrefix`, options.tablePrefix ?? "baton_"), tablesOf)
+
+/**
+ * The tables for options {@link checkOptions} takes; throws on any other
+ * prefix (the stores check their options first).
+ *
+ * @since 0.1.0
+ */
+export const tables = (options: Options = {}): Tables =>
+  tablesOf(Schema.decodeSync(TablePrefix)(options.tablePrefix ?? "baton_"))
 
 const createUsage = (table: string) =>
   Effect.gen(function*() {

@@ -78,7 +78,8 @@ const toColumns = (record: RequestLog.LlmRequestLog) => ({
 
 /**
  * Runs the migrations and starts the sink's background writer. Batching
- * options `BatchWriter.checkOptions` refuses fail it first, with an
+ * options `BatchWriter.checkOptions` refuses, and a `tablePrefix` that is no
+ * plain name (`BatonSchema.checkOptions`), fail it first, with an
  * `LlmConfigError` naming `SqlRequestLog.<option>`.
  *
  * @since 0.1.0
@@ -92,9 +93,9 @@ export const sink = (
 > =>
   Effect.gen(function*() {
     yield* BatchWriter.checkOptions("SqlRequestLog", options)
+    const table = (yield* BatonSchema.checkOptions("SqlRequestLog", options)).requestLog
     const sql = yield* SqlClient.SqlClient
     yield* BatonSchema.migrate(options)
-    const table = BatonSchema.tables(options).requestLog
     const write = yield* withClient(sql)
     const writer = yield* BatchWriter.make(
       (records: Arr.NonEmptyReadonlyArray<RequestLog.LlmRequestLog>) =>

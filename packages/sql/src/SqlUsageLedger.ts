@@ -225,9 +225,17 @@ export const makeStore = (
   })
 
 /**
+ * The options checked before any database is used: `UsageLedger.checkOptions`'s, and
+ * the `tablePrefix` (`BatonSchema.checkOptions`, naming `SqlUsageLedger.tablePrefix`).
+ */
+const checkOptions = (options: Options): Effect.Effect<void, LlmConfigError> =>
+  Effect.andThen(UsageLedger.checkOptions(options), BatonSchema.checkOptions("SqlUsageLedger", options))
+
+/**
  * Checks the options (`UsageLedger.checkOptions`: an unknown `timeZone`, a
- * bad `queryTimeout` or batching option is an `LlmConfigError`), runs the
- * migrations, then builds a ledger over the current `SqlClient`.
+ * bad `queryTimeout` or batching option is an `LlmConfigError`; so is a
+ * `tablePrefix` that is no plain name, naming `SqlUsageLedger.tablePrefix`),
+ * runs the migrations, then builds a ledger over the current `SqlClient`.
  *
  * @since 0.1.0
  */
@@ -239,7 +247,7 @@ export const make = (
   SqlClient.SqlClient | Scope.Scope
 > =>
   Effect.gen(function*() {
-    yield* UsageLedger.checkOptions(options)
+    yield* checkOptions(options)
     yield* BatonSchema.migrate(options)
     return yield* UsageLedger.make(yield* makeStore(options), options)
   })
@@ -258,9 +266,9 @@ export const layer = (
 > => Layer.effect(UsageLedger.UsageLedger, make(options))
 
 /**
- * The ledger in the database a URL names. Options `UsageLedger.checkOptions`
- * refuses (an unknown `timeZone`) are an `LlmConfigError`, before the
- * database is opened; what the database fails
+ * The ledger in the database a URL names. Options {@link make} refuses (an
+ * unknown `timeZone`, a `tablePrefix` that is no plain name) are an
+ * `LlmConfigError`, before the database is opened; what the database fails
  * with is a `DatabaseError`.
  *
  * @since 0.1.0
@@ -271,7 +279,7 @@ export const layerUrl = (
 ): Layer.Layer<UsageLedger.UsageLedger, SqlDatabase.DatabaseError | LlmConfigError> =>
   Layer.unwrap(
     Effect.as(
-      UsageLedger.checkOptions(options),
+      checkOptions(options),
       SqlDatabase.withDatabaseError(layer(options), url).pipe(Layer.provide(SqlDatabase.layerUrl(url)))
     )
   )

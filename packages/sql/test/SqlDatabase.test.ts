@@ -103,12 +103,14 @@ describe("SqlDatabase", () => {
     for (const [url, described] of cases) assert.strictEqual(SqlDatabase.describeUrl(url), described, url)
   })
 
-  it.live("refuses an unknown ledger time zone, a queryTimeout no duration reads, as LlmConfigError before it opens or migrates the database", () =>
+  it.live("refuses an unknown ledger time zone, a queryTimeout no duration reads, a table prefix that is no plain name, as LlmConfigError before it opens or migrates the database", () =>
     Effect.gen(function*() {
       const refusals = [
         [{ timeZone: "Europe/Olso" }, "UsageLedger.timeZone"],
         // Duration's units are spelt out: "10 secs" is no duration
-        [{ queryTimeout: "10 secs" as Duration.Input }, "UsageLedger.queryTimeout"]
+        [{ queryTimeout: "10 secs" as Duration.Input }, "UsageLedger.queryTimeout"],
+        // a table name is written into SQL: letters, digits and `_` only
+        [{ tablePrefix: "baton-usage_" }, "SqlUsageLedger.tablePrefix"]
       ] as const
       for (const [options, variable] of refusals) {
         const root = join(tmpdir(), `baton-options-${process.pid}-${Date.now()}`)

@@ -120,7 +120,7 @@ describe("SqlRequestLog", () => {
   })
   suite("sqlite", `sqlite:${join(dir, "log.db")}`)
 
-  it.effect("batching options that are not durations of 0 or more fail the log's build, naming the option", () =>
+  it.effect("batching options that are not durations of 0 or more, a table prefix that is no plain name, fail the log's build, naming the option", () =>
     Effect.gen(function*() {
       const built = (options: SqlRequestLog.Options) =>
         Effect.flip(
@@ -140,6 +140,10 @@ describe("SqlRequestLog", () => {
       assert.deepStrictEqual(variable(yield* built({ flushInterval: "1 sec" as Duration.Input })), [
         "LlmConfigError",
         "SqlRequestLog.flushInterval"
+      ])
+      assert.deepStrictEqual(variable(yield* built({ tablePrefix: "my.log_" })), [
+        "LlmConfigError",
+        "SqlRequestLog.tablePrefix"
       ])
     }))
 })
