@@ -132,7 +132,7 @@ import * as LlmMetrics from "./LlmMetrics.ts"
 import { LlmProvider } from "./LlmProvider.ts"
 import * as LlmRequest from "./LlmRequest.ts"
 import type { StreamInterrupted } from "./ProviderError.ts"
-import { ProviderThrottle } from "./ProviderThrottle.ts"
+import * as ProviderThrottle from "./ProviderThrottle.ts"
 import { QuotaLimiter } from "./QuotaLimiter.ts"
 import { RequestLog } from "./RequestLog.ts"
 import * as StructuredOutput from "./StructuredOutput.ts"
@@ -265,6 +265,13 @@ export interface Options<E, R> {
    * key of a provider that declares none.
    */
   readonly secrets?: ReadonlyArray<Redacted.Redacted> | undefined
+  /**
+   * Providers beside the chain's and the hosted ones that the limits of a
+   * `ProviderThrottle` in context may name: e.g. every endpoint of a gateway
+   * whose chains share one throttle. A limit naming any other provider
+   * fails the build (`ProviderThrottle.checkKnown`).
+   */
+  readonly knownProviders?: ReadonlyArray<string> | undefined
 }
 
 const toRequest = LlmRequest.fromInput
@@ -330,10 +337,12 @@ const watchTransitions = (circuits: CircuitPolicy.Circuits, routes: ReadonlyArra
  * Builds a manager: each provider layer once, the circuits on the
  * `CircuitBreakerStore` in context (memory when there is none), and the
  * optional `RequestLog`, `UsageLedger` and `QuotaLimiter` found in context.
- * Fails with `LlmConfigError` for an empty chain, and for a policy number
+ * Fails with `LlmConfigError` for an empty chain, for a policy number
  * that is no whole number in range (`FallbackPolicy.check`,
  * `CircuitPolicy.check`), naming its field: `policy.requestTimeoutMs`,
- * `circuitPolicy.cooldownMs`. (`continueOnInterruption`
+ * `circuitPolicy.cooldownMs`, and for a throttle limiting a provider it
+ * does not know, neither hosted nor in the chain nor in `knownProviders`
+ * (`ProviderThrottle.checkKnown`). (`continueOnInterruption`
  * works on any chain: a provider without assistant prefill rescues a broken
  * stream by restarting it and suppressing the replayed prefix.)
  *
@@ -358,7 +367,13 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     )
     yield* watchTransitions(circuits, routes)
     const quota = yield* Effect.serviceOption(QuotaLimiter)
-    const throttle = yield* Effect.serviceOption(ProviderThrottle)
+    const throttle = yield* Effect.serviceOption(ProviderThrottle.ProviderThrottle)
+    if (Option.isSome(throttle)) {
+      yield* ProviderThrottle.checkKnown(throttle.value, [
+        ...routes.map((route) => route.provider.name),
+        ...(options.knownProviders ?? [])
+      ])
+    }
     const engine: internal.Engine = {
       routes,
       policy,

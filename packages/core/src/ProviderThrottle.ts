@@ -41,6 +41,12 @@
  *   deadline under `LlmManager` (see `Service`'s `remote`).
  * - `ProviderThrottled` is not retryable and asks for fallback: calling the
  *   same provider again before `retryAfter` only fails again.
+ * - The limits are checked when the throttle is built ({@link checkLimits}):
+ *   a limit that is no positive whole number, a key that is no provider
+ *   name or a field that is no limit is an `LlmConfigError` naming it
+ *   (`ProviderThrottle.limits.openai.requestsPerMinute`). A key that is a
+ *   provider name but neither a hosted provider nor one the manager calls
+ *   is refused when the throttle is given to `LlmManager` ({@link checkKnown}).
  *
  * @example
  * ```ts
@@ -59,13 +65,16 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer, Predicate, Schema } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { defaultMaxTokens } from "./GenerationOptions.ts"
-import type { ModelId, ProviderName } from "./Ids.ts"
+import { type ModelId, ProviderName } from "./Ids.ts"
 import { damped } from "./internal/damped.ts"
+import * as LlmConfig from "./LlmConfig.ts"
+import { LlmConfigError } from "./LlmError.ts"
 import type { LlmRequest } from "./LlmRequest.ts"
 import { ProviderThrottled } from "./ProviderError.ts"
+import { excerpt } from "./Redact.ts"
 import * as StoreDeadline from "./StoreDeadline.ts"
 
 /**
@@ -80,10 +89,89 @@ export interface Limits {
 
 /**
  * Limits keyed by provider name; providers not listed are not throttled.
+ * Checked when the throttle is built ({@link checkLimits}), and against the
+ * manager's providers when it is given to `LlmManager` ({@link checkKnown}).
  *
  * @since 0.1.0
  */
 export type LimitTable = Readonly<Record<string, Limits>>
+
+const limitNames = ["requestsPerMinute", "tokensPerMinute"] as const satisfies ReadonlyArray<keyof Limits>
+
+const isLimitName = (field: string): boolean => (limitNames as ReadonlyArray<string>).includes(field)
+
+const isHosted = Schema.is(LlmConfig.ProviderKind)
+
+const refused = (variable: string, problem: string) =>
+  Effect.fail(new LlmConfigError({ variable, message: `${variable}: ${problem}` }))
+
+/** One entry of a table, named `ProviderThrottle.limits.<key>`: its provider, checked with its limits. */
+const checkEntry = (key: string, entry: unknown): Effect.Effect<ProviderName, LlmConfigError> => {
+  const option = `ProviderThrottle.limits.${excerpt(key)}`
+  return Effect.flatMap(LlmConfig.option(ProviderName, option, key), (provider) => {
+    // a table read from a file is untyped: an entry may be no object, a limit no number
+    if (!Predicate.isObject(entry)) {
+      return refused(option, `expected an object of ${limitNames.join(" and/or ")}, got ${String(entry)}`)
+    }
+    const unknown = Object.keys(entry).find((field) => !isLimitName(field))
+    if (unknown !== undefined) {
+      return refused(
+        `${option}.${excerpt(unknown)}`,
+        `not a limit; a provider's limits are ${limitNames.join(" and ")}`
+      )
+    }
+    return Effect.as(
+      Effect.forEach(limitNames, (field) => {
+        const limit = entry[field]
+        return limit === undefined
+          ? Effect.void
+          : Effect.asVoid(LlmConfig.wholeNumber(`${option}.${field}`, limit as number, "positive"))
+      }, { discard: true }),
+      provider
+    )
+  })
+}
+
+/**
+ * Checks a limit table as the throttle is built, and gives the providers it
+ * limits. Each key must be a provider name (`ProviderName`: `OpenAI` names
+ * no provider, and would leave the `openai` it meant unthrottled), each
+ * entry an object of `requestsPerMinute` and/or `tokensPerMinute` only (a
+ * misspelt `requestPerMinute` would be no limit), each limit a positive
+ * whole number (`LlmConfig.wholeNumber`: 0, a negative or a fractional
+ * limit would refuse every call with a Retry-After of a minute, `NaN` would
+ * be no limit). Else an `LlmConfigError` naming the option, as
+ * `ProviderThrottle.limits.openai.requestsPerMinute`.
+ *
+ * @since 0.1.0
+ */
+export const checkLimits = (limits: LimitTable): Effect.Effect<ReadonlyArray<ProviderName>, LlmConfigError> =>
+  Effect.forEach(Object.entries(limits), ([key, entry]) => checkEntry(key, entry))
+
+/**
+ * Checks that every provider `throttle` limits is a hosted provider
+ * (`LlmConfig.ProviderKind`) or one of `known`: how `LlmManager` checks the
+ * throttle it is given, with its chain's providers and its
+ * `knownProviders`, and the gateway with its config's providers. A limit
+ * on any other name is a misspelling (`open-ai` for `openai`) that leaves
+ * the provider meant unthrottled, and only the program calling the
+ * providers knows their names (an endpoint's is its own), so it is refused
+ * there, with an `LlmConfigError` naming `ProviderThrottle.limits.<name>`.
+ * A hosted provider outside the chain is let be, as `LLM_PRICES` lets its
+ * prices be: one table may serve chains chosen by the environment.
+ *
+ * @since 0.1.0
+ */
+export const checkKnown = (throttle: Service, known: ReadonlyArray<string>): Effect.Effect<void, LlmConfigError> => {
+  const unknown = throttle.limited?.find((provider) => !isHosted(provider) && !known.includes(provider))
+  return unknown === undefined
+    ? Effect.void
+    : refused(
+      `ProviderThrottle.limits.${unknown}`,
+      `limits "${unknown}", which is neither a hosted provider (${LlmConfig.ProviderKind.literals.join(", ")}) ` +
+        `nor one called here (${known.join(", ")})`
+    )
+}
 
 /**
  * The throttle service.
@@ -108,6 +196,12 @@ export interface Service {
    * check cut by it lets the call through, as a store failure does.
    */
   readonly remote?: boolean | undefined
+  /**
+   * The providers it has limits for: `LlmManager` refuses a throttle
+   * limiting one it does not know ({@link checkKnown}). Absent, none is
+   * checked.
+   */
+  readonly limited?: ReadonlyArray<ProviderName> | undefined
 }
 
 /**
@@ -159,11 +253,13 @@ export interface Options {
 }
 
 /**
- * Builds the throttle over the current `RateLimiter`.
+ * Builds the throttle over the current `RateLimiter`. Fails with an
+ * `LlmConfigError` naming the first limit {@link checkLimits} refuses.
  *
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function*(limits: LimitTable, options: Options = {}) {
+  const limited = yield* checkLimits(limits)
   const limiter = yield* RateLimiter.RateLimiter
   const remote = options.remote === true
   /** A remote store's command, bounded by the request's deadline (by at least `graceMs`). */
@@ -247,19 +343,19 @@ export const make = Effect.fnUntraced(function*(limits: LimitTable, options: Opt
     ).pipe(Effect.asVoid, Effect.catch(failOpen))
   }
 
-  return ProviderThrottle.of({ check, record, remote })
+  return ProviderThrottle.of({ check, record, remote, limited })
 })
 
 /**
  * The throttle over the current `RateLimiter` (give it a memory or Redis
- * store).
+ * store); its limits are checked when it is built ({@link checkLimits}).
  *
  * @since 0.1.0
  */
 export const layer = (
   limits: LimitTable,
   options: Options = {}
-): Layer.Layer<ProviderThrottle, never, RateLimiter.RateLimiter> =>
+): Layer.Layer<ProviderThrottle, LlmConfigError, RateLimiter.RateLimiter> =>
   Layer.effect(ProviderThrottle, make(limits, options))
 
 /**
@@ -267,5 +363,5 @@ export const layer = (
  *
  * @since 0.1.0
  */
-export const layerMemory = (limits: LimitTable): Layer.Layer<ProviderThrottle> =>
+export const layerMemory = (limits: LimitTable): Layer.Layer<ProviderThrottle, LlmConfigError> =>
   layer(limits).pipe(Layer.provide(RateLimiter.layer), Layer.provide(RateLimiter.layerStoreMemory))

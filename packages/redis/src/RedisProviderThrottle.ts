@@ -34,7 +34,9 @@ import { RateLimiter, type Redis } from "effect/persistence"
 import * as RedisConnection from "./RedisConnection.ts"
 
 /**
- * The throttle over Redis; `prefix` defaults to `baton:throttle:`.
+ * The throttle over Redis; `prefix` defaults to `baton:throttle:`. Its
+ * limits are checked when it is built, an `LlmConfigError` naming the first
+ * refused (`ProviderThrottle.checkLimits`).
  *
  * @since 0.1.0
  */

@@ -39,4 +39,27 @@ describe.skipIf(!RedisTest.redisAvailable)("RedisProviderThrottle", () => {
       yield* b.record(openai, 2_000)
       assert.strictEqual((yield* Effect.flip(a.check(openai))).limit, "tokens-per-minute")
     }))
+
+  it.effect("refuses limits that are no positive whole numbers, and keys that are no provider names, when built", () =>
+    Effect.gen(function*() {
+      /** The option named by the `LlmConfigError` the build fails with. */
+      const refused = (limits: ProviderThrottle.LimitTable) =>
+        Effect.map(
+          Effect.flip(Effect.scoped(Layer.build(
+            RedisProviderThrottle.layer(limits, { prefix }).pipe(Layer.provide(RedisTest.layer(prefix)))
+          ))),
+          (error) => error._tag === "LlmConfigError" ? error.variable : error._tag
+        )
+      for (const requestsPerMinute of [0, -5, 0.5, Number.NaN]) {
+        assert.strictEqual(
+          yield* refused({ openai: { requestsPerMinute } }),
+          "ProviderThrottle.limits.openai.requestsPerMinute"
+        )
+      }
+      assert.strictEqual(
+        yield* refused({ openai: { tokensPerMinute: -1 } }),
+        "ProviderThrottle.limits.openai.tokensPerMinute"
+      )
+      assert.strictEqual(yield* refused({ OpenAI: { requestsPerMinute: 1 } }), "ProviderThrottle.limits.OpenAI")
+    }))
 })

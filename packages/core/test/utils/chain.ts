@@ -52,6 +52,8 @@ export interface ChainOptions {
   /** The adapters' body and stream event size caps. */
   readonly maxBodyBytes?: number
   readonly maxEventBytes?: number
+  /** Providers beside the chain's a throttle's limits may name. */
+  readonly knownProviders?: ReadonlyArray<string>
 }
 
 /** A manager over real provider adapters pointed at the mock server. */
@@ -76,7 +78,8 @@ export const manager = (
       ),
       policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 10, ...options.policy }),
       circuitPolicy: options.circuit ?? { failureThreshold: 100, cooldownMs: 60_000 },
-      generationEnabled: options.generationEnabled ?? true
+      generationEnabled: options.generationEnabled ?? true,
+      knownProviders: options.knownProviders
     })
   })
 

@@ -234,7 +234,9 @@ export const make = (
       policy: chainPolicy(policy, steps),
       circuitPolicy,
       generationEnabled: settings.generationEnabled,
-      secrets
+      secrets,
+      // one throttle serves every chain: it may limit any of the gateway's providers
+      knownProviders: [...config.providers.keys()]
     }).pipe(
       Effect.tap(() => held(managersHeld)),
       Scope.provide(managerScope),
