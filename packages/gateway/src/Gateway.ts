@@ -96,6 +96,7 @@ import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { scrubSecrets } from "@baton/core/Redact"
 import * as RequestLog from "@baton/core/RequestLog"
 import type * as UsageLedger from "@baton/core/UsageLedger"
+import * as HttpRoutes from "@baton/http/HttpRoutes"
 import * as HttpSse from "@baton/http/HttpSse"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as RedisCircuitBreaker from "@baton/redis/RedisCircuitBreaker"
@@ -261,6 +262,31 @@ export const make = Effect.fnUntraced(function*(
   return Handlers.make(config, chains, quota, interval)
 })
 
+/** Where the gateway serves Prometheus metrics. */
+const metricsPath = "/metrics"
+
+/**
+ * The gateway's routes, and with `respond` its answer to every request they
+ * do not serve (`HttpRoutes.refusals`, which read `/metrics` too).
+ */
+const served = (
+  config: GatewayConfig.GatewayConfig,
+  keepAliveMs: number | undefined,
+  respond?: HttpRoutes.Options["respond"]
+) =>
+  Layer.unwrap(Effect.map(make(config, keepAliveMs), (handlers) => {
+    const listed = [
+      HttpRouter.route("POST", "/v1/chat/completions", handlers.chatCompletions),
+      HttpRouter.route("GET", "/v1/models/*", handlers.models),
+      HttpRouter.route("GET", "/healthz", handlers.health)
+    ]
+    const added = Layer.merge(HttpRouter.addAll(listed), LlmMetrics.layerPrometheusHttp({ path: metricsPath }))
+    return respond === undefined ? added : Layer.merge(
+      added,
+      HttpRoutes.refusals([...listed, { method: "GET", path: metricsPath }], { respond })
+    )
+  }))
+
 /**
  * The gateway's routes on an `HttpRouter` (Prometheus `/metrics` included);
  * `keepAliveMs` as `ListenOptions.keepAliveMs` (a whole number of ms, 1 or
@@ -273,29 +299,15 @@ export const routes = (
   config: GatewayConfig.GatewayConfig,
   options: Pick<ListenOptions, "keepAliveMs"> = {}
 ): Layer.Layer<never, LlmConfigError | GatewayConfig.GatewayConfigError, HttpRouter.HttpRouter | Requirements> =>
-  Layer.unwrap(Effect.map(make(config, options.keepAliveMs), (handlers) =>
-    Layer.mergeAll(
-      HttpRouter.add("POST", "/v1/chat/completions", handlers.chatCompletions),
-      HttpRouter.add("GET", "/v1/models/*", handlers.models),
-      HttpRouter.add("GET", "/healthz", handlers.health),
-      LlmMetrics.layerPrometheusHttp()
-    )))
-
-/**
- * OpenAI's 404 body for any path no route serves, for every method a client
- * sends but `HEAD`, which the router answers as the same path's `GET`
- * (`HEAD /healthz` included).
- */
-const unknownPaths = HttpRouter.addAll(
-  (["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const).map((method) =>
-    HttpRouter.route(method, "*", Handlers.notFound)
-  )
-)
+  served(config, options.keepAliveMs)
 
 /**
  * The gateway server as a layer: a Node HTTP server on `listen` serving
- * `routes(config)` over the stores in context, and OpenAI's 404 error body
- * (`unknown_url`) on any other path. Building it starts listening;
+ * `routes(config)` over the stores in context, and OpenAI's error body for
+ * every other request, whatever its method: a 404 `unknown_url` for a path
+ * no route serves, a 405 `method_not_allowed` with `Allow` for a path served
+ * with other methods (a `HEAD` is its path's `GET`), a 400 `invalid_url` for a
+ * path with a malformed percent escape. Building it starts listening;
  * releasing it closes the listener and lets in-flight requests finish (up
  * to 20 s) before interrupting them.
  *
@@ -307,7 +319,7 @@ export const layer = (
   listen: ListenOptions = {}
 ): Layer.Layer<HttpServer.HttpServer, unknown, Requirements> =>
   HttpRouter.serve(
-    Layer.merge(routes(config, { keepAliveMs: listen.keepAliveMs }), unknownPaths),
+    served(config, listen.keepAliveMs, Handlers.refused),
     { disableLogger: true }
   ).pipe(
     Layer.provideMerge(

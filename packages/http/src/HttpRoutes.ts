@@ -24,7 +24,9 @@
  * (`"*"`) is left to it, and so are the methods a route on the path `"*"`
  * serves. The middleware is the router's, so it answers the requests that
  * routes added beside this layer do not serve too (their methods are not in
- * `Allow`).
+ * `Allow`). `Options.respond` shapes the answers otherwise (an
+ * OpenAI-compatible service sends OpenAI's error body), and `refusals` adds
+ * the middleware alone, for routes added another way.
  *
  * @example
  * ```ts
@@ -59,27 +61,32 @@ import {
 /** Every method a path answers for itself; a `HEAD` goes to the path's `GET`. */
 const answered = [...HttpMethod.all].filter((method) => method !== "HEAD")
 
-const notFound = ProblemDetails.toResponse({
-  type: ProblemDetails.blankType,
-  status: 404,
-  title: "Not Found",
-  detail: "No resource at this path."
-})
+/**
+ * A request the router finds no route for, as {@link refusals} tells it
+ * apart: a path it cannot decode, a path the routes serve with other methods
+ * (`allow`, the value of its `Allow`), or a path none serves.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Refusal =
+  | { readonly _tag: "MalformedPath" }
+  | { readonly _tag: "MethodNotAllowed"; readonly allow: string }
+  | { readonly _tag: "NotFound" }
 
-const malformed = ProblemDetails.toResponse({
-  type: ProblemDetails.blankType,
-  status: 400,
-  title: "Bad Request",
-  detail: "The path has a malformed percent escape."
-})
+const problems = {
+  MalformedPath: { status: 400, title: "Bad Request", detail: "The path has a malformed percent escape." },
+  NotFound: { status: 404, title: "Not Found", detail: "No resource at this path." }
+} as const
 
-const methodNotAllowed = (allow: string) =>
+/** A refusal as RFC 9457 Problem Details: the default of `Options.respond`. */
+const problemOf = (refusal: Refusal): HttpServerResponse.HttpServerResponse =>
   ProblemDetails.toResponse({
     type: ProblemDetails.blankType,
-    status: 405,
-    title: "Method Not Allowed",
-    detail: `This path serves ${allow}.`
-  }).pipe(HttpServerResponse.setHeader("Allow", allow))
+    ...(refusal._tag === "MethodNotAllowed"
+      ? { status: 405, title: "Method Not Allowed", detail: `This path serves ${refusal.allow}.` }
+      : problems[refusal._tag])
+  })
 
 /** The `Allow` of a path whose routes serve `methods`. */
 const allowOf = (methods: ReadonlySet<string>): string =>
@@ -132,13 +139,30 @@ const isMalformed = (url: string): boolean => {
   }
 }
 
+/** Which refusal a request the router found no route for gets. */
+const refusalOf = (
+  request: HttpServerRequest.HttpServerRequest,
+  methodsAt: (url: string) => Set<string>
+): Refusal => {
+  if (isMalformed(request.url)) {
+    return { _tag: "MalformedPath" }
+  }
+  const methods = methodsAt(request.url)
+  const served = methods.has(request.method) || (request.method === "HEAD" && methods.has("GET"))
+  return methods.size === 0 || served ? { _tag: "NotFound" } : { _tag: "MethodNotAllowed", allow: allowOf(methods) }
+}
+
 /**
  * Answers the requests the router finds no route for (it fails them with
- * `RouteNotFound`, whatever their method): a 400 for a path it cannot
- * decode, a 405 with the methods the routes serve at the path, else a 404
- * (so too when a route of the request's method failed with `RouteNotFound`).
+ * `RouteNotFound`, whatever their method, so too when a route of the
+ * request's method failed with it: a 404) with `respond`'s response to their
+ * refusal, a 405 with its `Allow`.
  */
-const refuse = (routes: ReadonlyArray<Mounted>, config: Partial<FindMyWay.RouterConfig>) => {
+const refuse = (
+  routes: ReadonlyArray<Mounted>,
+  config: Partial<FindMyWay.RouterConfig>,
+  respond: NonNullable<Options["respond"]>
+) => {
   const methodsAt = servedAt(routes, config)
   return HttpRouter.middleware<{ handles: HttpServerError.HttpServerError }>()(
     (handler) =>
@@ -148,12 +172,11 @@ const refuse = (routes: ReadonlyArray<Mounted>, config: Partial<FindMyWay.Router
         "RouteNotFound",
         () =>
           Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-            if (isMalformed(request.url)) {
-              return malformed
-            }
-            const methods = methodsAt(request.url)
-            const served = methods.has(request.method) || (request.method === "HEAD" && methods.has("GET"))
-            return methods.size === 0 || served ? notFound : methodNotAllowed(allowOf(methods))
+            const refusal = refusalOf(request, methodsAt)
+            const response = respond(refusal, request)
+            return refusal._tag === "MethodNotAllowed"
+              ? HttpServerResponse.setHeader(response, "Allow", refusal.allow)
+              : response
           })
       ),
     { global: true }
@@ -174,6 +197,14 @@ export interface Options {
    * the prefix (`HttpServerRequest.url`; `originalUrl` keeps it).
    */
   readonly prefix?: string | undefined
+  /**
+   * The response to a request no route serves, by its refusal: a 400, 405
+   * or 404 Problem Details unless told (an OpenAI-compatible service answers
+   * OpenAI's error body). A 405 gets its `Allow` whatever the response.
+   */
+  readonly respond?:
+    | ((refusal: Refusal, request: HttpServerRequest.HttpServerRequest) => HttpServerResponse.HttpServerResponse)
+    | undefined
 }
 
 /** The routes as the router adds them under `prefix`. */
@@ -184,9 +215,31 @@ const mounted = (routes: ReadonlyArray<Served>, prefix: string | undefined): Rea
   }))
 
 /**
+ * The refusals of {@link layer} alone, for routes added otherwise: the
+ * router's answer (`options.respond`'s, Problem Details unless told) to every
+ * request it finds no route for, with `Allow` naming the methods `routes`
+ * serve at the path (each read for its method and path alone, under
+ * `options.prefix` when given).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const refusals = (
+  routes: ReadonlyArray<Served>,
+  options: Options = {}
+): Layer.Layer<never, never, HttpRouter.HttpRouter> =>
+  Layer.unwrap(
+    Effect.map(
+      HttpRouter.RouterConfig,
+      (config) => refuse(mounted(routes, options.prefix), config, options.respond ?? problemOf)
+    )
+  )
+
+/**
  * Adds `routes` to the router, under `options.prefix` when given, and a
- * 400, 404 or 405 Problem Details for every request the router finds no
- * route for (matched under the `HttpRouter.RouterConfig` in context).
+ * 400, 404 or 405 Problem Details (or `options.respond`'s answer) for every
+ * request the router finds no route for (matched under the
+ * `HttpRouter.RouterConfig` in context).
  *
  * The refusals are the router's (a global middleware), so they answer
  * outside the prefix too, a path no route serves anywhere is a 404 there;
@@ -215,5 +268,5 @@ export const layer = <const Routes extends ReadonlyArray<Served>>(
 ) =>
   Layer.merge(
     HttpRouter.addAll(routes, { prefix: options.prefix }),
-    Layer.unwrap(Effect.map(HttpRouter.RouterConfig, (config) => refuse(mounted(routes, options.prefix), config)))
+    refusals(routes, options)
   )

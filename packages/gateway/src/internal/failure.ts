@@ -37,7 +37,7 @@ import type { ErrorBody } from "./wire.ts"
 
 /** A request the gateway refuses itself, before any provider call. */
 export class Rejected extends Data.TaggedError("Rejected")<{
-  readonly status: 400 | 401 | 404 | 413
+  readonly status: 400 | 401 | 404 | 405 | 413
   readonly code: string
   readonly param: string | null
   readonly message: string
@@ -57,6 +57,7 @@ const rejectionTypes: Record<Rejected["status"], string> = {
   400: "invalid_request_error",
   401: "authentication_error",
   404: "invalid_request_error",
+  405: "invalid_request_error",
   413: "invalid_request_error"
 }
 

@@ -21,6 +21,7 @@ import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { excerpt } from "@baton/core/Redact"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
 import * as HttpBody from "@baton/http/HttpBody"
+import type * as HttpRoutes from "@baton/http/HttpRoutes"
 import * as HttpSse from "@baton/http/HttpSse"
 import { DateTime, Duration, Effect, Exit, Option, Schema, Scope, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -489,14 +490,17 @@ export const make = (
   return { chatCompletions, models, health }
 }
 
-/** OpenAI's 404 for a path no route serves, naming the method and path. */
-export const notFound = (request: HttpServerRequest.HttpServerRequest) =>
-  Effect.succeed(
-    errorResponse(
-      reject(
-        404,
-        "unknown_url",
-        `Unknown request URL: ${request.method} ${excerpt(request.url.replace(/[?#].*$/s, ""), 200)}`
+/** OpenAI's error for a request no route serves: its refusal's status and code, naming the method and path. */
+export const refused = (refusal: HttpRoutes.Refusal, request: HttpServerRequest.HttpServerRequest) => {
+  const asked = `${request.method} ${excerpt(request.url.replace(/[?#].*$/s, ""), 200)}`
+  switch (refusal._tag) {
+    case "MalformedPath":
+      return errorResponse(reject(400, "invalid_url", `Invalid request URL: ${asked} has a malformed percent escape`))
+    case "MethodNotAllowed":
+      return errorResponse(
+        reject(405, "method_not_allowed", `Method not allowed: ${asked}; this path serves ${refusal.allow}`)
       )
-    )
-  )
+    case "NotFound":
+      return errorResponse(reject(404, "unknown_url", `Unknown request URL: ${asked}`))
+  }
+}
