@@ -13,16 +13,19 @@
  * OpenAI-compatible endpoint included; 5 tokens, with `reasoning: "none"`
  * so that a model that can stop thinking does not spend them thinking; one
  * that always thinks may answer empty, which counts as an answer) and prints
- * provider, model, latency and outcome.
+ * provider, model, latency and outcome (`ok` or the error's tag), then one
+ * line per failed ping with the reason: the provider's message, as
+ * `generate` shows it (scrubbed of the key, cut at 400 characters).
  *
  * @since 0.1.0
  */
 import * as LlmConfig from "@baton/core/LlmConfig"
 import * as LlmProvider from "@baton/core/LlmProvider"
 import * as LlmRequest from "@baton/core/LlmRequest"
+import { excerpt } from "@baton/core/Redact"
 import * as ProviderHttpClient from "@baton/providers/ProviderHttpClient"
 import * as Providers from "@baton/providers/Providers"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Cause, Clock, Context, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Environment from "./internal/environment.ts"
 import * as Exit from "./internal/exit.ts"
@@ -63,26 +66,54 @@ const providerOf = (step: LlmConfig.ChainStep) =>
     Effect.provideService(LlmConfig.CurrentStep, step)
   )
 
+/** How long a ping waits for its answer. */
+const pingTimeout = "20 seconds"
+
+/** One ping's row of the table, and why it failed (one line: the provider's scrubbed message, cut), if it did. */
+interface Ping {
+  readonly row: readonly [provider: string, model: string, latencyMs: number, outcome: string]
+  readonly failure?: string | undefined
+}
+
 const pingOne = (step: LlmConfig.ChainStep) =>
   Effect.gen(function*() {
     const provider = yield* providerOf(step)
     const request = yield* LlmRequest.make({ prompt: "Reply with: pong", options: { maxTokens: 5, reasoning: "none" } })
     const started = yield* Clock.currentTimeMillis
-    const outcome = yield* provider.generate(request).pipe(
-      Effect.timeout("20 seconds"),
-      Effect.match({ onSuccess: () => "ok", onFailure: (error) => error._tag })
+    const failure = yield* provider.generate(request).pipe(
+      Effect.timeout(pingTimeout),
+      Effect.match({
+        onSuccess: () => undefined,
+        onFailure: (error) => ({
+          tag: error._tag,
+          message: Cause.isTimeoutError(error) ? `no answer within ${pingTimeout}` : excerpt(error.message, 400)
+        })
+      })
     )
-    return [step.provider, provider.model, Math.round((yield* Clock.currentTimeMillis) - started), outcome] as const
+    const latency = Math.round((yield* Clock.currentTimeMillis) - started)
+    return {
+      row: [step.provider, provider.model, latency, failure?.tag ?? "ok"],
+      failure: failure && `${step.provider} ${provider.model}: ${failure.message}`
+    } satisfies Ping
   })
+
+/** The table of the pings, then one line per failed ping saying why. */
+const renderPings = (pings: ReadonlyArray<Ping>): string => {
+  const failures = pings.flatMap((ping) => ping.failure === undefined ? [] : [ping.failure])
+  const table = Table.render(["provider", "model", "latency ms", "outcome"], pings.map((ping) => ping.row))
+  return failures.length === 0 ? `${table}\n` : `${table}\n\n${failures.join("\n")}\n`
+}
 
 const check = (flags: { readonly ping: boolean }) =>
   Effect.gen(function*() {
     const settings = yield* LlmConfig.LlmConfig
     process.stdout.write(describe(settings, yield* Stores.serving(settings)))
     if (!flags.ping) return
-    const rows = yield* Effect.forEach(settings.steps, pingOne)
-    process.stdout.write(`${Table.render(["provider", "model", "latency ms", "outcome"], rows)}\n`)
-    if (rows.some((row) => row[3] !== "ok")) yield* Exit.fail(Exit.failed, "a provider did not answer the ping")
+    const pings = yield* Effect.forEach(settings.steps, pingOne)
+    process.stdout.write(renderPings(pings))
+    if (pings.some((ping) => ping.failure !== undefined)) {
+      yield* Exit.fail(Exit.failed, "a provider did not answer the ping")
+    }
   }).pipe(
     Effect.provide(
       Layer.mergeAll(LlmConfig.layerPricing, ProviderHttpClient.layer).pipe(

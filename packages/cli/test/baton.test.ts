@@ -906,6 +906,26 @@ describe("baton", () => {
     assert.match(ran.stdout, /^gemini\s+gemini-2\.5-flash\s+\d+\s+ok$/m)
   })
 
+  it("check --ping says why a provider failed: its scrubbed message under the table, not its error tag alone", async () => {
+    // the mock's root, not its `/deepseek`: the provider answers 404 for `/chat/completions`
+    const ran = await run(["check", "--ping"], {
+      env: {
+        DEEPSEEK_API_KEY: "sk-test-secret-key",
+        DEEPSEEK_BASE_URL: new URL(server.baseUrl("deepseek")).origin,
+        LLM_FALLBACK_PROVIDER: "none",
+        LLM_USAGE_STORE_URL: "sqlite::memory:"
+      }
+    })
+    assert.strictEqual(ran.code, 3, `${ran.stdout}${ran.stderr}`)
+    assert.match(ran.stdout, /^deepseek\s+deepseek-flash\s+\d+\s+InvalidRequest$/m)
+    assert.match(
+      ran.stdout,
+      /^deepseek deepseek-flash: deepseek answered HTTP 404: mock provider server: no route for POST \/chat\/completions; expected /m
+    )
+    assert.include(ran.stderr, "baton: a provider did not answer the ping")
+    assert.notInclude(`${ran.stdout}${ran.stderr}`, "sk-test-secret-key")
+  })
+
   it("check --ping pings every step of LLM_CHAIN with its model, OpenAI-compatible endpoints included", async () => {
     const seen = (await Effect.runPromise(server.received())).length
     const ran = await run(["check", "--ping"], {
