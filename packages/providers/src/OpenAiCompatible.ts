@@ -11,7 +11,7 @@
  * | `maxTokensField` | `max_tokens` | the field every compatible server knows |
  * | `structuredOutput` | `json-schema` | `response_format: json_schema` (strict when the schema has a strict form, else `strict: false`, as `OpenAi`); `json-mode` sends `json_object` plus the schema in a system message, for servers without schema support |
  * | `assistantPrefill` | `false` | whether the server continues a final assistant message |
- * | `headers` | none | extra headers (OpenRouter's `HTTP-Referer`, ...) |
+ * | `headers` | none | extra headers (Azure's `api-key`, OpenRouter's `HTTP-Referer`, ...), every value a secret as `apiKey` is |
  *
  * From the environment, `LLM_CHAIN` names an endpoint declared with
  * `LLM_COMPAT_<NAME>_BASE_URL` (and `_MODEL`, `_API_KEY`,
@@ -104,12 +104,21 @@ export interface Options {
   readonly structuredOutput?: LlmProvider.Capabilities["structuredOutput"] | undefined
   /** Whether the server continues a final assistant message. Default `false`. */
   readonly assistantPrefill?: boolean | undefined
-  /** Extra request headers. */
-  readonly headers?: Readonly<Record<string, string>> | undefined
+  /**
+   * Extra request headers (Azure's `api-key`, a custom auth header,
+   * OpenRouter's `HTTP-Referer`). Every value is a secret, as `apiKey` is:
+   * plain or `Redacted`, it is kept redacted until it is sent, and scrubbed
+   * (when at least 8 characters long) from every error, request-log record,
+   * log line and span, where a server that quotes it back would put it. A
+   * header of the same name as the key's (`authorization`, when `apiKey` is
+   * given) is sent as the key's.
+   */
+  readonly headers?: Readonly<Record<string, string | Redacted.Redacted>> | undefined
 }
 
-const baseOptionsOf = (options: Options): Provider.BaseOptions => ({
+const baseOptionsOf = (options: Options): Provider.EndpointOptions => ({
   apiKey: options.apiKey,
+  headers: options.headers,
   timeoutMs: options.timeoutMs,
   maxBodyBytes: options.maxBodyBytes,
   maxEventBytes: options.maxEventBytes
@@ -133,8 +142,7 @@ const definitionOf = (options: Options): Provider.Definition => {
       prefill: "plain",
       usage: OpenAiChat.openAiUsage,
       requireDone: false,
-      reasoning: (_model, level) => level === "none" ? undefined : { reasoning_effort: level },
-      headers: options.headers
+      reasoning: (_model, level) => level === "none" ? undefined : { reasoning_effort: level }
     })
   }
 }

@@ -7,7 +7,7 @@ import * as HttpError from "../src/internal/httpError.ts"
 const context: HttpError.ErrorContext = {
   provider: ProviderName.make("openai"),
   model: ModelId.make("gpt-4o-mini"),
-  apiKey: Redacted.make("sk-canary-123")
+  secrets: [Redacted.make("sk-canary-123")]
 }
 
 const now = Date.UTC(2026, 10, 25, 12, 0, 0)

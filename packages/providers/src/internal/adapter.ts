@@ -10,7 +10,10 @@
  *   `ProviderHttpClient`, else through the `HttpClient` given) to the base
  *   URL's path, then the codec's path, then the base URL's query if it has
  *   one (`?api-version=...`); the key is revealed only inside
- *   `codec.headers`, which puts it in a header; no client span, no trace
+ *   `codec.headers`, which puts it in a header, and the caller's extra
+ *   headers (`Settings.headers`), secrets as the key is, only as they are
+ *   sent; both are scrubbed from every error, and handed on as the
+ *   provider's `secrets` for the manager to scrub; no client span, no trace
  *   headers (the manager owns tracing, and a span per request is measurable
  *   overhead); the exchange is reported to the current
  *   `LlmProvider.HttpObserver`;
@@ -267,6 +270,12 @@ export interface Settings {
   readonly model: ModelId
   readonly baseUrl: string
   readonly apiKey: Redacted.Redacted | undefined
+  /**
+   * Headers besides the codec's (`OpenAiCompatible`'s `headers`), each value
+   * a secret as the key is (Azure's `api-key`, a custom auth header): revealed
+   * only in the request. A codec's header of the same name wins.
+   */
+  readonly headers: Readonly<Record<string, Redacted.Redacted>>
   readonly timeoutMs: number
   /** The largest plain reply body read, in bytes. */
   readonly maxBodyBytes: number
@@ -302,13 +311,16 @@ const withQuery = (path: string, search: string): string =>
 export const make = Effect.fnUntraced(function*(settings: Settings) {
   const post = Transport.post(yield* HttpClient.HttpClient)
   const pricing = yield* Pricing.Pricing
-  const { apiKey, capabilities, codec, name } = settings
+  const { capabilities, codec, name } = settings
   const base = new URL(settings.baseUrl)
   const prefix = base.pathname.replace(/\/+$/, "")
   // once per adapter: the manager reads it for every attempt's span
   const server = LlmProvider.serverOf(base)
 
-  const contextOf = (model: ModelId): HttpError.ErrorContext => ({ provider: name, model, apiKey })
+  // the key and the extra headers' values: scrubbed from every error
+  const secrets = secretsOf(settings)
+  const requestHeaders = headersOf(settings)
+  const contextOf = (model: ModelId): HttpError.ErrorContext => ({ provider: name, model, secrets })
   const malformed = (model: ModelId, message: string, status?: number) =>
     new MalformedResponse(
       status === undefined ? { provider: name, model, message } : { provider: name, model, message, status }
@@ -325,7 +337,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       ...(counts === undefined ? {} : { usage: price(model, counts) }),
       ...(refusal === undefined
         ? {}
-        : { refusal: Redact.truncate(HttpError.scrub(apiKey, refusal), REFUSAL_MAX_CHARS) })
+        : { refusal: Redact.truncate(HttpError.scrub(secrets, refusal), REFUSAL_MAX_CHARS) })
     })
   /** A prompt the provider blocked (scrubbed `message`), billed the usage it reported beside the block, if any. */
   const blockedPrompt = (model: ModelId, message: string, counts: TokenCounts | undefined) =>
@@ -333,7 +345,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       provider: name,
       model,
       stage: "prompt",
-      message: HttpError.scrub(apiKey, message),
+      message: HttpError.scrub(secrets, message),
       ...(counts === undefined ? {} : { usage: price(model, counts) })
     })
   /** The usage estimated from the prompt, the answer `content` and `reasoned` characters of reasoning. */
@@ -404,7 +416,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         LlmProvider.observeHttp(post(
           base.origin,
           withQuery(prefix + codec.path(call), base.search),
-          codec.headers(apiKey === undefined ? undefined : Redacted.value(apiKey)),
+          requestHeaders(),
           body
         )),
         (failure) => HttpError.fromTransport(contextOf(call.model), failure)
@@ -845,7 +857,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           case "Blocked":
             return run.fail(
               blockedPrompt(model, fault.message, decoder.counts()),
-              HttpError.scrub(apiKey, fault.message)
+              HttpError.scrub(secrets, fault.message)
             )
           case "ErrorEvent": {
             const error = HttpError.fromStreamError(contextOf(model), fault.body, Date.now())
@@ -913,13 +925,32 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     modelId,
     capabilities,
     server,
-    // the key as a secret: the manager scrubs it from every provider's errors, not only this one's
-    secrets: apiKey === undefined ? undefined : [apiKey],
+    // the manager scrubs them from every provider's errors, not only this one's
+    secrets: secrets.length === 0 ? undefined : secrets,
     generate,
     generateStructured,
     stream
   } satisfies LlmProvider.Implementation
 })
+
+/** The values that must never appear in an error: the key, then every extra header's value. */
+const secretsOf = (settings: Settings): ReadonlyArray<Redacted.Redacted> => {
+  const values = Object.values(settings.headers)
+  return settings.apiKey === undefined ? values : [settings.apiKey, ...values]
+}
+
+/** The headers of each request, revealed as it is sent: the extra ones, then the codec's (the key's) over them. */
+const headersOf = (settings: Settings): () => Record<string, string> => {
+  const { apiKey, codec } = settings
+  const key = () => codec.headers(apiKey === undefined ? undefined : Redacted.value(apiKey))
+  const extra = Object.entries(settings.headers)
+  if (extra.length === 0) return key
+  return () => {
+    const headers: Record<string, string> = {}
+    for (const [name, value] of extra) headers[name] = Redacted.value(value)
+    return Object.assign(headers, key())
+  }
+}
 
 const isBlank = (text: string): boolean => text.trim().length === 0
 

@@ -34,8 +34,9 @@
  * context length is `ContextLengthExceeded`, as over plain HTTP). A body or a chunk
  * whose `error` is `null` carries none ({@link carriesError}, {@link fromOkBody}).
  *
- * Provider messages are copied into the error with the API key scrubbed:
- * some providers echo part or all of a rejected key.
+ * Provider messages are copied into the error with the provider's secrets
+ * scrubbed (its API key, the values of its extra headers): some providers
+ * echo part or all of a rejected key.
  */
 import type { ModelId, ProviderName } from "@baton/core/Ids"
 import {
@@ -54,11 +55,11 @@ import { Headers } from "effect/http"
 import * as Json from "./json.ts"
 import type * as Transport from "./transport.ts"
 
-/** Who failed, and the secret that must never appear in a message. */
+/** Who failed, and the secrets that must never appear in a message. */
 export interface ErrorContext {
   readonly provider: ProviderName
   readonly model: ModelId
-  readonly apiKey: Redacted.Redacted | undefined
+  readonly secrets: ReadonlyArray<Redacted.Redacted>
 }
 
 /** The fields of a provider error body, whatever its shape. */
@@ -103,9 +104,8 @@ export const errorBody = (json: unknown): ErrorBody => {
   }
 }
 
-/** The text with the API key (if any) and key-shaped tokens replaced (`@baton/core/Redact`). */
-export const scrub = (apiKey: Redacted.Redacted | undefined, text: string): string =>
-  Redact.scrub(text, apiKey === undefined ? [] : [apiKey])
+/** The text with the provider's secrets and key-shaped tokens replaced (`@baton/core/Redact`). */
+export const scrub = (secrets: ReadonlyArray<Redacted.Redacted>, text: string): string => Redact.scrub(text, secrets)
 
 const detailOf = (details: ReadonlyArray<unknown>, type: string): Record<string, unknown> | undefined => {
   for (const detail of details) {
@@ -241,7 +241,7 @@ const statusOfType = (type: string | undefined, code: string | undefined): numbe
 
 const describe = (context: ErrorContext, status: number, body: ErrorBody, text: string): string => {
   const detail = body.message ?? (text.trim().length > 0 ? text.trim() : "no error message")
-  return Redact.truncate(scrub(context.apiKey, `${context.provider} answered HTTP ${status}: ${detail}`), 400)
+  return Redact.truncate(scrub(context.secrets, `${context.provider} answered HTTP ${status}: ${detail}`), 400)
 }
 
 const fromBody = (
@@ -277,8 +277,8 @@ const fromBody = (
       ...common,
       status,
       message,
-      ...(body.param === undefined ? {} : { param: Redact.truncate(scrub(context.apiKey, body.param), 200) }),
-      ...(body.code === undefined ? {} : { code: Redact.truncate(scrub(context.apiKey, body.code), 200) })
+      ...(body.param === undefined ? {} : { param: Redact.truncate(scrub(context.secrets, body.param), 200) }),
+      ...(body.code === undefined ? {} : { code: Redact.truncate(scrub(context.secrets, body.code), 200) })
     })
   }
   return byStatus
@@ -352,6 +352,6 @@ export const fromTransport = (context: ErrorContext, failure: Transport.Transpor
   const detail = code === undefined ? causeMessage(failure.cause) : `${code}: ${causeMessage(failure.cause)}`
   return new ProviderConnectionFailed({
     ...common,
-    message: scrub(context.apiKey, `${context.provider} ${what} (${detail})`)
+    message: scrub(context.secrets, `${context.provider} ${what} (${detail})`)
   })
 }

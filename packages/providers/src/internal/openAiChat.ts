@@ -110,8 +110,6 @@ export interface Dialect {
    * `reasoning_content` DeepSeek would read as the start of its reasoning.
    */
   readonly reasoningOnEveryAnswer?: boolean | undefined
-  /** Headers besides the bearer token. */
-  readonly headers?: Readonly<Record<string, string>> | undefined
 }
 
 /** OpenAI's usage fields: cached and reasoning counts in `*_details`. */
@@ -438,11 +436,7 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) =>
 /** The chat-completions codec for a dialect. */
 export const make = (dialect: Dialect): Codec => ({
   path: () => "/chat/completions",
-  headers: (apiKey) => {
-    const headers: Record<string, string> = { ...dialect.headers }
-    if (apiKey !== undefined) headers.authorization = `Bearer ${apiKey}`
-    return headers
-  },
+  headers: (apiKey) => apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` },
   body: (call) => bodyOf(call, dialect),
   decode: decodeReply(dialect),
   billed: (json) => Json.isObject(json) ? countsOf(dialect, json) : undefined,

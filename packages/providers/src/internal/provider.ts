@@ -15,7 +15,7 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmProvider from "@baton/core/LlmProvider"
 import type * as Pricing from "@baton/core/Pricing"
-import { Effect, Layer, Option, type Redacted } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import type { HttpClient } from "effect/http"
 import * as Adapter from "./adapter.ts"
 
@@ -49,6 +49,12 @@ export interface BaseOptions {
    * the delivered text where this is on, and restarts it elsewhere.
    */
   readonly assistantPrefill?: boolean | undefined
+}
+
+/** What the caller chooses for an endpoint it describes (`OpenAiCompatible`): headers of its own too. */
+export interface EndpointOptions extends BaseOptions {
+  /** Extra request headers, every value a secret as the key is (`Adapter.Settings.headers`). */
+  readonly headers?: Readonly<Record<string, string | Redacted.Redacted>> | undefined
 }
 
 /** What the caller chooses for a hosted provider: the key is required. */
@@ -100,9 +106,20 @@ const capabilitiesAt = (
     : { ...definition.capabilities, assistantPrefill: prefill }
 }
 
+/** Every value of `headers` as a secret: a plain one redacted at once. */
+const secretHeaders = (
+  headers: EndpointOptions["headers"]
+): Readonly<Record<string, Redacted.Redacted>> => {
+  const secrets: Record<string, Redacted.Redacted> = {}
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    secrets[name] = Redacted.isRedacted(value) ? value : Redacted.make(value)
+  }
+  return secrets
+}
+
 const settingsOf = (
   definition: Definition,
-  options: BaseOptions
+  options: EndpointOptions
 ): Effect.Effect<Adapter.Settings, LlmConfigError> =>
   Effect.gen(function*() {
     const name = yield* LlmConfig.option(ProviderName, "name", definition.name)
@@ -122,6 +139,7 @@ const settingsOf = (
       model,
       baseUrl,
       apiKey: Option.getOrUndefined(apiKey),
+      headers: secretHeaders(options.headers),
       timeoutMs,
       maxBodyBytes,
       maxEventBytes,
@@ -133,14 +151,14 @@ const settingsOf = (
 /** The service for a definition and options. */
 export const make = (
   definition: Definition,
-  options: BaseOptions
+  options: EndpointOptions
 ): Effect.Effect<LlmProvider.Service, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
   Effect.flatMap(settingsOf(definition, options), (settings) => Effect.map(Adapter.make(settings), LlmProvider.make))
 
 /** A layer providing the service for a definition and options. */
 export const layer = (
   definition: Definition,
-  options: BaseOptions
+  options: EndpointOptions
 ): Layer.Layer<LlmProvider.LlmProvider, LlmConfigError, HttpClient.HttpClient | Pricing.Pricing> =>
   Layer.effect(LlmProvider.LlmProvider, make(definition, options))
 
