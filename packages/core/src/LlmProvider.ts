@@ -195,8 +195,8 @@ export interface Implementation {
   readonly stream: (request: LlmRequest.LlmRequest) => Stream.Stream<StreamPart, ProviderError>
   /**
    * The values that must never appear in an error or a log: the provider's
-   * API key and any other credential it sends (every value of
-   * `OpenAiCompatible`'s `headers`). The adapter scrubs them from its own errors; `LlmManager`
+   * API key and any other credential it sends (`OpenAiCompatible`'s
+   * `headers` that are secrets). The adapter scrubs them from its own errors; `LlmManager`
    * scrubs every provider's from every attempt's error and request-log
    * record, since an endpoint may echo another provider's key (two
    * providers behind one proxy) and a prompt may hold one.

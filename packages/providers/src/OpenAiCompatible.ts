@@ -11,7 +11,7 @@
  * | `maxTokensField` | `max_tokens` | the field every compatible server knows |
  * | `structuredOutput` | `json-schema` | `response_format: json_schema` (strict when the schema has a strict form, else `strict: false`, as `OpenAi`); `json-mode` sends `json_object` plus the schema in a system message, for servers without schema support |
  * | `assistantPrefill` | `false` | whether the server continues a final assistant message |
- * | `headers` | none | extra headers (Azure's `api-key`, OpenRouter's `HTTP-Referer`, ...), every value a secret as `apiKey` is |
+ * | `headers` | none | extra headers (Azure's `api-key`, OpenRouter's `HTTP-Referer`, ...); a `Redacted` value, or one under a credential's name (containing `auth`, `key`, `token`, `secret`, `password`, `cookie` or `credential`), is a secret as `apiKey` is, and so is the credential of its `<scheme> <credential>`; give every credential `Redacted` |
  *
  * From the environment, `LLM_CHAIN` names an endpoint declared with
  * `LLM_COMPAT_<NAME>_BASE_URL` (and `_MODEL`, `_API_KEY`,
@@ -106,12 +106,17 @@ export interface Options {
   readonly assistantPrefill?: boolean | undefined
   /**
    * Extra request headers (Azure's `api-key`, a custom auth header,
-   * OpenRouter's `HTTP-Referer`). Every value is a secret, as `apiKey` is:
-   * plain or `Redacted`, it is kept redacted until it is sent, and scrubbed
-   * (when at least 8 characters long) from every error, request-log record,
-   * log line and span, where a server that quotes it back would put it. A
-   * header of the same name as the key's (`authorization`, when `apiKey` is
-   * given) is sent as the key's.
+   * OpenRouter's `HTTP-Referer`). A value is a secret, as `apiKey` is, when
+   * it is `Redacted` or its header's name (in any case) contains `auth`,
+   * `key`, `token`, `secret`, `password`, `cookie` or `credential`: kept
+   * redacted until it is sent, and scrubbed (when at least 8 characters
+   * long) from every error, request-log record, log line and span, where a
+   * server that quotes it back would put it; of a `<scheme> <credential>`
+   * value (`Token ...`, `Basic ...`) the credential alone is scrubbed too.
+   * Other plain values (`HTTP-Referer`, `X-Title`) are not secrets and are
+   * never scrubbed. Give every credential as `Redacted`, whatever its
+   * header's name. A header named as the key's in any case (`Authorization`,
+   * when `apiKey` is given) is dropped: the key's is sent.
    */
   readonly headers?: Readonly<Record<string, string | Redacted.Redacted>> | undefined
 }

@@ -11,10 +11,10 @@
  *   URL's path, then the codec's path, then the base URL's query if it has
  *   one (`?api-version=...`); the key is revealed only inside
  *   `codec.headers`, which puts it in a header, and the caller's extra
- *   headers (`Settings.headers`), secrets as the key is, only as they are
- *   sent; both are scrubbed from every error, and handed on as the
- *   provider's `secrets` for the manager to scrub; no client span, no trace
- *   headers (the manager owns tracing, and a span per request is measurable
+ *   headers (`Settings.headers`) only as they are sent; the key and the
+ *   extra headers' secrets (`ExtraHeaders`) are scrubbed from every error,
+ *   and handed on as the provider's `secrets` for the manager to scrub; no
+ *   client span, no trace headers (the manager owns tracing, and a span per request is measurable
  *   overhead); the exchange is reported to the current
  *   `LlmProvider.HttpObserver`;
  * - time: under a `LlmProvider.Supervisor` (every `LlmManager` attempt) the
@@ -142,6 +142,7 @@ import { Cause, Channel, Clock, Duration, Effect, Option, type Pull, Redacted, S
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { HttpClient } from "effect/http"
 import type { Mutable } from "effect/Types"
+import * as ExtraHeaders from "./extraHeaders.ts"
 import * as HttpError from "./httpError.ts"
 import * as Json from "./json.ts"
 import * as Replay from "./replay.ts"
@@ -271,11 +272,12 @@ export interface Settings {
   readonly baseUrl: string
   readonly apiKey: Redacted.Redacted | undefined
   /**
-   * Headers besides the codec's (`OpenAiCompatible`'s `headers`), each value
-   * a secret as the key is (Azure's `api-key`, a custom auth header): revealed
-   * only in the request. A codec's header of the same name wins.
+   * Headers besides the codec's (`OpenAiCompatible`'s `headers`), a
+   * credential's value kept redacted until it is sent, its secrets scrubbed
+   * as the key is; which values are secrets, and which of the codec's
+   * headers a given one yields to: `ExtraHeaders`.
    */
-  readonly headers: Readonly<Record<string, Redacted.Redacted>>
+  readonly headers: ExtraHeaders.ExtraHeaders
   readonly timeoutMs: number
   /** The largest plain reply body read, in bytes. */
   readonly maxBodyBytes: number
@@ -933,23 +935,16 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   } satisfies LlmProvider.Implementation
 })
 
-/** The values that must never appear in an error: the key, then every extra header's value. */
+/** The values that must never appear in an error: the key, then the extra headers' secrets. */
 const secretsOf = (settings: Settings): ReadonlyArray<Redacted.Redacted> => {
-  const values = Object.values(settings.headers)
-  return settings.apiKey === undefined ? values : [settings.apiKey, ...values]
+  const { secrets } = settings.headers
+  return settings.apiKey === undefined ? secrets : [settings.apiKey, ...secrets]
 }
 
-/** The headers of each request, revealed as it is sent: the extra ones, then the codec's (the key's) over them. */
+/** The headers of each request, revealed as it is sent: the codec's (the key's), and the extra ones it does not name. */
 const headersOf = (settings: Settings): () => Record<string, string> => {
-  const { apiKey, codec } = settings
-  const key = () => codec.headers(apiKey === undefined ? undefined : Redacted.value(apiKey))
-  const extra = Object.entries(settings.headers)
-  if (extra.length === 0) return key
-  return () => {
-    const headers: Record<string, string> = {}
-    for (const [name, value] of extra) headers[name] = Redacted.value(value)
-    return Object.assign(headers, key())
-  }
+  const { apiKey, codec, headers } = settings
+  return () => ExtraHeaders.withOwn(headers, codec.headers(apiKey === undefined ? undefined : Redacted.value(apiKey)))
 }
 
 const isBlank = (text: string): boolean => text.trim().length === 0

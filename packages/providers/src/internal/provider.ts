@@ -15,9 +15,10 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmProvider from "@baton/core/LlmProvider"
 import type * as Pricing from "@baton/core/Pricing"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Option, type Redacted } from "effect"
 import type { HttpClient } from "effect/http"
 import * as Adapter from "./adapter.ts"
+import * as ExtraHeaders from "./extraHeaders.ts"
 
 /** What the caller chooses for any provider; the key may be absent for a local server. */
 export interface BaseOptions {
@@ -53,7 +54,7 @@ export interface BaseOptions {
 
 /** What the caller chooses for an endpoint it describes (`OpenAiCompatible`): headers of its own too. */
 export interface EndpointOptions extends BaseOptions {
-  /** Extra request headers, every value a secret as the key is (`Adapter.Settings.headers`). */
+  /** Extra request headers; which values are secrets: `ExtraHeaders`. */
   readonly headers?: Readonly<Record<string, string | Redacted.Redacted>> | undefined
 }
 
@@ -106,17 +107,6 @@ const capabilitiesAt = (
     : { ...definition.capabilities, assistantPrefill: prefill }
 }
 
-/** Every value of `headers` as a secret: a plain one redacted at once. */
-const secretHeaders = (
-  headers: EndpointOptions["headers"]
-): Readonly<Record<string, Redacted.Redacted>> => {
-  const secrets: Record<string, Redacted.Redacted> = {}
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    secrets[name] = Redacted.isRedacted(value) ? value : Redacted.make(value)
-  }
-  return secrets
-}
-
 const settingsOf = (
   definition: Definition,
   options: EndpointOptions
@@ -139,7 +129,7 @@ const settingsOf = (
       model,
       baseUrl,
       apiKey: Option.getOrUndefined(apiKey),
-      headers: secretHeaders(options.headers),
+      headers: ExtraHeaders.make(options.headers),
       timeoutMs,
       maxBodyBytes,
       maxEventBytes,
