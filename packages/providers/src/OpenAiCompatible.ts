@@ -37,12 +37,13 @@
  *
  * An error sent with HTTP 200, as an event of the stream or as the whole
  * body (OpenRouter's `{"error":{"code":402,...}}`, vLLM's flat
- * `{"object":"error","message":...,"code":400}`), is the error the same body
- * sent with its status is (a prompt over the context window
- * `ContextLengthExceeded`, else `InvalidRequest`, ...): not retried when
- * retrying cannot help. `finish_reason: "error"` (OpenRouter's for a
- * generation that failed mid-way) cuts the answer: retried, then the chain
- * falls back, never served as finished.
+ * `{"object":"error","message":...,"code":400}`, OpenRouter's `error` on the
+ * choice itself), is the error the same body sent with its status is (a
+ * prompt over the context window `ContextLengthExceeded`, else
+ * `InvalidRequest`, ...): not retried when retrying cannot help.
+ * `finish_reason: "error"` (OpenRouter's for a generation that failed
+ * mid-way) cuts the answer: retried, then the chain falls back, never served
+ * as finished; an `error` object beside it decides first.
  *
  * Streams are complete at `data: [DONE]` or, for servers that omit it, at
  * the end of a body whose last chunk carried a `finish_reason`. Usage is read

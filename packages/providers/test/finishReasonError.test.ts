@@ -6,8 +6,10 @@
  * finished answer, each attempt billed the usage the server reported; a
  * stream cut after text is rescued by the fallback; as DeepSeek's
  * `insufficient_system_resource` is (`resourceStop.test.ts`). An
- * `error` object beside it decides instead, plain as streamed: the error it
- * names.
+ * `error` object beside it decides instead, plain as streamed, at the top
+ * level or on the choice itself (OpenRouter's `choices[0].error`): the
+ * error it names (a 502 upstream retried, a prompt over the context window
+ * not).
  */
 import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it } from "@effect/vitest"
@@ -19,12 +21,12 @@ import * as Manager from "./utils/manager.ts"
 const apiKey = Redacted.make("sk-test-key")
 
 const usage = { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 }
-const chunk = (content: string, finish: string | null, extra: object = {}) => ({
-  choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+const chunk = (content: string, finish: string | null, extra: object = {}, onChoice: object = {}) => ({
+  choices: [{ index: 0, delta: { content }, finish_reason: finish, ...onChoice }],
   ...extra
 })
-const reply = (content: string, extra: object = {}) => ({
-  choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "error" }],
+const reply = (content: string, extra: object = {}, onChoice: object = {}) => ({
+  choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "error", ...onChoice }],
   usage,
   ...extra
 })
@@ -35,12 +37,39 @@ const cut: RawServer.Reply = {
   events: [chunk("The answer is", null), chunk("", "error"), { choices: [], usage }, "[DONE]"]
 }
 
-/** The cut with OpenRouter's `error` object beside the finish: a 502 upstream. */
-const upstream = { error: { code: 502, message: "Provider disconnected" } }
-const cutWithError: RawServer.Reply = {
-  body: reply("The answer is", upstream),
-  events: [chunk("The answer is", null), chunk("", "error", upstream), "[DONE]"]
+/** The cut with OpenRouter's `error` object beside the finish: at the top level, or on the choice. */
+const cutWith = (error: object, placement: "top" | "choice"): RawServer.Reply => {
+  const [extra, onChoice] = placement === "top" ? [{ error }, {}] : [{}, { error }]
+  return {
+    body: reply("The answer is", extra, onChoice),
+    events: [chunk("The answer is", null), chunk("", "error", extra, onChoice), "[DONE]"]
+  }
 }
+
+const upstream = { code: 502, message: "Provider disconnected" }
+const tooLong = { code: 400, message: "This model's maximum context length is 4096 tokens" }
+
+const retried = (tag: string) => [["openrouter", tag], ["openrouter", tag], ["openai", undefined]]
+const notRetried = (tag: string) => [["openrouter", tag], ["openai", undefined]]
+
+/** What each reply is: the attempts' errors, and what the first one's message says. */
+const cases = [
+  ["retried, then the fallback answers", cut, retried("MalformedResponse"), "finish_reason error"],
+  ...(["top", "choice"] as const).flatMap((placement) => [
+    [
+      `an error object beside it (${placement}) is the error it names: a 502 retried, then the fallback answers`,
+      cutWith(upstream, placement),
+      retried("ProviderUnavailable"),
+      "Provider disconnected"
+    ] as const,
+    [
+      `an error object beside it (${placement}) is the error it names: a prompt too long falls back, not retried`,
+      cutWith(tooLong, placement),
+      notRetried("ContextLengthExceeded"),
+      "maximum context length is 4096 tokens"
+    ] as const
+  ])
+] as const
 
 /** OpenRouter at `server`, the mock server's OpenAI behind it; one retry allowed. */
 const chain = (server: RawServer.RawServer, generateVia: "stream" | "generate") =>
@@ -48,29 +77,14 @@ const chain = (server: RawServer.RawServer, generateVia: "stream" | "generate") 
     OpenAiCompatible.layer({ name: "openrouter", baseUrl, model: "openai/gpt-4o", apiKey })
   )(server.url, { maxRetries: 1, retryBaseDelayMs: 1, generateVia })
 
-/** What each reply is on both tries: the error, and what its message says. */
-const cases = [
-  ["retried, then the fallback answers", cut, "MalformedResponse", "finish_reason error"],
-  [
-    "an error object beside it is the error it names: retried, then the fallback answers",
-    cutWithError,
-    "ProviderUnavailable",
-    "Provider disconnected"
-  ]
-] as const
-
 describe("finish_reason error (OpenRouter)", () => {
   for (const via of ["generate", "stream"] as const) {
-    for (const [name, reply, tag, message] of cases) {
+    for (const [name, reply, attempts, message] of cases) {
       it.live(`generate (generateVia: ${via}): ${name}`, () =>
         Effect.gen(function*() {
           const llm = yield* chain(yield* RawServer.start(reply), via)
           const result = yield* llm.generate({ prompt: "hi" })
-          assert.deepStrictEqual(result.attempts.map((a) => [String(a.provider), a.error?._tag]), [
-            ["openrouter", tag],
-            ["openrouter", tag],
-            ["openai", undefined]
-          ])
+          assert.deepStrictEqual(result.attempts.map((a) => [String(a.provider), a.error?._tag]), attempts)
           assert.strictEqual(result.content, "Mock answer from openai: hi")
           assert.include(result.attempts[0]?.error?.message ?? "", message)
         }).pipe(Effect.provide(Bench), Effect.scoped))

@@ -31,8 +31,10 @@
  * body of a reply: OpenRouter, once it has accepted a request; vLLM's flat
  * error, as a stream event too) is read the same way, its status taken from
  * its `code` or `type` (vLLM's `"code": 400` with a message about the
- * context length is `ContextLengthExceeded`, as over plain HTTP). A body or a chunk
- * whose `error` is `null` carries none ({@link carriesError}, {@link fromOkBody}).
+ * context length is `ContextLengthExceeded`, as over plain HTTP). So is
+ * the error OpenRouter puts on the choice itself (`choices[0].error`, beside
+ * `finish_reason: "error"`), plain or streamed. A body or a chunk whose
+ * `error` is `null` carries none ({@link carriesError}, {@link fromOkBody}).
  *
  * Provider messages are copied into the error with the provider's secrets
  * scrubbed (its API key, the values of its extra headers): some providers
@@ -84,12 +86,23 @@ const emptyBody: ErrorBody = {
 }
 
 /**
+ * The error OpenRouter puts on the choice itself (`choices[0].error`, its
+ * `ErrorResponse`, beside `finish_reason: "error"`) when it is an object,
+ * else `undefined`.
+ */
+const choiceError = (json: Json.JsonObject): Json.JsonObject | undefined => {
+  const choice: unknown = Array.isArray(json.choices) ? json.choices[0] : undefined
+  return Json.isObject(choice) && Json.isObject(choice.error) ? choice.error : undefined
+}
+
+/**
  * The error fields of a parsed body: `error` as an object or a string,
- * Anthropic's envelope, vLLM's flat shape.
+ * Anthropic's envelope, vLLM's flat shape, else the first choice's `error`
+ * ({@link choiceError}).
  */
 export const errorBody = (json: unknown): ErrorBody => {
   if (!Json.isObject(json)) return emptyBody
-  const inner = json.error
+  const inner = json.error ?? choiceError(json)
   if (typeof inner === "string") {
     return { ...emptyBody, message: inner, type: Json.string(json.type), code: Json.string(json.code) }
   }
@@ -300,29 +313,35 @@ export const fromStreamError = (context: ErrorContext, json: unknown, nowMs: num
   return fromBody(context, status, {}, body, "", nowMs)
 }
 
-/** vLLM's flat error body, `{"object":"error","message":...,"code":400}`: an error without an `error` field. */
-const isFlatError = (json: Json.JsonObject): boolean => json.object === "error"
+/**
+ * Whether a body is an error without a top-level `error` field: vLLM's flat
+ * error, `{"object":"error","message":...,"code":400}`, or a choice that
+ * carries one ({@link choiceError}).
+ */
+const isErrorElsewhere = (json: Json.JsonObject): boolean => json.object === "error" || choiceError(json) !== undefined
 
 /**
  * Whether a stream chunk is an error event ({@link fromStreamError}): it has
- * an `error` field holding anything but `null`, or is vLLM's flat error
- * (`"object": "error"`). `"error": null`, which some servers send on every
- * chunk while all is well, is no error, nor is a missing field. The one
- * test the stream decoders apply.
+ * an `error` field holding anything but `null`, is vLLM's flat error
+ * (`"object": "error"`), or its first choice has an `error` object.
+ * `"error": null`, which some servers send on every chunk while all is
+ * well, is no error, nor is a missing field. The one test the stream
+ * decoders apply, and the one a plain reply's decoder applies first.
  */
 export const carriesError = (json: Json.JsonObject): boolean =>
-  (json.error !== undefined && json.error !== null) || isFlatError(json)
+  (json.error !== undefined && json.error !== null) || isErrorElsewhere(json)
 
 /**
  * The error a whole 2xx body carries in place of a reply or a stream, read
  * as the same error sent as a stream event is ({@link fromStreamError}):
  * OpenRouter sends `{"error":{"code":402,...}}` with HTTP 200 once it has
- * accepted a request, vLLM its flat error. `undefined` for a body without
- * an `error` object or string (`"error": null` among them) that is no flat
- * error either.
+ * accepted a request, vLLM its flat error, OpenRouter an error on the
+ * choice. `undefined` for a body without an `error` object or string
+ * (`"error": null` among them) that is no flat error and whose first choice
+ * has no `error` object either.
  */
 export const fromOkBody = (context: ErrorContext, json: unknown, nowMs: number): ProviderError | undefined =>
-  Json.isObject(json) && (Json.isObject(json.error) || typeof json.error === "string" || isFlatError(json))
+  Json.isObject(json) && (Json.isObject(json.error) || typeof json.error === "string" || isErrorElsewhere(json))
     ? fromStreamError(context, json, nowMs)
     : undefined
 

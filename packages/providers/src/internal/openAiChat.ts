@@ -68,12 +68,14 @@
  *
  * Errors sent with HTTP 200 are read as `httpError.ts` maps them: a chunk
  * (or a plain body) with an `error` object or string (OpenRouter), or vLLM's
- * flat `{"object":"error","message":...,"code":400}`, is the error the same
- * body sent with its status is, never a malformed chunk. A `finish_reason`
- * that says the answer was cut (DeepSeek's `insufficient_system_resource`,
- * OpenRouter's `error` for a generation that failed mid-way) is no finished
- * answer: a retryable `MalformedResponse` with the usage billed, plain or
- * streamed (a stream's `Cut`); an `error` object beside it decides first.
+ * flat `{"object":"error","message":...,"code":400}`, or whose first choice
+ * has an `error` object (OpenRouter's, beside `finish_reason: "error"`), is
+ * the error the same body sent with its status is, never a malformed chunk.
+ * A `finish_reason` that says the answer was cut (DeepSeek's
+ * `insufficient_system_resource`, OpenRouter's `error` for a generation that
+ * failed mid-way) is no finished answer: a retryable `MalformedResponse`
+ * with the usage billed, plain or streamed (a stream's `Cut`); an `error`
+ * object beside it, at the top level or on the choice, decides first.
  * Any other unknown `finish_reason` is `other`.
  */
 import type { Reasoning } from "@baton/core/GenerationOptions"
@@ -164,8 +166,9 @@ const cutReasons: ReadonlyMap<string, string> = new Map([
  * Why a finish reason cut the answer ({@link cutReasons}), else `undefined`.
  * Not a finished answer: a `MalformedResponse` (retried, then the chain falls
  * back) with this message and the usage billed, plain or streamed (a
- * stream's `Cut`). An `error` object beside it decides first: the error it
- * names (a stream's error event, a plain reply's `HttpError.fromOkBody`).
+ * stream's `Cut`). An `error` object beside it (at the top level or on the
+ * choice: `HttpError.carriesError`) decides first: the error it names (a
+ * stream's error event, a plain reply's `HttpError.fromOkBody`).
  */
 const cutStop = (reason: unknown): string | undefined => {
   if (typeof reason !== "string") return undefined
