@@ -7,15 +7,14 @@
  *
  * `node:sqlite` is synchronous: a statement waiting for the lock inside
  * SQLite blocks the whole process, so nothing of it (requests, deadlines,
- * timeouts) could answer before the lock is gone. The holder lets go by
- * itself after 4.5 seconds, within the 5 seconds SQLite used to wait: every
- * answer here comes while it still holds the lock, and the rows are written
- * once it is stopped.
+ * timeouts) could answer before the lock is gone. The holder keeps the lock
+ * until the test kills it: every answer is checked to have come while it
+ * still held the lock, and the rows to be written only once it is gone.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer } from "effect"
-import { spawn } from "node:child_process"
-import { mkdtempSync } from "node:fs"
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
@@ -31,20 +30,55 @@ const holdLock = fileURLToPath(new URL("fixtures/holdLock.ts", import.meta.url))
 
 const allDays = [UsageLedger.Day.make("2000-01-01"), UsageLedger.Day.make("2999-12-31")] as const
 
-/** Another process holding `file`'s write lock, stopped (by its pid) with the scope. */
-const lockedByAnotherProcess = (file: string) =>
+/** A database file in a new temporary directory, removed with the scope. */
+const tempFile = Effect.map(
   Effect.acquireRelease(
-    Effect.callback<number>((resume) => {
-      const child = spawn(process.execPath, [holdLock, file, "4500"])
-      child.stdout.once("data", () => {
-        resume(Effect.succeed(child.pid ?? 0))
-      })
-    }),
-    (pid) =>
+    Effect.sync(() => mkdtempSync(join(tmpdir(), "baton-sqlite-locked-"))),
+    (dir) =>
       Effect.sync(() => {
-        process.kill(pid)
+        rmSync(dir, { recursive: true, force: true })
       })
-  )
+  ),
+  (dir) => join(dir, "usage.sqlite")
+)
+
+/** Starts the holder of `file`'s lock; fails, saying why, if it exits before it has locked. */
+const startHolder = (file: string) =>
+  Effect.callback<ChildProcess, Error>((resume) => {
+    const child = spawn(process.execPath, [holdLock, file])
+    let stderr = ""
+    child.stderr.on("data", (chunk) => {
+      stderr += String(chunk)
+    })
+    child.stdout.once("data", () => {
+      resume(Effect.succeed(child))
+    })
+    child.once("error", (error) => {
+      resume(Effect.fail(new Error(`the lock holder did not start: ${error.message}`)))
+    })
+    child.once("exit", (code, signal) => {
+      resume(Effect.fail(new Error(`the lock holder exited (${code ?? signal}) before locking ${file}: ${stderr}`)))
+    })
+    return Effect.sync(() => {
+      child.kill()
+    })
+  })
+
+/** Kills `child` (a child already gone is left alone: no ESRCH) and waits for its exit, which frees its lock. */
+const stopHolder = (child: ChildProcess) =>
+  Effect.callback<undefined>((resume) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resume(Effect.undefined)
+      return
+    }
+    child.once("exit", () => {
+      resume(Effect.undefined)
+    })
+    child.kill()
+  })
+
+/** Another process holding `file`'s write lock until the scope closes. */
+const lockedByAnotherProcess = (file: string) => Effect.acquireRelease(startHolder(file), stopHolder)
 
 /** Whether another connection holds `file`'s write lock now. */
 const isLocked = (file: string): boolean => {
@@ -72,8 +106,8 @@ describe("an SQLite ledger and request log whose file another process holds lock
   it.live(
     "requests and a bounded ledger query answer while the lock is held; the rows land once it is gone",
     () =>
-      Effect.gen(function*() {
-        const file = join(mkdtempSync(join(tmpdir(), "baton-sqlite-locked-")), "usage.sqlite")
+      Effect.scoped(Effect.gen(function*() {
+        const file = yield* tempFile
         const Sinks = Layer.mergeAll(
           RequestLog.layer([SqlRequestLog.sink({ flushInterval: "10 millis" })]),
           SqlUsageLedger.layer({ flushInterval: "10 millis" })
@@ -93,13 +127,14 @@ describe("an SQLite ledger and request log whose file another process holds lock
                   Effect.tap(Effect.sleep("30 millis"))
                 ))
             const query = yield* Effect.exit(Effect.timeout(ledger.dailyTotals(...allDays), "1 second"))
-            const lockHeld = isLocked(file)
+            // checked after every answer: the holder only lets go when it is killed, at the end of this scope
+            assert.isTrue(isLocked(file), "every answer came while the other process still held the lock")
             assert.deepStrictEqual(requests.map(Exit.isSuccess), [true, true, true])
             // the query appends the waiting rows first: it met the lock, and its caller's timeout ended it
             assert.match(String(query), /Failure[\s\S]*TimeoutError/)
-            assert.isTrue(lockHeld, "every answer came while the other process still held the lock")
+            assert.strictEqual(count(file, "baton_usage"), 0, "no row written while the lock is held")
           }))
-          // the lock is gone: the rows the writers kept retrying are written, once each
+          // the holder is gone: the rows the writers kept retrying are written, once each
           const totals = yield* ledger.dailyTotals(...allDays)
           assert.deepStrictEqual(
             totals.map((day) =>
@@ -110,7 +145,7 @@ describe("an SQLite ledger and request log whose file another process holds lock
         }))
         assert.strictEqual(count(file, "baton_usage"), 3)
         assert.strictEqual(count(file, "baton_request_log"), 3)
-      }).pipe(Effect.provide(Bench)),
+      })).pipe(Effect.provide(Bench)),
     30_000
   )
 })
