@@ -56,7 +56,8 @@ const startHolder = (file: string) =>
     child.once("error", (error) => {
       resume(Effect.fail(new Error(`the lock holder did not start: ${error.message}`)))
     })
-    child.once("exit", (code, signal) => {
+    // "close", not "exit": its stderr, which says why, is read by then
+    child.once("close", (code, signal) => {
       resume(Effect.fail(new Error(`the lock holder exited (${code ?? signal}) before locking ${file}: ${stderr}`)))
     })
     return Effect.sync(() => {
