@@ -1057,7 +1057,7 @@ export const checkPricedProviders = (
   providers: ReadonlySet<string>,
   secrets: ReadonlyArray<Redacted.Redacted> = []
 ): Effect.Effect<void, LlmConfigError> => {
-  const unknown = unknownPricedProviders(prices, providers)[0]
+  const unknown = unknownProviders(Object.keys(prices), providers)[0]
   if (unknown === undefined) return Effect.void
   return hidingKeys(
     fail(
@@ -1070,9 +1070,43 @@ export const checkPricedProviders = (
   )
 }
 
-/** The providers the price table `prices` names that are neither a hosted kind nor one of `providers`. */
-const unknownPricedProviders = (prices: Pricing.PriceTable, providers: ReadonlySet<string>): ReadonlyArray<string> =>
-  Object.keys(prices).filter((name) => !isProviderKind(name) && !providers.has(name))
+/**
+ * The names among `names` that are neither a hosted kind nor one of
+ * `providers`: the one rule a table keyed by provider is checked by, the
+ * prices of `LLM_PRICES` and the limits of a `ProviderThrottle` given to
+ * `LlmManager` (through {@link warnUnknownProviders}).
+ */
+const unknownProviders = (
+  names: ReadonlyArray<string>,
+  providers: ReadonlySet<string>
+): ReadonlyArray<string> => names.filter((name) => !isProviderKind(name) && !providers.has(name))
+
+/**
+ * Logs one warning when `option`'s table names providers that are neither
+ * a hosted kind nor in the chain `chain`, most likely a typo (`deepsek`),
+ * though a provider built in code may bear the name: `LLM_PRICES
+ * prices "deepsek": neither a hosted provider nor a step of the chain
+ * (deepseek); <consequence>`, `verb` saying what the table does to them
+ * and `consequence` what a typo there costs. The text is scrubbed of
+ * `secrets`: a key pasted as a provider name is `[redacted]`.
+ *
+ * @since 0.1.0
+ */
+export const warnUnknownProviders = (options: {
+  readonly option: string
+  readonly verb: string
+  readonly names: ReadonlyArray<string>
+  readonly chain: ReadonlySet<string>
+  readonly consequence: string
+  readonly secrets: ReadonlyArray<Redacted.Redacted>
+}): Effect.Effect<void> => {
+  const unknown = unknownProviders(options.names, options.chain)
+  return unknown.length === 0 ? Effect.void : Effect.logWarning(scrubSecrets(
+    `${options.option} ${options.verb} ${unknown.map((name) => `"${excerpt(name)}"`).join(", ")}: neither a hosted ` +
+      `provider nor a step of the chain (${[...options.chain].join(", ")}); ${options.consequence}`,
+    options.secrets
+  ))
+}
 
 /**
  * The providers the chain's steps call, each once: those a program that
@@ -1097,18 +1131,17 @@ export const chainProviders = (settings: Settings): ReadonlySet<string> =>
  *
  * @since 0.1.0
  */
-export const warnUnknownPricedProviders = (settings: Settings): Effect.Effect<void> => {
-  const chain = chainProviders(settings)
-  const unknown = unknownPricedProviders(settings.prices, chain)
-  if (unknown.length === 0) return Effect.void
+export const warnUnknownPricedProviders = (settings: Settings): Effect.Effect<void> =>
   // every configured key, an endpoint's outside the chain too: a key pasted as a price's provider is never shown
-  return Effect.flatMap(configuredKeys, (keys) =>
-    Effect.logWarning(scrubSecrets(
-      `LLM_PRICES prices ${unknown.map((name) => `"${excerpt(name)}"`).join(", ")}: neither a hosted provider nor a ` +
-        `step of the chain (${[...chain].join(", ")}); only a provider built in code under that name bills by it`,
-      [...secrets(settings), ...keys]
-    )))
-}
+  Effect.flatMap(configuredKeys, (keys) =>
+    warnUnknownProviders({
+      option: "LLM_PRICES",
+      verb: "prices",
+      names: Object.keys(settings.prices),
+      chain: chainProviders(settings),
+      consequence: "only a provider built in code under that name bills by it",
+      secrets: [...secrets(settings), ...keys]
+    }))
 
 const readPrices = Effect.flatMap(optionalString("LLM_PRICES"), (json) =>
   Option.match(json, {

@@ -265,13 +265,6 @@ export interface Options<E, R> {
    * key of a provider that declares none.
    */
   readonly secrets?: ReadonlyArray<Redacted.Redacted> | undefined
-  /**
-   * Providers beside the chain's and the hosted ones that the limits of a
-   * `ProviderThrottle` in context may name: e.g. every endpoint of a gateway
-   * whose chains share one throttle. A limit naming any other provider
-   * fails the build (`ProviderThrottle.checkKnown`).
-   */
-  readonly knownProviders?: ReadonlyArray<string> | undefined
 }
 
 const toRequest = LlmRequest.fromInput
@@ -334,15 +327,36 @@ const watchTransitions = (circuits: CircuitPolicy.Circuits, routes: ReadonlyArra
   )
 
 /**
+ * Warns about a throttle's limits on a provider neither hosted nor in the
+ * chain, as `LLM_PRICES`' are warned about, scrubbed of `secrets`.
+ */
+const warnUnknownLimits = (
+  throttle: Option.Option<ProviderThrottle.Service>,
+  routes: ReadonlyArray<internal.Route>,
+  secrets: ReadonlyArray<Redacted.Redacted>
+): Effect.Effect<void> =>
+  Option.isNone(throttle) ? Effect.void : LlmConfig.warnUnknownProviders({
+    option: "ProviderThrottle.limits",
+    verb: "limits",
+    names: throttle.value.limited ?? [],
+    chain: new Set(routes.map((route) => route.provider.name)),
+    consequence: "a typo there limits nothing; only a provider built in code under that name is throttled by it",
+    secrets
+  })
+
+/**
  * Builds a manager: each provider layer once, the circuits on the
  * `CircuitBreakerStore` in context (memory when there is none), and the
  * optional `RequestLog`, `UsageLedger` and `QuotaLimiter` found in context.
  * Fails with `LlmConfigError` for an empty chain, for a policy number
  * that is no whole number in range (`FallbackPolicy.check`,
  * `CircuitPolicy.check`), naming its field: `policy.requestTimeoutMs`,
- * `circuitPolicy.cooldownMs`, and for a throttle limiting a provider it
- * does not know, neither hosted nor in the chain nor in `knownProviders`
- * (`ProviderThrottle.checkKnown`). (`continueOnInterruption`
+ * `circuitPolicy.cooldownMs`. A `ProviderThrottle` in context limiting a
+ * provider that is neither hosted nor in the chain is logged as a warning,
+ * scrubbed of the manager's secrets, as `LLM_PRICES` is
+ * (`LlmConfig.warnUnknownProviders`): a typo there limits nothing, but one
+ * throttle may serve chains chosen by the environment, and a provider built
+ * in code may bear the name. (`continueOnInterruption`
  * works on any chain: a provider without assistant prefill rescues a broken
  * stream by restarting it and suppressing the replayed prefix.)
  *
@@ -368,12 +382,6 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     yield* watchTransitions(circuits, routes)
     const quota = yield* Effect.serviceOption(QuotaLimiter)
     const throttle = yield* Effect.serviceOption(ProviderThrottle.ProviderThrottle)
-    if (Option.isSome(throttle)) {
-      yield* ProviderThrottle.checkKnown(throttle.value, [
-        ...routes.map((route) => route.provider.name),
-        ...(options.knownProviders ?? [])
-      ])
-    }
     const engine: internal.Engine = {
       routes,
       policy,
@@ -390,6 +398,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       remoteStores: fromContext || (Option.isSome(quota) && quota.value.remote === true) ||
         (Option.isSome(throttle) && throttle.value.remote === true)
     }
+    yield* warnUnknownLimits(throttle, routes, engine.secrets)
     const enabled = options.generationEnabled ?? true
     /** `input`'s request, checked, started and run by `body` (one step for the clock; none for a request checked at once). */
     const withRun = <A, E2>(

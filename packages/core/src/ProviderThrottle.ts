@@ -45,8 +45,9 @@
  *   a limit that is no positive whole number, a key that is no provider
  *   name or a field that is no limit is an `LlmConfigError` naming it
  *   (`ProviderThrottle.limits.openai.requestsPerMinute`). A key that is a
- *   provider name but neither a hosted provider nor one the manager calls
- *   is refused when the throttle is given to `LlmManager` ({@link checkKnown}).
+ *   provider name but neither a hosted provider nor one of the chain is
+ *   warned about when the throttle is given to `LlmManager`: a typo there
+ *   limits nothing, though a provider built in code may bear the name.
  *
  * @example
  * ```ts
@@ -65,7 +66,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Predicate, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Predicate } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { defaultMaxTokens } from "./GenerationOptions.ts"
 import { type ModelId, ProviderName } from "./Ids.ts"
@@ -89,8 +90,8 @@ export interface Limits {
 
 /**
  * Limits keyed by provider name; providers not listed are not throttled.
- * Checked when the throttle is built ({@link checkLimits}), and against the
- * manager's providers when it is given to `LlmManager` ({@link checkKnown}).
+ * Checked when the throttle is built ({@link checkLimits}); `LlmManager`
+ * warns about a key naming neither a hosted provider nor one of its chain.
  *
  * @since 0.1.0
  */
@@ -100,10 +101,12 @@ const limitNames = ["requestsPerMinute", "tokensPerMinute"] as const satisfies R
 
 const isLimitName = (field: string): boolean => (limitNames as ReadonlyArray<string>).includes(field)
 
-const isHosted = Schema.is(LlmConfig.ProviderKind)
-
 const refused = (variable: string, problem: string) =>
   Effect.fail(new LlmConfigError({ variable, message: `${variable}: ${problem}` }))
+
+/** A limit that is no number as a message shows it: a string in quotes, named as one (`"5"` reads as 5 otherwise). */
+const notANumber = (limit: unknown): string =>
+  typeof limit === "string" ? `the string "${excerpt(limit)}"` : excerpt(String(limit))
 
 /** One entry of a table, named `ProviderThrottle.limits.<key>`: its provider, checked with its limits. */
 const checkEntry = (key: string, entry: unknown): Effect.Effect<ProviderName, LlmConfigError> => {
@@ -122,10 +125,12 @@ const checkEntry = (key: string, entry: unknown): Effect.Effect<ProviderName, Ll
     }
     return Effect.as(
       Effect.forEach(limitNames, (field) => {
-        const limit = entry[field]
+        const limit: unknown = entry[field]
         return limit === undefined
           ? Effect.void
-          : Effect.asVoid(LlmConfig.wholeNumber(`${option}.${field}`, limit as number, "positive"))
+          : typeof limit !== "number"
+          ? refused(`${option}.${field}`, `must be a number (a positive integer), got ${notANumber(limit)}`)
+          : Effect.asVoid(LlmConfig.wholeNumber(`${option}.${field}`, limit, "positive"))
       }, { discard: true }),
       provider
     )
@@ -147,31 +152,6 @@ const checkEntry = (key: string, entry: unknown): Effect.Effect<ProviderName, Ll
  */
 export const checkLimits = (limits: LimitTable): Effect.Effect<ReadonlyArray<ProviderName>, LlmConfigError> =>
   Effect.forEach(Object.entries(limits), ([key, entry]) => checkEntry(key, entry))
-
-/**
- * Checks that every provider `throttle` limits is a hosted provider
- * (`LlmConfig.ProviderKind`) or one of `known`: how `LlmManager` checks the
- * throttle it is given, with its chain's providers and its
- * `knownProviders`, and the gateway with its config's providers. A limit
- * on any other name is a misspelling (`open-ai` for `openai`) that leaves
- * the provider meant unthrottled, and only the program calling the
- * providers knows their names (an endpoint's is its own), so it is refused
- * there, with an `LlmConfigError` naming `ProviderThrottle.limits.<name>`.
- * A hosted provider outside the chain is let be, as `LLM_PRICES` lets its
- * prices be: one table may serve chains chosen by the environment.
- *
- * @since 0.1.0
- */
-export const checkKnown = (throttle: Service, known: ReadonlyArray<string>): Effect.Effect<void, LlmConfigError> => {
-  const unknown = throttle.limited?.find((provider) => !isHosted(provider) && !known.includes(provider))
-  return unknown === undefined
-    ? Effect.void
-    : refused(
-      `ProviderThrottle.limits.${unknown}`,
-      `limits "${unknown}", which is neither a hosted provider (${LlmConfig.ProviderKind.literals.join(", ")}) ` +
-        `nor one called here (${known.join(", ")})`
-    )
-}
 
 /**
  * The throttle service.
@@ -197,9 +177,9 @@ export interface Service {
    */
   readonly remote?: boolean | undefined
   /**
-   * The providers it has limits for: `LlmManager` refuses a throttle
-   * limiting one it does not know ({@link checkKnown}). Absent, none is
-   * checked.
+   * The providers it has limits for: `LlmManager` warns about one that is
+   * neither hosted nor in its chain (`LlmConfig.warnUnknownProviders`).
+   * Absent, none is.
    */
   readonly limited?: ReadonlyArray<ProviderName> | undefined
 }

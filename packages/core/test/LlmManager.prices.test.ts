@@ -12,9 +12,9 @@
  */
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, DateTime, Effect, Logger } from "effect"
+import { ConfigProvider, DateTime, Effect } from "effect"
 import * as UsageLedger from "../src/UsageLedger.ts"
-import { Bench, managerFromEnv } from "./utils/chain.ts"
+import { Bench, managerFromEnv, warningsOf } from "./utils/chain.ts"
 
 const prompt = { prompt: "Write one quiz question about the tides of the Bay of Fundy, with four options." }
 
@@ -85,17 +85,6 @@ describe("LlmManager with LLM_PRICES", () => {
       )
     }).pipe(Effect.provide(Bench)))
 })
-
-/** The warnings logged while `effect` runs. */
-const warningsOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const warnings: Array<string> = []
-    const capture = Logger.make(({ logLevel, message }) => {
-      if (logLevel === "Warn") warnings.push(Array.isArray(message) ? String(message[0]) : String(message))
-    })
-    yield* effect.pipe(Effect.provide(Logger.layer([capture])))
-    return warnings
-  })
 
 describe("LlmManager.layerConfig: an LLM_PRICES key naming no provider of the chain", () => {
   it.effect("is warned about as it starts (a typo bills nothing); hosted providers and the chain's steps are not", () =>

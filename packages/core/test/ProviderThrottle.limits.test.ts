@@ -4,16 +4,19 @@
  * refused every call with a Retry-After of a minute, `NaN` was no limit), a
  * key that is no provider name (`OpenAI` for `openai` left openai
  * unthrottled) or a field that is no limit (`requestPerMinute`) fails the
- * build with an `LlmConfigError` naming the option. Through `LlmManager`, a
- * limit naming neither a hosted provider nor one of its chain (nor one of
- * its `knownProviders`) fails the manager's build the same way.
+ * build with an `LlmConfigError` naming the option (a limit given as the
+ * string `"5"` is named a string). Through `LlmManager`, a limit naming
+ * neither a hosted provider nor one of its chain is warned about once, as
+ * `LLM_PRICES` is (a pasted key `[redacted]`), never refused: a chain
+ * chosen by the environment without an endpoint a shared throttle limits
+ * starts.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { ProviderName } from "../src/Ids.ts"
 import type { LlmConfigError } from "../src/LlmError.ts"
 import * as ProviderThrottle from "../src/ProviderThrottle.ts"
-import { Bench, manager } from "./utils/chain.ts"
+import { Bench, manager, managerFromEnv, warningsOf } from "./utils/chain.ts"
 
 const openai = ProviderName.make("openai")
 
@@ -64,10 +67,10 @@ describe("ProviderThrottle limits", () => {
         )
       }
       const text = { openai: { tokensPerMinute: "5" } } as unknown as ProviderThrottle.LimitTable
-      assert.strictEqual(
-        (yield* refusal(ProviderThrottle.layerMemory(text)))[0],
-        "ProviderThrottle.limits.openai.tokensPerMinute"
-      )
+      assert.deepStrictEqual(yield* refusal(ProviderThrottle.layerMemory(text)), [
+        "ProviderThrottle.limits.openai.tokensPerMinute",
+        "ProviderThrottle.limits.openai.tokensPerMinute: must be a number (a positive integer), got the string \"5\""
+      ])
     }))
 
   it.effect("limits that are positive whole numbers, or absent, are taken", () =>
@@ -92,32 +95,55 @@ describe("LlmManager with a ProviderThrottle's limits", () => {
       assert.strictEqual(error.variable, "ProviderThrottle.limits.openai.requestsPerMinute")
     }).pipe(Effect.provide(Bench)))
 
-  it.effect("a limit naming neither a hosted provider nor one of the chain fails the build, naming it", () =>
+  it.effect("a limit naming neither a hosted provider nor one of the chain is warned about once; the manager serves", () =>
     Effect.gen(function*() {
       const throttle = ProviderThrottle.layerMemory({
         openai: { requestsPerMinute: 5 },
-        "open-ai": { tokensPerMinute: 9 }
+        gemini: { requestsPerMinute: 5 },
+        "open-ai": { tokensPerMinute: 9 },
+        ollama: { requestsPerMinute: 5 }
       })
-      const error = yield* Effect.flip(manager({ chain: ["openai", "anthropic"] }).pipe(Effect.provide(throttle)))
-      assert.strictEqual(error._tag, "LlmConfigError")
-      assert.strictEqual(error.variable, "ProviderThrottle.limits.open-ai")
-      assert.strictEqual(
-        error.message,
-        "ProviderThrottle.limits.open-ai: limits \"open-ai\", which is neither a hosted provider " +
-          "(deepseek, gemini, openai, anthropic) nor one called here (openai, anthropic)"
+      const warnings = yield* warningsOf(
+        Effect.gen(function*() {
+          const llm = yield* manager({ chain: ["openai", "anthropic"] })
+          assert.strictEqual((yield* llm.generate({ prompt: "Name a planet." })).provider, "openai")
+        }).pipe(Effect.provide(throttle))
+      )
+      assert.deepStrictEqual(warnings, [
+        "ProviderThrottle.limits limits \"open-ai\", \"ollama\": neither a hosted provider nor a step of the chain " +
+        "(openai, anthropic); a typo there limits nothing; only a provider built in code under that name is " +
+        "throttled by it"
+      ])
+      const chainOnly = ProviderThrottle.layerMemory({ openai: { requestsPerMinute: 5 }, gemini: {} })
+      assert.deepStrictEqual(
+        yield* warningsOf(manager({ chain: ["openai"] }).pipe(Effect.provide(chainOnly))),
+        []
       )
     }).pipe(Effect.provide(Bench)))
 
-  it.effect("a limit naming a hosted provider or one of knownProviders is taken: a table serving other chains", () =>
+  it.effect("a chain chosen by the environment without an endpoint the shared throttle limits builds, warning", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({ chain: ["openai", "anthropic"], knownProviders: ["local-llm"] })
-      assert.strictEqual((yield* llm.generate({ prompt: "Name a planet." })).provider, "openai")
-    }).pipe(
-      Effect.provide(Bench),
-      Effect.provide(ProviderThrottle.layerMemory({
-        openai: { requestsPerMinute: 5 },
-        gemini: { requestsPerMinute: 5 },
-        "local-llm": { requestsPerMinute: 5 }
-      }))
-    ))
+      const throttle = ProviderThrottle.layerMemory({
+        deepseek: { requestsPerMinute: 5 },
+        ollama: { requestsPerMinute: 5 }
+      })
+      const warnings = yield* warningsOf(
+        Effect.gen(function*() {
+          const llm = yield* managerFromEnv({ LLM_CHAIN: "deepseek/deepseek-chat,gemini/gemini-2.5-flash" })
+          assert.strictEqual((yield* llm.generate({ prompt: "Name a planet." })).provider, "deepseek")
+        }).pipe(Effect.provide(throttle))
+      )
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0], "ProviderThrottle.limits limits \"ollama\"")
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("a key pasted as a limit's provider is [redacted] in the warning", () =>
+    Effect.gen(function*() {
+      const key = "sk-canary-0123456789abcdef"
+      const throttle = ProviderThrottle.layerMemory({ [key]: { requestsPerMinute: 5 } })
+      const warnings = yield* warningsOf(managerFromEnv({ DEEPSEEK_API_KEY: key }).pipe(Effect.provide(throttle)))
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0], "[redacted]")
+      assert.notInclude(warnings[0], key.slice(0, 8))
+    }).pipe(Effect.provide(Bench)))
 })

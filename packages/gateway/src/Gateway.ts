@@ -91,7 +91,6 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmMetrics from "@baton/core/LlmMetrics"
 import type * as Pricing from "@baton/core/Pricing"
-import * as ProviderThrottle from "@baton/core/ProviderThrottle"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { scrubSecrets } from "@baton/core/Redact"
 import * as RequestLog from "@baton/core/RequestLog"
@@ -221,9 +220,7 @@ const keyLimits = (config: GatewayConfig.GatewayConfig): QuotaLimiter.Overrides 
  * holds (`GatewayConfig.heldKeys`, its providers' and the environment's) is
  * a `GatewayConfigError` naming the field, never the value
  * (`GatewayConfig.checkKeysNotShown`): before the gateway listens, whatever
- * built the config. A `ProviderThrottle` in context serves every chain: a
- * limit naming neither a hosted provider nor one of the config's is an
- * `LlmConfigError` naming it (`ProviderThrottle.checkKnown`).
+ * built the config.
  *
  * @since 0.1.0
  * @category constructors
@@ -255,8 +252,6 @@ export const make = Effect.fnUntraced(function*(
   const circuits = Option.isSome(Context.getOption(context, CircuitBreaker.CircuitBreakerStore))
     ? context
     : Context.merge(context, yield* Layer.build(CircuitBreaker.layerStoreMemory()))
-  const throttle = yield* Effect.serviceOption(ProviderThrottle.ProviderThrottle)
-  if (Option.isSome(throttle)) yield* ProviderThrottle.checkKnown(throttle.value, [...config.providers.keys()])
   const chains = Chains.make(config, settings, keys, circuits, yield* Effect.scope)
   yield* Effect.forEach(config.aliases.values(), chains.managerFor, { discard: true })
   return Handlers.make(config, chains, quota, interval)

@@ -14,7 +14,7 @@ import { eventually, liveNow, liveWait } from "@baton/testing/LiveWait"
 import type * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert } from "@effect/vitest"
-import { Clock, Context, Effect, Fiber, Layer, Redacted, type Scope } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Logger, Redacted, type Scope } from "effect"
 import type { HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
 import type { Attempt } from "../../src/Attempt.ts"
@@ -52,8 +52,6 @@ export interface ChainOptions {
   /** The adapters' body and stream event size caps. */
   readonly maxBodyBytes?: number
   readonly maxEventBytes?: number
-  /** Providers beside the chain's a throttle's limits may name. */
-  readonly knownProviders?: ReadonlyArray<string>
 }
 
 /** A manager over real provider adapters pointed at the mock server. */
@@ -78,8 +76,7 @@ export const manager = (
       ),
       policy: FallbackPolicy.make({ maxRetries: 0, retryBaseDelayMs: 10, ...options.policy }),
       circuitPolicy: options.circuit ?? { failureThreshold: 100, cooldownMs: 60_000 },
-      generationEnabled: options.generationEnabled ?? true,
-      knownProviders: options.knownProviders
+      generationEnabled: options.generationEnabled ?? true
     })
   })
 
@@ -125,6 +122,17 @@ export const managerFromEnv = (variables: Record<string, string>, overrides?: Ll
       )
     )
     return Context.get(context, LlmManager.LlmManager)
+  })
+
+/** The warnings logged while `effect` runs. */
+export const warningsOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const warnings: Array<string> = []
+    const capture = Logger.make(({ logLevel, message }) => {
+      if (logLevel === "Warn") warnings.push(Array.isArray(message) ? String(message[0]) : String(message))
+    })
+    yield* effect.pipe(Effect.provide(Logger.layer([capture])))
+    return warnings
   })
 
 /** Chosen fields of an attempt, as plain strings (the error as its tag), for compact assertions. */

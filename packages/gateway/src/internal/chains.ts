@@ -234,9 +234,7 @@ export const make = (
       policy: chainPolicy(policy, steps),
       circuitPolicy,
       generationEnabled: settings.generationEnabled,
-      secrets,
-      // one throttle serves every chain: it may limit any of the gateway's providers
-      knownProviders: [...config.providers.keys()]
+      secrets
     }).pipe(
       Effect.tap(() => held(managersHeld)),
       Scope.provide(managerScope),
