@@ -327,24 +327,6 @@ const watchTransitions = (circuits: CircuitPolicy.Circuits, routes: ReadonlyArra
   )
 
 /**
- * Warns about a throttle's limits on a provider neither hosted nor in the
- * chain, as `LLM_PRICES`' are warned about, scrubbed of `secrets`.
- */
-const warnUnknownLimits = (
-  throttle: Option.Option<ProviderThrottle.Service>,
-  routes: ReadonlyArray<internal.Route>,
-  secrets: ReadonlyArray<Redacted.Redacted>
-): Effect.Effect<void> =>
-  Option.isNone(throttle) ? Effect.void : LlmConfig.warnUnknownProviders({
-    option: "ProviderThrottle.limits",
-    verb: "limits",
-    names: throttle.value.limited ?? [],
-    chain: new Set(routes.map((route) => route.provider.name)),
-    consequence: "a typo there limits nothing; only a provider built in code under that name is throttled by it",
-    secrets
-  })
-
-/**
  * Builds a manager: each provider layer once, the circuits on the
  * `CircuitBreakerStore` in context (memory when there is none), and the
  * optional `RequestLog`, `UsageLedger` and `QuotaLimiter` found in context.
@@ -398,7 +380,9 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
       remoteStores: fromContext || (Option.isSome(quota) && quota.value.remote === true) ||
         (Option.isSome(throttle) && throttle.value.remote === true)
     }
-    yield* warnUnknownLimits(throttle, routes, engine.secrets)
+    if (Option.isSome(throttle)) {
+      yield* ProviderThrottle.warnUnknown(throttle.value, routes.map((route) => route.provider.name), engine.secrets)
+    }
     const enabled = options.generationEnabled ?? true
     /** `input`'s request, checked, started and run by `body` (one step for the clock; none for a request checked at once). */
     const withRun = <A, E2>(

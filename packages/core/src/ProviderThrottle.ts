@@ -66,7 +66,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Predicate } from "effect"
+import { Context, Duration, Effect, Layer, Predicate, type Redacted } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { defaultMaxTokens } from "./GenerationOptions.ts"
 import { type ModelId, ProviderName } from "./Ids.ts"
@@ -345,3 +345,36 @@ export const layer = (
  */
 export const layerMemory = (limits: LimitTable): Layer.Layer<ProviderThrottle, LlmConfigError> =>
   layer(limits).pipe(Layer.provide(RateLimiter.layer), Layer.provide(RateLimiter.layerStoreMemory))
+
+/**
+ * Logs one warning when `throttle` limits a provider that is neither hosted
+ * nor one of `providers` (the chain it serves), as `LLM_PRICES`' unknown
+ * providers are warned about (`LlmConfig.warnUnknownProviders`), scrubbed of
+ * `secrets`: most likely a typo, which limits nothing. `LlmManager.make`
+ * calls it with its chain; a program serving several chains on one
+ * throttle (the gateway) calls it once with all of them, and gives each
+ * chain's manager the throttle {@link withoutLimited}.
+ *
+ * @since 0.1.0
+ */
+export const warnUnknown = (
+  throttle: Service,
+  providers: ReadonlyArray<string>,
+  secrets: ReadonlyArray<Redacted.Redacted>
+): Effect.Effect<void> =>
+  LlmConfig.warnUnknownProviders({
+    option: "ProviderThrottle.limits",
+    verb: "limits",
+    names: throttle.limited ?? [],
+    chain: new Set(providers),
+    consequence: "a typo there limits nothing; only a provider built in code under that name is throttled by it",
+    secrets
+  })
+
+/**
+ * `throttle`, not saying which providers it limits: a manager given it warns
+ * about none (its program warned once, see {@link warnUnknown}).
+ *
+ * @since 0.1.0
+ */
+export const withoutLimited = (throttle: Service): Service => ({ ...throttle, limited: undefined })

@@ -91,6 +91,7 @@ import * as LlmConfig from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmMetrics from "@baton/core/LlmMetrics"
 import type * as Pricing from "@baton/core/Pricing"
+import * as ProviderThrottle from "@baton/core/ProviderThrottle"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import { scrubSecrets } from "@baton/core/Redact"
 import * as RequestLog from "@baton/core/RequestLog"
@@ -252,7 +253,15 @@ export const make = Effect.fnUntraced(function*(
   const circuits = Option.isSome(Context.getOption(context, CircuitBreaker.CircuitBreakerStore))
     ? context
     : Context.merge(context, yield* Layer.build(CircuitBreaker.layerStoreMemory()))
-  const chains = Chains.make(config, settings, keys, circuits, yield* Effect.scope)
+  // one warning for the throttle's limits on providers the config has not: its chains' managers warn about none
+  const throttle = Context.getOption(circuits, ProviderThrottle.ProviderThrottle)
+  if (Option.isSome(throttle)) {
+    yield* ProviderThrottle.warnUnknown(throttle.value, [...config.providers.keys()], GatewayConfig.secrets(config))
+  }
+  const shared = Option.isSome(throttle)
+    ? Context.add(circuits, ProviderThrottle.ProviderThrottle, ProviderThrottle.withoutLimited(throttle.value))
+    : circuits
+  const chains = Chains.make(config, settings, keys, shared, yield* Effect.scope)
   yield* Effect.forEach(config.aliases.values(), chains.managerFor, { discard: true })
   return Handlers.make(config, chains, quota, interval)
 })
