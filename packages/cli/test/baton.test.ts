@@ -9,6 +9,7 @@ import * as SqlDatabase from "@baton/sql/SqlDatabase"
 import * as SqlUsageLedger from "@baton/sql/SqlUsageLedger"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeProcess from "@baton/testing/NodeProcess"
+import * as RawServer from "@baton/testing/RawServer"
 import * as TcpProbe from "@baton/testing/TcpProbe"
 import { ConfigProvider, DateTime, Effect, Exit, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
@@ -923,7 +924,32 @@ describe("baton", () => {
       /^deepseek deepseek-flash: deepseek answered HTTP 404: mock provider server: no route for POST \/chat\/completions; expected /m
     )
     assert.include(ran.stderr, "baton: a provider did not answer the ping")
-    assert.notInclude(`${ran.stdout}${ran.stderr}`, "sk-test-secret-key")
+  })
+
+  it("check --ping shows a provider's message that echoes the key with the key [redacted]", async () => {
+    // not key-shaped: only the configured key's own value finds it where no `Bearer` precedes it
+    const key = "deepseek-canary-0123456789abcdef"
+    const message = `Incorrect API key provided: ${key}. You sent Authorization: Bearer ${key}`
+    const echoing = await Effect.runPromise(
+      Scope.provide(
+        RawServer.start({ status: 401, body: { error: { message, type: "invalid_request_error" } }, events: [] }),
+        scope
+      )
+    )
+    const ran = await run(["check", "--ping"], {
+      env: {
+        DEEPSEEK_API_KEY: key,
+        DEEPSEEK_BASE_URL: echoing.url,
+        LLM_FALLBACK_PROVIDER: "none",
+        LLM_USAGE_STORE_URL: "sqlite::memory:"
+      }
+    })
+    assert.strictEqual(ran.code, 3, `${ran.stdout}${ran.stderr}`)
+    assert.match(
+      ran.stdout,
+      /^deepseek deepseek-flash: deepseek answered HTTP 401: Incorrect API key provided: \[redacted\]\. You sent Authorization: Bearer \[redacted\]/m
+    )
+    assert.notInclude(`${ran.stdout}${ran.stderr}`, "canary")
   })
 
   it("check --ping pings every step of LLM_CHAIN with its model, OpenAI-compatible endpoints included", async () => {
