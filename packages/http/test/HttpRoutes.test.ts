@@ -3,7 +3,9 @@
  * Problem Details, a served path asked with another method a 405 Problem
  * Details with `Allow`, a path with a malformed percent escape a 400 Problem
  * Details, where the router alone answers an empty 404; the routes themselves
- * answer as before.
+ * answer as before. `Options.respond` shapes those answers (a 405 keeps its
+ * `Allow`), and `refusals` refuses for routes added another way, under their
+ * prefix.
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
@@ -36,8 +38,32 @@ const Prefixed = HttpRoutes.layer([
   HttpRouter.route("GET", "/files/*", HttpServerResponse.text("files"))
 ], { prefix: "/api/v2/" })
 
+/** The status `respond` gives each refusal in `Shaped`. */
+const shapedStatus = { MalformedPath: 400, MethodNotAllowed: 405, NotFound: 404 } as const
+
+/** Two routes whose refusals `respond` answers with a JSON body of its own, naming the refusal and the request. */
+const Shaped = HttpRoutes.layer([
+  HttpRouter.route("GET", "/healthz", HttpServerResponse.text("ok")),
+  HttpRouter.route("POST", "/v1/items", HttpServerResponse.text("made"))
+], {
+  respond: (refusal, request) =>
+    HttpServerResponse.jsonUnsafe({ refused: refusal, method: request.method }, { status: shapedStatus[refusal._tag] })
+})
+
+/** Two routes added under `prefix` by the router itself, and `refusals` of them under the same `prefix` beside. */
+const refusedUnder = (prefix: string | undefined) => {
+  const routes = [
+    HttpRouter.route("GET", "/healthz", HttpServerResponse.text("ok")),
+    HttpRouter.route("POST", "/items", HttpServerResponse.text("made"))
+  ]
+  return Layer.merge(HttpRouter.addAll(routes, { prefix }), HttpRoutes.refusals(routes, { prefix }))
+}
+
 /** `routes` (`Routes` by default) on a Node server on a spare port, under the router's `config` (its defaults unless told); its URL. */
-const serveWith = (config: Partial<FindMyWay.RouterConfig>, routes: typeof Routes = Routes) =>
+const serveWith = (
+  config: Partial<FindMyWay.RouterConfig>,
+  routes: Layer.Layer<never, never, HttpRouter.HttpRouter> = Routes
+) =>
   Effect.map(
     Layer.build(
       HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
@@ -202,6 +228,45 @@ describe("HttpRoutes over HTTP", () => {
         ["GET", "/api/v2/items", 405, "POST"],
         ["DELETE", "/api/v2/items/7", 405, "GET, HEAD"],
         ["POST", "/api/v2/files/a", 405, "GET, HEAD"]
+      ])
+    }).pipe(Effect.scoped))
+
+  it.live("respond shapes the body of every refusal, and a 405 keeps its Allow", () =>
+    Effect.gen(function*() {
+      const url = yield* serveWith({}, Shaped)
+      const cases = [
+        ["POST", "/healthz", 405, "GET, HEAD", { _tag: "MethodNotAllowed", allow: "GET, HEAD" }],
+        ["GET", "/v1/items", 405, "POST", { _tag: "MethodNotAllowed", allow: "POST" }],
+        ["GET", "/nope", 404, null, { _tag: "NotFound" }],
+        ["GET", "/v1/%ZZ", 400, null, { _tag: "MalformedPath" }]
+      ] as const
+      for (const [method, path, status, allow, refused] of cases) {
+        assert.deepStrictEqual(yield* refusal(`${url}${path}`, method), {
+          status,
+          allow,
+          contentType: "application/json",
+          problem: { refused, method }
+        }, `${method} ${path}`)
+      }
+      yield* assertServed(url, [["GET", "/healthz", "ok"], ["POST", "/v1/items", "made"]])
+    }).pipe(Effect.scoped))
+
+  it.live("refusals, for routes added another way: Allow names their methods, under their prefix when given", () =>
+    Effect.gen(function*() {
+      const root = yield* serveWith({}, refusedUnder(undefined))
+      yield* assertServed(root, [["GET", "/healthz", "ok"], ["POST", "/items", "made"]])
+      yield* assertRefused(root, [
+        ["POST", "/healthz", 405, "GET, HEAD"],
+        ["GET", "/items", 405, "POST"],
+        ["POST", "/api/v2/healthz", 404, null]
+      ])
+      const prefixed = yield* serveWith({}, refusedUnder("/api/v2"))
+      yield* assertServed(prefixed, [["GET", "/api/v2/healthz", "ok"], ["POST", "/api/v2/items", "made"]])
+      yield* assertRefused(prefixed, [
+        ["POST", "/api/v2/healthz", 405, "GET, HEAD"],
+        ["GET", "/api/v2/items", 405, "POST"],
+        ["POST", "/healthz", 404, null],
+        ["GET", "/api/v2/nope", 404, null]
       ])
     }).pipe(Effect.scoped))
 })
