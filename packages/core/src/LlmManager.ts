@@ -423,11 +423,11 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<Service, E | L
     }
 
     const stream = (input: Input): Stream.Stream<StreamPart, StreamError> =>
-      Handoff.stream<StreamPart, StreamError>((emit) =>
+      Handoff.stream<StreamPart, StreamError>((handoff) =>
         Effect.flatMap(
-          withRun(input, (run) => internal.observe(engine, run, () => internal.stream(engine, run, emit))),
+          withRun(input, (run) => internal.observe(engine, run, () => internal.stream(engine, run, handoff))),
           // handed over once the request is settled: a caller that stops at the Finish stops a served request
-          (finish) => emit([finish])
+          (finish) => handoff.emit([finish])
         )
       )
 

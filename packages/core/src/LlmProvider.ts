@@ -189,8 +189,9 @@ export interface Implementation {
   ) => Effect.Effect<StructuredResult<A>, ProviderError>
   /**
    * The answer as it comes. An adapter may mark the stream with
-   * {@link withPush}, so that a consumer that never waits on a part (the
-   * manager's `generate`) reads it without a pull per chunk.
+   * {@link withPush}, so that a consumer (the manager's `generate`, and
+   * its `stream` unless a hedge may race it) reads it without a pull per
+   * chunk.
    */
   readonly stream: (request: LlmRequest.LlmRequest) => Stream.Stream<StreamPart, ProviderError>
   /**
@@ -334,14 +335,27 @@ export const stream = (
   )
 
 /**
- * How a stream hands its parts straight to a consumer that never waits on
- * them: each chunk's parts to `onParts`, synchronously, as they arrive,
- * with the same parts, failures and {@link Supervisor} reports as the
- * stream's own pull; the effect ends when the stream does.
+ * What a push's consumer returns when it cannot take more parts yet: the
+ * push calls it once with `resume`, and reads no more until the consumer
+ * calls `resume` back (at once, if it already can). A push whose stream
+ * ended with those parts drops the hold (the consumer has them).
  *
  * @since 0.1.0
  */
-export type Push<E> = (onParts: (parts: ReadonlyArray<StreamPart>) => void) => Effect.Effect<void, E>
+export type Hold = (resume: () => void) => void
+
+/**
+ * How a stream hands its parts straight to a consumer: each chunk's parts to
+ * `onParts`, synchronously, as they arrive, with the same parts, failures
+ * and {@link Supervisor} reports as the stream's own pull. A consumer that
+ * cannot take more yet returns a {@link Hold}: the body is read no further
+ * until it resumes the push (past the transport's buffer the connection
+ * stops being read, as when a pull waits). The effect ends when the stream
+ * does, without waiting for a hold on its last parts.
+ *
+ * @since 0.1.0
+ */
+export type Push<E> = (onParts: (parts: ReadonlyArray<StreamPart>) => Hold | undefined) => Effect.Effect<void, E>
 
 const pushKey = Symbol.for("@baton/core/LlmProvider/Push")
 
@@ -357,8 +371,10 @@ export const withPush = <E>(stream: Stream.Stream<StreamPart, E>, push: Push<E>)
   Object.assign(stream, { [pushKey]: push })
 
 /**
- * The push of a stream marked by {@link withPush}, if it is one. The manager's
- * `generate`, which hands text to nobody, reads a provider's stream so.
+ * The push of a stream marked by {@link withPush}, if it is one. The
+ * manager reads a provider's stream so, unless a hedge may race it (its
+ * first delta must claim the caller's answer, an effect) or a restarted
+ * answer replays the text delivered before.
  *
  * @since 0.1.0
  */

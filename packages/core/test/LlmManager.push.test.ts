@@ -1,12 +1,14 @@
 /**
- * `LlmManager.generate`, streamed underneath, reads a provider's stream by
- * its push (`LlmProvider.withPush`) when the stream has one, under the
- * attempt's supervisor; `LlmManager.stream`, whose caller takes each delta,
- * pulls it; a stream without a push is pulled by both. A provider built in
- * code whose push and pull answer differently tells which read was made.
+ * `LlmManager.generate`, streamed underneath, and `LlmManager.stream` read a
+ * provider's stream by its push (`LlmProvider.withPush`) when the stream has
+ * one, under the attempt's supervisor; a stream a hedge races (whose first
+ * delta must claim the caller's answer first) and a stream without a push
+ * are pulled. A provider built in code whose push and pull answer
+ * differently tells which read was made.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
+import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import type { StreamPart } from "../src/GenerationResult.ts"
 import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as LlmManager from "../src/LlmManager.ts"
@@ -53,17 +55,27 @@ const twoWay = (pushes: boolean) =>
 const texts = (parts: ReadonlyArray<StreamPart>): string =>
   parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
 
-describe("LlmManager reads a provider's stream by its push where no caller waits on a delta", () => {
-  it.effect("generate pushes, under the attempt's supervisor; stream pulls", () =>
+describe("LlmManager reads a provider's stream by its push", () => {
+  it.effect("generate and stream push, under the attempt's supervisor", () =>
     Effect.gen(function*() {
       const llm = yield* LlmManager.make({ providers: [twoWay(true)] })
       assert.strictEqual((yield* llm.generate({ prompt: "hi" })).content, "pushed")
+      assert.strictEqual(texts(yield* Stream.runCollect(llm.stream({ prompt: "hi" }))), "pushed")
+    }))
+
+  it.effect("a stream a hedge may race is pulled: its first delta claims the answer first", () =>
+    Effect.gen(function*() {
+      const llm = yield* LlmManager.make({
+        providers: [twoWay(true)],
+        policy: FallbackPolicy.make({ hedgeDelayMs: 1_000 })
+      })
       assert.strictEqual(texts(yield* Stream.runCollect(llm.stream({ prompt: "hi" }))), "pulled")
     }))
 
-  it.effect("a stream without a push is pulled by generate too", () =>
+  it.effect("a stream without a push is pulled by both", () =>
     Effect.gen(function*() {
       const llm = yield* LlmManager.make({ providers: [twoWay(false)] })
       assert.strictEqual((yield* llm.generate({ prompt: "hi" })).content, "pulled")
+      assert.strictEqual(texts(yield* Stream.runCollect(llm.stream({ prompt: "hi" }))), "pulled")
     }))
 })

@@ -242,6 +242,35 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
       assert.isAtLeast(yield* Clock.currentTimeMillis, 9_000)
     }).pipe(Effect.provide(Bench)))
 
+  it.effect("a caller that stops pulling is bounded by the request deadline: the stream fails with the text it took", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({
+        chain: ["openai", "anthropic"],
+        policy: { limits: { firstByteMs: 5_000, firstTokenMs: 5_000, idleMs: 300 } }
+      })
+      yield* inject("openai", MockFault.slowTokens(20, { content: "Lava is molten rock." }))
+      const parts: Array<StreamPart> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(llm.stream({ ...prompt, options: { timeout: 2_000 } }), (part) =>
+          Effect.gen(function*() {
+            if (parts.length === 0) {
+              // the next words arrive (real time) and wait for the caller, who dwells past the deadline
+              yield* liveWait(300)
+              yield* TestClock.adjust(2_000)
+            }
+            parts.push(part)
+          }))
+      )
+      const text = parts.map((part) => part._tag === "TextDelta" ? part.text : "").join("")
+      assert.strictEqual(error._tag, "StreamInterrupted")
+      if (error._tag !== "StreamInterrupted") return
+      // everything the caller was handed, and no more, is the text the error carries
+      assert.strictEqual(error.partialText, text)
+      assert.isAbove(text.length, 0)
+      assert.isBelow(text.length, "Lava is molten rock.".length)
+      assert.strictEqual((yield* stats("anthropic")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("rescue restart: a slow caller's wait for the Restart of an empty restarted answer is not idleness", () =>
     Effect.gen(function*() {
       const llm = yield* manager({

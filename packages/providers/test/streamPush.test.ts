@@ -78,7 +78,10 @@ const read = (stream: Stream.Stream<StreamPart, unknown>, how: "pull" | "push") 
       ? Stream.runForEachArray(stream, (chunk) => Effect.sync(() => parts.push(...chunk)))
       : push === undefined
       ? Effect.die("the adapter's stream has no push")
-      : push((chunk) => parts.push(...chunk))
+      : push((chunk) => {
+        parts.push(...chunk)
+        return undefined
+      })
     const exit = yield* Effect.exit(Effect.provideService(run, LlmProvider.Supervisor, supervisor))
     return { parts: parts.map(comparable), exit, usage } satisfies Seen
   })
@@ -151,7 +154,10 @@ describe("a provider's stream pushed as the manager's generate reads it", () => 
       const pushed: Array<StreamPart> = []
       const push = LlmProvider.pushOf(llm.stream(request))
       assert.isDefined(push)
-      yield* push((parts) => pushed.push(...parts))
+      yield* push((parts) => {
+        pushed.push(...parts)
+        return undefined
+      })
       assert.deepStrictEqual(pushed.map(comparable), pulled.map(comparable))
       assert.isUndefined(LlmProvider.pushOf(Stream.map(llm.stream(request), (part) => part)))
     }).pipe(Effect.provide(Bench), Effect.scoped))

@@ -959,22 +959,24 @@ interface Streamed {
 /** A delta of an answer: text, or a piece of a tool call. */
 type Delta = TextDelta | ToolCallDelta
 
-/** Hands parts to the caller, in order, once it took them (the stream's handoff; nothing for `generate`). */
-export type Offer = Handoff.Emit<StreamPart>
+/** Hands parts to the caller, in order (the stream's handoff; nothing for `generate`). */
+export type Offer = Handoff.Handoff<StreamPart>
 
 /**
  * Where a stream attempt's deltas go: `emit` with the deltas of one chunk the
  * provider sent (never empty, but for the end of a restarted answer that had
- * none, which still announces its `Restart`), `end` called once the provider
- * finished (may refuse the end), `ended` once the attempt ended, however,
- * with its progress (what it reported).
+ * none, which still announces its `Restart`), or `give` when the provider
+ * pushes them, `end` called once the provider finished (may refuse the end;
+ * waits until the caller took what was given), `ended` once the attempt
+ * ended, however, with its progress (what it reported).
  */
 interface Sink {
   /**
-   * Hands the deltas to nobody (`generate`'s): `emit` takes them at once and is `Effect.void`, so the stream may
-   * push its parts to it (`LlmProvider.pushOf`) rather than be pulled.
+   * Takes the deltas as `emit` would, without waiting (the stream may then push its parts to it,
+   * `LlmProvider.pushOf`, rather than be pulled): a `Hold` while the caller has not taken them. None when taking
+   * them may wait on more than the caller (a hedge's claim) or fail (a replay).
    */
-  readonly silent: boolean
+  readonly give: ((deltas: ReadonlyArray<Delta>) => LlmProvider.Hold | undefined) | undefined
   readonly emit: (deltas: ReadonlyArray<Delta>) => Effect.Effect<void, StreamInterrupted>
   readonly end: () => Effect.Effect<void, StreamInterrupted>
   readonly ended: (progress: Progress) => void
@@ -982,11 +984,13 @@ interface Sink {
 
 /**
  * Consumes a provider's stream, moving the watchdog along on every chunk and
- * handing its deltas to the sink at once (one effect per chunk, not per
- * delta). While the caller has not taken a batch, whatever it holds (the
+ * handing its deltas to the sink at once: pushed by the provider to a sink
+ * that gives (no effect per chunk), else pulled (one effect per chunk, not
+ * per delta). While the caller has not taken a batch, whatever it holds (the
  * deltas, or the lone `Restart` of a restarted answer that had none), the
  * attempt is `delivering`, which no limit but the deadline bounds (the idle
- * limit measures the provider's silence, not the caller's). A stream that
+ * limit measures the provider's silence, not the caller's), and a push holds
+ * the provider's body unread. A stream that
  * ends without its `Finish` was cut (`MalformedResponse` naming `model`,
  * rescued like any other break). The sink is told once the attempt ended, its stream closed
  * (so the usage of a stopped stream was reported).
@@ -999,10 +1003,12 @@ const consume = (
   sink: Sink
 ): Effect.Effect<Streamed, ProviderError> => {
   let finish: Finish | undefined
-  const taken = Effect.sync(() => {
+  // the provider sent a chunk, or the caller took a batch: the idle limit counts from now
+  const idle = (): void => {
     progress.phase = "idle"
     progress.since = progress.clock.currentTimeMillisUnsafe()
-  })
+  }
+  const taken = Effect.sync(idle)
   // `handed` hands a batch to the caller: the attempt is `delivering` until the caller took it
   const delivering = (handed: Effect.Effect<void, StreamInterrupted>): Effect.Effect<void, StreamInterrupted> => {
     // delivered at once (`generate` hands its text to nobody): no step waits for it
@@ -1012,8 +1018,7 @@ const consume = (
   }
   // called as each chunk (never empty) arrives: it moves the watchdog on, the clock read directly, once a chunk
   const deltasOf = (parts: ReadonlyArray<StreamPart>): ReadonlyArray<Delta> => {
-    progress.phase = "idle"
-    progress.since = progress.clock.currentTimeMillisUnsafe()
+    idle()
     const deltas: Array<Delta> = []
     for (const part of parts) {
       if (part._tag === "Finish") finish = part
@@ -1029,11 +1034,21 @@ const consume = (
     return deltas.length === 0 ? Effect.void : delivering(sink.emit(deltas))
   }
   const stream = route.provider.stream(request)
-  // a sink that hands text to nobody takes the parts as the provider pushes them: no pull per chunk
-  const push = sink.silent ? LlmProvider.pushOf(stream) : undefined
-  const read = push === undefined ? Stream.runForEachArray(stream, onParts) : push((parts) => {
+  // a sink that takes deltas without waiting takes the parts as the provider pushes them: no pull per chunk
+  const give = sink.give
+  const push = give === undefined ? undefined : LlmProvider.pushOf(stream)
+  const read = push === undefined || give === undefined ? Stream.runForEachArray(stream, onParts) : push((parts) => {
     const deltas = deltasOf(parts)
-    if (deltas.length > 0) sink.emit(deltas)
+    const hold = deltas.length === 0 ? undefined : give(deltas)
+    if (hold === undefined) return undefined
+    // the provider is read no further until the caller took them: only the deadline bounds that wait
+    progress.phase = "delivering"
+    return (resume) => {
+      hold(() => {
+        idle()
+        resume()
+      })
+    }
   })
   return read.pipe(
     Effect.flatMap((): Effect.Effect<Streamed, ProviderError> =>
@@ -1617,12 +1632,21 @@ const rescueOf = (engine: Engine, run: Run): Rescue =>
  * once it ended, what it spent on the answer ({@link spend}; `prefill`: the
  * delivered text a continuation was sent).
  */
-const deliver = (run: Run, answer: Answer, route: Route, offer: Offer | undefined, prefill?: string): Sink => {
+const deliver = (
+  engine: Engine,
+  run: Run,
+  answer: Answer,
+  route: Route,
+  offer: Offer | undefined,
+  prefill?: string
+): Sink => {
   const source: Source = { provider: route.provider.name, model: modelOf(route, run) }
-  // an answer that reaches nobody is its hedge side's own: nothing to claim
-  let claimed = offer === undefined
+  // an answer that reaches nobody is its hedge side's own, and one no hedge races the attempt's: nothing to claim
+  let claimed = offer === undefined || engine.policy.hedgeDelayMs === undefined
   let handed = false
-  const push = (deltas: ReadonlyArray<Delta>): Effect.Effect<void> => {
+  let gave = false
+  /** Notes `deltas` in the answer: the batch that hands them to the caller (after a pending `Restart`). */
+  const note = (deltas: ReadonlyArray<Delta>): ReadonlyArray<StreamPart> => {
     handed = true
     const restarted = answer.restartPending
     if (restarted) {
@@ -1634,8 +1658,11 @@ const deliver = (run: Run, answer: Answer, route: Route, offer: Offer | undefine
     if (last?.provider !== source.provider || last.model !== source.model) answer.sources.push(source)
     for (const delta of deltas) if (delta._tag === "TextDelta") answer.delivered += delta.text
     answer.shown = true
-    if (offer === undefined) return Effect.void
-    return offer(restarted ? [{ _tag: "Restart", reason: "the answer broke and was restarted" }, ...deltas] : deltas)
+    return restarted ? [{ _tag: "Restart", reason: "the answer broke and was restarted" }, ...deltas] : deltas
+  }
+  const push = (deltas: ReadonlyArray<Delta>): Effect.Effect<void> => {
+    const batch = note(deltas)
+    return offer === undefined ? Effect.void : offer.emit(batch)
   }
   const emit = (deltas: ReadonlyArray<Delta>): Effect.Effect<void> => {
     if (claimed) return push(deltas)
@@ -1643,10 +1670,18 @@ const deliver = (run: Run, answer: Answer, route: Route, offer: Offer | undefine
     return Effect.flatMap(claim, (won) => won ? push(deltas) : Effect.never)
   }
   return {
-    silent: offer === undefined,
+    give: claimed
+      ? (deltas) => {
+        const batch = note(deltas)
+        if (offer === undefined) return undefined
+        gave = true
+        return offer.give(batch)
+      }
+      : undefined,
     emit,
-    // a restarted answer without a delta still replaces the caller's text, with its `Restart`
-    end: () => answer.restartPending ? emit([]) : Effect.void,
+    // a restarted answer without a delta still replaces the caller's text, with its `Restart`; what the attempt
+    // gave is taken before it ends
+    end: () => answer.restartPending ? emit([]) : gave && offer !== undefined ? offer.taken() : Effect.void,
     ended: (progress) => {
       if (handed) spend(answer, prefill, progress)
     }
@@ -1701,7 +1736,7 @@ const replaying = (run: Run, answer: Answer, route: Route, forward: Sink): Sink 
   const forwardAll = (deltas: ReadonlyArray<Delta>) => deltas.length === 0 ? Effect.void : forward.emit(deltas)
   return {
     // a delta that diverges fails the attempt: never pushed to
-    silent: false,
+    give: undefined,
     emit: (deltas) => {
       const onward: Array<Delta> = []
       for (const delta of deltas) {
@@ -1741,13 +1776,13 @@ const streamOnce = (
 ): Once<Streamed> => {
   const once: Once<Streamed> = (route, role) => {
     if (answer.delivered.length === 0) {
-      const plain = streamAttempt(engine, run, route, role, run.request, deliver(run, answer, route, offer))
+      const plain = streamAttempt(engine, run, route, role, run.request, deliver(engine, run, answer, route, offer))
       return mode === "none" ? Effect.mapError(plain, (error) => interrupted(answer, error)) : plain
     }
     answer.rescued = true
     // a restart announced but not begun (its attempt failed first) is tried again whole, never continued
     if (answer.restartPending) {
-      return streamAttempt(engine, run, route, role, run.request, deliver(run, answer, route, offer))
+      return streamAttempt(engine, run, route, role, run.request, deliver(engine, run, answer, route, offer))
     }
     // an answer with tools is never continued from its text: it restarts whole (`generate`) or fails (streams)
     const continues = mode !== "restart" && run.request.tools === undefined &&
@@ -1755,7 +1790,7 @@ const streamOnce = (
     if (continues && !run.noPrefill.includes(route.index)) {
       const request = continuation(run.request, answer)
       if (request === undefined) return Effect.succeed(spentFinish(answer, route, run))
-      const sink = deliver(run, answer, route, offer, answer.delivered)
+      const sink = deliver(engine, run, answer, route, offer, answer.delivered)
       return streamAttempt(engine, run, route, role, request, sink).pipe(
         Effect.catchIf(refusesPrefill, () =>
           Effect.suspend(() => {
@@ -1764,7 +1799,7 @@ const streamOnce = (
           }))
       )
     }
-    const direct = deliver(run, answer, route, offer)
+    const direct = deliver(engine, run, answer, route, offer)
     if (mode === "restart" || mode === "whole") {
       answer.restartPending = true
       return streamAttempt(engine, run, route, role, run.request, direct)

@@ -80,8 +80,8 @@
  * - a stream is also pushed (`LlmProvider.withPush`): under a supervisor
  *   its body's chunks are decoded as they arrive, outside any fiber
  *   (`Transport.Response.each`), and their parts handed on at once, as the
- *   manager's `generate` reads it, with the same parts, failures and reports
- *   as the pull;
+ *   manager reads it, with the same parts, failures and reports as the
+ *   pull; a consumer's `Hold` stops the reading until it resumes it;
  * - a stream ends with exactly one `Finish`, once the provider's own end
  *   marker arrived or, before it, its whole answer (its finish, and its
  *   usage where the provider reports one: `StreamDecoder.answered`), after
@@ -619,19 +619,21 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   const push = (
     call: Call,
     pulled: Stream.Stream<StreamPart, ProviderError>,
-    onParts: (parts: ReadonlyArray<StreamPart>) => void
+    onParts: (parts: ReadonlyArray<StreamPart>) => LlmProvider.Hold | undefined
   ): Effect.Effect<void, ProviderError> =>
     LlmProvider.Supervisor.use((supervisor) => {
       if (supervisor === undefined) {
         return Stream.runForEachArray(pulled, (parts) =>
-          Effect.sync(() => {
-            onParts(parts)
+          Effect.suspend(() => {
+            const hold = onParts(parts)
+            return hold === undefined ? Effect.void : Transport.held(hold)
           }))
       }
       return Effect.flatMap(send(call), (response) => {
         const refused = refusedStream(call.model, response)
         if (refused !== undefined) return refused
         const run = makeRun(call, timeoutOf(call.request), supervisor)
+        // the last parts: a hold on them is the consumer's to wait out
         const hand = (outcome: ReadonlyArray<StreamPart> | ProviderError): Effect.Effect<void, ProviderError> => {
           if (!isParts(outcome)) return Effect.fail(outcome)
           if (outcome.length > 0) onParts(outcome)
@@ -639,8 +641,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         }
         const read = response.each((chunks) => {
           const parts = run.feed(chunks)
-          if (parts.length > 0) onParts(parts)
-          return run.pending === undefined && !run.finished
+          const hold = parts.length > 0 ? onParts(parts) : undefined
+          // the end of the answer is read: a hold on its last parts is the consumer's to wait out
+          if (run.pending !== undefined || run.finished) return false
+          return hold ?? true
         })
         return Effect.matchEffect(read, {
           onFailure: (error) => hand(run.settle(error)),

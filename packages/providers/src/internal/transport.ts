@@ -14,6 +14,7 @@
  * headers) or destroys the body (reading it): the server sees the connection
  * closed.
  */
+import type { Hold } from "@baton/core/LlmProvider"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as Undici from "@effect/platform-node/Undici"
 import { Cause, Channel, Effect, Layer, type Pull, Scope, Stream, Tracer } from "effect"
@@ -47,10 +48,15 @@ export interface Response {
   /**
    * The body's chunks handed to `onChunks` as they arrive, until its end or
    * until `onChunks` returns `false` (the connection is then closed, as it
-   * is on interruption). A throw of `onChunks` is a defect of the effect.
+   * is on interruption); a `Hold` it returns stops the reading until it
+   * resumes it (past `highWaterMark` unread bytes the socket is paused). A
+   * throw of `onChunks` is a defect of the effect.
    */
-  readonly each: (onChunks: (chunks: ReadonlyArray<Uint8Array>) => boolean) => Effect.Effect<void, TransportFailure>
+  readonly each: (onChunks: OnChunks) => Effect.Effect<void, TransportFailure>
 }
+
+/** What a reader does with each batch of chunks: `true` reads on, `false` stops, a `Hold` waits to be resumed. */
+export type OnChunks = (chunks: ReadonlyArray<Uint8Array>) => boolean | Hold
 
 /** One POST of a JSON body. */
 export type Post = (
@@ -282,9 +288,9 @@ const leave = (exchange: Exchange): void => {
   if (!exchange.ended && exchange.failed === undefined) exchange.abort(leftEarly())
 }
 
-/** One read of a body: what to do with each batch of chunks (`false`: read no more), and its result once done. */
+/** One read of a body: what to do with each batch of chunks, and its result once done. */
 interface Reader<A> {
-  readonly chunks: (chunks: ReadonlyArray<Uint8Array>) => boolean
+  readonly chunks: OnChunks
   readonly done: () => A
 }
 
@@ -305,7 +311,7 @@ const gatherer = (maxBytes: number): Reader<Buffer | undefined> => {
 }
 
 /** The reader handing each batch to `onChunks`, with no result. */
-const handing = (onChunks: (chunks: ReadonlyArray<Uint8Array>) => boolean): Reader<undefined> => ({
+const handing = (onChunks: OnChunks): Reader<undefined> => ({
   chunks: onChunks,
   done: () => undefined
 })
@@ -313,39 +319,67 @@ const handing = (onChunks: (chunks: ReadonlyArray<Uint8Array>) => boolean): Read
 /**
  * The body of `exchange` read by the reader `start` makes, as the chunks
  * arrive, in the microtask its callbacks queue (never inside undici's
- * parser): no step of a fiber per chunk. A reader that stops leaves the
- * body (the exchange is aborted unless it ended), and so does an
- * interruption; a throw of the reader, which runs outside any fiber, is
- * caught and ends the effect as a defect.
+ * parser): no step of a fiber per chunk. A reader that holds is gathered
+ * again once it resumes (in a microtask), the chunks meanwhile left with
+ * the exchange. A reader that stops leaves the body (the exchange is
+ * aborted unless it ended), and so does an interruption; a throw of the
+ * reader, which runs outside any fiber, is caught and ends the effect as a
+ * defect.
  */
 const readOf = <A>(exchange: Exchange, start: () => Reader<A>): Effect.Effect<A, TransportFailure> =>
   Effect.callback<A, TransportFailure>((resume) => {
     const reader = start()
+    // once the effect ended (or was interrupted), a held reader's late resume reads nothing
+    let settled = false
+    const end = (outcome: Effect.Effect<A, TransportFailure>): void => {
+      settled = true
+      resume(outcome)
+    }
+    const resumed = (): void => {
+      if (!settled) queueMicrotask(gather)
+    }
     const hand = (): void => {
-      // taking resumes a paused socket, whose parser may hand more chunks (and the end) at once: handed too
-      for (let taken = take(exchange); taken.length > 0; taken = take(exchange)) {
-        if (!reader.chunks(taken)) {
+      // taking resumes a paused socket, whose parser may hand more chunks (and the end) at once: handed too, unless
+      // the reader's consumer ended the effect meanwhile (a consumer resumed in place that stopped)
+      for (let taken = take(exchange); taken.length > 0 && !settled; taken = take(exchange)) {
+        const next = reader.chunks(taken)
+        if (next === false) {
           leave(exchange)
-          resume(Effect.succeed(reader.done()))
+          end(Effect.succeed(reader.done()))
+          return
+        }
+        if (next !== true) {
+          next(resumed)
           return
         }
       }
-      if (exchange.failed !== undefined) resume(Effect.fail(exchange.failed))
-      else if (exchange.ended) resume(Effect.succeed(reader.done()))
+      if (settled) return
+      if (exchange.failed !== undefined) end(Effect.fail(exchange.failed))
+      else if (exchange.ended) end(Effect.succeed(reader.done()))
       else exchange.wake = gather
     }
     const gather = (): void => {
+      if (settled) return
       try {
         hand()
       } catch (defect) {
         leave(exchange)
-        resume(Effect.die(defect))
+        end(Effect.die(defect))
       }
     }
     gather()
     return Effect.sync(() => {
+      settled = true
       exchange.wake = undefined
       leave(exchange)
+    })
+  })
+
+/** Waits until `hold` resumes its reader (at once if it does so when called). */
+export const held = (hold: Hold): Effect.Effect<undefined> =>
+  Effect.callback<undefined>((resume) => {
+    hold(() => {
+      resume(Effect.undefined)
     })
   })
 
@@ -378,7 +412,11 @@ const bodyOfStream = (
 ): Pick<Response, "pull" | "readAll" | "each"> => {
   // stops at the end, or once `onChunks` says so (which leaves the stream: the connection closed)
   const each: Response["each"] = (onChunks) =>
-    Stream.runForEachWhile(body, (chunk) => Effect.sync(() => onChunks([chunk])))
+    Stream.runForEachWhile(body, (chunk) =>
+      Effect.suspend(() => {
+        const next = onChunks([chunk])
+        return typeof next === "boolean" ? Effect.succeed(next) : Effect.as(held(next), true)
+      }))
   return {
     pull: (scope) => Channel.toPullScoped(Stream.toChannel(body), scope),
     readAll: (maxBytes) =>
