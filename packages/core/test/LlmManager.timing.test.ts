@@ -8,7 +8,7 @@
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Clock, Effect, Fiber, Option, Schema, Stream } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, Option, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import type { StreamPart } from "../src/GenerationResult.ts"
@@ -33,6 +33,36 @@ import {
 
 const prompt = { prompt: "Write one quiz question about volcanoes." }
 const openai = ProviderName.make("openai")
+
+/** The answer {@link dwellingCaller} is streamed, a word an event. */
+const slowAnswer = "Lava is molten rock."
+
+const textOf = (parts: ReadonlyArray<StreamPart>): string =>
+  parts.map((part) => part._tag === "TextDelta" ? part.text : "").join("")
+
+/**
+ * OpenAI (then Anthropic) streaming {@link slowAnswer} an event per word, 20 ms apart in real time, to a caller
+ * that dwells on its first part while more of the answer comes and waits for it: `dwellMs` on the test clock.
+ * The parts it took, and how the stream ended.
+ */
+const dwellingCaller = (options: LlmRequest.Input["options"], dwellMs: number) =>
+  Effect.gen(function*() {
+    const llm = yield* manager({
+      chain: ["openai", "anthropic"],
+      policy: { limits: { firstByteMs: 5_000, firstTokenMs: 5_000, idleMs: 300 } }
+    })
+    yield* inject("openai", MockFault.slowTokens(20, { content: slowAnswer }))
+    const parts: Array<StreamPart> = []
+    const exit = yield* Effect.exit(Stream.runForEach(llm.stream({ ...prompt, options }), (part) =>
+      Effect.gen(function*() {
+        if (parts.length === 0) {
+          yield* liveWait(300)
+          yield* TestClock.adjust(dwellMs)
+        }
+        parts.push(part)
+      })))
+    return { exit, parts }
+  })
 
 describe("LlmManager timing (TestClock for the manager's sleeps, real HTTP)", () => {
   it.effect("honours Retry-After when it fits the remaining budget", () =>
@@ -216,58 +246,31 @@ describe("LlmManager limits (TestClock, real HTTP)", () => {
 
   it.effect("a caller that stops pulling for longer than the idle limit is not a stalled provider", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        policy: { limits: { firstByteMs: 5_000, firstTokenMs: 5_000, idleMs: 300 } }
-      })
-      // one event per word, 20 ms apart in real time: more of the answer is to come while the caller dwells
-      yield* inject("openai", MockFault.slowTokens(20, { content: "Lava is molten rock." }))
-      const parts: Array<StreamPart> = []
-      yield* Stream.runForEach(llm.stream(prompt), (part) =>
-        Effect.gen(function*() {
-          if (parts.length === 0) {
-            // the next words arrive (real time) and wait for the caller, who then dwells for 30 idle limits
-            yield* liveWait(300)
-            yield* TestClock.adjust(9_000)
-          }
-          parts.push(part)
-        }))
+      // the caller dwells for 30 idle limits
+      const { exit, parts } = yield* dwellingCaller({}, 9_000)
+      assert.isTrue(Exit.isSuccess(exit))
       const finish = parts.at(-1)
       if (finish?._tag !== "Finish") return assert.fail(`expected a Finish, got ${finish?._tag}`)
       assert.deepStrictEqual([finish.rescued, finish.sources?.map((s) => s.provider)], [false, ["openai"]])
       assert.isFalse(parts.some((part) => part._tag === "Restart"))
-      const text = parts.map((part) => part._tag === "TextDelta" ? part.text : "").join("")
-      assert.strictEqual(text, "Lava is molten rock.")
+      assert.strictEqual(textOf(parts), slowAnswer)
       assert.strictEqual((yield* stats("anthropic")).requests, 0)
       assert.isAtLeast(yield* Clock.currentTimeMillis, 9_000)
     }).pipe(Effect.provide(Bench)))
 
   it.effect("a caller that stops pulling is bounded by the request deadline: the stream fails with the text it took", () =>
     Effect.gen(function*() {
-      const llm = yield* manager({
-        chain: ["openai", "anthropic"],
-        policy: { limits: { firstByteMs: 5_000, firstTokenMs: 5_000, idleMs: 300 } }
-      })
-      yield* inject("openai", MockFault.slowTokens(20, { content: "Lava is molten rock." }))
-      const parts: Array<StreamPart> = []
-      const error = yield* Effect.flip(
-        Stream.runForEach(llm.stream({ ...prompt, options: { timeout: 2_000 } }), (part) =>
-          Effect.gen(function*() {
-            if (parts.length === 0) {
-              // the next words arrive (real time) and wait for the caller, who dwells past the deadline
-              yield* liveWait(300)
-              yield* TestClock.adjust(2_000)
-            }
-            parts.push(part)
-          }))
-      )
-      const text = parts.map((part) => part._tag === "TextDelta" ? part.text : "").join("")
-      assert.strictEqual(error._tag, "StreamInterrupted")
-      if (error._tag !== "StreamInterrupted") return
+      // the caller dwells past the deadline
+      const { exit, parts } = yield* dwellingCaller({ timeout: 2_000 }, 2_000)
+      const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
+      if (Option.isNone(error) || error.value._tag !== "StreamInterrupted") {
+        return assert.fail(`expected StreamInterrupted, got ${String(exit)}`)
+      }
+      const text = textOf(parts)
       // everything the caller was handed, and no more, is the text the error carries
-      assert.strictEqual(error.partialText, text)
+      assert.strictEqual(error.value.partialText, text)
       assert.isAbove(text.length, 0)
-      assert.isBelow(text.length, "Lava is molten rock.".length)
+      assert.isBelow(text.length, slowAnswer.length)
       assert.strictEqual((yield* stats("anthropic")).requests, 0)
     }).pipe(Effect.provide(Bench)))
 
