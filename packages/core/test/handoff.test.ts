@@ -10,6 +10,13 @@ import { Effect, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Handoff from "../src/internal/handoff.ts"
 
+/** Collects `parts` in a fiber of its own, dwelling a second (on the test clock) on the part 1. */
+const dwellingOnOne = (parts: Stream.Stream<number>) =>
+  Effect.forkChild(
+    Stream.runCollect(Stream.tap(parts, (n) => n === 1 ? Effect.sleep(1_000) : Effect.void)),
+    { startImmediately: true }
+  )
+
 describe("Handoff", () => {
   it.effect("a batch left by an interrupted emit is taken, then the next emit's: no defect", () =>
     Effect.gen(function*() {
@@ -22,10 +29,7 @@ describe("Handoff", () => {
           yield* emit([4])
         })
       )
-      const collected = yield* Effect.forkChild(
-        Stream.runCollect(Stream.tap(parts, (n) => n === 1 ? Effect.sleep(1_000) : Effect.void)),
-        { startImmediately: true }
-      )
+      const collected = yield* dwellingOnOne(parts)
       yield* TestClock.adjust(1_000)
       assert.deepStrictEqual(yield* Fiber.join(collected), [1, 2, 3, 4])
     }))
@@ -47,10 +51,7 @@ describe("Handoff", () => {
           seen.push("all taken")
         })
       )
-      const collected = yield* Effect.forkChild(
-        Stream.runCollect(Stream.tap(parts, (n) => n === 1 ? Effect.sleep(1_000) : Effect.void)),
-        { startImmediately: true }
-      )
+      const collected = yield* dwellingOnOne(parts)
       yield* TestClock.adjust(10)
       assert.deepStrictEqual(seen, ["1 taken", "2 held"])
       yield* TestClock.adjust(1_000)
@@ -69,10 +70,7 @@ describe("Handoff", () => {
           yield* emit([3])
         })
       )
-      const collected = yield* Effect.forkChild(
-        Stream.runCollect(Stream.tap(parts, (n) => n === 1 ? Effect.sleep(1_000) : Effect.void)),
-        { startImmediately: true }
-      )
+      const collected = yield* dwellingOnOne(parts)
       yield* TestClock.adjust(1_000)
       assert.deepStrictEqual(yield* Fiber.join(collected), [1, 2, 3])
     }))
