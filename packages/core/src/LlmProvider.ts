@@ -361,14 +361,16 @@ const pushKey = Symbol.for("@baton/core/LlmProvider/Push")
 
 /**
  * `stream`, able also to hand its parts to a consumer by `push`, without a
- * pull per chunk (see {@link pushOf}). An adapter marks the streams it
- * returns; any stream made from one (`Stream.map`, a wrapper's own) is a new
- * stream, not marked, so its consumer always sees what the wrapper made.
+ * pull per chunk (see {@link pushOf}): a new stream of the same parts, the
+ * one given left as it was (a stream value shared elsewhere gains no push).
+ * An adapter marks the streams it returns; any stream made from one
+ * (`Stream.map`, a wrapper's own) is a new stream, not marked, so its
+ * consumer always sees what the wrapper made.
  *
  * @since 0.1.0
  */
 export const withPush = <E>(stream: Stream.Stream<StreamPart, E>, push: Push<E>): Stream.Stream<StreamPart, E> =>
-  Object.assign(stream, { [pushKey]: push })
+  Object.assign(Stream.fromChannel(Stream.toChannel(stream)), { [pushKey]: push })
 
 /**
  * The push of a stream marked by {@link withPush}, if it is one. The

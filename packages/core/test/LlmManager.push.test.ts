@@ -28,8 +28,8 @@ const answer = (text: string): ReadonlyArray<StreamPart> => [
   })
 ]
 
-/** A provider whose stream says "pulled" when pulled and, when `pushes`, "pushed" when pushed (with a supervisor). */
-const twoWay = (pushes: boolean) =>
+/** A provider answering by `stream` alone. */
+const streaming = (stream: () => Stream.Stream<StreamPart>) =>
   Layer.succeed(
     LlmProvider.LlmProvider,
     LlmProvider.make({
@@ -38,19 +38,23 @@ const twoWay = (pushes: boolean) =>
       capabilities: { assistantPrefill: false, streamUsage: true, structuredOutput: "json-schema" },
       generate: () => Effect.die("generate is streamed underneath"),
       generateStructured: () => Effect.die("no structured output here"),
-      stream: () => {
-        const pulled = Stream.fromIterable(answer("pulled"))
-        return pushes
-          ? LlmProvider.withPush(pulled, (onParts) =>
-            LlmProvider.Supervisor.use((supervisor) =>
-              Effect.sync(() => {
-                onParts(answer(supervisor === undefined ? "unsupervised" : "pushed"))
-              })
-            ))
-          : pulled
-      }
+      stream
     })
   )
+
+/** A provider whose stream says "pulled" when pulled and, when `pushes`, "pushed" when pushed (with a supervisor). */
+const twoWay = (pushes: boolean) =>
+  streaming(() => {
+    const pulled = Stream.fromIterable(answer("pulled"))
+    return pushes
+      ? LlmProvider.withPush(pulled, (onParts) =>
+        LlmProvider.Supervisor.use((supervisor) =>
+          Effect.sync(() => {
+            onParts(answer(supervisor === undefined ? "unsupervised" : "pushed"))
+          })
+        ))
+      : pulled
+  })
 
 const texts = (parts: ReadonlyArray<StreamPart>): string =>
   parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
@@ -77,5 +81,21 @@ describe("LlmManager reads a provider's stream by its push", () => {
       const llm = yield* LlmManager.make({ providers: [twoWay(false)] })
       assert.strictEqual((yield* llm.generate({ prompt: "hi" })).content, "pulled")
       assert.strictEqual(texts(yield* Stream.runCollect(llm.stream({ prompt: "hi" }))), "pulled")
+    }))
+
+  it.effect("withPush marks a stream of its own: a provider sharing the stream it was given still pulls it", () =>
+    Effect.gen(function*() {
+      // one stream value two providers return: the first marks it with a push, the second returns it as it is
+      const canned = Stream.fromIterable(answer("pulled"))
+      const pushed = LlmProvider.withPush(canned, (onParts) =>
+        Effect.sync(() => {
+          onParts(answer("pushed"))
+          return undefined
+        }))
+      const marking = yield* LlmManager.make({ providers: [streaming(() => pushed)] })
+      const sharing = yield* LlmManager.make({ providers: [streaming(() => canned)] })
+      assert.strictEqual((yield* marking.generate({ prompt: "hi" })).content, "pushed")
+      assert.strictEqual((yield* sharing.generate({ prompt: "hi" })).content, "pulled")
+      assert.isUndefined(LlmProvider.pushOf(canned))
     }))
 })
