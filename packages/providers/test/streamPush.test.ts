@@ -1,9 +1,10 @@
 /**
  * A provider's stream read by its push (`LlmProvider.pushOf`: how the
- * manager's `generate` reads it, under its supervisor) hands the same parts,
- * fails with the same error and tells the supervisor the same usage as the
- * stream pulled, on every adapter, whole or broken, over the adapter's
- * own undici dispatcher or any other `HttpClient`; a throw of the consumer
+ * manager's `generate` and `stream` read it, under its supervisor) hands the
+ * same parts, fails with the same error and tells the supervisor the same
+ * usage as the stream pulled, on every adapter, whole or broken, over the
+ * adapter's own undici dispatcher or any other `HttpClient`, to a consumer
+ * that takes each batch at once or holds the push after each; a throw of the consumer
  * ends the read as a defect, the connection closed, the process unharmed;
  * without a supervisor the push is the pull; a stream made from another (a
  * wrapper's `Stream.map`) has no push. Over real HTTP from the mock server.
@@ -67,8 +68,11 @@ const comparable = (part: StreamPart): StreamPart => part._tag === "Finish" ? { 
 /** The error of a failed read, its message as said (a cut's text may differ in ids only), or the success. */
 const outcome = (exit: Exit.Exit<void, unknown>) => Exit.isSuccess(exit) ? "success" : Cause.squash(exit.cause)
 
-/** Reads `stream` under a recording supervisor, pulled or pushed. */
-const read = (stream: Stream.Stream<StreamPart, unknown>, how: "pull" | "push") =>
+/**
+ * Reads `stream` under a recording supervisor: pulled, pushed, or pushed to a consumer that holds every batch and
+ * resumes the push on a later turn of the event loop (a caller slower than the provider).
+ */
+const read = (stream: Stream.Stream<StreamPart, unknown>, how: "pull" | "push" | "push, held") =>
   Effect.gen(function*() {
     const parts: Array<StreamPart> = []
     const usage: Array<TokenUsage> = []
@@ -80,7 +84,9 @@ const read = (stream: Stream.Stream<StreamPart, unknown>, how: "pull" | "push") 
       ? Effect.die("the adapter's stream has no push")
       : push((chunk) => {
         parts.push(...chunk)
-        return undefined
+        return how === "push" ? undefined : (resume) => {
+          setTimeout(resume, 1)
+        }
       })
     const exit = yield* Effect.exit(Effect.provideService(run, LlmProvider.Supervisor, supervisor))
     return { parts: parts.map(comparable), exit, usage } satisfies Seen
@@ -98,7 +104,7 @@ const throughClient = Layer.effect(
   })
 )
 
-describe("a provider's stream pushed as the manager's generate reads it", () => {
+describe("a provider's stream pushed as the manager reads it", () => {
   for (const [name, adapter] of Object.entries(adapters)) {
     const provider = name as keyof typeof adapters
     for (const [what, fault, stop] of cases) {
@@ -113,10 +119,12 @@ describe("a provider's stream pushed as the manager's generate reads it", () => 
               options: { model: `${models[provider]}${fault}`, ...(stop === undefined ? {} : { stop }) }
             })
             const pulled = yield* read(llm.stream(request), "pull")
-            const pushed = yield* read(llm.stream(request), "push")
-            assert.deepStrictEqual(pushed.parts, pulled.parts)
-            assert.deepStrictEqual(outcome(pushed.exit), outcome(pulled.exit))
-            assert.deepStrictEqual(pushed.usage, pulled.usage)
+            for (const how of ["push", "push, held"] as const) {
+              const pushed = yield* read(llm.stream(request), how)
+              assert.deepStrictEqual(pushed.parts, pulled.parts, how)
+              assert.deepStrictEqual(outcome(pushed.exit), outcome(pulled.exit), how)
+              assert.deepStrictEqual(pushed.usage, pulled.usage, how)
+            }
           }).pipe(Effect.provide(Bench), Effect.scoped))
       }
     }
