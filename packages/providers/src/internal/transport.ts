@@ -339,10 +339,11 @@ const readOf = <A>(exchange: Exchange, start: () => Reader<A>): Effect.Effect<A,
       if (!settled) queueMicrotask(gather)
     }
     const hand = (): void => {
-      // taking resumes a paused socket, whose parser may hand more chunks (and the end) at once: handed too, unless
-      // the reader's consumer ended the effect meanwhile (a consumer resumed in place that stopped)
-      for (let taken = take(exchange); taken.length > 0 && !settled; taken = take(exchange)) {
+      // taking resumes a paused socket, whose parser may hand more chunks (and the end) at once: handed too
+      for (let taken = take(exchange); taken.length > 0; taken = take(exchange)) {
         const next = reader.chunks(taken)
+        // the reader's consumer, resumed in place, stopped: the effect was interrupted, the exchange left
+        if (settled) return
         if (next === false) {
           leave(exchange)
           end(Effect.succeed(reader.done()))
@@ -353,7 +354,6 @@ const readOf = <A>(exchange: Exchange, start: () => Reader<A>): Effect.Effect<A,
           return
         }
       }
-      if (settled) return
       if (exchange.failed !== undefined) end(Effect.fail(exchange.failed))
       else if (exchange.ended) end(Effect.succeed(reader.done()))
       else exchange.wake = gather
