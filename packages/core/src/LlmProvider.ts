@@ -189,9 +189,9 @@ export interface Implementation {
   ) => Effect.Effect<StructuredResult<A>, ProviderError>
   /**
    * The answer as it comes. An adapter may mark the stream with
-   * {@link withPush}, so that a consumer (the manager's `generate`, and
-   * its `stream` unless a hedge may race it) reads it without a pull per
-   * chunk.
+   * {@link withPush}, so that a consumer (the manager's `generate` and
+   * `stream`, but for the cases {@link pushOf} names) reads it without a
+   * pull per chunk.
    */
   readonly stream: (request: LlmRequest.LlmRequest) => Stream.Stream<StreamPart, ProviderError>
   /**

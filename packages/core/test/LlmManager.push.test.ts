@@ -7,26 +7,27 @@
  * differently tells which read was made.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Fiber, Layer, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import type { StreamPart } from "../src/GenerationResult.ts"
 import { ModelId, ProviderName } from "../src/Ids.ts"
 import * as LlmManager from "../src/LlmManager.ts"
 import * as LlmProvider from "../src/LlmProvider.ts"
+import * as RequestLog from "../src/RequestLog.ts"
 import * as TokenUsage from "../src/TokenUsage.ts"
 
 const provider = ProviderName.make("deepseek")
 const model = ModelId.make("deepseek-chat")
 
-const answer = (text: string): ReadonlyArray<StreamPart> => [
-  { _tag: "TextDelta", text },
-  LlmProvider.finishPart({
-    finishReason: "stop",
-    usage: TokenUsage.make({ promptTokens: 3, completionTokens: 1 }, 0, "model"),
-    provider,
-    model
-  })
-]
+const finish = LlmProvider.finishPart({
+  finishReason: "stop",
+  usage: TokenUsage.make({ promptTokens: 3, completionTokens: 1 }, 0, "model"),
+  provider,
+  model
+})
+
+const answer = (text: string): ReadonlyArray<StreamPart> => [{ _tag: "TextDelta", text }, finish]
 
 /** A provider answering by `stream` alone. */
 const streaming = (stream: () => Stream.Stream<StreamPart>) =>
@@ -98,4 +99,42 @@ describe("LlmManager reads a provider's stream by its push", () => {
       assert.strictEqual((yield* sharing.generate({ prompt: "hi" })).content, "pulled")
       assert.isUndefined(LlmProvider.pushOf(canned))
     }))
+
+  it.effect("a stream stalled after its whole answer ends at the deadline though its caller dwells on a batch", () =>
+    Effect.gen(function*() {
+      // "a", then, while the caller dwells on it, "b" and the finish; the end marker never comes
+      const stalled = streaming(() =>
+        LlmProvider.withPush(
+          Stream.never,
+          (onParts) =>
+            LlmProvider.Supervisor.use((supervisor) =>
+              Effect.gen(function*() {
+                onParts([{ _tag: "TextDelta", text: "a" }])
+                yield* Effect.sleep(10)
+                onParts(answer("b"))
+                return yield* Effect.never
+              }).pipe(Effect.onInterrupt(() => Effect.sync(() => supervisor?.complete?.(finish))))
+            )
+        )
+      )
+      const llm = yield* LlmManager.make({
+        providers: [stalled],
+        policy: FallbackPolicy.make({ maxRetries: 0, requestTimeoutMs: 1_000 })
+      })
+      const parts = yield* Effect.forkChild(
+        Stream.runCollect(
+          Stream.tap(
+            llm.stream({ prompt: "hi" }),
+            (part) => part._tag === "TextDelta" && part.text === "a" ? Effect.sleep(60_000) : Effect.void
+          )
+        ),
+        { startImmediately: true }
+      )
+      yield* TestClock.adjust(5_000)
+      // the request settled at its deadline, as the answer it was: the caller still dwells on "a"
+      const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+      assert.deepStrictEqual(records.map((record) => record.outcome), ["success"])
+      yield* TestClock.adjust(60_000)
+      assert.strictEqual(texts(yield* Fiber.join(parts)), "ab")
+    }).pipe(Effect.provide(RequestLog.layerMemory())))
 })

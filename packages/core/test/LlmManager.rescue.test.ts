@@ -42,6 +42,8 @@ type Time =
   | { readonly _tag: "afterDelta"; readonly delta: number; readonly ms: number }
   | { readonly _tag: "beforeFirstToken"; readonly ms: number | "first-token limit" }
   | { readonly _tag: "perDelta"; readonly ms: number }
+  /** The caller dwells on its first delta for `ms` of real time: what comes meanwhile waits for it, held. */
+  | { readonly _tag: "dwellOnFirst"; readonly ms: number }
 
 type Expected =
   | {
@@ -103,6 +105,14 @@ const onFallback = (
 
 const scenarios: ReadonlyArray<Scenario> = [
   onRetry("cut after 2 tokens", MockFault.cutStreamAfter(2), "ProviderConnectionFailed"),
+  {
+    ...onRetry(
+      "cut after 2 tokens while the caller dwells on the first",
+      MockFault.cutStreamAfter(2),
+      "ProviderConnectionFailed"
+    ),
+    time: { _tag: "dwellOnFirst", ms: 200 }
+  },
   onFallback(
     "stall after 2 tokens",
     MockFault.stallMidStream("forever", { after: 2 }),
@@ -227,6 +237,7 @@ const play = <E>(stream: Stream.Stream<StreamPart, E>, time: Time, primary: Kind
         deltas++
         lastDeltaAt = yield* Clock.currentTimeMillis
         if (time._tag === "perDelta") yield* TestClock.adjust(time.ms)
+        if (time._tag === "dwellOnFirst" && deltas === 1) yield* liveWait(time.ms)
         if (time._tag === "afterDelta" && time.delta === deltas) {
           yield* liveWait(80)
           yield* TestClock.adjust(time.ms)

@@ -14,8 +14,8 @@
  * The producer starts when the stream is run and runs in the stream's scope:
  * a consumer that stops early (or is interrupted) interrupts it. Its failure
  * fails the stream once the batches before it are taken. It hands on one
- * batch at a time (the manager's chain does): an emit that starts while
- * another emit waits is a defect. An emit interrupted while its batch waits
+ * batch at a time (the manager's chain does): an emit (or `taken()`) that
+ * starts while another waits is a defect. An emit interrupted while its batch waits
  * leaves the batch to be taken, as the manager counts it delivered once
  * emitted: the next batch handed on is added to it, in order.
  */
@@ -40,7 +40,7 @@ export interface Handoff<A> {
 /** Resumes a fiber waiting in `Effect.callback`. */
 type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
 
-const overlapping = "Handoff: an emit started while another waited"
+const overlapping = "Handoff: a wait for the taking started while another waited"
 
 /** The stream of the batches `produce` hands on, ending when `produce` does. */
 export const stream = <A, E>(produce: (handoff: Handoff<A>) => Effect.Effect<unknown, E>): Stream.Stream<A, E> =>

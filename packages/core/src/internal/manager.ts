@@ -966,9 +966,10 @@ export type Offer = Handoff.Handoff<StreamPart>
  * Where a stream attempt's deltas go: `emit` with the deltas of one chunk the
  * provider sent (never empty, but for the end of a restarted answer that had
  * none, which still announces its `Restart`), or `give` when the provider
- * pushes them, `end` called once the provider finished (may refuse the end;
- * waits until the caller took what was given), `ended` once the attempt
- * ended, however, with its progress (what it reported).
+ * pushes them, `end` called once the provider finished (may refuse the end),
+ * then `taken` (what completes once the caller took every batch handed on),
+ * `ended` once the attempt ended, however, with its progress (what it
+ * reported).
  */
 interface Sink {
   /**
@@ -979,6 +980,7 @@ interface Sink {
   readonly give: ((deltas: ReadonlyArray<Delta>) => LlmProvider.Hold | undefined) | undefined
   readonly emit: (deltas: ReadonlyArray<Delta>) => Effect.Effect<void, StreamInterrupted>
   readonly end: () => Effect.Effect<void, StreamInterrupted>
+  readonly taken: () => Effect.Effect<void>
   readonly ended: (progress: Progress) => void
 }
 
@@ -1060,7 +1062,7 @@ const consume = (
             message: `${route.provider.name} stream ended without its finish`
           })
         )
-        : succeedAfter(delivering(sink.end()), { finish })
+        : succeedAfter(delivering(ending(sink)), { finish })
     ),
     // a finalizer with no effect of its own: no step after the stream's end
     (streamed) =>
@@ -1069,6 +1071,17 @@ const consume = (
         return undefined
       })
   )
+}
+
+/**
+ * The end of a provider's stream handed to the caller ({@link Sink}'s `end`), and the wait until the caller took
+ * every batch: `Effect.void` when neither waits. Under the watchdog: an answer completed once its stream stopped
+ * (after its deadline) does not wait for the caller.
+ */
+const ending = (sink: Sink): Effect.Effect<void, StreamInterrupted> => {
+  const end = sink.end()
+  const taken = sink.taken()
+  return taken === Effect.void ? end : end === Effect.void ? taken : Effect.andThen(end, taken)
 }
 
 /** `value` once `first` succeeded; at once when `first` is `Effect.void` (nothing handed on): a step fewer. */
@@ -1642,9 +1655,9 @@ const deliver = (
 ): Sink => {
   const source: Source = { provider: route.provider.name, model: modelOf(route, run) }
   // an answer that reaches nobody is its hedge side's own, and one no hedge races the attempt's: nothing to claim
-  let claimed = offer === undefined || engine.policy.hedgeDelayMs === undefined
+  const unraced = engine.policy.hedgeDelayMs === undefined
+  let claimed = offer === undefined || unraced
   let handed = false
-  let gave = false
   /** Notes `deltas` in the answer: the batch that hands them to the caller (after a pending `Restart`). */
   const note = (deltas: ReadonlyArray<Delta>): ReadonlyArray<StreamPart> => {
     handed = true
@@ -1673,15 +1686,14 @@ const deliver = (
     give: claimed
       ? (deltas) => {
         const batch = note(deltas)
-        if (offer === undefined) return undefined
-        gave = true
-        return offer.give(batch)
+        return offer === undefined ? undefined : offer.give(batch)
       }
       : undefined,
     emit,
-    // a restarted answer without a delta still replaces the caller's text, with its `Restart`; what the attempt
-    // gave is taken before it ends
-    end: () => answer.restartPending ? emit([]) : gave && offer !== undefined ? offer.taken() : Effect.void,
+    // a restarted answer without a delta still replaces the caller's text, with its `Restart`
+    end: () => answer.restartPending ? emit([]) : Effect.void,
+    // the caller has what the request's attempts handed on before it ends (a hedge's sides emit, each waiting)
+    taken: () => offer === undefined || !unraced ? Effect.void : offer.taken(),
     ended: (progress) => {
       if (handed) spend(answer, prefill, progress)
     }
@@ -1747,6 +1759,7 @@ const replaying = (run: Run, answer: Answer, route: Route, forward: Sink): Sink 
       return forwardAll(onward)
     },
     end: () => matched < target.length ? Effect.fail(diverged(matched)) : Effect.void,
+    taken: forward.taken,
     ended: forward.ended
   }
 }
