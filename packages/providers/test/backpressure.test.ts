@@ -14,10 +14,10 @@ import * as RequestLog from "@baton/core/RequestLog"
 import * as TestServer from "@baton/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
-import { HttpClient } from "effect/http"
 import { createServer } from "node:http"
 import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
 import * as Manager from "./utils/manager.ts"
+import { throughClient } from "./utils/throughClient.ts"
 
 /** One text delta of about 1 KiB. */
 const piece = "x".repeat(1000)
@@ -63,12 +63,6 @@ const floodingServer = Effect.gen(function*() {
   const port = yield* TestServer.listen(server)
   return { url: `http://127.0.0.1:${port}/v1`, written: () => written, cut: () => cut }
 })
-
-/** Any `HttpClient` but `ProviderHttpClient`'s (a proxy's, a fake's): the adapter reads its body as a stream. */
-const throughClient = Layer.effect(
-  HttpClient.HttpClient,
-  Effect.map(HttpClient.HttpClient, (client) => HttpClient.mapRequest(client, (request) => request))
-)
 
 const clients = {
   "ProviderHttpClient": ProviderHttpClient.layer,

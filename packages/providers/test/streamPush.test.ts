@@ -17,12 +17,12 @@ import * as LiveWait from "@baton/testing/LiveWait"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Layer, Redacted, Stream } from "effect"
-import { HttpClient } from "effect/http"
 import { Bench } from "../../core/test/utils/chain.ts"
 import * as Anthropic from "../src/Anthropic.ts"
 import * as DeepSeek from "../src/DeepSeek.ts"
 import * as Gemini from "../src/Gemini.ts"
 import * as OpenAi from "../src/OpenAi.ts"
+import { throughClient } from "./utils/throughClient.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -94,15 +94,6 @@ const read = (stream: Stream.Stream<StreamPart, unknown>, how: "pull" | "push" |
 
 const providerOf = <E, R>(layer: Layer.Layer<LlmProvider.LlmProvider, E, R>) =>
   Effect.map(Layer.build(layer), (context) => Context.get(context, LlmProvider.LlmProvider))
-
-/** Any `HttpClient` but `ProviderHttpClient`'s (a proxy's, a fake's): its body is read as a stream. */
-const throughClient = Layer.effect(
-  HttpClient.HttpClient,
-  Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
-    return HttpClient.mapRequest(client, (request) => request)
-  })
-)
 
 describe("a provider's stream pushed as the manager reads it", () => {
   for (const [name, adapter] of Object.entries(adapters)) {
