@@ -68,12 +68,18 @@ const server = await Server.start()
 const managers = await Baton.managers(server.url, UsageLedger.layerMemory())
 const input = { prompt: L.prompt, metadata: { subjectId: Baton.subjectId } }
 const request = await run(LlmRequest.make(input))
+const refused = { ...input, metadata: { subjectId: Baton.refusedSubject } }
+// the refused subject spends its one unit of the day; the first failure opens the primary's circuit for the run
+await run(managers.streamed.generate(refused))
+await run(Effect.exit(managers.openCircuitAlone.generate(input)))
 const cases: ReadonlyArray<readonly [string, () => Promise<unknown>]> = [
   [L.names.adapter, () => run(managers.adapter.generate(request))],
   [L.names.adapterStream, () => run(Stream.runDrain(managers.adapter.stream(request)))],
   [L.names.generate, () => run(managers.streamed.generate(input))],
   [L.names.plain, () => run(managers.plain.generate(input))],
-  [L.names.stream, () => run(Stream.runDrain(managers.streamed.stream(input)))]
+  [L.names.stream, () => run(Stream.runDrain(managers.streamed.stream(input)))],
+  [L.names.openCircuitAlone, () => run(Effect.exit(managers.openCircuitAlone.generate(input)))],
+  [L.names.quota, () => run(Effect.exit(managers.streamed.generate(refused)))]
 ]
 
 try {

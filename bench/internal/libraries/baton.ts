@@ -27,7 +27,7 @@ import * as L from "../library.ts"
 /** The subject every request is charged to. */
 export const subjectId = "teacher-bench"
 /** A subject whose daily quota (one request) is spent at set-up: every request is refused before any network call. */
-const refusedSubject = "teacher-refused"
+export const refusedSubject = "teacher-refused"
 
 /** The answer `generateStructured` asks for, as an Effect Schema and as a raw JSON Schema. */
 const Quiz = Schema.Struct({ question: Schema.String, choices: Schema.Array(Schema.String), answer: Schema.Int })
