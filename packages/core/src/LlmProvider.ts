@@ -384,6 +384,55 @@ export const pushOf = <E>(stream: Stream.Stream<StreamPart, E>): Push<E> | undef
   (stream as { readonly [pushKey]?: Push<E> })[pushKey]
 
 /**
+ * `stream` with `f` run on each of its parts as it passes, whether the
+ * consumer pulls the stream or takes its push (see {@link withPush}): a
+ * provider that wraps another's stream to watch it keeps the push, which
+ * `Stream.tap` or `Stream.map` would drop. A throw in `f` is a defect of the
+ * stream.
+ *
+ * @example
+ * ```ts
+ * import * as LlmProvider from "@baton/core/LlmProvider"
+ * import { Layer } from "effect"
+ *
+ * // counts the text deltas every stream of the provider below yields
+ * let deltas = 0
+ * const counting = Layer.effect(
+ *   LlmProvider.LlmProvider,
+ *   LlmProvider.LlmProvider.useSync((provider) =>
+ *     LlmProvider.LlmProvider.of({
+ *       ...provider,
+ *       stream: (request) =>
+ *         LlmProvider.tapParts(provider.stream(request), (part) => {
+ *           if (part._tag === "TextDelta") deltas++
+ *         })
+ *     })
+ *   )
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const tapParts = <E>(
+  stream: Stream.Stream<StreamPart, E>,
+  f: (part: StreamPart) => void
+): Stream.Stream<StreamPart, E> => {
+  const each = (parts: ReadonlyArray<StreamPart>): void => {
+    for (const part of parts) f(part)
+  }
+  const tapped = Stream.mapArray(stream, (parts) => {
+    each(parts)
+    return parts
+  })
+  const push = pushOf(stream)
+  return push === undefined ? tapped : withPush(tapped, (onParts) =>
+    push((parts) => {
+      each(parts)
+      return onParts(parts)
+    }))
+}
+
+/**
  * The `Finish` that ends an adapter's stream: why the model stopped, the
  * usage, the provider and model that answered, the id the provider gave its
  * response (left out when it gave none), and the tool calls assembled from

@@ -100,6 +100,30 @@ describe("LlmManager reads a provider's stream by its push", () => {
       assert.isUndefined(LlmProvider.pushOf(canned))
     }))
 
+  it.effect("a provider wrapping another's stream with tapParts keeps its push, and the tap sees what came", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const tapping = (pushes: boolean) =>
+        Layer.effect(
+          LlmProvider.LlmProvider,
+          LlmProvider.LlmProvider.useSync((inner) =>
+            LlmProvider.LlmProvider.of({
+              ...inner,
+              stream: (request) =>
+                LlmProvider.tapParts(inner.stream(request), (part) => {
+                  seen.push(part._tag === "TextDelta" ? part.text : part._tag)
+                })
+            })
+          )
+        ).pipe(Layer.provide(twoWay(pushes)))
+      const pushed = yield* LlmManager.make({ providers: [tapping(true)] })
+      assert.strictEqual((yield* pushed.generate({ prompt: "hi" })).content, "pushed")
+      assert.strictEqual(texts(yield* Stream.runCollect(pushed.stream({ prompt: "hi" }))), "pushed")
+      const pulled = yield* LlmManager.make({ providers: [tapping(false)] })
+      assert.strictEqual((yield* pulled.generate({ prompt: "hi" })).content, "pulled")
+      assert.deepStrictEqual(seen, ["pushed", "Finish", "pushed", "Finish", "pulled", "Finish"])
+    }))
+
   it.effect("a stream stalled after its whole answer ends at the deadline though its caller dwells on a batch", () =>
     Effect.gen(function*() {
       // "a", then, while the caller dwells on it, "b" and the finish; the end marker never comes

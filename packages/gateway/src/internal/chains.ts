@@ -38,7 +38,7 @@ import type { ModelId, ProviderName } from "@baton/core/Ids"
 import type * as LlmConfig from "@baton/core/LlmConfig"
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as LlmManager from "@baton/core/LlmManager"
-import { LlmProvider } from "@baton/core/LlmProvider"
+import { LlmProvider, tapParts } from "@baton/core/LlmProvider"
 import type * as Pricing from "@baton/core/Pricing"
 import * as Anthropic from "@baton/providers/Anthropic"
 import * as DeepSeek from "@baton/providers/DeepSeek"
@@ -46,7 +46,7 @@ import * as Gemini from "@baton/providers/Gemini"
 import * as OpenAi from "@baton/providers/OpenAi"
 import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
 import * as Providers from "@baton/providers/Providers"
-import { type Context, Effect, Exit, Layer, Metric, Option, type Redacted, Scope, Stream } from "effect"
+import { type Context, Effect, Exit, Layer, Metric, Option, type Redacted, Scope } from "effect"
 import type { HttpClient } from "effect/http"
 import type * as GatewayConfig from "../GatewayConfig.ts"
 
@@ -130,15 +130,10 @@ const recording = (layer: ProviderLayer, producers: Map<string, Producer>): Prov
         ...provider,
         stream: (request) => {
           const producer = { provider: provider.name, model: request.options.model ?? provider.model }
-          return provider.stream(request).pipe(
-            Stream.tap((part) =>
-              Effect.sync(() => {
-                if (part._tag === "TextDelta" || part._tag === "ToolCallDelta") {
-                  producers.set(request.requestId, producer)
-                }
-              })
-            )
-          )
+          // keeps the adapter's push, which the manager reads the stream by
+          return tapParts(provider.stream(request), (part) => {
+            if (part._tag === "TextDelta" || part._tag === "ToolCallDelta") producers.set(request.requestId, producer)
+          })
         }
       })
     )
