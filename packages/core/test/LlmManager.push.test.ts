@@ -71,10 +71,20 @@ describe("LlmManager reads a provider's stream by its push", () => {
   it.effect("a stream a hedge may race is pulled: its first delta claims the answer first", () =>
     Effect.gen(function*() {
       const llm = yield* LlmManager.make({
-        providers: [twoWay(true)],
+        providers: [twoWay(true), twoWay(true)],
         policy: FallbackPolicy.make({ hedgeDelayMs: 1_000 })
       })
       assert.strictEqual(texts(yield* Stream.runCollect(llm.stream({ prompt: "hi" }))), "pulled")
+    }))
+
+  it.effect("a hedged policy over one provider pushes: no hedge can race its only stream", () =>
+    Effect.gen(function*() {
+      const llm = yield* LlmManager.make({
+        providers: [twoWay(true)],
+        policy: FallbackPolicy.make({ hedgeDelayMs: 1_000 })
+      })
+      assert.strictEqual((yield* llm.generate({ prompt: "hi" })).content, "pushed")
+      assert.strictEqual(texts(yield* Stream.runCollect(llm.stream({ prompt: "hi" }))), "pushed")
     }))
 
   it.effect("a stream without a push is pulled by both", () =>

@@ -1655,7 +1655,8 @@ const deliver = (
 ): Sink => {
   const source: Source = { provider: route.provider.name, model: modelOf(route, run) }
   // an answer that reaches nobody is its hedge side's own, and one no hedge races the attempt's: nothing to claim
-  const unraced = engine.policy.hedgeDelayMs === undefined
+  // (a chain of one provider is never hedged: see `chain`)
+  const unraced = engine.policy.hedgeDelayMs === undefined || engine.routes.length === 1
   let claimed = offer === undefined || unraced
   let handed = false
   /** Notes `deltas` in the answer: the batch that hands them to the caller (after a pending `Restart`). */
