@@ -21,7 +21,7 @@
  */
 import * as LlmRequest from "@baton/core/LlmRequest"
 import * as UsageLedger from "@baton/core/UsageLedger"
-import { Effect, Stream, Tracer } from "effect"
+import { Effect, Exit, Stream, Tracer } from "effect"
 import * as Baton from "./internal/libraries/baton.ts"
 import * as L from "./internal/library.ts"
 import * as Server from "./internal/server.ts"
@@ -72,14 +72,21 @@ const refused = { ...input, metadata: { subjectId: Baton.refusedSubject } }
 // the refused subject spends its one unit of the day; the first failure opens the primary's circuit for the run
 await run(managers.streamed.generate(refused))
 await run(Effect.exit(managers.openCircuitAlone.generate(input)))
+
+/** A refused call's exit: a call that was not refused would count another path's steps. */
+const refusal = async (call: Effect.Effect<unknown, unknown>): Promise<Exit.Exit<unknown, unknown>> => {
+  const exit = await run(Effect.exit(call))
+  if (Exit.isSuccess(exit)) throw new Error("the call should have been refused")
+  return exit
+}
 const cases: ReadonlyArray<readonly [string, () => Promise<unknown>]> = [
   [L.names.adapter, () => run(managers.adapter.generate(request))],
   [L.names.adapterStream, () => run(Stream.runDrain(managers.adapter.stream(request)))],
   [L.names.generate, () => run(managers.streamed.generate(input))],
   [L.names.plain, () => run(managers.plain.generate(input))],
   [L.names.stream, () => run(Stream.runDrain(managers.streamed.stream(input)))],
-  [L.names.openCircuitAlone, () => run(Effect.exit(managers.openCircuitAlone.generate(input)))],
-  [L.names.quota, () => run(Effect.exit(managers.streamed.generate(refused)))]
+  [L.names.openCircuitAlone, () => refusal(managers.openCircuitAlone.generate(input))],
+  [L.names.quota, () => refusal(managers.streamed.generate(refused))]
 ]
 
 try {

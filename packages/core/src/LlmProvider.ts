@@ -351,7 +351,10 @@ export type Hold = (resume: () => void) => void
  * cannot take more yet returns a {@link Hold}: the body is read no further
  * until it resumes the push (past the transport's buffer the connection
  * stops being read, as when a pull waits). The effect ends when the stream
- * does, without waiting for a hold on its last parts.
+ * does, without waiting for a hold on its last parts. A throw of `onParts`
+ * ends it as a defect, the body left (the connection closed), as a throw in
+ * a pull's consumer would: a push calls `onParts` where such a throw is
+ * caught, never from a bare callback it would escape from.
  *
  * @since 0.1.0
  */
@@ -388,7 +391,7 @@ export const pushOf = <E>(stream: Stream.Stream<StreamPart, E>): Push<E> | undef
  * consumer pulls the stream or takes its push (see {@link withPush}): a
  * provider that wraps another's stream to watch it keeps the push, which
  * `Stream.tap` or `Stream.map` would drop. A throw in `f` is a defect of the
- * stream.
+ * stream, pulled or pushed (see {@link Push}).
  *
  * @example
  * ```ts

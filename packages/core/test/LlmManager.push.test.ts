@@ -57,6 +57,15 @@ const twoWay = (pushes: boolean) =>
       : pulled
   })
 
+/** A provider wrapping {@link twoWay}'s stream with `LlmProvider.tapParts(stream, f)`. */
+const tapping = (pushes: boolean, f: (part: StreamPart) => void) =>
+  Layer.effect(
+    LlmProvider.LlmProvider,
+    LlmProvider.LlmProvider.useSync((inner) =>
+      LlmProvider.LlmProvider.of({ ...inner, stream: (request) => LlmProvider.tapParts(inner.stream(request), f) })
+    )
+  ).pipe(Layer.provide(twoWay(pushes)))
+
 const texts = (parts: ReadonlyArray<StreamPart>): string =>
   parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
 
@@ -113,25 +122,34 @@ describe("LlmManager reads a provider's stream by its push", () => {
   it.effect("a provider wrapping another's stream with tapParts keeps its push, and the tap sees what came", () =>
     Effect.gen(function*() {
       const seen: Array<string> = []
-      const tapping = (pushes: boolean) =>
-        Layer.effect(
-          LlmProvider.LlmProvider,
-          LlmProvider.LlmProvider.useSync((inner) =>
-            LlmProvider.LlmProvider.of({
-              ...inner,
-              stream: (request) =>
-                LlmProvider.tapParts(inner.stream(request), (part) => {
-                  seen.push(part._tag === "TextDelta" ? part.text : part._tag)
-                })
-            })
-          )
-        ).pipe(Layer.provide(twoWay(pushes)))
-      const pushed = yield* LlmManager.make({ providers: [tapping(true)] })
+      const see = (part: StreamPart) => {
+        seen.push(part._tag === "TextDelta" ? part.text : part._tag)
+      }
+      const pushed = yield* LlmManager.make({ providers: [tapping(true, see)] })
       assert.strictEqual((yield* pushed.generate({ prompt: "hi" })).content, "pushed")
       assert.strictEqual(texts(yield* Stream.runCollect(pushed.stream({ prompt: "hi" }))), "pushed")
-      const pulled = yield* LlmManager.make({ providers: [tapping(false)] })
+      const pulled = yield* LlmManager.make({ providers: [tapping(false, see)] })
       assert.strictEqual((yield* pulled.generate({ prompt: "hi" })).content, "pulled")
       assert.deepStrictEqual(seen, ["pushed", "Finish", "pushed", "Finish", "pulled", "Finish"])
+    }))
+
+  it.effect("a throw in tapParts' function fails the attempt as a defect, pushed or pulled", () =>
+    Effect.gen(function*() {
+      const breaks = (part: StreamPart) => {
+        if (part._tag === "TextDelta") throw new Error("the tap broke")
+      }
+      for (const pushes of [true, false]) {
+        const llm = yield* LlmManager.make({
+          providers: [tapping(pushes, breaks)],
+          policy: FallbackPolicy.make({ maxRetries: 0 })
+        })
+        const error = yield* Effect.flip(llm.generate({ prompt: "hi" }))
+        assert.strictEqual(error._tag, "AllProvidersFailed")
+        assert.deepStrictEqual(
+          error._tag === "AllProvidersFailed" ? error.attempts.map((attempt) => attempt.error?._tag) : [],
+          ["Defect"]
+        )
+      }
     }))
 
   it.effect("a stream stalled after its whole answer ends at the deadline though its caller dwells on a batch", () =>
