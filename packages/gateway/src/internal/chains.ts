@@ -24,9 +24,11 @@
  * errors and, handing them to the request log, from its records (a
  * logged prompt), not only its own chain's: an endpoint may echo any.
  *
- * Each provider client is wrapped to note, per request id, which provider
- * and model produced the latest stream delta: a stream's chunks name the
- * model that produced them, fallbacks included.
+ * Each provider client is wrapped to note, per request id of a streamed
+ * answer (`Producers.watch`), which provider and model produced the latest
+ * stream delta: a stream's chunks name the model that produced them,
+ * fallbacks included. A whole answer names its producer in its result, so
+ * the streams under `generate` are passed through untouched.
  *
  * `/metrics` shows what the gateway holds: `baton_gateway_chain_managers`
  * (managers, evicted ones still serving a call included) and
@@ -56,6 +58,48 @@ export interface Producer {
   readonly model: ModelId
 }
 
+/**
+ * Who produced the latest text of each streamed answer, by request id. Only
+ * the requests being watched are noted, and each is forgotten when the
+ * scope that watches it closes.
+ */
+export interface Producers {
+  /** Notes who produces `requestId`'s text until `scope` closes. */
+  readonly watch: (requestId: string, scope: Scope.Scope) => Effect.Effect<void>
+  /** Notes `producer` as the latest of `requestId` while it is watched (never after: nothing is left behind). */
+  readonly note: (requestId: string, producer: Producer) => void
+  /** The latest producer noted for `requestId`. */
+  readonly latest: (requestId: string) => Producer | undefined
+}
+
+/** `Producers` as the provider clients see them: whether a request's streams are to be noted. */
+interface Noting extends Producers {
+  readonly watched: (requestId: string) => boolean
+}
+
+const makeProducers = (): Noting => {
+  const watched = new Set<string>()
+  const latest = new Map<string, Producer>()
+  return {
+    watch: (requestId, scope) =>
+      Effect.andThen(
+        Effect.sync(() => watched.add(requestId)),
+        Scope.addFinalizer(
+          scope,
+          Effect.sync(() => {
+            watched.delete(requestId)
+            latest.delete(requestId)
+          })
+        )
+      ),
+    note: (requestId, producer) => {
+      if (watched.has(requestId)) latest.set(requestId, producer)
+    },
+    latest: (requestId) => latest.get(requestId),
+    watched: (requestId) => watched.has(requestId)
+  }
+}
+
 /** The managers of a gateway. */
 export interface Chains {
   /**
@@ -66,7 +110,7 @@ export interface Chains {
   readonly managerFor: (
     steps: ReadonlyArray<GatewayConfig.Step>
   ) => Effect.Effect<LlmManager.Service, LlmConfigError, Scope.Scope>
-  readonly producers: Map<string, Producer>
+  readonly producers: Producers
 }
 
 /**
@@ -122,17 +166,24 @@ const baseLayer = (provider: GatewayConfig.Provider, model: ModelId, settings: L
   })
 }
 
-const recording = (layer: ProviderLayer, producers: Map<string, Producer>): ProviderLayer =>
+/**
+ * `layer`'s provider, noting in `producers` who produced each part of text
+ * or tool call of a watched request's stream, before the part goes on, its
+ * push kept (`LlmProvider.tapParts`); any other request's stream is the
+ * provider's own.
+ */
+const recording = (layer: ProviderLayer, producers: Noting): ProviderLayer =>
   Layer.effect(
     LlmProvider,
     LlmProvider.useSync((provider) =>
       LlmProvider.of({
         ...provider,
         stream: (request) => {
+          if (!producers.watched(request.requestId)) return provider.stream(request)
           const producer = { provider: provider.name, model: request.options.model ?? provider.model }
           // keeps the adapter's push, which the manager reads the stream by
           return tapParts(provider.stream(request), (part) => {
-            if (part._tag === "TextDelta" || part._tag === "ToolCallDelta") producers.set(request.requestId, producer)
+            if (part._tag === "TextDelta" || part._tag === "ToolCallDelta") producers.note(request.requestId, producer)
           })
         }
       })
@@ -180,7 +231,7 @@ export const make = (
   context: Context.Context<HttpClient.HttpClient | Pricing.Pricing>,
   scope: Scope.Scope
 ): Chains => {
-  const producers = new Map<string, Producer>()
+  const producers = makeProducers()
   const providers = new Map<string, Effect.Effect<Context.Context<LlmProvider>, LlmConfigError>>()
   const aliasKeys = new Set([...config.aliases.values()].map(keyOf))
   /** The aliases' managers, never evicted. */

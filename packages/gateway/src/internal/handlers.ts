@@ -323,7 +323,9 @@ export const make = (
       : Stream.fromIterableEffect(
         wholeAnswer(call).pipe(
           Effect.tap(({ ending: { model, provider } }) =>
-            Effect.sync(() => chains.producers.set(call.requestId, { provider, model }))
+            Effect.sync(() => {
+              chains.producers.note(call.requestId, { provider, model })
+            })
           ),
           Effect.map(wholeParts)
         )
@@ -347,7 +349,7 @@ export const make = (
       Effect.gen(function*() {
         // closed by the body when it ends, else with the request's scope (closing it twice does nothing)
         const scope = yield* Scope.fork(yield* Effect.scope)
-        yield* Scope.addFinalizer(scope, Effect.sync(() => chains.producers.delete(call.requestId)))
+        yield* chains.producers.watch(call.requestId, scope)
         const close = Scope.close(scope, Exit.void)
         return yield* restore(startStream(call, scope, close)).pipe(Effect.onError(() => close))
       })
@@ -372,7 +374,7 @@ export const make = (
         created,
         body.stream_options?.include_usage === true,
         () => {
-          const producer = chains.producers.get(requestId)
+          const producer = chains.producers.latest(requestId)
           return producer === undefined ? body.model : Wire.producedBy(producer.provider, producer.model)
         }
       )
@@ -431,12 +433,9 @@ export const make = (
       const format = body.response_format
       const output = format?.type === "json_schema" ? yield* structuredOutput(format) : undefined
       const call: Call = { manager, body, input, output, requestId, subjectId, note }
-      return yield* (body.stream === true
-        ? streamAnswer(call)
-        : answer(call).pipe(
-          // `generate` streams underneath: forget who produced the text once answered
-          Effect.ensuring(Effect.sync(() => chains.producers.delete(requestId)))
-        )).pipe(Effect.mapError((error) => error._tag === "InvalidOptions" ? inBodyTerms(error, body) : error))
+      return yield* (body.stream === true ? streamAnswer(call) : answer(call)).pipe(
+        Effect.mapError((error) => error._tag === "InvalidOptions" ? inBodyTerms(error, body) : error)
+      )
     })
 
   const chatCompletions = (request: HttpServerRequest.HttpServerRequest) =>
