@@ -105,7 +105,8 @@ export interface Chains {
   /**
    * The manager of a chain, held until the current scope closes (the
    * request's: the call, its stream included, runs within it), so that an
-   * eviction never closes a manager under a call.
+   * eviction never closes a manager under a call; an alias's, never
+   * evicted, is not held once built.
    */
   readonly managerFor: (
     steps: ReadonlyArray<GatewayConfig.Step>
@@ -315,9 +316,8 @@ export const make = (
       )
     })
 
-  const entryOf = (steps: ReadonlyArray<GatewayConfig.Step>) =>
+  const entryOf = (key: string, steps: ReadonlyArray<GatewayConfig.Step>) =>
     Effect.suspend(() => {
-      const key = keyOf(steps)
       const existing = pinned.get(key) ?? recent.get(key)
       if (existing !== undefined) return Effect.as(lease(key, existing), existing)
       const managerScope = Scope.forkUnsafe(scope)
@@ -331,8 +331,15 @@ export const make = (
       })
     })
 
+  /** An alias's manager, once built, is never evicted: a call takes it without a lease. */
   const managerFor = (steps: ReadonlyArray<GatewayConfig.Step>) =>
-    Effect.flatMap(Effect.uninterruptible(entryOf(steps)), (entry) => entry.manager)
+    Effect.suspend(() => {
+      const key = keyOf(steps)
+      const alias = pinned.get(key)
+      return alias !== undefined
+        ? alias.manager
+        : Effect.flatMap(Effect.uninterruptible(entryOf(key, steps)), (entry) => entry.manager)
+    })
 
   return { managerFor, producers }
 }
