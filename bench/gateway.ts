@@ -2,7 +2,9 @@
  * What `baton serve` adds to a call: an OpenAI-format request to the gateway
  * (alias `bench` = the mock's `openai/gpt-4o-mini`) against the same request
  * sent to the mock server directly, both with a bare `undici.request` +
- * `JSON.parse` client, interleaved per round, at concurrency 1 and 256.
+ * `JSON.parse` client, interleaved per round, at concurrency 1 and 256,
+ * after a warm-up of 20,000 calls of each (`Measure.warmupCalls`: the
+ * gateway's path is compiled by then, as a long-running gateway's is).
  *
  * The mock server and the gateway each run in their own process; the
  * gateway runs `baton serve`'s defaults (memory quota, SQLite ledger, JSON
@@ -155,7 +157,9 @@ const main = async () => {
   try {
     const direct = caller(`${mock.url}/openai/v1/chat/completions`, "sk-bench-direct", "gpt-4o-mini")
     const through = caller(`${gateway.url}/v1/chat/completions`, clientKey, "bench")
-    for (const call of [direct, through]) await batch(call, 500, 16, gateway.pid)
+    // V8 compiles a call's path over its first 10,000-20,000 calls, the gateway's too: a short warm-up measured
+    // the compiling (1,000-1,200 µs per request in the first batches, about 600 once compiled)
+    for (const call of [direct, through]) await batch(call, Measure.warmupCalls, 16, gateway.pid)
     const idleRssMiB = memoryMiB(gateway.pid, "VmRSS")
     const rows: Array<Row> = []
     for (const concurrency of concurrencies) {
