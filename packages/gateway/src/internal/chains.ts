@@ -6,7 +6,8 @@
  * {@link maxRequestChains} most recently used chains only: a client naming
  * ever new orderings of `model` and `fallbacks` cannot make the gateway hold
  * more. An evicted manager is closed once the last call using it has ended
- * (each call holds its manager in the request's scope), never under a call.
+ * (each call on a chain that is not an alias holds its manager in the
+ * request's scope), never under a call.
  *
  * Each `provider/model` gets one provider client, built on first use in the
  * gateway's scope and shared by every chain that names it: building a
@@ -28,7 +29,7 @@
  * answer (`Producers.watch`), which provider and model produced the latest
  * stream delta: a stream's chunks name the model that produced them,
  * fallbacks included. A whole answer names its producer in its result, so
- * the streams under `generate` are passed through untouched.
+ * the streams of a non-streamed answer are passed through untouched.
  *
  * `/metrics` shows what the gateway holds: `baton_gateway_chain_managers`
  * (managers, evicted ones still serving a call included) and
@@ -106,7 +107,7 @@ export interface Chains {
    * The manager of a chain, held until the current scope closes (the
    * request's: the call, its stream included, runs within it), so that an
    * eviction never closes a manager under a call; an alias's, never
-   * evicted, is not held once built.
+   * evicted, is not held once it is kept (at start).
    */
   readonly managerFor: (
     steps: ReadonlyArray<GatewayConfig.Step>
@@ -331,7 +332,7 @@ export const make = (
       })
     })
 
-  /** An alias's manager, once built, is never evicted: a call takes it without a lease. */
+  /** An alias's manager, kept at start and never evicted: a call takes it without a lease. */
   const managerFor = (steps: ReadonlyArray<GatewayConfig.Step>) =>
     Effect.suspend(() => {
       const key = keyOf(steps)
