@@ -200,7 +200,7 @@ describe("BatonLanguageModel", () => {
       ])
     }).pipe(Effect.provide(stack({ chain: ["openai"] }))))
 
-  it.live("a rescued stream's finish names every source of its text and says it was rescued", () =>
+  it.live("a rescued stream's finish, and a generated text's, names every source of its text and says it was rescued", () =>
     Effect.gen(function*() {
       const Spliced = Schema.Struct({
         provider: Schema.String,
@@ -222,6 +222,16 @@ describe("BatonLanguageModel", () => {
         sources: [{ provider: "deepseek", model: "deepseek-flash" }],
         rescued: false
       })
+      yield* inject("deepseek", MockFault.cutStreamAfter(3))
+      // `generate` restarts a broken answer on a provider that takes no prefill: the new answer's source only
+      const generated = yield* LanguageModel.generateText({ prompt: "A long answer about Mars" })
+      assert.deepStrictEqual(finished(generated.content), {
+        provider: "openai",
+        sources: [{ provider: "openai", model: "gpt-4o-mini" }],
+        rescued: true
+      })
+      const unbroken = yield* LanguageModel.generateText({ prompt: "A long answer about Mars" })
+      assert.deepStrictEqual(finished(unbroken.content), finished(whole))
     }).pipe(Effect.provide(stack({ chain: ["deepseek", "openai"] }))))
 
   it.live("a user message's text parts are sent one a line (as effect/ai's OpenAI-compatible provider sends them), an assistant's as one text with nothing between", () =>

@@ -65,6 +65,16 @@ export const responseIdOf = (u: unknown): string | undefined =>
 export const responseModelOf: (u: unknown) => string | undefined = responseIdOf
 
 /**
+ * A provider and model that produced text of an answer.
+ *
+ * @since 0.1.0
+ */
+export const Source = Schema.Struct({ provider: ProviderName, model: ModelId })
+
+/** @since 0.1.0 */
+export type Source = typeof Source.Type
+
+/**
  * A completed generation.
  *
  * @since 0.1.0
@@ -108,7 +118,21 @@ export const GenerationResult = Schema.Struct({
    * called none. Put them as they are on the next `assistant` message: a
    * call's `replay` goes back to the provider that made it (`Tool.Replay`).
    */
-  toolCalls: Schema.optionalKey(Schema.Array(ToolCall))
+  toolCalls: Schema.optionalKey(Schema.Array(ToolCall)),
+  /**
+   * From `LlmManager.generate` and `generateStructured`: every provider and
+   * model whose text or tool calls the answer holds, in order (more than one
+   * when a broken answer was continued by another attempt; after a restart,
+   * those of the new answer only), as a stream's `Finish.sources`. Absent on
+   * a provider's own result.
+   */
+  sources: Schema.optionalKey(Schema.Array(Source)),
+  /**
+   * From `LlmManager.generate` and `generateStructured`: whether the answer
+   * survived a broken attempt (continued or restarted by another), as a
+   * stream's `Finish.rescued`. Absent on a provider's own result.
+   */
+  rescued: Schema.optionalKey(Schema.Boolean)
 })
 
 /** @since 0.1.0 */
@@ -162,16 +186,6 @@ export interface ToolCallDelta {
    * (DeepSeek's reasoning only there).
    */
   readonly replay?: Replay | undefined
-}
-
-/**
- * A provider and model that produced text of an answer.
- *
- * @since 0.1.0
- */
-export interface Source {
-  readonly provider: ProviderName
-  readonly model: ModelId
 }
 
 /**

@@ -65,7 +65,9 @@
  * Gotchas:
  * - Build it once (a layer), not per request.
  * - `generate` streams underneath by default so that a stalled provider is
- *   caught within the first-token and idle limits; set
+ *   caught within the first-token and idle limits, and a broken answer is
+ *   completed before you get it (its result's `sources` and `rescued` say
+ *   whose text it holds and whether that happened); set
  *   `FallbackPolicy.generateVia: "generate"` for plain calls.
  * - `stream` runs at most one batch (one read of the connection) ahead of
  *   its caller, and Baton's adapters over `ProviderHttpClient` stop reading

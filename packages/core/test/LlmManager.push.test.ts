@@ -16,6 +16,7 @@ import * as LlmManager from "../src/LlmManager.ts"
 import * as LlmProvider from "../src/LlmProvider.ts"
 import * as RequestLog from "../src/RequestLog.ts"
 import * as TokenUsage from "../src/TokenUsage.ts"
+import * as Streaming from "./utils/streaming.ts"
 
 const provider = ProviderName.make("deepseek")
 const model = ModelId.make("deepseek-chat")
@@ -30,18 +31,7 @@ const finish = LlmProvider.finishPart({
 const answer = (text: string): ReadonlyArray<StreamPart> => [{ _tag: "TextDelta", text }, finish]
 
 /** A provider answering by `stream` alone. */
-const streaming = (stream: () => Stream.Stream<StreamPart>) =>
-  Layer.succeed(
-    LlmProvider.LlmProvider,
-    LlmProvider.make({
-      name: provider,
-      model,
-      capabilities: { assistantPrefill: false, streamUsage: true, structuredOutput: "json-schema" },
-      generate: () => Effect.die("generate is streamed underneath"),
-      generateStructured: () => Effect.die("no structured output here"),
-      stream
-    })
-  )
+const streaming = (stream: () => Stream.Stream<StreamPart>) => Streaming.streaming(provider, model, stream)
 
 /** A provider whose stream says "pulled" when pulled and, when `pushes`, "pushed" when pushed (with a supervisor). */
 const twoWay = (pushes: boolean) =>

@@ -174,6 +174,21 @@ describe("LlmManager structured output", () => {
 })
 
 describe("LlmManager.generate streaming underneath follows the rescue rules", () => {
+  it.live("a result names whose text it holds: a cut answer continued by the fallback names both, a plain call its own", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["deepseek", "anthropic"] })
+      yield* inject("deepseek", MockFault.cutStreamAfter(3))
+      const continued = yield* llm.generate(prompt)
+      assert.deepStrictEqual(continued.sources?.map((s) => s.provider), ["deepseek", "anthropic"])
+      assert.isTrue(continued.rescued)
+      const plain = yield* manager({ chain: ["deepseek", "anthropic"], policy: { generateVia: "generate" } })
+      const answered = yield* plain.generate(prompt)
+      assert.deepStrictEqual([answered.sources, answered.rescued], [[{
+        provider: answered.provider,
+        model: answered.model
+      }], false])
+    }).pipe(Effect.provide(Bench)))
+
   it.live("a cut answer is continued from the text received on a prefill-capable provider, usage summed", () =>
     Effect.gen(function*() {
       const llm = yield* manager({ chain: ["deepseek", "anthropic"], policy: { maxRetries: 1 } })
@@ -181,6 +196,9 @@ describe("LlmManager.generate streaming underneath follows the rescue rules", ()
       yield* inject("deepseek", MockFault.cutStreamAfter(3))
       const rescued = yield* llm.generate(prompt)
       assert.strictEqual(rescued.content, whole.content)
+      // the result says the answer was rescued, and whose text it holds (the retry continued its own provider's)
+      assert.deepStrictEqual([whole.sources?.map((s) => s.provider), whole.rescued], [["deepseek"], false])
+      assert.deepStrictEqual([rescued.sources?.map((s) => s.provider), rescued.rescued], [["deepseek"], true])
       assert.deepStrictEqual(rescued.attempts.map(pick("provider", "role", "error")), [
         ["deepseek", "primary", "ProviderConnectionFailed"],
         ["deepseek", "retry", undefined]

@@ -4,8 +4,8 @@
  * A `GenerationResult` becomes `response-metadata` (the request id, the model
  * that answered), the text, and a `finish` part with the finish reason and
  * the usage; Baton's own account (provider, cost in nano-USD, price source,
- * every attempt; a stream's `sources` too, every provider and model whose
- * text the answer holds, and whether it was `rescued`) rides in the finish
+ * every attempt; the `sources` too, every provider and model whose text
+ * the answer holds, and whether it was `rescued`) rides in the finish
  * part's `metadata.baton`, and a tool
  * call's `replay` in its `tool-call` part's `metadata.baton.replay`. A stream
  * becomes `text-start` / `text-delta`s / `text-end`, the tool calls'
@@ -110,12 +110,12 @@ interface Account {
   readonly usage: TokenUsage.TokenUsage
   readonly attempts?: GenerationResult["attempts"] | undefined
   readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
-  /** A stream's: every provider and model whose text the answer holds, and whether a broken answer was rescued. */
+  /** Every provider and model whose text the answer holds, and whether a broken answer was rescued (`LlmManager`'s). */
   readonly sources?: ReadonlyArray<Source> | undefined
   readonly rescued?: boolean | undefined
 }
 
-/** A stream's sources and rescue, as plain JSON; nothing for a result, which has none. */
+/** The answer's sources and rescue, as plain JSON; nothing when it has none (a provider's own result). */
 const splice = (account: Account) =>
   account.sources === undefined ? {} : {
     sources: account.sources.map((source) => ({ provider: source.provider, model: source.model })),

@@ -1162,7 +1162,11 @@ const generateOnce = (engine: Engine, run: Run): Once<GenerationResult> => {
   const streamed = streamOnce(engine, run, answer, undefined, "whole")
   return (route, role) => {
     if (engine.policy.generateVia !== "stream" || !route.provider.capabilities.streamUsage) {
-      return attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport)
+      return Effect.map(
+        attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport),
+        // a plain call answers whole: a rescue when a streamed attempt of the answer broke before it
+        (result) => ({ ...result, sources: plainSources(result), rescued: answer.shown })
+      )
     }
     const startedAt = run.clock.currentTimeMillisUnsafe()
     return Effect.map(streamed(route, role), ({ finish }): GenerationResult => ({
@@ -1177,7 +1181,9 @@ const generateOnce = (engine: Engine, run: Run): Once<GenerationResult> => {
       attempts: [],
       responseId: finish.responseId,
       responseModel: finish.responseModel,
-      ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls })
+      ...(finish.toolCalls === undefined ? {} : { toolCalls: finish.toolCalls }),
+      sources: answer.sources,
+      rescued: answer.rescued
     }))
   }
 }
@@ -1598,6 +1604,10 @@ export const generate = (
     })
   )
 
+/** The source of a plain call's answer: its provider and model, none for an empty answer. */
+const plainSources = ({ content, model, provider, toolCalls }: GenerationResult): ReadonlyArray<Source> =>
+  content.length > 0 || toolCalls !== undefined ? [{ provider, model }] : []
+
 /** `generateStructured`: the whole chain with re-asks, hedged when the policy says so; `usage` as `generate`'s. */
 export const generateStructured = <A>(
   engine: Engine,
@@ -1610,7 +1620,10 @@ export const generateStructured = <A>(
       ...result,
       usage: run.billed ?? result.usage,
       requestId: run.request.requestId,
-      attempts: attemptsOf(run)
+      attempts: attemptsOf(run),
+      // a structured answer is one plain call's (its re-asks and fallbacks answer it whole)
+      sources: plainSources(result),
+      rescued: false
     })
   )
 
@@ -1790,6 +1803,11 @@ const streamOnce = (
 ): Once<Streamed> => {
   const once: Once<Streamed> = (route, role) => {
     if (answer.delivered.length === 0) {
+      if (answer.shown) {
+        // an answer of tool calls alone broke: it is answered again whole, the new attempt's calls its own
+        answer.rescued = true
+        answer.sources = []
+      }
       const plain = streamAttempt(engine, run, route, role, run.request, deliver(engine, run, answer, route, offer))
       return mode === "none" ? Effect.mapError(plain, (error) => interrupted(answer, error)) : plain
     }
