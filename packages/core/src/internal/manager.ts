@@ -604,6 +604,12 @@ const limitOf = (limits: AttemptLimits, phase: Phase): number => {
 }
 
 /**
+ * Whether the policy hedges the chain: a hedge delay, and more than one
+ * provider (a chain of one is never hedged: see `chain`).
+ */
+const hedges = (engine: Engine): boolean => engine.policy.hedgeDelayMs !== undefined && engine.routes.length > 1
+
+/**
  * What an attempt leaves of the deadline to the steps behind it: the plain
  * attempt limit when one of them may run after it (not known open at `now`
  * for the model the request names: a circuit the store refused lately),
@@ -611,7 +617,7 @@ const limitOf = (limits: AttemptLimits, phase: Phase): number => {
  * it rather than after it.
  */
 const reserveFor = (engine: Engine, run: Run, route: Route, now: number): number => {
-  if (engine.policy.hedgeDelayMs !== undefined) return 0
+  if (hedges(engine)) return 0
   const routes = engine.routes
   for (let index = route.index + 1; index < routes.length; index++) {
     // read only: a later step's circuit key takes none of the circuits a named model may get
@@ -1668,8 +1674,7 @@ const deliver = (
 ): Sink => {
   const source: Source = { provider: route.provider.name, model: modelOf(route, run) }
   // an answer that reaches nobody is its hedge side's own, and one no hedge races the attempt's: nothing to claim
-  // (a chain of one provider is never hedged: see `chain`)
-  const unraced = engine.policy.hedgeDelayMs === undefined || engine.routes.length === 1
+  const unraced = !hedges(engine)
   let claimed = offer === undefined || unraced
   let handed = false
   /** Notes `deltas` in the answer: the batch that hands them to the caller (after a pending `Restart`). */
