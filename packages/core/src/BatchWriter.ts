@@ -175,7 +175,7 @@ export interface Options {
    * background fiber flushes (default 1 second): the most a crash can lose.
    */
   readonly flushInterval?: Duration.Input | undefined
-  /** Most items per write (default 500; taken as a whole number of at least 1). */
+  /** Most items per write (default 500; a whole number of 1 or more). */
   readonly maxBatchSize?: number | undefined
   /** Retries of a failing batch, and of a row written alone right after a write that succeeded (default 3; a whole number). */
   readonly retries?: number | undefined
@@ -209,6 +209,7 @@ interface Settings {
   readonly closeTimeout: Duration.Duration
   readonly writeTimeout: Duration.Duration
   readonly retries: number
+  readonly maxBatchSize: number
 }
 
 const settingsOf = (owner: string, options: Omit<Options, "name">): Effect.Effect<Settings, LlmConfigError> =>
@@ -217,7 +218,8 @@ const settingsOf = (owner: string, options: Omit<Options, "name">): Effect.Effec
     maxOutage: LlmConfig.duration(`${owner}.maxOutage`, options.maxOutage ?? "1 minute", "nonNegative"),
     closeTimeout: LlmConfig.duration(`${owner}.closeTimeout`, options.closeTimeout ?? "10 seconds", "nonNegative"),
     writeTimeout: LlmConfig.duration(`${owner}.writeTimeout`, options.writeTimeout ?? "2 minutes", "positive"),
-    retries: LlmConfig.wholeNumber(`${owner}.retries`, options.retries ?? 3, "nonNegative")
+    retries: LlmConfig.wholeNumber(`${owner}.retries`, options.retries ?? 3, "nonNegative"),
+    maxBatchSize: LlmConfig.wholeNumber(`${owner}.maxBatchSize`, options.maxBatchSize ?? 500, "positive")
   })
 
 /**
@@ -225,8 +227,9 @@ const settingsOf = (owner: string, options: Omit<Options, "name">): Effect.Effec
  * and `SqlRequestLog` name their own): `flushInterval`, `maxOutage` and
  * `closeTimeout` take a duration of 0 or more, `writeTimeout` one of more
  * than 0 (every write would time out at 0), `retries` a whole number of 0 or
- * more. Anything else (`"10 secs"`, a negative duration, `NaN`) is an
- * `LlmConfigError` naming the option.
+ * more, `maxBatchSize` one of 1 or more. Anything else (`"10 secs"`, a
+ * negative duration, `NaN`, a batch of 2.5 rows) is an `LlmConfigError`
+ * naming the option.
  *
  * @since 0.1.0
  */
@@ -303,14 +306,15 @@ export const make = <A, E>(
   options: Options
 ): Effect.Effect<BatchWriter<A>, LlmConfigError, Scope.Scope> =>
   Effect.gen(function*() {
-    const { closeTimeout, flushInterval, maxOutage, retries, writeTimeout } = yield* settingsOf("BatchWriter", options)
+    const { closeTimeout, flushInterval, maxBatchSize, maxOutage, retries, writeTimeout } = yield* settingsOf(
+      "BatchWriter",
+      options
+    )
     // ended by the close when it takes the rows for the last time: a row it refuses is written by `writeLate`
     const queue = yield* Queue.unbounded<A, Cause.Done>()
     const lock = yield* Semaphore.make(1)
     /** Open while the queue may hold rows no flush has taken: the background fiber sleeps only then. */
     const work = Latch.makeUnsafe()
-    // a whole number of at least 1, as `Array.chunksOf` took it (0 or NaN would loop or drop every row)
-    const maxBatchSize = Math.max(1, Math.floor(options.maxBatchSize ?? 500) || 1)
     const retry = Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: retries }))
     /**
      * One try of a write: one that hangs (a locked table, packets dropped)

@@ -146,12 +146,15 @@ describe("BatchWriter", () => {
       assert.deepStrictEqual(batches.flat(), Array.from({ length: 1203 }, (_, i) => i))
     }))
 
-  it.effect("a maxBatchSize below 1, fractional or NaN is taken as a whole number of at least 1", () =>
+  it.effect("a maxBatchSize that is not a whole number of at least 1 fails the writer, naming it", () =>
     Effect.gen(function*() {
-      assert.deepStrictEqual((yield* batchesOf(3, 0)).map((batch) => batch.length), [1, 1, 1])
-      assert.deepStrictEqual((yield* batchesOf(3, -5)).map((batch) => batch.length), [1, 1, 1])
-      assert.deepStrictEqual((yield* batchesOf(3, Number.NaN)).map((batch) => batch.length), [1, 1, 1])
-      assert.deepStrictEqual((yield* batchesOf(5, 2.7)).map((batch) => batch.length), [2, 2, 1])
+      for (const maxBatchSize of [0, -5, 2.7, Number.NaN, Number.POSITIVE_INFINITY]) {
+        const error = yield* Effect.flip(batchesOf(3, maxBatchSize))
+        assert.deepStrictEqual([error._tag, error.variable], ["LlmConfigError", "BatchWriter.maxBatchSize"])
+        assert.include(error.message, `BatchWriter.maxBatchSize: must be`)
+        assert.include(error.message, `, got ${maxBatchSize}`)
+      }
+      assert.deepStrictEqual((yield* batchesOf(3, 1)).map((batch) => batch.length), [1, 1, 1])
     }))
 
   describe("a store that is down", () => {

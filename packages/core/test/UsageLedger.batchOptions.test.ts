@@ -3,9 +3,10 @@
  * `maxOutage`, `closeTimeout`, `writeTimeout`, `retries`) are checked when
  * the ledger is built: a value that is not a duration, a negative one, `NaN`,
  * a `writeTimeout` of zero (every write would time out and its rows be
- * dropped) or `retries` that is not a whole number of 0 or more fails the
- * build with an `LlmConfigError` naming the option, not a Defect and not a
- * ledger that loses its rows.
+ * dropped), `retries` that is not a whole number of 0 or more or a
+ * `maxBatchSize` that is not one of 1 or more fails the build with an
+ * `LlmConfigError` naming the option, not a Defect and not a ledger that
+ * loses its rows or writes them in batches it was not asked for.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
@@ -55,6 +56,14 @@ describe("UsageLedger batching options", () => {
       }
     }))
 
+  it.effect("a maxBatchSize that is not a whole number of at least 1 fails the build, naming it", () =>
+    Effect.gen(function*() {
+      for (const maxBatchSize of [0, -1, 2.5, Number.NaN]) {
+        const error = yield* buildError({ maxBatchSize })
+        assert.deepStrictEqual([error._tag, error.variable], ["LlmConfigError", "UsageLedger.maxBatchSize"])
+      }
+    }))
+
   it.effect("zero, Duration.infinity and whole retries are taken", () =>
     Effect.gen(function*() {
       yield* Layer.build(UsageLedger.layerMemory({
@@ -62,7 +71,8 @@ describe("UsageLedger batching options", () => {
         maxOutage: 0,
         closeTimeout: 0,
         writeTimeout: Duration.infinity,
-        retries: 0
+        retries: 0,
+        maxBatchSize: 1
       })).pipe(Effect.scoped)
       yield* UsageLedger.checkOptions({ flushInterval: Duration.infinity, maxOutage: "1 hour", retries: 5 })
     }))
