@@ -794,11 +794,20 @@ describe("baton", () => {
   })
 
   /**
-   * `baton generate --json` with `args` against the mock's DeepSeek, in `cwd`, stopped by Ctrl-C `settleMs`
-   * after the provider has the call: its exit code and what it printed on stdout.
+   * `baton generate --json` with `args` against the mock's DeepSeek, in `cwd`, stopped by Ctrl-C once the provider
+   * has the call (`"received"`) or once its answer reached the stall its model injects (`"stalled"`, what came
+   * before it written): its exit code and what it printed on stdout.
    */
-  const interruptedJson = async (args: ReadonlyArray<string>, cwd: string, settleMs = 0) => {
-    const before = await Effect.runPromise(server.stats("deepseek"))
+  const interruptedJson = async (
+    args: ReadonlyArray<string>,
+    cwd: string,
+    when: "received" | "stalled" = "received"
+  ) => {
+    const counted = async () => {
+      const stats = await Effect.runPromise(server.stats("deepseek"))
+      return when === "received" ? stats.requests : stats.stalled
+    }
+    const before = await counted()
     const child = spawn(node, [baton, "generate", "Write about Mars", "--json", ...args], {
       cwd,
       env: { ...baseEnv, ...onMock(), LLM_MAX_RETRIES: "0" }
@@ -806,10 +815,9 @@ describe("baton", () => {
     let stdout = ""
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
     const exited = new Promise((resolve) => child.once("exit", resolve))
-    while ((await Effect.runPromise(server.stats("deepseek"))).requests === before.requests) {
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-    await new Promise((resolve) => setTimeout(resolve, settleMs))
+    while ((await counted()) === before) await new Promise((resolve) => setTimeout(resolve, 50))
+    // the bytes written before the stall cross the loopback: one more poll's time for the CLI to read them
+    if (when === "stalled") await new Promise((resolve) => setTimeout(resolve, 50))
     child.kill("SIGINT")
     return { code: await exited, stdout }
   }
@@ -828,7 +836,7 @@ describe("baton", () => {
       const cwd = freshDir()
       // three words of the answer (after the model's reasoning), then silence: the answer is under way when stopped
       const model = "deepseek-flash@stallMidStream=forever;after=3"
-      const ran = await interruptedJson([...flags, "--model", model, "--teacher", "billed"], cwd, 2000)
+      const ran = await interruptedJson([...flags, "--model", model, "--teacher", "billed"], cwd, "stalled")
       const label = flags.join(" ")
       assert.strictEqual(ran.code, 130, label)
       const { error } = JSON.parse(ran.stdout) as {

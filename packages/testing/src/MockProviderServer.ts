@@ -110,6 +110,12 @@ export interface MockStats {
   readonly completed: number
   /** Responses the client closed the connection on before they finished. */
   readonly cancelled: number
+  /**
+   * Responses that reached the stall `MockFault.stallMidStream` injected, what
+   * came before it written: a test waits for it before stopping its client
+   * mid-answer, instead of sleeping.
+   */
+  readonly stalled: number
   /** Input tokens billed, cached ones included. */
   readonly promptTokens: number
   /** Output tokens billed, reasoning included. */

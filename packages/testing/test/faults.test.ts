@@ -284,6 +284,10 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
         const call = yield* timedCall(server, "openai", { stream: true })
         assert.isAtLeast(call.totalMs, 190)
         assert.strictEqual(sseJson(call.text).at(-1), "[DONE]")
+        assert.deepInclude(yield* server.stats("openai"), { completed: 1, stalled: 1 })
+        // a reply without a stall reaches none
+        yield* timedCall(server, "openai", { stream: true })
+        assert.deepInclude(yield* server.stats("openai"), { completed: 2, stalled: 1 })
       }))
 
     it.effect("stallMidStream forever never finishes; the client's abort counts as a cancel", () =>
@@ -293,7 +297,7 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
         const call = yield* timedCall(server, "gemini", { stream: true, abortAfterMs: 200 })
         assert.include(call.error, "TimeoutError")
         const stats = yield* statsWhen(server, "gemini", (s) => s.cancelled === 1)
-        assert.deepInclude(stats, { requests: 1, completed: 0, cancelled: 1 })
+        assert.deepInclude(stats, { requests: 1, completed: 0, cancelled: 1, stalled: 1 })
         // billed what its first chunk reported: the prompt and the one token sent
         assert.isAbove(stats.promptTokens, 0)
         assert.strictEqual(stats.completionTokens, 1)

@@ -57,6 +57,7 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
         requests: 0,
         completed: 0,
         cancelled: 0,
+        stalled: 0,
         promptTokens: 0,
         completionTokens: 0,
         cachedPromptTokens: 0,

@@ -28,6 +28,7 @@ export interface Counters {
   requests: number
   completed: number
   cancelled: number
+  stalled: number
   promptTokens: number
   completionTokens: number
   cachedPromptTokens: number
@@ -39,6 +40,7 @@ export const emptyCounters = (): Counters => ({
   requests: 0,
   completed: 0,
   cancelled: 0,
+  stalled: 0,
   promptTokens: 0,
   completionTokens: 0,
   cachedPromptTokens: 0,
@@ -324,8 +326,10 @@ const playFrames = async (
     }
     res.write(frame)
     session.reported(played.usage[i])
-    if (i === stallAt && playback.stall !== undefined) await wait(res, playback.stall)
-    else if (playback.tokenDelay !== undefined && i < frames.length - 1) await wait(res, playback.tokenDelay)
+    if (i === stallAt && playback.stall !== undefined) {
+      session.stalled()
+      await wait(res, playback.stall)
+    } else if (playback.tokenDelay !== undefined && i < frames.length - 1) await wait(res, playback.tokenDelay)
   }
   if (!res.destroyed) res.end()
 }
@@ -345,7 +349,10 @@ const playBody = async (res: ServerResponse, session: Session, text: string, pla
     session.destroy()
     return
   }
-  if (playback.stall !== undefined) await wait(res, playback.stall)
+  if (playback.stall !== undefined) {
+    session.stalled()
+    await wait(res, playback.stall)
+  }
   if (!res.destroyed) res.end(body.slice(half))
 }
 
@@ -368,6 +375,8 @@ interface Exchange {
 interface Session {
   readonly bill: (usage: Usage) => void
   readonly reported: (usage: Usage | undefined) => void
+  /** The response reached its injected stall: what came before it was written. */
+  readonly stalled: () => void
   readonly destroy: () => void
 }
 
@@ -591,6 +600,9 @@ const track = (res: ServerResponse, state: ProviderState): Session => {
     },
     reported: (usage) => {
       if (usage !== undefined) reported = usage
+    },
+    stalled: () => {
+      state.counters.stalled++
     },
     destroy: () => {
       destroyedByServer = true
