@@ -140,6 +140,42 @@ describe("LlmManager: a key a provider echoes masked", () => {
     }).pipe(Effect.scoped))
 })
 
+describe("LlmManager: a credential in a base URL's query", () => {
+  it.live("its value (Gemini's ?key=, a proxy's ?token=) is scrubbed from logs, errors, spans and the request log", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.start()
+      // not key-shaped: only the configured value can catch it
+      const urlKey = "url-CANARY-gemini-24680"
+      const urlToken = "url-CANARY-token-13579"
+      const check = LeakCheck.make()
+      const { Manager, records } = configuredManager({
+        LLM_CHAIN: "gemini,local/llama3.2",
+        GEMINI_API_KEY: geminiKey,
+        GEMINI_BASE_URL: `${server.baseUrl("gemini")}?key=${urlKey}`,
+        LLM_COMPAT_LOCAL_BASE_URL: `${server.baseUrl("openai")}?api-version=2024-10-21&access_token=${urlToken}`,
+        LLM_COMPAT_LOCAL_API_KEY: "local-key",
+        LLM_MAX_RETRIES: "0"
+      })
+      const failed = yield* Effect.gen(function*() {
+        // a server that quotes the URL it was sent, as a proxy's error page does
+        yield* server.inject("gemini", MockFault.status(404, { message: `no route for /v1beta/models?key=${urlKey}` }))
+        yield* server.inject("openai", MockFault.status(400, { message: `bad request: access_token=${urlToken}` }))
+        const error = yield* Effect.flip(LlmManager.LlmManager.use((manager) => manager.generate({ prompt: "Hello" })))
+        yield* Effect.logError("generation failed", error)
+        return error
+      }).pipe(Effect.withSpan("url-key.test"), Effect.provide(Manager), check.capture)
+      check.addErrors([failed])
+      assert.strictEqual(failed._tag, "AllProvidersFailed")
+      assert.isAbove(records.length, 1)
+      const seen = [...check.texts(), ...records].join("\n")
+      assert.include(seen, "[redacted]")
+      for (const secret of [urlKey, urlToken]) assert.notInclude(seen, secret)
+      // a query parameter that is no credential is no secret: the message keeps it
+      const sent = yield* server.received("openai")
+      assert.strictEqual(sent.at(-1)?.query["api-version"], "2024-10-21")
+    }).pipe(Effect.scoped))
+})
+
 describe("LlmManager keys from secret files", () => {
   it.live("a key with a trailing newline (a mounted secret file) is sent without it: the call succeeds", () =>
     Effect.gen(function*() {

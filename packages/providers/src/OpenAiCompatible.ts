@@ -87,7 +87,11 @@ import * as Provider from "./internal/provider.ts"
 export interface Options {
   /** The provider name: lower-case letters, digits, `-`, `_` (`ollama`, `groq`). */
   readonly name: string
-  /** The base URL, up to and including the version segment (`http://localhost:11434/v1`). */
+  /**
+   * The base URL, up to and including the version segment (`http://localhost:11434/v1`); its query
+   * (`?api-version=...`) is sent with every request, the value of a parameter named as a credential
+   * (`?access_token=`, `?key=`) scrubbed from errors as the key is.
+   */
   readonly baseUrl: string
   /** The model used when a request names none. */
   readonly model: string

@@ -11,9 +11,11 @@
  *   URL's path, then the codec's path, then the base URL's query if it has
  *   one (`?api-version=...`); the key is revealed only inside
  *   `codec.headers`, which puts it in a header, and the caller's extra
- *   headers (`Settings.headers`) only as they are sent; the key and the
- *   extra headers' secrets (`ExtraHeaders`) are scrubbed from every error,
- *   and handed on as the provider's `secrets` for the manager to scrub; no
+ *   headers (`Settings.headers`) only as they are sent; the key, the
+ *   extra headers' secrets (`ExtraHeaders`) and the values of the base
+ *   URL's query parameters named as credentials (Gemini's `?key=`) are
+ *   scrubbed from every error, and handed on as the provider's `secrets`
+ *   for the manager to scrub; no
  *   client span, no trace headers (the manager owns tracing, and a span per request is measurable
  *   overhead); the exchange is reported to the current
  *   `LlmProvider.HttpObserver`;
@@ -320,7 +322,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   const server = LlmProvider.serverOf(base)
 
   // the key and the extra headers' values: scrubbed from every error
-  const secrets = secretsOf(settings)
+  const secrets = secretsOf(settings, base)
   const requestHeaders = headersOf(settings)
   const contextOf = (model: ModelId): HttpError.ErrorContext => ({ provider: name, model, secrets })
   const malformed = (model: ModelId, message: string, status?: number) =>
@@ -939,10 +941,23 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   } satisfies LlmProvider.Implementation
 })
 
-/** The values that must never appear in an error: the key, then the extra headers' secrets. */
-const secretsOf = (settings: Settings): ReadonlyArray<Redacted.Redacted> => {
-  const { secrets } = settings.headers
-  return settings.apiKey === undefined ? secrets : [settings.apiKey, ...secrets]
+/**
+ * The values that must never appear in an error: the key, the extra
+ * headers' secrets, then each value of a query parameter of `base` whose
+ * name says it carries a credential (`ExtraHeaders.isCredentialName`), as
+ * given and as sent (percent-encoded, a server quoting the URL it got).
+ */
+const secretsOf = (settings: Settings, base: URL): ReadonlyArray<Redacted.Redacted> => {
+  const secrets = settings.apiKey === undefined
+    ? [...settings.headers.secrets]
+    : [settings.apiKey, ...settings.headers.secrets]
+  for (const [name, value] of base.searchParams) {
+    if (value.length === 0 || !ExtraHeaders.isCredentialName(name)) continue
+    secrets.push(Redacted.make(value))
+    const sent = encodeURIComponent(value)
+    if (sent !== value) secrets.push(Redacted.make(sent))
+  }
+  return secrets
 }
 
 /** The headers of each request, revealed as it is sent: the codec's (the key's), and the extra ones it does not name. */
