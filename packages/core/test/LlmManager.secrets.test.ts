@@ -104,6 +104,29 @@ const configuredManager = (variables: Record<string, string>) => {
   return { Manager, records }
 }
 
+/**
+ * Every rendering of a request that failed through the manager built from
+ * `variables` after `faults` were injected (logs, error, spans, the request
+ * log's records), checked to have failed on every provider and been logged.
+ */
+const renderedFailure = (variables: Record<string, string>, faults: ReadonlyArray<Effect.Effect<void>>) =>
+  Effect.gen(function*() {
+    const check = LeakCheck.make()
+    const { Manager, records } = configuredManager(variables)
+    const failed = yield* Effect.gen(function*() {
+      yield* Effect.all(faults)
+      const error = yield* Effect.flip(LlmManager.LlmManager.use((manager) => manager.generate({ prompt: "Hello" })))
+      yield* Effect.logError("generation failed", error)
+      return error
+    }).pipe(Effect.withSpan("rendered.test"), Effect.provide(Manager), check.capture)
+    check.addErrors([failed])
+    assert.strictEqual(failed._tag, "AllProvidersFailed")
+    assert.isAbove(records.length, 1)
+    const seen = [...check.texts(), ...records].join("\n")
+    assert.include(seen, "[redacted]")
+    return seen
+  })
+
 describe("LlmManager: a key a provider echoes masked", () => {
   it.live("its prefix before the mask (sk-CANAR****7890) is [redacted] in logs, errors, spans and the request log", () =>
     Effect.gen(function*() {
@@ -112,65 +135,45 @@ describe("LlmManager: a key a provider echoes masked", () => {
       // not key-shaped: only the configured value can catch it
       const compatKey = "local-CANARY-7654321"
       const masked = (key: string) => `${key.slice(0, 8)}${"*".repeat(12)}${key.slice(-4)}`
-      const check = LeakCheck.make()
-      const { Manager, records } = configuredManager({
+      const seen = yield* renderedFailure({
         LLM_CHAIN: "deepseek,local/llama3.2",
         DEEPSEEK_API_KEY: hostedKey,
         DEEPSEEK_BASE_URL: server.baseUrl("deepseek"),
         LLM_COMPAT_LOCAL_BASE_URL: server.baseUrl("openai"),
         LLM_COMPAT_LOCAL_API_KEY: compatKey,
         LLM_MAX_RETRIES: "0"
-      })
-      const failed = yield* Effect.gen(function*() {
-        yield* server.inject(
+      }, [
+        server.inject(
           "deepseek",
           MockFault.status(401, { message: `Incorrect API key provided: ${masked(hostedKey)}.` })
-        )
-        yield* server.inject("openai", MockFault.status(401, { message: `invalid key ${masked(compatKey)}` }))
-        const error = yield* Effect.flip(LlmManager.LlmManager.use((manager) => manager.generate({ prompt: "Hello" })))
-        yield* Effect.logError("generation failed", error)
-        return error
-      }).pipe(Effect.withSpan("masked.test"), Effect.provide(Manager), check.capture)
-      check.addErrors([failed])
-      assert.strictEqual(failed._tag, "AllProvidersFailed")
-      assert.isAbove(records.length, 1)
-      const seen = [...check.texts(), ...records].join("\n")
-      assert.include(seen, "[redacted]")
+        ),
+        server.inject("openai", MockFault.status(401, { message: `invalid key ${masked(compatKey)}` }))
+      ])
       for (const key of [hostedKey, compatKey]) assert.notInclude(seen, key.slice(0, 8), key)
     }).pipe(Effect.scoped))
 })
 
 describe("LlmManager: a credential in a base URL's query", () => {
-  it.live("its value (Gemini's ?key=, a proxy's ?token=) is scrubbed from logs, errors, spans and the request log", () =>
+  it.live("its value (Gemini's ?key=, a proxy's ?access_token=) is scrubbed from logs, errors, spans and the request log", () =>
     Effect.gen(function*() {
       const server = yield* MockProviderServer.start()
       // not key-shaped: only the configured value can catch it
       const urlKey = "url-CANARY-gemini-24680"
       const urlToken = "url-CANARY-token-13579"
-      const check = LeakCheck.make()
-      const { Manager, records } = configuredManager({
+      const seen = yield* renderedFailure({
         LLM_CHAIN: "gemini,local/llama3.2",
         GEMINI_API_KEY: geminiKey,
         GEMINI_BASE_URL: `${server.baseUrl("gemini")}?key=${urlKey}`,
         LLM_COMPAT_LOCAL_BASE_URL: `${server.baseUrl("openai")}?api-version=2024-10-21&access_token=${urlToken}`,
         LLM_COMPAT_LOCAL_API_KEY: "local-key",
         LLM_MAX_RETRIES: "0"
-      })
-      const failed = yield* Effect.gen(function*() {
+      }, [
         // a server that quotes the URL it was sent, as a proxy's error page does
-        yield* server.inject("gemini", MockFault.status(404, { message: `no route for /v1beta/models?key=${urlKey}` }))
-        yield* server.inject("openai", MockFault.status(400, { message: `bad request: access_token=${urlToken}` }))
-        const error = yield* Effect.flip(LlmManager.LlmManager.use((manager) => manager.generate({ prompt: "Hello" })))
-        yield* Effect.logError("generation failed", error)
-        return error
-      }).pipe(Effect.withSpan("url-key.test"), Effect.provide(Manager), check.capture)
-      check.addErrors([failed])
-      assert.strictEqual(failed._tag, "AllProvidersFailed")
-      assert.isAbove(records.length, 1)
-      const seen = [...check.texts(), ...records].join("\n")
-      assert.include(seen, "[redacted]")
+        server.inject("gemini", MockFault.status(404, { message: `no route for /v1beta/models?key=${urlKey}` })),
+        server.inject("openai", MockFault.status(400, { message: `bad request: access_token=${urlToken}` }))
+      ])
       for (const secret of [urlKey, urlToken]) assert.notInclude(seen, secret)
-      // a query parameter that is no credential is no secret: the message keeps it
+      // a query parameter that is no credential is sent as it was given
       const sent = yield* server.received("openai")
       assert.strictEqual(sent.at(-1)?.query["api-version"], "2024-10-21")
     }).pipe(Effect.scoped))
