@@ -53,7 +53,12 @@
  * thoughts), though never handed to the caller, counts as tokens here:
  * keep-alive comments and pings do not. A stream that has produced its
  * first token is bounded by `idleMs` and the request deadline only: a
- * healthy long answer is never cut by `attemptMs`. A provider silent past a
+ * healthy long answer is never cut by `attemptMs`. Between reasoning events
+ * before the answer, the longer of the model's first-token limit and
+ * `idleMs` (a model may think silently between two bursts), except that
+ * with a step behind it in the chain a model silent for `idleMs` after its
+ * reasoning ends at the attempt limit: the next step keeps its time. A model
+ * that keeps reasoning is not cut before the deadline. A provider silent past a
  * limit fails with `ProviderTimeout` (its message names the limit and how
  * much text had arrived), which is not retried on the same provider: the
  * next provider gets the remaining budget.

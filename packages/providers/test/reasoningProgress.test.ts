@@ -195,11 +195,20 @@ const gemini = (baseUrl: string) => Gemini.layer({ apiKey, baseUrl, model: "gemi
 
 type Primary = (baseUrl: string) => ReturnType<typeof DeepSeek.layer>
 
-/** What `LlmManager.stream` over `primary` alone gave for `frames`: the text, or the first attempt's error. */
-const streamed = (primary: Primary, frames: ReadonlyArray<Paced>, limits: FallbackPolicy.FallbackPolicy = policy) =>
+/**
+ * What `LlmManager.stream` over `primary` (then `fallbacks`, none by default) gave for `frames`: the text, or the
+ * first attempt's error.
+ */
+const streamed = (
+  primary: Primary,
+  frames: ReadonlyArray<Paced>,
+  limits: FallbackPolicy.FallbackPolicy = policy,
+  fallbacks: ReadonlyArray<ReturnType<Primary>> = []
+) =>
   Effect.gen(function*() {
     const baseUrl = yield* pacedServer(frames)
-    const llm = yield* LlmManager.make({ providers: [primary(baseUrl)], policy: limits, generationEnabled: true })
+    const providers = [primary(baseUrl), ...fallbacks]
+    const llm = yield* LlmManager.make({ providers, policy: limits, generationEnabled: true })
     const parts = yield* Stream.runCollect(llm.stream({ prompt: "What is 6 x 7?" })).pipe(Effect.result)
     if (parts._tag === "Failure") {
       const error = parts.failure
@@ -257,6 +266,29 @@ describe("reasoning deltas keep a stream alive for the watchdog", () => {
         ])
       ]
       const result = yield* streamed(deepSeek, frames, thinking)
+      assert.isUndefined(result.error, String(result.error))
+      assert.strictEqual(result.text, "The answer is 42.")
+    }))
+
+  it.live("with a fallback behind it, a model reasoning past the attempt limit is not cut: it answers", () =>
+    Effect.gen(function*() {
+      // the fallback keeps 600 ms of a 1,800 ms deadline: the attempt limit, 600 ms, ends a silent attempt
+      const behind = FallbackPolicy.make({
+        maxRetries: 0,
+        requestTimeoutMs: 1_800,
+        limits: {
+          firstByteMs: 5_000,
+          firstTokenMs: limitMs,
+          thinkingFirstTokenMs: limitMs,
+          idleMs: limitMs,
+          attemptMs: 600
+        }
+      })
+      // nothing listens there: an attempt on it would fail
+      const unreachable = OpenAiCompatible.layer({ name: "backup", baseUrl: "http://127.0.0.1:9/v1", model: "m" })
+      // 1.2 s of reasoning, a delta every 100 ms, then the answer
+      const frames = [...chatReasoning("reasoning_content"), ...chatAnswer]
+      const result = yield* streamed(deepSeek, frames, behind, [unreachable])
       assert.isUndefined(result.error, String(result.error))
       assert.strictEqual(result.text, "The answer is 42.")
     }))

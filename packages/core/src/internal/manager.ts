@@ -128,7 +128,9 @@ const makeProgress = (first: Phase, clock: Clock.Clock, now: number): Progress =
  * such event restarts the wait for the next, which may last the longer of
  * the model's first-token limit and the idle limit (a model may think
  * silently between two bursts of reasoning), and the attempt limit no longer
- * applies (the deadline does), as once a first token came. After it, the
+ * applies (the deadline does), as once a first token came, unless the model
+ * has been silent for the idle limit and a step behind it needs the rest of
+ * the deadline ({@link limitsCheck}). After it, the
  * attempt stays `idle`, its wait restarted. No text reached the caller
  * (`received` does not grow, and the answer is claimed only by its first
  * delta). An attempt `delivering` stays so: the caller still holds a batch.
@@ -638,8 +640,10 @@ const reserveFor = (engine: Engine, run: Run, route: Route, now: number): number
  * and the deadline bound it: a healthy long answer is not cut by the attempt
  * limit; once it streamed reasoning before its answer, the longer of the
  * first-token and idle limits between two events, and the deadline
- * ({@link reasoned}). A plain call waits for its headers within the
- * first-byte limit only where they come before its answer (`early`:
+ * ({@link reasoned}), but the attempt limit again once it has been silent
+ * for the idle limit with a step behind it (the step keeps its time). A
+ * plain call waits for its headers within the first-byte limit only where
+ * they come before its answer (`early`:
  * `LlmProvider.Capabilities.headersBeforeAnswer`); elsewhere they come with
  * the whole answer, and the attempt limit alone bounds the wait. An attempt
  * with a step behind it in the chain ends, at the latest, when the plain
@@ -670,11 +674,14 @@ const limitsCheck = (
   // a plain call's headers come with its answer unless the provider sends them early: then only the attempt limit
   const firstByteMs = plain && !early ? Number.POSITIVE_INFINITY : limits.firstByteMs
   const shortest = plain ? Math.min(firstByteMs, attemptMs) : Math.min(firstByteMs, limits.firstTokenMs, limits.idleMs)
+  // a model silent for the idle limit after its reasoning ends at `attemptEnd` when a step behind it needs the rest
+  const keepsReserve = reserveMs > 0
   return (now) => {
     if (now >= deadlineAt) return new DeadlineReached()
     const phase = progress.phase
+    const thinking = phase === "reasoning" && !(keepsReserve && now - progress.since >= limits.idleMs)
     // only the deadline ends `delivering`: the caller's slowness is not the provider's
-    const end = phase === "idle" || phase === "reasoning" || phase === "delivering" ? deadlineAt : attemptEnd
+    const end = phase === "idle" || thinking || phase === "delivering" ? deadlineAt : attemptEnd
     const received = progress.received
     if (now >= end) {
       return new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: attemptMs, received })
@@ -686,7 +693,9 @@ const limitsCheck = (
       const timedOut = phase === "reasoning" ? "first-token" : phase
       return new ProviderTimeout({ provider, model, phase: timedOut, timeoutMs: limit, received })
     }
-    return Math.min(end, phaseEnd, now + shortest)
+    // a reasoning model that stays silent is checked again the moment it may be ended for the step behind it
+    const silentAt = phase === "reasoning" && keepsReserve ? Math.max(attemptEnd, progress.since + limits.idleMs) : end
+    return Math.min(end, phaseEnd, silentAt, now + shortest)
   }
 }
 
