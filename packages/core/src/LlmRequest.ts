@@ -204,9 +204,10 @@ const decodeChecked = Effect.fnUntraced(function*(input: Input) {
   )
   const options = noOptions(input.options) ? GenerationOptions.defaults : yield* GenerationOptions.decode(input.options)
   const request = normalise(prompt, metadata, options)
-  if (input.tools === undefined || input.tools.length === 0) return request
-  const tools = yield* Tool.make(input.tools)
-  return { ...request, tools, toolChoice: yield* Tool.checkChoice(input.toolChoice, tools) }
+  const tools = input.tools === undefined ? [] : yield* Tool.make(input.tools)
+  // checked without tools too: a named tool the request does not carry is a mistake, not a choice to drop
+  const toolChoice = yield* Tool.checkChoice(input.toolChoice, tools)
+  return tools.length === 0 ? request : { ...request, tools, toolChoice }
 })
 
 /** The checked request, with `options.system` first and a request id drawn when the caller gave none. */

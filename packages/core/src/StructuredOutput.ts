@@ -740,6 +740,8 @@ export const fromJsonSchema = (
     return compiled instanceof InvalidOptions ? Effect.fail(compiled) : named({ name, jsonSchema, decode: compiled })
   })
 
+const noSpec = invalidSchema("expected an Effect Schema, a StructuredOutput or a JSON Schema object")
+
 const isStructuredOutput = <A>(spec: Spec<A>): spec is StructuredOutput<A> =>
   "decode" in spec && "jsonSchema" in spec && typeof spec.decode === "function"
 
@@ -774,6 +776,9 @@ export const fromSpec = (
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<StructuredOutput<unknown>, InvalidOptions> => {
   if (Schema.isSchema(spec)) return named(fromSchema(spec, options))
+  // input built without the types: no spec at all
+  const given: unknown = spec
+  if (typeof given !== "object" || given === null) return Effect.fail(noSpec)
   if (isStructuredOutput(spec)) return named(spec)
   return fromJsonSchema(spec, options)
 }

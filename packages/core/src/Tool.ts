@@ -51,7 +51,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema } from "effect"
+import { Effect, Predicate, Schema } from "effect"
 import { ModelId, ProviderName } from "./Ids.ts"
 import * as JsonDepth from "./internal/jsonDepth.ts"
 import { InvalidOptions } from "./LlmError.ts"
@@ -177,49 +177,75 @@ const NAME = /^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/
 const invalid = (field: string, message: string) => new InvalidOptions({ field, message: `${field}: ${message}` })
 
 /** The parameters as JSON Schema: an Effect `Schema`'s, or a raw one once {@link parametersIssue} finds nothing. */
-const parametersOf = (input: Input, index: number): Effect.Effect<StructuredOutput.JsonSchema, InvalidOptions> => {
-  if (Schema.isSchema(input.parameters)) return Effect.succeed(StructuredOutput.fromSchema(input.parameters).jsonSchema)
-  const issue = parametersIssue(input.parameters)
+const parametersOf = (
+  parameters: Input["parameters"],
+  index: number
+): Effect.Effect<StructuredOutput.JsonSchema, InvalidOptions> => {
+  if (Schema.isSchema(parameters)) return Effect.succeed(StructuredOutput.fromSchema(parameters).jsonSchema)
+  const issue = parametersIssue(parameters)
   return issue === undefined
-    ? Effect.succeed(input.parameters)
+    ? Effect.succeed(parameters)
     : Effect.fail(invalid(`tools[${index}].parameters`, issue))
 }
 
 /**
  * Checks tool definitions; fails with `InvalidOptions` naming the first bad
- * one (`tools[1]` for its name, `tools[1].parameters` for its parameters),
- * before any network call.
+ * one (`tools[1]` for its name, `tools[1].description`, `tools[1].parameters`
+ * for its parameters; `tools` for no array), before any network call. Input
+ * built without the types (JSON by hand) is checked as well: an entry that is
+ * no object, a name or description of another type.
  *
  * @since 0.1.0
  */
 export const make = (inputs: ReadonlyArray<Input>): Effect.Effect<ReadonlyArray<Tool>, InvalidOptions> =>
-  Effect.forEach(inputs, (input, index) => {
-    if (!NAME.test(input.name)) {
-      return Effect.fail(
-        invalid(`tools[${index}]`, "name: 1-64 letters, digits, '_' or '-', starting with a letter or '_'")
-      )
-    }
-    if (inputs.findIndex((other) => other.name === input.name) !== index) {
-      return Effect.fail(invalid(`tools[${index}]`, `the name ${input.name} is used twice`))
-    }
-    return Effect.map(
-      parametersOf(input, index),
-      (parameters): Tool => ({ name: input.name, description: input.description, parameters })
+  Array.isArray(inputs)
+    ? Effect.forEach(inputs, (input: unknown, index) => checked(input, index, inputs))
+    : Effect.fail(invalid("tools", "expected an array of tools"))
+
+/** One tool definition of `inputs`, at `index`, checked (see {@link make}). */
+const checked = (input: unknown, index: number, inputs: ReadonlyArray<Input>): Effect.Effect<Tool, InvalidOptions> => {
+  if (!Predicate.isObject(input)) {
+    return Effect.fail(invalid(`tools[${index}]`, "expected a tool: an object with a name and parameters"))
+  }
+  const { description, name } = input
+  if (typeof name !== "string" || !NAME.test(name)) {
+    return Effect.fail(
+      invalid(`tools[${index}]`, "name: 1-64 letters, digits, '_' or '-', starting with a letter or '_'")
     )
-  })
+  }
+  if (description !== undefined && typeof description !== "string") {
+    return Effect.fail(invalid(`tools[${index}].description`, "expected a string"))
+  }
+  if (inputs.findIndex((other: unknown) => Predicate.isObject(other) && other.name === name) !== index) {
+    return Effect.fail(invalid(`tools[${index}]`, `the name ${name} is used twice`))
+  }
+  return Effect.map(
+    // any value: `parametersIssue` refuses what is no JSON Schema
+    parametersOf(input.parameters as Input["parameters"], index),
+    (parameters): Tool => ({ name, description, parameters })
+  )
+}
 
 /**
  * Checks a tool choice against the tools; fails with `InvalidOptions` when it
- * names a tool the request does not carry.
+ * is none of `"auto"`, `"none"`, `"required"` and `{ tool }` (input built
+ * without the types), or names a tool the request does not carry.
  *
  * @since 0.1.0
  */
 export const checkChoice = (
   choice: Choice | undefined,
   tools: ReadonlyArray<Tool>
-): Effect.Effect<Choice | undefined, InvalidOptions> =>
-  typeof choice === "object" && !tools.some((tool) => tool.name === choice.tool)
-    ? Effect.fail(
-      new InvalidOptions({ field: "toolChoice", message: `toolChoice: no tool named ${choice.tool} in tools` })
-    )
-    : Effect.succeed(choice)
+): Effect.Effect<Choice | undefined, InvalidOptions> => {
+  if (choice === undefined || choice === "auto" || choice === "none" || choice === "required") {
+    return Effect.succeed(choice)
+  }
+  // input built without the types: any value
+  const given: unknown = choice
+  if (!Predicate.isObject(given) || typeof given.tool !== "string") {
+    return Effect.fail(invalid("toolChoice", `expected "auto", "none", "required" or { tool: <a tool's name> }`))
+  }
+  return tools.some((tool) => tool.name === choice.tool)
+    ? Effect.succeed(choice)
+    : Effect.fail(invalid("toolChoice", `no tool named ${choice.tool} in tools`))
+}

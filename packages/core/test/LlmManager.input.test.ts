@@ -7,13 +7,14 @@ import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Stream } from "effect"
 import * as LlmConfig from "../src/LlmConfig.ts"
 import * as LlmManager from "../src/LlmManager.ts"
 import type * as LlmRequest from "../src/LlmRequest.ts"
 import { Bench, manager, stats } from "./utils/chain.ts"
 
 const keys = { DEEPSEEK_API_KEY: "k", GEMINI_API_KEY: "g" }
+const tool = { name: "lookup", description: "Looks a word up", parameters: { type: "object", properties: {} } }
 
 describe("bad caller input", () => {
   it.live("requests: null, a huge maxTokens, a blank model, control characters → InvalidOptions naming the field", () =>
@@ -50,7 +51,21 @@ describe("bad caller input", () => {
         // found by the chaos suite's property test: a TypeError (a defect) before
         [{ prompt: "hi", metadata: null }, "metadata"],
         // a message field hidden from enumeration is checked all the same
-        [{ prompt: [Object.defineProperty({ role: "user", content: "hi" }, "name", { value: 7 })] }, "prompt.0.name"]
+        [{ prompt: [Object.defineProperty({ role: "user", content: "hi" }, "name", { value: 7 })] }, "prompt.0.name"],
+        // tools and a tool choice from untyped code (JSON built by hand): each a TypeError, a defect, before
+        [{ prompt: "hi", tools: null }, "tools"],
+        [{ prompt: "hi", tools: "abc" }, "tools"],
+        [{ prompt: "hi", tools: {} }, "tools"],
+        [{ prompt: "hi", tools: [null] }, "tools[0]"],
+        [{ prompt: "hi", tools: [tool, 7] }, "tools[1]"],
+        [{ prompt: "hi", tools: [{ ...tool, name: ["abc"] }] }, "tools[0]"],
+        [{ prompt: "hi", tools: [{ ...tool, description: 42 }] }, "tools[0].description"],
+        [{ prompt: "hi", tools: [{ ...tool, parameters: null }] }, "tools[0].parameters"],
+        [{ prompt: "hi", tools: [tool], toolChoice: null }, "toolChoice"],
+        [{ prompt: "hi", tools: [tool], toolChoice: "bogus" }, "toolChoice"],
+        [{ prompt: "hi", tools: [tool], toolChoice: { tool: 7 } }, "toolChoice"],
+        // a named tool the request does not carry, no tools at all: it was dropped without a word
+        [{ prompt: "hi", toolChoice: { tool: "lookup" } }, "toolChoice"]
       ]
       for (const [input, field] of cases) {
         const error = yield* Effect.flip(llm.generate(input as LlmRequest.Input))
@@ -60,6 +75,22 @@ describe("bad caller input", () => {
           assert.notMatch(error.message, /\p{Cc}/u)
         }
       }
+      assert.strictEqual((yield* stats("openai")).requests, before, "no call reached the provider")
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("generateStructured and stream: a schema that is no schema, bad tools → InvalidOptions, no call", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["openai"] })
+      const before = (yield* stats("openai")).requests
+      for (const output of [null, undefined, 5, "abc", true]) {
+        const error = yield* Effect.flip(llm.generateStructured({ prompt: "hi" }, output as never))
+        assert.deepStrictEqual([error._tag, "field" in error ? error.field : undefined], ["InvalidOptions", "schema"])
+      }
+      const streamed = yield* Effect.flip(Stream.runDrain(llm.stream({ prompt: "hi", tools: [null] } as never)))
+      assert.deepStrictEqual(
+        [streamed._tag, "field" in streamed ? streamed.field : undefined],
+        ["InvalidOptions", "tools[0]"]
+      )
       assert.strictEqual((yield* stats("openai")).requests, before, "no call reached the provider")
     }).pipe(Effect.provide(Bench)))
 
