@@ -183,6 +183,7 @@ export interface Provider {
   readonly name: ProviderName
   /** The adapter: a hosted one, or `openai-compatible`. */
   readonly kind: LlmConfig.ProviderKind | "openai-compatible"
+  /** Its base URL; a hosted provider without one is called at the environment's (`<NAME>_BASE_URL`, else public). */
   readonly baseUrl: string | undefined
   readonly apiKey: Option.Option<Redacted.Redacted>
   /** The variable the key came from, for error messages. */

@@ -15,15 +15,15 @@ const Completion = Schema.Struct({ model: Schema.String, usage: Schema.Struct({ 
 const redisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
 /**
- * `Gateway.serve` on a spare port with `environment`, until the test's scope
+ * `Gateway.serve` on a spare port with `environment` (and `config`, when given), until the test's scope
  * closes; resolves once it answers, fails at once if it stopped (a cold start
  * under a loaded machine may take seconds).
  */
-const serveOn = (environment: Record<string, string>) =>
+const serveOn = (environment: Record<string, string>, config?: GatewayConfig.GatewayConfig) =>
   Effect.gen(function*() {
     const port = yield* Effect.promise(TcpProbe.sparePort)
     const url = `http://127.0.0.1:${port}`
-    const serving = yield* Gateway.serve({ port }).pipe(
+    const serving = yield* Gateway.serve({ port, config }).pipe(
       Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment))),
       Effect.forkScoped
     )
@@ -89,6 +89,26 @@ describe("Gateway.serve", () => {
       const models = (yield* mock.received("deepseek")).map((request) => (request.body as { model?: unknown }).model)
       assert.deepStrictEqual(models, ["deepseek-chat", "deepseek-reasoner"])
       assert.strictEqual((yield* mock.received("openai")).length, 1)
+    })))
+
+  it.live("with a config file, a hosted provider the file gives no baseUrl is called at its <NAME>_BASE_URL", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const mock = yield* MockProviderServer.start()
+      // a proxy in front of the provider (here the mock): the public endpoint must not be called instead
+      const environment = { DEEPSEEK_API_KEY: "sk-ds", DEEPSEEK_BASE_URL: mock.baseUrl("deepseek") }
+      const config = yield* GatewayConfig.parse(
+        JSON.stringify({
+          providers: { deepseek: { models: ["deepseek-flash"] } },
+          models: { default: ["deepseek/deepseek-flash"] },
+          keys: [{ sha256: GatewayConfig.hashKey("gw-key"), subject: "teacher-file" }]
+        }),
+        "json"
+      ).pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(environment))))
+      const url = yield* serveOn(environment, config)
+      const answer = yield* ask(url, "gw-key")
+      assert.strictEqual(answer.status, 200, JSON.stringify(answer.json))
+      assert.strictEqual(Schema.decodeUnknownSync(Completion)(answer.json).model, "deepseek/deepseek-flash")
+      assert.strictEqual((yield* mock.received("deepseek")).length, 1)
     })))
 
   it.live("with REDIS_URL two serve processes share the subject's daily limit exactly", () =>

@@ -156,6 +156,8 @@ const baseLayer = (provider: GatewayConfig.Provider, model: ModelId, settings: L
     })
   }
   const make = hostedLayers[provider.kind]
+  // a file's provider without its own base URL is sent where the environment sends it (`<NAME>_BASE_URL`: a proxy)
+  const baseUrl = provider.baseUrl ?? settings.providers[provider.kind].baseUrl
   return Option.match(provider.apiKey, {
     onNone: () =>
       Layer.effect(
@@ -164,7 +166,7 @@ const baseLayer = (provider: GatewayConfig.Provider, model: ModelId, settings: L
           new LlmConfigError({ variable: provider.apiKeyVariable, message: `${provider.apiKeyVariable} is not set` })
         )
       ),
-    onSome: (apiKey) => make({ apiKey, model, baseUrl: provider.baseUrl, ...options })
+    onSome: (apiKey) => make({ apiKey, model, baseUrl, ...options })
   })
 }
 
