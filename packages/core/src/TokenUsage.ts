@@ -3,9 +3,10 @@
  *
  * Every result carries a `TokenUsage` mapped from the provider's own usage
  * fields, priced by `Pricing`. Only when a provider reports no usage at all
- * (an OpenAI-compatible server without stream usage), or a stream stops
- * before its whole usage came, are the counts estimated from the text and
- * the streamed reasoning, four characters a token ({@link estimate}; a
+ * (an OpenAI-compatible server without stream usage), or reports it in part
+ * (a stream that stops, or ends, before its whole usage came; a Gemini
+ * usage without the output's count), are the counts estimated from the text
+ * and the streamed reasoning, four characters a token ({@link estimate}; a
  * provider's provisional counts raised to it), and the usage says so with
  * `estimated: true` (as do the request-log record and the ledger row), so
  * the call is still charged:
@@ -71,7 +72,8 @@ export const TokenUsage = Schema.Struct({
   ...countFields,
   /**
    * True when the counts are Baton's estimate (prompt, answer text and streamed reasoning, four characters a
-   * token), or a stream's provisional counts raised to it when it stopped early.
+   * token), or a provider's provisional counts raised to it (a stream that stopped, or ended, before its whole
+   * usage came; a reply without its output's count).
    */
   estimated: Schema.optionalKey(Schema.Boolean),
   estimatedCostUsd: Schema.Finite,

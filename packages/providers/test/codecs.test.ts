@@ -275,7 +275,10 @@ describe("Gemini codec", () => {
         candidatesTokenCount: 7,
         thoughtsTokenCount: 13
       }),
-      { promptTokens: 50, completionTokens: 20, cachedPromptTokens: 20, reasoningTokens: 13 }
+      {
+        counts: { promptTokens: 50, completionTokens: 20, cachedPromptTokens: 20, reasoningTokens: 13 },
+        provisional: false
+      }
     )
   })
 

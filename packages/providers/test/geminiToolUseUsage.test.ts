@@ -7,15 +7,12 @@
  * streamed. Through `LlmManager`, over real HTTP from a server that sends
  * exactly the given reply.
  */
-import type * as LlmManager from "@baton/core/LlmManager"
-import * as RequestLog from "@baton/core/RequestLog"
-import * as UsageLedger from "@baton/core/UsageLedger"
 import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Layer, Redacted, Stream } from "effect"
-import { Bench } from "../../core/test/utils/chain.ts"
+import { Effect, Redacted } from "effect"
 import * as Gemini from "../src/Gemini.ts"
 import * as Manager from "./utils/manager.ts"
+import * as Usage from "./utils/usage.ts"
 
 const apiKey = Redacted.make("sk-test-key")
 
@@ -43,27 +40,8 @@ const events = [
   { ...answer("rs.", "STOP"), usageMetadata }
 ]
 
-/** The usage of a call's answer: a result's, or that of a stream's `Finish`. */
-const calls = {
-  "generate (generateVia: generate)": [
-    "generate",
-    (llm: LlmManager.Service) => Effect.map(llm.generate({ prompt: "hi" }), (result) => result.usage)
-  ],
-  "generate (generateVia: stream)": [
-    "stream",
-    (llm: LlmManager.Service) => Effect.map(llm.generate({ prompt: "hi" }), (result) => result.usage)
-  ],
-  "stream": [
-    "stream",
-    (llm: LlmManager.Service) =>
-      Stream.runCollect(llm.stream({ prompt: "hi" })).pipe(
-        Effect.map((parts) => parts.find((part) => part._tag === "Finish")?.usage)
-      )
-  ]
-} as const
-
 describe("Gemini: toolUsePromptTokenCount", () => {
-  for (const [name, [generateVia, call]] of Object.entries(calls)) {
+  for (const [name, [generateVia, call]] of Object.entries(Usage.calls)) {
     it.live(`${name}: tool-use prompt tokens are input tokens, in the result, the log and the ledger`, () =>
       Effect.gen(function*() {
         const server = yield* RawServer.start({ body, events })
@@ -77,22 +55,15 @@ describe("Gemini: toolUsePromptTokenCount", () => {
         )
         assert.isUndefined(usage?.estimated)
 
-        const records = yield* (yield* RequestLog.RequestLogMemory).records
+        const { records, rows } = yield* Usage.recorded
         assert.deepStrictEqual(
           records.map((r) => [r.promptTokens, r.completionTokens, r.totalTokens, r.costNanoUsd]),
           [expected]
         )
-        const ledger = yield* UsageLedger.UsageLedger
-        yield* ledger.flush
-        const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
-        const rows = yield* ledger.usageByProvider(day, day)
         assert.deepStrictEqual(
           rows.map((row) => [row.promptTokens, row.completionTokens, row.totalTokens, row.costNanoUsd]),
           [expected]
         )
-      }).pipe(
-        Effect.provide(Layer.mergeAll(Bench, RequestLog.layerMemory(), UsageLedger.layerMemory())),
-        Effect.scoped
-      ))
+      }).pipe(Effect.provide(Usage.layer), Effect.scoped))
   }
 })

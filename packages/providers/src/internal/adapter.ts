@@ -49,7 +49,12 @@
  *   billed it; what came after a malformed event's or a cut's hole counts too, though
  *   never forwarded): the counts reported when they are whole, provisional
  *   ones (Anthropic's `message_start` counts 1 output token) raised to the
- *   estimate of what came where that is more, else the estimate;
+ *   estimate of what came where that is more, else the estimate. One rule
+ *   (`usageOf`) for every answer: a stream that reaches its end with its
+ *   counts still provisional (its final usage never came: Anthropic's
+ *   `message_delta` without `usage`, Gemini's finishing chunk without
+ *   `usageMetadata`), and a reply whose counts lack its output's
+ *   (`Reply.provisional`), are billed so too, never as exact;
  * - a blank answer to a request for JSON is no answer (DeepSeek's JSON mode
  *   answers spaces with `finish_reason: "stop"` when it failed): a
  *   retryable `MalformedResponse` carrying the usage billed, plain or
@@ -177,6 +182,12 @@ export interface Reply {
   readonly responseId?: string | undefined
   /** The model the response names (`gen_ai.response.model`), when it names one. */
   readonly responseModel?: string | undefined
+  /**
+   * Whether `counts` lack the output's count (Gemini's `usageMetadata` without `candidatesTokenCount` nor a
+   * `totalTokenCount` that gives it): a lower bound, raised to the estimate of the answer as a stream's
+   * provisional counts are (`StreamDecoder.provisional`).
+   */
+  readonly provisional?: boolean | undefined
 }
 
 /**
@@ -206,8 +217,11 @@ export interface StreamDecoder {
    * Whether the counts so far are a running start the provider completes at
    * the end (Anthropic's `message_start`: 1 output token; Gemini's totals
    * before its last chunk), not what it billed for what came: a stream
-   * stopped early is billed at least the estimate of what came. Absent:
-   * counts arrive whole (OpenAI's usage chunk).
+   * stopped early, or ended while they are (its final usage never came:
+   * Anthropic's `message_delta` without `usage`, Gemini's finishing chunk
+   * without `usageMetadata`), is billed at least the estimate of what came,
+   * flagged `estimated` where that is more. Absent: counts arrive whole
+   * (OpenAI's usage chunk).
    */
   readonly provisional?: (() => boolean) | undefined
   /**
@@ -357,18 +371,21 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     ...price(call.model, estimate(call.request.messages.map((message) => message.content), content, reasoned)),
     estimated: true
   })
-  /** The billed usage of a complete answer; estimated from the text when the provider reported none. */
-  const usageOf = (call: Call, counts: TokenCounts | undefined, content: string, reasoned = 0): TokenUsage =>
-    counts !== undefined ? price(call.model, counts) : estimated(call, content, reasoned)
   /**
-   * What a stream stopped before its end billed: the counts reported, when they are whole; provisional ones
-   * (`StreamDecoder.provisional`, each a lower bound) raised to the estimate of what came where that is more:
-   * the reasoning to the reasoning's, the output to that reasoning plus the text's (`content`: the text and the
-   * tool calls' names and arguments that came); the estimate when none came.
+   * What an answer billed: the counts reported, when they are whole; `provisional` ones (each a lower bound: a
+   * stream's before its whole usage came, `StreamDecoder.provisional`, ended or stopped early; a reply's without its
+   * output count, `Reply.provisional`) raised to the estimate of what came where that is more: the reasoning to the
+   * reasoning's, the output to that reasoning plus the text's (`content`: the text and the tool calls' names and
+   * arguments that came), flagged `estimated` then; the estimate when none came.
    */
-  const stoppedUsage = (call: Call, decoder: StreamDecoder, content: string, reasoned: number): TokenUsage => {
-    const counts = decoder.counts()
-    if (counts !== undefined && decoder.provisional?.() !== true) return price(call.model, counts)
+  const usageOf = (
+    call: Call,
+    counts: TokenCounts | undefined,
+    content: string,
+    reasoned = 0,
+    provisional = false
+  ): TokenUsage => {
+    if (counts !== undefined && !provisional) return price(call.model, counts)
     const guess = estimated(call, content, reasoned)
     if (counts === undefined) return guess
     const reasoningTokens = Math.max(counts.reasoningTokens ?? 0, guess.reasoningTokens)
@@ -508,9 +525,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const result: Mutable<GenerationResult> = {
       content: cut ?? reply.content,
       // billed for the whole answer, cut or not
-      usage: reply.counts !== undefined
-        ? price(call.model, reply.counts)
-        : estimated(call, reply.content + ToolStream.outputOf(reply.toolCalls ?? [])),
+      usage: usageOf(
+        call,
+        reply.counts,
+        reply.content + ToolStream.outputOf(reply.toolCalls ?? []),
+        0,
+        reply.provisional
+      ),
       model,
       provider: name,
       latencyMs,
@@ -729,11 +750,13 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     }
     // the output that came, billed as text: the text, handed on or not, and the tool calls' names and arguments
     const output = (): string => partialText + otherOutput + (decoder.tools?.output() ?? "")
-    // whether output or reasoning came: a stream stopped early is then billed `stopped()` (see `stoppedUsage`)
+    // whether output or reasoning came: a stream stopped early is then billed `billed()`
     const came = (): boolean => output().length + reasoned > 0
     // the finish reason once the whole answer came (its end marker or, before it, its finish and usage)
     const whole = (): FinishReason | undefined => decoder.finishReason() ?? decoder.answered?.()
-    const stopped = (): TokenUsage => stoppedUsage(call, decoder, output(), reasoned)
+    // what the stream billed so far, ended or stopped: its counts, raised to the estimate of what came while provisional
+    const billed = (): TokenUsage =>
+      usageOf(call, decoder.counts(), output(), reasoned, decoder.provisional?.() === true)
     /** The stream's `Finish`; nothing comes after it. */
     const finish = (finishReason: FinishReason, usage: TokenUsage): ReadonlyArray<StreamPart> => {
       run.finished = true
@@ -757,14 +780,14 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
      */
     const cutAt = (parts: Array<StreamPart>): ReadonlyArray<StreamPart> => {
       report(parts)
-      const usage = stopped()
+      const usage = billed()
       supervisor?.usage(usage)
       parts.push(...finish("stop", usage))
       return parts
     }
     /** The provider's cut (`Cut`): retryable, like the plain reply's, with what the stream billed by now. */
     const cutError = (reason: string): ProviderError =>
-      new MalformedResponse({ provider: name, model, message: `${name} ended the stream: ${reason}`, usage: stopped() })
+      new MalformedResponse({ provider: name, model, message: `${name} ended the stream: ${reason}`, usage: billed() })
     /** The hole a fault leaves under a supervisor (see `hole`), or none: the stream then fails at the fault. */
     const holeOf = (fault: StreamFault): (() => ProviderError) | undefined => {
       if (supervisor === undefined) return undefined
@@ -793,18 +816,18 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           return
         }
         // stopped before the end (a caller gone, a hedge lost) after output or reasoning: billed
-        if (came()) supervisor?.usage(stopped())
+        if (came()) supervisor?.usage(billed())
       },
       fail: (early: ProviderError, reason: string): ProviderError => {
         run.finished = true
         // a supervisor knows what it delivered and decides what a break means: it is told what the call billed
         if (supervisor !== undefined) {
-          if (came()) supervisor.usage(stopped())
+          if (came()) supervisor.usage(billed())
           return early
         }
         if (partialText.length === 0) return early
         // text came, so the call was billed
-        return new StreamInterrupted({ provider: name, model, partialText, reason, usage: stopped() })
+        return new StreamInterrupted({ provider: name, model, partialText, reason, usage: billed() })
       },
       feed: (chunks: ReadonlyArray<Uint8Array>): ReadonlyArray<StreamPart> => {
         const parts: Array<StreamPart> = []
@@ -919,8 +942,9 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           )
         }
         partialText += rest
-        // a provider that reports no usage: the estimate of what came, tool calls counted as text
-        const ending = finish(finishReason, usageOf(call, decoder.counts(), output(), reasoned))
+        // a provider that reports no usage, or not all of it (its end came without its final counts): the estimate
+        // of what came, tool calls counted as text
+        const ending = finish(finishReason, billed())
         return rest.length === 0 ? ending : [{ _tag: "TextDelta", text: rest }, ...ending]
       }
     }

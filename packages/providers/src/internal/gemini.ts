@@ -30,10 +30,17 @@
  *   `toolUsePromptTokenCount` (the tool-use results in the prompt, billed as
  *   input), `cachedContentTokenCount`, and output = `candidatesTokenCount` +
  *   `thoughtsTokenCount` (candidates exclude thoughts, but both are billed as
- *   output): input + output = `totalTokenCount`.
+ *   output): input + output = `totalTokenCount`. Without
+ *   `candidatesTokenCount` (Gemini's JSON leaves out a 0) the candidates are
+ *   what `totalTokenCount` leaves of the rest, as reported; with no total, or
+ *   one that leaves nothing, beside an answer, the output is a lower bound
+ *   the adapter raises to the estimate of the answer, flagged `estimated`.
  * - Streams (`:streamGenerateContent?alt=sse`) have no terminator: each event
  *   is a whole response with a running usage total, and the last carries the
- *   `finishReason`. A stream whose events never carried one was cut. An
+ *   `finishReason`. A stream whose events never carried one was cut. The
+ *   total is whole once reported with the `finishReason` or after it; a
+ *   finishing chunk without `usageMetadata` leaves the earlier total
+ *   provisional (raised to the estimate of what came). An
  *   event without `candidates` (usage alone, or only `modelVersion` and
  *   `responseId`) carries no text and is skipped; `candidates` that hold no
  *   candidate object are malformed.
@@ -43,7 +50,7 @@ import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/Ge
 import type { ModelId } from "@baton/core/Ids"
 import * as LlmRequest from "@baton/core/LlmRequest"
 import type { TokenCounts } from "@baton/core/TokenUsage"
-import type { Call, Codec, Reply, StreamDecoder } from "./adapter.ts"
+import type { Call, Codec, Reply, StreamDecoder, StreamFault } from "./adapter.ts"
 import * as GeminiSchema from "./geminiSchema.ts"
 import * as GeminiTools from "./geminiTools.ts"
 import * as HttpError from "./httpError.ts"
@@ -69,23 +76,54 @@ export const finishReason = (reason: string, toolCall: boolean): FinishReason =>
   return filtered.has(reason) ? "content_filter" : "other"
 }
 
+/** The token counts of a `usageMetadata`, and whether they lack the candidates' count (see {@link usage}). */
+export interface Usage {
+  readonly counts: TokenCounts
+  readonly provisional: boolean
+}
+
+/**
+ * The candidates' tokens: `candidatesTokenCount`, else what `totalTokenCount`
+ * leaves once `rest` (the prompt, the tool-use results and the thoughts) is
+ * taken from it, when it leaves any; else `undefined`, not said.
+ */
+const candidatesOf = (metadata: Json.JsonObject, rest: number): number | undefined => {
+  const reported = Json.count(metadata.candidatesTokenCount)
+  if (reported !== undefined) return reported
+  const total = Json.count(metadata.totalTokenCount)
+  return total === undefined || total <= rest ? undefined : total - rest
+}
+
 /**
  * Token counts from `usageMetadata`: input is the prompt plus the tool-use
  * results in it (`toolUsePromptTokenCount`, outside `promptTokenCount`),
  * output the candidates plus the thoughts, so their sum is Gemini's
- * `totalTokenCount`.
+ * `totalTokenCount`. Without `candidatesTokenCount` (Gemini's JSON leaves a
+ * 0 out) the candidates are what the total leaves of the rest; when it
+ * leaves nothing, or there is no total, they count 0, `provisional`: a lower
+ * bound the adapter raises to the estimate of the answer's text where there
+ * is one.
  */
-export const usage = (metadata: Json.JsonObject): TokenCounts | undefined => {
+export const usage = (metadata: Json.JsonObject): Usage | undefined => {
   const prompt = Json.count(metadata.promptTokenCount)
   if (prompt === undefined) return undefined
+  const toolUse = Json.count(metadata.toolUsePromptTokenCount) ?? 0
   const thoughts = Json.count(metadata.thoughtsTokenCount) ?? 0
+  const candidates = candidatesOf(metadata, prompt + toolUse + thoughts)
   return {
-    promptTokens: prompt + (Json.count(metadata.toolUsePromptTokenCount) ?? 0),
-    completionTokens: (Json.count(metadata.candidatesTokenCount) ?? 0) + thoughts,
-    cachedPromptTokens: Json.count(metadata.cachedContentTokenCount),
-    reasoningTokens: thoughts
+    counts: {
+      promptTokens: prompt + toolUse,
+      completionTokens: (candidates ?? 0) + thoughts,
+      cachedPromptTokens: Json.count(metadata.cachedContentTokenCount),
+      reasoningTokens: thoughts
+    },
+    provisional: candidates === undefined
   }
 }
+
+/** The usage a response reports, if any. */
+const usageIn = (json: Json.JsonObject): Usage | undefined =>
+  Json.isObject(json.usageMetadata) ? usage(json.usageMetadata) : undefined
 
 /** How a Gemini model takes its thinking: a budget (2.5) or a level (3 and later), and its tier. */
 interface ThinkingFamily {
@@ -210,7 +248,8 @@ const blockReason = (json: Json.JsonObject): string | undefined =>
 
 const decode = (json: unknown): Reply | string => {
   if (!Json.isObject(json)) return "the body is not an object"
-  const counts = Json.isObject(json.usageMetadata) ? usage(json.usageMetadata) : undefined
+  const reported = usageIn(json)
+  const counts = reported?.counts
   const blocked = blockReason(json)
   if (blocked !== undefined) return { content: "", finishReason: "content_filter", counts, blockedPrompt: blocked }
   const candidate = candidateOf(json)
@@ -222,6 +261,7 @@ const decode = (json: unknown): Reply | string => {
       ? "other"
       : finishReason(candidate.finishReason, candidate.calls.length > 0),
     counts,
+    provisional: reported?.provisional,
     responseId: responseIdOf(json.responseId),
     responseModel: responseModelOf(json.modelVersion),
     ...(candidate.calls.length === 0
@@ -232,11 +272,33 @@ const decode = (json: unknown): Reply | string => {
 
 const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder => {
   let finish: FinishReason | undefined
-  let counts: TokenCounts | undefined
+  let reported: Usage | undefined
+  // whether the usage reported came with the finish reason or after it: the whole answer's, not a running total
+  let final = false
   let id: string | undefined
   // the model the response names
   let answering: string | undefined
   const tools = ToolStream.make()
+  /** The text of an event's response, or what is wrong with it; its finish reason, when it carries one, is kept. */
+  const read = (json: Json.JsonObject): string | StreamFault => {
+    const blocked = blockReason(json)
+    if (blocked !== undefined) return { _tag: "Blocked", message: `gemini blocked the prompt (${blocked})` }
+    const candidate = candidateOf(json)
+    if (candidate === undefined) {
+      // no `candidates` at all (only `modelVersion` and `responseId`), or usage alone: nothing to read
+      return json.candidates === undefined || Json.isObject(json.usageMetadata)
+        ? ""
+        : { _tag: "Malformed", message: "an event whose candidates hold no candidate object" }
+    }
+    if (typeof candidate === "string") return { _tag: "Malformed", message: candidate }
+    if (candidate.calls.length > 0) GeminiTools.feed(tools, candidate.calls, Json.string(json.responseId))
+    if (candidate.finishReason !== undefined) {
+      finish = finishReason(candidate.finishReason, tools.size() > 0)
+    }
+    // thoughts, alone or beside text: none of them for the caller, but the model at work (and billed)
+    if (candidate.thought > 0) reasoning?.(candidate.thought)
+    return candidate.text
+  }
   return {
     event: (event) => {
       const json = Json.parse(event.data)
@@ -245,29 +307,16 @@ const streamDecoder = (reasoning?: (characters: number) => void): StreamDecoder 
       // every chunk repeats the id and the model: read from the first one
       id ??= responseIdOf(json.responseId)
       answering ??= responseModelOf(json.modelVersion)
-      if (Json.isObject(json.usageMetadata)) counts = usage(json.usageMetadata) ?? counts
-      const blocked = blockReason(json)
-      if (blocked !== undefined) return { _tag: "Blocked", message: `gemini blocked the prompt (${blocked})` }
-      const candidate = candidateOf(json)
-      if (candidate === undefined) {
-        // no `candidates` at all (only `modelVersion` and `responseId`), or usage alone: nothing to read
-        return json.candidates === undefined || Json.isObject(json.usageMetadata)
-          ? ""
-          : { _tag: "Malformed", message: "an event whose candidates hold no candidate object" }
-      }
-      if (typeof candidate === "string") return { _tag: "Malformed", message: candidate }
-      if (candidate.calls.length > 0) GeminiTools.feed(tools, candidate.calls, Json.string(json.responseId))
-      if (candidate.finishReason !== undefined) {
-        finish = finishReason(candidate.finishReason, tools.size() > 0)
-      }
-      // thoughts, alone or beside text: none of them for the caller, but the model at work (and billed)
-      if (candidate.thought > 0) reasoning?.(candidate.thought)
-      return candidate.text
+      const counted = usageIn(json)
+      if (counted !== undefined) reported = counted
+      const text = read(json)
+      if (counted !== undefined) final = finish !== undefined
+      return text
     },
     finishReason: () => finish,
-    // running totals, their output counted whole in the last chunk (the one with a finish reason)
-    provisional: () => finish === undefined,
-    counts: () => counts,
+    // running totals, whole once a chunk with the finish reason (or after it) reports them, with the candidates' count
+    provisional: () => !final || reported?.provisional === true,
+    counts: () => reported?.counts,
     tools,
     responseId: () => id,
     responseModel: () => answering
@@ -304,6 +353,6 @@ export const codec: Codec = {
   headers: (apiKey) => apiKey === undefined ? {} : { "x-goog-api-key": apiKey },
   body: bodyOf,
   decode,
-  billed: (json) => Json.isObject(json) && Json.isObject(json.usageMetadata) ? usage(json.usageMetadata) : undefined,
+  billed: (json) => Json.isObject(json) ? usageIn(json)?.counts : undefined,
   streamDecoder
 }
