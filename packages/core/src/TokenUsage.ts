@@ -118,9 +118,16 @@ export const cachedPart = (counts: TokenCounts): number => {
   return cached > 0 && prompt > 0 ? (cached < prompt ? cached : prompt) : 0
 }
 
+/** The reasoning part of the output, within `[0, completionTokens]` whatever was reported. */
+const reasoningPart = (counts: TokenCounts): number => {
+  const reasoning = counts.reasoningTokens ?? 0
+  return reasoning > 0 ? Math.min(reasoning, counts.completionTokens) : 0
+}
+
 /**
  * Usage with the given counts and cost. The cached count is kept within
- * `[0, promptTokens]`.
+ * `[0, promptTokens]`, the reasoning count within `[0, completionTokens]`
+ * (each is a part of the other).
  *
  * @since 0.1.0
  */
@@ -129,7 +136,7 @@ export const make = (counts: TokenCounts, costNanoUsd: number, pricing: PriceSou
   completionTokens: counts.completionTokens,
   totalTokens: counts.promptTokens + counts.completionTokens,
   cachedPromptTokens: cachedPart(counts),
-  reasoningTokens: counts.reasoningTokens ?? 0,
+  reasoningTokens: reasoningPart(counts),
   costNanoUsd,
   estimatedCostUsd: nanoUsdToUsd(costNanoUsd),
   pricing

@@ -9,7 +9,9 @@
  * Gemini `usageMetadata` without `candidatesTokenCount` and without a
  * `totalTokenCount` that says it. A `totalTokenCount` does say it
  * (prompt + candidates + tool-use prompt + thoughts): the candidates are what
- * it leaves, as reported. Well-formed replies stay exact. Through
+ * it leaves, as reported. Well-formed replies stay exact. A reasoning count
+ * above the output's it is part of (OpenAI's `reasoning_tokens`) is kept
+ * within it, as a cached count is within the prompt's. Through
  * `LlmManager`, plain and streamed, over real HTTP from a server that sends
  * exactly the given reply.
  */
@@ -168,5 +170,37 @@ describe("Gemini: usageMetadata without candidatesTokenCount", () => {
           assert.deepStrictEqual(usage, [5, 1_000, 2_501_500, true], JSON.stringify(usageMetadata))
         }
       }))
+  }
+})
+
+describe("OpenAI: reasoning_tokens above completion_tokens", () => {
+  const usage = { prompt_tokens: 10, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 99 } }
+  const answer = (delta: Record<string, unknown>, finish: string | null) => ({
+    id: "chatcmpl-1",
+    model: "gpt-4o-mini",
+    choices: [{ index: 0, delta, finish_reason: finish }]
+  })
+  const reply: RawServer.Reply = {
+    body: {
+      id: "chatcmpl-1",
+      model: "gpt-4o-mini",
+      choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
+      usage
+    },
+    events: [answer({ content: "ok" }, null), answer({}, "stop"), { id: "chatcmpl-1", choices: [], usage }]
+  }
+
+  for (const way of ["generate (generateVia: generate)", ...streamed] as const) {
+    it.live(`${way}: the reasoning counted is at most the output it is part of`, () =>
+      Effect.gen(function*() {
+        const [generateVia, call] = Usage.calls[way]
+        const server = yield* RawServer.start(reply)
+        const result = yield* call(yield* Manager.openAi(server.url, { generateVia }))
+        const { records, rows } = yield* Usage.recorded
+        assert.deepStrictEqual(
+          [result, ...records, ...rows].map((r) => [r?.completionTokens, r?.reasoningTokens]),
+          [[5, 5], [5, 5], [5, 5]]
+        )
+      }).pipe(Effect.provide(Usage.layer), Effect.scoped))
   }
 })
