@@ -816,8 +816,8 @@ describe("baton", () => {
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
     const exited = new Promise((resolve) => child.once("exit", resolve))
     while ((await counted()) === before) await new Promise((resolve) => setTimeout(resolve, 50))
-    // the bytes written before the stall cross the loopback: one more poll's time for the CLI to read them
-    if (when === "stalled") await new Promise((resolve) => setTimeout(resolve, 50))
+    // the bytes written before the stall cross the loopback and a loaded machine: time for the CLI to read them
+    if (when === "stalled") await new Promise((resolve) => setTimeout(resolve, 500))
     child.kill("SIGINT")
     return { code: await exited, stdout }
   }

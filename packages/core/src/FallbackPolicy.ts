@@ -55,10 +55,10 @@
  * first token is bounded by `idleMs` and the request deadline only: a
  * healthy long answer is never cut by `attemptMs`. Between reasoning events
  * before the answer, the longer of the model's first-token limit and
- * `idleMs` (a model may think silently between two bursts), except that
- * with a step behind it in the chain a model silent for `idleMs` after its
- * reasoning ends at the attempt limit: the next step keeps its time. A model
- * that keeps reasoning is not cut before the deadline. A provider silent past a
+ * `idleMs` (a model may think silently between two bursts), except that a
+ * model silent for `idleMs` after its reasoning ends once only a step behind
+ * it's `attemptMs` is left of the deadline: that step keeps its time. A
+ * model that keeps reasoning is not cut before the deadline. A provider silent past a
  * limit fails with `ProviderTimeout` (its message names the limit and how
  * much text had arrived), which is not retried on the same provider: the
  * next provider gets the remaining budget.

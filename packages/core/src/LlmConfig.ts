@@ -123,7 +123,7 @@ import { firstIssue } from "./internal/schemaIssue.ts"
 import { namedZone } from "./internal/timeZone.ts"
 import { LlmConfigError } from "./LlmError.ts"
 import * as Pricing from "./Pricing.ts"
-import { excerpt, minSecretLength, scrubSecrets } from "./Redact.ts"
+import { excerpt, minSecretLength, scrubSecrets, urlSecrets } from "./Redact.ts"
 
 /**
  * The providers Baton configures from the environment.
@@ -567,7 +567,8 @@ export const checkKey = (
  * Every key the configuration holds, to scrub wherever text leaves Baton
  * and to refuse where a key must not go: the hosted providers' and every
  * `LLM_COMPAT_<NAME>_API_KEY` set, the chain's endpoints' and the others'
- * (`compatibleKeys`), each value once. The request log
+ * (`compatibleKeys`), and the credentials a base URL's query carries
+ * (`Redact.urlSecrets`: Gemini's `?key=`), each value once. The request log
  * (`RequestLog.optionsFromConfig`), `LlmManager.layerConfig` and the gateway
  * read it.
  *
@@ -575,9 +576,10 @@ export const checkKey = (
  */
 export const secrets = (settings: Settings): ReadonlyArray<Redacted.Redacted> =>
   Arr.dedupe([
-    ...[...Object.values(settings.providers), ...Object.values(settings.compatible)].flatMap((provider) =>
-      Option.toArray(provider.apiKey)
-    ),
+    ...[...Object.values(settings.providers), ...Object.values(settings.compatible)].flatMap((provider) => [
+      ...Option.toArray(provider.apiKey),
+      ...urlSecrets(provider.baseUrl)
+    ]),
     ...settings.compatibleKeys
   ])
 

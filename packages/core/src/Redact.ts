@@ -108,6 +108,55 @@ export const scrubSecrets = (text: string, secrets: ReadonlyArray<Redacted.Redac
   return cutFragments(out, values)
 }
 
+/** The words of a query parameter's name that say its value is a credential. */
+const credentialWords: ReadonlySet<string> = new Set([
+  "auth",
+  "authorization",
+  "credential",
+  "credentials",
+  "key",
+  "password",
+  "passwd",
+  "secret",
+  "sig",
+  "signature",
+  "token"
+])
+
+/**
+ * Whether a query parameter's name says its value is a credential: one of
+ * its words (split at `-`, `_` and `.`, in any case) is a credential's word
+ * or ends in `key` or `token` (`key`, `api_key`, `apiKey`, `access_token`,
+ * Azure's `sig`); not `keyspace`, `tokenizer` or `author`.
+ */
+const isCredentialParameter = (name: string): boolean =>
+  name.toLowerCase().split(/[-_.]/).some((word) =>
+    credentialWords.has(word) || word.endsWith("key") || word.endsWith("token")
+  )
+
+/**
+ * The secrets a URL's query holds: the value of each parameter whose name
+ * says it is a credential (Gemini's `?key=`, a proxy's `?access_token=`),
+ * as written, decoded and encoded again, each form a server quoting the URL
+ * may show. A provider's base URL may carry one; its adapter scrubs them as
+ * its key, and `LlmConfig.secrets` lists them with the keys. A URL that does
+ * not parse holds none.
+ *
+ * @since 0.1.0
+ */
+export const urlSecrets = (url: string): ReadonlyArray<Redacted.Redacted> => {
+  const query = URL.parse(url)?.search.slice(1) ?? ""
+  const values = new Set<string>()
+  for (const pair of query.length === 0 ? [] : query.split("&")) {
+    const separator = pair.indexOf("=")
+    const written = separator < 0 ? "" : pair.slice(separator + 1)
+    const parsed = new URLSearchParams(pair).entries().next().value
+    if (written.length === 0 || parsed === undefined || !isCredentialParameter(parsed[0])) continue
+    values.add(written).add(parsed[1]).add(encodeURIComponent(parsed[1]))
+  }
+  return Array.from(values, (value) => Redacted.make(value))
+}
+
 /** The values of `secrets` long enough to be secrets, longest first: one that holds another is replaced whole. */
 const valuesOf = (secrets: ReadonlyArray<Redacted.Redacted>): ReadonlyArray<string> => {
   const values: Array<string> = []

@@ -2,9 +2,10 @@
  * A model that streams reasoning and then falls silent, with a fallback
  * behind it: once the attempt reaches the point where the fallback needs
  * what is left of the deadline (its plain attempt limit), a silence of the
- * idle limit ends it and the fallback answers in that time. Before that
- * point, and without a fallback, a silence after reasoning gets the longer
- * of the first-token and idle limits (a model may think silently between
+ * idle limit ends it and the fallback answers in that time, not its own
+ * attempt limit (a deadline that holds both leaves the model its longer
+ * wait). Before that point, and without a fallback, a silence after
+ * reasoning gets the longer of the first-token and idle limits (a model may think silently between
  * two bursts of reasoning). Through `LlmManager` over the mock provider
  * server, on the `TestClock`. That a model that keeps reasoning is not cut
  * before the deadline, a fallback behind it or not, is
@@ -45,6 +46,24 @@ describe("LlmManager: a model silent after its reasoning", () => {
         ["attempt", 1_500]
       )
       assert.strictEqual(first?.latencyMs, 1_500)
+    }).pipe(Effect.provide(Bench)))
+
+  it.effect("with a fallback and a deadline that holds both: the silence gets the longer limit, then the fallback", () =>
+    Effect.gen(function*() {
+      // 10 s: the fallback's 1,500 ms are left only at 8,500 ms, after the 3,000 ms a thinking model may be silent
+      const llm = yield* manager({ chain: ["deepseek", "openai"], policy: { ...policy, requestTimeoutMs: 10_000 } })
+      yield* inject("deepseek", MockFault.stallMidStream("forever", { after: 0 }))
+      const result = yield* runDriven(llm.generate(prompt), 50)
+      assert.deepStrictEqual(result.attempts.map(pick("provider", "outcome")), [
+        ["deepseek", "error"],
+        ["openai", "success"]
+      ])
+      const [first] = result.attempts
+      const timeout = first?.error
+      assert.deepStrictEqual(
+        timeout?._tag === "ProviderTimeout" ? [timeout.phase, timeout.timeoutMs] : undefined,
+        ["first-token", 3_000]
+      )
     }).pipe(Effect.provide(Bench)))
 
   it.effect("alone: the silence gets the longer of the first-token and idle limits, up to the deadline", () =>

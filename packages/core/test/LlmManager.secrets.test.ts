@@ -157,22 +157,32 @@ describe("LlmManager: a credential in a base URL's query", () => {
   it.live("its value (Gemini's ?key=, a proxy's ?access_token=) is scrubbed from logs, errors, spans and the request log", () =>
     Effect.gen(function*() {
       const server = yield* MockProviderServer.start()
-      // not key-shaped: only the configured value can catch it
+      // not key-shaped: only the configured value can catch it; the token written percent-encoded in the URL
       const urlKey = "url-CANARY-gemini-24680"
-      const urlToken = "url-CANARY-token-13579"
+      const urlToken = "url-CANARY+token/13579"
+      const written = encodeURIComponent(urlToken)
       const seen = yield* renderedFailure({
         LLM_CHAIN: "gemini,local/llama3.2",
         GEMINI_API_KEY: geminiKey,
         GEMINI_BASE_URL: `${server.baseUrl("gemini")}?key=${urlKey}`,
-        LLM_COMPAT_LOCAL_BASE_URL: `${server.baseUrl("openai")}?api-version=2024-10-21&access_token=${urlToken}`,
+        LLM_COMPAT_LOCAL_BASE_URL: `${
+          server.baseUrl("openai")
+        }?api-version=2024-10-21&keyspace=production-east&access_token=${written}`,
         LLM_COMPAT_LOCAL_API_KEY: "local-key",
         LLM_MAX_RETRIES: "0"
       }, [
         // a server that quotes the URL it was sent, as a proxy's error page does
         server.inject("gemini", MockFault.status(404, { message: `no route for /v1beta/models?key=${urlKey}` })),
-        server.inject("openai", MockFault.status(400, { message: `bad request: access_token=${urlToken}` }))
+        server.inject(
+          "openai",
+          MockFault.status(400, {
+            message: `bad request: keyspace=production-east&access_token=${written} (${urlToken})`
+          })
+        )
       ])
-      for (const secret of [urlKey, urlToken]) assert.notInclude(seen, secret)
+      for (const secret of [urlKey, urlToken, written]) assert.notInclude(seen, secret)
+      // a parameter whose name only begins with a credential's word (keyspace) is no credential: its value stays
+      assert.include(seen, "keyspace=production-east")
       // a query parameter that is no credential is sent as it was given
       const sent = yield* server.received("openai")
       assert.strictEqual(sent.at(-1)?.query["api-version"], "2024-10-21")

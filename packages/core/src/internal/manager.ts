@@ -129,8 +129,8 @@ const makeProgress = (first: Phase, clock: Clock.Clock, now: number): Progress =
  * the model's first-token limit and the idle limit (a model may think
  * silently between two bursts of reasoning), and the attempt limit no longer
  * applies (the deadline does), as once a first token came, unless the model
- * has been silent for the idle limit and a step behind it needs the rest of
- * the deadline ({@link limitsCheck}). After it, the
+ * has been silent for the idle limit where a step behind it needs the rest
+ * of the deadline ({@link limitsCheck}). After it, the
  * attempt stays `idle`, its wait restarted. No text reached the caller
  * (`received` does not grow, and the answer is claimed only by its first
  * delta). An attempt `delivering` stays so: the caller still holds a batch.
@@ -640,8 +640,9 @@ const reserveFor = (engine: Engine, run: Run, route: Route, now: number): number
  * and the deadline bound it: a healthy long answer is not cut by the attempt
  * limit; once it streamed reasoning before its answer, the longer of the
  * first-token and idle limits between two events, and the deadline
- * ({@link reasoned}), but the attempt limit again once it has been silent
- * for the idle limit with a step behind it (the step keeps its time). A
+ * ({@link reasoned}), except that silent for the idle limit where only the
+ * plain attempt limit of a step behind it is left of the deadline it ends
+ * (the step keeps its time). A
  * plain call waits for its headers within the first-byte limit only where
  * they come before its answer (`early`:
  * `LlmProvider.Capabilities.headersBeforeAnswer`); elsewhere they come with
@@ -664,25 +665,24 @@ const limitsCheck = (
   reserveMs: number
 ): Watchdog.Check<Failure> => {
   const plain = progress.afterHeaders === "body"
-  // a step behind this one keeps `reserveMs` of the deadline: a model that thinks first waits its longer limit only
-  // where the deadline holds both (never less than the plain limit, which `reserveMs` is)
-  const attemptEnd = Math.min(
-    startedAt + limits.attemptMs,
-    Math.max(Math.min(startedAt + reserveMs, deadlineAt), deadlineAt - reserveMs)
-  )
+  // a step behind this one keeps `reserveMs` of the deadline (never less than the plain limit, which `reserveMs`
+  // is): the attempt ends where only that is left, and a model that thinks first waits its longer limit only there
+  const reservedAt = Math.max(Math.min(startedAt + reserveMs, deadlineAt), deadlineAt - reserveMs)
+  const attemptEnd = Math.min(startedAt + limits.attemptMs, reservedAt)
   const attemptMs = attemptEnd - startedAt
   // a plain call's headers come with its answer unless the provider sends them early: then only the attempt limit
   const firstByteMs = plain && !early ? Number.POSITIVE_INFINITY : limits.firstByteMs
   const shortest = plain ? Math.min(firstByteMs, attemptMs) : Math.min(firstByteMs, limits.firstTokenMs, limits.idleMs)
-  // a model silent for the idle limit after its reasoning ends at `attemptEnd` when a step behind it needs the rest
-  const keepsReserve = reserveMs > 0
   return (now) => {
     if (now >= deadlineAt) return new DeadlineReached()
     const phase = progress.phase
-    const thinking = phase === "reasoning" && !(keepsReserve && now - progress.since >= limits.idleMs)
-    // only the deadline ends `delivering`: the caller's slowness is not the provider's
-    const end = phase === "idle" || thinking || phase === "delivering" ? deadlineAt : attemptEnd
     const received = progress.received
+    // silent for the idle limit after its reasoning where the step behind it needs the rest: it gets its turn
+    if (phase === "reasoning" && now >= reservedAt && now - progress.since >= limits.idleMs) {
+      return new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: reservedAt - startedAt, received })
+    }
+    // only the deadline ends `delivering`: the caller's slowness is not the provider's
+    const end = phase === "idle" || phase === "reasoning" || phase === "delivering" ? deadlineAt : attemptEnd
     if (now >= end) {
       return new ProviderTimeout({ provider, model, phase: "attempt", timeoutMs: attemptMs, received })
     }
@@ -694,7 +694,7 @@ const limitsCheck = (
       return new ProviderTimeout({ provider, model, phase: timedOut, timeoutMs: limit, received })
     }
     // a reasoning model that stays silent is checked again the moment it may be ended for the step behind it
-    const silentAt = phase === "reasoning" && keepsReserve ? Math.max(attemptEnd, progress.since + limits.idleMs) : end
+    const silentAt = phase === "reasoning" ? Math.max(reservedAt, progress.since + limits.idleMs) : end
     return Math.min(end, phaseEnd, silentAt, now + shortest)
   }
 }

@@ -336,7 +336,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   const server = LlmProvider.serverOf(base)
 
   // the key and the extra headers' values: scrubbed from every error
-  const secrets = secretsOf(settings, base)
+  const secrets = secretsOf(settings)
   const requestHeaders = headersOf(settings)
   const contextOf = (model: ModelId): HttpError.ErrorContext => ({ provider: name, model, secrets })
   const malformed = (model: ModelId, message: string, status?: number) =>
@@ -967,22 +967,14 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
 
 /**
  * The values that must never appear in an error: the key, the extra
- * headers' secrets, then each value of a query parameter of `base` whose
- * name says it carries a credential (`ExtraHeaders.isCredentialName`), as
- * given and as sent (percent-encoded, a server quoting the URL it got).
+ * headers' secrets, then the credentials the base URL's query carries
+ * (`Redact.urlSecrets`: Gemini's `?key=`).
  */
-const secretsOf = (settings: Settings, base: URL): ReadonlyArray<Redacted.Redacted> => {
-  const secrets = settings.apiKey === undefined
-    ? [...settings.headers.secrets]
-    : [settings.apiKey, ...settings.headers.secrets]
-  for (const [name, value] of base.searchParams) {
-    if (value.length === 0 || !ExtraHeaders.isCredentialName(name)) continue
-    secrets.push(Redacted.make(value))
-    const sent = encodeURIComponent(value)
-    if (sent !== value) secrets.push(Redacted.make(sent))
-  }
-  return secrets
-}
+const secretsOf = (settings: Settings): ReadonlyArray<Redacted.Redacted> => [
+  ...(settings.apiKey === undefined ? [] : [settings.apiKey]),
+  ...settings.headers.secrets,
+  ...Redact.urlSecrets(settings.baseUrl)
+]
 
 /** The headers of each request, revealed as it is sent: the codec's (the key's), and the extra ones it does not name. */
 const headersOf = (settings: Settings): () => Record<string, string> => {

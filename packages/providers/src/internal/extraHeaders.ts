@@ -26,12 +26,6 @@ export interface ExtraHeaders {
 
 const credentialName = /auth|key|token|secret|password|cookie|credential/i
 
-/**
- * Whether a name says its value carries a credential: a header's, or a base
- * URL's query parameter's (Gemini's `key`, a proxy's `access_token`).
- */
-export const isCredentialName = (name: string): boolean => credentialName.test(name)
-
 /** `<scheme> <credential>`: the credential, the rest after the first run of blanks. */
 const schemed = /^\s*\S+\s+(\S.*?)\s*$/s
 
@@ -46,7 +40,7 @@ export const make = (headers: Readonly<Record<string, string | Redacted.Redacted
   const values: Array<readonly [string, string | Redacted.Redacted]> = []
   const secrets: Array<Redacted.Redacted> = []
   for (const [name, given] of Object.entries(headers ?? {})) {
-    const value = typeof given === "string" && isCredentialName(name) ? Redacted.make(given) : given
+    const value = typeof given === "string" && credentialName.test(name) ? Redacted.make(given) : given
     values.push([name, value])
     if (typeof value !== "string") secrets.push(...secretsIn(value))
   }
