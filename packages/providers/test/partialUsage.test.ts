@@ -21,6 +21,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import * as Anthropic from "../src/Anthropic.ts"
 import * as Gemini from "../src/Gemini.ts"
+import { anthropicMessage } from "./utils/anthropicMessage.ts"
 import * as Manager from "./utils/manager.ts"
 import * as Usage from "./utils/usage.ts"
 
@@ -34,24 +35,7 @@ const gemini = Manager.alone((baseUrl) => Gemini.layer({ apiKey, baseUrl, model:
 /** 4,000 characters: an estimate of 1,000 tokens. */
 const long = "word ".repeat(800)
 
-const anthropicEvents = (delta: Record<string, unknown>) => [
-  {
-    type: "message_start",
-    message: {
-      id: "msg_1",
-      type: "message",
-      role: "assistant",
-      content: [],
-      model: "claude-haiku-4-5",
-      usage: { input_tokens: 5, output_tokens: 1 }
-    }
-  },
-  { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
-  { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: long } },
-  { type: "content_block_stop", index: 0 },
-  { type: "message_delta", delta: { stop_reason: "end_turn" }, ...delta },
-  { type: "message_stop" }
-]
+const anthropicEvents = (delta: Record<string, unknown>) => anthropicMessage(long, delta)
 
 const geminiAnswer = (text: string, finishReason?: string, usageMetadata?: Record<string, number>) => ({
   candidates: [{ content: { role: "model", parts: [{ text }] }, ...(finishReason ? { finishReason } : {}) }],

@@ -90,7 +90,9 @@
  *   manager reads it, with the same parts, failures and reports as the
  *   pull; a consumer's `Hold` stops the reading until it resumes it;
  * - a stream ends with exactly one `Finish`, once the provider's own end
- *   marker arrived or, before it, its whole answer (its finish, and its
+ *   marker arrived (`StreamDecoder.ended`: nothing after it is read, the
+ *   body is left there, its connection closed unless it ended with it) or,
+ *   before it, its whole answer (its finish, and its
  *   usage where the provider reports one: `StreamDecoder.answered`), after
  *   which a body that stalls, closes or breaks ends as that answer (a stall
  *   under a supervisor, whose watchdog stops it, through
@@ -231,6 +233,13 @@ export interface StreamDecoder {
    * the end marker alone says the answer is whole.
    */
   readonly answered?: (() => FinishReason | undefined) | undefined
+  /**
+   * Whether the provider's end marker was read (`data: [DONE]`, Anthropic's
+   * `message_stop`): the stream is over, nothing after it is decoded or
+   * billed, and its `Finish` goes out without waiting for the body to end.
+   * Absent: the wire has no terminator (Gemini), the body's end ends it.
+   */
+  readonly ended?: (() => boolean) | undefined
   /** The model's refusal so far, its pieces joined, for codecs whose wire has one (OpenAI `delta.refusal`). */
   readonly refusal?: (() => string | undefined) | undefined
   /** The stream's tool calls, for codecs that speak tools: drained for deltas after every event. */
@@ -785,6 +794,19 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       parts.push(...finish("stop", usage))
       return parts
     }
+    // the end marker was read: the rest of the body is never read, the stream ends there (see `close`)
+    const over = (): boolean => decoder.ended?.() === true
+    /**
+     * The parts of the last chunk read, then the stream's end at its end marker, as the body's end would give it
+     * (`ended`: its `Finish`, or the failure left pending): the rest of the body is left unread (the connection
+     * closed unless it ended there), so a server sending more, or holding the response open, changes nothing.
+     */
+    const close = (parts: ReadonlyArray<StreamPart>): ReadonlyArray<StreamPart> => {
+      const ending = run.ended()
+      if (isParts(ending)) return [...parts, ...ending]
+      run.pending = ending
+      return parts
+    }
     /** The provider's cut (`Cut`): retryable, like the plain reply's, with what the stream billed by now. */
     const cutError = (reason: string): ProviderError =>
       new MalformedResponse({ provider: name, model, message: `${name} ended the stream: ${reason}`, usage: billed() })
@@ -832,6 +854,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       feed: (chunks: ReadonlyArray<Uint8Array>): ReadonlyArray<StreamPart> => {
         const parts: Array<StreamPart> = []
         for (const chunk of chunks) {
+          if (over()) break
           const events = sse.feed(chunk)
           if (typeof events === "string" && cut()) break
           if (typeof events === "string") {
@@ -841,6 +864,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             return reported
           }
           for (const event of events) {
+            if (over()) break
             const step = decoder.event(event)
             if (cut()) {
               if (typeof step === "string") otherOutput += step
@@ -877,7 +901,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             for (const delta of calls) parts.push(Replay.stampDelta(delta, name, model))
           }
         }
-        return cut() ? cutAt(parts) : report(parts)
+        if (cut()) return cutAt(parts)
+        return over() ? close(report(parts)) : report(parts)
       },
       fault: (fault: StreamFault): ProviderError => {
         switch (fault._tag) {

@@ -533,6 +533,7 @@ const events = (reasoning?: (characters: number) => void): StreamDecoder => {
       }
     },
     finishReason: () => done ? finish ?? "other" : undefined,
+    ended: () => done,
     counts: () => {
       const complete = completeInput(input)
       return complete === undefined || output === undefined ? undefined : countsOf(complete, output, thinking)

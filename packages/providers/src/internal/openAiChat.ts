@@ -426,6 +426,7 @@ const streamDecoder = (dialect: Dialect) => (reasoning?: (characters: number) =>
     },
     // `[DONE]` ends any stream; without a `finish_reason` the reason is `other`, as in a plain reply
     finishReason: () => done ? finish ?? "other" : dialect.requireDone ? undefined : finish,
+    ended: () => done,
     counts: () => counts,
     // the usage chunk follows the one with the finish reason: with both, only `[DONE]` is missing
     answered: () => counts === undefined ? undefined : finish,
