@@ -6,9 +6,10 @@
  * billed answer into a failure (which the manager would retry or fall back
  * from, paying twice). A server that keeps the response open after its end
  * marker does not hold the answer: it comes at once, the clock never moving
- * (the idle limit is never waited out), and its connection is closed, not
- * left to a later request half read; a body that ends with its end marker
- * keeps its connection for the next request. Through `LlmManager`,
+ * (the idle limit is never waited out), and its connection is closed (after
+ * a short drain), not left to a later request half read; a body that ends
+ * with its end marker, or a moment after it, keeps its connection for the
+ * next request. Through `LlmManager`,
  * `generate` (streamed underneath) and `stream`, over real HTTP from a
  * server that sends exactly the given events.
  */
@@ -113,9 +114,9 @@ const OneConnection = Layer.merge(ProviderHttpClient.layerOptions({ connections:
 
 /**
  * The connections two calls in a row opened to a server answering each with the OpenAI answer, then ending the
- * response (`end`) or holding it open (`hold`), and their answers.
+ * response (`end`), ending it 50 ms later (`soon`) or holding it open (`hold`), and their answers.
  */
-const connectionsOf = (then: "end" | "hold") =>
+const connectionsOf = (then: "end" | "soon" | "hold") =>
   Effect.gen(function*() {
     const events = openAi.answer.map((event) =>
       `data: ${typeof event === "string" ? event : JSON.stringify(event)}\n\n`
@@ -127,6 +128,7 @@ const connectionsOf = (then: "end" | "hold") =>
         res.writeHead(200, { "content-type": "text/event-stream" })
         if (then === "end") res.end(events.join(""))
         else res.write(events.join(""))
+        if (then === "soon") setTimeout(() => res.end(), 50)
       })
     })
     server.on("connection", () => {
@@ -142,6 +144,13 @@ describe("the connection after the end marker", () => {
   it.effect("a body that ends with it is kept for the next call", () =>
     Effect.gen(function*() {
       const { answers, connections } = yield* connectionsOf("end")
+      assert.deepStrictEqual(answers, [["ok", "stop"], ["ok", "stop"]])
+      assert.strictEqual(connections, 1)
+    }))
+
+  it.effect("a body that ends a moment after it (in a later packet) is kept too", () =>
+    Effect.gen(function*() {
+      const { answers, connections } = yield* connectionsOf("soon")
       assert.deepStrictEqual(answers, [["ok", "stop"], ["ok", "stop"]])
       assert.strictEqual(connections, 1)
     }))

@@ -90,8 +90,9 @@
  *   manager reads it, with the same parts, failures and reports as the
  *   pull; a consumer's `Hold` stops the reading until it resumes it;
  * - a stream ends with exactly one `Finish`, once the provider's own end
- *   marker arrived (`StreamDecoder.ended`: nothing after it is read, the
- *   body is left there, its connection closed unless it ended with it) or,
+ *   marker arrived (`StreamDecoder.ended`: nothing after it is decoded,
+ *   the body is left there, drained a while for its end so its connection
+ *   is kept, else closed: `Transport.Response.complete`) or,
  *   before it, its whole answer (its finish, and its
  *   usage where the provider reports one: `StreamDecoder.answered`), after
  *   which a body that stalls, closes or breaks ends as that answer (a stall
@@ -627,7 +628,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
             const refused = refusedStream(model, response)
             if (refused !== undefined) return bounded(refused)
             return Effect.flatMap(response.pull(scope), (upstream) => {
-              const decoded = decodeStream(call, timeoutMs, supervisor, upstream)
+              const decoded = decodeStream(call, timeoutMs, supervisor, upstream, response.complete)
               parts = decoded.next
               // a supervisor is told the usage of a stream its consumer stops before the end (see `abandoned`)
               return supervisor === undefined
@@ -664,7 +665,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       return Effect.flatMap(send(call), (response) => {
         const refused = refusedStream(call.model, response)
         if (refused !== undefined) return refused
-        const run = makeRun(call, timeoutOf(call.request), supervisor)
+        const run = makeRun(call, timeoutOf(call.request), supervisor, response.complete)
         // the last parts: a hold on them is the consumer's to wait out
         const hand = (outcome: ReadonlyArray<StreamPart> | ProviderError): Effect.Effect<void, ProviderError> => {
           if (!isParts(outcome)) return Effect.fail(outcome)
@@ -690,9 +691,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     call: Call,
     timeoutMs: number,
     supervisor: LlmProvider.Supervisor | undefined,
-    upstream: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Transport.TransportFailure>
+    upstream: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Transport.TransportFailure>,
+    complete: () => void
   ): { readonly run: StreamRun; readonly next: Pull.Pull<NonEmptyReadonlyArray<StreamPart>, ProviderError> } => {
-    const run = makeRun(call, timeoutMs, supervisor)
+    const run = makeRun(call, timeoutMs, supervisor, complete)
     const pull = supervisor === undefined
       ? Effect.timeoutOrElse(upstream, { duration: timeoutMs, orElse: () => Effect.succeed(undefined) })
       : upstream
@@ -724,8 +726,16 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     return { run, next }
   }
 
-  /** The bookkeeping of one stream: text so far, the SSE framing, the codec's state. */
-  const makeRun = (call: Call, timeoutMs: number, supervisor: LlmProvider.Supervisor | undefined) => {
+  /**
+   * The bookkeeping of one stream: text so far, the SSE framing, the codec's state. `complete` tells the
+   * transport the body was read to its end marker (`Transport.Response.complete`).
+   */
+  const makeRun = (
+    call: Call,
+    timeoutMs: number,
+    supervisor: LlmProvider.Supervisor | undefined,
+    complete: () => void
+  ) => {
     const model = call.model
     const sse = Sse.make(settings.maxEventBytes)
     // characters of reasoning the model streamed (never handed on): billed, estimated, if the stream stops early
@@ -798,10 +808,12 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const over = (): boolean => decoder.ended?.() === true
     /**
      * The parts of the last chunk read, then the stream's end at its end marker, as the body's end would give it
-     * (`ended`: its `Finish`, or the failure left pending): the rest of the body is left unread (the connection
-     * closed unless it ended there), so a server sending more, or holding the response open, changes nothing.
+     * (`ended`: its `Finish`, or the failure left pending): the rest of the body is never decoded (the transport
+     * drains it, keeping the connection if it ends soon: `complete`), so a server sending more, or holding the
+     * response open, changes nothing.
      */
     const close = (parts: ReadonlyArray<StreamPart>): ReadonlyArray<StreamPart> => {
+      complete()
       const ending = run.ended()
       if (isParts(ending)) return [...parts, ...ending]
       run.pending = ending

@@ -12,7 +12,9 @@
  *
  * Either way, interrupting the fiber aborts the request (waiting for the
  * headers) or destroys the body (reading it): the server sees the connection
- * closed.
+ * closed. A body its reader left after reading all it needs (a stream's end
+ * marker: `Response.complete`) is first drained a moment for its end, so the
+ * connection is kept for the next request when the end was on its way.
  */
 import type { Hold } from "@baton/core/LlmProvider"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -53,6 +55,14 @@ export interface Response {
    * throw of `onChunks` is a defect of the effect.
    */
   readonly each: (onChunks: OnChunks) => Effect.Effect<void, TransportFailure>
+  /**
+   * Says the consumer read all it needs of the body (a stream's end marker):
+   * left before its end, the body is then read on and discarded for up to
+   * `drainMs`, so that a connection whose end is on its way is kept for the
+   * next request, and only then closed (a server holding it open). A body
+   * given as a stream (any other `HttpClient`) is closed at once, as before.
+   */
+  readonly complete: () => void
 }
 
 /** What a reader does with each batch of chunks: `true` reads on, `false` stops, a `Hold` waits to be resumed. */
@@ -130,6 +140,8 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
   failed: TransportFailure | undefined
   /** Wakes the body's reader waiting for a chunk, the end or a failure. */
   wake: (() => void) | undefined
+  /** The consumer read all it needs (`Response.complete`): a body left before its end is drained, not aborted. */
+  complete = false
 
   onRequestStart(controller: Undici.Dispatcher.DispatchController): void {
     // aborted while it waited for a connection: failed before it is written, the socket stays usable
@@ -151,7 +163,10 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
       contentType: Array.isArray(contentType) ? contentType.join(", ") : contentType,
       pull: (scope) => pullOf(this, scope),
       readAll: (maxBytes) => readOf(this, () => gatherer(maxBytes)),
-      each: (onChunks) => readOf(this, () => handing(onChunks))
+      each: (onChunks) => readOf(this, () => handing(onChunks)),
+      complete: () => {
+        this.complete = true
+      }
     }))
   }
 
@@ -283,9 +298,39 @@ const take = (exchange: Exchange): Array<Uint8Array> => {
   return chunks
 }
 
-/** Aborts `exchange` unless its body ended (or failed): the server sees the connection closed. */
+/**
+ * Leaves `exchange` unless its body ended (or failed): aborted (the server
+ * sees the connection closed), or, once its consumer read all it needs,
+ * drained first (`drain`).
+ */
 const leave = (exchange: Exchange): void => {
-  if (!exchange.ended && exchange.failed === undefined) exchange.abort(leftEarly())
+  if (exchange.ended || exchange.failed !== undefined) return
+  if (exchange.complete) drain(exchange)
+  else exchange.abort(leftEarly())
+}
+
+/**
+ * How long the rest of a body read to its end marker (`Response.complete`)
+ * is read and discarded, waiting for its end, before the connection is
+ * closed: a well-behaved server's end follows its marker at once (perhaps in
+ * the next packet), and the connection is then kept for the next request; a
+ * server holding the response open loses it.
+ */
+const drainMs = 500
+
+/** The rest of the body of `exchange` discarded as it comes, until its end, a failure, or `drainMs` (then aborted). */
+const drain = (exchange: Exchange): void => {
+  const timer = setTimeout(() => {
+    exchange.abort(leftEarly())
+  }, drainMs)
+  // a drain keeps no process alive
+  timer.unref()
+  const discard = (): void => {
+    take(exchange)
+    if (exchange.ended || exchange.failed !== undefined) clearTimeout(timer)
+    else exchange.wake = discard
+  }
+  discard()
 }
 
 /** One read of a body: what to do with each batch of chunks, and its result once done. */
@@ -409,7 +454,7 @@ const fromClientError = (error: HttpClientError.HttpClientError): TransportFailu
 /** A body given as a stream, pulled and read from it. */
 const bodyOfStream = (
   body: Stream.Stream<Uint8Array, TransportFailure>
-): Pick<Response, "pull" | "readAll" | "each"> => {
+): Pick<Response, "pull" | "readAll" | "each" | "complete"> => {
   // stops at the end, or once `onChunks` says so (which leaves the stream: the connection closed)
   const each: Response["each"] = (onChunks) =>
     Stream.runForEachWhile(body, (chunk) =>
@@ -419,6 +464,8 @@ const bodyOfStream = (
       }))
   return {
     pull: (scope) => Channel.toPullScoped(Stream.toChannel(body), scope),
+    // a stream left before its end is closed at once: nothing is drained
+    complete: () => {},
     readAll: (maxBytes) =>
       Effect.suspend(() => {
         const reader = gatherer(maxBytes)
