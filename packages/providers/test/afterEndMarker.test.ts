@@ -9,9 +9,10 @@
  * (the idle limit is never waited out), and its connection is closed (after
  * a short drain), not left to a later request half read; a body that ends
  * with its end marker, or a moment after it, keeps its connection for the
- * next request. Through `LlmManager`,
- * `generate` (streamed underneath) and `stream`, over real HTTP from a
- * server that sends exactly the given events.
+ * next request. OpenAI, DeepSeek (the same chat-completions codec, which
+ * OpenAI-compatible endpoints share too) and Anthropic, through
+ * `LlmManager`, `generate` (streamed underneath) and `stream`, over real
+ * HTTP from a server that sends exactly the given events.
  */
 import type * as LlmManager from "@baton/core/LlmManager"
 import * as Pricing from "@baton/core/Pricing"
@@ -21,6 +22,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { createServer } from "node:http"
 import * as Anthropic from "../src/Anthropic.ts"
+import * as DeepSeek from "../src/DeepSeek.ts"
 import * as OpenAi from "../src/OpenAi.ts"
 import * as ProviderHttpClient from "../src/ProviderHttpClient.ts"
 import { anthropicMessage } from "./utils/anthropicMessage.ts"
@@ -50,6 +52,11 @@ const openAi: Wire = {
 
 const wires: Record<string, Wire> = {
   "OpenAI, after [DONE]": openAi,
+  // the same chat-completions codec
+  "DeepSeek, after [DONE]": {
+    ...openAi,
+    make: Manager.alone((baseUrl) => DeepSeek.layer({ apiKey, baseUrl, model: "deepseek-chat" }))
+  },
   "Anthropic, after message_stop": {
     make: Manager.alone((baseUrl) => Anthropic.layer({ apiKey, baseUrl, model: "claude-haiku-4-5" })),
     answer: anthropicMessage("ok", { usage: { output_tokens: 4 } }),
