@@ -25,6 +25,7 @@
  */
 import { Effect, type Scope } from "effect"
 import { createServer, type ServerResponse } from "node:http"
+import * as Zlib from "node:zlib"
 import * as TestServer from "./TestServer.ts"
 
 /**
@@ -45,6 +46,11 @@ export interface Reply {
    * without ending the reply (`"drop"`).
    */
   readonly then?: "end" | "hold" | "keepAlive" | "drop" | undefined
+  /**
+   * Sends the body (a stream's events) compressed, with this `content-encoding`: `gzip`, `deflate`, `br`, each
+   * event flushed as it is written; any other name is sent as the header alone, the body as it is.
+   */
+  readonly encoding?: string | undefined
 }
 
 /**
@@ -61,25 +67,66 @@ export interface RawServer {
 
 const text = (value: unknown): string => typeof value === "string" ? value : JSON.stringify(value)
 
-/** Sends a stream's events, then does what `then` says (see `Reply`). */
-const sendEvents = (res: ServerResponse, events: string, then: Reply["then"]): void => {
+/** The encoders of `Reply.encoding`, each flushing what it wrote at once. */
+const encoders: Readonly<Record<string, () => Zlib.Gzip | Zlib.Deflate | Zlib.BrotliCompress>> = {
+  gzip: () => Zlib.createGzip({ flush: Zlib.constants.Z_SYNC_FLUSH }),
+  deflate: () => Zlib.createDeflate({ flush: Zlib.constants.Z_SYNC_FLUSH }),
+  br: () => Zlib.createBrotliCompress({ flush: Zlib.constants.BROTLI_OPERATION_FLUSH })
+}
+
+/** What a reply's body is written to: the response, or an encoder piped to it. */
+interface Body {
+  readonly write: (text: string, written?: () => void) => void
+  readonly end: (text: string) => void
+}
+
+/**
+ * Starts `res` with `status` and `contentType` and returns where its body
+ * goes: `res`, or, with `encoding`, an encoder piped to it (an encoding it has
+ * none for: the header alone; see `Reply.encoding`).
+ */
+const started = (res: ServerResponse, status: number, contentType: string, encoding: string | undefined): Body => {
+  res.writeHead(status, {
+    "content-type": contentType,
+    ...(encoding === undefined ? {} : { "content-encoding": encoding })
+  })
+  const encoder = encoding === undefined ? undefined : encoders[encoding]?.()
+  if (encoder === undefined) {
+    return { write: (text, written) => res.write(text, written), end: (text) => res.end(text) }
+  }
+  encoder.pipe(res)
+  res.on("close", () => encoder.destroy())
+  return {
+    // a write is flushed by the encoder once it wrote it to the response
+    write: (text, written) =>
+      encoder.write(text, () => {
+        encoder.flush(() => written?.())
+      }),
+    end: (text) => encoder.end(text)
+  }
+}
+
+/** Sends a stream's events to `body` (of `res`), then does what `then` says (see `Reply`). */
+const sendEvents = (res: ServerResponse, body: Body, events: string, then: Reply["then"]): void => {
   switch (then ?? "end") {
     case "end":
-      res.end(events)
+      body.end(events)
       return
     case "hold":
-      res.write(events)
+      body.write(events)
       return
     case "keepAlive": {
-      res.write(events)
-      const timer = setInterval(() => res.write(": keep-alive\n\n"), 100)
+      body.write(events)
+      const timer = setInterval(() => {
+        body.write(": keep-alive\n\n")
+      }, 100)
       res.on("close", () => {
         clearInterval(timer)
       })
       return
     }
     case "drop":
-      res.write(events, () => res.socket?.destroy())
+      body.write(events, () => res.socket?.destroy())
   }
 }
 
@@ -100,11 +147,10 @@ export const start = (reply: Reply): Effect.Effect<RawServer, never, Scope.Scope
         const status = current.status ?? 200
         const streamed = body.includes("\"stream\":true") || (req.url ?? "").includes("alt=sse")
         if (streamed && status === 200 && current.streamAs !== "body") {
-          res.writeHead(200, { "content-type": "text/event-stream" })
-          sendEvents(res, current.events.map((event) => `data: ${text(event)}\n\n`).join(""), current.then)
+          const body = started(res, 200, "text/event-stream", current.encoding)
+          sendEvents(res, body, current.events.map((event) => `data: ${text(event)}\n\n`).join(""), current.then)
         } else {
-          res.writeHead(status, { "content-type": "application/json" })
-          res.end(text(current.body))
+          started(res, status, "application/json", current.encoding).end(text(current.body))
         }
       })
     })

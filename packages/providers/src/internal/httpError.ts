@@ -18,6 +18,7 @@
  * | 400, 404, 413, 422 and other 4xx | `InvalidRequest` (with the provider's `param` and `code`), or `ContextLengthExceeded` when the code or message says the prompt is too long |
  * | 408, 409, 499, 5xx, Anthropic 529, or a stream error of type `overloaded*` | `ProviderUnavailable` (`retryAfter` and `shouldRetry` from the same hints, when the response carries them: a 503 or a 529 `overloaded_error` may say when to come back, or not to retry) |
  * | refused, reset, DNS, TLS | `ProviderConnectionFailed` |
+ * | a body compressed in a content coding Baton cannot decode, or that does not decode | `MalformedResponse` |
  * | anything else | `MalformedResponse` |
  *
  * The manager honours a `retryAfter` on either error alike (see
@@ -46,6 +47,7 @@ import {
   ContextLengthExceeded,
   fromStatus as ofStatus,
   InvalidRequest,
+  MalformedResponse,
   ProviderAuthenticationFailed,
   ProviderConnectionFailed,
   type ProviderError,
@@ -364,6 +366,12 @@ export const fromTransport = (context: ErrorContext, failure: Transport.Transpor
     return new ProviderConnectionFailed({
       ...common,
       message: `${context.provider}: invalid URL (check the base URL setting)`
+    })
+  }
+  if (failure.stage === "encoding") {
+    return new MalformedResponse({
+      ...common,
+      message: scrub(context.secrets, `${context.provider} answered with a body ${causeMessage(failure.cause)}`)
     })
   }
   const code = causeCode(failure.cause)

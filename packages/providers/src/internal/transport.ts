@@ -12,7 +12,10 @@
  *
  * Either way, interrupting the fiber aborts the request (waiting for the
  * headers) or destroys the body (reading it): the server sees the connection
- * closed. A body its reader left after reading all it needs (a stream's end
+ * closed. Every request asks for its body unencoded (`accept-encoding:
+ * identity`); a server (or a proxy) that compresses it anyway has it decoded
+ * on the dispatcher (see {@link decoderOf}; any other client decodes by
+ * itself, or not). A body its reader left after reading all it needs (a stream's end
  * marker: `Response.complete`) is first drained a moment for its end, so the
  * connection is kept for the next request when the end was on its way.
  */
@@ -22,11 +25,16 @@ import type * as Undici from "@effect/platform-node/Undici"
 import { Cause, Channel, Effect, Layer, type Pull, Scope, Stream, Tracer } from "effect"
 import { isArrayNonEmpty, type NonEmptyReadonlyArray } from "effect/Array"
 import { HttpBody, HttpClient, type HttpClientError, HttpClientRequest } from "effect/http"
+import type { Transform } from "node:stream"
+import * as Zlib from "node:zlib"
 
-/** What went wrong on the wire: before the response headers (`request`) or while reading the body (`body`). */
+/**
+ * What went wrong on the wire: before the response headers (`request`), while reading the body (`body`), or
+ * decoding it (`encoding`: a content coding Baton has no decoder for, or a body that does not decode).
+ */
 export interface TransportFailure {
   readonly _tag: "TransportFailure"
-  readonly stage: "request" | "body" | "url"
+  readonly stage: "request" | "body" | "url" | "encoding"
   readonly cause: unknown
 }
 
@@ -90,6 +98,12 @@ const dispatchers = new WeakMap<HttpClient.HttpClient, Undici.Dispatcher>()
 const json = "application/json"
 
 /**
+ * The `accept-encoding` of every request: the body unencoded (a proxy
+ * compressing a stream may hold its events back, and decoding costs CPU).
+ */
+const identity = "identity"
+
+/**
  * The server closed a connection that had already carried an answer, before
  * any byte of this one: a keep-alive connection the server closed as idle
  * just as the request left on it (the likelier the busier the process). The
@@ -142,6 +156,8 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
   wake: (() => void) | undefined
   /** The consumer read all it needs (`Response.complete`): a body left before its end is drained, not aborted. */
   complete = false
+  /** Decodes a body sent with a content coding (see {@link decoders}): the chunks are its output's. */
+  decoder: { readonly input: Decoder; readonly output: Decoder; readonly chain: ReadonlyArray<Decoder> } | undefined
 
   onRequestStart(controller: Undici.Dispatcher.DispatchController): void {
     // aborted while it waited for a connection: failed before it is written, the socket stays usable
@@ -157,6 +173,7 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
     // a 1xx is informational: the response is still to come
     if (status < 200) return
     const contentType = headers["content-type"]
+    const coding = headers["content-encoding"]
     this.hand(Effect.succeed({
       status,
       headers: () => flatHeaders(headers),
@@ -168,23 +185,28 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
         this.complete = true
       }
     }))
+    if (coding !== undefined) this.decode(Array.isArray(coding) ? coding.join(", ") : coding)
   }
 
-  onResponseData(controller: Undici.Dispatcher.DispatchController, chunk: Uint8Array): void {
-    this.chunks.push(chunk)
-    this.queued += chunk.length
-    if (this.queued > highWaterMark) controller.pause()
-    this.signal()
+  onResponseData(_controller: Undici.Dispatcher.DispatchController, chunk: Uint8Array): void {
+    if (this.failed !== undefined) return
+    if (this.decoder === undefined) this.received(chunk)
+    else this.decoder.input.write(chunk)
   }
 
   onResponseEnd(): void {
-    this.ended = true
     this.controller = undefined
+    if (this.decoder !== undefined) {
+      this.decoder.input.end()
+      return
+    }
+    this.ended = true
     this.signal()
   }
 
   onResponseError(_controller: Undici.Dispatcher.DispatchController | null, error: Error): void {
     this.controller = undefined
+    this.undecode()
     if (this.answered) {
       this.failed ??= bodyFailure(error)
       this.signal()
@@ -208,6 +230,60 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
     })
   }
 
+  /** A chunk of the body (decoded, where it was encoded): past `highWaterMark` unread bytes, no more is read. */
+  received(chunk: Uint8Array): void {
+    this.chunks.push(chunk)
+    this.queued += chunk.length
+    if (this.queued > highWaterMark) {
+      this.controller?.pause()
+      this.decoder?.output.pause()
+    }
+    this.signal()
+  }
+
+  /**
+   * Decodes the body sent with the content codings `coding` names (applied in
+   * that order, so decoded in the reverse one), or fails it at once, naming
+   * the coding, when one has no decoder here. The decoded chunks are the
+   * body's: its end is the last decoder's, and a body that does not decode
+   * fails.
+   */
+  decode(coding: string): void {
+    const codings = coding.split(",").map((name) => name.trim().toLowerCase()).filter((name) =>
+      name !== "" && name !== identity
+    ).reverse()
+    const unknown = codings.find((name) => !(name in decoders))
+    if (unknown !== undefined) {
+      const error = new Error(`encoded as ${unknown}, which Baton cannot decode`)
+      this.failed = failure("encoding", error)
+      this.abort(error)
+      return
+    }
+    if (codings.length === 0) return
+    const chain = codings.map((name) => (decoders[name] as () => Decoder)())
+    const failed = (name: string) => (error: Error & { readonly code?: string }): void => {
+      const why = error.code === undefined ? error.message : `${error.code}: ${error.message}`
+      this.failed ??= failure("encoding", new Error(`that does not decode as ${name} (${why})`))
+      this.abort(error)
+      this.signal()
+    }
+    let output = chain[0] as Decoder
+    output.on("error", failed(codings[0] as string))
+    for (const [index, next] of chain.entries()) {
+      if (index === 0) continue
+      next.on("error", failed(codings[index] as string))
+      output = output.pipe(next)
+    }
+    output.on("data", (chunk: Uint8Array) => {
+      this.received(chunk)
+    })
+    output.on("end", () => {
+      this.ended = true
+      this.signal()
+    })
+    this.decoder = { input: chain[0] as Decoder, output, chain }
+  }
+
   /** Wakes the body's waiting reader, if any, in a microtask. */
   signal(): void {
     const wake = this.wake
@@ -216,11 +292,38 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
     queueMicrotask(wake)
   }
 
+  /** Stops decoding the body (its decoders destroyed): nothing more of it is wanted, or it broke. */
+  undecode(): void {
+    const decoder = this.decoder
+    if (decoder === undefined) return
+    this.decoder = undefined
+    for (const stream of decoder.chain) stream.destroy()
+  }
+
   /** Closes the connection (the server sees it closed), now or as soon as the request reaches a socket. */
   abort(reason: Error): void {
+    this.undecode()
     if (this.controller === undefined) this.abortedWith ??= reason
     else this.controller.abort(reason)
   }
+}
+
+/** A stream decoding one content coding. */
+type Decoder = Transform
+
+/**
+ * The decoders of the content codings Node decodes (RFC 9110, 8.4.1; `x-gzip`
+ * is gzip; zstd where Node has it), each flushing what it decoded at once,
+ * so that a compressed stream's events come as they arrive.
+ */
+const decoders: Readonly<Record<string, () => Decoder>> = {
+  gzip: () => Zlib.createGunzip({ flush: Zlib.constants.Z_SYNC_FLUSH }),
+  "x-gzip": () => Zlib.createGunzip({ flush: Zlib.constants.Z_SYNC_FLUSH }),
+  deflate: () => Zlib.createInflate({ flush: Zlib.constants.Z_SYNC_FLUSH }),
+  br: () => Zlib.createBrotliDecompress({ flush: Zlib.constants.BROTLI_OPERATION_FLUSH }),
+  ...(typeof Zlib.createZstdDecompress === "function"
+    ? { zstd: () => Zlib.createZstdDecompress({ flush: Zlib.constants.ZSTD_e_flush }) }
+    : {})
 }
 
 const interrupted = () => new Error("the request was interrupted")
@@ -235,7 +338,7 @@ const viaDispatcher = (dispatcher: Undici.Dispatcher): Post => (origin, path, he
       origin,
       path,
       method: "POST",
-      headers: { ...headers, "content-type": json },
+      headers: { ...headers, "content-type": json, "accept-encoding": identity },
       body,
       // the adapter or the manager's watchdog owns time
       headersTimeout: 0,
@@ -294,7 +397,10 @@ const take = (exchange: Exchange): Array<Uint8Array> => {
   exchange.chunks = []
   const paused = exchange.queued > highWaterMark
   exchange.queued = 0
-  if (paused) exchange.controller?.resume()
+  if (paused) {
+    exchange.controller?.resume()
+    exchange.decoder?.output.resume()
+  }
   return chunks
 }
 
@@ -477,7 +583,7 @@ const bodyOfStream = (
 
 const viaClient = (client: HttpClient.HttpClient): Post => (origin, path, headers, body) =>
   client.execute(HttpClientRequest.post(origin + path, {
-    headers,
+    headers: { ...headers, "accept-encoding": identity },
     body: HttpBody.text(body, json)
   })).pipe(
     Effect.map((response): Response => ({
