@@ -17,7 +17,7 @@
  * | `DEEPSEEK_API_KEY`, `GEMINI_API_KEY`, `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` | unset | required for every provider in the chain |
  * | `DEEPSEEK_MODEL`, `GEMINI_MODEL`, `OPENAI_MODEL`, `ANTHROPIC_MODEL` | `deepseek-flash`, `gemini-2.5-flash`, `gpt-4o-mini`, `claude-haiku-4-5` | default model per provider |
  * | `DEEPSEEK_BASE_URL`, `GEMINI_BASE_URL`, `OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL` | the public endpoints | `http(s)://` base URL per provider (a proxy, the mock server) |
- * | `DEEPSEEK_ASSISTANT_PREFILL`, `GEMINI_ASSISTANT_PREFILL`, `OPENAI_ASSISTANT_PREFILL`, `ANTHROPIC_ASSISTANT_PREFILL` | `true` but for OpenAI | whether the model continues a final assistant message (a broken stream is then continued there, not restarted) |
+ * | `DEEPSEEK_ASSISTANT_PREFILL`, `GEMINI_ASSISTANT_PREFILL`, `OPENAI_ASSISTANT_PREFILL`, `ANTHROPIC_ASSISTANT_PREFILL` | `true` but for OpenAI, and DeepSeek's own host outside `/beta` (set `DEEPSEEK_BASE_URL` to `https://api.deepseek.com/beta` for it) | whether the model continues a final assistant message (a broken stream is then continued there, not restarted) |
  * | `AI_GENERATION_ENABLED` | `true` | `false` fails every call with `GenerationDisabled` |
  * | `AI_MAX_QUESTIONS_PER_REQUEST` | `20` | per-request limit, positive |
  * | `AI_DAILY_LIMIT_PER_TEACHER` | `100` | daily limit per subject, positive |

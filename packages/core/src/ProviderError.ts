@@ -239,7 +239,8 @@ export class ContextLengthExceeded extends stackless(
  * blocked prompt or answer, when it reported any.
  *
  * `refusal` is the model's own words when it declined (OpenAI's `refusal`),
- * scrubbed of keys and cut to 2,000 characters. It is model output that may
+ * scrubbed of keys and cut after 2,000 characters (`...[N more characters]`
+ * follows). It is model output that may
  * quote the prompt, so it is kept out of `message`, which the request log
  * records: only the caller that gets this error sees it.
  *

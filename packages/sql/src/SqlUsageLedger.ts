@@ -1,6 +1,6 @@
 /**
  * The usage ledger in a SQL database: SQLite (embedded, the CLI and demo
- * default) or PostgreSQL (shared, `DATABASE_URL`), one implementation
+ * default) or PostgreSQL (shared by many processes), one implementation
  * through `effect/sql`'s `SqlClient`.
  *
  * {@link layer} needs a `SqlClient`; {@link layerUrl} picks the driver from a
