@@ -89,7 +89,8 @@
  * `StreamInterrupted` at once. `continueOnInterruption: false` makes
  * `"none"` the default. A continuation is sent what is left of `maxTokens`
  * after the output tokens behind the delivered text (as the broken attempts
- * reported them, else estimated), and with none left the answer ends there,
+ * reported them, less their reasoning, which a continuation does again; else
+ * estimated), and with none left the answer ends there,
  * finish reason `length`, calling no provider; a restart gets all of it.
  *
  * @example

@@ -30,8 +30,8 @@
  * `RateLimitExceeded`, `TooManyQuestions`, `QuotaStoreUnavailable`) have no
  * attempts to list. A result's `usage`, like a stream's `Finish.usage`, is
  * what the whole request billed: the sum of every attempt's usage (re-asks,
- * failed and cancelled attempts included), one row each in the log and the
- * ledger.
+ * failed and cancelled attempts included), one record each in the log, and
+ * one row in the ledger for each attempt that billed tokens.
  *
  * When a `QuotaLimiter` is in context, a request asking for more than
  * `AI_MAX_QUESTIONS_PER_REQUEST` units (`metadata.units`, default 1) fails

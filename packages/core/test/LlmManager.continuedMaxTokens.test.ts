@@ -35,6 +35,9 @@ const request = {
 /** The answer within 12 tokens. */
 const uncut = "Mock answer from deepseek: Recite: a b c d e f g"
 
+/** The whole answer, within 38 tokens with the reasoning before it. */
+const answer = "Mock answer from deepseek: Recite: a b c d e f g h i j k"
+
 /** Ten deltas: 44 characters, 11 tokens by the mock's count and by Baton's estimate alike. */
 const cutAtTen = "Mock answer from deepseek: Recite: a b c d e"
 
@@ -51,8 +54,8 @@ interface Served {
 const attemptsOf = (attempts: ReadonlyArray<Attempt> | undefined) =>
   (attempts ?? []).map(pick("role", "outcome", "error"))
 
-const streamed = (llm: LlmManager.Service) =>
-  Effect.map(Stream.runCollect(llm.stream(request)), (parts): Served => {
+const streamed = (llm: LlmManager.Service, input: LlmManager.Input = request) =>
+  Effect.map(Stream.runCollect(llm.stream(input)), (parts): Served => {
     const finish = parts.at(-1)
     return {
       text: parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join(""),
@@ -62,8 +65,8 @@ const streamed = (llm: LlmManager.Service) =>
     }
   })
 
-const generated = (llm: LlmManager.Service) =>
-  Effect.map(llm.generate(request), (result): Served => ({
+const generated = (llm: LlmManager.Service, input: LlmManager.Input = request) =>
+  Effect.map(llm.generate(input), (result): Served => ({
     text: result.content,
     finishReason: result.finishReason,
     completionTokens: result.usage.completionTokens,
@@ -129,5 +132,26 @@ describe("LlmManager: a continued answer stays within maxTokens", () => {
         const spent = yield* store.usage({ subjectId: teacher, day: "1970-01-01" })
         assert.deepStrictEqual([spent.units, spent.tokens], [1, tokens])
       }).pipe(Effect.provide(Bench), Effect.provide(RequestLog.layerMemory())))
+  }
+
+  /**
+   * A model that thinks first (DeepSeek's, by default) spends some of `maxTokens` on its reasoning before its text,
+   * and a continuation thinks again: it is sent `maxTokens` less the text's tokens, not less the cut attempt's
+   * reasoning too, and completes the answer as the same request uncut does.
+   */
+  for (const [operation, ask] of [["stream", streamed], ["generate", generated]] as const) {
+    it.effect(`${operation}: a thinking model's continuation keeps the room to think again`, () =>
+      Effect.gen(function*() {
+        const llm = yield* manager({ chain: ["deepseek"], policy })
+        const thinking = { ...request, options: { maxTokens: 38 } }
+        const whole = yield* ask(llm, thinking)
+        yield* inject("deepseek", MockFault.cutStreamAfter(3))
+        const continued = yield* ask(llm, thinking)
+        assert.deepStrictEqual([whole.text, whole.finishReason], [answer, "stop"])
+        assert.deepStrictEqual([continued.text, continued.finishReason], [answer, "stop"])
+        const calls = yield* sent
+        // the cut attempt handed on three deltas, "Mock answer from": 4 tokens of text behind the continuation
+        assert.deepStrictEqual(calls.at(-1), [34, "Mock answer from"])
+      }).pipe(Effect.provide(Bench)))
   }
 })

@@ -102,6 +102,22 @@ describe("LlmManager timing (TestClock for the manager's sleeps, real HTTP)", ()
       assert.isBelow(retry?.latencyMs ?? Number.NaN, 5_000)
     }).pipe(Effect.provide(Bench)))
 
+  // the refused continuation is held 300 ms of real time while the clock moves in 10 ms steps: it took time
+  it.effect("generate's latencyMs is the answering attempt's, not the refused continuation's before it", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["deepseek"], policy: { maxRetries: 1, retryBaseDelayMs: 0 } })
+      yield* inject("deepseek", MockFault.cutStreamAfter(3))
+      yield* inject("deepseek", MockFault.latency(300, MockFault.rejectPrefill))
+      const result = yield* runDriven(llm.generate({ ...prompt, options: { reasoning: "none" } }), 10)
+      assert.deepStrictEqual(result.attempts.map(pick("role", "outcome", "error")), [
+        ["primary", "error", "ProviderConnectionFailed"],
+        ["retry", "error", "InvalidRequest"],
+        ["retry", "success", undefined]
+      ])
+      assert.isAbove(result.attempts[1]?.latencyMs ?? 0, 0)
+      assert.strictEqual(result.latencyMs, result.attempts[2]?.latencyMs)
+    }).pipe(Effect.provide(Bench)))
+
   it.effect("goes straight to the next provider when Retry-After outlives the deadline", () =>
     Effect.gen(function*() {
       const result = yield* assertStraightToFallback({

@@ -88,6 +88,8 @@ type Phase = "first-byte" | "first-token" | "reasoning" | "idle" | "body" | "del
 interface Progress extends LlmProvider.Supervisor {
   /** The request's clock: the phases' times are read from it directly. */
   readonly clock: Clock.Clock
+  /** When the attempt started, on `clock`. */
+  readonly startedAt: number
   phase: Phase
   since: number
   readonly afterHeaders: Phase
@@ -102,6 +104,7 @@ interface Progress extends LlmProvider.Supervisor {
 const makeProgress = (first: Phase, clock: Clock.Clock, now: number): Progress => {
   const progress: Progress = {
     clock,
+    startedAt: now,
     phase: first,
     since: now,
     afterHeaders: first,
@@ -767,7 +770,7 @@ const attempt = <A>(
   mode: "stream" | "call",
   call: (progress: Progress) => Effect.Effect<A, ProviderError>,
   report: (value: A) => Report,
-  completed?: (finish: Finish) => Effect.Effect<A, Failure>
+  completed?: (finish: Finish, progress: Progress) => Effect.Effect<A, Failure>
 ): Effect.Effect<A, Failure> => {
   // built when the attempt starts (see `Once`)
   const startedAt = run.clock.currentTimeMillisUnsafe()
@@ -817,7 +820,7 @@ const attempt = <A>(
       // silent past the idle limit, or until the deadline, after the whole answer came
       return finish !== undefined &&
           (error._tag === "DeadlineReached" || (error._tag === "ProviderTimeout" && error.phase === "idle"))
-        ? completed(finish)
+        ? completed(finish, progress)
         : Effect.fail(error)
     })
   const record = (exit: Exit.Exit<A, Failure>) => {
@@ -966,9 +969,10 @@ const writeReport = (
 // the kinds of attempt
 // ---------------------------------------------------------------------------
 
-/** A stream consumed to its end. */
+/** A stream consumed to its end, by the attempt that started at `startedAt` (none: now). */
 interface Streamed {
   readonly finish: Finish
+  readonly startedAt: number
 }
 
 /** A delta of an answer: text, or a piece of a tool call. */
@@ -1077,7 +1081,7 @@ const consume = (
             message: `${route.provider.name} stream ended without its finish`
           })
         )
-        : succeedAfter(delivering(ending(sink)), { finish })
+        : succeedAfter(delivering(ending(sink)), { finish, startedAt: progress.startedAt })
     ),
     // a finalizer with no effect of its own: no step after the stream's end
     (streamed) =>
@@ -1155,7 +1159,7 @@ const streamAttempt = (
       responseId: finish.responseId,
       responseModel: finish.responseModel
     }),
-    (finish) => succeedAfter(sink.end(), { finish })
+    (finish, progress) => succeedAfter(sink.end(), { finish, startedAt: progress.startedAt })
   )
 
 const resultReport = (result: GenerationResult): Report => ({
@@ -1183,8 +1187,7 @@ const generateOnce = (engine: Engine, run: Run): Once<GenerationResult> => {
         (result) => ({ ...result, sources: plainSources(result), rescued: answer.shown })
       )
     }
-    const startedAt = run.clock.currentTimeMillisUnsafe()
-    return Effect.map(streamed(route, role), ({ finish }): GenerationResult => ({
+    return Effect.map(streamed(route, role), ({ finish, startedAt }): GenerationResult => ({
       content: answer.delivered,
       // the attempt's own: `generate` puts what the whole request billed on its result
       usage: finish.usage,
@@ -1732,12 +1735,15 @@ const deliver = (
  * Notes the output tokens behind `answer`'s delivered text once an attempt
  * that handed some of it on ended: those behind the `prefill` it continued
  * (none for an attempt that wrote the answer from its start: a first try, a
- * restart) plus its own, the completion tokens it reported, else Baton's
+ * restart) plus its own, the completion tokens it reported less their
+ * reasoning (a continuation thinks again, within what is left), else Baton's
  * estimate of its text (`TokenUsage.estimate`, four characters a token).
  */
 const spend = (answer: Answer, prefill: string | undefined, progress: Progress): void => {
-  const own = progress.reported?.completionTokens ??
-    TokenUsage.estimate([], answer.delivered.slice(prefill?.length ?? 0)).completionTokens
+  const reported = progress.reported
+  const own = reported !== undefined
+    ? reported.completionTokens - reported.reasoningTokens
+    : TokenUsage.estimate([], answer.delivered.slice(prefill?.length ?? 0)).completionTokens
   answer.spent = (prefill === undefined ? 0 : answer.spent) + own
 }
 
@@ -1939,7 +1945,10 @@ const continuation = (request: LlmRequest.LlmRequest, answer: Answer): LlmReques
  */
 const spentFinish = (answer: Answer, route: Route, run: Run): Streamed => {
   const { model, provider } = answer.sources.at(-1) ?? { provider: route.provider.name, model: modelOf(route, run) }
-  return { finish: LlmProvider.finishPart({ finishReason: "length", usage: TokenUsage.zero, provider, model }) }
+  return {
+    finish: LlmProvider.finishPart({ finishReason: "length", usage: TokenUsage.zero, provider, model }),
+    startedAt: run.clock.currentTimeMillisUnsafe()
+  }
 }
 
 /** The conversation with `text` as the assistant's prefill (appended to a prefill the caller gave). */
