@@ -24,7 +24,9 @@
  * - Commands during an outage: after a timeout the connection fails every
  *   command at once for `commandTimeout` again before it lets one through,
  *   so a request pays at most one `commandTimeout` per store check, not one
- *   per command, while Redis is paused.
+ *   per command, while Redis is paused. A command its request's deadline
+ *   cut first still times out on the connection: with deadlines shorter
+ *   than `commandTimeout` the requests after it are not each held to theirs.
  * - The offline queue: while the client reconnects, commands fail at once
  *   (`disableOfflineQueue`) instead of piling up until Redis returns.
  *   Such a command never left the process, nor did one failed in the quiet
@@ -62,7 +64,7 @@ import { duration, LlmConfig, redisUrl, redisUrlProblem } from "@baton/core/LlmC
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as StoreDeadline from "@baton/core/StoreDeadline"
 import type * as NodeRedis from "@effect/platform-node/NodeRedis"
-import { Cause, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Cause, Context, Duration, Effect, Fiber, Layer, Option, Redacted } from "effect"
 import { Redis } from "effect/persistence"
 import { ClientClosedError, ClientOfflineError } from "redis"
 import * as NodeRedisClient from "./internal/nodeRedis.ts"
@@ -130,6 +132,9 @@ export const neverSent = (error: Redis.RedisError): boolean => {
  * The same `Redis` with every command (`send`, `eval`) bounded by
  * `limit`, interruptible even inside uninterruptible regions (the circuit
  * breaker's admission), and failing at once for `timeout` after a timeout.
+ * A command's `limit` runs on even when its caller stopped waiting for it
+ * (cut by its request's deadline): a Redis that does not answer it in time
+ * starts the quiet window all the same.
  *
  * @since 0.1.0
  */
@@ -143,7 +148,7 @@ export const bound = (redis: Redis.Redis["Service"], limit: Duration.Duration): 
         unsent.add(cause)
         return Effect.fail(new Redis.RedisError({ cause }))
       }
-      return Effect.interruptible(effect).pipe(Effect.timeoutOrElse({
+      const timed = effect.pipe(Effect.timeoutOrElse({
         duration: limit,
         orElse: () =>
           Effect.suspend(() => {
@@ -155,6 +160,11 @@ export const bound = (redis: Redis.Redis["Service"], limit: Duration.Duration): 
             )
           })
       }))
+      // timed on a fiber of its own: a caller that stops waiting (its deadline) leaves the command's timeout running
+      return Effect.flatMap(
+        Effect.forkDetach(timed, { startImmediately: true }),
+        (fiber) => Effect.interruptible(Fiber.join(fiber))
+      )
     })
   return {
     ...redis,

@@ -89,6 +89,46 @@ describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", ()
     20_000
   )
 
+  /**
+   * A request whose deadline (400 ms) cuts its store command before the command timeout (500 ms) ends with the
+   * deadline, as documented; the command itself still times out on the connection, so the connection then fails
+   * commands at once and the requests after it are served, not each held to its deadline while Redis is paused:
+   * six requests in a row, `store` on a paused Redis.
+   */
+  const servedWhilePaused = <ROut, E>(store: (url: string) => Layer.Layer<ROut, E>) =>
+    Effect.gen(function*() {
+      const server = yield* RedisServer.start
+      const context = yield* Layer.build(store(server.url))
+      yield* Effect.provideContext(burst(1, 3_000), context)
+      yield* server.pause
+      yield* Effect.addFinalizer(() => server.resume)
+      const served: Array<boolean> = []
+      for (let request = 0; request < 6; request++) {
+        const { exits } = yield* Effect.provideContext(burst(1, 400), context)
+        served.push(exits.every(Exit.isSuccess))
+      }
+      // the first is cut at its deadline; the second may start before the first's command timed out
+      assert.deepStrictEqual(served.slice(2), [true, true, true, true], `served: ${served.join(", ")}`)
+      assert.isFalse(served[0])
+    }).pipe(Effect.provide(Bench), Effect.scoped)
+
+  it.live(
+    "paused Redis, deadlines shorter than the command timeout: the circuit store fails open for the requests after",
+    () => servedWhilePaused((url) => RedisCircuitBreaker.layerConfig.pipe(Layer.provide(config(url)))),
+    20_000
+  )
+
+  it.live(
+    "paused Redis, deadlines shorter than the command timeout: the throttle fails open for the requests after",
+    () =>
+      servedWhilePaused((url) =>
+        RedisProviderThrottle.layer({ openai: { requestsPerMinute: 10_000 } }, {
+          prefix: RedisTest.uniquePrefix("short-deadline-throttle")
+        }).pipe(Layer.provide(RedisConnection.layer({ url })))
+      ),
+    20_000
+  )
+
   it.live(
     "killed Redis: requests keep being served at once; after a restart the stores work again",
     () =>
