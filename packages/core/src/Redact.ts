@@ -157,12 +157,20 @@ export const urlSecrets = (url: string): ReadonlyArray<Redacted.Redacted> => {
   return Array.from(values, (value) => Redacted.make(value))
 }
 
-/** The values of `secrets` long enough to be secrets, longest first: one that holds another is replaced whole. */
+/**
+ * The values of `secrets` long enough to be secrets, each also as a URL
+ * encodes it where that differs (a key of base64 characters, `+`, `/`, `=`,
+ * quoted by a server in a URL), longest first: one that holds another is
+ * replaced whole.
+ */
 const valuesOf = (secrets: ReadonlyArray<Redacted.Redacted>): ReadonlyArray<string> => {
   const values: Array<string> = []
   for (const secret of secrets) {
     const value = Redacted.value(secret)
-    if (typeof value === "string" && value.length >= minSecretLength) values.push(value)
+    if (typeof value !== "string" || value.length < minSecretLength) continue
+    values.push(value)
+    const encoded = encodeURIComponent(value)
+    if (encoded !== value) values.push(encoded)
   }
   return values.length > 1 ? values.sort((a, b) => b.length - a.length) : values
 }

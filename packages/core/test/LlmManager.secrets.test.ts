@@ -3,11 +3,13 @@
  * the JSON request log, the app's logs, the errors (messages, JSON, pretty
  * causes) or any span attribute, even when a provider echoes the key back.
  */
+import * as OpenAi from "@baton/providers/OpenAi"
 import * as OpenAiCompatible from "@baton/providers/OpenAiCompatible"
 import * as Providers from "@baton/providers/Providers"
 import * as LeakCheck from "@baton/testing/LeakCheck"
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
+import * as RawServer from "@baton/testing/RawServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Layer, Logger, Redacted, Schema, Stream, Tracer } from "effect"
@@ -443,4 +445,82 @@ describe("LlmManager: its providers' keys in a logged prompt", () => {
         "user: Which of [redacted] and [redacted] is alpha's key?"
       ])
     }).pipe(Effect.scoped))
+})
+
+describe("LlmManager: a key echoed URL-encoded", () => {
+  it.live("is scrubbed from the caller's error and the request log, as written", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.start()
+      // a key of base64 characters: `+`, `/` and `=` are encoded in a URL a server quotes
+      const compatKey = "CANARY+proxy/Key0123456789abcdefXYZ=="
+      const { Manager, records } = configuredManager({
+        LLM_CHAIN: "proxy/llama3.2",
+        LLM_COMPAT_PROXY_BASE_URL: server.baseUrl("openai"),
+        LLM_COMPAT_PROXY_API_KEY: compatKey,
+        LLM_MAX_RETRIES: "0"
+      })
+      const check = LeakCheck.make()
+      const error = yield* Effect.gen(function*() {
+        const manager = yield* LlmManager.LlmManager
+        yield* server.inject(
+          "openai",
+          MockFault.status(401, { message: `invalid token: ?token=${encodeURIComponent(compatKey)}` })
+        )
+        return yield* Effect.flip(manager.generate({ prompt: "Hello" }))
+      }).pipe(Effect.provide(Manager), check.capture)
+      check.addErrors([error])
+      const texts = [...check.texts(), ...records]
+      assert.isTrue(texts.some((text) => text.includes("?token=[redacted]")))
+      assert.deepStrictEqual(texts.filter((text) => text.includes(encodeURIComponent(compatKey).slice(0, 12))), [])
+    }).pipe(Effect.scoped))
+})
+
+describe("LlmManager: a key echoed in a successful answer's id or model", () => {
+  const key = "sk-canary-echoed-id-7f3a2c"
+  const id = `chatcmpl-${key}`
+  const model = `gpt-4o-mini ${key}`
+  const reply: RawServer.Reply = {
+    body: {
+      id,
+      model,
+      choices: [{ index: 0, message: { role: "assistant", content: "{\"a\":1}" }, finish_reason: "stop" }],
+      usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 }
+    },
+    events: [
+      { id, model, choices: [{ index: 0, delta: { content: "{\"a\":1}" }, finish_reason: "stop" }] },
+      { id, model, choices: [], usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 } },
+      "[DONE]"
+    ]
+  }
+  for (const generateVia of ["stream", "generate"] as const) {
+    it.live(`is scrubbed from the result, the Finish, the spans and the request log (generateVia: ${generateVia})`, () =>
+      Effect.gen(function*() {
+        const server = yield* RawServer.start(reply)
+        const check = LeakCheck.make()
+        const seen = yield* Effect.gen(function*() {
+          const manager = yield* LlmManager.make({
+            providers: [OpenAi.layer({ apiKey: Redacted.make(key), baseUrl: server.url })],
+            policy: FallbackPolicy.make({ maxRetries: 0, generateVia }),
+            generationEnabled: true
+          })
+          const generated = yield* manager.generate({ prompt: "Hello" })
+          const structured = yield* manager.generateStructured({ prompt: "Hello" }, Schema.Struct({ a: Schema.Number }))
+          const parts = yield* Stream.runCollect(manager.stream({ prompt: "Hello" }))
+          const finish = parts.find((part) => part._tag === "Finish")
+          const records = yield* RequestLog.RequestLogMemory.use((memory) => memory.records)
+          return [generated, structured, finish, records] as const
+        }).pipe(
+          Effect.withSpan("echoed-id.test"),
+          Effect.provide([RequestLog.layerMemory(), Pricing.layerDefault, NodeHttpClient.layerUndici]),
+          check.capture
+        )
+        check.addErrors(seen)
+        const [generated, structured] = seen
+        assert.strictEqual(generated.responseId, "chatcmpl-[redacted]")
+        assert.strictEqual(generated.responseModel, "gpt-4o-mini [redacted]")
+        assert.strictEqual(structured.responseId, "chatcmpl-[redacted]")
+        assert.isAbove(check.counts().spans, 3)
+        assert.deepStrictEqual(check.texts().filter((text) => text.includes(key)), [])
+      }).pipe(Effect.scoped))
+  }
 })

@@ -11,6 +11,10 @@
  * arrive either way. Over TLS undici negotiates HTTP/2 when the provider
  * offers it (`allowH2: false` in `layerOptions` keeps HTTP/1.1); a caller
  * reading a stream slowly holds the provider back instead of buffering it.
+ * No redirect is followed, by any client (`fetch`'s own following is turned
+ * off: it would send a key to the host a redirect names), and a body a server
+ * compressed anyway (each request asks for `identity`) is decoded on this
+ * client's dispatcher (gzip, deflate, br, zstd where Node has it).
  *
  * @example
  * ```ts

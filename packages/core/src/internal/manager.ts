@@ -753,6 +753,25 @@ const asFailure = <A>(
     )
   })
 
+/** What a provider's answer says of itself: the id and model its response names. */
+interface Named {
+  readonly responseId?: string | undefined
+  readonly responseModel?: string | undefined
+}
+
+/**
+ * `answer` with its response id and model scrubbed of every secret of the
+ * chain (a server may echo a key into them, as into an error: see
+ * {@link asFailure}); itself when they hold none. The result, a stream's
+ * `Finish`, the attempt's span and the request log all get the scrubbed one.
+ */
+const scrubNames = <A extends Named>(answer: A, secrets: ReadonlyArray<Redacted.Redacted>): A => {
+  const { responseId, responseModel } = answer
+  const id = responseId === undefined ? undefined : scrub(responseId, secrets)
+  const model = responseModel === undefined ? undefined : scrub(responseModel, secrets)
+  return id === responseId && model === responseModel ? answer : { ...answer, responseId: id, responseModel: model }
+}
+
 /**
  * Runs one call on one provider: skipped when its circuit is known open
  * ({@link skip}), else through its circuit, under the watchdog, and,
@@ -1021,7 +1040,8 @@ const consume = (
   request: LlmRequest.LlmRequest,
   model: ModelId,
   progress: Progress,
-  sink: Sink
+  sink: Sink,
+  secrets: ReadonlyArray<Redacted.Redacted>
 ): Effect.Effect<Streamed, ProviderError> => {
   let finish: Finish | undefined
   // the provider sent a chunk, or the caller took a batch: the idle limit counts from now
@@ -1042,7 +1062,7 @@ const consume = (
     idle()
     const deltas: Array<Delta> = []
     for (const part of parts) {
-      if (part._tag === "Finish") finish = part
+      if (part._tag === "Finish") finish = scrubNames(part, secrets)
       else if (part._tag !== "Restart") {
         if (part._tag === "TextDelta") progress.received += part.text.length
         deltas.push(part)
@@ -1152,7 +1172,7 @@ const streamAttempt = (
     route,
     role,
     "stream",
-    (progress) => consume(route, request, modelOf(route, run), progress, sink),
+    (progress) => consume(route, request, modelOf(route, run), progress, sink, engine.secrets),
     ({ finish }) => ({
       usage: finish.usage,
       finishReason: finish.finishReason,
@@ -1160,6 +1180,24 @@ const streamAttempt = (
       responseModel: finish.responseModel
     }),
     (finish, progress) => succeedAfter(sink.end(), { finish, startedAt: progress.startedAt })
+  )
+
+/** The attempt of a plain call on a route: its answer's names scrubbed ({@link scrubNames}), reported as a result. */
+const callAttempt = <A extends GenerationResult>(
+  engine: Engine,
+  run: Run,
+  route: Route,
+  role: Role,
+  call: () => Effect.Effect<A, ProviderError>
+): Effect.Effect<A, Failure> =>
+  attempt(
+    engine,
+    run,
+    route,
+    role,
+    "call",
+    () => Effect.map(call(), (answer) => scrubNames(answer, engine.secrets)),
+    resultReport
   )
 
 const resultReport = (result: GenerationResult): Report => ({
@@ -1182,7 +1220,7 @@ const generateOnce = (engine: Engine, run: Run): Once<GenerationResult> => {
   return (route, role) => {
     if (engine.policy.generateVia !== "stream" || !route.provider.capabilities.streamUsage) {
       return Effect.map(
-        attempt(engine, run, route, role, "call", () => route.provider.generate(run.request), resultReport),
+        callAttempt(engine, run, route, role, () => route.provider.generate(run.request)),
         // a plain call answers whole: a rescue when a streamed attempt of the answer broke before it
         (result) => ({ ...result, sources: plainSources(result), rescued: answer.shown })
       )
@@ -1247,15 +1285,7 @@ const structuredOnce = <A>(
     }
     const asked = conversation
     const ask = (role: Role): Effect.Effect<StructuredResult<A>, Failure> =>
-      attempt(
-        engine,
-        run,
-        route,
-        role,
-        "call",
-        () => route.provider.generateStructuredOutput(asked.request, output),
-        resultReport
-      ).pipe(
+      callAttempt(engine, run, route, role, () => route.provider.generateStructuredOutput(asked.request, output)).pipe(
         Effect.catchTag("StructuredOutputInvalid", (error) => {
           if (asked.left === 0 || !ErrorPolicy.reasks(error)) return Effect.fail(error)
           asked.request = LlmRequest.withMessages(asked.request, reaskMessages(asked.request, error))

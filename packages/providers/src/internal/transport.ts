@@ -22,9 +22,9 @@
 import type { Hold } from "@baton/core/LlmProvider"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as Undici from "@effect/platform-node/Undici"
-import { Cause, Channel, Effect, Layer, type Pull, Scope, Stream, Tracer } from "effect"
+import { Cause, Channel, Context, Effect, Layer, type Pull, Scope, Stream, Tracer } from "effect"
 import { isArrayNonEmpty, type NonEmptyReadonlyArray } from "effect/Array"
-import { HttpBody, HttpClient, type HttpClientError, HttpClientRequest } from "effect/http"
+import { FetchHttpClient, HttpBody, HttpClient, type HttpClientError, HttpClientRequest } from "effect/http"
 import type { Transform } from "node:stream"
 import * as Zlib from "node:zlib"
 
@@ -581,6 +581,19 @@ const bodyOfStream = (
   }
 }
 
+/**
+ * The `RequestInit` a `FetchHttpClient` sends with: the caller's, with
+ * redirects not followed (`fetch` follows them by default and keeps a key in
+ * any header but `Authorization` for the host a redirect names, Gemini's and
+ * Anthropic's among them). A redirect fails the attempt on its status, as it
+ * does on the dispatcher.
+ */
+const noRedirects = (context: Context.Context<never>): Context.Context<never> =>
+  Context.add(context, FetchHttpClient.RequestInit, {
+    ...Context.getOrUndefined(context, FetchHttpClient.RequestInit),
+    redirect: "manual"
+  })
+
 const viaClient = (client: HttpClient.HttpClient): Post => (origin, path, headers, body) =>
   client.execute(HttpClientRequest.post(origin + path, {
     headers: { ...headers, "accept-encoding": identity },
@@ -594,7 +607,8 @@ const viaClient = (client: HttpClient.HttpClient): Post => (origin, path, header
     })),
     Effect.mapError(fromClientError),
     // the manager owns tracing: no client span, no trace headers to the provider
-    Effect.provideService(Tracer.DisablePropagation, true)
+    Effect.provideService(Tracer.DisablePropagation, true),
+    Effect.updateContext(noRedirects)
   )
 
 /** The POST of an adapter given `client`: its dispatcher directly when it carries one. */
