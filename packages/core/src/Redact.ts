@@ -160,8 +160,8 @@ export const urlSecrets = (url: string): ReadonlyArray<Redacted.Redacted> => {
 /**
  * The values of `secrets` long enough to be secrets, each also as a URL
  * encodes it where that differs (a key of base64 characters, `+`, `/`, `=`,
- * quoted by a server in a URL), longest first: one that holds another is
- * replaced whole.
+ * quoted by a server in a URL), its escapes in either case, longest first:
+ * one that holds another is replaced whole.
  */
 const valuesOf = (secrets: ReadonlyArray<Redacted.Redacted>): ReadonlyArray<string> => {
   const values: Array<string> = []
@@ -170,7 +170,10 @@ const valuesOf = (secrets: ReadonlyArray<Redacted.Redacted>): ReadonlyArray<stri
     if (typeof value !== "string" || value.length < minSecretLength) continue
     values.push(value)
     const encoded = encodeURIComponent(value)
-    if (encoded !== value) values.push(encoded)
+    if (encoded === value) continue
+    // a server may write the escapes in lower case (`%2b`)
+    const lower = encoded.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase())
+    values.push(encoded, lower)
   }
   return values.length > 1 ? values.sort((a, b) => b.length - a.length) : values
 }

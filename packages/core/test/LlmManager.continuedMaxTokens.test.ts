@@ -1,5 +1,5 @@
 /**
- * A continued answer stays within the caller's `maxTokens`: the continuation
+ * A continued answer's text stays within the caller's `maxTokens`: the continuation
  * of a stream cut mid-answer (and of `generate`, which streams underneath and
  * rescues the same way) is sent what is left of it after the output already
  * delivered, and ends for `length` as the same request uncut does; an answer

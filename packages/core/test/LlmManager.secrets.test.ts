@@ -492,6 +492,35 @@ describe("LlmManager: a key echoed in a successful answer's id or model", () => 
       "[DONE]"
     ]
   }
+  // its end marker never comes: the answer ends at the idle limit, as the provider's `Finish` completed it
+  for (const way of ["generate", "stream"] as const) {
+    it.live(`is scrubbed from an answer completed at the idle limit before its end marker (${way})`, () =>
+      Effect.gen(function*() {
+        const server = yield* RawServer.start({ ...reply, events: reply.events.slice(0, -1), then: "hold" })
+        const check = LeakCheck.make()
+        const names = yield* Effect.gen(function*() {
+          const manager = yield* LlmManager.make({
+            providers: [OpenAi.layer({ apiKey: Redacted.make(key), baseUrl: server.url })],
+            policy: FallbackPolicy.make({ maxRetries: 0, limits: { idleMs: 300 } }),
+            generationEnabled: true
+          })
+          if (way === "generate") return yield* manager.generate({ prompt: "Hello" })
+          const parts = yield* Stream.runCollect(manager.stream({ prompt: "Hello" }))
+          return parts.find((part) => part._tag === "Finish")
+        }).pipe(
+          Effect.withSpan("completed-id.test"),
+          Effect.provide([RequestLog.layerMemory(), Pricing.layerDefault, NodeHttpClient.layerUndici]),
+          check.capture
+        )
+        check.addErrors([names])
+        assert.deepStrictEqual([names?.responseId, names?.responseModel], [
+          "chatcmpl-[redacted]",
+          "gpt-4o-mini [redacted]"
+        ])
+        assert.deepStrictEqual(check.texts().filter((text) => text.includes(key)), [])
+      }).pipe(Effect.scoped))
+  }
+
   for (const generateVia of ["stream", "generate"] as const) {
     it.live(`is scrubbed from the result, the Finish, the spans and the request log (generateVia: ${generateVia})`, () =>
       Effect.gen(function*() {

@@ -85,6 +85,18 @@ describe("Redact.scrub", () => {
   })
 })
 
+describe("Redact.scrub of a key a URL encodes", () => {
+  it("replaces it as written and URL-encoded, its escapes in either case", () => {
+    const secret = "CANARY+proxy/Key0123456789abcdefXYZ=="
+    const encoded = encodeURIComponent(secret)
+    const lower = encoded.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase())
+    assert.strictEqual(
+      scrub(`a ${secret} b ?token=${encoded} c ?token=${lower}`, [Redacted.make(secret)]),
+      "a [redacted] b ?token=[redacted] c ?token=[redacted]"
+    )
+  })
+})
+
 describe("Redact.scrub where a text was cut", () => {
   const secret = "canary-secret-value"
   const secrets = [Redacted.make(secret), Redacted.make("short")]

@@ -13,7 +13,10 @@ import { AllProvidersFailed } from "@baton/core/LlmError"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RawServer from "@baton/testing/RawServer"
 import { assert, describe, it } from "@effect/vitest"
+import * as TestServer from "@baton/testing/TestServer"
 import { Effect, Redacted, Stream } from "effect"
+import { createServer, type ServerResponse } from "node:http"
+import * as Zlib from "node:zlib"
 import * as OpenAi from "../src/OpenAi.ts"
 import * as Manager from "./utils/manager.ts"
 import * as Usage from "./utils/usage.ts"
@@ -94,6 +97,56 @@ describe("a compressed response body", () => {
         ]])
       }))
   }
+})
+
+/** The error tag and message of one plain call answered by `reply`. */
+const refused = (reply: (res: ServerResponse) => void) =>
+  Effect.gen(function*() {
+    const port = yield* TestServer.listen(createServer((req, res) => {
+      req.resume()
+      req.on("end", () => reply(res))
+    }))
+    const llm = yield* Manager.openAi(`http://127.0.0.1:${port}`, { generateVia: "generate" })
+    const error = yield* Effect.flip(llm.generate({ prompt: "hi" }))
+    assert.instanceOf(error, AllProvidersFailed)
+    return error.attempts.map((attempt) => [attempt.error?._tag, attempt.error?.message])
+  }).pipe(Effect.provide(Usage.layer), Effect.scoped)
+
+describe("an error status with a compressed body", () => {
+  it.live("an empty one keeps its status (503, retried later)", () =>
+    Effect.gen(function*() {
+      const errors = yield* refused((res) => {
+        res.writeHead(503, { "content-encoding": "gzip", "content-length": "0" }).end()
+      })
+      assert.deepStrictEqual(errors.map(([tag]) => tag), ["ProviderUnavailable"])
+    }))
+
+  it.live("one in a coding Baton cannot decode keeps its status (429)", () =>
+    Effect.gen(function*() {
+      const errors = yield* refused((res) => {
+        res.writeHead(429, { "content-encoding": "compress" }).end("{}")
+      })
+      assert.deepStrictEqual(errors.map(([tag]) => tag), ["ProviderRateLimited"])
+    }))
+
+  it.live("a raw deflate one (no zlib header, as some servers send) is decoded: its message kept (401)", () =>
+    Effect.gen(function*() {
+      const errors = yield* refused((res) => {
+        res.writeHead(401, { "content-encoding": "deflate" })
+          .end(Zlib.deflateRawSync(JSON.stringify({ error: { message: "bad key", type: "invalid_request_error" } })))
+      })
+      assert.strictEqual(errors[0]?.[0], "ProviderAuthenticationFailed")
+      assert.include(errors[0]?.[1], "bad key")
+    }))
+
+  it.live("an empty 200 is a body that is not JSON, not one that does not decode", () =>
+    Effect.gen(function*() {
+      const errors = yield* refused((res) => {
+        res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": "0" })
+          .end()
+      })
+      assert.deepStrictEqual(errors, [["MalformedResponse", "openai answered with a body that is not JSON"]])
+    }))
 })
 
 describe("a compressed body over the limit", () => {

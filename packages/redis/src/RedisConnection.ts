@@ -64,7 +64,7 @@ import { duration, LlmConfig, redisUrl, redisUrlProblem } from "@baton/core/LlmC
 import { LlmConfigError } from "@baton/core/LlmError"
 import * as StoreDeadline from "@baton/core/StoreDeadline"
 import type * as NodeRedis from "@effect/platform-node/NodeRedis"
-import { Cause, Context, Duration, Effect, Fiber, Layer, Option, Redacted } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { Redis } from "effect/persistence"
 import { ClientClosedError, ClientOfflineError } from "redis"
 import * as NodeRedisClient from "./internal/nodeRedis.ts"
@@ -132,15 +132,27 @@ export const neverSent = (error: Redis.RedisError): boolean => {
  * The same `Redis` with every command (`send`, `eval`) bounded by
  * `limit`, interruptible even inside uninterruptible regions (the circuit
  * breaker's admission), and failing at once for `timeout` after a timeout.
- * A command's `limit` runs on even when its caller stopped waiting for it
- * (cut by its request's deadline): a Redis that does not answer it in time
- * starts the quiet window all the same.
+ * A command its caller stopped waiting for (cut by its request's deadline)
+ * is still watched to its `limit`: unanswered by then (no command on the
+ * connection answered since it left), it starts the quiet window all the
+ * same.
  *
  * @since 0.1.0
  */
 export const bound = (redis: Redis.Redis["Service"], limit: Duration.Duration): Redis.Redis["Service"] => {
   const limitMs = Duration.toMillis(limit)
   let quietUntil = 0
+  // when a command last got an answer (a reply or an error): Redis answers in order on the connection
+  let answeredAt = 0
+  const quiet = (): void => {
+    quietUntil = Date.now() + limitMs
+  }
+  /** A command left by its caller at `sentAt`: quiet at its limit if nothing has answered since (a timer, unref'd). */
+  const left = (sentAt: number): void => {
+    setTimeout(() => {
+      if (answeredAt < sentAt) quiet()
+    }, Math.max(0, sentAt + limitMs - Date.now())).unref()
+  }
   const guarded = <A>(effect: Effect.Effect<A, Redis.RedisError>): Effect.Effect<A, Redis.RedisError> =>
     Effect.suspend(() => {
       if (Date.now() < quietUntil) {
@@ -148,22 +160,25 @@ export const bound = (redis: Redis.Redis["Service"], limit: Duration.Duration): 
         unsent.add(cause)
         return Effect.fail(new Redis.RedisError({ cause }))
       }
-      const timed = effect.pipe(Effect.timeoutOrElse({
-        duration: limit,
-        orElse: () =>
-          Effect.suspend(() => {
-            quietUntil = Date.now() + limitMs
-            return Effect.fail(
-              new Redis.RedisError({
-                cause: new Cause.TimeoutError(`Redis did not answer within ${Duration.format(limit)}`)
-              })
-            )
-          })
-      }))
-      // timed on a fiber of its own: a caller that stops waiting (its deadline) leaves the command's timeout running
-      return Effect.flatMap(
-        Effect.forkDetach(timed, { startImmediately: true }),
-        (fiber) => Effect.interruptible(Fiber.join(fiber))
+      const sentAt = Date.now()
+      return Effect.interruptible(effect).pipe(
+        Effect.onExit((exit) => {
+          if (Exit.hasInterrupts(exit)) left(sentAt)
+          else answeredAt = Date.now()
+          return Effect.void
+        }),
+        Effect.timeoutOrElse({
+          duration: limit,
+          orElse: () =>
+            Effect.suspend(() => {
+              quiet()
+              return Effect.fail(
+                new Redis.RedisError({
+                  cause: new Cause.TimeoutError(`Redis did not answer within ${Duration.format(limit)}`)
+                })
+              )
+            })
+        })
       )
     })
   return {

@@ -48,7 +48,8 @@ export interface Reply {
   readonly then?: "end" | "hold" | "keepAlive" | "drop" | undefined
   /**
    * Sends the body (a stream's events) compressed, with this `content-encoding`: `gzip`, `deflate`, `br`, each
-   * event flushed as it is written; any other name is sent as the header alone, the body as it is.
+   * event flushed as it is written; any other name is sent as the header alone, the body as it is. (With `"drop"`
+   * the connection may close before the encoder's last bytes are sent.)
    */
   readonly encoding?: string | undefined
 }

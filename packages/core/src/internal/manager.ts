@@ -839,7 +839,7 @@ const attempt = <A>(
       // silent past the idle limit, or until the deadline, after the whole answer came
       return finish !== undefined &&
           (error._tag === "DeadlineReached" || (error._tag === "ProviderTimeout" && error.phase === "idle"))
-        ? completed(finish, progress)
+        ? completed(scrubNames(finish, engine.secrets), progress)
         : Effect.fail(error)
     })
   const record = (exit: Exit.Exit<A, Failure>) => {

@@ -455,10 +455,20 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       : Effect.fail(body)
   }
 
-  /** The body as text: past `maxBodyBytes` it is a `MalformedResponse`. */
-  const readText = (model: ModelId, response: Transport.Response): Effect.Effect<string, ProviderError> =>
+  /**
+   * The body as text: past `maxBodyBytes` it is a `MalformedResponse`; one that does not decode (its content
+   * coding) is `undecodable` when given (an error status says what failed without its body), else one too.
+   */
+  const readText = (
+    model: ModelId,
+    response: Transport.Response,
+    undecodable?: string
+  ): Effect.Effect<string, ProviderError> =>
     Effect.matchEffect(response.readAll(settings.maxBodyBytes), {
-      onFailure: (failure) => Effect.fail(HttpError.fromTransport(contextOf(model), failure)),
+      onFailure: (failure) =>
+        failure.stage === "encoding" && undecodable !== undefined
+          ? Effect.succeed(undecodable)
+          : Effect.fail(HttpError.fromTransport(contextOf(model), failure)),
       onSuccess: (body) =>
         body === undefined
           ? Effect.fail(
@@ -469,7 +479,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
 
   const failStatus = (model: ModelId, response: Transport.Response) =>
     Effect.flatMap(
-      Effect.zip(readText(model, response), Clock.currentTimeMillis),
+      Effect.zip(readText(model, response, ""), Clock.currentTimeMillis),
       ([text, now]) =>
         Effect.fail(HttpError.fromStatus(contextOf(model), response.status, response.headers(), text, now))
     )

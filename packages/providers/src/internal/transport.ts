@@ -14,7 +14,7 @@
  * headers) or destroys the body (reading it): the server sees the connection
  * closed. Every request asks for its body unencoded (`accept-encoding:
  * identity`); a server (or a proxy) that compresses it anyway has it decoded
- * on the dispatcher (see {@link decoderOf}; any other client decodes by
+ * on the dispatcher (see {@link decoders}; any other client decodes by
  * itself, or not). A body its reader left after reading all it needs (a stream's end
  * marker: `Response.complete`) is first drained a moment for its end, so the
  * connection is kept for the next request when the end was on its way.
@@ -156,6 +156,8 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
   wake: (() => void) | undefined
   /** The consumer read all it needs (`Response.complete`): a body left before its end is drained, not aborted. */
   complete = false
+  /** The content codings of the body, outermost first, until its first chunk starts their decoders. */
+  codings: ReadonlyArray<string> | undefined
   /** Decodes a body sent with a content coding (see {@link decoders}): the chunks are its output's. */
   decoder: { readonly input: Decoder; readonly output: Decoder; readonly chain: ReadonlyArray<Decoder> } | undefined
 
@@ -185,17 +187,20 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
         this.complete = true
       }
     }))
-    if (coding !== undefined) this.decode(Array.isArray(coding) ? coding.join(", ") : coding)
+    if (coding !== undefined) this.encoded(Array.isArray(coding) ? coding.join(", ") : coding)
   }
 
   onResponseData(_controller: Undici.Dispatcher.DispatchController, chunk: Uint8Array): void {
     if (this.failed !== undefined) return
+    if (this.codings !== undefined) this.decode(this.codings, chunk)
     if (this.decoder === undefined) this.received(chunk)
     else this.decoder.input.write(chunk)
   }
 
   onResponseEnd(): void {
     this.controller = undefined
+    // an empty body decodes to nothing
+    this.codings = undefined
     if (this.decoder !== undefined) {
       this.decoder.input.end()
       return
@@ -242,13 +247,12 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
   }
 
   /**
-   * Decodes the body sent with the content codings `coding` names (applied in
-   * that order, so decoded in the reverse one), or fails it at once, naming
-   * the coding, when one has no decoder here. The decoded chunks are the
-   * body's: its end is the last decoder's, and a body that does not decode
-   * fails.
+   * The body comes in the content codings `coding` names (applied in that
+   * order, so decoded in the reverse one): decoded from its first chunk on
+   * ({@link decode}), or failed at once, naming the coding, when one has no
+   * decoder here.
    */
-  decode(coding: string): void {
+  encoded(coding: string): void {
     const codings = coding.split(",").map((name) => name.trim().toLowerCase()).filter((name) =>
       name !== "" && name !== identity
     ).reverse()
@@ -257,10 +261,19 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
       const error = new Error(`encoded as ${unknown}, which Baton cannot decode`)
       this.failed = failure("encoding", error)
       this.abort(error)
-      return
+    } else if (codings.length > 0) {
+      this.codings = codings
     }
-    if (codings.length === 0) return
-    const chain = codings.map((name) => (decoders[name] as () => Decoder)())
+  }
+
+  /**
+   * Starts the decoders of `codings` for a body whose first chunk is `first`
+   * (which tells raw deflate from zlib's). The decoded chunks are the body's:
+   * its end is the last decoder's, and a body that does not decode fails.
+   */
+  decode(codings: ReadonlyArray<string>, first: Uint8Array): void {
+    this.codings = undefined
+    const chain = codings.map((name, index) => (decoders[name] as DecoderOf)(index === 0 ? first : undefined))
     const failed = (name: string) => (error: Error & { readonly code?: string }): void => {
       const why = error.code === undefined ? error.message : `${error.code}: ${error.message}`
       this.failed ??= failure("encoding", new Error(`that does not decode as ${name} (${why})`))
@@ -311,18 +324,37 @@ class Exchange implements Undici.Dispatcher.DispatchHandler {
 /** A stream decoding one content coding. */
 type Decoder = Transform
 
+/** A decoder of one content coding, for a body whose first chunk is `first` (none: not the outermost coding). */
+type DecoderOf = (first: Uint8Array | undefined) => Decoder
+
+/** zlib's flushes: what was decoded comes at once, and a body's end is not required to end a compressed block. */
+const zlibFlush = { flush: Zlib.constants.Z_SYNC_FLUSH, finishFlush: Zlib.constants.Z_SYNC_FLUSH }
+
 /**
  * The decoders of the content codings Node decodes (RFC 9110, 8.4.1; `x-gzip`
  * is gzip; zstd where Node has it), each flushing what it decoded at once,
- * so that a compressed stream's events come as they arrive.
+ * so that a compressed stream's events come as they arrive, and ending where
+ * the body ends (its framing, not the compressed data, says it is whole).
+ * `deflate` is zlib's format, or raw deflate where the body does not start
+ * with zlib's header (as some servers send it).
  */
-const decoders: Readonly<Record<string, () => Decoder>> = {
-  gzip: () => Zlib.createGunzip({ flush: Zlib.constants.Z_SYNC_FLUSH }),
-  "x-gzip": () => Zlib.createGunzip({ flush: Zlib.constants.Z_SYNC_FLUSH }),
-  deflate: () => Zlib.createInflate({ flush: Zlib.constants.Z_SYNC_FLUSH }),
-  br: () => Zlib.createBrotliDecompress({ flush: Zlib.constants.BROTLI_OPERATION_FLUSH }),
+const decoders: Readonly<Record<string, DecoderOf>> = {
+  gzip: () => Zlib.createGunzip(zlibFlush),
+  "x-gzip": () => Zlib.createGunzip(zlibFlush),
+  deflate: (first) =>
+    first !== undefined && ((first[0] ?? 0) & 0x0f) !== 0x08
+      ? Zlib.createInflateRaw(zlibFlush)
+      : Zlib.createInflate(zlibFlush),
+  br: () =>
+    Zlib.createBrotliDecompress({
+      flush: Zlib.constants.BROTLI_OPERATION_FLUSH,
+      finishFlush: Zlib.constants.BROTLI_OPERATION_FLUSH
+    }),
   ...(typeof Zlib.createZstdDecompress === "function"
-    ? { zstd: () => Zlib.createZstdDecompress({ flush: Zlib.constants.ZSTD_e_flush }) }
+    ? {
+      zstd: () =>
+        Zlib.createZstdDecompress({ flush: Zlib.constants.ZSTD_e_flush, finishFlush: Zlib.constants.ZSTD_e_flush })
+    }
     : {})
 }
 
