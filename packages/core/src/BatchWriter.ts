@@ -319,9 +319,12 @@ export const make = <A, E>(
     /**
      * One try of a write: one that hangs (a locked table, packets dropped)
      * fails, as one refused does. The try is interrupted, and waited for: a
-     * write that ignores interruption holds it until it ends.
+     * write that ignores interruption holds it until it ends. A `write` that
+     * throws instead of returning its effect fails the try as a defect of it
+     * would (the flushing fiber goes on).
      */
-    const timed = (rows: Arr.NonEmptyReadonlyArray<A>) => Effect.timeout(write(rows), writeTimeout)
+    const timed = (rows: Arr.NonEmptyReadonlyArray<A>) =>
+      Effect.timeout(Effect.suspend(() => write(rows)), writeTimeout)
 
     /** The scope is closing: only the close takes rows, and rows are no longer kept for later. */
     let closed = false

@@ -312,6 +312,28 @@ describe("BatchWriter", () => {
       }))
   })
 
+  describe("a store that throws instead of failing", () => {
+    it.effect("its throw is a failed write: retried, and the background flush goes on writing", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const written: Array<number> = []
+        let threw = false
+        const writer = yield* BatchWriter.make((batch: ReadonlyArray<number>) => {
+          if (!threw) {
+            threw = true
+            throw new Error("a bug in the store")
+          }
+          return Effect.sync(() => {
+            written.push(...batch)
+          })
+        }, { name: "test", flushInterval: "100 millis" })
+        for (let i = 0; i < 3; i++) yield* writer.offer(i)
+        yield* TestClock.adjust("1 second")
+        yield* writer.offer(3)
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual(written, [0, 1, 2, 3])
+      })))
+  })
+
   describe("a store down briefly at close", () => {
     it.effect("rows left when three rows failed alone are written once more by the close, not dropped", () =>
       Effect.gen(function*() {
