@@ -12,8 +12,8 @@
 import { AllProvidersFailed } from "@baton/core/LlmError"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as RawServer from "@baton/testing/RawServer"
-import { assert, describe, it } from "@effect/vitest"
 import * as TestServer from "@baton/testing/TestServer"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Stream } from "effect"
 import { createServer, type ServerResponse } from "node:http"
 import * as Zlib from "node:zlib"
@@ -104,7 +104,9 @@ const refused = (reply: (res: ServerResponse) => void) =>
   Effect.gen(function*() {
     const port = yield* TestServer.listen(createServer((req, res) => {
       req.resume()
-      req.on("end", () => reply(res))
+      req.on("end", () => {
+        reply(res)
+      })
     }))
     const llm = yield* Manager.openAi(`http://127.0.0.1:${port}`, { generateVia: "generate" })
     const error = yield* Effect.flip(llm.generate({ prompt: "hi" }))
