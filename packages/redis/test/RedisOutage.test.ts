@@ -51,16 +51,26 @@ const burst = (requests: number, deadlineMs: number) =>
     return { exits, elapsedMs: (yield* liveNow) - started }
   })
 
+/**
+ * The context `store` builds on the test's own Redis, served once while Redis is up, then with Redis paused (resumed
+ * when the test's scope closes).
+ */
+const pausedWith = <ROut, E>(store: (url: string) => Layer.Layer<ROut, E>) =>
+  Effect.gen(function*() {
+    const server = yield* RedisServer.start
+    const context = yield* Layer.build(store(server.url))
+    yield* Effect.provideContext(burst(1, 3_000), context)
+    yield* server.pause
+    yield* Effect.addFinalizer(() => server.resume)
+    return context
+  })
+
 describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", () => {
   it.live(
     "paused Redis: circuit and throttle fail open, every request answers within its deadline",
     () =>
       Effect.gen(function*() {
-        const server = yield* RedisServer.start
-        const context = yield* Layer.build(stores(server.url))
-        yield* Effect.provideContext(burst(1, 3_000), context)
-        yield* server.pause
-        yield* Effect.addFinalizer(() => server.resume)
+        const context = yield* pausedWith(stores)
         const { elapsedMs, exits } = yield* Effect.provideContext(burst(3, 3_000), context)
         assert.deepStrictEqual(exits.filter(Exit.isFailure), [], "the stores fail open")
         assert.isBelow(elapsedMs, 3_000 + slackMs)
@@ -72,16 +82,12 @@ describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", ()
     "paused Redis, a throttle with a 5 s command timeout: a request still ends at its deadline (300 ms)",
     () =>
       Effect.gen(function*() {
-        const server = yield* RedisServer.start
-        const context = yield* Layer.build(
+        const context = yield* pausedWith((url) =>
           RedisProviderThrottle.layer({ openai: { requestsPerMinute: 10_000 } }, {
             prefix: RedisTest.uniquePrefix("deadline-throttle"),
             commandTimeout: "5 seconds"
-          }).pipe(Layer.provide(RedisConnection.layer({ url: server.url, commandTimeout: "5 seconds" })))
+          }).pipe(Layer.provide(RedisConnection.layer({ url, commandTimeout: "5 seconds" })))
         )
-        yield* Effect.provideContext(burst(1, 3_000), context)
-        yield* server.pause
-        yield* Effect.addFinalizer(() => server.resume)
         const { elapsedMs, exits } = yield* Effect.provideContext(burst(1, 300), context)
         assert.isBelow(elapsedMs, 300 + slackMs)
         assert.isTrue(exits.every(Exit.isFailure), "the call let through after the deadline ends with it")
@@ -98,11 +104,7 @@ describe.skipIf(!RedisTest.redisAvailable)("Redis outage through LlmManager", ()
    */
   const servedWhilePaused = <ROut, E>(store: (url: string) => Layer.Layer<ROut, E>) =>
     Effect.gen(function*() {
-      const server = yield* RedisServer.start
-      const context = yield* Layer.build(store(server.url))
-      yield* Effect.provideContext(burst(1, 3_000), context)
-      yield* server.pause
-      yield* Effect.addFinalizer(() => server.resume)
+      const context = yield* pausedWith(store)
       const served: Array<boolean> = []
       for (let request = 0; request < 8; request++) {
         const { exits } = yield* Effect.provideContext(burst(1, 300), context)
