@@ -57,7 +57,10 @@ export class InvalidOptions extends stackless(
  * Every provider in the chain failed or was skipped. `attempts` lists each
  * attempt in the order it started, with its error; `usage` is what the
  * request was billed all the same (answers that did not decode, a content
- * filter's reply), absent when no attempt was billed.
+ * filter's reply), absent when no attempt was billed. A skip's
+ * `retryAfter` (an open circuit's, a spent local budget's) counts from when
+ * this error was returned, not from the skip, however long the attempts
+ * after it took.
  *
  * @since 0.1.0
  */

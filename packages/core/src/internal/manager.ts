@@ -47,6 +47,7 @@ import {
   Defect,
   MalformedResponse,
   type ProviderError,
+  ProviderThrottled,
   ProviderTimeout,
   StreamInterrupted,
   type StructuredOutputInvalid
@@ -504,6 +505,12 @@ export interface Run {
    * not take.
    */
   skipsAll: ReadonlyArray<number> | undefined
+  /**
+   * When each skipped attempt was skipped, by slot (none until one is): its
+   * error's wait counts from then, and the request's error from its own end
+   * ({@link attemptsAt}).
+   */
+  skippedAt: Array<number> | undefined
 }
 
 /**
@@ -559,11 +566,53 @@ export const startRun = (engine: Engine, request: LlmRequest.LlmRequest, clock: 
     answer: makeAnswer(),
     noPrefill: [],
     reservation: undefined,
-    skipsAll: undefined
+    skipsAll: undefined,
+    skippedAt: undefined
   }
 }
 
 const attemptsOf = (run: Run): ReadonlyArray<Attempt> => run.attempts.filter((a) => a !== undefined)
+
+/** Notes that the attempt in `slot` was skipped at `at`: its wait counts from then. */
+const skippedAt = (run: Run, slot: number, at: number): void => {
+  ;(run.skippedAt ??= [])[slot] = at
+}
+
+/**
+ * `run`'s attempts as the request's error reports them at `now`: each skip's
+ * wait (a circuit's half-open, a budget's refill) counted from `now`, not
+ * from the skip, so the `Retry-After` made of it is not late by the time the
+ * attempts after the skip took.
+ */
+const attemptsAt = (run: Run, now: number): ReadonlyArray<Attempt> => {
+  const at = run.skippedAt
+  if (at === undefined) return attemptsOf(run)
+  const attempts: Array<Attempt> = []
+  run.attempts.forEach((attempt, slot) => {
+    if (attempt !== undefined) attempts.push(waitFrom(attempt, now - (at[slot] ?? now)))
+  })
+  return attempts
+}
+
+/** `attempt` with its skip's wait shortened by the `elapsed` milliseconds since the skip (none below 0). */
+const waitFrom = (attempt: Attempt, elapsed: number): Attempt => {
+  const error = attempt.error
+  if (elapsed <= 0 || (error?._tag !== "CircuitOpen" && error?._tag !== "ProviderThrottled")) return attempt
+  if (error.retryAfter === undefined) return attempt
+  const retryAfter = Duration.millis(Math.max(0, Duration.toMillis(error.retryAfter) - elapsed))
+  const fields = { provider: error.provider, ...(error.model === undefined ? {} : { model: error.model }), retryAfter }
+  const { latencyMs, model, outcome, provider, role } = attempt
+  return {
+    provider,
+    model,
+    role,
+    outcome,
+    latencyMs,
+    error: error._tag === "CircuitOpen"
+      ? new CircuitOpen(fields, trusted)
+      : new ProviderThrottled({ ...fields, limit: error.limit }, trusted)
+  }
+}
 
 /** The model of `run`'s attempts on `route`: the one the request names, else the route's own. */
 const modelOf = (route: Route, run: Run): ModelId =>
@@ -846,6 +895,7 @@ const attempt = <A>(
     const now = run.clock.currentTimeMillisUnsafe()
     const entry = toAttempt(exit, { provider, model, role, latencyMs: now - startedAt })
     run.attempts[slot] = entry
+    if (entry.outcome === "skipped") skippedAt(run, slot, now)
     const details = exit._tag === "Success" ? report(exit.value) : failureReport(exit.cause, progress)
     if (details.usage !== undefined) {
       run.billed = run.billed === undefined ? details.usage : TokenUsage.add(run.billed, details.usage)
@@ -908,6 +958,7 @@ const skip = (
   })
   const entry: Attempt = { ...target, latencyMs: 0, outcome: "skipped", error }
   run.attempts[slot] = entry
+  skippedAt(run, slot, startedAt)
   const report: RequestLog.AttemptReport = {
     request: run.request,
     attemptNumber: slot + 1,
@@ -1520,7 +1571,7 @@ const conclude = (
   if (errors.length === 0) {
     return Effect.failCause(Cause.fromReasons(cause.reasons.filter((reason) => !Cause.isFailReason(reason))))
   }
-  const attempts = attemptsOf(run)
+  const attempts = attemptsAt(run, run.clock.currentTimeMillisUnsafe())
   const usage = billedOf(run)
   if (errors.some((error) => error._tag === "DeadlineReached")) {
     return Effect.fail(new DeadlineExceeded({ timeoutMs: run.timeoutMs, attempts, ...usage }, trusted))
