@@ -174,7 +174,7 @@ export interface Service {
    * caller outside a request bounds the read itself (`HttpQuota.handler`
    * does).
    */
-  readonly remaining: (subjectId: SubjectId) => Effect.Effect<QuotaStatus, QuotaStoreUnavailable | InvalidOptions>
+  readonly remaining: (subjectId: SubjectId) => Effect.Effect<QuotaStatus, QuotaStoreUnavailable>
   /**
    * Reserves, runs `effect`, commits on success and refunds on failure or
    * interruption: the one safe way to spend quota. Either way the budgets
@@ -224,8 +224,9 @@ export interface Limits {
  * A lookup of per-subject limits. `Option.none()` keeps the defaults; a
  * partial `Limits` replaces only the fields it sets. A lookup backed by a
  * store may fail with `QuotaStoreUnavailable` (the request is then refused,
- * or let through with `failOpen`); a limit that is not a positive integer
- * fails the request with `InvalidOptions` naming it. Any lookup but
+ * or let through with `failOpen`); so does a limit that is not a positive
+ * integer, the message naming it (`QuotaLimiter.overrides.daily`): the
+ * operator's data, not the caller's request, is wrong. Any lookup but
  * {@link overridesFromRecord}'s is taken to wait on I/O: the limiter is then
  * `remote`, so that through `LlmManager` the lookup is bounded by the
  * request's deadline (`StoreDeadline`: past it, `QuotaStoreUnavailable`),
@@ -522,15 +523,18 @@ const isCount = (value: number | undefined) => value === undefined || (Number.is
 const checkCount = (variable: string, value: number | undefined) =>
   value === undefined ? Effect.void : wholeNumber(variable, value, "positive")
 
-/** The first limit of an override that is not a positive integer, as `InvalidOptions`. */
-const checkOverride = (subjectId: SubjectId, limits: Limits): Effect.Effect<Limits, InvalidOptions> => {
+/**
+ * The first limit of an override that is not a positive integer, as
+ * `QuotaStoreUnavailable`: the operator's data, not the caller's request, so
+ * the server's fault (a 503 over HTTP, whose body does not repeat it), as a
+ * lookup that cannot answer is.
+ */
+const checkOverride = (subjectId: SubjectId, limits: Limits): Effect.Effect<Limits, QuotaStoreUnavailable> => {
   const bad = (["daily", "dailyTokens", "dailyCostNanoUsd"] as const).find((name) => !isCount(limits[name]))
   if (bad === undefined) return Effect.succeed(limits)
-  const field = `QuotaLimiter.overrides.${bad}`
   return Effect.fail(
-    new InvalidOptions({
-      field,
-      message: `${field}: must be a positive integer, got ${String(limits[bad])} for ${subjectId}`
+    new QuotaStoreUnavailable({
+      message: `QuotaLimiter.overrides.${bad}: must be a positive integer, got ${String(limits[bad])} for ${subjectId}`
     })
   )
 }
@@ -599,7 +603,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const limitsFor = (
     subjectId: SubjectId,
     restore: Restore = identity
-  ): Effect.Effect<Limits, InvalidOptions | QuotaStoreUnavailable> =>
+  ): Effect.Effect<Limits, QuotaStoreUnavailable> =>
     lookup === undefined
       ? Effect.succeed(defaults)
       : Effect.flatMapEager(
@@ -632,9 +636,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
   const failingOpen = damped("quota store unavailable; failing open")
   const orFailOpen = <A>(
-    effect: Effect.Effect<A, QuotaStoreUnavailable | InvalidOptions>,
+    effect: Effect.Effect<A, QuotaStoreUnavailable>,
     fallback: A
-  ): Effect.Effect<A, QuotaStoreUnavailable | InvalidOptions> =>
+  ): Effect.Effect<A, QuotaStoreUnavailable> =>
     failOpen
       ? Effect.catchTag(effect, "QuotaStoreUnavailable", (error) => Effect.as(failingOpen(error), fallback))
       : effect

@@ -256,7 +256,7 @@ describe("LlmManager quotas", () => {
       assert.strictEqual((yield* stats("openai")).requests, 0)
     }).pipe(Effect.provide(Bench)))
 
-  it.effect("a bad per-subject override is InvalidOptions through the manager, never a defect, before any call", () =>
+  it.effect("a bad per-subject override is QuotaStoreUnavailable through the manager, never a defect, before any call", () =>
     Effect.gen(function*() {
       const { llm } = yield* withQuota(
         { overrides: QuotaLimiter.overridesFromRecord({ [teacher]: { daily: 2.5 } }) },
@@ -264,10 +264,8 @@ describe("LlmManager quotas", () => {
       )
       for (let i = 0; i < 3; i++) {
         const error = yield* Effect.flip(llm.generate(asTeacher))
-        assert.deepStrictEqual([error._tag, error._tag === "InvalidOptions" ? error.field : ""], [
-          "InvalidOptions",
-          "QuotaLimiter.overrides.daily"
-        ])
+        assert.strictEqual(error._tag, "QuotaStoreUnavailable")
+        assert.include(error.message, "QuotaLimiter.overrides.daily: must be a positive integer, got 2.5")
       }
       assert.strictEqual((yield* stats("openai")).requests, 0)
     }).pipe(Effect.provide(Bench)))
