@@ -3,7 +3,9 @@
  * limits up in a store of one's own (a database of premium teachers) that
  * stops answering: the request still gets its answer, a Problem Details at
  * the manager's deadline, without `RateLimit-*` headers the store cannot
- * give, rather than waiting on the lookup forever. Time is the TestClock.
+ * give, rather than waiting on the lookup forever; or that answers a limit
+ * stored wrong: the server's fault, whose body repeats none of it. Time is
+ * the TestClock.
  */
 import * as FallbackPolicy from "@baton/core/FallbackPolicy"
 import { SubjectId } from "@baton/core/Ids"
@@ -16,7 +18,7 @@ import * as Anthropic from "@baton/providers/Anthropic"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, type Duration, Effect, Fiber, Layer, Logger, Queue, Redacted } from "effect"
+import { Clock, Context, type Duration, Effect, Fiber, Layer, Logger, Option, Queue, Redacted } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { TestClock } from "effect/testing"
 import * as HttpQuota from "../src/HttpQuota.ts"
@@ -26,25 +28,31 @@ const teacher = SubjectId.make("teacher-7")
 /** The subjects an overrides lookup was asked for; the lookup never answers. */
 class Asked extends Context.Service<Asked, Queue.Queue<SubjectId>>()("test/Asked") {}
 
-const StalledLookup = Layer.effectContext(Effect.gen(function*() {
-  const asked = yield* Queue.unbounded<SubjectId>()
-  const limiter = yield* QuotaLimiter.make({
-    maxQuestionsPerRequest: 20,
-    dailyLimit: 10,
-    timeZone: "UTC",
-    overrides: (subjectId) => Effect.andThen(Queue.offer(asked, subjectId), Effect.never)
-  }).pipe(Effect.provide(QuotaLimiter.layerStoreMemory))
-  return Context.make(QuotaLimiter.QuotaLimiter, limiter).pipe(Context.add(Asked, asked))
-}))
+/** A limiter (10 a day) whose overrides lookup tells `Asked` of each subject, then answers as `answer` does. */
+const lookingUp = (answer: QuotaLimiter.Overrides) =>
+  Layer.effectContext(Effect.gen(function*() {
+    const asked = yield* Queue.unbounded<SubjectId>()
+    const limiter = yield* QuotaLimiter.make({
+      maxQuestionsPerRequest: 20,
+      dailyLimit: 10,
+      timeZone: "UTC",
+      overrides: (subjectId) => Effect.andThen(Queue.offer(asked, subjectId), answer(subjectId))
+    }).pipe(Effect.provide(QuotaLimiter.layerStoreMemory))
+    return Context.make(QuotaLimiter.QuotaLimiter, limiter).pipe(Context.add(Asked, asked))
+  }))
 
-const Manager = Layer.unwrap(Effect.map(MockProviderServer.MockProviderServer, (server) =>
-  LlmManager.layer({
-    providers: [Anthropic.layer({ apiKey: Redacted.make("sk-test"), baseUrl: server.baseUrl("anthropic") })],
-    policy: FallbackPolicy.make({ maxRetries: 0, requestTimeoutMs: 5_000 })
-  }))).pipe(
-    Layer.provideMerge(Layer.mergeAll(RequestLog.layerMemory(), UsageLedger.layerMemory(), StalledLookup)),
-    Layer.provideMerge(Layer.mergeAll(MockProviderServer.layer(), NodeHttpClient.layerUndici, Pricing.layerDefault))
-  )
+/** A manager over Anthropic on the mock server (a 5 s deadline), its quota's lookup answering as `answer` does. */
+const managerLookingUp = (answer: QuotaLimiter.Overrides) =>
+  Layer.unwrap(Effect.map(MockProviderServer.MockProviderServer, (server) =>
+    LlmManager.layer({
+      providers: [Anthropic.layer({ apiKey: Redacted.make("sk-test"), baseUrl: server.baseUrl("anthropic") })],
+      policy: FallbackPolicy.make({ maxRetries: 0, requestTimeoutMs: 5_000 })
+    }))).pipe(
+      Layer.provideMerge(Layer.mergeAll(RequestLog.layerMemory(), UsageLedger.layerMemory(), lookingUp(answer))),
+      Layer.provideMerge(Layer.mergeAll(MockProviderServer.layer(), NodeHttpClient.layerUndici, Pricing.layerDefault))
+    )
+
+const Manager = managerLookingUp(() => Effect.never)
 
 const answer = HttpQuota.handler({ subject: { header: "x-teacher-id" } })((subjectId) =>
   Effect.gen(function*() {
@@ -107,4 +115,14 @@ describe("HttpQuota.handler", () => {
       }))
       assert.strictEqual(atStartup.variable, "HttpQuota.quotaHeadersTimeout")
     }).pipe(Effect.provide(Manager)))
+
+  it.effect("an override stored wrong (0, meant as suspended): a 503 whose body repeats none of the configuration", () =>
+    Effect.gen(function*() {
+      const served = yield* answer
+      const body = served.body._tag === "Uint8Array" ? new TextDecoder().decode(served.body.body) : ""
+      assert.strictEqual(served.status, 503)
+      assert.include(body, "QuotaStoreUnavailable")
+      assert.notInclude(body, "QuotaLimiter.overrides")
+      assert.notInclude(body, "got 0")
+    }).pipe(Effect.provide(managerLookingUp(() => Effect.succeed(Option.some({ daily: 0 }))))))
 })
