@@ -42,12 +42,15 @@
  * - Structured output is `response_format: json_schema` in strict mode. The
  *   schema is rewritten to OpenAI's strict subset (every property required,
  *   optional ones nullable, `additionalProperties: false`); `null`s the model
- *   puts in optional properties are removed before the answer is decoded
- *   with the caller's schema, so the caller's types hold. A schema with no
- *   strict form (a root that is not an object, an open object such as a
- *   record, a tuple, a field with no type) or past strict mode's limits
- *   (more than 1 000 enum values, 5 000 properties, 10 levels of objects) is
- *   sent as written with `strict: false`.
+ *   puts in optional properties whose schemas do not take `null` are
+ *   removed before the answer is decoded with the caller's schema, so the
+ *   caller's types hold. A `null` the caller's schema takes (`type`, `enum`,
+ *   `const`, OpenAPI's `nullable: true`) is kept, as every adapter keeps it.
+ *   A schema with no strict form (a root that is not an object, an open
+ *   object such as a record, a tuple, a field with no type) or past strict
+ *   mode's limits (more than 1 000 enum values, 5 000 properties, 10 levels
+ *   of objects) is sent as written with `strict: false`, and its answer
+ *   decoded as it came.
  * - `responseFormat: "json"` is `response_format: json_object`, which OpenAI
  *   takes only when a message says "json": unless one does, the
  *   `StructuredOutput.jsonInstruction` goes in a system message after the

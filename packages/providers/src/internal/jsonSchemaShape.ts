@@ -49,11 +49,34 @@ export const isObjectSchema = (schema: Json): boolean =>
   (Array.isArray(schema.type) && schema.type.includes("object")) ||
   (schema.type === undefined && isRecord(schema.properties))
 
-/** Whether a schema takes `null`: its `type` is `"null"` or a list holding it, or a branch of its `anyOf` or `oneOf` takes it. */
+/**
+ * The keywords that say, of their own, whether a node takes `null`, each
+ * with what it says: a `type` of `"null"` or a list holding it (or OpenAPI's
+ * `nullable: true`, which Ajv and Gemini read as `"null"` added to the
+ * `type`), an `enum` holding `null`, a `const` of `null`.
+ */
+const nullKeywords: ReadonlyArray<readonly [string, (schema: Json) => boolean]> = [
+  ["type", (schema) =>
+    schema.type === "null" || (Array.isArray(schema.type) && schema.type.includes("null")) ||
+    schema.nullable === true],
+  ["enum", (schema) => Array.isArray(schema.enum) && schema.enum.includes(null)],
+  ["const", (schema) => schema.const === null]
+]
+
+/** Whether a node names `null` through its {@link nullKeywords}: one of them at least, and none refusing it. */
+const namesNull = (schema: Json): boolean => {
+  const present = nullKeywords.filter(([keyword]) => keyword in schema)
+  return present.length > 0 && present.every(([, takes]) => takes(schema))
+}
+
+/**
+ * Whether a schema takes `null`: it names it ({@link nullKeywords}: `type`,
+ * OpenAPI's `nullable: true`, `enum`, `const`, none of them refusing it), or
+ * a branch of its `anyOf` or `oneOf` takes it.
+ */
 export const allowsNull = (schema: unknown): boolean =>
   isRecord(schema) && (
-    schema.type === "null" ||
-    (Array.isArray(schema.type) && schema.type.includes("null")) ||
+    namesNull(schema) ||
     (Array.isArray(schema.anyOf) && schema.anyOf.some(allowsNull)) ||
     (Array.isArray(schema.oneOf) && schema.oneOf.some(allowsNull))
   )

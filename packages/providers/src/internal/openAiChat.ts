@@ -450,12 +450,14 @@ export const make = (dialect: Dialect): Codec => ({
 })
 
 /**
- * A strict-mode answer with the `null`s of optional properties dropped, for
- * the caller's schema to decode; as it came when it is no JSON, or nests
- * more than `maxAnswerDepth` levels (the rewrite recurses once per level:
- * the decode refuses such an answer, saying so).
+ * A strict-mode answer with the `null`s the rewrite made possible dropped
+ * (`StrictSchema.dropOptionalNulls`), for the caller's schema to decode; as
+ * it came when its schema was sent non-strict (nothing was rewritten), it is
+ * no JSON, or it nests more than `maxAnswerDepth` levels (the rewrite
+ * recurses once per level: the decode refuses such an answer, saying so).
  */
 const strictAnswer: NonNullable<Codec["structuredAnswer"]> = (content, output) => {
+  if (StrictSchema.toStrict(output.jsonSchema) === undefined) return content
   const json = Json.parse(unfenced(content))
   return json === undefined || nestsTooDeep(json)
     ? content

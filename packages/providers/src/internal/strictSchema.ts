@@ -6,7 +6,12 @@
  * `additionalProperties: false`, and only a subset of keywords. `toStrict`
  * rewrites any schema to that subset:
  *
- * - an optional property becomes required and nullable (`anyOf: [S, {type: "null"}]`);
+ * - an optional property becomes required and nullable (`anyOf: [S, {type: "null"}]`)
+ *   unless its schema takes `null` already (`jsonSchemaShape.ts`'s
+ *   `allowsNull`: its `type`, OpenAPI's `nullable: true`, `enum` or `const`
+ *   naming it, none of them refusing it, or a branch taking it);
+ *   `nullable: true`, which strict mode does not take, becomes `"null"`
+ *   added to the node's `type`;
  *   an object whose `type` is a list holding `"object"` (`["object", "null"]`)
  *   is closed as one whose `type` is `"object"`, its list kept;
  * - named subschemas (`$defs`, and draft-07's `definitions`, the rule of
@@ -60,11 +65,15 @@
  * made once per schema, not once per call, even when each call brings a new
  * object.
  *
- * `dropOptionalNulls` undoes the nullable rewrite on an answer: a `null` in a
- * property that was optional (and did not allow null) is removed, so the
- * caller's decoder sees an absent key, as its schema expects. Inside an
- * `anyOf` or `oneOf` it follows the branch that fits the value, and through
- * a `$ref` (alone or in a one-entry `allOf`) the place it names.
+ * `dropOptionalNulls` undoes the nullable rewrite on an answer to a schema
+ * sent strict (the caller leaves one sent non-strict as it came): a `null`
+ * in a declared property that was optional and whose schema does not take
+ * `null` is removed, so the caller's decoder sees an absent key, as its
+ * schema expects. Any other `null` (a property's schema that takes it, a
+ * required property, a key the schema does not declare) is kept for the
+ * caller's schema to check. Inside an `anyOf` or `oneOf` it follows the
+ * branch that fits the value, and through a `$ref` (alone or in a one-entry
+ * `allOf`) the place it names.
  */
 import type { JsonSchema } from "@baton/core/StructuredOutput"
 import { isDeepStrictEqual } from "node:util"
@@ -121,6 +130,15 @@ const nullable = (schema: unknown): Json => ({ anyOf: [schema, { type: "null" }]
 
 const allowsNull = JsonSchemaShape.allowsNull
 
+/** Whether the rewrite makes a property nullable: optional, and its schema takes no `null`. */
+const madeNullable = (property: unknown, required: boolean): boolean => !required && !allowsNull(property)
+
+/** A `type` with `"null"` in it: how strict mode says OpenAPI's `nullable: true`, which it does not take. */
+const withNull = (type: unknown): unknown => {
+  const types: ReadonlyArray<unknown> = Array.isArray(type) ? type : [type]
+  return types.includes("null") ? type : [...types, "null"]
+}
+
 const requiredOf = (schema: Json): ReadonlyArray<string> =>
   Array.isArray(schema.required) ? schema.required.filter((key): key is string => typeof key === "string") : []
 
@@ -130,7 +148,7 @@ const rewriteObject = (schema: Json, out: Json): void => {
   const rewritten: Json = {}
   for (const [key, value] of Object.entries(properties)) {
     const strict = rewrite(value)
-    rewritten[key] = required.has(key) || allowsNull(value) ? strict : nullable(strict)
+    rewritten[key] = madeNullable(value, required.has(key)) ? nullable(strict) : strict
   }
   out.type ??= "object"
   out.properties = rewritten
@@ -176,6 +194,7 @@ const rewrite = (schema: unknown): unknown => {
     if (key === "oneOf" && Array.isArray(value)) out.anyOf = value.map(rewrite)
     else if (key === "anyOf" && Array.isArray(value)) out.anyOf = value.map(rewrite)
     else if (key === "items") out.items = rewrite(value)
+    else if (key === "type") out.type = node.nullable === true ? withNull(value) : value
     else if (key === "prefixItems" && !repeatsItems(node)) out.prefixItems = value
     else if (key === "format" && typeof value === "string" && formats.has(value)) out.format = value
     else if (JsonSchemaShape.isDefinitions(key) && isRecord(value)) out[key] = rewriteDefinitions(value)
@@ -446,12 +465,17 @@ const strip = (value: unknown, schema: unknown, root: Json): unknown => {
   const required = new Set(requiredOf(resolved))
   const out: Json = {}
   for (const [key, item] of Object.entries(value)) {
-    const property = properties[key]
-    if (item === null && !required.has(key) && !allowsNull(resolve(property, root))) continue
+    // a key the schema does not declare was not rewritten: it is kept as it came, for the caller's schema to check
+    const property = Object.hasOwn(properties, key) ? properties[key] : undefined
+    // resolved: a `$ref` to a schema that takes `null` keeps its `null`
+    if (item === null && property !== undefined && madeNullable(resolve(property, root), required.has(key))) continue
     out[key] = strip(item, property, root)
   }
   return out
 }
 
-/** The answer with `null`s of originally optional, non-nullable properties removed. */
+/**
+ * The answer to a schema sent strict with the `null`s of its declared
+ * optional properties whose schemas do not take `null` removed.
+ */
 export const dropOptionalNulls = (value: unknown, original: JsonSchema): unknown => strip(value, original, original)
