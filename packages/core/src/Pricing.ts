@@ -139,12 +139,14 @@ export const Price = Schema.Struct({
 export type Price = typeof Price.Type
 
 /**
- * The prices of one provider: a default row and rows per model.
+ * The prices of one provider: rows per model and a default row for the
+ * models without one; without a default row, such a model is unpriced
+ * (`pricing: "unpriced"`, costed at 0).
  *
  * @since 0.1.0
  */
 export interface ProviderPrices {
-  readonly default: Price
+  readonly default?: Price | undefined
   readonly models: Readonly<Record<string, Price>>
 }
 
@@ -221,7 +223,10 @@ export const defaultTable: PriceTable = {
  * its full input rate, give `cachedInput` equal to `input`. A row given
  * without `longContext` keeps the replaced row's tier, whose multipliers then
  * apply to the new rates; one given with it replaces the tier whole
- * (multipliers of 1 turn it off). Neither table is changed.
+ * (multipliers of 1 turn it off). A provider `base` does not price, given
+ * rows for some models and no default row, has none: its other models are
+ * unpriced (`pricing: "unpriced"`), not billed at a row of zeros as if it
+ * were their price. Neither table is changed.
  *
  * @since 0.1.0
  */
@@ -236,12 +241,9 @@ export const mergeTables = (
     for (const [model, row] of Object.entries(override.models ?? {})) {
       setOwn(models, model, layRow(Object.hasOwn(models, model) ? models[model] : undefined, row))
     }
-    setOwn(merged, provider, {
-      default: override.default === undefined
-        ? current?.default ?? { input: 0, output: 0 }
-        : layRow(current?.default, override.default),
-      models
-    })
+    // a provider given rows for some models only keeps no default row: its other models are unpriced, not free
+    const fallback = override.default === undefined ? current?.default : layRow(current?.default, override.default)
+    setOwn(merged, provider, fallback === undefined ? { models } : { default: fallback, models })
   }
   return merged
 }
@@ -289,7 +291,8 @@ export const lookup = (
   const prices = Object.hasOwn(table, provider) ? table[provider] : undefined
   if (prices === undefined) return unpriced
   const row = Object.hasOwn(prices.models, model) ? prices.models[model] : undefined
-  return row === undefined ? { price: prices.default, source: "provider-default" } : { price: row, source: "model" }
+  if (row !== undefined) return { price: row, source: "model" }
+  return prices.default === undefined ? unpriced : { price: prices.default, source: "provider-default" }
 }
 
 const NANO_PER_USD = 1_000_000_000
@@ -409,7 +412,9 @@ const unpricedBilling: Priced = { ...billing(unpriced.price), source: "unpriced"
 const compile = (table: PriceTable): ReadonlyMap<string, ProviderBilling> =>
   new Map(
     Object.entries(table).map(([provider, prices]) => [provider, {
-      default: { ...billing(prices.default), source: "provider-default" },
+      default: prices.default === undefined
+        ? unpricedBilling
+        : { ...billing(prices.default), source: "provider-default" },
       models: new Map(
         Object.entries(prices.models).map(([model, row]) => [model, { ...billing(row), source: "model" }])
       )

@@ -218,4 +218,24 @@ describe("LlmManager: the shipped list prices of providers.md's models", () => {
       // $1.50 in (cached too: no cache discount listed), $7.50 out per 1M tokens
       assert.strictEqual(usage.costNanoUsd, usage.promptTokens * 1_500 + usage.completionTokens * 7_500)
     }).pipe(Effect.provide(Bench)))
+
+  it.effect("an endpoint priced for some models only bills any other model unpriced, not at a $0 default row", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockProviderServer.MockProviderServer
+      const llm = yield* managerFromEnv({
+        LLM_CHAIN: "groq",
+        LLM_COMPAT_GROQ_BASE_URL: mock.baseUrl("openai"),
+        LLM_COMPAT_GROQ_MODEL: "mixtral-8x7b",
+        LLM_COMPAT_GROQ_API_KEY: "gsk-test",
+        LLM_PRICES: JSON.stringify({ groq: { models: { "llama-3.3-70b": { input: 0.59, output: 0.79 } } } })
+      })
+      const usage = (yield* llm.generate(prompt)).usage
+      assert.isAbove(usage.totalTokens, 0)
+      assert.deepStrictEqual([usage.pricing, usage.costNanoUsd], ["unpriced", 0])
+      const priced = (yield* llm.generate({ ...prompt, options: { model: "llama-3.3-70b" } })).usage
+      assert.deepStrictEqual(
+        [priced.pricing, priced.costNanoUsd],
+        ["model", priced.promptTokens * 590 + priced.completionTokens * 790]
+      )
+    }).pipe(Effect.provide(Bench)))
 })

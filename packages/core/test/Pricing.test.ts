@@ -38,6 +38,7 @@ describe("Pricing", () => {
       output: row.output * (tier?.output ?? 1)
     })
     const cheaper = Object.entries(Pricing.defaultTable).flatMap(([provider, prices]) => {
+      if (prices.default === undefined) return [`${provider} has no default row`]
       const floor = dearest(prices.default, undefined)
       return Object.entries(prices.models).flatMap(([model, row]) => {
         const top = dearest(row)
@@ -314,7 +315,7 @@ describe("Pricing: long-context tiers", () => {
     })
     const tiered = Object.entries(Pricing.defaultTable).flatMap(([provider, prices]) =>
       Object.entries({ "(default)": prices.default, ...prices.models })
-        .filter(([, row]) => row.longContext !== undefined)
+        .filter(([, row]) => row?.longContext !== undefined)
         .map(([model]) => `${provider}/${model}`)
     )
     assert.deepStrictEqual(tiered, ["openai/gpt-5.6-luna", "anthropic/claude-haiku-5-5"])
