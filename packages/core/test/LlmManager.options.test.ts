@@ -3,11 +3,11 @@
  */
 import * as MockFault from "@baton/testing/MockFault"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import { SubjectId } from "../src/Ids.ts"
 import * as RequestLog from "../src/RequestLog.ts"
 import * as UsageLedger from "../src/UsageLedger.ts"
-import { Bench, inject, manager } from "./utils/chain.ts"
+import { Bench, eventually, inject, manager, stats } from "./utils/chain.ts"
 
 const prompt = "Write one quiz question about glaciers."
 
@@ -79,4 +79,21 @@ describe("LlmManager usage a provider did not report", () => {
       )
       assert.deepStrictEqual(rows.map((row) => [row.provider, row.totalTokens]), [["openai", result.usage.totalTokens]])
     }).pipe(Effect.provide(Bench), Effect.provide(Layer.merge(RequestLog.layerMemory(), UsageLedger.layerMemory()))))
+
+  for (const kind of ["anthropic", "gemini"] as const) {
+    it.live(`of a stream its caller stopped before its whole usage came (${kind}): not reported whole, estimated`, () =>
+      Effect.gen(function*() {
+        // Anthropic's message_start holds a placeholder output count, Gemini's chunks a running total: neither whole
+        yield* inject(kind, MockFault.slowTokens(50))
+        const llm = yield* manager({ chain: [kind] })
+        const parts = yield* Stream.runCollect(Stream.take(llm.stream({ prompt }), 1))
+        assert.strictEqual(parts.length, 1)
+        yield* eventually(Effect.map(stats(kind), (s) => s.cancelled === 1))
+        const records = yield* Effect.flatMap(RequestLog.RequestLogMemory, (memory) => memory.records)
+        assert.deepStrictEqual(records.map((r) => [r.outcome, r.usageReported, r.usageEstimated]), [
+          ["cancelled", false, true]
+        ])
+        assert.isAbove(records[0]?.completionTokens ?? 0, 0)
+      }).pipe(Effect.provide(Bench), Effect.provide(RequestLog.layerMemory())))
+  }
 })
