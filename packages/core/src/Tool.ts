@@ -7,7 +7,12 @@
  * starting with a letter or `_`, which every provider takes: OpenAI and
  * Anthropic refuse other characters, Gemini a digit or `-` first; no
  * duplicates; a raw JSON Schema a plain JSON object nested at most
- * {@link maxParametersDepth} levels, see {@link parametersIssue}) and turns
+ * {@link maxParametersDepth} levels, see {@link parametersIssue}; either
+ * kind an object schema at the root, `type: "object"`, the only root
+ * providers take: a `Schema.Struct` with fields or a `Schema.Class`, not a
+ * union, nor `Schema.Struct({})`, whose JSON Schema is `{ not: { type:
+ * "null" } }`; a tool without parameters takes `{ type: "object",
+ * properties: {} }`) and turns
  * the parameters into JSON Schema, which each codec sends in its provider's
  * native fields (OpenAI `tools[].function`, Anthropic `tools[].input_schema`,
  * Gemini `tools[].functionDeclarations`).
@@ -158,33 +163,51 @@ export type ToolCall = typeof ToolCall.Type
 export const maxParametersDepth: number = JsonDepth.maxDepth
 
 /**
+ * What is wrong with the root of a tool's parameters as JSON Schema, if
+ * anything: OpenAI (`function.parameters`), Anthropic (`input_schema`) and
+ * Gemini each take only an object schema there, and answer 400 to another.
+ */
+const rootIssue = (parameters: StructuredOutput.JsonSchema): string | undefined =>
+  parameters["type"] === "object"
+    ? undefined
+    : "expected an object schema at the root (type \"object\"), the only one providers take"
+
+/**
  * What is wrong with a tool's raw JSON-Schema parameters, said where inside
  * them (a JSON Pointer), or `undefined` when they are a plain JSON object:
  * not an array, of plain objects, arrays, strings, booleans, finite numbers
  * and `null` (a field set to `undefined` is left out), with no cycle, nested
  * at most {@link maxParametersDepth} levels, with no key, `$id`, anchor or
- * reference longer than 4,096 characters. Checked without recursion: no
- * depth of input overflows the stack. `make` fails with it; a gateway checks
- * a client's `tools[i].function.parameters` with it as it decodes them.
+ * reference longer than 4,096 characters, whose root is an object schema
+ * (`type: "object"`, which every provider requires). Checked without
+ * recursion: no depth of input overflows the stack. `make` fails with it; a
+ * gateway checks a client's `tools[i].function.parameters` with it as it
+ * decodes them.
  *
  * @since 0.1.0
  */
-export const parametersIssue = (parameters: unknown): string | undefined => JsonDepth.issue(parameters)
+export const parametersIssue = (parameters: unknown): string | undefined =>
+  JsonDepth.issue(parameters) ?? rootIssue(parameters as StructuredOutput.JsonSchema)
 
 /** A tool name every provider takes (see the module header). */
 const NAME = /^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/
 
 const invalid = (field: string, message: string) => new InvalidOptions({ field, message: `${field}: ${message}` })
 
-/** The parameters as JSON Schema: an Effect `Schema`'s, or a raw one once {@link parametersIssue} finds nothing. */
+/**
+ * The parameters as JSON Schema: an Effect `Schema`'s once its root is an
+ * object schema (a `Schema.Struct` or `Schema.Class`, not a union), or a raw
+ * one once {@link parametersIssue} finds nothing.
+ */
 const parametersOf = (
   parameters: Input["parameters"],
   index: number
 ): Effect.Effect<StructuredOutput.JsonSchema, InvalidOptions> => {
-  if (Schema.isSchema(parameters)) return Effect.succeed(StructuredOutput.fromSchema(parameters).jsonSchema)
-  const issue = parametersIssue(parameters)
+  // an Effect Schema's JSON Schema is generated plain JSON: only its root can be wrong
+  const schema = Schema.isSchema(parameters) ? StructuredOutput.fromSchema(parameters).jsonSchema : parameters
+  const issue = Schema.isSchema(parameters) ? rootIssue(schema) : parametersIssue(parameters)
   return issue === undefined
-    ? Effect.succeed(parameters)
+    ? Effect.succeed(schema)
     : Effect.fail(invalid(`tools[${index}].parameters`, issue))
 }
 

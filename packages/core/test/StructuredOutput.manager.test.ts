@@ -7,9 +7,10 @@ import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
+import type * as LlmManager from "../src/LlmManager.ts"
 import * as StructuredOutput from "../src/StructuredOutput.ts"
 import type { JsonSchema } from "../src/StructuredOutput.ts"
-import { Bench, firstIssue, manager } from "./utils/chain.ts"
+import { Bench, firstIssue, inject, manager } from "./utils/chain.ts"
 
 const prompt = { prompt: "Plan a trip about trains." }
 
@@ -72,6 +73,45 @@ describe("LlmManager.generateStructured with a name OpenAI refuses", () => {
       const error = yield* Effect.flip(StructuredOutput.fromJsonSchema(trip, { name: "my trip!" }))
       assert.strictEqual(error.field, "name")
     }))
+})
+
+describe("LlmManager.generateStructured with an answer holding a property the schema lacks", () => {
+  const Quiz = Schema.Struct({ question: Schema.String })
+  const asks = {
+    "an Effect Schema": (llm: LlmManager.Service) => llm.generateStructured(prompt, Quiz),
+    "the same schema as raw JSON Schema": (llm: LlmManager.Service) =>
+      llm.generateStructured(prompt, StructuredOutput.fromSchema(Quiz).jsonSchema)
+  }
+
+  for (const [kind, ask] of Object.entries(asks)) {
+    it.live(`re-asks it, then fails, as not matching the schema (${kind})`, () =>
+      Effect.gen(function*() {
+        const server = yield* MockProviderServer.MockProviderServer
+        const llm = yield* manager({ chain: ["openai"], policy: { structuredOutputRetries: 1 } })
+        const excess = JSON.stringify({ question: "q", answer: 42 })
+        yield* inject("openai", MockFault.content(excess), { times: 2 })
+        const error = yield* Effect.flip(ask(llm))
+        assert.strictEqual(error._tag, "AllProvidersFailed")
+        const issue = firstIssue(error)
+        assert.isString(issue)
+        const requests = yield* server.received("openai")
+        // the re-ask carries the model's answer and what is wrong with it
+        assert.lengthOf(requests, 2)
+        const reask = JSON.stringify((requests[1]?.body as { readonly messages: unknown }).messages)
+        for (const text of [excess, String(issue)]) assert.include(reask, JSON.stringify(text).slice(1, -1))
+      }).pipe(Effect.provide(Bench)))
+  }
+
+  it.live("decodes the answer once it holds only the schema's properties", () =>
+    Effect.gen(function*() {
+      const server = yield* MockProviderServer.MockProviderServer
+      const llm = yield* manager({ chain: ["openai"], policy: { structuredOutputRetries: 1 } })
+      yield* inject("openai", MockFault.content(JSON.stringify({ question: "q", answer: 42 })))
+      yield* inject("openai", MockFault.content(JSON.stringify({ question: "q" })))
+      const result = yield* llm.generateStructured(prompt, Quiz)
+      assert.deepStrictEqual(result.value, { question: "q" })
+      assert.lengthOf(yield* server.received("openai"), 2)
+    }).pipe(Effect.provide(Bench)))
 })
 
 const draft2019 = "https://json-schema.org/draft/2019-09/schema"

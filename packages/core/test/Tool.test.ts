@@ -185,7 +185,7 @@ describe("tool calls through LlmManager", () => {
       ])
       const twice = yield* Effect.flip(llm.generate({
         prompt: "x",
-        tools: [{ name: "a", parameters: {} }, { name: "a", parameters: {} }]
+        tools: [{ name: "a", parameters: { type: "object" } }, { name: "a", parameters: { type: "object" } }]
       }))
       assert.include(twice.message, "used twice")
       const unknownChoice = yield* Effect.flip(llm.generate({ ...request, toolChoice: { tool: "nope" } }))
@@ -262,6 +262,31 @@ describe("tool calls through LlmManager", () => {
           "tools[0].parameters"
         ])
         assert.include(error.message, `tools[0].parameters: ${message}`)
+      }
+      assert.strictEqual((yield* stats("deepseek")).requests, 0)
+    }).pipe(Effect.provide(Bench)))
+
+  it.live("tool parameters whose root is no object schema fail with InvalidOptions naming them, before any call", () =>
+    Effect.gen(function*() {
+      const llm = yield* manager({ chain: ["deepseek"] })
+      const City = Schema.Struct({ city: Schema.String })
+      const roots: ReadonlyArray<Tool.Input["parameters"]> = [
+        {},
+        { properties: { city: { type: "string" } } },
+        { type: "string" },
+        { $ref: "#/$defs/City", $defs: { City: { type: "object" } } },
+        { anyOf: [{ type: "object" }, { type: "null" }] },
+        Schema.Union([City, Schema.Struct({ zip: Schema.String })]),
+        Schema.NullOr(City),
+        Schema.String
+      ]
+      for (const parameters of roots) {
+        const error = yield* Effect.flip(llm.generate({ prompt: "x", tools: [{ name: "t", parameters }] }))
+        assert.deepStrictEqual([error._tag, error._tag === "InvalidOptions" ? error.field : ""], [
+          "InvalidOptions",
+          "tools[0].parameters"
+        ])
+        assert.include(error.message, "tools[0].parameters: expected an object schema at the root (type \"object\")")
       }
       assert.strictEqual((yield* stats("deepseek")).requests, 0)
     }).pipe(Effect.provide(Bench)))

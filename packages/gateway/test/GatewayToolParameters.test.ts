@@ -1,11 +1,12 @@
 /**
  * One caller's input cannot take the providers down for everyone: a tool's
  * `function.parameters` nested 20,000 levels deep (740 KB, under the 1 MiB
- * body limit) is the client's fault, a 400 naming the field before any
- * provider call and without spending quota, never a provider failure that
- * opens every tenant's circuits. And when every provider's circuit is open,
- * or the providers whose circuit is not open timed out, the 503 says when to
- * come back (`Retry-After`), as `@baton/http` does.
+ * body limit), or whose root is no object schema, is the client's fault, a
+ * 400 naming the field before any provider call and without spending quota,
+ * never a provider failure that opens every tenant's circuits. And when
+ * every provider's circuit is open, or the providers whose circuit is not
+ * open timed out, the 503 says when to come back (`Retry-After`), as
+ * `@baton/http` does.
  */
 import * as MockFault from "@baton/testing/MockFault"
 import * as MockProviderServer from "@baton/testing/MockProviderServer"
@@ -104,6 +105,20 @@ layer(TestLayer, { excludeTestServices: true })("Gateway tool parameters and ope
       const response = yield* Fixture.postText(url, deepRequest(49, false))
       assert.strictEqual(response.status, 200, response.text)
       assert.strictEqual(yield* received(mock), 1)
+    }))
+
+  it.effect("parameters whose root is no object schema: 400 naming the field, no provider call", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      for (const parameters of ["{}", "{\"type\":\"string\"}", "{\"anyOf\":[{\"type\":\"object\"}]}"]) {
+        const body = `{"model":"fast","messages":[{"role":"user","content":"hi"}],"tools":[${tool("t", parameters)}]}`
+        const response = yield* Fixture.postText(url, body)
+        assert.strictEqual(response.status, 400, response.text)
+        const { error } = decodeError(response.text)
+        assert.strictEqual(error.param, "tools[0].function.parameters")
+        assert.include(error.message, "expected an object schema at the root (type \"object\")")
+      }
+      assert.strictEqual(yield* received(mock), 0)
     }))
 
   it.effect("503 with every circuit open: Retry-After, the seconds until the earliest probe", () =>

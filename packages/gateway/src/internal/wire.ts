@@ -16,8 +16,8 @@
  *   field ({@link unsupported}).
  * - A tool's `function.parameters` must be a JSON object Baton can send
  *   (`Tool.parametersIssue`: nested at most `Tool.maxParametersDepth`
- *   levels): another is refused naming the field, before any provider
- *   call and without spending quota.
+ *   levels, its root `type: "object"`): another is refused naming the
+ *   field, before any provider call and without spending quota.
  * - A message ignores keys it does not declare: an assistant message sent
  *   back as an SDK gave it (`parsed`, `annotations`, `audio: null`,
  *   `function_call: null`, a tool call's `parsed_arguments`) continues the
