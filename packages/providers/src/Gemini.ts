@@ -10,6 +10,18 @@
  *   whose `$ref` loop runs through required fields only (no optional or
  *   nullable property, no array that may be empty), which Gemini refuses
  *   with a 400, is asked for in the system prompt instead, under JSON mode.
+ *   Models before Gemini 3 answer 400 ("Function calling with a response
+ *   mime type: 'application/json' is unsupported") to JSON mode beside
+ *   function declarations, so there a request with tools (`generate` with
+ *   `responseFormat: "json"`, `generateStructured` with `toolChoice:
+ *   "none"`) keeps its tools and tool choice and gets no JSON mode: the
+ *   system prompt asks for JSON matching the schema, or for
+ *   `responseFormat: "json"` for one JSON value
+ *   (`StructuredOutput.jsonInstruction`). The model is read from the id the
+ *   request goes to: Gemini 3 and later (`gemini-3-flash-preview`,
+ *   `gemini-3.5-flash`, ...) take both and get JSON mode; a name Baton cannot
+ *   place (a tuned model, `gemini-flash-latest`) is treated as older. The
+ *   answer is decoded against the caller's schema either way.
  * - A final assistant message is sent as a trailing `model` turn, which
  *   Gemini continues (prefill).
  * - `reasoning` is `generationConfig.thinkingConfig`: Gemini 2.5 takes a

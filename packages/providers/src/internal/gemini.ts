@@ -9,7 +9,11 @@
  *   `"provider"`, is not sent); structured output is `responseMimeType:
  *   "application/json"` plus `responseJsonSchema` (plain JSON Schema), but
  *   for a schema with a `$ref` loop of required fields, which Gemini refuses
- *   (`geminiSchema.ts`): that one goes in the system prompt.
+ *   (`geminiSchema.ts`): that one goes in the system prompt. Before Gemini 3
+ *   JSON mode beside function declarations is a 400
+ *   ({@link jsonModeBesideTools}): a call with tools, whatever its tool
+ *   choice, keeps them and is sent no JSON mode, the schema (or, for
+ *   `responseFormat: "json"`, `jsonInstruction`) in the system prompt.
  * - `reasoning` is `generationConfig.thinkingConfig`, by the model's
  *   {@link thinkingFamily}: a `thinkingBudget` for Gemini 2.5 (the budgets of
  *   `reasoning.ts`), a `thinkingLevel` for Gemini 3 and later (never both:
@@ -49,6 +53,7 @@ import type { Reasoning } from "@baton/core/GenerationOptions"
 import { type FinishReason, responseIdOf, responseModelOf } from "@baton/core/GenerationResult"
 import type { ModelId } from "@baton/core/Ids"
 import * as LlmRequest from "@baton/core/LlmRequest"
+import { jsonInstruction } from "@baton/core/StructuredOutput"
 import type { TokenCounts } from "@baton/core/TokenUsage"
 import type { Call, Codec, Reply, StreamDecoder, StreamFault } from "./adapter.ts"
 import * as GeminiSchema from "./geminiSchema.ts"
@@ -139,6 +144,21 @@ interface ThinkingFamily {
 const geminiModel =
   /^(?:models\/)?gemini-(\d+)(?:\.(\d+))?-(flash-lite|flash|pro)(?:-(?:preview|exp|latest|\d)[\w.-]*)?$/
 
+/** A model's version and tier. */
+interface Version {
+  readonly major: number
+  readonly minor: number
+  readonly pro: boolean
+}
+
+/** A model's {@link Version}, read from its name ({@link geminiModel}); `undefined` for a name Baton cannot place. */
+const versionOf = (model: string): Version | undefined => {
+  const match = geminiModel.exec(model)
+  return match === null
+    ? undefined
+    : { major: Number(match[1]), minor: Number(match[2] ?? 0), pro: match[3] === "pro" }
+}
+
 /**
  * The thinking family of a model, by its name:
  *
@@ -151,11 +171,9 @@ const geminiModel =
  * | `gemini-2.0-*`, `gemini-1.5-*` (no thinking), any other name (tuned models, `gemini-flash-latest`, image and audio models) | `undefined` |
  */
 const thinkingFamily = (model: string): ThinkingFamily | undefined => {
-  const match = geminiModel.exec(model)
-  if (match === null) return undefined
-  const major = Number(match[1])
-  const minor = Number(match[2] ?? 0)
-  const pro = match[3] === "pro"
+  const version = versionOf(model)
+  if (version === undefined) return undefined
+  const { major, minor, pro } = version
   if (major >= 3) return { scale: "level", pro }
   return major === 2 && minor >= 5 ? { scale: "budget", pro } : undefined
 }
@@ -185,6 +203,48 @@ const thinkingConfig = (model: string, reasoning: Reasoning): Json.JsonObject | 
  */
 export const stopsThinking = (model: string): boolean => thinkingConfig(model, "none")?.thinkingBudget === 0
 
+/**
+ * Whether a model takes function declarations beside JSON mode
+ * (`responseMimeType: "application/json"`): Gemini 3 and later. Earlier
+ * models answer 400 INVALID_ARGUMENT "Function calling with a response mime
+ * type: 'application/json' is unsupported" (reported on 1.5, 2.5 Flash and
+ * 2.5 Pro: google-gemini/deprecated-generative-ai-swift#195, symfony/ai#1777,
+ * google/adk-python#5735); Google's Gemini 3 guide
+ * (https://ai.google.dev/gemini-api/docs/gemini-3, "Structured Outputs with
+ * tools") lifts it. A name Baton cannot place (a tuned model,
+ * `gemini-flash-latest`) is taken for an earlier one: the system prompt asks
+ * for JSON on any model.
+ */
+const jsonModeBesideTools = (model: string): boolean => (versionOf(model)?.major ?? 0) >= 3
+
+/** How a call asks for JSON: `generationConfig` fields, and an instruction for the system prompt. */
+interface JsonAsk {
+  readonly config: Json.JsonObject
+  readonly instruction: string | undefined
+}
+
+/**
+ * How a call asks for JSON (structured output, `responseFormat: "json"`):
+ * JSON mode, with the schema as `responseJsonSchema`. Where Gemini refuses
+ * part of that, the system prompt asks instead: the schema when it holds a
+ * `$ref` loop of required fields (`geminiSchema.ts`), under JSON mode; the
+ * schema, or `jsonInstruction` without one, and no JSON mode when the call
+ * declares functions (`sendsTools`) to a model that refuses both
+ * ({@link jsonModeBesideTools}), whatever its tool choice.
+ */
+const jsonOf = (call: Call, sendsTools: boolean): JsonAsk => {
+  const form = call.output === undefined ? undefined : GeminiSchema.formOf(call.output.jsonSchema)
+  if (form === undefined && call.request.options.responseFormat !== "json") {
+    return { config: {}, instruction: undefined }
+  }
+  if (sendsTools && !jsonModeBesideTools(call.model)) {
+    return { config: {}, instruction: form === undefined ? jsonInstruction : GeminiSchema.instructionOf(form) }
+  }
+  return form?._tag === "ResponseJsonSchema"
+    ? { config: { responseMimeType: "application/json", responseJsonSchema: form.schema }, instruction: undefined }
+    : { config: { responseMimeType: "application/json" }, instruction: form?.instruction }
+}
+
 const bodyOf = (call: Call): Json.JsonObject => {
   const options = call.request.options
   const contents = GeminiTools.contents(LlmRequest.conversation(call.request))
@@ -193,17 +253,13 @@ const bodyOf = (call: Call): Json.JsonObject => {
   if (options.temperature !== "provider") generationConfig.temperature = options.temperature
   if (options.stop !== undefined) generationConfig.stopSequences = options.stop
   if (options.seed !== undefined) generationConfig.seed = options.seed
-  if (call.output !== undefined || options.responseFormat === "json") {
-    generationConfig.responseMimeType = "application/json"
-  }
-  const form = call.output === undefined ? undefined : GeminiSchema.formOf(call.output.jsonSchema)
-  if (form?._tag === "ResponseJsonSchema") generationConfig.responseJsonSchema = form.schema
+  const tools = GeminiTools.bodyFields(call.request)
+  const json = jsonOf(call, tools.tools !== undefined)
+  Object.assign(generationConfig, json.config)
   const thinking = options.reasoning === undefined ? undefined : thinkingConfig(call.model, options.reasoning)
   if (thinking !== undefined) generationConfig.thinkingConfig = thinking
   const prompt = LlmRequest.systemPrompt(call.request)
-  // a loop of required fields is a 400 there: the schema goes in the system prompt instead
-  const system = form?._tag === "Instruction" ? JsonSchemaShape.withInstruction(prompt, form.instruction) : prompt
-  const tools = GeminiTools.bodyFields(call.request)
+  const system = json.instruction === undefined ? prompt : JsonSchemaShape.withInstruction(prompt, json.instruction)
   return system === undefined
     ? { contents, generationConfig, ...tools }
     : { contents, systemInstruction: { parts: [{ text: system }] }, generationConfig, ...tools }

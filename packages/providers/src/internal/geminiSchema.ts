@@ -10,7 +10,8 @@
  * if they include optional or nullable property values, or a
  * potentially-zero-length array items", even when a branch of a union beside
  * it would stop it. `hasRequiredLoop` finds such a loop; the adapter then
- * sends no `responseJsonSchema` but JSON mode, and asks for JSON matching the
+ * sends no `responseJsonSchema` but JSON mode (none beside function
+ * declarations before Gemini 3: `gemini.ts`), and asks for JSON matching the
  * full schema in the system prompt (`jsonSchemaShape.ts`'s `instruction`, as
  * Anthropic does for a schema its mode cannot take). Baton decodes the answer
  * against the caller's schema either way, and re-asks when it does not fit.
@@ -128,3 +129,12 @@ export const formOf: (schema: JsonSchema) => Form = SchemaCache.make((schema) =>
     ? { _tag: "Instruction", instruction: JsonSchemaShape.instruction(gemini) }
     : { _tag: "ResponseJsonSchema", schema: gemini }
 })
+
+/**
+ * The system-prompt instruction asking for JSON that matches a form's
+ * schema, for a call that cannot send it as `responseJsonSchema`: the
+ * `Instruction` form's own, or one made alike from the schema (Gemini before
+ * 3 refuses JSON mode beside function declarations: see `gemini.ts`).
+ */
+export const instructionOf = (form: Form): string =>
+  form._tag === "Instruction" ? form.instruction : JsonSchemaShape.instruction(form.schema)
