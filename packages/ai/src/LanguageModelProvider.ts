@@ -53,7 +53,12 @@
  * - Results: text, finish reason and usage from the `Response` parts; usage
  *   priced with `Pricing` under the step's `name` and `model` (a prompt or
  *   completion total the model does not report is the sum of the parts it
- *   does: uncached, cache reads and writes; text and reasoning).
+ *   does: uncached, cache reads and writes; text and reasoning). A side it
+ *   reports neither of (all of it, from a server that reports no usage) is
+ *   Baton's estimate (`TokenUsage.estimate`: the prompt sent, the answer's
+ *   text, its tool calls' names and arguments, and its reasoning, four
+ *   characters a token), and the usage says so (`estimated: true`, as do the
+ *   log record and the ledger row), so the call is still charged.
  * - Errors: each `AiError` reason becomes the `ProviderError` of the same
  *   meaning (`RateLimitError` -> `ProviderRateLimited`, `InternalProviderError`
  *   -> `ProviderUnavailable`, `NetworkError` -> `ProviderConnectionFailed`,
@@ -76,8 +81,13 @@
  *   after some text fails with the underlying error, since the manager knows
  *   what it delivered and decides (rescue on the next attempt or step, or a
  *   final `StreamInterrupted`); used on its own, the step fails with
- *   `StreamInterrupted` carrying the text it sent (and the usage the error
- *   reported, if any).
+ *   `StreamInterrupted` carrying the text it sent. Either way a stream that
+ *   breaks after text, tool calls or reasoning is billed: the usage its error
+ *   reported, else the estimate of what came (`estimated: true`), told to
+ *   the supervisor (so the attempt's log row, the ledger and the request's
+ *   final error carry it) or on the `StreamInterrupted`; one its consumer
+ *   stops there (a caller gone, a hedge lost) tells the supervisor that
+ *   estimate.
  *
  * @example
  * ```ts
@@ -115,7 +125,7 @@ import {
   type JsonSchema,
   type StructuredOutput
 } from "@baton/core/StructuredOutput"
-import type { TokenUsage } from "@baton/core/TokenUsage"
+import { estimate, type TokenCounts, type TokenUsage } from "@baton/core/TokenUsage"
 import type * as BatonTool from "@baton/core/Tool"
 import { Clock, Effect, Layer, Option, Predicate, Schema, SchemaRepresentation, Stream } from "effect"
 import { type AiError, LanguageModel, type Response, Telemetry, Tool, type Toolkit } from "effect/ai"
@@ -246,6 +256,14 @@ const toolCallOf = (part: Response.AnyPart): BatonTool.ToolCall | undefined =>
     ? { id: part.id, name: String(part.name), arguments: JSON.stringify(part.params ?? {}) }
     : undefined
 
+/** What an estimate counts of tool calls: each call's name and arguments, which the model wrote. */
+const callsText = (calls: Iterable<{ readonly name: string; readonly arguments: string }>): string =>
+  Array.from(calls, (call) => call.name + call.arguments).join("")
+
+/** The characters of reasoning in an answer's parts. */
+const reasoningOf = (content: ReadonlyArray<Response.AnyPart>): number =>
+  content.reduce((chars, part) => part.type === "reasoning" ? chars + part.text.length : chars, 0)
+
 /**
  * A chain step: its provider name (logs, ledger, prices, circuit key), the
  * model it reports, and the `LanguageModel` layer behind it. The name must be
@@ -331,7 +349,20 @@ export const make = (
       )
     }
     const fail = (error: AiError.AiError) => toProviderError(name, model, error)
-    const price = (usage: Response.Usage): TokenUsage => pricing.usage(name, model, toCounts(usage))
+    /** Counts priced under the step's name and model, flagged when they are Baton's estimate. */
+    const priced = ({ counts, estimated }: { readonly counts: TokenCounts; readonly estimated: boolean }) => {
+      const usage = pricing.usage(name, model, counts)
+      return estimated ? { ...usage, estimated } : usage
+    }
+    /**
+     * The estimate of a call (`TokenUsage.estimate`): the prompt it sent (`messages`), `output` characters of answer
+     * (its text, its tool calls' names and arguments) and `reasoned` characters of reasoning.
+     */
+    const guess = (messages: ReadonlyArray<Message>, output: string, reasoned: number): TokenCounts =>
+      estimate(messages.map((message) => message.content), output, reasoned)
+    /** What an answer billed: the usage its finish reported, a side it did not report estimated from what came. */
+    const price = (usage: Response.Usage, estimated: () => TokenCounts): TokenUsage =>
+      priced(toCounts(usage, estimated))
     /**
      * The error of an answer its model stopped, by its finish reason (`generate` and streams alike): the content
      * filter's, billed `usage`; or an `error`, with what the stream's `error` part said (`detail`). None for an
@@ -364,6 +395,7 @@ export const make = (
       }
     }
 
+    /** The result of an answer to `request`, asked with `instruction` (the default: `messagesOf`'s). */
     const resultOf = (
       request: LlmRequest,
       response: {
@@ -372,15 +404,20 @@ export const make = (
         readonly usage: Response.Usage
         readonly content: ReadonlyArray<Response.AnyPart>
       },
-      started: number
+      started: number,
+      instruction?: string
     ) =>
       Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<GenerationResult, ProviderError.ProviderError> => {
-        const usage = price(response.usage)
+        const toolCalls = response.content.flatMap((part) => toolCallOf(part) ?? [])
+        const usage = price(
+          response.usage,
+          () =>
+            guess(messagesOf(request, instruction), response.text + callsText(toolCalls), reasoningOf(response.content))
+        )
         const stopped = stoppedBy(response.finishReason, usage)
         if (stopped !== undefined) return Effect.fail(stopped)
         const finishReason = toFinishReason(response.finishReason)
         const latencyMs = now - started
-        const toolCalls = response.content.flatMap((part) => toolCallOf(part) ?? [])
         const responseId = metadataIdOf(response.content)
         return Effect.succeed({
           content: response.text,
@@ -452,7 +489,7 @@ export const make = (
                 : Effect.die(defect)
             })
           )
-        return yield* resultOf(request, response, started).pipe(
+        return yield* resultOf(request, response, started, typeof asked === "string" ? asked : undefined).pipe(
           Effect.flatMap((result) =>
             Effect.fromResult(decodeResult(output, result))
           )
@@ -463,6 +500,9 @@ export const make = (
       Stream.unwrap(LlmProvider.Supervisor.use((supervisor) =>
         Effect.map(served(request), () => {
           let partialText = ""
+          // characters of reasoning the model streamed (never handed on): billed, estimated, if no usage says it
+          let reasoned = 0
+          // its `Finish` was sent, or its failure made (the bill told): nothing more to account for
           let finished = false
           // the model's id of its response (a `response-metadata` part), for the `Finish`
           let responseId: string | undefined
@@ -473,18 +513,32 @@ export const make = (
           // the tool calls whose params stream (by id, in the order they started), and the complete ones
           const calls = new Map<string, { readonly index: number; readonly name: string; arguments: string }>()
           const complete = new Set<string>()
-          // a supervisor knows what it delivered and decides what a break means: it gets the error itself;
-          // on its own, once text was sent, a failure interrupts it, with what the error says was billed
-          const broken = (error: ProviderError.ProviderError, reason: string) =>
-            partialText.length === 0 || supervisor !== undefined
-              ? error
-              : new ProviderError.StreamInterrupted({
-                provider: name,
-                model,
-                partialText,
-                reason,
-                ...("usage" in error ? { usage: error.usage } : {})
-              })
+          const messages = messagesOf(request)
+          // the estimate of what came: the text, the tool calls' names and arguments, the reasoning
+          const estimated = () => guess(messages, partialText + callsText(calls.values()), reasoned)
+          // what a stream that stops before its finish billed, once output or reasoning came: the estimate of it
+          const billedSoFar = (): TokenUsage | undefined => {
+            const counts = estimated()
+            return counts.completionTokens > 0 ? priced({ counts, estimated: true }) : undefined
+          }
+          // a supervisor knows what it delivered and decides what a break means: it gets the error itself, and is
+          // told what the call billed (what the error says, else `billedSoFar`); on its own, once text was sent, a
+          // failure interrupts it, with that usage
+          const broken = (error: ProviderError.ProviderError, reason: string) => {
+            finished = true
+            const usage = ("usage" in error ? error.usage : undefined) ?? billedSoFar()
+            if (supervisor !== undefined) {
+              if (usage !== undefined) supervisor.usage(usage)
+              return error
+            }
+            return partialText.length === 0 ? error : new ProviderError.StreamInterrupted({
+              provider: name,
+              model,
+              partialText,
+              reason,
+              ...(usage === undefined ? {} : { usage })
+            })
+          }
           const delta = (id: string, toolName: string, argumentsDelta: string): ReadonlyArray<StreamPart> => {
             const call = calls.get(id) ?? { index: calls.size, name: toolName, arguments: "" }
             calls.set(id, call)
@@ -517,6 +571,7 @@ export const make = (
               }
               case "reasoning-delta":
                 // reasoning is not the answer, but the model at work: the stream is alive for the supervisor
+                reasoned += part.delta.length
                 if (part.delta.length > 0) supervisor?.reasoning?.()
                 return []
               case "response-metadata":
@@ -526,7 +581,7 @@ export const make = (
                 errorDetail = errorDetailOf(part) ?? errorDetail
                 return []
               case "finish": {
-                const usage = price(part.usage)
+                const usage = price(part.usage, estimated)
                 supervisor?.usage(usage)
                 stopped = stoppedBy(part.reason, usage, errorDetail)
                 if (stopped !== undefined) return []
@@ -568,7 +623,13 @@ export const make = (
               return broken(mapped, mapped.message)
             }),
             Stream.flatMap((part) => Stream.fromIterable(toPart(part))),
-            Stream.concat(ended)
+            Stream.concat(ended),
+            // stopped before its end by its consumer (a caller gone, a hedge lost): the supervisor is told the bill,
+            // unless a finish told it already (one that stopped the answer, its error still to come)
+            Stream.ensuring(Effect.sync(() => {
+              const usage = finished || stopped !== undefined ? undefined : billedSoFar()
+              if (usage !== undefined) supervisor?.usage(usage)
+            }))
           )
         })
       ))

@@ -7,6 +7,7 @@ import * as ProviderError from "@baton/core/ProviderError"
 import * as QuotaLimiter from "@baton/core/QuotaLimiter"
 import * as RequestLog from "@baton/core/RequestLog"
 import * as StructuredOutput from "@baton/core/StructuredOutput"
+import * as TokenUsage from "@baton/core/TokenUsage"
 import * as UsageLedger from "@baton/core/UsageLedger"
 import * as Anthropic from "@baton/providers/Anthropic"
 import * as MockFault from "@baton/testing/MockFault"
@@ -958,6 +959,133 @@ describe("LanguageModelProvider usage", () => {
         assert.isAbove(usage?.costNanoUsd ?? 0, 0)
       }
     }).pipe(Effect.provide(Pricing.layerDefault)))
+})
+
+describe("LanguageModelProvider usage not reported", () => {
+  const prompt = "Write one quiz question about comets."
+
+  /** The request log's records and the ledger's rows, as `[usageReported, usageEstimated, tokens]` and totals. */
+  const accounts = Effect.gen(function*() {
+    const log = yield* RequestLog.RequestLogMemory
+    const ledger = yield* UsageLedger.UsageLedger
+    yield* ledger.flush
+    const day = UsageLedger.dayOf(yield* DateTime.now, "UTC")
+    return {
+      records: (yield* log.records).map((row) => [row.usageReported, row.usageEstimated, row.totalTokens]),
+      rows: (yield* ledger.usageByProvider(day, day)).map((row) => [row.provider, row.attempts, row.totalTokens])
+    }
+  })
+
+  it.live("a step whose server reports no usage is billed the estimate of what came, flagged, logged and in the ledger", () =>
+    Effect.gen(function*() {
+      // default `generate` (a stream underneath), plain `generate`, and a stream: each path bills the estimate
+      const streamed = yield* managerOf(["effect-ai"])
+      const plain = yield* managerOf(["effect-ai"], { policy: { generateVia: "generate" } })
+      yield* inject("openai", MockFault.noUsage, { times: 3 })
+      const parts = yield* Stream.runCollect(streamed.stream({ prompt }))
+      const finish = parts.at(-1)
+      const usages = [
+        (yield* streamed.generate({ prompt })).usage,
+        (yield* plain.generate({ prompt })).usage,
+        finish?._tag === "Finish" ? finish.usage : undefined
+      ]
+      const billed = yield* stats("openai")
+      assert.isAbove(billed.promptTokens + billed.completionTokens, 0)
+      const answer = parts.flatMap((part) => part._tag === "TextDelta" ? [part.text] : []).join("")
+      const guess = TokenUsage.estimate([prompt], answer)
+      assert.isAbove(guess.completionTokens, 0)
+      for (const usage of usages) {
+        assert.deepStrictEqual(
+          [usage?.promptTokens, usage?.completionTokens, usage?.estimated, usage?.pricing],
+          [guess.promptTokens, guess.completionTokens, true, "model"]
+        )
+        assert.isAbove(usage?.costNanoUsd ?? 0, 0)
+      }
+      const total = guess.promptTokens + guess.completionTokens
+      assert.deepStrictEqual(yield* accounts, {
+        records: [[false, true, total], [false, true, total], [false, true, total]],
+        rows: [["openai", 3, 3 * total]]
+      })
+    }).pipe(Effect.provide(Layer.merge(services(100), RequestLog.layerMemory()))))
+
+  it.effect("a finish reporting one side only: the other is the estimate, flagged", () =>
+    Effect.gen(function*() {
+      const answer = "Comets are icy bodies."
+      const oneSided: Layer.Layer<LanguageModel.LanguageModel> = Layer.effect(
+        LanguageModel.LanguageModel,
+        LanguageModel.make({
+          generateText: () =>
+            Effect.succeed<Array<Response.PartEncoded>>([
+              { type: "text", text: answer },
+              { type: "finish", reason: "stop", usage: { inputTokens: { total: 40 }, outputTokens: {} } }
+            ]),
+          streamText: () => Stream.die("not streamed")
+        })
+      )
+      const manager = yield* LlmManager.make({
+        providers: [LanguageModelProvider.layer({ name: "openai", model: "gpt-4o-mini", languageModel: oneSided })],
+        policy: FallbackPolicy.make({ generateVia: "generate" })
+      })
+      const usage = (yield* manager.generate({ prompt })).usage
+      assert.deepStrictEqual(
+        [usage.promptTokens, usage.completionTokens, usage.estimated],
+        [40, TokenUsage.estimate([], answer).completionTokens, true]
+      )
+    }).pipe(Effect.provide(Layer.mergeAll(Pricing.layerDefault, RequestLog.layerMemory(), UsageLedger.layerMemory()))))
+
+  it.live("a step whose stream fails after text is billed the estimate of what came: the error's usage, log, ledger", () =>
+    Effect.gen(function*() {
+      const manager = yield* managerOf(["effect-ai"], { languageModel: brokenAfterText({ count: 0 }) })
+      const error = yield* Effect.flip(manager.generate({ prompt }))
+      assert.strictEqual(error._tag, "AllProvidersFailed")
+      const guess = TokenUsage.estimate([prompt], "Hello ")
+      const usage = error._tag === "AllProvidersFailed" ? error.usage : undefined
+      assert.deepStrictEqual(
+        [usage?.promptTokens, usage?.completionTokens, usage?.estimated],
+        [guess.promptTokens, guess.completionTokens, true]
+      )
+      assert.isAbove(usage?.costNanoUsd ?? 0, 0)
+      const total = guess.promptTokens + guess.completionTokens
+      assert.deepStrictEqual(yield* accounts, { records: [[false, true, total]], rows: [["openai", 1, total]] })
+
+      // on its own, the step's stream is interrupted, billed the same estimate
+      const provider = yield* LanguageModelProvider.make({ name: "openai", model: "gpt-4o-mini" }).pipe(
+        Effect.provide(brokenAfterText({ count: 0 }))
+      )
+      const interrupted = yield* Effect.flip(Stream.runDrain(provider.stream(yield* LlmRequest.make({ prompt }))))
+      assert.deepStrictEqual(
+        interrupted._tag === "StreamInterrupted" ? [interrupted.usage?.totalTokens, interrupted.usage?.estimated] : [],
+        [total, true]
+      )
+    }).pipe(Effect.provide(Layer.merge(services(100), RequestLog.layerMemory()))))
+
+  it.live("a step's stream the caller stops after text is billed the estimate of what came", () =>
+    Effect.gen(function*() {
+      // "Hello ", then nothing: the caller stops at the text, before any usage
+      const stalled = Layer.effect(
+        LanguageModel.LanguageModel,
+        LanguageModel.make({
+          generateText: () => Effect.never,
+          streamText: () =>
+            Stream.concat(
+              Stream.make<ReadonlyArray<Response.StreamPartEncoded>>(
+                { type: "text-start", id: "0" },
+                { type: "text-delta", id: "0", delta: "Hello " }
+              ),
+              Stream.never
+            )
+        })
+      )
+      const manager = yield* managerOf(["effect-ai"], { languageModel: stalled })
+      const parts = yield* Stream.runCollect(Stream.take(manager.stream({ prompt }), 1))
+      assert.deepStrictEqual(parts.map((part) => part._tag), ["TextDelta"])
+      const guess = TokenUsage.estimate([prompt], "Hello ")
+      const log = yield* RequestLog.RequestLogMemory
+      assert.deepStrictEqual(
+        (yield* log.records).map((row) => [row.outcome, row.usageEstimated, row.promptTokens, row.completionTokens]),
+        [["cancelled", true, guess.promptTokens, guess.completionTokens]]
+      )
+    }).pipe(Effect.provide(Layer.merge(services(100), RequestLog.layerMemory()))))
 })
 
 describe("LanguageModelProvider structured answers nested too deep to decode", () => {

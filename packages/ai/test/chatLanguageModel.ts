@@ -5,7 +5,8 @@
  * HTTP statuses with `AiError.reasonFromHttpStatus`, asks for JSON with
  * `response_format: json_schema`, sends the tools it is given (`tools`,
  * `tool_choice`) and the conversation's tool calls and results, and reports
- * text, tool calls, usage and finish reasons in `Response` parts. Its stream
+ * text, tool calls, usage (none when the server reports none) and finish
+ * reasons in `Response` parts. Its stream
  * is one non-streamed call cut into parts (a tool call's params as
  * `tool-params-start` / `-delta` / `-end`, then the `tool-call`).
  */
@@ -24,7 +25,8 @@ const ChatResponse = Schema.Struct({
     }),
     finish_reason: Schema.String
   })),
-  usage: Schema.Struct({ prompt_tokens: Schema.Int, completion_tokens: Schema.Int })
+  // absent when the server reports none (an OpenAI-compatible server may not)
+  usage: Schema.optionalKey(Schema.Struct({ prompt_tokens: Schema.Int, completion_tokens: Schema.Int }))
 })
 
 const decodeResponse = Schema.decodeUnknownEffect(Schema.fromJsonString(ChatResponse))
@@ -146,8 +148,8 @@ export const layer = (
               type: "finish",
               reason: finishReasons[choice.finish_reason] ?? "other",
               usage: {
-                inputTokens: { total: decoded.usage.prompt_tokens },
-                outputTokens: { total: decoded.usage.completion_tokens }
+                inputTokens: { total: decoded.usage?.prompt_tokens },
+                outputTokens: { total: decoded.usage?.completion_tokens }
               }
             }
           ]

@@ -59,25 +59,51 @@ export const toUsage = (usage: TokenUsage.TokenUsage) =>
     }
   }) satisfies typeof Response.Usage.Encoded
 
-/** A reported total, or the sum of its reported parts. */
-const totalOf = (total: number | undefined, parts: ReadonlyArray<number | undefined>): number =>
-  total ?? parts.reduce<number>((sum, part) => sum + (part ?? 0), 0)
+/** A reported total, else the sum of its reported parts; none when neither is reported. */
+const totalOf = (total: number | undefined, parts: ReadonlyArray<number | undefined>): number | undefined =>
+  total ?? parts.reduce<number | undefined>((sum, part) => part === undefined ? sum : (sum ?? 0) + part, undefined)
 
 /**
  * Baton's token counts of `effect/ai` usage: a total not reported is the sum
  * of its reported parts (prompt: uncached, cache reads and cache writes;
- * completion: text and reasoning); absent counts are zero.
+ * completion: text and reasoning). A side of which neither is reported
+ * (both, from a server that reports no usage) is `guess`'s, Baton's estimate
+ * of the call, and the counts are then `estimated`: the provider billed it.
  */
-export const toCounts = (usage: Response.Usage): TokenUsage.TokenCounts => ({
-  promptTokens: totalOf(usage.inputTokens.total, [
+export const toCounts = (
+  usage: Response.Usage,
+  guess: () => TokenUsage.TokenCounts
+): { readonly counts: TokenUsage.TokenCounts; readonly estimated: boolean } => {
+  const prompt = totalOf(usage.inputTokens.total, [
     usage.inputTokens.uncached,
     usage.inputTokens.cacheRead,
     usage.inputTokens.cacheWrite
-  ]),
-  completionTokens: totalOf(usage.outputTokens.total, [usage.outputTokens.text, usage.outputTokens.reasoning]),
-  cachedPromptTokens: usage.inputTokens.cacheRead,
-  reasoningTokens: usage.outputTokens.reasoning
-})
+  ])
+  const completion = totalOf(usage.outputTokens.total, [usage.outputTokens.text, usage.outputTokens.reasoning])
+  const cachedPromptTokens = usage.inputTokens.cacheRead
+  if (prompt !== undefined && completion !== undefined) {
+    return {
+      counts: {
+        promptTokens: prompt,
+        completionTokens: completion,
+        cachedPromptTokens,
+        reasoningTokens: usage.outputTokens.reasoning
+      },
+      estimated: false
+    }
+  }
+  const estimate = guess()
+  return {
+    counts: {
+      promptTokens: prompt ?? estimate.promptTokens,
+      completionTokens: completion ?? estimate.completionTokens,
+      cachedPromptTokens,
+      // a completion not reported has no reported reasoning either (a part of it)
+      reasoningTokens: completion === undefined ? estimate.reasoningTokens : usage.outputTokens.reasoning
+    },
+    estimated: true
+  }
+}
 
 /** The value of a JSON text, or the text itself when it is not JSON. */
 export const parseJson = (text: string): unknown => {
