@@ -11,8 +11,9 @@
  * kind an object schema at the root, `type: "object"`, the only root
  * providers take: a `Schema.Struct` with fields or a `Schema.Class`, not a
  * union, nor `Schema.Struct({})`, whose JSON Schema is `{ not: { type:
- * "null" } }`; a tool without parameters takes `{ type: "object",
- * properties: {} }`) and turns
+ * "null" } }`; a raw root naming no type nor another kind, such as `{}` for
+ * a tool without parameters, is sent as `{ type: "object", properties: {} }`
+ * and what it holds) and turns
  * the parameters into JSON Schema, which each codec sends in its provider's
  * native fields (OpenAI `tools[].function`, Anthropic `tools[].input_schema`,
  * Gemini `tools[].functionDeclarations`).
@@ -162,15 +163,29 @@ export type ToolCall = typeof ToolCall.Type
  */
 export const maxParametersDepth: number = JsonDepth.maxDepth
 
+/** Keywords that make a root naming no `type` something else than an object schema, or more than one. */
+const otherKinds = ["anyOf", "oneOf", "allOf", "not", "$ref", "enum", "const", "items", "prefixItems", "if"]
+
 /**
- * What is wrong with the root of a tool's parameters as JSON Schema, if
- * anything: OpenAI (`function.parameters`), Anthropic (`input_schema`) and
- * Gemini each take only an object schema there, and answer 400 to another.
+ * A tool's parameters as the object schema providers take at the root
+ * (OpenAI's `function.parameters`, Anthropic's `input_schema`, Gemini's
+ * declarations answer 400 to another, OpenAI also to an object without
+ * `properties`): `type: "object"` with `properties` (`{}` added when
+ * absent); a root naming no type nor another kind (`{}`, `properties`
+ * alone, `$schema` alone, as MCP servers and SDKs send for a tool without
+ * parameters) is taken as one; `undefined` for any other root.
  */
-const rootIssue = (parameters: StructuredOutput.JsonSchema): string | undefined =>
-  parameters["type"] === "object"
-    ? undefined
-    : "expected an object schema at the root (type \"object\"), the only one providers take"
+const asObject = (parameters: StructuredOutput.JsonSchema): StructuredOutput.JsonSchema | undefined => {
+  const type = parameters["type"]
+  if (type !== "object" && (type !== undefined || otherKinds.some((key) => Object.hasOwn(parameters, key)))) {
+    return undefined
+  }
+  return type === "object" && Object.hasOwn(parameters, "properties")
+    ? parameters
+    : { type: "object", properties: {}, ...parameters }
+}
+
+const notAnObject = "expected an object schema at the root (type \"object\"), the only one providers take"
 
 /**
  * What is wrong with a tool's raw JSON-Schema parameters, said where inside
@@ -179,7 +194,8 @@ const rootIssue = (parameters: StructuredOutput.JsonSchema): string | undefined 
  * and `null` (a field set to `undefined` is left out), with no cycle, nested
  * at most {@link maxParametersDepth} levels, with no key, `$id`, anchor or
  * reference longer than 4,096 characters, whose root is an object schema
- * (`type: "object"`, which every provider requires). Checked without
+ * (`type: "object"`, which every provider requires; one naming no type nor
+ * another kind, such as `{}`, is sent as one). Checked without
  * recursion: no depth of input overflows the stack. `make` fails with it; a
  * gateway checks a client's `tools[i].function.parameters` with it as it
  * decodes them.
@@ -187,7 +203,8 @@ const rootIssue = (parameters: StructuredOutput.JsonSchema): string | undefined 
  * @since 0.1.0
  */
 export const parametersIssue = (parameters: unknown): string | undefined =>
-  JsonDepth.issue(parameters) ?? rootIssue(parameters as StructuredOutput.JsonSchema)
+  JsonDepth.issue(parameters) ??
+    (asObject(parameters as StructuredOutput.JsonSchema) === undefined ? notAnObject : undefined)
 
 /** A tool name every provider takes (see the module header). */
 const NAME = /^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/
@@ -195,20 +212,21 @@ const NAME = /^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/
 const invalid = (field: string, message: string) => new InvalidOptions({ field, message: `${field}: ${message}` })
 
 /**
- * The parameters as JSON Schema: an Effect `Schema`'s once its root is an
- * object schema (a `Schema.Struct` or `Schema.Class`, not a union), or a raw
- * one once {@link parametersIssue} finds nothing.
+ * The parameters as the JSON Schema sent ({@link asObject}): an Effect
+ * `Schema`'s once its root is an object schema (a `Schema.Struct` or
+ * `Schema.Class`, not a union), or a raw one once {@link parametersIssue}
+ * finds nothing.
  */
 const parametersOf = (
   parameters: Input["parameters"],
   index: number
 ): Effect.Effect<StructuredOutput.JsonSchema, InvalidOptions> => {
+  const field = `tools[${index}].parameters`
   // an Effect Schema's JSON Schema is generated plain JSON: only its root can be wrong
-  const schema = Schema.isSchema(parameters) ? StructuredOutput.fromSchema(parameters).jsonSchema : parameters
-  const issue = Schema.isSchema(parameters) ? rootIssue(schema) : parametersIssue(parameters)
-  return issue === undefined
-    ? Effect.succeed(schema)
-    : Effect.fail(invalid(`tools[${index}].parameters`, issue))
+  const issue = Schema.isSchema(parameters) ? undefined : JsonDepth.issue(parameters)
+  if (issue !== undefined) return Effect.fail(invalid(field, issue))
+  const object = asObject(Schema.isSchema(parameters) ? StructuredOutput.fromSchema(parameters).jsonSchema : parameters)
+  return object === undefined ? Effect.fail(invalid(field, notAnObject)) : Effect.succeed(object)
 }
 
 /**

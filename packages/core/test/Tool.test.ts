@@ -271,9 +271,9 @@ describe("tool calls through LlmManager", () => {
       const llm = yield* manager({ chain: ["deepseek"] })
       const City = Schema.Struct({ city: Schema.String })
       const roots: ReadonlyArray<Tool.Input["parameters"]> = [
-        {},
-        { properties: { city: { type: "string" } } },
         { type: "string" },
+        { type: ["object", "null"] },
+        { properties: {}, not: { type: "null" } },
         { $ref: "#/$defs/City", $defs: { City: { type: "object" } } },
         { anyOf: [{ type: "object" }, { type: "null" }] },
         Schema.Union([City, Schema.Struct({ zip: Schema.String })]),

@@ -110,7 +110,9 @@ layer(TestLayer, { excludeTestServices: true })("Gateway tool parameters and ope
   it.effect("parameters whose root is no object schema: 400 naming the field, no provider call", () =>
     Effect.gen(function*() {
       const { mock, url } = yield* Fixture.setup
-      for (const parameters of ["{}", "{\"type\":\"string\"}", "{\"anyOf\":[{\"type\":\"object\"}]}"]) {
+      for (
+        const parameters of ["{\"type\":\"array\"}", "{\"type\":\"string\"}", "{\"anyOf\":[{\"type\":\"object\"}]}"]
+      ) {
         const body = `{"model":"fast","messages":[{"role":"user","content":"hi"}],"tools":[${tool("t", parameters)}]}`
         const response = yield* Fixture.postText(url, body)
         assert.strictEqual(response.status, 400, response.text)

@@ -133,3 +133,22 @@ describe("an Effect Schema with an identifier at its root", () => {
       }).pipe(Effect.provide(Bench), Effect.scoped))
   }
 })
+
+describe("tool parameters whose root names no type", () => {
+  // what MCP servers and SDKs send for a tool without parameters, or with properties alone
+  const sent: ReadonlyArray<readonly [given: Record<string, unknown>, sent: Record<string, unknown>]> = [
+    [{}, { type: "object", properties: {} }],
+    [{ type: "object" }, { type: "object", properties: {} }],
+    [{ properties: { city: { type: "string" } } }, { type: "object", properties: { city: { type: "string" } } }]
+  ]
+  for (const kind of ["openai", "anthropic", "gemini"] as const) {
+    it.live(`are sent to ${kind} as object schemas with properties`, () =>
+      Effect.gen(function*() {
+        for (const [parameters, expected] of sent) {
+          const llm = yield* managerOf(kind)
+          yield* llm.generate({ prompt: "What time is it?", tools: [{ name: "now", parameters }] })
+          assert.deepStrictEqual(toolParameters[kind](yield* sentBody(kind)), expected)
+        }
+      }).pipe(Effect.provide(Bench), Effect.scoped))
+  }
+})
