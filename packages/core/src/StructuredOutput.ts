@@ -9,9 +9,11 @@
  * - an Effect `Schema` (`fromSchema`): the JSON Schema is generated from it
  *   (`Schema.toJsonSchemaDocument`), with the definition a root `$ref` names
  *   (a `Schema.Class`, any schema with an identifier) inlined at the root, so
- *   that the root is the object itself, as providers want; excess properties
- *   are rejected (`additionalProperties: false`, and the decoder fails an
- *   answer with a key the schema lacks), and the decoded value is typed; or
+ *   that the root is the object itself, as providers want; it says
+ *   `additionalProperties: false`, so providers that follow the schema send
+ *   no other key, and the decoder drops a key the schema lacks from an answer
+ *   of one that does not (a provider told the schema in the prompt alone),
+ *   rather than re-ask; the decoded value is typed; or
  * - a raw JSON Schema object (`fromJsonSchema`), compiled by Ajv and
  *   checked against every answer; the value is `unknown`. Its `$schema`
  *   names its dialect: draft-07 (what the OpenAI SDK's `zodResponseFormat`
@@ -386,12 +388,9 @@ const compileSchema = <A>(schema: Schema.Codec<A, unknown>): Compiled<A> => {
     decode: (text) =>
       Result.flatMap(
         parseAnswer(text),
-        // a key the schema lacks fails, as the JSON Schema sent (`additionalProperties: false`) and Ajv say
-        (value) =>
-          Result.mapError(
-            decodeValue(value, { errors: "all", onExcessProperty: "error" }),
-            (error) => error.message
-          )
+        // a key the schema lacks is dropped, not re-asked for: a provider told the schema in the prompt alone
+        // (DeepSeek's JSON mode) may add one, and the typed value never holds it
+        (value) => Result.mapError(decodeValue(value, { errors: "all" }), (error) => error.message)
       )
   }
 }
