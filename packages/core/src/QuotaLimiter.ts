@@ -59,9 +59,10 @@
  *
  * By default the limiter fails closed: `reserve`, `withQuota` and `remaining`
  * fail with `QuotaStoreUnavailable`. With `failOpen: true` they log a warning
- * and let the request through, reporting a fresh day's numbers. A refund or a
- * budget charge that cannot reach the store is logged and dropped (the units
- * stay spent: the safe direction). Each of these warnings is logged at most
+ * and let the request through, reporting a fresh day's numbers (an
+ * `overrides` limit stored wrong is refused all the same, see `Overrides`).
+ * A refund or a budget charge that cannot reach the store is logged and
+ * dropped (the units stay spent: the safe direction). Each of these warnings is logged at most
  * once per 10 seconds, with the number of repeats silenced since, so an
  * outage does not log once per request. Nothing here ever dies on a store
  * error.
@@ -226,7 +227,9 @@ export interface Limits {
  * store may fail with `QuotaStoreUnavailable` (the request is then refused,
  * or let through with `failOpen`); so does a limit that is not a positive
  * integer, the message naming it (`QuotaLimiter.overrides.daily`): the
- * operator's data, not the caller's request, is wrong. Any lookup but
+ * operator's data, not the caller's request, is wrong; that one is refused
+ * under `failOpen` too (no store is down, and letting the subject through
+ * would lift its limit: a 0 meant as "blocked"). Any lookup but
  * {@link overridesFromRecord}'s is taken to wait on I/O: the limiter is then
  * `remote`, so that through `LlmManager` the lookup is bounded by the
  * request's deadline (`StoreDeadline`: past it, `QuotaStoreUnavailable`),
@@ -286,6 +289,9 @@ export const overridesFromRecord = (table: Readonly<Record<string, Partial<Limit
   answersAtOnce.add(overrides)
   return overrides
 }
+
+/** What a limiter failing open reads in place of the overrides of a lookup that failed. */
+const lookupDown: unique symbol = Symbol("lookupDown")
 
 /** The lookups {@link overridesFromRecord} made: they answer at once, every other one may wait on I/O. */
 const answersAtOnce = new WeakSet<Overrides>()
@@ -600,15 +606,19 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   // `overridesFromRecord` answers with `Effect.succeed`: read at once (`Effect.flatMapEager`). A lookup that waits
   // runs as interruptibly as the reservation's caller (`restore`): nothing is held yet. The bound's race is
   // inside it: the fiber waiting on that race is the one a caller interrupts
-  const limitsFor = (
+  // `failedOpen` when the lookup failed and the limiter fails open; a limit stored wrong is refused whatever
+  // `failOpen` says: no store is down, and failing open would lift the subject's limit (a 0 meant as "blocked")
+  const limitsFor = <F>(
     subjectId: SubjectId,
+    failedOpen: F,
     restore: Restore = identity
-  ): Effect.Effect<Limits, QuotaStoreUnavailable> =>
+  ): Effect.Effect<Limits | F, QuotaStoreUnavailable> =>
     lookup === undefined
       ? Effect.succeed(defaults)
       : Effect.flatMapEager(
-        waits ? restore(bounded(lookup, subjectId)) : lookup(subjectId),
-        (override) => withDefaults(subjectId, override)
+        orFailOpen(waits ? restore(bounded(lookup, subjectId)) : lookup(subjectId), lookupDown),
+        (override): Effect.Effect<Limits | F, QuotaStoreUnavailable> =>
+          override === lookupDown ? Effect.succeed(failedOpen) : withDefaults(subjectId, override)
       )
 
   // Zone arithmetic is slow (Intl), so the current day is kept until the
@@ -635,10 +645,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   })
 
   const failingOpen = damped("quota store unavailable; failing open")
-  const orFailOpen = <A>(
+  const orFailOpen = <A, B>(
     effect: Effect.Effect<A, QuotaStoreUnavailable>,
-    fallback: A
-  ): Effect.Effect<A, QuotaStoreUnavailable> =>
+    fallback: B
+  ): Effect.Effect<A | B, QuotaStoreUnavailable> =>
     failOpen
       ? Effect.catchTag(effect, "QuotaStoreUnavailable", (error) => Effect.as(failingOpen(error), fallback))
       : effect
@@ -761,7 +771,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       ? Effect.fail(invalid)
       // a lookup that failed open holds nothing, as a store that failed open
       : Effect.flatMapEager(
-        orFailOpen(limitsFor(subjectId, restore), undefined),
+        limitsFor(subjectId, undefined, restore),
         (limits): Effect.Effect<Reservation, ReserveError> =>
           // more than a whole day never fits: not a refusal to retry at midnight
           limits !== undefined && units > limits.daily
@@ -782,7 +792,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     Effect.uninterruptibleMask((restore) => reserveNow(subjectId, units, restore))
 
   const remaining = Effect.fnUntraced(function*(subjectId: SubjectId) {
-    const limits = yield* orFailOpen(limitsFor(subjectId), defaults)
+    const limits = yield* limitsFor(subjectId, defaults)
     const { day, resetsAt } = yield* today
     const usage = yield* orFailOpen(store.usage({ subjectId, day }), emptyUsage)
     return statusOf(subjectId, limits, usage.units, resetsAt)
@@ -801,7 +811,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       : Effect.flatMap(
         subjectId === undefined
           ? Effect.succeed(perRequest)
-          : Effect.orElseSucceed(limitsFor(subjectId), () => perRequest),
+          : Effect.orElseSucceed(limitsFor(subjectId, perRequest), () => perRequest),
         (limits) => Effect.fail(tooMany(questions, limits))
       )
   }

@@ -110,6 +110,23 @@ describe("QuotaLimiter", () => {
       assert.strictEqual((yield* quota.remaining(subject)).used, 0)
     }))
 
+  it.effect("an override that is not a positive integer is refused under failOpen too: no store is down", () =>
+    Effect.gen(function*() {
+      yield* setTime("2026-05-10T10:00:00Z")
+      // 0 meant as "blocked": failing open would let the subject through unlimited
+      const subject = freshSubject("blocked")
+      const quota = yield* limiter({
+        failOpen: true,
+        overrides: QuotaLimiter.overridesFromRecord({ [subject]: { daily: 0 } })
+      }).pipe(Effect.provide(QuotaLimiter.layerStoreMemory))
+      for (let i = 0; i < 3; i++) {
+        const refused = yield* Effect.flip(quota.withQuota(subject, 1, () => Effect.void))
+        assert.strictEqual(refused._tag, "QuotaStoreUnavailable")
+        assert.include(refused.message, "QuotaLimiter.overrides.daily: must be a positive integer, got 0")
+        assert.strictEqual((yield* Effect.flip(quota.remaining(subject)))._tag, "QuotaStoreUnavailable")
+      }
+    }))
+
   it.effect("an override that is not a positive integer, or a lookup that fails, is a typed error", () =>
     Effect.gen(function*() {
       yield* setTime("2026-05-10T10:00:00Z")
