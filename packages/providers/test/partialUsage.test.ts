@@ -157,6 +157,23 @@ describe("Gemini: usageMetadata without candidatesTokenCount", () => {
   }
 })
 
+describe("Gemini: a whole usage without candidatesTokenCount and no answer", () => {
+  // Gemini 2.5 thought until maxOutputTokens: no parts, and its JSON leaves the 0 candidates count out
+  const spent = {
+    candidates: [{ content: { role: "model" }, finishReason: "MAX_TOKENS" }],
+    usageMetadata: { promptTokenCount: 12, thoughtsTokenCount: 200, totalTokenCount: 212 }
+  }
+
+  for (const way of ["generate (generateVia: generate)", ...streamed] as const) {
+    it.live(`${way}: is what Gemini reported, not flagged estimated`, () =>
+      Effect.gen(function*() {
+        const usage = yield* billed(gemini, way, { body: spent, events: [spent] })
+        // 12 × 300 + 200 × 2,500 nano-USD
+        assert.deepStrictEqual(usage, [12, 200, 503_600, false])
+      }))
+  }
+})
+
 describe("OpenAI: reasoning_tokens above completion_tokens", () => {
   const usage = { prompt_tokens: 10, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 99 } }
   const answer = (delta: Record<string, unknown>, finish: string | null) => ({

@@ -386,8 +386,10 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
    * stream's before its whole usage came, `StreamDecoder.provisional`, ended or stopped early; a reply's without its
    * output count, `Reply.provisional`) raised to the estimate of what came where that is more: the reasoning to the
    * reasoning's, the output to that reasoning plus the text's (`content`: the text and the tool calls' names and
-   * arguments that came), and flagged `estimated` whether raised or not (a lower bound is no report of the whole:
-   * the log's `usageReported` says so); the estimate when none came.
+   * arguments that came), flagged `estimated` when raised, or when output came that they may not count though the
+   * estimate did not raise them (a stream stopped early: the log's `usageReported` says they are no whole report);
+   * with nothing come, they are what the provider billed (Gemini's JSON leaves a 0 candidates count out). The
+   * estimate when none came.
    */
   const usageOf = (
     call: Call,
@@ -404,10 +406,12 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       counts.completionTokens,
       reasoningTokens + guess.completionTokens - guess.reasoningTokens
     )
-    const raised = completionTokens === counts.completionTokens
-      ? counts
-      : { ...counts, completionTokens, reasoningTokens }
-    return { ...price(call.model, raised), estimated: true }
+    if (completionTokens === counts.completionTokens) {
+      return content.length + reasoned > 0
+        ? { ...price(call.model, counts), estimated: true }
+        : price(call.model, counts)
+    }
+    return { ...price(call.model, { ...counts, completionTokens, reasoningTokens }), estimated: true }
   }
   /** A blank answer to a request for JSON ({@link isBlankJson}): retryable, with what it billed. */
   const blankAnswer = (call: Call, counts: TokenCounts | undefined, content: string, reasoned = 0) =>
