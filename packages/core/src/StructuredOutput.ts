@@ -125,11 +125,12 @@ import { Ajv2019 } from "ajv/dist/2019.js"
 import { Ajv2020 } from "ajv/dist/2020.js"
 import { Ajv } from "ajv/dist/ajv.js"
 import type { Options, ValidateFunction } from "ajv/dist/core.js"
-import { Effect, JsonPointer, Result, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import type { GenerationResult, StructuredResult } from "./GenerationResult.ts"
 import * as JsonDepth from "./internal/jsonDepth.ts"
 import * as LinearPattern from "./internal/linearPattern.ts"
 import * as RefLoop from "./internal/refLoop.ts"
+import { inlineRoot } from "./internal/rootRef.ts"
 import { InvalidOptions } from "./LlmError.ts"
 import { StructuredOutputInvalid } from "./ProviderError.ts"
 
@@ -332,59 +333,18 @@ const cached = <C>(cache: WeakMap<object, C>, key: object, compile: () => C): C 
   return compiled
 }
 
-type Definitions = { readonly [name: string]: JsonSchema }
-
-const withDefinitions = (schema: JsonSchema, definitions: Definitions): JsonSchema =>
-  Object.keys(definitions).length === 0 ? schema : { ...schema, $defs: definitions }
-
-/** The name of the definition a root that is only a `$ref` (`#/$defs/<name>`) names, if it is one. */
-const rootDefinition = (schema: JsonSchema): string | undefined => {
-  const ref = schema["$ref"]
-  if (typeof ref !== "string" || Object.keys(schema).length !== 1) return undefined
-  const path = JsonPointer.parseUriFragment(ref)
-  return path?.length === 2 && path[0] === "$defs" ? path[1] : undefined
-}
-
-/**
- * Whether any object in `value` has `ref` as its `$ref`, walked without
- * recursion. One in a `const` or `default` counts too: it keeps a definition
- * that could have gone, never drops one still named.
- */
-const names = (value: unknown, ref: string): boolean => {
-  const stack: Array<unknown> = [value]
-  while (stack.length > 0) {
-    const node = stack.pop()
-    if (typeof node !== "object" || node === null) continue
-    if (!Array.isArray(node) && (node as JsonSchema)["$ref"] === ref) return true
-    for (const child of Object.values(node as JsonSchema)) stack.push(child)
-  }
-  return false
-}
-
-/**
- * The JSON Schema of a generated document, its definitions under `$defs`.
- * `toJsonSchemaDocument` makes the root of a schema with an identifier (a
- * `Schema.Class`, `.annotate({ identifier })`) a bare `$ref` to its
- * definition, where providers want the object itself (OpenAI's strict mode,
- * its and Anthropic's tool parameters take only a `type: "object"` root):
- * that definition is inlined at the root, and kept among the definitions
- * only while something still names it (a recursive schema).
- */
-const documentSchema = (schema: JsonSchema, definitions: Definitions): JsonSchema => {
-  const name = rootDefinition(schema)
-  const root = name !== undefined && Object.hasOwn(definitions, name) ? definitions[name] : undefined
-  if (root === undefined) return withDefinitions(schema, definitions)
-  const inlined = withDefinitions(root, Object.fromEntries(Object.entries(definitions).filter(([key]) => key !== name)))
-  return names(inlined, schema["$ref"] as string) ? withDefinitions(root, definitions) : inlined
-}
-
 const compileSchema = <A>(schema: Schema.Codec<A, unknown>): Compiled<A> => {
   const document = Schema.toJsonSchemaDocument(schema, { onExcessProperty: "error" })
   // the answer is JSON, as the JSON Schema describes it: decoded by the schema's JSON codec (`Schema.optional`'s
   // null is absent, a `Date` a string), not as if it were the schema's own type
   const decodeValue = Schema.decodeUnknownResult(Schema.toCodecJson(schema))
   return {
-    jsonSchema: documentSchema(document.schema, document.definitions),
+    // the definition a root `$ref` names (a `Schema.Class`) inlined: providers want the object at the root
+    jsonSchema: inlineRoot(
+      Object.keys(document.definitions).length === 0
+        ? document.schema
+        : { ...document.schema, $defs: document.definitions }
+    ),
     decode: (text) =>
       Result.flatMap(
         parseAnswer(text),

@@ -9,10 +9,11 @@
  * duplicates; a raw JSON Schema a plain JSON object nested at most
  * {@link maxParametersDepth} levels, see {@link parametersIssue}; either
  * kind an object schema at the root, `type: "object"`, the only root
- * providers take: a `Schema.Struct` with fields or a `Schema.Class`, not a
- * union, nor `Schema.Struct({})`, whose JSON Schema is `{ not: { type:
- * "null" } }`; a raw root naming no type nor another kind, such as `{}` for
- * a tool without parameters, is sent as `{ type: "object", properties: {} }`
+ * providers take: a `Schema.Struct` or a `Schema.Class`, not a union; a
+ * root that is only a `$ref` to one of its `$defs` (`effect/ai`'s tool
+ * parameters of a `Schema.Class`) is sent as that definition, and
+ * `Schema.Struct({})` or a raw root naming no type nor another kind (`{}`
+ * for a tool without parameters) as `{ type: "object", properties: {} }`
  * and what it holds) and turns
  * the parameters into JSON Schema, which each codec sends in its provider's
  * native fields (OpenAI `tools[].function`, Anthropic `tools[].input_schema`,
@@ -58,8 +59,10 @@
  * @since 0.1.0
  */
 import { Effect, Predicate, Schema } from "effect"
+import { isDeepStrictEqual } from "node:util"
 import { ModelId, ProviderName } from "./Ids.ts"
 import * as JsonDepth from "./internal/jsonDepth.ts"
+import { inlineRoot } from "./internal/rootRef.ts"
 import { InvalidOptions } from "./LlmError.ts"
 import * as StructuredOutput from "./StructuredOutput.ts"
 
@@ -185,6 +188,18 @@ const asObject = (parameters: StructuredOutput.JsonSchema): StructuredOutput.Jso
     : { type: "object", properties: {}, ...parameters }
 }
 
+/**
+ * An Effect Schema's parameters as JSON Schema: `Schema.Struct({})`, the
+ * usual way to say "no parameters", is generated as `{ not: { type: "null" }
+ * }` (any value but `null`), sent as the empty object schema it means.
+ */
+const effectParameters = (parameters: Schema.Codec<unknown, unknown>): StructuredOutput.JsonSchema => {
+  const schema = StructuredOutput.fromSchema(parameters).jsonSchema
+  return isDeepStrictEqual(schema, notNull) ? { type: "object", properties: {} } : schema
+}
+
+const notNull = { not: { type: "null" } }
+
 const notAnObject = "expected an object schema at the root (type \"object\"), the only one providers take"
 
 /**
@@ -204,7 +219,7 @@ const notAnObject = "expected an object schema at the root (type \"object\"), th
  */
 export const parametersIssue = (parameters: unknown): string | undefined =>
   JsonDepth.issue(parameters) ??
-    (asObject(parameters as StructuredOutput.JsonSchema) === undefined ? notAnObject : undefined)
+    (asObject(inlineRoot(parameters as StructuredOutput.JsonSchema)) === undefined ? notAnObject : undefined)
 
 /** A tool name every provider takes (see the module header). */
 const NAME = /^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/
@@ -225,7 +240,7 @@ const parametersOf = (
   // an Effect Schema's JSON Schema is generated plain JSON: only its root can be wrong
   const issue = Schema.isSchema(parameters) ? undefined : JsonDepth.issue(parameters)
   if (issue !== undefined) return Effect.fail(invalid(field, issue))
-  const object = asObject(Schema.isSchema(parameters) ? StructuredOutput.fromSchema(parameters).jsonSchema : parameters)
+  const object = asObject(Schema.isSchema(parameters) ? effectParameters(parameters) : inlineRoot(parameters))
   return object === undefined ? Effect.fail(invalid(field, notAnObject)) : Effect.succeed(object)
 }
 

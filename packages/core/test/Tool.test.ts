@@ -274,7 +274,7 @@ describe("tool calls through LlmManager", () => {
         { type: "string" },
         { type: ["object", "null"] },
         { properties: {}, not: { type: "null" } },
-        { $ref: "#/$defs/City", $defs: { City: { type: "object" } } },
+        { $ref: "#/$defs/City", $defs: { City: { type: "string" } } },
         { anyOf: [{ type: "object" }, { type: "null" }] },
         Schema.Union([City, Schema.Struct({ zip: Schema.String })]),
         Schema.NullOr(City),

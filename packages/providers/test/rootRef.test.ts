@@ -134,12 +134,20 @@ describe("an Effect Schema with an identifier at its root", () => {
   }
 })
 
-describe("tool parameters whose root names no type", () => {
+describe("tool parameters whose root names no type, or only its own definition", () => {
   // what MCP servers and SDKs send for a tool without parameters, or with properties alone
   const sent: ReadonlyArray<readonly [given: Record<string, unknown>, sent: Record<string, unknown>]> = [
     [{}, { type: "object", properties: {} }],
     [{ type: "object" }, { type: "object", properties: {} }],
-    [{ properties: { city: { type: "string" } } }, { type: "object", properties: { city: { type: "string" } } }]
+    [{ properties: { city: { type: "string" } } }, { type: "object", properties: { city: { type: "string" } } }],
+    // effect/ai's JSON Schema of a Schema.Class: its root a $ref to its own definition
+    [
+      {
+        $ref: "#/$defs/ArgsEncoded",
+        $defs: { ArgsEncoded: { type: "object", properties: { city: { type: "string" } } } }
+      },
+      { type: "object", properties: { city: { type: "string" } } }
+    ]
   ]
   for (const kind of ["openai", "anthropic", "gemini"] as const) {
     it.live(`are sent to ${kind} as object schemas with properties`, () =>
@@ -149,6 +157,10 @@ describe("tool parameters whose root names no type", () => {
           yield* llm.generate({ prompt: "What time is it?", tools: [{ name: "now", parameters }] })
           assert.deepStrictEqual(toolParameters[kind](yield* sentBody(kind)), expected)
         }
+        // Effect's way to say "no parameters", generated as { not: { type: "null" } }
+        const llm = yield* managerOf(kind)
+        yield* llm.generate({ prompt: "What time is it?", tools: [{ name: "now", parameters: Schema.Struct({}) }] })
+        assert.deepStrictEqual(toolParameters[kind](yield* sentBody(kind)), { type: "object", properties: {} })
       }).pipe(Effect.provide(Bench), Effect.scoped))
   }
 })
