@@ -18,6 +18,18 @@
  * scripts; times come from Redis `TIME`, so clock skew between hosts does not
  * matter. Idle keys expire after an hour.
  *
+ * **Models only requests name**
+ *
+ * A model the configuration names (a provider's model, a key of
+ * `maxRetriesByModel` or `firstTokenMsByModel`) has the same circuit in every
+ * process. A model only requests name (`options.model`) gets a circuit of its
+ * own for the first 32 such models a process sees on a provider, and shares
+ * `<provider>/other` past them: the 32 are each process's first, so past them
+ * one process may key a model by its name and another by `other`, and a
+ * circuit one trips is not seen by the other. Name the models you serve in
+ * the configuration (a `maxRetriesByModel` key with the default retries is
+ * enough) for their circuits to be shared exactly.
+ *
  * **When Redis is unreachable**
  *
  * The breaker fails open: a call whose admission cannot reach Redis within
