@@ -322,7 +322,8 @@ export const retryAfter = (error: ProviderError): Duration.Duration | undefined 
  * - `TimedOut`: every attempt timed out;
  * - `Refused`: the request itself was refused, so no retry will do: every
  *   provider refused it as the request's own fault (the table's last
- *   column), or every one asked did and the last rejected the conversation,
+ *   column, or a structured answer cut at the request's token limit:
+ *   `StructuredOutputInvalid`'s `truncated`), or every one asked did and the last rejected the conversation,
  *   which no provider would take ({@link rejectsConversation}), or sent a
  *   body no adapter could encode (the chain stops there in both cases),
  *   whatever the providers skipped before it (open circuits, spent budgets).
@@ -345,7 +346,13 @@ export type AllFailed =
 const errorsOf = (attempts: ReadonlyArray<Attempt>): Array<ProviderError> =>
   attempts.flatMap((attempt) => attempt.error === undefined ? [] : [attempt.error])
 
-const requestsFault = (error: ProviderError): boolean => table[error._tag].requestsFault
+/**
+ * Whether `error` is the request's own fault: the table's last column, or a
+ * structured answer cut at the request's token limit before it matched
+ * (`truncated`): a larger `maxTokens` may fit it, no retry with this one can.
+ */
+const requestsFault = (error: ProviderError): boolean =>
+  table[error._tag].requestsFault || (error._tag === "StructuredOutputInvalid" && error.truncated === true)
 
 /**
  * Why every provider failed, from the attempts of an `AllProvidersFailed`

@@ -10,6 +10,7 @@ import * as StructuredOutput from "@baton/core/StructuredOutput"
 import type * as MockProviderServer from "@baton/testing/MockProviderServer"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import OpenAI from "openai"
 import * as Fixture from "./fixture.ts"
 
 // one decode per call: an answer that does not match is not re-asked
@@ -19,6 +20,14 @@ const decodeError = Schema.decodeUnknownSync(Schema.fromJsonString(Fixture.Error
 
 const providerRequests = (mock: MockProviderServer.MockProviderServer["Service"]) =>
   Effect.map(mock.stats("openai"), (stats) => stats.requests)
+
+/** An object with one required string property: any answer is longer than 2 tokens. */
+const cityObject = {
+  type: "object",
+  properties: { city: { type: "string" } },
+  required: ["city"],
+  additionalProperties: false
+}
 
 /** A body asking `openai/gpt-4o-mini` for `schema`. */
 const asking = (schema: unknown, content = "Name a city") => ({
@@ -255,6 +264,25 @@ layer(TestLayer, { excludeTestServices: true })("Gateway json_schema response_fo
       )
       assert.strictEqual(response.status, 200, response.text)
       assert.hasAllKeys(contentOf(response.text), ["data", "children"])
+    }))
+
+  it.effect("answers cut at max_tokens before they match: a 400 naming max_tokens, which the SDK does not retry", () =>
+    Effect.gen(function*() {
+      const { mock, url } = yield* Fixture.setup
+      const before = yield* providerRequests(mock)
+      // the SDK's own default retries (2): a 503 would be sent three times, each billed
+      const client = new OpenAI({ apiKey: Fixture.clientKey, baseURL: `${url}/v1` })
+      const failure = yield* Effect.promise(() =>
+        client.chat.completions.create({ ...asking({ ...cityObject }), max_tokens: 2 } as never).then(
+          () => undefined,
+          (error: unknown) => error
+        )
+      )
+      assert.instanceOf(failure, OpenAI.APIError)
+      const error = failure as InstanceType<typeof OpenAI.APIError>
+      assert.deepStrictEqual([error.status, error.param], [400, "max_tokens"])
+      assert.include(error.message, "raise maxTokens")
+      assert.strictEqual((yield* providerRequests(mock)) - before, 1)
     }))
 })
 

@@ -94,8 +94,13 @@ const spent = (error: RateLimitExceeded): string =>
     : `The daily limit of ${error.limit} is spent`
 
 /** The title and detail of a request every provider refused, by its first refusal: never the provider's words. */
-const refusalText = (cause: ProviderError["_tag"]): { readonly title: string; readonly detail: string } => {
-  switch (cause) {
+const refusalText = (error: ProviderError): { readonly title: string; readonly detail: string } => {
+  switch (error._tag) {
+    case "StructuredOutputInvalid":
+      return {
+        title: "Answer cut at the token limit",
+        detail: "The answers were cut at the request's token limit before they matched the schema; raise maxTokens."
+      }
     case "ContextLengthExceeded":
       return {
         title: "Request too long",
@@ -117,7 +122,7 @@ const refusalText = (cause: ProviderError["_tag"]): { readonly title: string; re
 /** A request the providers refused as its own fault (`ErrorPolicy.allFailed`), by the first refusal. */
 const refused = (error: ProviderError): Rendered => ({
   status: 400,
-  ...refusalText(error._tag),
+  ...refusalText(error),
   extensions: { cause: error._tag }
 })
 

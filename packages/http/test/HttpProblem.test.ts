@@ -7,7 +7,7 @@ import {
   InvalidOptions,
   QuotaStoreUnavailable
 } from "@baton/core/LlmError"
-import { CircuitOpen, ProviderUnavailable, StreamInterrupted } from "@baton/core/ProviderError"
+import { CircuitOpen, ProviderUnavailable, StreamInterrupted, StructuredOutputInvalid } from "@baton/core/ProviderError"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration } from "effect"
 import * as HttpProblem from "../src/HttpProblem.ts"
@@ -74,5 +74,33 @@ describe("HttpProblem", () => {
     const answer = HttpProblem.toProblem(failed, now)
     assert.deepStrictEqual(answer.headers, {})
     assert.notInclude(JSON.stringify(answer.problem), "sk-live-123")
+  })
+
+  it("AllProvidersFailed on answers cut at the token limit before they matched is a 400 saying to raise maxTokens", () => {
+    const cut = (provider: string, truncated: boolean): Attempt.Attempt => ({
+      provider: ProviderName.make(provider),
+      model: ModelId.make(`${provider}-model`),
+      role: "primary",
+      outcome: "error",
+      latencyMs: 40,
+      error: new StructuredOutputInvalid({
+        provider: ProviderName.make(provider),
+        issue: "expected a JSON value",
+        content: "{\"ci",
+        ...(truncated ? { truncated } : {})
+      })
+    })
+    const { problem } = HttpProblem.toProblem(
+      new AllProvidersFailed({ attempts: [cut("openai", true), cut("gemini", true)] }),
+      now
+    )
+    assert.deepStrictEqual([problem.status, problem.title], [400, "Answer cut at the token limit"])
+    assert.include(problem.detail, "raise maxTokens")
+    // an answer that did not match though it was whole: a retry may, the request is not at fault
+    const mixed = HttpProblem.toProblem(
+      new AllProvidersFailed({ attempts: [cut("openai", true), cut("gemini", false)] }),
+      now
+    )
+    assert.strictEqual(mixed.problem.status, 503)
   })
 })

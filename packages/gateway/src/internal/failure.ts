@@ -76,7 +76,11 @@ const seeLog = (requestId: string | undefined): string =>
 /** What the caller sent that the provider refused: its message, scrubbed and cut, and its `param`. */
 const callersFault = (error: ProviderError.ProviderError): { message: string; param: string | null } => ({
   message: Redact.truncate(Redact.scrub(error.message, []), MESSAGE_MAX_CHARS),
-  param: error._tag === "InvalidRequest" ? error.param ?? null : null
+  param: error._tag === "InvalidRequest"
+    ? error.param ?? null
+    : error._tag === "StructuredOutputInvalid" && error.truncated === true
+    ? "max_tokens"
+    : null
 })
 
 /**
