@@ -649,6 +649,10 @@ export const redisUrlProblem = (url: string): string | undefined => {
   }
   if (parsed.hostname === "") return `no host (${redisUrlForm})`
   if (!/^(?:\/\d*)?$/.test(parsed.pathname)) return `the path must be a database number (${redisUrlForm})`
+  // the client reads the database from the path alone: `?db=7` would be database 0, shared with every other
+  if (parsed.search !== "" || parsed.hash !== "") {
+    return `a query or fragment is not read: put the database in the path, /7 (${redisUrlForm})`
+  }
   try {
     decodeURIComponent(parsed.username)
     decodeURIComponent(parsed.password)
@@ -977,7 +981,10 @@ const readStepChain = (providers: Providers, raw: string) =>
           `"${twin}" and "${text.name}" share the variables ${compatiblePrefix(twin)}_*; name them apart`
         )
       }
-      const endpoint = compatible[text.name] ?? (yield* readCompatible(text.name, texts))
+      // an own entry only: a name such as `constructor` is an endpoint's name, not `Object.prototype`'s
+      const endpoint = Object.hasOwn(compatible, text.name)
+        ? compatible[text.name] as CompatibleSettings
+        : yield* readCompatible(text.name, texts)
       compatible[text.name] = endpoint
       steps.push({
         provider: text.name,
@@ -1260,19 +1267,42 @@ const readCompatibleKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effe
   keyValues
 )
 
+const compatibleUrlVariable = /^LLM_COMPAT_.+_BASE_URL$/
+
+/**
+ * The credentials the base URL variables set carry in their queries
+ * (`Redact.urlSecrets`: Gemini's `?key=`), each labelled with its variable:
+ * keys as much as the `*_API_KEY` values are.
+ */
+const urlKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.gen(function*() {
+  const compatible = yield* variablesUnder(yield* ConfigProvider.ConfigProvider, "LLM_COMPAT_", [])
+  const names = [
+    ...kinds.map((kind) => `${kind.toUpperCase()}_BASE_URL`),
+    ...compatible.filter((name) => compatibleUrlVariable.test(name))
+  ]
+  const values = yield* Effect.forEach(names, (name) => Effect.option(Config.String(name)))
+  return values.flatMap((value, i) =>
+    Option.isNone(value)
+      ? []
+      : urlSecrets(value.value.trim()).map((secret) => Redacted.make(Redacted.value(secret), { label: names[i] }))
+  )
+})
+
 /**
  * The value of every key variable set in the current `ConfigProvider`,
  * trimmed as {@link apiKey} reads it and labelled with its variable: the
  * hosted providers' (`<PROVIDER>_API_KEY`) and every
- * `LLM_COMPAT_<NAME>_API_KEY`, whatever the chain names. A program that
+ * `LLM_COMPAT_<NAME>_API_KEY`, whatever the chain names, and the
+ * credentials a base URL variable's query carries (Gemini's `?key=`). A program that
  * holds them without reading `Settings` (the gateway's config file) checks
  * and scrubs its texts with them; a variable that cannot be read is none.
  *
  * @since 0.1.0
  */
-export const environmentKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.flatMap(
-  compatibleKeyVariables,
-  (compatible) => keyValues([...kinds.map(keyVariableOf), ...compatible])
+export const environmentKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.zipWith(
+  Effect.flatMap(compatibleKeyVariables, (compatible) => keyValues([...kinds.map(keyVariableOf), ...compatible])),
+  urlKeys,
+  (keys, inUrls) => [...keys, ...inUrls]
 )
 
 /**

@@ -111,4 +111,22 @@ describe("LlmConfig errors and keys", () => {
       const missing = yield* errorOf({ LLM_MAX_RETRIES: "3" })
       assert.strictEqual(missing.variable, "DEEPSEEK_API_KEY")
     }))
+
+  it.effect("a credential in a base URL's query (Gemini's ?key=) pasted into another variable is [redacted] too", () =>
+    Effect.gen(function*() {
+      const inUrl = "AIzaSyCANARYinTheUrl0123"
+      for (const [urlVariable, chain] of [["GEMINI_BASE_URL", {}], ["LLM_COMPAT_LOCAL_BASE_URL", local]] as const) {
+        for (const variable of ["AI_QUOTA_TIMEZONE", "LLM_MAX_RETRIES", "DEEPSEEK_BASE_URL"]) {
+          const error = yield* errorOf({
+            DEEPSEEK_API_KEY: key,
+            GEMINI_API_KEY: "g-test-key",
+            ...chain,
+            [urlVariable]: `http://127.0.0.1:1/v1?key=${inUrl}`,
+            [variable]: inUrl
+          })
+          assert.strictEqual(error.variable, variable, `${urlVariable} ${variable}`)
+          assert.notInclude(error.message, inUrl, `${urlVariable} ${variable}`)
+        }
+      }
+    }))
 })

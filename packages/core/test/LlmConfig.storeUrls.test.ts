@@ -38,4 +38,15 @@ describe("LlmConfig store URLs", () => {
         assert.isUndefined(LlmConfig.databaseUrl(url))
       }))
   }
+
+  for (const url of ["redis://127.0.0.1:6379?db=7", "redis://:S3CRET@127.0.0.1:6379/1?family=6", "redis://h/2#3"]) {
+    it.effect(`REDIS_URL="${url.replace("S3CRET", "…")}" (a query or fragment, never read) is an error naming it`, () =>
+      Effect.gen(function*() {
+        // the client reads the database from the path alone: ?db=7 would silently be database 0
+        const error = yield* failure({ REDIS_URL: url })
+        assert.strictEqual(error.variable, "REDIS_URL")
+        assert.include(error.message, "put the database in the path")
+        assert.notInclude(error.message, "S3CRET")
+      }))
+  }
 })

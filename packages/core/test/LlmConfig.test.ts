@@ -265,6 +265,18 @@ describe("LlmConfig", () => {
     }))
   it.effect("LLM_CHAIN names an unknown provider and how to declare an endpoint", () =>
     failsOn({ ...keys, LLM_CHAIN: "deepseek,olama" }, "LLM_CHAIN", "LLM_COMPAT_OLAMA_BASE_URL"))
+  it.effect("LLM_CHAIN: an endpoint named like an Object property (constructor) is an endpoint like any other", () =>
+    Effect.gen(function*() {
+      yield* failsOn({ ...keys, LLM_CHAIN: "deepseek,constructor" }, "LLM_CHAIN", "LLM_COMPAT_CONSTRUCTOR_BASE_URL")
+      const declared = yield* load({
+        LLM_CHAIN: "constructor/m",
+        LLM_COMPAT_CONSTRUCTOR_BASE_URL: "http://127.0.0.1:1/v1"
+      })
+      assert.deepStrictEqual(
+        [declared.compatible["constructor"]?.baseUrl, declared.compatible["constructor"]?.model],
+        ["http://127.0.0.1:1/v1", "m"]
+      )
+    }))
   it.effect("LLM_CHAIN rejects two endpoints whose names share their variables (my-llm, my_llm)", () =>
     failsOn(
       {
