@@ -265,6 +265,24 @@ layer(MockProviderServer.layer(), { excludeTestServices: true })("MockProviderSe
         }))
     }
 
+    it.effect("openai: an allOf beside the schema's own properties keeps them (a union of both)", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const schema = {
+          type: "object",
+          properties: { n: { type: "integer" }, s: { type: "string" } },
+          required: ["n", "s"],
+          allOf: [{ type: "object", properties: { t: { type: "boolean" } }, required: ["t"] }]
+        }
+        const res = yield* ask(server, "openai", {
+          prompt: PROMPT,
+          extra: { response_format: { type: "json_schema", json_schema: { name: "q", schema } } }
+        })
+        const value: unknown = JSON.parse(replyText("openai", false, res.text))
+        const validate = new Ajv({ strict: false }).compile(schema)
+        assert.isTrue(validate(value), JSON.stringify(validate.errors))
+      }))
+
     it.effect("deepseek JSON mode follows a JSON Schema written in the system prompt", () =>
       Effect.gen(function*() {
         const server = yield* fresh
