@@ -170,10 +170,11 @@ const sample = (root: SchemaObject, node: unknown, depth: number, name: string, 
   if (Array.isArray(node["enum"]) && node["enum"].length > 0) return node["enum"][0]
   const branches = node["anyOf"] ?? node["oneOf"]
   if (Array.isArray(branches) && branches.length > 0) return sample(root, branches[0], depth + 1, name, context)
-  if (Array.isArray(node["allOf"])) {
+  const allOf: unknown = node["allOf"]
+  if (Array.isArray(allOf)) {
     // the node's own keywords hold beside its allOf: merged with its branches
-    const { allOf, ...own } = node
-    return sample(root, mergeAll(root, [own, ...allOf]), depth + 1, name, context)
+    const own = Object.fromEntries(Object.entries(node).filter(([key]) => key !== "allOf"))
+    return sample(root, mergeAll(root, [own, ...(allOf as ReadonlyArray<unknown>)]), depth + 1, name, context)
   }
   switch (firstType(node)) {
     case "object":
