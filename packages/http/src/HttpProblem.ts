@@ -9,7 +9,7 @@
  * | `InvalidOptions` | 400 | `field` (the offending field) |
  * | `BodyTooLarge` | 413 | `maxBytes` (the most bytes a body may have; see `HttpBody`) |
  * | `GenerationDisabled` | 503 | |
- * | `AllProvidersFailed`, the request itself refused (`ErrorPolicy.allFailed`: too long, invalid, filtered) | 400 | `cause`: `ContextLengthExceeded`, `InvalidRequest` or `ContentFiltered` |
+ * | `AllProvidersFailed`, the request itself refused (`ErrorPolicy.allFailed`: too long, invalid, filtered, structured answers cut at its token limit) | 400 | `cause`: `ContextLengthExceeded`, `InvalidRequest`, `ContentFiltered` or `StructuredOutputInvalid` (raise `maxTokens`) |
  * | `AllProvidersFailed`, every provider timed out | 504 | |
  * | `AllProvidersFailed`, otherwise | 503 | `Retry-After` when every provider was skipped (an open circuit, a spent local budget), or the rest timed out (`ErrorPolicy.retryAfterAllFailed`) |
  * | `QuotaStoreUnavailable` | 503 | |
