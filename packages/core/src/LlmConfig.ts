@@ -1241,11 +1241,12 @@ export const configuredKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = E
   })
 })
 
-/** The names of the `LLM_COMPAT_<NAME>_API_KEY` variables set. */
-const compatibleKeyVariables: Effect.Effect<ReadonlyArray<string>> = Effect.gen(function*() {
-  const names = yield* variablesUnder(yield* ConfigProvider.ConfigProvider, "LLM_COMPAT_", [])
-  return names.filter((name) => compatibleKeyVariable.test(name))
-})
+/** The names of the `LLM_COMPAT_` variables set that `pattern` matches. */
+const compatibleVariables = (pattern: RegExp): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.gen(function*() {
+    const names = yield* variablesUnder(yield* ConfigProvider.ConfigProvider, "LLM_COMPAT_", [])
+    return names.filter((name) => pattern.test(name))
+  })
 
 /**
  * The values of the variables `names` that are set and not blank, trimmed as
@@ -1263,7 +1264,7 @@ const keyValues = (names: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Re
 
 /** `Settings.compatibleKeys`: every `LLM_COMPAT_<NAME>_API_KEY` set, the chain's or not. */
 const readCompatibleKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.flatMap(
-  compatibleKeyVariables,
+  compatibleVariables(compatibleKeyVariable),
   keyValues
 )
 
@@ -1274,19 +1275,16 @@ const compatibleUrlVariable = /^LLM_COMPAT_.+_BASE_URL$/
  * (`Redact.urlSecrets`: Gemini's `?key=`), each labelled with its variable:
  * keys as much as the `*_API_KEY` values are.
  */
-const urlKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.gen(function*() {
-  const compatible = yield* variablesUnder(yield* ConfigProvider.ConfigProvider, "LLM_COMPAT_", [])
-  const names = [
-    ...kinds.map((kind) => `${kind.toUpperCase()}_BASE_URL`),
-    ...compatible.filter((name) => compatibleUrlVariable.test(name))
-  ]
-  const values = yield* Effect.forEach(names, (name) => Effect.option(Config.String(name)))
-  return values.flatMap((value, i) =>
-    Option.isNone(value)
-      ? []
-      : urlSecrets(value.value.trim()).map((secret) => Redacted.make(Redacted.value(secret), { label: names[i] }))
-  )
-})
+const urlKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.map(
+  Effect.flatMap(
+    compatibleVariables(compatibleUrlVariable),
+    (compatible) => keyValues([...kinds.map((kind) => `${kind.toUpperCase()}_BASE_URL`), ...compatible])
+  ),
+  (urls) =>
+    urls.flatMap((url) =>
+      urlSecrets(Redacted.value(url)).map((secret) => Redacted.make(Redacted.value(secret), { label: url.label }))
+    )
+)
 
 /**
  * The value of every key variable set in the current `ConfigProvider`,
@@ -1300,7 +1298,10 @@ const urlKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.gen(func
  * @since 0.1.0
  */
 export const environmentKeys: Effect.Effect<ReadonlyArray<Redacted.Redacted>> = Effect.zipWith(
-  Effect.flatMap(compatibleKeyVariables, (compatible) => keyValues([...kinds.map(keyVariableOf), ...compatible])),
+  Effect.flatMap(
+    compatibleVariables(compatibleKeyVariable),
+    (compatible) => keyValues([...kinds.map(keyVariableOf), ...compatible])
+  ),
   urlKeys,
   (keys, inUrls) => [...keys, ...inUrls]
 )

@@ -217,9 +217,14 @@ const notAnObject = "expected an object schema at the root (type \"object\"), th
  *
  * @since 0.1.0
  */
-export const parametersIssue = (parameters: unknown): string | undefined =>
-  JsonDepth.issue(parameters) ??
-    (asObject(inlineRoot(parameters as StructuredOutput.JsonSchema)) === undefined ? notAnObject : undefined)
+export const parametersIssue = (parameters: unknown): string | undefined => {
+  const sent = rawParameters(parameters)
+  return typeof sent === "string" ? sent : undefined
+}
+
+/** Raw JSON-Schema parameters as sent ({@link asObject}), or what is wrong with them ({@link parametersIssue}). */
+const rawParameters = (parameters: unknown): StructuredOutput.JsonSchema | string =>
+  JsonDepth.issue(parameters) ?? asObject(inlineRoot(parameters as StructuredOutput.JsonSchema)) ?? notAnObject
 
 /** A tool name every provider takes (see the module header). */
 const NAME = /^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/
@@ -236,12 +241,11 @@ const parametersOf = (
   parameters: Input["parameters"],
   index: number
 ): Effect.Effect<StructuredOutput.JsonSchema, InvalidOptions> => {
-  const field = `tools[${index}].parameters`
   // an Effect Schema's JSON Schema is generated plain JSON: only its root can be wrong
-  const issue = Schema.isSchema(parameters) ? undefined : JsonDepth.issue(parameters)
-  if (issue !== undefined) return Effect.fail(invalid(field, issue))
-  const object = asObject(Schema.isSchema(parameters) ? effectParameters(parameters) : inlineRoot(parameters))
-  return object === undefined ? Effect.fail(invalid(field, notAnObject)) : Effect.succeed(object)
+  const sent = Schema.isSchema(parameters)
+    ? asObject(effectParameters(parameters)) ?? notAnObject
+    : rawParameters(parameters)
+  return typeof sent === "string" ? Effect.fail(invalid(`tools[${index}].parameters`, sent)) : Effect.succeed(sent)
 }
 
 /**

@@ -601,17 +601,12 @@ const waitFrom = (attempt: Attempt, elapsed: number): Attempt => {
   if (error.retryAfter === undefined) return attempt
   const retryAfter = Duration.millis(Math.max(0, Duration.toMillis(error.retryAfter) - elapsed))
   const fields = { provider: error.provider, ...(error.model === undefined ? {} : { model: error.model }), retryAfter }
-  const { latencyMs, model, outcome, provider, role } = attempt
-  return {
-    provider,
-    model,
-    role,
-    outcome,
-    latencyMs,
-    error: error._tag === "CircuitOpen"
+  return withError(
+    attempt,
+    error._tag === "CircuitOpen"
       ? new CircuitOpen(fields, trusted)
       : new ProviderThrottled({ ...fields, limit: error.limit }, trusted)
-  }
+  )
 }
 
 /** The model of `run`'s attempts on `route`: the one the request names, else the route's own. */
@@ -1586,10 +1581,20 @@ const conclude = (
 }
 
 /** A copy of `attempt` with its fields in the order of its schema, as a constructor's parse copies it. */
-const inSchemaOrder = ({ error, latencyMs, model, outcome, provider, role }: Attempt): Attempt =>
-  error === undefined
-    ? { provider, model, role, outcome, latencyMs }
-    : { provider, model, role, outcome, latencyMs, error }
+const inSchemaOrder = (attempt: Attempt): Attempt => {
+  const { error, latencyMs, model, outcome, provider, role } = attempt
+  return error === undefined ? { provider, model, role, outcome, latencyMs } : withError(attempt, error)
+}
+
+/** A copy of `attempt` failed with `error`, its fields in the order of its schema. */
+const withError = ({ latencyMs, model, outcome, provider, role }: Attempt, error: ProviderError): Attempt => ({
+  provider,
+  model,
+  role,
+  outcome,
+  latencyMs,
+  error
+})
 
 /**
  * Runs the tries `tries` makes along the whole chain (a hedge side makes its own) and turns the outcome into the

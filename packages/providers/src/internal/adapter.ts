@@ -406,12 +406,9 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       counts.completionTokens,
       reasoningTokens + guess.completionTokens - guess.reasoningTokens
     )
-    if (completionTokens === counts.completionTokens) {
-      return content.length + reasoned > 0
-        ? { ...price(call.model, counts), estimated: true }
-        : price(call.model, counts)
-    }
-    return { ...price(call.model, { ...counts, completionTokens, reasoningTokens }), estimated: true }
+    const raised = completionTokens !== counts.completionTokens
+    const usage = price(call.model, raised ? { ...counts, completionTokens, reasoningTokens } : counts)
+    return raised || content.length + reasoned > 0 ? { ...usage, estimated: true } : usage
   }
   /** A blank answer to a request for JSON ({@link isBlankJson}): retryable, with what it billed. */
   const blankAnswer = (call: Call, counts: TokenCounts | undefined, content: string, reasoned = 0) =>
